@@ -1,0 +1,393 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultHeartbeatInterval is Tomcat's heartbeatSleeptime: how often the channel calls
+// Heartbeat down the chain.
+const DefaultHeartbeatInterval = 5 * time.Second
+
+// Config configures a Channel. The zero value of every optional field means its default.
+type Config struct {
+	// Transport moves messages (required): transport/nio for TCP, channeltest in memory.
+	Transport Transport
+	// Membership keeps the member list: membership/static, membership/mcast, channeltest.
+	// Nil means no membership levels: only explicitly addressed sends work.
+	Membership MembershipService
+	// Interceptors are stacked between the application and the coordinator in this order:
+	// Interceptors[0] is the first to see an outgoing message and the last to see an
+	// incoming one (as Tribes' configuration order).
+	Interceptors []Interceptor
+
+	// UniqueID identifies this run of the node. Zero means a random version-4 id
+	// (Tribes: UUIDGenerator.randomUUID(true)).
+	UniqueID UniqueID
+	// Domain is the cluster domain advertised in the local member (default empty).
+	Domain []byte
+	// Payload is opaque data advertised in the local member (default empty).
+	Payload []byte
+
+	// HeartbeatInterval is how often Heartbeat runs down the chain and on listeners that
+	// implement Heartbeater. 0 means DefaultHeartbeatInterval (Tomcat heartbeatSleeptime,
+	// 5 s); negative disables the heartbeat goroutine (call Channel.Heartbeat yourself).
+	HeartbeatInterval time.Duration
+
+	// Logger receives lifecycle and membership logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Stats are a channel's counters since it was created.
+type Stats struct {
+	MessagesSent      uint64 // messages whose send completed without error
+	SendFailures      uint64 // sends that returned an error
+	BytesSent         uint64 // payload bytes of successful sends (before interceptors)
+	MessagesReceived  uint64 // messages that reached the top of the chain
+	BytesReceived     uint64 // payload bytes of those messages
+	Unhandled         uint64 // received messages no listener accepted
+	ListenerFailures  uint64 // received messages a listener returned an error for
+	MembersAdded      uint64 // memberAdded events delivered
+	MembersGone uint64 // memberDisappeared events delivered
+}
+
+// Channel is a Tribes GroupChannel: the application's handle on a group. It sends byte
+// messages to members through an interceptor chain, delivers received messages and
+// membership events to listeners, and starts and stops by level.
+//
+// All methods are safe for concurrent use.
+type Channel struct {
+	log   *slog.Logger
+	hbInt time.Duration
+
+	head  Interceptor
+	top   *top
+	coord *coordinator
+
+	mu      sync.Mutex // lifecycle
+	started Service
+	hbStop  context.CancelFunc
+	hbDone  chan struct{}
+
+	msgL atomic.Pointer[[]*msgEntry]
+	mbrL atomic.Pointer[[]*mbrEntry]
+	lmu  sync.Mutex // guards listener list updates
+	emu  sync.Mutex // serialises membership events to listeners
+
+	sent, sendFail, bytesSent              atomic.Uint64
+	recv, bytesRecv, unhandled, listenFail atomic.Uint64
+	added, gone                            atomic.Uint64
+}
+
+type msgEntry struct{ l MessageListener }
+type mbrEntry struct{ l MembershipListener }
+
+// top is the sentinel above the first interceptor: it hands messages and events to listeners.
+type top struct {
+	InterceptorBase
+	ch *Channel
+}
+
+func (t *top) MessageReceived(msg *Message) error { return t.ch.deliver(msg) }
+func (t *top) MemberAdded(m Member)               { t.ch.memberEvent(m, true) }
+func (t *top) MemberDisappeared(m Member)         { t.ch.memberEvent(m, false) }
+
+// New builds a channel and its interceptor chain. Nothing runs until Start.
+func New(cfg Config) (*Channel, error) {
+	if cfg.Transport == nil {
+		return nil, fmt.Errorf("%w: Config.Transport is required", ErrInvalidConfig)
+	}
+	seen := map[*InterceptorBase]bool{}
+	for i, ic := range cfg.Interceptors {
+		if ic == nil || ic.base() == nil {
+			return nil, fmt.Errorf("%w: interceptor %d is nil", ErrInvalidConfig, i)
+		}
+		if seen[ic.base()] {
+			return nil, fmt.Errorf("%w: interceptor %d appears twice", ErrInvalidConfig, i)
+		}
+		seen[ic.base()] = true
+		if ic.base().next != nil || ic.base().prev != nil {
+			return nil, fmt.Errorf("%w: interceptor %d already belongs to a channel", ErrInvalidConfig, i)
+		}
+	}
+	id := cfg.UniqueID
+	if id == (UniqueID{}) {
+		_, _ = rand.Read(id[:])
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+	}
+	identity := Member{UniqueID: id, SecurePort: -1, UDPPort: -1,
+		Domain: bytes.Clone(cfg.Domain), Payload: bytes.Clone(cfg.Payload)}
+	if err := identity.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	c := &Channel{log: cfg.Logger, hbInt: cfg.HeartbeatInterval}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.hbInt == 0 {
+		c.hbInt = DefaultHeartbeatInterval
+	}
+	c.top = &top{ch: c}
+	c.coord = newCoordinator(cfg.Transport, cfg.Membership, identity)
+	layers := make([]Interceptor, 0, len(cfg.Interceptors)+2)
+	layers = append(layers, c.top)
+	layers = append(layers, cfg.Interceptors...)
+	layers = append(layers, c.coord)
+	for i := range layers {
+		b := layers[i].base()
+		if i > 0 {
+			b.prev = layers[i-1]
+		}
+		if i < len(layers)-1 {
+			b.next = layers[i+1]
+		}
+	}
+	c.head = layers[1]
+	c.msgL.Store(&[]*msgEntry{})
+	c.mbrL.Store(&[]*mbrEntry{})
+	return c, nil
+}
+
+// Start starts the given levels (SvcAll for everything) and the heartbeat. Levels already
+// running are an error (ErrAlreadyStarted) only if nothing else was asked. If starting
+// fails, the levels this call started are stopped again and the error is returned.
+func (c *Channel) Start(ctx context.Context, svc Service) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if svc&^SvcAll != 0 || svc == 0 {
+		return fmt.Errorf("%w: unknown start levels %d", ErrInvalidConfig, svc)
+	}
+	todo := svc &^ c.started
+	if todo == 0 {
+		return fmt.Errorf("%w: %v", ErrAlreadyStarted, svc)
+	}
+	if err := c.head.Start(ctx, todo); err != nil {
+		return err
+	}
+	c.started |= todo
+	if c.hbStop == nil && c.hbInt > 0 {
+		hctx, cancel := context.WithCancel(context.Background())
+		c.hbStop, c.hbDone = cancel, make(chan struct{})
+		go c.heartbeatLoop(hctx, c.hbDone)
+	}
+	lm := c.LocalMember()
+	c.log.Info("tribes channel started", "levels", todo.String(), "member", lm.String())
+	return nil
+}
+
+// Stop stops the given levels that are running; stopping stopped levels is a no-op. When no
+// level is left the heartbeat stops too. It returns every error met; the levels are
+// considered stopped regardless.
+func (c *Channel) Stop(ctx context.Context, svc Service) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	todo := svc & c.started
+	if todo == 0 {
+		return nil
+	}
+	err := c.head.Stop(ctx, todo)
+	c.started &^= todo
+	if c.started == 0 && c.hbStop != nil {
+		c.hbStop()
+		<-c.hbDone
+		c.hbStop, c.hbDone = nil, nil
+	}
+	c.log.Info("tribes channel stopped", "levels", todo.String())
+	return err
+}
+
+// Started returns the levels that are running.
+func (c *Channel) Started() Service {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.started
+}
+
+func (c *Channel) heartbeatLoop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(c.hbInt)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.Heartbeat()
+		}
+	}
+}
+
+// Heartbeat runs one heartbeat now: down the chain, then on listeners that implement
+// Heartbeater. The channel calls it every HeartbeatInterval by itself.
+func (c *Channel) Heartbeat() {
+	c.head.Heartbeat()
+	for _, e := range *c.msgL.Load() {
+		if h, ok := e.l.(Heartbeater); ok {
+			h.Heartbeat()
+		}
+	}
+	for _, e := range *c.mbrL.Load() {
+		if h, ok := e.l.(Heartbeater); ok {
+			if _, dup := e.l.(MessageListener); !dup {
+				h.Heartbeat()
+			}
+		}
+	}
+}
+
+// Send sends data to the members in to, or to every current member when to is empty.
+// OptByteMessage is always set, since the payload is raw bytes. It returns when every
+// destination has the message as opts ask (written, ACKed, or processed), when ctx ends or
+// when the transport's ack timeout passes; a partial failure is a *SendError naming each
+// faulty member (errors.Is works with ErrAckTimeout, ErrAckFailed, ErrConnect, ...).
+// Send does not modify data and does not keep it after it returns.
+func (c *Channel) Send(ctx context.Context, to []Member, data []byte, opts SendOptions) error {
+	return c.SendMessage(ctx, to, &Message{Options: opts | OptByteMessage, Data: data})
+}
+
+// SendMessage sends a message prepared by the caller, for options Send does not offer
+// (for example a Java-serialized payload without OptByteMessage). Zero ID, Timestamp and
+// Source are filled in.
+func (c *Channel) SendMessage(ctx context.Context, to []Member, msg *Message) error {
+	if len(to) == 0 && msg.Options&OptMulticast == 0 {
+		to = c.head.Members()
+		if len(to) == 0 {
+			c.sendFail.Add(1)
+			return ErrNoMembers
+		}
+	}
+	if msg.ID == nil {
+		msg.ID = NewMessageID()
+	}
+	if msg.Timestamp == 0 {
+		msg.Timestamp = time.Now().UnixMilli()
+	}
+	if msg.Source.UniqueID == (UniqueID{}) && msg.SourceBytes == nil {
+		msg.Source, msg.SourceBytes = c.coord.localWire()
+	}
+	n := len(msg.Data)
+	if err := c.head.SendMessage(ctx, to, msg); err != nil {
+		c.sendFail.Add(1)
+		return err
+	}
+	c.sent.Add(1)
+	c.bytesSent.Add(uint64(n))
+	return nil
+}
+
+func (c *Channel) deliver(msg *Message) error {
+	c.recv.Add(1)
+	c.bytesRecv.Add(uint64(len(msg.Data)))
+	var errs []error
+	accepted := false
+	for _, e := range *c.msgL.Load() {
+		if !e.l.Accept(msg) {
+			continue
+		}
+		accepted = true
+		if err := e.l.MessageReceived(msg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !accepted {
+		c.unhandled.Add(1)
+	}
+	if len(errs) > 0 {
+		c.listenFail.Add(1)
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+func (c *Channel) memberEvent(m Member, added bool) {
+	c.emu.Lock()
+	defer c.emu.Unlock()
+	if added {
+		c.added.Add(1)
+		c.log.Info("tribes member added", "member", m.String())
+	} else {
+		c.gone.Add(1)
+		c.log.Info("tribes member disappeared", "member", m.String())
+	}
+	for _, e := range *c.mbrL.Load() {
+		if added {
+			e.l.MemberAdded(m)
+		} else {
+			e.l.MemberDisappeared(m)
+		}
+	}
+}
+
+// AddMessageListener registers l and returns a function that removes it.
+func (c *Channel) AddMessageListener(l MessageListener) (remove func()) {
+	e := &msgEntry{l: l}
+	updateList(&c.lmu, &c.msgL, func(s []*msgEntry) []*msgEntry { return append(s, e) })
+	return func() {
+		updateList(&c.lmu, &c.msgL, func(s []*msgEntry) []*msgEntry { return without(s, e) })
+	}
+}
+
+// AddMembershipListener registers l and returns a function that removes it.
+func (c *Channel) AddMembershipListener(l MembershipListener) (remove func()) {
+	e := &mbrEntry{l: l}
+	updateList(&c.lmu, &c.mbrL, func(s []*mbrEntry) []*mbrEntry { return append(s, e) })
+	return func() {
+		updateList(&c.lmu, &c.mbrL, func(s []*mbrEntry) []*mbrEntry { return without(s, e) })
+	}
+}
+
+func updateList[T any](mu *sync.Mutex, p *atomic.Pointer[[]T], f func([]T) []T) {
+	mu.Lock()
+	defer mu.Unlock()
+	old := *p.Load()
+	n := f(append([]T(nil), old...))
+	p.Store(&n)
+}
+
+func without[T comparable](s []T, e T) []T {
+	for i, x := range s {
+		if x == e {
+			return append(s[:i], s[i+1:]...)
+		}
+	}
+	return s
+}
+
+// Members returns the current members as the chain sees them, oldest first.
+func (c *Channel) Members() []Member { return c.head.Members() }
+
+// Member looks up a member by identity.
+func (c *Channel) Member(key MemberKey) (Member, bool) { return c.head.Member(key) }
+
+// HasMembers reports whether any other member is known.
+func (c *Channel) HasMembers() bool { return len(c.head.Members()) > 0 }
+
+// LocalMember returns the local member with a current alive time.
+func (c *Channel) LocalMember() Member { return c.head.LocalMember(true) }
+
+// SetPayload changes the payload advertised in the local member.
+func (c *Channel) SetPayload(p []byte) {
+	c.coord.updateLocal(func(m *Member) { m.Payload = bytes.Clone(p) })
+}
+
+// SetDomain changes the domain advertised in the local member.
+func (c *Channel) SetDomain(d []byte) {
+	c.coord.updateLocal(func(m *Member) { m.Domain = bytes.Clone(d) })
+}
+
+// Stats returns a snapshot of the channel's counters.
+func (c *Channel) Stats() Stats {
+	return Stats{
+		MessagesSent: c.sent.Load(), SendFailures: c.sendFail.Load(), BytesSent: c.bytesSent.Load(),
+		MessagesReceived: c.recv.Load(), BytesReceived: c.bytesRecv.Load(), Unhandled: c.unhandled.Load(),
+		ListenerFailures: c.listenFail.Load(), MembersAdded: c.added.Load(), MembersGone: c.gone.Load(),
+	}
+}

@@ -1,0 +1,380 @@
+package channel_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is a message and membership listener that keeps what it sees.
+type recorder struct {
+	mu     sync.Mutex
+	msgs   []*channel.Message
+	events []string
+	fail   error
+}
+
+func (r *recorder) Accept(*channel.Message) bool { return true }
+func (r *recorder) MessageReceived(m *channel.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	return r.fail
+}
+func (r *recorder) MemberAdded(m channel.Member) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, fmt.Sprintf("+%d", m.Port))
+}
+func (r *recorder) MemberDisappeared(m channel.Member) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, fmt.Sprintf("-%d", m.Port))
+}
+func (r *recorder) data() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.msgs {
+		out = append(out, string(m.Data))
+	}
+	return out
+}
+func (r *recorder) evs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
+}
+
+type node struct {
+	ch  *channel.Channel
+	net *channeltest.Node
+	rec *recorder
+}
+
+func newNode(t *testing.T, nw *channeltest.Network, ics ...channel.Interceptor) *node {
+	t.Helper()
+	n := nw.NewNode()
+	ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership(), Interceptors: ics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	ch.AddMessageListener(rec)
+	ch.AddMembershipListener(rec)
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	return &node{ch: ch, net: n, rec: rec}
+}
+
+func TestSendToAllMembers(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a, b, c := newNode(t, nw), newNode(t, nw), newNode(t, nw)
+	if got := len(a.ch.Members()); got != 2 {
+		t.Fatalf("a sees %d members, want 2", got)
+	}
+	if ms := a.ch.Members(); ms[0].Port != b.net.Port() {
+		t.Fatalf("members not oldest first: %v", ms[0].Port)
+	}
+	for _, opts := range []channel.SendOptions{0, channel.OptUseAck, channel.OptUseAck | channel.OptSyncAck} {
+		if err := a.ch.Send(context.Background(), nil, []byte("hi "+opts.String()), opts); err != nil {
+			t.Fatalf("send %v: %v", opts, err)
+		}
+	}
+	for _, n := range []*node{b, c} {
+		got := n.rec.data()
+		if len(got) != 3 || got[2] != "hi use_ack,synchronized_ack" && got[2] != "hi synchronized_ack,use_ack" {
+			t.Fatalf("node %d got %q", n.net.Port(), got)
+		}
+		m := n.rec.msgs[0]
+		if m.Source.UniqueID != a.ch.LocalMember().UniqueID || m.Source.Port != a.net.Port() {
+			t.Fatalf("source %v, want a", m.Source.String())
+		}
+		if !m.Options.Has(channel.OptByteMessage) {
+			t.Fatal("byte message bit not set")
+		}
+		if len(m.ID) != 16 || m.ID[6]>>4 != 4 {
+			t.Fatalf("message id %x is not a v4 id", m.ID)
+		}
+	}
+	if a.rec.data() != nil {
+		t.Fatal("sender received its own message")
+	}
+	if s := a.ch.Stats(); s.MessagesSent != 3 || s.BytesSent == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestSyncAckListenerErrorNamesMember(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a, b, c := newNode(t, nw), newNode(t, nw), newNode(t, nw)
+	boom := errors.New("boom")
+	c.rec.fail = boom
+	err := a.ch.Send(context.Background(), nil, []byte("x"), channel.OptUseAck|channel.OptSyncAck)
+	if !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("err = %v, want ErrAckFailed", err)
+	}
+	var se *channel.SendError
+	if !errors.As(err, &se) || len(se.Faulty) != 1 || se.Faulty[0].Member.Port != c.net.Port() {
+		t.Fatalf("faulty = %+v", channel.FaultyMembers(err))
+	}
+	if len(b.rec.data()) != 1 {
+		t.Fatal("the healthy member did not get the message")
+	}
+	// With a plain ack the listener's failure is not reported (ACK goes before processing).
+	if err := a.ch.Send(context.Background(), nil, []byte("y"), channel.OptUseAck); err != nil {
+		t.Fatalf("use-ack send reported %v", err)
+	}
+	if s := c.ch.Stats(); s.ListenerFailures != 2 {
+		t.Fatalf("listener failures %d", s.ListenerFailures)
+	}
+}
+
+func TestSendErrors(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a := newNode(t, nw)
+	if err := a.ch.Send(context.Background(), nil, []byte("x"), 0); !errors.Is(err, channel.ErrNoMembers) {
+		t.Fatalf("no members: %v", err)
+	}
+	b := newNode(t, nw)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := a.ch.Send(ctx, []channel.Member{b.net.Member()}, []byte("x"), channel.OptUseAck)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	nw.Kill(b.net)
+	err = a.ch.Send(context.Background(), []channel.Member{b.net.Member()}, []byte("x"), channel.OptUseAck)
+	if !errors.Is(err, channel.ErrConnect) || len(channel.FaultyMembers(err)) != 1 {
+		t.Fatalf("killed member: %v", err)
+	}
+	if evs := a.rec.evs(); !slices.Equal(evs, []string{fmt.Sprintf("+%d", b.net.Port()), fmt.Sprintf("-%d", b.net.Port())}) {
+		t.Fatalf("events %v", evs)
+	}
+	if err := a.ch.Stop(context.Background(), channel.SvcSender); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ch.Send(context.Background(), []channel.Member{b.net.Member()}, nil, 0); !errors.Is(err, channel.ErrNotStarted) {
+		t.Fatalf("stopped sender: %v", err)
+	}
+	if err := a.ch.Send(context.Background(), nil, nil, channel.OptMulticast); !errors.Is(err, channel.ErrNoBroadcast) {
+		t.Fatalf("multicast without broadcaster: %v", err)
+	}
+}
+
+// failingTransport wraps a transport and fails to start one level.
+type failingTransport struct {
+	channel.Transport
+	failOn  channel.Service
+	stopped []channel.Service
+}
+
+func (f *failingTransport) Start(ctx context.Context, svc channel.Service, rx channel.ReceiveFunc) error {
+	if svc&f.failOn != 0 {
+		return errors.New("cannot start")
+	}
+	return f.Transport.Start(ctx, svc, rx)
+}
+
+func (f *failingTransport) Stop(ctx context.Context, svc channel.Service) error {
+	f.stopped = append(f.stopped, svc)
+	return f.Transport.Stop(ctx, svc)
+}
+
+func TestLifecycle(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	n := nw.NewNode()
+	ft := &failingTransport{Transport: n.Transport(), failOn: channel.SvcSender}
+	ch, err := channel.New(channel.Config{Transport: ft, Membership: n.Membership()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ch.Start(ctx, channel.SvcAll); err == nil {
+		t.Fatal("start succeeded with a failing sender")
+	}
+	if ch.Started() != 0 || !slices.Equal(ft.stopped, []channel.Service{channel.SvcReceiver}) {
+		t.Fatalf("failed start left %v running, stopped %v", ch.Started(), ft.stopped)
+	}
+	ft.failOn = 0
+	if err := ch.Start(ctx, channel.SvcReceiver|channel.SvcSender); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Start(ctx, channel.SvcReceiver); !errors.Is(err, channel.ErrAlreadyStarted) {
+		t.Fatalf("second start: %v", err)
+	}
+	if err := ch.Start(ctx, channel.SvcAll); err != nil {
+		t.Fatalf("starting the remaining levels: %v", err)
+	}
+	if ch.LocalMember().Port != n.Port() || ch.LocalMember().IP().String() != "127.0.0.1" {
+		t.Fatalf("local member %v", ch.LocalMember().String())
+	}
+	for range 2 {
+		if err := ch.Stop(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ch.Started() != 0 {
+		t.Fatal("levels still running")
+	}
+	if err := ch.Start(ctx, channel.SvcAll); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if err := ch.Stop(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := channel.New(channel.Config{}); !errors.Is(err, channel.ErrInvalidConfig) {
+		t.Fatalf("missing transport: %v", err)
+	}
+}
+
+// tagger appends its tag to outgoing data and strips it from incoming data, recording order.
+type tagger struct {
+	channel.InterceptorBase
+	tag   byte
+	trace *[]string
+	mu    *sync.Mutex
+}
+
+func (g *tagger) SendMessage(ctx context.Context, to []channel.Member, m *channel.Message) error {
+	g.mu.Lock()
+	*g.trace = append(*g.trace, fmt.Sprintf("send %c", g.tag))
+	g.mu.Unlock()
+	m.Data = append(bytes.Clone(m.Data), g.tag)
+	return g.Next().SendMessage(ctx, to, m)
+}
+
+func (g *tagger) MessageReceived(m *channel.Message) error {
+	g.mu.Lock()
+	*g.trace = append(*g.trace, fmt.Sprintf("recv %c", g.tag))
+	g.mu.Unlock()
+	if len(m.Data) == 0 || m.Data[len(m.Data)-1] != g.tag {
+		return fmt.Errorf("tagger %c: trailer missing in %q", g.tag, m.Data)
+	}
+	m.Data = m.Data[:len(m.Data)-1]
+	return g.Prev().MessageReceived(m)
+}
+
+func TestInterceptorOrder(t *testing.T) {
+	var trace []string
+	var mu sync.Mutex
+	mk := func(tag byte) *tagger { return &tagger{tag: tag, trace: &trace, mu: &mu} }
+	nw := channeltest.NewNetwork()
+	a := newNode(t, nw, mk('1'), mk('2'))
+	b := newNode(t, nw, mk('1'), mk('2'))
+	data := []byte("payload")
+	if err := a.ch.Send(context.Background(), nil, data, channel.OptUseAck|channel.OptSyncAck); err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "payload" {
+		t.Fatal("interceptor modified the caller's buffer")
+	}
+	if got := b.rec.data(); len(got) != 1 || got[0] != "payload" {
+		t.Fatalf("received %q", got)
+	}
+	want := []string{"send 1", "send 2", "recv 2", "recv 1"}
+	if !slices.Equal(trace, want) {
+		t.Fatalf("trace %v, want %v", trace, want)
+	}
+	reused := mk('3')
+	if _, err := channel.New(channel.Config{Transport: nw.NewNode().Transport(), Interceptors: []channel.Interceptor{reused, reused}}); !errors.Is(err, channel.ErrInvalidConfig) {
+		t.Fatalf("duplicate interceptor accepted: %v", err)
+	}
+}
+
+type beatCounter struct {
+	channel.InterceptorBase
+	mu    sync.Mutex
+	beats int
+}
+
+func (b *beatCounter) Heartbeat() {
+	b.mu.Lock()
+	b.beats++
+	b.mu.Unlock()
+	b.Next().Heartbeat()
+}
+
+func TestHeartbeat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		n := nw.NewNode()
+		bc := &beatCounter{}
+		ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership(),
+			Interceptors: []channel.Interceptor{bc}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3*channel.DefaultHeartbeatInterval + time.Second)
+		synctest.Wait()
+		bc.mu.Lock()
+		beats := bc.beats
+		bc.mu.Unlock()
+		if beats != 3 {
+			t.Fatalf("%d heartbeats in 16 s, want 3", beats)
+		}
+		if err := ch.Stop(context.Background(), channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		bc.mu.Lock()
+		defer bc.mu.Unlock()
+		if bc.beats != 3 {
+			t.Fatal("heartbeat kept running after Stop")
+		}
+	})
+}
+
+func TestMembershipEventsAndListenerRemoval(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a := newNode(t, nw)
+	extra := &recorder{}
+	remove := a.ch.AddMembershipListener(extra)
+	b := newNode(t, nw)
+	remove()
+	nw.Partition(a.net, b.net)
+	nw.Heal(a.net, b.net)
+	p := b.net.Port()
+	want := []string{fmt.Sprintf("+%d", p), fmt.Sprintf("-%d", p), fmt.Sprintf("+%d", p)}
+	if got := a.rec.evs(); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	if got := extra.evs(); len(got) != 1 {
+		t.Fatalf("removed listener saw %v", got)
+	}
+	if a.ch.Stats().MembersAdded != 2 || a.ch.Stats().MembersGone != 1 {
+		t.Fatalf("stats %+v", a.ch.Stats())
+	}
+	if _, ok := a.ch.Member(b.ch.LocalMember().Key()); !ok {
+		t.Fatal("Member lookup failed")
+	}
+}
+
+func TestSetPayloadAndDomain(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a := newNode(t, nw)
+	a.ch.SetPayload([]byte{1, 2})
+	a.ch.SetDomain([]byte("d"))
+	lm := a.ch.LocalMember()
+	if !bytes.Equal(lm.Payload, []byte{1, 2}) || string(lm.Domain) != "d" {
+		t.Fatalf("local member %+v", lm)
+	}
+}

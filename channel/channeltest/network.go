@@ -1,0 +1,310 @@
+// Package channeltest is an in-memory network for testing code built on package channel
+// without sockets: transports that deliver messages by function call and a membership that
+// sees every started node, with partitions and abrupt kills. Delivery is synchronous, so
+// tests are deterministic and work inside testing/synctest bubbles.
+//
+// Each node gets the address 127.0.0.1 and its own port. A message is copied on delivery,
+// as a real network would.
+package channeltest
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Network connects in-memory nodes.
+type Network struct {
+	mu       sync.Mutex
+	evMu     sync.Mutex // serialises membership event delivery across the network
+	nodes    map[int32]*Node
+	nextPort int32
+	cut      map[[2]int32]bool
+}
+
+// NewNetwork returns an empty network.
+func NewNetwork() *Network {
+	return &Network{nodes: map[int32]*Node{}, nextPort: 4000, cut: map[[2]int32]bool{}}
+}
+
+// Node is one endpoint: its Transport and Membership go into a channel.Config.
+type Node struct {
+	nw   *Network
+	port int32
+
+	// guarded by nw.mu
+	rx        channel.ReceiveFunc
+	levels    channel.Service
+	local     channel.Member
+	startedAt time.Time
+	listener  channel.MembershipListener
+	view      map[channel.MemberKey]channel.Member
+	killed    bool
+	sent      int
+}
+
+// NewNode adds a node to the network.
+func (nw *Network) NewNode() *Node {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	n := &Node{nw: nw, port: nw.nextPort, view: map[channel.MemberKey]channel.Member{}}
+	nw.nextPort++
+	nw.nodes[n.port] = n
+	return n
+}
+
+// Transport returns the node's transport.
+func (n *Node) Transport() channel.Transport { return (*transport)(n) }
+
+// Membership returns the node's membership service.
+func (n *Node) Membership() channel.MembershipService { return (*membership)(n) }
+
+// Port is the node's port.
+func (n *Node) Port() int32 { return n.port }
+
+// Member returns the node's member as others see it (valid once its channel started).
+func (n *Node) Member() channel.Member {
+	n.nw.mu.Lock()
+	defer n.nw.mu.Unlock()
+	return n.local
+}
+
+// Partition cuts the link between a and b in both directions.
+func (nw *Network) Partition(a, b *Node) { nw.setCut(a, b, true) }
+
+// Heal restores the link between a and b.
+func (nw *Network) Heal(a, b *Node) { nw.setCut(a, b, false) }
+
+func (nw *Network) setCut(a, b *Node, cut bool) {
+	nw.evMu.Lock()
+	defer nw.evMu.Unlock()
+	nw.mu.Lock()
+	nw.cut[[2]int32{a.port, b.port}] = cut
+	nw.cut[[2]int32{b.port, a.port}] = cut
+	ev := nw.recompute()
+	nw.mu.Unlock()
+	ev.deliver()
+}
+
+// Kill stops n abruptly: it neither sends nor receives any more, and the others see it
+// disappear, as a crashed process.
+func (nw *Network) Kill(n *Node) {
+	nw.evMu.Lock()
+	defer nw.evMu.Unlock()
+	nw.mu.Lock()
+	n.killed = true
+	ev := nw.recompute()
+	nw.mu.Unlock()
+	ev.deliver()
+}
+
+func (nw *Network) linked(a, b *Node) bool {
+	return !a.killed && !b.killed && !nw.cut[[2]int32{a.port, b.port}]
+}
+
+type event struct {
+	l     channel.MembershipListener
+	m     channel.Member
+	added bool
+}
+
+type events []event
+
+func (ev events) deliver() {
+	for _, e := range ev {
+		if e.added {
+			e.l.MemberAdded(e.m)
+		} else {
+			e.l.MemberDisappeared(e.m)
+		}
+	}
+}
+
+// recompute updates every node's view and returns the events to deliver. Caller holds nw.mu.
+func (nw *Network) recompute() events {
+	var ev events
+	ports := make([]int32, 0, len(nw.nodes))
+	for p := range nw.nodes {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	for _, p := range ports {
+		n := nw.nodes[p]
+		want := map[channel.MemberKey]channel.Member{}
+		if n.levels&channel.SvcMembershipRx != 0 && !n.killed {
+			for _, q := range ports {
+				o := nw.nodes[q]
+				if o != n && o.levels&channel.SvcMembershipTx != 0 && nw.linked(n, o) {
+					want[o.local.Key()] = o.local
+				}
+			}
+		}
+		for k, m := range n.view {
+			if _, ok := want[k]; !ok {
+				delete(n.view, k)
+				if n.listener != nil {
+					ev = append(ev, event{n.listener, m, false})
+				}
+			}
+		}
+		for _, q := range ports {
+			o := nw.nodes[q]
+			k := o.local.Key()
+			if m, ok := want[k]; ok {
+				if _, had := n.view[k]; !had {
+					n.view[k] = m
+					if n.listener != nil {
+						ev = append(ev, event{n.listener, m, true})
+					}
+				}
+			}
+		}
+	}
+	return ev
+}
+
+type transport Node
+
+func (t *transport) Start(_ context.Context, svc channel.Service, rx channel.ReceiveFunc) error {
+	n := (*Node)(t)
+	n.nw.mu.Lock()
+	defer n.nw.mu.Unlock()
+	if n.killed {
+		return fmt.Errorf("channeltest: node %d was killed", n.port)
+	}
+	n.levels |= svc & channel.SvcTransport
+	if svc&channel.SvcReceiver != 0 {
+		n.rx = rx
+	}
+	return nil
+}
+
+func (t *transport) Stop(_ context.Context, svc channel.Service) error {
+	n := (*Node)(t)
+	n.nw.mu.Lock()
+	defer n.nw.mu.Unlock()
+	n.levels &^= svc & channel.SvcTransport
+	if svc&channel.SvcReceiver != 0 {
+		n.rx = nil
+	}
+	return nil
+}
+
+func (t *transport) LocalAddress() channel.LocalAddress {
+	return channel.LocalAddress{Host: []byte{127, 0, 0, 1}, Port: t.port, SecurePort: -1, UDPPort: -1}
+}
+
+func (t *transport) Heartbeat() {}
+
+// Send delivers msg to each destination in turn by calling its receiver.
+func (t *transport) Send(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	n := (*Node)(t)
+	var faulty []channel.FaultyMember
+	for _, m := range to {
+		if err := ctx.Err(); err != nil {
+			faulty = append(faulty, channel.FaultyMember{Member: m, Err: err})
+			continue
+		}
+		if err := n.deliver(m, msg); err != nil {
+			faulty = append(faulty, channel.FaultyMember{Member: m, Err: err})
+		}
+	}
+	if len(faulty) > 0 {
+		return &channel.SendError{MessageID: msg.ID, Faulty: faulty}
+	}
+	return nil
+}
+
+func (n *Node) deliver(to channel.Member, msg *channel.Message) error {
+	n.nw.mu.Lock()
+	dst := n.nw.nodes[to.Port]
+	var rx channel.ReceiveFunc
+	if dst != nil && n.nw.linked(n, dst) && !n.killed {
+		rx = dst.rx
+	}
+	n.sent++
+	n.nw.mu.Unlock()
+	if rx == nil {
+		return fmt.Errorf("%w: %s unreachable", channel.ErrConnect, to.Addr())
+	}
+	in := msg.Clone()
+	in.SourceBytes, in.OnComplete = nil, nil
+	err := rx(in)
+	if err != nil && msg.Options.IsSyncAck() {
+		return fmt.Errorf("%w: %v", channel.ErrAckFailed, err)
+	}
+	return nil
+}
+
+type membership Node
+
+func (s *membership) Start(_ context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
+	n := (*Node)(s)
+	n.nw.evMu.Lock()
+	defer n.nw.evMu.Unlock()
+	n.nw.mu.Lock()
+	if n.levels&channel.SvcMembership == 0 {
+		n.startedAt = time.Now()
+	}
+	n.local, n.listener = local, l
+	n.levels |= svc & channel.SvcMembership
+	ev := n.nw.recompute()
+	n.nw.mu.Unlock()
+	ev.deliver()
+	return nil
+}
+
+func (s *membership) Stop(_ context.Context, svc channel.Service) error {
+	n := (*Node)(s)
+	n.nw.evMu.Lock()
+	defer n.nw.evMu.Unlock()
+	n.nw.mu.Lock()
+	n.levels &^= svc & channel.SvcMembership
+	ev := n.nw.recompute()
+	n.nw.mu.Unlock()
+	ev.deliver()
+	return nil
+}
+
+func (s *membership) Members() []channel.Member {
+	n := (*Node)(s)
+	n.nw.mu.Lock()
+	defer n.nw.mu.Unlock()
+	type aged struct {
+		m  channel.Member
+		at time.Time
+	}
+	var list []aged
+	for k, m := range n.view {
+		at := time.Time{}
+		for _, o := range n.nw.nodes {
+			if o.local.Key() == k {
+				at = o.startedAt
+			}
+		}
+		m.AliveTime = time.Since(at).Milliseconds()
+		list = append(list, aged{m, at})
+	}
+	slices.SortFunc(list, func(a, b aged) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.m.Port, b.m.Port)) })
+	out := make([]channel.Member, len(list))
+	for i, a := range list {
+		out[i] = a.m
+	}
+	return out
+}
+
+func (s *membership) Member(key channel.MemberKey) (channel.Member, bool) {
+	for _, m := range s.Members() {
+		if m.Key() == key {
+			return m, true
+		}
+	}
+	return channel.Member{}, false
+}
+
+func (s *membership) Heartbeat() {}

@@ -1,0 +1,213 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/wire"
+)
+
+// coordinator is the bottom of the chain (Tribes' ChannelCoordinator): it owns the
+// transport and the membership service, starts them level by level and keeps the local
+// member.
+type coordinator struct {
+	InterceptorBase
+
+	tr Transport
+	mb MembershipService
+
+	mu      sync.Mutex // serialises Start and Stop
+	started atomic.Uint32
+
+	identity  Member // id, domain, payload from the configuration; address filled at start
+	startedAt atomic.Int64
+	local     atomic.Pointer[localMember]
+}
+
+type localMember struct {
+	m       Member
+	wire    []byte
+	stamped int64 // unix ms at which wire's alive time was computed
+}
+
+// localRestamp is how stale the alive time inside the cached local member bytes may get.
+const localRestamp = 500 // ms
+
+func newCoordinator(tr Transport, mb MembershipService, identity Member) *coordinator {
+	c := &coordinator{tr: tr, mb: mb, identity: identity}
+	c.setLocal(identity)
+	return c
+}
+
+func (c *coordinator) setLocal(m Member) {
+	now := time.Now().UnixMilli()
+	if s := c.startedAt.Load(); s != 0 {
+		m.AliveTime = now - s
+	}
+	c.local.Store(&localMember{m: m, wire: wire.AppendMember(nil, &m), stamped: now})
+}
+
+// localWire returns the local member and its wire form, re-stamping the alive time when stale.
+func (c *coordinator) localWire() (Member, []byte) {
+	l := c.local.Load()
+	if s := c.startedAt.Load(); s != 0 && time.Now().UnixMilli()-l.stamped > localRestamp {
+		c.setLocal(l.m)
+		l = c.local.Load()
+	}
+	return l.m, l.wire
+}
+
+func (c *coordinator) LocalMember(incAlive bool) Member {
+	if incAlive {
+		m, _ := c.localWire()
+		return m
+	}
+	return c.local.Load().m
+}
+
+func (c *coordinator) Members() []Member {
+	if c.mb == nil {
+		return nil
+	}
+	return c.mb.Members()
+}
+
+func (c *coordinator) Member(key MemberKey) (Member, bool) {
+	if c.mb == nil {
+		return Member{}, false
+	}
+	return c.mb.Member(key)
+}
+
+func (c *coordinator) SendMessage(ctx context.Context, to []Member, msg *Message) error {
+	if msg.Options&OptMulticast != 0 {
+		b, ok := c.mb.(Broadcaster)
+		if !ok {
+			return ErrNoBroadcast
+		}
+		if Service(c.started.Load())&SvcMembershipTx == 0 {
+			return fmt.Errorf("%w: multicast needs the membership-tx level", ErrNotStarted)
+		}
+		return b.Broadcast(ctx, msg)
+	}
+	if Service(c.started.Load())&SvcSender == 0 {
+		return fmt.Errorf("%w: the sender level is stopped", ErrNotStarted)
+	}
+	return c.tr.Send(ctx, to, msg)
+}
+
+func (c *coordinator) Heartbeat() {
+	s := Service(c.started.Load())
+	if s&SvcTransport != 0 {
+		c.tr.Heartbeat()
+	}
+	if s&SvcMembership != 0 && c.mb != nil {
+		c.mb.Heartbeat()
+	}
+}
+
+// Start starts svc's levels in Tribes' order: receiver, sender, membership rx, membership tx.
+// If one fails, the levels this call started are stopped again.
+func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	started := Service(c.started.Load())
+	if svc&started != 0 {
+		return fmt.Errorf("%w: %v", ErrAlreadyStarted, svc&started)
+	}
+	if started == 0 {
+		c.startedAt.Store(time.Now().UnixMilli())
+	}
+	var done Service
+	defer func() {
+		if err != nil {
+			c.stopLocked(context.WithoutCancel(ctx), done)
+			if Service(c.started.Load()) == 0 {
+				c.startedAt.Store(0)
+			}
+		}
+	}()
+	mark := func(s Service) {
+		done |= s
+		c.started.Store(uint32(Service(c.started.Load()) | s))
+	}
+	if svc&SvcReceiver != 0 {
+		if err := c.tr.Start(ctx, SvcReceiver, c.MessageReceived); err != nil {
+			return fmt.Errorf("tribes: start receiver: %w", err)
+		}
+		mark(SvcReceiver)
+		a := c.tr.LocalAddress()
+		m := c.local.Load().m
+		m.Host, m.Port, m.SecurePort, m.UDPPort = a.Host, a.Port, a.SecurePort, a.UDPPort
+		c.setLocal(m)
+	}
+	if svc&SvcSender != 0 {
+		if err := c.tr.Start(ctx, SvcSender, c.MessageReceived); err != nil {
+			return fmt.Errorf("tribes: start sender: %w", err)
+		}
+		mark(SvcSender)
+	}
+	for _, lvl := range []Service{SvcMembershipRx, SvcMembershipTx} {
+		if svc&lvl == 0 {
+			continue
+		}
+		if c.mb == nil {
+			return fmt.Errorf("%w: no membership service configured for %v", ErrInvalidConfig, lvl)
+		}
+		if err := c.mb.Start(ctx, lvl, c.LocalMember(true), c); err != nil {
+			return fmt.Errorf("tribes: start %v: %w", lvl, err)
+		}
+		mark(lvl)
+	}
+	return nil
+}
+
+// Stop stops svc's running levels in reverse order and returns every error met.
+func (c *coordinator) Stop(ctx context.Context, svc Service) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.stopLocked(ctx, svc)
+	if Service(c.started.Load()) == 0 {
+		c.startedAt.Store(0)
+	}
+	return err
+}
+
+func (c *coordinator) stopLocked(ctx context.Context, svc Service) error {
+	svc &= Service(c.started.Load())
+	var errs []error
+	for _, lvl := range []Service{SvcMembershipTx, SvcMembershipRx, SvcSender, SvcReceiver} {
+		if svc&lvl == 0 {
+			continue
+		}
+		var err error
+		if lvl&SvcMembership != 0 {
+			err = c.mb.Stop(ctx, lvl)
+		} else {
+			err = c.tr.Stop(ctx, lvl)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tribes: stop %v: %w", lvl, err))
+		}
+		// A level that failed to stop cleanly is still considered stopped: its resources
+		// were released as far as possible and a restart must be allowed.
+		c.started.Store(uint32(Service(c.started.Load()) &^ lvl))
+	}
+	return errors.Join(errs...)
+}
+
+// updateLocal changes the advertised identity (domain, payload) and tells the membership service.
+func (c *coordinator) updateLocal(f func(*Member)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.local.Load().m
+	f(&m)
+	c.setLocal(m)
+	if u, ok := c.mb.(LocalMemberUpdater); ok {
+		u.UpdateLocalMember(c.LocalMember(true))
+	}
+}

@@ -1,0 +1,41 @@
+// Package channel is the core of the Go port of Apache Tomcat Tribes: the group channel.
+//
+// A Channel sends byte messages to members of a group and delivers what it receives to
+// listeners. Between the application and the network sits a chain of interceptors (message
+// dispatch, failure detection, compression, ordering, ...) with a coordinator at the bottom
+// that owns a Transport (transport/nio for TCP, wire-compatible with Java Tribes) and a
+// MembershipService (membership/static, membership/mcast).
+//
+//	application
+//	    │ Send                       ▲ MessageListener / MembershipListener
+//	    ▼                            │
+//	Interceptors[0] … Interceptors[n-1]   (down: SendMessage, Members; up: MessageReceived, MemberAdded)
+//	    ▼                            │
+//	coordinator ── Transport (receiver, sender) ── MembershipService
+//
+// # Usage
+//
+// Build a Config with a transport and a membership service, call New, register listeners,
+// then Start(ctx, SvcAll). Send(ctx, members, data, opts) returns once every destination has
+// the message as opts ask: OptUseAck waits for the receiver's ACK, OptUseAck|OptSyncAck waits
+// until the receiver's listeners processed it (a listener error comes back as ErrAckFailed).
+// A failure names every faulty member in a *SendError. Stop(ctx, SvcAll) shuts down; calling
+// it again is a no-op and Start may be called again afterwards.
+//
+// # Levels
+//
+// Tribes starts a channel in four levels with fixed values: SvcReceiver (1), SvcSender (2),
+// SvcMembershipRx (4), SvcMembershipTx (8). They start in that order (the receiver's address
+// becomes the local member's) and stop in reverse; a failed Start undoes what it started.
+//
+// # Concurrency
+//
+// Message listeners may run concurrently, one goroutine per inbound connection, in order per
+// connection. Membership listeners are called one at a time, in event order. Interceptors
+// must be safe for concurrent use. The interceptor chain is fixed at New.
+//
+// # Wire compatibility
+//
+// Option bits, levels, member records and the ACK rules are Java Tribes'; see package wire
+// and docs/wire-format.md.
+package channel

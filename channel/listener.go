@@ -1,0 +1,59 @@
+package channel
+
+// MessageListener receives messages that reach the top of the chain.
+//
+// Concurrency: MessageReceived may be called from several goroutines at once (one per
+// inbound connection); the messages of one connection arrive one at a time and in order.
+// The call runs on the receiver's worker pool, not on a network event loop, but a slow
+// listener still delays that connection and, for acknowledged messages, the sender.
+type MessageListener interface {
+	// Accept is a cheap filter (Tribes' accept); only accepted messages are delivered.
+	Accept(msg *Message) bool
+	// MessageReceived handles the message. A non-nil error is reported to a
+	// synchronized-ack sender as FAIL_ACK.
+	MessageReceived(msg *Message) error
+}
+
+// MessageListenerFunc adapts a function to a MessageListener that accepts every message.
+type MessageListenerFunc func(msg *Message) error
+
+// Accept returns true.
+func (f MessageListenerFunc) Accept(*Message) bool { return true }
+
+// MessageReceived calls f.
+func (f MessageListenerFunc) MessageReceived(msg *Message) error { return f(msg) }
+
+// MembershipListener learns of members joining and leaving.
+//
+// Concurrency: calls are never concurrent with each other and arrive in the order the
+// events happened. They must not block for long: they hold up further events.
+type MembershipListener interface {
+	MemberAdded(m Member)
+	MemberDisappeared(m Member)
+}
+
+// MembershipFuncs adapts two functions to a MembershipListener; either may be nil.
+type MembershipFuncs struct {
+	Added       func(Member)
+	Disappeared func(Member)
+}
+
+// MemberAdded calls Added if set.
+func (f MembershipFuncs) MemberAdded(m Member) {
+	if f.Added != nil {
+		f.Added(m)
+	}
+}
+
+// MemberDisappeared calls Disappeared if set.
+func (f MembershipFuncs) MemberDisappeared(m Member) {
+	if f.Disappeared != nil {
+		f.Disappeared(m)
+	}
+}
+
+// Heartbeater is implemented by listeners that want the channel's heartbeat too (Tribes'
+// Heartbeat interface on listeners).
+type Heartbeater interface {
+	Heartbeat()
+}

@@ -1,0 +1,58 @@
+package channel
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"math/rand/v2"
+)
+
+// Message is one message travelling through the interceptor chain (Tribes' ChannelMessage).
+//
+// Going down (SendMessage), an interceptor may replace Data and change Options, but must
+// not modify bytes it did not allocate: Data may be the application's buffer. Going up
+// (MessageReceived), the message and its Data belong to the receiving side; a listener that
+// keeps Data beyond its callback may keep it (the transport copied it off the network).
+type Message struct {
+	// Options are the send option bits, as they travel on the wire.
+	Options SendOptions
+	// Timestamp is the sender's wall clock in milliseconds since the epoch.
+	Timestamp int64
+	// ID is the message's unique id (16 bytes for messages sent by Go; any length received).
+	ID []byte
+	// Source is the sending member. For a received message it is the address in the
+	// ChannelData, not the TCP peer: replies go to Source.
+	Source Member
+	// SourceBytes is Source in wire form. The channel fills it for messages it sends, so that
+	// transports do not encode the local member for every message; nil means encode Source.
+	SourceBytes []byte
+	// Data is the payload.
+	Data []byte
+
+	// OnComplete, if set, is called once with the outcome when an asynchronous send
+	// (OptAsync through the message dispatch interceptor) finishes. It is not transmitted.
+	OnComplete func(error)
+}
+
+// Clone returns a copy of m with its own Data and ID, for interceptors that keep or queue a
+// message (Tribes' deepclone).
+func (m *Message) Clone() *Message {
+	c := *m
+	c.ID = append([]byte(nil), m.ID...)
+	c.Data = append([]byte(nil), m.Data...)
+	return &c
+}
+
+// IDString returns the message id in hex, for logs and errors.
+func (m *Message) IDString() string { return hex.EncodeToString(m.ID) }
+
+// NewMessageID returns 16 random bytes with RFC 4122 version 4 bits, as Java's
+// UUIDGenerator.randomUUID(false) makes message ids. Like Java it uses a fast non-crypto
+// generator: message ids need uniqueness, not secrecy.
+func NewMessageID() []byte {
+	b := make([]byte, 16)
+	binary.LittleEndian.PutUint64(b, rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return b
+}

@@ -1,0 +1,64 @@
+package channel
+
+import "context"
+
+// ReceiveFunc is how a transport hands a received message to the channel. A non-nil error
+// means processing failed: the transport answers FAIL_ACK to a synchronized-ack message.
+// The function may block while listeners run; transports call it off their I/O loops.
+type ReceiveFunc func(msg *Message) error
+
+// LocalAddress is where a transport's receiver listens, as advertised in the local member.
+type LocalAddress struct {
+	Host       []byte // 4 or 16 address bytes
+	Port       int32
+	SecurePort int32 // -1 if none
+	UDPPort    int32 // -1 if none
+}
+
+// Transport moves messages between members: the bottom of the chain uses it for every send
+// that is not a multicast broadcast. transport/nio implements it over TCP; channeltest
+// implements it in memory.
+type Transport interface {
+	// Start starts the levels of svc that concern it (SvcReceiver, SvcSender). The receiver
+	// delivers every message to rx. Start with SvcReceiver must leave LocalAddress valid.
+	Start(ctx context.Context, svc Service, rx ReceiveFunc) error
+	// Stop stops those levels; stopping a stopped level is a no-op.
+	Stop(ctx context.Context, svc Service) error
+	// LocalAddress reports the receiver's advertised address once it has started.
+	LocalAddress() LocalAddress
+	// Send delivers msg to every member of to in parallel, waiting for ACKs as the options
+	// say, until ctx ends or the transport's ack timeout passes. It returns nil or a
+	// *SendError naming each member that failed.
+	Send(ctx context.Context, to []Member, msg *Message) error
+	// Heartbeat does periodic upkeep (closing idle or expired connections).
+	Heartbeat()
+}
+
+// MembershipService keeps the list of members. membership/static and membership/mcast
+// implement it; channeltest implements it in memory.
+type MembershipService interface {
+	// Start starts the levels of svc that concern it (SvcMembershipRx, SvcMembershipTx).
+	// local is the local member (address from the transport, id, domain, payload). Events go
+	// to l, one at a time and in order.
+	Start(ctx context.Context, svc Service, local Member, l MembershipListener) error
+	// Stop stops those levels; stopping a stopped level is a no-op.
+	Stop(ctx context.Context, svc Service) error
+	// Members returns the current members, oldest (largest AliveTime) first, never the local one.
+	Members() []Member
+	// Member looks one member up.
+	Member(key MemberKey) (Member, bool)
+	// Heartbeat does periodic upkeep (expiry checks, pings).
+	Heartbeat()
+}
+
+// Broadcaster is implemented by membership services that can send a frame to the whole
+// group at once (multicast): the coordinator uses it for OptMulticast.
+type Broadcaster interface {
+	Broadcast(ctx context.Context, msg *Message) error
+}
+
+// LocalMemberUpdater is implemented by membership services that advertise the local
+// member and must learn when its payload or domain changes.
+type LocalMemberUpdater interface {
+	UpdateLocalMember(m Member)
+}

@@ -1,0 +1,9 @@
+// Package static is a fixed-list membership service for a channel: the members are the ones
+// configured, for clusters where multicast is not available. It is the Go counterpart of
+// configuring Tribes with static members; the interceptor-based variant
+// (StaticMembershipInterceptor), which exchanges notices with Java nodes, lives in
+// package interceptors.
+//
+// Members are written "host:port:uniqueIdHex" (ParseMember, ParseMembers), the format of
+// tribesdemo's --static flag.
+package static

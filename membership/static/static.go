@@ -1,0 +1,167 @@
+package static
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// Service is a MembershipService over a fixed list of members. Every configured member
+// other than the local one is a member from the moment the membership-rx level starts
+// until it stops; liveness is left to interceptors such as the TCP failure detector.
+// It sends nothing on the network, so it works with Java nodes that list the Go node the
+// same way (or that only answer its messages).
+type Service struct {
+	members []channel.Member
+
+	mu      sync.Mutex
+	running channel.Service
+	local   channel.Member
+	view    []channel.Member
+	l       channel.MembershipListener
+}
+
+// New returns a static membership of the given members. The local member, recognised by
+// its unique id or by host and port once the channel starts, is left out of the view.
+func New(members ...channel.Member) *Service {
+	return &Service{members: slices.Clone(members)}
+}
+
+// Start implements channel.MembershipService. Starting the membership-rx level announces
+// every configured member to l.
+func (s *Service) Start(_ context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
+	s.mu.Lock()
+	s.local, s.l = local, l
+	was := s.running
+	s.running |= svc & channel.SvcMembership
+	var added []channel.Member
+	if was&channel.SvcMembershipRx == 0 && svc&channel.SvcMembershipRx != 0 {
+		s.view = s.view[:0]
+		for _, m := range s.members {
+			if isLocal(m, local) {
+				continue
+			}
+			s.view = append(s.view, m)
+		}
+		added = slices.Clone(s.view)
+	}
+	s.mu.Unlock()
+	for _, m := range added {
+		l.MemberAdded(m)
+	}
+	return nil
+}
+
+func isLocal(m, local channel.Member) bool {
+	if m.UniqueID != (wire.UniqueID{}) && m.UniqueID == local.UniqueID {
+		return true
+	}
+	return m.Port == local.Port && m.IP() == local.IP()
+}
+
+// Stop implements channel.MembershipService. Stopping the membership-rx level reports every
+// member as gone.
+func (s *Service) Stop(_ context.Context, svc channel.Service) error {
+	s.mu.Lock()
+	var gone []channel.Member
+	l := s.l
+	if s.running&channel.SvcMembershipRx != 0 && svc&channel.SvcMembershipRx != 0 {
+		gone, s.view = s.view, nil
+	}
+	s.running &^= svc
+	s.mu.Unlock()
+	for _, m := range gone {
+		l.MemberDisappeared(m)
+	}
+	return nil
+}
+
+// Members implements channel.MembershipService.
+func (s *Service) Members() []channel.Member {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.view)
+}
+
+// Member implements channel.MembershipService.
+func (s *Service) Member(key channel.MemberKey) (channel.Member, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.view {
+		if m.Key() == key {
+			return m, true
+		}
+	}
+	return channel.Member{}, false
+}
+
+// Heartbeat implements channel.MembershipService; a static list needs no upkeep.
+func (s *Service) Heartbeat() {}
+
+// ParseMember parses "host:port:uniqueIdHex" (the unique id may be omitted, leaving it zero;
+// an IPv6 host is written in brackets: "[::1]:4000:…").
+func ParseMember(s string) (channel.Member, error) {
+	var m channel.Member
+	s = strings.TrimSpace(s)
+	hostPort, idHex := s, ""
+	if i := strings.LastIndexByte(s, ':'); i > 0 && len(s)-i-1 == 32 {
+		hostPort, idHex = s[:i], s[i+1:]
+	}
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return m, fmt.Errorf("static member %q: want host:port:uniqueIdHex: %w", s, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		ips, lerr := net.LookupIP(host)
+		if lerr != nil || len(ips) == 0 {
+			return m, fmt.Errorf("static member %q: bad host: %w", s, err)
+		}
+		ip, _ = netip.AddrFromSlice(ips[0])
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return m, fmt.Errorf("static member %q: bad port: %w", s, err)
+	}
+	if ip.Is4In6() {
+		ip = ip.Unmap()
+	}
+	m.Host = ip.AsSlice()
+	m.Port = int32(p)
+	m.SecurePort, m.UDPPort = -1, -1
+	if idHex != "" {
+		if m.UniqueID, err = wire.ParseUniqueID(idHex); err != nil {
+			return m, fmt.Errorf("static member %q: %w", s, err)
+		}
+	}
+	return m, nil
+}
+
+// ParseMembers parses a comma-separated list of ParseMember strings.
+func ParseMembers(list string) ([]channel.Member, error) {
+	var out []channel.Member
+	for _, f := range strings.Split(list, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		m, err := ParseMember(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// FormatMember renders m as ParseMember reads it.
+func FormatMember(m channel.Member) string {
+	return m.Addr() + ":" + m.UniqueID.String()
+}
