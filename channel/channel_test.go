@@ -98,7 +98,7 @@ func TestSendToAllMembers(t *testing.T) {
 	}
 	for _, n := range []*node{b, c} {
 		got := n.rec.data()
-		if len(got) != 3 || got[2] != "hi use_ack,synchronized_ack" && got[2] != "hi synchronized_ack,use_ack" {
+		if len(got) != 3 || got[2] != "hi sync, use_ack" {
 			t.Fatalf("node %d got %q", n.net.Port(), got)
 		}
 		m := n.rec.msgs[0]

@@ -40,10 +40,10 @@ var optionNames = []struct {
 	{OptMulticast, []string{"multicast"}},
 	{OptUDP, []string{"udp"}},
 	{OptSecure, []string{"secure"}},
-	{OptAsync, []string{"asynchronous", "async"}},
-	{OptSyncAck, []string{"synchronized_ack", "sync"}},
+	{OptAsync, []string{"async", "asynchronous"}},
+	{OptSyncAck, []string{"sync", "synchronized_ack"}},
 	{OptUseAck, []string{"use_ack"}},
-	{OptByteMessage, []string{"byte_message", "byte"}},
+	{OptByteMessage, []string{"byte", "byte_message"}},
 }
 
 // Has reports whether every bit of o is set.
@@ -55,24 +55,32 @@ func (s SendOptions) WaitsForAck() bool { return s&OptUseAck != 0 }
 // IsSyncAck reports whether the receiver must acknowledge after processing.
 func (s SendOptions) IsSyncAck() bool { return s&(OptUseAck|OptSyncAck) == OptUseAck|OptSyncAck }
 
-// String lists the named bits, highest first, like Java's Channel.getSendOptionsAsString,
-// followed by any other bits in hex; "none" for zero.
+// JavaString is exactly Java's Channel.getSendOptionsAsString: the names of bits 0x01..0x40,
+// highest first, joined by ", "; other bits are left out.
+func (s SendOptions) JavaString() string {
+	var parts []string
+	for _, n := range optionNames {
+		if s&n.opt != 0 {
+			parts = append(parts, n.names[0])
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// String is JavaString followed by any other bits in hex ("sync, use_ack, byte, 0x100");
+// "none" for zero.
 func (s SendOptions) String() string {
 	if s == 0 {
 		return "none"
 	}
-	var parts []string
-	rest := s
-	for _, n := range optionNames {
-		if s&n.opt != 0 {
-			parts = append(parts, n.names[0])
-			rest &^= n.opt
+	str := s.JavaString()
+	if rest := s &^ 0x7f; rest != 0 {
+		if str != "" {
+			str += ", "
 		}
+		str += "0x" + strconv.FormatUint(uint64(rest), 16)
 	}
-	if rest != 0 {
-		parts = append(parts, "0x"+strconv.FormatUint(uint64(rest), 16))
-	}
-	return strings.Join(parts, ",")
+	return str
 }
 
 // ParseSendOptions parses a comma-separated list of option names (Java's names: byte_message,

@@ -18,10 +18,10 @@ func TestSendOptions(t *testing.T) {
 			t.Errorf("ParseSendOptions(%q) accepted", bad)
 		}
 	}
-	if s := (OptUseAck | OptSyncAck | OptByteMessage).String(); s != "synchronized_ack,use_ack,byte_message" {
+	if s := (OptUseAck | OptSyncAck | OptByteMessage).String(); s != "sync, use_ack, byte" {
 		t.Errorf("String = %q", s)
 	}
-	if s := SendOptions(0x107).String(); s != "synchronized_ack,use_ack,byte_message,0x100" {
+	if s := SendOptions(0x107).String(); s != "sync, use_ack, byte, 0x100" {
 		t.Errorf("String = %q", s)
 	}
 	if !(OptUseAck | OptSyncAck).IsSyncAck() || OptSyncAck.IsSyncAck() || !OptUseAck.WaitsForAck() {

@@ -7,6 +7,7 @@ import (
 
 func FuzzParseFrame(f *testing.F) {
 	f.Add(mustHex(f, specFrameHex))
+	f.Add(golden(f, "frame_channeldata_empty.hex"))
 	f.Add(AckFrame)
 	f.Add(AppendFrame(AppendFrame(nil, []byte("a")), []byte("bc")))
 	f.Add([]byte("FLT2002\xff\xff\xff\xff"))
@@ -51,7 +52,9 @@ func FuzzFrameDecoder(f *testing.F) {
 }
 
 func FuzzParseMember(f *testing.F) {
-	f.Add(mustHex(f, specMemberHex))
+	for _, g := range []string{"member_basic.hex", "member_ipv6_shutdown.hex", "member_empty.hex"} {
+		f.Add(golden(f, g))
+	}
 	m := specMember()
 	m.Command = ShutdownCommand
 	m.Host = bytes.Repeat([]byte{1}, 16)
@@ -71,6 +74,9 @@ func FuzzParseChannelData(f *testing.F) {
 	raw := mustHex(f, specFrameHex)
 	body, _, _ := ParseFrame(raw, 0)
 	f.Add(body)
+	if b, _, err := ParseFrame(golden(f, "frame_channeldata_empty.hex"), 0); err == nil {
+		f.Add(b)
+	}
 	m := specMember()
 	f.Add(AppendChannelData(nil, 7, -1, nil, AppendMember(nil, &m), nil))
 	f.Fuzz(func(t *testing.T, in []byte) {

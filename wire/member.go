@@ -23,7 +23,7 @@ var (
 var ShutdownCommand = []byte("BABY-ALEX")
 
 const (
-	memberFixedLen = 10 + 4 + 8 + 4 + 4 + 4 + 1 + 4 + 4 + 16 + 4 + 10 // 63
+	memberFixedLen = 10 + 4 + 8 + 4 + 4 + 4 + 1 + 4 + 4 + 16 + 4 + 10 // 73
 	// MaxMemberSize is the largest member a decoder accepts (Java's multicast packet limit).
 	MaxMemberSize = 65535
 	// MaxHostLen is the longest host address Java writes.
