@@ -84,6 +84,47 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	return nil
 }
 
+// Add adds a member to the list at run time; if the membership-rx level runs, the member is
+// announced at once. Adding a known member or the local one does nothing.
+func (s *Service) Add(m channel.Member) {
+	s.mu.Lock()
+	for _, x := range s.members {
+		if x.Equal(m) {
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.members = append(s.members, m)
+	l := s.l
+	announce := s.running&channel.SvcMembershipRx != 0 && !isLocal(m, s.local)
+	if announce {
+		s.view = append(s.view, m)
+	}
+	s.mu.Unlock()
+	if announce {
+		l.MemberAdded(m)
+	}
+}
+
+// Remove takes a member off the list; if it was in the view, it is reported gone.
+func (s *Service) Remove(key channel.MemberKey) {
+	s.mu.Lock()
+	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
+	var gone []channel.Member
+	s.view = slices.DeleteFunc(s.view, func(x channel.Member) bool {
+		if x.Key() == key {
+			gone = append(gone, x)
+			return true
+		}
+		return false
+	})
+	l := s.l
+	s.mu.Unlock()
+	for _, m := range gone {
+		l.MemberDisappeared(m)
+	}
+}
+
 // Members implements channel.MembershipService.
 func (s *Service) Members() []channel.Member {
 	s.mu.Lock()

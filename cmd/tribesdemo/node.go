@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
+)
+
+// nodeFlags are the flags every command that runs a node shares.
+type nodeFlags struct {
+	bind       string
+	port       int
+	autoBind   int
+	id         string
+	static     string
+	seconds    float64
+	ackTimeout time.Duration
+	verbose    bool
+}
+
+func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
+	fs.StringVar(&f.bind, "bind", "127.0.0.1", "address the TCP receiver binds to and advertises")
+	fs.IntVar(&f.port, "port", nio.DefaultPort, "first TCP port to try (Tomcat port); 0 = any free port")
+	fs.IntVar(&f.autoBind, "autobind", nio.DefaultAutoBind, "how many ports to try from --port (Tomcat autoBind)")
+	fs.StringVar(&f.id, "id", "", "local unique id, 32 hex digits (random if unset)")
+	fs.StringVar(&f.static, "static", "", "static members: host:port:uniqueIdHex, comma separated")
+	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
+	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
+	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
+}
+
+// build creates an unstarted channel from the flags.
+func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channel.Channel, error) {
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg := nio.DefaultConfig()
+	cfg.Address, cfg.Port, cfg.AutoBind = f.bind, f.port, f.autoBind
+	cfg.Timeout = f.ackTimeout
+	cfg.Logger = log
+	tr, err := nio.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	members, err := static.ParseMembers(f.static)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --static: %v", errUsage, err)
+	}
+	var id wire.UniqueID
+	if f.id != "" {
+		if id, err = wire.ParseUniqueID(f.id); err != nil {
+			return nil, fmt.Errorf("%w: --id: %v", errUsage, err)
+		}
+	}
+	return channel.New(channel.Config{Transport: tr, Membership: static.New(members...), UniqueID: id,
+		Interceptors: ics, Logger: log})
+}
+
+func (f *nodeFlags) context(ctx context.Context) (context.Context, context.CancelFunc) {
+	if f.seconds > 0 {
+		return context.WithTimeout(ctx, time.Duration(f.seconds*float64(time.Second)))
+	}
+	return context.WithCancel(ctx)
+}
+
+// jsonMember is how members appear in JSON lines.
+type jsonMember struct {
+	Host    string `json:"host"`
+	Port    int32  `json:"port"`
+	ID      string `json:"id"`
+	Domain  string `json:"domain,omitempty"`
+	Payload string `json:"payload,omitempty"`
+	Alive   int64  `json:"alive"`
+}
+
+func toJSON(m channel.Member) jsonMember {
+	return jsonMember{Host: m.IP().String(), Port: m.Port, ID: m.UniqueID.String(), Domain: string(m.Domain),
+		Payload: hex.EncodeToString(m.Payload), Alive: m.AliveTime}
+}
+
+// lineWriter writes one JSON object per line, from any goroutine.
+type lineWriter struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+func newLineWriter(w io.Writer) *lineWriter { return &lineWriter{enc: json.NewEncoder(w)} }
+
+func (w *lineWriter) emit(v any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_ = w.enc.Encode(v)
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf nodeFlags
+	nf.register(fs, 0)
+	echo := fs.Bool("echo", false, "send every message back to its sender (same options minus async)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tribesdemo node [flags]\n\nRuns one node until --seconds pass or it is interrupted; prints a JSON line per event.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ch, err := nf.build(stderr)
+	if err != nil {
+		return err
+	}
+	out := newLineWriter(stdout)
+	ch.AddMembershipListener(channel.MembershipFuncs{
+		Added:       func(m channel.Member) { out.emit(map[string]any{"event": "member-added", "member": toJSON(m)}) },
+		Disappeared: func(m channel.Member) { out.emit(map[string]any{"event": "member-disappeared", "member": toJSON(m)}) },
+	})
+	ctx, cancel := nf.context(ctx)
+	defer cancel()
+	var echoes sync.WaitGroup
+	defer echoes.Wait()
+	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		sum := sha256.Sum256(m.Data)
+		ev := map[string]any{"event": "message", "from": toJSON(m.Source), "size": len(m.Data),
+			"options": uint32(m.Options), "sha256": hex.EncodeToString(sum[:])}
+		if len(m.Data) <= 256 && utf8.Valid(m.Data) {
+			ev["text"] = string(m.Data)
+		}
+		out.emit(ev)
+		if *echo {
+			// Echo from another goroutine: a listener must not wait for a round trip.
+			echoes.Add(1)
+			go func() {
+				defer echoes.Done()
+				opts := m.Options &^ channel.OptAsync
+				err := ch.Send(ctx, []channel.Member{m.Source}, m.Data, opts)
+				ev := map[string]any{"event": "echoed", "to": toJSON(m.Source), "size": len(m.Data)}
+				if err != nil {
+					ev["error"] = err.Error()
+				}
+				out.emit(ev)
+			}()
+		}
+		return nil
+	}))
+	if err := ch.Start(ctx, channel.SvcAll); err != nil {
+		return err
+	}
+	out.emit(map[string]any{"event": "started", "member": toJSON(ch.LocalMember())})
+	<-ctx.Done()
+	stopCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer c2()
+	err = ch.Stop(stopCtx, channel.SvcAll)
+	out.emit(map[string]any{"event": "stopped"})
+	return err
+}
+
+// parseOptionsFlag reads --options: Tribes' names, comma separated, or a number.
+func parseOptionsFlag(s string) (channel.SendOptions, error) {
+	o, err := channel.ParseSendOptions(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		return 0, fmt.Errorf("%w: --options: %v", errUsage, err)
+	}
+	return o, nil
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// sendResult is the summary line of `tribesdemo send`.
+type sendResult struct {
+	Event      string   `json:"event"`
+	Members    int      `json:"members"`
+	Sent       int64    `json:"sent"`
+	Failed     int64    `json:"failed"`
+	Size       int      `json:"size"`
+	Options    string   `json:"options"`
+	Seconds    float64  `json:"seconds"`
+	MsgsPerSec float64  `json:"msgsPerSec"`
+	MBPerSec   float64  `json:"mbPerSec"`
+	P50us      float64  `json:"p50us"`
+	P99us      float64  `json:"p99us"`
+	Errors     []string `json:"errors,omitempty"`
+}
+
+func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf nodeFlags
+	nf.register(fs, 60)
+	count := fs.Int("count", 1000, "number of messages to send")
+	size := fs.Int("size", 1024, "message size in bytes")
+	optStr := fs.String("options", "use_ack", "send options: byte, use_ack, sync, async, udp, multicast (comma separated) or a number")
+	conc := fs.Int("concurrency", 1, "goroutines sending at once")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tribesdemo send [flags]\n\nSends --count messages of --size bytes to every known member and prints a JSON summary.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts, err := parseOptionsFlag(*optStr)
+	if err != nil {
+		return err
+	}
+	if *count < 0 || *size < 0 || *conc < 1 {
+		return fmt.Errorf("%w: --count and --size must be >= 0, --concurrency >= 1", errUsage)
+	}
+	ch, err := nf.build(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := nf.context(ctx)
+	defer cancel()
+	if err := ch.Start(ctx, channel.SvcAll); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c2()
+		_ = ch.Stop(stopCtx, channel.SvcAll)
+	}()
+	members := ch.Members()
+	res := sendResult{Event: "summary", Members: len(members), Size: *size, Options: opts.String()}
+	if len(members) == 0 {
+		newLineWriter(stdout).emit(res)
+		return channel.ErrNoMembers
+	}
+	payload := make([]byte, *size)
+	for i := range payload {
+		payload[i] = byte(i*7 + 1)
+	}
+	var next, sent, failed atomic.Int64
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, min(*count, 1<<20))
+	errSeen := map[string]bool{}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range *conc {
+		wg.Go(func() {
+			for next.Add(1) <= int64(*count) && ctx.Err() == nil {
+				t0 := time.Now()
+				err := ch.Send(ctx, members, payload, opts)
+				d := time.Since(t0)
+				mu.Lock()
+				if len(lat) < cap(lat) {
+					lat = append(lat, d)
+				}
+				if err != nil {
+					failed.Add(1)
+					if len(errSeen) < 5 && !errSeen[err.Error()] {
+						errSeen[err.Error()] = true
+						res.Errors = append(res.Errors, err.Error())
+					}
+				} else {
+					sent.Add(1)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	res.Sent, res.Failed, res.Seconds = sent.Load(), failed.Load(), el
+	if el > 0 {
+		res.MsgsPerSec = float64(res.Sent) / el
+		res.MBPerSec = float64(res.Sent) * float64(*size) * float64(len(members)) / el / 1e6
+	}
+	slices.Sort(lat)
+	if n := len(lat); n > 0 {
+		res.P50us = float64(lat[n/2].Microseconds())
+		res.P99us = float64(lat[min(n-1, n*99/100)].Microseconds())
+	}
+	newLineWriter(stdout).emit(res)
+	if res.Failed > 0 {
+		return errors.New("some messages failed")
+	}
+	return nil
+}

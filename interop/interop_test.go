@@ -1,0 +1,249 @@
+package interop_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
+
+var sizes = []int{0, 1, 64 << 10, 8 << 20}
+
+var ackModes = []channel.SendOptions{
+	channel.OptByteMessage,                                        // 1: no ack
+	channel.OptByteMessage | channel.OptUseAck,                    // 3: ack on receipt
+	channel.OptByteMessage | channel.OptUseAck | channel.OptSyncAck, // 7: ack after processing
+}
+
+// goNode is a Go channel on loopback with nio and a static member list.
+type goNode struct {
+	ch   *channel.Channel
+	mbr  *static.Service
+	msgs chan *channel.Message
+	fail func(*channel.Message) error
+}
+
+func startGo(t *testing.T, members ...channel.Member) *goNode {
+	t.Helper()
+	cfg := nio.DefaultConfig()
+	cfg.Port = 0
+	cfg.Timeout = 10 * time.Second // 8 MiB under -race on a loaded 2-core machine
+	tr, err := nio.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &goNode{mbr: static.New(members...), msgs: make(chan *channel.Message, 64)}
+	n.ch, err = channel.New(channel.Config{Transport: tr, Membership: n.mbr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		if n.fail != nil {
+			if err := n.fail(m); err != nil {
+				return err
+			}
+		}
+		n.msgs <- m
+		return nil
+	}))
+	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.ch.Stop(ctx, channel.SvcAll); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return n
+}
+
+func (n *goNode) member() string { return static.FormatMember(n.ch.LocalMember()) }
+
+func (n *goNode) next(t *testing.T) *channel.Message {
+	t.Helper()
+	select {
+	case m := <-n.msgs:
+		return m
+	case <-time.After(30 * time.Second):
+		t.Fatal("no message within 30 s")
+		return nil
+	}
+}
+
+func javaMember(t *testing.T, p *javapeer.Peer) channel.Member {
+	t.Helper()
+	m, err := static.ParseMember(p.Member())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func shaHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// TestGoToJava sends from Go to a Java node in every ack mode and size; Java sees the bytes
+// and the Go member's host, port and unique id.
+func TestGoToJava(t *testing.T) {
+	p := javapeer.Start(t)
+	g := startGo(t, javaMember(t, p))
+	local := g.ch.LocalMember()
+	for _, opts := range ackModes {
+		for _, size := range sizes {
+			t.Run(fmt.Sprintf("options=%d/size=%s", opts, sizeName(size)), func(t *testing.T) {
+				data := javapeer.Content(size, int(opts), "")
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := g.ch.Send(ctx, nil, data, opts); err != nil {
+					t.Fatalf("send: %v", err)
+				}
+				ev := p.WaitEvent(t, 30*time.Second, javapeer.MessageWithSHA(shaHex(data)))
+				if ev.Size != size {
+					t.Fatalf("java got %d bytes, want %d", ev.Size, size)
+				}
+				if ev.Options != int(opts) {
+					t.Fatalf("java saw options %d, want %d", ev.Options, opts)
+				}
+				f := ev.From
+				if f == nil || f.Host != "127.0.0.1" || f.Port != int(local.Port) || f.ID != local.UniqueID.String() {
+					t.Fatalf("java sees sender %+v, want %s", f, local.String())
+				}
+			})
+		}
+	}
+}
+
+// TestJavaToGo has the Java node send to Go in every ack mode and size; Go sees the bytes and
+// Java's host, port and unique id.
+func TestJavaToGo(t *testing.T) {
+	p := javapeer.Start(t)
+	g := startGo(t)
+	for _, opts := range ackModes {
+		for _, size := range sizes {
+			t.Run(fmt.Sprintf("options=%d/size=%s", opts, sizeName(size)), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				res, err := p.Send(ctx, []string{g.member()}, 1, size, int(opts), "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Sent != 1 || res.Failed != 0 {
+					t.Fatalf("java send result %+v", res)
+				}
+				m := g.next(t)
+				if !bytes.Equal(m.Data, javapeer.Content(size, 0, "")) {
+					t.Fatalf("content differs (%d bytes)", len(m.Data))
+				}
+				if m.Options != opts {
+					t.Fatalf("options %v, want %v", m.Options, opts)
+				}
+				if m.Source.IP().String() != p.Host || int(m.Source.Port) != p.Port || m.Source.UniqueID != p.ID {
+					t.Fatalf("go sees sender %s, want %s", m.Source.String(), p.Member())
+				}
+				if len(m.ID) != 16 {
+					t.Fatalf("message id %x", m.ID)
+				}
+			})
+		}
+	}
+}
+
+// TestJavaListenerThrows: a Java listener that throws makes a sync-ack Go send fail with a
+// FAIL_ACK naming the Java member; with a plain ACK the failure is invisible, as in Java.
+func TestJavaListenerThrows(t *testing.T) {
+	p := javapeer.Start(t, "--throw-prefix", "THROW")
+	jm := javaMember(t, p)
+	g := startGo(t, jm)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := g.ch.Send(ctx, nil, []byte("THROW please"), channel.OptUseAck|channel.OptSyncAck)
+	if !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("err = %v, want ErrAckFailed", err)
+	}
+	var se *channel.SendError
+	if !errors.As(err, &se) || len(se.Faulty) != 1 || se.Faulty[0].Member.Port != jm.Port {
+		t.Fatalf("faulty members %+v", channel.FaultyMembers(err))
+	}
+	if err := g.ch.Send(ctx, nil, []byte("THROW again"), channel.OptUseAck); err != nil {
+		t.Fatalf("use_ack send to a throwing listener: %v", err)
+	}
+	if err := g.ch.Send(ctx, nil, []byte("fine"), channel.OptUseAck|channel.OptSyncAck); err != nil {
+		t.Fatalf("sync send of a normal message: %v", err)
+	}
+}
+
+// TestGoListenerFails: a Go listener error reaches a sync-ack Java sender as a failure.
+func TestGoListenerFails(t *testing.T) {
+	p := javapeer.Start(t)
+	g := startGo(t)
+	g.fail = func(m *channel.Message) error {
+		if bytes.HasPrefix(m.Data, []byte("BAD")) {
+			return errors.New("refused by the Go listener")
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := p.Send(ctx, []string{g.member()}, 1, 16, 7, "BAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 1 || len(res.Errors) == 0 || !strings.Contains(res.Errors[0].Cause, "RemoteProcessException") {
+		t.Fatalf("java send result %+v, want a RemoteProcessException", res)
+	}
+	res, err = p.Send(ctx, []string{g.member()}, 1, 16, 7, "GOOD")
+	if err != nil || res.Sent != 1 {
+		t.Fatalf("good message: %+v %v", res, err)
+	}
+}
+
+// TestJavaEchoesGo: Java receives from Go and sends back on its own connection to the
+// address in the ChannelData, which must be the Go receiver.
+func TestJavaEchoesGo(t *testing.T) {
+	p := javapeer.Start(t, "--echo")
+	g := startGo(t, javaMember(t, p))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 20 {
+		data := []byte(fmt.Sprintf("echo %d", i))
+		if err := g.ch.Send(ctx, nil, data, channel.OptUseAck); err != nil {
+			t.Fatal(err)
+		}
+		m := g.next(t)
+		if !bytes.Equal(m.Data, data) {
+			t.Fatalf("echo %q, want %q", m.Data, data)
+		}
+	}
+}
