@@ -47,15 +47,15 @@ type Config struct {
 
 // Stats are a channel's counters since it was created.
 type Stats struct {
-	MessagesSent      uint64 // messages whose send completed without error
-	SendFailures      uint64 // sends that returned an error
-	BytesSent         uint64 // payload bytes of successful sends (before interceptors)
-	MessagesReceived  uint64 // messages that reached the top of the chain
-	BytesReceived     uint64 // payload bytes of those messages
-	Unhandled         uint64 // received messages no listener accepted
-	ListenerFailures  uint64 // received messages a listener returned an error for
-	MembersAdded      uint64 // memberAdded events delivered
-	MembersGone uint64 // memberDisappeared events delivered
+	MessagesSent     uint64 // messages whose send completed without error
+	SendFailures     uint64 // sends that returned an error
+	BytesSent        uint64 // payload bytes of successful sends (before interceptors)
+	MessagesReceived uint64 // messages that reached the top of the chain
+	BytesReceived    uint64 // payload bytes of those messages
+	Unhandled        uint64 // received messages no listener accepted
+	ListenerFailures uint64 // received messages a listener returned an error for
+	MembersAdded     uint64 // memberAdded events delivered
+	MembersGone      uint64 // memberDisappeared events delivered
 }
 
 // Channel is a Tribes GroupChannel: the application's handle on a group. It sends byte

@@ -95,7 +95,9 @@ func (b *InterceptorBase) LocalMember(incAlive bool) Member { return b.next.Loca
 func (b *InterceptorBase) Heartbeat() { b.next.Heartbeat() }
 
 // Start forwards down.
-func (b *InterceptorBase) Start(ctx context.Context, svc Service) error { return b.next.Start(ctx, svc) }
+func (b *InterceptorBase) Start(ctx context.Context, svc Service) error {
+	return b.next.Start(ctx, svc)
+}
 
 // Stop forwards down.
 func (b *InterceptorBase) Stop(ctx context.Context, svc Service) error { return b.next.Stop(ctx, svc) }

@@ -28,8 +28,8 @@ func TestMain(m *testing.M) {
 var sizes = []int{0, 1, 64 << 10, 8 << 20}
 
 var ackModes = []channel.SendOptions{
-	channel.OptByteMessage,                                        // 1: no ack
-	channel.OptByteMessage | channel.OptUseAck,                    // 3: ack on receipt
+	channel.OptByteMessage,                                          // 1: no ack
+	channel.OptByteMessage | channel.OptUseAck,                      // 3: ack on receipt
 	channel.OptByteMessage | channel.OptUseAck | channel.OptSyncAck, // 7: ack after processing
 }
 
