@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -114,6 +115,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var nf nodeFlags
 	nf.register(fs, 0)
 	echo := fs.Bool("echo", false, "send every message back to its sender (same options minus async)")
+	quiet := fs.Bool("quiet", false, "print no line per message (for load tests); counts are in the stopped line")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo node [flags]\n\nRuns one node until --seconds pass or it is interrupted; prints a JSON line per event.")
 		fs.PrintDefaults()
@@ -135,6 +137,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var echoes sync.WaitGroup
 	defer echoes.Wait()
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		if *quiet && !*echo {
+			return nil
+		}
 		sum := sha256.Sum256(m.Data)
 		ev := map[string]any{"event": "message", "from": toJSON(m.Source), "size": len(m.Data),
 			"options": uint32(m.Options), "sha256": hex.EncodeToString(sum[:])}
@@ -166,7 +171,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stopCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer c2()
 	err = ch.Stop(stopCtx, channel.SvcAll)
-	out.emit(map[string]any{"event": "stopped"})
+	st := ch.Stats()
+	out.emit(map[string]any{"event": "stopped", "received": st.MessagesReceived, "bytes": st.BytesReceived,
+		"sent": st.MessagesSent, "maxRssKb": maxRSSKB()})
 	return err
 }
 
@@ -178,3 +185,6 @@ func parseOptionsFlag(s string) (channel.SendOptions, error) {
 	}
 	return o, nil
 }
+
+// maxRSSKB is this process's peak resident set (VmHWM) in KiB, or 0 where /proc is missing.
+func maxRSSKB() int64 { return procHWM(os.Getpid()) }

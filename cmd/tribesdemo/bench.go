@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gotribes/tribes/internal/javapeer"
+)
+
+// benchRow is one workload measured on both sides.
+type benchRow struct {
+	size       int
+	mode       string
+	goRes      sendResult
+	javaRes    javapeer.BenchResult
+	goErr      error
+	javaErr    error
+	javaSkipped bool
+}
+
+var benchModes = map[string]int{"none": 1, "use_ack": 3, "sync": 7}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sizesF := fs.String("sizes", "64,1024,65536,1048576", "message sizes in bytes, comma separated")
+	modesF := fs.String("modes", "none,use_ack,sync", "ack modes: none, use_ack, sync")
+	seconds := fs.Int("seconds", 3, "measured seconds per workload and side")
+	javaF := fs.String("java", "auto", "measure Java Tribes too: auto (if installed), on, off")
+	conc := fs.Int("concurrency", 1, "Go sender goroutines (Java's bench uses one sender thread)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tribesdemo bench [flags]\n\nRuns the same workloads Go→Go and Java→Java (the project's Java peer on Debian's\ntomcat10-tribes.jar) in one run, each sender and receiver in its own process on\n127.0.0.1, and prints msgs/s, MB/s, latency, memory and the Go/Java ratios.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var sizes []int
+	for _, f := range strings.Split(*sizesF, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return fmt.Errorf("%w: --sizes: %q", errUsage, f)
+		}
+		sizes = append(sizes, n)
+	}
+	var modes []string
+	for _, m := range strings.Split(*modesF, ",") {
+		m = strings.TrimSpace(m)
+		if _, ok := benchModes[m]; !ok {
+			return fmt.Errorf("%w: --modes: unknown %q", errUsage, m)
+		}
+		modes = append(modes, m)
+	}
+	if *seconds < 1 || *seconds > 60 {
+		return fmt.Errorf("%w: --seconds 1..60", errUsage)
+	}
+	useJava := *javaF == "on"
+	if *javaF == "auto" {
+		_, useJava = javapeer.Available()
+	}
+	if useJava {
+		if reason, ok := javapeer.Available(); !ok {
+			return fmt.Errorf("java benchmark asked for but unavailable: %s", reason)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	total := len(sizes)*len(modes)*(*seconds+5)*2 + 60
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(total)*time.Second)
+	defer cancel()
+
+	fmt.Fprintf(stderr, "starting the Go receiver\n")
+	goRx, err := startGoNode(ctx, exe, total)
+	if err != nil {
+		return err
+	}
+	defer goRx.stop()
+	var jp *javapeer.Peer
+	if useJava {
+		fmt.Fprintf(stderr, "starting the Java receiver\n")
+		if jp, err = javapeer.StartNode(ctx, "--quiet"); err != nil {
+			return fmt.Errorf("java receiver: %w", err)
+		}
+		defer jp.Stop()
+	}
+	var rows []benchRow
+	for _, size := range sizes {
+		for _, mode := range modes {
+			r := benchRow{size: size, mode: mode}
+			count := 10_000_000
+			fmt.Fprintf(stderr, "size %d, %s: Go…", size, mode)
+			r.goRes, r.goErr = goSend(ctx, exe, goRx.member, count, size, mode, *seconds, *conc)
+			if jp != nil {
+				fmt.Fprintf(stderr, " Java…")
+				r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: jp.Member(), Count: count,
+					Size: size, Options: benchModes[mode], Seconds: *seconds, Warmup: 2000})
+			} else {
+				r.javaSkipped = true
+			}
+			fmt.Fprintln(stderr)
+			rows = append(rows, r)
+		}
+	}
+	rawMBs := rawTCPMBps(ctx, 1<<20, time.Duration(*seconds)*time.Second)
+
+	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "size\tack\tGo msgs/s\tJava msgs/s\tGo/Java\tGo MB/s\tJava MB/s\tGo p50/p99 µs\tJava p50/p99 µs\t")
+	for _, r := range rows {
+		g, j := "error", "-"
+		gmb, jmb, glat, jlat, ratio := "-", "-", "-", "-", "-"
+		if r.goErr == nil {
+			g = fmt.Sprintf("%.0f", r.goRes.MsgsPerSec)
+			gmb = fmt.Sprintf("%.1f", r.goRes.MBPerSec)
+			glat = fmt.Sprintf("%.0f/%.0f", r.goRes.P50us, r.goRes.P99us)
+		}
+		if !r.javaSkipped {
+			j = "error"
+			if r.javaErr == nil {
+				j = fmt.Sprintf("%.0f", r.javaRes.MsgsPerSec)
+				jmb = fmt.Sprintf("%.1f", r.javaRes.MBPerSec)
+				jlat = fmt.Sprintf("%.0f/%.0f", r.javaRes.P50us, r.javaRes.P99us)
+				if r.goErr == nil && r.javaRes.MsgsPerSec > 0 {
+					ratio = fmt.Sprintf("%.2fx", r.goRes.MsgsPerSec/r.javaRes.MsgsPerSec)
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", sizeLabel(r.size), r.mode, g, j, ratio, gmb, jmb, glat, jlat)
+	}
+	tw.Flush()
+	for _, r := range rows {
+		if r.goErr != nil {
+			fmt.Fprintf(stdout, "Go %s %s: %v\n", sizeLabel(r.size), r.mode, r.goErr)
+		}
+		if r.javaErr != nil {
+			fmt.Fprintf(stdout, "Java %s %s: %v\n", sizeLabel(r.size), r.mode, r.javaErr)
+		}
+	}
+	fmt.Fprintf(stdout, "\nraw loopback TCP, 1 MiB writes, one connection: %.0f MB/s\n", rawMBs)
+	for _, r := range rows {
+		if r.size == 1<<20 && rawMBs > 0 {
+			line := fmt.Sprintf("1MiB %-8s Go %.0f%% of raw TCP", r.mode, 100*r.goRes.MBPerSec/rawMBs)
+			if !r.javaSkipped && r.javaErr == nil {
+				line += fmt.Sprintf(", Java %.0f%%", 100*r.javaRes.MBPerSec/rawMBs)
+			}
+			fmt.Fprintln(stdout, line)
+		}
+	}
+	var goSendRSS, javaSendRSS int64
+	for _, r := range rows {
+		goSendRSS = max(goSendRSS, r.goRes.MaxRssKb)
+		javaSendRSS = max(javaSendRSS, r.javaRes.MaxRssKb)
+	}
+	goRxRSS := procHWM(goRx.cmd.Process.Pid)
+	line := fmt.Sprintf("\npeak memory (VmHWM): Go receiver %.1f MiB, Go sender %.1f MiB", kib(goRxRSS), kib(goSendRSS))
+	if jp != nil {
+		line += fmt.Sprintf("; Java receiver %.1f MiB, Java sender %.1f MiB", kib(procHWM(jp.Pid())), kib(javaSendRSS))
+	}
+	fmt.Fprintln(stdout, line)
+	for _, r := range rows {
+		if r.goErr != nil {
+			return errors.New("some Go workloads failed")
+		}
+	}
+	return nil
+}
+
+func kib(k int64) float64 { return float64(k) / 1024 }
+
+func sizeLabel(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// goProc is a tribesdemo node child process.
+type goProc struct {
+	cmd    *exec.Cmd
+	member string
+	done   chan struct{}
+}
+
+func startGoNode(ctx context.Context, exe string, seconds int) (*goProc, error) {
+	cmd := exec.CommandContext(ctx, exe, "node", "--port", "0", "--quiet", "--seconds", strconv.Itoa(seconds))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &goProc{cmd: cmd, done: make(chan struct{})}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, errors.New("go receiver printed nothing")
+	}
+	var ev struct {
+		Event  string     `json:"event"`
+		Member jsonMember `json:"member"`
+	}
+	if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || ev.Event != "started" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("go receiver: unexpected first line %q", sc.Text())
+	}
+	p.member = fmt.Sprintf("%s:%d:%s", ev.Member.Host, ev.Member.Port, ev.Member.ID)
+	go func() {
+		defer close(p.done)
+		_, _ = io.Copy(io.Discard, out)
+		_ = cmd.Wait()
+	}()
+	return p, nil
+}
+
+func (p *goProc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func goSend(ctx context.Context, exe, to string, count, size int, mode string, seconds, conc int) (sendResult, error) {
+	cmd := exec.CommandContext(ctx, exe, "send", "--port", "0", "--static", to, "--count", strconv.Itoa(count),
+		"--size", strconv.Itoa(size), "--options", strconv.Itoa(benchModes[mode]), "--warmup", "2000",
+		"--seconds", strconv.Itoa(seconds), "--concurrency", strconv.Itoa(conc))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	var res sendResult
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, `"summary"`) {
+			if jerr := json.Unmarshal([]byte(line), &res); jerr == nil {
+				// A send cut short by --seconds is the normal end of a timed run.
+				if res.Sent > 0 && res.Failed == 0 {
+					return res, nil
+				}
+			}
+		}
+	}
+	if err == nil {
+		err = errors.New("no successful sends")
+	}
+	return res, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
+}
+
+// rawTCPMBps measures one loopback TCP connection carrying chunk-sized writes for d.
+func rawTCPMBps(ctx context.Context, chunk int, d time.Duration) float64 {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer ln.Close()
+	got := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- 0
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(io.Discard, c)
+		got <- n
+	}()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		return 0
+	}
+	buf := make([]byte, chunk)
+	start := time.Now()
+	for time.Since(start) < d && ctx.Err() == nil {
+		if _, err := c.Write(buf); err != nil {
+			break
+		}
+	}
+	c.Close()
+	n := <-got
+	return float64(n) / time.Since(start).Seconds() / 1e6
+}
+
+func procHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

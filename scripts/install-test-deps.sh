@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what the interop tests need on a fresh Debian 12 machine (run as root, e.g. in CI):
+#   a JDK 17 (only if javac is missing), libtomcat10-java (the real Tribes jars),
+#   iptables, iproute2, tmux.
+# Idempotent and non-interactive: runs apt-get update/install only if something is missing.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+
+if command -v javac >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then
+  echo "install-test-deps: JDK present ($(javac -version 2>&1))"
+else
+  missing+=(openjdk-17-jdk-headless)
+fi
+
+pkg_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+for p in libtomcat10-java iptables iproute2 tmux; do
+  if pkg_installed "$p"; then
+    echo "install-test-deps: $p already installed"
+  else
+    missing+=("$p")
+  fi
+done
+
+if [ ! -r /usr/share/java/tomcat10-tribes.jar ] && ! printf '%s\n' "${missing[@]:-}" | grep -qx libtomcat10-java; then
+  # Package registered but jar gone: reinstall it.
+  missing+=(libtomcat10-java)
+  reinstall=1
+fi
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-test-deps: nothing to do"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-test-deps: apt-get update"
+apt-get update -q
+echo "install-test-deps: installing ${missing[*]}"
+apt-get install -y -q --no-install-recommends ${reinstall:+--reinstall} \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+
+for f in /usr/share/java/tomcat10-tribes.jar /usr/share/java/tomcat10-juli.jar; do
+  [ -r "$f" ] || { echo "install-test-deps: $f still missing" >&2; exit 1; }
+done
+command -v javac >/dev/null || { echo "install-test-deps: javac still missing" >&2; exit 1; }
+echo "install-test-deps: done"
