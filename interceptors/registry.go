@@ -1,17 +1,118 @@
 package interceptors
 
 import (
+	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 )
 
-// Factory builds an interceptor from string properties (from a spec such as
-// "gzip(minSize=100)"). Unknown or malformed properties are an error.
-type Factory func(props map[string]string) (channel.Interceptor, error)
+// Factory builds an interceptor from the properties of a spec such as "gzip(minSize=100)".
+// It reads them through p; Build reports properties the factory did not read as unknown.
+type Factory func(p *Props) (channel.Interceptor, error)
+
+// Props are the name=value properties of one interceptor in a Build spec.
+type Props struct {
+	m    map[string]string
+	used map[string]bool
+	err  error
+}
+
+func (p *Props) get(name string) (string, bool) {
+	v, ok := p.m[name]
+	if ok {
+		p.used[name] = true
+	}
+	return v, ok
+}
+
+func (p *Props) fail(name, v string, err error) {
+	if p.err == nil {
+		p.err = fmt.Errorf("property %s=%q: %w", name, v, err)
+	}
+}
+
+// String returns the property or def.
+func (p *Props) String(name, def string) string {
+	if v, ok := p.get(name); ok {
+		return v
+	}
+	return def
+}
+
+// Int returns the property as an integer, or def.
+func (p *Props) Int(name string, def int) int {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 0, 64)
+	if err != nil {
+		p.fail(name, v, err)
+	}
+	return int(n)
+}
+
+// Bool returns the property as a boolean, or def.
+func (p *Props) Bool(name string, def bool) bool {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, v, err)
+	}
+	return b
+}
+
+// Duration returns the property as a duration ("500ms", "3s"; a bare number is
+// milliseconds, as in Tomcat's configuration), or def.
+func (p *Props) Duration(name string, def time.Duration) time.Duration {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Millisecond
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.fail(name, v, err)
+	}
+	return d
+}
+
+// Hex returns the property decoded from hex, or def.
+func (p *Props) Hex(name string, def []byte) []byte {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	b, err := hex.DecodeString(v)
+	if err != nil {
+		p.fail(name, v, err)
+	}
+	return b
+}
+
+// Err reports the first malformed property or an unknown one.
+func (p *Props) Err() error {
+	if p.err != nil {
+		return p.err
+	}
+	for k := range p.m {
+		if !p.used[k] {
+			return fmt.Errorf("unknown property %q", k)
+		}
+	}
+	return nil
+}
 
 var (
 	regMu    sync.RWMutex
@@ -76,7 +177,11 @@ func Build(spec string) ([]channel.Interceptor, error) {
 		if f == nil {
 			return nil, fmt.Errorf("%w: unknown interceptor %q (known: %s)", channel.ErrInvalidConfig, name, strings.Join(Names(), ", "))
 		}
-		ic, err := f(props)
+		p := &Props{m: props, used: map[string]bool{}}
+		ic, err := f(p)
+		if err == nil {
+			err = p.Err()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: interceptor %s: %w", channel.ErrInvalidConfig, name, err)
 		}
