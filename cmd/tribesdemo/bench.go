@@ -103,12 +103,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, mode := range modes {
 			r := benchRow{size: size, mode: mode}
 			count := 10_000_000
+			warm := 2000
+			if size >= 1<<20 {
+				warm = 20
+			} else if size >= 64<<10 {
+				warm = 200
+			}
 			fmt.Fprintf(stderr, "size %d, %s: Go…", size, mode)
-			r.goRes, r.goErr = goSend(ctx, exe, goRx.member, count, size, mode, *seconds, *conc)
+			r.goRes, r.goErr = goSend(ctx, exe, goRx.member, count, size, mode, *seconds, *conc, warm)
 			if jp != nil {
 				fmt.Fprintf(stderr, " Java…")
 				r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: jp.Member(), Count: count,
-					Size: size, Options: benchModes[mode], Seconds: *seconds, Warmup: 2000})
+					Size: size, Options: benchModes[mode], Seconds: *seconds, Warmup: warm})
 			} else {
 				r.javaSkipped = true
 			}
@@ -245,9 +251,9 @@ func (p *goProc) stop() {
 	}
 }
 
-func goSend(ctx context.Context, exe, to string, count, size int, mode string, seconds, conc int) (sendResult, error) {
+func goSend(ctx context.Context, exe, to string, count, size int, mode string, seconds, conc, warmup int) (sendResult, error) {
 	cmd := exec.CommandContext(ctx, exe, "send", "--port", "0", "--static", to, "--count", strconv.Itoa(count),
-		"--size", strconv.Itoa(size), "--options", strconv.Itoa(benchModes[mode]), "--warmup", "2000",
+		"--size", strconv.Itoa(size), "--options", strconv.Itoa(benchModes[mode]), "--warmup", strconv.Itoa(warmup),
 		"--seconds", strconv.Itoa(seconds), "--concurrency", strconv.Itoa(conc))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

@@ -59,8 +59,17 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	ctx, cancel := nf.context(ctx)
-	defer cancel()
+	// --seconds bounds the sending loop; sends already under way finish (each is bounded by
+	// the ack timeout), so a timed run does not count its last send as a failure.
+	var stopAt time.Time
+	if nf.seconds > 0 {
+		stopAt = time.Now().Add(time.Duration(nf.seconds * float64(time.Second)))
+		var cancel context.CancelFunc
+		// The warm-up gets its own --seconds at most, then the measured phase gets --seconds.
+		ctx, cancel = context.WithDeadline(ctx, stopAt.Add(time.Duration(nf.seconds*float64(time.Second))+nf.ackTimeout+10*time.Second))
+		defer cancel()
+	}
+	timeUp := func() bool { return !stopAt.IsZero() && time.Now().After(stopAt) }
 	if err := ch.Start(ctx, channel.SvcAll); err != nil {
 		return err
 	}
@@ -80,10 +89,13 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		payload[i] = byte(i*7 + 1)
 	}
 	for range *warmup {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || timeUp() {
 			break
 		}
 		_ = ch.Send(ctx, members, payload, opts)
+	}
+	if !stopAt.IsZero() {
+		stopAt = time.Now().Add(time.Duration(nf.seconds * float64(time.Second)))
 	}
 	var next, sent, failed atomic.Int64
 	var mu sync.Mutex
@@ -93,7 +105,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var wg sync.WaitGroup
 	for range *conc {
 		wg.Go(func() {
-			for next.Add(1) <= int64(*count) && ctx.Err() == nil {
+			for next.Add(1) <= int64(*count) && ctx.Err() == nil && !timeUp() {
 				t0 := time.Now()
 				err := ch.Send(ctx, members, payload, opts)
 				d := time.Since(t0)

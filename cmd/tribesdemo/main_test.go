@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
+
+func TestUsage(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), nil, &out, &out); code != 2 {
+		t.Fatalf("no args: exit %d", code)
+	}
+	for _, c := range commands {
+		if !strings.Contains(out.String(), c.name) {
+			t.Errorf("usage does not list %s", c.name)
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"bogus"}, &out, &out); code != 2 || !strings.Contains(out.String(), "unknown command") {
+		t.Fatalf("bogus: exit %d, %q", code, out.String())
+	}
+	for _, c := range commands {
+		out.Reset()
+		if code := run(context.Background(), []string{c.name, "-h"}, &out, &out); code != 0 || !strings.Contains(out.String(), "usage: tribesdemo "+c.name) {
+			t.Errorf("%s -h: exit %d, %q", c.name, code, out.String())
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"send", "--options", "fast"}, &out, &out); code != 2 {
+		t.Fatalf("bad --options: exit %d: %s", code, out.String())
+	}
+}
+
+func TestCluster(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"cluster", "--messages", "20", "--size", "100"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	s := out.String()
+	for _, want := range []string{"node1 sees node2 join", "node3 sees node1 join", "delivered 40/40",
+		"faulty member node3", "errors.Is(err, channel.ErrConnect) = true", "== done"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// lines runs a command in the background and returns its stdout lines as they come.
+func startCmd(t *testing.T, ctx context.Context, args ...string) (<-chan map[string]any, <-chan int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() {
+		code := run(ctx, args, pw, &errOut)
+		pw.Close()
+		if code != 0 {
+			t.Logf("%v: exit %d: %s", args, code, errOut.String())
+		}
+		done <- code
+	}()
+	lines := make(chan map[string]any, 1024)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Errorf("not a JSON line: %q", sc.Text())
+				continue
+			}
+			lines <- m
+		}
+	}()
+	return lines, done
+}
+
+func next(t *testing.T, lines <-chan map[string]any, event string) map[string]any {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case m, ok := <-lines:
+			if !ok {
+				t.Fatalf("output ended before a %q line", event)
+			}
+			if m["event"] == event {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no %q line within 30 s", event)
+		}
+	}
+}
+
+func memberArg(m map[string]any) string {
+	mb := m["member"].(map[string]any)
+	return fmt.Sprintf("%s:%v:%s", mb["host"], mb["port"], mb["id"])
+}
+
+func TestNodeAndSend(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const id = "000102030405060708090a0b0c0d0e0f"
+	nodeLines, nodeDone := startCmd(t, ctx, "node", "--port", "0", "--id", id, "--echo", "--seconds", "60")
+	started := next(t, nodeLines, "started")
+	if started["member"].(map[string]any)["id"] != id {
+		t.Fatalf("node ignored --id: %v", started)
+	}
+	target := memberArg(started)
+
+	// send: 50 sync-ack messages; the node reports each and echoes it back.
+	sendLines, sendDone := startCmd(t, ctx, "send", "--port", "0", "--static", target, "--count", "50", "--size", "10",
+		"--options", "use_ack,sync", "--seconds", "30")
+	sum := next(t, sendLines, "summary")
+	if sum["sent"].(float64) != 50 || sum["failed"].(float64) != 0 || sum["members"].(float64) != 1 {
+		t.Fatalf("summary %v", sum)
+	}
+	if code := <-sendDone; code != 0 {
+		t.Fatalf("send exit %d", code)
+	}
+	msg := next(t, nodeLines, "message")
+	if msg["size"].(float64) != 10 || msg["options"].(float64) != 7 {
+		t.Fatalf("message line %v", msg)
+	}
+	// The echo goes back to the sender, which has stopped by now: the node reports the error.
+	if e := next(t, nodeLines, "echoed"); e["to"] == nil {
+		t.Fatalf("echo line %v", e)
+	}
+	cancel()
+	next(t, nodeLines, "stopped")
+	if code := <-nodeDone; code != 0 {
+		t.Fatalf("node exit %d", code)
+	}
+}
