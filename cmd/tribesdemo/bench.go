@@ -22,12 +22,12 @@ import (
 
 // benchRow is one workload measured on both sides.
 type benchRow struct {
-	size       int
-	mode       string
-	goRes      sendResult
-	javaRes    javapeer.BenchResult
-	goErr      error
-	javaErr    error
+	size        int
+	mode        string
+	goRes       sendResult
+	javaRes     javapeer.BenchResult
+	goErr       error
+	javaErr     error
 	javaSkipped bool
 }
 
