@@ -3,6 +3,7 @@
 //	tribesdemo cluster                  # 3 nodes in this process on loopback: the README's demo
 //	tribesdemo node [flags]             # one node; JSON lines for members and messages
 //	tribesdemo send [flags]             # send --count messages of --size bytes, print a summary
+//	tribesdemo sessions [flags]         # a web app on the session middleware, to run on several nodes
 //	tribesdemo bench [flags]            # the benchmark matrix against Java Tribes, with ratios
 //
 // Run "tribesdemo <command> -h" for each command's flags.
@@ -26,6 +27,7 @@ var commands = []struct {
 	{"cluster", "start 3 nodes on loopback, show members, messages with each ack mode, a node stopping; exits by itself", runCluster},
 	{"node", "run one node, print a JSON line per member added/gone and per message received", runNode},
 	{"send", "send --count messages of --size bytes to the members and print a summary", runSend},
+	{"sessions", "web app with a replicated per-session counter (HTML or ?format=json)", runSessions},
 	{"bench", "measure Go→Go and Java→Java throughput and latency in one run, print the ratios", runBench},
 }
 

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// runSessions runs one node of a replicated web application: a page whose session keeps
+// a visit counter, served behind the session/delta middleware. Start several with
+// different --port, --http and --route and the same --static list, put a load balancer
+// (or your browser, switching ports) in front, and the counter survives moving between
+// nodes and killing them.
+func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sessions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf nodeFlags
+	nf.register(fs, 0)
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the web application")
+	route := fs.String("route", "node1", "jvmRoute: suffix of the session ids this node creates")
+	acked := fs.Bool("acked", true, "answer only after every member applied the session change (false: asynchronous, Tomcat's default)")
+	requireAll := fs.Bool("require-all", false, "with --acked, fail requests while a configured member is down (by default members refusing connections are skipped: static membership has no failure detection)")
+	app := fs.String("context", "localhost#/", "application (context) name; the same on every node")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tribesdemo sessions [flags]\n\nServes a page with a per-session counter, replicated to the other members;\n?format=json gives the same as JSON. Prints a JSON line when started and stopped.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	level := slog.LevelWarn
+	if nf.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ch, err := nf.build(stderr)
+	if err != nil {
+		return err
+	}
+	mode := delta.ReplicateAsync
+	if *acked {
+		mode = delta.ReplicateAcked
+	}
+	cl := delta.NewCluster(ch, delta.ClusterConfig{Logger: log})
+	m, err := cl.NewManager(delta.Config{Name: *app, JvmRoute: *route, Replication: mode,
+		TolerateUnreachable: !*requireAll, Logger: log})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	mw, err := delta.NewMiddleware(m, delta.HTTPConfig{SkipPath: regexp.MustCompile(`^/(favicon\.ico|healthz)$`)})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	ctx, cancel := nf.context(ctx)
+	defer cancel()
+	if err := ch.Start(ctx, channel.SvcAll); err != nil {
+		return err
+	}
+	stop := func() error {
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		return errors.Join(cl.Close(sctx), ch.Stop(sctx, channel.SvcAll))
+	}
+	if err := m.Start(ctx); err != nil {
+		return errors.Join(err, stop())
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !m.Ready() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/", mw.Wrap(sessionPage(ch, m)))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	out := newLineWriter(stdout)
+	out.emit(map[string]any{"event": "started", "url": "http://" + ln.Addr().String() + "/", "route": *route,
+		"context": *app, "replication": mode.String(), "member": toJSON(ch.LocalMember())})
+	readyDone := make(chan struct{})
+	go func() {
+		defer close(readyDone)
+		if err := m.WaitReady(ctx); err != nil && ctx.Err() == nil {
+			out.emit(map[string]any{"event": "state-transfer-failed", "error": err.Error()})
+			return
+		}
+		if ctx.Err() == nil {
+			st := m.Stats()
+			out.emit(map[string]any{"event": "ready", "sessions": st.ActiveSessions, "transferred": st.SessionsTransferred})
+		}
+	}()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	cancel()
+	<-readyDone
+	sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+	defer c()
+	if err := srv.Shutdown(sctx); err == nil && serveErr == nil {
+		<-served
+	}
+	st := m.Stats()
+	err = stop()
+	out.emit(map[string]any{"event": "stopped", "sessionsCreated": st.SessionsCreated,
+		"deltasSent": st.Sent[delta.EventDelta], "deltasReceived": st.Received[delta.EventDelta]})
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, err)
+}
+
+// pageData is what the page shows, and its JSON form.
+type pageData struct {
+	Node      string `json:"node"`
+	Route     string `json:"route"`
+	SessionID string `json:"sessionId"`
+	Counter   int    `json:"counter"`
+	Created   string `json:"createdOn"`
+	New       bool   `json:"new"`
+	Members   int    `json:"members"`
+	Sessions  int    `json:"sessions"`
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Tribes sessions: {{.Route}}</title>
+<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em .2em 0}code{font-size:1.1em}</style></head>
+<body><h1>Visit {{.Counter}}</h1>
+<table>
+<tr><td>served by</td><td><code>{{.Node}}</code> (jvmRoute <code>{{.Route}}</code>)</td></tr>
+<tr><td>session id</td><td><code>{{.SessionID}}</code></td></tr>
+<tr><td>session created on</td><td><code>{{.Created}}</code>{{if .New}} (new){{end}}</td></tr>
+<tr><td>other members</td><td>{{.Members}}</td></tr>
+<tr><td>sessions on this node</td><td>{{.Sessions}}</td></tr>
+</table>
+<p><a href="/">reload</a> · <a href="/?format=json">JSON</a></p>
+</body></html>
+`))
+
+func sessionPage(ch *channel.Channel, m *delta.Manager) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		sess := delta.FromContext(r.Context())
+		s, err := sess.GetOrCreate()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		count, _ := delta.Attr[int](s, "counter")
+		count++
+		if err := s.Set("counter", count); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		created, ok := delta.Attr[string](s, "createdOn")
+		if !ok {
+			created = m.JvmRoute()
+			_ = s.Set("createdOn", created)
+		}
+		d := pageData{Node: ch.LocalMember().Addr(), Route: m.JvmRoute(), SessionID: s.ID(), Counter: count,
+			Created: created, New: s.IsNew(), Members: len(ch.Members()), Sessions: m.Len()}
+		w.Header().Set("Cache-Control", "no-store")
+		if r.URL.Query().Get("format") == "json" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(d)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = pageTemplate.Execute(w, d)
+	})
+}

@@ -1,0 +1,243 @@
+package delta
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Channel is what the package needs of a group channel. *channel.Channel implements it;
+// tests may substitute their own.
+type Channel interface {
+	// Send sends data to the members in to (all members when empty) with opts.
+	Send(ctx context.Context, to []channel.Member, data []byte, opts channel.SendOptions) error
+	// Members returns the current members, oldest first.
+	Members() []channel.Member
+	AddMessageListener(l channel.MessageListener) (remove func())
+	AddMembershipListener(l channel.MembershipListener) (remove func())
+}
+
+// ClusterConfig configures a Cluster. The zero value is usable.
+type ClusterConfig struct {
+	// Codec encodes session messages. Nil means BinaryCodec{}. Every node of the cluster
+	// must use the same codec.
+	Codec MessageCodec
+	// Logger receives warnings (unknown contexts, malformed messages). Nil discards them.
+	Logger *slog.Logger
+}
+
+// Cluster connects session managers to one channel (Tomcat's SimpleTcpCluster with its
+// ClusterSessionListener): it decodes session messages, hands each to the manager of its
+// context, answers state-transfer requests for contexts it has no manager for, and tells
+// managers about members leaving. Create one per channel, then one Manager per
+// application with NewManager.
+type Cluster struct {
+	ch    Channel
+	codec MessageCodec
+	log   *slog.Logger
+
+	mu       sync.RWMutex
+	managers map[string]*Manager
+	warned   map[string]bool // contexts already warned about (bounded)
+	closed   bool
+	wg       sync.WaitGroup // reply goroutines
+
+	removeMsg, removeMbr func()
+
+	messages, malformed, unknownContext, noContextReplies atomic.Uint64
+}
+
+// ClusterStats are a cluster's counters since it was created.
+type ClusterStats struct {
+	Messages         uint64 // session messages received (well formed)
+	Malformed        uint64 // messages with the codec's header that failed to decode: ignored
+	UnknownContext   uint64 // messages for a context with no running manager: ignored
+	NoContextReplies uint64 // EVT_ALL_SESSION_NOCONTEXTMANAGER answers sent for them
+}
+
+const maxWarned = 1024
+
+// NewCluster registers a cluster's listeners on ch. Close removes them.
+func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
+	c := &Cluster{ch: ch, codec: cfg.Codec, log: cfg.Logger, managers: map[string]*Manager{}, warned: map[string]bool{}}
+	if c.codec == nil {
+		c.codec = BinaryCodec{}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.removeMsg = ch.AddMessageListener(clusterListener{c})
+	c.removeMbr = ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: c.memberGone})
+	return c
+}
+
+// NewManager creates a manager for one application. It does nothing until Start.
+func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	return newManager(c, cfg), nil
+}
+
+// Manager returns the running manager named name, or nil.
+func (c *Cluster) Manager(name string) *Manager {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.managers[name]
+}
+
+// Close stops every running manager and removes the cluster's listeners from the channel.
+func (c *Cluster) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	var ms []*Manager
+	for _, m := range c.managers {
+		ms = append(ms, m)
+	}
+	c.mu.Unlock()
+	var err error
+	for _, m := range ms {
+		if e := m.Stop(ctx); e != nil && err == nil {
+			err = e
+		}
+	}
+	c.removeMsg()
+	c.removeMbr()
+	c.wg.Wait()
+	return err
+}
+
+// Stats returns the cluster's counters.
+func (c *Cluster) Stats() ClusterStats {
+	return ClusterStats{Messages: c.messages.Load(), Malformed: c.malformed.Load(),
+		UnknownContext: c.unknownContext.Load(), NoContextReplies: c.noContextReplies.Load()}
+}
+
+func (c *Cluster) register(m *Manager) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return fmt.Errorf("%w: the cluster is closed", ErrStopped)
+	}
+	if c.managers[m.cfg.Name] != nil {
+		return fmt.Errorf("%w: %q", ErrDuplicateManager, m.cfg.Name)
+	}
+	c.managers[m.cfg.Name] = m
+	return nil
+}
+
+func (c *Cluster) unregister(m *Manager) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.managers[m.cfg.Name] == m {
+		delete(c.managers, m.cfg.Name)
+	}
+}
+
+// goTracked runs f on a goroutine Close waits for, unless the cluster is closed.
+func (c *Cluster) goTracked(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// clusterListener keeps Accept and MessageReceived off the Cluster's API.
+type clusterListener struct{ c *Cluster }
+
+func (l clusterListener) Accept(msg *channel.Message) bool { return l.c.codec.Owns(msg.Data) }
+
+func (l clusterListener) MessageReceived(msg *channel.Message) error {
+	l.c.receive(msg)
+	return nil // malformed or unknown messages are ignored, never FAIL_ACKed
+}
+
+func (c *Cluster) receive(raw *channel.Message) {
+	msg, err := c.codec.DecodeMessage(raw.Data)
+	if err != nil {
+		c.malformed.Add(1)
+		c.log.Debug("delta: ignoring malformed session message", "from", raw.Source.Addr(), "size", len(raw.Data), "err", err)
+		return
+	}
+	c.messages.Add(1)
+	if msg.Context == "" {
+		c.mu.RLock()
+		ms := make([]*Manager, 0, len(c.managers))
+		for _, m := range c.managers {
+			ms = append(ms, m)
+		}
+		c.mu.RUnlock()
+		for _, m := range ms {
+			m.receive(msg, raw.Source)
+		}
+		return
+	}
+	c.mu.RLock()
+	m := c.managers[msg.Context]
+	c.mu.RUnlock()
+	if m != nil {
+		m.receive(msg, raw.Source)
+		return
+	}
+	c.unknownContext.Add(1)
+	c.warnUnknown(msg, raw.Source)
+	if msg.Event == EventGetAllSessions {
+		c.replyNoContext(msg.Context, raw.Source, uniqueNoContext)
+	}
+}
+
+func (c *Cluster) warnUnknown(msg *Message, from channel.Member) {
+	c.mu.Lock()
+	first := !c.warned[msg.Context] && len(c.warned) < maxWarned
+	if first {
+		c.warned[msg.Context] = true
+	}
+	c.mu.Unlock()
+	if first {
+		c.log.Warn("delta: session message for a context without a manager (further ones are not logged)",
+			"context", msg.Context, "event", msg.Event.String(), "from", from.Addr())
+	}
+}
+
+// replyNoContext answers a GET_ALL_SESSIONS that cannot be served.
+func (c *Cluster) replyNoContext(ctxName string, to channel.Member, reason string) {
+	c.goTracked(func() {
+		msg := &Message{Event: EventNoContextManager, Context: ctxName, SessionID: idNoContext,
+			UniqueID: reason, Timestamp: nowMs()}
+		data, err := c.codec.AppendMessage(nil, msg)
+		if err == nil {
+			err = c.ch.Send(context.Background(), []channel.Member{to}, data, 0)
+		}
+		if err != nil {
+			c.log.Debug("delta: cannot answer a state transfer request", "context", ctxName, "to", to.Addr(), "err", err)
+			return
+		}
+		c.noContextReplies.Add(1)
+	})
+}
+
+func (c *Cluster) memberGone(mem channel.Member) {
+	c.mu.RLock()
+	ms := make([]*Manager, 0, len(c.managers))
+	for _, m := range c.managers {
+		ms = append(ms, m)
+	}
+	c.mu.RUnlock()
+	for _, m := range ms {
+		m.memberGone(mem)
+	}
+}

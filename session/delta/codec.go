@@ -1,0 +1,409 @@
+package delta
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// MessageCodec turns session messages into channel payloads and back. The default is
+// BinaryCodec, a compact Go format. A codec speaking Tomcat's Java serialization
+// (SessionMessageImpl with a nested DeltaRequest) would implement the same interface; see
+// the package documentation, "Wire compatibility".
+//
+// Implementations must be safe for concurrent use.
+type MessageCodec interface {
+	// Owns is a cheap check (a header) of whether data is a session message of this codec.
+	// Messages it does not own are left to other listeners of the channel.
+	Owns(data []byte) bool
+	// AppendMessage appends the encoding of m to dst.
+	AppendMessage(dst []byte, m *Message) ([]byte, error)
+	// DecodeMessage parses data. The result may alias data (attribute values are
+	// sub-slices of it); the caller must not modify data afterwards. Malformed input is an
+	// error, never a panic.
+	DecodeMessage(data []byte) (*Message, error)
+}
+
+// ErrMalformed is wrapped by every DecodeMessage error of BinaryCodec.
+var ErrMalformed = errors.New("delta: malformed session message")
+
+// Defaults of BinaryCodec's limits.
+const (
+	DefaultMaxMessageSize = 64 << 20 // the transport's default frame limit
+	DefaultMaxValueSize   = 16 << 20
+	maxStringDefault      = 16 << 10
+	DefaultMaxEntries     = 1 << 20 // sessions or actions in one message
+)
+
+// binaryMagic starts every BinaryCodec message: a byte no text or Java serialization
+// stream starts with, "TS", and the format version.
+var binaryMagic = []byte{0xF5, 'T', 'S', 1}
+
+// BinaryCodec is the default MessageCodec: a compact, self-delimiting binary format with
+// length caps. The zero value uses the defaults.
+//
+// Layout (uvarint/varint are encoding/binary's; a string or byte field is a uvarint length
+// and the bytes):
+//
+//	F5 'T' 'S' 01 | uvarint event | context | sessionID | uniqueID | varint timestamp |
+//	uvarint version | flags byte (1 newID, 2 actions, 4 sessions) |
+//	[newID] | [uvarint n, n × (type byte, op byte, name, [value if op is set])] |
+//	[uvarint n, n × session]
+//
+// A session is: id | varint created | varint lastAccessed | varint maxInactive seconds |
+// flags (1 isNew, 2 principal) | uvarint version | [principal name, uvarint n, n × role] |
+// authType | uvarint n, n × (name, value) attributes | same for notes | uvarint n, n ×
+// listener name.
+type BinaryCodec struct {
+	// MaxMessageSize rejects larger messages before parsing. 0 means DefaultMaxMessageSize.
+	MaxMessageSize int
+	// MaxStringLen caps ids, names and other strings. 0 means 16 KiB.
+	MaxStringLen int
+	// MaxValueSize caps one encoded attribute value. 0 means DefaultMaxValueSize.
+	MaxValueSize int
+	// MaxEntries caps the number of actions or sessions in one message. 0 means
+	// DefaultMaxEntries.
+	MaxEntries int
+}
+
+const (
+	flagNewID    = 1
+	flagActions  = 2
+	flagSessions = 4
+
+	sessFlagNew       = 1
+	sessFlagPrincipal = 2
+)
+
+// Owns reports whether data starts with the codec's header.
+func (BinaryCodec) Owns(data []byte) bool { return bytes.HasPrefix(data, binaryMagic) }
+
+// AppendMessage appends m's encoding to dst.
+func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
+	if !m.Event.Valid() {
+		return dst, fmt.Errorf("delta: cannot encode unknown event %d", m.Event)
+	}
+	b := append(dst, binaryMagic...)
+	b = binary.AppendUvarint(b, uint64(m.Event))
+	b = appendString(b, m.Context)
+	b = appendString(b, m.SessionID)
+	b = appendString(b, m.UniqueID)
+	b = binary.AppendVarint(b, m.Timestamp)
+	b = binary.AppendUvarint(b, m.Version)
+	var flags byte
+	if m.NewID != "" {
+		flags |= flagNewID
+	}
+	if len(m.Actions) > 0 {
+		flags |= flagActions
+	}
+	if len(m.Sessions) > 0 {
+		flags |= flagSessions
+	}
+	b = append(b, flags)
+	if flags&flagNewID != 0 {
+		b = appendString(b, m.NewID)
+	}
+	if flags&flagActions != 0 {
+		b = binary.AppendUvarint(b, uint64(len(m.Actions)))
+		for i := range m.Actions {
+			a := &m.Actions[i]
+			b = append(b, byte(a.Type), byte(a.Op))
+			b = appendString(b, a.Name)
+			if a.Op == OpSet {
+				b = appendBytes(b, a.Value)
+			}
+		}
+	}
+	if flags&flagSessions != 0 {
+		b = binary.AppendUvarint(b, uint64(len(m.Sessions)))
+		for i := range m.Sessions {
+			b = appendSession(b, &m.Sessions[i])
+		}
+	}
+	if n := c.maxMessage(); len(b)-len(dst) > n {
+		return dst, fmt.Errorf("delta: encoded message of %d bytes exceeds the limit of %d", len(b)-len(dst), n)
+	}
+	return b, nil
+}
+
+func appendSession(b []byte, s *SessionState) []byte {
+	b = appendString(b, s.ID)
+	b = binary.AppendVarint(b, s.CreationTime)
+	b = binary.AppendVarint(b, s.LastAccessedTime)
+	b = binary.AppendVarint(b, int64(s.MaxInactive))
+	var f byte
+	if s.IsNew {
+		f |= sessFlagNew
+	}
+	if s.Principal != nil {
+		f |= sessFlagPrincipal
+	}
+	b = append(b, f)
+	b = binary.AppendUvarint(b, s.Version)
+	if s.Principal != nil {
+		b = appendString(b, s.Principal.Name)
+		b = binary.AppendUvarint(b, uint64(len(s.Principal.Roles)))
+		for _, r := range s.Principal.Roles {
+			b = appendString(b, r)
+		}
+	}
+	b = appendString(b, s.AuthType)
+	for _, list := range [][]NamedValue{s.Attributes, s.Notes} {
+		b = binary.AppendUvarint(b, uint64(len(list)))
+		for _, nv := range list {
+			b = appendString(b, nv.Name)
+			b = appendBytes(b, nv.Value)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Listeners)))
+	for _, l := range s.Listeners {
+		b = appendString(b, l)
+	}
+	return b
+}
+
+// sessionSize estimates appendSession's output, for sizing transfer chunks.
+func sessionSize(s *SessionState) int {
+	n := 48 + len(s.ID) + len(s.AuthType)
+	if s.Principal != nil {
+		n += len(s.Principal.Name) + 8
+		for _, r := range s.Principal.Roles {
+			n += len(r) + 2
+		}
+	}
+	for _, list := range [][]NamedValue{s.Attributes, s.Notes} {
+		for _, nv := range list {
+			n += len(nv.Name) + len(nv.Value) + 6
+		}
+	}
+	for _, l := range s.Listeners {
+		n += len(l) + 2
+	}
+	return n
+}
+
+// DecodeMessage parses data; errors wrap ErrMalformed. Attribute values alias data.
+func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
+	if len(data) > c.maxMessage() {
+		return nil, fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrMalformed, len(data), c.maxMessage())
+	}
+	if !c.Owns(data) {
+		return nil, fmt.Errorf("%w: bad header", ErrMalformed)
+	}
+	r := reader{b: data[len(binaryMagic):], maxString: c.maxString()}
+	m := &Message{}
+	ev := r.uvarint()
+	if r.err == nil && (ev > 1<<31 || !Event(ev).Valid()) {
+		r.fail("unknown event")
+	}
+	m.Event = Event(ev)
+	m.Context = r.str()
+	m.SessionID = r.str()
+	m.UniqueID = r.str()
+	m.Timestamp = r.varint()
+	m.Version = r.uvarint()
+	flags := r.byte()
+	if flags&^(flagNewID|flagActions|flagSessions) != 0 {
+		r.fail("unknown flags")
+	}
+	if flags&flagNewID != 0 {
+		m.NewID = r.str()
+	}
+	if flags&flagActions != 0 {
+		n := r.count(3, c.maxEntries())
+		if n > 0 {
+			m.Actions = make([]Action, 0, n)
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			var a Action
+			a.Type = ActionType(r.byte())
+			a.Op = Op(r.byte())
+			if a.Type > ActionNote || a.Op > OpRemove {
+				r.fail("unknown action")
+				break
+			}
+			a.Name = r.str()
+			if a.Op == OpSet {
+				a.Value = r.value(c.maxValue())
+			}
+			m.Actions = append(m.Actions, a)
+		}
+	}
+	if flags&flagSessions != 0 {
+		n := r.count(12, c.maxEntries())
+		if n > 0 {
+			m.Sessions = make([]SessionState, 0, n)
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			m.Sessions = append(m.Sessions, r.session(c.maxValue(), c.maxEntries()))
+		}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("trailing bytes")
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
+	}
+	return m, nil
+}
+
+func (c BinaryCodec) maxMessage() int { return orDefault(c.MaxMessageSize, DefaultMaxMessageSize) }
+func (c BinaryCodec) maxString() int  { return orDefault(c.MaxStringLen, maxStringDefault) }
+func (c BinaryCodec) maxValue() int   { return orDefault(c.MaxValueSize, DefaultMaxValueSize) }
+func (c BinaryCodec) maxEntries() int { return orDefault(c.MaxEntries, DefaultMaxEntries) }
+
+func orDefault(v, d int) int {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// reader consumes a byte slice; after the first error every call returns zero values.
+type reader struct {
+	b         []byte
+	err       error
+	maxString int
+}
+
+func (r *reader) fail(what string) {
+	if r.err == nil {
+		r.err = errors.New(what)
+	}
+	r.b = nil
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
+		r.fail("truncated")
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("bad uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// take returns the next length-prefixed field, at most max bytes long, aliasing the input.
+func (r *reader) take(max int, what string) []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(max) {
+		r.fail(what + " too long")
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("truncated " + what)
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string { return string(r.take(r.maxString, "string")) }
+
+func (r *reader) value(max int) []byte {
+	v := r.take(max, "value")
+	if v == nil && r.err == nil {
+		v = []byte{}
+	}
+	return v
+}
+
+// count reads an entry count: each entry needs at least minSize bytes, so a count larger
+// than what remains is rejected before anything is allocated.
+func (r *reader) count(minSize, max int) int {
+	n := r.uvarint()
+	if r.err != nil {
+		return 0
+	}
+	if n > uint64(max) || n > uint64(len(r.b)/minSize) {
+		r.fail("count too large")
+		return 0
+	}
+	return int(n)
+}
+
+func (r *reader) session(maxValue, maxEntries int) SessionState {
+	var s SessionState
+	s.ID = r.str()
+	s.CreationTime = r.varint()
+	s.LastAccessedTime = r.varint()
+	mi := r.varint()
+	if mi < -1<<31 || mi > 1<<31-1 {
+		r.fail("bad interval")
+	}
+	s.MaxInactive = int32(mi)
+	f := r.byte()
+	if f&^(sessFlagNew|sessFlagPrincipal) != 0 {
+		r.fail("unknown session flags")
+	}
+	s.IsNew = f&sessFlagNew != 0
+	s.Version = r.uvarint()
+	if f&sessFlagPrincipal != 0 {
+		p := &Principal{Name: r.str()}
+		n := r.count(1, maxEntries)
+		for i := 0; i < n && r.err == nil; i++ {
+			p.Roles = append(p.Roles, r.str())
+		}
+		s.Principal = p
+	}
+	s.AuthType = r.str()
+	for _, dst := range []*[]NamedValue{&s.Attributes, &s.Notes} {
+		n := r.count(2, maxEntries)
+		if n > 0 {
+			*dst = make([]NamedValue, 0, n)
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			*dst = append(*dst, NamedValue{Name: r.str(), Value: r.value(maxValue)})
+		}
+	}
+	n := r.count(1, maxEntries)
+	for i := 0; i < n && r.err == nil; i++ {
+		s.Listeners = append(s.Listeners, r.str())
+	}
+	return s
+}

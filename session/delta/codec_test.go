@@ -1,0 +1,210 @@
+package delta
+
+import (
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func sampleMessages() []*Message {
+	val, _ := GobCodec{}.Marshal("v")
+	return []*Message{
+		{Event: EventCreated, Context: "localhost#/app", SessionID: "ABC.a", Timestamp: 1700000000000},
+		{Event: EventExpired, Context: "localhost#/app", SessionID: "ABC.a", UniqueID: "ABC.a-EXPIRED-MSG", Timestamp: -5},
+		{Event: EventAccessed, SessionID: "ABC.a", Timestamp: 1},
+		{Event: EventGetAllSessions, Context: "c", SessionID: idGetAll},
+		{Event: EventDelta, Context: "c", SessionID: "S1", Timestamp: 7, Version: 300, Actions: []Action{
+			{Type: ActionIsNew, Op: OpSet, Name: nameIsNew, Value: encodeBool(true)},
+			{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(1800)},
+			{Type: ActionAttribute, Op: OpSet, Name: "k", Value: val},
+			{Type: ActionAttribute, Op: OpRemove, Name: "gone"},
+			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: EncodePrincipal(&Principal{Name: "u", Roles: []string{"r"}})},
+			{Type: ActionNote, Op: OpSet, Name: "n", Value: []byte("note")},
+		}},
+		{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Timestamp: 9, Sessions: []SessionState{
+			{ID: "S1", CreationTime: 1, LastAccessedTime: 2, MaxInactive: -1, IsNew: true, Version: 3,
+				Principal: &Principal{Name: "alice", Roles: []string{"a", "b"}}, AuthType: "FORM",
+				Attributes: []NamedValue{{Name: "k", Value: val}}, Notes: []NamedValue{{Name: "n", Value: []byte("x")}},
+				Listeners: []string{"sso"}},
+			{ID: "S2", MaxInactive: 1800},
+		}},
+		{Event: EventTransferComplete, Context: "c", SessionID: idTransferred, Timestamp: 9},
+		{Event: EventChangeSessionID, Context: "c", SessionID: "OLD.a", NewID: "NEW.b", Timestamp: 10},
+		{Event: EventNoContextManager, Context: "c", SessionID: idNoContext, UniqueID: uniqueNotReady},
+	}
+}
+
+func TestBinaryCodecRoundTrip(t *testing.T) {
+	var c BinaryCodec
+	for _, m := range sampleMessages() {
+		b, err := c.AppendMessage([]byte("prefix"), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("prefix")) || !c.Owns(b[6:]) {
+			t.Fatalf("%v: bad output", m.Event)
+		}
+		got, err := c.DecodeMessage(b[6:])
+		if err != nil {
+			t.Fatalf("%v: %v", m.Event, err)
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Errorf("%v round trip:\n got  %+v\n want %+v", m.Event, got, m)
+		}
+	}
+	if _, err := c.AppendMessage(nil, &Message{Event: 5}); err == nil {
+		t.Error("encoded an unknown event")
+	}
+}
+
+func TestBinaryCodecRejectsMalformed(t *testing.T) {
+	var c BinaryCodec
+	for _, m := range sampleMessages() {
+		good, _ := c.AppendMessage(nil, m)
+		for i := range good { // every truncation fails cleanly
+			if _, err := c.DecodeMessage(good[:i]); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%v truncated to %d: %v", m.Event, i, err)
+			}
+		}
+	}
+	delta, _ := c.AppendMessage(nil, sampleMessages()[4])
+	all, _ := c.AppendMessage(nil, sampleMessages()[5])
+	cases := map[string]struct {
+		c    BinaryCodec
+		data []byte
+	}{
+		"bad magic":     {c, append([]byte{0xF5, 'T', 'S', 2}, delta[4:]...)},
+		"unknown event": {c, []byte{0xF5, 'T', 'S', 1, 5, 0, 0, 0, 0, 0, 0}},
+		"unknown flags": {c, []byte{0xF5, 'T', 'S', 1, 1, 0, 0, 0, 0, 0, 0x80}},
+		"huge count":    {c, []byte{0xF5, 'T', 'S', 1, 13, 0, 0, 0, 0, 0, flagActions, 0xff, 0xff, 0x03}},
+		"huge string":   {c, []byte{0xF5, 'T', 'S', 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		"trailing":      {c, append(bytes.Clone(delta), 0)},
+		"message cap":   {BinaryCodec{MaxMessageSize: 10}, delta},
+		"string cap":    {BinaryCodec{MaxStringLen: 2}, delta},
+		"value cap":     {BinaryCodec{MaxValueSize: 1}, delta},
+		"entries cap":   {BinaryCodec{MaxEntries: 1}, all},
+	}
+	for name, tc := range cases {
+		if _, err := tc.c.DecodeMessage(tc.data); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := (BinaryCodec{MaxMessageSize: 10}).AppendMessage(nil, sampleMessages()[5]); err == nil {
+		t.Error("encoded a message over the cap")
+	}
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	for _, m := range sampleMessages() {
+		b, _ := BinaryCodec{}.AppendMessage(nil, m)
+		f.Add(b)
+	}
+	f.Add([]byte{0xF5, 'T', 'S', 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := BinaryCodec{MaxEntries: 1000}
+		m, err := c.DecodeMessage(data)
+		if err != nil {
+			return
+		}
+		b, err := c.AppendMessage(nil, m)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded message: %v", err)
+		}
+		m2, err := c.DecodeMessage(b)
+		if err != nil {
+			t.Fatalf("decoding a re-encoded message: %v", err)
+		}
+		if !reflect.DeepEqual(m, m2) {
+			t.Fatalf("round trip differs:\n%+v\n%+v", m, m2)
+		}
+		for _, a := range m.Actions { // meta values never panic either
+			switch a.Type {
+			case ActionPrincipal:
+				_, _ = DecodePrincipal(a.Value)
+			case ActionIsNew:
+				_, _ = decodeBool(a.Value)
+			case ActionMaxInterval:
+				_, _ = decodeInterval(a.Value)
+			case ActionAttribute:
+				_, _ = GobCodec{}.Unmarshal(a.Value)
+			}
+		}
+	})
+}
+
+type point struct{ X, Y int }
+
+func TestGobCodec(t *testing.T) {
+	gob.Register(point{})
+	var c GobCodec
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	for _, v := range []any{"", "héllo", []byte{1, 2}, true, false, 0, -1, math.MaxInt, int64(math.MinInt64),
+		uint64(math.MaxUint64), 3.25, math.Inf(-1), now, point{1, 2}, []string{"a"}, int32(7)} {
+		b, err := c.Marshal(v)
+		if err != nil {
+			t.Fatalf("%T: %v", v, err)
+		}
+		got, err := c.Unmarshal(b)
+		if err != nil {
+			t.Fatalf("%T: %v", v, err)
+		}
+		if tv, ok := v.(time.Time); ok {
+			if !tv.Equal(got.(time.Time)) {
+				t.Errorf("time %v != %v", got, v)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(got, v) {
+			t.Errorf("%T: got %#v want %#v", v, got, v)
+		}
+	}
+	for _, v := range []any{func() {}, make(chan int), map[point]int{}} {
+		if _, err := c.Marshal(v); err == nil {
+			t.Errorf("%T encoded", v)
+		}
+	}
+	for _, b := range [][]byte{nil, {0}, {tagBool, 2}, {tagInt, 0x80}, {tagFloat64, 1}, {tagGob, 1, 2, 3}, {tagTime}} {
+		if _, err := c.Unmarshal(b); err == nil {
+			t.Errorf("decoded %x", b)
+		}
+	}
+}
+
+func TestMetaValues(t *testing.T) {
+	p := &Principal{Name: "n", Roles: []string{"a", "b"}}
+	got, err := DecodePrincipal(EncodePrincipal(p))
+	if err != nil || !reflect.DeepEqual(got, p) {
+		t.Errorf("principal %+v %v", got, err)
+	}
+	if _, err := DecodePrincipal(append(EncodePrincipal(p), 0)); err == nil {
+		t.Error("trailing principal bytes accepted")
+	}
+	if v, err := decodeInterval(encodeInterval(-1)); err != nil || v != -1 {
+		t.Errorf("interval %v %v", v, err)
+	}
+	if _, err := decodeBool([]byte{2}); err == nil {
+		t.Error("bool 2 accepted")
+	}
+}
+
+func TestSessionIDs(t *testing.T) {
+	id := newSessionID("node1")
+	if len(id) != 38 || id[32] != '.' || id != withRoute(id, "node1") || routeOf(id) != "node1" || !validID(id) {
+		t.Errorf("id %q", id)
+	}
+	for _, c := range id[:32] {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+			t.Fatalf("not upper-case hex: %q", id)
+		}
+	}
+	if withRoute("ABC.n1.x", "n2") != "ABC.n2" || withRoute("ABC.n1", "") != "ABC" {
+		t.Error("withRoute")
+	}
+	if validID("a b") || validID("") || validRoute("a.b") {
+		t.Error("validation")
+	}
+}

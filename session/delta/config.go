@@ -1,0 +1,243 @@
+package delta
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Defaults, with the Tomcat attribute each one mirrors.
+const (
+	// DefaultMaxInactiveInterval is a session's idle timeout (Tomcat session-timeout,
+	// 30 minutes = maxInactiveInterval 1800 s).
+	DefaultMaxInactiveInterval = 30 * time.Minute
+	// DefaultExpireInterval is how often the background sweep looks for expired sessions
+	// (Tomcat processExpiresFrequency 6 × backgroundProcessorDelay 10 s).
+	DefaultExpireInterval = 60 * time.Second
+	// DefaultStateTransferTimeout bounds the state transfer at start (stateTransferTimeout).
+	DefaultStateTransferTimeout = 60 * time.Second
+	// DefaultSendAllSessionsSize is the number of sessions per transfer chunk
+	// (sendAllSessionsSize).
+	DefaultSendAllSessionsSize = 1000
+	// DefaultSendAllSessionsBytes also ends a chunk once its encoding reaches this size,
+	// so that large sessions stay well below the transport's frame limit (no Tomcat
+	// equivalent).
+	DefaultSendAllSessionsBytes = 4 << 20
+)
+
+// ReplicationMode chooses how session messages are sent.
+type ReplicationMode uint8
+
+const (
+	// ReplicateAsync sends without waiting for any acknowledgement, as Tomcat's default
+	// channelSendOptions (8, asynchronous). The middleware replicates when the handler has
+	// returned; a node that dies right after answering may lose the last change.
+	ReplicateAsync ReplicationMode = iota
+	// ReplicateAcked sends with use_ack+sync_ack: a send returns once every member applied
+	// the message. The middleware replicates before the first byte of the response, so a
+	// client that got a successful response knows every member has the change.
+	ReplicateAcked
+)
+
+// String returns "async" or "acked".
+func (r ReplicationMode) String() string {
+	switch r {
+	case ReplicateAsync:
+		return "async"
+	case ReplicateAcked:
+		return "acked"
+	}
+	return fmt.Sprintf("ReplicationMode(%d)", uint8(r))
+}
+
+// Config configures a Manager. The zero value of every field except Name means its
+// default; booleans are named so that false is Tomcat's default.
+type Config struct {
+	// Name identifies the application across the cluster: Tomcat's context name such as
+	// "localhost#/app" (host#path, "localhost#" for ROOT). Required; one Manager per name
+	// on a Cluster.
+	Name string
+	// JvmRoute is appended to new session ids ("<32 hex>.<JvmRoute>") for sticky load
+	// balancers, and is what the middleware's jvmRoute binding renames ids to. Empty
+	// means no suffix (and no binding).
+	JvmRoute string
+
+	// MaxInactiveInterval is the idle timeout of new sessions, in whole seconds on the
+	// wire. 0 means DefaultMaxInactiveInterval; negative means sessions never expire.
+	MaxInactiveInterval time.Duration
+	// ExpireInterval is how often the background sweep runs. 0 means
+	// DefaultExpireInterval; negative disables the sweep (call ProcessExpires yourself).
+	ExpireInterval time.Duration
+
+	// Replication chooses async (default) or acked sends.
+	Replication ReplicationMode
+	// TolerateUnreachable keeps a replication from failing because of members the
+	// transport could not connect to at all (channel.ErrConnect: the process is down or
+	// its port closed), as long as every other member applied it. Such a member has no
+	// copy to go stale, and fetches every session by state transfer when it starts again.
+	// Members that accepted the connection but did not acknowledge (timeout, FAIL_ACK)
+	// still fail the replication. Off by default, because a member unreachable from here
+	// but reachable by clients (a partition that the membership has not noticed) would
+	// then serve stale sessions; turn it on with a membership service that does not
+	// detect failures (static members) if a dead member must not make every acked request
+	// fail. Only matters with acked replication.
+	TolerateUnreachable bool
+	// SendOptions, if non-zero, replaces the channel options Replication implies
+	// (0 for async, use_ack|sync_ack for acked). For example channel.OptAsync when the
+	// channel has a message dispatch interceptor.
+	SendOptions channel.SendOptions
+
+	// SkipStateTransfer starts the manager without asking other nodes for their sessions
+	// (Tomcat stateTransferTimeout 0).
+	SkipStateTransfer bool
+	// StateTransferTimeout bounds the whole state transfer. 0 means
+	// DefaultStateTransferTimeout; negative waits forever.
+	StateTransferTimeout time.Duration
+	// SendAllSessionsSize is the number of sessions per transfer chunk a donor sends.
+	// 0 means DefaultSendAllSessionsSize.
+	SendAllSessionsSize int
+	// SendAllSessionsBytes ends a chunk early once it is this large. 0 means
+	// DefaultSendAllSessionsBytes.
+	SendAllSessionsBytes int
+	// KeepStaleTransferMessages replays every message queued during the state transfer,
+	// even those older than the snapshot (Tomcat stateTimestampDrop=false).
+	KeepStaleTransferMessages bool
+
+	// SkipListenersOnReplication keeps listeners from firing for changes applied from
+	// other nodes (Tomcat notifyListenersOnReplication=false).
+	SkipListenersOnReplication bool
+	// ExpireSessionsOnShutdown expires every session, and tells the cluster, when the
+	// manager stops (Tomcat expireSessionsOnShutdown).
+	ExpireSessionsOnShutdown bool
+	// DetectMutations re-encodes, when a request ends, every attribute the request read
+	// with Get and replicates those whose encoding changed: a value mutated in place (a
+	// map, a struct behind a pointer) then replicates without MarkDirty. It costs one
+	// encoding per read attribute per request. Encodings that are not deterministic
+	// (gob of a map) may replicate unchanged values.
+	DetectMutations bool
+
+	// Codec encodes attribute values. Nil means GobCodec.
+	Codec ValueCodec
+
+	// SessionListeners and AttributeListeners are called for every session of the manager.
+	SessionListeners   []SessionListener
+	AttributeListeners []AttributeListener
+	// NamedListeners are session listeners a session can attach by name
+	// (Session.AttachListener); the attachment replicates, the listener is looked up by
+	// name on each node (Tomcat's replicated session listeners).
+	NamedListeners map[string]SessionListener
+
+	// Logger receives lifecycle logs and warnings. Nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) fill() error {
+	if c.Name == "" {
+		return fmt.Errorf("%w: Config.Name is required", ErrInvalidConfig)
+	}
+	if c.JvmRoute != "" && !validRoute(c.JvmRoute) {
+		return fmt.Errorf("%w: JvmRoute %q must be letters, digits, '-' or '_'", ErrInvalidConfig, c.JvmRoute)
+	}
+	if c.Replication > ReplicateAcked {
+		return fmt.Errorf("%w: unknown replication mode %d", ErrInvalidConfig, c.Replication)
+	}
+	if c.MaxInactiveInterval == 0 {
+		c.MaxInactiveInterval = DefaultMaxInactiveInterval
+	}
+	if c.MaxInactiveInterval > 0 && c.MaxInactiveInterval < time.Second {
+		return fmt.Errorf("%w: MaxInactiveInterval below one second", ErrInvalidConfig)
+	}
+	if c.ExpireInterval == 0 {
+		c.ExpireInterval = DefaultExpireInterval
+	}
+	if c.StateTransferTimeout == 0 {
+		c.StateTransferTimeout = DefaultStateTransferTimeout
+	}
+	if c.SendAllSessionsSize < 0 || c.SendAllSessionsBytes < 0 {
+		return fmt.Errorf("%w: negative SendAllSessionsSize or SendAllSessionsBytes", ErrInvalidConfig)
+	}
+	if c.SendAllSessionsSize == 0 {
+		c.SendAllSessionsSize = DefaultSendAllSessionsSize
+	}
+	if c.SendAllSessionsBytes == 0 {
+		c.SendAllSessionsBytes = DefaultSendAllSessionsBytes
+	}
+	if c.SendOptions == 0 && c.Replication == ReplicateAcked {
+		c.SendOptions = channel.OptUseAck | channel.OptSyncAck
+	}
+	if c.Codec == nil {
+		c.Codec = GobCodec{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Errors. Use errors.Is.
+var (
+	// ErrInvalidConfig wraps every configuration error.
+	ErrInvalidConfig = errors.New("delta: invalid configuration")
+	// ErrStopped: the manager is stopped (or was never started).
+	ErrStopped = errors.New("delta: manager not running")
+	// ErrInvalidSession: the session expired or was invalidated.
+	ErrInvalidSession = errors.New("delta: session is no longer valid")
+	// ErrDuplicateManager: a manager with that name is already running on the cluster.
+	ErrDuplicateManager = errors.New("delta: a manager with this name is already registered")
+	// ErrStateTransferTimeout: the state transfer did not complete in StateTransferTimeout.
+	ErrStateTransferTimeout = errors.New("delta: state transfer timed out")
+	// ErrSessionIDInUse: ChangeSessionID was given an id another session has.
+	ErrSessionIDInUse = errors.New("delta: session id already in use")
+)
+
+// StateTransferError reports a state transfer that did not complete. The manager is
+// ready anyway (it serves with the sessions it got, as Tomcat does); WaitReady returns
+// this error so that the application can decide to stop instead.
+type StateTransferError struct {
+	// Context is the manager's name.
+	Context string
+	// Attempts lists the donors asked, in order, and why each one did not finish.
+	Attempts []TransferAttempt
+	// Sessions is how many sessions were received anyway.
+	Sessions int
+	// Elapsed is the time spent.
+	Elapsed time.Duration
+	// Err is ErrStateTransferTimeout, ErrStopped or a context error.
+	Err error
+}
+
+// TransferAttempt is one donor asked during a state transfer.
+type TransferAttempt struct {
+	Donor channel.Member
+	// Err is why this donor did not complete the transfer (nil for the one that did).
+	Err error
+}
+
+func (e *StateTransferError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "delta: state transfer for %q failed after %v (%d sessions received): %v",
+		e.Context, e.Elapsed.Round(time.Millisecond), e.Sessions, e.Err)
+	for _, a := range e.Attempts {
+		if a.Err != nil {
+			fmt.Fprintf(&b, "; donor %s: %v", a.Donor.Addr(), a.Err)
+		} else {
+			fmt.Fprintf(&b, "; donor %s: no answer", a.Donor.Addr())
+		}
+	}
+	return b.String()
+}
+
+func (e *StateTransferError) Unwrap() error { return e.Err }
+
+// Reasons a donor is abandoned during a transfer (TransferAttempt.Err).
+var (
+	// ErrDonorGone: the donor left the membership during the transfer.
+	ErrDonorGone = errors.New("delta: donor disappeared")
+	// ErrDonorDeclined: the donor has no manager for the context, or is itself waiting
+	// for a state transfer.
+	ErrDonorDeclined = errors.New("delta: donor has no sessions to give (no context manager or not ready)")
+)

@@ -1,0 +1,136 @@
+// Package delta replicates HTTP sessions across a Tribes group, as Tomcat's DeltaManager
+// does: every node keeps a copy of every session, each request's changes travel as a
+// small delta, and a node that starts asks an existing one for all sessions.
+//
+//	            ┌──────────── net/http ─────────────┐
+//	request ──► Middleware ──► handler (FromContext: Get, Set, Invalidate, ChangeID)
+//	            │  cookie, jvmRoute binding          │
+//	            └─ at the end (acked: before the first byte): Manager.Replicate
+//	                      │ EVT_SESSION_DELTA / ACCESSED / CREATED / EXPIRED / CHANGE_SESSION_ID
+//	                      ▼
+//	Cluster (one per channel) ── MessageCodec ── channel.Channel ── other nodes' Clusters
+//	   └─ Manager per application ("localhost#/app"), Session per id
+//
+// # Usage
+//
+// Build and start a channel.Channel (transport/nio and a membership service, or
+// channel/channeltest in tests), then:
+//
+//	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+//	m, err := cl.NewManager(delta.Config{Name: "localhost#/app", JvmRoute: "node1"})
+//	if err != nil { ... }
+//	if err := m.Start(ctx); err != nil { ... }      // state transfer runs in the background
+//	mw, err := delta.NewMiddleware(m, delta.HTTPConfig{})
+//	http.ListenAndServe(addr, mw.Wrap(mux))
+//
+// In a handler:
+//
+//	sess := delta.FromContext(r.Context())
+//	n, _ := sess.Get("count")                   // any; delta.Attr[T] on a *Session is typed
+//	err := sess.Set("count", count+1)           // creates the session if needed
+//	id, err := sess.ChangeID()                  // on login: session fixation protection
+//	err = sess.Invalidate()                     // on logout
+//
+// Stop the manager (or Close the cluster) before stopping the channel.
+//
+// # Sessions and deltas
+//
+// A Session records every change made through its methods as an action of Tomcat's kinds
+// (attribute, principal, isnew, maxinterval, authtype, listener, note; set or remove); a
+// later action on the same name replaces the earlier one. When the request ends,
+// Manager.Replicate sends the actions as one EVT_SESSION_DELTA, only if there are any;
+// otherwise it sends EVT_SESSION_ACCESSED when the session was not primary here or was
+// not replicated for longer than its max inactive interval. The node that served the
+// request becomes the session's primary; the others hold copies. Replications of one
+// session are serialised, so concurrent requests on it reach the other nodes in order.
+//
+// A node that missed a session's EVT_SESSION_CREATED (or got it after the first delta,
+// which asynchronous sends allow) creates the copy from that first delta, which always
+// carries isnew=true.
+//
+// # Values
+//
+// Attribute values go through Config.Codec, a ValueCodec; the default GobCodec has
+// compact encodings for strings, byte slices, booleans, int, int64, uint64, float64 and
+// time.Time, and uses encoding/gob for the rest (register your types with gob.Register
+// on every node). Set encodes at once: a value that cannot be encoded is refused there
+// with a *ValueError, not when the request ends. A value mutated in place does not
+// replicate by itself; call Session.MarkDirty, or set Config.DetectMutations to have the
+// values read during a request re-encoded and compared when it ends. Copies on other
+// nodes keep the encoded bytes and decode on first use.
+//
+// # Replication modes
+//
+// ReplicateAsync (Tomcat's default channelSendOptions 8) sends without waiting for
+// acknowledgements, after the handler returned. ReplicateAcked sends with use_ack and
+// sync_ack, so a send returns once every member's listener applied the message; the
+// middleware then replicates before the first byte of the response leaves (the
+// ResponseWriter is wrapped: WriteHeader, Write, Flush and Hijack wait for it), which
+// gives this guarantee: a client that received a successful response knows every member
+// has the session's changes, so no acknowledged write is lost when the serving node dies
+// afterwards. If the acked send fails, the response is replaced by 503 (configurable),
+// the handler's writes fail with ErrNotReplicated, and the changes stay pending for the
+// next request. Changes made after the response started are replicated when the handler
+// returns, without that guarantee. Sends use the request's context values but not its
+// cancellation: a client that hangs up does not leave a half-sent delta.
+//
+// # State transfer
+//
+// A starting manager sends EVT_GET_ALL_SESSIONS to the oldest member. The donor walks its
+// live session table one shard at a time (never copying the whole table), encodes at
+// most Config.SendAllSessionsSize sessions (or SendAllSessionsBytes) per
+// EVT_ALL_SESSION_DATA chunk, sends each with use_ack+sync_ack (the acknowledgement after
+// the joiner applied it is the flow control), and ends with
+// EVT_ALL_SESSION_TRANSFERCOMPLETE carrying the time it started reading. Messages that
+// arrive at the joiner meanwhile are queued and replayed afterwards; those older than that
+// time are dropped (Tomcat's stateTimestampDrop), except deltas newer than the
+// transferred copy of their session. If the donor leaves the membership, cannot be
+// reached or has no sessions to give (EVT_ALL_SESSION_NOCONTEXTMANAGER), the next member
+// is asked. A node still waiting for its own transfer answers a GET_ALL_SESSIONS with
+// NOCONTEXTMANAGER at once instead of queueing it (Tomcat queues and later drops it,
+// which leaves the asker waiting for its timeout). The whole transfer is bounded by
+// Config.StateTransferTimeout (60 s); on timeout WaitReady returns a *StateTransferError
+// and the manager serves with what it has. Ready and WaitReady report readiness; the
+// middleware holds (HoldUntilReady, bounded) or refuses (RefuseUntilReady, 503) requests
+// until then.
+//
+// # Expiry
+//
+// A sweep every Config.ExpireInterval (60 s) expires primary sessions idle for their max
+// inactive interval (30 min by default) and tells the cluster (EVT_SESSION_EXPIRED);
+// copies expire silently after twice that, in case their primary died. Session and
+// attribute listeners fire on the node where things happen and, unless
+// Config.SkipListenersOnReplication, on the others too (SessionEvent.Replicated). The
+// sweep uses the time package only, so tests drive it with testing/synctest.
+//
+// # Concurrency
+//
+// Every exported method is safe for concurrent use. Listeners run on the goroutine that
+// caused the event (a request, the sweep, a message receiver) with no lock of this
+// package held, so they may call back into the manager. Locks, in the order they may be
+// taken: a Session's send slot (held across the sends of one replication, id change or
+// expiry, which keeps one session's messages in order), a shard of the session table, the
+// Session's mutex. The Manager's and the Cluster's mutexes are only held briefly and never
+// while sending. Apart from the send slot no lock is held while sending, so transports
+// that deliver synchronously in the sender's goroutine (channeltest) work.
+//
+// # Wire compatibility
+//
+// The event numbers, action types and operations, the special session ids ("GET-ALL",
+// "SESSION-STATE", ...), the defaults and the protocol (who sends what, with which
+// options) are Tomcat's. The bytes are not: messages go through a MessageCodec whose
+// default, BinaryCodec, is a compact Go format (see its documentation). Go nodes
+// therefore replicate with each other, not with Tomcat. Speaking to Java nodes needs:
+//   - a MessageCodec that writes and reads SessionMessageImpl as a Java serialization
+//     stream (class descriptor, SUID 2, the ClusterMessageBase fields) and is sent without
+//     the byte-message option, which needs a SendMessage-style Channel method;
+//   - the nested DeltaRequest stream (writeUTF id, recordAllActions, actions with
+//     writeObject values) and the EVT_ALL_SESSION_DATA session block (DeltaSession
+//     writeObjectData layout, with back-references);
+//   - a ValueCodec producing Java serialization of the application's attribute classes,
+//     which only works for values both sides can represent (strings, boxed numbers,
+//     collections of those) — Go values in general have no Java counterpart;
+//   - Tomcat's uniqueId strings and GenericPrincipal serialization.
+//
+// See docs/wire-format.md and the Tribes specification, section 11.
+package delta

@@ -1,0 +1,201 @@
+package delta_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+const appName = "localhost#/app"
+
+// node is one cluster member: an in-memory channel, a Cluster and (usually) a Manager.
+type node struct {
+	tn  *channeltest.Node
+	ch  *channel.Channel
+	cl  *delta.Cluster
+	m   *delta.Manager
+	rec *events
+}
+
+// newChannel starts a channel on nw; it is stopped when the test ends.
+func newChannel(t testing.TB, nw *channeltest.Network) (*channeltest.Node, *channel.Channel) {
+	t.Helper()
+	tn := nw.NewNode()
+	ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(), HeartbeatInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	return tn, ch
+}
+
+// startNode starts a channel, a cluster and a manager configured by cfg (Name defaults to
+// appName, listeners record into node.rec). It does not wait for the state transfer.
+func startNode(t testing.TB, nw *channeltest.Network, cfg delta.Config) *node {
+	t.Helper()
+	tn, ch := newChannel(t, nw)
+	n := &node{tn: tn, ch: ch, rec: &events{}}
+	n.cl = delta.NewCluster(ch, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = n.cl.Close(context.Background()) })
+	if cfg.Name == "" {
+		cfg.Name = appName
+	}
+	if _, isBench := t.(*testing.B); !isBench { // benchmarks run without listeners
+		cfg.SessionListeners = append(cfg.SessionListeners, n.rec)
+		cfg.AttributeListeners = append(cfg.AttributeListeners, n.rec)
+	}
+	m, err := n.cl.NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n.m = m
+	return n
+}
+
+// startReady is startNode followed by WaitReady.
+func startReady(t testing.TB, nw *channeltest.Network, cfg delta.Config) *node {
+	t.Helper()
+	n := startNode(t, nw, cfg)
+	if err := n.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// three starts three ready nodes with routes a, b and c.
+func three(t testing.TB, cfg delta.Config) (*channeltest.Network, *node, *node, *node) {
+	t.Helper()
+	nw := channeltest.NewNetwork()
+	var ns []*node
+	for _, r := range []string{"a", "b", "c"} {
+		c := cfg
+		c.JvmRoute = r
+		ns = append(ns, startReady(t, nw, c))
+	}
+	return nw, ns[0], ns[1], ns[2]
+}
+
+// events records listener calls as strings such as "created S rep" or "added S k=v".
+type events struct {
+	mu  sync.Mutex
+	evs []string
+}
+
+func (e *events) add(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.evs = append(e.evs, fmt.Sprintf(format, args...))
+}
+
+func rep(r bool) string {
+	if r {
+		return "rep"
+	}
+	return "local"
+}
+
+func (e *events) SessionCreated(ev delta.SessionEvent) {
+	e.add("created %s", rep(ev.Replicated))
+}
+func (e *events) SessionDestroyed(ev delta.SessionEvent) {
+	e.add("destroyed %s expired=%v", rep(ev.Replicated), ev.Expired)
+}
+func (e *events) SessionIDChanged(ev delta.SessionEvent, old string) {
+	e.add("idchanged %s", rep(ev.Replicated))
+}
+func (e *events) AttributeAdded(ev delta.AttributeEvent) {
+	e.add("added %s %s=%v", rep(ev.Replicated), ev.Name, ev.Value)
+}
+func (e *events) AttributeReplaced(ev delta.AttributeEvent) {
+	e.add("replaced %s %s=%v", rep(ev.Replicated), ev.Name, ev.Value)
+}
+func (e *events) AttributeRemoved(ev delta.AttributeEvent) {
+	e.add("removed %s %s=%v", rep(ev.Replicated), ev.Name, ev.Value)
+}
+
+func (e *events) take() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := slices.Clone(e.evs)
+	e.evs = nil
+	return out
+}
+
+func wantEvents(t testing.TB, who string, got []string, want ...string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s events:\n got  %q\n want %q", who, got, want)
+	}
+}
+
+// create makes a session on n with attributes set and replicated.
+func create(t testing.TB, n *node, kv ...any) *delta.Session {
+	t.Helper()
+	ctx := context.Background()
+	s, err := n.m.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := s.Set(kv[i].(string), kv[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.m.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// raw is a bare channel on the network whose listener hands every session message to
+// a function: a fake peer speaking the protocol by hand.
+type raw struct {
+	tn    *channeltest.Node
+	ch    *channel.Channel
+	codec delta.BinaryCodec
+}
+
+func newRaw(t testing.TB, nw *channeltest.Network, on func(*delta.Message, channel.Member)) *raw {
+	t.Helper()
+	r := &raw{}
+	r.tn, r.ch = newChannel(t, nw)
+	r.ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		if m, err := r.codec.DecodeMessage(msg.Data); err == nil && on != nil {
+			on(m, msg.Source)
+		}
+		return nil
+	}))
+	return r
+}
+
+func (r *raw) send(t testing.TB, to channel.Member, m *delta.Message) {
+	t.Helper()
+	data, err := r.codec.AppendMessage(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ch.Send(context.Background(), []channel.Member{to}, data, channel.OptUseAck|channel.OptSyncAck); err != nil {
+		t.Fatal(err)
+	}
+}

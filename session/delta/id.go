@@ -1,0 +1,66 @@
+package delta
+
+import (
+	"crypto/rand"
+	"strings"
+)
+
+// idBytes is Tomcat's sessionIdLength: 16 random bytes, 32 hex digits.
+const idBytes = 16
+
+// maxIDLen bounds the ids accepted from cookies and messages.
+const maxIDLen = 256
+
+const upperHex = "0123456789ABCDEF"
+
+// newSessionID returns 16 bytes from crypto/rand as upper-case hex, plus ".route" when
+// route is not empty (Tomcat's StandardSessionIdGenerator format).
+func newSessionID(route string) string {
+	var raw [idBytes]byte
+	_, _ = rand.Read(raw[:]) // never fails since Go 1.24
+	var b strings.Builder
+	b.Grow(2*idBytes + 1 + len(route))
+	for _, c := range raw {
+		b.WriteByte(upperHex[c>>4])
+		b.WriteByte(upperHex[c&0x0f])
+	}
+	if route != "" {
+		b.WriteByte('.')
+		b.WriteString(route)
+	}
+	return b.String()
+}
+
+// withRoute returns id with its route replaced: the part before the first dot, a dot and
+// route (the JvmRouteBinderValve rename). An empty route strips the suffix.
+func withRoute(id, route string) string {
+	base, _, _ := strings.Cut(id, ".")
+	if route == "" {
+		return base
+	}
+	return base + "." + route
+}
+
+// routeOf returns the part after the first dot, or "" if there is none.
+func routeOf(id string) string {
+	_, r, _ := strings.Cut(id, ".")
+	return r
+}
+
+// validID reports whether s can be a session id from outside: 1 to maxIDLen characters
+// from [A-Za-z0-9._-].
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validRoute reports whether s can be a jvmRoute: an id without dots.
+func validRoute(s string) bool { return validID(s) && !strings.Contains(s, ".") }

@@ -1,0 +1,120 @@
+package delta
+
+// SessionListener learns of sessions being created and destroyed (the Servlet
+// HttpSessionListener).
+//
+// Calls run on the goroutine that caused them (a request, the expiry sweep, or a message
+// from another node) with no lock of the package held, so a listener may use the session
+// and the manager. They may be concurrent with each other.
+type SessionListener interface {
+	// SessionCreated is called after a session was created.
+	SessionCreated(e SessionEvent)
+	// SessionDestroyed is called when a session expires or is invalidated, before its
+	// attributes are removed: they can still be read.
+	SessionDestroyed(e SessionEvent)
+}
+
+// AttributeListener learns of attribute changes (the Servlet
+// HttpSessionAttributeListener). The concurrency rules of SessionListener apply.
+type AttributeListener interface {
+	// AttributeAdded: Value is the new value.
+	AttributeAdded(e AttributeEvent)
+	// AttributeReplaced: Value is the old value, as in the Servlet API.
+	AttributeReplaced(e AttributeEvent)
+	// AttributeRemoved: Value is the removed value.
+	AttributeRemoved(e AttributeEvent)
+}
+
+// IDListener is an optional interface of a SessionListener: it also learns of session id
+// changes (the Servlet HttpSessionIdListener).
+type IDListener interface {
+	SessionIDChanged(e SessionEvent, oldID string)
+}
+
+// SessionEvent describes a session lifecycle event.
+type SessionEvent struct {
+	Session *Session
+	// Replicated is true when another node caused the event (a message was applied), false
+	// when it happened on this node.
+	Replicated bool
+	// Expired is true for SessionDestroyed when the session timed out, false when it was
+	// invalidated or the manager stopped.
+	Expired bool
+}
+
+// AttributeEvent describes an attribute change.
+type AttributeEvent struct {
+	Session    *Session
+	Name       string
+	Value      any
+	Replicated bool
+}
+
+// SessionListenerFuncs adapts functions to a SessionListener; nil fields are skipped.
+type SessionListenerFuncs struct {
+	Created   func(SessionEvent)
+	Destroyed func(SessionEvent)
+}
+
+// SessionCreated calls Created if set.
+func (f SessionListenerFuncs) SessionCreated(e SessionEvent) {
+	if f.Created != nil {
+		f.Created(e)
+	}
+}
+
+// SessionDestroyed calls Destroyed if set.
+func (f SessionListenerFuncs) SessionDestroyed(e SessionEvent) {
+	if f.Destroyed != nil {
+		f.Destroyed(e)
+	}
+}
+
+// AttributeListenerFuncs adapts functions to an AttributeListener; nil fields are skipped.
+type AttributeListenerFuncs struct {
+	Added    func(AttributeEvent)
+	Replaced func(AttributeEvent)
+	Removed  func(AttributeEvent)
+}
+
+// AttributeAdded calls Added if set.
+func (f AttributeListenerFuncs) AttributeAdded(e AttributeEvent) {
+	if f.Added != nil {
+		f.Added(e)
+	}
+}
+
+// AttributeReplaced calls Replaced if set.
+func (f AttributeListenerFuncs) AttributeReplaced(e AttributeEvent) {
+	if f.Replaced != nil {
+		f.Replaced(e)
+	}
+}
+
+// AttributeRemoved calls Removed if set.
+func (f AttributeListenerFuncs) AttributeRemoved(e AttributeEvent) {
+	if f.Removed != nil {
+		f.Removed(e)
+	}
+}
+
+// notice is a listener call collected under a lock and made after it is released.
+type notice struct {
+	kind    noticeKind
+	name    string
+	value   any
+	oldID   string
+	expired bool
+	named   []string // named listeners attached to the session (destroy)
+}
+
+type noticeKind uint8
+
+const (
+	nCreated noticeKind = iota
+	nDestroyed
+	nAdded
+	nReplaced
+	nRemoved
+	nIDChanged
+)

@@ -1,0 +1,291 @@
+package delta
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Event is the type of a session message, with the values of Tomcat's SessionMessage
+// EVT_* constants. They travel on the wire and must not change.
+type Event int32
+
+// The nine session events.
+const (
+	// EventCreated (1): a session was created on the sending node.
+	EventCreated Event = 1
+	// EventExpired (2): a session expired or was invalidated on the sending node.
+	EventExpired Event = 2
+	// EventAccessed (3): a session was used on the sending node without being changed;
+	// the receivers touch their copy and mark it non-primary.
+	EventAccessed Event = 3
+	// EventGetAllSessions (4): a starting node asks for every session (state transfer).
+	EventGetAllSessions Event = 4
+	// EventAllSessionData (12): one chunk of sessions, the answer to EventGetAllSessions.
+	EventAllSessionData Event = 12
+	// EventDelta (13): the changes one request made to a session.
+	EventDelta Event = 13
+	// EventTransferComplete (14): the last message of a state transfer; its timestamp is
+	// the time the donor began reading its sessions.
+	EventTransferComplete Event = 14
+	// EventChangeSessionID (15): a session got a new id (fixation protection, jvmRoute
+	// binding).
+	EventChangeSessionID Event = 15
+	// EventNoContextManager (16): the answer to EventGetAllSessions from a node that has
+	// no manager for the context (or, in this package, one that is itself still waiting
+	// for its own state transfer).
+	EventNoContextManager Event = 16
+)
+
+// String returns Tomcat's constant name, e.g. "EVT_SESSION_DELTA".
+func (e Event) String() string {
+	switch e {
+	case EventCreated:
+		return "EVT_SESSION_CREATED"
+	case EventExpired:
+		return "EVT_SESSION_EXPIRED"
+	case EventAccessed:
+		return "EVT_SESSION_ACCESSED"
+	case EventGetAllSessions:
+		return "EVT_GET_ALL_SESSIONS"
+	case EventAllSessionData:
+		return "EVT_ALL_SESSION_DATA"
+	case EventDelta:
+		return "EVT_SESSION_DELTA"
+	case EventTransferComplete:
+		return "EVT_ALL_SESSION_TRANSFERCOMPLETE"
+	case EventChangeSessionID:
+		return "EVT_CHANGE_SESSION_ID"
+	case EventNoContextManager:
+		return "EVT_ALL_SESSION_NOCONTEXTMANAGER"
+	}
+	return "EVT_" + strconv.Itoa(int(e))
+}
+
+// Valid reports whether e is one of the nine events.
+func (e Event) Valid() bool {
+	switch e {
+	case EventCreated, EventExpired, EventAccessed, EventGetAllSessions, EventAllSessionData,
+		EventDelta, EventTransferComplete, EventChangeSessionID, EventNoContextManager:
+		return true
+	}
+	return false
+}
+
+// Session ids Tomcat puts in messages that are not about one session.
+const (
+	idGetAll        = "GET-ALL"
+	idSessionState  = "SESSION-STATE"
+	idTransferred   = "SESSION-STATE-TRANSFERRED"
+	idNoContext     = "NO-CONTEXT-MANAGER"
+	uniqueNotReady  = "NOT-READY"
+	uniqueNoContext = "NO-CONTEXT"
+)
+
+// Message is one session message (Tomcat's SessionMessageImpl) in decoded form. Which of
+// the event-specific fields are set depends on Event. A MessageCodec turns it into bytes.
+type Message struct {
+	Event Event
+	// Context is the name of the manager the message is for, e.g. "localhost#/app".
+	// Empty means every manager on the channel.
+	Context string
+	// SessionID is the session's id, or a marker such as "GET-ALL" for events that are not
+	// about one session.
+	SessionID string
+	// UniqueID is Tomcat's message identifier (informational; Go nodes leave it empty or
+	// put a reason in it).
+	UniqueID string
+	// Timestamp is the sender's wall clock in milliseconds since the epoch when it built
+	// the message; for EventTransferComplete and EventAllSessionData it is the time the
+	// donor started reading its sessions. Messages queued during a state transfer that are
+	// older than the transfer-complete timestamp are dropped.
+	Timestamp int64
+	// Version is the session's change counter after this message (EventDelta) or the
+	// donor's counter (0 otherwise). It refines the stale-message rule of a transfer.
+	Version uint64
+
+	// NewID is the new session id (EventChangeSessionID).
+	NewID string
+	// Actions are the changes of one request (EventDelta).
+	Actions []Action
+	// Sessions is one chunk of a state transfer (EventAllSessionData).
+	Sessions []SessionState
+}
+
+// ActionType is what a delta action changes, with Tomcat's DeltaRequest TYPE_* values.
+type ActionType uint8
+
+// Action types.
+const (
+	ActionAttribute   ActionType = 0 // an attribute; Value is the ValueCodec's encoding
+	ActionPrincipal   ActionType = 1 // the principal; Value is EncodePrincipal's output
+	ActionIsNew       ActionType = 2 // the new flag; Value is one byte, 0 or 1
+	ActionMaxInterval ActionType = 3 // max inactive interval; Value is a varint of seconds
+	ActionAuthType    ActionType = 4 // the authentication type; Value is the UTF-8 string
+	ActionListener    ActionType = 5 // a named session listener attached or detached; no Value
+	ActionNote        ActionType = 6 // a note; Value is the UTF-8 string
+)
+
+// Names Tomcat gives to the actions that are not attributes or notes.
+const (
+	namePrincipal   = "__SET__PRINCIPAL__"
+	nameIsNew       = "__SET__ISNEW__"
+	nameMaxInterval = "__SET__MAXINTERVAL__"
+	nameAuthType    = "__SET__AUTHTYPE__"
+)
+
+// String returns a lower-case name such as "attribute" or "maxinterval".
+func (t ActionType) String() string {
+	switch t {
+	case ActionAttribute:
+		return "attribute"
+	case ActionPrincipal:
+		return "principal"
+	case ActionIsNew:
+		return "isnew"
+	case ActionMaxInterval:
+		return "maxinterval"
+	case ActionAuthType:
+		return "authtype"
+	case ActionListener:
+		return "listener"
+	case ActionNote:
+		return "note"
+	}
+	return "type" + strconv.Itoa(int(t))
+}
+
+// Op is what an action does, with Tomcat's ACTION_* values.
+type Op uint8
+
+// Operations.
+const (
+	OpSet    Op = 0
+	OpRemove Op = 1
+)
+
+// String returns "set" or "remove".
+func (o Op) String() string {
+	switch o {
+	case OpSet:
+		return "set"
+	case OpRemove:
+		return "remove"
+	}
+	return "op" + strconv.Itoa(int(o))
+}
+
+// Action is one recorded change (Tomcat's AttributeInfo in a DeltaRequest). Within one
+// request a later action of the same type and name replaces the earlier one.
+type Action struct {
+	Type ActionType
+	Op   Op
+	Name string
+	// Value is the encoded value of a set; nil for OpRemove. See ActionType for the
+	// encoding of each type. Values are never modified once recorded.
+	Value []byte
+}
+
+// SessionState is a whole session in transferable form (one entry of
+// EventAllSessionData). Attribute values are the ValueCodec's bytes.
+type SessionState struct {
+	ID string
+	// CreationTime and LastAccessedTime are milliseconds since the epoch.
+	CreationTime     int64
+	LastAccessedTime int64
+	// MaxInactive is the max inactive interval in seconds; <= 0 means never.
+	MaxInactive int32
+	IsNew       bool
+	Version     uint64
+	Principal   *Principal
+	AuthType    string
+	Attributes  []NamedValue
+	Notes       []NamedValue
+	Listeners   []string
+}
+
+// NamedValue is a name and its encoded value.
+type NamedValue struct {
+	Name  string
+	Value []byte
+}
+
+// Principal is the authenticated user of a session (Tomcat's GenericPrincipal, reduced
+// to what replicates).
+type Principal struct {
+	Name  string
+	Roles []string
+}
+
+// HasRole reports whether p has role r.
+func (p *Principal) HasRole(r string) bool {
+	if p == nil {
+		return false
+	}
+	for _, x := range p.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Principal) clone() *Principal {
+	if p == nil {
+		return nil
+	}
+	return &Principal{Name: p.Name, Roles: append([]string(nil), p.Roles...)}
+}
+
+// EncodePrincipal returns the Value of an ActionPrincipal set: the name, then the number of
+// roles and each role, every string as a uvarint length and its bytes.
+func EncodePrincipal(p *Principal) []byte {
+	b := appendString(nil, p.Name)
+	b = binary.AppendUvarint(b, uint64(len(p.Roles)))
+	for _, r := range p.Roles {
+		b = appendString(b, r)
+	}
+	return b
+}
+
+// DecodePrincipal parses EncodePrincipal's output.
+func DecodePrincipal(b []byte) (*Principal, error) {
+	r := reader{b: b, maxString: maxStringDefault}
+	p := &Principal{Name: r.str()}
+	n := r.count(1, DefaultMaxEntries)
+	for i := 0; i < n && r.err == nil; i++ {
+		p.Roles = append(p.Roles, r.str())
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = errors.New("trailing bytes")
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("delta: bad principal: %w", r.err)
+	}
+	return p, nil
+}
+
+func encodeBool(v bool) []byte {
+	if v {
+		return []byte{1}
+	}
+	return []byte{0}
+}
+
+func decodeBool(b []byte) (bool, error) {
+	if len(b) != 1 || b[0] > 1 {
+		return false, errors.New("delta: bad boolean value")
+	}
+	return b[0] == 1, nil
+}
+
+func encodeInterval(sec int32) []byte { return binary.AppendVarint(nil, int64(sec)) }
+
+func decodeInterval(b []byte) (int32, error) {
+	v, n := binary.Varint(b)
+	if n <= 0 || n != len(b) || v < -1<<31 || v > 1<<31-1 {
+		return 0, errors.New("delta: bad interval value")
+	}
+	return int32(v), nil
+}

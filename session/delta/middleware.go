@@ -1,0 +1,505 @@
+package delta
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ReadyPolicy says what the middleware does with requests while the manager's state
+// transfer is still running.
+type ReadyPolicy uint8
+
+const (
+	// HoldUntilReady makes requests wait up to HTTPConfig.ReadyTimeout for the manager,
+	// then answers 503 if it is still not ready. The default.
+	HoldUntilReady ReadyPolicy = iota
+	// RefuseUntilReady answers 503 with Retry-After at once.
+	RefuseUntilReady
+	// ServeBeforeReady serves at once, with whatever sessions have arrived so far.
+	ServeBeforeReady
+)
+
+// DefaultReadyTimeout is how long HoldUntilReady holds a request.
+const DefaultReadyTimeout = 10 * time.Second
+
+// HTTPConfig configures the middleware. The zero value is Tomcat's defaults.
+type HTTPConfig struct {
+	// CookieName is the session cookie's name. Empty means "JSESSIONID".
+	CookieName string
+	// CookiePath is the cookie's Path. Empty means "/".
+	CookiePath string
+	// CookieDomain is the cookie's Domain; empty omits it.
+	CookieDomain string
+	// CookieSecure sets Secure on the cookie. It is also set for requests that came over
+	// TLS.
+	CookieSecure bool
+	// CookieSameSite is the cookie's SameSite. 0 means http.SameSiteLaxMode;
+	// http.SameSiteDefaultMode omits the attribute.
+	CookieSameSite http.SameSite
+	// CookieMaxAge is the cookie's Max-Age in seconds; 0 means a browser-session cookie.
+	CookieMaxAge int
+	// DisableHTTPOnly leaves HttpOnly off the cookie (it is on by default, as Tomcat's
+	// useHttpOnly).
+	DisableHTTPOnly bool
+
+	// SkipPath, if set, lets requests whose URL path matches through without any session
+	// handling (no lookup, no cookie, no replication): static files, health checks.
+	// Tomcat's ReplicationValve filter.
+	SkipPath *regexp.Regexp
+	// Skip, if set, does the same for requests it returns true for.
+	Skip func(*http.Request) bool
+
+	// DisableJvmRouteBinder turns off the jvmRoute binding: by default a request whose
+	// session id ends in another node's route (after a failover) gets its session renamed
+	// to this node's route, the cluster told, and a new cookie.
+	DisableJvmRouteBinder bool
+
+	// NotReady is what happens to requests while the manager is not ready.
+	NotReady ReadyPolicy
+	// ReadyTimeout bounds HoldUntilReady. 0 means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+
+	// OnReplicationError writes the response when acked replication fails before the
+	// response started. Nil means 503 Service Unavailable with a short text.
+	OnReplicationError func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// ErrResponseCommitted: a session cannot be created, nor its id changed, once the
+// response has started, because the cookie could no longer reach the client.
+var ErrResponseCommitted = errors.New("delta: response already started; create sessions and change ids before writing")
+
+// ErrNotReplicated is returned by the response writer's Write after acked replication
+// failed: the response was replaced by an error.
+var ErrNotReplicated = errors.New("delta: response withheld because session replication failed")
+
+// Middleware is the net/http side of a Manager (Tomcat's ReplicationValve and
+// JvmRouteBinderValve): it finds the request's session from its cookie, exposes it to
+// the handler through FromContext, sets the cookie, and replicates the session's changes
+// when the request ends. With acked replication it replicates before the first byte of
+// the response leaves, so a client that got a successful response knows every member
+// has its changes.
+type Middleware struct {
+	m     *Manager
+	cfg   HTTPConfig
+	acked bool
+	log   func(msg string, args ...any)
+}
+
+// NewMiddleware checks cfg and returns a middleware for m.
+func NewMiddleware(m *Manager, cfg HTTPConfig) (*Middleware, error) {
+	if cfg.CookieName == "" {
+		cfg.CookieName = "JSESSIONID"
+	}
+	if (&http.Cookie{Name: cfg.CookieName, Value: "x"}).Valid() != nil {
+		return nil, fmt.Errorf("%w: invalid cookie name %q", ErrInvalidConfig, cfg.CookieName)
+	}
+	if cfg.CookiePath == "" {
+		cfg.CookiePath = "/"
+	}
+	if cfg.CookieSameSite == 0 {
+		cfg.CookieSameSite = http.SameSiteLaxMode
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = DefaultReadyTimeout
+	}
+	if cfg.NotReady > ServeBeforeReady {
+		return nil, fmt.Errorf("%w: unknown ReadyPolicy %d", ErrInvalidConfig, cfg.NotReady)
+	}
+	if cfg.OnReplicationError == nil {
+		cfg.OnReplicationError = func(w http.ResponseWriter, _ *http.Request, _ error) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "session replication failed; please retry", http.StatusServiceUnavailable)
+		}
+	}
+	return &Middleware{m: m, cfg: cfg, acked: m.opts.IsSyncAck(), log: m.log.Warn}, nil
+}
+
+// Wrap returns next behind the middleware.
+func (mw *Middleware) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mw.serve(w, r, next)
+	})
+}
+
+type ctxKey struct{}
+
+// FromContext returns the session handle of the request whose context this is, or nil
+// outside the middleware (or for a skipped URL).
+func FromContext(ctx context.Context) *Request {
+	rq, _ := ctx.Value(ctxKey{}).(*Request)
+	return rq
+}
+
+func (mw *Middleware) skip(r *http.Request) bool {
+	return mw.cfg.SkipPath != nil && mw.cfg.SkipPath.MatchString(r.URL.Path) ||
+		mw.cfg.Skip != nil && mw.cfg.Skip(r)
+}
+
+func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if mw.skip(r) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	if !mw.m.Ready() && mw.cfg.NotReady != ServeBeforeReady {
+		if mw.cfg.NotReady == HoldUntilReady {
+			ctx, cancel := context.WithTimeout(r.Context(), mw.cfg.ReadyTimeout)
+			_ = mw.m.WaitReady(ctx)
+			cancel()
+		}
+		if !mw.m.Ready() {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(mw.cfg.ReadyTimeout/time.Second))))
+			http.Error(w, "session manager is starting", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	rq := &Request{mw: mw, ctx: context.WithoutCancel(r.Context()), tls: r.TLS != nil}
+	rq.bind(r)
+	rw := &responseWriter{ResponseWriter: w, rq: rq, r: r}
+	done := false
+	defer func() {
+		if !done { // the handler panicked: keep the cluster consistent, leave the response alone
+			if err := rq.replicate(); err != nil {
+				mw.log("delta: replication after a panic failed", "err", err)
+			}
+			rq.endAccess()
+		}
+	}()
+	next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rq)))
+	done = true
+	rw.finish()
+}
+
+// Request is the session side of one HTTP request, from FromContext. Its methods are safe
+// for concurrent use by the handler's goroutines while the request runs; do not keep it
+// beyond.
+type Request struct {
+	mw  *Middleware
+	ctx context.Context // for replication: the request's values, not its cancellation
+	tls bool
+
+	mu          sync.Mutex
+	requestedID string
+	originalID  string
+	s           *Session
+	committed   bool
+	invalidated bool
+	err         error // replication errors before the response started
+}
+
+// bind finds the request's session: the first cookie naming a session this node has,
+// renamed to the local route if it came from another node.
+func (rq *Request) bind(r *http.Request) {
+	m, cfg := rq.mw.m, &rq.mw.cfg
+	route := m.cfg.JvmRoute
+	binder := route != "" && !cfg.DisableJvmRouteBinder
+	var first string
+	for _, c := range r.Cookies() {
+		if c.Name != cfg.CookieName || !validID(c.Value) {
+			continue
+		}
+		if first == "" {
+			first = c.Value
+		}
+		if s := m.Find(c.Value); s != nil {
+			rq.requestedID, rq.s = c.Value, s
+			break
+		}
+		if binder && routeOf(c.Value) != "" && routeOf(c.Value) != route {
+			if s := m.Find(withRoute(c.Value, route)); s != nil { // renamed by an earlier request
+				rq.requestedID, rq.originalID, rq.s = c.Value, c.Value, s
+				break
+			}
+		}
+	}
+	if rq.s == nil {
+		rq.requestedID = first
+		return
+	}
+	if binder && rq.originalID == "" {
+		if r := routeOf(rq.requestedID); r != "" && r != route {
+			rq.originalID = rq.requestedID
+			if _, err := m.ChangeSessionID(rq.ctx, rq.s, withRoute(rq.requestedID, route)); err != nil {
+				if errors.Is(err, ErrSessionIDInUse) || errors.Is(err, ErrInvalidSession) {
+					rq.s = m.Find(withRoute(rq.requestedID, route))
+				} else {
+					rq.err = err
+				}
+			}
+		}
+	}
+	if rq.s != nil {
+		rq.s.Access()
+	}
+}
+
+// Session returns the request's session, or nil if it has none.
+func (rq *Request) Session() *Session {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	if rq.s != nil && !rq.s.IsValid() {
+		rq.s = nil
+	}
+	return rq.s
+}
+
+// GetOrCreate returns the request's session, creating one if it has none. A session
+// cannot be created once the response has started (ErrResponseCommitted).
+func (rq *Request) GetOrCreate() (*Session, error) {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	if rq.s != nil && rq.s.IsValid() {
+		return rq.s, nil
+	}
+	if rq.committed {
+		return nil, ErrResponseCommitted
+	}
+	s, err := rq.mw.m.Create(rq.ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.Access()
+	rq.s = s
+	return s, nil
+}
+
+// ID returns the current session id, or "".
+func (rq *Request) ID() string {
+	if s := rq.Session(); s != nil {
+		return s.ID()
+	}
+	return ""
+}
+
+// RequestedID is the session id the client sent, or "".
+func (rq *Request) RequestedID() string {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	return rq.requestedID
+}
+
+// OriginalID is the id the client sent when the jvmRoute binding renamed its session
+// (Tomcat's request attribute JvmRouteOriginalSessionID), or "".
+func (rq *Request) OriginalID() string {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	return rq.originalID
+}
+
+// Get returns attribute name of the request's session.
+func (rq *Request) Get(name string) (any, bool) {
+	s := rq.Session()
+	if s == nil {
+		return nil, false
+	}
+	return s.Get(name)
+}
+
+// Set sets attribute name, creating the session if needed.
+func (rq *Request) Set(name string, v any) error {
+	s, err := rq.GetOrCreate()
+	if err != nil {
+		return err
+	}
+	return s.Set(name, v)
+}
+
+// Remove removes attribute name from the request's session, if it has one.
+func (rq *Request) Remove(name string) error {
+	if s := rq.Session(); s != nil {
+		return s.Remove(name)
+	}
+	return nil
+}
+
+// Invalidate destroys the request's session on every node. The client's cookie is
+// cleared unless a new session is created afterwards in the same request.
+func (rq *Request) Invalidate() error {
+	rq.mu.Lock()
+	s := rq.s
+	rq.s = nil
+	rq.invalidated = s != nil
+	rq.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	err := rq.mw.m.Invalidate(rq.ctx, s)
+	rq.noteErr(err)
+	return err
+}
+
+// ChangeID gives the request's session a new random id on every node and sends the
+// client the new cookie: call it on login (session fixation protection). It must be
+// called before the response starts.
+func (rq *Request) ChangeID() (string, error) {
+	rq.mu.Lock()
+	s, committed := rq.s, rq.committed
+	rq.mu.Unlock()
+	if s == nil {
+		return "", ErrInvalidSession
+	}
+	if committed {
+		return "", ErrResponseCommitted
+	}
+	id, err := rq.mw.m.ChangeSessionID(rq.ctx, s, "")
+	rq.noteErr(err)
+	return id, err
+}
+
+func (rq *Request) noteErr(err error) {
+	if err == nil {
+		return
+	}
+	rq.mu.Lock()
+	if !rq.committed && rq.err == nil {
+		rq.err = err
+	}
+	rq.mu.Unlock()
+}
+
+// commitCookie marks the response started and adds the Set-Cookie header it needs.
+func (rq *Request) commitCookie(h http.Header) {
+	rq.mu.Lock()
+	rq.committed = true
+	s, requested, invalidated := rq.s, rq.requestedID, rq.invalidated
+	rq.mu.Unlock()
+	cfg := &rq.mw.cfg
+	c := http.Cookie{Name: cfg.CookieName, Path: cfg.CookiePath, Domain: cfg.CookieDomain,
+		Secure: cfg.CookieSecure || rq.tls, HttpOnly: !cfg.DisableHTTPOnly, SameSite: cfg.CookieSameSite,
+		MaxAge: cfg.CookieMaxAge}
+	switch {
+	case s != nil && s.IsValid():
+		id := s.ID()
+		if id == requested {
+			return
+		}
+		c.Value = id
+	case invalidated && requested != "":
+		c.MaxAge = -1 // delete the client's cookie
+	default:
+		return
+	}
+	if v := c.String(); v != "" {
+		h.Add("Set-Cookie", v)
+	}
+}
+
+// replicate sends the session's changes; it also returns an earlier replication error of
+// the request (id change, invalidation) once.
+func (rq *Request) replicate() error {
+	rq.mu.Lock()
+	s, early := rq.s, rq.err
+	rq.err = nil
+	rq.mu.Unlock()
+	var err error
+	if s != nil {
+		err = rq.mw.m.Replicate(rq.ctx, s)
+	}
+	return errors.Join(early, err)
+}
+
+func (rq *Request) endAccess() {
+	rq.mu.Lock()
+	s := rq.s
+	rq.mu.Unlock()
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.valid {
+		s.accessed = nowMs()
+		s.isNew = false
+	}
+	s.mu.Unlock()
+}
+
+// responseWriter holds the response back until the session is replicated (acked mode)
+// and adds the session cookie before the header leaves.
+type responseWriter struct {
+	http.ResponseWriter
+	rq        *Request
+	r         *http.Request
+	committed bool
+	failed    bool
+}
+
+// commit runs once, before the first byte of the response: cookie, then (acked)
+// replication. It reports whether the handler's response may proceed.
+func (w *responseWriter) commit() bool {
+	if w.committed {
+		return !w.failed
+	}
+	w.committed = true
+	w.rq.commitCookie(w.Header())
+	if !w.rq.mw.acked {
+		return true
+	}
+	if err := w.rq.replicate(); err != nil {
+		w.failed = true
+		w.rq.mw.log("delta: acked replication failed; answering with an error", "err", err)
+		w.Header().Del("Content-Length")
+		w.rq.mw.cfg.OnReplicationError(w.ResponseWriter, w.r, err)
+		return false
+	}
+	return true
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code) // informational: does not start the response
+		return
+	}
+	if w.commit() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.commit() {
+		return 0, ErrNotReplicated
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush implements http.Flusher.
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls.
+func (w *responseWriter) FlushError() error {
+	if !w.commit() {
+		return ErrNotReplicated
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker (after replication).
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.commit() {
+		return nil, nil, ErrNotReplicated
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the other optional methods.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish runs when the handler returned: commit if nothing was written (replicating in
+// acked mode, or answering the error), then replicate what is still pending (everything
+// in async mode; changes made after the response started in acked mode).
+func (w *responseWriter) finish() {
+	if !w.committed && !w.commit() {
+		w.rq.endAccess()
+		return
+	}
+	if err := w.rq.replicate(); err != nil {
+		w.rq.mw.log("delta: replication failed", "err", err)
+	}
+	w.rq.endAccess()
+}

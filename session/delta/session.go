@@ -1,0 +1,615 @@
+package delta
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Session is one HTTP session (Tomcat's DeltaSession). Every change made through its
+// methods is recorded as an action and replicated when the request ends (Manager.Replicate,
+// which the middleware calls). Reads never replicate.
+//
+// Attribute values are encoded by the manager's ValueCodec when they are set. Get returns
+// the value that was set; if you mutate it in place (a map, a struct behind a pointer),
+// call MarkDirty so the change replicates, or enable Config.DetectMutations.
+//
+// All methods are safe for concurrent use.
+type Session struct {
+	m *Manager
+
+	sendMu      sync.Mutex // serialises the session's outgoing messages; taken before mu
+	mu          sync.Mutex
+	id          string
+	created     int64 // unix ms
+	accessed    int64 // unix ms of the last access
+	maxInactive int32 // seconds; <= 0 never expires
+	isNew       bool
+	valid       bool
+	expiring    bool
+	primary     bool
+	version     uint64
+	lastRepl    int64 // unix ms of the last message about this session sent from here
+	principal   *Principal
+	authType    string
+	attrs       []attrEntry
+	notes       []noteEntry
+	named       []string
+	pending     []Action
+}
+
+type attrEntry struct {
+	name    string
+	data    []byte // the codec's encoding; never modified
+	value   any
+	decoded bool
+	read    bool // read by Get since the last replication (DetectMutations)
+}
+
+type noteEntry struct{ name, value string }
+
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+// ID returns the session's current id.
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// Manager returns the manager the session belongs to.
+func (s *Session) Manager() *Manager { return s.m }
+
+// CreationTime is when the session was created (on whichever node).
+func (s *Session) CreationTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.UnixMilli(s.created)
+}
+
+// LastAccessedTime is the last time a request used the session, here or (as far as
+// replication told) elsewhere.
+func (s *Session) LastAccessedTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.UnixMilli(s.accessed)
+}
+
+// Access records a use of the session now. The middleware calls it when a request starts
+// and ends; call it yourself when driving a Manager without the middleware.
+func (s *Session) Access() {
+	s.mu.Lock()
+	s.accessed = nowMs()
+	s.mu.Unlock()
+}
+
+// IsNew reports whether the client has not yet joined the session (no request that used
+// it has completed).
+func (s *Session) IsNew() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.isNew
+}
+
+// IsValid reports whether the session is still alive (neither expired nor invalidated).
+func (s *Session) IsValid() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.valid && !s.expiring
+}
+
+// IsPrimary reports whether this node served the session last.
+func (s *Session) IsPrimary() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.primary
+}
+
+// Dirty reports whether the session has changes not replicated yet.
+func (s *Session) Dirty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0
+}
+
+// MaxInactiveInterval is the idle time after which the session expires; 0 means never.
+func (s *Session) MaxInactiveInterval() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.maxInactive <= 0 {
+		return 0
+	}
+	return time.Duration(s.maxInactive) * time.Second
+}
+
+// SetMaxInactiveInterval changes the idle timeout (whole seconds); d <= 0 means never.
+func (s *Session) SetMaxInactiveInterval(d time.Duration) error {
+	sec := int32(-1)
+	if d > 0 {
+		sec = int32(min(max(d/time.Second, 1), 1<<31-1))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	s.maxInactive = sec
+	s.record(Action{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(sec)})
+	return nil
+}
+
+// Get returns the value of attribute name. A value received from another node is
+// decoded on first use; if that fails, Get reports false and Stats counts it.
+func (s *Session) Get(name string) (any, bool) {
+	s.mu.Lock()
+	i := s.find(name)
+	if i < 0 || !s.valid {
+		s.mu.Unlock()
+		return nil, false
+	}
+	e := &s.attrs[i]
+	v, err := s.decode(e)
+	if err == nil && s.m.cfg.DetectMutations {
+		e.read = true
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.m.valueDecodeFailed(name, err)
+		return nil, false
+	}
+	return v, true
+}
+
+// Attr returns attribute name of s as a T; ok is false if it is missing or of another type.
+func Attr[T any](s *Session, name string) (v T, ok bool) {
+	x, found := s.Get(name)
+	if !found {
+		return v, false
+	}
+	v, ok = x.(T)
+	return v, ok
+}
+
+// Set sets attribute name to v. The value is encoded now: a value the codec cannot encode
+// is refused with a *ValueError and the session is unchanged. A nil v removes the
+// attribute.
+func (s *Session) Set(name string, v any) error {
+	if v == nil {
+		return s.Remove(name)
+	}
+	data, err := s.m.cfg.Codec.Marshal(v)
+	if err != nil {
+		return &ValueError{Name: name, Type: fmt.Sprintf("%T", v), Err: err}
+	}
+	s.mu.Lock()
+	if !s.valid {
+		s.mu.Unlock()
+		return ErrInvalidSession
+	}
+	var n notice
+	if i := s.find(name); i >= 0 {
+		old, _ := s.decodeForNotice(&s.attrs[i])
+		s.attrs[i] = attrEntry{name: name, data: data, value: v, decoded: true}
+		n = notice{kind: nReplaced, name: name, value: old}
+	} else {
+		s.attrs = append(s.attrs, attrEntry{name: name, data: data, value: v, decoded: true})
+		n = notice{kind: nAdded, name: name, value: v}
+	}
+	s.record(Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: data})
+	s.mu.Unlock()
+	s.m.fire(s, false, n)
+	return nil
+}
+
+// Remove removes attribute name; removing a missing attribute records nothing.
+func (s *Session) Remove(name string) error {
+	s.mu.Lock()
+	if !s.valid {
+		s.mu.Unlock()
+		return ErrInvalidSession
+	}
+	i := s.find(name)
+	if i < 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	old, _ := s.decodeForNotice(&s.attrs[i])
+	s.attrs = slices.Delete(s.attrs, i, i+1)
+	s.record(Action{Type: ActionAttribute, Op: OpRemove, Name: name})
+	s.mu.Unlock()
+	s.m.fire(s, false, notice{kind: nRemoved, name: name, value: old})
+	return nil
+}
+
+// MarkDirty re-encodes the current value of attribute name and records it for
+// replication: call it after mutating a value in place. A missing attribute is not an
+// error.
+func (s *Session) MarkDirty(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	i := s.find(name)
+	if i < 0 {
+		return nil
+	}
+	e := &s.attrs[i]
+	v, err := s.decode(e)
+	if err != nil {
+		return &ValueError{Name: name, Err: err}
+	}
+	data, err := s.m.cfg.Codec.Marshal(v)
+	if err != nil {
+		return &ValueError{Name: name, Type: fmt.Sprintf("%T", v), Err: err}
+	}
+	e.data = data
+	s.record(Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: data})
+	return nil
+}
+
+// Names returns the attribute names in the order they were first set.
+func (s *Session) Names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.attrs))
+	for i := range s.attrs {
+		out[i] = s.attrs[i].name
+	}
+	return out
+}
+
+// Principal returns a copy of the authenticated principal, or nil.
+func (s *Session) Principal() *Principal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.principal.clone()
+}
+
+// SetPrincipal sets (nil: removes) the authenticated principal.
+func (s *Session) SetPrincipal(p *Principal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	s.principal = p.clone()
+	if p == nil {
+		s.record(Action{Type: ActionPrincipal, Op: OpRemove, Name: namePrincipal})
+	} else {
+		s.record(Action{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: EncodePrincipal(p)})
+	}
+	return nil
+}
+
+// AuthType returns the authentication type ("FORM", "BASIC", ...), or "".
+func (s *Session) AuthType() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authType
+}
+
+// SetAuthType sets (empty: removes) the authentication type.
+func (s *Session) SetAuthType(t string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	s.authType = t
+	if t == "" {
+		s.record(Action{Type: ActionAuthType, Op: OpRemove, Name: nameAuthType})
+	} else {
+		s.record(Action{Type: ActionAuthType, Op: OpSet, Name: nameAuthType, Value: []byte(t)})
+	}
+	return nil
+}
+
+// Note returns note name. Notes are small string annotations for the framework (Tomcat
+// keeps authentication state in them); unlike Tomcat's, they replicate.
+func (s *Session) Note(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.notes {
+		if n.name == name {
+			return n.value, true
+		}
+	}
+	return "", false
+}
+
+// SetNote sets note name.
+func (s *Session) SetNote(name, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	s.setNote(name, value)
+	s.record(Action{Type: ActionNote, Op: OpSet, Name: name, Value: []byte(value)})
+	return nil
+}
+
+// RemoveNote removes note name.
+func (s *Session) RemoveNote(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if s.removeNote(name) {
+		s.record(Action{Type: ActionNote, Op: OpRemove, Name: name})
+	}
+	return nil
+}
+
+// AttachListener attaches the named listener (Config.NamedListeners) to the session: it
+// is told when the session is destroyed, on every node where that name is configured.
+func (s *Session) AttachListener(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if !slices.Contains(s.named, name) {
+		s.named = append(s.named, name)
+		s.record(Action{Type: ActionListener, Op: OpSet, Name: name, Value: []byte{}})
+	}
+	return nil
+}
+
+// DetachListener detaches a named listener.
+func (s *Session) DetachListener(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if i := slices.Index(s.named, name); i >= 0 {
+		s.named = slices.Delete(s.named, i, i+1)
+		s.record(Action{Type: ActionListener, Op: OpRemove, Name: name})
+	}
+	return nil
+}
+
+// ---- internals; the caller holds s.mu unless noted ----
+
+// idleFor reports whether the session has been idle for factor times its max inactive
+// interval at now (unix ms).
+func (s *Session) idleFor(now, factor int64) bool {
+	return s.maxInactive > 0 && now-s.accessed >= factor*int64(s.maxInactive)*1000
+}
+
+func (s *Session) find(name string) int {
+	for i := range s.attrs {
+		if s.attrs[i].name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Session) decode(e *attrEntry) (any, error) {
+	if e.decoded {
+		return e.value, nil
+	}
+	v, err := s.m.cfg.Codec.Unmarshal(e.data)
+	if err != nil {
+		return nil, err
+	}
+	e.value, e.decoded = v, true
+	return v, nil
+}
+
+// decodeForNotice decodes a value only when attribute listeners will see it.
+func (s *Session) decodeForNotice(e *attrEntry) (any, error) {
+	if len(s.m.cfg.AttributeListeners) == 0 {
+		return nil, nil
+	}
+	return s.decode(e)
+}
+
+func (s *Session) setNote(name, value string) {
+	for i := range s.notes {
+		if s.notes[i].name == name {
+			s.notes[i].value = value
+			return
+		}
+	}
+	s.notes = append(s.notes, noteEntry{name, value})
+}
+
+func (s *Session) removeNote(name string) bool {
+	for i := range s.notes {
+		if s.notes[i].name == name {
+			s.notes = slices.Delete(s.notes, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// record adds a to the pending delta; an earlier action of the same type and name is
+// replaced (dropped, the new one goes last).
+func (s *Session) record(a Action) {
+	for i := range s.pending {
+		if s.pending[i].Type == a.Type && s.pending[i].Name == a.Name {
+			s.pending = slices.Delete(s.pending, i, i+1)
+			break
+		}
+	}
+	s.pending = append(s.pending, a)
+}
+
+// restore puts actions that failed to replicate back in front of the pending ones, unless
+// a newer action of the same type and name exists.
+func (s *Session) restore(old []Action) {
+	var keep []Action
+	for _, a := range old {
+		newer := false
+		for _, p := range s.pending {
+			if p.Type == a.Type && p.Name == a.Name {
+				newer = true
+				break
+			}
+		}
+		if !newer {
+			keep = append(keep, a)
+		}
+	}
+	s.pending = append(keep, s.pending...)
+}
+
+// detectMutations re-encodes attributes read since the last replication and records
+// those whose encoding changed. It returns how many it recorded.
+func (s *Session) detectMutations() int {
+	n := 0
+	for i := range s.attrs {
+		e := &s.attrs[i]
+		if !e.read {
+			continue
+		}
+		e.read = false
+		if !e.decoded {
+			continue
+		}
+		data, err := s.m.cfg.Codec.Marshal(e.value)
+		if err != nil || bytes.Equal(data, e.data) {
+			continue
+		}
+		e.data = data
+		s.record(Action{Type: ActionAttribute, Op: OpSet, Name: e.name, Value: data})
+		n++
+	}
+	return n
+}
+
+// state returns the session in transferable form. Values are shared, not copied: they
+// are never modified once stored.
+func (s *Session) state() SessionState {
+	st := SessionState{
+		ID: s.id, CreationTime: s.created, LastAccessedTime: s.accessed, MaxInactive: s.maxInactive,
+		IsNew: s.isNew, Version: s.version, Principal: s.principal, AuthType: s.authType,
+		Listeners: slices.Clone(s.named),
+	}
+	if len(s.attrs) > 0 {
+		st.Attributes = make([]NamedValue, len(s.attrs))
+		for i := range s.attrs {
+			st.Attributes[i] = NamedValue{Name: s.attrs[i].name, Value: s.attrs[i].data}
+		}
+	}
+	if len(s.notes) > 0 {
+		st.Notes = make([]NamedValue, len(s.notes))
+		for i, n := range s.notes {
+			st.Notes[i] = NamedValue{Name: n.name, Value: []byte(n.value)}
+		}
+	}
+	return st
+}
+
+// load replaces the session's content with st (a transferred copy; values are copied
+// out of the message buffer).
+func (s *Session) load(st *SessionState) {
+	s.created, s.accessed, s.maxInactive = st.CreationTime, st.LastAccessedTime, st.MaxInactive
+	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
+	s.principal = st.Principal.clone()
+	s.attrs = s.attrs[:0]
+	for _, nv := range st.Attributes {
+		s.attrs = append(s.attrs, attrEntry{name: nv.Name, data: bytes.Clone(nv.Value)})
+	}
+	s.notes = s.notes[:0]
+	for _, nv := range st.Notes {
+		s.notes = append(s.notes, noteEntry{nv.Name, string(nv.Value)})
+	}
+	s.named = slices.Clone(st.Listeners)
+	s.primary = false
+	s.valid = true
+}
+
+// apply executes actions received from another node and returns the listener calls to
+// make. Malformed meta values are skipped and counted.
+func (s *Session) apply(actions []Action, notify bool) []notice {
+	var out []notice
+	for _, a := range actions {
+		switch a.Type {
+		case ActionAttribute:
+			i := s.find(a.Name)
+			if a.Op == OpRemove {
+				if i < 0 {
+					continue
+				}
+				var old any
+				if notify {
+					old, _ = s.decodeForNotice(&s.attrs[i])
+				}
+				s.attrs = slices.Delete(s.attrs, i, i+1)
+				if notify {
+					out = append(out, notice{kind: nRemoved, name: a.Name, value: old})
+				}
+				continue
+			}
+			e := attrEntry{name: a.Name, data: bytes.Clone(a.Value)}
+			if i >= 0 {
+				var old any
+				if notify {
+					old, _ = s.decodeForNotice(&s.attrs[i])
+				}
+				s.attrs[i] = e
+				if notify {
+					out = append(out, notice{kind: nReplaced, name: a.Name, value: old})
+				}
+			} else {
+				s.attrs = append(s.attrs, e)
+				if notify && len(s.m.cfg.AttributeListeners) > 0 {
+					v, err := s.decode(&s.attrs[len(s.attrs)-1])
+					if err != nil {
+						s.m.stats.valueDecodeErrors.Add(1)
+					}
+					out = append(out, notice{kind: nAdded, name: a.Name, value: v})
+				}
+			}
+		case ActionPrincipal:
+			if a.Op == OpRemove {
+				s.principal = nil
+			} else if p, err := DecodePrincipal(a.Value); err == nil {
+				s.principal = p
+			} else {
+				s.m.stats.badActions.Add(1)
+			}
+		case ActionIsNew:
+			if v, err := decodeBool(a.Value); err == nil && a.Op == OpSet {
+				s.isNew = v
+			} else if a.Op == OpSet {
+				s.m.stats.badActions.Add(1)
+			}
+		case ActionMaxInterval:
+			if v, err := decodeInterval(a.Value); err == nil && a.Op == OpSet {
+				s.maxInactive = v
+			} else if a.Op == OpSet {
+				s.m.stats.badActions.Add(1)
+			}
+		case ActionAuthType:
+			if a.Op == OpRemove {
+				s.authType = ""
+			} else {
+				s.authType = string(a.Value)
+			}
+		case ActionListener:
+			i := slices.Index(s.named, a.Name)
+			if a.Op == OpSet && i < 0 {
+				s.named = append(s.named, a.Name)
+			} else if a.Op == OpRemove && i >= 0 {
+				s.named = slices.Delete(s.named, i, i+1)
+			}
+		case ActionNote:
+			if a.Op == OpRemove {
+				s.removeNote(a.Name)
+			} else {
+				s.setNote(a.Name, string(a.Value))
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,257 @@
+package delta
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+type sigKind uint8
+
+const (
+	sigComplete sigKind = iota // EVT_ALL_SESSION_TRANSFERCOMPLETE from the donor
+	sigDeclined                // EVT_ALL_SESSION_NOCONTEXTMANAGER from the donor
+	sigGone                    // the donor left the membership
+)
+
+type transferSignal struct {
+	kind sigKind
+	ts   int64
+}
+
+// transferOpts are the options of every message of a state transfer's answer: each chunk
+// is acknowledged after the joiner applied it, which is also the flow control.
+const transferOpts = channel.OptUseAck | channel.OptSyncAck
+
+// runTransfer is the joining side of a state transfer: ask the oldest member for every
+// session; if it declines, disappears or cannot be reached, ask the next one; stop at the
+// first complete transfer, when no member is left, on timeout or when the manager stops.
+func (m *Manager) runTransfer(ctx context.Context) {
+	defer m.wg.Done()
+	start := time.Now()
+	var deadline <-chan time.Time
+	if m.cfg.StateTransferTimeout > 0 {
+		t := time.NewTimer(m.cfg.StateTransferTimeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tried := map[channel.MemberKey]bool{}
+	var attempts []TransferAttempt
+	fail := func(err error) {
+		m.finishTransfer(ctx, start, 0, &StateTransferError{Context: m.cfg.Name, Attempts: attempts,
+			Sessions: int(m.stats.transferred.Load()), Elapsed: time.Since(start), Err: err})
+	}
+	for {
+		var donor channel.Member
+		found := false
+		for _, mem := range m.cl.ch.Members() {
+			if !tried[mem.Key()] {
+				donor, found = mem, true
+				break
+			}
+		}
+		if !found {
+			// Nobody (left) has sessions for this context: start empty, as the first node.
+			if len(attempts) > 0 {
+				m.log.Info("delta: no member could give its sessions; starting with what was received",
+					"attempts", len(attempts))
+			}
+			m.finishTransfer(ctx, start, 0, nil)
+			return
+		}
+		tried[donor.Key()] = true
+		sig := make(chan transferSignal, 1)
+		m.loadMu.Lock()
+		m.mu.Lock()
+		running := m.state == stateTransferring
+		if running {
+			m.donor, m.signal = donor.Key(), sig
+		}
+		m.mu.Unlock()
+		m.loadMu.Unlock()
+		if !running {
+			return
+		}
+		m.stats.attempts.Add(1)
+		attempts = append(attempts, TransferAttempt{Donor: donor})
+		last := &attempts[len(attempts)-1]
+		m.log.Info("delta: asking for the sessions", "donor", donor.Addr())
+
+		// Acknowledged, so that a dead donor is noticed at once.
+		err := m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
+			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, channel.OptUseAck)
+		if err != nil {
+			last.Err = err
+			if ctx.Err() != nil {
+				fail(ErrStopped)
+				return
+			}
+			continue
+		}
+		select {
+		case s := <-sig:
+			switch s.kind {
+			case sigComplete:
+				m.log.Info("delta: state transfer complete", "donor", donor.Addr(),
+					"sessions", m.stats.transferred.Load(), "elapsed", time.Since(start))
+				m.finishTransfer(ctx, start, s.ts, nil)
+				return
+			case sigDeclined:
+				last.Err = ErrDonorDeclined
+			case sigGone:
+				last.Err = ErrDonorGone
+				m.log.Warn("delta: donor disappeared during the state transfer; asking the next member", "donor", donor.Addr())
+			}
+		case <-deadline:
+			fail(ErrStateTransferTimeout)
+			return
+		case <-ctx.Done():
+			fail(ErrStopped)
+			return
+		}
+	}
+}
+
+// finishTransfer replays the queued messages (dropping those older than the transferred
+// state, ts) and marks the manager ready with err. ts 0 means no state was transferred:
+// nothing is stale.
+func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64, err error) {
+	m.stats.transferNanos.Store(int64(time.Since(start)))
+	var ste *StateTransferError
+	if errors.As(err, &ste) {
+		m.log.Error("delta: state transfer failed; serving with the sessions received", "err", err)
+	}
+	m.loadMu.Lock() // no chunk is being loaded, and none will be
+	m.mu.Lock()
+	m.signal = nil
+	m.mu.Unlock()
+	m.loadMu.Unlock()
+	for {
+		m.mu.Lock()
+		if m.state != stateTransferring || ctx.Err() != nil {
+			m.mu.Unlock()
+			return
+		}
+		if len(m.queue) == 0 {
+			m.state = stateRunning
+			m.closeReadyLocked(err)
+			m.mu.Unlock()
+			return
+		}
+		q := m.queue
+		m.queue = nil
+		m.mu.Unlock()
+		for _, e := range q {
+			if m.stale(e.msg, ts) {
+				m.stats.droppedStale.Add(1)
+				continue
+			}
+			m.dispatch(e.msg)
+		}
+	}
+}
+
+// stale reports whether a message queued during the transfer is already reflected in
+// the transferred state (Tomcat's stateTimestampDrop): it is older than the donor's
+// snapshot. A delta is kept anyway when it is newer than the transferred copy of its
+// session (its version is higher), which happens when the donor received it late.
+func (m *Manager) stale(msg *Message, ts int64) bool {
+	if m.cfg.KeepStaleTransferMessages || ts == 0 || msg.Timestamp >= ts {
+		return false
+	}
+	if msg.Event == EventDelta {
+		if s := m.st.get(msg.SessionID); s != nil {
+			s.mu.Lock()
+			newer := msg.Version > s.version
+			s.mu.Unlock()
+			return !newer
+		}
+	}
+	return true
+}
+
+// loadSessions stores a chunk of transferred sessions as non-primary copies, replacing
+// copies already held.
+func (m *Manager) loadSessions(list []SessionState) {
+	for i := range list {
+		st := &list[i]
+		if !validID(st.ID) {
+			m.stats.unexpected.Add(1)
+			continue
+		}
+		s, _ := m.st.getOrAdd(st.ID, func() *Session { return &Session{m: m, id: st.ID} })
+		s.mu.Lock()
+		if !s.expiring {
+			s.load(st)
+		}
+		s.mu.Unlock()
+		m.stats.transferred.Add(1)
+	}
+}
+
+// serveAll is the donor side: stream every session to the joiner in chunks, reading the
+// live table shard by shard (never a copy of the whole table), each chunk acknowledged
+// after the joiner applied it, then EVT_ALL_SESSION_TRANSFERCOMPLETE.
+func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
+	defer m.wg.Done()
+	start := time.Now()
+	ts := nowMs()
+	dst := []channel.Member{to}
+	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
+	size, sent := 0, 0
+	var buf []byte
+	var err error
+	flush := func() {
+		msg := &Message{Event: EventAllSessionData, Context: m.cfg.Name, SessionID: idSessionState,
+			Timestamp: ts, Sessions: chunk}
+		buf, err = m.cl.codec.AppendMessage(buf[:0], msg)
+		if err == nil {
+			err = m.cl.ch.Send(ctx, dst, buf, transferOpts)
+		}
+		if err == nil {
+			sent += len(chunk)
+			m.stats.sent[EventAllSessionData].Add(1)
+			m.stats.bytesSent.Add(uint64(len(buf)))
+		}
+		clear(chunk)
+		chunk, size = chunk[:0], 0
+	}
+	m.st.forEach(func(s *Session) bool {
+		s.mu.Lock()
+		ok := s.valid && !s.expiring
+		var st SessionState
+		if ok {
+			st = s.state()
+		}
+		s.mu.Unlock()
+		if !ok {
+			return true
+		}
+		chunk = append(chunk, st)
+		size += sessionSize(&st)
+		if len(chunk) >= m.cfg.SendAllSessionsSize || size >= m.cfg.SendAllSessionsBytes {
+			flush()
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+		return err == nil
+	})
+	if err == nil && len(chunk) > 0 {
+		flush()
+	}
+	if err == nil {
+		err = m.sendTo(ctx, dst, &Message{Event: EventTransferComplete, SessionID: idTransferred,
+			UniqueID: idTransferred + m.cfg.Name, Timestamp: ts}, transferOpts)
+	}
+	m.stats.served.Add(uint64(sent))
+	if err != nil {
+		m.stats.sendFailures.Add(1)
+		m.log.Warn("delta: state transfer to a joining member aborted", "to", to.Addr(), "sent", sent, "err", err)
+		return
+	}
+	m.log.Info("delta: sent every session to a joining member", "to", to.Addr(), "sessions", sent,
+		"elapsed", time.Since(start))
+}

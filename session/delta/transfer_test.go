@@ -1,0 +1,250 @@
+package delta_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// fill creates n sessions on a (replicated to the others) with attribute "i".
+func fill(t testing.TB, a *node, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	ids := make([]string, n)
+	for i := range n {
+		s, err := a.m.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Set("i", i)
+		if err := a.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = s.ID()
+	}
+	return ids
+}
+
+func checkAll(t testing.TB, n *node, ids []string) {
+	t.Helper()
+	if n.m.Len() != len(ids) {
+		t.Fatalf("holds %d sessions, want %d", n.m.Len(), len(ids))
+	}
+	for i, id := range ids {
+		s := n.m.Find(id)
+		if s == nil {
+			t.Fatalf("session %d (%s) missing", i, id)
+		}
+		if v, _ := delta.Attr[int](s, "i"); v != i {
+			t.Fatalf("session %d has i=%v", i, v)
+		}
+		if s.IsPrimary() {
+			t.Fatalf("transferred session %d is primary", i)
+		}
+	}
+}
+
+func TestJoinerReceives10000Sessions(t *testing.T) {
+	nw, a, _, _ := three(t, delta.Config{})
+	ids := fill(t, a, 10000)
+	sentBefore := a.m.Stats().Sent[delta.EventAllSessionData]
+	d := startReady(t, nw, delta.Config{JvmRoute: "d"})
+	checkAll(t, d, ids)
+	st := d.m.Stats()
+	if st.SessionsTransferred != 10000 || st.TransferAttempts != 1 {
+		t.Errorf("joiner stats: transferred %d attempts %d", st.SessionsTransferred, st.TransferAttempts)
+	}
+	if chunks := a.m.Stats().Sent[delta.EventAllSessionData] - sentBefore; chunks != 10 {
+		t.Errorf("donor sent %d chunks, want 10 of 1000", chunks)
+	}
+	if a.m.Stats().SessionsServed != 10000 {
+		t.Errorf("donor served %d", a.m.Stats().SessionsServed)
+	}
+	// The joiner takes part in replication afterwards.
+	s := a.m.Find(ids[7])
+	_ = s.Set("after", true)
+	_ = a.m.Replicate(context.Background(), s)
+	if v, _ := d.m.Find(ids[7]).Get("after"); v != true {
+		t.Error("joiner missed a delta after the transfer")
+	}
+}
+
+func TestDonorKilledMidTransfer(t *testing.T) {
+	nw, a, b, _ := three(t, delta.Config{})
+	ids := fill(t, a, 3000) // three chunks
+	tn, ch := newChannel(t, nw)
+	var once sync.Once
+	// A listener registered before the cluster's sees each chunk first: kill the donor
+	// (A, the oldest member) on the first one.
+	ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		if m, err := (delta.BinaryCodec{}).DecodeMessage(msg.Data); err == nil && m.Event == delta.EventAllSessionData {
+			once.Do(func() { nw.Kill(a.tn) })
+		}
+		return nil
+	}))
+	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, &node{tn: tn, ch: ch, cl: cl, m: m}, ids)
+	if st := m.Stats(); st.TransferAttempts != 2 {
+		t.Errorf("attempts %d, want 2 (A killed, then B)", st.TransferAttempts)
+	}
+	if b.m.Stats().SessionsServed != 3000 {
+		t.Errorf("B served %d", b.m.Stats().SessionsServed)
+	}
+	if served := a.m.Stats().SessionsServed; served >= 3000 {
+		t.Errorf("the killed donor served %d", served)
+	}
+}
+
+func TestDonorWithoutContextDeclines(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	_, fch := newChannel(t, nw) // oldest member: a cluster without this application
+	fcl := delta.NewCluster(fch, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = fcl.Close(context.Background()) })
+	a := startReady(t, nw, delta.Config{JvmRoute: "a"})
+	if st := a.m.Stats(); st.TransferAttempts != 1 {
+		t.Errorf("first node: %d attempts", st.TransferAttempts)
+	}
+	ids := fill(t, a, 10)
+	j := startReady(t, nw, delta.Config{JvmRoute: "j"})
+	checkAll(t, j, ids)
+	if st := j.m.Stats(); st.TransferAttempts != 2 {
+		t.Errorf("joiner: %d attempts, want 2", st.TransferAttempts)
+	}
+}
+
+// A fake donor drives the joiner by hand: messages queued during the transfer are
+// replayed after it, except those older than the transferred state.
+func TestTransferQueueAndStaleDrop(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			ctx := context.Background()
+			nw := channeltest.NewNetwork()
+			asked := make(chan channel.Member, 1)
+			replies := make(chan *delta.Message, 1)
+			f := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
+				switch m.Event {
+				case delta.EventGetAllSessions:
+					asked <- src
+				case delta.EventNoContextManager:
+					replies <- m
+				}
+			})
+			j := startNode(t, nw, delta.Config{JvmRoute: "j", KeepStaleTransferMessages: keep})
+			jm := <-asked
+			enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
+			set := func(v string) []delta.Action {
+				return []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}
+			}
+			T := time.Now().UnixMilli()
+			msg := func(ev delta.Event, id string, ts int64) *delta.Message {
+				return &delta.Message{Event: ev, Context: appName, SessionID: id, Timestamp: ts}
+			}
+			f.send(t, jm, msg(delta.EventCreated, "OLD1", T-1000))
+			f.send(t, jm, msg(delta.EventCreated, "NEW1", T+1))
+			d1 := msg(delta.EventDelta, "S1", T-10)
+			d1.Version, d1.Actions = 5, set("stale") // the snapshot has version 5: included
+			f.send(t, jm, d1)
+			d2 := msg(delta.EventDelta, "S2", T-10)
+			d2.Version, d2.Actions = 9, set("late") // the snapshot has version 3: missed it
+			f.send(t, jm, d2)
+			f.send(t, jm, msg(delta.EventGetAllSessions, "GET-ALL", T))
+			if r := <-replies; r.UniqueID != "NOT-READY" {
+				t.Errorf("GET_ALL during the transfer answered %+v", r)
+			}
+			if j.m.Ready() {
+				t.Fatal("ready before the transfer completed")
+			}
+			chunk := msg(delta.EventAllSessionData, "SESSION-STATE", T)
+			for _, s := range []struct {
+				id string
+				v  uint64
+			}{{"S1", 5}, {"S2", 3}} {
+				chunk.Sessions = append(chunk.Sessions, delta.SessionState{ID: s.id, CreationTime: T, LastAccessedTime: T,
+					MaxInactive: 1800, Version: s.v, Attributes: []delta.NamedValue{{Name: "k", Value: enc("snap")}}})
+			}
+			f.send(t, jm, chunk)
+			f.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+			if err := j.m.WaitReady(ctx); err != nil {
+				t.Fatal(err)
+			}
+			get := func(id string) any {
+				s := j.m.Find(id)
+				if s == nil {
+					return nil
+				}
+				v, _ := s.Get("k")
+				if v == nil {
+					return "present"
+				}
+				return v
+			}
+			st := j.m.Stats()
+			if keep {
+				if get("OLD1") == nil || get("S1") != "stale" || get("S2") != "late" || st.DroppedStale != 0 {
+					t.Errorf("keep: OLD1 %v S1 %v S2 %v dropped %d", get("OLD1"), get("S1"), get("S2"), st.DroppedStale)
+				}
+				return
+			}
+			if get("OLD1") != nil || get("NEW1") != "present" || get("S1") != "snap" || get("S2") != "late" {
+				t.Errorf("OLD1 %v NEW1 %v S1 %v S2 %v", get("OLD1"), get("NEW1"), get("S1"), get("S2"))
+			}
+			if st.QueuedDuringTransfer != 4 || st.DroppedStale != 2 || st.SessionsTransferred != 2 {
+				t.Errorf("queued %d dropped %d transferred %d", st.QueuedDuringTransfer, st.DroppedStale, st.SessionsTransferred)
+			}
+		})
+	}
+}
+
+func TestTransferTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		newRaw(t, nw, nil) // a member that never answers
+		start := time.Now()
+		j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+		err := j.m.WaitReady(context.Background())
+		var ste *delta.StateTransferError
+		if !errors.Is(err, delta.ErrStateTransferTimeout) || !errors.As(err, &ste) {
+			t.Fatalf("WaitReady: %v", err)
+		}
+		if len(ste.Attempts) != 1 || ste.Context != appName || time.Since(start) != delta.DefaultStateTransferTimeout {
+			t.Errorf("error %+v after %v", ste, time.Since(start))
+		}
+		if !j.m.Ready() {
+			t.Error("a manager whose transfer timed out should serve anyway")
+		}
+		if _, err := j.m.Create(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func TestStopDuringTransfer(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	newRaw(t, nw, nil)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	if err := j.m.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.m.WaitReady(context.Background()); !errors.Is(err, delta.ErrStopped) {
+		t.Errorf("WaitReady after Stop: %v", err)
+	}
+}
