@@ -1,0 +1,329 @@
+package nio
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// Defaults, with the Tomcat attribute each one mirrors.
+const (
+	// DefaultPort is Tomcat's receiver port.
+	DefaultPort = 4000
+	// DefaultAutoBind is Tomcat's autoBind: how many successive ports are tried.
+	DefaultAutoBind = 100
+	// DefaultWorkers is Tomcat's receiver maxThreads.
+	DefaultWorkers = 15
+	// DefaultMaxConnQueueBytes bounds the decoded bytes of one connection waiting for a
+	// worker (no Tomcat equivalent: Tomcat stops reading a connection while its task runs).
+	DefaultMaxConnQueueBytes = 4 << 20
+	// DefaultRxBufSize and DefaultTxBufSize are the receiver's socket buffers (Tomcat
+	// rxBufSize / txBufSize on the receiver).
+	DefaultRxBufSize = 65536
+	DefaultTxBufSize = 25188
+	// DefaultSenderRxBufSize and DefaultSenderTxBufSize are the sender's socket buffers
+	// (Tomcat rxBufSize / txBufSize on the sender).
+	DefaultSenderRxBufSize = 25188
+	DefaultSenderTxBufSize = 65536
+	// DefaultTimeout is Tomcat's sender timeout (ack timeout).
+	DefaultTimeout = 3 * time.Second
+	// DefaultMaxRetryAttempts is Tomcat's maxRetryAttempts.
+	DefaultMaxRetryAttempts = 1
+	// DefaultPoolSize is Tomcat's PooledSender poolSize: connections per member.
+	DefaultPoolSize = 25
+	// DefaultMaxWait is Tomcat's PooledSender maxWait.
+	DefaultMaxWait = 3 * time.Second
+	// MaxUDPSize is the largest frame sent or accepted as one datagram (Tomcat MAX_UDP_SIZE).
+	MaxUDPSize = 65535
+)
+
+// Config configures a Transport. Unless a field says otherwise, its zero value means the
+// default given in its comment, so Config{} is a usable configuration (an "auto" address,
+// an ephemeral port). DefaultConfig returns Tomcat's defaults spelled out.
+type Config struct {
+	// Address is the receiver's bind address (Tomcat: address, default "auto"). An IP
+	// literal or a host name. Empty or "auto" resolves like Tomcat: the host name from
+	// os.Hostname looked up in DNS (an IPv4 address preferred), falling back to 127.0.0.1.
+	// DefaultConfig sets "127.0.0.1", not "auto". A wildcard ("0.0.0.0", "::") binds every
+	// interface and then AdvertiseAddress is required, because a wildcard cannot be put in
+	// the local member.
+	Address string
+	// AdvertiseAddress is the host put into the local member, which other nodes dial (no
+	// Tomcat equivalent: Tomcat advertises the bind address). IP literal or host name;
+	// empty means the bound address.
+	AdvertiseAddress string
+	// Port is the first TCP port tried (Tomcat: port, 4000 in DefaultConfig). 0 binds an
+	// ephemeral port chosen by the kernel.
+	Port int
+	// AutoBind is how many ports are tried, Port … Port+AutoBind-1, the first free one
+	// wins (Tomcat: autoBind, default 100). 1 tries Port only. Ignored for an ephemeral
+	// Port. Applies to UDPPort as well.
+	AutoBind int
+
+	// UDP enables the UDP receiver (Tomcat: udpPort > 0 enables it; off by default).
+	UDP bool
+	// UDPPort is the first UDP port tried when UDP is on (Tomcat: udpPort). 0 binds an
+	// ephemeral port.
+	UDPPort int
+
+	// MaxFrameSize caps a frame's body in bytes (no Tomcat equivalent: Java only limits a
+	// frame to int32). Larger frames close the connection. Default wire.DefaultMaxFrameSize
+	// (64 MiB).
+	MaxFrameSize int
+	// EventLoops is the number of gnet event loops of the receiver (Tomcat has one
+	// selector thread). Default runtime.GOMAXPROCS(0).
+	EventLoops int
+	// Workers is the number of goroutines that hand received messages to the channel
+	// (Tomcat: maxThreads, default 15).
+	Workers int
+	// MaxConnQueueBytes bounds the decoded bytes of one connection that wait for a worker
+	// (no Tomcat equivalent; default 4 MiB). Beyond it the receiver stops decoding that
+	// connection until a worker drained it; see the package documentation.
+	MaxConnQueueBytes int
+
+	// RxBufSize and TxBufSize are the receiver's SO_RCVBUF / SO_SNDBUF (Tomcat rxBufSize
+	// 65536, txBufSize 25188). Negative leaves the operating system's default (and, on
+	// Linux, its buffer auto-tuning).
+	RxBufSize, TxBufSize int
+	// SenderRxBufSize and SenderTxBufSize are the sender sockets' SO_RCVBUF / SO_SNDBUF
+	// (Tomcat sender rxBufSize 25188, txBufSize 65536). Negative leaves the OS default.
+	SenderRxBufSize, SenderTxBufSize int
+	// DisableTCPNoDelay turns Nagle's algorithm on for the receiver's and the sender's
+	// sockets. The zero value keeps TCP_NODELAY on, as Tomcat's tcpNoDelay=true.
+	DisableTCPNoDelay bool
+
+	// Timeout is the sender's ack timeout: a whole Send, to every destination, including
+	// connecting, writing and waiting for ACKs, must finish within it (Tomcat: timeout,
+	// default 3 s). A context deadline that comes earlier wins.
+	Timeout time.Duration
+	// DialTimeout bounds opening one connection (no Tomcat equivalent; Tomcat bounds it by
+	// timeout). Default Timeout.
+	DialTimeout time.Duration
+	// MaxRetryAttempts is how many extra attempts a destination gets, each on a fresh
+	// connection, after a connect failure, an I/O error, EOF or FAIL_ACK (Tomcat:
+	// maxRetryAttempts, default 1). An ack timeout is not retried. Negative means no retry.
+	MaxRetryAttempts int
+	// PoolSize is the maximum number of connections to one member (Tomcat: poolSize,
+	// default 25). Each carries one message at a time.
+	PoolSize int
+	// MaxWait is how long a Send waits for a pooled connection when all PoolSize are busy
+	// (Tomcat: maxWait, default 3 s).
+	MaxWait time.Duration
+	// KeepAliveCount closes a connection after it carried this many messages; the next
+	// send reopens one (Tomcat: keepAliveCount, default -1 = unlimited). Zero or negative
+	// means unlimited.
+	KeepAliveCount int
+	// KeepAliveTime closes a connection this long after it was opened (Tomcat:
+	// keepAliveTime, default -1 = unlimited). Checked after each send and on Heartbeat.
+	// Zero or negative means unlimited.
+	KeepAliveTime time.Duration
+	// IgnoreFailedAck treats a FAIL_ACK as success (Tomcat: throwOnFailedAck, default true,
+	// i.e. IgnoreFailedAck false: a FAIL_ACK is an error wrapping channel.ErrAckFailed and
+	// is retried).
+	IgnoreFailedAck bool
+
+	// Logger receives the transport's logs (bind, connection errors, rejected frames).
+	// Nil discards them. gnet's own logs are routed here too.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns Tomcat's defaults, except that Address is "127.0.0.1" rather
+// than "auto".
+func DefaultConfig() Config {
+	return Config{
+		Address:           "127.0.0.1",
+		Port:              DefaultPort,
+		AutoBind:          DefaultAutoBind,
+		MaxFrameSize:      wire.DefaultMaxFrameSize,
+		EventLoops:        runtime.GOMAXPROCS(0),
+		Workers:           DefaultWorkers,
+		MaxConnQueueBytes: DefaultMaxConnQueueBytes,
+		RxBufSize:         DefaultRxBufSize,
+		TxBufSize:         DefaultTxBufSize,
+		SenderRxBufSize:   DefaultSenderRxBufSize,
+		SenderTxBufSize:   DefaultSenderTxBufSize,
+		Timeout:           DefaultTimeout,
+		DialTimeout:       DefaultTimeout,
+		MaxRetryAttempts:  DefaultMaxRetryAttempts,
+		PoolSize:          DefaultPoolSize,
+		MaxWait:           DefaultMaxWait,
+	}
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: nio: %s", channel.ErrInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+// normalize validates c and fills its zero fields with defaults.
+func (c Config) normalize() (Config, error) {
+	if c.Port < 0 || c.Port > math.MaxUint16 {
+		return c, invalid("port %d out of range", c.Port)
+	}
+	if c.UDPPort < 0 || c.UDPPort > math.MaxUint16 {
+		return c, invalid("udp port %d out of range", c.UDPPort)
+	}
+	if c.AutoBind < 0 {
+		return c, invalid("negative autobind %d", c.AutoBind)
+	}
+	if c.AutoBind == 0 {
+		c.AutoBind = DefaultAutoBind
+	}
+	if c.MaxFrameSize < 0 || c.MaxFrameSize > math.MaxInt32 {
+		return c, invalid("max frame size %d out of range", c.MaxFrameSize)
+	}
+	if c.MaxFrameSize == 0 {
+		c.MaxFrameSize = wire.DefaultMaxFrameSize
+	}
+	if c.MaxFrameSize < 64 {
+		return c, invalid("max frame size %d below 64 bytes", c.MaxFrameSize)
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"event loops", &c.EventLoops, runtime.GOMAXPROCS(0)},
+		{"workers", &c.Workers, DefaultWorkers},
+		{"max connection queue bytes", &c.MaxConnQueueBytes, DefaultMaxConnQueueBytes},
+		{"pool size", &c.PoolSize, DefaultPoolSize},
+	} {
+		if *f.v < 0 {
+			return c, invalid("negative %s %d", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&c.RxBufSize, DefaultRxBufSize}, {&c.TxBufSize, DefaultTxBufSize},
+		{&c.SenderRxBufSize, DefaultSenderRxBufSize}, {&c.SenderTxBufSize, DefaultSenderTxBufSize},
+	} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"timeout", &c.Timeout, DefaultTimeout},
+		{"max wait", &c.MaxWait, DefaultMaxWait},
+		{"dial timeout", &c.DialTimeout, 0},
+	} {
+		if *f.v < 0 {
+			return c, invalid("negative %s %v", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = c.Timeout
+	}
+	if c.MaxRetryAttempts == 0 {
+		c.MaxRetryAttempts = DefaultMaxRetryAttempts
+	} else if c.MaxRetryAttempts < 0 {
+		c.MaxRetryAttempts = 0
+	}
+	if c.KeepAliveCount < 0 {
+		c.KeepAliveCount = 0
+	}
+	if c.KeepAliveTime < 0 {
+		c.KeepAliveTime = 0
+	}
+	bind, err := parseHost(c.Address)
+	if err != nil {
+		return c, invalid("address: %v", err)
+	}
+	adv, err := parseHost(c.AdvertiseAddress)
+	if err != nil {
+		return c, invalid("advertise address: %v", err)
+	}
+	if bind.ip.IsValid() && bind.ip.IsUnspecified() && adv.auto {
+		return c, invalid("wildcard bind address %s needs an AdvertiseAddress", c.Address)
+	}
+	if adv.ip.IsValid() && adv.ip.IsUnspecified() {
+		return c, invalid("advertise address %s is a wildcard", c.AdvertiseAddress)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// hostSpec is a parsed Address or AdvertiseAddress: "auto", an IP or a name to resolve.
+type hostSpec struct {
+	auto bool
+	ip   netip.Addr
+	name string
+}
+
+func parseHost(s string) (hostSpec, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "auto") {
+		return hostSpec{auto: true}, nil
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if ip, err := netip.ParseAddr(s); err == nil {
+		if ip.Zone() != "" {
+			return hostSpec{}, fmt.Errorf("%q: zoned addresses are not supported", s)
+		}
+		return hostSpec{ip: ip.Unmap()}, nil
+	}
+	if strings.ContainsAny(s, " /:") {
+		return hostSpec{}, fmt.Errorf("%q is neither an IP address nor a host name", s)
+	}
+	return hostSpec{name: s}, nil
+}
+
+// resolve turns a hostSpec into one address. "auto" follows Tomcat: the local host name's
+// address, else 127.0.0.1.
+func (h hostSpec) resolve(ctx context.Context) (netip.Addr, error) {
+	switch {
+	case h.ip.IsValid():
+		return h.ip, nil
+	case h.auto:
+		name, err := os.Hostname()
+		if err != nil {
+			return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+		}
+		if ip, err := lookup(ctx, name); err == nil {
+			return ip, nil
+		}
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	default:
+		return lookup(ctx, h.name)
+	}
+}
+
+func lookup(ctx context.Context, name string) (netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("nio: resolve %q: %w", name, err)
+	}
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			return ip.Unmap(), nil
+		}
+	}
+	if len(ips) == 0 {
+		return netip.Addr{}, fmt.Errorf("nio: resolve %q: no address", name)
+	}
+	return ips[0].WithZone(""), nil
+}

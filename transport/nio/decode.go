@@ -1,0 +1,221 @@
+package nio
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// inbound is the part of gnet.Conn the decoder reads from. It is an interface so that the
+// decoding step can be fuzzed and tested without sockets.
+type inbound interface {
+	InboundBuffered() int
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+	Read(p []byte) (int, error)
+}
+
+const (
+	// largeFrame is the frame size from which the decoder assembles a frame in a buffer of
+	// its own instead of leaving it in gnet's ring: the bytes are copied once, and the
+	// message payload aliases that buffer instead of being copied again.
+	largeFrame = 32 << 10
+	// minAssembly is the smallest assembly buffer allocated without a reservation.
+	minAssembly = 64 << 10
+	// DefaultSpeculativeBudget is how many bytes, over all connections, the receiver may
+	// allocate for large frames before their bytes arrived (the frame's announced length
+	// minus what is buffered). Beyond it, assembly buffers grow with the data, to at most
+	// twice what was received.
+	DefaultSpeculativeBudget = 64 << 20
+)
+
+// decoder turns the bytes buffered on one connection into ChannelData, one frame at a
+// time. It never allocates for bytes that have not arrived, except within the shared
+// speculative budget; see DefaultSpeculativeBudget.
+type decoder struct {
+	maxBody int
+	large   int // frames of this size or more are assembled; 0 means largeFrame
+	cache   wire.MemberCache
+	budget  *atomic.Int64 // speculative allocation budget; nil means none
+
+	asm      []byte // a large frame being assembled
+	asmTotal int
+	reserved int64 // budget held by asm
+}
+
+// next decodes the first frame buffered in in and consumes it. ok is false (with a nil
+// error) while the frame is incomplete; its bytes then stay buffered (small frames) or move
+// into the decoder (large ones). An error means the stream is corrupt: a wrong marker, a
+// negative or oversize length, or a ChannelData whose inner lengths do not add up; the
+// connection must be closed.
+func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, err error) {
+	if d.asm != nil {
+		return d.assemble(in)
+	}
+	buffered := in.InboundBuffered()
+	if buffered == 0 {
+		return cd, 0, false, nil
+	}
+	hdr, err := in.Peek(min(buffered, wire.FrameHeaderLen))
+	if err != nil {
+		return cd, 0, false, nil
+	}
+	total, err := wire.PeekFrameLen(hdr, d.maxBody)
+	if err != nil || total == 0 {
+		return cd, 0, false, err
+	}
+	large := d.large
+	if large == 0 {
+		large = largeFrame
+	}
+	if total >= large {
+		d.startAssembly(total, buffered)
+		return d.assemble(in)
+	}
+	if buffered < total {
+		return cd, 0, false, nil
+	}
+	frame, err := in.Peek(total)
+	if err != nil {
+		return cd, 0, false, nil
+	}
+	body, n, err := wire.ParseFrame(frame, d.maxBody)
+	if err != nil {
+		return cd, 0, false, err
+	}
+	if cd, err = wire.ParseChannelData(body, &d.cache); err != nil {
+		return cd, 0, false, err
+	}
+	_, _ = in.Discard(n)
+	return cd, n, true, nil
+}
+
+// startAssembly allocates the buffer of a large frame: all of it when the bytes are there
+// or the speculative budget allows, else room for twice what arrived.
+func (d *decoder) startAssembly(total, buffered int) {
+	d.asmTotal = total
+	size := total
+	if spec := int64(total - buffered); spec > 0 {
+		if d.budget != nil && d.budget.Add(-spec) >= 0 {
+			d.reserved = spec
+		} else {
+			if d.budget != nil {
+				d.budget.Add(spec)
+			}
+			size = min(total, max(2*buffered, minAssembly))
+		}
+	}
+	d.asm = make([]byte, 0, size)
+}
+
+func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bool, err error) {
+	take := min(d.asmTotal-len(d.asm), in.InboundBuffered())
+	if take == 0 {
+		return cd, 0, false, nil
+	}
+	n := len(d.asm)
+	if cap(d.asm)-n < take {
+		grown := make([]byte, n, min(d.asmTotal, max(2*cap(d.asm), n+take)))
+		copy(grown, d.asm)
+		d.asm = grown
+	}
+	d.asm = d.asm[:n+take]
+	if _, err := in.Read(d.asm[n:]); err != nil {
+		return cd, 0, false, fmt.Errorf("nio: reading the inbound buffer: %w", err)
+	}
+	if len(d.asm) < d.asmTotal {
+		return cd, 0, false, nil
+	}
+	frame := d.asm
+	d.abandon()
+	body, n, err := wire.ParseFrame(frame, d.maxBody)
+	if err != nil {
+		return cd, 0, false, err
+	}
+	if cd, err = parseOwned(body, &d.cache); err != nil {
+		return cd, 0, false, err
+	}
+	return cd, n, true, nil
+}
+
+// abandon drops a frame being assembled and returns its budget (call it when the
+// connection closes).
+func (d *decoder) abandon() {
+	if d.reserved > 0 {
+		d.budget.Add(d.reserved)
+	}
+	d.asm, d.asmTotal, d.reserved = nil, 0, 0
+}
+
+// parseOwned decodes a ChannelData body that the decoder owns, with the message aliasing
+// body instead of being copied. wire.ParseChannelData validates everything (it is handed
+// the body up to the message, with the message length zeroed in place); the message
+// length is then checked against what remains, as wire.ParseChannelData would.
+func parseOwned(body []byte, cache *wire.MemberCache) (wire.ChannelData, error) {
+	off := 12     // options, timestamp
+	for range 2 { // id, address
+		if off+4 > len(body) {
+			return wire.ParseChannelData(body, cache) // reports the truncation
+		}
+		n := int64(int32(binary.BigEndian.Uint32(body[off:])))
+		if n < 0 || n > int64(len(body)-off-4) {
+			return wire.ParseChannelData(body, cache) // reports the bad length
+		}
+		off += 4 + int(n)
+	}
+	if off+4 > len(body) {
+		return wire.ParseChannelData(body, cache)
+	}
+	var saved [4]byte
+	copy(saved[:], body[off:off+4])
+	msgLen := int64(int32(binary.BigEndian.Uint32(saved[:])))
+	clear(body[off : off+4])
+	cd, err := wire.ParseChannelData(body[:off+4], cache)
+	copy(body[off:], saved[:])
+	if err != nil {
+		return cd, err
+	}
+	rest := int64(len(body) - off - 4)
+	if msgLen != rest {
+		return wire.ChannelData{}, fmt.Errorf("%w: message length %d, but %d bytes remain", wire.ErrBadChannelData, msgLen, rest)
+	}
+	cd.Message = body[off+4:]
+	return cd, nil
+}
+
+// toMessage builds the message handed to the ReceiveFunc. Its slices were copied off the
+// network buffer (a large payload aliases the frame buffer it was assembled in, which
+// nothing else uses); the source member is shared with other messages of the same connection
+// (members are immutable values).
+func toMessage(cd *wire.ChannelData) *channel.Message {
+	return &channel.Message{
+		Options:     channel.SendOptions(cd.Options),
+		Timestamp:   cd.Timestamp,
+		ID:          cd.UniqueID,
+		Source:      cd.Address,
+		SourceBytes: cd.AddressBytes,
+		Data:        cd.Message,
+	}
+}
+
+// ackMode says when the receiver answers a message (spec 5.2).
+type ackMode uint8
+
+const (
+	ackNone   ackMode = iota // no USE_ACK: nothing
+	ackBefore                // USE_ACK without SYNC: ACK, then process
+	ackAfter                 // USE_ACK with SYNC: process, then ACK or FAIL_ACK
+)
+
+func ackModeOf(o channel.SendOptions) ackMode {
+	switch {
+	case o.IsSyncAck():
+		return ackAfter
+	case o.WaitsForAck():
+		return ackBefore
+	}
+	return ackNone
+}

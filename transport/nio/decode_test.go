@@ -1,0 +1,226 @@
+package nio
+
+import (
+	"bytes"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// memInbound is an in-memory stand-in for gnet's inbound buffer.
+type memInbound struct{ buf []byte }
+
+func (m *memInbound) InboundBuffered() int { return len(m.buf) }
+
+func (m *memInbound) Peek(n int) ([]byte, error) {
+	if n > len(m.buf) {
+		return nil, errors.New("short buffer")
+	}
+	if n <= 0 {
+		n = len(m.buf)
+	}
+	return m.buf[:n], nil
+}
+
+func (m *memInbound) Read(p []byte) (int, error) {
+	n := copy(p, m.buf)
+	m.buf = m.buf[n:]
+	return n, nil
+}
+
+func (m *memInbound) Discard(n int) (int, error) {
+	n = min(n, len(m.buf))
+	m.buf = m.buf[n:]
+	return n, nil
+}
+
+type decoded struct {
+	opts uint32
+	id   []byte
+	data []byte
+	src  []byte
+	size int
+}
+
+// drain decodes everything in in; it returns the messages and the first error.
+func drain(d *decoder, in *memInbound, out []decoded) ([]decoded, error) {
+	for {
+		cd, n, ok, err := d.next(in)
+		if err != nil || !ok {
+			return out, err
+		}
+		out = append(out, decoded{cd.Options, cd.UniqueID, cd.Message, cd.AddressBytes, n})
+	}
+}
+
+func testSource() []byte {
+	m := channel.Member{Host: []byte{10, 0, 0, 1}, Port: 4000, SecurePort: -1, UDPPort: -1, AliveTime: 42}
+	b, _ := m.MarshalBinary()
+	return b
+}
+
+func TestDecoderChunked(t *testing.T) {
+	src := testSource()
+	var stream []byte
+	var want []decoded
+	for i, size := range []int{0, 1, 100, 5000} {
+		id := []byte{byte(i), 1, 2, 3}
+		data := pattern(size)
+		f := wire.AppendChannelDataFrame(nil, uint32(i), 7, id, src, data)
+		stream = append(stream, f...)
+		want = append(want, decoded{uint32(i), id, data, src, len(f)})
+	}
+	var budget atomic.Int64
+	budget.Store(4096)
+	for _, tc := range []struct {
+		chunk, large int
+		budget       *atomic.Int64
+	}{
+		{1, 0, nil}, {3, 0, nil}, {11, 0, nil}, {18, 0, nil}, {64, 0, nil}, {1 << 20, 0, nil},
+		{1, 64, nil}, {7, 64, &budget}, {100, 64, nil}, {1000, 64, &budget}, {1 << 20, 64, &budget},
+	} {
+		chunk := tc.chunk
+		d := decoder{maxBody: 1 << 20, large: tc.large, budget: tc.budget}
+		in := &memInbound{}
+		var got []decoded
+		var err error
+		for off := 0; off < len(stream); off += chunk {
+			in.buf = append(in.buf, stream[off:min(off+chunk, len(stream))]...)
+			if got, err = drain(&d, in, got); err != nil {
+				t.Fatalf("chunk %d: %v", chunk, err)
+			}
+		}
+		if len(got) != len(want) || in.InboundBuffered() != 0 {
+			t.Fatalf("chunk %d: %d messages, %d bytes left", chunk, len(got), in.InboundBuffered())
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.opts != w.opts || !bytes.Equal(g.id, w.id) || !bytes.Equal(g.data, w.data) || !bytes.Equal(g.src, w.src) || g.size != w.size {
+				t.Fatalf("chunk %d message %d differs", chunk, i)
+			}
+		}
+		if budget.Load() != 4096 {
+			t.Fatalf("budget not returned: %d", budget.Load())
+		}
+	}
+}
+
+func TestParseOwnedMatchesWire(t *testing.T) {
+	src := testSource()
+	good := wire.AppendChannelData(nil, 3, 9, []byte{1, 2}, src, []byte("payload"))
+	cd, err := parseOwned(bytes.Clone(good), nil)
+	if err != nil || string(cd.Message) != "payload" || !bytes.Equal(cd.AddressBytes, src) {
+		t.Fatalf("%+v, %v", cd, err)
+	}
+	// Every truncation and every corrupted length must be judged as wire judges it.
+	for cut := range len(good) {
+		_, werr := wire.ParseChannelData(good[:cut], nil)
+		_, oerr := parseOwned(bytes.Clone(good[:cut]), nil)
+		if (werr == nil) != (oerr == nil) {
+			t.Fatalf("cut %d: wire %v, owned %v", cut, werr, oerr)
+		}
+	}
+	for i := 12; i < len(good); i++ {
+		for _, v := range []byte{0, 1, 0x7f, 0x80, 0xff} {
+			b := bytes.Clone(good)
+			b[i] = v
+			_, werr := wire.ParseChannelData(b, nil)
+			_, oerr := parseOwned(bytes.Clone(b), nil)
+			if (werr == nil) != (oerr == nil) {
+				t.Fatalf("byte %d = %#x: wire %v, owned %v", i, v, werr, oerr)
+			}
+		}
+	}
+}
+
+func TestDecoderRejects(t *testing.T) {
+	src := testSource()
+	good := wire.AppendChannelDataFrame(nil, 2, 1, []byte{1}, src, []byte("x"))
+	for name, b := range map[string][]byte{
+		"start-marker-early": []byte("FLX"),
+		"oversize":           wire.AppendFrameHeader(nil, 1<<21),
+		"negative":           wire.AppendFrameHeader(nil, -5),
+		"end-marker":         append(good[:len(good)-1:len(good)-1], '!'),
+		"no-address":         wire.AppendChannelDataFrame(nil, 2, 1, []byte{1}, nil, []byte("x")),
+		"bad-address":        wire.AppendChannelDataFrame(nil, 2, 1, []byte{1}, []byte("TRIBES-Bjunk"), nil),
+	} {
+		d := decoder{maxBody: 1 << 20}
+		in := &memInbound{buf: bytes.Clone(b)}
+		if _, err := drain(&d, in, nil); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if in.InboundBuffered() != len(b) {
+			t.Errorf("%s: consumed bytes before failing", name)
+		}
+	}
+	// A header announcing a large body allocates nothing and waits.
+	d := decoder{maxBody: 1 << 30}
+	in := &memInbound{buf: wire.AppendFrameHeader(nil, 1<<29)}
+	if got, err := drain(&d, in, nil); err != nil || len(got) != 0 {
+		t.Fatalf("got %d, %v", len(got), err)
+	}
+}
+
+// FuzzReceiverStream feeds arbitrary bytes to the receive-side decoding step, whole and in
+// chunks, as gnet would deliver them. It must never panic, must decode the same messages
+// whatever the chunking, and must agree on whether the stream is corrupt.
+func FuzzReceiverStream(f *testing.F) {
+	src := testSource()
+	one := wire.AppendChannelDataFrame(nil, 3, 1234, channel.NewMessageID(), src, []byte("hello"))
+	f.Add(one, uint8(1))
+	f.Add(append(bytes.Clone(one), one...), uint8(7))
+	f.Add(append(bytes.Clone(one), one[:20]...), uint8(11))
+	f.Add(wire.AckFrame, uint8(3))
+	f.Add([]byte("FLT2002\xff\xff\xff\xffTLF2003"), uint8(2))
+	f.Add([]byte("garbage"), uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
+		const maxBody = 4096
+		whole := decoder{maxBody: maxBody}
+		in := &memInbound{buf: bytes.Clone(data)}
+		want, werr := drain(&whole, in, nil)
+		consumed := 0
+		for _, m := range want {
+			if m.size < wire.FrameOverhead || len(m.data) > maxBody {
+				t.Fatalf("implausible message: size %d, data %d", m.size, len(m.data))
+			}
+			consumed += m.size
+		}
+		if consumed+in.InboundBuffered() != len(data) {
+			t.Fatalf("consumed %d + left %d != %d", consumed, in.InboundBuffered(), len(data))
+		}
+
+		// Odd splits also exercise the assembly of large frames (threshold lowered).
+		chunk := int(split)%32 + 1
+		part := decoder{maxBody: maxBody}
+		if split&1 == 1 {
+			part.large = 40
+		}
+		in = &memInbound{}
+		var got []decoded
+		var gerr error
+		for off := 0; off < len(data) && gerr == nil; off += chunk {
+			in.buf = append(in.buf, data[off:min(off+chunk, len(data))]...)
+			got, gerr = drain(&part, in, got)
+		}
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("whole: %v, chunked by %d: %v", werr, chunk, gerr)
+		}
+		// The same input through the large-frame path in one go.
+		owned := decoder{maxBody: maxBody, large: 1}
+		in = &memInbound{buf: bytes.Clone(data)}
+		got2, oerr := drain(&owned, in, nil)
+		if (werr == nil) != (oerr == nil) || len(got2) != len(want) {
+			t.Fatalf("whole: %d, %v; assembled: %d, %v", len(want), werr, len(got2), oerr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("whole: %d messages, chunked by %d: %d", len(want), chunk, len(got))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i].data, want[i].data) || !bytes.Equal(got[i].id, want[i].id) || got[i].opts != want[i].opts {
+				t.Fatalf("message %d differs", i)
+			}
+		}
+	})
+}

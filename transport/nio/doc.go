@@ -1,0 +1,116 @@
+// Package nio is the TCP transport of the Tribes port: a channel.Transport that speaks the
+// wire protocol of Apache Tomcat Tribes' NioReceiver and PooledParallelSender, so that Go
+// and Java nodes exchange messages.
+//
+// The receiver runs on gnet event loops (github.com/panjf2000/gnet/v2) and hands decoded
+// messages to a bounded pool of worker goroutines; the sender uses pooled net.Conn
+// connections, one message in flight per connection, as Java does. An optional UDP
+// receiver and sender implement Tribes' SEND_OPTIONS_UDP path.
+//
+// # Usage
+//
+// Build a Config (DefaultConfig gives Tomcat's defaults, Config{} works too), call New,
+// then Start with channel.SvcReceiver and/or channel.SvcSender. Usually a channel.Channel
+// does that:
+//
+//	tr, err := nio.New(nio.DefaultConfig())
+//	...
+//	ch, err := channel.New(channel.Config{Transport: tr, Membership: ...})
+//	err = ch.Start(ctx, channel.SvcAll)
+//
+// Start(SvcReceiver) binds the first free port of Port…Port+AutoBind-1 (Port 0: an
+// ephemeral port) and returns once it listens; LocalAddress then reports the advertised
+// host and the ports, which the channel puts into the local member. Send delivers a
+// message to members in parallel and returns nil or a *channel.SendError naming every
+// member that failed, with a cause wrapping channel.ErrAckTimeout, channel.ErrAckFailed,
+// channel.ErrConnect (with the *net.OpError inside, so errors.Is(err,
+// syscall.ECONNREFUSED) works), channel.ErrConnectionLost, channel.ErrMessageTooLarge,
+// channel.ErrNotStarted, ErrPoolExhausted or the context's error. Stop stops levels;
+// stopping a stopped level is a no-op and Start may be called again.
+//
+// # Sending
+//
+// A Send encodes the frame once: small payloads are copied into one pooled buffer, large
+// ones (over 16 KiB) are written from the caller's slice with writev and never copied. With
+// one destination the send runs on the caller's goroutine, otherwise each further
+// destination gets a goroutine. Each destination borrows a connection from its member's
+// pool (at most PoolSize, waiting up to MaxWait), writes the frame and, with
+// channel.OptUseAck, reads frames until an ACK or FAIL_ACK arrives (other frames are
+// ignored, as Java does). The whole Send, connecting included, must finish by the earlier
+// of the context's deadline and Timeout; cancelling the context interrupts blocked I/O.
+//
+// Connect failures, I/O errors, EOF and FAIL_ACK are retried up to MaxRetryAttempts times,
+// each on a fresh connection (so a FAIL_ACK can make the receiver process a message twice,
+// as with Java); an ack timeout is not retried and its connection is closed. A connection
+// that failed is never returned to the pool. Connections are closed after KeepAliveCount
+// messages or KeepAliveTime; Heartbeat also closes idle connections whose peer closed them.
+// An idle connection is checked with one non-blocking peek before reuse when it sat idle
+// for more than 100 ms, instead of Java's read after every unacknowledged write.
+//
+// # Concurrency
+//
+// All methods of Transport are safe for concurrent use. The ReceiveFunc runs on worker
+// goroutines (Workers of them), never on an event loop: messages of one connection are
+// delivered one at a time and in arrival order; messages of different connections
+// concurrently. Concurrent Sends to one member use different pooled connections, so their
+// relative order is not defined (as in Tribes; use an ordering interceptor if needed).
+//
+// # Buffering and backpressure
+//
+// gnet has no way to pause reading a connection, so the receiver bounds memory itself:
+//
+//   - Each connection has a queue of decoded messages waiting for a worker. When it holds
+//     MaxConnQueueBytes or more (frame bytes), the event loop stops decoding that
+//     connection: new bytes stay in gnet's inbound buffer. The worker that drains the queue
+//     below the limit wakes the connection (gnet Conn.Wake) and decoding resumes. With
+//     USE_ACK senders this never triggers, since a sender waits for each ACK.
+//   - gnet keeps reading a paused connection into its buffer. If that buffer grows beyond
+//     2×(MaxFrameSize+18)+MaxConnQueueBytes, the connection is closed, an error is logged
+//     and Stats.ConnsOverflowed counts it.
+//   - A frame announcing more than MaxFrameSize bytes, a wrong start or end marker, a
+//     negative length, or a ChannelData whose inner lengths disagree with the frame closes
+//     the connection (logged once, counted in Stats.FramesRejected); the node stays up.
+//     Unlike Java there is no "discard" mode that waits for a marker to reappear.
+//   - Frames are decoded only once all their bytes arrived; nothing is allocated for an
+//     announced length. Frames of 32 KiB or more are assembled in a buffer of their own,
+//     which the message payload then aliases (one copy off the network instead of three).
+//     That buffer is allocated whole only within a receiver-wide budget of
+//     DefaultSpeculativeBudget bytes not yet received; beyond it, it grows with the data to
+//     at most twice what arrived.
+//
+// On EOF the complete frames still buffered are processed (ACKs can no longer be sent) and
+// a trailing partial frame is dropped, as Java does; so short-lived connections carrying
+// one frame, like TcpFailureDetector's probes, are delivered.
+//
+// The UDP receiver reads datagrams on one goroutine and runs the ReceiveFunc there, in
+// arrival order; while it runs, datagrams wait in the socket buffer and the kernel drops
+// what does not fit.
+//
+// # Wire compatibility
+//
+// Frames are Tribes' XByteBuffer packages (FLT2002, length, body, TLF2003) carrying a
+// ChannelData; see package wire. ACKs follow NioReplicationTask: USE_ACK without
+// SYNCHRONIZED_ACK is acknowledged before processing (by the event loop, when nothing
+// else is waiting to be acknowledged on that connection), USE_ACK with SYNCHRONIZED_ACK
+// after the ReceiveFunc returned — ACK for nil, FAIL_ACK for an error or a panic — and
+// messages without USE_ACK get nothing. One ACK per acknowledged message, in frame order,
+// on the same connection (or, for UDP, as a datagram to the source address). Several
+// frames and partial frames per read are handled. The message's source is the member in
+// the ChannelData, not the TCP peer.
+//
+// Differences from Java, all on the safe side: frames are limited to MaxFrameSize (Java:
+// int32), a corrupt stream is closed rather than buffered, and the SO_TRAFFIC_CLASS,
+// SO_LINGER and OOB-inline socket options are left at the operating system's defaults.
+//
+// # Stopping
+//
+// Stop(SvcReceiver) shuts gnet down (without Engine.Stop's 500 ms polling), closes every
+// inbound connection, lets the workers finish the messages already queued and joins every
+// goroutine it started; if ctx ends first, queued messages are dropped and Stop returns the
+// context's error while running ReceiveFuncs finish in the background. Stop(SvcSender)
+// closes every pooled connection, idle or busy: sends in flight fail at once with an error
+// wrapping channel.ErrNotStarted.
+//
+// The package needs a Unix-like system (Linux, the BSDs, macOS): gnet's Windows support is
+// a development shim, and the port lookup uses golang.org/x/sys/unix.
+package nio

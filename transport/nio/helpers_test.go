@@ -1,0 +1,272 @@
+package nio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+// waitTimeout bounds every wait in the tests.
+const waitTimeout = 10 * time.Second
+
+// testConfig is a loopback configuration on ephemeral ports.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Port = 0
+	cfg.EventLoops = 2
+	cfg.Workers = 4
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return cfg
+}
+
+// node is a started Transport with its local member.
+type node struct {
+	t      *Transport
+	member channel.Member
+	wire   []byte
+}
+
+func startNode(tb testing.TB, cfg Config, rx channel.ReceiveFunc) *node {
+	tb.Helper()
+	tr, err := New(cfg)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	if rx == nil {
+		rx = func(*channel.Message) error { return nil }
+	}
+	if err := tr.Start(context.Background(), channel.SvcTransport, rx); err != nil {
+		tb.Fatalf("Start: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := tr.Stop(context.Background(), channel.SvcTransport); err != nil {
+			tb.Errorf("Stop: %v", err)
+		}
+	})
+	n := &node{t: tr, member: memberOf(tr)}
+	n.wire, _ = n.member.MarshalBinary()
+	return n
+}
+
+func memberOf(tr *Transport) channel.Member {
+	la := tr.LocalAddress()
+	m := channel.Member{Host: la.Host, Port: la.Port, SecurePort: la.SecurePort, UDPPort: la.UDPPort}
+	_, _ = rand.Read(m.UniqueID[:])
+	return m
+}
+
+func (n *node) msg(opts channel.SendOptions, data []byte) *channel.Message {
+	return &channel.Message{
+		Options:     opts | channel.OptByteMessage,
+		Timestamp:   time.Now().UnixMilli(),
+		ID:          channel.NewMessageID(),
+		Source:      n.member,
+		SourceBytes: n.wire,
+		Data:        data,
+	}
+}
+
+// recorder is a ReceiveFunc that forwards messages to a channel.
+type recorder struct {
+	ch   chan *channel.Message
+	fail atomic.Pointer[func(*channel.Message) error]
+}
+
+// setErr makes the ReceiveFunc return f's result (nil f: succeed).
+func (r *recorder) setErr(f func(*channel.Message) error) {
+	if f == nil {
+		r.fail.Store(nil)
+		return
+	}
+	r.fail.Store(&f)
+}
+
+func newRecorder(n int) *recorder { return &recorder{ch: make(chan *channel.Message, n)} }
+
+func (r *recorder) rx(m *channel.Message) error {
+	r.ch <- m
+	if f := r.fail.Load(); f != nil {
+		return (*f)(m)
+	}
+	return nil
+}
+
+func (r *recorder) next(tb testing.TB) *channel.Message {
+	tb.Helper()
+	select {
+	case m := <-r.ch:
+		return m
+	case <-time.After(waitTimeout):
+		tb.Fatal("timed out waiting for a message")
+		return nil
+	}
+}
+
+func (r *recorder) none(tb testing.TB) {
+	tb.Helper()
+	select {
+	case m := <-r.ch:
+		tb.Fatalf("unexpected message %x", m.ID)
+	default:
+	}
+}
+
+// frame encodes a ChannelData frame from src with the given options and payload.
+func frame(src []byte, opts channel.SendOptions, payload []byte) []byte {
+	return wire.AppendChannelDataFrame(nil, uint32(opts), time.Now().UnixMilli(), channel.NewMessageID(), src, payload)
+}
+
+func seqPayload(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }
+
+// silentServer accepts connections, reads everything and never answers.
+type silentServer struct {
+	ln       net.Listener
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    []net.Conn
+	received chan int // bytes per read
+}
+
+func newSilentServer(tb testing.TB) *silentServer {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &silentServer{ln: ln, received: make(chan int, 1024)}
+	s.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+			s.wg.Go(func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						select {
+						case s.received <- n:
+						default:
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	tb.Cleanup(s.close)
+	return s
+}
+
+func (s *silentServer) member() channel.Member {
+	a := s.ln.Addr().(*net.TCPAddr)
+	return channel.Member{Host: a.IP.To4(), Port: int32(a.Port), SecurePort: -1, UDPPort: -1}
+}
+
+func (s *silentServer) close() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// dialRaw opens a plain TCP connection to a node's receiver.
+func dialRaw(tb testing.TB, n *node) net.Conn {
+	tb.Helper()
+	c, err := net.DialTimeout("tcp", n.member.Addr(), waitTimeout)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// readAcks reads k 21-byte ACK frames and returns their kinds.
+func readAcks(tb testing.TB, c net.Conn, k int) []wire.AckKind {
+	tb.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	buf := make([]byte, k*len(wire.AckFrame))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		tb.Fatalf("reading %d acks: %v", k, err)
+	}
+	kinds := make([]wire.AckKind, k)
+	for i := range kinds {
+		body, n, err := wire.ParseFrame(buf[i*len(wire.AckFrame):], 0)
+		if err != nil || n != len(wire.AckFrame) {
+			tb.Fatalf("ack %d: n=%d err=%v", i, n, err)
+		}
+		kinds[i] = wire.ClassifyAck(body)
+	}
+	return kinds
+}
+
+// expectClosed waits until the peer closes c (read returns EOF or reset).
+func expectClosed(tb testing.TB, c net.Conn) {
+	tb.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	buf := make([]byte, 256)
+	for {
+		_, err := c.Read(buf)
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			tb.Fatal("connection was not closed by the receiver")
+		}
+		return
+	}
+}
+
+// eventually polls cond (bounded) for counters that change asynchronously.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// gate blocks ReceiveFuncs until opened; opening twice is fine. Register open with
+// t.Cleanup after starting the node, so that a failing test does not leave Stop waiting
+// for a blocked worker.
+type gate struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func newGate() *gate  { return &gate{ch: make(chan struct{})} }
+func (g *gate) wait() { <-g.ch }
+func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }

@@ -1,0 +1,72 @@
+package nio
+
+import "sync/atomic"
+
+// Stats is a snapshot of a Transport's counters since New. Counters only grow; the
+// fields marked "gauge" are current values.
+type Stats struct {
+	// Receiver.
+	ConnsAccepted     uint64 // TCP connections accepted
+	ConnsOpen         int64  // gauge: inbound TCP connections open now
+	FramesReceived    uint64 // frames decoded (TCP and UDP)
+	BytesReceived     uint64 // bytes of those frames, markers included
+	MessagesDelivered uint64 // messages handed to the ReceiveFunc
+	DeliveryErrors    uint64 // ReceiveFunc calls that returned an error (or panicked)
+	AcksSent          uint64 // ACK frames written
+	FailAcksSent      uint64 // FAIL_ACK frames written
+	FramesRejected    uint64 // malformed, oversize or undecodable frames; each closed its connection (or dropped its datagram)
+	ConnsOverflowed   uint64 // connections closed because they buffered more than the hard cap
+	ReadPauses        uint64 // times a connection's queue reached MaxConnQueueBytes and decoding paused
+	QueuedBytes       int64  // gauge: decoded bytes waiting for workers, all connections
+	DatagramsReceived uint64 // UDP datagrams received
+
+	// Sender.
+	MessagesSent     uint64 // deliveries that succeeded, one per destination
+	BytesSent        uint64 // frame bytes written, retries included
+	SendErrors       uint64 // deliveries that failed, one per destination
+	Retries          uint64 // extra attempts made
+	AckTimeouts      uint64 // deliveries that failed with an ack timeout
+	FailAcksReceived uint64 // FAIL_ACK frames received
+	Dials            uint64 // connections opened (TCP and UDP)
+	DialFailures     uint64 // connection attempts that failed
+	ConnsPooled      int64  // gauge: outbound connections open now (idle and busy)
+	ConnsExpired     uint64 // outbound connections closed by keep-alive limits or found dead on Heartbeat
+}
+
+type counters struct {
+	connsAccepted, framesReceived, bytesReceived, delivered, deliveryErrors atomic.Uint64
+	acksSent, failAcksSent, framesRejected, connsOverflowed, readPauses     atomic.Uint64
+	datagramsReceived                                                       atomic.Uint64
+	connsOpen, queuedBytes                                                  atomic.Int64
+	messagesSent, bytesSent, sendErrors, retries, ackTimeouts, failAcksRecv atomic.Uint64
+	dials, dialFailures, connsExpired                                       atomic.Uint64
+	connsPooled                                                             atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		ConnsAccepted:     c.connsAccepted.Load(),
+		ConnsOpen:         c.connsOpen.Load(),
+		FramesReceived:    c.framesReceived.Load(),
+		BytesReceived:     c.bytesReceived.Load(),
+		MessagesDelivered: c.delivered.Load(),
+		DeliveryErrors:    c.deliveryErrors.Load(),
+		AcksSent:          c.acksSent.Load(),
+		FailAcksSent:      c.failAcksSent.Load(),
+		FramesRejected:    c.framesRejected.Load(),
+		ConnsOverflowed:   c.connsOverflowed.Load(),
+		ReadPauses:        c.readPauses.Load(),
+		QueuedBytes:       c.queuedBytes.Load(),
+		DatagramsReceived: c.datagramsReceived.Load(),
+		MessagesSent:      c.messagesSent.Load(),
+		BytesSent:         c.bytesSent.Load(),
+		SendErrors:        c.sendErrors.Load(),
+		Retries:           c.retries.Load(),
+		AckTimeouts:       c.ackTimeouts.Load(),
+		FailAcksReceived:  c.failAcksRecv.Load(),
+		Dials:             c.dials.Load(),
+		DialFailures:      c.dialFailures.Load(),
+		ConnsPooled:       c.connsPooled.Load(),
+		ConnsExpired:      c.connsExpired.Load(),
+	}
+}

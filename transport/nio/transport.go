@@ -1,0 +1,342 @@
+package nio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+var errAddrInUse = syscall.EADDRINUSE
+
+// Lock order in this package (a → b: b may be taken while a is held):
+//
+//	rconn.mu → workerPool.mu      (queueing a connection's batch schedules it)
+//	rconn.cmu → gnet's task queue (workers' AsyncWrite and Wake)
+//	sender.mu → memberPool.mu     (Stop closes every pool)
+//	Transport.mu → everything     (Start and Stop)
+
+// Transport is a channel.Transport over TCP (and optionally UDP) that speaks Java Tribes'
+// wire protocol: a gnet receiver and a pooled net.Conn sender. Create it with New; nothing
+// runs until Start. All methods are safe for concurrent use.
+type Transport struct {
+	cfg  Config
+	bind hostSpec
+	adv  hostSpec
+
+	st counters
+
+	mu    sync.Mutex // serialises Start and Stop
+	rcv   *receiver
+	udp   *udpReceiver
+	snd   atomic.Pointer[sender]
+	local atomic.Pointer[channel.LocalAddress]
+}
+
+var _ channel.Transport = (*Transport)(nil)
+
+// New validates cfg and returns a stopped Transport. Configuration errors wrap
+// channel.ErrInvalidConfig.
+func New(cfg Config) (*Transport, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	t := &Transport{cfg: cfg}
+	t.bind, _ = parseHost(cfg.Address)
+	t.adv, _ = parseHost(cfg.AdvertiseAddress)
+	return t, nil
+}
+
+// Config returns the configuration in use, with defaults filled in.
+func (t *Transport) Config() Config { return t.cfg }
+
+// Start starts the levels of svc that concern a transport: channel.SvcReceiver binds the
+// receiver and returns once it listens (LocalAddress is then valid); channel.SvcSender
+// enables Send. Levels already running are left alone. rx receives every message; it is
+// required with SvcReceiver.
+func (t *Transport) Start(ctx context.Context, svc channel.Service, rx channel.ReceiveFunc) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if svc.Has(channel.SvcReceiver) && t.rcv == nil {
+		if rx == nil {
+			return invalid("Start with the receiver level needs a ReceiveFunc")
+		}
+		if err := t.startReceiver(ctx, rx); err != nil {
+			return err
+		}
+	}
+	if svc.Has(channel.SvcSender) && t.snd.Load() == nil {
+		t.snd.Store(newSender(&t.cfg, &t.st))
+	}
+	return nil
+}
+
+// Stop stops the levels of svc that run. Stopping the receiver stops gnet, closes every
+// inbound connection, lets the workers finish what is queued (or, once ctx ends, drop it)
+// and joins every goroutine; stopping the sender closes every pooled connection, so that
+// sends in flight fail promptly. Stopping a stopped level is a no-op.
+func (t *Transport) Stop(ctx context.Context, svc channel.Service) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []error
+	if svc.Has(channel.SvcSender) {
+		if s := t.snd.Swap(nil); s != nil {
+			s.close()
+		}
+	}
+	if svc.Has(channel.SvcReceiver) && t.rcv != nil {
+		errs = append(errs, t.stopReceiver(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// LocalAddress reports the advertised host and the bound ports once the receiver runs.
+func (t *Transport) LocalAddress() channel.LocalAddress {
+	if a := t.local.Load(); a != nil {
+		la := *a
+		la.Host = bytes.Clone(la.Host)
+		return la
+	}
+	return channel.LocalAddress{SecurePort: -1, UDPPort: -1}
+}
+
+// Send delivers msg to every member of to in parallel; see the package documentation. It
+// returns nil or a *channel.SendError naming each member that failed.
+func (t *Transport) Send(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	s := t.snd.Load()
+	if s == nil {
+		return notStarted(to, msg)
+	}
+	return s.send(ctx, to, msg)
+}
+
+// Heartbeat closes sender connections that outlived KeepAliveTime and idle ones whose peer
+// has closed them.
+func (t *Transport) Heartbeat() {
+	if s := t.snd.Load(); s != nil {
+		s.heartbeat()
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (t *Transport) Stats() Stats { return t.st.snapshot() }
+
+func notStarted(to []channel.Member, msg *channel.Message) error {
+	err := fmt.Errorf("%w: nio sender is stopped", channel.ErrNotStarted)
+	se := &channel.SendError{MessageID: msg.ID, Faulty: make([]channel.FaultyMember, len(to))}
+	for i := range to {
+		se.Faulty[i] = channel.FaultyMember{Member: to[i], Err: err}
+	}
+	return se
+}
+
+func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (err error) {
+	cfg := &t.cfg
+	bindIP, err := t.bind.resolve(ctx)
+	if err != nil {
+		return err
+	}
+	advIP := bindIP
+	if !t.adv.auto {
+		if advIP, err = t.adv.resolve(ctx); err != nil {
+			return err
+		}
+	}
+	if advIP.IsUnspecified() {
+		return invalid("bind address %s is a wildcard and no AdvertiseAddress is set", bindIP)
+	}
+
+	r := newReceiver(cfg, &t.st, rx)
+	r.pool = newWorkerPool(cfg.Workers)
+	defer func() {
+		if err != nil {
+			<-r.pool.close()
+		}
+	}()
+
+	port, err := t.bindTCP(ctx, r, bindIP)
+	if err != nil {
+		return err
+	}
+	local := channel.LocalAddress{Host: advIP.AsSlice(), Port: int32(port), SecurePort: -1, UDPPort: -1}
+	if cfg.UDP {
+		var u *udpReceiver
+		var uport int
+		if u, uport, err = t.bindUDP(r, bindIP); err != nil {
+			r.stopping.Store(true)
+			stopEngine(r)
+			return err
+		}
+		local.UDPPort = int32(uport)
+		t.udp = u
+		go u.loop()
+	}
+	t.rcv = r
+	t.local.Store(&local)
+	cfg.Logger.Info("tribes nio receiver listening", "bind", netip.AddrPortFrom(bindIP, uint16(port)).String(),
+		"advertise", advIP.String(), "udp_port", local.UDPPort)
+	return nil
+}
+
+// bindTCP starts gnet on the first free port of the autobind range and returns the port.
+func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (int, error) {
+	cfg := &t.cfg
+	network := "tcp4"
+	if ip.Is6() {
+		network = "tcp6"
+	}
+	nodelay := gnet.TCPNoDelay
+	if cfg.DisableTCPNoDelay {
+		nodelay = gnet.TCPDelay
+	}
+	opts := []gnet.Option{
+		gnet.WithLogger(gnetLogger{cfg.Logger}),
+		gnet.WithNumEventLoop(cfg.EventLoops),
+		gnet.WithReuseAddr(true),
+		gnet.WithReusePort(false), // one listener, so that autobind and port 0 mean one port
+		gnet.WithTCPNoDelay(nodelay),
+		gnet.WithReadBufferCap(readBufferCap),
+		gnet.WithWriteBufferCap(4 << 10),
+	}
+	if cfg.RxBufSize > 0 {
+		opts = append(opts, gnet.WithSocketRecvBuffer(cfg.RxBufSize))
+	}
+	if cfg.TxBufSize > 0 {
+		opts = append(opts, gnet.WithSocketSendBuffer(cfg.TxBufSize))
+	}
+	tries := cfg.AutoBind
+	if cfg.Port == 0 {
+		tries = 1
+	}
+	var lastErr error
+	for i := range tries {
+		port := cfg.Port + i
+		if port > 65535 {
+			break
+		}
+		addr := network + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
+		r.booted, r.runErr = make(chan struct{}), make(chan error, 1)
+		go func(booted chan struct{}, runErr chan error) {
+			runErr <- gnet.Run(r, addr, opts...)
+		}(r.booted, r.runErr)
+		select {
+		case <-r.booted:
+		case err := <-r.runErr:
+			if err == nil {
+				err = errors.New("gnet engine exited before booting")
+			}
+			lastErr = err
+			if isAddrInUse(err) && ctx.Err() == nil {
+				continue
+			}
+			return 0, fmt.Errorf("nio: listen on %s: %w", addr, err)
+		}
+		if port != 0 {
+			return port, nil
+		}
+		p, err := enginePort(r.eng)
+		if err != nil {
+			r.stopping.Store(true)
+			stopEngine(r)
+			return 0, fmt.Errorf("nio: cannot read the bound port: %w", err)
+		}
+		return p, nil
+	}
+	return 0, fmt.Errorf("nio: no free port in %d…%d on %s: %w", cfg.Port, cfg.Port+tries-1, ip, lastErr)
+}
+
+// enginePort reads the port gnet's listener is bound to (gnet has no Addr()).
+func enginePort(eng gnet.Engine) (int, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return 0, err
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port, nil
+	case *unix.SockaddrInet6:
+		return a.Port, nil
+	}
+	return 0, fmt.Errorf("unexpected socket address %T", sa)
+}
+
+func (t *Transport) bindUDP(r *receiver, ip netip.Addr) (*udpReceiver, int, error) {
+	cfg := &t.cfg
+	tries := cfg.AutoBind
+	if cfg.UDPPort == 0 {
+		tries = 1
+	}
+	var lastErr error
+	for i := range tries {
+		port := cfg.UDPPort + i
+		if port > 65535 {
+			break
+		}
+		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		if err != nil {
+			lastErr = err
+			if isAddrInUse(err) {
+				continue
+			}
+			return nil, 0, fmt.Errorf("nio: listen on udp %s: %w", netip.AddrPortFrom(ip, uint16(port)), err)
+		}
+		if cfg.RxBufSize > 0 {
+			_ = conn.SetReadBuffer(cfg.RxBufSize)
+		}
+		if cfg.TxBufSize > 0 {
+			_ = conn.SetWriteBuffer(cfg.TxBufSize)
+		}
+		bound := conn.LocalAddr().(*net.UDPAddr).Port
+		return &udpReceiver{r: r, conn: conn, done: make(chan struct{})}, bound, nil
+	}
+	return nil, 0, fmt.Errorf("nio: no free udp port in %d…%d on %s: %w", cfg.UDPPort, cfg.UDPPort+tries-1, ip, lastErr)
+}
+
+// stopEngine shuts gnet down and waits until gnet.Run has returned, that is until every
+// event loop exited and every connection was closed. Engine.Stop polls every 500 ms; giving
+// it a cancelled context makes it only trigger the shutdown, and Run's return is the
+// completion signal.
+func stopEngine(r *receiver) {
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = r.eng.Stop(cctx)
+	<-r.runErr
+}
+
+func (t *Transport) stopReceiver(ctx context.Context) error {
+	r := t.rcv
+	t.rcv = nil
+	t.local.Store(nil)
+	r.stopping.Store(true)
+	stopEngine(r)
+	if u := t.udp; u != nil {
+		t.udp = nil
+		_ = u.conn.Close()
+		<-u.done
+	}
+	done := r.pool.close()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		r.dropping.Store(true)
+		return fmt.Errorf("nio: receiver workers still busy when stopping: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,999 @@
+package nio
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}
+
+var ackModes = []struct {
+	name string
+	opts channel.SendOptions
+}{
+	{"none", 0},
+	{"ack", channel.OptUseAck},
+	{"sync", channel.OptUseAck | channel.OptSyncAck},
+}
+
+func TestSendReceive(t *testing.T) {
+	rec := newRecorder(16)
+	b := startNode(t, testConfig(), rec.rx)
+	a := startNode(t, testConfig(), nil)
+	for _, size := range []int{0, 1, 64 << 10, 8 << 20} {
+		for _, mode := range ackModes {
+			t.Run(fmt.Sprintf("size=%d/ack=%s", size, mode.name), func(t *testing.T) {
+				data := pattern(size)
+				msg := a.msg(mode.opts, data)
+				if size == 1 {
+					msg.SourceBytes = nil // the transport encodes Source itself
+				}
+				if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+				got := rec.next(t)
+				if !bytes.Equal(got.Data, data) {
+					t.Fatalf("payload differs: got %d bytes, want %d", len(got.Data), len(data))
+				}
+				if got.Options != msg.Options || got.Timestamp != msg.Timestamp || !bytes.Equal(got.ID, msg.ID) {
+					t.Fatalf("envelope differs: got %v/%d/%x, want %v/%d/%x",
+						got.Options, got.Timestamp, got.ID, msg.Options, msg.Timestamp, msg.ID)
+				}
+				if !got.Source.Equal(a.member) || !bytes.Equal(got.SourceBytes, a.wire) {
+					t.Fatalf("source = %v, want %v", got.Source.String(), a.member.String())
+				}
+			})
+		}
+	}
+	st := b.t.Stats()
+	if st.FramesReceived != 12 || st.MessagesDelivered != 12 || st.AcksSent != 8 || st.FramesRejected != 0 {
+		t.Fatalf("receiver stats: %+v", st)
+	}
+	if s := a.t.Stats(); s.MessagesSent != 12 || s.SendErrors != 0 {
+		t.Fatalf("sender stats: %+v", s)
+	}
+}
+
+func TestSyncAckFailureIsRetriedAndReported(t *testing.T) {
+	rec := newRecorder(16)
+	fail := errors.New("listener failed")
+	rec.setErr(func(*channel.Message) error { return fail })
+	b := startNode(t, testConfig(), rec.rx)
+	a := startNode(t, testConfig(), nil) // MaxRetryAttempts 1
+
+	msg := a.msg(channel.OptUseAck|channel.OptSyncAck, []byte("x"))
+	err := a.t.Send(context.Background(), []channel.Member{b.member}, msg)
+	if !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("err = %v, want ErrAckFailed", err)
+	}
+	faulty := channel.FaultyMembers(err)
+	if len(faulty) != 1 || !faulty[0].Member.Equal(b.member) {
+		t.Fatalf("faulty = %+v", faulty)
+	}
+	var se *channel.SendError
+	if !errors.As(err, &se) || !bytes.Equal(se.MessageID, msg.ID) {
+		t.Fatalf("not a SendError for the message: %v", err)
+	}
+	// Processed twice: the original and one retry, both with the same id.
+	for range 2 {
+		if got := rec.next(t); !bytes.Equal(got.ID, msg.ID) {
+			t.Fatalf("id %x, want %x", got.ID, msg.ID)
+		}
+	}
+	rec.none(t)
+	if st := a.t.Stats(); st.Retries != 1 || st.FailAcksReceived != 2 {
+		t.Fatalf("sender stats %+v", st)
+	}
+	if st := b.t.Stats(); st.FailAcksSent != 2 {
+		t.Fatalf("receiver stats %+v", st)
+	}
+
+	// A plain USE_ACK is acknowledged before processing: the listener error is not seen.
+	if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
+		t.Fatalf("use-ack send: %v", err)
+	}
+	rec.next(t)
+
+	// IgnoreFailedAck (throwOnFailedAck=false) counts a FAIL_ACK as success.
+	cfg := testConfig()
+	cfg.IgnoreFailedAck = true
+	c := startNode(t, cfg, nil)
+	if err := c.t.Send(context.Background(), []channel.Member{b.member}, c.msg(channel.OptUseAck|channel.OptSyncAck, nil)); err != nil {
+		t.Fatalf("IgnoreFailedAck: %v", err)
+	}
+	rec.next(t)
+}
+
+func TestNoRetryWhenDisabled(t *testing.T) {
+	rec := newRecorder(4)
+	rec.setErr(func(*channel.Message) error { return errors.New("no") })
+	b := startNode(t, testConfig(), rec.rx)
+	cfg := testConfig()
+	cfg.MaxRetryAttempts = -1
+	a := startNode(t, cfg, nil)
+	err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck|channel.OptSyncAck, nil))
+	if !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	rec.next(t)
+	rec.none(t)
+}
+
+func TestConnectRefused(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	a := startNode(t, testConfig(), nil)
+	dead := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(port), SecurePort: -1, UDPPort: -1}
+	err = a.t.Send(context.Background(), []channel.Member{dead}, a.msg(channel.OptUseAck, []byte("hi")))
+	if !errors.Is(err, channel.ErrConnect) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("err = %v, want ErrConnect and ECONNREFUSED", err)
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) {
+		t.Fatalf("no *net.OpError in %v", err)
+	}
+	if st := a.t.Stats(); st.DialFailures != 2 || st.Retries != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestAckTimeout(t *testing.T) {
+	srv := newSilentServer(t)
+	cfg := testConfig()
+	cfg.Timeout = 200 * time.Millisecond
+	a := startNode(t, cfg, nil)
+	err := a.t.Send(context.Background(), []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("hello")))
+	if !errors.Is(err, channel.ErrAckTimeout) {
+		t.Fatalf("err = %v, want ErrAckTimeout", err)
+	}
+	if errors.Is(err, channel.ErrConnectionLost) {
+		t.Fatalf("timeout also reported as lost connection: %v", err)
+	}
+	st := a.t.Stats()
+	if st.AckTimeouts != 1 || st.Retries != 0 || st.ConnsPooled != 0 {
+		t.Fatalf("stats %+v (timeouts are not retried and close the connection)", st)
+	}
+}
+
+func TestContextCancelledWhileWaitingForAck(t *testing.T) {
+	srv := newSilentServer(t)
+	a := startNode(t, testConfig(), nil) // Timeout 3 s
+	ctx, cancel := context.WithCancel(context.Background())
+	sent := make(chan struct{})
+	go func() {
+		select {
+		case <-srv.received: // the frame arrived; the sender now waits for the ACK
+			cancel()
+		case <-sent:
+		}
+	}()
+	err := a.t.Send(ctx, []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("hello")))
+	close(sent)
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if errors.Is(err, channel.ErrAckTimeout) {
+		t.Fatalf("cancellation reported as ack timeout: %v", err)
+	}
+
+	// A context deadline shorter than Timeout ends the send with DeadlineExceeded.
+	ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = a.t.Send(ctx, []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("hello")))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	}
+}
+
+func TestParallelSendOneDead(t *testing.T) {
+	r1, r2 := newRecorder(4), newRecorder(4)
+	b1 := startNode(t, testConfig(), r1.rx)
+	b2 := startNode(t, testConfig(), r2.rx)
+	dead := startNode(t, testConfig(), nil)
+	deadMember := dead.member
+	if err := dead.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, testConfig(), nil)
+	for _, mode := range ackModes {
+		msg := a.msg(mode.opts, []byte(mode.name))
+		err := a.t.Send(context.Background(), []channel.Member{b1.member, deadMember, b2.member}, msg)
+		faulty := channel.FaultyMembers(err)
+		if len(faulty) != 1 || !faulty[0].Member.Equal(deadMember) || !errors.Is(faulty[0].Err, channel.ErrConnect) {
+			t.Fatalf("%s: err = %v", mode.name, err)
+		}
+		for _, r := range []*recorder{r1, r2} {
+			if got := r.next(t); !bytes.Equal(got.ID, msg.ID) {
+				t.Fatalf("%s: wrong message", mode.name)
+			}
+		}
+	}
+}
+
+func TestPipelinedAndSplitFrames(t *testing.T) {
+	rec := newRecorder(16)
+	rec.setErr(func(m *channel.Message) error {
+		if string(m.Data) == "fail" {
+			return errors.New("fail")
+		}
+		return nil
+	})
+	b := startNode(t, testConfig(), rec.rx)
+	src, _ := b.member.MarshalBinary()
+	c := dialRaw(t, b)
+
+	useAck, sync := channel.OptUseAck, channel.OptUseAck|channel.OptSyncAck
+	f1 := frame(src, useAck, []byte("one"))
+	f2 := frame(src, sync, []byte("fail"))
+	f3 := frame(src, useAck, []byte("three"))
+	f4 := frame(src, 0, []byte("four")) // no ack
+	f5 := frame(src, sync, []byte("five"))
+	stream := bytes.Join([][]byte{f1, f2, f3, f4, f5}, nil)
+	cut := len(f1) + len(f2) + len(f3)/2
+	if _, err := c.Write(stream[:cut]); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"one", "fail"} {
+		if got := rec.next(t); string(got.Data) != want {
+			t.Fatalf("got %q, want %q", got.Data, want)
+		}
+	}
+	if _, err := c.Write(stream[cut:]); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"three", "four", "five"} {
+		if got := rec.next(t); string(got.Data) != want {
+			t.Fatalf("got %q, want %q", got.Data, want)
+		}
+	}
+	kinds := readAcks(t, c, 4)
+	want := []wire.AckKind{wire.Ack, wire.FailAck, wire.Ack, wire.Ack}
+	for i := range want {
+		if kinds[i] != want[i] {
+			t.Fatalf("acks = %v, want %v", kinds, want)
+		}
+	}
+}
+
+func TestInvalidFramesCloseTheConnection(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxFrameSize = 1 << 20
+	rec := newRecorder(16)
+	b := startNode(t, cfg, rec.rx)
+	src, _ := b.member.MarshalBinary()
+	good := frame(src, channel.OptUseAck, []byte("ok"))
+
+	negative := bytes.Clone(good)
+	binary.BigEndian.PutUint32(negative[7:], 0xfffffff0)
+	oversize := bytes.Clone(good)
+	binary.BigEndian.PutUint32(oversize[7:], 2<<20)
+	badEnd := bytes.Clone(good)
+	badEnd[len(badEnd)-1] = 'X'
+	// Inner lengths disagreeing with the frame: the message length claims one byte more.
+	mismatch := bytes.Clone(good)
+	binary.BigEndian.PutUint32(mismatch[len(mismatch)-7-2-4:], 3)
+	cases := map[string][]byte{
+		"garbage":       []byte("GET / HTTP/1.1\r\n\r\n"),
+		"negative":      negative,
+		"oversize":      oversize,
+		"bad-end":       badEnd,
+		"inner-lengths": mismatch,
+		"ack-frame":     wire.AckFrame,
+	}
+	var rejected uint64
+	for name, bad := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := dialRaw(t, b)
+			// A good frame first: it is processed and acknowledged before the bad one.
+			if _, err := c.Write(append(bytes.Clone(good), bad...)); err != nil {
+				t.Fatal(err)
+			}
+			if k := readAcks(t, c, 1); k[0] != wire.Ack {
+				t.Fatalf("ack %v", k)
+			}
+			rec.next(t)
+			expectClosed(t, c)
+			rejected++
+			eventually(t, "rejected counter", func() bool { return b.t.Stats().FramesRejected == rejected })
+
+			// The node is still up.
+			c2 := dialRaw(t, b)
+			if _, err := c2.Write(good); err != nil {
+				t.Fatal(err)
+			}
+			if k := readAcks(t, c2, 1); k[0] != wire.Ack {
+				t.Fatalf("ack %v", k)
+			}
+			rec.next(t)
+		})
+	}
+}
+
+func TestShortLivedConnection(t *testing.T) {
+	rec := newRecorder(4)
+	b := startNode(t, testConfig(), rec.rx)
+	src, _ := b.member.MarshalBinary()
+	// TcpFailureDetector: connect, write one frame, close at once.
+	probe := bytes.Repeat([]byte{0x4f}, 64)
+	c, err := net.Dial("tcp", b.member.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(frame(src, channel.OptByteMessage, probe)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	if got := rec.next(t); !bytes.Equal(got.Data, probe) {
+		t.Fatalf("got %x", got.Data)
+	}
+}
+
+func TestOrderPerConnection(t *testing.T) {
+	const n = 1000
+	rec := newRecorder(n)
+	b := startNode(t, testConfig(), rec.rx)
+	cfg := testConfig()
+	cfg.PoolSize = 1 // one connection: Send order is wire order
+	a := startNode(t, cfg, nil)
+	for i := range n {
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(0, seqPayload(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if got := binary.BigEndian.Uint32(rec.next(t).Data); got != uint32(i) {
+			t.Fatalf("message %d arrived as %d", i, got)
+		}
+	}
+	if st := b.t.Stats(); st.ConnsAccepted != 1 {
+		t.Fatalf("%d connections", st.ConnsAccepted)
+	}
+}
+
+func TestAutoBind(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).Port
+	cfg := testConfig()
+	cfg.Port = taken
+	cfg.AutoBind = 20
+	b := startNode(t, cfg, nil)
+	got := int(b.member.Port)
+	if got == taken || got < taken || got >= taken+20 {
+		t.Fatalf("bound %d, want in (%d, %d)", got, taken, taken+20)
+	}
+
+	cfg.AutoBind = 1
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil }); err == nil {
+		_ = tr.Stop(context.Background(), channel.SvcAll)
+		t.Fatal("bound a taken port with AutoBind 1")
+	} else if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestStartStopStart(t *testing.T) {
+	rec := newRecorder(4)
+	cfg := testConfig()
+	cfg.UDP = true
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, testConfig(), nil)
+	ctx := context.Background()
+	for round := range 2 {
+		if err := tr.Start(ctx, channel.SvcTransport, rec.rx); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if err := tr.Start(ctx, channel.SvcTransport, rec.rx); err != nil { // already running: no-op
+			t.Fatalf("round %d second Start: %v", round, err)
+		}
+		m := memberOf(tr)
+		if m.Port == 0 || m.UDPPort <= 0 {
+			t.Fatalf("local address %+v", tr.LocalAddress())
+		}
+		if err := a.t.Send(ctx, []channel.Member{m}, a.msg(channel.OptUseAck, []byte("r"+strconv.Itoa(round)))); err != nil {
+			t.Fatalf("round %d send: %v", round, err)
+		}
+		rec.next(t)
+		if err := tr.Send(ctx, []channel.Member{a.member}, a.msg(channel.OptUseAck, nil)); err != nil {
+			t.Fatalf("round %d send back: %v", round, err)
+		}
+		if err := tr.Stop(ctx, channel.SvcTransport); err != nil {
+			t.Fatalf("round %d stop: %v", round, err)
+		}
+		if err := tr.Stop(ctx, channel.SvcTransport); err != nil {
+			t.Fatalf("round %d second stop: %v", round, err)
+		}
+		if la := tr.LocalAddress(); la.Port != 0 {
+			t.Fatalf("local address after stop: %+v", la)
+		}
+		err := tr.Send(ctx, []channel.Member{a.member}, a.msg(channel.OptUseAck, nil))
+		if !errors.Is(err, channel.ErrNotStarted) {
+			t.Fatalf("send after stop: %v", err)
+		}
+	}
+}
+
+func TestUDP(t *testing.T) {
+	rec := newRecorder(8)
+	cfg := testConfig()
+	cfg.UDP = true
+	b := startNode(t, cfg, rec.rx)
+	if b.member.UDPPort <= 0 {
+		t.Fatalf("no udp port: %+v", b.t.LocalAddress())
+	}
+	a := startNode(t, testConfig(), nil)
+	for _, mode := range ackModes {
+		data := pattern(1000)
+		msg := a.msg(mode.opts|channel.OptUDP, data)
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err != nil {
+			t.Fatalf("%s: %v", mode.name, err)
+		}
+		if got := rec.next(t); !bytes.Equal(got.Data, data) || got.Options != msg.Options {
+			t.Fatalf("%s: wrong message", mode.name)
+		}
+	}
+	if st := b.t.Stats(); st.DatagramsReceived != 3 || st.AcksSent != 2 || st.ConnsAccepted != 0 {
+		t.Fatalf("receiver stats %+v", st)
+	}
+
+	// A failing listener gives FAIL_ACK over UDP too.
+	rec.setErr(func(*channel.Message) error { return errors.New("no") })
+	err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUDP|channel.OptUseAck|channel.OptSyncAck, nil))
+	if !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	rec.next(t)
+	rec.next(t) // retried once
+	rec.setErr(nil)
+
+	// Too large for a datagram.
+	err = a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUDP, make([]byte, 70000)))
+	if !errors.Is(err, channel.ErrMessageTooLarge) {
+		t.Fatalf("err = %v", err)
+	}
+	// A member without a UDP port.
+	noUDP := b.member
+	noUDP.UDPPort = -1
+	err = a.t.Send(context.Background(), []channel.Member{noUDP}, a.msg(channel.OptUDP, nil))
+	if !errors.Is(err, channel.ErrConnect) {
+		t.Fatalf("err = %v", err)
+	}
+	rec.none(t)
+}
+
+func TestKeepAliveCount(t *testing.T) {
+	rec := newRecorder(8)
+	b := startNode(t, testConfig(), rec.rx)
+	cfg := testConfig()
+	cfg.KeepAliveCount = 2
+	a := startNode(t, cfg, nil)
+	for i := range 5 {
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, seqPayload(i))); err != nil {
+			t.Fatal(err)
+		}
+		rec.next(t)
+	}
+	// 5 messages, 2 per connection: 3 connections, the last one still pooled.
+	if st := a.t.Stats(); st.Dials != 3 || st.ConnsExpired != 2 || st.ConnsPooled != 1 {
+		t.Fatalf("sender stats %+v", st)
+	}
+	eventually(t, "3 accepted connections", func() bool { return b.t.Stats().ConnsAccepted == 3 })
+}
+
+func TestKeepAliveTimeAndHeartbeat(t *testing.T) {
+	rec := newRecorder(8)
+	b := startNode(t, testConfig(), rec.rx)
+	cfg := testConfig()
+	cfg.KeepAliveTime = time.Nanosecond
+	a := startNode(t, cfg, nil)
+	if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
+		t.Fatal(err)
+	}
+	rec.next(t)
+	if st := a.t.Stats(); st.ConnsPooled != 0 || st.ConnsExpired != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// Heartbeat drops an idle connection whose peer went away.
+	c := startNode(t, testConfig(), nil)
+	if err := c.t.Send(context.Background(), []channel.Member{b.member}, c.msg(channel.OptUseAck, nil)); err != nil {
+		t.Fatal(err)
+	}
+	rec.next(t)
+	if err := b.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "heartbeat to close the dead connection", func() bool {
+		c.t.Heartbeat()
+		return c.t.Stats().ConnsPooled == 0
+	})
+}
+
+func TestBackpressure(t *testing.T) {
+	const n = 200
+	cfg := testConfig()
+	cfg.MaxConnQueueBytes = 4 << 10
+	release := newGate()
+	var mu sync.Mutex
+	var got []uint32
+	first := make(chan struct{}, 1)
+	all := make(chan struct{})
+	b := startNode(t, cfg, func(m *channel.Message) error {
+		select {
+		case first <- struct{}{}:
+		default:
+		}
+		release.wait()
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, binary.BigEndian.Uint32(m.Data))
+		if len(got) == n {
+			close(all)
+		}
+		return nil
+	})
+	t.Cleanup(release.open)
+	src, _ := b.member.MarshalBinary()
+	var stream []byte
+	for i := range n {
+		stream = append(stream, frame(src, 0, append(seqPayload(i), make([]byte, 200)...))...)
+	}
+	c := dialRaw(t, b)
+	if _, err := c.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	<-first
+	eventually(t, "a read pause", func() bool { return b.t.Stats().ReadPauses > 0 })
+	if q := b.t.Stats().QueuedBytes; q > int64(cfg.MaxConnQueueBytes)+1024 {
+		t.Fatalf("queued %d bytes, limit %d", q, cfg.MaxConnQueueBytes)
+	}
+	release.open()
+	select {
+	case <-all:
+	case <-time.After(waitTimeout):
+		t.Fatal("not every message was delivered after the pause")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, v := range got {
+		if v != uint32(i) {
+			t.Fatalf("message %d arrived as %d", i, v)
+		}
+	}
+	if st := b.t.Stats(); st.QueuedBytes != 0 {
+		t.Fatalf("queued bytes %d after draining", st.QueuedBytes)
+	}
+}
+
+func TestOverflowClosesConnection(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxFrameSize = 1024
+	cfg.MaxConnQueueBytes = 2048
+	release := newGate()
+	b := startNode(t, cfg, func(*channel.Message) error { release.wait(); return nil })
+	t.Cleanup(release.open)
+	src, _ := b.member.MarshalBinary()
+	f := frame(src, 0, make([]byte, 500))
+	var stream []byte
+	for len(stream) < 1<<20 {
+		stream = append(stream, f...)
+	}
+	c := dialRaw(t, b)
+	wrote := make(chan struct{})
+	go func() { // blocks once the receiver stops reading, fails once it closed
+		defer close(wrote)
+		_, _ = c.Write(stream)
+	}()
+	expectClosed(t, c)
+	eventually(t, "overflow counter", func() bool { return b.t.Stats().ConnsOverflowed == 1 })
+	_ = c.Close()
+	<-wrote
+}
+
+func TestStopSenderInterruptsSend(t *testing.T) {
+	srv := newSilentServer(t)
+	a := startNode(t, testConfig(), nil)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- a.t.Send(context.Background(), []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("x")))
+	}()
+	select {
+	case <-srv.received:
+	case err := <-errc:
+		t.Fatalf("send ended early: %v", err)
+	}
+	if err := a.t.Stop(context.Background(), channel.SvcSender); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, channel.ErrNotStarted) {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("send did not return after Stop")
+	}
+}
+
+func TestPoolExhausted(t *testing.T) {
+	srv := newSilentServer(t)
+	cfg := testConfig()
+	cfg.PoolSize = 1
+	cfg.MaxWait = 50 * time.Millisecond
+	cfg.Timeout = 500 * time.Millisecond
+	a := startNode(t, cfg, nil)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- a.t.Send(context.Background(), []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("x")))
+	}()
+	select {
+	case <-srv.received: // the only connection is busy waiting for an ACK
+	case err := <-errc:
+		t.Fatalf("send ended early: %v", err)
+	}
+	err := a.t.Send(context.Background(), []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("y")))
+	if !errors.Is(err, ErrPoolExhausted) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := <-errc; !errors.Is(err, channel.ErrAckTimeout) {
+		t.Fatalf("first send: %v", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"wildcard-no-advertise": func(c *Config) { c.Address = "0.0.0.0" },
+		"advertise-wildcard":    func(c *Config) { c.AdvertiseAddress = "::" },
+		"port":                  func(c *Config) { c.Port = 70000 },
+		"udp-port":              func(c *Config) { c.UDPPort = -1 },
+		"autobind":              func(c *Config) { c.AutoBind = -1 },
+		"frame":                 func(c *Config) { c.MaxFrameSize = 10 },
+		"workers":               func(c *Config) { c.Workers = -2 },
+		"timeout":               func(c *Config) { c.Timeout = -time.Second },
+		"address":               func(c *Config) { c.Address = "not an address" },
+	} {
+		cfg := DefaultConfig()
+		mod(&cfg)
+		if _, err := New(cfg); !errors.Is(err, channel.ErrInvalidConfig) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	tr, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tr.Config()
+	if c.AutoBind != 100 || c.Workers != 15 || c.PoolSize != 25 || c.Timeout != 3*time.Second ||
+		c.DialTimeout != 3*time.Second || c.MaxRetryAttempts != 1 || c.MaxWait != 3*time.Second ||
+		c.MaxFrameSize != wire.DefaultMaxFrameSize || c.RxBufSize != 65536 || c.SenderTxBufSize != 65536 {
+		t.Fatalf("defaults not filled: %+v", c)
+	}
+	// A wildcard bind with an advertised address is fine.
+	cfg := DefaultConfig()
+	cfg.Address, cfg.AdvertiseAddress = "0.0.0.0", "127.0.0.1"
+	if _, err := New(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWildcardBindAdvertises(t *testing.T) {
+	cfg := testConfig()
+	cfg.Address, cfg.AdvertiseAddress = "0.0.0.0", "127.0.0.1"
+	rec := newRecorder(1)
+	b := startNode(t, cfg, rec.rx)
+	if !bytes.Equal(b.member.Host, []byte{127, 0, 0, 1}) {
+		t.Fatalf("advertised host %v", b.member.Host)
+	}
+	a := startNode(t, testConfig(), nil)
+	if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
+		t.Fatal(err)
+	}
+	rec.next(t)
+}
+
+func TestAutoAddress(t *testing.T) {
+	cfg := testConfig()
+	cfg.Address = "auto"
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Stop(context.Background(), channel.SvcAll)
+	if la := tr.LocalAddress(); len(la.Host) != 4 && len(la.Host) != 16 || la.Port == 0 {
+		t.Fatalf("local address %+v", la)
+	}
+}
+
+func TestChannelEndToEnd(t *testing.T) {
+	newChannel := func() *channel.Channel {
+		tr, err := New(testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := channel.New(channel.Config{Transport: tr, HeartbeatInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Start(context.Background(), channel.SvcTransport); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+		return ch
+	}
+	a, b := newChannel(), newChannel()
+	got := make(chan *channel.Message, 4)
+	b.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		got <- m
+		if string(m.Data) == "bad" {
+			return errors.New("bad")
+		}
+		return nil
+	}))
+	if err := a.Send(context.Background(), []channel.Member{b.LocalMember()}, []byte("hello"), channel.OptUseAck|channel.OptSyncAck); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if string(m.Data) != "hello" || !m.Source.Equal(a.LocalMember()) {
+			t.Fatalf("got %q from %s", m.Data, m.Source.String())
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no message")
+	}
+	err := a.Send(context.Background(), []channel.Member{b.LocalMember()}, []byte("bad"), channel.OptUseAck|channel.OptSyncAck)
+	if !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	<-got
+	<-got
+}
+
+func TestPausedConnectionClosedByPeer(t *testing.T) {
+	const n = 100
+	cfg := testConfig()
+	cfg.MaxConnQueueBytes = 2 << 10
+	release := newGate()
+	rec := newRecorder(n)
+	first := make(chan struct{})
+	var once sync.Once
+	b := startNode(t, cfg, func(m *channel.Message) error {
+		once.Do(func() { close(first) })
+		release.wait()
+		return rec.rx(m)
+	})
+	t.Cleanup(release.open)
+	src, _ := b.member.MarshalBinary()
+	var stream []byte
+	for i := range n {
+		stream = append(stream, frame(src, 0, append(seqPayload(i), make([]byte, 300)...))...)
+	}
+	c := dialRaw(t, b)
+	if _, err := c.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close() // EOF while most frames wait in gnet's buffer
+	<-first
+	eventually(t, "the connection to close", func() bool { return b.t.Stats().ConnsOpen == 0 })
+	release.open()
+	for i := range n {
+		if got := binary.BigEndian.Uint32(rec.next(t).Data); got != uint32(i) {
+			t.Fatalf("message %d arrived as %d", i, got)
+		}
+	}
+	if st := b.t.Stats(); st.ReadPauses == 0 {
+		t.Fatalf("the connection never paused: %+v", st)
+	}
+}
+
+func TestConcurrentSenders(t *testing.T) {
+	const goroutines, each = 8, 50
+	r1, r2 := newRecorder(goroutines*each), newRecorder(goroutines*each)
+	b1 := startNode(t, testConfig(), r1.rx)
+	b2 := startNode(t, testConfig(), r2.rx)
+	cfg := testConfig()
+	cfg.PoolSize = 3
+	a := startNode(t, cfg, nil)
+	to := []channel.Member{b1.member, b2.member}
+	var wg sync.WaitGroup
+	errc := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				opts := ackModes[(g+i)%len(ackModes)].opts
+				if err := a.t.Send(context.Background(), to, a.msg(opts, seqPayload(i))); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	for range goroutines * each {
+		r1.next(t)
+		r2.next(t)
+	}
+	if st := a.t.Stats(); st.ConnsPooled > 6 || st.MessagesSent != 2*goroutines*each {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestSendWithCancelledContext(t *testing.T) {
+	rec := newRecorder(1)
+	b := startNode(t, testConfig(), rec.rx)
+	a := startNode(t, testConfig(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := a.t.Send(ctx, []channel.Member{b.member}, a.msg(channel.OptUseAck, nil))
+	if !errors.Is(err, context.Canceled) || len(channel.FaultyMembers(err)) != 1 {
+		t.Fatalf("err = %v", err)
+	}
+	rec.none(t)
+}
+
+func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
+	const n = 20
+	release := newGate()
+	var delivered atomic.Int32
+	cfg := testConfig()
+	cfg.Workers = 1
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error {
+		once.Do(func() { close(started) })
+		release.wait()
+		delivered.Add(1)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		release.open()
+		_ = tr.Stop(context.Background(), channel.SvcAll)
+	})
+	m := memberOf(tr)
+	src, _ := m.MarshalBinary()
+	c, err := net.Dial("tcp", m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var stream []byte
+	for i := range n {
+		stream = append(stream, frame(src, 0, seqPayload(i))...)
+	}
+	if _, err := c.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	eventually(t, "all frames decoded", func() bool { return tr.Stats().FramesReceived == n })
+	stopped := make(chan error, 1)
+	go func() { stopped <- tr.Stop(context.Background(), channel.SvcAll) }()
+	release.open()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if got := delivered.Load(); got != n {
+		t.Fatalf("%d of %d queued messages delivered before Stop returned", got, n)
+	}
+}
+
+func TestUDPReceiverDropsInvalidDatagrams(t *testing.T) {
+	rec := newRecorder(4)
+	cfg := testConfig()
+	cfg.UDP = true
+	b := startNode(t, cfg, rec.rx)
+	src, _ := b.member.MarshalBinary()
+	c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(b.member.UDPPort))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	good := frame(src, 0, []byte("good"))
+	for _, d := range [][]byte{[]byte("garbage"), good[:len(good)-3], good} {
+		if _, err := c.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.next(t); string(got.Data) != "good" {
+		t.Fatalf("got %q", got.Data)
+	}
+	if st := b.t.Stats(); st.FramesRejected != 2 || st.DatagramsReceived != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestIPv6Loopback(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		_ = ln.Close()
+	}
+	cfg := testConfig()
+	cfg.Address = "::1"
+	cfg.UDP = true
+	rec := newRecorder(2)
+	b := startNode(t, cfg, rec.rx)
+	if len(b.member.Host) != 16 {
+		t.Fatalf("host %v", b.member.Host)
+	}
+	a := startNode(t, cfg, nil)
+	for _, opts := range []channel.SendOptions{channel.OptUseAck | channel.OptSyncAck, channel.OptUseAck | channel.OptUDP} {
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(opts, []byte("v6"))); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.next(t); !got.Source.Equal(a.member) {
+			t.Fatalf("source %s", got.Source.String())
+		}
+	}
+}
+
+func TestUDPPortTaken(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cfg := testConfig()
+	cfg.UDP = true
+	cfg.UDPPort = pc.LocalAddr().(*net.UDPAddr).Port
+	cfg.AutoBind = 1
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil })
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("err = %v", err)
+	}
+	// The TCP side was undone: starting again with autobind works.
+	cfg.AutoBind = 10
+	b := startNode(t, cfg, nil)
+	if p := int(b.member.UDPPort); p == cfg.UDPPort || p < cfg.UDPPort || p >= cfg.UDPPort+10 {
+		t.Fatalf("udp port %d", p)
+	}
+}

@@ -1,0 +1,71 @@
+package nio
+
+import "sync"
+
+// job is something a worker runs: one connection's queued messages, scheduled as a unit so
+// that a connection's messages are processed one at a time and in order.
+type job interface{ run() }
+
+// workerPool is a fixed set of goroutines taking jobs from an unbounded FIFO. submit never
+// blocks, so event loops can call it; the FIFO stays bounded because each connection is in
+// it at most once.
+type workerPool struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	q      []job
+	head   int
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newWorkerPool(n int) *workerPool {
+	p := &workerPool{}
+	p.cond.L = &p.mu
+	for range n {
+		p.wg.Go(p.loop)
+	}
+	return p
+}
+
+func (p *workerPool) submit(j job) {
+	p.mu.Lock()
+	p.q = append(p.q, j)
+	p.mu.Unlock()
+	p.cond.Signal()
+}
+
+func (p *workerPool) loop() {
+	for {
+		p.mu.Lock()
+		for p.head == len(p.q) && !p.closed {
+			p.cond.Wait()
+		}
+		if p.head == len(p.q) {
+			p.mu.Unlock()
+			return
+		}
+		j := p.q[p.head]
+		p.q[p.head] = nil
+		p.head++
+		if p.head == len(p.q) {
+			p.q, p.head = p.q[:0], 0
+		}
+		p.mu.Unlock()
+		j.run()
+	}
+}
+
+// close lets the workers finish every queued job, then returns a channel closed when all
+// of them have exited.
+func (p *workerPool) close() <-chan struct{} {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	return done
+}
