@@ -3,13 +3,14 @@ package channel
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // DefaultHeartbeatInterval is Tomcat's heartbeatSleeptime: how often the channel calls
@@ -119,9 +120,11 @@ func New(cfg Config) (*Channel, error) {
 	}
 	id := cfg.UniqueID
 	if id == (UniqueID{}) {
-		_, _ = rand.Read(id[:])
-		id[6] = id[6]&0x0f | 0x40
-		id[8] = id[8]&0x3f | 0x80
+		u, err := uuid.NewRandom() // version 4 from crypto/rand, as Tribes' randomUUID(true)
+		if err != nil {
+			return nil, fmt.Errorf("tribes: member id: %w", err)
+		}
+		id = UniqueID(u)
 	}
 	identity := Member{UniqueID: id, SecurePort: -1, UDPPort: -1,
 		Domain: bytes.Clone(cfg.Domain), Payload: bytes.Clone(cfg.Payload)}
