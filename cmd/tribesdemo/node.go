@@ -10,12 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
@@ -31,6 +35,33 @@ type nodeFlags struct {
 	seconds    float64
 	ackTimeout time.Duration
 	verbose    bool
+
+	// Multicast membership (instead of --static when --mcast-addr is set) and the stack.
+	mcastAddr    string
+	mcastPort    int
+	mcastBind    string
+	ttl          int
+	frequency    msDuration
+	dropTime     msDuration
+	domain       string
+	payload      string
+	interceptors string
+}
+
+// msDuration is a duration flag that also takes a bare number of milliseconds, as Tomcat's
+// attributes (and the Java test peer) do: "--frequency 500" or "--frequency 500ms".
+type msDuration time.Duration
+
+func (d *msDuration) String() string { return time.Duration(*d).String() }
+
+func (d *msDuration) Set(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*d = msDuration(time.Duration(n) * time.Millisecond)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	*d = msDuration(v)
+	return err
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
@@ -42,9 +73,22 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
 	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
+	fs.StringVar(&f.mcastAddr, "mcast-addr", "", "multicast group for membership (Tomcat McastService address, e.g. 228.0.0.4); replaces --static")
+	fs.IntVar(&f.mcastPort, "mcast-port", mcast.DefaultPort, "multicast port (Tomcat port)")
+	fs.StringVar(&f.mcastBind, "mcast-bind", "", "address of the interface to send and join the group on (required with --mcast-addr; 127.0.0.1 on one machine)")
+	fs.IntVar(&f.ttl, "ttl", 0, "multicast TTL (0 = the system default)")
+	f.frequency = msDuration(mcast.DefaultFrequency)
+	fs.Var(&f.frequency, "frequency", "heartbeat period, ms or a duration (Tomcat frequency)")
+	f.dropTime = msDuration(mcast.DefaultDropTime)
+	fs.Var(&f.dropTime, "drop-time", "silence after which a member is dropped, ms or a duration (Tomcat dropTime)")
+	fs.StringVar(&f.domain, "domain", "", "cluster domain advertised in the local member")
+	fs.StringVar(&f.payload, "payload", "", "payload advertised in the local member, hex")
+	fs.StringVar(&f.interceptors, "interceptors", "", "interceptor stack, first = closest to the application, e.g. "+
+		"\"tcpfailure(connectTimeout=500),ping,domain,staticmember(members=host:port:id)\" (known: "+strings.Join(interceptors.Names(), ", ")+")")
 }
 
-// build creates an unstarted channel from the flags.
+// build creates an unstarted channel from the flags. The interceptors passed in sit on top
+// of the --interceptors stack (closer to the application).
 func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channel.Channel, error) {
 	level := slog.LevelWarn
 	if f.verbose {
@@ -59,9 +103,9 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	if err != nil {
 		return nil, err
 	}
-	members, err := static.ParseMembers(f.static)
+	membership, err := f.membership(log)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --static: %v", errUsage, err)
+		return nil, err
 	}
 	var id wire.UniqueID
 	if f.id != "" {
@@ -69,8 +113,49 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 			return nil, fmt.Errorf("%w: --id: %v", errUsage, err)
 		}
 	}
-	return channel.New(channel.Config{Transport: tr, Membership: static.New(members...), UniqueID: id,
-		Interceptors: ics, Logger: log})
+	payload, err := hex.DecodeString(f.payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --payload: %v", errUsage, err)
+	}
+	stack := slices.Clone(ics)
+	if f.interceptors != "" {
+		built, err := interceptors.Build(f.interceptors)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --interceptors: %v", errUsage, err)
+		}
+		stack = append(stack, built...)
+	}
+	return channel.New(channel.Config{Transport: tr, Membership: membership, UniqueID: id,
+		Domain: []byte(f.domain), Payload: payload, Interceptors: stack, Logger: log})
+}
+
+// membership is multicast with --mcast-addr, else the --static list.
+func (f *nodeFlags) membership(log *slog.Logger) (channel.MembershipService, error) {
+	if f.mcastAddr == "" {
+		members, err := static.ParseMembers(f.static)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --static: %v", errUsage, err)
+		}
+		return static.New(members...), nil
+	}
+	if f.static != "" {
+		return nil, fmt.Errorf("%w: --static and --mcast-addr exclude each other; add static members to multicast "+
+			"with --interceptors staticmember(members=...)", errUsage)
+	}
+	if f.mcastBind == "" {
+		return nil, fmt.Errorf("%w: --mcast-addr needs --mcast-bind, the address of the interface to use "+
+			"(multicast is never sent on the default route)", errUsage)
+	}
+	cfg := mcast.DefaultConfig()
+	cfg.Address, cfg.Port, cfg.Bind, cfg.TTL = f.mcastAddr, f.mcastPort, f.mcastBind, f.ttl
+	cfg.Frequency, cfg.DropTime = time.Duration(f.frequency), time.Duration(f.dropTime)
+	cfg.JoinWait = 0 // Tomcat's wait for the group to answer (2 x frequency at most)
+	cfg.Logger = log
+	ms, err := mcast.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return ms, nil
 }
 
 func (f *nodeFlags) context(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -88,11 +173,12 @@ type jsonMember struct {
 	Domain  string `json:"domain,omitempty"`
 	Payload string `json:"payload,omitempty"`
 	Alive   int64  `json:"alive"`
+	Command string `json:"command,omitempty"` // hex; 424142592d414c4558 (BABY-ALEX) for a member that shut down
 }
 
 func toJSON(m channel.Member) jsonMember {
 	return jsonMember{Host: m.IP().String(), Port: m.Port, ID: m.UniqueID.String(), Domain: string(m.Domain),
-		Payload: hex.EncodeToString(m.Payload), Alive: m.AliveTime}
+		Payload: hex.EncodeToString(m.Payload), Alive: m.AliveTime, Command: hex.EncodeToString(m.Command)}
 }
 
 // lineWriter writes one JSON object per line, from any goroutine.

@@ -48,9 +48,9 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *      [--echo] [--quiet] [--seconds N] [--rx-threads N] [--domain STR] [--payload HEX]
  *      [--log-level WARNING] [--interceptors "TcpFailureDetector,Gzip(compressionMinSize=10),…"]
  *      [--mcast-addr 228.0.0.4 --mcast-port 45564 --mcast-bind 127.0.0.1 --frequency 500
- *       --drop-time 3000 --ttl 1]
+ *       --drop-time 3000 --ttl 1] [--static-members host:port:idhex,... (with StaticMembership)]
  * bench-send --to host:port:idhex --count N --size S --options O [--seconds T]
- *      [--bind 127.0.0.1 --port 4100] [--warmup N]
+ *      [--bind 127.0.0.1 --port 4100] [--warmup N] [--interceptors "Order,MessageDispatch,Gzip"]
  * golden OUTDIR
  * </pre>
  *
@@ -361,6 +361,35 @@ public final class TribesPeer {
         }
     }
 
+    /**
+     * --static-members host:port:idhex,...: members of the StaticMembershipInterceptor that
+     * --interceptors put in the stack (as StaticMember objects; the id must be the node's).
+     */
+    static void addStaticMembers(GroupChannel ch, String list) throws Exception {
+        if (list == null || list.isBlank()) {
+            return;
+        }
+        org.apache.catalina.tribes.group.interceptors.StaticMembershipInterceptor smi = null;
+        java.util.Iterator<org.apache.catalina.tribes.ChannelInterceptor> it = ch.getInterceptors();
+        while (it.hasNext()) {
+            org.apache.catalina.tribes.ChannelInterceptor ic = it.next();
+            if (ic instanceof org.apache.catalina.tribes.group.interceptors.StaticMembershipInterceptor) {
+                smi = (org.apache.catalina.tribes.group.interceptors.StaticMembershipInterceptor) ic;
+            }
+        }
+        if (smi == null) {
+            usage("--static-members needs StaticMembership in --interceptors");
+        }
+        for (String s : list.split(",")) {
+            if (s.isBlank()) {
+                continue;
+            }
+            MemberImpl m = parseMember(s.trim());
+            smi.addStaticMember(new org.apache.catalina.tribes.membership.StaticMember(
+                    hostString(m.getHost()), m.getPort(), 0, m.getUniqueId()));
+        }
+    }
+
     static java.util.List<String> splitTopLevel(String s) {
         java.util.List<String> out = new java.util.ArrayList<>();
         int depth = 0;
@@ -626,6 +655,7 @@ public final class TribesPeer {
         Listener l = new Listener(n, a.opts.get("throw-prefix"), a.flag("echo"), a.flag("quiet"));
         n.channel.addChannelListener(l);
         addInterceptors(n.channel, a.opts.get("interceptors"));
+        addStaticMembers(n.channel, a.opts.get("static-members"));
         n.configureMcast(a);
         n.channel.addMembershipListener(new org.apache.catalina.tribes.MembershipListener() {
             @Override
@@ -839,6 +869,7 @@ public final class TribesPeer {
         long limitMillis = seconds > 0 ? Math.min(seconds * 1000L, 3_600_000L) : 600_000L;
         hardLimit((int) (limitMillis / 1000L) + 60);
         Node n = new Node(a.get("bind", "127.0.0.1"), a.getInt("port", 4100), a.getInt("autobind", 100), 0);
+        addInterceptors(n.channel, a.opts.get("interceptors"));
         n.start();
         Member[] dest = new Member[] {parseMember(toS)};
         byte[] msg = content(size, 0, new byte[0]);
