@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ type goNode struct {
 	ch   *channel.Channel
 	mbr  *static.Service
 	msgs chan *channel.Message
-	fail func(*channel.Message) error
+	fail atomic.Pointer[func(*channel.Message) error] // set by tests while the node runs
 }
 
 func startGo(t *testing.T, members ...channel.Member) *goNode {
@@ -56,8 +57,8 @@ func startGo(t *testing.T, members ...channel.Member) *goNode {
 		t.Fatal(err)
 	}
 	n.ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
-		if n.fail != nil {
-			if err := n.fail(m); err != nil {
+		if f := n.fail.Load(); f != nil {
+			if err := (*f)(m); err != nil {
 				return err
 			}
 		}
@@ -208,12 +209,13 @@ func TestJavaListenerThrows(t *testing.T) {
 func TestGoListenerFails(t *testing.T) {
 	p := javapeer.Start(t)
 	g := startGo(t)
-	g.fail = func(m *channel.Message) error {
+	fail := func(m *channel.Message) error {
 		if bytes.HasPrefix(m.Data, []byte("BAD")) {
 			return errors.New("refused by the Go listener")
 		}
 		return nil
 	}
+	g.fail.Store(&fail)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := p.Send(ctx, []string{g.member()}, 1, 16, 7, "BAD")
