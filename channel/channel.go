@@ -69,6 +69,7 @@ type Channel struct {
 	hbInt time.Duration
 
 	head  Interceptor
+	stack []Interceptor // the configured interceptors, top to bottom
 	top   *top
 	coord *coordinator
 
@@ -154,6 +155,7 @@ func New(cfg Config) (*Channel, error) {
 		}
 	}
 	c.head = layers[1]
+	c.stack = append([]Interceptor(nil), cfg.Interceptors...)
 	c.msgL.Store(&[]*msgEntry{})
 	c.mbrL.Store(&[]*mbrEntry{})
 	return c, nil
@@ -363,6 +365,16 @@ func without[T comparable](s []T, e T) []T {
 	}
 	return s
 }
+
+// Interceptors returns the channel's interceptors in configuration order (first = closest to
+// the application), for inspection such as collecting their statistics.
+func (c *Channel) Interceptors() []Interceptor { return append([]Interceptor(nil), c.stack...) }
+
+// Transport returns the transport the channel was built with.
+func (c *Channel) Transport() Transport { return c.coord.tr }
+
+// Membership returns the membership service the channel was built with (nil if none).
+func (c *Channel) Membership() MembershipService { return c.coord.mb }
 
 // Members returns the current members as the chain sees them, oldest first.
 func (c *Channel) Members() []Member { return c.head.Members() }
