@@ -230,8 +230,9 @@ func (c *Channel) heartbeatLoop(ctx context.Context, done chan struct{}) {
 	}
 }
 
-// Heartbeat runs one heartbeat now: down the chain, then on listeners that implement
-// Heartbeater. The channel calls it every HeartbeatInterval by itself.
+// Heartbeat runs one heartbeat now: down the chain, then on every message listener and
+// every membership listener that implements Heartbeater (as Tribes, a listener registered
+// both ways is called twice). The channel calls it every HeartbeatInterval by itself.
 func (c *Channel) Heartbeat() {
 	c.head.Heartbeat()
 	for _, e := range *c.msgL.Load() {
@@ -241,9 +242,7 @@ func (c *Channel) Heartbeat() {
 	}
 	for _, e := range *c.mbrL.Load() {
 		if h, ok := e.l.(Heartbeater); ok {
-			if _, dup := e.l.(MessageListener); !dup {
-				h.Heartbeat()
-			}
+			h.Heartbeat()
 		}
 	}
 }
