@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -310,6 +311,15 @@ func (b *beatCounter) Heartbeat() {
 	b.Next().Heartbeat()
 }
 
+type listenerBeats struct {
+	channel.MessageListenerFunc
+	beats atomic.Int32
+}
+
+func (l *listenerBeats) Accept(*channel.Message) bool           { return false }
+func (l *listenerBeats) MessageReceived(*channel.Message) error { return nil }
+func (l *listenerBeats) Heartbeat()                             { l.beats.Add(1) }
+
 func TestHeartbeat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
@@ -320,6 +330,8 @@ func TestHeartbeat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		lb := &listenerBeats{}
+		ch.AddMessageListener(lb)
 		if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
 			t.Fatal(err)
 		}
@@ -328,8 +340,8 @@ func TestHeartbeat(t *testing.T) {
 		bc.mu.Lock()
 		beats := bc.beats
 		bc.mu.Unlock()
-		if beats != 3 {
-			t.Fatalf("%d heartbeats in 16 s, want 3", beats)
+		if beats != 3 || lb.beats.Load() != 3 {
+			t.Fatalf("%d chain and %d listener heartbeats in 16 s, want 3", beats, lb.beats.Load())
 		}
 		if err := ch.Stop(context.Background(), channel.SvcAll); err != nil {
 			t.Fatal(err)
