@@ -311,10 +311,7 @@ func (b *beatCounter) Heartbeat() {
 	b.Next().Heartbeat()
 }
 
-type listenerBeats struct {
-	channel.MessageListenerFunc
-	beats atomic.Int32
-}
+type listenerBeats struct{ beats atomic.Int32 }
 
 func (l *listenerBeats) Accept(*channel.Message) bool           { return false }
 func (l *listenerBeats) MessageReceived(*channel.Message) error { return nil }
