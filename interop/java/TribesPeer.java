@@ -385,8 +385,11 @@ public final class TribesPeer {
                 continue;
             }
             MemberImpl m = parseMember(s.trim());
-            smi.addStaticMember(new org.apache.catalina.tribes.membership.StaticMember(
-                    hostString(m.getHost()), m.getPort(), 0, m.getUniqueId()));
+            // (The 4-argument constructor takes a payload, not the unique id.)
+            org.apache.catalina.tribes.membership.StaticMember sm =
+                    new org.apache.catalina.tribes.membership.StaticMember(hostString(m.getHost()), m.getPort(), 0);
+            sm.setUniqueId(m.getUniqueId());
+            smi.addStaticMember(sm);
         }
     }
 

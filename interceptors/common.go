@@ -1,0 +1,112 @@
+package interceptors
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Option bits claimed by the interceptors of this package. Only OptGzip exists in Java
+// Tribes; OptZstd and OptS2 are this port's own and only mean something between Go nodes.
+const (
+	// OptGzip (0x0100) marks a gzip-compressed payload (Tomcat's
+	// GzipInterceptor.DEFAULT_OPTION_COMPRESSION_ENABLE).
+	OptGzip channel.SendOptions = 0x0100
+	// OptZstd (0x0200) marks a zstd-compressed payload. Go-to-Go only.
+	OptZstd channel.SendOptions = 0x0200
+	// OptS2 (0x0400) marks an S2-compressed payload. Go-to-Go only.
+	OptS2 channel.SendOptions = 0x0400
+)
+
+// sendEach sends one message per destination, in parallel, each built by mk, and merges
+// the failures into one *channel.SendError. mk must return a message that the caller may
+// hand down the chain (its own Data).
+func sendEach(ctx context.Context, next channel.Interceptor, to []channel.Member, id []byte,
+	mk func(i int) *channel.Message) error {
+	if len(to) == 1 {
+		return next.SendMessage(ctx, to, mk(0))
+	}
+	errs := make([]error, len(to))
+	var wg sync.WaitGroup
+	for i := 1; i < len(to); i++ {
+		wg.Go(func() { errs[i] = next.SendMessage(ctx, to[i:i+1], mk(i)) })
+	}
+	errs[0] = next.SendMessage(ctx, to[:1], mk(0))
+	wg.Wait()
+	var faulty []channel.FaultyMember
+	for i, err := range errs {
+		faulty = channel.AppendFaulty(faulty, err, to[i:i+1])
+	}
+	if len(faulty) == 0 {
+		return nil
+	}
+	return &channel.SendError{MessageID: id, Faulty: faulty}
+}
+
+// failedMembers returns the members of to that err names as faulty (all of them if err is
+// not a *channel.SendError), and whether any member succeeded.
+func failedMembers(err error, to []channel.Member) map[channel.MemberKey]bool {
+	if err == nil {
+		return nil
+	}
+	bad := map[channel.MemberKey]bool{}
+	for _, f := range channel.AppendFaulty(nil, err, to) {
+		bad[f.Member.Key()] = true
+	}
+	return bad
+}
+
+// without returns the members of to not in bad (to itself when bad is empty).
+func without(to []channel.Member, bad map[channel.MemberKey]bool) []channel.Member {
+	if len(bad) == 0 {
+		return to
+	}
+	out := make([]channel.Member, 0, len(to))
+	for _, m := range to {
+		if !bad[m.Key()] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// chainAbove returns the interceptors above ic (towards the application), nearest first.
+// It stops at the channel's own top layer, which is not an interceptor of the stack.
+func chainAbove(ic channel.Interceptor) []channel.Interceptor {
+	type linked interface{ Prev() channel.Interceptor }
+	var out []channel.Interceptor
+	for {
+		l, ok := ic.(linked)
+		if !ok {
+			return out
+		}
+		p := l.Prev()
+		if p == nil {
+			return out
+		}
+		out = append(out, p)
+		ic = p
+	}
+}
+
+// isTCPFailureDetector reports whether ic is this package's TCP failure detector. It goes by
+// the type's name so that this file does not depend on the detector's implementation.
+func isTCPFailureDetector(ic channel.Interceptor) bool {
+	t := reflect.TypeOf(ic)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return false
+	}
+	n := strings.ToLower(t.Name())
+	return strings.Contains(n, "tcpfailuredetector") || n == "tcpfailure"
+}
+
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{channel.ErrInvalidConfig}, args...)...)
+}

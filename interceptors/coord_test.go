@@ -1,0 +1,360 @@
+package interceptors
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/wire"
+)
+
+func TestCompareAbsolute(t *testing.T) {
+	m := func(host []byte, port int32, id byte) channel.Member {
+		return channel.Member{Host: host, Port: port, UniqueID: channel.UniqueID{id}}
+	}
+	ordered := []channel.Member{
+		m([]byte{10, 0, 0, 1}, 4000, 1),
+		m([]byte{10, 0, 0, 1}, 4000, 2),
+		m([]byte{10, 0, 0, 1}, 4001, 0),
+		m([]byte{10, 0, 0, 2}, 1, 0),
+		m([]byte{192, 168, 0, 1}, 1, 0), // unsigned: 192 after 10 (Tomcat 10.1.60)
+		m([]byte{255, 0, 0, 0}, 1, 0x80),
+		m(make([]byte, 16), 1, 0), // IPv6 after every IPv4 address
+	}
+	shuffled := slices.Clone(ordered)
+	slices.Reverse(shuffled)
+	SortAbsolute(shuffled)
+	for i := range ordered {
+		if !shuffled[i].Equal(ordered[i]) {
+			t.Fatalf("position %d: %v, want %v", i, shuffled[i], ordered[i])
+		}
+	}
+	if CompareAbsolute(ordered[0], ordered[0]) != 0 {
+		t.Fatal("not reflexive")
+	}
+}
+
+// absoluteFirst returns the node whose member sorts first.
+func absoluteFirst(nodes ...*tnode) *tnode {
+	first := nodes[0]
+	for _, n := range nodes[1:] {
+		if CompareAbsolute(n.member(), first.member()) < 0 {
+			first = n
+		}
+	}
+	return first
+}
+
+// SimpleCoordinator installs the sorted view once the membership has been quiet for the
+// quiet period; every node agrees; a member leaving gives a new view.
+func TestSimpleCoordinator(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		var coords []*SimpleCoordinator
+		var nodes []*tnode
+		views := make(chan []channel.Member, 16)
+		for i := range 3 {
+			cfg := SimpleCoordinatorConfig{}
+			if i == 0 {
+				cfg.OnViewChange = func(v []channel.Member) { views <- v }
+			}
+			c, err := NewSimpleCoordinator(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			coords = append(coords, c)
+			nodes = append(nodes, newNode(t, nw, c))
+		}
+		startNodes(t, nodes...)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		for _, c := range coords {
+			if c.View() != nil {
+				t.Fatal("view installed before the membership was quiet for 2.5 s")
+			}
+		}
+		time.Sleep(600 * time.Millisecond)
+		synctest.Wait()
+		want := absoluteFirst(nodes...).member()
+		for i, c := range coords {
+			v := c.View()
+			co, ok := c.Coordinator()
+			if len(v) != 3 || !ok || !co.Equal(want) {
+				t.Fatalf("node %d: view %v coordinator %v, want %v", i, v, co, want)
+			}
+			if c.IsCoordinator() != nodes[i].member().Equal(want) {
+				t.Fatalf("node %d: IsCoordinator wrong", i)
+			}
+		}
+		if v := <-views; len(v) != 3 {
+			t.Fatalf("OnViewChange got %v", v)
+		}
+		// The coordinator crashes: after the quiet period the others agree on a new one.
+		var rest []*tnode
+		var restCoords []*SimpleCoordinator
+		for i, n := range nodes {
+			if n.member().Equal(want) {
+				nw.Kill(n.net)
+				continue
+			}
+			rest, restCoords = append(rest, n), append(restCoords, coords[i])
+		}
+		ch := restCoords[0].ViewChanged()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		select {
+		case <-ch:
+		default:
+			t.Fatal("no view change after the coordinator left")
+		}
+		want2 := absoluteFirst(rest...).member()
+		for _, c := range restCoords {
+			if co, _ := c.Coordinator(); len(c.View()) != 2 || !co.Equal(want2) {
+				t.Fatalf("view %v", c.View())
+			}
+		}
+	})
+}
+
+func TestCoordinationMessageLayout(t *testing.T) {
+	mk := func(port int32, id byte) channel.Member {
+		return channel.Member{Host: []byte{127, 0, 0, 1}, Port: port, SecurePort: -1, UDPPort: -1,
+			UniqueID: channel.UniqueID{id, 1, 2, 3}, AliveTime: 1234}
+	}
+	a, b := mk(4000, 0xa), mk(4001, 0xb)
+	msg := CoordinationMessage{Leader: a, Source: b, View: []channel.Member{a, b}, ID: [16]byte{1, 2, 3}, Type: CoordRequest}
+	got, err := msg.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Built by hand from the spec's table (9.11).
+	var want []byte
+	want = append(want, mustHex("aa26dee39e5a413faf86fa9263ca0d3f")...)
+	for _, m := range []channel.Member{a, b} { // leader, source
+		mb := wire.AppendMember(nil, &m)
+		want = binary.BigEndian.AppendUint32(want, uint32(len(mb)))
+		want = append(want, mb...)
+	}
+	want = binary.BigEndian.AppendUint32(want, 2)
+	for _, m := range []channel.Member{a, b} {
+		mb := wire.AppendMember(nil, &m)
+		want = binary.BigEndian.AppendUint32(want, uint32(len(mb)))
+		want = append(want, mb...)
+	}
+	want = append(want, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	want = append(want, mustHex("68a1a4d672dc47edb1147a65ffd0cf1e")...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("layout\n got %x\nwant %x", got, want)
+	}
+	back, err := ParseCoordinationMessage(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Leader.Equal(a) || !back.Source.Equal(b) || len(back.View) != 2 || back.ID != msg.ID || back.Type != CoordRequest || back.Leader.AliveTime != 1234 {
+		t.Fatalf("parsed %+v", back)
+	}
+	if back.Type.String() != "request" || CoordConf.String() != "conf" {
+		t.Fatal("type names")
+	}
+	// Truncations and trailing bytes are errors, never panics.
+	for n := range len(got) {
+		if _, err := ParseCoordinationMessage(got[:n]); !errors.Is(err, ErrBadCoordMessage) {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+	}
+	if _, err := ParseCoordinationMessage(append(got, 0)); !errors.Is(err, ErrBadCoordMessage) {
+		t.Fatal("trailing byte accepted")
+	}
+	if hex.EncodeToString(CoordAlive[:4]) != "4f87e7f1" || hex.EncodeToString(CoordConf[:]) != "43586baa45174cbaa5e9a9e783564b14" {
+		t.Fatal("constants")
+	}
+}
+
+type coordNode struct {
+	*tnode
+	c     *NonBlockingCoordinator
+	views chan [16]byte
+}
+
+func newCoordNodes(t *testing.T, nw *channeltest.Network, n int) []*coordNode {
+	var out []*coordNode
+	for range n {
+		cn := &coordNode{views: make(chan [16]byte, 64)}
+		c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+			AliveCheck:   func(context.Context, channel.Member) bool { return true },
+			OnViewChange: func(_ []channel.Member, id [16]byte) { cn.views <- id },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cn.c = c
+		cn.tnode = newNode(t, nw, c)
+		out = append(out, cn)
+	}
+	return out
+}
+
+func checkAgreement(t *testing.T, nodes []*coordNode) [16]byte {
+	t.Helper()
+	var tn []*tnode
+	for _, n := range nodes {
+		tn = append(tn, n.tnode)
+	}
+	want := absoluteFirst(tn...).member()
+	var id0 [16]byte
+	for i, n := range nodes {
+		v, id, ok := n.c.View()
+		co, _ := n.c.Coordinator()
+		if !ok || len(v) != len(nodes) || !co.Equal(want) {
+			t.Fatalf("node %d: view %v (ok %v), coordinator %v, want %v", i, v, ok, co, want)
+		}
+		if i == 0 {
+			id0 = id
+		} else if id != id0 {
+			t.Fatalf("node %d has view id %x, node 0 %x", i, id, id0)
+		}
+	}
+	return id0
+}
+
+// Go nodes elect the absolute-first member and agree on one view id, whether they start
+// together or one after the other; when the coordinator dies the others agree again.
+func TestNonBlockingCoordinatorElection(t *testing.T) {
+	for _, oneByOne := range []bool{false, true} {
+		t.Run(map[bool]string{false: "together", true: "one-by-one"}[oneByOne], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := channeltest.NewNetwork()
+				nodes := newCoordNodes(t, nw, 4)
+				var tn []*tnode
+				for _, n := range nodes {
+					tn = append(tn, n.tnode)
+					if oneByOne {
+						startNodes(t, n.tnode)
+						synctest.Wait()
+						checkAgreement(t, nodes[:len(tn)])
+					}
+				}
+				if !oneByOne {
+					startNodes(t, tn...)
+					synctest.Wait()
+				}
+				checkAgreement(t, nodes)
+				var leader *coordNode
+				var rest []*coordNode
+				for i, n := range nodes {
+					first := n.tnode == absoluteFirst(tn...)
+					if got := n.c.IsCoordinator(); got != first {
+						t.Fatalf("node %d IsCoordinator %v", i, got)
+					}
+					if first {
+						leader = n
+					} else {
+						rest = append(rest, n)
+					}
+				}
+				nw.Kill(leader.net)
+				synctest.Wait()
+				checkAgreement(t, rest)
+				for _, n := range rest {
+					if s := n.c.Stats(); s.BadMessages != 0 || s.MessagesReceived == 0 || s.SendFailures != 0 {
+						t.Fatalf("stats %+v", s)
+					}
+				}
+			})
+		})
+	}
+}
+
+// Coordination messages are consumed, COORD_ALIVE is ignored, anything else passes.
+func TestNonBlockingCoordinatorFilters(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	nodes := newCoordNodes(t, nw, 1)
+	n := nodes[0]
+	n.tap.inject(&channel.Message{Data: append(CoordAlive[:], 1, 2, 3)})
+	n.tap.inject(&channel.Message{Data: append(CoordHeader[:], 1, 2, 3)}) // malformed
+	n.tap.inject(&channel.Message{Data: []byte("application")})
+	if got := n.payloads(); len(got) != 1 || string(got[0]) != "application" {
+		t.Fatalf("delivered %q", got)
+	}
+	if s := n.c.Stats(); s.AliveIgnored != 1 || s.BadMessages != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A lone node is its own coordinator; a node that is not first waits, and after the wait
+// timeout starts the election itself (here the leader is unreachable for tokens that it
+// did not start: it never elects by itself because it does not see the newcomer).
+func TestNonBlockingCoordinatorAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		nodes := newCoordNodes(t, nw, 1)
+		startNodes(t, nodes[0].tnode)
+		synctest.Wait()
+		v, _, ok := nodes[0].c.View()
+		if !ok || len(v) != 1 || !nodes[0].c.IsCoordinator() {
+			t.Fatalf("view %v", v)
+		}
+	})
+}
+
+// hider keeps memberAdded events of one port from the layers above (a membership that
+// does not see a member that can still send to it).
+type hider struct {
+	channel.InterceptorBase
+	port int32
+}
+
+func (h *hider) MemberAdded(m channel.Member) {
+	if m.Port != h.port {
+		h.Prev().MemberAdded(m)
+	}
+}
+
+func (h *hider) Members() []channel.Member {
+	return slices.DeleteFunc(h.Next().Members(), func(m channel.Member) bool { return m.Port == h.port })
+}
+
+// A member the leader does not see waits WaitTimeout for a token, then sends one itself;
+// the leader learns the member from it and runs the election.
+func TestNonBlockingCoordinatorForcedElection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		mk := func(extra ...channel.Interceptor) *coordNode {
+			cn := &coordNode{views: make(chan [16]byte, 64)}
+			c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+				AliveCheck: func(context.Context, channel.Member) bool { return true },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cn.c = c
+			cn.tnode = newNode(t, nw, append([]channel.Interceptor{c}, extra...)...)
+			return cn
+		}
+		// Ports are handed out in order, so the first node is the leader (same host).
+		leader := mk(&hider{port: 4001})
+		late := mk()
+		startNodes(t, leader.tnode, late.tnode)
+		synctest.Wait()
+		if v, _, _ := leader.c.View(); len(v) != 1 {
+			t.Fatalf("leader view %v before the forced election", v)
+		}
+		if _, _, ok := late.c.View(); ok {
+			t.Fatal("the late node has a view before its wait timed out")
+		}
+		time.Sleep(DefaultCoordWaitTimeout + time.Second)
+		synctest.Wait()
+		checkAgreement(t, []*coordNode{leader, late})
+		if late.c.Stats().ElectionsStarted != 1 {
+			t.Fatalf("late stats %+v", late.c.Stats())
+		}
+	})
+}

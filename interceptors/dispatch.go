@@ -1,0 +1,306 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Defaults of MessageDispatch, with Tomcat's attribute names.
+const (
+	// DefaultDispatchQueueSize is maxQueueSize: the bytes that may wait for (or be in) an
+	// asynchronous send.
+	DefaultDispatchQueueSize = 64 << 20
+	// DefaultDispatchThreads is maxThreads: the number of sending goroutines.
+	DefaultDispatchThreads = 10
+)
+
+var (
+	// ErrDispatchStopped is reported for an asynchronous message that could not be sent
+	// because the dispatch interceptor is not running or was stopped before the message
+	// went out. Messages still queued when Stop's context ends get it through OnComplete.
+	ErrDispatchStopped = errors.New("tribes: message dispatch is not running")
+	// ErrDispatchQueueFull is returned by Send for an asynchronous message that does not fit
+	// into the queue when DispatchConfig.FailWhenFull is set (Tomcat alwaysSend=false).
+	ErrDispatchQueueFull = errors.New("tribes: message dispatch queue is full")
+)
+
+// DispatchConfig configures a MessageDispatch. The zero value is Tomcat's default.
+type DispatchConfig struct {
+	// MaxQueueSize bounds the payload bytes of the messages queued or being sent
+	// (Tomcat maxQueueSize, default 64 MiB).
+	MaxQueueSize int64
+	// MaxThreads is the number of goroutines that send queued messages (Tomcat maxThreads,
+	// default 10). Messages sent by different goroutines may overtake each other: put
+	// Order above MessageDispatch when the order matters.
+	MaxThreads int
+	// FailWhenFull makes Send return ErrDispatchQueueFull when a message does not fit into
+	// the queue. By default (Tomcat alwaysSend=true) such a message is sent synchronously,
+	// on the caller's goroutine.
+	FailWhenFull bool
+}
+
+// DispatchStats are a MessageDispatch's counters.
+type DispatchStats struct {
+	Queued       uint64 // messages accepted into the queue
+	Sent         uint64 // queued messages whose send succeeded
+	Failed       uint64 // queued messages whose send failed (including ErrDispatchStopped)
+	SentSync     uint64 // messages sent synchronously because the queue was full
+	Rejected     uint64 // messages refused (queue full with FailWhenFull, or not running)
+	QueuedBytes  int64  // bytes queued or being sent now
+	PendingCount int    // messages queued or being sent now
+}
+
+// MessageDispatch is Tribes' MessageDispatchInterceptor: messages sent with
+// channel.OptAsync are copied into a queue and sent by a pool of goroutines, and
+// SendMessage returns as soon as the message is queued. The outcome of each queued message
+// (nil, or the typed error of the layers below, e.g. a *channel.SendError) is passed to the
+// message's OnComplete callback, exactly once.
+//
+// The contract of OnComplete: when SendMessage returns nil for an asynchronous message,
+// OnComplete (if set) will be called exactly once with its outcome; when SendMessage returns
+// an error, OnComplete is not called. Nothing is dropped silently: on Stop, queued messages
+// are sent until the context ends, and whatever is left then is completed with an error
+// wrapping ErrDispatchStopped.
+//
+// Messages without OptAsync pass through synchronously. The flag is left in the options and
+// travels on the wire, as in Java, where it has no meaning to the receiver.
+type MessageDispatch struct {
+	channel.InterceptorBase
+
+	cfg DispatchConfig
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	queue    []*dispatchTask // FIFO; head at index 0
+	bytes    int64           // queued + in flight
+	pending  int
+	running  bool
+	stopping bool
+	abort    context.CancelFunc
+	abortCtx context.Context
+	workers  sync.WaitGroup
+
+	queued, sent, failed, sentSync, rejected atomic.Uint64
+}
+
+type dispatchTask struct {
+	ctx  context.Context
+	to   []channel.Member
+	msg  *channel.Message
+	size int64
+	done func(error)
+}
+
+// NewMessageDispatch returns a dispatch interceptor with flag channel.OptAsync.
+func NewMessageDispatch(cfg DispatchConfig) (*MessageDispatch, error) {
+	if cfg.MaxQueueSize == 0 {
+		cfg.MaxQueueSize = DefaultDispatchQueueSize
+	}
+	if cfg.MaxThreads == 0 {
+		cfg.MaxThreads = DefaultDispatchThreads
+	}
+	if cfg.MaxQueueSize < 0 || cfg.MaxThreads < 0 {
+		return nil, configError("dispatch: MaxQueueSize and MaxThreads must not be negative")
+	}
+	d := &MessageDispatch{cfg: cfg}
+	d.Flag = channel.OptAsync
+	d.cond = sync.NewCond(&d.mu)
+	return d, nil
+}
+
+// Config returns the configuration in use (defaults filled in).
+func (d *MessageDispatch) Config() DispatchConfig { return d.cfg }
+
+// Start starts the sending goroutines with the sender level, after the layers below.
+func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error {
+	if err := d.Next().Start(ctx, svc); err != nil {
+		return err
+	}
+	if svc&channel.SvcSender == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running {
+		return nil
+	}
+	d.running, d.stopping = true, false
+	d.abortCtx, d.abort = context.WithCancel(context.Background())
+	for range d.cfg.MaxThreads {
+		d.workers.Go(d.work)
+	}
+	return nil
+}
+
+// Stop stops the sending goroutines with the sender level, before the layers below. It
+// first lets them send what is queued; if ctx ends before the queue is empty, the queued
+// messages are completed with ErrDispatchStopped and the sends in progress are cancelled
+// (they complete with an error wrapping both ErrDispatchStopped and the cause).
+func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
+	if svc&channel.SvcSender != 0 {
+		d.shutdown(ctx)
+	}
+	return d.Next().Stop(ctx, svc)
+}
+
+func (d *MessageDispatch) shutdown(ctx context.Context) {
+	d.mu.Lock()
+	if !d.running {
+		d.mu.Unlock()
+		return
+	}
+	d.running, d.stopping = false, true
+	d.cond.Broadcast()
+	abort := d.abort
+	d.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() {
+		d.workers.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		d.mu.Lock()
+		left := d.queue
+		d.queue = nil
+		d.mu.Unlock()
+		abort()
+		cause := fmt.Errorf("%w: stopped before the message was sent: %w", ErrDispatchStopped, context.Cause(ctx))
+		for _, t := range left {
+			d.finish(t, cause)
+		}
+		<-drained
+	}
+	abort()
+}
+
+// work sends queued messages until the interceptor stops and the queue is empty.
+func (d *MessageDispatch) work() {
+	for {
+		d.mu.Lock()
+		for len(d.queue) == 0 && !d.stopping {
+			d.cond.Wait()
+		}
+		if len(d.queue) == 0 {
+			d.mu.Unlock()
+			return
+		}
+		t := d.queue[0]
+		d.queue[0] = nil
+		d.queue = d.queue[1:]
+		abortCtx := d.abortCtx
+		d.mu.Unlock()
+
+		ctx, cancel := context.WithCancel(t.ctx)
+		stop := context.AfterFunc(abortCtx, cancel)
+		err := d.Next().SendMessage(ctx, t.to, t.msg)
+		stop()
+		cancel()
+		if err != nil && abortCtx.Err() != nil {
+			err = fmt.Errorf("%w: send cancelled: %w", ErrDispatchStopped, err)
+		}
+		d.finish(t, err)
+	}
+}
+
+func (d *MessageDispatch) finish(t *dispatchTask, err error) {
+	d.mu.Lock()
+	d.bytes -= t.size
+	d.pending--
+	d.mu.Unlock()
+	if err != nil {
+		d.failed.Add(1)
+	} else {
+		d.sent.Add(1)
+	}
+	if t.done != nil {
+		t.done(err)
+	}
+}
+
+// SendMessage queues an OptAsync message and returns; other messages go down synchronously.
+func (d *MessageDispatch) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	if msg.Options&channel.OptAsync == 0 {
+		return d.Next().SendMessage(ctx, to, msg)
+	}
+	size := int64(len(msg.Data))
+	d.mu.Lock()
+	if !d.running {
+		d.mu.Unlock()
+		d.rejected.Add(1)
+		return ErrDispatchStopped
+	}
+	if d.bytes+size > d.cfg.MaxQueueSize {
+		queued := d.bytes
+		d.mu.Unlock()
+		if d.cfg.FailWhenFull {
+			d.rejected.Add(1)
+			return fmt.Errorf("%w: %d bytes queued, %d more do not fit under %d", ErrDispatchQueueFull, queued, size, d.cfg.MaxQueueSize)
+		}
+		return d.sendNow(ctx, to, msg)
+	}
+	t := &dispatchTask{
+		ctx:  context.WithoutCancel(ctx),
+		to:   slices.Clone(to),
+		msg:  msg.Clone(),
+		size: size,
+		done: msg.OnComplete,
+	}
+	t.msg.OnComplete = nil
+	d.bytes += size
+	d.pending++
+	d.queue = append(d.queue, t)
+	d.cond.Signal()
+	d.mu.Unlock()
+	d.queued.Add(1)
+	return nil
+}
+
+// sendNow is the alwaysSend fallback: a synchronous send whose success is also reported to
+// OnComplete (a failure is returned, and so not reported twice).
+func (d *MessageDispatch) sendNow(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	d.sentSync.Add(1)
+	cb := msg.OnComplete
+	msg.OnComplete = nil
+	err := d.Next().SendMessage(ctx, to, msg)
+	msg.OnComplete = cb
+	if err == nil && cb != nil {
+		cb(nil)
+	}
+	return err
+}
+
+// Stats returns a snapshot of the counters.
+func (d *MessageDispatch) Stats() DispatchStats {
+	d.mu.Lock()
+	b, p := d.bytes, d.pending
+	d.mu.Unlock()
+	return DispatchStats{
+		Queued: d.queued.Load(), Sent: d.sent.Load(), Failed: d.failed.Load(),
+		SentSync: d.sentSync.Load(), Rejected: d.rejected.Load(), QueuedBytes: b, PendingCount: p,
+	}
+}
+
+func init() {
+	Register("dispatch", func(p *Props) (channel.Interceptor, error) {
+		cfg := DispatchConfig{
+			MaxQueueSize: int64(p.Int("maxQueueSize", DefaultDispatchQueueSize)),
+			MaxThreads:   p.Int("maxThreads", DefaultDispatchThreads),
+			FailWhenFull: !p.Bool("alwaysSend", true),
+		}
+		// Accepted for configurations copied from Tomcat; a fixed pool of goroutines needs
+		// neither spare threads nor a keep-alive, and messages are always copied.
+		p.Int("maxSpareThreads", 0)
+		p.Int("keepAliveTime", 0)
+		p.Bool("useDeepClone", true)
+		return NewMessageDispatch(cfg)
+	})
+}

@@ -1,0 +1,449 @@
+package interceptors
+
+import (
+	"container/heap"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Defaults of Encrypt, with Tomcat's attribute names.
+const (
+	// DefaultEncryptionAlgorithm is encryptionAlgorithm's default since Tomcat 10.1.58 /
+	// 11.0.25 (earlier versions defaulted to AES/CBC/PKCS5Padding).
+	DefaultEncryptionAlgorithm = "AES/GCM/NoPadding"
+	// DefaultReplayWindowTime is replayWindowTime: how far a message's inner timestamp may
+	// be from the receiver's clock.
+	DefaultReplayWindowTime = 10 * time.Second
+	// DefaultReplayWindowMessageCount is replayWindowMessageCount: how many IVs the
+	// receiver remembers.
+	DefaultReplayWindowMessageCount = 8192
+)
+
+const (
+	gcmIVLen  = 12
+	gcmTagLen = 16
+	blockIV   = aes.BlockSize
+	tsLen     = 8
+)
+
+// Errors of Encrypt's decoder, reported through EncryptStats and DecryptPayload; a message
+// failing any of them is dropped, never delivered.
+var (
+	// ErrDecrypt: authentication or padding failed (wrong key, tampered or corrupt data).
+	ErrDecrypt = errors.New("tribes: encrypt: decryption failed")
+	// ErrReplay: the message is outside the replay window or its IV was seen before.
+	ErrReplay = errors.New("tribes: encrypt: replayed or stale message")
+)
+
+// EncryptConfig configures an Encrypt interceptor.
+type EncryptConfig struct {
+	// Algorithm is Java's "algorithm/mode/padding" (Tomcat encryptionAlgorithm, default
+	// AES/GCM/NoPadding). Accepted: AES/GCM/NoPadding, and, as in Tomcat (which warns about
+	// them), AES/CBC/PKCS5Padding, AES/CFB/PKCS5Padding, AES/OFB/PKCS5Padding. Everything
+	// Tomcat rejects (ECB, CTR, NoPadding for CBC/CFB/OFB, …) is a configuration error, and
+	// so are ciphers other than AES.
+	Algorithm string
+	// Key is the AES key, 16, 24 or 32 bytes (Tomcat encryptionKey, given in hex there;
+	// see KeyFromHex). Required.
+	Key []byte
+	// ReplayWindowTime: a message whose inner timestamp differs from the receiver's clock by
+	// more than this is dropped (Tomcat replayWindowTime, default 10 s). Clocks must agree.
+	ReplayWindowTime time.Duration
+	// ReplayWindowMessageCount is how many IVs are remembered to detect replays (Tomcat
+	// replayWindowMessageCount, default 8192). When more arrive, the oldest are forgotten
+	// and messages not newer than them are refused from then on.
+	ReplayWindowMessageCount int
+}
+
+// KeyFromHex decodes a hex key as Tomcat's encryptionKey attribute carries it.
+func KeyFromHex(s string) ([]byte, error) {
+	var b []byte
+	s = strings.TrimSpace(s)
+	if len(s)%2 != 0 {
+		return nil, configError("encrypt: key %q: odd number of hex digits", s)
+	}
+	b = make([]byte, len(s)/2)
+	for i := range b {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return nil, configError("encrypt: key: not hex")
+		}
+		b[i] = hi<<4 | lo
+	}
+	return b, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// EncryptStats are an Encrypt interceptor's counters.
+type EncryptStats struct {
+	Encrypted      uint64 // messages encrypted
+	Decrypted      uint64 // messages decrypted and delivered
+	DecryptFailed  uint64 // dropped: wrong key, tampering, bad padding, too short
+	ReplayRejected uint64 // dropped: outside the time window, or an IV seen before
+	RememberedIVs  int    // IVs in the replay cache now
+}
+
+// Encrypt is Tribes' EncryptInterceptor as Tomcat 10.1.60 / 11.0.x writes it: every
+// message is encrypted with a pre-shared AES key; the wire payload is IV | ciphertext, the
+// plaintext being the int64 message timestamp followed by the message. With GCM the IV is
+// 12 random bytes and the ciphertext carries the 16-byte tag; with CBC/CFB/OFB the IV is 16
+// bytes and the plaintext is PKCS#5-padded. Received messages are decrypted and checked
+// against a replay window (timestamp within ReplayWindowTime of now, IV never seen, newer
+// than the oldest forgotten IV); failures are dropped and counted, never delivered, and,
+// as in Java, not reported as a processing error (the sender's ACK succeeds).
+//
+// Like Tomcat, Encrypt must sit above TcpFailureDetector (its probes bypass encryption):
+// Start fails otherwise. It interoperates with Java's EncryptInterceptor of Tomcat
+// 10.1.56+ / 11.0.23+ / 9.0.119+ (the versions with the inner timestamp).
+type Encrypt struct {
+	channel.InterceptorBase
+	cfg   EncryptConfig
+	mode  string // GCM, CBC, CFB, OFB
+	block cipher.Block
+	gcm   cipher.AEAD
+	ivLen int
+
+	replay replayWindow
+
+	encrypted, decrypted, failed, replayed atomic.Uint64
+}
+
+// NewEncrypt checks cfg and returns an Encrypt interceptor.
+func NewEncrypt(cfg EncryptConfig) (*Encrypt, error) {
+	if cfg.Algorithm == "" {
+		cfg.Algorithm = DefaultEncryptionAlgorithm
+	}
+	if cfg.ReplayWindowTime == 0 {
+		cfg.ReplayWindowTime = DefaultReplayWindowTime
+	}
+	if cfg.ReplayWindowMessageCount == 0 {
+		cfg.ReplayWindowMessageCount = DefaultReplayWindowMessageCount
+	}
+	if cfg.ReplayWindowTime < 0 || cfg.ReplayWindowMessageCount < 0 {
+		return nil, configError("encrypt: the replay window must not be negative")
+	}
+	mode, err := parseAlgorithm(cfg.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	switch len(cfg.Key) {
+	case 16, 24, 32:
+	case 0:
+		return nil, configError("encrypt: an encryption key is required")
+	default:
+		return nil, configError("encrypt: an AES key has 16, 24 or 32 bytes, not %d", len(cfg.Key))
+	}
+	cfg.Key = append([]byte(nil), cfg.Key...)
+	block, err := aes.NewCipher(cfg.Key)
+	if err != nil {
+		return nil, configError("encrypt: %v", err)
+	}
+	e := &Encrypt{cfg: cfg, mode: mode, block: block, ivLen: blockIV}
+	if mode == "GCM" {
+		if e.gcm, err = cipher.NewGCM(block); err != nil {
+			return nil, configError("encrypt: %v", err)
+		}
+		e.ivLen = gcmIVLen
+	}
+	e.replay.init(cfg.ReplayWindowTime, cfg.ReplayWindowMessageCount)
+	return e, nil
+}
+
+// parseAlgorithm accepts what Tomcat accepts, for AES, and returns the mode.
+func parseAlgorithm(alg string) (string, error) {
+	parts := strings.Split(alg, "/")
+	if len(parts) != 3 {
+		return "", configError("encrypt: algorithm %q: want algorithm/mode/padding", alg)
+	}
+	name, mode, pad := strings.ToUpper(parts[0]), strings.ToUpper(parts[1]), strings.ToUpper(parts[2])
+	if name != "AES" {
+		return "", configError("encrypt: algorithm %q: only AES is supported", alg)
+	}
+	switch {
+	case mode == "GCM" && pad == "NOPADDING":
+		return mode, nil
+	case (mode == "CBC" || mode == "CFB" || mode == "OFB") && pad == "PKCS5PADDING":
+		return mode, nil
+	}
+	return "", configError("encrypt: algorithm %q: mode %s with %s is not accepted (Tomcat accepts AES/GCM/NoPadding, and CBC, CFB or OFB with PKCS5Padding)", alg, parts[1], parts[2])
+}
+
+// Config returns the configuration in use (defaults filled in).
+func (e *Encrypt) Config() EncryptConfig { return e.cfg }
+
+// Start refuses a stack with a TCP failure detector above Encrypt, then starts the layers
+// below. The replay window starts afresh.
+func (e *Encrypt) Start(ctx context.Context, svc channel.Service) error {
+	for _, ic := range chainAbove(e) {
+		if isTCPFailureDetector(ic) {
+			return configError("encrypt: the TCP failure detector must be below (after) the encrypt interceptor, or its probes reach the application unencrypted")
+		}
+	}
+	if svc&channel.SvcReceiver != 0 {
+		e.replay.reset(time.Now())
+	}
+	return e.Next().Start(ctx, svc)
+}
+
+// SendMessage encrypts msg for every destination.
+func (e *Encrypt) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	ts := msg.Timestamp
+	if ts <= 0 {
+		ts = time.Now().UnixMilli()
+		msg.Timestamp = ts
+	}
+	wire, err := e.Seal(ts, msg.Data)
+	if err != nil {
+		return err
+	}
+	e.encrypted.Add(1)
+	data := msg.Data
+	msg.Data = wire
+	err = e.Next().SendMessage(ctx, to, msg)
+	msg.Data = data
+	return err
+}
+
+// Seal encrypts one payload as the interceptor sends it: IV | E(int64 ts | data).
+func (e *Encrypt) Seal(ts int64, data []byte) ([]byte, error) {
+	plain := tsLen + len(data)
+	if e.mode == "GCM" {
+		out := make([]byte, gcmIVLen+plain, gcmIVLen+plain+gcmTagLen)
+		iv := out[:gcmIVLen]
+		_, _ = rand.Read(iv)
+		binary.BigEndian.PutUint64(out[gcmIVLen:], uint64(ts))
+		copy(out[gcmIVLen+tsLen:], data)
+		return e.gcm.Seal(out[:gcmIVLen], iv, out[gcmIVLen:], nil), nil
+	}
+	padded := plain + blockIV - plain%blockIV
+	out := make([]byte, blockIV+padded)
+	iv := out[:blockIV]
+	_, _ = rand.Read(iv)
+	body := out[blockIV:]
+	binary.BigEndian.PutUint64(body, uint64(ts))
+	copy(body[tsLen:], data)
+	for i := plain; i < padded; i++ {
+		body[i] = byte(padded - plain)
+	}
+	switch e.mode {
+	case "CBC":
+		cipher.NewCBCEncrypter(e.block, iv).CryptBlocks(body, body)
+	case "CFB":
+		cipher.NewCFBEncrypter(e.block, iv).XORKeyStream(body, body) //nolint:staticcheck // Tomcat's mode
+	case "OFB":
+		cipher.NewOFB(e.block, iv).XORKeyStream(body, body) //nolint:staticcheck // Tomcat's mode
+	}
+	return out, nil
+}
+
+// Open decrypts one payload and returns the inner timestamp and the message, without the
+// replay check. Errors wrap ErrDecrypt.
+func (e *Encrypt) Open(wire []byte) (ts int64, data []byte, err error) {
+	if len(wire) < e.ivLen {
+		return 0, nil, fmt.Errorf("%w: %d bytes, shorter than the IV", ErrDecrypt, len(wire))
+	}
+	iv, body := wire[:e.ivLen], wire[e.ivLen:]
+	var plain []byte
+	if e.mode == "GCM" {
+		if len(body) < gcmTagLen {
+			return 0, nil, fmt.Errorf("%w: %d bytes, shorter than IV and tag", ErrDecrypt, len(wire))
+		}
+		plain, err = e.gcm.Open(make([]byte, 0, len(body)-gcmTagLen), iv, body, nil)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w: %w", ErrDecrypt, err)
+		}
+	} else {
+		if len(body) == 0 || len(body)%blockIV != 0 {
+			return 0, nil, fmt.Errorf("%w: %d ciphertext bytes, not a positive multiple of %d", ErrDecrypt, len(body), blockIV)
+		}
+		plain = make([]byte, len(body))
+		switch e.mode {
+		case "CBC":
+			cipher.NewCBCDecrypter(e.block, iv).CryptBlocks(plain, body)
+		case "CFB":
+			cipher.NewCFBDecrypter(e.block, iv).XORKeyStream(plain, body) //nolint:staticcheck // Tomcat's mode
+		case "OFB":
+			cipher.NewOFB(e.block, iv).XORKeyStream(plain, body) //nolint:staticcheck // Tomcat's mode
+		}
+		if plain, err = unpad(plain); err != nil {
+			return 0, nil, err
+		}
+	}
+	if len(plain) < tsLen {
+		return 0, nil, fmt.Errorf("%w: plaintext of %d bytes has no timestamp", ErrDecrypt, len(plain))
+	}
+	return int64(binary.BigEndian.Uint64(plain)), plain[tsLen:], nil
+}
+
+func unpad(b []byte) ([]byte, error) {
+	n := int(b[len(b)-1])
+	if n < 1 || n > blockIV || n > len(b) {
+		return nil, fmt.Errorf("%w: bad padding", ErrDecrypt)
+	}
+	for _, c := range b[len(b)-n:] {
+		if int(c) != n {
+			return nil, fmt.Errorf("%w: bad padding", ErrDecrypt)
+		}
+	}
+	return b[:len(b)-n], nil
+}
+
+// MessageReceived decrypts msg and passes it up, or drops it (counted in Stats) if it does
+// not decrypt or fails the replay check.
+func (e *Encrypt) MessageReceived(msg *channel.Message) error {
+	data, err := e.open(msg.Data, time.Now())
+	if err != nil {
+		return nil // dropped and counted: Tomcat logs it and does not throw
+	}
+	e.decrypted.Add(1)
+	msg.Data = data
+	return e.Prev().MessageReceived(msg)
+}
+
+// open decrypts and checks the replay window; it counts failures.
+func (e *Encrypt) open(wire []byte, now time.Time) ([]byte, error) {
+	ts, data, err := e.Open(wire)
+	if err != nil {
+		e.failed.Add(1)
+		return nil, err
+	}
+	if err := e.replay.check(wire[:e.ivLen], ts, now); err != nil {
+		e.replayed.Add(1)
+		return nil, err
+	}
+	return data, nil
+}
+
+// Stats returns a snapshot of the counters.
+func (e *Encrypt) Stats() EncryptStats {
+	return EncryptStats{
+		Encrypted: e.encrypted.Load(), Decrypted: e.decrypted.Load(),
+		DecryptFailed: e.failed.Load(), ReplayRejected: e.replayed.Load(), RememberedIVs: e.replay.len(),
+	}
+}
+
+// replayWindow is Tomcat's nonce cache: one per receiving interceptor (not per sender, so
+// that a replay cannot pass by forging the envelope's sender), remembering the newest
+// count IVs with their timestamps.
+type replayWindow struct {
+	mu          sync.Mutex
+	window      int64 // ms
+	count       int
+	seen        map[[blockIV]byte]struct{}
+	byTime      ivHeap
+	seq         uint64
+	lastRemoved int64 // ms; messages not newer than this are refused
+}
+
+type ivEntry struct {
+	ts  int64
+	seq uint64
+	iv  [blockIV]byte
+}
+
+type ivHeap []ivEntry
+
+func (h ivHeap) Len() int { return len(h) }
+func (h ivHeap) Less(i, j int) bool {
+	return h[i].ts < h[j].ts || h[i].ts == h[j].ts && h[i].seq < h[j].seq
+}
+func (h ivHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *ivHeap) Push(x any)   { *h = append(*h, x.(ivEntry)) }
+func (h *ivHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (w *replayWindow) init(window time.Duration, count int) {
+	w.window, w.count = window.Milliseconds(), count
+	w.reset(time.Now())
+}
+
+func (w *replayWindow) reset(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seen = map[[blockIV]byte]struct{}{}
+	w.byTime = nil
+	w.lastRemoved = now.UnixMilli() - w.window
+}
+
+func (w *replayWindow) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.seen)
+}
+
+// check applies Tomcat's rules and remembers the IV if the message passes.
+func (w *replayWindow) check(ivBytes []byte, ts int64, now time.Time) error {
+	ms := now.UnixMilli()
+	var iv [blockIV]byte
+	copy(iv[:], ivBytes)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case ts < ms-w.window:
+		return fmt.Errorf("%w: timestamp %d is more than %d ms old", ErrReplay, ts, w.window)
+	case ts > ms+w.window:
+		return fmt.Errorf("%w: timestamp %d is more than %d ms ahead", ErrReplay, ts, w.window)
+	case ts <= w.lastRemoved:
+		return fmt.Errorf("%w: timestamp %d is not newer than the oldest forgotten IV (%d)", ErrReplay, ts, w.lastRemoved)
+	}
+	if _, dup := w.seen[iv]; dup {
+		return fmt.Errorf("%w: IV seen before", ErrReplay)
+	}
+	w.seen[iv] = struct{}{}
+	w.seq++
+	heap.Push(&w.byTime, ivEntry{ts: ts, seq: w.seq, iv: iv})
+	for len(w.byTime) > 0 && (len(w.byTime) > w.count || w.byTime[0].ts < ms-w.window) {
+		// Beyond the count, the eldest is forgotten (as Tomcat); IVs older than the window
+		// are forgotten early, which changes nothing (their timestamps fail the window) but
+		// keeps a quiet receiver's memory small.
+		old := heap.Pop(&w.byTime).(ivEntry)
+		delete(w.seen, old.iv)
+		w.lastRemoved = max(w.lastRemoved, old.ts)
+	}
+	return nil
+}
+
+func init() {
+	Register("encrypt", func(p *Props) (channel.Interceptor, error) {
+		key, err := KeyFromHex(p.String("encryptionKey", ""))
+		if err != nil {
+			return nil, err
+		}
+		if prov := p.String("providerName", ""); prov != "" {
+			return nil, configError("encrypt: providerName %q: JCA providers do not exist in Go", prov)
+		}
+		return NewEncrypt(EncryptConfig{
+			Algorithm:                p.String("encryptionAlgorithm", DefaultEncryptionAlgorithm),
+			Key:                      key,
+			ReplayWindowTime:         p.Duration("replayWindowTime", DefaultReplayWindowTime),
+			ReplayWindowMessageCount: p.Int("replayWindowMessageCount", DefaultReplayWindowMessageCount),
+		})
+	})
+}

@@ -1,0 +1,292 @@
+package interceptors
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Defaults of Fragmentation, with Tomcat's attribute names.
+const (
+	// DefaultFragmentSize is maxSize: larger messages are split into pieces of this size.
+	DefaultFragmentSize = 102400
+	// DefaultFragmentExpire is expire: incomplete messages are dropped after this long.
+	DefaultFragmentExpire = 60 * time.Second
+	// DefaultMaxReassembledSize caps a reassembled message (no Tomcat equivalent).
+	DefaultMaxReassembledSize = 256 << 20
+)
+
+// Fragment trailer bytes.
+const (
+	fragWhole = 0x00 // the message is complete
+	fragPiece = 0x01 // chunk | int32 index | int32 count | 0x01
+
+	// FragmentTrailerLen is the trailer of one piece: index, count and the marker byte.
+	FragmentTrailerLen = 4 + 4 + 1
+)
+
+// FragmentationConfig configures a Fragmentation interceptor. The zero value is Tomcat's
+// default plus a reassembly limit.
+type FragmentationConfig struct {
+	// MaxSize: messages longer than MaxSize bytes are split into pieces of at most MaxSize
+	// (Tomcat maxSize, default 102400).
+	MaxSize int
+	// Expire: pieces of a message that is still incomplete after Expire are dropped on the
+	// next heartbeat (Tomcat expire, default 60 s).
+	Expire time.Duration
+	// MaxMessageSize caps the size of a message being reassembled, and so the memory one
+	// sender can make a receiver hold (no Tomcat equivalent; default 256 MiB).
+	MaxMessageSize int
+	// Flag restricts splitting to messages carrying these option bits (Tomcat optionFlag,
+	// default 0 = every message). The receiver always strips the trailer byte.
+	Flag channel.SendOptions
+}
+
+// FragmentationStats are a Fragmentation interceptor's counters.
+type FragmentationStats struct {
+	SentWhole   uint64 // messages sent in one piece (trailer 00)
+	SentSplit   uint64 // messages split
+	PiecesSent  uint64 // pieces sent
+	Reassembled uint64 // messages reassembled from pieces
+	Expired     uint64 // incomplete messages dropped by the heartbeat
+	Refused     uint64 // malformed pieces, or messages over MaxMessageSize
+	Pending     int    // messages being reassembled now
+}
+
+// Fragmentation is Tribes' FragmentationInterceptor. Messages up to MaxSize get one trailer
+// byte 00. Larger ones are sent as pieces with the same message id, each
+// `chunk | int32 index | int32 count | 01` (big-endian). The receiver always strips the
+// last byte; pieces are collected by sender and message id and the whole message is
+// delivered (with the envelope of the first piece that arrived) once all are in. The bytes
+// are Java's, so Fragmentation interoperates with Java's FragmentationInterceptor.
+//
+// It must sit below anything that transforms whole messages on the receiving side only
+// after reassembly, and never below TcpFailureDetector (whose raw probes carry no trailer).
+type Fragmentation struct {
+	channel.InterceptorBase
+	cfg FragmentationConfig
+
+	mu      sync.Mutex
+	pending map[fragKey]*fragCollection
+
+	whole, split, pieces, reassembled, expired, refused atomic.Uint64
+}
+
+type fragKey struct {
+	src channel.MemberKey
+	id  string
+}
+
+type fragCollection struct {
+	first  *channel.Message // envelope of the first piece that arrived
+	count  int
+	pieces map[int][]byte // by index; a map, so that memory follows what arrived
+	size   int
+	born   time.Time
+}
+
+// NewFragmentation returns a Fragmentation interceptor.
+func NewFragmentation(cfg FragmentationConfig) (*Fragmentation, error) {
+	if cfg.MaxSize == 0 {
+		cfg.MaxSize = DefaultFragmentSize
+	}
+	if cfg.Expire == 0 {
+		cfg.Expire = DefaultFragmentExpire
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = DefaultMaxReassembledSize
+	}
+	if cfg.MaxSize < 1 || cfg.Expire < 0 || cfg.MaxMessageSize < 0 {
+		return nil, configError("fragmentation: MaxSize must be positive, Expire and MaxMessageSize not negative")
+	}
+	f := &Fragmentation{cfg: cfg, pending: map[fragKey]*fragCollection{}}
+	f.Flag = cfg.Flag
+	return f, nil
+}
+
+// Config returns the configuration in use (defaults filled in).
+func (f *Fragmentation) Config() FragmentationConfig { return f.cfg }
+
+// SendMessage appends the trailer, splitting msg into pieces if it is longer than MaxSize.
+// Pieces go out one after the other; a member that failed a piece gets no further pieces.
+func (f *Fragmentation) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	if len(msg.Data) <= f.cfg.MaxSize || !f.OKToProcess(msg.Options) {
+		f.whole.Add(1)
+		data := msg.Data
+		msg.Data = append(append(make([]byte, 0, len(data)+1), data...), fragWhole)
+		err := f.Next().SendMessage(ctx, to, msg)
+		msg.Data = data
+		return err
+	}
+	f.split.Add(1)
+	count := (len(msg.Data) + f.cfg.MaxSize - 1) / f.cfg.MaxSize
+	var faulty []channel.FaultyMember
+	bad := map[channel.MemberKey]bool{}
+	for i := range count {
+		dst := without(to, bad)
+		if len(dst) == 0 {
+			break
+		}
+		c := *msg
+		c.Data = fragmentPiece(msg.Data, f.cfg.MaxSize, i, count)
+		f.pieces.Add(1)
+		err := f.Next().SendMessage(ctx, dst, &c)
+		for _, fm := range channel.AppendFaulty(nil, err, dst) {
+			if !bad[fm.Member.Key()] {
+				bad[fm.Member.Key()] = true
+				faulty = append(faulty, fm)
+			}
+		}
+	}
+	if len(faulty) > 0 {
+		return &channel.SendError{MessageID: msg.ID, Faulty: faulty}
+	}
+	return nil
+}
+
+// SplitFragments cuts data into ceil(len/maxSize) pieces with Tribes' piece trailer.
+func SplitFragments(data []byte, maxSize int) [][]byte {
+	count := (len(data) + maxSize - 1) / maxSize
+	out := make([][]byte, count)
+	for i := range count {
+		out[i] = fragmentPiece(data, maxSize, i, count)
+	}
+	return out
+}
+
+// fragmentPiece returns piece i of count of data, with its trailer, in a new slice.
+func fragmentPiece(data []byte, maxSize, i, count int) []byte {
+	chunk := data[i*maxSize : min((i+1)*maxSize, len(data))]
+	p := make([]byte, 0, len(chunk)+FragmentTrailerLen)
+	p = append(p, chunk...)
+	p = binary.BigEndian.AppendUint32(p, uint32(i))
+	p = binary.BigEndian.AppendUint32(p, uint32(count))
+	return append(p, fragPiece)
+}
+
+// ParseFragment reads the trailer of a received payload. For a whole message it returns
+// piece=false and the data without the marker byte; for a piece, its chunk, index and
+// count. As in Java any non-zero marker means a piece.
+func ParseFragment(b []byte) (chunk []byte, piece bool, index, count int, err error) {
+	if len(b) < 1 {
+		return nil, false, 0, 0, fmt.Errorf("%w: empty message, fragmentation trailer needs 1 byte", ErrShortMessage)
+	}
+	n := len(b) - 1
+	if b[n] == fragWhole {
+		return b[:n], false, 0, 0, nil
+	}
+	if n < 8 {
+		return nil, true, 0, 0, fmt.Errorf("%w: %d bytes, a fragment trailer needs %d", ErrShortMessage, len(b), FragmentTrailerLen)
+	}
+	idx := int32(binary.BigEndian.Uint32(b[n-8:]))
+	cnt := int32(binary.BigEndian.Uint32(b[n-4:]))
+	if cnt < 1 || idx < 0 || idx >= cnt {
+		return nil, true, 0, 0, fmt.Errorf("tribes: fragmentation: bad piece %d of %d", idx, cnt)
+	}
+	return b[:n-8], true, int(idx), int(cnt), nil
+}
+
+// MessageReceived strips the trailer; pieces are collected until the message is complete.
+func (f *Fragmentation) MessageReceived(msg *channel.Message) error {
+	chunk, piece, idx, count, err := ParseFragment(msg.Data)
+	if err != nil {
+		f.refused.Add(1)
+		return fmt.Errorf("tribes: fragmentation: message %s from %s: %w", msg.IDString(), msg.Source.Addr(), err)
+	}
+	if !piece {
+		msg.Data = chunk
+		return f.Prev().MessageReceived(msg)
+	}
+	whole, err := f.collect(msg, chunk, idx, count)
+	if err != nil {
+		f.refused.Add(1)
+		return fmt.Errorf("tribes: fragmentation: message %s from %s: %w", msg.IDString(), msg.Source.Addr(), err)
+	}
+	if whole == nil {
+		return nil
+	}
+	f.reassembled.Add(1)
+	return f.Prev().MessageReceived(whole)
+}
+
+// collect adds a piece and returns the whole message once complete.
+func (f *Fragmentation) collect(msg *channel.Message, chunk []byte, idx, count int) (*channel.Message, error) {
+	// A message of count pieces is at least count-1 bytes long (all but the last piece
+	// hold something, as Tribes cuts them).
+	if count-1 > f.cfg.MaxMessageSize {
+		return nil, fmt.Errorf("%d pieces exceed the %d-byte reassembly limit", count, f.cfg.MaxMessageSize)
+	}
+	key := fragKey{src: msg.Source.Key(), id: string(msg.ID)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.pending[key]
+	if c == nil {
+		c = &fragCollection{first: msg, count: count, pieces: map[int][]byte{}, born: time.Now()}
+		f.pending[key] = c
+	}
+	if c.count != count {
+		delete(f.pending, key)
+		return nil, fmt.Errorf("piece %d says %d pieces, earlier ones said %d", idx, count, c.count)
+	}
+	if _, dup := c.pieces[idx]; dup {
+		return nil, nil // a duplicate: keep the first copy
+	}
+	if c.size+len(chunk) > f.cfg.MaxMessageSize {
+		delete(f.pending, key)
+		return nil, fmt.Errorf("reassembled message exceeds %d bytes", f.cfg.MaxMessageSize)
+	}
+	c.pieces[idx] = chunk
+	c.size += len(chunk)
+	if len(c.pieces) < count {
+		return nil, nil
+	}
+	delete(f.pending, key)
+	data := make([]byte, 0, c.size)
+	for i := range count {
+		data = append(data, c.pieces[i]...)
+	}
+	whole := c.first
+	whole.Data = data
+	return whole, nil
+}
+
+// Heartbeat drops messages that stayed incomplete longer than Expire.
+func (f *Fragmentation) Heartbeat() {
+	now := time.Now()
+	f.mu.Lock()
+	for k, c := range f.pending {
+		if now.Sub(c.born) > f.cfg.Expire {
+			delete(f.pending, k)
+			f.expired.Add(1)
+		}
+	}
+	f.mu.Unlock()
+	f.Next().Heartbeat()
+}
+
+// Stats returns a snapshot of the counters.
+func (f *Fragmentation) Stats() FragmentationStats {
+	f.mu.Lock()
+	n := len(f.pending)
+	f.mu.Unlock()
+	return FragmentationStats{
+		SentWhole: f.whole.Load(), SentSplit: f.split.Load(), PiecesSent: f.pieces.Load(),
+		Reassembled: f.reassembled.Load(), Expired: f.expired.Load(), Refused: f.refused.Load(), Pending: n,
+	}
+}
+
+func init() {
+	Register("fragmentation", func(p *Props) (channel.Interceptor, error) {
+		return NewFragmentation(FragmentationConfig{
+			MaxSize:        p.Int("maxSize", DefaultFragmentSize),
+			Expire:         p.Duration("expire", DefaultFragmentExpire),
+			MaxMessageSize: p.Int("maxMessageSize", DefaultMaxReassembledSize),
+			Flag:           channel.SendOptions(p.Int("optionFlag", 0)),
+		})
+	})
+}

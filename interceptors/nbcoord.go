@@ -1,0 +1,593 @@
+package interceptors
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// DefaultCoordWaitTimeout is NonBlockingCoordinator's waitForCoordMsgTimeout.
+const DefaultCoordWaitTimeout = 15 * time.Second
+
+// DefaultCoordConnectTimeout bounds the TCP connect that checks a member learnt from an
+// election message (Tomcat uses waitForCoordMsgTimeout, 15 s, for it).
+const DefaultCoordConnectTimeout = 2 * time.Second
+
+// NonBlockingCoordinatorConfig configures a NonBlockingCoordinator.
+type NonBlockingCoordinatorConfig struct {
+	// WaitTimeout: a member that is not first in its own view waits this long for an
+	// election message; if none arrives it starts one itself, naming the member it thinks
+	// leads (Tomcat waitForCoordMsgTimeout, 15 s; Tomcat gives up instead). An election this
+	// member started that has not completed after WaitTimeout is abandoned.
+	WaitTimeout time.Duration
+	// AliveCheck reports whether a member named in an election message, but unknown to the
+	// membership, is alive; such members are added to the membership (and MemberAdded is
+	// passed up) only if it says so. Default: a TCP connect to its address within
+	// ConnectTimeout, as Tomcat.
+	AliveCheck func(ctx context.Context, m channel.Member) bool
+	// ConnectTimeout bounds the default AliveCheck (default 2 s).
+	ConnectTimeout time.Duration
+	// OnViewChange, if set, is called with every installed view and its id, one call at a
+	// time, from the coordinator's goroutine. It must not block for long.
+	OnViewChange func(view []channel.Member, id [16]byte)
+	// Logger receives view changes (Info) and election problems (Warn). Nil discards.
+	Logger *slog.Logger
+}
+
+// CoordinatorStats are a NonBlockingCoordinator's counters.
+type CoordinatorStats struct {
+	ElectionsStarted uint64 // election tokens this member created
+	MessagesSent     uint64 // coordination messages sent
+	MessagesReceived uint64 // coordination messages received
+	BadMessages      uint64 // coordination messages that did not parse
+	AliveIgnored     uint64 // COORD_ALIVE messages swallowed
+	ViewsInstalled   uint64
+	SendFailures     uint64
+}
+
+// NonBlockingCoordinator is Tribes' NonBlockingCoordinator: a leader election by a token
+// passed around the ring of members in absolute order (CompareAbsolute). The member first
+// in that order sends a request with its view to the next member; every member merges the
+// members it knows into the view and passes the token on; when it returns to its source
+// unchanged, the source confirms the view to everybody. The coordinator is the first member
+// of the agreed view.
+//
+// This is a simplified but wire-faithful port: the messages (CoordinationMessage, options
+// USE_ACK, consumed on receipt; COORD_ALIVE ignored) and the token rules are Tomcat's, so
+// Go and Java members take part in the same election; Tomcat's blocking waits are replaced
+// by a goroutine and timers, and a member that gets no token within WaitTimeout starts one.
+// Members() returns the coordinator's own membership in absolute order, including members
+// learnt from election messages.
+type NonBlockingCoordinator struct {
+	channel.InterceptorBase
+	cfg NonBlockingCoordinatorConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	members  map[channel.MemberKey]channel.Member
+	running  bool
+	view     []channel.Member
+	viewID   [16]byte
+	hasView  bool
+	changed  chan struct{}
+	inbox    []coordEvent
+	wake     chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+	received atomic.Bool // a coordination message arrived since the last wait began
+
+	// owned by the run goroutine
+	suggested   []channel.Member
+	suggestedID *[16]byte
+	suggestedAt time.Time
+	wait        *time.Timer
+
+	elections, sent, recv, bad, alive, views, sendFail atomic.Uint64
+}
+
+type coordEvent struct {
+	kind  int // evElect, evMessage, evHeartbeat
+	force bool
+	msg   CoordinationMessage
+}
+
+const (
+	evElect = iota
+	evMessage
+	evHeartbeat
+)
+
+// NewNonBlockingCoordinator returns a NonBlockingCoordinator.
+func NewNonBlockingCoordinator(cfg NonBlockingCoordinatorConfig) (*NonBlockingCoordinator, error) {
+	if cfg.WaitTimeout == 0 {
+		cfg.WaitTimeout = DefaultCoordWaitTimeout
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = DefaultCoordConnectTimeout
+	}
+	if cfg.WaitTimeout < 0 || cfg.ConnectTimeout < 0 {
+		return nil, configError("nonblockingcoordinator: negative timeout")
+	}
+	c := &NonBlockingCoordinator{cfg: cfg, log: cfg.Logger, members: map[channel.MemberKey]channel.Member{},
+		changed: make(chan struct{})}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.cfg.AliveCheck == nil {
+		c.cfg.AliveCheck = c.tcpAlive
+	}
+	return c, nil
+}
+
+func (c *NonBlockingCoordinator) tcpAlive(ctx context.Context, m channel.Member) bool {
+	if m.IsShutdown() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", m.Addr())
+	if err != nil {
+		return false
+	}
+	_ = conn.Close()
+	return true
+}
+
+// Start starts the layers below; with the sender level it starts the coordinator's
+// goroutine and an election.
+func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service) error {
+	if err := c.Next().Start(ctx, svc); err != nil {
+		return err
+	}
+	if svc&channel.SvcSender == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	if c.running {
+		c.mu.Unlock()
+		return nil
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	c.running, c.cancel, c.done = true, cancel, make(chan struct{})
+	c.wake = make(chan struct{}, 1)
+	c.inbox = append(c.inbox[:0], coordEvent{kind: evElect})
+	done, wake := c.done, c.wake
+	c.mu.Unlock()
+	go c.run(rctx, done, wake)
+	select {
+	case wake <- struct{}{}:
+	default: // already signalled
+	}
+	return nil
+}
+
+// Stop stops the coordinator's goroutine (with the sender level) and the layers below. The
+// view is forgotten.
+func (c *NonBlockingCoordinator) Stop(ctx context.Context, svc channel.Service) error {
+	if svc&channel.SvcSender != 0 {
+		c.mu.Lock()
+		running, cancel, done := c.running, c.cancel, c.done
+		c.running = false
+		c.inbox = nil
+		c.mu.Unlock()
+		if running {
+			cancel()
+			<-done
+			c.mu.Lock()
+			c.view, c.hasView, c.viewID = nil, false, [16]byte{}
+			c.mu.Unlock()
+		}
+	}
+	return c.Next().Stop(ctx, svc)
+}
+
+func (c *NonBlockingCoordinator) post(ev coordEvent) {
+	c.mu.Lock()
+	if !c.running {
+		c.mu.Unlock()
+		return
+	}
+	c.inbox = append(c.inbox, ev)
+	wake := c.wake
+	c.mu.Unlock()
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+}
+
+// run owns the election state and processes events one at a time.
+func (c *NonBlockingCoordinator) run(ctx context.Context, done chan struct{}, wake chan struct{}) {
+	defer close(done)
+	c.suggested, c.suggestedID = nil, nil
+	c.wait = time.NewTimer(time.Hour)
+	c.wait.Stop()
+	defer c.wait.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wait.C:
+			if !c.received.Load() {
+				c.log.Warn("tribes coordinator: no election message arrived, starting one")
+				c.startElection(ctx, true)
+			}
+		case <-wake:
+			for {
+				c.mu.Lock()
+				if len(c.inbox) == 0 || ctx.Err() != nil {
+					c.mu.Unlock()
+					break
+				}
+				ev := c.inbox[0]
+				c.inbox = c.inbox[1:]
+				c.mu.Unlock()
+				c.handle(ctx, ev)
+			}
+		}
+	}
+}
+
+func (c *NonBlockingCoordinator) handle(ctx context.Context, ev coordEvent) {
+	switch ev.kind {
+	case evElect:
+		c.startElection(ctx, ev.force)
+	case evMessage:
+		c.process(ctx, ev.msg)
+	case evHeartbeat:
+		local := c.local()
+		c.mu.Lock()
+		inconsistent := c.hasView && !sameMembers(c.view, viewOf(local, c.memberList()))
+		c.mu.Unlock()
+		if inconsistent && c.isHighest(local) {
+			c.startElection(ctx, true)
+		}
+	}
+}
+
+func (c *NonBlockingCoordinator) local() channel.Member { return c.Next().LocalMember(false) }
+
+// memberList returns the membership in absolute order. Caller holds c.mu.
+func (c *NonBlockingCoordinator) memberList() []channel.Member {
+	out := make([]channel.Member, 0, len(c.members))
+	for _, m := range c.members {
+		out = append(out, m)
+	}
+	SortAbsolute(out)
+	return out
+}
+
+func (c *NonBlockingCoordinator) isHighest(local channel.Member) bool {
+	c.mu.Lock()
+	ms := c.memberList()
+	c.mu.Unlock()
+	return len(ms) == 0 || CompareAbsolute(local, ms[0]) <= 0
+}
+
+func newViewID() [16]byte {
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	id[6] = id[6]&0x0f | 0x40
+	id[8] = id[8]&0x3f | 0x80
+	return id
+}
+
+// startElection is Tomcat's startElection without the blocking wait.
+func (c *NonBlockingCoordinator) startElection(ctx context.Context, force bool) {
+	local := c.local()
+	c.mu.Lock()
+	others := c.memberList()
+	view, hasView := c.view, c.hasView
+	c.mu.Unlock()
+	if len(others) == 0 {
+		c.installView([]channel.Member{local}, newViewID())
+		return
+	}
+	if c.suggestedID != nil && time.Since(c.suggestedAt) > c.cfg.WaitTimeout {
+		c.log.Warn("tribes coordinator: abandoning an election that did not complete")
+		c.suggested, c.suggestedID = nil, nil
+	}
+	if c.suggestedID != nil {
+		if hasView && sameMembers(view, c.suggested) {
+			c.suggested, c.suggestedID = nil, nil
+		}
+		return // an election of ours is running
+	}
+	all := viewOf(local, others)
+	if hasView && sameMembers(view, all) {
+		return // the installed view matches the membership
+	}
+	leader := others[0]
+	if CompareAbsolute(local, others[0]) < 0 {
+		leader = local
+	}
+	if leader.Equal(local) || force {
+		msg := CoordinationMessage{Leader: leader, Source: local, View: all, ID: newViewID(), Type: CoordRequest}
+		id := msg.ID
+		c.suggested, c.suggestedID, c.suggestedAt = all, &id, time.Now()
+		c.elections.Add(1)
+		if err := c.send(ctx, []channel.Member{others[0]}, &msg); err != nil {
+			c.log.Warn("tribes coordinator: sending election request failed", "to", others[0].String(), "err", err)
+		}
+		return
+	}
+	// Not the leader: wait for a token.
+	c.received.Store(false)
+	c.wait.Reset(c.cfg.WaitTimeout)
+}
+
+func (c *NonBlockingCoordinator) send(ctx context.Context, to []channel.Member, cm *CoordinationMessage) error {
+	payload, err := cm.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	msg := &channel.Message{
+		Options:   channel.OptUseAck,
+		Timestamp: time.Now().UnixMilli(),
+		ID:        channel.NewMessageID(),
+		Source:    c.Next().LocalMember(true),
+		Data:      payload,
+	}
+	c.sent.Add(1)
+	err = c.Next().SendMessage(ctx, to, msg)
+	if err != nil {
+		c.sendFail.Add(1)
+	}
+	return err
+}
+
+// process handles a received coordination message (Tomcat processCoordMessage).
+func (c *NonBlockingCoordinator) process(ctx context.Context, cm CoordinationMessage) {
+	c.received.Store(true)
+	c.wait.Stop()
+	local := c.local()
+	merged := c.mergeOnArrive(ctx, local, cm)
+	if cm.Type == CoordConf {
+		c.handleViewConf(ctx, local, cm, merged)
+		return
+	}
+	if local.Equal(cm.Source) {
+		if local.Equal(cm.Leader) {
+			if sameMembers(cm.View, merged) {
+				cm.Type = CoordConf
+				var rest []channel.Member
+				for _, m := range cm.View {
+					if !m.Equal(local) {
+						rest = append(rest, m)
+					}
+				}
+				if len(rest) > 0 {
+					if err := c.send(ctx, rest, &cm); err != nil {
+						c.log.Warn("tribes coordinator: sending view confirmation failed", "err", err)
+					}
+				}
+				c.handleViewConf(ctx, local, cm, merged)
+				return
+			}
+			id := cm.ID
+			c.suggested, c.suggestedID, c.suggestedAt = merged, &id, time.Now()
+		} else {
+			c.suggested, c.suggestedID = nil, nil
+		}
+		cm.View = merged
+		c.forward(ctx, local, cm)
+		return
+	}
+	if local.Equal(cm.Leader) {
+		// Tomcat drops the token here and relies on its heartbeat; starting an election of
+		// our own (a no-op if nothing changed) converges sooner.
+		c.startElection(ctx, false)
+		return
+	}
+	cm.View = merged
+	c.forward(ctx, local, cm)
+}
+
+// mergeOnArrive returns local, the message's view and the membership, in absolute order;
+// members new to the membership are added if they are alive, and dropped otherwise.
+func (c *NonBlockingCoordinator) mergeOnArrive(ctx context.Context, local channel.Member, cm CoordinationMessage) []channel.Member {
+	c.mu.Lock()
+	merged := viewOf(local, cm.View, c.memberList())
+	var unknown []channel.Member
+	for _, m := range merged {
+		if _, ok := c.members[m.Key()]; !ok && !m.Equal(local) {
+			unknown = append(unknown, m)
+		}
+	}
+	c.mu.Unlock()
+	for _, m := range unknown {
+		if !c.cfg.AliveCheck(ctx, m) {
+			merged = slices.DeleteFunc(merged, m.Equal)
+			continue
+		}
+		c.addMember(m)
+	}
+	return merged
+}
+
+// addMember adds m to the membership and passes MemberAdded up if it is new.
+func (c *NonBlockingCoordinator) addMember(m channel.Member) bool {
+	c.mu.Lock()
+	_, had := c.members[m.Key()]
+	c.members[m.Key()] = m
+	c.mu.Unlock()
+	if !had {
+		c.Prev().MemberAdded(m)
+	}
+	return !had
+}
+
+// forward passes the token to the next reachable member after local in its view, naming
+// the view's first member as leader (Tomcat sendElectionMsgToNextInline).
+func (c *NonBlockingCoordinator) forward(ctx context.Context, local channel.Member, cm CoordinationMessage) {
+	idx := slices.IndexFunc(cm.View, local.Equal)
+	if idx < 0 || len(cm.View) < 2 {
+		return
+	}
+	cm.Leader = cm.View[0]
+	for i := 1; i < len(cm.View); i++ {
+		next := cm.View[(idx+i)%len(cm.View)]
+		err := c.send(ctx, []channel.Member{next}, &cm)
+		if err == nil {
+			return
+		}
+		c.log.Warn("tribes coordinator: passing the election token failed, trying the next member", "to", next.String(), "err", err)
+	}
+}
+
+// handleViewConf installs a confirmed view (Tomcat handleViewConf).
+func (c *NonBlockingCoordinator) handleViewConf(ctx context.Context, local channel.Member, cm CoordinationMessage, merged []channel.Member) {
+	c.mu.Lock()
+	same := c.hasView && c.viewID == cm.ID
+	c.mu.Unlock()
+	if same {
+		return
+	}
+	c.installView(viewOf(local, cm.View), cm.ID)
+	if c.suggestedID != nil && *c.suggestedID == cm.ID {
+		c.suggested, c.suggestedID = nil, nil
+	}
+	if c.suggested != nil && len(merged) > 0 && CompareAbsolute(c.suggested[0], merged[0]) < 0 {
+		c.suggested, c.suggestedID = nil, nil
+	}
+	c.mu.Lock()
+	ms := c.memberList()
+	c.mu.Unlock()
+	if c.suggestedID == nil && len(ms) > 0 && (len(merged) == 0 || CompareAbsolute(merged[0], ms[0]) > 0) {
+		c.startElection(ctx, false)
+	}
+}
+
+func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte) {
+	c.mu.Lock()
+	c.view, c.viewID, c.hasView = view, id, true
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	c.views.Add(1)
+	co := view[0]
+	c.log.Info("tribes coordinator: view installed", "coordinator", co.String(), "members", len(view))
+	if c.cfg.OnViewChange != nil {
+		c.cfg.OnViewChange(slices.Clone(view), id)
+	}
+}
+
+// MessageReceived consumes coordination messages, ignores COORD_ALIVE and passes
+// everything else up.
+func (c *NonBlockingCoordinator) MessageReceived(msg *channel.Message) error {
+	switch {
+	case IsCoordAlive(msg.Data):
+		c.alive.Add(1)
+		return nil
+	case IsCoordinationMessage(msg.Data):
+		cm, err := ParseCoordinationMessage(msg.Data)
+		if err != nil {
+			c.bad.Add(1)
+			c.log.Warn("tribes coordinator: bad coordination message", "from", msg.Source.String(), "err", err)
+			return nil
+		}
+		c.recv.Add(1)
+		c.post(coordEvent{kind: evMessage, msg: cm})
+		return nil
+	}
+	return c.Prev().MessageReceived(msg)
+}
+
+// MemberAdded records m, passes the event up and starts an election.
+func (c *NonBlockingCoordinator) MemberAdded(m channel.Member) {
+	if c.addMember(m) {
+		c.post(coordEvent{kind: evElect})
+	}
+}
+
+// MemberDisappeared forgets m, passes the event up and, on the coordinator or the highest
+// member, forces an election.
+func (c *NonBlockingCoordinator) MemberDisappeared(m channel.Member) {
+	c.mu.Lock()
+	delete(c.members, m.Key())
+	c.mu.Unlock()
+	c.Prev().MemberDisappeared(m)
+	local := c.local()
+	if c.IsCoordinator() || c.isHighest(local) {
+		c.post(coordEvent{kind: evElect, force: true})
+	}
+}
+
+// Heartbeat checks that the view matches the membership (an election if not, on the
+// highest member) and passes the heartbeat down.
+func (c *NonBlockingCoordinator) Heartbeat() {
+	c.post(coordEvent{kind: evHeartbeat})
+	c.Next().Heartbeat()
+}
+
+// Members returns the coordinator's membership in absolute order.
+func (c *NonBlockingCoordinator) Members() []channel.Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.memberList()
+}
+
+// Member looks a member up in the coordinator's membership.
+func (c *NonBlockingCoordinator) Member(key channel.MemberKey) (channel.Member, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.members[key]
+	return m, ok
+}
+
+// View returns the installed view (in absolute order) and its id; ok is false before the
+// first view.
+func (c *NonBlockingCoordinator) View() (view []channel.Member, id [16]byte, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.view), c.viewID, c.hasView
+}
+
+// ViewChanged returns a channel that is closed when the next view is installed.
+func (c *NonBlockingCoordinator) ViewChanged() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+// Coordinator returns the first member of the installed view.
+func (c *NonBlockingCoordinator) Coordinator() (channel.Member, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.view) == 0 {
+		return channel.Member{}, false
+	}
+	return c.view[0], true
+}
+
+// IsCoordinator reports whether the local member is the coordinator.
+func (c *NonBlockingCoordinator) IsCoordinator() bool {
+	co, ok := c.Coordinator()
+	return ok && co.Equal(c.local())
+}
+
+// Stats returns a snapshot of the counters.
+func (c *NonBlockingCoordinator) Stats() CoordinatorStats {
+	return CoordinatorStats{
+		ElectionsStarted: c.elections.Load(), MessagesSent: c.sent.Load(), MessagesReceived: c.recv.Load(),
+		BadMessages: c.bad.Load(), AliveIgnored: c.alive.Load(), ViewsInstalled: c.views.Load(),
+		SendFailures: c.sendFail.Load(),
+	}
+}
+
+func init() {
+	Register("nonblockingcoordinator", func(p *Props) (channel.Interceptor, error) {
+		return NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+			WaitTimeout:    p.Duration("waitForCoordMsgTimeout", DefaultCoordWaitTimeout),
+			ConnectTimeout: p.Duration("connectTimeout", DefaultCoordConnectTimeout),
+		})
+	})
+}

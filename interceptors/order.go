@@ -1,0 +1,395 @@
+package interceptors
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Defaults of Order, with Tomcat's attribute names.
+const (
+	// DefaultOrderExpire is expire: how long a message waits for the ones before it.
+	DefaultOrderExpire = 3000 * time.Millisecond
+	// DefaultOrderMaxQueue is maxQueue: how many messages may wait per sender.
+	DefaultOrderMaxQueue = math.MaxInt32
+)
+
+// OrderTrailerLen is the size of the counter Order appends to each message.
+const OrderTrailerLen = 4
+
+// ErrShortMessage is wrapped by the error for a received message too short to carry the
+// trailer an interceptor expects.
+var ErrShortMessage = errors.New("tribes: message too short for the interceptor's trailer")
+
+// OrderConfig configures an Order interceptor. The zero value is Tomcat's default.
+type OrderConfig struct {
+	// Expire is how long a received message may wait for missing earlier ones; then it
+	// and everything before it is delivered and the gap is skipped (Tomcat expire, 3 s).
+	Expire time.Duration
+	// DropExpired drops messages that waited longer than Expire, and late messages whose
+	// number was skipped, instead of delivering them (Tomcat forwardExpired=false).
+	DropExpired bool
+	// MaxQueue is how many messages may wait per sender; when the queue reaches it,
+	// everything waiting is delivered in order (Tomcat maxQueue, default MaxInt32).
+	MaxQueue int
+	// Flag restricts ordering to messages carrying these option bits (Tomcat optionFlag,
+	// default 0 = every message). Both ends must agree.
+	Flag channel.SendOptions
+}
+
+// OrderStats are an Order interceptor's counters.
+type OrderStats struct {
+	Sent        uint64 // messages sent per destination (one trailer each)
+	Delivered   uint64 // received messages passed up in order
+	Reordered   uint64 // received messages that had to wait for an earlier one
+	Expired     uint64 // waiting messages released (or dropped) because Expire passed
+	Skipped     uint64 // sequence numbers given up on (never arrived)
+	Late        uint64 // messages whose number had been skipped already
+	Dropped     uint64 // expired or late messages dropped (DropExpired)
+	QueueFlush  uint64 // times a sender's queue reached MaxQueue
+	Waiting     int    // messages waiting now
+	UpErrors    uint64 // errors of deliveries made on behalf of another message
+	ShortFrames uint64 // received messages too short for the trailer
+}
+
+// Order is Tribes' OrderInterceptor: it delivers the messages of each sender in the order
+// they were sent. On the way down it sends the message to each destination separately
+// (in parallel), with a per-destination counter (starting at 1) appended as a 4-byte
+// big-endian trailer. On the way up it strips the trailer and holds out-of-order messages
+// until the missing ones arrive, at most Expire. The trailer is Java's, so Order
+// interoperates with Java's OrderInterceptor.
+//
+// Put Order above MessageDispatch (and anything else that may reorder sends) so that the
+// counters follow the application's order. A message whose delivery is made on behalf of a
+// later one (it was waiting) cannot report a listener error to its sender.
+type Order struct {
+	channel.InterceptorBase
+	cfg OrderConfig
+
+	outMu sync.Mutex
+	out   map[channel.MemberKey]*atomic.Uint32
+
+	inMu sync.Mutex
+	in   map[channel.MemberKey]*orderIn
+
+	sent, delivered, reordered, expired, skipped, late, dropped, flushes, upErrors, short atomic.Uint64
+}
+
+// orderIn is the receive state for one sender.
+type orderIn struct {
+	mu         sync.Mutex
+	next       uint32                 // the number delivered next
+	held       map[uint32]*orderEntry // waiting, by number
+	ready      []*channel.Message     // in order, to be delivered by whoever delivers
+	delivering bool                   // a goroutine is delivering ready messages
+	gone       bool                   // removed by MemberDisappeared; look the sender up again
+}
+
+type orderEntry struct {
+	msg *channel.Message
+	at  time.Time
+}
+
+// NewOrder returns an Order interceptor.
+func NewOrder(cfg OrderConfig) (*Order, error) {
+	if cfg.Expire == 0 {
+		cfg.Expire = DefaultOrderExpire
+	}
+	if cfg.MaxQueue == 0 {
+		cfg.MaxQueue = DefaultOrderMaxQueue
+	}
+	if cfg.Expire < 0 || cfg.MaxQueue < 0 {
+		return nil, configError("order: Expire and MaxQueue must not be negative")
+	}
+	o := &Order{cfg: cfg, out: map[channel.MemberKey]*atomic.Uint32{}, in: map[channel.MemberKey]*orderIn{}}
+	o.Flag = cfg.Flag
+	return o, nil
+}
+
+// Config returns the configuration in use (defaults filled in).
+func (o *Order) Config() OrderConfig { return o.cfg }
+
+func (o *Order) outCounter(m channel.Member) *atomic.Uint32 {
+	o.outMu.Lock()
+	defer o.outMu.Unlock()
+	c := o.out[m.Key()]
+	if c == nil {
+		c = new(atomic.Uint32)
+		o.out[m.Key()] = c
+	}
+	return c
+}
+
+// SendMessage sends msg to each destination with that destination's next number.
+func (o *Order) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	if !o.OKToProcess(msg.Options) {
+		return o.Next().SendMessage(ctx, to, msg)
+	}
+	if len(to) == 0 { // multicast: there is no per-destination counter to keep
+		return o.Next().SendMessage(ctx, to, msg)
+	}
+	// Take every number first, so that concurrent senders get them in one order per
+	// destination.
+	nrs := make([]uint32, len(to))
+	for i, m := range to {
+		nrs[i] = o.outCounter(m).Add(1)
+	}
+	o.sent.Add(uint64(len(to)))
+	return sendEach(ctx, o.Next(), to, msg.ID, func(i int) *channel.Message {
+		c := *msg
+		c.Data = AppendOrderTrailer(append(make([]byte, 0, len(msg.Data)+OrderTrailerLen), msg.Data...), nrs[i])
+		return &c
+	})
+}
+
+// AppendOrderTrailer appends Order's trailer for message number nr.
+func AppendOrderTrailer(dst []byte, nr uint32) []byte { return binary.BigEndian.AppendUint32(dst, nr) }
+
+// ParseOrderTrailer splits a received payload into the message and its number.
+func ParseOrderTrailer(b []byte) (data []byte, nr uint32, err error) {
+	if len(b) < OrderTrailerLen {
+		return nil, 0, fmt.Errorf("%w: %d bytes, order trailer needs %d", ErrShortMessage, len(b), OrderTrailerLen)
+	}
+	n := len(b) - OrderTrailerLen
+	return b[:n], binary.BigEndian.Uint32(b[n:]), nil
+}
+
+// before reports whether sequence number a comes before b (serial-number arithmetic, so
+// that the 32-bit counters may wrap).
+func before(a, b uint32) bool { return int32(a-b) < 0 }
+
+func (o *Order) sender(m channel.Member) *orderIn {
+	o.inMu.Lock()
+	defer o.inMu.Unlock()
+	s := o.in[m.Key()]
+	if s == nil {
+		s = &orderIn{next: 1, held: map[uint32]*orderEntry{}}
+		o.in[m.Key()] = s
+	}
+	return s
+}
+
+// MessageReceived strips the trailer and delivers msg once every earlier message of its
+// sender was delivered (or given up on).
+func (o *Order) MessageReceived(msg *channel.Message) error {
+	if !o.OKToProcess(msg.Options) {
+		return o.Prev().MessageReceived(msg)
+	}
+	data, nr, err := ParseOrderTrailer(msg.Data)
+	if err != nil {
+		o.short.Add(1)
+		return fmt.Errorf("tribes: order: message %s from %s: %w", msg.IDString(), msg.Source.Addr(), err)
+	}
+	msg.Data = data
+	now := time.Now()
+	s := o.sender(msg.Source)
+	s.mu.Lock()
+	for s.gone {
+		s.mu.Unlock()
+		s = o.sender(msg.Source)
+		s.mu.Lock()
+	}
+	switch {
+	case nr == s.next:
+		s.ready = append(s.ready, msg)
+		s.next++
+		o.releaseConsecutive(s)
+	case before(nr, s.next):
+		// Its number was skipped when an expired message was released: it is late.
+		o.late.Add(1)
+		if o.cfg.DropExpired {
+			o.dropped.Add(1)
+		} else {
+			s.ready = append(s.ready, msg)
+		}
+	default:
+		if _, dup := s.held[nr]; !dup {
+			s.held[nr] = &orderEntry{msg: msg, at: now}
+			o.reordered.Add(1)
+		}
+		if len(s.held) >= o.cfg.MaxQueue {
+			o.flushes.Add(1)
+			o.releaseUpTo(s, o.highestHeld(s), false)
+		}
+	}
+	o.expire(s, now)
+	return o.drain(s, msg)
+}
+
+// releaseConsecutive moves held messages that are now next into ready. Caller holds s.mu.
+func (o *Order) releaseConsecutive(s *orderIn) {
+	for {
+		e, ok := s.held[s.next]
+		if !ok {
+			return
+		}
+		delete(s.held, s.next)
+		s.ready = append(s.ready, e.msg)
+		s.next++
+	}
+}
+
+func (o *Order) highestHeld(s *orderIn) uint32 {
+	var hi uint32
+	first := true
+	for nr := range s.held {
+		if first || before(hi, nr) {
+			hi, first = nr, false
+		}
+	}
+	return hi
+}
+
+// releaseUpTo gives up on the missing numbers up to last: every held message numbered up
+// to last becomes ready in order (or is dropped if expired and DropExpired), and the
+// counter moves past last. Caller holds s.mu.
+func (o *Order) releaseUpTo(s *orderIn, last uint32, expiring bool) {
+	nrs := make([]uint32, 0, len(s.held))
+	for nr := range s.held {
+		if !before(last, nr) {
+			nrs = append(nrs, nr)
+		}
+	}
+	sort.Slice(nrs, func(i, j int) bool { return before(nrs[i], nrs[j]) })
+	for _, nr := range nrs {
+		e := s.held[nr]
+		delete(s.held, nr)
+		o.skipped.Add(uint64(nr - s.next))
+		s.next = nr + 1
+		if expiring && o.cfg.DropExpired {
+			o.dropped.Add(1)
+			continue
+		}
+		s.ready = append(s.ready, e.msg)
+	}
+	o.releaseConsecutive(s)
+}
+
+// expire releases everything up to the newest message that waited longer than Expire.
+// Caller holds s.mu.
+func (o *Order) expire(s *orderIn, now time.Time) {
+	var last uint32
+	found := false
+	n := 0
+	for nr, e := range s.held {
+		if now.Sub(e.at) > o.cfg.Expire {
+			n++
+			if !found || before(last, nr) {
+				last, found = nr, true
+			}
+		}
+	}
+	if found {
+		o.expired.Add(uint64(n))
+		o.releaseUpTo(s, last, true)
+	}
+}
+
+// drain delivers s.ready in order unless another goroutine already does; it returns the
+// listener error for own (the message this goroutine received), if it delivered it.
+// Caller holds s.mu; drain releases it.
+func (o *Order) drain(s *orderIn, own *channel.Message) error {
+	if s.delivering {
+		s.mu.Unlock()
+		return nil
+	}
+	s.delivering = true
+	var ownErr error
+	for len(s.ready) > 0 {
+		batch := s.ready
+		s.ready = nil
+		s.mu.Unlock()
+		for _, m := range batch {
+			err := o.Prev().MessageReceived(m)
+			o.delivered.Add(1)
+			if m == own {
+				ownErr = err
+			} else if err != nil {
+				o.upErrors.Add(1)
+			}
+		}
+		s.mu.Lock()
+	}
+	s.delivering = false
+	s.mu.Unlock()
+	return ownErr
+}
+
+// Heartbeat releases messages that waited longer than Expire for senders that went quiet.
+func (o *Order) Heartbeat() {
+	o.inMu.Lock()
+	senders := make([]*orderIn, 0, len(o.in))
+	for _, s := range o.in {
+		senders = append(senders, s)
+	}
+	o.inMu.Unlock()
+	now := time.Now()
+	for _, s := range senders {
+		s.mu.Lock()
+		o.expire(s, now)
+		_ = o.drain(s, nil)
+	}
+	o.Next().Heartbeat()
+}
+
+// MemberDisappeared delivers what the member's messages were waiting for, in order, and
+// forgets both counters: a member that comes back starts again at 1.
+func (o *Order) MemberDisappeared(m channel.Member) {
+	o.outMu.Lock()
+	delete(o.out, m.Key())
+	o.outMu.Unlock()
+	o.inMu.Lock()
+	s := o.in[m.Key()]
+	delete(o.in, m.Key())
+	o.inMu.Unlock()
+	if s != nil {
+		s.mu.Lock()
+		s.gone = true
+		if len(s.held) > 0 {
+			o.releaseUpTo(s, o.highestHeld(s), false)
+		}
+		_ = o.drain(s, nil)
+	}
+	o.Prev().MemberDisappeared(m)
+}
+
+// Stats returns a snapshot of the counters.
+func (o *Order) Stats() OrderStats {
+	o.inMu.Lock()
+	senders := make([]*orderIn, 0, len(o.in))
+	for _, s := range o.in {
+		senders = append(senders, s)
+	}
+	o.inMu.Unlock()
+	waiting := 0
+	for _, s := range senders {
+		s.mu.Lock()
+		waiting += len(s.held)
+		s.mu.Unlock()
+	}
+	return OrderStats{
+		Sent: o.sent.Load(), Delivered: o.delivered.Load(), Reordered: o.reordered.Load(),
+		Expired: o.expired.Load(), Skipped: o.skipped.Load(), Late: o.late.Load(),
+		Dropped: o.dropped.Load(), QueueFlush: o.flushes.Load(), Waiting: waiting,
+		UpErrors: o.upErrors.Load(), ShortFrames: o.short.Load(),
+	}
+}
+
+func init() {
+	Register("order", func(p *Props) (channel.Interceptor, error) {
+		return NewOrder(OrderConfig{
+			Expire:      p.Duration("expire", DefaultOrderExpire),
+			DropExpired: !p.Bool("forwardExpired", true),
+			MaxQueue:    p.Int("maxQueue", DefaultOrderMaxQueue),
+			Flag:        channel.SendOptions(p.Int("optionFlag", 0)),
+		})
+	})
+}

@@ -1,0 +1,289 @@
+package interceptors
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+)
+
+func newOrder(t testing.TB, cfg OrderConfig) *Order {
+	t.Helper()
+	o, err := NewOrder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// The trailer is Java's: "hello" goes out as 68656c6c6f 00000001, counters per destination.
+func TestOrderTrailer(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a := newNode(t, nw, newOrder(t, OrderConfig{}))
+	b, c := newNode(t, nw, newOrder(t, OrderConfig{})), newNode(t, nw, newOrder(t, OrderConfig{}))
+	startNodes(t, a, b, c)
+	to := []channel.Member{b.member(), c.member()}
+	for range 2 {
+		if err := a.ch.Send(t.Context(), to, []byte("hello"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, m := range a.tap.sent() {
+		got = append(got, hex.EncodeToString(m.Data))
+	}
+	slices.Sort(got)
+	want := []string{"68656c6c6f00000001", "68656c6c6f00000001", "68656c6c6f00000002", "68656c6c6f00000002"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("wire payloads %v, want %v", got, want)
+	}
+	for _, n := range []*tnode{b, c} {
+		if p := n.payloads(); len(p) != 2 || string(p[0]) != "hello" || string(p[1]) != "hello" {
+			t.Fatalf("delivered %q", p)
+		}
+	}
+}
+
+// orderedMsg is message number nr from src, as the wire carries it.
+func orderedMsg(src channel.Member, nr uint32, body string) *channel.Message {
+	return &channel.Message{ID: channel.NewMessageID(), Source: src, Data: AppendOrderTrailer([]byte(body), nr)}
+}
+
+func fakeMember(port int32) channel.Member {
+	return channel.Member{Host: []byte{10, 0, 0, 1}, Port: port, SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{byte(port)}}
+}
+
+// Out-of-order arrivals are held and delivered in order.
+func TestOrderReorders(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	o := newOrder(t, OrderConfig{})
+	n := newNode(t, nw, o)
+	src := fakeMember(1)
+	for _, nr := range []uint32{3, 2, 5, 1, 4} {
+		if err := n.tap.inject(orderedMsg(src, nr, fmt.Sprint(nr))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fmt.Sprintf("%s", n.payloads()); got != "[1 2 3 4 5]" {
+		t.Fatalf("delivered %s", got)
+	}
+	if s := o.Stats(); s.Reordered != 3 || s.Delivered != 5 || s.Waiting != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	// Another sender has its own counter.
+	if err := n.tap.inject(orderedMsg(fakeMember(2), 1, "other")); err != nil || len(n.messages()) != 6 {
+		t.Fatalf("second sender: %v, %d delivered", err, len(n.messages()))
+	}
+}
+
+// A gap is given up on after Expire: waiting messages are delivered (forwardExpired) or
+// dropped; a message whose number was skipped arrives late and is delivered or dropped
+// the same way.
+func TestOrderExpire(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dropExpired=%v", drop), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := channeltest.NewNetwork()
+				o := newOrder(t, OrderConfig{DropExpired: drop})
+				n := newNode(t, nw, o)
+				src := fakeMember(1)
+				n.tap.inject(orderedMsg(src, 1, "1"))
+				n.tap.inject(orderedMsg(src, 3, "3"))
+				n.tap.inject(orderedMsg(src, 4, "4"))
+				time.Sleep(2 * time.Second)
+				n.ch.Heartbeat()
+				if got := fmt.Sprintf("%s", n.payloads()); got != "[1]" {
+					t.Fatalf("before expiry: %s", got)
+				}
+				time.Sleep(1500 * time.Millisecond)
+				n.ch.Heartbeat() // 3.5 s > 3 s: 3 and 4 expire, 2 is skipped
+				want := "[1 3 4]"
+				if drop {
+					want = "[1]"
+				}
+				if got := fmt.Sprintf("%s", n.payloads()); got != want {
+					t.Fatalf("after expiry: %s, want %s", got, want)
+				}
+				n.tap.inject(orderedMsg(src, 2, "2")) // late
+				n.tap.inject(orderedMsg(src, 5, "5")) // next in order
+				want = "[1 3 4 2 5]"
+				if drop {
+					want = "[1 5]"
+				}
+				if got := fmt.Sprintf("%s", n.payloads()); got != want {
+					t.Fatalf("after late arrival: %s, want %s", got, want)
+				}
+				if s := o.Stats(); s.Expired != 2 || s.Skipped != 1 || s.Late != 1 {
+					t.Fatalf("stats %+v", s)
+				}
+			})
+		})
+	}
+}
+
+// Without heartbeats, expiry is also checked when the next message arrives (Tomcat's way).
+func TestOrderExpireOnReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		n := newNode(t, nw, newOrder(t, OrderConfig{Expire: time.Second}))
+		src := fakeMember(1)
+		n.tap.inject(orderedMsg(src, 2, "2"))
+		time.Sleep(1100 * time.Millisecond)
+		n.tap.inject(orderedMsg(src, 4, "4"))
+		if got := fmt.Sprintf("%s", n.payloads()); got != "[2]" {
+			t.Fatalf("delivered %s", got)
+		}
+	})
+}
+
+// When a sender's queue reaches MaxQueue, everything waiting is delivered in order.
+func TestOrderMaxQueue(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	o := newOrder(t, OrderConfig{MaxQueue: 3})
+	n := newNode(t, nw, o)
+	src := fakeMember(1)
+	for _, nr := range []uint32{5, 3, 4} {
+		n.tap.inject(orderedMsg(src, nr, fmt.Sprint(nr)))
+	}
+	n.tap.inject(orderedMsg(src, 6, "6"))
+	if got := fmt.Sprintf("%s", n.payloads()); got != "[3 4 5 6]" {
+		t.Fatalf("delivered %s", got)
+	}
+	if s := o.Stats(); s.QueueFlush != 1 || s.Skipped != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// memberDisappeared flushes what waited and resets both counters.
+func TestOrderMemberDisappeared(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	oa, ob := newOrder(t, OrderConfig{}), newOrder(t, OrderConfig{})
+	a, b := newNode(t, nw, oa), newNode(t, nw, ob)
+	startNodes(t, a, b)
+	a.send(t, b, []byte("one"), 0)
+	bm, am := b.member(), a.member()
+	// b receives a gap from a: number 3 waits for 2.
+	b.tap.inject(orderedMsg(am, 3, "three"))
+	nw.Kill(a.net) // b sees a disappear: "three" is flushed; a sees b disappear: its counter resets
+	if got := fmt.Sprintf("%s", b.payloads()); got != "[one three]" {
+		t.Fatalf("delivered %s", got)
+	}
+	b.tap.inject(orderedMsg(am, 1, "again")) // a came back and started at 1
+	if got := fmt.Sprintf("%s", b.payloads()); got != "[one three again]" {
+		t.Fatalf("after reset %s", got)
+	}
+	oa.outMu.Lock()
+	_, kept := oa.out[bm.Key()]
+	oa.outMu.Unlock()
+	if kept {
+		t.Fatal("a kept its counter for b")
+	}
+}
+
+func TestOrderShortMessage(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	o := newOrder(t, OrderConfig{})
+	n := newNode(t, nw, o)
+	err := n.tap.inject(&channel.Message{Source: fakeMember(1), Data: []byte{1, 2}})
+	if !errors.Is(err, ErrShortMessage) || o.Stats().ShortFrames != 1 {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// Many goroutines deliver one sender's messages in random order: the listener sees them
+// in sequence, exactly once.
+func TestOrderConcurrent(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	n := newNode(t, nw, newOrder(t, OrderConfig{Expire: time.Hour}))
+	src := fakeMember(1)
+	const total = 2000
+	nrs := make([]uint32, total)
+	for i := range nrs {
+		nrs[i] = uint32(i + 1)
+	}
+	rand.Shuffle(len(nrs), func(i, j int) { nrs[i], nrs[j] = nrs[j], nrs[i] })
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < total; i += 8 {
+				if err := n.tap.inject(orderedMsg(src, nrs[i], fmt.Sprint(nrs[i]))); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := n.payloads()
+	if len(got) != total {
+		t.Fatalf("%d delivered", len(got))
+	}
+	for i, p := range got {
+		if string(p) != fmt.Sprint(i+1) {
+			t.Fatalf("position %d holds %s", i, p)
+		}
+	}
+}
+
+// Order above an asynchronous dispatcher keeps the application's order although the
+// dispatcher's goroutines overtake each other.
+func TestOrderAboveDispatch(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	d, err := NewMessageDispatch(DispatchConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newNode(t, nw, newOrder(t, OrderConfig{Expire: time.Hour}), d)
+	b := newNode(t, nw, newOrder(t, OrderConfig{Expire: time.Hour}))
+	startNodes(t, a, b)
+	var wg sync.WaitGroup
+	const total = 500
+	wg.Add(total)
+	for i := range total {
+		err := a.ch.SendMessage(t.Context(), []channel.Member{b.member()}, &channel.Message{
+			Options: channel.OptAsync, Data: []byte(fmt.Sprint(i)), OnComplete: func(error) { wg.Done() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	got := b.payloads()
+	for i, p := range got {
+		if string(p) != fmt.Sprint(i) {
+			t.Fatalf("position %d holds %s", i, p)
+		}
+	}
+	if len(got) != total {
+		t.Fatalf("%d delivered", len(got))
+	}
+}
+
+func TestOrderSerialArithmetic(t *testing.T) {
+	if !before(1, 2) || before(2, 1) || !before(0xffffffff, 0) || before(0, 0xffffffff) || before(5, 5) {
+		t.Fatal("before")
+	}
+	data, nr, err := ParseOrderTrailer([]byte{'h', 'i', 0x80, 0, 0, 1})
+	if err != nil || string(data) != "hi" || nr != 0x80000001 {
+		t.Fatalf("%q %x %v", data, nr, err)
+	}
+}
+
+func TestOrderConfig(t *testing.T) {
+	ics, err := Build("order(expire=500;forwardExpired=false;maxQueue=10)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := ics[0].(*Order).Config(); c.Expire != 500*time.Millisecond || !c.DropExpired || c.MaxQueue != 10 {
+		t.Fatalf("%+v", c)
+	}
+	if c := newOrder(t, OrderConfig{}).Config(); c.Expire != 3*time.Second || c.DropExpired || c.MaxQueue != 1<<31-1 {
+		t.Fatalf("defaults %+v", c)
+	}
+}

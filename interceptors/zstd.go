@@ -1,0 +1,131 @@
+package interceptors
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// ZstdConfig configures a Zstd interceptor.
+type ZstdConfig struct {
+	// MinSize: messages of at most MinSize bytes are sent uncompressed. Default 0.
+	MinSize int
+	// Level is the encoder level; 0 means zstd.SpeedFastest, which matches gzip's default
+	// ratio at two to three times its speed.
+	Level zstd.EncoderLevel
+	// MaxDecompressedSize refuses received messages that expand beyond it (default
+	// DefaultMaxDecompressedSize, 64 MiB).
+	MaxDecompressedSize int
+	// Flag is the option bit marking zstd-compressed messages (default OptZstd, 0x0200).
+	Flag channel.SendOptions
+}
+
+// Zstd compresses messages with Zstandard, like Gzip but on its own option bit (0x0200).
+// It is not part of Java Tribes: use it only between Go nodes. A message that would not
+// get smaller is sent as it is, unflagged. One encoder and one decoder serve all
+// goroutines; the decoder's memory is capped at MaxDecompressedSize.
+type Zstd struct {
+	compression
+	cfg ZstdConfig
+}
+
+// NewZstd returns a Zstd interceptor.
+func NewZstd(cfg ZstdConfig) (*Zstd, error) {
+	if cfg.Level == 0 {
+		cfg.Level = zstd.SpeedFastest
+	}
+	if cfg.Flag == 0 {
+		cfg.Flag = OptZstd
+	}
+	if cfg.MaxDecompressedSize == 0 {
+		cfg.MaxDecompressedSize = DefaultMaxDecompressedSize
+	}
+	if cfg.MaxDecompressedSize < 0 {
+		return nil, configError("zstd: negative maximum decompressed size")
+	}
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(cfg.Level),
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true),
+		zstd.WithWindowSize(1<<20))
+	if err != nil {
+		return nil, configError("zstd: %v", err)
+	}
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderMaxMemory(uint64(cfg.MaxDecompressedSize)))
+	if err != nil {
+		return nil, configError("zstd: %v", err)
+	}
+	z := &Zstd{cfg: cfg}
+	if err := z.init("zstd", &zstdCodec{enc: enc, dec: dec}, cfg.Flag, cfg.MinSize, cfg.MaxDecompressedSize); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// Config returns the configuration in use (defaults filled in).
+func (z *Zstd) Config() ZstdConfig { return z.cfg }
+
+type zstdCodec struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+func (z *zstdCodec) compress(src []byte) ([]byte, error) {
+	return z.enc.EncodeAll(src, make([]byte, 0, len(src)/2+64)), nil
+}
+
+func (z *zstdCodec) decompress(src []byte, maxLen int) ([]byte, error) {
+	var h zstd.Header
+	if err := h.Decode(src); err != nil {
+		return nil, fmt.Errorf("%w: zstd header: %w", ErrCorrupt, err)
+	}
+	if h.HasFCS && h.FrameContentSize > uint64(maxLen) {
+		return nil, fmt.Errorf("%w: frame announces %d bytes, limit %d", ErrDecompressedTooLarge, h.FrameContentSize, maxLen)
+	}
+	out, err := z.dec.DecodeAll(src, nil)
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		return nil, fmt.Errorf("%w: %w (limit %d)", ErrDecompressedTooLarge, err, maxLen)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if len(out) > maxLen {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrDecompressedTooLarge, len(out), maxLen)
+	}
+	return out, nil
+}
+
+func parseZstdLevel(s string) (zstd.EncoderLevel, error) {
+	switch strings.ToLower(s) {
+	case "", "fastest":
+		return zstd.SpeedFastest, nil
+	case "default":
+		return zstd.SpeedDefault, nil
+	case "better":
+		return zstd.SpeedBetterCompression, nil
+	case "best":
+		return zstd.SpeedBestCompression, nil
+	}
+	return 0, fmt.Errorf("unknown zstd level %q (fastest, default, better, best)", s)
+}
+
+func init() {
+	Register("zstd", func(p *Props) (channel.Interceptor, error) {
+		lvl, err := parseZstdLevel(p.String("level", "fastest"))
+		if err != nil {
+			return nil, err
+		}
+		return NewZstd(ZstdConfig{
+			MinSize:             p.Int("compressionMinSize", 0),
+			Level:               lvl,
+			MaxDecompressedSize: p.Int("maxDecompressedSize", DefaultMaxDecompressedSize),
+			Flag:                channel.SendOptions(p.Int("optionFlag", int(OptZstd))),
+		})
+	})
+}

@@ -1,0 +1,232 @@
+package interceptorinterop_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
+
+// goNode is a Go channel on loopback (nio transport, static membership) with an
+// interceptor stack built from a spec, plus optional extra interceptors below it.
+type goNode struct {
+	ch   *channel.Channel
+	ics  []channel.Interceptor
+	msgs chan *channel.Message
+}
+
+type nodeOpts struct {
+	port  int // 0: ephemeral
+	extra []channel.Interceptor
+}
+
+func startGo(t *testing.T, spec string, o nodeOpts, members ...channel.Member) *goNode {
+	t.Helper()
+	ics, err := interceptors.Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startGoStack(t, append(ics, o.extra...), o.port, members...)
+}
+
+func startGoStack(t *testing.T, ics []channel.Interceptor, port int, members ...channel.Member) *goNode {
+	t.Helper()
+	cfg := nio.DefaultConfig()
+	cfg.Port = port
+	cfg.Timeout = 20 * time.Second // large messages under -race on a shared 2-core machine
+	tr, err := nio.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &goNode{ics: ics, msgs: make(chan *channel.Message, 4096)}
+	n.ch, err = channel.New(channel.Config{Transport: tr, Membership: static.New(members...), Interceptors: ics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		select {
+		case n.msgs <- m:
+		default:
+			t.Errorf("go listener queue full")
+		}
+		return nil
+	}))
+	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := n.ch.Stop(ctx, channel.SvcAll); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return n
+}
+
+func (n *goNode) member() string { return static.FormatMember(n.ch.LocalMember()) }
+
+func (n *goNode) next(t *testing.T, timeout time.Duration) *channel.Message {
+	t.Helper()
+	select {
+	case m := <-n.msgs:
+		return m
+	case <-time.After(timeout):
+		t.Fatalf("no message within %v", timeout)
+		return nil
+	}
+}
+
+// expectNone fails if a message arrives within d (used after a negative send).
+func (n *goNode) expectNone(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case m := <-n.msgs:
+		t.Fatalf("unexpected message of %d bytes", len(m.Data))
+	case <-time.After(d):
+	}
+}
+
+// find returns the first interceptor of type T in the node's stack.
+func find[T channel.Interceptor](t *testing.T, n *goNode) T {
+	t.Helper()
+	for _, ic := range n.ics {
+		if v, ok := ic.(T); ok {
+			return v
+		}
+	}
+	var zero T
+	t.Fatalf("no %T in the stack", zero)
+	return zero
+}
+
+func javaMember(t *testing.T, p *javapeer.Peer) channel.Member {
+	t.Helper()
+	m, err := static.ParseMember(p.Member())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func shaHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// goToJava sends data from g and waits until the Java peer delivers the same bytes; it
+// returns the Java event.
+func goToJava(t *testing.T, g *goNode, p *javapeer.Peer, data []byte, opts channel.SendOptions) javapeer.Event {
+	t.Helper()
+	if err := g.ch.Send(ctxFor(t, 60*time.Second), nil, data, opts); err != nil {
+		t.Fatalf("go send of %d bytes: %v", len(data), err)
+	}
+	ev := p.WaitEvent(t, 60*time.Second, javapeer.MessageWithSHA(shaHex(data)))
+	if ev.Size != len(data) {
+		t.Fatalf("java delivered %d bytes, want %d", ev.Size, len(data))
+	}
+	return ev
+}
+
+// javaToGo has the Java peer send count messages of size bytes and checks that Go
+// delivers exactly them, in order.
+func javaToGo(t *testing.T, p *javapeer.Peer, g *goNode, count, size int, opts int, prefix string) []*channel.Message {
+	t.Helper()
+	res, err := p.Send(ctxFor(t, 120*time.Second), []string{g.member()}, count, size, opts, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != count || res.Failed != 0 {
+		t.Fatalf("java send result %+v", res)
+	}
+	var out []*channel.Message
+	for i := range count {
+		m := g.next(t, 60*time.Second)
+		want := javapeer.Content(size, i, prefix)
+		if len(m.Data) != len(want) || shaHex(m.Data) != shaHex(want) {
+			t.Fatalf("message %d: %d bytes differ from Java's %d", i, len(m.Data), len(want))
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// javaToGoUnordered is javaToGo for stacks that may deliver in another order.
+func javaToGoUnordered(t *testing.T, p *javapeer.Peer, g *goNode, count, size int, opts int, prefix string) {
+	t.Helper()
+	res, err := p.Send(ctxFor(t, 120*time.Second), []string{g.member()}, count, size, opts, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != count || res.Failed != 0 {
+		t.Fatalf("java send result %+v", res)
+	}
+	want := map[string]int{}
+	for i := range count {
+		want[shaHex(javapeer.Content(size, i, prefix))]++
+	}
+	for range count {
+		m := g.next(t, 60*time.Second)
+		sha := shaHex(m.Data)
+		if want[sha] == 0 {
+			t.Fatalf("unexpected or duplicate message of %d bytes", len(m.Data))
+		}
+		want[sha]--
+	}
+}
+
+// randomPort returns a port in [lo, lo+span) for a listener or a multicast group.
+func randomPort(lo, span int) int { return lo + rand.IntN(span) }
+
+// lockedList is a goroutine-safe list.
+type lockedList[T any] struct {
+	mu sync.Mutex
+	l  []T
+}
+
+func (l *lockedList[T]) add(v T) {
+	l.mu.Lock()
+	l.l = append(l.l, v)
+	l.mu.Unlock()
+}
+
+func (l *lockedList[T]) get() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.l)
+}
