@@ -158,6 +158,9 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 		if c.mb == nil {
 			return fmt.Errorf("%w: no membership service configured for %v", ErrInvalidConfig, lvl)
 		}
+		if r, ok := c.mb.(MessageReceiver); ok {
+			r.SetReceiveFunc(c.MessageReceived)
+		}
 		if err := c.mb.Start(ctx, lvl, c.LocalMember(true), c); err != nil {
 			return fmt.Errorf("tribes: start %v: %w", lvl, err)
 		}

@@ -57,6 +57,13 @@ type Broadcaster interface {
 	Broadcast(ctx context.Context, msg *Message) error
 }
 
+// MessageReceiver is implemented by membership services that receive messages themselves
+// (multicast broadcast frames): the coordinator gives them the chain's receive path before
+// starting them.
+type MessageReceiver interface {
+	SetReceiveFunc(rx ReceiveFunc)
+}
+
 // LocalMemberUpdater is implemented by membership services that advertise the local
 // member and must learn when its payload or domain changes.
 type LocalMemberUpdater interface {

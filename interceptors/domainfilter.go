@@ -1,0 +1,154 @@
+package interceptors
+
+import (
+	"bytes"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// DefaultDomainLogInterval is Tomcat's DomainFilterInterceptor logInterval.
+const DefaultDomainLogInterval = 100
+
+// DomainFilter keeps a channel to one cluster domain (Tribes' DomainFilterInterceptor):
+// messages from members of another domain are dropped, and so are their membership
+// events; Members lists only members of the domain. A warning is logged for every
+// LogInterval dropped messages. It adds no bytes and ignores option flags.
+type DomainFilter struct {
+	channel.InterceptorBase
+
+	// Domain is the accepted domain, compared byte for byte (Tomcat domain; default
+	// empty: only members without a domain pass). Ignored when LocalDomain is set.
+	Domain []byte
+	// LocalDomain accepts the local member's own domain instead (read on every check, so
+	// Channel.SetDomain applies at once). No Tomcat equivalent.
+	LocalDomain bool
+	// LogInterval is how many dropped messages make one warning (Tomcat logInterval, 100).
+	LogInterval int
+	// Logger receives the warnings. Nil discards them.
+	Logger *slog.Logger
+
+	refused, refusedMembers, logCounter atomic.Uint64
+}
+
+// NewDomainFilter returns a filter for domain.
+func NewDomainFilter(domain []byte) *DomainFilter {
+	return &DomainFilter{Domain: bytes.Clone(domain), LogInterval: DefaultDomainLogInterval}
+}
+
+func (f *DomainFilter) domain() []byte {
+	if f.LocalDomain {
+		return f.LocalMember(false).Domain
+	}
+	return f.Domain
+}
+
+func (f *DomainFilter) accepts(m channel.Member) bool { return bytes.Equal(m.Domain, f.domain()) }
+
+// MessageReceived passes up only messages from members of the domain.
+func (f *DomainFilter) MessageReceived(msg *channel.Message) error {
+	if f.accepts(msg.Source) {
+		return f.Prev().MessageReceived(msg)
+	}
+	f.refused.Add(1)
+	iv := uint64(max(f.LogInterval, 1))
+	if f.logCounter.Add(1)%iv == 0 && f.Logger != nil {
+		f.Logger.Warn("domain filter: messages from another domain dropped", "from", msg.Source.String(),
+			"domain", string(msg.Source.Domain), "dropped", f.refused.Load())
+	}
+	return nil
+}
+
+// MemberAdded passes the event up for members of the domain only.
+func (f *DomainFilter) MemberAdded(m channel.Member) {
+	if f.accepts(m) {
+		f.Prev().MemberAdded(m)
+		return
+	}
+	f.refusedMembers.Add(1)
+	if f.Logger != nil {
+		f.Logger.Info("domain filter: member of another domain ignored", "member", m.String(), "domain", string(m.Domain))
+	}
+}
+
+// MemberDisappeared passes the event up for members of the domain only.
+func (f *DomainFilter) MemberDisappeared(m channel.Member) {
+	if f.accepts(m) {
+		f.Prev().MemberDisappeared(m)
+	}
+}
+
+// Members returns the members of the domain.
+func (f *DomainFilter) Members() []channel.Member {
+	all := f.Next().Members()
+	out := all[:0:0]
+	for _, m := range all {
+		if f.accepts(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Member looks up a member of the domain.
+func (f *DomainFilter) Member(key channel.MemberKey) (channel.Member, bool) {
+	m, ok := f.Next().Member(key)
+	if !ok || !f.accepts(m) {
+		return channel.Member{}, false
+	}
+	return m, true
+}
+
+// Refused reports how many messages and membership events were dropped.
+func (f *DomainFilter) Refused() (messages, members uint64) {
+	return f.refused.Load(), f.refusedMembers.Load()
+}
+
+// ParseDomain reads a domain as Tribes does: "{1,2,3}" is a list of signed decimal bytes,
+// anything else is taken as ISO-8859-1 text.
+func ParseDomain(s string) ([]byte, error) {
+	if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+		var out []byte
+		for _, f := range strings.Split(s[1:len(s)-1], ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			n, err := strconv.ParseInt(f, 10, 8)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, byte(n))
+		}
+		return out, nil
+	}
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0xff {
+			return nil, strconv.ErrRange
+		}
+		out = append(out, byte(r))
+	}
+	return out, nil
+}
+
+func init() {
+	Register("domain", func(p *Props) (channel.Interceptor, error) {
+		f := NewDomainFilter(nil)
+		if v, ok := p.get("domain"); ok {
+			d, err := ParseDomain(v)
+			if err != nil {
+				p.fail("domain", v, err)
+			}
+			f.Domain = d
+		} else {
+			// Without a domain property the filter keeps to the node's own domain (Tomcat
+			// would filter on the empty domain).
+			f.LocalDomain = true
+		}
+		f.LogInterval = p.Int("logInterval", f.LogInterval)
+		return f, nil
+	})
+}

@@ -1,0 +1,221 @@
+package interceptors
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// tcpPingData is TcpPingInterceptor.TCP_PING_DATA: the payload of a ping.
+var tcpPingData = []byte{
+	0x4f, 0xa7, 0x73, 0x48, 0x79, 0xdf, 0x43, 0xc9, 0x9f, 0x6f, 0x89, 0x80, 0xa1, 0x5b, 0x07, 0x14,
+	0x7d, 0xd9, 0x52, 0x5b, 0xeb, 0xdf, 0x43, 0x9a, 0xb7, 0x7e, 0xbe, 0x8f, 0x81, 0x67, 0x1e, 0xb6,
+	0x37, 0x15, 0xbe, 0x87, 0x45, 0x21, 0x4c, 0xa8, 0xbf, 0x0a, 0x4d, 0x13, 0x53, 0x38, 0x15, 0x32,
+	0x55, 0xf6, 0x94, 0xb7, 0x3a, 0xdf, 0x21, 0x78, 0x91, 0x04, 0x7d, 0xd7, 0x72, 0x84, 0xc0, 0xd5,
+}
+
+// PingPayload returns the 64 bytes of a TCP ping message (Tribes'
+// TcpPingInterceptor.TCP_PING_DATA).
+func PingPayload() []byte { return bytes.Clone(tcpPingData) }
+
+// DefaultPingInterval is Tomcat's TcpPingInterceptor interval.
+const DefaultPingInterval = 1000 * time.Millisecond
+
+// TCPPing keeps connections to the members busy and checked (Tribes' TcpPingInterceptor).
+// On every channel heartbeat (or every Interval on a goroutine of its own, with UseThread)
+// it pings: if a TCPFailureDetector sits below it, a ping is a forced check of every
+// member by the detector; otherwise a small message (options = Flag, payload
+// PingPayload) is sent to every member, or only to the StaticMembership members below
+// when StaticOnly. Pings received are swallowed (when OKToProcess).
+//
+// A ping never blocks the heartbeat: it runs on its own goroutine, one at a time.
+type TCPPing struct {
+	channel.InterceptorBase
+
+	// Interval is the ping period with UseThread (Tomcat interval, 1000 ms).
+	Interval time.Duration
+	// UseThread pings every Interval on its own goroutine instead of on each channel
+	// heartbeat (Tomcat useThread, false).
+	UseThread bool
+	// StaticOnly pings only the members of a StaticMembership interceptor below (Tomcat
+	// staticOnly, false).
+	StaticOnly bool
+	// Logger receives failed pings. Nil discards them.
+	Logger *slog.Logger
+
+	sent, failed, swallowed atomic.Uint64
+
+	mu      sync.Mutex
+	levels  channel.Service
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	pinging atomic.Bool
+	life    context.Context
+}
+
+// PingStats are a TCPPing's counters.
+type PingStats struct {
+	Pings     uint64 // pings sent (or forced checks asked of the failure detector)
+	Failed    uint64 // ping sends that failed for some member
+	Swallowed uint64 // pings received and not delivered
+}
+
+// NewTCPPing returns a ping interceptor with Tomcat's defaults.
+func NewTCPPing() *TCPPing { return &TCPPing{Interval: DefaultPingInterval} }
+
+// Start starts the layers below, then (with UseThread) the ping goroutine.
+func (p *TCPPing) Start(ctx context.Context, svc channel.Service) error {
+	if err := p.Next().Start(ctx, svc); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.levels == 0 {
+		life, stop := context.WithCancel(context.Background())
+		p.life, p.stop = life, stop
+		if p.UseThread {
+			iv := p.Interval
+			if iv <= 0 {
+				iv = DefaultPingInterval
+			}
+			p.wg.Go(func() {
+				t := time.NewTicker(iv)
+				defer t.Stop()
+				for {
+					select {
+					case <-life.Done():
+						return
+					case <-t.C:
+						p.ping(life)
+					}
+				}
+			})
+		}
+	}
+	p.levels |= svc
+	return nil
+}
+
+// Stop ends the pinging once no level is left, then stops the layers below.
+func (p *TCPPing) Stop(ctx context.Context, svc channel.Service) error {
+	p.mu.Lock()
+	p.levels &^= svc
+	var stop context.CancelFunc
+	if p.levels == 0 {
+		stop, p.stop = p.stop, nil
+	}
+	p.mu.Unlock()
+	if stop != nil {
+		stop()
+		p.wg.Wait()
+	}
+	return p.Next().Stop(ctx, svc)
+}
+
+// Heartbeat pings (unless UseThread) and passes the heartbeat down.
+func (p *TCPPing) Heartbeat() {
+	if !p.UseThread {
+		p.mu.Lock()
+		if p.stop != nil && p.pinging.CompareAndSwap(false, true) {
+			life := p.life
+			p.wg.Go(func() {
+				defer p.pinging.Store(false)
+				p.ping(life)
+			})
+		}
+		p.mu.Unlock()
+	}
+	p.Next().Heartbeat()
+}
+
+// MessageReceived swallows pings and passes everything else up.
+func (p *TCPPing) MessageReceived(msg *channel.Message) error {
+	if p.OKToProcess(msg.Options) && bytes.Equal(msg.Data, tcpPingData) {
+		p.swallowed.Add(1)
+		return nil
+	}
+	return p.Prev().MessageReceived(msg)
+}
+
+// Ping pings now, as the heartbeat does, and waits for it.
+func (p *TCPPing) Ping(ctx context.Context) { p.ping(ctx) }
+
+func (p *TCPPing) ping(ctx context.Context) {
+	var fd *TCPFailureDetector
+	var sm *StaticMembership
+	for _, ic := range chainBelow(p) {
+		switch v := ic.(type) {
+		case *TCPFailureDetector:
+			if fd == nil {
+				fd = v
+			}
+		case *StaticMembership:
+			if sm == nil {
+				sm = v
+			}
+		}
+	}
+	p.sent.Add(1)
+	if fd != nil {
+		fd.CheckMembers(true)
+		return
+	}
+	var to []channel.Member
+	if p.StaticOnly && sm != nil {
+		to = sm.StaticMembers()
+	} else {
+		to = p.Members()
+	}
+	if len(to) == 0 {
+		return
+	}
+	local := p.LocalMember(false)
+	msg := &channel.Message{Options: p.Flag, Timestamp: time.Now().UnixMilli(), ID: channel.NewMessageID(),
+		Source: local, SourceBytes: wire.AppendMember(nil, &local), Data: bytes.Clone(tcpPingData)}
+	if err := p.Next().SendMessage(ctx, to, msg); err != nil {
+		p.failed.Add(1)
+		if p.Logger != nil {
+			p.Logger.Warn("tcp ping failed", "err", err)
+		}
+	}
+}
+
+// Stats returns the counters.
+func (p *TCPPing) Stats() PingStats {
+	return PingStats{Pings: p.sent.Load(), Failed: p.failed.Load(), Swallowed: p.swallowed.Load()}
+}
+
+// chainBelow returns the layers below ic, nearest first, down to the channel's coordinator.
+func chainBelow(ic channel.Interceptor) []channel.Interceptor {
+	type linked interface{ Next() channel.Interceptor }
+	var out []channel.Interceptor
+	for {
+		l, ok := ic.(linked)
+		if !ok {
+			return out
+		}
+		n := l.Next()
+		if n == nil {
+			return out
+		}
+		out = append(out, n)
+		ic = n
+	}
+}
+
+func init() {
+	Register("ping", func(p *Props) (channel.Interceptor, error) {
+		t := NewTCPPing()
+		t.Interval = p.Duration("interval", t.Interval)
+		t.UseThread = p.Bool("useThread", t.UseThread)
+		t.StaticOnly = p.Bool("staticOnly", t.StaticOnly)
+		t.Flag = channel.SendOptions(p.Int("optionFlag", 0))
+		return t, nil
+	})
+}

@@ -1,0 +1,365 @@
+package interceptors
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/wire"
+)
+
+// The two notices of StaticMembershipInterceptor, sent as plain messages.
+var (
+	staticMemberStart = []byte("Local StaticMember Notification Data") // 36 bytes
+	staticMemberStop  = []byte("Local StaticMember Shutdown Data")     // 32 bytes
+)
+
+// StaticMemberStartPayload returns the 36-byte notice a node sends to its static members
+// when it starts ("Local StaticMember Notification Data").
+func StaticMemberStartPayload() []byte { return bytes.Clone(staticMemberStart) }
+
+// StaticMemberStopPayload returns the 32-byte notice a node sends to its members when it
+// stops ("Local StaticMember Shutdown Data").
+func StaticMemberStopPayload() []byte { return bytes.Clone(staticMemberStop) }
+
+// staticAnnounceWait bounds how long Start waits for a static member to be verified by
+// the interceptors above (a TCP failure detector checks it) before sending it the start
+// notice.
+const staticAnnounceWait = 5 * time.Second
+
+// StaticMembership adds configured members to the channel's members (Tribes'
+// StaticMembershipInterceptor), on top of whatever the membership service finds.
+//
+// When the channel starts, each configured member is announced up the stack (a TCP
+// failure detector above checks it first) and, once the top of the stack has it, sent
+// the 36-byte start notice; when the sender stops, every member gets the 32-byte shutdown
+// notice. A notice received from a member (a configured one, else one of the layer below)
+// is consumed: a start makes it a member again (memberAdded), a shutdown removes it
+// (memberDisappeared with the BABY-ALEX command) until its next start. The notices are
+// recognised whatever their options. Place it below TCPFailureDetector and TCPPing, as in
+// Tribes.
+//
+// Members returns the layer below's members, oldest first, then the configured members
+// that did not announce a shutdown, in Tribes' absolute order (Tribes sorts the whole list
+// in absolute order).
+//
+// A configured member without a unique id (zero) stands for whichever node runs at its
+// host and port: the first notice from there gives it that node's identity. Tribes needs
+// the exact id.
+type StaticMembership struct {
+	channel.InterceptorBase
+
+	// Logger receives warnings (failed notices, a missing failure detector). Nil discards.
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	members []channel.Member
+	down    map[channel.MemberKey]bool
+	local   *channel.Member
+	levels  channel.Service
+	life    context.Context
+	endLife context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// NewStaticMembership returns the interceptor with these members.
+func NewStaticMembership(members ...channel.Member) *StaticMembership {
+	s := &StaticMembership{down: map[channel.MemberKey]bool{}}
+	for _, m := range members {
+		s.AddStaticMember(m)
+	}
+	return s
+}
+
+func (s *StaticMembership) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// AddStaticMember adds a member (if not there yet: same host, port and unique id).
+func (s *StaticMembership) AddStaticMember(m channel.Member) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.members {
+		if x.Equal(m) {
+			return
+		}
+	}
+	s.members = append(s.members, m.Clone())
+}
+
+// RemoveStaticMember removes a member from the list.
+func (s *StaticMembership) RemoveStaticMember(key channel.MemberKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
+	delete(s.down, key)
+}
+
+// SetLocalMember makes LocalMember return m (Tribes' setLocalMember) instead of asking the
+// layers below.
+func (s *StaticMembership) SetLocalMember(m channel.Member) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := m.Clone()
+	s.local = &c
+}
+
+// StaticMembers returns the configured members that did not announce a shutdown.
+func (s *StaticMembership) StaticMembers() []channel.Member {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]channel.Member, 0, len(s.members))
+	for _, m := range s.members {
+		if !s.down[m.Key()] {
+			out = append(out, m)
+		}
+	}
+	SortAbsolute(out)
+	return out
+}
+
+func (s *StaticMembership) configured(k channel.MemberKey) (channel.Member, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.members {
+		if m.Key() == k {
+			return m, true
+		}
+	}
+	return channel.Member{}, false
+}
+
+// learn matches a notice's sender against a configured member without a unique id at the
+// same host and port, and from then on uses the sender's identity for it.
+func (s *StaticMembership) learn(src channel.Member) (channel.Member, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, m := range s.members {
+		if m.UniqueID == (channel.UniqueID{}) && m.Port == src.Port && bytes.Equal(m.Host, src.Host) {
+			learned := src.Clone()
+			learned.Command = nil
+			s.members[i] = learned
+			delete(s.down, m.Key())
+			return learned, true
+		}
+	}
+	return channel.Member{}, false
+}
+
+// top is the uppermost layer of the stack: asking it is asking the whole stack.
+func (s *StaticMembership) top() channel.Interceptor {
+	above := chainAbove(s)
+	if len(above) == 0 {
+		return s
+	}
+	return above[len(above)-1]
+}
+
+// Start starts the transport levels below, announces the configured members, then starts
+// the other levels below.
+func (s *StaticMembership) Start(ctx context.Context, svc channel.Service) error {
+	if t := svc & channel.SvcTransport; t != 0 {
+		if err := s.Next().Start(ctx, t); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	first := s.levels == 0
+	if first {
+		s.life, s.endLife = context.WithCancel(context.Background())
+		clear(s.down)
+	}
+	s.levels |= svc & channel.SvcTransport
+	members := slices.Clone(s.members)
+	life := s.life
+	if first {
+		for _, m := range members {
+			s.wg.Go(func() { s.announce(life, m) })
+		}
+	}
+	s.mu.Unlock()
+	if first {
+		var fd, ping bool
+		for _, ic := range chainAbove(s) {
+			fd = fd || isTCPFailureDetector(ic)
+			_, isPing := ic.(*TCPPing)
+			ping = ping || isPing
+		}
+		if !fd || !ping {
+			s.logger().Warn("static membership interceptor should sit below a tcpfailure and a ping interceptor",
+				"tcpfailure", fd, "ping", ping)
+		}
+	}
+	if rest := svc &^ channel.SvcTransport; rest != 0 {
+		if err := s.Next().Start(ctx, rest); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.levels |= svc
+	s.mu.Unlock()
+	return nil
+}
+
+// announce passes m up as added and, once the stack has it, sends it the start notice.
+func (s *StaticMembership) announce(ctx context.Context, m channel.Member) {
+	s.Prev().MemberAdded(m)
+	k := m.Key()
+	t := time.NewTimer(staticAnnounceWait)
+	defer t.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, ok := s.top().Member(k); ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case <-tick.C:
+		}
+	}
+	if err := s.notify(ctx, []channel.Member{m}, staticMemberStart); err != nil {
+		s.logger().Warn("static membership: start notice failed", "member", m.String(), "err", err)
+	}
+}
+
+func (s *StaticMembership) notify(ctx context.Context, to []channel.Member, data []byte) error {
+	if len(to) == 0 {
+		return nil
+	}
+	local := s.LocalMember(false)
+	msg := &channel.Message{Options: s.Flag, Timestamp: time.Now().UnixMilli(), ID: channel.NewMessageID(),
+		Source: local, SourceBytes: wire.AppendMember(nil, &local), Data: bytes.Clone(data)}
+	return s.Next().SendMessage(ctx, to, msg)
+}
+
+// Stop sends the shutdown notice to every member when the sender level stops, then stops
+// the layers below.
+func (s *StaticMembership) Stop(ctx context.Context, svc channel.Service) error {
+	s.mu.Lock()
+	sending := svc&s.levels&channel.SvcSender != 0
+	s.levels &^= svc
+	var end context.CancelFunc
+	if s.levels == 0 {
+		end, s.endLife = s.endLife, nil
+	}
+	s.mu.Unlock()
+	if sending {
+		nctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := s.notify(nctx, s.top().Members(), staticMemberStop); err != nil {
+			s.logger().Warn("static membership: shutdown notice failed", "err", err)
+		}
+		cancel()
+	}
+	if end != nil {
+		end()
+		s.wg.Wait()
+	}
+	return s.Next().Stop(ctx, svc)
+}
+
+// MessageReceived consumes start and shutdown notices and passes everything else up.
+func (s *StaticMembership) MessageReceived(msg *channel.Message) error {
+	start := bytes.Equal(msg.Data, staticMemberStart)
+	if !start && !bytes.Equal(msg.Data, staticMemberStop) {
+		return s.Prev().MessageReceived(msg)
+	}
+	k := msg.Source.Key()
+	m, ok := s.configured(k)
+	if !ok {
+		m, ok = s.Next().Member(k)
+	}
+	if !ok {
+		if m, ok = s.learn(msg.Source); !ok {
+			return nil
+		}
+	}
+	if start {
+		s.mu.Lock()
+		wasDown := s.down[k]
+		delete(s.down, k)
+		s.mu.Unlock()
+		if _, known := s.top().Member(k); wasDown || !known {
+			s.Prev().MemberAdded(m)
+		}
+		return nil
+	}
+	s.mu.Lock()
+	s.down[k] = true
+	s.mu.Unlock()
+	gone := m.Clone()
+	gone.Command = wire.ShutdownCommand
+	s.Prev().MemberDisappeared(gone)
+	return nil
+}
+
+// Members returns the layer below's members, then the static ones not shut down.
+func (s *StaticMembership) Members() []channel.Member {
+	below := s.Next().Members()
+	seen := make(map[channel.MemberKey]bool, len(below))
+	for _, m := range below {
+		seen[m.Key()] = true
+	}
+	for _, m := range s.StaticMembers() {
+		if !seen[m.Key()] {
+			below = append(below, m)
+		}
+	}
+	return below
+}
+
+// Member looks up a static member (not shut down), else asks the layer below.
+func (s *StaticMembership) Member(key channel.MemberKey) (channel.Member, bool) {
+	if m, ok := s.configured(key); ok {
+		s.mu.Lock()
+		down := s.down[key]
+		s.mu.Unlock()
+		if !down {
+			return m, true
+		}
+	}
+	return s.Next().Member(key)
+}
+
+// LocalMember returns the member set by SetLocalMember, else asks the layer below.
+func (s *StaticMembership) LocalMember(incAlive bool) channel.Member {
+	s.mu.Lock()
+	l := s.local
+	s.mu.Unlock()
+	if l != nil {
+		return *l
+	}
+	return s.Next().LocalMember(incAlive)
+}
+
+func init() {
+	f := func(p *Props) (channel.Interceptor, error) {
+		ms, err := static.ParseMembers(p.String("members", ""))
+		if err != nil {
+			return nil, err
+		}
+		s := NewStaticMembership(ms...)
+		if l := p.String("local", ""); l != "" {
+			lm, err := static.ParseMember(l)
+			if err != nil {
+				return nil, err
+			}
+			s.SetLocalMember(lm)
+		}
+		s.Flag = channel.SendOptions(p.Int("optionFlag", 0))
+		return s, nil
+	}
+	Register("staticmember", f)
+	Register("static", f)
+}

@@ -1,0 +1,594 @@
+package interceptors
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// tcpFailDetect is TcpFailureDetector.TCP_FAIL_DETECT: the payload of a probe.
+var tcpFailDetect = []byte{
+	0x4f, 0xa7, 0x73, 0x48, 0x79, 0x82, 0x43, 0xc9, 0x9f, 0x6f, 0x89, 0x80, 0xa1, 0x5b, 0x07, 0x14,
+	0x7d, 0xd9, 0x52, 0x5b, 0xeb, 0xf1, 0x43, 0x9a, 0xb7, 0x7e, 0xbe, 0x8f, 0x81, 0x67, 0x1e, 0xb6,
+	0x37, 0x15, 0xbe, 0x87, 0x45, 0x7e, 0x4c, 0xa8, 0xbf, 0x0a, 0x4d, 0x13, 0x53, 0x38, 0x15, 0x32,
+	0x55, 0xf6, 0x94, 0xb7, 0x3a, 0xfa, 0x40, 0x78, 0x91, 0x04, 0x7d, 0xd7, 0x72, 0x84, 0xc0, 0xd5,
+}
+
+// FailureDetectorProbe returns the 64 bytes of a TCP failure detector probe message
+// (Tribes' TcpFailureDetector.TCP_FAIL_DETECT).
+func FailureDetectorProbe() []byte { return bytes.Clone(tcpFailDetect) }
+
+// TCPFailureDetector defaults (Tomcat's).
+const (
+	DefaultConnectTimeout        = 1000 * time.Millisecond
+	DefaultReadTestTimeout       = 5000 * time.Millisecond
+	DefaultRemoveSuspectsTimeout = 300 * time.Second
+)
+
+// FailureDetectorStats are a TCPFailureDetector's counters.
+type FailureDetectorStats struct {
+	Probes        uint64 // TCP checks made
+	ProbeFailures uint64 // checks that found the member dead
+	Swallowed     uint64 // probes received from others and not delivered
+	KeptAlive     uint64 // disappearances refused because the member answered
+	Suspects      int    // members kept although the layer below dropped them (now)
+	AddSuspects   int    // members announced below but not answering yet (now)
+}
+
+// TCPFailureDetector verifies membership changes over TCP (Tribes' TcpFailureDetector).
+//
+// A member the layer below reports as added is passed up only once a TCP check succeeds;
+// one that does not answer yet is re-checked on every heartbeat. A member reported gone is
+// checked before it is passed on: one that left with a shutdown (BABY-ALEX) is gone at
+// once; one that still answers is kept as a suspect and re-checked on every heartbeat for
+// up to RemoveSuspectsTimeout; one that does not answer is gone. A send that fails for a
+// member (other than with a FAIL_ACK) also triggers that check. Probes received from other
+// nodes are swallowed.
+//
+// A check opens a new connection to the member (ConnectTimeout), writes one probe frame if
+// PerformSendTest, waits for a byte back (the ACK) within ReadTestTimeout if
+// PerformReadTest, and closes. Checks of different members run in parallel; the events of
+// one member keep their order. Heartbeat never blocks: checks run on their own goroutines.
+//
+// Without the read test, a frozen process (stopped, swapping) still passes: its kernel
+// accepts the connection and buffers the probe. Turn PerformReadTest on to catch those.
+//
+// Set the fields before the channel starts.
+type TCPFailureDetector struct {
+	channel.InterceptorBase
+
+	// ConnectTimeout bounds opening the check connection (Tomcat connectTimeout, 1000 ms).
+	ConnectTimeout time.Duration
+	// PerformSendTest writes a probe frame on the check connection (Tomcat
+	// performSendTest, true).
+	PerformSendTest bool
+	// PerformReadTest asks for an ACK and waits for it (Tomcat performReadTest, false).
+	PerformReadTest bool
+	// ReadTestTimeout bounds the wait for the ACK (Tomcat readTestTimeout, 5000 ms).
+	ReadTestTimeout time.Duration
+	// RemoveSuspectsTimeout is how long a member the layer below dropped is kept while it
+	// still answers (Tomcat removeSuspectsTimeout, 300 s). After it the member is reported
+	// gone; Tomcat instead only stops re-checking it and keeps it for good.
+	RemoveSuspectsTimeout time.Duration
+	// Probe, if set, replaces the TCP check: it returns nil when m is alive. For tests and
+	// for transports other than TCP.
+	Probe func(ctx context.Context, m channel.Member) error
+	// Logger receives the detector's decisions. Nil discards them.
+	Logger *slog.Logger
+
+	probes, failures, swallowed, keptAlive atomic.Uint64
+
+	mu          sync.Mutex
+	levels      channel.Service
+	life        context.Context
+	endLife     context.CancelFunc
+	wg          sync.WaitGroup
+	view        map[channel.MemberKey]channel.Member
+	suspects    map[channel.MemberKey]suspect // still answering, dropped below
+	addSuspects map[channel.MemberKey]suspect // announced below, not answering
+	queues      map[channel.MemberKey]*fdQueue
+}
+
+type suspect struct {
+	m     channel.Member
+	since time.Time
+}
+
+type fdOpKind uint8
+
+const (
+	opAdded   fdOpKind = iota // the layer below added the member
+	opGone                    // the layer below (or a failed send) says it is gone
+	opRecheck                 // heartbeat: re-check a suspect or an unverified member
+	opForced                  // CheckMembers(true): check and act either way
+)
+
+type fdOp struct {
+	kind fdOpKind
+	m    channel.Member
+}
+
+type fdQueue struct {
+	ops     []fdOp
+	running bool
+}
+
+// NewTCPFailureDetector returns a detector with Tomcat's defaults.
+func NewTCPFailureDetector() *TCPFailureDetector {
+	return &TCPFailureDetector{
+		ConnectTimeout:        DefaultConnectTimeout,
+		PerformSendTest:       true,
+		ReadTestTimeout:       DefaultReadTestTimeout,
+		RemoveSuspectsTimeout: DefaultRemoveSuspectsTimeout,
+	}
+}
+
+func (d *TCPFailureDetector) logger() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
+}
+
+func (d *TCPFailureDetector) initLocked() {
+	if d.view == nil {
+		d.view = map[channel.MemberKey]channel.Member{}
+		d.suspects = map[channel.MemberKey]suspect{}
+		d.addSuspects = map[channel.MemberKey]suspect{}
+		d.queues = map[channel.MemberKey]*fdQueue{}
+	}
+}
+
+// Start activates checking, then starts the layers below.
+func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) error {
+	d.mu.Lock()
+	d.initLocked()
+	if d.levels == 0 {
+		d.life, d.endLife = context.WithCancel(context.Background())
+	}
+	d.levels |= svc
+	d.mu.Unlock()
+	err := d.Next().Start(ctx, svc)
+	if err != nil {
+		d.mu.Lock()
+		d.levels &^= svc
+		last := d.levels == 0
+		d.mu.Unlock()
+		if last {
+			d.deactivate(ctx)
+		}
+	}
+	return err
+}
+
+// Stop stops checking once no level is left (later events pass through unchecked), then
+// stops the layers below.
+func (d *TCPFailureDetector) Stop(ctx context.Context, svc channel.Service) error {
+	d.mu.Lock()
+	d.levels &^= svc
+	last := d.levels == 0 && d.endLife != nil
+	d.mu.Unlock()
+	if last {
+		d.deactivate(ctx)
+	}
+	return d.Next().Stop(ctx, svc)
+}
+
+func (d *TCPFailureDetector) deactivate(ctx context.Context) {
+	d.mu.Lock()
+	end := d.endLife
+	d.endLife = nil
+	d.mu.Unlock()
+	if end != nil {
+		end()
+	}
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// MessageReceived swallows probes (when OKToProcess) and passes everything else up.
+func (d *TCPFailureDetector) MessageReceived(msg *channel.Message) error {
+	if d.OKToProcess(msg.Options) && bytes.Equal(msg.Data, tcpFailDetect) {
+		d.swallowed.Add(1)
+		return nil
+	}
+	return d.Prev().MessageReceived(msg)
+}
+
+// SendMessage passes the message down; members it failed for (other than by FAIL_ACK) are
+// checked as if the membership had dropped them.
+func (d *TCPFailureDetector) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	err := d.Next().SendMessage(ctx, to, msg)
+	for _, f := range channel.FaultyMembers(err) {
+		if errors.Is(f.Err, channel.ErrAckFailed) || errors.Is(f.Err, context.Canceled) {
+			continue
+		}
+		d.mu.Lock()
+		m, known := d.view[f.Member.Key()]
+		d.mu.Unlock()
+		if known {
+			d.enqueue(fdOp{kind: opGone, m: m}, false)
+		}
+	}
+	return err
+}
+
+// MemberAdded checks the member before passing the event up.
+func (d *TCPFailureDetector) MemberAdded(m channel.Member) {
+	d.enqueue(fdOp{kind: opAdded, m: m}, false)
+}
+
+// MemberDisappeared checks the member before passing the event up.
+func (d *TCPFailureDetector) MemberDisappeared(m channel.Member) {
+	d.enqueue(fdOp{kind: opGone, m: m}, false)
+}
+
+// Members returns the verified members: those of the layer below that passed a check, in
+// its order, then the suspects it dropped that still answer.
+func (d *TCPFailureDetector) Members() []channel.Member {
+	below := d.Next().Members()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]channel.Member, 0, len(d.view))
+	seen := make(map[channel.MemberKey]bool, len(below))
+	for _, m := range below {
+		k := m.Key()
+		if _, ok := d.view[k]; ok {
+			out = append(out, m)
+			seen[k] = true
+		}
+	}
+	for k, m := range d.view {
+		if !seen[k] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Member looks up a verified member.
+func (d *TCPFailureDetector) Member(key channel.MemberKey) (channel.Member, bool) {
+	d.mu.Lock()
+	m, ok := d.view[key]
+	d.mu.Unlock()
+	if !ok {
+		return channel.Member{}, false
+	}
+	if fresh, ok := d.Next().Member(key); ok {
+		return fresh, true
+	}
+	return m, true
+}
+
+// Heartbeat schedules the re-checks (suspects, unverified members of the layer below) and
+// passes the heartbeat down. It does not wait for the checks.
+func (d *TCPFailureDetector) Heartbeat() {
+	d.schedule(false)
+	d.Next().Heartbeat()
+}
+
+// CheckMembers schedules a check of the members. With force, every member of the layer
+// below and every verified member is checked and added or removed by the result (what
+// the TCP ping interceptor asks for); without, only suspects and unverified members are.
+func (d *TCPFailureDetector) CheckMembers(force bool) { d.schedule(force) }
+
+func (d *TCPFailureDetector) schedule(force bool) {
+	below := d.Next().Members()
+	d.mu.Lock()
+	d.initLocked()
+	kind := opRecheck
+	if force {
+		kind = opForced
+	}
+	var ops []fdOp
+	seen := map[channel.MemberKey]bool{}
+	for _, m := range below {
+		k := m.Key()
+		seen[k] = true
+		_, verified := d.view[k]
+		if force || !verified {
+			ops = append(ops, fdOp{kind: kind, m: m})
+		}
+	}
+	for k, s := range d.suspects {
+		if !seen[k] {
+			ops = append(ops, fdOp{kind: kind, m: s.m})
+			seen[k] = true
+		}
+	}
+	for k := range d.addSuspects {
+		if !seen[k] {
+			delete(d.addSuspects, k) // the layer below no longer has it
+		}
+	}
+	if force {
+		for k, m := range d.view {
+			if !seen[k] {
+				ops = append(ops, fdOp{kind: opForced, m: m})
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, o := range ops {
+		d.enqueue(o, true)
+	}
+}
+
+// enqueue runs op after the member's earlier ops, on a goroutine of its own. A stopped
+// detector applies it at once without checking (the event passes through). With
+// skipIfBusy, an op for a member that already has work queued is dropped.
+func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
+	k := o.m.Key()
+	d.mu.Lock()
+	d.initLocked()
+	if d.endLife == nil {
+		d.mu.Unlock()
+		d.apply(nil, o)
+		return
+	}
+	q := d.queues[k]
+	if q == nil {
+		q = &fdQueue{}
+		d.queues[k] = q
+	}
+	if skipIfBusy && q.running {
+		d.mu.Unlock()
+		return
+	}
+	q.ops = append(q.ops, o)
+	if !q.running {
+		q.running = true
+		life := d.life
+		d.wg.Go(func() { d.drain(life, k, q) })
+	}
+	d.mu.Unlock()
+}
+
+func (d *TCPFailureDetector) drain(ctx context.Context, k channel.MemberKey, q *fdQueue) {
+	for {
+		d.mu.Lock()
+		if len(q.ops) == 0 {
+			q.running = false
+			if d.queues[k] == q {
+				delete(d.queues, k)
+			}
+			d.mu.Unlock()
+			return
+		}
+		o := q.ops[0]
+		q.ops = q.ops[1:]
+		d.mu.Unlock()
+		if ctx.Err() != nil {
+			d.apply(nil, o)
+		} else {
+			d.apply(ctx, o)
+		}
+	}
+}
+
+// apply carries out one op. ctx nil means "no check": added members are taken as alive,
+// gone ones as dead (a stopped detector passes events through).
+func (d *TCPFailureDetector) apply(ctx context.Context, o fdOp) {
+	k := o.m.Key()
+	alive := func() bool {
+		if ctx == nil {
+			return o.kind != opGone
+		}
+		ok, checked := d.check(ctx, o.m)
+		if !checked { // stopped while checking: pass through
+			return o.kind != opGone
+		}
+		return ok
+	}
+	log := d.logger()
+	var up func(channel.Member)
+	var who channel.Member
+	switch o.kind {
+	case opAdded:
+		d.mu.Lock()
+		if _, susp := d.suspects[k]; susp {
+			// The layer below picked up a member we had kept: nothing to tell.
+			delete(d.suspects, k)
+			d.view[k] = o.m
+			d.mu.Unlock()
+			return
+		}
+		if _, known := d.view[k]; known {
+			d.view[k] = o.m
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		ok := alive()
+		d.mu.Lock()
+		if ok {
+			delete(d.addSuspects, k)
+			d.view[k] = o.m
+			up, who = d.Prev().MemberAdded, o.m
+		} else {
+			d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
+			log.Info("tcp failure detector: added member does not answer; not announced yet", "member", o.m.String())
+		}
+		d.mu.Unlock()
+
+	case opGone:
+		d.mu.Lock()
+		_, known := d.view[k]
+		if !known {
+			delete(d.addSuspects, k)
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		ok := !o.m.IsShutdown() && alive()
+		d.mu.Lock()
+		if _, still := d.view[k]; !still {
+			d.mu.Unlock()
+			return
+		}
+		if ok {
+			if _, already := d.suspects[k]; !already {
+				d.suspects[k] = suspect{m: d.view[k], since: time.Now()}
+			}
+			d.keptAlive.Add(1)
+			log.Info("tcp failure detector: member reported gone still answers; kept as suspect", "member", o.m.String())
+		} else {
+			delete(d.view, k)
+			delete(d.suspects, k)
+			up, who = d.Prev().MemberDisappeared, o.m
+		}
+		d.mu.Unlock()
+
+	case opRecheck, opForced:
+		ok := alive()
+		d.mu.Lock()
+		_, inView := d.view[k]
+		s, isSuspect := d.suspects[k]
+		switch {
+		case ok && !inView:
+			delete(d.addSuspects, k)
+			d.view[k] = o.m
+			up, who = d.Prev().MemberAdded, o.m
+		case ok && isSuspect && o.kind == opRecheck && d.RemoveSuspectsTimeout > 0 &&
+			time.Since(s.since) > d.RemoveSuspectsTimeout:
+			delete(d.view, k)
+			delete(d.suspects, k)
+			up, who = d.Prev().MemberDisappeared, s.m
+			log.Info("tcp failure detector: suspect kept too long, removed", "member", o.m.String())
+		case !ok && inView && (isSuspect || o.kind == opForced):
+			delete(d.view, k)
+			delete(d.suspects, k)
+			up, who = d.Prev().MemberDisappeared, o.m
+		case !ok && !inView:
+			if _, below := d.Next().Member(k); below {
+				d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
+			}
+		}
+		d.mu.Unlock()
+	}
+	if up != nil {
+		up(who)
+	}
+}
+
+// check reports whether m answers; checked is false when ctx ended during the check.
+func (d *TCPFailureDetector) check(ctx context.Context, m channel.Member) (alive, checked bool) {
+	d.probes.Add(1)
+	var err error
+	if d.Probe != nil {
+		err = d.Probe(ctx, m)
+	} else {
+		err = d.tcpCheck(ctx, m)
+	}
+	if ctx.Err() != nil {
+		return false, false
+	}
+	if err != nil {
+		d.failures.Add(1)
+		d.logger().Info("tcp failure detector: member does not answer", "member", m.String(), "err", err)
+		return false, true
+	}
+	return true, true
+}
+
+func (d *TCPFailureDetector) tcpCheck(ctx context.Context, m channel.Member) error {
+	ct := d.ConnectTimeout
+	if ct <= 0 {
+		ct = DefaultConnectTimeout
+	}
+	dctx, cancel := context.WithTimeout(ctx, ct)
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(dctx, "tcp", m.Addr())
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	if !d.PerformSendTest {
+		return nil
+	}
+	rt := d.ReadTestTimeout
+	if rt <= 0 {
+		rt = DefaultReadTestTimeout
+	}
+	opts := d.Flag | channel.OptByteMessage
+	if d.PerformReadTest {
+		opts |= channel.OptUseAck
+	}
+	local := d.LocalMember(false)
+	frame := wire.AppendChannelDataFrame(nil, uint32(opts), time.Now().UnixMilli(), channel.NewMessageID(),
+		wire.AppendMember(nil, &local), tcpFailDetect)
+	_ = conn.SetDeadline(time.Now().Add(rt))
+	if _, err := conn.Write(frame); err != nil {
+		return fmt.Errorf("send test: %w", err)
+	}
+	if d.PerformReadTest {
+		var b [1]byte
+		if _, err := io.ReadFull(conn, b[:]); err != nil {
+			return fmt.Errorf("read test: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stats returns the counters.
+func (d *TCPFailureDetector) Stats() FailureDetectorStats {
+	d.mu.Lock()
+	ns, na := len(d.suspects), len(d.addSuspects)
+	d.mu.Unlock()
+	return FailureDetectorStats{Probes: d.probes.Load(), ProbeFailures: d.failures.Load(),
+		Swallowed: d.swallowed.Load(), KeptAlive: d.keptAlive.Load(), Suspects: ns, AddSuspects: na}
+}
+
+// Settled reports whether no check is queued or running (for tests and orderly waits).
+func (d *TCPFailureDetector) Settled() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.queues) == 0
+}
+
+func init() {
+	Register("tcpfailure", func(p *Props) (channel.Interceptor, error) {
+		d := NewTCPFailureDetector()
+		d.ConnectTimeout = p.Duration("connectTimeout", d.ConnectTimeout)
+		d.PerformSendTest = p.Bool("performSendTest", d.PerformSendTest)
+		d.PerformReadTest = p.Bool("performReadTest", d.PerformReadTest)
+		d.ReadTestTimeout = p.Duration("readTestTimeout", d.ReadTestTimeout)
+		d.RemoveSuspectsTimeout = seconds(p, "removeSuspectsTimeout", d.RemoveSuspectsTimeout)
+		d.Flag = channel.SendOptions(p.Int("optionFlag", 0))
+		return d, nil
+	})
+}
+
+// seconds reads a property Tomcat gives in seconds (a bare number) or a Go duration.
+func seconds(p *Props, name string, def time.Duration) time.Duration {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	var n int64
+	if _, err := fmt.Sscan(v, &n); err == nil && fmt.Sprint(n) == v {
+		return time.Duration(n) * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.fail(name, v, err)
+	}
+	return d
+}

@@ -1,0 +1,352 @@
+package interceptors
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/wire"
+)
+
+func newTestDetector(a *aliveSet) *TCPFailureDetector {
+	d := NewTCPFailureDetector()
+	d.Probe = a.probe
+	return d
+}
+
+func TestFailureDetectorProbeBytes(t *testing.T) {
+	want := "4fa77348798243c99f6f8980a15b07147dd9525bebf1439ab77ebe8f81671eb63715be87457e4ca8bf0a4d135338153255f694b73afa407891047dd77284c0d5"
+	if got := fmt.Sprintf("%x", FailureDetectorProbe()); got != want {
+		t.Fatalf("TCP_FAIL_DETECT %s", got)
+	}
+}
+
+func TestFailureDetectorAddsOnlyAnsweringMembers(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	alive := newAliveSet()
+	d := newTestDetector(alive)
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	c := mbNew(t, nw, mbOpt{id: 3})
+	alive.set(b.port(), true)
+	mbStart(t, a, b, c)
+	mbEventually(t, "checks done", func() bool { return alive.count() >= 2 && d.Settled() })
+	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
+	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
+		t.Fatalf("members %v", got)
+	}
+	if st := d.Stats(); st.AddSuspects != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// C answers now: the next heartbeat adds it.
+	alive.set(c.port(), true)
+	a.ch.Heartbeat()
+	mbEventually(t, "C added", func() bool { return len(a.evs()) == 2 })
+	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("+%d", c.port()))
+}
+
+func TestFailureDetectorVerifiesDisappearance(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	alive := newAliveSet()
+	d := newTestDetector(alive)
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	alive.set(b.port(), true)
+	mbStart(t, a, b)
+	mbEventually(t, "B added", func() bool { return len(a.evs()) == 1 })
+	// The membership loses B (say, multicast is cut) but B still answers over TCP.
+	nw.Partition(a.net, b.net)
+	mbEventually(t, "check", func() bool { return d.Stats().KeptAlive == 1 && d.Settled() })
+	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
+	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
+		t.Fatalf("suspect not kept: %v", got)
+	}
+	// The membership finds B again: no event, no longer a suspect.
+	nw.Heal(a.net, b.net)
+	mbEventually(t, "re-added below", func() bool { return d.Settled() && d.Stats().Suspects == 0 })
+	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
+	// Lost again, and this time B is dead: the heartbeat's re-check removes it.
+	nw.Partition(a.net, b.net)
+	mbEventually(t, "suspect", func() bool { return d.Stats().Suspects == 1 && d.Settled() })
+	alive.set(b.port(), false)
+	a.ch.Heartbeat()
+	mbEventually(t, "B gone", func() bool { return len(a.evs()) == 2 })
+	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("-%d", b.port()))
+	if len(a.ch.Members()) != 0 {
+		t.Fatal("B still a member")
+	}
+}
+
+func TestFailureDetectorDeadMemberGoesAtOnce(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	alive := newAliveSet()
+	d := newTestDetector(alive)
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	alive.set(b.port(), true)
+	mbStart(t, a, b)
+	mbEventually(t, "B added", func() bool { return len(a.evs()) == 1 })
+	alive.set(b.port(), false)
+	nw.Kill(b.net)
+	mbEventually(t, "B gone", func() bool { return len(a.evs()) == 2 })
+	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("-%d", b.port()))
+}
+
+// below is a bottom layer that lets a test play the membership service.
+type below struct {
+	channel.InterceptorBase
+	members []channel.Member
+}
+
+func (b *below) Members() []channel.Member { return slices.Clone(b.members) }
+
+func (b *below) Member(k channel.MemberKey) (channel.Member, bool) {
+	for _, m := range b.members {
+		if m.Key() == k {
+			return m, true
+		}
+	}
+	return channel.Member{}, false
+}
+
+func TestFailureDetectorShutdownNeedsNoCheck(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	alive := newAliveSet(4999)
+	d := newTestDetector(alive)
+	bl := &below{}
+	a := mbNew(t, nw, mbOpt{id: 1, membership: func(*channeltest.Node) channel.MembershipService { return static.New() }}, d, bl)
+	mbStart(t, a)
+	m := testMemberAt(4999)
+	bl.members = []channel.Member{m}
+	d.MemberAdded(m)
+	mbEventually(t, "added", func() bool { return len(a.evs()) == 1 })
+	probes := alive.count()
+	bye := m.Clone()
+	bye.Command = wire.ShutdownCommand
+	bl.members = nil
+	d.MemberDisappeared(bye)
+	mbEventually(t, "gone", func() bool { return len(a.evs()) == 2 })
+	mbWantEvents(t, a, "+4999", "-4999!")
+	if alive.count() != probes {
+		t.Fatal("a member that shut down was checked")
+	}
+}
+
+func testMemberAt(port int32) channel.Member {
+	m := channel.Member{Host: []byte{127, 0, 0, 1}, Port: port, SecurePort: -1, UDPPort: -1}
+	m.UniqueID[1] = byte(port)
+	return m
+}
+
+func TestFailureDetectorSwallowsProbes(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	alive := newAliveSet()
+	a := mbNew(t, nw, mbOpt{id: 1}, newTestDetector(alive))
+	flagged := newTestDetector(alive)
+	flagged.Flag = 0x80
+	b := mbNew(t, nw, mbOpt{id: 2}, flagged)
+	c := mbNew(t, nw, mbOpt{id: 3})
+	mbStart(t, a, b, c)
+	ctx := context.Background()
+	for _, to := range []*mbNode{a, b} {
+		if err := c.ch.Send(ctx, []channel.Member{to.ch.LocalMember()}, FailureDetectorProbe(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.ch.Send(ctx, []channel.Member{b.ch.LocalMember()}, FailureDetectorProbe(), 0x80); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ch.Send(ctx, []channel.Member{a.ch.LocalMember()}, []byte("app data"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.received(); len(got) != 1 || string(got[0].Data) != "app data" {
+		t.Fatalf("A delivered %d messages", len(got))
+	}
+	// B's detector only acts on messages carrying its flag.
+	if got := b.received(); len(got) != 1 || got[0].Options&0x80 != 0 {
+		t.Fatalf("B delivered %v", got)
+	}
+	if s := flagged.Stats().Swallowed; s != 1 {
+		t.Fatalf("B swallowed %d", s)
+	}
+}
+
+func TestFailureDetectorVerifiesFailedSends(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	alive := newAliveSet()
+	d := newTestDetector(alive)
+	fb := &failBelow{}
+	a := mbNew(t, nw, mbOpt{id: 1}, d, fb)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	c := mbNew(t, nw, mbOpt{id: 3})
+	alive.set(b.port(), true)
+	alive.set(c.port(), true)
+	mbStart(t, a, b, c)
+	mbEventually(t, "added", func() bool { return len(a.evs()) == 2 && d.Settled() })
+	probes := alive.count()
+	fb.set(b.port(), fmt.Errorf("%w: processing failed", channel.ErrAckFailed))
+	fb.set(c.port(), fmt.Errorf("%w: refused", channel.ErrConnect))
+	alive.set(c.port(), false)
+	err := a.ch.Send(context.Background(), nil, []byte("x"), channel.OptUseAck)
+	if len(channel.FaultyMembers(err)) != 2 {
+		t.Fatalf("send: %v", err)
+	}
+	mbEventually(t, "C gone", func() bool { return len(a.evs()) == 3 })
+	if got := a.evs()[2]; got != fmt.Sprintf("-%d", c.port()) {
+		t.Fatalf("event %s", got)
+	}
+	if n := alive.count() - probes; n != 1 {
+		t.Fatalf("%d checks after the send, want 1 (FAIL_ACK is no reason to check)", n)
+	}
+}
+
+func TestFailureDetectorDropsOldSuspects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		alive := newAliveSet()
+		d := newTestDetector(alive)
+		d.RemoveSuspectsTimeout = 10 * time.Second
+		a := mbNew(t, nw, mbOpt{id: 1}, d)
+		b := mbNew(t, nw, mbOpt{id: 2})
+		alive.set(b.port(), true)
+		mbStart(t, a, b)
+		synctest.Wait()
+		nw.Partition(a.net, b.net) // dropped below, still answering
+		synctest.Wait()
+		for range 2 {
+			time.Sleep(5 * time.Second)
+			a.ch.Heartbeat()
+			synctest.Wait()
+			mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
+		}
+		time.Sleep(time.Second)
+		a.ch.Heartbeat()
+		synctest.Wait()
+		mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("-%d", b.port()))
+		mbStop(t, a)
+		mbStop(t, b)
+	})
+}
+
+// TestFailureDetectorTCPCheck runs the real check against plain TCP servers: the probe's
+// exact bytes, a refused connection, and the read test.
+func TestFailureDetectorTCPCheck(t *testing.T) {
+	frames := make(chan []byte, 4)
+	ack := func(c net.Conn, hdr []byte) {
+		_, _ = c.Write(wire.AppendFrame(nil, []byte{6, 2, 3}))
+	}
+	srv := func(answer func(net.Conn, []byte)) channel.Member {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					var dec wire.FrameDecoder
+					buf := make([]byte, 4096)
+					for {
+						n, err := c.Read(buf)
+						if err != nil {
+							return
+						}
+						dec.Write(buf[:n])
+						if body, ok, _ := dec.Next(); ok {
+							frames <- bytes.Clone(body)
+							if answer != nil {
+								answer(c, body)
+							}
+							_, _ = io.Copy(io.Discard, c)
+							return
+						}
+					}
+				}()
+			}
+		}()
+		m := testMemberAt(int32(ln.Addr().(*net.TCPAddr).Port))
+		return m
+	}
+	d := NewTCPFailureDetector()
+	local := testMemberAt(4444)
+	nw := channeltest.NewNetwork()
+	n := mbNew(t, nw, mbOpt{id: 9}, d)
+	mbStart(t, n)
+	local = n.ch.LocalMember()
+	ctx := context.Background()
+
+	silent := srv(nil)
+	if ok, _ := d.check(ctx, silent); !ok {
+		t.Fatal("send test against a listening server failed")
+	}
+	var body []byte
+	select {
+	case body = <-frames:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no probe arrived")
+	}
+	cd, err := wire.ParseChannelData(body, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cd.Options != uint32(channel.OptByteMessage) || !bytes.Equal(cd.Message, tcpFailDetect) ||
+		!cd.Address.Equal(local) || len(cd.UniqueID) != 16 {
+		t.Fatalf("probe: options %#x, %d bytes, from %v", cd.Options, len(cd.Message), cd.Address)
+	}
+
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := testMemberAt(int32(ln.Addr().(*net.TCPAddr).Port))
+	ln.Close()
+	if ok, _ := d.check(ctx, closed); ok {
+		t.Fatal("refused connection taken as alive")
+	}
+
+	d.PerformReadTest = true
+	d.ReadTestTimeout = 300 * time.Millisecond
+	start := time.Now()
+	if ok, _ := d.check(ctx, silent); ok {
+		t.Fatal("read test passed without an answer")
+	}
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Fatalf("read test gave up after %v", el)
+	}
+	if cd, _ := wire.ParseChannelData(<-frames, nil); cd.Options != uint32(channel.OptByteMessage|channel.OptUseAck) {
+		t.Fatalf("read-test probe options %#x", cd.Options)
+	}
+	answering := srv(ack)
+	if ok, _ := d.check(ctx, answering); !ok {
+		t.Fatal("read test failed although the server answered")
+	}
+	select {
+	case <-frames:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no probe at the answering server")
+	}
+}
+
+func TestFailureDetectorStoppedPassesEventsThrough(t *testing.T) {
+	d := NewTCPFailureDetector()
+	d.Probe = func(context.Context, channel.Member) error { return errors.New("never called") }
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	mbStart(t, b)
+	// Not started: nothing to verify with, events pass.
+	d.MemberAdded(b.expected(2))
+	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
+}

@@ -1,0 +1,301 @@
+package mcastinterop_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/internal/netbench"
+	"github.com/gotribes/tribes/membership/static"
+)
+
+const dropTime = 3 * time.Second
+
+// javaMcast starts a Java peer in the multicast group on loopback.
+func javaMcast(t *testing.T, group string, port int, args ...string) *javapeer.Peer {
+	t.Helper()
+	return javapeer.Start(t, append([]string{"--mcast-addr", group, "--mcast-port", strconv.Itoa(port),
+		"--mcast-bind", "127.0.0.1"}, args...)...)
+}
+
+func javaHas(t *testing.T, p *javapeer.Peer, idHex string) (javapeer.From, bool) {
+	ms, err := p.Members(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.ID == idHex {
+			return m, true
+		}
+	}
+	return javapeer.From{}, false
+}
+
+func isMember(kind, idHex string) func(javapeer.Event) bool {
+	return func(e javapeer.Event) bool { return e.Event == kind && e.Member != nil && e.Member.ID == idHex }
+}
+
+// TestSeeEachOther: Go and Java nodes in one group see each other, payload and domain
+// intact both ways, within 2 s.
+func TestSeeEachOther(t *testing.T) {
+	javapeer.Skip(t)
+	group, port := netbench.Group(t.Name())
+	g := startGo(t, goOpts{group: group, port: port, domain: "go-dom", payload: []byte{1, 2, 0xff}})
+	j := javaMcast(t, group, port, "--domain", "java-dom", "--payload", "0a0b0c")
+	up := time.Now()
+	waitUntil(t, 2*time.Second, "Go sees Java", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	var fromJava channel.Member
+	for _, m := range g.ch.Members() {
+		if m.UniqueID.String() == j.IDHex() {
+			fromJava = m
+		}
+	}
+	if string(fromJava.Domain) != "java-dom" || !bytes.Equal(fromJava.Payload, []byte{0xa, 0xb, 0xc}) ||
+		fromJava.Port != int32(j.Port) || fromJava.AliveTime <= 0 {
+		t.Fatalf("Go's view of Java: %+v", fromJava)
+	}
+	ev := j.WaitEvent(t, 2*time.Second-time.Since(up), isMember("memberAdded", g.idHex()))
+	if ev.Member.Domain != "go-dom" || ev.Member.Payload != "0102ff" {
+		t.Fatalf("Java's view of Go: %+v", ev.Member)
+	}
+	m, ok := javaHas(t, j, g.idHex())
+	if !ok || m.Domain != "go-dom" || m.Payload != "0102ff" || m.Command != "" {
+		t.Fatalf("Java members: %+v", m)
+	}
+	t.Logf("both saw each other %v after the Java node started", time.Since(up).Round(time.Millisecond))
+}
+
+// TestJavaStopAndKill: a Java node that stops is gone from Go at once (shutdown packet); a
+// killed one within the drop time.
+func TestJavaStopAndKill(t *testing.T) {
+	javapeer.Skip(t)
+	group, port := netbench.Group(t.Name())
+	g := startGo(t, goOpts{group: group, port: port})
+	a := javaMcast(t, group, port)
+	b := javaMcast(t, group, port)
+	waitUntil(t, 2*time.Second, "Go sees both", func() bool { return len(g.ch.Members()) == 2 })
+
+	stop := time.Now()
+	go a.Stop()
+	waitUntil(t, 3*time.Second, "clean stop seen", func() bool { _, ok := g.event(false, a.IDHex()); return ok })
+	e, _ := g.event(false, a.IDHex())
+	if !e.m.IsShutdown() {
+		t.Fatalf("stopped Java node gone without BABY-ALEX: %+v", e.m)
+	}
+	t.Logf("clean stop: gone after %v", e.at.Sub(stop).Round(time.Millisecond))
+
+	kill := time.Now()
+	b.Kill()
+	waitUntil(t, dropTime+time.Second, "killed node gone", func() bool { _, ok := g.event(false, b.IDHex()); return ok })
+	e, _ = g.event(false, b.IDHex())
+	if e.m.IsShutdown() {
+		t.Fatal("a killed node sent a shutdown packet?")
+	}
+	t.Logf("kill: gone after %v (drop time %v)", e.at.Sub(kill).Round(time.Millisecond), dropTime)
+}
+
+// TestGoNodeStopAndKill: the same the other way round, with Go nodes as child processes
+// (tribesdemo node) that are stopped with SIGTERM or killed with SIGKILL by PID.
+func TestGoNodeStopAndKill(t *testing.T) {
+	javapeer.Skip(t)
+	bin := netbench.Tribesdemo(t)
+	group, port := netbench.Group(t.Name())
+	j := javaMcast(t, group, port)
+	start := func(name string) *netbench.Proc {
+		p := netbench.StartProc(t, name, netbench.ProcOptions{}, bin, "node", "--port", "0",
+			"--mcast-addr", group, "--mcast-port", strconv.Itoa(port), "--mcast-bind", "127.0.0.1",
+			"--domain", "gd", "--payload", "abcd", "--seconds", "60")
+		return p
+	}
+	a := start("go-a")
+	b := start("go-b")
+	ida := a.Started(t, 10*time.Second).ID
+	idb := b.Started(t, 10*time.Second).ID
+	ev := j.WaitEvent(t, 2*time.Second, isMember("memberAdded", ida))
+	if ev.Member.Domain != "gd" || ev.Member.Payload != "abcd" {
+		t.Fatalf("Java's view of the Go node: %+v", ev.Member)
+	}
+	j.WaitEvent(t, 2*time.Second, isMember("memberAdded", idb))
+	if !a.WaitFor(2*time.Second, func() bool { return a.Has(j.IDHex()) }) {
+		t.Fatal("the Go node does not list the Java node")
+	}
+	if m, _ := a.Member(j.IDHex()); m.Port != j.Port {
+		t.Fatalf("Go node's view of Java: %+v", m)
+	}
+
+	stop := time.Now()
+	a.Shutdown(10 * time.Second)
+	ev = j.WaitEvent(t, 2*time.Second, isMember("memberDisappeared", ida))
+	if ev.Member.Command != hex.EncodeToString([]byte("BABY-ALEX")) {
+		t.Fatalf("gone without the shutdown command: %+v", ev.Member)
+	}
+	t.Logf("clean stop of the Go node: gone at Java after %v", time.Since(stop).Round(time.Millisecond))
+
+	kill := time.Now()
+	b.Kill()
+	// Java checks expiry on its receive timeout (= frequency): up to DropTime + 500 ms.
+	j.WaitEvent(t, dropTime+1500*time.Millisecond, isMember("memberDisappeared", idb))
+	t.Logf("kill of the Go node: gone at Java after %v", time.Since(kill).Round(time.Millisecond))
+}
+
+// TestBroadcastBothWays: an OptMulticast message crosses from Go to Java and back.
+func TestBroadcastBothWays(t *testing.T) {
+	javapeer.Skip(t)
+	group, port := netbench.Group(t.Name())
+	g := startGo(t, goOpts{group: group, port: port})
+	j := javaMcast(t, group, port)
+	waitUntil(t, 2*time.Second, "Go sees Java", func() bool { return len(g.ch.Members()) == 1 })
+
+	data := []byte("multicast from go")
+	if err := g.ch.Send(context.Background(), nil, data, channel.OptMulticast); err != nil {
+		t.Fatal(err)
+	}
+	ev := j.WaitEvent(t, 5*time.Second, javapeer.IsMessage)
+	if ev.Data != hex.EncodeToString(data) || ev.Options != int(channel.OptMulticast|channel.OptByteMessage) ||
+		ev.From.ID != g.idHex() {
+		t.Fatalf("Java got %s", ev.Line)
+	}
+
+	res, err := j.Send(context.Background(), []string{g.member()}, 1, 100, int(channel.OptMulticast|channel.OptByteMessage), "FROMJAVA")
+	if err != nil || res.Sent != 1 {
+		t.Fatalf("Java multicast send: %+v %v", res, err)
+	}
+	waitUntil(t, 5*time.Second, "Go receives", func() bool { return len(g.messages()) == 1 })
+	got := g.messages()[0]
+	if !bytes.Equal(got.Data, javapeer.Content(100, 0, "FROMJAVA")) || got.Options != channel.OptMulticast|channel.OptByteMessage ||
+		got.Source.UniqueID.String() != j.IDHex() {
+		t.Fatalf("Go got %d bytes, options %v, from %v", len(got.Data), got.Options, got.Source)
+	}
+}
+
+// TestFailureDetectorProbes: probes cross in both directions and are swallowed on
+// arrival; a Java node without the detector shows the exact bytes Go sends.
+func TestFailureDetectorProbes(t *testing.T) {
+	javapeer.Skip(t)
+	group, port := netbench.Group(t.Name())
+	fd := interceptors.NewTCPFailureDetector()
+	g := startGo(t, goOpts{group: group, port: port, ics: []channel.Interceptor{fd}})
+	withFD := javaMcast(t, group, port, "--interceptors", "TcpFailureDetector")
+	plain := javaMcast(t, group, port)
+	waitUntil(t, 3*time.Second, "Go verified both", func() bool { return len(g.ch.Members()) == 2 })
+	// Java's detector probed Go when it added it; Go swallowed the probe.
+	withFD.WaitEvent(t, 3*time.Second, isMember("memberAdded", g.idHex()))
+	waitUntil(t, 3*time.Second, "Java's probe swallowed", func() bool { return fd.Stats().Swallowed >= 1 })
+	// Go's probe reached the plain Java node as a 64-byte byte message (the Java detector
+	// probes it too)...
+	ev := plain.WaitEvent(t, 3*time.Second, func(e javapeer.Event) bool { return e.Event == "message" && e.From.ID == g.idHex() })
+	if ev.Data != hex.EncodeToString(interceptors.FailureDetectorProbe()) || ev.Options != int(channel.OptByteMessage) {
+		t.Fatalf("probe at Java (Go is %s): %s", g.idHex(), ev.Line)
+	}
+	// ... and was swallowed by the one with the detector.
+	if err := withFD.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range withFD.Pending() {
+		if e.Event == "message" {
+			t.Fatalf("Java's detector delivered %s", e.Line)
+		}
+	}
+	if n := len(g.messages()); n != 0 {
+		t.Fatalf("Go delivered %d messages (probes?)", n)
+	}
+	if st := fd.Stats(); st.Probes < 2 || st.ProbeFailures != 0 {
+		t.Fatalf("Go detector %+v", st)
+	}
+}
+
+// TestStaticMemberNoticesGoToJava: a Java node lists a Go node as static member; the Go
+// node's start notice makes Java add it (again) and its shutdown notice removes it.
+func TestStaticMemberNoticesGoToJava(t *testing.T) {
+	javapeer.Skip(t)
+	goPort := freePort(t)
+	var id channel.UniqueID
+	copy(id[:], []byte("go-static-member"))
+	goMember := fmt.Sprintf("127.0.0.1:%d:%s", goPort, id)
+	j := javapeer.Start(t, "--interceptors", "StaticMembership", "--static-members", goMember)
+	// Without a failure detector Java announces its static member at once...
+	j.WaitEvent(t, 5*time.Second, isMember("memberAdded", id.String()))
+	sm := interceptors.NewStaticMembership(mustMember(t, j.Member()))
+	fd := interceptors.NewTCPFailureDetector()
+	g := startGo(t, goOpts{static: true, id: id, tcpPort: goPort, ics: []channel.Interceptor{fd, sm}})
+	waitUntil(t, 5*time.Second, "Go adds the Java member", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	// ... and once more when Go's start notice arrives.
+	j.WaitEvent(t, 5*time.Second, isMember("memberAdded", id.String()))
+	// Go's detector probed Java (no detector there): the bytes arrive as a message.
+	ev := j.WaitEvent(t, 5*time.Second, javapeer.IsMessage)
+	if ev.Data != hex.EncodeToString(interceptors.FailureDetectorProbe()) {
+		t.Fatalf("expected the probe, got %s", ev.Line)
+	}
+	g.stop(t)
+	ev = j.WaitEvent(t, 5*time.Second, isMember("memberDisappeared", id.String()))
+	if ev.Member.Command != hex.EncodeToString([]byte("BABY-ALEX")) {
+		t.Fatalf("shutdown notice gave %s", ev.Line)
+	}
+	for _, e := range j.Pending() {
+		if e.Event == "message" {
+			t.Errorf("Java delivered a notice as a message: %s", e.Line)
+		}
+	}
+}
+
+// TestStaticMemberNoticesJavaToGo: a Go node lists the Java node's address (no id yet);
+// the Java node, with TcpFailureDetector and StaticMembership, probes Go (the probe is
+// swallowed), sends its start notice (Go adds it) and on quit its shutdown notice (Go
+// removes it).
+func TestStaticMemberNoticesJavaToGo(t *testing.T) {
+	javapeer.Skip(t)
+	javaPort := freePort(t)
+	sm := interceptors.NewStaticMembership(mustMember(t, fmt.Sprintf("127.0.0.1:%d", javaPort)))
+	fd := interceptors.NewTCPFailureDetector()
+	g := startGo(t, goOpts{static: true, ics: []channel.Interceptor{fd, sm}})
+	j := javapeer.Start(t, "--port", strconv.Itoa(javaPort), "--autobind", "1",
+		"--interceptors", "TcpFailureDetector,StaticMembership", "--static-members", g.member())
+	j.WaitEvent(t, 5*time.Second, isMember("memberAdded", g.idHex()))
+	waitUntil(t, 5*time.Second, "Go adds Java after its start notice", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	if st := fd.Stats(); st.Swallowed < 1 {
+		t.Fatalf("Java's probe not swallowed: %+v", st)
+	}
+	if n := len(g.messages()); n != 0 {
+		t.Fatalf("Go delivered %d messages", n)
+	}
+	if ms := g.ch.Members(); len(ms) != 1 || ms[0].UniqueID.String() != j.IDHex() {
+		t.Fatalf("Go members %v", ms)
+	}
+	j.Stop()
+	waitUntil(t, 5*time.Second, "Go removes Java after its shutdown notice", func() bool { _, ok := g.event(false, j.IDHex()); return ok })
+	if e, _ := g.event(false, j.IDHex()); !e.m.IsShutdown() {
+		t.Fatalf("gone without BABY-ALEX: %+v", e.m)
+	}
+	for _, e := range j.Pending() {
+		if e.Event == "message" {
+			t.Errorf("Java delivered %s", e.Line)
+		}
+	}
+}
+
+func mustMember(t *testing.T, s string) channel.Member {
+	t.Helper()
+	m, err := static.ParseMember(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,252 @@
+package mcast_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
+)
+
+// localConfig is DefaultLocalConfig on a group and port of this test's own (derived from
+// the test name and the process id), so that parallel test runs do not meet.
+func localConfig(t *testing.T) mcast.Config {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s/%d", t.Name(), os.Getpid())
+	v := h.Sum32()
+	c := mcast.DefaultLocalConfig()
+	c.Address = fmt.Sprintf("228.%d.%d.%d", 100+v%100, (v>>8)%256, 1+(v>>16)%250)
+	c.Port = 20000 + int(v>>3)%25000
+	c.JoinWait = -1
+	return c
+}
+
+func member(port int32, id byte) channel.Member {
+	m := channel.Member{Host: []byte{127, 0, 0, 1}, Port: port, SecurePort: -1, UDPPort: -1}
+	m.UniqueID[0], m.UniqueID[15] = id, 0x5a
+	return m
+}
+
+type events struct {
+	mu    sync.Mutex
+	added map[int32]time.Time
+	gone  map[int32]channel.Member
+	msgs  chan *channel.Message
+}
+
+func newEvents() *events {
+	return &events{added: map[int32]time.Time{}, gone: map[int32]channel.Member{}, msgs: make(chan *channel.Message, 16)}
+}
+
+func (e *events) MemberAdded(m channel.Member) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.added[m.Port] = time.Now()
+}
+
+func (e *events) MemberDisappeared(m channel.Member) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.gone[m.Port] = m
+}
+
+func (e *events) MessageReceived(msg *channel.Message) error {
+	e.msgs <- msg
+	return nil
+}
+
+func (e *events) addedAt(port int32) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.added[port]
+	return t, ok
+}
+
+func (e *events) goneMember(port int32) (channel.Member, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m, ok := e.gone[port]
+	return m, ok
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func startService(t *testing.T, cfg mcast.Config, m channel.Member, l channel.MembershipListener) *mcast.Service {
+	t.Helper()
+	s, err := mcast.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background(), channel.SvcMembership, m, l); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background(), channel.SvcMembership) })
+	return s
+}
+
+func TestLoopbackJoinWithin100ms(t *testing.T) {
+	cfg := localConfig(t)
+	a := member(4001, 1)
+	a.Domain, a.Payload = []byte("dom"), []byte{1, 2, 3}
+	ea, eb := newEvents(), newEvents()
+	startService(t, cfg, a, ea)
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	sb := startService(t, cfg, member(4002, 2), eb)
+	eventually(t, time.Second, "both see each other", func() bool {
+		_, ok1 := ea.addedAt(4002)
+		_, ok2 := eb.addedAt(4001)
+		return ok1 && ok2
+	})
+	t1, _ := ea.addedAt(4002)
+	t2, _ := eb.addedAt(4001)
+	join := max(t1.Sub(start), t2.Sub(start))
+	t.Logf("join: A saw B after %v, B saw A after %v", t1.Sub(start), t2.Sub(start))
+	if join > 100*time.Millisecond {
+		t.Fatalf("join took %v, want < 100ms", join)
+	}
+	got, ok := sb.Member(a.Key())
+	if !ok || string(got.Domain) != "dom" || !bytes.Equal(got.Payload, []byte{1, 2, 3}) || got.AliveTime < 250 {
+		t.Fatalf("B's view of A: %+v", got)
+	}
+}
+
+func TestLoopbackHeartbeatIsExactlyTheMember(t *testing.T) {
+	cfg := localConfig(t)
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skip("no interface lo:", err)
+	}
+	g := &net.UDPAddr{IP: net.ParseIP(cfg.Address), Port: cfg.Port}
+	sniff, err := net.ListenMulticastUDP("udp4", lo, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sniff.Close()
+	m := member(4003, 3)
+	m.Payload = []byte("p")
+	startService(t, cfg, m, newEvents())
+	buf := make([]byte, 70000)
+	_ = sniff.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, from, err := sniff.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, used, err := wire.ParseMember(buf[:n])
+	if err != nil || used != n || !got.Equal(m) || string(got.Payload) != "p" {
+		t.Fatalf("datagram of %d bytes: member %v (%d bytes used), err %v", n, got, used, err)
+	}
+	if !from.IP.Equal(net.IPv4(127, 0, 0, 1)) || from.Port != cfg.Port {
+		t.Fatalf("sent from %v, want 127.0.0.1:%d", from, cfg.Port)
+	}
+}
+
+func TestLoopbackShutdownAndBroadcast(t *testing.T) {
+	cfg := localConfig(t)
+	ea, eb := newEvents(), newEvents()
+	a := member(4004, 4)
+	sa, err := mcast.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Start(context.Background(), channel.SvcMembership, a, ea); err != nil {
+		t.Fatal(err)
+	}
+	startService(t, cfg, member(4005, 5), eb)
+	eventually(t, time.Second, "B sees A", func() bool { _, ok := eb.addedAt(4004); return ok })
+
+	msg := &channel.Message{Options: channel.OptMulticast | channel.OptByteMessage, Timestamp: time.Now().UnixMilli(),
+		ID: channel.NewMessageID(), Source: a, Data: bytes.Repeat([]byte("x"), 60000)}
+	if err := sa.Broadcast(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-eb.msgs:
+		if !bytes.Equal(got.Data, msg.Data) || !got.Source.Equal(a) || got.Options != msg.Options {
+			t.Fatalf("broadcast arrived as %d bytes from %v options %v", len(got.Data), got.Source, got.Options)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("broadcast not received")
+	}
+
+	stopAt := time.Now()
+	if err := sa.Stop(context.Background(), channel.SvcMembership); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "B drops A", func() bool { _, ok := eb.goneMember(4004); return ok })
+	if gone, _ := eb.goneMember(4004); !gone.IsShutdown() || time.Since(stopAt) > 500*time.Millisecond {
+		t.Fatalf("A gone after %v with command %q", time.Since(stopAt), gone.Command)
+	}
+}
+
+// TestChannelOverMulticast runs two channels (TCP transport + multicast membership): they
+// find each other, the payload set on a running channel reaches the other, and an
+// OptMulticast send arrives through the membership service's receive path.
+func TestChannelOverMulticast(t *testing.T) {
+	cfg := localConfig(t)
+	mk := func() (*channel.Channel, *events) {
+		tcfg := nio.DefaultConfig()
+		tcfg.Port = 0
+		tr, err := nio.New(tcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := mcast.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := channel.New(channel.Config{Transport: tr, Membership: ms, Domain: []byte("d")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := newEvents()
+		ch.AddMembershipListener(ev)
+		ch.AddMessageListener(channel.MessageListenerFunc(ev.MessageReceived))
+		if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+		return ch, ev
+	}
+	a, _ := mk()
+	b, eb := mk()
+	eventually(t, 2*time.Second, "members", func() bool { return len(a.Members()) == 1 && len(b.Members()) == 1 })
+	a.SetPayload([]byte("new"))
+	eventually(t, time.Second, "payload update", func() bool {
+		m, ok := b.Member(a.LocalMember().Key())
+		return ok && string(m.Payload) == "new" && string(m.Domain) == "d"
+	})
+	if err := a.Send(context.Background(), nil, []byte("to all"), channel.OptMulticast); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-eb.msgs:
+		if string(got.Data) != "to all" || !got.Source.Equal(a.LocalMember()) {
+			t.Fatalf("got %q from %v", got.Data, got.Source)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("multicast message not delivered")
+	}
+	big := make([]byte, 70000)
+	if err := a.Send(context.Background(), nil, big, channel.OptMulticast); err == nil {
+		t.Fatal("70000-byte multicast accepted")
+	}
+}

@@ -1,0 +1,195 @@
+package mcast
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// table is the member list of a multicast membership: pure logic, driven by the receive
+// loop with explicit times so that it can be tested without sockets or real clocks. It is
+// not safe for concurrent use; Service guards it with its mutex.
+type table struct {
+	dropTime   time.Duration
+	stallGuard time.Duration // 0 = off
+	local      channel.MemberKey
+	entries    map[channel.MemberKey]*entry
+	lastCheck  time.Time // when expire last ran; zero before the first run
+	stalls     int       // how many times the stall guard forgave a local pause
+}
+
+type entry struct {
+	m     channel.Member
+	heard time.Time // last heartbeat (or other datagram) from the member
+	// born is the member's estimated start on our clock (heard - its alive time), the key
+	// of the oldest-first order. Network delay only makes an estimate later, so the
+	// earliest estimate of all heartbeats is kept.
+	born time.Time
+}
+
+// change is what a packet did to the table.
+type change uint8
+
+const (
+	unchanged change = iota
+	added
+	refreshed
+	removed
+)
+
+func newTable(dropTime time.Duration, stallGuard bool) *table {
+	t := &table{dropTime: dropTime, entries: map[channel.MemberKey]*entry{}}
+	if stallGuard {
+		t.stallGuard = dropTime / 2
+	}
+	return t
+}
+
+// setLocal tells the table which member is this node; its packets are ignored.
+func (t *table) setLocal(k channel.MemberKey) { t.local = k }
+
+// heartbeat applies a member packet received at now. It returns what changed and, for
+// added and removed, the member to announce.
+func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Member) {
+	k := m.Key()
+	if k == t.local {
+		return unchanged, channel.Member{}
+	}
+	e := t.entries[k]
+	if m.IsShutdown() {
+		if e == nil {
+			return unchanged, channel.Member{}
+		}
+		delete(t.entries, k)
+		// Announce the member with the shutdown command, as Tribes does, so that listeners
+		// (and the TCP failure detector) know it left on purpose.
+		gone := e.m
+		gone.Command = m.Command
+		return removed, gone
+	}
+	born := now.Add(-time.Duration(m.AliveTime) * time.Millisecond)
+	if e == nil {
+		t.entries[k] = &entry{m: m, heard: now, born: born}
+		return added, m
+	}
+	e.heard = now
+	if m.AliveTime != e.m.AliveTime {
+		// Tribes updates alive time, payload and command of a known member, never its domain.
+		dom := e.m.Domain
+		e.m = m
+		e.m.Domain = dom
+		if born.Before(e.born) {
+			e.born = born
+		}
+	}
+	return refreshed, channel.Member{}
+}
+
+// touch records other traffic (a broadcast message) from a known member.
+func (t *table) touch(now time.Time, k channel.MemberKey) {
+	if e := t.entries[k]; e != nil && now.After(e.heard) {
+		e.heard = now
+	}
+}
+
+// expire removes the members not heard from for longer than dropTime and returns them,
+// oldest first. With the stall guard on, a gap since the previous call longer than the
+// guard means this node itself was not running (paused process, suspended machine): the
+// members' silence during the gap is forgiven rather than counted against them.
+func (t *table) expire(now time.Time) []channel.Member {
+	if t.stallGuard > 0 && !t.lastCheck.IsZero() {
+		if gap := now.Sub(t.lastCheck); gap > t.stallGuard {
+			t.stalls++
+			for _, e := range t.entries {
+				if e.heard.Before(t.lastCheck) {
+					e.heard = e.heard.Add(gap)
+				} else if e.heard.Before(now) {
+					e.heard = now
+				}
+			}
+		}
+	}
+	if now.After(t.lastCheck) {
+		t.lastCheck = now
+	}
+	var gone []*entry
+	for k, e := range t.entries {
+		if now.Sub(e.heard) > t.dropTime {
+			gone = append(gone, e)
+			delete(t.entries, k)
+		}
+	}
+	sortEntries(gone)
+	out := make([]channel.Member, len(gone))
+	for i, e := range gone {
+		out[i] = e.m
+	}
+	return out
+}
+
+// nextExpiry is when the next member will expire if nothing is heard; zero if none.
+func (t *table) nextExpiry() time.Time {
+	var next time.Time
+	for _, e := range t.entries {
+		at := e.heard.Add(t.dropTime + time.Millisecond)
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+// members returns the members oldest first, each with its alive time as of now.
+func (t *table) members(now time.Time) []channel.Member {
+	es := make([]*entry, 0, len(t.entries))
+	for _, e := range t.entries {
+		es = append(es, e)
+	}
+	sortEntries(es)
+	out := make([]channel.Member, len(es))
+	for i, e := range es {
+		out[i] = e.m
+		out[i].AliveTime = max(0, now.Sub(e.born).Milliseconds())
+	}
+	return out
+}
+
+func (t *table) member(now time.Time, k channel.MemberKey) (channel.Member, bool) {
+	e := t.entries[k]
+	if e == nil {
+		return channel.Member{}, false
+	}
+	m := e.m
+	m.AliveTime = max(0, now.Sub(e.born).Milliseconds())
+	return m, true
+}
+
+// clear empties the table and returns what was in it, oldest first.
+func (t *table) clear() []channel.Member {
+	es := make([]*entry, 0, len(t.entries))
+	for _, e := range t.entries {
+		es = append(es, e)
+	}
+	sortEntries(es)
+	clear(t.entries)
+	t.lastCheck = time.Time{}
+	out := make([]channel.Member, len(es))
+	for i, e := range es {
+		out[i] = e.m
+	}
+	return out
+}
+
+func (t *table) len() int { return len(t.entries) }
+
+// sortEntries orders oldest (earliest start) first; ties by port, host and id so that the
+// order is total.
+func sortEntries(es []*entry) {
+	slices.SortFunc(es, func(a, b *entry) int {
+		return cmp.Or(a.born.Compare(b.born), cmp.Compare(a.m.Port, b.m.Port),
+			bytes.Compare(a.m.Host, b.m.Host), bytes.Compare(a.m.UniqueID[:], b.m.UniqueID[:]))
+	})
+}
