@@ -57,18 +57,19 @@ func (u *udpReceiver) datagram(b []byte, from netip.AddrPort, cache *wire.Member
 		r.st.bytesReceived.Add(uint64(n))
 		msg := toMessage(&cd)
 		mode := ackModeOf(msg.Options)
+		// Count each ACK before it leaves, so that a sender that got it sees the counter.
 		if mode == ackBefore {
-			u.ack(wire.AckFrame, from)
 			r.st.acksSent.Add(1)
+			u.ack(wire.AckFrame, from)
 		}
 		err = r.deliver(msg)
 		if mode == ackAfter {
 			if err == nil {
-				u.ack(wire.AckFrame, from)
 				r.st.acksSent.Add(1)
+				u.ack(wire.AckFrame, from)
 			} else {
-				u.ack(wire.FailAckFrame, from)
 				r.st.failAcksSent.Add(1)
+				u.ack(wire.FailAckFrame, from)
 			}
 		}
 	}
