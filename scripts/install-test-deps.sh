@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the interop tests need on a fresh Debian 12 machine (run as root, e.g. in CI):
 #   a JDK 17 (only if javac is missing), libtomcat10-java (the real Tribes jars),
-#   iptables, iproute2, tmux.
+#   iptables, iproute2, tmux, and chromium (headless browser for cmd/tribesdemo's
+#   end-to-end sessions test; large, so only if no chromium binary is on the PATH).
 # Idempotent and non-interactive: runs apt-get update/install only if something is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -25,6 +26,12 @@ for p in libtomcat10-java iptables iproute2 tmux; do
     missing+=("$p")
   fi
 done
+
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  echo "install-test-deps: chromium present"
+else
+  missing+=(chromium)
+fi
 
 if [ ! -r /usr/share/java/tomcat10-tribes.jar ] && ! printf '%s\n' "${missing[@]:-}" | grep -qx libtomcat10-java; then
   # Package registered but jar gone: reinstall it.
