@@ -491,7 +491,7 @@ func (c *NonBlockingCoordinator) MessageReceived(msg *channel.Message) error {
 		cm, err := ParseCoordinationMessage(msg.Data)
 		if err != nil {
 			c.bad.Add(1)
-			c.log.Warn("tribes coordinator: bad coordination message", "from", msg.Source.String(), "err", err)
+			c.log.Debug("tribes coordinator: bad coordination message", "from", msg.Source.String(), "err", err)
 			return nil
 		}
 		c.recv.Add(1)

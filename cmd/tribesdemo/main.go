@@ -5,6 +5,8 @@
 //	tribesdemo send [flags]             # send --count messages of --size bytes, print a summary
 //	tribesdemo sessions [flags]         # a web app on the session middleware, to run on several nodes
 //	tribesdemo bench [flags]            # the benchmark matrix against Java Tribes, with ratios
+//	tribesdemo load [flags]             # Tribes' LoadTest: progress bar, then msgs/s, MB/s, failures, latency percentiles
+//	tribesdemo rtt [flags]              # round-trip percentiles to a "node --echo" peer (or of use_ack,sync sends)
 //
 // Run "tribesdemo <command> -h" for each command's flags.
 package main
@@ -29,6 +31,8 @@ var commands = []struct {
 	{"send", "send --count messages of --size bytes to the members and print a summary", runSend},
 	{"sessions", "web app with a replicated per-session counter (HTML or ?format=json)", runSessions},
 	{"bench", "measure Go→Go and Java→Java throughput and latency in one run, print the ratios", runBench},
+	{"load", "send --count messages of --size bytes with a progress bar; table of msgs/s, MB/s, failures, latency percentiles", runLoad},
+	{"rtt", "measure round trips to one member (its \"node --echo\", else use_ack,sync sends): min, p50, p90, p99, max", runRTT},
 }
 
 func usage(w io.Writer) {

@@ -200,6 +200,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var nf nodeFlags
 	nf.register(fs, 0)
+	var mf metricsFlag
+	mf.register(fs)
 	echo := fs.Bool("echo", false, "send every message back to its sender (same options minus async)")
 	quiet := fs.Bool("quiet", false, "print no line per message (for load tests); counts are in the stopped line")
 	fs.Usage = func() {
@@ -213,6 +215,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := mf.serve(ctx, ch, stderr)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	out := newLineWriter(stdout)
 	ch.AddMembershipListener(channel.MembershipFuncs{
 		Added:       func(m channel.Member) { out.emit(map[string]any{"event": "member-added", "member": toJSON(m)}) },

@@ -496,7 +496,7 @@ func (s *Service) expireLocked(now time.Time) {
 	stalls := s.tbl.stalls
 	for _, m := range s.tbl.expire(now) {
 		s.st.expired.Add(1)
-		s.log.Info("mcast member expired", "member", m.String(), "dropTime", s.cfg.DropTime)
+		s.log.Debug("mcast member expired", "member", m.String(), "dropTime", s.cfg.DropTime)
 		s.events.push(event{m: m})
 	}
 	if s.tbl.stalls != stalls {
@@ -523,7 +523,7 @@ func (s *Service) handle(now time.Time, b []byte, cache *wire.MemberCache) {
 		switch ch {
 		case added:
 			s.st.added.Add(1)
-			s.log.Info("mcast member added", "member", who.String())
+			s.log.Debug("mcast member added", "member", who.String())
 			s.events.push(event{m: who, added: true})
 			select {
 			case s.addSignal <- struct{}{}:
@@ -535,7 +535,7 @@ func (s *Service) handle(now time.Time, b []byte, cache *wire.MemberCache) {
 			}
 		case removed:
 			s.st.shutdown.Add(1)
-			s.log.Info("mcast member shut down", "member", who.String())
+			s.log.Debug("mcast member shut down", "member", who.String())
 			s.events.push(event{m: who})
 		}
 		return

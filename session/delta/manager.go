@@ -235,7 +235,7 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 	m.stats.created.Add(1)
 	m.fire(s, false, notice{kind: nCreated})
 	if err := m.broadcast(ctx, &Message{Event: EventCreated, SessionID: id, Timestamp: now}); err != nil {
-		m.log.Warn("delta: cannot tell the cluster about a new session", "err", err)
+		m.log.Debug("delta: cannot tell the cluster about a new session", "err", err)
 	}
 	return s, nil
 }

@@ -49,7 +49,7 @@ func (u *udpReceiver) datagram(b []byte, from netip.AddrPort, cache *wire.Member
 		}
 		if err != nil {
 			r.st.framesRejected.Add(1)
-			r.log.Error("tribes udp receiver dropping an invalid datagram", "remote", from.String(), "err", err)
+			r.log.Debug("tribes udp receiver dropping an invalid datagram", "remote", from.String(), "err", err)
 			return
 		}
 		b = b[n:]
@@ -77,6 +77,6 @@ func (u *udpReceiver) datagram(b []byte, from netip.AddrPort, cache *wire.Member
 
 func (u *udpReceiver) ack(frame []byte, to netip.AddrPort) {
 	if _, err := u.conn.WriteToUDPAddrPort(frame, to); err != nil {
-		u.r.log.Warn("tribes udp receiver cannot send ACK", "remote", to.String(), "err", err)
+		u.r.log.Debug("tribes udp receiver cannot send ACK", "remote", to.String(), "err", err)
 	}
 }
