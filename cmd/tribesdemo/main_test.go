@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,4 +154,70 @@ func TestNodeAndSend(t *testing.T) {
 	if code := <-nodeDone; code != 0 {
 		t.Fatalf("node exit %d", code)
 	}
+}
+
+// Chat mode: lines typed on stdin reach the other node; the end of stdin stops the node.
+// The output is text when --json=false, as on a terminal.
+func TestNodeChat(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	listener, listenerDone := startCmd(t, ctx, "node", "--port", "0", "--seconds", "60")
+	target := memberArg(next(t, listener, "started"))
+
+	pr, pw := io.Pipe()
+	old := stdin
+	stdin = pr
+	defer func() { stdin = old }()
+	var chatOut syncBuffer
+	chatDone := make(chan int, 1)
+	go func() {
+		chatDone <- run(ctx, []string{"node", "--port", "0", "--static", target, "--chat", "--json=false", "--seconds", "60"},
+			&chatOut, io.Discard)
+	}()
+	if _, err := io.WriteString(pw, "hello from chat\n"); err != nil {
+		t.Fatal(err)
+	}
+	msg := next(t, listener, "message")
+	if msg["text"] != "hello from chat" || msg["options"].(float64) != 3 {
+		t.Fatalf("listener got %v", msg)
+	}
+	pw.Close() // end of stdin: the chat node stops by itself
+	select {
+	case code := <-chatDone:
+		if code != 0 {
+			t.Fatalf("chat node exit %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("chat node did not stop at the end of stdin")
+	}
+	s := chatOut.String()
+	for _, want := range []string{"started  127.0.0.1:", "type a line to send it", "+ member joined  127.0.0.1:",
+		"> sent to 1 member(s)", "stopped: received 0 messages"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("chat output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "{") {
+		t.Errorf("text output contains JSON:\n%s", s)
+	}
+	cancel()
+	<-listenerDone
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -204,11 +205,25 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mf.register(fs)
 	echo := fs.Bool("echo", false, "send every message back to its sender (same options minus async)")
 	quiet := fs.Bool("quiet", false, "print no line per message (for load tests); counts are in the stopped line")
+	jsonOut := fs.Bool("json", false, "print one JSON object per line (the default when stdout is not a terminal)")
+	chat := fs.Bool("chat", false, "chat mode: send every line typed on stdin to all members; stdin's end stops the node")
+	chatOpts := fs.String("chat-options", "use_ack", "send options of chat lines")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tribesdemo node [flags]\n\nRuns one node until --seconds pass or it is interrupted; prints a JSON line per event.")
+		fmt.Fprintln(stderr, "usage: tribesdemo node [flags]\n\nRuns one node until --seconds pass or it is interrupted and prints a line per event:\n"+
+			"readable text on a terminal, JSON lines otherwise or with --json.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	asJSON := !isTerminal(stdout)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "json" {
+			asJSON = *jsonOut
+		}
+	})
+	sendOpts, err := parseOptionsFlag(*chatOpts)
+	if err != nil {
 		return err
 	}
 	ch, err := nf.build(stderr)
@@ -220,54 +235,197 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer stopMetrics()
-	out := newLineWriter(stdout)
+	out := &nodePrinter{w: newLineWriter(stdout), raw: stdout, json: asJSON}
 	ch.AddMembershipListener(channel.MembershipFuncs{
-		Added:       func(m channel.Member) { out.emit(map[string]any{"event": "member-added", "member": toJSON(m)}) },
-		Disappeared: func(m channel.Member) { out.emit(map[string]any{"event": "member-disappeared", "member": toJSON(m)}) },
+		Added:       func(m channel.Member) { out.member(m, true) },
+		Disappeared: func(m channel.Member) { out.member(m, false) },
 	})
 	ctx, cancel := nf.context(ctx)
 	defer cancel()
-	var echoes sync.WaitGroup
-	defer echoes.Wait()
+	var bg sync.WaitGroup
+	defer bg.Wait()
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
 		if *quiet && !*echo {
 			return nil
 		}
-		sum := sha256.Sum256(m.Data)
-		ev := map[string]any{"event": "message", "from": toJSON(m.Source), "size": len(m.Data),
-			"options": uint32(m.Options), "sha256": hex.EncodeToString(sum[:])}
-		if len(m.Data) <= 256 && utf8.Valid(m.Data) {
-			ev["text"] = string(m.Data)
-		}
-		out.emit(ev)
+		out.message(m)
 		if *echo {
 			// Echo from another goroutine: a listener must not wait for a round trip.
-			echoes.Add(1)
-			go func() {
-				defer echoes.Done()
+			bg.Go(func() {
 				opts := m.Options &^ channel.OptAsync
-				err := ch.Send(ctx, []channel.Member{m.Source}, m.Data, opts)
-				ev := map[string]any{"event": "echoed", "to": toJSON(m.Source), "size": len(m.Data)}
-				if err != nil {
-					ev["error"] = err.Error()
-				}
-				out.emit(ev)
-			}()
+				out.echoed(m, ch.Send(ctx, []channel.Member{m.Source}, m.Data, opts))
+			})
 		}
 		return nil
 	}))
 	if err := ch.Start(ctx, channel.SvcAll); err != nil {
 		return err
 	}
-	out.emit(map[string]any{"event": "started", "member": toJSON(ch.LocalMember())})
+	out.started(ch.LocalMember(), *chat)
+	if *chat {
+		bg.Go(func() {
+			chatLoop(ctx, ch, sendOpts, out)
+			cancel() // the end of stdin ends the node
+		})
+	}
 	<-ctx.Done()
 	stopCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer c2()
 	err = ch.Stop(stopCtx, channel.SvcAll)
-	st := ch.Stats()
-	out.emit(map[string]any{"event": "stopped", "received": st.MessagesReceived, "bytes": st.BytesReceived,
-		"sent": st.MessagesSent, "maxRssKb": maxRSSKB()})
+	out.stopped(ch.Stats())
 	return err
+}
+
+// stdin is what chat mode reads; tests replace it.
+var stdin io.Reader = os.Stdin
+
+// chatLoop sends every line read from stdin to all members until stdin ends or ctx does.
+// The reading goroutine may outlive ctx until the next line or the end of stdin.
+func chatLoop(ctx context.Context, ch *channel.Channel, opts channel.SendOptions, out *nodePrinter) {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case line, ok := <-lines:
+			if !ok {
+				return
+			}
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			members := ch.Members()
+			err := ch.Send(ctx, members, []byte(line), opts)
+			out.chatSent(line, len(members), err)
+		}
+	}
+}
+
+// nodePrinter renders node events as JSON lines or as readable text.
+type nodePrinter struct {
+	w    *lineWriter
+	raw  io.Writer
+	json bool
+}
+
+func (p *nodePrinter) text(format string, a ...any) {
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	fmt.Fprintf(p.raw, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
+}
+
+func describeMember(m channel.Member) string {
+	s := m.Addr() + " id " + m.UniqueID.String()
+	if len(m.Domain) > 0 {
+		s += " domain " + strconv.Quote(string(m.Domain))
+	}
+	if len(m.Payload) > 0 {
+		s += " payload " + hex.EncodeToString(m.Payload)
+	}
+	return s
+}
+
+func (p *nodePrinter) started(m channel.Member, chat bool) {
+	if p.json {
+		p.w.emit(map[string]any{"event": "started", "member": toJSON(m)})
+		return
+	}
+	hint := "Ctrl-C stops it"
+	if chat {
+		hint = "type a line to send it to every member; Ctrl-D or Ctrl-C stops"
+	}
+	p.text("started  %s  (%s)", describeMember(m), hint)
+}
+
+func (p *nodePrinter) member(m channel.Member, added bool) {
+	if p.json {
+		ev := "member-disappeared"
+		if added {
+			ev = "member-added"
+		}
+		p.w.emit(map[string]any{"event": ev, "member": toJSON(m)})
+		return
+	}
+	if added {
+		p.text("+ member joined  %s", describeMember(m))
+	} else {
+		p.text("- member left    %s", describeMember(m))
+	}
+}
+
+func (p *nodePrinter) message(m *channel.Message) {
+	printable := len(m.Data) <= 256 && utf8.Valid(m.Data)
+	if p.json {
+		sum := sha256.Sum256(m.Data)
+		ev := map[string]any{"event": "message", "from": toJSON(m.Source), "size": len(m.Data),
+			"options": uint32(m.Options), "sha256": hex.EncodeToString(sum[:])}
+		if printable {
+			ev["text"] = string(m.Data)
+		}
+		p.w.emit(ev)
+		return
+	}
+	body := fmt.Sprintf("%d bytes", len(m.Data))
+	if printable {
+		body = strconv.Quote(string(m.Data))
+	}
+	p.text("< %s: %s  (%s)", m.Source.Addr(), body, m.Options)
+}
+
+func (p *nodePrinter) echoed(m *channel.Message, err error) {
+	if p.json {
+		ev := map[string]any{"event": "echoed", "to": toJSON(m.Source), "size": len(m.Data)}
+		if err != nil {
+			ev["error"] = err.Error()
+		}
+		p.w.emit(ev)
+		return
+	}
+	if err != nil {
+		p.text("! echo to %s failed: %v", m.Source.Addr(), err)
+		return
+	}
+	p.text("> echoed %d bytes to %s", len(m.Data), m.Source.Addr())
+}
+
+func (p *nodePrinter) chatSent(line string, members int, err error) {
+	if p.json {
+		ev := map[string]any{"event": "chat-sent", "text": line, "members": members}
+		if err != nil {
+			ev["error"] = err.Error()
+		}
+		p.w.emit(ev)
+		return
+	}
+	switch {
+	case members == 0:
+		p.text("! nobody to send to yet")
+	case err != nil:
+		p.text("! send failed: %v", err)
+	default:
+		p.text("> sent to %d member(s)", members)
+	}
+}
+
+func (p *nodePrinter) stopped(st channel.Stats) {
+	if p.json {
+		p.w.emit(map[string]any{"event": "stopped", "received": st.MessagesReceived, "bytes": st.BytesReceived,
+			"sent": st.MessagesSent, "maxRssKb": maxRSSKB()})
+		return
+	}
+	p.text("stopped: received %d messages (%d bytes), sent %d; peak memory %.1f MiB",
+		st.MessagesReceived, st.BytesReceived, st.MessagesSent, float64(maxRSSKB())/1024)
 }
 
 // parseOptionsFlag reads --options: Tribes' names, comma separated, or a number.

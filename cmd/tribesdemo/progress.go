@@ -199,3 +199,9 @@ func waitMembers(ctx context.Context, count func() int, n int, limit time.Durati
 	}
 	return true
 }
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	_, ok := terminalWidth(w)
+	return ok
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,15 +134,14 @@ func TestTerminal(t *testing.T) {
 	t.Run("node-load-interrupt", func(t *testing.T) {
 		const id = "0f0e0d0c0b0a09080706050403020100"
 		x.start(t, "node", 200, 20, bin, "node", "--port", "0", "--id", id, "--quiet", "--seconds", "60")
-		s := x.waitFor(t, "node", regexp.MustCompile(`\{"event":"started".*\}`), 20*time.Second)
-		var started struct {
-			Member jsonMember `json:"member"`
+		// On a terminal the node speaks text, not JSON.
+		startedRE := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d{3}  started  (127\.0\.0\.1:\d+) id ([0-9a-f]{32})  \(Ctrl-C stops it\)$`)
+		s := x.waitFor(t, "node", startedRE, 20*time.Second)
+		m := startedRE.FindStringSubmatch(s)
+		if m[2] != id || strings.Contains(s, "{") {
+			t.Fatalf("started screen:\n%s", s)
 		}
-		line := regexp.MustCompile(`\{"event":"started".*\}`).FindString(s)
-		if err := json.Unmarshal([]byte(line), &started); err != nil || started.Member.ID != id {
-			t.Fatalf("started line %q: %v", line, err)
-		}
-		target := fmt.Sprintf("%s:%d:%s", started.Member.Host, started.Member.Port, id)
+		target := m[1] + ":" + id
 
 		// A load long enough (by --seconds) to watch its bar move.
 		x.start(t, "load", 100, 20, bin, "load", "--port", "0", "--static", target, "--count", "1000000",
@@ -206,10 +203,9 @@ func TestTerminal(t *testing.T) {
 		if code := exitRE.FindStringSubmatch(s)[1]; code != "0" {
 			t.Fatalf("node exit %s after Ctrl-C:\n%s", code, s)
 		}
-		stopped := regexp.MustCompile(`\{.*"event":"stopped".*\}`).FindString(s)
-		var st struct{ Received int }
-		if err := json.Unmarshal([]byte(stopped), &st); err != nil || st.Received != sent {
-			t.Errorf("node's stopped line %q (%v): want received %d", stopped, err, sent)
+		stopped := regexp.MustCompile(`stopped: received (\d+) messages \(\d+ bytes\), sent 0; peak memory [\d.]+ MiB`).FindStringSubmatch(s)
+		if stopped == nil || stopped[1] != strconv.Itoa(sent) {
+			t.Errorf("node's stopped line %q: want received %d\n%s", stopped, sent, s)
 		}
 	})
 }
