@@ -37,6 +37,17 @@ type nodeFlags struct {
 	ackTimeout time.Duration
 	verbose    bool
 
+	// Transport settings beyond the basics (nio.Config; 0 keeps Tomcat's default).
+	advertise      string
+	udp            bool
+	udpPort        int
+	workers        int
+	maxFrameSize   int
+	poolSize       int
+	maxRetries     int
+	keepAliveCount int
+	keepAliveTime  time.Duration
+
 	// Multicast membership (instead of --static when --mcast-addr is set) and the stack.
 	mcastAddr    string
 	mcastPort    int
@@ -74,6 +85,15 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
 	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
+	fs.StringVar(&f.advertise, "advertise", "", "address put in the local member when --bind is a wildcard (default: the bound address)")
+	fs.BoolVar(&f.udp, "udp", false, "also open a UDP receiver, for the udp send option (Tomcat udpPort)")
+	fs.IntVar(&f.udpPort, "udp-port", 0, "first UDP port to try with --udp (0 = any free port)")
+	fs.IntVar(&f.workers, "workers", 0, fmt.Sprintf("receiver worker goroutines (Tomcat maxThreads; 0 = %d)", nio.DefaultWorkers))
+	fs.IntVar(&f.maxFrameSize, "max-frame-size", 0, "largest message frame accepted, bytes (0 = 64 MiB)")
+	fs.IntVar(&f.poolSize, "pool-size", 0, fmt.Sprintf("connections per member (Tomcat poolSize; 0 = %d)", nio.DefaultPoolSize))
+	fs.IntVar(&f.maxRetries, "max-retries", 0, fmt.Sprintf("extra attempts after a failed send (Tomcat maxRetryAttempts; 0 = %d, -1 = none)", nio.DefaultMaxRetryAttempts))
+	fs.IntVar(&f.keepAliveCount, "keepalive-count", 0, "messages per connection before it is reopened (Tomcat keepAliveCount; 0 = unlimited)")
+	fs.DurationVar(&f.keepAliveTime, "keepalive-time", 0, "age after which a connection is reopened (Tomcat keepAliveTime; 0 = unlimited)")
 	fs.StringVar(&f.mcastAddr, "mcast-addr", "", "multicast group for membership (Tomcat McastService address, e.g. 228.0.0.4); replaces --static")
 	fs.IntVar(&f.mcastPort, "mcast-port", mcast.DefaultPort, "multicast port (Tomcat port)")
 	fs.StringVar(&f.mcastBind, "mcast-bind", "", "address of the interface to send and join the group on (required with --mcast-addr; 127.0.0.1 on one machine)")
@@ -99,6 +119,9 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	cfg := nio.DefaultConfig()
 	cfg.Address, cfg.Port, cfg.AutoBind = f.bind, f.port, f.autoBind
 	cfg.Timeout = f.ackTimeout
+	cfg.AdvertiseAddress, cfg.UDP, cfg.UDPPort = f.advertise, f.udp, f.udpPort
+	cfg.Workers, cfg.MaxFrameSize, cfg.PoolSize = f.workers, f.maxFrameSize, f.poolSize
+	cfg.MaxRetryAttempts, cfg.KeepAliveCount, cfg.KeepAliveTime = f.maxRetries, f.keepAliveCount, f.keepAliveTime
 	cfg.Logger = log
 	tr, err := nio.New(cfg)
 	if err != nil {
@@ -175,11 +198,12 @@ type jsonMember struct {
 	Payload string `json:"payload,omitempty"`
 	Alive   int64  `json:"alive"`
 	Command string `json:"command,omitempty"` // hex; 424142592d414c4558 (BABY-ALEX) for a member that shut down
+	UDPPort int32  `json:"udpPort,omitempty"`
 }
 
 func toJSON(m channel.Member) jsonMember {
 	return jsonMember{Host: m.IP().String(), Port: m.Port, ID: m.UniqueID.String(), Domain: string(m.Domain),
-		Payload: hex.EncodeToString(m.Payload), Alive: m.AliveTime, Command: hex.EncodeToString(m.Command)}
+		Payload: hex.EncodeToString(m.Payload), Alive: m.AliveTime, Command: hex.EncodeToString(m.Command), UDPPort: max(m.UDPPort, 0)}
 }
 
 // lineWriter writes one JSON object per line, from any goroutine.
