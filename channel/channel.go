@@ -209,12 +209,9 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	return err
 }
 
-// Started returns the levels that are running.
-func (c *Channel) Started() Service {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.started
-}
+// Started returns the levels that are running. It takes no lock, so listeners may call it
+// while Start or Stop is delivering events.
+func (c *Channel) Started() Service { return Service(c.coord.started.Load()) }
 
 func (c *Channel) heartbeatLoop(ctx context.Context, done chan struct{}) {
 	defer close(done)
