@@ -70,9 +70,11 @@
 // has the session's changes, so no acknowledged write is lost when the serving node dies
 // afterwards. If the acked send fails, the response is replaced by 503 (configurable),
 // the handler's writes fail with ErrNotReplicated, and the changes stay pending for the
-// next request. Changes made after the response started are replicated when the handler
-// returns, without that guarantee. Sends use the request's context values but not its
-// cancellation: a client that hangs up does not leave a half-sent delta.
+// next request (unless another node changes the same attribute first: its change
+// replaces the pending one). Changes made after the response started are replicated
+// when the handler returns, without that guarantee. Sends use the request's context
+// values but not its cancellation: a client that hangs up does not leave a half-sent
+// delta.
 //
 // # State transfer
 //

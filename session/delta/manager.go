@@ -52,7 +52,16 @@ type Manager struct {
 
 	stats   counters
 	bufPool sync.Pool
+
+	// routes are the jvmRoutes (other than this node's) seen in the ids of sessions
+	// received from the cluster, copy on write: the middleware's binder looks a cookie's
+	// session up under each of them (findRerouted).
+	routesMu sync.Mutex
+	routes   atomic.Pointer[[]string]
 }
+
+// maxKnownRoutes bounds Manager.routes.
+const maxKnownRoutes = 64
 
 type queued struct {
 	msg *Message
@@ -207,6 +216,56 @@ func (m *Manager) Find(id string) *Session {
 	return s
 }
 
+// noteRoute remembers the route of a session id received from the cluster.
+func (m *Manager) noteRoute(id string) {
+	r := routeOf(id)
+	if r == "" || r == m.cfg.JvmRoute {
+		return
+	}
+	if p := m.routes.Load(); p != nil && slices.Contains(*p, r) {
+		return
+	}
+	m.routesMu.Lock()
+	defer m.routesMu.Unlock()
+	var cur []string
+	if p := m.routes.Load(); p != nil {
+		cur = *p
+	}
+	if slices.Contains(cur, r) || len(cur) >= maxKnownRoutes {
+		return
+	}
+	next := append(slices.Clone(cur), r)
+	m.routes.Store(&next)
+}
+
+// findRerouted finds the session of id under another route: this node's, then every
+// route seen in the cluster. A jvmRoute rename (the binder's) reaches every node before
+// the client gets the new cookie, and the client may never get it, if the node that
+// renamed died before answering or answered with an error; the client then still sends
+// the old id. Only route renames are followed: an id changed by ChangeSessionID (login)
+// gets a new random part and the old id finds nothing.
+func (m *Manager) findRerouted(id string) *Session {
+	r := routeOf(id)
+	if r == "" {
+		return nil
+	}
+	if own := m.cfg.JvmRoute; own != "" && own != r {
+		if s := m.Find(withRoute(id, own)); s != nil {
+			return s
+		}
+	}
+	if p := m.routes.Load(); p != nil {
+		for _, o := range *p {
+			if o != r {
+				if s := m.Find(withRoute(id, o)); s != nil {
+					return s
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // Range calls f for every session, until f returns false. Sessions created or removed
 // meanwhile may or may not be seen.
 func (m *Manager) Range(f func(*Session) bool) { m.st.forEach(f) }
@@ -254,8 +313,9 @@ func (m *Manager) defaultMaxInactive() int32 {
 // primary. Replications of one session are serialised, so their messages leave in order.
 //
 // With acked replication the call returns once every member applied the message; if
-// that fails the changes stay pending (the next Replicate sends them again) and the
-// error, which wraps a *channel.SendError, is returned.
+// that fails the changes stay pending (the next Replicate sends them again, except those
+// a later change from another node replaced) and the error, which wraps a
+// *channel.SendError, is returned.
 func (m *Manager) Replicate(ctx context.Context, s *Session) error {
 	members := m.cl.ch.Members()
 	// Hold the session's send slot across the send so that two requests on the same
@@ -589,6 +649,7 @@ func (m *Manager) handleCreated(msg *Message) {
 		m.stats.unexpected.Add(1)
 		return
 	}
+	m.noteRoute(msg.SessionID)
 	s, added := m.st.getOrAdd(msg.SessionID, func() *Session { return m.newCopy(msg.SessionID, msg.Timestamp) })
 	if added {
 		m.fire(s, true, notice{kind: nCreated})
@@ -604,6 +665,7 @@ func (m *Manager) handleDelta(msg *Message) {
 			m.stats.unknownID.Add(1)
 			return
 		}
+		m.noteRoute(msg.SessionID)
 		var added bool
 		s, added = m.st.getOrAdd(msg.SessionID, func() *Session { return m.newCopy(msg.SessionID, msg.Timestamp) })
 		if added {
@@ -655,6 +717,7 @@ func (m *Manager) handleChangeID(msg *Message) {
 		m.stats.unexpected.Add(1)
 		return
 	}
+	m.noteRoute(msg.NewID)
 	ok, _ := m.st.rename(msg.SessionID, msg.NewID, s, func() {
 		s.mu.Lock()
 		s.id = msg.NewID

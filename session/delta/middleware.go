@@ -59,7 +59,10 @@ type HTTPConfig struct {
 
 	// DisableJvmRouteBinder turns off the jvmRoute binding: by default a request whose
 	// session id ends in another node's route (after a failover) gets its session renamed
-	// to this node's route, the cluster told, and a new cookie.
+	// to this node's route, the cluster told, and a new cookie. A request still carrying
+	// an id from before such a rename (its client never got the new cookie, because the
+	// node that renamed died or answered with an error) finds the session under any route
+	// seen in the cluster.
 	DisableJvmRouteBinder bool
 
 	// NotReady is what happens to requests while the manager is not ready.
@@ -208,27 +211,27 @@ func (rq *Request) bind(r *http.Request) {
 		if first == "" {
 			first = c.Value
 		}
-		if s := m.Find(c.Value); s != nil {
+		s := m.Find(c.Value)
+		if s == nil && binder {
+			// Renamed by a binder: to this node's route by an earlier request, or to
+			// another node's route by a request whose response never reached the client
+			// (that node died after telling the cluster, or its acked replication failed).
+			s = m.findRerouted(c.Value)
+		}
+		if s != nil {
 			rq.requestedID, rq.s = c.Value, s
 			break
-		}
-		if binder && routeOf(c.Value) != "" && routeOf(c.Value) != route {
-			if s := m.Find(withRoute(c.Value, route)); s != nil { // renamed by an earlier request
-				rq.requestedID, rq.originalID, rq.s = c.Value, c.Value, s
-				break
-			}
 		}
 	}
 	if rq.s == nil {
 		rq.requestedID = first
 		return
 	}
-	if binder && rq.originalID == "" {
-		if r := routeOf(rq.requestedID); r != "" && r != route {
-			rq.originalID = rq.requestedID
-			if _, err := m.ChangeSessionID(rq.ctx, rq.s, withRoute(rq.requestedID, route)); err != nil {
+	if binder {
+		if cur := rq.s.ID(); routeOf(cur) != "" && routeOf(cur) != route {
+			if _, err := m.ChangeSessionID(rq.ctx, rq.s, withRoute(cur, route)); err != nil {
 				if errors.Is(err, ErrSessionIDInUse) || errors.Is(err, ErrInvalidSession) {
-					rq.s = m.Find(withRoute(rq.requestedID, route))
+					rq.s = m.Find(withRoute(cur, route))
 				} else {
 					rq.err = err
 				}
@@ -236,6 +239,9 @@ func (rq *Request) bind(r *http.Request) {
 		}
 	}
 	if rq.s != nil {
+		if rq.s.ID() != rq.requestedID {
+			rq.originalID = rq.requestedID
+		}
 		rq.s.Access()
 	}
 }

@@ -533,6 +533,13 @@ func (s *Session) load(st *SessionState) {
 func (s *Session) apply(actions []Action, notify bool) []notice {
 	var out []notice
 	for _, a := range actions {
+		if len(s.pending) > 0 {
+			// The remote change replaces this node's value, so a pending local change of
+			// the same thing is stale: sending it later would revert the other nodes to
+			// it (a change kept after a failed replication, or a concurrent request
+			// here) while this node keeps the remote value.
+			s.pending = slices.DeleteFunc(s.pending, func(p Action) bool { return p.Type == a.Type && p.Name == a.Name })
+		}
 		switch a.Type {
 		case ActionAttribute:
 			i := s.find(a.Name)

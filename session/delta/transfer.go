@@ -181,6 +181,7 @@ func (m *Manager) loadSessions(list []SessionState) {
 			m.stats.unexpected.Add(1)
 			continue
 		}
+		m.noteRoute(st.ID)
 		s, _ := m.st.getOrAdd(st.ID, func() *Session { return &Session{m: m, id: st.ID} })
 		s.mu.Lock()
 		if !s.expiring {

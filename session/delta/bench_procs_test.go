@@ -1,0 +1,381 @@
+package delta_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// The state transfer benchmark runs the donor and the joiner as two processes (this test
+// binary, re-executed as TestDeltaHelperProcess), on loopback TCP (transport/nio, static
+// membership), so that each one's memory is its own: the peak resident set (VmHWM of
+// /proc/PID/status, read by the benchmark) and the Go heap in use sampled every 2 ms by
+// the process itself.
+
+const helperEnv = "GOTRIBES_DELTA_HELPER"
+
+// helperReport is the JSON line a helper prints; which fields are set depends on event.
+type helperReport struct {
+	Event       string `json:"event"`
+	Member      string `json:"member,omitempty"`      // donor: host:port:id
+	Sessions    int    `json:"sessions,omitempty"`    // sessions held
+	TransferNs  int64  `json:"transferNs,omitempty"`  // joiner: Start -> ready
+	HeapBefore  uint64 `json:"heapBefore,omitempty"`  // heap in use when the measurement began
+	HeapPeak    uint64 `json:"heapPeak,omitempty"`    // highest heap in use sampled since
+	HeapRetain  uint64 `json:"heapRetain,omitempty"`  // joiner: heap allocated after a GC, once ready
+	Served      uint64 `json:"served,omitempty"`      // donor: sessions sent to joiners
+	Transferred uint64 `json:"transferred,omitempty"` // joiner: sessions received
+	Error       string `json:"error,omitempty"`
+}
+
+// heapSampler tracks the highest HeapInuse, sampled every 2 ms, since the last reset.
+type heapSampler struct {
+	mu     sync.Mutex
+	before uint64
+	peak   uint64
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func newHeapSampler() *heapSampler {
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	h.reset()
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+			}
+			runtime.ReadMemStats(&ms)
+			h.mu.Lock()
+			h.peak = max(h.peak, ms.HeapInuse)
+			h.mu.Unlock()
+		}
+	}()
+	return h
+}
+
+func (h *heapSampler) reset() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	h.mu.Lock()
+	h.before, h.peak = ms.HeapInuse, ms.HeapInuse
+	h.mu.Unlock()
+}
+
+func (h *heapSampler) read() (before, peak uint64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.peak = max(h.peak, ms.HeapInuse)
+	return h.before, h.peak
+}
+
+func (h *heapSampler) close() {
+	close(h.stop)
+	<-h.done
+}
+
+// TestDeltaHelperProcess is not a test: it is the donor or the joiner of
+// BenchmarkStateTransferProcesses when that runs this binary with GOTRIBES_DELTA_HELPER
+// set. It prints JSON lines on stdout and exits when its stdin closes.
+func TestDeltaHelperProcess(t *testing.T) {
+	role := os.Getenv(helperEnv)
+	if role == "" {
+		t.Skip("helper process of BenchmarkStateTransferProcesses")
+	}
+	out := json.NewEncoder(os.Stdout)
+	if err := runHelper(role, out); err != nil {
+		_ = out.Encode(helperReport{Event: "error", Error: err.Error()})
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func runHelper(role string, out *json.Encoder) error {
+	ctx := context.Background()
+	ch, ms := startTCPChannel(helperTB{})
+	defer ch.Stop(ctx, channel.SvcAll)
+	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	defer cl.Close(ctx)
+	stdin := bufio.NewScanner(os.Stdin)
+	switch role {
+	case "donor":
+		n, _ := strconv.Atoi(os.Getenv("GOTRIBES_DELTA_SESSIONS"))
+		size, _ := strconv.Atoi(os.Getenv("GOTRIBES_DELTA_SIZE"))
+		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "d", ExpireInterval: -1})
+		if err != nil {
+			return err
+		}
+		if err := m.Start(ctx); err != nil {
+			return err
+		}
+		for i := range n {
+			s, err := m.Create(ctx)
+			if err != nil {
+				return err
+			}
+			v := bytes.Repeat([]byte{byte(i)}, size)
+			v[0], v[1], v[2] = byte(i>>16), byte(i>>8), byte(i)
+			if err := s.Set("blob", v); err != nil {
+				return err
+			}
+			_ = m.Replicate(ctx, s) // no members yet: clears the pending delta
+		}
+		runtime.GC()
+		h := newHeapSampler()
+		defer h.close()
+		_ = out.Encode(helperReport{Event: "ready", Member: static.FormatMember(ch.LocalMember()), Sessions: m.Len()})
+		for stdin.Scan() {
+			switch stdin.Text() {
+			case "reset":
+				runtime.GC()
+				h.reset()
+				_ = out.Encode(helperReport{Event: "reset"})
+			case "report":
+				before, peak := h.read()
+				_ = out.Encode(helperReport{Event: "report", HeapBefore: before, HeapPeak: peak,
+					Served: m.Stats().SessionsServed, Sessions: m.Len()})
+			}
+		}
+		return nil
+	case "joiner":
+		donor, err := static.ParseMember(os.Getenv("GOTRIBES_DELTA_DONOR"))
+		if err != nil {
+			return err
+		}
+		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", ExpireInterval: -1,
+			StateTransferTimeout: 5 * time.Minute})
+		if err != nil {
+			return err
+		}
+		runtime.GC()
+		h := newHeapSampler()
+		ms.Add(donor)
+		start := time.Now()
+		if err := m.Start(ctx); err != nil {
+			return err
+		}
+		if err := m.WaitReady(ctx); err != nil {
+			return err
+		}
+		elapsed := time.Since(start)
+		before, peak := h.read()
+		h.close()
+		runtime.GC()
+		var mem runtime.MemStats
+		runtime.ReadMemStats(&mem)
+		_ = out.Encode(helperReport{Event: "done", Sessions: m.Len(), TransferNs: elapsed.Nanoseconds(),
+			HeapBefore: before, HeapPeak: peak, HeapRetain: mem.HeapAlloc,
+			Transferred: m.Stats().SessionsTransferred})
+		for stdin.Scan() { // the benchmark reads /proc/PID/status, then closes stdin
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown helper role %q", role)
+}
+
+// helperTB lets startTCPChannel run outside a test: failures panic, cleanups are the
+// caller's (deferred).
+type helperTB struct{ testing.TB }
+
+func (helperTB) Helper()                   {}
+func (helperTB) Cleanup(func())            {}
+func (helperTB) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
+func (helperTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+
+// helperProc is a running helper.
+type helperProc struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan helperReport
+	done  chan struct{}
+}
+
+func startHelper(b *testing.B, role string, env ...string) *helperProc {
+	b.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &helperProc{lines: make(chan helperReport, 16), done: make(chan struct{})}
+	p.cmd = exec.Command(exe, "-test.run=^TestDeltaHelperProcess$", "-test.count=1")
+	p.cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + role}, env...)...)
+	p.cmd.Stderr = os.Stderr
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var r helperReport
+			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Event != "" {
+				p.lines <- r
+			}
+		}
+		_ = p.cmd.Wait()
+	}()
+	b.Cleanup(p.stop)
+	return p
+}
+
+// expect waits for the next line, which must be of kind event.
+func (p *helperProc) expect(b *testing.B, event string, timeout time.Duration) helperReport {
+	b.Helper()
+	select {
+	case r := <-p.lines:
+		if r.Event != event {
+			b.Fatalf("helper %d: got %+v, want %q", p.cmd.Process.Pid, r, event)
+		}
+		return r
+	case <-p.done:
+		b.Fatalf("helper %d exited while waiting for %q", p.cmd.Process.Pid, event)
+	case <-time.After(timeout):
+		b.Fatalf("helper %d: no %q within %v", p.cmd.Process.Pid, event, timeout)
+	}
+	return helperReport{}
+}
+
+func (p *helperProc) command(b *testing.B, line string) {
+	b.Helper()
+	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// stop closes stdin, waits up to 10 s for the helper to exit, then kills it (by PID).
+func (p *helperProc) stop() {
+	_ = p.stdin.Close()
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// procStatus returns the fields of /proc/pid/status given in kB (VmHWM, VmRSS, ...) in
+// bytes.
+func procStatus(b *testing.B, pid int) map[string]uint64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		f := strings.Fields(v)
+		if ok && len(f) == 2 && f[1] == "kB" {
+			n, _ := strconv.ParseUint(f[0], 10, 64)
+			out[k] = n << 10
+		}
+	}
+	return out
+}
+
+// BenchmarkStateTransferProcesses transfers 100 000 sessions of one 1 KiB attribute each
+// from a donor process to a joining process over loopback TCP (transport/nio, the default
+// chunks of 1000 sessions, each acknowledged after the joiner applied it). Per transfer:
+//
+//   - transfer-ms: the joiner's Manager.Start to ready (it asks at once: the donor is in
+//     its static membership);
+//   - joiner-MiB-VmHWM: the joiner's peak resident set, process start included;
+//     joiner-MiB-heap-peak: its highest sampled heap in use; joiner-MiB-retained and
+//     joiner-B/session: its heap after a GC once ready;
+//   - donor-MiB-VmRSS: the donor's resident set before the transfer (it holds the 100 000
+//     sessions); donor-MiB-VmHWM-rise: how far its peak resident set rose above that
+//     during the transfer (VmHWM is reset before each transfer through
+//     /proc/PID/clear_refs); donor-MiB-heap-rise: the same for its sampled heap in use.
+//
+// The benchmark's own time per op includes starting the joiner process.
+//
+//	go test -run '^$' -bench StateTransferProcesses -benchtime 3x ./session/delta/
+func BenchmarkStateTransferProcesses(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("reads /proc/PID/status")
+	}
+	const n, size = 100_000, 1024
+	donor := startHelper(b, "donor", fmt.Sprintf("GOTRIBES_DELTA_SESSIONS=%d", n), fmt.Sprintf("GOTRIBES_DELTA_SIZE=%d", size))
+	ready := donor.expect(b, "ready", 5*time.Minute)
+	if ready.Sessions != n {
+		b.Fatalf("donor holds %d sessions", ready.Sessions)
+	}
+	dpid := donor.cmd.Process.Pid
+	var transfer, jHWM, jPeak, jRetain, dRSS, dHWMRise, dHeapRise float64
+	iters := 0
+	var served uint64
+	b.SetBytes(n * size)
+	for b.Loop() {
+		b.StopTimer()
+		donor.command(b, "reset")
+		donor.expect(b, "reset", time.Minute)
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", dpid), []byte("5"), 0); err != nil {
+			b.Fatalf("resetting the donor's VmHWM: %v", err)
+		}
+		before := procStatus(b, dpid)
+		b.StartTimer()
+		j := startHelper(b, "joiner", "GOTRIBES_DELTA_DONOR="+ready.Member)
+		done := j.expect(b, "done", 5*time.Minute)
+		b.StopTimer()
+		if done.Sessions != n {
+			b.Fatalf("joiner holds %d sessions", done.Sessions)
+		}
+		js := procStatus(b, j.cmd.Process.Pid)
+		j.stop()
+		donor.command(b, "report")
+		rep := donor.expect(b, "report", time.Minute)
+		after := procStatus(b, dpid)
+		if rep.Served-served != n {
+			b.Fatalf("donor served %d sessions", rep.Served-served)
+		}
+		served = rep.Served
+		transfer += float64(done.TransferNs) / 1e6
+		jHWM += float64(js["VmHWM"])
+		jPeak += float64(done.HeapPeak)
+		jRetain += float64(done.HeapRetain)
+		dRSS += float64(before["VmRSS"])
+		dHWMRise += float64(after["VmHWM"]) - float64(before["VmRSS"])
+		dHeapRise += float64(rep.HeapPeak) - float64(rep.HeapBefore)
+		iters++
+		b.StartTimer()
+	}
+	mib := func(v float64) float64 { return v / float64(iters) / (1 << 20) }
+	b.ReportMetric(transfer/float64(iters), "transfer-ms")
+	b.ReportMetric(mib(jHWM), "joiner-MiB-VmHWM")
+	b.ReportMetric(mib(jPeak), "joiner-MiB-heap-peak")
+	b.ReportMetric(mib(jRetain), "joiner-MiB-retained")
+	b.ReportMetric(jRetain/float64(iters)/n, "joiner-B/session")
+	b.ReportMetric(mib(dRSS), "donor-MiB-VmRSS")
+	b.ReportMetric(mib(dHWMRise), "donor-MiB-VmHWM-rise")
+	b.ReportMetric(mib(dHeapRise), "donor-MiB-heap-rise")
+}
