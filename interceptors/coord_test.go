@@ -189,7 +189,8 @@ func newCoordNodes(t *testing.T, nw *channeltest.Network, n int) []*coordNode {
 	for range n {
 		cn := &coordNode{views: make(chan [16]byte, 64)}
 		c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
-			AliveCheck:   func(context.Context, channel.Member) bool { return true },
+			// A member is alive if this node can reach it, as the default TCP connect check.
+			AliveCheck:   func(_ context.Context, m channel.Member) bool { return cn.net.Reaches(m) },
 			OnViewChange: func(_ []channel.Member, id [16]byte) { cn.views <- id },
 		})
 		if err != nil {
@@ -225,6 +226,21 @@ func checkAgreement(t *testing.T, nodes []*coordNode) [16]byte {
 	return id0
 }
 
+// checkSettled waits until the nodes' goroutines are idle, checks that they agree, then
+// lets fake time run past the coordinator's wait timeout and checks that nothing changed:
+// the agreement must not depend on a timer that has yet to fire (synctest.Wait returns
+// while goroutines sleep on timers), and an agreed view must stay put.
+func checkSettled(t *testing.T, nodes []*coordNode) {
+	t.Helper()
+	synctest.Wait()
+	id := checkAgreement(t, nodes)
+	time.Sleep(2 * DefaultCoordWaitTimeout)
+	synctest.Wait()
+	if again := checkAgreement(t, nodes); again != id {
+		t.Fatalf("view changed from %x to %x after the wait timeout", id, again)
+	}
+}
+
 // Go nodes elect the absolute-first member and agree on one view id, whether they start
 // together or one after the other; when the coordinator dies the others agree again.
 func TestNonBlockingCoordinatorElection(t *testing.T) {
@@ -238,15 +254,19 @@ func TestNonBlockingCoordinatorElection(t *testing.T) {
 					tn = append(tn, n.tnode)
 					if oneByOne {
 						startNodes(t, n.tnode)
-						synctest.Wait()
-						checkAgreement(t, nodes[:len(tn)])
+						checkSettled(t, nodes[:len(tn)])
 					}
 				}
 				if !oneByOne {
 					startNodes(t, tn...)
-					synctest.Wait()
 				}
-				checkAgreement(t, nodes)
+				checkSettled(t, nodes)
+				for i, n := range nodes {
+					// Every node is alive: no send may fail before the kill.
+					if s := n.c.Stats(); s.BadMessages != 0 || s.SendFailures != 0 {
+						t.Fatalf("node %d: stats %+v", i, s)
+					}
+				}
 				var leader *coordNode
 				var rest []*coordNode
 				for i, n := range nodes {
@@ -261,11 +281,13 @@ func TestNonBlockingCoordinatorElection(t *testing.T) {
 					}
 				}
 				nw.Kill(leader.net)
-				synctest.Wait()
-				checkAgreement(t, rest)
-				for _, n := range rest {
-					if s := n.c.Stats(); s.BadMessages != 0 || s.MessagesReceived == 0 || s.SendFailures != 0 {
-						t.Fatalf("stats %+v", s)
+				checkSettled(t, rest)
+				// A token may be passed to the dead leader by a member that has not heard of
+				// its death yet; that send fails and the token skips it, so SendFailures is
+				// not checked here.
+				for i, n := range rest {
+					if s := n.c.Stats(); s.BadMessages != 0 || s.MessagesReceived == 0 {
+						t.Fatalf("node %d: stats %+v", i, s)
 					}
 				}
 			})
@@ -330,7 +352,7 @@ func TestNonBlockingCoordinatorForcedElection(t *testing.T) {
 		mk := func(extra ...channel.Interceptor) *coordNode {
 			cn := &coordNode{views: make(chan [16]byte, 64)}
 			c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
-				AliveCheck: func(context.Context, channel.Member) bool { return true },
+				AliveCheck: func(_ context.Context, m channel.Member) bool { return cn.net.Reaches(m) },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -356,5 +378,48 @@ func TestNonBlockingCoordinatorForcedElection(t *testing.T) {
 		if late.c.Stats().ElectionsStarted != 1 {
 			t.Fatalf("late stats %+v", late.c.Stats())
 		}
+	})
+}
+
+// settleOnStart sits below a coordinator: once the layers below it have started (the
+// receiver runs and the peers see the member) it lets every other goroutine of the bubble
+// run until idle, before the layers above finish starting.
+type settleOnStart struct{ channel.InterceptorBase }
+
+func (s *settleOnStart) Start(ctx context.Context, svc channel.Service) error {
+	if err := s.Next().Start(ctx, svc); err != nil {
+		return err
+	}
+	synctest.Wait()
+	return nil
+}
+
+// A token that reaches a member while its channel is still starting (the leader saw it
+// join and sent the token at once) is handled once the coordinator runs, not dropped.
+func TestNonBlockingCoordinatorTokenDuringStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		mk := func(extra ...channel.Interceptor) *coordNode {
+			cn := &coordNode{}
+			c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+				AliveCheck: func(_ context.Context, m channel.Member) bool { return cn.net.Reaches(m) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cn.c = c
+			cn.tnode = newNode(t, nw, append([]channel.Interceptor{c}, extra...)...)
+			return cn
+		}
+		leader := mk() // first port: the absolute-first member
+		startNodes(t, leader.tnode)
+		synctest.Wait()
+		late := mk(&settleOnStart{})
+		startNodes(t, late.tnode)
+		if s := late.c.Stats(); s.MessagesReceived == 0 {
+			t.Fatalf("the leader sent no token while the late node started: stats %+v", s)
+		}
+		synctest.Wait()
+		checkAgreement(t, []*coordNode{leader, late})
 	})
 }

@@ -143,17 +143,20 @@ func (c *NonBlockingCoordinator) tcpAlive(ctx context.Context, m channel.Member)
 
 // Start starts the layers below; with the sender level it starts the coordinator's
 // goroutine and an election.
+//
+// The coordinator accepts events before the layers below start: once the receiver runs, a
+// peer that sees this member (its membership may be quicker than ours) can pass it the
+// election token at once, and a token dropped here would stall the election until a wait
+// timed out. Events that arrive while the layers below start are queued behind the first
+// election and handled once the goroutine runs.
 func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service) error {
-	if err := c.Next().Start(ctx, svc); err != nil {
-		return err
-	}
 	if svc&channel.SvcSender == 0 {
-		return nil
+		return c.Next().Start(ctx, svc)
 	}
 	c.mu.Lock()
 	if c.running {
 		c.mu.Unlock()
-		return nil
+		return c.Next().Start(ctx, svc)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	c.running, c.cancel, c.done = true, cancel, make(chan struct{})
@@ -161,6 +164,14 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 	c.inbox = append(c.inbox[:0], coordEvent{kind: evElect})
 	done, wake := c.done, c.wake
 	c.mu.Unlock()
+	if err := c.Next().Start(ctx, svc); err != nil {
+		c.mu.Lock()
+		c.running, c.inbox = false, nil
+		c.mu.Unlock()
+		cancel()
+		close(done)
+		return err
+	}
 	go c.run(rctx, done, wake)
 	select {
 	case wake <- struct{}{}:

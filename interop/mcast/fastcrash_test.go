@@ -13,9 +13,15 @@ import (
 // frozen one (its kernel still accepts) is still left to the drop time.
 const fastCrashStack = "ping(useThread=true;interval=200),tcpfailure(connectTimeout=200)"
 
+// fastCrashDrop is the nodes' multicast drop time in TestFastCrashDetection: far longer
+// than the wait for the removal.
+const fastCrashDrop = time.Minute
+
 // TestFastCrashDetection: 3 hosts whose nodes run fastCrashStack; one is killed with SIGKILL
-// and must be gone from the others well before the drop time (3 s) would drop it. The time
-// is logged for docs/benchmarks.md.
+// and must be gone from the others through the TCP check, not the multicast expiry. The
+// drop time is raised to fastCrashDrop so that expiry cannot be what removed it (whatever
+// the machine's load); the detection time is logged for docs/benchmarks.md (and checked
+// against the default drop time with GOTRIBES_BENCH_STRICT=1).
 func TestFastCrashDetection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-host bench")
@@ -29,6 +35,7 @@ func TestFastCrashDetection(t *testing.T) {
 	c.argv = func(h *netbench.Host) []string {
 		return []string{bin, "node", "--bind", h.Addr.String(), "--port", "4000",
 			"--mcast-addr", group, "--mcast-port", strconv.Itoa(port), "--mcast-bind", h.Addr.String(),
+			"--drop-time", fastCrashDrop.String(),
 			"--interceptors", fastCrashStack, "--quiet", "--seconds", "120"}
 	}
 	for i := range hosts {
@@ -55,7 +62,7 @@ func TestFastCrashDetection(t *testing.T) {
 	rest := c.others(victim)
 	t0 := time.Now()
 	victim.proc.Kill()
-	if _, ok := waitAll(rest, 2*benchDrop, func(n *benchNode) bool { return !n.proc.Has(victim.id) }); !ok {
+	if _, ok := waitAll(rest, fastCrashDrop/3, func(n *benchNode) bool { return !n.proc.Has(victim.id) }); !ok {
 		c.fatalf("killed node still listed")
 	}
 	last, ok := lastEvent(rest, "gone", victim.id, t0)

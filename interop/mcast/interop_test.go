@@ -19,6 +19,11 @@ import (
 
 const dropTime = 3 * time.Second
 
+// waitLimit bounds waits for what happens within a heartbeat period or two on an idle
+// machine (a JVM on a loaded CI machine can be much slower). It is a safety bound, not a
+// timing requirement: the waits return as soon as their condition holds.
+const waitLimit = 15 * time.Second
+
 // javaMcast starts a Java peer in the multicast group on loopback.
 func javaMcast(t *testing.T, group string, port int, args ...string) *javapeer.Peer {
 	t.Helper()
@@ -44,14 +49,14 @@ func isMember(kind, idHex string) func(javapeer.Event) bool {
 }
 
 // TestSeeEachOther: Go and Java nodes in one group see each other, payload and domain
-// intact both ways, within 2 s.
+// intact both ways (how long it took is logged).
 func TestSeeEachOther(t *testing.T) {
 	javapeer.Skip(t)
 	group, port := netbench.Group(t.Name())
 	g := startGo(t, goOpts{group: group, port: port, domain: "go-dom", payload: []byte{1, 2, 0xff}})
 	j := javaMcast(t, group, port, "--domain", "java-dom", "--payload", "0a0b0c")
 	up := time.Now()
-	waitUntil(t, 2*time.Second, "Go sees Java", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	waitUntil(t, waitLimit, "Go sees Java", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
 	var fromJava channel.Member
 	for _, m := range g.ch.Members() {
 		if m.UniqueID.String() == j.IDHex() {
@@ -62,7 +67,7 @@ func TestSeeEachOther(t *testing.T) {
 		fromJava.Port != int32(j.Port) || fromJava.AliveTime <= 0 {
 		t.Fatalf("Go's view of Java: %+v", fromJava)
 	}
-	ev := j.WaitEvent(t, 2*time.Second-time.Since(up), isMember("memberAdded", g.idHex()))
+	ev := j.WaitEvent(t, waitLimit, isMember("memberAdded", g.idHex()))
 	if ev.Member.Domain != "go-dom" || ev.Member.Payload != "0102ff" {
 		t.Fatalf("Java's view of Go: %+v", ev.Member)
 	}
@@ -73,19 +78,20 @@ func TestSeeEachOther(t *testing.T) {
 	t.Logf("both saw each other %v after the Java node started", time.Since(up).Round(time.Millisecond))
 }
 
-// TestJavaStopAndKill: a Java node that stops is gone from Go at once (shutdown packet); a
-// killed one within the drop time.
+// TestJavaStopAndKill: a Java node that stops is gone from Go through its shutdown packet; a
+// killed one through expiry (the times are logged; TestCrashExpiresExactlyAfterDropTime in
+// membership/mcast checks the expiry time in fake time).
 func TestJavaStopAndKill(t *testing.T) {
 	javapeer.Skip(t)
 	group, port := netbench.Group(t.Name())
 	g := startGo(t, goOpts{group: group, port: port})
 	a := javaMcast(t, group, port)
 	b := javaMcast(t, group, port)
-	waitUntil(t, 2*time.Second, "Go sees both", func() bool { return len(g.ch.Members()) == 2 })
+	waitUntil(t, waitLimit, "Go sees both", func() bool { return len(g.ch.Members()) == 2 })
 
 	stop := time.Now()
 	go a.Stop()
-	waitUntil(t, 3*time.Second, "clean stop seen", func() bool { _, ok := g.event(false, a.IDHex()); return ok })
+	waitUntil(t, waitLimit, "clean stop seen", func() bool { _, ok := g.event(false, a.IDHex()); return ok })
 	e, _ := g.event(false, a.IDHex())
 	if !e.m.IsShutdown() {
 		t.Fatalf("stopped Java node gone without BABY-ALEX: %+v", e.m)
@@ -94,7 +100,7 @@ func TestJavaStopAndKill(t *testing.T) {
 
 	kill := time.Now()
 	b.Kill()
-	waitUntil(t, dropTime+time.Second, "killed node gone", func() bool { _, ok := g.event(false, b.IDHex()); return ok })
+	waitUntil(t, dropTime+waitLimit, "killed node gone", func() bool { _, ok := g.event(false, b.IDHex()); return ok })
 	e, _ = g.event(false, b.IDHex())
 	if e.m.IsShutdown() {
 		t.Fatal("a killed node sent a shutdown packet?")
@@ -119,12 +125,12 @@ func TestGoNodeStopAndKill(t *testing.T) {
 	b := start("go-b")
 	ida := a.Started(t, 10*time.Second).ID
 	idb := b.Started(t, 10*time.Second).ID
-	ev := j.WaitEvent(t, 2*time.Second, isMember("memberAdded", ida))
+	ev := j.WaitEvent(t, waitLimit, isMember("memberAdded", ida))
 	if ev.Member.Domain != "gd" || ev.Member.Payload != "abcd" {
 		t.Fatalf("Java's view of the Go node: %+v", ev.Member)
 	}
-	j.WaitEvent(t, 2*time.Second, isMember("memberAdded", idb))
-	if !a.WaitFor(2*time.Second, func() bool { return a.Has(j.IDHex()) }) {
+	j.WaitEvent(t, waitLimit, isMember("memberAdded", idb))
+	if !a.WaitFor(waitLimit, func() bool { return a.Has(j.IDHex()) }) {
 		t.Fatal("the Go node does not list the Java node")
 	}
 	if m, _ := a.Member(j.IDHex()); m.Port != j.Port {
@@ -133,7 +139,7 @@ func TestGoNodeStopAndKill(t *testing.T) {
 
 	stop := time.Now()
 	a.Shutdown(10 * time.Second)
-	ev = j.WaitEvent(t, 2*time.Second, isMember("memberDisappeared", ida))
+	ev = j.WaitEvent(t, waitLimit, isMember("memberDisappeared", ida))
 	if ev.Member.Command != hex.EncodeToString([]byte("BABY-ALEX")) {
 		t.Fatalf("gone without the shutdown command: %+v", ev.Member)
 	}
@@ -141,8 +147,8 @@ func TestGoNodeStopAndKill(t *testing.T) {
 
 	kill := time.Now()
 	b.Kill()
-	// Java checks expiry on its receive timeout (= frequency): up to DropTime + 500 ms.
-	j.WaitEvent(t, dropTime+1500*time.Millisecond, isMember("memberDisappeared", idb))
+	// Java checks expiry on its receive timeout (= frequency): up to DropTime + 500 ms when idle.
+	j.WaitEvent(t, dropTime+waitLimit, isMember("memberDisappeared", idb))
 	t.Logf("kill of the Go node: gone at Java after %v", time.Since(kill).Round(time.Millisecond))
 }
 
@@ -152,13 +158,13 @@ func TestBroadcastBothWays(t *testing.T) {
 	group, port := netbench.Group(t.Name())
 	g := startGo(t, goOpts{group: group, port: port})
 	j := javaMcast(t, group, port)
-	waitUntil(t, 2*time.Second, "Go sees Java", func() bool { return len(g.ch.Members()) == 1 })
+	waitUntil(t, waitLimit, "Go sees Java", func() bool { return len(g.ch.Members()) == 1 })
 
 	data := []byte("multicast from go")
 	if err := g.ch.Send(context.Background(), nil, data, channel.OptMulticast); err != nil {
 		t.Fatal(err)
 	}
-	ev := j.WaitEvent(t, 5*time.Second, javapeer.IsMessage)
+	ev := j.WaitEvent(t, waitLimit, javapeer.IsMessage)
 	if ev.Data != hex.EncodeToString(data) || ev.Options != int(channel.OptMulticast|channel.OptByteMessage) ||
 		ev.From.ID != g.idHex() {
 		t.Fatalf("Java got %s", ev.Line)
@@ -168,7 +174,7 @@ func TestBroadcastBothWays(t *testing.T) {
 	if err != nil || res.Sent != 1 {
 		t.Fatalf("Java multicast send: %+v %v", res, err)
 	}
-	waitUntil(t, 5*time.Second, "Go receives", func() bool { return len(g.messages()) == 1 })
+	waitUntil(t, waitLimit, "Go receives", func() bool { return len(g.messages()) == 1 })
 	got := g.messages()[0]
 	if !bytes.Equal(got.Data, javapeer.Content(100, 0, "FROMJAVA")) || got.Options != channel.OptMulticast|channel.OptByteMessage ||
 		got.Source.UniqueID.String() != j.IDHex() {
@@ -185,13 +191,13 @@ func TestFailureDetectorProbes(t *testing.T) {
 	g := startGo(t, goOpts{group: group, port: port, ics: []channel.Interceptor{fd}})
 	withFD := javaMcast(t, group, port, "--interceptors", "TcpFailureDetector")
 	plain := javaMcast(t, group, port)
-	waitUntil(t, 3*time.Second, "Go verified both", func() bool { return len(g.ch.Members()) == 2 })
+	waitUntil(t, waitLimit, "Go verified both", func() bool { return len(g.ch.Members()) == 2 })
 	// Java's detector probed Go when it added it; Go swallowed the probe.
-	withFD.WaitEvent(t, 3*time.Second, isMember("memberAdded", g.idHex()))
-	waitUntil(t, 3*time.Second, "Java's probe swallowed", func() bool { return fd.Stats().Swallowed >= 1 })
+	withFD.WaitEvent(t, waitLimit, isMember("memberAdded", g.idHex()))
+	waitUntil(t, waitLimit, "Java's probe swallowed", func() bool { return fd.Stats().Swallowed >= 1 })
 	// Go's probe reached the plain Java node as a 64-byte byte message (the Java detector
 	// probes it too)...
-	ev := plain.WaitEvent(t, 3*time.Second, func(e javapeer.Event) bool { return e.Event == "message" && e.From.ID == g.idHex() })
+	ev := plain.WaitEvent(t, waitLimit, func(e javapeer.Event) bool { return e.Event == "message" && e.From.ID == g.idHex() })
 	if ev.Data != hex.EncodeToString(interceptors.FailureDetectorProbe()) || ev.Options != int(channel.OptByteMessage) {
 		t.Fatalf("probe at Java (Go is %s): %s", g.idHex(), ev.Line)
 	}
@@ -222,20 +228,20 @@ func TestStaticMemberNoticesGoToJava(t *testing.T) {
 	goMember := fmt.Sprintf("127.0.0.1:%d:%s", goPort, id)
 	j := javapeer.Start(t, "--interceptors", "StaticMembership", "--static-members", goMember)
 	// Without a failure detector Java announces its static member at once...
-	j.WaitEvent(t, 5*time.Second, isMember("memberAdded", id.String()))
+	j.WaitEvent(t, waitLimit, isMember("memberAdded", id.String()))
 	sm := interceptors.NewStaticMembership(mustMember(t, j.Member()))
 	fd := interceptors.NewTCPFailureDetector()
 	g := startGo(t, goOpts{static: true, id: id, tcpPort: goPort, ics: []channel.Interceptor{fd, sm}})
-	waitUntil(t, 5*time.Second, "Go adds the Java member", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	waitUntil(t, waitLimit, "Go adds the Java member", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
 	// ... and once more when Go's start notice arrives.
-	j.WaitEvent(t, 5*time.Second, isMember("memberAdded", id.String()))
+	j.WaitEvent(t, waitLimit, isMember("memberAdded", id.String()))
 	// Go's detector probed Java (no detector there): the bytes arrive as a message.
-	ev := j.WaitEvent(t, 5*time.Second, javapeer.IsMessage)
+	ev := j.WaitEvent(t, waitLimit, javapeer.IsMessage)
 	if ev.Data != hex.EncodeToString(interceptors.FailureDetectorProbe()) {
 		t.Fatalf("expected the probe, got %s", ev.Line)
 	}
 	g.stop(t)
-	ev = j.WaitEvent(t, 5*time.Second, isMember("memberDisappeared", id.String()))
+	ev = j.WaitEvent(t, waitLimit, isMember("memberDisappeared", id.String()))
 	if ev.Member.Command != hex.EncodeToString([]byte("BABY-ALEX")) {
 		t.Fatalf("shutdown notice gave %s", ev.Line)
 	}
@@ -258,8 +264,8 @@ func TestStaticMemberNoticesJavaToGo(t *testing.T) {
 	g := startGo(t, goOpts{static: true, ics: []channel.Interceptor{fd, sm}})
 	j := javapeer.Start(t, "--port", strconv.Itoa(javaPort), "--autobind", "1",
 		"--interceptors", "TcpFailureDetector,StaticMembership", "--static-members", g.member())
-	j.WaitEvent(t, 5*time.Second, isMember("memberAdded", g.idHex()))
-	waitUntil(t, 5*time.Second, "Go adds Java after its start notice", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	j.WaitEvent(t, waitLimit, isMember("memberAdded", g.idHex()))
+	waitUntil(t, waitLimit, "Go adds Java after its start notice", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
 	if st := fd.Stats(); st.Swallowed < 1 {
 		t.Fatalf("Java's probe not swallowed: %+v", st)
 	}
@@ -270,7 +276,7 @@ func TestStaticMemberNoticesJavaToGo(t *testing.T) {
 		t.Fatalf("Go members %v", ms)
 	}
 	j.Stop()
-	waitUntil(t, 5*time.Second, "Go removes Java after its shutdown notice", func() bool { _, ok := g.event(false, j.IDHex()); return ok })
+	waitUntil(t, waitLimit, "Go removes Java after its shutdown notice", func() bool { _, ok := g.event(false, j.IDHex()); return ok })
 	if e, _ := g.event(false, j.IDHex()); !e.m.IsShutdown() {
 		t.Fatalf("gone without BABY-ALEX: %+v", e.m)
 	}

@@ -78,6 +78,10 @@ func (e *events) goneMember(port int32) (channel.Member, bool) {
 	return m, ok
 }
 
+// waitLimit bounds waits for things that happen within milliseconds on an idle machine;
+// it is only reached when something is broken (or the machine is badly overloaded).
+const waitLimit = 10 * time.Second
+
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -102,27 +106,28 @@ func startService(t *testing.T, cfg mcast.Config, m channel.Member, l channel.Me
 	return s
 }
 
-func TestLoopbackJoinWithin100ms(t *testing.T) {
+// TestLoopbackFastJoin: a newcomer announces itself at once and the group answers at
+// once. The period is an hour, so the two can only see each other through those fast-join
+// heartbeats; how long they took is logged, not asserted (the exact behaviour is checked
+// in fake time by TestJoinIsImmediate).
+func TestLoopbackFastJoin(t *testing.T) {
 	cfg := localConfig(t)
+	cfg.Frequency, cfg.DropTime = time.Hour, 2*time.Hour
 	a := member(4001, 1)
 	a.Domain, a.Payload = []byte("dom"), []byte{1, 2, 3}
 	ea, eb := newEvents(), newEvents()
 	startService(t, cfg, a, ea)
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // A's alive time, not a synchronisation
 	start := time.Now()
 	sb := startService(t, cfg, member(4002, 2), eb)
-	eventually(t, time.Second, "both see each other", func() bool {
+	eventually(t, waitLimit, "both see each other", func() bool {
 		_, ok1 := ea.addedAt(4002)
 		_, ok2 := eb.addedAt(4001)
 		return ok1 && ok2
 	})
 	t1, _ := ea.addedAt(4002)
 	t2, _ := eb.addedAt(4001)
-	join := max(t1.Sub(start), t2.Sub(start))
 	t.Logf("join: A saw B after %v, B saw A after %v", t1.Sub(start), t2.Sub(start))
-	if join > 100*time.Millisecond {
-		t.Fatalf("join took %v, want < 100ms", join)
-	}
 	got, ok := sb.Member(a.Key())
 	if !ok || string(got.Domain) != "dom" || !bytes.Equal(got.Payload, []byte{1, 2, 3}) || got.AliveTime < 250 {
 		t.Fatalf("B's view of A: %+v", got)
@@ -161,6 +166,8 @@ func TestLoopbackHeartbeatIsExactlyTheMember(t *testing.T) {
 
 func TestLoopbackShutdownAndBroadcast(t *testing.T) {
 	cfg := localConfig(t)
+	// Nobody expires during the test: B can only drop A on its shutdown packet.
+	cfg.DropTime = time.Minute
 	ea, eb := newEvents(), newEvents()
 	a := member(4004, 4)
 	sa, err := mcast.New(cfg)
@@ -171,7 +178,7 @@ func TestLoopbackShutdownAndBroadcast(t *testing.T) {
 		t.Fatal(err)
 	}
 	startService(t, cfg, member(4005, 5), eb)
-	eventually(t, time.Second, "B sees A", func() bool { _, ok := eb.addedAt(4004); return ok })
+	eventually(t, waitLimit, "B sees A", func() bool { _, ok := eb.addedAt(4004); return ok })
 
 	msg := &channel.Message{Options: channel.OptMulticast | channel.OptByteMessage, Timestamp: time.Now().UnixMilli(),
 		ID: channel.NewMessageID(), Source: a, Data: bytes.Repeat([]byte("x"), 60000)}
@@ -183,7 +190,7 @@ func TestLoopbackShutdownAndBroadcast(t *testing.T) {
 		if !bytes.Equal(got.Data, msg.Data) || !got.Source.Equal(a) || got.Options != msg.Options {
 			t.Fatalf("broadcast arrived as %d bytes from %v options %v", len(got.Data), got.Source, got.Options)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("broadcast not received")
 	}
 
@@ -191,9 +198,11 @@ func TestLoopbackShutdownAndBroadcast(t *testing.T) {
 	if err := sa.Stop(context.Background(), channel.SvcMembership); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "B drops A", func() bool { _, ok := eb.goneMember(4004); return ok })
-	if gone, _ := eb.goneMember(4004); !gone.IsShutdown() || time.Since(stopAt) > 500*time.Millisecond {
-		t.Fatalf("A gone after %v with command %q", time.Since(stopAt), gone.Command)
+	eventually(t, waitLimit, "B drops A", func() bool { _, ok := eb.goneMember(4004); return ok })
+	gone, _ := eb.goneMember(4004)
+	t.Logf("A gone at B %v after its Stop", time.Since(stopAt))
+	if !gone.IsShutdown() {
+		t.Fatalf("A gone with command %q, want the shutdown command", gone.Command)
 	}
 }
 
@@ -228,9 +237,9 @@ func TestChannelOverMulticast(t *testing.T) {
 	}
 	a, _ := mk()
 	b, eb := mk()
-	eventually(t, 2*time.Second, "members", func() bool { return len(a.Members()) == 1 && len(b.Members()) == 1 })
+	eventually(t, waitLimit, "members", func() bool { return len(a.Members()) == 1 && len(b.Members()) == 1 })
 	a.SetPayload([]byte("new"))
-	eventually(t, time.Second, "payload update", func() bool {
+	eventually(t, waitLimit, "payload update", func() bool {
 		m, ok := b.Member(a.LocalMember().Key())
 		return ok && string(m.Payload) == "new" && string(m.Domain) == "d"
 	})
@@ -242,7 +251,7 @@ func TestChannelOverMulticast(t *testing.T) {
 		if string(got.Data) != "to all" || !got.Source.Equal(a.LocalMember()) {
 			t.Fatalf("got %q from %v", got.Data, got.Source)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("multicast message not delivered")
 	}
 	big := make([]byte, 70000)

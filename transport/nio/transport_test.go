@@ -654,11 +654,16 @@ func TestPoolExhausted(t *testing.T) {
 	cfg := testConfig()
 	cfg.PoolSize = 1
 	cfg.MaxWait = 50 * time.Millisecond
-	cfg.Timeout = 500 * time.Millisecond
+	// The first send holds the only connection until the test cancels it: an ACK timeout
+	// that could expire before the second send asks for a connection (a loaded machine)
+	// would free the connection and let the second send through.
+	cfg.Timeout = waitTimeout
 	a := startNode(t, cfg, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- a.t.Send(context.Background(), []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("x")))
+		errc <- a.t.Send(ctx, []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("x")))
 	}()
 	select {
 	case <-srv.received: // the only connection is busy waiting for an ACK
@@ -669,7 +674,8 @@ func TestPoolExhausted(t *testing.T) {
 	if !errors.Is(err, ErrPoolExhausted) {
 		t.Fatalf("err = %v", err)
 	}
-	if err := <-errc; !errors.Is(err, channel.ErrAckTimeout) {
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("first send: %v", err)
 	}
 }
