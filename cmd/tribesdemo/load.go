@@ -91,11 +91,7 @@ Example:
 	if *count < 1 || *size < 0 || *threads < 1 || *threads > 1024 || *pause < 0 || *minMembers < 1 || nf.seconds < 0 {
 		return fmt.Errorf("%w: --count >= 1, --size >= 0, --threads 1..1024, --pause >= 0, --members >= 1, --seconds >= 0", errUsage)
 	}
-	ch, err := nf.build(stderr)
-	if err != nil {
-		return err
-	}
-	stopMetrics, err := mf.serve(ctx, ch, stderr)
+	ch, stopMetrics, err := nf.buildServed(ctx, &mf, stderr)
 	if err != nil {
 		return err
 	}

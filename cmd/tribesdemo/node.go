@@ -153,6 +153,17 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 		Domain: []byte(f.domain), Payload: payload, Interceptors: stack, Logger: log})
 }
 
+// buildServed is build plus the optional --metrics-addr endpoint of mf; stop ends it.
+func (f *nodeFlags) buildServed(ctx context.Context, mf *metricsFlag, stderr io.Writer) (ch *channel.Channel, stop func(), err error) {
+	if ch, err = f.build(stderr); err != nil {
+		return nil, nil, err
+	}
+	if stop, err = mf.serve(ctx, ch, stderr); err != nil {
+		return nil, nil, err
+	}
+	return ch, stop, nil
+}
+
 // membership is multicast with --mcast-addr, else the --static list.
 func (f *nodeFlags) membership(log *slog.Logger) (channel.MembershipService, error) {
 	if f.mcastAddr == "" {
@@ -250,11 +261,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	ch, err := nf.build(stderr)
-	if err != nil {
-		return err
-	}
-	stopMetrics, err := mf.serve(ctx, ch, stderr)
+	ch, stopMetrics, err := nf.buildServed(ctx, &mf, stderr)
 	if err != nil {
 		return err
 	}

@@ -110,16 +110,12 @@ Example:
 		return fmt.Errorf("%w: --mode is auto, echo or ack, not %q", errUsage, *mode)
 	}
 	catcher := echoCatcher{seqs: make(chan uint64, 16)}
-	ch, err := nf.build(stderr)
-	if err != nil {
-		return err
-	}
-	ch.AddMessageListener(catcher)
-	stopMetrics, err := mf.serve(ctx, ch, stderr)
+	ch, stopMetrics, err := nf.buildServed(ctx, &mf, stderr)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
+	ch.AddMessageListener(catcher)
 	if err := ch.Start(ctx, channel.SvcAll); err != nil {
 		return err
 	}
