@@ -261,7 +261,15 @@ func newFailoverProxy(t *testing.T, nodes []*sessionNode) *failoverProxy {
 		},
 		Transport: p,
 	}
-	p.Server = httptest.NewServer(rp)
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Only page loads rotate over the nodes: the browser's own extra requests (the
+		// favicon) would otherwise shift the rotation.
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		p.Close()
 		p.tr.CloseIdleConnections()
