@@ -390,6 +390,8 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+var expvarRuns int
+
 func TestExpvar(t *testing.T) {
 	a, _ := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
 	if err := a.Send(context.Background(), nil, []byte("x"), channel.OptUseAck); err != nil {
@@ -402,7 +404,9 @@ func TestExpvar(t *testing.T) {
 	if err := r.Register("demo", sample, metrics.L("node", "a")); err != nil {
 		t.Fatal(err)
 	}
-	const name = "tribes_metrics_test"
+	// expvar names are process-global: a fresh name per run keeps -count=N working.
+	expvarRuns++
+	name := fmt.Sprintf("tribes_metrics_test_%d", expvarRuns)
 	if err := r.PublishExpvar(name); err != nil {
 		t.Fatal(err)
 	}
