@@ -3,8 +3,6 @@ package interop_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,16 +91,11 @@ func (n *goNode) next(t *testing.T) *channel.Message {
 
 func javaMember(t *testing.T, p *javapeer.Peer) channel.Member {
 	t.Helper()
-	m, err := static.ParseMember(p.Member())
+	m, err := p.ChannelMember()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func shaHex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 func sizeName(n int) string {
@@ -130,7 +123,7 @@ func TestGoToJava(t *testing.T) {
 				if err := g.ch.Send(ctx, nil, data, opts); err != nil {
 					t.Fatalf("send: %v", err)
 				}
-				ev := p.WaitEvent(t, 30*time.Second, javapeer.MessageWithSHA(shaHex(data)))
+				ev := p.WaitEvent(t, 30*time.Second, javapeer.MessageWithSHA(javapeer.SHA256Hex(data)))
 				if ev.Size != size {
 					t.Fatalf("java got %d bytes, want %d", ev.Size, size)
 				}

@@ -2,8 +2,6 @@ package interceptorinterop_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -123,16 +121,11 @@ func find[T channel.Interceptor](t *testing.T, n *goNode) T {
 
 func javaMember(t *testing.T, p *javapeer.Peer) channel.Member {
 	t.Helper()
-	m, err := static.ParseMember(p.Member())
+	m, err := p.ChannelMember()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func shaHex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 func sizeName(n int) string {
@@ -158,7 +151,7 @@ func goToJava(t *testing.T, g *goNode, p *javapeer.Peer, data []byte, opts chann
 	if err := g.ch.Send(ctxFor(t, 60*time.Second), nil, data, opts); err != nil {
 		t.Fatalf("go send of %d bytes: %v", len(data), err)
 	}
-	ev := p.WaitEvent(t, 60*time.Second, javapeer.MessageWithSHA(shaHex(data)))
+	ev := p.WaitEvent(t, 60*time.Second, javapeer.MessageWithSHA(javapeer.SHA256Hex(data)))
 	if ev.Size != len(data) {
 		t.Fatalf("java delivered %d bytes, want %d", ev.Size, len(data))
 	}
@@ -180,7 +173,7 @@ func javaToGo(t *testing.T, p *javapeer.Peer, g *goNode, count, size int, opts i
 	for i := range count {
 		m := g.next(t, 60*time.Second)
 		want := javapeer.Content(size, i, prefix)
-		if len(m.Data) != len(want) || shaHex(m.Data) != shaHex(want) {
+		if len(m.Data) != len(want) || javapeer.SHA256Hex(m.Data) != javapeer.SHA256Hex(want) {
 			t.Fatalf("message %d: %d bytes differ from Java's %d", i, len(m.Data), len(want))
 		}
 		out = append(out, m)
@@ -200,11 +193,11 @@ func javaToGoUnordered(t *testing.T, p *javapeer.Peer, g *goNode, count, size in
 	}
 	want := map[string]int{}
 	for i := range count {
-		want[shaHex(javapeer.Content(size, i, prefix))]++
+		want[javapeer.SHA256Hex(javapeer.Content(size, i, prefix))]++
 	}
 	for range count {
 		m := g.next(t, 60*time.Second)
-		sha := shaHex(m.Data)
+		sha := javapeer.SHA256Hex(m.Data)
 		if want[sha] == 0 {
 			t.Fatalf("unexpected or duplicate message of %d bytes", len(m.Data))
 		}

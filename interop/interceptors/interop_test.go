@@ -181,7 +181,7 @@ func TestTwoPhaseCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := p.WaitEvent(t, 30*time.Second, javapeer.MessageWithSHA(shaHex(data)))
+	ev := p.WaitEvent(t, 30*time.Second, javapeer.MessageWithSHA(javapeer.SHA256Hex(data)))
 	if ev.MsgID != fmt.Sprintf("%x", id) {
 		t.Fatalf("java delivered message id %s, want the original %x", ev.MsgID, id)
 	}
