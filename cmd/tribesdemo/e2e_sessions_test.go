@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/testenv"
 	"golang.org/x/net/websocket"
 )
 
@@ -33,7 +34,7 @@ import (
 func TestSessionsInBrowser(t *testing.T) {
 	browser := findChromium()
 	if browser == "" {
-		t.Skip("headless Chromium is not installed (Debian package chromium; scripts/install-test-deps.sh installs it)")
+		testenv.Missing(t, "headless Chromium is not installed (Debian package chromium; scripts/install-test-deps.sh installs it)")
 	}
 	bin := buildDemo(t)
 

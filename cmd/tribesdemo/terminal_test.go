@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/internal/testenv"
 )
 
 // buildDemo builds the tribesdemo binary into a temporary directory, as a person would
@@ -20,7 +22,7 @@ func buildDemo(t *testing.T) string {
 	}
 	goTool, err := exec.LookPath("go") // go test puts its own GOROOT/bin first in PATH
 	if err != nil {
-		t.Skip("no go tool to build the binary with")
+		testenv.Missing(t, "no go tool to build the binary with")
 	}
 	bin := filepath.Join(t.TempDir(), "tribesdemo")
 	cmd := exec.Command(goTool, "build", "-o", bin, ".")
@@ -37,7 +39,7 @@ type tmuxServer struct{ sock string }
 func newTmux(t *testing.T) *tmuxServer {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (scripts/install-test-deps.sh installs it): cannot test what a terminal shows")
+		testenv.Missing(t, "tmux is not installed (scripts/install-test-deps.sh installs it): cannot test what a terminal shows")
 	}
 	dir, err := os.MkdirTemp("", "tmux") // short: a socket path is limited to 108 bytes
 	if err != nil {

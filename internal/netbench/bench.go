@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gotribes/tribes/internal/testenv"
 )
 
 // prefix starts the name of every namespace a bench creates: "gtb<pid>-<n>-…", so that
@@ -39,7 +41,7 @@ func Available() (reason string, ok bool) {
 func Require(t testing.TB) {
 	t.Helper()
 	if reason, ok := Available(); !ok {
-		t.Skip("netbench: " + reason)
+		testenv.Missing(t, "netbench: %s", reason)
 	}
 }
 
@@ -79,7 +81,7 @@ func New(t testing.TB, n int) *Bench {
 	t.Cleanup(b.Close)
 	b.hub = b.name + "-hub"
 	if err := b.addNS(b.hub); err != nil {
-		t.Skipf("netbench: cannot create a network namespace here: %v", err)
+		testenv.Missing(t, "netbench: cannot create a network namespace here: %v", err)
 	}
 	b.must("ip", "-n", b.hub, "link", "set", "lo", "up")
 	b.must("ip", "-n", b.hub, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0")
