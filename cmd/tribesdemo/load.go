@@ -160,8 +160,8 @@ Example:
 		}
 	}()
 	finish := func() {}
-	if w, ok := terminalWidth(stdout); ok && *showProgress && !*asJSON {
-		finish = startProgress(stdout, w, int64(*count), limit, func() (int64, int64) {
+	if isTerminal(stdout) && *showProgress && !*asJSON {
+		finish = startProgress(stdout, int64(*count), limit, func() (int64, int64) {
 			f := failed.Load()
 			return sent.Load() + f, f
 		})
