@@ -421,6 +421,12 @@ func TestChannel(t *testing.T) {
 	if err := reg.Register(newCollector(t, metrics.Config{Channel: a, Labels: prometheus.Labels{"node": "a"}})); err == nil {
 		t.Error("a second collector of the same channel and labels was registered")
 	}
+	// A channel with one throughput interceptor has no position label on its metrics: a
+	// registry holding the one with two refuses it.
+	single, _ := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
+	if err := reg.Register(newCollector(t, metrics.Config{Channel: single, Labels: prometheus.Labels{"node": "c"}})); err == nil || !strings.Contains(err.Error(), "different label names") {
+		t.Errorf("interceptor metrics with other label names: %v", err)
+	}
 }
 
 func TestSessions(t *testing.T) {
