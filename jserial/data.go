@@ -14,7 +14,6 @@ type DataWriter struct {
 	buf []byte
 }
 
-
 // Write appends p (OutputStream.write); it never fails.
 func (w *DataWriter) Write(p []byte) (int, error) {
 	n := len(p)

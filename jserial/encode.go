@@ -33,9 +33,9 @@ type encState struct {
 	buf      []byte
 	maxDepth int
 	depth    int
-	next     int32              // handles assigned so far
-	handles  map[refKey]int32   // identity -> handle
-	types    map[string]int32   // field signatures by value (Java interns them)
+	next     int32            // handles assigned so far
+	handles  map[refKey]int32 // identity -> handle
+	types    map[string]int32 // field signatures by value (Java interns them)
 }
 
 // refKey identifies a Java object: a Go pointer (and length, for strings and slices)
