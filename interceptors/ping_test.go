@@ -20,9 +20,9 @@ func TestPingPayloadBytes(t *testing.T) {
 
 func TestPingSendsOnHeartbeatAndIsSwallowed(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	p := NewTCPPing()
+	p := must(NewTCPPing(TCPPingConfig{}))
 	a := mbNew(t, nw, mbOpt{id: 1}, p)
-	bp := NewTCPPing()
+	bp := must(NewTCPPing(TCPPingConfig{}))
 	b := mbNew(t, nw, mbOpt{id: 2}, bp) // swallows
 	c := mbNew(t, nw, mbOpt{id: 3})     // has no ping interceptor: sees the bytes
 	mbStart(t, a, b, c)
@@ -45,7 +45,7 @@ func TestPingAsksTheFailureDetector(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	alive := newAliveSet()
 	d := newTestDetector(alive)
-	p := NewTCPPing()
+	p := must(NewTCPPing(TCPPingConfig{}))
 	a := mbNew(t, nw, mbOpt{id: 1}, p, d)
 	b := mbNew(t, nw, mbOpt{id: 2})
 	alive.set(b.port(), true)
@@ -65,9 +65,8 @@ func TestPingStaticOnly(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	b := mbNew(t, nw, mbOpt{id: 2})
 	c := mbNew(t, nw, mbOpt{id: 3})
-	p := NewTCPPing()
-	p.StaticOnly = true
-	a := mbNew(t, nw, mbOpt{id: 1}, p, NewStaticMembership(b.expected(2)))
+	p := must(NewTCPPing(TCPPingConfig{StaticOnly: true}))
+	a := mbNew(t, nw, mbOpt{id: 1}, p, staticOf(b.expected(2)))
 	mbStart(t, b, c, a)
 	a.ch.Heartbeat()
 	mbEventually(t, "ping at B", func() bool {
@@ -88,8 +87,7 @@ func TestPingStaticOnly(t *testing.T) {
 func TestPingOwnThread(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
-		p := NewTCPPing()
-		p.UseThread, p.Interval = true, 200*time.Millisecond
+		p := must(NewTCPPing(TCPPingConfig{UseThread: true, Interval: 200 * time.Millisecond}))
 		a := mbNew(t, nw, mbOpt{id: 1}, p)
 		c := mbNew(t, nw, mbOpt{id: 3})
 		mbStart(t, a, c)

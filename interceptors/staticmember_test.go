@@ -28,7 +28,7 @@ func TestStaticMemberPayloads(t *testing.T) {
 func TestStaticMembershipNotices(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership})
-	sm := NewStaticMembership(b.expected(2))
+	sm := staticOf(b.expected(2))
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, sm)
 	mbStart(t, b)
 	if err := a.ch.Start(context.Background(), channel.SvcAll); err != nil {
@@ -61,7 +61,7 @@ func TestStaticMembershipExchange(t *testing.T) {
 	pa.Port, pb.Port = probe.Port()+1, probe.Port()+2
 	pa.UniqueID[0], pa.UniqueID[15] = 0xee, 1
 	pb.UniqueID[0], pb.UniqueID[15] = 0xee, 2
-	sa, sb := NewStaticMembership(pb), NewStaticMembership(pa)
+	sa, sb := staticOf(pb), staticOf(pa)
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, sa)
 	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership}, sb)
 	if a.port() != pa.Port || b.port() != pb.Port {
@@ -100,7 +100,7 @@ func TestStaticMembershipWithFailureDetector(t *testing.T) {
 	c := mbNew(t, nw, mbOpt{id: 3, membership: noMembership})
 	alive := newAliveSet(b.port())
 	d := newTestDetector(alive)
-	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, d, NewStaticMembership(b.expected(2), c.expected(3)))
+	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, d, staticOf(b.expected(2), c.expected(3)))
 	mbStart(t, b, c, a)
 	// Only B answers: only B is announced, and only B gets the start notice.
 	mbEventually(t, "B notified", func() bool { return len(b.received()) == 1 })
@@ -115,9 +115,8 @@ func TestStaticMembershipWithFailureDetector(t *testing.T) {
 
 func TestStaticMembershipLocalMember(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	sm := NewStaticMembership()
 	l := channel.Member{Host: []byte{10, 0, 0, 9}, Port: 1234, SecurePort: -1, UDPPort: -1}
-	sm.SetLocalMember(l)
+	sm := must(NewStaticMembership(StaticMembershipConfig{Local: &l}))
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, sm)
 	if got := a.ch.LocalMember(); !got.Equal(l) {
 		t.Fatalf("local %v", got)
@@ -132,9 +131,9 @@ func TestStaticMembershipLearnsTheID(t *testing.T) {
 	pa := channel.Member{Host: []byte{127, 0, 0, 1}, Port: probe.Port() + 1, SecurePort: -1, UDPPort: -1}
 	pa.UniqueID[0], pa.UniqueID[15] = 0xee, 1
 	anyB := channel.Member{Host: []byte{127, 0, 0, 1}, Port: probe.Port() + 2, SecurePort: -1, UDPPort: -1}
-	sa := NewStaticMembership(anyB) // B's id unknown
+	sa := staticOf(anyB) // B's id unknown
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, sa)
-	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership}, NewStaticMembership(pa))
+	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership}, staticOf(pa))
 	mbStart(t, a, b)
 	realB := b.ch.LocalMember()
 	mbEventually(t, "A learned B", func() bool {
@@ -148,4 +147,9 @@ func TestStaticMembershipLearnsTheID(t *testing.T) {
 	if _, ok := a.ch.Member(realB.Key()); !ok {
 		t.Fatal("A does not list B under its real identity")
 	}
+}
+
+// staticOf returns a StaticMembership with these members.
+func staticOf(members ...channel.Member) *StaticMembership {
+	return must(NewStaticMembership(StaticMembershipConfig{Members: members}))
 }

@@ -19,9 +19,7 @@ import (
 )
 
 func newTestDetector(a *aliveSet) *TCPFailureDetector {
-	d := NewTCPFailureDetector()
-	d.Probe = a.probe
-	return d
+	return must(NewTCPFailureDetector(TCPFailureDetectorConfig{Probe: a.probe}))
 }
 
 func TestFailureDetectorProbeBytes(t *testing.T) {
@@ -215,7 +213,7 @@ func TestFailureDetectorDropsOldSuspects(t *testing.T) {
 		nw := channeltest.NewNetwork()
 		alive := newAliveSet()
 		d := newTestDetector(alive)
-		d.RemoveSuspectsTimeout = 10 * time.Second
+		d.cfg.RemoveSuspectsTimeout = 10 * time.Second
 		a := mbNew(t, nw, mbOpt{id: 1}, d)
 		b := mbNew(t, nw, mbOpt{id: 2})
 		alive.set(b.port(), true)
@@ -282,7 +280,7 @@ func TestFailureDetectorTCPCheck(t *testing.T) {
 		m := testMemberAt(int32(ln.Addr().(*net.TCPAddr).Port))
 		return m
 	}
-	d := NewTCPFailureDetector()
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{}))
 	local := testMemberAt(4444)
 	nw := channeltest.NewNetwork()
 	n := mbNew(t, nw, mbOpt{id: 9}, d)
@@ -316,8 +314,8 @@ func TestFailureDetectorTCPCheck(t *testing.T) {
 		t.Fatal("refused connection taken as alive")
 	}
 
-	d.PerformReadTest = true
-	d.ReadTestTimeout = 300 * time.Millisecond
+	d.cfg.PerformReadTest = true
+	d.cfg.ReadTestTimeout = 300 * time.Millisecond
 	start := time.Now()
 	if ok, _ := d.check(ctx, silent); ok {
 		t.Fatal("read test passed without an answer")
@@ -329,7 +327,7 @@ func TestFailureDetectorTCPCheck(t *testing.T) {
 		t.Fatalf("read-test probe options %#x", cd.Options)
 	}
 	// The answer comes at once; the timeout is only a bound for a loaded machine.
-	d.ReadTestTimeout = 10 * time.Second
+	d.cfg.ReadTestTimeout = 10 * time.Second
 	answering := srv(ack)
 	if ok, _ := d.check(ctx, answering); !ok {
 		t.Fatal("read test failed although the server answered")
@@ -342,8 +340,9 @@ func TestFailureDetectorTCPCheck(t *testing.T) {
 }
 
 func TestFailureDetectorStoppedPassesEventsThrough(t *testing.T) {
-	d := NewTCPFailureDetector()
-	d.Probe = func(context.Context, channel.Member) error { return errors.New("never called") }
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{
+		Probe: func(context.Context, channel.Member) error { return errors.New("never called") },
+	}))
 	nw := channeltest.NewNetwork()
 	a := mbNew(t, nw, mbOpt{id: 1}, d)
 	b := mbNew(t, nw, mbOpt{id: 2})

@@ -143,7 +143,7 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	}
 	stack := slices.Clone(ics)
 	if f.interceptors != "" {
-		built, err := interceptors.Build(f.interceptors)
+		built, err := interceptors.Build(f.interceptors, log)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --interceptors: %v", errUsage, err)
 		}

@@ -39,7 +39,7 @@ type nodeOpts struct {
 
 func startGo(t *testing.T, spec string, o nodeOpts, members ...channel.Member) *goNode {
 	t.Helper()
-	ics, err := interceptors.Build(spec)
+	ics, err := interceptors.Build(spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -187,7 +187,7 @@ func TestBroadcastBothWays(t *testing.T) {
 func TestFailureDetectorProbes(t *testing.T) {
 	javapeer.Skip(t)
 	group, port := netbench.Group(t.Name())
-	fd := interceptors.NewTCPFailureDetector()
+	fd := mustFD(t)
 	g := startGo(t, goOpts{group: group, port: port, ics: []channel.Interceptor{fd}})
 	withFD := javaMcast(t, group, port, "--interceptors", "TcpFailureDetector")
 	plain := javaMcast(t, group, port)
@@ -229,8 +229,8 @@ func TestStaticMemberNoticesGoToJava(t *testing.T) {
 	j := javapeer.Start(t, "--interceptors", "StaticMembership", "--static-members", goMember)
 	// Without a failure detector Java announces its static member at once...
 	j.WaitEvent(t, waitLimit, isMember("memberAdded", id.String()))
-	sm := interceptors.NewStaticMembership(mustMember(t, j.Member()))
-	fd := interceptors.NewTCPFailureDetector()
+	sm := mustStatic(t, mustMember(t, j.Member()))
+	fd := mustFD(t)
 	g := startGo(t, goOpts{static: true, id: id, tcpPort: goPort, ics: []channel.Interceptor{fd, sm}})
 	waitUntil(t, waitLimit, "Go adds the Java member", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
 	// ... and once more when Go's start notice arrives.
@@ -259,8 +259,8 @@ func TestStaticMemberNoticesGoToJava(t *testing.T) {
 func TestStaticMemberNoticesJavaToGo(t *testing.T) {
 	javapeer.Skip(t)
 	javaPort := freePort(t)
-	sm := interceptors.NewStaticMembership(mustMember(t, fmt.Sprintf("127.0.0.1:%d", javaPort)))
-	fd := interceptors.NewTCPFailureDetector()
+	sm := mustStatic(t, mustMember(t, fmt.Sprintf("127.0.0.1:%d", javaPort)))
+	fd := mustFD(t)
 	g := startGo(t, goOpts{static: true, ics: []channel.Interceptor{fd, sm}})
 	j := javapeer.Start(t, "--port", strconv.Itoa(javaPort), "--autobind", "1",
 		"--interceptors", "TcpFailureDetector,StaticMembership", "--static-members", g.member())
@@ -304,4 +304,22 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func mustFD(t *testing.T) *interceptors.TCPFailureDetector {
+	t.Helper()
+	fd, err := interceptors.NewTCPFailureDetector(interceptors.TCPFailureDetectorConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func mustStatic(t *testing.T, members ...channel.Member) *interceptors.StaticMembership {
+	t.Helper()
+	sm, err := interceptors.NewStaticMembership(interceptors.StaticMembershipConfig{Members: members})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sm
 }
