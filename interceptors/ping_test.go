@@ -9,6 +9,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 func TestPingPayloadBytes(t *testing.T) {
@@ -27,12 +28,12 @@ func TestPingSendsOnHeartbeatAndIsSwallowed(t *testing.T) {
 	c := mbNew(t, nw, mbOpt{id: 3})     // has no ping interceptor: sees the bytes
 	mbStart(t, a, b, c)
 	a.ch.Heartbeat()
-	mbEventually(t, "ping at C", func() bool { return len(c.received()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "ping at C", func() bool { return len(c.received()) == 1 })
 	got := c.received()[0]
 	if !bytes.Equal(got.Data, tcpPingData) || got.Options != 0 || !got.Source.Equal(a.ch.LocalMember()) {
 		t.Fatalf("ping: options %v, %x", got.Options, got.Data)
 	}
-	mbEventually(t, "ping at B", func() bool { return bp.Stats().Swallowed == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "ping at B", func() bool { return bp.Stats().Swallowed == 1 })
 	if len(b.received()) != 0 {
 		t.Fatal("B delivered the ping")
 	}
@@ -50,11 +51,11 @@ func TestPingAsksTheFailureDetector(t *testing.T) {
 	b := mbNew(t, nw, mbOpt{id: 2})
 	alive.set(b.port(), true)
 	mbStart(t, a, b)
-	mbEventually(t, "B verified", func() bool { return len(a.evs()) == 1 && d.Settled() })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B verified", func() bool { return len(a.evs()) == 1 && d.Settled() })
 	// B dies without the membership noticing: the ping's forced check finds out.
 	alive.set(b.port(), false)
 	a.ch.Heartbeat()
-	mbEventually(t, "B removed", func() bool { return len(a.evs()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B removed", func() bool { return len(a.evs()) == 2 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("-%d", b.port()))
 	if len(b.received()) != 0 {
 		t.Fatal("a ping message was sent although a failure detector is below")
@@ -69,7 +70,7 @@ func TestPingStaticOnly(t *testing.T) {
 	a := mbNew(t, nw, mbOpt{id: 1}, p, staticOf(b.expected(2)))
 	mbStart(t, b, c, a)
 	a.ch.Heartbeat()
-	mbEventually(t, "ping at B", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "ping at B", func() bool {
 		for _, m := range b.received() {
 			if bytes.Equal(m.Data, tcpPingData) {
 				return true

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/static"
 )
 
@@ -34,7 +35,7 @@ func TestStaticMembershipNotices(t *testing.T) {
 	if err := a.ch.Start(context.Background(), channel.SvcAll); err != nil {
 		t.Fatal(err)
 	}
-	mbEventually(t, "start notice at B", func() bool { return len(b.received()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "start notice at B", func() bool { return len(b.received()) == 1 })
 	got := b.received()[0]
 	if !bytes.Equal(got.Data, staticMemberStart) || got.Options != 0 || !got.Source.Equal(a.ch.LocalMember()) {
 		t.Fatalf("notice: options %v data %q", got.Options, got.Data)
@@ -44,7 +45,7 @@ func TestStaticMembershipNotices(t *testing.T) {
 		t.Fatalf("members %v", mbPorts(ms))
 	}
 	mbStop(t, a)
-	mbEventually(t, "shutdown notice at B", func() bool { return len(b.received()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "shutdown notice at B", func() bool { return len(b.received()) == 2 })
 	if got := b.received()[1]; !bytes.Equal(got.Data, staticMemberStop) {
 		t.Fatalf("second notice %q", got.Data)
 	}
@@ -68,10 +69,10 @@ func TestStaticMembershipExchange(t *testing.T) {
 		t.Fatalf("ports %d %d", a.port(), b.port())
 	}
 	mbStart(t, a, b)
-	mbEventually(t, "both announced", func() bool { return len(a.evs()) == 1 && len(b.evs()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "both announced", func() bool { return len(a.evs()) == 1 && len(b.evs()) == 1 })
 	// A stops: B receives the shutdown notice, reports A gone with BABY-ALEX and drops it.
 	mbStop(t, a)
-	mbEventually(t, "A gone at B", func() bool { return len(b.evs()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A gone at B", func() bool { return len(b.evs()) == 2 })
 	mbWantEvents(t, b, fmt.Sprintf("+%d", pa.Port), fmt.Sprintf("-%d!", pa.Port))
 	if len(b.ch.Members()) != 0 {
 		t.Fatalf("B still lists %v", mbPorts(b.ch.Members()))
@@ -80,7 +81,7 @@ func TestStaticMembershipExchange(t *testing.T) {
 	if err := a.ch.Start(context.Background(), channel.SvcAll); err != nil {
 		t.Fatal(err)
 	}
-	mbEventually(t, "A back at B", func() bool { return len(b.evs()) == 3 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A back at B", func() bool { return len(b.evs()) == 3 })
 	if got := b.evs()[2]; got != fmt.Sprintf("+%d", pa.Port) {
 		t.Fatalf("event %s", got)
 	}
@@ -103,7 +104,7 @@ func TestStaticMembershipWithFailureDetector(t *testing.T) {
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, d, staticOf(b.expected(2), c.expected(3)))
 	mbStart(t, b, c, a)
 	// Only B answers: only B is announced, and only B gets the start notice.
-	mbEventually(t, "B notified", func() bool { return len(b.received()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B notified", func() bool { return len(b.received()) == 1 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
 	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
 		t.Fatalf("members %v", got)
@@ -136,7 +137,7 @@ func TestStaticMembershipLearnsTheID(t *testing.T) {
 	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership}, staticOf(pa))
 	mbStart(t, a, b)
 	realB := b.ch.LocalMember()
-	mbEventually(t, "A learned B", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A learned B", func() bool {
 		for _, m := range sa.StaticMembers() {
 			if m.Equal(realB) {
 				return true
