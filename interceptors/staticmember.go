@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -351,13 +350,13 @@ func (s *StaticMembership) LocalMember(incAlive bool) channel.Member {
 
 func init() {
 	f := func(p *Props) (channel.Interceptor, error) {
-		ms, err := static.ParseMembers(p.String("members", ""))
+		ms, err := wire.ParseMemberList(p.String("members", ""))
 		if err != nil {
 			return nil, err
 		}
 		cfg := StaticMembershipConfig{Members: ms, Flag: channel.SendOptions(p.Int("optionFlag", 0)), Logger: p.Logger()}
 		if l := p.String("local", ""); l != "" {
-			lm, err := static.ParseMember(l)
+			lm, err := wire.ParseMemberText(l)
 			if err != nil {
 				return nil, err
 			}

@@ -167,7 +167,7 @@ func (f *nodeFlags) buildServed(ctx context.Context, mf *metricsFlag, stderr io.
 // membership is multicast with --mcast-addr, else the --static list.
 func (f *nodeFlags) membership(log *slog.Logger) (channel.MembershipService, error) {
 	if f.mcastAddr == "" {
-		members, err := static.ParseMembers(f.static)
+		members, err := wire.ParseMemberList(f.static)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --static: %v", errUsage, err)
 		}

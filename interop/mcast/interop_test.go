@@ -15,7 +15,7 @@ import (
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/internal/netbench"
 	"github.com/gotribes/tribes/internal/testutil"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/wire"
 )
 
 const dropTime = 3 * time.Second
@@ -290,7 +290,7 @@ func TestStaticMemberNoticesJavaToGo(t *testing.T) {
 
 func mustMember(t *testing.T, s string) channel.Member {
 	t.Helper()
-	m, err := static.ParseMember(s)
+	m, err := wire.ParseMemberText(s)
 	if err != nil {
 		t.Fatal(err)
 	}
