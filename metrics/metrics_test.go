@@ -227,6 +227,14 @@ func TestRegisterErrors(t *testing.T) {
 }
 
 // startPair starts two channels on an in-memory network, the first with interceptors.
+func newThroughput(t *testing.T) *interceptors.Throughput {
+	tp, err := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
 func startPair(t *testing.T, ics ...channel.Interceptor) (a, b *channel.Channel) {
 	t.Helper()
 	ctx := context.Background()
@@ -252,9 +260,13 @@ func startPair(t *testing.T, ics ...channel.Interceptor) (a, b *channel.Channel)
 }
 
 func TestChannel(t *testing.T) {
-	tp1 := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
-	tp2 := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
-	a, b := startPair(t, tp1, interceptors.NewDomainFilter(nil), tp2)
+	tp1 := newThroughput(t)
+	tp2 := newThroughput(t)
+	df, err := interceptors.NewDomainFilter(interceptors.DomainFilterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := startPair(t, tp1, df, tp2)
 	b.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error { return nil }))
 	ctx := context.Background()
 	for range 5 {
@@ -393,7 +405,7 @@ func TestHandler(t *testing.T) {
 var expvarRuns int
 
 func TestExpvar(t *testing.T) {
-	a, _ := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
+	a, _ := startPair(t, newThroughput(t))
 	if err := a.Send(context.Background(), nil, []byte("x"), channel.OptUseAck); err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +500,7 @@ func TestServe(t *testing.T) {
 
 // Scrapes while messages flow: the race detector checks the sources are read safely.
 func TestConcurrentScrape(t *testing.T) {
-	a, b := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
+	a, b := startPair(t, newThroughput(t))
 	b.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error { return nil }))
 	r := metrics.NewRegistry()
 	if err := r.RegisterChannel(a); err != nil {

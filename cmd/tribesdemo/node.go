@@ -143,7 +143,7 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	}
 	stack := slices.Clone(ics)
 	if f.interceptors != "" {
-		built, err := interceptors.Build(f.interceptors)
+		built, err := interceptors.Build(f.interceptors, log)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --interceptors: %v", errUsage, err)
 		}
@@ -167,7 +167,7 @@ func (f *nodeFlags) buildServed(ctx context.Context, mf *metricsFlag, stderr io.
 // membership is multicast with --mcast-addr, else the --static list.
 func (f *nodeFlags) membership(log *slog.Logger) (channel.MembershipService, error) {
 	if f.mcastAddr == "" {
-		members, err := static.ParseMembers(f.static)
+		members, err := wire.ParseMemberList(f.static)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --static: %v", errUsage, err)
 		}
