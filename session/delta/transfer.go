@@ -163,10 +163,7 @@ func (m *Manager) stale(msg *Message, ts int64) bool {
 	}
 	if msg.Event == EventDelta {
 		if s := m.st.get(msg.SessionID); s != nil {
-			s.mu.Lock()
-			newer := msg.Version > s.version
-			s.mu.Unlock()
-			return !newer
+			return !s.olderThan(msg.Version)
 		}
 	}
 	return true
@@ -182,12 +179,8 @@ func (m *Manager) loadSessions(list []SessionState) {
 			continue
 		}
 		m.noteRoute(st.ID)
-		s, _ := m.st.getOrAdd(st.ID, func() *Session { return &Session{m: m, id: st.ID} })
-		s.mu.Lock()
-		if !s.expiring {
-			s.load(st)
-		}
-		s.mu.Unlock()
+		s, _ := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		s.loadTransferred(st)
 		m.stats.transferred.Add(1)
 	}
 }
@@ -220,13 +213,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		chunk, size = chunk[:0], 0
 	}
 	m.st.forEach(func(s *Session) bool {
-		s.mu.Lock()
-		ok := s.valid && !s.expiring
-		var st SessionState
-		if ok {
-			st = s.state()
-		}
-		s.mu.Unlock()
+		st, ok := s.transferable()
 		if !ok {
 			return true
 		}
