@@ -42,6 +42,11 @@ type Manager struct {
 	stats   counters
 	bufPool sync.Pool
 
+	// serving holds the members a state transfer is being served to or waits for a slot
+	// for (under mu); slots bounds the transfers served at once.
+	serving map[channel.MemberKey]bool
+	slots   chan struct{}
+
 	// routes are the jvmRoutes (other than this node's) seen in the ids of sessions
 	// received from the cluster, copy on write: the middleware's binder looks a cookie's
 	// session up under each of them (findRerouted).
@@ -66,11 +71,14 @@ type counters struct {
 	transferNanos                               atomic.Int64
 	valueDecodeErrors, badActions, mutations    atomic.Uint64
 	unreachable                                 atomic.Uint64
+	transfersActive, transfersWaiting           atomic.Int64
+	transfersRefused                            atomic.Uint64
 }
 
 func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
-		opts: cfg.SendOptions, ready: make(chan struct{})}
+		opts: cfg.SendOptions, ready: make(chan struct{}), serving: map[channel.MemberKey]bool{},
+		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	return m
 }
 
@@ -225,6 +233,12 @@ type Stats struct {
 	SessionsServed       uint64        // sessions sent to joining nodes
 	TransferAttempts     uint64        // donors asked
 	TransferDuration     time.Duration // how long the state transfer took
+	// TransfersActive and TransfersWaiting are the state transfers this node serves now
+	// and those waiting for one of Config.MaxConcurrentTransfers slots.
+	TransfersActive, TransfersWaiting int
+	// TransferRequestsRefused counts state-transfer requests refused because the same
+	// member already had one running or waiting.
+	TransferRequestsRefused uint64
 
 	UnknownSession    uint64 // messages about sessions this node does not have
 	Unexpected        uint64 // messages that made no sense in the manager's state
@@ -245,7 +259,8 @@ func (m *Manager) Stats() Stats {
 		TransferAttempts: c.attempts.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),
-		MutationsDetected: c.mutations.Load(),
+		MutationsDetected: c.mutations.Load(), TransfersActive: int(c.transfersActive.Load()),
+		TransfersWaiting: int(c.transfersWaiting.Load()), TransferRequestsRefused: c.transfersRefused.Load(),
 	}
 	for e := range c.sent {
 		if n := c.sent[e].Load(); n > 0 {

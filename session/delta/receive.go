@@ -2,6 +2,7 @@ package delta
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -60,6 +61,14 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		return
 	}
 	if msg.Event == EventGetAllSessions {
+		if m.serving[src.Key()] {
+			m.mu.Unlock()
+			m.stats.transfersRefused.Add(1)
+			m.cl.refusals.Log(slog.LevelWarn, src.Addr(), "duplicate state transfer request",
+				"delta: refusing a state transfer request: one is already running for this member", "context", m.cfg.Name)
+			return
+		}
+		m.serving[src.Key()] = true
 		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 		m.mu.Unlock()
 		go m.serveAll(m.bg, src)

@@ -185,11 +185,30 @@ func (m *Manager) loadSessions(list []SessionState) {
 	}
 }
 
-// serveAll is the donor side: stream every session to the joiner in chunks, reading the
-// live table shard by shard (never a copy of the whole table), each chunk acknowledged
-// after the joiner applied it, then EVT_ALL_SESSION_TRANSFERCOMPLETE.
+// serveAll is the donor side: once a slot is free (Config.MaxConcurrentTransfers), stream
+// every session to the joiner in chunks, reading the live table shard by shard (never a
+// copy of the whole table), each chunk acknowledged after the joiner applied it, then
+// EVT_ALL_SESSION_TRANSFERCOMPLETE. to is the membership's record of the joiner.
 func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	defer m.wg.Done()
+	defer func() {
+		m.mu.Lock()
+		delete(m.serving, to.Key())
+		m.mu.Unlock()
+	}()
+	m.stats.transfersWaiting.Add(1)
+	select {
+	case m.slots <- struct{}{}:
+		m.stats.transfersWaiting.Add(-1)
+	case <-ctx.Done():
+		m.stats.transfersWaiting.Add(-1)
+		return
+	}
+	m.stats.transfersActive.Add(1)
+	defer func() {
+		m.stats.transfersActive.Add(-1)
+		<-m.slots
+	}()
 	start := time.Now()
 	ts := nowMs()
 	dst := []channel.Member{to}
