@@ -3,6 +3,8 @@ package mcast
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -29,7 +31,7 @@ func (s *Service) receiveLoop(ctx context.Context) {
 		if conn == nil {
 			return
 		}
-		n, err := conn.ReadPacket(buf, deadline)
+		n, from, err := conn.ReadPacket(buf, deadline)
 		now = time.Now()
 		switch {
 		case err == nil:
@@ -38,7 +40,7 @@ func (s *Service) receiveLoop(ctx context.Context) {
 				s.errCount[rxErr] = 0
 			}
 			s.mu.Unlock()
-			s.handle(now, buf[:n], &cache)
+			s.handle(now, from.String(), buf[:n], &cache)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 		case ctx.Err() != nil:
 			return
@@ -72,12 +74,25 @@ func (s *Service) expireLocked(now time.Time) {
 	}
 }
 
-// handle processes one datagram from the group.
-func (s *Service) handle(now time.Time, b []byte, cache *wire.MemberCache) {
+// handle processes one datagram from the group, sent from the address from.
+func (s *Service) handle(now time.Time, from string, b []byte, cache *wire.MemberCache) {
 	if wire.IsMemberPacket(b) {
+		// The member's fields are copies no larger than the datagram; one over its limit
+		// is dropped with the datagram's buffer.
 		m, n, err := wire.ParseMember(b)
-		if err != nil || n != len(b) {
+		if err == nil && n != len(b) {
+			err = fmt.Errorf("%d bytes after the member", len(b)-n)
+		}
+		if err != nil {
 			s.st.bad.Add(1)
+			s.rl.Log(slog.LevelWarn, from, "bad heartbeat", "mcast: ignoring a malformed member datagram", "err", err)
+			return
+		}
+		if f := s.cfg.oversized(&m); f != "" {
+			s.st.oversized.Add(1)
+			s.rl.Log(slog.LevelWarn, from, "oversized "+f, "mcast: ignoring a heartbeat whose "+f+" is over the limit",
+				"member", m.String(), "payload", len(m.Payload), "domain", len(m.Domain), "command", len(m.Command),
+				"host", len(m.Host))
 			return
 		}
 		s.mu.Lock()
@@ -88,6 +103,10 @@ func (s *Service) handle(now time.Time, b []byte, cache *wire.MemberCache) {
 		s.st.hbRecv.Add(1)
 		ch, who := s.tbl.heartbeat(now, m)
 		switch ch {
+		case full:
+			s.st.overLimit.Add(1)
+			s.rl.Log(slog.LevelWarn, from, "too many members", "mcast: ignoring a new member: MaxMembers reached",
+				"member", m.String(), "maxMembers", s.cfg.MaxMembers)
 		case added:
 			s.st.added.Add(1)
 			s.log.Debug("mcast member added", "member", who.String())
@@ -110,14 +129,19 @@ func (s *Service) handle(now time.Time, b []byte, cache *wire.MemberCache) {
 	// Otherwise: frames (a broadcast message), as Tribes parses them in discard mode.
 	for len(b) > 0 {
 		body, n, err := wire.ParseFrame(b, MaxPacketSize)
-		if err != nil || n == 0 {
+		if err == nil && n == 0 {
+			err = errors.New("incomplete frame")
+		}
+		if err != nil {
 			s.st.bad.Add(1)
+			s.rl.Log(slog.LevelWarn, from, "bad datagram", "mcast: ignoring a datagram that is neither a member nor a frame", "err", err)
 			return
 		}
 		b = b[n:]
 		cd, err := wire.ParseChannelData(body, cache)
 		if err != nil {
 			s.st.bad.Add(1)
+			s.rl.Log(slog.LevelWarn, from, "bad datagram", "mcast: ignoring a malformed broadcast message", "err", err)
 			continue
 		}
 		k := cd.Address.Key()

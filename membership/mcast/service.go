@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 )
 
 // msgQueueLen bounds the broadcast messages waiting to be handed up the channel; beyond it
@@ -33,11 +34,18 @@ type Stats struct {
 	SocketErrors       uint64
 	Recoveries         uint64 // sockets re-created after RecoveryCounter errors
 	Stalls             uint64 // times the stall guard forgave members for a local pause
+	// OversizedHeartbeats counts member datagrams ignored because a field was over its
+	// limit (Config.MaxPayloadSize, MaxDomainSize, MaxCommandSize, MaxHostSize).
+	OversizedHeartbeats uint64
+	// MembersOverLimit counts heartbeats of new members ignored because Config.MaxMembers
+	// were already kept.
+	MembersOverLimit uint64
 }
 
 type counters struct {
 	hbSent, hbRecv, bcSent, msgRecv, msgDrop, bad   atomic.Uint64
 	added, expired, shutdown, sockErr, recov, stall atomic.Uint64
+	oversized, overLimit                            atomic.Uint64
 }
 
 // Service is a multicast membership (Tribes' McastService): a channel.MembershipService
@@ -49,6 +57,7 @@ type counters struct {
 type Service struct {
 	cfg  settings
 	log  *slog.Logger
+	rl   *ratelog.Limiter // errors caused by what peers send
 	open opener
 	st   counters
 
@@ -93,7 +102,8 @@ func New(cfg Config) (*Service, error) {
 }
 
 func newService(s settings, open opener) *Service {
-	return &Service{cfg: s, log: s.Logger, open: open, tbl: newTable(s.DropTime, !s.NoStallGuard)}
+	return &Service{cfg: s, log: s.Logger, rl: ratelog.New(ratelog.Config{Logger: s.Logger}), open: open,
+		tbl: newTable(s.DropTime, !s.NoStallGuard, s.MaxMembers)}
 }
 
 // Config returns the configuration with every default filled in.
@@ -115,6 +125,9 @@ func (s *Service) SetReceiveFunc(rx channel.ReceiveFunc) {
 // Frequency. Starting Tx waits up to JoinWait for the group to answer. Levels already
 // running are left alone.
 func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
+	if f := s.cfg.oversized(&local); f != "" {
+		return invalid("the local member's %s is over its limit (Config.Max...Size)", f)
+	}
 	s.mu.Lock()
 	want := svc & channel.SvcMembership &^ s.running
 	if want == 0 {
@@ -270,6 +283,7 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	if conn != nil {
 		_ = conn.Close()
 	}
+	s.rl.Flush()
 	events.close()
 	done := make(chan struct{})
 	go func() { s.bg.Wait(); close(done) }()
@@ -311,6 +325,10 @@ func (s *Service) Heartbeat() {
 func (s *Service) UpdateLocalMember(m channel.Member) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if f := s.cfg.oversized(&m); f != "" {
+		s.log.Error("mcast: local member not updated: its "+f+" is over the limit other nodes accept", "member", m.String())
+		return
+	}
 	s.local = m.Clone()
 	s.local.Command = nil
 	s.localKey = m.Key()
@@ -326,6 +344,7 @@ func (s *Service) Stats() Stats {
 		MessagesReceived: c.msgRecv.Load(), MessagesDropped: c.msgDrop.Load(), BadPackets: c.bad.Load(),
 		MembersAdded: c.added.Load(), MembersExpired: c.expired.Load(), MembersShutdown: c.shutdown.Load(),
 		SocketErrors: c.sockErr.Load(), Recoveries: c.recov.Load(), Stalls: c.stall.Load(),
+		OversizedHeartbeats: c.oversized.Load(), MembersOverLimit: c.overLimit.Load(),
 	}
 }
 
