@@ -70,6 +70,16 @@ func (e *SendError) Unwrap() []error {
 	return errs
 }
 
+// NewSendError is how every layer reports a failed send: a *SendError for the message id
+// naming faulty, or nil when faulty is empty. Build faulty with AppendFaulty, which also
+// attributes one cause to a whole list of members.
+func NewSendError(id []byte, faulty []FaultyMember) error {
+	if len(faulty) == 0 {
+		return nil
+	}
+	return &SendError{MessageID: id, Faulty: faulty}
+}
+
 // FaultyMembers returns the faulty members of err if it is or wraps a *SendError.
 func FaultyMembers(err error) []FaultyMember {
 	var se *SendError

@@ -564,8 +564,7 @@ func (s *Service) handle(now time.Time, b []byte, cache *wire.MemberCache) {
 		if own {
 			continue
 		}
-		msg := &channel.Message{Options: channel.SendOptions(cd.Options), Timestamp: cd.Timestamp,
-			ID: cd.UniqueID, Source: cd.Address, SourceBytes: cd.AddressBytes, Data: cd.Message}
+		msg := channel.MessageFromChannelData(&cd)
 		select {
 		case msgs <- msg:
 		default:

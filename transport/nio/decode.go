@@ -186,21 +186,6 @@ func parseOwned(body []byte, cache *wire.MemberCache) (wire.ChannelData, error) 
 	return cd, nil
 }
 
-// toMessage builds the message handed to the ReceiveFunc. Its slices were copied off the
-// network buffer (a large payload aliases the frame buffer it was assembled in, which
-// nothing else uses); the source member is shared with other messages of the same connection
-// (members are immutable values).
-func toMessage(cd *wire.ChannelData) *channel.Message {
-	return &channel.Message{
-		Options:     channel.SendOptions(cd.Options),
-		Timestamp:   cd.Timestamp,
-		ID:          cd.UniqueID,
-		Source:      cd.Address,
-		SourceBytes: cd.AddressBytes,
-		Data:        cd.Message,
-	}
-}
-
 // ackMode says when the receiver answers a message (spec 5.2).
 type ackMode uint8
 

@@ -2,7 +2,6 @@ package nio
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -97,6 +96,23 @@ func (r *receiver) deliver(msg *channel.Message) (err error) {
 	return r.rx(msg)
 }
 
+// deliverAcked delivers msg and answers it as mode says (spec 5.2), on TCP and UDP alike:
+// ack writes one ACK or FAIL_ACK frame and counts it in ctr.
+func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(frame []byte, ctr *atomic.Uint64)) {
+	if mode == ackBefore {
+		ack(wire.AckFrame, &r.st.acksSent)
+	}
+	err := r.deliver(msg)
+	if mode != ackAfter {
+		return
+	}
+	if err == nil {
+		ack(wire.AckFrame, &r.st.acksSent)
+	} else {
+		ack(wire.FailAckFrame, &r.st.failAcksSent)
+	}
+}
+
 // inItem is one decoded message waiting for a worker.
 type inItem struct {
 	msg  *channel.Message
@@ -171,7 +187,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		case mode != ackNone:
 			rc.pendingAcks++
 		}
-		rc.batch = append(rc.batch, inItem{msg: toMessage(&cd), size: n, ack: mode})
+		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, ack: mode})
 		rc.batchBytes += n
 	}
 	if frames > 0 {
@@ -278,7 +294,7 @@ func (rc *rconn) onClose(error) {
 		}
 		rc.r.st.framesReceived.Add(1)
 		rc.r.st.bytesReceived.Add(uint64(n))
-		rc.batch = append(rc.batch, inItem{msg: toMessage(&cd), size: n})
+		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n})
 		rc.batchBytes += n
 	}
 	rc.flush()
@@ -332,17 +348,7 @@ func (rc *rconn) process(it *inItem) {
 	if r.dropping.Load() {
 		return
 	}
-	if it.ack == ackBefore {
-		rc.writeAck(wire.AckFrame, &r.st.acksSent)
-	}
-	err := r.deliver(it.msg)
-	if it.ack == ackAfter {
-		if err == nil {
-			rc.writeAck(wire.AckFrame, &r.st.acksSent)
-		} else {
-			rc.writeAck(wire.FailAckFrame, &r.st.failAcksSent)
-		}
-	}
+	r.deliverAcked(it.msg, it.ack, rc.writeAck)
 }
 
 func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
@@ -374,9 +380,4 @@ func remote(c gnet.Conn) string {
 		return a.String()
 	}
 	return "?"
-}
-
-// isAddrInUse reports whether a bind failed because the port is taken.
-func isAddrInUse(err error) bool {
-	return errors.Is(err, errAddrInUse)
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/gotribes/tribes/channel"
 )
 
-var errAddrInUse = syscall.EADDRINUSE
-
 // Lock order in this package (a → b: b may be taken while a is held):
 //
 //	rconn.mu → workerPool.mu      (queueing a connection's batch schedules it)
@@ -117,7 +115,8 @@ func (t *Transport) LocalAddress() channel.LocalAddress {
 func (t *Transport) Send(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	s := t.snd.Load()
 	if s == nil {
-		return notStarted(to, msg)
+		return channel.NewSendError(msg.ID, channel.AppendFaulty(nil,
+			fmt.Errorf("%w: nio sender is stopped", channel.ErrNotStarted), to))
 	}
 	return s.send(ctx, to, msg)
 }
@@ -132,15 +131,6 @@ func (t *Transport) Heartbeat() {
 
 // Stats returns a snapshot of the counters.
 func (t *Transport) Stats() Stats { return t.st.snapshot() }
-
-func notStarted(to []channel.Member, msg *channel.Message) error {
-	err := fmt.Errorf("%w: nio sender is stopped", channel.ErrNotStarted)
-	se := &channel.SendError{MessageID: msg.ID, Faulty: make([]channel.FaultyMember, len(to))}
-	for i := range to {
-		se.Faulty[i] = channel.FaultyMember{Member: to[i], Err: err}
-	}
-	return se
-}
 
 func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (err error) {
 	cfg := &t.cfg
@@ -174,7 +164,7 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 	if cfg.UDP {
 		var u *udpReceiver
 		var uport int
-		if u, uport, err = t.bindUDP(r, bindIP); err != nil {
+		if u, uport, err = t.bindUDP(ctx, r, bindIP); err != nil {
 			r.stopping.Store(true)
 			stopEngine(r)
 			return err
@@ -216,16 +206,8 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 	if cfg.TxBufSize > 0 {
 		opts = append(opts, gnet.WithSocketSendBuffer(cfg.TxBufSize))
 	}
-	tries := cfg.AutoBind
-	if cfg.Port == 0 {
-		tries = 1
-	}
-	var lastErr error
-	for i := range tries {
-		port := cfg.Port + i
-		if port > 65535 {
-			break
-		}
+	var bound int
+	err := autobind(ctx, "tcp", ip, cfg.Port, cfg.AutoBind, func(port int) error {
 		addr := network + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
 		r.booted, r.runErr = make(chan struct{}), make(chan error, 1)
 		go func(booted chan struct{}, runErr chan error) {
@@ -237,24 +219,45 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 			if err == nil {
 				err = errors.New("gnet engine exited before booting")
 			}
-			lastErr = err
-			if isAddrInUse(err) && ctx.Err() == nil {
-				continue
-			}
-			return 0, fmt.Errorf("nio: listen on %s: %w", addr, err)
+			return err
 		}
-		if port != 0 {
-			return port, nil
-		}
-		p, err := enginePort(r.eng)
-		if err != nil {
-			r.stopping.Store(true)
-			stopEngine(r)
-			return 0, fmt.Errorf("nio: cannot read the bound port: %w", err)
-		}
-		return p, nil
+		bound = port
+		return nil
+	})
+	if err != nil || bound != 0 {
+		return bound, err
 	}
-	return 0, fmt.Errorf("nio: no free port in %d…%d on %s: %w", cfg.Port, cfg.Port+tries-1, ip, lastErr)
+	p, err := enginePort(r.eng)
+	if err != nil {
+		r.stopping.Store(true)
+		stopEngine(r)
+		return 0, fmt.Errorf("nio: cannot read the bound port: %w", err)
+	}
+	return p, nil
+}
+
+// autobind calls listen with first, first+1, … (tries ports, first only when it is 0 for an
+// ephemeral port, never past 65535) until one is not in use (Tomcat's autoBind).
+func autobind(ctx context.Context, network string, ip netip.Addr, first, tries int, listen func(port int) error) error {
+	if first == 0 {
+		tries = 1
+	}
+	var lastErr error
+	for i := range tries {
+		port := first + i
+		if port > 65535 {
+			break
+		}
+		err := listen(port)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || ctx.Err() != nil {
+			return fmt.Errorf("nio: listen on %s %s: %w", network, netip.AddrPortFrom(ip, uint16(port)), err)
+		}
+		lastErr = err
+	}
+	return fmt.Errorf("nio: no free %s port in %d…%d on %s: %w", network, first, first+tries-1, ip, lastErr)
 }
 
 // enginePort reads the port gnet's listener is bound to (gnet has no Addr()).
@@ -277,36 +280,19 @@ func enginePort(eng gnet.Engine) (int, error) {
 	return 0, fmt.Errorf("unexpected socket address %T", sa)
 }
 
-func (t *Transport) bindUDP(r *receiver, ip netip.Addr) (*udpReceiver, int, error) {
+func (t *Transport) bindUDP(ctx context.Context, r *receiver, ip netip.Addr) (*udpReceiver, int, error) {
 	cfg := &t.cfg
-	tries := cfg.AutoBind
-	if cfg.UDPPort == 0 {
-		tries = 1
+	var conn *net.UDPConn
+	err := autobind(ctx, "udp", ip, cfg.UDPPort, cfg.AutoBind, func(port int) (err error) {
+		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	var lastErr error
-	for i := range tries {
-		port := cfg.UDPPort + i
-		if port > 65535 {
-			break
-		}
-		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
-		if err != nil {
-			lastErr = err
-			if isAddrInUse(err) {
-				continue
-			}
-			return nil, 0, fmt.Errorf("nio: listen on udp %s: %w", netip.AddrPortFrom(ip, uint16(port)), err)
-		}
-		if cfg.RxBufSize > 0 {
-			_ = conn.SetReadBuffer(cfg.RxBufSize)
-		}
-		if cfg.TxBufSize > 0 {
-			_ = conn.SetWriteBuffer(cfg.TxBufSize)
-		}
-		bound := conn.LocalAddr().(*net.UDPAddr).Port
-		return &udpReceiver{r: r, conn: conn, done: make(chan struct{})}, bound, nil
-	}
-	return nil, 0, fmt.Errorf("nio: no free udp port in %d…%d on %s: %w", cfg.UDPPort, cfg.UDPPort+tries-1, ip, lastErr)
+	setBuffers(conn, cfg.RxBufSize, cfg.TxBufSize)
+	bound := conn.LocalAddr().(*net.UDPAddr).Port
+	return &udpReceiver{r: r, conn: conn, done: make(chan struct{})}, bound, nil
 }
 
 // stopEngine shuts gnet down and waits until gnet.Run has returned, that is until every
