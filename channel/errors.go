@@ -29,6 +29,9 @@ var (
 	ErrMessageTooLarge = errors.New("tribes: message too large")
 	// ErrNoBroadcast: OptMulticast was asked but the membership service cannot broadcast.
 	ErrNoBroadcast = errors.New("tribes: membership service cannot broadcast")
+	// ErrReceiverFailed: a running receiver stopped by itself (for example its listener on
+	// descriptor exhaustion). Reported through HealthListener and Channel.Health.
+	ErrReceiverFailed = errors.New("tribes: receiver failed")
 )
 
 // FaultyMember is one member a send failed for, with the reason (Tribes' FaultyMember).

@@ -35,14 +35,18 @@ type Transport struct {
 
 	st counters
 
-	mu    sync.Mutex // serialises Start and Stop
-	rcv   *receiver
-	udp   *udpReceiver
-	snd   atomic.Pointer[sender]
-	local atomic.Pointer[channel.LocalAddress]
+	mu     sync.Mutex // serialises Start and Stop
+	rcv    *receiver
+	udp    *udpReceiver
+	snd    atomic.Pointer[sender]
+	local  atomic.Pointer[channel.LocalAddress]
+	health atomic.Pointer[func(error)]
 }
 
-var _ channel.Transport = (*Transport)(nil)
+var (
+	_ channel.Transport      = (*Transport)(nil)
+	_ channel.HealthReporter = (*Transport)(nil)
+)
 
 // New validates cfg and returns a stopped Transport. Configuration errors wrap
 // channel.ErrInvalidConfig.
@@ -129,6 +133,17 @@ func (t *Transport) Heartbeat() {
 	}
 }
 
+// SetHealthFunc implements channel.HealthReporter: f learns when the receiver's engine
+// stopped by itself (an error wrapping channel.ErrReceiverFailed) and when a restart made
+// it listen again (nil).
+func (t *Transport) SetHealthFunc(f func(err error)) { t.health.Store(&f) }
+
+func (t *Transport) reportHealth(err error) {
+	if f := t.health.Load(); f != nil {
+		(*f)(err)
+	}
+}
+
 // Stats returns a snapshot of the counters.
 func (t *Transport) Stats() Stats { return t.st.snapshot() }
 
@@ -148,7 +163,7 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 		return invalid("bind address %s is a wildcard and no AdvertiseAddress is set", bindIP)
 	}
 
-	r := newReceiver(cfg, &t.st, rx)
+	r := newReceiver(cfg, &t.st, rx, t.reportHealth)
 	r.pool = newWorkerPool(cfg.Workers)
 	defer func() {
 		if err != nil {
@@ -165,8 +180,7 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 		var u *udpReceiver
 		var uport int
 		if u, uport, err = t.bindUDP(ctx, r, bindIP); err != nil {
-			r.stopping.Store(true)
-			stopEngine(r)
+			r.shutdown()
 			return err
 		}
 		local.UDPPort = int32(uport)
@@ -199,6 +213,7 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 		gnet.WithTCPNoDelay(nodelay),
 		gnet.WithReadBufferCap(readBufferCap),
 		gnet.WithWriteBufferCap(4 << 10),
+		gnet.WithTicker(true),
 	}
 	if cfg.RxBufSize > 0 {
 		opts = append(opts, gnet.WithSocketRecvBuffer(cfg.RxBufSize))
@@ -206,34 +221,26 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 	if cfg.TxBufSize > 0 {
 		opts = append(opts, gnet.WithSocketSendBuffer(cfg.TxBufSize))
 	}
-	var bound int
+	r.opts = opts
+	var addr string
 	err := autobind(ctx, "tcp", ip, cfg.Port, cfg.AutoBind, func(port int) error {
-		addr := network + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
-		r.booted, r.runErr = make(chan struct{}), make(chan error, 1)
-		go func(booted chan struct{}, runErr chan error) {
-			runErr <- gnet.Run(r, addr, opts...)
-		}(r.booted, r.runErr)
-		select {
-		case <-r.booted:
-		case err := <-r.runErr:
-			if err == nil {
-				err = errors.New("gnet engine exited before booting")
-			}
-			return err
-		}
-		bound = port
-		return nil
+		addr = network + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
+		return r.boot(addr)
 	})
-	if err != nil || bound != 0 {
-		return bound, err
-	}
-	p, err := enginePort(r.eng)
 	if err != nil {
-		r.stopping.Store(true)
-		stopEngine(r)
+		return 0, err
+	}
+	go r.supervise()
+	port, err := r.port, r.portErr
+	if err != nil {
+		r.shutdown()
 		return 0, fmt.Errorf("nio: cannot read the bound port: %w", err)
 	}
-	return p, nil
+	// A restart must listen on the port the local member advertises.
+	r.emu.Lock()
+	r.addr = network + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
+	r.emu.Unlock()
+	return port, nil
 }
 
 // autobind calls listen with first, first+1, … (tries ports, first only when it is 0 for an
@@ -295,23 +302,11 @@ func (t *Transport) bindUDP(ctx context.Context, r *receiver, ip netip.Addr) (*u
 	return &udpReceiver{r: r, conn: conn, done: make(chan struct{})}, bound, nil
 }
 
-// stopEngine shuts gnet down and waits until gnet.Run has returned, that is until every
-// event loop exited and every connection was closed. Engine.Stop polls every 500 ms; giving
-// it a cancelled context makes it only trigger the shutdown, and Run's return is the
-// completion signal.
-func stopEngine(r *receiver) {
-	cctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = r.eng.Stop(cctx)
-	<-r.runErr
-}
-
 func (t *Transport) stopReceiver(ctx context.Context) error {
 	r := t.rcv
 	t.rcv = nil
 	t.local.Store(nil)
-	r.stopping.Store(true)
-	stopEngine(r)
+	r.shutdown()
 	if u := t.udp; u != nil {
 		t.udp = nil
 		_ = u.conn.Close()
