@@ -291,6 +291,7 @@ func TestChannel(t *testing.T) {
 		`tribes_channel_messages_received_total{node="b"}`:                       5,
 		`tribes_channel_members{node="a"}`:                                       1,
 		`tribes_channel_started_levels{node="b"}`:                                15,
+		`tribes_channel_healthy{node="a"}`:                                       1,
 		`tribes_interceptor_throughput_messages_tx_total{node="a",position="0"}`: 5,
 		`tribes_interceptor_throughput_messages_tx_total{node="a",position="2"}`: 5,
 	} {

@@ -10,17 +10,18 @@ import (
 )
 
 // channelStats is what the "channel" source shows: the channel's counters and its current
-// member count and levels.
+// member count, levels and health.
 type channelStats struct {
 	channel.Stats
 	Members int  `help:"members known now (the chain's view, the local member excluded)"`
 	Levels  uint `metrics:"started_levels,gauge" help:"start levels running now, Tribes' bit set (15 = all)"`
+	Healthy bool `help:"1 unless the transport or membership reported a failure it has not recovered from (Channel.Healthy)"`
 }
 
 // RegisterChannel registers everything a channel can tell:
 //
-//   - "channel": channel.Stats, plus the member count (tribes_channel_members) and the
-//     started levels;
+//   - "channel": channel.Stats, plus the member count (tribes_channel_members), the
+//     started levels and Channel.Healthy (tribes_channel_healthy, 0 or 1);
 //   - "transport": the transport's Stats, if it has a Stats method (transport/nio does);
 //   - "membership": the membership service's Stats, if it has one (membership/mcast does);
 //   - "interceptor_<type>": each interceptor with a Stats method, named after its Go type
@@ -39,7 +40,7 @@ func (r *Registry) RegisterChannel(ch *channel.Channel, labels ...Label) error {
 		return err
 	}
 	if err := add("channel", func() channelStats {
-		return channelStats{Stats: ch.Stats(), Members: len(ch.Members()), Levels: uint(ch.Started())}
+		return channelStats{Stats: ch.Stats(), Members: len(ch.Members()), Levels: uint(ch.Started()), Healthy: ch.Healthy()}
 	}); err != nil {
 		return err
 	}
