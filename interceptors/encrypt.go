@@ -197,10 +197,8 @@ func (e *Encrypt) Config() EncryptConfig { return e.cfg }
 // Start refuses a stack with a TCP failure detector above Encrypt, then starts the layers
 // below. The replay window starts afresh.
 func (e *Encrypt) Start(ctx context.Context, svc channel.Service) error {
-	for _, ic := range chainAbove(e) {
-		if isTCPFailureDetector(ic) {
-			return configError("encrypt: the TCP failure detector must be below (after) the encrypt interceptor, or its probes reach the application unencrypted")
-		}
+	if has[memberChecker](chainAbove(e)) {
+		return configError("encrypt: the TCP failure detector must be below (after) the encrypt interceptor, or its probes reach the application unencrypted")
 	}
 	if svc&channel.SvcReceiver != 0 {
 		e.replay.reset(time.Now())

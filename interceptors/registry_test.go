@@ -21,7 +21,7 @@ func init() {
 }
 
 func TestBuild(t *testing.T) {
-	ics, err := Build("test-probe, test-probe(n=3;wait=250)")
+	ics, err := Build("test-probe, test-probe(n=3;wait=250)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestBuild(t *testing.T) {
 		t.Fatalf("built %+v", ics)
 	}
 	for _, bad := range []string{"nope", "test-probe(n=x)", "test-probe(bogus=1)", "test-probe(n=1", "test-probe(n)"} {
-		if _, err := Build(bad); !errors.Is(err, channel.ErrInvalidConfig) {
+		if _, err := Build(bad, nil); !errors.Is(err, channel.ErrInvalidConfig) {
 			t.Errorf("Build(%q) = %v, want ErrInvalidConfig", bad, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -76,7 +77,7 @@ func startGo(t *testing.T, members ...channel.Member) *goNode {
 	return n
 }
 
-func (n *goNode) member() string { return static.FormatMember(n.ch.LocalMember()) }
+func (n *goNode) member() string { return wire.FormatMemberText(n.ch.LocalMember()) }
 
 func (n *goNode) next(t *testing.T) *channel.Message {
 	t.Helper()

@@ -57,10 +57,18 @@ func startNioNode(t *testing.T, log *slog.Logger) *nioNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd := interceptors.NewTCPFailureDetector()
-	fd.Logger = log
-	df := interceptors.NewDomainFilter(nil)
-	df.Logger = log
+	fd, err := interceptors.NewTCPFailureDetector(interceptors.TCPFailureDetectorConfig{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	df, err := interceptors.NewDomainFilter(interceptors.DomainFilterConfig{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := interceptors.NewThroughput(interceptors.ThroughputConfig{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	order, err := interceptors.NewOrder(interceptors.OrderConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +79,7 @@ func startNioNode(t *testing.T, log *slog.Logger) *nioNode {
 	}
 	n := &nioNode{mbr: static.New()}
 	n.ch, err = channel.New(channel.Config{Transport: tr, Membership: n.mbr, Logger: log, Interceptors: []channel.Interceptor{
-		interceptors.NewThroughput(interceptors.ThroughputConfig{Logger: log}), order, frag, df, fd}})
+		tp, order, frag, df, fd}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -349,6 +349,14 @@ func TestSourceChanges(t *testing.T) {
 	}
 }
 
+func newThroughput(t *testing.T) *interceptors.Throughput {
+	tp, err := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
 // startPair starts two channels on an in-memory network, the first with interceptors.
 func startPair(t *testing.T, ics ...channel.Interceptor) (a, b *channel.Channel) {
 	t.Helper()
@@ -375,9 +383,11 @@ func startPair(t *testing.T, ics ...channel.Interceptor) (a, b *channel.Channel)
 }
 
 func TestChannel(t *testing.T) {
-	tp1 := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
-	tp2 := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
-	a, b := startPair(t, tp1, interceptors.NewDomainFilter(nil), tp2)
+	df, err := interceptors.NewDomainFilter(interceptors.DomainFilterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := startPair(t, newThroughput(t), df, newThroughput(t))
 	b.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error { return nil }))
 	ctx := context.Background()
 	for range 5 {
@@ -395,6 +405,7 @@ func TestChannel(t *testing.T) {
 		`tribes_channel_messages_received_total{node="a"}`:                       0,
 		`tribes_channel_members{node="a"}`:                                       1,
 		`tribes_channel_started_levels{node="b"}`:                                15,
+		`tribes_channel_healthy{node="a"}`:                                       1,
 		`tribes_interceptor_throughput_messages_tx_total{node="a",position="0"}`: 5,
 		`tribes_interceptor_throughput_messages_tx_total{node="a",position="2"}`: 5,
 	} {
@@ -423,7 +434,7 @@ func TestChannel(t *testing.T) {
 	}
 	// A channel with one throughput interceptor has no position label on its metrics: a
 	// registry holding the one with two refuses it.
-	single, _ := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
+	single, _ := startPair(t, newThroughput(t))
 	if err := reg.Register(newCollector(t, metrics.Config{Channel: single, Labels: prometheus.Labels{"node": "c"}})); err == nil || !strings.Contains(err.Error(), "different label names") {
 		t.Errorf("interceptor metrics with other label names: %v", err)
 	}
@@ -513,7 +524,7 @@ tribes_channel_messages_sent_total{node="a"} 3
 var expvarRuns int
 
 func TestExpvar(t *testing.T) {
-	a, _ := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
+	a, _ := startPair(t, newThroughput(t))
 	if err := a.Send(context.Background(), nil, []byte("x"), channel.OptUseAck); err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +572,7 @@ func TestExpvar(t *testing.T) {
 
 // Gathers while messages flow: the race detector checks the sources are read safely.
 func TestConcurrentGather(t *testing.T) {
-	a, b := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
+	a, b := startPair(t, newThroughput(t))
 	b.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error { return nil }))
 	c := newCollector(t, metrics.Config{Channel: a})
 	reg := prometheus.NewRegistry()
@@ -603,7 +614,7 @@ func TestEveryInterceptorLints(t *testing.T) {
 		if name == "encrypt" {
 			spec = "encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f)"
 		}
-		ics, err := interceptors.Build(spec)
+		ics, err := interceptors.Build(spec, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", spec, err)
 		}

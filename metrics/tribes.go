@@ -12,17 +12,18 @@ import (
 )
 
 // channelStats is what the "channel" source shows: the channel's counters and its current
-// member count and levels.
+// member count, levels and health.
 type channelStats struct {
 	channel.Stats
 	Members int  `help:"members known now (the chain's view, the local member excluded)"`
 	Levels  uint `metrics:"started_levels,gauge" help:"start levels running now, Tribes' bit set (15 = all)"`
+	Healthy bool `help:"1 unless the transport or membership reported a failure it has not recovered from (Channel.Healthy)"`
 }
 
 // channelSources are the sources of a channel, as NewCollector lists them.
 func channelSources(ch *channel.Channel) []Source {
 	out := []Source{{Name: "channel", Stats: func() channelStats {
-		return channelStats{Stats: ch.Stats(), Members: len(ch.Members()), Levels: uint(ch.Started())}
+		return channelStats{Stats: ch.Stats(), Members: len(ch.Members()), Levels: uint(ch.Started()), Healthy: ch.Healthy()}
 	}}}
 	if tr := ch.Transport(); hasStats(tr) {
 		out = append(out, Source{Name: "transport", Stats: tr})

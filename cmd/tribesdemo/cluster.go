@@ -197,7 +197,10 @@ func (d *clusterDemo) startNode(ctx context.Context, name string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	fd := interceptors.NewTCPFailureDetector()
+	fd, err := interceptors.NewTCPFailureDetector(interceptors.TCPFailureDetectorConfig{})
+	if err != nil {
+		return nil, err
+	}
 	nd := &clusterNode{name: name, fd: fd}
 	nd.ch, err = channel.New(channel.Config{Transport: tr, Membership: ms,
 		Interceptors: []channel.Interceptor{fd}, Logger: log})

@@ -89,7 +89,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.BoolVar(&f.udp, "udp", false, "also open a UDP receiver, for the udp send option (Tomcat udpPort)")
 	fs.IntVar(&f.udpPort, "udp-port", 0, "first UDP port to try with --udp (0 = any free port)")
 	fs.IntVar(&f.workers, "workers", 0, fmt.Sprintf("receiver worker goroutines (Tomcat maxThreads; 0 = %d)", nio.DefaultWorkers))
-	fs.IntVar(&f.maxFrameSize, "max-frame-size", 0, "largest message frame accepted, bytes (0 = 64 MiB)")
+	fs.IntVar(&f.maxFrameSize, "max-frame-size", 0, "largest message frame accepted, bytes (0 = 16 MiB)")
 	fs.IntVar(&f.poolSize, "pool-size", 0, fmt.Sprintf("connections per member (Tomcat poolSize; 0 = %d)", nio.DefaultPoolSize))
 	fs.IntVar(&f.maxRetries, "max-retries", 0, fmt.Sprintf("extra attempts after a failed send (Tomcat maxRetryAttempts; 0 = %d, -1 = none)", nio.DefaultMaxRetryAttempts))
 	fs.IntVar(&f.keepAliveCount, "keepalive-count", 0, "messages per connection before it is reopened (Tomcat keepAliveCount; 0 = unlimited)")
@@ -143,7 +143,7 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	}
 	stack := slices.Clone(ics)
 	if f.interceptors != "" {
-		built, err := interceptors.Build(f.interceptors)
+		built, err := interceptors.Build(f.interceptors, log)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --interceptors: %v", errUsage, err)
 		}
@@ -167,7 +167,7 @@ func (f *nodeFlags) buildServed(ctx context.Context, mf *metricsFlag, stderr io.
 // membership is multicast with --mcast-addr, else the --static list.
 func (f *nodeFlags) membership(log *slog.Logger) (channel.MembershipService, error) {
 	if f.mcastAddr == "" {
-		members, err := static.ParseMembers(f.static)
+		members, err := wire.ParseMemberList(f.static)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --static: %v", errUsage, err)
 		}

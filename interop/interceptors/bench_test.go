@@ -17,7 +17,7 @@ import (
 // failure detector joins the typical stack when it is registered.
 func benchStacks(b *testing.B) map[string]string {
 	typical := "order,dispatch,gzip"
-	if _, err := interceptors.Build("tcpfailure"); err == nil {
+	if _, err := interceptors.Build("tcpfailure", nil); err == nil {
 		typical += ",tcpfailure"
 	}
 	return map[string]string{"bare": "", "typical": typical}
@@ -25,7 +25,7 @@ func benchStacks(b *testing.B) map[string]string {
 
 // startBenchNode is startGoStack for benchmarks.
 func startBenchNode(b *testing.B, spec string, members ...channel.Member) *channel.Channel {
-	ics, err := interceptors.Build(spec)
+	ics, err := interceptors.Build(spec, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

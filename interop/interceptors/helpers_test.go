@@ -16,6 +16,7 @@ import (
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +40,7 @@ type nodeOpts struct {
 
 func startGo(t *testing.T, spec string, o nodeOpts, members ...channel.Member) *goNode {
 	t.Helper()
-	ics, err := interceptors.Build(spec)
+	ics, err := interceptors.Build(spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func startGoStack(t *testing.T, ics []channel.Interceptor, port int, members ...
 	return n
 }
 
-func (n *goNode) member() string { return static.FormatMember(n.ch.LocalMember()) }
+func (n *goNode) member() string { return wire.FormatMemberText(n.ch.LocalMember()) }
 
 func (n *goNode) next(t *testing.T, timeout time.Duration) *channel.Message {
 	t.Helper()

@@ -141,17 +141,6 @@ func (n *goNode) member() string {
 	return fmt.Sprintf("%s:%d:%s", m.IP(), m.Port, hex.EncodeToString(m.UniqueID[:]))
 }
 
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // emptyMembership is a membership service with no members (static interceptors add them).
 type emptyMembership struct{}
 

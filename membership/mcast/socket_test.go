@@ -94,12 +94,13 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
-func startService(t *testing.T, cfg mcast.Config, m channel.Member, l channel.MembershipListener) *mcast.Service {
+func startService(t *testing.T, cfg mcast.Config, m channel.Member, l *events) *mcast.Service {
 	t.Helper()
 	s, err := mcast.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetReceiveFunc(l.MessageReceived)
 	if err := s.Start(context.Background(), channel.SvcMembership, m, l); err != nil {
 		t.Fatal(err)
 	}
