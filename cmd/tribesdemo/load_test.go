@@ -215,10 +215,25 @@ func TestMetricsFlag(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"tribes_channel_messages_sent_total 3\n", "tribes_transport_messages_sent_total 3\n", "tribes_channel_members 1\n"} {
+	for _, want := range []string{"tribes_channel_messages_sent_total 3\n", "tribes_transport_messages_sent_total 3\n", "tribes_channel_members 1\n",
+		"# TYPE go_goroutines gauge\n", "# TYPE process_resident_memory_bytes gauge\n"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
+	}
+	resp, err = noKeepAlive.Get(strings.TrimSuffix(url, "/metrics") + "/debug/vars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var vars struct {
+		Tribes map[string]map[string]any `json:"tribes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
+		t.Fatalf("/debug/vars: %v", err)
+	}
+	if got := vars.Tribes["channel"]["MessagesSent"]; got != 3.0 {
+		t.Errorf("/debug/vars: channel MessagesSent %v: %v", got, vars.Tribes)
 	}
 }
 
