@@ -63,6 +63,7 @@ type Decoder struct {
 	depth   int
 	started bool
 	err     error
+	scratch []*ClassDesc
 }
 
 // NewDecoder returns a Decoder reading the stream from r. It reads r as needed; it
@@ -487,6 +488,9 @@ func (d *Decoder) classDesc() (*ClassDesc, error) {
 	if err != nil {
 		return nil, d.fail(ErrSUIDMismatch, err.Error())
 	}
+	if c == cd {
+		cd.linkDataSuper()
+	}
 	d.handles[h] = c
 	return c, nil
 }
@@ -560,17 +564,27 @@ func (d *Decoder) object() (any, error) {
 	if cd.Flags&SCSerializable == 0 {
 		return nil, d.failf(ErrMalformed, "%s is neither serializable nor externalizable", cd.Name)
 	}
-	chain, err := cd.Hierarchy()
-	if err != nil {
-		return nil, d.fail(ErrCycle, err.Error())
+	// The classes with data, collected along dataSuper: work and memory stay
+	// proportional to the data read, however long the class hierarchy is.
+	chain := d.scratch[:0]
+	for c := cd; c != nil; c = c.dataSuper {
+		if c.hasData() {
+			chain = append(chain, c)
+		}
 	}
+	d.scratch = chain[:0] // reused by nested objects: copy it out first
 	o.Slots = make([]Slot, len(chain))
-	for i, c := range chain {
-		if o.Slots[i].Values, err = d.fieldValues(c); err != nil {
+	for i := range o.Slots {
+		o.Slots[i].Class = chain[len(chain)-1-i]
+	}
+	for i := range o.Slots {
+		sl := &o.Slots[i]
+		c := sl.Class
+		if sl.Values, err = d.fieldValues(c); err != nil {
 			return nil, err
 		}
 		if c.Flags&SCWriteMethod != 0 {
-			if o.Slots[i].Annotation, err = d.annotation(); err != nil {
+			if sl.Annotation, err = d.annotation(); err != nil {
 				return nil, err
 			}
 		}

@@ -60,8 +60,9 @@
 // # Writing Tribes classes
 //
 // Build a *ClassDesc (name, serialVersionUID, flags, fields) once and share it. A
-// Serializable class with default field layout is an *Object with one Slot per class
-// of ClassDesc.Hierarchy (NewObject, SetField); an Externalizable class (Flags
+// Serializable class is an *Object with one Slot per class of its hierarchy that has
+// fields or a writeObject method (NewObject, SetField; writeObject's extra data goes
+// into Slot.Annotation, built with a DataWriter); an Externalizable class (Flags
 // SCExternalizable|SCBlockData) writes its data with a DataWriter into
 // Object.External, and its reader uses a DataReader, exactly as writeExternal and
 // readExternal do with ObjectOutput and ObjectInput.

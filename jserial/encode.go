@@ -36,6 +36,7 @@ type encState struct {
 	next     int32            // handles assigned so far
 	handles  map[refKey]int32 // identity -> handle
 	types    map[string]int32 // field signatures by value (Java interns them)
+	chains   map[*ClassDesc][]*ClassDesc
 }
 
 // refKey identifies a Java object: a Go pointer (and length, for strings and slices)
@@ -126,6 +127,7 @@ func MarshalAppend(dst []byte, v any) ([]byte, error) {
 
 func (s *encState) top(v any) error {
 	s.depth = 0
+	clear(s.chains)
 	switch x := v.(type) {
 	case Reset:
 		s.buf = append(s.buf, tcReset)
@@ -757,11 +759,14 @@ func (s *encState) genericObject(o *Object) error {
 	if cd == nil {
 		return typeErr("*Object without class descriptor")
 	}
-	chain, err := cd.Hierarchy()
-	if err != nil {
-		return err
-	}
 	ext := cd.Flags&SCExternalizable != 0
+	var chain []*ClassDesc
+	if !ext {
+		var err error
+		if chain, err = s.dataChain(cd); err != nil {
+			return err
+		}
+	}
 	switch {
 	case ext && cd.Flags&SCBlockData == 0:
 		return typeErr("%s: externalizable without SCBlockData", cd.Name)
@@ -770,7 +775,7 @@ func (s *encState) genericObject(o *Object) error {
 	case cd.Flags&SCEnum != 0 || cd.Name[0] == '[':
 		return typeErr("*Object of class %s", cd.Name)
 	case !ext && len(o.Slots) != len(chain):
-		return typeErr("%s: %d slots for %d classes", cd.Name, len(o.Slots), len(chain))
+		return typeErr("%s: %d slots for %d classes with data", cd.Name, len(o.Slots), len(chain))
 	}
 	s.buf = append(s.buf, tcObject)
 	if err := s.classDesc(cd); err != nil {
@@ -782,6 +787,9 @@ func (s *encState) genericObject(o *Object) error {
 	}
 	for i, c := range chain {
 		sl := &o.Slots[i]
+		if sl.Class != c {
+			return typeErr("%s: slot %d is for class %v, want %s", cd.Name, i, className(sl.Class), c.Name)
+		}
 		if len(sl.Values) != len(c.Fields) {
 			return typeErr("%s: %d values for %d fields", c.Name, len(sl.Values), len(c.Fields))
 		}
@@ -808,4 +816,27 @@ func (s *encState) genericObject(o *Object) error {
 		}
 	}
 	return nil
+}
+
+func className(c *ClassDesc) string {
+	if c == nil {
+		return "<nil>"
+	}
+	return c.Name
+}
+
+// dataChain is ClassDesc.dataChain, computed once per descriptor and element.
+func (s *encState) dataChain(cd *ClassDesc) ([]*ClassDesc, error) {
+	if c, ok := s.chains[cd]; ok {
+		return c, nil
+	}
+	c, err := cd.dataChain()
+	if err != nil {
+		return nil, err
+	}
+	if s.chains == nil {
+		s.chains = map[*ClassDesc][]*ClassDesc{}
+	}
+	s.chains[cd] = c
+	return c, nil
 }

@@ -98,10 +98,23 @@ var mappedDescs = func() map[string]*ClassDesc {
 		characterDesc, floatDesc, doubleDesc, bytesDesc, shortsDesc, intsDesc, longsDesc, charsDesc, boolsDesc,
 		floatsDesc, doublesDesc, arrayListDesc, linkedListDesc, hashMapDesc, linkedHashMapDesc, treeMapDesc,
 		hashSetDesc, linkedHashSetDesc, uuidDesc, dateDesc, bigIntegerDesc, bigDecimalDesc} {
+		d.linkDataSuper()
 		m[d.Name] = d
 	}
 	return m
 }()
+
+// linkDataSuper sets d.dataSuper from a Super whose own link is set.
+func (d *ClassDesc) linkDataSuper() {
+	switch s := d.Super; {
+	case s == nil:
+		d.dataSuper = nil
+	case s.hasData():
+		d.dataSuper = s
+	default:
+		d.dataSuper = s.dataSuper
+	}
+}
 
 // canonical returns the package's descriptor for a decoded one that is identical to
 // it, d itself for other classes, or an error for a mapped class with another SUID.
