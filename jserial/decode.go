@@ -1,11 +1,14 @@
 package jserial
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/big"
+	"slices"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -77,22 +80,38 @@ func NewDecoder(r io.Reader, cfg DecoderConfig) (*Decoder, error) {
 }
 
 func newBytesDecoder(b []byte, cfg DecoderConfig) (*Decoder, error) {
+	d := &Decoder{}
+	return d, d.init(b, cfg)
+}
+
+func (d *Decoder) init(b []byte, cfg DecoderConfig) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d := &Decoder{src: source{buf: b, max: cfg.MaxBytes}, cfg: cfg}
+	d.cfg = cfg
+	d.src = source{buf: b, max: cfg.MaxBytes}
 	if int64(len(b)) > cfg.MaxBytes {
 		d.src.buf = b[:cfg.MaxBytes]
 		d.src.limited = true
 	}
-	return d, nil
+	return nil
 }
+
+var decPool = sync.Pool{New: func() any { return new(Decoder) }}
 
 // Unmarshal decodes a stream holding exactly one element (Tribes' payloads), with the
 // default limits.
 func Unmarshal(b []byte) (any, error) {
-	d, _ := newBytesDecoder(b, DecoderConfig{})
+	d := decPool.Get().(*Decoder)
+	defer func() {
+		clear(d.handles)
+		*d = Decoder{handles: d.handles[:0], scratch: d.scratch[:0]}
+		if cap(d.handles) <= 4096 {
+			decPool.Put(d)
+		}
+	}()
+	d.init(b, DecoderConfig{})
 	v, err := d.Decode()
 	if err == io.EOF {
 		return nil, d.fail(ErrTruncated, "no element after the header")
@@ -227,7 +246,12 @@ func (d *Decoder) content(allowBlock bool) (any, error) {
 	if err := d.enter(); err != nil {
 		return nil, err
 	}
-	defer func() { d.depth-- }()
+	v, err := d.content1(allowBlock)
+	d.depth--
+	return v, err
+}
+
+func (d *Decoder) content1(allowBlock bool) (any, error) {
 	tc, err := d.src.u8()
 	if err != nil {
 		return nil, err
@@ -339,37 +363,38 @@ func (d *Decoder) utf() (string, error) {
 // newString reads the body of TC_STRING / TC_LONGSTRING and assigns its handle. Every
 // decoded string has its own memory (an empty one too), so that the encoder can tell
 // a back-reference (the same string) from an equal string.
-func (d *Decoder) newString(tc byte) (string, error) {
+func (d *Decoder) newString(tc byte) (any, error) {
 	var n int64
 	if tc == tcString {
 		l, err := d.src.u16()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		n = int64(l)
 	} else {
 		l, err := d.src.u64()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if int64(l) < 0 || int64(l) > d.src.max {
-			return "", d.failf(ErrLimit, "string length %d", int64(l))
+			return nil, d.failf(ErrLimit, "string length %d", int64(l))
 		}
 		n = int64(l)
 	}
 	b, err := d.src.take(int(n))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	s, err := decodeMUTF8(b)
+	str, err := decodeMUTF8(b)
 	if err != nil {
-		return "", d.fail(err, "invalid modified UTF-8")
+		return nil, d.fail(err, "invalid modified UTF-8")
 	}
-	if s == "" {
-		s = unsafe.String(new(byte), 0)
+	if str == "" {
+		str = unsafe.String(new(byte), 0)
 	}
+	var s any = str // boxed once, for the handle table and the caller
 	if _, err := d.newHandle(s); err != nil {
-		return "", err
+		return nil, err
 	}
 	return s, nil
 }
@@ -392,7 +417,12 @@ func (d *Decoder) classDesc() (*ClassDesc, error) {
 	if err := d.enter(); err != nil {
 		return nil, err
 	}
-	defer func() { d.depth-- }()
+	cd, err := d.classDesc1()
+	d.depth--
+	return cd, err
+}
+
+func (d *Decoder) classDesc1() (*ClassDesc, error) {
 	tc, err := d.src.u8()
 	if err != nil {
 		return nil, err
@@ -416,6 +446,9 @@ func (d *Decoder) classDesc() (*ClassDesc, error) {
 	default:
 		d.src.pos--
 		return nil, d.failf(ErrUnknownTypeCode, "0x%02x where a class descriptor is expected", tc)
+	}
+	if m := d.peekJDK(); m != nil {
+		return d.jdkDesc(m)
 	}
 	name, err := d.utf()
 	if err != nil {
@@ -493,6 +526,45 @@ func (d *Decoder) classDesc() (*ClassDesc, error) {
 	}
 	d.handles[h] = c
 	return c, nil
+}
+
+// peekJDK returns the package's descriptor when the buffered input continues with
+// exactly its bytes (up to the superclass), as the JVM writes them.
+func (d *Decoder) peekJDK() *ClassDesc {
+	rest := d.src.buf[d.src.pos:]
+	if len(rest) < 2 {
+		return nil
+	}
+	n := int(be16(rest))
+	if len(rest) < 2+n {
+		return nil
+	}
+	m := mappedDescs[string(rest[2:2+n])]
+	if m == nil || m.wire == nil || !bytes.HasPrefix(rest, m.wire[1:]) {
+		return nil
+	}
+	return m
+}
+
+// jdkDesc reads the rest of the JDK descriptor m found by peekJDK: no allocation for
+// the common case.
+func (d *Decoder) jdkDesc(m *ClassDesc) (*ClassDesc, error) {
+	d.src.pos += len(m.wire) - 1
+	h, err := d.newHandle(inProgress{})
+	if err != nil {
+		return nil, err
+	}
+	super, err := d.classDesc()
+	if err != nil {
+		return nil, err
+	}
+	cd := m
+	if super != m.Super { // unusual: keep it generic
+		cd = &ClassDesc{Name: m.Name, SUID: m.SUID, Flags: m.Flags, Fields: slices.Clone(m.Fields), Super: super}
+		cd.linkDataSuper()
+	}
+	d.handles[h] = cd
+	return cd, nil
 }
 
 // annotation reads BlockData and values up to TC_ENDBLOCKDATA.

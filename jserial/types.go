@@ -56,6 +56,7 @@ type ClassDesc struct {
 
 	kind      kind       // mapped JDK class (set only on the package's own descriptors)
 	dataSuper *ClassDesc // nearest superclass with data (hasData), set by the decoder
+	wire      []byte     // the package's descriptors without object fields: the bytes up to the superclass
 }
 
 // Field is one serializable field of a class descriptor.
