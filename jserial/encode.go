@@ -173,12 +173,11 @@ func (s *encState) u64(v uint64) {
 	s.buf = append(s.buf, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
 
-
 // ref writes TC_REFERENCE if k was written before and reports whether it did.
 func (s *encState) ref(k refKey) bool {
 	if h, ok := s.handles.get(k); ok {
 		s.buf = append(s.buf, tcReference)
-		s.u32(uint32(baseWireHandle+h))
+		s.u32(uint32(baseWireHandle + h))
 		return true
 	}
 	return false
@@ -496,7 +495,7 @@ func (s *encState) typeString(x string) {
 	}
 	if h, ok := s.types[x]; ok {
 		s.buf = append(s.buf, tcReference)
-		s.u32(uint32(baseWireHandle+h))
+		s.u32(uint32(baseWireHandle + h))
 		return
 	}
 	s.types[x] = s.next
