@@ -213,7 +213,8 @@ func (d *Decoder) newHandle(v any) (int, error) {
 
 // count checks a length read off the wire against MaxArrayLen and, when the whole
 // input is known, against what is left of it (each element takes at least minSize
-// bytes). It returns the capacity to preallocate.
+// bytes). It returns the capacity to preallocate: the length, or at most 1024 while
+// the rest of the input is unknown (the slice then grows with the elements read).
 func (d *Decoder) count(n int32, minSize int, what string) (int, error) {
 	if n < 0 {
 		return 0, d.failf(ErrMalformed, "negative %s length %d", what, n)
@@ -748,11 +749,12 @@ func (d *Decoder) array() (any, error) {
 	et := cd.Name[1]
 	size := primSize(et)
 	if cd.kind != kindNone {
-		n, err := d.count(int32(l), size, "array")
-		if err != nil {
+		if _, err := d.count(int32(l), size, "array"); err != nil {
 			return nil, err
 		}
-		return d.primArray(cd.kind, n)
+		// The elements are read (source.need grows with the data received) before
+		// the result is allocated.
+		return d.primArray(cd.kind, int(l))
 	}
 	isObj := et == 'L' || et == '['
 	if !isObj && size == 0 {

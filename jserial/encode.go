@@ -802,8 +802,8 @@ func (s *encState) genericObject(o *Object) error {
 		return nil
 	}
 	cd := o.Class
-	if cd == nil {
-		return typeErr("*Object without class descriptor")
+	if cd == nil || cd.Name == "" {
+		return typeErr("*Object without a named class descriptor")
 	}
 	ext := cd.Flags&SCExternalizable != 0
 	var chain []*ClassDesc

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // fuzzLimits keep single fuzz inputs cheap.
@@ -100,4 +101,37 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), r.n)], r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+// FuzzModifiedUTF8: any Go string survives modified UTF-8 (invalid UTF-8 bytes become
+// U+FFFD, unpaired surrogates in their 3-byte form are kept), the announced length is
+// the written length, and plainASCII agrees with a byte-wise check.
+func FuzzModifiedUTF8(f *testing.F) {
+	for _, s := range []string{"", "abc", "\x00", "h\u00e9llo \U0001F600", "\xed\xa0\x80", "\xff", "\xed\xa0\x80\xed\xb0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, plain := mutf8Len(s)
+		b := appendMUTF8(nil, s)
+		if len(b) != n {
+			t.Fatalf("length %d, wrote %d", n, len(b))
+		}
+		naive := true
+		for i := 0; i < len(s); i++ {
+			naive = naive && s[i] != 0 && s[i] < 0x80
+		}
+		if plain != naive || plainASCII([]byte(s)) != naive || (plain && string(b) != s) {
+			t.Fatalf("plain %v/%v, naive %v", plain, plainASCII([]byte(s)), naive)
+		}
+		back, err := decodeMUTF8(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b2 := appendMUTF8(nil, back); !bytes.Equal(b, b2) {
+			t.Fatalf("%q -> %x -> %q -> %x", s, b, back, b2)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Fatalf("%q came back as %q", s, back)
+		}
+	})
 }

@@ -170,6 +170,7 @@ func TestEncodeErrors(t *testing.T) {
 		want error
 	}{
 		{"Go int", 5, ErrType},
+		{"unnamed class", &Object{Class: &ClassDesc{Flags: SCSerializable}}, ErrType},
 		{"struct", struct{}{}, ErrType},
 		{"map", map[string]any{}, ErrType},
 		{"block data in a list", []any{BlockData{1}}, ErrType},
@@ -204,5 +205,35 @@ func TestCyclicMap(t *testing.T) {
 	}
 	if _, err := Unmarshal(b); !errors.Is(err, ErrCycle) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Large arrays and collections also decode through an io.Reader that returns little
+// data at a time.
+func TestReaderLargeValues(t *testing.T) {
+	ints := make([]int32, 5000)
+	list := make([]any, 3000)
+	for i := range ints {
+		ints[i] = int32(i * 3)
+	}
+	for i := range list {
+		list[i] = int32(i)
+	}
+	for _, v := range []any{ints, list, make([]byte, 100000), strings.Repeat("x", 70000)} {
+		b, err := Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := NewDecoder(&chunkReader{b: b, n: 7}, DecoderConfig{})
+		got, err := d.Decode()
+		if err != nil {
+			t.Fatalf("%T: %v", v, err)
+		}
+		if b2, _ := Marshal(got); !bytes.Equal(b, b2) {
+			t.Fatalf("%T decoded differently", v)
+		}
+		if _, err := d.Decode(); err != io.EOF {
+			t.Fatalf("after the value: %v", err)
+		}
 	}
 }
