@@ -28,8 +28,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 const (
@@ -81,7 +82,7 @@ func Available() (reason string, ok bool) {
 
 // Skip skips t with a clear reason when Java or the jars are unavailable
 // (or fails it if GOTRIBES_REQUIRE_JAVA is set).
-func Skip(t testing.TB) {
+func Skip(t testutil.TB) {
 	t.Helper()
 	reason, ok := Available()
 	if ok {
