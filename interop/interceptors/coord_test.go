@@ -11,6 +11,7 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/node"
 )
 
 // coordTap records the raw coordination messages a Go node receives, below its
@@ -91,7 +92,7 @@ func goCoordinator(t *testing.T, port int, java channel.Member) (*goNode, *inter
 		t.Fatal(err)
 	}
 	tap := &coordTap{}
-	g := startGoStack(t, []channel.Interceptor{c, tap}, port, java)
+	g := startGoNode(t, node.Config{Above: []channel.Interceptor{c, tap}}, port, java)
 	return g, c, tap, views
 }
 
