@@ -105,7 +105,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.StringVar(&f.domain, "domain", "", "cluster domain advertised in the local member")
 	fs.StringVar(&f.payload, "payload", "", "payload advertised in the local member, hex")
 	fs.StringVar(&f.interceptors, "interceptors", "", "interceptor stack, first = closest to the application, e.g. "+
-		"\"tcpfailure(connectTimeout=500),ping,domain,staticmember(members=host:port:id)\" (known: "+strings.Join(interceptors.Names(), ", ")+")")
+		"\"ping,tcpfailure(connectTimeout=500),domain,staticmember(members=host:port:id)\" (known: "+strings.Join(interceptors.Names(), ", ")+")")
 }
 
 // build creates an unstarted channel from the flags. The interceptors passed in sit on top
