@@ -45,7 +45,7 @@ type Config struct {
 }
 
 // New builds the node's channel, unstarted. Configuration errors wrap
-// channel.ErrInvalidConfig.
+// channel.ErrInvalidConfig and name the part at fault ("node: interceptors: …").
 func New(cfg Config) (*channel.Channel, error) {
 	tcfg := nio.DefaultConfig()
 	if cfg.Transport != nil {
@@ -66,17 +66,17 @@ func New(cfg Config) (*channel.Channel, error) {
 		}
 		ms, err := mcast.New(mcfg)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("node: multicast: %w", err)
 		}
 		membership = ms
 	}
 	built, err := interceptors.Build(cfg.Interceptors, cfg.Logger)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("node: interceptors: %w", err)
 	}
 	tr, err := nio.New(tcfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("node: transport: %w", err)
 	}
 	return channel.New(channel.Config{
 		Transport:    tr,

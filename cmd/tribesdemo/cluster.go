@@ -86,7 +86,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: tribesdemo cluster [flags]\n\nStarts nodes on 127.0.0.1 in this process with multicast membership on the loopback\ninterface, shows them join, exchanges messages with each ack mode, replicates an HTTP\nsession, kills a node run as a child process and shows it detected, then exits.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *n < 2 || *n > 16 || *msgs < 1 || *size < 0 || *drop < 500*time.Millisecond {

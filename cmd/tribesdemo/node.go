@@ -233,7 +233,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"readable text on a terminal, JSON lines otherwise or with --json.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	asJSON := !isTerminal(stdout)
@@ -242,7 +242,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			asJSON = *jsonOut
 		}
 	})
-	sendOpts, err := parseOptionsFlag(*chatOpts)
+	sendOpts, err := parseOptionsFlag("chat-options", *chatOpts)
 	if err != nil {
 		return err
 	}
@@ -444,11 +444,12 @@ func (p *nodePrinter) stopped(st channel.Stats) {
 		st.MessagesReceived, st.BytesReceived, st.MessagesSent, float64(maxRSSKB())/1024)
 }
 
-// parseOptionsFlag reads --options: Tribes' names, comma separated, or a number.
-func parseOptionsFlag(s string) (channel.SendOptions, error) {
+// parseOptionsFlag reads the send options of flag name (--options, --chat-options):
+// Tribes' names, comma separated, or a number.
+func parseOptionsFlag(name, s string) (channel.SendOptions, error) {
 	o, err := channel.ParseSendOptions(strings.ReplaceAll(s, " ", ""))
 	if err != nil {
-		return 0, fmt.Errorf("%w: --options: %v", errUsage, err)
+		return 0, fmt.Errorf("%w: --%s: %v", errUsage, name, err)
 	}
 	return o, nil
 }
