@@ -39,10 +39,7 @@ func sendEach(ctx context.Context, next channel.Interceptor, to []channel.Member
 	for i, err := range errs {
 		faulty = channel.AppendFaulty(faulty, err, to[i:i+1])
 	}
-	if len(faulty) == 0 {
-		return nil
-	}
-	return &channel.SendError{MessageID: id, Faulty: faulty}
+	return channel.NewSendError(id, faulty)
 }
 
 // failedMembers returns the members of to that err names as faulty (all of them if err is

@@ -171,26 +171,19 @@ func TestNoPerMessageLogging(t *testing.T) {
 		}
 	}
 
-	r := metrics.NewRegistry()
-	if err := r.RegisterChannel(a.ch); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.RegisterSessionManager(ms[0]); err != nil {
-		t.Fatal(err)
-	}
-	e := scrape(t, r)
+	g := gather(t, newCollector(t, metrics.Config{Channel: a.ch, SessionManagers: []*delta.Manager{ms[0]}}))
 	for _, s := range []string{"tribes_transport_messages_sent_total", "tribes_transport_conns_pooled",
 		"tribes_interceptor_throughput_messages_tx_total", "tribes_interceptor_order_sent_total",
 		"tribes_interceptor_fragmentation_sent_whole_total", "tribes_interceptor_tcp_failure_detector_probes_total",
 		`tribes_sessions_sent_total{context="localhost#/",event="EVT_SESSION_DELTA"}`} {
-		if _, ok := e.series[s]; !ok {
+		if _, ok := g.series[s]; !ok {
 			t.Errorf("no %s", s)
 		}
 	}
-	if e.types["tribes_transport_conns_pooled"] != "gauge" {
-		t.Errorf("conns_pooled is a %s", e.types["tribes_transport_conns_pooled"])
+	if g.types["tribes_transport_conns_pooled"] != gaugeType {
+		t.Errorf("conns_pooled is a %s", g.types["tribes_transport_conns_pooled"])
 	}
-	if v := e.series["tribes_channel_messages_sent_total"]; v < 3*perMode {
+	if v := g.series["tribes_channel_messages_sent_total"]; v < 3*perMode {
 		t.Errorf("channel messages sent %v", v)
 	}
 

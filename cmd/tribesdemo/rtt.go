@@ -211,8 +211,8 @@ Example:
 	}
 	var answered, lost atomic.Int64
 	finish := func() {}
-	if w, ok := terminalWidth(stdout); ok && *showProgress && !*asJSON {
-		finish = startProgress(stdout, w, int64(*count), limit, func() (int64, int64) {
+	if isTerminal(stdout) && *showProgress && !*asJSON {
+		finish = startProgress(stdout, int64(*count), limit, func() (int64, int64) {
 			l := lost.Load()
 			return answered.Load() + l, l
 		})

@@ -86,6 +86,10 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ch.Health(); err != nil {
+			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !m.Ready() {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return

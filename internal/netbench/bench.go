@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gotribes/tribes/internal/testenv"
 	"github.com/gotribes/tribes/internal/testutil"
 )
 
@@ -40,7 +41,7 @@ func Available() (reason string, ok bool) {
 func Require(t testutil.TB) {
 	t.Helper()
 	if reason, ok := Available(); !ok {
-		t.Skipf("netbench: %s", reason)
+		testenv.Missing(t, "netbench: %s", reason)
 	}
 }
 
@@ -80,7 +81,7 @@ func New(t testutil.TB, n int) *Bench {
 	t.Cleanup(b.Close)
 	b.hub = b.name + "-hub"
 	if err := b.addNS(b.hub); err != nil {
-		t.Skipf("netbench: cannot create a network namespace here: %v", err)
+		testenv.Missing(t, "netbench: cannot create a network namespace here: %v", err)
 	}
 	b.must("ip", "-n", b.hub, "link", "set", "lo", "up")
 	b.must("ip", "-n", b.hub, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0")

@@ -90,6 +90,12 @@ public final class TribesPeer {
                     }
                     rc = Golden.run(a.positional.get(0));
                     break;
+                case "jserial-golden":
+                    if (a.positional.size() != 1) {
+                        usage("jserial-golden needs exactly one output directory");
+                    }
+                    rc = JserialGolden.run(a.positional.get(0));
+                    break;
                 default:
                     usage("unknown subcommand " + argv[0]);
                     rc = 2;
@@ -104,7 +110,7 @@ public final class TribesPeer {
 
     static void usage(String why) {
         Json.event("fatal").put("cause", "usage: " + why).emit();
-        System.err.println("usage: TribesPeer node|bench-send|golden ... (" + why + ")");
+        System.err.println("usage: TribesPeer node|bench-send|golden|jserial-golden|jserial-bench ... (" + why + ")");
         Runtime.getRuntime().halt(2);
     }
 

@@ -418,12 +418,7 @@ func (rq *Request) endAccess() {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	if s.valid {
-		s.accessed = nowMs()
-		s.isNew = false
-	}
-	s.mu.Unlock()
+	s.endRequest()
 }
 
 // responseWriter holds the response back until the session is replicated (acked mode)
