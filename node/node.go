@@ -38,6 +38,9 @@ type Config struct {
 	UniqueID channel.UniqueID
 	Domain   []byte
 	Payload  []byte
+	// AcceptNonMembers lets messages from senders that are not members reach the chain
+	// (channel.Config.AcceptNonMembers; default false: they are dropped).
+	AcceptNonMembers bool
 	// Logger is used by the channel, the transport, the membership and the interceptors
 	// built from Interceptors, unless Transport or Multicast carry a logger of their own.
 	// Nil discards.
@@ -79,12 +82,13 @@ func New(cfg Config) (*channel.Channel, error) {
 		return nil, fmt.Errorf("node: transport: %w", err)
 	}
 	return channel.New(channel.Config{
-		Transport:    tr,
-		Membership:   membership,
-		Interceptors: slices.Concat(cfg.Above, built, cfg.Below),
-		UniqueID:     cfg.UniqueID,
-		Domain:       cfg.Domain,
-		Payload:      cfg.Payload,
-		Logger:       cfg.Logger,
+		Transport:        tr,
+		Membership:       membership,
+		Interceptors:     slices.Concat(cfg.Above, built, cfg.Below),
+		UniqueID:         cfg.UniqueID,
+		Domain:           cfg.Domain,
+		Payload:          cfg.Payload,
+		AcceptNonMembers: cfg.AcceptNonMembers,
+		Logger:           cfg.Logger,
 	})
 }
