@@ -3,6 +3,7 @@ package rpcinterop_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,20 +90,31 @@ var goAnswer = rpc.HandlerFunc(func(msg any, _ channel.Member) (any, error) {
 	return msg, nil
 })
 
-// leftOvers collects left-over replies.
-type leftOvers chan rpc.Response
+// leftOvers collects the left-over replies of an rpc.Channel.
+type leftOvers struct {
+	mu   sync.Mutex
+	list []rpc.Response
+}
 
-func (l leftOvers) add(msg any, from channel.Member) { l <- rpc.Response{Member: from, Message: msg} }
+func (l *leftOvers) add(msg any, from channel.Member) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, rpc.Response{Member: from, Message: msg})
+}
 
-func (l leftOvers) next(t *testing.T) rpc.Response {
+// waitFor waits until a left-over msg from the member on port has arrived.
+func (l *leftOvers) waitFor(t *testing.T, msg any, port int32) {
 	t.Helper()
-	select {
-	case r := <-l:
-		return r
-	case <-time.After(testutil.WaitLimit):
-		t.Fatal("no left-over reply")
-		return rpc.Response{}
-	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, fmt.Sprintf("left-over %v from port %d", msg, port), func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, r := range l.list {
+			if r.Message == msg && r.Member.Port == port {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // The values both sides exchange, and what Java's toString prints for them.
