@@ -25,7 +25,8 @@ var (
 	registry = map[*channel.Channel]*dispatcher{}
 )
 
-func register(c *Channel) (*dispatcher, error) {
+// register publishes c under its id, with c.disp set first.
+func register(c *Channel) error {
 	regMu.Lock()
 	defer regMu.Unlock()
 	d := registry[c.cfg.Channel]
@@ -37,10 +38,11 @@ func register(c *Channel) (*dispatcher, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, dup := d.byID[string(c.cfg.ID)]; dup {
-		return nil, fmt.Errorf("%w: %q", ErrDuplicateID, c.cfg.ID)
+		return fmt.Errorf("%w: %q", ErrDuplicateID, c.cfg.ID)
 	}
+	c.disp = d
 	d.byID[string(c.cfg.ID)] = c
-	return d, nil
+	return nil
 }
 
 // unregister removes c; the last rpc.Channel of a channel.Channel removes the listener.

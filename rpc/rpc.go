@@ -124,11 +124,9 @@ func New(cfg Config) (*Channel, error) {
 	}
 	cfg.ID = append([]byte(nil), cfg.ID...)
 	c := &Channel{cfg: cfg, closed: make(chan struct{}), pending: map[string]*collector{}}
-	d, err := register(c)
-	if err != nil {
+	if err := register(c); err != nil {
 		return nil, err
 	}
-	c.disp = d
 	return c, nil
 }
 
