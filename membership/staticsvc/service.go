@@ -18,7 +18,7 @@ import (
 
 // Defaults, Tomcat's StaticMembershipService properties.
 const (
-	DefaultExpirationTime = 5 * time.Second       // expirationTime
+	DefaultExpirationTime = 5 * time.Second        // expirationTime
 	DefaultConnectTimeout = 500 * time.Millisecond // connectTimeout
 	DefaultRPCTimeout     = 3 * time.Second        // rpcTimeout
 	DefaultPingInterval   = time.Second            // pingInterval
