@@ -22,6 +22,7 @@ import (
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
@@ -36,6 +37,12 @@ type nodeFlags struct {
 	seconds    float64
 	ackTimeout time.Duration
 	verbose    bool
+
+	// staticProtocol: --static runs Tribes' StaticMembershipService protocol
+	// (membership/staticsvc) instead of the silent list (membership/static). Its default is
+	// the command's: on for node, off for the tools that target nodes directly.
+	staticProtocol bool
+	channelName    string
 
 	// Transport settings beyond the basics (nio.Config; 0 keeps Tomcat's default).
 	advertise      string
@@ -82,6 +89,10 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.IntVar(&f.autoBind, "autobind", nio.DefaultAutoBind, "how many ports to try from --port (Tomcat autoBind)")
 	fs.StringVar(&f.id, "id", "", "local unique id, 32 hex digits (random if unset)")
 	fs.StringVar(&f.static, "static", "", "static members: host:port:uniqueIdHex, comma separated")
+	fs.BoolVar(&f.staticProtocol, "static-protocol", f.staticProtocol, "static membership speaks Tomcat's StaticMembershipService protocol "+
+		"(START/PING/STOP member messages, members expire); false: a silent fixed list")
+	fs.StringVar(&f.channelName, "channel-name", staticsvc.DefaultChannelName, "channel name, as the Java nodes' (Tomcat: <clusterName>-Channel); "+
+		"the static membership protocol is bound to \"<name>-StaticMembership\"")
 	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
 	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
@@ -164,14 +175,22 @@ func (f *nodeFlags) buildServed(ctx context.Context, mf *metricsFlag, stderr io.
 	return ch, stop, nil
 }
 
-// membership is multicast with --mcast-addr, else the --static list.
+// membership is multicast with --mcast-addr, else the --static list, with the static
+// membership protocol if --static-protocol.
 func (f *nodeFlags) membership(log *slog.Logger) (channel.MembershipService, error) {
 	if f.mcastAddr == "" {
 		members, err := wire.ParseMemberList(f.static)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --static: %v", errUsage, err)
 		}
-		return static.New(members...), nil
+		if !f.staticProtocol {
+			return static.New(members...), nil
+		}
+		svc, err := staticsvc.New(staticsvc.Config{Members: members, ChannelName: f.channelName, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return svc, nil
 	}
 	if f.static != "" {
 		return nil, fmt.Errorf("%w: --static and --mcast-addr exclude each other; add static members to multicast "+
@@ -234,7 +253,7 @@ func (w *lineWriter) emit(v any) {
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var nf nodeFlags
+	nf := nodeFlags{staticProtocol: true}
 	nf.register(fs, 0)
 	var mf metricsFlag
 	mf.register(fs)
@@ -275,8 +294,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	var bg sync.WaitGroup
 	defer bg.Wait()
+	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
-		if *quiet && !*echo {
+		if (*quiet && !*echo) || (svc != nil && svc.Owns(m)) {
 			return nil
 		}
 		out.message(m)

@@ -134,6 +134,19 @@ func (e *rpcEndpoint) MessageReceived(msg *channel.Message) error {
 	return nil
 }
 
+// isRPC reports whether b is an RpcMessage (or NoRpcChannelReply) with this rpc id.
+func isRPC(b []byte, id []byte) bool {
+	if !startsWithClass(b, rpcMessageClass) && !startsWithClass(b, noReplyClass) {
+		return false
+	}
+	v, err := jserial.Unmarshal(b)
+	if err != nil {
+		return false
+	}
+	r, err := parseRPC(v)
+	return err == nil && bytes.Equal(r.rpcID, id)
+}
+
 func marshalRPC(r rpcMsg) ([]byte, error) {
 	var w jserial.DataWriter
 	w.WriteBool(r.reply)

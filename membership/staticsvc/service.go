@@ -536,3 +536,18 @@ func (s *Service) sendPlain(ctx context.Context, ch *channel.Channel, to []chann
 	}
 	return ch.SendMessage(ctx, to, &channel.Message{Options: s.cfg.SendOptions &^ channel.OptByteMessage, Data: b})
 }
+
+// Owns reports whether msg is one of the member protocol's messages of this service: a
+// member message with its membership id, or an RPC request or reply with that id. The
+// service handles those itself; an application listener that accepts every message can
+// use Owns to leave them alone.
+func (s *Service) Owns(msg *channel.Message) bool {
+	if msg.Options&channel.OptByteMessage != 0 {
+		return false
+	}
+	if startsWithClass(msg.Data, memberMessageClass) {
+		m, err := unmarshal(msg.Data)
+		return err == nil && m.is(s.id)
+	}
+	return isRPC(msg.Data, s.id)
+}
