@@ -50,8 +50,10 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *      [--mcast-addr 228.0.0.4 --mcast-port 45564 --mcast-bind 127.0.0.1 --frequency 500
  *       --drop-time 3000 --ttl 1] [--static-members host:port:idhex,... (with StaticMembership)]
  *      [--static-membership host:port:idhex,... --channel-name NAME ... (StaticMembershipService, see StaticPeer)]
+ *      [--rpc ID [--rpc-stall-prefix STR] [--rpc-reply-options N]] (RpcChannel, see RpcPeer)
  * bench-send --to host:port:idhex --count N --size S --options O [--seconds T]
  *      [--bind 127.0.0.1 --port 4100] [--warmup N] [--interceptors "Order,MessageDispatch,Gzip"]
+ * bench-rpc --to host:port:idhex --rpc ID [--count N] [--size S] [--options O] [--warmup W]
  * golden OUTDIR
  * </pre>
  *
@@ -85,6 +87,9 @@ public final class TribesPeer {
                 case "bench-send":
                     rc = benchSend(a);
                     break;
+                case "bench-rpc":
+                    rc = RpcPeer.bench(a);
+                    break;
                 case "golden":
                     if (a.positional.size() != 1) {
                         usage("golden needs exactly one output directory");
@@ -111,7 +116,7 @@ public final class TribesPeer {
 
     static void usage(String why) {
         Json.event("fatal").put("cause", "usage: " + why).emit();
-        System.err.println("usage: TribesPeer node|bench-send|golden|jserial-golden|jserial-bench ... (" + why + ")");
+        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|jserial-golden|jserial-bench ... (" + why + ")");
         Runtime.getRuntime().halt(2);
     }
 
@@ -666,6 +671,7 @@ public final class TribesPeer {
         Node n = new Node(bind, a.getInt("port", 4000), a.getInt("autobind", 100), a.getInt("rx-threads", 0));
         Listener l = new Listener(n, a.opts.get("throw-prefix"), a.flag("echo"), a.flag("quiet"));
         n.channel.addChannelListener(l);
+        RpcPeer rp = RpcPeer.create(n, a);
         addInterceptors(n.channel, a.opts.get("interceptors"));
         addStaticMembers(n.channel, a.opts.get("static-members"));
         n.configureMcast(a);
@@ -747,7 +753,7 @@ public final class TribesPeer {
                     reply = Json.event("members").put("reply", true).put("members", ms);
                 } else if (cmd.equals("ping")) {
                     reply = Json.event("pong").put("reply", true);
-                } else {
+                } else if ((reply = rp.command(f)) == null) { // sendobj, rpc, rpc-release
                     reply = Json.event("error").put("reply", true).put("error", "unknown command: " + cmd);
                 }
             } catch (Exception e) {
@@ -758,6 +764,7 @@ public final class TribesPeer {
             }
             reply.emit();
         }
+        rp.close();
         l.echoPool.shutdown();
         l.echoPool.awaitTermination(5, TimeUnit.SECONDS);
         n.stop();
