@@ -72,6 +72,9 @@ type Decoder struct {
 // NewDecoder returns a Decoder reading the stream from r. It reads r as needed; it
 // errors only on an invalid config.
 func NewDecoder(r io.Reader, cfg DecoderConfig) (*Decoder, error) {
+	if r == nil {
+		return nil, errors.New("jserial: NewDecoder with a nil io.Reader")
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

@@ -21,7 +21,10 @@ type EncoderConfig struct {
 }
 
 // Encoder writes values as one serialization stream: the header before the first
-// value, then each value, sharing the handle table as ObjectOutputStream does.
+// value, then each value, sharing the handle table as ObjectOutputStream does. As
+// there, an object written again is only a back-reference, and values written must
+// not be modified until the next Reset: the table identifies them by address, and the
+// Encoder keeps the values it was given alive, not parts cut out of them later.
 type Encoder struct {
 	w       io.Writer
 	buf     []byte
@@ -56,6 +59,9 @@ type refKey struct {
 // NewEncoder returns an Encoder writing to w. Each Encode call writes its bytes to w
 // with one Write.
 func NewEncoder(w io.Writer, cfg EncoderConfig) (*Encoder, error) {
+	if w == nil {
+		return nil, errors.New("jserial: NewEncoder with a nil io.Writer")
+	}
 	if cfg.MaxDepth < 0 {
 		return nil, errors.New("jserial: negative EncoderConfig.MaxDepth")
 	}
