@@ -57,6 +57,7 @@ type Stats struct {
 	ListenerFailures uint64 // received messages a listener returned an error for
 	MembersAdded     uint64 // memberAdded events delivered
 	MembersGone      uint64 // memberDisappeared events delivered
+	HealthFailures   uint64 // failures reported by the transport or membership (see Healthy)
 }
 
 // Channel is a Tribes GroupChannel: the application's handle on a group. It sends byte
@@ -85,7 +86,9 @@ type Channel struct {
 
 	sent, sendFail, bytesSent              atomic.Uint64
 	recv, bytesRecv, unhandled, listenFail atomic.Uint64
-	added, gone                            atomic.Uint64
+	added, gone, healthFail                atomic.Uint64
+
+	health sync.Map // HealthReporter → its outstanding failure (error)
 }
 
 type msgEntry struct{ l MessageListener }
@@ -154,6 +157,11 @@ func New(cfg Config) (*Channel, error) {
 			b.next = layers[i+1]
 		}
 	}
+	for _, svc := range []any{cfg.Transport, cfg.Membership} {
+		if h, ok := svc.(HealthReporter); ok {
+			h.SetHealthFunc(func(err error) { c.healthEvent(h, err) })
+		}
+	}
 	c.head = layers[1]
 	c.stack = append([]Interceptor(nil), cfg.Interceptors...)
 	c.msgL.Store(&[]*msgEntry{})
@@ -200,6 +208,9 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	}
 	err := c.head.Stop(ctx, todo)
 	c.started &^= todo
+	if c.started == 0 {
+		c.health.Clear()
+	}
 	if c.started == 0 && c.hbStop != nil {
 		c.hbStop()
 		<-c.hbDone
@@ -308,6 +319,50 @@ func (c *Channel) deliver(msg *Message) error {
 	return nil
 }
 
+// healthEvent records a failure (err != nil) or the recovery of one HealthReporter, logs it
+// and tells the listeners implementing HealthListener (as with Heartbeater, a listener
+// registered both ways is told twice).
+func (c *Channel) healthEvent(from HealthReporter, err error) {
+	c.emu.Lock()
+	defer c.emu.Unlock()
+	if err != nil {
+		c.health.Store(from, err)
+		c.healthFail.Add(1)
+		c.log.Error("tribes channel unhealthy", "err", err)
+	} else {
+		if _, had := c.health.LoadAndDelete(from); !had {
+			return
+		}
+		c.log.Warn("tribes channel healthy again")
+	}
+	for _, e := range *c.msgL.Load() {
+		if h, ok := e.l.(HealthListener); ok {
+			h.HealthChanged(err)
+		}
+	}
+	for _, e := range *c.mbrL.Load() {
+		if h, ok := e.l.(HealthListener); ok {
+			h.HealthChanged(err)
+		}
+	}
+}
+
+// Healthy reports whether no running part of the channel has an outstanding failure: it is
+// false from the moment the transport or the membership service reports one (a receiver
+// whose listener died, say) until it reports the recovery or the channel is stopped.
+// Health endpoints and the metrics use it.
+func (c *Channel) Healthy() bool { return c.Health() == nil }
+
+// Health returns the outstanding failures joined (nil when healthy); see Healthy.
+func (c *Channel) Health() error {
+	var errs []error
+	c.health.Range(func(_, v any) bool {
+		errs = append(errs, v.(error))
+		return true
+	})
+	return errors.Join(errs...)
+}
+
 func (c *Channel) memberEvent(m Member, added bool) {
 	c.emu.Lock()
 	defer c.emu.Unlock()
@@ -400,5 +455,6 @@ func (c *Channel) Stats() Stats {
 		MessagesSent: c.sent.Load(), SendFailures: c.sendFail.Load(), BytesSent: c.bytesSent.Load(),
 		MessagesReceived: c.recv.Load(), BytesReceived: c.bytesRecv.Load(), Unhandled: c.unhandled.Load(),
 		ListenerFailures: c.listenFail.Load(), MembersAdded: c.added.Load(), MembersGone: c.gone.Load(),
+		HealthFailures: c.healthFail.Load(),
 	}
 }

@@ -387,3 +387,65 @@ func TestSetPayloadAndDomain(t *testing.T) {
 		t.Fatalf("local member %+v", lm)
 	}
 }
+
+// healthTransport is a transport whose failures the test reports by hand.
+type healthTransport struct {
+	channel.Transport
+	report func(error)
+}
+
+func (h *healthTransport) SetHealthFunc(f func(error)) { h.report = f }
+
+type healthRecorder struct {
+	recorder
+	health []error
+}
+
+func (h *healthRecorder) HealthChanged(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.health = append(h.health, err)
+}
+
+func TestHealthEvents(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	n := nw.NewNode()
+	tr := &healthTransport{Transport: n.Transport()}
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &healthRecorder{}
+	ch.AddMembershipListener(rec)
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if !ch.Healthy() || ch.Health() != nil {
+		t.Fatal("unhealthy at start")
+	}
+	failure := fmt.Errorf("%w: listener died", channel.ErrReceiverFailed)
+	tr.report(failure)
+	if ch.Healthy() || !errors.Is(ch.Health(), channel.ErrReceiverFailed) {
+		t.Fatalf("after a failure: healthy=%v health=%v", ch.Healthy(), ch.Health())
+	}
+	if got := ch.Stats().HealthFailures; got != 1 {
+		t.Fatalf("HealthFailures %d", got)
+	}
+	tr.report(nil)
+	if !ch.Healthy() {
+		t.Fatal("still unhealthy after the recovery")
+	}
+	tr.report(nil) // a recovery without a failure is no event
+	tr.report(failure)
+	if err := ch.Stop(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if !ch.Healthy() {
+		t.Fatal("a stopped channel keeps an old failure")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.health) != 3 || rec.health[0] != failure || rec.health[1] != nil || rec.health[2] != failure {
+		t.Fatalf("health events %v", rec.health)
+	}
+}

@@ -69,3 +69,11 @@ type MessageReceiver interface {
 type LocalMemberUpdater interface {
 	UpdateLocalMember(m Member)
 }
+
+// HealthReporter is implemented by transports and membership services whose running levels
+// can fail by themselves (a receiver whose listener died). The channel gives them, before
+// starting them, a function to call with each failure and with nil once they recovered;
+// Channel.Healthy reflects it.
+type HealthReporter interface {
+	SetHealthFunc(f func(err error))
+}

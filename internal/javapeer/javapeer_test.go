@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -72,7 +73,7 @@ func TestAvailableReason(t *testing.T) {
 // TestSkipWithoutJava hides java/javac from PATH: Start must skip with the reason.
 func TestSkipWithoutJava(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	t.Setenv(RequireEnv, "")
+	t.Setenv(testenv.NoSkipEnv, "")
 	reason, ok := Available()
 	if ok || !strings.Contains(reason, "java not in PATH") || !strings.Contains(reason, "javac not in PATH") {
 		t.Fatalf("Available() = %q, %v", reason, ok)
