@@ -36,6 +36,7 @@ type nodeFlags struct {
 	seconds    float64
 	ackTimeout time.Duration
 	verbose    bool
+	strangers  bool
 
 	// Transport settings beyond the basics (nio.Config; 0 keeps Tomcat's default).
 	advertise      string
@@ -85,6 +86,8 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
 	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
+	fs.BoolVar(&f.strangers, "accept-non-members", true, "deliver messages from nodes this one does not list, such as the send, load and rtt commands "+
+		"(false drops them: channel.Config.AcceptNonMembers)")
 	fs.StringVar(&f.advertise, "advertise", "", "address put in the local member when --bind is a wildcard (default: the bound address)")
 	fs.BoolVar(&f.udp, "udp", false, "also open a UDP receiver, for the udp send option (Tomcat udpPort)")
 	fs.IntVar(&f.udpPort, "udp-port", 0, "first UDP port to try with --udp (0 = any free port)")
@@ -150,7 +153,7 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 		stack = append(stack, built...)
 	}
 	return channel.New(channel.Config{Transport: tr, Membership: membership, UniqueID: id,
-		Domain: []byte(f.domain), Payload: payload, Interceptors: stack, Logger: log})
+		Domain: []byte(f.domain), Payload: payload, Interceptors: stack, AcceptNonMembers: f.strangers, Logger: log})
 }
 
 // buildServed is build plus the optional --metrics-addr endpoint of mf; stop ends it.
