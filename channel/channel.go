@@ -187,6 +187,9 @@ func New(cfg Config) (*Channel, error) {
 	c.stack = append([]Interceptor(nil), cfg.Interceptors...)
 	c.msgL.Store(&[]*msgEntry{})
 	c.mbrL.Store(&[]*mbrEntry{})
+	if u, ok := cfg.Membership.(ChannelUser); ok {
+		u.SetChannel(c)
+	}
 	return c, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
 )
 
 // Defaults, with the Tomcat McastService attribute each one mirrors.
@@ -28,6 +29,22 @@ const (
 	DefaultRecoverySleepTime = 5000 * time.Millisecond
 	// MaxPacketSize is the largest datagram sent or received (Tomcat MAX_PACKET_SIZE).
 	MaxPacketSize = 65535
+
+	// Limits on what heartbeats may announce (no Tomcat equivalent: Tomcat keeps whatever
+	// arrives). Tomcat's own members carry a 4- or 16-byte address, an empty or 9-byte
+	// command (BABY-ALEX), a domain of a few bytes and usually no payload, in clusters of a
+	// handful of nodes.
+
+	// DefaultMaxMembers is how many members a Service keeps at most.
+	DefaultMaxMembers = 1024
+	// DefaultMaxPayloadSize is the largest member payload accepted.
+	DefaultMaxPayloadSize = 4096
+	// DefaultMaxDomainSize is the largest member domain accepted.
+	DefaultMaxDomainSize = 256
+	// DefaultMaxCommandSize is the largest member command accepted.
+	DefaultMaxCommandSize = 256
+	// DefaultMaxHostSize is the largest member host accepted (an address: 4 or 16 bytes).
+	DefaultMaxHostSize = 64
 )
 
 // Config configures a Service. The zero value of a field means the default named in its
@@ -93,7 +110,19 @@ type Config struct {
 	// against the members. Tomcat has no such guard and drops every member after a pause.
 	NoStallGuard bool
 
-	// Logger receives lifecycle, membership and error logs. Nil discards them.
+	// MaxMembers bounds the members kept: heartbeats of further new members are ignored
+	// and counted (Stats.MembersOverLimit) until some expire. 0 means DefaultMaxMembers.
+	MaxMembers int
+	// MaxPayloadSize, MaxDomainSize, MaxCommandSize and MaxHostSize bound the fields of a
+	// heartbeat: one with a larger field is ignored whole and counted
+	// (Stats.OversizedHeartbeats). 0 means DefaultMaxPayloadSize (4096),
+	// DefaultMaxDomainSize (256), DefaultMaxCommandSize (256) and DefaultMaxHostSize (64).
+	// The local member must fit them too (Start refuses it otherwise).
+	MaxPayloadSize, MaxDomainSize, MaxCommandSize, MaxHostSize int
+
+	// Logger receives lifecycle, membership and error logs. Nil discards them. Repeated
+	// errors of one kind from one sender are rate-limited: the first lines, then a
+	// summary of how many were not logged, once a minute.
 	Logger *slog.Logger
 }
 
@@ -161,6 +190,16 @@ func (c Config) normalize() (settings, error) {
 	if c.JoinWait == 0 {
 		c.JoinWait = 2 * c.Frequency
 	}
+	for _, l := range []struct {
+		v   *int
+		def int
+	}{{&c.MaxMembers, DefaultMaxMembers}, {&c.MaxPayloadSize, DefaultMaxPayloadSize},
+		{&c.MaxDomainSize, DefaultMaxDomainSize}, {&c.MaxCommandSize, DefaultMaxCommandSize},
+		{&c.MaxHostSize, DefaultMaxHostSize}} {
+		if *l.v == 0 {
+			*l.v = l.def
+		}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -190,6 +229,10 @@ func (c Config) normalize() (settings, error) {
 		return s, invalid("RecoveryCounter %d is negative", c.RecoveryCounter)
 	case c.RecoverySleepTime < 0:
 		return s, invalid("RecoverySleepTime %v is negative", c.RecoverySleepTime)
+	case c.MaxMembers < 0 || c.MaxPayloadSize < 0 || c.MaxDomainSize < 0 || c.MaxCommandSize < 0 || c.MaxHostSize < 0:
+		return s, invalid("negative MaxMembers, MaxPayloadSize, MaxDomainSize, MaxCommandSize or MaxHostSize")
+	case c.MaxCommandSize < len(wire.ShutdownCommand):
+		return s, invalid("MaxCommandSize %d cannot hold the shutdown command", c.MaxCommandSize)
 	}
 	if c.Bind == "" && c.Interface == "" {
 		return s, invalid("no interface: set Config.Bind to the address of the interface to send " +
@@ -273,4 +316,19 @@ func ipv4Addrs(ifi *net.Interface) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// oversized returns which field of m is over its limit, or "".
+func (s *settings) oversized(m *channel.Member) string {
+	switch {
+	case len(m.Payload) > s.MaxPayloadSize:
+		return "payload"
+	case len(m.Domain) > s.MaxDomainSize:
+		return "domain"
+	case len(m.Command) > s.MaxCommandSize:
+		return "command"
+	case len(m.Host) > s.MaxHostSize:
+		return "host"
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package mcast
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -12,9 +13,9 @@ import (
 // packetConn is the socket of a Service: a multicast UDP socket, or an in-memory network
 // in tests (which lets the whole service run inside a testing/synctest bubble).
 type packetConn interface {
-	// ReadPacket reads one datagram into b, waiting until deadline at most; a timeout is an
-	// error matching os.ErrDeadlineExceeded.
-	ReadPacket(b []byte, deadline time.Time) (int, error)
+	// ReadPacket reads one datagram into b, waiting until deadline at most, and returns
+	// its length and sender; a timeout is an error matching os.ErrDeadlineExceeded.
+	ReadPacket(b []byte, deadline time.Time) (int, netip.AddrPort, error)
 	// WritePacket sends one datagram to the group.
 	WritePacket(b []byte) error
 	// Close closes the socket (leaving the group); a blocked ReadPacket returns.
@@ -77,12 +78,11 @@ func openUDP(s *settings) (packetConn, error) {
 	return u, nil
 }
 
-func (u *udpConn) ReadPacket(b []byte, deadline time.Time) (int, error) {
+func (u *udpConn) ReadPacket(b []byte, deadline time.Time) (int, netip.AddrPort, error) {
 	if err := u.c.SetReadDeadline(deadline); err != nil {
-		return 0, err
+		return 0, netip.AddrPort{}, err
 	}
-	n, _, err := u.c.ReadFromUDP(b)
-	return n, err
+	return u.c.ReadFromUDPAddrPort(b)
 }
 
 func (u *udpConn) WritePacket(b []byte) error {

@@ -3,6 +3,7 @@ package mcast
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -37,7 +38,8 @@ type fakeNet struct {
 type fakeConn struct {
 	nw     *fakeNet
 	name   string
-	in     chan []byte
+	addr   netip.AddrPort // the sender address of its datagrams
+	in     chan datagram
 	intr   chan struct{}
 	closed chan struct{}
 	once   sync.Once
@@ -49,6 +51,11 @@ type fakeConn struct {
 	readErrors atomic.Int32
 }
 
+type datagram struct {
+	b    []byte
+	from netip.AddrPort
+}
+
 var errInjected = errors.New("injected socket error")
 
 // opener returns an opener whose conns belong to nw and are named name.
@@ -56,12 +63,13 @@ func (nw *fakeNet) opener(name string, failOpen *atomic.Int32) (opener, *[]*fake
 	var mine []*fakeConn
 	var mu sync.Mutex
 	return func(*settings) (packetConn, error) {
-		nw.opens.Add(1)
+		n := nw.opens.Add(1)
 		if failOpen != nil && failOpen.Load() > 0 {
 			failOpen.Add(-1)
 			return nil, errInjected
 		}
-		c := &fakeConn{nw: nw, name: name, in: make(chan []byte, 4096), intr: make(chan struct{}, 1), closed: make(chan struct{}), failOpen: failOpen}
+		c := &fakeConn{nw: nw, name: name, addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(40000+n)),
+			in: make(chan datagram, 4096), intr: make(chan struct{}, 1), closed: make(chan struct{}), failOpen: failOpen}
 		nw.mu.Lock()
 		nw.conns = append(nw.conns, c)
 		nw.mu.Unlock()
@@ -72,7 +80,7 @@ func (nw *fakeNet) opener(name string, failOpen *atomic.Int32) (opener, *[]*fake
 	}, &mine
 }
 
-func (c *fakeConn) ReadPacket(b []byte, deadline time.Time) (int, error) {
+func (c *fakeConn) ReadPacket(b []byte, deadline time.Time) (int, netip.AddrPort, error) {
 	c.frozenMu.Lock()
 	fz := c.frozen
 	c.frozenMu.Unlock()
@@ -80,25 +88,25 @@ func (c *fakeConn) ReadPacket(b []byte, deadline time.Time) (int, error) {
 		select {
 		case <-fz:
 		case <-c.closed:
-			return 0, net.ErrClosed
+			return 0, netip.AddrPort{}, net.ErrClosed
 		}
 	}
 	if c.failReads.Load() > 0 {
 		c.failReads.Add(-1)
 		c.readErrors.Add(1)
-		return 0, errInjected
+		return 0, netip.AddrPort{}, errInjected
 	}
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	select {
 	case p := <-c.in:
-		return copy(b, p), nil
+		return copy(b, p.b), p.from, nil
 	case <-t.C:
-		return 0, os.ErrDeadlineExceeded
+		return 0, netip.AddrPort{}, os.ErrDeadlineExceeded
 	case <-c.intr:
-		return 0, os.ErrDeadlineExceeded
+		return 0, netip.AddrPort{}, os.ErrDeadlineExceeded
 	case <-c.closed:
-		return 0, net.ErrClosed
+		return 0, netip.AddrPort{}, net.ErrClosed
 	}
 }
 
@@ -138,7 +146,7 @@ func (c *fakeConn) WritePacket(b []byte) error {
 		}
 		select {
 		case <-d.closed:
-		case d.in <- slices.Clone(b):
+		case d.in <- datagram{slices.Clone(b), c.addr}:
 		default: // buffer full: dropped, like a datagram
 		}
 	}

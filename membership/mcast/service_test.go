@@ -36,7 +36,9 @@ func newFakeNode(t *testing.T, nw *fakeNet, port int32, mod func(*Config), failO
 		t.Fatal(err)
 	}
 	open, conns := nw.opener(itoa(port), failOpen)
-	return &fnode{s: newService(st, open), r: &recorder{t: t}, m: testMember(port, 0), conns: conns}
+	n := &fnode{s: newService(st, open), r: &recorder{t: t}, m: testMember(port, 0), conns: conns}
+	n.s.SetReceiveFunc(n.r.MessageReceived)
+	return n
 }
 
 func (n *fnode) run(t *testing.T) *fnode {
@@ -247,7 +249,7 @@ func TestBroadcast(t *testing.T) {
 			t.Fatalf("received %+v", got)
 		}
 		if viaSetter.Load() != 1 || len(c.r.msgs) != 0 {
-			t.Fatal("SetReceiveFunc not preferred over the listener")
+			t.Fatal("broadcast not delivered to the receive func set last")
 		}
 		big := &channel.Message{Source: a.m, ID: make([]byte, 16), Data: make([]byte, 65507)}
 		if err := a.s.Broadcast(context.Background(), big); !errors.Is(err, channel.ErrMessageTooLarge) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testenv"
 	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
@@ -93,12 +94,13 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
-func startService(t *testing.T, cfg mcast.Config, m channel.Member, l channel.MembershipListener) *mcast.Service {
+func startService(t *testing.T, cfg mcast.Config, m channel.Member, l *events) *mcast.Service {
 	t.Helper()
 	s, err := mcast.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetReceiveFunc(l.MessageReceived)
 	if err := s.Start(context.Background(), channel.SvcMembership, m, l); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestLoopbackHeartbeatIsExactlyTheMember(t *testing.T) {
 	cfg := localConfig(t)
 	lo, err := net.InterfaceByName("lo")
 	if err != nil {
-		t.Skip("no interface lo:", err)
+		testenv.Missing(t, "no interface lo: %v", err)
 	}
 	g := &net.UDPAddr{IP: net.ParseIP(cfg.Address), Port: cfg.Port}
 	sniff, err := net.ListenMulticastUDP("udp4", lo, g)

@@ -15,6 +15,7 @@ import (
 type table struct {
 	dropTime   time.Duration
 	stallGuard time.Duration // 0 = off
+	maxMembers int
 	local      channel.MemberKey
 	entries    map[channel.MemberKey]*entry
 	lastCheck  time.Time // when expire last ran; zero before the first run
@@ -38,10 +39,11 @@ const (
 	added
 	refreshed
 	removed
+	full // a new member, not added: the table holds maxMembers
 )
 
-func newTable(dropTime time.Duration, stallGuard bool) *table {
-	t := &table{dropTime: dropTime, entries: map[channel.MemberKey]*entry{}}
+func newTable(dropTime time.Duration, stallGuard bool, maxMembers int) *table {
+	t := &table{dropTime: dropTime, maxMembers: maxMembers, entries: map[channel.MemberKey]*entry{}}
 	if stallGuard {
 		t.stallGuard = dropTime / 2
 	}
@@ -72,6 +74,9 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 	}
 	born := now.Add(-time.Duration(m.AliveTime) * time.Millisecond)
 	if e == nil {
+		if len(t.entries) >= t.maxMembers {
+			return full, channel.Member{}
+		}
 		t.entries[k] = &entry{m: m, heard: now, born: born}
 		return added, m
 	}

@@ -27,7 +27,7 @@ func ports(ms []channel.Member) []int32 {
 }
 
 func TestTableAddRefreshExpire(t *testing.T) {
-	tb := newTable(3*time.Second, false)
+	tb := newTable(3*time.Second, false, DefaultMaxMembers)
 	tb.setLocal(testMember(1, 0).Key())
 	if c, _ := tb.heartbeat(t0, testMember(1, 5)); c != unchanged {
 		t.Fatalf("own packet: %v", c)
@@ -54,7 +54,7 @@ func TestTableAddRefreshExpire(t *testing.T) {
 }
 
 func TestTableUpdatesPayloadNotDomain(t *testing.T) {
-	tb := newTable(3*time.Second, false)
+	tb := newTable(3*time.Second, false, DefaultMaxMembers)
 	m := testMember(2, 100)
 	m.Domain, m.Payload = []byte("d1"), []byte{1}
 	tb.heartbeat(t0, m)
@@ -78,7 +78,7 @@ func TestTableUpdatesPayloadNotDomain(t *testing.T) {
 }
 
 func TestTableShutdown(t *testing.T) {
-	tb := newTable(3*time.Second, false)
+	tb := newTable(3*time.Second, false, DefaultMaxMembers)
 	tb.heartbeat(t0, testMember(2, 100))
 	bye := testMember(2, 200)
 	bye.Command = wire.ShutdownCommand
@@ -93,7 +93,7 @@ func TestTableShutdown(t *testing.T) {
 }
 
 func TestTableOrderOldestFirst(t *testing.T) {
-	tb := newTable(3*time.Second, false)
+	tb := newTable(3*time.Second, false, DefaultMaxMembers)
 	// Heard at the same moment; alive times say 4 started first, then 2, then 3.
 	tb.heartbeat(t0, testMember(2, 2000))
 	tb.heartbeat(t0, testMember(3, 10))
@@ -115,7 +115,7 @@ func TestTableOrderOldestFirst(t *testing.T) {
 
 func TestTableStallGuard(t *testing.T) {
 	for _, guard := range []bool{true, false} {
-		tb := newTable(3*time.Second, guard)
+		tb := newTable(3*time.Second, guard, DefaultMaxMembers)
 		for p := int32(2); p <= 4; p++ {
 			tb.heartbeat(t0, testMember(p, 100))
 		}
@@ -146,7 +146,7 @@ func TestTableStallGuard(t *testing.T) {
 }
 
 func TestTableClear(t *testing.T) {
-	tb := newTable(3*time.Second, true)
+	tb := newTable(3*time.Second, true, DefaultMaxMembers)
 	tb.heartbeat(t0, testMember(2, 100))
 	tb.heartbeat(t0, testMember(3, 200))
 	if got := ports(tb.clear()); !equal(got, []int32{3, 2}) || tb.len() != 0 {

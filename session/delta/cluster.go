@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 )
 
 // Channel is what the package needs of a group channel. *channel.Channel implements it;
@@ -17,6 +18,8 @@ type Channel interface {
 	Send(ctx context.Context, to []channel.Member, data []byte, opts channel.SendOptions) error
 	// Members returns the current members, oldest first.
 	Members() []channel.Member
+	// Member returns the current member with key, if there is one.
+	Member(key channel.MemberKey) (channel.Member, bool)
 	AddMessageListener(l channel.MessageListener) (remove func())
 	AddMembershipListener(l channel.MembershipListener) (remove func())
 }
@@ -47,8 +50,9 @@ type Cluster struct {
 	wg       sync.WaitGroup // reply goroutines
 
 	removeMsg, removeMbr func()
+	refusals             *ratelog.Limiter // refused senders and requests, logged rate-limited
 
-	messages, malformed, unknownContext, noContextReplies atomic.Uint64
+	messages, malformed, unknownContext, noContextReplies, nonMember atomic.Uint64
 }
 
 // ClusterStats are a cluster's counters since it was created.
@@ -57,6 +61,9 @@ type ClusterStats struct {
 	Malformed        uint64 // messages with the codec's header that failed to decode: ignored
 	UnknownContext   uint64 // messages for a context with no running manager: ignored
 	NoContextReplies uint64 // EVT_ALL_SESSION_NOCONTEXTMANAGER answers sent for them
+	// RefusedNonMember counts session messages from a sender that is not a current member
+	// of the channel: ignored, neither applied nor answered.
+	RefusedNonMember uint64
 }
 
 const maxWarned = 1024
@@ -70,6 +77,7 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.refusals = ratelog.New(ratelog.Config{Logger: c.log, First: 1})
 	c.removeMsg = ch.AddMessageListener(clusterListener{c})
 	c.removeMbr = ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: c.memberGone})
 	return c
@@ -112,13 +120,15 @@ func (c *Cluster) Close(ctx context.Context) error {
 	c.removeMsg()
 	c.removeMbr()
 	c.wg.Wait()
+	c.refusals.Flush()
 	return err
 }
 
 // Stats returns the cluster's counters.
 func (c *Cluster) Stats() ClusterStats {
 	return ClusterStats{Messages: c.messages.Load(), Malformed: c.malformed.Load(),
-		UnknownContext: c.unknownContext.Load(), NoContextReplies: c.noContextReplies.Load()}
+		UnknownContext: c.unknownContext.Load(), NoContextReplies: c.noContextReplies.Load(),
+		RefusedNonMember: c.nonMember.Load()}
 }
 
 func (c *Cluster) register(m *Manager) error {
@@ -166,11 +176,22 @@ func (l clusterListener) MessageReceived(msg *channel.Message) error {
 	return nil // malformed or unknown messages are ignored, never FAIL_ACKed
 }
 
+// receive handles a session message. Only current members of the channel are heard:
+// a message from anyone else is neither decoded nor answered, and replies go to the
+// membership's record of the sender, never to an address only the message names.
 func (c *Cluster) receive(raw *channel.Message) {
+	src, ok := c.ch.Member(raw.Source.Key())
+	if !ok {
+		c.nonMember.Add(1)
+		c.refusals.Log(slog.LevelWarn, raw.Source.Addr(), "non-member",
+			"delta: ignoring session messages from a sender that is not a member of the channel")
+		return
+	}
 	msg, err := c.codec.DecodeMessage(raw.Data)
 	if err != nil {
 		c.malformed.Add(1)
-		c.log.Debug("delta: ignoring malformed session message", "from", raw.Source.Addr(), "size", len(raw.Data), "err", err)
+		c.refusals.Log(slog.LevelDebug, src.Addr(), "malformed", "delta: ignoring malformed session message",
+			"size", len(raw.Data), "err", err)
 		return
 	}
 	c.messages.Add(1)
@@ -182,7 +203,7 @@ func (c *Cluster) receive(raw *channel.Message) {
 		}
 		c.mu.RUnlock()
 		for _, m := range ms {
-			m.receive(msg, raw.Source)
+			m.receive(msg, src)
 		}
 		return
 	}
@@ -190,13 +211,13 @@ func (c *Cluster) receive(raw *channel.Message) {
 	m := c.managers[msg.Context]
 	c.mu.RUnlock()
 	if m != nil {
-		m.receive(msg, raw.Source)
+		m.receive(msg, src)
 		return
 	}
 	c.unknownContext.Add(1)
-	c.warnUnknown(msg, raw.Source)
+	c.warnUnknown(msg, src)
 	if msg.Event == EventGetAllSessions {
-		c.replyNoContext(msg.Context, raw.Source, uniqueNoContext)
+		c.replyNoContext(msg.Context, src, uniqueNoContext)
 	}
 }
 

@@ -27,6 +27,9 @@ const (
 	// so that large sessions stay well below the transport's frame limit (no Tomcat
 	// equivalent).
 	DefaultSendAllSessionsBytes = 4 << 20
+	// DefaultMaxConcurrentTransfers is how many state transfers a node serves at once (no
+	// Tomcat equivalent: Tomcat answers each request on the thread that received it).
+	DefaultMaxConcurrentTransfers = 2
 )
 
 // ReplicationMode chooses how session messages are sent.
@@ -103,6 +106,11 @@ type Config struct {
 	// SendAllSessionsBytes ends a chunk early once it is this large. 0 means
 	// DefaultSendAllSessionsBytes.
 	SendAllSessionsBytes int
+	// MaxConcurrentTransfers bounds the state transfers this node serves at once, to
+	// different members; further requests wait for a slot (each member has at most one
+	// transfer running or waiting, so the waiting ones are bounded by the membership).
+	// 0 means DefaultMaxConcurrentTransfers.
+	MaxConcurrentTransfers int
 	// KeepStaleTransferMessages replays every message queued during the state transfer,
 	// even those older than the snapshot (Tomcat stateTimestampDrop=false).
 	KeepStaleTransferMessages bool
@@ -157,8 +165,11 @@ func (c *Config) fill() error {
 	if c.StateTransferTimeout == 0 {
 		c.StateTransferTimeout = DefaultStateTransferTimeout
 	}
-	if c.SendAllSessionsSize < 0 || c.SendAllSessionsBytes < 0 {
-		return fmt.Errorf("%w: negative SendAllSessionsSize or SendAllSessionsBytes", ErrInvalidConfig)
+	if c.SendAllSessionsSize < 0 || c.SendAllSessionsBytes < 0 || c.MaxConcurrentTransfers < 0 {
+		return fmt.Errorf("%w: negative SendAllSessionsSize, SendAllSessionsBytes or MaxConcurrentTransfers", ErrInvalidConfig)
+	}
+	if c.MaxConcurrentTransfers == 0 {
+		c.MaxConcurrentTransfers = DefaultMaxConcurrentTransfers
 	}
 	if c.SendAllSessionsSize == 0 {
 		c.SendAllSessionsSize = DefaultSendAllSessionsSize
@@ -186,6 +197,9 @@ var (
 	ErrStopped = errors.New("delta: manager not running")
 	// ErrInvalidSession: the session expired or was invalidated.
 	ErrInvalidSession = errors.New("delta: session is no longer valid")
+	// ErrNoSession: a method that changes a session was called on a nil *Session (a
+	// request that has none).
+	ErrNoSession = errors.New("delta: no session (nil *Session)")
 	// ErrDuplicateManager: a manager with that name is already running on the cluster.
 	ErrDuplicateManager = errors.New("delta: a manager with this name is already registered")
 	// ErrStateTransferTimeout: the state transfer did not complete in StateTransferTimeout.

@@ -31,11 +31,7 @@ func (m *Manager) ProcessExpires(ctx context.Context) int {
 	now := nowMs()
 	n := 0
 	m.st.forEach(func(s *Session) bool {
-		s.mu.Lock()
-		primary := s.primary
-		due := s.valid && !s.expiring && (primary && s.idleFor(now, 1) || !primary && s.idleFor(now, 2))
-		s.mu.Unlock()
-		if due {
+		if due, primary := s.expiryDue(now); due {
 			if err := m.expire(ctx, s, primary, true, false); err != nil {
 				m.log.Warn("delta: expiry not replicated", "err", err)
 			}

@@ -163,10 +163,7 @@ func (m *Manager) stale(msg *Message, ts int64) bool {
 	}
 	if msg.Event == EventDelta {
 		if s := m.st.get(msg.SessionID); s != nil {
-			s.mu.Lock()
-			newer := msg.Version > s.version
-			s.mu.Unlock()
-			return !newer
+			return !s.olderThan(msg.Version)
 		}
 	}
 	return true
@@ -182,21 +179,36 @@ func (m *Manager) loadSessions(list []SessionState) {
 			continue
 		}
 		m.noteRoute(st.ID)
-		s, _ := m.st.getOrAdd(st.ID, func() *Session { return &Session{m: m, id: st.ID} })
-		s.mu.Lock()
-		if !s.expiring {
-			s.load(st)
-		}
-		s.mu.Unlock()
+		s, _ := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		s.loadTransferred(st)
 		m.stats.transferred.Add(1)
 	}
 }
 
-// serveAll is the donor side: stream every session to the joiner in chunks, reading the
-// live table shard by shard (never a copy of the whole table), each chunk acknowledged
-// after the joiner applied it, then EVT_ALL_SESSION_TRANSFERCOMPLETE.
+// serveAll is the donor side: once a slot is free (Config.MaxConcurrentTransfers), stream
+// every session to the joiner in chunks, reading the live table shard by shard (never a
+// copy of the whole table), each chunk acknowledged after the joiner applied it, then
+// EVT_ALL_SESSION_TRANSFERCOMPLETE. to is the membership's record of the joiner.
 func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	defer m.wg.Done()
+	defer func() {
+		m.mu.Lock()
+		delete(m.serving, to.Key())
+		m.mu.Unlock()
+	}()
+	m.stats.transfersWaiting.Add(1)
+	select {
+	case m.slots <- struct{}{}:
+		m.stats.transfersWaiting.Add(-1)
+	case <-ctx.Done():
+		m.stats.transfersWaiting.Add(-1)
+		return
+	}
+	m.stats.transfersActive.Add(1)
+	defer func() {
+		m.stats.transfersActive.Add(-1)
+		<-m.slots
+	}()
 	start := time.Now()
 	ts := nowMs()
 	dst := []channel.Member{to}
@@ -220,13 +232,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		chunk, size = chunk[:0], 0
 	}
 	m.st.forEach(func(s *Session) bool {
-		s.mu.Lock()
-		ok := s.valid && !s.expiring
-		var st SessionState
-		if ok {
-			st = s.state()
-		}
-		s.mu.Unlock()
+		st, ok := s.transferable()
 		if !ok {
 			return true
 		}

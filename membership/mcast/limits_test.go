@@ -1,0 +1,176 @@
+package mcast
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// forger writes hand-made datagrams to the group; it reads none (what it would receive
+// is dropped, so that its queue holds no memory).
+func forger(t *testing.T, nw *fakeNet) packetConn {
+	t.Helper()
+	open, _ := nw.opener("forger", nil)
+	c, err := open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw.mu.Lock()
+	nw.block = func(_, dst *fakeConn) bool { return dst == c }
+	nw.mu.Unlock()
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// invented returns a member that exists nowhere, number i, with payload bytes of payload.
+func invented(i int, payload int) channel.Member {
+	m := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(10000 + i%50000), SecurePort: -1, UDPPort: -1,
+		AliveTime: 1000, Payload: bytes.Repeat([]byte{'p'}, payload)}
+	m.UniqueID[0], m.UniqueID[1], m.UniqueID[2], m.UniqueID[15] = 0xee, byte(i), byte(i>>8), 0xee
+	return m
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// Forged heartbeats with 64 KB payloads, oversized fields and thousands of invented
+// members are refused and counted; the table, the memory it holds and the log stay bounded.
+func TestForgedHeartbeatsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := &fakeNet{}
+		var logs syncBuffer
+		a := startFake(t, nw, 1, func(c *Config) {
+			c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			c.DropTime = time.Hour // nobody expires during the test
+		})
+		evil := forger(t, nw)
+		send := func(m channel.Member) {
+			if err := evil.WritePacket(wire.AppendMember(nil, &m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Oversized fields: a 64 KB payload (as large as a datagram allows), a long domain,
+		// command and host.
+		big := invented(0, maxDatagram-200)
+		for range 100 {
+			send(big)
+		}
+		dom, cmd, host := invented(1, 0), invented(2, 0), invented(3, 0)
+		dom.Domain = bytes.Repeat([]byte{'d'}, DefaultMaxDomainSize+1)
+		cmd.Command = bytes.Repeat([]byte{'c'}, DefaultMaxCommandSize+1)
+		host.Host = bytes.Repeat([]byte{1}, DefaultMaxHostSize+1)
+		send(dom)
+		send(cmd)
+		send(host)
+		synctest.Wait()
+		if st := a.s.Stats(); st.OversizedHeartbeats != 103 || len(a.s.Members()) != 0 || len(a.r.snapshot()) != 0 {
+			t.Fatalf("oversized: counted %d, members %d, events %v", st.OversizedHeartbeats, len(a.s.Members()), a.r.snapshot())
+		}
+
+		// Thousands of invented members, each at the largest payload allowed.
+		const n = 5000
+		before := heapInUse()
+		for i := range n {
+			send(invented(100+i, DefaultMaxPayloadSize))
+			if i%1000 == 999 {
+				synctest.Wait() // let the receiver drain the socket's queue
+			}
+		}
+		synctest.Wait()
+		st := a.s.Stats()
+		if got := len(a.s.Members()); got != DefaultMaxMembers || st.MembersOverLimit != n-DefaultMaxMembers ||
+			st.MembersAdded != DefaultMaxMembers {
+			t.Fatalf("%d members kept, %d refused, %d added; want %d kept", got, st.MembersOverLimit, st.MembersAdded, DefaultMaxMembers)
+		}
+		held := 0
+		for _, m := range a.s.Members() {
+			held += len(m.Payload) + len(m.Domain) + len(m.Command) + len(m.Host)
+		}
+		if limit := DefaultMaxMembers * (DefaultMaxPayloadSize + 4); held > limit {
+			t.Errorf("members hold %d bytes, at most %d expected", held, limit)
+		}
+		// What the table holds, plus slack for the events queued to the listener; 5000
+		// members kept would be over 20 MB.
+		grew := int64(heapInUse()) - int64(before)
+		t.Logf("heap grew by %d KB", grew>>10)
+		if grew > 12<<20 {
+			t.Errorf("heap grew by %d MB for %d invented members", grew>>20, n)
+		}
+		// One line per kind at most First times, for this one forger.
+		lines := strings.Count(logs.String(), "\n") - strings.Count(logs.String(), "membership started")
+		if lines > 5*3 {
+			t.Errorf("%d log lines for %d forged datagrams:\n%s", lines, n+103, logs.String())
+		}
+		for _, kind := range []string{"payload", "domain", "command", "host", "MaxMembers reached"} {
+			if !strings.Contains(logs.String(), kind) {
+				t.Errorf("no log line about %s", kind)
+			}
+		}
+	})
+}
+
+func TestLocalMemberOverLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := &fakeNet{}
+		n := newFakeNode(t, nw, 1, func(c *Config) { c.MaxPayloadSize = 10 }, nil)
+		n.m.Payload = make([]byte, 11)
+		err := n.s.Start(context.Background(), channel.SvcMembership, n.m, n.r)
+		if !errors.Is(err, channel.ErrInvalidConfig) {
+			t.Fatalf("Start with a payload over the limit: %v", err)
+		}
+	})
+}
+
+func TestLimitsConfig(t *testing.T) {
+	c := DefaultLocalConfig()
+	s, err := c.normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MaxMembers != DefaultMaxMembers || s.MaxPayloadSize != DefaultMaxPayloadSize || s.MaxDomainSize != DefaultMaxDomainSize ||
+		s.MaxCommandSize != DefaultMaxCommandSize || s.MaxHostSize != DefaultMaxHostSize {
+		t.Errorf("defaults not filled: %+v", s.Config)
+	}
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.MaxMembers = -1 },
+		func(c *Config) { c.MaxPayloadSize = -1 },
+		func(c *Config) { c.MaxCommandSize = 3 }, // BABY-ALEX does not fit
+	} {
+		c := DefaultLocalConfig()
+		mod(&c)
+		if _, err := c.normalize(); !errors.Is(err, channel.ErrInvalidConfig) {
+			t.Errorf("accepted %+v", c)
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package delta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// The manager's states: new, transferring (its state transfer runs), running, stopped.
+type mgrState uint8
+
+const (
+	stateNew mgrState = iota
+	stateTransferring
+	stateRunning
+	stateStopped
+)
+
+// Start registers the manager on its cluster and starts the expiry sweep. If other members
+// exist and Config.SkipStateTransfer is false, it asks the oldest of them for every
+// session in the background: Ready reports when that is over and WaitReady waits for it.
+// Messages that arrive meanwhile are queued and replayed when the transfer completes.
+// A manager starts once; after Stop, create a new one.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != stateNew {
+		return fmt.Errorf("delta: manager %q already started", m.cfg.Name)
+	}
+	transfer := !m.cfg.SkipStateTransfer && len(m.cl.ch.Members()) > 0
+	m.state = stateRunning
+	if transfer {
+		m.state = stateTransferring
+	}
+	if err := m.cl.register(m); err != nil {
+		m.state = stateNew
+		return err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.bg, m.bgCancel = bg, cancel
+	if m.cfg.ExpireInterval > 0 {
+		m.wg.Add(1)
+		go m.sweepLoop(bg)
+	}
+	if transfer {
+		m.wg.Add(1)
+		go m.runTransfer(bg)
+	} else {
+		m.closeReadyLocked(nil)
+	}
+	m.log.Info("delta: session manager started", "route", m.cfg.JvmRoute, "stateTransfer", transfer,
+		"replication", m.cfg.Replication.String())
+	return nil
+}
+
+// Stop unregisters the manager, ends its goroutines and destroys every session locally
+// (session listeners fire); with Config.ExpireSessionsOnShutdown the cluster is told to
+// expire them too. Stop is idempotent.
+func (m *Manager) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	if m.state == stateStopped || m.state == stateNew {
+		m.state = stateStopped
+		m.closeReadyLocked(ErrStopped)
+		m.mu.Unlock()
+		return nil
+	}
+	m.state = stateStopped
+	m.queue = nil
+	m.bgCancel()
+	m.closeReadyLocked(&StateTransferError{Context: m.cfg.Name, Err: ErrStopped})
+	m.mu.Unlock()
+	m.cl.unregister(m)
+	m.wg.Wait()
+	var errs []error
+	for _, s := range m.st.clear() {
+		if err := m.expire(ctx, s, m.cfg.ExpireSessionsOnShutdown, false, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.log.Info("delta: session manager stopped")
+	return errors.Join(errs...)
+}
+
+func (m *Manager) closeReadyLocked(err error) {
+	if m.readyClosed {
+		return
+	}
+	m.readyClosed = true
+	m.transferErr = err
+	close(m.ready)
+}
+
+// Ready reports whether the manager has finished starting: its state transfer is over
+// (completed, failed or skipped). A manager that is not started is not ready.
+func (m *Manager) Ready() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.readyClosed && m.state != stateStopped
+}
+
+// WaitReady waits until the manager is ready or ctx ends. It returns nil after a
+// complete (or skipped) state transfer, a *StateTransferError if the transfer failed
+// (the manager then serves with what it received), or ctx's error.
+func (m *Manager) WaitReady(ctx context.Context) error {
+	select {
+	case <-m.ready:
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.transferErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) running() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state == stateRunning || m.state == stateTransferring
+}

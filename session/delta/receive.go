@@ -1,0 +1,184 @@
+package delta
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// receive handles a message from another node.
+func (m *Manager) receive(msg *Message, src channel.Member) {
+	if msg.Event >= 0 && int(msg.Event) < len(m.stats.received) {
+		m.stats.received[msg.Event].Add(1)
+	}
+	m.mu.Lock()
+	switch m.state {
+	case stateNew, stateStopped:
+		m.mu.Unlock()
+		return
+	case stateTransferring:
+		switch msg.Event {
+		case EventAllSessionData:
+			m.mu.Unlock()
+			m.loadMu.RLock()
+			defer m.loadMu.RUnlock()
+			m.mu.Lock()
+			current := m.state == stateTransferring && m.signal != nil && src.Key() == m.donor
+			m.mu.Unlock()
+			if current {
+				m.loadSessions(msg.Sessions)
+			} else {
+				m.stats.unexpected.Add(1)
+			}
+			return
+		case EventTransferComplete, EventNoContextManager:
+			if m.signal != nil && src.Key() == m.donor {
+				kind := sigComplete
+				if msg.Event == EventNoContextManager {
+					kind = sigDeclined
+				}
+				select {
+				case m.signal <- transferSignal{kind: kind, ts: msg.Timestamp}:
+				default:
+				}
+			} else {
+				m.stats.unexpected.Add(1)
+			}
+			m.mu.Unlock()
+			return
+		case EventGetAllSessions:
+			// Tomcat queues this and drops it after its own transfer, leaving the asker to
+			// time out; answering at once lets it ask someone else (and two nodes starting
+			// together do not wait for each other).
+			m.mu.Unlock()
+			m.cl.replyNoContext(m.cfg.Name, src, uniqueNotReady)
+			return
+		}
+		m.queue = append(m.queue, queued{msg: msg, src: src})
+		m.mu.Unlock()
+		m.stats.queued.Add(1)
+		return
+	}
+	if msg.Event == EventGetAllSessions {
+		if m.serving[src.Key()] {
+			m.mu.Unlock()
+			m.stats.transfersRefused.Add(1)
+			m.cl.refusals.Log(slog.LevelWarn, src.Addr(), "duplicate state transfer request",
+				"delta: refusing a state transfer request: one is already running for this member", "context", m.cfg.Name)
+			return
+		}
+		m.serving[src.Key()] = true
+		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
+		m.mu.Unlock()
+		go m.serveAll(m.bg, src)
+		return
+	}
+	m.mu.Unlock()
+	m.dispatch(msg)
+}
+
+// dispatch applies a session message in the running state.
+func (m *Manager) dispatch(msg *Message) {
+	switch msg.Event {
+	case EventCreated:
+		m.handleCreated(msg)
+	case EventExpired:
+		if s := m.st.get(msg.SessionID); s != nil {
+			_ = m.expire(context.Background(), s, false, false, true)
+		} else {
+			m.stats.unknownID.Add(1)
+		}
+	case EventAccessed:
+		if s := m.st.get(msg.SessionID); s != nil {
+			s.accessedElsewhere()
+		} else {
+			m.stats.unknownID.Add(1)
+		}
+	case EventDelta:
+		m.handleDelta(msg)
+	case EventChangeSessionID:
+		m.handleChangeID(msg)
+	default:
+		m.stats.unexpected.Add(1)
+	}
+}
+
+func (m *Manager) notifyReplicated() bool { return !m.cfg.SkipListenersOnReplication }
+
+func (m *Manager) handleCreated(msg *Message) {
+	if !validID(msg.SessionID) {
+		m.stats.unexpected.Add(1)
+		return
+	}
+	m.noteRoute(msg.SessionID)
+	s, added := m.st.getOrAdd(msg.SessionID, func() *Session { return newReplica(m, msg.SessionID, msg.Timestamp) })
+	if added {
+		m.fire(s, true, notice{kind: nCreated})
+	}
+}
+
+func (m *Manager) handleDelta(msg *Message) {
+	s := m.st.get(msg.SessionID)
+	if s == nil {
+		// The first delta of a session carries isnew=true: a node that missed (or has not
+		// yet received) the EVT_SESSION_CREATED creates the session from it.
+		if !validID(msg.SessionID) || !createsSession(msg.Actions) {
+			m.stats.unknownID.Add(1)
+			return
+		}
+		m.noteRoute(msg.SessionID)
+		var added bool
+		s, added = m.st.getOrAdd(msg.SessionID, func() *Session { return newReplica(m, msg.SessionID, msg.Timestamp) })
+		if added {
+			m.fire(s, true, notice{kind: nCreated})
+		}
+	}
+	m.fire(s, true, s.applyDelta(msg, m.notifyReplicated())...)
+}
+
+func hasAction(actions []Action, t ActionType) bool {
+	for _, a := range actions {
+		if a.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func createsSession(actions []Action) bool {
+	for _, a := range actions {
+		if a.Type == ActionIsNew && a.Op == OpSet && len(a.Value) == 1 && a.Value[0] == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Manager) handleChangeID(msg *Message) {
+	s := m.st.get(msg.SessionID)
+	if s == nil {
+		m.stats.unknownID.Add(1)
+		return
+	}
+	if !validID(msg.NewID) {
+		m.stats.unexpected.Add(1)
+		return
+	}
+	m.noteRoute(msg.NewID)
+	ok, _ := m.st.rename(msg.SessionID, msg.NewID, s, func() { s.setID(msg.NewID) })
+	if ok {
+		m.fire(s, true, notice{kind: nIDChanged, oldID: msg.SessionID})
+	}
+}
+
+func (m *Manager) memberGone(mem channel.Member) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == stateTransferring && m.signal != nil && mem.Key() == m.donor {
+		select {
+		case m.signal <- transferSignal{kind: sigGone}:
+		default:
+		}
+	}
+}

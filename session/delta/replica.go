@@ -1,0 +1,399 @@
+package delta
+
+import (
+	"bytes"
+	"slices"
+)
+
+// The session's state changes driven by the manager: creation, replication, expiry and
+// what arrives from other nodes. Each method takes s.mu itself unless its name ends in
+// Locked or its comment says the caller holds it.
+
+// newPrimarySession returns a session created on this node with id, its first delta
+// (isnew, max interval) recorded.
+func newPrimarySession(m *Manager, id string, now int64) *Session {
+	s := &Session{m: m, id: id, created: now, accessed: now, maxInactive: m.defaultMaxInactive(),
+		isNew: true, valid: true, primary: true, lastRepl: now}
+	s.record(Action{Type: ActionIsNew, Op: OpSet, Name: nameIsNew, Value: encodeBool(true)})
+	s.record(Action{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(s.maxInactive)})
+	return s
+}
+
+// newReplica returns an empty copy of a session whose primary is on another node.
+func newReplica(m *Manager, id string, created int64) *Session {
+	return &Session{m: m, id: id, created: created, accessed: nowMs(), maxInactive: m.defaultMaxInactive(),
+		isNew: true, valid: true}
+}
+
+// findable reports whether Find may return the session at now (unix ms): it is alive and
+// not idle past its timeout (twice that for a copy whose primary is elsewhere: the
+// primary may not have said it was used, Tomcat's rule).
+func (s *Session) findable(now int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	factor := int64(1)
+	if !s.primary {
+		factor = 2
+	}
+	return s.valid && !s.expiring && !s.idleFor(now, factor)
+}
+
+// expiryDue reports whether the sweep should expire the session at now, and whether it
+// is primary here (then the cluster is told).
+func (s *Session) expiryDue(now int64) (due, primary bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	primary = s.primary
+	due = s.valid && !s.expiring && (primary && s.idleFor(now, 1) || !primary && s.idleFor(now, 2))
+	return due, primary
+}
+
+// setID renames the session (the store holds the table's locks meanwhile).
+func (s *Session) setID(id string) {
+	s.mu.Lock()
+	s.id = id
+	s.mu.Unlock()
+}
+
+// takeDelta ends a request on the session (Manager.Replicate): the session becomes
+// primary here and its pending changes are taken. It returns the message to send, nil
+// when there is nothing to tell (or nobody: members false), and the actions it carries,
+// to requeue if sending fails.
+func (s *Session) takeDelta(now int64, members bool) (*Message, []Action) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid || s.expiring {
+		return nil, nil
+	}
+	if s.m.cfg.DetectMutations {
+		if n := s.detectMutations(); n > 0 {
+			s.m.stats.mutations.Add(uint64(n))
+		}
+	}
+	wasPrimary := s.primary
+	s.primary = true
+	actions := s.pending
+	s.pending = nil
+	var msg *Message
+	switch {
+	case !members:
+		// Nobody to tell: the delta is dropped, as Tomcat resets it without members.
+	case len(actions) > 0:
+		s.version++
+		msg = &Message{Event: EventDelta, SessionID: s.id, Timestamp: now, Version: s.version, Actions: actions}
+	case !wasPrimary:
+		msg = &Message{Event: EventAccessed, SessionID: s.id, Timestamp: now}
+	case s.maxInactive > 0 && now-s.lastRepl > int64(s.maxInactive)*1000:
+		msg = &Message{Event: EventAccessed, SessionID: s.id, Timestamp: now}
+	}
+	if msg != nil {
+		s.lastRepl = now
+	}
+	return msg, actions
+}
+
+// requeue puts actions that failed to replicate back, unless the session is gone.
+func (s *Session) requeue(actions []Action) {
+	if len(actions) == 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.valid {
+		s.restore(actions)
+	}
+	s.mu.Unlock()
+}
+
+// expiry is what beginExpire hands to the manager to tell the cluster.
+type expiry struct {
+	id      string
+	pending []Action // changes not replicated yet
+	version uint64   // the version for a delta carrying them
+	named   []string // named listeners attached
+}
+
+// beginExpire marks the session as expiring; ok is false if it is already gone or going.
+func (s *Session) beginExpire() (e expiry, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid || s.expiring {
+		return e, false
+	}
+	s.expiring = true
+	e = expiry{id: s.id, pending: s.pending, version: s.version + 1, named: slices.Clone(s.named)}
+	s.pending = nil
+	return e, true
+}
+
+// endExpire empties the expiring session and makes it invalid. It returns an
+// attribute-removed notice per attribute when attribute listeners are configured.
+func (s *Session) endExpire() []notice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var removed []notice
+	if len(s.m.cfg.AttributeListeners) > 0 {
+		for i := range s.attrs {
+			v, _ := s.decode(&s.attrs[i])
+			removed = append(removed, notice{kind: nRemoved, name: s.attrs[i].name, value: v})
+		}
+	}
+	s.attrs, s.notes, s.named = nil, nil, nil
+	s.valid, s.expiring = false, false
+	return removed
+}
+
+// endRequest records the end of a request that used the session: the client has joined it.
+func (s *Session) endRequest() {
+	s.mu.Lock()
+	if s.valid {
+		s.accessed = nowMs()
+		s.isNew = false
+	}
+	s.mu.Unlock()
+}
+
+// accessedElsewhere records an EVT_SESSION_ACCESSED: another node served the session.
+func (s *Session) accessedElsewhere() {
+	s.mu.Lock()
+	s.accessed = nowMs()
+	s.primary = false
+	s.isNew = false
+	s.mu.Unlock()
+}
+
+// applyDelta applies an EVT_SESSION_DELTA from another node and returns the listener
+// calls to make (notify: whether listeners hear of replicated changes).
+func (s *Session) applyDelta(msg *Message, notify bool) []notice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid || s.expiring {
+		return nil
+	}
+	ns := s.apply(msg.Actions, notify)
+	if !hasAction(msg.Actions, ActionIsNew) {
+		s.isNew = false // a later request: the client has joined the session
+	}
+	s.version = msg.Version
+	s.accessed = nowMs()
+	s.primary = false
+	return ns
+}
+
+// olderThan reports whether the session's version is below version.
+func (s *Session) olderThan(version uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version < version
+}
+
+// transferable returns the session in transferable form, if it is alive.
+func (s *Session) transferable() (SessionState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid || s.expiring {
+		return SessionState{}, false
+	}
+	return s.state(), true
+}
+
+// loadTransferred replaces the copy's content with st from a state transfer, unless the
+// session is being expired.
+func (s *Session) loadTransferred(st *SessionState) {
+	s.mu.Lock()
+	if !s.expiring {
+		s.load(st)
+	}
+	s.mu.Unlock()
+}
+
+// ---- the caller holds s.mu ----
+
+// record adds a to the pending delta; an earlier action of the same type and name is
+// replaced (dropped, the new one goes last).
+func (s *Session) record(a Action) {
+	for i := range s.pending {
+		if s.pending[i].Type == a.Type && s.pending[i].Name == a.Name {
+			s.pending = slices.Delete(s.pending, i, i+1)
+			break
+		}
+	}
+	s.pending = append(s.pending, a)
+}
+
+// restore puts actions that failed to replicate back in front of the pending ones, unless
+// a newer action of the same type and name exists.
+func (s *Session) restore(old []Action) {
+	var keep []Action
+	for _, a := range old {
+		newer := false
+		for _, p := range s.pending {
+			if p.Type == a.Type && p.Name == a.Name {
+				newer = true
+				break
+			}
+		}
+		if !newer {
+			keep = append(keep, a)
+		}
+	}
+	s.pending = append(keep, s.pending...)
+}
+
+// detectMutations re-encodes attributes read since the last replication and records
+// those whose encoding changed. It returns how many it recorded.
+func (s *Session) detectMutations() int {
+	n := 0
+	for i := range s.attrs {
+		e := &s.attrs[i]
+		if !e.read {
+			continue
+		}
+		e.read = false
+		if !e.decoded {
+			continue
+		}
+		data, err := s.m.cfg.Codec.Marshal(e.value)
+		if err != nil || bytes.Equal(data, e.data) {
+			continue
+		}
+		e.data = data
+		s.record(Action{Type: ActionAttribute, Op: OpSet, Name: e.name, Value: data})
+		n++
+	}
+	return n
+}
+
+// state returns the session in transferable form. Values are shared, not copied: they
+// are never modified once stored.
+func (s *Session) state() SessionState {
+	st := SessionState{
+		ID: s.id, CreationTime: s.created, LastAccessedTime: s.accessed, MaxInactive: s.maxInactive,
+		IsNew: s.isNew, Version: s.version, Principal: s.principal, AuthType: s.authType,
+		Listeners: slices.Clone(s.named),
+	}
+	if len(s.attrs) > 0 {
+		st.Attributes = make([]NamedValue, len(s.attrs))
+		for i := range s.attrs {
+			st.Attributes[i] = NamedValue{Name: s.attrs[i].name, Value: s.attrs[i].data}
+		}
+	}
+	if len(s.notes) > 0 {
+		st.Notes = make([]NamedValue, len(s.notes))
+		for i, n := range s.notes {
+			st.Notes[i] = NamedValue{Name: n.name, Value: []byte(n.value)}
+		}
+	}
+	return st
+}
+
+// load replaces the session's content with st (a transferred copy; values are copied
+// out of the message buffer).
+func (s *Session) load(st *SessionState) {
+	s.created, s.accessed, s.maxInactive = st.CreationTime, st.LastAccessedTime, st.MaxInactive
+	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
+	s.principal = st.Principal.clone()
+	s.attrs = s.attrs[:0]
+	for _, nv := range st.Attributes {
+		s.attrs = append(s.attrs, attrEntry{name: nv.Name, data: bytes.Clone(nv.Value)})
+	}
+	s.notes = s.notes[:0]
+	for _, nv := range st.Notes {
+		s.notes = append(s.notes, noteEntry{nv.Name, string(nv.Value)})
+	}
+	s.named = slices.Clone(st.Listeners)
+	s.primary = false
+	s.valid = true
+}
+
+// apply executes actions received from another node and returns the listener calls to
+// make. Malformed meta values are skipped and counted.
+func (s *Session) apply(actions []Action, notify bool) []notice {
+	var out []notice
+	for _, a := range actions {
+		if len(s.pending) > 0 {
+			// The remote change replaces this node's value, so a pending local change of
+			// the same thing is stale: sending it later would revert the other nodes to
+			// it (a change kept after a failed replication, or a concurrent request
+			// here) while this node keeps the remote value.
+			s.pending = slices.DeleteFunc(s.pending, func(p Action) bool { return p.Type == a.Type && p.Name == a.Name })
+		}
+		switch a.Type {
+		case ActionAttribute:
+			i := s.find(a.Name)
+			if a.Op == OpRemove {
+				if i < 0 {
+					continue
+				}
+				var old any
+				if notify {
+					old, _ = s.decodeForNotice(&s.attrs[i])
+				}
+				s.attrs = slices.Delete(s.attrs, i, i+1)
+				if notify {
+					out = append(out, notice{kind: nRemoved, name: a.Name, value: old})
+				}
+				continue
+			}
+			e := attrEntry{name: a.Name, data: bytes.Clone(a.Value)}
+			if i >= 0 {
+				var old any
+				if notify {
+					old, _ = s.decodeForNotice(&s.attrs[i])
+				}
+				s.attrs[i] = e
+				if notify {
+					out = append(out, notice{kind: nReplaced, name: a.Name, value: old})
+				}
+			} else {
+				s.attrs = append(s.attrs, e)
+				if notify && len(s.m.cfg.AttributeListeners) > 0 {
+					v, err := s.decode(&s.attrs[len(s.attrs)-1])
+					if err != nil {
+						s.m.stats.valueDecodeErrors.Add(1)
+					}
+					out = append(out, notice{kind: nAdded, name: a.Name, value: v})
+				}
+			}
+		case ActionPrincipal:
+			if a.Op == OpRemove {
+				s.principal = nil
+			} else if p, err := DecodePrincipal(a.Value); err == nil {
+				s.principal = p
+			} else {
+				s.m.stats.badActions.Add(1)
+			}
+		case ActionIsNew:
+			if v, err := decodeBool(a.Value); err == nil && a.Op == OpSet {
+				s.isNew = v
+			} else if a.Op == OpSet {
+				s.m.stats.badActions.Add(1)
+			}
+		case ActionMaxInterval:
+			if v, err := decodeInterval(a.Value); err == nil && a.Op == OpSet {
+				s.maxInactive = v
+			} else if a.Op == OpSet {
+				s.m.stats.badActions.Add(1)
+			}
+		case ActionAuthType:
+			if a.Op == OpRemove {
+				s.authType = ""
+			} else {
+				s.authType = string(a.Value)
+			}
+		case ActionListener:
+			i := slices.Index(s.named, a.Name)
+			if a.Op == OpSet && i < 0 {
+				s.named = append(s.named, a.Name)
+			} else if a.Op == OpRemove && i >= 0 {
+				s.named = slices.Delete(s.named, i, i+1)
+			}
+		case ActionNote:
+			if a.Op == OpRemove {
+				s.removeNote(a.Name)
+			} else {
+				s.setNote(a.Name, string(a.Value))
+			}
+		}
+	}
+	return out
+}

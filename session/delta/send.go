@@ -1,0 +1,216 @@
+package delta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Create makes a new session with a fresh id, primary on this node, and tells the
+// cluster (EVT_SESSION_CREATED). A failure to tell the cluster is logged, not returned:
+// the session's first delta also creates it on nodes that missed the message.
+func (m *Manager) Create(ctx context.Context) (*Session, error) {
+	if !m.running() {
+		return nil, ErrStopped
+	}
+	now := nowMs()
+	var s *Session
+	id := newSessionID(m.cfg.JvmRoute)
+	for s = newPrimarySession(m, id, now); !m.st.add(id, s); s = newPrimarySession(m, id, now) {
+		id = newSessionID(m.cfg.JvmRoute)
+	}
+	m.stats.created.Add(1)
+	m.fire(s, false, notice{kind: nCreated})
+	if err := m.broadcast(ctx, &Message{Event: EventCreated, SessionID: id, Timestamp: now}); err != nil {
+		m.log.Debug("delta: cannot tell the cluster about a new session", "err", err)
+	}
+	return s, nil
+}
+
+// Replicate ends a request on s (Tomcat's requestCompleted): if the request changed the
+// session, its delta goes to the cluster (EVT_SESSION_DELTA); otherwise an
+// EVT_SESSION_ACCESSED goes out if the session was not primary here or has not been
+// replicated for longer than its max inactive interval. This node becomes the session's
+// primary. Replications of one session are serialised, so their messages leave in order.
+//
+// With acked replication the call returns once every member applied the message; if
+// that fails the changes stay pending (the next Replicate sends them again, except those
+// a later change from another node replaced) and the error, which wraps a
+// *channel.SendError, is returned.
+func (m *Manager) Replicate(ctx context.Context, s *Session) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	members := m.cl.ch.Members()
+	// Hold the session's send slot across the send so that two requests on the same
+	// session send in the order they took their deltas.
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	msg, actions := s.takeDelta(nowMs(), len(members) > 0)
+	if msg == nil {
+		return nil
+	}
+	if err := m.replicateTo(ctx, members, msg); err != nil {
+		s.requeue(actions)
+		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
+	}
+	return nil
+}
+
+// Invalidate destroys s here and on every other node (EVT_SESSION_EXPIRED). Session
+// listeners fire; the session's pending changes go out first, as Tomcat does.
+func (m *Manager) Invalidate(ctx context.Context, s *Session) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	return m.expire(ctx, s, true, false, false)
+}
+
+// ChangeSessionID gives s a new id, here and on every other node
+// (EVT_CHANGE_SESSION_ID): use it on login against session fixation. An empty newID
+// means a fresh random one with this node's route. It returns the new id.
+func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
+	if s == nil {
+		return "", ErrNoSession
+	}
+	generate := newID == ""
+	if !generate && !validID(newID) {
+		return "", fmt.Errorf("delta: invalid session id %q", newID)
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	for {
+		oldID := s.ID()
+		if generate {
+			newID = newSessionID(m.cfg.JvmRoute)
+		}
+		if oldID == newID {
+			if !s.IsValid() {
+				return "", ErrInvalidSession
+			}
+			return newID, nil
+		}
+		ok, taken := m.st.rename(oldID, newID, s, func() { s.setID(newID) })
+		switch {
+		case taken && generate:
+			continue
+		case taken:
+			return "", fmt.Errorf("%w: %s", ErrSessionIDInUse, newID)
+		case !ok:
+			if !s.IsValid() {
+				return "", ErrInvalidSession
+			}
+			continue // renamed concurrently: try again from its current id
+		}
+		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
+		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
+		if err != nil {
+			err = fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
+		}
+		return newID, err
+	}
+}
+
+// expire destroys s locally; with notifyCluster it sends the pending delta and an
+// EVT_SESSION_EXPIRED. timedOut and replicated describe the cause for listeners.
+func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster, timedOut, replicated bool) error {
+	if notifyCluster {
+		s.sendMu.Lock()
+		defer s.sendMu.Unlock()
+	}
+	e, ok := s.beginExpire()
+	if !ok {
+		return nil
+	}
+	m.st.remove(e.id, s)
+	m.stats.destroyed.Add(1)
+	if timedOut {
+		m.stats.expired.Add(1)
+	}
+	m.fire(s, replicated, notice{kind: nDestroyed, expired: timedOut, named: e.named})
+	// Unbind the attributes (Tomcat fires attributeRemoved for each).
+	m.fire(s, replicated, s.endExpire()...)
+
+	if !notifyCluster {
+		return nil
+	}
+	members := m.cl.ch.Members()
+	if len(members) == 0 {
+		return nil
+	}
+	now := nowMs()
+	var errs []error
+	if len(e.pending) > 0 {
+		errs = append(errs, m.replicateTo(ctx, members, &Message{Event: EventDelta, SessionID: e.id, Timestamp: now,
+			Version: e.version, Actions: e.pending}))
+	}
+	errs = append(errs, m.replicateTo(ctx, members, &Message{Event: EventExpired, SessionID: e.id, Timestamp: now}))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("delta: replicating expiry of session %s: %w", e.id, err)
+	}
+	return nil
+}
+
+// broadcast sends msg to every member with the manager's options; no members is not an
+// error.
+func (m *Manager) broadcast(ctx context.Context, msg *Message) error {
+	members := m.cl.ch.Members()
+	if len(members) == 0 {
+		return nil
+	}
+	return m.replicateTo(ctx, members, msg)
+}
+
+// replicateTo sends a session change to members with the manager's options. With
+// Config.TolerateUnreachable, members that could not even be connected to do not make it
+// fail.
+func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg *Message) error {
+	err := m.sendTo(ctx, members, msg, m.opts)
+	if err == nil || !m.cfg.TolerateUnreachable {
+		return err
+	}
+	faulty := channel.FaultyMembers(err)
+	if len(faulty) == 0 {
+		return err
+	}
+	for _, f := range faulty {
+		if !errors.Is(f.Err, channel.ErrConnect) {
+			return err
+		}
+	}
+	if m.stats.unreachable.Add(1) <= 10 {
+		m.log.Warn("delta: members unreachable; replicating to the others", "unreachable", len(faulty), "err", err)
+	}
+	return nil
+}
+
+func (m *Manager) sendTo(ctx context.Context, to []channel.Member, msg *Message, opts channel.SendOptions) error {
+	msg.Context = m.cfg.Name
+	bp, _ := m.bufPool.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	data, err := m.cl.codec.AppendMessage((*bp)[:0], msg)
+	if err == nil {
+		err = m.cl.ch.Send(ctx, to, data, opts)
+	}
+	n := len(data)
+	if cap(data) <= 64<<10 {
+		*bp = data[:0]
+		m.bufPool.Put(bp)
+	}
+	if errors.Is(err, channel.ErrNoMembers) {
+		return nil
+	}
+	if err != nil {
+		m.stats.sendFailures.Add(1)
+		return err
+	}
+	if int(msg.Event) < len(m.stats.sent) {
+		m.stats.sent[msg.Event].Add(1)
+	}
+	m.stats.bytesSent.Add(uint64(n))
+	return nil
+}
