@@ -21,6 +21,7 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
@@ -36,6 +37,12 @@ type nodeFlags struct {
 	seconds    float64
 	ackTimeout time.Duration
 	verbose    bool
+
+	// staticProtocol: --static runs Tribes' StaticMembershipService protocol
+	// (membership/staticsvc) instead of the silent list (membership/static). Its default is
+	// the command's: on for node, off for the tools that target nodes directly.
+	staticProtocol bool
+	channelName    string
 
 	// Transport settings beyond the basics (nio.Config; 0 keeps Tomcat's default).
 	advertise      string
@@ -82,6 +89,10 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.IntVar(&f.autoBind, "autobind", nio.DefaultAutoBind, "how many ports to try from --port (Tomcat autoBind)")
 	fs.StringVar(&f.id, "id", "", "local unique id, 32 hex digits (random if unset)")
 	fs.StringVar(&f.static, "static", "", "static members: host:port:uniqueIdHex, comma separated")
+	fs.BoolVar(&f.staticProtocol, "static-protocol", f.staticProtocol, "static membership speaks Tomcat's StaticMembershipService protocol "+
+		"(START/PING/STOP member messages, members expire); false: a silent fixed list")
+	fs.StringVar(&f.channelName, "channel-name", staticsvc.DefaultChannelName, "channel name, as the Java nodes' (Tomcat: <clusterName>-Channel); "+
+		"the static membership protocol is bound to \"<name>-StaticMembership\"")
 	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
 	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
@@ -127,6 +138,9 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	var err error
 	if cfg.Multicast, cfg.StaticMembers, err = f.membership(); err != nil {
 		return nil, err
+	}
+	if cfg.Multicast == nil && f.staticProtocol {
+		cfg.StaticProtocol = &staticsvc.Config{ChannelName: f.channelName}
 	}
 	if f.id != "" {
 		if cfg.UniqueID, err = wire.ParseUniqueID(f.id); err != nil {
@@ -219,7 +233,7 @@ func (w *lineWriter) emit(v any) {
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var nf nodeFlags
+	nf := nodeFlags{staticProtocol: true}
 	nf.register(fs, 0)
 	var mf metricsFlag
 	mf.register(fs)
@@ -260,8 +274,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	var bg sync.WaitGroup
 	defer bg.Wait()
+	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
-		if *quiet && !*echo {
+		if (*quiet && !*echo) || (svc != nil && svc.Owns(m)) {
 			return nil
 		}
 		out.message(m)
