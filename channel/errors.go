@@ -29,6 +29,13 @@ var (
 	ErrMessageTooLarge = errors.New("tribes: message too large")
 	// ErrNoBroadcast: OptMulticast was asked but the membership service cannot broadcast.
 	ErrNoBroadcast = errors.New("tribes: membership service cannot broadcast")
+	// ErrNotMember: a received message came from a member that is not in the membership;
+	// the channel dropped it (see Config.AcceptNonMembers). A synchronized-ack sender gets
+	// a FAIL_ACK.
+	ErrNotMember = errors.New("tribes: message from a non-member dropped")
+	// ErrReceiverFailed: a running receiver stopped by itself (for example its listener on
+	// descriptor exhaustion). Reported through HealthListener and Channel.Health.
+	ErrReceiverFailed = errors.New("tribes: receiver failed")
 )
 
 // FaultyMember is one member a send failed for, with the reason (Tribes' FaultyMember).
@@ -68,6 +75,16 @@ func (e *SendError) Unwrap() []error {
 		errs[i] = f.Err
 	}
 	return errs
+}
+
+// NewSendError is how every layer reports a failed send: a *SendError for the message id
+// naming faulty, or nil when faulty is empty. Build faulty with AppendFaulty, which also
+// attributes one cause to a whole list of members.
+func NewSendError(id []byte, faulty []FaultyMember) error {
+	if len(faulty) == 0 {
+		return nil
+	}
+	return &SendError{MessageID: id, Faulty: faulty}
 }
 
 // FaultyMembers returns the faulty members of err if it is or wraps a *SendError.

@@ -69,3 +69,20 @@ func ExampleParseSendOptions() {
 	fmt.Println(uint32(o), o)
 	// Output: 6 sync, use_ack
 }
+
+// A layer that sends to several members builds its error from each member's outcome:
+// AppendFaulty names the members a cause applies to, NewSendError returns nil when none
+// failed.
+func ExampleNewSendError() {
+	a := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 4001}
+	b := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 4002}
+	var faulty []channel.FaultyMember
+	faulty = channel.AppendFaulty(faulty, nil, []channel.Member{a})
+	fmt.Println(channel.NewSendError([]byte{1}, faulty) == nil)
+	faulty = channel.AppendFaulty(faulty, channel.ErrAckTimeout, []channel.Member{b})
+	err := channel.NewSendError([]byte{1}, faulty)
+	fmt.Println(errors.Is(err, channel.ErrAckTimeout), len(channel.FaultyMembers(err)))
+	// Output:
+	// true
+	// true 1
+}

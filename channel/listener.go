@@ -57,3 +57,11 @@ func (f MembershipFuncs) MemberDisappeared(m Member) {
 type Heartbeater interface {
 	Heartbeat()
 }
+
+// HealthListener is implemented by listeners (message or membership listeners) that want to
+// know when a running part of the channel fails by itself or recovers: err is the failure
+// (wrapping ErrReceiverFailed, for example), nil the recovery. Calls are serialised with
+// membership events.
+type HealthListener interface {
+	HealthChanged(err error)
+}

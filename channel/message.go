@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+
+	"github.com/gotribes/tribes/wire"
 )
 
 // Message is one message travelling through the interceptor chain (Tribes' ChannelMessage).
@@ -40,6 +42,20 @@ func (m *Message) Clone() *Message {
 	c.ID = append([]byte(nil), m.ID...)
 	c.Data = append([]byte(nil), m.Data...)
 	return &c
+}
+
+// MessageFromChannelData is the message a receiver hands up the chain for a decoded
+// ChannelData. It aliases cd's slices, which the receiver must own (copied off the network);
+// the source member is shared, being an immutable value.
+func MessageFromChannelData(cd *wire.ChannelData) *Message {
+	return &Message{
+		Options:     SendOptions(cd.Options),
+		Timestamp:   cd.Timestamp,
+		ID:          cd.UniqueID,
+		Source:      cd.Address,
+		SourceBytes: cd.AddressBytes,
+		Data:        cd.Message,
+	}
 }
 
 // IDString returns the message id in hex, for logs and errors.

@@ -16,7 +16,7 @@ import (
 // trailer must sit above it).
 func typicalStack(tb testing.TB) (string, []channel.Interceptor) {
 	for _, spec := range []string{"order,dispatch,gzip,tcpfailure", "order,dispatch,gzip"} {
-		if ics, err := Build(spec); err == nil {
+		if ics, err := Build(spec, nil); err == nil {
 			return spec, ics
 		}
 	}

@@ -3,8 +3,6 @@ package interceptors
 import (
 	"context"
 	"fmt"
-	"reflect"
-	"strings"
 	"sync"
 
 	"github.com/gotribes/tribes/channel"
@@ -41,10 +39,7 @@ func sendEach(ctx context.Context, next channel.Interceptor, to []channel.Member
 	for i, err := range errs {
 		faulty = channel.AppendFaulty(faulty, err, to[i:i+1])
 	}
-	if len(faulty) == 0 {
-		return nil
-	}
-	return &channel.SendError{MessageID: id, Faulty: faulty}
+	return channel.NewSendError(id, faulty)
 }
 
 // failedMembers returns the members of to that err names as faulty (all of them if err is
@@ -93,18 +88,43 @@ func chainAbove(ic channel.Interceptor) []channel.Interceptor {
 	}
 }
 
-// isTCPFailureDetector reports whether ic is this package's TCP failure detector. It goes by
-// the type's name so that this file does not depend on the detector's implementation.
-func isTCPFailureDetector(ic channel.Interceptor) bool {
-	t := reflect.TypeOf(ic)
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
+// chainBelow returns the layers below ic, nearest first, down to the channel's coordinator.
+func chainBelow(ic channel.Interceptor) []channel.Interceptor {
+	type linked interface{ Next() channel.Interceptor }
+	var out []channel.Interceptor
+	for {
+		l, ok := ic.(linked)
+		if !ok {
+			return out
+		}
+		n := l.Next()
+		if n == nil {
+			return out
+		}
+		out = append(out, n)
+		ic = n
 	}
-	if t == nil {
-		return false
+}
+
+// The neighbours interceptors look for in the stack, by what they can do.
+type (
+	// memberChecker is a failure detector (TCPFailureDetector): asked to check every
+	// member now.
+	memberChecker interface{ CheckMembers(force bool) }
+	// staticMemberLister is a static membership (StaticMembership).
+	staticMemberLister interface{ StaticMembers() []channel.Member }
+	// pinger is a ping interceptor (TCPPing).
+	pinger interface{ Ping(ctx context.Context) }
+)
+
+// has reports whether one of ics implements T.
+func has[T any](ics []channel.Interceptor) bool {
+	for _, ic := range ics {
+		if _, ok := ic.(T); ok {
+			return true
+		}
 	}
-	n := strings.ToLower(t.Name())
-	return strings.Contains(n, "tcpfailuredetector") || n == "tcpfailure"
+	return false
 }
 
 func configError(format string, args ...any) error {

@@ -312,7 +312,7 @@ func TestDecompressCorrupt(t *testing.T) {
 }
 
 func TestCompressionConfig(t *testing.T) {
-	ics, err := Build("gzip(compressionMinSize=10;level=1), zstd(level=best;maxDecompressedSize=1024), s2(level=better;optionFlag=0x800)")
+	ics, err := Build("gzip(compressionMinSize=10;level=1), zstd(level=best;maxDecompressedSize=1024), s2(level=better;optionFlag=0x800)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestCompressionConfig(t *testing.T) {
 		t.Fatalf("s2 %+v", c)
 	}
 	for _, bad := range []string{"gzip(level=42)", "zstd(level=ultra)", "s2(level=9)", "gzip(compressionMinSize=-1)"} {
-		if _, err := Build(bad); !errors.Is(err, channel.ErrInvalidConfig) {
+		if _, err := Build(bad, nil); !errors.Is(err, channel.ErrInvalidConfig) {
 			t.Errorf("Build(%q) = %v", bad, err)
 		}
 	}

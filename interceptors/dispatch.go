@@ -53,7 +53,7 @@ type DispatchStats struct {
 	SentSync     uint64 // messages sent synchronously because the queue was full
 	Rejected     uint64 // messages refused (queue full with FailWhenFull, or not running)
 	QueuedBytes  int64  // bytes queued or being sent now
-	PendingCount int    // messages queued or being sent now
+	PendingCount int    `metrics:"pending"` // messages queued or being sent now (as a metric "pending": _count is for histograms)
 }
 
 // MessageDispatch is Tribes' MessageDispatchInterceptor: messages sent with

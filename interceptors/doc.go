@@ -21,20 +21,22 @@
 // fragmentation, encrypt, twophasecommit, throughput, simplecoordinator,
 // nonblockingcoordinator) with its Tomcat attribute names as properties, so that
 //
-//	ics, err := interceptors.Build("order,dispatch,gzip(compressionMinSize=512)")
+//	ics, err := interceptors.Build("order,dispatch,gzip(compressionMinSize=512)", logger)
 //
-// gives the stack to put into channel.Config.Interceptors. The TCP failure detector, TCP
-// ping, static membership and domain filter interceptors live in this package too.
+// gives the stack to put into channel.Config.Interceptors; the interceptors that log get
+// logger. The TCP failure detector, TCP ping, static membership and domain filter
+// interceptors live in this package too.
 //
 // # Usage
 //
 // Construct an interceptor with its New function and a Config whose zero value is Tomcat's
-// default (NewGzip(GzipConfig{})), or through Build. Stack order is Tribes' configuration
+// default (NewGzip(GzipConfig{})), or through Build. The Config of an interceptor that
+// logs has a Logger (nil discards). Stack order is Tribes' configuration
 // order: the first interceptor is the closest to the application. The rules that matter:
 // Order above MessageDispatch; Encrypt, Order, Fragmentation and TwoPhaseCommit above the
 // TCP failure detector; compression above Encrypt; Fragmentation low in the stack, so that
-// its maxSize bounds what goes on the wire. docs/interceptors.md explains them, and how to write an interceptor (see
-// also Example_customInterceptor).
+// its maxSize bounds what goes on the wire. docs/interceptors.md explains them, and how to
+// write an interceptor (see also Example_customInterceptor).
 //
 // # Concurrency
 //

@@ -13,37 +13,57 @@ import (
 // DefaultDomainLogInterval is Tomcat's DomainFilterInterceptor logInterval.
 const DefaultDomainLogInterval = 100
 
-// DomainFilter keeps a channel to one cluster domain (Tribes' DomainFilterInterceptor):
-// messages from members of another domain are dropped, and so are their membership
-// events; Members lists only members of the domain. A warning is logged for every
-// LogInterval dropped messages. It adds no bytes and ignores option flags.
-type DomainFilter struct {
-	channel.InterceptorBase
-
+// DomainFilterConfig configures a DomainFilter.
+type DomainFilterConfig struct {
 	// Domain is the accepted domain, compared byte for byte (Tomcat domain; default
 	// empty: only members without a domain pass). Ignored when LocalDomain is set.
 	Domain []byte
 	// LocalDomain accepts the local member's own domain instead (read on every check, so
 	// Channel.SetDomain applies at once). No Tomcat equivalent.
 	LocalDomain bool
-	// LogInterval is how many dropped messages make one warning (Tomcat logInterval, 100).
+	// LogInterval is how many dropped messages make one warning (Tomcat logInterval,
+	// default 100).
 	LogInterval int
 	// Logger receives the warnings. Nil discards them.
 	Logger *slog.Logger
+}
+
+// DomainFilter keeps a channel to one cluster domain (Tribes' DomainFilterInterceptor):
+// messages from members of another domain are dropped, and so are their membership
+// events; Members lists only members of the domain. A warning is logged for every
+// LogInterval dropped messages. It adds no bytes and ignores option flags.
+type DomainFilter struct {
+	channel.InterceptorBase
+	cfg DomainFilterConfig
+	log *slog.Logger
 
 	refused, refusedMembers, logCounter atomic.Uint64
 }
 
-// NewDomainFilter returns a filter for domain.
-func NewDomainFilter(domain []byte) *DomainFilter {
-	return &DomainFilter{Domain: bytes.Clone(domain), LogInterval: DefaultDomainLogInterval}
+// NewDomainFilter returns a domain filter; zero fields of cfg get Tomcat's defaults.
+func NewDomainFilter(cfg DomainFilterConfig) (*DomainFilter, error) {
+	if cfg.LogInterval == 0 {
+		cfg.LogInterval = DefaultDomainLogInterval
+	}
+	if cfg.LogInterval < 0 {
+		return nil, configError("domain: LogInterval must not be negative")
+	}
+	cfg.Domain = bytes.Clone(cfg.Domain)
+	f := &DomainFilter{cfg: cfg, log: cfg.Logger}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	return f, nil
 }
 
+// Config returns the configuration in use (defaults filled in).
+func (f *DomainFilter) Config() DomainFilterConfig { return f.cfg }
+
 func (f *DomainFilter) domain() []byte {
-	if f.LocalDomain {
+	if f.cfg.LocalDomain {
 		return f.LocalMember(false).Domain
 	}
-	return f.Domain
+	return f.cfg.Domain
 }
 
 func (f *DomainFilter) accepts(m channel.Member) bool { return bytes.Equal(m.Domain, f.domain()) }
@@ -54,9 +74,8 @@ func (f *DomainFilter) MessageReceived(msg *channel.Message) error {
 		return f.Prev().MessageReceived(msg)
 	}
 	f.refused.Add(1)
-	iv := uint64(max(f.LogInterval, 1))
-	if f.logCounter.Add(1)%iv == 0 && f.Logger != nil {
-		f.Logger.Warn("domain filter: messages from another domain dropped", "from", msg.Source.String(),
+	if f.logCounter.Add(1)%uint64(f.cfg.LogInterval) == 0 {
+		f.log.Warn("domain filter: messages from another domain dropped", "from", msg.Source.String(),
 			"domain", string(msg.Source.Domain), "dropped", f.refused.Load())
 	}
 	return nil
@@ -69,9 +88,7 @@ func (f *DomainFilter) MemberAdded(m channel.Member) {
 		return
 	}
 	f.refusedMembers.Add(1)
-	if f.Logger != nil {
-		f.Logger.Info("domain filter: member of another domain ignored", "member", m.String(), "domain", string(m.Domain))
-	}
+	f.log.Info("domain filter: member of another domain ignored", "member", m.String(), "domain", string(m.Domain))
 }
 
 // MemberDisappeared passes the event up for members of the domain only.
@@ -136,19 +153,19 @@ func ParseDomain(s string) ([]byte, error) {
 
 func init() {
 	Register("domain", func(p *Props) (channel.Interceptor, error) {
-		f := NewDomainFilter(nil)
+		cfg := DomainFilterConfig{Logger: p.Logger()}
 		if v, ok := p.get("domain"); ok {
 			d, err := ParseDomain(v)
 			if err != nil {
 				p.fail("domain", v, err)
 			}
-			f.Domain = d
+			cfg.Domain = d
 		} else {
 			// Without a domain property the filter keeps to the node's own domain (Tomcat
 			// would filter on the empty domain).
-			f.LocalDomain = true
+			cfg.LocalDomain = true
 		}
-		f.LogInterval = p.Int("logInterval", f.LogInterval)
-		return f, nil
+		cfg.LogInterval = p.Int("logInterval", DefaultDomainLogInterval)
+		return NewDomainFilter(cfg)
 	})
 }

@@ -14,8 +14,7 @@ import (
 
 func TestDomainFilter(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	f := NewDomainFilter([]byte("x"))
-	f.LogInterval = 2
+	f := must(NewDomainFilter(DomainFilterConfig{Domain: []byte("x"), LogInterval: 2}))
 	a := mbNew(t, nw, mbOpt{id: 1, domain: "x"}, f)
 	b := mbNew(t, nw, mbOpt{id: 2, domain: "x"})
 	c := mbNew(t, nw, mbOpt{id: 3, domain: "y"})
@@ -47,8 +46,7 @@ func TestDomainFilter(t *testing.T) {
 
 func TestDomainFilterLocalDomain(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	f := NewDomainFilter(nil)
-	f.LocalDomain = true
+	f := must(NewDomainFilter(DomainFilterConfig{LocalDomain: true}))
 	a := mbNew(t, nw, mbOpt{id: 1, domain: "y"}, f)
 	b := mbNew(t, nw, mbOpt{id: 2, domain: "x"})
 	c := mbNew(t, nw, mbOpt{id: 3, domain: "y"})
@@ -77,36 +75,36 @@ func TestParseDomain(t *testing.T) {
 }
 
 func TestMembershipInterceptorsFromSpec(t *testing.T) {
-	ics, err := Build("tcpfailure(connectTimeout=500;performReadTest=true;readTestTimeout=2s;removeSuspectsTimeout=60)," +
-		"ping(interval=2s;useThread=true;staticOnly=true)," +
-		"staticmember(members=127.0.0.1:4000:000102030405060708090a0b0c0d0e0f,10.0.0.2:4001)," +
-		"domain(domain={1,2};logInterval=5),domain,static")
+	ics, err := Build("tcpfailure(connectTimeout=500;performReadTest=true;readTestTimeout=2s;removeSuspectsTimeout=60),"+
+		"ping(interval=2s;useThread=true;staticOnly=true),"+
+		"staticmember(members=127.0.0.1:4000:000102030405060708090a0b0c0d0e0f,10.0.0.2:4001),"+
+		"domain(domain={1,2};logInterval=5),domain,static", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := ics[0].(*TCPFailureDetector)
-	if d.ConnectTimeout != 500*time.Millisecond || !d.PerformReadTest || !d.PerformSendTest ||
+	d := ics[0].(*TCPFailureDetector).Config()
+	if d.ConnectTimeout != 500*time.Millisecond || !d.PerformReadTest || d.NoSendTest ||
 		d.ReadTestTimeout != 2*time.Second || d.RemoveSuspectsTimeout != time.Minute {
 		t.Fatalf("tcpfailure %+v", d)
 	}
-	p := ics[1].(*TCPPing)
+	p := ics[1].(*TCPPing).Config()
 	if p.Interval != 2*time.Second || !p.UseThread || !p.StaticOnly {
 		t.Fatalf("ping %+v", p)
 	}
 	if ms := ics[2].(*StaticMembership).StaticMembers(); len(ms) != 2 || ms[0].Port != 4001 || ms[1].Port != 4000 {
 		t.Fatalf("static %v", ms)
 	}
-	f := ics[3].(*DomainFilter)
+	f := ics[3].(*DomainFilter).Config()
 	if !bytes.Equal(f.Domain, []byte{1, 2}) || f.LogInterval != 5 || f.LocalDomain {
 		t.Fatalf("domain %+v", f)
 	}
-	if !ics[4].(*DomainFilter).LocalDomain {
+	if !ics[4].(*DomainFilter).Config().LocalDomain {
 		t.Fatal("domain without a property should follow the local domain")
 	}
 	if _, ok := ics[5].(*StaticMembership); !ok {
 		t.Fatal("static alias")
 	}
-	if _, err := Build("domain(domain={1,999})"); err == nil {
+	if _, err := Build("domain(domain={1,999})", nil); err == nil {
 		t.Fatal("bad domain accepted")
 	}
 }

@@ -135,6 +135,8 @@ func TestEncryptReplay(t *testing.T) {
 			t.Fatalf("stats %+v", s)
 		}
 
+		// 10 s after B started, a message stamped 9 s ago is in the window.
+		time.Sleep(10 * time.Second)
 		ea := newEncrypt(t, EncryptConfig{})
 		now := time.Now().UnixMilli()
 		for _, ts := range []int64{now - 10_001, now + 10_001} {
@@ -227,7 +229,7 @@ func TestEncryptConfig(t *testing.T) {
 			t.Errorf("key of %d bytes: %v", n, err)
 		}
 	}
-	ics, err := Build("encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f;encryptionAlgorithm=AES/CBC/PKCS5Padding;replayWindowTime=5000;replayWindowMessageCount=100)")
+	ics, err := Build("encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f;encryptionAlgorithm=AES/CBC/PKCS5Padding;replayWindowTime=5000;replayWindowMessageCount=100)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +238,7 @@ func TestEncryptConfig(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 	for _, bad := range []string{"encrypt", "encrypt(encryptionKey=xyz)", "encrypt(encryptionKey=00112233445566778899aabbccddeeff;providerName=BC)"} {
-		if _, err := Build(bad); !errors.Is(err, channel.ErrInvalidConfig) {
+		if _, err := Build(bad, nil); !errors.Is(err, channel.ErrInvalidConfig) {
 			t.Errorf("Build(%q) = %v", bad, err)
 		}
 	}
@@ -245,8 +247,10 @@ func TestEncryptConfig(t *testing.T) {
 	}
 }
 
-// fakeTCPFailureDetector stands for the TCP failure detector (matched by type name).
+// fakeTCPFailureDetector stands for the TCP failure detector (matched by its CheckMembers).
 type fakeTCPFailureDetector struct{ channel.InterceptorBase }
+
+func (*fakeTCPFailureDetector) CheckMembers(bool) {}
 
 // As in Tomcat, a TCP failure detector above Encrypt is a configuration error at start;
 // below it is fine.

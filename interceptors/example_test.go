@@ -56,7 +56,7 @@ func Example_customInterceptor() {
 
 	nw := channeltest.NewNetwork()
 	start := func(spec string, extra ...channel.Interceptor) *channel.Channel {
-		ics, err := interceptors.Build(spec)
+		ics, err := interceptors.Build(spec, nil)
 		if err != nil {
 			panic(err)
 		}

@@ -143,10 +143,7 @@ func (f *Fragmentation) SendMessage(ctx context.Context, to []channel.Member, ms
 			}
 		}
 	}
-	if len(faulty) > 0 {
-		return &channel.SendError{MessageID: msg.ID, Faulty: faulty}
-	}
-	return nil
+	return channel.NewSendError(msg.ID, faulty)
 }
 
 // SplitFragments cuts data into ceil(len/maxSize) pieces with Tribes' piece trailer.

@@ -216,7 +216,7 @@ func TestFragmentationPartialFailure(t *testing.T) {
 }
 
 func TestFragmentationConfig(t *testing.T) {
-	ics, err := Build("fragmentation(maxSize=4096;expire=1000;maxMessageSize=1048576)")
+	ics, err := Build("fragmentation(maxSize=4096;expire=1000;maxMessageSize=1048576)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

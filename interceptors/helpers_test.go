@@ -171,3 +171,11 @@ func seqData(i, size int) []byte {
 	}
 	return b
 }
+
+// must returns v, panicking on err: for constructors whose configuration is known good.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -115,18 +115,6 @@ func mbStop(t testing.TB, n *mbNode) {
 	}
 }
 
-// mbEventually polls cond (real-time tests) for up to 5 s.
-func mbEventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func mbWantEvents(t testing.TB, n *mbNode, want ...string) {
 	t.Helper()
 	if got := n.evs(); !slices.Equal(got, want) {

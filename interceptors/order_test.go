@@ -276,7 +276,7 @@ func TestOrderSerialArithmetic(t *testing.T) {
 }
 
 func TestOrderConfig(t *testing.T) {
-	ics, err := Build("order(expire=500;forwardExpired=false;maxQueue=10)")
+	ics, err := Build("order(expire=500;forwardExpired=false;maxQueue=10)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

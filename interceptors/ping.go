@@ -27,6 +27,23 @@ func PingPayload() []byte { return bytes.Clone(tcpPingData) }
 // DefaultPingInterval is Tomcat's TcpPingInterceptor interval.
 const DefaultPingInterval = 1000 * time.Millisecond
 
+// TCPPingConfig configures a TCPPing. The zero value is Tomcat's default.
+type TCPPingConfig struct {
+	// Interval is the ping period with UseThread (Tomcat interval, default 1000 ms).
+	Interval time.Duration
+	// UseThread pings every Interval on its own goroutine instead of on each channel
+	// heartbeat (Tomcat useThread, default false).
+	UseThread bool
+	// StaticOnly pings only the members of a StaticMembership interceptor below (Tomcat
+	// staticOnly, default false).
+	StaticOnly bool
+	// Flag is the option bit of pings, and of the messages the interceptor swallows
+	// (Tomcat optionFlag, default 0).
+	Flag channel.SendOptions
+	// Logger receives failed pings. Nil discards them.
+	Logger *slog.Logger
+}
+
 // TCPPing keeps connections to the members busy and checked (Tribes' TcpPingInterceptor).
 // On every channel heartbeat (or every Interval on a goroutine of its own, with UseThread)
 // it pings: if a TCPFailureDetector sits below it, a ping is a forced check of every
@@ -37,17 +54,8 @@ const DefaultPingInterval = 1000 * time.Millisecond
 // A ping never blocks the heartbeat: it runs on its own goroutine, one at a time.
 type TCPPing struct {
 	channel.InterceptorBase
-
-	// Interval is the ping period with UseThread (Tomcat interval, 1000 ms).
-	Interval time.Duration
-	// UseThread pings every Interval on its own goroutine instead of on each channel
-	// heartbeat (Tomcat useThread, false).
-	UseThread bool
-	// StaticOnly pings only the members of a StaticMembership interceptor below (Tomcat
-	// staticOnly, false).
-	StaticOnly bool
-	// Logger receives failed pings. Nil discards them.
-	Logger *slog.Logger
+	cfg TCPPingConfig
+	log *slog.Logger
 
 	sent, failed, swallowed atomic.Uint64
 
@@ -66,8 +74,24 @@ type PingStats struct {
 	Swallowed uint64 // pings received and not delivered
 }
 
-// NewTCPPing returns a ping interceptor with Tomcat's defaults.
-func NewTCPPing() *TCPPing { return &TCPPing{Interval: DefaultPingInterval} }
+// NewTCPPing returns a ping interceptor; zero fields of cfg get Tomcat's defaults.
+func NewTCPPing(cfg TCPPingConfig) (*TCPPing, error) {
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultPingInterval
+	}
+	if cfg.Interval < 0 {
+		return nil, configError("ping: Interval must not be negative")
+	}
+	p := &TCPPing{cfg: cfg, log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.Flag = cfg.Flag
+	return p, nil
+}
+
+// Config returns the configuration in use (defaults filled in).
+func (p *TCPPing) Config() TCPPingConfig { return p.cfg }
 
 // Start starts the layers below, then (with UseThread) the ping goroutine.
 func (p *TCPPing) Start(ctx context.Context, svc channel.Service) error {
@@ -79,13 +103,9 @@ func (p *TCPPing) Start(ctx context.Context, svc channel.Service) error {
 	if p.levels == 0 {
 		life, stop := context.WithCancel(context.Background())
 		p.life, p.stop = life, stop
-		if p.UseThread {
-			iv := p.Interval
-			if iv <= 0 {
-				iv = DefaultPingInterval
-			}
+		if p.cfg.UseThread {
 			p.wg.Go(func() {
-				t := time.NewTicker(iv)
+				t := time.NewTicker(p.cfg.Interval)
 				defer t.Stop()
 				for {
 					select {
@@ -120,7 +140,7 @@ func (p *TCPPing) Stop(ctx context.Context, svc channel.Service) error {
 
 // Heartbeat pings (unless UseThread) and passes the heartbeat down.
 func (p *TCPPing) Heartbeat() {
-	if !p.UseThread {
+	if !p.cfg.UseThread {
 		p.mu.Lock()
 		if p.stop != nil && p.pinging.CompareAndSwap(false, true) {
 			life := p.life
@@ -147,18 +167,14 @@ func (p *TCPPing) MessageReceived(msg *channel.Message) error {
 func (p *TCPPing) Ping(ctx context.Context) { p.ping(ctx) }
 
 func (p *TCPPing) ping(ctx context.Context) {
-	var fd *TCPFailureDetector
-	var sm *StaticMembership
+	var fd memberChecker
+	var sm staticMemberLister
 	for _, ic := range chainBelow(p) {
-		switch v := ic.(type) {
-		case *TCPFailureDetector:
-			if fd == nil {
-				fd = v
-			}
-		case *StaticMembership:
-			if sm == nil {
-				sm = v
-			}
+		if v, ok := ic.(memberChecker); ok && fd == nil {
+			fd = v
+		}
+		if v, ok := ic.(staticMemberLister); ok && sm == nil {
+			sm = v
 		}
 	}
 	p.sent.Add(1)
@@ -167,7 +183,7 @@ func (p *TCPPing) ping(ctx context.Context) {
 		return
 	}
 	var to []channel.Member
-	if p.StaticOnly && sm != nil {
+	if p.cfg.StaticOnly && sm != nil {
 		to = sm.StaticMembers()
 	} else {
 		to = p.Members()
@@ -180,9 +196,7 @@ func (p *TCPPing) ping(ctx context.Context) {
 		Source: local, SourceBytes: wire.AppendMember(nil, &local), Data: bytes.Clone(tcpPingData)}
 	if err := p.Next().SendMessage(ctx, to, msg); err != nil {
 		p.failed.Add(1)
-		if p.Logger != nil {
-			p.Logger.Warn("tcp ping failed", "err", err)
-		}
+		p.log.Warn("tcp ping failed", "err", err)
 	}
 }
 
@@ -191,31 +205,14 @@ func (p *TCPPing) Stats() PingStats {
 	return PingStats{Pings: p.sent.Load(), Failed: p.failed.Load(), Swallowed: p.swallowed.Load()}
 }
 
-// chainBelow returns the layers below ic, nearest first, down to the channel's coordinator.
-func chainBelow(ic channel.Interceptor) []channel.Interceptor {
-	type linked interface{ Next() channel.Interceptor }
-	var out []channel.Interceptor
-	for {
-		l, ok := ic.(linked)
-		if !ok {
-			return out
-		}
-		n := l.Next()
-		if n == nil {
-			return out
-		}
-		out = append(out, n)
-		ic = n
-	}
-}
-
 func init() {
 	Register("ping", func(p *Props) (channel.Interceptor, error) {
-		t := NewTCPPing()
-		t.Interval = p.Duration("interval", t.Interval)
-		t.UseThread = p.Bool("useThread", t.UseThread)
-		t.StaticOnly = p.Bool("staticOnly", t.StaticOnly)
-		t.Flag = channel.SendOptions(p.Int("optionFlag", 0))
-		return t, nil
+		return NewTCPPing(TCPPingConfig{
+			Interval:   p.Duration("interval", DefaultPingInterval),
+			UseThread:  p.Bool("useThread", false),
+			StaticOnly: p.Bool("staticOnly", false),
+			Flag:       channel.SendOptions(p.Int("optionFlag", 0)),
+			Logger:     p.Logger(),
+		})
 	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 func TestPingPayloadBytes(t *testing.T) {
@@ -20,19 +21,19 @@ func TestPingPayloadBytes(t *testing.T) {
 
 func TestPingSendsOnHeartbeatAndIsSwallowed(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	p := NewTCPPing()
+	p := must(NewTCPPing(TCPPingConfig{}))
 	a := mbNew(t, nw, mbOpt{id: 1}, p)
-	bp := NewTCPPing()
+	bp := must(NewTCPPing(TCPPingConfig{}))
 	b := mbNew(t, nw, mbOpt{id: 2}, bp) // swallows
 	c := mbNew(t, nw, mbOpt{id: 3})     // has no ping interceptor: sees the bytes
 	mbStart(t, a, b, c)
 	a.ch.Heartbeat()
-	mbEventually(t, "ping at C", func() bool { return len(c.received()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "ping at C", func() bool { return len(c.received()) == 1 })
 	got := c.received()[0]
 	if !bytes.Equal(got.Data, tcpPingData) || got.Options != 0 || !got.Source.Equal(a.ch.LocalMember()) {
 		t.Fatalf("ping: options %v, %x", got.Options, got.Data)
 	}
-	mbEventually(t, "ping at B", func() bool { return bp.Stats().Swallowed == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "ping at B", func() bool { return bp.Stats().Swallowed == 1 })
 	if len(b.received()) != 0 {
 		t.Fatal("B delivered the ping")
 	}
@@ -45,16 +46,16 @@ func TestPingAsksTheFailureDetector(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	alive := newAliveSet()
 	d := newTestDetector(alive)
-	p := NewTCPPing()
+	p := must(NewTCPPing(TCPPingConfig{}))
 	a := mbNew(t, nw, mbOpt{id: 1}, p, d)
 	b := mbNew(t, nw, mbOpt{id: 2})
 	alive.set(b.port(), true)
 	mbStart(t, a, b)
-	mbEventually(t, "B verified", func() bool { return len(a.evs()) == 1 && d.Settled() })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B verified", func() bool { return len(a.evs()) == 1 && d.Settled() })
 	// B dies without the membership noticing: the ping's forced check finds out.
 	alive.set(b.port(), false)
 	a.ch.Heartbeat()
-	mbEventually(t, "B removed", func() bool { return len(a.evs()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B removed", func() bool { return len(a.evs()) == 2 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("-%d", b.port()))
 	if len(b.received()) != 0 {
 		t.Fatal("a ping message was sent although a failure detector is below")
@@ -65,12 +66,11 @@ func TestPingStaticOnly(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	b := mbNew(t, nw, mbOpt{id: 2})
 	c := mbNew(t, nw, mbOpt{id: 3})
-	p := NewTCPPing()
-	p.StaticOnly = true
-	a := mbNew(t, nw, mbOpt{id: 1}, p, NewStaticMembership(b.expected(2)))
+	p := must(NewTCPPing(TCPPingConfig{StaticOnly: true}))
+	a := mbNew(t, nw, mbOpt{id: 1}, p, staticOf(b.expected(2)))
 	mbStart(t, b, c, a)
 	a.ch.Heartbeat()
-	mbEventually(t, "ping at B", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "ping at B", func() bool {
 		for _, m := range b.received() {
 			if bytes.Equal(m.Data, tcpPingData) {
 				return true
@@ -88,8 +88,7 @@ func TestPingStaticOnly(t *testing.T) {
 func TestPingOwnThread(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
-		p := NewTCPPing()
-		p.UseThread, p.Interval = true, 200*time.Millisecond
+		p := must(NewTCPPing(TCPPingConfig{UseThread: true, Interval: 200 * time.Millisecond}))
 		a := mbNew(t, nw, mbOpt{id: 1}, p)
 		c := mbNew(t, nw, mbOpt{id: 3})
 		mbStart(t, a, c)

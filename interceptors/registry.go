@@ -3,6 +3,7 @@ package interceptors
 import (
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,8 +13,9 @@ import (
 	"github.com/gotribes/tribes/channel"
 )
 
-// Factory builds an interceptor from the properties of a spec such as "gzip(minSize=100)".
-// It reads them through p; Build reports properties the factory did not read as unknown.
+// Factory builds an interceptor from the properties of a spec such as
+// "gzip(compressionMinSize=100)". It reads them through p; Build reports properties the
+// factory did not read as unknown. An interceptor that logs takes p.Logger().
 type Factory func(p *Props) (channel.Interceptor, error)
 
 // Props are the name=value properties of one interceptor in a Build spec.
@@ -21,7 +23,11 @@ type Props struct {
 	m    map[string]string
 	used map[string]bool
 	err  error
+	log  *slog.Logger
 }
+
+// Logger returns the logger given to Build (never nil).
+func (p *Props) Logger() *slog.Logger { return p.log }
 
 func (p *Props) get(name string) (string, bool) {
 	v, ok := p.m[name]
@@ -88,6 +94,23 @@ func (p *Props) Duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// Seconds returns the property as a duration, or def. A bare number is seconds, as Tomcat
+// gives some of its timeouts (removeSuspectsTimeout); "90s" or "2m" work too.
+func (p *Props) Seconds(name string, def time.Duration) time.Duration {
+	v, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.fail(name, v, err)
+	}
+	return d
+}
+
 // Hex returns the property decoded from hex, or def.
 func (p *Props) Hex(name string, def []byte) []byte {
 	v, ok := p.get(name)
@@ -145,10 +168,18 @@ func Names() []string {
 }
 
 // Build parses a comma-separated stack spec, in Tribes' configuration order (first = closest
-// to the application), e.g. "dispatch,tcpfailure(connectTimeout=500ms),gzip(minSize=100),order".
-// Properties are name=value pairs separated by ';' inside parentheses.
-func Build(spec string) ([]channel.Interceptor, error) {
+// to the application), e.g. "order,dispatch,gzip(compressionMinSize=100),ping,tcpfailure(connectTimeout=500ms)".
+// Properties are name=value pairs separated by ';' inside parentheses. The interceptors
+// that log get log (nil discards).
+//
+// Orders known to be wrong (docs/interceptors.md lists them with the reasons) are logged at Warn, or refused with an error
+// wrapping channel.ErrInvalidConfig where the stack cannot work.
+func Build(spec string, log *slog.Logger) ([]channel.Interceptor, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	var out []channel.Interceptor
+	var names []string
 	for _, item := range splitTop(spec) {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -177,7 +208,7 @@ func Build(spec string) ([]channel.Interceptor, error) {
 		if f == nil {
 			return nil, fmt.Errorf("%w: unknown interceptor %q (known: %s)", channel.ErrInvalidConfig, name, strings.Join(Names(), ", "))
 		}
-		p := &Props{m: props, used: map[string]bool{}}
+		p := &Props{m: props, used: map[string]bool{}, log: log}
 		ic, err := f(p)
 		if err == nil {
 			err = p.Err()
@@ -186,6 +217,10 @@ func Build(spec string) ([]channel.Interceptor, error) {
 			return nil, fmt.Errorf("%w: interceptor %s: %w", channel.ErrInvalidConfig, name, err)
 		}
 		out = append(out, ic)
+		names = append(names, strings.ToLower(name))
+	}
+	if err := checkOrder(names, log); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -32,6 +31,19 @@ func StaticMemberStopPayload() []byte { return bytes.Clone(staticMemberStop) }
 // notice.
 const staticAnnounceWait = 5 * time.Second
 
+// StaticMembershipConfig configures a StaticMembership.
+type StaticMembershipConfig struct {
+	// Members are the static members (Tomcat's <Member> elements; default none).
+	Members []channel.Member
+	// Local, if set, is the member LocalMember returns instead of asking the layers below
+	// (Tomcat's <LocalMember>).
+	Local *channel.Member
+	// Flag is the option bit of the notices sent (Tomcat optionFlag, default 0).
+	Flag channel.SendOptions
+	// Logger receives warnings (failed notices, a missing failure detector). Nil discards.
+	Logger *slog.Logger
+}
+
 // StaticMembership adds configured members to the channel's members (Tribes'
 // StaticMembershipInterceptor), on top of whatever the membership service finds.
 //
@@ -53,9 +65,7 @@ const staticAnnounceWait = 5 * time.Second
 // the exact id.
 type StaticMembership struct {
 	channel.InterceptorBase
-
-	// Logger receives warnings (failed notices, a missing failure detector). Nil discards.
-	Logger *slog.Logger
+	log *slog.Logger
 
 	mu      sync.Mutex
 	members []channel.Member
@@ -67,20 +77,20 @@ type StaticMembership struct {
 	wg      sync.WaitGroup
 }
 
-// NewStaticMembership returns the interceptor with these members.
-func NewStaticMembership(members ...channel.Member) *StaticMembership {
-	s := &StaticMembership{down: map[channel.MemberKey]bool{}}
-	for _, m := range members {
+// NewStaticMembership returns the interceptor with the configured members.
+func NewStaticMembership(cfg StaticMembershipConfig) (*StaticMembership, error) {
+	s := &StaticMembership{log: cfg.Logger, down: map[channel.MemberKey]bool{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.Flag = cfg.Flag
+	for _, m := range cfg.Members {
 		s.AddStaticMember(m)
 	}
-	return s
-}
-
-func (s *StaticMembership) logger() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+	if cfg.Local != nil {
+		s.SetLocalMember(*cfg.Local)
 	}
-	return s.Logger
+	return s, nil
 }
 
 // AddStaticMember adds a member (if not there yet: same host, port and unique id).
@@ -187,14 +197,9 @@ func (s *StaticMembership) Start(ctx context.Context, svc channel.Service) error
 	}
 	s.mu.Unlock()
 	if first {
-		var fd, ping bool
-		for _, ic := range chainAbove(s) {
-			fd = fd || isTCPFailureDetector(ic)
-			_, isPing := ic.(*TCPPing)
-			ping = ping || isPing
-		}
-		if !fd || !ping {
-			s.logger().Warn("static membership interceptor should sit below a tcpfailure and a ping interceptor",
+		above := chainAbove(s)
+		if fd, ping := has[memberChecker](above), has[pinger](above); !fd || !ping {
+			s.log.Warn("static membership interceptor should sit below a tcpfailure and a ping interceptor",
 				"tcpfailure", fd, "ping", ping)
 		}
 	}
@@ -230,7 +235,7 @@ func (s *StaticMembership) announce(ctx context.Context, m channel.Member) {
 		}
 	}
 	if err := s.notify(ctx, []channel.Member{m}, staticMemberStart); err != nil {
-		s.logger().Warn("static membership: start notice failed", "member", m.String(), "err", err)
+		s.log.Warn("static membership: start notice failed", "member", m.String(), "err", err)
 	}
 }
 
@@ -258,7 +263,7 @@ func (s *StaticMembership) Stop(ctx context.Context, svc channel.Service) error 
 	if sending {
 		nctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		if err := s.notify(nctx, s.top().Members(), staticMemberStop); err != nil {
-			s.logger().Warn("static membership: shutdown notice failed", "err", err)
+			s.log.Warn("static membership: shutdown notice failed", "err", err)
 		}
 		cancel()
 	}
@@ -345,20 +350,19 @@ func (s *StaticMembership) LocalMember(incAlive bool) channel.Member {
 
 func init() {
 	f := func(p *Props) (channel.Interceptor, error) {
-		ms, err := static.ParseMembers(p.String("members", ""))
+		ms, err := wire.ParseMemberList(p.String("members", ""))
 		if err != nil {
 			return nil, err
 		}
-		s := NewStaticMembership(ms...)
+		cfg := StaticMembershipConfig{Members: ms, Flag: channel.SendOptions(p.Int("optionFlag", 0)), Logger: p.Logger()}
 		if l := p.String("local", ""); l != "" {
-			lm, err := static.ParseMember(l)
+			lm, err := wire.ParseMemberText(l)
 			if err != nil {
 				return nil, err
 			}
-			s.SetLocalMember(lm)
+			cfg.Local = &lm
 		}
-		s.Flag = channel.SendOptions(p.Int("optionFlag", 0))
-		return s, nil
+		return NewStaticMembership(cfg)
 	}
 	Register("staticmember", f)
 	Register("static", f)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/static"
 )
 
@@ -28,13 +29,13 @@ func TestStaticMemberPayloads(t *testing.T) {
 func TestStaticMembershipNotices(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership})
-	sm := NewStaticMembership(b.expected(2))
+	sm := staticOf(b.expected(2))
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, sm)
 	mbStart(t, b)
 	if err := a.ch.Start(context.Background(), channel.SvcAll); err != nil {
 		t.Fatal(err)
 	}
-	mbEventually(t, "start notice at B", func() bool { return len(b.received()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "start notice at B", func() bool { return len(b.received()) == 1 })
 	got := b.received()[0]
 	if !bytes.Equal(got.Data, staticMemberStart) || got.Options != 0 || !got.Source.Equal(a.ch.LocalMember()) {
 		t.Fatalf("notice: options %v data %q", got.Options, got.Data)
@@ -44,7 +45,7 @@ func TestStaticMembershipNotices(t *testing.T) {
 		t.Fatalf("members %v", mbPorts(ms))
 	}
 	mbStop(t, a)
-	mbEventually(t, "shutdown notice at B", func() bool { return len(b.received()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "shutdown notice at B", func() bool { return len(b.received()) == 2 })
 	if got := b.received()[1]; !bytes.Equal(got.Data, staticMemberStop) {
 		t.Fatalf("second notice %q", got.Data)
 	}
@@ -61,17 +62,17 @@ func TestStaticMembershipExchange(t *testing.T) {
 	pa.Port, pb.Port = probe.Port()+1, probe.Port()+2
 	pa.UniqueID[0], pa.UniqueID[15] = 0xee, 1
 	pb.UniqueID[0], pb.UniqueID[15] = 0xee, 2
-	sa, sb := NewStaticMembership(pb), NewStaticMembership(pa)
+	sa, sb := staticOf(pb), staticOf(pa)
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, sa)
 	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership}, sb)
 	if a.port() != pa.Port || b.port() != pb.Port {
 		t.Fatalf("ports %d %d", a.port(), b.port())
 	}
 	mbStart(t, a, b)
-	mbEventually(t, "both announced", func() bool { return len(a.evs()) == 1 && len(b.evs()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "both announced", func() bool { return len(a.evs()) == 1 && len(b.evs()) == 1 })
 	// A stops: B receives the shutdown notice, reports A gone with BABY-ALEX and drops it.
 	mbStop(t, a)
-	mbEventually(t, "A gone at B", func() bool { return len(b.evs()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A gone at B", func() bool { return len(b.evs()) == 2 })
 	mbWantEvents(t, b, fmt.Sprintf("+%d", pa.Port), fmt.Sprintf("-%d!", pa.Port))
 	if len(b.ch.Members()) != 0 {
 		t.Fatalf("B still lists %v", mbPorts(b.ch.Members()))
@@ -80,7 +81,7 @@ func TestStaticMembershipExchange(t *testing.T) {
 	if err := a.ch.Start(context.Background(), channel.SvcAll); err != nil {
 		t.Fatal(err)
 	}
-	mbEventually(t, "A back at B", func() bool { return len(b.evs()) == 3 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A back at B", func() bool { return len(b.evs()) == 3 })
 	if got := b.evs()[2]; got != fmt.Sprintf("+%d", pa.Port) {
 		t.Fatalf("event %s", got)
 	}
@@ -100,10 +101,10 @@ func TestStaticMembershipWithFailureDetector(t *testing.T) {
 	c := mbNew(t, nw, mbOpt{id: 3, membership: noMembership})
 	alive := newAliveSet(b.port())
 	d := newTestDetector(alive)
-	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, d, NewStaticMembership(b.expected(2), c.expected(3)))
+	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, d, staticOf(b.expected(2), c.expected(3)))
 	mbStart(t, b, c, a)
 	// Only B answers: only B is announced, and only B gets the start notice.
-	mbEventually(t, "B notified", func() bool { return len(b.received()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B notified", func() bool { return len(b.received()) == 1 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
 	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
 		t.Fatalf("members %v", got)
@@ -115,9 +116,8 @@ func TestStaticMembershipWithFailureDetector(t *testing.T) {
 
 func TestStaticMembershipLocalMember(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	sm := NewStaticMembership()
 	l := channel.Member{Host: []byte{10, 0, 0, 9}, Port: 1234, SecurePort: -1, UDPPort: -1}
-	sm.SetLocalMember(l)
+	sm := must(NewStaticMembership(StaticMembershipConfig{Local: &l}))
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, sm)
 	if got := a.ch.LocalMember(); !got.Equal(l) {
 		t.Fatalf("local %v", got)
@@ -132,12 +132,12 @@ func TestStaticMembershipLearnsTheID(t *testing.T) {
 	pa := channel.Member{Host: []byte{127, 0, 0, 1}, Port: probe.Port() + 1, SecurePort: -1, UDPPort: -1}
 	pa.UniqueID[0], pa.UniqueID[15] = 0xee, 1
 	anyB := channel.Member{Host: []byte{127, 0, 0, 1}, Port: probe.Port() + 2, SecurePort: -1, UDPPort: -1}
-	sa := NewStaticMembership(anyB) // B's id unknown
+	sa := staticOf(anyB) // B's id unknown
 	a := mbNew(t, nw, mbOpt{id: 1, membership: noMembership}, sa)
-	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership}, NewStaticMembership(pa))
+	b := mbNew(t, nw, mbOpt{id: 2, membership: noMembership}, staticOf(pa))
 	mbStart(t, a, b)
 	realB := b.ch.LocalMember()
-	mbEventually(t, "A learned B", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A learned B", func() bool {
 		for _, m := range sa.StaticMembers() {
 			if m.Equal(realB) {
 				return true
@@ -148,4 +148,9 @@ func TestStaticMembershipLearnsTheID(t *testing.T) {
 	if _, ok := a.ch.Member(realB.Key()); !ok {
 		t.Fatal("A does not list B under its real identity")
 	}
+}
+
+// staticOf returns a StaticMembership with these members.
+func staticOf(members ...channel.Member) *StaticMembership {
+	return must(NewStaticMembership(StaticMembershipConfig{Members: members}))
 }

@@ -45,6 +45,35 @@ type FailureDetectorStats struct {
 	AddSuspects   int    // members announced below but not answering yet (now)
 }
 
+// TCPFailureDetectorConfig configures a TCPFailureDetector. The zero value is Tomcat's
+// default.
+type TCPFailureDetectorConfig struct {
+	// ConnectTimeout bounds opening the check connection (Tomcat connectTimeout, default
+	// 1000 ms).
+	ConnectTimeout time.Duration
+	// NoSendTest leaves out the probe frame on the check connection (Tomcat
+	// performSendTest=false; by default the probe is written).
+	NoSendTest bool
+	// PerformReadTest asks for an ACK and waits for it (Tomcat performReadTest, default
+	// false).
+	PerformReadTest bool
+	// ReadTestTimeout bounds the wait for the ACK (Tomcat readTestTimeout, default 5000 ms).
+	ReadTestTimeout time.Duration
+	// RemoveSuspectsTimeout is how long a member the layer below dropped is kept while it
+	// still answers (Tomcat removeSuspectsTimeout, default 300 s). After it the member is
+	// reported gone; Tomcat instead only stops re-checking it and keeps it for good.
+	// Negative keeps such a member for as long as it answers.
+	RemoveSuspectsTimeout time.Duration
+	// Probe, if set, replaces the TCP check: it returns nil when m is alive. For tests and
+	// for transports other than TCP.
+	Probe func(ctx context.Context, m channel.Member) error
+	// Flag is the option bit the detector reacts to (Tomcat optionFlag, default 0: every
+	// message).
+	Flag channel.SendOptions
+	// Logger receives the detector's decisions. Nil discards them.
+	Logger *slog.Logger
+}
+
 // TCPFailureDetector verifies membership changes over TCP (Tribes' TcpFailureDetector).
 //
 // A member the layer below reports as added is passed up only once a TCP check succeeds;
@@ -55,36 +84,17 @@ type FailureDetectorStats struct {
 // member (other than with a FAIL_ACK) also triggers that check. Probes received from other
 // nodes are swallowed.
 //
-// A check opens a new connection to the member (ConnectTimeout), writes one probe frame if
-// PerformSendTest, waits for a byte back (the ACK) within ReadTestTimeout if
+// A check opens a new connection to the member (ConnectTimeout), writes one probe frame
+// (unless NoSendTest), waits for a byte back (the ACK) within ReadTestTimeout if
 // PerformReadTest, and closes. Checks of different members run in parallel; the events of
 // one member keep their order. Heartbeat never blocks: checks run on their own goroutines.
 //
 // Without the read test, a frozen process (stopped, swapping) still passes: its kernel
 // accepts the connection and buffers the probe. Turn PerformReadTest on to catch those.
-//
-// Set the fields before the channel starts.
 type TCPFailureDetector struct {
 	channel.InterceptorBase
-
-	// ConnectTimeout bounds opening the check connection (Tomcat connectTimeout, 1000 ms).
-	ConnectTimeout time.Duration
-	// PerformSendTest writes a probe frame on the check connection (Tomcat
-	// performSendTest, true).
-	PerformSendTest bool
-	// PerformReadTest asks for an ACK and waits for it (Tomcat performReadTest, false).
-	PerformReadTest bool
-	// ReadTestTimeout bounds the wait for the ACK (Tomcat readTestTimeout, 5000 ms).
-	ReadTestTimeout time.Duration
-	// RemoveSuspectsTimeout is how long a member the layer below dropped is kept while it
-	// still answers (Tomcat removeSuspectsTimeout, 300 s). After it the member is reported
-	// gone; Tomcat instead only stops re-checking it and keeps it for good.
-	RemoveSuspectsTimeout time.Duration
-	// Probe, if set, replaces the TCP check: it returns nil when m is alive. For tests and
-	// for transports other than TCP.
-	Probe func(ctx context.Context, m channel.Member) error
-	// Logger receives the detector's decisions. Nil discards them.
-	Logger *slog.Logger
+	cfg TCPFailureDetectorConfig
+	log *slog.Logger
 
 	probes, failures, swallowed, keptAlive atomic.Uint64
 
@@ -123,22 +133,30 @@ type fdQueue struct {
 	running bool
 }
 
-// NewTCPFailureDetector returns a detector with Tomcat's defaults.
-func NewTCPFailureDetector() *TCPFailureDetector {
-	return &TCPFailureDetector{
-		ConnectTimeout:        DefaultConnectTimeout,
-		PerformSendTest:       true,
-		ReadTestTimeout:       DefaultReadTestTimeout,
-		RemoveSuspectsTimeout: DefaultRemoveSuspectsTimeout,
+// NewTCPFailureDetector returns a detector; zero fields of cfg get Tomcat's defaults.
+func NewTCPFailureDetector(cfg TCPFailureDetectorConfig) (*TCPFailureDetector, error) {
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
+	if cfg.ReadTestTimeout == 0 {
+		cfg.ReadTestTimeout = DefaultReadTestTimeout
+	}
+	if cfg.RemoveSuspectsTimeout == 0 {
+		cfg.RemoveSuspectsTimeout = DefaultRemoveSuspectsTimeout
+	}
+	if cfg.ConnectTimeout < 0 || cfg.ReadTestTimeout < 0 {
+		return nil, configError("tcpfailure: timeouts must not be negative")
+	}
+	d := &TCPFailureDetector{cfg: cfg, log: cfg.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	d.Flag = cfg.Flag
+	return d, nil
 }
 
-func (d *TCPFailureDetector) logger() *slog.Logger {
-	if d.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return d.Logger
-}
+// Config returns the configuration in use (defaults filled in).
+func (d *TCPFailureDetector) Config() TCPFailureDetectorConfig { return d.cfg }
 
 func (d *TCPFailureDetector) initLocked() {
 	if d.view == nil {
@@ -394,7 +412,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, o fdOp) {
 		}
 		return ok
 	}
-	log := d.logger()
+	log := d.log
 	var up func(channel.Member)
 	var who channel.Member
 	switch o.kind {
@@ -463,8 +481,8 @@ func (d *TCPFailureDetector) apply(ctx context.Context, o fdOp) {
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
 			up, who = d.Prev().MemberAdded, o.m
-		case ok && isSuspect && o.kind == opRecheck && d.RemoveSuspectsTimeout > 0 &&
-			time.Since(s.since) > d.RemoveSuspectsTimeout:
+		case ok && isSuspect && o.kind == opRecheck && d.cfg.RemoveSuspectsTimeout > 0 &&
+			time.Since(s.since) > d.cfg.RemoveSuspectsTimeout:
 			delete(d.view, k)
 			delete(d.suspects, k)
 			up, who = d.Prev().MemberDisappeared, s.m
@@ -489,8 +507,8 @@ func (d *TCPFailureDetector) apply(ctx context.Context, o fdOp) {
 func (d *TCPFailureDetector) check(ctx context.Context, m channel.Member) (alive, checked bool) {
 	d.probes.Add(1)
 	var err error
-	if d.Probe != nil {
-		err = d.Probe(ctx, m)
+	if d.cfg.Probe != nil {
+		err = d.cfg.Probe(ctx, m)
 	} else {
 		err = d.tcpCheck(ctx, m)
 	}
@@ -499,18 +517,14 @@ func (d *TCPFailureDetector) check(ctx context.Context, m channel.Member) (alive
 	}
 	if err != nil {
 		d.failures.Add(1)
-		d.logger().Info("tcp failure detector: member does not answer", "member", m.String(), "err", err)
+		d.log.Info("tcp failure detector: member does not answer", "member", m.String(), "err", err)
 		return false, true
 	}
 	return true, true
 }
 
 func (d *TCPFailureDetector) tcpCheck(ctx context.Context, m channel.Member) error {
-	ct := d.ConnectTimeout
-	if ct <= 0 {
-		ct = DefaultConnectTimeout
-	}
-	dctx, cancel := context.WithTimeout(ctx, ct)
+	dctx, cancel := context.WithTimeout(ctx, d.cfg.ConnectTimeout)
 	var dialer net.Dialer
 	conn, err := dialer.DialContext(dctx, "tcp", m.Addr())
 	cancel()
@@ -520,25 +534,21 @@ func (d *TCPFailureDetector) tcpCheck(ctx context.Context, m channel.Member) err
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	if !d.PerformSendTest {
+	if d.cfg.NoSendTest {
 		return nil
 	}
-	rt := d.ReadTestTimeout
-	if rt <= 0 {
-		rt = DefaultReadTestTimeout
-	}
 	opts := d.Flag | channel.OptByteMessage
-	if d.PerformReadTest {
+	if d.cfg.PerformReadTest {
 		opts |= channel.OptUseAck
 	}
 	local := d.LocalMember(false)
 	frame := wire.AppendChannelDataFrame(nil, uint32(opts), time.Now().UnixMilli(), channel.NewMessageID(),
 		wire.AppendMember(nil, &local), tcpFailDetect)
-	_ = conn.SetDeadline(time.Now().Add(rt))
+	_ = conn.SetDeadline(time.Now().Add(d.cfg.ReadTestTimeout))
 	if _, err := conn.Write(frame); err != nil {
 		return fmt.Errorf("send test: %w", err)
 	}
-	if d.PerformReadTest {
+	if d.cfg.PerformReadTest {
 		var b [1]byte
 		if _, err := io.ReadFull(conn, b[:]); err != nil {
 			return fmt.Errorf("read test: %w", err)
@@ -565,30 +575,18 @@ func (d *TCPFailureDetector) Settled() bool {
 
 func init() {
 	Register("tcpfailure", func(p *Props) (channel.Interceptor, error) {
-		d := NewTCPFailureDetector()
-		d.ConnectTimeout = p.Duration("connectTimeout", d.ConnectTimeout)
-		d.PerformSendTest = p.Bool("performSendTest", d.PerformSendTest)
-		d.PerformReadTest = p.Bool("performReadTest", d.PerformReadTest)
-		d.ReadTestTimeout = p.Duration("readTestTimeout", d.ReadTestTimeout)
-		d.RemoveSuspectsTimeout = seconds(p, "removeSuspectsTimeout", d.RemoveSuspectsTimeout)
-		d.Flag = channel.SendOptions(p.Int("optionFlag", 0))
-		return d, nil
+		rst := p.Seconds("removeSuspectsTimeout", DefaultRemoveSuspectsTimeout)
+		if rst == 0 {
+			rst = -1 // 0 in a spec: keep suspects while they answer
+		}
+		return NewTCPFailureDetector(TCPFailureDetectorConfig{
+			ConnectTimeout:        p.Duration("connectTimeout", DefaultConnectTimeout),
+			NoSendTest:            !p.Bool("performSendTest", true),
+			PerformReadTest:       p.Bool("performReadTest", false),
+			ReadTestTimeout:       p.Duration("readTestTimeout", DefaultReadTestTimeout),
+			RemoveSuspectsTimeout: rst,
+			Flag:                  channel.SendOptions(p.Int("optionFlag", 0)),
+			Logger:                p.Logger(),
+		})
 	})
-}
-
-// seconds reads a property Tomcat gives in seconds (a bare number) or a Go duration.
-func seconds(p *Props, name string, def time.Duration) time.Duration {
-	v, ok := p.get(name)
-	if !ok {
-		return def
-	}
-	var n int64
-	if _, err := fmt.Sscan(v, &n); err == nil && fmt.Sprint(n) == v {
-		return time.Duration(n) * time.Second
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		p.fail(name, v, err)
-	}
-	return d
 }

@@ -14,14 +14,13 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/wire"
 )
 
 func newTestDetector(a *aliveSet) *TCPFailureDetector {
-	d := NewTCPFailureDetector()
-	d.Probe = a.probe
-	return d
+	return must(NewTCPFailureDetector(TCPFailureDetectorConfig{Probe: a.probe}))
 }
 
 func TestFailureDetectorProbeBytes(t *testing.T) {
@@ -40,7 +39,7 @@ func TestFailureDetectorAddsOnlyAnsweringMembers(t *testing.T) {
 	c := mbNew(t, nw, mbOpt{id: 3})
 	alive.set(b.port(), true)
 	mbStart(t, a, b, c)
-	mbEventually(t, "checks done", func() bool { return alive.count() >= 2 && d.Settled() })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "checks done", func() bool { return alive.count() >= 2 && d.Settled() })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
 	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
 		t.Fatalf("members %v", got)
@@ -51,7 +50,7 @@ func TestFailureDetectorAddsOnlyAnsweringMembers(t *testing.T) {
 	// C answers now: the next heartbeat adds it.
 	alive.set(c.port(), true)
 	a.ch.Heartbeat()
-	mbEventually(t, "C added", func() bool { return len(a.evs()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "C added", func() bool { return len(a.evs()) == 2 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("+%d", c.port()))
 }
 
@@ -63,24 +62,24 @@ func TestFailureDetectorVerifiesDisappearance(t *testing.T) {
 	b := mbNew(t, nw, mbOpt{id: 2})
 	alive.set(b.port(), true)
 	mbStart(t, a, b)
-	mbEventually(t, "B added", func() bool { return len(a.evs()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B added", func() bool { return len(a.evs()) == 1 })
 	// The membership loses B (say, multicast is cut) but B still answers over TCP.
 	nw.Partition(a.net, b.net)
-	mbEventually(t, "check", func() bool { return d.Stats().KeptAlive == 1 && d.Settled() })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "check", func() bool { return d.Stats().KeptAlive == 1 && d.Settled() })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
 	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
 		t.Fatalf("suspect not kept: %v", got)
 	}
 	// The membership finds B again: no event, no longer a suspect.
 	nw.Heal(a.net, b.net)
-	mbEventually(t, "re-added below", func() bool { return d.Settled() && d.Stats().Suspects == 0 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "re-added below", func() bool { return d.Settled() && d.Stats().Suspects == 0 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
 	// Lost again, and this time B is dead: the heartbeat's re-check removes it.
 	nw.Partition(a.net, b.net)
-	mbEventually(t, "suspect", func() bool { return d.Stats().Suspects == 1 && d.Settled() })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "suspect", func() bool { return d.Stats().Suspects == 1 && d.Settled() })
 	alive.set(b.port(), false)
 	a.ch.Heartbeat()
-	mbEventually(t, "B gone", func() bool { return len(a.evs()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B gone", func() bool { return len(a.evs()) == 2 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("-%d", b.port()))
 	if len(a.ch.Members()) != 0 {
 		t.Fatal("B still a member")
@@ -95,10 +94,10 @@ func TestFailureDetectorDeadMemberGoesAtOnce(t *testing.T) {
 	b := mbNew(t, nw, mbOpt{id: 2})
 	alive.set(b.port(), true)
 	mbStart(t, a, b)
-	mbEventually(t, "B added", func() bool { return len(a.evs()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B added", func() bool { return len(a.evs()) == 1 })
 	alive.set(b.port(), false)
 	nw.Kill(b.net)
-	mbEventually(t, "B gone", func() bool { return len(a.evs()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B gone", func() bool { return len(a.evs()) == 2 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("-%d", b.port()))
 }
 
@@ -129,13 +128,13 @@ func TestFailureDetectorShutdownNeedsNoCheck(t *testing.T) {
 	m := testMemberAt(4999)
 	bl.members = []channel.Member{m}
 	d.MemberAdded(m)
-	mbEventually(t, "added", func() bool { return len(a.evs()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "added", func() bool { return len(a.evs()) == 1 })
 	probes := alive.count()
 	bye := m.Clone()
 	bye.Command = wire.ShutdownCommand
 	bl.members = nil
 	d.MemberDisappeared(bye)
-	mbEventually(t, "gone", func() bool { return len(a.evs()) == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "gone", func() bool { return len(a.evs()) == 2 })
 	mbWantEvents(t, a, "+4999", "-4999!")
 	if alive.count() != probes {
 		t.Fatal("a member that shut down was checked")
@@ -192,7 +191,7 @@ func TestFailureDetectorVerifiesFailedSends(t *testing.T) {
 	alive.set(b.port(), true)
 	alive.set(c.port(), true)
 	mbStart(t, a, b, c)
-	mbEventually(t, "added", func() bool { return len(a.evs()) == 2 && d.Settled() })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "added", func() bool { return len(a.evs()) == 2 && d.Settled() })
 	probes := alive.count()
 	fb.set(b.port(), fmt.Errorf("%w: processing failed", channel.ErrAckFailed))
 	fb.set(c.port(), fmt.Errorf("%w: refused", channel.ErrConnect))
@@ -201,7 +200,7 @@ func TestFailureDetectorVerifiesFailedSends(t *testing.T) {
 	if len(channel.FaultyMembers(err)) != 2 {
 		t.Fatalf("send: %v", err)
 	}
-	mbEventually(t, "C gone", func() bool { return len(a.evs()) == 3 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "C gone", func() bool { return len(a.evs()) == 3 })
 	if got := a.evs()[2]; got != fmt.Sprintf("-%d", c.port()) {
 		t.Fatalf("event %s", got)
 	}
@@ -215,7 +214,7 @@ func TestFailureDetectorDropsOldSuspects(t *testing.T) {
 		nw := channeltest.NewNetwork()
 		alive := newAliveSet()
 		d := newTestDetector(alive)
-		d.RemoveSuspectsTimeout = 10 * time.Second
+		d.cfg.RemoveSuspectsTimeout = 10 * time.Second
 		a := mbNew(t, nw, mbOpt{id: 1}, d)
 		b := mbNew(t, nw, mbOpt{id: 2})
 		alive.set(b.port(), true)
@@ -282,7 +281,7 @@ func TestFailureDetectorTCPCheck(t *testing.T) {
 		m := testMemberAt(int32(ln.Addr().(*net.TCPAddr).Port))
 		return m
 	}
-	d := NewTCPFailureDetector()
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{}))
 	local := testMemberAt(4444)
 	nw := channeltest.NewNetwork()
 	n := mbNew(t, nw, mbOpt{id: 9}, d)
@@ -316,8 +315,8 @@ func TestFailureDetectorTCPCheck(t *testing.T) {
 		t.Fatal("refused connection taken as alive")
 	}
 
-	d.PerformReadTest = true
-	d.ReadTestTimeout = 300 * time.Millisecond
+	d.cfg.PerformReadTest = true
+	d.cfg.ReadTestTimeout = 300 * time.Millisecond
 	start := time.Now()
 	if ok, _ := d.check(ctx, silent); ok {
 		t.Fatal("read test passed without an answer")
@@ -329,7 +328,7 @@ func TestFailureDetectorTCPCheck(t *testing.T) {
 		t.Fatalf("read-test probe options %#x", cd.Options)
 	}
 	// The answer comes at once; the timeout is only a bound for a loaded machine.
-	d.ReadTestTimeout = 10 * time.Second
+	d.cfg.ReadTestTimeout = 10 * time.Second
 	answering := srv(ack)
 	if ok, _ := d.check(ctx, answering); !ok {
 		t.Fatal("read test failed although the server answered")
@@ -342,8 +341,9 @@ func TestFailureDetectorTCPCheck(t *testing.T) {
 }
 
 func TestFailureDetectorStoppedPassesEventsThrough(t *testing.T) {
-	d := NewTCPFailureDetector()
-	d.Probe = func(context.Context, channel.Member) error { return errors.New("never called") }
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{
+		Probe: func(context.Context, channel.Member) error { return errors.New("never called") },
+	}))
 	nw := channeltest.NewNetwork()
 	a := mbNew(t, nw, mbOpt{id: 1}, d)
 	b := mbNew(t, nw, mbOpt{id: 2})

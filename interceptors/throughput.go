@@ -79,7 +79,7 @@ type Throughput struct {
 }
 
 // NewThroughput returns a Throughput interceptor.
-func NewThroughput(cfg ThroughputConfig) *Throughput {
+func NewThroughput(cfg ThroughputConfig) (*Throughput, error) {
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultThroughputInterval
 	}
@@ -87,7 +87,7 @@ func NewThroughput(cfg ThroughputConfig) *Throughput {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
-	return t
+	return t, nil
 }
 
 func frameBytes(msg *channel.Message) uint64 {
@@ -173,6 +173,6 @@ func (t *Throughput) Reset() {
 
 func init() {
 	Register("throughput", func(p *Props) (channel.Interceptor, error) {
-		return NewThroughput(ThroughputConfig{Interval: p.Int("interval", DefaultThroughputInterval)}), nil
+		return NewThroughput(ThroughputConfig{Interval: p.Int("interval", DefaultThroughputInterval), Logger: p.Logger()})
 	})
 }

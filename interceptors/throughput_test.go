@@ -11,7 +11,7 @@ import (
 
 func TestThroughput(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	ta, tb := NewThroughput(ThroughputConfig{}), NewThroughput(ThroughputConfig{})
+	ta, tb := must(NewThroughput(ThroughputConfig{})), must(NewThroughput(ThroughputConfig{}))
 	a, b, c := newNode(t, nw, ta), newNode(t, nw, tb), newNode(t, nw)
 	startNodes(t, a, b, c)
 	data := make([]byte, 1000)
@@ -36,7 +36,7 @@ func TestThroughput(t *testing.T) {
 	if ta.Stats().MessagesTx != 0 {
 		t.Fatal("reset")
 	}
-	if _, err := Build("throughput(interval=5)"); err != nil {
+	if _, err := Build("throughput(interval=5)", nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -140,7 +140,7 @@ func (t *TwoPhaseCommit) SendMessage(ctx context.Context, to []channel.Member, m
 		return nil
 	}
 	faulty := channel.AppendFaulty(channel.AppendFaulty(nil, err, to), cerr, ok)
-	return &channel.SendError{MessageID: msg.ID, Faulty: faulty}
+	return channel.NewSendError(msg.ID, faulty)
 }
 
 // MessageReceived holds messages and delivers them when their confirmation arrives.

@@ -105,7 +105,7 @@ func TestTwoPhaseCommitParse(t *testing.T) {
 	if _, ok := ParseConfirmation(c, 15); ok {
 		t.Fatal("wrong id length parsed")
 	}
-	ics, err := Build("twophasecommit(expire=1000;deepclone=false)")
+	ics, err := Build("twophasecommit(expire=1000;deepclone=false)", nil)
 	if err != nil || ics[0].(*TwoPhaseCommit).Config().Expire != time.Second {
 		t.Fatal(err)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -20,11 +22,22 @@ type CacheStats struct {
 }
 
 // Any function returning a struct (or a value with a Stats method) is a source.
-func ExampleRegistry_Register() {
-	reg := metrics.NewRegistry()
-	_ = reg.Register("cache", func() CacheStats { return CacheStats{Hits: 42, Entries: 7, Age: 1500 * time.Millisecond} },
-		metrics.L("node", "n1"))
-	_ = reg.WritePrometheus(os.Stdout)
+func ExampleSource() {
+	c, err := metrics.NewCollector(metrics.Config{
+		Sources: []metrics.Source{{Name: "cache", Stats: func() CacheStats {
+			return CacheStats{Hits: 42, Entries: 7, Age: 1500 * time.Millisecond}
+		}}},
+		Labels: prometheus.Labels{"node": "n1"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	families, _ := reg.Gather()
+	for _, f := range families {
+		_, _ = expfmt.MetricFamilyToText(os.Stdout, f)
+	}
 	// Output:
 	// # HELP tribes_cache_age_seconds age of the oldest entry
 	// # TYPE tribes_cache_age_seconds gauge
@@ -37,9 +50,10 @@ func ExampleRegistry_Register() {
 	// tribes_cache_hits_total{node="n1"} 42
 }
 
-// RegisterChannel publishes a channel's statistics and those of its transport, membership
-// and interceptors.
-func ExampleRegistry_RegisterChannel() {
+// A collector of a channel reports its statistics and those of its transport, membership
+// and interceptors. Register it in your registry and serve that registry with
+// promhttp.HandlerFor.
+func ExampleNewCollector() {
 	nw := channeltest.NewNetwork()
 	ctx := context.Background()
 	var chans []*channel.Channel
@@ -52,16 +66,20 @@ func ExampleRegistry_RegisterChannel() {
 	}
 	_ = chans[0].Send(ctx, nil, []byte("hello"), channel.OptUseAck)
 
-	reg := metrics.NewRegistry()
-	_ = reg.RegisterChannel(chans[0], metrics.L("node", "a"))
-	var b strings.Builder
-	_ = reg.WritePrometheus(&b)
-	for _, line := range strings.Split(b.String(), "\n") {
-		if strings.HasPrefix(line, "tribes_channel_messages_sent_total") || strings.HasPrefix(line, "tribes_channel_members{") {
-			fmt.Println(line)
+	c, err := metrics.NewCollector(metrics.Config{Channel: chans[0], Labels: prometheus.Labels{"node": "a"}})
+	if err != nil {
+		panic(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	// http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	families, _ := reg.Gather()
+	for _, f := range families {
+		if f.GetName() == "tribes_channel_messages_sent_total" || f.GetName() == "tribes_channel_members" {
+			fmt.Println(f.GetName(), f.GetMetric()[0].GetLabel()[0].GetValue(), f.GetMetric()[0].GetGauge().GetValue()+f.GetMetric()[0].GetCounter().GetValue())
 		}
 	}
 	// Output:
-	// tribes_channel_members{node="a"} 1
-	// tribes_channel_messages_sent_total{node="a"} 1
+	// tribes_channel_members a 1
+	// tribes_channel_messages_sent_total a 1
 }

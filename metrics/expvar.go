@@ -5,18 +5,22 @@ import (
 	"fmt"
 )
 
-// Snapshot calls every source and returns its fields by source key (the name followed by
+// Snapshot reads every source and returns its fields by source key (the name followed by
 // its labels, e.g. `channel{node="node1"}`): the numeric fields under their Go names,
 // nested structs as maps, map fields keyed by the key's string form. It is what Var
 // publishes.
-func (r *Registry) Snapshot() map[string]map[string]any {
+func (c *Collector) Snapshot() map[string]map[string]any {
 	out := map[string]map[string]any{}
-	for _, c := range r.collect() {
+	for _, s := range c.sources {
 		m := map[string]any{}
-		for _, p := range c.points {
-			put(m, p.path, p.raw)
-		}
-		out[c.src.key()] = m
+		s.visit(func(i int, key *string, _ float64, raw any) {
+			path := s.fields[i].path
+			if key != nil {
+				path = append(path[:len(path):len(path)], *key)
+			}
+			put(m, path, raw)
+		})
+		out[s.key()] = m
 	}
 	return out
 }
@@ -36,17 +40,17 @@ func put(m map[string]any, path []string, v any) {
 
 // Var returns an expvar.Var whose value is Snapshot, computed when it is read. Publish
 // it under a name of your choice, or use PublishExpvar.
-func (r *Registry) Var() expvar.Var {
-	return expvar.Func(func() any { return r.Snapshot() })
+func (c *Collector) Var() expvar.Var {
+	return expvar.Func(func() any { return c.Snapshot() })
 }
 
 // PublishExpvar publishes Var under name in the process-wide expvar registry (served by
 // expvar.Handler and on /debug/vars of http.DefaultServeMux). expvar names cannot be
 // reused or removed, so a name already taken is an error.
-func (r *Registry) PublishExpvar(name string) error {
+func (c *Collector) PublishExpvar(name string) error {
 	if expvar.Get(name) != nil {
 		return fmt.Errorf("metrics: expvar %q is already published", name)
 	}
-	expvar.Publish(name, r.Var())
+	expvar.Publish(name, c.Var())
 	return nil
 }

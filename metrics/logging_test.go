@@ -57,10 +57,18 @@ func startNioNode(t *testing.T, log *slog.Logger) *nioNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd := interceptors.NewTCPFailureDetector()
-	fd.Logger = log
-	df := interceptors.NewDomainFilter(nil)
-	df.Logger = log
+	fd, err := interceptors.NewTCPFailureDetector(interceptors.TCPFailureDetectorConfig{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	df, err := interceptors.NewDomainFilter(interceptors.DomainFilterConfig{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := interceptors.NewThroughput(interceptors.ThroughputConfig{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	order, err := interceptors.NewOrder(interceptors.OrderConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +79,7 @@ func startNioNode(t *testing.T, log *slog.Logger) *nioNode {
 	}
 	n := &nioNode{mbr: static.New()}
 	n.ch, err = channel.New(channel.Config{Transport: tr, Membership: n.mbr, Logger: log, Interceptors: []channel.Interceptor{
-		interceptors.NewThroughput(interceptors.ThroughputConfig{Logger: log}), order, frag, df, fd}})
+		tp, order, frag, df, fd}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,26 +171,19 @@ func TestNoPerMessageLogging(t *testing.T) {
 		}
 	}
 
-	r := metrics.NewRegistry()
-	if err := r.RegisterChannel(a.ch); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.RegisterSessionManager(ms[0]); err != nil {
-		t.Fatal(err)
-	}
-	e := scrape(t, r)
+	g := gather(t, newCollector(t, metrics.Config{Channel: a.ch, SessionManagers: []*delta.Manager{ms[0]}}))
 	for _, s := range []string{"tribes_transport_messages_sent_total", "tribes_transport_conns_pooled",
 		"tribes_interceptor_throughput_messages_tx_total", "tribes_interceptor_order_sent_total",
 		"tribes_interceptor_fragmentation_sent_whole_total", "tribes_interceptor_tcp_failure_detector_probes_total",
 		`tribes_sessions_sent_total{context="localhost#/",event="EVT_SESSION_DELTA"}`} {
-		if _, ok := e.series[s]; !ok {
+		if _, ok := g.series[s]; !ok {
 			t.Errorf("no %s", s)
 		}
 	}
-	if e.types["tribes_transport_conns_pooled"] != "gauge" {
-		t.Errorf("conns_pooled is a %s", e.types["tribes_transport_conns_pooled"])
+	if g.types["tribes_transport_conns_pooled"] != gaugeType {
+		t.Errorf("conns_pooled is a %s", g.types["tribes_transport_conns_pooled"])
 	}
-	if v := e.series["tribes_channel_messages_sent_total"]; v < 3*perMode {
+	if v := g.series["tribes_channel_messages_sent_total"]; v < 3*perMode {
 		t.Errorf("channel messages sent %v", v)
 	}
 

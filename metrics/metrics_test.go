@@ -1,21 +1,23 @@
 package metrics_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"expvar"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
@@ -24,9 +26,6 @@ import (
 	"github.com/gotribes/tribes/metrics"
 	"github.com/gotribes/tribes/session/delta"
 )
-
-// noKeepAlive is an HTTP client that leaves no idle connection (and goroutine) behind.
-var noKeepAlive = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
@@ -48,6 +47,12 @@ type embedded struct {
 	Embedded uint64
 }
 
+// loop refers to itself: the walk stops there instead of recursing for ever.
+type loop struct {
+	N    uint64
+	Next *loop
+}
+
 type allKinds struct {
 	embedded
 	MessagesSent uint64
@@ -67,7 +72,9 @@ type allKinds struct {
 	Hidden       uint64        `metrics:"-"`
 	Label        string        // not a number: left out
 	Ptr          *inner
-	NilPtr       *inner
+	NilPtr       *inner // nil: its fields are left out
+	Loop         loop
+	Any          any // interfaces are left out
 	unexported   uint64
 }
 
@@ -76,70 +83,126 @@ func sample() allKinds {
 		embedded: embedded{Embedded: 7}, MessagesSent: 42, QueueLen: -3, Backlog: 1 << 40, Ratio: 0.5,
 		Up: true, Took: 1500 * time.Millisecond, Since: time.Unix(1700000000, 0), Cache: inner{1, 2},
 		ByEvent: map[event]uint64{1: 10, 2: 20}, ByName: map[string]int{`a"b\c`: 1},
-		Renamed: 9, Waiting: 4, Busy: 2 * time.Second, Hidden: 99, Label: "x", Ptr: &inner{3, 4}, unexported: 5,
+		Renamed: 9, Waiting: 4, Busy: 2 * time.Second, Hidden: 99, Label: "x", Ptr: &inner{3, 4},
+		Loop: loop{N: 6}, Any: uint64(8), unexported: 5,
 	}
 }
 
-func scrape(t *testing.T, r *metrics.Registry) *exposition {
+// gathered is what a registry gathered.
+type gathered struct {
+	series map[string]float64 // `name{a="x",b="y"}` (labels sorted by name) → value
+	types  map[string]dto.MetricType
+	help   map[string]string
+}
+
+// gather registers the collectors in a fresh pedantic registry (which also checks that
+// every metric collected was described), gathers once and checks Prometheus' naming
+// conventions with promlint.
+func gather(t *testing.T, cs ...prometheus.Collector) *gathered {
 	t.Helper()
-	var b bytes.Buffer
-	if err := r.WritePrometheus(&b); err != nil {
-		t.Fatal(err)
+	reg := prometheus.NewPedanticRegistry()
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			t.Fatalf("Register: %v", err)
+		}
 	}
-	e, err := parseExposition(b.String())
+	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
-		t.Fatalf("invalid exposition: %v\n%s", err, b.String())
+		t.Fatalf("GatherAndLint: %v", err)
 	}
-	for name, typ := range e.types {
-		if _, ok := e.help[name]; !ok {
-			t.Errorf("%s has no HELP", name)
-		}
-		if typ == "counter" && !strings.HasSuffix(name, "_total") {
-			t.Errorf("counter %s does not end in _total", name)
-		}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	g := &gathered{series: map[string]float64{}, types: map[string]dto.MetricType{}, help: map[string]string{}}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		g.types[name], g.help[name] = mf.GetType(), mf.GetHelp()
 		if !strings.HasPrefix(name, "tribes_") {
 			t.Errorf("%s lacks the tribes_ prefix", name)
 		}
-	}
-	for s := range e.series {
-		if _, ok := e.types[seriesName(s)]; !ok {
-			t.Errorf("series %s has no TYPE", s)
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+strconv.Quote(l.GetValue()))
+			}
+			key := name
+			if len(ls) > 0 {
+				key += "{" + strings.Join(ls, ",") + "}"
+			}
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				g.series[key] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				g.series[key] = m.GetGauge().GetValue()
+			default:
+				t.Errorf("%s is a %s", name, mf.GetType())
+			}
 		}
 	}
-	return e
+	return g
 }
 
-func TestFieldRules(t *testing.T) {
-	r := metrics.NewRegistry()
-	if err := r.Register("demo", sample); err != nil {
+func (g *gathered) names() []string {
+	return slices.Sorted(func(yield func(string) bool) {
+		for s := range g.series {
+			if !yield(s) {
+				return
+			}
+		}
+	})
+}
+
+func seriesName(s string) string {
+	name, _, _ := strings.Cut(s, "{")
+	return name
+}
+
+func newCollector(t *testing.T, cfg metrics.Config) *metrics.Collector {
+	t.Helper()
+	c, err := metrics.NewCollector(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	e := scrape(t, r)
+	return c
+}
+
+const (
+	counterType = dto.MetricType_COUNTER
+	gaugeType   = dto.MetricType_GAUGE
+)
+
+func TestFieldRules(t *testing.T) {
+	g := gather(t, newCollector(t, metrics.Config{Sources: []metrics.Source{{Name: "demo", Stats: sample}}}))
 	want := map[string]struct {
-		typ string
+		typ dto.MetricType
 		v   float64
 	}{
-		"tribes_demo_embedded_total":               {"counter", 7},
-		"tribes_demo_messages_sent_total":          {"counter", 42},
-		"tribes_demo_queue_len":                    {"gauge", -3},
-		"tribes_demo_backlog":                      {"gauge", 1 << 40},
-		"tribes_demo_ratio":                        {"gauge", 0.5},
-		"tribes_demo_up":                           {"gauge", 1},
-		"tribes_demo_took_seconds":                 {"gauge", 1.5},
-		"tribes_demo_since_timestamp_seconds":      {"gauge", 1700000000},
-		"tribes_demo_cache_hits_total":             {"counter", 1},
-		"tribes_demo_cache_misses_total":           {"counter", 2},
-		`tribes_demo_by_event_total{event="EV_1"}`: {"counter", 10},
-		`tribes_demo_by_event_total{event="EV_2"}`: {"counter", 20},
-		`tribes_demo_by_name{key="a\"b\\c"}`:       {"gauge", 1},
-		"tribes_demo_bytes_out_total":              {"counter", 9},
-		"tribes_demo_waiting":                      {"gauge", 4},
-		"tribes_demo_busy_seconds_total":           {"counter", 2},
-		"tribes_demo_ptr_hits_total":               {"counter", 3},
-		"tribes_demo_ptr_misses_total":             {"counter", 4},
+		"tribes_demo_embedded_total":               {counterType, 7},
+		"tribes_demo_messages_sent_total":          {counterType, 42},
+		"tribes_demo_queue_len":                    {gaugeType, -3},
+		"tribes_demo_backlog":                      {gaugeType, 1 << 40},
+		"tribes_demo_ratio":                        {gaugeType, 0.5},
+		"tribes_demo_up":                           {gaugeType, 1},
+		"tribes_demo_took_seconds":                 {gaugeType, 1.5},
+		"tribes_demo_since_timestamp_seconds":      {gaugeType, 1700000000},
+		"tribes_demo_cache_hits_total":             {counterType, 1},
+		"tribes_demo_cache_misses_total":           {counterType, 2},
+		`tribes_demo_by_event_total{event="EV_1"}`: {counterType, 10},
+		`tribes_demo_by_event_total{event="EV_2"}`: {counterType, 20},
+		`tribes_demo_by_name{key="a\"b\\c"}`:       {gaugeType, 1},
+		"tribes_demo_bytes_out_total":              {counterType, 9},
+		"tribes_demo_waiting":                      {gaugeType, 4},
+		"tribes_demo_busy_seconds_total":           {counterType, 2},
+		"tribes_demo_ptr_hits_total":               {counterType, 3},
+		"tribes_demo_ptr_misses_total":             {counterType, 4},
+		"tribes_demo_loop_n_total":                 {counterType, 6},
 	}
 	for s, w := range want {
-		v, ok := e.series[s]
+		v, ok := g.series[s]
 		if !ok {
 			t.Errorf("missing %s", s)
 			continue
@@ -147,24 +210,47 @@ func TestFieldRules(t *testing.T) {
 		if v != w.v {
 			t.Errorf("%s = %v, want %v", s, v, w.v)
 		}
-		if got := e.types[seriesName(s)]; got != w.typ {
+		if got := g.types[seriesName(s)]; got != w.typ {
 			t.Errorf("%s is a %s, want %s", s, got, w.typ)
 		}
 	}
-	if len(e.series) != len(want) {
-		t.Errorf("%d series, want %d: %v", len(e.series), len(want), e.order)
+	if len(g.series) != len(want) {
+		t.Errorf("%d series, want %d: %v", len(g.series), len(want), g.names())
 	}
-	if h := e.help["tribes_demo_bytes_out_total"]; h != "bytes written \\ out\nsecond line" {
+	if h := g.help["tribes_demo_bytes_out_total"]; h != "bytes written \\ out\nsecond line" {
 		t.Errorf("help tag: %q", h)
 	}
-	if h := e.help["tribes_demo_messages_sent_total"]; h != "metrics_test.allKinds.MessagesSent" {
+	if h := g.help["tribes_demo_messages_sent_total"]; h != "metrics_test.allKinds.MessagesSent" {
 		t.Errorf("default help: %q", h)
 	}
 }
 
-func TestRegisterErrors(t *testing.T) {
-	r := metrics.NewRegistry()
+// The same numbers in the text format, as a scraper reads them.
+func TestText(t *testing.T) {
+	c := newCollector(t, metrics.Config{Sources: []metrics.Source{{Name: "demo", Stats: sample}}, Labels: prometheus.Labels{"node": "n1"}})
+	want := `
+# HELP tribes_demo_by_event_total metrics_test.allKinds.ByEvent
+# TYPE tribes_demo_by_event_total counter
+tribes_demo_by_event_total{event="EV_1",node="n1"} 10
+tribes_demo_by_event_total{event="EV_2",node="n1"} 20
+# HELP tribes_demo_took_seconds metrics_test.allKinds.Took
+# TYPE tribes_demo_took_seconds gauge
+tribes_demo_took_seconds{node="n1"} 1.5
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "tribes_demo_by_event_total", "tribes_demo_took_seconds"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c); n != 19 {
+		t.Errorf("%d series", n)
+	}
+}
+
+func TestNewCollectorErrors(t *testing.T) {
 	var nilCh *channel.Channel
+	type twice struct {
+		Sent      uint64
+		SentTotal uint64
+	}
 	for _, c := range []struct {
 		name string
 		src  any
@@ -184,46 +270,91 @@ func TestRegisterErrors(t *testing.T) {
 				X uint64 `metrics:",histogram"`
 			}{}
 		}},
+		{"twice", func() twice { return twice{} }},
 	} {
-		if err := r.Register(c.name, c.src); err == nil {
-			t.Errorf("Register(%q, %T) accepted", c.name, c.src)
+		if _, err := metrics.NewCollector(metrics.Config{Sources: []metrics.Source{{Name: c.name, Stats: c.src}}}); err == nil {
+			t.Errorf("source %q of %T accepted", c.name, c.src)
 		}
 	}
-	if err := r.Register("x", sample, metrics.L("__reserved", "v")); err == nil {
-		t.Error("reserved label name accepted")
+	src := func(labels prometheus.Labels) metrics.Source {
+		return metrics.Source{Name: "x", Stats: sample, Labels: labels}
 	}
-	if err := r.Register("x", sample, metrics.L("a", "1"), metrics.L("a", "2")); err == nil {
-		t.Error("repeated label accepted")
+	for _, cfg := range []metrics.Config{
+		{Sources: []metrics.Source{src(prometheus.Labels{"__reserved": "v"})}},
+		{Sources: []metrics.Source{src(nil)}, Labels: prometheus.Labels{"bad-name": "v"}},
+		{Sources: []metrics.Source{src(prometheus.Labels{"node": "a"})}, Labels: prometheus.Labels{"node": "b"}},
+		{SessionManagers: []*delta.Manager{nil}},
+		{SessionClusters: []*delta.Cluster{nil}},
+	} {
+		if _, err := metrics.NewCollector(cfg); err == nil {
+			t.Errorf("accepted %+v", cfg)
+		}
 	}
-	if err := r.Register("x", sample, metrics.L("node", "a")); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Register("x", sample, metrics.L("node", "a")); !errors.Is(err, metrics.ErrDuplicate) {
+	_, err := metrics.NewCollector(metrics.Config{Sources: []metrics.Source{src(prometheus.Labels{"node": "a"}), src(prometheus.Labels{"node": "a"})}})
+	if !errors.Is(err, metrics.ErrDuplicate) {
 		t.Errorf("duplicate: %v", err)
 	}
-	if err := r.Register("x", sample, metrics.L("node", "b")); err != nil {
-		t.Errorf("other labels: %v", err)
+	// A metric has the same label names in every source: a registry refuses others.
+	if _, err := metrics.NewCollector(metrics.Config{Sources: []metrics.Source{src(prometheus.Labels{"node": "a"}), src(prometheus.Labels{"node": "b", "zone": "z"})}}); err == nil {
+		t.Error("label names that differ between sources accepted")
 	}
-	if got := r.Sources(); strings.Join(got, " ") != `x{node="a"} x{node="b"}` {
-		t.Errorf("Sources = %q", got)
+	// Two label sets of one source name share the families; a map label comes besides the
+	// source's, renamed if the source has a label of its name.
+	mk := func() *metrics.Collector {
+		return newCollector(t, metrics.Config{Sources: []metrics.Source{src(prometheus.Labels{"node": "a", "event": "e"}), src(prometheus.Labels{"node": "b", "event": "e"})}})
 	}
-	if !r.Unregister("x", metrics.L("node", "a")) || r.Unregister("x", metrics.L("node", "a")) {
-		t.Error("Unregister")
+	c := mk()
+	g := gather(t, c)
+	if g.series[`tribes_x_messages_sent_total{event="e",node="a"}`] != 42 || g.series[`tribes_x_messages_sent_total{event="e",node="b"}`] != 42 {
+		t.Errorf("labelled series: %v", g.names())
 	}
-	// Two label sets of one source name share the families: one HELP and TYPE each.
-	if err := r.Register("x", sample, metrics.L("node", "a")); err != nil {
+	if g.series[`tribes_x_by_event_total{event="e",key_event="EV_2",node="b"}`] != 20 {
+		t.Errorf("map series: %v", g.names())
+	}
+	// The same sources twice in one registry are refused by the registry.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	var are prometheus.AlreadyRegisteredError
+	if err := reg.Register(mk()); !errors.As(err, &are) {
+		t.Errorf("second registration: %v", err)
+	}
+}
+
+// A source that returns nil, or a value of another type than at first, gives nothing.
+func TestSourceChanges(t *testing.T) {
+	var mu sync.Mutex
+	var cur any = &inner{Hits: 1}
+	c := newCollector(t, metrics.Config{Sources: []metrics.Source{{Name: "var", Stats: func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		return cur
+	}}}})
+	set := func(v any) {
+		mu.Lock()
+		defer mu.Unlock()
+		cur = v
+	}
+	if got := gather(t, c).series["tribes_var_hits_total"]; got != 1 {
+		t.Errorf("hits %v", got)
+	}
+	for _, v := range []any{(*inner)(nil), nil, embedded{Embedded: 3}} {
+		set(v)
+		if n := testutil.CollectAndCount(c); n != 0 {
+			t.Errorf("%#v gave %d series", v, n)
+		}
+	}
+	set(inner{Hits: 2})
+	if got := gather(t, c).series["tribes_var_hits_total"]; got != 2 {
+		t.Errorf("hits %v", got)
+	}
+}
+
+func newThroughput(t *testing.T) *interceptors.Throughput {
+	tp, err := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
+	if err != nil {
 		t.Fatal(err)
 	}
-	e := scrape(t, r)
-	if e.series[`tribes_x_messages_sent_total{node="a"}`] != 42 || e.series[`tribes_x_messages_sent_total{node="b"}`] != 42 {
-		t.Errorf("labelled series: %v", e.order)
-	}
-	if _, ok := e.series[`tribes_x_by_event_total{event="EV_1",node="a"}`]; ok {
-		t.Error("map label should come after the source labels")
-	}
-	if _, ok := e.series[`tribes_x_by_event_total{node="a",event="EV_1"}`]; !ok {
-		t.Errorf("map series with source labels missing: %v", e.order)
-	}
+	return tp
 }
 
 // startPair starts two channels on an in-memory network, the first with interceptors.
@@ -252,9 +383,11 @@ func startPair(t *testing.T, ics ...channel.Interceptor) (a, b *channel.Channel)
 }
 
 func TestChannel(t *testing.T) {
-	tp1 := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
-	tp2 := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
-	a, b := startPair(t, tp1, interceptors.NewDomainFilter(nil), tp2)
+	df, err := interceptors.NewDomainFilter(interceptors.DomainFilterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := startPair(t, newThroughput(t), df, newThroughput(t))
 	b.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error { return nil }))
 	ctx := context.Background()
 	for range 5 {
@@ -262,42 +395,48 @@ func TestChannel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := metrics.NewRegistry()
-	if err := r.RegisterChannel(a, metrics.L("node", "a")); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.RegisterChannel(b, metrics.L("node", "b")); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.RegisterChannel(b, metrics.L("node", "b")); !errors.Is(err, metrics.ErrDuplicate) {
-		t.Fatalf("second registration: %v", err)
-	}
-	e := scrape(t, r)
+	ca := newCollector(t, metrics.Config{Channel: a, Labels: prometheus.Labels{"node": "a"}})
+	cb := newCollector(t, metrics.Config{Channel: b, Labels: prometheus.Labels{"node": "b"}})
+	g := gather(t, ca, cb)
 	for s, v := range map[string]float64{
 		`tribes_channel_messages_sent_total{node="a"}`:                           5,
 		`tribes_channel_bytes_sent_total{node="a"}`:                              25,
 		`tribes_channel_messages_received_total{node="b"}`:                       5,
+		`tribes_channel_messages_received_total{node="a"}`:                       0,
 		`tribes_channel_members{node="a"}`:                                       1,
 		`tribes_channel_started_levels{node="b"}`:                                15,
+		`tribes_channel_healthy{node="a"}`:                                       1,
 		`tribes_interceptor_throughput_messages_tx_total{node="a",position="0"}`: 5,
 		`tribes_interceptor_throughput_messages_tx_total{node="a",position="2"}`: 5,
 	} {
-		got, ok := e.series[s]
+		got, ok := g.series[s]
 		if !ok || got != v {
 			t.Errorf("%s = %v (present %v), want %v", s, got, ok, v)
 		}
 	}
-	if e.types["tribes_channel_members"] != "gauge" || e.types["tribes_channel_messages_sent_total"] != "counter" {
-		t.Errorf("types: %v", e.types)
+	if g.types["tribes_channel_members"] != gaugeType || g.types["tribes_channel_messages_sent_total"] != counterType {
+		t.Errorf("types: %v", g.types)
 	}
-	if _, ok := e.series[`tribes_interceptor_throughput_first_tx_timestamp_seconds{node="a",position="0"}`]; !ok {
-		t.Error("throughput FirstTx missing")
+	if ts := g.series[`tribes_interceptor_throughput_first_tx_timestamp_seconds{node="a",position="0"}`]; ts < float64(time.Now().Add(-time.Hour).Unix()) {
+		t.Errorf("throughput FirstTx %v", ts)
 	}
-	// channeltest has no transport or membership statistics: no such sources.
-	for _, s := range r.Sources() {
-		if strings.HasPrefix(s, "transport") || strings.HasPrefix(s, "membership") {
-			t.Errorf("unexpected source %s", s)
+	// channeltest has no transport or membership statistics: no such metrics.
+	for s := range g.series {
+		if strings.HasPrefix(s, "tribes_transport") || strings.HasPrefix(s, "tribes_membership") {
+			t.Errorf("unexpected %s", s)
 		}
+	}
+	// A collector for the same channel and labels again is refused by the registry.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(ca)
+	if err := reg.Register(newCollector(t, metrics.Config{Channel: a, Labels: prometheus.Labels{"node": "a"}})); err == nil {
+		t.Error("a second collector of the same channel and labels was registered")
+	}
+	// A channel with one throughput interceptor has no position label on its metrics: a
+	// registry holding the one with two refuses it.
+	single, _ := startPair(t, newThroughput(t))
+	if err := reg.Register(newCollector(t, metrics.Config{Channel: single, Labels: prometheus.Labels{"node": "c"}})); err == nil || !strings.Contains(err.Error(), "different label names") {
+		t.Errorf("interceptor metrics with other label names: %v", err)
 	}
 }
 
@@ -305,7 +444,7 @@ func TestSessions(t *testing.T) {
 	a, b := startPair(t)
 	ctx := context.Background()
 	var ms []*delta.Manager
-	r := metrics.NewRegistry()
+	var cs []prometheus.Collector
 	// Both clusters exist before a manager starts, so that the first one's state transfer
 	// is answered (with "no sessions here") instead of waiting for its timeout.
 	cls := []*delta.Cluster{delta.NewCluster(a, delta.ClusterConfig{}), delta.NewCluster(b, delta.ClusterConfig{})}
@@ -321,13 +460,8 @@ func TestSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cl.Close(context.Background()) })
-		node := metrics.L("node", fmt.Sprint("n", i))
-		if err := r.RegisterSessionManager(m, node); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.RegisterSessionCluster(cl, node); err != nil {
-			t.Fatal(err)
-		}
+		cs = append(cs, newCollector(t, metrics.Config{SessionManagers: []*delta.Manager{m}, SessionClusters: []*delta.Cluster{cl},
+			Labels: prometheus.Labels{"node": fmt.Sprint("n", i)}}))
 		ms = append(ms, m)
 	}
 	s, err := ms[0].Create(ctx)
@@ -340,77 +474,68 @@ func TestSessions(t *testing.T) {
 	if err := ms[0].Replicate(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	e := scrape(t, r)
+	g := gather(t, cs...)
 	for s, v := range map[string]float64{
 		`tribes_sessions_active_sessions{context="localhost#/app",node="n0"}`:                          1,
 		`tribes_sessions_active_sessions{context="localhost#/app",node="n1"}`:                          1,
 		`tribes_sessions_sessions_created_total{context="localhost#/app",node="n0"}`:                   1,
 		`tribes_sessions_ready{context="localhost#/app",node="n1"}`:                                    1,
-		`tribes_sessions_sent_total{context="localhost#/app",node="n0",event="EVT_SESSION_DELTA"}`:     1,
-		`tribes_sessions_received_total{context="localhost#/app",node="n1",event="EVT_SESSION_DELTA"}`: 1,
+		`tribes_sessions_sent_total{context="localhost#/app",event="EVT_SESSION_DELTA",node="n0"}`:     1,
+		`tribes_sessions_received_total{context="localhost#/app",event="EVT_SESSION_DELTA",node="n1"}`: 1,
 	} {
-		if got, ok := e.series[s]; !ok || got != v {
-			t.Errorf("%s = %v (present %v), want %v\n%v", s, got, ok, v, e.order)
+		if got, ok := g.series[s]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v\n%v", s, got, ok, v, g.names())
 		}
 	}
-	if got := e.series[`tribes_session_cluster_messages_total{node="n1"}`]; got < 2 {
+	if got := g.series[`tribes_session_cluster_messages_total{node="n1"}`]; got < 2 {
 		t.Errorf("session cluster messages on n1: %v", got)
 	}
-	if e.types["tribes_sessions_transfer_duration_seconds"] != "gauge" {
-		t.Errorf("transfer duration type %q", e.types["tribes_sessions_transfer_duration_seconds"])
+	if g.types["tribes_sessions_transfer_duration_seconds"] != gaugeType {
+		t.Errorf("transfer duration type %v", g.types["tribes_sessions_transfer_duration_seconds"])
 	}
 }
 
-func TestHandler(t *testing.T) {
-	r := metrics.NewRegistry()
-	if err := r.Register("demo", sample); err != nil {
-		t.Fatal(err)
+// A scrape over HTTP through promhttp, as Prometheus does it.
+func TestScrape(t *testing.T) {
+	a, _ := startPair(t)
+	for range 3 {
+		if err := a.Send(context.Background(), nil, []byte("x"), channel.OptUseAck); err != nil {
+			t.Fatal(err)
+		}
 	}
-	srv := httptest.NewServer(r.Handler())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(t, metrics.Config{Channel: a, Labels: prometheus.Labels{"node": "a"}}))
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
-	resp, err := noKeepAlive.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
+	want := `
+# HELP tribes_channel_members members known now (the chain's view, the local member excluded)
+# TYPE tribes_channel_members gauge
+tribes_channel_members{node="a"} 1
+# HELP tribes_channel_messages_sent_total channel.Stats.MessagesSent
+# TYPE tribes_channel_messages_sent_total counter
+tribes_channel_messages_sent_total{node="a"} 3
+`
+	if err := testutil.ScrapeAndCompare(srv.URL, strings.NewReader(want), "tribes_channel_members", "tribes_channel_messages_sent_total"); err != nil {
+		t.Error(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != metrics.ContentType {
-		t.Fatalf("GET: %s %q", resp.Status, resp.Header.Get("Content-Type"))
-	}
-	if _, err := parseExposition(string(body)); err != nil {
-		t.Fatalf("GET body: %v\n%s", err, body)
-	}
-	resp, err = noKeepAlive.Post(srv.URL, "text/plain", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("POST: %s", resp.Status)
-	}
+	srv.CloseClientConnections()
 }
 
 var expvarRuns int
 
 func TestExpvar(t *testing.T) {
-	a, _ := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
+	a, _ := startPair(t, newThroughput(t))
 	if err := a.Send(context.Background(), nil, []byte("x"), channel.OptUseAck); err != nil {
 		t.Fatal(err)
 	}
-	r := metrics.NewRegistry()
-	if err := r.RegisterChannel(a); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Register("demo", sample, metrics.L("node", "a")); err != nil {
-		t.Fatal(err)
-	}
+	c := newCollector(t, metrics.Config{Channel: a, Sources: []metrics.Source{{Name: "demo", Stats: sample, Labels: prometheus.Labels{"node": "a"}}}})
 	// expvar names are process-global: a fresh name per run keeps -count=N working.
 	expvarRuns++
 	name := fmt.Sprintf("tribes_metrics_test_%d", expvarRuns)
-	if err := r.PublishExpvar(name); err != nil {
+	if err := c.PublishExpvar(name); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.PublishExpvar(name); err == nil {
+	if err := c.PublishExpvar(name); err == nil {
 		t.Error("publishing the same name twice succeeded")
 	}
 	rec := httptest.NewRecorder()
@@ -445,55 +570,13 @@ func TestExpvar(t *testing.T) {
 	}
 }
 
-func TestServe(t *testing.T) {
-	r := metrics.NewRegistry()
-	if err := r.Register("demo", sample); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.ServeListener(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
-	for _, path := range []string{"/metrics", "/debug/vars", "/"} {
-		resp, err := noKeepAlive.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("%s: %s", path, resp.Status)
-		}
-		if path == "/metrics" && !strings.Contains(string(body), "tribes_demo_messages_sent_total 42\n") {
-			t.Errorf("/metrics: %s", body)
-		}
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("ServeListener: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ServeListener did not return")
-	}
-	if err := r.Serve(context.Background(), "127.0.0.1:-1"); err == nil {
-		t.Error("Serve on a bad address succeeded")
-	}
-}
-
-// Scrapes while messages flow: the race detector checks the sources are read safely.
-func TestConcurrentScrape(t *testing.T) {
-	a, b := startPair(t, interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1}))
+// Gathers while messages flow: the race detector checks the sources are read safely.
+func TestConcurrentGather(t *testing.T) {
+	a, b := startPair(t, newThroughput(t))
 	b.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error { return nil }))
-	r := metrics.NewRegistry()
-	if err := r.RegisterChannel(a); err != nil {
-		t.Fatal(err)
-	}
+	c := newCollector(t, metrics.Config{Channel: a})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Go(func() {
@@ -502,8 +585,11 @@ func TestConcurrentScrape(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				_ = r.WritePrometheus(io.Discard)
-				_ = r.Snapshot()
+				if _, err := reg.Gather(); err != nil {
+					t.Error(err)
+					return
+				}
+				_ = c.Snapshot()
 			}
 		}
 	})
@@ -515,7 +601,32 @@ func TestConcurrentScrape(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if got := scrape(t, r).series["tribes_channel_messages_sent_total"]; got != 200 {
+	if got := gather(t, c).series["tribes_channel_messages_sent_total"]; got != 200 {
 		t.Errorf("messages sent %v", got)
+	}
+}
+
+// Every interceptor's metrics follow Prometheus' naming conventions (gather lints them).
+func TestEveryInterceptorLints(t *testing.T) {
+	n := channeltest.NewNetwork().NewNode()
+	for _, name := range interceptors.Names() {
+		spec := name
+		if name == "encrypt" {
+			spec = "encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f)"
+		}
+		ics, err := interceptors.Build(spec, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership(), Interceptors: ics})
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		t.Run(name, func(t *testing.T) {
+			g := gather(t, newCollector(t, metrics.Config{Channel: ch}))
+			if _, ok := g.series["tribes_channel_members"]; !ok {
+				t.Errorf("no channel metrics: %v", g.names())
+			}
+		})
 	}
 }

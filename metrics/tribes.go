@@ -5,53 +5,31 @@ import (
 	"reflect"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/session/delta"
 )
 
 // channelStats is what the "channel" source shows: the channel's counters and its current
-// member count and levels.
+// member count, levels and health.
 type channelStats struct {
 	channel.Stats
 	Members int  `help:"members known now (the chain's view, the local member excluded)"`
 	Levels  uint `metrics:"started_levels,gauge" help:"start levels running now, Tribes' bit set (15 = all)"`
+	Healthy bool `help:"1 unless the transport or membership reported a failure it has not recovered from (Channel.Healthy)"`
 }
 
-// RegisterChannel registers everything a channel can tell:
-//
-//   - "channel": channel.Stats, plus the member count (tribes_channel_members) and the
-//     started levels;
-//   - "transport": the transport's Stats, if it has a Stats method (transport/nio does);
-//   - "membership": the membership service's Stats, if it has one (membership/mcast does);
-//   - "interceptor_<type>": each interceptor with a Stats method, named after its Go type
-//     in snake case (interceptor_message_dispatch, interceptor_tcp_failure_detector);
-//     an interceptor type that appears more than once gets a position label, its index in
-//     the stack.
-//
-// labels go on every source. Either all of them are registered or, on error, none.
-func (r *Registry) RegisterChannel(ch *channel.Channel, labels ...Label) error {
-	var srcs []*source
-	add := func(name string, src any, extra ...Label) error {
-		s, err := newSource(name, src, append(labels[:len(labels):len(labels)], extra...))
-		if err == nil {
-			srcs = append(srcs, s)
-		}
-		return err
-	}
-	if err := add("channel", func() channelStats {
-		return channelStats{Stats: ch.Stats(), Members: len(ch.Members()), Levels: uint(ch.Started())}
-	}); err != nil {
-		return err
-	}
+// channelSources are the sources of a channel, as NewCollector lists them.
+func channelSources(ch *channel.Channel) []Source {
+	out := []Source{{Name: "channel", Stats: func() channelStats {
+		return channelStats{Stats: ch.Stats(), Members: len(ch.Members()), Levels: uint(ch.Started()), Healthy: ch.Healthy()}
+	}}}
 	if tr := ch.Transport(); hasStats(tr) {
-		if err := add("transport", tr); err != nil {
-			return err
-		}
+		out = append(out, Source{Name: "transport", Stats: tr})
 	}
-	if mb := ch.Membership(); mb != nil && hasStats(mb) {
-		if err := add("membership", mb); err != nil {
-			return err
-		}
+	if mb := ch.Membership(); hasStats(mb) {
+		out = append(out, Source{Name: "membership", Stats: mb})
 	}
 	ics := ch.Interceptors()
 	count := map[string]int{}
@@ -65,15 +43,13 @@ func (r *Registry) RegisterChannel(ch *channel.Channel, labels ...Label) error {
 			continue
 		}
 		n := typeName(ic)
-		var extra []Label
+		var labels prometheus.Labels
 		if count[n] > 1 {
-			extra = append(extra, L("position", strconv.Itoa(i)))
+			labels = prometheus.Labels{"position": strconv.Itoa(i)}
 		}
-		if err := add("interceptor_"+n, ic, extra...); err != nil {
-			return err
-		}
+		out = append(out, Source{Name: "interceptor_" + n, Stats: ic, Labels: labels})
 	}
-	return r.add(srcs...)
+	return out
 }
 
 // sessionStats is what the "sessions" source shows.
@@ -82,19 +58,12 @@ type sessionStats struct {
 	Ready bool `help:"1 once the manager's state transfer is over"`
 }
 
-// RegisterSessionManager registers a session manager's delta.Stats (and whether it is
-// ready) as the source "sessions", labelled context="<its name>" besides labels:
+// managerSource is the "sessions" source of a session manager:
 // tribes_sessions_active_sessions, tribes_sessions_sent_total{event="EVT_SESSION_DELTA"}, ...
-func (r *Registry) RegisterSessionManager(m *delta.Manager, labels ...Label) error {
-	return r.Register("sessions", func() sessionStats {
+func managerSource(m *delta.Manager) Source {
+	return Source{Name: "sessions", Labels: prometheus.Labels{"context": m.Name()}, Stats: func() sessionStats {
 		return sessionStats{Stats: m.Stats(), Ready: m.Ready()}
-	}, append(labels[:len(labels):len(labels)], L("context", m.Name()))...)
-}
-
-// RegisterSessionCluster registers a session cluster's delta.ClusterStats as the source
-// "session_cluster".
-func (r *Registry) RegisterSessionCluster(c *delta.Cluster, labels ...Label) error {
-	return r.Register("session_cluster", c, labels...)
+	}}
 }
 
 // hasStats reports whether v has a Stats method usable as a source.
@@ -102,7 +71,11 @@ func hasStats(v any) bool {
 	if v == nil {
 		return false
 	}
-	m := reflect.ValueOf(v).MethodByName("Stats")
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return false
+	}
+	m := rv.MethodByName("Stats")
 	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
 		return false
 	}

@@ -3,13 +3,13 @@ package metrics
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // kind is a metric's Prometheus type.
@@ -20,23 +20,22 @@ const (
 	counter             // a value that only goes up (until its process restarts)
 )
 
-// String returns "gauge" or "counter", as in a # TYPE line.
-func (k kind) String() string {
+func (k kind) valueType() prometheus.ValueType {
 	if k == counter {
-		return "counter"
+		return prometheus.CounterValue
 	}
-	return "gauge"
+	return prometheus.GaugeValue
 }
 
-// point is one numeric value found in a source's struct.
-type point struct {
-	name  string   // metric name below the source: "messages_sent_total"
-	kind  kind     // counter or gauge
-	help  string   // help tag, or the Go name of the field
-	path  []string // Go field names from the struct down (and a map key), for expvar
-	label *Label   // the map key of a map entry
-	prom  string   // the value in Prometheus text
-	raw   any      // the value for expvar
+// field is one metric of a source: a numeric field of its struct type, or a map of numbers
+// (one series per key).
+type field struct {
+	index    []int    // field indexes from the source's struct down (reflect.Value.FieldByIndexErr)
+	path     []string // Go field names from the struct down, for expvar
+	name     string   // metric name below the source: "messages_sent_total"
+	kind     kind
+	help     string // help tag, or the Go name of the field
+	mapLabel string // for a map: the label holding the key; "" for a single number
 }
 
 var (
@@ -66,7 +65,7 @@ func parseTag(f reflect.StructField) (fieldTag, error) {
 	parts := strings.Split(s, ",")
 	t.name = parts[0]
 	if t.name != "" && !validName(t.name) {
-		return t, fmt.Errorf("metrics: field %s: invalid metric name %q in tag", f.Name, t.name)
+		return t, fmt.Errorf("field %s: invalid metric name %q in tag", f.Name, t.name)
 	}
 	for _, p := range parts[1:] {
 		switch {
@@ -79,26 +78,44 @@ func parseTag(f reflect.StructField) (fieldTag, error) {
 		case strings.HasPrefix(p, "label="):
 			t.label = strings.TrimPrefix(p, "label=")
 			if !validLabelName(t.label) {
-				return t, fmt.Errorf("metrics: field %s: invalid label name %q in tag", f.Name, t.label)
+				return t, fmt.Errorf("field %s: invalid label name %q in tag", f.Name, t.label)
 			}
 		case p == "":
 		default:
-			return t, fmt.Errorf("metrics: field %s: unknown tag option %q", f.Name, p)
+			return t, fmt.Errorf("field %s: unknown tag option %q", f.Name, p)
 		}
 	}
 	return t, nil
 }
 
-// walker collects the points of one value.
-type walker struct {
-	points []point
+// fieldsOf returns the metrics of the struct type t, in field order.
+func fieldsOf(t reflect.Type) ([]field, error) {
+	var p planner
+	p.walkStruct(t, nil, "", nil, []reflect.Type{t})
+	if p.err != nil {
+		return nil, p.err
+	}
+	names := map[string]string{}
+	for _, f := range p.fields {
+		goName := strings.Join(f.path, ".")
+		if other, dup := names[f.name]; dup {
+			return nil, fmt.Errorf("fields %s and %s both give the metric %s", other, goName, f.name)
+		}
+		names[f.name] = goName
+	}
+	return p.fields, nil
+}
+
+// planner collects the fields of a struct type.
+type planner struct {
+	fields []field
 	err    error
 }
 
-// walkStruct visits the exported fields of the struct v. prefix is the snake-case name so
-// far ("" or "nested_"), path the Go names so far.
-func (w *walker) walkStruct(v reflect.Value, prefix string, path []string) {
-	t := v.Type()
+// walkStruct visits the exported fields of the struct type t. index and path lead to t
+// from the source's struct, prefix is the snake-case name so far ("" or "nested_"), and
+// outer holds the struct types being visited, to stop at recursive types.
+func (p *planner) walkStruct(t reflect.Type, index []int, prefix string, path []string, outer []reflect.Type) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
@@ -106,23 +123,17 @@ func (w *walker) walkStruct(v reflect.Value, prefix string, path []string) {
 		}
 		tag, err := parseTag(f)
 		if err != nil {
-			if w.err == nil {
-				w.err = err
+			if p.err == nil {
+				p.err = err
 			}
 			continue
 		}
 		if tag.skip {
 			continue
 		}
-		fv := v.Field(i)
-		for fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Interface {
-			if fv.IsNil() {
-				break
-			}
-			fv = fv.Elem()
-		}
-		if fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Interface {
-			continue // nil
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
 		}
 		name := tag.name
 		if name == "" {
@@ -132,116 +143,151 @@ func (w *walker) walkStruct(v reflect.Value, prefix string, path []string) {
 		if help == "" {
 			help = t.String() + "." + f.Name
 		}
+		idx := append(slices.Clip(index), i)
 		fpath := append(slices.Clip(path), f.Name)
 		switch {
-		case fv.Kind() == reflect.Struct && fv.Type() != timeType:
+		case ft.Kind() == reflect.Struct && ft != timeType:
+			if slices.Contains(outer, ft) {
+				continue
+			}
 			if f.Anonymous && tag.name == "" {
-				w.walkStruct(fv, prefix, path)
+				p.walkStruct(ft, idx, prefix, path, append(slices.Clip(outer), ft))
 			} else {
-				w.walkStruct(fv, prefix+name+"_", fpath)
+				p.walkStruct(ft, idx, prefix+name+"_", fpath, append(slices.Clip(outer), ft))
 			}
-		case fv.Kind() == reflect.Map:
-			w.walkMap(fv, prefix+name, fpath, help, tag)
+		case f.Type.Kind() == reflect.Map:
+			p.addMap(f.Type, field{index: idx, path: fpath, name: prefix + name, help: help}, tag)
 		default:
-			if p, ok := scalar(fv, prefix+name, tag.kind); ok {
-				p.help, p.path = help, fpath
-				w.points = append(w.points, p)
+			k, suffix, ok := scalarType(ft)
+			if !ok {
+				continue // strings, slices, interfaces, ...
 			}
+			p.fields = append(p.fields, withKind(field{index: idx, path: fpath, name: prefix + name + suffix, help: help}, k, tag.kind))
 		}
 	}
 }
 
-// walkMap gives one point per key of a map whose values are numbers.
-func (w *walker) walkMap(m reflect.Value, name string, path []string, help string, tag fieldTag) {
-	kt := m.Type().Key()
-	label := tag.label
-	if label == "" {
-		label = "key"
+// addMap adds a map field whose keys can be label values and whose values are numbers.
+func (p *planner) addMap(mt reflect.Type, f field, tag fieldTag) {
+	kt := mt.Key()
+	switch {
+	case kt.Implements(stringerType), kt.Kind() == reflect.String, isInt(kt), isUint(kt):
+	default:
+		return // keys we cannot put in a label
+	}
+	k, suffix, ok := scalarType(mt.Elem())
+	if !ok {
+		return
+	}
+	f.mapLabel = tag.label
+	if f.mapLabel == "" {
+		f.mapLabel = "key"
 		if kt.Name() != "" && kt.PkgPath() != "" { // a named type, not string or int
-			label = snake(kt.Name())
+			f.mapLabel = snake(kt.Name())
 		}
 	}
-	type entry struct {
-		key string
-		v   reflect.Value
-	}
-	var entries []entry
-	iter := m.MapRange()
-	for iter.Next() {
-		k := iter.Key()
-		var ks string
-		switch {
-		case kt.Implements(stringerType):
-			ks = k.Interface().(fmt.Stringer).String()
-		case k.Kind() == reflect.String, k.CanInt(), k.CanUint():
-			ks = fmt.Sprint(k.Interface())
-		default:
-			return // keys we cannot put in a label: leave the map out
-		}
-		entries = append(entries, entry{ks, iter.Value()})
-	}
-	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.key, b.key) })
-	for _, e := range entries {
-		p, ok := scalar(e.v, name, tag.kind)
-		if !ok {
-			return
-		}
-		p.help, p.path = help, append(slices.Clip(path), e.key)
-		p.label = &Label{Name: label, Value: e.key}
-		w.points = append(w.points, p)
-	}
+	f.name += suffix
+	p.fields = append(p.fields, withKind(f, k, tag.kind))
 }
 
-// scalar converts a number, duration, time or boolean. override, if set, replaces the
-// default type.
-func scalar(v reflect.Value, name string, override *kind) (point, bool) {
-	p := point{name: name, kind: gauge}
+// withKind sets f's kind, the tag's if it has one, and gives counters the suffix _total.
+func withKind(f field, k kind, override *kind) field {
+	if override != nil {
+		k = *override
+	}
+	f.kind = k
+	if k == counter && !strings.HasSuffix(f.name, "_total") {
+		f.name += "_total"
+	}
+	return f
+}
+
+// scalarType reports whether t is a type of number this package turns into a metric, its
+// default kind and the suffix it adds to the name.
+func scalarType(t reflect.Type) (k kind, suffix string, ok bool) {
+	switch {
+	case t == durationType:
+		return gauge, "_seconds", true
+	case t == timeType:
+		return gauge, "_timestamp_seconds", true
+	case t.Kind() == reflect.Bool, isInt(t), t.Kind() == reflect.Float32, t.Kind() == reflect.Float64:
+		return gauge, "", true
+	case isUint(t):
+		return counter, "", true
+	}
+	return gauge, "", false
+}
+
+func isInt(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return true
+	}
+	return false
+}
+
+func isUint(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// scalarValue returns the value of v (of a type scalarType accepts, or a pointer to one)
+// as a float for Prometheus and as itself for expvar. ok is false for a nil pointer and a
+// zero time.Time.
+func scalarValue(v reflect.Value) (f float64, raw any, ok bool) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return 0, nil, false
+		}
+		v = v.Elem()
+	}
 	switch {
 	case v.Type() == durationType:
 		d := time.Duration(v.Int())
-		p.name += "_seconds"
-		p.prom, p.raw = formatFloat(d.Seconds()), d
+		return d.Seconds(), d, true
 	case v.Type() == timeType:
 		t := v.Interface().(time.Time)
-		if t.IsZero() {
-			return p, false
-		}
-		p.name += "_timestamp_seconds"
-		p.prom, p.raw = formatFloat(float64(t.UnixNano())/1e9), t
+		return float64(t.UnixNano()) / 1e9, t, !t.IsZero()
 	case v.Kind() == reflect.Bool:
-		p.prom, p.raw = "0", v.Bool()
 		if v.Bool() {
-			p.prom = "1"
+			return 1, true, true
 		}
+		return 0, false, true
 	case v.CanInt():
-		p.prom, p.raw = strconv.FormatInt(v.Int(), 10), v.Int()
-	case v.CanUint() && v.Kind() != reflect.Uintptr:
-		p.kind = counter
-		p.prom, p.raw = strconv.FormatUint(v.Uint(), 10), v.Uint()
+		return float64(v.Int()), v.Int(), true
+	case v.CanUint():
+		return float64(v.Uint()), v.Uint(), true
 	case v.CanFloat():
-		p.prom, p.raw = formatFloat(v.Float()), v.Float()
-	default:
-		return p, false
+		return v.Float(), v.Float(), true
 	}
-	if override != nil {
-		p.kind = *override
-	}
-	if p.kind == counter && !strings.HasSuffix(p.name, "_total") {
-		p.name += "_total"
-	}
-	return p, true
+	return 0, nil, false
 }
 
-func formatFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
+// entry is one key of a map field with its value.
+type entry struct {
+	key string
+	v   reflect.Value
+}
+
+// mapEntries returns the entries of the map m sorted by key, the key in its label form:
+// String() for a fmt.Stringer, else its fmt.Sprint form.
+func mapEntries(m reflect.Value) []entry {
+	out := make([]entry, 0, m.Len())
+	for iter := m.MapRange(); iter.Next(); {
+		k := iter.Key()
+		var ks string
+		if s, ok := k.Interface().(fmt.Stringer); ok {
+			ks = s.String()
+		} else {
+			ks = fmt.Sprint(k.Interface())
+		}
+		out = append(out, entry{ks, iter.Value()})
 	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
+	slices.SortFunc(out, func(a, b entry) int { return cmp.Compare(a.key, b.key) })
+	return out
 }
 
 // snake turns a Go identifier into snake case: MessagesSent → messages_sent,
@@ -270,7 +316,8 @@ func snake(s string) string {
 	return b.String()
 }
 
-// validName reports whether s can be part of a metric name: [a-zA-Z_][a-zA-Z0-9_]*.
+// validName reports whether s can be part of a metric name in Prometheus' classic
+// character set: [a-zA-Z_][a-zA-Z0-9_]*.
 func validName(s string) bool {
 	if s == "" {
 		return false

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole test run: installs what the tests need (Java 17, Debian's
 # libtomcat10-java for the real Tribes peer, iptables/iproute2 for the multi-host bench),
-# then checks formatting, vets, runs every test with the race detector (interop tests
+# then checks that all of it is here (a missing piece fails the run instead of skipping
+# tests), checks formatting, vets, runs every test with the race detector (interop tests
 # against Java Tribes included) and each fuzz target for a bounded time.
 #
 #   scripts/test.sh            # everything (CI runs this through .ci/run)
@@ -13,6 +14,33 @@ export PATH="$PATH:/usr/local/go/bin"
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
   bash scripts/install-test-deps.sh
+fi
+
+# Every test that needs something from the machine (Java and the Tribes jars, network
+# namespaces, tmux, Chromium) fails here instead of skipping when it is missing
+# (internal/testenv); `go test ./...` on a developer's machine still skips them.
+export GOTRIBES_NO_SKIP=1
+
+echo "== preflight"
+missing=()
+for tool in java javac ip iptables tmux; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+for jar in /usr/share/java/tomcat10-tribes.jar /usr/share/java/tomcat10-juli.jar; do
+  [ -r "$jar" ] || missing+=("$jar")
+done
+if [ "$(id -u)" -ne 0 ]; then
+  missing+=("root (network namespaces)")
+elif ns="gotribes-preflight-$$" && ip netns add "$ns" 2>/dev/null; then
+  ip netns del "$ns"
+else
+  missing+=("network namespace support (ip netns add failed)")
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  printf 'test.sh: missing: %s\n' "${missing[*]}" >&2
+  echo "test.sh: run scripts/install-test-deps.sh as root (or use go test ./... for a partial run)" >&2
+  exit 1
 fi
 
 echo "== gofmt"

@@ -34,3 +34,16 @@ func ExampleClassifyAck() {
 	fmt.Println(wire.ClassifyAck(body) == wire.FailAck)
 	// Output: true
 }
+
+func ExampleParseMemberList() {
+	ms, err := wire.ParseMemberList("127.0.0.1:4000:15ddf6a6977d4c619ac2137b358d5600,127.0.0.1:4001")
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range ms {
+		fmt.Println(wire.FormatMemberText(m))
+	}
+	// Output:
+	// 127.0.0.1:4000:15ddf6a6977d4c619ac2137b358d5600
+	// 127.0.0.1:4001:00000000000000000000000000000000
+}

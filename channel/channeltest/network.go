@@ -217,10 +217,7 @@ func (t *transport) Send(ctx context.Context, to []channel.Member, msg *channel.
 			faulty = append(faulty, channel.FaultyMember{Member: m, Err: err})
 		}
 	}
-	if len(faulty) > 0 {
-		return &channel.SendError{MessageID: msg.ID, Faulty: faulty}
-	}
-	return nil
+	return channel.NewSendError(msg.ID, faulty)
 }
 
 func (n *Node) deliver(to channel.Member, msg *channel.Message) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,7 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/websocket"
+	"github.com/chromedp/chromedp"
+
+	"github.com/gotribes/tribes/internal/testenv"
 )
 
 // TestSessionsInBrowser runs "tribesdemo sessions" as three processes on 127.0.0.1 with
@@ -31,9 +32,9 @@ import (
 // every page load although each load is served by another node, and keeps going after
 // one node is killed with SIGKILL.
 func TestSessionsInBrowser(t *testing.T) {
-	browser := findChromium()
-	if browser == "" {
-		t.Skip("headless Chromium is not installed (Debian package chromium; scripts/install-test-deps.sh installs it)")
+	chromium := findChromium()
+	if chromium == "" {
+		testenv.Missing(t, "headless Chromium is not installed (Debian package chromium; scripts/install-test-deps.sh installs it)")
 	}
 	bin := buildDemo(t)
 
@@ -61,11 +62,11 @@ func TestSessionsInBrowser(t *testing.T) {
 	}
 
 	proxy := newFailoverProxy(t, nodes)
-	cdp := startChromium(t, browser)
+	page := startChromium(t, chromium)
 
 	visit := func(i int) (counter int, route string) {
 		t.Helper()
-		text := cdp.load(t, fmt.Sprintf("%s/?visit=%d", proxy.URL, i))
+		text := page.load(t, fmt.Sprintf("%s/?visit=%d", proxy.URL, i))
 		m := regexp.MustCompile(`Visit (\d+)`).FindStringSubmatch(text)
 		r := regexp.MustCompile(`jvmRoute (node\d)`).FindStringSubmatch(text)
 		if m == nil || r == nil {
@@ -293,187 +294,45 @@ func (p *failoverProxy) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, errors.Join(errs...)
 }
 
-// devtools drives one page of a headless Chromium through the DevTools protocol.
-type devtools struct {
-	ws     *websocket.Conn
-	id     int
-	events []cdpMessage // received while waiting for a reply
-}
+// browser is one tab of a headless Chromium driven by chromedp.
+type browser struct{ ctx context.Context }
 
-type cdpMessage struct {
-	ID     int             `json:"id"`
-	Method string          `json:"method"`
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// startChromium starts headless Chromium with a fresh profile and remote debugging on a
-// loopback port, and connects to its page.
-func startChromium(t *testing.T, browser string) *devtools {
+// startChromium starts headless Chromium (chromedp gives it a fresh profile, removed at
+// the end) and opens a tab.
+func startChromium(t *testing.T, path string) *browser {
 	t.Helper()
-	profile := t.TempDir()
-	cmd := exec.Command(browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--no-proxy-server",
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--remote-allow-origins=*",
-		"--user-data-dir="+profile, "about:blank")
 	logs := &tailWriter{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers join its process group
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("no-proxy-server", true), chromedp.Flag("disable-component-update", true), chromedp.CombinedOutput(logs))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	logf := func(format string, args ...any) { fmt.Fprintf(logs, format+"\n", args...) }
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(logf), chromedp.WithErrorf(logf))
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-		}
-		// The browser's own process group (pgid = its pid): helpers it left behind.
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
+		cancel()
+		cancelAlloc() // stops the browser and waits for it
 		if t.Failed() {
 			t.Logf("chromium output:\n%s", logs.String())
 		}
 	})
-
-	// Chromium writes the port it chose to DevToolsActivePort in the profile.
-	var port string
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if b, err := os.ReadFile(filepath.Join(profile, "DevToolsActivePort")); err == nil {
-			if p, _, ok := strings.Cut(string(b), "\n"); ok && p != "" {
-				port = p
-				break
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("chromium exited:\n%s", logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("chromium did not open its DevTools port:\n%s", logs.String())
-		}
+	// The first call starts the browser, which lives as long as ctx: no timeout on it
+	// (chromedp's own read timeout bounds the start).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v\n%s", err, logs.String())
 	}
-	var wsURL string
-	for deadline := time.Now().Add(15 * time.Second); wsURL == ""; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("chromium lists no page")
-		}
-		resp, err := noKeepAlive.Get("http://127.0.0.1:" + port + "/json/list")
-		if err != nil {
-			continue
-		}
-		var targets []struct{ Type, WebSocketDebuggerURL string }
-		_ = json.NewDecoder(resp.Body).Decode(&targets)
-		resp.Body.Close()
-		for _, tg := range targets {
-			if tg.Type == "page" && tg.WebSocketDebuggerURL != "" {
-				wsURL = tg.WebSocketDebuggerURL
-				break
-			}
-		}
-	}
-	ws, err := websocket.Dial(wsURL, "", "http://127.0.0.1/")
-	if err != nil {
-		t.Fatalf("devtools websocket: %v", err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	d := &devtools{ws: ws}
-	if _, err := d.call("Page.enable", nil); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func (d *devtools) receive(timeout time.Duration) (cdpMessage, error) {
-	var m cdpMessage
-	_ = d.ws.SetReadDeadline(time.Now().Add(timeout))
-	err := websocket.JSON.Receive(d.ws, &m)
-	return m, err
-}
-
-// call sends a command and waits for its reply, keeping the events that come meanwhile.
-func (d *devtools) call(method string, params any) (json.RawMessage, error) {
-	d.id++
-	req := map[string]any{"id": d.id, "method": method}
-	if params != nil {
-		req["params"] = params
-	}
-	if err := websocket.JSON.Send(d.ws, req); err != nil {
-		return nil, err
-	}
-	for {
-		m, err := d.receive(20 * time.Second)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", method, err)
-		}
-		if m.ID == 0 {
-			d.events = append(d.events, m)
-			continue
-		}
-		if m.ID != d.id {
-			continue
-		}
-		if m.Error != nil {
-			return nil, fmt.Errorf("%s: %s", method, m.Error.Message)
-		}
-		return m.Result, nil
-	}
-}
-
-// waitEvent waits for an event of the given method.
-func (d *devtools) waitEvent(method string, timeout time.Duration) error {
-	for i, m := range d.events {
-		if m.Method == method {
-			d.events = d.events[i+1:]
-			return nil
-		}
-	}
-	d.events = nil
-	deadline := time.Now().Add(timeout)
-	for {
-		m, err := d.receive(time.Until(deadline))
-		if err != nil {
-			return fmt.Errorf("waiting for %s: %w", method, err)
-		}
-		if m.Method == method {
-			return nil
-		}
-	}
+	return &browser{ctx: ctx}
 }
 
 // load navigates to url, waits for the load event and returns the page's text.
-func (d *devtools) load(t *testing.T, url string) string {
+func (b *browser) load(t *testing.T, url string) string {
 	t.Helper()
-	d.events = nil
-	res, err := d.call("Page.navigate", map[string]any{"url": url})
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("loading %s: %v", url, err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body.innerText"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reading the page of %s: %v", url, err)
 	}
-	var nav struct{ ErrorText string }
-	_ = json.Unmarshal(res, &nav)
-	if nav.ErrorText != "" {
-		t.Fatalf("navigating to %s: %s", url, nav.ErrorText)
-	}
-	if err := d.waitEvent("Page.loadEventFired", 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	res, err = d.call("Runtime.evaluate", map[string]any{"expression": "document.body.innerText", "returnByValue": true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev struct {
-		Result struct {
-			Value string `json:"value"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(res, &ev); err != nil {
-		t.Fatalf("evaluate: %v: %s", err, res)
-	}
-	return ev.Result.Value
+	return text
 }

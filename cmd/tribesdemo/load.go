@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/metrics"
 )
 
 // loadResult is the outcome of `tribesdemo load`: a table, or one JSON line with --json.
@@ -77,14 +75,10 @@ Example:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	opts, err := parseOptionsFlag(*optStr)
+	opts, err := parseOptionsFlag("options", *optStr)
 	if err != nil {
 		return err
 	}
@@ -162,8 +156,8 @@ Example:
 		}
 	}()
 	finish := func() {}
-	if w, ok := terminalWidth(stdout); ok && *showProgress && !*asJSON {
-		finish = startProgress(stdout, w, int64(*count), limit, func() (int64, int64) {
+	if isTerminal(stdout) && *showProgress && !*asJSON {
+		finish = startProgress(stdout, int64(*count), limit, func() (int64, int64) {
 			f := failed.Load()
 			return sent.Load() + f, f
 		})
@@ -285,47 +279,4 @@ func printFailures(w io.Writer, byCause map[string]int) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "%8d  %s\n", byCause[k], k)
 	}
-}
-
-// metricsFlag is --metrics-addr: while the command runs, the channel's statistics (channel,
-// transport, membership, interceptors; see package metrics) are served as Prometheus text
-// on http://ADDR/metrics and as expvar JSON on /debug/vars. load and rtt register it; node
-// and sessions can too (two lines each).
-type metricsFlag struct{ addr string }
-
-func (m *metricsFlag) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.addr, "metrics-addr", "", "serve metrics while running: Prometheus text on http://ADDR/metrics, expvar on /debug/vars (e.g. 127.0.0.1:9100; empty = off)")
-}
-
-// serve starts serving ch's metrics, and whatever the more functions register, if
-// --metrics-addr was given. Call it before Start, so that a port in use fails the command
-// early. stop ends the server.
-func (m *metricsFlag) serve(ctx context.Context, ch *channel.Channel, stderr io.Writer, more ...func(*metrics.Registry) error) (stop func(), err error) {
-	if m.addr == "" {
-		return func() {}, nil
-	}
-	reg := metrics.NewRegistry()
-	if err := reg.RegisterChannel(ch); err != nil {
-		return nil, err
-	}
-	for _, f := range more {
-		if err := f(reg); err != nil {
-			return nil, err
-		}
-	}
-	ln, err := net.Listen("tcp", m.addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
-	}
-	// The process-wide expvar name can be published once; a second command in the same
-	// process (tests) keeps /metrics but not /debug/vars.
-	_ = reg.PublishExpvar("tribes")
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = reg.ServeListener(sctx, ln)
-	}()
-	fmt.Fprintf(stderr, "metrics: http://%s/metrics\n", ln.Addr())
-	return func() { cancel(); <-done }, nil
 }

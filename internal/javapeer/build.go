@@ -28,8 +28,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 const (
@@ -42,10 +44,6 @@ const (
 
 	// MainClass is the peer's main class (package-less).
 	MainClass = "TribesPeer"
-
-	// RequireEnv, when set to a non-empty value other than "0", turns Skip into
-	// a test failure (for CI machines that are supposed to have Java).
-	RequireEnv = "GOTRIBES_REQUIRE_JAVA"
 
 	// SourceEnv overrides the directory holding the peer's .java files.
 	SourceEnv = "GOTRIBES_JAVAPEER_SRC"
@@ -80,17 +78,14 @@ func Available() (reason string, ok bool) {
 }
 
 // Skip skips t with a clear reason when Java or the jars are unavailable
-// (or fails it if GOTRIBES_REQUIRE_JAVA is set).
-func Skip(t testing.TB) {
+// (or fails it under scripts/test.sh, see internal/testenv).
+func Skip(t testutil.TB) {
 	t.Helper()
 	reason, ok := Available()
 	if ok {
 		return
 	}
-	if v := os.Getenv(RequireEnv); v != "" && v != "0" {
-		t.Fatalf("%s (%s; %s is set)", SkipReason, reason, RequireEnv)
-	}
-	t.Skipf("%s (%s)", SkipReason, reason)
+	testenv.Missing(t, "%s (%s)", SkipReason, reason)
 }
 
 // SourceDir returns the directory holding interop/java/*.java.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -72,7 +73,7 @@ func TestAvailableReason(t *testing.T) {
 // TestSkipWithoutJava hides java/javac from PATH: Start must skip with the reason.
 func TestSkipWithoutJava(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	t.Setenv(RequireEnv, "")
+	t.Setenv(testenv.NoSkipEnv, "")
 	reason, ok := Available()
 	if ok || !strings.Contains(reason, "java not in PATH") || !strings.Contains(reason, "javac not in PATH") {
 		t.Fatalf("Available() = %q, %v", reason, ok)
@@ -335,6 +336,33 @@ func TestGoldenReproducible(t *testing.T) {
 		}
 		if string(got) != string(want) {
 			t.Errorf("%s differs from wire/testdata/golden (run scripts/gen-golden.sh)", filepath.Base(f))
+		}
+	}
+}
+
+func TestJserialGoldenReproducible(t *testing.T) {
+	Skip(t)
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := JserialGolden(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	src, err := SourceDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, _ := filepath.Glob(filepath.Join(src, "..", "..", "jserial", "testdata", "*.ser"))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.ser"))
+	if len(files) == 0 || len(files) != len(committed) {
+		t.Fatalf("jserial-golden wrote %d files, %d committed (run scripts/gen-jserial-golden.sh)", len(files), len(committed))
+	}
+	for _, f := range committed {
+		want, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join(dir, filepath.Base(f)))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s differs from jserial/testdata (run scripts/gen-jserial-golden.sh): %v", filepath.Base(f), err)
 		}
 	}
 }

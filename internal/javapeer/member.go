@@ -5,12 +5,12 @@ import (
 	"encoding/hex"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/wire"
 )
 
 // ChannelMember returns the peer as a channel.Member (host, port and unique id), ready for
 // a Go node's static member list or a Send destination.
-func (p *Peer) ChannelMember() (channel.Member, error) { return static.ParseMember(p.Member()) }
+func (p *Peer) ChannelMember() (channel.Member, error) { return wire.ParseMemberText(p.Member()) }
 
 // SHA256Hex is the lowercase hex SHA-256 of b, as the peer prints it in message events.
 func SHA256Hex(b []byte) string {

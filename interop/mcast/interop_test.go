@@ -14,7 +14,8 @@ import (
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/internal/netbench"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/wire"
 )
 
 const dropTime = 3 * time.Second
@@ -56,7 +57,7 @@ func TestSeeEachOther(t *testing.T) {
 	g := startGo(t, goOpts{group: group, port: port, domain: "go-dom", payload: []byte{1, 2, 0xff}})
 	j := javaMcast(t, group, port, "--domain", "java-dom", "--payload", "0a0b0c")
 	up := time.Now()
-	waitUntil(t, waitLimit, "Go sees Java", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	testutil.EventuallyTrue(t, waitLimit, "Go sees Java", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
 	var fromJava channel.Member
 	for _, m := range g.ch.Members() {
 		if m.UniqueID.String() == j.IDHex() {
@@ -87,11 +88,11 @@ func TestJavaStopAndKill(t *testing.T) {
 	g := startGo(t, goOpts{group: group, port: port})
 	a := javaMcast(t, group, port)
 	b := javaMcast(t, group, port)
-	waitUntil(t, waitLimit, "Go sees both", func() bool { return len(g.ch.Members()) == 2 })
+	testutil.EventuallyTrue(t, waitLimit, "Go sees both", func() bool { return len(g.ch.Members()) == 2 })
 
 	stop := time.Now()
 	go a.Stop()
-	waitUntil(t, waitLimit, "clean stop seen", func() bool { _, ok := g.event(false, a.IDHex()); return ok })
+	testutil.EventuallyTrue(t, waitLimit, "clean stop seen", func() bool { _, ok := g.event(false, a.IDHex()); return ok })
 	e, _ := g.event(false, a.IDHex())
 	if !e.m.IsShutdown() {
 		t.Fatalf("stopped Java node gone without BABY-ALEX: %+v", e.m)
@@ -100,7 +101,7 @@ func TestJavaStopAndKill(t *testing.T) {
 
 	kill := time.Now()
 	b.Kill()
-	waitUntil(t, dropTime+waitLimit, "killed node gone", func() bool { _, ok := g.event(false, b.IDHex()); return ok })
+	testutil.EventuallyTrue(t, dropTime+waitLimit, "killed node gone", func() bool { _, ok := g.event(false, b.IDHex()); return ok })
 	e, _ = g.event(false, b.IDHex())
 	if e.m.IsShutdown() {
 		t.Fatal("a killed node sent a shutdown packet?")
@@ -158,7 +159,7 @@ func TestBroadcastBothWays(t *testing.T) {
 	group, port := netbench.Group(t.Name())
 	g := startGo(t, goOpts{group: group, port: port})
 	j := javaMcast(t, group, port)
-	waitUntil(t, waitLimit, "Go sees Java", func() bool { return len(g.ch.Members()) == 1 })
+	testutil.EventuallyTrue(t, waitLimit, "Go sees Java", func() bool { return len(g.ch.Members()) == 1 })
 
 	data := []byte("multicast from go")
 	if err := g.ch.Send(context.Background(), nil, data, channel.OptMulticast); err != nil {
@@ -174,7 +175,7 @@ func TestBroadcastBothWays(t *testing.T) {
 	if err != nil || res.Sent != 1 {
 		t.Fatalf("Java multicast send: %+v %v", res, err)
 	}
-	waitUntil(t, waitLimit, "Go receives", func() bool { return len(g.messages()) == 1 })
+	testutil.EventuallyTrue(t, waitLimit, "Go receives", func() bool { return len(g.messages()) == 1 })
 	got := g.messages()[0]
 	if !bytes.Equal(got.Data, javapeer.Content(100, 0, "FROMJAVA")) || got.Options != channel.OptMulticast|channel.OptByteMessage ||
 		got.Source.UniqueID.String() != j.IDHex() {
@@ -187,14 +188,14 @@ func TestBroadcastBothWays(t *testing.T) {
 func TestFailureDetectorProbes(t *testing.T) {
 	javapeer.Skip(t)
 	group, port := netbench.Group(t.Name())
-	fd := interceptors.NewTCPFailureDetector()
+	fd := mustFD(t)
 	g := startGo(t, goOpts{group: group, port: port, ics: []channel.Interceptor{fd}})
 	withFD := javaMcast(t, group, port, "--interceptors", "TcpFailureDetector")
 	plain := javaMcast(t, group, port)
-	waitUntil(t, waitLimit, "Go verified both", func() bool { return len(g.ch.Members()) == 2 })
+	testutil.EventuallyTrue(t, waitLimit, "Go verified both", func() bool { return len(g.ch.Members()) == 2 })
 	// Java's detector probed Go when it added it; Go swallowed the probe.
 	withFD.WaitEvent(t, waitLimit, isMember("memberAdded", g.idHex()))
-	waitUntil(t, waitLimit, "Java's probe swallowed", func() bool { return fd.Stats().Swallowed >= 1 })
+	testutil.EventuallyTrue(t, waitLimit, "Java's probe swallowed", func() bool { return fd.Stats().Swallowed >= 1 })
 	// Go's probe reached the plain Java node as a 64-byte byte message (the Java detector
 	// probes it too)...
 	ev := plain.WaitEvent(t, waitLimit, func(e javapeer.Event) bool { return e.Event == "message" && e.From.ID == g.idHex() })
@@ -229,10 +230,10 @@ func TestStaticMemberNoticesGoToJava(t *testing.T) {
 	j := javapeer.Start(t, "--interceptors", "StaticMembership", "--static-members", goMember)
 	// Without a failure detector Java announces its static member at once...
 	j.WaitEvent(t, waitLimit, isMember("memberAdded", id.String()))
-	sm := interceptors.NewStaticMembership(mustMember(t, j.Member()))
-	fd := interceptors.NewTCPFailureDetector()
+	sm := mustStatic(t, mustMember(t, j.Member()))
+	fd := mustFD(t)
 	g := startGo(t, goOpts{static: true, id: id, tcpPort: goPort, ics: []channel.Interceptor{fd, sm}})
-	waitUntil(t, waitLimit, "Go adds the Java member", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	testutil.EventuallyTrue(t, waitLimit, "Go adds the Java member", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
 	// ... and once more when Go's start notice arrives.
 	j.WaitEvent(t, waitLimit, isMember("memberAdded", id.String()))
 	// Go's detector probed Java (no detector there): the bytes arrive as a message.
@@ -259,13 +260,13 @@ func TestStaticMemberNoticesGoToJava(t *testing.T) {
 func TestStaticMemberNoticesJavaToGo(t *testing.T) {
 	javapeer.Skip(t)
 	javaPort := freePort(t)
-	sm := interceptors.NewStaticMembership(mustMember(t, fmt.Sprintf("127.0.0.1:%d", javaPort)))
-	fd := interceptors.NewTCPFailureDetector()
+	sm := mustStatic(t, mustMember(t, fmt.Sprintf("127.0.0.1:%d", javaPort)))
+	fd := mustFD(t)
 	g := startGo(t, goOpts{static: true, ics: []channel.Interceptor{fd, sm}})
 	j := javapeer.Start(t, "--port", strconv.Itoa(javaPort), "--autobind", "1",
 		"--interceptors", "TcpFailureDetector,StaticMembership", "--static-members", g.member())
 	j.WaitEvent(t, waitLimit, isMember("memberAdded", g.idHex()))
-	waitUntil(t, waitLimit, "Go adds Java after its start notice", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
+	testutil.EventuallyTrue(t, waitLimit, "Go adds Java after its start notice", func() bool { _, ok := g.event(true, j.IDHex()); return ok })
 	if st := fd.Stats(); st.Swallowed < 1 {
 		t.Fatalf("Java's probe not swallowed: %+v", st)
 	}
@@ -276,7 +277,7 @@ func TestStaticMemberNoticesJavaToGo(t *testing.T) {
 		t.Fatalf("Go members %v", ms)
 	}
 	j.Stop()
-	waitUntil(t, waitLimit, "Go removes Java after its shutdown notice", func() bool { _, ok := g.event(false, j.IDHex()); return ok })
+	testutil.EventuallyTrue(t, waitLimit, "Go removes Java after its shutdown notice", func() bool { _, ok := g.event(false, j.IDHex()); return ok })
 	if e, _ := g.event(false, j.IDHex()); !e.m.IsShutdown() {
 		t.Fatalf("gone without BABY-ALEX: %+v", e.m)
 	}
@@ -289,7 +290,7 @@ func TestStaticMemberNoticesJavaToGo(t *testing.T) {
 
 func mustMember(t *testing.T, s string) channel.Member {
 	t.Helper()
-	m, err := static.ParseMember(s)
+	m, err := wire.ParseMemberText(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,4 +305,22 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func mustFD(t *testing.T) *interceptors.TCPFailureDetector {
+	t.Helper()
+	fd, err := interceptors.NewTCPFailureDetector(interceptors.TCPFailureDetectorConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func mustStatic(t *testing.T, members ...channel.Member) *interceptors.StaticMembership {
+	t.Helper()
+	sm, err := interceptors.NewStaticMembership(interceptors.StaticMembershipConfig{Members: members})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sm
 }

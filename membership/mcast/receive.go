@@ -155,8 +155,7 @@ func (s *Service) handle(now time.Time, from string, b []byte, cache *wire.Membe
 		if own {
 			continue
 		}
-		msg := &channel.Message{Options: channel.SendOptions(cd.Options), Timestamp: cd.Timestamp,
-			ID: cd.UniqueID, Source: cd.Address, SourceBytes: cd.AddressBytes, Data: cd.Message}
+		msg := channel.MessageFromChannelData(&cd)
 		select {
 		case msgs <- msg:
 		default:

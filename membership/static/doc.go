@@ -4,6 +4,6 @@
 // (StaticMembershipInterceptor), which exchanges notices with Java nodes, lives in
 // package interceptors.
 //
-// Members are written "host:port:uniqueIdHex" (ParseMember, ParseMembers), the format of
-// tribesdemo's --static flag.
+// Members written "host:port:uniqueIdHex", the format of tribesdemo's --static flag, are
+// read by wire.ParseMemberList.
 package static

@@ -1,20 +1,34 @@
 package static_test
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/wire"
 )
 
-func ExampleParseMembers() {
-	ms, err := static.ParseMembers("127.0.0.1:4000:15ddf6a6977d4c619ac2137b358d5600,127.0.0.1:4001")
+type printEvents struct{}
+
+func (printEvents) MemberAdded(m channel.Member)       { fmt.Println("added", m.Addr()) }
+func (printEvents) MemberDisappeared(m channel.Member) { fmt.Println("gone", m.Addr()) }
+
+// A static membership lists the configured members, less the local one.
+func ExampleNew() {
+	ms, err := wire.ParseMemberList("127.0.0.1:4000:15ddf6a6977d4c619ac2137b358d5600,127.0.0.1:4001")
 	if err != nil {
 		panic(err)
 	}
-	for _, m := range ms {
-		fmt.Println(m.Addr(), m.UniqueID)
+	svc := static.New(ms...)
+	ctx := context.Background()
+	if err := svc.Start(ctx, channel.SvcMembershipRx, ms[0], printEvents{}); err != nil {
+		panic(err)
 	}
+	fmt.Println(len(svc.Members()), "member")
+	_ = svc.Stop(ctx, channel.SvcMembershipRx)
 	// Output:
-	// 127.0.0.1:4000 15ddf6a6977d4c619ac2137b358d5600
-	// 127.0.0.1:4001 00000000000000000000000000000000
+	// added 127.0.0.1:4001
+	// 1 member
+	// gone 127.0.0.1:4001
 }

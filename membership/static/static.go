@@ -2,12 +2,7 @@ package static
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/gotribes/tribes/channel"
@@ -146,63 +141,3 @@ func (s *Service) Member(key channel.MemberKey) (channel.Member, bool) {
 
 // Heartbeat implements channel.MembershipService; a static list needs no upkeep.
 func (s *Service) Heartbeat() {}
-
-// ParseMember parses "host:port:uniqueIdHex" (the unique id may be omitted, leaving it zero;
-// an IPv6 host is written in brackets: "[::1]:4000:…").
-func ParseMember(s string) (channel.Member, error) {
-	var m channel.Member
-	s = strings.TrimSpace(s)
-	hostPort, idHex := s, ""
-	if i := strings.LastIndexByte(s, ':'); i > 0 && len(s)-i-1 == 32 {
-		hostPort, idHex = s[:i], s[i+1:]
-	}
-	host, port, err := net.SplitHostPort(hostPort)
-	if err != nil {
-		return m, fmt.Errorf("static member %q: want host:port:uniqueIdHex: %w", s, err)
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		ips, lerr := net.LookupIP(host)
-		if lerr != nil || len(ips) == 0 {
-			return m, fmt.Errorf("static member %q: bad host: %w", s, err)
-		}
-		ip, _ = netip.AddrFromSlice(ips[0])
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return m, fmt.Errorf("static member %q: bad port: %w", s, err)
-	}
-	if ip.Is4In6() {
-		ip = ip.Unmap()
-	}
-	m.Host = ip.AsSlice()
-	m.Port = int32(p)
-	m.SecurePort, m.UDPPort = -1, -1
-	if idHex != "" {
-		if m.UniqueID, err = wire.ParseUniqueID(idHex); err != nil {
-			return m, fmt.Errorf("static member %q: %w", s, err)
-		}
-	}
-	return m, nil
-}
-
-// ParseMembers parses a comma-separated list of ParseMember strings.
-func ParseMembers(list string) ([]channel.Member, error) {
-	var out []channel.Member
-	for _, f := range strings.Split(list, ",") {
-		if strings.TrimSpace(f) == "" {
-			continue
-		}
-		m, err := ParseMember(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-// FormatMember renders m as ParseMember reads it.
-func FormatMember(m channel.Member) string {
-	return m.Addr() + ":" + m.UniqueID.String()
-}

@@ -11,35 +11,10 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func TestParseMember(t *testing.T) {
-	m, err := static.ParseMember("127.0.0.1:4000:15ddf6a6977d4c619ac2137b358d5600")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Addr() != "127.0.0.1:4000" || m.UniqueID.String() != "15ddf6a6977d4c619ac2137b358d5600" || len(m.Host) != 4 {
-		t.Fatalf("parsed %v", m.String())
-	}
-	if static.FormatMember(m) != "127.0.0.1:4000:15ddf6a6977d4c619ac2137b358d5600" {
-		t.Fatal(static.FormatMember(m))
-	}
-	v6, err := static.ParseMember("[::1]:4001")
-	if err != nil || len(v6.Host) != 16 || v6.Port != 4001 || v6.UniqueID != (channel.UniqueID{}) {
-		t.Fatalf("ipv6: %v %v", v6.String(), err)
-	}
-	list, err := static.ParseMembers("127.0.0.1:1, 127.0.0.1:2:00000000000000000000000000000001,")
-	if err != nil || len(list) != 2 || list[1].UniqueID[15] != 1 {
-		t.Fatalf("list %v %v", list, err)
-	}
-	for _, bad := range []string{"nohost", "127.0.0.1:70000", "127.0.0.1:1:zz", "127.0.0.1:4000:0102"} {
-		if _, err := static.ParseMember(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
 
 type events struct{ got []string }
 
@@ -49,8 +24,8 @@ func (e *events) MemberDisappeared(m channel.Member) { e.got = append(e.got, "-"
 func TestStaticMembershipOnChannel(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	a, b := nw.NewNode(), nw.NewNode()
-	bm, _ := static.ParseMember("127.0.0.1:4001")
-	am, _ := static.ParseMember("127.0.0.1:4000")
+	bm, _ := wire.ParseMemberText("127.0.0.1:4001")
+	am, _ := wire.ParseMemberText("127.0.0.1:4000")
 	svc := static.New(am, bm) // the list includes the local member, which is left out
 	ch, err := channel.New(channel.Config{Transport: a.Transport(), Membership: svc})
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/session/delta"
+	"github.com/gotribes/tribes/wire"
 )
 
 // The state transfer benchmark runs the donor and the joiner as two processes (this test
@@ -146,7 +146,7 @@ func runHelper(role string, out *json.Encoder) error {
 		runtime.GC()
 		h := newHeapSampler()
 		defer h.close()
-		_ = out.Encode(helperReport{Event: "ready", Member: static.FormatMember(ch.LocalMember()), Sessions: m.Len()})
+		_ = out.Encode(helperReport{Event: "ready", Member: wire.FormatMemberText(ch.LocalMember()), Sessions: m.Len()})
 		for stdin.Scan() {
 			switch stdin.Text() {
 			case "reset":
@@ -161,7 +161,7 @@ func runHelper(role string, out *json.Encoder) error {
 		}
 		return nil
 	case "joiner":
-		donor, err := static.ParseMember(os.Getenv("GOTRIBES_DELTA_DONOR"))
+		donor, err := wire.ParseMemberText(os.Getenv("GOTRIBES_DELTA_DONOR"))
 		if err != nil {
 			return err
 		}

@@ -43,6 +43,25 @@ const (
 	DefaultPoolSize = 25
 	// DefaultMaxWait is Tomcat's PooledSender maxWait.
 	DefaultMaxWait = 3 * time.Second
+	// DefaultMaxFrameSize is the largest frame body accepted (no Tomcat equivalent: Java
+	// only limits a frame to int32). Sixteen partial frames of this size fill the default
+	// MaxPendingBytes; further ones are refused.
+	DefaultMaxFrameSize = 16 << 20
+	// DefaultMaxPendingBytes is the receiver-wide budget for bytes of partly received frames
+	// (no Tomcat equivalent).
+	DefaultMaxPendingBytes = 256 << 20
+	// DefaultMaxConnections caps the receiver's inbound TCP connections (no Tomcat
+	// equivalent).
+	DefaultMaxConnections = 4096
+	// DefaultMaxConnOutboundBytes caps the ACK bytes queued for one connection whose peer
+	// does not read them (no Tomcat equivalent).
+	DefaultMaxConnOutboundBytes = 256 << 10
+	// DefaultFirstFrameTimeout is how long a new inbound connection may stay silent (no
+	// Tomcat equivalent).
+	DefaultFirstFrameTimeout = 10 * time.Second
+	// DefaultFrameTimeout is how long one frame may take to arrive once it started (no
+	// Tomcat equivalent; Tomcat's 3 s sender timeout covers a whole acknowledged send).
+	DefaultFrameTimeout = 30 * time.Second
 	// MaxUDPSize is the largest frame sent or accepted as one datagram (Tomcat MAX_UDP_SIZE).
 	MaxUDPSize = 65535
 )
@@ -77,9 +96,36 @@ type Config struct {
 	UDPPort int
 
 	// MaxFrameSize caps a frame's body in bytes (no Tomcat equivalent: Java only limits a
-	// frame to int32). Larger frames close the connection. Default wire.DefaultMaxFrameSize
-	// (64 MiB).
+	// frame to int32). Larger frames close the connection; senders refuse them with
+	// channel.ErrMessageTooLarge. Default DefaultMaxFrameSize (16 MiB). Send larger
+	// messages through the fragmentation interceptor rather than raising it: every
+	// connection may hold a frame this large.
 	MaxFrameSize int
+	// MaxPendingBytes is the receiver-wide budget for bytes of frames not yet complete: the
+	// buffers of large frames (reserved whole when such a frame starts) and the bytes
+	// buffered on connections but not decoded yet (no Tomcat equivalent; default
+	// DefaultMaxPendingBytes, 256 MiB). A frame that does not fit is refused and its
+	// connection closed (Stats.FramesRefused). It must hold one frame of MaxFrameSize; zero
+	// means the larger of the default and that.
+	MaxPendingBytes int
+	// MaxConnections caps the inbound TCP connections; a connection beyond it is closed as
+	// soon as it is accepted (Stats.ConnsRefused). No Tomcat equivalent; default
+	// DefaultMaxConnections (4096).
+	MaxConnections int
+	// MaxConnOutboundBytes caps the bytes (ACKs) waiting to be written to one connection.
+	// At the cap the receiver stops decoding that connection's frames, so no more ACKs are
+	// queued, until its peer reads; a connection that stays at the cap for FrameTimeout is
+	// closed (Stats.ConnsStalled). No Tomcat equivalent; default 256 KiB.
+	MaxConnOutboundBytes int
+	// FirstFrameTimeout closes an inbound connection that sent no byte within this time
+	// after it was accepted (Stats.ConnsTimedOut). No Tomcat equivalent; default 10 s;
+	// negative disables it. Idle connections that carried frames before are left open, as
+	// senders pool them.
+	FirstFrameTimeout time.Duration
+	// FrameTimeout closes an inbound connection whose frame, once started, is not complete
+	// within this time (Stats.ConnsTimedOut). No Tomcat equivalent; default 30 s;
+	// negative disables it.
+	FrameTimeout time.Duration
 	// EventLoops is the number of gnet event loops of the receiver (Tomcat has one
 	// selector thread). Default runtime.GOMAXPROCS(0).
 	EventLoops int
@@ -144,7 +190,7 @@ func DefaultConfig() Config {
 		Address:           "127.0.0.1",
 		Port:              DefaultPort,
 		AutoBind:          DefaultAutoBind,
-		MaxFrameSize:      wire.DefaultMaxFrameSize,
+		MaxFrameSize:      DefaultMaxFrameSize,
 		EventLoops:        runtime.GOMAXPROCS(0),
 		Workers:           DefaultWorkers,
 		MaxConnQueueBytes: DefaultMaxConnQueueBytes,
@@ -182,7 +228,7 @@ func (c Config) normalize() (Config, error) {
 		return c, invalid("max frame size %d out of range", c.MaxFrameSize)
 	}
 	if c.MaxFrameSize == 0 {
-		c.MaxFrameSize = wire.DefaultMaxFrameSize
+		c.MaxFrameSize = DefaultMaxFrameSize
 	}
 	if c.MaxFrameSize < 64 {
 		return c, invalid("max frame size %d below 64 bytes", c.MaxFrameSize)
@@ -195,6 +241,8 @@ func (c Config) normalize() (Config, error) {
 		{"event loops", &c.EventLoops, runtime.GOMAXPROCS(0)},
 		{"workers", &c.Workers, DefaultWorkers},
 		{"max connection queue bytes", &c.MaxConnQueueBytes, DefaultMaxConnQueueBytes},
+		{"max connections", &c.MaxConnections, DefaultMaxConnections},
+		{"max connection outbound bytes", &c.MaxConnOutboundBytes, DefaultMaxConnOutboundBytes},
 		{"pool size", &c.PoolSize, DefaultPoolSize},
 	} {
 		if *f.v < 0 {
@@ -233,6 +281,20 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = c.Timeout
+	}
+	if c.MaxPendingBytes == 0 {
+		c.MaxPendingBytes = max(DefaultMaxPendingBytes, wire.FrameLen(c.MaxFrameSize))
+	}
+	if c.MaxPendingBytes < wire.FrameLen(c.MaxFrameSize) {
+		return c, invalid("max pending bytes %d below one frame of MaxFrameSize %d", c.MaxPendingBytes, c.MaxFrameSize)
+	}
+	for _, f := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&c.FirstFrameTimeout, DefaultFirstFrameTimeout}, {&c.FrameTimeout, DefaultFrameTimeout}} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
 	}
 	if c.MaxRetryAttempts == 0 {
 		c.MaxRetryAttempts = DefaultMaxRetryAttempts

@@ -2,6 +2,7 @@ package nio
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -23,23 +24,23 @@ const (
 	// its own instead of leaving it in gnet's ring: the bytes are copied once, and the
 	// message payload aliases that buffer instead of being copied again.
 	largeFrame = 32 << 10
-	// minAssembly is the smallest assembly buffer allocated without a reservation.
+	// minAssembly is the smallest assembly buffer allocated when no budget is set.
 	minAssembly = 64 << 10
-	// DefaultSpeculativeBudget is how many bytes, over all connections, the receiver may
-	// allocate for large frames before their bytes arrived (the frame's announced length
-	// minus what is buffered). Beyond it, assembly buffers grow with the data, to at most
-	// twice what was received.
-	DefaultSpeculativeBudget = 64 << 20
 )
 
+// errOverBudget refuses a large frame whose bytes do not fit the receiver's MaxPendingBytes.
+var errOverBudget = errors.New("nio: frame refused: the receiver's budget for partly received frames (MaxPendingBytes) is spent")
+
 // decoder turns the bytes buffered on one connection into ChannelData, one frame at a
-// time. It never allocates for bytes that have not arrived, except within the shared
-// speculative budget; see DefaultSpeculativeBudget.
+// time. With a pending counter, a large frame's buffer is reserved in it whole when the
+// frame starts, or the frame is refused (errOverBudget) if that would pass limit; without
+// one, nothing is allocated for bytes that have not arrived.
 type decoder struct {
 	maxBody int
 	large   int // frames of this size or more are assembled; 0 means largeFrame
 	cache   wire.MemberCache
-	budget  *atomic.Int64 // speculative allocation budget; nil means none
+	pending *atomic.Int64 // bytes of partial frames the receiver holds; nil means no limit
+	limit   int64         // the most pending may reach
 
 	asm      []byte // a large frame being assembled
 	asmTotal int
@@ -72,7 +73,9 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 		large = largeFrame
 	}
 	if total >= large {
-		d.startAssembly(total, buffered)
+		if err := d.startAssembly(total, buffered); err != nil {
+			return cd, 0, false, err
+		}
 		return d.assemble(in)
 	}
 	if buffered < total {
@@ -93,22 +96,22 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 	return cd, n, true, nil
 }
 
-// startAssembly allocates the buffer of a large frame: all of it when the bytes are there
-// or the speculative budget allows, else room for twice what arrived.
-func (d *decoder) startAssembly(total, buffered int) {
-	d.asmTotal = total
+// startAssembly allocates the buffer of a large frame: all of it, reserved in pending
+// (refused if it does not fit), or, with no pending counter, room for twice what arrived.
+func (d *decoder) startAssembly(total, buffered int) error {
 	size := total
-	if spec := int64(total - buffered); spec > 0 {
-		if d.budget != nil && d.budget.Add(-spec) >= 0 {
-			d.reserved = spec
-		} else {
-			if d.budget != nil {
-				d.budget.Add(spec)
-			}
-			size = min(total, max(2*buffered, minAssembly))
+	if d.pending != nil {
+		if d.pending.Add(int64(total)) > d.limit {
+			d.pending.Add(-int64(total))
+			return errOverBudget
 		}
+		d.reserved = int64(total)
+	} else {
+		size = min(total, max(2*buffered, minAssembly))
 	}
+	d.asmTotal = total
 	d.asm = make([]byte, 0, size)
+	return nil
 }
 
 func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bool, err error) {
@@ -145,7 +148,7 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 // connection closes).
 func (d *decoder) abandon() {
 	if d.reserved > 0 {
-		d.budget.Add(d.reserved)
+		d.pending.Add(-d.reserved)
 	}
 	d.asm, d.asmTotal, d.reserved = nil, 0, 0
 }
@@ -184,21 +187,6 @@ func parseOwned(body []byte, cache *wire.MemberCache) (wire.ChannelData, error) 
 	}
 	cd.Message = body[off+4:]
 	return cd, nil
-}
-
-// toMessage builds the message handed to the ReceiveFunc. Its slices were copied off the
-// network buffer (a large payload aliases the frame buffer it was assembled in, which
-// nothing else uses); the source member is shared with other messages of the same connection
-// (members are immutable values).
-func toMessage(cd *wire.ChannelData) *channel.Message {
-	return &channel.Message{
-		Options:     channel.SendOptions(cd.Options),
-		Timestamp:   cd.Timestamp,
-		ID:          cd.UniqueID,
-		Source:      cd.Address,
-		SourceBytes: cd.AddressBytes,
-		Data:        cd.Message,
-	}
 }
 
 // ackMode says when the receiver answers a message (spec 5.2).

@@ -73,17 +73,16 @@ func TestDecoderChunked(t *testing.T) {
 		stream = append(stream, f...)
 		want = append(want, decoded{uint32(i), id, data, src, len(f)})
 	}
-	var budget atomic.Int64
-	budget.Store(4096)
+	var pending atomic.Int64
 	for _, tc := range []struct {
 		chunk, large int
-		budget       *atomic.Int64
+		pending      *atomic.Int64
 	}{
 		{1, 0, nil}, {3, 0, nil}, {11, 0, nil}, {18, 0, nil}, {64, 0, nil}, {1 << 20, 0, nil},
-		{1, 64, nil}, {7, 64, &budget}, {100, 64, nil}, {1000, 64, &budget}, {1 << 20, 64, &budget},
+		{1, 64, nil}, {7, 64, &pending}, {100, 64, nil}, {1000, 64, &pending}, {1 << 20, 64, &pending},
 	} {
 		chunk := tc.chunk
-		d := decoder{maxBody: 1 << 20, large: tc.large, budget: tc.budget}
+		d := decoder{maxBody: 1 << 20, large: tc.large, pending: tc.pending, limit: 8192}
 		in := &memInbound{}
 		var got []decoded
 		var err error
@@ -102,9 +101,48 @@ func TestDecoderChunked(t *testing.T) {
 				t.Fatalf("chunk %d message %d differs", chunk, i)
 			}
 		}
-		if budget.Load() != 4096 {
-			t.Fatalf("budget not returned: %d", budget.Load())
+		if pending.Load() != 0 {
+			t.Fatalf("reservation not returned: %d", pending.Load())
 		}
+	}
+}
+
+// A large frame is reserved whole in the receiver's pending bytes when it starts; one that
+// does not fit is refused before anything is allocated, and a finished or abandoned frame
+// gives its reservation back.
+func TestDecoderPendingBudget(t *testing.T) {
+	src := testSource()
+	frame := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, pattern(5000))
+	var pending atomic.Int64
+	a := decoder{maxBody: 1 << 20, large: 64, pending: &pending, limit: int64(len(frame)) + 100}
+	b := a
+	inA := &memInbound{buf: bytes.Clone(frame[:100])}
+	if got, err := drain(&a, inA, nil); err != nil || len(got) != 0 {
+		t.Fatalf("first part: %d, %v", len(got), err)
+	}
+	if pending.Load() != int64(len(frame)) {
+		t.Fatalf("pending %d, want %d", pending.Load(), len(frame))
+	}
+	if _, err := drain(&b, &memInbound{buf: bytes.Clone(frame[:100])}, nil); !errors.Is(err, errOverBudget) {
+		t.Fatalf("second frame: %v, want errOverBudget", err)
+	}
+	if pending.Load() != int64(len(frame)) || b.asm != nil {
+		t.Fatalf("refusal kept a reservation: pending %d", pending.Load())
+	}
+	inA.buf = append(inA.buf, frame[100:]...)
+	if got, err := drain(&a, inA, nil); err != nil || len(got) != 1 {
+		t.Fatalf("rest: %d, %v", len(got), err)
+	}
+	if pending.Load() != 0 {
+		t.Fatalf("pending %d after the frame completed", pending.Load())
+	}
+	c := decoder{maxBody: 1 << 20, large: 64, pending: &pending, limit: 1 << 20}
+	if _, err := drain(&c, &memInbound{buf: bytes.Clone(frame[:100])}, nil); err != nil || pending.Load() == 0 {
+		t.Fatalf("%v, pending %d", err, pending.Load())
+	}
+	c.abandon()
+	if pending.Load() != 0 {
+		t.Fatalf("pending %d after abandon", pending.Load())
 	}
 }
 

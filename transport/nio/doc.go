@@ -71,12 +71,40 @@
 //     negative length, or a ChannelData whose inner lengths disagree with the frame closes
 //     the connection (logged once, counted in Stats.FramesRejected); the node stays up.
 //     Unlike Java there is no "discard" mode that waits for a marker to reappear.
-//   - Frames are decoded only once all their bytes arrived; nothing is allocated for an
-//     announced length. Frames of 32 KiB or more are assembled in a buffer of their own,
-//     which the message payload then aliases (one copy off the network instead of three).
-//     That buffer is allocated whole only within a receiver-wide budget of
-//     DefaultSpeculativeBudget bytes not yet received; beyond it, it grows with the data to
-//     at most twice what arrived.
+//   - Frames are decoded only once all their bytes arrived. Frames of 32 KiB or more are
+//     assembled in a buffer of their own, which the message payload then aliases (one copy
+//     off the network instead of three). That buffer is reserved whole, when the frame
+//     starts, in a receiver-wide budget of MaxPendingBytes (default 256 MiB) that also
+//     counts the bytes buffered on connections and not decoded yet. A frame that does not
+//     fit, or a connection whose buffered bytes arrive while the budget is spent, is
+//     refused: the connection is closed and Stats.FramesRefused counts it. So partly
+//     received frames hold at most MaxPendingBytes, however many connections send them.
+//   - MaxFrameSize defaults to 16 MiB (DefaultMaxFrameSize). Larger messages belong in the
+//     fragmentation interceptor (interceptors.Fragmentation), which sends them in pieces;
+//     raising MaxFrameSize instead lets every connection reserve that much.
+//   - A peer that sends acknowledged frames but does not read its ACKs: once
+//     MaxConnOutboundBytes (default 256 KiB) wait to be written to it, its frames are no
+//     longer decoded, so no more ACKs are queued (Stats.AckPauses); decoding resumes when
+//     it reads, and a connection still stalled after FrameTimeout is closed
+//     (Stats.ConnsStalled).
+//
+// # Hostile connections
+//
+//   - At most MaxConnections (default 4096) inbound connections are kept; one more is
+//     closed as soon as it is accepted (Stats.ConnsRefused).
+//   - A connection that sends nothing within FirstFrameTimeout (default 10 s) of being
+//     accepted, and one whose frame is not complete FrameTimeout (default 30 s) after it
+//     started (slowloris), are closed (Stats.ConnsTimedOut). Idle connections that carried
+//     frames stay open: senders pool them.
+//   - gnet v2 stops its whole engine when accept fails with anything but a transient
+//     error, descriptor exhaustion (EMFILE, ENFILE) included. The receiver notices at once:
+//     it counts the failure (Stats.ReceiverFailures), logs it, reports an error wrapping
+//     channel.ErrReceiverFailed to the channel (channel.Channel.Healthy turns false and
+//     channel.HealthListener listeners are told), and restarts the engine on the same
+//     port, backing off from 20 ms to 2 s while listening fails or the new engine stops
+//     again. Once it listens (descriptors free again) it reports the recovery
+//     (Stats.ReceiverRestarts). Inbound connections of the stopped engine are closed; their
+//     senders reconnect (a Send in flight fails or is retried as for any lost connection).
 //
 // On EOF the complete frames still buffered are processed (ACKs can no longer be sent) and
 // a trailing partial frame is dropped, as Java does; so short-lived connections carrying

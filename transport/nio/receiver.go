@@ -2,11 +2,13 @@ package nio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -15,53 +17,197 @@ import (
 )
 
 // receiver is one running TCP receiver: a gnet engine, its connections and the worker
-// pool. A Transport builds a new one on every Start.
+// pool. A Transport builds a new one on every Start. If the engine stops by itself (gnet
+// stops it when accept fails with anything but a transient error, for example EMFILE), a
+// supervisor restarts it on the same port.
 type receiver struct {
 	gnet.BuiltinEventEngine
 
-	rx       channel.ReceiveFunc
-	log      *slog.Logger
-	st       *counters
-	pool     *workerPool
-	maxBody  int
-	limit    int64 // MaxConnQueueBytes
-	hardCap  int   // inbound bytes beyond which a connection is closed
-	stopping atomic.Bool
-	dropping atomic.Bool  // Stop's context ended: skip what is still queued
-	budget   atomic.Int64 // speculative allocation budget for large frames
+	rx         channel.ReceiveFunc
+	log        *slog.Logger
+	st         *counters
+	pool       *workerPool
+	report     func(error) // tells the channel about failures (non-nil) and recovery (nil)
+	maxBody    int
+	limit      int64 // MaxConnQueueBytes
+	hardCap    int   // inbound bytes beyond which a connection is closed
+	maxPending int64
+	maxConns   int64
+	maxOut     int
+	firstFrame time.Duration // FirstFrameTimeout, <= 0 off
+	frameTime  time.Duration // FrameTimeout, <= 0 off
+	stopping   atomic.Bool
+	dropping   atomic.Bool // Stop's context ended: skip what is still queued
 
-	// Set for each bind attempt, before gnet.Run.
-	eng    gnet.Engine
-	booted chan struct{}
-	runErr chan error
+	cmu   sync.Mutex // guards conns
+	conns map[*rconn]struct{}
+
+	emu     sync.Mutex // guards the engine fields below and serialises boot and shutdown
+	addr    string     // gnet's address, with the bound port once known
+	opts    []gnet.Option
+	eng     gnet.Engine
+	port    int // bound by the engine started last
+	portErr error
+	booted  chan struct{}
+	runErr  chan error // gnet.Run's result, for the engine started last
+	running bool
+	quit    chan struct{} // closed by shutdown
+	done    chan struct{} // closed when the supervisor exits
 }
 
-func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc) *receiver {
-	r := &receiver{
-		rx:      rx,
-		log:     cfg.Logger,
-		st:      st,
-		maxBody: cfg.MaxFrameSize,
-		limit:   int64(cfg.MaxConnQueueBytes),
-		hardCap: 2*wire.FrameLen(cfg.MaxFrameSize) + cfg.MaxConnQueueBytes,
+func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(error)) *receiver {
+	return &receiver{
+		rx:         rx,
+		log:        cfg.Logger,
+		st:         st,
+		report:     report,
+		maxBody:    cfg.MaxFrameSize,
+		limit:      int64(cfg.MaxConnQueueBytes),
+		hardCap:    2*wire.FrameLen(cfg.MaxFrameSize) + cfg.MaxConnQueueBytes,
+		maxPending: int64(cfg.MaxPendingBytes),
+		maxConns:   int64(cfg.MaxConnections),
+		maxOut:     cfg.MaxConnOutboundBytes,
+		firstFrame: cfg.FirstFrameTimeout,
+		frameTime:  cfg.FrameTimeout,
+		conns:      make(map[*rconn]struct{}),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
-	r.budget.Store(DefaultSpeculativeBudget)
-	return r
 }
 
-// OnBoot runs once the listener is bound: the engine is ready.
+// errShutdown ends a boot attempt that Stop overtook.
+var errShutdown = errors.New("nio: receiver stopping")
+
+// boot runs gnet on addr and waits until it listens or failed.
+func (r *receiver) boot(addr string) error {
+	r.emu.Lock()
+	defer r.emu.Unlock()
+	if r.stopping.Load() {
+		return errShutdown
+	}
+	r.booted, r.runErr = make(chan struct{}), make(chan error, 1)
+	go func(runErr chan error) { runErr <- gnet.Run(r, addr, r.opts...) }(r.runErr)
+	select {
+	case <-r.booted:
+		r.addr, r.running = addr, true
+		return nil
+	case err := <-r.runErr:
+		if err == nil {
+			err = errors.New("gnet engine exited before booting")
+		}
+		return err
+	}
+}
+
+// Restart back-off bounds: a receiver whose engine stopped tries to listen again after
+// restartMin, doubling up to restartMax while it fails (descriptors still exhausted).
+const (
+	restartMin = 20 * time.Millisecond
+	restartMax = 2 * time.Second
+)
+
+// supervise waits for the engine to stop. Unless Stop asked for it, that is a failure: it
+// is counted, logged and reported to the channel, and the engine is restarted on the same
+// address, backing off while listening fails (descriptors still exhausted) or the
+// restarted engine soon stops again, until it listens again or Stop.
+func (r *receiver) supervise() {
+	defer close(r.done)
+	wait := restartMin
+	for {
+		r.emu.Lock()
+		runErr := r.runErr
+		r.emu.Unlock()
+		up := time.Now()
+		err := <-runErr
+		r.emu.Lock()
+		r.running = false
+		addr := r.addr
+		r.emu.Unlock()
+		if r.stopping.Load() {
+			return
+		}
+		if err == nil {
+			err = errors.New("gnet engine stopped (see its logged accept error)")
+		}
+		err = fmt.Errorf("%w: nio receiver on %s stopped: %w", channel.ErrReceiverFailed, addr, err)
+		r.st.receiverFailures.Add(1)
+		r.log.Error("tribes nio receiver stopped by itself; restarting it", "err", err, "retry_in", wait)
+		r.report(err)
+		if time.Since(up) > restartMax {
+			wait = restartMin
+		}
+		if !r.restart(addr, &wait) {
+			return
+		}
+		r.st.receiverRestarts.Add(1)
+		r.log.Warn("tribes nio receiver listening again", "addr", addr)
+		r.report(nil)
+	}
+}
+
+// restart boots the engine on addr after *wait, doubling *wait after each failure.
+func (r *receiver) restart(addr string, wait *time.Duration) bool {
+	t := time.NewTimer(*wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.quit:
+			return false
+		case <-t.C:
+		}
+		err := r.boot(addr)
+		*wait = min(2**wait, restartMax)
+		if err == nil {
+			return true
+		}
+		if r.stopping.Load() {
+			return false
+		}
+		r.log.Warn("tribes nio receiver cannot listen again yet", "addr", addr, "err", err, "retry_in", *wait)
+		t.Reset(*wait)
+	}
+}
+
+// shutdown stops the engine for good and waits for the supervisor to return.
+func (r *receiver) shutdown() {
+	r.stopping.Store(true)
+	close(r.quit)
+	r.emu.Lock()
+	if r.running {
+		// Engine.Stop polls every 500 ms; a cancelled context makes it only trigger the
+		// shutdown, and gnet.Run's return (seen by the supervisor) is the completion signal.
+		cctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = r.eng.Stop(cctx)
+	}
+	r.emu.Unlock()
+	<-r.done
+}
+
+// OnBoot runs once the listener is bound: the engine is ready. The bound port is read
+// here, on the engine's goroutine, because gnet's Dup races with the engine's shutdown.
 func (r *receiver) OnBoot(eng gnet.Engine) gnet.Action {
 	r.eng = eng
+	r.port, r.portErr = enginePort(eng)
 	close(r.booted)
 	return gnet.None
 }
 
 func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, budget: &r.budget}}
+	r.st.connsAccepted.Add(1)
+	if r.st.connsOpen.Add(1) > r.maxConns {
+		r.st.connsRefused.Add(1)
+		r.log.Warn("tribes nio receiver refusing a connection: MaxConnections are open",
+			"remote", remote(c), "max", r.maxConns)
+		return nil, gnet.Close
+	}
+	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending},
+		opened: time.Now(), remote: remote(c)}
 	rc.ackDone = rc.onAckWritten
 	c.SetContext(rc)
-	r.st.connsAccepted.Add(1)
-	r.st.connsOpen.Add(1)
+	r.cmu.Lock()
+	r.conns[rc] = struct{}{}
+	r.cmu.Unlock()
 	return nil, gnet.None
 }
 
@@ -75,10 +221,58 @@ func (r *receiver) OnTraffic(c gnet.Conn) gnet.Action {
 
 func (r *receiver) OnClose(c gnet.Conn, err error) gnet.Action {
 	if rc, ok := c.Context().(*rconn); ok {
+		r.cmu.Lock()
+		delete(r.conns, rc)
+		r.cmu.Unlock()
 		rc.onClose(err)
 	}
 	r.st.connsOpen.Add(-1)
 	return gnet.None
+}
+
+// tickEvery is how often OnTick checks the connections' deadlines and stalled writers.
+func (r *receiver) tickEvery() time.Duration {
+	d := time.Second
+	for _, t := range []time.Duration{r.firstFrame, r.frameTime} {
+		if t > 0 {
+			d = min(d, t/4)
+		}
+	}
+	return max(d, 10*time.Millisecond)
+}
+
+// OnTick closes connections past FirstFrameTimeout or FrameTimeout, closes those whose
+// peer has not read its ACKs for FrameTimeout, and wakes the others paused on unread ACKs
+// so that they resume once the peer reads. It runs on gnet's ticker goroutine.
+func (r *receiver) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now().UnixNano()
+	r.cmu.Lock()
+	conns := make([]*rconn, 0, len(r.conns))
+	for rc := range r.conns {
+		conns = append(conns, rc)
+	}
+	r.cmu.Unlock()
+	for _, rc := range conns {
+		switch {
+		case r.firstFrame > 0 && !rc.started.Load() && now-rc.opened.UnixNano() > int64(r.firstFrame):
+			rc.expire(&r.st.connsTimedOut, "sent nothing within FirstFrameTimeout", r.firstFrame)
+		case r.frameTime > 0 && since(rc.frameSince.Load(), now) > r.frameTime:
+			rc.expire(&r.st.connsTimedOut, "did not complete a frame within FrameTimeout", r.frameTime)
+		case r.frameTime > 0 && since(rc.outSince.Load(), now) > r.frameTime:
+			rc.expire(&r.st.connsStalled, "did not read its ACKs within FrameTimeout", r.frameTime)
+		case rc.outSince.Load() != 0:
+			rc.gnetCall(func() { _ = rc.c.Wake(nil) })
+		}
+	}
+	return r.tickEvery(), gnet.None
+}
+
+// since returns how long ago the unix-nano time t was, or 0 for t == 0.
+func since(t, now int64) time.Duration {
+	if t == 0 {
+		return 0
+	}
+	return time.Duration(now - t)
 }
 
 // deliver hands one message to the ReceiveFunc. A panic is reported like an error, so that
@@ -95,6 +289,23 @@ func (r *receiver) deliver(msg *channel.Message) (err error) {
 	}()
 	r.st.delivered.Add(1)
 	return r.rx(msg)
+}
+
+// deliverAcked delivers msg and answers it as mode says (spec 5.2), on TCP and UDP alike:
+// ack writes one ACK or FAIL_ACK frame and counts it in ctr.
+func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(frame []byte, ctr *atomic.Uint64)) {
+	if mode == ackBefore {
+		ack(wire.AckFrame, &r.st.acksSent)
+	}
+	err := r.deliver(msg)
+	if mode != ackAfter {
+		return
+	}
+	if err == nil {
+		ack(wire.AckFrame, &r.st.acksSent)
+	} else {
+		ack(wire.FailAckFrame, &r.st.failAcksSent)
+	}
 }
 
 // inItem is one decoded message waiting for a worker.
@@ -116,16 +327,26 @@ type rconn struct {
 	c   gnet.Conn
 	dec decoder
 
+	opened time.Time // immutable
+	remote string    // immutable, for logs
+
+	// Read by OnTick, written by the loop: deadlines.
+	started    atomic.Bool  // a byte arrived
+	frameSince atomic.Int64 // unix ns since a partial frame waits (reset by each complete frame); 0 none
+	outSince   atomic.Int64 // unix ns since decoding waits for the peer to read its ACKs; 0 none
+
 	// Owned by the connection's event loop.
-	pendingAcks int // ACKs handed to a worker and not yet written
+	inHeld      int64 // inbound bytes counted in Stats.PendingBytes
+	pendingAcks int   // ACKs handed to a worker and not yet written
 	batch       []inItem
 	batchBytes  int
 	dead        bool // a protocol error closed the connection
 	ackDone     gnet.AsyncCallback
 
 	// Shared between the loop and workers.
-	cmu    sync.Mutex // held by workers around gnet calls, and by onClose
-	closed bool       // under cmu: onClose ran, gnet must not be called any more
+	cmu     sync.Mutex // held by workers and OnTick around gnet calls, and by onClose
+	closed  bool       // under cmu: onClose ran, gnet must not be called any more
+	expired bool       // under cmu: OnTick closed it
 
 	mu        sync.Mutex
 	q         []inItem
@@ -146,10 +367,19 @@ func (rc *rconn) onTraffic() gnet.Action {
 	if rc.dead {
 		return gnet.Close
 	}
+	if !rc.started.Load() && rc.c.InboundBuffered() > 0 {
+		rc.started.Store(true)
+	}
 	var frames, nbytes, early int
+	held := false // decoding stopped by the receiver's own limits, not by a partial frame
 	act := gnet.None
 	for {
 		if rc.queued.Load()+int64(rc.batchBytes) >= rc.r.limit && rc.pause() {
+			held = true
+			break
+		}
+		if rc.acksUnread() {
+			held = true
 			break
 		}
 		cd, n, ok, err := rc.dec.next(rc.c)
@@ -171,7 +401,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		case mode != ackNone:
 			rc.pendingAcks++
 		}
-		rc.batch = append(rc.batch, inItem{msg: toMessage(&cd), size: n, ack: mode})
+		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, ack: mode})
 		rc.batchBytes += n
 	}
 	if frames > 0 {
@@ -180,14 +410,71 @@ func (rc *rconn) onTraffic() gnet.Action {
 	}
 	rc.writeEarlyAcks(early)
 	rc.flush()
-	if act == gnet.None && rc.c.InboundBuffered() > rc.r.hardCap {
+	rc.track(frames > 0, held)
+	if act != gnet.None {
+		return act
+	}
+	switch {
+	case rc.c.InboundBuffered() > rc.r.hardCap:
 		rc.dead = true
 		rc.r.st.connsOverflowed.Add(1)
 		rc.r.log.Error("tribes receiver closing a connection that buffers too much",
-			"remote", remote(rc.c), "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
-		act = gnet.Close
+			"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
+		return gnet.Close
+	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load() > rc.r.maxPending:
+		rc.reject(errOverBudget)
+		return gnet.Close
 	}
-	return act
+	return gnet.None
+}
+
+// acksUnread reports whether MaxConnOutboundBytes wait to be written to the peer: then
+// decoding stops, so that no more ACKs are queued, until the peer reads (OnTick wakes the
+// connection to check) or FrameTimeout closes it.
+func (rc *rconn) acksUnread() bool {
+	if rc.c.OutboundBuffered() < rc.r.maxOut {
+		if rc.outSince.Load() != 0 {
+			rc.outSince.Store(0)
+		}
+		return false
+	}
+	if rc.outSince.Load() == 0 {
+		rc.outSince.Store(time.Now().UnixNano())
+		rc.r.st.ackPauses.Add(1)
+	}
+	return true
+}
+
+// track updates the connection's share of Stats.PendingBytes (its undecoded inbound bytes)
+// and the start of the partial frame it waits for. A frame that completes resets the
+// frame deadline; bytes held back by the receiver's own limits do not start it.
+func (rc *rconn) track(progress, held bool) {
+	in := int64(rc.c.InboundBuffered())
+	if d := in - rc.inHeld; d != 0 {
+		rc.r.st.pendingBytes.Add(d)
+		rc.inHeld = in
+	}
+	if progress || held {
+		if rc.frameSince.Load() != 0 {
+			rc.frameSince.Store(0)
+		}
+	}
+	if !held && (in > 0 || rc.dec.asm != nil) && rc.frameSince.Load() == 0 {
+		rc.frameSince.Store(time.Now().UnixNano())
+	}
+}
+
+// expire closes the connection from OnTick, once, counting it in ctr.
+func (rc *rconn) expire(ctr *atomic.Uint64, why string, after time.Duration) {
+	rc.gnetCall(func() {
+		if rc.expired {
+			return
+		}
+		rc.expired = true
+		ctr.Add(1)
+		rc.r.log.Warn("tribes receiver closing a connection that "+why, "remote", rc.remote, "after", after)
+		_ = rc.c.Close()
+	})
 }
 
 // pause stops decoding when the connection's queue is at its limit. It decides under the
@@ -255,9 +542,15 @@ func (rc *rconn) enqueueLocked() {
 
 func (rc *rconn) reject(err error) {
 	rc.dead = true
+	if errors.Is(err, errOverBudget) {
+		rc.r.st.framesRefused.Add(1)
+		rc.r.log.Warn("tribes receiver closing a connection: no budget for its frame",
+			"remote", rc.remote, "pending", rc.r.st.pendingBytes.Load(), "max", rc.r.maxPending)
+		return
+	}
 	rc.r.st.framesRejected.Add(1)
 	rc.r.log.Error("tribes receiver closing connection after an invalid frame",
-		"remote", remote(rc.c), "err", err)
+		"remote", rc.remote, "err", err)
 }
 
 // onClose runs on the loop when the connection closes. Complete frames still buffered
@@ -267,6 +560,8 @@ func (rc *rconn) onClose(error) {
 	rc.cmu.Lock()
 	rc.closed = true
 	rc.cmu.Unlock()
+	rc.r.st.pendingBytes.Add(-rc.inHeld)
+	rc.inHeld = 0
 	defer rc.dec.abandon()
 	if rc.dead || rc.r.stopping.Load() {
 		return
@@ -278,7 +573,7 @@ func (rc *rconn) onClose(error) {
 		}
 		rc.r.st.framesReceived.Add(1)
 		rc.r.st.bytesReceived.Add(uint64(n))
-		rc.batch = append(rc.batch, inItem{msg: toMessage(&cd), size: n})
+		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n})
 		rc.batchBytes += n
 	}
 	rc.flush()
@@ -332,17 +627,7 @@ func (rc *rconn) process(it *inItem) {
 	if r.dropping.Load() {
 		return
 	}
-	if it.ack == ackBefore {
-		rc.writeAck(wire.AckFrame, &r.st.acksSent)
-	}
-	err := r.deliver(it.msg)
-	if it.ack == ackAfter {
-		if err == nil {
-			rc.writeAck(wire.AckFrame, &r.st.acksSent)
-		} else {
-			rc.writeAck(wire.FailAckFrame, &r.st.failAcksSent)
-		}
-	}
+	r.deliverAcked(it.msg, it.ack, rc.writeAck)
 }
 
 func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
@@ -374,9 +659,4 @@ func remote(c gnet.Conn) string {
 		return a.String()
 	}
 	return "?"
-}
-
-// isAddrInUse reports whether a bind failed because the port is taken.
-func isAddrInUse(err error) bool {
-	return errors.Is(err, errAddrInUse)
 }

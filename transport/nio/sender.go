@@ -21,7 +21,7 @@ import (
 
 // ErrPoolExhausted is wrapped by the error of a destination for which no pooled connection
 // became free within MaxWait (Tomcat's PooledSender gives up the same way).
-var ErrPoolExhausted = errors.New("tribes/nio: no free connection to the member within MaxWait")
+var ErrPoolExhausted = errors.New("nio: no free connection to the member within MaxWait")
 
 // errFailAck marks a FAIL_ACK inside the sender; it is reported as channel.ErrAckFailed.
 var errFailAck = errors.New("FAIL_ACK")
@@ -109,18 +109,18 @@ func (s *sender) send(ctx context.Context, to []channel.Member, msg *channel.Mes
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
-		return faultyAll(to, msg, fmt.Errorf("nio: send: %w", err))
+		return channel.NewSendError(msg.ID, channel.AppendFaulty(nil, fmt.Errorf("nio: send: %w", err), to))
 	}
 	f, err := encodeFrame(msg, s.cfg.MaxFrameSize)
 	if err != nil {
-		return faultyAll(to, msg, err)
+		return channel.NewSendError(msg.ID, channel.AppendFaulty(nil, err, to))
 	}
 	defer f.release()
 	udp := msg.Options&channel.OptUDP != 0
 	if udp {
 		if f.size > MaxUDPSize {
-			return faultyAll(to, msg, fmt.Errorf("%w: a %d-byte frame does not fit a datagram (max %d)",
-				channel.ErrMessageTooLarge, f.size, MaxUDPSize))
+			return channel.NewSendError(msg.ID, channel.AppendFaulty(nil, fmt.Errorf("%w: a %d-byte frame does not fit a datagram (max %d)",
+				channel.ErrMessageTooLarge, f.size, MaxUDPSize), to))
 		}
 		f.contiguous()
 	}
@@ -134,10 +134,7 @@ func (s *sender) send(ctx context.Context, to []channel.Member, msg *channel.Mes
 		waitAck: msg.Options.WaitsForAck(), udp: udp}
 
 	if len(to) == 1 {
-		if err := op.deliver(&to[0]); err != nil {
-			return &channel.SendError{MessageID: msg.ID, Faulty: []channel.FaultyMember{{Member: to[0], Err: err}}}
-		}
-		return nil
+		return channel.NewSendError(msg.ID, channel.AppendFaulty(nil, op.deliver(&to[0]), to))
 	}
 	shared := op // only this copy escapes to the goroutines
 	errs := make([]error, len(to))
@@ -147,27 +144,11 @@ func (s *sender) send(ctx context.Context, to []channel.Member, msg *channel.Mes
 	}
 	errs[0] = shared.deliver(&to[0])
 	wg.Wait()
-	var se *channel.SendError
+	var faulty []channel.FaultyMember
 	for i, err := range errs {
-		if err != nil {
-			if se == nil {
-				se = &channel.SendError{MessageID: msg.ID}
-			}
-			se.Faulty = append(se.Faulty, channel.FaultyMember{Member: to[i], Err: err})
-		}
+		faulty = channel.AppendFaulty(faulty, err, to[i:i+1])
 	}
-	if se != nil {
-		return se
-	}
-	return nil
-}
-
-func faultyAll(to []channel.Member, msg *channel.Message, err error) error {
-	se := &channel.SendError{MessageID: msg.ID, Faulty: make([]channel.FaultyMember, len(to))}
-	for i := range to {
-		se.Faulty[i] = channel.FaultyMember{Member: to[i], Err: err}
-	}
-	return se
+	return channel.NewSendError(msg.ID, faulty)
 }
 
 // sendOp is one Send: shared, read-only, by the goroutines of its destinations.
@@ -582,19 +563,14 @@ func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
 	buf := c.ackBuf
 	n := 0
 	for {
-		for n > 0 {
-			body, fl, err := wire.ParseFrame(buf[:n], maxBody)
-			if err != nil {
-				return wire.NotAck, fmt.Errorf("nio: invalid reply frame: %w", err)
-			}
-			if fl == 0 {
-				break
-			}
-			if k := wire.ClassifyAck(body); k != wire.NotAck {
-				return k, nil
-			}
-			n = copy(buf, buf[fl:n])
+		k, used, err := scanAck(buf[:n], maxBody)
+		if err != nil {
+			return wire.NotAck, fmt.Errorf("nio: invalid reply frame: %w", err)
 		}
+		if k != wire.NotAck {
+			return k, nil
+		}
+		n = copy(buf, buf[used:n])
 		if n == len(buf) {
 			// A frame other than an ACK, larger than the buffer: grow (bounded by maxBody).
 			buf = append(buf, make([]byte, len(buf))...)
@@ -604,12 +580,8 @@ func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
 		m, err := c.conn.Read(buf[n:])
 		n += m
 		if err != nil {
-			if m > 0 {
-				if body, fl, perr := wire.ParseFrame(buf[:n], maxBody); perr == nil && fl > 0 {
-					if k := wire.ClassifyAck(body); k != wire.NotAck {
-						return k, nil
-					}
-				}
+			if k, _, perr := scanAck(buf[:n], maxBody); m > 0 && perr == nil && k != wire.NotAck {
+				return k, nil
 			}
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -619,7 +591,8 @@ func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
 	}
 }
 
-// readAckDatagram waits for a datagram holding an ACK or FAIL_ACK frame.
+// readAckDatagram waits for a datagram holding an ACK or FAIL_ACK frame; other datagrams
+// are ignored.
 func (c *sconn) readAckDatagram(maxBody int) (wire.AckKind, error) {
 	if c.ackBuf == nil {
 		c.ackBuf = make([]byte, 512)
@@ -629,18 +602,31 @@ func (c *sconn) readAckDatagram(maxBody int) (wire.AckKind, error) {
 		if err != nil {
 			return wire.NotAck, err
 		}
-		b := c.ackBuf[:n]
-		for len(b) > 0 {
-			body, fl, err := wire.ParseFrame(b, maxBody)
-			if err != nil || fl == 0 {
-				break
-			}
-			if k := wire.ClassifyAck(body); k != wire.NotAck {
-				return k, nil
-			}
-			b = b[fl:]
+		if k, _, _ := scanAck(c.ackBuf[:n], maxBody); k != wire.NotAck {
+			return k, nil
 		}
 	}
+}
+
+// scanAck looks through the whole frames at the start of b for an ACK or FAIL_ACK, the
+// reply of both the TCP and the UDP path. It returns the kind found (NotAck if none), the
+// bytes of the frames it passed, and the error of a corrupt frame met before an ACK.
+func scanAck(b []byte, maxBody int) (wire.AckKind, int, error) {
+	off := 0
+	for off < len(b) {
+		body, fl, err := wire.ParseFrame(b[off:], maxBody)
+		if err != nil {
+			return wire.NotAck, off, err
+		}
+		if fl == 0 {
+			break
+		}
+		off += fl
+		if k := wire.ClassifyAck(body); k != wire.NotAck {
+			return k, off, nil
+		}
+	}
+	return wire.NotAck, off, nil
 }
 
 // alive checks, without blocking, that an idle TCP connection was not closed by its peer

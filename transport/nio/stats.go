@@ -19,6 +19,14 @@ type Stats struct {
 	ReadPauses        uint64 // times a connection's queue reached MaxConnQueueBytes and decoding paused
 	QueuedBytes       int64  // gauge: decoded bytes waiting for workers, all connections
 	DatagramsReceived uint64 // UDP datagrams received
+	ConnsRefused      uint64 // connections closed on accept because MaxConnections were open
+	ConnsTimedOut     uint64 // connections closed by FirstFrameTimeout or FrameTimeout
+	ConnsStalled      uint64 // connections closed because their peer did not read its ACKs for FrameTimeout
+	AckPauses         uint64 // times decoding of a connection paused because MaxConnOutboundBytes were queued
+	FramesRefused     uint64 // frames refused, and their connections closed, because MaxPendingBytes was spent
+	PendingBytes      int64  // gauge: bytes of partly received frames held, all connections
+	ReceiverFailures  uint64 // times the receiver's engine stopped by itself (for example on EMFILE)
+	ReceiverRestarts  uint64 // times it was restarted after such a failure
 
 	// Sender.
 	MessagesSent     uint64 // deliveries that succeeded, one per destination
@@ -36,8 +44,9 @@ type Stats struct {
 type counters struct {
 	connsAccepted, framesReceived, bytesReceived, delivered, deliveryErrors atomic.Uint64
 	acksSent, failAcksSent, framesRejected, connsOverflowed, readPauses     atomic.Uint64
-	datagramsReceived                                                       atomic.Uint64
-	connsOpen, queuedBytes                                                  atomic.Int64
+	datagramsReceived, connsRefused, connsTimedOut, connsStalled, ackPauses atomic.Uint64
+	framesRefused, receiverFailures, receiverRestarts                       atomic.Uint64
+	connsOpen, queuedBytes, pendingBytes                                    atomic.Int64
 	messagesSent, bytesSent, sendErrors, retries, ackTimeouts, failAcksRecv atomic.Uint64
 	dials, dialFailures, connsExpired                                       atomic.Uint64
 	connsPooled                                                             atomic.Int64
@@ -58,6 +67,14 @@ func (c *counters) snapshot() Stats {
 		ReadPauses:        c.readPauses.Load(),
 		QueuedBytes:       c.queuedBytes.Load(),
 		DatagramsReceived: c.datagramsReceived.Load(),
+		ConnsRefused:      c.connsRefused.Load(),
+		ConnsTimedOut:     c.connsTimedOut.Load(),
+		ConnsStalled:      c.connsStalled.Load(),
+		AckPauses:         c.ackPauses.Load(),
+		FramesRefused:     c.framesRefused.Load(),
+		PendingBytes:      c.pendingBytes.Load(),
+		ReceiverFailures:  c.receiverFailures.Load(),
+		ReceiverRestarts:  c.receiverRestarts.Load(),
 		MessagesSent:      c.messagesSent.Load(),
 		BytesSent:         c.bytesSent.Load(),
 		SendErrors:        c.sendErrors.Load(),

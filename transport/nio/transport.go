@@ -18,8 +18,6 @@ import (
 	"github.com/gotribes/tribes/channel"
 )
 
-var errAddrInUse = syscall.EADDRINUSE
-
 // Lock order in this package (a → b: b may be taken while a is held):
 //
 //	rconn.mu → workerPool.mu      (queueing a connection's batch schedules it)
@@ -37,14 +35,18 @@ type Transport struct {
 
 	st counters
 
-	mu    sync.Mutex // serialises Start and Stop
-	rcv   *receiver
-	udp   *udpReceiver
-	snd   atomic.Pointer[sender]
-	local atomic.Pointer[channel.LocalAddress]
+	mu     sync.Mutex // serialises Start and Stop
+	rcv    *receiver
+	udp    *udpReceiver
+	snd    atomic.Pointer[sender]
+	local  atomic.Pointer[channel.LocalAddress]
+	health atomic.Pointer[func(error)]
 }
 
-var _ channel.Transport = (*Transport)(nil)
+var (
+	_ channel.Transport      = (*Transport)(nil)
+	_ channel.HealthReporter = (*Transport)(nil)
+)
 
 // New validates cfg and returns a stopped Transport. Configuration errors wrap
 // channel.ErrInvalidConfig.
@@ -117,7 +119,8 @@ func (t *Transport) LocalAddress() channel.LocalAddress {
 func (t *Transport) Send(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	s := t.snd.Load()
 	if s == nil {
-		return notStarted(to, msg)
+		return channel.NewSendError(msg.ID, channel.AppendFaulty(nil,
+			fmt.Errorf("%w: nio sender is stopped", channel.ErrNotStarted), to))
 	}
 	return s.send(ctx, to, msg)
 }
@@ -130,17 +133,19 @@ func (t *Transport) Heartbeat() {
 	}
 }
 
+// SetHealthFunc implements channel.HealthReporter: f learns when the receiver's engine
+// stopped by itself (an error wrapping channel.ErrReceiverFailed) and when a restart made
+// it listen again (nil).
+func (t *Transport) SetHealthFunc(f func(err error)) { t.health.Store(&f) }
+
+func (t *Transport) reportHealth(err error) {
+	if f := t.health.Load(); f != nil {
+		(*f)(err)
+	}
+}
+
 // Stats returns a snapshot of the counters.
 func (t *Transport) Stats() Stats { return t.st.snapshot() }
-
-func notStarted(to []channel.Member, msg *channel.Message) error {
-	err := fmt.Errorf("%w: nio sender is stopped", channel.ErrNotStarted)
-	se := &channel.SendError{MessageID: msg.ID, Faulty: make([]channel.FaultyMember, len(to))}
-	for i := range to {
-		se.Faulty[i] = channel.FaultyMember{Member: to[i], Err: err}
-	}
-	return se
-}
 
 func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (err error) {
 	cfg := &t.cfg
@@ -158,7 +163,7 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 		return invalid("bind address %s is a wildcard and no AdvertiseAddress is set", bindIP)
 	}
 
-	r := newReceiver(cfg, &t.st, rx)
+	r := newReceiver(cfg, &t.st, rx, t.reportHealth)
 	r.pool = newWorkerPool(cfg.Workers)
 	defer func() {
 		if err != nil {
@@ -174,9 +179,8 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 	if cfg.UDP {
 		var u *udpReceiver
 		var uport int
-		if u, uport, err = t.bindUDP(r, bindIP); err != nil {
-			r.stopping.Store(true)
-			stopEngine(r)
+		if u, uport, err = t.bindUDP(ctx, r, bindIP); err != nil {
+			r.shutdown()
 			return err
 		}
 		local.UDPPort = int32(uport)
@@ -209,6 +213,7 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 		gnet.WithTCPNoDelay(nodelay),
 		gnet.WithReadBufferCap(readBufferCap),
 		gnet.WithWriteBufferCap(4 << 10),
+		gnet.WithTicker(true),
 	}
 	if cfg.RxBufSize > 0 {
 		opts = append(opts, gnet.WithSocketRecvBuffer(cfg.RxBufSize))
@@ -216,45 +221,50 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 	if cfg.TxBufSize > 0 {
 		opts = append(opts, gnet.WithSocketSendBuffer(cfg.TxBufSize))
 	}
-	tries := cfg.AutoBind
-	if cfg.Port == 0 {
+	r.opts = opts
+	var addr string
+	err := autobind(ctx, "tcp", ip, cfg.Port, cfg.AutoBind, func(port int) error {
+		addr = network + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
+		return r.boot(addr)
+	})
+	if err != nil {
+		return 0, err
+	}
+	go r.supervise()
+	port, err := r.port, r.portErr
+	if err != nil {
+		r.shutdown()
+		return 0, fmt.Errorf("nio: cannot read the bound port: %w", err)
+	}
+	// A restart must listen on the port the local member advertises.
+	r.emu.Lock()
+	r.addr = network + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
+	r.emu.Unlock()
+	return port, nil
+}
+
+// autobind calls listen with first, first+1, … (tries ports, first only when it is 0 for an
+// ephemeral port, never past 65535) until one is not in use (Tomcat's autoBind).
+func autobind(ctx context.Context, network string, ip netip.Addr, first, tries int, listen func(port int) error) error {
+	if first == 0 {
 		tries = 1
 	}
 	var lastErr error
 	for i := range tries {
-		port := cfg.Port + i
+		port := first + i
 		if port > 65535 {
 			break
 		}
-		addr := network + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
-		r.booted, r.runErr = make(chan struct{}), make(chan error, 1)
-		go func(booted chan struct{}, runErr chan error) {
-			runErr <- gnet.Run(r, addr, opts...)
-		}(r.booted, r.runErr)
-		select {
-		case <-r.booted:
-		case err := <-r.runErr:
-			if err == nil {
-				err = errors.New("gnet engine exited before booting")
-			}
-			lastErr = err
-			if isAddrInUse(err) && ctx.Err() == nil {
-				continue
-			}
-			return 0, fmt.Errorf("nio: listen on %s: %w", addr, err)
+		err := listen(port)
+		if err == nil {
+			return nil
 		}
-		if port != 0 {
-			return port, nil
+		if !errors.Is(err, syscall.EADDRINUSE) || ctx.Err() != nil {
+			return fmt.Errorf("nio: listen on %s %s: %w", network, netip.AddrPortFrom(ip, uint16(port)), err)
 		}
-		p, err := enginePort(r.eng)
-		if err != nil {
-			r.stopping.Store(true)
-			stopEngine(r)
-			return 0, fmt.Errorf("nio: cannot read the bound port: %w", err)
-		}
-		return p, nil
+		lastErr = err
 	}
-	return 0, fmt.Errorf("nio: no free port in %d…%d on %s: %w", cfg.Port, cfg.Port+tries-1, ip, lastErr)
+	return fmt.Errorf("nio: no free %s port in %d…%d on %s: %w", network, first, first+tries-1, ip, lastErr)
 }
 
 // enginePort reads the port gnet's listener is bound to (gnet has no Addr()).
@@ -277,55 +287,26 @@ func enginePort(eng gnet.Engine) (int, error) {
 	return 0, fmt.Errorf("unexpected socket address %T", sa)
 }
 
-func (t *Transport) bindUDP(r *receiver, ip netip.Addr) (*udpReceiver, int, error) {
+func (t *Transport) bindUDP(ctx context.Context, r *receiver, ip netip.Addr) (*udpReceiver, int, error) {
 	cfg := &t.cfg
-	tries := cfg.AutoBind
-	if cfg.UDPPort == 0 {
-		tries = 1
+	var conn *net.UDPConn
+	err := autobind(ctx, "udp", ip, cfg.UDPPort, cfg.AutoBind, func(port int) (err error) {
+		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	var lastErr error
-	for i := range tries {
-		port := cfg.UDPPort + i
-		if port > 65535 {
-			break
-		}
-		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
-		if err != nil {
-			lastErr = err
-			if isAddrInUse(err) {
-				continue
-			}
-			return nil, 0, fmt.Errorf("nio: listen on udp %s: %w", netip.AddrPortFrom(ip, uint16(port)), err)
-		}
-		if cfg.RxBufSize > 0 {
-			_ = conn.SetReadBuffer(cfg.RxBufSize)
-		}
-		if cfg.TxBufSize > 0 {
-			_ = conn.SetWriteBuffer(cfg.TxBufSize)
-		}
-		bound := conn.LocalAddr().(*net.UDPAddr).Port
-		return &udpReceiver{r: r, conn: conn, done: make(chan struct{})}, bound, nil
-	}
-	return nil, 0, fmt.Errorf("nio: no free udp port in %d…%d on %s: %w", cfg.UDPPort, cfg.UDPPort+tries-1, ip, lastErr)
-}
-
-// stopEngine shuts gnet down and waits until gnet.Run has returned, that is until every
-// event loop exited and every connection was closed. Engine.Stop polls every 500 ms; giving
-// it a cancelled context makes it only trigger the shutdown, and Run's return is the
-// completion signal.
-func stopEngine(r *receiver) {
-	cctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = r.eng.Stop(cctx)
-	<-r.runErr
+	setBuffers(conn, cfg.RxBufSize, cfg.TxBufSize)
+	bound := conn.LocalAddr().(*net.UDPAddr).Port
+	return &udpReceiver{r: r, conn: conn, done: make(chan struct{})}, bound, nil
 }
 
 func (t *Transport) stopReceiver(ctx context.Context) error {
 	r := t.rcv
 	t.rcv = nil
 	t.local.Store(nil)
-	r.stopping.Store(true)
-	stopEngine(r)
+	r.shutdown()
 	if u := t.udp; u != nil {
 		t.udp = nil
 		_ = u.conn.Close()

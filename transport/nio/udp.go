@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -55,23 +57,12 @@ func (u *udpReceiver) datagram(b []byte, from netip.AddrPort, cache *wire.Member
 		b = b[n:]
 		r.st.framesReceived.Add(1)
 		r.st.bytesReceived.Add(uint64(n))
-		msg := toMessage(&cd)
-		mode := ackModeOf(msg.Options)
-		// Count each ACK before it leaves, so that a sender that got it sees the counter.
-		if mode == ackBefore {
-			r.st.acksSent.Add(1)
-			u.ack(wire.AckFrame, from)
-		}
-		err = r.deliver(msg)
-		if mode == ackAfter {
-			if err == nil {
-				r.st.acksSent.Add(1)
-				u.ack(wire.AckFrame, from)
-			} else {
-				r.st.failAcksSent.Add(1)
-				u.ack(wire.FailAckFrame, from)
-			}
-		}
+		msg := channel.MessageFromChannelData(&cd)
+		r.deliverAcked(msg, ackModeOf(msg.Options), func(frame []byte, ctr *atomic.Uint64) {
+			// Counted before it leaves, so that a sender that got it sees the counter.
+			ctr.Add(1)
+			u.ack(frame, from)
+		})
 	}
 }
 

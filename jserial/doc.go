@@ -1,0 +1,91 @@
+// Package jserial reads and writes the Java Object Serialization Stream Protocol
+// (version 5), the format of everything Tribes and Tomcat send as objects:
+// channel messages that are not ByteMessages, RpcMessage, MapMessage, MemberMessage,
+// SessionMessageImpl, DeltaRequest data and session state.
+//
+// Nothing is ever instantiated from a class name. JDK classes with a fixed format map
+// to Go types; every other class decodes into an *Object that keeps its class
+// descriptor, field values and custom data, and encodes back to the same bytes, so a Go
+// node can carry Java objects it does not understand.
+//
+// # Mapping
+//
+//	Java                             Go
+//	null                             nil
+//	String                           string (modified UTF-8; TC_LONGSTRING above 65535 bytes)
+//	Boolean, Byte, Short, Character  bool, int8, int16, Char
+//	Integer, Long, Float, Double     int32, int64, float32, float64
+//	byte[], short[], char[]          []byte, []int16, []Char
+//	int[], long[], boolean[]         []int32, []int64, []bool
+//	float[], double[]                []float32, []float64
+//	Object[], String[], T[], T[][]   *Array (with its class descriptor)
+//	java.util.ArrayList              []any
+//	java.util.LinkedList             LinkedList
+//	java.util.HashMap                *Map, Class HashMap
+//	java.util.LinkedHashMap          *Map, Class LinkedHashMap
+//	java.util.TreeMap                *Map, Class TreeMap (Comparator kept)
+//	java.util.HashSet, LinkedHashSet *Set
+//	java.util.Date                   time.Time (millisecond precision, UTC)
+//	java.util.UUID                   UUID
+//	java.math.BigInteger             *big.Int
+//	java.math.BigDecimal             *BigDecimal
+//	an enum constant                 *Enum
+//	java.lang.Class (TC_CLASS)       *Class
+//	a class descriptor as a value    *ClassDesc
+//	any other class                  *Object
+//	writeObject/writeExternal data   BlockData between the values of an annotation
+//	TC_RESET (top level only)        Reset
+//
+// A mapped class arriving with another serialVersionUID than the JDK's is an
+// ErrSUIDMismatch; one with the JDK's SUID but an unusual descriptor (other fields or
+// flags, class annotations) decodes generically as an *Object.
+//
+// # Object identity
+//
+// Java writes an object that appears twice once and refers to it by handle later
+// (TC_REFERENCE). The encoder does the same for pointers (*Object, *Map, ...), for
+// slices and strings (the same backing memory is the same object; the decoder gives
+// every string and array its own memory, so a decoded stream re-encodes with the same
+// references) and, as Java's valueOf caches do, for Boolean, Byte, and Short, Integer,
+// Long and Character values in -128..127. Values without identity in Go (time.Time,
+// UUID, Float, Double, larger numbers) are written anew each time; a stream that shares
+// such an object, or holds two distinct Integer objects of a small value, decodes
+// correctly but re-encodes with a different handle layout. Go string literals with the
+// same text share memory, like Java's interned literals.
+//
+// A mapped value that contains itself (an ArrayList holding itself) cannot be
+// represented by a Go slice or Map: decoding it fails with ErrCycle. *Object graphs
+// may be cyclic. The encoder writes any Go graph, cyclic ones with back-references.
+//
+// # Writing Tribes classes
+//
+// Build a *ClassDesc (name, serialVersionUID, flags, fields) once and share it. A
+// Serializable class is an *Object with one Slot per class of its hierarchy that has
+// fields or a writeObject method (NewObject, SetField; writeObject's extra data goes
+// into Slot.Annotation, built with a DataWriter); an Externalizable class (Flags
+// SCExternalizable|SCBlockData) writes its data with a DataWriter into
+// Object.External, and its reader uses a DataReader, exactly as writeExternal and
+// readExternal do with ObjectOutput and ObjectInput.
+//
+// # Limits and errors
+//
+// DecoderConfig bounds nesting depth, handles, array and collection lengths and
+// stream size. No length read off the wire is allocated before it has been checked
+// against those limits and, for Unmarshal, against the bytes left. Errors are
+// *DecodeError values wrapping a sentinel (ErrTruncated, ErrUnknownTypeCode, ErrLimit,
+// ErrCycle, ErrSUIDMismatch, ...); the decoder never panics, which FuzzDecode checks.
+// A Decoder or Encoder is for one goroutine; Marshal and Unmarshal may be called
+// concurrently.
+//
+// # Golden streams
+//
+// testdata/*.ser were written by the JVM's own ObjectOutputStream
+// (interop/java/JserialGolden.java). Regenerate them with
+//
+//	scripts/gen-jserial-golden.sh
+//
+// TestGolden decodes each to the expected Go value, re-encodes it to the same bytes
+// and, for every file but the hash-ordered HashMap and HashSet ones, builds the value
+// in Go and encodes Java's bytes. scripts/bench-jserial.sh compares the speed with
+// Java's (docs/benchmarks.md).
+package jserial

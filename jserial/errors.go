@@ -1,0 +1,57 @@
+package jserial
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every decoding error is a *DecodeError wrapping one of them, so
+// errors.Is(err, jserial.ErrTruncated) and errors.As(err, &*DecodeError) both work.
+var (
+	// ErrBadHeader: the stream does not start with AC ED 00 05.
+	ErrBadHeader = errors.New("jserial: not a Java serialization stream (version 5)")
+	// ErrTruncated: the input ended inside an element.
+	ErrTruncated = errors.New("jserial: truncated stream")
+	// ErrUnknownTypeCode: a byte that is not a TC_* code where one was expected.
+	ErrUnknownTypeCode = errors.New("jserial: unknown type code")
+	// ErrLimit: a DecoderConfig or EncoderConfig limit was exceeded.
+	ErrLimit = errors.New("jserial: limit exceeded")
+	// ErrCycle: a reference to a mapped value (list, map, set, ...) or class descriptor
+	// that is still being decoded (Go slices and Maps cannot contain themselves), or a
+	// class descriptor that is its own superclass.
+	ErrCycle = errors.New("jserial: cyclic reference")
+	// ErrSUIDMismatch: a JDK class the package maps to a Go type arrived with another
+	// serialVersionUID than the JDK's.
+	ErrSUIDMismatch = errors.New("jserial: serialVersionUID mismatch")
+	// ErrMalformed: the stream is structurally invalid (bad handle, invalid modified
+	// UTF-8, a descriptor Java would reject, a mapped class with unexpected custom data).
+	ErrMalformed = errors.New("jserial: malformed stream")
+	// ErrUnsupported: valid Java serialization the package does not handle
+	// (TC_EXCEPTION, TC_PROXYCLASSDESC, externalizable data without SC_BLOCK_DATA).
+	ErrUnsupported = errors.New("jserial: unsupported stream element")
+	// ErrTrailingData: Unmarshal found more than one element in the stream.
+	ErrTrailingData = errors.New("jserial: data after the first element")
+	// ErrType: Marshal/Encode got a Go value it cannot write, or a field value whose Go
+	// type does not match the field's type code.
+	ErrType = errors.New("jserial: value cannot be serialized")
+)
+
+// DecodeError reports where and why decoding failed.
+type DecodeError struct {
+	Offset int64 // byte offset in the stream (the header counts)
+	Err    error // one of the sentinels above, or an error of the underlying reader
+	Detail string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("%v at offset %d", e.Err, e.Offset)
+	}
+	return fmt.Sprintf("%v at offset %d: %s", e.Err, e.Offset, e.Detail)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+func typeErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrType}, args...)...)
+}

@@ -1,0 +1,110 @@
+package jserial
+
+import (
+	"bytes"
+	"errors"
+	"math/big"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func roundTrip(t *testing.T, v any) any {
+	t.Helper()
+	b, err := Marshal(v)
+	if err != nil {
+		t.Fatalf("Marshal(%#v): %v", v, err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatalf("Unmarshal(Marshal(%#v)): %v\n%x", v, err, b)
+	}
+	b2, err := Marshal(got)
+	if err != nil || !bytes.Equal(b, b2) {
+		t.Fatalf("second Marshal differs (%v):\n%x\n%x", err, b, b2)
+	}
+	return got
+}
+
+func TestRoundTripValues(t *testing.T) {
+	enumDesc := NewEnumDesc("java.util.concurrent.TimeUnit")
+	point := &ClassDesc{Name: "demo.Point", SUID: 1, Flags: SCSerializable, Fields: []Field{
+		{Type: 'I', Name: "x"}, {Type: 'L', Name: "label", Signature: "Ljava/lang/String;"}}}
+	p, _ := NewObject(point)
+	_ = p.SetField("x", int32(7))
+	_ = p.SetField("label", "seven")
+	for _, v := range []any{
+		nil, "", "héllo \x00 wörld 😀", true, false, int8(-3), int16(300), Char('z'), int32(1 << 20), int64(-1 << 40),
+		float32(1.5), float64(-2.25), []byte{1, 2, 3}, []byte{}, []int32{1, -1}, []int64{5}, []int16{-2}, []Char{'a'},
+		[]bool{true, false}, []float32{0.5}, []float64{3}, []any{"a", int32(1), nil}, LinkedList{int64(2)},
+		UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, time.UnixMilli(1700000000123).UTC(),
+		big.NewInt(-123456789), new(big.Int), &BigDecimal{Unscaled: big.NewInt(31415), Scale: 4},
+		&Map{Entries: []Entry{{"a", int32(1)}, {"b", []any{"x"}}}, LoadFactor: 0.75, Threshold: 12, Capacity: 16},
+		&Map{Class: TreeMap, Entries: []Entry{{"k", "v"}}},
+		&Map{Class: LinkedHashMap, Entries: []Entry{{int32(1), int32(2)}}, LoadFactor: 0.75, Threshold: 12, Capacity: 16},
+		&Set{Elems: []any{"x", "y"}, Capacity: 16, LoadFactor: 0.75},
+		&Enum{Class: enumDesc, Name: "SECONDS"}, &Class{Desc: point}, p,
+		&Array{Class: StringArrayDesc, Elems: []any{"a", nil, "a"}},
+	} {
+		got := roundTrip(t, v)
+		if !reflect.DeepEqual(normal(got), normal(v)) {
+			t.Errorf("round trip of %#v gave %#v", v, got)
+		}
+	}
+}
+
+// normal makes values comparable with DeepEqual (big.Int internals, empty slices).
+func normal(v any) any {
+	switch x := v.(type) {
+	case *big.Int:
+		return x.String()
+	case *BigDecimal:
+		return [2]any{x.Unscaled.String(), x.Scale}
+	case []byte:
+		return append([]byte{}, x...)
+	}
+	return v
+}
+
+func TestBackReferences(t *testing.T) {
+	shared := []byte{9}
+	s := string([]byte("same")) // one string value, written twice
+	list := []any{s, s, "same" + string([]byte{}), shared, shared, int32(5), int32(5), int32(500), int32(500)}
+	b, err := Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, list) {
+		t.Fatalf("got %#v", got)
+	}
+	// References: s, shared, Integer 5 (cached by valueOf; 500 is not) and the Integer
+	// descriptor for each 500.
+	if n := bytes.Count(b, []byte{tcReference, 0, 0x7e}); n != 5 {
+		t.Errorf("%d back-references in %x", n, b)
+	}
+}
+
+func TestSelfReferencingObject(t *testing.T) {
+	node := &ClassDesc{Name: "demo.Node", SUID: 1, Flags: SCSerializable, Fields: []Field{{Type: 'L', Name: "next", Signature: "Ldemo/Node;"}}}
+	n, _ := NewObject(node)
+	_ = n.SetField("next", n)
+	got := roundTrip(t, n).(*Object)
+	if next, _ := got.Field("next"); next != got {
+		t.Fatal("cycle lost")
+	}
+}
+
+func TestCyclicListIsAnError(t *testing.T) {
+	// An ArrayList that contains itself: TC_REFERENCE to the list inside it.
+	b, _ := Marshal([]any{"x"})
+	i := bytes.Index(b, []byte{tcString, 0, 1, 'x'})
+	cyc := append(append(bytes.Clone(b[:i]), tcReference, 0, 0x7e, 0, 1), b[i+4:]...)
+	_, err := Unmarshal(cyc)
+	if !errors.Is(err, ErrCycle) {
+		t.Fatalf("got %v", err)
+	}
+}

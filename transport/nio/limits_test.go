@@ -1,0 +1,417 @@
+package nio
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// The connection beyond MaxConnections is closed at once; the others keep working.
+func TestMaxConnectionsRefusesTheNextOne(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxConnections = 3
+	rec := newRecorder(8)
+	b := startNode(t, cfg, rec.rx)
+	src, _ := b.member.MarshalBinary()
+	var conns []net.Conn
+	for range 3 {
+		c := dialRaw(t, b)
+		if _, err := c.Write(frame(src, channel.OptUseAck, []byte("x"))); err != nil {
+			t.Fatal(err)
+		}
+		if k := readAcks(t, c, 1); k[0] != wire.Ack {
+			t.Fatalf("ack %v", k)
+		}
+		rec.next(t)
+		conns = append(conns, c)
+	}
+	extra := dialRaw(t, b)
+	expectClosed(t, extra)
+	eventually(t, "refused counter", func() bool { return b.t.Stats().ConnsRefused == 1 })
+	for _, c := range conns {
+		if _, err := c.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
+			t.Fatal(err)
+		}
+		if k := readAcks(t, c, 1); k[0] != wire.Ack {
+			t.Fatalf("ack %v", k)
+		}
+		rec.next(t)
+	}
+	// Closing one makes room again.
+	_ = conns[0].Close()
+	eventually(t, "a free slot", func() bool { return b.t.Stats().ConnsOpen == 2 })
+	c := dialRaw(t, b)
+	if _, err := c.Write(frame(src, channel.OptUseAck, []byte("z"))); err != nil {
+		t.Fatal(err)
+	}
+	if k := readAcks(t, c, 1); k[0] != wire.Ack {
+		t.Fatalf("ack %v", k)
+	}
+}
+
+// A connection that sends nothing, and one that starts a frame and dribbles it byte by
+// byte, are closed; an idle connection that carried a frame (a pooled sender connection)
+// stays open.
+func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
+	cfg := testConfig()
+	cfg.FirstFrameTimeout = 100 * time.Millisecond
+	cfg.FrameTimeout = 300 * time.Millisecond
+	rec := newRecorder(8)
+	b := startNode(t, cfg, rec.rx)
+	src, _ := b.member.MarshalBinary()
+
+	pooled := dialRaw(t, b)
+	if _, err := pooled.Write(frame(src, channel.OptUseAck, []byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	readAcks(t, pooled, 1)
+	rec.next(t)
+
+	idle := dialRaw(t, b)
+	slow := dialRaw(t, b)
+	f := frame(src, channel.OptUseAck, make([]byte, 1000))
+	dribbled := make(chan struct{})
+	go func() {
+		defer close(dribbled)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < len(f)-1; i++ { // never the last byte
+			if _, err := slow.Write(f[i : i+1]); err != nil {
+				return
+			}
+			<-tick.C
+		}
+	}()
+	expectClosed(t, idle)
+	expectClosed(t, slow)
+	<-dribbled
+	eventually(t, "timed-out counter", func() bool { return b.t.Stats().ConnsTimedOut == 2 })
+	rec.none(t)
+
+	if _, err := pooled.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
+		t.Fatal(err)
+	}
+	if k := readAcks(t, pooled, 1); k[0] != wire.Ack {
+		t.Fatalf("ack %v", k)
+	}
+	if string(rec.next(t).Data) != "y" {
+		t.Fatal("wrong message")
+	}
+}
+
+// A peer that sends use_ack,sync frames and never reads its ACKs: once
+// MaxConnOutboundBytes of ACKs wait, the receiver stops decoding its frames (no more ACKs
+// are queued) and closes it after FrameTimeout. The ACK bytes written stay bounded by the
+// socket buffers plus the cap, whatever the peer sent.
+func TestPeerNotReadingAcksIsPausedThenClosed(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxConnOutboundBytes = 4 << 10
+	cfg.FrameTimeout = 300 * time.Millisecond
+	cfg.TxBufSize = 4 << 10
+	b := startNode(t, cfg, nil)
+	src, _ := b.member.MarshalBinary()
+	c := dialRaw(t, b)
+	_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	f := frame(src, channel.OptUseAck|channel.OptSyncAck, []byte("x"))
+	var batch []byte
+	for range 256 {
+		batch = append(batch, f...)
+	}
+	var stop atomic.Bool
+	written := make(chan int, 1)
+	go func() {
+		n := 0
+		for !stop.Load() && n < 256<<20 {
+			m, err := c.Write(batch)
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		written <- n
+	}()
+	eventually(t, "a pause on unread ACKs", func() bool { return b.t.Stats().AckPauses >= 1 })
+	stop.Store(true)
+	expectClosed(t, c)
+	eventually(t, "stalled counter", func() bool { return b.t.Stats().ConnsStalled == 1 })
+	<-written
+	st := b.t.Stats()
+	// Kernel buffers on both sides (a few hundred KiB on loopback at most with these
+	// settings) plus the 4 KiB cap: far below what an unbounded node would queue.
+	if acked := st.AcksSent * uint64(len(wire.AckFrame)); acked > 4<<20 {
+		t.Fatalf("%d ACK bytes written to a peer that reads none", acked)
+	}
+	if st.ConnsOpen != 0 {
+		t.Fatalf("%d connections open", st.ConnsOpen)
+	}
+}
+
+// 100 connections each send the first part of a max-size frame: only as many frames as
+// MaxPendingBytes holds are reserved, the others are refused and their connections closed,
+// the heap grows by about the budget, and everything is given back when they close.
+func TestPendingBudgetBoundsPartialFrames(t *testing.T) {
+	const (
+		maxFrame = 1 << 20
+		budget   = 4 << 20
+		conns    = 100
+	)
+	cfg := testConfig()
+	cfg.MaxFrameSize = maxFrame
+	cfg.MaxPendingBytes = budget
+	rec := newRecorder(4)
+	b := startNode(t, cfg, rec.rx)
+	src, _ := b.member.MarshalBinary()
+	big := wire.AppendChannelDataFrame(nil, uint32(channel.OptUseAck), 1, channel.NewMessageID(), src,
+		make([]byte, maxFrame-wire.ChannelDataLen(16, len(src), 0)))
+	if len(big) != wire.FrameLen(maxFrame) {
+		t.Fatalf("frame of %d bytes, want %d", len(big), wire.FrameLen(maxFrame))
+	}
+	fits := budget / len(big)
+
+	before := heapInUse()
+	var cs []net.Conn
+	for range conns {
+		c := dialRaw(t, b)
+		if _, err := c.Write(big[:1024]); err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	eventually(t, "refusals", func() bool { return b.t.Stats().FramesRefused == uint64(conns-fits) })
+	st := b.t.Stats()
+	if st.PendingBytes > budget || st.PendingBytes < int64(fits*len(big)) {
+		t.Fatalf("pending %d bytes, want %d reserved frames within %d", st.PendingBytes, fits, budget)
+	}
+	eventually(t, "refused connections closed", func() bool { return b.t.Stats().ConnsOpen == int64(fits) })
+	if grew := heapInUse() - before; grew > budget+8<<20 {
+		t.Fatalf("heap grew by %d bytes for %d partial frames (budget %d)", grew, conns, budget)
+	}
+	for _, c := range cs {
+		_ = c.Close()
+	}
+	eventually(t, "budget returned", func() bool { return b.t.Stats().PendingBytes == 0 })
+
+	// A whole frame of the maximum size still goes through.
+	c := dialRaw(t, b)
+	if _, err := c.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	if k := readAcks(t, c, 1); k[0] != wire.Ack {
+		t.Fatalf("ack %v", k)
+	}
+	rec.next(t)
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse)
+}
+
+// emfileChildEnv makes the test binary run emfileChild instead of the tests.
+const emfileChildEnv = "TRIBES_NIO_EMFILE_CHILD"
+
+// A receiver whose process runs out of descriptors: accept fails with EMFILE and gnet stops
+// its engine. The transport reports the failure (channel.ErrReceiverFailed), restarts the
+// engine on the same port once descriptors are free, and a send succeeds again. The
+// receiver runs in a child process with RLIMIT_NOFILE lowered and every descriptor taken.
+func TestReceiverSurvivesDescriptorExhaustion(t *testing.T) {
+	if os.Getenv(emfileChildEnv) == "1" {
+		emfileChild()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReceiverSurvivesDescriptorExhaustion$")
+	cmd.Env = append(os.Environ(), emfileChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("child: %v", err)
+		}
+	})
+	expect := func(prefix string) string {
+		t.Helper()
+		deadline := time.After(waitTimeout)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("child exited before %q", prefix)
+				}
+				t.Logf("child: %s", l)
+				if strings.HasPrefix(l, prefix) {
+					return strings.TrimPrefix(l, prefix)
+				}
+			case <-deadline:
+				t.Fatalf("timed out waiting for %q from the child", prefix)
+			}
+		}
+	}
+	port, _ := strconv.Atoi(expect("port "))
+	expect("exhausted")
+
+	// The kernel completes the handshakes; the child's accept fails with EMFILE. Connections
+	// are attempted until the child reports the failure (one may meet the engine restarting).
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	stopDial := make(chan struct{})
+	dialed := make(chan struct{})
+	go func() {
+		defer close(dialed)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if c, err := net.DialTimeout("tcp", addr, waitTimeout); err == nil {
+				defer c.Close()
+			}
+			select {
+			case <-stopDial:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	got := expect("health ")
+	close(stopDial)
+	<-dialed
+	if !strings.Contains(got, channel.ErrReceiverFailed.Error()) {
+		t.Fatalf("health event %q", got)
+	}
+	fmt.Fprintln(stdin, "free")
+	expect("freed")
+
+	snd, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Start(context.Background(), channel.SvcSender, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Stop(context.Background(), channel.SvcSender)
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+	dst := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(port), SecurePort: -1, UDPPort: -1}
+	var lastErr error
+	eventually(t, "a send to the recovered receiver", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		lastErr = snd.Send(ctx, []channel.Member{dst}, &channel.Message{Options: channel.OptUseAck | channel.OptSyncAck,
+			ID: channel.NewMessageID(), Source: src, Data: []byte("after")})
+		return lastErr == nil
+	})
+	expect("got after")
+	_ = stdin.Close()
+	st := expect("stats ")
+	var failures, restarts int
+	var healthy bool
+	if _, err := fmt.Sscanf(st, "failures=%d restarts=%d healthy=%t", &failures, &restarts, &healthy); err != nil {
+		t.Fatalf("stats %q: %v", st, err)
+	}
+	if failures < 1 || restarts < 1 || !healthy {
+		t.Fatalf("child stats %q", st)
+	}
+}
+
+// emfileChild runs the receiver of TestReceiverSurvivesDescriptorExhaustion: it starts a
+// transport, lowers RLIMIT_NOFILE, takes every free descriptor, prints what happens and
+// frees the descriptors when told to ("free" on stdin). It exits when stdin closes.
+func emfileChild() {
+	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(os.Stdout, format+"\n", args...)
+	}
+	cfg := testConfig()
+	cfg.EventLoops = 1
+	cfg.Logger = nil
+	tr, err := New(cfg)
+	if err != nil {
+		say("error %v", err)
+		os.Exit(1)
+	}
+	var healthy atomic.Bool
+	healthy.Store(true)
+	tr.SetHealthFunc(func(err error) {
+		healthy.Store(err == nil)
+		say("health %v", err)
+	})
+	err = tr.Start(context.Background(), channel.SvcReceiver, func(m *channel.Message) error {
+		say("got %s", m.Data)
+		return nil
+	})
+	if err != nil {
+		say("error %v", err)
+		os.Exit(1)
+	}
+	say("port %d", tr.LocalAddress().Port)
+
+	var lim syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	lim.Cur = 256
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		say("error %v", err)
+		os.Exit(1)
+	}
+	var hog []*os.File
+	for {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			if !errors.Is(err, syscall.EMFILE) {
+				say("error %v", err)
+				os.Exit(1)
+			}
+			break
+		}
+		hog = append(hog, f)
+	}
+	say("exhausted")
+
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() == "free" {
+			for _, f := range hog {
+				_ = f.Close()
+			}
+			hog = nil
+			say("freed")
+		}
+	}
+	st := tr.Stats()
+	say("stats failures=%d restarts=%d healthy=%t", st.ReceiverFailures, st.ReceiverRestarts, healthy.Load())
+	_ = tr.Stop(context.Background(), channel.SvcAll)
+	os.Exit(0)
+}

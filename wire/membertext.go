@@ -1,0 +1,88 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// ErrBadMemberText is wrapped by every error about a member written as text.
+var ErrBadMemberText = errors.New("tribes/wire: malformed member text")
+
+// MaxMemberListLen bounds the text ParseMemberList reads (64 KiB, some thousand members).
+const MaxMemberListLen = 64 << 10
+
+// ParseMemberText parses a member written "host:port:uniqueIdHex", the form of Tomcat's
+// static member lists and of tribesdemo's --static flag. The unique id may be left out
+// ("host:port"), leaving it zero; an IPv6 host is written in brackets ("[::1]:4000:…"); a
+// host name is looked up and its first address taken. Only Host, Port and UniqueID are
+// set, and SecurePort and UDPPort are -1 (none).
+func ParseMemberText(s string) (Member, error) {
+	return parseMemberText(s, net.LookupIP)
+}
+
+func parseMemberText(s string, lookup func(string) ([]net.IP, error)) (Member, error) {
+	var m Member
+	s = strings.TrimSpace(s)
+	hostPort, idHex := s, ""
+	if i := strings.LastIndexByte(s, ':'); i > 0 && len(s)-i-1 == 32 {
+		hostPort, idHex = s[:i], s[i+1:]
+	}
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return m, fmt.Errorf("%w: %q: want host:port:uniqueIdHex: %w", ErrBadMemberText, s, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		ips, lerr := lookup(host)
+		if lerr != nil || len(ips) == 0 {
+			return m, fmt.Errorf("%w: %q: bad host: %w", ErrBadMemberText, s, err)
+		}
+		ip, _ = netip.AddrFromSlice(ips[0])
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return m, fmt.Errorf("%w: %q: bad port: %w", ErrBadMemberText, s, err)
+	}
+	m.Host = ip.Unmap().AsSlice()
+	m.Port = int32(p)
+	m.SecurePort, m.UDPPort = -1, -1
+	if idHex != "" {
+		if m.UniqueID, err = ParseUniqueID(idHex); err != nil {
+			return m, fmt.Errorf("%w: %q: %w", ErrBadMemberText, s, err)
+		}
+	}
+	return m, nil
+}
+
+// ParseMemberList parses a comma-separated list of members written as ParseMemberText
+// reads them; empty items are skipped. The list is at most MaxMemberListLen bytes.
+func ParseMemberList(list string) ([]Member, error) {
+	return parseMemberList(list, net.LookupIP)
+}
+
+func parseMemberList(list string, lookup func(string) ([]net.IP, error)) ([]Member, error) {
+	if len(list) > MaxMemberListLen {
+		return nil, fmt.Errorf("%w: list of %d bytes, at most %d", ErrBadMemberText, len(list), MaxMemberListLen)
+	}
+	var out []Member
+	for _, f := range strings.Split(list, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		m, err := parseMemberText(f, lookup)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// FormatMemberText writes m as ParseMemberText reads it: "host:port:uniqueIdHex".
+func FormatMemberText(m Member) string {
+	return m.Addr() + ":" + m.UniqueID.String()
+}
