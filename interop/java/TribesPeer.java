@@ -49,6 +49,7 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *      [--log-level WARNING] [--interceptors "TcpFailureDetector,Gzip(compressionMinSize=10),…"]
  *      [--mcast-addr 228.0.0.4 --mcast-port 45564 --mcast-bind 127.0.0.1 --frequency 500
  *       --drop-time 3000 --ttl 1] [--static-members host:port:idhex,... (with StaticMembership)]
+ *      [--static-membership host:port:idhex,... --channel-name NAME ... (StaticMembershipService, see StaticPeer)]
  *      [--rpc ID [--rpc-stall-prefix STR] [--rpc-reply-options N]] (RpcChannel, see RpcPeer)
  * bench-send --to host:port:idhex --count N --size S --options O [--seconds T]
  *      [--bind 127.0.0.1 --port 4100] [--warmup N] [--interceptors "Order,MessageDispatch,Gzip"]
@@ -100,6 +101,9 @@ public final class TribesPeer {
                         usage("jserial-golden needs exactly one output directory");
                     }
                     rc = JserialGolden.run(a.positional.get(0));
+                    break;
+                case "jserial-bench":
+                    rc = JserialBench.run(a);
                     break;
                 default:
                     usage("unknown subcommand " + argv[0]);
@@ -244,15 +248,17 @@ public final class TribesPeer {
 
         /** True when --mcast-addr configured multicast membership. */
         boolean mcast;
+        /** True when --static-membership configured StaticMembershipService (StaticPeer). */
+        boolean staticMembership;
 
         void start() throws ChannelException {
-            // Without --mcast-addr membership is never started: no multicast at all.
+            // Membership levels start later (startMembership), if any is configured.
             channel.start(Channel.SND_RX_SEQ | Channel.SND_TX_SEQ);
         }
 
         /** Starts multicast membership (after the local member's id/domain/payload are set). */
         void startMembership() throws ChannelException {
-            if (mcast) {
+            if (mcast || staticMembership) {
                 channel.start(Channel.MBR_RX_SEQ | Channel.MBR_TX_SEQ);
             }
         }
@@ -307,7 +313,7 @@ public final class TribesPeer {
             watchdog.setDaemon(true);
             watchdog.start();
             try {
-                channel.stop(mcast ? Channel.DEFAULT : Channel.SND_RX_SEQ | Channel.SND_TX_SEQ);
+                channel.stop(mcast || staticMembership ? Channel.DEFAULT : Channel.SND_RX_SEQ | Channel.SND_TX_SEQ);
             } catch (Throwable t) {
                 System.err.println("TribesPeer: stop failed: " + t);
             }
@@ -672,6 +678,7 @@ public final class TribesPeer {
         addInterceptors(n.channel, a.opts.get("interceptors"));
         addStaticMembers(n.channel, a.opts.get("static-members"));
         n.configureMcast(a);
+        n.staticMembership = StaticPeer.configure(n, a, bind);
         n.channel.addMembershipListener(new org.apache.catalina.tribes.MembershipListener() {
             @Override
             public void memberAdded(Member m) {
