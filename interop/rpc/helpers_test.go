@@ -34,7 +34,8 @@ const (
 	stallTimeout = 1500 * time.Millisecond
 )
 
-// startGo starts a Go channel on loopback with the nio transport and no members.
+// startGo starts a Go channel on loopback with the nio transport and no members: calls and
+// sends name their destinations, and the channel accepts messages from non-members.
 func startGo(t testing.TB) *channel.Channel {
 	t.Helper()
 	cfg := nio.DefaultConfig()
@@ -43,7 +44,7 @@ func startGo(t testing.TB) *channel.Channel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: static.New()})
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: static.New(), AcceptNonMembers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
