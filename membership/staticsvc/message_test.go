@@ -51,7 +51,7 @@ func TestMessageLayout(t *testing.T) {
 		{0, 0, 0, 0, 0, 0, 0, 1, 0x02, 0, 3, 'I', 0, 7}, // SUID 1, SC_SERIALIZABLE, 3 fields, I msgtype
 		append([]byte{0x72, 0, byte(len(memberImplClass))}, memberImplClass...),
 		{0x84, 0x76, 0xf3, 0x7b, 0x32, 0x95, 0x36, 0x67, 0x0c, 0, 0, 0x78, 0x70}, // -8901659902996040089, externalizable
-		{0x77, 0x56, 0, 0, 0, 0x52, 'T', 'R', 'I', 'B', 'E', 'S', '-', 'B'},          // block of 4 + 82 member bytes
+		{0x77, 0x56, 0, 0, 0, 0x52, 'T', 'R', 'I', 'B', 'E', 'S', '-', 'B'},      // block of 4 + 82 member bytes
 	} {
 		if !bytes.Contains(b, want) {
 			t.Errorf("stream lacks % x\n% x", want, b)
