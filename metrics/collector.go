@@ -77,8 +77,9 @@ type source struct {
 
 // NewCollector returns a collector of what cfg lists. A channel gives the sources:
 //
-//   - "channel": channel.Stats, plus the member count (tribes_channel_members) and the
-//     started levels (tribes_channel_started_levels);
+//   - "channel": channel.Stats, plus the member count (tribes_channel_members), the
+//     started levels (tribes_channel_started_levels) and Channel.Healthy
+//     (tribes_channel_healthy, 0 or 1);
 //   - "transport": the transport's Stats, if it has a Stats method (transport/nio does);
 //   - "membership": the membership service's Stats, if it has one (membership/mcast does);
 //   - "interceptor_<type>": each interceptor with a Stats method, named after its Go type

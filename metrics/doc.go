@@ -1,23 +1,33 @@
 // Package metrics exposes the statistics of channels, transports, membership services,
-// interceptors and session managers to monitoring: as Prometheus text on an HTTP handler,
-// as JSON through expvar, and to Go code.
+// interceptors and session managers to monitoring: as a prometheus.Collector
+// (github.com/prometheus/client_golang) that you register in a registry of your own, and
+// as JSON through expvar.
 //
-// A Registry holds named sources. A source is a function returning a struct of numbers
+// A Collector reads named sources. A source is a function returning a struct of numbers
 // (func() T or func() any), or a value with a Stats() method returning one, such as
 // *channel.Channel, *nio.Transport, *mcast.Service, most interceptors, *delta.Manager and
-// *delta.Cluster. Nothing is copied or counted by the registry itself: each scrape calls the
-// sources, so registering costs nothing on the message path.
+// *delta.Cluster. Nothing is copied or counted by the collector itself: each collection
+// calls the sources, so collecting costs nothing on the message path.
 //
-//	reg := metrics.NewRegistry()
-//	if err := reg.RegisterChannel(ch); err != nil { ... }      // channel, transport, membership, interceptors
-//	if err := reg.RegisterSessionManager(m); err != nil { ... } // session/delta
-//	_ = reg.PublishExpvar("tribes")                              // optional: expvar's /debug/vars
-//	go reg.Serve(ctx, "127.0.0.1:9100")                          // /metrics and /debug/vars
+//	c, err := metrics.NewCollector(metrics.Config{
+//		Channel:         ch,                         // channel, transport, membership, interceptors
+//		SessionManagers: []*delta.Manager{m},        // session/delta
+//	})
+//	if err != nil { ... }
+//	reg := prometheus.NewRegistry()
+//	reg.MustRegister(c)
+//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//	_ = c.PublishExpvar("tribes")                  // optional: expvar's /debug/vars
 //
-// Several channels in one process are told apart by labels:
+// Several channels in one process get a collector each, told apart by labels:
 //
-//	reg.RegisterChannel(ch1, metrics.L("node", "node1"))
-//	reg.RegisterChannel(ch2, metrics.L("node", "node2"))
+//	c1, _ := metrics.NewCollector(metrics.Config{Channel: ch1, Labels: prometheus.Labels{"node": "node1"}})
+//	c2, _ := metrics.NewCollector(metrics.Config{Channel: ch2, Labels: prometheus.Labels{"node": "node2"}})
+//
+// A registry wants a metric to have the same label names wherever it comes from: two
+// collectors in one registry whose channels have different interceptor stacks (one with
+// two throughput interceptors, labelled by position, one with a single one) are refused
+// when the second registers.
 //
 // # Metric names and types
 //
@@ -30,11 +40,12 @@
 //   - signed integers, floats and booleans (0 or 1) are gauges;
 //   - time.Duration is a gauge in seconds, suffix _seconds;
 //   - time.Time is a gauge of Unix seconds, suffix _timestamp_seconds (left out while zero);
-//   - a nested struct adds its field name to the prefix; an embedded one adds nothing;
+//   - a nested struct, or a pointer to one, adds its field name to the prefix; an embedded
+//     one adds nothing; a nil pointer leaves its fields out;
 //   - a map from a string, integer or fmt.Stringer key to a number gives one series per key,
 //     labelled with the key type's name in snake case (map[delta.Event]uint64 gives
 //     event="EVT_SESSION_DELTA"), or "key" for an unnamed key type;
-//   - other fields (strings, slices, ...) are left out.
+//   - other fields (strings, slices, interfaces, ...) are left out.
 //
 // Struct tags override this, for types that want it:
 //
@@ -43,7 +54,7 @@
 //	Sent     map[K]uint64  `metrics:",label=event"`
 //	Debug    uint64        `metrics:"-"`
 //
-// The HELP line is the help tag, or else the Go name of the field ("channel.Stats.MessagesSent"),
+// The help text is the help tag, or else the Go name of the field ("channel.Stats.MessagesSent"),
 // whose documentation says what it counts.
 //
 // The expvar form (Var, PublishExpvar) is one JSON object per source, keyed by the source

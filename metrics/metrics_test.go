@@ -349,7 +349,6 @@ func TestSourceChanges(t *testing.T) {
 	}
 }
 
-// startPair starts two channels on an in-memory network, the first with interceptors.
 func newThroughput(t *testing.T) *interceptors.Throughput {
 	tp, err := interceptors.NewThroughput(interceptors.ThroughputConfig{Interval: -1})
 	if err != nil {
@@ -358,6 +357,7 @@ func newThroughput(t *testing.T) *interceptors.Throughput {
 	return tp
 }
 
+// startPair starts two channels on an in-memory network, the first with interceptors.
 func startPair(t *testing.T, ics ...channel.Interceptor) (a, b *channel.Channel) {
 	t.Helper()
 	ctx := context.Background()
@@ -383,13 +383,11 @@ func startPair(t *testing.T, ics ...channel.Interceptor) (a, b *channel.Channel)
 }
 
 func TestChannel(t *testing.T) {
-	tp1 := newThroughput(t)
-	tp2 := newThroughput(t)
 	df, err := interceptors.NewDomainFilter(interceptors.DomainFilterConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := startPair(t, tp1, df, tp2)
+	a, b := startPair(t, newThroughput(t), df, newThroughput(t))
 	b.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error { return nil }))
 	ctx := context.Background()
 	for range 5 {
@@ -433,6 +431,12 @@ func TestChannel(t *testing.T) {
 	reg.MustRegister(ca)
 	if err := reg.Register(newCollector(t, metrics.Config{Channel: a, Labels: prometheus.Labels{"node": "a"}})); err == nil {
 		t.Error("a second collector of the same channel and labels was registered")
+	}
+	// A channel with one throughput interceptor has no position label on its metrics: a
+	// registry holding the one with two refuses it.
+	single, _ := startPair(t, newThroughput(t))
+	if err := reg.Register(newCollector(t, metrics.Config{Channel: single, Labels: prometheus.Labels{"node": "c"}})); err == nil || !strings.Contains(err.Error(), "different label names") {
+		t.Errorf("interceptor metrics with other label names: %v", err)
 	}
 }
 

@@ -75,14 +75,10 @@ Example:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	opts, err := parseOptionsFlag(*optStr)
+	opts, err := parseOptionsFlag("options", *optStr)
 	if err != nil {
 		return err
 	}
@@ -160,8 +156,8 @@ Example:
 		}
 	}()
 	finish := func() {}
-	if w, ok := terminalWidth(stdout); ok && *showProgress && !*asJSON {
-		finish = startProgress(stdout, w, int64(*count), limit, func() (int64, int64) {
+	if isTerminal(stdout) && *showProgress && !*asJSON {
+		finish = startProgress(stdout, int64(*count), limit, func() (int64, int64) {
 			f := failed.Load()
 			return sent.Load() + f, f
 		})

@@ -7,58 +7,53 @@ import (
 	"math"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
-// terminalWidth returns the width of w if w is a terminal, and whether it is one. Only
-// then do the load commands draw a progress bar: output to a pipe or a file stays free of
-// carriage returns.
-func terminalWidth(w io.Writer) (int, bool) {
-	f, ok := w.(*os.File)
-	if !ok {
-		return 0, false
-	}
-	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
-		return 0, false
-	}
-	if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-		return int(ws.Col), true
-	}
-	return 80, true
-}
-
-// progress redraws one status line with a bar on a terminal, at most every interval.
-// The bar shows the larger of the fractions done by count and by time, since a run ends
-// at whichever limit comes first.
+// progress redraws one status line with a bar (schollz/progressbar) on a terminal, every
+// progressInterval. The bar shows the larger of the fractions done by count and by time,
+// since a run ends at whichever limit comes first; the text after it counts messages.
 type progress struct {
-	w        io.Writer
-	width    int
-	count    int64         // planned messages (0: no count limit)
-	limit    time.Duration // time limit (0: none)
-	start    time.Time
-	sample   func() (done, failed int64) // done counts the failed ones too
-	stop     chan struct{}
-	finished sync.WaitGroup
+	bar    *progressbar.ProgressBar
+	count  int64         // planned messages (0: no count limit)
+	limit  time.Duration // time limit (0: none)
+	start  time.Time
+	sample func() (done, failed int64) // done counts the failed ones too
 }
 
-const progressInterval = 100 * time.Millisecond
+const (
+	progressInterval = 100 * time.Millisecond
+	progressSteps    = 1000 // the bar's maximum: it counts thousandths of the run
+)
 
-// startProgress starts redrawing the line on w, which must be a terminal of the given
-// width, until the returned function is called; that function draws the line a last time
-// and ends it with a newline.
-func startProgress(w io.Writer, width int, count int64, limit time.Duration, sample func() (done, failed int64)) (finish func()) {
-	p := &progress{w: w, width: width, count: count, limit: limit, start: time.Now(), sample: sample, stop: make(chan struct{})}
-	p.finished.Go(func() {
+func newProgress(w io.Writer, count int64, limit time.Duration, sample func() (done, failed int64)) *progress {
+	return &progress{
+		bar: progressbar.NewOptions64(progressSteps, progressbar.OptionSetWriter(w), progressbar.OptionSetWidth(40),
+			progressbar.OptionSetTheme(progressbar.Theme{Saucer: "#", SaucerPadding: ".", BarStart: "[", BarEnd: "]"}),
+			progressbar.OptionSetPredictTime(false), progressbar.OptionShowDescriptionAtLineEnd(),
+			progressbar.OptionUseANSICodes(true)),
+		count: count, limit: limit, start: time.Now(), sample: sample,
+	}
+}
+
+// startProgress starts redrawing the line on w, which must be a terminal, until the
+// returned function is called; that function draws the line a last time and ends it with
+// a newline.
+func startProgress(w io.Writer, count int64, limit time.Duration, sample func() (done, failed int64)) (finish func()) {
+	p := newProgress(w, count, limit, sample)
+	stop := make(chan struct{})
+	var finished sync.WaitGroup
+	finished.Go(func() {
 		t := time.NewTicker(progressInterval)
 		defer t.Stop()
 		for {
-			p.draw()
+			p.draw(false)
 			select {
-			case <-p.stop:
+			case <-stop:
 				return
 			case <-t.C:
 			}
@@ -67,15 +62,17 @@ func startProgress(w io.Writer, width int, count int64, limit time.Duration, sam
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(p.stop)
-			p.finished.Wait()
-			p.draw()
-			fmt.Fprintln(p.w)
+			close(stop)
+			finished.Wait()
+			p.draw(true)
+			fmt.Fprintln(w)
 		})
 	}
 }
 
-func (p *progress) draw() {
+// draw updates the bar and its text. The bar stops short of its end until last: once
+// full, progressbar draws it no more.
+func (p *progress) draw(last bool) {
 	done, failed := p.sample()
 	el := time.Since(p.start)
 	frac := 0.0
@@ -85,7 +82,10 @@ func (p *progress) draw() {
 	if p.limit > 0 {
 		frac = max(frac, el.Seconds()/p.limit.Seconds())
 	}
-	frac = min(max(frac, 0), 1)
+	steps := int64(min(max(frac, 0), 1) * progressSteps)
+	if !last {
+		steps = min(steps, progressSteps-1)
+	}
 	rate := 0.0
 	if s := el.Seconds(); s > 0 {
 		rate = float64(done-failed) / s
@@ -94,20 +94,10 @@ func (p *progress) draw() {
 	if p.count > 0 {
 		total = fmt.Sprint(p.count)
 	}
-	status := fmt.Sprintf(" %3.0f%% %d/%s  %.0f msgs/s  %d failed  %.1f s", frac*100, done, total, rate, failed, el.Seconds())
-	barWidth := min(p.width-len(status)-3, 40)
-	var line string
-	if barWidth >= 10 {
-		filled := int(math.Round(frac * float64(barWidth)))
-		line = "[" + strings.Repeat("#", filled) + strings.Repeat(".", barWidth-filled) + "]" + status
-	} else {
-		line = strings.TrimSpace(status)
-	}
-	if len(line) >= p.width {
-		line = line[:max(p.width-1, 0)]
-	}
-	// \r to the line start, the line, then clear what a longer previous line left.
-	fmt.Fprintf(p.w, "\r%s\x1b[K", line)
+	// Describe draws; Set64 draws again if the percentage changed (and a full bar for
+	// the last time, so the text goes first).
+	p.bar.Describe(fmt.Sprintf("%d/%s  %.0f msgs/s  %d failed  %.1f s", done, total, rate, failed, el.Seconds()))
+	_ = p.bar.Set64(steps)
 }
 
 // latencies collects per-message durations, keeping at most max of them for the
@@ -200,8 +190,10 @@ func waitMembers(ctx context.Context, count func() int, n int, limit time.Durati
 	return true
 }
 
-// isTerminal reports whether w is a terminal.
+// isTerminal reports whether w is a terminal. Only then do the load commands draw a
+// progress bar and node speak text: output to a pipe or a file stays free of carriage
+// returns.
 func isTerminal(w io.Writer) bool {
-	_, ok := terminalWidth(w)
-	return ok
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -148,7 +148,7 @@ func TestTerminal(t *testing.T) {
 		// A load long enough (by --seconds) to watch its bar move.
 		x.start(t, "load", 100, 20, bin, "load", "--port", "0", "--static", target, "--count", "1000000",
 			"--size", "100", "--seconds", "3")
-		bar := regexp.MustCompile(`\[(#*)(\.*)\]\s+(\d+)% (\d+)/1000000\s+\d+ msgs/s\s+(\d+) failed\s+[\d.]+ s`)
+		bar := regexp.MustCompile(`(\d+)% \[(#*)(\.*)\]\s+(\d+)/1000000\s+\d+ msgs/s\s+(\d+) failed\s+[\d.]+ s`)
 		s = x.waitFor(t, "load", bar, 20*time.Second)
 		// Watch it move: a later screen shows a larger count than the first.
 		first, _ := strconv.Atoi(bar.FindStringSubmatch(s)[4])
@@ -171,7 +171,7 @@ func TestTerminal(t *testing.T) {
 		// The screen ends with: the header line, the final bar at 100 %, the table, the reason.
 		want := []*regexp.Regexp{
 			regexp.MustCompile(`^load: 1000000 x 100 B to 127\.0\.0\.1:\d+; use_ack; 1 thread\(s\), at most 3s$`),
-			regexp.MustCompile(`^\[#+\]\s+100% \d+/1000000 .* 0 failed`),
+			regexp.MustCompile(`^\s*100% \[#+\]\s+\d+/1000000 .* 0 failed`),
 			regexp.MustCompile(`^\s*sent\s+failed\s+time\s+msgs/s\s+MB/s\s+p50\s+p90\s+p99\s+max$`),
 			regexp.MustCompile(`^\s*(\d+)\s+0\s+[\d.]+ s\s+\d+\s+[\d.]+\s+\d.*(µs|ms)\s*$`),
 			regexp.MustCompile(`^stopped by --seconds after \d+ of 1000000 messages$`),

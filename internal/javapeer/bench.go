@@ -102,6 +102,22 @@ func Golden(ctx context.Context, outdir string) error {
 	return nil
 }
 
+// JserialGolden runs `TribesPeer jserial-golden outdir`, which writes the Java
+// serialization streams of jserial/testdata (see scripts/gen-jserial-golden.sh) after
+// reading each back with ObjectInputStream.
+func JserialGolden(ctx context.Context, outdir string) error {
+	out, err := runJava(ctx, nil, "jserial-golden", outdir)
+	if err != nil {
+		return fmt.Errorf("javapeer: jserial-golden: %w\nstdout:\n%s", err, out)
+	}
+	done := false
+	forEachEvent(out, func(name string, _ []byte) { done = done || name == "jserialGoldenDone" })
+	if !done {
+		return fmt.Errorf("javapeer: jserial-golden: no jserialGoldenDone event\nstdout:\n%s", out)
+	}
+	return nil
+}
+
 // runJava runs one TribesPeer subcommand to completion and returns stdout;
 // the error includes the stderr tail.
 func runJava(ctx context.Context, jvmArgs []string, args ...string) ([]byte, error) {

@@ -102,6 +102,9 @@ public final class TribesPeer {
                     }
                     rc = JserialGolden.run(a.positional.get(0));
                     break;
+                case "jserial-bench":
+                    rc = JserialBench.run(a);
+                    break;
                 default:
                     usage("unknown subcommand " + argv[0]);
                     rc = 2;
