@@ -235,7 +235,7 @@ func (c *Cluster) replyNoContext(ctxName string, to channel.Member, reason strin
 			UniqueID: reason, Timestamp: nowMs()}
 		data, err := c.codec.AppendMessage(nil, msg)
 		if err == nil {
-			err = c.ch.Send(context.Background(), []channel.Member{to}, data, 0)
+			err = c.send(context.Background(), []channel.Member{to}, data, 0)
 		}
 		if err != nil {
 			c.log.Debug("delta: cannot answer a state transfer request", "context", ctxName, "to", to.Addr(), "err", err)
