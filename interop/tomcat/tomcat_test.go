@@ -86,7 +86,7 @@ func startGo(t *testing.T, port int, id channel.UniqueID, members []tomcat.Membe
 	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})}
 	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
 	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: "go1", Codec: delta.JavaValueCodec{},
-		MemberWait: 15 * time.Second})
+		MemberWait: 15 * time.Second, Replication: delta.ReplicateAcked})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,9 +146,9 @@ func sameValue(got, want any) bool {
 	return got == want
 }
 
-// TestTomcatAndGo runs one Tomcat node and one Go node in a cluster: the Go node joins
-// the Tomcat node's sessions, both change, expire and rename sessions the other reads,
-// then a second Tomcat node joins the Go node's sessions and is killed.
+// TestTomcatAndGo runs one Tomcat node and one Go node (acked replication) in a cluster:
+// the Go node joins the Tomcat node's sessions, both change, expire and rename sessions
+// the other reads, then a second Tomcat node joins the Go node's sessions and is killed.
 func TestTomcatAndGo(t *testing.T) {
 	tomcat.Skip(t)
 	if testing.Short() {
@@ -309,14 +309,21 @@ func TestTomcatAndGo(t *testing.T) {
 
 	t.Run("TomcatKilled", func(t *testing.T) {
 		t2.Kill()
-		testutil.EventuallyTrue(t, within, "Go drops the killed Tomcat", func() bool { return len(g.ch.Members()) == 0 })
+		// The killed node is still a member (until the membership expires it): an acked
+		// replication fails and names it.
 		s, err := g.m.Create(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Set("counter", 1); err != nil {
+		if err := s.Set("counter", 5); err != nil {
 			t.Fatal(err)
 		}
+		err = g.m.Replicate(ctx, s)
+		faulty := channel.FaultyMembers(err)
+		if len(faulty) != 1 || int(faulty[0].Member.Port) != tc.Port {
+			t.Fatalf("acked replication to the killed Tomcat: %v", err)
+		}
+		testutil.EventuallyTrue(t, within, "Go drops the killed Tomcat", func() bool { return len(g.ch.Members()) == 0 })
 		if err := g.m.Replicate(ctx, s); err != nil {
 			t.Fatalf("replication with no member left: %v", err)
 		}
