@@ -120,6 +120,13 @@ var kinds = []struct {
 	{"map", "k=v,n=m", map[string]any{"k": "v", "n": "m"}, "java.util.HashMap|{k=v, n=m}"},
 }
 
+func className(v any) string {
+	if o, ok := v.(*jserial.Object); ok {
+		return o.Class.Name
+	}
+	return fmt.Sprintf("%T", v)
+}
+
 func sameValue(got, want any) bool {
 	switch w := want.(type) {
 	case []byte:
@@ -181,6 +188,10 @@ func TestTomcatAndGo(t *testing.T) {
 		}
 	}
 
+	if _, err := t1.Get("/set?name=cart&kind=cart&value=carol:3", tomcat.SessionCookie(ids[0])); err != nil {
+		t.Fatal(err)
+	}
+
 	g := startGo(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
 	t.Run("GoReceivesTomcatSessions", func(t *testing.T) {
 		if g.m.Len() != sessions {
@@ -194,6 +205,9 @@ func TestTomcatAndGo(t *testing.T) {
 			}
 		}
 		s := g.m.Find(ids[0])
+		if cart, _ := s.Get("cart"); className(cart) != "TestServlet$Cart" {
+			t.Errorf("Go reads the web application's Cart as %#v", cart)
+		}
 		for _, k := range kinds {
 			if v, _ := s.Get(k.kind); !sameValue(v, k.goValue) {
 				t.Errorf("%s: Go reads %#v, want %#v", k.kind, v, k.goValue)
@@ -219,13 +233,18 @@ func TestTomcatAndGo(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// A Java object Go cannot read goes back to Tomcat as it came.
+		cart, _ := g.m.Find(ids[0]).Get("cart")
+		if err := s.Set("cart2", cart); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.Set("counter", 7); err != nil {
 			t.Fatal(err)
 		}
 		if err := g.m.Replicate(ctx, s); err != nil {
 			t.Fatal(err)
 		}
-		want := append([]string{"counter=java.lang.Integer|7"}, nil...)
+		want := []string{"counter=java.lang.Integer|7", "cart2=TestServlet$Cart|carol:3"}
 		for _, k := range kinds {
 			want = append(want, k.kind+"="+k.java)
 		}

@@ -33,6 +33,24 @@ import jakarta.servlet.http.HttpSession;
 public class TestServlet extends HttpServlet {
     private static final long serialVersionUID = 1L;
 
+    /** A class only the web application knows: Go nodes carry it as opaque bytes. */
+    public static final class Cart implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+        final String owner;
+        final int items;
+
+        Cart(String spec) {
+            String[] p = spec.split(":", 2);
+            owner = p[0];
+            items = Integer.parseInt(p[1]);
+        }
+
+        @Override
+        public String toString() {
+            return owner + ":" + items;
+        }
+    }
+
     @Override
     protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
         resp.setContentType("text/plain");
@@ -99,6 +117,7 @@ public class TestServlet extends HttpServlet {
             case "date": return new Date(Long.parseLong(v));
             case "list": return new ArrayList<>(Arrays.asList(v.split(",")));
             case "set": return new LinkedHashSet<>(Arrays.asList(v.split(",")));
+            case "cart": return new Cart(v);
             case "map":
                 Map<String, Object> m = new HashMap<>();
                 for (String kv : v.split(",")) {
