@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 
 const (
 	appName  = "localhost#/app" // the cluster name of Tomcat's /app on host localhost
-	sessions = 100              // sessions each side holds before the other joins
+	sessions = 10000            // sessions each side holds before the other joins
 	within   = 20 * time.Second // bound on replication between the nodes (a loaded CI machine)
 )
 
@@ -170,17 +171,31 @@ func TestTomcatAndGo(t *testing.T) {
 	t1 := tomcat.Start(t, dir, app, tc)
 
 	// Tomcat holds sessions with a java.lang.Integer counter; the first has every kind.
-	var ids []string
-	for range sessions {
-		out, err := t1.Get("/counter", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, n, _ := strings.Cut(out, " ")
-		if n != "1" {
-			t.Fatalf("counter %q", out)
-		}
-		ids = append(ids, id)
+	ids := make([]string, sessions)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < sessions; i += 8 {
+				out, err := t1.Get("/counter", nil)
+				id, n, _ := strings.Cut(out, " ")
+				if err == nil && n != "1" {
+					err = fmt.Errorf("counter %q", out)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids[i] = id
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 	for _, k := range kinds {
 		if _, err := t1.Get("/set?name="+k.kind+"&kind="+k.kind+"&value="+k.text, tomcat.SessionCookie(ids[0])); err != nil {
