@@ -26,8 +26,9 @@ type Channel interface {
 
 // ClusterConfig configures a Cluster. The zero value is usable.
 type ClusterConfig struct {
-	// Codec encodes session messages. Nil means BinaryCodec{}. Every node of the cluster
-	// must use the same codec.
+	// Codec encodes session messages. Nil means BinaryCodec{}; JavaCodec{} speaks
+	// Tomcat's format (with JavaValueCodec in each Config). Every node of the cluster must
+	// use the same codec.
 	Codec MessageCodec
 	// Logger receives warnings (unknown contexts, malformed messages). Nil discards them.
 	Logger *slog.Logger
