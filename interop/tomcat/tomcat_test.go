@@ -59,6 +59,12 @@ type goNode struct {
 	m  *delta.Manager
 }
 
+// stop stops the node now (the test's cleanup does it otherwise).
+func (g *goNode) stop() {
+	_ = g.cl.Close(context.Background())
+	_ = g.ch.Stop(context.Background(), channel.SvcAll)
+}
+
 func startGo(t *testing.T, port int, id channel.UniqueID, members []tomcat.Member) *goNode {
 	t.Helper()
 	var list []string
@@ -165,9 +171,11 @@ func TestTomcatAndGo(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	app := tomcat.Webapp(t, dir)
-	ports := freePorts(t, 3) // Tomcat receiver, Tomcat HTTP, Go receiver
+	ports := freePorts(t, 4) // Tomcat receiver, Tomcat HTTP, Go receiver, second Go receiver
 	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(2)}
-	tc := tomcat.Config{Route: "t1", Port: ports[0], UniqueID: uid(1), HTTPPort: ports[1], Members: []tomcat.Member{goMember}}
+	go2Member := tomcat.Member{Port: ports[3], UniqueID: uid(3)}
+	tc := tomcat.Config{Route: "t1", Port: ports[0], UniqueID: uid(1), HTTPPort: ports[1],
+		Members: []tomcat.Member{goMember, go2Member}}
 	t1 := tomcat.Start(t, dir, app, tc)
 
 	// Tomcat holds sessions with a java.lang.Integer counter; the first has every kind.
@@ -308,6 +316,27 @@ func TestTomcatAndGo(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("GoReceivesTomcatChunks", func(t *testing.T) {
+		// Tomcat's chunked state transfer: blocks of 1000 sessions.
+		for _, p := range []string{"sendAllSessions=false", "sendAllSessionsSize=1000", "sendAllSessionsWaitTime=0"} {
+			attr, value, _ := strings.Cut(p, "=")
+			if _, err := t1.Get("/manager?attr="+attr+"&value="+value, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count, err := t1.Get("/count", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g2 := startGo(t, go2Member.Port, go2Member.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
+		defer g2.stop()
+		st := g2.m.Stats()
+		if strconv.Itoa(g2.m.Len()) != count || st.Received[delta.EventAllSessionData] < 2 {
+			t.Fatalf("second Go node: %d sessions in %d messages, Tomcat holds %s", g2.m.Len(),
+				st.Received[delta.EventAllSessionData], count)
+		}
 	})
 
 	// A Tomcat node joins the Go node's sessions, then dies.

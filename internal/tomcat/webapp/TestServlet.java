@@ -26,6 +26,7 @@ import jakarta.servlet.http.HttpSession;
  * /invalidate    invalidates the session
  * /changeid      changes the session id (HttpServletRequest.changeSessionId)
  * /count         prints the manager's number of active sessions
+ * /manager?attr=&value=    sets an int or boolean property of the DeltaManager (JMX)
  * /health        prints ok
  *
  * Every answer is one line of text; /counter and /changeid print "id counter".
@@ -64,11 +65,21 @@ public class TestServlet extends HttpServlet {
                 return;
             case "/count":
                 try {
-                    ObjectName on = new ObjectName("Catalina:type=Manager,host=localhost,context=" + req.getContextPath());
-                    out.println(ManagementFactory.getPlatformMBeanServer().getAttribute(on, "activeSessions"));
+                    out.println(ManagementFactory.getPlatformMBeanServer().getAttribute(manager(req), "activeSessions"));
                 } catch (Exception e) {
                     throw new IOException(e);
                 }
+                return;
+            case "/manager":
+                try {
+                    String v = req.getParameter("value");
+                    Object value = v.equals("true") || v.equals("false") ? (Object) Boolean.valueOf(v) : Integer.valueOf(v);
+                    ManagementFactory.getPlatformMBeanServer().setAttribute(manager(req),
+                            new javax.management.Attribute(req.getParameter("attr"), value));
+                } catch (Exception e) {
+                    throw new IOException(e);
+                }
+                out.println("ok");
                 return;
             case "/counter":
                 s = req.getSession(true);
@@ -104,6 +115,10 @@ public class TestServlet extends HttpServlet {
             default:
                 resp.sendError(404, path);
         }
+    }
+
+    static ObjectName manager(HttpServletRequest req) throws Exception {
+        return new ObjectName("Catalina:type=Manager,host=localhost,context=" + req.getContextPath());
     }
 
     static Object value(String kind, String v) {
