@@ -1,6 +1,7 @@
 package delta_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -33,7 +34,7 @@ func (c *objectCounter) Accept(msg *channel.Message) bool {
 func (c *objectCounter) MessageReceived(*channel.Message) error { return nil }
 
 // startJavaNode starts a node whose cluster speaks Tomcat's format.
-func startJavaNode(t *testing.T, nw *channeltest.Network, route string) (*delta.Manager, *objectCounter) {
+func startJavaNode(t *testing.T, nw *channeltest.Network, route string) (*delta.Manager, *delta.Cluster, *objectCounter) {
 	t.Helper()
 	_, ch := newChannel(t, nw)
 	cnt := &objectCounter{}
@@ -51,7 +52,7 @@ func startJavaNode(t *testing.T, nw *channeltest.Network, route string) (*delta.
 	if err := m.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return m, cnt
+	return m, cl, cnt
 }
 
 // TestJavaCodecCluster replicates sessions between Go nodes in Tomcat's format: every
@@ -59,7 +60,7 @@ func startJavaNode(t *testing.T, nw *channeltest.Network, route string) (*delta.
 func TestJavaCodecCluster(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	a, _ := startJavaNode(t, nw, "a")
+	a, _, _ := startJavaNode(t, nw, "a")
 	s, err := a.Create(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func TestJavaCodecCluster(t *testing.T) {
 	}
 
 	// A joining node gets the session by state transfer, in DeltaSession's layout.
-	b, cntB := startJavaNode(t, nw, "b")
+	b, _, cntB := startJavaNode(t, nw, "b")
 	sb := b.Find(s.ID())
 	if sb == nil {
 		t.Fatal("the joiner did not receive the session")
@@ -173,4 +174,39 @@ func sameValue(got, want any) bool {
 		return err1 == nil && err2 == nil && string(gb) == string(wb)
 	}
 	return got == want
+}
+
+// TestJavaCodecHostileMessage sends a node streams that claim to be SessionMessageImpl
+// but are broken: each is refused and counted, and no session changes.
+func TestJavaCodecHostileMessage(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	a, cl, _ := startJavaNode(t, nw, "a")
+	_, ch := newChannel(t, nw)
+	testutil.EventuallyTrue(t, 5*time.Second, "the sender is a member", func() bool { return len(ch.Members()) == 1 })
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := delta.JavaCodec{}.AppendMessage(nil, &delta.Message{Event: delta.EventExpired, Context: appName,
+		SessionID: s.ID(), Timestamp: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := [][]byte{
+		good[:len(good)-3],                         // truncated
+		append(append([]byte(nil), good...), 0x70), // trailing data
+		append(append([]byte(nil), good[:len(good)/2]...), bytes.Repeat([]byte{0x73, 0x72}, 200)...), // garbage objects
+	}
+	for _, data := range hostile {
+		if err := ch.SendMessage(ctx, nil, &channel.Message{Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.EventuallyTrue(t, 5*time.Second, "malformed messages counted", func() bool {
+		return cl.Stats().Malformed == uint64(len(hostile))
+	})
+	if a.Find(s.ID()) == nil {
+		t.Fatal("a malformed message removed the session")
+	}
 }
