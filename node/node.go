@@ -9,6 +9,7 @@ import (
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/transport/nio"
 )
 
@@ -26,6 +27,11 @@ type Config struct {
 	// together with Multicast is an error: add static members to multicast with the
 	// staticmember interceptor instead.
 	StaticMembers []channel.Member
+	// StaticProtocol, if not nil, makes the static membership speak Tribes'
+	// StaticMembershipService protocol (membership/staticsvc) with these settings, so Java
+	// nodes configured with StaticMembershipService list this node; its Members default to
+	// StaticMembers and its Logger to Logger. Nil: a silent static list (membership/static).
+	StaticProtocol *staticsvc.Config
 	// Interceptors is the interceptor stack as interceptors.Build reads it, in Tribes'
 	// configuration order (first = closest to the application), e.g.
 	// "order,gzip,ping,tcpfailure". Default: none.
@@ -38,6 +44,9 @@ type Config struct {
 	UniqueID channel.UniqueID
 	Domain   []byte
 	Payload  []byte
+	// AcceptNonMembers lets messages from senders that are not members reach the chain
+	// (channel.Config.AcceptNonMembers; default false: they are dropped).
+	AcceptNonMembers bool
 	// Logger is used by the channel, the transport, the membership and the interceptors
 	// built from Interceptors, unless Transport or Multicast carry a logger of their own.
 	// Nil discards.
@@ -55,8 +64,22 @@ func New(cfg Config) (*channel.Channel, error) {
 		tcfg.Logger = cfg.Logger
 	}
 	var membership channel.MembershipService = static.New(cfg.StaticMembers...)
+	if cfg.StaticProtocol != nil {
+		scfg := *cfg.StaticProtocol
+		if scfg.Members == nil {
+			scfg.Members = cfg.StaticMembers
+		}
+		if scfg.Logger == nil {
+			scfg.Logger = cfg.Logger
+		}
+		svc, err := staticsvc.New(scfg)
+		if err != nil {
+			return nil, fmt.Errorf("node: static membership: %w", err)
+		}
+		membership = svc
+	}
 	if cfg.Multicast != nil {
-		if len(cfg.StaticMembers) > 0 {
+		if len(cfg.StaticMembers) > 0 || cfg.StaticProtocol != nil {
 			return nil, fmt.Errorf("%w: node: static members and multicast exclude each other; add static members to multicast "+
 				"with the staticmember interceptor", channel.ErrInvalidConfig)
 		}
@@ -79,12 +102,13 @@ func New(cfg Config) (*channel.Channel, error) {
 		return nil, fmt.Errorf("node: transport: %w", err)
 	}
 	return channel.New(channel.Config{
-		Transport:    tr,
-		Membership:   membership,
-		Interceptors: slices.Concat(cfg.Above, built, cfg.Below),
-		UniqueID:     cfg.UniqueID,
-		Domain:       cfg.Domain,
-		Payload:      cfg.Payload,
-		Logger:       cfg.Logger,
+		Transport:        tr,
+		Membership:       membership,
+		Interceptors:     slices.Concat(cfg.Above, built, cfg.Below),
+		UniqueID:         cfg.UniqueID,
+		Domain:           cfg.Domain,
+		Payload:          cfg.Payload,
+		AcceptNonMembers: cfg.AcceptNonMembers,
+		Logger:           cfg.Logger,
 	})
 }

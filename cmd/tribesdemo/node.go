@@ -21,6 +21,7 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
@@ -36,6 +37,13 @@ type nodeFlags struct {
 	seconds    float64
 	ackTimeout time.Duration
 	verbose    bool
+	strangers  bool
+
+	// staticProtocol: --static runs Tribes' StaticMembershipService protocol
+	// (membership/staticsvc) instead of the silent list (membership/static). Its default is
+	// the command's: on for node, off for the tools that target nodes directly.
+	staticProtocol bool
+	channelName    string
 
 	// Transport settings beyond the basics (nio.Config; 0 keeps Tomcat's default).
 	advertise      string
@@ -82,9 +90,15 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.IntVar(&f.autoBind, "autobind", nio.DefaultAutoBind, "how many ports to try from --port (Tomcat autoBind)")
 	fs.StringVar(&f.id, "id", "", "local unique id, 32 hex digits (random if unset)")
 	fs.StringVar(&f.static, "static", "", "static members: host:port:uniqueIdHex, comma separated")
+	fs.BoolVar(&f.staticProtocol, "static-protocol", f.staticProtocol, "static membership speaks Tomcat's StaticMembershipService protocol "+
+		"(START/PING/STOP member messages, members expire); false: a silent fixed list")
+	fs.StringVar(&f.channelName, "channel-name", staticsvc.DefaultChannelName, "channel name, as the Java nodes' (Tomcat: <clusterName>-Channel); "+
+		"the static membership protocol is bound to \"<name>-StaticMembership\"")
 	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
 	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
+	fs.BoolVar(&f.strangers, "accept-non-members", true, "deliver messages from nodes this one does not list, such as the send, load and rtt commands "+
+		"(false drops them: channel.Config.AcceptNonMembers)")
 	fs.StringVar(&f.advertise, "advertise", "", "address put in the local member when --bind is a wildcard (default: the bound address)")
 	fs.BoolVar(&f.udp, "udp", false, "also open a UDP receiver, for the udp send option (Tomcat udpPort)")
 	fs.IntVar(&f.udpPort, "udp-port", 0, "first UDP port to try with --udp (0 = any free port)")
@@ -115,7 +129,7 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	if f.verbose {
 		level = slog.LevelInfo
 	}
-	cfg := node.Config{Interceptors: f.interceptors, Above: ics, Domain: []byte(f.domain),
+	cfg := node.Config{Interceptors: f.interceptors, Above: ics, Domain: []byte(f.domain), AcceptNonMembers: f.strangers,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	tcfg := nio.DefaultConfig()
 	tcfg.Address, tcfg.Port, tcfg.AutoBind = f.bind, f.port, f.autoBind
@@ -127,6 +141,9 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	var err error
 	if cfg.Multicast, cfg.StaticMembers, err = f.membership(); err != nil {
 		return nil, err
+	}
+	if cfg.Multicast == nil && f.staticProtocol {
+		cfg.StaticProtocol = &staticsvc.Config{ChannelName: f.channelName}
 	}
 	if f.id != "" {
 		if cfg.UniqueID, err = wire.ParseUniqueID(f.id); err != nil {
@@ -219,7 +236,7 @@ func (w *lineWriter) emit(v any) {
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var nf nodeFlags
+	nf := nodeFlags{staticProtocol: true}
 	nf.register(fs, 0)
 	var mf metricsFlag
 	mf.register(fs)
@@ -260,8 +277,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	var bg sync.WaitGroup
 	defer bg.Wait()
+	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
-		if *quiet && !*echo {
+		if (*quiet && !*echo) || (svc != nil && svc.Owns(m)) {
 			return nil
 		}
 		out.message(m)

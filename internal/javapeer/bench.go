@@ -64,7 +64,12 @@ func RunBenchOpts(ctx context.Context, o BenchOptions) (BenchResult, error) {
 	if o.Seconds > 0 {
 		args = append(args, "--seconds", strconv.Itoa(o.Seconds))
 	}
-	out, err := runJava(ctx, o.JVMArgs, args...)
+	return runBench(ctx, o.JVMArgs, args...)
+}
+
+// runBench runs a TribesPeer bench subcommand and returns its "bench" event.
+func runBench(ctx context.Context, jvmArgs []string, args ...string) (BenchResult, error) {
+	out, err := runJava(ctx, jvmArgs, args...)
 	var res BenchResult
 	found := false
 	forEachEvent(out, func(name string, line []byte) {
@@ -76,7 +81,7 @@ func RunBenchOpts(ctx context.Context, o BenchOptions) (BenchResult, error) {
 		if err == nil {
 			err = errors.New("no bench event")
 		}
-		return BenchResult{}, fmt.Errorf("javapeer: bench-send: %w\nstdout:\n%s", err, out)
+		return BenchResult{}, fmt.Errorf("javapeer: %s: %w\nstdout:\n%s", args[0], err, out)
 	}
 	return res, nil
 }

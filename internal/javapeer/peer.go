@@ -56,7 +56,7 @@ func (f *From) Member() string { return fmt.Sprintf("%s:%d:%s", f.Host, f.Port, 
 // MsgID, Timestamp, Data for messages of at most 64 bytes, Throw when the
 // listener threw), "object" (a non-ByteMessage payload: From, Class, Options),
 // "echoed" / "echoError" (To, ID, Size, SHA256, Millis / Cause), "stopped",
-// "timeout", "fatal" (Cause), "memberAdded" / "memberDisappeared" (Member; with --mcast-addr). Replies to commands ("sendResult", "stats",
+// "timeout", "fatal" (Cause), "memberAdded" / "memberDisappeared" (Member; with --mcast-addr or --static-membership). Replies to commands ("sendResult", "stats",
 // "pong", "error") never show up as events.
 type Event struct {
 	Event     string `json:"event"`
@@ -516,8 +516,8 @@ func (p *Peer) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-// Members returns the Java channel's current members (with --mcast-addr, what its
-// McastService sees; otherwise none).
+// Members returns the Java channel's current members (with --mcast-addr or --static-membership,
+// what its membership service sees; otherwise none).
 func (p *Peer) Members(ctx context.Context) ([]From, error) {
 	ev, err := p.command(ctx, "members")
 	if err != nil {
