@@ -14,6 +14,16 @@ type MessageListener interface {
 	MessageReceived(msg *Message) error
 }
 
+// NonMemberListener is implemented by message listeners that take messages from senders
+// that are not members (yet), such as a membership protocol running over the channel
+// (membership/staticsvc). When AcceptsNonMembers returns true, the channel's sender check
+// (Config.AcceptNonMembers) hands them the messages of non-members that they Accept, and
+// only them; other listeners never see such messages.
+type NonMemberListener interface {
+	MessageListener
+	AcceptsNonMembers() bool
+}
+
 // MessageListenerFunc adapts a function to a MessageListener that accepts every message.
 type MessageListenerFunc func(msg *Message) error
 

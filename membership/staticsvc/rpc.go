@@ -84,6 +84,10 @@ func (e *rpcEndpoint) call(ctx context.Context, to []channel.Member, m memberMes
 	return c.replies, err
 }
 
+// AcceptsNonMembers implements channel.NonMemberListener: START and PING come from nodes
+// this one does not list yet, which is what the protocol is for.
+func (*rpcEndpoint) AcceptsNonMembers() bool { return true }
+
 func (e *rpcEndpoint) Accept(msg *channel.Message) bool {
 	return msg.Options&channel.OptByteMessage == 0 &&
 		(startsWithClass(msg.Data, rpcMessageClass) || startsWithClass(msg.Data, noReplyClass))

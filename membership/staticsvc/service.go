@@ -497,6 +497,10 @@ func (s *Service) leftOver(v any) {
 // stopListener receives the plain (non-RPC) member messages: MSG_STOP.
 type stopListener struct{ s *Service }
 
+// AcceptsNonMembers implements channel.NonMemberListener: a STOP may come from a member
+// this node no longer lists.
+func (stopListener) AcceptsNonMembers() bool { return true }
+
 func (l stopListener) Accept(msg *channel.Message) bool {
 	return msg.Options&channel.OptByteMessage == 0 && startsWithClass(msg.Data, memberMessageClass)
 }
