@@ -54,7 +54,8 @@ type Config struct {
 	// consume below it is never checked: membership notices, pings, failure-detector probes
 	// and coordination messages of a node that is not listed yet still work, and so does a
 	// protocol run by listeners that implement NonMemberListener (the static membership
-	// protocol of membership/staticsvc): they alone get such messages. Set it for
+	// protocol of membership/staticsvc over package rpc): they alone get the messages they
+	// take. Set it for
 	// applications that take messages from nodes outside the group (no Tomcat equivalent:
 	// Tribes delivers everything). A channel without a Membership service has no members to
 	// check against and delivers everything.
@@ -335,7 +336,7 @@ func (c *Channel) deliver(msg *Message) error {
 	var errs []error
 	accepted := false
 	for _, e := range *c.msgL.Load() {
-		if !member && !takesNonMembers(e.l) || !e.l.Accept(msg) {
+		if !member && !acceptsNonMember(e.l, msg) || member && !e.l.Accept(msg) {
 			continue
 		}
 		accepted = true
@@ -401,16 +402,16 @@ func (c *Channel) Health() error {
 // non-members accepts msg.
 func (c *Channel) wantedByNonMemberListener(msg *Message) bool {
 	for _, e := range *c.msgL.Load() {
-		if takesNonMembers(e.l) && e.l.Accept(msg) {
+		if acceptsNonMember(e.l, msg) {
 			return true
 		}
 	}
 	return false
 }
 
-func takesNonMembers(l MessageListener) bool {
+func acceptsNonMember(l MessageListener, msg *Message) bool {
 	n, ok := l.(NonMemberListener)
-	return ok && n.AcceptsNonMembers()
+	return ok && n.AcceptNonMember(msg)
 }
 
 // fromMember reports whether src is the local member or a member of the chain's view,

@@ -560,8 +560,7 @@ func TestWaitForMembers(t *testing.T) {
 // protocol over the channel does.
 type protoListener struct{ recorder }
 
-func (*protoListener) AcceptsNonMembers() bool { return true }
-func (*protoListener) Accept(m *channel.Message) bool {
+func (*protoListener) AcceptNonMember(m *channel.Message) bool {
 	return bytes.HasPrefix(m.Data, []byte("proto"))
 }
 
