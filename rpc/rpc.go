@@ -96,6 +96,11 @@ type Config struct {
 	// ReplyOptions are the send options of replies (replyMessageOptions, default 0: no
 	// ACK). OptSyncAck and OptByteMessage are always removed.
 	ReplyOptions channel.SendOptions
+	// AcceptNonMembers takes requests and replies of this id from nodes that are not
+	// members of the channel, which the channel's sender check otherwise drops
+	// (channel.NonMemberListener); for a protocol that lets nodes join, such as the static
+	// membership one. Default false.
+	AcceptNonMembers bool
 }
 
 // Channel is Tribes' RpcChannel: request/reply calls over a channel.Channel, wire
