@@ -213,13 +213,20 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 	if mode == NoReply {
 		return nil, nil
 	}
-	var waitErr error
 	select {
 	case <-col.done:
 	case <-ctx.Done():
-		waitErr = fmt.Errorf("%w (%v): %w", ErrTimeout, mode, ctx.Err())
 	case <-c.closed:
-		waitErr = ErrClosed
+	}
+	var waitErr error
+	select {
+	case <-col.done: // complete wins over a context that ended at the same time
+	default:
+		if ctx.Err() != nil {
+			waitErr = fmt.Errorf("%w (%v): %w", ErrTimeout, mode, ctx.Err())
+		} else {
+			waitErr = ErrClosed
+		}
 	}
 	return col.finish(), errors.Join(sendErr, waitErr)
 }

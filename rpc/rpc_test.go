@@ -374,3 +374,32 @@ func TestNonMemberRequests(t *testing.T) {
 		t.Fatalf("callee dropped %d messages, want 1", n)
 	}
 }
+
+// Close ends a call in progress with ErrClosed.
+func TestCloseDuringCall(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	caller, slow := newNode(t, nw), newNode(t, nw)
+	c := newRPC(t, rpc.Config{Channel: caller.ch, Handler: answer("caller")})
+	got, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	newRPC(t, rpc.Config{Channel: slow.ch, Handler: rpc.HandlerFunc(func(any, channel.Member) (any, error) {
+		close(got)
+		<-release
+		return nil, nil
+	})})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Call(context.Background(), []channel.Member{slow.mbr}, "x", rpc.AllReply, channel.OptAsync)
+		done <- err
+	}()
+	<-got
+	_ = c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, rpc.ErrClosed) || errors.Is(err, rpc.ErrTimeout) {
+			t.Fatalf("err = %v, want ErrClosed", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("Call still running after Close")
+	}
+}
