@@ -52,7 +52,8 @@ type Config struct {
 	// logged at most a few times a minute per sender) and a synchronized-ack sender gets a
 	// FAIL_ACK (ErrNotMember). The check runs at the top of the chain, so what interceptors
 	// consume below it is never checked: membership notices, pings, failure-detector probes
-	// and coordination messages of a node that is not listed yet still work. Set it for
+	// and coordination messages of a node that is not listed yet still work, and so do
+	// the messages a membership service claims as its protocol's (ProtocolOwner). Set it for
 	// applications that take messages from nodes outside the group (no Tomcat equivalent:
 	// Tribes delivers everything). A channel without a Membership service has no members to
 	// check against and delivers everything.
@@ -320,7 +321,7 @@ func (c *Channel) SendMessage(ctx context.Context, to []Member, msg *Message) er
 }
 
 func (c *Channel) deliver(msg *Message) error {
-	if !c.nonMembers && !c.fromMember(&msg.Source) {
+	if !c.nonMembers && !c.fromMember(&msg.Source) && !c.protocolMessage(msg) {
 		c.nonMember.Add(1)
 		addr := msg.Source.Addr()
 		c.rlog.Log(slog.LevelWarn, addr, "non-member", "tribes channel dropping a message from a non-member",
@@ -396,6 +397,12 @@ func (c *Channel) Health() error {
 
 // fromMember reports whether src is the local member or a member of the chain's view,
 // matching a member listed without a unique id by its address alone.
+// protocolMessage reports whether the membership service claims msg as its own protocol's.
+func (c *Channel) protocolMessage(msg *Message) bool {
+	o, ok := c.coord.mb.(ProtocolOwner)
+	return ok && o.Owns(msg)
+}
+
 func (c *Channel) fromMember(src *Member) bool {
 	k := src.Key()
 	if k == c.coord.local.Load().m.Key() {

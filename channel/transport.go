@@ -79,6 +79,15 @@ type ChannelUser interface {
 	SetChannel(c *Channel)
 }
 
+// ProtocolOwner is implemented by membership services whose own protocol travels as
+// channel messages through the top of the chain (membership/staticsvc: START and PING
+// requests, their replies). The channel's sender check (Config.AcceptNonMembers) lets the
+// messages Owns claims through from senders that are not members yet: joining is what
+// they are for.
+type ProtocolOwner interface {
+	Owns(msg *Message) bool
+}
+
 // HealthReporter is implemented by transports and membership services whose running levels
 // can fail by themselves (a receiver whose listener died). The channel gives them, before
 // starting them, a function to call with each failure and with nil once they recovered;

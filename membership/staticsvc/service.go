@@ -559,11 +559,12 @@ func (s *Service) sendPlain(ctx context.Context, ch *channel.Channel, to []chann
 	return ch.SendMessage(ctx, to, &channel.Message{Options: s.cfg.SendOptions &^ channel.OptByteMessage, Data: b})
 }
 
-// Owns reports whether msg is one of the member protocol's messages of this service: a
-// member message with its membership id, or an RPC request or reply (RpcMessage,
-// NoRpcChannelReply) whose stream carries that id, which is its rpc id. The
-// service handles those itself; an application listener that accepts every message can
-// use Owns to leave them alone.
+// Owns implements channel.ProtocolOwner: it reports whether msg is one of the member
+// protocol's messages of this service, a member message with its membership id or an RPC
+// request or reply (RpcMessage, NoRpcChannelReply) whose stream carries that id, which is
+// its rpc id. The channel lets them through from nodes that are not members yet (a START
+// comes from a node that is joining); an application listener that accepts every message
+// can use Owns to leave them alone.
 func (s *Service) Owns(msg *channel.Message) bool {
 	if msg.Options&channel.OptByteMessage != 0 {
 		return false
