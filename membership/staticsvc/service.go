@@ -193,26 +193,26 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 		s.mu.Unlock()
 		return nil
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	r := &runState{ctx: rctx, cancel: cancel}
-	s.run = r
 	ch := s.ch
 	s.mu.Unlock()
 
 	rc, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver})
 	if err != nil {
 		s.mu.Lock()
-		s.run = nil
 		s.running &^= svc
 		s.mu.Unlock()
-		cancel()
 		return fmt.Errorf("staticsvc: %w", err)
 	}
-	r.rpc = rc
-	r.unlisten = ch.AddMessageListener(stopListener{s})
-	s.announce(ctx, r, msgStart)
+	rctx, cancel := context.WithCancel(context.Background())
+	r := &runState{ctx: rctx, cancel: cancel, rpc: rc, unlisten: ch.AddMessageListener(stopListener{s})}
 	if s.cfg.PingInterval > 0 {
 		r.done = make(chan struct{})
+	}
+	s.mu.Lock()
+	s.run = r
+	s.mu.Unlock()
+	s.announce(ctx, r, msgStart)
+	if r.done != nil {
 		go s.pingLoop(r)
 	}
 	return nil
@@ -236,14 +236,14 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	if r.done != nil {
 		<-r.done
 	}
+	_ = r.rpc.Close()
+	r.unlisten()
 	var err error
 	if to := s.Members(); len(to) > 0 {
 		local := ch.LocalMember()
 		local.Command = wire.ShutdownCommand
 		err = s.sendPlain(ctx, ch, to, memberMessage{typ: msgStop, member: local, id: s.id})
 	}
-	r.unlisten()
-	_ = r.rpc.Close()
 	s.update(func(now time.Time) (added, gone []channel.Member) {
 		for k, e := range s.view {
 			gone = append(gone, e.m)
