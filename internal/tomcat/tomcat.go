@@ -63,8 +63,8 @@ type Member struct {
 
 // Config describes one node.
 type Config struct {
-	Route      string   // the Engine's jvmRoute
-	Port       int      // NioReceiver port on 127.0.0.1
+	Route      string // the Engine's jvmRoute
+	Port       int    // NioReceiver port on 127.0.0.1
 	UniqueID   channel.UniqueID
 	Members    []Member // the other members (static)
 	HTTPPort   int      // HTTP connector on 127.0.0.1
