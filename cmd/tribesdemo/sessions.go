@@ -48,10 +48,6 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	ch, err := nf.build(stderr)
-	if err != nil {
-		return err
-	}
 	ccfg := delta.ClusterConfig{Logger: log}
 	var values delta.ValueCodec
 	switch *codec {
@@ -60,6 +56,10 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		ccfg.Codec, values = delta.JavaCodec{}, delta.JavaValueCodec{}
 	default:
 		return fmt.Errorf("%w: --codec %q: want go or java", errUsage, *codec)
+	}
+	ch, err := nf.build(stderr)
+	if err != nil {
+		return err
 	}
 	mode := delta.ReplicateAsync
 	if *acked {
