@@ -305,6 +305,32 @@ func TestTomcatAndGo(t *testing.T) {
 		testutil.EventuallyTrue(t, within, "Tomcat's id change on Go", func() bool {
 			return g.m.Find(newID) != nil && g.m.Find(ids[5]) == nil
 		})
+		// Tomcat's JvmRouteBinderValve renames a Go session to Tomcat's route, then the
+		// request changes it: Go sees the new id with the change.
+		gs, err := g.m.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gs.Set("counter", 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.m.Replicate(ctx, gs); err != nil {
+			t.Fatal(err)
+		}
+		goOnly := gs.ID()
+		out, err := t1.Get("/counter", tomcat.SessionCookie(goOnly))
+		boundID, n, _ := strings.Cut(out, " ")
+		if err != nil || n != "2" || !strings.HasSuffix(boundID, ".t1") {
+			t.Fatalf("Tomcat's visit to a Go session: %q %v", out, err)
+		}
+		testutil.Eventually(t, within, func() error {
+			c, ok := delta.Attr[int](g.m.Find(boundID), "counter")
+			if c != 2 || !ok || g.m.Find(goOnly) != nil {
+				return fmt.Errorf("Go: counter %d under the bound id, session under the old id: %v", c, g.m.Find(goOnly) != nil)
+			}
+			return nil
+		})
+
 		goID, err := g.m.ChangeSessionID(ctx, g.m.Find(ids[6]), "")
 		if err != nil {
 			t.Fatal(err)
