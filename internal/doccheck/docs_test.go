@@ -690,7 +690,30 @@ func (r *runner) shBlock(t testing.TB, b *block, c *tally) {
 		}
 		r.outputs[l.text] = stdout.String()
 	}
+	// sessions.md says that each sessions node also reports that it is ready.
+	for _, p := range r.bg {
+		if strings.Contains(p.line, "tribesdemo sessions") && !waitFor(p, `"event":"ready"`, 20*time.Second) {
+			t.Errorf("%s: %s printed no ready line within 20 s\n%s", p.at, p.line, p.out.String())
+		}
+	}
 	c.add("sh executed", b)
+}
+
+// waitFor polls the output of p until it contains s, p exits or the time is up.
+func waitFor(p *bgProc, s string, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(p.out.String(), s) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return strings.Contains(p.out.String(), s)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // runCtx runs cmd and interrupts it when ctx ends.
@@ -721,19 +744,8 @@ func (r *runner) start(t testing.TB, at, line string, cmd *exec.Cmd) {
 	}
 	go func() { p.done <- cmd.Wait() }()
 	r.bg = append(r.bg, p)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.out.String(), `"started"`) {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Errorf("%s: %s exited before it started: %v\n%s", at, line, err, p.out.String())
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%s: %s: no started line within 20 s\n%s", at, line, p.out.String())
-			return
-		}
+	if !waitFor(p, `"started"`, 20*time.Second) {
+		t.Errorf("%s: %s printed no started line within 20 s\n%s", at, line, p.out.String())
 	}
 }
 
