@@ -33,4 +33,10 @@
 //   - ``` under <!-- doccheck: text REASON -->: not code (a diagram); counted, not run.
 //
 // A block that fits none of these fails the test, which names the block by file and line.
+// The test logs how many blocks it compiled, ran, compared and only checked, and which.
+//
+// The commands use the docs' fixed ports (4000, 4001, 4100, 8081–8083) and multicast group
+// 228.0.0.4:45564 on 127.0.0.1; documentation tests of several checkouts on one machine take
+// turns through a lock file in the temporary directory. The test takes about 40 s; -short
+// skips it.
 package doccheck

@@ -124,6 +124,7 @@ func TestDocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the documentation test builds and runs the demo (about 40 s)")
 	}
+	lockMachine(t)
 	root := repoRoot(t)
 	var all []*block
 	for _, f := range docFiles(t, root) {
