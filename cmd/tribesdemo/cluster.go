@@ -236,8 +236,9 @@ func (d *clusterDemo) ackModes(ctx context.Context, nodes []*clusterNode, msgs, 
 		}
 		el := time.Since(start)
 		want := before + int64(msgs*(len(nodes)-1))
-		if mode.opts&channel.OptUseAck == 0 {
-			// No ACK: delivery is asynchronous; give the receivers a bounded moment to catch up.
+		if mode.opts&channel.OptSyncAck == 0 {
+			// Without sync ACKs the last messages may still be in the receivers' listeners
+			// (use_ack is ACKed on receipt); give them a bounded moment to catch up.
 			waitFor(ctx, 5*time.Second, func() bool { return received(nodes[1:]) >= want })
 		}
 		d.say("   %-13s %6.0f msgs/s  %7.1f µs per send  delivered %d/%d  (%s)", mode.name+":",
