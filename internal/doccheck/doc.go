@@ -21,8 +21,8 @@
 //     for later lines. A command must exit 0 within a minute, or with the status its comment
 //     gives as "(exit status N)". "tribesdemo node" and "sessions" without --seconds, and
 //     lines ending in "&", run in the background until the file's next block that starts
-//     such a command, or its end; the test waits for their "started" line and stops them
-//     with SIGINT.
+//     such a command, or its end; the test waits for their "started" line (and a sessions
+//     node's "ready" line) and stops them with SIGINT, after which they must exit 0.
 //   - ```sh under <!-- doccheck: parse-only REASON -->: the commands are checked but not
 //     run: tribesdemo's flags exist in its "-h", "go test" packages exist and their -run and
 //     -bench patterns match a test or benchmark, scripts exist. REASON says why (needs

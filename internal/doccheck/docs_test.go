@@ -676,8 +676,10 @@ func (r *runner) shBlock(t testing.TB, b *block, c *tally) {
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		began := time.Now()
 		err = runCtx(ctx, cmd)
 		cancel()
+		t.Logf("%s: %s: %v", at, l.text, time.Since(began).Round(time.Millisecond))
 		got := 0
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
