@@ -523,39 +523,6 @@ func TestNonMemberMessagesDropped(t *testing.T) {
 	}
 }
 
-// joinProtocol is a membership service whose protocol messages start with "JOIN".
-type joinProtocol struct{ *static.Service }
-
-func (joinProtocol) Owns(msg *channel.Message) bool { return bytes.HasPrefix(msg.Data, []byte("JOIN")) }
-
-// The messages a membership service claims (ProtocolOwner) pass the sender check: they
-// are how a node that is not a member yet joins. Others from that node are still dropped.
-func TestProtocolMessagesFromNonMembers(t *testing.T) {
-	nw := channeltest.NewNetwork()
-	a := newNode(t, nw)
-	n := nw.NewNode()
-	ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: joinProtocol{static.New()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	ch.AddMessageListener(rec)
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Stop(context.Background(), channel.SvcAll)
-	to := []channel.Member{ch.LocalMember()}
-	if err := a.ch.Send(context.Background(), to, []byte("JOIN me"), channel.OptUseAck|channel.OptSyncAck); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.ch.Send(context.Background(), to, []byte("data"), channel.OptUseAck|channel.OptSyncAck); !errors.Is(err, channel.ErrAckFailed) {
-		t.Fatalf("non-member data: %v", err)
-	}
-	if got := rec.data(); !slices.Equal(got, []string{"JOIN me"}) || ch.Stats().NonMemberDropped != 1 {
-		t.Fatalf("delivered %q, stats %+v", got, ch.Stats())
-	}
-}
-
 func TestWaitForMembers(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	a := newNode(t, nw)
