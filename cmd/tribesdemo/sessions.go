@@ -33,6 +33,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	acked := fs.Bool("acked", true, "answer only after every member applied the session change (false: asynchronous, Tomcat's default)")
 	requireAll := fs.Bool("require-all", false, "with --acked, fail requests while a configured member is down (by default members refusing connections are skipped: static membership has no failure detection)")
 	app := fs.String("context", "localhost#/", "application (context) name; the same on every node")
+	routeBinder := fs.Bool("route-binder", true, "rename a session to this node's --route when a request brings another node's (Tomcat's JvmRouteBinderValve); turn off behind a balancer without stickiness")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo sessions [flags]\n\nServes a page with a per-session counter, replicated to the other members;\n?format=json gives the same as JSON. Prints a JSON line when started and stopped.")
 		fs.PrintDefaults()
@@ -64,7 +65,8 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	mw, err := delta.NewMiddleware(m, delta.HTTPConfig{SkipPath: regexp.MustCompile(`^/(favicon\.ico|healthz)$`)})
+	mw, err := delta.NewMiddleware(m, delta.HTTPConfig{SkipPath: regexp.MustCompile(`^/(favicon\.ico|healthz)$`),
+		DisableJvmRouteBinder: !*routeBinder})
 	if err != nil {
 		return err
 	}
@@ -182,12 +184,15 @@ func sessionPage(ch *channel.Channel, m *delta.Manager) http.Handler {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		count, _ := delta.Attr[int](s, "counter")
-		count++
-		if err := s.Set("counter", count); err != nil {
+		v, err := s.Update("counter", func(old any) (any, error) {
+			n, _ := old.(int)
+			return n + 1, nil
+		})
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		count := v.(int)
 		created, ok := delta.Attr[string](s, "createdOn")
 		if !ok {
 			created = m.JvmRoute()

@@ -197,6 +197,9 @@ var (
 	ErrStopped = errors.New("delta: manager not running")
 	// ErrInvalidSession: the session expired or was invalidated.
 	ErrInvalidSession = errors.New("delta: session is no longer valid")
+	// ErrNoSession: a method that changes a session was called on a nil *Session (a
+	// request that has none).
+	ErrNoSession = errors.New("delta: no session (nil *Session)")
 	// ErrDuplicateManager: a manager with that name is already running on the cluster.
 	ErrDuplicateManager = errors.New("delta: a manager with this name is already registered")
 	// ErrStateTransferTimeout: the state transfer did not complete in StateTransferTimeout.

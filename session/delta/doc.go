@@ -53,8 +53,11 @@
 // Attribute values go through Config.Codec, a ValueCodec; the default GobCodec has
 // compact encodings for strings, byte slices, booleans, int, int64, uint64, float64 and
 // time.Time, and uses encoding/gob for the rest (register your types with gob.Register
-// on every node). Set encodes at once: a value that cannot be encoded is refused there
-// with a *ValueError, not when the request ends. A value mutated in place does not
+// on every node; common maps and []any are registered by this package). Set encodes at
+// once and decodes back: a value that cannot be encoded, or would not read back as the
+// same Go type with the same fields on another node (ErrValueNotReplicable), is refused
+// there with a *ValueError, not when the request ends. Session.Update is an atomic
+// read-modify-write on the node that serves the request. A value mutated in place does not
 // replicate by itself; call Session.MarkDirty, or set Config.DetectMutations to have the
 // values read during a request re-encoded and compared when it ends. Copies on other
 // nodes keep the encoded bytes and decode on first use.
@@ -96,6 +99,11 @@
 // middleware holds (HoldUntilReady, bounded) or refuses (RefuseUntilReady, 503) requests
 // until then.
 //
+// Only current members of the channel are heard: a session message whose sender is not
+// in the member list is ignored and counted (ClusterStats.RefusedNonMember), and a state
+// transfer goes to the membership's record of the member that asked. A node serves
+// Config.MaxConcurrentTransfers transfers at once, one per member.
+//
 // # Expiry
 //
 // A sweep every Config.ExpireInterval (60 s) expires primary sessions idle for their max
@@ -110,7 +118,7 @@
 // Every exported method is safe for concurrent use. Listeners run on the goroutine that
 // caused the event (a request, the sweep, a message receiver) with no lock of this
 // package held, so they may call back into the manager. Locks, in the order they may be
-// taken: a Session's send slot (held across the sends of one replication, id change or
+// taken: a Session's Update slot (held while the update function runs), its send slot (held across the sends of one replication, id change or
 // expiry, which keeps one session's messages in order), a shard of the session table, the
 // Session's mutex. The Manager's and the Cluster's mutexes are only held briefly and never
 // while sending. Apart from the send slot no lock is held while sending, so transports

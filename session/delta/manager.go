@@ -72,7 +72,7 @@ type counters struct {
 	valueDecodeErrors, badActions, mutations    atomic.Uint64
 	unreachable                                 atomic.Uint64
 	transfersActive, transfersWaiting           atomic.Int64
-	transfersRefused                            atomic.Uint64
+	transfersRefused, rerouted                  atomic.Uint64
 }
 
 func newManager(cl *Cluster, cfg Config) *Manager {
@@ -129,6 +129,17 @@ func (m *Manager) noteRoute(id string) {
 	}
 	next := append(slices.Clone(cur), r)
 	m.routes.Store(&next)
+}
+
+// rerouted records a session the middleware's binder renamed from route from to this
+// node's; the first one is logged with a hint.
+func (m *Manager) rerouted(from string) {
+	if m.stats.rerouted.Add(1) == 1 {
+		m.log.Info("delta: renamed a session to this node's jvmRoute because its request came with another node's "+
+			"route: a failover, or a balancer without jvmRoute stickiness (then every move renames it; "+
+			"HTTPConfig.DisableJvmRouteBinder keeps ids as they are); further renames are only counted in "+
+			"Stats.SessionsRerouted", "fromRoute", from, "route", m.cfg.JvmRoute)
+	}
 }
 
 // findRerouted finds the session of id under another route: this node's, then every
@@ -239,6 +250,9 @@ type Stats struct {
 	// TransferRequestsRefused counts state-transfer requests refused because the same
 	// member already had one running or waiting.
 	TransferRequestsRefused uint64
+	// SessionsRerouted counts sessions the middleware's jvmRoute binder renamed to this
+	// node's route (HTTPConfig.DisableJvmRouteBinder).
+	SessionsRerouted uint64
 
 	UnknownSession    uint64 // messages about sessions this node does not have
 	Unexpected        uint64 // messages that made no sense in the manager's state
@@ -261,6 +275,7 @@ func (m *Manager) Stats() Stats {
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),
 		MutationsDetected: c.mutations.Load(), TransfersActive: int(c.transfersActive.Load()),
 		TransfersWaiting: int(c.transfersWaiting.Load()), TransferRequestsRefused: c.transfersRefused.Load(),
+		SessionsRerouted: c.rerouted.Load(),
 	}
 	for e := range c.sent {
 		if n := c.sent[e].Load(); n > 0 {

@@ -229,12 +229,15 @@ func (rq *Request) bind(r *http.Request) {
 	}
 	if binder {
 		if cur := rq.s.ID(); routeOf(cur) != "" && routeOf(cur) != route {
-			if _, err := m.ChangeSessionID(rq.ctx, rq.s, withRoute(cur, route)); err != nil {
-				if errors.Is(err, ErrSessionIDInUse) || errors.Is(err, ErrInvalidSession) {
-					rq.s = m.Find(withRoute(cur, route))
-				} else {
-					rq.err = err
-				}
+			_, err := m.ChangeSessionID(rq.ctx, rq.s, withRoute(cur, route))
+			switch {
+			case errors.Is(err, ErrSessionIDInUse) || errors.Is(err, ErrInvalidSession):
+				rq.s = m.Find(withRoute(cur, route))
+			case err != nil:
+				rq.err = err
+				fallthrough // renamed here, not replicated
+			default:
+				m.rerouted(routeOf(cur))
 			}
 		}
 	}

@@ -40,6 +40,9 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 // a later change from another node replaced) and the error, which wraps a
 // *channel.SendError, is returned.
 func (m *Manager) Replicate(ctx context.Context, s *Session) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	members := m.cl.ch.Members()
 	// Hold the session's send slot across the send so that two requests on the same
 	// session send in the order they took their deltas.
@@ -59,6 +62,9 @@ func (m *Manager) Replicate(ctx context.Context, s *Session) error {
 // Invalidate destroys s here and on every other node (EVT_SESSION_EXPIRED). Session
 // listeners fire; the session's pending changes go out first, as Tomcat does.
 func (m *Manager) Invalidate(ctx context.Context, s *Session) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	return m.expire(ctx, s, true, false, false)
 }
 
@@ -66,6 +72,9 @@ func (m *Manager) Invalidate(ctx context.Context, s *Session) error {
 // (EVT_CHANGE_SESSION_ID): use it on login against session fixation. An empty newID
 // means a fresh random one with this node's route. It returns the new id.
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
+	if s == nil {
+		return "", ErrNoSession
+	}
 	generate := newID == ""
 	if !generate && !validID(newID) {
 		return "", fmt.Errorf("delta: invalid session id %q", newID)

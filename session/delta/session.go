@@ -1,7 +1,6 @@
 package delta
 
 import (
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -15,10 +14,12 @@ import (
 // the value that was set; if you mutate it in place (a map, a struct behind a pointer),
 // call MarkDirty so the change replicates, or enable Config.DetectMutations.
 //
-// All methods are safe for concurrent use.
+// All methods are safe for concurrent use. On a nil *Session (a request without a session)
+// the methods that change it return ErrNoSession and the others return zero values.
 type Session struct {
 	m *Manager
 
+	updateMu    sync.Mutex // serialises Update; taken before sendMu and mu
 	sendMu      sync.Mutex // serialises the session's outgoing messages; taken before mu
 	mu          sync.Mutex
 	id          string
@@ -53,16 +54,27 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 
 // ID returns the session's current id.
 func (s *Session) ID() string {
+	if s == nil {
+		return ""
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.id
 }
 
 // Manager returns the manager the session belongs to.
-func (s *Session) Manager() *Manager { return s.m }
+func (s *Session) Manager() *Manager {
+	if s == nil {
+		return nil
+	}
+	return s.m
+}
 
 // CreationTime is when the session was created (on whichever node).
 func (s *Session) CreationTime() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return time.UnixMilli(s.created)
@@ -71,6 +83,9 @@ func (s *Session) CreationTime() time.Time {
 // LastAccessedTime is the last time a request used the session, here or (as far as
 // replication told) elsewhere.
 func (s *Session) LastAccessedTime() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return time.UnixMilli(s.accessed)
@@ -79,6 +94,9 @@ func (s *Session) LastAccessedTime() time.Time {
 // Access records a use of the session now. The middleware calls it when a request starts
 // and ends; call it yourself when driving a Manager without the middleware.
 func (s *Session) Access() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	s.accessed = nowMs()
 	s.mu.Unlock()
@@ -87,6 +105,9 @@ func (s *Session) Access() {
 // IsNew reports whether the client has not yet joined the session (no request that used
 // it has completed).
 func (s *Session) IsNew() bool {
+	if s == nil {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.isNew
@@ -94,6 +115,9 @@ func (s *Session) IsNew() bool {
 
 // IsValid reports whether the session is still alive (neither expired nor invalidated).
 func (s *Session) IsValid() bool {
+	if s == nil {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.valid && !s.expiring
@@ -101,6 +125,9 @@ func (s *Session) IsValid() bool {
 
 // IsPrimary reports whether this node served the session last.
 func (s *Session) IsPrimary() bool {
+	if s == nil {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.primary
@@ -108,6 +135,9 @@ func (s *Session) IsPrimary() bool {
 
 // Dirty reports whether the session has changes not replicated yet.
 func (s *Session) Dirty() bool {
+	if s == nil {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.pending) > 0
@@ -115,6 +145,9 @@ func (s *Session) Dirty() bool {
 
 // MaxInactiveInterval is the idle time after which the session expires; 0 means never.
 func (s *Session) MaxInactiveInterval() time.Duration {
+	if s == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.maxInactive <= 0 {
@@ -125,6 +158,9 @@ func (s *Session) MaxInactiveInterval() time.Duration {
 
 // SetMaxInactiveInterval changes the idle timeout (whole seconds); d <= 0 means never.
 func (s *Session) SetMaxInactiveInterval(d time.Duration) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	sec := int32(-1)
 	if d > 0 {
 		sec = int32(min(max(d/time.Second, 1), 1<<31-1))
@@ -142,6 +178,9 @@ func (s *Session) SetMaxInactiveInterval(d time.Duration) error {
 // Get returns the value of attribute name. A value received from another node is
 // decoded on first use; if that fails, Get reports false and Stats counts it.
 func (s *Session) Get(name string) (any, bool) {
+	if s == nil {
+		return nil, false
+	}
 	s.mu.Lock()
 	i := s.find(name)
 	if i < 0 || !s.valid {
@@ -171,16 +210,21 @@ func Attr[T any](s *Session, name string) (v T, ok bool) {
 	return v, ok
 }
 
-// Set sets attribute name to v. The value is encoded now: a value the codec cannot encode
-// is refused with a *ValueError and the session is unchanged. A nil v removes the
-// attribute.
+// Set sets attribute name to v. The value is encoded now, and decoded back to check that
+// every node will read the same Go type: a value the codec cannot encode, or one that
+// would not replicate faithfully (ErrValueNotReplicable: a struct with unexported fields, a
+// *T when gob registered T), is refused with a *ValueError and the session is unchanged.
+// A nil v removes the attribute.
 func (s *Session) Set(name string, v any) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	if v == nil {
 		return s.Remove(name)
 	}
-	data, err := s.m.cfg.Codec.Marshal(v)
+	data, err := s.m.encodeValue(name, v)
 	if err != nil {
-		return &ValueError{Name: name, Type: fmt.Sprintf("%T", v), Err: err}
+		return err
 	}
 	s.mu.Lock()
 	if !s.valid {
@@ -202,8 +246,58 @@ func (s *Session) Set(name string, v any) error {
 	return nil
 }
 
+// Update sets attribute name to what f returns for its current value (nil when it has
+// none) as one step: on this node, Updates of a session run one at a time, so concurrent
+// requests that each add one to a counter lose nothing. Like Set, the new value is
+// checked and recorded as one action, replicated when the request ends; returning nil
+// removes the attribute. If f returns an error, or the current value cannot be decoded,
+// or the new one cannot be encoded, nothing changes and the error is returned. f must not
+// call the session's methods. A Set of the same attribute, or an Update on another node,
+// is not ordered with it: route a session's requests to one node (or accept the last
+// writer) when several update it at once.
+func (s *Session) Update(name string, f func(old any) (any, error)) (any, error) {
+	if s == nil {
+		return nil, ErrNoSession
+	}
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
+	old, err := s.current(name)
+	if err != nil {
+		return nil, err
+	}
+	v, err := f(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Set(name, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// current returns attribute name (nil if missing), or why it cannot be read.
+func (s *Session) current(name string) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return nil, ErrInvalidSession
+	}
+	i := s.find(name)
+	if i < 0 {
+		return nil, nil
+	}
+	v, err := s.decode(&s.attrs[i])
+	if err != nil {
+		return nil, &ValueError{Name: name, Err: err}
+	}
+	return v, nil
+}
+
 // Remove removes attribute name; removing a missing attribute records nothing.
 func (s *Session) Remove(name string) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	if !s.valid {
 		s.mu.Unlock()
@@ -226,6 +320,9 @@ func (s *Session) Remove(name string) error {
 // replication: call it after mutating a value in place. A missing attribute is not an
 // error.
 func (s *Session) MarkDirty(name string) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid {
@@ -240,9 +337,9 @@ func (s *Session) MarkDirty(name string) error {
 	if err != nil {
 		return &ValueError{Name: name, Err: err}
 	}
-	data, err := s.m.cfg.Codec.Marshal(v)
+	data, err := s.m.encodeValue(name, v)
 	if err != nil {
-		return &ValueError{Name: name, Type: fmt.Sprintf("%T", v), Err: err}
+		return err
 	}
 	e.data = data
 	s.record(Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: data})
@@ -251,6 +348,9 @@ func (s *Session) MarkDirty(name string) error {
 
 // Names returns the attribute names in the order they were first set.
 func (s *Session) Names() []string {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]string, len(s.attrs))
@@ -262,6 +362,9 @@ func (s *Session) Names() []string {
 
 // Principal returns a copy of the authenticated principal, or nil.
 func (s *Session) Principal() *Principal {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.principal.clone()
@@ -269,6 +372,9 @@ func (s *Session) Principal() *Principal {
 
 // SetPrincipal sets (nil: removes) the authenticated principal.
 func (s *Session) SetPrincipal(p *Principal) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid {
@@ -285,6 +391,9 @@ func (s *Session) SetPrincipal(p *Principal) error {
 
 // AuthType returns the authentication type ("FORM", "BASIC", ...), or "".
 func (s *Session) AuthType() string {
+	if s == nil {
+		return ""
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.authType
@@ -292,6 +401,9 @@ func (s *Session) AuthType() string {
 
 // SetAuthType sets (empty: removes) the authentication type.
 func (s *Session) SetAuthType(t string) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid {
@@ -309,6 +421,9 @@ func (s *Session) SetAuthType(t string) error {
 // Note returns note name. Notes are small string annotations for the framework (Tomcat
 // keeps authentication state in them); unlike Tomcat's, they replicate.
 func (s *Session) Note(name string) (string, bool) {
+	if s == nil {
+		return "", false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, n := range s.notes {
@@ -321,6 +436,9 @@ func (s *Session) Note(name string) (string, bool) {
 
 // SetNote sets note name.
 func (s *Session) SetNote(name, value string) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid {
@@ -333,6 +451,9 @@ func (s *Session) SetNote(name, value string) error {
 
 // RemoveNote removes note name.
 func (s *Session) RemoveNote(name string) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid {
@@ -347,6 +468,9 @@ func (s *Session) RemoveNote(name string) error {
 // AttachListener attaches the named listener (Config.NamedListeners) to the session: it
 // is told when the session is destroyed, on every node where that name is configured.
 func (s *Session) AttachListener(name string) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid {
@@ -361,6 +485,9 @@ func (s *Session) AttachListener(name string) error {
 
 // DetachListener detaches a named listener.
 func (s *Session) DetachListener(name string) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid {

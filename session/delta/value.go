@@ -2,11 +2,13 @@ package delta
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 )
 
@@ -15,7 +17,8 @@ import (
 // The bytes are what travels to the other nodes and what a state transfer sends.
 //
 // Implementations must be safe for concurrent use and deterministic enough that decoding
-// an encoding gives an equal value.
+// an encoding gives an equal value. Set decodes each encoding back at once and refuses a
+// value whose decoding has another Go type.
 type ValueCodec interface {
 	Marshal(v any) ([]byte, error)
 	Unmarshal(data []byte) (any, error)
@@ -25,12 +28,107 @@ type ValueCodec interface {
 // their own: string, []byte, bool, int, int64, uint64, float64 and time.Time (a tag byte
 // and the value). Everything else goes through encoding/gob as an interface value, which
 // means named types (structs, maps of your own types, ...) must be registered with
-// gob.Register on every node, as gob requires for interface values; an unregistered or
-// unencodable type (functions, channels) is refused by Session.Set.
+// gob.Register on every node, as gob requires for interface values. This package
+// registers the common unnamed ones: map[string]any, []any, map[string]string,
+// map[string]int, map[string]int64, map[string]bool, map[string]float64 and
+// map[string][]string (gob itself knows the basic types and slices of them).
 //
-// Decoded values have the same dynamic type as the encoded ones (int stays int, a struct
-// registered as T comes back as T, a registered *T as *T).
+// Marshal refuses what gob would not carry faithfully: unregistered or unencodable types
+// (functions, channels) and structs with unexported fields, which gob silently leaves
+// out (unless the type encodes itself: GobEncoder, BinaryMarshaler, TextMarshaler).
+// Decoded values have the dynamic type gob registered: a struct registered as T comes
+// back as T, a registered *T as *T (Session.Set checks that).
 type GobCodec struct{}
+
+func init() {
+	for _, v := range []any{map[string]any{}, []any{}, map[string]string{}, map[string]int{}, map[string]int64{},
+		map[string]bool{}, map[string]float64{}, map[string][]string{}} {
+		gob.Register(v)
+	}
+}
+
+// maxCheckDepth bounds how deep unexportedField looks into a value.
+const maxCheckDepth = 64
+
+var selfEncoders = []reflect.Type{
+	reflect.TypeFor[gob.GobEncoder](), reflect.TypeFor[encoding.BinaryMarshaler](), reflect.TypeFor[encoding.TextMarshaler](),
+}
+
+// encodesItself reports whether gob hands t (or *t) to its own encoder.
+func encodesItself(t reflect.Type) bool {
+	for _, e := range selfEncoders {
+		if t.Implements(e) || t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// unexportedField returns an error naming a struct field reachable from v that gob would
+// leave out because it is unexported.
+func unexportedField(v reflect.Value, depth int) error {
+	if !v.IsValid() || depth > maxCheckDepth || encodesItself(v.Type()) {
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return unexportedField(v.Elem(), depth+1)
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				return fmt.Errorf("%w: field %s of %s is unexported and would arrive empty on the other nodes "+
+					"(export it, or implement encoding.BinaryMarshaler)", ErrValueNotReplicable, f.Name, t)
+			}
+			if err := unexportedField(v.Field(i), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if !mayHoldStruct(v.Type().Elem(), 0) {
+			return nil
+		}
+		for i := range v.Len() {
+			if err := unexportedField(v.Index(i), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if !mayHoldStruct(v.Type().Key(), 0) && !mayHoldStruct(v.Type().Elem(), 0) {
+			return nil
+		}
+		for it := v.MapRange(); it.Next(); {
+			if err := unexportedField(it.Key(), depth+1); err != nil {
+				return err
+			}
+			if err := unexportedField(it.Value(), depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mayHoldStruct reports whether a value of type t can contain a struct (or an interface
+// that might hold one), so that its elements need a look.
+func mayHoldStruct(t reflect.Type, depth int) bool {
+	if depth > maxCheckDepth {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return mayHoldStruct(t.Elem(), depth+1)
+	case reflect.Map:
+		return mayHoldStruct(t.Key(), depth+1) || mayHoldStruct(t.Elem(), depth+1)
+	}
+	return false
+}
 
 const (
 	tagString  = 1
@@ -70,6 +168,9 @@ func (GobCodec) Marshal(v any) ([]byte, error) {
 			return nil, err
 		}
 		return append([]byte{tagTime}, b...), nil
+	}
+	if err := unexportedField(reflect.ValueOf(v), 0); err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	buf.WriteByte(tagGob)
@@ -150,3 +251,27 @@ func (e *ValueError) Error() string {
 }
 
 func (e *ValueError) Unwrap() error { return e.Err }
+
+// ErrValueNotReplicable is wrapped by the *ValueError Session.Set returns for a value that
+// would not arrive as it is on the other nodes: a struct field gob leaves out, or a value
+// that decodes to another type (a *T when gob registered T, or the other way round).
+var ErrValueNotReplicable = errors.New("delta: value would not replicate faithfully")
+
+// encodeValue encodes v for attribute name and checks that it decodes to the same Go
+// type, so that every node reads back what this one stored.
+func (m *Manager) encodeValue(name string, v any) ([]byte, error) {
+	typ := fmt.Sprintf("%T", v)
+	data, err := m.cfg.Codec.Marshal(v)
+	if err != nil {
+		return nil, &ValueError{Name: name, Type: typ, Err: err}
+	}
+	back, err := m.cfg.Codec.Unmarshal(data)
+	if err != nil {
+		return nil, &ValueError{Name: name, Type: typ, Err: fmt.Errorf("%w: it does not decode: %w", ErrValueNotReplicable, err)}
+	}
+	if got := reflect.TypeOf(back); got != reflect.TypeOf(v) {
+		return nil, &ValueError{Name: name, Type: typ, Err: fmt.Errorf("%w: it reads back as %v on other nodes "+
+			"(gob registers one of T and *T: register the one you store, on every node)", ErrValueNotReplicable, got)}
+	}
+	return data, nil
+}
