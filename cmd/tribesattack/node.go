@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/session/delta"
+	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
+)
+
+// nodeEnv marks a child process started by the suite: it runs one node (runNode) instead
+// of the suite. The same binary serves both, so that go test can run the suite too.
+const nodeEnv = "GOTRIBES_ATTACK_NODE"
+
+// appName is the session context every node runs.
+const appName = "localhost#/attack"
+
+// loadPrefix starts every payload of the steady load: "LOAD <sender> <seq>".
+const loadPrefix = "LOAD "
+
+// nodeStats is what a node's /stats answers.
+type nodeStats struct {
+	Delivered map[string]uint64 `json:"delivered"` // load messages acked, by destination host:port
+	Failed    map[string]uint64 `json:"failed"`    // load sends that failed, by destination
+	Received  uint64            `json:"received"`  // load messages received
+	// Stale counts load messages whose sequence number is not newer than one already
+	// received from the same sender: replays (each sender sends in order, one at a time).
+	Stale            uint64 `json:"stale"`
+	Sessions         int    `json:"sessions"`
+	SessionsChanged  int    `json:"sessionsChanged"` // sessions whose "owner" is not their route's node
+	Members          int    `json:"members"`
+	Healthy          bool   `json:"healthy"`
+	RefusedNonMember uint64 `json:"refusedNonMember"`
+	SessionsServed   uint64 `json:"sessionsServed"`
+	Ready            bool   `json:"ready"`
+}
+
+// node is one cluster node of the suite: a channel on transport/nio, a session manager
+// holding sessions, a steady acked load to its peers and a control endpoint.
+type node struct {
+	name  string
+	ch    *channel.Channel
+	cl    *delta.Cluster
+	m     *delta.Manager
+	peers []string // host:port of the members the load goes to
+
+	mu        sync.Mutex
+	delivered map[string]uint64
+	failed    map[string]uint64
+	lastSeq   map[string]uint64
+	received  atomic.Uint64
+	stale     atomic.Uint64
+}
+
+type nodeFlags struct {
+	name, id, static, mcastAddr, encryptKey, ctrl, peers string
+	port, mcastPort, nofile, load                        int
+	firstFrameTimeout, frameTimeout                      time.Duration
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f nodeFlags
+	fs.StringVar(&f.name, "name", "A", "node name: its jvmRoute and the owner of the sessions it creates")
+	fs.StringVar(&f.id, "id", "", "unique id, 32 hex digits")
+	fs.IntVar(&f.port, "port", 0, "TCP receiver port")
+	fs.StringVar(&f.static, "static", "", "static members host:port:id, comma separated (else --mcast-addr)")
+	fs.StringVar(&f.mcastAddr, "mcast-addr", "", "multicast group for membership, on 127.0.0.1")
+	fs.IntVar(&f.mcastPort, "mcast-port", mcast.DefaultPort, "multicast port")
+	fs.StringVar(&f.peers, "peers", "", "host:port of the members the steady load goes to, comma separated")
+	fs.IntVar(&f.load, "load", 0, "acked messages per second to each peer (0: no load)")
+	fs.StringVar(&f.encryptKey, "encrypt-key", "", "hex AES key: put the encrypt interceptor on the channel")
+	fs.IntVar(&f.nofile, "nofile", 0, "RLIMIT_NOFILE of the process (0: unchanged)")
+	fs.DurationVar(&f.firstFrameTimeout, "first-frame-timeout", 0, "nio FirstFrameTimeout (0: default)")
+	fs.DurationVar(&f.frameTimeout, "frame-timeout", 0, "nio FrameTimeout (0: default)")
+	fs.StringVar(&f.ctrl, "ctrl", "127.0.0.1:0", "address of the control endpoint")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if f.nofile > 0 {
+		lim := syscall.Rlimit{Cur: uint64(f.nofile), Max: uint64(f.nofile)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return fmt.Errorf("setrlimit: %w", err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := newNode(f, log)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := n.ch.Start(ctx, channel.SvcAll); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = n.cl.Close(sctx)
+		_ = n.ch.Stop(sctx, channel.SvcAll)
+	}()
+	if err := n.m.Start(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.ctrl)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: n.mux(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	if f.load > 0 {
+		for _, p := range n.peers {
+			go n.loadTo(ctx, p, f.load)
+		}
+	}
+	if err := json.NewEncoder(stdout).Encode(map[string]string{"event": "started", "ctrl": ln.Addr().String()}); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func newNode(f nodeFlags, log *slog.Logger) (*node, error) {
+	cfg := nio.DefaultConfig()
+	cfg.Port, cfg.AutoBind, cfg.Logger = f.port, 1, log
+	cfg.FirstFrameTimeout, cfg.FrameTimeout = f.firstFrameTimeout, f.frameTimeout
+	tr, err := nio.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var ms channel.MembershipService
+	if f.mcastAddr != "" {
+		mc := mcast.DefaultConfig()
+		mc.Address, mc.Port, mc.Bind, mc.JoinWait, mc.Logger = f.mcastAddr, f.mcastPort, "127.0.0.1", 0, log
+		if ms, err = mcast.New(mc); err != nil {
+			return nil, err
+		}
+	} else {
+		members, err := wire.ParseMemberList(f.static)
+		if err != nil {
+			return nil, err
+		}
+		ms = static.New(members...)
+	}
+	id, err := wire.ParseUniqueID(f.id)
+	if err != nil {
+		return nil, err
+	}
+	var stack []channel.Interceptor
+	if f.encryptKey != "" {
+		key, err := interceptors.KeyFromHex(f.encryptKey)
+		if err != nil {
+			return nil, err
+		}
+		enc, err := interceptors.NewEncrypt(interceptors.EncryptConfig{Key: key})
+		if err != nil {
+			return nil, err
+		}
+		stack = append(stack, enc)
+	}
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: ms, UniqueID: id, Interceptors: stack, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	n := &node{name: f.name, ch: ch, delivered: map[string]uint64{}, failed: map[string]uint64{}, lastSeq: map[string]uint64{}}
+	if f.peers != "" {
+		n.peers = strings.Split(f.peers, ",")
+	}
+	ch.AddMessageListener(n)
+	n.cl = delta.NewCluster(ch, delta.ClusterConfig{Logger: log})
+	n.m, err = n.cl.NewManager(delta.Config{Name: appName, JvmRoute: f.name, Replication: delta.ReplicateAcked,
+		TolerateUnreachable: true, ExpireInterval: -1, Logger: log})
+	return n, err
+}
+
+// Accept takes the load's messages; session messages go to the session cluster.
+func (n *node) Accept(msg *channel.Message) bool {
+	return strings.HasPrefix(string(msg.Data), loadPrefix)
+}
+
+// MessageReceived counts a load message, and counts it stale when its sequence number is
+// not newer than the last one from its sender.
+func (n *node) MessageReceived(msg *channel.Message) error {
+	fields := strings.Fields(string(msg.Data))
+	if len(fields) < 3 {
+		return nil
+	}
+	seq, err := strconv.ParseUint(fields[2], 10, 64)
+	if err != nil {
+		return nil
+	}
+	n.received.Add(1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if last, ok := n.lastSeq[fields[1]]; ok && seq <= last {
+		n.stale.Add(1)
+		return nil
+	}
+	n.lastSeq[fields[1]] = seq
+	return nil
+}
+
+// loadTo sends rate use_ack,sync messages a second to the member at addr, one at a time.
+func (n *node) loadTo(ctx context.Context, addr string, rate int) {
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	pad := strings.Repeat("x", 200)
+	var seq uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		to, ok := n.member(addr)
+		if !ok {
+			n.count(n.failed, addr)
+			continue
+		}
+		seq++
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := n.ch.Send(sctx, []channel.Member{to}, fmt.Appendf(nil, "%s%s %d %s", loadPrefix, n.name, seq, pad),
+			channel.OptUseAck|channel.OptSyncAck)
+		cancel()
+		if err != nil {
+			n.count(n.failed, addr)
+		} else {
+			n.count(n.delivered, addr)
+		}
+	}
+}
+
+func (n *node) member(addr string) (channel.Member, bool) {
+	for _, m := range n.ch.Members() {
+		if m.Addr() == addr {
+			return m, true
+		}
+	}
+	return channel.Member{}, false
+}
+
+func (n *node) count(m map[string]uint64, addr string) {
+	n.mu.Lock()
+	m[addr]++
+	n.mu.Unlock()
+}
+
+func (n *node) stats() nodeStats {
+	st := nodeStats{Received: n.received.Load(), Stale: n.stale.Load(), Sessions: n.m.Len(),
+		Members: len(n.ch.Members()), Healthy: n.ch.Healthy(), Ready: n.m.Ready(),
+		RefusedNonMember: n.cl.Stats().RefusedNonMember, SessionsServed: n.m.Stats().SessionsServed}
+	n.mu.Lock()
+	st.Delivered, st.Failed = clone(n.delivered), clone(n.failed)
+	n.mu.Unlock()
+	n.m.Range(func(s *delta.Session) bool {
+		owner, _ := delta.Attr[string](s, "owner")
+		if _, route, _ := strings.Cut(s.ID(), "."); owner != route {
+			st.SessionsChanged++
+		}
+		return true
+	})
+	return st
+}
+
+func clone(m map[string]uint64) map[string]uint64 {
+	c := make(map[string]uint64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// createSessions creates k sessions owned by this node, replicated with acks.
+func (n *node) createSessions(ctx context.Context, k int) error {
+	if err := n.m.WaitReady(ctx); err != nil {
+		return err
+	}
+	for range k {
+		s, err := n.m.Create(ctx)
+		if err != nil {
+			return err
+		}
+		if err := s.Set("owner", n.name); err != nil {
+			return err
+		}
+		if err := n.m.Replicate(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *node) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(n.stats())
+	})
+	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, _ *http.Request) {
+		var ids []string
+		n.m.Range(func(s *delta.Session) bool { ids = append(ids, s.ID()); return true })
+		_ = json.NewEncoder(w).Encode(ids)
+	})
+	mux.HandleFunc("POST /create", func(w http.ResponseWriter, r *http.Request) {
+		k, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+		defer cancel()
+		if err := n.createSessions(ctx, k); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	return mux
+}
+
+func nodeMain() {
+	if err := runNode(signalContext(), os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(os.Stderr, "tribesattack node: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
