@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/wire"
 )
@@ -27,8 +28,17 @@ import (
 type attack struct {
 	name string
 	opts clusterOpts
-	run  func(ctx context.Context, c *cluster) (string, error)
+	run  func(ctx context.Context, c *cluster) (outcome, error)
 }
+
+// outcome is what an attack observed: a line for the table and the number of times the
+// defence it tests let something through (0 when it held), in the attack's own unit.
+type outcome struct {
+	note     string
+	breaches int64
+}
+
+func observed(format string, args ...any) outcome { return outcome{note: fmt.Sprintf(format, args...)} }
 
 var attacks = []attack{
 	{name: "garbage", run: garbage},
@@ -37,7 +47,8 @@ var attacks = []attack{
 	{name: "idle-2000", run: idle},
 	{name: "oversize", run: oversize},
 	{name: "partial-80", run: partial},
-	{name: "no-ack-reader", run: noAckReader},
+	{name: "no-ack-reader-4", run: noAckReader(4)},
+	{name: "no-ack-reader-100", run: noAckReader(100)},
 	{name: "fd-exhaustion", opts: clusterOpts{targetNofile: 256}, run: fdExhaustion},
 	{name: "forged-heartbeats", opts: clusterOpts{mcast: true}, run: forgedHeartbeats},
 	{name: "stranger-sessions", run: stranger},
@@ -100,7 +111,7 @@ func stream(ctx context.Context, addr string, first func() []byte, chunk []byte)
 	return conns, written
 }
 
-func garbage(ctx context.Context, c *cluster) (string, error) {
+func garbage(ctx context.Context, c *cluster) (outcome, error) {
 	var conns, written atomic.Int64
 	junk := make([]byte, 64<<10)
 	_, _ = rand.Read(junk)
@@ -109,11 +120,11 @@ func garbage(ctx context.Context, c *cluster) (string, error) {
 		conns.Add(n)
 		written.Add(w)
 	})
-	return fmt.Sprintf("%d connections, %d MiB of random bytes", conns.Load(), written.Load()>>20), nil
+	return observed("%d connections, %d MiB of random bytes", conns.Load(), written.Load()>>20), nil
 }
 
 // lyingLength sends frame headers claiming bodies from the cap up to 2 GiB, and negative.
-func lyingLength(ctx context.Context, c *cluster) (string, error) {
+func lyingLength(ctx context.Context, c *cluster) (outcome, error) {
 	var conns, written atomic.Int64
 	lengths := []uint32{maxFrame + 1, 1 << 30, 0x7fffffff, 0xffffffff}
 	workers(ctx, 4, func(ctx context.Context, i int) {
@@ -124,59 +135,67 @@ func lyingLength(ctx context.Context, c *cluster) (string, error) {
 		conns.Add(n)
 		written.Add(w)
 	})
-	return fmt.Sprintf("%d connections refused after %d KiB", conns.Load(), written.Load()>>10), nil
+	return observed("%d connections refused after %d KiB", conns.Load(), written.Load()>>10), nil
 }
 
-// slowloris starts 100 frames of 1 000 bytes and sends one byte of each every 200 ms.
-func slowloris(ctx context.Context, c *cluster) (string, error) {
-	var closed, opened atomic.Int64
-	workers(ctx, 100, func(ctx context.Context, _ int) {
-		conn, err := dial(ctx, c.nodes[0].addr)
-		if err != nil {
-			return
+// held runs n workers that each open a connection, hold it with hold (which returns when
+// the connection fails or ctx ends) and open another when the target closed it. A
+// connection still open at the end although older than grace is a breach.
+func held(ctx context.Context, c *cluster, n int, grace time.Duration, what string,
+	hold func(ctx context.Context, conn net.Conn, closed chan bool)) outcome {
+	var opened, closed, survivors atomic.Int64
+	workers(ctx, n, func(ctx context.Context, _ int) {
+		for ctx.Err() == nil {
+			conn, err := dial(ctx, c.nodes[0].addr)
+			if err != nil {
+				sleep(ctx, 10*time.Millisecond)
+				continue
+			}
+			opened.Add(1)
+			since := time.Now()
+			done := make(chan bool, 1)
+			go func() { done <- closedByPeer(ctx, conn) }()
+			hold(ctx, conn, done)
+			switch byPeer := <-done; {
+			case byPeer:
+				closed.Add(1)
+			case time.Since(since) > grace:
+				survivors.Add(1)
+			}
 		}
-		opened.Add(1)
+	})
+	return outcome{note: fmt.Sprintf("%d %s connections, %d closed by the target, %d open past %v",
+		opened.Load(), what, closed.Load(), survivors.Load(), grace), breaches: survivors.Load()}
+}
+
+// slowloris keeps 100 connections that each start a frame of 1 000 bytes and send one
+// byte of it every 200 ms.
+func slowloris(ctx context.Context, c *cluster) (outcome, error) {
+	return held(ctx, c, 100, c.cfg.frame+time.Second, "dribbling", func(ctx context.Context, conn net.Conn, done chan bool) {
 		if _, err := conn.Write(wire.AppendFrameHeader(nil, 1000)); err != nil {
-			conn.Close()
 			return
 		}
-		done := make(chan bool, 1)
-		go func() { done <- closedByPeer(ctx, conn) }()
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
 			case byPeer := <-done:
-				if byPeer {
-					closed.Add(1)
-				}
+				done <- byPeer
 				return
 			case <-tick.C:
 				_, _ = conn.Write([]byte{'x'})
 			}
 		}
-	})
-	return fmt.Sprintf("%d/%d dribbling connections closed by the target", closed.Load(), opened.Load()), nil
+	}), nil
 }
 
-// idle opens 2 000 connections that send nothing.
-func idle(ctx context.Context, c *cluster) (string, error) {
-	var closed, opened atomic.Int64
-	workers(ctx, 2000, func(ctx context.Context, _ int) {
-		conn, err := dial(ctx, c.nodes[0].addr)
-		if err != nil {
-			return
-		}
-		opened.Add(1)
-		if closedByPeer(ctx, conn) {
-			closed.Add(1)
-		}
-	})
-	return fmt.Sprintf("%d/%d idle connections closed by the target", closed.Load(), opened.Load()), nil
+// idle keeps 2 000 connections open that send nothing.
+func idle(ctx context.Context, c *cluster) (outcome, error) {
+	return held(ctx, c, 2000, c.cfg.firstFrame+time.Second, "idle", func(context.Context, net.Conn, chan bool) {}), nil
 }
 
 // oversize streams frames of 64 MiB, four times the target's cap.
-func oversize(ctx context.Context, c *cluster) (string, error) {
+func oversize(ctx context.Context, c *cluster) (outcome, error) {
 	var conns, written atomic.Int64
 	chunk := make([]byte, 1<<20)
 	workers(ctx, 4, func(ctx context.Context, _ int) {
@@ -184,12 +203,12 @@ func oversize(ctx context.Context, c *cluster) (string, error) {
 		conns.Add(n)
 		written.Add(w)
 	})
-	return fmt.Sprintf("%d frames of 64 MiB refused, %d MiB written in all", conns.Load(), written.Load()>>20), nil
+	return observed("%d frames of 64 MiB refused, %d MiB written in all", conns.Load(), written.Load()>>20), nil
 }
 
 // partial opens 80 connections that each send the first 8 MiB of a frame of the largest
 // size the target accepts, and wait.
-func partial(ctx context.Context, c *cluster) (string, error) {
+func partial(ctx context.Context, c *cluster) (outcome, error) {
 	var closed, opened atomic.Int64
 	var written atomic.Int64
 	half := make([]byte, 8<<20)
@@ -210,7 +229,7 @@ func partial(ctx context.Context, c *cluster) (string, error) {
 			closed.Add(1)
 		}
 	})
-	return fmt.Sprintf("%d/%d connections closed by the target, %d MiB written", closed.Load(), opened.Load(), written.Load()>>20), nil
+	return observed("%d/%d connections closed by the target, %d MiB written", closed.Load(), opened.Load(), written.Load()>>20), nil
 }
 
 // strangerMember is a member record no node has in its membership.
@@ -226,18 +245,24 @@ func frame(src wire.Member, opts channel.SendOptions, data []byte) []byte {
 		channel.NewMessageID(), wire.AppendMember(nil, &src), data)
 }
 
-// noAckReader sends use_ack,sync frames on 4 connections as fast as it can and never reads
-// the ACKs.
-func noAckReader(ctx context.Context, c *cluster) (string, error) {
+// noAckReader sends use_ack,sync frames on n connections as fast as it can and never
+// reads the ACKs.
+func noAckReader(n int) func(ctx context.Context, c *cluster) (outcome, error) {
+	return func(ctx context.Context, c *cluster) (outcome, error) {
+		return noAckReaders(ctx, c, n)
+	}
+}
+
+func noAckReaders(ctx context.Context, c *cluster, noAckConns int) (outcome, error) {
 	var conns, written atomic.Int64
 	f := frame(strangerMember(1, 0x77), channel.OptUseAck|channel.OptSyncAck, []byte("ack me"))
 	batch := bytes.Repeat(f, 256)
-	workers(ctx, 4, func(ctx context.Context, _ int) {
+	workers(ctx, noAckConns, func(ctx context.Context, _ int) {
 		n, w := stream(ctx, c.nodes[0].addr, func() []byte { return batch }, batch)
 		conns.Add(n)
 		written.Add(w)
 	})
-	return fmt.Sprintf("%d frames written on %d connections, ACKs never read", written.Load()/int64(len(f)), conns.Load()), nil
+	return observed("%d frames written on %d connections, ACKs never read", written.Load()/int64(len(f)), conns.Load()), nil
 }
 
 // freshAck sends one use_ack frame on a new connection and waits for its ACK.
@@ -261,47 +286,34 @@ func freshAck(addr string) error {
 	return nil
 }
 
-// fdExhaustion keeps 600 connections open to a target limited to 256 descriptors, opening
-// new ones as the target closes them.
-func fdExhaustion(ctx context.Context, c *cluster) (string, error) {
-	var opened, closed atomic.Int64
-	workers(ctx, 600, func(ctx context.Context, _ int) {
-		for ctx.Err() == nil {
-			conn, err := dial(ctx, c.nodes[0].addr)
-			if err != nil {
-				sleep(ctx, 10*time.Millisecond)
-				continue
-			}
-			opened.Add(1)
-			if closedByPeer(ctx, conn) {
-				closed.Add(1)
-			}
-		}
-	})
+// fdExhaustion keeps 600 idle connections open to a target limited to 256 descriptors,
+// opening new ones as the target closes them.
+func fdExhaustion(ctx context.Context, c *cluster) (outcome, error) {
+	out := held(ctx, c, 600, c.cfg.firstFrame+time.Second, "idle", func(context.Context, net.Conn, chan bool) {})
 	st, err := c.stats(0)
-	return fmt.Sprintf("%d connections opened, %d closed by the target (RLIMIT_NOFILE 256); healthy after: %v",
-		opened.Load(), closed.Load(), err == nil && st.Healthy), nil
+	out.note += fmt.Sprintf(" (RLIMIT_NOFILE 256); healthy at the end: %v", err == nil && st.Healthy)
+	return out, nil
 }
 
 // forgedHeartbeats sends multicast heartbeats to the cluster's group: invented members,
 // half of them with 60 000-byte payloads.
-func forgedHeartbeats(ctx context.Context, c *cluster) (string, error) {
+func forgedHeartbeats(ctx context.Context, c *cluster) (outcome, error) {
 	group, err := net.ResolveUDPAddr("udp4", c.group)
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	defer conn.Close()
 	pc := ipv4.NewPacketConn(conn)
 	lo, err := loopbackInterface()
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	if err := pc.SetMulticastInterface(lo); err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	_ = pc.SetMulticastLoopback(true)
 	big := bytes.Repeat([]byte{'p'}, 60000)
@@ -327,7 +339,8 @@ func forgedHeartbeats(ctx context.Context, c *cluster) (string, error) {
 			}
 		}
 	}
-	return fmt.Sprintf("%d heartbeats of invented members; the target knew at most %d members", sent, peak), nil
+	return outcome{note: fmt.Sprintf("%d heartbeats of invented members; the target knew at most %d members", sent, peak),
+		breaches: int64(max(0, peak-mcast.DefaultMaxMembers))}, nil
 }
 
 func loopbackInterface() (*net.Interface, error) {
@@ -376,26 +389,26 @@ func (b *byteCounter) port() int { return b.ln.Addr().(*net.TCPAddr).Port }
 // stranger sends, as a process that is no member, GET_ALL_SESSIONS and deltas that take
 // over the target's sessions, and GET_ALL_SESSIONS naming a victim host and impersonating
 // member B's address with another id.
-func stranger(ctx context.Context, c *cluster) (string, error) {
+func stranger(ctx context.Context, c *cluster) (outcome, error) {
 	self, err := newByteCounter()
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	defer self.ln.Close()
 	victim, err := newByteCounter()
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	defer victim.ln.Close()
 	resp, err := httpClient.Get("http://" + c.nodes[0].ctrl + "/sessions")
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	var ids []string
 	err = json.NewDecoder(resp.Body).Decode(&ids)
 	resp.Body.Close()
 	if err != nil || len(ids) == 0 {
-		return "", fmt.Errorf("session ids: %v", err)
+		return outcome{}, fmt.Errorf("session ids: %v", err)
 	}
 	me, vic := strangerMember(self.port(), 0x51), strangerMember(victim.port(), 0x52)
 	b := c.nodes[1]
@@ -446,13 +459,14 @@ func stranger(ctx context.Context, c *cluster) (string, error) {
 		}
 	}
 	st, _ := c.stats(0)
-	return fmt.Sprintf("%d messages; the stranger received %d B, the victim %d B; target refused %d from non-members, served %d sessions",
-		sent, self.n.Load(), victim.n.Load(), st.RefusedNonMember, st.SessionsServed), nil
+	return outcome{note: fmt.Sprintf("%d messages; the stranger received %d B, the victim %d B; target refused %d from non-members, served %d sessions",
+		sent, self.n.Load(), victim.n.Load(), st.RefusedNonMember, st.SessionsServed),
+		breaches: self.n.Load() + victim.n.Load() + int64(st.SessionsServed)}, nil
 }
 
 // replay captures the encrypted load frames B sends to the target, then sends them again:
 // to the target at once, to member C, and to the target after it restarted.
-func replay(ctx context.Context, c *cluster) (string, error) {
+func replay(ctx context.Context, c *cluster) (outcome, error) {
 	a, cc := c.nodes[0], c.nodes[2]
 	_, port, _ := net.SplitHostPort(a.addr)
 	p, _ := strconv.Atoi(port)
@@ -460,10 +474,10 @@ func replay(ctx context.Context, c *cluster) (string, error) {
 	frames, err := captureFrames(capCtx, p, 200)
 	cancel()
 	if err != nil {
-		return "", fmt.Errorf("capture: %w", err)
+		return outcome{}, fmt.Errorf("capture: %w", err)
 	}
 	if len(frames) == 0 {
-		return "", errors.New("capture: no frame seen")
+		return outcome{}, errors.New("capture: no frame seen")
 	}
 	accepted := func(i int, addr string) (uint64, error) {
 		before, err := c.stats(i)
@@ -483,28 +497,28 @@ func replay(ctx context.Context, c *cluster) (string, error) {
 	}
 	same, err := accepted(0, a.addr)
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	other, err := accepted(2, cc.addr)
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	if err := c.restart(ctx, 0); err != nil {
-		return "", fmt.Errorf("restart: %w", err)
+		return outcome{}, fmt.Errorf("restart: %w", err)
 	}
 	// The restarted target must have heard B again, so that old sequence numbers show.
 	if err := poll(ctx, 5*time.Second, func() (bool, error) {
 		st, err := c.stats(0)
 		return err == nil && st.Received > 20, err
 	}); err != nil {
-		return "", err
+		return outcome{}, err
 	}
 	restarted, err := accepted(0, a.addr)
 	if err != nil {
-		return "", err
+		return outcome{}, err
 	}
-	return fmt.Sprintf("%d frames captured; replays accepted: same node %d, member C %d, target after restart %d",
-		len(frames), same, other, restarted), nil
+	return outcome{note: fmt.Sprintf("%d frames captured; replays accepted: same node %d, member C %d, target after restart %d",
+		len(frames), same, other, restarted), breaches: int64(same + other + restarted)}, nil
 }
 
 // sendFrames writes frames on one new connection and reads the answers until every frame

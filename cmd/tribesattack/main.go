@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	short := fs.Bool("short", false, "1 s of baseline and 2 s of attack instead of 2 s and 5 s")
 	only := fs.String("run", "", "run only the attacks whose name contains this")
+	verbose := fs.Bool("v", false, "print the end of the target's log after each attack")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cfg := defaultSuite(exe, *short)
-	results := runSuite(ctx, cfg, *only, stderr)
+	results := runSuite(ctx, cfg, *only, stderr, *verbose)
 	printTable(stdout, results)
 	for _, r := range results {
 		if r.Err != "" {
@@ -88,7 +89,9 @@ type result struct {
 	Changed   int     // sessions whose owner attribute was changed
 	LogBytes  int64   // bytes the target logged during the attack
 	Note      string  // what the attack observed
+	Breaches  int64   // what the defence let through, in the attack's unit (0: it held)
 	Err       string  // the attack or the cluster failed
+	LogTail   string  // the end of the target's log
 	Elapsed   time.Duration
 	RecoverIn time.Duration // after the attack, until the good nodes' messages reached the target again
 }
@@ -101,7 +104,7 @@ func (r result) Ratio() float64 {
 	return r.During / r.Before
 }
 
-func runSuite(ctx context.Context, cfg suiteConfig, only string, progress io.Writer) []result {
+func runSuite(ctx context.Context, cfg suiteConfig, only string, progress io.Writer, verbose bool) []result {
 	var results []result
 	for _, a := range attacks {
 		if only != "" && !strings.Contains(a.name, only) {
@@ -110,7 +113,10 @@ func runSuite(ctx context.Context, cfg suiteConfig, only string, progress io.Wri
 		start := time.Now()
 		r := runAttack(ctx, cfg, a)
 		r.Elapsed = time.Since(start)
-		fmt.Fprintf(progress, "%-16s done in %v\n", a.name, r.Elapsed.Round(100*time.Millisecond))
+		fmt.Fprintf(progress, "%-18s done in %v\n", a.name, r.Elapsed.Round(100*time.Millisecond))
+		if verbose {
+			fmt.Fprintf(progress, "target's log, last lines:\n%s\n", r.LogTail)
+		}
 		results = append(results, r)
 		if ctx.Err() != nil {
 			break
@@ -135,9 +141,9 @@ func runAttack(ctx context.Context, cfg suiteConfig, a attack) result {
 	c.resetPeak()
 	log0 := c.nodes[0].logBytes.Load()
 	actx, cancel := context.WithTimeout(ctx, cfg.duration)
-	note, err := a.run(actx, c)
+	out, err := a.run(actx, c)
 	cancel()
-	r.Note = note
+	r.Note, r.Breaches = out.note, out.breaches
 	if err != nil {
 		r.Err = err.Error()
 	}
@@ -145,6 +151,7 @@ func runAttack(ctx context.Context, cfg suiteConfig, a attack) result {
 	r.During = float64(n2-n1) / t2.Sub(t1).Seconds()
 	r.PeakRSS = c.peakRSS()
 	r.LogBytes = c.nodes[0].logBytes.Load() - log0
+	r.LogTail = c.nodes[0].tail.String()
 
 	// After: the target answers, takes a new connection, and the load reaches it again.
 	if err := poll(ctx, 10*time.Second, func() (bool, error) { return c.toTarget() > n2, nil }); err == nil {
