@@ -464,14 +464,15 @@ func stranger(ctx context.Context, c *cluster) (outcome, error) {
 		breaches: self.n.Load() + victim.n.Load() + int64(st.SessionsServed)}, nil
 }
 
-// replay captures the encrypted load frames B sends to the target, then sends them again:
+// replay captures the encrypted load frames B sends to the target (the ChannelData around
+// the ciphertext names its sender in clear), then sends them again:
 // to the target at once, to member C, and to the target after it restarted.
 func replay(ctx context.Context, c *cluster) (outcome, error) {
 	a, cc := c.nodes[0], c.nodes[2]
 	_, port, _ := net.SplitHostPort(a.addr)
 	p, _ := strconv.Atoi(port)
 	capCtx, cancel := context.WithTimeout(ctx, time.Second)
-	frames, err := captureFrames(capCtx, p, 200)
+	frames, err := captureFrames(capCtx, p, c.nodes[1].id, 200)
 	cancel()
 	if err != nil {
 		return outcome{}, fmt.Errorf("capture: %w", err)

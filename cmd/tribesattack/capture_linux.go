@@ -11,8 +11,8 @@ import (
 
 // captureFrames reads TCP segments to port on the loopback interface with a packet socket
 // (root only) until ctx ends or max frames were seen, and returns the whole Tribes frames
-// they carried, each once.
-func captureFrames(ctx context.Context, port, max int) ([][]byte, error) {
+// they carried whose sender is from, each once.
+func captureFrames(ctx context.Context, port int, from wire.UniqueID, max int) ([][]byte, error) {
 	lo, err := loopbackInterface()
 	if err != nil {
 		return nil, err
@@ -34,20 +34,21 @@ func captureFrames(ctx context.Context, port, max int) ([][]byte, error) {
 	var frames [][]byte
 	buf := make([]byte, 1<<16)
 	for ctx.Err() == nil && len(frames) < max {
-		n, from, err := syscall.Recvfrom(fd, buf, 0)
+		n, sa, err := syscall.Recvfrom(fd, buf, 0)
 		if err != nil {
 			continue // the receive timeout: look at ctx again
 		}
-		if ll, ok := from.(*syscall.SockaddrLinklayer); ok && ll.Pkttype == syscall.PACKET_OUTGOING {
+		if ll, ok := sa.(*syscall.SockaddrLinklayer); ok && ll.Pkttype == syscall.PACKET_OUTGOING {
 			continue // each loopback packet is seen going out and coming in
 		}
 		payload := tcpPayload(buf[:n], port)
 		for len(payload) > 0 {
-			_, size, err := wire.ParseFrame(payload, maxFrame)
+			body, size, err := wire.ParseFrame(payload, maxFrame)
 			if err != nil {
 				break
 			}
-			if f := string(payload[:size]); !seen[f] {
+			cd, err := wire.ParseChannelData(body, nil)
+			if f := string(payload[:size]); err == nil && cd.Address.UniqueID == from && !seen[f] {
 				seen[f] = true
 				frames = append(frames, []byte(f))
 			}
@@ -66,7 +67,7 @@ func tcpPayload(b []byte, dstPort int) []byte {
 	ip := b[eth:]
 	ihl := int(ip[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(ip[2:]))
-	if ip[9] != syscall.IPPROTO_TCP || ihl < 20 || total > len(ip) || total < ihl+20 {
+	if ip[0]>>4 != 4 || ip[9] != syscall.IPPROTO_TCP || ihl < 20 || total > len(ip) || total < ihl+20 {
 		return nil
 	}
 	tcp := ip[ihl:total]
