@@ -9,6 +9,7 @@
 //	tribesattack               # every attack, about two minutes
 //	tribesattack -short        # shorter windows (the go test runs this)
 //	tribesattack -run slow     # only the attacks whose name contains "slow"
+//	tribesattack -duration 20s # longer attacks
 //
 // Nodes are this binary started again with GOTRIBES_ATTACK_NODE=1, so that the memory and
 // the log of the target are its own. Run it as root: the replay attack captures frames
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	short := fs.Bool("short", false, "1 s of baseline and 2 s of attack instead of 2 s and 5 s")
 	only := fs.String("run", "", "run only the attacks whose name contains this")
 	verbose := fs.Bool("v", false, "print the end of the target's log after each attack")
+	duration := fs.Duration("duration", 0, "length of each attack (default 5s, 2.5s with -short)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -58,6 +60,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cfg := defaultSuite(exe, *short)
+	if *duration > 0 {
+		cfg.duration = *duration
+	}
 	results := runSuite(ctx, cfg, *only, stderr, *verbose)
 	printTable(stdout, results)
 	for _, r := range results {
