@@ -10,9 +10,9 @@ import (
 )
 
 // captureFrames reads TCP segments to port on the loopback interface with a packet socket
-// (root only) until ctx ends or max frames were seen, and returns the whole Tribes frames
+// (root only) until ctx ends or limit frames were seen, and returns the whole Tribes frames
 // they carried whose sender is from, each once.
-func captureFrames(ctx context.Context, port int, from wire.UniqueID, max int) ([][]byte, error) {
+func captureFrames(ctx context.Context, port int, from wire.UniqueID, limit int) ([][]byte, error) {
 	lo, err := loopbackInterface()
 	if err != nil {
 		return nil, err
@@ -33,7 +33,7 @@ func captureFrames(ctx context.Context, port int, from wire.UniqueID, max int) (
 	seen := map[string]bool{}
 	var frames [][]byte
 	buf := make([]byte, 1<<16)
-	for ctx.Err() == nil && len(frames) < max {
+	for ctx.Err() == nil && len(frames) < limit {
 		n, sa, err := syscall.Recvfrom(fd, buf, 0)
 		if err != nil {
 			continue // the receive timeout: look at ctx again

@@ -100,11 +100,10 @@ func startCluster(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*clus
 	for i, p := range c.nodes {
 		args := []string{"--name", p.name, "--id", p.id.String(), "--port", strconv.Itoa(ports[i]),
 			"--first-frame-timeout", cfg.firstFrame.String(), "--frame-timeout", cfg.frame.String()}
-		var static, peers []string
+		var static []string
 		for j, q := range c.nodes {
 			if j != i {
 				static = append(static, q.addr+":"+q.id.String())
-				peers = append(peers, q.addr)
 			}
 		}
 		if opts.mcast {
@@ -114,7 +113,7 @@ func startCluster(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*clus
 			args = append(args, "--static", strings.Join(static, ","))
 		}
 		if i > 0 {
-			args = append(args, "--peers", strings.Join(peers, ","), "--load", strconv.Itoa(cfg.load))
+			args = append(args, "--peers", strings.Join(static, ","), "--load", strconv.Itoa(cfg.load))
 		} else if opts.targetNofile > 0 {
 			args = append(args, "--nofile", strconv.Itoa(opts.targetNofile))
 		}
@@ -305,14 +304,21 @@ func (c *cluster) waitSessions(ctx context.Context, timeout time.Duration) error
 	})
 }
 
-// toTarget is how many load messages B and C have delivered to A so far.
-func (c *cluster) toTarget() uint64 {
-	var n uint64
+// delivered is how many load messages B and C have delivered so far: to the target A,
+// and to each other.
+func (c *cluster) delivered() (toTarget, between uint64) {
 	for i := 1; i < 3; i++ {
 		if st, err := c.stats(i); err == nil {
-			n += st.Delivered[c.nodes[0].addr]
+			toTarget += st.Delivered[c.nodes[0].addr]
+			between += st.Delivered[c.nodes[3-i].addr]
 		}
 	}
+	return toTarget, between
+}
+
+// toTarget is the first result of delivered.
+func (c *cluster) toTarget() uint64 {
+	n, _ := c.delivered()
 	return n
 }
 

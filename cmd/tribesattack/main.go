@@ -84,29 +84,32 @@ func defaultSuite(exe string, short bool) suiteConfig {
 
 // result is one row of the table.
 type result struct {
-	Attack    string
-	Up        bool    // the target process runs and answers after the attack
-	Fresh     bool    // a new connection to the target got its ACK after the attack
-	PeakRSS   uint64  // the target's peak resident set during the attack
-	Before    float64 // load messages a second the good nodes delivered to the target before
-	During    float64 // … and during the attack
-	Lost      int     // sessions missing on some node after the attack
-	Changed   int     // sessions whose owner attribute was changed
-	LogBytes  int64   // bytes the target logged during the attack
-	Note      string  // what the attack observed
-	Breaches  int64   // what the defence let through, in the attack's unit (0: it held)
-	Err       string  // the attack or the cluster failed
-	LogTail   string  // the end of the target's log
-	Elapsed   time.Duration
-	RecoverIn time.Duration // after the attack, until the good nodes' messages reached the target again
+	Attack  string
+	Up      bool    // the target process runs and answers after the attack
+	Fresh   bool    // a new connection to the target got its ACK after the attack
+	PeakRSS uint64  // the target's peak resident set during the attack
+	Before  float64 // load messages a second the good nodes delivered to the target before
+	During  float64 // … and during the attack
+	// PeersBefore and PeersDuring are the same for the messages B and C sent each other:
+	// what the attack (or the machine's load) did to the nodes that were not attacked.
+	PeersBefore, PeersDuring float64
+	Lost                     int    // sessions missing on some node after the attack
+	Changed                  int    // sessions whose owner attribute was changed
+	LogBytes                 int64  // bytes the target logged during the attack
+	Note                     string // what the attack observed
+	Breaches                 int64  // what the defence let through, in the attack's unit (0: it held)
+	Err                      string // the attack or the cluster failed
+	LogTail                  string // the end of the target's log
+	Elapsed                  time.Duration
+	RecoverIn                time.Duration // after the attack, until the good nodes' messages reached the target again
 }
 
-// Ratio is During / Before.
-func (r result) Ratio() float64 {
-	if r.Before == 0 {
+// ratio is during / before, 0 without a baseline.
+func ratio(during, before float64) float64 {
+	if before == 0 {
 		return 0
 	}
-	return r.During / r.Before
+	return during / before
 }
 
 func runSuite(ctx context.Context, cfg suiteConfig, only string, progress io.Writer, verbose bool) []result {
@@ -138,10 +141,13 @@ func runAttack(ctx context.Context, cfg suiteConfig, a attack) result {
 		return r
 	}
 	defer c.stop()
-	t0, n0 := time.Now(), c.toTarget()
+	t0 := time.Now()
+	n0, b0 := c.delivered()
 	sleep(ctx, cfg.baseline)
-	t1, n1 := time.Now(), c.toTarget()
+	t1 := time.Now()
+	n1, b1 := c.delivered()
 	r.Before = float64(n1-n0) / t1.Sub(t0).Seconds()
+	r.PeersBefore = float64(b1-b0) / t1.Sub(t0).Seconds()
 
 	c.resetPeak()
 	log0 := c.nodes[0].logBytes.Load()
@@ -152,8 +158,10 @@ func runAttack(ctx context.Context, cfg suiteConfig, a attack) result {
 	if err != nil {
 		r.Err = err.Error()
 	}
-	t2, n2 := time.Now(), c.toTarget()
+	t2 := time.Now()
+	n2, b2 := c.delivered()
 	r.During = float64(n2-n1) / t2.Sub(t1).Seconds()
+	r.PeersDuring = float64(b2-b1) / t2.Sub(t1).Seconds()
 	r.PeakRSS = c.peakRSS()
 	r.LogBytes = c.nodes[0].logBytes.Load() - log0
 	r.LogTail = c.nodes[0].tail.String()
@@ -189,7 +197,7 @@ func sleep(ctx context.Context, d time.Duration) {
 
 func printTable(w io.Writer, results []result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "attack\tup\tpeak RSS\tmsgs/s before\tduring\tratio\trecovered\tsessions lost/changed\tlog bytes\tobserved")
+	fmt.Fprintln(tw, "attack\tup\tpeak RSS\tmsgs/s before\tduring\tratio\tB<->C ratio\trecovered\tsessions lost/changed\tlog bytes\tobserved")
 	for _, r := range results {
 		up := "yes"
 		if !r.Up || !r.Fresh {
@@ -203,8 +211,8 @@ func printTable(w io.Writer, results []result) {
 		if r.Err != "" {
 			note = "ERROR " + r.Err + "; " + note
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f MiB\t%.0f\t%.0f\t%.2f\t%s\t%d/%d\t%d\t%s\n", r.Attack, up, float64(r.PeakRSS)/(1<<20),
-			r.Before, r.During, r.Ratio(), rec, r.Lost, r.Changed, r.LogBytes, note)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f MiB\t%.0f\t%.0f\t%.2f\t%.2f\t%s\t%d/%d\t%d\t%s\n", r.Attack, up, float64(r.PeakRSS)/(1<<20),
+			r.Before, r.During, ratio(r.During, r.Before), ratio(r.PeersDuring, r.PeersBefore), rec, r.Lost, r.Changed, r.LogBytes, note)
 	}
 	tw.Flush()
 }

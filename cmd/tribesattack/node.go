@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -61,7 +62,7 @@ type node struct {
 	ch    *channel.Channel
 	cl    *delta.Cluster
 	m     *delta.Manager
-	peers []string // host:port of the members the load goes to
+	peers []wire.Member // the members the load goes to
 
 	mu        sync.Mutex
 	delivered map[string]uint64
@@ -87,7 +88,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.static, "static", "", "static members host:port:id, comma separated (else --mcast-addr)")
 	fs.StringVar(&f.mcastAddr, "mcast-addr", "", "multicast group for membership, on 127.0.0.1")
 	fs.IntVar(&f.mcastPort, "mcast-port", mcast.DefaultPort, "multicast port")
-	fs.StringVar(&f.peers, "peers", "", "host:port of the members the steady load goes to, comma separated")
+	fs.StringVar(&f.peers, "peers", "", "members the steady load goes to, host:port:id, comma separated")
 	fs.IntVar(&f.load, "load", 0, "acked messages per second to each peer (0: no load)")
 	fs.StringVar(&f.encryptKey, "encrypt-key", "", "hex AES key: put the encrypt interceptor on the channel")
 	fs.IntVar(&f.nofile, "nofile", 0, "RLIMIT_NOFILE of the process (0: unchanged)")
@@ -184,8 +185,8 @@ func newNode(f nodeFlags, log *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	n := &node{name: f.name, ch: ch, delivered: map[string]uint64{}, failed: map[string]uint64{}, lastSeq: map[string]uint64{}}
-	if f.peers != "" {
-		n.peers = strings.Split(f.peers, ",")
+	if n.peers, err = wire.ParseMemberList(f.peers); err != nil {
+		return nil, err
 	}
 	ch.AddMessageListener(n)
 	n.cl = delta.NewCluster(ch, delta.ClusterConfig{Logger: log})
@@ -221,8 +222,10 @@ func (n *node) MessageReceived(msg *channel.Message) error {
 	return nil
 }
 
-// loadTo sends rate use_ack,sync messages a second to the member at addr, one at a time.
-func (n *node) loadTo(ctx context.Context, addr string, rate int) {
+// loadTo sends rate use_ack,sync messages a second to peer, one at a time, while the
+// membership has it.
+func (n *node) loadTo(ctx context.Context, peer wire.Member, rate int) {
+	addr := peer.Addr()
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	pad := strings.Repeat("x", 200)
@@ -233,7 +236,7 @@ func (n *node) loadTo(ctx context.Context, addr string, rate int) {
 			return
 		case <-tick.C:
 		}
-		to, ok := n.member(addr)
+		to, ok := n.ch.Member(peer.Key())
 		if !ok {
 			n.count(n.failed, addr)
 			continue
@@ -251,15 +254,6 @@ func (n *node) loadTo(ctx context.Context, addr string, rate int) {
 	}
 }
 
-func (n *node) member(addr string) (channel.Member, bool) {
-	for _, m := range n.ch.Members() {
-		if m.Addr() == addr {
-			return m, true
-		}
-	}
-	return channel.Member{}, false
-}
-
 func (n *node) count(m map[string]uint64, addr string) {
 	n.mu.Lock()
 	m[addr]++
@@ -271,7 +265,7 @@ func (n *node) stats() nodeStats {
 		Members: len(n.ch.Members()), Healthy: n.ch.Healthy(), Ready: n.m.Ready(),
 		RefusedNonMember: n.cl.Stats().RefusedNonMember, SessionsServed: n.m.Stats().SessionsServed}
 	n.mu.Lock()
-	st.Delivered, st.Failed = clone(n.delivered), clone(n.failed)
+	st.Delivered, st.Failed = maps.Clone(n.delivered), maps.Clone(n.failed)
 	n.mu.Unlock()
 	n.m.Range(func(s *delta.Session) bool {
 		owner, _ := delta.Attr[string](s, "owner")
@@ -281,14 +275,6 @@ func (n *node) stats() nodeStats {
 		return true
 	})
 	return st
-}
-
-func clone(m map[string]uint64) map[string]uint64 {
-	c := make(map[string]uint64, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // createSessions creates k sessions owned by this node, replicated with acks.
