@@ -80,25 +80,23 @@ func closedByPeer(ctx context.Context, c net.Conn) bool {
 	defer stop()
 	defer c.Close()
 	_, err := io.Copy(io.Discard, c)
-	return ctx.Err() == nil || !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err)
-}
-
-func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return ctx.Err() == nil || !errors.As(err, &ne) || !ne.Timeout()
 }
 
-// stream writes chunk to a new connection again and again until the target closes it or
-// ctx ends, then reconnects; it returns the connections made and the bytes written.
-func stream(ctx context.Context, addr string, first func() []byte, chunk []byte) (conns, written int64) {
+// stream writes first, then chunk again and again, to a new connection until the target
+// closes it or ctx ends, and reconnects; it returns the connections made and the bytes
+// written.
+func stream(ctx context.Context, addr string, first, chunk []byte) (conns, written int64) {
 	for ctx.Err() == nil {
 		c, err := dial(ctx, addr)
 		if err != nil {
+			sleep(ctx, 10*time.Millisecond)
 			continue
 		}
 		conns++
 		stop := context.AfterFunc(ctx, func() { _ = c.SetWriteDeadline(time.Now()) })
-		buf := first()
+		buf := first
 		for err == nil {
 			var n int
 			n, err = c.Write(buf)
@@ -111,12 +109,13 @@ func stream(ctx context.Context, addr string, first func() []byte, chunk []byte)
 	return conns, written
 }
 
+// garbage streams random bytes on 8 connections.
 func garbage(ctx context.Context, c *cluster) (outcome, error) {
 	var conns, written atomic.Int64
 	junk := make([]byte, 64<<10)
 	_, _ = rand.Read(junk)
 	workers(ctx, 8, func(ctx context.Context, _ int) {
-		n, w := stream(ctx, c.nodes[0].addr, func() []byte { return junk }, junk)
+		n, w := stream(ctx, c.nodes[0].addr, junk, junk)
 		conns.Add(n)
 		written.Add(w)
 	})
@@ -131,7 +130,7 @@ func lyingLength(ctx context.Context, c *cluster) (outcome, error) {
 		head := []byte("FLT2002\x00\x00\x00\x00")
 		binary.BigEndian.PutUint32(head[7:], lengths[i%len(lengths)])
 		filler := make([]byte, 32<<10)
-		n, w := stream(ctx, c.nodes[0].addr, func() []byte { return head }, filler)
+		n, w := stream(ctx, c.nodes[0].addr, head, filler)
 		conns.Add(n)
 		written.Add(w)
 	})
@@ -199,7 +198,7 @@ func oversize(ctx context.Context, c *cluster) (outcome, error) {
 	var conns, written atomic.Int64
 	chunk := make([]byte, 1<<20)
 	workers(ctx, 4, func(ctx context.Context, _ int) {
-		n, w := stream(ctx, c.nodes[0].addr, func() []byte { return wire.AppendFrameHeader(nil, 64<<20) }, chunk)
+		n, w := stream(ctx, c.nodes[0].addr, wire.AppendFrameHeader(nil, 64<<20), chunk)
 		conns.Add(n)
 		written.Add(w)
 	})
@@ -258,7 +257,7 @@ func noAckReaders(ctx context.Context, c *cluster, noAckConns int) (outcome, err
 	f := frame(strangerMember(1, 0x77), channel.OptUseAck|channel.OptSyncAck, []byte("ack me"))
 	batch := bytes.Repeat(f, 256)
 	workers(ctx, noAckConns, func(ctx context.Context, _ int) {
-		n, w := stream(ctx, c.nodes[0].addr, func() []byte { return batch }, batch)
+		n, w := stream(ctx, c.nodes[0].addr, batch, batch)
 		conns.Add(n)
 		written.Add(w)
 	})
@@ -356,10 +355,15 @@ func loopbackInterface() (*net.Interface, error) {
 	return nil, errors.New("no loopback interface")
 }
 
-// byteCounter accepts connections and counts the bytes sent to it.
+// byteCounter accepts connections and counts the bytes sent to it as they arrive.
 type byteCounter struct {
 	ln net.Listener
 	n  atomic.Int64
+}
+
+func (b *byteCounter) Write(p []byte) (int, error) {
+	b.n.Add(int64(len(p)))
+	return len(p), nil
 }
 
 func newByteCounter() (*byteCounter, error) {
@@ -376,8 +380,7 @@ func newByteCounter() (*byteCounter, error) {
 			}
 			go func() {
 				defer conn.Close()
-				n, _ := io.Copy(io.Discard, conn)
-				b.n.Add(n)
+				_, _ = io.Copy(b, conn)
 			}()
 		}
 	}()

@@ -20,13 +20,14 @@ var pending = map[string]string{
 	"lying-length/log": "transport/nio logs every invalid frame (rate limiting: issue #11 item 5)",
 	"oversize/log":     "transport/nio logs every invalid frame (rate limiting: issue #11 item 5)",
 	"idle-2000/log":    "transport/nio logs every timed-out connection (rate limiting: issue #11 item 5)",
+	"no-ack-reader-4/rss": "connections paused on unread ACKs keep buffering inbound bytes up to their hard cap (issue #11 item 2)",
 	"replay/breaches":  "encrypt replay across a restart and across members (issue #11 item 6)",
 }
 
 // Limits the suite test holds each attack to.
 const (
 	rssLimit       = 256 << 20 // peak RSS of the target under an attack on one connection kind
-	rssBudgetLimit = 1 << 30   // … under attacks that fill MaxPendingBytes (256 MiB): the issue's 1 GiB node
+	rssBudgetLimit = 512 << 20 // … under attacks that may fill MaxPendingBytes (256 MiB)
 	logLimit       = 64 << 10  // bytes the target may log during one attack
 )
 
