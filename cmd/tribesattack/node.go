@@ -75,7 +75,7 @@ type node struct {
 type nodeFlags struct {
 	name, id, static, mcastAddr, encryptKey, ctrl, peers string
 	port, mcastPort, nofile, load                        int
-	firstFrameTimeout, frameTimeout                      time.Duration
+	firstFrameTimeout, frameTimeout, lifetime            time.Duration
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,6 +95,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&f.firstFrameTimeout, "first-frame-timeout", 0, "nio FirstFrameTimeout (0: default)")
 	fs.DurationVar(&f.frameTimeout, "frame-timeout", 0, "nio FrameTimeout (0: default)")
 	fs.StringVar(&f.ctrl, "ctrl", "127.0.0.1:0", "address of the control endpoint")
+	fs.DurationVar(&f.lifetime, "lifetime", 5*time.Minute, "exit after this long, should the suite not stop the node")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, f.lifetime)
 	defer cancel()
 	if err := n.ch.Start(ctx, channel.SvcAll); err != nil {
 		return err
