@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/gotribes/tribes/internal/ratelog"
 )
 
 // DefaultHeartbeatInterval is Tomcat's heartbeatSleeptime: how often the channel calls
@@ -42,6 +44,20 @@ type Config struct {
 	// 5 s); negative disables the heartbeat goroutine (call Channel.Heartbeat yourself).
 	HeartbeatInterval time.Duration
 
+	// AcceptNonMembers turns the sender check off. By default a received message reaches
+	// the listeners only if its source is the local member or a current member as the
+	// chain reports it (Channel.Member: the membership service and interceptors such as the
+	// static-member one; a member listed without a unique id, as host:port, stands for any
+	// id at that address). Other messages are dropped (Stats.NonMemberDropped, a warning
+	// logged at most a few times a minute per sender) and a synchronized-ack sender gets a
+	// FAIL_ACK (ErrNotMember). The check runs at the top of the chain, so what interceptors
+	// consume below it is never checked: membership notices, pings, failure-detector probes
+	// and coordination messages of a node that is not listed yet still work. Set it for
+	// applications that take messages from nodes outside the group (no Tomcat equivalent:
+	// Tribes delivers everything). A channel without a Membership service has no members to
+	// check against and delivers everything.
+	AcceptNonMembers bool
+
 	// Logger receives lifecycle and membership logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -58,6 +74,7 @@ type Stats struct {
 	MembersAdded     uint64 // memberAdded events delivered
 	MembersGone      uint64 // memberDisappeared events delivered
 	HealthFailures   uint64 // failures reported by the transport or membership (see Healthy)
+	NonMemberDropped uint64 // received messages dropped because their source is not a member (Config.AcceptNonMembers)
 }
 
 // Channel is a Tribes GroupChannel: the application's handle on a group. It sends byte
@@ -66,8 +83,10 @@ type Stats struct {
 //
 // All methods are safe for concurrent use.
 type Channel struct {
-	log   *slog.Logger
-	hbInt time.Duration
+	log        *slog.Logger
+	rlog       *ratelog.Limiter // for what peers can repeat at will
+	hbInt      time.Duration
+	nonMembers bool // Config.AcceptNonMembers
 
 	head  Interceptor
 	stack []Interceptor // the configured interceptors, top to bottom
@@ -86,7 +105,7 @@ type Channel struct {
 
 	sent, sendFail, bytesSent              atomic.Uint64
 	recv, bytesRecv, unhandled, listenFail atomic.Uint64
-	added, gone, healthFail                atomic.Uint64
+	added, gone, healthFail, nonMember     atomic.Uint64
 
 	health sync.Map // HealthReporter → its outstanding failure (error)
 }
@@ -135,10 +154,12 @@ func New(cfg Config) (*Channel, error) {
 	if err := identity.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	c := &Channel{log: cfg.Logger, hbInt: cfg.HeartbeatInterval}
+	c := &Channel{log: cfg.Logger, hbInt: cfg.HeartbeatInterval,
+		nonMembers: cfg.AcceptNonMembers || cfg.Membership == nil}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.rlog = ratelog.New(ratelog.Config{Logger: c.log})
 	if c.hbInt == 0 {
 		c.hbInt = DefaultHeartbeatInterval
 	}
@@ -166,6 +187,9 @@ func New(cfg Config) (*Channel, error) {
 	c.stack = append([]Interceptor(nil), cfg.Interceptors...)
 	c.msgL.Store(&[]*msgEntry{})
 	c.mbrL.Store(&[]*mbrEntry{})
+	if u, ok := cfg.Membership.(ChannelUser); ok {
+		u.SetChannel(c)
+	}
 	return c, nil
 }
 
@@ -296,6 +320,13 @@ func (c *Channel) SendMessage(ctx context.Context, to []Member, msg *Message) er
 }
 
 func (c *Channel) deliver(msg *Message) error {
+	if !c.nonMembers && !c.fromMember(&msg.Source) {
+		c.nonMember.Add(1)
+		addr := msg.Source.Addr()
+		c.rlog.Log(slog.LevelWarn, addr, "non-member", "tribes channel dropping a message from a non-member",
+			"source", msg.Source.String())
+		return fmt.Errorf("%w: %s", ErrNotMember, addr)
+	}
 	c.recv.Add(1)
 	c.bytesRecv.Add(uint64(len(msg.Data)))
 	var errs []error
@@ -361,6 +392,24 @@ func (c *Channel) Health() error {
 		return true
 	})
 	return errors.Join(errs...)
+}
+
+// fromMember reports whether src is the local member or a member of the chain's view,
+// matching a member listed without a unique id by its address alone.
+func (c *Channel) fromMember(src *Member) bool {
+	k := src.Key()
+	if k == c.coord.local.Load().m.Key() {
+		return true
+	}
+	if _, ok := c.head.Member(k); ok {
+		return true
+	}
+	if src.UniqueID == (UniqueID{}) {
+		return false
+	}
+	anon := Member{Host: src.Host, Port: src.Port}
+	_, ok := c.head.Member(anon.Key())
+	return ok
 }
 
 func (c *Channel) memberEvent(m Member, added bool) {
@@ -455,6 +504,6 @@ func (c *Channel) Stats() Stats {
 		MessagesSent: c.sent.Load(), SendFailures: c.sendFail.Load(), BytesSent: c.bytesSent.Load(),
 		MessagesReceived: c.recv.Load(), BytesReceived: c.bytesRecv.Load(), Unhandled: c.unhandled.Load(),
 		ListenerFailures: c.listenFail.Load(), MembersAdded: c.added.Load(), MembersGone: c.gone.Load(),
-		HealthFailures: c.healthFail.Load(),
+		HealthFailures: c.healthFail.Load(), NonMemberDropped: c.nonMember.Load(),
 	}
 }

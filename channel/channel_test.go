@@ -16,6 +16,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/membership/static"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -447,5 +448,77 @@ func TestHealthEvents(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.health) != 3 || rec.health[0] != failure || rec.health[1] != nil || rec.health[2] != failure {
 		t.Fatalf("health events %v", rec.health)
+	}
+}
+
+// A message whose source is not a member is dropped before the listeners (a sync-ack
+// sender gets FAIL_ACK); a member listed without a unique id matches by address; the
+// check can be turned off.
+func TestNonMemberMessagesDropped(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a, b := newNode(t, nw), newNode(t, nw)
+	stranger := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 9, SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{1}}
+	forged := &channel.Message{Options: channel.OptByteMessage | channel.OptUseAck | channel.OptSyncAck,
+		Source: stranger, Data: []byte("forged")}
+	err := a.ch.SendMessage(context.Background(), []channel.Member{b.net.Member()}, forged)
+	if !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("forged send: %v", err)
+	}
+	if got := b.rec.data(); len(got) != 0 {
+		t.Fatalf("b delivered %q", got)
+	}
+	if st := b.ch.Stats(); st.NonMemberDropped != 1 || st.MessagesReceived != 0 {
+		t.Fatalf("b stats %+v", st)
+	}
+	if err := a.ch.Send(context.Background(), nil, []byte("real"), channel.OptUseAck|channel.OptSyncAck); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.rec.data(); !slices.Equal(got, []string{"real"}) {
+		t.Fatalf("b delivered %q", got)
+	}
+
+	// A static list naming a by host:port only.
+	n := nw.NewNode()
+	am := a.net.Member()
+	ch, err := channel.New(channel.Config{Transport: n.Transport(),
+		Membership: static.New(channel.Member{Host: am.Host, Port: am.Port, SecurePort: -1, UDPPort: -1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	ch.AddMessageListener(rec)
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Stop(context.Background(), channel.SvcAll)
+	to := []channel.Member{ch.LocalMember()}
+	if err := a.ch.Send(context.Background(), to, []byte("by address"), channel.OptUseAck|channel.OptSyncAck); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ch.Send(context.Background(), to, []byte("unlisted"), channel.OptUseAck|channel.OptSyncAck); !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("unlisted sender: %v", err)
+	}
+	if got := rec.data(); !slices.Equal(got, []string{"by address"}) {
+		t.Fatalf("delivered %q", got)
+	}
+
+	// Opting out.
+	o := nw.NewNode()
+	open, err := channel.New(channel.Config{Transport: o.Transport(), Membership: o.Membership(), AcceptNonMembers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orec := &recorder{}
+	open.AddMessageListener(orec)
+	if err := open.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	defer open.Stop(context.Background(), channel.SvcAll)
+	forged.ID = nil
+	if err := a.ch.SendMessage(context.Background(), []channel.Member{o.Member()}, forged); err != nil {
+		t.Fatal(err)
+	}
+	if got := orec.data(); !slices.Equal(got, []string{"forged"}) || open.Stats().NonMemberDropped != 0 {
+		t.Fatalf("opted-out channel delivered %q", got)
 	}
 }

@@ -29,6 +29,10 @@ var (
 	ErrMessageTooLarge = errors.New("tribes: message too large")
 	// ErrNoBroadcast: OptMulticast was asked but the membership service cannot broadcast.
 	ErrNoBroadcast = errors.New("tribes: membership service cannot broadcast")
+	// ErrNotMember: a received message came from a member that is not in the membership;
+	// the channel dropped it (see Config.AcceptNonMembers). A synchronized-ack sender gets
+	// a FAIL_ACK.
+	ErrNotMember = errors.New("tribes: message from a non-member dropped")
 	// ErrReceiverFailed: a running receiver stopped by itself (for example its listener on
 	// descriptor exhaustion). Reported through HealthListener and Channel.Health.
 	ErrReceiverFailed = errors.New("tribes: receiver failed")

@@ -70,6 +70,15 @@ type LocalMemberUpdater interface {
 	UpdateLocalMember(m Member)
 }
 
+// ChannelUser is implemented by membership services that talk to the other members
+// through the channel they belong to, as Tribes' StaticMembershipService runs its member
+// protocol as RPCs over its GroupChannel: New hands them the channel (Tribes'
+// MembershipService.setChannel). They may send once the sender level runs, which is
+// before any membership level starts.
+type ChannelUser interface {
+	SetChannel(c *Channel)
+}
+
 // HealthReporter is implemented by transports and membership services whose running levels
 // can fail by themselves (a receiver whose listener died). The channel gives them, before
 // starting them, a function to call with each failure and with nil once they recovered;

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,14 @@ type EncryptConfig struct {
 	// replayWindowMessageCount, default 8192). When more arrive, the oldest are forgotten
 	// and messages not newer than them are refused from then on.
 	ReplayWindowMessageCount int
+	// ReplayStateFile, if set, carries the replay memory across a restart (no Tomcat
+	// equivalent): stopping the receiver writes it there, and starting the receiver reads
+	// it and removes the file. Without the file (none configured, the first start, or a
+	// crash) the receiver refuses every message stamped before it started instead. One
+	// file per node.
+	ReplayStateFile string
+	// Logger receives problems with ReplayStateFile. Nil discards them.
+	Logger *slog.Logger
 }
 
 // KeyFromHex decodes a hex key as Tomcat's encryptionKey attribute carries it.
@@ -115,6 +124,29 @@ type EncryptStats struct {
 // than the oldest forgotten IV); failures are dropped and counted, never delivered, and,
 // as in Java, not reported as a processing error (the sender's ACK succeeds).
 //
+// # What the replay check covers
+//
+// With AES/GCM, one receiver delivers a given encrypted message at most once, and only
+// within ReplayWindowTime of its inner timestamp: a copy captured on the network and sent
+// again to the same node is dropped, during the node's life and, with this port, across
+// its restarts (ReplayStateFile keeps the memory over a planned restart; without it, a
+// restarted receiver refuses every message stamped before it started).
+//
+// What it cannot cover, because Java's format carries neither a sender nor a destination
+// under the encryption:
+//   - Any holder of the key can make messages that pass, with any sender in the envelope:
+//     the key authenticates the group, not a member.
+//   - A message sent to some members can be replayed to another member that did not receive
+//     it, within ReplayWindowTime: each node remembers only what it received.
+//   - With AES/CBC, CFB or OFB nothing authenticates the IV and ciphertext: the timestamp can
+//     be altered without the key (CBC: through the IV, with a fresh IV), so a capture can be
+//     made to look new, and the window holds only against copies replayed unchanged.
+//
+// For protection against these, use GCM and carry the traffic over a transport that
+// authenticates each node (TLS with a certificate per node through a tunnel or service
+// mesh, or a VPN): the nio transport has no TLS of its own. docs/interceptors.md has the
+// details.
+//
 // Like Tomcat, Encrypt must sit above TcpFailureDetector (its probes bypass encryption):
 // Start fails otherwise. It interoperates with Java's EncryptInterceptor of Tomcat
 // 10.1.56+ / 11.0.23+ / 9.0.119+ (the versions with the inner timestamp).
@@ -127,6 +159,7 @@ type Encrypt struct {
 	ivLen int
 
 	replay replayWindow
+	log    *slog.Logger
 
 	encrypted, decrypted, failed, replayed atomic.Uint64
 }
@@ -161,7 +194,10 @@ func NewEncrypt(cfg EncryptConfig) (*Encrypt, error) {
 	if err != nil {
 		return nil, configError("encrypt: %v", err)
 	}
-	e := &Encrypt{cfg: cfg, mode: mode, block: block, ivLen: blockIV}
+	e := &Encrypt{cfg: cfg, mode: mode, block: block, ivLen: blockIV, log: cfg.Logger}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
 	if mode == "GCM" {
 		if e.gcm, err = cipher.NewGCM(block); err != nil {
 			return nil, configError("encrypt: %v", err)
@@ -195,15 +231,28 @@ func parseAlgorithm(alg string) (string, error) {
 func (e *Encrypt) Config() EncryptConfig { return e.cfg }
 
 // Start refuses a stack with a TCP failure detector above Encrypt, then starts the layers
-// below. The replay window starts afresh.
+// below. Starting the receiver restores the replay memory from ReplayStateFile, or, without
+// it, starts it afresh, refusing every message stamped before now.
 func (e *Encrypt) Start(ctx context.Context, svc channel.Service) error {
 	if has[memberChecker](chainAbove(e)) {
 		return configError("encrypt: the TCP failure detector must be below (after) the encrypt interceptor, or its probes reach the application unencrypted")
 	}
 	if svc&channel.SvcReceiver != 0 {
-		e.replay.reset(time.Now())
+		e.restoreReplay(time.Now())
 	}
 	return e.Next().Start(ctx, svc)
+}
+
+// Stop stops the layers below; stopping the receiver then saves the replay memory to
+// ReplayStateFile.
+func (e *Encrypt) Stop(ctx context.Context, svc channel.Service) error {
+	err := e.Next().Stop(ctx, svc)
+	if svc&channel.SvcReceiver != 0 && e.cfg.ReplayStateFile != "" {
+		if serr := e.saveReplay(); serr != nil {
+			e.log.Warn("encrypt: replay state not saved; the next start refuses messages stamped before it", "err", serr)
+		}
+	}
+	return err
 }
 
 // SendMessage encrypts msg for every destination.
@@ -345,7 +394,8 @@ func (e *Encrypt) Stats() EncryptStats {
 
 // replayWindow is Tomcat's nonce cache: one per receiving interceptor (not per sender, so
 // that a replay cannot pass by forging the envelope's sender), remembering the newest
-// count IVs with their timestamps.
+// count IVs with their timestamps. Messages not newer than lastRemoved are refused: the
+// newest timestamp forgotten, or the time the receiver started without a saved memory.
 type replayWindow struct {
 	mu          sync.Mutex
 	window      int64 // ms
@@ -379,15 +429,16 @@ func (h *ivHeap) Pop() any {
 
 func (w *replayWindow) init(window time.Duration, count int) {
 	w.window, w.count = window.Milliseconds(), count
-	w.reset(time.Now())
+	w.reset(time.Now().UnixMilli() - w.window)
 }
 
-func (w *replayWindow) reset(now time.Time) {
+// reset empties the memory; messages not newer than lastRemoved are refused.
+func (w *replayWindow) reset(lastRemoved int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seen = map[[blockIV]byte]struct{}{}
 	w.byTime = nil
-	w.lastRemoved = now.UnixMilli() - w.window
+	w.lastRemoved = lastRemoved
 }
 
 func (w *replayWindow) len() int {
@@ -442,6 +493,8 @@ func init() {
 			Key:                      key,
 			ReplayWindowTime:         p.Duration("replayWindowTime", DefaultReplayWindowTime),
 			ReplayWindowMessageCount: p.Int("replayWindowMessageCount", DefaultReplayWindowMessageCount),
+			ReplayStateFile:          p.String("replayStateFile", ""),
+			Logger:                   p.Logger(),
 		})
 	})
 }

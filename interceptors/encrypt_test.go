@@ -135,6 +135,8 @@ func TestEncryptReplay(t *testing.T) {
 			t.Fatalf("stats %+v", s)
 		}
 
+		// 10 s after B started, a message stamped 9 s ago is in the window.
+		time.Sleep(10 * time.Second)
 		ea := newEncrypt(t, EncryptConfig{})
 		now := time.Now().UnixMilli()
 		for _, ts := range []int64{now - 10_001, now + 10_001} {

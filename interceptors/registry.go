@@ -171,11 +171,15 @@ func Names() []string {
 // to the application), e.g. "order,dispatch,gzip(compressionMinSize=100),ping,tcpfailure(connectTimeout=500ms)".
 // Properties are name=value pairs separated by ';' inside parentheses. The interceptors
 // that log get log (nil discards).
+//
+// Orders known to be wrong (docs/interceptors.md lists them with the reasons) are logged at Warn, or refused with an error
+// wrapping channel.ErrInvalidConfig where the stack cannot work.
 func Build(spec string, log *slog.Logger) ([]channel.Interceptor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	var out []channel.Interceptor
+	var names []string
 	for _, item := range splitTop(spec) {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -213,6 +217,10 @@ func Build(spec string, log *slog.Logger) ([]channel.Interceptor, error) {
 			return nil, fmt.Errorf("%w: interceptor %s: %w", channel.ErrInvalidConfig, name, err)
 		}
 		out = append(out, ic)
+		names = append(names, strings.ToLower(name))
+	}
+	if err := checkOrder(names, log); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

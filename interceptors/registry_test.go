@@ -1,7 +1,10 @@
 package interceptors
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,5 +35,39 @@ func TestBuild(t *testing.T) {
 		if _, err := Build(bad, nil); !errors.Is(err, channel.ErrInvalidConfig) {
 			t.Errorf("Build(%q) = %v, want ErrInvalidConfig", bad, err)
 		}
+	}
+}
+
+// Build warns about, or refuses, every order known to be wrong, and is silent about the
+// orders that work.
+func TestBuildChecksOrder(t *testing.T) {
+	spec := func(name string) string {
+		if name == "encrypt" {
+			return "encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f)"
+		}
+		return name
+	}
+	for _, w := range wrongOrders {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, nil))
+		wrong := spec(w.above) + "," + spec(w.below)
+		_, err := Build(wrong, log)
+		switch {
+		case w.refused && !errors.Is(err, channel.ErrInvalidConfig):
+			t.Errorf("Build(%q) = %v, want ErrInvalidConfig", wrong, err)
+		case !w.refused && (err != nil || !strings.Contains(buf.String(), "level=WARN") ||
+			!strings.Contains(buf.String(), "above="+w.above) || !strings.Contains(buf.String(), "below="+w.below)):
+			t.Errorf("Build(%q) = %v, logged %q; want a warning", wrong, err, buf.String())
+		}
+		buf.Reset()
+		right := spec(w.below) + ",throughput," + spec(w.above)
+		if _, err := Build(right, log); err != nil || buf.Len() != 0 {
+			t.Errorf("Build(%q) = %v, logged %q; want silence", right, err, buf.String())
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := Build("order,dispatch,gzip,encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f),fragmentation,ping,tcpfailure",
+		slog.New(slog.NewTextHandler(&buf, nil))); err != nil || buf.Len() != 0 {
+		t.Fatalf("the documented secure stack: %v, logged %q", err, buf.String())
 	}
 }

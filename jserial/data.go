@@ -46,10 +46,15 @@ func (w *DataWriter) WriteInt16(v int16) { w.bytes(byte(v>>8), byte(v)) }
 func (w *DataWriter) WriteChar(v Char) { w.bytes(byte(v>>8), byte(v)) }
 
 // WriteInt32 writes an int (writeInt).
-func (w *DataWriter) WriteInt32(v int32) { w.bytes(be32a(nil, uint32(v))...) }
+func (w *DataWriter) WriteInt32(v int32) {
+	w.bytes(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
 
 // WriteInt64 writes a long (writeLong).
-func (w *DataWriter) WriteInt64(v int64) { w.bytes(be64a(nil, uint64(v))...) }
+func (w *DataWriter) WriteInt64(v int64) {
+	w.WriteInt32(int32(v >> 32))
+	w.WriteInt32(int32(v))
+}
 
 // WriteFloat32 writes a float (writeFloat).
 func (w *DataWriter) WriteFloat32(v float32) { w.WriteInt32(int32(math.Float32bits(v))) }

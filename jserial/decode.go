@@ -1,11 +1,14 @@
 package jserial
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/big"
+	"slices"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -63,6 +66,7 @@ type Decoder struct {
 	depth   int
 	started bool
 	err     error
+	scratch []*ClassDesc
 }
 
 // NewDecoder returns a Decoder reading the stream from r. It reads r as needed; it
@@ -76,22 +80,38 @@ func NewDecoder(r io.Reader, cfg DecoderConfig) (*Decoder, error) {
 }
 
 func newBytesDecoder(b []byte, cfg DecoderConfig) (*Decoder, error) {
+	d := &Decoder{}
+	return d, d.init(b, cfg)
+}
+
+func (d *Decoder) init(b []byte, cfg DecoderConfig) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d := &Decoder{src: source{buf: b, max: cfg.MaxBytes}, cfg: cfg}
+	d.cfg = cfg
+	d.src = source{buf: b, max: cfg.MaxBytes}
 	if int64(len(b)) > cfg.MaxBytes {
 		d.src.buf = b[:cfg.MaxBytes]
 		d.src.limited = true
 	}
-	return d, nil
+	return nil
 }
+
+var decPool = sync.Pool{New: func() any { return new(Decoder) }}
 
 // Unmarshal decodes a stream holding exactly one element (Tribes' payloads), with the
 // default limits.
 func Unmarshal(b []byte) (any, error) {
-	d, _ := newBytesDecoder(b, DecoderConfig{})
+	d := decPool.Get().(*Decoder)
+	defer func() {
+		clear(d.handles)
+		*d = Decoder{handles: d.handles[:0], scratch: d.scratch[:0]}
+		if cap(d.handles) <= 4096 {
+			decPool.Put(d)
+		}
+	}()
+	d.init(b, DecoderConfig{})
 	v, err := d.Decode()
 	if err == io.EOF {
 		return nil, d.fail(ErrTruncated, "no element after the header")
@@ -193,7 +213,8 @@ func (d *Decoder) newHandle(v any) (int, error) {
 
 // count checks a length read off the wire against MaxArrayLen and, when the whole
 // input is known, against what is left of it (each element takes at least minSize
-// bytes). It returns the capacity to preallocate.
+// bytes). It returns the capacity to preallocate: the length, or at most 1024 while
+// the rest of the input is unknown (the slice then grows with the elements read).
 func (d *Decoder) count(n int32, minSize int, what string) (int, error) {
 	if n < 0 {
 		return 0, d.failf(ErrMalformed, "negative %s length %d", what, n)
@@ -226,7 +247,12 @@ func (d *Decoder) content(allowBlock bool) (any, error) {
 	if err := d.enter(); err != nil {
 		return nil, err
 	}
-	defer func() { d.depth-- }()
+	v, err := d.content1(allowBlock)
+	d.depth--
+	return v, err
+}
+
+func (d *Decoder) content1(allowBlock bool) (any, error) {
 	tc, err := d.src.u8()
 	if err != nil {
 		return nil, err
@@ -338,37 +364,38 @@ func (d *Decoder) utf() (string, error) {
 // newString reads the body of TC_STRING / TC_LONGSTRING and assigns its handle. Every
 // decoded string has its own memory (an empty one too), so that the encoder can tell
 // a back-reference (the same string) from an equal string.
-func (d *Decoder) newString(tc byte) (string, error) {
+func (d *Decoder) newString(tc byte) (any, error) {
 	var n int64
 	if tc == tcString {
 		l, err := d.src.u16()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		n = int64(l)
 	} else {
 		l, err := d.src.u64()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if int64(l) < 0 || int64(l) > d.src.max {
-			return "", d.failf(ErrLimit, "string length %d", int64(l))
+			return nil, d.failf(ErrLimit, "string length %d", int64(l))
 		}
 		n = int64(l)
 	}
 	b, err := d.src.take(int(n))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	s, err := decodeMUTF8(b)
+	str, err := decodeMUTF8(b)
 	if err != nil {
-		return "", d.fail(err, "invalid modified UTF-8")
+		return nil, d.fail(err, "invalid modified UTF-8")
 	}
-	if s == "" {
-		s = unsafe.String(new(byte), 0)
+	if str == "" {
+		str = unsafe.String(new(byte), 0)
 	}
+	var s any = str // boxed once, for the handle table and the caller
 	if _, err := d.newHandle(s); err != nil {
-		return "", err
+		return nil, err
 	}
 	return s, nil
 }
@@ -391,7 +418,12 @@ func (d *Decoder) classDesc() (*ClassDesc, error) {
 	if err := d.enter(); err != nil {
 		return nil, err
 	}
-	defer func() { d.depth-- }()
+	cd, err := d.classDesc1()
+	d.depth--
+	return cd, err
+}
+
+func (d *Decoder) classDesc1() (*ClassDesc, error) {
 	tc, err := d.src.u8()
 	if err != nil {
 		return nil, err
@@ -415,6 +447,9 @@ func (d *Decoder) classDesc() (*ClassDesc, error) {
 	default:
 		d.src.pos--
 		return nil, d.failf(ErrUnknownTypeCode, "0x%02x where a class descriptor is expected", tc)
+	}
+	if m := d.peekJDK(); m != nil {
+		return d.jdkDesc(m)
 	}
 	name, err := d.utf()
 	if err != nil {
@@ -487,8 +522,50 @@ func (d *Decoder) classDesc() (*ClassDesc, error) {
 	if err != nil {
 		return nil, d.fail(ErrSUIDMismatch, err.Error())
 	}
+	if c == cd {
+		cd.linkDataSuper()
+	}
 	d.handles[h] = c
 	return c, nil
+}
+
+// peekJDK returns the package's descriptor when the buffered input continues with
+// exactly its bytes (up to the superclass), as the JVM writes them.
+func (d *Decoder) peekJDK() *ClassDesc {
+	rest := d.src.buf[d.src.pos:]
+	if len(rest) < 2 {
+		return nil
+	}
+	n := int(be16(rest))
+	if len(rest) < 2+n {
+		return nil
+	}
+	m := mappedDescs[string(rest[2:2+n])]
+	if m == nil || m.wire == nil || !bytes.HasPrefix(rest, m.wire[1:]) {
+		return nil
+	}
+	return m
+}
+
+// jdkDesc reads the rest of the JDK descriptor m found by peekJDK: no allocation for
+// the common case.
+func (d *Decoder) jdkDesc(m *ClassDesc) (*ClassDesc, error) {
+	d.src.pos += len(m.wire) - 1
+	h, err := d.newHandle(inProgress{})
+	if err != nil {
+		return nil, err
+	}
+	super, err := d.classDesc()
+	if err != nil {
+		return nil, err
+	}
+	cd := m
+	if super != m.Super { // unusual: keep it generic
+		cd = &ClassDesc{Name: m.Name, SUID: m.SUID, Flags: m.Flags, Fields: slices.Clone(m.Fields), Super: super}
+		cd.linkDataSuper()
+	}
+	d.handles[h] = cd
+	return cd, nil
 }
 
 // annotation reads BlockData and values up to TC_ENDBLOCKDATA.
@@ -560,17 +637,27 @@ func (d *Decoder) object() (any, error) {
 	if cd.Flags&SCSerializable == 0 {
 		return nil, d.failf(ErrMalformed, "%s is neither serializable nor externalizable", cd.Name)
 	}
-	chain, err := cd.Hierarchy()
-	if err != nil {
-		return nil, d.fail(ErrCycle, err.Error())
+	// The classes with data, collected along dataSuper: work and memory stay
+	// proportional to the data read, however long the class hierarchy is.
+	chain := d.scratch[:0]
+	for c := cd; c != nil; c = c.dataSuper {
+		if c.hasData() {
+			chain = append(chain, c)
+		}
 	}
+	d.scratch = chain[:0] // reused by nested objects: copy it out first
 	o.Slots = make([]Slot, len(chain))
-	for i, c := range chain {
-		if o.Slots[i].Values, err = d.fieldValues(c); err != nil {
+	for i := range o.Slots {
+		o.Slots[i].Class = chain[len(chain)-1-i]
+	}
+	for i := range o.Slots {
+		sl := &o.Slots[i]
+		c := sl.Class
+		if sl.Values, err = d.fieldValues(c); err != nil {
 			return nil, err
 		}
 		if c.Flags&SCWriteMethod != 0 {
-			if o.Slots[i].Annotation, err = d.annotation(); err != nil {
+			if sl.Annotation, err = d.annotation(); err != nil {
 				return nil, err
 			}
 		}
@@ -662,11 +749,12 @@ func (d *Decoder) array() (any, error) {
 	et := cd.Name[1]
 	size := primSize(et)
 	if cd.kind != kindNone {
-		n, err := d.count(int32(l), size, "array")
-		if err != nil {
+		if _, err := d.count(int32(l), size, "array"); err != nil {
 			return nil, err
 		}
-		return d.primArray(cd.kind, n)
+		// The elements are read (source.need grows with the data received) before
+		// the result is allocated.
+		return d.primArray(cd.kind, int(l))
 	}
 	isObj := et == 'L' || et == '['
 	if !isObj && size == 0 {

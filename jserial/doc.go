@@ -55,13 +55,14 @@
 //
 // A mapped value that contains itself (an ArrayList holding itself) cannot be
 // represented by a Go slice or Map: decoding it fails with ErrCycle. *Object graphs
-// may be cyclic.
+// may be cyclic. The encoder writes any Go graph, cyclic ones with back-references.
 //
 // # Writing Tribes classes
 //
 // Build a *ClassDesc (name, serialVersionUID, flags, fields) once and share it. A
-// Serializable class with default field layout is an *Object with one Slot per class
-// of ClassDesc.Hierarchy (NewObject, SetField); an Externalizable class (Flags
+// Serializable class is an *Object with one Slot per class of its hierarchy that has
+// fields or a writeObject method (NewObject, SetField; writeObject's extra data goes
+// into Slot.Annotation, built with a DataWriter); an Externalizable class (Flags
 // SCExternalizable|SCBlockData) writes its data with a DataWriter into
 // Object.External, and its reader uses a DataReader, exactly as writeExternal and
 // readExternal do with ObjectOutput and ObjectInput.
@@ -73,4 +74,18 @@
 // against those limits and, for Unmarshal, against the bytes left. Errors are
 // *DecodeError values wrapping a sentinel (ErrTruncated, ErrUnknownTypeCode, ErrLimit,
 // ErrCycle, ErrSUIDMismatch, ...); the decoder never panics, which FuzzDecode checks.
+// A Decoder or Encoder is for one goroutine; Marshal and Unmarshal may be called
+// concurrently.
+//
+// # Golden streams
+//
+// testdata/*.ser were written by the JVM's own ObjectOutputStream
+// (interop/java/JserialGolden.java). Regenerate them with
+//
+//	scripts/gen-jserial-golden.sh
+//
+// TestGolden decodes each to the expected Go value, re-encodes it to the same bytes
+// and, for every file but the hash-ordered HashMap and HashSet ones, builds the value
+// in Go and encodes Java's bytes. scripts/bench-jserial.sh compares the speed with
+// Java's (docs/benchmarks.md).
 package jserial

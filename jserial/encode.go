@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -26,6 +27,7 @@ type Encoder struct {
 	buf     []byte
 	started bool
 	e       encState
+	keep    []any // values written since the last reset: their addresses are in the handle table
 }
 
 // encState is the state of the encoding proper.
@@ -34,14 +36,19 @@ type encState struct {
 	maxDepth int
 	depth    int
 	next     int32            // handles assigned so far
-	handles  map[refKey]int32 // identity -> handle
+	handles  handleTable      // identity -> handle
 	types    map[string]int32 // field signatures by value (Java interns them)
+	chains   map[*ClassDesc][]*ClassDesc
+	sizeHint int // Marshal: capacity of the next output (the size of the last one)
 }
 
-// refKey identifies a Java object: a Go pointer (and length, for strings and slices)
-// of a kind, or a small boxed value Java's valueOf caches.
+// refKey identifies a Java object: a Go address (and length, for strings and slices)
+// of a kind, or a small boxed value Java's valueOf caches. The address is a uintptr
+// (no write barriers, no GC scanning of the table); the values written stay reachable
+// while the table is used (Marshal's argument; Encoder.keep), and Go's heap does not
+// move, so an address names one object.
 type refKey struct {
-	p unsafe.Pointer
+	p uintptr
 	n int64
 	k kind
 }
@@ -62,13 +69,12 @@ func (s *encState) init(cfg EncoderConfig) {
 	if s.maxDepth == 0 {
 		s.maxDepth = DefaultMaxDepth
 	}
-	s.handles = map[refKey]int32{}
 	s.types = map[string]int32{}
 }
 
 func (s *encState) reset() {
 	s.next = 0
-	clear(s.handles)
+	s.handles.reset()
 	clear(s.types)
 }
 
@@ -84,6 +90,12 @@ func (e *Encoder) Encode(v any) error {
 	if err != nil {
 		return err
 	}
+	if _, ok := v.(Reset); ok {
+		clear(e.keep)
+		e.keep = e.keep[:0]
+	} else {
+		e.keep = append(e.keep, v)
+	}
 	if _, err := e.w.Write(e.buf); err != nil {
 		return err
 	}
@@ -95,7 +107,7 @@ func (e *Encoder) Encode(v any) error {
 func (e *Encoder) Reset() error { return e.Encode(Reset{}) }
 
 var encPool = sync.Pool{New: func() any {
-	s := &encState{}
+	s := &encState{sizeHint: 256}
 	s.init(EncoderConfig{})
 	return s
 }}
@@ -115,17 +127,20 @@ func MarshalAppend(dst []byte, v any) ([]byte, error) {
 		encPool.Put(s)
 	}()
 	if dst == nil {
-		dst = make([]byte, 0, 256)
+		dst = make([]byte, 0, s.sizeHint)
 	}
 	s.buf = append(dst, 0xAC, 0xED, 0, streamVersion)
 	if err := s.top(v); err != nil {
 		return nil, err
 	}
+	s.sizeHint = min(max(len(s.buf), 64), 64<<10)
+	runtime.KeepAlive(v)
 	return s.buf, nil
 }
 
 func (s *encState) top(v any) error {
 	s.depth = 0
+	clear(s.chains)
 	switch x := v.(type) {
 	case Reset:
 		s.buf = append(s.buf, tcReset)
@@ -143,22 +158,26 @@ func (s *encState) blockData(b BlockData) {
 		s.buf = append(s.buf, tcBlockData, byte(len(b)))
 	} else {
 		s.buf = append(s.buf, tcBlockDataLong)
-		s.buf = be32a(s.buf, uint32(len(b)))
+		s.u32(uint32(len(b)))
 	}
 	s.buf = append(s.buf, b...)
 }
 
-func be16a(b []byte, v uint16) []byte { return append(b, byte(v>>8), byte(v)) }
-func be32a(b []byte, v uint32) []byte {
-	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+// u16, u32 and u64 append big-endian integers. They append to s.buf in place (no
+// pointer store, so no GC write barrier, unless the buffer grows).
+func (s *encState) u16(v uint16) { s.buf = append(s.buf, byte(v>>8), byte(v)) }
+func (s *encState) u32(v uint32) {
+	s.buf = append(s.buf, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
-func be64a(b []byte, v uint64) []byte { return be32a(be32a(b, uint32(v>>32)), uint32(v)) }
+func (s *encState) u64(v uint64) {
+	s.buf = append(s.buf, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
 
 // ref writes TC_REFERENCE if k was written before and reports whether it did.
 func (s *encState) ref(k refKey) bool {
-	if h, ok := s.handles[k]; ok {
+	if h, ok := s.handles.get(k); ok {
 		s.buf = append(s.buf, tcReference)
-		s.buf = be32a(s.buf, uint32(baseWireHandle+h))
+		s.u32(uint32(baseWireHandle + h))
 		return true
 	}
 	return false
@@ -168,15 +187,15 @@ func (s *encState) ref(k refKey) bool {
 // with kind 0).
 func (s *encState) assign(k refKey) {
 	if k.k != kindNone {
-		s.handles[k] = s.next
+		s.handles.put(k, s.next)
 	}
 	s.next++
 }
 
-func ptrKey[T any](p *T) refKey { return refKey{p: unsafe.Pointer(p), k: kindPtr} }
+func ptrKey[T any](p *T) refKey { return refKey{p: uintptr(unsafe.Pointer(p)), k: kindPtr} }
 
 func sliceKey[T any](a []T, k kind) refKey {
-	return refKey{p: unsafe.Pointer(unsafe.SliceData(a)), n: int64(len(a)), k: k}
+	return refKey{p: uintptr(unsafe.Pointer(unsafe.SliceData(a))), n: int64(len(a)), k: k}
 }
 
 // Kinds of refKey beyond the mapped classes.
@@ -187,35 +206,51 @@ const (
 
 func (s *encState) value(v any) error {
 	s.depth++
-	defer func() { s.depth-- }()
 	if s.depth > s.maxDepth {
+		s.depth--
 		return fmt.Errorf("%w: nesting deeper than MaxDepth %d", ErrLimit, s.maxDepth)
 	}
+	err := s.value1(v)
+	s.depth--
+	return err
+}
+
+func (s *encState) value1(v any) error {
 	switch x := v.(type) {
 	case nil:
 		s.buf = append(s.buf, tcNull)
 	case string:
 		s.str(x)
 	case bool:
-		n := int64(0)
-		if x {
-			n = 1
+		if !s.boxed(booleanDesc, int64(boolByte(x)), true) {
+			s.buf = append(s.buf, boolByte(x))
 		}
-		s.boxed(booleanDesc, n, true, func() { s.buf = append(s.buf, byte(n)) })
 	case int8:
-		s.boxed(byteDesc, int64(x), true, func() { s.buf = append(s.buf, byte(x)) })
+		if !s.boxed(byteDesc, int64(x), true) {
+			s.buf = append(s.buf, byte(x))
+		}
 	case int16:
-		s.boxed(shortDesc, int64(x), x >= -128 && x <= 127, func() { s.buf = be16a(s.buf, uint16(x)) })
+		if !s.boxed(shortDesc, int64(x), x >= -128 && x <= 127) {
+			s.u16(uint16(x))
+		}
 	case Char:
-		s.boxed(characterDesc, int64(x), x <= 127, func() { s.buf = be16a(s.buf, uint16(x)) })
+		if !s.boxed(characterDesc, int64(x), x <= 127) {
+			s.u16(uint16(x))
+		}
 	case int32:
-		s.boxed(integerDesc, int64(x), x >= -128 && x <= 127, func() { s.buf = be32a(s.buf, uint32(x)) })
+		if !s.boxed(integerDesc, int64(x), x >= -128 && x <= 127) {
+			s.u32(uint32(x))
+		}
 	case int64:
-		s.boxed(longDesc, x, x >= -128 && x <= 127, func() { s.buf = be64a(s.buf, uint64(x)) })
+		if !s.boxed(longDesc, x, x >= -128 && x <= 127) {
+			s.u64(uint64(x))
+		}
 	case float32:
-		s.boxed(floatDesc, 0, false, func() { s.buf = be32a(s.buf, math.Float32bits(x)) })
+		s.object(floatDesc, refKey{})
+		s.u32(math.Float32bits(x))
 	case float64:
-		s.boxed(doubleDesc, 0, false, func() { s.buf = be64a(s.buf, math.Float64bits(x)) })
+		s.object(doubleDesc, refKey{})
+		s.u64(math.Float64bits(x))
 	case UUID:
 		s.object(uuidDesc, refKey{})
 		s.buf = append(s.buf, x[8:]...)
@@ -223,7 +258,7 @@ func (s *encState) value(v any) error {
 	case time.Time:
 		s.object(dateDesc, refKey{})
 		s.buf = append(s.buf, tcBlockData, 8)
-		s.buf = be64a(s.buf, uint64(x.UnixMilli()))
+		s.u64(uint64(x.UnixMilli()))
 		s.buf = append(s.buf, tcEndBlockData)
 	case []byte:
 		if x == nil {
@@ -247,7 +282,7 @@ func (s *encState) value(v any) error {
 		} else if k := sliceKey(x, kindShorts); !s.ref(k) {
 			s.arrayHead(shortsDesc, k, len(x))
 			for _, v := range x {
-				s.buf = be16a(s.buf, uint16(v))
+				s.u16(uint16(v))
 			}
 		}
 	case []Char:
@@ -256,7 +291,7 @@ func (s *encState) value(v any) error {
 		} else if k := sliceKey(x, kindChars); !s.ref(k) {
 			s.arrayHead(charsDesc, k, len(x))
 			for _, v := range x {
-				s.buf = be16a(s.buf, uint16(v))
+				s.u16(uint16(v))
 			}
 		}
 	case []int32:
@@ -265,7 +300,7 @@ func (s *encState) value(v any) error {
 		} else if k := sliceKey(x, kindInts); !s.ref(k) {
 			s.arrayHead(intsDesc, k, len(x))
 			for _, v := range x {
-				s.buf = be32a(s.buf, uint32(v))
+				s.u32(uint32(v))
 			}
 		}
 	case []int64:
@@ -274,7 +309,7 @@ func (s *encState) value(v any) error {
 		} else if k := sliceKey(x, kindLongs); !s.ref(k) {
 			s.arrayHead(longsDesc, k, len(x))
 			for _, v := range x {
-				s.buf = be64a(s.buf, uint64(v))
+				s.u64(uint64(v))
 			}
 		}
 	case []float32:
@@ -283,7 +318,7 @@ func (s *encState) value(v any) error {
 		} else if k := sliceKey(x, kindFloats); !s.ref(k) {
 			s.arrayHead(floatsDesc, k, len(x))
 			for _, v := range x {
-				s.buf = be32a(s.buf, math.Float32bits(v))
+				s.u32(math.Float32bits(v))
 			}
 		}
 	case []float64:
@@ -292,7 +327,7 @@ func (s *encState) value(v any) error {
 		} else if k := sliceKey(x, kindDoubles); !s.ref(k) {
 			s.arrayHead(doublesDesc, k, len(x))
 			for _, v := range x {
-				s.buf = be64a(s.buf, math.Float64bits(v))
+				s.u64(math.Float64bits(v))
 			}
 		}
 	case []any:
@@ -380,18 +415,20 @@ func boolByte(b bool) byte {
 	return 0
 }
 
-// boxed writes a boxed primitive; shared says whether Java's valueOf returns a cached
-// instance for this value (then equal values are one object, as in Java).
-func (s *encState) boxed(cd *ClassDesc, n int64, shared bool, data func()) {
+// boxed writes a back-reference, or the head of a boxed primitive whose value the
+// caller writes then; shared says whether Java's valueOf returns a cached instance for
+// this value (then equal values are one object, as in Java). It reports whether it
+// wrote a reference.
+func (s *encState) boxed(cd *ClassDesc, n int64, shared bool) bool {
 	k := refKey{}
 	if shared {
 		k = refKey{n: n, k: cd.kind}
 		if s.ref(k) {
-			return
+			return true
 		}
 	}
 	s.object(cd, k)
-	data()
+	return false
 }
 
 // object writes TC_OBJECT, the descriptor of a mapped class, and assigns the handle.
@@ -405,12 +442,12 @@ func (s *encState) arrayHead(cd *ClassDesc, k refKey, n int) {
 	s.buf = append(s.buf, tcArray)
 	_ = s.classDesc(cd)
 	s.assign(k)
-	s.buf = be32a(s.buf, uint32(n))
+	s.u32(uint32(n))
 }
 
 // str writes a string; the same Go string memory written twice is a back-reference.
 func (s *encState) str(x string) {
-	k := refKey{p: unsafe.Pointer(unsafe.StringData(x)), n: int64(len(x)), k: kindString}
+	k := refKey{p: uintptr(unsafe.Pointer(unsafe.StringData(x))), n: int64(len(x)), k: kindString}
 	if s.ref(k) {
 		return
 	}
@@ -421,10 +458,10 @@ func (s *encState) newString(x string, k refKey) {
 	n, plain := mutf8Len(x)
 	if n <= 0xFFFF {
 		s.buf = append(s.buf, tcString)
-		s.buf = be16a(s.buf, uint16(n))
+		s.u16(uint16(n))
 	} else {
 		s.buf = append(s.buf, tcLongString)
-		s.buf = be64a(s.buf, uint64(n))
+		s.u64(uint64(n))
 	}
 	if plain {
 		s.buf = append(s.buf, x...)
@@ -440,7 +477,7 @@ func (s *encState) utf(x string) error {
 	if n > 0xFFFF {
 		return typeErr("name of %d bytes", n)
 	}
-	s.buf = be16a(s.buf, uint16(n))
+	s.u16(uint16(n))
 	if plain {
 		s.buf = append(s.buf, x...)
 	} else {
@@ -452,13 +489,13 @@ func (s *encState) utf(x string) error {
 // typeString writes a field signature: shared with an earlier signature of the same
 // value (Java interns them) or with the very same string value written before.
 func (s *encState) typeString(x string) {
-	k := refKey{p: unsafe.Pointer(unsafe.StringData(x)), n: int64(len(x)), k: kindString}
+	k := refKey{p: uintptr(unsafe.Pointer(unsafe.StringData(x))), n: int64(len(x)), k: kindString}
 	if s.ref(k) {
 		return
 	}
 	if h, ok := s.types[x]; ok {
 		s.buf = append(s.buf, tcReference)
-		s.buf = be32a(s.buf, uint32(baseWireHandle+h))
+		s.u32(uint32(baseWireHandle + h))
 		return
 	}
 	s.types[x] = s.next
@@ -475,9 +512,20 @@ func (s *encState) classDesc(cd *ClassDesc) error {
 		return nil
 	}
 	s.depth++
-	defer func() { s.depth-- }()
 	if s.depth > s.maxDepth {
+		s.depth--
 		return fmt.Errorf("%w: class descriptors nested deeper than MaxDepth %d", ErrLimit, s.maxDepth)
+	}
+	err := s.newClassDesc(cd, k)
+	s.depth--
+	return err
+}
+
+func (s *encState) newClassDesc(cd *ClassDesc, k refKey) error {
+	if cd.wire != nil { // a JDK descriptor without object fields: constant bytes
+		s.buf = append(s.buf, cd.wire...)
+		s.assign(k)
+		return s.classDesc(cd.Super)
 	}
 	if cd.Name == "" {
 		return typeErr("class descriptor without a name")
@@ -489,10 +537,10 @@ func (s *encState) classDesc(cd *ClassDesc) error {
 	if err := s.utf(cd.Name); err != nil {
 		return err
 	}
-	s.buf = be64a(s.buf, uint64(cd.SUID))
+	s.u64(uint64(cd.SUID))
 	s.assign(k)
 	s.buf = append(s.buf, cd.Flags)
-	s.buf = be16a(s.buf, uint16(len(cd.Fields)))
+	s.u16(uint16(len(cd.Fields)))
 	for _, f := range cd.Fields {
 		s.buf = append(s.buf, f.Type)
 		if err := s.utf(f.Name); err != nil {
@@ -536,10 +584,10 @@ func (s *encState) list(cd *ClassDesc, k refKey, elems []any) error {
 	}
 	s.object(cd, k)
 	if cd.kind == kindArrayList {
-		s.buf = be32a(s.buf, uint32(len(elems)))
+		s.u32(uint32(len(elems)))
 	}
 	s.buf = append(s.buf, tcBlockData, 4)
-	s.buf = be32a(s.buf, uint32(len(elems)))
+	s.u32(uint32(len(elems)))
 	for _, v := range elems {
 		if err := s.value(v); err != nil {
 			return err
@@ -550,7 +598,7 @@ func (s *encState) list(cd *ClassDesc, k refKey, elems []any) error {
 }
 
 func (s *encState) entries(es []Entry) error {
-	s.buf = be32a(s.buf, uint32(len(es)))
+	s.u32(uint32(len(es)))
 	for _, e := range es {
 		if err := s.value(e.Key); err != nil {
 			return err
@@ -592,10 +640,10 @@ func (s *encState) mapValue(m *Map) error {
 				th = int32(float32(c) * lf)
 			}
 		}
-		s.buf = be32a(s.buf, math.Float32bits(lf))
-		s.buf = be32a(s.buf, uint32(th))
+		s.u32(math.Float32bits(lf))
+		s.u32(uint32(th))
 		s.buf = append(s.buf, tcBlockData, 8)
-		s.buf = be32a(s.buf, uint32(c))
+		s.u32(uint32(c))
 		if err := s.entries(m.Entries); err != nil {
 			return err
 		}
@@ -628,9 +676,9 @@ func (s *encState) set(x *Set) error {
 		lf = 0.75
 	}
 	s.buf = append(s.buf, tcBlockData, 12)
-	s.buf = be32a(s.buf, uint32(c))
-	s.buf = be32a(s.buf, math.Float32bits(lf))
-	s.buf = be32a(s.buf, uint32(len(x.Elems)))
+	s.u32(uint32(c))
+	s.u32(math.Float32bits(lf))
+	s.u32(uint32(len(x.Elems)))
 	for _, v := range x.Elems {
 		if err := s.value(v); err != nil {
 			return err
@@ -646,11 +694,11 @@ func (s *encState) bigInteger(z *big.Int) error {
 		return nil
 	}
 	s.object(bigIntegerDesc, k)
-	s.buf = be32a(s.buf, 0xFFFFFFFF) // bitCount, bitLength: -1; firstNonzeroByteNum, lowestSetBit: -2
-	s.buf = be32a(s.buf, 0xFFFFFFFF)
-	s.buf = be32a(s.buf, 0xFFFFFFFE)
-	s.buf = be32a(s.buf, 0xFFFFFFFE)
-	s.buf = be32a(s.buf, uint32(int32(z.Sign())))
+	s.u32(0xFFFFFFFF) // bitCount, bitLength: -1; firstNonzeroByteNum, lowestSetBit: -2
+	s.u32(0xFFFFFFFF)
+	s.u32(0xFFFFFFFE)
+	s.u32(0xFFFFFFFE)
+	s.u32(uint32(int32(z.Sign())))
 	mag := z.Bytes()
 	s.arrayHead(bytesDesc, refKey{}, len(mag))
 	s.buf = append(s.buf, mag...)
@@ -667,7 +715,7 @@ func (s *encState) bigDecimal(x *BigDecimal) error {
 		return typeErr("BigDecimal without Unscaled")
 	}
 	s.object(bigDecimalDesc, k)
-	s.buf = be32a(s.buf, uint32(x.Scale))
+	s.u32(uint32(x.Scale))
 	if err := s.value(x.Unscaled); err != nil {
 		return err
 	}
@@ -708,7 +756,7 @@ func (s *encState) genericArray(a *Array) error {
 		return err
 	}
 	s.assign(k)
-	s.buf = be32a(s.buf, uint32(len(a.Elems)))
+	s.u32(uint32(len(a.Elems)))
 	for _, v := range a.Elems {
 		if isObj {
 			if err := s.value(v); err != nil {
@@ -733,17 +781,17 @@ func (s *encState) prim(f Field, v any) error {
 	case bool:
 		s.buf = append(s.buf, boolByte(x))
 	case Char:
-		s.buf = be16a(s.buf, uint16(x))
+		s.u16(uint16(x))
 	case int16:
-		s.buf = be16a(s.buf, uint16(x))
+		s.u16(uint16(x))
 	case int32:
-		s.buf = be32a(s.buf, uint32(x))
+		s.u32(uint32(x))
 	case float32:
-		s.buf = be32a(s.buf, math.Float32bits(x))
+		s.u32(math.Float32bits(x))
 	case int64:
-		s.buf = be64a(s.buf, uint64(x))
+		s.u64(uint64(x))
 	case float64:
-		s.buf = be64a(s.buf, math.Float64bits(x))
+		s.u64(math.Float64bits(x))
 	}
 	return nil
 }
@@ -754,14 +802,17 @@ func (s *encState) genericObject(o *Object) error {
 		return nil
 	}
 	cd := o.Class
-	if cd == nil {
-		return typeErr("*Object without class descriptor")
-	}
-	chain, err := cd.Hierarchy()
-	if err != nil {
-		return err
+	if cd == nil || cd.Name == "" {
+		return typeErr("*Object without a named class descriptor")
 	}
 	ext := cd.Flags&SCExternalizable != 0
+	var chain []*ClassDesc
+	if !ext {
+		var err error
+		if chain, err = s.dataChain(cd); err != nil {
+			return err
+		}
+	}
 	switch {
 	case ext && cd.Flags&SCBlockData == 0:
 		return typeErr("%s: externalizable without SCBlockData", cd.Name)
@@ -770,7 +821,7 @@ func (s *encState) genericObject(o *Object) error {
 	case cd.Flags&SCEnum != 0 || cd.Name[0] == '[':
 		return typeErr("*Object of class %s", cd.Name)
 	case !ext && len(o.Slots) != len(chain):
-		return typeErr("%s: %d slots for %d classes", cd.Name, len(o.Slots), len(chain))
+		return typeErr("%s: %d slots for %d classes with data", cd.Name, len(o.Slots), len(chain))
 	}
 	s.buf = append(s.buf, tcObject)
 	if err := s.classDesc(cd); err != nil {
@@ -782,6 +833,9 @@ func (s *encState) genericObject(o *Object) error {
 	}
 	for i, c := range chain {
 		sl := &o.Slots[i]
+		if sl.Class != c {
+			return typeErr("%s: slot %d is for class %v, want %s", cd.Name, i, className(sl.Class), c.Name)
+		}
 		if len(sl.Values) != len(c.Fields) {
 			return typeErr("%s: %d values for %d fields", c.Name, len(sl.Values), len(c.Fields))
 		}
@@ -808,4 +862,92 @@ func (s *encState) genericObject(o *Object) error {
 		}
 	}
 	return nil
+}
+
+func className(c *ClassDesc) string {
+	if c == nil {
+		return "<nil>"
+	}
+	return c.Name
+}
+
+// dataChain is ClassDesc.dataChain, computed once per descriptor and element.
+func (s *encState) dataChain(cd *ClassDesc) ([]*ClassDesc, error) {
+	if c, ok := s.chains[cd]; ok {
+		return c, nil
+	}
+	c, err := cd.dataChain()
+	if err != nil {
+		return nil, err
+	}
+	if s.chains == nil {
+		s.chains = map[*ClassDesc][]*ClassDesc{}
+	}
+	s.chains[cd] = c
+	return c, nil
+}
+
+// handleTable maps refKeys to handles: open addressing with linear probing and a
+// cheap multiplicative hash, faster than a Go map for these 24-byte keys. A zero
+// kind marks an empty slot (keys of kind kindNone are never stored).
+type handleTable struct {
+	keys []refKey
+	vals []int32
+	used int
+}
+
+func (t *handleTable) slot(k refKey) int {
+	h := (uint64(k.p) ^ uint64(k.n)*0x9E3779B97F4A7C15 ^ uint64(k.k)<<56) * 0xBF58476D1CE4E5B9
+	return int(h>>32) & (len(t.keys) - 1)
+}
+
+func (t *handleTable) get(k refKey) (int32, bool) {
+	if t.used == 0 {
+		return 0, false
+	}
+	for i := t.slot(k); ; i = (i + 1) & (len(t.keys) - 1) {
+		switch t.keys[i] {
+		case k:
+			return t.vals[i], true
+		case refKey{}:
+			return 0, false
+		}
+	}
+}
+
+func (t *handleTable) put(k refKey, v int32) {
+	if 2*(t.used+1) > len(t.keys) {
+		t.grow()
+	}
+	i := t.slot(k)
+	for t.keys[i] != (refKey{}) && t.keys[i] != k {
+		i = (i + 1) & (len(t.keys) - 1)
+	}
+	if t.keys[i] == (refKey{}) {
+		t.used++
+	}
+	t.keys[i], t.vals[i] = k, v
+}
+
+func (t *handleTable) grow() {
+	old, oldv := t.keys, t.vals
+	n := max(64, 2*len(old))
+	t.keys, t.vals, t.used = make([]refKey, n), make([]int32, n), 0
+	for i, k := range old {
+		if k != (refKey{}) {
+			t.put(k, oldv[i])
+		}
+	}
+}
+
+// reset empties the table; a table grown large by one stream is dropped.
+func (t *handleTable) reset() {
+	if len(t.keys) > 4096 {
+		*t = handleTable{}
+		return
+	}
+	if t.used > 0 {
+		clear(t.keys)
+		t.used = 0
+	}
 }

@@ -16,9 +16,9 @@ var (
 	ErrUnknownTypeCode = errors.New("jserial: unknown type code")
 	// ErrLimit: a DecoderConfig or EncoderConfig limit was exceeded.
 	ErrLimit = errors.New("jserial: limit exceeded")
-	// ErrCycle: a reference to a mapped value (list, map, set, ...) that is still being
-	// decoded, or a class descriptor that is its own superclass. Go values of mapped
-	// classes cannot contain themselves; decode such graphs generically is not offered.
+	// ErrCycle: a reference to a mapped value (list, map, set, ...) or class descriptor
+	// that is still being decoded (Go slices and Maps cannot contain themselves), or a
+	// class descriptor that is its own superclass.
 	ErrCycle = errors.New("jserial: cyclic reference")
 	// ErrSUIDMismatch: a JDK class the package maps to a Go type arrived with another
 	// serialVersionUID than the JDK's.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,7 +200,7 @@ func equal(a, b any) bool {
 		return ok && equalSlices(x, y)
 	case *Array:
 		y, ok := b.(*Array)
-		return ok && reflect.DeepEqual(x.Class, y.Class) && equalSlices(x.Elems, y.Elems)
+		return ok && descEqual(x.Class, y.Class) && equalSlices(x.Elems, y.Elems)
 	case *Map:
 		y, ok := b.(*Map)
 		if !ok || x.Class != y.Class || len(x.Entries) != len(y.Entries) || x.LoadFactor != y.LoadFactor ||
@@ -237,17 +238,33 @@ func equal(a, b any) bool {
 		return true
 	case *Object:
 		y, ok := b.(*Object)
-		if !ok || !reflect.DeepEqual(x.Class, y.Class) || len(x.Slots) != len(y.Slots) || !equalSlices(x.External, y.External) {
+		if !ok || !descEqual(x.Class, y.Class) || len(x.Slots) != len(y.Slots) || !equalSlices(x.External, y.External) {
 			return false
 		}
 		for i := range x.Slots {
-			if !equalSlices(x.Slots[i].Values, y.Slots[i].Values) || !equalSlices(x.Slots[i].Annotation, y.Slots[i].Annotation) {
+			if !descEqual(x.Slots[i].Class, y.Slots[i].Class) || !equalSlices(x.Slots[i].Values, y.Slots[i].Values) ||
+				!equalSlices(x.Slots[i].Annotation, y.Slots[i].Annotation) {
 				return false
 			}
 		}
 		return true
+	case *Class:
+		y, ok := b.(*Class)
+		return ok && descEqual(x.Desc, y.Desc)
+	case *Enum:
+		y, ok := b.(*Enum)
+		return ok && x.Name == y.Name && descEqual(x.Class, y.Class)
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// descEqual compares what descriptors say (not the decoder's bookkeeping).
+func descEqual(a, b *ClassDesc) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Name == b.Name && a.SUID == b.SUID && a.Flags == b.Flags && slices.Equal(a.Fields, b.Fields) &&
+		equalSlices(a.Annotation, b.Annotation) && descEqual(a.Super, b.Super)
 }
 
 func equalSlices(a, b []any) bool {

@@ -98,10 +98,43 @@ var mappedDescs = func() map[string]*ClassDesc {
 		characterDesc, floatDesc, doubleDesc, bytesDesc, shortsDesc, intsDesc, longsDesc, charsDesc, boolsDesc,
 		floatsDesc, doublesDesc, arrayListDesc, linkedListDesc, hashMapDesc, linkedHashMapDesc, treeMapDesc,
 		hashSetDesc, linkedHashSetDesc, uuidDesc, dateDesc, bigIntegerDesc, bigDecimalDesc} {
+		d.linkDataSuper()
+		d.wire = constantWire(d)
 		m[d.Name] = d
 	}
 	return m
 }()
+
+// constantWire returns the bytes of d up to its superclass descriptor when they do
+// not depend on the handle table (no object fields), else nil. Handles: the
+// descriptor's own is assigned after these bytes, as after the SUID; nothing in
+// between takes one.
+func constantWire(d *ClassDesc) []byte {
+	var s encState
+	s.init(EncoderConfig{})
+	for _, f := range d.Fields {
+		if f.Type == 'L' || f.Type == '[' {
+			return nil
+		}
+	}
+	super := d.Super
+	d.Super, d.wire = nil, nil
+	_ = s.newClassDesc(d, refKey{})
+	d.Super = super
+	return s.buf[:len(s.buf)-1] // without the TC_NULL of the missing superclass
+}
+
+// linkDataSuper sets d.dataSuper from a Super whose own link is set.
+func (d *ClassDesc) linkDataSuper() {
+	switch s := d.Super; {
+	case s == nil:
+		d.dataSuper = nil
+	case s.hasData():
+		d.dataSuper = s
+	default:
+		d.dataSuper = s.dataSuper
+	}
+}
 
 // canonical returns the package's descriptor for a decoded one that is identical to
 // it, d itself for other classes, or an error for a mapped class with another SUID.

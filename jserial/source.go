@@ -52,7 +52,12 @@ func (s *source) need(n int) error {
 			copy(nb, s.buf)
 			s.buf = nb
 		}
-		m, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+		// Never read past MaxBytes, so that buffered data cannot exceed it either.
+		end := int64(cap(s.buf))
+		if room := s.max - s.off; end > room {
+			end = room
+		}
+		m, err := s.r.Read(s.buf[len(s.buf):end])
 		s.buf = s.buf[:len(s.buf)+m]
 		if len(s.buf) >= n {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"slices"
 )
 
 // Type codes of the stream protocol (java.io.ObjectStreamConstants).
@@ -53,7 +54,9 @@ type ClassDesc struct {
 	Annotation []any
 	Super      *ClassDesc // nearest serializable superclass, nil if none
 
-	kind kind // mapped JDK class (set only on the package's own descriptors)
+	kind      kind       // mapped JDK class (set only on the package's own descriptors)
+	dataSuper *ClassDesc // nearest superclass with data (hasData), set by the decoder
+	wire      []byte     // the package's descriptors without object fields: the bytes up to the superclass
 }
 
 // Field is one serializable field of a class descriptor.
@@ -71,18 +74,37 @@ type Field struct {
 // to d: the order in which an object's class data is written.
 func (d *ClassDesc) Hierarchy() ([]*ClassDesc, error) {
 	var chain []*ClassDesc
+	var seen map[*ClassDesc]bool
 	for c := d; c != nil; c = c.Super {
-		for _, seen := range chain {
-			if seen == c {
-				return nil, fmt.Errorf("%w: class %s is its own superclass", ErrCycle, c.Name)
+		if len(chain) == 16 {
+			seen = make(map[*ClassDesc]bool)
+			for _, x := range chain {
+				seen[x] = true
 			}
+		}
+		if seen[c] || (seen == nil && slices.Contains(chain, c)) {
+			return nil, fmt.Errorf("%w: class %s is its own superclass", ErrCycle, c.Name)
+		}
+		if seen != nil {
+			seen[c] = true
 		}
 		chain = append(chain, c)
 	}
-	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
-		chain[i], chain[j] = chain[j], chain[i]
-	}
+	slices.Reverse(chain)
 	return chain, nil
+}
+
+// hasData reports whether objects carry data for class c: field values, or a
+// writeObject method's annotation.
+func (d *ClassDesc) hasData() bool { return len(d.Fields) > 0 || d.Flags&SCWriteMethod != 0 }
+
+// dataChain returns the classes of Hierarchy that have data, superclass first.
+func (d *ClassDesc) dataChain() ([]*ClassDesc, error) {
+	chain, err := d.Hierarchy()
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(chain, func(c *ClassDesc) bool { return !c.hasData() }), nil
 }
 
 // Externalizable reports whether objects of the class are written by writeExternal.
@@ -92,8 +114,9 @@ func (d *ClassDesc) Externalizable() bool { return d.Flags&SCExternalizable != 0
 // descriptor and what was written for it. It re-encodes to the same bytes.
 type Object struct {
 	Class *ClassDesc
-	// Slots holds the class data of each class in Class.Hierarchy(), superclass first.
-	// Unused for externalizable classes.
+	// Slots holds the class data of each class in Class.Hierarchy() that has fields or
+	// a writeObject method (SCWriteMethod), superclass first. Unused for externalizable
+	// classes.
 	Slots []Slot
 	// External holds what writeExternal wrote (BlockData and values), for classes with
 	// SCExternalizable|SCBlockData.
@@ -102,6 +125,7 @@ type Object struct {
 
 // Slot is the data one class of an object's hierarchy wrote.
 type Slot struct {
+	Class *ClassDesc // the class of the hierarchy this is the data of
 	// Values has one entry per field of that class's descriptor, in descriptor order.
 	// Primitive fields hold int8, Char, float64, float32, int32, int64, int16 or bool.
 	Values []any
@@ -113,17 +137,17 @@ type Slot struct {
 // NewObject returns an object of class c with zero field values (null for object
 // fields) in every slot, ready for SetField.
 func NewObject(c *ClassDesc) (*Object, error) {
-	chain, err := c.Hierarchy()
-	if err != nil {
-		return nil, err
-	}
 	o := &Object{Class: c}
 	if c.Externalizable() {
 		return o, nil
 	}
+	chain, err := c.dataChain()
+	if err != nil {
+		return nil, err
+	}
 	o.Slots = make([]Slot, len(chain))
 	for i, cd := range chain {
-		o.Slots[i].Values = make([]any, len(cd.Fields))
+		o.Slots[i] = Slot{Class: cd, Values: make([]any, len(cd.Fields))}
 		for j, f := range cd.Fields {
 			o.Slots[i].Values[j] = zeroValue(f.Type)
 		}
@@ -131,44 +155,43 @@ func NewObject(c *ClassDesc) (*Object, error) {
 	return o, nil
 }
 
-// Field returns the value of the field called name, looking from the object's own class
-// up to its superclasses.
-func (o *Object) Field(name string) (any, bool) {
-	chain, err := o.Class.Hierarchy()
-	if err != nil || len(chain) != len(o.Slots) {
-		return nil, false
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		for j, f := range chain[i].Fields {
-			if f.Name == name && j < len(o.Slots[i].Values) {
-				return o.Slots[i].Values[j], true
+// field finds the field called name, from the object's own class up.
+func (o *Object) field(name string) (*Slot, int, Field) {
+	for i := len(o.Slots) - 1; i >= 0; i-- {
+		sl := &o.Slots[i]
+		if sl.Class == nil {
+			continue
+		}
+		for j, f := range sl.Class.Fields {
+			if f.Name == name && j < len(sl.Values) {
+				return sl, j, f
 			}
 		}
 	}
-	return nil, false
+	return nil, 0, Field{}
+}
+
+// Field returns the value of the field called name, looking from the object's own class
+// up to its superclasses.
+func (o *Object) Field(name string) (any, bool) {
+	sl, j, _ := o.field(name)
+	if sl == nil {
+		return nil, false
+	}
+	return sl.Values[j], true
 }
 
 // SetField sets the field called name (the nearest one, as Field finds it).
 func (o *Object) SetField(name string, v any) error {
-	chain, err := o.Class.Hierarchy()
-	if err != nil {
-		return err
+	sl, j, f := o.field(name)
+	if sl == nil {
+		return fmt.Errorf("%w: %s has no field %q", ErrType, o.Class.Name, name)
 	}
-	if len(chain) != len(o.Slots) {
-		return fmt.Errorf("%w: %s has %d slots for %d classes", ErrType, o.Class.Name, len(o.Slots), len(chain))
+	if err := checkField(f, v); err != nil {
+		return fmt.Errorf("%s.%s: %w", sl.Class.Name, name, err)
 	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		for j, f := range chain[i].Fields {
-			if f.Name == name {
-				if err := checkField(f, v); err != nil {
-					return fmt.Errorf("%s.%s: %w", chain[i].Name, name, err)
-				}
-				o.Slots[i].Values[j] = v
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("%w: %s has no field %q", ErrType, o.Class.Name, name)
+	sl.Values[j] = v
+	return nil
 }
 
 // Array is a Java array whose Go form needs its class descriptor: arrays of objects

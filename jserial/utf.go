@@ -1,19 +1,36 @@
 package jserial
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // Java strings travel in "modified UTF-8": U+0000 as C0 80, characters outside the
 // BMP as two 3-byte surrogates. Go strings hold the same text in UTF-8; an unpaired
 // surrogate (legal in a Java string) is kept in its 3-byte form (WTF-8) so that it
 // survives a round trip.
 
+// plainASCII reports whether b is ASCII without NUL: then modified UTF-8 and UTF-8
+// are the same bytes. It checks 8 bytes at a time.
 func plainASCII(b []byte) bool {
+	for len(b) >= 8 {
+		if !plain8(binary.LittleEndian.Uint64(b)) {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c == 0 || c >= 0x80 {
 			return false
 		}
 	}
 	return true
+}
+
+// plain8 reports whether none of the 8 bytes in x is 0 or >= 0x80.
+func plain8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	return (x|(x-lo))&hi == 0
 }
 
 // decodeMUTF8 converts modified UTF-8 to a Go string. Like Java's DataInputStream it
@@ -82,8 +99,12 @@ func wtf8Surrogate(s string, i int) bool {
 // mutf8Len returns the length of s in modified UTF-8 and whether it is plain ASCII
 // without NUL (then the bytes are s itself).
 func mutf8Len(s string) (n int, plain bool) {
-	plain = true
-	for i := 0; i < len(s); {
+	i := 0
+	for ; i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+		uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56); i += 8 {
+	}
+	n, plain = i, true
+	for i < len(s) {
 		c := s[i]
 		if c != 0 && c < 0x80 {
 			n++

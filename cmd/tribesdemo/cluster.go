@@ -19,6 +19,7 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
 )
@@ -85,7 +86,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: tribesdemo cluster [flags]\n\nStarts nodes on 127.0.0.1 in this process with multicast membership on the loopback\ninterface, shows them join, exchanges messages with each ack mode, replicates an HTTP\nsession, kills a node run as a child process and shows it detected, then exits.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *n < 2 || *n > 16 || *msgs < 1 || *size < 0 || *drop < 500*time.Millisecond {
@@ -186,27 +187,12 @@ func (d *clusterDemo) mcastConfig() mcast.Config {
 func (d *clusterDemo) startNode(ctx context.Context, name string, log *slog.Logger) (*clusterNode, error) {
 	tcfg := nio.DefaultConfig()
 	tcfg.Port = 0 // any free port: several demos may run at once
-	tcfg.Logger = log
-	tr, err := nio.New(tcfg)
-	if err != nil {
-		return nil, err
-	}
 	mcfg := d.mcastConfig()
-	mcfg.Logger = log
-	ms, err := mcast.New(mcfg)
+	ch, err := node.New(node.Config{Transport: &tcfg, Multicast: &mcfg, Interceptors: "tcpfailure", Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	fd, err := interceptors.NewTCPFailureDetector(interceptors.TCPFailureDetectorConfig{})
-	if err != nil {
-		return nil, err
-	}
-	nd := &clusterNode{name: name, fd: fd}
-	nd.ch, err = channel.New(channel.Config{Transport: tr, Membership: ms,
-		Interceptors: []channel.Interceptor{fd}, Logger: log})
-	if err != nil {
-		return nil, err
-	}
+	nd := &clusterNode{name: name, ch: ch, fd: ch.Interceptors()[0].(*interceptors.TCPFailureDetector)}
 	nd.ch.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error {
 		nd.got.Add(1)
 		return nil

@@ -75,14 +75,10 @@ Example:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	opts, err := parseOptionsFlag(*optStr)
+	opts, err := parseOptionsFlag("options", *optStr)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,9 @@
 //	tribesdemo load [flags]             # Tribes' LoadTest: progress bar, then msgs/s, MB/s, failures, latency percentiles
 //	tribesdemo rtt [flags]              # round-trip percentiles to a "node --echo" peer (or of use_ack,sync sends)
 //
-// Run "tribesdemo <command> -h" for each command's flags.
+// Run "tribesdemo <command> -h" for each command's flags. A usage error (an unknown flag,
+// a bad flag value, an unexpected argument) prints its reason and where the command's usage
+// is on stderr and exits with 2; other failures exit with 1.
 package main
 
 import (
@@ -67,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			case errors.Is(err, flag.ErrHelp):
 				return 0
 			case errors.Is(err, errUsage):
+				fmt.Fprintf(stderr, "tribesdemo %s: %v\nRun 'tribesdemo %s -h' for its usage.\n", c.name, err, c.name)
 				return 2
 			default:
 				fmt.Fprintf(stderr, "tribesdemo %s: %v\n", c.name, err)
@@ -79,4 +82,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-var errUsage = errors.New("usage error")
+// errUsage marks a usage error: a bad flag, flag value or argument. run prints it with a
+// pointer to the command's usage and exits with 2.
+var errUsage = errors.New("invalid usage")
+
+// parseFlags parses a command's flags. -h prints the command's usage (flag.ErrHelp); a bad
+// flag, a bad flag value and any argument left over are usage errors, which run reports in
+// one line (the flag package's own report and usage dump are left out).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return fmt.Errorf("%w: %v", errUsage, err)
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	return nil
+}

@@ -46,9 +46,39 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%s -h: exit %d, %q", c.name, code, out.String())
 		}
 	}
-	out.Reset()
-	if code := run(context.Background(), []string{"send", "--options", "fast"}, &out, &out); code != 2 {
-		t.Fatalf("bad --options: exit %d: %s", code, out.String())
+}
+
+// Every kind of usage error, invalid values included, exits with 2 and says on stderr what
+// is wrong and where the command's usage is; nothing goes to stdout.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		kind string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"node", "--bogus"}, "flag provided but not defined: -bogus"},
+		{"bad flag value", []string{"node", "--port", "abc"}, `invalid value "abc" for flag -port`},
+		{"unexpected argument", []string{"load", "extra"}, `unexpected arguments ["extra"]`},
+		{"bad --id", []string{"node", "--id", "xyz"}, `--id: tribes/wire: unique id "xyz"`},
+		{"bad --static", []string{"send", "--static", "127.0.0.1"}, "--static: tribes/wire: malformed member text"},
+		{"bad --payload", []string{"node", "--payload", "zz"}, "--payload:"},
+		{"unknown interceptor", []string{"node", "--interceptors", "nosuch"}, `interceptors: tribes: invalid configuration: unknown interceptor "nosuch"`},
+		{"bad interceptor property", []string{"node", "--interceptors", "gzip(level=42)"}, "interceptor gzip:"},
+		{"refused interceptor order", []string{"node", "--interceptors", "tcpfailure,encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f)"},
+			"interceptor tcpfailure above encrypt"},
+		{"bad --options", []string{"send", "--options", "fast"}, `--options: tribes: unknown send option "fast"`},
+		{"bad --chat-options", []string{"node", "--chat-options", "fast"}, "--chat-options:"},
+		{"value out of range", []string{"load", "--count", "0"}, "--count >= 1"},
+		{"flags that exclude each other", []string{"node", "--static", "127.0.0.1:4000", "--mcast-addr", "228.0.0.4"}, "--static and --mcast-addr exclude each other"},
+		{"invalid transport configuration", []string{"node", "--bind", "0.0.0.0"}, "needs an AdvertiseAddress"},
+		{"bad rtt mode", []string{"rtt", "--mode", "fast", "--static", "127.0.0.1:4000"}, "--mode is auto, echo or ack"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		hint := fmt.Sprintf("Run 'tribesdemo %s -h' for its usage.", tc.args[0])
+		if code != 2 || !strings.Contains(stderr.String(), tc.want) || !strings.Contains(stderr.String(), hint) || stdout.Len() != 0 {
+			t.Errorf("%s (%q): exit %d, stderr %q, stdout %q; want exit 2 and %q", tc.kind, tc.args, code, stderr.String(), stdout.String(), tc.want)
+		}
 	}
 }
 
@@ -171,7 +201,8 @@ func TestNodeChat(t *testing.T) {
 	var chatOut syncBuffer
 	chatDone := make(chan int, 1)
 	go func() {
-		chatDone <- run(ctx, []string{"node", "--port", "0", "--static", target, "--chat", "--json=false", "--seconds", "60"},
+		// The silent static list: its counts below are the chat lines alone.
+		chatDone <- run(ctx, []string{"node", "--port", "0", "--static", target, "--static-protocol=false", "--chat", "--json=false", "--seconds", "60"},
 			&chatOut, io.Discard)
 	}()
 	if _, err := io.WriteString(pw, "hello from chat\n"); err != nil {

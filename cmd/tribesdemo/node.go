@@ -6,12 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +21,8 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/membership/mcast"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/membership/staticsvc"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
@@ -36,6 +37,12 @@ type nodeFlags struct {
 	seconds    float64
 	ackTimeout time.Duration
 	verbose    bool
+
+	// staticProtocol: --static runs Tribes' StaticMembershipService protocol
+	// (membership/staticsvc) instead of the silent list (membership/static). Its default is
+	// the command's: on for node, off for the tools that target nodes directly.
+	staticProtocol bool
+	channelName    string
 
 	// Transport settings beyond the basics (nio.Config; 0 keeps Tomcat's default).
 	advertise      string
@@ -82,6 +89,10 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.IntVar(&f.autoBind, "autobind", nio.DefaultAutoBind, "how many ports to try from --port (Tomcat autoBind)")
 	fs.StringVar(&f.id, "id", "", "local unique id, 32 hex digits (random if unset)")
 	fs.StringVar(&f.static, "static", "", "static members: host:port:uniqueIdHex, comma separated")
+	fs.BoolVar(&f.staticProtocol, "static-protocol", f.staticProtocol, "static membership speaks Tomcat's StaticMembershipService protocol "+
+		"(START/PING/STOP member messages, members expire); false: a silent fixed list")
+	fs.StringVar(&f.channelName, "channel-name", staticsvc.DefaultChannelName, "channel name, as the Java nodes' (Tomcat: <clusterName>-Channel); "+
+		"the static membership protocol is bound to \"<name>-StaticMembership\"")
 	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
 	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
@@ -105,7 +116,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.StringVar(&f.domain, "domain", "", "cluster domain advertised in the local member")
 	fs.StringVar(&f.payload, "payload", "", "payload advertised in the local member, hex")
 	fs.StringVar(&f.interceptors, "interceptors", "", "interceptor stack, first = closest to the application, e.g. "+
-		"\"tcpfailure(connectTimeout=500),ping,domain,staticmember(members=host:port:id)\" (known: "+strings.Join(interceptors.Names(), ", ")+")")
+		"\"ping,tcpfailure(connectTimeout=500),domain,staticmember(members=host:port:id)\" (known: "+strings.Join(interceptors.Names(), ", ")+")")
 }
 
 // build creates an unstarted channel from the flags. The interceptors passed in sit on top
@@ -115,42 +126,35 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	if f.verbose {
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := nio.DefaultConfig()
-	cfg.Address, cfg.Port, cfg.AutoBind = f.bind, f.port, f.autoBind
-	cfg.Timeout = f.ackTimeout
-	cfg.AdvertiseAddress, cfg.UDP, cfg.UDPPort = f.advertise, f.udp, f.udpPort
-	cfg.Workers, cfg.MaxFrameSize, cfg.PoolSize = f.workers, f.maxFrameSize, f.poolSize
-	cfg.MaxRetryAttempts, cfg.KeepAliveCount, cfg.KeepAliveTime = f.maxRetries, f.keepAliveCount, f.keepAliveTime
-	cfg.Logger = log
-	tr, err := nio.New(cfg)
-	if err != nil {
+	cfg := node.Config{Interceptors: f.interceptors, Above: ics, Domain: []byte(f.domain),
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+	tcfg := nio.DefaultConfig()
+	tcfg.Address, tcfg.Port, tcfg.AutoBind = f.bind, f.port, f.autoBind
+	tcfg.Timeout = f.ackTimeout
+	tcfg.AdvertiseAddress, tcfg.UDP, tcfg.UDPPort = f.advertise, f.udp, f.udpPort
+	tcfg.Workers, tcfg.MaxFrameSize, tcfg.PoolSize = f.workers, f.maxFrameSize, f.poolSize
+	tcfg.MaxRetryAttempts, tcfg.KeepAliveCount, tcfg.KeepAliveTime = f.maxRetries, f.keepAliveCount, f.keepAliveTime
+	cfg.Transport = &tcfg
+	var err error
+	if cfg.Multicast, cfg.StaticMembers, err = f.membership(); err != nil {
 		return nil, err
 	}
-	membership, err := f.membership(log)
-	if err != nil {
-		return nil, err
+	if cfg.Multicast == nil && f.staticProtocol {
+		cfg.StaticProtocol = &staticsvc.Config{ChannelName: f.channelName}
 	}
-	var id wire.UniqueID
 	if f.id != "" {
-		if id, err = wire.ParseUniqueID(f.id); err != nil {
+		if cfg.UniqueID, err = wire.ParseUniqueID(f.id); err != nil {
 			return nil, fmt.Errorf("%w: --id: %v", errUsage, err)
 		}
 	}
-	payload, err := hex.DecodeString(f.payload)
-	if err != nil {
+	if cfg.Payload, err = hex.DecodeString(f.payload); err != nil {
 		return nil, fmt.Errorf("%w: --payload: %v", errUsage, err)
 	}
-	stack := slices.Clone(ics)
-	if f.interceptors != "" {
-		built, err := interceptors.Build(f.interceptors, log)
-		if err != nil {
-			return nil, fmt.Errorf("%w: --interceptors: %v", errUsage, err)
-		}
-		stack = append(stack, built...)
+	ch, err := node.New(cfg)
+	if errors.Is(err, channel.ErrInvalidConfig) {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return channel.New(channel.Config{Transport: tr, Membership: membership, UniqueID: id,
-		Domain: []byte(f.domain), Payload: payload, Interceptors: stack, Logger: log})
+	return ch, err
 }
 
 // buildServed is build plus the optional --metrics-addr endpoint of mf; stop ends it.
@@ -165,32 +169,27 @@ func (f *nodeFlags) buildServed(ctx context.Context, mf *metricsFlag, stderr io.
 }
 
 // membership is multicast with --mcast-addr, else the --static list.
-func (f *nodeFlags) membership(log *slog.Logger) (channel.MembershipService, error) {
+func (f *nodeFlags) membership() (*mcast.Config, []channel.Member, error) {
 	if f.mcastAddr == "" {
 		members, err := wire.ParseMemberList(f.static)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --static: %v", errUsage, err)
+			return nil, nil, fmt.Errorf("%w: --static: %v", errUsage, err)
 		}
-		return static.New(members...), nil
+		return nil, members, nil
 	}
 	if f.static != "" {
-		return nil, fmt.Errorf("%w: --static and --mcast-addr exclude each other; add static members to multicast "+
+		return nil, nil, fmt.Errorf("%w: --static and --mcast-addr exclude each other; add static members to multicast "+
 			"with --interceptors staticmember(members=...)", errUsage)
 	}
 	if f.mcastBind == "" {
-		return nil, fmt.Errorf("%w: --mcast-addr needs --mcast-bind, the address of the interface to use "+
+		return nil, nil, fmt.Errorf("%w: --mcast-addr needs --mcast-bind, the address of the interface to use "+
 			"(multicast is never sent on the default route)", errUsage)
 	}
 	cfg := mcast.DefaultConfig()
 	cfg.Address, cfg.Port, cfg.Bind, cfg.TTL = f.mcastAddr, f.mcastPort, f.mcastBind, f.ttl
 	cfg.Frequency, cfg.DropTime = time.Duration(f.frequency), time.Duration(f.dropTime)
 	cfg.JoinWait = 0 // Tomcat's wait for the group to answer (2 x frequency at most)
-	cfg.Logger = log
-	ms, err := mcast.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return ms, nil
+	return &cfg, nil, nil
 }
 
 func (f *nodeFlags) context(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -234,7 +233,7 @@ func (w *lineWriter) emit(v any) {
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var nf nodeFlags
+	nf := nodeFlags{staticProtocol: true}
 	nf.register(fs, 0)
 	var mf metricsFlag
 	mf.register(fs)
@@ -248,7 +247,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"readable text on a terminal, JSON lines otherwise or with --json.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	asJSON := !isTerminal(stdout)
@@ -257,7 +256,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			asJSON = *jsonOut
 		}
 	})
-	sendOpts, err := parseOptionsFlag(*chatOpts)
+	sendOpts, err := parseOptionsFlag("chat-options", *chatOpts)
 	if err != nil {
 		return err
 	}
@@ -275,8 +274,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	var bg sync.WaitGroup
 	defer bg.Wait()
+	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
-		if *quiet && !*echo {
+		if (*quiet && !*echo) || (svc != nil && svc.Owns(m)) {
 			return nil
 		}
 		out.message(m)
@@ -459,11 +459,12 @@ func (p *nodePrinter) stopped(st channel.Stats) {
 		st.MessagesReceived, st.BytesReceived, st.MessagesSent, float64(maxRSSKB())/1024)
 }
 
-// parseOptionsFlag reads --options: Tribes' names, comma separated, or a number.
-func parseOptionsFlag(s string) (channel.SendOptions, error) {
+// parseOptionsFlag reads the send options of flag name (--options, --chat-options):
+// Tribes' names, comma separated, or a number.
+func parseOptionsFlag(name, s string) (channel.SendOptions, error) {
 	o, err := channel.ParseSendOptions(strings.ReplaceAll(s, " ", ""))
 	if err != nil {
-		return 0, fmt.Errorf("%w: --options: %v", errUsage, err)
+		return 0, fmt.Errorf("%w: --%s: %v", errUsage, name, err)
 	}
 	return o, nil
 }

@@ -65,7 +65,7 @@ func runRTT(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	size := fs.Int("size", 64, fmt.Sprintf("probe size in bytes (at least %d)", rttHeader))
 	optStr := fs.String("options", "use_ack", "send options of the probes (and of the echoes, which drop async)")
 	mode := fs.String("mode", "auto", "echo: time until the peer's echo returns (peer runs 'tribesdemo node --echo'); "+
-		"ack: time of a use_ack,sync send; auto: echo if the peer echoes the first probe, else ack")
+		"ack: time of a send with --options plus use_ack,sync (table: sync-ack); auto: echo if the peer echoes the first probe, else ack")
 	peerAddr := fs.String("peer", "", "host:port of the member to measure (default: the first member)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for one echo before counting the probe lost")
 	warmup := fs.Int("warmup", 10, "unmeasured round trips first (connections, JIT of a Java peer)")
@@ -79,9 +79,12 @@ func runRTT(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 Measures round trips to one member, one probe at a time, and prints min, p50, p90, p99, max
 and mean. With a peer running "tribesdemo node --echo" (or the Java peer's echo) a round trip
-lasts from the send until the echo is back (mode echo). Without an echoing peer it is the
-duration of a use_ack,sync send: the probe travels, the peer's listener processes it and the
-ACK comes back (mode ack; Tribes' synchronized ACK). --mode auto tries the echo first.
+lasts from the send until the echo is back (--mode echo; the table says "echo"). Otherwise
+it is the duration of one send with --options plus use_ack,sync: the probe travels, the
+peer's listener processes it and the ACK comes back (--mode ack; Tribes' synchronized ACK;
+the table says "sync-ack"). --mode auto, the default, sends the first probe as an echo probe
+and waits for its echo at most 2 s (or --timeout if shorter): echo mode if it comes, ack mode
+otherwise.
 
 Example:
   tribesdemo node --port 4000 --id 000102030405060708090a0b0c0d0e0f --echo --quiet &
@@ -90,14 +93,10 @@ Example:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	opts, err := parseOptionsFlag(*optStr)
+	opts, err := parseOptionsFlag("options", *optStr)
 	if err != nil {
 		return err
 	}

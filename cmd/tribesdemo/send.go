@@ -45,10 +45,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: tribesdemo send [flags]\n\nSends --count messages of --size bytes to every known member and prints a JSON summary.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	opts, err := parseOptionsFlag(*optStr)
+	opts, err := parseOptionsFlag("options", *optStr)
 	if err != nil {
 		return err
 	}

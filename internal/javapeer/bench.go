@@ -64,7 +64,12 @@ func RunBenchOpts(ctx context.Context, o BenchOptions) (BenchResult, error) {
 	if o.Seconds > 0 {
 		args = append(args, "--seconds", strconv.Itoa(o.Seconds))
 	}
-	out, err := runJava(ctx, o.JVMArgs, args...)
+	return runBench(ctx, o.JVMArgs, args...)
+}
+
+// runBench runs a TribesPeer bench subcommand and returns its "bench" event.
+func runBench(ctx context.Context, jvmArgs []string, args ...string) (BenchResult, error) {
+	out, err := runJava(ctx, jvmArgs, args...)
 	var res BenchResult
 	found := false
 	forEachEvent(out, func(name string, line []byte) {
@@ -76,7 +81,7 @@ func RunBenchOpts(ctx context.Context, o BenchOptions) (BenchResult, error) {
 		if err == nil {
 			err = errors.New("no bench event")
 		}
-		return BenchResult{}, fmt.Errorf("javapeer: bench-send: %w\nstdout:\n%s", err, out)
+		return BenchResult{}, fmt.Errorf("javapeer: %s: %w\nstdout:\n%s", args[0], err, out)
 	}
 	return res, nil
 }
@@ -93,6 +98,22 @@ func Golden(ctx context.Context, outdir string) error {
 	forEachEvent(out, func(name string, _ []byte) { done = done || name == "goldenDone" })
 	if !done {
 		return fmt.Errorf("javapeer: golden: no goldenDone event\nstdout:\n%s", out)
+	}
+	return nil
+}
+
+// JserialGolden runs `TribesPeer jserial-golden outdir`, which writes the Java
+// serialization streams of jserial/testdata (see scripts/gen-jserial-golden.sh) after
+// reading each back with ObjectInputStream.
+func JserialGolden(ctx context.Context, outdir string) error {
+	out, err := runJava(ctx, nil, "jserial-golden", outdir)
+	if err != nil {
+		return fmt.Errorf("javapeer: jserial-golden: %w\nstdout:\n%s", err, out)
+	}
+	done := false
+	forEachEvent(out, func(name string, _ []byte) { done = done || name == "jserialGoldenDone" })
+	if !done {
+		return fmt.Errorf("javapeer: jserial-golden: no jserialGoldenDone event\nstdout:\n%s", out)
 	}
 	return nil
 }

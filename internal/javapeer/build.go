@@ -28,10 +28,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 const (
@@ -79,7 +79,7 @@ func Available() (reason string, ok bool) {
 
 // Skip skips t with a clear reason when Java or the jars are unavailable
 // (or fails it under scripts/test.sh, see internal/testenv).
-func Skip(t testing.TB) {
+func Skip(t testutil.TB) {
 	t.Helper()
 	reason, ok := Available()
 	if ok {

@@ -340,6 +340,33 @@ func TestGoldenReproducible(t *testing.T) {
 	}
 }
 
+func TestJserialGoldenReproducible(t *testing.T) {
+	Skip(t)
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := JserialGolden(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	src, err := SourceDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, _ := filepath.Glob(filepath.Join(src, "..", "..", "jserial", "testdata", "*.ser"))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.ser"))
+	if len(files) == 0 || len(files) != len(committed) {
+		t.Fatalf("jserial-golden wrote %d files, %d committed (run scripts/gen-jserial-golden.sh)", len(files), len(committed))
+	}
+	for _, f := range committed {
+		want, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join(dir, filepath.Base(f)))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s differs from jserial/testdata (run scripts/gen-jserial-golden.sh): %v", filepath.Base(f), err)
+		}
+	}
+}
+
 func TestConcurrentCompile(t *testing.T) {
 	Skip(t)
 	if testing.Short() {

@@ -13,8 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 const (
@@ -55,7 +56,7 @@ func (f *From) Member() string { return fmt.Sprintf("%s:%d:%s", f.Host, f.Port, 
 // MsgID, Timestamp, Data for messages of at most 64 bytes, Throw when the
 // listener threw), "object" (a non-ByteMessage payload: From, Class, Options),
 // "echoed" / "echoError" (To, ID, Size, SHA256, Millis / Cause), "stopped",
-// "timeout", "fatal" (Cause), "memberAdded" / "memberDisappeared" (Member; with --mcast-addr). Replies to commands ("sendResult", "stats",
+// "timeout", "fatal" (Cause), "memberAdded" / "memberDisappeared" (Member; with --mcast-addr or --static-membership). Replies to commands ("sendResult", "stats",
 // "pong", "error") never show up as events.
 type Event struct {
 	Event     string `json:"event"`
@@ -152,7 +153,7 @@ type Peer struct {
 // waits (at most 30 s) for its "started" event and registers t.Cleanup to
 // stop it (quit, then kill by PID) and wait for it. Without --bind/--port in
 // args it binds 127.0.0.1 on a free port. Start skips t when Java is missing.
-func Start(t testing.TB, args ...string) *Peer {
+func Start(t testutil.TB, args ...string) *Peer {
 	t.Helper()
 	Skip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
@@ -172,7 +173,7 @@ func Start(t testing.TB, args ...string) *Peer {
 	return p
 }
 
-// StartNode is Start without testing.TB: the caller must Stop the peer. On
+// StartNode is Start without testutil.TB: the caller must Stop the peer. On
 // error the returned *Peer (if not nil) is already stopped but can still be
 // asked for its stderr.
 func StartNode(ctx context.Context, args ...string) (*Peer, error) {
@@ -357,7 +358,7 @@ func (p *Peer) WaitFor(ctx context.Context, pred func(Event) bool) (Event, error
 // WaitEvent is WaitFor with a timeout that fails t (with the peer's stderr
 // and the still queued events) when no matching event arrives in time or the
 // process exits. Non-matching events stay queued.
-func (p *Peer) WaitEvent(t testing.TB, timeout time.Duration, pred func(Event) bool) Event {
+func (p *Peer) WaitEvent(t testutil.TB, timeout time.Duration, pred func(Event) bool) Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -370,7 +371,7 @@ func (p *Peer) WaitEvent(t testing.TB, timeout time.Duration, pred func(Event) b
 
 // WaitEvents collects n events matching pred (in arrival order) within timeout
 // or fails t.
-func (p *Peer) WaitEvents(t testing.TB, timeout time.Duration, n int, pred func(Event) bool) []Event {
+func (p *Peer) WaitEvents(t testutil.TB, timeout time.Duration, n int, pred func(Event) bool) []Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -515,8 +516,8 @@ func (p *Peer) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-// Members returns the Java channel's current members (with --mcast-addr, what its
-// McastService sees; otherwise none).
+// Members returns the Java channel's current members (with --mcast-addr or --static-membership,
+// what its membership service sees; otherwise none).
 func (p *Peer) Members(ctx context.Context) ([]From, error) {
 	ev, err := p.command(ctx, "members")
 	if err != nil {

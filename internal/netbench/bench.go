@@ -10,9 +10,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 
 	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // prefix starts the name of every namespace a bench creates: "gtb<pid>-<n>-…", so that
@@ -38,7 +38,7 @@ func Available() (reason string, ok bool) {
 }
 
 // Require skips t (with the reason) where namespaces cannot be used.
-func Require(t testing.TB) {
+func Require(t testutil.TB) {
 	t.Helper()
 	if reason, ok := Available(); !ok {
 		testenv.Missing(t, "netbench: %s", reason)
@@ -53,7 +53,7 @@ type Bench struct {
 	// Subnet is the hosts' subnet (it exists only inside the bench's namespaces).
 	Subnet netip.Prefix
 
-	t    testing.TB
+	t    testutil.TB
 	name string
 	hub  string
 	mu   sync.Mutex
@@ -71,7 +71,7 @@ type Host struct {
 // New creates n hosts on a bridge, each with the address 10.X.Y.(i+1)/24 on its eth0, a
 // multicast route on eth0, and empty fault-injection chains. Everything is removed at the
 // end of the test, also when it fails.
-func New(t testing.TB, n int) *Bench {
+func New(t testutil.TB, n int) *Bench {
 	t.Helper()
 	Require(t)
 	removeStale()
@@ -93,7 +93,7 @@ func New(t testing.TB, n int) *Bench {
 		a[3] = byte(i + 1)
 		h.Addr = netip.AddrFrom4(a)
 		if err := b.addNS(h.NS); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v", err)
 		}
 		veth := fmt.Sprintf("v%d", i)
 		b.must("ip", "-n", h.NS, "link", "set", "lo", "up")
@@ -126,7 +126,7 @@ func (b *Bench) addNS(name string) error {
 func (b *Bench) must(argv ...string) {
 	b.t.Helper()
 	if _, err := run(argv...); err != nil {
-		b.t.Fatal(err)
+		b.t.Fatalf("%v", err)
 	}
 }
 
@@ -179,7 +179,7 @@ func (h *Host) must(argv ...string) {
 }
 
 // Start runs argv inside the host's namespace as a Proc.
-func (h *Host) Start(t testing.TB, name string, opts ProcOptions, argv ...string) *Proc {
+func (h *Host) Start(t testutil.TB, name string, opts ProcOptions, argv ...string) *Proc {
 	t.Helper()
 	return StartProc(t, name, opts, h.Exec(argv...)...)
 }

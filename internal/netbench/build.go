@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 var (
@@ -22,7 +23,7 @@ var (
 
 // Tribesdemo builds cmd/tribesdemo once per test process (into a temporary directory that
 // Cleanup removes) and returns the binary's path.
-func Tribesdemo(t testing.TB) string {
+func Tribesdemo(t testutil.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		root, err := moduleRoot()
@@ -43,7 +44,7 @@ func Tribesdemo(t testing.TB) string {
 		}
 	})
 	if buildErr != nil {
-		t.Fatal(buildErr)
+		t.Fatalf("%v", buildErr)
 	}
 	return buildBin
 }

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // Member is a member as a node prints it (tribesdemo node or the Java peer).
@@ -67,7 +68,7 @@ type ProcOptions struct {
 
 // StartProc runs argv (program first) and reads its JSON lines. The process is killed
 // (by its PID) and reaped at the end of the test.
-func StartProc(t testing.TB, name string, opts ProcOptions, argv ...string) *Proc {
+func StartProc(t testutil.TB, name string, opts ProcOptions, argv ...string) *Proc {
 	t.Helper()
 	p := &Proc{Name: name, quit: opts.QuitOnStdin, stderr: &tail{max: 32 << 10},
 		view: map[string]Member{}, changed: make(chan struct{}), done: make(chan struct{})}
@@ -75,10 +76,10 @@ func StartProc(t testing.TB, name string, opts ProcOptions, argv ...string) *Pro
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("netbench: start %s: %v", name, err)
@@ -231,7 +232,7 @@ func (p *Proc) WaitFor(timeout time.Duration, cond func() bool) bool {
 }
 
 // Started waits for the "started" line.
-func (p *Proc) Started(t testing.TB, timeout time.Duration) Member {
+func (p *Proc) Started(t testutil.TB, timeout time.Duration) Member {
 	t.Helper()
 	if !p.WaitFor(timeout, func() bool { return p.Self().ID != "" }) {
 		t.Fatalf("%s did not start within %v; stderr:\n%s", p.Name, timeout, p.stderr.String())

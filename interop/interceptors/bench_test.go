@@ -9,7 +9,7 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/javapeer"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 )
 
@@ -23,19 +23,11 @@ func benchStacks(b *testing.B) map[string]string {
 	return map[string]string{"bare": "", "typical": typical}
 }
 
-// startBenchNode is startGoStack for benchmarks.
+// startBenchNode is startGo for benchmarks.
 func startBenchNode(b *testing.B, spec string, members ...channel.Member) *channel.Channel {
-	ics, err := interceptors.Build(spec, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	cfg := nio.DefaultConfig()
 	cfg.Port = 0
-	tr, err := nio.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: static.New(members...), Interceptors: ics})
+	ch, err := node.New(node.Config{Transport: &cfg, StaticMembers: members, Interceptors: spec})
 	if err != nil {
 		b.Fatal(err)
 	}

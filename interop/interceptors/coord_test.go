@@ -11,6 +11,8 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/node"
 )
 
 // coordTap records the raw coordination messages a Go node receives, below its
@@ -45,29 +47,25 @@ func javaCoordinator(t *testing.T, port int) *javapeer.Peer {
 // (CoordinationEvent EVT_CONF_RX at INFO), so this reads the peer's stderr.
 func javaAcceptedView(t *testing.T, p *javapeer.Peer, coordPort int, ports ...int) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	testutil.Eventually(t, 45*time.Second, func() error {
 		blocks := strings.Split(p.Stderr(), "CoordinationEvent[")
 		for i := len(blocks) - 1; i > 0; i-- {
 			b := blocks[i]
 			if !strings.Contains(b, "Info: Accepted View") {
 				continue
 			}
-			last = b
 			coord, view := lineAfter(b, "Coord:"), lineAfter(b, "View:")
 			ok := strings.HasSuffix(coord, ":"+strconv.Itoa(coordPort))
 			for _, port := range ports {
 				ok = ok && strings.Contains(view, ":"+strconv.Itoa(port))
 			}
 			if ok {
-				return
+				return nil
 			}
-			break
+			return fmt.Errorf("java never accepted a view led by port %d with ports %v; last accepted view:\n%s", coordPort, ports, b)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("java never accepted a view led by port %d with ports %v; last accepted view:\n%s", coordPort, ports, last)
+		return fmt.Errorf("java accepted no view yet (a view led by port %d with ports %v is expected)", coordPort, ports)
+	})
 }
 
 func lineAfter(block, key string) string {
@@ -91,7 +89,7 @@ func goCoordinator(t *testing.T, port int, java channel.Member) (*goNode, *inter
 		t.Fatal(err)
 	}
 	tap := &coordTap{}
-	g := startGoStack(t, []channel.Interceptor{c, tap}, port, java)
+	g := startGoNode(t, node.Config{Above: []channel.Interceptor{c, tap}}, port, java)
 	return g, c, tap, views
 }
 

@@ -12,9 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/javapeer"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
@@ -40,27 +39,21 @@ type nodeOpts struct {
 
 func startGo(t *testing.T, spec string, o nodeOpts, members ...channel.Member) *goNode {
 	t.Helper()
-	ics, err := interceptors.Build(spec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return startGoStack(t, append(ics, o.extra...), o.port, members...)
+	return startGoNode(t, node.Config{Interceptors: spec, Below: o.extra}, o.port, members...)
 }
 
-func startGoStack(t *testing.T, ics []channel.Interceptor, port int, members ...channel.Member) *goNode {
+// startGoNode starts a node of cfg on port (0: ephemeral) with these static members.
+func startGoNode(t *testing.T, cfg node.Config, port int, members ...channel.Member) *goNode {
 	t.Helper()
-	cfg := nio.DefaultConfig()
-	cfg.Port = port
-	cfg.Timeout = 20 * time.Second // large messages under -race on a shared 2-core machine
-	tr, err := nio.New(cfg)
+	tcfg := nio.DefaultConfig()
+	tcfg.Port = port
+	tcfg.Timeout = 20 * time.Second // large messages under -race on a shared 2-core machine
+	cfg.Transport, cfg.StaticMembers = &tcfg, members
+	ch, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &goNode{ics: ics, msgs: make(chan *channel.Message, 4096)}
-	n.ch, err = channel.New(channel.Config{Transport: tr, Membership: static.New(members...), Interceptors: ics})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := &goNode{ch: ch, ics: ch.Interceptors(), msgs: make(chan *channel.Message, 4096)}
 	n.ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
 		select {
 		case n.msgs <- m:

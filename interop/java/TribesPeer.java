@@ -49,8 +49,11 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *      [--log-level WARNING] [--interceptors "TcpFailureDetector,Gzip(compressionMinSize=10),…"]
  *      [--mcast-addr 228.0.0.4 --mcast-port 45564 --mcast-bind 127.0.0.1 --frequency 500
  *       --drop-time 3000 --ttl 1] [--static-members host:port:idhex,... (with StaticMembership)]
+ *      [--static-membership host:port:idhex,... --channel-name NAME ... (StaticMembershipService, see StaticPeer)]
+ *      [--rpc ID [--rpc-stall-prefix STR] [--rpc-reply-options N]] (RpcChannel, see RpcPeer)
  * bench-send --to host:port:idhex --count N --size S --options O [--seconds T]
  *      [--bind 127.0.0.1 --port 4100] [--warmup N] [--interceptors "Order,MessageDispatch,Gzip"]
+ * bench-rpc --to host:port:idhex --rpc ID [--count N] [--size S] [--options O] [--warmup W]
  * golden OUTDIR
  * </pre>
  *
@@ -84,6 +87,9 @@ public final class TribesPeer {
                 case "bench-send":
                     rc = benchSend(a);
                     break;
+                case "bench-rpc":
+                    rc = RpcPeer.bench(a);
+                    break;
                 case "golden":
                     if (a.positional.size() != 1) {
                         usage("golden needs exactly one output directory");
@@ -95,6 +101,9 @@ public final class TribesPeer {
                         usage("jserial-golden needs exactly one output directory");
                     }
                     rc = JserialGolden.run(a.positional.get(0));
+                    break;
+                case "jserial-bench":
+                    rc = JserialBench.run(a);
                     break;
                 default:
                     usage("unknown subcommand " + argv[0]);
@@ -110,7 +119,7 @@ public final class TribesPeer {
 
     static void usage(String why) {
         Json.event("fatal").put("cause", "usage: " + why).emit();
-        System.err.println("usage: TribesPeer node|bench-send|golden|jserial-golden|jserial-bench ... (" + why + ")");
+        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|jserial-golden|jserial-bench ... (" + why + ")");
         Runtime.getRuntime().halt(2);
     }
 
@@ -239,15 +248,17 @@ public final class TribesPeer {
 
         /** True when --mcast-addr configured multicast membership. */
         boolean mcast;
+        /** True when --static-membership configured StaticMembershipService (StaticPeer). */
+        boolean staticMembership;
 
         void start() throws ChannelException {
-            // Without --mcast-addr membership is never started: no multicast at all.
+            // Membership levels start later (startMembership), if any is configured.
             channel.start(Channel.SND_RX_SEQ | Channel.SND_TX_SEQ);
         }
 
         /** Starts multicast membership (after the local member's id/domain/payload are set). */
         void startMembership() throws ChannelException {
-            if (mcast) {
+            if (mcast || staticMembership) {
                 channel.start(Channel.MBR_RX_SEQ | Channel.MBR_TX_SEQ);
             }
         }
@@ -302,7 +313,7 @@ public final class TribesPeer {
             watchdog.setDaemon(true);
             watchdog.start();
             try {
-                channel.stop(mcast ? Channel.DEFAULT : Channel.SND_RX_SEQ | Channel.SND_TX_SEQ);
+                channel.stop(mcast || staticMembership ? Channel.DEFAULT : Channel.SND_RX_SEQ | Channel.SND_TX_SEQ);
             } catch (Throwable t) {
                 System.err.println("TribesPeer: stop failed: " + t);
             }
@@ -663,9 +674,11 @@ public final class TribesPeer {
         Node n = new Node(bind, a.getInt("port", 4000), a.getInt("autobind", 100), a.getInt("rx-threads", 0));
         Listener l = new Listener(n, a.opts.get("throw-prefix"), a.flag("echo"), a.flag("quiet"));
         n.channel.addChannelListener(l);
+        RpcPeer rp = RpcPeer.create(n, a);
         addInterceptors(n.channel, a.opts.get("interceptors"));
         addStaticMembers(n.channel, a.opts.get("static-members"));
         n.configureMcast(a);
+        n.staticMembership = StaticPeer.configure(n, a, bind);
         n.channel.addMembershipListener(new org.apache.catalina.tribes.MembershipListener() {
             @Override
             public void memberAdded(Member m) {
@@ -743,7 +756,7 @@ public final class TribesPeer {
                     reply = Json.event("members").put("reply", true).put("members", ms);
                 } else if (cmd.equals("ping")) {
                     reply = Json.event("pong").put("reply", true);
-                } else {
+                } else if ((reply = rp.command(f)) == null) { // sendobj, rpc, rpc-release
                     reply = Json.event("error").put("reply", true).put("error", "unknown command: " + cmd);
                 }
             } catch (Exception e) {
@@ -754,6 +767,7 @@ public final class TribesPeer {
             }
             reply.emit();
         }
+        rp.close();
         l.echoPool.shutdown();
         l.echoPool.awaitTermination(5, TimeUnit.SECONDS);
         n.stop();

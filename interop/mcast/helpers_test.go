@@ -2,7 +2,6 @@ package mcastinterop_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"sync"
@@ -14,7 +13,9 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/netbench"
 	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -35,7 +36,6 @@ func TestMain(m *testing.M) {
 // goNode is an in-process Go node on loopback: nio transport and multicast membership.
 type goNode struct {
 	ch  *channel.Channel
-	ms  *mcast.Service
 	mu  sync.Mutex
 	evs []memberEvent
 	msg []*channel.Message
@@ -65,23 +65,15 @@ func startGo(t *testing.T, o goOpts) *goNode {
 	if o.tcpPort != 0 {
 		tcfg.AutoBind = 1
 	}
-	tr, err := nio.New(tcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &goNode{}
-	cfg := channel.Config{Transport: tr, Domain: []byte(o.domain), Payload: o.payload, Interceptors: o.ics, UniqueID: o.id}
-	if o.static {
-		cfg.Membership = emptyMembership{}
-	} else {
+	cfg := node.Config{Transport: &tcfg, Domain: []byte(o.domain), Payload: o.payload, Above: o.ics, UniqueID: o.id}
+	if !o.static {
 		mc := mcast.DefaultLocalConfig()
 		mc.Address, mc.Port, mc.JoinWait = o.group, o.port, -1
-		if n.ms, err = mcast.New(mc); err != nil {
-			t.Fatal(err)
-		}
-		cfg.Membership = n.ms
+		cfg.Multicast = &mc
 	}
-	if n.ch, err = channel.New(cfg); err != nil {
+	n := &goNode{}
+	var err error
+	if n.ch, err = node.New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	n.ch.AddMembershipListener(channel.MembershipFuncs{
@@ -136,20 +128,4 @@ func (n *goNode) messages() []*channel.Message {
 func (n *goNode) idHex() string { return n.ch.LocalMember().UniqueID.String() }
 
 // member is "host:port:idhex", as the Java peer's commands take it.
-func (n *goNode) member() string {
-	m := n.ch.LocalMember()
-	return fmt.Sprintf("%s:%d:%s", m.IP(), m.Port, hex.EncodeToString(m.UniqueID[:]))
-}
-
-// emptyMembership is a membership service with no members (static interceptors add them).
-type emptyMembership struct{}
-
-func (emptyMembership) Start(context.Context, channel.Service, channel.Member, channel.MembershipListener) error {
-	return nil
-}
-func (emptyMembership) Stop(context.Context, channel.Service) error { return nil }
-func (emptyMembership) Members() []channel.Member                   { return nil }
-func (emptyMembership) Member(channel.MemberKey) (channel.Member, bool) {
-	return channel.Member{}, false
-}
-func (emptyMembership) Heartbeat() {}
+func (n *goNode) member() string { return wire.FormatMemberText(n.ch.LocalMember()) }

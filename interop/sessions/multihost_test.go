@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/internal/netbench"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // The scenario's bounds: the whole test takes about 10 s plus building tribesdemo.
@@ -265,18 +266,17 @@ func TestSessionFailoverAcrossHosts(t *testing.T) {
 
 	// Every node must list the other two before the load starts: acknowledged replication
 	// only covers the members a node knows.
-	deadline := time.Now().Add(15 * time.Second)
 	for _, n := range nodes {
-		for {
+		testutil.Eventually(t, 15*time.Second, func() error {
 			p, _, err := c.get(n, "")
-			if err == nil && p.Members == webNodes-1 {
-				break
+			if err == nil && p.Members != webNodes-1 {
+				err = fmt.Errorf("members %d", p.Members)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s does not list the other %d nodes (members %d, err %v)", n.route, webNodes-1, p.Members, err)
+			if err != nil {
+				return fmt.Errorf("%s does not list the other %d nodes: %w", n.route, webNodes-1, err)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	c.requests.Store(0)
 

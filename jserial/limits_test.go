@@ -1,0 +1,239 @@
+package jserial
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func header(b ...byte) []byte { return append([]byte{0xAC, 0xED, 0, 5}, b...) }
+
+func TestBadInput(t *testing.T) {
+	integer := golden(t, "integer")
+	wrongSUID := bytes.Clone(integer)
+	i := bytes.Index(wrongSUID, []byte("java.lang.Integer")) + len("java.lang.Integer")
+	wrongSUID[i+7]++
+	// A class descriptor whose superclass is a reference to itself.
+	selfSuper := header(tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, SCSerializable, 0, 0, tcEndBlockData,
+		tcReference, 0, 0x7e, 0, 0)
+	for _, c := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrBadHeader},
+		{"bad magic", []byte{0xCA, 0xFE, 0, 5, tcNull}, ErrBadHeader},
+		{"version 4", []byte{0xAC, 0xED, 0, 4, tcNull}, ErrBadHeader},
+		{"header only", header(), ErrTruncated},
+		{"unknown type code", header(0x99), ErrUnknownTypeCode},
+		{"truncated string", header(tcString, 0, 5, 'a'), ErrTruncated},
+		{"truncated long string", header(tcLongString, 0, 0, 0, 0, 0, 0x10, 0, 0, 'a'), ErrTruncated},
+		{"long string beyond MaxBytes", header(tcLongString, 0x10, 0, 0, 0, 0, 0, 0, 0, 'a'), ErrLimit},
+		{"huge array", header(tcArray, tcClassDesc, 0, 2, '[', 'B', 0, 0, 0, 0, 0, 0, 0, 0, SCSerializable, 0, 0, tcEndBlockData, tcNull, 0x7f, 0xff, 0xff, 0xff, 1, 2), ErrLimit},
+		{"array longer than input", header(tcArray, tcClassDesc, 0, 2, '[', 'B', 0, 0, 0, 0, 0, 0, 0, 0, SCSerializable, 0, 0, tcEndBlockData, tcNull, 0, 0xff, 0xff, 0xff, 1, 2), ErrTruncated},
+		{"negative array length", header(tcArray, tcClassDesc, 0, 2, '[', 'I', 0, 0, 0, 0, 0, 0, 0, 0, SCSerializable, 0, 0, tcEndBlockData, tcNull, 0xff, 0xff, 0xff, 0xff), ErrMalformed},
+		{"dangling reference", header(tcReference, 0, 0x7e, 0, 0), ErrMalformed},
+		{"wrong serialVersionUID", wrongSUID, ErrSUIDMismatch},
+		{"own superclass", selfSuper, ErrCycle},
+		{"trailing data", append(bytes.Clone(integer), tcNull), ErrTrailingData},
+		{"block data in a field", header(tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, SCSerializable, 0, 1, 'L', 0, 1, 'f',
+			tcString, 0, 1, 'x', tcEndBlockData, tcNull, tcBlockData, 0), ErrMalformed},
+		{"invalid modified UTF-8", header(tcString, 0, 2, 0xC3, 'a'), ErrMalformed},
+		{"reset inside an object", header(tcArray, tcClassDesc, 0, 2, '[', 'L', 0, 0, 0, 0, 0, 0, 0, 0, SCSerializable, 0, 0, tcEndBlockData, tcNull, 0, 0, 0, 1, tcReset), ErrMalformed},
+		{"exception", header(tcException), ErrUnsupported},
+		{"proxy class", header(tcObject, tcProxyClassDesc), ErrUnsupported},
+		{"externalizable without block data", header(tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, SCExternalizable, 0, 0, tcEndBlockData, tcNull), ErrUnsupported},
+		{"serializable and externalizable", header(tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, SCExternalizable|SCSerializable, 0, 0, tcEndBlockData, tcNull), ErrMalformed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Unmarshal(c.in)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Offset < 0 || de.Offset > int64(len(c.in)) {
+				t.Fatalf("no *DecodeError with a sane offset: %#v", err)
+			}
+			// The reader path agrees.
+			d, _ := NewDecoder(bytes.NewReader(c.in), DecoderConfig{})
+			_, rerr := d.Decode()
+			if c.name == "header only" && rerr == io.EOF { // an empty stream of elements
+				return
+			}
+			if c.want != ErrTrailingData && !errors.Is(rerr, c.want) {
+				t.Fatalf("Decoder: got %v, want %v", rerr, c.want)
+			}
+		})
+	}
+}
+
+func TestUnknownTypeCodeOffset(t *testing.T) {
+	_, err := Unmarshal(header(0x99))
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Offset != 4 || !strings.Contains(err.Error(), "0x99") {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	nested := []any{"leaf"}
+	for i := 0; i < 30; i++ {
+		nested = []any{nested}
+	}
+	deep, _ := Marshal(nested)
+	many := make([]any, 100)
+	for i := range many {
+		many[i] = string([]byte{byte('a' + i%26), byte(i)})
+	}
+	manyStrings, _ := Marshal(many)
+	long, _ := Marshal(make([]byte, 100))
+	for _, c := range []struct {
+		name string
+		in   []byte
+		cfg  DecoderConfig
+	}{
+		{"depth", deep, DecoderConfig{MaxDepth: 20}},
+		{"handles", manyStrings, DecoderConfig{MaxHandles: 50}},
+		{"array length", long, DecoderConfig{MaxArrayLen: 99}},
+		{"collection size", manyStrings, DecoderConfig{MaxArrayLen: 99}},
+		{"bytes", long, DecoderConfig{MaxBytes: 50}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := UnmarshalAll(c.in, DecoderConfig{}); err != nil {
+				t.Fatalf("default limits: %v", err)
+			}
+			if _, err := UnmarshalAll(c.in, c.cfg); !errors.Is(err, ErrLimit) {
+				t.Fatalf("UnmarshalAll: %v", err)
+			}
+			d, err := NewDecoder(bytes.NewReader(c.in), c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Decode(); !errors.Is(err, ErrLimit) {
+				t.Fatalf("Decoder: %v", err)
+			}
+			if _, err := d.Decode(); !errors.Is(err, ErrLimit) {
+				t.Fatalf("error not sticky: %v", err)
+			}
+		})
+	}
+	if _, err := NewDecoder(nil, DecoderConfig{MaxDepth: -1}); err == nil {
+		t.Fatal("negative limit accepted")
+	}
+}
+
+// A length read off the wire is never allocated before the data is there.
+func TestNoAllocationFromLengths(t *testing.T) {
+	claims := [][]byte{
+		header(tcArray, tcClassDesc, 0, 2, '[', 'J', 0, 0, 0, 0, 0, 0, 0, 0, SCSerializable, 0, 0, tcEndBlockData, tcNull, 0, 0xff, 0xff, 0xff),
+		header(tcArray, tcClassDesc, 0, 2, '[', 'L', 0, 0, 0, 0, 0, 0, 0, 0, SCSerializable, 0, 0, tcEndBlockData, tcNull, 0, 0xff, 0xff, 0xff),
+		header(tcLongString, 0, 0, 0, 0, 0x03, 0xff, 0xff, 0xff),
+		header(tcBlockDataLong, 0x03, 0xff, 0xff, 0xff),
+		append(golden(t, "arraylist")[:len(golden(t, "arraylist"))-40], 0x7f), // an ArrayList cut short
+	}
+	for i, in := range claims {
+		for _, viaReader := range []bool{false, true} {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			var err error
+			if viaReader {
+				d, _ := NewDecoder(io.MultiReader(bytes.NewReader(in)), DecoderConfig{})
+				_, err = d.Decode()
+			} else {
+				_, err = Unmarshal(in)
+			}
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatalf("claim %d decoded", i)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+				t.Errorf("claim %d (reader %v): %d bytes allocated for %d bytes of input (%v)", i, viaReader, grew, len(in), err)
+			}
+		}
+	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	deep := []any{}
+	for i := 0; i < 2000; i++ {
+		deep = []any{deep}
+	}
+	wrongField, _ := NewObject(goldenBase)
+	wrongField.Slots[0].Values[0] = int32(1) // id is a long
+	for _, c := range []struct {
+		name string
+		v    any
+		want error
+	}{
+		{"Go int", 5, ErrType},
+		{"unnamed class", &Object{Class: &ClassDesc{Flags: SCSerializable}}, ErrType},
+		{"struct", struct{}{}, ErrType},
+		{"map", map[string]any{}, ErrType},
+		{"block data in a list", []any{BlockData{1}}, ErrType},
+		{"wrong field type", wrongField, ErrType},
+		{"slots missing", &Object{Class: goldenPoint}, ErrType},
+		{"enum without flag", &Enum{Class: goldenBase, Name: "X"}, ErrType},
+		{"array without array class", &Array{Class: goldenBase}, ErrType},
+		{"primitive array element", &Array{Class: &ClassDesc{Name: "[I", Flags: SCSerializable}, Elems: []any{int64(1)}}, ErrType},
+		{"too deep", deep, ErrLimit},
+		{"own superclass", &Object{Class: func() *ClassDesc { c := &ClassDesc{Name: "A", Flags: SCSerializable}; c.Super = c; return c }()}, ErrCycle},
+	} {
+		if _, err := Marshal(c.v); !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	if err := wrongField.SetField("id", "x"); !errors.Is(err, ErrType) {
+		t.Errorf("SetField: %v", err)
+	}
+	if err := wrongField.SetField("nope", int64(1)); !errors.Is(err, ErrType) {
+		t.Errorf("SetField of a missing field: %v", err)
+	}
+}
+
+// A Go map holding itself is valid Java (written with a back-reference) but has no Go
+// form: decoding it is ErrCycle.
+func TestCyclicMap(t *testing.T) {
+	m := &Map{}
+	m.Put("self", m)
+	b, err := Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Unmarshal(b); !errors.Is(err, ErrCycle) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Large arrays and collections also decode through an io.Reader that returns little
+// data at a time.
+func TestReaderLargeValues(t *testing.T) {
+	ints := make([]int32, 5000)
+	list := make([]any, 3000)
+	for i := range ints {
+		ints[i] = int32(i * 3)
+	}
+	for i := range list {
+		list[i] = int32(i)
+	}
+	for _, v := range []any{ints, list, make([]byte, 100000), strings.Repeat("x", 70000)} {
+		b, err := Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := NewDecoder(&chunkReader{b: b, n: 7}, DecoderConfig{})
+		got, err := d.Decode()
+		if err != nil {
+			t.Fatalf("%T: %v", v, err)
+		}
+		if b2, _ := Marshal(got); !bytes.Equal(b, b2) {
+			t.Fatalf("%T decoded differently", v)
+		}
+		if _, err := d.Decode(); err != io.EOF {
+			t.Fatalf("after the value: %v", err)
+		}
+	}
+}

@@ -1,0 +1,29 @@
+// Package staticsvc is Tribes' StaticMembershipService for a Go channel: a configured
+// list of members whose liveness comes from StaticMembershipProvider's member protocol,
+// so that Go and Java nodes configured with static membership list each other.
+//
+// The protocol runs over the channel itself (the service is a channel.ChannelUser), with
+// MemberMessage objects (Java-serialized, package jserial) whose membershipId is the
+// ISO-8859-1 bytes of "<channel name>-StaticMembership":
+//
+//   - When both membership levels have started, every static member that accepts a TCP
+//     connection within ConnectTimeout gets a MSG_START as an RpcChannel call with
+//     ALL_REPLY and that same RPC id, waiting up to RPCTimeout. Every reply carries the
+//     answering node's member, which becomes a member.
+//   - Every PingInterval the reachable static members get a MSG_PING the same way;
+//     then the members not heard from (request or reply) for ExpirationTime are dropped.
+//   - A node receiving a START or PING takes its sender's member as alive and replies
+//     with the same message carrying its own member.
+//   - On stop, the members get a MSG_STOP (a plain send, not an RPC) carrying the local
+//     member with the BABY-ALEX command, and drop the node at once.
+//
+// All member messages are sent with SendOptions (Channel.SEND_OPTIONS_ASYNCHRONOUS, 8, by
+// default), replies with none.
+//
+// Unlike membership/static, which lists its members without sending anything, this
+// service notices crashed nodes by itself and is what a Java node configured with
+// Tomcat's default static membership (<Membership className=
+// "org.apache.catalina.tribes.membership.StaticMembershipService">) needs to list a Go
+// node. Both sides must use the same channel name (Config.ChannelName) and Java must
+// accept the serialVersionUID of the Member class Go writes (Config.MemberSUID).
+package staticsvc

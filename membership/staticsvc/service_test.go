@@ -1,0 +1,258 @@
+package staticsvc_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/membership/staticsvc"
+	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
+)
+
+func TestMain(m *testing.M) {
+	// gnet's worker pool (package-wide, started once) is not ours.
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
+
+// events records a channel's membership events.
+type events struct {
+	mu  sync.Mutex
+	got []event
+}
+
+type event struct {
+	added bool
+	m     channel.Member
+}
+
+func (e *events) MemberAdded(m channel.Member)       { e.add(event{true, m}) }
+func (e *events) MemberDisappeared(m channel.Member) { e.add(event{false, m}) }
+func (e *events) add(ev event) {
+	e.mu.Lock()
+	e.got = append(e.got, ev)
+	e.mu.Unlock()
+}
+
+// find returns the first event of that kind about the member with this port.
+func (e *events) find(added bool, port int32) (event, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ev := range e.got {
+		if ev.added == added && ev.m.Port == port {
+			return ev, true
+		}
+	}
+	return event{}, false
+}
+
+type node struct {
+	ch  *channel.Channel
+	svc *staticsvc.Service
+	ev  *events
+}
+
+// freePorts reserves n loopback ports for nodes that must know each other's address before
+// they start.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var out []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return out
+}
+
+func members(t *testing.T, ports ...int) []channel.Member {
+	t.Helper()
+	var ms []channel.Member
+	for _, p := range ports {
+		m, err := wire.ParseMemberText(fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// newNode builds (but does not start) a node listening on port with static membership cfg.
+func newNode(t *testing.T, port int, cfg staticsvc.Config) *node {
+	t.Helper()
+	tcfg := nio.DefaultConfig()
+	tcfg.Port, tcfg.AutoBind = port, 1
+	tr, err := nio.New(tcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := staticsvc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: svc, HeartbeatInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{ch: ch, svc: svc, ev: &events{}}
+	ch.AddMembershipListener(n.ev)
+	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	return n
+}
+
+func (n *node) has(port int) bool {
+	for _, m := range n.ch.Members() {
+		if m.Port == int32(port) {
+			return true
+		}
+	}
+	return false
+}
+
+// Both nodes list each other as soon as the second one has started (its START and the
+// reply), and a clean stop is seen at once through the STOP message.
+func TestJoinAndCleanStop(t *testing.T) {
+	ctx := context.Background()
+	p := freePorts(t, 2)
+	long := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Hour, PingInterval: time.Hour}
+	a := newNode(t, p[0], long)
+	b := newNode(t, p[1], long)
+	if err := a.ch.Start(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.ch.Members()) != 0 {
+		t.Fatalf("a lists %v with nobody else up", a.ch.Members())
+	}
+	if err := b.ch.Start(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	// B's START was answered before B's Start returned: both views are complete.
+	if !a.has(p[1]) || !b.has(p[0]) || len(a.ch.Members()) != 1 || len(b.ch.Members()) != 1 {
+		t.Fatalf("views after start: a %v, b %v", a.ch.Members(), b.ch.Members())
+	}
+	got := a.ch.Members()[0]
+	if got.UniqueID != b.ch.LocalMember().UniqueID || got.AliveTime < 0 {
+		t.Fatalf("a sees b as %v, b is %v", got, b.ch.LocalMember())
+	}
+
+	if err := b.ch.Stop(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.ev.find(false, int32(p[0])); !ok {
+		t.Fatal("stopped b did not report a gone")
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "a drops b", func() bool { return !a.has(p[1]) })
+	ev, _ := a.ev.find(false, int32(p[1]))
+	if !bytes.Equal(ev.m.Command, wire.ShutdownCommand) {
+		t.Fatalf("b left without the shutdown command (expired instead of stopped?): %v", ev.m)
+	}
+}
+
+// A node that vanishes without a STOP is dropped once it has not answered for
+// ExpirationTime; until then the pings keep it.
+func TestCrashExpires(t *testing.T) {
+	ctx := context.Background()
+	p := freePorts(t, 2)
+	cfg := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: 600 * time.Millisecond,
+		PingInterval: 100 * time.Millisecond}
+	a := newNode(t, p[0], cfg)
+	b := newNode(t, p[1], cfg)
+	for _, n := range []*node{a, b} {
+		if err := n.ch.Start(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// b stays listed for many expiration times: its alive time, refreshed by each PING
+	// reply, grows past three of them.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "b kept alive", func() bool {
+		m, ok := a.ch.Member(b.ch.LocalMember().Key())
+		return ok && m.AliveTime > int64(3*cfg.ExpirationTime/time.Millisecond)
+	})
+	if _, gone := a.ev.find(false, int32(p[1])); gone {
+		t.Fatal("b was dropped while it answered")
+	}
+	// The crash: b's transport goes away; its membership never sends a STOP.
+	if err := b.ch.Stop(ctx, channel.SvcTransport); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "a expires b", func() bool { return !a.has(p[1]) })
+	ev, _ := a.ev.find(false, int32(p[1]))
+	if len(ev.m.Command) != 0 {
+		t.Fatalf("the crashed node sent a shutdown: %v", ev.m)
+	}
+}
+
+// A node that restarts (a new unique id at the same address) is a new member; the old
+// one is dropped when it stops.
+func TestRestartIsNewMember(t *testing.T) {
+	ctx := context.Background()
+	p := freePorts(t, 2)
+	// Short pings: a reply to the restarted node may go down a pooled connection of its
+	// previous run and be lost, then the next PING brings the views together.
+	cfg := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Hour,
+		PingInterval: 50 * time.Millisecond, RPCTimeout: 200 * time.Millisecond}
+	a := newNode(t, p[0], cfg)
+	if err := a.ch.Start(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	var ids []channel.UniqueID
+	for range 2 {
+		b := newNode(t, p[1], cfg)
+		if err := b.ch.Start(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+		id := b.ch.LocalMember().UniqueID
+		ids = append(ids, id)
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "both list each other", func() bool {
+			ms := a.ch.Members()
+			return len(ms) == 1 && ms[0].UniqueID == id && b.has(p[0])
+		})
+		if err := b.ch.Stop(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "a drops b", func() bool { return len(a.ch.Members()) == 0 })
+	}
+	if ids[0] == ids[1] {
+		t.Fatal("restart kept the id")
+	}
+}
+
+func TestConfig(t *testing.T) {
+	m := members(t, 4000)
+	for _, c := range []staticsvc.Config{
+		{ExpirationTime: -1},
+		{RPCTimeout: -time.Second},
+		{SendOptions: channel.OptByteMessage},
+		{Members: []channel.Member{{Port: 4000}}},
+	} {
+		if _, err := staticsvc.New(c); !errors.Is(err, channel.ErrInvalidConfig) {
+			t.Errorf("New(%+v) = %v, want ErrInvalidConfig", c, err)
+		}
+	}
+	svc, err := staticsvc.New(staticsvc.Config{Members: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(svc.MembershipID()); got != "Catalina-Channel-StaticMembership" {
+		t.Fatalf("membership id %q", got)
+	}
+	// Outside a channel there is nobody to send through.
+	if err := svc.Start(context.Background(), channel.SvcMembership, m[0], &events{}); !errors.Is(err, staticsvc.ErrNoChannel) {
+		t.Fatalf("Start without channel: %v", err)
+	}
+}

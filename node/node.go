@@ -1,0 +1,114 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/membership/staticsvc"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+// Config configures a node. The zero value is a node on 127.0.0.1, the first free port
+// from 4000, with an empty static membership and no interceptors.
+type Config struct {
+	// Transport configures the TCP transport (Tomcat's <Transport> and <Receiver>). Nil
+	// means nio.DefaultConfig(): Tomcat's defaults, on 127.0.0.1:4000 with autoBind 100.
+	Transport *nio.Config
+	// Multicast, if not nil, configures multicast membership (Tomcat's <Membership>,
+	// McastService); mcast.DefaultLocalConfig() suits nodes on one machine. Nil means
+	// static membership of StaticMembers.
+	Multicast *mcast.Config
+	// StaticMembers are the members of the static membership (default none). Setting them
+	// together with Multicast is an error: add static members to multicast with the
+	// staticmember interceptor instead.
+	StaticMembers []channel.Member
+	// StaticProtocol, if not nil, makes the static membership speak Tribes'
+	// StaticMembershipService protocol (membership/staticsvc) with these settings, so Java
+	// nodes configured with StaticMembershipService list this node; its Members default to
+	// StaticMembers and its Logger to Logger. Nil: a silent static list (membership/static).
+	StaticProtocol *staticsvc.Config
+	// Interceptors is the interceptor stack as interceptors.Build reads it, in Tribes'
+	// configuration order (first = closest to the application), e.g.
+	// "order,gzip,ping,tcpfailure". Default: none.
+	Interceptors string
+	// Above are interceptors put above the Interceptors stack (closer to the application),
+	// Below ones put under it (closer to the transport). Default: none.
+	Above, Below []channel.Interceptor
+	// UniqueID, Domain and Payload go into the local member (channel.Config; default a
+	// random id, no domain, no payload).
+	UniqueID channel.UniqueID
+	Domain   []byte
+	Payload  []byte
+	// AcceptNonMembers lets messages from senders that are not members reach the chain
+	// (channel.Config.AcceptNonMembers; default false: they are dropped).
+	AcceptNonMembers bool
+	// Logger is used by the channel, the transport, the membership and the interceptors
+	// built from Interceptors, unless Transport or Multicast carry a logger of their own.
+	// Nil discards.
+	Logger *slog.Logger
+}
+
+// New builds the node's channel, unstarted. Configuration errors wrap
+// channel.ErrInvalidConfig and name the part at fault ("node: interceptors: …").
+func New(cfg Config) (*channel.Channel, error) {
+	tcfg := nio.DefaultConfig()
+	if cfg.Transport != nil {
+		tcfg = *cfg.Transport
+	}
+	if tcfg.Logger == nil {
+		tcfg.Logger = cfg.Logger
+	}
+	var membership channel.MembershipService = static.New(cfg.StaticMembers...)
+	if cfg.StaticProtocol != nil {
+		scfg := *cfg.StaticProtocol
+		if scfg.Members == nil {
+			scfg.Members = cfg.StaticMembers
+		}
+		if scfg.Logger == nil {
+			scfg.Logger = cfg.Logger
+		}
+		svc, err := staticsvc.New(scfg)
+		if err != nil {
+			return nil, fmt.Errorf("node: static membership: %w", err)
+		}
+		membership = svc
+	}
+	if cfg.Multicast != nil {
+		if len(cfg.StaticMembers) > 0 || cfg.StaticProtocol != nil {
+			return nil, fmt.Errorf("%w: node: static members and multicast exclude each other; add static members to multicast "+
+				"with the staticmember interceptor", channel.ErrInvalidConfig)
+		}
+		mcfg := *cfg.Multicast
+		if mcfg.Logger == nil {
+			mcfg.Logger = cfg.Logger
+		}
+		ms, err := mcast.New(mcfg)
+		if err != nil {
+			return nil, fmt.Errorf("node: multicast: %w", err)
+		}
+		membership = ms
+	}
+	built, err := interceptors.Build(cfg.Interceptors, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("node: interceptors: %w", err)
+	}
+	tr, err := nio.New(tcfg)
+	if err != nil {
+		return nil, fmt.Errorf("node: transport: %w", err)
+	}
+	return channel.New(channel.Config{
+		Transport:        tr,
+		Membership:       membership,
+		Interceptors:     slices.Concat(cfg.Above, built, cfg.Below),
+		UniqueID:         cfg.UniqueID,
+		Domain:           cfg.Domain,
+		Payload:          cfg.Payload,
+		AcceptNonMembers: cfg.AcceptNonMembers,
+		Logger:           cfg.Logger,
+	})
+}

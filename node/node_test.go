@@ -1,0 +1,124 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/internal/netbench"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/node"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, // gnet's global worker pool lives as long as the process
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
+
+func start(t *testing.T, cfg node.Config) *channel.Channel {
+	t.Helper()
+	ch, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := ch.Stop(ctx, channel.SvcAll); err != nil {
+			t.Error(err)
+		}
+	})
+	return ch
+}
+
+func TestDefaults(t *testing.T) {
+	ch, err := node.New(node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := ch.Transport().(*nio.Transport).Config()
+	if def := nio.DefaultConfig(); tc.Address != def.Address || tc.Port != def.Port || tc.AutoBind != def.AutoBind {
+		t.Fatalf("transport %s:%d autobind %d, want nio.DefaultConfig", tc.Address, tc.Port, tc.AutoBind)
+	}
+	if _, ok := ch.Membership().(*static.Service); !ok {
+		t.Fatalf("membership %T, want static", ch.Membership())
+	}
+	if n := len(ch.Interceptors()); n != 0 {
+		t.Fatalf("%d interceptors", n)
+	}
+}
+
+func TestStackOrder(t *testing.T) {
+	above, below := &channel.InterceptorBase{}, &channel.InterceptorBase{}
+	ch, err := node.New(node.Config{Interceptors: "order, ping, tcpfailure", Above: []channel.Interceptor{above},
+		Below: []channel.Interceptor{below}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ics := ch.Interceptors()
+	if len(ics) != 5 || ics[0] != above || ics[4] != below {
+		t.Fatalf("stack %T", ics)
+	}
+	if _, ok := ics[1].(*interceptors.Order); !ok {
+		t.Fatalf("second %T, want the spec's first", ics[1])
+	}
+	if _, ok := ics[3].(*interceptors.TCPFailureDetector); !ok {
+		t.Fatalf("fourth %T, want the spec's last", ics[3])
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	mc := mcast.DefaultLocalConfig()
+	for name, cfg := range map[string]node.Config{
+		"unknown interceptor":  {Interceptors: "nosuch"},
+		"bad property":         {Interceptors: "gzip(level=42)"},
+		"static and multicast": {Multicast: &mc, StaticMembers: []channel.Member{{Port: 4000}}},
+		"bad transport":        {Transport: &nio.Config{AutoBind: -1}},
+	} {
+		if _, err := node.New(cfg); !errors.Is(err, channel.ErrInvalidConfig) {
+			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+}
+
+// Two nodes find each other over multicast on loopback and the stack from text runs.
+func TestMulticast(t *testing.T) {
+	group, port := netbench.Group(t.Name())
+	mc := mcast.DefaultLocalConfig()
+	mc.Address, mc.Port, mc.Frequency, mc.JoinWait = group, port, 100*time.Millisecond, -1
+	cfg := node.Config{Transport: &nio.Config{Address: "127.0.0.1"}, Multicast: &mc, Interceptors: "order,gzip"}
+	a, b := start(t, cfg), start(t, cfg)
+	if _, ok := a.Membership().(*mcast.Service); !ok {
+		t.Fatalf("membership %T, want multicast", a.Membership())
+	}
+	testutil.Eventually(t, testutil.WaitLimit, func() error {
+		if na, nb := len(a.Members()), len(b.Members()); na != 1 || nb != 1 {
+			return fmt.Errorf("members: a %d, b %d", na, nb)
+		}
+		return nil
+	})
+	got := make(chan string, 1)
+	b.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		got <- string(m.Data)
+		return nil
+	}))
+	if err := a.Send(context.Background(), a.Members(), []byte("over multicast"), channel.OptUseAck); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "over multicast" {
+		t.Fatalf("received %q", s)
+	}
+}

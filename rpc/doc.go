@@ -1,0 +1,29 @@
+// Package rpc is Tribes' RpcChannel: request/reply calls between the members of a
+// channel, wire compatible with org.apache.catalina.tribes.group.RpcChannel, so Go and
+// Java nodes call each other.
+//
+// A request is an RpcMessage (Externalizable: reply flag, a fresh 16-byte uuid, the rpc
+// id, the message object) sent as a Java-serialized channel message (OptByteMessage
+// clear). The member whose rpc.Channel has the same id calls its Handler and sends the
+// reply back in an RpcMessage with the same uuid and the reply flag set; the caller
+// matches it by uuid. A node that has no rpc.Channel for the id answers with an
+// RpcMessage$NoRpcChannelReply, which the caller counts as one replier less. Replies
+// that come after their call ended go to Config.LeftOver.
+//
+// Call waits for the replies its Mode asks for (FirstReply, MajorityReply, AllReply,
+// NoReply) until its context ends; the context is Java's timeout. As in Java, a call
+// that times out still returns the responses that arrived; its error wraps ErrTimeout
+// (and the context's error) so Go callers can tell.
+//
+// # Differences from Java
+//
+//   - The NoRpcChannelReply is sent by this package, not by the channel: a Go node
+//     answers it only while at least one rpc.Channel is open on its channel.Channel.
+//     A Go node without any never answers an RpcMessage.
+//   - Two rpc.Channels with the same id on one channel are refused (ErrDuplicateID);
+//     Java would deliver to both.
+//   - A request to no member means every current member (as channel.Channel.Send);
+//     Java returns no responses at once.
+//   - When the request cannot be sent to some members, Call keeps waiting for the
+//     others and returns the *channel.SendError with the responses; Java throws.
+package rpc

@@ -1,0 +1,305 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Mode says how many replies Call waits for. The values are Java's RpcChannel constants.
+type Mode int32
+
+const (
+	// FirstReply (FIRST_REPLY, 1): the first reply completes the call.
+	FirstReply Mode = 1
+	// MajorityReply (MAJORITY_REPLY, 2): replies from at least half of the members that
+	// have the rpc id complete the call.
+	MajorityReply Mode = 2
+	// AllReply (ALL_REPLY, 3): every member that has the rpc id must reply.
+	AllReply Mode = 3
+	// NoReply (NO_REPLY, 4): Call sends and returns without waiting.
+	NoReply Mode = 4
+)
+
+func (m Mode) String() string {
+	switch m {
+	case FirstReply:
+		return "first"
+	case MajorityReply:
+		return "majority"
+	case AllReply:
+		return "all"
+	case NoReply:
+		return "none"
+	}
+	return fmt.Sprintf("Mode(%d)", int32(m))
+}
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrInvalidConfig wraps every error of New; it is channel.ErrInvalidConfig.
+	ErrInvalidConfig = channel.ErrInvalidConfig
+	// ErrDuplicateID: another open rpc.Channel on the same channel has the same id.
+	ErrDuplicateID = errors.New("rpc: rpc id already in use on this channel")
+	// ErrInvalidMode: Call got a Mode other than the four above.
+	ErrInvalidMode = errors.New("rpc: invalid reply mode")
+	// ErrTimeout: the context ended before the call got the replies its mode asks for.
+	// The error also wraps the context's error (context.DeadlineExceeded or Canceled).
+	ErrTimeout = errors.New("rpc: call incomplete when the context ended")
+	// ErrClosed: the rpc.Channel was closed (before or during the call).
+	ErrClosed = errors.New("rpc: channel closed")
+	// ErrMalformed: a received RpcMessage could not be decoded.
+	ErrMalformed = errors.New("rpc: malformed RpcMessage")
+)
+
+// Handler answers requests (Java's RpcCallback.replyRequest).
+type Handler interface {
+	// Reply returns the reply to msg, a request from sender: any value jserial can
+	// marshal, nil for Java's null. With a non-nil error no reply is sent (as when a
+	// Java callback throws): the caller waits for its timeout, and the error is returned
+	// to the channel as a listener failure.
+	//
+	// Reply runs on the receiving goroutine of sender's connection, as Java's callback
+	// runs on the receiver thread: while it runs, later messages on that connection wait.
+	Reply(msg any, sender channel.Member) (reply any, err error)
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(msg any, sender channel.Member) (any, error)
+
+// Reply calls f.
+func (f HandlerFunc) Reply(msg any, sender channel.Member) (any, error) { return f(msg, sender) }
+
+// Response is one reply to a Call (Java's Response).
+type Response struct {
+	Member  channel.Member // the member that replied
+	Message any            // the reply, decoded by jserial (nil for null)
+}
+
+// Config configures an rpc.Channel.
+type Config struct {
+	// Channel carries the messages (required). It may be started before or after New.
+	Channel *channel.Channel
+	// ID is the rpc id (required, non-empty): requests and replies are matched to this
+	// rpc.Channel by comparing it byte for byte (RpcChannel.accept). Tomcat's components
+	// derive it from the channel name, e.g. "<channelName>-StaticMembership" in ISO-8859-1.
+	ID []byte
+	// Handler answers requests from other members (required; RpcCallback.replyRequest).
+	Handler Handler
+	// LeftOver, if set, gets replies that arrive after their call completed or timed
+	// out, or for a call this node does not know (RpcCallback.leftOver). It runs on the
+	// receiving goroutine.
+	LeftOver func(msg any, sender channel.Member)
+	// ReplyOptions are the send options of replies (replyMessageOptions, default 0: no
+	// ACK). OptSyncAck and OptByteMessage are always removed.
+	ReplyOptions channel.SendOptions
+}
+
+// Channel is Tribes' RpcChannel: request/reply calls over a channel.Channel, wire
+// compatible with org.apache.catalina.tribes.group.RpcChannel. All methods are safe for
+// concurrent use.
+type Channel struct {
+	cfg    Config
+	disp   *dispatcher
+	closed chan struct{}
+	once   sync.Once
+
+	mu      sync.Mutex
+	pending map[string]*collector // by call uuid
+}
+
+// New registers an rpc.Channel with id cfg.ID on cfg.Channel. Several rpc.Channels with
+// different ids may share a channel; Close unregisters.
+func New(cfg Config) (*Channel, error) {
+	switch {
+	case cfg.Channel == nil:
+		return nil, fmt.Errorf("%w: rpc.Config.Channel is required", ErrInvalidConfig)
+	case len(cfg.ID) == 0:
+		return nil, fmt.Errorf("%w: rpc.Config.ID is required", ErrInvalidConfig)
+	case cfg.Handler == nil:
+		return nil, fmt.Errorf("%w: rpc.Config.Handler is required", ErrInvalidConfig)
+	}
+	cfg.ID = append([]byte(nil), cfg.ID...)
+	c := &Channel{cfg: cfg, closed: make(chan struct{}), pending: map[string]*collector{}}
+	if err := register(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ID returns the rpc id.
+func (c *Channel) ID() []byte { return append([]byte(nil), c.cfg.ID...) }
+
+// Close unregisters the rpc.Channel (Java's breakdown): requests for its id get a
+// NoRpcChannelReply afterwards, and calls in progress return ErrClosed. Idempotent.
+func (c *Channel) Close() error {
+	c.once.Do(func() {
+		unregister(c)
+		close(c.closed)
+	})
+	return nil
+}
+
+// Call sends msg to the members in to (every current member when to is empty) as an
+// RpcMessage and waits for the replies mode asks for (Java's RpcChannel.send). opts are
+// the channel send options of the request; OptSyncAck and OptByteMessage are removed.
+//
+// The timeout is ctx's: Call returns when the mode is satisfied, when ctx ends, or when
+// the rpc.Channel is closed. The responses that arrived are returned in every case, as
+// Java returns them without an exception on timeout; err says whether the call is
+// complete:
+//
+//   - nil: the mode is satisfied (NoReply: the request was sent).
+//   - wraps ErrTimeout and ctx.Err(): ctx ended first; responses holds what arrived.
+//   - wraps ErrClosed: Close was called first.
+//   - a *channel.SendError (channel.FaultyMembers): the request could not be delivered to
+//     some members. They no longer count as expected repliers, and Call goes on waiting
+//     for the others; err joins the SendError with any of the errors above.
+//   - channel.ErrNoMembers, ErrInvalidMode, or a marshalling error wrapping
+//     jserial.ErrType: nothing was sent.
+//
+// A member whose node has no rpc.Channel (Go) or RpcChannel (Java) with this id answers
+// with a NoRpcChannelReply, which also stops it counting as an expected replier. A
+// member that never answers makes AllReply (and MajorityReply, when it matters) wait for
+// ctx.
+func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode Mode, opts channel.SendOptions) ([]Response, error) {
+	if mode < FirstReply || mode > NoReply {
+		return nil, fmt.Errorf("%w: %d", ErrInvalidMode, int32(mode))
+	}
+	select {
+	case <-c.closed:
+		return nil, ErrClosed
+	default:
+	}
+	if len(to) == 0 {
+		if to = c.cfg.Channel.Members(); len(to) == 0 {
+			return nil, channel.ErrNoMembers
+		}
+	}
+	m := &message{uuid: channel.NewMessageID(), rpcID: c.cfg.ID, payload: msg}
+	data, err := m.marshal()
+	if err != nil {
+		return nil, err
+	}
+	col := &collector{mode: mode, expected: len(to), done: make(chan struct{})}
+	key := string(m.uuid)
+	if mode != NoReply {
+		c.mu.Lock()
+		c.pending[key] = col
+		c.mu.Unlock()
+		defer func() {
+			c.mu.Lock()
+			delete(c.pending, key)
+			c.mu.Unlock()
+		}()
+	}
+	sendErr := c.cfg.Channel.SendMessage(ctx, to, &channel.Message{
+		Options: opts &^ (channel.OptSyncAck | channel.OptByteMessage), Data: data})
+	if sendErr != nil {
+		faulty := channel.FaultyMembers(sendErr)
+		if len(faulty) == 0 || mode == NoReply {
+			return nil, sendErr
+		}
+		col.lost(faulty)
+	}
+	if mode == NoReply {
+		return nil, nil
+	}
+	var waitErr error
+	select {
+	case <-col.done:
+	case <-ctx.Done():
+		waitErr = fmt.Errorf("%w (%v): %w", ErrTimeout, mode, ctx.Err())
+	case <-c.closed:
+		waitErr = ErrClosed
+	}
+	return col.finish(), errors.Join(sendErr, waitErr)
+}
+
+// received handles an RpcMessage for this rpc.Channel.
+func (c *Channel) received(m *message, from channel.Member) error {
+	if m.reply {
+		c.mu.Lock()
+		col := c.pending[string(m.uuid)]
+		c.mu.Unlock()
+		if (col == nil || !col.add(m, from)) && !m.noChannel && c.cfg.LeftOver != nil {
+			c.cfg.LeftOver(m.payload, from)
+		}
+		return nil
+	}
+	reply, err := c.cfg.Handler.Reply(m.payload, from)
+	if err != nil {
+		return fmt.Errorf("rpc %q: handler: %w", c.cfg.ID, err)
+	}
+	out := &message{reply: true, uuid: m.uuid, rpcID: m.rpcID, payload: reply}
+	return c.disp.send(from, out, c.cfg.ReplyOptions)
+}
+
+// collector gathers the replies of one call (Java's RpcCollector).
+type collector struct {
+	mode      Mode
+	mu        sync.Mutex
+	expected  int // members still counted: destinations minus NoRpcChannelReply and send failures
+	responses []Response
+	finished  bool // the call returned: later replies are left-overs
+	done      chan struct{}
+	closed    bool
+}
+
+// add records a reply; false means the call is over and msg is a left-over.
+func (col *collector) add(m *message, from channel.Member) bool {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.finished {
+		return false
+	}
+	if m.noChannel {
+		col.expected--
+	} else {
+		col.responses = append(col.responses, Response{Member: from, Message: m.payload})
+	}
+	col.check()
+	return true
+}
+
+// lost stops counting members the request could not be sent to.
+func (col *collector) lost(faulty []channel.FaultyMember) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	col.expected -= len(faulty)
+	col.check()
+}
+
+func (col *collector) check() {
+	if !col.closed && col.complete() {
+		col.closed = true
+		close(col.done)
+	}
+}
+
+// complete is RpcCollector.isComplete.
+func (col *collector) complete() bool {
+	if col.expected <= 0 {
+		return true
+	}
+	switch col.mode {
+	case AllReply:
+		return len(col.responses) >= col.expected
+	case MajorityReply:
+		return 2*len(col.responses) >= col.expected
+	case FirstReply:
+		return len(col.responses) > 0
+	}
+	return false
+}
+
+// finish ends the call and returns its responses.
+func (col *collector) finish() []Response {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	col.finished = true
+	return col.responses
+}
