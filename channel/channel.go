@@ -482,6 +482,33 @@ func (c *Channel) Members() []Member { return c.head.Members() }
 // Member looks up a member by identity.
 func (c *Channel) Member(key MemberKey) (Member, bool) { return c.head.Member(key) }
 
+// WaitForMembers blocks until at least n other members are known (Members), or ctx ends
+// (its error is returned, wrapped with how many were known). A membership that needs a
+// moment to see its peers (multicast heartbeats, a failure detector) is settled this way
+// before a decision that depends on who is there.
+func (c *Channel) WaitForMembers(ctx context.Context, n int) error {
+	changed := make(chan struct{}, 1)
+	poke := func(Member) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	remove := c.AddMembershipListener(MembershipFuncs{Added: poke, Disappeared: poke})
+	defer remove()
+	for {
+		have := len(c.Members())
+		if have >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("tribes: waiting for %d members, %d known: %w", n, have, ctx.Err())
+		}
+	}
+}
+
 // HasMembers reports whether any other member is known.
 func (c *Channel) HasMembers() bool { return len(c.head.Members()) > 0 }
 

@@ -522,3 +522,36 @@ func TestNonMemberMessagesDropped(t *testing.T) {
 		t.Fatalf("opted-out channel delivered %q", got)
 	}
 }
+
+func TestWaitForMembers(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a := newNode(t, nw)
+	if err := a.ch.WaitForMembers(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.ch.WaitForMembers(context.Background(), 2) }()
+	newNode(t, nw)
+	select {
+	case err := <-done:
+		t.Fatalf("returned with one member: %v", err)
+	default:
+	}
+	newNode(t, nw)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitForMembers did not return with two members")
+	}
+	if n := len(a.ch.Members()); n != 2 {
+		t.Fatalf("%d members", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.ch.WaitForMembers(ctx, 3); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+}

@@ -28,6 +28,23 @@
 // SvcMembershipRx (4), SvcMembershipTx (8). They start in that order (the receiver's address
 // becomes the local member's) and stop in reverse; a failed Start undoes what it started.
 //
+// # Who may send
+//
+// Listeners see only messages from members: a received message whose source is neither
+// the local member nor a member the chain lists (Channel.Member) is dropped, counted in
+// Stats.NonMemberDropped and answered with FAIL_ACK to a synchronized-ack sender
+// (ErrNotMember). Interceptors below the top still see everything, so their own traffic
+// (membership notices, pings, failure-detector probes) works before a node is listed.
+// Config.AcceptNonMembers turns the check off; a channel without a membership service has
+// no members and does not check. Java Tribes has no such check.
+//
+// # Health
+//
+// A transport or membership service that implements HealthReporter tells the channel when a
+// running level fails by itself (the nio receiver whose listener died on descriptor
+// exhaustion) and when it recovered. Channel.Healthy is false in between, listeners that
+// implement HealthListener are told, and Stats.HealthFailures counts the failures.
+//
 // # Concurrency
 //
 // Message listeners may run concurrently, one goroutine per inbound connection, in order per

@@ -33,6 +33,7 @@ func newNode(t testing.TB, nw *channeltest.Network, ics ...channel.Interceptor) 
 	n.ch, err = channel.New(channel.Config{
 		Transport: n.net.Transport(), Membership: n.net.Membership(),
 		Interceptors: stack, HeartbeatInterval: -1,
+		AcceptNonMembers: true, // tests deliver messages from invented members
 	})
 	if err != nil {
 		t.Fatal(err)

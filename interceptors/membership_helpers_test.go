@@ -43,7 +43,8 @@ func mbNew(t testing.TB, nw *channeltest.Network, o mbOpt, ics ...channel.Interc
 	id[0], id[15] = 0xee, o.id
 	var err error
 	n.ch, err = channel.New(channel.Config{Transport: n.net.Transport(), Membership: ms,
-		Interceptors: ics, HeartbeatInterval: -1, UniqueID: id, Domain: []byte(o.domain)})
+		Interceptors: ics, HeartbeatInterval: -1, UniqueID: id, Domain: []byte(o.domain),
+		AcceptNonMembers: true}) // nodes listing nobody see each other's notices
 	if err != nil {
 		t.Fatal(err)
 	}

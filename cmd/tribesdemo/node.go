@@ -37,6 +37,7 @@ type nodeFlags struct {
 	seconds    float64
 	ackTimeout time.Duration
 	verbose    bool
+	strangers  bool
 
 	// staticProtocol: --static runs Tribes' StaticMembershipService protocol
 	// (membership/staticsvc) instead of the silent list (membership/static). Its default is
@@ -96,6 +97,8 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.Float64Var(&f.seconds, "seconds", defaultSeconds, "time limit in seconds (0 = none)")
 	fs.DurationVar(&f.ackTimeout, "ack-timeout", nio.DefaultTimeout, "how long a send waits for ACKs (Tomcat timeout)")
 	fs.BoolVar(&f.verbose, "v", false, "log lifecycle and membership to stderr")
+	fs.BoolVar(&f.strangers, "accept-non-members", true, "deliver messages from nodes this one does not list, such as the send, load and rtt commands "+
+		"(false drops them: channel.Config.AcceptNonMembers)")
 	fs.StringVar(&f.advertise, "advertise", "", "address put in the local member when --bind is a wildcard (default: the bound address)")
 	fs.BoolVar(&f.udp, "udp", false, "also open a UDP receiver, for the udp send option (Tomcat udpPort)")
 	fs.IntVar(&f.udpPort, "udp-port", 0, "first UDP port to try with --udp (0 = any free port)")
@@ -126,7 +129,7 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	if f.verbose {
 		level = slog.LevelInfo
 	}
-	cfg := node.Config{Interceptors: f.interceptors, Above: ics, Domain: []byte(f.domain),
+	cfg := node.Config{Interceptors: f.interceptors, Above: ics, Domain: []byte(f.domain), AcceptNonMembers: f.strangers,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	tcfg := nio.DefaultConfig()
 	tcfg.Address, tcfg.Port, tcfg.AutoBind = f.bind, f.port, f.autoBind

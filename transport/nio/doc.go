@@ -69,7 +69,7 @@
 //     and Stats.ConnsOverflowed counts it.
 //   - A frame announcing more than MaxFrameSize bytes, a wrong start or end marker, a
 //     negative length, or a ChannelData whose inner lengths disagree with the frame closes
-//     the connection (logged once, counted in Stats.FramesRejected); the node stays up.
+//     the connection (counted in Stats.FramesRejected, logged as below); the node stays up.
 //     Unlike Java there is no "discard" mode that waits for a marker to reappear.
 //   - Frames are decoded only once all their bytes arrived. Frames of 32 KiB or more are
 //     assembled in a buffer of their own, which the message payload then aliases (one copy
@@ -113,6 +113,12 @@
 // The UDP receiver reads datagrams on one goroutine and runs the ReceiveFunc there, in
 // arrival order; while it runs, datagrams wait in the socket buffer and the kernel drops
 // what does not fit.
+//
+// What a peer can repeat at will (invalid frames, refused, timed-out or stalled
+// connections, a panicking ReceiveFunc, bad UDP datagrams) is logged rate-limited per
+// remote IP and kind: the first three lines, then only counted, with a summary line of the
+// count when the kind recurs after a minute and when the receiver stops. The Stats
+// counters count every occurrence.
 //
 // # Wire compatibility
 //

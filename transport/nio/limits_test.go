@@ -2,9 +2,11 @@ package nio
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -414,4 +417,67 @@ func emfileChild() {
 	say("stats failures=%d restarts=%d healthy=%t", st.ReceiverFailures, st.ReceiverRestarts, healthy.Load())
 	_ = tr.Stop(context.Background(), channel.SvcAll)
 	os.Exit(0)
+}
+
+// lockedBuffer is an io.Writer for a logger written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A peer that sends garbage and lying lengths, connection after connection: every one is
+// rejected and counted, but only the first lines of each kind reach the log, so the log
+// stays a few lines however long it goes on (an unlimited log wrote one line per
+// connection).
+func TestGarbageFloodLogIsBounded(t *testing.T) {
+	var logBuf lockedBuffer
+	cfg := testConfig()
+	cfg.MaxFrameSize = 1 << 20
+	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b := startNode(t, cfg, nil)
+	lying := wire.AppendFrameHeader(nil, 64<<20)
+	const rounds = 200
+	for i := range rounds {
+		c := dialRaw(t, b)
+		bad := []byte("GET / HTTP/1.1\r\n\r\n")
+		if i%2 == 1 {
+			bad = lying
+		}
+		if _, err := c.Write(bad); err != nil {
+			t.Fatal(err)
+		}
+		expectClosed(t, c)
+		_ = c.Close()
+	}
+	eventually(t, "every rejection counted", func() bool { return b.t.Stats().FramesRejected == rounds })
+	lines := strings.Count(logBuf.String(), "invalid frame")
+	if lines == 0 || lines > 2*ratelog.DefaultFirst {
+		t.Fatalf("%d log lines about invalid frames for %d rejections:\n%s", lines, rounds, logBuf.String())
+	}
+	if n := len(logBuf.String()); n > 16<<10 {
+		t.Fatalf("%d log bytes for %d rejections", n, rounds)
+	}
+	if !strings.Contains(logBuf.String(), "further=") {
+		t.Fatal("the last logged line does not say that further ones are counted")
+	}
+	// Stopping writes the summary of what was counted.
+	if err := b.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("suppressed=%d", rounds-lines)
+	if !strings.Contains(logBuf.String(), want) {
+		t.Fatalf("no summary with %s:\n%s", want, logBuf.String())
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -25,6 +27,7 @@ type receiver struct {
 
 	rx         channel.ReceiveFunc
 	log        *slog.Logger
+	plog       *ratelog.Limiter // what a peer can repeat at will: a few lines per peer and kind, then counts
 	st         *counters
 	pool       *workerPool
 	report     func(error) // tells the channel about failures (non-nil) and recovery (nil)
@@ -59,6 +62,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 	return &receiver{
 		rx:         rx,
 		log:        cfg.Logger,
+		plog:       ratelog.New(ratelog.Config{Logger: cfg.Logger}),
 		st:         st,
 		report:     report,
 		maxBody:    cfg.MaxFrameSize,
@@ -197,12 +201,12 @@ func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	r.st.connsAccepted.Add(1)
 	if r.st.connsOpen.Add(1) > r.maxConns {
 		r.st.connsRefused.Add(1)
-		r.log.Warn("tribes nio receiver refusing a connection: MaxConnections are open",
-			"remote", remote(c), "max", r.maxConns)
+		r.plog.Log(slog.LevelWarn, peerOf(c), "max-connections",
+			"tribes nio receiver refusing a connection: MaxConnections are open", "remote", remote(c), "max", r.maxConns)
 		return nil, gnet.Close
 	}
 	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending},
-		opened: time.Now(), remote: remote(c)}
+		opened: time.Now(), remote: remote(c), peer: peerOf(c)}
 	rc.ackDone = rc.onAckWritten
 	c.SetContext(rc)
 	r.cmu.Lock()
@@ -255,11 +259,11 @@ func (r *receiver) OnTick() (time.Duration, gnet.Action) {
 	for _, rc := range conns {
 		switch {
 		case r.firstFrame > 0 && !rc.started.Load() && now-rc.opened.UnixNano() > int64(r.firstFrame):
-			rc.expire(&r.st.connsTimedOut, "sent nothing within FirstFrameTimeout", r.firstFrame)
+			rc.expire(&r.st.connsTimedOut, "first-frame-timeout", "sent nothing within FirstFrameTimeout", r.firstFrame)
 		case r.frameTime > 0 && since(rc.frameSince.Load(), now) > r.frameTime:
-			rc.expire(&r.st.connsTimedOut, "did not complete a frame within FrameTimeout", r.frameTime)
+			rc.expire(&r.st.connsTimedOut, "frame-timeout", "did not complete a frame within FrameTimeout", r.frameTime)
 		case r.frameTime > 0 && since(rc.outSince.Load(), now) > r.frameTime:
-			rc.expire(&r.st.connsStalled, "did not read its ACKs within FrameTimeout", r.frameTime)
+			rc.expire(&r.st.connsStalled, "acks-unread", "did not read its ACKs within FrameTimeout", r.frameTime)
 		case rc.outSince.Load() != 0:
 			rc.gnetCall(func() { _ = rc.c.Wake(nil) })
 		}
@@ -281,7 +285,8 @@ func (r *receiver) deliver(msg *channel.Message) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("nio: receive function panicked: %v", p)
-			r.log.Error("tribes receive function panicked", "panic", p, "source", msg.Source.String())
+			r.plog.Log(slog.LevelError, msg.Source.Addr(), "panic", "tribes receive function panicked",
+				"panic", p, "source", msg.Source.String())
 		}
 		if err != nil {
 			r.st.deliveryErrors.Add(1)
@@ -329,6 +334,7 @@ type rconn struct {
 
 	opened time.Time // immutable
 	remote string    // immutable, for logs
+	peer   string    // immutable: the remote IP, the key of rate-limited logs
 
 	// Read by OnTick, written by the loop: deadlines.
 	started    atomic.Bool  // a byte arrived
@@ -418,7 +424,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 	case rc.c.InboundBuffered() > rc.r.hardCap:
 		rc.dead = true
 		rc.r.st.connsOverflowed.Add(1)
-		rc.r.log.Error("tribes receiver closing a connection that buffers too much",
+		rc.r.plog.Log(slog.LevelError, rc.peer, "overflow", "tribes receiver closing a connection that buffers too much",
 			"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
 		return gnet.Close
 	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load() > rc.r.maxPending:
@@ -465,14 +471,15 @@ func (rc *rconn) track(progress, held bool) {
 }
 
 // expire closes the connection from OnTick, once, counting it in ctr.
-func (rc *rconn) expire(ctr *atomic.Uint64, why string, after time.Duration) {
+func (rc *rconn) expire(ctr *atomic.Uint64, kind, why string, after time.Duration) {
 	rc.gnetCall(func() {
 		if rc.expired {
 			return
 		}
 		rc.expired = true
 		ctr.Add(1)
-		rc.r.log.Warn("tribes receiver closing a connection that "+why, "remote", rc.remote, "after", after)
+		rc.r.plog.Log(slog.LevelWarn, rc.peer, kind, "tribes receiver closing a connection that "+why,
+			"remote", rc.remote, "after", after)
 		_ = rc.c.Close()
 	})
 }
@@ -544,12 +551,12 @@ func (rc *rconn) reject(err error) {
 	rc.dead = true
 	if errors.Is(err, errOverBudget) {
 		rc.r.st.framesRefused.Add(1)
-		rc.r.log.Warn("tribes receiver closing a connection: no budget for its frame",
+		rc.r.plog.Log(slog.LevelWarn, rc.peer, "over-budget", "tribes receiver closing a connection: no budget for its frame",
 			"remote", rc.remote, "pending", rc.r.st.pendingBytes.Load(), "max", rc.r.maxPending)
 		return
 	}
 	rc.r.st.framesRejected.Add(1)
-	rc.r.log.Error("tribes receiver closing connection after an invalid frame",
+	rc.r.plog.Log(slog.LevelError, rc.peer, "invalid-frame", "tribes receiver closing connection after an invalid frame",
 		"remote", rc.remote, "err", err)
 }
 
@@ -651,6 +658,15 @@ func (rc *rconn) gnetCall(f func()) {
 	if !rc.closed {
 		f()
 	}
+}
+
+// peerOf returns the remote IP, which identifies a peer across its connections (each has
+// its own port); call it on the connection's loop only.
+func peerOf(c gnet.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return remote(c)
 }
 
 // remote returns the peer address for logs; call it on the connection's loop only.

@@ -312,6 +312,7 @@ func (t *Transport) stopReceiver(ctx context.Context) error {
 		_ = u.conn.Close()
 		<-u.done
 	}
+	r.plog.Flush()
 	done := r.pool.close()
 	select {
 	case <-done:

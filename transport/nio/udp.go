@@ -2,6 +2,7 @@ package nio
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -51,7 +52,8 @@ func (u *udpReceiver) datagram(b []byte, from netip.AddrPort, cache *wire.Member
 		}
 		if err != nil {
 			r.st.framesRejected.Add(1)
-			r.log.Debug("tribes udp receiver dropping an invalid datagram", "remote", from.String(), "err", err)
+			r.plog.Log(slog.LevelDebug, from.Addr().String(), "invalid-datagram", "tribes udp receiver dropping an invalid datagram",
+				"remote", from.String(), "err", err)
 			return
 		}
 		b = b[n:]
@@ -68,6 +70,7 @@ func (u *udpReceiver) datagram(b []byte, from netip.AddrPort, cache *wire.Member
 
 func (u *udpReceiver) ack(frame []byte, to netip.AddrPort) {
 	if _, err := u.conn.WriteToUDPAddrPort(frame, to); err != nil {
-		u.r.log.Debug("tribes udp receiver cannot send ACK", "remote", to.String(), "err", err)
+		u.r.plog.Log(slog.LevelDebug, to.Addr().String(), "ack-failed", "tribes udp receiver cannot send ACK",
+			"remote", to.String(), "err", err)
 	}
 }
