@@ -79,7 +79,7 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	}
 	c.refusals = ratelog.New(ratelog.Config{Logger: c.log, First: 1})
 	c.removeMsg = ch.AddMessageListener(clusterListener{c})
-	c.removeMbr = ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: c.memberGone})
+	c.removeMbr = ch.AddMembershipListener(channel.MembershipFuncs{Added: c.memberAdded, Disappeared: c.memberGone})
 	return c
 }
 
@@ -196,13 +196,7 @@ func (c *Cluster) receive(raw *channel.Message) {
 	}
 	c.messages.Add(1)
 	if msg.Context == "" {
-		c.mu.RLock()
-		ms := make([]*Manager, 0, len(c.managers))
-		for _, m := range c.managers {
-			ms = append(ms, m)
-		}
-		c.mu.RUnlock()
-		for _, m := range ms {
+		for _, m := range c.running() {
 			m.receive(msg, src)
 		}
 		return
@@ -252,13 +246,24 @@ func (c *Cluster) replyNoContext(ctxName string, to channel.Member, reason strin
 }
 
 func (c *Cluster) memberGone(mem channel.Member) {
+	for _, m := range c.running() {
+		m.memberGone(mem)
+	}
+}
+
+func (c *Cluster) memberAdded(channel.Member) {
+	for _, m := range c.running() {
+		m.memberAdded()
+	}
+}
+
+// running returns the registered managers.
+func (c *Cluster) running() []*Manager {
 	c.mu.RLock()
+	defer c.mu.RUnlock()
 	ms := make([]*Manager, 0, len(c.managers))
 	for _, m := range c.managers {
 		ms = append(ms, m)
 	}
-	c.mu.RUnlock()
-	for _, m := range ms {
-		m.memberGone(mem)
-	}
+	return ms
 }

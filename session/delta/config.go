@@ -27,6 +27,10 @@ const (
 	// so that large sessions stay well below the transport's frame limit (no Tomcat
 	// equivalent).
 	DefaultSendAllSessionsBytes = 4 << 20
+	// DefaultMemberWait is how long a starting manager that sees no member to ask for
+	// sessions waits for one to appear (no Tomcat equivalent; Tomcat's channel start sleeps
+	// instead).
+	DefaultMemberWait = 3 * time.Second
 	// DefaultMaxConcurrentTransfers is how many state transfers a node serves at once (no
 	// Tomcat equivalent: Tomcat answers each request on the thread that received it).
 	DefaultMaxConcurrentTransfers = 2
@@ -97,9 +101,18 @@ type Config struct {
 	// SkipStateTransfer starts the manager without asking other nodes for their sessions
 	// (Tomcat stateTransferTimeout 0).
 	SkipStateTransfer bool
-	// StateTransferTimeout bounds the whole state transfer. 0 means
+	// StateTransferTimeout bounds the whole state transfer, MemberWait included. 0 means
 	// DefaultStateTransferTimeout; negative waits forever.
 	StateTransferTimeout time.Duration
+	// MemberWait is how long a starting manager waits for a member to appear when there
+	// is none to ask for sessions (none yet, or every one asked had none to give) before
+	// it decides it is the first node and starts empty. Memberships that need a moment to
+	// list their peers (a failure detector verifying them, a static member's first
+	// heartbeat) then still give a restarted node every session. A member that appears
+	// during the wait is asked at once; the wait ends as soon as a transfer completes.
+	// The first node of a cluster is ready only after it. 0 means DefaultMemberWait;
+	// negative does not wait (Tomcat's rule: no member, no transfer).
+	MemberWait time.Duration
 	// SendAllSessionsSize is the number of sessions per transfer chunk a donor sends.
 	// 0 means DefaultSendAllSessionsSize.
 	SendAllSessionsSize int
@@ -164,6 +177,9 @@ func (c *Config) fill() error {
 	}
 	if c.StateTransferTimeout == 0 {
 		c.StateTransferTimeout = DefaultStateTransferTimeout
+	}
+	if c.MemberWait == 0 {
+		c.MemberWait = DefaultMemberWait
 	}
 	if c.SendAllSessionsSize < 0 || c.SendAllSessionsBytes < 0 || c.MaxConcurrentTransfers < 0 {
 		return fmt.Errorf("%w: negative SendAllSessionsSize, SendAllSessionsBytes or MaxConcurrentTransfers", ErrInvalidConfig)

@@ -81,7 +81,10 @@
 //
 // # State transfer
 //
-// A starting manager sends EVT_GET_ALL_SESSIONS to the oldest member. The donor walks its
+// A starting manager sends EVT_GET_ALL_SESSIONS to the oldest member, and again every
+// second until that member answers (a donor ignores a node it does not list as a member
+// yet). With no member to ask it waits up to Config.MemberWait for one to appear before
+// it starts empty as the first node. The donor walks its
 // live session table one shard at a time (never copying the whole table), encodes at
 // most Config.SendAllSessionsSize sessions (or SendAllSessionsBytes) per
 // EVT_ALL_SESSION_DATA chunk, sends each with use_ack+sync_ack (the acknowledgement after

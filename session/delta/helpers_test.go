@@ -52,11 +52,20 @@ func newChannel(t testing.TB, nw *channeltest.Network) (*channeltest.Node, *chan
 func startNode(t testing.TB, nw *channeltest.Network, cfg delta.Config) *node {
 	t.Helper()
 	tn, ch := newChannel(t, nw)
+	return startManager(t, tn, ch, cfg)
+}
+
+// startManager is startNode on a channel already started.
+func startManager(t testing.TB, tn *channeltest.Node, ch *channel.Channel, cfg delta.Config) *node {
+	t.Helper()
 	n := &node{tn: tn, ch: ch, rec: &events{}}
 	n.cl = delta.NewCluster(ch, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = n.cl.Close(context.Background()) })
 	if cfg.Name == "" {
 		cfg.Name = appName
+	}
+	if cfg.MemberWait == 0 {
+		cfg.MemberWait = -1 // the first node starts at once; tests of the wait set it
 	}
 	if _, isBench := t.(*testing.B); !isBench { // benchmarks run without listeners
 		cfg.SessionListeners = append(cfg.SessionListeners, n.rec)

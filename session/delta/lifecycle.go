@@ -16,9 +16,10 @@ const (
 	stateStopped
 )
 
-// Start registers the manager on its cluster and starts the expiry sweep. If other members
-// exist and Config.SkipStateTransfer is false, it asks the oldest of them for every
-// session in the background: Ready reports when that is over and WaitReady waits for it.
+// Start registers the manager on its cluster and starts the expiry sweep. Unless
+// Config.SkipStateTransfer, it asks the oldest other member for every session in the
+// background, waiting up to Config.MemberWait for one to appear if there is none: Ready
+// reports when that is over and WaitReady waits for it; Stats tells what happened.
 // Messages that arrive meanwhile are queued and replayed when the transfer completes.
 // A manager starts once; after Stop, create a new one.
 func (m *Manager) Start(ctx context.Context) error {
@@ -27,7 +28,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	if m.state != stateNew {
 		return fmt.Errorf("delta: manager %q already started", m.cfg.Name)
 	}
-	transfer := !m.cfg.SkipStateTransfer && len(m.cl.ch.Members()) > 0
+	transfer := !m.cfg.SkipStateTransfer && (len(m.cl.ch.Members()) > 0 || m.cfg.MemberWait > 0)
 	m.state = stateRunning
 	if transfer {
 		m.state = stateTransferring

@@ -31,8 +31,11 @@ type Manager struct {
 	state       mgrState
 	queue       []queued
 	donor       channel.MemberKey
+	doneFrom    string              // address of the donor whose transfer completed
+	donorHeard  bool                // the current donor sent a chunk
 	signal      chan transferSignal // the current transfer attempt's, nil when none
 	ready       chan struct{}
+	joined      chan struct{} // a member was added (for Config.MemberWait)
 	readyClosed bool
 	transferErr error
 	bg          context.Context // cancelled by Stop
@@ -68,7 +71,7 @@ type counters struct {
 	sendFailures, bytesSent                     atomic.Uint64
 	queued, droppedStale, unexpected, unknownID atomic.Uint64
 	transferred, served, attempts               atomic.Uint64
-	transferNanos                               atomic.Int64
+	transferNanos, memberWaitNanos              atomic.Int64
 	valueDecodeErrors, badActions, mutations    atomic.Uint64
 	unreachable                                 atomic.Uint64
 	transfersActive, transfersWaiting           atomic.Int64
@@ -77,7 +80,7 @@ type counters struct {
 
 func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
-		opts: cfg.SendOptions, ready: make(chan struct{}), serving: map[channel.MemberKey]bool{},
+		opts: cfg.SendOptions, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]bool{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	return m
 }
@@ -244,6 +247,11 @@ type Stats struct {
 	SessionsServed       uint64        // sessions sent to joining nodes
 	TransferAttempts     uint64        // donors asked
 	TransferDuration     time.Duration // how long the state transfer took
+	// MemberWait is how long the start waited for a member to appear (Config.MemberWait).
+	MemberWait time.Duration
+	// TransferDonor is the address of the member whose state transfer completed; empty
+	// when none did (first node, or failed).
+	TransferDonor string
 	// TransfersActive and TransfersWaiting are the state transfers this node serves now
 	// and those waiting for one of Config.MaxConcurrentTransfers slots.
 	TransfersActive, TransfersWaiting int
@@ -261,6 +269,12 @@ type Stats struct {
 	MutationsDetected uint64 // attributes replicated by DetectMutations
 }
 
+func (m *Manager) transferDonor() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.doneFrom
+}
+
 // Stats returns a snapshot of the manager's counters.
 func (m *Manager) Stats() Stats {
 	c := &m.stats
@@ -271,6 +285,7 @@ func (m *Manager) Stats() Stats {
 		QueuedDuringTransfer: c.queued.Load(), DroppedStale: c.droppedStale.Load(),
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
 		TransferAttempts: c.attempts.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
+		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),
 		MutationsDetected: c.mutations.Load(), TransfersActive: int(c.transfersActive.Load()),

@@ -321,7 +321,10 @@ func TestMiddlewareRefuseUntilReady(t *testing.T) {
 	asked := make(chan channel.Member, 1)
 	f := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
 		if m.Event == delta.EventGetAllSessions {
-			asked <- src
+			select { // the joiner asks again until it hears from the donor
+			case asked <- src:
+			default:
+			}
 		}
 	})
 	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
@@ -345,7 +348,10 @@ func TestMiddlewareHoldUntilReady(t *testing.T) {
 		asked := make(chan channel.Member, 2)
 		f := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
 			if m.Event == delta.EventGetAllSessions {
-				asked <- src
+				select { // the joiner asks again until it hears from the donor
+				case asked <- src:
+				default:
+				}
 			}
 		})
 		j := startNode(t, nw, delta.Config{JvmRoute: "j"})

@@ -37,6 +37,10 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		defer t.Stop()
 		deadline = t.C
 	}
+	var waitUntil time.Time // zero: no wait
+	if m.cfg.MemberWait > 0 {
+		waitUntil = start.Add(m.cfg.MemberWait)
+	}
 	tried := map[channel.MemberKey]bool{}
 	var attempts []TransferAttempt
 	fail := func(err error) {
@@ -50,6 +54,16 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			if !tried[mem.Key()] {
 				donor, found = mem, true
 				break
+			}
+		}
+		if !found && time.Now().Before(waitUntil) {
+			joined, err := m.awaitMember(ctx, waitUntil, deadline)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if joined {
+				continue
 			}
 		}
 		if !found {
@@ -67,7 +81,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		m.mu.Lock()
 		running := m.state == stateTransferring
 		if running {
-			m.donor, m.signal = donor.Key(), sig
+			m.donor, m.signal, m.donorHeard = donor.Key(), sig, false
 		}
 		m.mu.Unlock()
 		m.loadMu.Unlock()
@@ -80,37 +94,106 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		m.log.Info("delta: asking for the sessions", "donor", donor.Addr())
 
 		// Acknowledged, so that a dead donor is noticed at once.
-		err := m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, channel.OptUseAck)
-		if err != nil {
-			last.Err = err
-			if ctx.Err() != nil {
-				fail(ErrStopped)
-				return
-			}
-			continue
+		ask := func() error {
+			return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
+				UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, channel.OptUseAck)
 		}
+		ts, err := m.awaitTransfer(ctx, ask, sig, deadline, last)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if last.Err == nil {
+			m.log.Info("delta: state transfer complete", "donor", donor.Addr(),
+				"sessions", m.stats.transferred.Load(), "elapsed", time.Since(start))
+			m.mu.Lock()
+			m.doneFrom = donor.Addr()
+			m.mu.Unlock()
+			m.finishTransfer(ctx, start, ts, nil)
+			return
+		}
+		if errors.Is(last.Err, ErrDonorGone) {
+			m.log.Warn("delta: donor disappeared during the state transfer; asking the next member", "donor", donor.Addr())
+		}
+	}
+}
+
+// askAgainAfter is how long a joiner waits for the first answer of a donor before asking
+// it again: a donor ignores requests from a node it does not list as a member yet (right
+// after a restart, before its failure detector or membership has seen the joiner).
+const askAgainAfter = time.Second
+
+// awaitTransfer asks the donor with ask and waits for the outcome. It records in last why
+// the donor did not complete the transfer (nil if it did, with the snapshot time ts), or
+// returns the error that ends the whole transfer (timeout, stop).
+func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-chan transferSignal,
+	deadline <-chan time.Time, last *TransferAttempt) (ts int64, err error) {
+	if last.Err = ask(); last.Err != nil {
+		if ctx.Err() != nil {
+			return 0, ErrStopped
+		}
+		return 0, nil
+	}
+	again := time.NewTicker(askAgainAfter)
+	defer again.Stop()
+	for {
 		select {
 		case s := <-sig:
 			switch s.kind {
 			case sigComplete:
-				m.log.Info("delta: state transfer complete", "donor", donor.Addr(),
-					"sessions", m.stats.transferred.Load(), "elapsed", time.Since(start))
-				m.finishTransfer(ctx, start, s.ts, nil)
-				return
+				last.Err, ts = nil, s.ts
 			case sigDeclined:
 				last.Err = ErrDonorDeclined
 			case sigGone:
 				last.Err = ErrDonorGone
-				m.log.Warn("delta: donor disappeared during the state transfer; asking the next member", "donor", donor.Addr())
+			}
+			return ts, nil
+		case <-again.C:
+			m.mu.Lock()
+			heard := m.donorHeard
+			m.mu.Unlock()
+			if heard {
+				continue
+			}
+			if last.Err = ask(); last.Err != nil {
+				if ctx.Err() != nil {
+					return 0, ErrStopped
+				}
+				return 0, nil
 			}
 		case <-deadline:
-			fail(ErrStateTransferTimeout)
-			return
+			return 0, ErrStateTransferTimeout
 		case <-ctx.Done():
-			fail(ErrStopped)
-			return
+			return 0, ErrStopped
 		}
+	}
+}
+
+// awaitMember waits until a member is added (true), until (false), or the transfer's
+// deadline or the manager's end (an error for the StateTransferError).
+func (m *Manager) awaitMember(ctx context.Context, until time.Time, deadline <-chan time.Time) (bool, error) {
+	began := time.Now()
+	defer func() { m.stats.memberWaitNanos.Add(int64(time.Since(began))) }()
+	m.log.Info("delta: no member to ask for the sessions yet; waiting for one", "upTo", time.Until(until).Round(time.Millisecond))
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	select {
+	case <-m.joined:
+		return true, nil
+	case <-t.C:
+		return false, nil
+	case <-deadline:
+		return false, ErrStateTransferTimeout
+	case <-ctx.Done():
+		return false, ErrStopped
+	}
+}
+
+// memberAdded wakes a start waiting for a member (Config.MemberWait).
+func (m *Manager) memberAdded() {
+	select {
+	case m.joined <- struct{}{}:
+	default:
 	}
 }
 
