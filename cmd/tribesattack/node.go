@@ -50,7 +50,8 @@ type nodeStats struct {
 	SessionsChanged  int    `json:"sessionsChanged"` // sessions whose "owner" is not their route's node
 	Members          int    `json:"members"`
 	Healthy          bool   `json:"healthy"`
-	RefusedNonMember uint64 `json:"refusedNonMember"`
+	NonMemberDropped uint64 `json:"nonMemberDropped"` // by the channel's sender check
+	RefusedNonMember uint64 `json:"refusedNonMember"` // by session/delta's own check
 	SessionsServed   uint64 `json:"sessionsServed"`
 	Ready            bool   `json:"ready"`
 }
@@ -264,7 +265,7 @@ func (n *node) count(m map[string]uint64, addr string) {
 func (n *node) stats() nodeStats {
 	st := nodeStats{Received: n.received.Load(), Stale: n.stale.Load(), Sessions: n.m.Len(),
 		Members: len(n.ch.Members()), Healthy: n.ch.Healthy(), Ready: n.m.Ready(),
-		RefusedNonMember: n.cl.Stats().RefusedNonMember, SessionsServed: n.m.Stats().SessionsServed}
+		NonMemberDropped: n.ch.Stats().NonMemberDropped, RefusedNonMember: n.cl.Stats().RefusedNonMember, SessionsServed: n.m.Stats().SessionsServed}
 	n.mu.Lock()
 	st.Delivered, st.Failed = maps.Clone(n.delivered), maps.Clone(n.failed)
 	n.mu.Unlock()

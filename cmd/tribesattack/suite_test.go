@@ -16,12 +16,7 @@ import (
 // pending names checks of the suite that fail today because the defence is not merged
 // yet; the test logs them instead of failing. Remove an entry when its defence lands.
 var pending = map[string]string{
-	"garbage/log":         "transport/nio logs every invalid frame (rate limiting: issue #11 item 5)",
-	"lying-length/log":    "transport/nio logs every invalid frame (rate limiting: issue #11 item 5)",
-	"oversize/log":        "transport/nio logs every invalid frame (rate limiting: issue #11 item 5)",
-	"idle-2000/log":       "transport/nio logs every timed-out connection (rate limiting: issue #11 item 5)",
 	"no-ack-reader-4/rss": "connections paused on unread ACKs keep buffering inbound bytes up to their hard cap (issue #11 item 2)",
-	"replay/breaches":     "encrypt replay across a restart and across members (issue #11 item 6)",
 }
 
 // Limits the suite test holds each attack to.
