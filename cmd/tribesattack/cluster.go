@@ -118,7 +118,7 @@ func startCluster(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*clus
 			args = append(args, "--nofile", strconv.Itoa(opts.targetNofile))
 		}
 		if opts.encrypt {
-			args = append(args, "--encrypt-key", key)
+			args = append(args, "--interceptors", "encrypt(encryptionKey="+key+")")
 		}
 		p.args = args
 	}
@@ -217,11 +217,22 @@ func (c *cluster) restart(ctx context.Context, i int) error {
 }
 
 func (c *cluster) kill(i int) {
+	c.signal(i)
+	c.reap(i)
+}
+
+// signal asks node i to stop; reap waits until it did, killing it after 5 s.
+func (c *cluster) signal(i int) {
+	if p := c.nodes[i]; p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+}
+
+func (c *cluster) reap(i int) {
 	p := c.nodes[i]
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
 	case <-time.After(5 * time.Second):
@@ -230,9 +241,13 @@ func (c *cluster) kill(i int) {
 	}
 }
 
+// stop stops the three nodes at once.
 func (c *cluster) stop() {
 	for i := range c.nodes {
-		c.kill(i)
+		c.signal(i)
+	}
+	for i := range c.nodes {
+		c.reap(i)
 	}
 }
 

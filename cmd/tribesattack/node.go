@@ -20,9 +20,8 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/membership/mcast"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
@@ -56,9 +55,9 @@ type nodeStats struct {
 	Ready            bool   `json:"ready"`
 }
 
-// node is one cluster node of the suite: a channel on transport/nio, a session manager
+// suiteNode is one cluster node of the suite: a channel on transport/nio, a session manager
 // holding sessions, a steady acked load to its peers and a control endpoint.
-type node struct {
+type suiteNode struct {
 	name  string
 	ch    *channel.Channel
 	cl    *delta.Cluster
@@ -74,9 +73,9 @@ type node struct {
 }
 
 type nodeFlags struct {
-	name, id, static, mcastAddr, encryptKey, ctrl, peers string
-	port, mcastPort, nofile, load                        int
-	firstFrameTimeout, frameTimeout, lifetime            time.Duration
+	name, id, static, mcastAddr, interceptors, ctrl, peers string
+	port, mcastPort, nofile, load                          int
+	firstFrameTimeout, frameTimeout, lifetime              time.Duration
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -91,7 +90,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&f.mcastPort, "mcast-port", mcast.DefaultPort, "multicast port")
 	fs.StringVar(&f.peers, "peers", "", "members the steady load goes to, host:port:id, comma separated")
 	fs.IntVar(&f.load, "load", 0, "acked messages per second to each peer (0: no load)")
-	fs.StringVar(&f.encryptKey, "encrypt-key", "", "hex AES key: put the encrypt interceptor on the channel")
+	fs.StringVar(&f.interceptors, "interceptors", "", "interceptor stack, as interceptors.Build reads it")
 	fs.IntVar(&f.nofile, "nofile", 0, "RLIMIT_NOFILE of the process (0: unchanged)")
 	fs.DurationVar(&f.firstFrameTimeout, "first-frame-timeout", 0, "nio FirstFrameTimeout (0: default)")
 	fs.DurationVar(&f.frameTimeout, "frame-timeout", 0, "nio FrameTimeout (0: default)")
@@ -144,49 +143,31 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func newNode(f nodeFlags, log *slog.Logger) (*node, error) {
-	cfg := nio.DefaultConfig()
-	cfg.Port, cfg.AutoBind, cfg.Logger = f.port, 1, log
-	cfg.FirstFrameTimeout, cfg.FrameTimeout = f.firstFrameTimeout, f.frameTimeout
-	tr, err := nio.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	var ms channel.MembershipService
+func newNode(f nodeFlags, log *slog.Logger) (*suiteNode, error) {
+	tr := nio.DefaultConfig()
+	tr.Port, tr.AutoBind = f.port, 1
+	tr.FirstFrameTimeout, tr.FrameTimeout = f.firstFrameTimeout, f.frameTimeout
+	cfg := node.Config{Transport: &tr, Interceptors: f.interceptors, Logger: log}
 	if f.mcastAddr != "" {
-		mc := mcast.DefaultConfig()
-		mc.Address, mc.Port, mc.Bind, mc.JoinWait, mc.Logger = f.mcastAddr, f.mcastPort, "127.0.0.1", 0, log
-		if ms, err = mcast.New(mc); err != nil {
-			return nil, err
-		}
+		mc := mcast.DefaultLocalConfig()
+		mc.Address, mc.Port, mc.JoinWait = f.mcastAddr, f.mcastPort, 0
+		cfg.Multicast = &mc
 	} else {
 		members, err := wire.ParseMemberList(f.static)
 		if err != nil {
 			return nil, err
 		}
-		ms = static.New(members...)
+		cfg.StaticMembers = members
 	}
-	id, err := wire.ParseUniqueID(f.id)
+	var err error
+	if cfg.UniqueID, err = wire.ParseUniqueID(f.id); err != nil {
+		return nil, err
+	}
+	ch, err := node.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	var stack []channel.Interceptor
-	if f.encryptKey != "" {
-		key, err := interceptors.KeyFromHex(f.encryptKey)
-		if err != nil {
-			return nil, err
-		}
-		enc, err := interceptors.NewEncrypt(interceptors.EncryptConfig{Key: key})
-		if err != nil {
-			return nil, err
-		}
-		stack = append(stack, enc)
-	}
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: ms, UniqueID: id, Interceptors: stack, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	n := &node{name: f.name, ch: ch, delivered: map[string]uint64{}, failed: map[string]uint64{}, lastSeq: map[string]uint64{}}
+	n := &suiteNode{name: f.name, ch: ch, delivered: map[string]uint64{}, failed: map[string]uint64{}, lastSeq: map[string]uint64{}}
 	if n.peers, err = wire.ParseMemberList(f.peers); err != nil {
 		return nil, err
 	}
@@ -198,13 +179,13 @@ func newNode(f nodeFlags, log *slog.Logger) (*node, error) {
 }
 
 // Accept takes the load's messages; session messages go to the session cluster.
-func (n *node) Accept(msg *channel.Message) bool {
+func (n *suiteNode) Accept(msg *channel.Message) bool {
 	return strings.HasPrefix(string(msg.Data), loadPrefix)
 }
 
 // MessageReceived counts a load message, and counts it stale when its sequence number is
 // not newer than the last one from its sender.
-func (n *node) MessageReceived(msg *channel.Message) error {
+func (n *suiteNode) MessageReceived(msg *channel.Message) error {
 	fields := strings.Fields(string(msg.Data))
 	if len(fields) < 3 {
 		return nil
@@ -226,7 +207,7 @@ func (n *node) MessageReceived(msg *channel.Message) error {
 
 // loadTo sends rate use_ack,sync messages a second to peer, one at a time, while the
 // membership has it.
-func (n *node) loadTo(ctx context.Context, peer wire.Member, rate int) {
+func (n *suiteNode) loadTo(ctx context.Context, peer wire.Member, rate int) {
 	addr := peer.Addr()
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
@@ -256,13 +237,13 @@ func (n *node) loadTo(ctx context.Context, peer wire.Member, rate int) {
 	}
 }
 
-func (n *node) count(m map[string]uint64, addr string) {
+func (n *suiteNode) count(m map[string]uint64, addr string) {
 	n.mu.Lock()
 	m[addr]++
 	n.mu.Unlock()
 }
 
-func (n *node) stats() nodeStats {
+func (n *suiteNode) stats() nodeStats {
 	st := nodeStats{Received: n.received.Load(), Stale: n.stale.Load(), Sessions: n.m.Len(),
 		Members: len(n.ch.Members()), Healthy: n.ch.Healthy(), Ready: n.m.Ready(),
 		NonMemberDropped: n.ch.Stats().NonMemberDropped, RefusedNonMember: n.cl.Stats().RefusedNonMember, SessionsServed: n.m.Stats().SessionsServed}
@@ -280,7 +261,7 @@ func (n *node) stats() nodeStats {
 }
 
 // createSessions creates k sessions owned by this node, replicated with acks.
-func (n *node) createSessions(ctx context.Context, k int) error {
+func (n *suiteNode) createSessions(ctx context.Context, k int) error {
 	if err := n.m.WaitReady(ctx); err != nil {
 		return err
 	}
@@ -299,7 +280,7 @@ func (n *node) createSessions(ctx context.Context, k int) error {
 	return nil
 }
 
-func (n *node) mux() *http.ServeMux {
+func (n *suiteNode) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(n.stats())
