@@ -44,7 +44,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tribesattack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	short := fs.Bool("short", false, "1 s of baseline and 2 s of attack instead of 2 s and 5 s")
+	short := fs.Bool("short", false, "1 s of baseline and 2.5 s of attack instead of 2 s and 5 s")
 	only := fs.String("run", "", "run only the attacks whose name contains this")
 	verbose := fs.Bool("v", false, "print the end of the target's log after each attack")
 	duration := fs.Duration("duration", 0, "length of each attack (default 5s, 2.5s with -short)")

@@ -72,6 +72,7 @@ type suiteNode struct {
 	stale     atomic.Uint64
 }
 
+// nodeFlags are the flags of a node process (see runNode).
 type nodeFlags struct {
 	name, id, static, mcastAddr, interceptors, ctrl, peers string
 	port, mcastPort, nofile, load                          int
