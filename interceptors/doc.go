@@ -35,8 +35,10 @@
 // order: the first interceptor is the closest to the application. The rules that matter:
 // Order above MessageDispatch; Encrypt, Order, Fragmentation and TwoPhaseCommit above the
 // TCP failure detector; compression above Encrypt; Fragmentation low in the stack, so that
-// its maxSize bounds what goes on the wire. docs/interceptors.md explains them, and how to
-// write an interceptor (see also Example_customInterceptor).
+// its maxSize bounds what goes on the wire; with static membership, ping above the TCP
+// failure detector. docs/interceptors.md explains them, lists the orders Build logs a
+// warning for (or refuses, where the stack cannot work: Encrypt below the detector), and
+// shows how to write an interceptor (see also Example_customInterceptor).
 //
 // # Concurrency
 //

@@ -36,6 +36,8 @@
 //	writeObject/writeExternal data   BlockData between the values of an annotation
 //	TC_RESET (top level only)        Reset
 //
+// Other Go types (int, uint, Go maps, structs) are not written: ErrType.
+//
 // A mapped class arriving with another serialVersionUID than the JDK's is an
 // ErrSUIDMismatch; one with the JDK's SUID but an unusual descriptor (other fields or
 // flags, class annotations) decodes generically as an *Object.

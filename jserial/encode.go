@@ -21,7 +21,10 @@ type EncoderConfig struct {
 }
 
 // Encoder writes values as one serialization stream: the header before the first
-// value, then each value, sharing the handle table as ObjectOutputStream does.
+// value, then each value, sharing the handle table as ObjectOutputStream does. As
+// there, an object written again is only a back-reference, and values written must
+// not be modified until the next Reset: the table identifies them by address, and the
+// Encoder keeps the values it was given alive, not parts cut out of them later.
 type Encoder struct {
 	w       io.Writer
 	buf     []byte
@@ -56,6 +59,9 @@ type refKey struct {
 // NewEncoder returns an Encoder writing to w. Each Encode call writes its bytes to w
 // with one Write.
 func NewEncoder(w io.Writer, cfg EncoderConfig) (*Encoder, error) {
+	if w == nil {
+		return nil, errors.New("jserial: NewEncoder with a nil io.Writer")
+	}
 	if cfg.MaxDepth < 0 {
 		return nil, errors.New("jserial: negative EncoderConfig.MaxDepth")
 	}
@@ -160,7 +166,27 @@ func (s *encState) blockData(b BlockData) {
 		s.buf = append(s.buf, tcBlockDataLong)
 		s.u32(uint32(len(b)))
 	}
+	s.write(b)
+}
+
+// write appends b (a string or byte slice); in place while the buffer has room, without
+// storing the slice pointer (no GC write barrier).
+func (s *encState) write(b []byte) {
+	if n := len(s.buf); cap(s.buf)-n >= len(b) {
+		s.buf = s.buf[:n+len(b)]
+		copy(s.buf[n:], b)
+		return
+	}
 	s.buf = append(s.buf, b...)
+}
+
+func (s *encState) writeString(x string) {
+	if n := len(s.buf); cap(s.buf)-n >= len(x) {
+		s.buf = s.buf[:n+len(x)]
+		copy(s.buf[n:], x)
+		return
+	}
+	s.buf = append(s.buf, x...)
 }
 
 // u16, u32 and u64 append big-endian integers. They append to s.buf in place (no
@@ -253,8 +279,8 @@ func (s *encState) value1(v any) error {
 		s.u64(math.Float64bits(x))
 	case UUID:
 		s.object(uuidDesc, refKey{})
-		s.buf = append(s.buf, x[8:]...)
-		s.buf = append(s.buf, x[:8]...)
+		s.write(x[8:])
+		s.write(x[:8])
 	case time.Time:
 		s.object(dateDesc, refKey{})
 		s.buf = append(s.buf, tcBlockData, 8)
@@ -265,7 +291,7 @@ func (s *encState) value1(v any) error {
 			s.buf = append(s.buf, tcNull)
 		} else if k := sliceKey(x, kindBytes); !s.ref(k) {
 			s.arrayHead(bytesDesc, k, len(x))
-			s.buf = append(s.buf, x...)
+			s.write(x)
 		}
 	case []bool:
 		if x == nil {
@@ -448,13 +474,24 @@ func (s *encState) arrayHead(cd *ClassDesc, k refKey, n int) {
 // str writes a string; the same Go string memory written twice is a back-reference.
 func (s *encState) str(x string) {
 	k := refKey{p: uintptr(unsafe.Pointer(unsafe.StringData(x))), n: int64(len(x)), k: kindString}
-	if s.ref(k) {
+	// One probe finds an earlier write or takes the next handle (nothing else takes
+	// one before the string's own).
+	if h, found := s.handles.getOrPut(k, s.next); found {
+		s.buf = append(s.buf, tcReference)
+		s.u32(uint32(baseWireHandle + h))
 		return
 	}
-	s.newString(x, k)
+	s.stringBody(x)
+	s.next++
 }
 
 func (s *encState) newString(x string, k refKey) {
+	s.stringBody(x)
+	s.assign(k)
+}
+
+// stringBody writes TC_STRING or TC_LONGSTRING and the text.
+func (s *encState) stringBody(x string) {
 	n, plain := mutf8Len(x)
 	if n <= 0xFFFF {
 		s.buf = append(s.buf, tcString)
@@ -464,11 +501,10 @@ func (s *encState) newString(x string, k refKey) {
 		s.u64(uint64(n))
 	}
 	if plain {
-		s.buf = append(s.buf, x...)
+		s.writeString(x)
 	} else {
 		s.buf = appendMUTF8(s.buf, x)
 	}
-	s.assign(k)
 }
 
 // utf writes a u2-length modified UTF-8 string.
@@ -479,7 +515,7 @@ func (s *encState) utf(x string) error {
 	}
 	s.u16(uint16(n))
 	if plain {
-		s.buf = append(s.buf, x...)
+		s.writeString(x)
 	} else {
 		s.buf = appendMUTF8(s.buf, x)
 	}
@@ -523,7 +559,7 @@ func (s *encState) classDesc(cd *ClassDesc) error {
 
 func (s *encState) newClassDesc(cd *ClassDesc, k refKey) error {
 	if cd.wire != nil { // a JDK descriptor without object fields: constant bytes
-		s.buf = append(s.buf, cd.wire...)
+		s.write(cd.wire)
 		s.assign(k)
 		return s.classDesc(cd.Super)
 	}
@@ -701,7 +737,7 @@ func (s *encState) bigInteger(z *big.Int) error {
 	s.u32(uint32(int32(z.Sign())))
 	mag := z.Bytes()
 	s.arrayHead(bytesDesc, refKey{}, len(mag))
-	s.buf = append(s.buf, mag...)
+	s.write(mag)
 	s.buf = append(s.buf, tcEndBlockData)
 	return nil
 }
@@ -912,6 +948,25 @@ func (t *handleTable) get(k refKey) (int32, bool) {
 		case refKey{}:
 			return 0, false
 		}
+	}
+}
+
+// getOrPut returns the handle of k, or stores v for it and reports false.
+func (t *handleTable) getOrPut(k refKey, v int32) (int32, bool) {
+	if 2*(t.used+1) > len(t.keys) {
+		t.grow()
+	}
+	i := t.slot(k)
+	for {
+		switch t.keys[i] {
+		case k:
+			return t.vals[i], true
+		case refKey{}:
+			t.keys[i], t.vals[i] = k, v
+			t.used++
+			return 0, false
+		}
+		i = (i + 1) & (len(t.keys) - 1)
 	}
 }
 

@@ -120,8 +120,17 @@ func TestLimits(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewDecoder(nil, DecoderConfig{MaxDepth: -1}); err == nil {
+	if _, err := NewDecoder(bytes.NewReader(nil), DecoderConfig{MaxDepth: -1}); err == nil {
 		t.Fatal("negative limit accepted")
+	}
+	if _, err := NewDecoder(nil, DecoderConfig{}); err == nil {
+		t.Fatal("nil reader accepted")
+	}
+	if _, err := NewEncoder(nil, EncoderConfig{}); err == nil {
+		t.Fatal("nil writer accepted")
+	}
+	if _, err := NewEncoder(io.Discard, EncoderConfig{MaxDepth: -1}); err == nil {
+		t.Fatal("negative MaxDepth accepted")
 	}
 }
 

@@ -3,6 +3,7 @@ package jserial
 import (
 	"encoding/binary"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Java strings travel in "modified UTF-8": U+0000 as C0 80, characters outside the
@@ -99,11 +100,10 @@ func wtf8Surrogate(s string, i int) bool {
 // mutf8Len returns the length of s in modified UTF-8 and whether it is plain ASCII
 // without NUL (then the bytes are s itself).
 func mutf8Len(s string) (n int, plain bool) {
-	i := 0
-	for ; i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-		uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56); i += 8 {
+	if plainASCII(unsafe.Slice(unsafe.StringData(s), len(s))) { // read only
+		return len(s), true
 	}
-	n, plain = i, true
+	i := 0
 	for i < len(s) {
 		c := s[i]
 		if c != 0 && c < 0x80 {

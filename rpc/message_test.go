@@ -3,6 +3,8 @@ package rpc
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/gotribes/tribes/jserial"
@@ -69,6 +71,14 @@ func FuzzUnmarshal(f *testing.F) {
 		{reply: true, noChannel: true, uuid: []byte{1, 2}, rpcID: []byte("x")},
 	} {
 		b, err := m.marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	golden, _ := filepath.Glob(filepath.Join("testdata", "*.ser"))
+	for _, name := range golden {
+		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
 		}

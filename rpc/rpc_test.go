@@ -203,7 +203,7 @@ func TestStalledMember(t *testing.T) {
 		<-release
 		return "late", nil
 	})})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	// OptAsync: the in-memory transport delivers synchronously, and the stalled handler
 	// must not hold up the caller's send.

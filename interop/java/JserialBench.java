@@ -11,7 +11,8 @@ import java.util.Arrays;
  * the way Tribes serializes a message: a new ObjectOutputStream / ObjectInputStream per
  * object (XByteBuffer.serialize / deserialize). Subcommand jserial-bench
  * [--warmup-ms 3000] [--measure-ms 1000] [--rounds 5] [--golden FILE]; prints the best
- * round: {"event":"jserialBench","encodeNs":x,"decodeNs":x,"bytes":n,...}.
+ * round of wall time and of process CPU time per operation:
+ * {"event":"jserialBench","encodeNs":x,"decodeNs":x,"encodeCpuNs":x,"decodeCpuNs":x,"bytes":n,...}.
  */
 final class JserialBench {
 
@@ -33,10 +34,17 @@ final class JserialBench {
         }
     }
 
-    /** Runs op for about millis ms and returns ns per operation. */
-    static double time(long millis, Op op) throws Exception {
+    static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
+    /**
+     * Runs op for about millis ms and returns {wall ns, process CPU ns} per operation
+     * (CPU time of all the JVM's threads: GC and JIT included).
+     */
+    static double[] time(long millis, Op op) throws Exception {
         long sink = 0;
         long n = 0;
+        long cpu0 = OS.getProcessCpuTime();
         long start = System.nanoTime();
         long end = start + millis * 1_000_000L;
         long now;
@@ -47,10 +55,11 @@ final class JserialBench {
             n += 100;
             now = System.nanoTime();
         } while (now < end);
+        long cpu = OS.getProcessCpuTime() - cpu0;
         if (sink == 42) {
             System.err.println("sink");
         }
-        return (double) (now - start) / n;
+        return new double[] {(double) (now - start) / n, (double) cpu / n};
     }
 
     interface Op {
@@ -73,13 +82,18 @@ final class JserialBench {
         Op dec = () -> ((java.util.Map<?, ?>) decode(bytes)).size();
         time(warmupMs, enc);
         time(warmupMs, dec);
-        double encNs = Double.MAX_VALUE;
-        double decNs = Double.MAX_VALUE;
+        double[] encNs = {Double.MAX_VALUE, Double.MAX_VALUE};
+        double[] decNs = {Double.MAX_VALUE, Double.MAX_VALUE};
         for (int r = 0; r < rounds; r++) {
-            encNs = Math.min(encNs, time(measureMs, enc));
-            decNs = Math.min(decNs, time(measureMs, dec));
+            double[] e = time(measureMs, enc);
+            double[] d = time(measureMs, dec);
+            for (int i = 0; i < 2; i++) {
+                encNs[i] = Math.min(encNs[i], e[i]);
+                decNs[i] = Math.min(decNs[i], d[i]);
+            }
         }
-        Json.event("jserialBench").put("encodeNs", Math.round(encNs)).put("decodeNs", Math.round(decNs))
+        Json.event("jserialBench").put("encodeNs", Math.round(encNs[0])).put("decodeNs", Math.round(decNs[0]))
+                .put("encodeCpuNs", Math.round(encNs[1])).put("decodeCpuNs", Math.round(decNs[1]))
                 .put("bytes", bytes.length).put("warmupMs", warmupMs).put("measureMs", measureMs)
                 .put("rounds", rounds).put("java", System.getProperty("java.version")).emit();
         return 0;

@@ -1,4 +1,10 @@
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.Serializable;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,13 +19,14 @@ import org.apache.catalina.tribes.Member;
 import org.apache.catalina.tribes.group.Response;
 import org.apache.catalina.tribes.group.RpcCallback;
 import org.apache.catalina.tribes.group.RpcChannel;
+import org.apache.catalina.tribes.group.RpcMessage;
 
 /**
  * Serializable messages and RpcChannel for the test peer: the node options --rpc ID
  * (an RpcChannel with that id, ISO-8859-1), --rpc-stall-prefix STR (requests that are
  * Strings starting with STR block until the command rpc-release or quit) and
- * --rpc-reply-options N; the commands sendobj, rpc and rpc-release; the bench-rpc
- * subcommand. See README.md.
+ * --rpc-reply-options N; the commands sendobj, rpc and rpc-release; the bench-rpc and
+ * rpc-golden subcommands. See README.md.
  */
 final class RpcPeer implements RpcCallback {
 
@@ -243,5 +250,62 @@ final class RpcPeer implements RpcCallback {
                 .emit();
         n.stop();
         return 0;
+    }
+
+    // ----------------------------------------------------------- rpc-golden
+
+    /**
+     * rpc-golden OUTDIR: writes RpcMessage and NoRpcChannelReply streams as GroupChannel
+     * sends them (one ObjectOutputStream.writeObject each) for rpc/golden_test.go, after
+     * reading each back.
+     */
+    static int golden(String outdir) throws Exception {
+        byte[] uuid = new byte[16];
+        for (int i = 0; i < uuid.length; i++) {
+            uuid[i] = (byte) i;
+        }
+        byte[] id = "test-rpc".getBytes(StandardCharsets.ISO_8859_1);
+        byte[] longId = TribesPeer.content(2000, 0, new byte[0]);
+        HashMap<String, Serializable> map = new HashMap<>();
+        map.put("a", 1);
+        map.put("b", "two");
+        Path dir = Path.of(outdir);
+        Files.createDirectories(dir);
+        write(dir, "request.ser", new RpcMessage(id, uuid, "hello"));
+        write(dir, "reply_map.ser", reply(new RpcMessage(id, uuid, map)));
+        write(dir, "reply_null.ser", reply(new RpcMessage(id, uuid, null)));
+        write(dir, "request_long_id.ser", new RpcMessage(longId, uuid, new Value("gopher", 6)));
+        write(dir, "norpc.ser", new RpcMessage.NoRpcChannelReply(id, uuid));
+        Json.event("goldenDone").put("dir", outdir).emit();
+        return 0;
+    }
+
+    /** Sets the protected reply flag, as RpcChannel does before sending a reply. */
+    static RpcMessage reply(RpcMessage m) throws Exception {
+        java.lang.reflect.Field f = RpcMessage.class.getDeclaredField("reply");
+        f.setAccessible(true);
+        f.setBoolean(m, true);
+        return m;
+    }
+
+    static void write(Path dir, String name, RpcMessage m) throws Exception {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bos)) {
+            out.writeObject(m);
+        }
+        byte[] b = bos.toByteArray();
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(b))) {
+            Object back = in.readObject();
+            if (back.getClass() != m.getClass() || !back.toString().endsWith("msg=" + valueOf(m))) {
+                throw new IllegalStateException(name + " reads back as " + back);
+            }
+        }
+        Files.write(dir.resolve(name), b);
+    }
+
+    /** The message part of RpcMessage.toString. */
+    static String valueOf(RpcMessage m) {
+        String s = m.toString();
+        return s.substring(s.indexOf("; msg=") + 6);
     }
 }

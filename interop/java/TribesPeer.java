@@ -96,6 +96,12 @@ public final class TribesPeer {
                     }
                     rc = Golden.run(a.positional.get(0));
                     break;
+                case "rpc-golden":
+                    if (a.positional.size() != 1) {
+                        usage("rpc-golden needs exactly one output directory");
+                    }
+                    rc = RpcPeer.golden(a.positional.get(0));
+                    break;
                 case "jserial-golden":
                     if (a.positional.size() != 1) {
                         usage("jserial-golden needs exactly one output directory");

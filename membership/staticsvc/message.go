@@ -15,6 +15,9 @@ const (
 	memberMessageClass = "org.apache.catalina.tribes.membership.StaticMembershipProvider$MemberMessage"
 	memberMessageSUID  = 1
 	memberImplClass    = "org.apache.catalina.tribes.membership.MemberImpl"
+	// The classes of the RPCs the messages travel in (package rpc).
+	rpcMessageClass = "org.apache.catalina.tribes.group.RpcMessage"
+	noRPCReplyClass = "org.apache.catalina.tribes.group.RpcMessage$NoRpcChannelReply"
 
 	// MemberImplSUID is the computed serialVersionUID of MemberImpl in Tomcat 10.1.40+ and
 	// 11.0.6+. Java refuses a Member written with another one, so a cluster of older

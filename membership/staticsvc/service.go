@@ -1,6 +1,7 @@
 package staticsvc
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/rpc"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -102,7 +104,7 @@ type runState struct {
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the ping goroutine ended (nil if there is none)
 	unlisten func()
-	rpc      *rpcEndpoint
+	rpc      *rpc.Channel
 }
 
 // New returns a static membership service. It checks the configuration only; nothing
@@ -197,7 +199,16 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	ch := s.ch
 	s.mu.Unlock()
 
-	r.rpc = newRPCEndpoint(ch, s.id, s)
+	rc, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver})
+	if err != nil {
+		s.mu.Lock()
+		s.run = nil
+		s.running &^= svc
+		s.mu.Unlock()
+		cancel()
+		return fmt.Errorf("staticsvc: %w", err)
+	}
+	r.rpc = rc
 	r.unlisten = ch.AddMessageListener(stopListener{s})
 	s.announce(ctx, r, msgStart)
 	if s.cfg.PingInterval > 0 {
@@ -232,7 +243,7 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 		err = s.sendPlain(ctx, ch, to, memberMessage{typ: msgStop, member: local, id: s.id})
 	}
 	r.unlisten()
-	r.rpc.close()
+	_ = r.rpc.Close()
 	s.update(func(now time.Time) (added, gone []channel.Member) {
 		for k, e := range s.view {
 			gone = append(gone, e.m)
@@ -330,18 +341,30 @@ func (s *Service) announce(ctx context.Context, r *runState, typ int32) {
 	s.mu.Lock()
 	ch := s.ch
 	s.mu.Unlock()
-	msg := memberMessage{typ: typ, member: ch.LocalMember(), id: s.id}
+	msg, err := s.cls.object(memberMessage{typ: typ, member: ch.LocalMember(), id: s.id})
+	if err != nil {
+		s.log.Error("tribes static membership: encode "+typeName(typ), "err", err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
 	defer cancel()
-	replies, err := r.rpc.call(ctx, to, msg)
-	for _, m := range replies {
-		s.heard(m)
+	resps, err := r.rpc.Call(ctx, to, msg, rpc.AllReply, s.cfg.SendOptions)
+	replies := 0
+	for _, resp := range resps {
+		m, derr := decode(resp.Message)
+		if derr != nil || !m.is(s.id) {
+			s.log.Warn("tribes static membership: bad reply to "+typeName(typ), "from", resp.Member.String(), "err", derr)
+			continue
+		}
+		replies++
+		s.heard(m.member)
 	}
-	if err != nil && ctx.Err() == nil {
+	// A member that does not answer in time is not an error: it expires.
+	if faulty := channel.FaultyMembers(err); len(faulty) > 0 {
 		s.log.Warn("tribes static membership: "+typeName(typ)+" failed", "err", err)
-		s.dropFaulty(channel.FaultyMembers(err))
+		s.dropFaulty(faulty)
 	}
-	if typ == msgStart && len(replies) == 0 {
+	if typ == msgStart && replies == 0 {
 		s.log.Warn("tribes static membership: no replies to MSG_START", "members", len(to))
 	}
 }
@@ -462,15 +485,15 @@ func (s *Service) active() bool {
 
 // replyRequest answers a START or PING (StaticMembershipProvider.replyRequest): the sender
 // is alive, and the reply is the same message carrying the local member. Other messages
-// get no answer (a null reply).
-func (s *Service) replyRequest(v any) any {
+// get a null reply.
+func (s *Service) replyRequest(v any, from channel.Member) (any, error) {
 	m, err := decode(v)
 	if err != nil {
-		s.log.Warn("tribes static membership: bad request", "err", err)
-		return nil
+		s.log.Warn("tribes static membership: bad request", "from", from.String(), "err", err)
+		return nil, nil
 	}
 	if !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
-		return nil
+		return nil, nil
 	}
 	s.heard(m.member)
 	s.mu.Lock()
@@ -479,14 +502,13 @@ func (s *Service) replyRequest(v any) any {
 	m.member = ch.LocalMember()
 	o, err := s.cls.object(m)
 	if err != nil {
-		s.log.Error("tribes static membership: encode reply", "err", err)
-		return nil
+		return nil, fmt.Errorf("staticsvc: encode reply: %w", err)
 	}
-	return o
+	return o, nil
 }
 
 // leftOver takes a late reply to a START or PING as a sign of life.
-func (s *Service) leftOver(v any) {
+func (s *Service) leftOver(v any, _ channel.Member) {
 	m, err := decode(v)
 	if err != nil || !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
 		return
@@ -538,7 +560,8 @@ func (s *Service) sendPlain(ctx context.Context, ch *channel.Channel, to []chann
 }
 
 // Owns reports whether msg is one of the member protocol's messages of this service: a
-// member message with its membership id, or an RPC request or reply with that id. The
+// member message with its membership id, or an RPC request or reply (RpcMessage,
+// NoRpcChannelReply) whose stream carries that id, which is its rpc id. The
 // service handles those itself; an application listener that accepts every message can
 // use Owns to leave them alone.
 func (s *Service) Owns(msg *channel.Message) bool {
@@ -549,5 +572,6 @@ func (s *Service) Owns(msg *channel.Message) bool {
 		m, err := unmarshal(msg.Data)
 		return err == nil && m.is(s.id)
 	}
-	return isRPC(msg.Data, s.id)
+	return (startsWithClass(msg.Data, rpcMessageClass) || startsWithClass(msg.Data, noRPCReplyClass)) &&
+		bytes.Contains(msg.Data, s.id)
 }
