@@ -152,6 +152,27 @@ func TestLocalMemberOverLimit(t *testing.T) {
 	})
 }
 
+// A payload update over the limit is not announced: the others would refuse it.
+func TestUpdateLocalMemberOverLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := &fakeNet{}
+		a := startFake(t, nw, 1, func(c *Config) { c.MaxPayloadSize = 10 })
+		b := startFake(t, nw, 2, func(c *Config) { c.MaxPayloadSize = 10 })
+		synctest.Wait()
+		ok, big := a.m, a.m
+		ok.Payload, big.Payload = []byte("fits"), make([]byte, 11)
+		a.s.UpdateLocalMember(ok)
+		synctest.Wait()
+		a.s.UpdateLocalMember(big)
+		time.Sleep(2 * DefaultFrequency) // heartbeats go out meanwhile
+		synctest.Wait()
+		got, found := b.s.Member(a.m.Key())
+		if !found || string(got.Payload) != "fits" || b.s.Stats().OversizedHeartbeats != 0 {
+			t.Fatalf("B sees A with payload %q (found %v), oversized %d", got.Payload, found, b.s.Stats().OversizedHeartbeats)
+		}
+	})
+}
+
 func TestLimitsConfig(t *testing.T) {
 	c := DefaultLocalConfig()
 	s, err := c.normalize()

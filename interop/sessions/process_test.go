@@ -6,19 +6,21 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/internal/netbench"
 )
 
-// sessionsNode starts `tribesdemo sessions` on loopback with the membership flags given
-// and the ping,tcpfailure stack (whose verification keeps peers out of the member list
-// for a moment after start), waits for its "ready" line and returns it with the page's URL.
-func sessionsNode(t *testing.T, bin, route string, membership ...string) (*netbench.Proc, map[string]any, string) {
+// sessionsNode starts `tribesdemo sessions` on loopback with the flags given (membership
+// and others) and the ping,tcpfailure stack (whose verification keeps peers out of the
+// member list for a moment after start), waits for its "ready" line and returns it with
+// the page's URL.
+func sessionsNode(t *testing.T, bin, route string, flags ...string) (*netbench.Proc, map[string]any, string) {
 	t.Helper()
 	args := append([]string{"sessions", "--bind", "127.0.0.1", "--interceptors", "ping,tcpfailure",
-		"--http", "127.0.0.1:0", "--route", route, "--acked", "--seconds", "120"}, membership...)
+		"--http", "127.0.0.1:0", "--route", route, "--acked", "--seconds", "120"}, flags...)
 	p := netbench.StartProc(t, route, netbench.ProcOptions{}, append([]string{bin}, args...)...)
 	p.Started(t, 30*time.Second)
 	var ready map[string]any
@@ -44,7 +46,7 @@ func sessionsNode(t *testing.T, bin, route string, membership ...string) (*netbe
 }
 
 // visit GETs url's page as JSON with the session cookie (none: a new session) and returns
-// the counter and the cookie.
+// the counter and the cookie (the one sent, unless the response set another).
 func visit(t *testing.T, url, cookie string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url+"?format=json", nil)
@@ -134,4 +136,31 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Behind a balancer without stickiness, --route-binder=false keeps the session id as it
+// is when another node serves it; by default it is renamed to that node's route.
+func TestRouteBinderFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts tribesdemo processes")
+	}
+	bin := netbench.Tribesdemo(t)
+	for _, binder := range []bool{true, false} {
+		t.Run(fmt.Sprint("route-binder=", binder), func(t *testing.T) {
+			group, mport := netbench.Group(t.Name())
+			flags := []string{"--port", "4300", "--autobind", "200", "--mcast-addr", group,
+				"--mcast-port", strconv.Itoa(mport), "--mcast-bind", "127.0.0.1", "--route-binder=" + strconv.FormatBool(binder)}
+			_, _, url1 := sessionsNode(t, bin, "node1", flags...)
+			_, _, url2 := sessionsNode(t, bin, "node2", flags...)
+			_, id := visit(t, url1, "")
+			n, after := visit(t, url2, id)
+			if n != 2 {
+				t.Fatalf("counter %d on the other node", n)
+			}
+			renamed := after != id
+			if renamed != binder || binder && !strings.HasSuffix(after, ".node2") || !binder && !strings.HasSuffix(after, ".node1") {
+				t.Errorf("id %s served by node2 came back as %s", id, after)
+			}
+		})
+	}
 }
