@@ -139,7 +139,8 @@ func lyingLength(ctx context.Context, c *cluster) (outcome, error) {
 
 // held runs n workers that each open a connection, hold it with hold (which returns when
 // the connection fails or ctx ends) and open another when the target closed it. A
-// connection still open at the end although older than grace is a breach.
+// connection still open at the end although older than grace is a breach; so is every
+// connection if the target closed none.
 func held(ctx context.Context, c *cluster, n int, grace time.Duration, what string,
 	hold func(ctx context.Context, conn net.Conn, closed chan bool)) outcome {
 	var opened, closed, survivors atomic.Int64
@@ -163,8 +164,12 @@ func held(ctx context.Context, c *cluster, n int, grace time.Duration, what stri
 			}
 		}
 	})
-	return outcome{note: fmt.Sprintf("%d %s connections, %d closed by the target, %d open past %v",
+	out := outcome{note: fmt.Sprintf("%d %s connections, %d closed by the target, %d open past %v",
 		opened.Load(), what, closed.Load(), survivors.Load(), grace), breaches: survivors.Load()}
+	if closed.Load() == 0 {
+		out.breaches = opened.Load()
+	}
+	return out
 }
 
 // slowloris keeps 100 connections that each start a frame of 1 000 bytes and send one

@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func defaultSuite(exe string, short bool) suiteConfig {
 	cfg := suiteConfig{exe: exe, baseline: 2 * time.Second, duration: 5 * time.Second, sessions: 50, load: 100,
-		firstFrame: time.Second, frame: 2 * time.Second}
+		firstFrame: 500 * time.Millisecond, frame: time.Second}
 	if short {
 		cfg.baseline, cfg.duration = time.Second, 2500*time.Millisecond
 	}
