@@ -52,7 +52,10 @@ type Config struct {
 	// logged at most a few times a minute per sender) and a synchronized-ack sender gets a
 	// FAIL_ACK (ErrNotMember). The check runs at the top of the chain, so what interceptors
 	// consume below it is never checked: membership notices, pings, failure-detector probes
-	// and coordination messages of a node that is not listed yet still work. Set it for
+	// and coordination messages of a node that is not listed yet still work, and so does a
+	// protocol run by listeners that implement NonMemberListener (the static membership
+	// protocol of membership/staticsvc over package rpc): they alone get the messages they
+	// take. Set it for
 	// applications that take messages from nodes outside the group (no Tomcat equivalent:
 	// Tribes delivers everything). A channel without a Membership service has no members to
 	// check against and delivers everything.
@@ -320,7 +323,8 @@ func (c *Channel) SendMessage(ctx context.Context, to []Member, msg *Message) er
 }
 
 func (c *Channel) deliver(msg *Message) error {
-	if !c.nonMembers && !c.fromMember(&msg.Source) {
+	member := c.nonMembers || c.fromMember(&msg.Source)
+	if !member && !c.wantedByNonMemberListener(msg) {
 		c.nonMember.Add(1)
 		addr := msg.Source.Addr()
 		c.rlog.Log(slog.LevelWarn, addr, "non-member", "tribes channel dropping a message from a non-member",
@@ -332,7 +336,7 @@ func (c *Channel) deliver(msg *Message) error {
 	var errs []error
 	accepted := false
 	for _, e := range *c.msgL.Load() {
-		if !e.l.Accept(msg) {
+		if !member && !acceptsNonMember(e.l, msg) || member && !e.l.Accept(msg) {
 			continue
 		}
 		accepted = true
@@ -392,6 +396,22 @@ func (c *Channel) Health() error {
 		return true
 	})
 	return errors.Join(errs...)
+}
+
+// wantedByNonMemberListener reports whether a listener that takes messages from
+// non-members accepts msg.
+func (c *Channel) wantedByNonMemberListener(msg *Message) bool {
+	for _, e := range *c.msgL.Load() {
+		if acceptsNonMember(e.l, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+func acceptsNonMember(l MessageListener, msg *Message) bool {
+	n, ok := l.(NonMemberListener)
+	return ok && n.AcceptNonMember(msg)
 }
 
 // fromMember reports whether src is the local member or a member of the chain's view,

@@ -555,3 +555,40 @@ func TestWaitForMembers(t *testing.T) {
 		t.Fatalf("cancelled wait: %v", err)
 	}
 }
+
+// protoListener takes messages from non-members that start with "proto", as a membership
+// protocol over the channel does.
+type protoListener struct{ recorder }
+
+func (*protoListener) AcceptNonMember(m *channel.Message) bool {
+	return bytes.HasPrefix(m.Data, []byte("proto"))
+}
+
+// A NonMemberListener gets the messages of non-members it accepts; other listeners never
+// see them, and messages no such listener accepts are still dropped.
+func TestNonMemberListener(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a, b := newNode(t, nw), newNode(t, nw)
+	proto := &protoListener{}
+	b.ch.AddMessageListener(proto)
+	stranger := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 9, SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{1}}
+	send := func(data string) error {
+		return a.ch.SendMessage(context.Background(), []channel.Member{b.net.Member()},
+			&channel.Message{Options: channel.OptByteMessage | channel.OptUseAck | channel.OptSyncAck, Source: stranger, Data: []byte(data)})
+	}
+	if err := send("proto start"); err != nil {
+		t.Fatal(err)
+	}
+	if err := send("app data"); !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("app data from a stranger: %v", err)
+	}
+	if got := proto.data(); !slices.Equal(got, []string{"proto start"}) {
+		t.Fatalf("protocol listener got %q", got)
+	}
+	if got := b.rec.data(); len(got) != 0 {
+		t.Fatalf("plain listener got %q", got)
+	}
+	if st := b.ch.Stats(); st.NonMemberDropped != 1 || st.MessagesReceived != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}

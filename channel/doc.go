@@ -34,7 +34,9 @@
 // the local member nor a member the chain lists (Channel.Member) is dropped, counted in
 // Stats.NonMemberDropped and answered with FAIL_ACK to a synchronized-ack sender
 // (ErrNotMember). Interceptors below the top still see everything, so their own traffic
-// (membership notices, pings, failure-detector probes) works before a node is listed.
+// (membership notices, pings, failure-detector probes) works before a node is listed, and
+// listeners that implement NonMemberListener (a membership protocol over the channel) get
+// the messages of non-members they accept.
 // Config.AcceptNonMembers turns the check off; a channel without a membership service has
 // no members and does not check. Java Tribes has no such check.
 //

@@ -14,6 +14,16 @@ type MessageListener interface {
 	MessageReceived(msg *Message) error
 }
 
+// NonMemberListener is implemented by message listeners that take some messages from
+// senders that are not members (yet), such as a membership protocol running over the
+// channel (membership/staticsvc). The channel's sender check (Config.AcceptNonMembers)
+// hands a message of a non-member to the listeners whose AcceptNonMember returns true for
+// it, and only to them; other listeners never see it.
+type NonMemberListener interface {
+	MessageListener
+	AcceptNonMember(msg *Message) bool
+}
+
 // MessageListenerFunc adapts a function to a MessageListener that accepts every message.
 type MessageListenerFunc func(msg *Message) error
 

@@ -2,6 +2,7 @@ package jserial
 
 import (
 	"fmt"
+	"io"
 	"math"
 )
 
@@ -120,11 +121,15 @@ func (r *DataReader) fill() bool {
 	return len(r.cur) > 0
 }
 
-// Read reads up to len(p) bytes of block data (InputStream.read); it returns 0 and
-// no error at the end of the block data, as ObjectInputStream does.
+// Read reads up to len(p) bytes of block data (InputStream.read); at the end of the
+// block data (an object or the end of the contents next) it returns io.EOF, where
+// ObjectInputStream's read returns -1.
 func (r *DataReader) Read(p []byte) (int, error) {
-	if len(p) == 0 || !r.fill() {
+	if len(p) == 0 {
 		return 0, nil
+	}
+	if !r.fill() {
+		return 0, io.EOF
 	}
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]

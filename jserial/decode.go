@@ -104,6 +104,15 @@ var decPool = sync.Pool{New: func() any { return new(Decoder) }}
 // Unmarshal decodes a stream holding exactly one element (Tribes' payloads), with the
 // default limits.
 func Unmarshal(b []byte) (any, error) {
+	return UnmarshalConfig(b, DecoderConfig{})
+}
+
+// UnmarshalConfig is Unmarshal with the limits of cfg.
+func UnmarshalConfig(b []byte, cfg DecoderConfig) (any, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	d := decPool.Get().(*Decoder)
 	defer func() {
 		clear(d.handles)
@@ -112,7 +121,7 @@ func Unmarshal(b []byte) (any, error) {
 			decPool.Put(d)
 		}
 	}()
-	d.init(b, DecoderConfig{})
+	_ = d.init(b, cfg) // cfg is valid
 	v, err := d.Decode()
 	if err == io.EOF {
 		return nil, d.fail(ErrTruncated, "no element after the header")

@@ -8,6 +8,11 @@
 // descriptor, field values and custom data, and encodes back to the same bytes, so a Go
 // node can carry Java objects it does not understand.
 //
+// Unmarshal decodes a stream holding one object (what Tribes puts in a message),
+// UnmarshalConfig the same with limits, UnmarshalAll every element of a stream (also
+// block data between objects), and a Decoder reads them one at a time from an
+// io.Reader. Marshal, MarshalAppend and an Encoder write.
+//
 // # Mapping
 //
 //	Java                             Go
@@ -48,8 +53,8 @@
 // (TC_REFERENCE). The encoder does the same for pointers (*Object, *Map, ...), for
 // slices and strings (the same backing memory is the same object; the decoder gives
 // every string and array its own memory, so a decoded stream re-encodes with the same
-// references) and, as Java's valueOf caches do, for Boolean, Byte, and Short, Integer,
-// Long and Character values in -128..127. Values without identity in Go (time.Time,
+// references) and, as Java's valueOf caches do, for Boolean and Byte values and for
+// Short, Integer, Long and Character values in -128..127. Values without identity in Go (time.Time,
 // UUID, Float, Double, larger numbers) are written anew each time; a stream that shares
 // such an object, or holds two distinct Integer objects of a small value, decodes
 // correctly but re-encodes with a different handle layout. Go string literals with the
@@ -73,7 +78,8 @@
 //
 // DecoderConfig bounds nesting depth, handles, array and collection lengths and
 // stream size. No length read off the wire is allocated before it has been checked
-// against those limits and, for Unmarshal, against the bytes left. Errors are
+// against those limits and, for a byte slice, against the bytes left; reading an
+// io.Reader, buffers grow only with the data received. Errors are
 // *DecodeError values wrapping a sentinel (ErrTruncated, ErrUnknownTypeCode, ErrLimit,
 // ErrCycle, ErrSUIDMismatch, ...); the decoder never panics, which FuzzDecode checks.
 // A Decoder or Encoder is for one goroutine; Marshal and Unmarshal may be called
@@ -82,7 +88,9 @@
 // # Golden streams
 //
 // testdata/*.ser were written by the JVM's own ObjectOutputStream
-// (interop/java/JserialGolden.java). Regenerate them with
+// (interop/java/JserialGolden.java): JDK classes, custom Serializable and
+// Externalizable classes, and Tribes' RpcMessage, NoRpcChannelReply, MemberMessage,
+// ByteMessage and UniqueId. Regenerate them with
 //
 //	scripts/gen-jserial-golden.sh
 //

@@ -47,6 +47,46 @@ var (
 	stringDesc  = &ClassDesc{Name: "java.lang.String", SUID: -6849794470754667710, Flags: SCSerializable}
 )
 
+// Tribes classes, declared as the Go side declares them (SUIDs from the Tribes wire notes).
+var (
+	tribesRpcMessage = &ClassDesc{Name: "org.apache.catalina.tribes.group.RpcMessage", SUID: 8154458786660410633,
+		Flags: SCExternalizable | SCBlockData}
+	tribesNoRpcReply = &ClassDesc{Name: "org.apache.catalina.tribes.group.RpcMessage$NoRpcChannelReply",
+		SUID: 8911374288427899814, Flags: SCExternalizable | SCBlockData, Super: tribesRpcMessage}
+	tribesMemberMessage = &ClassDesc{Name: "org.apache.catalina.tribes.membership.StaticMembershipProvider$MemberMessage",
+		SUID: 1, Flags: SCSerializable, Fields: []Field{{Type: 'I', Name: "msgtype"},
+			{Type: 'L', Name: "member", Signature: "Lorg/apache/catalina/tribes/Member;"},
+			{Type: '[', Name: "membershipId", Signature: "[B"}}}
+	tribesByteMessage = &ClassDesc{Name: "org.apache.catalina.tribes.ByteMessage", SUID: 9175968837071003917,
+		Flags: SCExternalizable | SCBlockData}
+	tribesUniqueID = &ClassDesc{Name: "org.apache.catalina.tribes.UniqueId", SUID: 1, Flags: SCSerializable,
+		Fields: []Field{{Type: '[', Name: "id", Signature: "[B"}}}
+)
+
+// rpcMessage writes what RpcMessage.writeExternal writes (NoRpcChannelReply: no reply
+// flag, no message).
+func rpcMessage(desc *ClassDesc, uuid, rpcID []byte, message any) *Object {
+	var w DataWriter
+	if desc == tribesRpcMessage {
+		w.WriteBool(false)
+	}
+	w.WriteInt32(int32(len(uuid)))
+	_, _ = w.Write(uuid)
+	w.WriteInt32(int32(len(rpcID)))
+	_, _ = w.Write(rpcID)
+	if desc == tribesRpcMessage {
+		w.WriteObject(message)
+	}
+	return &Object{Class: desc, External: w.Contents()}
+}
+
+func memberMessage(id string, typ int32) *Object {
+	o, _ := NewObject(tribesMemberMessage)
+	_ = o.SetField("msgtype", typ)
+	_ = o.SetField("membershipId", []byte(id))
+	return o
+}
+
 // point builds JserialGolden.point() the way Point.writeObject writes it.
 func point() *Object {
 	p, err := NewObject(goldenPoint)
@@ -162,6 +202,21 @@ func goldenCases() []goldenCase {
 		{"class_custom", []any{&Class{Desc: goldenPoint}}, true},
 		{"reset", []any{"before", shared, Reset{}, shared}, true},
 		{"session_graph", []any{sessionGraph()}, false},
+		{"tribes_rpcmessage", []any{rpcMessage(tribesRpcMessage, []byte{1, 2, 3, 4}, []byte("map"), "x")}, true},
+		{"tribes_norpcreply", []any{rpcMessage(tribesNoRpcReply, []byte{1, 2, 3, 4}, []byte("map"), nil)}, true},
+		{"tribes_membermessage", []any{memberMessage("cluster-1", 3)}, true},
+		{"tribes_rpc_membermessage", []any{rpcMessage(tribesRpcMessage, []byte{1, 2, 3, 4}, []byte("map"), memberMessage("cluster-1", 3))}, true},
+		{"tribes_bytemessage", []any{func() *Object {
+			var w DataWriter
+			w.WriteInt32(5)
+			_, _ = w.Write(seq(5))
+			return &Object{Class: tribesByteMessage, External: w.Contents()}
+		}()}, true},
+		{"tribes_uniqueid", []any{func() *Object {
+			o, _ := NewObject(tribesUniqueID)
+			_ = o.SetField("id", seq(16))
+			return o
+		}()}, true},
 		{"blockdata", func() []any {
 			var w DataWriter
 			_ = w.WriteUTF("S1")

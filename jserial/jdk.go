@@ -46,11 +46,19 @@ func value(t byte) Field { return Field{Type: t, Name: "value"} }
 
 const serWrite = SCSerializable | SCWriteMethod
 
+// Descriptors of JDK classes for building values. They are shared: do not modify them.
+var (
+	// EnumDesc is java.lang.Enum's descriptor: the Super of every enum class descriptor.
+	EnumDesc = desc(kindEnum, "java.lang.Enum", 0, SCSerializable|SCEnum, nil)
+	// ObjectArrayDesc is the descriptor of Object[], for an *Array.
+	ObjectArrayDesc = &ClassDesc{Name: "[Ljava.lang.Object;", SUID: -8012369246846506644, Flags: SCSerializable}
+	// StringArrayDesc is the descriptor of String[], for an *Array.
+	StringArrayDesc = &ClassDesc{Name: "[Ljava.lang.String;", SUID: -5921575005990323385, Flags: SCSerializable}
+)
+
 // The descriptors of the mapped JDK classes, as Java 17's ObjectOutputStream writes them.
 var (
 	numberDesc = desc(kindNumber, "java.lang.Number", -8742448824652078965, SCSerializable, nil)
-	// EnumDesc is java.lang.Enum's descriptor: the Super of every enum class descriptor.
-	EnumDesc = desc(kindEnum, "java.lang.Enum", 0, SCSerializable|SCEnum, nil)
 
 	integerDesc   = desc(kindInteger, "java.lang.Integer", 1360826667806852920, SCSerializable, numberDesc, value('I'))
 	longDesc      = desc(kindLong, "java.lang.Long", 4290774380558885855, SCSerializable, numberDesc, value('J'))
@@ -69,11 +77,6 @@ var (
 	boolsDesc   = desc(kindBools, "[Z", 6309297032502205922, SCSerializable, nil)
 	floatsDesc  = desc(kindFloats, "[F", 836686056779680834, SCSerializable, nil)
 	doublesDesc = desc(kindDoubles, "[D", 4514449696888150558, SCSerializable, nil)
-
-	// ObjectArrayDesc and StringArrayDesc are the descriptors of Object[] and String[],
-	// for building an *Array.
-	ObjectArrayDesc = &ClassDesc{Name: "[Ljava.lang.Object;", SUID: -8012369246846506644, Flags: SCSerializable}
-	StringArrayDesc = &ClassDesc{Name: "[Ljava.lang.String;", SUID: -5921575005990323385, Flags: SCSerializable}
 
 	arrayListDesc     = desc(kindArrayList, "java.util.ArrayList", 8683452581122892189, serWrite, nil, Field{Type: 'I', Name: "size"})
 	linkedListDesc    = desc(kindLinkedList, "java.util.LinkedList", 876323262645176354, serWrite, nil)

@@ -108,6 +108,9 @@ func TestLimits(t *testing.T) {
 			if _, err := UnmarshalAll(c.in, c.cfg); !errors.Is(err, ErrLimit) {
 				t.Fatalf("UnmarshalAll: %v", err)
 			}
+			if _, err := UnmarshalConfig(c.in, c.cfg); !errors.Is(err, ErrLimit) {
+				t.Fatalf("UnmarshalConfig: %v", err)
+			}
 			d, err := NewDecoder(bytes.NewReader(c.in), c.cfg)
 			if err != nil {
 				t.Fatal(err)

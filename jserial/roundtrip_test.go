@@ -3,8 +3,10 @@ package jserial
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,5 +108,74 @@ func TestCyclicListIsAnError(t *testing.T) {
 	_, err := Unmarshal(cyc)
 	if !errors.Is(err, ErrCycle) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDataReaderWriter(t *testing.T) {
+	var w DataWriter
+	big := bytes.Repeat([]byte{7}, 2500)
+	w.WriteInt16(-2)
+	w.WriteChar('é')
+	w.WriteInt8(-1)
+	w.WriteFloat32(1.5)
+	w.WriteFloat64(-0.25)
+	w.WriteInt64(-1 << 40)
+	_, _ = w.Write(big)
+	w.WriteObject("obj")
+	_ = w.WriteUTF("\x00é")
+	c := w.Contents()
+	// Blocks of at most 1024 bytes, as ObjectOutputStream writes them, closed by the object.
+	var sizes []int
+	for _, v := range c {
+		if b, ok := v.(BlockData); ok {
+			sizes = append(sizes, len(b))
+		}
+	}
+	if want := []int{1024, 1024, 2 + 2 + 1 + 4 + 8 + 8 + 2500 - 2048, 2 + 4}; !reflect.DeepEqual(sizes, want) {
+		t.Fatalf("blocks %v, want %v", sizes, want)
+	}
+	if err := w.WriteUTF(strings.Repeat("x", 70000)); !errors.Is(err, ErrType) {
+		t.Fatalf("long writeUTF: %v", err)
+	}
+	r := NewDataReader(c)
+	if v, _ := r.ReadInt16(); v != -2 {
+		t.Fatal(v)
+	}
+	if v, _ := r.ReadChar(); v != 'é' {
+		t.Fatal(v)
+	}
+	if v, _ := r.ReadInt8(); v != -1 {
+		t.Fatal(v)
+	}
+	if v, _ := r.ReadFloat32(); v != 1.5 {
+		t.Fatal(v)
+	}
+	if v, _ := r.ReadFloat64(); v != -0.25 {
+		t.Fatal(v)
+	}
+	if v, _ := r.ReadInt64(); v != -1<<40 {
+		t.Fatal(v)
+	}
+	if _, err := r.ReadObject(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("object read inside block data: %v", err)
+	}
+	got, err := io.ReadAll(r) // the rest of the block data, then io.EOF at the object
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("%d bytes, %v", len(got), err)
+	}
+	if v, err := r.ReadObject(); v != "obj" || err != nil {
+		t.Fatal(v, err)
+	}
+	if s, err := r.ReadUTF(); s != "\x00é" || err != nil {
+		t.Fatalf("%q %v", s, err)
+	}
+	if !r.Done() {
+		t.Fatal("not done")
+	}
+	if _, err := r.ReadInt32(); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("read past the end: %v", err)
+	}
+	if _, err := r.ReadObject(); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("object past the end: %v", err)
 	}
 }

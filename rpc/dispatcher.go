@@ -65,6 +65,22 @@ func (d *dispatcher) Accept(msg *channel.Message) bool {
 	return msg.Options&channel.OptByteMessage == 0 && isMessage(msg.Data)
 }
 
+// AcceptNonMember implements channel.NonMemberListener: a message of a non-member is taken
+// when its rpc.Channel was configured with AcceptNonMembers.
+func (d *dispatcher) AcceptNonMember(msg *channel.Message) bool {
+	if !d.Accept(msg) {
+		return false
+	}
+	m, err := unmarshal(msg.Data)
+	if err != nil {
+		return false
+	}
+	d.mu.RLock()
+	c := d.byID[string(m.rpcID)]
+	d.mu.RUnlock()
+	return c != nil && c.cfg.AcceptNonMembers
+}
+
 // MessageReceived routes the message by its rpc id.
 func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 	m, err := unmarshal(msg.Data)

@@ -27,6 +27,7 @@
 //   - When the request cannot be sent to some members, Call keeps waiting for the
 //     others and returns the *channel.SendError with the responses; Java throws.
 //   - A channel.Channel drops messages from nodes that are not its members unless
-//     channel.Config.AcceptNonMembers is set; requests from such a node get no reply
-//     at all, replies from it are not seen.
+//     channel.Config.AcceptNonMembers is set or the rpc.Channel is configured with
+//     Config.AcceptNonMembers; otherwise requests from such a node get no reply at all,
+//     replies from it are not seen.
 package rpc

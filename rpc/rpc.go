@@ -96,6 +96,11 @@ type Config struct {
 	// ReplyOptions are the send options of replies (replyMessageOptions, default 0: no
 	// ACK). OptSyncAck and OptByteMessage are always removed.
 	ReplyOptions channel.SendOptions
+	// AcceptNonMembers takes requests and replies of this id from nodes that are not
+	// members of the channel, which the channel's sender check otherwise drops
+	// (channel.NonMemberListener); for a protocol that lets nodes join, such as the static
+	// membership one. Default false.
+	AcceptNonMembers bool
 }
 
 // Channel is Tribes' RpcChannel: request/reply calls over a channel.Channel, wire
@@ -208,13 +213,20 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 	if mode == NoReply {
 		return nil, nil
 	}
-	var waitErr error
 	select {
 	case <-col.done:
 	case <-ctx.Done():
-		waitErr = fmt.Errorf("%w (%v): %w", ErrTimeout, mode, ctx.Err())
 	case <-c.closed:
-		waitErr = ErrClosed
+	}
+	var waitErr error
+	select {
+	case <-col.done: // complete wins over a context that ended at the same time
+	default:
+		if ctx.Err() != nil {
+			waitErr = fmt.Errorf("%w (%v): %w", ErrTimeout, mode, ctx.Err())
+		} else {
+			waitErr = ErrClosed
+		}
 	}
 	return col.finish(), errors.Join(sendErr, waitErr)
 }

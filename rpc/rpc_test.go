@@ -15,6 +15,7 @@ import (
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/objects"
 	"github.com/gotribes/tribes/rpc"
 )
@@ -334,5 +335,71 @@ func TestRPCMessagesAreObjects(t *testing.T) {
 	defer mu.Unlock()
 	if len(classes) != 1 || classes[0] != "org.apache.catalina.tribes.group.RpcMessage" {
 		t.Fatalf("object listener saw %v", classes)
+	}
+}
+
+// The channel's sender check drops the requests of a node that is not a member unless the
+// rpc.Channel of that id takes them (Config.AcceptNonMembers).
+func TestNonMemberRequests(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	caller := newNode(t, nw)
+	tn := nw.NewNode()
+	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := callee.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = callee.Stop(context.Background(), channel.SvcAll) })
+	to := []channel.Member{callee.LocalMember()}
+	open, closed := []byte("open"), []byte("closed")
+	newRPC(t, rpc.Config{Channel: callee, ID: open, Handler: answer("callee"), AcceptNonMembers: true})
+	newRPC(t, rpc.Config{Channel: callee, ID: closed, Handler: answer("callee")})
+	// The callee is no member of the caller's group either: its replies need the flag too.
+	co := newRPC(t, rpc.Config{Channel: caller.ch, ID: open, Handler: answer("caller"), AcceptNonMembers: true})
+	cc := newRPC(t, rpc.Config{Channel: caller.ch, ID: closed, Handler: answer("caller"), AcceptNonMembers: true})
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+	defer cancel()
+	rs, err := co.Call(ctx, to, "q", rpc.FirstReply, channel.OptUseAck|channel.OptSyncAck)
+	if err != nil || len(rs) != 1 || rs[0].Message != "callee:q" {
+		t.Fatalf("open id: %v, %v", rs, err)
+	}
+	short, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer stop()
+	if rs, err := cc.Call(short, to, "q", rpc.FirstReply, channel.OptUseAck|channel.OptSyncAck); err == nil || len(rs) != 0 {
+		t.Fatalf("closed id: %v, %v; want no reply", rs, err)
+	}
+	if n := callee.Stats().NonMemberDropped; n != 1 {
+		t.Fatalf("callee dropped %d messages, want 1", n)
+	}
+}
+
+// Close ends a call in progress with ErrClosed.
+func TestCloseDuringCall(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	caller, slow := newNode(t, nw), newNode(t, nw)
+	c := newRPC(t, rpc.Config{Channel: caller.ch, Handler: answer("caller")})
+	got, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	newRPC(t, rpc.Config{Channel: slow.ch, Handler: rpc.HandlerFunc(func(any, channel.Member) (any, error) {
+		close(got)
+		<-release
+		return nil, nil
+	})})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Call(context.Background(), []channel.Member{slow.mbr}, "x", rpc.AllReply, channel.OptAsync)
+		done <- err
+	}()
+	<-got
+	_ = c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, rpc.ErrClosed) || errors.Is(err, rpc.ErrTimeout) {
+			t.Fatalf("err = %v, want ErrClosed", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("Call still running after Close")
 	}
 }

@@ -25,7 +25,9 @@ javac -nowarn -encoding UTF-8 -d "$classes" -cp "$jars" "$root"/interop/java/*.j
 
 gobench="$(cd "$root" && go test -run '^$' -bench 'SessionGraph$' -benchmem -benchtime 1s -count "$rounds" ./jserial/)"
 echo "$gobench" | grep '^Benchmark' >&2
-java_json="$(java -cp "$classes:$jars" TribesPeer jserial-bench --rounds "$rounds" \
+# -Xbatch: the JIT compiles in the benchmark thread, so that the warm-up ends with
+# compiled code even when the machine is busy (background compiler threads can starve).
+java_json="$(java -Xbatch -cp "$classes:$jars" TribesPeer jserial-bench --rounds "$rounds" \
   --golden "$root/jserial/testdata/session_graph.ser" | grep '"jserialBench"')"
 echo "$java_json" >&2
 

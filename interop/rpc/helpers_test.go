@@ -44,6 +44,7 @@ func startGo(t testing.TB) *channel.Channel {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Listing no member, it takes messages from the test's Java peers all the same.
 	ch, err := channel.New(channel.Config{Transport: tr, Membership: static.New(), AcceptNonMembers: true})
 	if err != nil {
 		t.Fatal(err)

@@ -199,7 +199,8 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	ch := s.ch
 	s.mu.Unlock()
 
-	rc, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver})
+	rc, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver,
+		AcceptNonMembers: true}) // START and PING come from nodes not listed yet: the protocol's purpose
 	if err != nil {
 		s.mu.Lock()
 		s.run = nil
@@ -518,6 +519,10 @@ func (s *Service) leftOver(v any, _ channel.Member) {
 
 // stopListener receives the plain (non-RPC) member messages: MSG_STOP.
 type stopListener struct{ s *Service }
+
+// AcceptNonMember implements channel.NonMemberListener: a STOP may come from a member
+// this node no longer lists.
+func (l stopListener) AcceptNonMember(msg *channel.Message) bool { return l.Accept(msg) }
 
 func (l stopListener) Accept(msg *channel.Message) bool {
 	return msg.Options&channel.OptByteMessage == 0 && startsWithClass(msg.Data, memberMessageClass)
