@@ -7,9 +7,9 @@
 // ISO-8859-1 bytes of "<channel name>-StaticMembership":
 //
 //   - When both membership levels have started, every static member that accepts a TCP
-//     connection within ConnectTimeout gets a MSG_START as an RpcChannel call with
-//     ALL_REPLY and that same RPC id, waiting up to RPCTimeout. Every reply carries the
-//     answering node's member, which becomes a member.
+//     connection within ConnectTimeout gets a MSG_START as an RpcChannel call (package
+//     rpc) with ALL_REPLY and that same rpc id, waiting up to RPCTimeout. Every reply
+//     carries the answering node's member, which becomes a member.
 //   - Every PingInterval the reachable static members get a MSG_PING the same way;
 //     then the members not heard from (request or reply) for ExpirationTime are dropped.
 //   - A node receiving a START or PING takes its sender's member as alive and replies
@@ -18,7 +18,9 @@
 //     member with the BABY-ALEX command, and drop the node at once.
 //
 // All member messages are sent with SendOptions (Channel.SEND_OPTIONS_ASYNCHRONOUS, 8, by
-// default), replies with none.
+// default), replies with none. They come from nodes that may not be members yet, so the
+// service's rpc channel takes requests from non-members (rpc.Config.AcceptNonMembers) and
+// the channel's sender check lets them through to it alone.
 //
 // Unlike membership/static, which lists its members without sending anything, this
 // service notices crashed nodes by itself and is what a Java node configured with

@@ -3,6 +3,8 @@ package staticsvc
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/gotribes/tribes/jserial"
@@ -59,6 +61,45 @@ func TestMessageLayout(t *testing.T) {
 	}
 }
 
+// Java's streams (testdata/README.md) decode; the MemberImpl one re-encodes to the same
+// bytes, and a StaticMember (MemberImpl's subclass, as Java's local member is) decodes too.
+func TestGolden(t *testing.T) {
+	id := []byte("Catalina-Channel-StaticMembership")
+	start, err := os.ReadFile(filepath.Join("testdata", "start-memberimpl.ser"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := unmarshal(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testMember()
+	want.AliveTime = m.member.AliveTime // the writer's clock
+	if m.typ != msgStart || !m.is(id) || !bytes.Equal(wire.AppendMember(nil, &m.member), wire.AppendMember(nil, &want)) {
+		t.Fatalf("decoded %+v", m)
+	}
+	again, err := newClasses(MemberImplSUID).marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, start) {
+		t.Fatalf("re-encoded\n% x\nJava wrote\n% x", again, start)
+	}
+
+	stop, err := os.ReadFile(filepath.Join("testdata", "stop-staticmember.ser"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = unmarshal(stop); err != nil {
+		t.Fatal(err)
+	}
+	if m.typ != msgStop || !m.is(id) || m.member.Addr() != "127.0.0.1:4001" ||
+		m.member.UniqueID != (wire.UniqueID{16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}) ||
+		!bytes.Equal(m.member.Command, wire.ShutdownCommand) {
+		t.Fatalf("decoded %+v", m)
+	}
+}
+
 func TestBadMessages(t *testing.T) {
 	cls := newClasses(MemberImplSUID)
 	good, err := cls.object(memberMessage{typ: msgStart, member: testMember(), id: []byte("id")})
@@ -100,6 +141,13 @@ func FuzzUnmarshal(f *testing.F) {
 	cls := newClasses(MemberImplSUID)
 	for _, typ := range []int32{msgStart, msgStop, msgPing} {
 		b, err := cls.marshal(memberMessage{typ: typ, member: testMember(), id: []byte("Catalina-Channel-StaticMembership")})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, name := range []string{"start-memberimpl.ser", "stop-staticmember.ser"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
 		}

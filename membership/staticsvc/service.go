@@ -193,9 +193,6 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 		s.mu.Unlock()
 		return nil
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	r := &runState{ctx: rctx, cancel: cancel}
-	s.run = r
 	ch := s.ch
 	s.mu.Unlock()
 
@@ -203,17 +200,20 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 		AcceptNonMembers: true}) // START and PING come from nodes not listed yet: the protocol's purpose
 	if err != nil {
 		s.mu.Lock()
-		s.run = nil
 		s.running &^= svc
 		s.mu.Unlock()
-		cancel()
 		return fmt.Errorf("staticsvc: %w", err)
 	}
-	r.rpc = rc
-	r.unlisten = ch.AddMessageListener(stopListener{s})
-	s.announce(ctx, r, msgStart)
+	rctx, cancel := context.WithCancel(context.Background())
+	r := &runState{ctx: rctx, cancel: cancel, rpc: rc, unlisten: ch.AddMessageListener(stopListener{s})}
 	if s.cfg.PingInterval > 0 {
 		r.done = make(chan struct{})
+	}
+	s.mu.Lock()
+	s.run = r
+	s.mu.Unlock()
+	s.announce(ctx, r, msgStart)
+	if r.done != nil {
 		go s.pingLoop(r)
 	}
 	return nil
@@ -237,14 +237,14 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	if r.done != nil {
 		<-r.done
 	}
+	_ = r.rpc.Close()
+	r.unlisten()
 	var err error
 	if to := s.Members(); len(to) > 0 {
 		local := ch.LocalMember()
 		local.Command = wire.ShutdownCommand
 		err = s.sendPlain(ctx, ch, to, memberMessage{typ: msgStop, member: local, id: s.id})
 	}
-	r.unlisten()
-	_ = r.rpc.Close()
 	s.update(func(now time.Time) (added, gone []channel.Member) {
 		for k, e := range s.view {
 			gone = append(gone, e.m)
@@ -564,11 +564,10 @@ func (s *Service) sendPlain(ctx context.Context, ch *channel.Channel, to []chann
 	return ch.SendMessage(ctx, to, &channel.Message{Options: s.cfg.SendOptions &^ channel.OptByteMessage, Data: b})
 }
 
-// Owns reports whether msg is one of the member protocol's messages of this service: a
-// member message with its membership id, or an RPC request or reply (RpcMessage,
-// NoRpcChannelReply) whose stream carries that id, which is its rpc id. The
-// service handles those itself; an application listener that accepts every message can
-// use Owns to leave them alone.
+// Owns reports whether msg is one of the member protocol's messages of this service, a
+// member message with its membership id or an RPC request or reply (RpcMessage,
+// NoRpcChannelReply) whose stream carries that id, which is its rpc id. An application
+// listener that accepts every message can use Owns to leave them alone.
 func (s *Service) Owns(msg *channel.Message) bool {
 	if msg.Options&channel.OptByteMessage != 0 {
 		return false

@@ -197,6 +197,39 @@ func TestCrashExpires(t *testing.T) {
 	}
 }
 
+// With a negative PingInterval the channel's heartbeat pings and expires (Tomcat's
+// useThread=false): nothing expires between heartbeats.
+func TestPingOnHeartbeat(t *testing.T) {
+	ctx := context.Background()
+	p := freePorts(t, 2)
+	cfg := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Millisecond, PingInterval: -1}
+	a := newNode(t, p[0], cfg) // HeartbeatInterval -1: heartbeats only when called
+	b := newNode(t, p[1], cfg)
+	for _, n := range []*node{a, b} {
+		if err := n.ch.Start(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.ch.Stop(ctx, channel.SvcTransport); err != nil {
+		t.Fatal(err)
+	}
+	// b is long past its expiration time, but only a heartbeat checks.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "b's receiver gone", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p[1]))
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	if !a.has(p[1]) {
+		t.Fatal("b expired without a heartbeat")
+	}
+	a.ch.Heartbeat()
+	if a.has(p[1]) {
+		t.Fatalf("b kept after a heartbeat: %v", a.ch.Members())
+	}
+}
+
 // A node that restarts (a new unique id at the same address) is a new member; the old
 // one is dropped when it stops.
 func TestRestartIsNewMember(t *testing.T) {
