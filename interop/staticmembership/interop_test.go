@@ -74,11 +74,12 @@ func startJava(t *testing.T, port int, nodeID, members string) *javapeer.Peer {
 		"--static-membership", members, "--channel-name", staticsvc.DefaultChannelName)
 }
 
-// startGo runs `tribesdemo node` with the default static membership (the protocol).
+// startGo runs `tribesdemo node` with the default static membership (the protocol) and the
+// channel's sender check on: the protocol's messages from nodes not listed yet pass it.
 func startGo(t *testing.T, bin string, port int, nodeID, members string) *netbench.Proc {
 	t.Helper()
 	p := netbench.StartProc(t, "go-"+nodeID[28:], netbench.ProcOptions{}, bin, "node", "--port", strconv.Itoa(port),
-		"--autobind", "1", "--id", nodeID, "--static", members, "--seconds", "120")
+		"--autobind", "1", "--id", nodeID, "--static", members, "--accept-non-members=false", "--seconds", "120")
 	p.Started(t, 30*time.Second)
 	return p
 }
