@@ -777,6 +777,9 @@ var flagName = regexp.MustCompile(`^--?([a-z][a-z0-9-]*)`)
 // parseOnly checks a command that is not run.
 func (r *runner) parseOnly(l cmdLine) error {
 	args := strings.Fields(strings.TrimSuffix(l.text, "&"))
+	if len(args) > 1 && args[0] == "sudo" {
+		args = args[1:]
+	}
 	if da, ok := demoArgs(args); ok {
 		if len(da) == 0 {
 			return nil
@@ -802,6 +805,8 @@ func (r *runner) parseOnly(l cmdLine) error {
 	switch {
 	case len(args) >= 2 && args[0] == "go" && args[1] == "test":
 		return r.checkGoTest(l.text)
+	case len(args) >= 3 && args[0] == "go" && args[1] == "run" && strings.HasPrefix(args[2], "./cmd/"):
+		return checkFlagsInSource(filepath.Join(r.root, args[2]), args[3:])
 	case len(args) >= 1 && strings.HasPrefix(args[0], "scripts/"):
 		st, err := os.Stat(filepath.Join(r.root, args[0]))
 		if err != nil {
@@ -918,6 +923,32 @@ func topLevel(pattern string) string {
 		}
 	}
 	return pattern
+}
+
+// checkFlagsInSource checks that the command in dir defines each -flag of args (as the
+// flag package's name argument, "name").
+func checkFlagsInSource(dir string, args []string) error {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	var src []byte
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		src = append(src, data...)
+	}
+	if len(src) == 0 {
+		return fmt.Errorf("no Go command in %s", dir)
+	}
+	for _, a := range args {
+		if m := flagName.FindStringSubmatch(a); m != nil && !bytes.Contains(src, []byte(`"`+m[1]+`"`)) {
+			return fmt.Errorf("%s defines no flag -%s", dir, m[1])
+		}
+	}
+	return nil
 }
 
 // checkJavaPeer checks a java line of the interop peer: the class and its flags exist.
