@@ -34,6 +34,7 @@ type clusterNode struct {
 	fd      *interceptors.TCPFailureDetector
 	got     atomic.Int64
 	started time.Time
+	shown   sync.Map // channel.MemberKey → true once its join line is printed
 }
 
 // clusterDemo holds the shared state of one `tribesdemo cluster` run.
@@ -198,7 +199,10 @@ func (d *clusterDemo) startNode(ctx context.Context, name string, log *slog.Logg
 		return nil
 	}))
 	nd.ch.AddMembershipListener(channel.MembershipFuncs{
-		Added: func(m channel.Member) { d.say("   %s sees %s join", nd.name, d.name(m)) },
+		Added: func(m channel.Member) {
+			d.say("   %s sees %s join", nd.name, d.name(m))
+			nd.shown.Store(m.Key(), true)
+		},
 	})
 	nd.started = time.Now()
 	// Start the transport first, so the member's address is known and named before it is
@@ -371,7 +375,8 @@ func (d *clusterDemo) crash(ctx context.Context, nodes []*clusterNode) error {
 	k := victim.Load()
 	if !waitFor(ctx, 5*time.Second, func() bool {
 		for _, nd := range nodes {
-			if _, ok := nd.ch.Member(*k); !ok {
+			// The listener's line, not only the member table: the join lines come first.
+			if _, ok := nd.shown.Load(*k); !ok {
 				return false
 			}
 		}
