@@ -73,7 +73,7 @@ func TestShellLinesThatFailNameTheirLine(t *testing.T) {
 	if err != nil {
 		t.Skip("no false(1) to stand in for a failing tribesdemo")
 	}
-	r := &runner{root: root, bin: failing, vars: map[string]string{}, outputs: map[string]string{}, help: map[string]string{}}
+	r := &runner{root: root, bin: failing, vars: map[string]string{}, outputs: map[string]string{}, alone: map[string]bool{}, help: map[string]string{}}
 	rec := &recorder{TB: t}
 	var c tally
 	r.shBlock(rec, &block{file: "a.md", line: 5, lang: "sh", lines: []string{

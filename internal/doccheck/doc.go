@@ -22,7 +22,8 @@
 //     gives as "(exit status N)". "tribesdemo node" and "sessions" without --seconds, and
 //     lines ending in "&", run in the background until the file's next block that starts
 //     such a command, or its end; the test waits for their "started" line (and a sessions
-//     node's "ready" line) and stops them with SIGINT, after which they must exit 0.
+//     node's "ready" line) and stops them with SIGINT, after which they must exit 0. A line
+//     that already passed, with no background command running then or now, is not run again.
 //   - ```sh under <!-- doccheck: parse-only REASON -->: the commands are checked but not
 //     run: tribesdemo's flags exist in its "-h", "go test" packages exist and their -run and
 //     -bench patterns match a test or benchmark, scripts exist. REASON says why (needs
