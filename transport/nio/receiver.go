@@ -33,7 +33,7 @@ type receiver struct {
 	report     func(error) // tells the channel about failures (non-nil) and recovery (nil)
 	maxBody    int
 	limit      int64 // MaxConnQueueBytes
-	hardCap    int   // inbound bytes beyond which a connection is closed
+	hardCap    int   // inbound bytes beyond which a connection is closed (only a paused one gets there)
 	maxPending int64
 	maxConns   int64
 	maxOut     int
@@ -67,7 +67,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		report:     report,
 		maxBody:    cfg.MaxFrameSize,
 		limit:      int64(cfg.MaxConnQueueBytes),
-		hardCap:    2*wire.FrameLen(cfg.MaxFrameSize) + cfg.MaxConnQueueBytes,
+		hardCap:    cfg.MaxConnQueueBytes + readBufferCap,
 		maxPending: int64(cfg.MaxPendingBytes),
 		maxConns:   int64(cfg.MaxConnections),
 		maxOut:     cfg.MaxConnOutboundBytes,
@@ -427,7 +427,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		rc.r.plog.Log(slog.LevelError, rc.peer, "overflow", "tribes receiver closing a connection that buffers too much",
 			"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
 		return gnet.Close
-	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load() > rc.r.maxPending:
+	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load()+rc.r.st.queuedBytes.Load() > rc.r.maxPending:
 		rc.reject(errOverBudget)
 		return gnet.Close
 	}

@@ -15,7 +15,7 @@ type Stats struct {
 	AcksSent          uint64 // ACK frames written
 	FailAcksSent      uint64 // FAIL_ACK frames written
 	FramesRejected    uint64 // malformed, oversize or undecodable frames; each closed its connection (or dropped its datagram)
-	ConnsOverflowed   uint64 // connections closed because they buffered more than the hard cap
+	ConnsOverflowed   uint64 // connections closed because, paused, they buffered more than MaxConnQueueBytes plus a read
 	ReadPauses        uint64 // times a connection's queue reached MaxConnQueueBytes and decoding paused
 	QueuedBytes       int64  // gauge: decoded bytes waiting for workers, all connections
 	DatagramsReceived uint64 // UDP datagrams received
