@@ -97,6 +97,11 @@
 //
 //   - At most MaxConnections (default 4096) inbound connections are kept; one more is
 //     closed as soon as it is accepted (Stats.ConnsRefused).
+//   - When the ReceiveFunc refuses a message with channel.ErrNotMember (the channel's
+//     sender check), its connection is closed after the FAIL_ACK and the messages it still
+//     had queued are dropped (Stats.ConnsNonMember, logged rate-limited), so that a
+//     stranger flooding frames gets one delivery per connection. Workers take connections
+//     in FIFO order, each with its whole queue: there is no other per-peer fairness.
 //   - A connection that sends nothing within FirstFrameTimeout (default 10 s) of being
 //     accepted, and one whose frame is not complete FrameTimeout (default 30 s) after it
 //     started (slowloris), are closed (Stats.ConnsTimedOut). Idle connections that carried
