@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
@@ -49,7 +50,7 @@ func startCPUProfile(path string) (stop func(), err error) {
 // helperReport is the JSON line a helper prints; which fields are set depends on event.
 type helperReport struct {
 	Event       string `json:"event"`
-	Member      string `json:"member,omitempty"`      // donor: host:port:id
+	Member      string `json:"member,omitempty"`      // donor (ready) and joiner (member): host:port:id
 	Sessions    int    `json:"sessions,omitempty"`    // sessions held
 	TransferNs  int64  `json:"transferNs,omitempty"`  // joiner: Start -> ready
 	HeapBefore  uint64 `json:"heapBefore,omitempty"`  // heap in use when the measurement began
@@ -155,11 +156,15 @@ func runHelper(role string, out *json.Encoder) error {
 	case "donor":
 		n, _ := strconv.Atoi(os.Getenv("GOTRIBES_DELTA_SESSIONS"))
 		size, _ := strconv.Atoi(os.Getenv("GOTRIBES_DELTA_SIZE"))
-		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "d", ExpireInterval: -1})
+		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "d", ExpireInterval: -1, Logger: helperLog,
+			MemberWait: -1}) // the first node: no transfer of its own, so it never asks the joiner
 		if err != nil {
 			return err
 		}
 		if err := m.Start(ctx); err != nil {
+			return err
+		}
+		if err := m.WaitReady(ctx); err != nil {
 			return err
 		}
 		for i := range n {
@@ -179,7 +184,19 @@ func runHelper(role string, out *json.Encoder) error {
 		defer h.close()
 		_ = out.Encode(helperReport{Event: "ready", Member: wire.FormatMemberText(ch.LocalMember()), Sessions: m.Len()})
 		for stdin.Scan() {
-			switch stdin.Text() {
+			cmd, arg, _ := strings.Cut(stdin.Text(), " ")
+			switch cmd {
+			case "add", "remove": // the joiner: a donor serves members only
+				j, err := wire.ParseMemberText(arg)
+				if err != nil {
+					return err
+				}
+				if cmd == "add" {
+					ms.Add(j)
+				} else {
+					ms.Remove(j.Key())
+				}
+				_ = out.Encode(helperReport{Event: cmd})
 			case "reset":
 				if err := profile(); err != nil {
 					return err
@@ -199,10 +216,15 @@ func runHelper(role string, out *json.Encoder) error {
 		if err != nil {
 			return err
 		}
-		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", ExpireInterval: -1,
+		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", ExpireInterval: -1, Logger: helperLog,
 			StateTransferTimeout: 5 * time.Minute})
 		if err != nil {
 			return err
+		}
+		// The donor must list this node before it is asked: announce it and wait.
+		_ = out.Encode(helperReport{Event: "member", Member: wire.FormatMemberText(ch.LocalMember())})
+		if !stdin.Scan() || stdin.Text() != "start" {
+			return fmt.Errorf("joiner: expected start, got %q", stdin.Text())
 		}
 		if err := profile(); err != nil {
 			return err
@@ -232,6 +254,10 @@ func runHelper(role string, out *json.Encoder) error {
 	}
 	return fmt.Errorf("unknown helper role %q", role)
 }
+
+// helperLog writes the helpers' warnings and lifecycle lines (a few per transfer) to
+// stderr.
+var helperLog = slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 // helperTB lets startTCPChannel run outside a test: failures panic, cleanups are the
 // caller's (deferred).
@@ -391,13 +417,19 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		before := procStatus(b, dpid)
 		b.StartTimer()
 		j := startHelper(b, "joiner", "GOTRIBES_DELTA_DONOR="+ready.Member)
+		jm := j.expect(b, "member", time.Minute).Member
+		donor.command(b, "add "+jm)
+		donor.expect(b, "add", time.Minute)
+		j.command(b, "start")
 		done := j.expect(b, "done", 10*time.Minute)
 		b.StopTimer()
 		if done.Sessions != n {
-			b.Fatalf("joiner holds %d sessions", done.Sessions)
+			b.Fatalf("joiner holds %d sessions: %+v", done.Sessions, done)
 		}
 		js := procStatus(b, j.cmd.Process.Pid)
 		j.stop()
+		donor.command(b, "remove "+jm)
+		donor.expect(b, "remove", time.Minute)
 		donor.command(b, "report")
 		rep := donor.expect(b, "report", time.Minute)
 		after := procStatus(b, dpid)
