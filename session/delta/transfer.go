@@ -3,8 +3,6 @@ package delta
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -22,9 +20,6 @@ type transferSignal struct {
 	kind sigKind
 	ts   int64
 }
-
-// transferPipeline is how many chunks of a state transfer a donor has in flight at once.
-const transferPipeline = 2
 
 // transferOpts are the options of every message of a state transfer's answer: each chunk
 // is acknowledged after the joiner applied it, which is also the flow control.
@@ -301,49 +296,23 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	ts := nowMs()
 	dst := []channel.Member{to}
 	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
-	size := 0
-	var sent atomic.Int64
-	// Up to transferPipeline chunks are in flight: the next one is encoded (and the joiner
-	// may apply two at once) while the joiner applies the last, instead of the donor idling
-	// for each acknowledgement. Each has its buffer, reused once its send returned.
-	bufs := make(chan []byte, transferPipeline)
-	for range transferPipeline {
-		bufs <- nil
-	}
-	var wg sync.WaitGroup
-	var emu sync.Mutex
-	var err error // the first error of the encoding or a send, under emu; firstErr(nil) reads it
-	firstErr := func(e error) error {
-		emu.Lock()
-		defer emu.Unlock()
-		if err == nil {
-			err = e
-		}
-		return err
-	}
+	size, sent := 0, 0
+	var buf []byte
+	var err error
 	flush := func() {
-		buf := <-bufs
-		n := len(chunk)
 		msg := &Message{Event: EventAllSessionData, Context: m.cfg.Name, SessionID: idSessionState,
 			Timestamp: ts, Sessions: chunk}
-		buf, eerr := m.cl.codec.AppendMessage(buf[:0], msg)
-		clear(chunk)
-		chunk, size = chunk[:0], 0
-		if eerr != nil {
-			firstErr(eerr)
-			bufs <- buf
-			return
+		buf, err = m.cl.codec.AppendMessage(buf[:0], msg)
+		if err == nil {
+			err = m.cl.ch.Send(ctx, dst, buf, transferOpts)
 		}
-		wg.Go(func() {
-			defer func() { bufs <- buf }()
-			if serr := m.cl.ch.Send(ctx, dst, buf, transferOpts); serr != nil {
-				firstErr(serr)
-				return
-			}
-			sent.Add(int64(n))
+		if err == nil {
+			sent += len(chunk)
 			m.stats.sent[EventAllSessionData].Add(1)
 			m.stats.bytesSent.Add(uint64(len(buf)))
-		})
+		}
+		clear(chunk)
+		chunk, size = chunk[:0], 0
 	}
 	m.st.forEach(func(s *Session) bool {
 		st, ok := s.transferable()
@@ -355,26 +324,24 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		if len(chunk) >= m.cfg.SendAllSessionsSize || size >= m.cfg.SendAllSessionsBytes {
 			flush()
 		}
-		if e := ctx.Err(); e != nil {
-			firstErr(e)
+		if err == nil {
+			err = ctx.Err()
 		}
-		return firstErr(nil) == nil
+		return err == nil
 	})
-	if firstErr(nil) == nil && len(chunk) > 0 {
+	if err == nil && len(chunk) > 0 {
 		flush()
 	}
-	wg.Wait()
-	err = firstErr(nil)
 	if err == nil {
 		err = m.sendTo(ctx, dst, &Message{Event: EventTransferComplete, SessionID: idTransferred,
 			UniqueID: idTransferred + m.cfg.Name, Timestamp: ts}, transferOpts)
 	}
-	m.stats.served.Add(uint64(sent.Load()))
+	m.stats.served.Add(uint64(sent))
 	if err != nil {
 		m.stats.sendFailures.Add(1)
-		m.log.Warn("delta: state transfer to a joining member aborted", "to", to.Addr(), "sent", sent.Load(), "err", err)
+		m.log.Warn("delta: state transfer to a joining member aborted", "to", to.Addr(), "sent", sent, "err", err)
 		return
 	}
-	m.log.Info("delta: sent every session to a joining member", "to", to.Addr(), "sessions", sent.Load(),
+	m.log.Info("delta: sent every session to a joining member", "to", to.Addr(), "sessions", sent,
 		"elapsed", time.Since(start))
 }
