@@ -72,6 +72,8 @@ func TestUsageErrors(t *testing.T) {
 		{"flags that exclude each other", []string{"node", "--static", "127.0.0.1:4000", "--mcast-addr", "228.0.0.4"}, "--static and --mcast-addr exclude each other"},
 		{"invalid transport configuration", []string{"node", "--bind", "0.0.0.0"}, "needs an AdvertiseAddress"},
 		{"bad rtt mode", []string{"rtt", "--mode", "fast", "--static", "127.0.0.1:4000"}, "--mode is auto, echo or ack"},
+		{"bad bench fan-out", []string{"bench", "--fanout", "17"}, "--fanout 0..16"},
+		{"bad bench fan-out sizes", []string{"bench", "--fanout-sizes", "1k"}, `--fanout-sizes: "1k"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)
