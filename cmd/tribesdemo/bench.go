@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -44,6 +46,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	conc := fs.Int("concurrency", 1, "Go sender goroutines (Java's bench uses one sender thread)")
 	fanout := fs.Int("fanout", 4, "receivers of the fan-out rows (each message goes to all of them); 0 for none")
 	fanoutSizesF := fs.String("fanout-sizes", "1024", "message sizes of the fan-out rows, comma separated")
+	runs := fs.Int("runs", 1, "runs of every row; each side's median run (by msgs/s) is reported")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo bench [flags]\n\nRuns the same workloads Go→Go and Java→Java (the project's Java peer on Debian's\ntomcat10-tribes.jar) in one run, each sender and receiver in its own process on\n127.0.0.1, and prints msgs/s, MB/s, latency, memory and the Go/Java ratios.")
 		fs.PrintDefaults()
@@ -63,6 +66,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *fanout < 0 || *fanout > 16 {
 		return fmt.Errorf("%w: --fanout 0..16", errUsage)
+	}
+	if *runs < 1 || *runs > 9 {
+		return fmt.Errorf("%w: --runs 1..9", errUsage)
 	}
 	var modes []string
 	for _, m := range strings.Split(*modesF, ",") {
@@ -88,7 +94,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	total := (len(sizes)+len(fanoutSizes))*len(modes)*(*seconds+5)*2 + 60
+	total := *runs*((len(sizes)+len(fanoutSizes))*len(modes)*(*seconds+5)*2+*seconds) + 60
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(total)*time.Second)
 	defer cancel()
 
@@ -146,34 +152,44 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, size := range fanoutSizes {
 		work = append(work, workload{size, nrx})
 	}
-	var rows []benchRow
-	for _, w := range work {
-		for _, mode := range modes {
-			r := benchRow{size: w.size, receivers: w.receivers, mode: mode}
-			count := 10_000_000
-			warm := 2000
-			if w.size >= 1<<20 {
-				warm = 20
-			} else if w.size >= 64<<10 {
-				warm = 200
+	// Each run measures every row, Go then Java; the rows report each side's median run
+	// (by msgs/s), so that the runs of the two sides alternate in time.
+	var runsRows [][]benchRow
+	var raws []float64
+	for run := range *runs {
+		var rows []benchRow
+		for _, w := range work {
+			for _, mode := range modes {
+				r := benchRow{size: w.size, receivers: w.receivers, mode: mode}
+				count := 10_000_000
+				warm := 2000
+				if w.size >= 1<<20 {
+					warm = 20
+				} else if w.size >= 64<<10 {
+					warm = 200
+				}
+				fmt.Fprintf(stderr, "run %d, size %d to %d, %s: Go…", run+1, w.size, w.receivers, mode)
+				r.goRes, r.goErr = goSend(ctx, exe, goTo(w.receivers), count, w.size, mode, *seconds, *conc, warm)
+				if jps != nil {
+					fmt.Fprintf(stderr, " Java…")
+					r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: javaTo(w.receivers), Count: count,
+						Size: w.size, Options: benchModes[mode], Seconds: *seconds, Warmup: warm})
+				} else {
+					r.javaSkipped = true
+				}
+				fmt.Fprintln(stderr)
+				rows = append(rows, r)
 			}
-			fmt.Fprintf(stderr, "size %d to %d, %s: Go…", w.size, w.receivers, mode)
-			r.goRes, r.goErr = goSend(ctx, exe, goTo(w.receivers), count, w.size, mode, *seconds, *conc, warm)
-			if jps != nil {
-				fmt.Fprintf(stderr, " Java…")
-				r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: javaTo(w.receivers), Count: count,
-					Size: w.size, Options: benchModes[mode], Seconds: *seconds, Warmup: warm})
-			} else {
-				r.javaSkipped = true
-			}
-			fmt.Fprintln(stderr)
-			rows = append(rows, r)
 		}
+		runsRows = append(runsRows, rows)
+		raws = append(raws, rawTCPMBps(ctx, 1<<20, time.Duration(*seconds)*time.Second))
 	}
-	rawMBs := rawTCPMBps(ctx, 1<<20, time.Duration(*seconds)*time.Second)
+	rows := medianRows(runsRows)
+	slices.Sort(raws)
+	rawMBs := raws[len(raws)/2]
 
-	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc)
+	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d, median of %d runs\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc, *runs)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "size\tto\tack\tGo msgs/s\tJava msgs/s\tGo/Java\tGo MB/s\tJava MB/s\tGo p50/p99 µs\tJava p50/p99 µs\t")
 	for _, r := range rows {
@@ -239,6 +255,30 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return nil
+}
+
+// medianRows combines the runs of every row (runs[i][j] is row j of run i): each side's
+// run with the median msgs/s, or its first error.
+func medianRows(runs [][]benchRow) []benchRow {
+	rows := slices.Clone(runs[0])
+	for j := range rows {
+		var gos, javas []benchRow
+		for _, run := range runs {
+			r := run[j]
+			if r.goErr != nil && rows[j].goErr == nil {
+				rows[j].goErr = r.goErr
+			}
+			if r.javaErr != nil && rows[j].javaErr == nil {
+				rows[j].javaErr = r.javaErr
+			}
+			gos, javas = append(gos, r), append(javas, r)
+		}
+		slices.SortFunc(gos, func(a, b benchRow) int { return cmp.Compare(a.goRes.MsgsPerSec, b.goRes.MsgsPerSec) })
+		slices.SortFunc(javas, func(a, b benchRow) int { return cmp.Compare(a.javaRes.MsgsPerSec, b.javaRes.MsgsPerSec) })
+		rows[j].goRes = gos[len(gos)/2].goRes
+		rows[j].javaRes = javas[len(javas)/2].javaRes
+	}
+	return rows
 }
 
 func parseSizes(flagName, list string) ([]int, error) {

@@ -214,14 +214,15 @@ func TestTerminal(t *testing.T) {
 	})
 }
 
-// TestBenchFanout runs `tribesdemo bench` (Go side only) with a fan-out row: the built
-// binary starts 2 receivers and sends every message to both.
+// TestBenchFanout runs `tribesdemo bench` (Go side only) with a fan-out row, 3 runs: the
+// built binary starts 2 receivers, sends every message of that row to both and reports
+// the median runs.
 func TestBenchFanout(t *testing.T) {
 	bin := buildDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "bench", "--java", "off", "--seconds", "1", "--sizes", "64",
-		"--modes", "sync", "--fanout", "2", "--fanout-sizes", "128").Output()
+		"--modes", "sync", "--fanout", "2", "--fanout-sizes", "128", "--runs", "3").Output()
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
@@ -232,7 +233,7 @@ func TestBenchFanout(t *testing.T) {
 		}
 	}
 	want := []string{"64 B 1 sync", "128 B 2 sync"}
-	if !slices.Equal(rows, want) || strings.Contains(string(out), "error") {
+	if !slices.Equal(rows, want) || strings.Contains(string(out), "error") || !strings.Contains(string(out), "median of 3 runs") {
 		t.Fatalf("rows %q, want %q; output:\n%s", rows, want, out)
 	}
 }
