@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -210,4 +212,28 @@ func TestTerminal(t *testing.T) {
 			t.Errorf("node's stopped line %q: want received %d\n%s", stopped, sent, s)
 		}
 	})
+}
+
+// TestBenchFanout runs `tribesdemo bench` (Go side only) with a fan-out row, 3 runs: the
+// built binary starts 2 receivers, sends every message of that row to both and reports
+// the median runs.
+func TestBenchFanout(t *testing.T) {
+	bin := buildDemo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "bench", "--java", "off", "--seconds", "1", "--sizes", "64",
+		"--modes", "sync", "--fanout", "2", "--fanout-sizes", "128", "--runs", "3").Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var rows []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[3] == "sync" {
+			rows = append(rows, strings.Join(f[:4], " "))
+		}
+	}
+	want := []string{"64 B 1 sync", "128 B 2 sync"}
+	if !slices.Equal(rows, want) || strings.Contains(string(out), "error") || !strings.Contains(string(out), "median of 3 runs") {
+		t.Fatalf("rows %q, want %q; output:\n%s", rows, want, out)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -136,19 +137,39 @@ func (s *sender) send(ctx context.Context, to []channel.Member, msg *channel.Mes
 	if len(to) == 1 {
 		return channel.NewSendError(msg.ID, channel.AppendFaulty(nil, op.deliver(&to[0]), to))
 	}
-	shared := op // only this copy escapes to the goroutines
-	errs := make([]error, len(to))
-	var wg sync.WaitGroup
+	fo := fanoutPool.Get().(*fanout)
+	fo.op, fo.to = op, to
+	fo.errs = slices.Grow(fo.errs[:0], len(to))[:len(to)]
+	fo.wg.Add(len(to) - 1)
 	for i := 1; i < len(to); i++ {
-		wg.Go(func() { errs[i] = shared.deliver(&to[i]) })
+		go fo.deliverTo(i)
 	}
-	errs[0] = shared.deliver(&to[0])
-	wg.Wait()
+	fo.errs[0] = fo.op.deliver(&to[0])
+	fo.wg.Wait()
 	var faulty []channel.FaultyMember
-	for i, err := range errs {
+	for i, err := range fo.errs {
 		faulty = channel.AppendFaulty(faulty, err, to[i:i+1])
 	}
+	clear(fo.errs)
+	fo.op, fo.to = sendOp{}, nil
+	fanoutPool.Put(fo)
 	return channel.NewSendError(msg.ID, faulty)
+}
+
+// fanout is a Send to several members, shared by the goroutines of its destinations and
+// pooled, so that such a send allocates only its goroutines.
+type fanout struct {
+	op   sendOp
+	to   []channel.Member
+	errs []error // one per member of to
+	wg   sync.WaitGroup
+}
+
+var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
+
+func (fo *fanout) deliverTo(i int) {
+	defer fo.wg.Done()
+	fo.errs[i] = fo.op.deliver(&fo.to[i])
 }
 
 // sendOp is one Send: shared, read-only, by the goroutines of its destinations.
