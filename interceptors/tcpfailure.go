@@ -84,6 +84,12 @@ type TCPFailureDetectorConfig struct {
 // member (other than with a FAIL_ACK) also triggers that check. Probes received from other
 // nodes are swallowed.
 //
+// A message received (a probe included) proves its source alive: a member of the layer
+// below that is not listed (not verified yet, or found dead by an earlier check, as a
+// static member that was restarted) is listed and announced at once, before its message
+// goes up, and a check of it that fails meanwhile does not remove it. So a node that comes
+// back is a member for its first message, not only after the next heartbeat's check.
+//
 // A check opens a new connection to the member (ConnectTimeout), writes one probe frame
 // (unless NoSendTest), waits for a byte back (the ACK) within ReadTestTimeout if
 // PerformReadTest, and closes. Checks of different members run in parallel; the events of
