@@ -441,6 +441,9 @@ func (c *Channel) memberEvent(m Member, added bool) {
 	} else {
 		c.gone.Add(1)
 		c.log.Info("tribes member disappeared", "member", m.String())
+		if f, ok := c.coord.tr.(MemberForgetter); ok {
+			f.ForgetMember(m)
+		}
 	}
 	for _, e := range *c.mbrL.Load() {
 		if added {

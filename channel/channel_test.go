@@ -592,3 +592,43 @@ func TestNonMemberListener(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// forgettingTransport records the members the channel tells it to forget.
+type forgettingTransport struct {
+	channel.Transport
+	mu     sync.Mutex
+	forgot []int32
+}
+
+func (f *forgettingTransport) ForgetMember(m channel.Member) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgot = append(f.forgot, m.Port)
+}
+
+// A member that disappears is forgotten by a transport that keeps connections per member
+// (channel.MemberForgetter), before the listeners hear of it; one that is added is not.
+func TestDisappearedMemberForgottenByTransport(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	n := nw.NewNode()
+	tr := &forgettingTransport{Transport: n.Transport()}
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var atEvent []int32
+	ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(channel.Member) {
+		tr.mu.Lock()
+		atEvent = slices.Clone(tr.forgot)
+		tr.mu.Unlock()
+	}})
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	b := newNode(t, nw)
+	nw.Kill(b.net)
+	if want := []int32{b.net.Port()}; !slices.Equal(atEvent, want) {
+		t.Fatalf("forgotten when the listeners heard of it: %v, want %v", atEvent, want)
+	}
+}
