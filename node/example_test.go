@@ -9,8 +9,8 @@ import (
 	"github.com/gotribes/tribes/transport/nio"
 )
 
-// Two nodes on loopback: A knows no one and so takes messages from non-members, B lists A
-// as a static member and sends to it.
+// Two nodes on loopback: A lists no one but accepts messages from nodes it does not list;
+// B lists A as a static member and sends to it.
 func Example() {
 	ctx := context.Background()
 	loopback := &nio.Config{Address: "127.0.0.1"} // ephemeral port

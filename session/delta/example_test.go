@@ -2,10 +2,13 @@ package delta_test
 
 import (
 	"context"
+	"encoding/gob"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -125,4 +128,43 @@ func ExampleSession_Set() {
 	fmt.Println(err)
 	// Output:
 	// delta: attribute "callback": cannot encode value of type func(): gob: type not registered for interface: func()
+}
+
+// Update is a read-modify-write that concurrent requests of one session cannot interleave.
+func ExampleSession_Update() {
+	ctx := context.Background()
+	ms, stop := exampleCluster(delta.Config{Name: "localhost#/", MemberWait: -1}, "node1")
+	defer stop()
+	s, _ := ms[0].Create(ctx)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			_, _ = s.Update("visits", func(old any) (any, error) {
+				n, _ := old.(int)
+				return n + 1, nil
+			})
+		})
+	}
+	wg.Wait()
+	visits, _ := delta.Attr[int](s, "visits")
+	fmt.Println(visits)
+	// Output:
+	// 10
+}
+
+// A value must read back on the other nodes as it is here: a struct field gob would leave
+// out is refused at Set.
+func ExampleErrValueNotReplicable() {
+	type basket struct {
+		Items []string
+		total int // unexported: gob does not carry it
+	}
+	gob.Register(basket{})
+	ms, stop := exampleCluster(delta.Config{Name: "localhost#/", MemberWait: -1}, "node1")
+	defer stop()
+	s, _ := ms[0].Create(context.Background())
+	err := s.Set("basket", basket{Items: []string{"book"}, total: 12})
+	fmt.Println(errors.Is(err, delta.ErrValueNotReplicable))
+	// Output:
+	// true
 }

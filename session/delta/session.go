@@ -251,8 +251,9 @@ func (s *Session) Set(name string, v any) error {
 // requests that each add one to a counter lose nothing. Like Set, the new value is
 // checked and recorded as one action, replicated when the request ends; returning nil
 // removes the attribute. If f returns an error, or the current value cannot be decoded,
-// or the new one cannot be encoded, nothing changes and the error is returned. f must not
-// call the session's methods. A Set of the same attribute, or an Update on another node,
+// or the new one cannot be encoded, nothing changes and the error is returned. f may read
+// the session but must not call Update on it (that would wait for itself). A Set of the
+// same attribute, or an Update on another node,
 // is not ordered with it: route a session's requests to one node (or accept the last
 // writer) when several update it at once.
 func (s *Session) Update(name string, f func(old any) (any, error)) (any, error) {

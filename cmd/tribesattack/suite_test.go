@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testenv"
+)
+
+// pending names checks of the suite that fail today because the defence is not merged
+// yet; the test logs them instead of failing. Remove an entry when its defence lands.
+var pending = map[string]string{
+	"no-ack-reader-4/rss": "connections paused on unread ACKs keep buffering inbound bytes up to their hard cap (issue #11 item 2)",
+}
+
+// Limits the suite test holds each attack to.
+const (
+	rssLimit       = 256 << 20 // peak RSS of the target under an attack on one connection kind
+	rssBudgetLimit = 512 << 20 // … under attacks that may fill MaxPendingBytes (256 MiB)
+	logLimit       = 64 << 10  // bytes the target may log during one attack
+)
+
+// TestSuite runs every attack of the suite in its short form against real node processes
+// (the command built without the race detector, so that their memory is representative)
+// and checks that each defence held.
+func TestSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the attack suite takes about a minute")
+	}
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "the attack suite needs root (a packet socket on lo, /proc/PID/clear_refs)")
+	}
+	exe := filepath.Join(t.TempDir(), "tribesattack")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		goTool = "go"
+	}
+	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var progress bytes.Buffer
+	results := runSuite(ctx, defaultSuite(exe, true), "", &progress, false)
+	var table bytes.Buffer
+	printTable(&table, results)
+	t.Logf("\n%s", table.String())
+	if len(results) != len(attacks) {
+		t.Fatalf("%d results for %d attacks", len(results), len(attacks))
+	}
+	for _, r := range results {
+		check := func(what string, ok bool, format string, args ...any) {
+			t.Helper()
+			if ok {
+				return
+			}
+			if why, isPending := pending[r.Attack+"/"+what]; isPending {
+				t.Logf("%s: pending (%s): "+format, append([]any{r.Attack, why}, args...)...)
+				return
+			}
+			t.Errorf("%s: "+format, append([]any{r.Attack}, args...)...)
+		}
+		check("error", r.Err == "", "%s", r.Err)
+		check("up", r.Up && r.Fresh, "target up %v, a new connection acked %v", r.Up, r.Fresh)
+		check("recovered", r.RecoverIn >= 0, "the good nodes' messages did not reach the target after the attack")
+		if r.Attack != "fd-exhaustion" && r.Attack != "no-ack-reader-100" {
+			// The receiver restarts its engine on descriptor exhaustion, which drops the
+			// good nodes' connections too; 100 connections of valid frames take the
+			// receiver's workers from the good nodes (see docs/security.md); elsewhere
+			// their traffic must go on.
+			check("traffic", r.During > 0, "no good message delivered to the target during the attack")
+		}
+		check("sessions", r.Lost == 0 && r.Changed == 0, "%d sessions lost, %d changed", r.Lost, r.Changed)
+		limit := uint64(rssLimit)
+		if r.Attack == "partial-80" || strings.HasPrefix(r.Attack, "no-ack-reader") {
+			limit = rssBudgetLimit
+		}
+		check("rss", r.PeakRSS > 0 && r.PeakRSS <= limit, "peak RSS %d MiB, limit %d MiB", r.PeakRSS>>20, limit>>20)
+		check("log", r.LogBytes <= logLimit, "%d log bytes, limit %d", r.LogBytes, logLimit)
+		check("breaches", r.Breaches == 0, "the defence let %d through: %s", r.Breaches, r.Note)
+	}
+}
