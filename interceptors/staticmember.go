@@ -69,6 +69,7 @@ type StaticMembership struct {
 
 	mu      sync.Mutex
 	members []channel.Member
+	byKey   map[channel.MemberKey]channel.Member // members by key: Member is one lookup
 	down    map[channel.MemberKey]bool
 	local   *channel.Member
 	levels  channel.Service
@@ -79,7 +80,7 @@ type StaticMembership struct {
 
 // NewStaticMembership returns the interceptor with the configured members.
 func NewStaticMembership(cfg StaticMembershipConfig) (*StaticMembership, error) {
-	s := &StaticMembership{log: cfg.Logger, down: map[channel.MemberKey]bool{}}
+	s := &StaticMembership{log: cfg.Logger, byKey: map[channel.MemberKey]channel.Member{}, down: map[channel.MemberKey]bool{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -97,12 +98,12 @@ func NewStaticMembership(cfg StaticMembershipConfig) (*StaticMembership, error) 
 func (s *StaticMembership) AddStaticMember(m channel.Member) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, x := range s.members {
-		if x.Equal(m) {
-			return
-		}
+	if _, ok := s.byKey[m.Key()]; ok {
+		return
 	}
-	s.members = append(s.members, m.Clone())
+	c := m.Clone()
+	s.members = append(s.members, c)
+	s.byKey[c.Key()] = c
 }
 
 // RemoveStaticMember removes a member from the list.
@@ -110,6 +111,7 @@ func (s *StaticMembership) RemoveStaticMember(key channel.MemberKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
+	delete(s.byKey, key)
 	delete(s.down, key)
 }
 
@@ -139,12 +141,8 @@ func (s *StaticMembership) StaticMembers() []channel.Member {
 func (s *StaticMembership) configured(k channel.MemberKey) (channel.Member, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, m := range s.members {
-		if m.Key() == k {
-			return m, true
-		}
-	}
-	return channel.Member{}, false
+	m, ok := s.byKey[k]
+	return m, ok
 }
 
 // learn matches a notice's sender against a configured member without a unique id at the
@@ -157,6 +155,8 @@ func (s *StaticMembership) learn(src channel.Member) (channel.Member, bool) {
 			learned := src.Clone()
 			learned.Command = nil
 			s.members[i] = learned
+			delete(s.byKey, m.Key())
+			s.byKey[learned.Key()] = learned
 			delete(s.down, m.Key())
 			return learned, true
 		}

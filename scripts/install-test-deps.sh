@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the interop tests need on a fresh Debian 12 machine (run as root, e.g. in CI):
-#   a JDK 17 (only if javac is missing), libtomcat10-java (the real Tribes jars),
+#   a JDK 17 (only if javac is missing), libtomcat10-java (the real Tribes jars), tomcat10
+#   (CATALINA_HOME for the tests that run real Tomcat nodes; its system service is disabled),
 #   iptables, iproute2, tmux, and chromium (headless browser for cmd/tribesdemo's
 #   end-to-end sessions test; large, so only if no chromium binary is on the PATH).
 # Idempotent and non-interactive: runs apt-get update/install only if something is missing.
@@ -19,7 +20,7 @@ pkg_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
 
-for p in libtomcat10-java iptables iproute2 tmux; do
+for p in libtomcat10-java tomcat10 iptables iproute2 tmux; do
   if pkg_installed "$p"; then
     echo "install-test-deps: $p already installed"
   else
@@ -55,8 +56,14 @@ echo "install-test-deps: installing ${missing[*]}"
 apt-get install -y -q --no-install-recommends ${reinstall:+--reinstall} \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 
-for f in /usr/share/java/tomcat10-tribes.jar /usr/share/java/tomcat10-juli.jar; do
+for f in /usr/share/java/tomcat10-tribes.jar /usr/share/java/tomcat10-juli.jar /usr/share/tomcat10/bin/catalina.sh; do
   [ -r "$f" ] || { echo "install-test-deps: $f still missing" >&2; exit 1; }
 done
+
+# The tests start their own Tomcat nodes, each with a CATALINA_BASE of its own: no system
+# Tomcat may run (the package enables its service).
+if pkg_installed tomcat10; then
+  systemctl disable tomcat10 >/dev/null 2>&1 || update-rc.d tomcat10 disable >/dev/null 2>&1 || true
+fi
 command -v javac >/dev/null || { echo "install-test-deps: javac still missing" >&2; exit 1; }
 echo "install-test-deps: done"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's whole test run: installs what the tests need (Java 17, Debian's
-# libtomcat10-java for the real Tribes peer, iptables/iproute2 for the multi-host bench),
+# libtomcat10-java for the real Tribes peer, tomcat10 for the real Tomcat nodes, iptables/iproute2 for the multi-host bench),
 # then checks that all of it is here (a missing piece fails the run instead of skipping
 # tests), checks formatting, vets, runs every test with the race detector (interop tests
 # against Java Tribes included) and each fuzz target for a bounded time.
@@ -27,7 +27,8 @@ for tool in java javac ip iptables tmux; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
-for jar in /usr/share/java/tomcat10-tribes.jar /usr/share/java/tomcat10-juli.jar; do
+for jar in /usr/share/java/tomcat10-tribes.jar /usr/share/java/tomcat10-juli.jar /usr/share/java/tomcat10-catalina-ha.jar \
+  /usr/share/tomcat10/bin/catalina.sh; do
   [ -r "$jar" ] || missing+=("$jar")
 done
 if [ "$(id -u)" -ne 0 ]; then

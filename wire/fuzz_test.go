@@ -60,11 +60,15 @@ func FuzzParseMember(f *testing.F) {
 	m.Host = bytes.Repeat([]byte{1}, 16)
 	f.Add(AppendMember(nil, &m))
 	f.Fuzz(func(t *testing.T, in []byte) {
+		v, vn, verr := ParseMemberView(in)
 		m, n, err := ParseMember(in)
+		if (err == nil) != (verr == nil) || n != vn || !m.Equal(v) {
+			t.Fatalf("ParseMember (%d, %v) and ParseMemberView (%d, %v) disagree", n, err, vn, verr)
+		}
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(AppendMember(nil, &m), in[:n]) {
+		if !bytes.Equal(AppendMember(nil, &m), in[:n]) || !bytes.Equal(AppendMember(nil, &v), in[:n]) {
 			t.Fatal("member does not round-trip")
 		}
 	})

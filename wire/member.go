@@ -217,8 +217,9 @@ func (r *memberReader) u32(what string) int32 {
 	return int32(binary.BigEndian.Uint32(s))
 }
 
-func (r *memberReader) bytesField(what string) []byte {
-	n := r.u32(what + " length")
+// bytesField reads a length (named lenWhat in errors) and that many bytes (what).
+func (r *memberReader) bytesField(lenWhat, what string) []byte {
+	n := r.u32(lenWhat)
 	return r.take(int(n), what)
 }
 
@@ -226,6 +227,20 @@ func (r *memberReader) bytesField(what string) []byte {
 // The returned member's slices are copies; b may be reused afterwards.
 // Unlike Java it cross-checks every inner length against the announced body length.
 func ParseMember(b []byte) (Member, int, error) {
+	m, n, err := ParseMemberView(b)
+	if err != nil {
+		return m, n, err
+	}
+	m.Host = bytes.Clone(m.Host)
+	m.Command = cloneOrNil(m.Command)
+	m.Domain = cloneOrNil(m.Domain)
+	m.Payload = cloneOrNil(m.Payload)
+	return m, n, nil
+}
+
+// ParseMemberView is ParseMember without the copies: the member's slices alias b, so it
+// allocates nothing and is valid only while b is. Clone what is kept.
+func ParseMemberView(b []byte) (Member, int, error) {
 	var m Member
 	if len(b) < memberFixedLen {
 		return m, 0, fmt.Errorf("%w: %d bytes, at least %d needed", ErrBadMember, len(b), memberFixedLen)
@@ -252,14 +267,14 @@ func ParseMember(b []byte) (Member, int, error) {
 		if hl[0] > MaxHostLen {
 			r.fail("host length")
 		}
-		m.Host = bytes.Clone(r.take(int(hl[0]), "host"))
+		m.Host = r.take(int(hl[0]), "host")
 	}
-	m.Command = cloneOrNil(r.bytesField("command"))
-	m.Domain = cloneOrNil(r.bytesField("domain"))
+	m.Command = nilIfEmpty(r.bytesField("command length", "command"))
+	m.Domain = nilIfEmpty(r.bytesField("domain length", "domain"))
 	if id := r.take(16, "unique id"); id != nil {
 		copy(m.UniqueID[:], id)
 	}
-	m.Payload = cloneOrNil(r.bytesField("payload"))
+	m.Payload = nilIfEmpty(r.bytesField("payload length", "payload"))
 	if r.err != nil {
 		return Member{}, 0, r.err
 	}
@@ -274,4 +289,11 @@ func cloneOrNil(b []byte) []byte {
 		return nil
 	}
 	return bytes.Clone(b)
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

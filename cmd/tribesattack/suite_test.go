@@ -16,9 +16,7 @@ import (
 
 // pending names checks of the suite that fail today because the defence is not merged
 // yet; the test logs them instead of failing. Remove an entry when its defence lands.
-var pending = map[string]string{
-	"no-ack-reader-4/rss": "connections paused on unread ACKs keep buffering inbound bytes up to their hard cap (issue #11 item 2)",
-}
+var pending = map[string]string{}
 
 // Limits the suite test holds each attack to.
 const (

@@ -71,6 +71,7 @@ func TestUsageErrors(t *testing.T) {
 		{"value out of range", []string{"load", "--count", "0"}, "--count >= 1"},
 		{"flags that exclude each other", []string{"node", "--static", "127.0.0.1:4000", "--mcast-addr", "228.0.0.4"}, "--static and --mcast-addr exclude each other"},
 		{"invalid transport configuration", []string{"node", "--bind", "0.0.0.0"}, "needs an AdvertiseAddress"},
+		{"bad --codec", []string{"sessions", "--codec", "xml"}, `--codec "xml": want go or java`},
 		{"bad rtt mode", []string{"rtt", "--mode", "fast", "--static", "127.0.0.1:4000"}, "--mode is auto, echo or ack"},
 	} {
 		var stdout, stderr bytes.Buffer

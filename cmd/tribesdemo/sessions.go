@@ -33,6 +33,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	acked := fs.Bool("acked", true, "answer only after every member applied the session change (false: asynchronous, Tomcat's default)")
 	requireAll := fs.Bool("require-all", false, "with --acked, fail requests while a configured member is down (by default members refusing connections are skipped: static membership has no failure detection)")
 	app := fs.String("context", "localhost#/", "application (context) name; the same on every node")
+	codec := fs.String("codec", "go", "session message format: go (compact, Go nodes only) or java (Tomcat's DeltaManager format; the counter is a java.lang.Integer named counter)")
 	routeBinder := fs.Bool("route-binder", true, "rename a session to this node's --route when a request brings another node's (Tomcat's JvmRouteBinderValve); turn off behind a balancer without stickiness")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo sessions [flags]\n\nServes a page with a per-session counter, replicated to the other members;\n?format=json gives the same as JSON. Prints a JSON line when started and stopped.")
@@ -47,6 +48,15 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	ccfg := delta.ClusterConfig{Logger: log}
+	var values delta.ValueCodec
+	switch *codec {
+	case "go":
+	case "java":
+		ccfg.Codec, values = delta.JavaCodec{}, delta.JavaValueCodec{}
+	default:
+		return fmt.Errorf("%w: --codec %q: want go or java", errUsage, *codec)
+	}
 	ch, err := nf.build(stderr)
 	if err != nil {
 		return err
@@ -55,9 +65,9 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *acked {
 		mode = delta.ReplicateAcked
 	}
-	cl := delta.NewCluster(ch, delta.ClusterConfig{Logger: log})
+	cl := delta.NewCluster(ch, ccfg)
 	m, err := cl.NewManager(delta.Config{Name: *app, JvmRoute: *route, Replication: mode,
-		TolerateUnreachable: !*requireAll, Logger: log})
+		TolerateUnreachable: !*requireAll, Logger: log, Codec: values})
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

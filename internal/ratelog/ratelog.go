@@ -79,6 +79,12 @@ func New(cfg Config) *Limiter {
 // an interval in which lines were counted writes a summary with that count first. It
 // reports whether msg was written.
 func (l *Limiter) Log(level slog.Level, peer, kind, msg string, args ...any) bool {
+	return l.LogFunc(level, peer, kind, msg, func() []any { return args })
+}
+
+// LogFunc is Log with arguments that args builds only when the line is written, so that a
+// counted line costs no formatting or allocation.
+func (l *Limiter) LogFunc(level slog.Level, peer, kind, msg string, args func() []any) bool {
 	now := l.cfg.Now()
 	l.mu.Lock()
 	k := key{peer, kind}
@@ -118,10 +124,11 @@ func (l *Limiter) Log(level slog.Level, peer, kind, msg string, args ...any) boo
 	if !write {
 		return false
 	}
+	all := append([]any{"peer", peer}, args()...)
 	if last {
-		args = append(args, "further", "counted, summarised every "+l.cfg.Interval.String())
+		all = append(all, "further", "counted, summarised every "+l.cfg.Interval.String())
 	}
-	l.cfg.Logger.Log(ctx, level, msg, append([]any{"peer", peer}, args...)...)
+	l.cfg.Logger.Log(ctx, level, msg, all...)
 	return true
 }
 

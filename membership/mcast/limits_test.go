@@ -195,3 +195,48 @@ func TestLimitsConfig(t *testing.T) {
 		}
 	}
 }
+
+// What a forged heartbeat costs the receive loop, counted: an oversized one and one of a
+// new member over MaxMembers allocate (almost) nothing, and a burst of new members makes
+// the node answer with a bounded number of fast heartbeats, not one each.
+func TestForgedHeartbeatCosts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := &fakeNet{}
+		a := startFake(t, nw, 1, func(c *Config) {
+			c.Logger = slog.New(slog.DiscardHandler)
+			c.DropTime = time.Hour // nobody expires during the test
+		})
+		evil := forger(t, nw)
+		synctest.Wait()
+		sent := a.s.Stats().HeartbeatsSent
+		for i := range DefaultMaxMembers {
+			m := invented(100+i, 16)
+			if err := evil.WritePacket(wire.AppendMember(nil, &m)); err != nil {
+				t.Fatal(err)
+			}
+			if i%256 == 255 {
+				synctest.Wait()
+			}
+		}
+		synctest.Wait()
+		st := a.s.Stats()
+		if st.MembersAdded != DefaultMaxMembers {
+			t.Fatalf("%d members added, want %d", st.MembersAdded, DefaultMaxMembers)
+		}
+		if fast := st.HeartbeatsSent - sent; fast > 2 {
+			t.Errorf("%d heartbeats sent in answer to %d new members at one instant", fast, DefaultMaxMembers)
+		}
+
+		over := invented(100+DefaultMaxMembers, DefaultMaxPayloadSize)
+		big := invented(1, maxDatagram-200)
+		var cache wire.MemberCache
+		for _, c := range []struct {
+			name string
+			pkt  []byte
+		}{{"over MaxMembers", wire.AppendMember(nil, &over)}, {"oversized", wire.AppendMember(nil, &big)}} {
+			if allocs := testing.AllocsPerRun(100, func() { a.s.handle(time.Now(), "127.0.0.9:1", c.pkt, &cache) }); allocs > 0 {
+				t.Errorf("a heartbeat %s: %v allocations", c.name, allocs)
+			}
+		}
+	})
+}

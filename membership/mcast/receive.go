@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 func (s *Service) receiveLoop(ctx context.Context) {
 	buf := make([]byte, MaxPacketSize)
 	var cache wire.MemberCache
+	var lastFrom netip.AddrPort // datagrams mostly come from the same few senders:
+	var fromText string         // their address is formatted once, not per datagram
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		conn, gen := s.conn, s.connGen
@@ -40,7 +43,10 @@ func (s *Service) receiveLoop(ctx context.Context) {
 				s.errCount[rxErr] = 0
 			}
 			s.mu.Unlock()
-			s.handle(now, from.String(), buf[:n], &cache)
+			if from != lastFrom || fromText == "" {
+				lastFrom, fromText = from, from.String()
+			}
+			s.handle(now, fromText, buf[:n], &cache)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 		case ctx.Err() != nil:
 			return
@@ -77,9 +83,10 @@ func (s *Service) expireLocked(now time.Time) {
 // handle processes one datagram from the group, sent from the address from.
 func (s *Service) handle(now time.Time, from string, b []byte, cache *wire.MemberCache) {
 	if wire.IsMemberPacket(b) {
-		// The member's fields are copies no larger than the datagram; one over its limit
-		// is dropped with the datagram's buffer.
-		m, n, err := wire.ParseMember(b)
+		// The member's fields alias the datagram: nothing is allocated for a heartbeat
+		// that is refused (malformed, a field over its limit, a new member over
+		// MaxMembers); the table copies what it keeps.
+		m, n, err := wire.ParseMemberView(b)
 		if err == nil && n != len(b) {
 			err = fmt.Errorf("%d bytes after the member", len(b)-n)
 		}
@@ -90,9 +97,10 @@ func (s *Service) handle(now time.Time, from string, b []byte, cache *wire.Membe
 		}
 		if f := s.cfg.oversized(&m); f != "" {
 			s.st.oversized.Add(1)
-			s.rl.Log(slog.LevelWarn, from, "oversized "+f, "mcast: ignoring a heartbeat whose "+f+" is over the limit",
-				"member", m.String(), "payload", len(m.Payload), "domain", len(m.Domain), "command", len(m.Command),
-				"host", len(m.Host))
+			s.rl.LogFunc(slog.LevelWarn, from, "oversized heartbeat", "mcast: ignoring a heartbeat with a field over its limit", func() []any {
+				return []any{"field", f, "member", m.String(), "payload", len(m.Payload), "domain", len(m.Domain),
+					"command", len(m.Command), "host", len(m.Host)}
+			})
 			return
 		}
 		s.mu.Lock()
@@ -105,8 +113,8 @@ func (s *Service) handle(now time.Time, from string, b []byte, cache *wire.Membe
 		switch ch {
 		case full:
 			s.st.overLimit.Add(1)
-			s.rl.Log(slog.LevelWarn, from, "too many members", "mcast: ignoring a new member: MaxMembers reached",
-				"member", m.String(), "maxMembers", s.cfg.MaxMembers)
+			s.rl.LogFunc(slog.LevelWarn, from, "too many members", "mcast: ignoring a new member: MaxMembers reached",
+				func() []any { return []any{"member", m.String(), "maxMembers", s.cfg.MaxMembers} })
 		case added:
 			s.st.added.Add(1)
 			s.log.Debug("mcast member added", "member", who.String())

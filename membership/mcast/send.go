@@ -51,15 +51,30 @@ func (s *Service) Broadcast(ctx context.Context, msg *channel.Message) error {
 // maxDatagram is the largest UDP payload over IPv4 (65535 - 20 - 8).
 const maxDatagram = 65507
 
+// sendLoop sends a heartbeat every Frequency, and at once when a new member appeared
+// (kick), but at most one such early heartbeat per Frequency/10: a burst of new members,
+// forged ones included, is answered by two heartbeats, not by one each.
 func (s *Service) sendLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Frequency)
 	defer t.Stop()
+	gap := s.cfg.Frequency / 10
+	var last time.Time         // the last early heartbeat
+	var later <-chan time.Time // a kick deferred to last+gap
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-later:
+			later, last = nil, time.Now()
 		case <-s.kick:
+			if wait := gap - time.Since(last); wait > 0 {
+				if later == nil {
+					later = time.After(wait)
+				}
+				continue
+			}
+			last = time.Now()
 		}
 		s.mu.Lock()
 		if ctx.Err() == nil {

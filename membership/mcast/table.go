@@ -54,7 +54,8 @@ func newTable(dropTime time.Duration, stallGuard bool, maxMembers int) *table {
 func (t *table) setLocal(k channel.MemberKey) { t.local = k }
 
 // heartbeat applies a member packet received at now. It returns what changed and, for
-// added and removed, the member to announce.
+// added and removed, the member to announce. m may alias a datagram's buffer: the table
+// keeps copies.
 func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Member) {
 	k := m.Key()
 	if k == t.local {
@@ -69,7 +70,7 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 		// Announce the member with the shutdown command, as Tribes does, so that listeners
 		// (and the TCP failure detector) know it left on purpose.
 		gone := e.m
-		gone.Command = m.Command
+		gone.Command = bytes.Clone(m.Command)
 		return removed, gone
 	}
 	born := now.Add(-time.Duration(m.AliveTime) * time.Millisecond)
@@ -77,6 +78,7 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 		if len(t.entries) >= t.maxMembers {
 			return full, channel.Member{}
 		}
+		m = m.Clone()
 		t.entries[k] = &entry{m: m, heard: now, born: born}
 		return added, m
 	}
@@ -84,7 +86,8 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 	if m.AliveTime != e.m.AliveTime {
 		// Tribes updates alive time, payload and command of a known member, never its domain.
 		dom := e.m.Domain
-		e.m = m
+		m.Domain = nil
+		e.m = m.Clone()
 		e.m.Domain = dom
 		if born.Before(e.born) {
 			e.born = born

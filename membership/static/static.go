@@ -21,6 +21,7 @@ type Service struct {
 	running channel.Service
 	local   channel.Member
 	view    []channel.Member
+	byKey   map[channel.MemberKey]channel.Member // the view by key: Member is one lookup
 	l       channel.MembershipListener
 }
 
@@ -40,11 +41,13 @@ func (s *Service) Start(_ context.Context, svc channel.Service, local channel.Me
 	var added []channel.Member
 	if was&channel.SvcMembershipRx == 0 && svc&channel.SvcMembershipRx != 0 {
 		s.view = s.view[:0]
+		s.byKey = make(map[channel.MemberKey]channel.Member, len(s.members))
 		for _, m := range s.members {
 			if isLocal(m, local) {
 				continue
 			}
 			s.view = append(s.view, m)
+			s.byKey[m.Key()] = m
 		}
 		added = slices.Clone(s.view)
 	}
@@ -69,7 +72,7 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	var gone []channel.Member
 	l := s.l
 	if s.running&channel.SvcMembershipRx != 0 && svc&channel.SvcMembershipRx != 0 {
-		gone, s.view = s.view, nil
+		gone, s.view, s.byKey = s.view, nil, nil
 	}
 	s.running &^= svc
 	s.mu.Unlock()
@@ -94,6 +97,7 @@ func (s *Service) Add(m channel.Member) {
 	announce := s.running&channel.SvcMembershipRx != 0 && !isLocal(m, s.local)
 	if announce {
 		s.view = append(s.view, m)
+		s.byKey[m.Key()] = m
 	}
 	s.mu.Unlock()
 	if announce {
@@ -106,13 +110,11 @@ func (s *Service) Remove(key channel.MemberKey) {
 	s.mu.Lock()
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
 	var gone []channel.Member
-	s.view = slices.DeleteFunc(s.view, func(x channel.Member) bool {
-		if x.Key() == key {
-			gone = append(gone, x)
-			return true
-		}
-		return false
-	})
+	if m, ok := s.byKey[key]; ok {
+		gone = append(gone, m)
+		delete(s.byKey, key)
+		s.view = slices.DeleteFunc(s.view, func(x channel.Member) bool { return x.Key() == key })
+	}
 	l := s.l
 	s.mu.Unlock()
 	for _, m := range gone {
@@ -127,16 +129,14 @@ func (s *Service) Members() []channel.Member {
 	return slices.Clone(s.view)
 }
 
-// Member implements channel.MembershipService.
+// Member implements channel.MembershipService with one map lookup: the channel's sender
+// check calls it for every message received. A member listed without a unique id has
+// the key of its host and port alone.
 func (s *Service) Member(key channel.MemberKey) (channel.Member, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, m := range s.view {
-		if m.Key() == key {
-			return m, true
-		}
-	}
-	return channel.Member{}, false
+	m, ok := s.byKey[key]
+	return m, ok
 }
 
 // Heartbeat implements channel.MembershipService; a static list needs no upkeep.

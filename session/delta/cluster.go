@@ -26,8 +26,9 @@ type Channel interface {
 
 // ClusterConfig configures a Cluster. The zero value is usable.
 type ClusterConfig struct {
-	// Codec encodes session messages. Nil means BinaryCodec{}. Every node of the cluster
-	// must use the same codec.
+	// Codec encodes session messages. Nil means BinaryCodec{}; JavaCodec{} speaks
+	// Tomcat's format (with JavaValueCodec in each Config). Every node of the cluster must
+	// use the same codec.
 	Codec MessageCodec
 	// Logger receives warnings (unknown contexts, malformed messages). Nil discards them.
 	Logger *slog.Logger
@@ -235,7 +236,7 @@ func (c *Cluster) replyNoContext(ctxName string, to channel.Member, reason strin
 			UniqueID: reason, Timestamp: nowMs()}
 		data, err := c.codec.AppendMessage(nil, msg)
 		if err == nil {
-			err = c.ch.Send(context.Background(), []channel.Member{to}, data, 0)
+			err = c.send(context.Background(), []channel.Member{to}, data, 0)
 		}
 		if err != nil {
 			c.log.Debug("delta: cannot answer a state transfer request", "context", ctxName, "to", to.Addr(), "err", err)

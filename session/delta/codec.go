@@ -8,9 +8,8 @@ import (
 )
 
 // MessageCodec turns session messages into channel payloads and back. The default is
-// BinaryCodec, a compact Go format. A codec speaking Tomcat's Java serialization
-// (SessionMessageImpl with a nested DeltaRequest) would implement the same interface; see
-// the package documentation, "Wire compatibility".
+// BinaryCodec, a compact Go format; JavaCodec speaks Tomcat's own messages (see the
+// package documentation, "Wire compatibility").
 //
 // Implementations must be safe for concurrent use.
 type MessageCodec interface {
@@ -25,7 +24,7 @@ type MessageCodec interface {
 	DecodeMessage(data []byte) (*Message, error)
 }
 
-// ErrMalformed is wrapped by every DecodeMessage error of BinaryCodec.
+// ErrMalformed is wrapped by every DecodeMessage error of BinaryCodec and JavaCodec.
 var ErrMalformed = errors.New("delta: malformed session message")
 
 // Defaults of BinaryCodec's limits.

@@ -50,7 +50,8 @@
 //
 // # Values
 //
-// Attribute values go through Config.Codec, a ValueCodec; the default GobCodec has
+// Attribute values go through Config.Codec, a ValueCodec (JavaValueCodec for clusters with
+// Tomcat nodes, see "Wire compatibility"); the default GobCodec has
 // compact encodings for strings, byte slices, booleans, int, int64, uint64, float64 and
 // time.Time, and uses encoding/gob for the rest (register your types with gob.Register
 // on every node; common maps and []any are registered by this package). Set encodes at
@@ -131,19 +132,20 @@
 //
 // The event numbers, action types and operations, the special session ids ("GET-ALL",
 // "SESSION-STATE", ...), the defaults and the protocol (who sends what, with which
-// options) are Tomcat's. The bytes are not: messages go through a MessageCodec whose
-// default, BinaryCodec, is a compact Go format (see its documentation). Go nodes
-// therefore replicate with each other, not with Tomcat. Speaking to Java nodes needs:
-//   - a MessageCodec that writes and reads SessionMessageImpl as a Java serialization
-//     stream (class descriptor, SUID 2, the ClusterMessageBase fields) and is sent without
-//     the byte-message option, which needs a SendMessage-style Channel method;
-//   - the nested DeltaRequest stream (writeUTF id, recordAllActions, actions with
-//     writeObject values) and the EVT_ALL_SESSION_DATA session block (DeltaSession
-//     writeObjectData layout, with back-references);
-//   - a ValueCodec producing Java serialization of the application's attribute classes,
-//     which only works for values both sides can represent (strings, boxed numbers,
-//     collections of those) — Go values in general have no Java counterpart;
-//   - Tomcat's uniqueId strings and GenericPrincipal serialization.
+// options) are Tomcat's. The bytes depend on ClusterConfig.Codec:
+//   - BinaryCodec (the default) is a compact Go format: Go nodes replicate with each
+//     other only.
+//   - JavaCodec writes and reads Tomcat 10.1's own messages: SessionMessageImpl objects
+//     sent as Tribes object messages, the DeltaRequest data of a delta, DeltaSession's
+//     layout in a state transfer, the new id of an id change. With JavaValueCodec as
+//     Config.Codec (attribute values as Java objects: String, boxed numbers, Boolean,
+//     byte[], Date, lists, sets and maps map to Go values, other classes are carried
+//     opaque), Go nodes and Tomcat DeltaManager nodes share sessions both ways: state
+//     transfer, deltas, expiry, id changes. Tomcat's GenericPrincipal travels as its name
+//     and roles, a session listener as a ClusterSingleSignOnListener's ssoId.
 //
-// See docs/wire-format.md and the Tribes specification, section 11.
+// The streams of the real catalina-ha classes in testdata/java
+// (scripts/gen-session-golden.sh) decode and re-encode byte for byte; interop/tomcat
+// runs real Tomcat nodes against a Go node. See docs/tomcat.md, docs/wire-format.md and
+// the Tribes specification, section 11.
 package delta

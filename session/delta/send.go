@@ -194,7 +194,7 @@ func (m *Manager) sendTo(ctx context.Context, to []channel.Member, msg *Message,
 	}
 	data, err := m.cl.codec.AppendMessage((*bp)[:0], msg)
 	if err == nil {
-		err = m.cl.ch.Send(ctx, to, data, opts)
+		err = m.cl.send(ctx, to, data, opts)
 	}
 	n := len(data)
 	if cap(data) <= 64<<10 {

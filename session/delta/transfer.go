@@ -304,7 +304,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 			Timestamp: ts, Sessions: chunk}
 		buf, err = m.cl.codec.AppendMessage(buf[:0], msg)
 		if err == nil {
-			err = m.cl.ch.Send(ctx, dst, buf, transferOpts)
+			err = m.cl.send(ctx, dst, buf, transferOpts)
 		}
 		if err == nil {
 			sent += len(chunk)

@@ -105,7 +105,8 @@ type Config struct {
 	// buffers of large frames (reserved whole when such a frame starts) and the bytes
 	// buffered on connections but not decoded yet (no Tomcat equivalent; default
 	// DefaultMaxPendingBytes, 256 MiB). A frame that does not fit is refused and its
-	// connection closed (Stats.FramesRefused). It must hold one frame of MaxFrameSize; zero
+	// connection closed (Stats.FramesRefused), and so is a connection buffering bytes
+	// while these and the decoded bytes waiting for workers (Stats.QueuedBytes) pass it. It must hold one frame of MaxFrameSize; zero
 	// means the larger of the default and that.
 	MaxPendingBytes int
 	// MaxConnections caps the inbound TCP connections; a connection beyond it is closed as
@@ -134,7 +135,9 @@ type Config struct {
 	Workers int
 	// MaxConnQueueBytes bounds the decoded bytes of one connection that wait for a worker
 	// (no Tomcat equivalent; default 4 MiB). Beyond it the receiver stops decoding that
-	// connection until a worker drained it; see the package documentation.
+	// connection until a worker drained it; a paused connection that buffers more than
+	// this again (plus one read of 256 KiB) is closed (Stats.ConnsOverflowed). See the
+	// package documentation.
 	MaxConnQueueBytes int
 
 	// RxBufSize and TxBufSize are the receiver's SO_RCVBUF / SO_SNDBUF (Tomcat rxBufSize

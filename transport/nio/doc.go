@@ -68,9 +68,14 @@
 //     connection: new bytes stay in gnet's inbound buffer. The worker that drains the queue
 //     below the limit wakes the connection (gnet Conn.Wake) and decoding resumes. With
 //     USE_ACK senders this never triggers, since a sender waits for each ACK.
-//   - gnet keeps reading a paused connection into its buffer. If that buffer grows beyond
-//     2×(MaxFrameSize+18)+MaxConnQueueBytes, the connection is closed, an error is logged
-//     and Stats.ConnsOverflowed counts it.
+//   - gnet keeps reading a paused connection into its buffer (it has no way to stop
+//     reading one). If that buffer grows beyond MaxConnQueueBytes plus one read (256 KiB),
+//     the connection is closed, an error is logged rate-limited and Stats.ConnsOverflowed
+//     counts it. So a paused connection holds at most about twice MaxConnQueueBytes
+//     (its queue and its buffer), and a peer that streams more than that while its
+//     connection is paused (its application or the receiver's is too slow) is cut off.
+//     Only a paused connection buffers more than one small frame: one that is not paused
+//     decodes whatever is complete, and assembles large frames (below) as they arrive.
 //   - A frame announcing more than MaxFrameSize bytes, a wrong start or end marker, a
 //     negative length, or a ChannelData whose inner lengths disagree with the frame closes
 //     the connection (counted in Stats.FramesRejected, logged as below); the node stays up.
@@ -80,8 +85,8 @@
 //     off the network instead of three). That buffer is reserved whole, when the frame
 //     starts, in a receiver-wide budget of MaxPendingBytes (default 256 MiB) that also
 //     counts the bytes buffered on connections and not decoded yet. A frame that does not
-//     fit, or a connection whose buffered bytes arrive while the budget is spent, is
-//     refused: the connection is closed and Stats.FramesRefused counts it. So partly
+//     fit, or a connection whose buffered bytes arrive while the budget (counting the
+//     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
 //     received frames hold at most MaxPendingBytes, however many connections send them.
 //   - MaxFrameSize defaults to 16 MiB (DefaultMaxFrameSize). Larger messages belong in the
 //     fragmentation interceptor (interceptors.Fragmentation), which sends them in pieces;
@@ -96,6 +101,11 @@
 //
 //   - At most MaxConnections (default 4096) inbound connections are kept; one more is
 //     closed as soon as it is accepted (Stats.ConnsRefused).
+//   - When the ReceiveFunc refuses a message with channel.ErrNotMember (the channel's
+//     sender check), its connection is closed after the FAIL_ACK and the messages it still
+//     had queued are dropped (Stats.ConnsNonMember, logged rate-limited), so that a
+//     stranger flooding frames gets one delivery per connection. Workers take connections
+//     in FIFO order, each with its whole queue: there is no other per-peer fairness.
 //   - A connection that sends nothing within FirstFrameTimeout (default 10 s) of being
 //     accepted, and one whose frame is not complete FrameTimeout (default 30 s) after it
 //     started (slowloris), are closed (Stats.ConnsTimedOut). Idle connections that carried

@@ -481,3 +481,86 @@ func TestGarbageFloodLogIsBounded(t *testing.T) {
 		t.Fatalf("no summary with %s:\n%s", want, logBuf.String())
 	}
 }
+
+// Four peers write use_ack,sync frames as fast as they can and never read their ACKs.
+// Decoding of their connections pauses, but gnet keeps reading their sockets: what a
+// paused connection buffers (PendingBytes) and what it has queued for the workers
+// (QueuedBytes) must stay within the bound of a paused connection, MaxConnQueueBytes
+// each plus one read, and past it the connection is closed.
+func TestPausedConnectionsBounded(t *testing.T) {
+	const conns = 4
+	cfg := testConfig()
+	cfg.FrameTimeout = 0 // only the inbound bound closes them
+	b := startNode(t, cfg, func(*channel.Message) error { return nil })
+	src, _ := b.member.MarshalBinary()
+	f := frame(src, channel.OptUseAck|channel.OptSyncAck, []byte("x"))
+	var batch []byte
+	for range 1024 {
+		batch = append(batch, f...)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	t.Cleanup(func() { stop.Store(true); wg.Wait() })
+	for range conns {
+		c := dialRaw(t, b)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if _, err := c.Write(batch); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	before := heapInUse()
+	eventually(t, "pauses on unread ACKs", func() bool { return b.t.Stats().AckPauses >= conns })
+	bound := int64(conns * (2*cfg.MaxConnQueueBytes + readBufferCap))
+	// Decoded messages take more heap than their frame bytes; twice the bound is far
+	// below what the connections held before the bound (36 MiB of buffer each).
+	if grew := heapInUse() - before; grew > 2*bound {
+		t.Fatalf("heap grew by %d bytes while paused, bound %d", grew, 2*bound)
+	}
+	var peak int64
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end) && b.t.Stats().ConnsOverflowed < conns; <-tick.C {
+		st := b.t.Stats()
+		peak = max(peak, st.PendingBytes+st.QueuedBytes)
+	}
+	if peak > bound {
+		t.Fatalf("paused connections held %d bytes, bound %d", peak, bound)
+	}
+	eventually(t, "overflowing connections closed", func() bool { return b.t.Stats().ConnsOverflowed >= conns })
+	t.Logf("peak %d bytes held, bound %d; %+v", peak, bound, b.t.Stats())
+}
+
+// A connection whose message the channel refuses as a non-member's is closed after the
+// FAIL_ACK, and the frames it still had queued are not delivered: a stranger flooding valid
+// frames takes one delivery per connection from the workers.
+func TestNonMemberConnectionClosed(t *testing.T) {
+	var delivered atomic.Int64
+	b := startNode(t, testConfig(), func(*channel.Message) error {
+		delivered.Add(1)
+		return channel.ErrNotMember
+	})
+	src, _ := b.member.MarshalBinary()
+	f := frame(src, channel.OptUseAck|channel.OptSyncAck, []byte("x"))
+	var batch []byte
+	for range 1000 {
+		batch = append(batch, f...)
+	}
+	c := dialRaw(t, b)
+	if _, err := c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	if kinds := readAcks(t, c, 1); kinds[0] != wire.FailAck {
+		t.Fatalf("answer %v, want a FAIL_ACK", kinds[0])
+	}
+	expectClosed(t, c)
+	eventually(t, "the connection counted", func() bool { return b.t.Stats().ConnsNonMember == 1 })
+	eventually(t, "the connection closed", func() bool { return b.t.Stats().ConnsOpen == 0 })
+	if n := delivered.Load(); n != 1 {
+		t.Fatalf("%d of 1000 messages delivered, want 1", n)
+	}
+}

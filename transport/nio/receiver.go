@@ -33,7 +33,7 @@ type receiver struct {
 	report     func(error) // tells the channel about failures (non-nil) and recovery (nil)
 	maxBody    int
 	limit      int64 // MaxConnQueueBytes
-	hardCap    int   // inbound bytes beyond which a connection is closed
+	hardCap    int   // inbound bytes beyond which a connection is closed (only a paused one gets there)
 	maxPending int64
 	maxConns   int64
 	maxOut     int
@@ -67,7 +67,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		report:     report,
 		maxBody:    cfg.MaxFrameSize,
 		limit:      int64(cfg.MaxConnQueueBytes),
-		hardCap:    2*wire.FrameLen(cfg.MaxFrameSize) + cfg.MaxConnQueueBytes,
+		hardCap:    cfg.MaxConnQueueBytes + readBufferCap,
 		maxPending: int64(cfg.MaxPendingBytes),
 		maxConns:   int64(cfg.MaxConnections),
 		maxOut:     cfg.MaxConnOutboundBytes,
@@ -297,20 +297,22 @@ func (r *receiver) deliver(msg *channel.Message) (err error) {
 }
 
 // deliverAcked delivers msg and answers it as mode says (spec 5.2), on TCP and UDP alike:
-// ack writes one ACK or FAIL_ACK frame and counts it in ctr.
-func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(frame []byte, ctr *atomic.Uint64)) {
+// ack writes one ACK or FAIL_ACK frame and counts it in ctr. It returns the delivery's
+// error.
+func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(frame []byte, ctr *atomic.Uint64)) error {
 	if mode == ackBefore {
 		ack(wire.AckFrame, &r.st.acksSent)
 	}
 	err := r.deliver(msg)
 	if mode != ackAfter {
-		return
+		return err
 	}
 	if err == nil {
 		ack(wire.AckFrame, &r.st.acksSent)
 	} else {
 		ack(wire.FailAckFrame, &r.st.failAcksSent)
 	}
+	return err
 }
 
 // inItem is one decoded message waiting for a worker.
@@ -348,6 +350,9 @@ type rconn struct {
 	batchBytes  int
 	dead        bool // a protocol error closed the connection
 	ackDone     gnet.AsyncCallback
+
+	// Owned by the worker that runs the connection's queue.
+	stranger bool // the channel refused a message from a non-member: the rest is skipped
 
 	// Shared between the loop and workers.
 	cmu     sync.Mutex // held by workers and OnTick around gnet calls, and by onClose
@@ -427,7 +432,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		rc.r.plog.Log(slog.LevelError, rc.peer, "overflow", "tribes receiver closing a connection that buffers too much",
 			"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
 		return gnet.Close
-	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load() > rc.r.maxPending:
+	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load()+rc.r.st.queuedBytes.Load() > rc.r.maxPending:
 		rc.reject(errOverBudget)
 		return gnet.Close
 	}
@@ -629,12 +634,22 @@ func (rc *rconn) run() {
 	}
 }
 
+// process delivers one message. When the channel refuses it as a non-member's
+// (channel.ErrNotMember, after the FAIL_ACK a synchronized-ack sender gets), the connection
+// is closed and what it still has queued is dropped: a stranger flooding valid frames gets
+// one message per connection to the workers, not a share of them equal to a member's.
 func (rc *rconn) process(it *inItem) {
 	r := rc.r
-	if r.dropping.Load() {
+	if r.dropping.Load() || rc.stranger {
 		return
 	}
-	r.deliverAcked(it.msg, it.ack, rc.writeAck)
+	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck); errors.Is(err, channel.ErrNotMember) {
+		rc.stranger = true
+		r.st.connsNonMember.Add(1)
+		r.plog.Log(slog.LevelWarn, rc.peer, "non-member", "tribes receiver closing a connection that carried a non-member's message",
+			"remote", rc.remote, "source", it.msg.Source.String())
+		rc.gnetCall(func() { _ = rc.c.Close() })
+	}
 }
 
 func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {

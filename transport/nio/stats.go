@@ -15,7 +15,7 @@ type Stats struct {
 	AcksSent          uint64 // ACK frames written
 	FailAcksSent      uint64 // FAIL_ACK frames written
 	FramesRejected    uint64 // malformed, oversize or undecodable frames; each closed its connection (or dropped its datagram)
-	ConnsOverflowed   uint64 // connections closed because they buffered more than the hard cap
+	ConnsOverflowed   uint64 // connections closed because, paused, they buffered more than MaxConnQueueBytes plus a read
 	ReadPauses        uint64 // times a connection's queue reached MaxConnQueueBytes and decoding paused
 	QueuedBytes       int64  // gauge: decoded bytes waiting for workers, all connections
 	DatagramsReceived uint64 // UDP datagrams received
@@ -27,6 +27,7 @@ type Stats struct {
 	PendingBytes      int64  // gauge: bytes of partly received frames held, all connections
 	ReceiverFailures  uint64 // times the receiver's engine stopped by itself (for example on EMFILE)
 	ReceiverRestarts  uint64 // times it was restarted after such a failure
+	ConnsNonMember    uint64 // connections closed because the channel refused a message from a non-member on them
 
 	// Sender.
 	MessagesSent     uint64 // deliveries that succeeded, one per destination
@@ -45,7 +46,7 @@ type counters struct {
 	connsAccepted, framesReceived, bytesReceived, delivered, deliveryErrors atomic.Uint64
 	acksSent, failAcksSent, framesRejected, connsOverflowed, readPauses     atomic.Uint64
 	datagramsReceived, connsRefused, connsTimedOut, connsStalled, ackPauses atomic.Uint64
-	framesRefused, receiverFailures, receiverRestarts                       atomic.Uint64
+	framesRefused, receiverFailures, receiverRestarts, connsNonMember       atomic.Uint64
 	connsOpen, queuedBytes, pendingBytes                                    atomic.Int64
 	messagesSent, bytesSent, sendErrors, retries, ackTimeouts, failAcksRecv atomic.Uint64
 	dials, dialFailures, connsExpired                                       atomic.Uint64
@@ -75,6 +76,7 @@ func (c *counters) snapshot() Stats {
 		PendingBytes:      c.pendingBytes.Load(),
 		ReceiverFailures:  c.receiverFailures.Load(),
 		ReceiverRestarts:  c.receiverRestarts.Load(),
+		ConnsNonMember:    c.connsNonMember.Load(),
 		MessagesSent:      c.messagesSent.Load(),
 		BytesSent:         c.bytesSent.Load(),
 		SendErrors:        c.sendErrors.Load(),

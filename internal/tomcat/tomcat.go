@@ -1,0 +1,345 @@
+// Package tomcat runs real Tomcat 10.1 nodes for tests: Debian's tomcat10 package
+// (CATALINA_HOME /usr/share/tomcat10, installed by scripts/install-test-deps.sh), one
+// CATALINA_BASE per node in the test's temporary directory, a SimpleTcpCluster with
+// DeltaManager, StaticMembershipService and a NioReceiver on 127.0.0.1, and a small
+// distributable web application at /app compiled at test time (webapp/TestServlet.java;
+// its endpoints are listed there).
+//
+// A node is started with catalina.sh and stopped by the pid catalina.sh records,
+// after checking that this pid's command line names the node's CATALINA_BASE.
+package tomcat
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// Home is Debian's CATALINA_HOME.
+const Home = "/usr/share/tomcat10"
+
+const jarDir = "/usr/share/java"
+
+//go:embed webapp/TestServlet.java
+var servletSource []byte
+
+// Skip ends the test (skip, or failure under GOTRIBES_NO_SKIP) when Tomcat or the JDK is
+// missing.
+func Skip(t testutil.TB) {
+	t.Helper()
+	for _, f := range []string{filepath.Join(Home, "bin", "catalina.sh"), filepath.Join(jarDir, "tomcat10-servlet-api.jar")} {
+		if _, err := os.Stat(f); err != nil {
+			testenv.Missing(t, "Tomcat 10.1 is not installed (%s; scripts/install-test-deps.sh installs Debian's tomcat10)", f)
+		}
+	}
+	for _, tool := range []string{"java", "javac"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, "%s is not installed (scripts/install-test-deps.sh)", tool)
+		}
+	}
+}
+
+// Member is a static member of a node's cluster.
+type Member struct {
+	Port     int
+	UniqueID channel.UniqueID
+}
+
+// Config describes one node.
+type Config struct {
+	Route      string // the Engine's jvmRoute
+	Port       int    // NioReceiver port on 127.0.0.1
+	UniqueID   channel.UniqueID
+	Members    []Member // the other members (static)
+	HTTPPort   int      // HTTP connector on 127.0.0.1
+	SendOption int      // the cluster's channelSendOptions; 0 means 8 (asynchronous)
+}
+
+// Node is a running Tomcat.
+type Node struct {
+	Config
+	Base string // CATALINA_BASE
+	URL  string // http://127.0.0.1:port/app
+	pid  int
+}
+
+// Webapp compiles the test web application into dir/app (once per test; share the
+// directory between the nodes of a test).
+func Webapp(t testutil.TB, dir string) string {
+	t.Helper()
+	app := filepath.Join(dir, "app")
+	src := filepath.Join(dir, "src", "TestServlet.java")
+	classes := filepath.Join(app, "WEB-INF", "classes")
+	for _, d := range []string{filepath.Dir(src), classes} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	if err := os.WriteFile(src, servletSource, 0o644); err != nil {
+		t.Fatalf("%v", err)
+	}
+	out, err := exec.Command("javac", "--release", "17", "-nowarn", "-encoding", "UTF-8", "-d", classes,
+		"-cp", filepath.Join(jarDir, "tomcat10-servlet-api.jar"), src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("compiling the test webapp: %v\n%s", err, out)
+	}
+	webXML := `<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">
+  <distributable/>
+  <servlet><servlet-name>test</servlet-name><servlet-class>TestServlet</servlet-class></servlet>
+  <servlet-mapping><servlet-name>test</servlet-name><url-pattern>/*</url-pattern></servlet-mapping>
+</web-app>
+`
+	if err := os.WriteFile(filepath.Join(app, "WEB-INF", "web.xml"), []byte(webXML), 0o644); err != nil {
+		t.Fatalf("%v", err)
+	}
+	return app
+}
+
+// Start writes a CATALINA_BASE under dir for cfg with the web application app (from
+// Webapp), starts Tomcat and waits until /app answers, which a joining node does after
+// its state transfer. The node is stopped when the test ends.
+func Start(t testutil.TB, dir, app string, cfg Config) *Node {
+	t.Helper()
+	if cfg.SendOption == 0 {
+		cfg.SendOption = 8
+	}
+	n := &Node{Config: cfg, Base: filepath.Join(dir, "tomcat-"+cfg.Route), URL: fmt.Sprintf("http://127.0.0.1:%d/app", cfg.HTTPPort)}
+	if err := n.writeBase(app); err != nil {
+		t.Fatalf("tomcat %s: %v", cfg.Route, err)
+	}
+	cmd := exec.Command(filepath.Join(Home, "bin", "catalina.sh"), "start")
+	cmd.Env = append(os.Environ(), "CATALINA_HOME="+Home, "CATALINA_BASE="+n.Base,
+		"CATALINA_PID="+n.pidFile(), "CATALINA_OUT="+filepath.Join(n.Base, "logs", "catalina.out"),
+		"CATALINA_TMPDIR="+filepath.Join(n.Base, "temp"),
+		"JAVA_OPTS=-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tomcat %s: catalina.sh start: %v\n%s", cfg.Route, err, out)
+	}
+	if err := poll(5*time.Second, func() error {
+		var err error
+		n.pid, err = n.readPid()
+		return err
+	}); err != nil {
+		t.Fatalf("tomcat %s: %v", cfg.Route, err)
+	}
+	t.Cleanup(n.Stop)
+	testutil.Eventually(t, 120*time.Second, func() error {
+		if !n.alive() {
+			return fmt.Errorf("tomcat %s exited: %s", cfg.Route, n.Log())
+		}
+		_, err := n.Get("/health", nil)
+		return err
+	})
+	return n
+}
+
+// poll is testutil.Poll bounded by timeout.
+func poll(timeout time.Duration, cond func() error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return testutil.Poll(ctx, cond)
+}
+
+func (n *Node) pidFile() string { return filepath.Join(n.Base, "tomcat.pid") }
+
+func (n *Node) readPid() (int, error) {
+	b, err := os.ReadFile(n.pidFile())
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// alive reports whether the node's process runs and is this node's Tomcat.
+func (n *Node) alive() bool {
+	if n.pid <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", n.pid))
+	if err != nil || !bytes.Contains(cmdline, []byte("-Dcatalina.base="+n.Base)) {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.pid))
+	if err != nil {
+		return false
+	}
+	// A zombie (state Z) has exited.
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+// Stop sends SIGTERM and waits up to 30 s for the process to end, then SIGKILLs it.
+func (n *Node) Stop() {
+	if !n.alive() {
+		return
+	}
+	_ = syscall.Kill(n.pid, syscall.SIGTERM)
+	if poll(30*time.Second, func() error {
+		if n.alive() {
+			return errors.New("running")
+		}
+		return nil
+	}) != nil {
+		n.Kill()
+	}
+	n.pid = 0
+}
+
+// Kill sends SIGKILL, as a crash, and waits until the process is gone.
+func (n *Node) Kill() {
+	if !n.alive() {
+		return
+	}
+	_ = syscall.Kill(n.pid, syscall.SIGKILL)
+	_ = poll(10*time.Second, func() error {
+		if n.alive() {
+			return errors.New("running")
+		}
+		return nil
+	})
+	n.pid = 0
+}
+
+// Log returns the end of the node's catalina.out, for failure messages.
+func (n *Node) Log() string {
+	b, _ := os.ReadFile(filepath.Join(n.Base, "logs", "catalina.out"))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// Get requests path (e.g. "/counter") with the session cookie id (none if empty) and
+// returns the trimmed body of a 200 answer; other statuses are errors that start with
+// the status code.
+func (n *Node) Get(path string, cookie *http.Cookie) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, n.URL+path, nil)
+	if err != nil {
+		return "", err
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
+	}
+	return strings.TrimSpace(string(body)), nil
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// SessionCookie is the cookie of session id for the node's /app.
+func SessionCookie(id string) *http.Cookie { return &http.Cookie{Name: "JSESSIONID", Value: id} }
+
+func (n *Node) writeBase(app string) error {
+	for _, d := range []string{"conf", "logs", "temp", "work", "webapps"} {
+		if err := os.MkdirAll(filepath.Join(n.Base, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{"web.xml", "catalina.properties", "logging.properties"} {
+		b, err := os.ReadFile(filepath.Join(Home, "etc", f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(n.Base, "conf", f), b, 0o644); err != nil {
+			return err
+		}
+	}
+	files := map[string]string{
+		"conf/server.xml":  n.serverXML(),
+		"conf/context.xml": "<Context><WatchedResource>WEB-INF/web.xml</WatchedResource></Context>\n",
+		// The web application is the compiled directory, shared by the nodes.
+		"conf/Catalina/localhost/app.xml": fmt.Sprintf("<Context docBase=%q/>\n", app),
+	}
+	for name, content := range files {
+		p := filepath.Join(n.Base, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uniqueID writes an id as Tomcat's uniqueId attribute: {b0,b1,...} with signed bytes.
+func uniqueID(id channel.UniqueID) string {
+	parts := make([]string, len(id))
+	for i, b := range id {
+		parts[i] = strconv.Itoa(int(int8(b)))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func attr(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+func (n *Node) serverXML() string {
+	var members strings.Builder
+	for _, m := range n.Members {
+		fmt.Fprintf(&members, `            <Member className="org.apache.catalina.tribes.membership.StaticMember" host="127.0.0.1" port="%d" uniqueId="%s"/>
+`, m.Port, uniqueID(m.UniqueID))
+	}
+	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
+    <Engine name="Catalina" defaultHost="localhost" jvmRoute="%s">
+      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="%d">
+        <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"
+                 notifyListenersOnReplication="true"/>
+        <Channel className="org.apache.catalina.tribes.group.GroupChannel">
+          <Membership className="org.apache.catalina.tribes.membership.StaticMembershipService">
+            <LocalMember className="org.apache.catalina.tribes.membership.StaticMember" host="127.0.0.1" port="%d" uniqueId="%s"/>
+%s          </Membership>
+          <Receiver className="org.apache.catalina.tribes.transport.nio.NioReceiver" address="127.0.0.1" port="%d" autoBind="0"/>
+          <Sender className="org.apache.catalina.tribes.transport.ReplicationTransmitter">
+            <Transport className="org.apache.catalina.tribes.transport.nio.PooledParallelSender"/>
+          </Sender>
+          <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpPingInterceptor" staticOnly="true"/>
+          <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpFailureDetector"/>
+          <Interceptor className="org.apache.catalina.tribes.group.interceptors.MessageDispatchInterceptor"/>
+        </Channel>
+        <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>
+        <Valve className="org.apache.catalina.ha.session.JvmRouteBinderValve"/>
+        <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
+      </Cluster>
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+    </Engine>
+  </Service>
+</Server>
+`, n.HTTPPort, attr(n.Route), n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port)
+}

@@ -1,0 +1,163 @@
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Date;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import javax.management.ObjectName;
+
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import jakarta.servlet.http.HttpSession;
+
+/**
+ * The test web application of internal/tomcat, mapped to /* of the context /app:
+ *
+ * /counter       increments the session's java.lang.Integer "counter" (creating the session)
+ * /set?name=&kind=&value=   sets an attribute of one kind (creating the session)
+ * /get?name=     prints "class|value" of an attribute ("-" when absent; 404 without session)
+ * /invalidate    invalidates the session
+ * /changeid      changes the session id (HttpServletRequest.changeSessionId)
+ * /count         prints the manager's number of active sessions
+ * /manager?attr=&value=    sets an int or boolean property of the DeltaManager (JMX)
+ * /health        prints ok
+ *
+ * Every answer is one line of text; /counter and /changeid print "id counter".
+ */
+public class TestServlet extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+
+    /** A class only the web application knows: Go nodes carry it as opaque bytes. */
+    public static final class Cart implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+        final String owner;
+        final int items;
+
+        Cart(String spec) {
+            String[] p = spec.split(":", 2);
+            owner = p[0];
+            items = Integer.parseInt(p[1]);
+        }
+
+        @Override
+        public String toString() {
+            return owner + ":" + items;
+        }
+    }
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        resp.setContentType("text/plain");
+        resp.setHeader("Cache-Control", "no-store");
+        PrintWriter out = resp.getWriter();
+        String path = req.getPathInfo() == null ? req.getServletPath() : req.getPathInfo();
+        HttpSession s;
+        switch (path) {
+            case "/health":
+                out.println("ok");
+                return;
+            case "/count":
+                try {
+                    out.println(ManagementFactory.getPlatformMBeanServer().getAttribute(manager(req), "activeSessions"));
+                } catch (Exception e) {
+                    throw new IOException(e);
+                }
+                return;
+            case "/manager":
+                try {
+                    String v = req.getParameter("value");
+                    Object value = v.equals("true") || v.equals("false") ? (Object) Boolean.valueOf(v) : Integer.valueOf(v);
+                    ManagementFactory.getPlatformMBeanServer().setAttribute(manager(req),
+                            new javax.management.Attribute(req.getParameter("attr"), value));
+                } catch (Exception e) {
+                    throw new IOException(e);
+                }
+                out.println("ok");
+                return;
+            case "/counter":
+                s = req.getSession(true);
+                Integer c = (Integer) s.getAttribute("counter");
+                c = Integer.valueOf(c == null ? 1 : c.intValue() + 1);
+                s.setAttribute("counter", c);
+                out.println(s.getId() + " " + c);
+                return;
+            case "/set":
+                s = req.getSession(true);
+                s.setAttribute(req.getParameter("name"), value(req.getParameter("kind"), req.getParameter("value")));
+                out.println(s.getId());
+                return;
+            default:
+        }
+        s = req.getSession(false);
+        if (s == null) {
+            resp.sendError(404, "no session");
+            return;
+        }
+        switch (path) {
+            case "/get":
+                Object v = s.getAttribute(req.getParameter("name"));
+                out.println(v == null ? "-" : v.getClass().getName() + "|" + show(v));
+                return;
+            case "/invalidate":
+                s.invalidate();
+                out.println("invalidated");
+                return;
+            case "/changeid":
+                out.println(req.changeSessionId());
+                return;
+            default:
+                resp.sendError(404, path);
+        }
+    }
+
+    static ObjectName manager(HttpServletRequest req) throws Exception {
+        return new ObjectName("Catalina:type=Manager,host=localhost,context=" + req.getContextPath());
+    }
+
+    static Object value(String kind, String v) {
+        switch (kind) {
+            case "string": return v;
+            case "int": return Integer.valueOf(v);
+            case "long": return Long.valueOf(v);
+            case "bool": return Boolean.valueOf(v);
+            case "double": return Double.valueOf(v);
+            case "bytes": return v.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            case "date": return new Date(Long.parseLong(v));
+            case "list": return new ArrayList<>(Arrays.asList(v.split(",")));
+            case "set": return new LinkedHashSet<>(Arrays.asList(v.split(",")));
+            case "cart": return new Cart(v);
+            case "map":
+                Map<String, Object> m = new HashMap<>();
+                for (String kv : v.split(",")) {
+                    String[] p = kv.split("=", 2);
+                    m.put(p[0], p[1]);
+                }
+                return m;
+            default: throw new IllegalArgumentException(kind);
+        }
+    }
+
+    /** A stable text form: sorted maps, byte arrays as text, dates as millis. */
+    static String show(Object v) {
+        if (v instanceof byte[]) {
+            return new String((byte[]) v, java.nio.charset.StandardCharsets.UTF_8);
+        }
+        if (v instanceof Date) {
+            return Long.toString(((Date) v).getTime());
+        }
+        if (v instanceof Map) {
+            return new TreeMap<>((Map<?, ?>) v).toString();
+        }
+        if (v instanceof List) {
+            return v.toString();
+        }
+        return String.valueOf(v);
+    }
+}

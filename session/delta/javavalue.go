@@ -1,0 +1,185 @@
+package delta
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"sort"
+	"time"
+
+	"github.com/gotribes/tribes/jserial"
+)
+
+// JavaValueCodec is the ValueCodec for clusters with Tomcat nodes (use it with
+// JavaCodec): an attribute value is a Java serialization stream of the object Tomcat
+// stores. Go values map to Java classes both ways:
+//
+//	Go                        Java
+//	string                    java.lang.String
+//	int (32-bit range)        java.lang.Integer (delta.Attr[int] reads one)
+//	int64, int16, int8        java.lang.Long, Short, Byte
+//	float64, float32          java.lang.Double, Float
+//	bool                      java.lang.Boolean
+//	[]byte                    byte[]
+//	time.Time                 java.util.Date (millisecond precision)
+//	[]any                     java.util.ArrayList
+//	map[string]any            java.util.HashMap with String keys (written in key order)
+//	*jserial.Set              java.util.HashSet or LinkedHashSet
+//	*jserial.Map              any other HashMap, LinkedHashMap or TreeMap
+//
+// Elements of lists, sets and maps map the same way. Any other Java object (a class of
+// the web application, an enum, ...) decodes as the jserial value (*jserial.Object, ...)
+// and is written back byte for byte, so a Go node replicates what it cannot read. A Go
+// value with no Java form (uint, structs, other maps, ...) is refused by Session.Set
+// with a *ValueError wrapping ErrNoJavaForm.
+type JavaValueCodec struct{}
+
+// ErrNoJavaForm is wrapped by the error JavaValueCodec returns for a Go value that has no
+// Java counterpart.
+var ErrNoJavaForm = errors.New("delta: value has no Java form")
+
+// maxValueDepth bounds the nesting of lists, sets and maps JavaValueCodec converts.
+const maxValueDepth = 64
+
+// Marshal returns the Java serialization stream of v.
+func (JavaValueCodec) Marshal(v any) ([]byte, error) {
+	j, err := toJava(v, 0)
+	if err != nil {
+		return nil, err
+	}
+	return jserial.Marshal(j)
+}
+
+// Unmarshal decodes a Java serialization stream to its Go form.
+func (JavaValueCodec) Unmarshal(data []byte) (any, error) {
+	v, err := jserial.Unmarshal(data)
+	if err != nil {
+		return nil, err
+	}
+	return fromJava(v, 0)
+}
+
+func toJava(v any, depth int) (any, error) {
+	if depth > maxValueDepth {
+		return nil, fmt.Errorf("%w: nested deeper than %d", ErrNoJavaForm, maxValueDepth)
+	}
+	switch x := v.(type) {
+	case nil, string, int64, int16, int8, float64, float32, bool, []byte, time.Time,
+		int32, []int16, []int32, []int64, []bool, []float32, []float64, []jserial.Char, jserial.LinkedList,
+		*jserial.Object, *jserial.Enum, *jserial.Array, *jserial.BigDecimal, *big.Int, jserial.UUID, jserial.Char:
+		return v, nil
+	case int:
+		if x < math.MinInt32 || x > math.MaxInt32 {
+			return nil, fmt.Errorf("%w: int %d is outside java.lang.Integer's range (use int64 for a Long)", ErrNoJavaForm, x)
+		}
+		return int32(x), nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			var err error
+			if out[i], err = toJava(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		m := &jserial.Map{Class: jserial.HashMap, Entries: make([]jserial.Entry, len(keys))}
+		for i, k := range keys {
+			e, err := toJava(x[k], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m.Entries[i] = jserial.Entry{Key: k, Value: e}
+		}
+		return m, nil
+	case *jserial.Set:
+		s := *x
+		s.Elems = make([]any, len(x.Elems))
+		for i, e := range x.Elems {
+			var err error
+			if s.Elems[i], err = toJava(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return &s, nil
+	case *jserial.Map:
+		m := *x
+		m.Entries = make([]jserial.Entry, len(x.Entries))
+		for i, e := range x.Entries {
+			k, err := toJava(e.Key, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			val, err := toJava(e.Value, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m.Entries[i] = jserial.Entry{Key: k, Value: val}
+		}
+		return &m, nil
+	}
+	return nil, fmt.Errorf("%w: %T", ErrNoJavaForm, v)
+}
+
+func fromJava(v any, depth int) (any, error) {
+	if depth > maxValueDepth {
+		return nil, fmt.Errorf("delta: Java value nested deeper than %d", maxValueDepth)
+	}
+	switch x := v.(type) {
+	case int32:
+		return int(x), nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			var err error
+			if out[i], err = fromJava(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case *jserial.Set:
+		s := *x
+		s.Elems = make([]any, len(x.Elems))
+		for i, e := range x.Elems {
+			var err error
+			if s.Elems[i], err = fromJava(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return &s, nil
+	case *jserial.Map:
+		entries := make([]jserial.Entry, len(x.Entries))
+		byString := x.Class == jserial.HashMap
+		for i, e := range x.Entries {
+			k, err := fromJava(e.Key, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			val, err := fromJava(e.Value, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			entries[i] = jserial.Entry{Key: k, Value: val}
+			if _, ok := k.(string); !ok {
+				byString = false
+			}
+		}
+		if byString {
+			out := make(map[string]any, len(entries))
+			for _, e := range entries {
+				out[e.Key.(string)] = e.Value
+			}
+			return out, nil
+		}
+		m := *x
+		m.Entries = entries
+		return &m, nil
+	}
+	return v, nil
+}
