@@ -46,6 +46,10 @@
 // messages or KeepAliveTime; Heartbeat also closes idle connections whose peer closed them.
 // An idle connection is checked with one non-blocking peek before reuse when it sat idle
 // for more than 100 ms, instead of Java's read after every unacknowledged write.
+// When a member disappears the channel calls ForgetMember (channel.MemberForgetter): its
+// idle connections are closed and its busy ones when their send ends, so a node restarted
+// at the same address is reached on new connections, as Java's coordinator removes the
+// member's senders.
 //
 // # Concurrency
 //

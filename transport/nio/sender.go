@@ -90,6 +90,20 @@ func (s *sender) close() {
 	}
 }
 
+// forget drops the pooled connections to m (its TCP and UDP addresses): the idle ones are
+// closed now, the lent ones when they come back.
+func (s *sender) forget(m channel.Member) {
+	ip := m.IP()
+	for _, k := range []poolKey{{ip: ip, port: m.Port}, {ip: ip, port: m.UDPPort, udp: true}} {
+		s.mu.RLock()
+		p := s.pools[k]
+		s.mu.RUnlock()
+		if p != nil {
+			p.forget()
+		}
+	}
+}
+
 func (s *sender) heartbeat() {
 	s.mu.RLock()
 	pools := make([]*memberPool, 0, len(s.pools))
@@ -506,7 +520,7 @@ func (p *memberPool) put(c *sconn, err error, now time.Time) {
 		return
 	}
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || c.retired {
 		p.mu.Unlock()
 		p.discard(c)
 		return
@@ -536,6 +550,20 @@ func (p *memberPool) closeAll() {
 	p.idle = nil
 	p.mu.Unlock()
 	for _, c := range conns {
+		p.discard(c)
+	}
+}
+
+// forget closes the idle connections and retires the lent ones: put closes them.
+func (p *memberPool) forget() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	for c := range p.all {
+		c.retired = true
+	}
+	p.mu.Unlock()
+	for _, c := range idle {
 		p.discard(c)
 	}
 }
@@ -570,6 +598,7 @@ type sconn struct {
 	lastUse   time.Time
 	uses      int
 	broken    bool
+	retired   bool // the member disappeared: close when returned (guarded by the pool's mu)
 	interrupt func()
 	ackBuf    []byte
 	iov       net.Buffers // scratch for writev

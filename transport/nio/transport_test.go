@@ -1003,3 +1003,38 @@ func TestUDPPortTaken(t *testing.T) {
 		t.Fatalf("udp port %d", p)
 	}
 }
+
+// A member that disappeared loses its pooled connections: the next send to its address (a
+// restarted node there) opens a new one instead of writing into the old process's.
+func TestForgetMemberClosesPooledConnections(t *testing.T) {
+	rec := newRecorder(8)
+	b := startNode(t, testConfig(), rec.rx)
+	a := startNode(t, testConfig(), nil)
+	send := func(i int) {
+		t.Helper()
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, seqPayload(i))); err != nil {
+			t.Fatal(err)
+		}
+		rec.next(t)
+	}
+	send(0)
+	send(1)
+	if st := a.t.Stats(); st.Dials != 1 || st.ConnsPooled != 1 {
+		t.Fatalf("before: sender stats %+v", st)
+	}
+	other := b.member
+	other.Port++ // another member: nothing of b's is touched
+	a.t.ForgetMember(other)
+	if st := a.t.Stats(); st.ConnsPooled != 1 {
+		t.Fatalf("forgetting another member closed b's connection: %+v", st)
+	}
+	a.t.ForgetMember(b.member)
+	if st := a.t.Stats(); st.ConnsPooled != 0 {
+		t.Fatalf("after ForgetMember: sender stats %+v", st)
+	}
+	send(2)
+	if st := a.t.Stats(); st.Dials != 2 || st.ConnsPooled != 1 {
+		t.Fatalf("after: sender stats %+v", st)
+	}
+	eventually(t, "b accepted the new connection", func() bool { return b.t.Stats().ConnsAccepted == 2 })
+}
