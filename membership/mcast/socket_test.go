@@ -14,6 +14,7 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/testenv"
 	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
@@ -216,15 +217,7 @@ func TestChannelOverMulticast(t *testing.T) {
 	mk := func() (*channel.Channel, *events) {
 		tcfg := nio.DefaultConfig()
 		tcfg.Port = 0
-		tr, err := nio.New(tcfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms, err := mcast.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch, err := channel.New(channel.Config{Transport: tr, Membership: ms, Domain: []byte("d")})
+		ch, err := node.New(node.Config{Transport: &tcfg, Multicast: &cfg, Domain: []byte("d")})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/membership/static"
+	tribesnode "github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
 )
@@ -36,15 +37,11 @@ func startTCPChannel(tb testing.TB) (*channel.Channel, *static.Service) {
 	tb.Helper()
 	cfg := nio.DefaultConfig()
 	cfg.Port = 0
-	tr, err := nio.New(cfg)
+	ch, err := tribesnode.New(tribesnode.Config{Transport: &cfg})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ms := static.New()
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: ms})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ms := ch.Membership().(*static.Service)
 	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
 		tb.Fatal(err)
 	}
