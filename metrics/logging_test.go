@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/metrics"
 	"github.com/gotribes/tribes/node"
@@ -86,12 +87,9 @@ func TestNoPerMessageLogging(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// The failure detector announces a member once it answered a probe.
-	for !a.ch.HasMembers() || !b.ch.HasMembers() {
-		if ctx.Err() != nil {
-			t.Fatal("the nodes do not see each other")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.EventuallyTrue(t, 60*time.Second, "the nodes see each other", func() bool {
+		return a.ch.HasMembers() && b.ch.HasMembers()
+	})
 	clA, clB := delta.NewCluster(a.ch, delta.ClusterConfig{Logger: log}), delta.NewCluster(b.ch, delta.ClusterConfig{Logger: log})
 	defer clA.Close(context.Background())
 	defer clB.Close(context.Background())
