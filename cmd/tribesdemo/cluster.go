@@ -34,6 +34,7 @@ type clusterNode struct {
 	fd      *interceptors.TCPFailureDetector
 	got     atomic.Int64
 	started time.Time
+	shown   sync.Map // channel.MemberKey → true once its join line is printed
 }
 
 // clusterDemo holds the shared state of one `tribesdemo cluster` run.
@@ -198,7 +199,10 @@ func (d *clusterDemo) startNode(ctx context.Context, name string, log *slog.Logg
 		return nil
 	}))
 	nd.ch.AddMembershipListener(channel.MembershipFuncs{
-		Added: func(m channel.Member) { d.say("   %s sees %s join", nd.name, d.name(m)) },
+		Added: func(m channel.Member) {
+			d.say("   %s sees %s join", nd.name, d.name(m))
+			nd.shown.Store(m.Key(), true)
+		},
 	})
 	nd.started = time.Now()
 	// Start the transport first, so the member's address is known and named before it is
@@ -236,8 +240,9 @@ func (d *clusterDemo) ackModes(ctx context.Context, nodes []*clusterNode, msgs, 
 		}
 		el := time.Since(start)
 		want := before + int64(msgs*(len(nodes)-1))
-		if mode.opts&channel.OptUseAck == 0 {
-			// No ACK: delivery is asynchronous; give the receivers a bounded moment to catch up.
+		if mode.opts&channel.OptSyncAck == 0 {
+			// Without sync ACKs the last messages may still be in the receivers' listeners
+			// (use_ack is ACKed on receipt); give them a bounded moment to catch up.
 			waitFor(ctx, 5*time.Second, func() bool { return received(nodes[1:]) >= want })
 		}
 		d.say("   %-13s %6.0f msgs/s  %7.1f µs per send  delivered %d/%d  (%s)", mode.name+":",
@@ -370,7 +375,8 @@ func (d *clusterDemo) crash(ctx context.Context, nodes []*clusterNode) error {
 	k := victim.Load()
 	if !waitFor(ctx, 5*time.Second, func() bool {
 		for _, nd := range nodes {
-			if _, ok := nd.ch.Member(*k); !ok {
+			// The listener's line, not only the member table: the join lines come first.
+			if _, ok := nd.shown.Load(*k); !ok {
 				return false
 			}
 		}

@@ -221,6 +221,8 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 
 // Stop implements channel.MembershipService. When neither level runs any more, the
 // members get a STOP (the local member with the BABY-ALEX command) and are reported gone.
+// A member that cannot be sent the STOP (it may be stopping too) is logged, as in Tomcat,
+// and does not make Stop fail.
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.mu.Lock()
 	s.running &^= svc
@@ -239,11 +241,14 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	}
 	_ = r.rpc.Close()
 	r.unlisten()
-	var err error
 	if to := s.Members(); len(to) > 0 {
 		local := ch.LocalMember()
 		local.Command = wire.ShutdownCommand
-		err = s.sendPlain(ctx, ch, to, memberMessage{typ: msgStop, member: local, id: s.id})
+		// As Tomcat's stopMembership: a member that cannot be told (it may be stopping
+		// too) is logged, and the stop goes on; it expires that member's view of us.
+		if err := s.sendPlain(ctx, ch, to, memberMessage{typ: msgStop, member: local, id: s.id}); err != nil {
+			s.log.Warn("tribes static membership: send MSG_STOP", "err", err)
+		}
 	}
 	s.update(func(now time.Time) (added, gone []channel.Member) {
 		for k, e := range s.view {
@@ -252,9 +257,6 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 		}
 		return nil, gone
 	})
-	if err != nil {
-		return fmt.Errorf("staticsvc: send MSG_STOP: %w", err)
-	}
 	return nil
 }
 

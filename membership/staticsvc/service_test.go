@@ -165,6 +165,35 @@ func TestJoinAndCleanStop(t *testing.T) {
 	}
 }
 
+// A node whose members are gone before it stops (both stopped at once, as with Ctrl-C in
+// two terminals) still stops cleanly: the STOP it cannot deliver is logged, as in Tomcat.
+func TestStopWhenMembersAreGone(t *testing.T) {
+	ctx := context.Background()
+	p := freePorts(t, 2)
+	long := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Hour, PingInterval: time.Hour}
+	b := newNode(t, p[1], long)
+	// Acknowledged: a STOP written into a connection b's end has closed fails too.
+	long.SendOptions = channel.OptUseAck
+	a := newNode(t, p[0], long)
+	for _, n := range []*node{a, b} {
+		if err := n.ch.Start(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !a.has(p[1]) {
+		t.Fatalf("a does not list b: %v", a.ch.Members())
+	}
+	if err := b.ch.Stop(ctx, channel.SvcTransport); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ch.Stop(ctx, channel.SvcAll); err != nil {
+		t.Fatalf("stop with the only member unreachable: %v", err)
+	}
+	if _, ok := a.ev.find(false, int32(p[1])); !ok {
+		t.Fatal("stopped a did not report b gone")
+	}
+}
+
 // A node that vanishes without a STOP is dropped once it has not answered for
 // ExpirationTime; until then the pings keep it.
 func TestCrashExpires(t *testing.T) {
