@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // buildDemo builds the tribesdemo binary into a temporary directory, as a person would
@@ -87,20 +89,18 @@ func (x *tmuxServer) screen(t *testing.T, name string) string {
 // at once if the program ended (the wrapper printed "[exit N]") without showing re.
 func (x *tmuxServer) waitFor(t *testing.T, name string, re *regexp.Regexp, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		s := x.screen(t, name)
+	var s string
+	testutil.Eventually(t, timeout, func() error {
+		s = x.screen(t, name)
 		if re.MatchString(s) {
-			return s
+			return nil
 		}
 		if re != exitRE && exitRE.MatchString(s) {
 			t.Fatalf("window %s: the program ended without showing %q:\n%s", name, re, s)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("window %s: no %q within %v; it shows:\n%s", name, re, timeout, s)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("window %s: no %q; it shows:\n%s", name, re, s)
+	})
+	return s
 }
 
 var exitRE = regexp.MustCompile(`\[exit (\d+)\]`)
@@ -154,17 +154,15 @@ func TestTerminal(t *testing.T) {
 		s = x.waitFor(t, "load", bar, 20*time.Second)
 		// Watch it move: a later screen shows a larger count than the first.
 		first, _ := strconv.Atoi(bar.FindStringSubmatch(s)[4])
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		testutil.Eventually(t, 10*time.Second, func() error {
 			s = x.screen(t, "load")
 			if m := bar.FindStringSubmatch(s); m != nil {
 				if n, _ := strconv.Atoi(m[4]); n > first {
-					break
+					return nil
 				}
 			}
-		}
-		if m := bar.FindStringSubmatch(s); m == nil || m[4] == strconv.Itoa(first) {
-			t.Errorf("the progress bar did not move from %d:\n%s", first, s)
-		}
+			return fmt.Errorf("the progress bar did not move from %d:\n%s", first, s)
+		})
 		s = x.waitFor(t, "load", exitRE, 30*time.Second)
 		if code := exitRE.FindStringSubmatch(s)[1]; code != "0" {
 			t.Fatalf("load exit %s:\n%s", code, s)

@@ -11,11 +11,11 @@
 //
 // Build a Config (DefaultConfig gives Tomcat's defaults, Config{} works too), call New,
 // then Start with channel.SvcReceiver and/or channel.SvcSender. Usually a channel.Channel
-// does that:
+// does that, and package node builds the channel with this transport in one call:
 //
-//	tr, err := nio.New(nio.DefaultConfig())
+//	cfg := nio.DefaultConfig()
+//	ch, err := node.New(node.Config{Transport: &cfg, Interceptors: "tcpfailure"})
 //	...
-//	ch, err := channel.New(channel.Config{Transport: tr, Membership: ...})
 //	err = ch.Start(ctx, channel.SvcAll)
 //
 // Start(SvcReceiver) binds the first free port of Port…Port+AutoBind-1 (Port 0: an

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/ratelog"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -45,7 +46,7 @@ func TestMaxConnectionsRefusesTheNextOne(t *testing.T) {
 	}
 	extra := dialRaw(t, b)
 	expectClosed(t, extra)
-	eventually(t, "refused counter", func() bool { return b.t.Stats().ConnsRefused == 1 })
+	testutil.EventuallyTrue(t, waitTimeout, "refused counter", func() bool { return b.t.Stats().ConnsRefused == 1 })
 	for _, c := range conns {
 		if _, err := c.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
 			t.Fatal(err)
@@ -57,7 +58,7 @@ func TestMaxConnectionsRefusesTheNextOne(t *testing.T) {
 	}
 	// Closing one makes room again.
 	_ = conns[0].Close()
-	eventually(t, "a free slot", func() bool { return b.t.Stats().ConnsOpen == 2 })
+	testutil.EventuallyTrue(t, waitTimeout, "a free slot", func() bool { return b.t.Stats().ConnsOpen == 2 })
 	c := dialRaw(t, b)
 	if _, err := c.Write(frame(src, channel.OptUseAck, []byte("z"))); err != nil {
 		t.Fatal(err)
@@ -103,7 +104,7 @@ func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
 	expectClosed(t, idle)
 	expectClosed(t, slow)
 	<-dribbled
-	eventually(t, "timed-out counter", func() bool { return b.t.Stats().ConnsTimedOut == 2 })
+	testutil.EventuallyTrue(t, waitTimeout, "timed-out counter", func() bool { return b.t.Stats().ConnsTimedOut == 2 })
 	rec.none(t)
 
 	if _, err := pooled.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
@@ -148,10 +149,10 @@ func TestPeerNotReadingAcksIsPausedThenClosed(t *testing.T) {
 		}
 		written <- n
 	}()
-	eventually(t, "a pause on unread ACKs", func() bool { return b.t.Stats().AckPauses >= 1 })
+	testutil.EventuallyTrue(t, waitTimeout, "a pause on unread ACKs", func() bool { return b.t.Stats().AckPauses >= 1 })
 	stop.Store(true)
 	expectClosed(t, c)
-	eventually(t, "stalled counter", func() bool { return b.t.Stats().ConnsStalled == 1 })
+	testutil.EventuallyTrue(t, waitTimeout, "stalled counter", func() bool { return b.t.Stats().ConnsStalled == 1 })
 	<-written
 	st := b.t.Stats()
 	// Kernel buffers on both sides (a few hundred KiB on loopback at most with these
@@ -195,19 +196,19 @@ func TestPendingBudgetBoundsPartialFrames(t *testing.T) {
 		}
 		cs = append(cs, c)
 	}
-	eventually(t, "refusals", func() bool { return b.t.Stats().FramesRefused == uint64(conns-fits) })
+	testutil.EventuallyTrue(t, waitTimeout, "refusals", func() bool { return b.t.Stats().FramesRefused == uint64(conns-fits) })
 	st := b.t.Stats()
 	if st.PendingBytes > budget || st.PendingBytes < int64(fits*len(big)) {
 		t.Fatalf("pending %d bytes, want %d reserved frames within %d", st.PendingBytes, fits, budget)
 	}
-	eventually(t, "refused connections closed", func() bool { return b.t.Stats().ConnsOpen == int64(fits) })
+	testutil.EventuallyTrue(t, waitTimeout, "refused connections closed", func() bool { return b.t.Stats().ConnsOpen == int64(fits) })
 	if grew := heapInUse() - before; grew > budget+8<<20 {
 		t.Fatalf("heap grew by %d bytes for %d partial frames (budget %d)", grew, conns, budget)
 	}
 	for _, c := range cs {
 		_ = c.Close()
 	}
-	eventually(t, "budget returned", func() bool { return b.t.Stats().PendingBytes == 0 })
+	testutil.EventuallyTrue(t, waitTimeout, "budget returned", func() bool { return b.t.Stats().PendingBytes == 0 })
 
 	// A whole frame of the maximum size still goes through.
 	c := dialRaw(t, b)
@@ -328,7 +329,7 @@ func TestReceiverSurvivesDescriptorExhaustion(t *testing.T) {
 	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
 	dst := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(port), SecurePort: -1, UDPPort: -1}
 	var lastErr error
-	eventually(t, "a send to the recovered receiver", func() bool {
+	testutil.EventuallyTrue(t, waitTimeout, "a send to the recovered receiver", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		lastErr = snd.Send(ctx, []channel.Member{dst}, &channel.Message{Options: channel.OptUseAck | channel.OptSyncAck,
@@ -461,7 +462,7 @@ func TestGarbageFloodLogIsBounded(t *testing.T) {
 		expectClosed(t, c)
 		_ = c.Close()
 	}
-	eventually(t, "every rejection counted", func() bool { return b.t.Stats().FramesRejected == rounds })
+	testutil.EventuallyTrue(t, waitTimeout, "every rejection counted", func() bool { return b.t.Stats().FramesRejected == rounds })
 	lines := strings.Count(logBuf.String(), "invalid frame")
 	if lines == 0 || lines > 2*ratelog.DefaultFirst {
 		t.Fatalf("%d log lines about invalid frames for %d rejections:\n%s", lines, rounds, logBuf.String())
