@@ -515,7 +515,7 @@ func TestPausedConnectionsBounded(t *testing.T) {
 		}()
 	}
 	before := heapInUse()
-	eventually(t, "pauses on unread ACKs", func() bool { return b.t.Stats().AckPauses >= conns })
+	testutil.EventuallyTrue(t, waitTimeout, "pauses on unread ACKs", func() bool { return b.t.Stats().AckPauses >= conns })
 	bound := int64(conns * (2*cfg.MaxConnQueueBytes + readBufferCap))
 	// Decoded messages take more heap than their frame bytes; twice the bound is far
 	// below what the connections held before the bound (36 MiB of buffer each).
@@ -532,7 +532,7 @@ func TestPausedConnectionsBounded(t *testing.T) {
 	if peak > bound {
 		t.Fatalf("paused connections held %d bytes, bound %d", peak, bound)
 	}
-	eventually(t, "overflowing connections closed", func() bool { return b.t.Stats().ConnsOverflowed >= conns })
+	testutil.EventuallyTrue(t, waitTimeout, "overflowing connections closed", func() bool { return b.t.Stats().ConnsOverflowed >= conns })
 	t.Logf("peak %d bytes held, bound %d; %+v", peak, bound, b.t.Stats())
 }
 
@@ -559,8 +559,8 @@ func TestNonMemberConnectionClosed(t *testing.T) {
 		t.Fatalf("answer %v, want a FAIL_ACK", kinds[0])
 	}
 	expectClosed(t, c)
-	eventually(t, "the connection counted", func() bool { return b.t.Stats().ConnsNonMember == 1 })
-	eventually(t, "the connection closed", func() bool { return b.t.Stats().ConnsOpen == 0 })
+	testutil.EventuallyTrue(t, waitTimeout, "the connection counted", func() bool { return b.t.Stats().ConnsNonMember == 1 })
+	testutil.EventuallyTrue(t, waitTimeout, "the connection closed", func() bool { return b.t.Stats().ConnsOpen == 0 })
 	if n := delivered.Load(); n != 1 {
 		t.Fatalf("%d of 1000 messages delivered, want 1", n)
 	}

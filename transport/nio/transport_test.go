@@ -1037,5 +1037,5 @@ func TestForgetMemberClosesPooledConnections(t *testing.T) {
 	if st := a.t.Stats(); st.Dials != 2 || st.ConnsPooled != 1 {
 		t.Fatalf("after: sender stats %+v", st)
 	}
-	eventually(t, "b accepted the new connection", func() bool { return b.t.Stats().ConnsAccepted == 2 })
+	testutil.EventuallyTrue(t, waitTimeout, "b accepted the new connection", func() bool { return b.t.Stats().ConnsAccepted == 2 })
 }
