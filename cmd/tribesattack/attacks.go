@@ -46,7 +46,7 @@ var attacks = []attack{
 	{name: "slowloris", run: slowloris},
 	{name: "idle-2000", run: idle},
 	{name: "oversize", run: oversize},
-	{name: "partial-80", run: partial},
+	{name: "partial-100", run: partial},
 	{name: "no-ack-reader-4", run: noAckReader(4)},
 	{name: "no-ack-reader-100", run: noAckReader(100)},
 	{name: "fd-exhaustion", opts: clusterOpts{targetNofile: 256}, run: fdExhaustion},
@@ -210,13 +210,13 @@ func oversize(ctx context.Context, c *cluster) (outcome, error) {
 	return observed("%d frames of 64 MiB refused, %d MiB written in all", conns.Load(), written.Load()>>20), nil
 }
 
-// partial opens 80 connections that each send the first 8 MiB of a frame of the largest
+// partial opens 100 connections that each send the first 8 MiB of a frame of the largest
 // size the target accepts, and wait.
 func partial(ctx context.Context, c *cluster) (outcome, error) {
 	var closed, opened atomic.Int64
 	var written atomic.Int64
 	half := make([]byte, 8<<20)
-	workers(ctx, 80, func(ctx context.Context, _ int) {
+	workers(ctx, 100, func(ctx context.Context, _ int) {
 		conn, err := dial(ctx, c.nodes[0].addr)
 		if err != nil {
 			return

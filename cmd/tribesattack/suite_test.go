@@ -77,7 +77,7 @@ func TestSuite(t *testing.T) {
 		}
 		check("sessions", r.Lost == 0 && r.Changed == 0, "%d sessions lost, %d changed", r.Lost, r.Changed)
 		limit := uint64(rssLimit)
-		if r.Attack == "partial-80" || strings.HasPrefix(r.Attack, "no-ack-reader") {
+		if r.Attack == "partial-100" || strings.HasPrefix(r.Attack, "no-ack-reader") {
 			limit = rssBudgetLimit
 		}
 		check("rss", r.PeakRSS > 0 && r.PeakRSS <= limit, "peak RSS %d MiB, limit %d MiB", r.PeakRSS>>20, limit>>20)
