@@ -65,7 +65,7 @@ func (g *goNode) stop() {
 	_ = g.ch.Stop(context.Background(), channel.SvcAll)
 }
 
-func startGo(t *testing.T, port int, id channel.UniqueID, members []tomcat.Member) *goNode {
+func startGo(t *testing.T, route string, port int, id channel.UniqueID, members []tomcat.Member) *goNode {
 	t.Helper()
 	var list []string
 	for _, m := range members {
@@ -92,7 +92,7 @@ func startGo(t *testing.T, port int, id channel.UniqueID, members []tomcat.Membe
 	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
 	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})}
 	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
-	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: "go1", Codec: delta.JavaValueCodec{},
+	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: route, Codec: delta.JavaValueCodec{},
 		MemberWait: 15 * time.Second, Replication: delta.ReplicateAcked})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestTomcatAndGo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	g := startGo(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
+	g := startGo(t, "go1", goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
 	t.Run("GoReceivesTomcatSessions", func(t *testing.T) {
 		if g.m.Len() != sessions {
 			t.Logf("members %v cluster %+v manager %+v\n%s", g.ch.Members(), g.cl.Stats(), g.m.Stats(), t1.Log())
@@ -356,7 +356,7 @@ func TestTomcatAndGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g2 := startGo(t, go2Member.Port, go2Member.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
+		g2 := startGo(t, "go2", go2Member.Port, go2Member.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
 		defer g2.stop()
 		st := g2.m.Stats()
 		if strconv.Itoa(g2.m.Len()) != count || st.Received[delta.EventAllSessionData] < 2 {

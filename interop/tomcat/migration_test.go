@@ -1,0 +1,288 @@
+package tomcatinterop_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/internal/tomcat"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// balancer routes each session to the node its id's jvmRoute names while that node is in
+// the pool (sticky, as a jvmRoute-aware load balancer does), and to a fixed other node of
+// the pool otherwise. A node taken out of the pool is drained: its in-flight requests
+// end before it is stopped.
+type balancer struct {
+	mu    sync.Mutex
+	pool  []*backend
+	nodes map[string]*backend // by route, also after leaving the pool
+}
+
+type backend struct {
+	route, url string
+	inflight   atomic.Int64
+}
+
+func (b *balancer) add(route, url string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	be := &backend{route: route, url: url}
+	b.nodes[route] = be
+	b.pool = append(b.pool, be)
+}
+
+// drain takes route out of the pool and waits until its in-flight requests ended.
+func (b *balancer) drain(t *testing.T, route string) {
+	b.mu.Lock()
+	be := b.nodes[route]
+	for i, p := range b.pool {
+		if p == be {
+			b.pool = append(b.pool[:i], b.pool[i+1:]...)
+			break
+		}
+	}
+	b.mu.Unlock()
+	testutil.EventuallyTrue(t, within, "requests to "+route+" ended", func() bool { return be.inflight.Load() == 0 })
+}
+
+// pick chooses the backend of session number i with id (empty before it has one) and
+// counts the request in flight.
+func (b *balancer) pick(i int, id string) *backend {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var be *backend
+	if dot := strings.LastIndexByte(id, '.'); dot >= 0 {
+		for _, p := range b.pool {
+			if p.route == id[dot+1:] {
+				be = p
+			}
+		}
+	}
+	if be == nil {
+		be = b.pool[i%len(b.pool)]
+	}
+	be.inflight.Add(1)
+	return be
+}
+
+// clientSession is what the client knows of one session: its id (from the last
+// cookie) and the last counter value a successful response acknowledged.
+type clientSession struct {
+	id    string
+	acked int
+	phase int // the phase of the last acknowledged request
+}
+
+// loadClient increments the counter of every session in turn from a few workers, each
+// owning a fixed share of the sessions (so one session has one request at a time).
+type loadClient struct {
+	lb       *balancer
+	http     *http.Client
+	sessions []clientSession
+	mu       sync.Mutex // guards sessions, phase, lost
+	phase    int
+	lost     []string // counters that went backwards
+	failed   atomic.Int64
+}
+
+func (c *loadClient) run(ctx context.Context, workers int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				for i := w; i < len(c.sessions) && ctx.Err() == nil; i += workers {
+					if err := c.request(ctx, i); err != nil {
+						c.failed.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+func (c *loadClient) request(ctx context.Context, i int) error {
+	c.mu.Lock()
+	id := c.sessions[i].id
+	c.mu.Unlock()
+	be := c.lb.pick(i, id)
+	defer be.inflight.Add(-1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.url+"/counter", nil)
+	if err != nil {
+		return err
+	}
+	if id != "" {
+		req.AddCookie(tomcat.SessionCookie(id))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %d %s", be.route, resp.StatusCode, body)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "JSESSIONID" {
+			id = ck.Value
+		}
+	}
+	bodyID, n, _ := strings.Cut(strings.TrimSpace(string(body)), " ")
+	count, err := strconv.Atoi(n)
+	if err != nil || bodyID != id {
+		return fmt.Errorf("%s: answer %q for cookie %s", be.route, body, id)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &c.sessions[i]
+	if count <= s.acked {
+		c.lost = append(c.lost, fmt.Sprintf("session %d (%s, on %s in phase %d): counter %d after %d was acknowledged (as %s in phase %d)",
+			i, id, be.route, c.phase, count, s.acked, s.id, s.phase))
+	}
+	s.id, s.acked, s.phase = id, count, c.phase
+	return nil
+}
+
+// nextPhase starts a phase and waits until every session had a request acknowledged in it.
+func (c *loadClient) nextPhase(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	c.phase++
+	phase := c.phase
+	c.mu.Unlock()
+	testutil.Eventually(t, 2*within, func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, s := range c.sessions {
+			if s.phase < phase {
+				return fmt.Errorf("session %d (%s) not served in phase %d (%d failed requests)", i, s.id, phase, c.failed.Load())
+			}
+		}
+		return nil
+	})
+}
+
+// serveGo serves /app/counter (the test servlet's counter: a java.lang.Integer named
+// counter, the answer "<id> <n>") behind g's delta middleware.
+func serveGo(t *testing.T, g *goNode) string {
+	t.Helper()
+	mw, err := delta.NewMiddleware(g.m, delta.HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/app/counter", func(w http.ResponseWriter, r *http.Request) {
+		rq := delta.FromContext(r.Context())
+		s, err := rq.GetOrCreate()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		v, err := s.Update("counter", func(old any) (any, error) {
+			n, _ := old.(int)
+			return n + 1, nil
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "%s %d\n", s.ID(), v)
+	})
+	srv := httptest.NewServer(mw.Wrap(mux))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/app"
+}
+
+// TestRollingMigration replaces a loaded three-node Tomcat cluster (acked replication)
+// by Go nodes one at a time: every session survives and no acknowledged increment is
+// lost.
+func TestRollingMigration(t *testing.T) {
+	tomcat.Skip(t)
+	if testing.Short() {
+		t.Skip("starts Tomcat: not in -short mode")
+	}
+	const (
+		nodes    = 3
+		sessions = 200
+		workers  = 8
+	)
+	dir := t.TempDir()
+	app := tomcat.Webapp(t, dir)
+	ports := freePorts(t, 2*nodes)
+	slots := make([]tomcat.Member, nodes) // a Go node takes over its Tomcat's address and id
+	for i := range slots {
+		slots[i] = tomcat.Member{Port: ports[2*i], UniqueID: uid(byte(10 + i))}
+	}
+	others := func(i int) []tomcat.Member {
+		var out []tomcat.Member
+		for j, m := range slots {
+			if j != i {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+
+	lb := &balancer{nodes: map[string]*backend{}}
+	tomcats := make([]*tomcat.Node, nodes)
+	for i := range tomcats {
+		tomcats[i] = tomcat.Start(t, dir, app, tomcat.Config{Route: fmt.Sprintf("t%d", i+1), Port: slots[i].Port,
+			UniqueID: slots[i].UniqueID, Members: others(i), HTTPPort: ports[2*i+1], SendOption: 6})
+		lb.add(tomcats[i].Route, tomcats[i].URL)
+	}
+
+	c := &loadClient{lb: lb, http: &http.Client{Timeout: 30 * time.Second}, sessions: make([]clientSession, sessions)}
+	ctx, cancel := context.WithCancel(context.Background())
+	wg := c.run(ctx, workers)
+	stopLoad := sync.OnceFunc(func() { cancel(); wg.Wait() })
+	t.Cleanup(stopLoad)
+	c.nextPhase(t) // every session exists on Tomcat
+
+	gos := make([]*goNode, nodes)
+	for i, tn := range tomcats {
+		lb.drain(t, tn.Route)
+		tn.Stop()
+		gos[i] = startGo(t, fmt.Sprintf("go%d", i+1), slots[i].Port, slots[i].UniqueID, others(i))
+		lb.add(gos[i].m.JvmRoute(), serveGo(t, gos[i]))
+		c.nextPhase(t) // every session served since, the moved ones by their new node
+	}
+	stopLoad()
+
+	if len(c.lost) > 0 {
+		t.Fatalf("%d acknowledged writes lost, e.g. %s", len(c.lost), c.lost[0])
+	}
+	for _, g := range gos {
+		testutil.Eventually(t, within, func() error {
+			if g.m.Len() != sessions {
+				return fmt.Errorf("%s holds %d sessions, want %d", g.m.JvmRoute(), g.m.Len(), sessions)
+			}
+			for i, s := range c.sessions {
+				n, ok := delta.Attr[int](g.m.Find(s.id), "counter")
+				if !ok || n < s.acked {
+					return fmt.Errorf("%s: session %d (%s) counter %d (%v), %d was acknowledged",
+						g.m.JvmRoute(), i, s.id, n, ok, s.acked)
+				}
+			}
+			return nil
+		})
+	}
+	if c.failed.Load() > 0 {
+		t.Logf("%d requests failed during the migration (none acknowledged)", c.failed.Load())
+	}
+}
