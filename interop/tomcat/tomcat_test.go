@@ -65,7 +65,10 @@ func (g *goNode) stop() {
 	_ = g.ch.Stop(context.Background(), channel.SvcAll)
 }
 
-func startGo(t *testing.T, route string, port int, id channel.UniqueID, members []tomcat.Member) *goNode {
+// startGo starts a Go node with static members (all running) and, before its manager
+// asks for sessions, waits until it sees them all and each of peers counts it as a
+// member: a node sends session messages only to the members it knows.
+func startGo(t *testing.T, route string, port int, id channel.UniqueID, members []tomcat.Member, peers ...*goNode) *goNode {
 	t.Helper()
 	var list []string
 	for _, m := range members {
@@ -90,6 +93,16 @@ func startGo(t *testing.T, route string, port int, id channel.UniqueID, members 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := ch.WaitForMembers(wctx, len(members)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		testutil.EventuallyTrue(t, within, "a peer counts "+route+" as a member", func() bool {
+			return slices.ContainsFunc(p.ch.Members(), func(m channel.Member) bool { return m.UniqueID == id })
+		})
+	}
 	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})}
 	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
 	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: route, Codec: delta.JavaValueCodec{},
@@ -100,8 +113,6 @@ func startGo(t *testing.T, route string, port int, id channel.UniqueID, members 
 	if err := g.m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
 	if err := g.m.WaitReady(wctx); err != nil {
 		t.Fatal(err)
 	}
