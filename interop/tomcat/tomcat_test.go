@@ -106,7 +106,11 @@ func startGo(t *testing.T, route string, port int, id channel.UniqueID, members 
 	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})}
 	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
 	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: route, Codec: delta.JavaValueCodec{},
-		MemberWait: 15 * time.Second, Replication: delta.ReplicateAcked})
+		MemberWait: 15 * time.Second, Replication: delta.ReplicateAcked,
+		// Replay every message that arrived during the state transfer: the donor may apply
+		// one after taking its snapshot, and Java-format messages carry no session
+		// version to tell (Tomcat stateTimestampDrop="false").
+		KeepStaleTransferMessages: true})
 	if err != nil {
 		t.Fatal(err)
 	}
