@@ -73,7 +73,7 @@ type Stats struct {
 	MessagesReceived uint64 // messages that reached the top of the chain
 	BytesReceived    uint64 // payload bytes of those messages
 	Unhandled        uint64 // received messages no listener accepted
-	ListenerFailures uint64 // received messages a listener returned an error for
+	ListenerFailures uint64 // received messages a listener returned an error for (reported to the sender or not)
 	MembersAdded     uint64 // memberAdded events delivered
 	MembersGone      uint64 // memberDisappeared events delivered
 	HealthFailures   uint64 // failures reported by the transport or membership (see Healthy)
@@ -333,22 +333,40 @@ func (c *Channel) deliver(msg *Message) error {
 	}
 	c.recv.Add(1)
 	c.bytesRecv.Add(uint64(len(msg.Data)))
-	var errs []error
-	accepted := false
+	var errs, catchAllErrs []error
+	accepted, owned := false, false
 	for _, e := range *c.msgL.Load() {
 		if !member && !acceptsNonMember(e.l, msg) || member && !e.l.Accept(msg) {
 			continue
 		}
 		accepted = true
+		_, catchAll := e.l.(CatchAllListener)
+		owned = owned || !catchAll
 		if err := e.l.MessageReceived(msg); err != nil {
-			errs = append(errs, err)
+			if catchAll {
+				catchAllErrs = append(catchAllErrs, err)
+			} else {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if !accepted {
 		c.unhandled.Add(1)
 	}
-	if len(errs) > 0 {
+	// The isolation rule: an error counts for the ack (FAIL_ACK) only from a listener that
+	// took the message as its own. A CatchAllListener fails the message only when no other
+	// listener accepted it: it cannot break another application's messages.
+	if !owned {
+		errs = append(errs, catchAllErrs...)
+	} else if len(catchAllErrs) > 0 {
+		c.rlog.Log(slog.LevelDebug, msg.Source.Addr(), "catch-all-error",
+			"tribes channel: an accept-all listener failed a message another listener took; not reported to the sender",
+			"err", errors.Join(catchAllErrs...))
+	}
+	if len(errs) > 0 || len(catchAllErrs) > 0 {
 		c.listenFail.Add(1)
+	}
+	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	return nil
@@ -441,6 +459,9 @@ func (c *Channel) memberEvent(m Member, added bool) {
 	} else {
 		c.gone.Add(1)
 		c.log.Info("tribes member disappeared", "member", m.String())
+		if f, ok := c.coord.tr.(MemberForgetter); ok {
+			f.ForgetMember(m)
+		}
 	}
 	for _, e := range *c.mbrL.Load() {
 		if added {

@@ -592,3 +592,106 @@ func TestNonMemberListener(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// forgettingTransport records the members the channel tells it to forget.
+type forgettingTransport struct {
+	channel.Transport
+	mu     sync.Mutex
+	forgot []int32
+}
+
+func (f *forgettingTransport) ForgetMember(m channel.Member) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgot = append(f.forgot, m.Port)
+}
+
+// A member that disappears is forgotten by a transport that keeps connections per member
+// (channel.MemberForgetter), before the listeners hear of it; one that is added is not.
+func TestDisappearedMemberForgottenByTransport(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	n := nw.NewNode()
+	tr := &forgettingTransport{Transport: n.Transport()}
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var atEvent []int32
+	ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(channel.Member) {
+		tr.mu.Lock()
+		atEvent = slices.Clone(tr.forgot)
+		tr.mu.Unlock()
+	}})
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	b := newNode(t, nw)
+	nw.Kill(b.net)
+	if want := []int32{b.net.Port()}; !slices.Equal(atEvent, want) {
+		t.Fatalf("forgotten when the listeners heard of it: %v, want %v", atEvent, want)
+	}
+}
+
+// prefixListener accepts the messages starting with its prefix and fails those that end
+// with "!".
+type prefixListener struct{ prefix string }
+
+func (p prefixListener) Accept(msg *channel.Message) bool {
+	return bytes.HasPrefix(msg.Data, []byte(p.prefix))
+}
+
+func (p prefixListener) MessageReceived(msg *channel.Message) error {
+	if bytes.HasSuffix(msg.Data, []byte("!")) {
+		return errors.New("own message refused")
+	}
+	return nil
+}
+
+// Two applications on one channel: one that accepts only its own messages, and one that
+// accepts everything (MessageListenerFunc) and fails what it does not know. The catch-all
+// cannot FAIL_ACK the other application's messages; its own failures, and the owner's,
+// reach the sender.
+func TestCatchAllListenerErrorDoesNotFailOthersMessages(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a, bn := newNode(t, nw), nw.NewNode()
+	b, err := channel.New(channel.Config{Transport: bn.Transport(), Membership: bn.Membership()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.AddMessageListener(prefixListener{prefix: "sess:"})
+	var catchAll atomic.Int32
+	b.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		catchAll.Add(1)
+		if !bytes.HasPrefix(msg.Data, []byte("kv:")) {
+			return errors.New("not a kv message")
+		}
+		return nil
+	}))
+	if err := b.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Stop(context.Background(), channel.SvcAll) })
+	to := []channel.Member{b.LocalMember()}
+	send := func(data string) error {
+		return a.ch.Send(context.Background(), to, []byte(data), channel.OptUseAck|channel.OptSyncAck)
+	}
+	if err := send("sess:update"); err != nil {
+		t.Fatalf("the session message failed because of the catch-all listener: %v", err)
+	}
+	if err := send("kv:put"); err != nil {
+		t.Fatalf("kv message: %v", err)
+	}
+	if err := send("sess:update!"); !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("the owner's error: %v, want FAIL_ACK", err)
+	}
+	if err := send("stray"); !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("a message only the catch-all took, which it failed: %v, want FAIL_ACK", err)
+	}
+	if n := catchAll.Load(); n != 4 {
+		t.Fatalf("the catch-all saw %d messages, want 4 (it accepts everything)", n)
+	}
+	if st := b.Stats(); st.ListenerFailures != 3 {
+		t.Fatalf("listener failures %d, want 3 (the ignored one counted too)", st.ListenerFailures)
+	}
+}

@@ -2,6 +2,16 @@ package channel
 
 // MessageListener receives messages that reach the top of the chain.
 //
+// Applications sharing a channel are isolated by Accept: a listener sees only the messages
+// it accepts, and its error fails (FAIL_ACK) only messages it accepted. A listener that
+// accepts more than its own messages (a CatchAllListener: MessageListenerFunc, every
+// message; objects.Func, every serialized object) is the exception: its error counts only
+// when no other listener accepted the message, so a catch-all application returning
+// errors for messages that are not its own cannot fail the messages of an application that
+// owns them (a session manager's, an rpc channel's). Such errors are still counted
+// (Stats.ListenerFailures). Give each application a listener whose Accept recognises its
+// own messages; then every error it returns reaches the sender.
+//
 // Concurrency: MessageReceived may be called from several goroutines at once (one per
 // inbound connection); the messages of one connection arrive one at a time and in order.
 // The call runs on the receiver's worker pool, not on a network event loop, but a slow
@@ -10,7 +20,7 @@ type MessageListener interface {
 	// Accept is a cheap filter (Tribes' accept); only accepted messages are delivered.
 	Accept(msg *Message) bool
 	// MessageReceived handles the message. A non-nil error is reported to a
-	// synchronized-ack sender as FAIL_ACK.
+	// synchronized-ack sender as FAIL_ACK, subject to the isolation rule above.
 	MessageReceived(msg *Message) error
 }
 
@@ -24,7 +34,18 @@ type NonMemberListener interface {
 	AcceptNonMember(msg *Message) bool
 }
 
+// CatchAllListener is implemented by message listeners whose Accept takes more than their
+// application's own messages: their errors fail a message only when no other listener
+// accepted it (see MessageListener).
+type CatchAllListener interface {
+	MessageListener
+	// CatchAll marks the listener; it is never called.
+	CatchAll()
+}
+
 // MessageListenerFunc adapts a function to a MessageListener that accepts every message.
+// It is a CatchAllListener: its errors fail a message only when no other listener
+// accepted it.
 type MessageListenerFunc func(msg *Message) error
 
 // Accept returns true.
@@ -32,6 +53,9 @@ func (f MessageListenerFunc) Accept(*Message) bool { return true }
 
 // MessageReceived calls f.
 func (f MessageListenerFunc) MessageReceived(msg *Message) error { return f(msg) }
+
+// CatchAll implements CatchAllListener.
+func (f MessageListenerFunc) CatchAll() {}
 
 // MembershipListener learns of members joining and leaving.
 //

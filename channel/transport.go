@@ -79,6 +79,15 @@ type ChannelUser interface {
 	SetChannel(c *Channel)
 }
 
+// MemberForgetter is implemented by transports that keep connections per member: the
+// channel calls ForgetMember when a member disappears (at the top of the chain, after the
+// interceptors had their say), and the transport drops its pooled connections to it, so
+// that a node restarted at the same address gets new connections, never one of its
+// previous process (Tribes' ChannelCoordinator removes the member's senders the same way).
+type MemberForgetter interface {
+	ForgetMember(m Member)
+}
+
 // HealthReporter is implemented by transports and membership services whose running levels
 // can fail by themselves (a receiver whose listener died). The channel gives them, before
 // starting them, a function to call with each failure and with nil once they recovered;

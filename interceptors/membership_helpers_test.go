@@ -23,13 +23,17 @@ type mbNode struct {
 
 	mu     sync.Mutex
 	events []string // "+port" / "-port" ("-port!" when the member carries BABY-ALEX)
-	msgs   []*channel.Message
+	order  []string // events and "msg:port" for each message delivered, in the order they came
+
+	msgs []*channel.Message
 }
 
 type mbOpt struct {
 	id         byte
 	domain     string
 	membership func(*channeltest.Node) channel.MembershipService
+	// senderCheck turns the channel's sender check on (messages of non-members dropped).
+	senderCheck bool
 }
 
 func mbNew(t testing.TB, nw *channeltest.Network, o mbOpt, ics ...channel.Interceptor) *mbNode {
@@ -44,7 +48,7 @@ func mbNew(t testing.TB, nw *channeltest.Network, o mbOpt, ics ...channel.Interc
 	var err error
 	n.ch, err = channel.New(channel.Config{Transport: n.net.Transport(), Membership: ms,
 		Interceptors: ics, HeartbeatInterval: -1, UniqueID: id, Domain: []byte(o.domain),
-		AcceptNonMembers: true}) // nodes listing nobody see each other's notices
+		AcceptNonMembers: !o.senderCheck}) // by default nodes listing nobody see each other's notices
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +66,7 @@ func mbNew(t testing.TB, nw *channeltest.Network, o mbOpt, ics ...channel.Interc
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		n.msgs = append(n.msgs, m)
+		n.order = append(n.order, fmt.Sprintf("msg:%d", m.Source.Port))
 		return nil
 	}))
 	return n
@@ -78,6 +83,13 @@ func (n *mbNode) event(s string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.events = append(n.events, s)
+	n.order = append(n.order, s)
+}
+
+func (n *mbNode) orderLog() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.order)
 }
 
 func (n *mbNode) evs() []string {

@@ -73,7 +73,7 @@ type s2Codec struct {
 func (c *s2Codec) compress(src []byte) ([]byte, error) {
 	need := s2.MaxEncodedLen(len(src))
 	if need < 0 {
-		return nil, fmt.Errorf("s2: message of %d bytes too large", len(src))
+		return nil, fmt.Errorf("message of %d bytes too large", len(src))
 	}
 	bp, _ := c.bufs.Get().(*[]byte)
 	if bp == nil || cap(*bp) < need {

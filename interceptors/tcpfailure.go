@@ -84,6 +84,12 @@ type TCPFailureDetectorConfig struct {
 // member (other than with a FAIL_ACK) also triggers that check. Probes received from other
 // nodes are swallowed.
 //
+// A message received (a probe included) proves its source alive: a member of the layer
+// below that is not listed (not verified yet, or found dead by an earlier check, as a
+// static member that was restarted) is listed and announced at once, before its message
+// goes up, and a check of it that fails meanwhile does not remove it. So a node that comes
+// back is a member for its first message, not only after the next heartbeat's check.
+//
 // A check opens a new connection to the member (ConnectTimeout), writes one probe frame
 // (unless NoSendTest), waits for a byte back (the ACK) within ReadTestTimeout if
 // PerformReadTest, and closes. Checks of different members run in parallel; the events of
@@ -98,6 +104,7 @@ type TCPFailureDetector struct {
 
 	probes, failures, swallowed, keptAlive atomic.Uint64
 
+	evMu        sync.Mutex // held while the view changes and the event goes up, to keep events in order
 	mu          sync.Mutex
 	levels      channel.Service
 	life        context.Context
@@ -131,6 +138,7 @@ type fdOp struct {
 type fdQueue struct {
 	ops     []fdOp
 	running bool
+	heard   uint64 // messages received from the member since the queue was made
 }
 
 // NewTCPFailureDetector returns a detector; zero fields of cfg get Tomcat's defaults.
@@ -218,8 +226,12 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) {
 	}
 }
 
-// MessageReceived swallows probes (when OKToProcess) and passes everything else up.
+// MessageReceived swallows probes (when OKToProcess) and passes everything else up. A
+// message (a probe too) is a sign of life of its source: a member of the layer below that
+// is not verified (not answering yet, or found dead before) is listed and announced before
+// its message goes up, and a check of it running now cannot remove it.
 func (d *TCPFailureDetector) MessageReceived(msg *channel.Message) error {
+	d.heardFrom(msg.Source.Key())
 	if d.OKToProcess(msg.Options) && bytes.Equal(msg.Data, tcpFailDetect) {
 		d.swallowed.Add(1)
 		return nil
@@ -243,6 +255,36 @@ func (d *TCPFailureDetector) SendMessage(ctx context.Context, to []channel.Membe
 		}
 	}
 	return err
+}
+
+// heardFrom takes a message from k as proof that k is alive (see MessageReceived).
+func (d *TCPFailureDetector) heardFrom(k channel.MemberKey) {
+	d.mu.Lock()
+	d.initLocked()
+	if q := d.queues[k]; q != nil {
+		q.heard++
+	}
+	_, known := d.view[k]
+	d.mu.Unlock()
+	if known {
+		return
+	}
+	m, below := d.Next().Member(k)
+	if !below {
+		return
+	}
+	d.evMu.Lock()
+	defer d.evMu.Unlock()
+	d.mu.Lock()
+	if _, known := d.view[k]; known {
+		d.mu.Unlock()
+		return
+	}
+	delete(d.addSuspects, k)
+	d.view[k] = m
+	d.mu.Unlock()
+	d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
+	d.Prev().MemberAdded(m)
 }
 
 // MemberAdded checks the member before passing the event up.
@@ -355,7 +397,7 @@ func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
 	d.initLocked()
 	if d.endLife == nil {
 		d.mu.Unlock()
-		d.apply(nil, o)
+		d.apply(nil, nil, o)
 		return
 	}
 	q := d.queues[k]
@@ -391,26 +433,33 @@ func (d *TCPFailureDetector) drain(ctx context.Context, k channel.MemberKey, q *
 		q.ops = q.ops[1:]
 		d.mu.Unlock()
 		if ctx.Err() != nil {
-			d.apply(nil, o)
+			d.apply(nil, q, o)
 		} else {
-			d.apply(ctx, o)
+			d.apply(ctx, q, o)
 		}
 	}
 }
 
-// apply carries out one op. ctx nil means "no check": added members are taken as alive,
-// gone ones as dead (a stopped detector passes events through).
-func (d *TCPFailureDetector) apply(ctx context.Context, o fdOp) {
+// apply carries out one op of q (nil: the detector is stopped). ctx nil means "no
+// check": added members are taken as alive, gone ones as dead (a stopped detector passes
+// events through). A check that fails while a message of the member arrives counts as
+// passed: the message is the fresher news.
+func (d *TCPFailureDetector) apply(ctx context.Context, q *fdQueue, o fdOp) {
 	k := o.m.Key()
 	alive := func() bool {
 		if ctx == nil {
 			return o.kind != opGone
 		}
+		d.mu.Lock()
+		heard := q.heard
+		d.mu.Unlock()
 		ok, checked := d.check(ctx, o.m)
 		if !checked { // stopped while checking: pass through
 			return o.kind != opGone
 		}
-		return ok
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return ok || q.heard != heard
 	}
 	log := d.log
 	var up func(channel.Member)
@@ -432,12 +481,18 @@ func (d *TCPFailureDetector) apply(ctx context.Context, o fdOp) {
 		}
 		d.mu.Unlock()
 		ok := alive()
+		d.evMu.Lock()
+		defer d.evMu.Unlock()
 		d.mu.Lock()
-		if ok {
+		_, known := d.view[k] // listed meanwhile when heard from
+		switch {
+		case ok:
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
-			up, who = d.Prev().MemberAdded, o.m
-		} else {
+			if !known {
+				up, who = d.Prev().MemberAdded, o.m
+			}
+		case !known:
 			d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
 			log.Info("tcp failure detector: added member does not answer; not announced yet", "member", o.m.String())
 		}
@@ -453,6 +508,8 @@ func (d *TCPFailureDetector) apply(ctx context.Context, o fdOp) {
 		}
 		d.mu.Unlock()
 		ok := !o.m.IsShutdown() && alive()
+		d.evMu.Lock()
+		defer d.evMu.Unlock()
 		d.mu.Lock()
 		if _, still := d.view[k]; !still {
 			d.mu.Unlock()
@@ -473,6 +530,8 @@ func (d *TCPFailureDetector) apply(ctx context.Context, o fdOp) {
 
 	case opRecheck, opForced:
 		ok := alive()
+		d.evMu.Lock()
+		defer d.evMu.Unlock()
 		d.mu.Lock()
 		_, inView := d.view[k]
 		s, isSuspect := d.suspects[k]

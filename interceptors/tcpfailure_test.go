@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -351,4 +352,81 @@ func TestFailureDetectorStoppedPassesEventsThrough(t *testing.T) {
 	// Not started: nothing to verify with, events pass.
 	d.MemberAdded(b.expected(2))
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
+}
+
+// A static member the detector found dead and that comes back is listed again by its
+// first message, before that message is delivered: the sender check does not drop it as
+// a non-member, and no heartbeat (re-check) is needed.
+func TestFailureDetectorRelistsMemberHeardFrom(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	alive := newAliveSet()
+	d := newTestDetector(alive)
+	bNet := nw.NewNode()
+	bm := channel.Member{Host: []byte{127, 0, 0, 1}, Port: bNet.Port(), SecurePort: -1, UDPPort: -1}
+	bm.UniqueID[0], bm.UniqueID[15] = 0xee, 2
+	a := mbNew(t, nw, mbOpt{id: 1, senderCheck: true,
+		membership: func(*channeltest.Node) channel.MembershipService { return static.New(bm) }},
+		must(NewTCPPing(TCPPingConfig{})), d)
+	alive.set(bm.Port, true)
+	mbStart(t, a)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B verified", func() bool { return len(a.evs()) == 1 && d.Settled() })
+
+	// B dies: the next heartbeat's forced check removes it; the static list keeps it.
+	alive.set(bm.Port, false)
+	a.ch.Heartbeat()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B removed", func() bool { return len(a.evs()) == 2 && d.Settled() })
+
+	// B comes back at the same address with the same id and sends before any heartbeat.
+	alive.set(bm.Port, true)
+	b, err := channel.New(channel.Config{Transport: bNet.Transport(), Membership: static.New(a.ch.LocalMember()),
+		HeartbeatInterval: -1, UniqueID: bm.UniqueID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Stop(context.Background(), channel.SvcAll) })
+	if err := b.Send(context.Background(), []channel.Member{a.ch.LocalMember()}, []byte("hello"), channel.OptUseAck); err != nil {
+		t.Fatalf("B's first message: %v", err)
+	}
+	p := fmt.Sprint(bm.Port)
+	if got, want := a.orderLog(), []string{"+" + p, "-" + p, "+" + p, "msg:" + p}; !slices.Equal(got, want) {
+		t.Fatalf("A saw %v, want %v", got, want)
+	}
+	if n := a.ch.Stats().NonMemberDropped; n != 0 {
+		t.Fatalf("%d messages dropped as a non-member's", n)
+	}
+}
+
+// A check that fails while a message of the member arrives does not remove the member:
+// the message is the fresher news.
+func TestFailureDetectorMessageOutranksFailedCheck(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	var blocking atomic.Bool
+	started, release := make(chan struct{}), make(chan struct{})
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{Probe: func(ctx context.Context, m channel.Member) error {
+		if !blocking.Load() {
+			return nil
+		}
+		started <- struct{}{}
+		<-release
+		return fmt.Errorf("%w: timed out", channel.ErrConnect)
+	}}))
+	a := mbNew(t, nw, mbOpt{id: 1, senderCheck: true}, must(NewTCPPing(TCPPingConfig{})), d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	mbStart(t, a, b)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B verified", func() bool { return len(a.evs()) == 1 && d.Settled() })
+	blocking.Store(true)
+	a.ch.Heartbeat() // a forced check of B, which will fail
+	<-started
+	if err := b.ch.Send(context.Background(), []channel.Member{a.ch.LocalMember()}, []byte("alive"), channel.OptUseAck); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "check done", d.Settled)
+	p := fmt.Sprint(b.port())
+	if got, want := a.orderLog(), []string{"+" + p, "msg:" + p}; !slices.Equal(got, want) {
+		t.Fatalf("A saw %v, want %v", got, want)
+	}
 }

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/metrics"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
 )
@@ -50,39 +51,16 @@ type nioNode struct {
 
 func startNioNode(t *testing.T, log *slog.Logger) *nioNode {
 	t.Helper()
-	cfg := nio.DefaultConfig()
-	cfg.Port = 0
-	cfg.Logger = log
-	tr, err := nio.New(cfg)
+	tcfg := nio.DefaultConfig()
+	tcfg.Port = 0
+	n := &nioNode{}
+	var err error
+	n.ch, err = node.New(node.Config{Transport: &tcfg, Logger: log,
+		Interceptors: "throughput,order,fragmentation,domain,tcpfailure"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := interceptors.NewTCPFailureDetector(interceptors.TCPFailureDetectorConfig{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	df, err := interceptors.NewDomainFilter(interceptors.DomainFilterConfig{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := interceptors.NewThroughput(interceptors.ThroughputConfig{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	order, err := interceptors.NewOrder(interceptors.OrderConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	frag, err := interceptors.NewFragmentation(interceptors.FragmentationConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &nioNode{mbr: static.New()}
-	n.ch, err = channel.New(channel.Config{Transport: tr, Membership: n.mbr, Logger: log, Interceptors: []channel.Interceptor{
-		tp, order, frag, df, fd}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n.mbr = n.ch.Membership().(*static.Service)
 	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +87,9 @@ func TestNoPerMessageLogging(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// The failure detector announces a member once it answered a probe.
-	for !a.ch.HasMembers() || !b.ch.HasMembers() {
-		if ctx.Err() != nil {
-			t.Fatal("the nodes do not see each other")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.EventuallyTrue(t, 60*time.Second, "the nodes see each other", func() bool {
+		return a.ch.HasMembers() && b.ch.HasMembers()
+	})
 	clA, clB := delta.NewCluster(a.ch, delta.ClusterConfig{Logger: log}), delta.NewCluster(b.ch, delta.ClusterConfig{Logger: log})
 	defer clA.Close(context.Background())
 	defer clB.Close(context.Background())

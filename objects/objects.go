@@ -51,12 +51,18 @@ func Decode(msg *channel.Message) (any, error) {
 
 // Func is a channel.MessageListener for Java-serialized messages: it accepts the
 // messages without OptByteMessage and calls f with the decoded value and the sender.
-// An error from f, or from decoding, goes back to the channel (FAIL_ACK for a
-// synchronized-ack sender). Register it with channel.Channel.AddMessageListener.
+// An error from f, or from decoding, goes back to the channel: FAIL_ACK for a
+// synchronized-ack sender when no other listener accepted the message (Func is a
+// channel.CatchAllListener). Register it with channel.Channel.AddMessageListener.
 type Func func(v any, from channel.Member) error
 
 // Accept accepts the messages whose payload is a serialization stream.
 func (f Func) Accept(msg *channel.Message) bool { return msg.Options&channel.OptByteMessage == 0 }
+
+// CatchAll implements channel.CatchAllListener: Func accepts every serialized object,
+// those of rpc channels and membership protocols too, so its errors fail a message only
+// when no other listener accepted it.
+func (f Func) CatchAll() {}
 
 // MessageReceived decodes the payload and calls f.
 func (f Func) MessageReceived(msg *channel.Message) error {

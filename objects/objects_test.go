@@ -1,6 +1,7 @@
 package objects_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -73,5 +74,32 @@ func TestUndecodable(t *testing.T) {
 	}
 	if err := objects.Send(context.Background(), tx, nil, make(chan int), 0); !errors.Is(err, jserial.ErrType) {
 		t.Fatalf("unmarshallable value: %v", err)
+	}
+}
+
+// ownObject accepts only the serialized object it was made with.
+type ownObject struct{ stream []byte }
+
+func (o ownObject) Accept(m *channel.Message) bool         { return bytes.Equal(m.Data, o.stream) }
+func (o ownObject) MessageReceived(*channel.Message) error { return nil }
+
+// Func accepts every serialized object, other applications' too; an error it returns for
+// one that another listener took does not FAIL_ACK it (channel.CatchAllListener), while an
+// object no other listener takes still fails.
+func TestFuncErrorsDoNotFailOthersObjects(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	mine, err := objects.Marshal("mine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, nw, objects.Func(func(any, channel.Member) error { return errors.New("not mine") }), ownObject{mine})
+	tx := start(t, nw)
+	ctx := context.Background()
+	opts := channel.OptUseAck | channel.OptSyncAck
+	if err := objects.Send(ctx, tx, nil, "mine", opts); err != nil {
+		t.Fatalf("an object another listener took: %v", err)
+	}
+	if err := objects.Send(ctx, tx, nil, "stray", opts); !errors.Is(err, channel.ErrAckFailed) {
+		t.Fatalf("an object only Func took: %v, want FAIL_ACK", err)
 	}
 }

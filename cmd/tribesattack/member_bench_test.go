@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
@@ -21,11 +21,7 @@ func BenchmarkMemberCheck(b *testing.B) {
 			members[i] = strangerMember(20000+i, byte(i))
 			members[i].UniqueID[1] = byte(i >> 8)
 		}
-		tr, err := nio.New(nio.Config{Address: "127.0.0.1"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ch, err := channel.New(channel.Config{Transport: tr, Membership: static.New(members...)})
+		ch, err := node.New(node.Config{Transport: &nio.Config{Address: "127.0.0.1"}, StaticMembers: members})
 		if err != nil {
 			b.Fatal(err)
 		}

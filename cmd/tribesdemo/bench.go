@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,6 +25,7 @@ import (
 // benchRow is one workload measured on both sides.
 type benchRow struct {
 	size        int
+	receivers   int // each message goes to this many receivers
 	mode        string
 	goRes       sendResult
 	javaRes     javapeer.BenchResult
@@ -41,6 +44,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seconds := fs.Int("seconds", 3, "measured seconds per workload and side")
 	javaF := fs.String("java", "auto", "measure Java Tribes too: auto (if installed), on, off")
 	conc := fs.Int("concurrency", 1, "Go sender goroutines (Java's bench uses one sender thread)")
+	fanout := fs.Int("fanout", 4, "receivers of the fan-out rows (each message goes to all of them); 0 for none")
+	fanoutSizesF := fs.String("fanout-sizes", "1024", "message sizes of the fan-out rows, comma separated")
+	runs := fs.Int("runs", 1, "runs of every row; each side's median run (by msgs/s) is reported")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo bench [flags]\n\nRuns the same workloads Go→Go and Java→Java (the project's Java peer on Debian's\ntomcat10-tribes.jar) in one run, each sender and receiver in its own process on\n127.0.0.1, and prints msgs/s, MB/s, latency, memory and the Go/Java ratios.")
 		fs.PrintDefaults()
@@ -48,13 +54,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var sizes []int
-	for _, f := range strings.Split(*sizesF, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 0 {
-			return fmt.Errorf("%w: --sizes: %q", errUsage, f)
+	sizes, err := parseSizes("sizes", *sizesF)
+	if err != nil {
+		return err
+	}
+	var fanoutSizes []int
+	if *fanout > 1 {
+		if fanoutSizes, err = parseSizes("fanout-sizes", *fanoutSizesF); err != nil {
+			return err
 		}
-		sizes = append(sizes, n)
+	}
+	if *fanout < 0 || *fanout > 16 {
+		return fmt.Errorf("%w: --fanout 0..16", errUsage)
+	}
+	if *runs < 1 || *runs > 9 {
+		return fmt.Errorf("%w: --runs 1..9", errUsage)
 	}
 	var modes []string
 	for _, m := range strings.Split(*modesF, ",") {
@@ -80,54 +94,104 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	total := len(sizes)*len(modes)*(*seconds+5)*2 + 60
+	total := *runs*((len(sizes)+len(fanoutSizes))*len(modes)*(*seconds+5)*2+*seconds) + 60
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(total)*time.Second)
 	defer cancel()
 
-	fmt.Fprintf(stderr, "starting the Go receiver\n")
-	goRx, err := startGoNode(ctx, exe, total)
-	if err != nil {
-		return err
+	nrx := max(1, *fanout)
+	fmt.Fprintf(stderr, "starting %d Go receivers\n", nrx)
+	var goRx []*goProc
+	defer func() {
+		for _, p := range goRx {
+			p.stop()
+		}
+	}()
+	for range nrx {
+		p, err := startGoNode(ctx, exe, total)
+		if err != nil {
+			return err
+		}
+		goRx = append(goRx, p)
 	}
-	defer goRx.stop()
-	var jp *javapeer.Peer
+	var jps []*javapeer.Peer
+	defer func() {
+		for _, p := range jps {
+			p.Stop()
+		}
+	}()
 	if useJava {
-		fmt.Fprintf(stderr, "starting the Java receiver\n")
-		if jp, err = javapeer.StartNode(ctx, "--quiet"); err != nil {
-			return fmt.Errorf("java receiver: %w", err)
+		fmt.Fprintf(stderr, "starting %d Java receivers\n", nrx)
+		for range nrx {
+			jp, err := javapeer.StartNode(ctx, "--quiet")
+			if err != nil {
+				return fmt.Errorf("java receiver: %w", err)
+			}
+			jps = append(jps, jp)
 		}
-		defer jp.Stop()
 	}
-	var rows []benchRow
+	// to lists the first n receivers of a side, comma separated.
+	goTo := func(n int) string {
+		var l []string
+		for _, p := range goRx[:n] {
+			l = append(l, p.member)
+		}
+		return strings.Join(l, ",")
+	}
+	javaTo := func(n int) string {
+		var l []string
+		for _, p := range jps[:n] {
+			l = append(l, p.Member())
+		}
+		return strings.Join(l, ",")
+	}
+	type workload struct{ size, receivers int }
+	var work []workload
 	for _, size := range sizes {
-		for _, mode := range modes {
-			r := benchRow{size: size, mode: mode}
-			count := 10_000_000
-			warm := 2000
-			if size >= 1<<20 {
-				warm = 20
-			} else if size >= 64<<10 {
-				warm = 200
-			}
-			fmt.Fprintf(stderr, "size %d, %s: Go…", size, mode)
-			r.goRes, r.goErr = goSend(ctx, exe, goRx.member, count, size, mode, *seconds, *conc, warm)
-			if jp != nil {
-				fmt.Fprintf(stderr, " Java…")
-				r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: jp.Member(), Count: count,
-					Size: size, Options: benchModes[mode], Seconds: *seconds, Warmup: warm})
-			} else {
-				r.javaSkipped = true
-			}
-			fmt.Fprintln(stderr)
-			rows = append(rows, r)
-		}
+		work = append(work, workload{size, 1})
 	}
-	rawMBs := rawTCPMBps(ctx, 1<<20, time.Duration(*seconds)*time.Second)
+	for _, size := range fanoutSizes {
+		work = append(work, workload{size, nrx})
+	}
+	// Each run measures every row, Go then Java; the rows report each side's median run
+	// (by msgs/s), so that the runs of the two sides alternate in time.
+	var runsRows [][]benchRow
+	var raws []float64
+	for run := range *runs {
+		var rows []benchRow
+		for _, w := range work {
+			for _, mode := range modes {
+				r := benchRow{size: w.size, receivers: w.receivers, mode: mode}
+				count := 10_000_000
+				warm := 2000
+				if w.size >= 1<<20 {
+					warm = 20
+				} else if w.size >= 64<<10 {
+					warm = 200
+				}
+				fmt.Fprintf(stderr, "run %d, size %d to %d, %s: Go…", run+1, w.size, w.receivers, mode)
+				r.goRes, r.goErr = goSend(ctx, exe, goTo(w.receivers), count, w.size, mode, *seconds, *conc, warm)
+				if jps != nil {
+					fmt.Fprintf(stderr, " Java…")
+					r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: javaTo(w.receivers), Count: count,
+						Size: w.size, Options: benchModes[mode], Seconds: *seconds, Warmup: warm})
+				} else {
+					r.javaSkipped = true
+				}
+				fmt.Fprintln(stderr)
+				rows = append(rows, r)
+			}
+		}
+		runsRows = append(runsRows, rows)
+		raws = append(raws, rawTCPMBps(ctx, 1<<20, time.Duration(*seconds)*time.Second))
+	}
+	rows := medianRows(runsRows)
+	slices.Sort(raws)
+	rawMBs := raws[len(raws)/2]
 
-	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc)
+	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d, median of %d runs\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc, *runs)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\tack\tGo msgs/s\tJava msgs/s\tGo/Java\tGo MB/s\tJava MB/s\tGo p50/p99 µs\tJava p50/p99 µs\t")
+	fmt.Fprintln(tw, "size\tto\tack\tGo msgs/s\tJava msgs/s\tGo/Java\tGo MB/s\tJava MB/s\tGo p50/p99 µs\tJava p50/p99 µs\t")
 	for _, r := range rows {
 		g, j := "error", "-"
 		gmb, jmb, glat, jlat, ratio := "-", "-", "-", "-", "-"
@@ -147,20 +211,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", sizeLabel(r.size), r.mode, g, j, ratio, gmb, jmb, glat, jlat)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", sizeLabel(r.size), r.receivers, r.mode, g, j, ratio, gmb, jmb, glat, jlat)
 	}
 	tw.Flush()
 	for _, r := range rows {
 		if r.goErr != nil {
-			fmt.Fprintf(stdout, "Go %s %s: %v\n", sizeLabel(r.size), r.mode, r.goErr)
+			fmt.Fprintf(stdout, "Go %s to %d %s: %v\n", sizeLabel(r.size), r.receivers, r.mode, r.goErr)
 		}
 		if r.javaErr != nil {
-			fmt.Fprintf(stdout, "Java %s %s: %v\n", sizeLabel(r.size), r.mode, r.javaErr)
+			fmt.Fprintf(stdout, "Java %s to %d %s: %v\n", sizeLabel(r.size), r.receivers, r.mode, r.javaErr)
 		}
 	}
 	fmt.Fprintf(stdout, "\nraw loopback TCP, 1 MiB writes, one connection: %.0f MB/s\n", rawMBs)
 	for _, r := range rows {
-		if r.size == 1<<20 && rawMBs > 0 {
+		if r.size == 1<<20 && r.receivers == 1 && rawMBs > 0 {
 			line := fmt.Sprintf("1MiB %-8s Go %.0f%% of raw TCP", r.mode, 100*r.goRes.MBPerSec/rawMBs)
 			if !r.javaSkipped && r.javaErr == nil {
 				line += fmt.Sprintf(", Java %.0f%%", 100*r.javaRes.MBPerSec/rawMBs)
@@ -173,10 +237,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		goSendRSS = max(goSendRSS, r.goRes.MaxRssKb)
 		javaSendRSS = max(javaSendRSS, r.javaRes.MaxRssKb)
 	}
-	goRxRSS := procHWM(goRx.cmd.Process.Pid)
-	line := fmt.Sprintf("\npeak memory (VmHWM): Go receiver %.1f MiB, Go sender %.1f MiB", kib(goRxRSS), kib(goSendRSS))
-	if jp != nil {
-		line += fmt.Sprintf("; Java receiver %.1f MiB, Java sender %.1f MiB", kib(procHWM(jp.Pid())), kib(javaSendRSS))
+	var goRxRSS, javaRxRSS int64
+	for _, p := range goRx {
+		goRxRSS = max(goRxRSS, procHWM(p.cmd.Process.Pid))
+	}
+	for _, p := range jps {
+		javaRxRSS = max(javaRxRSS, procHWM(p.Pid()))
+	}
+	line := fmt.Sprintf("\npeak memory (VmHWM, the largest receiver): Go receiver %.1f MiB, Go sender %.1f MiB", kib(goRxRSS), kib(goSendRSS))
+	if jps != nil {
+		line += fmt.Sprintf("; Java receiver %.1f MiB, Java sender %.1f MiB", kib(javaRxRSS), kib(javaSendRSS))
 	}
 	fmt.Fprintln(stdout, line)
 	for _, r := range rows {
@@ -185,6 +255,42 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return nil
+}
+
+// medianRows combines the runs of every row (runs[i][j] is row j of run i): each side's
+// run with the median msgs/s, or its first error.
+func medianRows(runs [][]benchRow) []benchRow {
+	rows := slices.Clone(runs[0])
+	for j := range rows {
+		var gos, javas []benchRow
+		for _, run := range runs {
+			r := run[j]
+			if r.goErr != nil && rows[j].goErr == nil {
+				rows[j].goErr = r.goErr
+			}
+			if r.javaErr != nil && rows[j].javaErr == nil {
+				rows[j].javaErr = r.javaErr
+			}
+			gos, javas = append(gos, r), append(javas, r)
+		}
+		slices.SortFunc(gos, func(a, b benchRow) int { return cmp.Compare(a.goRes.MsgsPerSec, b.goRes.MsgsPerSec) })
+		slices.SortFunc(javas, func(a, b benchRow) int { return cmp.Compare(a.javaRes.MsgsPerSec, b.javaRes.MsgsPerSec) })
+		rows[j].goRes = gos[len(gos)/2].goRes
+		rows[j].javaRes = javas[len(javas)/2].javaRes
+	}
+	return rows
+}
+
+func parseSizes(flagName, list string) ([]int, error) {
+	var sizes []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: --%s: %q", errUsage, flagName, f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
 }
 
 func kib(k int64) float64 { return float64(k) / 1024 }

@@ -73,6 +73,9 @@ func TestUsageErrors(t *testing.T) {
 		{"invalid transport configuration", []string{"node", "--bind", "0.0.0.0"}, "needs an AdvertiseAddress"},
 		{"bad --codec", []string{"sessions", "--codec", "xml"}, `--codec "xml": want go or java`},
 		{"bad rtt mode", []string{"rtt", "--mode", "fast", "--static", "127.0.0.1:4000"}, "--mode is auto, echo or ack"},
+		{"bad bench fan-out", []string{"bench", "--fanout", "17"}, "--fanout 0..16"},
+		{"bad bench fan-out sizes", []string{"bench", "--fanout-sizes", "1k"}, `--fanout-sizes: "1k"`},
+		{"bad bench runs", []string{"bench", "--runs", "0"}, "--runs 1..9"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)

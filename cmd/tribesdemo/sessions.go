@@ -145,7 +145,8 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	st := m.Stats()
 	err = stop()
 	out.emit(map[string]any{"event": "stopped", "sessionsCreated": st.SessionsCreated,
-		"deltasSent": st.Sent[delta.EventDelta], "deltasReceived": st.Received[delta.EventDelta]})
+		"deltasSent": st.Sent[delta.EventDelta], "deltasReceived": st.Received[delta.EventDelta],
+		"nonMemberDropped": ch.Stats().NonMemberDropped, "refusedNonMember": cl.Stats().RefusedNonMember})
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // buildDemo builds the tribesdemo binary into a temporary directory, as a person would
@@ -85,20 +89,18 @@ func (x *tmuxServer) screen(t *testing.T, name string) string {
 // at once if the program ended (the wrapper printed "[exit N]") without showing re.
 func (x *tmuxServer) waitFor(t *testing.T, name string, re *regexp.Regexp, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		s := x.screen(t, name)
+	var s string
+	testutil.Eventually(t, timeout, func() error {
+		s = x.screen(t, name)
 		if re.MatchString(s) {
-			return s
+			return nil
 		}
 		if re != exitRE && exitRE.MatchString(s) {
 			t.Fatalf("window %s: the program ended without showing %q:\n%s", name, re, s)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("window %s: no %q within %v; it shows:\n%s", name, re, timeout, s)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("window %s: no %q; it shows:\n%s", name, re, s)
+	})
+	return s
 }
 
 var exitRE = regexp.MustCompile(`\[exit (\d+)\]`)
@@ -152,17 +154,15 @@ func TestTerminal(t *testing.T) {
 		s = x.waitFor(t, "load", bar, 20*time.Second)
 		// Watch it move: a later screen shows a larger count than the first.
 		first, _ := strconv.Atoi(bar.FindStringSubmatch(s)[4])
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		testutil.Eventually(t, 10*time.Second, func() error {
 			s = x.screen(t, "load")
 			if m := bar.FindStringSubmatch(s); m != nil {
 				if n, _ := strconv.Atoi(m[4]); n > first {
-					break
+					return nil
 				}
 			}
-		}
-		if m := bar.FindStringSubmatch(s); m == nil || m[4] == strconv.Itoa(first) {
-			t.Errorf("the progress bar did not move from %d:\n%s", first, s)
-		}
+			return fmt.Errorf("the progress bar did not move from %d:\n%s", first, s)
+		})
 		s = x.waitFor(t, "load", exitRE, 30*time.Second)
 		if code := exitRE.FindStringSubmatch(s)[1]; code != "0" {
 			t.Fatalf("load exit %s:\n%s", code, s)
@@ -210,4 +210,28 @@ func TestTerminal(t *testing.T) {
 			t.Errorf("node's stopped line %q: want received %d\n%s", stopped, sent, s)
 		}
 	})
+}
+
+// TestBenchFanout runs `tribesdemo bench` (Go side only) with a fan-out row, 3 runs: the
+// built binary starts 2 receivers, sends every message of that row to both and reports
+// the median runs.
+func TestBenchFanout(t *testing.T) {
+	bin := buildDemo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "bench", "--java", "off", "--seconds", "1", "--sizes", "64",
+		"--modes", "sync", "--fanout", "2", "--fanout-sizes", "128", "--runs", "3").Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var rows []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[3] == "sync" {
+			rows = append(rows, strings.Join(f[:4], " "))
+		}
+	}
+	want := []string{"64 B 1 sync", "128 B 2 sync"}
+	if !slices.Equal(rows, want) || strings.Contains(string(out), "error") || !strings.Contains(string(out), "median of 3 runs") {
+		t.Fatalf("rows %q, want %q; output:\n%s", rows, want, out)
+	}
 }

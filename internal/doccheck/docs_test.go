@@ -200,6 +200,7 @@ var knownPackages = map[string]string{
 	"objects":      "github.com/gotribes/tribes/objects",
 	"rpc":          "github.com/gotribes/tribes/rpc",
 	"static":       "github.com/gotribes/tribes/membership/static",
+	"staticsvc":    "github.com/gotribes/tribes/membership/staticsvc",
 	"wire":         "github.com/gotribes/tribes/wire",
 	"prometheus":   "github.com/prometheus/client_golang/prometheus",
 	"promhttp":     "github.com/prometheus/client_golang/prometheus/promhttp",

@@ -18,7 +18,7 @@ type BenchResult struct {
 	Failed     int     `json:"failed"` // of those, sends that threw
 	Seconds    float64 `json:"seconds"`
 	MsgsPerSec float64 `json:"msgsPerSec"` // successful sends per second
-	MBPerSec   float64 `json:"mbPerSec"`   // successful payload bytes / 1e6 per second
+	MBPerSec   float64 `json:"mbPerSec"`   // successful payload bytes / 1e6 per second, every destination counted
 	P50us      float64 `json:"p50us"`      // per-send latency of successful sends
 	P99us      float64 `json:"p99us"`
 	MaxUs      float64 `json:"maxus"`
@@ -31,7 +31,7 @@ type BenchResult struct {
 
 // BenchOptions configures RunBenchOpts.
 type BenchOptions struct {
-	To      string // "host:port:idhex" of the receiver
+	To      string // "host:port:idhex" of the receiver, or several comma separated (each message goes to all)
 	Count   int
 	Size    int
 	Options int // Tribes send options, e.g. 2 (use_ack) or 6 (sync ack)

@@ -309,6 +309,35 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchFanout sends every message of bench-send to two receivers (tribesdemo bench's
+// fan-out rows): each gets all of them, and MB/s counts both destinations.
+func TestBenchFanout(t *testing.T) {
+	Skip(t)
+	t.Parallel()
+	a, b := Start(t, "--quiet"), Start(t, "--quiet")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := RunBenchOpts(ctx, BenchOptions{To: a.Member() + "," + b.Member(), Count: 200, Size: 256, Options: 6, Warmup: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count != 200 || res.Failed != 0 || res.MsgsPerSec <= 0 {
+		t.Fatalf("bench: %+v", res)
+	}
+	if want := 2 * res.MsgsPerSec * 256 / 1e6; res.MBPerSec < want*0.98 || res.MBPerSec > want*1.02 { // the peer prints rounded figures
+		t.Fatalf("MB/s %.4f, want %.4f (both destinations)", res.MBPerSec, want)
+	}
+	for _, p := range []*Peer{a, b} {
+		st, err := p.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Received != 210 {
+			t.Fatalf("receiver %s got %d messages, want 210", p.Member(), st.Received)
+		}
+	}
+}
+
 func TestGoldenReproducible(t *testing.T) {
 	Skip(t)
 	t.Parallel()

@@ -246,7 +246,7 @@ func (p *Proc) Exited() <-chan struct{} { return p.done }
 func (p *Proc) signal(s syscall.Signal) error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s already exited", p.Name)
+		return fmt.Errorf("netbench: %s already exited", p.Name)
 	default:
 	}
 	return p.cmd.Process.Signal(s)

@@ -51,7 +51,7 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *       --drop-time 3000 --ttl 1] [--static-members host:port:idhex,... (with StaticMembership)]
  *      [--static-membership host:port:idhex,... --channel-name NAME ... (StaticMembershipService, see StaticPeer)]
  *      [--rpc ID [--rpc-stall-prefix STR] [--rpc-reply-options N]] (RpcChannel, see RpcPeer)
- * bench-send --to host:port:idhex --count N --size S --options O [--seconds T]
+ * bench-send --to host:port:idhex[,host:port:idhex...] --count N --size S --options O [--seconds T]
  *      [--bind 127.0.0.1 --port 4100] [--warmup N] [--interceptors "Order,MessageDispatch,Gzip"]
  * bench-rpc --to host:port:idhex --rpc ID [--count N] [--size S] [--options O] [--warmup W]
  * golden OUTDIR
@@ -885,7 +885,7 @@ public final class TribesPeer {
     static int benchSend(Args a) throws Exception {
         String toS = a.opts.get("to");
         if (toS == null) {
-            usage("bench-send needs --to host:port:idhex");
+            usage("bench-send needs --to host:port:idhex[,...]");
         }
         int count = a.getInt("count", 10_000);
         int size = a.getInt("size", 1024);
@@ -900,7 +900,13 @@ public final class TribesPeer {
         Node n = new Node(a.get("bind", "127.0.0.1"), a.getInt("port", 4100), a.getInt("autobind", 100), 0);
         addInterceptors(n.channel, a.opts.get("interceptors"));
         n.start();
-        Member[] dest = new Member[] {parseMember(toS)};
+        // Every message goes to every --to member (the sender's parallel send), as Go's
+        // tribesdemo send does to every member it knows.
+        String[] tos = toS.split(",");
+        Member[] dest = new Member[tos.length];
+        for (int i = 0; i < tos.length; i++) {
+            dest[i] = parseMember(tos[i].trim());
+        }
         byte[] msg = content(size, 0, new byte[0]);
 
         long warmDeadline = System.nanoTime() + limitMillis * 1_000_000L;
@@ -943,7 +949,8 @@ public final class TribesPeer {
                 .put("failed", failed)
                 .put("seconds", secs)
                 .put("msgsPerSec", secs > 0 ? ok / secs : 0.0)
-                .put("mbPerSec", secs > 0 ? (double) ok * size / secs / 1e6 : 0.0)
+                .put("mbPerSec", secs > 0 ? (double) ok * size * dest.length / secs / 1e6 : 0.0)
+                .put("members", dest.length)
                 .put("p50us", pct(done, 0.50) / 1e3)
                 .put("p99us", pct(done, 0.99) / 1e3)
                 .put("maxus", ok > 0 ? done[ok - 1] / 1e3 : 0.0)

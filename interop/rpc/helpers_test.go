@@ -13,7 +13,7 @@ import (
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
-	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/rpc"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
@@ -40,12 +40,8 @@ func startGo(t testing.TB) *channel.Channel {
 	t.Helper()
 	cfg := nio.DefaultConfig()
 	cfg.Port = 0
-	tr, err := nio.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Listing no member, it takes messages from the test's Java peers all the same.
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: static.New(), AcceptNonMembers: true})
+	ch, err := node.New(node.Config{Transport: &cfg, AcceptNonMembers: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
@@ -79,21 +81,6 @@ func (e *events) goneMember(port int32) (channel.Member, bool) {
 	return m, ok
 }
 
-// waitLimit bounds waits for things that happen within milliseconds on an idle machine;
-// it is only reached when something is broken (or the machine is badly overloaded).
-const waitLimit = 10 * time.Second
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func startService(t *testing.T, cfg mcast.Config, m channel.Member, l *events) *mcast.Service {
 	t.Helper()
 	s, err := mcast.New(cfg)
@@ -122,7 +109,7 @@ func TestLoopbackFastJoin(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // A's alive time, not a synchronisation
 	start := time.Now()
 	sb := startService(t, cfg, member(4002, 2), eb)
-	eventually(t, waitLimit, "both see each other", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "both see each other", func() bool {
 		_, ok1 := ea.addedAt(4002)
 		_, ok2 := eb.addedAt(4001)
 		return ok1 && ok2
@@ -180,7 +167,7 @@ func TestLoopbackShutdownAndBroadcast(t *testing.T) {
 		t.Fatal(err)
 	}
 	startService(t, cfg, member(4005, 5), eb)
-	eventually(t, waitLimit, "B sees A", func() bool { _, ok := eb.addedAt(4004); return ok })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B sees A", func() bool { _, ok := eb.addedAt(4004); return ok })
 
 	msg := &channel.Message{Options: channel.OptMulticast | channel.OptByteMessage, Timestamp: time.Now().UnixMilli(),
 		ID: channel.NewMessageID(), Source: a, Data: bytes.Repeat([]byte("x"), 60000)}
@@ -192,7 +179,7 @@ func TestLoopbackShutdownAndBroadcast(t *testing.T) {
 		if !bytes.Equal(got.Data, msg.Data) || !got.Source.Equal(a) || got.Options != msg.Options {
 			t.Fatalf("broadcast arrived as %d bytes from %v options %v", len(got.Data), got.Source, got.Options)
 		}
-	case <-time.After(waitLimit):
+	case <-time.After(testutil.WaitLimit):
 		t.Fatal("broadcast not received")
 	}
 
@@ -200,7 +187,7 @@ func TestLoopbackShutdownAndBroadcast(t *testing.T) {
 	if err := sa.Stop(context.Background(), channel.SvcMembership); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, waitLimit, "B drops A", func() bool { _, ok := eb.goneMember(4004); return ok })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B drops A", func() bool { _, ok := eb.goneMember(4004); return ok })
 	gone, _ := eb.goneMember(4004)
 	t.Logf("A gone at B %v after its Stop", time.Since(stopAt))
 	if !gone.IsShutdown() {
@@ -216,15 +203,7 @@ func TestChannelOverMulticast(t *testing.T) {
 	mk := func() (*channel.Channel, *events) {
 		tcfg := nio.DefaultConfig()
 		tcfg.Port = 0
-		tr, err := nio.New(tcfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms, err := mcast.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch, err := channel.New(channel.Config{Transport: tr, Membership: ms, Domain: []byte("d")})
+		ch, err := node.New(node.Config{Transport: &tcfg, Multicast: &cfg, Domain: []byte("d")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,9 +218,9 @@ func TestChannelOverMulticast(t *testing.T) {
 	}
 	a, _ := mk()
 	b, eb := mk()
-	eventually(t, waitLimit, "members", func() bool { return len(a.Members()) == 1 && len(b.Members()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "members", func() bool { return len(a.Members()) == 1 && len(b.Members()) == 1 })
 	a.SetPayload([]byte("new"))
-	eventually(t, waitLimit, "payload update", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "payload update", func() bool {
 		m, ok := b.Member(a.LocalMember().Key())
 		return ok && string(m.Payload) == "new" && string(m.Domain) == "d"
 	})
@@ -253,7 +232,7 @@ func TestChannelOverMulticast(t *testing.T) {
 		if string(got.Data) != "to all" || !got.Source.Equal(a.LocalMember()) {
 			t.Fatalf("got %q from %v", got.Data, got.Source)
 		}
-	case <-time.After(waitLimit):
+	case <-time.After(testutil.WaitLimit):
 		t.Fatal("multicast message not delivered")
 	}
 	big := make([]byte, 70000)

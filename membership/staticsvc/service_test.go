@@ -97,6 +97,8 @@ func newNode(t *testing.T, port int, cfg staticsvc.Config) *node {
 	t.Helper()
 	tcfg := nio.DefaultConfig()
 	tcfg.Port, tcfg.AutoBind = port, 1
+	// Built by hand, not with node.New: node.Config has no HeartbeatInterval, and these
+	// nodes run with the channel heartbeat off so only the service's own timers act.
 	tr, err := nio.New(tcfg)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/static"
+	tribesnode "github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
 )
@@ -36,15 +38,11 @@ func startTCPChannel(tb testing.TB) (*channel.Channel, *static.Service) {
 	tb.Helper()
 	cfg := nio.DefaultConfig()
 	cfg.Port = 0
-	tr, err := nio.New(cfg)
+	ch, err := tribesnode.New(tribesnode.Config{Transport: &cfg})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ms := static.New()
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: ms})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ms := ch.Membership().(*static.Service)
 	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
 		tb.Fatal(err)
 	}
@@ -146,14 +144,13 @@ func httpLoad(tb testing.TB, hc *http.Client, url string, cookies []string, n in
 func waitApplied(tb testing.TB, src *tcpNode, peers ...*tcpNode) {
 	tb.Helper()
 	want := src.m.Stats().Sent[delta.EventDelta]
-	deadline := time.Now().Add(10 * time.Second)
 	for _, p := range peers {
-		for p.m.Stats().Received[delta.EventDelta] < want {
-			if time.Now().After(deadline) {
-				tb.Fatalf("a peer got %d of %d deltas", p.m.Stats().Received[delta.EventDelta], want)
+		testutil.Eventually(tb, 10*time.Second, func() error {
+			if got := p.m.Stats().Received[delta.EventDelta]; got < want {
+				return fmt.Errorf("a peer got %d of %d deltas", got, want)
 			}
-			time.Sleep(time.Millisecond)
-		}
+			return nil
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package delta_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -207,4 +208,21 @@ func (r *raw) send(t testing.TB, to channel.Member, m *delta.Message) {
 	if err := r.ch.Send(context.Background(), []channel.Member{to}, data, channel.OptUseAck|channel.OptSyncAck); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// failingSessions is a listener of session messages (it accepts what the cluster accepts)
+// that fails them while fail returns true: a node whose session side refuses updates. A
+// channel.MessageListenerFunc would not do: a catch-all's error does not fail messages
+// another listener owns.
+type failingSessions struct{ fail func() bool }
+
+func (f failingSessions) Accept(msg *channel.Message) bool {
+	return (delta.BinaryCodec{}).Owns(msg.Data)
+}
+
+func (f failingSessions) MessageReceived(*channel.Message) error {
+	if f.fail() {
+		return errors.New("refused by the test")
+	}
+	return nil
 }

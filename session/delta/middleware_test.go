@@ -264,9 +264,7 @@ func TestMiddlewareAckedFailureWithholdsResponse(t *testing.T) {
 	}))
 	id := sessionCookie(t, get(h, "/new", ""), "JSESSIONID").Value
 
-	remove := b.ch.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error {
-		return errors.New("disk full")
-	}))
+	remove := b.ch.AddMessageListener(failingSessions{func() bool { return true }})
 	w := get(h, "/set", id)
 	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "stored") ||
 		!errors.Is(writeErr, delta.ErrNotReplicated) {

@@ -2,11 +2,9 @@ package delta_test
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 
-	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -21,12 +19,7 @@ func TestFailedReplicationDoesNotRevertNewerWrites(t *testing.T) {
 	ctx := context.Background()
 	_, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked})
 	var refuse atomic.Bool
-	c.ch.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error {
-		if refuse.Load() {
-			return errors.New("refused by the test")
-		}
-		return nil
-	}))
+	c.ch.AddMessageListener(failingSessions{refuse.Load})
 	s := create(t, a, "x", 1, "y", 1)
 	id := s.ID()
 

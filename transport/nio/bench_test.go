@@ -118,6 +118,37 @@ func BenchmarkThroughputParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkFanout4 sends each 1 KiB message to 4 receivers (one Transport each) from one
+// goroutine: the sender writes to the first member inline and to the others from one
+// goroutine each, and returns when all answered as the ack mode asks. allocs/op counts
+// the sender's and the 4 receivers'.
+func BenchmarkFanout4(b *testing.B) {
+	cnt := newCountingRx()
+	send := startNode(b, benchConfig(), nil)
+	var to []channel.Member
+	for range 4 {
+		to = append(to, startNode(b, benchConfig(), cnt.rx).member)
+	}
+	for _, mode := range ackModes {
+		b.Run("size=1KiB/ack="+mode.name, func(b *testing.B) {
+			msg := send.msg(mode.opts, make([]byte, 1<<10))
+			ctx := context.Background()
+			b.SetBytes(int64(len(to)) << 10)
+			b.ReportAllocs()
+			wait := cnt.expect(len(to) * b.N)
+			b.ResetTimer()
+			for range b.N {
+				if err := send.t.Send(ctx, to, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			wait(b)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
 // BenchmarkSyncAckRTT measures the round trip of a 1 KiB synchronized-ack message: write,
 // receiver decodes, a worker runs the (empty) ReceiveFunc, ACK back.
 func BenchmarkSyncAckRTT(b *testing.B) {

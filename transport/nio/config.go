@@ -28,13 +28,18 @@ const (
 	// worker (no Tomcat equivalent: Tomcat stops reading a connection while its task runs).
 	DefaultMaxConnQueueBytes = 4 << 20
 	// DefaultRxBufSize and DefaultTxBufSize are the receiver's socket buffers (Tomcat
-	// rxBufSize / txBufSize on the receiver).
-	DefaultRxBufSize = 65536
+	// rxBufSize / txBufSize on the receiver, 65536 and 25188). The receive buffer, which
+	// carries the messages, is left to the operating system (-1: on Linux its auto-tuning,
+	// which grows it to megabytes for large messages): a fixed 64 KiB buffer costs a 1 MiB
+	// message about 12 reads, 12 writev calls by the sender and twice the wake-ups (see
+	// docs/benchmarks.md). Set 65536 for Tomcat's value.
+	DefaultRxBufSize = -1
 	DefaultTxBufSize = 25188
 	// DefaultSenderRxBufSize and DefaultSenderTxBufSize are the sender's socket buffers
-	// (Tomcat rxBufSize / txBufSize on the sender).
+	// (Tomcat rxBufSize / txBufSize on the sender, 25188 and 65536). The send buffer is left
+	// to the operating system (-1) for the same reason as DefaultRxBufSize.
 	DefaultSenderRxBufSize = 25188
-	DefaultSenderTxBufSize = 65536
+	DefaultSenderTxBufSize = -1
 	// DefaultTimeout is Tomcat's sender timeout (ack timeout).
 	DefaultTimeout = 3 * time.Second
 	// DefaultMaxRetryAttempts is Tomcat's maxRetryAttempts.
@@ -141,11 +146,13 @@ type Config struct {
 	MaxConnQueueBytes int
 
 	// RxBufSize and TxBufSize are the receiver's SO_RCVBUF / SO_SNDBUF (Tomcat rxBufSize
-	// 65536, txBufSize 25188). Negative leaves the operating system's default (and, on
-	// Linux, its buffer auto-tuning).
+	// 65536, txBufSize 25188; defaults here DefaultRxBufSize, the OS's, and 25188).
+	// Negative leaves the operating system's default (and, on Linux, its buffer
+	// auto-tuning).
 	RxBufSize, TxBufSize int
 	// SenderRxBufSize and SenderTxBufSize are the sender sockets' SO_RCVBUF / SO_SNDBUF
-	// (Tomcat sender rxBufSize 25188, txBufSize 65536). Negative leaves the OS default.
+	// (Tomcat sender rxBufSize 25188, txBufSize 65536; defaults here 25188 and
+	// DefaultSenderTxBufSize, the OS's). Negative leaves the OS default.
 	SenderRxBufSize, SenderTxBufSize int
 	// DisableTCPNoDelay turns Nagle's algorithm on for the receiver's and the sender's
 	// sockets. The zero value keeps TCP_NODELAY on, as Tomcat's tcpNoDelay=true.

@@ -11,11 +11,11 @@
 //
 // Build a Config (DefaultConfig gives Tomcat's defaults, Config{} works too), call New,
 // then Start with channel.SvcReceiver and/or channel.SvcSender. Usually a channel.Channel
-// does that:
+// does that, and package node builds the channel with this transport in one call:
 //
-//	tr, err := nio.New(nio.DefaultConfig())
+//	cfg := nio.DefaultConfig()
+//	ch, err := node.New(node.Config{Transport: &cfg, Interceptors: "tcpfailure"})
 //	...
-//	ch, err := channel.New(channel.Config{Transport: tr, Membership: ...})
 //	err = ch.Start(ctx, channel.SvcAll)
 //
 // Start(SvcReceiver) binds the first free port of Port…Port+AutoBind-1 (Port 0: an
@@ -46,6 +46,10 @@
 // messages or KeepAliveTime; Heartbeat also closes idle connections whose peer closed them.
 // An idle connection is checked with one non-blocking peek before reuse when it sat idle
 // for more than 100 ms, instead of Java's read after every unacknowledged write.
+// When a member disappears the channel calls ForgetMember (channel.MemberForgetter): its
+// idle connections are closed and its busy ones when their send ends, so a node restarted
+// at the same address is reached on new connections, as Java's coordinator removes the
+// member's senders.
 //
 // # Concurrency
 //

@@ -10,7 +10,8 @@ import (
 )
 
 // Two transports on loopback ephemeral ports; one sends a synchronized-ack message to the
-// other, whose ReceiveFunc prints it before the ACK goes back.
+// other, whose ReceiveFunc prints it before the ACK goes back. (It shows the transport on
+// its own, so it builds it with nio.New; package node wires one into a channel.)
 func Example() {
 	ctx := context.Background()
 	cfg := nio.DefaultConfig() // 127.0.0.1, Tomcat's defaults

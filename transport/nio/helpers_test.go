@@ -247,18 +247,6 @@ func expectClosed(tb testing.TB, c net.Conn) {
 	}
 }
 
-// eventually polls cond (bounded) for counters that change asynchronously.
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // gate blocks ReceiveFuncs until opened; opening twice is fine. Register open with
 // t.Cleanup after starting the node, so that a failing test does not leave Stop waiting
 // for a blocked worker.

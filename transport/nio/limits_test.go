@@ -21,6 +21,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/ratelog"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -45,7 +46,7 @@ func TestMaxConnectionsRefusesTheNextOne(t *testing.T) {
 	}
 	extra := dialRaw(t, b)
 	expectClosed(t, extra)
-	eventually(t, "refused counter", func() bool { return b.t.Stats().ConnsRefused == 1 })
+	testutil.EventuallyTrue(t, waitTimeout, "refused counter", func() bool { return b.t.Stats().ConnsRefused == 1 })
 	for _, c := range conns {
 		if _, err := c.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
 			t.Fatal(err)
@@ -57,7 +58,7 @@ func TestMaxConnectionsRefusesTheNextOne(t *testing.T) {
 	}
 	// Closing one makes room again.
 	_ = conns[0].Close()
-	eventually(t, "a free slot", func() bool { return b.t.Stats().ConnsOpen == 2 })
+	testutil.EventuallyTrue(t, waitTimeout, "a free slot", func() bool { return b.t.Stats().ConnsOpen == 2 })
 	c := dialRaw(t, b)
 	if _, err := c.Write(frame(src, channel.OptUseAck, []byte("z"))); err != nil {
 		t.Fatal(err)
@@ -103,7 +104,7 @@ func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
 	expectClosed(t, idle)
 	expectClosed(t, slow)
 	<-dribbled
-	eventually(t, "timed-out counter", func() bool { return b.t.Stats().ConnsTimedOut == 2 })
+	testutil.EventuallyTrue(t, waitTimeout, "timed-out counter", func() bool { return b.t.Stats().ConnsTimedOut == 2 })
 	rec.none(t)
 
 	if _, err := pooled.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
@@ -148,10 +149,15 @@ func TestPeerNotReadingAcksIsPausedThenClosed(t *testing.T) {
 		}
 		written <- n
 	}()
-	eventually(t, "a pause on unread ACKs", func() bool { return b.t.Stats().AckPauses >= 1 })
+	testutil.EventuallyTrue(t, waitTimeout, "a pause on unread ACKs", func() bool { return b.t.Stats().AckPauses >= 1 })
 	stop.Store(true)
 	expectClosed(t, c)
-	eventually(t, "stalled counter", func() bool { return b.t.Stats().ConnsStalled == 1 })
+	// Closed as stalled (FrameTimeout) or, if the paused connection's buffer filled up
+	// first, as overflowed: either way it is counted once.
+	testutil.EventuallyTrue(t, waitTimeout, "stalled or overflowed counter", func() bool {
+		st := b.t.Stats()
+		return st.ConnsStalled+st.ConnsOverflowed == 1
+	})
 	<-written
 	st := b.t.Stats()
 	// Kernel buffers on both sides (a few hundred KiB on loopback at most with these
@@ -195,19 +201,19 @@ func TestPendingBudgetBoundsPartialFrames(t *testing.T) {
 		}
 		cs = append(cs, c)
 	}
-	eventually(t, "refusals", func() bool { return b.t.Stats().FramesRefused == uint64(conns-fits) })
+	testutil.EventuallyTrue(t, waitTimeout, "refusals", func() bool { return b.t.Stats().FramesRefused == uint64(conns-fits) })
 	st := b.t.Stats()
 	if st.PendingBytes > budget || st.PendingBytes < int64(fits*len(big)) {
 		t.Fatalf("pending %d bytes, want %d reserved frames within %d", st.PendingBytes, fits, budget)
 	}
-	eventually(t, "refused connections closed", func() bool { return b.t.Stats().ConnsOpen == int64(fits) })
+	testutil.EventuallyTrue(t, waitTimeout, "refused connections closed", func() bool { return b.t.Stats().ConnsOpen == int64(fits) })
 	if grew := heapInUse() - before; grew > budget+8<<20 {
 		t.Fatalf("heap grew by %d bytes for %d partial frames (budget %d)", grew, conns, budget)
 	}
 	for _, c := range cs {
 		_ = c.Close()
 	}
-	eventually(t, "budget returned", func() bool { return b.t.Stats().PendingBytes == 0 })
+	testutil.EventuallyTrue(t, waitTimeout, "budget returned", func() bool { return b.t.Stats().PendingBytes == 0 })
 
 	// A whole frame of the maximum size still goes through.
 	c := dialRaw(t, b)
@@ -328,7 +334,7 @@ func TestReceiverSurvivesDescriptorExhaustion(t *testing.T) {
 	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
 	dst := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(port), SecurePort: -1, UDPPort: -1}
 	var lastErr error
-	eventually(t, "a send to the recovered receiver", func() bool {
+	testutil.EventuallyTrue(t, waitTimeout, "a send to the recovered receiver", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		lastErr = snd.Send(ctx, []channel.Member{dst}, &channel.Message{Options: channel.OptUseAck | channel.OptSyncAck,
@@ -461,7 +467,7 @@ func TestGarbageFloodLogIsBounded(t *testing.T) {
 		expectClosed(t, c)
 		_ = c.Close()
 	}
-	eventually(t, "every rejection counted", func() bool { return b.t.Stats().FramesRejected == rounds })
+	testutil.EventuallyTrue(t, waitTimeout, "every rejection counted", func() bool { return b.t.Stats().FramesRejected == rounds })
 	lines := strings.Count(logBuf.String(), "invalid frame")
 	if lines == 0 || lines > 2*ratelog.DefaultFirst {
 		t.Fatalf("%d log lines about invalid frames for %d rejections:\n%s", lines, rounds, logBuf.String())
@@ -514,7 +520,7 @@ func TestPausedConnectionsBounded(t *testing.T) {
 		}()
 	}
 	before := heapInUse()
-	eventually(t, "pauses on unread ACKs", func() bool { return b.t.Stats().AckPauses >= conns })
+	testutil.EventuallyTrue(t, waitTimeout, "pauses on unread ACKs", func() bool { return b.t.Stats().AckPauses >= conns })
 	bound := int64(conns * (2*cfg.MaxConnQueueBytes + readBufferCap))
 	// Decoded messages take more heap than their frame bytes; twice the bound is far
 	// below what the connections held before the bound (36 MiB of buffer each).
@@ -531,7 +537,7 @@ func TestPausedConnectionsBounded(t *testing.T) {
 	if peak > bound {
 		t.Fatalf("paused connections held %d bytes, bound %d", peak, bound)
 	}
-	eventually(t, "overflowing connections closed", func() bool { return b.t.Stats().ConnsOverflowed >= conns })
+	testutil.EventuallyTrue(t, waitTimeout, "overflowing connections closed", func() bool { return b.t.Stats().ConnsOverflowed >= conns })
 	t.Logf("peak %d bytes held, bound %d; %+v", peak, bound, b.t.Stats())
 }
 
@@ -558,8 +564,8 @@ func TestNonMemberConnectionClosed(t *testing.T) {
 		t.Fatalf("answer %v, want a FAIL_ACK", kinds[0])
 	}
 	expectClosed(t, c)
-	eventually(t, "the connection counted", func() bool { return b.t.Stats().ConnsNonMember == 1 })
-	eventually(t, "the connection closed", func() bool { return b.t.Stats().ConnsOpen == 0 })
+	testutil.EventuallyTrue(t, waitTimeout, "the connection counted", func() bool { return b.t.Stats().ConnsNonMember == 1 })
+	testutil.EventuallyTrue(t, waitTimeout, "the connection closed", func() bool { return b.t.Stats().ConnsOpen == 0 })
 	if n := delivered.Load(); n != 1 {
 		t.Fatalf("%d of 1000 messages delivered, want 1", n)
 	}

@@ -44,8 +44,9 @@ type Transport struct {
 }
 
 var (
-	_ channel.Transport      = (*Transport)(nil)
-	_ channel.HealthReporter = (*Transport)(nil)
+	_ channel.Transport       = (*Transport)(nil)
+	_ channel.HealthReporter  = (*Transport)(nil)
+	_ channel.MemberForgetter = (*Transport)(nil)
 )
 
 // New validates cfg and returns a stopped Transport. Configuration errors wrap
@@ -130,6 +131,15 @@ func (t *Transport) Send(ctx context.Context, to []channel.Member, msg *channel.
 func (t *Transport) Heartbeat() {
 	if s := t.snd.Load(); s != nil {
 		s.heartbeat()
+	}
+}
+
+// ForgetMember implements channel.MemberForgetter: the pooled connections to a member
+// that disappeared are closed (lent ones once their send ends), so a node restarted at
+// the same address is reached on new connections.
+func (t *Transport) ForgetMember(m channel.Member) {
+	if s := t.snd.Load(); s != nil {
+		s.forget(m)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -318,7 +319,7 @@ func TestInvalidFramesCloseTheConnection(t *testing.T) {
 			rec.next(t)
 			expectClosed(t, c)
 			rejected++
-			eventually(t, "rejected counter", func() bool { return b.t.Stats().FramesRejected == rejected })
+			testutil.EventuallyTrue(t, waitTimeout, "rejected counter", func() bool { return b.t.Stats().FramesRejected == rejected })
 
 			// The node is still up.
 			c2 := dialRaw(t, b)
@@ -511,7 +512,7 @@ func TestKeepAliveCount(t *testing.T) {
 	if st := a.t.Stats(); st.Dials != 3 || st.ConnsExpired != 2 || st.ConnsPooled != 1 {
 		t.Fatalf("sender stats %+v", st)
 	}
-	eventually(t, "3 accepted connections", func() bool { return b.t.Stats().ConnsAccepted == 3 })
+	testutil.EventuallyTrue(t, waitTimeout, "3 accepted connections", func() bool { return b.t.Stats().ConnsAccepted == 3 })
 }
 
 func TestKeepAliveTimeAndHeartbeat(t *testing.T) {
@@ -537,7 +538,7 @@ func TestKeepAliveTimeAndHeartbeat(t *testing.T) {
 	if err := b.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "heartbeat to close the dead connection", func() bool {
+	testutil.EventuallyTrue(t, waitTimeout, "heartbeat to close the dead connection", func() bool {
 		c.t.Heartbeat()
 		return c.t.Stats().ConnsPooled == 0
 	})
@@ -577,7 +578,7 @@ func TestBackpressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-first
-	eventually(t, "a read pause", func() bool { return b.t.Stats().ReadPauses > 0 })
+	testutil.EventuallyTrue(t, waitTimeout, "a read pause", func() bool { return b.t.Stats().ReadPauses > 0 })
 	if q := b.t.Stats().QueuedBytes; q > int64(cfg.MaxConnQueueBytes)+1024 {
 		t.Fatalf("queued %d bytes, limit %d", q, cfg.MaxConnQueueBytes)
 	}
@@ -619,7 +620,7 @@ func TestOverflowClosesConnection(t *testing.T) {
 		_, _ = c.Write(stream)
 	}()
 	expectClosed(t, c)
-	eventually(t, "overflow counter", func() bool { return b.t.Stats().ConnsOverflowed == 1 })
+	testutil.EventuallyTrue(t, waitTimeout, "overflow counter", func() bool { return b.t.Stats().ConnsOverflowed == 1 })
 	_ = c.Close()
 	<-wrote
 }
@@ -705,7 +706,7 @@ func TestNewValidates(t *testing.T) {
 	c := tr.Config()
 	if c.AutoBind != 100 || c.Workers != 15 || c.PoolSize != 25 || c.Timeout != 3*time.Second ||
 		c.DialTimeout != 3*time.Second || c.MaxRetryAttempts != 1 || c.MaxWait != 3*time.Second ||
-		c.MaxFrameSize != DefaultMaxFrameSize || c.RxBufSize != 65536 || c.SenderTxBufSize != 65536 {
+		c.MaxFrameSize != DefaultMaxFrameSize || c.RxBufSize != -1 || c.SenderTxBufSize != -1 || c.TxBufSize != 25188 || c.SenderRxBufSize != 25188 {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
 	// A wildcard bind with an advertised address is fine.
@@ -816,7 +817,7 @@ func TestPausedConnectionClosedByPeer(t *testing.T) {
 	}
 	_ = c.Close() // EOF while most frames wait in gnet's buffer
 	<-first
-	eventually(t, "the connection to close", func() bool { return b.t.Stats().ConnsOpen == 0 })
+	testutil.EventuallyTrue(t, waitTimeout, "the connection to close", func() bool { return b.t.Stats().ConnsOpen == 0 })
 	release.open()
 	for i := range n {
 		if got := binary.BigEndian.Uint32(rec.next(t).Data); got != uint32(i) {
@@ -916,7 +917,7 @@ func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started
-	eventually(t, "all frames decoded", func() bool { return tr.Stats().FramesReceived == n })
+	testutil.EventuallyTrue(t, waitTimeout, "all frames decoded", func() bool { return tr.Stats().FramesReceived == n })
 	stopped := make(chan error, 1)
 	go func() { stopped <- tr.Stop(context.Background(), channel.SvcAll) }()
 	release.open()
@@ -1002,4 +1003,39 @@ func TestUDPPortTaken(t *testing.T) {
 	if p := int(b.member.UDPPort); p == cfg.UDPPort || p < cfg.UDPPort || p >= cfg.UDPPort+10 {
 		t.Fatalf("udp port %d", p)
 	}
+}
+
+// A member that disappeared loses its pooled connections: the next send to its address (a
+// restarted node there) opens a new one instead of writing into the old process's.
+func TestForgetMemberClosesPooledConnections(t *testing.T) {
+	rec := newRecorder(8)
+	b := startNode(t, testConfig(), rec.rx)
+	a := startNode(t, testConfig(), nil)
+	send := func(i int) {
+		t.Helper()
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, seqPayload(i))); err != nil {
+			t.Fatal(err)
+		}
+		rec.next(t)
+	}
+	send(0)
+	send(1)
+	if st := a.t.Stats(); st.Dials != 1 || st.ConnsPooled != 1 {
+		t.Fatalf("before: sender stats %+v", st)
+	}
+	other := b.member
+	other.Port++ // another member: nothing of b's is touched
+	a.t.ForgetMember(other)
+	if st := a.t.Stats(); st.ConnsPooled != 1 {
+		t.Fatalf("forgetting another member closed b's connection: %+v", st)
+	}
+	a.t.ForgetMember(b.member)
+	if st := a.t.Stats(); st.ConnsPooled != 0 {
+		t.Fatalf("after ForgetMember: sender stats %+v", st)
+	}
+	send(2)
+	if st := a.t.Stats(); st.Dials != 2 || st.ConnsPooled != 1 {
+		t.Fatalf("after: sender stats %+v", st)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "b accepted the new connection", func() bool { return b.t.Stats().ConnsAccepted == 2 })
 }

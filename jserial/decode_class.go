@@ -1,0 +1,181 @@
+package jserial
+
+import (
+	"bytes"
+	"slices"
+)
+
+// classDesc reads a class descriptor: TC_CLASSDESC, TC_NULL or TC_REFERENCE.
+func (d *Decoder) classDesc() (*ClassDesc, error) {
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	cd, err := d.classDesc1()
+	d.depth--
+	return cd, err
+}
+
+func (d *Decoder) classDesc1() (*ClassDesc, error) {
+	tc, err := d.src.u8()
+	if err != nil {
+		return nil, err
+	}
+	switch tc {
+	case tcNull:
+		return nil, nil
+	case tcReference:
+		v, err := d.reference()
+		if err != nil {
+			return nil, err
+		}
+		cd, ok := v.(*ClassDesc)
+		if !ok {
+			return nil, d.failf(ErrMalformed, "reference to a %T where a class descriptor is expected", v)
+		}
+		return cd, nil
+	case tcProxyClassDesc:
+		return nil, d.fail(ErrUnsupported, "TC_PROXYCLASSDESC")
+	case tcClassDesc:
+	default:
+		d.src.pos--
+		return nil, d.failf(ErrUnknownTypeCode, "0x%02x where a class descriptor is expected", tc)
+	}
+	if m := d.peekJDK(); m != nil {
+		return d.jdkDesc(m)
+	}
+	name, err := d.utf()
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, d.fail(ErrMalformed, "empty class name")
+	}
+	suid, err := d.src.u64()
+	if err != nil {
+		return nil, err
+	}
+	cd := &ClassDesc{Name: name, SUID: int64(suid)}
+	h, err := d.newHandle(inProgress{})
+	if err != nil {
+		return nil, err
+	}
+	if cd.Flags, err = d.src.u8(); err != nil {
+		return nil, err
+	}
+	if cd.Flags&SCSerializable != 0 && cd.Flags&SCExternalizable != 0 {
+		return nil, d.failf(ErrMalformed, "%s: serializable and externalizable flags conflict", name)
+	}
+	nf, err := d.src.u16()
+	if err != nil {
+		return nil, err
+	}
+	if nf > 0 {
+		if cd.Flags&SCEnum != 0 {
+			return nil, d.failf(ErrMalformed, "enum %s with fields", name)
+		}
+		if _, err := d.count(int32(nf), 3, "field list"); err != nil {
+			return nil, err
+		}
+		cd.Fields = make([]Field, nf)
+		seenObject := false
+		for i := range cd.Fields {
+			f := &cd.Fields[i]
+			if f.Type, err = d.src.u8(); err != nil {
+				return nil, err
+			}
+			if f.Name, err = d.utf(); err != nil {
+				return nil, err
+			}
+			switch f.Type {
+			case 'B', 'C', 'D', 'F', 'I', 'J', 'S', 'Z':
+				if seenObject {
+					return nil, d.failf(ErrMalformed, "%s: illegal field order", name)
+				}
+			case 'L', '[':
+				seenObject = true
+				if f.Signature, err = d.typeString(); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, d.failf(ErrMalformed, "%s.%s: field type code 0x%02x", name, f.Name, f.Type)
+			}
+		}
+	}
+	if cd.Annotation, err = d.annotation(); err != nil {
+		return nil, err
+	}
+	if cd.Super, err = d.classDesc(); err != nil {
+		return nil, err
+	}
+	if (cd.Flags&SCEnum != 0) && cd.SUID != 0 {
+		return nil, d.failf(ErrMalformed, "enum %s with serialVersionUID %d", name, cd.SUID)
+	}
+	c, err := canonical(cd)
+	if err != nil {
+		return nil, d.fail(ErrSUIDMismatch, err.Error())
+	}
+	if c == cd {
+		cd.linkDataSuper()
+	}
+	d.handles[h] = c
+	return c, nil
+}
+
+// peekJDK returns the package's descriptor when the buffered input continues with
+// exactly its bytes (up to the superclass), as the JVM writes them.
+func (d *Decoder) peekJDK() *ClassDesc {
+	rest := d.src.buf[d.src.pos:]
+	if len(rest) < 2 {
+		return nil
+	}
+	n := int(be16(rest))
+	if len(rest) < 2+n {
+		return nil
+	}
+	m := mappedDescs[string(rest[2:2+n])]
+	if m == nil || m.wire == nil || !bytes.HasPrefix(rest, m.wire[1:]) {
+		return nil
+	}
+	return m
+}
+
+// jdkDesc reads the rest of the JDK descriptor m found by peekJDK: no allocation for
+// the common case.
+func (d *Decoder) jdkDesc(m *ClassDesc) (*ClassDesc, error) {
+	d.src.pos += len(m.wire) - 1
+	h, err := d.newHandle(inProgress{})
+	if err != nil {
+		return nil, err
+	}
+	super, err := d.classDesc()
+	if err != nil {
+		return nil, err
+	}
+	cd := m
+	if super != m.Super { // unusual: keep it generic
+		cd = &ClassDesc{Name: m.Name, SUID: m.SUID, Flags: m.Flags, Fields: slices.Clone(m.Fields), Super: super}
+		cd.linkDataSuper()
+	}
+	d.handles[h] = cd
+	return cd, nil
+}
+
+// annotation reads BlockData and values up to TC_ENDBLOCKDATA.
+func (d *Decoder) annotation() ([]any, error) {
+	var out []any
+	for {
+		tc, err := d.src.peek()
+		if err != nil {
+			return nil, err
+		}
+		if tc == tcEndBlockData {
+			d.src.pos++
+			return out, nil
+		}
+		v, err := d.content(true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+}

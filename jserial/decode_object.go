@@ -1,0 +1,156 @@
+package jserial
+
+import "math"
+
+func (d *Decoder) object() (any, error) {
+	cd, err := d.classDesc()
+	if err != nil {
+		return nil, err
+	}
+	if cd == nil {
+		return nil, d.fail(ErrMalformed, "object without class descriptor")
+	}
+	if cd.Flags&SCEnum != 0 || cd.Name[0] == '[' {
+		return nil, d.failf(ErrMalformed, "TC_OBJECT of class %s", cd.Name)
+	}
+	if cd.kind != kindNone {
+		return d.mapped(cd)
+	}
+	o := &Object{Class: cd}
+	if _, err := d.newHandle(o); err != nil {
+		return nil, err
+	}
+	if cd.Flags&SCExternalizable != 0 {
+		if cd.Flags&SCBlockData == 0 {
+			return nil, d.failf(ErrUnsupported, "%s: externalizable data without SC_BLOCK_DATA", cd.Name)
+		}
+		if o.External, err = d.annotation(); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+	if cd.Flags&SCSerializable == 0 {
+		return nil, d.failf(ErrMalformed, "%s is neither serializable nor externalizable", cd.Name)
+	}
+	// The classes with data, collected along dataSuper: work and memory stay
+	// proportional to the data read, however long the class hierarchy is.
+	chain := d.scratch[:0]
+	for c := cd; c != nil; c = c.dataSuper {
+		if c.hasData() {
+			chain = append(chain, c)
+		}
+	}
+	d.scratch = chain[:0] // reused by nested objects: copy it out first
+	o.Slots = make([]Slot, len(chain))
+	for i := range o.Slots {
+		o.Slots[i].Class = chain[len(chain)-1-i]
+	}
+	for i := range o.Slots {
+		sl := &o.Slots[i]
+		c := sl.Class
+		if sl.Values, err = d.fieldValues(c); err != nil {
+			return nil, err
+		}
+		if c.Flags&SCWriteMethod != 0 {
+			if sl.Annotation, err = d.annotation(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return o, nil
+}
+
+func (d *Decoder) fieldValues(c *ClassDesc) ([]any, error) {
+	if len(c.Fields) == 0 {
+		return nil, nil
+	}
+	vals := make([]any, len(c.Fields))
+	for i, f := range c.Fields {
+		var err error
+		if f.Type == 'L' || f.Type == '[' {
+			vals[i], err = d.content(false)
+		} else {
+			vals[i], err = d.prim(f.Type)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return vals, nil
+}
+
+func primSize(t byte) int {
+	switch t {
+	case 'B', 'Z':
+		return 1
+	case 'C', 'S':
+		return 2
+	case 'I', 'F':
+		return 4
+	case 'J', 'D':
+		return 8
+	}
+	return 0
+}
+
+func (d *Decoder) prim(t byte) (any, error) {
+	b, err := d.src.take(primSize(t))
+	if err != nil {
+		return nil, err
+	}
+	return primFrom(t, b), nil
+}
+
+func primFrom(t byte, b []byte) any {
+	switch t {
+	case 'B':
+		return int8(b[0])
+	case 'Z':
+		return b[0] != 0
+	case 'C':
+		return Char(be16(b))
+	case 'S':
+		return int16(be16(b))
+	case 'I':
+		return int32(be32(b))
+	case 'F':
+		return math.Float32frombits(be32(b))
+	case 'J':
+		return int64(be64(b))
+	case 'D':
+		return math.Float64frombits(be64(b))
+	}
+	return nil
+}
+
+func be16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
+
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func be64(b []byte) uint64 { return uint64(be32(b))<<32 | uint64(be32(b[4:])) }
+
+func (d *Decoder) enum() (any, error) {
+	cd, err := d.classDesc()
+	if err != nil {
+		return nil, err
+	}
+	if cd == nil || cd.Flags&SCEnum == 0 {
+		return nil, d.fail(ErrMalformed, "TC_ENUM of a non-enum class")
+	}
+	e := &Enum{Class: cd}
+	if _, err := d.newHandle(e); err != nil {
+		return nil, err
+	}
+	v, err := d.content(false)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, d.failf(ErrMalformed, "enum constant name is %T", v)
+	}
+	e.Name = s
+	return e, nil
+}

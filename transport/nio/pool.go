@@ -1,0 +1,266 @@
+package nio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// memberPool holds the connections to one member address: at most PoolSize, each carrying
+// one message at a time. slots counts the connections lent out.
+type memberPool struct {
+	s     *sender
+	key   poolKey
+	slots chan struct{}
+
+	mu     sync.Mutex
+	idle   []*sconn // most recently used last
+	all    map[*sconn]struct{}
+	closed bool
+}
+
+// get lends a connection: an idle one (unless fresh is asked, for a retry) or a new one.
+func (p *memberPool) get(op *sendOp, fresh bool) (*sconn, error) {
+	s := p.s
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		if err := p.waitSlot(op); err != nil {
+			return nil, err
+		}
+	}
+	if !fresh {
+		if c := p.popIdle(op.now); c != nil {
+			return c, nil
+		}
+	}
+	c, err := p.dial(op)
+	if err != nil {
+		<-p.slots
+		if !s.closed.Load() && op.ctx.Err() == nil {
+			s.st.dialFailures.Add(1)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func (p *memberPool) waitSlot(op *sendOp) error {
+	wait := p.s.cfg.MaxWait
+	byDeadline := false
+	if d := time.Until(op.deadline); d < wait {
+		wait, byDeadline = d, true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		addr := netip.AddrPortFrom(p.key.ip, uint16(p.key.port))
+		if byDeadline {
+			if op.ctxBound {
+				return fmt.Errorf("nio: waiting for a connection to %s: %w", addr, context.DeadlineExceeded)
+			}
+			return fmt.Errorf("%w: all %d connections to %s stayed busy until the deadline", channel.ErrAckTimeout, cap(p.slots), addr)
+		}
+		return fmt.Errorf("%w (%s, %d connections busy for %v)", ErrPoolExhausted, addr, cap(p.slots), p.s.cfg.MaxWait)
+	case <-op.ctx.Done():
+		return fmt.Errorf("nio: waiting for a connection: %w", op.ctx.Err())
+	case <-p.s.life.Done():
+		return fmt.Errorf("%w: nio sender stopped", channel.ErrNotStarted)
+	}
+}
+
+func (p *memberPool) popIdle(now time.Time) *sconn {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		c := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if p.expired(c, now) || (now.Sub(c.lastUse) >= staleAfter && !c.alive()) {
+			p.s.st.connsExpired.Add(1)
+			p.discard(c)
+			continue
+		}
+		return c
+	}
+}
+
+func (p *memberPool) expired(c *sconn, now time.Time) bool {
+	cfg := p.s.cfg
+	return (cfg.KeepAliveCount > 0 && c.uses >= cfg.KeepAliveCount) ||
+		(cfg.KeepAliveTime > 0 && now.Sub(c.created) >= cfg.KeepAliveTime)
+}
+
+func (p *memberPool) dial(op *sendOp) (*sconn, error) {
+	s := p.s
+	cfg := s.cfg
+	addr := netip.AddrPortFrom(p.key.ip, uint16(p.key.port))
+	if s.closed.Load() {
+		return nil, fmt.Errorf("%w: nio sender stopped", channel.ErrNotStarted)
+	}
+	timeout := min(cfg.DialTimeout, time.Until(op.deadline))
+	if timeout <= 0 {
+		if op.ctxBound {
+			return nil, fmt.Errorf("nio: connect to %s: %w", addr, context.DeadlineExceeded)
+		}
+		return nil, fmt.Errorf("%w: no time left to connect to %s", channel.ErrAckTimeout, addr)
+	}
+	ctx, cancel := context.WithTimeout(op.ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(s.life, cancel)
+	defer stop()
+	d := net.Dialer{KeepAlive: -1}
+	network := "tcp"
+	if p.key.udp {
+		network = "udp"
+	}
+	conn, err := d.DialContext(ctx, network, addr.String())
+	if err != nil {
+		switch {
+		case s.closed.Load():
+			return nil, fmt.Errorf("%w: nio sender stopped while connecting to %s", channel.ErrNotStarted, addr)
+		case op.ctx.Err() != nil:
+			return nil, fmt.Errorf("nio: connect to %s: %w", addr, op.ctx.Err())
+		case op.ctxBound && !time.Now().Before(op.deadline):
+			return nil, fmt.Errorf("nio: connect to %s: %w", addr, context.DeadlineExceeded)
+		}
+		return nil, fmt.Errorf("%w: %w", channel.ErrConnect, err)
+	}
+	s.st.dials.Add(1)
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		_ = c.SetNoDelay(!cfg.DisableTCPNoDelay)
+		setBuffers(c, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
+	case *net.UDPConn:
+		setBuffers(c, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
+	}
+	c := &sconn{conn: conn, created: time.Now()}
+	c.interrupt = func() { _ = conn.SetDeadline(longAgo) }
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = conn.Close()
+		return nil, fmt.Errorf("%w: nio sender stopped", channel.ErrNotStarted)
+	}
+	p.all[c] = struct{}{}
+	p.mu.Unlock()
+	s.st.connsPooled.Add(1)
+	return c, nil
+}
+
+func setBuffers(c interface {
+	SetReadBuffer(int) error
+	SetWriteBuffer(int) error
+}, rx, tx int) {
+	if rx > 0 {
+		_ = c.SetReadBuffer(rx)
+	}
+	if tx > 0 {
+		_ = c.SetWriteBuffer(tx)
+	}
+}
+
+// put returns a lent connection. A connection that failed is closed, never pooled (a
+// FAIL_ACK leaves it healthy); so is one past its keep-alive limits. UDP connections are
+// pooled too: they are connected datagram sockets and a timed-out one is closed, so a late
+// ACK cannot be taken for the next message's.
+func (p *memberPool) put(c *sconn, err error, now time.Time) {
+	defer func() { <-p.slots }()
+	if p.s.cfg.KeepAliveTime > 0 {
+		now = time.Now() // the send's start time may precede the connection's creation
+	}
+	c.uses++
+	c.lastUse = now
+	if c.broken || (err != nil && !errors.Is(err, errFailAck)) {
+		p.discard(c)
+		return
+	}
+	if p.expired(c, now) {
+		p.s.st.connsExpired.Add(1)
+		p.discard(c)
+		return
+	}
+	p.mu.Lock()
+	if p.closed || c.retired {
+		p.mu.Unlock()
+		p.discard(c)
+		return
+	}
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+}
+
+func (p *memberPool) discard(c *sconn) {
+	p.mu.Lock()
+	_, ok := p.all[c]
+	delete(p.all, c)
+	p.mu.Unlock()
+	if ok {
+		_ = c.conn.Close()
+		p.s.st.connsPooled.Add(-1)
+	}
+}
+
+func (p *memberPool) closeAll() {
+	p.mu.Lock()
+	p.closed = true
+	conns := make([]*sconn, 0, len(p.all))
+	for c := range p.all {
+		conns = append(conns, c)
+	}
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		p.discard(c)
+	}
+}
+
+// forget closes the idle connections and retires the lent ones: put closes them.
+func (p *memberPool) forget() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	for c := range p.all {
+		c.retired = true
+	}
+	p.mu.Unlock()
+	for _, c := range idle {
+		p.discard(c)
+	}
+}
+
+// sweep closes idle connections past their keep-alive limits or closed by the peer.
+func (p *memberPool) sweep(now time.Time) {
+	p.mu.Lock()
+	idle := p.idle
+	keep := idle[:0]
+	var drop []*sconn
+	for _, c := range idle {
+		if p.expired(c, now) || !c.alive() {
+			drop = append(drop, c)
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	clear(idle[len(keep):])
+	p.idle = keep
+	p.mu.Unlock()
+	for _, c := range drop {
+		p.s.st.connsExpired.Add(1)
+		p.discard(c)
+	}
+}

@@ -1,0 +1,375 @@
+package nio
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// inItem is one decoded message waiting for a worker.
+type inItem struct {
+	msg  *channel.Message
+	size int // frame bytes, for the queue bound
+	ack  ackMode
+}
+
+// rconn is the receiver's state for one inbound connection.
+//
+// The event loop decodes frames and queues them; a worker takes the whole queue at once and
+// processes it in order. ACKs that may be written at decode time (USE_ACK without SYNC, and
+// nothing still waiting to be acknowledged by a worker) are written by the loop itself; all
+// others by the worker through AsyncWrite, whose callback runs on the loop, so the loop
+// always knows whether an ACK is still in flight and ACKs leave in frame order.
+type rconn struct {
+	r   *receiver
+	c   gnet.Conn
+	dec decoder
+
+	opened time.Time // immutable
+	remote string    // immutable, for logs
+	peer   string    // immutable: the remote IP, the key of rate-limited logs
+
+	// Read by OnTick, written by the loop: deadlines.
+	started    atomic.Bool  // a byte arrived
+	frameSince atomic.Int64 // unix ns since a partial frame waits (reset by each complete frame); 0 none
+	outSince   atomic.Int64 // unix ns since decoding waits for the peer to read its ACKs; 0 none
+
+	// Owned by the connection's event loop.
+	inHeld      int64 // inbound bytes counted in Stats.PendingBytes
+	pendingAcks int   // ACKs handed to a worker and not yet written
+	batch       []inItem
+	batchBytes  int
+	dead        bool // a protocol error closed the connection
+	ackDone     gnet.AsyncCallback
+
+	// Owned by the worker that runs the connection's queue.
+	stranger bool // the channel refused a message from a non-member: the rest is skipped
+
+	// Shared between the loop and workers.
+	cmu     sync.Mutex // held by workers and OnTick around gnet calls, and by onClose
+	closed  bool       // under cmu: onClose ran, gnet must not be called any more
+	expired bool       // under cmu: OnTick closed it
+
+	mu        sync.Mutex
+	q         []inItem
+	spare     []inItem
+	scheduled bool         // a worker owns or will own the queue
+	paused    bool         // decoding stopped because queued >= limit
+	queued    atomic.Int64 // bytes in q or being processed; written under mu
+}
+
+// readBufferCap is gnet's per-loop read buffer: the most read from a socket at once.
+const readBufferCap = 256 << 10
+
+// ackRun is a run of ACK frames, so that the loop can acknowledge several frames of one
+// read with a single write.
+var ackRun = bytes.Repeat(wire.AckFrame, 32)
+
+func (rc *rconn) onTraffic() gnet.Action {
+	if rc.dead {
+		return gnet.Close
+	}
+	if !rc.started.Load() && rc.c.InboundBuffered() > 0 {
+		rc.started.Store(true)
+	}
+	var frames, nbytes, early int
+	held := false // decoding stopped by the receiver's own limits, not by a partial frame
+	act := gnet.None
+	for {
+		if rc.queued.Load()+int64(rc.batchBytes) >= rc.r.limit && rc.pause() {
+			held = true
+			break
+		}
+		if rc.acksUnread() {
+			held = true
+			break
+		}
+		cd, n, ok, err := rc.dec.next(rc.c)
+		if err != nil {
+			rc.reject(err)
+			act = gnet.Close
+			break
+		}
+		if !ok {
+			break
+		}
+		frames++
+		nbytes += n
+		mode := ackModeOf(channel.SendOptions(cd.Options))
+		switch {
+		case mode == ackBefore && rc.pendingAcks == 0:
+			early++ // written below, before anything a worker could write
+			mode = ackNone
+		case mode != ackNone:
+			rc.pendingAcks++
+		}
+		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, ack: mode})
+		rc.batchBytes += n
+	}
+	if frames > 0 {
+		rc.r.st.framesReceived.Add(uint64(frames))
+		rc.r.st.bytesReceived.Add(uint64(nbytes))
+	}
+	rc.writeEarlyAcks(early)
+	rc.flush()
+	rc.track(frames > 0, held)
+	if act != gnet.None {
+		return act
+	}
+	switch {
+	case rc.c.InboundBuffered() > rc.r.hardCap:
+		rc.dead = true
+		rc.r.st.connsOverflowed.Add(1)
+		rc.r.plog.Log(slog.LevelError, rc.peer, "overflow", "tribes receiver closing a connection that buffers too much",
+			"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
+		return gnet.Close
+	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load()+rc.r.st.queuedBytes.Load() > rc.r.maxPending:
+		rc.reject(errOverBudget)
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// acksUnread reports whether MaxConnOutboundBytes wait to be written to the peer: then
+// decoding stops, so that no more ACKs are queued, until the peer reads (OnTick wakes the
+// connection to check) or FrameTimeout closes it.
+func (rc *rconn) acksUnread() bool {
+	if rc.c.OutboundBuffered() < rc.r.maxOut {
+		if rc.outSince.Load() != 0 {
+			rc.outSince.Store(0)
+		}
+		return false
+	}
+	if rc.outSince.Load() == 0 {
+		rc.outSince.Store(time.Now().UnixNano())
+		rc.r.st.ackPauses.Add(1)
+	}
+	return true
+}
+
+// track updates the connection's share of Stats.PendingBytes (its undecoded inbound bytes)
+// and the start of the partial frame it waits for. A frame that completes resets the
+// frame deadline; bytes held back by the receiver's own limits do not start it.
+func (rc *rconn) track(progress, held bool) {
+	in := int64(rc.c.InboundBuffered())
+	if d := in - rc.inHeld; d != 0 {
+		rc.r.st.pendingBytes.Add(d)
+		rc.inHeld = in
+	}
+	if progress || held {
+		if rc.frameSince.Load() != 0 {
+			rc.frameSince.Store(0)
+		}
+	}
+	if !held && (in > 0 || rc.dec.asm != nil) && rc.frameSince.Load() == 0 {
+		rc.frameSince.Store(time.Now().UnixNano())
+	}
+}
+
+// expire closes the connection from OnTick, once, counting it in ctr.
+func (rc *rconn) expire(ctr *atomic.Uint64, kind, why string, after time.Duration) {
+	rc.gnetCall(func() {
+		if rc.expired {
+			return
+		}
+		rc.expired = true
+		ctr.Add(1)
+		rc.r.plog.Log(slog.LevelWarn, rc.peer, kind, "tribes receiver closing a connection that "+why,
+			"remote", rc.remote, "after", after)
+		_ = rc.c.Close()
+	})
+}
+
+// pause stops decoding when the connection's queue is at its limit. It decides under the
+// lock the workers take to shrink the queue, so a worker that drains it afterwards sees
+// paused and wakes the loop. The batch decoded so far is queued with it.
+func (rc *rconn) pause() bool {
+	rc.mu.Lock()
+	if rc.queued.Load()+int64(rc.batchBytes) < rc.r.limit {
+		rc.mu.Unlock()
+		return false
+	}
+	was := rc.paused
+	rc.paused = true
+	rc.enqueueLocked()
+	rc.mu.Unlock()
+	if !was {
+		rc.r.st.readPauses.Add(1)
+	}
+	return true
+}
+
+func (rc *rconn) writeEarlyAcks(n int) {
+	if n == 0 {
+		return
+	}
+	rc.r.st.acksSent.Add(uint64(n))
+	for n > 0 {
+		k := min(n, len(ackRun)/len(wire.AckFrame))
+		if _, err := rc.c.Write(ackRun[:k*len(wire.AckFrame)]); err != nil {
+			return
+		}
+		n -= k
+	}
+}
+
+// flush queues the decoded batch for a worker.
+func (rc *rconn) flush() {
+	if len(rc.batch) == 0 {
+		return
+	}
+	rc.mu.Lock()
+	rc.enqueueLocked()
+	rc.mu.Unlock()
+}
+
+func (rc *rconn) enqueueLocked() {
+	if len(rc.batch) == 0 {
+		return
+	}
+	if rc.q == nil {
+		rc.q, rc.batch = rc.batch, rc.q[:0]
+	} else {
+		rc.q = append(rc.q, rc.batch...)
+		clear(rc.batch)
+		rc.batch = rc.batch[:0]
+	}
+	rc.queued.Add(int64(rc.batchBytes))
+	rc.r.st.queuedBytes.Add(int64(rc.batchBytes))
+	rc.batchBytes = 0
+	if !rc.scheduled {
+		rc.scheduled = true
+		rc.r.pool.submit(rc)
+	}
+}
+
+func (rc *rconn) reject(err error) {
+	rc.dead = true
+	if errors.Is(err, errOverBudget) {
+		rc.r.st.framesRefused.Add(1)
+		rc.r.plog.Log(slog.LevelWarn, rc.peer, "over-budget", "tribes receiver closing a connection: no budget for its frame",
+			"remote", rc.remote, "pending", rc.r.st.pendingBytes.Load(), "max", rc.r.maxPending)
+		return
+	}
+	rc.r.st.framesRejected.Add(1)
+	rc.r.plog.Log(slog.LevelError, rc.peer, "invalid-frame", "tribes receiver closing connection after an invalid frame",
+		"remote", rc.remote, "err", err)
+}
+
+// onClose runs on the loop when the connection closes. Complete frames still buffered
+// (because decoding was paused) are processed as Java does at EOF; ACKs are no longer
+// possible. A trailing partial frame is dropped.
+func (rc *rconn) onClose(error) {
+	rc.cmu.Lock()
+	rc.closed = true
+	rc.cmu.Unlock()
+	rc.r.st.pendingBytes.Add(-rc.inHeld)
+	rc.inHeld = 0
+	defer rc.dec.abandon()
+	if rc.dead || rc.r.stopping.Load() {
+		return
+	}
+	for {
+		cd, n, ok, err := rc.dec.next(rc.c)
+		if err != nil || !ok {
+			break
+		}
+		rc.r.st.framesReceived.Add(1)
+		rc.r.st.bytesReceived.Add(uint64(n))
+		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n})
+		rc.batchBytes += n
+	}
+	rc.flush()
+}
+
+// onAckWritten runs on the loop after a worker's ACK was written (or failed).
+func (rc *rconn) onAckWritten(gnet.Conn, error) error {
+	rc.pendingAcks--
+	return nil
+}
+
+// run is the worker side: process everything queued, in order, then give the connection
+// back to the pool's FIFO if more arrived meanwhile.
+func (rc *rconn) run() {
+	rc.mu.Lock()
+	batch := rc.q
+	rc.q, rc.spare = rc.spare, nil
+	rc.mu.Unlock()
+
+	var done int
+	for i := range batch {
+		it := &batch[i]
+		rc.process(it)
+		done += it.size
+		*it = inItem{}
+	}
+
+	rc.mu.Lock()
+	if rc.spare == nil {
+		rc.spare = batch[:0]
+	}
+	rc.queued.Add(-int64(done))
+	rc.r.st.queuedBytes.Add(-int64(done))
+	wake := rc.paused && rc.queued.Load() < rc.r.limit
+	if wake {
+		rc.paused = false
+	}
+	more := len(rc.q) > 0
+	rc.scheduled = more
+	rc.mu.Unlock()
+	if wake {
+		rc.gnetCall(func() { _ = rc.c.Wake(nil) })
+	}
+	if more {
+		rc.r.pool.submit(rc)
+	}
+}
+
+// process delivers one message. When the channel refuses it as a non-member's
+// (channel.ErrNotMember, after the FAIL_ACK a synchronized-ack sender gets), the connection
+// is closed and what it still has queued is dropped: a stranger flooding valid frames gets
+// one message per connection to the workers, not a share of them equal to a member's.
+func (rc *rconn) process(it *inItem) {
+	r := rc.r
+	if r.dropping.Load() || rc.stranger {
+		return
+	}
+	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck); errors.Is(err, channel.ErrNotMember) {
+		rc.stranger = true
+		r.st.connsNonMember.Add(1)
+		r.plog.Log(slog.LevelWarn, rc.peer, "non-member", "tribes receiver closing a connection that carried a non-member's message",
+			"remote", rc.remote, "source", it.msg.Source.String())
+		rc.gnetCall(func() { _ = rc.c.Close() })
+	}
+}
+
+func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
+	// AckFrame and FailAckFrame are immutable package-level slices, so AsyncWrite may keep
+	// them as long as it likes.
+	rc.gnetCall(func() {
+		if err := rc.c.AsyncWrite(frame, rc.ackDone); err == nil {
+			ctr.Add(1)
+		}
+	})
+}
+
+// gnetCall runs f, a call into gnet from a worker, unless the connection closed. gnet's
+// asynchronous calls queue a task for the event loop and signal its eventfd; after the
+// engine stopped that descriptor is closed and its number may belong to another file, so
+// workers must not make them once onClose (which gnet runs before it tears down) marked the
+// connection closed.
+func (rc *rconn) gnetCall(f func()) {
+	rc.cmu.Lock()
+	defer rc.cmu.Unlock()
+	if !rc.closed {
+		f()
+	}
+}

@@ -1,0 +1,121 @@
+package nio
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gotribes/tribes/wire"
+)
+
+// sconn is one outbound connection. It is used by one send at a time.
+type sconn struct {
+	conn      net.Conn
+	deadline  time.Time // the I/O deadline currently set
+	created   time.Time
+	lastUse   time.Time
+	uses      int
+	broken    bool
+	retired   bool // the member disappeared: close when returned (guarded by the pool's mu)
+	interrupt func()
+	ackBuf    []byte
+	iov       net.Buffers // scratch for writev
+}
+
+// readAck reads frames until one is an ACK or FAIL_ACK; other complete frames are
+// ignored, as Java does. Bytes after that frame are dropped.
+func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
+	if c.ackBuf == nil {
+		c.ackBuf = make([]byte, 128)
+	}
+	buf := c.ackBuf
+	n := 0
+	for {
+		k, used, err := scanAck(buf[:n], maxBody)
+		if err != nil {
+			return wire.NotAck, fmt.Errorf("nio: invalid reply frame: %w", err)
+		}
+		if k != wire.NotAck {
+			return k, nil
+		}
+		n = copy(buf, buf[used:n])
+		if n == len(buf) {
+			// A frame other than an ACK, larger than the buffer: grow (bounded by maxBody).
+			buf = append(buf, make([]byte, len(buf))...)
+			c.ackBuf = buf[:cap(buf)]
+			buf = c.ackBuf
+		}
+		m, err := c.conn.Read(buf[n:])
+		n += m
+		if err != nil {
+			if k, _, perr := scanAck(buf[:n], maxBody); m > 0 && perr == nil && k != wire.NotAck {
+				return k, nil
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return wire.NotAck, err
+		}
+	}
+}
+
+// readAckDatagram waits for a datagram holding an ACK or FAIL_ACK frame; other datagrams
+// are ignored.
+func (c *sconn) readAckDatagram(maxBody int) (wire.AckKind, error) {
+	if c.ackBuf == nil {
+		c.ackBuf = make([]byte, 512)
+	}
+	for {
+		n, err := c.conn.Read(c.ackBuf)
+		if err != nil {
+			return wire.NotAck, err
+		}
+		if k, _, _ := scanAck(c.ackBuf[:n], maxBody); k != wire.NotAck {
+			return k, nil
+		}
+	}
+}
+
+// scanAck looks through the whole frames at the start of b for an ACK or FAIL_ACK, the
+// reply of both the TCP and the UDP path. It returns the kind found (NotAck if none), the
+// bytes of the frames it passed, and the error of a corrupt frame met before an ACK.
+func scanAck(b []byte, maxBody int) (wire.AckKind, int, error) {
+	off := 0
+	for off < len(b) {
+		body, fl, err := wire.ParseFrame(b[off:], maxBody)
+		if err != nil {
+			return wire.NotAck, off, err
+		}
+		if fl == 0 {
+			break
+		}
+		off += fl
+		if k := wire.ClassifyAck(body); k != wire.NotAck {
+			return k, off, nil
+		}
+	}
+	return wire.NotAck, off, nil
+}
+
+// alive checks, without blocking, that an idle TCP connection was not closed by its peer
+// and has no unexpected bytes waiting (which would be mistaken for the next ACK).
+func (c *sconn) alive() bool {
+	tc, ok := c.conn.(*net.TCPConn)
+	if !ok {
+		return true
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	err = rc.Control(func(fd uintptr) {
+		var b [1]byte
+		_, _, rerr := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		ok = rerr == unix.EAGAIN || rerr == unix.EWOULDBLOCK
+	})
+	return ok && err == nil
+}
