@@ -65,7 +65,10 @@ func (g *goNode) stop() {
 	_ = g.ch.Stop(context.Background(), channel.SvcAll)
 }
 
-func startGo(t *testing.T, port int, id channel.UniqueID, members []tomcat.Member) *goNode {
+// startGo starts a Go node with static members (all running) and, before its manager
+// asks for sessions, waits until it sees them all and each of peers counts it as a
+// member: a node sends session messages only to the members it knows.
+func startGo(t *testing.T, route string, port int, id channel.UniqueID, members []tomcat.Member, peers ...*goNode) *goNode {
 	t.Helper()
 	var list []string
 	for _, m := range members {
@@ -90,18 +93,30 @@ func startGo(t *testing.T, port int, id channel.UniqueID, members []tomcat.Membe
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := ch.WaitForMembers(wctx, len(members)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		testutil.EventuallyTrue(t, within, "a peer counts "+route+" as a member", func() bool {
+			return slices.ContainsFunc(p.ch.Members(), func(m channel.Member) bool { return m.UniqueID == id })
+		})
+	}
 	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})}
 	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
-	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: "go1", Codec: delta.JavaValueCodec{},
-		MemberWait: 15 * time.Second, Replication: delta.ReplicateAcked})
+	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: route, Codec: delta.JavaValueCodec{},
+		MemberWait: 15 * time.Second, Replication: delta.ReplicateAcked,
+		// Replay every message that arrived during the state transfer: the donor may apply
+		// one after taking its snapshot, and Java-format messages carry no session
+		// version to tell (Tomcat stateTimestampDrop="false").
+		KeepStaleTransferMessages: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := g.m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
 	if err := g.m.WaitReady(wctx); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +230,7 @@ func TestTomcatAndGo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	g := startGo(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
+	g := startGo(t, "go1", goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
 	t.Run("GoReceivesTomcatSessions", func(t *testing.T) {
 		if g.m.Len() != sessions {
 			t.Logf("members %v cluster %+v manager %+v\n%s", g.ch.Members(), g.cl.Stats(), g.m.Stats(), t1.Log())
@@ -356,7 +371,7 @@ func TestTomcatAndGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g2 := startGo(t, go2Member.Port, go2Member.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
+		g2 := startGo(t, "go2", go2Member.Port, go2Member.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
 		defer g2.stop()
 		st := g2.m.Stats()
 		if strconv.Itoa(g2.m.Len()) != count || st.Received[delta.EventAllSessionData] < 2 {
