@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // TestSessionsInBrowser runs "tribesdemo sessions" as three processes on 127.0.0.1 with
@@ -39,7 +40,7 @@ func TestSessionsInBrowser(t *testing.T) {
 	bin := buildDemo(t)
 
 	// Three nodes: receiver ports and HTTP ports picked free now, ids fixed.
-	ports := freePorts(t, 6)
+	ports := testutil.FreePorts(t, 6)
 	var nodes []*sessionNode
 	var specs []string
 	for i := range 3 {
@@ -121,24 +122,6 @@ func findChromium() string {
 		}
 	}
 	return ""
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
 }
 
 // sessionNode is one "tribesdemo sessions" process.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -77,4 +78,20 @@ func lastError(err error) error {
 		}
 	}
 	return err
+}
+
+// FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago (all n
+// are held open together while they are picked, so they differ).
+func FreePorts(t TB, n int) []int {
+	t.Helper()
+	out := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testutil: free port: %v", err)
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return out
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -223,7 +222,7 @@ func TestFailureDetectorProbes(t *testing.T) {
 // node's start notice makes Java add it (again) and its shutdown notice removes it.
 func TestStaticMemberNoticesGoToJava(t *testing.T) {
 	javapeer.Skip(t)
-	goPort := freePort(t)
+	goPort := testutil.FreePorts(t, 1)[0]
 	var id channel.UniqueID
 	copy(id[:], []byte("go-static-member"))
 	goMember := fmt.Sprintf("127.0.0.1:%d:%s", goPort, id)
@@ -259,7 +258,7 @@ func TestStaticMemberNoticesGoToJava(t *testing.T) {
 // removes it).
 func TestStaticMemberNoticesJavaToGo(t *testing.T) {
 	javapeer.Skip(t)
-	javaPort := freePort(t)
+	javaPort := testutil.FreePorts(t, 1)[0]
 	sm := mustStatic(t, mustMember(t, fmt.Sprintf("127.0.0.1:%d", javaPort)))
 	fd := mustFD(t)
 	g := startGo(t, goOpts{static: true, ics: []channel.Interceptor{fd, sm}})
@@ -295,16 +294,6 @@ func mustMember(t *testing.T, s string) channel.Member {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func mustFD(t *testing.T) *interceptors.TCPFailureDetector {

@@ -3,7 +3,6 @@ package sessionsinterop_test
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,7 +105,7 @@ func TestRestartKeepsSessions(t *testing.T) {
 	// messages of non-members (the channel's sender check).
 	static := func(stack []string) func(t *testing.T) {
 		return func(t *testing.T) {
-			p1, p2 := freePort(t), freePort(t)
+			p1, p2 := testutil.FreePorts(t, 1)[0], testutil.FreePorts(t, 1)[0]
 			const id1, id2 = "000000000000000000000000000000a1", "000000000000000000000000000000a2"
 			common := append([]string{"--autobind", "1", "--accept-non-members=false"}, stack...)
 			restartKeepsSessions(t, bin, true, stack != nil,
@@ -179,17 +178,6 @@ func restartKeepsSessions(t *testing.T, bin string, static, noticesDeath bool, f
 		}
 	}
 	t.Fatalf("node1 printed no stopped line; stderr:\n%s", n1.Stderr())
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Behind a balancer without stickiness, --route-binder=false keeps the session id as it

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -38,22 +37,6 @@ const (
 )
 
 var shutdownHex = hex.EncodeToString(wire.ShutdownCommand)
-
-// freePorts reserves n loopback ports: static members must know each other's address
-// before they start.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return out
-}
 
 // id returns a fixed unique id for node number n, as 32 hex digits.
 func id(n int) string { return fmt.Sprintf("%032x", 0xa0+n) }
@@ -108,7 +91,7 @@ func javaLists(t *testing.T, j *javapeer.Peer, id string) bool {
 func TestJavaSeesGo(t *testing.T) {
 	javapeer.Skip(t)
 	bin := netbench.Tribesdemo(t)
-	ports := freePorts(t, 3) // Java, then two runs of the Go node
+	ports := testutil.FreePorts(t, 3) // Java, then two runs of the Go node
 	ids := []string{id(0), id(1), id(2)}
 	j := startJava(t, ports[0], ids[0], list(ports[1:], ids[1:]))
 	goList := list(ports[:1], ids[:1])
@@ -151,7 +134,7 @@ func TestJavaSeesGo(t *testing.T) {
 func TestGoSeesJava(t *testing.T) {
 	javapeer.Skip(t)
 	bin := netbench.Tribesdemo(t)
-	ports := freePorts(t, 3) // Go, then two runs of the Java node
+	ports := testutil.FreePorts(t, 3) // Go, then two runs of the Java node
 	ids := []string{id(3), id(4), id(5)}
 	g := startGo(t, bin, ports[0], ids[0], list(ports[1:], ids[1:]))
 	javaList := list(ports[:1], ids[:1])

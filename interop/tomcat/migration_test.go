@@ -277,7 +277,7 @@ func TestRollingMigration(t *testing.T) {
 	)
 	dir := t.TempDir()
 	app := tomcat.Webapp(t, dir)
-	ports := freePorts(t, 2*nodes)
+	ports := testutil.FreePorts(t, 2*nodes)
 	slots := make([]tomcat.Member, nodes) // a Go node takes over its Tomcat's address and id
 	for i := range slots {
 		slots[i] = tomcat.Member{Port: ports[2*i], UniqueID: uid(byte(10 + i))}

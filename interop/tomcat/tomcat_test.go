@@ -3,7 +3,6 @@ package tomcatinterop_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,20 +26,6 @@ const (
 	sessions = 10000            // sessions each side holds before the other joins
 	within   = 20 * time.Second // bound on replication between the nodes (a loaded CI machine)
 )
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return out
-}
 
 func uid(n byte) channel.UniqueID {
 	var id channel.UniqueID
@@ -186,7 +171,7 @@ func TestTomcatAndGo(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	app := tomcat.Webapp(t, dir)
-	ports := freePorts(t, 4) // Tomcat receiver, Tomcat HTTP, Go receiver, second Go receiver
+	ports := testutil.FreePorts(t, 4) // Tomcat receiver, Tomcat HTTP, Go receiver, second Go receiver
 	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(2)}
 	go2Member := tomcat.Member{Port: ports[3], UniqueID: uid(3)}
 	tc := tomcat.Config{Route: "t1", Port: ports[0], UniqueID: uid(1), HTTPPort: ports[1],
@@ -396,7 +381,7 @@ func TestTomcatAndGo(t *testing.T) {
 		}
 		ids = append(ids, s.ID())
 	}
-	tc.Route, tc.HTTPPort = "t2", freePorts(t, 1)[0]
+	tc.Route, tc.HTTPPort = "t2", testutil.FreePorts(t, 1)[0]
 	t2 := tomcat.Start(t, dir, app, tc)
 	t.Run("TomcatReceivesGoSessions", func(t *testing.T) {
 		count, err := t2.Get("/count", nil)

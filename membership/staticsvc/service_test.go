@@ -63,22 +63,6 @@ type node struct {
 	ev  *events
 }
 
-// freePorts reserves n loopback ports for nodes that must know each other's address before
-// they start.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return out
-}
-
 func members(t *testing.T, ports ...int) []channel.Member {
 	t.Helper()
 	var ms []channel.Member
@@ -130,7 +114,7 @@ func (n *node) has(port int) bool {
 // reply), and a clean stop is seen at once through the STOP message.
 func TestJoinAndCleanStop(t *testing.T) {
 	ctx := context.Background()
-	p := freePorts(t, 2)
+	p := testutil.FreePorts(t, 2)
 	long := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Hour, PingInterval: time.Hour}
 	a := newNode(t, p[0], long)
 	b := newNode(t, p[1], long)
@@ -169,7 +153,7 @@ func TestJoinAndCleanStop(t *testing.T) {
 // two terminals) still stops cleanly: the STOP it cannot deliver is logged, as in Tomcat.
 func TestStopWhenMembersAreGone(t *testing.T) {
 	ctx := context.Background()
-	p := freePorts(t, 2)
+	p := testutil.FreePorts(t, 2)
 	long := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Hour, PingInterval: time.Hour}
 	b := newNode(t, p[1], long)
 	// Acknowledged: a STOP written into a connection b's end has closed fails too.
@@ -198,7 +182,7 @@ func TestStopWhenMembersAreGone(t *testing.T) {
 // ExpirationTime; until then the pings keep it.
 func TestCrashExpires(t *testing.T) {
 	ctx := context.Background()
-	p := freePorts(t, 2)
+	p := testutil.FreePorts(t, 2)
 	cfg := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: 600 * time.Millisecond,
 		PingInterval: 100 * time.Millisecond}
 	a := newNode(t, p[0], cfg)
@@ -232,7 +216,7 @@ func TestCrashExpires(t *testing.T) {
 // useThread=false): nothing expires between heartbeats.
 func TestPingOnHeartbeat(t *testing.T) {
 	ctx := context.Background()
-	p := freePorts(t, 2)
+	p := testutil.FreePorts(t, 2)
 	cfg := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Millisecond, PingInterval: -1}
 	a := newNode(t, p[0], cfg) // HeartbeatInterval -1: heartbeats only when called
 	b := newNode(t, p[1], cfg)
@@ -265,7 +249,7 @@ func TestPingOnHeartbeat(t *testing.T) {
 // one is dropped when it stops.
 func TestRestartIsNewMember(t *testing.T) {
 	ctx := context.Background()
-	p := freePorts(t, 2)
+	p := testutil.FreePorts(t, 2)
 	// Short pings: a reply to the restarted node may go down a pooled connection of its
 	// previous run and be lost, then the next PING brings the views together.
 	cfg := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Hour,
