@@ -155,7 +155,7 @@ Example:
 		case <-stop:
 		}
 	}()
-	finish := func() {}
+	finish := func(bool) {}
 	if isTerminal(stdout) && *showProgress && !*asJSON {
 		finish = startProgress(stdout, int64(*count), limit, func() (int64, int64) {
 			f := failed.Load()
@@ -202,7 +202,7 @@ Example:
 		timer.Stop()
 	}
 	halt("count") // a no-op if something else stopped the run first
-	finish()
+	finish(reason.Load().(string) != "interrupted")
 
 	res.Sent, res.Failed, res.Seconds = sent.Load(), failed.Load(), el.Seconds()
 	res.Stopped = reason.Load().(string)

@@ -280,7 +280,7 @@ func TestProgressBar(t *testing.T) {
 	var buf bytes.Buffer
 	p := newProgress(&buf, 200, 0, func() (int64, int64) { return 50, 5 })
 	p.start = time.Now().Add(-time.Second)
-	p.draw(false)
+	p.draw(false, false)
 	m := lineRE.FindStringSubmatch(buf.String())
 	if m == nil || m[1] != "25" || m[4] != "50" || m[5] != "200" || m[6] != "5" {
 		t.Fatalf("line %q", buf.String())
@@ -292,7 +292,7 @@ func TestProgressBar(t *testing.T) {
 	buf.Reset()
 	p = newProgress(&buf, 0, 2*time.Second, func() (int64, int64) { return 1, 0 })
 	p.start = time.Now().Add(-time.Second)
-	p.draw(false)
+	p.draw(false, false)
 	if m := lineRE.FindStringSubmatch(buf.String()); m == nil || m[1] != "50" || m[5] != "?" {
 		t.Errorf("by time %q", buf.String())
 	}
@@ -300,11 +300,25 @@ func TestProgressBar(t *testing.T) {
 	buf.Reset()
 	sw := &syncWriter{w: &buf}
 	finish := startProgress(sw, 10, 0, func() (int64, int64) { return 10, 0 })
-	finish()
-	finish() // twice is harmless
+	finish(true)
+	finish(true) // twice is harmless
 	out := sw.String()
 	if m := lineRE.FindStringSubmatch(strings.TrimSuffix(out, "\n")); !strings.HasSuffix(out, "\n") || m == nil || m[1] != "100" || m[4] != "10" || len(m[3]) != 0 {
 		t.Errorf("progress output %q", out)
+	}
+	// A run stopped by its time limit ends at 100 % even if this clock is a moment
+	// behind the run's timer; an interrupted one shows how far it got.
+	for _, c := range []struct {
+		complete bool
+		want     string
+	}{{true, "100"}, {false, "50"}} {
+		var b bytes.Buffer
+		p := newProgress(&b, 0, 2*time.Second, func() (int64, int64) { return 1, 0 })
+		p.start = time.Now().Add(-time.Second)
+		p.draw(true, c.complete)
+		if m := lineRE.FindStringSubmatch(b.String()); m == nil || m[1] != c.want {
+			t.Errorf("last draw, complete=%v: %q, want %s %%", c.complete, b.String(), c.want)
+		}
 	}
 }
 

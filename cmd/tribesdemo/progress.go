@@ -41,9 +41,10 @@ func newProgress(w io.Writer, count int64, limit time.Duration, sample func() (d
 }
 
 // startProgress starts redrawing the line on w, which must be a terminal, until the
-// returned function is called; that function draws the line a last time and ends it with
+// returned function is called; that function draws the line a last time, with a full bar
+// if the run reached its limit (complete) rather than being interrupted, and ends it with
 // a newline.
-func startProgress(w io.Writer, count int64, limit time.Duration, sample func() (done, failed int64)) (finish func()) {
+func startProgress(w io.Writer, count int64, limit time.Duration, sample func() (done, failed int64)) (finish func(complete bool)) {
 	p := newProgress(w, count, limit, sample)
 	stop := make(chan struct{})
 	var finished sync.WaitGroup
@@ -51,7 +52,7 @@ func startProgress(w io.Writer, count int64, limit time.Duration, sample func() 
 		t := time.NewTicker(progressInterval)
 		defer t.Stop()
 		for {
-			p.draw(false)
+			p.draw(false, false)
 			select {
 			case <-stop:
 				return
@@ -60,19 +61,20 @@ func startProgress(w io.Writer, count int64, limit time.Duration, sample func() 
 		}
 	})
 	var once sync.Once
-	return func() {
+	return func(complete bool) {
 		once.Do(func() {
 			close(stop)
 			finished.Wait()
-			p.draw(true)
+			p.draw(true, complete)
 			fmt.Fprintln(w)
 		})
 	}
 }
 
 // draw updates the bar and its text. The bar stops short of its end until last: once
-// full, progressbar draws it no more.
-func (p *progress) draw(last bool) {
+// full, progressbar draws it no more. A complete run's last bar is full: the time limit
+// is measured by the run's own timer, which may fire a moment before this clock's.
+func (p *progress) draw(last, complete bool) {
 	done, failed := p.sample()
 	el := time.Since(p.start)
 	frac := 0.0
@@ -85,6 +87,8 @@ func (p *progress) draw(last bool) {
 	steps := int64(min(max(frac, 0), 1) * progressSteps)
 	if !last {
 		steps = min(steps, progressSteps-1)
+	} else if complete {
+		steps = progressSteps
 	}
 	rate := 0.0
 	if s := el.Seconds(); s > 0 {

@@ -210,7 +210,7 @@ Example:
 		fmt.Fprintf(stdout, "rtt: %d probes of %d B to %s (%s), options %s\n", *count, *size, peer.Addr(), how, res.Options)
 	}
 	var answered, lost atomic.Int64
-	finish := func() {}
+	finish := func(bool) {}
 	if isTerminal(stdout) && *showProgress && !*asJSON {
 		finish = startProgress(stdout, int64(*count), limit, func() (int64, int64) {
 			l := lost.Load()
@@ -248,7 +248,7 @@ Example:
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	finish()
+	finish(res.Stopped != "interrupted")
 	res.Answered, res.Lost = answered.Load(), lost.Load()
 	sum := lat.summary()
 	res.MinUs, res.P50us, res.P90us, res.P99us = micros(minRTT), micros(sum.P50), micros(sum.P90), micros(sum.P99)
