@@ -1,0 +1,401 @@
+package delta
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gotribes/tribes/jserial"
+)
+
+// DecodeMessage parses a SessionMessageImpl stream; errors wrap ErrMalformed.
+func (c JavaCodec) DecodeMessage(data []byte) (*Message, error) {
+	m, err := c.decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return m, nil
+}
+
+func (c JavaCodec) decode(data []byte) (*Message, error) {
+	vs, err := jserial.UnmarshalAll(data, c.Limits)
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("%d values in the stream, want one SessionMessageImpl", len(vs))
+	}
+	o, ok := vs[0].(*jserial.Object)
+	if !ok || o.Class.Name != sessionMessageClass || o.Class.SUID != 2 {
+		return nil, errors.New("not a SessionMessageImpl (serialVersionUID 2)")
+	}
+	f := fields{o: o}
+	m := &Message{
+		Event:     Event(f.int32("mEvtType")),
+		Context:   f.str("mContextName"),
+		SessionID: f.str("mSessionID"),
+		UniqueID:  f.str("uniqueId"),
+	}
+	if f.bool("timestampSet") {
+		m.Timestamp = f.int64("serializationTimestamp")
+	}
+	payload := f.bytes("mSession")
+	if f.err != nil {
+		return nil, f.err
+	}
+	if !m.Event.Valid() {
+		return nil, fmt.Errorf("unknown event %d", m.Event)
+	}
+	if payload == nil {
+		switch m.Event {
+		case EventDelta, EventAllSessionData, EventChangeSessionID:
+			return nil, fmt.Errorf("%s without data", m.Event)
+		}
+		return m, nil
+	}
+	contents, err := jserial.UnmarshalAll(payload, c.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("%s data: %w", m.Event, err)
+	}
+	r := jserial.NewDataReader(contents)
+	switch m.Event {
+	case EventDelta:
+		m.Actions, err = c.decodeActions(r, len(payload))
+	case EventAllSessionData:
+		m.Sessions, err = c.decodeSessions(r, len(payload))
+	case EventChangeSessionID:
+		m.NewID, err = r.ReadUTF()
+	default:
+		return nil, fmt.Errorf("unexpected data in %s", m.Event)
+	}
+	if err == nil && !r.Done() {
+		err = errors.New("trailing data")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s data: %w", m.Event, err)
+	}
+	return m, nil
+}
+
+// count checks a count read off the wire against MaxEntries and against max, what the
+// bytes left can hold.
+func (c JavaCodec) count(n int32, max int) (int, error) {
+	if n < 0 || int(n) > orDefault(c.MaxEntries, DefaultMaxEntries) || int(n) > max {
+		return 0, fmt.Errorf("bad count %d", n)
+	}
+	return int(n), nil
+}
+
+func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) ([]Action, error) {
+	if _, err := r.ReadUTF(); err != nil { // the session id, as in the message
+		return nil, err
+	}
+	if _, err := r.ReadBool(); err != nil { // recordAllActions: the sender's business
+		return nil, err
+	}
+	n32, err := r.ReadInt32()
+	if err != nil {
+		return nil, err
+	}
+	// Every action takes at least 11 bytes.
+	n, err := c.count(n32, size/11)
+	if err != nil {
+		return nil, err
+	}
+	var out []Action
+	names := map[string]string{}
+	for range n {
+		t, err1 := r.ReadInt32()
+		op, err2 := r.ReadInt32()
+		name, err3 := r.ReadUTF()
+		has, err4 := r.ReadBool()
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			return nil, err
+		}
+		if t < 0 || t > int32(ActionNote) || op < 0 || op > int32(OpRemove) {
+			return nil, fmt.Errorf("unknown action type %d or operation %d", t, op)
+		}
+		var v any
+		if has {
+			if v, err = r.ReadObject(); err != nil {
+				return nil, err
+			}
+		}
+		a, err := goAction(ActionType(t), Op(op), intern(names, name), v, has)
+		if err != nil {
+			return nil, fmt.Errorf("action %s %s %q: %w", ActionType(t), Op(op), name, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func intern(m map[string]string, s string) string {
+	if v, ok := m[s]; ok {
+		return v
+	}
+	m[s] = s
+	return s
+}
+
+// goAction turns one of Tomcat's AttributeInfo into an Action.
+func goAction(t ActionType, op Op, name string, v any, has bool) (Action, error) {
+	a := Action{Type: t, Op: op, Name: name}
+	if op == OpRemove && t != ActionListener {
+		return a, nil
+	}
+	if !has {
+		if t == ActionAttribute || t == ActionNote || t == ActionAuthType || t == ActionPrincipal {
+			// Tomcat records a set of null as a remove; accept the other form too.
+			a.Op = OpRemove
+			return a, nil
+		}
+		return a, errors.New("no value")
+	}
+	var err error
+	switch t {
+	case ActionAttribute:
+		a.Value, err = jserial.Marshal(v)
+	case ActionPrincipal:
+		var p *Principal
+		if p, err = goPrincipal(v); err == nil {
+			a.Value = EncodePrincipal(p)
+		}
+	case ActionIsNew:
+		b, ok := v.(bool)
+		if !ok {
+			return a, fmt.Errorf("%T is not a Boolean", v)
+		}
+		a.Value = encodeBool(b)
+	case ActionMaxInterval:
+		i, ok := v.(int32)
+		if !ok {
+			return a, fmt.Errorf("%T is not an Integer", v)
+		}
+		a.Value = encodeInterval(i)
+	case ActionAuthType:
+		s, ok := v.(string)
+		if !ok {
+			return a, fmt.Errorf("%T is not a String", v)
+		}
+		a.Value = []byte(s)
+	case ActionListener:
+		a.Name, err = goListener(v)
+		if op == OpSet {
+			a.Value = []byte{}
+		}
+	case ActionNote:
+		a.Value, err = goNote(v)
+	}
+	return a, err
+}
+
+func goNote(v any) ([]byte, error) {
+	if s, ok := v.(string); ok {
+		return []byte(s), nil
+	}
+	return jserial.Marshal(v)
+}
+
+func goPrincipal(v any) (*Principal, error) {
+	o, ok := v.(*jserial.Object)
+	if !ok || o.Class.Name != principalClass {
+		return nil, fmt.Errorf("principal of class %s, want GenericPrincipal", className(v))
+	}
+	name, _ := o.Field("name")
+	p := &Principal{}
+	if p.Name, ok = name.(string); !ok {
+		return nil, errors.New("principal without a name")
+	}
+	roles, _ := o.Field("roles")
+	if arr, ok := roles.(*jserial.Array); ok {
+		for _, r := range arr.Elems {
+			s, ok := r.(string)
+			if !ok {
+				return nil, errors.New("principal role is not a String")
+			}
+			p.Roles = append(p.Roles, s)
+		}
+	}
+	return p, nil
+}
+
+// goListener returns the ssoId of a ClusterSingleSignOnListener, the only replicated
+// session listener Tomcat has.
+func goListener(v any) (string, error) {
+	if o, ok := v.(*jserial.Object); ok {
+		if id, ok := o.Field("ssoId"); ok {
+			if s, ok := id.(string); ok {
+				return s, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("session listener of class %s, want ClusterSingleSignOnListener", className(v))
+}
+
+func className(v any) string {
+	if o, ok := v.(*jserial.Object); ok {
+		return o.Class.Name
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// decodeSessions reads DeltaManager's session block (DeltaSession.writeObjectData per
+// session, also the older form without the two authenticator notes).
+func (c JavaCodec) decodeSessions(r *jserial.DataReader, size int) ([]SessionState, error) {
+	n32, err := readAs[int32](r, "session count")
+	if err != nil {
+		return nil, err
+	}
+	// A session takes at least 40 bytes.
+	n, err := c.count(n32, size/40)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]SessionState, 0, n)
+	for range n {
+		s, err := c.decodeSession(r, size, names)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func readAs[T any](r *jserial.DataReader, what string) (T, error) {
+	var zero T
+	v, err := r.ReadObject()
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	t, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("%s: unexpected %T", what, v)
+	}
+	return t, nil
+}
+
+func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, names map[string]string) (SessionState, error) {
+	var s SessionState
+	var errs [8]error
+	s.CreationTime, errs[0] = readAs[int64](r, "creationTime")
+	s.LastAccessedTime, errs[1] = readAs[int64](r, "lastAccessedTime")
+	s.MaxInactive, errs[2] = readAs[int32](r, "maxInactiveInterval")
+	s.IsNew, errs[3] = readAs[bool](r, "isNew")
+	_, errs[4] = readAs[bool](r, "isValid")
+	_, errs[5] = readAs[int64](r, "thisAccessedTime")
+	var version int64
+	version, errs[6] = readAs[int64](r, "version")
+	var hasPrincipal bool
+	hasPrincipal, errs[7] = r.ReadBool()
+	if err := errors.Join(errs[:]...); err != nil {
+		return s, err
+	}
+	s.Version = uint64(version)
+	if hasPrincipal {
+		v, err := r.ReadObject()
+		if err != nil {
+			return s, err
+		}
+		if s.Principal, err = goPrincipal(v); err != nil {
+			return s, err
+		}
+	}
+	var err error
+	if s.ID, err = readAs[string](r, "id"); err != nil {
+		return s, err
+	}
+	next, err := r.ReadObject()
+	if err != nil {
+		return s, err
+	}
+	if _, legacy := next.(int32); !legacy {
+		for _, name := range []string{NoteSessionID, NoteRequest} {
+			if next != nil {
+				v, err := goNote(next)
+				if err != nil {
+					return s, err
+				}
+				s.Notes = append(s.Notes, NamedValue{Name: name, Value: v})
+			}
+			if next, err = r.ReadObject(); err != nil {
+				return s, err
+			}
+		}
+	}
+	na, ok := next.(int32)
+	if !ok {
+		return s, fmt.Errorf("attribute count: unexpected %T", next)
+	}
+	n, err := c.count(na, size/2)
+	if err != nil {
+		return s, err
+	}
+	for range n {
+		name, err := readAs[string](r, "attribute name")
+		if err != nil {
+			return s, err
+		}
+		v, err := r.ReadObject()
+		if err != nil {
+			return s, err
+		}
+		if v == nil {
+			continue // Tomcat skips null values too
+		}
+		b, err := jserial.Marshal(v)
+		if err != nil {
+			return s, fmt.Errorf("attribute %q: %w", name, err)
+		}
+		s.Attributes = append(s.Attributes, NamedValue{Name: intern(names, name), Value: b})
+	}
+	nl, err := readAs[int32](r, "listener count")
+	if err != nil {
+		return s, err
+	}
+	if n, err = c.count(nl, size/2); err != nil {
+		return s, err
+	}
+	for range n {
+		v, err := r.ReadObject()
+		if err != nil {
+			return s, err
+		}
+		l, err := goListener(v)
+		if err != nil {
+			return s, err
+		}
+		s.Listeners = append(s.Listeners, l)
+	}
+	return s, nil
+}
+
+// fields reads typed fields of a decoded object; the first failure sticks in err.
+type fields struct {
+	o   *jserial.Object
+	err error
+}
+
+func (f *fields) get(name string) any {
+	v, ok := f.o.Field(name)
+	if !ok && f.err == nil {
+		f.err = fmt.Errorf("no field %s", name)
+	}
+	return v
+}
+
+func fieldAs[T any](f *fields, name string) T {
+	v := f.get(name)
+	t, ok := v.(T)
+	if !ok && v != nil && f.err == nil {
+		f.err = fmt.Errorf("field %s is %T", name, v)
+	}
+	return t
+}
+
+func (f *fields) int32(name string) int32  { return fieldAs[int32](f, name) }
+func (f *fields) int64(name string) int64  { return fieldAs[int64](f, name) }
+func (f *fields) bool(name string) bool    { return fieldAs[bool](f, name) }
+func (f *fields) str(name string) string   { return fieldAs[string](f, name) }
+func (f *fields) bytes(name string) []byte { return fieldAs[[]byte](f, name) }

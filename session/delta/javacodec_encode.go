@@ -1,0 +1,227 @@
+package delta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/gotribes/tribes/jserial"
+)
+
+// AppendMessage appends the SessionMessageImpl stream Tomcat writes for m.
+func (c JavaCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
+	if !m.Event.Valid() {
+		return dst, fmt.Errorf("delta: cannot encode unknown event %d", m.Event)
+	}
+	var payload []byte
+	var err error
+	switch m.Event {
+	case EventDelta:
+		payload, err = c.encodeDelta(m)
+	case EventAllSessionData:
+		payload, err = c.encodeSessions(m.Sessions)
+	case EventChangeSessionID:
+		var w jserial.DataWriter
+		err = w.WriteUTF(m.NewID)
+		if err == nil {
+			payload, err = marshalContents(w.Contents())
+		}
+	}
+	if err != nil {
+		return dst, fmt.Errorf("delta: encode %s: %w", m.Event, err)
+	}
+	o, err := jserial.NewObject(sessionMessageDesc)
+	if err != nil {
+		return dst, err
+	}
+	var mSession any
+	if payload != nil {
+		mSession = payload
+	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{
+		{"timestamp", int64(0)}, {"mEvtType", int32(m.Event)}, {"serializationTimestamp", m.Timestamp},
+		{"timestampSet", m.Timestamp != 0}, {"mContextName", nilIfEmpty(m.Context)}, {"mSession", mSession},
+		{"mSessionID", nilIfEmpty(m.SessionID)}, {"uniqueId", nilIfEmpty(m.UniqueID)},
+	} {
+		if err := o.SetField(f.name, f.v); err != nil {
+			return dst, fmt.Errorf("delta: encode %s: %w", m.Event, err)
+		}
+	}
+	return jserial.MarshalAppend(dst, o)
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// marshalContents writes top-level block data and objects as one stream, as an
+// ObjectOutputStream does when its owner writes primitives and objects directly.
+func marshalContents(contents []any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc, err := jserial.NewEncoder(&buf, jserial.EncoderConfig{})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range contents {
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// inline decodes a value stream (a JavaValueCodec encoding) to write it inside another
+// stream.
+func inline(b []byte, what string) (any, error) {
+	if !bytes.HasPrefix(b, streamMagic) {
+		return nil, fmt.Errorf("%s is not a Java serialization stream (use JavaValueCodec)", what)
+	}
+	v, err := jserial.Unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
+}
+
+func (c JavaCodec) encodeDelta(m *Message) ([]byte, error) {
+	var w jserial.DataWriter
+	if err := w.WriteUTF(m.SessionID); err != nil {
+		return nil, err
+	}
+	w.WriteBool(false) // recordAllActions
+	w.WriteInt32(int32(len(m.Actions)))
+	for i := range m.Actions {
+		a := &m.Actions[i]
+		name, value, err := javaAction(a)
+		if err != nil {
+			return nil, fmt.Errorf("action %s %s %q: %w", a.Type, a.Op, a.Name, err)
+		}
+		w.WriteInt32(int32(a.Type))
+		w.WriteInt32(int32(a.Op))
+		if err := w.WriteUTF(name); err != nil {
+			return nil, err
+		}
+		w.WriteBool(value != nil)
+		if value != nil {
+			w.WriteObject(value)
+		}
+	}
+	return marshalContents(w.Contents())
+}
+
+// javaAction returns the name and the value object Tomcat's DeltaRequest records for a.
+func javaAction(a *Action) (string, any, error) {
+	if a.Op != OpSet && a.Op != OpRemove {
+		return "", nil, errors.New("unknown operation")
+	}
+	set := a.Op == OpSet
+	switch a.Type {
+	case ActionAttribute:
+		if !set {
+			return a.Name, nil, nil
+		}
+		v, err := inline(a.Value, "the value")
+		return a.Name, v, err
+	case ActionPrincipal:
+		if !set {
+			return namePrincipal, nil, nil
+		}
+		p, err := DecodePrincipal(a.Value)
+		if err != nil {
+			return "", nil, err
+		}
+		return namePrincipal, principalObject(p), nil
+	case ActionIsNew:
+		v, err := decodeBool(a.Value)
+		return nameIsNew, v, err
+	case ActionMaxInterval:
+		v, err := decodeInterval(a.Value)
+		return nameMaxInterval, v, err
+	case ActionAuthType:
+		if !set {
+			return nameAuthType, nil, nil
+		}
+		return nameAuthType, string(a.Value), nil
+	case ActionListener:
+		return nameListener, ssoListener(a.Name), nil
+	case ActionNote:
+		if !set {
+			return a.Name, nil, nil
+		}
+		v, err := noteObject(a.Value)
+		return a.Name, v, err
+	}
+	return "", nil, errors.New("unknown action type")
+}
+
+func noteObject(v []byte) (any, error) {
+	if bytes.HasPrefix(v, streamMagic) {
+		return inline(v, "the note")
+	}
+	return string(v), nil
+}
+
+func principalObject(p *Principal) *jserial.Object {
+	roles := make([]any, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = r
+	}
+	return &jserial.Object{Class: principalDesc, Slots: []jserial.Slot{{Class: principalDesc,
+		Values: []any{nil, p.Name, nil, &jserial.Array{Class: stringArrayDesc, Elems: roles}}}}}
+}
+
+func ssoListener(ssoID string) *jserial.Object {
+	return &jserial.Object{Class: ssoListenerDesc, Slots: []jserial.Slot{{Class: ssoListenerSuper, Values: []any{ssoID}}}}
+}
+
+func (c JavaCodec) encodeSessions(ss []SessionState) ([]byte, error) {
+	var w jserial.DataWriter
+	w.WriteObject(int32(len(ss)))
+	for i := range ss {
+		s := &ss[i]
+		w.WriteObject(s.CreationTime)
+		w.WriteObject(s.LastAccessedTime)
+		w.WriteObject(s.MaxInactive)
+		w.WriteObject(s.IsNew)
+		w.WriteObject(true) // isValid
+		w.WriteObject(s.LastAccessedTime)
+		w.WriteObject(int64(s.Version))
+		w.WriteBool(s.Principal != nil)
+		if s.Principal != nil {
+			w.WriteObject(principalObject(s.Principal))
+		}
+		w.WriteObject(s.ID)
+		for _, name := range []string{NoteSessionID, NoteRequest} {
+			var v any
+			for _, n := range s.Notes {
+				if n.Name == name {
+					var err error
+					if v, err = noteObject(n.Value); err != nil {
+						return nil, err
+					}
+				}
+			}
+			w.WriteObject(v)
+		}
+		w.WriteObject(int32(len(s.Attributes)))
+		for _, a := range s.Attributes {
+			v, err := inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID))
+			if err != nil {
+				return nil, err
+			}
+			w.WriteObject(a.Name)
+			w.WriteObject(v)
+		}
+		w.WriteObject(int32(len(s.Listeners)))
+		for _, l := range s.Listeners {
+			w.WriteObject(ssoListener(l))
+		}
+	}
+	return marshalContents(w.Contents())
+}
