@@ -1,0 +1,285 @@
+package interceptors
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// Checking members: one queue of operations per member, drained by one goroutine each,
+// and the TCP check itself.
+
+func (d *TCPFailureDetector) schedule(force bool) {
+	below := d.Next().Members()
+	d.mu.Lock()
+	d.initLocked()
+	kind := opRecheck
+	if force {
+		kind = opForced
+	}
+	var ops []fdOp
+	seen := map[channel.MemberKey]bool{}
+	for _, m := range below {
+		k := m.Key()
+		seen[k] = true
+		_, verified := d.view[k]
+		if force || !verified {
+			ops = append(ops, fdOp{kind: kind, m: m})
+		}
+	}
+	for k, s := range d.suspects {
+		if !seen[k] {
+			ops = append(ops, fdOp{kind: kind, m: s.m})
+			seen[k] = true
+		}
+	}
+	for k := range d.addSuspects {
+		if !seen[k] {
+			delete(d.addSuspects, k) // the layer below no longer has it
+		}
+	}
+	if force {
+		for k, m := range d.view {
+			if !seen[k] {
+				ops = append(ops, fdOp{kind: opForced, m: m})
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, o := range ops {
+		d.enqueue(o, true)
+	}
+}
+
+// enqueue runs op after the member's earlier ops, on a goroutine of its own. A stopped
+// detector applies it at once without checking (the event passes through). With
+// skipIfBusy, an op for a member that already has work queued is dropped.
+func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
+	k := o.m.Key()
+	d.mu.Lock()
+	d.initLocked()
+	if d.endLife == nil {
+		d.mu.Unlock()
+		d.apply(nil, nil, o)
+		return
+	}
+	q := d.queues[k]
+	if q == nil {
+		q = &fdQueue{}
+		d.queues[k] = q
+	}
+	if skipIfBusy && q.running {
+		d.mu.Unlock()
+		return
+	}
+	q.ops = append(q.ops, o)
+	if !q.running {
+		q.running = true
+		life := d.life
+		d.wg.Go(func() { d.drain(life, k, q) })
+	}
+	d.mu.Unlock()
+}
+
+func (d *TCPFailureDetector) drain(ctx context.Context, k channel.MemberKey, q *fdQueue) {
+	for {
+		d.mu.Lock()
+		if len(q.ops) == 0 {
+			q.running = false
+			if d.queues[k] == q {
+				delete(d.queues, k)
+			}
+			d.mu.Unlock()
+			return
+		}
+		o := q.ops[0]
+		q.ops = q.ops[1:]
+		d.mu.Unlock()
+		if ctx.Err() != nil {
+			d.apply(nil, q, o)
+		} else {
+			d.apply(ctx, q, o)
+		}
+	}
+}
+
+// apply carries out one op of q (nil: the detector is stopped). ctx nil means "no
+// check": added members are taken as alive, gone ones as dead (a stopped detector passes
+// events through). A check that fails while a message of the member arrives counts as
+// passed: the message is the fresher news.
+func (d *TCPFailureDetector) apply(ctx context.Context, q *fdQueue, o fdOp) {
+	k := o.m.Key()
+	alive := func() bool {
+		if ctx == nil {
+			return o.kind != opGone
+		}
+		d.mu.Lock()
+		heard := q.heard
+		d.mu.Unlock()
+		ok, checked := d.check(ctx, o.m)
+		if !checked { // stopped while checking: pass through
+			return o.kind != opGone
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return ok || q.heard != heard
+	}
+	log := d.log
+	var up func(channel.Member)
+	var who channel.Member
+	switch o.kind {
+	case opAdded:
+		d.mu.Lock()
+		if _, susp := d.suspects[k]; susp {
+			// The layer below picked up a member we had kept: nothing to tell.
+			delete(d.suspects, k)
+			d.view[k] = o.m
+			d.mu.Unlock()
+			return
+		}
+		if _, known := d.view[k]; known {
+			d.view[k] = o.m
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		ok := alive()
+		d.evMu.Lock()
+		defer d.evMu.Unlock()
+		d.mu.Lock()
+		_, known := d.view[k] // listed meanwhile when heard from
+		switch {
+		case ok:
+			delete(d.addSuspects, k)
+			d.view[k] = o.m
+			if !known {
+				up, who = d.Prev().MemberAdded, o.m
+			}
+		case !known:
+			d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
+			log.Info("tcp failure detector: added member does not answer; not announced yet", "member", o.m.String())
+		}
+		d.mu.Unlock()
+
+	case opGone:
+		d.mu.Lock()
+		_, known := d.view[k]
+		if !known {
+			delete(d.addSuspects, k)
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		ok := !o.m.IsShutdown() && alive()
+		d.evMu.Lock()
+		defer d.evMu.Unlock()
+		d.mu.Lock()
+		if _, still := d.view[k]; !still {
+			d.mu.Unlock()
+			return
+		}
+		if ok {
+			if _, already := d.suspects[k]; !already {
+				d.suspects[k] = suspect{m: d.view[k], since: time.Now()}
+			}
+			d.keptAlive.Add(1)
+			log.Info("tcp failure detector: member reported gone still answers; kept as suspect", "member", o.m.String())
+		} else {
+			delete(d.view, k)
+			delete(d.suspects, k)
+			up, who = d.Prev().MemberDisappeared, o.m
+		}
+		d.mu.Unlock()
+
+	case opRecheck, opForced:
+		ok := alive()
+		d.evMu.Lock()
+		defer d.evMu.Unlock()
+		d.mu.Lock()
+		_, inView := d.view[k]
+		s, isSuspect := d.suspects[k]
+		switch {
+		case ok && !inView:
+			delete(d.addSuspects, k)
+			d.view[k] = o.m
+			up, who = d.Prev().MemberAdded, o.m
+		case ok && isSuspect && o.kind == opRecheck && d.cfg.RemoveSuspectsTimeout > 0 &&
+			time.Since(s.since) > d.cfg.RemoveSuspectsTimeout:
+			delete(d.view, k)
+			delete(d.suspects, k)
+			up, who = d.Prev().MemberDisappeared, s.m
+			log.Info("tcp failure detector: suspect kept too long, removed", "member", o.m.String())
+		case !ok && inView && (isSuspect || o.kind == opForced):
+			delete(d.view, k)
+			delete(d.suspects, k)
+			up, who = d.Prev().MemberDisappeared, o.m
+		case !ok && !inView:
+			if _, below := d.Next().Member(k); below {
+				d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
+			}
+		}
+		d.mu.Unlock()
+	}
+	if up != nil {
+		up(who)
+	}
+}
+
+// check reports whether m answers; checked is false when ctx ended during the check.
+func (d *TCPFailureDetector) check(ctx context.Context, m channel.Member) (alive, checked bool) {
+	d.probes.Add(1)
+	var err error
+	if d.cfg.Probe != nil {
+		err = d.cfg.Probe(ctx, m)
+	} else {
+		err = d.tcpCheck(ctx, m)
+	}
+	if ctx.Err() != nil {
+		return false, false
+	}
+	if err != nil {
+		d.failures.Add(1)
+		d.log.Info("tcp failure detector: member does not answer", "member", m.String(), "err", err)
+		return false, true
+	}
+	return true, true
+}
+
+func (d *TCPFailureDetector) tcpCheck(ctx context.Context, m channel.Member) error {
+	dctx, cancel := context.WithTimeout(ctx, d.cfg.ConnectTimeout)
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(dctx, "tcp", m.Addr())
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	if d.cfg.NoSendTest {
+		return nil
+	}
+	opts := d.Flag | channel.OptByteMessage
+	if d.cfg.PerformReadTest {
+		opts |= channel.OptUseAck
+	}
+	local := d.LocalMember(false)
+	frame := wire.AppendChannelDataFrame(nil, uint32(opts), time.Now().UnixMilli(), channel.NewMessageID(),
+		wire.AppendMember(nil, &local), tcpFailDetect)
+	_ = conn.SetDeadline(time.Now().Add(d.cfg.ReadTestTimeout))
+	if _, err := conn.Write(frame); err != nil {
+		return fmt.Errorf("send test: %w", err)
+	}
+	if d.cfg.PerformReadTest {
+		var b [1]byte
+		if _, err := io.ReadFull(conn, b[:]); err != nil {
+			return fmt.Errorf("read test: %w", err)
+		}
+	}
+	return nil
+}
