@@ -62,7 +62,21 @@ grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
   pkg="./$(dirname "${f#./}")"
   for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | cut -d' ' -f2); do
     echo "-- $pkg $fn"
-    go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg"
+    log=$(mktemp)
+    if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tee "$log"; then
+      # Go 1.26's fuzz coordinator can report a bare "context deadline exceeded"
+      # when -fuzztime expires while a worker is mid-call (go.dev/issue/75804,
+      # fixed in Go 1.27). That is no finding: nothing is written to testdata.
+      # Only that exact case is run again, with a count budget, which has no
+      # deadline to race; any other failure fails the run.
+      if grep -q 'context deadline exceeded' "$log" && ! grep -Eq 'Failing input written|panic:|_test\.go:[0-9]+:' "$log"; then
+        echo "-- $pkg $fn: Go's fuzz deadline race (go.dev/issue/75804), again with -fuzztime ${FUZZCOUNT:=50000x}"
+        go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZCOUNT" "$pkg"
+      else
+        rm -f "$log"; exit 1
+      fi
+    fi
+    rm -f "$log"
   done
 done
 echo "== all tests passed"
