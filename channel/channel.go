@@ -61,6 +61,15 @@ type Config struct {
 	// check against and delivers everything.
 	AcceptNonMembers bool
 
+	// AckUnaccepted answers ACK to a synchronized-ack message (OptUseAck|OptSyncAck) that
+	// no listener accepted, as Java Tribes does. By default such a message is answered
+	// with FAIL_ACK (ErrUnaccepted; the sender's error wraps ErrAckFailed), so that its
+	// sender learns that nobody handled it: a session manager asking a node that runs no
+	// session manager for its sessions goes on at once instead of waiting for data that
+	// never comes. Messages without synchronized ack are dropped silently either way
+	// (Stats.Unhandled counts every one).
+	AckUnaccepted bool
+
 	// Logger receives lifecycle and membership logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -90,6 +99,7 @@ type Channel struct {
 	rlog       *ratelog.Limiter // for what peers can repeat at will
 	hbInt      time.Duration
 	nonMembers bool // Config.AcceptNonMembers
+	ackUnacc   bool // Config.AckUnaccepted
 
 	head  Interceptor
 	stack []Interceptor // the configured interceptors, top to bottom
@@ -158,7 +168,7 @@ func New(cfg Config) (*Channel, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	c := &Channel{log: cfg.Logger, hbInt: cfg.HeartbeatInterval,
-		nonMembers: cfg.AcceptNonMembers || cfg.Membership == nil}
+		nonMembers: cfg.AcceptNonMembers || cfg.Membership == nil, ackUnacc: cfg.AckUnaccepted}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -352,6 +362,10 @@ func (c *Channel) deliver(msg *Message) error {
 	}
 	if !accepted {
 		c.unhandled.Add(1)
+		if msg.Options.IsSyncAck() && !c.ackUnacc {
+			return ErrUnaccepted
+		}
+		return nil
 	}
 	// The isolation rule: an error counts for the ack (FAIL_ACK) only from a listener that
 	// took the message as its own. A CatchAllListener fails the message only when no other

@@ -695,3 +695,53 @@ func TestCatchAllListenerErrorDoesNotFailOthersMessages(t *testing.T) {
 		t.Fatalf("listener failures %d, want 3 (the ignored one counted too)", st.ListenerFailures)
 	}
 }
+
+// A synchronized-ack message that no listener accepts is answered FAIL_ACK, so the sender
+// learns that nobody handled it; Config.AckUnaccepted answers ACK, as Java Tribes does.
+// Messages without synchronized ack are dropped silently either way.
+func TestUnacceptedSyncAckMessage(t *testing.T) {
+	for _, ackUnaccepted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AckUnaccepted=%v", ackUnaccepted), func(t *testing.T) {
+			nw := channeltest.NewNetwork()
+			a, bn := newNode(t, nw), nw.NewNode()
+			b, err := channel.New(channel.Config{Transport: bn.Transport(), Membership: bn.Membership(),
+				AckUnaccepted: ackUnaccepted})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.AddMessageListener(prefixListener{prefix: "kv:"})
+			if err := b.Start(context.Background(), channel.SvcAll); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = b.Stop(context.Background(), channel.SvcAll) })
+			to := []channel.Member{b.LocalMember()}
+			send := func(data string, opts channel.SendOptions) error {
+				return a.ch.Send(context.Background(), to, []byte(data), opts)
+			}
+			syncAck := channel.OptUseAck | channel.OptSyncAck
+			if err := send("kv:put", syncAck); err != nil {
+				t.Fatalf("accepted message: %v", err)
+			}
+			err = send("session:get-all", syncAck)
+			if ackUnaccepted && err != nil {
+				t.Fatalf("unaccepted message with AckUnaccepted: %v, want ACK", err)
+			}
+			if !ackUnaccepted {
+				if !errors.Is(err, channel.ErrAckFailed) {
+					t.Fatalf("unaccepted message: %v, want FAIL_ACK", err)
+				}
+				if fm := channel.FaultyMembers(err); len(fm) != 1 || fm[0].Member.Port != bn.Port() {
+					t.Fatalf("faulty members %+v", fm)
+				}
+			}
+			for _, opts := range []channel.SendOptions{0, channel.OptUseAck} {
+				if err := send("session:delta", opts); err != nil {
+					t.Fatalf("unaccepted message sent with %v: %v", opts, err)
+				}
+			}
+			if st := b.Stats(); st.Unhandled != 3 || st.ListenerFailures != 0 {
+				t.Fatalf("unhandled %d, listener failures %d; want 3, 0", st.Unhandled, st.ListenerFailures)
+			}
+		})
+	}
+}

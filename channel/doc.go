@@ -19,7 +19,19 @@
 // then Start(ctx, SvcAll). Send(ctx, members, data, opts) returns once every destination has
 // the message as opts ask: OptUseAck waits for the receiver's ACK, OptUseAck|OptSyncAck waits
 // until the receiver's listeners processed it (a listener error comes back as ErrAckFailed).
-// A failure names every faulty member in a *SendError. Stop(ctx, SvcAll) shuts down; calling
+// A failure names every faulty member in a *SendError.
+//
+// # Acknowledgements
+//
+// A synchronized-ack message (OptUseAck|OptSyncAck) is answered after the listeners ran:
+// ACK when they succeeded, FAIL_ACK (ErrAckFailed at the sender) when
+//   - a listener that accepted it as its own returned an error (a CatchAllListener's error
+//     counts only when no other listener accepted the message, see MessageListener),
+//   - no listener accepted it (ErrUnaccepted), so that the sender learns nobody handled
+//     it; Config.AckUnaccepted answers ACK instead, as Java Tribes does,
+//   - its source is not a member (ErrNotMember, see below).
+//
+// A message with OptUseAck alone is answered ACK on receipt, before any listener runs. Stop(ctx, SvcAll) shuts down; calling
 // it again is a no-op and Start may be called again afterwards.
 //
 // # Levels

@@ -33,6 +33,10 @@ var (
 	// the channel dropped it (see Config.AcceptNonMembers). A synchronized-ack sender gets
 	// a FAIL_ACK.
 	ErrNotMember = errors.New("tribes: message from a non-member dropped")
+	// ErrUnaccepted: no listener accepted a received synchronized-ack message; the
+	// channel answers FAIL_ACK (see Config.AckUnaccepted). The sender sees ErrAckFailed:
+	// the wire has no room for the reason.
+	ErrUnaccepted = errors.New("tribes: no listener accepted the message")
 	// ErrReceiverFailed: a running receiver stopped by itself (for example its listener on
 	// descriptor exhaustion). Reported through HealthListener and Channel.Health.
 	ErrReceiverFailed = errors.New("tribes: receiver failed")

@@ -10,7 +10,9 @@ package channel
 // errors for messages that are not its own cannot fail the messages of an application that
 // owns them (a session manager's, an rpc channel's). Such errors are still counted
 // (Stats.ListenerFailures). Give each application a listener whose Accept recognises its
-// own messages; then every error it returns reaches the sender.
+// own messages; then every error it returns reaches the sender. A synchronized-ack message
+// that no listener accepts is answered FAIL_ACK too (Config.AckUnaccepted), so a node that
+// does not run an application tells that application's senders at once.
 //
 // Concurrency: MessageReceived may be called from several goroutines at once (one per
 // inbound connection); the messages of one connection arrive one at a time and in order.
