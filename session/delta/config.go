@@ -268,6 +268,10 @@ var (
 	// ErrDonorGone: the donor left the membership during the transfer.
 	ErrDonorGone = errors.New("delta: donor disappeared")
 	// ErrDonorDeclined: the donor has no manager for the context, or is itself waiting
-	// for a state transfer.
+	// for a state transfer (it answered EVT_ALL_SESSION_NOCONTEXTMANAGER).
 	ErrDonorDeclined = errors.New("delta: donor has no sessions to give (no context manager or not ready)")
+	// ErrNoSessionManager: the member runs no session manager at all (no Cluster on its
+	// channel): it answered the request with FAIL_ACK, the channel's answer to a message
+	// no listener accepted (channel.Config.AckUnaccepted).
+	ErrNoSessionManager = errors.New("delta: member runs no session manager")
 )

@@ -71,6 +71,7 @@ type counters struct {
 	sendFailures, bytesSent                     atomic.Uint64
 	queued, droppedStale, unexpected, unknownID atomic.Uint64
 	transferred, served, attempts               atomic.Uint64
+	noManager, declined                         atomic.Uint64
 	transferNanos, memberWaitNanos              atomic.Int64
 	valueDecodeErrors, badActions, mutations    atomic.Uint64
 	unreachable                                 atomic.Uint64
@@ -247,6 +248,11 @@ type Stats struct {
 	SessionsServed       uint64        // sessions sent to joining nodes
 	TransferAttempts     uint64        // donors asked
 	TransferDuration     time.Duration // how long the state transfer took
+	// TransferNoManager counts the members asked that run no session manager at all
+	// (they answered FAIL_ACK, ErrNoSessionManager); TransferDeclined those that have no
+	// manager for this context or were starting themselves (they answered
+	// EVT_ALL_SESSION_NOCONTEXTMANAGER, ErrDonorDeclined).
+	TransferNoManager, TransferDeclined uint64
 	// MemberWait is how long the start waited for a member to appear (Config.MemberWait).
 	MemberWait time.Duration
 	// TransferDonor is the address of the member whose state transfer completed; empty
@@ -285,6 +291,7 @@ func (m *Manager) Stats() Stats {
 		QueuedDuringTransfer: c.queued.Load(), DroppedStale: c.droppedStale.Load(),
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
 		TransferAttempts: c.attempts.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
+		TransferNoManager: c.noManager.Load(), TransferDeclined: c.declined.Load(),
 		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),

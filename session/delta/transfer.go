@@ -3,6 +3,7 @@ package delta
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -24,6 +25,12 @@ type transferSignal struct {
 // transferOpts are the options of every message of a state transfer's answer: each chunk
 // is acknowledged after the joiner applied it, which is also the flow control.
 const transferOpts = channel.OptUseAck | channel.OptSyncAck
+
+// askOpts are the options of the request: the donor acknowledges once its listeners ran, so
+// a member that runs no session manager at all answers FAIL_ACK (the channel's answer to a
+// message no listener accepted) instead of an ACK behind which the joiner would wait for
+// StateTransferTimeout.
+const askOpts = channel.OptUseAck | channel.OptSyncAck
 
 // runTransfer is the joining side of a state transfer: ask the oldest member for every
 // session; if it declines, disappears or cannot be reached, ask the next one; stop at the
@@ -47,15 +54,16 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		m.finishTransfer(ctx, start, 0, &StateTransferError{Context: m.cfg.Name, Attempts: attempts,
 			Sessions: int(m.stats.transferred.Load()), Elapsed: time.Since(start), Err: err})
 	}
-	for {
-		var donor channel.Member
-		found := false
+	untried := func() (channel.Member, bool) {
 		for _, mem := range m.cl.ch.Members() {
 			if !tried[mem.Key()] {
-				donor, found = mem, true
-				break
+				return mem, true
 			}
 		}
+		return channel.Member{}, false
+	}
+	for {
+		donor, found := untried()
 		if !found && time.Now().Before(waitUntil) {
 			joined, err := m.awaitMember(ctx, waitUntil, deadline)
 			if err != nil {
@@ -70,7 +78,8 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			// Nobody (left) has sessions for this context: start empty, as the first node.
 			if len(attempts) > 0 {
 				m.log.Info("delta: no member could give its sessions; starting with what was received",
-					"attempts", len(attempts))
+					"attempts", len(attempts), "noSessionManager", m.stats.noManager.Load(),
+					"noContextManager", m.stats.declined.Load())
 			}
 			m.finishTransfer(ctx, start, 0, nil)
 			return
@@ -93,12 +102,15 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		last := &attempts[len(attempts)-1]
 		m.log.Info("delta: asking for the sessions", "donor", donor.Addr())
 
-		// Acknowledged, so that a dead donor is noticed at once.
 		ask := func() error {
 			return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-				UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, channel.OptUseAck)
+				UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, askOpts)
 		}
-		ts, err := m.awaitTransfer(ctx, ask, sig, deadline, last)
+		others := func() bool {
+			_, ok := untried()
+			return ok
+		}
+		ts, err := m.awaitTransfer(ctx, ask, sig, deadline, waitUntil, others, last)
 		if err != nil {
 			fail(err)
 			return
@@ -112,8 +124,17 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			m.finishTransfer(ctx, start, ts, nil)
 			return
 		}
-		if errors.Is(last.Err, ErrDonorGone) {
+		switch {
+		case errors.Is(last.Err, ErrDonorGone):
 			m.log.Warn("delta: donor disappeared during the state transfer; asking the next member", "donor", donor.Addr())
+		case errors.Is(last.Err, ErrNoSessionManager):
+			m.stats.noManager.Add(1)
+			m.log.Info("delta: member runs no session manager (it answered FAIL_ACK); asking the next member if any",
+				"member", donor.Addr())
+		case errors.Is(last.Err, ErrDonorDeclined):
+			m.stats.declined.Add(1)
+			m.log.Info("delta: member has no manager for the context (EVT_ALL_SESSION_NOCONTEXTMANAGER); asking the next member if any",
+				"member", donor.Addr())
 		}
 	}
 }
@@ -126,13 +147,37 @@ const askAgainAfter = time.Second
 // awaitTransfer asks the donor with ask and waits for the outcome. It records in last why
 // the donor did not complete the transfer (nil if it did, with the snapshot time ts), or
 // returns the error that ends the whole transfer (timeout, stop).
+//
+// The request's acknowledgement tells what to expect. An ACK: the donor's session cluster
+// took it; wait for the sessions (or its EVT_ALL_SESSION_NOCONTEXTMANAGER). An ack timeout:
+// wait as well, since a Tomcat donor acknowledges only after it has sent every session.
+// FAIL_ACK: no listener took it, so the member runs no session manager at all
+// (ErrNoSessionManager), unless it does not list this node as a member yet and dropped
+// the request for that reason; the two look alike, so until settle (the end of
+// Config.MemberWait, while memberships settle) the donor is asked again every
+// askAgainAfter, unless another member is there to ask (others).
 func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-chan transferSignal,
-	deadline <-chan time.Time, last *TransferAttempt) (ts int64, err error) {
-	if last.Err = ask(); last.Err != nil {
-		if ctx.Err() != nil {
-			return 0, ErrStopped
+	deadline <-chan time.Time, settle time.Time, others func() bool, last *TransferAttempt) (ts int64, err error) {
+	// try asks once and reports whether this donor is done with (last.Err says why).
+	try := func() (bool, error) {
+		err := ask()
+		switch {
+		case err == nil || errors.Is(err, channel.ErrAckTimeout):
+			return false, nil
+		case ctx.Err() != nil:
+			return true, ErrStopped
+		case errors.Is(err, channel.ErrAckFailed):
+			if time.Now().Before(settle) && !others() {
+				return false, nil
+			}
+			last.Err = fmt.Errorf("%w: %w", ErrNoSessionManager, err)
+		default:
+			last.Err = err
 		}
-		return 0, nil
+		return true, nil
+	}
+	if done, err := try(); done || err != nil {
+		return 0, err
 	}
 	again := time.NewTicker(askAgainAfter)
 	defer again.Stop()
@@ -155,11 +200,8 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 			if heard {
 				continue
 			}
-			if last.Err = ask(); last.Err != nil {
-				if ctx.Err() != nil {
-					return 0, ErrStopped
-				}
-				return 0, nil
+			if done, err := try(); done || err != nil {
+				return 0, err
 			}
 		case <-deadline:
 			return 0, ErrStateTransferTimeout
