@@ -126,7 +126,8 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if ctx.Err() == nil {
 			st := m.Stats()
 			out.emit(map[string]any{"event": "ready", "sessions": st.ActiveSessions, "transferred": st.SessionsTransferred,
-				"donor": st.TransferDonor, "attempts": st.TransferAttempts, "memberWaitMs": st.MemberWait.Milliseconds()})
+				"donor": st.TransferDonor, "attempts": st.TransferAttempts, "noManager": st.TransferNoManager,
+				"declined": st.TransferDeclined, "memberWaitMs": st.MemberWait.Milliseconds()})
 		}
 	}()
 
