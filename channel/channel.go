@@ -363,6 +363,9 @@ func (c *Channel) deliver(msg *Message) error {
 	if !accepted {
 		c.unhandled.Add(1)
 		if msg.Options.IsSyncAck() && !c.ackUnacc {
+			c.rlog.Log(slog.LevelDebug, msg.Source.Addr(), "unaccepted",
+				"tribes channel: no listener accepted a synchronized-ack message; answering FAIL_ACK",
+				"source", msg.Source.String(), "size", len(msg.Data))
 			return ErrUnaccepted
 		}
 		return nil
