@@ -110,6 +110,9 @@ type Config struct {
 	// list their peers (a failure detector verifying them, a static member's first
 	// heartbeat) then still give a restarted node every session. A member that appears
 	// during the wait is asked at once; the wait ends as soon as a transfer completes.
+	// A member that answers the request with FAIL_ACK (it runs no session manager, or does
+	// not list this node yet) is asked again every second until the wait ends, unless
+	// another member is there to ask.
 	// The first node of a cluster is ready only after it. 0 means DefaultMemberWait;
 	// negative does not wait (Tomcat's rule: no member, no transfer).
 	MemberWait time.Duration
