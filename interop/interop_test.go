@@ -240,3 +240,49 @@ func TestJavaEchoesGo(t *testing.T) {
 		}
 	}
 }
+
+// kvOnly accepts only messages that start with "kv:", as an application that shares its
+// channel with others.
+type kvOnly struct{}
+
+func (kvOnly) Accept(m *channel.Message) bool         { return bytes.HasPrefix(m.Data, []byte("kv:")) }
+func (kvOnly) MessageReceived(*channel.Message) error { return nil }
+
+// TestJavaSyncAckNobodyAcceptsOnGo: a Java sync-ack send that no Go listener accepts fails
+// with a FAIL_ACK (Java sees a RemoteProcessException) unless the Go node sets
+// AckUnaccepted, which ACKs as a Java receiver does.
+func TestJavaSyncAckNobodyAcceptsOnGo(t *testing.T) {
+	p := javapeer.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, ackUnaccepted := range []bool{false, true} {
+		cfg := nio.DefaultConfig()
+		cfg.Port = 0
+		ch, err := node.New(node.Config{Transport: &cfg, AcceptNonMembers: true, AckUnaccepted: ackUnaccepted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.AddMessageListener(kvOnly{})
+		if err := ch.Start(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+		to := []string{wire.FormatMemberText(ch.LocalMember())}
+		res, err := p.Send(ctx, to, 1, 16, 7, "other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ackUnaccepted && res.Sent != 1 {
+			t.Errorf("AckUnaccepted: java send result %+v, want sent", res)
+		}
+		if !ackUnaccepted && (res.Failed != 1 || len(res.Errors) == 0 || !strings.Contains(res.Errors[0].Cause, "RemoteProcessException")) {
+			t.Errorf("java send result %+v, want a RemoteProcessException", res)
+		}
+		if res, err := p.Send(ctx, to, 1, 16, 7, "kv:"); err != nil || res.Sent != 1 {
+			t.Errorf("accepted message: %+v %v", res, err)
+		}
+		if st := ch.Stats(); st.Unhandled == 0 {
+			t.Errorf("unhandled %d", st.Unhandled)
+		}
+	}
+}

@@ -47,6 +47,9 @@ type Config struct {
 	// AcceptNonMembers lets messages from senders that are not members reach the chain
 	// (channel.Config.AcceptNonMembers; default false: they are dropped).
 	AcceptNonMembers bool
+	// AckUnaccepted answers ACK to a synchronized-ack message no listener accepted, as
+	// Java Tribes does (channel.Config.AckUnaccepted; default false: FAIL_ACK).
+	AckUnaccepted bool
 	// Logger is used by the channel, the transport, the membership and the interceptors
 	// built from Interceptors, unless Transport or Multicast carry a logger of their own.
 	// Nil discards.
@@ -109,6 +112,7 @@ func New(cfg Config) (*channel.Channel, error) {
 		Domain:           cfg.Domain,
 		Payload:          cfg.Payload,
 		AcceptNonMembers: cfg.AcceptNonMembers,
+		AckUnaccepted:    cfg.AckUnaccepted,
 		Logger:           cfg.Logger,
 	})
 }
