@@ -67,6 +67,8 @@
 //
 // # Wire compatibility
 //
-// Option bits, levels, member records and the ACK rules are Java Tribes'; see package wire
-// and docs/wire-format.md.
+// Option bits, levels, member records and the ACK frames are Java Tribes'; see package wire
+// and docs/wire-format.md. Where Java answers ACK to a synchronized-ack message that no
+// listener accepted or whose source is not a member, a Go channel answers FAIL_ACK by
+// default (Config.AckUnaccepted, Config.AcceptNonMembers).
 package channel
