@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +30,7 @@ type balancer struct {
 	nodes    map[string]*backend // by route, also after leaving the pool
 	held     map[string]bool     // routes whose sessions wait
 	released chan struct{}       // closed (and replaced) by release
+	noHold   bool                // drain holds nothing: a drained node's sessions go to the pool at once
 }
 
 type backend struct {
@@ -35,8 +38,8 @@ type backend struct {
 	inflight   atomic.Int64
 }
 
-func newBalancer() *balancer {
-	return &balancer{nodes: map[string]*backend{}, held: map[string]bool{}, released: make(chan struct{})}
+func newBalancer(noHold bool) *balancer {
+	return &balancer{nodes: map[string]*backend{}, held: map[string]bool{}, released: make(chan struct{}), noHold: noHold}
 }
 
 func (b *balancer) add(route, url string) {
@@ -47,12 +50,12 @@ func (b *balancer) add(route, url string) {
 	b.pool = append(b.pool, be)
 }
 
-// drain takes route out of the pool, holds its sessions and waits until its in-flight
-// requests ended.
+// drain takes route out of the pool, holds its sessions (unless noHold) and waits until
+// its in-flight requests ended.
 func (b *balancer) drain(t *testing.T, route string) {
 	b.mu.Lock()
 	be := b.nodes[route]
-	b.held[route] = true
+	b.held[route] = !b.noHold
 	for i, p := range b.pool {
 		if p == be {
 			b.pool = append(b.pool[:i], b.pool[i+1:]...)
@@ -102,7 +105,19 @@ func (b *balancer) pick(i int, id string) (*backend, <-chan struct{}) {
 type clientSession struct {
 	id    string
 	acked int
-	phase int // the phase of the last acknowledged request
+	phase int      // the phase of the last acknowledged request
+	hist  []string // the last requests' outcomes, for diagnostics
+	ids   []string // every id the session had
+}
+
+// maxHist bounds clientSession.hist.
+const maxHist = 16
+
+func (s *clientSession) note(at time.Duration, format string, args ...any) {
+	if len(s.hist) == maxHist {
+		s.hist = slices.Delete(s.hist, 0, 1)
+	}
+	s.hist = append(s.hist, fmt.Sprintf("%7.3fs ", at.Seconds())+fmt.Sprintf(format, args...))
 }
 
 // loadClient increments the counter of every session in turn from a few workers, each
@@ -111,9 +126,11 @@ type loadClient struct {
 	lb       *balancer
 	http     *http.Client
 	sessions []clientSession
+	start    time.Time  // the test's clock
 	mu       sync.Mutex // guards sessions, phase, lost
 	phase    int
 	lost     []string // counters that went backwards
+	lostIdx  []int    // their sessions
 	failed   atomic.Int64
 }
 
@@ -148,6 +165,17 @@ func (c *loadClient) request(ctx context.Context, i int) error {
 		return nil
 	}
 	defer be.inflight.Add(-1)
+	err := c.try(ctx, i, be, id)
+	if err != nil && ctx.Err() == nil {
+		c.mu.Lock()
+		c.sessions[i].note(time.Since(c.start), "phase %d: %v", c.phase, err)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// try sends session i's request with cookie id to be and records the answer.
+func (c *loadClient) try(ctx context.Context, i int, be *backend, id string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.url+"/counter", nil)
 	if err != nil {
 		return err
@@ -157,7 +185,7 @@ func (c *loadClient) request(ctx context.Context, i int) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", be.route, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -165,7 +193,7 @@ func (c *loadClient) request(ctx context.Context, i int) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %d %s", be.route, resp.StatusCode, body)
+		return fmt.Errorf("%s: %d for cookie %s: %s", be.route, resp.StatusCode, id, strings.TrimSpace(string(body)))
 	}
 	for _, ck := range resp.Cookies() {
 		if ck.Name == "JSESSIONID" {
@@ -175,36 +203,53 @@ func (c *loadClient) request(ctx context.Context, i int) error {
 	bodyID, n, _ := strings.Cut(strings.TrimSpace(string(body)), " ")
 	count, err := strconv.Atoi(n)
 	if err != nil || bodyID != id {
-		return fmt.Errorf("%s: answer %q for cookie %s", be.route, body, id)
+		return fmt.Errorf("%s: answer %q for cookie %s", be.route, strings.TrimSpace(string(body)), id)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := &c.sessions[i]
+	s.note(time.Since(c.start), "phase %d: %s answered %s %d", c.phase, be.route, id, count)
+	if !slices.Contains(s.ids, id) {
+		s.ids = append(s.ids, id)
+	}
 	if count <= s.acked {
 		c.lost = append(c.lost, fmt.Sprintf("session %d (%s, on %s in phase %d): counter %d after %d was acknowledged (as %s in phase %d)",
 			i, id, be.route, c.phase, count, s.acked, s.id, s.phase))
+		c.lostIdx = append(c.lostIdx, i)
 	}
 	s.id, s.acked, s.phase = id, count, c.phase
 	return nil
 }
 
 // nextPhase starts a phase and waits until every session had a request acknowledged in it.
-func (c *loadClient) nextPhase(t *testing.T) {
+func (c *loadClient) nextPhase(t *testing.T, diag func(i int) string) {
 	t.Helper()
 	c.mu.Lock()
 	c.phase++
 	phase := c.phase
 	c.mu.Unlock()
-	testutil.Eventually(t, 2*within, func() error {
+	bad := -1
+	eventually(t, 2*within, func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for i, s := range c.sessions {
 			if s.phase < phase {
+				bad = i
 				return fmt.Errorf("session %d (%s) not served in phase %d (%d failed requests)", i, s.id, phase, c.failed.Load())
 			}
 		}
 		return nil
-	})
+	}, func() string { return diag(bad) })
+}
+
+// eventually is testutil.Eventually adding more() to the failure.
+func eventually(t *testing.T, timeout time.Duration, cond func() error, more func() string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := testutil.Poll(ctx, cond); err != nil {
+		t.Fatalf("not within %v: %v%s", timeout, err, more())
+	}
 }
 
 // serveGo serves /app/counter (the test servlet's counter: a java.lang.Integer named
@@ -292,7 +337,10 @@ func TestRollingMigration(t *testing.T) {
 		return out
 	}
 
-	lb := newBalancer()
+	// GOTRIBES_MIGRATION_NO_HOLD=1: a drained node's sessions go to the other nodes at
+	// once instead of waiting for its replacement (see docs/migration.md).
+	noHold := os.Getenv("GOTRIBES_MIGRATION_NO_HOLD") == "1"
+	lb := newBalancer(noHold)
 	tomcats := make([]*tomcat.Node, nodes)
 	for i := range tomcats {
 		tomcats[i] = tomcat.Start(t, dir, app, tomcat.Config{Route: fmt.Sprintf("t%d", i+1), Port: slots[i].Port,
@@ -310,41 +358,81 @@ func TestRollingMigration(t *testing.T) {
 		}
 	}
 
-	c := &loadClient{lb: lb, http: &http.Client{Timeout: 30 * time.Second}, sessions: make([]clientSession, sessions)}
+	start := time.Now()
+	c := &loadClient{lb: lb, http: &http.Client{Timeout: 30 * time.Second}, sessions: make([]clientSession, sessions),
+		start: start}
+	gos := make([]*goNode, nodes)
+	traces := make([]*recvTrace, nodes)
+	// diag describes session i: the client's last requests, and what each Go node holds
+	// of it and received for it.
+	diag := func(i int) string {
+		if i < 0 {
+			return ""
+		}
+		c.mu.Lock()
+		s := c.sessions[i]
+		hist, ids := slices.Clone(s.hist), slices.Clone(s.ids)
+		c.mu.Unlock()
+		var b strings.Builder
+		fmt.Fprintf(&b, "\nsession %d had ids %v; the client's last requests:", i, ids)
+		for _, h := range hist {
+			b.WriteString("\n    " + h)
+		}
+		for j, g := range gos {
+			if g == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "\n%s (state transfer from %s) holds:", g.m.JvmRoute(), g.m.Stats().TransferDonor)
+			for _, id := range ids {
+				if n, ok := delta.Attr[int](g.m.Find(id), "counter"); ok {
+					fmt.Fprintf(&b, " %s (counter %d)", id, n)
+				}
+			}
+			fmt.Fprintf(&b, "\n  received:%s", traces[j].report(ids))
+		}
+		return b.String()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := c.run(ctx, workers)
 	stopLoad := sync.OnceFunc(func() { cancel(); wg.Wait() })
 	t.Cleanup(stopLoad)
-	c.nextPhase(t) // every session exists on Tomcat
+	c.nextPhase(t, diag) // every session exists on Tomcat
 
-	gos := make([]*goNode, nodes)
 	for i, tn := range tomcats {
+		t.Logf("%7.3fs: draining %s", time.Since(start).Seconds(), tn.Route)
 		lb.drain(t, tn.Route)
+		t.Logf("%7.3fs: stopping %s", time.Since(start).Seconds(), tn.Route)
 		tn.Stop()
-		gos[i] = startGo(t, fmt.Sprintf("go%d", i+1), slots[i].Port, slots[i].UniqueID, others(i), gos[:i]...)
+		t.Logf("%7.3fs: starting go%d", time.Since(start).Seconds(), i+1)
+		traces[i] = newRecvTrace(start)
+		gos[i] = startGoTraced(t, traces[i], fmt.Sprintf("go%d", i+1), slots[i].Port, slots[i].UniqueID, others(i), gos[:i]...)
+		t.Logf("%7.3fs: go%d ready (state transfer from %s)", time.Since(start).Seconds(), i+1, gos[i].m.Stats().TransferDonor)
 		for _, from := range tomcats[i+1:] {
 			waitReplicates(t, from, func(id string) bool { return gos[i].m.Find(id) != nil })
 		}
 		lb.add(gos[i].m.JvmRoute(), serveGo(t, gos[i]))
 		lb.release(tn.Route)
-		c.nextPhase(t) // every session served since, the moved ones by their new node
+		t.Logf("%7.3fs: go%d serves", time.Since(start).Seconds(), i+1)
+		c.nextPhase(t, diag) // every session served since, the moved ones by their new node
 	}
 	stopLoad()
 
 	if len(c.lost) > 0 {
-		t.Fatalf("%d acknowledged writes lost, e.g. %s", len(c.lost), c.lost[0])
+		t.Fatalf("%d acknowledged writes lost, e.g. %s%s", len(c.lost), c.lost[0], diag(c.lostIdx[0]))
 	}
 	for _, g := range gos {
-		testutil.Eventually(t, within, func() error {
+		bad := -1
+		eventually(t, within, func() error {
 			for i, s := range c.sessions {
 				n, ok := delta.Attr[int](g.m.Find(s.id), "counter")
 				if !ok || n < s.acked {
+					bad = i
 					return fmt.Errorf("%s: session %d (%s) counter %d (%v), %d was acknowledged",
 						g.m.JvmRoute(), i, s.id, n, ok, s.acked)
 				}
 			}
 			return nil
-		})
+		}, func() string { return diag(bad) })
 	}
 	if c.failed.Load() > 0 {
 		t.Logf("%d requests failed during the migration (none acknowledged)", c.failed.Load())
