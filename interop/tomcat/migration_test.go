@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -283,6 +285,23 @@ func serveGo(t *testing.T, g *goNode) string {
 	return srv.URL + "/app"
 }
 
+// clusterLog matches the lines of a Tomcat log about membership and failed sends.
+var clusterLog = regexp.MustCompile(`(?i)member|send|fail|refused`)
+
+// logLines returns the lines of n's catalina.out about membership and sending (not
+// stack traces), at most the last 40.
+func logLines(n *tomcat.Node) string {
+	b, _ := os.ReadFile(filepath.Join(n.Base, "logs", "catalina.out"))
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" && l[0] != '\t' && l[0] != ' ' && clusterLog.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	out = out[max(0, len(out)-40):]
+	return "\n    " + strings.Join(out, "\n    ")
+}
+
 // waitReplicates waits until from replicates to the node has looks at: a session created
 // on from is found there. Until a node counts the other as a member it sends it nothing,
 // and a node answers HTTP before every other node counts it as a member.
@@ -341,6 +360,9 @@ func TestRollingMigration(t *testing.T) {
 	// once instead of waiting for its replacement (see docs/migration.md).
 	noHold := os.Getenv("GOTRIBES_MIGRATION_NO_HOLD") == "1"
 	lb := newBalancer(noHold)
+	for i, m := range slots {
+		t.Logf("t%d, then go%d: 127.0.0.1:%d", i+1, i+1, m.Port)
+	}
 	tomcats := make([]*tomcat.Node, nodes)
 	for i := range tomcats {
 		tomcats[i] = tomcat.Start(t, dir, app, tomcat.Config{Route: fmt.Sprintf("t%d", i+1), Port: slots[i].Port,
@@ -389,6 +411,10 @@ func TestRollingMigration(t *testing.T) {
 				}
 			}
 			fmt.Fprintf(&b, "\n  received:%s", traces[j].report(ids))
+		}
+		fmt.Fprintf(&b, "\nthe test's clock started at %s", start.Format("15:04:05.000"))
+		for _, tn := range tomcats {
+			fmt.Fprintf(&b, "\n%s's log (membership and sending):%s", tn.Route, logLines(tn))
 		}
 		return b.String()
 	}

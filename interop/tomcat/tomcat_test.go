@@ -89,6 +89,7 @@ func startGoTraced(t *testing.T, tr *recvTrace, route string, port int, id chann
 	if tr != nil {
 		tr.ch = ch
 		t.Cleanup(ch.AddMessageListener(tr))
+		t.Cleanup(ch.AddMembershipListener(channel.MembershipFuncs{Added: tr.memberAdded, Disappeared: tr.memberGone}))
 	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()

@@ -25,6 +25,18 @@ type recvTrace struct {
 	mu      sync.Mutex
 	byID    map[string][]traceEntry
 	renamed map[string][]string // old id to the new ids received for it
+	members []traceEntry        // the channel's membership changes
+}
+
+// memberAdded and memberGone record the node's membership changes.
+func (r *recvTrace) memberAdded(m channel.Member) { r.member("added", m) }
+func (r *recvTrace) memberGone(m channel.Member)  { r.member("gone", m) }
+
+func (r *recvTrace) member(what string, m channel.Member) {
+	at := time.Since(r.start)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.members = append(r.members, traceEntry{at, "member " + what + ": " + m.Addr()})
 }
 
 type traceEntry struct {
@@ -107,7 +119,7 @@ func (r *recvTrace) report(ids []string) string {
 			}
 		}
 	}
-	var all []traceEntry
+	all := slices.Clone(r.members)
 	for _, id := range ids {
 		for _, e := range r.byID[id] {
 			all = append(all, traceEntry{e.at, id + ": " + e.text})
