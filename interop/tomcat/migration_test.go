@@ -24,15 +24,12 @@ import (
 
 // balancer routes each session to the node its id's jvmRoute names while that node is in
 // the pool (sticky, as a jvmRoute-aware load balancer does), and to a fixed other node of
-// the pool otherwise. A node being replaced is drained: its in-flight requests end, and
-// its sessions wait until its replacement is in the pool (release).
+// the pool otherwise. A node being replaced is drained: it gets no new requests and its
+// in-flight ones end; its sessions go to the other nodes at once.
 type balancer struct {
-	mu       sync.Mutex
-	pool     []*backend
-	nodes    map[string]*backend // by route, also after leaving the pool
-	held     map[string]bool     // routes whose sessions wait
-	released chan struct{}       // closed (and replaced) by release
-	noHold   bool                // drain holds nothing: a drained node's sessions go to the pool at once
+	mu    sync.Mutex
+	pool  []*backend
+	nodes map[string]*backend // by route, also after leaving the pool
 }
 
 type backend struct {
@@ -40,9 +37,7 @@ type backend struct {
 	inflight   atomic.Int64
 }
 
-func newBalancer(noHold bool) *balancer {
-	return &balancer{nodes: map[string]*backend{}, held: map[string]bool{}, released: make(chan struct{}), noHold: noHold}
-}
+func newBalancer() *balancer { return &balancer{nodes: map[string]*backend{}} }
 
 func (b *balancer) add(route, url string) {
 	b.mu.Lock()
@@ -52,43 +47,23 @@ func (b *balancer) add(route, url string) {
 	b.pool = append(b.pool, be)
 }
 
-// drain takes route out of the pool, holds its sessions (unless noHold) and waits until
-// its in-flight requests ended.
+// drain takes route out of the pool and waits until its in-flight requests ended.
 func (b *balancer) drain(t *testing.T, route string) {
 	b.mu.Lock()
 	be := b.nodes[route]
-	b.held[route] = !b.noHold
-	for i, p := range b.pool {
-		if p == be {
-			b.pool = append(b.pool[:i], b.pool[i+1:]...)
-			break
-		}
-	}
+	b.pool = slices.DeleteFunc(b.pool, func(p *backend) bool { return p == be })
 	b.mu.Unlock()
 	testutil.EventuallyTrue(t, within, "requests to "+route+" ended", func() bool { return be.inflight.Load() == 0 })
 }
 
-// release lets the sessions of a drained route go to the pool.
-func (b *balancer) release(route string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.held, route)
-	close(b.released)
-	b.released = make(chan struct{})
-}
-
 // pick chooses the backend of session number i with id (empty before it has one) and
-// counts the request in flight; for a held session it returns nil and a channel closed
-// at the next release.
-func (b *balancer) pick(i int, id string) (*backend, <-chan struct{}) {
+// counts the request in flight.
+func (b *balancer) pick(i int, id string) *backend {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var be *backend
 	if dot := strings.LastIndexByte(id, '.'); dot >= 0 {
 		route := id[dot+1:]
-		if b.held[route] {
-			return nil, b.released
-		}
 		for _, p := range b.pool {
 			if p.route == route {
 				be = p
@@ -99,7 +74,7 @@ func (b *balancer) pick(i int, id string) (*backend, <-chan struct{}) {
 		be = b.pool[i%len(b.pool)]
 	}
 	be.inflight.Add(1)
-	return be, nil
+	return be
 }
 
 // clientSession is what the client knows of one session: its id (from the last
@@ -158,14 +133,7 @@ func (c *loadClient) request(ctx context.Context, i int) error {
 	c.mu.Lock()
 	id := c.sessions[i].id
 	c.mu.Unlock()
-	be, wait := c.lb.pick(i, id)
-	if be == nil {
-		select {
-		case <-wait:
-		case <-ctx.Done():
-		}
-		return nil
-	}
+	be := c.lb.pick(i, id)
 	defer be.inflight.Add(-1)
 	err := c.try(ctx, i, be, id)
 	if err != nil && ctx.Err() == nil {
@@ -194,13 +162,23 @@ func (c *loadClient) try(ctx context.Context, i int, be *backend, id string) err
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %d for cookie %s: %s", be.route, resp.StatusCode, id, strings.TrimSpace(string(body)))
-	}
+	sent := id
 	for _, ck := range resp.Cookies() {
 		if ck.Name == "JSESSIONID" {
 			id = ck.Value
 		}
+	}
+	if resp.StatusCode != http.StatusOK {
+		// Like a browser, keep the cookie of any answer: a Go node whose binder renamed
+		// the session but could not replicate the change to every member answers 503
+		// with the new id, and a Tomcat node no longer finds the session under the old.
+		if id != sent {
+			c.mu.Lock()
+			c.sessions[i].id = id
+			c.mu.Unlock()
+		}
+		return fmt.Errorf("%s: %d for cookie %s (new cookie %s): %s", be.route, resp.StatusCode, sent, id,
+			strings.TrimSpace(string(body)))
 	}
 	bodyID, n, _ := strings.Cut(strings.TrimSpace(string(body)), " ")
 	count, err := strconv.Atoi(n)
@@ -356,10 +334,7 @@ func TestRollingMigration(t *testing.T) {
 		return out
 	}
 
-	// GOTRIBES_MIGRATION_NO_HOLD=1: a drained node's sessions go to the other nodes at
-	// once instead of waiting for its replacement (see docs/migration.md).
-	noHold := os.Getenv("GOTRIBES_MIGRATION_NO_HOLD") == "1"
-	lb := newBalancer(noHold)
+	lb := newBalancer()
 	for i, m := range slots {
 		t.Logf("t%d, then go%d: 127.0.0.1:%d", i+1, i+1, m.Port)
 	}
@@ -437,7 +412,6 @@ func TestRollingMigration(t *testing.T) {
 			waitReplicates(t, from, func(id string) bool { return gos[i].m.Find(id) != nil })
 		}
 		lb.add(gos[i].m.JvmRoute(), serveGo(t, gos[i]))
-		lb.release(tn.Route)
 		t.Logf("%7.3fs: go%d serves", time.Since(start).Seconds(), i+1)
 		c.nextPhase(t, diag) // every session served since, the moved ones by their new node
 	}
