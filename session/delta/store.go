@@ -40,7 +40,7 @@ type walk struct {
 	next atomic.Int32 // shards below next have been copied (stored under that shard's read lock)
 	mu   sync.Mutex
 	// moved holds the sessions moved between shards during the walk, with whether the
-	// walk has copied them yet.
+	// walk has copied them yet (nil until one moves).
 	moved map[*Session]bool
 }
 
@@ -137,6 +137,9 @@ func (st *store) movedShard(s *Session, from int) {
 	for _, w := range st.walks {
 		copied := from < int(w.next.Load())
 		w.mu.Lock()
+		if w.moved == nil {
+			w.moved = map[*Session]bool{}
+		}
 		if _, tracked := w.moved[s]; !tracked {
 			w.moved[s] = copied
 		}
@@ -149,7 +152,7 @@ func (st *store) movedShard(s *Session, from int) {
 // added or removed meanwhile may or may not be seen; a session renamed meanwhile is seen
 // once (f reads its current id). f returning false stops early.
 func (st *store) forEach(f func(*Session) bool) {
-	w := &walk{moved: map[*Session]bool{}}
+	w := &walk{}
 	st.walksMu.Lock()
 	st.walks = append(st.walks, w)
 	st.nWalks.Add(1)
