@@ -6,6 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,14 +24,12 @@ import (
 
 // balancer routes each session to the node its id's jvmRoute names while that node is in
 // the pool (sticky, as a jvmRoute-aware load balancer does), and to a fixed other node of
-// the pool otherwise. A node being replaced is drained: its in-flight requests end, and
-// its sessions wait until its replacement is in the pool (release).
+// the pool otherwise. A node being replaced is drained: it gets no new requests and its
+// in-flight ones end; its sessions go to the other nodes at once.
 type balancer struct {
-	mu       sync.Mutex
-	pool     []*backend
-	nodes    map[string]*backend // by route, also after leaving the pool
-	held     map[string]bool     // routes whose sessions wait
-	released chan struct{}       // closed (and replaced) by release
+	mu    sync.Mutex
+	pool  []*backend
+	nodes map[string]*backend // by route, also after leaving the pool
 }
 
 type backend struct {
@@ -35,9 +37,7 @@ type backend struct {
 	inflight   atomic.Int64
 }
 
-func newBalancer() *balancer {
-	return &balancer{nodes: map[string]*backend{}, held: map[string]bool{}, released: make(chan struct{})}
-}
+func newBalancer() *balancer { return &balancer{nodes: map[string]*backend{}} }
 
 func (b *balancer) add(route, url string) {
 	b.mu.Lock()
@@ -47,43 +47,23 @@ func (b *balancer) add(route, url string) {
 	b.pool = append(b.pool, be)
 }
 
-// drain takes route out of the pool, holds its sessions and waits until its in-flight
-// requests ended.
+// drain takes route out of the pool and waits until its in-flight requests ended.
 func (b *balancer) drain(t *testing.T, route string) {
 	b.mu.Lock()
 	be := b.nodes[route]
-	b.held[route] = true
-	for i, p := range b.pool {
-		if p == be {
-			b.pool = append(b.pool[:i], b.pool[i+1:]...)
-			break
-		}
-	}
+	b.pool = slices.DeleteFunc(b.pool, func(p *backend) bool { return p == be })
 	b.mu.Unlock()
 	testutil.EventuallyTrue(t, within, "requests to "+route+" ended", func() bool { return be.inflight.Load() == 0 })
 }
 
-// release lets the sessions of a drained route go to the pool.
-func (b *balancer) release(route string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.held, route)
-	close(b.released)
-	b.released = make(chan struct{})
-}
-
 // pick chooses the backend of session number i with id (empty before it has one) and
-// counts the request in flight; for a held session it returns nil and a channel closed
-// at the next release.
-func (b *balancer) pick(i int, id string) (*backend, <-chan struct{}) {
+// counts the request in flight.
+func (b *balancer) pick(i int, id string) *backend {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var be *backend
 	if dot := strings.LastIndexByte(id, '.'); dot >= 0 {
 		route := id[dot+1:]
-		if b.held[route] {
-			return nil, b.released
-		}
 		for _, p := range b.pool {
 			if p.route == route {
 				be = p
@@ -94,7 +74,7 @@ func (b *balancer) pick(i int, id string) (*backend, <-chan struct{}) {
 		be = b.pool[i%len(b.pool)]
 	}
 	be.inflight.Add(1)
-	return be, nil
+	return be
 }
 
 // clientSession is what the client knows of one session: its id (from the last
@@ -102,7 +82,19 @@ func (b *balancer) pick(i int, id string) (*backend, <-chan struct{}) {
 type clientSession struct {
 	id    string
 	acked int
-	phase int // the phase of the last acknowledged request
+	phase int      // the phase of the last acknowledged request
+	hist  []string // the last requests' outcomes, for diagnostics
+	ids   []string // every id the session had
+}
+
+// maxHist bounds clientSession.hist.
+const maxHist = 16
+
+func (s *clientSession) note(at time.Duration, format string, args ...any) {
+	if len(s.hist) == maxHist {
+		s.hist = slices.Delete(s.hist, 0, 1)
+	}
+	s.hist = append(s.hist, fmt.Sprintf("%7.3fs ", at.Seconds())+fmt.Sprintf(format, args...))
 }
 
 // loadClient increments the counter of every session in turn from a few workers, each
@@ -111,9 +103,11 @@ type loadClient struct {
 	lb       *balancer
 	http     *http.Client
 	sessions []clientSession
+	start    time.Time  // the test's clock
 	mu       sync.Mutex // guards sessions, phase, lost
 	phase    int
 	lost     []string // counters that went backwards
+	lostIdx  []int    // their sessions
 	failed   atomic.Int64
 }
 
@@ -139,15 +133,19 @@ func (c *loadClient) request(ctx context.Context, i int) error {
 	c.mu.Lock()
 	id := c.sessions[i].id
 	c.mu.Unlock()
-	be, wait := c.lb.pick(i, id)
-	if be == nil {
-		select {
-		case <-wait:
-		case <-ctx.Done():
-		}
-		return nil
-	}
+	be := c.lb.pick(i, id)
 	defer be.inflight.Add(-1)
+	err := c.try(ctx, i, be, id)
+	if err != nil && ctx.Err() == nil {
+		c.mu.Lock()
+		c.sessions[i].note(time.Since(c.start), "phase %d: %v", c.phase, err)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// try sends session i's request with cookie id to be and records the answer.
+func (c *loadClient) try(ctx context.Context, i int, be *backend, id string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.url+"/counter", nil)
 	if err != nil {
 		return err
@@ -157,54 +155,81 @@ func (c *loadClient) request(ctx context.Context, i int) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", be.route, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %d %s", be.route, resp.StatusCode, body)
-	}
+	sent := id
 	for _, ck := range resp.Cookies() {
 		if ck.Name == "JSESSIONID" {
 			id = ck.Value
 		}
 	}
+	if resp.StatusCode != http.StatusOK {
+		// Like a browser, keep the cookie of any answer: a Go node whose binder renamed
+		// the session but could not replicate the change to every member answers 503
+		// with the new id, and a Tomcat node no longer finds the session under the old.
+		if id != sent {
+			c.mu.Lock()
+			c.sessions[i].id = id
+			c.mu.Unlock()
+		}
+		return fmt.Errorf("%s: %d for cookie %s (new cookie %s): %s", be.route, resp.StatusCode, sent, id,
+			strings.TrimSpace(string(body)))
+	}
 	bodyID, n, _ := strings.Cut(strings.TrimSpace(string(body)), " ")
 	count, err := strconv.Atoi(n)
 	if err != nil || bodyID != id {
-		return fmt.Errorf("%s: answer %q for cookie %s", be.route, body, id)
+		return fmt.Errorf("%s: answer %q for cookie %s", be.route, strings.TrimSpace(string(body)), id)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := &c.sessions[i]
+	s.note(time.Since(c.start), "phase %d: %s answered %s %d", c.phase, be.route, id, count)
+	if !slices.Contains(s.ids, id) {
+		s.ids = append(s.ids, id)
+	}
 	if count <= s.acked {
 		c.lost = append(c.lost, fmt.Sprintf("session %d (%s, on %s in phase %d): counter %d after %d was acknowledged (as %s in phase %d)",
 			i, id, be.route, c.phase, count, s.acked, s.id, s.phase))
+		c.lostIdx = append(c.lostIdx, i)
 	}
 	s.id, s.acked, s.phase = id, count, c.phase
 	return nil
 }
 
 // nextPhase starts a phase and waits until every session had a request acknowledged in it.
-func (c *loadClient) nextPhase(t *testing.T) {
+func (c *loadClient) nextPhase(t *testing.T, diag func(i int) string) {
 	t.Helper()
 	c.mu.Lock()
 	c.phase++
 	phase := c.phase
 	c.mu.Unlock()
-	testutil.Eventually(t, 2*within, func() error {
+	bad := -1
+	eventually(t, 2*within, func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for i, s := range c.sessions {
 			if s.phase < phase {
+				bad = i
 				return fmt.Errorf("session %d (%s) not served in phase %d (%d failed requests)", i, s.id, phase, c.failed.Load())
 			}
 		}
 		return nil
-	})
+	}, func() string { return diag(bad) })
+}
+
+// eventually is testutil.Eventually adding more() to the failure.
+func eventually(t *testing.T, timeout time.Duration, cond func() error, more func() string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := testutil.Poll(ctx, cond); err != nil {
+		t.Fatalf("not within %v: %v%s", timeout, err, more())
+	}
 }
 
 // serveGo serves /app/counter (the test servlet's counter: a java.lang.Integer named
@@ -236,6 +261,23 @@ func serveGo(t *testing.T, g *goNode) string {
 	srv := httptest.NewServer(mw.Wrap(mux))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/app"
+}
+
+// clusterLog matches the lines of a Tomcat log about membership and failed sends.
+var clusterLog = regexp.MustCompile(`(?i)member|send|fail|refused`)
+
+// logLines returns the lines of n's catalina.out about membership and sending (not
+// stack traces), at most the last 40.
+func logLines(n *tomcat.Node) string {
+	b, _ := os.ReadFile(filepath.Join(n.Base, "logs", "catalina.out"))
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" && l[0] != '\t' && l[0] != ' ' && clusterLog.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	out = out[max(0, len(out)-40):]
+	return "\n    " + strings.Join(out, "\n    ")
 }
 
 // waitReplicates waits until from replicates to the node has looks at: a session created
@@ -293,6 +335,9 @@ func TestRollingMigration(t *testing.T) {
 	}
 
 	lb := newBalancer()
+	for i, m := range slots {
+		t.Logf("t%d, then go%d: 127.0.0.1:%d", i+1, i+1, m.Port)
+	}
 	tomcats := make([]*tomcat.Node, nodes)
 	for i := range tomcats {
 		tomcats[i] = tomcat.Start(t, dir, app, tomcat.Config{Route: fmt.Sprintf("t%d", i+1), Port: slots[i].Port,
@@ -310,41 +355,84 @@ func TestRollingMigration(t *testing.T) {
 		}
 	}
 
-	c := &loadClient{lb: lb, http: &http.Client{Timeout: 30 * time.Second}, sessions: make([]clientSession, sessions)}
+	start := time.Now()
+	c := &loadClient{lb: lb, http: &http.Client{Timeout: 30 * time.Second}, sessions: make([]clientSession, sessions),
+		start: start}
+	gos := make([]*goNode, nodes)
+	traces := make([]*recvTrace, nodes)
+	// diag describes session i: the client's last requests, and what each Go node holds
+	// of it and received for it.
+	diag := func(i int) string {
+		if i < 0 {
+			return ""
+		}
+		c.mu.Lock()
+		s := c.sessions[i]
+		hist, ids := slices.Clone(s.hist), slices.Clone(s.ids)
+		c.mu.Unlock()
+		var b strings.Builder
+		fmt.Fprintf(&b, "\nsession %d had ids %v; the client's last requests:", i, ids)
+		for _, h := range hist {
+			b.WriteString("\n    " + h)
+		}
+		for j, g := range gos {
+			if g == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "\n%s (state transfer from %s) holds:", g.m.JvmRoute(), g.m.Stats().TransferDonor)
+			for _, id := range ids {
+				if n, ok := delta.Attr[int](g.m.Find(id), "counter"); ok {
+					fmt.Fprintf(&b, " %s (counter %d)", id, n)
+				}
+			}
+			fmt.Fprintf(&b, "\n  received:%s", traces[j].report(ids))
+		}
+		fmt.Fprintf(&b, "\nthe test's clock started at %s", start.Format("15:04:05.000"))
+		for _, tn := range tomcats {
+			fmt.Fprintf(&b, "\n%s's log (membership and sending):%s", tn.Route, logLines(tn))
+		}
+		return b.String()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := c.run(ctx, workers)
 	stopLoad := sync.OnceFunc(func() { cancel(); wg.Wait() })
 	t.Cleanup(stopLoad)
-	c.nextPhase(t) // every session exists on Tomcat
+	c.nextPhase(t, diag) // every session exists on Tomcat
 
-	gos := make([]*goNode, nodes)
 	for i, tn := range tomcats {
+		t.Logf("%7.3fs: draining %s", time.Since(start).Seconds(), tn.Route)
 		lb.drain(t, tn.Route)
+		t.Logf("%7.3fs: stopping %s", time.Since(start).Seconds(), tn.Route)
 		tn.Stop()
-		gos[i] = startGo(t, fmt.Sprintf("go%d", i+1), slots[i].Port, slots[i].UniqueID, others(i), gos[:i]...)
+		t.Logf("%7.3fs: starting go%d", time.Since(start).Seconds(), i+1)
+		traces[i] = newRecvTrace(start)
+		gos[i] = startGoTraced(t, traces[i], fmt.Sprintf("go%d", i+1), slots[i].Port, slots[i].UniqueID, others(i), gos[:i]...)
+		t.Logf("%7.3fs: go%d ready (state transfer from %s)", time.Since(start).Seconds(), i+1, gos[i].m.Stats().TransferDonor)
 		for _, from := range tomcats[i+1:] {
 			waitReplicates(t, from, func(id string) bool { return gos[i].m.Find(id) != nil })
 		}
 		lb.add(gos[i].m.JvmRoute(), serveGo(t, gos[i]))
-		lb.release(tn.Route)
-		c.nextPhase(t) // every session served since, the moved ones by their new node
+		t.Logf("%7.3fs: go%d serves", time.Since(start).Seconds(), i+1)
+		c.nextPhase(t, diag) // every session served since, the moved ones by their new node
 	}
 	stopLoad()
 
 	if len(c.lost) > 0 {
-		t.Fatalf("%d acknowledged writes lost, e.g. %s", len(c.lost), c.lost[0])
+		t.Fatalf("%d acknowledged writes lost, e.g. %s%s", len(c.lost), c.lost[0], diag(c.lostIdx[0]))
 	}
 	for _, g := range gos {
-		testutil.Eventually(t, within, func() error {
+		bad := -1
+		eventually(t, within, func() error {
 			for i, s := range c.sessions {
 				n, ok := delta.Attr[int](g.m.Find(s.id), "counter")
 				if !ok || n < s.acked {
+					bad = i
 					return fmt.Errorf("%s: session %d (%s) counter %d (%v), %d was acknowledged",
 						g.m.JvmRoute(), i, s.id, n, ok, s.acked)
 				}
 			}
 			return nil
-		})
+		}, func() string { return diag(bad) })
 	}
 	if c.failed.Load() > 0 {
 		t.Logf("%d requests failed during the migration (none acknowledged)", c.failed.Load())

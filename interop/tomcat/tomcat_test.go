@@ -55,6 +55,14 @@ func (g *goNode) stop() {
 // member: a node sends session messages only to the members it knows.
 func startGo(t *testing.T, route string, port int, id channel.UniqueID, members []tomcat.Member, peers ...*goNode) *goNode {
 	t.Helper()
+	return startGoTraced(t, nil, route, port, id, members, peers...)
+}
+
+// startGoTraced is startGo with tr, if not nil, recording what the node receives from
+// the moment its channel starts.
+func startGoTraced(t *testing.T, tr *recvTrace, route string, port int, id channel.UniqueID, members []tomcat.Member,
+	peers ...*goNode) *goNode {
+	t.Helper()
 	var list []string
 	for _, m := range members {
 		list = append(list, fmt.Sprintf("127.0.0.1:%d:%x", m.Port, m.UniqueID[:]))
@@ -78,6 +86,11 @@ func startGo(t *testing.T, route string, port int, id channel.UniqueID, members 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	if tr != nil {
+		tr.ch = ch
+		t.Cleanup(ch.AddMessageListener(tr))
+		t.Cleanup(ch.AddMembershipListener(channel.MembershipFuncs{Added: tr.memberAdded, Disappeared: tr.memberGone}))
+	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := ch.WaitForMembers(wctx, len(members)); err != nil {
@@ -98,6 +111,9 @@ func startGo(t *testing.T, route string, port int, id channel.UniqueID, members 
 		KeepStaleTransferMessages: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tr != nil {
+		tr.m.Store(g.m)
 	}
 	if err := g.m.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -175,7 +175,7 @@ func (m *Manager) findRerouted(id string) *Session {
 }
 
 // Range calls f for every session, until f returns false. Sessions created or removed
-// meanwhile may or may not be seen.
+// meanwhile may or may not be seen; a session renamed meanwhile is seen once.
 func (m *Manager) Range(f func(*Session) bool) { m.st.forEach(f) }
 
 func (m *Manager) valueDecodeFailed(name string, err error) {

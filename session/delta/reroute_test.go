@@ -75,3 +75,28 @@ func TestMiddlewareRerouteNotForNewIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestMiddlewareRenameReplicationFails: a failover request whose rename (and change) one
+// member does not acknowledge is answered 503, but with the new cookie: the members that
+// took the rename know the session only under the new id (a Tomcat node's binder does not
+// look for it under the old one), and a browser keeps the cookie of an error answer.
+func TestMiddlewareRenameReplicationFails(t *testing.T) {
+	_, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked})
+	ha, hb := wrap(t, a, delta.HTTPConfig{}, counter), wrap(t, b, delta.HTTPConfig{}, counter)
+	idA := sessionCookie(t, get(ha, "/", ""), "JSESSIONID").Value
+	idB := strings.TrimSuffix(idA, ".a") + ".b"
+
+	remove := c.ch.AddMessageListener(failingSessions{func() bool { return true }})
+	w := get(hb, "/", idA)
+	remove()
+	if ck := sessionCookie(t, w, "JSESSIONID"); w.Code != http.StatusServiceUnavailable || ck == nil || ck.Value != idB {
+		t.Fatalf("failover to B with C failing: %d, cookie %+v", w.Code, ck)
+	}
+	if a.m.Find(idA) != nil || a.m.Find(idB) == nil {
+		t.Fatalf("A did not apply the rename")
+	}
+	// The client follows the new cookie, here back to A: the session and its change are there.
+	if w := get(ha, "/", idB); w.Code != http.StatusOK || w.Body.String() != "3" {
+		t.Errorf("new cookie on A: %d %q", w.Code, w.Body.String())
+	}
+}

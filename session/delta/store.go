@@ -2,6 +2,7 @@ package delta
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -19,10 +20,28 @@ type shard struct {
 }
 
 // store is the session table. Lock order: a shard's mu before a Session's mu; two shard
-// locks are taken in index order.
+// locks are taken in index order; shard locks before walksMu before a walk's mu.
 type store struct {
 	shards [nShards]shard
 	n      atomic.Int64
+
+	// walks are the forEach calls running (nWalks of them), which rename tells about
+	// the sessions it moves from one shard to another.
+	walksMu sync.Mutex
+	walks   []*walk
+	nWalks  atomic.Int32
+}
+
+// walk is one forEach call in progress. A session renamed during the walk may move from
+// a shard not copied yet to one already copied (the walk would miss it: a state transfer
+// would leave it out) or the other way (the walk would see it twice, a state transfer
+// would send it under both ids); the walk tracks such sessions to see each exactly once.
+type walk struct {
+	next atomic.Int32 // shards below next have been copied (stored under that shard's read lock)
+	mu   sync.Mutex
+	// moved holds the sessions moved between shards during the walk, with whether the
+	// walk has copied them yet (nil until one moves).
+	moved map[*Session]bool
 }
 
 func newStore() *store {
@@ -102,14 +121,48 @@ func (st *store) rename(oldID, newID string, s *Session, f func()) (ok, taken bo
 	}
 	delete(st.shards[a].m, oldID)
 	st.shards[b].m[newID] = s
+	if a != b && st.nWalks.Load() > 0 {
+		st.movedShard(s, a)
+	}
 	f()
 	return true, false
 }
 
+// movedShard tells the running walks that s moved out of shard from (the caller holds
+// the locks of both shards). A session a walk has not tracked yet was copied iff its
+// shard was; a walk that started after the caller took the locks has copied neither.
+func (st *store) movedShard(s *Session, from int) {
+	st.walksMu.Lock()
+	defer st.walksMu.Unlock()
+	for _, w := range st.walks {
+		copied := from < int(w.next.Load())
+		w.mu.Lock()
+		if w.moved == nil {
+			w.moved = map[*Session]bool{}
+		}
+		if _, tracked := w.moved[s]; !tracked {
+			w.moved[s] = copied
+		}
+		w.mu.Unlock()
+	}
+}
+
 // forEach calls f for every session, one shard at a time: the shard's sessions are copied
 // into a reused slice under its read lock and f runs without any lock held. Sessions
-// added or removed meanwhile may or may not be seen. f returning false stops early.
+// added or removed meanwhile may or may not be seen; a session renamed meanwhile is seen
+// once (f reads its current id). f returning false stops early.
 func (st *store) forEach(f func(*Session) bool) {
+	w := &walk{}
+	st.walksMu.Lock()
+	st.walks = append(st.walks, w)
+	st.nWalks.Add(1)
+	st.walksMu.Unlock()
+	defer func() {
+		st.walksMu.Lock()
+		st.walks = slices.DeleteFunc(st.walks, func(o *walk) bool { return o == w })
+		st.nWalks.Add(-1)
+		st.walksMu.Unlock()
+	}()
 	var buf []*Session
 	for i := range st.shards {
 		sh := &st.shards[i]
@@ -118,6 +171,8 @@ func (st *store) forEach(f func(*Session) bool) {
 		for _, s := range sh.m {
 			buf = append(buf, s)
 		}
+		buf = w.filter(buf)
+		w.next.Store(int32(i + 1))
 		sh.mu.RUnlock()
 		for j, s := range buf {
 			buf[j] = nil
@@ -126,6 +181,43 @@ func (st *store) forEach(f func(*Session) bool) {
 			}
 		}
 	}
+	// Every shard is copied: a rename from now on marks the session copied.
+	for _, s := range w.notCopied() {
+		if !f(s) {
+			return
+		}
+	}
+}
+
+// filter drops from a shard's copy the sessions w has copied already in another shard,
+// and marks the others it tracks as copied (the caller holds the shard's read lock).
+func (w *walk) filter(buf []*Session) []*Session {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.moved) == 0 {
+		return buf
+	}
+	return slices.DeleteFunc(buf, func(s *Session) bool {
+		copied, tracked := w.moved[s]
+		if tracked && !copied {
+			w.moved[s] = true
+		}
+		return copied
+	})
+}
+
+// notCopied returns the sessions w tracked and never copied: moved from a shard not
+// copied yet into one already copied.
+func (w *walk) notCopied() []*Session {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*Session
+	for s, copied := range w.moved {
+		if !copied {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // clear removes every session and returns them.
