@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,7 +70,13 @@ type Config struct {
 	Members    []Member // the other members (static)
 	HTTPPort   int      // HTTP connector on 127.0.0.1
 	SendOption int      // the cluster's channelSendOptions; 0 means 8 (asynchronous)
+	// JVMOptions replace QuickJVMOptions (-Djava.net.preferIPv4Stack=true is always added).
+	JVMOptions string
 }
+
+// QuickJVMOptions are the JVM options of a node by default: a small heap, the serial
+// collector and only the first compiler tier, for a quick start on a loaded machine.
+const QuickJVMOptions = "-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 // Node is a running Tomcat.
 type Node struct {
@@ -120,6 +127,9 @@ func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 	if cfg.SendOption == 0 {
 		cfg.SendOption = 8
 	}
+	if cfg.JVMOptions == "" {
+		cfg.JVMOptions = QuickJVMOptions
+	}
 	n := &Node{Config: cfg, Base: filepath.Join(dir, "tomcat-"+cfg.Route), URL: fmt.Sprintf("http://127.0.0.1:%d/app", cfg.HTTPPort)}
 	if err := n.writeBase(app); err != nil {
 		t.Fatalf("tomcat %s: %v", cfg.Route, err)
@@ -128,7 +138,7 @@ func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 	cmd.Env = append(os.Environ(), "CATALINA_HOME="+Home, "CATALINA_BASE="+n.Base,
 		"CATALINA_PID="+n.pidFile(), "CATALINA_OUT="+filepath.Join(n.Base, "logs", "catalina.out"),
 		"CATALINA_TMPDIR="+filepath.Join(n.Base, "temp"),
-		"JAVA_OPTS=-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true")
+		"JAVA_OPTS="+cfg.JVMOptions+" -Djava.net.preferIPv4Stack=true")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tomcat %s: catalina.sh start: %v\n%s", cfg.Route, err, out)
 	}
@@ -217,6 +227,28 @@ func (n *Node) Kill() {
 		return nil
 	})
 	n.pid = 0
+}
+
+// Pid is the node's process id, 0 once it was stopped.
+func (n *Node) Pid() int { return n.pid }
+
+var stateReceived = regexp.MustCompile(`session state sent at \[[^]]*\] received in \[(\d+)\] ms`)
+
+// StateTransferTime is the duration of the node's state transfer at start as its
+// DeltaManager logs it (deltaManager.sessionReceived): from sending GET_ALL_SESSIONS until
+// its wait loop, which looks every 100 ms, saw the transfer complete. It fails when the
+// log has no such line: the node had no member to ask, or the transfer timed out.
+func (n *Node) StateTransferTime() (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join(n.Base, "logs", "catalina.out"))
+	if err != nil {
+		return 0, err
+	}
+	m := stateReceived.FindSubmatch(b)
+	if m == nil {
+		return 0, fmt.Errorf("tomcat %s logged no received session state", n.Route)
+	}
+	ms, err := strconv.Atoi(string(m[1]))
+	return time.Duration(ms) * time.Millisecond, err
 }
 
 // Log returns the end of the node's catalina.out, for failure messages.
