@@ -232,7 +232,7 @@ func (n *Node) Kill() {
 // Pid is the node's process id, 0 once it was stopped.
 func (n *Node) Pid() int { return n.pid }
 
-var stateReceived = regexp.MustCompile(`session state sent at \[[^]]*\] received in \[(\d+)\] ms`)
+var stateReceived = regexp.MustCompile(`session state sent at \[[^]]*\] received in \[([\d,.\x{a0} ]+)\] ms`)
 
 // StateTransferTime is the duration of the node's state transfer at start as its
 // DeltaManager logs it (deltaManager.sessionReceived): from sending GET_ALL_SESSIONS until
@@ -247,7 +247,13 @@ func (n *Node) StateTransferTime() (time.Duration, error) {
 	if m == nil {
 		return 0, fmt.Errorf("tomcat %s logged no received session state", n.Route)
 	}
-	ms, err := strconv.Atoi(string(m[1]))
+	// The number is formatted in the JVM's locale: 7,010 or 7.010.
+	ms, err := strconv.Atoi(strings.Map(func(r rune) rune {
+		if r < '0' || r > '9' {
+			return -1
+		}
+		return r
+	}, string(m[1])))
 	return time.Duration(ms) * time.Millisecond, err
 }
 

@@ -67,7 +67,7 @@ func startGo(t *testing.T, route string, port int, id channel.UniqueID, members 
 			return slices.ContainsFunc(p.ch.Members(), func(m channel.Member) bool { return m.UniqueID == id })
 		})
 	}
-	g := newGoNode(t, ch, delta.JavaCodec{}, route, 15*time.Second)
+	g := newGoNode(t, ch, delta.JavaCodec{}, delta.Config{JvmRoute: route, MemberWait: 15 * time.Second})
 	if err := g.m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -105,19 +105,19 @@ func startChannel(t testutil.TB, port int, id channel.UniqueID, members []tomcat
 	return ch
 }
 
-// newGoNode makes the cluster and the manager of /app (not started) on ch; memberWait is
-// delta.Config.MemberWait.
-func newGoNode(t testutil.TB, ch *channel.Channel, codec delta.JavaCodec, route string, memberWait time.Duration) *goNode {
+// newGoNode makes the cluster and the manager of /app (not started) on ch; cfg gives the
+// manager's JvmRoute, MemberWait and Logger.
+func newGoNode(t testutil.TB, ch *channel.Channel, codec delta.JavaCodec, cfg delta.Config) *goNode {
 	t.Helper()
-	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: codec})}
+	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: codec, Logger: cfg.Logger})}
 	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
+	cfg.Name, cfg.Codec, cfg.Replication = appName, delta.JavaValueCodec{}, delta.ReplicateAcked
+	// Replay every message that arrived during the state transfer: the donor may apply one
+	// after taking its snapshot, and Java-format messages carry no session version to tell
+	// (Tomcat stateTimestampDrop="false").
+	cfg.KeepStaleTransferMessages = true
 	var err error
-	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: route, Codec: delta.JavaValueCodec{},
-		MemberWait: memberWait, Replication: delta.ReplicateAcked,
-		// Replay every message that arrived during the state transfer: the donor may apply
-		// one after taking its snapshot, and Java-format messages carry no session
-		// version to tell (Tomcat stateTimestampDrop="false").
-		KeepStaleTransferMessages: true})
+	g.m, err = g.cl.NewManager(cfg)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
