@@ -70,7 +70,7 @@ type Config struct {
 	Members    []Member // the other members (static)
 	HTTPPort   int      // HTTP connector on 127.0.0.1
 	SendOption int      // the cluster's channelSendOptions; 0 means 8 (asynchronous)
-	// JVMOptions replace QuickJVMOptions (-Djava.net.preferIPv4Stack=true is always added).
+	// JVMOptions replace QuickJVMOptions (IPv4, UTC and an English locale are always set).
 	JVMOptions string
 }
 
@@ -138,7 +138,7 @@ func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 	cmd.Env = append(os.Environ(), "CATALINA_HOME="+Home, "CATALINA_BASE="+n.Base,
 		"CATALINA_PID="+n.pidFile(), "CATALINA_OUT="+filepath.Join(n.Base, "logs", "catalina.out"),
 		"CATALINA_TMPDIR="+filepath.Join(n.Base, "temp"),
-		"JAVA_OPTS="+cfg.JVMOptions+" -Djava.net.preferIPv4Stack=true")
+		"JAVA_OPTS="+cfg.JVMOptions+" -Djava.net.preferIPv4Stack=true -Duser.timezone=UTC -Duser.language=en -Duser.country=US")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tomcat %s: catalina.sh start: %v\n%s", cfg.Route, err, out)
 	}
@@ -232,29 +232,34 @@ func (n *Node) Kill() {
 // Pid is the node's process id, 0 once it was stopped.
 func (n *Node) Pid() int { return n.pid }
 
-var stateReceived = regexp.MustCompile(`session state sent at \[[^]]*\] received in \[([\d,.\x{a0} ]+)\] ms`)
+var (
+	stateRequested = regexp.MustCompile(`(?m)^(\S+ \S+) INFO \S+ \S+ Manager \[[^]]*\], requesting session state from`)
+	stateReceived  = regexp.MustCompile(`session state sent at \[[^]]*\] received in \[([\d,]+)\] ms`)
+)
 
-// StateTransferTime is the duration of the node's state transfer at start as its
-// DeltaManager logs it (deltaManager.sessionReceived): from sending GET_ALL_SESSIONS until
-// its wait loop, which looks every 100 ms, saw the transfer complete. It fails when the
-// log has no such line: the node had no member to ask, or the transfer timed out.
-func (n *Node) StateTransferTime() (time.Duration, error) {
+// StateTransfer reads the node's state transfer at start from its DeltaManager's log
+// lines: when it sent GET_ALL_SESSIONS (deltaManager.waitForSessionState), and how long
+// until its wait loop, which looks every 100 ms, saw the transfer complete
+// (deltaManager.sessionReceived). That the transfer completed does not mean the sessions
+// arrived: a donor whose message of all sessions failed still ends the transfer. It fails
+// when the log lacks a line: the node had no member to ask, or the transfer timed out.
+func (n *Node) StateTransfer() (requested time.Time, took time.Duration, err error) {
 	b, err := os.ReadFile(filepath.Join(n.Base, "logs", "catalina.out"))
 	if err != nil {
-		return 0, err
+		return time.Time{}, 0, err
 	}
-	m := stateReceived.FindSubmatch(b)
-	if m == nil {
-		return 0, fmt.Errorf("tomcat %s logged no received session state", n.Route)
+	req, done := stateRequested.FindSubmatch(b), stateReceived.FindSubmatch(b)
+	if req == nil || done == nil {
+		return time.Time{}, 0, fmt.Errorf("tomcat %s logged no completed state transfer", n.Route)
 	}
-	// The number is formatted in the JVM's locale: 7,010 or 7.010.
-	ms, err := strconv.Atoi(strings.Map(func(r rune) rune {
-		if r < '0' || r > '9' {
-			return -1
-		}
-		return r
-	}, string(m[1])))
-	return time.Duration(ms) * time.Millisecond, err
+	// The JVM runs in UTC with an English locale (Start): 03-Dec-2026 10:29:53.158, and
+	// 7,010 ms.
+	requested, err = time.Parse("02-Jan-2006 15:04:05.000", string(req[1]))
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	ms, err := strconv.Atoi(strings.ReplaceAll(string(done[1]), ",", ""))
+	return requested, time.Duration(ms) * time.Millisecond, err
 }
 
 // Log returns the end of the node's catalina.out, for failure messages.
