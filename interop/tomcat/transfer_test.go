@@ -358,14 +358,16 @@ func tomcatJoin(t testutil.TB, name, dir, app string, cfg tomcat.Config, donorPi
 	// The node opens /app once its transfer completed; a donor whose message failed
 	// completes it too, without the sessions. Wait a while for them.
 	want := strconv.Itoa(setup.sessions)
-	var count string
-	if err := poll(within, func() error {
-		if count, err = n.Get("/count", nil); err != nil || count != want {
-			return fmt.Errorf("Tomcat holds %q sessions (%v), want %s", count, err, want)
+	var last error
+	if poll(within, func() error {
+		count, err := n.Get("/count", nil)
+		if err == nil && count != want {
+			err = fmt.Errorf("Tomcat holds %s sessions %v after its transfer completed, want %s", count, within, want)
 		}
-		return nil
-	}); err != nil {
-		return n, tr, fmt.Errorf("%s: %w", name, err)
+		last = err
+		return err
+	}) != nil {
+		return n, tr, fmt.Errorf("%s: %w", name, last)
 	}
 	tr.took = time.Since(requested)
 	js, ds := procStatus(t, n.Pid()), procStatus(t, donorPid)
@@ -430,14 +432,12 @@ func runStateTransfers(t testing.TB, setup transferSetup) []transfer {
 		if err != nil {
 			t.Fatalf("%v", err)
 		}
-		t.Logf("%s: %+v", tr.name, tr)
 		out = append(out, tr)
 	}
 	addSingle := func(tr transfer, err error) { // a transfer of Tomcat's single message
 		t.Helper()
 		if err != nil && setup.singleMayFail {
 			tr.failed, err = err.Error(), nil
-			t.Logf("%s failed: %s", tr.name, tr.failed)
 		}
 		add(tr, err)
 	}
@@ -510,16 +510,28 @@ func BenchmarkStateTransferTomcat(b *testing.B) {
 			}
 			return strconv.FormatInt(d.Milliseconds(), 10)
 		}
-		var table strings.Builder
+		var table, failures strings.Builder
 		fmt.Fprintf(&table, "| transfer | time ms | Tomcat's logged ms | Tomcat start to serving ms | joiner VmHWM / VmRSS MiB | joiner heap after GC MiB | donor VmRSS MiB | donor VmHWM rise MiB |\n")
 		for _, tr := range got {
 			took := ms(tr.took)
 			if tr.failed != "" {
 				took = "**failed**"
+				first, _, _ := strings.Cut(tr.failed, "\n")
+				fmt.Fprintf(&failures, "%.300s\n", first)
+			} else {
+				b.ReportMetric(float64(tr.took.Milliseconds()), metricName(tr.name)+"-ms")
 			}
 			fmt.Fprintf(&table, "| %s | %s | %s | %s | %s / %s | %s | %s | %.1f |\n", tr.name, took, ms(tr.logged), ms(tr.startup),
 				mib(tr.joinerHWM), mib(tr.joinerRSS), mib(tr.joinerHeap), mib(tr.donorRSS), float64(tr.donorRise)/(1<<20))
 		}
+		table.WriteString(failures.String())
 		b.Logf("\n%s", table.String())
 	}
+}
+
+// metricName turns "Tomcat → Go, chunked" into "tomcat-go-chunked".
+func metricName(name string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9')
+	}), "-")
 }
