@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -72,7 +73,13 @@ type Config struct {
 	// NoJvmRoute leaves the Engine without jvmRoute and the cluster without
 	// JvmRouteBinderValve: session ids get no route suffix and are never renamed.
 	NoJvmRoute bool
+	// JVMOptions replace QuickJVMOptions (IPv4, UTC and an English locale are always set).
+	JVMOptions string
 }
+
+// QuickJVMOptions are the JVM options of a node by default: a small heap, the serial
+// collector and only the first compiler tier, for a quick start on a loaded machine.
+const QuickJVMOptions = "-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 // Node is a running Tomcat.
 type Node struct {
@@ -123,6 +130,9 @@ func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 	if cfg.SendOption == 0 {
 		cfg.SendOption = 8
 	}
+	if cfg.JVMOptions == "" {
+		cfg.JVMOptions = QuickJVMOptions
+	}
 	n := &Node{Config: cfg, Base: filepath.Join(dir, "tomcat-"+cfg.Route), URL: fmt.Sprintf("http://127.0.0.1:%d/app", cfg.HTTPPort)}
 	if err := n.writeBase(app); err != nil {
 		t.Fatalf("tomcat %s: %v", cfg.Route, err)
@@ -131,7 +141,7 @@ func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 	cmd.Env = append(os.Environ(), "CATALINA_HOME="+Home, "CATALINA_BASE="+n.Base,
 		"CATALINA_PID="+n.pidFile(), "CATALINA_OUT="+filepath.Join(n.Base, "logs", "catalina.out"),
 		"CATALINA_TMPDIR="+filepath.Join(n.Base, "temp"),
-		"JAVA_OPTS=-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true")
+		"JAVA_OPTS="+cfg.JVMOptions+" -Djava.net.preferIPv4Stack=true -Duser.timezone=UTC -Duser.language=en -Duser.country=US")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tomcat %s: catalina.sh start: %v\n%s", cfg.Route, err, out)
 	}
@@ -220,6 +230,39 @@ func (n *Node) Kill() {
 		return nil
 	})
 	n.pid = 0
+}
+
+// Pid is the node's process id, 0 once it was stopped.
+func (n *Node) Pid() int { return n.pid }
+
+var (
+	stateRequested = regexp.MustCompile(`(?m)^(\S+ \S+) INFO \S+ \S+ Manager \[[^]]*\], requesting session state from`)
+	stateReceived  = regexp.MustCompile(`session state sent at \[[^]]*\] received in \[([\d,]+)\] ms`)
+)
+
+// StateTransfer reads the node's state transfer at start from its DeltaManager's log
+// lines: when it sent GET_ALL_SESSIONS (deltaManager.waitForSessionState), and how long
+// until its wait loop, which looks every 100 ms, saw the transfer complete
+// (deltaManager.sessionReceived). That the transfer completed does not mean the sessions
+// arrived: a donor whose message of all sessions failed still ends the transfer. It fails
+// when the log lacks a line: the node had no member to ask, or the transfer timed out.
+func (n *Node) StateTransfer() (requested time.Time, took time.Duration, err error) {
+	b, err := os.ReadFile(filepath.Join(n.Base, "logs", "catalina.out"))
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	req, done := stateRequested.FindSubmatch(b), stateReceived.FindSubmatch(b)
+	if req == nil || done == nil {
+		return time.Time{}, 0, fmt.Errorf("tomcat %s logged no completed state transfer", n.Route)
+	}
+	// The JVM runs in UTC with an English locale (Start): 03-Dec-2026 10:29:53.158, and
+	// 7,010 ms.
+	requested, err = time.Parse("02-Jan-2006 15:04:05.000", string(req[1]))
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	ms, err := strconv.Atoi(strings.ReplaceAll(string(done[1]), ",", ""))
+	return requested, time.Duration(ms) * time.Millisecond, err
 }
 
 // Log returns the end of the node's catalina.out, for failure messages.

@@ -63,34 +63,13 @@ func startGo(t *testing.T, route string, port int, id channel.UniqueID, members 
 func startGoTraced(t *testing.T, tr *recvTrace, route string, port int, id channel.UniqueID, members []tomcat.Member,
 	peers ...*goNode) *goNode {
 	t.Helper()
-	var list []string
-	for _, m := range members {
-		list = append(list, fmt.Sprintf("127.0.0.1:%d:%x", m.Port, m.UniqueID[:]))
-	}
-	static, err := wire.ParseMemberList(strings.Join(list, ","))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcfg := nio.DefaultConfig()
-	tcfg.Address, tcfg.Port, tcfg.AutoBind = "127.0.0.1", port, 1
-	ch, err := node.New(node.Config{Transport: &tcfg, StaticMembers: static, UniqueID: id,
-		StaticProtocol: &staticsvc.Config{},
-		// StaticMembershipService's replies come from nodes not listed yet; session messages
-		// from non-members are still refused by delta.Cluster.
-		AcceptNonMembers: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := ch.Start(ctx, channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	ch := startChannel(t, port, id, members, nio.DefaultConfig())
 	if tr != nil {
 		tr.ch = ch
 		t.Cleanup(ch.AddMessageListener(tr))
 		t.Cleanup(ch.AddMembershipListener(channel.MembershipFuncs{Added: tr.memberAdded, Disappeared: tr.memberGone}))
 	}
+	ctx := context.Background()
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := ch.WaitForMembers(wctx, len(members)); err != nil {
@@ -101,17 +80,7 @@ func startGoTraced(t *testing.T, tr *recvTrace, route string, port int, id chann
 			return slices.ContainsFunc(p.ch.Members(), func(m channel.Member) bool { return m.UniqueID == id })
 		})
 	}
-	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})}
-	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
-	g.m, err = g.cl.NewManager(delta.Config{Name: appName, JvmRoute: route, Codec: delta.JavaValueCodec{},
-		MemberWait: 15 * time.Second, Replication: delta.ReplicateAcked,
-		// Replay every message that arrived during the state transfer: the donor may apply
-		// one after taking its snapshot, and Java-format messages carry no session
-		// version to tell (Tomcat stateTimestampDrop="false").
-		KeepStaleTransferMessages: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGoNode(t, ch, delta.JavaCodec{}, delta.Config{JvmRoute: route, MemberWait: 15 * time.Second})
 	if tr != nil {
 		tr.m.Store(g.m)
 	}
@@ -120,6 +89,53 @@ func startGoTraced(t *testing.T, tr *recvTrace, route string, port int, id chann
 	}
 	if err := g.m.WaitReady(wctx); err != nil {
 		t.Fatal(err)
+	}
+	return g
+}
+
+// startChannel starts a channel on 127.0.0.1:port (tcfg's other settings) with the static
+// members.
+func startChannel(t testutil.TB, port int, id channel.UniqueID, members []tomcat.Member, tcfg nio.Config) *channel.Channel {
+	t.Helper()
+	var list []string
+	for _, m := range members {
+		list = append(list, fmt.Sprintf("127.0.0.1:%d:%x", m.Port, m.UniqueID[:]))
+	}
+	static, err := wire.ParseMemberList(strings.Join(list, ","))
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	tcfg.Address, tcfg.Port, tcfg.AutoBind = "127.0.0.1", port, 1
+	ch, err := node.New(node.Config{Transport: &tcfg, StaticMembers: static, UniqueID: id,
+		StaticProtocol: &staticsvc.Config{},
+		// StaticMembershipService's replies come from nodes not listed yet; session messages
+		// from non-members are still refused by delta.Cluster.
+		AcceptNonMembers: true})
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	return ch
+}
+
+// newGoNode makes the cluster and the manager of /app (not started) on ch; cfg gives the
+// manager's JvmRoute, MemberWait and Logger.
+func newGoNode(t testutil.TB, ch *channel.Channel, codec delta.JavaCodec, cfg delta.Config) *goNode {
+	t.Helper()
+	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: codec, Logger: cfg.Logger})}
+	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
+	cfg.Name, cfg.Codec, cfg.Replication = appName, delta.JavaValueCodec{}, delta.ReplicateAcked
+	// Replay every message that arrived during the state transfer: the donor may apply one
+	// after taking its snapshot, and Java-format messages carry no session version to tell
+	// (Tomcat stateTimestampDrop="false").
+	cfg.KeepStaleTransferMessages = true
+	var err error
+	g.m, err = g.cl.NewManager(cfg)
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
 	return g
 }

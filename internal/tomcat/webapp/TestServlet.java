@@ -27,6 +27,8 @@ import jakarta.servlet.http.HttpSession;
  * /changeid      changes the session id (HttpServletRequest.changeSessionId)
  * /count         prints the manager's number of active sessions
  * /manager?attr=&value=    sets an int or boolean property of the DeltaManager (JMX)
+ * /heap          runs a full collection, then prints "used committed": the heap in use and
+ *                the heap the JVM holds, in bytes
  * /health        prints ok
  *
  * Every answer is one line of text; /counter and /changeid print "id counter".
@@ -69,6 +71,11 @@ public class TestServlet extends HttpServlet {
                 } catch (Exception e) {
                     throw new IOException(e);
                 }
+                return;
+            case "/heap":
+                System.gc();
+                java.lang.management.MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+                out.println(heap.getUsed() + " " + heap.getCommitted());
                 return;
             case "/manager":
                 try {
