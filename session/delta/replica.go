@@ -286,15 +286,18 @@ func (s *Session) state() SessionState {
 	return st
 }
 
-// load replaces the session's content with st (a transferred copy; values are copied
-// out of the message buffer).
+// load replaces the session's content with st (a transferred copy). Attribute values are
+// kept where the codec decoded them, in the received chunk's buffer, which the channel
+// hands over (channel.Message) and nothing modifies: copying each one would write every
+// transferred byte twice. A chunk's buffer is freed once none of its sessions holds its
+// transferred value any more, so what it can keep alive is at most the transfer's size.
 func (s *Session) load(st *SessionState) {
 	s.created, s.accessed, s.maxInactive = st.CreationTime, st.LastAccessedTime, st.MaxInactive
 	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
 	s.principal = st.Principal.clone()
 	s.attrs = s.attrs[:0]
 	for _, nv := range st.Attributes {
-		s.attrs = append(s.attrs, attrEntry{name: nv.Name, data: bytes.Clone(nv.Value)})
+		s.attrs = append(s.attrs, attrEntry{name: nv.Name, data: slices.Clip(nv.Value)})
 	}
 	s.notes = s.notes[:0]
 	for _, nv := range st.Notes {
