@@ -395,7 +395,7 @@ const clockTicks = 100
 // BenchmarkStateTransferProcesses transfers 100 000 and 1 000 000 sessions of one 1 KiB
 // attribute each (sub-benchmarks sessions=N) from a donor process to a joining process over
 // loopback TCP (transport/nio, the default chunks of 1000 sessions, each acknowledged after
-// the joiner applied it). Per transfer:
+// the joiner applied it, up to 3 unacknowledged at once). Per transfer:
 //
 //   - transfer-ms: the joiner's Manager.Start to ready (it asks at once: the donor is in
 //     its static membership);
