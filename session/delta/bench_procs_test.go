@@ -366,13 +366,43 @@ func procStatus(b *testing.B, pid int) map[string]uint64 {
 	return out
 }
 
+// procCPU returns the CPU time (user and system) process pid has used, from
+// /proc/PID/stat, in milliseconds.
+func procCPU(b *testing.B, pid int) float64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64) // fields 14 and 15: utime, stime in ticks
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
+	}
+	return float64(utime+stime) * 1000 / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
 // BenchmarkStateTransferProcesses transfers 100 000 and 1 000 000 sessions of one 1 KiB
 // attribute each (sub-benchmarks sessions=N) from a donor process to a joining process over
 // loopback TCP (transport/nio, the default chunks of 1000 sessions, each acknowledged after
-// the joiner applied it). Per transfer:
+// the joiner applied it, up to 3 unacknowledged at once). Per transfer:
 //
 //   - transfer-ms: the joiner's Manager.Start to ready (it asks at once: the donor is in
 //     its static membership);
+//   - joiner-cpu-ms: the CPU time (user and system, /proc/PID/stat) the joiner process
+//     used up to ready, its start included; donor-cpu-ms: the CPU time the donor used
+//     from before the joiner started until the joiner was ready. Their sum against
+//     transfer-ms shows how much of the transfer ran in parallel on the two processes;
 //   - joiner-MiB-VmHWM: the joiner's peak resident set, process start included;
 //     joiner-MiB-heap-peak: its highest sampled heap in use; joiner-MiB-retained and
 //     joiner-B/session: its heap after a GC once ready;
@@ -403,7 +433,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		b.Fatalf("donor holds %d sessions", ready.Sessions)
 	}
 	dpid := donor.cmd.Process.Pid
-	var transfer, jHWM, jPeak, jRetain, dRSS, dHWMRise, dHeapRise float64
+	var transfer, jCPU, dCPU, jHWM, jPeak, jRetain, dRSS, dHWMRise, dHeapRise float64
 	iters := 0
 	var served uint64
 	b.SetBytes(int64(n * size))
@@ -415,6 +445,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 			b.Fatalf("resetting the donor's VmHWM: %v", err)
 		}
 		before := procStatus(b, dpid)
+		dCPU -= procCPU(b, dpid)
 		b.StartTimer()
 		j := startHelper(b, "joiner", "GOTRIBES_DELTA_DONOR="+ready.Member)
 		jm := j.expect(b, "member", time.Minute).Member
@@ -423,6 +454,8 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		j.command(b, "start")
 		done := j.expect(b, "done", 10*time.Minute)
 		b.StopTimer()
+		dCPU += procCPU(b, dpid)
+		jCPU += procCPU(b, j.cmd.Process.Pid)
 		if done.Sessions != n {
 			b.Fatalf("joiner holds %d sessions: %+v", done.Sessions, done)
 		}
@@ -449,6 +482,8 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	}
 	mib := func(v float64) float64 { return v / float64(iters) / (1 << 20) }
 	b.ReportMetric(transfer/float64(iters), "transfer-ms")
+	b.ReportMetric(jCPU/float64(iters), "joiner-cpu-ms")
+	b.ReportMetric(dCPU/float64(iters), "donor-cpu-ms")
 	b.ReportMetric(mib(jHWM), "joiner-MiB-VmHWM")
 	b.ReportMetric(mib(jPeak), "joiner-MiB-heap-peak")
 	b.ReportMetric(mib(jRetain), "joiner-MiB-retained")

@@ -96,8 +96,12 @@
 // live session table one shard at a time (never copying the whole table), encodes at
 // most Config.SendAllSessionsSize sessions (or SendAllSessionsBytes) per
 // EVT_ALL_SESSION_DATA chunk, sends each with use_ack+sync_ack (the acknowledgement after
-// the joiner applied it is the flow control), and ends with
-// EVT_ALL_SESSION_TRANSFERCOMPLETE carrying the time it started reading. Messages that
+// the joiner applied it is the flow control; up to 3 chunks are unacknowledged at once, on
+// separate connections, so that the two sides work at the same time), and ends, once
+// every chunk is acknowledged, with EVT_ALL_SESSION_TRANSFERCOMPLETE carrying the time it
+// started reading. The joiner keeps attribute values of 512 bytes or more in the received
+// chunk's buffer instead of copying them: that buffer is freed when none of its sessions
+// holds its transferred value any more. Messages that
 // arrive at the joiner meanwhile are queued and replayed afterwards; those older than that
 // time are dropped (Tomcat's stateTimestampDrop), except deltas newer than the
 // transferred copy of their session. If the donor leaves the membership, cannot be

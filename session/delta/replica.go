@@ -286,15 +286,28 @@ func (s *Session) state() SessionState {
 	return st
 }
 
-// load replaces the session's content with st (a transferred copy; values are copied
-// out of the message buffer).
+// keepInChunk is the size from which a transferred attribute value stays where the codec
+// decoded it, in the received chunk's buffer (which the channel hands over, see
+// channel.Message, and nothing modifies), instead of being copied: copying would write
+// each of those bytes a second time, and against values this large the chunk's other
+// bytes (id, times, names: about 70 per session in BinaryCodec's format) weigh less
+// than the rounding of a copy to its allocation size. Smaller values are copied, so
+// that a chunk of small sessions is freed once applied. A chunk's buffer lives as long
+// as one of its sessions keeps its transferred value: at most the transfer's size.
+const keepInChunk = 512
+
+// load replaces the session's content with st (a transferred copy).
 func (s *Session) load(st *SessionState) {
 	s.created, s.accessed, s.maxInactive = st.CreationTime, st.LastAccessedTime, st.MaxInactive
 	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
 	s.principal = st.Principal.clone()
 	s.attrs = s.attrs[:0]
 	for _, nv := range st.Attributes {
-		s.attrs = append(s.attrs, attrEntry{name: nv.Name, data: bytes.Clone(nv.Value)})
+		data := slices.Clip(nv.Value)
+		if len(data) < keepInChunk {
+			data = bytes.Clone(data)
+		}
+		s.attrs = append(s.attrs, attrEntry{name: nv.Name, data: data})
 	}
 	s.notes = s.notes[:0]
 	for _, nv := range st.Notes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -31,6 +32,11 @@ const transferOpts = channel.OptUseAck | channel.OptSyncAck
 // message no listener accepted) instead of an ACK behind which the joiner would wait for
 // StateTransferTimeout.
 const askOpts = channel.OptUseAck | channel.OptSyncAck
+
+// transferWindow is how many chunks of a state transfer a donor has in flight at once
+// (sent, not yet acknowledged): while the joiner applies one, the next is encoded and on
+// its way, on another of the pool's connections, instead of the two sides taking turns.
+const transferWindow = 3
 
 // runTransfer is the joining side of a state transfer: ask the oldest member for every
 // session; if it declines, disappears or cannot be reached, ask the next one; stop at the
@@ -312,8 +318,9 @@ func (m *Manager) loadSessions(list []SessionState) {
 
 // serveAll is the donor side: once a slot is free (Config.MaxConcurrentTransfers), stream
 // every session to the joiner in chunks, reading the live table shard by shard (never a
-// copy of the whole table), each chunk acknowledged after the joiner applied it, then
-// EVT_ALL_SESSION_TRANSFERCOMPLETE. to is the membership's record of the joiner.
+// copy of the whole table), each chunk acknowledged after the joiner applied it and at
+// most transferWindow unacknowledged, then EVT_ALL_SESSION_TRANSFERCOMPLETE once all
+// were. to is the membership's record of the joiner.
 func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	defer m.wg.Done()
 	defer func() {
@@ -338,23 +345,52 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	ts := nowMs()
 	dst := []channel.Member{to}
 	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
-	size, sent := 0, 0
-	var buf []byte
-	var err error
+	size := 0
+	// Each chunk in flight holds one of the window's encoding buffers until its send
+	// returned; a send's error ends the transfer (sends already in flight finish).
+	bufs := make(chan []byte, transferWindow)
+	for range transferWindow {
+		bufs <- nil
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		err  error // the first error of an encoding, a send or ctx, under mu
+		sent int   // sessions in acknowledged chunks, under mu
+	)
+	fail := func(e error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			err = e
+		}
+		return err
+	}
 	flush := func() {
-		msg := &Message{Event: EventAllSessionData, Context: m.cfg.Name, SessionID: idSessionState,
-			Timestamp: ts, Sessions: chunk}
-		buf, err = m.cl.codec.AppendMessage(buf[:0], msg)
-		if err == nil {
-			err = m.cl.send(ctx, dst, buf, transferOpts)
-		}
-		if err == nil {
-			sent += len(chunk)
-			m.stats.sent[EventAllSessionData].Add(1)
-			m.stats.bytesSent.Add(uint64(len(buf)))
-		}
+		buf := <-bufs
+		n := len(chunk)
+		var eerr error
+		buf, eerr = m.cl.codec.AppendMessage(buf[:0], &Message{Event: EventAllSessionData, Context: m.cfg.Name,
+			SessionID: idSessionState, Timestamp: ts, Sessions: chunk})
 		clear(chunk)
 		chunk, size = chunk[:0], 0
+		if eerr != nil {
+			fail(eerr)
+			bufs <- buf
+			return
+		}
+		wg.Go(func() {
+			defer func() { bufs <- buf }()
+			if serr := m.cl.send(ctx, dst, buf, transferOpts); serr != nil {
+				fail(serr)
+				return
+			}
+			mu.Lock()
+			sent += n
+			mu.Unlock()
+			m.stats.sent[EventAllSessionData].Add(1)
+			m.stats.bytesSent.Add(uint64(len(buf)))
+		})
 	}
 	m.st.forEach(func(s *Session) bool {
 		st, ok := s.transferable()
@@ -366,14 +402,12 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		if len(chunk) >= m.cfg.SendAllSessionsSize || size >= m.cfg.SendAllSessionsBytes {
 			flush()
 		}
-		if err == nil {
-			err = ctx.Err()
-		}
-		return err == nil
+		return fail(ctx.Err()) == nil
 	})
-	if err == nil && len(chunk) > 0 {
+	if fail(nil) == nil && len(chunk) > 0 {
 		flush()
 	}
+	wg.Wait()
 	if err == nil {
 		err = m.sendTo(ctx, dst, &Message{Event: EventTransferComplete, SessionID: idTransferred,
 			UniqueID: idTransferred + m.cfg.Name, Timestamp: ts}, transferOpts)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -75,6 +77,83 @@ func TestJoinerReceives10000Sessions(t *testing.T) {
 	if v, _ := d.m.Find(ids[7]).Get("after"); v != true {
 		t.Error("joiner missed a delta after the transfer")
 	}
+}
+
+// The donor sends further chunks while earlier ones are unacknowledged, up to
+// delta.TransferWindow at once: the first chunks are held by the joiner until that many
+// are being delivered together (a donor waiting for each acknowledgement never gets there).
+func TestDonorKeepsAWindowOfChunksInFlight(t *testing.T) {
+	nw, a, _, _ := three(t, delta.Config{SendAllSessionsSize: 10})
+	ids := fill(t, a, 200) // 20 chunks
+	tn, ch := newChannel(t, nw)
+	var mu sync.Mutex
+	inFlight, most, started := 0, 0, 0
+	full := make(chan struct{}) // closed once TransferWindow chunks were being delivered at once
+	ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		if m, err := (delta.BinaryCodec{}).DecodeMessage(msg.Data); err != nil || m.Event != delta.EventAllSessionData {
+			return nil
+		}
+		mu.Lock()
+		inFlight++
+		started++
+		most = max(most, inFlight)
+		first := started <= delta.TransferWindow
+		if inFlight == delta.TransferWindow {
+			select {
+			case <-full:
+			default:
+				close(full)
+			}
+		}
+		mu.Unlock()
+		if first {
+			select {
+			case <-full:
+			case <-time.After(10 * time.Second): // the donor waits for acknowledgements
+			}
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return nil
+	}))
+	d := startManager(t, tn, ch, delta.Config{JvmRoute: "d"})
+	if err := d.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, d, ids)
+	mu.Lock()
+	defer mu.Unlock()
+	if most != delta.TransferWindow {
+		t.Errorf("at most %d chunks were in flight at once, want %d", most, delta.TransferWindow)
+	}
+}
+
+// A joiner that dies with chunks in flight ends the donor's transfer: the sends in flight
+// fail, the failure is counted, the slot is freed and the next joiner gets everything.
+func TestJoinerKilledMidTransfer(t *testing.T) {
+	nw, a, _, _ := three(t, delta.Config{SendAllSessionsSize: 10})
+	ids := fill(t, a, 200) // 20 chunks
+	before := a.m.Stats()
+	tn, ch := newChannel(t, nw)
+	var chunks atomic.Int32
+	ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		if m, err := (delta.BinaryCodec{}).DecodeMessage(msg.Data); err == nil && m.Event == delta.EventAllSessionData &&
+			chunks.Add(1) == 2 {
+			nw.Kill(tn)
+		}
+		return nil
+	}))
+	startManager(t, tn, ch, delta.Config{JvmRoute: "k", StateTransferTimeout: time.Second})
+	testutil.EventuallyTrue(t, 10*time.Second, "the donor's transfer to the killed joiner ended", func() bool {
+		st := a.m.Stats()
+		return st.SendFailures > before.SendFailures && st.TransfersActive == 0
+	})
+	if served := a.m.Stats().SessionsServed - before.SessionsServed; served >= 200 {
+		t.Errorf("the donor counted %d sessions served to the killed joiner", served)
+	}
+	d := startReady(t, nw, delta.Config{JvmRoute: "d"})
+	checkAll(t, d, ids)
 }
 
 func TestDonorKilledMidTransfer(t *testing.T) {

@@ -1,0 +1,4 @@
+package delta
+
+// TransferWindow is transferWindow, for the tests of package delta_test.
+const TransferWindow = transferWindow

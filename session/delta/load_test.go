@@ -1,0 +1,26 @@
+package delta
+
+import "testing"
+
+// A transferred value of keepInChunk bytes or more stays in the chunk's buffer (clipped,
+// so that nothing appended to it can reach the bytes after it); a smaller one is copied,
+// so that a chunk of small sessions is not kept alive by them.
+func TestLoadKeepsLargeValuesInTheChunk(t *testing.T) {
+	chunk := make([]byte, 2*keepInChunk+10)
+	for i := range chunk {
+		chunk[i] = byte(i)
+	}
+	small := chunk[0 : keepInChunk-1]
+	large := chunk[keepInChunk : 2*keepInChunk]
+	s := &Session{}
+	s.load(&SessionState{ID: "a", Attributes: []NamedValue{{Name: "small", Value: small}, {Name: "large", Value: large}}})
+	if len(s.attrs) != 2 || string(s.attrs[0].data) != string(small) || string(s.attrs[1].data) != string(large) {
+		t.Fatalf("loaded %+v", s.attrs)
+	}
+	if &s.attrs[0].data[0] == &chunk[0] {
+		t.Error("a value below keepInChunk still points into the chunk")
+	}
+	if got := s.attrs[1].data; &got[0] != &chunk[keepInChunk] || cap(got) != len(got) {
+		t.Errorf("a value of keepInChunk bytes was copied or not clipped (cap %d, len %d)", cap(got), len(got))
+	}
+}
