@@ -1,7 +1,8 @@
 // Package tomcat runs real Tomcat 10.1 nodes for tests: Debian's tomcat10 package
 // (CATALINA_HOME /usr/share/tomcat10, installed by scripts/install-test-deps.sh), one
 // CATALINA_BASE per node in the test's temporary directory, a SimpleTcpCluster with
-// DeltaManager, StaticMembershipService and a NioReceiver on 127.0.0.1, and a small
+// DeltaManager, StaticMembershipService and a NioReceiver on 127.0.0.1 (or no cluster:
+// Config.NoCluster), and a small
 // distributable web application at /app compiled at test time (webapp/TestServlet.java;
 // its endpoints are listed there).
 //
@@ -11,6 +12,7 @@ package tomcat
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/xml"
@@ -69,7 +71,14 @@ type Config struct {
 	Members    []Member // the other members (static)
 	HTTPPort   int      // HTTP connector on 127.0.0.1
 	SendOption int      // the cluster's channelSendOptions; 0 means 8 (asynchronous)
+	NoCluster  bool     // no Cluster element: the application gets Tomcat's StandardManager
+	// JavaOpts are the JVM's options; empty means TestJavaOpts.
+	JavaOpts string
 }
+
+// TestJavaOpts start a JVM quickly for tests: a small heap, the serial collector and
+// the C1 compiler only (not what to measure peak throughput with).
+const TestJavaOpts = "-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 // Node is a running Tomcat.
 type Node struct {
@@ -117,6 +126,15 @@ func Webapp(t testutil.TB, dir string) string {
 // its state transfer. The node is stopped when the test ends.
 func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 	t.Helper()
+	n := Launch(t, dir, app, cfg)
+	n.Wait(t)
+	return n
+}
+
+// Launch is Start without the wait: several nodes that need not wait for each other
+// start at once, then Wait for each.
+func Launch(t testutil.TB, dir, app string, cfg Config) *Node {
+	t.Helper()
 	if cfg.SendOption == 0 {
 		cfg.SendOption = 8
 	}
@@ -128,7 +146,7 @@ func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 	cmd.Env = append(os.Environ(), "CATALINA_HOME="+Home, "CATALINA_BASE="+n.Base,
 		"CATALINA_PID="+n.pidFile(), "CATALINA_OUT="+filepath.Join(n.Base, "logs", "catalina.out"),
 		"CATALINA_TMPDIR="+filepath.Join(n.Base, "temp"),
-		"JAVA_OPTS=-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true")
+		"JAVA_OPTS="+cmp.Or(cfg.JavaOpts, TestJavaOpts)+" -Djava.net.preferIPv4Stack=true")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tomcat %s: catalina.sh start: %v\n%s", cfg.Route, err, out)
 	}
@@ -140,14 +158,19 @@ func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 		t.Fatalf("tomcat %s: %v", cfg.Route, err)
 	}
 	t.Cleanup(n.Stop)
+	return n
+}
+
+// Wait waits until a launched node's /app answers.
+func (n *Node) Wait(t testutil.TB) {
+	t.Helper()
 	testutil.Eventually(t, 120*time.Second, func() error {
 		if !n.alive() {
-			return fmt.Errorf("tomcat %s exited: %s", cfg.Route, n.Log())
+			return fmt.Errorf("tomcat %s exited: %s", n.Route, n.Log())
 		}
 		_, err := n.Get("/health", nil)
 		return err
 	})
-	return n
 }
 
 // poll is testutil.Poll bounded by timeout.
@@ -156,6 +179,9 @@ func poll(timeout time.Duration, cond func() error) error {
 	defer cancel()
 	return testutil.Poll(ctx, cond)
 }
+
+// Pid is the node's process id (0 once stopped).
+func (n *Node) Pid() int { return n.pid }
 
 func (n *Node) pidFile() string { return filepath.Join(n.Base, "tomcat.pid") }
 
@@ -313,12 +339,9 @@ func (n *Node) serverXML() string {
 		fmt.Fprintf(&members, `            <Member className="org.apache.catalina.tribes.membership.StaticMember" host="127.0.0.1" port="%d" uniqueId="%s"/>
 `, m.Port, uniqueID(m.UniqueID))
 	}
-	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<Server port="-1" shutdown="SHUTDOWN">
-  <Service name="Catalina">
-    <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
-    <Engine name="Catalina" defaultHost="localhost" jvmRoute="%s">
-      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="%d">
+	cluster := ""
+	if !n.NoCluster {
+		cluster = fmt.Sprintf(`      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="%d">
         <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"
                  notifyListenersOnReplication="true"/>
         <Channel className="org.apache.catalina.tribes.group.GroupChannel">
@@ -337,9 +360,16 @@ func (n *Node) serverXML() string {
         <Valve className="org.apache.catalina.ha.session.JvmRouteBinderValve"/>
         <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
       </Cluster>
-      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+`, n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port)
+	}
+	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
+    <Engine name="Catalina" defaultHost="localhost" jvmRoute="%s">
+%s      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
     </Engine>
   </Service>
 </Server>
-`, n.HTTPPort, attr(n.Route), n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port)
+`, n.HTTPPort, attr(n.Route), cluster)
 }
