@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,7 +72,8 @@ type measurement struct {
 	Run          int
 	Load         loadResult
 	RSS          []int64 // KiB, per node, after the run
-	CheckErr     string  `json:",omitempty"` // replication check
+	Stale        int     // sessions whose copy on node 2 had an older counter 10 s after the run
+	CheckErr     string  `json:",omitempty"` // a session could not be read on node 2
 }
 
 // harness holds the processes of a run.
@@ -108,8 +110,8 @@ func run(t testutil.TB, opts options) []measurement {
 		}
 		for _, s := range order {
 			m := h.measure(s, r)
-			h.logf("run %d %-6s %-14s %9.0f req/s  errors %d %s rss %v KiB %s", r+1, s.config, s.name,
-				m.Load.ReqPerSec, m.Load.Errors, m.Load.FirstErr, m.RSS, m.CheckErr)
+			h.logf("run %d %-6s %-14s %9.0f req/s  errors %d %s stale %d rss %v KiB %s", r+1, s.config, s.name,
+				m.Load.ReqPerSec, m.Load.Errors, m.Load.FirstErr, m.Stale, m.RSS, m.CheckErr)
 			out = append(out, m)
 		}
 	}
@@ -428,7 +430,8 @@ func (h *harness) measure(s *side, r int) measurement {
 		m.RSS = append(m.RSS, rssKiB(n.pid()))
 	}
 	if len(s.nodes) > 1 {
-		if err := checkReplicated(s.nodes[1], m.Load.Sessions); err != nil {
+		var err error
+		if m.Stale, err = checkReplicated(s.nodes[1], m.Load.Sessions); err != nil {
 			m.CheckErr = err.Error()
 		}
 	}
@@ -459,26 +462,41 @@ func (h *harness) load(s *side, cfg loadConfig) loadResult {
 }
 
 // checkReplicated reads each session's counter on node n until it equals the counter the
-// load client saw last (a copy replicated asynchronously may take a moment).
-func checkReplicated(n server, sessions []session) error {
+// load client saw last (a copy replicated asynchronously may take a moment), for up to
+// 10 s. It returns the sessions whose copy still had another counter then (stale), and
+// an error if a session could not be read.
+func checkReplicated(n server, sessions []session) (stale int, err error) {
+	var pending []session
 	for _, s := range sessions {
-		if s.Cookie == "" {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err := testutil.Poll(ctx, func() error {
-			got, err := getCounter(n.url()+"/get?name=counter", s.Cookie)
-			if err == nil && got != s.Counter {
-				err = fmt.Errorf("%s: session %s has counter %d, want %d", n.name(), s.Cookie, got, s.Counter)
-			}
-			return err
-		})
-		cancel()
-		if err != nil {
-			return err
+		if s.Cookie != "" {
+			pending = append(pending, s)
 		}
 	}
-	return nil
+	var failed error
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = testutil.Poll(ctx, func() error {
+		var next []session
+		failed = nil
+		for _, s := range pending {
+			got, err := getCounter(n.url()+"/get?name=counter", s.Cookie)
+			if err != nil {
+				failed = fmt.Errorf("%s: session %s: %w", n.name(), s.Cookie, err)
+			}
+			if err != nil || got != s.Counter {
+				next = append(next, s)
+			}
+		}
+		pending = next
+		if len(pending) > 0 {
+			return errors.New("not there yet")
+		}
+		return nil
+	})
+	if failed != nil {
+		return 0, failed
+	}
+	return len(pending), nil
 }
 
 var checkClient = &http.Client{Timeout: 10 * time.Second}

@@ -37,7 +37,8 @@ func (w logWriter) Write(p []byte) (int, error) {
 // every side of every configuration, Tomcat with the tests' quick-start JVM options):
 // every side answered requests, with no error, each connection's session counted
 // 1, 2, 3... (the load client checks every answer), the counters add up to the requests
-// answered, and node 2 of every replicated side holds each session's last counter.
+// answered, and node 2 of every replicated side holds each session (with its last counter
+// when replication is acked).
 func TestEverySideServesTheCounter(t *testing.T) {
 	tomcat.Skip(t)
 	if testing.Short() {
@@ -58,6 +59,16 @@ func TestEverySideServesTheCounter(t *testing.T) {
 		}
 		if m.Load.Requests == 0 || m.Load.Errors != 0 || m.CheckErr != "" {
 			t.Errorf("%s: %d requests, %d errors (%s), check: %s", name, m.Load.Requests, m.Load.Errors, m.Load.FirstErr, m.CheckErr)
+		}
+		// Acked replication returns once every member applied the change, so node 2 has
+		// the last counter. Asynchronous replication promises no such thing: a copy on
+		// node 2 may keep an older counter (the benchmark has seen it on both sides), and
+		// the harness reports how many; here the session must exist on node 2 (CheckErr).
+		if m.Stale != 0 && m.Config != cfgAsync {
+			t.Errorf("%s: %d sessions on node 2 behind the last counter", name, m.Stale)
+		}
+		if m.Stale != 0 {
+			t.Logf("%s: %d of %d sessions on node 2 behind the last counter", name, m.Stale, len(m.Load.Sessions))
 		}
 		total := 0
 		for _, s := range m.Load.Sessions {

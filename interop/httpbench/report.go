@@ -13,6 +13,8 @@ type summary struct {
 	median       float64   // req/s
 	runs         []float64 // req/s of each run
 	errors       int
+	stale        int // sessions behind on node 2, all runs
+	checked      int // sessions checked on node 2, all runs
 	checkErrs    []string
 	rssMiB       []float64 // per node, the largest of the runs
 	names        []string
@@ -35,6 +37,10 @@ func summarize(ms []measurement) []*summary {
 		s := find(m.Config, m.Side)
 		s.runs = append(s.runs, m.Load.ReqPerSec)
 		s.errors += m.Load.Errors
+		s.stale += m.Stale
+		if len(m.RSS) > 1 {
+			s.checked += len(m.Load.Sessions)
+		}
 		if m.CheckErr != "" {
 			s.checkErrs = append(s.checkErrs, m.CheckErr)
 		}
@@ -84,8 +90,8 @@ var ratios = []ratio{
 // report prints the sides' medians and the ratios as Markdown tables.
 func report(w io.Writer, ms []measurement) {
 	sums := summarize(ms)
-	fmt.Fprintln(w, "| configuration | side | req/s (median) | runs | errors | RSS per node, MiB |")
-	fmt.Fprintln(w, "|---|---|---:|---|---:|---|")
+	fmt.Fprintln(w, "| configuration | side | req/s (median) | runs | errors | stale on node 2 | RSS per node, MiB |")
+	fmt.Fprintln(w, "|---|---|---:|---|---:|---:|---|")
 	for _, s := range sums {
 		runs := make([]string, len(s.runs))
 		for i, r := range s.runs {
@@ -99,7 +105,11 @@ func report(w io.Writer, ms []measurement) {
 		if len(s.checkErrs) > 0 {
 			errs += fmt.Sprintf(" (+%d failed checks: %s)", len(s.checkErrs), s.checkErrs[0])
 		}
-		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s |\n", s.config, s.side, s.median, strings.Join(runs, " "), errs, strings.Join(rss, " / "))
+		stale := "-"
+		if s.checked > 0 {
+			stale = fmt.Sprintf("%d of %d", s.stale, s.checked)
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s |\n", s.config, s.side, s.median, strings.Join(runs, " "), errs, stale, strings.Join(rss, " / "))
 	}
 	get := func(k [2]string) *summary {
 		for _, s := range sums {
