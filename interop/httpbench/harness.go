@@ -72,6 +72,7 @@ type measurement struct {
 	Run          int
 	Load         loadResult
 	RSS          []int64 // KiB, per node, after the run
+	LoadAvg      string  // the machine's 1-minute load average after the run (/proc/loadavg)
 	Stale        int     // sessions whose copy on node 2 had an older counter 10 s after the run
 	CheckErr     string  `json:",omitempty"` // a session could not be read on node 2
 }
@@ -110,8 +111,8 @@ func run(t testutil.TB, opts options) []measurement {
 		}
 		for _, s := range order {
 			m := h.measure(s, r)
-			h.logf("run %d %-6s %-14s %9.0f req/s  errors %d %s stale %d rss %v KiB %s", r+1, s.config, s.name,
-				m.Load.ReqPerSec, m.Load.Errors, m.Load.FirstErr, m.Stale, m.RSS, m.CheckErr)
+			h.logf("run %d %-6s %-14s %9.0f req/s  errors %d %s stale %d rss %v KiB load %s %s", r+1, s.config, s.name,
+				m.Load.ReqPerSec, m.Load.Errors, m.Load.FirstErr, m.Stale, m.RSS, m.LoadAvg, m.CheckErr)
 			out = append(out, m)
 		}
 	}
@@ -428,6 +429,9 @@ func (h *harness) measure(s *side, r int) measurement {
 	m.Load = h.load(s, loadConfig{URL: s.nodes[0].url() + "/counter", Conns: h.opts.Conns, Warmup: h.opts.Warmup, Measure: h.opts.Measure})
 	for _, n := range s.nodes {
 		m.RSS = append(m.RSS, rssKiB(n.pid()))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg, _, _ = strings.Cut(string(b), " ")
 	}
 	if len(s.nodes) > 1 {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -90,6 +91,16 @@ var ratios = []ratio{
 // report prints the sides' medians and the ratios as Markdown tables.
 func report(w io.Writer, ms []measurement) {
 	sums := summarize(ms)
+	loads := make([]float64, 0, len(ms))
+	for _, m := range ms {
+		if l, err := strconv.ParseFloat(m.LoadAvg, 64); err == nil {
+			loads = append(loads, l)
+		}
+	}
+	if len(loads) > 0 {
+		fmt.Fprintf(w, "1-minute load average after each measurement: %.1f to %.1f (median %.1f)\n\n",
+			slices.Min(loads), slices.Max(loads), median(loads))
+	}
 	fmt.Fprintln(w, "| configuration | side | req/s (median) | runs | errors | stale on node 2 | RSS per node, MiB |")
 	fmt.Fprintln(w, "|---|---|---:|---|---:|---:|---|")
 	for _, s := range sums {
