@@ -65,13 +65,16 @@ type Member struct {
 
 // Config describes one node.
 type Config struct {
-	Route      string // the Engine's jvmRoute
+	Route      string // the Engine's jvmRoute (and the CATALINA_BASE's name)
 	Port       int    // NioReceiver port on 127.0.0.1
 	UniqueID   channel.UniqueID
 	Members    []Member // the other members (static)
 	HTTPPort   int      // HTTP connector on 127.0.0.1
 	SendOption int      // the cluster's channelSendOptions; 0 means 8 (asynchronous)
 	NoCluster  bool     // no Cluster element: the application gets Tomcat's StandardManager
+	// NoJvmRoute leaves the Engine without jvmRoute and the cluster without
+	// JvmRouteBinderValve: session ids get no route suffix and are never renamed.
+	NoJvmRoute bool
 	// JavaOpts are the JVM's options; empty means TestJavaOpts.
 	JavaOpts string
 }
@@ -339,6 +342,12 @@ func (n *Node) serverXML() string {
 		fmt.Fprintf(&members, `            <Member className="org.apache.catalina.tribes.membership.StaticMember" host="127.0.0.1" port="%d" uniqueId="%s"/>
 `, m.Port, uniqueID(m.UniqueID))
 	}
+	route := fmt.Sprintf(` jvmRoute="%s"`, attr(n.Route))
+	binder := `
+        <Valve className="org.apache.catalina.ha.session.JvmRouteBinderValve"/>`
+	if n.NoJvmRoute {
+		route, binder = "", ""
+	}
 	cluster := ""
 	if !n.NoCluster {
 		cluster = fmt.Sprintf(`      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="%d">
@@ -356,20 +365,19 @@ func (n *Node) serverXML() string {
           <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpFailureDetector"/>
           <Interceptor className="org.apache.catalina.tribes.group.interceptors.MessageDispatchInterceptor"/>
         </Channel>
-        <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>
-        <Valve className="org.apache.catalina.ha.session.JvmRouteBinderValve"/>
+        <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>%s
         <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
       </Cluster>
-`, n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port)
+`, n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, binder)
 	}
 	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
-    <Engine name="Catalina" defaultHost="localhost" jvmRoute="%s">
+    <Engine name="Catalina" defaultHost="localhost"%s>
 %s      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
     </Engine>
   </Service>
 </Server>
-`, n.HTTPPort, attr(n.Route), cluster)
+`, n.HTTPPort, route, cluster)
 }
