@@ -135,7 +135,7 @@ func uid(n byte) channel.UniqueID {
 	return id
 }
 
-// slot is a cluster member: its receiver port and id, and its HTTP port.
+// slot is a cluster member: its receiver port and id, and its HTTP port (Tomcat's).
 type slot struct {
 	tomcat.Member
 	http int
@@ -178,10 +178,25 @@ func (h *harness) startAll(configs []string) []*side {
 	}
 	h.logf("starting the servers")
 	app := tomcat.Webapp(h.t, h.opts.Dir)
-	ports := testutil.FreePorts(h.t, 5)
-	tcSlots, asyncSlots, ackedSlots, mixedSlots := h.slots(1, 3), h.slots(11, 3), h.slots(21, 3), h.slots(31, 3)
 	clustered := want[cfgAsync] || want[cfgAcked]
+	// Ports are picked right before the processes that bind them start (another process
+	// may take a port picked long before), and the Go servers listen for HTTP on port 0.
+	// First the Go servers that need no Tomcat.
+	var goCfgs []serverConfig
+	if want[cfgSingle] {
+		id := uid(0)
+		goCfgs = append(goCfgs, serverConfig{Kind: kindDelta, Route: "solo", ID: hex.EncodeToString(id[:])},
+			serverConfig{Kind: kindBare}, serverConfig{Kind: kindSCS})
+	}
+	if want[cfgAsync] {
+		goCfgs = append(goCfgs, goConfigs(h.slots(11, 3), "a", 0, false, false)...)
+	}
+	if want[cfgAcked] {
+		goCfgs = append(goCfgs, goConfigs(h.slots(21, 3), "k", 0, true, false)...)
+	}
+	gos := h.goServers(goCfgs...)
 
+	// Then the Tomcat nodes that start alone, at once.
 	var first []tomcat.Config
 	index := map[string]int{} // of the routes in first
 	add := func(cfg tomcat.Config) {
@@ -189,46 +204,36 @@ func (h *harness) startAll(configs []string) []*side {
 		first = append(first, cfg)
 	}
 	if want[cfgSingle] {
-		add(tomcat.Config{Route: "solo", HTTPPort: ports[0], NoCluster: true})
+		add(tomcat.Config{Route: "solo", HTTPPort: testutil.FreePorts(h.t, 1)[0], NoCluster: true})
 	}
-	tcCfgs := tomcatConfigs(tcSlots, "t", 3)
+	tcCfgs := tomcatConfigs(h.slots(1, 3), "t", 3)
 	if clustered {
 		add(tcCfgs[0])
 	}
+	mixedSlots := h.slots(31, 3)
 	if want[cfgMixed] {
 		add(tomcatConfigs(mixedSlots, "m", 1)[0])
 	}
 	firstNodes := h.wait(h.launch(app, first))
 	tomcatNode := func(route string) server { return firstNodes[index[route]] }
+
+	// Then the others: Tomcat nodes 2 and 3, and the mixed cluster's Go nodes.
 	var tcs []server
 	if clustered {
 		tcs = h.launch(app, tcCfgs[1:])
 	}
-
-	var goCfgs []serverConfig
-	if want[cfgSingle] {
-		id := uid(0)
-		goCfgs = append(goCfgs,
-			serverConfig{Kind: kindDelta, Route: "solo", HTTP: addr(ports[1]), Port: ports[2], ID: hex.EncodeToString(id[:])},
-			serverConfig{Kind: kindBare, HTTP: addr(ports[3])},
-			serverConfig{Kind: kindSCS, HTTP: addr(ports[4])})
-	}
-	if want[cfgAsync] {
-		goCfgs = append(goCfgs, goConfigs(asyncSlots, "a", 0, false, false)...)
-	}
-	if want[cfgAcked] {
-		goCfgs = append(goCfgs, goConfigs(ackedSlots, "k", 0, true, false)...)
-	}
 	if want[cfgMixed] {
-		goCfgs = append(goCfgs, goConfigs(mixedSlots, "m", 1, true, true)...)
+		gos = append(gos, h.goServers(goConfigs(mixedSlots, "m", 1, true, true)...)...)
 	}
-	gos := h.goServers(goCfgs...)
 	if clustered {
 		tcs = append([]server{tomcatNode("t1")}, h.wait(tcs)...)
 	}
 
 	var sides []*side
-	for _, c := range configs {
+	for _, c := range allConfigs { // the order gos is in
+		if !want[c] {
+			continue
+		}
 		switch c {
 		case cfgSingle:
 			tc, goNode, bare, scsNode := tomcatNode("solo"), gos[0], gos[1], gos[2]
@@ -255,8 +260,6 @@ func (h *harness) startAll(configs []string) []*side {
 	}
 	return sides
 }
-
-func addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
 // tomcatServer is a Tomcat node.
 type tomcatServer struct{ *tomcat.Node }
@@ -303,8 +306,7 @@ func goConfigs(slots []slot, prefix string, from int, acked, java bool) []server
 	var cfgs []serverConfig
 	for i := from; i < len(slots); i++ {
 		_, members := others(slots, i)
-		cfgs = append(cfgs, serverConfig{Kind: kindDelta, Route: fmt.Sprintf("%s%d", prefix, i+1),
-			HTTP: addr(slots[i].http), Port: slots[i].Port, ID: hex.EncodeToString(slots[i].UniqueID[:]),
+		cfgs = append(cfgs, serverConfig{Kind: kindDelta, Route: fmt.Sprintf("%s%d", prefix, i+1), Port: slots[i].Port, ID: hex.EncodeToString(slots[i].UniqueID[:]),
 			Members: members, Acked: acked, Java: java})
 	}
 	return cfgs
@@ -312,9 +314,10 @@ func goConfigs(slots []slot, prefix string, from int, acked, java bool) []server
 
 // goServer is a Go server process (this binary in the server role).
 type goServer struct {
-	cfg serverConfig
-	cmd *exec.Cmd
-	log string
+	cfg  serverConfig
+	cmd  *exec.Cmd
+	log  string
+	addr string // where it serves HTTP
 }
 
 func (s *goServer) name() string {
@@ -323,7 +326,7 @@ func (s *goServer) name() string {
 	}
 	return s.cfg.Kind
 }
-func (s *goServer) url() string { return "http://" + s.cfg.HTTP + "/app" }
+func (s *goServer) url() string { return "http://" + s.addr + "/app" }
 func (s *goServer) pid() int    { return s.cmd.Process.Pid }
 
 // goServers starts server processes at once and waits until each says it is ready.
@@ -343,8 +346,11 @@ func (h *harness) goServers(cfgs ...serverConfig) []server {
 		ready := make(chan error, 1)
 		go func() {
 			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err == nil && strings.TrimSpace(line) != "ready" {
-				err = fmt.Errorf("printed %q", line)
+			if err == nil {
+				var ok bool
+				if s.addr, ok = strings.CutPrefix(strings.TrimSpace(line), "ready "); !ok {
+					err = fmt.Errorf("printed %q", line)
+				}
 			}
 			ready <- err
 			_, _ = io.Copy(io.Discard, stdout)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -36,10 +37,10 @@ const (
 // serverConfig is what the server role runs (passed as JSON in the environment).
 type serverConfig struct {
 	Kind string
-	HTTP string // listen address of the web application
+	HTTP string // listen address of the web application; empty means 127.0.0.1:0
 	// delta only
 	Route   string
-	Port    int    // receiver port on 127.0.0.1
+	Port    int    // receiver port on 127.0.0.1; 0 picks one
 	ID      string // unique id, hex
 	Members string // static members as wire.ParseMemberList reads them; empty: no cluster
 	Acked   bool
@@ -52,7 +53,7 @@ const appName = "localhost#/app"
 // serve runs the server role until SIGTERM: the counter page at /app/counter (read the
 // session's "counter", add one, set it; print "id counter"), /app/get?name=counter (print
 // "|counter" of an existing session, for checks) and /app/health, like the Tomcat test
-// webapp. It prints "ready" on stdout once it serves.
+// webapp. It prints "ready ADDRESS" on stdout once it serves.
 func serve(cfg serverConfig) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -74,7 +75,7 @@ func serve(cfg serverConfig) error {
 	default:
 		return fmt.Errorf("unknown server kind %q", cfg.Kind)
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP)
+	ln, err := net.Listen("tcp", cmp.Or(cfg.HTTP, "127.0.0.1:0"))
 	if err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func serve(cfg serverConfig) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Println("ready")
+	fmt.Println("ready", ln.Addr())
 	select {
 	case <-ctx.Done():
 	case err = <-served:
