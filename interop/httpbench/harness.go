@@ -473,8 +473,8 @@ func (h *harness) load(s *side, cfg loadConfig) loadResult {
 
 // checkReplicated reads each session's counter on node n until it equals the counter the
 // load client saw last (a copy replicated asynchronously may take a moment), for up to
-// 10 s. It returns the sessions whose copy still had another counter then (stale), and
-// an error if a session could not be read.
+// 10 s. It returns the sessions whose copy still had another counter then, or none
+// (stale), and an error if node n could not be asked.
 func checkReplicated(n server, sessions []session) (stale int, err error) {
 	var pending []session
 	for _, s := range sessions {
@@ -511,7 +511,8 @@ func checkReplicated(n server, sessions []session) (stale int, err error) {
 
 var checkClient = &http.Client{Timeout: 10 * time.Second}
 
-// getCounter requests a /get page and reads the number after its last '|'.
+// getCounter requests a /get page and reads the number after its last '|'; 0 if the
+// session or its counter is missing.
 func getCounter(url, cookie string) (int, error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -528,7 +529,10 @@ func getCounter(url, cookie string) (int, error) {
 		return 0, err
 	}
 	text := strings.TrimSpace(string(b))
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusOK && text == "-":
+		return 0, nil // no such session, or no counter in it
+	case resp.StatusCode != http.StatusOK:
 		return 0, fmt.Errorf("%s: %d %s", url, resp.StatusCode, text)
 	}
 	n, err := strconv.Atoi(text[strings.LastIndexByte(text, '|')+1:])
