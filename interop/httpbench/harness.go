@@ -141,6 +141,7 @@ type slot struct {
 	http int
 }
 
+// slots picks n slots with ids from first on.
 func (h *harness) slots(first byte, n int) []slot {
 	ports := testutil.FreePorts(h.t, 2*n)
 	out := make([]slot, n)
@@ -163,10 +164,10 @@ func others(slots []slot, i int) ([]tomcat.Member, string) {
 	return ms, strings.Join(list, ",")
 }
 
-// startAll starts every process the configurations need and returns their sides. The
-// Tomcat nodes that start alone (the single one, node 1 of each cluster) start at once;
-// then the other Tomcat nodes of the 3-node cluster (which fetch node 1's sessions) while
-// the Go servers start.
+// startAll starts every process the configurations need and returns their sides: the
+// Go servers that need no Tomcat, then the Tomcat nodes that start alone (the single one,
+// node 1 of each cluster) at once, then nodes 2 and 3 of the Tomcat cluster (which fetch
+// node 1's sessions) while the mixed cluster's Go nodes start.
 func (h *harness) startAll(configs []string) []*side {
 	h.t.Helper()
 	want := map[string]bool{}
