@@ -79,7 +79,7 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 	fs.SetOutput(stderr)
 	runs := fs.Int("runs", 3, "measurements of every side; the report gives their median")
 	conns := fs.Int("conns", 16, "client connections, one session each")
-	prewarm := fs.Duration("prewarm", 10*time.Second, "load on every side once before the runs, not counted (the JVMs compile the hot code)")
+	prewarm := fs.Duration("prewarm", 30*time.Second, "load on every side once before the runs, not counted (the JVMs compile the hot code)")
 	warmup := fs.Duration("warmup", time.Second, "load before each measurement, not counted")
 	measure := fs.Duration("duration", 3*time.Second, "counted load per measurement")
 	configs := fs.String("configs", strings.Join(allConfigs, ","), "configurations to run")
