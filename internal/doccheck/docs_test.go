@@ -816,7 +816,7 @@ func (r *runner) parseOnly(l cmdLine) error {
 	switch {
 	case len(args) >= 2 && args[0] == "go" && args[1] == "test":
 		return r.checkGoTest(l.text)
-	case len(args) >= 3 && args[0] == "go" && args[1] == "run" && strings.HasPrefix(args[2], "./cmd/"):
+	case len(args) >= 3 && args[0] == "go" && args[1] == "run" && (strings.HasPrefix(args[2], "./cmd/") || strings.HasPrefix(args[2], "./interop/")):
 		return checkFlagsInSource(filepath.Join(r.root, args[2]), args[3:])
 	case len(args) >= 1 && strings.HasPrefix(args[0], "scripts/"):
 		st, err := os.Stat(filepath.Join(r.root, args[0]))

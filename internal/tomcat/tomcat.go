@@ -1,7 +1,8 @@
 // Package tomcat runs real Tomcat 10.1 nodes for tests: Debian's tomcat10 package
 // (CATALINA_HOME /usr/share/tomcat10, installed by scripts/install-test-deps.sh), one
 // CATALINA_BASE per node in the test's temporary directory, a SimpleTcpCluster with
-// DeltaManager, StaticMembershipService and a NioReceiver on 127.0.0.1, and a small
+// DeltaManager, StaticMembershipService and a NioReceiver on 127.0.0.1 (or no cluster:
+// Config.NoCluster), and a small
 // distributable web application at /app compiled at test time (webapp/TestServlet.java;
 // its endpoints are listed there).
 //
@@ -70,6 +71,7 @@ type Config struct {
 	Members    []Member // the other members (static)
 	HTTPPort   int      // HTTP connector on 127.0.0.1
 	SendOption int      // the cluster's channelSendOptions; 0 means 8 (asynchronous)
+	NoCluster  bool     // no Cluster element: the application gets Tomcat's StandardManager
 	// NoJvmRoute leaves the Engine without jvmRoute and the cluster without
 	// JvmRouteBinderValve: session ids get no route suffix and are never renamed.
 	NoJvmRoute bool
@@ -127,6 +129,15 @@ func Webapp(t testutil.TB, dir string) string {
 // its state transfer. The node is stopped when the test ends.
 func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 	t.Helper()
+	n := Launch(t, dir, app, cfg)
+	n.Wait(t)
+	return n
+}
+
+// Launch is Start without the wait: several nodes that need not wait for each other
+// start at once, then Wait for each.
+func Launch(t testutil.TB, dir, app string, cfg Config) *Node {
+	t.Helper()
 	if cfg.SendOption == 0 {
 		cfg.SendOption = 8
 	}
@@ -153,14 +164,19 @@ func Start(t testutil.TB, dir, app string, cfg Config) *Node {
 		t.Fatalf("tomcat %s: %v", cfg.Route, err)
 	}
 	t.Cleanup(n.Stop)
+	return n
+}
+
+// Wait waits until a launched node's /app answers.
+func (n *Node) Wait(t testutil.TB) {
+	t.Helper()
 	testutil.Eventually(t, 120*time.Second, func() error {
 		if !n.alive() {
-			return fmt.Errorf("tomcat %s exited: %s", cfg.Route, n.Log())
+			return fmt.Errorf("tomcat %s exited: %s", n.Route, n.Log())
 		}
 		_, err := n.Get("/health", nil)
 		return err
 	})
-	return n
 }
 
 // poll is testutil.Poll bounded by timeout.
@@ -169,6 +185,9 @@ func poll(timeout time.Duration, cond func() error) error {
 	defer cancel()
 	return testutil.Poll(ctx, cond)
 }
+
+// Pid is the node's process id (0 once stopped).
+func (n *Node) Pid() int { return n.pid }
 
 func (n *Node) pidFile() string { return filepath.Join(n.Base, "tomcat.pid") }
 
@@ -231,9 +250,6 @@ func (n *Node) Kill() {
 	})
 	n.pid = 0
 }
-
-// Pid is the node's process id, 0 once it was stopped.
-func (n *Node) Pid() int { return n.pid }
 
 var (
 	stateRequested = regexp.MustCompile(`(?m)^(\S+ \S+) INFO \S+ \S+ Manager \[[^]]*\], requesting session state from`)
@@ -365,12 +381,9 @@ func (n *Node) serverXML() string {
 	if n.NoJvmRoute {
 		route, binder = "", ""
 	}
-	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<Server port="-1" shutdown="SHUTDOWN">
-  <Service name="Catalina">
-    <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
-    <Engine name="Catalina" defaultHost="localhost"%s>
-      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="%d">
+	cluster := ""
+	if !n.NoCluster {
+		cluster = fmt.Sprintf(`      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="%d">
         <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"
                  notifyListenersOnReplication="true"/>
         <Channel className="org.apache.catalina.tribes.group.GroupChannel">
@@ -388,9 +401,16 @@ func (n *Node) serverXML() string {
         <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>%s
         <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
       </Cluster>
-      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+`, n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, binder)
+	}
+	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
+    <Engine name="Catalina" defaultHost="localhost"%s>
+%s      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
     </Engine>
   </Service>
 </Server>
-`, n.HTTPPort, route, n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, binder)
+`, n.HTTPPort, route, cluster)
 }

@@ -29,6 +29,7 @@ import jakarta.servlet.http.HttpSession;
  * /manager?attr=&value=    sets an int or boolean property of the DeltaManager (JMX)
  * /heap          runs a full collection, then prints "used committed": the heap in use and
  *                the heap the JVM holds, in bytes
+ * /cluster?sendOptions=     sets the cluster's channelSendOptions (JMX) and prints them
  * /health        prints ok
  *
  * Every answer is one line of text; /counter and /changeid print "id counter".
@@ -87,6 +88,21 @@ public class TestServlet extends HttpServlet {
                     throw new IOException(e);
                 }
                 out.println("ok");
+                return;
+            case "/cluster":
+                try {
+                    javax.management.MBeanServer mbs = ManagementFactory.getPlatformMBeanServer();
+                    // The cluster itself, not its members and other components.
+                    ObjectName cluster = new ObjectName("Catalina:type=Cluster");
+                    if (!mbs.isRegistered(cluster)) {
+                        resp.sendError(404, "no cluster");
+                        return;
+                    }
+                    mbs.setAttribute(cluster, new javax.management.Attribute("channelSendOptions", req.getParameter("sendOptions")));
+                    out.println(mbs.getAttribute(cluster, "channelSendOptions"));
+                } catch (Exception e) {
+                    throw new IOException(e);
+                }
                 return;
             case "/counter":
                 s = req.getSession(true);

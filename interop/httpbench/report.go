@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// summary is one side over every run.
+type summary struct {
+	config, side string
+	median       float64   // req/s
+	runs         []float64 // req/s of each run
+	errors       int
+	stale        int // sessions behind on node 2, all runs
+	checked      int // sessions checked on node 2, all runs
+	checkErrs    []string
+	rssMiB       []float64 // per node, the largest of the runs
+	names        []string
+}
+
+// summarize groups the measurements by side, in the order of the first run.
+func summarize(ms []measurement) []*summary {
+	var out []*summary
+	find := func(config, side string) *summary {
+		for _, s := range out {
+			if s.config == config && s.side == side {
+				return s
+			}
+		}
+		s := &summary{config: config, side: side}
+		out = append(out, s)
+		return s
+	}
+	for _, m := range ms {
+		s := find(m.Config, m.Side)
+		s.runs = append(s.runs, m.Load.ReqPerSec)
+		s.errors += m.Load.Errors
+		s.stale += m.Stale
+		if len(m.RSS) > 1 {
+			s.checked += len(m.Load.Sessions)
+		}
+		if m.CheckErr != "" {
+			s.checkErrs = append(s.checkErrs, m.CheckErr)
+		}
+		for i, kib := range m.RSS {
+			if i == len(s.rssMiB) {
+				s.rssMiB = append(s.rssMiB, 0)
+			}
+			s.rssMiB[i] = max(s.rssMiB[i], float64(kib)/1024)
+		}
+	}
+	for _, s := range out {
+		s.median = median(s.runs)
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ratio is one of issue 15's comparisons.
+type ratio struct {
+	name     string
+	num, den [2]string // config, side
+	target   string    // e.g. ">= 0.85", empty: no target
+	min      float64
+	strict   bool // target is "> min"
+}
+
+var ratios = []ratio{
+	{"Go no-rep / bare handler", [2]string{cfgSingle, "go"}, [2]string{cfgSingle, "bare"}, ">= 0.85", 0.85, false},
+	{"Go no-rep / Tomcat no-cluster", [2]string{cfgSingle, "go"}, [2]string{cfgSingle, "tomcat"}, "> 1", 1, true},
+	{"scs / Go no-rep", [2]string{cfgSingle, "scs"}, [2]string{cfgSingle, "go"}, "", 0, false},
+	{"Go async / Tomcat async", [2]string{cfgAsync, "go"}, [2]string{cfgAsync, "tomcat"}, ">= 2", 2, false},
+	{"Go acked / Tomcat acked", [2]string{cfgAcked, "go"}, [2]string{cfgAcked, "tomcat"}, ">= 3", 3, false},
+	{"Go async / Go no-rep", [2]string{cfgAsync, "go"}, [2]string{cfgSingle, "go"}, ">= 0.6", 0.6, false},
+	{"Go acked / Go no-rep", [2]string{cfgAcked, "go"}, [2]string{cfgSingle, "go"}, ">= 0.6", 0.6, false},
+	{"mixed, load on Tomcat / all-Tomcat acked", [2]string{cfgMixed, "load on tomcat"}, [2]string{cfgAcked, "tomcat"}, "", 0, false},
+	{"mixed, load on Go / all-Tomcat acked", [2]string{cfgMixed, "load on go"}, [2]string{cfgAcked, "tomcat"}, "", 0, false},
+}
+
+// report prints the sides' medians and the ratios as Markdown tables.
+func report(w io.Writer, ms []measurement) {
+	sums := summarize(ms)
+	loads := make([]float64, 0, len(ms))
+	for _, m := range ms {
+		if l, err := strconv.ParseFloat(m.LoadAvg, 64); err == nil {
+			loads = append(loads, l)
+		}
+	}
+	if len(loads) > 0 {
+		fmt.Fprintf(w, "1-minute load average after each measurement: %.1f to %.1f (median %.1f)\n\n",
+			slices.Min(loads), slices.Max(loads), median(loads))
+	}
+	fmt.Fprintln(w, "| configuration | side | req/s (median) | runs | errors | stale on node 2 | RSS per node, MiB |")
+	fmt.Fprintln(w, "|---|---|---:|---|---:|---:|---|")
+	for _, s := range sums {
+		runs := make([]string, len(s.runs))
+		for i, r := range s.runs {
+			runs[i] = fmt.Sprintf("%.0f", r)
+		}
+		rss := make([]string, len(s.rssMiB))
+		for i, r := range s.rssMiB {
+			rss[i] = fmt.Sprintf("%.0f", r)
+		}
+		errs := fmt.Sprint(s.errors)
+		if len(s.checkErrs) > 0 {
+			errs += fmt.Sprintf(" (+%d failed checks: %s)", len(s.checkErrs), s.checkErrs[0])
+		}
+		stale := "-"
+		if s.checked > 0 {
+			stale = fmt.Sprintf("%d of %d", s.stale, s.checked)
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s |\n", s.config, s.side, s.median, strings.Join(runs, " "), errs, stale, strings.Join(rss, " / "))
+	}
+	get := func(k [2]string) *summary {
+		for _, s := range sums {
+			if s.config == k[0] && s.side == k[1] {
+				return s
+			}
+		}
+		return nil
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| ratio (medians) | value | target |")
+	fmt.Fprintln(w, "|---|---:|---|")
+	for _, r := range ratios {
+		num, den := get(r.num), get(r.den)
+		if num == nil || den == nil || den.median == 0 {
+			continue
+		}
+		v := num.median / den.median
+		target := "-"
+		if r.target != "" {
+			met := v >= r.min && (!r.strict || v > r.min)
+			target = r.target + map[bool]string{true: " met", false: " not met"}[met]
+		}
+		fmt.Fprintf(w, "| %s | %.2f | %s |\n", r.name, v, target)
+	}
+	// Memory: each Go node 1 against the Tomcat node 1 of the same configuration.
+	for _, c := range []string{cfgSingle, cfgAsync, cfgAcked} {
+		g, tc := get([2]string{c, "go"}), get([2]string{c, "tomcat"})
+		if g == nil || tc == nil || len(tc.rssMiB) == 0 || tc.rssMiB[0] == 0 {
+			continue
+		}
+		v := g.rssMiB[0] / tc.rssMiB[0]
+		fmt.Fprintf(w, "| RSS Go / Tomcat node 1, %s | %.2f | <= 0.25 %s |\n", c, v, map[bool]string{true: "met", false: "not met"}[v <= 0.25])
+	}
+}
