@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,6 +156,15 @@ func waitApplied(tb testing.TB, src *tcpNode, peers ...*tcpNode) {
 	}
 }
 
+// processCPU returns the user and system CPU time the process has used.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // bareCounter is the ceiling of BenchmarkHTTPLoopback: the counter page as a bare
 // net/http handler keeping a map from a random cookie id to the count under a mutex, with
 // none of the middleware's work (no expiry, no attributes, no replication).
@@ -191,6 +201,10 @@ func bareCounter() http.Handler {
 // its own session. Everything runs in this process, on the same cores: client, servers
 // and both peers; B/op and allocs/op are the whole process's per replicated request
 // (the other two sides run with the timer stopped, but their allocations count too).
+// A replicated block ends when both peers applied every delta. cpu-µs/req is the
+// process's CPU time (user and system, getrusage) per request of each side, less
+// sensitive to other load on the machine than the rates; deltas/frame is how many
+// deltas a peer received per transport frame (group commit).
 //
 //	go test -run '^$' -bench HTTPLoopback -benchtime 20000x -count 3 ./session/delta/
 func BenchmarkHTTPLoopback(b *testing.B) {
@@ -214,7 +228,9 @@ func BenchmarkHTTPLoopback(b *testing.B) {
 				// Alternate blocks of replicated, local and bare requests, so that whatever
 				// else the machine does weighs on all three alike.
 				block := max(b.N/10, 100)
-				elapsed := make([]time.Duration, len(urls))
+				elapsed, cpu := make([]time.Duration, len(urls)), make([]time.Duration, len(urls))
+				peer := nodes[1].ch.Transport().(*nio.Transport)
+				deltas0, frames0 := nodes[1].m.Stats().Received[delta.EventDelta], peer.Stats().FramesReceived
 				b.ReportAllocs()
 				b.ResetTimer()
 				for done := 0; done < b.N; done += block {
@@ -223,12 +239,15 @@ func BenchmarkHTTPLoopback(b *testing.B) {
 						if i == 0 {
 							b.StartTimer()
 						}
-						start := time.Now()
+						start, cpu0 := time.Now(), processCPU(b)
 						httpLoad(b, hc, u, cookies[i], k)
+						if i == 0 {
+							waitApplied(b, nodes[0], nodes[1:]...) // the peers' share of the work
+						}
 						elapsed[i] += time.Since(start)
+						cpu[i] += processCPU(b) - cpu0
 						if i == 0 {
 							b.StopTimer()
-							waitApplied(b, nodes[0], nodes[1:]...)
 						}
 					}
 				}
@@ -237,6 +256,11 @@ func BenchmarkHTTPLoopback(b *testing.B) {
 				b.ReportMetric(float64(b.N)/elapsed[2].Seconds(), "req/s-bare")
 				b.ReportMetric(elapsed[1].Seconds()/elapsed[0].Seconds(), "repl/local")
 				b.ReportMetric(elapsed[2].Seconds()/elapsed[1].Seconds(), "local/bare")
+				b.ReportMetric(float64(cpu[0].Microseconds())/float64(b.N), "cpu-µs/req")
+				b.ReportMetric(float64(cpu[1].Microseconds())/float64(b.N), "cpu-µs/req-local")
+				b.ReportMetric(float64(cpu[2].Microseconds())/float64(b.N), "cpu-µs/req-bare")
+				deltas := nodes[1].m.Stats().Received[delta.EventDelta] - deltas0
+				b.ReportMetric(float64(deltas)/float64(peer.Stats().FramesReceived-frames0), "deltas/frame")
 			})
 		}
 	}
