@@ -40,9 +40,8 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 	if !b.sending {
 		b.sending = true
 		b.mu.Unlock()
-		err := b.m.replicateTo(ctx, b.m.cl.ch.Members(), msg)
-		b.handOver()
-		return err
+		defer b.handOver() // even if the send panics, or every later call would wait
+		return b.m.replicateTo(ctx, b.m.cl.ch.Members(), msg)
 	}
 	nb := b.next
 	if nb == nil {
@@ -54,12 +53,17 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 	select {
 	case <-nb.done:
 	case <-nb.lead:
+		nb.err = errBatchAborted // what the others see if the send panics
+		defer func() {
+			close(nb.done)
+			b.handOver()
+		}()
 		nb.err = b.m.tolerate(b.sendBatch(ctx, b.m.cl.ch.Members(), nb.msgs))
-		close(nb.done)
-		b.handOver()
 	}
 	return nb.err
 }
+
+var errBatchAborted = errors.New("delta: the send of a batch of session messages panicked")
 
 // handOver ends a send: the next batch, if any, gets its sender.
 func (b *batcher) handOver() {
