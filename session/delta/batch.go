@@ -33,15 +33,16 @@ type batch struct {
 	err  error
 }
 
-// send sends msg alone or in a batch with the messages of concurrent calls, and returns
-// the outcome of the channel message that carried it.
-func (b *batcher) send(ctx context.Context, msg *Message) error {
+// send sends msg alone to members or in a batch with the messages of concurrent calls
+// (to the members at the time the batch leaves), and returns the outcome of the channel
+// message that carried it.
+func (b *batcher) send(ctx context.Context, members []channel.Member, msg *Message) error {
 	b.mu.Lock()
 	if !b.sending {
 		b.sending = true
 		b.mu.Unlock()
 		defer b.handOver() // even if the send panics, or every later call would wait
-		return b.m.replicateTo(ctx, b.m.cl.ch.Members(), msg)
+		return b.m.replicateTo(ctx, members, msg)
 	}
 	nb := b.next
 	if nb == nil {

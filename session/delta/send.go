@@ -60,7 +60,7 @@ func (m *Manager) Replicate(ctx context.Context, s *Session) error {
 	}
 	var err error
 	if m.batch != nil && ctx.Done() == nil {
-		err = m.batch.send(ctx, msg)
+		err = m.batch.send(ctx, members, msg)
 	} else {
 		err = m.replicateTo(ctx, members, msg)
 	}
