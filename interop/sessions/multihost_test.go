@@ -155,6 +155,9 @@ func (c *webClient) request(s *clientSession, rng *rand.Rand, stop func() bool) 
 		if attempt < len(c.nodes) && n.down() {
 			continue
 		}
+		// A node killed (and reaped) before the request left cannot answer it; one
+		// killed while the request was out may have answered already.
+		killedBefore := c.killed.Load()
 		p, id, err := c.get(n, s.cookie)
 		var se *statusError
 		switch {
@@ -175,9 +178,9 @@ func (c *webClient) request(s *clientSession, rng *rand.Rand, stop func() bool) 
 		killed := c.killed.Load()
 		if killed != nil {
 			c.okAfterKill.Add(1)
-			if n == killed {
-				c.violate("%s answered after it was killed", n.route)
-			}
+		}
+		if n == killedBefore {
+			c.violate("%s answered a request sent after it was killed", n.route)
 		}
 		sentBase, sentRoute := splitID(s.cookie)
 		gotBase, gotRoute := splitID(id)

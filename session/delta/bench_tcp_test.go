@@ -2,6 +2,7 @@ package delta_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,13 +156,55 @@ func waitApplied(tb testing.TB, src *tcpNode, peers ...*tcpNode) {
 	}
 }
 
+// processCPU returns the user and system CPU time the process has used.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// bareCounter is the ceiling of BenchmarkHTTPLoopback: the counter page as a bare
+// net/http handler keeping a map from a random cookie id to the count under a mutex, with
+// none of the middleware's work (no expiry, no attributes, no replication).
+func bareCounter() http.Handler {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := ""
+		if c, err := r.Cookie("JSESSIONID"); err == nil {
+			id = c.Value
+		}
+		mu.Lock()
+		n, ok := counts[id]
+		if !ok {
+			id = rand.Text()
+		}
+		n++
+		counts[id] = n
+		mu.Unlock()
+		if !ok {
+			http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: id, Path: "/", HttpOnly: true})
+		}
+		fmt.Fprint(w, n)
+	})
+}
+
 // BenchmarkHTTPLoopback measures the counter page (one attribute set per request) served
-// by net/http on 127.0.0.1 and requested by an http.Client with keep-alive, on a node
-// that replicates to two peers over transport/nio (loopback TCP, static membership),
-// and the same number of requests on a node of the same kind without members (in
-// alternating blocks). It reports both rates and their ratio (replicated / local). clients is the number of concurrent
-// clients, each with its own session. Everything runs in this process, on the same cores:
-// client, server and both peers; B/op and allocs/op are the whole process's per request.
+// by net/http on 127.0.0.1 and requested by an http.Client with keep-alive, on three
+// servers in alternating blocks of the same number of requests: a node that replicates to
+// two peers over transport/nio (loopback TCP, static membership), a node of the same kind
+// without members, and bareCounter, the ceiling. It reports the three rates and the ratios
+// repl/local (replicated / no replication) and local/bare (the middleware without
+// replication / the bare handler). clients is the number of concurrent clients, each with
+// its own session. Everything runs in this process, on the same cores: client, servers
+// and both peers; B/op and allocs/op are the whole process's per replicated request
+// (the other two sides run with the timer stopped, but their allocations count too).
+// A replicated block ends when both peers applied every delta. cpu-µs/req is the
+// process's CPU time (user and system, getrusage) per request of each side, less
+// sensitive to other load on the machine than the rates; deltas/frame is how many
+// deltas a peer received per transport frame (group commit).
 //
 //	go test -run '^$' -bench HTTPLoopback -benchtime 20000x -count 3 ./session/delta/
 func BenchmarkHTTPLoopback(b *testing.B) {
@@ -169,35 +213,54 @@ func BenchmarkHTTPLoopback(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/clients=%d", mode, clients), func(b *testing.B) {
 				nodes := tcpCluster(b, 3, delta.Config{Replication: mode})
 				solo := tcpCluster(b, 1, delta.Config{Replication: mode})[0]
-				repl, local := counterServer(b, nodes[0]), counterServer(b, solo)
+				bare := httptest.NewServer(bareCounter())
+				b.Cleanup(bare.Close)
+				urls := []string{counterServer(b, nodes[0]).URL, counterServer(b, solo).URL, bare.URL}
 				tr := &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}
 				b.Cleanup(tr.CloseIdleConnections)
 				hc := &http.Client{Transport: tr}
-				cr, cl := make([]string, clients), make([]string, clients)
-				httpLoad(b, hc, repl.URL, cr, 100*clients) // sessions, connections, pools
-				httpLoad(b, hc, local.URL, cl, 100*clients)
+				cookies := make([][]string, len(urls))
+				for i, u := range urls {
+					cookies[i] = make([]string, clients)
+					httpLoad(b, hc, u, cookies[i], 100*clients) // sessions, connections, pools
+				}
 				waitApplied(b, nodes[0], nodes[1:]...)
-				// Alternate blocks of replicated and local requests, so that whatever else
-				// the machine does weighs on both alike.
+				// Alternate blocks of replicated, local and bare requests, so that whatever
+				// else the machine does weighs on all three alike.
 				block := max(b.N/10, 100)
-				var replicated, alone time.Duration
+				elapsed, cpu := make([]time.Duration, len(urls)), make([]time.Duration, len(urls))
+				peer := nodes[1].ch.Transport().(*nio.Transport)
+				deltas0, frames0 := nodes[1].m.Stats().Received[delta.EventDelta], peer.Stats().FramesReceived
 				b.ReportAllocs()
 				b.ResetTimer()
 				for done := 0; done < b.N; done += block {
 					k := min(block, b.N-done)
-					b.StartTimer()
-					start := time.Now()
-					httpLoad(b, hc, repl.URL, cr, k)
-					replicated += time.Since(start)
-					b.StopTimer()
-					waitApplied(b, nodes[0], nodes[1:]...)
-					start = time.Now()
-					httpLoad(b, hc, local.URL, cl, k)
-					alone += time.Since(start)
+					for i, u := range urls {
+						if i == 0 {
+							b.StartTimer()
+						}
+						start, cpu0 := time.Now(), processCPU(b)
+						httpLoad(b, hc, u, cookies[i], k)
+						if i == 0 {
+							waitApplied(b, nodes[0], nodes[1:]...) // the peers' share of the work
+						}
+						elapsed[i] += time.Since(start)
+						cpu[i] += processCPU(b) - cpu0
+						if i == 0 {
+							b.StopTimer()
+						}
+					}
 				}
-				b.ReportMetric(float64(b.N)/replicated.Seconds(), "req/s")
-				b.ReportMetric(float64(b.N)/alone.Seconds(), "req/s-local")
-				b.ReportMetric(alone.Seconds()/replicated.Seconds(), "repl/local")
+				b.ReportMetric(float64(b.N)/elapsed[0].Seconds(), "req/s")
+				b.ReportMetric(float64(b.N)/elapsed[1].Seconds(), "req/s-local")
+				b.ReportMetric(float64(b.N)/elapsed[2].Seconds(), "req/s-bare")
+				b.ReportMetric(elapsed[1].Seconds()/elapsed[0].Seconds(), "repl/local")
+				b.ReportMetric(elapsed[2].Seconds()/elapsed[1].Seconds(), "local/bare")
+				b.ReportMetric(float64(cpu[0].Microseconds())/float64(b.N), "cpu-µs/req")
+				b.ReportMetric(float64(cpu[1].Microseconds())/float64(b.N), "cpu-µs/req-local")
+				b.ReportMetric(float64(cpu[2].Microseconds())/float64(b.N), "cpu-µs/req-bare")
+				deltas := nodes[1].m.Stats().Received[delta.EventDelta] - deltas0
+				b.ReportMetric(float64(deltas)/float64(peer.Stats().FramesReceived-frames0), "deltas/frame")
 			})
 		}
 	}

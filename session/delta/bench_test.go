@@ -33,6 +33,28 @@ func sessionRequest(b *testing.B, h http.Handler) *http.Request {
 	return r
 }
 
+// BenchmarkMiddlewareLocal measures the counter page behind the middleware on a node
+// without members (no replication) and bareCounter, the same page as a bare handler
+// keeping a map, both called directly with a session cookie (no sockets, no HTTP parsing):
+// the middleware's own cost per request and its allocations.
+func BenchmarkMiddlewareLocal(b *testing.B) {
+	solo := startReady(b, channeltest.NewNetwork(), delta.Config{JvmRoute: "solo"})
+	for _, side := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", bareCounter()}, {"middleware", wrap(b, solo, delta.HTTPConfig{}, counter)}} {
+		b.Run(side.name, func(b *testing.B) {
+			r := sessionRequest(b, side.h)
+			w := &discard{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				side.h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
 // BenchmarkHTTP measures requests per second of the counter handler (one attribute set
 // per request) on a node that replicates to two peers over channeltest (in-memory,
 // synchronous delivery: the cost is encoding, the channel stack and applying the delta

@@ -170,7 +170,12 @@ func (c *Cluster) goTracked(f func()) {
 // clusterListener keeps Accept and MessageReceived off the Cluster's API.
 type clusterListener struct{ c *Cluster }
 
-func (l clusterListener) Accept(msg *channel.Message) bool { return l.c.codec.Owns(msg.Data) }
+func (l clusterListener) Accept(msg *channel.Message) bool {
+	if bc, ok := l.c.codec.(batchCodec); ok && bc.ownsBatch(msg.Data) {
+		return true
+	}
+	return l.c.codec.Owns(msg.Data)
+}
 
 func (l clusterListener) MessageReceived(msg *channel.Message) error {
 	l.c.receive(msg)
@@ -188,13 +193,29 @@ func (c *Cluster) receive(raw *channel.Message) {
 			"delta: ignoring session messages from a sender that is not a member of the channel")
 		return
 	}
-	msg, err := c.codec.DecodeMessage(raw.Data)
+	var msgs []*Message
+	var err error
+	if bc, ok := c.codec.(batchCodec); ok && bc.ownsBatch(raw.Data) {
+		msgs, err = bc.decodeBatch(raw.Data)
+	} else {
+		var msg *Message
+		msg, err = c.codec.DecodeMessage(raw.Data)
+		msgs = []*Message{msg}
+	}
 	if err != nil {
 		c.malformed.Add(1)
 		c.refusals.Log(slog.LevelDebug, src.Addr(), "malformed", "delta: ignoring malformed session message",
 			"size", len(raw.Data), "err", err)
 		return
 	}
+	for _, msg := range msgs {
+		c.dispatch(msg, src)
+	}
+}
+
+// dispatch hands a received message to the manager of its context (every manager when
+// it names none).
+func (c *Cluster) dispatch(msg *Message, src channel.Member) {
 	c.messages.Add(1)
 	if msg.Context == "" {
 		for _, m := range c.running() {

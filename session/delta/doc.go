@@ -80,6 +80,13 @@
 // values but not its cancellation: a client that hangs up does not leave a half-sent
 // delta.
 //
+// With BinaryCodec, the deltas of concurrent requests are coalesced (group commit): while
+// one of a manager's channel messages is being sent, the deltas of the requests that end
+// meanwhile wait and then go out together in the next one, each request returning with
+// the outcome of the message that carried its delta (in acked mode: once every member
+// acknowledged it). Under concurrent load this sends far fewer messages and ACKs than
+// requests; a lone request is sent at once.
+//
 // # State transfer
 //
 // A starting manager sends EVT_GET_ALL_SESSIONS to the oldest member with use_ack+sync_ack,
@@ -145,7 +152,9 @@
 // "SESSION-STATE", ...), the defaults and the protocol (who sends what, with which
 // options) are Tomcat's. The bytes depend on ClusterConfig.Codec:
 //   - BinaryCodec (the default) is a compact Go format: Go nodes replicate with each
-//     other only.
+//     other only. Its batches of several messages in one channel message (group commit)
+//     have a header of their own, format version 2; a node of a version before batches
+//     ignores them, so every node of a cluster must run a version that reads them.
 //   - JavaCodec writes and reads Tomcat 10.1's own messages: SessionMessageImpl objects
 //     sent as Tribes object messages, the DeltaRequest data of a delta, DeltaSession's
 //     layout in a state transfer, the new id of an id change. With JavaValueCodec as
@@ -153,7 +162,9 @@
 //     byte[], Date, lists, sets and maps map to Go values, other classes are carried
 //     opaque), Go nodes and Tomcat DeltaManager nodes share sessions both ways: state
 //     transfer, deltas, expiry, id changes. Tomcat's GenericPrincipal travels as its name
-//     and roles, a session listener as a ClusterSingleSignOnListener's ssoId.
+//     and roles, a session listener as a ClusterSingleSignOnListener's ssoId. Tomcat has
+//     no message carrying several session messages, so JavaCodec sends one per channel
+//     message: no group commit.
 //
 // The streams of the real catalina-ha classes in testdata/java
 // (scripts/gen-golden.sh session) decode and re-encode byte for byte; interop/tomcat

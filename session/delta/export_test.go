@@ -2,3 +2,17 @@ package delta
 
 // TransferWindow is transferWindow, for the tests of package delta_test.
 const TransferWindow = transferWindow
+
+// QueuedForBatch returns how many messages of m wait for its send in flight to end, to
+// go out in the next batch (tests only).
+func QueuedForBatch(m *Manager) int {
+	if m.batch == nil {
+		return 0
+	}
+	m.batch.mu.Lock()
+	defer m.batch.mu.Unlock()
+	if m.batch.next == nil {
+		return 0
+	}
+	return len(m.batch.next.msgs)
+}

@@ -44,6 +44,7 @@ type Manager struct {
 
 	stats   counters
 	bufPool sync.Pool
+	batch   *batcher // nil when the codec cannot batch
 
 	// serving holds the members a state transfer is being served to or waits for a slot
 	// for (under mu); slots bounds the transfers served at once.
@@ -83,6 +84,9 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
 		opts: cfg.SendOptions, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]bool{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
+	if bc, ok := cl.codec.(batchCodec); ok {
+		m.batch = &batcher{m: m, bc: bc}
+	}
 	return m
 }
 

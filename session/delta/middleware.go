@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -141,6 +143,27 @@ func FromContext(ctx context.Context) *Request {
 	return rq
 }
 
+// requestState is what the middleware allocates per request.
+type requestState struct {
+	rq  Request
+	rw  responseWriter
+	ctx requestContext
+}
+
+// requestContext is the handler's request context: the original one with the session
+// handle under ctxKey (what context.WithValue would make, without its own allocation).
+type requestContext struct {
+	context.Context
+	rq *Request
+}
+
+func (c *requestContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c.rq
+	}
+	return c.Context.Value(key)
+}
+
 func (mw *Middleware) skip(r *http.Request) bool {
 	return mw.cfg.SkipPath != nil && mw.cfg.SkipPath.MatchString(r.URL.Path) ||
 		mw.cfg.Skip != nil && mw.cfg.Skip(r)
@@ -163,9 +186,16 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 			return
 		}
 	}
-	rq := &Request{mw: mw, ctx: context.WithoutCancel(r.Context()), tls: r.TLS != nil}
+	// One allocation for the request's session state, its response writer and the
+	// context that carries it to the handler.
+	st := &requestState{rq: Request{mw: mw, ctx: context.WithoutCancel(r.Context()), tls: r.TLS != nil}}
+	rq := &st.rq
 	rq.bind(r)
-	rw := &responseWriter{ResponseWriter: w, rq: rq, r: r}
+	st.rw = responseWriter{ResponseWriter: w, rq: rq}
+	st.ctx = requestContext{Context: r.Context(), rq: rq}
+	r = r.WithContext(&st.ctx)
+	rw := &st.rw
+	rw.r = r
 	done := false
 	defer func() {
 		if !done { // the handler panicked: keep the cluster consistent, leave the response alone
@@ -175,7 +205,7 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 			rq.endAccess()
 		}
 	}()
-	next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rq)))
+	next.ServeHTTP(rw, r)
 	done = true
 	rw.finish()
 }
@@ -204,25 +234,26 @@ func (rq *Request) bind(r *http.Request) {
 	route := m.cfg.JvmRoute
 	binder := route != "" && !cfg.DisableJvmRouteBinder
 	var first string
-	for _, c := range r.Cookies() {
-		if c.Name != cfg.CookieName || !validID(c.Value) {
-			continue
+	eachCookie(r.Header, cfg.CookieName, func(v string) bool {
+		if !validID(v) {
+			return true
 		}
 		if first == "" {
-			first = c.Value
+			first = v
 		}
-		s := m.Find(c.Value)
+		s := m.Find(v)
 		if s == nil && binder {
 			// Renamed by a binder: to this node's route by an earlier request, or to
 			// another node's route by a request whose response never reached the client
 			// (that node died after telling the cluster, or its acked replication failed).
-			s = m.findRerouted(c.Value)
+			s = m.findRerouted(v)
 		}
 		if s != nil {
-			rq.requestedID, rq.s = c.Value, s
-			break
+			rq.requestedID, rq.s = v, s
+			return false
 		}
-	}
+		return true
+	})
 	if rq.s == nil {
 		rq.requestedID = first
 		return
@@ -247,6 +278,34 @@ func (rq *Request) bind(r *http.Request) {
 		}
 		rq.s.Access()
 	}
+}
+
+// eachCookie calls f with the value of each cookie named name in h's Cookie headers, in
+// order, until f returns false. It parses as http.Request.Cookies does, without
+// allocating.
+func eachCookie(h http.Header, name string, f func(value string) bool) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var pair string
+			pair, line, _ = strings.Cut(line, ";")
+			if v, ok := cookieValue(pair, name); ok && !f(v) {
+				return
+			}
+		}
+	}
+}
+
+// cookieValue returns the value of one "name=value" pair of a Cookie header if it is
+// named name, with surrounding double quotes removed.
+func cookieValue(pair, name string) (string, bool) {
+	k, v, ok := strings.Cut(textproto.TrimString(pair), "=")
+	if !ok || k != name {
+		return "", false
+	}
+	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	return v, true
 }
 
 // Session returns the request's session, or nil if it has none.

@@ -77,7 +77,10 @@ func (s *Session) takeDelta(now int64, members bool) (*Message, []Action) {
 	var msg *Message
 	switch {
 	case !members:
-		// Nobody to tell: the delta is dropped, as Tomcat resets it without members.
+		// Nobody to tell: the delta is dropped, as Tomcat resets it without members; its
+		// array is kept for the next request's actions.
+		clear(actions)
+		s.pending, actions = actions[:0], nil
 	case len(actions) > 0:
 		s.version++
 		msg = &Message{Event: EventDelta, SessionID: s.id, Timestamp: now, Version: s.version, Actions: actions}

@@ -39,6 +39,12 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 // that fails the changes stay pending (the next Replicate sends them again, except those
 // a later change from another node replaced) and the error, which wraps a
 // *channel.SendError, is returned.
+//
+// With BinaryCodec and a ctx that cannot be cancelled (ctx.Done() is nil, as the
+// middleware's), the messages of concurrent Replicate calls are coalesced (group commit):
+// while one channel message is being sent, the messages of the calls that arrive go out
+// together in the next one, and each call returns when the message that carried its own
+// did (acknowledged by every member, with acked replication).
 func (m *Manager) Replicate(ctx context.Context, s *Session) error {
 	if s == nil {
 		return ErrNoSession
@@ -52,7 +58,13 @@ func (m *Manager) Replicate(ctx context.Context, s *Session) error {
 	if msg == nil {
 		return nil
 	}
-	if err := m.replicateTo(ctx, members, msg); err != nil {
+	var err error
+	if m.batch != nil && ctx.Done() == nil {
+		err = m.batch.send(ctx, members, msg)
+	} else {
+		err = m.replicateTo(ctx, members, msg)
+	}
+	if err != nil {
 		s.requeue(actions)
 		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
 	}
@@ -167,7 +179,12 @@ func (m *Manager) broadcast(ctx context.Context, msg *Message) error {
 // Config.TolerateUnreachable, members that could not even be connected to do not make it
 // fail.
 func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg *Message) error {
-	err := m.sendTo(ctx, members, msg, m.opts)
+	return m.tolerate(m.sendTo(ctx, members, msg, m.opts))
+}
+
+// tolerate returns nil for the error of a send that failed only because some members
+// could not be connected to, with Config.TolerateUnreachable.
+func (m *Manager) tolerate(err error) error {
 	if err == nil || !m.cfg.TolerateUnreachable {
 		return err
 	}
@@ -188,29 +205,52 @@ func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg
 
 func (m *Manager) sendTo(ctx context.Context, to []channel.Member, msg *Message, opts channel.SendOptions) error {
 	msg.Context = m.cfg.Name
-	bp, _ := m.bufPool.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
+	bp := m.buffer()
 	data, err := m.cl.codec.AppendMessage((*bp)[:0], msg)
+	sent := false
 	if err == nil {
-		err = m.cl.send(ctx, to, data, opts)
+		sent, err = m.transmit(ctx, to, data, opts)
 	}
-	n := len(data)
+	m.release(bp, data)
+	if sent {
+		m.countSent(msg)
+	}
+	return err
+}
+
+// transmit sends an encoded payload and counts its bytes. sent is false when it did not
+// go out; no members is not an error.
+func (m *Manager) transmit(ctx context.Context, to []channel.Member, data []byte, opts channel.SendOptions) (sent bool, err error) {
+	err = m.cl.send(ctx, to, data, opts)
+	if errors.Is(err, channel.ErrNoMembers) {
+		return false, nil
+	}
+	if err != nil {
+		m.stats.sendFailures.Add(1)
+		return false, err
+	}
+	m.stats.bytesSent.Add(uint64(len(data)))
+	return true, nil
+}
+
+func (m *Manager) countSent(msg *Message) {
+	if int(msg.Event) < len(m.stats.sent) {
+		m.stats.sent[msg.Event].Add(1)
+	}
+}
+
+// buffer returns an encoding buffer from the manager's pool; release gives it back.
+func (m *Manager) buffer() *[]byte {
+	if bp, _ := m.bufPool.Get().(*[]byte); bp != nil {
+		return bp
+	}
+	return new([]byte)
+}
+
+// release puts bp back, holding data's array unless it grew too large to keep.
+func (m *Manager) release(bp *[]byte, data []byte) {
 	if cap(data) <= 64<<10 {
 		*bp = data[:0]
 		m.bufPool.Put(bp)
 	}
-	if errors.Is(err, channel.ErrNoMembers) {
-		return nil
-	}
-	if err != nil {
-		m.stats.sendFailures.Add(1)
-		return err
-	}
-	if int(msg.Event) < len(m.stats.sent) {
-		m.stats.sent[msg.Event].Add(1)
-	}
-	m.stats.bytesSent.Add(uint64(n))
-	return nil
 }

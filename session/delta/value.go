@@ -144,24 +144,26 @@ const (
 
 // Marshal encodes v.
 func (GobCodec) Marshal(v any) ([]byte, error) {
+	// tagged returns a slice holding tag, with room for n more bytes: one allocation.
+	tagged := func(tag byte, n int) []byte { return append(make([]byte, 0, 1+n), tag) }
 	switch x := v.(type) {
 	case string:
-		return append([]byte{tagString}, x...), nil
+		return append(tagged(tagString, len(x)), x...), nil
 	case []byte:
-		return append([]byte{tagBytes}, x...), nil
+		return append(tagged(tagBytes, len(x)), x...), nil
 	case bool:
 		if x {
 			return []byte{tagBool, 1}, nil
 		}
 		return []byte{tagBool, 0}, nil
 	case int:
-		return binary.AppendVarint([]byte{tagInt}, int64(x)), nil
+		return binary.AppendVarint(tagged(tagInt, binary.MaxVarintLen64), int64(x)), nil
 	case int64:
-		return binary.AppendVarint([]byte{tagInt64}, x), nil
+		return binary.AppendVarint(tagged(tagInt64, binary.MaxVarintLen64), x), nil
 	case uint64:
-		return binary.AppendUvarint([]byte{tagUint64}, x), nil
+		return binary.AppendUvarint(tagged(tagUint64, binary.MaxVarintLen64), x), nil
 	case float64:
-		return binary.BigEndian.AppendUint64([]byte{tagFloat64}, math.Float64bits(x)), nil
+		return binary.BigEndian.AppendUint64(tagged(tagFloat64, 8), math.Float64bits(x)), nil
 	case time.Time:
 		b, err := x.MarshalBinary()
 		if err != nil {
@@ -260,17 +262,20 @@ var ErrValueNotReplicable = errors.New("delta: value would not replicate faithfu
 // encodeValue encodes v for attribute name and checks that it decodes to the same Go
 // type, so that every node reads back what this one stored.
 func (m *Manager) encodeValue(name string, v any) ([]byte, error) {
-	typ := fmt.Sprintf("%T", v)
+	typ := func() string { return fmt.Sprintf("%T", v) }
 	data, err := m.cfg.Codec.Marshal(v)
 	if err != nil {
-		return nil, &ValueError{Name: name, Type: typ, Err: err}
+		return nil, &ValueError{Name: name, Type: typ(), Err: err}
+	}
+	if _, ok := m.cfg.Codec.(GobCodec); ok && len(data) > 0 && data[0] != tagGob {
+		return data, nil // GobCodec's own encodings decode to the type they were made from
 	}
 	back, err := m.cfg.Codec.Unmarshal(data)
 	if err != nil {
-		return nil, &ValueError{Name: name, Type: typ, Err: fmt.Errorf("%w: it does not decode: %w", ErrValueNotReplicable, err)}
+		return nil, &ValueError{Name: name, Type: typ(), Err: fmt.Errorf("%w: it does not decode: %w", ErrValueNotReplicable, err)}
 	}
 	if got := reflect.TypeOf(back); got != reflect.TypeOf(v) {
-		return nil, &ValueError{Name: name, Type: typ, Err: fmt.Errorf("%w: it reads back as %v on other nodes "+
+		return nil, &ValueError{Name: name, Type: typ(), Err: fmt.Errorf("%w: it reads back as %v on other nodes "+
 			"(gob registers one of T and *T: register the one you store, on every node)", ErrValueNotReplicable, got)}
 	}
 	return data, nil

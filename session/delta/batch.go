@@ -1,0 +1,106 @@
+package delta
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// batcher coalesces the messages of concurrent Replicate calls into one channel message
+// (group commit). At most one of its sends is in flight: a call that finds none sends its
+// own message at once; calls that arrive meanwhile add theirs to the next batch and wait.
+// When a send ends, one caller of the next batch is woken to send it and the others wait
+// for its outcome; so every call returns when the channel message that carried its own
+// did, and no goroutine is started.
+//
+// Batches travel in BinaryCodec's batch format, which only Go nodes read: a cluster whose
+// codec is not a batchCodec (JavaCodec, Tomcat's format) has no batcher.
+type batcher struct {
+	m  *Manager
+	bc batchCodec
+
+	mu      sync.Mutex
+	sending bool
+	next    *batch // the messages waiting for the send in flight to end
+}
+
+type batch struct {
+	msgs []*Message
+	lead chan struct{} // one token: the caller that takes it sends the batch
+	done chan struct{} // closed once the batch was sent and err set
+	err  error
+}
+
+// send sends msg alone to members or in a batch with the messages of concurrent calls
+// (to the members at the time the batch leaves), and returns the outcome of the channel
+// message that carried it.
+func (b *batcher) send(ctx context.Context, members []channel.Member, msg *Message) error {
+	b.mu.Lock()
+	if !b.sending {
+		b.sending = true
+		b.mu.Unlock()
+		defer b.handOver() // even if the send panics, or every later call would wait
+		return b.m.replicateTo(ctx, members, msg)
+	}
+	nb := b.next
+	if nb == nil {
+		nb = &batch{lead: make(chan struct{}, 1), done: make(chan struct{})}
+		b.next = nb
+	}
+	nb.msgs = append(nb.msgs, msg)
+	b.mu.Unlock()
+	select {
+	case <-nb.done:
+	case <-nb.lead:
+		nb.err = errBatchAborted // what the others see if the send panics
+		defer func() {
+			close(nb.done)
+			b.handOver()
+		}()
+		nb.err = b.m.tolerate(b.sendBatch(ctx, b.m.cl.ch.Members(), nb.msgs))
+	}
+	return nb.err
+}
+
+var errBatchAborted = errors.New("delta: the send of a batch of session messages panicked")
+
+// handOver ends a send: the next batch, if any, gets its sender.
+func (b *batcher) handOver() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if nb := b.next; nb != nil {
+		b.next = nil
+		nb.lead <- struct{}{}
+		return
+	}
+	b.sending = false
+}
+
+// sendBatch sends msgs in one channel message; a batch that would exceed the codec's
+// size limit is split in two.
+func (b *batcher) sendBatch(ctx context.Context, to []channel.Member, msgs []*Message) error {
+	m := b.m
+	if len(msgs) == 1 {
+		return m.sendTo(ctx, to, msgs[0], m.opts)
+	}
+	for _, msg := range msgs {
+		msg.Context = m.cfg.Name
+	}
+	bp := m.buffer()
+	data, err := b.bc.appendBatch((*bp)[:0], msgs)
+	if err != nil {
+		m.release(bp, data)
+		h := len(msgs) / 2
+		return errors.Join(b.sendBatch(ctx, to, msgs[:h]), b.sendBatch(ctx, to, msgs[h:]))
+	}
+	sent, err := m.transmit(ctx, to, data, m.opts)
+	m.release(bp, data)
+	if sent {
+		for _, msg := range msgs {
+			m.countSent(msg)
+		}
+	}
+	return err
+}
