@@ -320,10 +320,12 @@ func (rc *rconn) onClose(error) {
 }
 
 // onAckWritten runs on the loop after it wrote (or buffered, or failed to write) a worker's
-// ACK.
-func (rc *rconn) onAckWritten(gnet.Conn, error) error {
+// ACK. After a failure the connection is closed: its buffers must not be looked at.
+func (rc *rconn) onAckWritten(_ gnet.Conn, err error) error {
 	rc.pendingAcks.Add(-1)
-	rc.directAcks()
+	if err == nil {
+		rc.directAcks()
+	}
 	return nil
 }
 
