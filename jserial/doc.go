@@ -92,7 +92,7 @@
 // Externalizable classes, and Tribes' RpcMessage, NoRpcChannelReply, MemberMessage,
 // ByteMessage and UniqueId. Regenerate them with
 //
-//	scripts/gen-jserial-golden.sh
+//	scripts/gen-golden.sh jserial
 //
 // TestGolden decodes each to the expected Go value, re-encodes it to the same bytes
 // and, for every file but the hash-ordered HashMap and HashSet ones, builds the value

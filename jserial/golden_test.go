@@ -16,7 +16,7 @@ import (
 )
 
 // The files in testdata were written by the JVM's ObjectOutputStream
-// (scripts/gen-jserial-golden.sh, interop/java/JserialGolden.java).
+// (scripts/gen-golden.sh jserial, interop/java/JserialGolden.java).
 
 func golden(t testing.TB, name string) []byte {
 	t.Helper()

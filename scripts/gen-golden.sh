@@ -1,27 +1,48 @@
 #!/usr/bin/env bash
-# Regenerates wire/testdata/golden/ from the real Apache Tomcat Tribes classes
-# (Debian libtomcat10-java). Needs Java 17 and the jars: see
-# scripts/install-test-deps.sh.
+# Regenerates the golden files that Go tests compare against, written by the real Java
+# classes (Debian libtomcat10-java, Java 17; see scripts/install-test-deps.sh). Each kind
+# is one generator in interop/java:
 #
-# Usage: scripts/gen-golden.sh [outdir]   (default: wire/testdata/golden)
+#   wire     wire/testdata/golden      Tribes' byte formats (TribesPeer golden)
+#   jserial  jserial/testdata          streams of the JVM's ObjectOutputStream, each read back
+#                                      with ObjectInputStream before it is kept (JserialGolden.java)
+#   rpc      rpc/testdata              RpcMessage and RpcMessage$NoRpcChannelReply (RpcPeer.java)
+#   session  session/delta/testdata/java
+#                                      SessionMessageImpl streams from catalina-ha: every event,
+#                                      DeltaRequest with every action type, ALL_SESSION_DATA
+#                                      (tomcat/SessionGolden.java)
+#
+# Usage: scripts/gen-golden.sh [wire|jserial|rpc|session] [outdir]   (default: wire, its directory)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:-$root/wire/testdata/golden}"
-jars="${TRIBES_JARS:-/usr/share/java/tomcat10-tribes.jar:/usr/share/java/tomcat10-juli.jar}"
+kind="${1:-wire}"
+j=/usr/share/java
+tribes="$j/tomcat10-tribes.jar:$j/tomcat10-juli.jar"
+case "$kind" in
+  wire) dir=wire/testdata/golden; sources=("$root"/interop/java/*.java); run=(TribesPeer golden); jars="${TRIBES_JARS:-$tribes}" ;;
+  jserial) dir=jserial/testdata; sources=("$root"/interop/java/*.java); run=(TribesPeer jserial-golden); jars="${TRIBES_JARS:-$tribes}" ;;
+  rpc) dir=rpc/testdata; sources=("$root"/interop/java/*.java); run=(TribesPeer rpc-golden); jars="${TRIBES_JARS:-$tribes}" ;;
+  session)
+    dir=session/delta/testdata/java; sources=("$root"/interop/java/tomcat/SessionGolden.java); run=(SessionGolden)
+    jars="${TOMCAT_JARS:-$j/tomcat10-catalina-ha.jar:$j/tomcat10-catalina.jar:$tribes:$j/tomcat10-servlet-api.jar:$j/tomcat10-util.jar:$j/tomcat10-util-scan.jar:$j/tomcat10-api.jar:$j/tomcat10-coyote.jar:$j/tomcat10-jaspic-api.jar:$j/tomcat10-annotations-api.jar}" ;;
+  *) echo "gen-golden: unknown kind $kind (wire, jserial, rpc or session)" >&2; exit 2 ;;
+esac
+out="${2:-$root/$dir}"
 
 for t in java javac; do
   command -v "$t" >/dev/null || { echo "gen-golden: $t not found (run scripts/install-test-deps.sh)" >&2; exit 1; }
 done
 IFS=: read -r -a jarlist <<<"$jars"
-for j in "${jarlist[@]}"; do
-  [ -r "$j" ] || { echo "gen-golden: $j not found (run scripts/install-test-deps.sh)" >&2; exit 1; }
+for jar in "${jarlist[@]}"; do
+  [ -r "$jar" ] || { echo "gen-golden: $jar not found (run scripts/install-test-deps.sh)" >&2; exit 1; }
 done
 
 classes="$(mktemp -d "${TMPDIR:-/tmp}/gotribes-golden-XXXXXX")"
 trap 'rm -rf "$classes"' EXIT
 
-javac -nowarn -encoding UTF-8 -d "$classes" -cp "$jars" "$root"/interop/java/*.java
+javac -nowarn -encoding UTF-8 -d "$classes" -cp "$jars" "${sources[@]}"
 mkdir -p "$out"
-java -Djava.net.preferIPv4Stack=true -cp "$classes:$jars" TribesPeer golden "$out"
-echo "gen-golden: wrote $(ls "$out" | grep -cv README) files to $out" >&2
+if [ "$kind" != wire ]; then rm -f "$out"/*.ser; fi
+java -Djava.net.preferIPv4Stack=true -cp "$classes:$jars" "${run[@]}" "$out" >/dev/null
+echo "gen-golden: wrote $(ls "$out" | grep -cv README) $kind files to $out" >&2

@@ -14,10 +14,6 @@ import (
 	"github.com/gotribes/tribes/internal/testenv"
 )
 
-// pending names checks of the suite that fail today because the defence is not merged
-// yet; the test logs them instead of failing. Remove an entry when its defence lands.
-var pending = map[string]string{}
-
 // Limits the suite test holds each attack to.
 const (
 	rssLimit       = 256 << 20 // peak RSS of the target under an attack on one connection kind
@@ -54,34 +50,30 @@ func TestSuite(t *testing.T) {
 		t.Fatalf("%d results for %d attacks", len(results), len(attacks))
 	}
 	for _, r := range results {
-		check := func(what string, ok bool, format string, args ...any) {
+		check := func(ok bool, format string, args ...any) {
 			t.Helper()
 			if ok {
 				return
 			}
-			if why, isPending := pending[r.Attack+"/"+what]; isPending {
-				t.Logf("%s: pending (%s): "+format, append([]any{r.Attack, why}, args...)...)
-				return
-			}
 			t.Errorf("%s: "+format, append([]any{r.Attack}, args...)...)
 		}
-		check("error", r.Err == "", "%s", r.Err)
-		check("up", r.Up && r.Fresh, "target up %v, a new connection acked %v", r.Up, r.Fresh)
-		check("recovered", r.RecoverIn >= 0, "the good nodes' messages did not reach the target after the attack")
+		check(r.Err == "", "%s", r.Err)
+		check(r.Up && r.Fresh, "target up %v, a new connection acked %v", r.Up, r.Fresh)
+		check(r.RecoverIn >= 0, "the good nodes' messages did not reach the target after the attack")
 		if r.Attack != "fd-exhaustion" && r.Attack != "no-ack-reader-100" {
 			// The receiver restarts its engine on descriptor exhaustion, which drops the
 			// good nodes' connections too; 100 connections of valid frames take the
 			// receiver's workers from the good nodes (see docs/security.md); elsewhere
 			// their traffic must go on.
-			check("traffic", r.During > 0, "no good message delivered to the target during the attack")
+			check(r.During > 0, "no good message delivered to the target during the attack")
 		}
-		check("sessions", r.Lost == 0 && r.Changed == 0, "%d sessions lost, %d changed", r.Lost, r.Changed)
+		check(r.Lost == 0 && r.Changed == 0, "%d sessions lost, %d changed", r.Lost, r.Changed)
 		limit := uint64(rssLimit)
 		if r.Attack == "partial-100" || strings.HasPrefix(r.Attack, "no-ack-reader") {
 			limit = rssBudgetLimit
 		}
-		check("rss", r.PeakRSS > 0 && r.PeakRSS <= limit, "peak RSS %d MiB, limit %d MiB", r.PeakRSS>>20, limit>>20)
-		check("log", r.LogBytes <= logLimit, "%d log bytes, limit %d", r.LogBytes, logLimit)
-		check("breaches", r.Breaches == 0, "the defence let %d through: %s", r.Breaches, r.Note)
+		check(r.PeakRSS > 0 && r.PeakRSS <= limit, "peak RSS %d MiB, limit %d MiB", r.PeakRSS>>20, limit>>20)
+		check(r.LogBytes <= logLimit, "%d log bytes, limit %d", r.LogBytes, logLimit)
+		check(r.Breaches == 0, "the defence let %d through: %s", r.Breaches, r.Note)
 	}
 }

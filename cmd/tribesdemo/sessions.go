@@ -34,9 +34,12 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	requireAll := fs.Bool("require-all", false, "with --acked, fail requests while a configured member is down (by default members refusing connections are skipped: static membership has no failure detection)")
 	app := fs.String("context", "localhost#/", "application (context) name; the same on every node")
 	codec := fs.String("codec", "go", "session message format: go (compact, Go nodes only) or java (Tomcat's DeltaManager format; the counter is a java.lang.Integer named counter)")
-	routeBinder := fs.Bool("route-binder", true, "rename a session to this node's --route when a request brings another node's (Tomcat's JvmRouteBinderValve); turn off behind a balancer without stickiness")
+	routeBinder := fs.Bool("route-binder", true, "rename a session to this node's --route when a request brings another node's (Tomcat's JvmRouteBinderValve); turn off behind a balancer without stickiness, and beside Tomcat nodes without jvmRoute")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tribesdemo sessions [flags]\n\nServes a page with a per-session counter, replicated to the other members;\n?format=json gives the same as JSON. Prints a JSON line when started and stopped.")
+		fmt.Fprintln(stderr, "usage: tribesdemo sessions [flags]\n\nServes a page with a per-session counter, replicated to the other members;\n?format=json gives the same as JSON. Prints a JSON line when started and stopped.\n\n"+
+			"Beside Tomcat 10.1 DeltaManager nodes serving /app: --codec java --context 'localhost#/app'\n"+
+			"--static-protocol --route-binder=false, and Tomcat's Engine without jvmRoute or\n"+
+			"JvmRouteBinderValve, so a session keeps its id on both sides (docs/tomcat.md).")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {

@@ -103,7 +103,7 @@ func Golden(ctx context.Context, outdir string) error {
 }
 
 // JserialGolden runs `TribesPeer jserial-golden outdir`, which writes the Java
-// serialization streams of jserial/testdata (see scripts/gen-jserial-golden.sh) after
+// serialization streams of jserial/testdata (see scripts/gen-golden.sh jserial) after
 // reading each back with ObjectInputStream.
 func JserialGolden(ctx context.Context, outdir string) error {
 	out, err := runJava(ctx, nil, "jserial-golden", outdir)

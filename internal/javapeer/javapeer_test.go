@@ -385,13 +385,13 @@ func TestJserialGoldenReproducible(t *testing.T) {
 	committed, _ := filepath.Glob(filepath.Join(src, "..", "..", "jserial", "testdata", "*.ser"))
 	files, _ := filepath.Glob(filepath.Join(dir, "*.ser"))
 	if len(files) == 0 || len(files) != len(committed) {
-		t.Fatalf("jserial-golden wrote %d files, %d committed (run scripts/gen-jserial-golden.sh)", len(files), len(committed))
+		t.Fatalf("jserial-golden wrote %d files, %d committed (run scripts/gen-golden.sh jserial)", len(files), len(committed))
 	}
 	for _, f := range committed {
 		want, _ := os.ReadFile(f)
 		got, err := os.ReadFile(filepath.Join(dir, filepath.Base(f)))
 		if err != nil || string(got) != string(want) {
-			t.Errorf("%s differs from jserial/testdata (run scripts/gen-jserial-golden.sh): %v", filepath.Base(f), err)
+			t.Errorf("%s differs from jserial/testdata (run scripts/gen-golden.sh jserial): %v", filepath.Base(f), err)
 		}
 	}
 }

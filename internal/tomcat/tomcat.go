@@ -63,12 +63,15 @@ type Member struct {
 
 // Config describes one node.
 type Config struct {
-	Route      string // the Engine's jvmRoute
+	Route      string // the Engine's jvmRoute (and the CATALINA_BASE's name)
 	Port       int    // NioReceiver port on 127.0.0.1
 	UniqueID   channel.UniqueID
 	Members    []Member // the other members (static)
 	HTTPPort   int      // HTTP connector on 127.0.0.1
 	SendOption int      // the cluster's channelSendOptions; 0 means 8 (asynchronous)
+	// NoJvmRoute leaves the Engine without jvmRoute and the cluster without
+	// JvmRouteBinderValve: session ids get no route suffix and are never renamed.
+	NoJvmRoute bool
 }
 
 // Node is a running Tomcat.
@@ -313,11 +316,17 @@ func (n *Node) serverXML() string {
 		fmt.Fprintf(&members, `            <Member className="org.apache.catalina.tribes.membership.StaticMember" host="127.0.0.1" port="%d" uniqueId="%s"/>
 `, m.Port, uniqueID(m.UniqueID))
 	}
+	route := fmt.Sprintf(` jvmRoute="%s"`, attr(n.Route))
+	binder := `
+        <Valve className="org.apache.catalina.ha.session.JvmRouteBinderValve"/>`
+	if n.NoJvmRoute {
+		route, binder = "", ""
+	}
 	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
-    <Engine name="Catalina" defaultHost="localhost" jvmRoute="%s">
+    <Engine name="Catalina" defaultHost="localhost"%s>
       <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="%d">
         <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"
                  notifyListenersOnReplication="true"/>
@@ -333,13 +342,12 @@ func (n *Node) serverXML() string {
           <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpFailureDetector"/>
           <Interceptor className="org.apache.catalina.tribes.group.interceptors.MessageDispatchInterceptor"/>
         </Channel>
-        <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>
-        <Valve className="org.apache.catalina.ha.session.JvmRouteBinderValve"/>
+        <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>%s
         <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
       </Cluster>
       <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
     </Engine>
   </Service>
 </Server>
-`, n.HTTPPort, attr(n.Route), n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port)
+`, n.HTTPPort, route, n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, binder)
 }

@@ -145,7 +145,7 @@
 //     and roles, a session listener as a ClusterSingleSignOnListener's ssoId.
 //
 // The streams of the real catalina-ha classes in testdata/java
-// (scripts/gen-session-golden.sh) decode and re-encode byte for byte; interop/tomcat
+// (scripts/gen-golden.sh session) decode and re-encode byte for byte; interop/tomcat
 // runs real Tomcat nodes against a Go node. See docs/tomcat.md, docs/wire-format.md and
 // the Tribes specification, section 11.
 package delta

@@ -13,7 +13,7 @@ import (
 )
 
 // readGolden returns a stream written by the real catalina-ha classes
-// (scripts/gen-session-golden.sh).
+// (scripts/gen-golden.sh session).
 func readGolden(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "java", name+".ser"))

@@ -25,7 +25,7 @@ import org.apache.catalina.realm.GenericPrincipal;
 /**
  * Writes golden session messages with the real catalina-ha classes: SessionMessageImpl of
  * every event, DeltaRequest bytes with every action type and the ALL_SESSION_DATA block
- * of DeltaManager. Usage: java SessionGolden outdir (see scripts/gen-session-golden.sh).
+ * of DeltaManager. Usage: java SessionGolden outdir (see scripts/gen-golden.sh session).
  */
 public final class SessionGolden {
     static final String CTX = "localhost#/app";
