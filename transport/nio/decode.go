@@ -41,6 +41,11 @@ type decoder struct {
 	cache   wire.MemberCache
 	pending *atomic.Int64 // bytes of partial frames the receiver holds; nil means no limit
 	limit   int64         // the most pending may reach
+	// direct, if set, reads from the connection's socket itself (a non-blocking read).
+	// Once a large frame has taken everything in, the rest of it is read with it straight
+	// into the frame's buffer: no copy out of gnet's buffer, and as much per call as the
+	// socket holds instead of one event loop round per read buffer.
+	direct func(p []byte) (int, error)
 
 	asm      []byte // a large frame being assembled
 	asmTotal int
@@ -115,19 +120,20 @@ func (d *decoder) startAssembly(total, buffered int) error {
 }
 
 func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bool, err error) {
-	take := min(d.asmTotal-len(d.asm), in.InboundBuffered())
-	if take == 0 {
-		return cd, 0, false, nil
+	if take := min(d.asmTotal-len(d.asm), in.InboundBuffered()); take > 0 {
+		n := len(d.asm)
+		if cap(d.asm)-n < take {
+			grown := make([]byte, n, min(d.asmTotal, max(2*cap(d.asm), n+take)))
+			copy(grown, d.asm)
+			d.asm = grown
+		}
+		d.asm = d.asm[:n+take]
+		if _, err := in.Read(d.asm[n:]); err != nil {
+			return cd, 0, false, fmt.Errorf("nio: reading the inbound buffer: %w", err)
+		}
 	}
-	n := len(d.asm)
-	if cap(d.asm)-n < take {
-		grown := make([]byte, n, min(d.asmTotal, max(2*cap(d.asm), n+take)))
-		copy(grown, d.asm)
-		d.asm = grown
-	}
-	d.asm = d.asm[:n+take]
-	if _, err := in.Read(d.asm[n:]); err != nil {
-		return cd, 0, false, fmt.Errorf("nio: reading the inbound buffer: %w", err)
+	if len(d.asm) < d.asmTotal && d.direct != nil && in.InboundBuffered() == 0 {
+		d.readDirect()
 	}
 	if len(d.asm) < d.asmTotal {
 		return cd, 0, false, nil
@@ -142,6 +148,28 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 		return cd, 0, false, err
 	}
 	return cd, n, true, nil
+}
+
+// readDirect reads more of the frame being assembled from the socket, into the room its
+// buffer has, until the frame is complete or a read returns less than asked (the socket
+// is drained; the event loop calls again when more arrives). A read that fails or finds
+// the end of the stream stops it too: gnet's own next read sees the same and closes the
+// connection.
+func (d *decoder) readDirect() {
+	for {
+		free := d.asm[len(d.asm):min(cap(d.asm), d.asmTotal)]
+		if len(free) == 0 {
+			return
+		}
+		n, err := d.direct(free)
+		if err != nil || n <= 0 {
+			return
+		}
+		d.asm = d.asm[:len(d.asm)+n]
+		if n < len(free) {
+			return
+		}
+	}
 }
 
 // abandon drops a frame being assembled and returns its budget (call it when the

@@ -3,8 +3,11 @@ package nio
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
@@ -104,6 +107,58 @@ func TestDecoderChunked(t *testing.T) {
 		if pending.Load() != 0 {
 			t.Fatalf("reservation not returned: %d", pending.Load())
 		}
+	}
+}
+
+// memSocket stands in for a connection's socket behind gnet's buffer: a non-blocking read
+// returns what it holds, EAGAIN when empty.
+type memSocket struct {
+	buf   []byte
+	reads int
+}
+
+func (s *memSocket) read(p []byte) (int, error) {
+	s.reads++
+	if len(s.buf) == 0 {
+		return -1, unix.EAGAIN
+	}
+	n := copy(p, s.buf)
+	s.buf = s.buf[n:]
+	return n, nil
+}
+
+// A large frame whose start is in gnet's buffer is completed by reading the socket
+// directly, never past the frame: the next frame's bytes stay in the socket for gnet. A
+// frame the socket cannot complete yet waits, without a read that finds nothing, and is
+// completed by a later direct read with nothing new in gnet's buffer.
+func TestDecoderReadsLargeFramesFromTheSocket(t *testing.T) {
+	src := testSource()
+	big := wire.AppendChannelDataFrame(nil, 1, 7, []byte{1}, src, pattern(5000))
+	small := wire.AppendChannelDataFrame(nil, 2, 7, []byte{2}, src, pattern(10))
+	var pending atomic.Int64
+	sock := &memSocket{buf: slices.Concat(big[300:], small)}
+	d := decoder{maxBody: 1 << 20, large: 64, pending: &pending, limit: 1 << 20, direct: sock.read}
+	in := &memInbound{buf: bytes.Clone(big[:300])}
+	got, err := drain(&d, in, nil)
+	if err != nil || len(got) != 1 || !bytes.Equal(got[0].data, pattern(5000)) || got[0].size != len(big) {
+		t.Fatalf("%d messages, %v", len(got), err)
+	}
+	if !bytes.Equal(sock.buf, small) || sock.reads != 1 {
+		t.Fatalf("%d reads left %d bytes in the socket, want 1 leaving the %d of the next frame", sock.reads, len(sock.buf), len(small))
+	}
+
+	sock = &memSocket{buf: bytes.Clone(big[300:1000])}
+	d.direct = sock.read
+	in.buf = bytes.Clone(big[:300])
+	if got, err := drain(&d, in, nil); err != nil || len(got) != 0 || len(d.asm) != 1000 || sock.reads != 1 {
+		t.Fatalf("partial: %d messages, %d bytes assembled in %d reads, %v", len(got), len(d.asm), sock.reads, err)
+	}
+	sock.buf = bytes.Clone(big[1000:])
+	if got, err := drain(&d, in, nil); err != nil || len(got) != 1 || !bytes.Equal(got[0].data, pattern(5000)) {
+		t.Fatalf("rest: %d messages, %v", len(got), err)
+	}
+	if pending.Load() != 0 {
+		t.Fatalf("pending %d after the frames completed", pending.Load())
 	}
 }
 
@@ -252,12 +307,32 @@ func FuzzReceiverStream(f *testing.F) {
 		if (werr == nil) != (oerr == nil) || len(got2) != len(want) {
 			t.Fatalf("whole: %d, %v; assembled: %d, %v", len(want), werr, len(got2), oerr)
 		}
-		if len(got) != len(want) {
-			t.Fatalf("whole: %d messages, chunked by %d: %d", len(want), chunk, len(got))
+		// Arriving in chunks, with gnet reading at most half a chunk per round and large
+		// frames completed by direct reads of the socket.
+		direct := decoder{maxBody: maxBody, large: 40}
+		sock := &memSocket{}
+		direct.direct = sock.read
+		in = &memInbound{}
+		var got3 []decoded
+		var derr error
+		for off := 0; derr == nil && (off < len(data) || len(sock.buf) > 0); off += chunk {
+			sock.buf = append(sock.buf, data[min(off, len(data)):min(off+chunk, len(data))]...)
+			g := min(len(sock.buf), chunk/2+1)
+			in.buf = append(in.buf, sock.buf[:g]...)
+			sock.buf = sock.buf[g:]
+			got3, derr = drain(&direct, in, got3)
 		}
-		for i := range want {
-			if !bytes.Equal(got[i].data, want[i].data) || !bytes.Equal(got[i].id, want[i].id) || got[i].opts != want[i].opts {
-				t.Fatalf("message %d differs", i)
+		if (werr == nil) != (derr == nil) {
+			t.Fatalf("whole: %v, direct reads: %v", werr, derr)
+		}
+		for _, g := range [][]decoded{got, got3} {
+			if len(g) != len(want) {
+				t.Fatalf("whole: %d messages, chunked by %d: %d", len(want), chunk, len(g))
+			}
+			for i := range want {
+				if !bytes.Equal(g[i].data, want[i].data) || !bytes.Equal(g[i].id, want[i].id) || g[i].opts != want[i].opts {
+					t.Fatalf("message %d differs", i)
+				}
 			}
 		}
 	})

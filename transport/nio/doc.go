@@ -81,8 +81,9 @@
 //     the connection (counted in Stats.FramesRejected, logged as below); the node stays up.
 //     Unlike Java there is no "discard" mode that waits for a marker to reappear.
 //   - Frames are decoded only once all their bytes arrived. Frames of 32 KiB or more are
-//     assembled in a buffer of their own, which the message payload then aliases (one copy
-//     off the network instead of three). That buffer is reserved whole, when the frame
+//     assembled in a buffer of their own, which the message payload then aliases: what gnet
+//     read of it is copied there once, and the rest is read from the socket straight into
+//     it. That buffer is reserved whole, when the frame
 //     starts, in a receiver-wide budget of MaxPendingBytes (default 256 MiB) that also
 //     counts the bytes buffered on connections and not decoded yet. A frame that does not
 //     fit, or a connection whose buffered bytes arrive while the budget (counting the
@@ -141,8 +142,9 @@
 // SYNCHRONIZED_ACK is acknowledged before processing (by the event loop, when nothing
 // else is waiting to be acknowledged on that connection), USE_ACK with SYNCHRONIZED_ACK
 // after the ReceiveFunc returned — ACK for nil, FAIL_ACK for an error or a panic — and
-// messages without USE_ACK get nothing. One ACK per acknowledged message, in frame order,
-// on the same connection (or, for UDP, as a datagram to the source address). Several
+// messages without USE_ACK get nothing; the worker writes these ACKs to the socket itself
+// (through the event loop when the socket is full). One ACK per acknowledged message, in
+// frame order, on the same connection (or, for UDP, as a datagram to the source address). Several
 // frames and partial frames per read are handled. The message's source is the member in
 // the ChannelData, not the TCP peer.
 //

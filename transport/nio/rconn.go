@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
@@ -26,13 +27,15 @@ type inItem struct {
 // The event loop decodes frames and queues them; a worker takes the whole queue at once and
 // processes it in order. ACKs that may be written at decode time (USE_ACK without SYNC, and
 // nothing still waiting to be acknowledged by a worker) are written by the loop itself; all
-// others by the worker through AsyncWrite, whose callback runs on the loop, so the loop
-// always knows whether an ACK is still in flight and ACKs leave in frame order.
+// others by the worker (writeAck). The loop writes only while no worker's ACK is pending
+// and a worker only while one is, so they never write at once, and ACKs leave in frame
+// order.
 type rconn struct {
 	r   *receiver
 	c   gnet.Conn
 	dec decoder
 
+	fd     int       // immutable: the socket, which workers write ACKs to (see writeAck)
 	opened time.Time // immutable
 	remote string    // immutable, for logs
 	peer   string    // immutable: the remote IP, the key of rate-limited logs
@@ -43,12 +46,20 @@ type rconn struct {
 	outSince   atomic.Int64 // unix ns since decoding waits for the peer to read its ACKs; 0 none
 
 	// Owned by the connection's event loop.
-	inHeld      int64 // inbound bytes counted in Stats.PendingBytes
-	pendingAcks int   // ACKs handed to a worker and not yet written
-	batch       []inItem
-	batchBytes  int
-	dead        bool // a protocol error closed the connection
-	ackDone     gnet.AsyncCallback
+	inHeld     int64 // inbound bytes counted in Stats.PendingBytes
+	batch      []inItem
+	batchBytes int
+	early      int  // ACKs of the batch to write before it is queued (writeEarlyAcks)
+	dead       bool // a protocol error closed the connection
+	ackDone    gnet.AsyncCallback
+
+	// ACK bookkeeping between the loop and the worker. pendingAcks is raised by the loop
+	// when it queues a message to acknowledge and lowered once the ACK is written; viaLoop
+	// makes workers hand their ACKs to the loop (AsyncWrite) because bytes may wait in
+	// gnet's outbound buffer, which a write of their own would overtake. The loop sets it
+	// when it leaves bytes there and clears it once nothing is pending or buffered.
+	pendingAcks atomic.Int64
+	viaLoop     atomic.Bool
 
 	// Owned by the worker that runs the connection's queue.
 	stranger bool // the channel refused a message from a non-member: the rest is skipped
@@ -80,7 +91,8 @@ func (rc *rconn) onTraffic() gnet.Action {
 	if !rc.started.Load() && rc.c.InboundBuffered() > 0 {
 		rc.started.Store(true)
 	}
-	var frames, nbytes, early int
+	rc.directAcks()
+	var frames, nbytes int
 	held := false // decoding stopped by the receiver's own limits, not by a partial frame
 	act := gnet.None
 	for {
@@ -105,11 +117,11 @@ func (rc *rconn) onTraffic() gnet.Action {
 		nbytes += n
 		mode := ackModeOf(channel.SendOptions(cd.Options))
 		switch {
-		case mode == ackBefore && rc.pendingAcks == 0:
-			early++ // written below, before anything a worker could write
+		case mode == ackBefore && rc.pendingAcks.Load() == 0:
+			rc.early++ // written before the batch is queued, so before anything a worker writes
 			mode = ackNone
 		case mode != ackNone:
-			rc.pendingAcks++
+			rc.pendingAcks.Add(1)
 		}
 		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, ack: mode})
 		rc.batchBytes += n
@@ -118,7 +130,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		rc.r.st.framesReceived.Add(uint64(frames))
 		rc.r.st.bytesReceived.Add(uint64(nbytes))
 	}
-	rc.writeEarlyAcks(early)
+	rc.writeEarlyAcks()
 	rc.flush()
 	rc.track(frames > 0, held)
 	if act != gnet.None {
@@ -192,6 +204,7 @@ func (rc *rconn) expire(ctr *atomic.Uint64, kind, why string, after time.Duratio
 // lock the workers take to shrink the queue, so a worker that drains it afterwards sees
 // paused and wakes the loop. The batch decoded so far is queued with it.
 func (rc *rconn) pause() bool {
+	rc.writeEarlyAcks()
 	rc.mu.Lock()
 	if rc.queued.Load()+int64(rc.batchBytes) < rc.r.limit {
 		rc.mu.Unlock()
@@ -207,10 +220,14 @@ func (rc *rconn) pause() bool {
 	return true
 }
 
-func (rc *rconn) writeEarlyAcks(n int) {
+// writeEarlyAcks writes the batch's early ACKs from the loop. No worker ACK is pending
+// meanwhile: those of the frames decoded with them are queued after this.
+func (rc *rconn) writeEarlyAcks() {
+	n := rc.early
 	if n == 0 {
 		return
 	}
+	rc.early = 0
 	rc.r.st.acksSent.Add(uint64(n))
 	for n > 0 {
 		k := min(n, len(ackRun)/len(wire.AckFrame))
@@ -218,6 +235,17 @@ func (rc *rconn) writeEarlyAcks(n int) {
 			return
 		}
 		n -= k
+	}
+	if rc.c.OutboundBuffered() > 0 {
+		rc.viaLoop.Store(true)
+	}
+}
+
+// directAcks lets workers write their ACKs to the socket again once the loop has nothing
+// of theirs left to write. It runs on the loop.
+func (rc *rconn) directAcks() {
+	if rc.viaLoop.Load() && rc.pendingAcks.Load() == 0 && rc.c.OutboundBuffered() == 0 {
+		rc.viaLoop.Store(false)
 	}
 }
 
@@ -277,6 +305,7 @@ func (rc *rconn) onClose(error) {
 	if rc.dead || rc.r.stopping.Load() {
 		return
 	}
+	rc.dec.direct = nil // only what was read already
 	for {
 		cd, n, ok, err := rc.dec.next(rc.c)
 		if err != nil || !ok {
@@ -290,9 +319,13 @@ func (rc *rconn) onClose(error) {
 	rc.flush()
 }
 
-// onAckWritten runs on the loop after a worker's ACK was written (or failed).
-func (rc *rconn) onAckWritten(gnet.Conn, error) error {
-	rc.pendingAcks--
+// onAckWritten runs on the loop after it wrote (or buffered, or failed to write) a worker's
+// ACK. After a failure the connection is closed: its buffers must not be looked at.
+func (rc *rconn) onAckWritten(_ gnet.Conn, err error) error {
+	rc.pendingAcks.Add(-1)
+	if err == nil {
+		rc.directAcks()
+	}
 	return nil
 }
 
@@ -351,14 +384,52 @@ func (rc *rconn) process(it *inItem) {
 	}
 }
 
+// writeAck writes a worker's ACK or FAIL_ACK frame and counts it in ctr. Unless viaLoop,
+// the worker writes it to the socket itself: one write, instead of waking the event loop
+// to write it. What the socket does not take at once (its buffer is full: the peer does
+// not read) goes through the loop, as do the ACKs after it until the loop has written them
+// all; there MaxConnOutboundBytes bounds them. Holding cmu keeps the descriptor valid:
+// gnet closes it only after onClose.
 func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
-	// AckFrame and FailAckFrame are immutable package-level slices, so AsyncWrite may keep
-	// them as long as it likes.
-	rc.gnetCall(func() {
-		if err := rc.c.AsyncWrite(frame, rc.ackDone); err == nil {
-			ctr.Add(1)
+	rc.cmu.Lock()
+	defer rc.cmu.Unlock()
+	if rc.closed {
+		return
+	}
+	if !rc.viaLoop.Load() {
+		n, err := ignoringEINTR(unix.Write, rc.fd, frame)
+		if n == len(frame) || (err != nil && err != unix.EAGAIN) {
+			// Written, or the connection failed: the loop's next read sees that and closes it.
+			if err == nil {
+				ctr.Add(1)
+			}
+			rc.pendingAcks.Add(-1)
+			return
 		}
-	})
+		frame = frame[max(n, 0):]
+		rc.viaLoop.Store(true)
+	}
+	// AckFrame and FailAckFrame are immutable package-level slices, so AsyncWrite may keep
+	// them (or their tail) as long as it likes.
+	if err := rc.c.AsyncWrite(frame, rc.ackDone); err == nil {
+		ctr.Add(1)
+	}
+}
+
+// readSocket is the decoder's direct read (decoder.direct); it runs on the loop.
+func (rc *rconn) readSocket(p []byte) (int, error) {
+	return ignoringEINTR(unix.Read, rc.fd, p)
+}
+
+// ignoringEINTR calls a read or write system call on fd until a signal does not interrupt
+// it.
+func ignoringEINTR(call func(int, []byte) (int, error), fd int, p []byte) (int, error) {
+	for {
+		n, err := call(fd, p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }
 
 // gnetCall runs f, a call into gnet from a worker, unless the connection closed. gnet's

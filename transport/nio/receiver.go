@@ -205,8 +205,9 @@ func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending},
-		opened: time.Now(), remote: remote(c), peer: peerOf(c)}
+		fd: c.Fd(), opened: time.Now(), remote: remote(c), peer: peerOf(c)}
 	rc.ackDone = rc.onAckWritten
+	rc.dec.direct = rc.readSocket
 	c.SetContext(rc)
 	r.cmu.Lock()
 	r.conns[rc] = struct{}{}

@@ -280,6 +280,58 @@ func TestPipelinedAndSplitFrames(t *testing.T) {
 	}
 }
 
+// Workers write ACKs to the socket themselves while it takes them; when it is full, the
+// ACKs go through gnet's outbound buffer until that is written out. A peer that pipelines
+// thousands of frames of every ack mode, some failing, and reads its ACKs only as fast as
+// a small socket buffer lets them through, gets every ACK and FAIL_ACK in frame order.
+func TestAckOrderWhenTheSocketFills(t *testing.T) {
+	rx := func(m *channel.Message) error {
+		if binary.BigEndian.Uint32(m.Data)%7 == 3 {
+			return errors.New("fail")
+		}
+		return nil
+	}
+	cfg := testConfig()
+	cfg.TxBufSize = 4 << 10
+	b := startNode(t, cfg, rx)
+	src, _ := b.member.MarshalBinary()
+	c := dialRaw(t, b)
+	_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+
+	const frames = 5000 // far more ACK bytes than both socket buffers hold
+	var stream []byte
+	var want []wire.AckKind
+	for i := range frames {
+		opts, k := channel.OptUseAck|channel.OptSyncAck, wire.Ack
+		switch {
+		case i%3 == 0:
+			opts = channel.OptUseAck // acknowledged before delivery: never a FAIL_ACK
+		case i%5 == 2:
+			opts, k = 0, wire.NotAck
+		case i%7 == 3:
+			k = wire.FailAck
+		}
+		stream = append(stream, frame(src, opts, seqPayload(i))...)
+		if k != wire.NotAck {
+			want = append(want, k)
+		}
+	}
+	writeErr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(stream)
+		writeErr <- err
+	}()
+	got := readAcks(t, c, len(want))
+	if err := <-writeErr; err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("answer %d of %d is %v, want %v", i, len(want), got[i], want[i])
+		}
+	}
+}
+
 func TestInvalidFramesCloseTheConnection(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxFrameSize = 1 << 20
