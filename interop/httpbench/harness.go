@@ -41,15 +41,15 @@ var allConfigs = []string{cfgSingle, cfgAsync, cfgAcked, cfgMixed}
 
 // options are the harness's settings.
 type options struct {
-	Configs  []string
-	Runs     int
-	Conns    int
-	Warmup   time.Duration // load before each measurement, not counted
-	Measure  time.Duration
-	Prewarm  time.Duration // load on every side once before the runs, not counted
-	Dir      string        // for CATALINA_BASEs, the webapp and logs
-	JVMOptions string      // Tomcat's JVM options (tomcat.Config.JVMOptions)
-	Log      io.Writer     // progress lines
+	Configs    []string
+	Runs       int
+	Conns      int
+	Warmup     time.Duration // load before each measurement, not counted
+	Measure    time.Duration
+	Prewarm    time.Duration // load on every side once before the runs, not counted
+	Dir        string        // for CATALINA_BASEs, the webapp and logs
+	JVMOptions string        // Tomcat's JVM options (tomcat.Config.JVMOptions)
+	Log        io.Writer     // progress lines
 }
 
 // server is one running server process of a side.
