@@ -178,20 +178,23 @@ func (l clusterListener) Accept(msg *channel.Message) bool {
 }
 
 func (l clusterListener) MessageReceived(msg *channel.Message) error {
-	l.c.receive(msg)
-	return nil // malformed or unknown messages are ignored, never FAIL_ACKed
+	// Malformed or unknown messages are ignored, never FAIL_ACKed; a non-member's are
+	// refused, so that a synchronized-ack request from a node this one does not list yet
+	// (a restarted joiner) gets FAIL_ACK and is asked again, not an ACK and no answer.
+	return l.c.receive(msg)
 }
 
 // receive handles a session message. Only current members of the channel are heard:
 // a message from anyone else is neither decoded nor answered, and replies go to the
-// membership's record of the sender, never to an address only the message names.
-func (c *Cluster) receive(raw *channel.Message) {
+// membership's record of the sender, never to an address only the message names. The
+// error is channel.ErrNotMember for a sender that is not a member, nil otherwise.
+func (c *Cluster) receive(raw *channel.Message) error {
 	src, ok := c.ch.Member(raw.Source.Key())
 	if !ok {
 		c.nonMember.Add(1)
 		c.refusals.Log(slog.LevelWarn, raw.Source.Addr(), "non-member",
 			"delta: ignoring session messages from a sender that is not a member of the channel")
-		return
+		return fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
 	}
 	var msgs []*Message
 	var err error
@@ -206,11 +209,12 @@ func (c *Cluster) receive(raw *channel.Message) {
 		c.malformed.Add(1)
 		c.refusals.Log(slog.LevelDebug, src.Addr(), "malformed", "delta: ignoring malformed session message",
 			"size", len(raw.Data), "err", err)
-		return
+		return nil
 	}
 	for _, msg := range msgs {
 		c.dispatch(msg, src)
 	}
+	return nil
 }
 
 // dispatch hands a received message to the manager of its context (every manager when

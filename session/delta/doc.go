@@ -89,14 +89,15 @@
 //
 // # State transfer
 //
-// A starting manager sends EVT_GET_ALL_SESSIONS to the oldest member with use_ack+sync_ack,
-// and again every second until that member answers (a donor ignores a node it does not
-// list as a member yet). An ACK or an ack timeout (a Tomcat donor acknowledges after it
-// sent every session) means: wait for the sessions. A FAIL_ACK means that no listener took
+// A starting manager sends EVT_GET_ALL_SESSIONS to the oldest member with use_ack+sync_ack.
+// An ACK or an ack timeout (a Tomcat donor acknowledges after it sent every session) means:
+// wait for the sessions, without asking again (a Tomcat donor serialises every session
+// anew for each request). A FAIL_ACK means that no listener took
 // the request, the channel's answer when the member runs no session manager at all
 // (channel.Config.AckUnaccepted): the next member is asked, or the manager starts empty
 // (ErrNoSessionManager, Stats.TransferNoManager). A donor's channel that does not list the
-// joiner yet answers FAIL_ACK too, so while Config.MemberWait lasts and no other member is
+// joiner yet answers FAIL_ACK too (its channel, or its Cluster when the channel accepts
+// non-members), so while Config.MemberWait lasts and no other member is
 // there to ask, such a member is asked again every second. With no member to ask it waits
 // up to Config.MemberWait for one to appear before it starts empty as the first node.
 // The donor walks its

@@ -32,7 +32,6 @@ type Manager struct {
 	queue       []queued
 	donor       channel.MemberKey
 	doneFrom    string              // address of the donor whose transfer completed
-	donorHeard  bool                // the current donor sent a chunk
 	signal      chan transferSignal // the current transfer attempt's, nil when none
 	ready       chan struct{}
 	joined      chan struct{} // a member was added (for Config.MemberWait)

@@ -92,8 +92,8 @@ func (v hidingView) Member(k channel.MemberKey) (channel.Member, bool) {
 	return v.Channel.Member(k)
 }
 
-// A donor ignores the request of a node it does not list yet; the joiner asks again until
-// the donor lists it and answers.
+// A donor refuses the request of a node it does not list yet (FAIL_ACK); during
+// MemberWait the joiner asks again every second until the donor lists it and answers.
 func TestJoinerAsksAgainUntilDonorListsIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -112,7 +112,7 @@ func TestJoinerAsksAgainUntilDonorListsIt(t *testing.T) {
 		jtn, jch := newChannel(t, nw)
 		k := jtn.Member().Key()
 		hidden.Store(&k)
-		j := startManager(t, jtn, jch, delta.Config{JvmRoute: "j"})
+		j := startManager(t, jtn, jch, delta.Config{JvmRoute: "j", MemberWait: 5 * time.Second})
 		time.Sleep(3500 * time.Millisecond)
 		synctest.Wait()
 		if j.m.Ready() || acl.Stats().RefusedNonMember < 3 {

@@ -3,6 +3,8 @@ package delta_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -128,44 +130,100 @@ func (h *hideMember) Member(k channel.MemberKey) (channel.Member, bool) {
 
 // A FAIL_ACK may also come from a session node that does not list the joiner yet: the
 // joiner asks again during MemberWait and gets every session once the donor lists it.
+// The donor's channel refuses the request itself, or, with AcceptNonMembers (as next to
+// StaticMembershipService), its session cluster does.
 func TestJoinerAsksAgainAfterNonMemberFailAck(t *testing.T) {
+	for _, acceptNonMembers := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AcceptNonMembers=%v", acceptNonMembers), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { testAskAgainAfterNonMemberFailAck(t, acceptNonMembers) })
+		})
+	}
+}
+
+func testAskAgainAfterNonMemberFailAck(t *testing.T, acceptNonMembers bool) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	hide := &hideMember{}
+	atn := nw.NewNode()
+	ach, err := channel.New(channel.Config{Transport: atn.Transport(), Membership: atn.Membership(),
+		HeartbeatInterval: -1, Interceptors: []channel.Interceptor{hide}, AcceptNonMembers: acceptNonMembers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ach.Start(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ach.Stop(ctx, channel.SvcAll) })
+	a := startManager(t, atn, ach, delta.Config{JvmRoute: "a"})
+	if err := a.m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids := fill(t, a, 20)
+	refused := func() uint64 {
+		if acceptNonMembers {
+			return a.cl.Stats().RefusedNonMember
+		}
+		return ach.Stats().NonMemberDropped
+	}
+
+	jtn, jch := newChannel(t, nw)
+	k := jtn.Member().Key()
+	hide.hidden.Store(&k)
+	j := startManager(t, jtn, jch, delta.Config{JvmRoute: "j", MemberWait: 3 * time.Second})
+	time.Sleep(1500 * time.Millisecond)
+	synctest.Wait()
+	if j.m.Ready() || refused() != 2 {
+		t.Fatalf("ready %v, requests refused as a non-member's %d (want 2: at 0 and 1 s)", j.m.Ready(), refused())
+	}
+	hide.hidden.Store(nil)
+	if err := j.m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, j, ids)
+	if st := j.m.Stats(); st.TransferAttempts != 1 || st.TransferNoManager != 0 || st.TransferDonor != a.tn.Member().Addr() {
+		t.Errorf("attempts %d, no manager %d, donor %q", st.TransferAttempts, st.TransferNoManager, st.TransferDonor)
+	}
+}
+
+// countAll is a listener that takes every message and counts them.
+type countAll struct{ n *atomic.Int32 }
+
+func (countAll) Accept(*channel.Message) bool { return true }
+
+func (c countAll) MessageReceived(*channel.Message) error {
+	c.n.Add(1)
+	return nil
+}
+
+// A member that ACKs the request takes it: the joiner waits for its answer and does not
+// ask again, since a Tomcat donor serialises every session anew for each request and
+// acknowledges only once it has sent them (a large single-message transfer takes longer
+// than any retry interval). Here the member ACKs and never answers (a Java node with no
+// session cluster, or a catch-all listener): the joiner asks once and gives up at
+// StateTransferTimeout, as Tomcat's DeltaManager does.
+func TestJoinerAsksOnceAMemberThatAcks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
 		nw := channeltest.NewNetwork()
-		hide := &hideMember{}
 		atn := nw.NewNode()
 		ach, err := channel.New(channel.Config{Transport: atn.Transport(), Membership: atn.Membership(),
-			HeartbeatInterval: -1, Interceptors: []channel.Interceptor{hide}})
+			HeartbeatInterval: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ach.Start(ctx, channel.SvcAll); err != nil {
+		var requests atomic.Int32
+		ach.AddMessageListener(countAll{&requests})
+		if err := ach.Start(context.Background(), channel.SvcAll); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = ach.Stop(ctx, channel.SvcAll) })
-		a := startManager(t, atn, ach, delta.Config{JvmRoute: "a"})
-		if err := a.m.WaitReady(ctx); err != nil {
-			t.Fatal(err)
+		t.Cleanup(func() { _ = ach.Stop(context.Background(), channel.SvcAll) })
+		j := startNode(t, nw, delta.Config{JvmRoute: "j", MemberWait: 3 * time.Second,
+			StateTransferTimeout: 10 * time.Second})
+		err = j.m.WaitReady(context.Background())
+		if !errors.Is(err, delta.ErrStateTransferTimeout) {
+			t.Fatalf("WaitReady: %v, want the state transfer timeout", err)
 		}
-		ids := fill(t, a, 20)
-
-		jtn, jch := newChannel(t, nw)
-		k := jtn.Member().Key()
-		hide.hidden.Store(&k)
-		j := startManager(t, jtn, jch, delta.Config{JvmRoute: "j", MemberWait: 3 * time.Second})
-		time.Sleep(1500 * time.Millisecond)
-		synctest.Wait()
-		if j.m.Ready() || ach.Stats().NonMemberDropped != 2 {
-			t.Fatalf("ready %v, requests dropped as a non-member's %d (want 2: at 0 and 1 s)",
-				j.m.Ready(), ach.Stats().NonMemberDropped)
-		}
-		hide.hidden.Store(nil)
-		if err := j.m.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		checkAll(t, j, ids)
-		if st := j.m.Stats(); st.TransferAttempts != 1 || st.TransferNoManager != 0 || st.TransferDonor != a.tn.Member().Addr() {
-			t.Errorf("attempts %d, no manager %d, donor %q", st.TransferAttempts, st.TransferNoManager, st.TransferDonor)
+		if n := requests.Load(); n != 1 {
+			t.Errorf("the member received %d requests in 10 s, want 1", n)
 		}
 	})
 }

@@ -25,7 +25,6 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 			defer m.loadMu.RUnlock()
 			m.mu.Lock()
 			current := m.state == stateTransferring && m.signal != nil && src.Key() == m.donor
-			m.donorHeard = m.donorHeard || current
 			m.mu.Unlock()
 			if current {
 				m.loadSessions(msg.Sessions)

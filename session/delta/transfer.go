@@ -96,7 +96,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		m.mu.Lock()
 		running := m.state == stateTransferring
 		if running {
-			m.donor, m.signal, m.donorHeard = donor.Key(), sig, false
+			m.donor, m.signal = donor.Key(), sig
 		}
 		m.mu.Unlock()
 		m.loadMu.Unlock()
@@ -145,9 +145,9 @@ func (m *Manager) runTransfer(ctx context.Context) {
 	}
 }
 
-// askAgainAfter is how long a joiner waits for the first answer of a donor before asking
-// it again: a donor ignores requests from a node it does not list as a member yet (right
-// after a restart, before its failure detector or membership has seen the joiner).
+// askAgainAfter is how long a joiner waits before asking again a donor that answered its
+// request with FAIL_ACK while memberships settle: right after a restart the donor may not
+// list the joiner as a member yet, and refuses its requests until it does.
 const askAgainAfter = time.Second
 
 // awaitTransfer asks the donor with ask and waits for the outcome. It records in last why
@@ -155,38 +155,44 @@ const askAgainAfter = time.Second
 // returns the error that ends the whole transfer (timeout, stop).
 //
 // The request's acknowledgement tells what to expect. An ACK: the donor's session cluster
-// took it; wait for the sessions (or its EVT_ALL_SESSION_NOCONTEXTMANAGER). An ack timeout:
-// wait as well, since a Tomcat donor acknowledges only after it has sent every session.
-// FAIL_ACK: no listener took it, so the member runs no session manager at all
-// (ErrNoSessionManager), unless it does not list this node as a member yet and dropped
-// the request for that reason; the two look alike, so until settle (the end of
-// Config.MemberWait, while memberships settle) the donor is asked again every
+// took it from a member; wait for the sessions (or its EVT_ALL_SESSION_NOCONTEXTMANAGER),
+// without asking again, since a Tomcat donor serialises every session anew for each
+// request. An ack timeout: wait as well, since a Tomcat donor acknowledges only after it
+// has sent every session. FAIL_ACK: no listener took it, so the member runs no session
+// manager at all (ErrNoSessionManager), unless it does not list this node as a member yet
+// and refused the request for that reason; the two look alike, so until settle (the end
+// of Config.MemberWait, while memberships settle) the donor is asked again every
 // askAgainAfter, unless another member is there to ask (others).
 func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-chan transferSignal,
 	deadline <-chan time.Time, settle time.Time, others func() bool, last *TransferAttempt) (ts int64, err error) {
-	// try asks once and reports whether this donor is done with (last.Err says why).
-	try := func() (bool, error) {
-		err := ask()
+	// try asks once and reports whether this donor is done with (last.Err says why) and
+	// whether to ask it again after askAgainAfter.
+	try := func() (done, again bool, err error) {
+		err = ask()
 		switch {
 		case err == nil || errors.Is(err, channel.ErrAckTimeout):
-			return false, nil
+			return false, false, nil
 		case ctx.Err() != nil:
-			return true, ErrStopped
+			return true, false, ErrStopped
 		case errors.Is(err, channel.ErrAckFailed):
 			if time.Now().Before(settle) && !others() {
-				return false, nil
+				return false, true, nil
 			}
 			last.Err = fmt.Errorf("%w: %w", ErrNoSessionManager, err)
 		default:
 			last.Err = err
 		}
-		return true, nil
+		return true, false, nil
 	}
-	if done, err := try(); done || err != nil {
+	done, again, err := try()
+	if done || err != nil {
 		return 0, err
 	}
-	again := time.NewTicker(askAgainAfter)
-	defer again.Stop()
+	retry := time.NewTimer(askAgainAfter)
+	defer retry.Stop()
+	if !again {
+		retry.Stop()
+	}
 	for {
 		select {
 		case s := <-sig:
@@ -199,15 +205,12 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 				last.Err = ErrDonorGone
 			}
 			return ts, nil
-		case <-again.C:
-			m.mu.Lock()
-			heard := m.donorHeard
-			m.mu.Unlock()
-			if heard {
-				continue
-			}
-			if done, err := try(); done || err != nil {
+		case <-retry.C:
+			if done, again, err = try(); done || err != nil {
 				return 0, err
+			}
+			if again {
+				retry.Reset(askAgainAfter)
 			}
 		case <-deadline:
 			return 0, ErrStateTransferTimeout
