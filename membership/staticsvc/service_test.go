@@ -143,7 +143,13 @@ func TestJoinAndCleanStop(t *testing.T) {
 		t.Fatal("stopped b did not report a gone")
 	}
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "a drops b", func() bool { return !a.has(p[1]) })
-	ev, _ := a.ev.find(false, int32(p[1]))
+	// The member list changes before the listeners are told: wait for a's event too.
+	var ev event
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "a reports b gone", func() bool {
+		var ok bool
+		ev, ok = a.ev.find(false, int32(p[1]))
+		return ok
+	})
 	if !bytes.Equal(ev.m.Command, wire.ShutdownCommand) {
 		t.Fatalf("b left without the shutdown command (expired instead of stopped?): %v", ev.m)
 	}
