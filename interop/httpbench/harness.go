@@ -543,17 +543,11 @@ func getCounter(url, cookie string) (int, error) {
 	return n, nil
 }
 
-// rssKiB is a process's resident set (VmRSS), 0 if unknown.
+// rssKiB is a process's resident set (VmRSS) in KiB, 0 if unknown.
 func rssKiB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := testutil.ProcStatus(pid)
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
+	return int64(st["VmRSS"] >> 10)
 }

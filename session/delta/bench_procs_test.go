@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/wire"
 )
@@ -346,24 +347,14 @@ func (p *helperProc) stop() {
 	}
 }
 
-// procStatus returns the fields of /proc/pid/status given in kB (VmHWM, VmRSS, ...) in
-// bytes.
+// procStatus is testutil.ProcStatus, failing the benchmark on an error.
 func procStatus(b *testing.B, pid int) map[string]uint64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := testutil.ProcStatus(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := map[string]uint64{}
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		f := strings.Fields(v)
-		if ok && len(f) == 2 && f[1] == "kB" {
-			n, _ := strconv.ParseUint(f[0], 10, 64)
-			out[k] = n << 10
-		}
-	}
-	return out
+	return st
 }
 
 // procCPU returns the CPU time (user and system) process pid has used, from
@@ -441,7 +432,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		b.StopTimer()
 		donor.command(b, "reset")
 		donor.expect(b, "reset", time.Minute)
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", dpid), []byte("5"), 0); err != nil {
+		if err := testutil.ResetPeakRSS(dpid); err != nil {
 			b.Fatalf("resetting the donor's VmHWM: %v", err)
 		}
 		before := procStatus(b, dpid)
