@@ -25,9 +25,10 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 			defer m.loadMu.RUnlock()
 			m.mu.Lock()
 			current := m.state == stateTransferring && m.signal != nil && src.Key() == m.donor
+			want := m.fillIn
 			m.mu.Unlock()
 			if current {
-				m.loadSessions(msg.Sessions)
+				m.loadSessions(msg.Sessions, want)
 			} else {
 				m.stats.unexpected.Add(1)
 			}
@@ -102,6 +103,18 @@ func (m *Manager) dispatch(msg *Message) {
 	default:
 		m.stats.unexpected.Add(1)
 	}
+}
+
+// lacks reports whether msg changes a session this node holds under none of the ids it
+// names: a delta that is not the session's first, or an id change.
+func (m *Manager) lacks(msg *Message) bool {
+	switch msg.Event {
+	case EventDelta:
+		return validID(msg.SessionID) && !createsSession(msg.Actions) && m.st.get(msg.SessionID) == nil
+	case EventChangeSessionID:
+		return validID(msg.NewID) && m.st.get(msg.SessionID) == nil && m.st.get(msg.NewID) == nil
+	}
+	return false
 }
 
 func (m *Manager) notifyReplicated() bool { return !m.cfg.SkipListenersOnReplication }
