@@ -56,6 +56,14 @@ type Manager struct {
 	// session up under each of them (findRerouted).
 	routesMu sync.Mutex
 	routes   atomic.Pointer[[]string]
+
+	// live is the repair a running manager has under way (repair.go), under liveMu;
+	// liveOn says whether there is one. skipped holds the ids not to ask for again.
+	liveMu  sync.Mutex
+	live    *liveRepair
+	liveOn  atomic.Bool
+	skipMu  sync.Mutex
+	skipped map[string]bool
 }
 
 // maxKnownRoutes bounds Manager.routes.
@@ -252,7 +260,7 @@ type Stats struct {
 	SessionsTransferred  uint64        // sessions received by state transfers
 	SessionsServed       uint64        // sessions sent to joining nodes
 	TransferAttempts     uint64        // donors asked
-	TransferRepairs      uint64        // members asked again for sessions the transfer left out
+	TransferRepairs      uint64        // members asked again for every session: messages named sessions this node lacked
 	TransferDuration     time.Duration // how long the state transfer took
 	// TransferNoManager counts the members asked that run no session manager at all
 	// (they answered FAIL_ACK, ErrNoSessionManager); TransferDeclined those that have no

@@ -109,3 +109,81 @@ func waitFor[T any](t *testing.T, c <-chan T) T {
 		panic("unreachable")
 	}
 }
+
+// TestRunningManagerAsksForASessionItLacks: a member renamed a session before it listed
+// the joiner, so the joiner, ready, holds the session under its old id only and receives
+// deltas about the new one. It asks that member for every session again, keeps the one it
+// lacks, and applies the deltas held meanwhile after it, in order.
+func TestRunningManagerAsksForASessionItLacks(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	askedRenamer := make(chan channel.Member, 1)
+	renamer := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
+		if m.Event == delta.EventGetAllSessions {
+			askedRenamer <- src
+		}
+	})
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	jm := waitFor(t, askedRenamer)
+	enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
+	T := time.Now().UnixMilli()
+	msg := func(ev delta.Event, id string, ts int64) *delta.Message {
+		return &delta.Message{Event: ev, Context: appName, SessionID: id, Timestamp: ts}
+	}
+	set := func(m *delta.Message, version uint64, v string) *delta.Message {
+		m.Version = version
+		m.Actions = []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}
+		return m
+	}
+	state := func(id string, version uint64, v string) delta.SessionState {
+		return delta.SessionState{ID: id, CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: version,
+			Attributes: []delta.NamedValue{{Name: "k", Value: enc(v)}}}
+	}
+	chunk := msg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{state("S.d", 1, "v1")}
+	renamer.send(t, jm, chunk)
+	renamer.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	get := func(id string) any {
+		if s := j.m.Find(id); s != nil {
+			v, _ := s.Get("k")
+			return v
+		}
+		return nil
+	}
+
+	// The renamer's deltas about S.r (renamed from S.d before it listed the joiner).
+	renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", T+10), 3, "v3"))
+	waitFor(t, askedRenamer)
+	renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", T+20), 4, "v4")) // after its snapshot
+	chunk = msg(delta.EventAllSessionData, "SESSION-STATE", T+15)
+	chunk.Sessions = []delta.SessionState{state("S.r", 3, "v3"), state("O.r", 1, "other")}
+	renamer.send(t, jm, chunk)
+	renamer.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+15))
+	testutil.EventuallyTrue(t, 10*time.Second, "the session loaded and its deltas applied", func() bool {
+		return get("S.r") == "v4"
+	})
+	renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", T+30), 5, "v5"))
+	testutil.EventuallyTrue(t, 10*time.Second, "the next delta applied", func() bool { return get("S.r") == "v5" })
+	if get("O.r") != nil {
+		t.Error("loaded a session no message named")
+	}
+	if st := j.m.Stats(); st.TransferRepairs != 1 {
+		t.Errorf("repairs %d, want 1", st.TransferRepairs)
+	}
+	// A session the renamer does not have either is asked for once, not again.
+	renamer.send(t, jm, set(msg(delta.EventDelta, "X.r", T+40), 2, "x"))
+	waitFor(t, askedRenamer)
+	renamer.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+40))
+	testutil.EventuallyTrue(t, 10*time.Second, "the delta about the unknown session counted", func() bool {
+		return j.m.Stats().UnknownSession > 0
+	})
+	renamer.send(t, jm, set(msg(delta.EventDelta, "X.r", T+50), 3, "x"))
+	testutil.EventuallyTrue(t, 10*time.Second, "the second delta counted", func() bool {
+		return j.m.Stats().UnknownSession > 1
+	})
+	if st := j.m.Stats(); st.TransferRepairs != 2 || get("X.r") != nil {
+		t.Errorf("repairs %d (want 2), X.r %v", st.TransferRepairs, get("X.r"))
+	}
+}

@@ -133,15 +133,15 @@ func (m *Manager) runTransfer(ctx context.Context) {
 	}
 }
 
-// beginAttempt makes donor the member whose transfer chunks are loaded (only the
-// sessions named in fillIn, unless nil) and whose outcome goes to sig. It reports false
-// when the manager no longer transfers.
+// beginAttempt makes donor the member whose transfer chunks are loaded (while
+// transferring, only the sessions named in fillIn unless it is nil; while running, see
+// loadRepaired) and whose outcome goes to sig. It reports false when the manager stopped.
 func (m *Manager) beginAttempt(donor channel.Member, sig chan transferSignal, fillIn map[string]bool) bool {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.state != stateTransferring {
+	if m.state != stateTransferring && m.state != stateRunning {
 		return false
 	}
 	m.donor, m.signal, m.fillIn = donor.Key(), sig, fillIn
