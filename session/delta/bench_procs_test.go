@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -59,7 +60,11 @@ type helperReport struct {
 	HeapRetain  uint64 `json:"heapRetain,omitempty"`  // joiner: heap allocated after a GC, once ready
 	Served      uint64 `json:"served,omitempty"`      // donor: sessions sent to joiners
 	Transferred uint64 `json:"transferred,omitempty"` // joiner: sessions received
-	Error       string `json:"error,omitempty"`
+	// The runtime's work since the measurement began (gcWork).
+	GCCPUMs  float64 `json:"gcCPUMs,omitempty"`  // CPU time of the collector
+	GCCycles uint64  `json:"gcCycles,omitempty"` // collections completed
+	Allocs   uint64  `json:"allocs,omitempty"`   // heap objects allocated
+	Error    string  `json:"error,omitempty"`
 }
 
 // heapSampler tracks the highest HeapInuse, sampled every 2 ms, since the last reset.
@@ -109,6 +114,26 @@ func (h *heapSampler) read() (before, peak uint64) {
 	defer h.mu.Unlock()
 	h.peak = max(h.peak, ms.HeapInuse)
 	return h.before, h.peak
+}
+
+// gcWork is a snapshot of the runtime's cumulative GC CPU time, GC cycles and heap
+// allocations.
+type gcWork struct {
+	cpuMs          float64
+	cycles, allocs uint64
+}
+
+func readGCWork() gcWork {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return gcWork{cpuMs: s[0].Value.Float64() * 1000, cycles: s[1].Value.Uint64(), allocs: s[2].Value.Uint64()}
+}
+
+// since fills r's runtime fields with the work done since w.
+func (w gcWork) since(r *helperReport) {
+	now := readGCWork()
+	r.GCCPUMs, r.GCCycles, r.Allocs = now.cpuMs-w.cpuMs, now.cycles-w.cycles, now.allocs-w.allocs
 }
 
 func (h *heapSampler) close() {
@@ -183,6 +208,7 @@ func runHelper(role string, out *json.Encoder) error {
 		runtime.GC()
 		h := newHeapSampler()
 		defer h.close()
+		work := readGCWork()
 		_ = out.Encode(helperReport{Event: "ready", Member: wire.FormatMemberText(ch.LocalMember()), Sessions: m.Len()})
 		for stdin.Scan() {
 			cmd, arg, _ := strings.Cut(stdin.Text(), " ")
@@ -204,11 +230,14 @@ func runHelper(role string, out *json.Encoder) error {
 				}
 				runtime.GC()
 				h.reset()
+				work = readGCWork()
 				_ = out.Encode(helperReport{Event: "reset"})
 			case "report":
 				before, peak := h.read()
-				_ = out.Encode(helperReport{Event: "report", HeapBefore: before, HeapPeak: peak,
-					Served: m.Stats().SessionsServed, Sessions: m.Len()})
+				r := helperReport{Event: "report", HeapBefore: before, HeapPeak: peak,
+					Served: m.Stats().SessionsServed, Sessions: m.Len()}
+				work.since(&r)
+				_ = out.Encode(r)
 			}
 		}
 		return nil
@@ -232,6 +261,7 @@ func runHelper(role string, out *json.Encoder) error {
 		}
 		runtime.GC()
 		h := newHeapSampler()
+		work := readGCWork()
 		ms.Add(donor)
 		start := time.Now()
 		if err := m.Start(ctx); err != nil {
@@ -243,12 +273,14 @@ func runHelper(role string, out *json.Encoder) error {
 		elapsed := time.Since(start)
 		before, peak := h.read()
 		h.close()
+		r := helperReport{Event: "done", Sessions: m.Len(), TransferNs: elapsed.Nanoseconds(),
+			HeapBefore: before, HeapPeak: peak, Transferred: m.Stats().SessionsTransferred}
+		work.since(&r)
 		runtime.GC()
 		var mem runtime.MemStats
 		runtime.ReadMemStats(&mem)
-		_ = out.Encode(helperReport{Event: "done", Sessions: m.Len(), TransferNs: elapsed.Nanoseconds(),
-			HeapBefore: before, HeapPeak: peak, HeapRetain: mem.HeapAlloc,
-			Transferred: m.Stats().SessionsTransferred})
+		r.HeapRetain = mem.HeapAlloc
+		_ = out.Encode(r)
 		for stdin.Scan() { // the benchmark reads /proc/PID/status, then closes stdin
 		}
 		return nil
@@ -357,9 +389,24 @@ func procStatus(b *testing.B, pid int) map[string]uint64 {
 	return st
 }
 
-// procCPU returns the CPU time (user and system) process pid has used, from
-// /proc/PID/stat, in milliseconds.
-func procCPU(b *testing.B, pid int) float64 {
+// procTimes is what /proc/PID/stat tells of a process's work so far.
+type procTimes struct {
+	userMs, sysMs float64 // CPU time in user and kernel mode
+	minflt        float64 // minor page faults (the first touch of each new page)
+}
+
+func (t procTimes) cpuMs() float64 { return t.userMs + t.sysMs }
+
+func (t procTimes) sub(o procTimes) procTimes {
+	return procTimes{t.userMs - o.userMs, t.sysMs - o.sysMs, t.minflt - o.minflt}
+}
+
+func (t procTimes) add(o procTimes) procTimes {
+	return procTimes{t.userMs + o.userMs, t.sysMs + o.sysMs, t.minflt + o.minflt}
+}
+
+// procStat reads process pid's CPU times and minor faults from /proc/PID/stat.
+func procStat(b *testing.B, pid int) procTimes {
 	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -371,12 +418,14 @@ func procCPU(b *testing.B, pid int) float64 {
 	if !ok || len(f) < 13 {
 		b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
 	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 64) // fields 14 and 15: utime, stime in ticks
-	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
+	var v [3]uint64 // fields 10, 14 and 15: minflt, utime and stime (in ticks)
+	for i, k := range []int{7, 11, 12} {
+		if v[i], err = strconv.ParseUint(f[k], 10, 64); err != nil {
+			b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
+		}
 	}
-	return float64(utime+stime) * 1000 / clockTicks
+	return procTimes{userMs: float64(v[1]) * 1000 / clockTicks, sysMs: float64(v[2]) * 1000 / clockTicks,
+		minflt: float64(v[0])}
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux
@@ -425,6 +474,8 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	}
 	dpid := donor.cmd.Process.Pid
 	var transfer, jCPU, dCPU, jHWM, jPeak, jRetain, dRSS, dHWMRise, dHeapRise float64
+	var jWork, dWork procTimes // from the joiner's start command (donor: its reset) to ready
+	var jGC, dGC helperReport  // the runtime's work over the same span (donor: up to its report)
 	iters := 0
 	var served uint64
 	b.SetBytes(int64(n * size))
@@ -436,17 +487,22 @@ func benchStateTransfer(b *testing.B, n, size int) {
 			b.Fatalf("resetting the donor's VmHWM: %v", err)
 		}
 		before := procStatus(b, dpid)
-		dCPU -= procCPU(b, dpid)
+		d0 := procStat(b, dpid)
 		b.StartTimer()
 		j := startHelper(b, "joiner", "GOTRIBES_DELTA_DONOR="+ready.Member)
+		jpid := j.cmd.Process.Pid
 		jm := j.expect(b, "member", time.Minute).Member
 		donor.command(b, "add "+jm)
 		donor.expect(b, "add", time.Minute)
+		j0 := procStat(b, jpid)
 		j.command(b, "start")
 		done := j.expect(b, "done", 10*time.Minute)
 		b.StopTimer()
-		dCPU += procCPU(b, dpid)
-		jCPU += procCPU(b, j.cmd.Process.Pid)
+		d1, j1 := procStat(b, dpid), procStat(b, jpid)
+		dCPU += d1.sub(d0).cpuMs()
+		jCPU += j1.cpuMs()
+		dWork, jWork = dWork.add(d1.sub(d0)), jWork.add(j1.sub(j0))
+		jGC.GCCPUMs, jGC.GCCycles, jGC.Allocs = jGC.GCCPUMs+done.GCCPUMs, jGC.GCCycles+done.GCCycles, jGC.Allocs+done.Allocs
 		if done.Sessions != n {
 			b.Fatalf("joiner holds %d sessions: %+v", done.Sessions, done)
 		}
@@ -461,6 +517,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 			b.Fatalf("donor served %d sessions", rep.Served-served)
 		}
 		served = rep.Served
+		dGC.GCCPUMs, dGC.GCCycles, dGC.Allocs = dGC.GCCPUMs+rep.GCCPUMs, dGC.GCCycles+rep.GCCycles, dGC.Allocs+rep.Allocs
 		transfer += float64(done.TransferNs) / 1e6
 		jHWM += float64(js["VmHWM"])
 		jPeak += float64(done.HeapPeak)
@@ -483,4 +540,19 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	b.ReportMetric(mib(dHWMRise), "donor-MiB-VmHWM-rise")
 	b.ReportMetric(100*dHWMRise/dRSS, "donor-%-VmHWM-rise")
 	b.ReportMetric(mib(dHeapRise), "donor-MiB-heap-rise")
+	// Per session, the machine-independent side: CPU time in user and kernel mode, minor
+	// page faults, the collector's CPU time and cycles, heap allocations.
+	per := func(v float64) float64 { return v / float64(iters) / float64(n) }
+	for _, p := range []struct {
+		name string
+		w    procTimes
+		gc   helperReport
+	}{{"joiner", jWork, jGC}, {"donor", dWork, dGC}} {
+		b.ReportMetric(per(p.w.userMs)*1000, p.name+"-user-µs/session")
+		b.ReportMetric(per(p.w.sysMs)*1000, p.name+"-sys-µs/session")
+		b.ReportMetric(per(p.w.minflt), p.name+"-faults/session")
+		b.ReportMetric(per(p.gc.GCCPUMs)*1000, p.name+"-gc-µs/session")
+		b.ReportMetric(float64(p.gc.GCCycles)/float64(iters), p.name+"-gc-cycles")
+		b.ReportMetric(per(float64(p.gc.Allocs)), p.name+"-allocs/session")
+	}
 }

@@ -56,6 +56,12 @@ func (m *Manager) runTransfer(ctx context.Context) {
 	}
 	tried := map[channel.MemberKey]bool{}
 	var attempts []TransferAttempt
+	var releaseGC func() // set at the first request: GOGC raised while sessions arrive
+	defer func() {
+		if releaseGC != nil {
+			releaseGC()
+		}
+	}()
 	fail := func(err error) {
 		m.finishTransfer(ctx, start, 0, &StateTransferError{Context: m.cfg.Name, Attempts: attempts,
 			Sessions: int(m.stats.transferred.Load()), Elapsed: time.Since(start), Err: err})
@@ -104,6 +110,9 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			return
 		}
 		m.stats.attempts.Add(1)
+		if releaseGC == nil {
+			releaseGC = raiseGCPercent(m.cfg.TransferGCPercent)
+		}
 		attempts = append(attempts, TransferAttempt{Donor: donor})
 		last := &attempts[len(attempts)-1]
 		m.log.Info("delta: asking for the sessions", "donor", donor.Addr())
