@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/gob"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func sampleMessages() []*Message {
@@ -52,6 +55,10 @@ func TestBinaryCodecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", m.Event, err)
 		}
+		if (got.chunk != nil) != (len(m.Sessions) > 0) {
+			t.Errorf("%v: decoded into recyclable arrays: %v", m.Event, got.chunk != nil)
+		}
+		got.chunk = nil // the arrays the sessions were decoded into
 		if !reflect.DeepEqual(got, m) {
 			t.Errorf("%v round trip:\n got  %+v\n want %+v", m.Event, got, m)
 		}
@@ -340,4 +347,56 @@ func FuzzDecodeBatch(f *testing.F) {
 			t.Fatalf("round trip differs:\n%+v\n%+v", ms, ms2)
 		}
 	})
+}
+
+// A received chunk's sessions are decoded into arrays the cluster hands back once the
+// chunk is applied: released, they hold nothing of the chunk, and the next chunks
+// decoded (into the same arrays, when the pool gives them back) are complete.
+func TestChunkArraysReleased(t *testing.T) {
+	var c BinaryCodec
+	chunk := func(k int) *Message {
+		m := &Message{Event: EventAllSessionData, Context: "c", SessionID: idSessionState}
+		for i := range 3 + k {
+			m.Sessions = append(m.Sessions, SessionState{ID: fmt.Sprintf("S%d-%d", k, i), Version: uint64(i),
+				Attributes: []NamedValue{{Name: "k", Value: []byte{byte(k), byte(i)}}, {Name: "other", Value: []byte{}}},
+				Notes:      []NamedValue{{Name: "n", Value: []byte("x")}}, Listeners: []string{"l"}})
+		}
+		return m
+	}
+	for k := range 5 {
+		want := chunk(k)
+		data, err := c.AppendMessage(nil, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.DecodeMessage(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := got.chunk
+		if a == nil {
+			t.Fatal("a chunk was not decoded into recyclable arrays")
+		}
+		if n0, n1 := got.Sessions[0].Attributes[0].Name, got.Sessions[1].Attributes[0].Name; unsafe.StringData(n0) != unsafe.StringData(n1) {
+			t.Error("the sessions' attribute name is not one string")
+		}
+		got.chunk = nil
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("chunk %d:\n got  %+v\n want %+v", k, got, want)
+		}
+		got.chunk = a
+		sessions := got.Sessions
+		got.release()
+		if got.Sessions != nil || got.chunk != nil {
+			t.Error("a released message still has its sessions")
+		}
+		for i, s := range sessions {
+			if !reflect.DeepEqual(s, SessionState{}) {
+				t.Fatalf("released session %d still holds %+v", i, s)
+			}
+		}
+		if len(a.values) != 0 || slices.ContainsFunc(a.values[:cap(a.values)], func(v NamedValue) bool { return v.Value != nil }) {
+			t.Error("released attribute values are still held")
+		}
+	}
 }

@@ -111,6 +111,10 @@ type Message struct {
 	Actions []Action
 	// Sessions is one chunk of a state transfer (EventAllSessionData).
 	Sessions []SessionState
+
+	// chunk holds the arrays a received chunk was decoded into, which the cluster
+	// recycles once the message is applied (nil for messages built otherwise).
+	chunk *chunkArrays
 }
 
 // ActionType is what a delta action changes, with Tomcat's DeltaRequest TYPE_* values.

@@ -143,9 +143,9 @@ func TestJoinerRaisesGCPercentDuringTransfer(t *testing.T) {
 		seen := map[int]int{} // GOGC values seen as chunks arrived, with their count
 		ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
 			if m, err := (delta.BinaryCodec{}).DecodeMessage(msg.Data); err == nil && m.Event == delta.EventAllSessionData {
+				mu.Lock() // chunks arrive on several connections at once; reading GOGC sets it
 				v := debug.SetGCPercent(-1)
 				debug.SetGCPercent(v)
-				mu.Lock()
 				seen[v]++
 				mu.Unlock()
 			}
