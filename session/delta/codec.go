@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -47,7 +48,7 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 // and the bytes):
 //
 //	F5 'T' 'S' 01 | uvarint event | context | sessionID | uniqueID | varint timestamp |
-//	uvarint version | flags byte (1 newID, 2 actions, 4 sessions) |
+//	uvarint version (Total for EVT_ALL_SESSION_DATA) | flags byte (1 newID, 2 actions, 4 sessions) |
 //	[newID] | [uvarint n, n × (type byte, op byte, name, [value if op is set])] |
 //	[uvarint n, n × session]
 //
@@ -90,7 +91,11 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	b = appendString(b, m.SessionID)
 	b = appendString(b, m.UniqueID)
 	b = binary.AppendVarint(b, m.Timestamp)
-	b = binary.AppendUvarint(b, m.Version)
+	if m.Event == EventAllSessionData {
+		b = binary.AppendUvarint(b, uint64(max(m.Total, 0)))
+	} else {
+		b = binary.AppendUvarint(b, m.Version)
+	}
 	var flags byte
 	if m.NewID != "" {
 		flags |= flagNewID
@@ -203,7 +208,11 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 	m.SessionID = r.str()
 	m.UniqueID = r.str()
 	m.Timestamp = r.varint()
-	m.Version = r.uvarint()
+	if v := r.uvarint(); m.Event == EventAllSessionData {
+		m.Total = int(min(v, math.MaxInt32))
+	} else {
+		m.Version = v
+	}
 	flags := r.byte()
 	if flags&^(flagNewID|flagActions|flagSessions) != 0 {
 		r.fail("unknown flags")

@@ -28,7 +28,7 @@ func sampleMessages() []*Message {
 			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: EncodePrincipal(&Principal{Name: "u", Roles: []string{"r"}})},
 			{Type: ActionNote, Op: OpSet, Name: "n", Value: []byte("note")},
 		}},
-		{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Timestamp: 9, Sessions: []SessionState{
+		{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Timestamp: 9, Total: 1234, Sessions: []SessionState{
 			{ID: "S1", CreationTime: 1, LastAccessedTime: 2, MaxInactive: -1, IsNew: true, Version: 3,
 				Principal: &Principal{Name: "alice", Roles: []string{"a", "b"}}, AuthType: "FORM",
 				Attributes: []NamedValue{{Name: "k", Value: val}}, Notes: []NamedValue{{Name: "n", Value: []byte("x")}},
@@ -347,6 +347,29 @@ func FuzzDecodeBatch(f *testing.F) {
 			t.Fatalf("round trip differs:\n%+v\n%+v", ms, ms2)
 		}
 	})
+}
+
+// A chunk's Total travels where other messages have Version: a Version on a chunk (which
+// has none) does not travel, and no other message carries a Total.
+func TestBinaryCodecTotalOnlyInChunks(t *testing.T) {
+	var c BinaryCodec
+	for _, tc := range []struct{ in, want Message }{
+		{Message{Event: EventAllSessionData, Total: 7, Version: 3}, Message{Event: EventAllSessionData, Total: 7}},
+		{Message{Event: EventAllSessionData, Total: -1}, Message{Event: EventAllSessionData}},
+		{Message{Event: EventDelta, Total: 7, Version: 3}, Message{Event: EventDelta, Version: 3}},
+	} {
+		data, err := c.AppendMessage(nil, &tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.DecodeMessage(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != tc.want.Total || got.Version != tc.want.Version {
+			t.Errorf("%+v decoded as Total %d Version %d, want %d %d", tc.in, got.Total, got.Version, tc.want.Total, tc.want.Version)
+		}
+	}
 }
 
 // A received chunk's sessions are decoded into arrays the cluster hands back once the

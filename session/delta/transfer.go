@@ -355,6 +355,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	}()
 	start := time.Now()
 	ts := nowMs()
+	total := m.Len() // the joiner's hint for sizing its table
 	dst := []channel.Member{to}
 	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
 	size := 0
@@ -383,7 +384,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		n := len(chunk)
 		var eerr error
 		buf, eerr = m.cl.codec.AppendMessage(buf[:0], &Message{Event: EventAllSessionData, Context: m.cfg.Name,
-			SessionID: idSessionState, Timestamp: ts, Sessions: chunk})
+			SessionID: idSessionState, Timestamp: ts, Sessions: chunk, Total: total})
 		clear(chunk)
 		chunk, size = chunk[:0], 0
 		if eerr != nil {
