@@ -37,6 +37,10 @@ const helperEnv = "GOTRIBES_DELTA_HELPER"
 // <prefix><role>.cpu.pprof (the helpers are separate processes, beyond -cpuprofile).
 const profileEnv = "GOTRIBES_DELTA_PROFILE"
 
+// transferGCEnv, when set, is the joiner's Config.TransferGCPercent (-1: GOGC stays 100
+// during the transfer, as before the setting existed).
+const transferGCEnv = "GOTRIBES_DELTA_TRANSFER_GC"
+
 func startCPUProfile(path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -246,8 +250,9 @@ func runHelper(role string, out *json.Encoder) error {
 		if err != nil {
 			return err
 		}
+		gcPercent, _ := strconv.Atoi(os.Getenv(transferGCEnv))
 		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", ExpireInterval: -1, Logger: helperLog,
-			StateTransferTimeout: 5 * time.Minute})
+			StateTransferTimeout: 5 * time.Minute, TransferGCPercent: gcPercent})
 		if err != nil {
 			return err
 		}
