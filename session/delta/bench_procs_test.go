@@ -395,48 +395,15 @@ func procStatus(b *testing.B, pid int) map[string]uint64 {
 	return st
 }
 
-// procTimes is what /proc/PID/stat tells of a process's work so far.
-type procTimes struct {
-	userMs, sysMs float64 // CPU time in user and kernel mode
-	minflt        float64 // minor page faults (the first touch of each new page)
-}
-
-func (t procTimes) cpuMs() float64 { return t.userMs + t.sysMs }
-
-func (t procTimes) sub(o procTimes) procTimes {
-	return procTimes{t.userMs - o.userMs, t.sysMs - o.sysMs, t.minflt - o.minflt}
-}
-
-func (t procTimes) add(o procTimes) procTimes {
-	return procTimes{t.userMs + o.userMs, t.sysMs + o.sysMs, t.minflt + o.minflt}
-}
-
-// procStat reads process pid's CPU times and minor faults from /proc/PID/stat.
-func procStat(b *testing.B, pid int) procTimes {
+// procStat is procfs.Stat, failing the benchmark on an error.
+func procStat(b *testing.B, pid int) procfs.Times {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	t, err := procfs.Stat(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
-	_, rest, ok := strings.Cut(string(data), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
-	}
-	var v [3]uint64 // fields 10, 14 and 15: minflt, utime and stime (in ticks)
-	for i, k := range []int{7, 11, 12} {
-		if v[i], err = strconv.ParseUint(f[k], 10, 64); err != nil {
-			b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
-		}
-	}
-	return procTimes{userMs: float64(v[1]) * 1000 / clockTicks, sysMs: float64(v[2]) * 1000 / clockTicks,
-		minflt: float64(v[0])}
+	return t
 }
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux
-// architecture Go supports.
-const clockTicks = 100
 
 // BenchmarkStateTransferProcesses transfers 100 000 and 1 000 000 sessions of one 1 KiB
 // attribute each (sub-benchmarks sessions=N) from a donor process to a joining process over
@@ -456,7 +423,15 @@ const clockTicks = 100
 //     sessions); donor-MiB-VmHWM-rise: how far its peak resident set rose above that
 //     during the transfer (VmHWM is reset before each transfer through
 //     /proc/PID/clear_refs), donor-%-VmHWM-rise the same as a percentage of
-//     donor-MiB-VmRSS; donor-MiB-heap-rise: the same for its sampled heap in use.
+//     donor-MiB-VmRSS; donor-MiB-heap-rise: the same for its sampled heap in use;
+//   - per session, for each process (joiner-, donor-): user-µs/session and sys-µs/session,
+//     its CPU time in user and kernel mode (joiner: from its start command to ready;
+//     donor: from before the joiner started until the joiner was ready);
+//     faults/session, its minor page faults (first touches of new memory) over the same
+//     span; gc-µs/session, the collector's CPU time as the runtime counts it (the time its
+//     workers ran, which on a loaded machine includes time they waited for a CPU);
+//     gc-cycles per transfer and allocs/session (heap objects) from the joiner's start to
+//     ready, and for the donor from its reset to its report after the joiner left.
 //
 // The benchmark's own time per op includes starting the joiner process. The 1 000 000
 // sessions need about 3 GiB in the donor and 2 GiB in the joiner:
@@ -472,6 +447,9 @@ func BenchmarkStateTransferProcesses(b *testing.B) {
 	}
 }
 
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 func benchStateTransfer(b *testing.B, n, size int) {
 	donor := startHelper(b, "donor", fmt.Sprintf("GOTRIBES_DELTA_SESSIONS=%d", n), fmt.Sprintf("GOTRIBES_DELTA_SIZE=%d", size))
 	ready := donor.expect(b, "ready", 20*time.Minute)
@@ -480,8 +458,8 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	}
 	dpid := donor.cmd.Process.Pid
 	var transfer, jCPU, dCPU, jHWM, jPeak, jRetain, dRSS, dHWMRise, dHeapRise float64
-	var jWork, dWork procTimes // from the joiner's start command (donor: its reset) to ready
-	var jGC, dGC helperReport  // the runtime's work over the same span (donor: up to its report)
+	var jWork, dWork procfs.Times // from the joiner's start command (donor: its reset) to ready
+	var jGC, dGC helperReport     // the runtime's work over the same span (donor: up to its report)
 	iters := 0
 	var served uint64
 	b.SetBytes(int64(n * size))
@@ -505,9 +483,9 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		done := j.expect(b, "done", 10*time.Minute)
 		b.StopTimer()
 		d1, j1 := procStat(b, dpid), procStat(b, jpid)
-		dCPU += d1.sub(d0).cpuMs()
-		jCPU += j1.cpuMs()
-		dWork, jWork = dWork.add(d1.sub(d0)), jWork.add(j1.sub(j0))
+		dCPU += ms(d1.Sub(d0).CPU())
+		jCPU += ms(j1.CPU())
+		dWork, jWork = dWork.Add(d1.Sub(d0)), jWork.Add(j1.Sub(j0))
 		jGC.GCCPUMs, jGC.GCCycles, jGC.Allocs = jGC.GCCPUMs+done.GCCPUMs, jGC.GCCycles+done.GCCycles, jGC.Allocs+done.Allocs
 		if done.Sessions != n {
 			b.Fatalf("joiner holds %d sessions: %+v", done.Sessions, done)
@@ -551,12 +529,12 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	per := func(v float64) float64 { return v / float64(iters) / float64(n) }
 	for _, p := range []struct {
 		name string
-		w    procTimes
+		w    procfs.Times
 		gc   helperReport
 	}{{"joiner", jWork, jGC}, {"donor", dWork, dGC}} {
-		b.ReportMetric(per(p.w.userMs)*1000, p.name+"-user-µs/session")
-		b.ReportMetric(per(p.w.sysMs)*1000, p.name+"-sys-µs/session")
-		b.ReportMetric(per(p.w.minflt), p.name+"-faults/session")
+		b.ReportMetric(per(ms(p.w.User))*1000, p.name+"-user-µs/session")
+		b.ReportMetric(per(ms(p.w.System))*1000, p.name+"-sys-µs/session")
+		b.ReportMetric(per(float64(p.w.MinorFaults)), p.name+"-faults/session")
 		b.ReportMetric(per(p.gc.GCCPUMs)*1000, p.name+"-gc-µs/session")
 		b.ReportMetric(float64(p.gc.GCCycles)/float64(iters), p.name+"-gc-cycles")
 		b.ReportMetric(per(float64(p.gc.Allocs)), p.name+"-allocs/session")
