@@ -73,6 +73,9 @@ const (
 
 	sessFlagNew       = 1
 	sessFlagPrincipal = 2
+	// sessFlagPrincipalJava: the principal's Java form (EncodePrincipal's stream) follows
+	// its roles.
+	sessFlagPrincipalJava = 4
 )
 
 // Owns reports whether data starts with the codec's header.
@@ -118,7 +121,10 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	if flags&flagSessions != 0 {
 		b = binary.AppendUvarint(b, uint64(len(m.Sessions)))
 		for i := range m.Sessions {
-			b = appendSession(b, &m.Sessions[i])
+			var err error
+			if b, err = appendSession(b, &m.Sessions[i]); err != nil {
+				return dst, err
+			}
 		}
 	}
 	if n := c.maxMessage(); len(b)-len(dst) > n {
@@ -127,7 +133,7 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	return b, nil
 }
 
-func appendSession(b []byte, s *SessionState) []byte {
+func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	b = appendString(b, s.ID)
 	b = binary.AppendVarint(b, s.CreationTime)
 	b = binary.AppendVarint(b, s.LastAccessedTime)
@@ -136,8 +142,16 @@ func appendSession(b []byte, s *SessionState) []byte {
 	if s.IsNew {
 		f |= sessFlagNew
 	}
-	if s.Principal != nil {
+	var java []byte
+	if p := s.Principal; p != nil {
 		f |= sessFlagPrincipal
+		if p.hasJava() {
+			f |= sessFlagPrincipalJava
+			var err error
+			if java, err = appendPrincipalJava(nil, p); err != nil {
+				return b, err
+			}
+		}
 	}
 	b = append(b, f)
 	b = binary.AppendUvarint(b, s.Version)
@@ -146,6 +160,9 @@ func appendSession(b []byte, s *SessionState) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s.Principal.Roles)))
 		for _, r := range s.Principal.Roles {
 			b = appendString(b, r)
+		}
+		if java != nil {
+			b = appendBytes(b, java)
 		}
 	}
 	b = appendString(b, s.AuthType)
@@ -160,16 +177,19 @@ func appendSession(b []byte, s *SessionState) []byte {
 	for _, l := range s.Listeners {
 		b = appendString(b, l)
 	}
-	return b
+	return b, nil
 }
 
 // sessionSize estimates appendSession's output, for sizing transfer chunks.
 func sessionSize(s *SessionState) int {
 	n := 48 + len(s.ID) + len(s.AuthType)
-	if s.Principal != nil {
-		n += len(s.Principal.Name) + 8
-		for _, r := range s.Principal.Roles {
+	if p := s.Principal; p != nil {
+		n += len(p.Name) + 8
+		for _, r := range p.Roles {
 			n += len(r) + 2
+		}
+		if p.hasJava() {
+			n += 256 + 64*len(p.Attributes) // a rough guess at the Java form
 		}
 	}
 	for _, list := range [][]NamedValue{s.Attributes, s.Notes} {
@@ -377,7 +397,7 @@ func (r *reader) session(maxValue, maxEntries int) SessionState {
 	}
 	s.MaxInactive = int32(mi)
 	f := r.byte()
-	if f&^(sessFlagNew|sessFlagPrincipal) != 0 {
+	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava) != 0 || f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava {
 		r.fail("unknown session flags")
 	}
 	s.IsNew = f&sessFlagNew != 0
@@ -387,6 +407,14 @@ func (r *reader) session(maxValue, maxEntries int) SessionState {
 		n := r.count(1, maxEntries)
 		for i := 0; i < n && r.err == nil; i++ {
 			p.Roles = append(p.Roles, r.str())
+		}
+		if f&sessFlagPrincipalJava != 0 {
+			if java := r.value(maxValue); r.err == nil {
+				var err error
+				if p, err = withJava(p, java); err != nil {
+					r.err, r.b = err, nil
+				}
+			}
 		}
 		s.Principal = p
 	}

@@ -199,12 +199,16 @@ func TestJavaCodecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	principal, err := EncodePrincipal(&Principal{Name: "p", Roles: []string{"r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	msgs := []*Message{
 		{Event: EventCreated, Context: "localhost#/app", SessionID: "X.n1", Timestamp: 5},
 		{Event: EventChangeSessionID, Context: "c", SessionID: "X.n1", NewID: "Y.n2", Timestamp: 6},
 		{Event: EventDelta, Context: "c", SessionID: "X", Timestamp: 7, Actions: []Action{
 			{Type: ActionAttribute, Op: OpSet, Name: "a", Value: val},
-			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: EncodePrincipal(&Principal{Name: "p", Roles: []string{"r"}})},
+			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: principal},
 			{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(-1)},
 			{Type: ActionListener, Op: OpSet, Name: "sso", Value: []byte{}},
 			{Type: ActionNote, Op: OpSet, Name: "n", Value: []byte("note")},
