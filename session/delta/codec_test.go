@@ -28,7 +28,9 @@ func sampleMessages() []*Message {
 		}},
 		{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Timestamp: 9, Sessions: []SessionState{
 			{ID: "S1", CreationTime: 1, LastAccessedTime: 2, MaxInactive: -1, IsNew: true, Version: 3,
-				Principal: &Principal{Name: "alice", Roles: []string{"a", "b"}}, AuthType: "FORM",
+				Principal: &Principal{Name: "alice", Roles: []string{"a", "b"},
+					Attributes: map[string]any{"mail": "alice@example.com", "uid": 1000, "groups": []any{"x", "y"}},
+					User:       &Principal{Name: "alice@EXAMPLE", Roles: []string{"u"}}}, AuthType: "FORM",
 				Attributes: []NamedValue{{Name: "k", Value: val}}, Notes: []NamedValue{{Name: "n", Value: []byte("x")}},
 				Listeners: []string{"sso"}},
 			{ID: "S2", MaxInactive: 1800},

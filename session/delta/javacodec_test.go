@@ -72,6 +72,8 @@ func TestJavaCodecGolden(t *testing.T) {
 			}
 		}},
 		{"all_sessions", EventAllSessionData, idSessionState, checkGoldenSessions},
+		{"delta_principal", EventDelta, "S1.node1", checkGoldenDeltaPrincipal},
+		{"all_sessions_principal", EventAllSessionData, idSessionState, checkGoldenSessionPrincipals},
 		{"all_sessions_empty", EventAllSessionData, idSessionState, func(t *testing.T, m *Message) {
 			if len(m.Sessions) != 0 {
 				t.Errorf("%d sessions", len(m.Sessions))
@@ -247,16 +249,19 @@ func TestJavaCodecRoundTrip(t *testing.T) {
 
 func TestJavaCodecMalformed(t *testing.T) {
 	var c JavaCodec
-	b := readGolden(t, "delta")
-	for i := range len(b) {
-		if _, err := c.DecodeMessage(b[:i]); !errors.Is(err, ErrMalformed) {
-			t.Fatalf("%d bytes: %v", i, err)
+	for _, name := range []string{"delta", "delta_principal", "all_sessions_principal"} {
+		b := readGolden(t, name)
+		for i := range len(b) {
+			if _, err := c.DecodeMessage(b[:i]); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%s, %d bytes: %v", name, i, err)
+			}
 		}
 	}
 }
 
 func FuzzJavaCodec(f *testing.F) {
-	for _, name := range []string{"delta", "delta_remove", "all_sessions", "changeid", "created"} {
+	for _, name := range []string{"delta", "delta_remove", "all_sessions", "changeid", "created", "delta_principal",
+		"all_sessions_principal"} {
 		f.Add(readGolden(f, name))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -30,11 +30,12 @@ type Principal struct {
 	// the *jserial.Object of any other class, kept byte for byte; nil for none.
 	User any
 
-	// java is the SerializablePrincipal this principal was read from. It is written back
-	// in its place while the fields above still say what it says, so a principal relayed
-	// by Go keeps Tomcat's bytes (the attribute map's class, capacity and order, shared
-	// references).
+	// java is the SerializablePrincipal this principal was read from, kept when Go would
+	// write other bytes (the attribute map's class, capacity and order, shared references),
+	// and seen a copy of the fields as read. java is written back in the principal's place
+	// while the fields still equal seen, so a principal relayed by Go keeps Tomcat's bytes.
 	java *jserial.Object
+	seen *Principal
 }
 
 // Attribute returns the attribute name of p, and whether p has it.
@@ -199,7 +200,6 @@ func goPrincipal(v any, depth int) (*Principal, error) {
 		return nil, errors.New("principal without a name")
 	}
 	if roles != nil {
-		p.Roles = make([]string, 0, len(roles.Elems))
 		for _, r := range roles.Elems {
 			s, ok := r.(string)
 			if !ok {
@@ -225,6 +225,8 @@ func goPrincipal(v any, depth int) (*Principal, error) {
 	}
 	if goWritesSame(p, o, depth) {
 		p.java = nil // Go writes Tomcat's bytes from the fields: keep only those
+	} else {
+		p.seen = p.clone()
 	}
 	return p, nil
 }
@@ -280,10 +282,8 @@ func principalObject(p *Principal, depth int) (*jserial.Object, error) {
 	if depth > maxValueDepth {
 		return nil, fmt.Errorf("%w: principals nested deeper than %d", ErrNoJavaForm, maxValueDepth)
 	}
-	if p.java != nil {
-		if q, err := goPrincipal(p.java, depth); err == nil && q.equal(p) {
-			return p.java, nil
-		}
+	if p.java != nil && p.seen != nil && p.equal(p.seen) {
+		return p.java, nil
 	}
 	roles := make([]any, len(p.Roles))
 	for i, r := range p.Roles {
