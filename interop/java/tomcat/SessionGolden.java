@@ -32,9 +32,9 @@ import org.apache.catalina.realm.GenericPrincipal;
  * every event, DeltaRequest bytes with every action type and the ALL_SESSION_DATA block
  * of DeltaManager. Usage: java SessionGolden outdir (see scripts/gen-golden.sh session).
  *
- * <p>{@code java SessionGolden read file} reads a SessionMessageImpl stream (a delta or
- * ALL_SESSION_DATA) the way DeltaManager does, applies it to DeltaSessions and prints each
- * session's principal as Tomcat sees it, one line per fact (see {@link #describe}).
+ * <p>{@code java SessionGolden read file...} reads each file's SessionMessageImpl stream (a
+ * delta or ALL_SESSION_DATA) the way DeltaManager does, applies it to DeltaSessions and
+ * prints each session's principal as Tomcat sees it, one line per fact (see {@link #describe}).
  */
 public final class SessionGolden {
     static final String CTX = "localhost#/app";
@@ -82,8 +82,10 @@ public final class SessionGolden {
     static Path out;
 
     public static void main(String[] args) throws Exception {
-        if (args.length == 2 && args[0].equals("read")) {
-            read(Path.of(args[1]));
+        if (args.length > 1 && args[0].equals("read")) {
+            for (int i = 1; i < args.length; i++) {
+                read(Path.of(args[i]));
+            }
             return;
         }
         out = Path.of(args[0]);
