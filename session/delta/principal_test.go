@@ -200,16 +200,16 @@ func TestPrincipalMalformed(t *testing.T) {
 		v    any
 		want string
 	}{
-		"not a principal":  {"alice", "want GenericPrincipal"},
-		"no name":          {principalJava(nil, nil, nil, roles), "without a name"},
-		"role not String":  {principalJava(nil, "p", nil, &jserial.Array{Class: stringArrayDesc, Elems: []any{int32(1)}}), "role"},
-		"attributes":       {principalJava("map", "p", nil, roles), "want a Map"},
-		"attribute key":    {principalJava(intKey, "p", nil, roles), "attribute name"},
-		"user not object":  {principalJava(nil, "p", "user", roles), "user principal"},
-		"user malformed":   {principalJava(nil, "p", principalJava(nil, int32(1), nil, roles), roles), "user principal"},
-		"nested too deep":  {deep, "deeper"},
-		"roles not array":  {principalJava(nil, "p", nil, "r"), "roles"},
-		"wrapped not map":  {principalJava(&jserial.Object{Class: unmodifiableMapDesc, Slots: []jserial.Slot{{Class: unmodifiableMapDesc, Values: []any{"x"}}}}, "p", nil, roles), "want a Map"},
+		"not a principal": {"alice", "want GenericPrincipal"},
+		"no name":         {principalJava(nil, nil, nil, roles), "without a name"},
+		"role not String": {principalJava(nil, "p", nil, &jserial.Array{Class: stringArrayDesc, Elems: []any{int32(1)}}), "role"},
+		"attributes":      {principalJava("map", "p", nil, roles), "want a Map"},
+		"attribute key":   {principalJava(intKey, "p", nil, roles), "attribute name"},
+		"user not object": {principalJava(nil, "p", "user", roles), "user principal"},
+		"user malformed":  {principalJava(nil, "p", principalJava(nil, int32(1), nil, roles), roles), "user principal"},
+		"nested too deep": {deep, "deeper"},
+		"roles not array": {principalJava(nil, "p", nil, "r"), "roles"},
+		"wrapped not map": {principalJava(&jserial.Object{Class: unmodifiableMapDesc, Slots: []jserial.Slot{{Class: unmodifiableMapDesc, Values: []any{"x"}}}}, "p", nil, roles), "want a Map"},
 	} {
 		if _, err := goPrincipal(tc.v, 0); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error saying %q", name, err, tc.want)
