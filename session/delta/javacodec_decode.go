@@ -157,7 +157,7 @@ func goAction(t ActionType, op Op, name string, v any, has bool) (Action, error)
 		a.Value, err = jserial.Marshal(v)
 	case ActionPrincipal:
 		var p *Principal
-		if p, err = goPrincipal(v, 0); err == nil {
+		if p, err = goPrincipal(v); err == nil {
 			a.Value, err = EncodePrincipal(p)
 		}
 	case ActionIsNew:
@@ -275,7 +275,7 @@ func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, names map[stri
 		if err != nil {
 			return s, err
 		}
-		if s.Principal, err = goPrincipal(v, 0); err != nil {
+		if s.Principal, err = goPrincipal(v); err != nil {
 			return s, err
 		}
 	}

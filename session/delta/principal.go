@@ -162,7 +162,7 @@ func withJava(p *Principal, stream []byte) (*Principal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delta: bad principal: %w", err)
 	}
-	q, err := goPrincipal(v, 0)
+	q, err := goPrincipal(v)
 	if err != nil {
 		return nil, fmt.Errorf("delta: bad principal: %w", err)
 	}
@@ -178,8 +178,22 @@ var unmodifiableMapDesc = &jserial.ClassDesc{Name: "java.util.Collections$Unmodi
 	SUID: -1034234728574286014, Flags: jserial.SCSerializable,
 	Fields: []jserial.Field{{Type: 'L', Name: "m", Signature: "Ljava/util/Map;"}}}
 
-// goPrincipal reads a SerializablePrincipal; depth counts the wrapping principals.
-func goPrincipal(v any, depth int) (*Principal, error) {
+// goPrincipal reads a SerializablePrincipal, keeping it when Go would write other bytes.
+func goPrincipal(v any) (*Principal, error) {
+	p, err := viewPrincipal(v, 0)
+	if err != nil {
+		return nil, err
+	}
+	if o := v.(*jserial.Object); !goWritesSame(p, o) {
+		// A second view shares no list, set or map with p: a change to p in place shows.
+		p.java = o
+		p.seen, _ = viewPrincipal(o, 0)
+	}
+	return p, nil
+}
+
+// viewPrincipal maps a SerializablePrincipal to Go; depth counts the wrapping principals.
+func viewPrincipal(v any, depth int) (*Principal, error) {
 	o, ok := v.(*jserial.Object)
 	if !ok || o.Class.Name != principalClass {
 		return nil, fmt.Errorf("principal of class %s, want GenericPrincipal", className(v))
@@ -195,7 +209,7 @@ func goPrincipal(v any, depth int) (*Principal, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	p := &Principal{java: o}
+	p := &Principal{}
 	if p.Name, ok = name.(string); !ok {
 		return nil, errors.New("principal without a name")
 	}
@@ -217,16 +231,11 @@ func goPrincipal(v any, depth int) (*Principal, error) {
 	case *jserial.Object:
 		if u.Class.Name != principalClass {
 			p.User = u
-		} else if p.User, err = goPrincipal(u, depth+1); err != nil {
+		} else if p.User, err = viewPrincipal(u, depth+1); err != nil {
 			return nil, fmt.Errorf("user principal: %w", err)
 		}
 	default:
 		return nil, fmt.Errorf("user principal is a %T", user)
-	}
-	if goWritesSame(p, o, depth) {
-		p.java = nil // Go writes Tomcat's bytes from the fields: keep only those
-	} else {
-		p.seen = p.clone()
 	}
 	return p, nil
 }
@@ -234,7 +243,7 @@ func goPrincipal(v any, depth int) (*Principal, error) {
 // goWritesSame reports whether Go writes o, the SerializablePrincipal p was read from,
 // from p's fields alone. A principal without attributes and user principal travels in
 // Go's form without its Java stream, so its strings are compared as separate copies.
-func goWritesSame(p *Principal, o *jserial.Object, depth int) bool {
+func goWritesSame(p *Principal, o *jserial.Object) bool {
 	q := &Principal{Name: p.Name, Roles: p.Roles, Attributes: p.Attributes, User: p.User}
 	if !q.hasJava() {
 		q.Name = strings.Clone(p.Name)
@@ -243,7 +252,7 @@ func goWritesSame(p *Principal, o *jserial.Object, depth int) bool {
 			q.Roles[i] = strings.Clone(r)
 		}
 	}
-	built, err1 := principalObject(q, depth)
+	built, err1 := principalObject(q, 0)
 	a, err2 := jserial.Marshal(built)
 	b, err3 := jserial.Marshal(o)
 	return errors.Join(err1, err2, err3) == nil && bytes.Equal(a, b)

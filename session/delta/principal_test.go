@@ -119,18 +119,30 @@ func TestPrincipalChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Changed in place, a list and a map of the attributes are written with the change.
+	inPlace := m.Sessions[1].Principal.clone()
+	inPlace.Attributes["groups"].([]any)[0] = "ops"
+	inPlace.Attributes["nested"].(map[string]any)["k"] = "w"
+	b, err := EncodePrincipal(inPlace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodePrincipal(b)
+	if err != nil || !reflect.DeepEqual(got.Attributes["groups"], []any{"ops", "dev"}) ||
+		got.Attributes["nested"].(map[string]any)["k"] != "w" {
+		t.Errorf("changed in place, read back as %+v, %v", got, err)
+	}
+
 	p := m.Sessions[0].Principal.clone()
 	p.Attributes["mail"] = "new@example.com"
 	p.User.(*Principal).Roles = append(p.User.(*Principal).Roles, "more")
 	if m.Sessions[0].Principal.Attributes["mail"] != "carol@example.com" {
 		t.Fatal("clone shares the attribute map")
 	}
-	b, err := EncodePrincipal(p)
-	if err != nil {
+	if b, err = EncodePrincipal(p); err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodePrincipal(b)
-	if err != nil {
+	if got, err = DecodePrincipal(b); err != nil {
 		t.Fatal(err)
 	}
 	if got.Attributes["mail"] != "new@example.com" || !got.User.(*Principal).HasRole("more") ||
@@ -211,7 +223,7 @@ func TestPrincipalMalformed(t *testing.T) {
 		"roles not array": {principalJava(nil, "p", nil, "r"), "roles"},
 		"wrapped not map": {principalJava(&jserial.Object{Class: unmodifiableMapDesc, Slots: []jserial.Slot{{Class: unmodifiableMapDesc, Values: []any{"x"}}}}, "p", nil, roles), "want a Map"},
 	} {
-		if _, err := goPrincipal(tc.v, 0); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := goPrincipal(tc.v); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error saying %q", name, err, tc.want)
 		}
 	}
