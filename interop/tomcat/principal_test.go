@@ -63,13 +63,23 @@ func TestTomcatReadsGoPrincipal(t *testing.T) {
 		t.Fatal(err)
 	}
 	inner := &delta.Principal{Name: "inner", Roles: []string{"r"}, Attributes: map[string]any{"level": 3}}
+	// Read apart, the user principal of the second session carries its class descriptor
+	// again where Tomcat would refer to the first one.
+	again, err := delta.DecodePrincipal(fromTomcat.Actions[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
 	msgs := map[string]*delta.Message{
 		"delta": {Event: delta.EventDelta, Context: appName, SessionID: "S1.go", Actions: []delta.Action{
 			{Type: delta.ActionPrincipal, Op: delta.OpSet, Name: "__SET__PRINCIPAL__", Value: value}}},
 		"transfer": {Event: delta.EventAllSessionData, Context: appName, SessionID: "SESSION-STATE",
 			Sessions: []delta.SessionState{{ID: "T1.go", CreationTime: 1700000000000, LastAccessedTime: 1700000000000,
 				MaxInactive: 1800, Principal: &delta.Principal{Name: "nina", Roles: []string{"user"},
-					Attributes: map[string]any{"mail": "nina@example.com"}, User: inner}}}},
+					Attributes: map[string]any{"mail": "nina@example.com"}, User: inner}},
+				{ID: "T2.go", CreationTime: 1700000000000, LastAccessedTime: 1700000000000, MaxInactive: 1800,
+					Principal: &delta.Principal{Name: "otto", User: again.User}},
+				{ID: "T3.go", CreationTime: 1700000000000, LastAccessedTime: 1700000000000, MaxInactive: 1800,
+					Principal: &delta.Principal{Name: "pia", User: tp.User}}}},
 	}
 	want := map[string]string{
 		"delta": `session S1.go
@@ -90,6 +100,14 @@ attr mail java.lang.String nina@example.com
   principal org.apache.catalina.realm.GenericPrincipal inner
   roles r
   attr level java.lang.Integer 3
+session T2.go
+principal org.apache.catalina.realm.GenericPrincipal otto
+roles 
+  principal SessionGolden$User alice@EXAMPLE.COM
+session T3.go
+principal org.apache.catalina.realm.GenericPrincipal pia
+roles 
+  principal SessionGolden$User alice@EXAMPLE.COM
 `,
 	}
 	dir := t.TempDir()
