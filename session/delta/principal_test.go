@@ -275,3 +275,41 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+func FuzzDecodePrincipal(f *testing.F) {
+	m, err := JavaCodec{}.DecodeMessage(readGolden(f, "delta_principal"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(m.Actions[0].Value)
+	for _, p := range []*Principal{
+		{Name: "plain", Roles: []string{"a", "b"}},
+		{Name: "go", Attributes: map[string]any{"n": 1, "l": []any{"x", int64(2)}}, User: &Principal{Name: "u"}},
+	} {
+		b, err := EncodePrincipal(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := DecodePrincipal(data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "delta: bad principal: ") {
+				t.Fatalf("unclear error %v", err)
+			}
+			return
+		}
+		b, err := EncodePrincipal(p)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded principal: %v", err)
+		}
+		q, err := DecodePrincipal(b)
+		if err != nil {
+			t.Fatalf("decoding a re-encoded principal: %v", err)
+		}
+		if b2, err := EncodePrincipal(q); err != nil || !bytes.Equal(b, b2) {
+			t.Fatalf("second round differs (%v)", err)
+		}
+	})
+}
