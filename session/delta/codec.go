@@ -51,9 +51,13 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 //	[uvarint n, n × session]
 //
 // A session is: id | varint created | varint lastAccessed | varint maxInactive seconds |
-// flags (1 isNew, 2 principal) | uvarint version | [principal name, uvarint n, n × role] |
-// authType | uvarint n, n × (name, value) attributes | same for notes | uvarint n, n ×
-// listener name.
+// flags (1 isNew, 2 principal, 4 principal's Java form) | uvarint version |
+// [principal name, uvarint n, n × role, [Java form]] | authType | uvarint n, n × (name,
+// value) attributes | same for notes | uvarint n, n × listener name. The Java form of a
+// principal with attributes, a user principal or Tomcat's bytes to keep is a byte field
+// holding its GenericPrincipal$SerializablePrincipal stream, also at the end of an
+// ActionPrincipal's value (EncodePrincipal); a node of an earlier version refuses a
+// message holding one as malformed.
 type BinaryCodec struct {
 	// MaxMessageSize rejects larger messages before parsing. 0 means DefaultMaxMessageSize.
 	MaxMessageSize int
