@@ -11,8 +11,8 @@ import (
 // A joiner's heap grows from nearly nothing to everything it receives, and almost all
 // of what it allocates stays (its chunks are decoded into reused arrays, chunkArrays). At
 // the default GOGC of 100 the collector runs each time the heap doubles, marking every
-// session received so far each time: 9 to 10 cycles and up to a fifth of the joiner's
-// CPU time at 1 000 000 sessions of 1 KiB. Since the heap grows mostly by what it keeps, a
+// session received so far each time: 9 to 10 cycles at 1 000 000 sessions of 1 KiB,
+// from a seventh to a third of the joiner's CPU time. Since the heap grows mostly by what it keeps, a
 // higher target adds little memory (the garbage since the last cycle, not a multiple of
 // the heap): GOGC 400 took 3 cycles there, with a peak heap of 1410 MiB for 1398 MiB
 // kept. A memory limit (GOMEMLIMIT, debug.SetMemoryLimit) still applies: the collector
