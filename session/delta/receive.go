@@ -83,6 +83,9 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 		case running:
 			m.loadRepaired(msg)
 		default:
+			if want == nil {
+				m.st.reserve(msg.Total)
+			}
 			m.loadSessions(msg.Sessions, want)
 		}
 		return
