@@ -148,6 +148,12 @@ type liveRepair struct {
 	held  []queued        // the messages about wanted sessions not loaded yet, in arrival order
 }
 
+// maxHeld bounds the messages a running manager's repair holds (liveRepair.held): past
+// it, a message about a session this node lacks is handled at once (ignored and counted,
+// as without a repair), so that a member naming ever new unknown sessions cannot grow
+// this node's memory while the answer is awaited.
+var maxHeld = 1 << 16 // a variable for the test of the bound
+
 // maxSkipped bounds Manager.skipped: when full it is emptied.
 const maxSkipped = 1 << 14
 
@@ -198,6 +204,9 @@ func (m *Manager) holdLocked(msg *Message, src channel.Member) bool {
 	}
 	ids := namedIDs(msg)
 	r := m.live
+	if r != nil && len(r.held) >= maxHeld {
+		return false
+	}
 	if r != nil && slices.ContainsFunc(ids, func(id string) bool { return r.want[id] }) {
 		r.held = append(r.held, queued{msg: msg, src: src})
 		return true

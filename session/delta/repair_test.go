@@ -187,3 +187,53 @@ func TestRunningManagerAsksForASessionItLacks(t *testing.T) {
 		t.Errorf("repairs %d (want 2), X.r %v", st.TransferRepairs, get("X.r"))
 	}
 }
+
+// A running manager's repair holds at most maxHeld messages: past it, a message about a
+// session it lacks is handled at once (ignored, counted), not kept.
+func TestRunningRepairHoldsBoundedMessages(t *testing.T) {
+	defer delta.SetMaxHeld(3)()
+	nw := channeltest.NewNetwork()
+	asked := make(chan channel.Member, 1)
+	peer := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
+		if m.Event == delta.EventGetAllSessions {
+			asked <- src
+		}
+	})
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	jm := waitFor(t, asked)
+	enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
+	T := time.Now().UnixMilli()
+	done := &delta.Message{Event: delta.EventTransferComplete, Context: appName, SessionID: "SESSION-STATE-TRANSFERRED", Timestamp: T}
+	peer.send(t, jm, done)
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	set := func(version uint64, v string) *delta.Message {
+		return &delta.Message{Event: delta.EventDelta, Context: appName, SessionID: "S.p", Timestamp: T + int64(version),
+			Version: version, Actions: []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}}
+	}
+	peer.send(t, jm, set(2, "v2")) // starts the repair: asks the peer again
+	waitFor(t, asked)
+	for v := uint64(3); v <= 6; v++ { // v3 and v4 are held with v2; v5 and v6 are past the bound
+		peer.send(t, jm, set(v, fmt.Sprintf("v%d", v)))
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "the two messages past the bound ignored", func() bool {
+		return j.m.Stats().UnknownSession == 2
+	})
+	chunk := &delta.Message{Event: delta.EventAllSessionData, Context: appName, SessionID: "SESSION-STATE", Timestamp: T,
+		Sessions: []delta.SessionState{{ID: "S.p", CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: 1,
+			Attributes: []delta.NamedValue{{Name: "k", Value: enc("v1")}}}}}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, done)
+	testutil.EventuallyTrue(t, 10*time.Second, "the held messages applied", func() bool {
+		s := j.m.Find("S.p")
+		if s == nil {
+			return false
+		}
+		v, _ := s.Get("k")
+		return v == "v4"
+	})
+	if n := j.m.Stats().UnknownSession; n != 2 {
+		t.Errorf("unknown-session messages %d, want 2", n)
+	}
+}
