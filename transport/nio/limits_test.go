@@ -453,7 +453,9 @@ func TestGarbageFloodLogIsBounded(t *testing.T) {
 	cfg.MaxFrameSize = 1 << 20
 	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := startNode(t, cfg, nil)
-	lying := wire.AppendFrameHeader(nil, 64<<20)
+	// A length above MaxFrameSize, and a body that names no sender (a frame naming one is
+	// reported lost instead: TestLostFramesReportedWithTheirSender).
+	lying := append(wire.AppendFrameHeader(nil, 64<<20), make([]byte, 12+4+4+4)...)
 	const rounds = 200
 	for i := range rounds {
 		c := dialRaw(t, b)
