@@ -291,8 +291,10 @@ var (
 	ErrNoSessionManager = errors.New("delta: member runs no session manager")
 	// ErrAllDonorsFailed (StateTransferError.Err): every member was asked and none
 	// completed the transfer, at least one for a reason other than having no sessions to
-	// give (ErrNoSessionManager, ErrDonorDeclined): its request could not be sent, it left
-	// (ErrDonorGone), or a message of its transfer was lost (the attempt's error wraps
-	// channel.ErrMessageTooLarge or channel.ErrConnectionLost).
+	// give (ErrNoSessionManager, ErrDonorDeclined, or no connection to it at all,
+	// channel.ErrConnect, as a static member that does not run yet): its request failed
+	// otherwise (the connection was lost, say), it left (ErrDonorGone), or a message of
+	// its transfer was lost (the attempt's error wraps channel.ErrMessageTooLarge or
+	// channel.ErrConnectionLost).
 	ErrAllDonorsFailed = errors.New("delta: no member completed the state transfer")
 )

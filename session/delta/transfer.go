@@ -157,9 +157,12 @@ func (m *Manager) runTransfer(ctx context.Context) {
 }
 
 // failed reports whether a transfer attempt failed for a reason that makes starting
-// without the sessions an error: anything but a member without sessions to give.
+// without the sessions an error: anything but a member without sessions to give, which
+// includes one that could not be connected to (channel.ErrConnect: a static member that
+// does not run yet, as when a cluster starts).
 func failed(a TransferAttempt) bool {
-	return a.Err != nil && !errors.Is(a.Err, ErrNoSessionManager) && !errors.Is(a.Err, ErrDonorDeclined)
+	return a.Err != nil && !errors.Is(a.Err, ErrNoSessionManager) && !errors.Is(a.Err, ErrDonorDeclined) &&
+		!errors.Is(a.Err, channel.ErrConnect)
 }
 
 // errTransferLost marks a TransferAttempt.Err made by transferLost.

@@ -97,29 +97,42 @@ func TestJoinerReportsAFrameAboveMaxFrameSize(t *testing.T) {
 	}
 }
 
-// unsendable is a channel whose sends all fail as if the member could not be reached.
-type unsendable struct{ *channel.Channel }
-
-func (unsendable) Send(context.Context, []channel.Member, []byte, channel.SendOptions) error {
-	return fmt.Errorf("%w: by the test", channel.ErrConnect)
+// failingSends is a channel whose sends all fail with err.
+type failingSends struct {
+	*channel.Channel
+	err error
 }
 
-// A joiner whose request could not be sent to the only member becomes ready with a
-// *StateTransferError naming that failure, not with no error.
-func TestJoinerReportsARequestThatCouldNotBeSent(t *testing.T) {
+func (f failingSends) Send(context.Context, []channel.Member, []byte, channel.SendOptions) error {
+	return f.err
+}
+
+// A joiner whose request to the only member failed (its connection was lost) becomes
+// ready with a *StateTransferError naming that failure, not with no error; one that could
+// not connect at all (a static member not running yet, as when a cluster starts) starts
+// empty without one.
+func TestJoinerReportsARequestThatFailed(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	startReady(t, nw, delta.Config{JvmRoute: "a"})
-	_, ch := newChannel(t, nw)
-	cl := delta.NewCluster(unsendable{ch}, delta.ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, StateTransferTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
+	for _, cause := range []error{channel.ErrConnectionLost, channel.ErrConnect} {
+		_, ch := newChannel(t, nw)
+		cl := delta.NewCluster(failingSends{ch, fmt.Errorf("%w: by the test", cause)}, delta.ClusterConfig{})
+		t.Cleanup(func() { _ = cl.Close(context.Background()) })
+		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, StateTransferTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if cause == channel.ErrConnect {
+			if err := m.WaitReady(context.Background()); err != nil {
+				t.Errorf("a member that could not be connected to: %v, want nil", err)
+			}
+			continue
+		}
+		failedTransfer(t, m, cause)
 	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	failedTransfer(t, m, channel.ErrConnect)
 }
 
 // A joiner whose only donor acknowledged the request, then disappeared, becomes ready
