@@ -177,8 +177,8 @@ func (l clusterListener) Accept(msg *channel.Message) bool {
 	return l.c.codec.Owns(msg.Data)
 }
 
-// MessageLost implements channel.LossListener: a managers' transfer from the sender
-// fails.
+// MessageLost implements channel.LossListener: a manager's state transfer from the
+// sender fails (Manager.transferLost).
 func (l clusterListener) MessageLost(lost channel.LostMessage) {
 	for _, m := range l.c.running() {
 		m.transferLost(lost.Source, lost.Size, lost.Err)
