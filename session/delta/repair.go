@@ -113,7 +113,7 @@ func (r *repair) tsOf(msg *Message) int64 {
 // refetch asks donor for every session while the manager is still transferring and loads
 // only the sessions in want that it lacks. It returns the time of the donor's snapshot.
 func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[string]bool) (int64, error) {
-	sig := make(chan transferSignal, 1)
+	sig := make(chan transferSignal, 2) // as runTransfer's
 	if !m.beginAttempt(donor, sig, want) {
 		return 0, ErrStopped
 	}

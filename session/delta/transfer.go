@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
 )
 
 type sigKind uint8
@@ -16,11 +18,13 @@ const (
 	sigComplete sigKind = iota // EVT_ALL_SESSION_TRANSFERCOMPLETE from the donor
 	sigDeclined                // EVT_ALL_SESSION_NOCONTEXTMANAGER from the donor
 	sigGone                    // the donor left the membership
+	sigLost                    // a message from the donor was lost on receipt or could not be decoded
 )
 
 type transferSignal struct {
 	kind sigKind
 	ts   int64
+	err  error // sigLost: why, for TransferAttempt.Err
 }
 
 // transferOpts are the options of every message of a state transfer's answer: each chunk
@@ -87,6 +91,10 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			}
 		}
 		if !found {
+			if slices.ContainsFunc(attempts, failed) {
+				fail(ErrAllDonorsFailed)
+				return
+			}
 			// Nobody (left) has sessions for this context: start empty, as the first node.
 			if len(attempts) > 0 {
 				m.log.Info("delta: no member could give its sessions; starting with what was received",
@@ -97,7 +105,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			return
 		}
 		tried[donor.Key()] = true
-		sig := make(chan transferSignal, 1)
+		sig := make(chan transferSignal, 2) // a loss reported after the completion still fits
 		if !m.beginAttempt(donor, sig, nil) {
 			return
 		}
@@ -128,6 +136,9 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			return
 		}
 		switch {
+		case errors.Is(last.Err, errTransferLost):
+			m.log.Error("delta: a message of the state transfer was lost; asking the next member if any",
+				"donor", donor.Addr(), "err", last.Err)
 		case errors.Is(last.Err, ErrDonorGone):
 			m.log.Warn("delta: donor disappeared during the state transfer; asking the next member", "donor", donor.Addr())
 		case errors.Is(last.Err, ErrNoSessionManager):
@@ -139,6 +150,46 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			m.log.Info("delta: member has no manager for the context (EVT_ALL_SESSION_NOCONTEXTMANAGER); asking the next member if any",
 				"member", donor.Addr())
 		}
+	}
+}
+
+// failed reports whether a transfer attempt failed for a reason that makes starting
+// without the sessions an error: anything but a member without sessions to give, which
+// includes one that could not be connected to (channel.ErrConnect: a static member that
+// does not run yet, as when a cluster starts).
+func failed(a TransferAttempt) bool {
+	return a.Err != nil && !errors.Is(a.Err, ErrNoSessionManager) && !errors.Is(a.Err, ErrDonorDeclined) &&
+		!errors.Is(a.Err, channel.ErrConnect)
+}
+
+// errTransferLost marks a TransferAttempt.Err made by transferLost.
+var errTransferLost = errors.New("delta: a message of the state transfer was lost")
+
+// transferLost fails the transfer attempt in progress if its donor is src: a message from
+// it was lost (the transport refused it or its connection cut it off: cause wraps
+// channel.ErrMessageTooLarge or channel.ErrConnectionLost) or could not be decoded, so
+// the sessions it carried will never arrive. size is the message's size in bytes.
+func (m *Manager) transferLost(src channel.Member, size int, cause error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.signal == nil || src.Key() != m.donor { // no attempt, or another donor's
+		return
+	}
+	hint := ""
+	switch {
+	case errors.Is(cause, channel.ErrMessageTooLarge):
+		hint = fmt.Sprintf("; raise this node's MaxFrameSize (transport/nio) above %d bytes, or have a Tomcat donor send "+
+			"its sessions in chunks (DeltaManager sendAllSessions=\"false\")", size)
+	case errors.Is(cause, channel.ErrConnectionLost):
+		hint = "; a Tomcat donor cuts a send off after its sender's timeout (PooledParallelSender timeout, 3000 ms by " +
+			"default): raise it, or have it send its sessions in chunks (DeltaManager sendAllSessions=\"false\")"
+	case errors.Is(cause, jserial.ErrLimit):
+		hint = fmt.Sprintf("; raise JavaCodec.Limits (MaxBytes, MaxArrayLen) above %d bytes", size)
+	}
+	err := fmt.Errorf("%w: %d bytes from %s: %w%s", errTransferLost, size, src.Addr(), cause, hint)
+	select {
+	case m.signal <- transferSignal{kind: sigLost, err: err}:
+	default:
 	}
 }
 
@@ -225,6 +276,15 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 	for {
 		select {
 		case s := <-sig:
+			if s.kind == sigComplete { // a loss reported meanwhile makes it incomplete
+				select {
+				case later := <-sig:
+					if later.kind == sigLost {
+						s = later
+					}
+				default:
+				}
+			}
 			switch s.kind {
 			case sigComplete:
 				last.Err, ts = nil, s.ts
@@ -232,6 +292,8 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 				last.Err = ErrDonorDeclined
 			case sigGone:
 				last.Err = ErrDonorGone
+			case sigLost:
+				last.Err = s.err
 			}
 			return ts, nil
 		case <-retry.C:
