@@ -54,9 +54,9 @@
 // # Concurrency
 //
 // All methods of Transport are safe for concurrent use. The ReceiveFunc runs on worker
-// goroutines (Workers of them), never on an event loop: messages of one connection are
-// delivered one at a time and in arrival order; messages of different connections
-// concurrently. Concurrent Sends to one member use different pooled connections, so their
+// goroutines (Workers of them), never on an event loop unless Config.DeliverOnEventLoop
+// is set: messages of one connection are delivered one at a time and in arrival order;
+// messages of different connections concurrently. Concurrent Sends to one member use different pooled connections, so their
 // relative order is not defined (as in Tribes; use an ordering interceptor if needed).
 //
 // # Buffering and backpressure
@@ -76,6 +76,10 @@
 //     connection is paused (its application or the receiver's is too slow) is cut off.
 //     Only a paused connection buffers more than one small frame: one that is not paused
 //     decodes whatever is complete, and assembles large frames (below) as they arrive.
+//   - With Config.DeliverOnEventLoop nothing queues: the event loop delivers each frame
+//     as it decodes it and reads the socket again only afterwards, so a slow application
+//     leaves the peer's bytes in the socket buffers and TCP slows the peer down; no
+//     connection is paused or cut off for streaming ahead of it.
 //   - A frame announcing more than MaxFrameSize bytes, a wrong start or end marker, a
 //     negative length, or a ChannelData whose inner lengths disagree with the frame closes
 //     the connection (counted in Stats.FramesRejected, logged as below); the node stays up.

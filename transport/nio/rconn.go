@@ -116,6 +116,13 @@ func (rc *rconn) onTraffic() gnet.Action {
 		frames++
 		nbytes += n
 		mode := ackModeOf(channel.SendOptions(cd.Options))
+		if rc.r.inline {
+			if !rc.deliverNow(channel.MessageFromChannelData(&cd), mode) {
+				act = gnet.Close
+				break
+			}
+			continue
+		}
 		switch {
 		case mode == ackBefore && rc.pendingAcks.Load() == 0:
 			rc.early++ // written before the batch is queued, so before anything a worker writes
@@ -412,6 +419,32 @@ func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
 	// AckFrame and FailAckFrame are immutable package-level slices, so AsyncWrite may keep
 	// them (or their tail) as long as it likes.
 	if err := rc.c.AsyncWrite(frame, rc.ackDone); err == nil {
+		ctr.Add(1)
+	}
+}
+
+// deliverNow delivers msg on the event loop (Config.DeliverOnEventLoop) and writes its ACK
+// there. It returns false when the connection must close: the channel refused a
+// non-member's message.
+func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
+	r := rc.r
+	if r.dropping.Load() {
+		return true
+	}
+	err := r.deliverAcked(msg, mode, rc.loopAck)
+	if !errors.Is(err, channel.ErrNotMember) {
+		return true
+	}
+	rc.dead = true
+	r.st.connsNonMember.Add(1)
+	r.plog.Log(slog.LevelWarn, rc.peer, "non-member", "tribes receiver closing a connection that carried a non-member's message",
+		"remote", rc.remote, "source", msg.Source.String())
+	return false
+}
+
+// loopAck writes an ACK or FAIL_ACK frame from the event loop and counts it in ctr.
+func (rc *rconn) loopAck(frame []byte, ctr *atomic.Uint64) {
+	if _, err := rc.c.Write(frame); err == nil {
 		ctr.Add(1)
 	}
 }

@@ -36,6 +36,7 @@ type receiver struct {
 	maxPending int64
 	maxConns   int64
 	maxOut     int
+	inline     bool          // DeliverOnEventLoop
 	firstFrame time.Duration // FirstFrameTimeout, <= 0 off
 	frameTime  time.Duration // FrameTimeout, <= 0 off
 	stopping   atomic.Bool
@@ -70,6 +71,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		maxPending: int64(cfg.MaxPendingBytes),
 		maxConns:   int64(cfg.MaxConnections),
 		maxOut:     cfg.MaxConnOutboundBytes,
+		inline:     cfg.DeliverOnEventLoop,
 		firstFrame: cfg.FirstFrameTimeout,
 		frameTime:  cfg.FrameTimeout,
 		conns:      make(map[*rconn]struct{}),
