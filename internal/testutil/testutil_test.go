@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,25 +60,5 @@ func TestPollStopsWithTheContext(t *testing.T) {
 	err := testutil.Poll(ctx, func() error { return errors.New("never") })
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "never") {
 		t.Fatalf("Poll = %v", err)
-	}
-}
-
-func TestProcStatus(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc")
-	}
-	pid := os.Getpid()
-	if err := testutil.ResetPeakRSS(pid); err != nil {
-		t.Fatal(err)
-	}
-	st, err := testutil.ProcStatus(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st["VmRSS"] == 0 || st["VmHWM"] < st["VmRSS"] {
-		t.Fatalf("VmRSS %d, VmHWM %d", st["VmRSS"], st["VmHWM"])
-	}
-	if _, err := testutil.ProcStatus(-1); err == nil {
-		t.Fatal("no error for pid -1")
 	}
 }

@@ -1,4 +1,6 @@
-package testutil
+// Package procfs reads what the benchmarks and tools report about a process from Linux's
+// /proc: the memory fields of /proc/PID/status, and resets the peak resident set.
+package procfs
 
 import (
 	"fmt"
@@ -7,9 +9,9 @@ import (
 	"strings"
 )
 
-// ProcStatus returns the fields of /proc/PID/status given in kB (VmRSS, VmHWM, ...), in
+// Status returns the fields of /proc/PID/status given in kB (VmRSS, VmHWM, ...), in
 // bytes.
-func ProcStatus(pid int) (map[string]uint64, error) {
+func Status(pid int) (map[string]uint64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return nil, err
