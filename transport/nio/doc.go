@@ -161,7 +161,9 @@
 // Stop(SvcReceiver) shuts gnet down (without Engine.Stop's 500 ms polling), closes every
 // inbound connection, lets the workers finish the messages already queued and joins every
 // goroutine it started; if ctx ends first, queued messages are dropped and Stop returns the
-// context's error while running ReceiveFuncs finish in the background. Stop(SvcSender)
+// context's error while running ReceiveFuncs finish in the background (with
+// DeliverOnEventLoop, one still running holds its event loop, and gnet's engine ends
+// when it returns). Stop(SvcSender)
 // closes every pooled connection, idle or busy: sends in flight fail at once with an error
 // wrapping channel.ErrNotStarted.
 //

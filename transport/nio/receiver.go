@@ -173,8 +173,10 @@ func (r *receiver) restart(addr string, wait *time.Duration) bool {
 	}
 }
 
-// shutdown stops the engine for good and waits for the supervisor to return.
-func (r *receiver) shutdown() {
+// shutdown stops the engine for good and waits for the supervisor to return, or until ctx
+// ends: a ReceiveFunc running on an event loop (DeliverOnEventLoop) holds the engine until
+// it returns.
+func (r *receiver) shutdown(ctx context.Context) error {
 	r.stopping.Store(true)
 	close(r.quit)
 	r.emu.Lock()
@@ -186,7 +188,12 @@ func (r *receiver) shutdown() {
 		_ = r.eng.Stop(cctx)
 	}
 	r.emu.Unlock()
-	<-r.done
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // OnBoot runs once the listener is bound: the engine is ready. The bound port is read

@@ -1058,6 +1058,51 @@ func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
 	}
 }
 
+// With DeliverOnEventLoop a ReceiveFunc that does not return holds its event loop, and so
+// the engine: Stop still returns once its context ends, with the context's error, and the
+// engine ends in the background when the ReceiveFunc returns.
+func TestStopWhileDeliveringOnTheEventLoop(t *testing.T) {
+	release := newGate()
+	cfg := testConfig()
+	cfg.DeliverOnEventLoop = true
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error {
+		once.Do(func() { close(started) })
+		release.wait()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := tr.rcv
+	m := memberOf(tr)
+	src, _ := m.MarshalBinary()
+	c, err := net.DialTimeout("tcp", m.Addr(), waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(frame(src, 0, []byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := tr.Stop(ctx, channel.SvcAll); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop = %v, want the context's error", err)
+	}
+	release.open()
+	select {
+	case <-r.done:
+	case <-time.After(waitTimeout):
+		t.Fatal("the engine did not end after the ReceiveFunc returned")
+	}
+}
+
 func TestUDPReceiverDropsInvalidDatagrams(t *testing.T) {
 	rec := newRecorder(4)
 	cfg := testConfig()
