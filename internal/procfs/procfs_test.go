@@ -27,3 +27,32 @@ func TestStatus(t *testing.T) {
 		t.Fatal("no error for pid -1")
 	}
 }
+
+func TestStat(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	pid := os.Getpid()
+	before, err := procfs.Stat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Touch 8 MiB of new memory and spin until the CPU time moves by a tick.
+	b := make([]byte, 8<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	var after procfs.Times
+	for after.CPU() <= before.CPU() {
+		if after, err = procfs.Stat(pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := after.Sub(before)
+	if d.MinorFaults == 0 || d.CPU() <= 0 || d.User < 0 || d.System < 0 {
+		t.Fatalf("work between two reads: %+v", d)
+	}
+	if _, err := procfs.Stat(-1); err == nil {
+		t.Fatal("no error for pid -1")
+	}
+}

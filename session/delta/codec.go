@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"sync"
 )
 
 // MessageCodec turns session messages into channel payloads and back. The default is
@@ -46,14 +48,18 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 // and the bytes):
 //
 //	F5 'T' 'S' 01 | uvarint event | context | sessionID | uniqueID | varint timestamp |
-//	uvarint version | flags byte (1 newID, 2 actions, 4 sessions) |
+//	uvarint version (Total for EVT_ALL_SESSION_DATA) | flags byte (1 newID, 2 actions, 4 sessions) |
 //	[newID] | [uvarint n, n × (type byte, op byte, name, [value if op is set])] |
 //	[uvarint n, n × session]
 //
 // A session is: id | varint created | varint lastAccessed | varint maxInactive seconds |
-// flags (1 isNew, 2 principal) | uvarint version | [principal name, uvarint n, n × role] |
-// authType | uvarint n, n × (name, value) attributes | same for notes | uvarint n, n ×
-// listener name.
+// flags (1 isNew, 2 principal, 4 principal's Java form) | uvarint version |
+// [principal name, uvarint n, n × role, [Java form]] | authType | uvarint n, n × (name,
+// value) attributes | same for notes | uvarint n, n × listener name. The Java form of a
+// principal with attributes, a user principal or Tomcat's bytes to keep is a byte field
+// holding its GenericPrincipal$SerializablePrincipal stream, also at the end of an
+// ActionPrincipal's value (EncodePrincipal); a node of an earlier version refuses a
+// message holding one as malformed.
 type BinaryCodec struct {
 	// MaxMessageSize rejects larger messages before parsing. 0 means DefaultMaxMessageSize.
 	MaxMessageSize int
@@ -73,6 +79,9 @@ const (
 
 	sessFlagNew       = 1
 	sessFlagPrincipal = 2
+	// sessFlagPrincipalJava: the principal's Java form (EncodePrincipal's stream) follows
+	// its roles.
+	sessFlagPrincipalJava = 4
 )
 
 // Owns reports whether data starts with the codec's header.
@@ -89,7 +98,11 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	b = appendString(b, m.SessionID)
 	b = appendString(b, m.UniqueID)
 	b = binary.AppendVarint(b, m.Timestamp)
-	b = binary.AppendUvarint(b, m.Version)
+	if m.Event == EventAllSessionData {
+		b = binary.AppendUvarint(b, uint64(max(m.Total, 0)))
+	} else {
+		b = binary.AppendUvarint(b, m.Version)
+	}
 	var flags byte
 	if m.NewID != "" {
 		flags |= flagNewID
@@ -118,7 +131,10 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	if flags&flagSessions != 0 {
 		b = binary.AppendUvarint(b, uint64(len(m.Sessions)))
 		for i := range m.Sessions {
-			b = appendSession(b, &m.Sessions[i])
+			var err error
+			if b, err = appendSession(b, &m.Sessions[i]); err != nil {
+				return dst, err
+			}
 		}
 	}
 	if n := c.maxMessage(); len(b)-len(dst) > n {
@@ -127,7 +143,7 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	return b, nil
 }
 
-func appendSession(b []byte, s *SessionState) []byte {
+func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	b = appendString(b, s.ID)
 	b = binary.AppendVarint(b, s.CreationTime)
 	b = binary.AppendVarint(b, s.LastAccessedTime)
@@ -136,8 +152,16 @@ func appendSession(b []byte, s *SessionState) []byte {
 	if s.IsNew {
 		f |= sessFlagNew
 	}
-	if s.Principal != nil {
+	var java []byte
+	if p := s.Principal; p != nil {
 		f |= sessFlagPrincipal
+		if p.hasJava() {
+			f |= sessFlagPrincipalJava
+			var err error
+			if java, err = appendPrincipalJava(nil, p); err != nil {
+				return b, err
+			}
+		}
 	}
 	b = append(b, f)
 	b = binary.AppendUvarint(b, s.Version)
@@ -146,6 +170,9 @@ func appendSession(b []byte, s *SessionState) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s.Principal.Roles)))
 		for _, r := range s.Principal.Roles {
 			b = appendString(b, r)
+		}
+		if java != nil {
+			b = appendBytes(b, java)
 		}
 	}
 	b = appendString(b, s.AuthType)
@@ -160,16 +187,19 @@ func appendSession(b []byte, s *SessionState) []byte {
 	for _, l := range s.Listeners {
 		b = appendString(b, l)
 	}
-	return b
+	return b, nil
 }
 
 // sessionSize estimates appendSession's output, for sizing transfer chunks.
 func sessionSize(s *SessionState) int {
 	n := 48 + len(s.ID) + len(s.AuthType)
-	if s.Principal != nil {
-		n += len(s.Principal.Name) + 8
-		for _, r := range s.Principal.Roles {
+	if p := s.Principal; p != nil {
+		n += len(p.Name) + 8
+		for _, r := range p.Roles {
 			n += len(r) + 2
+		}
+		if p.hasJava() {
+			n += 256 + 64*len(p.Attributes) // a rough guess at the Java form
 		}
 	}
 	for _, list := range [][]NamedValue{s.Attributes, s.Notes} {
@@ -202,7 +232,11 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 	m.SessionID = r.str()
 	m.UniqueID = r.str()
 	m.Timestamp = r.varint()
-	m.Version = r.uvarint()
+	if v := r.uvarint(); m.Event == EventAllSessionData {
+		m.Total = int(min(v, math.MaxInt32))
+	} else {
+		m.Version = v
+	}
 	flags := r.byte()
 	if flags&^(flagNewID|flagActions|flagSessions) != 0 {
 		r.fail("unknown flags")
@@ -233,19 +267,102 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 	if flags&flagSessions != 0 {
 		n := r.count(12, c.maxEntries())
 		if n > 0 {
-			m.Sessions = make([]SessionState, 0, n)
+			r.arrays = getChunkArrays(n)
+			m.Sessions, m.chunk = r.arrays.sessions[:0], r.arrays
 		}
 		for i := 0; i < n && r.err == nil; i++ {
-			m.Sessions = append(m.Sessions, r.session(c.maxValue(), c.maxEntries()))
+			m.Sessions = append(m.Sessions, SessionState{})
+			r.session(&m.Sessions[i], c.maxValue(), c.maxEntries())
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("trailing bytes")
 	}
 	if r.err != nil {
+		m.release()
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
 	}
 	return m, nil
+}
+
+// chunkArrays are what a transfer chunk's sessions are decoded into: the SessionState of
+// each, the NamedValue of their attributes and notes (a chunk's sessions share one
+// array, filled in order), and the names seen, so that each distinct attribute name is
+// one string however many sessions have it. A joiner applies a chunk and is done with
+// them (Session.load copies what it keeps), so the cluster hands them back (release)
+// for the next chunk instead of allocating and collecting about 190 bytes per session.
+type chunkArrays struct {
+	sessions []SessionState
+	values   []NamedValue
+	names    map[string]string
+}
+
+// Bounds of what chunkArrays keep for reuse: a chunk larger than that (a malformed or
+// unusual one) gets arrays of its own, left to the collector.
+const (
+	maxPooledSessions = 4096
+	maxPooledValues   = 4 * maxPooledSessions
+	maxPooledNames    = 256
+	maxPooledNameLen  = 64
+)
+
+var chunkPool = sync.Pool{New: func() any { return &chunkArrays{names: map[string]string{}} }}
+
+func getChunkArrays(n int) *chunkArrays {
+	a := chunkPool.Get().(*chunkArrays)
+	if cap(a.sessions) < n {
+		a.sessions = make([]SessionState, 0, n)
+	}
+	return a
+}
+
+// release hands a decoded chunk's arrays back for reuse, cleared so that they keep no
+// received bytes alive; m must not be used afterwards.
+func (m *Message) release() {
+	a := m.chunk
+	if a == nil {
+		return
+	}
+	clear(m.Sessions)
+	m.chunk, m.Sessions = nil, nil
+	if cap(a.sessions) > maxPooledSessions || cap(a.values) > maxPooledValues {
+		return
+	}
+	clear(a.values)
+	a.values = a.values[:0]
+	chunkPool.Put(a)
+}
+
+// namedValues returns room for n NamedValue from the chunk's array (a slice of length
+// 0 and capacity n), or a new slice when the message is no chunk.
+func (r *reader) namedValues(n int) []NamedValue {
+	a := r.arrays
+	if a == nil {
+		return make([]NamedValue, 0, n)
+	}
+	if cap(a.values)-len(a.values) < n {
+		a.values = make([]NamedValue, 0, max(n, 2*cap(a.values), 1024))
+	}
+	at := len(a.values)
+	a.values = a.values[:at+n]
+	return a.values[at : at : at+n]
+}
+
+// name reads an attribute or note name, one string per distinct short name across the
+// chunks a chunkArrays decodes.
+func (r *reader) name() string {
+	b := r.take(r.maxString, "string")
+	if r.arrays == nil || len(b) > maxPooledNameLen {
+		return string(b)
+	}
+	if s, ok := r.arrays.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(r.arrays.names) < maxPooledNames {
+		r.arrays.names[s] = s
+	}
+	return s
 }
 
 func (c BinaryCodec) maxMessage() int { return orDefault(c.MaxMessageSize, DefaultMaxMessageSize) }
@@ -275,6 +392,7 @@ type reader struct {
 	b         []byte
 	err       error
 	maxString int
+	arrays    *chunkArrays // a transfer chunk's sessions are decoded into these
 }
 
 func (r *reader) fail(what string) {
@@ -366,8 +484,8 @@ func (r *reader) count(minSize, max int) int {
 	return int(n)
 }
 
-func (r *reader) session(maxValue, maxEntries int) SessionState {
-	var s SessionState
+// session decodes one session of a chunk into s (zero).
+func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	s.ID = r.str()
 	s.CreationTime = r.varint()
 	s.LastAccessedTime = r.varint()
@@ -377,7 +495,7 @@ func (r *reader) session(maxValue, maxEntries int) SessionState {
 	}
 	s.MaxInactive = int32(mi)
 	f := r.byte()
-	if f&^(sessFlagNew|sessFlagPrincipal) != 0 {
+	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava) != 0 || f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava {
 		r.fail("unknown session flags")
 	}
 	s.IsNew = f&sessFlagNew != 0
@@ -388,23 +506,30 @@ func (r *reader) session(maxValue, maxEntries int) SessionState {
 		for i := 0; i < n && r.err == nil; i++ {
 			p.Roles = append(p.Roles, r.str())
 		}
+		if f&sessFlagPrincipalJava != 0 {
+			if java := r.value(maxValue); r.err == nil {
+				var err error
+				if p, err = withJava(p, java); err != nil {
+					r.err, r.b = err, nil
+				}
+			}
+		}
 		s.Principal = p
 	}
 	s.AuthType = r.str()
 	for _, dst := range []*[]NamedValue{&s.Attributes, &s.Notes} {
 		n := r.count(2, maxEntries)
 		if n > 0 {
-			*dst = make([]NamedValue, 0, n)
+			*dst = r.namedValues(n)
 		}
 		for i := 0; i < n && r.err == nil; i++ {
-			*dst = append(*dst, NamedValue{Name: r.str(), Value: r.value(maxValue)})
+			*dst = append(*dst, NamedValue{Name: r.name(), Value: r.value(maxValue)})
 		}
 	}
 	n := r.count(1, maxEntries)
 	for i := 0; i < n && r.err == nil; i++ {
 		s.Listeners = append(s.Listeners, r.str())
 	}
-	return s
 }
 
 // batchMagic starts a BinaryCodec batch: the header of a message with format version 2.

@@ -109,7 +109,10 @@
 // every chunk is acknowledged, with EVT_ALL_SESSION_TRANSFERCOMPLETE carrying the time it
 // started reading. The joiner keeps attribute values of 512 bytes or more in the received
 // chunk's buffer instead of copying them: that buffer is freed when none of its sessions
-// holds its transferred value any more. Messages that
+// holds its transferred value any more. A Go donor tells how many sessions it holds
+// (Message.Total), and the joiner sizes its table for them at the first chunk; while
+// the transfer runs, the joiner raises the process's GOGC to Config.TransferGCPercent
+// (400), since almost all it allocates then is kept, and puts it back after. Messages that
 // arrive at the joiner meanwhile are queued and replayed afterwards; those older than that
 // time are dropped (Tomcat's stateTimestampDrop), except deltas newer than the
 // transferred copy of their session. If the donor leaves the membership, cannot be
@@ -162,8 +165,9 @@
 //     Config.Codec (attribute values as Java objects: String, boxed numbers, Boolean,
 //     byte[], Date, lists, sets and maps map to Go values, other classes are carried
 //     opaque), Go nodes and Tomcat DeltaManager nodes share sessions both ways: state
-//     transfer, deltas, expiry, id changes. Tomcat's GenericPrincipal travels as its name
-//     and roles, a session listener as a ClusterSingleSignOnListener's ssoId. Tomcat has
+//     transfer, deltas, expiry, id changes. Tomcat's GenericPrincipal travels whole (name,
+//     roles, attributes, wrapped user principal; see Principal), a session listener as a
+//     ClusterSingleSignOnListener's ssoId. Tomcat has
 //     no message carrying several session messages, so JavaCodec sends one per channel
 //     message: no group commit.
 //

@@ -3,7 +3,6 @@ package delta
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strconv"
 )
 
@@ -111,6 +110,16 @@ type Message struct {
 	Actions []Action
 	// Sessions is one chunk of a state transfer (EventAllSessionData).
 	Sessions []SessionState
+	// Total is, in a chunk of a state transfer, how many sessions the donor held when it
+	// started sending them (0: not told), so that the joiner sizes its session table
+	// once instead of growing it chunk by chunk. BinaryCodec carries it where other
+	// messages carry Version (EventAllSessionData has none: older Go nodes read it as
+	// that and ignore it); Tomcat's format has no place for it.
+	Total int
+
+	// chunk holds the arrays a received chunk was decoded into, which the cluster
+	// recycles once the message is applied (nil for messages built otherwise).
+	chunk *chunkArrays
 }
 
 // ActionType is what a delta action changes, with Tomcat's DeltaRequest TYPE_* values.
@@ -209,61 +218,6 @@ type SessionState struct {
 type NamedValue struct {
 	Name  string
 	Value []byte
-}
-
-// Principal is the authenticated user of a session (Tomcat's GenericPrincipal, reduced
-// to what replicates).
-type Principal struct {
-	Name  string
-	Roles []string
-}
-
-// HasRole reports whether p has role r.
-func (p *Principal) HasRole(r string) bool {
-	if p == nil {
-		return false
-	}
-	for _, x := range p.Roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *Principal) clone() *Principal {
-	if p == nil {
-		return nil
-	}
-	return &Principal{Name: p.Name, Roles: append([]string(nil), p.Roles...)}
-}
-
-// EncodePrincipal returns the Value of an ActionPrincipal set: the name, then the number of
-// roles and each role, every string as a uvarint length and its bytes.
-func EncodePrincipal(p *Principal) []byte {
-	b := appendString(nil, p.Name)
-	b = binary.AppendUvarint(b, uint64(len(p.Roles)))
-	for _, r := range p.Roles {
-		b = appendString(b, r)
-	}
-	return b
-}
-
-// DecodePrincipal parses EncodePrincipal's output.
-func DecodePrincipal(b []byte) (*Principal, error) {
-	r := reader{b: b, maxString: maxStringDefault}
-	p := &Principal{Name: r.str()}
-	n := r.count(1, DefaultMaxEntries)
-	for i := 0; i < n && r.err == nil; i++ {
-		p.Roles = append(p.Roles, r.str())
-	}
-	if r.err == nil && len(r.b) != 0 {
-		r.err = errors.New("trailing bytes")
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("delta: bad principal: %w", r.err)
-	}
-	return p, nil
 }
 
 func encodeBool(v bool) []byte {
