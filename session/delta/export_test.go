@@ -16,3 +16,11 @@ func QueuedForBatch(m *Manager) int {
 	}
 	return len(m.batch.next.msgs)
 }
+
+// SetMaxHeld sets the bound on the messages a running manager's repair holds and returns
+// what puts the default back (tests only; not safe while managers run).
+func SetMaxHeld(n int) (restore func()) {
+	old := maxHeld
+	maxHeld = n
+	return func() { maxHeld = old }
+}

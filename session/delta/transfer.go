@@ -98,15 +98,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		}
 		tried[donor.Key()] = true
 		sig := make(chan transferSignal, 1)
-		m.loadMu.Lock()
-		m.mu.Lock()
-		running := m.state == stateTransferring
-		if running {
-			m.donor, m.signal = donor.Key(), sig
-		}
-		m.mu.Unlock()
-		m.loadMu.Unlock()
-		if !running {
+		if !m.beginAttempt(donor, sig, nil) {
 			return
 		}
 		m.stats.attempts.Add(1)
@@ -117,15 +109,11 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		last := &attempts[len(attempts)-1]
 		m.log.Info("delta: asking for the sessions", "donor", donor.Addr())
 
-		ask := func() error {
-			return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-				UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, askOpts)
-		}
 		others := func() bool {
 			_, ok := untried()
 			return ok
 		}
-		ts, err := m.awaitTransfer(ctx, ask, sig, deadline, waitUntil, others, last)
+		ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor), sig, deadline, waitUntil, others, last)
 		if err != nil {
 			fail(err)
 			return
@@ -151,6 +139,38 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			m.log.Info("delta: member has no manager for the context (EVT_ALL_SESSION_NOCONTEXTMANAGER); asking the next member if any",
 				"member", donor.Addr())
 		}
+	}
+}
+
+// beginAttempt makes donor the member whose transfer chunks are loaded (while
+// transferring, only the sessions named in fillIn unless it is nil; while running, see
+// loadRepaired) and whose outcome goes to sig. It reports false when the manager stopped.
+func (m *Manager) beginAttempt(donor channel.Member, sig chan transferSignal, fillIn map[string]bool) bool {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != stateTransferring && m.state != stateRunning {
+		return false
+	}
+	m.donor, m.signal, m.fillIn = donor.Key(), sig, fillIn
+	return true
+}
+
+// endAttempt ends the current attempt: no chunk is being loaded, and none will be.
+func (m *Manager) endAttempt() {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.signal, m.fillIn = nil, nil
+}
+
+// asker returns the function that asks donor for every session.
+func (m *Manager) asker(ctx context.Context, donor channel.Member) func() error {
+	return func() error {
+		return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
+			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, askOpts)
 	}
 }
 
@@ -259,18 +279,15 @@ func (m *Manager) memberAdded() {
 
 // finishTransfer replays the queued messages (dropping those older than the transferred
 // state, ts) and marks the manager ready with err. ts 0 means no state was transferred:
-// nothing is stale.
+// nothing is stale. When the replay finds messages about sessions the transfer left out,
+// it asks their senders for the sessions again first (see repair).
 func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64, err error) {
-	m.stats.transferNanos.Store(int64(time.Since(start)))
 	var ste *StateTransferError
 	if errors.As(err, &ste) {
 		m.log.Error("delta: state transfer failed; serving with the sessions received", "err", err)
 	}
-	m.loadMu.Lock() // no chunk is being loaded, and none will be
-	m.mu.Lock()
-	m.signal = nil
-	m.mu.Unlock()
-	m.loadMu.Unlock()
+	m.endAttempt()
+	r := repair{m: m, ts: ts}
 	for {
 		m.mu.Lock()
 		if m.state != stateTransferring || ctx.Err() != nil {
@@ -278,6 +295,12 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 			return
 		}
 		if len(m.queue) == 0 {
+			if ts != 0 && r.pending() {
+				m.mu.Unlock()
+				r.round(ctx)
+				continue
+			}
+			m.stats.transferNanos.Store(int64(time.Since(start)))
 			m.state = stateRunning
 			m.closeReadyLocked(err)
 			m.mu.Unlock()
@@ -287,11 +310,15 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 		m.queue = nil
 		m.mu.Unlock()
 		for _, e := range q {
-			if m.stale(e.msg, ts) {
+			// A message about a session this node lacks, stale or not, shows that the
+			// transfer left the session out.
+			missing := m.lacks(e.msg)
+			if m.stale(e.msg, r.tsOf(e.msg)) {
 				m.stats.droppedStale.Add(1)
-				continue
+			} else {
+				m.dispatch(e.msg)
 			}
-			m.dispatch(e.msg)
+			r.replayed(e, missing)
 		}
 	}
 }
@@ -313,16 +340,22 @@ func (m *Manager) stale(msg *Message, ts int64) bool {
 }
 
 // loadSessions stores a chunk of transferred sessions as non-primary copies, replacing
-// copies already held.
-func (m *Manager) loadSessions(list []SessionState) {
+// copies already held; with fillIn, only the sessions it names that this node lacks.
+func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 	for i := range list {
 		st := &list[i]
 		if !validID(st.ID) {
 			m.stats.unexpected.Add(1)
 			continue
 		}
+		if fillIn != nil && !fillIn[st.ID] {
+			continue
+		}
 		m.noteRoute(st.ID)
-		s, _ := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		s, added := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		if fillIn != nil && !added {
+			continue
+		}
 		s.loadTransferred(st)
 		m.stats.transferred.Add(1)
 	}
