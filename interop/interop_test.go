@@ -42,7 +42,13 @@ type goNode struct {
 
 func startGo(t *testing.T, members ...channel.Member) *goNode {
 	t.Helper()
-	cfg := nio.DefaultConfig()
+	return startGoWith(t, nio.DefaultConfig(), members...)
+}
+
+// startGoWith is startGo with a transport configuration (its port and timeout are set
+// here).
+func startGoWith(t *testing.T, cfg nio.Config, members ...channel.Member) *goNode {
+	t.Helper()
 	cfg.Port = 0
 	cfg.Timeout = 10 * time.Second // 8 MiB under -race on a loaded 2-core machine
 	n := &goNode{msgs: make(chan *channel.Message, 64)}
@@ -142,6 +148,40 @@ func TestGoToJava(t *testing.T) {
 func TestJavaToGo(t *testing.T) {
 	p := javapeer.Start(t)
 	g := startGo(t)
+	javaToGo(t, p, g)
+}
+
+// TestJavaToGoDeliveringOnTheEventLoop is TestJavaToGo with nio.Config.DeliverOnEventLoop:
+// the Go receiver answers Java's ACKs from its event loop.
+func TestJavaToGoDeliveringOnTheEventLoop(t *testing.T) {
+	p := javapeer.Start(t)
+	cfg := nio.DefaultConfig()
+	cfg.DeliverOnEventLoop = true
+	g := startGoWith(t, cfg)
+	javaToGo(t, p, g)
+
+	// A Go listener error reaches a sync-ack Java sender as a failure.
+	fail := func(m *channel.Message) error {
+		if bytes.HasPrefix(m.Data, []byte("BAD")) {
+			return errors.New("refused by the Go listener")
+		}
+		return nil
+	}
+	g.fail.Store(&fail)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := p.Send(ctx, []string{g.member()}, 1, 16, 7, "BAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 1 || len(res.Errors) == 0 || !strings.Contains(res.Errors[0].Cause, "RemoteProcessException") {
+		t.Fatalf("java send result %+v, want a RemoteProcessException", res)
+	}
+}
+
+// javaToGo sends one message of every ack mode and size from Java to g and checks what g
+// received.
+func javaToGo(t *testing.T, p *javapeer.Peer, g *goNode) {
 	for _, opts := range ackModes {
 		for _, size := range sizes {
 			t.Run(fmt.Sprintf("options=%d/size=%s", opts, sizeName(size)), func(t *testing.T) {

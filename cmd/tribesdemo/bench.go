@@ -48,6 +48,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	conc := fs.Int("concurrency", 1, "Go sender goroutines (Java's bench uses one sender thread)")
 	fanout := fs.Int("fanout", 4, "receivers of the fan-out rows (each message goes to all of them); 0 for none")
 	fanoutSizesF := fs.String("fanout-sizes", "1024", "message sizes of the fan-out rows, comma separated")
+	onLoop := fs.Bool("deliver-on-loop", false, "Go receivers deliver on their event loops (node --deliver-on-loop)")
 	runs := fs.Int("runs", 1, "runs of every row; each side's median run (by msgs/s) is reported")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo bench [flags]\n\nRuns the same workloads Go→Go and Java→Java (the project's Java peer on Debian's\ntomcat10-tribes.jar) in one run, each sender and receiver in its own process on\n127.0.0.1, and prints msgs/s, MB/s, latency, memory and the Go/Java ratios.")
@@ -109,7 +110,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 	for range nrx {
-		p, err := startGoNode(ctx, exe, total)
+		p, err := startGoNode(ctx, exe, total, *onLoop)
 		if err != nil {
 			return err
 		}
@@ -190,8 +191,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	slices.Sort(raws)
 	rawMBs := raws[len(raws)/2]
 
-	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d, median of %d runs\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc, *runs)
+	delivery := ""
+	if *onLoop {
+		delivery = ", Go receivers deliver on the event loop"
+	}
+	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d%s, median of %d runs\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc, delivery, *runs)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "size\tto\tack\tGo msgs/s\tJava msgs/s\tGo/Java\tGo MB/s\tJava MB/s\tGo p50/p99 µs\tJava p50/p99 µs\t")
 	for _, r := range rows {
@@ -314,8 +319,12 @@ type goProc struct {
 	done   chan struct{}
 }
 
-func startGoNode(ctx context.Context, exe string, seconds int) (*goProc, error) {
-	cmd := exec.CommandContext(ctx, exe, "node", "--port", "0", "--quiet", "--seconds", strconv.Itoa(seconds))
+func startGoNode(ctx context.Context, exe string, seconds int, onLoop bool) (*goProc, error) {
+	args := []string{"node", "--port", "0", "--quiet", "--seconds", strconv.Itoa(seconds)}
+	if onLoop {
+		args = append(args, "--deliver-on-loop")
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -50,6 +50,7 @@ type nodeFlags struct {
 	udp            bool
 	udpPort        int
 	workers        int
+	deliverOnLoop  bool
 	maxFrameSize   int
 	poolSize       int
 	maxRetries     int
@@ -103,6 +104,8 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.BoolVar(&f.udp, "udp", false, "also open a UDP receiver, for the udp send option (Tomcat udpPort)")
 	fs.IntVar(&f.udpPort, "udp-port", 0, "first UDP port to try with --udp (0 = any free port)")
 	fs.IntVar(&f.workers, "workers", 0, fmt.Sprintf("receiver worker goroutines (Tomcat maxThreads; 0 = %d)", nio.DefaultWorkers))
+	fs.BoolVar(&f.deliverOnLoop, "deliver-on-loop", false, "deliver received messages on the receiver's event loops instead of its workers "+
+		"(nio.Config.DeliverOnEventLoop: only for listeners that return quickly)")
 	fs.IntVar(&f.maxFrameSize, "max-frame-size", 0, "largest message frame accepted, bytes (0 = 16 MiB; Tomcat: none). "+
 		"With sessions --codec java it raises the Java streams' limits as well: above Tomcat's message of every session, it receives that")
 	fs.IntVar(&f.poolSize, "pool-size", 0, fmt.Sprintf("connections per member (Tomcat poolSize; 0 = %d)", nio.DefaultPoolSize))
@@ -138,6 +141,7 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	tcfg.AdvertiseAddress, tcfg.UDP, tcfg.UDPPort = f.advertise, f.udp, f.udpPort
 	tcfg.Workers, tcfg.MaxFrameSize, tcfg.PoolSize = f.workers, f.maxFrameSize, f.poolSize
 	tcfg.MaxRetryAttempts, tcfg.KeepAliveCount, tcfg.KeepAliveTime = f.maxRetries, f.keepAliveCount, f.keepAliveTime
+	tcfg.DeliverOnEventLoop = f.deliverOnLoop
 	cfg.Transport = &tcfg
 	var err error
 	if cfg.Multicast, cfg.StaticMembers, err = f.membership(); err != nil {

@@ -58,9 +58,19 @@ var benchSizes = []struct {
 // BenchmarkThroughput measures Go→Go over loopback with one sending goroutine, one message
 // in flight at a time (the Java comparison: one sender thread). For ack=none the time
 // includes waiting until the receiver got every message.
-func BenchmarkThroughput(b *testing.B) {
+func BenchmarkThroughput(b *testing.B) { benchThroughput(b, benchConfig()) }
+
+// BenchmarkThroughputDeliverOnLoop is BenchmarkThroughput with the receiver delivering on
+// its event loops (Config.DeliverOnEventLoop).
+func BenchmarkThroughputDeliverOnLoop(b *testing.B) {
+	cfg := benchConfig()
+	cfg.DeliverOnEventLoop = true
+	benchThroughput(b, cfg)
+}
+
+func benchThroughput(b *testing.B, rcfg Config) {
 	cnt := newCountingRx()
-	recv := startNode(b, benchConfig(), cnt.rx)
+	recv := startNode(b, rcfg, cnt.rx)
 	send := startNode(b, benchConfig(), nil)
 	to := []channel.Member{recv.member}
 	for _, size := range benchSizes {
@@ -150,9 +160,24 @@ func BenchmarkFanout4(b *testing.B) {
 }
 
 // BenchmarkSyncAckRTT measures the round trip of a 1 KiB synchronized-ack message: write,
-// receiver decodes, a worker runs the (empty) ReceiveFunc, ACK back.
+// receiver decodes, a worker (deliver=workers) or the event loop (deliver=loop,
+// Config.DeliverOnEventLoop) runs the (empty) ReceiveFunc, ACK back.
 func BenchmarkSyncAckRTT(b *testing.B) {
-	recv := startNode(b, benchConfig(), nil)
+	for _, onLoop := range []bool{false, true} {
+		name := "deliver=workers"
+		if onLoop {
+			name = "deliver=loop"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := benchConfig()
+			cfg.DeliverOnEventLoop = onLoop
+			benchSyncAckRTT(b, cfg)
+		})
+	}
+}
+
+func benchSyncAckRTT(b *testing.B, rcfg Config) {
+	recv := startNode(b, rcfg, nil)
 	send := startNode(b, benchConfig(), nil)
 	to := []channel.Member{recv.member}
 	msg := send.msg(channel.OptUseAck|channel.OptSyncAck, make([]byte, 1<<10))

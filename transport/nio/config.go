@@ -141,6 +141,17 @@ type Config struct {
 	// Workers is the number of goroutines that hand received messages to the channel
 	// (Tomcat: maxThreads, default 15).
 	Workers int
+	// DeliverOnEventLoop runs the ReceiveFunc of TCP messages on the event loop that
+	// decoded them, and writes their ACKs from there, instead of handing them to a worker
+	// (no Tomcat equivalent; default false). It saves the hand-off to a worker and its
+	// wake-up, about half of a synchronized-ack round trip's scheduling, and a
+	// connection's unread bytes stay in the socket (TCP flow control slows its sender)
+	// instead of queueing. Use it only when the channel's interceptors and listeners return
+	// quickly and never wait for a message to this node: while one runs, every connection
+	// of its event loop waits (EventLoops of them), and a listener waiting for a reply to
+	// arrive here (an RPC call made from a listener) can deadlock until its timeout.
+	// Workers then serve only the frames a closing connection leaves behind.
+	DeliverOnEventLoop bool
 	// MaxConnQueueBytes bounds the decoded bytes of one connection that wait for a worker
 	// (no Tomcat equivalent; default 4 MiB). Beyond it the receiver stops decoding that
 	// connection until a worker drained it; a paused connection that buffers more than

@@ -54,9 +54,9 @@
 // # Concurrency
 //
 // All methods of Transport are safe for concurrent use. The ReceiveFunc runs on worker
-// goroutines (Workers of them), never on an event loop: messages of one connection are
-// delivered one at a time and in arrival order; messages of different connections
-// concurrently. Concurrent Sends to one member use different pooled connections, so their
+// goroutines (Workers of them), never on an event loop unless Config.DeliverOnEventLoop
+// is set: messages of one connection are delivered one at a time and in arrival order;
+// messages of different connections concurrently. Concurrent Sends to one member use different pooled connections, so their
 // relative order is not defined (as in Tribes; use an ordering interceptor if needed).
 //
 // # Buffering and backpressure
@@ -76,6 +76,10 @@
 //     connection is paused (its application or the receiver's is too slow) is cut off.
 //     Only a paused connection buffers more than one small frame: one that is not paused
 //     decodes whatever is complete, and assembles large frames (below) as they arrive.
+//   - With Config.DeliverOnEventLoop nothing queues: the event loop delivers each frame
+//     as it decodes it and reads the socket again only afterwards, so a slow application
+//     leaves the peer's bytes in the socket buffers and TCP slows the peer down; no
+//     connection is paused or cut off for streaming ahead of it.
 //   - A frame announcing more than MaxFrameSize bytes, a wrong start or end marker, a
 //     negative length, or a ChannelData whose inner lengths disagree with the frame closes
 //     the connection (counted in Stats.FramesRejected, logged as below); the node stays up.
@@ -167,7 +171,9 @@
 // Stop(SvcReceiver) shuts gnet down (without Engine.Stop's 500 ms polling), closes every
 // inbound connection, lets the workers finish the messages already queued and joins every
 // goroutine it started; if ctx ends first, queued messages are dropped and Stop returns the
-// context's error while running ReceiveFuncs finish in the background. Stop(SvcSender)
+// context's error while running ReceiveFuncs finish in the background (with
+// DeliverOnEventLoop, one still running holds its event loop, and gnet's engine ends
+// when it returns). Stop(SvcSender)
 // closes every pooled connection, idle or busy: sends in flight fail at once with an error
 // wrapping channel.ErrNotStarted.
 //

@@ -41,6 +41,22 @@ func testConfig() Config {
 	return cfg
 }
 
+// forEachDelivery runs f as subtests with the receiver's config: once delivering on
+// workers (the default), once on the event loops (Config.DeliverOnEventLoop).
+func forEachDelivery(t *testing.T, f func(t *testing.T, cfg Config)) {
+	for _, onLoop := range []bool{false, true} {
+		name := "workers"
+		if onLoop {
+			name = "event-loop"
+		}
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.DeliverOnEventLoop = onLoop
+			f(t, cfg)
+		})
+	}
+}
+
 // node is a started Transport with its local member.
 type node struct {
 	t      *Transport

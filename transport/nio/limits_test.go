@@ -547,30 +547,32 @@ func TestPausedConnectionsBounded(t *testing.T) {
 // FAIL_ACK, and the frames it still had queued are not delivered: a stranger flooding valid
 // frames takes one delivery per connection from the workers.
 func TestNonMemberConnectionClosed(t *testing.T) {
-	var delivered atomic.Int64
-	b := startNode(t, testConfig(), func(*channel.Message) error {
-		delivered.Add(1)
-		return channel.ErrNotMember
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		var delivered atomic.Int64
+		b := startNode(t, cfg, func(*channel.Message) error {
+			delivered.Add(1)
+			return channel.ErrNotMember
+		})
+		src, _ := b.member.MarshalBinary()
+		f := frame(src, channel.OptUseAck|channel.OptSyncAck, []byte("x"))
+		var batch []byte
+		for range 1000 {
+			batch = append(batch, f...)
+		}
+		c := dialRaw(t, b)
+		if _, err := c.Write(batch); err != nil {
+			t.Fatal(err)
+		}
+		if kinds := readAcks(t, c, 1); kinds[0] != wire.FailAck {
+			t.Fatalf("answer %v, want a FAIL_ACK", kinds[0])
+		}
+		expectClosed(t, c)
+		testutil.EventuallyTrue(t, waitTimeout, "the connection counted", func() bool { return b.t.Stats().ConnsNonMember == 1 })
+		testutil.EventuallyTrue(t, waitTimeout, "the connection closed", func() bool { return b.t.Stats().ConnsOpen == 0 })
+		if n := delivered.Load(); n != 1 {
+			t.Fatalf("%d of 1000 messages delivered, want 1", n)
+		}
 	})
-	src, _ := b.member.MarshalBinary()
-	f := frame(src, channel.OptUseAck|channel.OptSyncAck, []byte("x"))
-	var batch []byte
-	for range 1000 {
-		batch = append(batch, f...)
-	}
-	c := dialRaw(t, b)
-	if _, err := c.Write(batch); err != nil {
-		t.Fatal(err)
-	}
-	if kinds := readAcks(t, c, 1); kinds[0] != wire.FailAck {
-		t.Fatalf("answer %v, want a FAIL_ACK", kinds[0])
-	}
-	expectClosed(t, c)
-	testutil.EventuallyTrue(t, waitTimeout, "the connection counted", func() bool { return b.t.Stats().ConnsNonMember == 1 })
-	testutil.EventuallyTrue(t, waitTimeout, "the connection closed", func() bool { return b.t.Stats().ConnsOpen == 0 })
-	if n := delivered.Load(); n != 1 {
-		t.Fatalf("%d of 1000 messages delivered, want 1", n)
-	}
 }
 
 // losses records what a Transport reports through channel.LossReporter.

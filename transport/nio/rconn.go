@@ -25,7 +25,8 @@ type inItem struct {
 // rconn is the receiver's state for one inbound connection.
 //
 // The event loop decodes frames and queues them; a worker takes the whole queue at once and
-// processes it in order. ACKs that may be written at decode time (USE_ACK without SYNC, and
+// processes it in order. With Config.DeliverOnEventLoop the loop delivers each frame and
+// writes its ACK itself instead (deliverNow), and nothing is queued. ACKs that may be written at decode time (USE_ACK without SYNC, and
 // nothing still waiting to be acknowledged by a worker) are written by the loop itself; all
 // others by the worker (writeAck). The loop writes only while no worker's ACK is pending
 // and a worker only while one is, so they never write at once, and ACKs leave in frame
@@ -116,6 +117,13 @@ func (rc *rconn) onTraffic() gnet.Action {
 		frames++
 		nbytes += n
 		mode := ackModeOf(channel.SendOptions(cd.Options))
+		if rc.r.inline {
+			if !rc.deliverNow(channel.MessageFromChannelData(&cd), mode) {
+				act = gnet.Close
+				break
+			}
+			continue
+		}
 		switch {
 		case mode == ackBefore && rc.pendingAcks.Load() == 0:
 			rc.early++ // written before the batch is queued, so before anything a worker writes
@@ -395,11 +403,16 @@ func (rc *rconn) process(it *inItem) {
 	}
 	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck); errors.Is(err, channel.ErrNotMember) {
 		rc.stranger = true
-		r.st.connsNonMember.Add(1)
-		r.plog.Log(slog.LevelWarn, rc.peer, "non-member", "tribes receiver closing a connection that carried a non-member's message",
-			"remote", rc.remote, "source", it.msg.Source.String())
+		rc.countStranger(it.msg)
 		rc.gnetCall(func() { _ = rc.c.Close() })
 	}
+}
+
+// countStranger counts and logs a connection closed for carrying msg, a non-member's.
+func (rc *rconn) countStranger(msg *channel.Message) {
+	rc.r.st.connsNonMember.Add(1)
+	rc.r.plog.Log(slog.LevelWarn, rc.peer, "non-member", "tribes receiver closing a connection that carried a non-member's message",
+		"remote", rc.remote, "source", msg.Source.String())
 }
 
 // writeAck writes a worker's ACK or FAIL_ACK frame and counts it in ctr. Unless viaLoop,
@@ -430,6 +443,29 @@ func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
 	// AckFrame and FailAckFrame are immutable package-level slices, so AsyncWrite may keep
 	// them (or their tail) as long as it likes.
 	if err := rc.c.AsyncWrite(frame, rc.ackDone); err == nil {
+		ctr.Add(1)
+	}
+}
+
+// deliverNow delivers msg on the event loop (Config.DeliverOnEventLoop) and writes its ACK
+// there. It returns false when the connection must close: the channel refused a
+// non-member's message.
+func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
+	r := rc.r
+	if r.dropping.Load() {
+		return true
+	}
+	if err := r.deliverAcked(msg, mode, rc.loopAck); !errors.Is(err, channel.ErrNotMember) {
+		return true
+	}
+	rc.dead = true
+	rc.countStranger(msg)
+	return false
+}
+
+// loopAck writes an ACK or FAIL_ACK frame from the event loop and counts it in ctr.
+func (rc *rconn) loopAck(frame []byte, ctr *atomic.Uint64) {
+	if _, err := rc.c.Write(frame); err == nil {
 		ctr.Add(1)
 	}
 }

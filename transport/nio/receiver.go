@@ -37,6 +37,7 @@ type receiver struct {
 	maxPending int64
 	maxConns   int64
 	maxOut     int
+	inline     bool          // DeliverOnEventLoop
 	firstFrame time.Duration // FirstFrameTimeout, <= 0 off
 	frameTime  time.Duration // FrameTimeout, <= 0 off
 	stopping   atomic.Bool
@@ -72,6 +73,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		maxPending: int64(cfg.MaxPendingBytes),
 		maxConns:   int64(cfg.MaxConnections),
 		maxOut:     cfg.MaxConnOutboundBytes,
+		inline:     cfg.DeliverOnEventLoop,
 		firstFrame: cfg.FirstFrameTimeout,
 		frameTime:  cfg.FrameTimeout,
 		conns:      make(map[*rconn]struct{}),
@@ -173,8 +175,10 @@ func (r *receiver) restart(addr string, wait *time.Duration) bool {
 	}
 }
 
-// shutdown stops the engine for good and waits for the supervisor to return.
-func (r *receiver) shutdown() {
+// shutdown stops the engine for good and waits for the supervisor to return, or until ctx
+// ends: a ReceiveFunc running on an event loop (DeliverOnEventLoop) holds the engine until
+// it returns.
+func (r *receiver) shutdown(ctx context.Context) error {
 	r.stopping.Store(true)
 	close(r.quit)
 	r.emu.Lock()
@@ -186,7 +190,12 @@ func (r *receiver) shutdown() {
 		_ = r.eng.Stop(cctx)
 	}
 	r.emu.Unlock()
-	<-r.done
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // OnBoot runs once the listener is bound: the engine is ready. The bound port is read

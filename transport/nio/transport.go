@@ -204,7 +204,7 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 		var u *udpReceiver
 		var uport int
 		if u, uport, err = t.bindUDP(ctx, r, bindIP); err != nil {
-			r.shutdown()
+			_ = r.shutdown(context.Background())
 			return err
 		}
 		local.UDPPort = int32(uport)
@@ -257,7 +257,7 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 	go r.supervise()
 	port, err := r.port, r.portErr
 	if err != nil {
-		r.shutdown()
+		_ = r.shutdown(context.Background())
 		return 0, fmt.Errorf("nio: cannot read the bound port: %w", err)
 	}
 	// A restart must listen on the port the local member advertises.
@@ -326,16 +326,32 @@ func (t *Transport) bindUDP(ctx context.Context, r *receiver, ip netip.Addr) (*u
 	return &udpReceiver{r: r, conn: conn, done: make(chan struct{})}, bound, nil
 }
 
+// stopUDP closes the UDP receiver and waits for its loop (which delivers datagrams
+// itself) to end, or for ctx.
+func (t *Transport) stopUDP(ctx context.Context) {
+	if u := t.udp; u != nil {
+		t.udp = nil
+		_ = u.conn.Close()
+		select {
+		case <-u.done:
+		case <-ctx.Done():
+		}
+	}
+}
+
 func (t *Transport) stopReceiver(ctx context.Context) error {
 	r := t.rcv
 	t.rcv = nil
 	t.local.Store(nil)
-	r.shutdown()
-	if u := t.udp; u != nil {
-		t.udp = nil
-		_ = u.conn.Close()
-		<-u.done
+	if err := r.shutdown(ctx); err != nil {
+		// A ReceiveFunc on an event loop (DeliverOnEventLoop) holds the engine: stop the
+		// rest, skip what is still to deliver, and let the engine end in the background.
+		r.dropping.Store(true)
+		t.stopUDP(ctx)
+		r.pool.close()
+		return fmt.Errorf("nio: receiver still delivering on its event loops when stopping: %w", err)
 	}
+	t.stopUDP(ctx)
 	r.plog.Flush()
 	done := r.pool.close()
 	select {

@@ -37,91 +37,95 @@ var ackModes = []struct {
 }
 
 func TestSendReceive(t *testing.T) {
-	rec := newRecorder(16)
-	b := startNode(t, testConfig(), rec.rx)
-	a := startNode(t, testConfig(), nil)
-	for _, size := range []int{0, 1, 64 << 10, 8 << 20} {
-		for _, mode := range ackModes {
-			t.Run(fmt.Sprintf("size=%d/ack=%s", size, mode.name), func(t *testing.T) {
-				data := pattern(size)
-				msg := a.msg(mode.opts, data)
-				if size == 1 {
-					msg.SourceBytes = nil // the transport encodes Source itself
-				}
-				if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err != nil {
-					t.Fatalf("Send: %v", err)
-				}
-				got := rec.next(t)
-				if !bytes.Equal(got.Data, data) {
-					t.Fatalf("payload differs: got %d bytes, want %d", len(got.Data), len(data))
-				}
-				if got.Options != msg.Options || got.Timestamp != msg.Timestamp || !bytes.Equal(got.ID, msg.ID) {
-					t.Fatalf("envelope differs: got %v/%d/%x, want %v/%d/%x",
-						got.Options, got.Timestamp, got.ID, msg.Options, msg.Timestamp, msg.ID)
-				}
-				if !got.Source.Equal(a.member) || !bytes.Equal(got.SourceBytes, a.wire) {
-					t.Fatalf("source = %v, want %v", got.Source.String(), a.member.String())
-				}
-			})
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		rec := newRecorder(16)
+		b := startNode(t, cfg, rec.rx)
+		a := startNode(t, testConfig(), nil)
+		for _, size := range []int{0, 1, 64 << 10, 8 << 20} {
+			for _, mode := range ackModes {
+				t.Run(fmt.Sprintf("size=%d/ack=%s", size, mode.name), func(t *testing.T) {
+					data := pattern(size)
+					msg := a.msg(mode.opts, data)
+					if size == 1 {
+						msg.SourceBytes = nil // the transport encodes Source itself
+					}
+					if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err != nil {
+						t.Fatalf("Send: %v", err)
+					}
+					got := rec.next(t)
+					if !bytes.Equal(got.Data, data) {
+						t.Fatalf("payload differs: got %d bytes, want %d", len(got.Data), len(data))
+					}
+					if got.Options != msg.Options || got.Timestamp != msg.Timestamp || !bytes.Equal(got.ID, msg.ID) {
+						t.Fatalf("envelope differs: got %v/%d/%x, want %v/%d/%x",
+							got.Options, got.Timestamp, got.ID, msg.Options, msg.Timestamp, msg.ID)
+					}
+					if !got.Source.Equal(a.member) || !bytes.Equal(got.SourceBytes, a.wire) {
+						t.Fatalf("source = %v, want %v", got.Source.String(), a.member.String())
+					}
+				})
+			}
 		}
-	}
-	st := b.t.Stats()
-	if st.FramesReceived != 12 || st.MessagesDelivered != 12 || st.AcksSent != 8 || st.FramesRejected != 0 {
-		t.Fatalf("receiver stats: %+v", st)
-	}
-	if s := a.t.Stats(); s.MessagesSent != 12 || s.SendErrors != 0 {
-		t.Fatalf("sender stats: %+v", s)
-	}
+		st := b.t.Stats()
+		if st.FramesReceived != 12 || st.MessagesDelivered != 12 || st.AcksSent != 8 || st.FramesRejected != 0 {
+			t.Fatalf("receiver stats: %+v", st)
+		}
+		if s := a.t.Stats(); s.MessagesSent != 12 || s.SendErrors != 0 {
+			t.Fatalf("sender stats: %+v", s)
+		}
+	})
 }
 
 func TestSyncAckFailureIsRetriedAndReported(t *testing.T) {
-	rec := newRecorder(16)
-	fail := errors.New("listener failed")
-	rec.setErr(func(*channel.Message) error { return fail })
-	b := startNode(t, testConfig(), rec.rx)
-	a := startNode(t, testConfig(), nil) // MaxRetryAttempts 1
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		rec := newRecorder(16)
+		fail := errors.New("listener failed")
+		rec.setErr(func(*channel.Message) error { return fail })
+		b := startNode(t, cfg, rec.rx)
+		a := startNode(t, testConfig(), nil) // MaxRetryAttempts 1
 
-	msg := a.msg(channel.OptUseAck|channel.OptSyncAck, []byte("x"))
-	err := a.t.Send(context.Background(), []channel.Member{b.member}, msg)
-	if !errors.Is(err, channel.ErrAckFailed) {
-		t.Fatalf("err = %v, want ErrAckFailed", err)
-	}
-	faulty := channel.FaultyMembers(err)
-	if len(faulty) != 1 || !faulty[0].Member.Equal(b.member) {
-		t.Fatalf("faulty = %+v", faulty)
-	}
-	var se *channel.SendError
-	if !errors.As(err, &se) || !bytes.Equal(se.MessageID, msg.ID) {
-		t.Fatalf("not a SendError for the message: %v", err)
-	}
-	// Processed twice: the original and one retry, both with the same id.
-	for range 2 {
-		if got := rec.next(t); !bytes.Equal(got.ID, msg.ID) {
-			t.Fatalf("id %x, want %x", got.ID, msg.ID)
+		msg := a.msg(channel.OptUseAck|channel.OptSyncAck, []byte("x"))
+		err := a.t.Send(context.Background(), []channel.Member{b.member}, msg)
+		if !errors.Is(err, channel.ErrAckFailed) {
+			t.Fatalf("err = %v, want ErrAckFailed", err)
 		}
-	}
-	rec.none(t)
-	if st := a.t.Stats(); st.Retries != 1 || st.FailAcksReceived != 2 {
-		t.Fatalf("sender stats %+v", st)
-	}
-	if st := b.t.Stats(); st.FailAcksSent != 2 {
-		t.Fatalf("receiver stats %+v", st)
-	}
+		faulty := channel.FaultyMembers(err)
+		if len(faulty) != 1 || !faulty[0].Member.Equal(b.member) {
+			t.Fatalf("faulty = %+v", faulty)
+		}
+		var se *channel.SendError
+		if !errors.As(err, &se) || !bytes.Equal(se.MessageID, msg.ID) {
+			t.Fatalf("not a SendError for the message: %v", err)
+		}
+		// Processed twice: the original and one retry, both with the same id.
+		for range 2 {
+			if got := rec.next(t); !bytes.Equal(got.ID, msg.ID) {
+				t.Fatalf("id %x, want %x", got.ID, msg.ID)
+			}
+		}
+		rec.none(t)
+		if st := a.t.Stats(); st.Retries != 1 || st.FailAcksReceived != 2 {
+			t.Fatalf("sender stats %+v", st)
+		}
+		if st := b.t.Stats(); st.FailAcksSent != 2 {
+			t.Fatalf("receiver stats %+v", st)
+		}
 
-	// A plain USE_ACK is acknowledged before processing: the listener error is not seen.
-	if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
-		t.Fatalf("use-ack send: %v", err)
-	}
-	rec.next(t)
+		// A plain USE_ACK is acknowledged before processing: the listener error is not seen.
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
+			t.Fatalf("use-ack send: %v", err)
+		}
+		rec.next(t)
 
-	// IgnoreFailedAck (throwOnFailedAck=false) counts a FAIL_ACK as success.
-	cfg := testConfig()
-	cfg.IgnoreFailedAck = true
-	c := startNode(t, cfg, nil)
-	if err := c.t.Send(context.Background(), []channel.Member{b.member}, c.msg(channel.OptUseAck|channel.OptSyncAck, nil)); err != nil {
-		t.Fatalf("IgnoreFailedAck: %v", err)
-	}
-	rec.next(t)
+		// IgnoreFailedAck (throwOnFailedAck=false) counts a FAIL_ACK as success.
+		cfg = testConfig()
+		cfg.IgnoreFailedAck = true
+		c := startNode(t, cfg, nil)
+		if err := c.t.Send(context.Background(), []channel.Member{b.member}, c.msg(channel.OptUseAck|channel.OptSyncAck, nil)); err != nil {
+			t.Fatalf("IgnoreFailedAck: %v", err)
+		}
+		rec.next(t)
+	})
 }
 
 func TestNoRetryWhenDisabled(t *testing.T) {
@@ -236,48 +240,50 @@ func TestParallelSendOneDead(t *testing.T) {
 }
 
 func TestPipelinedAndSplitFrames(t *testing.T) {
-	rec := newRecorder(16)
-	rec.setErr(func(m *channel.Message) error {
-		if string(m.Data) == "fail" {
-			return errors.New("fail")
-		}
-		return nil
-	})
-	b := startNode(t, testConfig(), rec.rx)
-	src, _ := b.member.MarshalBinary()
-	c := dialRaw(t, b)
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		rec := newRecorder(16)
+		rec.setErr(func(m *channel.Message) error {
+			if string(m.Data) == "fail" {
+				return errors.New("fail")
+			}
+			return nil
+		})
+		b := startNode(t, cfg, rec.rx)
+		src, _ := b.member.MarshalBinary()
+		c := dialRaw(t, b)
 
-	useAck, sync := channel.OptUseAck, channel.OptUseAck|channel.OptSyncAck
-	f1 := frame(src, useAck, []byte("one"))
-	f2 := frame(src, sync, []byte("fail"))
-	f3 := frame(src, useAck, []byte("three"))
-	f4 := frame(src, 0, []byte("four")) // no ack
-	f5 := frame(src, sync, []byte("five"))
-	stream := bytes.Join([][]byte{f1, f2, f3, f4, f5}, nil)
-	cut := len(f1) + len(f2) + len(f3)/2
-	if _, err := c.Write(stream[:cut]); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"one", "fail"} {
-		if got := rec.next(t); string(got.Data) != want {
-			t.Fatalf("got %q, want %q", got.Data, want)
+		useAck, sync := channel.OptUseAck, channel.OptUseAck|channel.OptSyncAck
+		f1 := frame(src, useAck, []byte("one"))
+		f2 := frame(src, sync, []byte("fail"))
+		f3 := frame(src, useAck, []byte("three"))
+		f4 := frame(src, 0, []byte("four")) // no ack
+		f5 := frame(src, sync, []byte("five"))
+		stream := bytes.Join([][]byte{f1, f2, f3, f4, f5}, nil)
+		cut := len(f1) + len(f2) + len(f3)/2
+		if _, err := c.Write(stream[:cut]); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if _, err := c.Write(stream[cut:]); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"three", "four", "five"} {
-		if got := rec.next(t); string(got.Data) != want {
-			t.Fatalf("got %q, want %q", got.Data, want)
+		for _, want := range []string{"one", "fail"} {
+			if got := rec.next(t); string(got.Data) != want {
+				t.Fatalf("got %q, want %q", got.Data, want)
+			}
 		}
-	}
-	kinds := readAcks(t, c, 4)
-	want := []wire.AckKind{wire.Ack, wire.FailAck, wire.Ack, wire.Ack}
-	for i := range want {
-		if kinds[i] != want[i] {
-			t.Fatalf("acks = %v, want %v", kinds, want)
+		if _, err := c.Write(stream[cut:]); err != nil {
+			t.Fatal(err)
 		}
-	}
+		for _, want := range []string{"three", "four", "five"} {
+			if got := rec.next(t); string(got.Data) != want {
+				t.Fatalf("got %q, want %q", got.Data, want)
+			}
+		}
+		kinds := readAcks(t, c, 4)
+		want := []wire.AckKind{wire.Ack, wire.FailAck, wire.Ack, wire.Ack}
+		for i := range want {
+			if kinds[i] != want[i] {
+				t.Fatalf("acks = %v, want %v", kinds, want)
+			}
+		}
+	})
 }
 
 // Workers write ACKs to the socket themselves while it takes them; when it is full, the
@@ -285,51 +291,52 @@ func TestPipelinedAndSplitFrames(t *testing.T) {
 // thousands of frames of every ack mode, some failing, and reads its ACKs only as fast as
 // a small socket buffer lets them through, gets every ACK and FAIL_ACK in frame order.
 func TestAckOrderWhenTheSocketFills(t *testing.T) {
-	rx := func(m *channel.Message) error {
-		if binary.BigEndian.Uint32(m.Data)%7 == 3 {
-			return errors.New("fail")
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		rx := func(m *channel.Message) error {
+			if binary.BigEndian.Uint32(m.Data)%7 == 3 {
+				return errors.New("fail")
+			}
+			return nil
 		}
-		return nil
-	}
-	cfg := testConfig()
-	cfg.TxBufSize = 4 << 10
-	b := startNode(t, cfg, rx)
-	src, _ := b.member.MarshalBinary()
-	c := dialRaw(t, b)
-	_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+		cfg.TxBufSize = 4 << 10
+		b := startNode(t, cfg, rx)
+		src, _ := b.member.MarshalBinary()
+		c := dialRaw(t, b)
+		_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
 
-	const frames = 5000 // far more ACK bytes than both socket buffers hold
-	var stream []byte
-	var want []wire.AckKind
-	for i := range frames {
-		opts, k := channel.OptUseAck|channel.OptSyncAck, wire.Ack
-		switch {
-		case i%3 == 0:
-			opts = channel.OptUseAck // acknowledged before delivery: never a FAIL_ACK
-		case i%5 == 2:
-			opts, k = 0, wire.NotAck
-		case i%7 == 3:
-			k = wire.FailAck
+		const frames = 5000 // far more ACK bytes than both socket buffers hold
+		var stream []byte
+		var want []wire.AckKind
+		for i := range frames {
+			opts, k := channel.OptUseAck|channel.OptSyncAck, wire.Ack
+			switch {
+			case i%3 == 0:
+				opts = channel.OptUseAck // acknowledged before delivery: never a FAIL_ACK
+			case i%5 == 2:
+				opts, k = 0, wire.NotAck
+			case i%7 == 3:
+				k = wire.FailAck
+			}
+			stream = append(stream, frame(src, opts, seqPayload(i))...)
+			if k != wire.NotAck {
+				want = append(want, k)
+			}
 		}
-		stream = append(stream, frame(src, opts, seqPayload(i))...)
-		if k != wire.NotAck {
-			want = append(want, k)
+		writeErr := make(chan error, 1)
+		go func() {
+			_, err := c.Write(stream)
+			writeErr <- err
+		}()
+		got := readAcks(t, c, len(want))
+		if err := <-writeErr; err != nil {
+			t.Fatal(err)
 		}
-	}
-	writeErr := make(chan error, 1)
-	go func() {
-		_, err := c.Write(stream)
-		writeErr <- err
-	}()
-	got := readAcks(t, c, len(want))
-	if err := <-writeErr; err != nil {
-		t.Fatal(err)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("answer %d of %d is %v, want %v", i, len(want), got[i], want[i])
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("answer %d of %d is %v, want %v", i, len(want), got[i], want[i])
+			}
 		}
-	}
+	})
 }
 
 func TestInvalidFramesCloseTheConnection(t *testing.T) {
@@ -406,25 +413,27 @@ func TestShortLivedConnection(t *testing.T) {
 }
 
 func TestOrderPerConnection(t *testing.T) {
-	const n = 1000
-	rec := newRecorder(n)
-	b := startNode(t, testConfig(), rec.rx)
-	cfg := testConfig()
-	cfg.PoolSize = 1 // one connection: Send order is wire order
-	a := startNode(t, cfg, nil)
-	for i := range n {
-		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(0, seqPayload(i))); err != nil {
-			t.Fatal(err)
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		const n = 1000
+		rec := newRecorder(n)
+		b := startNode(t, cfg, rec.rx)
+		cfg = testConfig()
+		cfg.PoolSize = 1 // one connection: Send order is wire order
+		a := startNode(t, cfg, nil)
+		for i := range n {
+			if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(0, seqPayload(i))); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	for i := range n {
-		if got := binary.BigEndian.Uint32(rec.next(t).Data); got != uint32(i) {
-			t.Fatalf("message %d arrived as %d", i, got)
+		for i := range n {
+			if got := binary.BigEndian.Uint32(rec.next(t).Data); got != uint32(i) {
+				t.Fatalf("message %d arrived as %d", i, got)
+			}
 		}
-	}
-	if st := b.t.Stats(); st.ConnsAccepted != 1 {
-		t.Fatalf("%d connections", st.ConnsAccepted)
-	}
+		if st := b.t.Stats(); st.ConnsAccepted != 1 {
+			t.Fatalf("%d connections", st.ConnsAccepted)
+		}
+	})
 }
 
 func TestAutoBind(t *testing.T) {
@@ -649,6 +658,74 @@ func TestBackpressure(t *testing.T) {
 	}
 	if st := b.t.Stats(); st.QueuedBytes != 0 {
 		t.Fatalf("queued bytes %d after draining", st.QueuedBytes)
+	}
+}
+
+// With DeliverOnEventLoop a peer streaming ahead of a slow application is slowed down by
+// TCP instead of queued: nothing pauses, nothing overflows, every message arrives in order
+// once the application catches up, on the same connection.
+func TestDeliverOnEventLoopLeavesBytesInTheSocket(t *testing.T) {
+	const n = 2000
+	cfg := testConfig()
+	cfg.DeliverOnEventLoop = true
+	cfg.MaxFrameSize = 1024
+	cfg.MaxConnQueueBytes = 2048 // what the workers' path would close the connection at (TestOverflowClosesConnection)
+	cfg.RxBufSize = 4 << 10
+	release := newGate()
+	first := make(chan struct{}, 1)
+	var got []uint32 // the event loop delivers one message at a time
+	all := make(chan struct{})
+	b := startNode(t, cfg, func(m *channel.Message) error {
+		select {
+		case first <- struct{}{}:
+		default:
+		}
+		release.wait()
+		got = append(got, binary.BigEndian.Uint32(m.Data))
+		if len(got) == n {
+			close(all)
+		}
+		return nil
+	})
+	t.Cleanup(release.open)
+	src, _ := b.member.MarshalBinary()
+	var stream []byte
+	for i := range n {
+		stream = append(stream, frame(src, 0, append(seqPayload(i), make([]byte, 500)...))...)
+	}
+	c := dialRaw(t, b)
+	_ = c.(*net.TCPConn).SetWriteBuffer(4 << 10)
+	var written atomic.Int64
+	wrote := make(chan error, 1)
+	go func() {
+		var err error
+		for off := 0; off < len(stream) && err == nil; off += 4 << 10 {
+			var k int
+			k, err = c.Write(stream[off:min(off+4<<10, len(stream))])
+			written.Add(int64(k))
+		}
+		wrote <- err
+	}()
+	<-first
+	testutil.EventuallyTrue(t, waitTimeout, "the peer wrote more than the receiver would queue", func() bool {
+		return written.Load() > int64(4*cfg.MaxConnQueueBytes)
+	})
+	release.open()
+	select {
+	case <-all:
+	case <-time.After(waitTimeout):
+		t.Fatalf("%d of %d messages delivered", len(got), n)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatalf("the peer's write failed: %v", err)
+	}
+	for i, v := range got {
+		if v != uint32(i) {
+			t.Fatalf("message %d arrived as %d", i, v)
+		}
+	}
+	if st := b.t.Stats(); st.ConnsOverflowed != 0 || st.ReadPauses != 0 || st.ConnsOpen != 1 || st.QueuedBytes != 0 {
+		t.Fatalf("receiver stats %+v", st)
 	}
 }
 
@@ -978,6 +1055,51 @@ func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
 	}
 	if got := delivered.Load(); got != n {
 		t.Fatalf("%d of %d queued messages delivered before Stop returned", got, n)
+	}
+}
+
+// With DeliverOnEventLoop a ReceiveFunc that does not return holds its event loop, and so
+// the engine: Stop still returns once its context ends, with the context's error, and the
+// engine ends in the background when the ReceiveFunc returns.
+func TestStopWhileDeliveringOnTheEventLoop(t *testing.T) {
+	release := newGate()
+	cfg := testConfig()
+	cfg.DeliverOnEventLoop = true
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error {
+		once.Do(func() { close(started) })
+		release.wait()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := tr.rcv
+	m := memberOf(tr)
+	src, _ := m.MarshalBinary()
+	c, err := net.DialTimeout("tcp", m.Addr(), waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(frame(src, 0, []byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := tr.Stop(ctx, channel.SvcAll); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop = %v, want the context's error", err)
+	}
+	release.open()
+	select {
+	case <-r.done:
+	case <-time.After(waitTimeout):
+		t.Fatal("the engine did not end after the ReceiveFunc returned")
 	}
 }
 
