@@ -122,7 +122,8 @@ type Channel struct {
 	added, gone, healthFail, nonMember     atomic.Uint64
 	lost                                   atomic.Uint64 // messages the transport lost
 
-	health sync.Map // HealthReporter → its outstanding failure (error)
+	health   sync.Map        // HealthReporter → its outstanding failure (error)
+	arrivals ArrivalReporter // the transport, if it reports arriving messages
 }
 
 type msgEntry struct{ l MessageListener }
@@ -198,6 +199,7 @@ func New(cfg Config) (*Channel, error) {
 			h.SetHealthFunc(func(err error) { c.healthEvent(h, err) })
 		}
 	}
+	c.arrivals, _ = cfg.Transport.(ArrivalReporter)
 	if l, ok := cfg.Transport.(LossReporter); ok {
 		l.SetLossFunc(c.messageLost)
 	}
@@ -438,6 +440,12 @@ func (c *Channel) messageLost(l LostMessage) {
 			h.MessageLost(l)
 		}
 	}
+}
+
+// Arriving reports whether the transport is receiving a message from m that has not
+// arrived whole yet. It is false when the transport cannot tell (see ArrivalReporter).
+func (c *Channel) Arriving(m Member) bool {
+	return c.arrivals != nil && c.arrivals.Arriving(m.Key())
 }
 
 // Healthy reports whether no running part of the channel has an outstanding failure: it is

@@ -96,6 +96,16 @@ type LossReporter interface {
 	SetLossFunc(f func(LostMessage))
 }
 
+// ArrivalReporter is implemented by transports that can tell whether a message from a
+// member is arriving: its first bytes, which name the sender, were received and the rest
+// is still coming (transport/nio tells it of the frames it assembles, 32 KiB and larger).
+// An application that learns by another message that the sender sent it (a state
+// transfer's "complete", which may overtake it on another connection) can wait for it to
+// arrive or be reported lost (LossReporter). Arriving must not block.
+type ArrivalReporter interface {
+	Arriving(from MemberKey) bool
+}
+
 // HealthReporter is implemented by transports and membership services whose running levels
 // can fail by themselves (a receiver whose listener died). The channel gives them, before
 // starting them, a function to call with each failure and with nil once they recovered;

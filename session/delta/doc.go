@@ -119,7 +119,10 @@
 // reached or has no sessions to give (EVT_ALL_SESSION_NOCONTEXTMANAGER), the next member
 // is asked; so it is when a message from the donor was lost on receipt (the transport
 // reports it through channel.LossListener: larger than its MaxFrameSize, or cut off by
-// the donor's sender) or the codec refused it. When every member was asked and an
+// the donor's sender) or the codec refused it. A "complete" from the donor while the
+// channel says a message from it is still arriving (channel.Channel.Arriving; Tomcat
+// sends the two on different connections) waits for that message to be delivered or
+// reported lost. When every member was asked and an
 // attempt failed for another reason than having no sessions to give, WaitReady returns a
 // *StateTransferError (ErrAllDonorsFailed; errors.Is matches each attempt's error, such
 // as channel.ErrMessageTooLarge). A node still waiting for its own transfer answers a GET_ALL_SESSIONS with

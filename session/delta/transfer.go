@@ -285,6 +285,15 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 				default:
 				}
 			}
+			if s.kind == sigComplete {
+				lost, err := m.awaitArrival(ctx, last.Donor, sig, deadline)
+				if err != nil {
+					return 0, err
+				}
+				if lost != nil {
+					s = transferSignal{kind: sigLost, err: lost}
+				}
+			}
 			switch s.kind {
 			case sigComplete:
 				last.Err, ts = nil, s.ts
@@ -528,4 +537,57 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	}
 	m.log.Info("delta: sent every session to a joining member", "to", to.Addr(), "sessions", sent,
 		"elapsed", time.Since(start))
+}
+
+// arrivalPoll is how often a joiner looks whether a message from its donor still arrives
+// after the donor said its transfer is complete (awaitArrival).
+const arrivalPoll = 10 * time.Millisecond
+
+// arriving reports whether the channel tells of a message from donor still arriving
+// (*channel.Channel does: channel.ArrivalReporter); false when it cannot tell.
+func (m *Manager) arriving(donor channel.Member) bool {
+	a, ok := m.cl.ch.(interface{ Arriving(channel.Member) bool })
+	return ok && a.Arriving(donor)
+}
+
+// awaitArrival runs when the donor said its transfer is complete. A Tomcat donor sends its
+// "complete" on another connection than its sessions, so it can overtake a large message
+// of sessions the transport is still receiving (channel.Channel.Arriving), and that
+// message may yet be cut off (a Tomcat sender that gave up on it after its timeout).
+// While a message from the donor is arriving, wait: it stops arriving once delivered
+// (loaded) or reported lost, and a loss is reported before (lost is then the loss, as for
+// sigLost). err ends the whole transfer (deadline, stop).
+func (m *Manager) awaitArrival(ctx context.Context, donor channel.Member, sig <-chan transferSignal,
+	deadline <-chan time.Time) (lost, err error) {
+	if !m.arriving(donor) {
+		return nil, nil
+	}
+	m.log.Info("delta: the donor said its transfer is complete while a message from it is still arriving; waiting for it",
+		"donor", donor.Addr())
+	tick := time.NewTicker(arrivalPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case s := <-sig:
+			if s.kind == sigLost {
+				return s.err, nil
+			}
+		case <-tick.C:
+			if m.arriving(donor) {
+				continue
+			}
+			select { // a loss is reported before the message stops arriving
+			case s := <-sig:
+				if s.kind == sigLost {
+					return s.err, nil
+				}
+			default:
+			}
+			return nil, nil
+		case <-deadline:
+			return nil, ErrStateTransferTimeout
+		case <-ctx.Done():
+			return nil, ErrStopped
+		}
+	}
 }

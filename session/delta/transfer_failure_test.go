@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
@@ -183,5 +185,80 @@ func TestJoinerReportsAChunkItCannotDecode(t *testing.T) {
 	ste := failedTransfer(t, m, jserial.ErrLimit)
 	if got := ste.Attempts[0].Err.Error(); !strings.Contains(got, "raise JavaCodec.Limits") {
 		t.Errorf("attempt: %v", got)
+	}
+}
+
+// arrivingChannel is a channel whose transport says a message from every member is
+// arriving while on is set (channel.Channel.Arriving).
+type arrivingChannel struct {
+	*channel.Channel
+	on    atomic.Bool
+	asked atomic.Int32 // calls of Arriving
+}
+
+func (a *arrivingChannel) Arriving(channel.Member) bool {
+	a.asked.Add(1)
+	return a.on.Load()
+}
+
+// A donor's "complete" that overtakes its message of sessions still arriving (Tomcat
+// sends them on different connections) does not end the transfer: the joiner waits until
+// the message is delivered and loaded, or fails the transfer when it is lost, instead of
+// serving without the sessions.
+func TestJoinerWaitsForTheDonorsMessageStillArriving(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lost=%v", lost), func(t *testing.T) {
+			nw := channeltest.NewNetwork()
+			asked := make(chan channel.Member, 1)
+			donor := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
+				if m.Event == delta.EventGetAllSessions {
+					asked <- src
+				}
+			})
+			tn, ch := newChannel(t, nw)
+			ac := &arrivingChannel{Channel: ch}
+			ac.on.Store(true)
+			cl := delta.NewCluster(ac, delta.ClusterConfig{})
+			t.Cleanup(func() { _ = cl.Close(context.Background()) })
+			m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", MemberWait: -1, StateTransferTimeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			jm := waitFor(t, asked)
+			T := time.Now().UnixMilli()
+			donor.send(t, jm, &delta.Message{Event: delta.EventTransferComplete, Context: appName,
+				SessionID: "SESSION-STATE-TRANSFERRED", Timestamp: T})
+			testutil.EventuallyTrue(t, 10*time.Second, "the joiner asks whether a message from the donor is arriving", func() bool {
+				return ac.asked.Load() > 1
+			})
+			st := delta.SessionState{ID: "S.d", CreationTime: T, LastAccessedTime: T, MaxInactive: 1800}
+			if lost { // the message is lost on receipt: the joiner's channel reports it
+				tn.SetMaxMessageSize(1000)
+				st.Attributes = []delta.NamedValue{{Name: "blob", Value: bytes.Repeat([]byte("x"), 2000)}}
+			}
+			chunk := &delta.Message{Event: delta.EventAllSessionData, Context: appName, SessionID: "SESSION-STATE",
+				Timestamp: T, Sessions: []delta.SessionState{st}}
+			if lost {
+				data, err := donor.codec.AppendMessage(nil, chunk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = donor.ch.Send(context.Background(), []channel.Member{jm}, data, 0) // refused by the joiner
+				failedTransfer(t, m, channel.ErrMessageTooLarge)
+				return
+			}
+			donor.send(t, jm, chunk)
+			testutil.EventuallyTrue(t, 10*time.Second, "the session loaded", func() bool { return m.Len() == 1 })
+			ac.on.Store(false) // delivered: the transport no longer counts it
+			if err := m.WaitReady(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if m.Find("S.d") == nil {
+				t.Fatal("the session of the message that arrived after the donor's complete is missing")
+			}
+		})
 	}
 }

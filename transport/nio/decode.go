@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
@@ -50,6 +51,14 @@ type decoder struct {
 	asm      []byte // a large frame being assembled
 	asmTotal int
 	reserved int64 // budget held by asm
+
+	arriving *arrivals      // where asm is counted once its header named the sender; nil: not counted
+	from     wire.MemberKey // the sender asm is counted under, if counted
+	counted  bool
+	// done is the sender the frame next just returned is still counted under, until it is
+	// delivered (takeArrival).
+	done        wire.MemberKey
+	doneCounted bool
 }
 
 // next decodes the first frame buffered in in and consumes it. ok is false (with a nil
@@ -227,19 +236,39 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 	if len(d.asm) < d.asmTotal && d.direct != nil && in.InboundBuffered() == 0 {
 		d.readDirect()
 	}
+	if d.arriving != nil && !d.counted && len(d.asm) > wire.FrameHeaderLen {
+		if head, complete, err := parseHead(d.asm[wire.FrameHeaderLen:], &d.cache); err == nil && complete {
+			d.from, d.counted = head.Address.Key(), true
+			d.arriving.add(d.from, 1)
+		}
+	}
 	if len(d.asm) < d.asmTotal {
 		return cd, 0, false, nil
 	}
-	frame := d.asm
+	frame, from, counted := d.asm, d.from, d.counted
+	d.counted = false // still counted until delivered: see takeArrival
 	d.abandon()
 	body, n, err := wire.ParseFrame(frame, d.maxBody)
+	if err == nil {
+		cd, err = parseOwned(body, &d.cache)
+	}
 	if err != nil {
+		if counted {
+			d.arriving.add(from, -1)
+		}
 		return cd, 0, false, err
 	}
-	if cd, err = parseOwned(body, &d.cache); err != nil {
-		return cd, 0, false, err
-	}
+	d.done, d.doneCounted = from, counted
 	return cd, n, true, nil
+}
+
+// takeArrival returns the sender under which the frame next just returned still counts as
+// arriving, if it does; the caller calls arrivals.add(from, -1) once it delivered it (or
+// dropped it), so that a frame counts as arriving until the application has it.
+func (d *decoder) takeArrival() (from wire.MemberKey, counted bool) {
+	from, counted = d.done, d.doneCounted
+	d.doneCounted = false
+	return from, counted
 }
 
 // readDirect reads more of the frame being assembled from the socket, into the room its
@@ -269,6 +298,10 @@ func (d *decoder) readDirect() {
 func (d *decoder) abandon() {
 	if d.reserved > 0 {
 		d.pending.Add(-d.reserved)
+	}
+	if d.counted {
+		d.arriving.add(d.from, -1)
+		d.counted = false
 	}
 	d.asm, d.asmTotal, d.reserved = nil, 0, 0
 }
@@ -326,4 +359,34 @@ func ackModeOf(o channel.SendOptions) ackMode {
 		return ackBefore
 	}
 	return ackNone
+}
+
+// arrivals counts, per sender, the large frames being assembled whose header named it
+// (Transport.Arriving).
+type arrivals struct {
+	mu sync.Mutex
+	n  map[wire.MemberKey]int
+}
+
+func (a *arrivals) add(k wire.MemberKey, d int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n == nil {
+		a.n = map[wire.MemberKey]int{}
+	}
+	if a.n[k] += d; a.n[k] <= 0 {
+		delete(a.n, k)
+	}
+}
+
+func (a *arrivals) reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.n)
+}
+
+func (a *arrivals) has(k wire.MemberKey) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n[k] > 0
 }

@@ -650,3 +650,39 @@ func TestLostFramesReportedWithTheirSender(t *testing.T) {
 		t.Fatalf("frames lost %d, rejected %d", st.FramesLost, st.FramesRejected)
 	}
 }
+
+// A large frame counts as arriving from its sender from the moment its header named the
+// sender until it is read whole or its connection closes.
+func TestArrivingLargeFrame(t *testing.T) {
+	lost := make(losses, 8)
+	rec := newRecorder(4)
+	b := startNode(t, testConfig(), rec.rx)
+	b.t.SetLossFunc(func(l channel.LostMessage) { lost <- l })
+	a := startNode(t, testConfig(), nil)
+	from := a.member.Key()
+	if b.t.Arriving(from) {
+		t.Fatal("arriving before anything was sent")
+	}
+	f := frame(a.wire, 0, make([]byte, 40<<10))
+	c := dialRaw(t, b)
+	if _, err := c.Write(f[:len(f)/2]); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "the half frame counted as arriving", func() bool { return b.t.Arriving(from) })
+	if _, err := c.Write(f[len(f)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.next(t); len(got.Data) != 40<<10 {
+		t.Fatalf("delivered %d bytes", len(got.Data))
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "no longer arriving once delivered", func() bool { return !b.t.Arriving(from) })
+	if _, err := c.Write(f[:len(f)/2]); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "the next half frame counted", func() bool { return b.t.Arriving(from) })
+	_ = c.Close()
+	if l := lost.next(t); !errors.Is(l.Err, channel.ErrConnectionLost) {
+		t.Fatalf("reported %+v", l)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "no longer arriving once lost", func() bool { return !b.t.Arriving(from) })
+}

@@ -17,9 +17,11 @@ import (
 
 // inItem is one decoded message waiting for a worker.
 type inItem struct {
-	msg  *channel.Message
-	size int // frame bytes, for the queue bound
-	ack  ackMode
+	msg     *channel.Message
+	size    int // frame bytes, for the queue bound
+	ack     ackMode
+	from    wire.MemberKey // the sender the message counts as arriving from until processed
+	counted bool
 }
 
 // rconn is the receiver's state for one inbound connection.
@@ -117,8 +119,13 @@ func (rc *rconn) onTraffic() gnet.Action {
 		frames++
 		nbytes += n
 		mode := ackModeOf(channel.SendOptions(cd.Options))
+		from, counted := rc.dec.takeArrival()
 		if rc.r.inline {
-			if !rc.deliverNow(channel.MessageFromChannelData(&cd), mode) {
+			ok := rc.deliverNow(channel.MessageFromChannelData(&cd), mode)
+			if counted {
+				rc.r.arriving.add(from, -1)
+			}
+			if !ok {
 				act = gnet.Close
 				break
 			}
@@ -131,7 +138,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		case mode != ackNone:
 			rc.pendingAcks.Add(1)
 		}
-		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, ack: mode})
+		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, ack: mode, from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	if frames > 0 {
@@ -333,7 +340,8 @@ func (rc *rconn) onClose(error) {
 		}
 		rc.r.st.framesReceived.Add(1)
 		rc.r.st.bytesReceived.Add(uint64(n))
-		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n})
+		from, counted := rc.dec.takeArrival()
+		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	rc.flush()
@@ -398,6 +406,9 @@ func (rc *rconn) run() {
 // one message per connection to the workers, not a share of them equal to a member's.
 func (rc *rconn) process(it *inItem) {
 	r := rc.r
+	if it.counted {
+		defer r.arriving.add(it.from, -1)
+	}
 	if r.dropping.Load() || rc.stranger {
 		return
 	}

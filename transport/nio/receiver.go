@@ -28,6 +28,7 @@ type receiver struct {
 	log        *slog.Logger
 	plog       *ratelog.Limiter // what a peer can repeat at will: a few lines per peer and kind, then counts
 	st         *counters
+	arriving   *arrivals // large frames being assembled, per sender (Transport.Arriving)
 	pool       *workerPool
 	report     func(error) // tells the channel about failures (non-nil) and recovery (nil)
 	lost       func(channel.LostMessage)
@@ -215,7 +216,7 @@ func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			"tribes nio receiver refusing a connection: MaxConnections are open", "remote", remote(c), "max", r.maxConns)
 		return nil, gnet.Close
 	}
-	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending},
+	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending, arriving: r.arriving},
 		fd: c.Fd(), opened: time.Now(), remote: remote(c), peer: peerOf(c)}
 	rc.ackDone = rc.onAckWritten
 	rc.dec.direct = rc.readSocket

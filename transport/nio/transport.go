@@ -42,12 +42,14 @@ type Transport struct {
 	local  atomic.Pointer[channel.LocalAddress]
 	health atomic.Pointer[func(error)]
 	loss   atomic.Pointer[func(channel.LostMessage)]
+	arr    arrivals // large frames being assembled, per sender
 }
 
 var (
 	_ channel.Transport       = (*Transport)(nil)
 	_ channel.HealthReporter  = (*Transport)(nil)
 	_ channel.LossReporter    = (*Transport)(nil)
+	_ channel.ArrivalReporter = (*Transport)(nil)
 	_ channel.MemberForgetter = (*Transport)(nil)
 )
 
@@ -162,6 +164,12 @@ func (t *Transport) reportHealth(err error) {
 // (channel.ErrConnectionLost).
 func (t *Transport) SetLossFunc(f func(channel.LostMessage)) { t.loss.Store(&f) }
 
+// Arriving implements channel.ArrivalReporter: it reports whether a frame of 32 KiB or
+// more from the member is arriving: its header, naming the member, was received, and the
+// frame is not yet delivered (the receive function returned) or reported lost
+// (SetLossFunc).
+func (t *Transport) Arriving(from channel.MemberKey) bool { return t.arr.has(from) }
+
 func (t *Transport) reportLoss(l channel.LostMessage) {
 	if f := t.loss.Load(); f != nil {
 		(*f)(l)
@@ -188,6 +196,8 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 	}
 
 	r := newReceiver(cfg, &t.st, rx, t.reportHealth, t.reportLoss)
+	t.arr.reset() // what an earlier run left counted (messages it never delivered)
+	r.arriving = &t.arr
 	r.pool = newWorkerPool(cfg.Workers)
 	defer func() {
 		if err != nil {
