@@ -84,3 +84,36 @@ func TestProcStatus(t *testing.T) {
 		t.Fatal("no error for pid -1")
 	}
 }
+
+func TestProcCPUAndContextSwitches(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	pid := os.Getpid()
+	// Spin until the kernel has charged this process at least one tick.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sink := 0
+	err := testutil.Poll(ctx, func() error {
+		for end := time.Now().Add(20 * time.Millisecond); time.Now().Before(end); {
+			sink++
+		}
+		cpu, err := testutil.ProcCPU(pid)
+		if err == nil && cpu <= 0 {
+			err = errors.New("no CPU time yet")
+		}
+		return err
+	})
+	if err != nil || sink == 0 {
+		t.Fatal(err)
+	}
+	if n, err := testutil.ProcContextSwitches(pid); err != nil || n == 0 {
+		t.Fatalf("ProcContextSwitches = %d, %v", n, err)
+	}
+	if _, err := testutil.ProcCPU(-1); err == nil {
+		t.Fatal("no error for pid -1")
+	}
+	if _, err := testutil.ProcContextSwitches(-1); err == nil {
+		t.Fatal("no error for pid -1")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,6 +46,9 @@ type serverConfig struct {
 	Members string // static members as wire.ParseMemberList reads them; empty: no cluster
 	Acked   bool
 	Java    bool // Tomcat's session message format (delta.JavaCodec), for clusters with Tomcat
+	// CPUProfile, if set, is where the process writes its CPU profile, from its start to
+	// its stop.
+	CPUProfile string
 }
 
 // appName is Tomcat's cluster name of the /app context on host localhost.
@@ -57,6 +61,17 @@ const appName = "localhost#/app"
 func serve(cfg serverConfig) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var h http.Handler
 	var closeFn func() error
 	switch cfg.Kind {

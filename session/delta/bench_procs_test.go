@@ -357,31 +357,15 @@ func procStatus(b *testing.B, pid int) map[string]uint64 {
 	return st
 }
 
-// procCPU returns the CPU time (user and system) process pid has used, from
-// /proc/PID/stat, in milliseconds.
+// procCPU is testutil.ProcCPU in milliseconds, failing the benchmark on an error.
 func procCPU(b *testing.B, pid int) float64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	cpu, err := testutil.ProcCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
-	_, rest, ok := strings.Cut(string(data), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
-	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 64) // fields 14 and 15: utime, stime in ticks
-	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("unexpected /proc/%d/stat: %q", pid, data)
-	}
-	return float64(utime+stime) * 1000 / clockTicks
+	return float64(cpu) / float64(time.Millisecond)
 }
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux
-// architecture Go supports.
-const clockTicks = 100
 
 // BenchmarkStateTransferProcesses transfers 100 000 and 1 000 000 sessions of one 1 KiB
 // attribute each (sub-benchmarks sessions=N) from a donor process to a joining process over
