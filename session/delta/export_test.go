@@ -16,3 +16,11 @@ func QueuedForBatch(m *Manager) int {
 	}
 	return len(m.batch.next.msgs)
 }
+
+// DrainAsync waits until m's asynchronous replication queue has sent everything queued
+// (tests only): with channeltest the members have then applied it.
+func DrainAsync(m *Manager) {
+	if m.async != nil {
+		m.async.drain()
+	}
+}
