@@ -17,7 +17,7 @@ type summary struct {
 	stale        int // sessions behind on node 2, all runs
 	checked      int // sessions checked on node 2, all runs
 	checkErrs    []string
-	rssMiB       []float64 // per node, the largest of the runs
+	rssMiB       []float64   // per node, the largest of the runs
 	cpu, sw      [][]float64 // per process (nodes, then the load client), each run's CPU µs and context switches per request
 	names        []string
 }
