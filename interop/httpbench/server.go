@@ -235,12 +235,19 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 		mcfg.SkipStateTransfer = true
 	}
 	cl := delta.NewCluster(ch, ccfg)
+	var m *delta.Manager
 	closeAll := func() error {
+		if m != nil && len(members) > 0 {
+			// For the log (--dir keeps it): how many session messages a frame carried.
+			st, ts := m.Stats(), ch.Transport().(*nio.Transport).Stats()
+			fmt.Fprintf(os.Stderr, "sent %d deltas in %d frames (one per member); received %d deltas in %d frames\n",
+				st.Sent[delta.EventDelta], ts.MessagesSent, st.Received[delta.EventDelta], ts.FramesReceived)
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return errors.Join(cl.Close(sctx), stopCh())
 	}
-	m, err := cl.NewManager(mcfg)
+	m, err = cl.NewManager(mcfg)
 	if err != nil {
 		return nil, nil, errors.Join(err, closeAll())
 	}

@@ -79,7 +79,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		}
 	}
 	if m.async != nil {
-		m.async.drain() // what was queued has been sent
+		m.async.stop() // what was queued has been sent
 	}
 	m.log.Info("delta: session manager stopped")
 	return errors.Join(errs...)

@@ -89,7 +89,7 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 			m.batch = &batcher{m: m, bc: bc}
 		} else {
 			m.async = &asyncQueue{m: m, bc: bc}
-			m.async.idle.L = &m.async.mu
+			m.async.idle.L, m.async.work.L = &m.async.mu, &m.async.mu
 		}
 	}
 	return m

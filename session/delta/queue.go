@@ -3,6 +3,7 @@ package delta
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 )
 
@@ -10,8 +11,8 @@ import (
 // (ReplicateAsync with BinaryCodec) from one goroutine, in batches: the middleware hands
 // a request's delta over and answers at once, and whatever was handed over while a batch
 // was being sent goes out together in the next channel message, one frame per member.
-// The goroutine runs while there is something to send, and exits when the queue is
-// empty.
+// The goroutine starts with the first message and waits for the next ones until the
+// manager stops (a goroutine started per batch would grow its stack again each time).
 //
 // Every message of the manager goes through the queue (Replicate, creations, expiries,
 // id changes; callers other than the middleware wait for the outcome of the batch that
@@ -26,8 +27,11 @@ type asyncQueue struct {
 
 	mu      sync.Mutex
 	items   []queuedMsg
-	running bool
-	idle    sync.Cond // on mu: broadcast when the goroutine exits
+	running bool      // the goroutine runs
+	busy    bool      // it is sending a batch
+	stopped bool      // the manager stopped: the goroutine exits once the queue is empty
+	work    sync.Cond // on mu: signalled when a message is queued
+	idle    sync.Cond // on mu: broadcast when the queue is empty and nothing is being sent
 
 	// Used by the goroutine only.
 	spare []queuedMsg
@@ -50,6 +54,8 @@ func (q *asyncQueue) add(it queuedMsg) {
 	if !q.running {
 		q.running = true
 		go q.run()
+	} else if len(q.items) == 1 {
+		q.work.Signal()
 	}
 }
 
@@ -57,6 +63,18 @@ func (q *asyncQueue) add(it queuedMsg) {
 func (q *asyncQueue) drain() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	for len(q.items) > 0 || q.busy {
+		q.idle.Wait()
+	}
+}
+
+// stop drains the queue and ends the goroutine. A message queued later starts it again
+// until the queue is empty.
+func (q *asyncQueue) stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopped = true
+	q.work.Signal()
 	for q.running {
 		q.idle.Wait()
 	}
@@ -126,20 +144,30 @@ func (q *asyncQueue) replicate(ctx context.Context, s *Session, members, wait bo
 
 // run sends the queued messages in batches until the queue is empty.
 func (q *asyncQueue) run() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	for {
-		q.mu.Lock()
-		if len(q.items) == 0 {
-			q.running = false
+		q.busy = false
+		for len(q.items) == 0 {
 			q.idle.Broadcast()
-			q.mu.Unlock()
-			return
+			if q.stopped {
+				q.running = false
+				return
+			}
+			q.work.Wait()
 		}
+		// Let the goroutines that are ready to run (requests about to end) queue theirs
+		// first: the batch grows.
+		q.mu.Unlock()
+		runtime.Gosched()
+		q.mu.Lock()
 		batch := q.items
-		q.items, q.spare = q.spare[:0], nil
+		q.items, q.spare, q.busy = q.spare[:0], nil, true
 		q.mu.Unlock()
 		q.sendBatch(batch)
 		clear(batch)
 		q.spare = batch[:0]
+		q.mu.Lock()
 	}
 }
 
