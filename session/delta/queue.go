@@ -180,12 +180,13 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 	for _, it := range batch {
 		q.msgs = append(q.msgs, it.msg)
 	}
-	err := m.tolerate(m.sendBatch(context.Background(), q.bc, m.cl.ch.Members(), q.msgs))
+	members := m.cl.ch.Members()
+	err := m.tolerate(m.sendBatch(context.Background(), q.bc, members, q.msgs))
 	clear(q.msgs)
 	waited := false
 	for _, it := range batch {
 		if it.s != nil {
-			q.settle(it, err)
+			q.settle(it, err, len(members) > 0)
 		}
 		if it.done != nil {
 			waited = true
@@ -198,8 +199,9 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 	}
 }
 
-// settle ends the queued delta it of a session after its send.
-func (q *asyncQueue) settle(it queuedMsg, err error) {
+// settle ends the queued delta it of a session after its send; members says whether
+// there were members to send to.
+func (q *asyncQueue) settle(it queuedMsg, err error, members bool) {
 	s := it.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -217,7 +219,7 @@ func (q *asyncQueue) settle(it queuedMsg, err error) {
 	s.resend = false
 	// Queued under s.mu, so that an id change or expiry of the session (which take it)
 	// queues its message after this one.
-	if msg, actions := s.takeDeltaLocked(nowMs(), len(q.m.cl.ch.Members()) > 0); msg != nil {
+	if msg, actions := s.takeDeltaLocked(nowMs(), members); msg != nil {
 		s.queued = true
 		q.add(queuedMsg{msg: msg, s: s, actions: actions})
 	}
