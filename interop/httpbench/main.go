@@ -99,6 +99,13 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		defer os.RemoveAll(*dir)
 	}
+	for _, d := range []string{*dir, *profile} {
+		if d != "" {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+	}
 	tb := &mainTB{}
 	defer tb.cleanup()
 	// Tomcat runs detached from this process: stop it on Ctrl-C too.
