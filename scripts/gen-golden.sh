@@ -9,7 +9,8 @@
 #   rpc      rpc/testdata              RpcMessage and RpcMessage$NoRpcChannelReply (RpcPeer.java)
 #   session  session/delta/testdata/java
 #                                      SessionMessageImpl streams from catalina-ha: every event,
-#                                      DeltaRequest with every action type, ALL_SESSION_DATA
+#                                      DeltaRequest with every action type, ALL_SESSION_DATA,
+#                                      principals with attributes and user principals
 #                                      (tomcat/SessionGolden.java)
 #
 # Usage: scripts/gen-golden.sh [wire|jserial|rpc|session] [outdir]   (default: wire, its directory)

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gotribes/tribes/internal/procfs"
+
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -339,26 +341,15 @@ func (c *cluster) toTarget() uint64 {
 
 // peakRSS is the target's VmHWM, in bytes; resetPeak sets it to the current RSS.
 func (c *cluster) peakRSS() uint64 {
-	return procStatus(c.nodes[0].cmd.Process.Pid, "VmHWM")
-}
-
-func (c *cluster) resetPeak() {
-	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", c.nodes[0].cmd.Process.Pid), []byte("5"), 0)
-}
-
-// procStatus reads a "kB" field of /proc/PID/status, in bytes.
-func procStatus(pid int, field string) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.Status(c.nodes[0].cmd.Process.Pid)
 	if err != nil {
 		return 0
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return st["VmHWM"]
+}
+
+func (c *cluster) resetPeak() {
+	_ = procfs.ResetPeakRSS(c.nodes[0].cmd.Process.Pid)
 }
 
 // countingWriter counts a node's log bytes and keeps their tail.

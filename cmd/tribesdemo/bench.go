@@ -19,6 +19,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gotribes/tribes/internal/procfs"
+
 	"github.com/gotribes/tribes/internal/javapeer"
 )
 
@@ -414,16 +416,11 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration) float64 {
 	return float64(n) / time.Since(start).Seconds() / 1e6
 }
 
+// procHWM is a process's peak resident set (VmHWM) in KiB, or 0 where /proc is missing.
 func procHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procfs.Status(pid)
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
-		}
-	}
-	return 0
+	return int64(st["VmHWM"] >> 10)
 }

@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/gotribes/tribes/internal/counter"
+
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -190,21 +192,11 @@ func sessionPage(ch *channel.Channel, m *delta.Manager) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		sess := delta.FromContext(r.Context())
-		s, err := sess.GetOrCreate()
+		s, count, err := counter.Next(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		v, err := s.Update("counter", func(old any) (any, error) {
-			n, _ := old.(int)
-			return n + 1, nil
-		})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		count := v.(int)
 		created, ok := delta.Attr[string](s, "createdOn")
 		if !ok {
 			created = m.JvmRoute()

@@ -22,12 +22,12 @@ const module = "github.com/gotribes/tribes/"
 // layer gives each package of the module its layer; a package imports only packages of
 // lower layers (and the same-layer imports in sameLayer). A new package must be added here.
 var layer = map[string]int{
-	"wire": 0, "jserial": 0, "internal/ratelog": 0, "internal/testutil": 0, "internal/testenv": 0,
+	"wire": 0, "jserial": 0, "internal/ratelog": 0, "internal/testutil": 0, "internal/procfs": 0, "internal/testenv": 0,
 	"channel":             1,
 	"channel/channeltest": 2, "transport/nio": 2, "membership/static": 2, "membership/staticsvc": 2,
 	"membership/mcast": 2, "rpc": 2, "objects": 2, "session/delta": 2,
 	"internal/javapeer": 2, "internal/netbench": 2, "internal/tomcat": 2,
-	"interceptors": 3, "metrics": 3,
+	"interceptors": 3, "metrics": 3, "internal/counter": 3,
 	"node":           4,
 	"cmd/tribesdemo": 5, "cmd/tribesattack": 5,
 	"interop": 5, "interop/interceptors": 5, "interop/mcast": 5, "interop/rpc": 5,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,58 +60,5 @@ func TestPollStopsWithTheContext(t *testing.T) {
 	err := testutil.Poll(ctx, func() error { return errors.New("never") })
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "never") {
 		t.Fatalf("Poll = %v", err)
-	}
-}
-
-func TestProcStatus(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc")
-	}
-	pid := os.Getpid()
-	if err := testutil.ResetPeakRSS(pid); err != nil {
-		t.Fatal(err)
-	}
-	st, err := testutil.ProcStatus(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st["VmRSS"] == 0 || st["VmHWM"] < st["VmRSS"] {
-		t.Fatalf("VmRSS %d, VmHWM %d", st["VmRSS"], st["VmHWM"])
-	}
-	if _, err := testutil.ProcStatus(-1); err == nil {
-		t.Fatal("no error for pid -1")
-	}
-}
-
-func TestProcCPUAndContextSwitches(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc")
-	}
-	pid := os.Getpid()
-	// Spin until the kernel has charged this process at least one tick.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	sink := 0
-	err := testutil.Poll(ctx, func() error {
-		for end := time.Now().Add(20 * time.Millisecond); time.Now().Before(end); {
-			sink++
-		}
-		cpu, err := testutil.ProcCPU(pid)
-		if err == nil && cpu <= 0 {
-			err = errors.New("no CPU time yet")
-		}
-		return err
-	})
-	if err != nil || sink == 0 {
-		t.Fatal(err)
-	}
-	if n, err := testutil.ProcContextSwitches(pid); err != nil || n == 0 {
-		t.Fatalf("ProcContextSwitches = %d, %v", n, err)
-	}
-	if _, err := testutil.ProcCPU(-1); err == nil {
-		t.Fatal("no error for pid -1")
-	}
-	if _, err := testutil.ProcContextSwitches(-1); err == nil {
-		t.Fatal("no error for pid -1")
 	}
 }

@@ -38,6 +38,18 @@ const Home = "/usr/share/tomcat10"
 
 const jarDir = "/usr/share/java"
 
+// Classpath is what a program using catalina-ha's classes outside a running Tomcat needs
+// (interop/java/tomcat/SessionGolden.java; scripts/gen-golden.sh session names the same
+// jars).
+var Classpath = strings.Join(func() []string {
+	var jars []string
+	for _, j := range []string{"catalina-ha", "catalina", "tribes", "juli", "servlet-api", "util", "util-scan", "api",
+		"coyote", "jaspic-api", "annotations-api"} {
+		jars = append(jars, filepath.Join(jarDir, "tomcat10-"+j+".jar"))
+	}
+	return jars
+}(), string(os.PathListSeparator))
+
 //go:embed webapp/TestServlet.java
 var servletSource []byte
 

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gotribes/tribes/internal/procfs"
+
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
@@ -567,7 +569,7 @@ func getCounter(url, cookie string) (int, error) {
 
 // rssKiB is a process's resident set (VmRSS) in KiB, 0 if unknown.
 func rssKiB(pid int) int64 {
-	st, err := testutil.ProcStatus(pid)
+	st, err := procfs.Status(pid)
 	if err != nil {
 		return 0
 	}

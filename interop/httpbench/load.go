@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/internal/procfs"
 )
 
 // loadConfig is what the load role runs (passed as JSON in the environment).
@@ -115,10 +115,10 @@ func sampleUsage(pids []int) []procUsage {
 	out := make([]procUsage, len(pids))
 	for i, pid := range pids {
 		out[i] = procUsage{cpu: -1, switches: -1}
-		if cpu, err := testutil.ProcCPU(pid); err == nil {
+		if cpu, err := procfs.CPU(pid); err == nil {
 			out[i].cpu = cpu
 		}
-		if n, err := testutil.ProcContextSwitches(pid); err == nil {
+		if n, err := procfs.ContextSwitches(pid); err == nil {
 			out[i].switches = int64(n)
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gotribes/tribes/internal/counter"
+
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 
@@ -265,20 +267,12 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 		sess := delta.FromContext(r.Context())
 		switch r.URL.Path {
 		case "/app/counter":
-			s, err := sess.GetOrCreate()
+			s, n, err := counter.Next(r)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
-			v, err := s.Update("counter", func(old any) (any, error) {
-				n, _ := old.(int)
-				return n + 1, nil
-			})
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			counterPage(w, s.ID(), v.(int))
+			counterPage(w, s.ID(), n)
 		case "/app/get":
 			v, ok := sess.Get("counter")
 			if !ok {

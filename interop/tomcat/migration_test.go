@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/counter"
+
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
 	"github.com/gotribes/tribes/session/delta"
@@ -274,21 +276,12 @@ func serveGo(t *testing.T, g *goNode) string {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/app/counter", func(w http.ResponseWriter, r *http.Request) {
-		rq := delta.FromContext(r.Context())
-		s, err := rq.GetOrCreate()
+		s, n, err := counter.Next(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		v, err := s.Update("counter", func(old any) (any, error) {
-			n, _ := old.(int)
-			return n + 1, nil
-		})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintf(w, "%s %d\n", s.ID(), v)
+		fmt.Fprintf(w, "%s %d\n", s.ID(), n)
 	})
 	srv := httptest.NewServer(mw.Wrap(mux))
 	t.Cleanup(srv.Close)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/procfs"
+
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
@@ -300,7 +302,7 @@ type transfer struct {
 
 func procStatus(t testutil.TB, pid int) map[string]uint64 {
 	t.Helper()
-	st, err := testutil.ProcStatus(pid)
+	st, err := procfs.Status(pid)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -310,7 +312,7 @@ func procStatus(t testutil.TB, pid int) map[string]uint64 {
 // donorBefore resets the donor's peak resident set and returns its status.
 func donorBefore(t testutil.TB, pid int) map[string]uint64 {
 	t.Helper()
-	if err := testutil.ResetPeakRSS(pid); err != nil {
+	if err := procfs.ResetPeakRSS(pid); err != nil {
 		t.Fatalf("resetting the donor's VmHWM: %v", err)
 	}
 	return procStatus(t, pid)

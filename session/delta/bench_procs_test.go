@@ -18,8 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/procfs"
+
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/wire"
 )
@@ -347,20 +348,20 @@ func (p *helperProc) stop() {
 	}
 }
 
-// procStatus is testutil.ProcStatus, failing the benchmark on an error.
+// procStatus is procfs.Status, failing the benchmark on an error.
 func procStatus(b *testing.B, pid int) map[string]uint64 {
 	b.Helper()
-	st, err := testutil.ProcStatus(pid)
+	st, err := procfs.Status(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return st
 }
 
-// procCPU is testutil.ProcCPU in milliseconds, failing the benchmark on an error.
+// procCPU is procfs.CPU in milliseconds, failing the benchmark on an error.
 func procCPU(b *testing.B, pid int) float64 {
 	b.Helper()
-	cpu, err := testutil.ProcCPU(pid)
+	cpu, err := procfs.CPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -416,7 +417,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		b.StopTimer()
 		donor.command(b, "reset")
 		donor.expect(b, "reset", time.Minute)
-		if err := testutil.ResetPeakRSS(dpid); err != nil {
+		if err := procfs.ResetPeakRSS(dpid); err != nil {
 			b.Fatalf("resetting the donor's VmHWM: %v", err)
 		}
 		before := procStatus(b, dpid)

@@ -51,9 +51,13 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 //	[uvarint n, n × session]
 //
 // A session is: id | varint created | varint lastAccessed | varint maxInactive seconds |
-// flags (1 isNew, 2 principal) | uvarint version | [principal name, uvarint n, n × role] |
-// authType | uvarint n, n × (name, value) attributes | same for notes | uvarint n, n ×
-// listener name.
+// flags (1 isNew, 2 principal, 4 principal's Java form) | uvarint version |
+// [principal name, uvarint n, n × role, [Java form]] | authType | uvarint n, n × (name,
+// value) attributes | same for notes | uvarint n, n × listener name. The Java form of a
+// principal with attributes, a user principal or Tomcat's bytes to keep is a byte field
+// holding its GenericPrincipal$SerializablePrincipal stream, also at the end of an
+// ActionPrincipal's value (EncodePrincipal); a node of an earlier version refuses a
+// message holding one as malformed.
 type BinaryCodec struct {
 	// MaxMessageSize rejects larger messages before parsing. 0 means DefaultMaxMessageSize.
 	MaxMessageSize int
@@ -73,6 +77,9 @@ const (
 
 	sessFlagNew       = 1
 	sessFlagPrincipal = 2
+	// sessFlagPrincipalJava: the principal's Java form (EncodePrincipal's stream) follows
+	// its roles.
+	sessFlagPrincipalJava = 4
 )
 
 // Owns reports whether data starts with the codec's header.
@@ -118,7 +125,10 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	if flags&flagSessions != 0 {
 		b = binary.AppendUvarint(b, uint64(len(m.Sessions)))
 		for i := range m.Sessions {
-			b = appendSession(b, &m.Sessions[i])
+			var err error
+			if b, err = appendSession(b, &m.Sessions[i]); err != nil {
+				return dst, err
+			}
 		}
 	}
 	if n := c.maxMessage(); len(b)-len(dst) > n {
@@ -127,7 +137,7 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	return b, nil
 }
 
-func appendSession(b []byte, s *SessionState) []byte {
+func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	b = appendString(b, s.ID)
 	b = binary.AppendVarint(b, s.CreationTime)
 	b = binary.AppendVarint(b, s.LastAccessedTime)
@@ -136,8 +146,16 @@ func appendSession(b []byte, s *SessionState) []byte {
 	if s.IsNew {
 		f |= sessFlagNew
 	}
-	if s.Principal != nil {
+	var java []byte
+	if p := s.Principal; p != nil {
 		f |= sessFlagPrincipal
+		if p.hasJava() {
+			f |= sessFlagPrincipalJava
+			var err error
+			if java, err = appendPrincipalJava(nil, p); err != nil {
+				return b, err
+			}
+		}
 	}
 	b = append(b, f)
 	b = binary.AppendUvarint(b, s.Version)
@@ -146,6 +164,9 @@ func appendSession(b []byte, s *SessionState) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s.Principal.Roles)))
 		for _, r := range s.Principal.Roles {
 			b = appendString(b, r)
+		}
+		if java != nil {
+			b = appendBytes(b, java)
 		}
 	}
 	b = appendString(b, s.AuthType)
@@ -160,16 +181,19 @@ func appendSession(b []byte, s *SessionState) []byte {
 	for _, l := range s.Listeners {
 		b = appendString(b, l)
 	}
-	return b
+	return b, nil
 }
 
 // sessionSize estimates appendSession's output, for sizing transfer chunks.
 func sessionSize(s *SessionState) int {
 	n := 48 + len(s.ID) + len(s.AuthType)
-	if s.Principal != nil {
-		n += len(s.Principal.Name) + 8
-		for _, r := range s.Principal.Roles {
+	if p := s.Principal; p != nil {
+		n += len(p.Name) + 8
+		for _, r := range p.Roles {
 			n += len(r) + 2
+		}
+		if p.hasJava() {
+			n += 256 + 64*len(p.Attributes) // a rough guess at the Java form
 		}
 	}
 	for _, list := range [][]NamedValue{s.Attributes, s.Notes} {
@@ -377,7 +401,7 @@ func (r *reader) session(maxValue, maxEntries int) SessionState {
 	}
 	s.MaxInactive = int32(mi)
 	f := r.byte()
-	if f&^(sessFlagNew|sessFlagPrincipal) != 0 {
+	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava) != 0 || f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava {
 		r.fail("unknown session flags")
 	}
 	s.IsNew = f&sessFlagNew != 0
@@ -387,6 +411,14 @@ func (r *reader) session(maxValue, maxEntries int) SessionState {
 		n := r.count(1, maxEntries)
 		for i := 0; i < n && r.err == nil; i++ {
 			p.Roles = append(p.Roles, r.str())
+		}
+		if f&sessFlagPrincipalJava != 0 {
+			if java := r.value(maxValue); r.err == nil {
+				var err error
+				if p, err = withJava(p, java); err != nil {
+					r.err, r.b = err, nil
+				}
+			}
 		}
 		s.Principal = p
 	}

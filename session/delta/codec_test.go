@@ -12,6 +12,7 @@ import (
 
 func sampleMessages() []*Message {
 	val, _ := GobCodec{}.Marshal("v")
+	principal, _ := EncodePrincipal(&Principal{Name: "u", Roles: []string{"r"}})
 	return []*Message{
 		{Event: EventCreated, Context: "localhost#/app", SessionID: "ABC.a", Timestamp: 1700000000000},
 		{Event: EventExpired, Context: "localhost#/app", SessionID: "ABC.a", UniqueID: "ABC.a-EXPIRED-MSG", Timestamp: -5},
@@ -22,12 +23,14 @@ func sampleMessages() []*Message {
 			{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(1800)},
 			{Type: ActionAttribute, Op: OpSet, Name: "k", Value: val},
 			{Type: ActionAttribute, Op: OpRemove, Name: "gone"},
-			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: EncodePrincipal(&Principal{Name: "u", Roles: []string{"r"}})},
+			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: principal},
 			{Type: ActionNote, Op: OpSet, Name: "n", Value: []byte("note")},
 		}},
 		{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Timestamp: 9, Sessions: []SessionState{
 			{ID: "S1", CreationTime: 1, LastAccessedTime: 2, MaxInactive: -1, IsNew: true, Version: 3,
-				Principal: &Principal{Name: "alice", Roles: []string{"a", "b"}}, AuthType: "FORM",
+				Principal: &Principal{Name: "alice", Roles: []string{"a", "b"},
+					Attributes: map[string]any{"mail": "alice@example.com", "uid": 1000, "groups": []any{"x", "y"}},
+					User:       &Principal{Name: "alice@EXAMPLE", Roles: []string{"u"}}}, AuthType: "FORM",
 				Attributes: []NamedValue{{Name: "k", Value: val}}, Notes: []NamedValue{{Name: "n", Value: []byte("x")}},
 				Listeners: []string{"sso"}},
 			{ID: "S2", MaxInactive: 1800},
@@ -176,11 +179,15 @@ func TestGobCodec(t *testing.T) {
 
 func TestMetaValues(t *testing.T) {
 	p := &Principal{Name: "n", Roles: []string{"a", "b"}}
-	got, err := DecodePrincipal(EncodePrincipal(p))
+	b, err := EncodePrincipal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodePrincipal(b)
 	if err != nil || !reflect.DeepEqual(got, p) {
 		t.Errorf("principal %+v %v", got, err)
 	}
-	if _, err := DecodePrincipal(append(EncodePrincipal(p), 0)); err == nil {
+	if _, err := DecodePrincipal(append(b, 0)); err == nil {
 		t.Error("trailing principal bytes accepted")
 	}
 	if v, err := decodeInterval(encodeInterval(-1)); err != nil || v != -1 {

@@ -169,8 +169,9 @@
 //     Config.Codec (attribute values as Java objects: String, boxed numbers, Boolean,
 //     byte[], Date, lists, sets and maps map to Go values, other classes are carried
 //     opaque), Go nodes and Tomcat DeltaManager nodes share sessions both ways: state
-//     transfer, deltas, expiry, id changes. Tomcat's GenericPrincipal travels as its name
-//     and roles, a session listener as a ClusterSingleSignOnListener's ssoId. Tomcat has
+//     transfer, deltas, expiry, id changes. Tomcat's GenericPrincipal travels whole (name,
+//     roles, attributes, wrapped user principal; see Principal), a session listener as a
+//     ClusterSingleSignOnListener's ssoId. Tomcat has
 //     no message carrying several session messages, so JavaCodec sends one per channel
 //     message: no group commit.
 //

@@ -17,9 +17,11 @@ import (
 // The event payload (SessionMessageImpl.mSession) is, as Tomcat writes it:
 //   - EventDelta: DeltaRequest.writeExternal's data (session id, recordAllActions, the
 //     actions with their values as objects). Principals are
-//     GenericPrincipal$SerializablePrincipal objects (name and roles), the max inactive
-//     interval an Integer, isNew a Boolean, the auth type and String notes Strings, and a
-//     listener a ClusterSingleSignOnListener whose ssoId is the Go listener name.
+//     GenericPrincipal$SerializablePrincipal objects (name, roles, attributes, user
+//     principal; one read from Tomcat is written back as read while unchanged), the
+//     max inactive interval an Integer, isNew a Boolean, the auth type and String notes
+//     Strings, and a listener a ClusterSingleSignOnListener whose ssoId is the Go
+//     listener name.
 //   - EventAllSessionData: an Integer count and each session in DeltaSession's
 //     writeObjectData layout; Tomcat's SESSION_ID and REQUEST authenticator notes travel
 //     in it, other notes do not.

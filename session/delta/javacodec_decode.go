@@ -158,7 +158,7 @@ func goAction(t ActionType, op Op, name string, v any, has bool) (Action, error)
 	case ActionPrincipal:
 		var p *Principal
 		if p, err = goPrincipal(v); err == nil {
-			a.Value = EncodePrincipal(p)
+			a.Value, err = EncodePrincipal(p)
 		}
 	case ActionIsNew:
 		b, ok := v.(bool)
@@ -194,29 +194,6 @@ func goNote(v any) ([]byte, error) {
 		return []byte(s), nil
 	}
 	return jserial.Marshal(v)
-}
-
-func goPrincipal(v any) (*Principal, error) {
-	o, ok := v.(*jserial.Object)
-	if !ok || o.Class.Name != principalClass {
-		return nil, fmt.Errorf("principal of class %s, want GenericPrincipal", className(v))
-	}
-	name, _ := o.Field("name")
-	p := &Principal{}
-	if p.Name, ok = name.(string); !ok {
-		return nil, errors.New("principal without a name")
-	}
-	roles, _ := o.Field("roles")
-	if arr, ok := roles.(*jserial.Array); ok {
-		for _, r := range arr.Elems {
-			s, ok := r.(string)
-			if !ok {
-				return nil, errors.New("principal role is not a String")
-			}
-			p.Roles = append(p.Roles, s)
-		}
-	}
-	return p, nil
 }
 
 // goListener returns the ssoId of a ClusterSingleSignOnListener, the only replicated

@@ -136,7 +136,8 @@ func javaAction(a *Action) (string, any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		return namePrincipal, principalObject(p), nil
+		o, err := principalObject(p, 0)
+		return namePrincipal, o, err
 	case ActionIsNew:
 		v, err := decodeBool(a.Value)
 		return nameIsNew, v, err
@@ -167,15 +168,6 @@ func noteObject(v []byte) (any, error) {
 	return string(v), nil
 }
 
-func principalObject(p *Principal) *jserial.Object {
-	roles := make([]any, len(p.Roles))
-	for i, r := range p.Roles {
-		roles[i] = r
-	}
-	return &jserial.Object{Class: principalDesc, Slots: []jserial.Slot{{Class: principalDesc,
-		Values: []any{nil, p.Name, nil, &jserial.Array{Class: stringArrayDesc, Elems: roles}}}}}
-}
-
 func ssoListener(ssoID string) *jserial.Object {
 	return &jserial.Object{Class: ssoListenerDesc, Slots: []jserial.Slot{{Class: ssoListenerSuper, Values: []any{ssoID}}}}
 }
@@ -194,7 +186,11 @@ func (c JavaCodec) encodeSessions(ss []SessionState) ([]byte, error) {
 		w.WriteObject(int64(s.Version))
 		w.WriteBool(s.Principal != nil)
 		if s.Principal != nil {
-			w.WriteObject(principalObject(s.Principal))
+			p, err := principalObject(s.Principal, 0)
+			if err != nil {
+				return nil, fmt.Errorf("principal of session %s: %w", s.ID, err)
+			}
+			w.WriteObject(p)
 		}
 		w.WriteObject(s.ID)
 		for _, name := range []string{NoteSessionID, NoteRequest} {

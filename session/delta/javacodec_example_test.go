@@ -40,3 +40,37 @@ func ExampleJavaCodec() {
 	// true EVT_SESSION_DELTA A1.node1 counter 42
 	// delta: value has no Java form: uint
 }
+
+// A principal with the attributes a realm gave it, in a delta Tomcat reads as a
+// GenericPrincipal whose getAttribute("mail") is a String.
+func ExamplePrincipal() {
+	p := &delta.Principal{Name: "alice", Roles: []string{"admin"},
+		Attributes: map[string]any{"mail": "alice@example.com", "uid": 1000}}
+	value, err := delta.EncodePrincipal(p)
+	if err != nil {
+		panic(err)
+	}
+	var codec delta.JavaCodec
+	data, err := codec.AppendMessage(nil, &delta.Message{Event: delta.EventDelta, Context: "localhost#/app",
+		SessionID: "A1.node1", Actions: []delta.Action{{Type: delta.ActionPrincipal, Op: delta.OpSet, Value: value}}})
+	if err != nil {
+		panic(err)
+	}
+	m, err := codec.DecodeMessage(data)
+	if err != nil {
+		panic(err)
+	}
+	got, err := delta.DecodePrincipal(m.Actions[0].Value)
+	if err != nil {
+		panic(err)
+	}
+	mail, _ := got.Attribute("mail")
+	fmt.Println(got.Name, got.HasRole("admin"), mail, got.Attributes["uid"])
+
+	p.Attributes["shoe size"] = uint(42)
+	_, err = delta.EncodePrincipal(p)
+	fmt.Println(err)
+	// Output:
+	// alice true alice@example.com 1000
+	// delta: principal "alice": delta: value has no Java form: uint
+}

@@ -72,6 +72,8 @@ func TestJavaCodecGolden(t *testing.T) {
 			}
 		}},
 		{"all_sessions", EventAllSessionData, idSessionState, checkGoldenSessions},
+		{"delta_principal", EventDelta, "S1.node1", checkGoldenDeltaPrincipal},
+		{"all_sessions_principal", EventAllSessionData, idSessionState, checkGoldenSessionPrincipals},
 		{"all_sessions_empty", EventAllSessionData, idSessionState, func(t *testing.T, m *Message) {
 			if len(m.Sessions) != 0 {
 				t.Errorf("%d sessions", len(m.Sessions))
@@ -199,12 +201,16 @@ func TestJavaCodecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	principal, err := EncodePrincipal(&Principal{Name: "p", Roles: []string{"r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	msgs := []*Message{
 		{Event: EventCreated, Context: "localhost#/app", SessionID: "X.n1", Timestamp: 5},
 		{Event: EventChangeSessionID, Context: "c", SessionID: "X.n1", NewID: "Y.n2", Timestamp: 6},
 		{Event: EventDelta, Context: "c", SessionID: "X", Timestamp: 7, Actions: []Action{
 			{Type: ActionAttribute, Op: OpSet, Name: "a", Value: val},
-			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: EncodePrincipal(&Principal{Name: "p", Roles: []string{"r"}})},
+			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: principal},
 			{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(-1)},
 			{Type: ActionListener, Op: OpSet, Name: "sso", Value: []byte{}},
 			{Type: ActionNote, Op: OpSet, Name: "n", Value: []byte("note")},
@@ -243,16 +249,19 @@ func TestJavaCodecRoundTrip(t *testing.T) {
 
 func TestJavaCodecMalformed(t *testing.T) {
 	var c JavaCodec
-	b := readGolden(t, "delta")
-	for i := range len(b) {
-		if _, err := c.DecodeMessage(b[:i]); !errors.Is(err, ErrMalformed) {
-			t.Fatalf("%d bytes: %v", i, err)
+	for _, name := range []string{"delta", "delta_principal", "all_sessions_principal"} {
+		b := readGolden(t, name)
+		for i := range len(b) {
+			if _, err := c.DecodeMessage(b[:i]); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%s, %d bytes: %v", name, i, err)
+			}
 		}
 	}
 }
 
 func FuzzJavaCodec(f *testing.F) {
-	for _, name := range []string{"delta", "delta_remove", "all_sessions", "changeid", "created"} {
+	for _, name := range []string{"delta", "delta_remove", "all_sessions", "changeid", "created", "delta_principal",
+		"all_sessions_principal"} {
 		f.Add(readGolden(f, name))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -3,7 +3,6 @@ package delta
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strconv"
 )
 
@@ -209,61 +208,6 @@ type SessionState struct {
 type NamedValue struct {
 	Name  string
 	Value []byte
-}
-
-// Principal is the authenticated user of a session (Tomcat's GenericPrincipal, reduced
-// to what replicates).
-type Principal struct {
-	Name  string
-	Roles []string
-}
-
-// HasRole reports whether p has role r.
-func (p *Principal) HasRole(r string) bool {
-	if p == nil {
-		return false
-	}
-	for _, x := range p.Roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *Principal) clone() *Principal {
-	if p == nil {
-		return nil
-	}
-	return &Principal{Name: p.Name, Roles: append([]string(nil), p.Roles...)}
-}
-
-// EncodePrincipal returns the Value of an ActionPrincipal set: the name, then the number of
-// roles and each role, every string as a uvarint length and its bytes.
-func EncodePrincipal(p *Principal) []byte {
-	b := appendString(nil, p.Name)
-	b = binary.AppendUvarint(b, uint64(len(p.Roles)))
-	for _, r := range p.Roles {
-		b = appendString(b, r)
-	}
-	return b
-}
-
-// DecodePrincipal parses EncodePrincipal's output.
-func DecodePrincipal(b []byte) (*Principal, error) {
-	r := reader{b: b, maxString: maxStringDefault}
-	p := &Principal{Name: r.str()}
-	n := r.count(1, DefaultMaxEntries)
-	for i := 0; i < n && r.err == nil; i++ {
-		p.Roles = append(p.Roles, r.str())
-	}
-	if r.err == nil && len(r.b) != 0 {
-		r.err = errors.New("trailing bytes")
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("delta: bad principal: %w", r.err)
-	}
-	return p, nil
 }
 
 func encodeBool(v bool) []byte {

@@ -376,7 +376,9 @@ func (s *Session) Principal() *Principal {
 	return s.principal.clone()
 }
 
-// SetPrincipal sets (nil: removes) the authenticated principal.
+// SetPrincipal sets (nil: removes) the authenticated principal. Its attributes and user
+// principal travel in Java's form with either codec: a value with no Java form (see
+// JavaValueCodec) is refused with an error wrapping ErrNoJavaForm, the session unchanged.
 func (s *Session) SetPrincipal(p *Principal) error {
 	if s == nil {
 		return ErrNoSession
@@ -386,12 +388,17 @@ func (s *Session) SetPrincipal(p *Principal) error {
 	if !s.valid {
 		return ErrInvalidSession
 	}
-	s.principal = p.clone()
 	if p == nil {
+		s.principal = nil
 		s.record(Action{Type: ActionPrincipal, Op: OpRemove, Name: namePrincipal})
-	} else {
-		s.record(Action{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: EncodePrincipal(p)})
+		return nil
 	}
+	v, err := EncodePrincipal(p)
+	if err != nil {
+		return err
+	}
+	s.principal = p.clone()
+	s.record(Action{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: v})
 	return nil
 }
 

@@ -1,15 +1,20 @@
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.Principal;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Date;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 
 import org.apache.catalina.Session;
 import org.apache.catalina.authenticator.Constants;
@@ -26,6 +31,10 @@ import org.apache.catalina.realm.GenericPrincipal;
  * Writes golden session messages with the real catalina-ha classes: SessionMessageImpl of
  * every event, DeltaRequest bytes with every action type and the ALL_SESSION_DATA block
  * of DeltaManager. Usage: java SessionGolden outdir (see scripts/gen-golden.sh session).
+ *
+ * <p>{@code java SessionGolden read file...} reads each file's SessionMessageImpl stream (a
+ * delta or ALL_SESSION_DATA) the way DeltaManager does, applies it to DeltaSessions and
+ * prints each session's principal as Tomcat sees it, one line per fact (see {@link #describe}).
  */
 public final class SessionGolden {
     static final String CTX = "localhost#/app";
@@ -38,9 +47,47 @@ public final class SessionGolden {
         int items = 3;
     }
 
+    /** A user principal of a realm that is not a GenericPrincipal: Go keeps it opaque. */
+    public static final class User implements Principal, Serializable {
+        private static final long serialVersionUID = 3L;
+        final String name;
+
+        User(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public String getName() {
+            return name;
+        }
+    }
+
+    /** A principal with attributes of several kinds, wrapping user. */
+    static GenericPrincipal withAttributes(String name, Principal user) {
+        Map<String, Object> attrs = new HashMap<>();
+        attrs.put("mail", name + "@example.com");
+        attrs.put("cn", name); // the very String of the name: written as a back-reference
+        attrs.put("uid", Integer.valueOf(1000));
+        attrs.put("groups", new ArrayList<>(List.of("staff", "dev")));
+        Map<String, Object> nested = new HashMap<>();
+        nested.put("k", "v");
+        nested.put("n", Long.valueOf(7));
+        nested.put("zz", Boolean.TRUE);
+        attrs.put("nested", nested);
+        attrs.put("cart", new Cart());
+        attrs.put("photo", new byte[] {9, 8, 7});
+        return new GenericPrincipal(name, List.of("user", "admin"), user, null, null, attrs);
+    }
+
     static Path out;
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 1 && args[0].equals("read")) {
+            for (int i = 1; i < args.length; i++) {
+                read(Path.of(args[i]));
+            }
+            return;
+        }
         out = Path.of(args[0]);
         msg("created", SessionMessage.EVT_SESSION_CREATED, null, "S1.node1", "S1.node1-" + T, T);
         msg("expired", SessionMessage.EVT_SESSION_EXPIRED, null, "S1.node1", "S1.node1-EXPIRED-MSG", T);
@@ -116,12 +163,96 @@ public final class SessionGolden {
                 "SESSION-STATE", "SESSION-STATE-" + CTX, T));
         write("all_sessions_empty", message(SessionMessage.EVT_ALL_SESSION_DATA, m.serialize(new Session[0]),
                 "SESSION-STATE", "SESSION-STATE-" + CTX, T));
+
+        // Principals with attributes and wrapped user principals: a realm's own class, a
+        // GenericPrincipal (written as a SerializablePrincipal too) and none.
+        DeltaRequest p = new DeltaRequest("S1.node1", false);
+        p.setPrincipal(withAttributes("alice", new User("alice@EXAMPLE.COM")));
+        msg("delta_principal", SessionMessage.EVT_SESSION_DELTA, serialize(p), "S1.node1", "S1.node1-" + T, T);
+        DeltaSession c = (DeltaSession) m.createEmptySession();
+        c.setValid(true);
+        c.setCreationTime(T);
+        c.setMaxInactiveInterval(1800);
+        c.setId("C1.node1", false);
+        c.setPrincipal(withAttributes("carol", new GenericPrincipal("carol-inner", List.of("inner"))), false);
+        DeltaSession e = (DeltaSession) m.createEmptySession();
+        e.setValid(true);
+        e.setCreationTime(T);
+        e.setMaxInactiveInterval(1800);
+        e.setId("E1.node1", false);
+        e.setPrincipal(withAttributes("erin", null), false);
+        write("all_sessions_principal", message(SessionMessage.EVT_ALL_SESSION_DATA,
+                m.serialize(new Session[] {c, e}), "SESSION-STATE", "SESSION-STATE-" + CTX, T));
+    }
+
+    /** Reads a delta or ALL_SESSION_DATA message as DeltaManager does and describes the principals. */
+    static void read(Path file) throws Exception {
+        SessionMessage msg;
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(Files.readAllBytes(file)))) {
+            msg = (SessionMessage) in.readObject();
+        }
+        Sessions m = new Sessions();
+        m.setContext(new StandardContext());
+        switch (msg.getEventType()) {
+            case SessionMessage.EVT_SESSION_DELTA -> {
+                DeltaSession s = (DeltaSession) m.createEmptySession();
+                s.setValid(true);
+                s.setId(msg.getSessionID(), false);
+                DeltaRequest d = new DeltaRequest();
+                try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(msg.getSession()))) {
+                    d.readExternal(in);
+                }
+                d.execute(s, false);
+                System.out.println("session " + s.getIdInternal());
+                describe("", s.getPrincipal());
+            }
+            case SessionMessage.EVT_ALL_SESSION_DATA -> {
+                m.deserialize(msg.getSession());
+                Session[] all = m.findSessions();
+                Arrays.sort(all, (x, y) -> x.getIdInternal().compareTo(y.getIdInternal()));
+                for (Session s : all) {
+                    System.out.println("session " + s.getIdInternal());
+                    describe("", s.getPrincipal());
+                }
+            }
+            default -> throw new IllegalArgumentException("event " + msg.getEventType());
+        }
+    }
+
+    /**
+     * Prints a principal: its class and name, its roles, each attribute (sorted by name) with
+     * the value's class and text, and the wrapped user principal the same way, indented.
+     */
+    static void describe(String indent, Principal p) {
+        if (p == null) {
+            System.out.println(indent + "principal null");
+            return;
+        }
+        System.out.println(indent + "principal " + p.getClass().getName() + " " + p.getName());
+        if (!(p instanceof GenericPrincipal g)) {
+            return;
+        }
+        System.out.println(indent + "roles " + String.join(",", g.getRoles()));
+        for (String name : new TreeSet<>(java.util.Collections.list(g.getAttributeNames()))) {
+            Object v = g.getAttribute(name);
+            String text = v instanceof byte[] b ? Arrays.toString(b)
+                    : v instanceof Cart c ? c.owner + "/" + c.items
+                    : v instanceof Map<?, ?> mp ? new java.util.TreeMap<>(mp).toString() : String.valueOf(v);
+            System.out.println(indent + "attr " + name + " " + v.getClass().getName() + " " + text);
+        }
+        if (g.getUserPrincipal() != g) {
+            describe(indent + "  ", g.getUserPrincipal());
+        }
     }
 
     /** Reaches DeltaManager.serializeSessions, which is protected. */
     static final class Sessions extends DeltaManager {
         byte[] serialize(Session[] s) throws Exception {
             return serializeSessions(s);
+        }
+
+        void deserialize(byte[] data) throws Exception {
+            deserializeSessions(data);
         }
     }
 

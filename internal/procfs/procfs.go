@@ -1,4 +1,7 @@
-package testutil
+// Package procfs reads what the benchmarks and tools report about a process from Linux's
+// /proc: the memory fields of /proc/PID/status, its CPU time and context switches, and
+// resets the peak resident set.
+package procfs
 
 import (
 	"fmt"
@@ -8,9 +11,9 @@ import (
 	"time"
 )
 
-// ProcStatus returns the fields of /proc/PID/status given in kB (VmRSS, VmHWM, ...), in
+// Status returns the fields of /proc/PID/status given in kB (VmRSS, VmHWM, ...), in
 // bytes.
-func ProcStatus(pid int) (map[string]uint64, error) {
+func Status(pid int) (map[string]uint64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return nil, err
@@ -40,9 +43,9 @@ func ResetPeakRSS(pid int) error {
 // architecture Go supports.
 const clockTicks = 100
 
-// ProcCPU returns the CPU time (user and system, all threads) process pid has used, from
+// CPU returns the CPU time (user and system, all threads) process pid has used, from
 // /proc/PID/stat, in steps of 10 ms.
-func ProcCPU(pid int) (time.Duration, error) {
+func CPU(pid int) (time.Duration, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
@@ -61,10 +64,10 @@ func ProcCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// ProcContextSwitches returns the context switches (voluntary and involuntary) of the
+// ContextSwitches returns the context switches (voluntary and involuntary) of the
 // threads process pid has now, summed over /proc/PID/task/*/status: threads that
 // exited are not counted.
-func ProcContextSwitches(pid int) (uint64, error) {
+func ContextSwitches(pid int) (uint64, error) {
 	dir := fmt.Sprintf("/proc/%d/task", pid)
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
