@@ -1,6 +1,6 @@
 // Package procfs reads what the benchmarks and tools report about a process from Linux's
-// /proc: the memory fields of /proc/PID/status, its CPU time and context switches, and
-// resets the peak resident set.
+// /proc: the memory fields of /proc/PID/status, the CPU times and page faults of
+// /proc/PID/stat, the context switches of its threads, and resets the peak resident set.
 package procfs
 
 import (
@@ -39,29 +39,52 @@ func ResetPeakRSS(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
+// Times is what /proc/PID/stat tells of a process's work so far.
+type Times struct {
+	User, System time.Duration // CPU time in user and kernel mode
+	MinorFaults  uint64        // page faults served without I/O (the first touch of new memory, mostly)
+}
+
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux
 // architecture Go supports.
 const clockTicks = 100
 
-// CPU returns the CPU time (user and system, all threads) process pid has used, from
-// /proc/PID/stat, in steps of 10 ms.
-func CPU(pid int) (time.Duration, error) {
+// Stat returns process pid's CPU times and minor page faults.
+func Stat(pid int) (Times, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return Times{}, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
-	_, rest, ok := strings.Cut(string(data), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, data)
+	i := strings.LastIndex(string(data), ") ")
+	if i < 0 {
+		return Times{}, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 64) // fields 14 and 15: utime, stime in ticks
-	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, data)
+	f := strings.Fields(string(data[i+2:]))
+	if len(f) < 13 {
+		return Times{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
 	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	var v [3]uint64 // fields 10, 14 and 15: minflt, utime and stime (in ticks)
+	for j, k := range []int{7, 11, 12} {
+		if v[j], err = strconv.ParseUint(f[k], 10, 64); err != nil {
+			return Times{}, fmt.Errorf("/proc/%d/stat: field %d: %w", pid, k+3, err)
+		}
+	}
+	tick := time.Second / clockTicks
+	return Times{User: time.Duration(v[1]) * tick, System: time.Duration(v[2]) * tick, MinorFaults: v[0]}, nil
+}
+
+// CPU is the CPU time in both modes.
+func (t Times) CPU() time.Duration { return t.User + t.System }
+
+// Sub returns the work done between o and t.
+func (t Times) Sub(o Times) Times {
+	return Times{User: t.User - o.User, System: t.System - o.System, MinorFaults: t.MinorFaults - o.MinorFaults}
+}
+
+// Add returns the sum of t and o (work of several spans).
+func (t Times) Add(o Times) Times {
+	return Times{User: t.User + o.User, System: t.System + o.System, MinorFaults: t.MinorFaults + o.MinorFaults}
 }
 
 // ContextSwitches returns the context switches (voluntary and involuntary) of the

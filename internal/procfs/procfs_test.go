@@ -4,7 +4,6 @@ import (
 	"os"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/gotribes/tribes/internal/procfs"
 )
@@ -29,29 +28,41 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func TestCPUAndContextSwitches(t *testing.T) {
+func TestStat(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
 	pid := os.Getpid()
-	// Spin until the kernel has charged this process at least one tick, for at most 10 s.
-	var cpu time.Duration
-	for deadline := time.Now().Add(10 * time.Second); cpu == 0 && time.Now().Before(deadline); {
-		for end := time.Now().Add(20 * time.Millisecond); time.Now().Before(end); {
-		}
-		var err error
-		if cpu, err = procfs.CPU(pid); err != nil {
+	before, err := procfs.Stat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Touch 8 MiB of new memory and spin until the CPU time moves by a tick.
+	b := make([]byte, 8<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	var after procfs.Times
+	for after.CPU() <= before.CPU() {
+		if after, err = procfs.Stat(pid); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if cpu <= 0 {
-		t.Fatalf("CPU = %v after spinning", cpu)
+	d := after.Sub(before)
+	if d.MinorFaults == 0 || d.CPU() <= 0 || d.User < 0 || d.System < 0 {
+		t.Fatalf("work between two reads: %+v", d)
 	}
-	if n, err := procfs.ContextSwitches(pid); err != nil || n == 0 {
-		t.Fatalf("ContextSwitches = %d, %v", n, err)
-	}
-	if _, err := procfs.CPU(-1); err == nil {
+	if _, err := procfs.Stat(-1); err == nil {
 		t.Fatal("no error for pid -1")
+	}
+}
+
+func TestContextSwitches(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	if n, err := procfs.ContextSwitches(os.Getpid()); err != nil || n == 0 {
+		t.Fatalf("ContextSwitches = %d, %v", n, err)
 	}
 	if _, err := procfs.ContextSwitches(-1); err == nil {
 		t.Fatal("no error for pid -1")

@@ -115,8 +115,8 @@ func sampleUsage(pids []int) []procUsage {
 	out := make([]procUsage, len(pids))
 	for i, pid := range pids {
 		out[i] = procUsage{cpu: -1, switches: -1}
-		if cpu, err := procfs.CPU(pid); err == nil {
-			out[i].cpu = cpu
+		if t, err := procfs.Stat(pid); err == nil {
+			out[i].cpu = t.CPU()
 		}
 		if n, err := procfs.ContextSwitches(pid); err == nil {
 			out[i].switches = int64(n)

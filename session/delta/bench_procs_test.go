@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -37,6 +38,10 @@ const helperEnv = "GOTRIBES_DELTA_HELPER"
 // <prefix><role>.cpu.pprof (the helpers are separate processes, beyond -cpuprofile).
 const profileEnv = "GOTRIBES_DELTA_PROFILE"
 
+// transferGCEnv, when set, is the joiner's Config.TransferGCPercent (-1: GOGC stays 100
+// during the transfer, as before the setting existed).
+const transferGCEnv = "GOTRIBES_DELTA_TRANSFER_GC"
+
 func startCPUProfile(path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -60,7 +65,11 @@ type helperReport struct {
 	HeapRetain  uint64 `json:"heapRetain,omitempty"`  // joiner: heap allocated after a GC, once ready
 	Served      uint64 `json:"served,omitempty"`      // donor: sessions sent to joiners
 	Transferred uint64 `json:"transferred,omitempty"` // joiner: sessions received
-	Error       string `json:"error,omitempty"`
+	// The runtime's work since the measurement began (gcWork).
+	GCCPUMs  float64 `json:"gcCPUMs,omitempty"`  // CPU time of the collector
+	GCCycles uint64  `json:"gcCycles,omitempty"` // collections completed
+	Allocs   uint64  `json:"allocs,omitempty"`   // heap objects allocated
+	Error    string  `json:"error,omitempty"`
 }
 
 // heapSampler tracks the highest HeapInuse, sampled every 2 ms, since the last reset.
@@ -110,6 +119,26 @@ func (h *heapSampler) read() (before, peak uint64) {
 	defer h.mu.Unlock()
 	h.peak = max(h.peak, ms.HeapInuse)
 	return h.before, h.peak
+}
+
+// gcWork is a snapshot of the runtime's cumulative GC CPU time, GC cycles and heap
+// allocations.
+type gcWork struct {
+	cpuMs          float64
+	cycles, allocs uint64
+}
+
+func readGCWork() gcWork {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return gcWork{cpuMs: s[0].Value.Float64() * 1000, cycles: s[1].Value.Uint64(), allocs: s[2].Value.Uint64()}
+}
+
+// since fills r's runtime fields with the work done since w.
+func (w gcWork) since(r *helperReport) {
+	now := readGCWork()
+	r.GCCPUMs, r.GCCycles, r.Allocs = now.cpuMs-w.cpuMs, now.cycles-w.cycles, now.allocs-w.allocs
 }
 
 func (h *heapSampler) close() {
@@ -184,6 +213,7 @@ func runHelper(role string, out *json.Encoder) error {
 		runtime.GC()
 		h := newHeapSampler()
 		defer h.close()
+		work := readGCWork()
 		_ = out.Encode(helperReport{Event: "ready", Member: wire.FormatMemberText(ch.LocalMember()), Sessions: m.Len()})
 		for stdin.Scan() {
 			cmd, arg, _ := strings.Cut(stdin.Text(), " ")
@@ -205,11 +235,14 @@ func runHelper(role string, out *json.Encoder) error {
 				}
 				runtime.GC()
 				h.reset()
+				work = readGCWork()
 				_ = out.Encode(helperReport{Event: "reset"})
 			case "report":
 				before, peak := h.read()
-				_ = out.Encode(helperReport{Event: "report", HeapBefore: before, HeapPeak: peak,
-					Served: m.Stats().SessionsServed, Sessions: m.Len()})
+				r := helperReport{Event: "report", HeapBefore: before, HeapPeak: peak,
+					Served: m.Stats().SessionsServed, Sessions: m.Len()}
+				work.since(&r)
+				_ = out.Encode(r)
 			}
 		}
 		return nil
@@ -218,8 +251,9 @@ func runHelper(role string, out *json.Encoder) error {
 		if err != nil {
 			return err
 		}
+		gcPercent, _ := strconv.Atoi(os.Getenv(transferGCEnv))
 		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", ExpireInterval: -1, Logger: helperLog,
-			StateTransferTimeout: 5 * time.Minute})
+			StateTransferTimeout: 5 * time.Minute, TransferGCPercent: gcPercent})
 		if err != nil {
 			return err
 		}
@@ -233,6 +267,7 @@ func runHelper(role string, out *json.Encoder) error {
 		}
 		runtime.GC()
 		h := newHeapSampler()
+		work := readGCWork()
 		ms.Add(donor)
 		start := time.Now()
 		if err := m.Start(ctx); err != nil {
@@ -244,12 +279,14 @@ func runHelper(role string, out *json.Encoder) error {
 		elapsed := time.Since(start)
 		before, peak := h.read()
 		h.close()
+		r := helperReport{Event: "done", Sessions: m.Len(), TransferNs: elapsed.Nanoseconds(),
+			HeapBefore: before, HeapPeak: peak, Transferred: m.Stats().SessionsTransferred}
+		work.since(&r)
 		runtime.GC()
 		var mem runtime.MemStats
 		runtime.ReadMemStats(&mem)
-		_ = out.Encode(helperReport{Event: "done", Sessions: m.Len(), TransferNs: elapsed.Nanoseconds(),
-			HeapBefore: before, HeapPeak: peak, HeapRetain: mem.HeapAlloc,
-			Transferred: m.Stats().SessionsTransferred})
+		r.HeapRetain = mem.HeapAlloc
+		_ = out.Encode(r)
 		for stdin.Scan() { // the benchmark reads /proc/PID/status, then closes stdin
 		}
 		return nil
@@ -358,14 +395,14 @@ func procStatus(b *testing.B, pid int) map[string]uint64 {
 	return st
 }
 
-// procCPU is procfs.CPU in milliseconds, failing the benchmark on an error.
-func procCPU(b *testing.B, pid int) float64 {
+// procStat is procfs.Stat, failing the benchmark on an error.
+func procStat(b *testing.B, pid int) procfs.Times {
 	b.Helper()
-	cpu, err := procfs.CPU(pid)
+	t, err := procfs.Stat(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return float64(cpu) / float64(time.Millisecond)
+	return t
 }
 
 // BenchmarkStateTransferProcesses transfers 100 000 and 1 000 000 sessions of one 1 KiB
@@ -386,7 +423,15 @@ func procCPU(b *testing.B, pid int) float64 {
 //     sessions); donor-MiB-VmHWM-rise: how far its peak resident set rose above that
 //     during the transfer (VmHWM is reset before each transfer through
 //     /proc/PID/clear_refs), donor-%-VmHWM-rise the same as a percentage of
-//     donor-MiB-VmRSS; donor-MiB-heap-rise: the same for its sampled heap in use.
+//     donor-MiB-VmRSS; donor-MiB-heap-rise: the same for its sampled heap in use;
+//   - per session, for each process (joiner-, donor-): user-µs/session and sys-µs/session,
+//     its CPU time in user and kernel mode (joiner: from its start command to ready;
+//     donor: from before the joiner started until the joiner was ready);
+//     faults/session, its minor page faults (first touches of new memory) over the same
+//     span; gc-µs/session, the collector's CPU time as the runtime counts it (the time its
+//     workers ran, which on a loaded machine includes time they waited for a CPU);
+//     gc-cycles per transfer and allocs/session (heap objects) from the joiner's start to
+//     ready, and for the donor from its reset to its report after the joiner left.
 //
 // The benchmark's own time per op includes starting the joiner process. The 1 000 000
 // sessions need about 3 GiB in the donor and 2 GiB in the joiner:
@@ -402,6 +447,9 @@ func BenchmarkStateTransferProcesses(b *testing.B) {
 	}
 }
 
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 func benchStateTransfer(b *testing.B, n, size int) {
 	donor := startHelper(b, "donor", fmt.Sprintf("GOTRIBES_DELTA_SESSIONS=%d", n), fmt.Sprintf("GOTRIBES_DELTA_SIZE=%d", size))
 	ready := donor.expect(b, "ready", 20*time.Minute)
@@ -410,6 +458,8 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	}
 	dpid := donor.cmd.Process.Pid
 	var transfer, jCPU, dCPU, jHWM, jPeak, jRetain, dRSS, dHWMRise, dHeapRise float64
+	var jWork, dWork procfs.Times // from the joiner's start command (donor: its reset) to ready
+	var jGC, dGC helperReport     // the runtime's work over the same span (donor: up to its report)
 	iters := 0
 	var served uint64
 	b.SetBytes(int64(n * size))
@@ -421,17 +471,22 @@ func benchStateTransfer(b *testing.B, n, size int) {
 			b.Fatalf("resetting the donor's VmHWM: %v", err)
 		}
 		before := procStatus(b, dpid)
-		dCPU -= procCPU(b, dpid)
+		d0 := procStat(b, dpid)
 		b.StartTimer()
 		j := startHelper(b, "joiner", "GOTRIBES_DELTA_DONOR="+ready.Member)
+		jpid := j.cmd.Process.Pid
 		jm := j.expect(b, "member", time.Minute).Member
 		donor.command(b, "add "+jm)
 		donor.expect(b, "add", time.Minute)
+		j0 := procStat(b, jpid)
 		j.command(b, "start")
 		done := j.expect(b, "done", 10*time.Minute)
 		b.StopTimer()
-		dCPU += procCPU(b, dpid)
-		jCPU += procCPU(b, j.cmd.Process.Pid)
+		d1, j1 := procStat(b, dpid), procStat(b, jpid)
+		dCPU += ms(d1.Sub(d0).CPU())
+		jCPU += ms(j1.CPU())
+		dWork, jWork = dWork.Add(d1.Sub(d0)), jWork.Add(j1.Sub(j0))
+		jGC.GCCPUMs, jGC.GCCycles, jGC.Allocs = jGC.GCCPUMs+done.GCCPUMs, jGC.GCCycles+done.GCCycles, jGC.Allocs+done.Allocs
 		if done.Sessions != n {
 			b.Fatalf("joiner holds %d sessions: %+v", done.Sessions, done)
 		}
@@ -446,6 +501,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 			b.Fatalf("donor served %d sessions", rep.Served-served)
 		}
 		served = rep.Served
+		dGC.GCCPUMs, dGC.GCCycles, dGC.Allocs = dGC.GCCPUMs+rep.GCCPUMs, dGC.GCCycles+rep.GCCycles, dGC.Allocs+rep.Allocs
 		transfer += float64(done.TransferNs) / 1e6
 		jHWM += float64(js["VmHWM"])
 		jPeak += float64(done.HeapPeak)
@@ -468,4 +524,19 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	b.ReportMetric(mib(dHWMRise), "donor-MiB-VmHWM-rise")
 	b.ReportMetric(100*dHWMRise/dRSS, "donor-%-VmHWM-rise")
 	b.ReportMetric(mib(dHeapRise), "donor-MiB-heap-rise")
+	// Per session, the machine-independent side: CPU time in user and kernel mode, minor
+	// page faults, the collector's CPU time and cycles, heap allocations.
+	per := func(v float64) float64 { return v / float64(iters) / float64(n) }
+	for _, p := range []struct {
+		name string
+		w    procfs.Times
+		gc   helperReport
+	}{{"joiner", jWork, jGC}, {"donor", dWork, dGC}} {
+		b.ReportMetric(per(ms(p.w.User))*1000, p.name+"-user-µs/session")
+		b.ReportMetric(per(ms(p.w.System))*1000, p.name+"-sys-µs/session")
+		b.ReportMetric(per(float64(p.w.MinorFaults)), p.name+"-faults/session")
+		b.ReportMetric(per(p.gc.GCCPUMs)*1000, p.name+"-gc-µs/session")
+		b.ReportMetric(float64(p.gc.GCCycles)/float64(iters), p.name+"-gc-cycles")
+		b.ReportMetric(per(float64(p.gc.Allocs)), p.name+"-allocs/session")
+	}
 }

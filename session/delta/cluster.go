@@ -213,6 +213,9 @@ func (c *Cluster) receive(raw *channel.Message) error {
 	}
 	for _, msg := range msgs {
 		c.dispatch(msg, src)
+		if msg.Event == EventAllSessionData {
+			msg.release() // applied (or refused): nothing keeps a chunk's decoded sessions
+		}
 	}
 	return nil
 }

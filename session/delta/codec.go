@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"sync"
 )
 
 // MessageCodec turns session messages into channel payloads and back. The default is
@@ -46,7 +48,7 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 // and the bytes):
 //
 //	F5 'T' 'S' 01 | uvarint event | context | sessionID | uniqueID | varint timestamp |
-//	uvarint version | flags byte (1 newID, 2 actions, 4 sessions) |
+//	uvarint version (Total for EVT_ALL_SESSION_DATA) | flags byte (1 newID, 2 actions, 4 sessions) |
 //	[newID] | [uvarint n, n × (type byte, op byte, name, [value if op is set])] |
 //	[uvarint n, n × session]
 //
@@ -96,7 +98,11 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	b = appendString(b, m.SessionID)
 	b = appendString(b, m.UniqueID)
 	b = binary.AppendVarint(b, m.Timestamp)
-	b = binary.AppendUvarint(b, m.Version)
+	if m.Event == EventAllSessionData {
+		b = binary.AppendUvarint(b, uint64(max(m.Total, 0)))
+	} else {
+		b = binary.AppendUvarint(b, m.Version)
+	}
 	var flags byte
 	if m.NewID != "" {
 		flags |= flagNewID
@@ -226,7 +232,11 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 	m.SessionID = r.str()
 	m.UniqueID = r.str()
 	m.Timestamp = r.varint()
-	m.Version = r.uvarint()
+	if v := r.uvarint(); m.Event == EventAllSessionData {
+		m.Total = int(min(v, math.MaxInt32))
+	} else {
+		m.Version = v
+	}
 	flags := r.byte()
 	if flags&^(flagNewID|flagActions|flagSessions) != 0 {
 		r.fail("unknown flags")
@@ -257,19 +267,102 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 	if flags&flagSessions != 0 {
 		n := r.count(12, c.maxEntries())
 		if n > 0 {
-			m.Sessions = make([]SessionState, 0, n)
+			r.arrays = getChunkArrays(n)
+			m.Sessions, m.chunk = r.arrays.sessions[:0], r.arrays
 		}
 		for i := 0; i < n && r.err == nil; i++ {
-			m.Sessions = append(m.Sessions, r.session(c.maxValue(), c.maxEntries()))
+			m.Sessions = append(m.Sessions, SessionState{})
+			r.session(&m.Sessions[i], c.maxValue(), c.maxEntries())
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("trailing bytes")
 	}
 	if r.err != nil {
+		m.release()
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
 	}
 	return m, nil
+}
+
+// chunkArrays are what a transfer chunk's sessions are decoded into: the SessionState of
+// each, the NamedValue of their attributes and notes (a chunk's sessions share one
+// array, filled in order), and the names seen, so that each distinct attribute name is
+// one string however many sessions have it. A joiner applies a chunk and is done with
+// them (Session.load copies what it keeps), so the cluster hands them back (release)
+// for the next chunk instead of allocating and collecting about 190 bytes per session.
+type chunkArrays struct {
+	sessions []SessionState
+	values   []NamedValue
+	names    map[string]string
+}
+
+// Bounds of what chunkArrays keep for reuse: a chunk larger than that (a malformed or
+// unusual one) gets arrays of its own, left to the collector.
+const (
+	maxPooledSessions = 4096
+	maxPooledValues   = 4 * maxPooledSessions
+	maxPooledNames    = 256
+	maxPooledNameLen  = 64
+)
+
+var chunkPool = sync.Pool{New: func() any { return &chunkArrays{names: map[string]string{}} }}
+
+func getChunkArrays(n int) *chunkArrays {
+	a := chunkPool.Get().(*chunkArrays)
+	if cap(a.sessions) < n {
+		a.sessions = make([]SessionState, 0, n)
+	}
+	return a
+}
+
+// release hands a decoded chunk's arrays back for reuse, cleared so that they keep no
+// received bytes alive; m must not be used afterwards.
+func (m *Message) release() {
+	a := m.chunk
+	if a == nil {
+		return
+	}
+	clear(m.Sessions)
+	m.chunk, m.Sessions = nil, nil
+	if cap(a.sessions) > maxPooledSessions || cap(a.values) > maxPooledValues {
+		return
+	}
+	clear(a.values)
+	a.values = a.values[:0]
+	chunkPool.Put(a)
+}
+
+// namedValues returns room for n NamedValue from the chunk's array (a slice of length
+// 0 and capacity n), or a new slice when the message is no chunk.
+func (r *reader) namedValues(n int) []NamedValue {
+	a := r.arrays
+	if a == nil {
+		return make([]NamedValue, 0, n)
+	}
+	if cap(a.values)-len(a.values) < n {
+		a.values = make([]NamedValue, 0, max(n, 2*cap(a.values), 1024))
+	}
+	at := len(a.values)
+	a.values = a.values[:at+n]
+	return a.values[at : at : at+n]
+}
+
+// name reads an attribute or note name, one string per distinct short name across the
+// chunks a chunkArrays decodes.
+func (r *reader) name() string {
+	b := r.take(r.maxString, "string")
+	if r.arrays == nil || len(b) > maxPooledNameLen {
+		return string(b)
+	}
+	if s, ok := r.arrays.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(r.arrays.names) < maxPooledNames {
+		r.arrays.names[s] = s
+	}
+	return s
 }
 
 func (c BinaryCodec) maxMessage() int { return orDefault(c.MaxMessageSize, DefaultMaxMessageSize) }
@@ -299,6 +392,7 @@ type reader struct {
 	b         []byte
 	err       error
 	maxString int
+	arrays    *chunkArrays // a transfer chunk's sessions are decoded into these
 }
 
 func (r *reader) fail(what string) {
@@ -390,8 +484,8 @@ func (r *reader) count(minSize, max int) int {
 	return int(n)
 }
 
-func (r *reader) session(maxValue, maxEntries int) SessionState {
-	var s SessionState
+// session decodes one session of a chunk into s (zero).
+func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	s.ID = r.str()
 	s.CreationTime = r.varint()
 	s.LastAccessedTime = r.varint()
@@ -426,17 +520,16 @@ func (r *reader) session(maxValue, maxEntries int) SessionState {
 	for _, dst := range []*[]NamedValue{&s.Attributes, &s.Notes} {
 		n := r.count(2, maxEntries)
 		if n > 0 {
-			*dst = make([]NamedValue, 0, n)
+			*dst = r.namedValues(n)
 		}
 		for i := 0; i < n && r.err == nil; i++ {
-			*dst = append(*dst, NamedValue{Name: r.str(), Value: r.value(maxValue)})
+			*dst = append(*dst, NamedValue{Name: r.name(), Value: r.value(maxValue)})
 		}
 	}
 	n := r.count(1, maxEntries)
 	for i := 0; i < n && r.err == nil; i++ {
 		s.Listeners = append(s.Listeners, r.str())
 	}
-	return s
 }
 
 // batchMagic starts a BinaryCodec batch: the header of a message with format version 2.

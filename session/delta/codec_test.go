@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/gob"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func sampleMessages() []*Message {
@@ -26,7 +29,7 @@ func sampleMessages() []*Message {
 			{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: principal},
 			{Type: ActionNote, Op: OpSet, Name: "n", Value: []byte("note")},
 		}},
-		{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Timestamp: 9, Sessions: []SessionState{
+		{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Timestamp: 9, Total: 1234, Sessions: []SessionState{
 			{ID: "S1", CreationTime: 1, LastAccessedTime: 2, MaxInactive: -1, IsNew: true, Version: 3,
 				Principal: &Principal{Name: "alice", Roles: []string{"a", "b"},
 					Attributes: map[string]any{"mail": "alice@example.com", "uid": 1000, "groups": []any{"x", "y"}},
@@ -38,6 +41,14 @@ func sampleMessages() []*Message {
 		{Event: EventTransferComplete, Context: "c", SessionID: idTransferred, Timestamp: 9},
 		{Event: EventChangeSessionID, Context: "c", SessionID: "OLD.a", NewID: "NEW.b", Timestamp: 10},
 		{Event: EventNoContextManager, Context: "c", SessionID: idNoContext, UniqueID: uniqueNotReady},
+	}
+}
+
+// dropChunkArrays forgets the arrays decoded chunks' sessions are in (which hold what
+// earlier chunks left for reuse), so that decoded messages compare by content.
+func dropChunkArrays(ms ...*Message) {
+	for _, m := range ms {
+		m.chunk = nil
 	}
 }
 
@@ -55,6 +66,10 @@ func TestBinaryCodecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", m.Event, err)
 		}
+		if (got.chunk != nil) != (len(m.Sessions) > 0) {
+			t.Errorf("%v: decoded into recyclable arrays: %v", m.Event, got.chunk != nil)
+		}
+		dropChunkArrays(got)
 		if !reflect.DeepEqual(got, m) {
 			t.Errorf("%v round trip:\n got  %+v\n want %+v", m.Event, got, m)
 		}
@@ -121,6 +136,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoding a re-encoded message: %v", err)
 		}
+		dropChunkArrays(m, m2)
 		if !reflect.DeepEqual(m, m2) {
 			t.Fatalf("round trip differs:\n%+v\n%+v", m, m2)
 		}
@@ -262,6 +278,8 @@ func TestBinaryCodecBatch(t *testing.T) {
 		b, _ := c.AppendMessage(nil, m)
 		want[i], _ = c.DecodeMessage(b)
 	}
+	dropChunkArrays(got...)
+	dropChunkArrays(want...)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("batch round trip differs:\n%+v\n%+v", got, want)
 	}
@@ -343,8 +361,85 @@ func FuzzDecodeBatch(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoding a re-encoded batch: %v", err)
 		}
+		dropChunkArrays(ms...)
+		dropChunkArrays(ms2...)
 		if !reflect.DeepEqual(ms, ms2) {
 			t.Fatalf("round trip differs:\n%+v\n%+v", ms, ms2)
 		}
 	})
+}
+
+// A chunk's Total travels where other messages have Version: a Version on a chunk (which
+// has none) does not travel, and no other message carries a Total.
+func TestBinaryCodecTotalOnlyInChunks(t *testing.T) {
+	var c BinaryCodec
+	for _, tc := range []struct{ in, want Message }{
+		{Message{Event: EventAllSessionData, Total: 7, Version: 3}, Message{Event: EventAllSessionData, Total: 7}},
+		{Message{Event: EventAllSessionData, Total: -1}, Message{Event: EventAllSessionData}},
+		{Message{Event: EventDelta, Total: 7, Version: 3}, Message{Event: EventDelta, Version: 3}},
+	} {
+		data, err := c.AppendMessage(nil, &tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.DecodeMessage(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != tc.want.Total || got.Version != tc.want.Version {
+			t.Errorf("%+v decoded as Total %d Version %d, want %d %d", tc.in, got.Total, got.Version, tc.want.Total, tc.want.Version)
+		}
+	}
+}
+
+// A received chunk's sessions are decoded into arrays the cluster hands back once the
+// chunk is applied: released, they hold nothing of the chunk, and the next chunks
+// decoded (into the same arrays, when the pool gives them back) are complete.
+func TestChunkArraysReleased(t *testing.T) {
+	var c BinaryCodec
+	chunk := func(k int) *Message {
+		m := &Message{Event: EventAllSessionData, Context: "c", SessionID: idSessionState}
+		for i := range 3 + k {
+			m.Sessions = append(m.Sessions, SessionState{ID: fmt.Sprintf("S%d-%d", k, i), Version: uint64(i),
+				Attributes: []NamedValue{{Name: "k", Value: []byte{byte(k), byte(i)}}, {Name: "other", Value: []byte{}}},
+				Notes:      []NamedValue{{Name: "n", Value: []byte("x")}}, Listeners: []string{"l"}})
+		}
+		return m
+	}
+	for k := range 5 {
+		want := chunk(k)
+		data, err := c.AppendMessage(nil, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.DecodeMessage(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := got.chunk
+		if a == nil {
+			t.Fatal("a chunk was not decoded into recyclable arrays")
+		}
+		if n0, n1 := got.Sessions[0].Attributes[0].Name, got.Sessions[1].Attributes[0].Name; unsafe.StringData(n0) != unsafe.StringData(n1) {
+			t.Error("the sessions' attribute name is not one string")
+		}
+		got.chunk = nil
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("chunk %d:\n got  %+v\n want %+v", k, got, want)
+		}
+		got.chunk = a
+		sessions := got.Sessions
+		got.release()
+		if got.Sessions != nil || got.chunk != nil {
+			t.Error("a released message still has its sessions")
+		}
+		for i, s := range sessions {
+			if !reflect.DeepEqual(s, SessionState{}) {
+				t.Fatalf("released session %d still holds %+v", i, s)
+			}
+		}
+		if len(a.values) != 0 || slices.ContainsFunc(a.values[:cap(a.values)], func(v NamedValue) bool { return v.Value != nil }) {
+			t.Error("released attribute values are still held")
+		}
+	}
 }

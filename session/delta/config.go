@@ -31,6 +31,9 @@ const (
 	// sessions waits for one to appear (no Tomcat equivalent; Tomcat's channel start sleeps
 	// instead).
 	DefaultMemberWait = 3 * time.Second
+	// DefaultTransferGCPercent is the collector's target (GOGC) while a manager receives
+	// its state transfer (no Tomcat equivalent; see Config.TransferGCPercent).
+	DefaultTransferGCPercent = 400
 	// DefaultMaxConcurrentTransfers is how many state transfers a node serves at once (no
 	// Tomcat equivalent: Tomcat answers each request on the thread that received it).
 	DefaultMaxConcurrentTransfers = 2
@@ -127,6 +130,18 @@ type Config struct {
 	// transfer running or waiting, so the waiting ones are bounded by the membership).
 	// 0 means DefaultMaxConcurrentTransfers.
 	MaxConcurrentTransfers int
+	// TransferGCPercent is the garbage collector's target (GOGC, see runtime/debug's
+	// SetGCPercent) of the whole process while this manager receives its state transfer,
+	// from its request for the sessions until it is ready; then the earlier value is put
+	// back, unless something else changed it meanwhile. A joiner keeps almost everything
+	// it allocates during the transfer, so at the default GOGC of 100 the collector would
+	// run each time the heap doubles and mark every session received so far; a higher
+	// target saves most of those cycles and adds only the transfer's garbage since the
+	// last cycle to the peak heap. A memory limit (GOMEMLIMIT) still bounds the heap. It
+	// is only raised, never lowered, and not when the collector is off; when several
+	// managers of the process receive transfers at once, the first one's value applies.
+	// 0 means DefaultTransferGCPercent; negative leaves the collector alone.
+	TransferGCPercent int
 	// KeepStaleTransferMessages replays every message queued during the state transfer,
 	// even those older than the snapshot (Tomcat stateTimestampDrop=false).
 	KeepStaleTransferMessages bool
@@ -195,6 +210,9 @@ func (c *Config) fill() error {
 	}
 	if c.SendAllSessionsBytes == 0 {
 		c.SendAllSessionsBytes = DefaultSendAllSessionsBytes
+	}
+	if c.TransferGCPercent == 0 {
+		c.TransferGCPercent = DefaultTransferGCPercent
 	}
 	if c.SendOptions == 0 && c.Replication == ReplicateAcked {
 		c.SendOptions = channel.OptUseAck | channel.OptSyncAck

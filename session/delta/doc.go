@@ -116,7 +116,10 @@
 // every chunk is acknowledged, with EVT_ALL_SESSION_TRANSFERCOMPLETE carrying the time it
 // started reading. The joiner keeps attribute values of 512 bytes or more in the received
 // chunk's buffer instead of copying them: that buffer is freed when none of its sessions
-// holds its transferred value any more. Messages that
+// holds its transferred value any more. A Go donor tells how many sessions it holds
+// (Message.Total), and the joiner sizes its table for them at the first chunk; while
+// the transfer runs, the joiner raises the process's GOGC to Config.TransferGCPercent
+// (400), since almost all it allocates then is kept, and puts it back after. Messages that
 // arrive at the joiner meanwhile are queued and replayed afterwards; those older than that
 // time are dropped (Tomcat's stateTimestampDrop), except deltas newer than the
 // transferred copy of their session. If the donor leaves the membership, cannot be

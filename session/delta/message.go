@@ -110,6 +110,16 @@ type Message struct {
 	Actions []Action
 	// Sessions is one chunk of a state transfer (EventAllSessionData).
 	Sessions []SessionState
+	// Total is, in a chunk of a state transfer, how many sessions the donor held when it
+	// started sending them (0: not told), so that the joiner sizes its session table
+	// once instead of growing it chunk by chunk. BinaryCodec carries it where other
+	// messages carry Version (EventAllSessionData has none: older Go nodes read it as
+	// that and ignore it); Tomcat's format has no place for it.
+	Total int
+
+	// chunk holds the arrays a received chunk was decoded into, which the cluster
+	// recycles once the message is applied (nil for messages built otherwise).
+	chunk *chunkArrays
 }
 
 // ActionType is what a delta action changes, with Tomcat's DeltaRequest TYPE_* values.

@@ -27,6 +27,7 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 			current := m.state == stateTransferring && m.signal != nil && src.Key() == m.donor
 			m.mu.Unlock()
 			if current {
+				m.st.reserve(msg.Total)
 				m.loadSessions(msg.Sessions)
 			} else {
 				m.stats.unexpected.Add(1)

@@ -24,6 +24,8 @@ type shard struct {
 type store struct {
 	shards [nShards]shard
 	n      atomic.Int64
+	// reserved is the largest number of sessions reserve sized the shards for.
+	reserved atomic.Int64
 
 	// walks are the forEach calls running (nWalks of them), which rename tells about
 	// the sessions it moves from one shard to another.
@@ -60,6 +62,41 @@ func (st *store) get(id string) *Session {
 	s := sh.m[id]
 	sh.mu.RUnlock()
 	return s
+}
+
+// maxReserve bounds what reserve sizes the table for: a hint larger than that (from a
+// faulty donor, or a table of more sessions than that) leaves the rest to the maps'
+// own growth.
+const maxReserve = 1 << 22
+
+// reserve sizes the shards for n sessions in all, ahead of a state transfer's inserts: a
+// map growing to its size one insert at a time moves each of its entries several times
+// (about a tenth of a joiner's CPU time at a million sessions). Shards already that
+// large, or sized by an earlier call for as many, are left alone.
+func (st *store) reserve(n int) {
+	n = min(n, maxReserve)
+	for {
+		cur := st.reserved.Load()
+		if int64(n) <= cur {
+			return
+		}
+		if st.reserved.CompareAndSwap(cur, int64(n)) {
+			break
+		}
+	}
+	per := n/nShards + n/nShards/8 + 8 // what a shard gets of n, with room for the spread
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		if len(sh.m) < per/2 {
+			m := make(map[string]*Session, per)
+			for id, s := range sh.m {
+				m[id] = s
+			}
+			sh.m = m
+		}
+		sh.mu.Unlock()
+	}
 }
 
 // add inserts s under id unless the id is taken; it reports whether it inserted.

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -106,4 +107,48 @@ func TestForEachRenamesConcurrently(t *testing.T) {
 	}
 	close(stop)
 	<-done
+}
+
+// reserve sizes the shards ahead of a transfer once: the sessions already held stay,
+// later calls for as many or fewer leave the maps alone, and a hint is capped.
+func TestStoreReserve(t *testing.T) {
+	st := newStore()
+	var ids []string
+	for i := range 100 {
+		s := &Session{id: fmt.Sprintf("S%d", i), valid: true}
+		st.add(s.id, s)
+		ids = append(ids, s.id)
+	}
+	maps := func() (out [nShards]uintptr) {
+		for i := range st.shards {
+			out[i] = reflect.ValueOf(st.shards[i].m).Pointer()
+		}
+		return out
+	}
+	before := maps()
+	st.reserve(64000)
+	sized := maps()
+	if sized == before {
+		t.Fatal("reserve replaced no shard's map")
+	}
+	for _, id := range ids {
+		if st.get(id) == nil {
+			t.Fatalf("%s lost by reserve", id)
+		}
+	}
+	if st.n.Load() != 100 {
+		t.Fatalf("count %d after reserve", st.n.Load())
+	}
+	st.reserve(64000)
+	st.reserve(1000)
+	if maps() != sized {
+		t.Error("a reserve for no more sessions replaced maps")
+	}
+	// Capped: once sized for maxReserve (not done here: it is large), a larger hint
+	// changes nothing.
+	st.reserved.Store(maxReserve)
+	st.reserve(1 << 40)
+	if maps() != sized || st.reserved.Load() != maxReserve {
+		t.Error("a hint above the cap resized the shards")
+	}
 }

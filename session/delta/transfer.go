@@ -56,6 +56,12 @@ func (m *Manager) runTransfer(ctx context.Context) {
 	}
 	tried := map[channel.MemberKey]bool{}
 	var attempts []TransferAttempt
+	var releaseGC func() // set at the first request: GOGC raised while sessions arrive
+	defer func() {
+		if releaseGC != nil {
+			releaseGC()
+		}
+	}()
 	fail := func(err error) {
 		m.finishTransfer(ctx, start, 0, &StateTransferError{Context: m.cfg.Name, Attempts: attempts,
 			Sessions: int(m.stats.transferred.Load()), Elapsed: time.Since(start), Err: err})
@@ -104,6 +110,9 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			return
 		}
 		m.stats.attempts.Add(1)
+		if releaseGC == nil {
+			releaseGC = raiseGCPercent(m.cfg.TransferGCPercent)
+		}
 		attempts = append(attempts, TransferAttempt{Donor: donor})
 		last := &attempts[len(attempts)-1]
 		m.log.Info("delta: asking for the sessions", "donor", donor.Addr())
@@ -346,6 +355,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	}()
 	start := time.Now()
 	ts := nowMs()
+	total := m.Len() // the joiner's hint for sizing its table
 	dst := []channel.Member{to}
 	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
 	size := 0
@@ -374,7 +384,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		n := len(chunk)
 		var eerr error
 		buf, eerr = m.cl.codec.AppendMessage(buf[:0], &Message{Event: EventAllSessionData, Context: m.cfg.Name,
-			SessionID: idSessionState, Timestamp: ts, Sessions: chunk})
+			SessionID: idSessionState, Timestamp: ts, Sessions: chunk, Total: total})
 		clear(chunk)
 		chunk, size = chunk[:0], 0
 		if eerr != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -126,6 +127,46 @@ func TestDonorKeepsAWindowOfChunksInFlight(t *testing.T) {
 	defer mu.Unlock()
 	if most != delta.TransferWindow {
 		t.Errorf("at most %d chunks were in flight at once, want %d", most, delta.TransferWindow)
+	}
+}
+
+// While the joiner receives its sessions, the process's GOGC is Config.TransferGCPercent;
+// once it is ready, the earlier value is back. A negative value leaves GOGC alone.
+func TestJoinerRaisesGCPercentDuringTransfer(t *testing.T) {
+	nw, a, _, _ := three(t, delta.Config{SendAllSessionsSize: 10})
+	ids := fill(t, a, 50)
+	orig := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(orig) })
+	for _, tc := range []struct{ cfg, during int }{{0, delta.DefaultTransferGCPercent}, {250, 250}, {-1, 100}} {
+		tn, ch := newChannel(t, nw)
+		var mu sync.Mutex
+		seen := map[int]int{} // GOGC values seen as chunks arrived, with their count
+		ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+			if m, err := (delta.BinaryCodec{}).DecodeMessage(msg.Data); err == nil && m.Event == delta.EventAllSessionData {
+				mu.Lock() // chunks arrive on several connections at once; reading GOGC sets it
+				v := debug.SetGCPercent(-1)
+				debug.SetGCPercent(v)
+				seen[v]++
+				mu.Unlock()
+			}
+			return nil
+		}))
+		d := startManager(t, tn, ch, delta.Config{JvmRoute: "d", TransferGCPercent: tc.cfg})
+		if err := d.m.WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		checkAll(t, d, ids)
+		mu.Lock()
+		if len(seen) != 1 || seen[tc.during] != 5 {
+			t.Errorf("TransferGCPercent %d: GOGC during the 5 chunks: %v, want %d", tc.cfg, seen, tc.during)
+		}
+		mu.Unlock()
+		if v := debug.SetGCPercent(100); v != 100 {
+			t.Errorf("TransferGCPercent %d: GOGC %d after the transfer, want 100 back", tc.cfg, v)
+		}
+		if err := d.m.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
