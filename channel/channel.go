@@ -87,6 +87,7 @@ type Stats struct {
 	MembersGone      uint64 // memberDisappeared events delivered
 	HealthFailures   uint64 // failures reported by the transport or membership (see Healthy)
 	NonMemberDropped uint64 // received messages dropped because their source is not a member (Config.AcceptNonMembers)
+	MessagesLost     uint64 // messages the transport received in part and dropped (see LossListener)
 }
 
 // Channel is a Tribes GroupChannel: the application's handle on a group. It sends byte
@@ -119,6 +120,7 @@ type Channel struct {
 	sent, sendFail, bytesSent              atomic.Uint64
 	recv, bytesRecv, unhandled, listenFail atomic.Uint64
 	added, gone, healthFail, nonMember     atomic.Uint64
+	lost                                   atomic.Uint64 // messages the transport lost
 
 	health sync.Map // HealthReporter → its outstanding failure (error)
 }
@@ -195,6 +197,9 @@ func New(cfg Config) (*Channel, error) {
 		if h, ok := svc.(HealthReporter); ok {
 			h.SetHealthFunc(func(err error) { c.healthEvent(h, err) })
 		}
+	}
+	if l, ok := cfg.Transport.(LossReporter); ok {
+		l.SetLossFunc(c.messageLost)
 	}
 	c.head = layers[1]
 	c.stack = append([]Interceptor(nil), cfg.Interceptors...)
@@ -417,6 +422,24 @@ func (c *Channel) healthEvent(from HealthReporter, err error) {
 	}
 }
 
+// messageLost counts and logs (rate-limited per sender) a message the transport lost, and
+// tells the listeners implementing LossListener.
+func (c *Channel) messageLost(l LostMessage) {
+	c.lost.Add(1)
+	c.rlog.Log(slog.LevelError, l.Source.Addr(), "lost", "tribes channel: a member's message was lost on receipt",
+		"source", l.Source.String(), "size", l.Size, "err", l.Err)
+	for _, e := range *c.msgL.Load() {
+		if h, ok := e.l.(LossListener); ok {
+			h.MessageLost(l)
+		}
+	}
+	for _, e := range *c.mbrL.Load() {
+		if h, ok := e.l.(LossListener); ok {
+			h.MessageLost(l)
+		}
+	}
+}
+
 // Healthy reports whether no running part of the channel has an outstanding failure: it is
 // false from the moment the transport or the membership service reports one (a receiver
 // whose listener died, say) until it reports the recovery or the channel is stopped.
@@ -589,6 +612,6 @@ func (c *Channel) Stats() Stats {
 		MessagesSent: c.sent.Load(), SendFailures: c.sendFail.Load(), BytesSent: c.bytesSent.Load(),
 		MessagesReceived: c.recv.Load(), BytesReceived: c.bytesRecv.Load(), Unhandled: c.unhandled.Load(),
 		ListenerFailures: c.listenFail.Load(), MembersAdded: c.added.Load(), MembersGone: c.gone.Load(),
-		HealthFailures: c.healthFail.Load(), NonMemberDropped: c.nonMember.Load(),
+		HealthFailures: c.healthFail.Load(), NonMemberDropped: c.nonMember.Load(), MessagesLost: c.lost.Load(),
 	}
 }

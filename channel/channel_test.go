@@ -745,3 +745,45 @@ func TestUnacceptedSyncAckMessage(t *testing.T) {
 		})
 	}
 }
+
+// lossRecorder is a message listener that also records lost messages.
+type lossRecorder struct {
+	recorder
+	lost []channel.LostMessage
+}
+
+func (l *lossRecorder) MessageLost(m channel.LostMessage) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lost = append(l.lost, m)
+}
+
+// A message the transport loses (channeltest's size limit standing for nio's MaxFrameSize)
+// is counted, and listeners implementing LossListener learn its sender and size; the
+// sender's send fails.
+func TestLostMessagesReported(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a, b := newNode(t, nw), newNode(t, nw)
+	lr := &lossRecorder{}
+	b.ch.AddMessageListener(lr)
+	b.net.SetMaxMessageSize(4)
+	to := []channel.Member{b.net.Member()}
+	if err := a.ch.Send(context.Background(), to, []byte("too long"), channel.OptUseAck); !errors.Is(err, channel.ErrConnectionLost) {
+		t.Fatalf("send: %v", err)
+	}
+	if err := a.ch.Send(context.Background(), to, []byte("fits"), channel.OptUseAck); err != nil {
+		t.Fatal(err)
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if len(lr.lost) != 1 || lr.lost[0].Source.Key() != a.ch.LocalMember().Key() || lr.lost[0].Size != 8 ||
+		!errors.Is(lr.lost[0].Err, channel.ErrMessageTooLarge) {
+		t.Fatalf("lost %+v", lr.lost)
+	}
+	if got := b.rec.data(); len(got) != 1 || got[0] != "fits" {
+		t.Fatalf("delivered %q", got)
+	}
+	if st := b.ch.Stats(); st.MessagesLost != 1 {
+		t.Fatalf("MessagesLost %d", st.MessagesLost)
+	}
+}

@@ -59,6 +59,16 @@
 // exhaustion) and when it recovered. Channel.Healthy is false in between, listeners that
 // implement HealthListener are told, and Stats.HealthFailures counts the failures.
 //
+// # Lost messages
+//
+// A transport that implements LossReporter tells the channel about a message it received
+// only in part and dropped: refused as larger than its limit (ErrMessageTooLarge), or cut
+// off when its connection closed (ErrConnectionLost). The channel counts it
+// (Stats.MessagesLost), logs it (rate-limited per sender) and tells the listeners that
+// implement LossListener, with the sender and the size (LostMessage): an application
+// waiting for a member's message learns that it will not come. Java Tribes has no such
+// report.
+//
 // # Concurrency
 //
 // Message listeners may run concurrently, one goroutine per inbound connection, in order per

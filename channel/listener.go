@@ -94,6 +94,28 @@ type Heartbeater interface {
 	Heartbeat()
 }
 
+// LostMessage describes a message the transport received only in part and dropped.
+type LostMessage struct {
+	// Source is the sender, as the message's own header names it (the message never
+	// reached the membership check, so it may be a non-member).
+	Source Member
+	// Size is the message frame's body length as its header announced it, in bytes.
+	Size int
+	// Err says why, wrapping ErrMessageTooLarge (the frame exceeded the receiver's limit,
+	// transport/nio's MaxFrameSize) or ErrConnectionLost (its connection closed before
+	// the frame arrived whole: the sender gave up, for example after its ack timeout).
+	Err error
+}
+
+// LossListener is implemented by listeners (message or membership listeners) that want to
+// know when the transport lost a message from a member (a transport implementing
+// LossReporter: transport/nio). The message never reached the interceptors or any
+// listener; only its sender and size are known. MessageLost runs on the transport's
+// receiving goroutine: it must not block.
+type LossListener interface {
+	MessageLost(l LostMessage)
+}
+
 // HealthListener is implemented by listeners (message or membership listeners) that want to
 // know when a running part of the channel fails by itself or recovers: err is the failure
 // (wrapping ErrReceiverFailed, for example), nil the recovery. Calls are serialised with

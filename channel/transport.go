@@ -88,6 +88,14 @@ type MemberForgetter interface {
 	ForgetMember(m Member)
 }
 
+// LossReporter is implemented by transports that can tell when they lost a message a
+// member sent: the channel gives them, before starting them, a function to call with
+// each such loss (see LostMessage). The function does not block; transports call it from
+// their receiving goroutines.
+type LossReporter interface {
+	SetLossFunc(f func(LostMessage))
+}
+
 // HealthReporter is implemented by transports and membership services whose running levels
 // can fail by themselves (a receiver whose listener died). The channel gives them, before
 // starting them, a function to call with each failure and with nil once they recovered;

@@ -39,6 +39,8 @@ type Node struct {
 	view      map[channel.MemberKey]channel.Member
 	killed    bool
 	sent      int
+	maxSize   int
+	loss      func(channel.LostMessage)
 }
 
 // NewNode adds a node to the network.
@@ -65,6 +67,16 @@ func (n *Node) Member() channel.Member {
 	n.nw.mu.Lock()
 	defer n.nw.mu.Unlock()
 	return n.local
+}
+
+// SetMaxMessageSize makes the node lose every message whose data exceeds max bytes (0:
+// none), as transport/nio refuses a frame above its MaxFrameSize: the message is not
+// delivered, the node's channel is told (channel.LossReporter: the error wraps
+// channel.ErrMessageTooLarge) and the sender's Send fails with channel.ErrConnectionLost.
+func (n *Node) SetMaxMessageSize(max int) {
+	n.nw.mu.Lock()
+	defer n.nw.mu.Unlock()
+	n.maxSize = max
 }
 
 // Partition cuts the link between a and b in both directions.
@@ -204,6 +216,14 @@ func (t *transport) LocalAddress() channel.LocalAddress {
 
 func (t *transport) Heartbeat() {}
 
+// SetLossFunc implements channel.LossReporter (see Node.SetMaxMessageSize).
+func (t *transport) SetLossFunc(f func(channel.LostMessage)) {
+	n := (*Node)(t)
+	n.nw.mu.Lock()
+	defer n.nw.mu.Unlock()
+	n.loss = f
+}
+
 // Send delivers msg to each destination in turn by calling its receiver.
 func (t *transport) Send(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	n := (*Node)(t)
@@ -224,13 +244,23 @@ func (n *Node) deliver(to channel.Member, msg *channel.Message) error {
 	n.nw.mu.Lock()
 	dst := n.nw.nodes[to.Port]
 	var rx channel.ReceiveFunc
+	var loss func(channel.LostMessage)
+	tooLarge, max := false, 0
 	if dst != nil && n.nw.linked(n, dst) && !n.killed {
-		rx = dst.rx
+		rx, loss, max = dst.rx, dst.loss, dst.maxSize
+		tooLarge = max > 0 && len(msg.Data) > max
 	}
 	n.sent++
 	n.nw.mu.Unlock()
 	if rx == nil {
 		return fmt.Errorf("%w: %s unreachable", channel.ErrConnect, to.Addr())
+	}
+	if tooLarge {
+		if loss != nil {
+			loss(channel.LostMessage{Source: msg.Source, Size: len(msg.Data),
+				Err: fmt.Errorf("%w: %d bytes, the receiver takes %d", channel.ErrMessageTooLarge, len(msg.Data), max)})
+		}
+		return fmt.Errorf("%w: %s refused a message of %d bytes", channel.ErrConnectionLost, to.Addr(), len(msg.Data))
 	}
 	in := msg.Clone()
 	in.SourceBytes, in.OnComplete = nil, nil

@@ -103,7 +103,8 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.BoolVar(&f.udp, "udp", false, "also open a UDP receiver, for the udp send option (Tomcat udpPort)")
 	fs.IntVar(&f.udpPort, "udp-port", 0, "first UDP port to try with --udp (0 = any free port)")
 	fs.IntVar(&f.workers, "workers", 0, fmt.Sprintf("receiver worker goroutines (Tomcat maxThreads; 0 = %d)", nio.DefaultWorkers))
-	fs.IntVar(&f.maxFrameSize, "max-frame-size", 0, "largest message frame accepted, bytes (0 = 16 MiB)")
+	fs.IntVar(&f.maxFrameSize, "max-frame-size", 0, "largest message frame accepted, bytes (0 = 16 MiB; Tomcat: none). "+
+		"With sessions --codec java it raises the Java streams' limits as well: above Tomcat's message of every session, it receives that")
 	fs.IntVar(&f.poolSize, "pool-size", 0, fmt.Sprintf("connections per member (Tomcat poolSize; 0 = %d)", nio.DefaultPoolSize))
 	fs.IntVar(&f.maxRetries, "max-retries", 0, fmt.Sprintf("extra attempts after a failed send (Tomcat maxRetryAttempts; 0 = %d, -1 = none)", nio.DefaultMaxRetryAttempts))
 	fs.IntVar(&f.keepAliveCount, "keepalive-count", 0, "messages per connection before it is reopened (Tomcat keepAliveCount; 0 = unlimited)")

@@ -17,6 +17,7 @@ import (
 	"github.com/gotribes/tribes/internal/counter"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -58,7 +59,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch *codec {
 	case "go":
 	case "java":
-		ccfg.Codec, values = delta.JavaCodec{}, delta.JavaValueCodec{}
+		ccfg.Codec, values = javaCodec(nf.maxFrameSize), delta.JavaValueCodec{}
 	default:
 		return fmt.Errorf("%w: --codec %q: want go or java", errUsage, *codec)
 	}
@@ -213,4 +214,13 @@ func sessionPage(ch *channel.Channel, m *delta.Manager) http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = pageTemplate.Execute(w, d)
 	})
+}
+
+// javaCodec is the Java codec of a node whose frames may reach maxFrame bytes (0: the
+// transport's default): above jserial's defaults, its stream limits follow, so that a
+// message the transport accepts (Tomcat's transfer of every session in one message) is
+// not refused by the decoder.
+func javaCodec(maxFrame int) delta.JavaCodec {
+	return delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: max(int64(maxFrame), jserial.DefaultMaxBytes),
+		MaxArrayLen: max(maxFrame, jserial.DefaultMaxArrayLen)}}
 }

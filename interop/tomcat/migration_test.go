@@ -361,9 +361,9 @@ func TestRollingMigration(t *testing.T) {
 
 	// GOTRIBES_MIGRATION_NO_HOLD=1: a drained node's sessions go to the other nodes at
 	// once instead of waiting for its replacement, as a balancer that does not hold them
-	// sends them. That mode lost an acknowledged write in about 1 of 6 runs (a session
-	// renamed by a Tomcat node while another Tomcat node served a Go node's state
-	// transfer; see docs/migration.md), so CI runs the test with the hold.
+	// sends them. Before the Go node asked again for the sessions it lacked, that mode
+	// lost an acknowledged write in about 1 of 8 runs (a Tomcat donor's snapshot missing a
+	// session renamed meanwhile; see docs/migration.md); CI runs the test with the hold.
 	noHold := os.Getenv("GOTRIBES_MIGRATION_NO_HOLD") == "1"
 	lb := newBalancer(noHold)
 	for i, m := range slots {
@@ -410,7 +410,9 @@ func TestRollingMigration(t *testing.T) {
 			if g == nil {
 				continue
 			}
-			fmt.Fprintf(&b, "\n%s (state transfer from %s) holds:", g.m.JvmRoute(), g.m.Stats().TransferDonor)
+			st := g.m.Stats()
+			fmt.Fprintf(&b, "\n%s (state transfer from %s, %d repairs) holds:", g.m.JvmRoute(), st.TransferDonor,
+				st.TransferRepairs)
 			for _, id := range ids {
 				if n, ok := delta.Attr[int](g.m.Find(id), "counter"); ok {
 					fmt.Fprintf(&b, " %s (counter %d)", id, n)

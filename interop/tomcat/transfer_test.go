@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,10 +44,13 @@ type goNodeSpec struct {
 	Members  []tomcat.Member // static members
 	Sessions int             // sessions the donor creates, the joiner expects
 	Size     int             // bytes of each session's "blob" attribute
-	// MaxFrame raises the joiner's nio.Config.MaxFrameSize and its codec's stream and array
+	// MaxFrame sets the joiner's nio.Config.MaxFrameSize and its codec's stream and array
 	// limits to this many bytes (0: the defaults, 16 MiB frames), for Tomcat's transfer of
 	// all sessions in one message.
 	MaxFrame int
+	// NoMemberWait turns the joiner's Config.MemberWait off (15 s otherwise): a failed
+	// transfer is reported at once instead of after waiting for another member.
+	NoMemberWait bool
 }
 
 // goNodeReport is a line a Go node process prints on stdout.
@@ -56,7 +60,11 @@ type goNodeReport struct {
 	Sessions    int      `json:"sessions,omitempty"`    // sessions held
 	TransferNs  int64    `json:"transferNs,omitempty"`  // joiner, done: Manager.Start to ready
 	HeapAfterGC uint64   `json:"heapAfterGC,omitempty"` // joiner, done: Go heap after a collection
-	Error       string   `json:"error,omitempty"`       // joiner, done: a session missing or wrong
+	Error       string   `json:"error,omitempty"`       // joiner, done: a session missing or wrong after a transfer without error
+	// joiner, done: WaitReady's error, and "too-large" or "cut-off" when it matches
+	// channel.ErrMessageTooLarge or channel.ErrConnectionLost.
+	TransferError string `json:"transferError,omitempty"`
+	Lost          string `json:"lost,omitempty"`
 }
 
 // blob is the value of the "blob" attribute (a byte[] in Java) of the session id: its id
@@ -151,7 +159,11 @@ func TestGoNodeProcess(t *testing.T) {
 		if err := ch.WaitForMembers(wctx, len(spec.Members)); err != nil {
 			t.Fatal(err)
 		}
-		g := newGoNode(t, ch, codec, delta.Config{JvmRoute: spec.Route, Logger: logger, MemberWait: 15 * time.Second})
+		wait := 15 * time.Second
+		if spec.NoMemberWait {
+			wait = -1
+		}
+		g := newGoNode(t, ch, codec, delta.Config{JvmRoute: spec.Route, Logger: logger, MemberWait: wait})
 		_ = out.Encode(goNodeReport{Event: "ready"})
 		if !stdin.Scan() || stdin.Text() != "start" {
 			t.Fatalf("joiner: got %q, want start", stdin.Text())
@@ -161,13 +173,20 @@ func TestGoNodeProcess(t *testing.T) {
 		if err := g.m.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := g.m.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
+		err := g.m.WaitReady(ctx)
 		elapsed := time.Since(start)
 		done := goNodeReport{Event: "done", Sessions: g.m.Len(), TransferNs: elapsed.Nanoseconds()}
-		if err := checkBlobs(g.m, spec.Sessions, spec.Size); err != nil {
-			done.Error = fmt.Sprintf("%v (after %v; manager %+v, cluster %+v)", err, elapsed, g.m.Stats(), g.cl.Stats())
+		switch {
+		case errors.Is(err, channel.ErrMessageTooLarge):
+			done.Lost = "too-large"
+		case errors.Is(err, channel.ErrConnectionLost):
+			done.Lost = "cut-off"
+		}
+		if err != nil {
+			done.TransferError = err.Error()
+		} else if err := checkBlobs(g.m, spec.Sessions, spec.Size); err != nil {
+			done.Error = fmt.Sprintf("%v (after %v; manager %+v, cluster %+v, transport %+v)", err, elapsed, g.m.Stats(),
+				g.cl.Stats(), ch.Transport().(*nio.Transport).Stats())
 		}
 		runtime.GC()
 		var ms runtime.MemStats
@@ -272,8 +291,13 @@ func (p *goProc) stop() {
 type transferSetup struct {
 	sessions, size int
 	jvmOptions     string // tomcat.Config.JVMOptions
-	maxFrame       int    // goNodeSpec.MaxFrame of the Go node joining Tomcat's single message
-	checkEvery     int    // a Tomcat joiner's sessions checked over HTTP: every checkEvery-th
+	maxFrame       int    // goNodeSpec.MaxFrame of the Go nodes joining Tomcat's single message (7 and 9)
+	smallFrame     int    // goNodeSpec.MaxFrame of the Go node that must refuse it (6)
+	// senderTimeout is the Tomcat sender's timeout of the donor of 8 and 9
+	// (tomcat.Config.SenderTimeout); raisedTimeoutTomcat runs 8 (a fourth Tomcat start).
+	senderTimeout       time.Duration
+	raisedTimeoutTomcat bool
+	checkEvery          int // a Tomcat joiner's sessions checked over HTTP: every checkEvery-th
 	// singleMayFail records a failed joiner of Tomcat's single message (transfer.failed)
 	// instead of failing.
 	singleMayFail bool
@@ -298,6 +322,11 @@ type transfer struct {
 	donorRSS  uint64
 	donorRise int64
 	failed    string // the joiner did not receive every session (transferSetup.singleMayFail)
+	// lost is a Go joiner's failed transfer matching a lost message: "too-large"
+	// (channel.ErrMessageTooLarge) or "cut-off" (channel.ErrConnectionLost).
+	lost string
+	// silent: a Go joiner became ready without an error but without every session.
+	silent bool
 }
 
 func procStatus(t testutil.TB, pid int) map[string]uint64 {
@@ -319,8 +348,9 @@ func donorBefore(t testutil.TB, pid int) map[string]uint64 {
 }
 
 // goJoin runs a Go joiner of donor (pid donorPid) and measures its transfer. A Go donor
-// (goDonor not nil) is first told to wait until the joiner is its member. A joiner that did
-// not receive every session with its value is an error.
+// (goDonor not nil) is first told to wait until the joiner is its member. A failed
+// transfer (tr.lost says whether it matched a lost message) and a joiner that did not
+// receive every session with its value without one are errors.
 func goJoin(t testutil.TB, name string, spec goNodeSpec, donorPid int, goDonor *goProc) (transfer, error) {
 	t.Helper()
 	j := startGoProc(t, spec)
@@ -335,8 +365,13 @@ func goJoin(t testutil.TB, name string, spec goNodeSpec, donorPid int, goDonor *
 	done := j.expect(t, "done", 10*time.Minute)
 	js, ds := procStatus(t, j.pid()), procStatus(t, donorPid)
 	tr := transfer{name: name, took: time.Duration(done.TransferNs), joinerHWM: js["VmHWM"], joinerRSS: js["VmRSS"],
-		joinerHeap: done.HeapAfterGC, donorRSS: before["VmRSS"], donorRise: int64(ds["VmHWM"]) - int64(before["VmRSS"])}
+		joinerHeap: done.HeapAfterGC, donorRSS: before["VmRSS"], donorRise: int64(ds["VmHWM"]) - int64(before["VmRSS"]),
+		lost: done.Lost}
+	if done.TransferError != "" {
+		return tr, fmt.Errorf("%s: WaitReady: %s", name, done.TransferError)
+	}
 	if done.Error != "" {
+		tr.silent = true
 		return tr, fmt.Errorf("%s: %s", name, done.Error)
 	}
 	return tr, nil
@@ -398,8 +433,8 @@ func poll(timeout time.Duration, cond func() error) error {
 	return testutil.Poll(ctx, cond)
 }
 
-// runStateTransfers runs six state transfers of setup.sessions sessions, one after the
-// other, each joiner checking every session it received:
+// runStateTransfers runs the state transfers of setup.sessions sessions below, one after
+// the other, each joiner checking every session it received:
 //
 //  1. Go → Go: a Go donor (g1) to a Go joiner;
 //  2. Go → Tomcat: g1 to Tomcat t1 (Go sends chunks of 1000 sessions, each acknowledged);
@@ -407,19 +442,29 @@ func poll(timeout time.Duration, cond func() error) error {
 //     message);
 //  4. Tomcat → Tomcat, chunked: t1 with sendAllSessions=false, sendAllSessionsSize=1000
 //     (the default) and sendAllSessionsWaitTime=0 (instead of 2000 ms between chunks) to
-//     Tomcat t3;
+//     Tomcat t3, whose sender's timeout is setup.senderTimeout;
 //  5. Tomcat → Go, chunked: the same to a Go joiner with the default limits;
-//  6. Tomcat → Go: t1 with Tomcat's defaults again to a Go joiner whose frame and stream
-//     limits are setup.maxFrame (when set).
+//  6. Tomcat → Go, refused: t1 with Tomcat's defaults again to a Go joiner whose
+//     MaxFrameSize is setup.smallFrame (0: the default, 16 MiB), below the message: the
+//     joiner must fail with channel.ErrMessageTooLarge;
+//  7. Tomcat → Go: the same to a Go joiner whose frame and stream limits are
+//     setup.maxFrame (when set);
+//  8. Tomcat → Go, sender timeout raised: t3 with Tomcat's defaults (one message) to a Go
+//     joiner whose limits are setup.maxFrame;
+//  9. Tomcat → Tomcat, sender timeout raised: the same to Tomcat t4 (when
+//     setup.raisedTimeoutTomcat), last: in a run where it came before 8, the Go joiner of
+//     8 then received 70 sessions more than were created (not investigated).
 //
-// g1 stops after 2, t2 and t3 after their transfer, so that each joiner has one donor.
+// g1 stops after 2, t1 after 7, the other Tomcat joiners after their transfer (t3 with the
+// test), so that each joiner has one donor.
 func runStateTransfers(t testing.TB, setup transferSetup) []transfer {
 	t.Helper()
 	dir := t.TempDir()
 	app := tomcat.Webapp(t, dir)
-	ports := testutil.FreePorts(t, 10)
+	ports := testutil.FreePorts(t, 14)
 	member := func(i int) tomcat.Member { return tomcat.Member{Port: ports[i], UniqueID: uid(byte(10 + i))} }
-	g1, g2, g3, g4, t1, t2, t3 := member(0), member(1), member(2), member(3), member(4), member(5), member(6)
+	g1, g2, g3, g4, g5, g6 := member(0), member(1), member(2), member(3), member(4), member(5)
+	t1, t2, t3, t4 := member(6), member(7), member(8), member(9)
 	goSpec := func(role, route string, m tomcat.Member, members ...tomcat.Member) goNodeSpec {
 		return goNodeSpec{Role: role, Route: route, Port: m.Port, UniqueID: m.UniqueID, Members: members,
 			Sessions: setup.sessions, Size: setup.size}
@@ -459,52 +504,79 @@ func runStateTransfers(t testing.TB, setup transferSetup) []transfer {
 	}
 	add(goJoin(t, "Go → Go", goSpec("joiner", "g2", g2, g1), donor.pid(), donor))
 
-	tc1, tr, err := tomcatJoin(t, "Go → Tomcat", dir, app, tomcatCfg("t1", t1, ports[7], g1, g3, g4, t2, t3), donor.pid(), ids, setup)
+	tc1, tr, err := tomcatJoin(t, "Go → Tomcat", dir, app, tomcatCfg("t1", t1, ports[10], g1, g3, g4, g5, t2, t3), donor.pid(), ids, setup)
 	add(tr, err)
 	donor.stop()
 
-	tc2, tr, err := tomcatJoin(t, "Tomcat → Tomcat", dir, app, tomcatCfg("t2", t2, ports[8], t1), tc1.Pid(), ids, setup)
+	tc2, tr, err := tomcatJoin(t, "Tomcat → Tomcat", dir, app, tomcatCfg("t2", t2, ports[11], t1), tc1.Pid(), ids, setup)
 	tc2.Stop()
 	addSingle(tr, err)
 
 	setManager(tc1, "sendAllSessions=false", "sendAllSessionsWaitTime=0")
-	tc3, tr, err := tomcatJoin(t, "Tomcat → Tomcat, chunked", dir, app, tomcatCfg("t3", t3, ports[9], t1), tc1.Pid(), ids, setup)
-	tc3.Stop()
+	cfg3 := tomcatCfg("t3", t3, ports[12], t1, t4, g6)
+	cfg3.SenderTimeout = setup.senderTimeout
+	tc3, tr, err := tomcatJoin(t, "Tomcat → Tomcat, chunked", dir, app, cfg3, tc1.Pid(), ids, setup)
 	add(tr, err)
 	add(goJoin(t, "Tomcat → Go, chunked", goSpec("joiner", "g4", g4, t1), tc1.Pid(), nil))
 
 	setManager(tc1, "sendAllSessions=true")
+	refused := goSpec("joiner", "g5", g5, t1)
+	refused.MaxFrame, refused.NoMemberWait = setup.smallFrame, true
+	tr, err = goJoin(t, "Tomcat → Go, above the joiner's MaxFrameSize", refused, tc1.Pid(), nil)
+	if tr.lost != "too-large" {
+		t.Fatalf("a Go joiner of a message above its MaxFrameSize: %v, want a failure matching channel.ErrMessageTooLarge", err)
+	}
+	tr.failed = err.Error()
+	out = append(out, tr)
+
 	single := goSpec("joiner", "g3", g3, t1)
 	single.MaxFrame = setup.maxFrame
 	addSingle(goJoin(t, "Tomcat → Go", single, tc1.Pid(), nil))
+	tc1.Stop()
+
+	raised := goSpec("joiner", "g6", g6, t3)
+	raised.MaxFrame = setup.maxFrame
+	addSingle(goJoin(t, "Tomcat → Go, sender timeout raised", raised, tc3.Pid(), nil))
+	if setup.raisedTimeoutTomcat {
+		tc4, tr, err := tomcatJoin(t, "Tomcat → Tomcat, sender timeout raised", dir, app, tomcatCfg("t4", t4, ports[13], t3),
+			tc3.Pid(), ids, setup)
+		tc4.Stop()
+		addSingle(tr, err)
+	}
 	return out
 }
 
-// TestStateTransfer runs the six state transfers of runStateTransfers with 1000 sessions
-// of a 1 KiB attribute: every joiner receives every session with its value.
+// TestStateTransfer runs the state transfers of runStateTransfers but 9 (a fourth Tomcat
+// start) with 1000 sessions of a 1 KiB attribute: every joiner receives every session with
+// its value, but the one whose MaxFrameSize (64 KiB) is below Tomcat's message of them
+// all (1.1 MB), which must fail with channel.ErrMessageTooLarge.
 func TestStateTransfer(t *testing.T) {
 	tomcat.Skip(t)
 	if testing.Short() {
 		t.Skip("starts Tomcat: not in -short mode")
 	}
-	got := runStateTransfers(t, transferSetup{sessions: 1000, size: 1024, checkEvery: 1})
-	if len(got) != 6 {
+	got := runStateTransfers(t, transferSetup{sessions: 1000, size: 1024, checkEvery: 1, smallFrame: 64 << 10,
+		senderTimeout: time.Minute})
+	if len(got) != 8 {
 		t.Fatalf("%d transfers", len(got))
 	}
 }
 
-// BenchmarkStateTransferTomcat runs the six state transfers of runStateTransfers with
+// BenchmarkStateTransferTomcat runs the nine state transfers of runStateTransfers with
 // 100 000 sessions of one 1 KiB byte[] attribute and prints what each one measured (see
-// transfer). Tomcat runs with -Xmx2g and the JVM's other defaults; the Go node joining
-// Tomcat's single message accepts frames up to 256 MiB, and its failure is printed rather
-// than ending the benchmark. Each iteration runs the whole sequence (minutes):
+// transfer). Tomcat runs with -Xmx2g and the JVM's other defaults; the Go nodes joining
+// Tomcat's single message accept frames up to 256 MiB but the one that must refuse it
+// (Go's default, 16 MiB); the donor of 8 and 9 has a sender timeout of 120 s. Failures of
+// transfers of the single message are printed rather than ending the benchmark. Each
+// iteration runs the whole sequence (minutes):
 //
 //	go test -run '^$' -bench StateTransferTomcat -benchtime 1x -timeout 30m ./interop/tomcat/
 func BenchmarkStateTransferTomcat(b *testing.B) {
 	tomcat.Skip(b)
 	for b.Loop() {
 		got := runStateTransfers(b, transferSetup{sessions: 100_000, size: 1024, jvmOptions: "-Xmx2g",
-			maxFrame: 256 << 20, checkEvery: 100, singleMayFail: true})
+			maxFrame: 256 << 20, checkEvery: 100, singleMayFail: true, senderTimeout: 120 * time.Second,
+			raisedTimeoutTomcat: true})
 		mib := func(v uint64) string { return fmt.Sprintf("%.0f", float64(v)/(1<<20)) }
 		ms := func(d time.Duration) string {
 			if d == 0 {
@@ -518,8 +590,14 @@ func BenchmarkStateTransferTomcat(b *testing.B) {
 			took := ms(tr.took)
 			if tr.failed != "" {
 				took = "**failed**"
+				switch {
+				case tr.lost != "":
+					took = fmt.Sprintf("**failed** (%s) after %s", tr.lost, ms(tr.took))
+				case tr.silent:
+					took = "**failed** without an error"
+				}
 				first, _, _ := strings.Cut(tr.failed, "\n")
-				fmt.Fprintf(&failures, "%.300s\n", first)
+				fmt.Fprintf(&failures, "%.2000s\n", first)
 			} else {
 				b.ReportMetric(float64(tr.took.Milliseconds()), metricName(tr.name)+"-ms")
 			}
@@ -527,7 +605,7 @@ func BenchmarkStateTransferTomcat(b *testing.B) {
 				mib(tr.joinerHWM), mib(tr.joinerRSS), mib(tr.joinerHeap), mib(tr.donorRSS), float64(tr.donorRise)/(1<<20))
 		}
 		table.WriteString(failures.String())
-		b.Logf("\n%s", table.String())
+		fmt.Print(table.String()) // b.Log keeps ten lines of a benchmark's output
 	}
 }
 

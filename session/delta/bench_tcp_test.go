@@ -38,7 +38,13 @@ type tcpNode struct {
 // is stopped when the benchmark ends.
 func startTCPChannel(tb testing.TB) (*channel.Channel, *static.Service) {
 	tb.Helper()
-	cfg := nio.DefaultConfig()
+	return startTCPChannelWith(tb, nio.DefaultConfig())
+}
+
+// startTCPChannelWith is startTCPChannel with the transport configured by cfg (its Port
+// is set to 0).
+func startTCPChannelWith(tb testing.TB, cfg nio.Config) (*channel.Channel, *static.Service) {
+	tb.Helper()
 	cfg.Port = 0
 	ch, err := tribesnode.New(tribesnode.Config{Transport: &cfg})
 	if err != nil {

@@ -177,6 +177,14 @@ func (l clusterListener) Accept(msg *channel.Message) bool {
 	return l.c.codec.Owns(msg.Data)
 }
 
+// MessageLost implements channel.LossListener: a manager's state transfer from the
+// sender fails (Manager.transferLost).
+func (l clusterListener) MessageLost(lost channel.LostMessage) {
+	for _, m := range l.c.running() {
+		m.transferLost(lost.Source, lost.Size, lost.Err)
+	}
+}
+
 func (l clusterListener) MessageReceived(msg *channel.Message) error {
 	// Malformed or unknown messages are ignored, never FAIL_ACKed; a non-member's are
 	// refused, so that a synchronized-ack request from a node this one does not list yet
@@ -209,6 +217,9 @@ func (c *Cluster) receive(raw *channel.Message) error {
 		c.malformed.Add(1)
 		c.refusals.Log(slog.LevelDebug, src.Addr(), "malformed", "delta: ignoring malformed session message",
 			"size", len(raw.Data), "err", err)
+		for _, m := range c.running() { // it may have carried sessions of a transfer
+			m.transferLost(src, len(raw.Data), err)
+		}
 		return nil
 	}
 	for _, msg := range msgs {

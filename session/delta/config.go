@@ -257,7 +257,10 @@ type StateTransferError struct {
 	Sessions int
 	// Elapsed is the time spent.
 	Elapsed time.Duration
-	// Err is ErrStateTransferTimeout, ErrStopped or a context error.
+	// Err is ErrStateTransferTimeout, ErrStopped, a context error, or ErrAllDonorsFailed.
+	// errors.Is and errors.As look into each attempt's error as well: a transfer that
+	// failed because the joiner's transport refused the donor's message matches
+	// channel.ErrMessageTooLarge.
 	Err error
 }
 
@@ -282,7 +285,16 @@ func (e *StateTransferError) Error() string {
 	return b.String()
 }
 
-func (e *StateTransferError) Unwrap() error { return e.Err }
+// Unwrap returns Err and the error of every attempt that has one.
+func (e *StateTransferError) Unwrap() []error {
+	errs := []error{e.Err}
+	for _, a := range e.Attempts {
+		if a.Err != nil {
+			errs = append(errs, a.Err)
+		}
+	}
+	return errs
+}
 
 // Reasons a donor is abandoned during a transfer (TransferAttempt.Err).
 var (
@@ -295,4 +307,12 @@ var (
 	// channel): it answered the request with FAIL_ACK, the channel's answer to a message
 	// no listener accepted (channel.Config.AckUnaccepted).
 	ErrNoSessionManager = errors.New("delta: member runs no session manager")
+	// ErrAllDonorsFailed (StateTransferError.Err): every member was asked and none
+	// completed the transfer, at least one for a reason other than having no sessions to
+	// give (ErrNoSessionManager, ErrDonorDeclined, or no connection to it at all,
+	// channel.ErrConnect, as a static member that does not run yet): its request failed
+	// otherwise (the connection was lost, say), it left (ErrDonorGone), or a message of
+	// its transfer was lost (the attempt's error wraps channel.ErrMessageTooLarge or
+	// channel.ErrConnectionLost).
+	ErrAllDonorsFailed = errors.New("delta: no member completed the state transfer")
 )

@@ -124,9 +124,22 @@
 // time are dropped (Tomcat's stateTimestampDrop), except deltas newer than the
 // transferred copy of their session. If the donor leaves the membership, cannot be
 // reached or has no sessions to give (EVT_ALL_SESSION_NOCONTEXTMANAGER), the next member
-// is asked. A node still waiting for its own transfer answers a GET_ALL_SESSIONS with
+// is asked; so it is when a message from the donor was lost on receipt (the transport
+// reports it through channel.LossListener: larger than its MaxFrameSize, or cut off by
+// the donor's sender) or the codec refused it. When every member was asked and an
+// attempt failed for another reason than having no sessions to give, WaitReady returns a
+// *StateTransferError (ErrAllDonorsFailed; errors.Is matches each attempt's error, such
+// as channel.ErrMessageTooLarge). A node still waiting for its own transfer answers a GET_ALL_SESSIONS with
 // NOCONTEXTMANAGER at once instead of queueing it (Tomcat queues and later drops it,
-// which leaves the asker waiting for its timeout). The whole transfer is bounded by
+// which leaves the asker waiting for its timeout). A queued id change or delta about a
+// session the joiner then lacks under every id it names (a Tomcat donor renaming a session
+// removes it from its map and adds it back, and a snapshot taken meanwhile lacks it; or
+// the sender did not yet list the joiner when it renamed the session) makes the joiner,
+// still not ready, ask that message's sender for every session again, keep only the
+// sessions it lacks and replay the messages about them (Stats.TransferRepairs; each
+// member at most once per transfer). A running manager does the same for such a message
+// (holding the messages about the sessions asked for until they are loaded), except for
+// ids it removed, renamed or asked for already. The whole transfer is bounded by
 // Config.StateTransferTimeout (60 s); on timeout WaitReady returns a *StateTransferError
 // and the manager serves with what it has. Ready and WaitReady report readiness; the
 // middleware holds (HoldUntilReady, bounded) or refuses (RefuseUntilReady, 503) requests

@@ -24,3 +24,11 @@ func DrainAsync(m *Manager) {
 		m.async.drain()
 	}
 }
+
+// SetMaxHeld sets the bound on the messages a running manager's repair holds and returns
+// what puts the default back (tests only; not safe while managers run).
+func SetMaxHeld(n int) (restore func()) {
+	old := maxHeld
+	maxHeld = n
+	return func() { maxHeld = old }
+}

@@ -33,6 +33,7 @@ type Manager struct {
 	donor       channel.MemberKey
 	doneFrom    string              // address of the donor whose transfer completed
 	signal      chan transferSignal // the current transfer attempt's, nil when none
+	fillIn      map[string]bool     // the sessions a repair attempt loads (nil: all)
 	ready       chan struct{}
 	joined      chan struct{} // a member was added (for Config.MemberWait)
 	readyClosed bool
@@ -56,6 +57,14 @@ type Manager struct {
 	// session up under each of them (findRerouted).
 	routesMu sync.Mutex
 	routes   atomic.Pointer[[]string]
+
+	// live is the repair a running manager has under way (repair.go), under liveMu;
+	// liveOn says whether there is one. skipped holds the ids not to ask for again.
+	liveMu  sync.Mutex
+	live    *liveRepair
+	liveOn  atomic.Bool
+	skipMu  sync.Mutex
+	skipped map[string]bool
 }
 
 // maxKnownRoutes bounds Manager.routes.
@@ -78,6 +87,7 @@ type counters struct {
 	unreachable                                 atomic.Uint64
 	transfersActive, transfersWaiting           atomic.Int64
 	transfersRefused, rerouted                  atomic.Uint64
+	repairs                                     atomic.Uint64
 }
 
 func newManager(cl *Cluster, cfg Config) *Manager {
@@ -256,6 +266,7 @@ type Stats struct {
 	SessionsTransferred  uint64        // sessions received by state transfers
 	SessionsServed       uint64        // sessions sent to joining nodes
 	TransferAttempts     uint64        // donors asked
+	TransferRepairs      uint64        // members asked again for every session: messages named sessions this node lacked
 	TransferDuration     time.Duration // how long the state transfer took
 	// TransferNoManager counts the members asked that run no session manager at all
 	// (they answered FAIL_ACK, ErrNoSessionManager); TransferDeclined those that have no
@@ -299,7 +310,7 @@ func (m *Manager) Stats() Stats {
 		SendFailures: c.sendFailures.Load(), BytesSent: c.bytesSent.Load(), UnreachableTolerated: c.unreachable.Load(),
 		QueuedDuringTransfer: c.queued.Load(), DroppedStale: c.droppedStale.Load(),
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
-		TransferAttempts: c.attempts.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
+		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		TransferNoManager: c.noManager.Load(), TransferDeclined: c.declined.Load(),
 		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),

@@ -19,34 +19,9 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		return
 	case stateTransferring:
 		switch msg.Event {
-		case EventAllSessionData:
+		case EventAllSessionData, EventTransferComplete, EventNoContextManager:
 			m.mu.Unlock()
-			m.loadMu.RLock()
-			defer m.loadMu.RUnlock()
-			m.mu.Lock()
-			current := m.state == stateTransferring && m.signal != nil && src.Key() == m.donor
-			m.mu.Unlock()
-			if current {
-				m.st.reserve(msg.Total)
-				m.loadSessions(msg.Sessions)
-			} else {
-				m.stats.unexpected.Add(1)
-			}
-			return
-		case EventTransferComplete, EventNoContextManager:
-			if m.signal != nil && src.Key() == m.donor {
-				kind := sigComplete
-				if msg.Event == EventNoContextManager {
-					kind = sigDeclined
-				}
-				select {
-				case m.signal <- transferSignal{kind: kind, ts: msg.Timestamp}:
-				default:
-				}
-			} else {
-				m.stats.unexpected.Add(1)
-			}
-			m.mu.Unlock()
+			m.attemptMessage(msg, src)
 			return
 		case EventGetAllSessions:
 			// Tomcat queues this and drops it after its own transfer, leaving the asker to
@@ -59,6 +34,11 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		m.queue = append(m.queue, queued{msg: msg, src: src})
 		m.mu.Unlock()
 		m.stats.queued.Add(1)
+		return
+	}
+	if m.signal != nil && answersAsk(msg.Event) { // a repair's answer (repair.go)
+		m.mu.Unlock()
+		m.attemptMessage(msg, src)
 		return
 	}
 	if msg.Event == EventGetAllSessions {
@@ -76,7 +56,54 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		return
 	}
 	m.mu.Unlock()
+	if m.holdForRepair(msg, src) {
+		return
+	}
 	m.dispatch(msg)
+}
+
+// answersAsk reports whether ev answers an EVT_GET_ALL_SESSIONS.
+func answersAsk(ev Event) bool {
+	return ev == EventAllSessionData || ev == EventTransferComplete || ev == EventNoContextManager
+}
+
+// attemptMessage handles the answer of the member asked for every session: a chunk of
+// sessions is loaded, the end of the transfer or a refusal goes to the waiting attempt.
+func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
+	if msg.Event == EventAllSessionData {
+		m.loadMu.RLock()
+		defer m.loadMu.RUnlock()
+		m.mu.Lock()
+		current := m.signal != nil && src.Key() == m.donor
+		running, want := m.state == stateRunning, m.fillIn
+		m.mu.Unlock()
+		switch {
+		case !current:
+			m.stats.unexpected.Add(1)
+		case running:
+			m.loadRepaired(msg)
+		default:
+			if want == nil {
+				m.st.reserve(msg.Total)
+			}
+			m.loadSessions(msg.Sessions, want)
+		}
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.signal == nil || src.Key() != m.donor {
+		m.stats.unexpected.Add(1)
+		return
+	}
+	kind := sigComplete
+	if msg.Event == EventNoContextManager {
+		kind = sigDeclined
+	}
+	select {
+	case m.signal <- transferSignal{kind: kind, ts: msg.Timestamp}:
+	default:
+	}
 }
 
 // dispatch applies a session message in the running state.
@@ -103,6 +130,18 @@ func (m *Manager) dispatch(msg *Message) {
 	default:
 		m.stats.unexpected.Add(1)
 	}
+}
+
+// lacks reports whether msg changes a session this node holds under none of the ids it
+// names: a delta that is not the session's first, or an id change.
+func (m *Manager) lacks(msg *Message) bool {
+	switch msg.Event {
+	case EventDelta:
+		return validID(msg.SessionID) && !createsSession(msg.Actions) && m.st.get(msg.SessionID) == nil
+	case EventChangeSessionID:
+		return validID(msg.NewID) && m.st.get(msg.SessionID) == nil && m.st.get(msg.NewID) == nil
+	}
+	return false
 }
 
 func (m *Manager) notifyReplicated() bool { return !m.cfg.SkipListenersOnReplication }
@@ -169,6 +208,7 @@ func (m *Manager) handleChangeID(msg *Message) {
 	m.noteRoute(msg.NewID)
 	ok, _ := m.st.rename(msg.SessionID, msg.NewID, s, func() { s.setID(msg.NewID) })
 	if ok {
+		m.skip(msg.SessionID)
 		m.fire(s, true, notice{kind: nIDChanged, oldID: msg.SessionID})
 	}
 }
@@ -176,7 +216,7 @@ func (m *Manager) handleChangeID(msg *Message) {
 func (m *Manager) memberGone(mem channel.Member) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.state == stateTransferring && m.signal != nil && mem.Key() == m.donor {
+	if m.signal != nil && mem.Key() == m.donor {
 		select {
 		case m.signal <- transferSignal{kind: sigGone}:
 		default:

@@ -136,6 +136,7 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 			}
 			continue // renamed concurrently: try again from its current id
 		}
+		m.skip(oldID)
 		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
 		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
 		if err != nil {
@@ -157,6 +158,7 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster, timedOu
 		return nil
 	}
 	m.st.remove(e.id, s)
+	m.skip(e.id)
 	m.stats.destroyed.Add(1)
 	if timedOut {
 		m.stats.expired.Add(1)

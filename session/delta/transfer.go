@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
 )
 
 type sigKind uint8
@@ -16,11 +18,13 @@ const (
 	sigComplete sigKind = iota // EVT_ALL_SESSION_TRANSFERCOMPLETE from the donor
 	sigDeclined                // EVT_ALL_SESSION_NOCONTEXTMANAGER from the donor
 	sigGone                    // the donor left the membership
+	sigLost                    // a message from the donor was lost on receipt or could not be decoded
 )
 
 type transferSignal struct {
 	kind sigKind
 	ts   int64
+	err  error // sigLost: why, for TransferAttempt.Err
 }
 
 // transferOpts are the options of every message of a state transfer's answer: each chunk
@@ -87,6 +91,10 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			}
 		}
 		if !found {
+			if slices.ContainsFunc(attempts, failed) {
+				fail(ErrAllDonorsFailed)
+				return
+			}
 			// Nobody (left) has sessions for this context: start empty, as the first node.
 			if len(attempts) > 0 {
 				m.log.Info("delta: no member could give its sessions; starting with what was received",
@@ -97,16 +105,8 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			return
 		}
 		tried[donor.Key()] = true
-		sig := make(chan transferSignal, 1)
-		m.loadMu.Lock()
-		m.mu.Lock()
-		running := m.state == stateTransferring
-		if running {
-			m.donor, m.signal = donor.Key(), sig
-		}
-		m.mu.Unlock()
-		m.loadMu.Unlock()
-		if !running {
+		sig := make(chan transferSignal, 2) // a loss reported after the completion still fits
+		if !m.beginAttempt(donor, sig, nil) {
 			return
 		}
 		m.stats.attempts.Add(1)
@@ -117,15 +117,11 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		last := &attempts[len(attempts)-1]
 		m.log.Info("delta: asking for the sessions", "donor", donor.Addr())
 
-		ask := func() error {
-			return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-				UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, askOpts)
-		}
 		others := func() bool {
 			_, ok := untried()
 			return ok
 		}
-		ts, err := m.awaitTransfer(ctx, ask, sig, deadline, waitUntil, others, last)
+		ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor), sig, deadline, waitUntil, others, last)
 		if err != nil {
 			fail(err)
 			return
@@ -140,6 +136,9 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			return
 		}
 		switch {
+		case errors.Is(last.Err, errTransferLost):
+			m.log.Error("delta: a message of the state transfer was lost; asking the next member if any",
+				"donor", donor.Addr(), "err", last.Err)
 		case errors.Is(last.Err, ErrDonorGone):
 			m.log.Warn("delta: donor disappeared during the state transfer; asking the next member", "donor", donor.Addr())
 		case errors.Is(last.Err, ErrNoSessionManager):
@@ -151,6 +150,78 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			m.log.Info("delta: member has no manager for the context (EVT_ALL_SESSION_NOCONTEXTMANAGER); asking the next member if any",
 				"member", donor.Addr())
 		}
+	}
+}
+
+// failed reports whether a transfer attempt failed for a reason that makes starting
+// without the sessions an error: anything but a member without sessions to give, which
+// includes one that could not be connected to (channel.ErrConnect: a static member that
+// does not run yet, as when a cluster starts).
+func failed(a TransferAttempt) bool {
+	return a.Err != nil && !errors.Is(a.Err, ErrNoSessionManager) && !errors.Is(a.Err, ErrDonorDeclined) &&
+		!errors.Is(a.Err, channel.ErrConnect)
+}
+
+// errTransferLost marks a TransferAttempt.Err made by transferLost.
+var errTransferLost = errors.New("delta: a message of the state transfer was lost")
+
+// transferLost fails the transfer attempt in progress if its donor is src: a message from
+// it was lost (the transport refused it or its connection cut it off: cause wraps
+// channel.ErrMessageTooLarge or channel.ErrConnectionLost) or could not be decoded, so
+// the sessions it carried will never arrive. size is the message's size in bytes.
+func (m *Manager) transferLost(src channel.Member, size int, cause error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.signal == nil || src.Key() != m.donor { // no attempt, or another donor's
+		return
+	}
+	hint := ""
+	switch {
+	case errors.Is(cause, channel.ErrMessageTooLarge):
+		hint = fmt.Sprintf("; raise this node's MaxFrameSize (transport/nio) above %d bytes, or have a Tomcat donor send "+
+			"its sessions in chunks (DeltaManager sendAllSessions=\"false\")", size)
+	case errors.Is(cause, channel.ErrConnectionLost):
+		hint = "; a Tomcat donor cuts a send off after its sender's timeout (PooledParallelSender timeout, 3000 ms by " +
+			"default): raise it, or have it send its sessions in chunks (DeltaManager sendAllSessions=\"false\")"
+	case errors.Is(cause, jserial.ErrLimit):
+		hint = fmt.Sprintf("; raise JavaCodec.Limits (MaxBytes, MaxArrayLen) above %d bytes", size)
+	}
+	err := fmt.Errorf("%w: %d bytes from %s: %w%s", errTransferLost, size, src.Addr(), cause, hint)
+	select {
+	case m.signal <- transferSignal{kind: sigLost, err: err}:
+	default:
+	}
+}
+
+// beginAttempt makes donor the member whose transfer chunks are loaded (while
+// transferring, only the sessions named in fillIn unless it is nil; while running, see
+// loadRepaired) and whose outcome goes to sig. It reports false when the manager stopped.
+func (m *Manager) beginAttempt(donor channel.Member, sig chan transferSignal, fillIn map[string]bool) bool {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != stateTransferring && m.state != stateRunning {
+		return false
+	}
+	m.donor, m.signal, m.fillIn = donor.Key(), sig, fillIn
+	return true
+}
+
+// endAttempt ends the current attempt: no chunk is being loaded, and none will be.
+func (m *Manager) endAttempt() {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.signal, m.fillIn = nil, nil
+}
+
+// asker returns the function that asks donor for every session.
+func (m *Manager) asker(ctx context.Context, donor channel.Member) func() error {
+	return func() error {
+		return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
+			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, askOpts)
 	}
 }
 
@@ -205,6 +276,15 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 	for {
 		select {
 		case s := <-sig:
+			if s.kind == sigComplete { // a loss reported meanwhile makes it incomplete
+				select {
+				case later := <-sig:
+					if later.kind == sigLost {
+						s = later
+					}
+				default:
+				}
+			}
 			switch s.kind {
 			case sigComplete:
 				last.Err, ts = nil, s.ts
@@ -212,6 +292,8 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 				last.Err = ErrDonorDeclined
 			case sigGone:
 				last.Err = ErrDonorGone
+			case sigLost:
+				last.Err = s.err
 			}
 			return ts, nil
 		case <-retry.C:
@@ -259,18 +341,15 @@ func (m *Manager) memberAdded() {
 
 // finishTransfer replays the queued messages (dropping those older than the transferred
 // state, ts) and marks the manager ready with err. ts 0 means no state was transferred:
-// nothing is stale.
+// nothing is stale. When the replay finds messages about sessions the transfer left out,
+// it asks their senders for the sessions again first (see repair).
 func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64, err error) {
-	m.stats.transferNanos.Store(int64(time.Since(start)))
 	var ste *StateTransferError
 	if errors.As(err, &ste) {
 		m.log.Error("delta: state transfer failed; serving with the sessions received", "err", err)
 	}
-	m.loadMu.Lock() // no chunk is being loaded, and none will be
-	m.mu.Lock()
-	m.signal = nil
-	m.mu.Unlock()
-	m.loadMu.Unlock()
+	m.endAttempt()
+	r := repair{m: m, ts: ts}
 	for {
 		m.mu.Lock()
 		if m.state != stateTransferring || ctx.Err() != nil {
@@ -278,6 +357,12 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 			return
 		}
 		if len(m.queue) == 0 {
+			if ts != 0 && r.pending() {
+				m.mu.Unlock()
+				r.round(ctx)
+				continue
+			}
+			m.stats.transferNanos.Store(int64(time.Since(start)))
 			m.state = stateRunning
 			m.closeReadyLocked(err)
 			m.mu.Unlock()
@@ -287,11 +372,15 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 		m.queue = nil
 		m.mu.Unlock()
 		for _, e := range q {
-			if m.stale(e.msg, ts) {
+			// A message about a session this node lacks, stale or not, shows that the
+			// transfer left the session out.
+			missing := m.lacks(e.msg)
+			if m.stale(e.msg, r.tsOf(e.msg)) {
 				m.stats.droppedStale.Add(1)
-				continue
+			} else {
+				m.dispatch(e.msg)
 			}
-			m.dispatch(e.msg)
+			r.replayed(e, missing)
 		}
 	}
 }
@@ -313,16 +402,22 @@ func (m *Manager) stale(msg *Message, ts int64) bool {
 }
 
 // loadSessions stores a chunk of transferred sessions as non-primary copies, replacing
-// copies already held.
-func (m *Manager) loadSessions(list []SessionState) {
+// copies already held; with fillIn, only the sessions it names that this node lacks.
+func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 	for i := range list {
 		st := &list[i]
 		if !validID(st.ID) {
 			m.stats.unexpected.Add(1)
 			continue
 		}
+		if fillIn != nil && !fillIn[st.ID] {
+			continue
+		}
 		m.noteRoute(st.ID)
-		s, _ := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		s, added := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		if fillIn != nil && !added {
+			continue
+		}
 		s.loadTransferred(st)
 		m.stats.transferred.Add(1)
 	}

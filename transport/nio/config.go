@@ -101,10 +101,13 @@ type Config struct {
 	UDPPort int
 
 	// MaxFrameSize caps a frame's body in bytes (no Tomcat equivalent: Java only limits a
-	// frame to int32). Larger frames close the connection; senders refuse them with
+	// frame to int32). Larger frames close the connection and are reported lost to the
+	// channel with their sender (channel.LossListener); senders refuse them with
 	// channel.ErrMessageTooLarge. Default DefaultMaxFrameSize (16 MiB). Send larger
 	// messages through the fragmentation interceptor rather than raising it: every
-	// connection may hold a frame this large.
+	// connection may hold a frame this large. Raise it above the largest message a Java
+	// node sends that the fragmentation interceptor does not cut, such as a Tomcat
+	// DeltaManager's transfer of every session in one message (sendAllSessions="true").
 	MaxFrameSize int
 	// MaxPendingBytes is the receiver-wide budget for bytes of frames not yet complete: the
 	// buffers of large frames (reserved whole when such a frame starts) and the bytes

@@ -70,6 +70,9 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 		return cd, 0, false, nil
 	}
 	total, err := wire.PeekFrameLen(hdr, d.maxBody)
+	if errors.Is(err, wire.ErrFrameTooLarge) {
+		return cd, 0, false, d.oversize(in, buffered, err)
+	}
 	if err != nil || total == 0 {
 		return cd, 0, false, err
 	}
@@ -99,6 +102,95 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 	}
 	_, _ = in.Discard(n)
 	return cd, n, true, nil
+}
+
+// lostFrame is the error of a frame the receiver drops once its header named the sender:
+// the connection is closed and the loss reported to the channel (channel.LossReporter).
+type lostFrame struct {
+	source wire.ChannelData // the frame's header: options, timestamp, id, sender
+	size   int              // the body length the frame announced
+	err    error            // wraps channel.ErrMessageTooLarge or channel.ErrConnectionLost
+}
+
+func (e *lostFrame) Error() string { return e.err.Error() }
+func (e *lostFrame) Unwrap() error { return e.err }
+
+// oversize handles a frame announcing more than maxBody (tooLarge is PeekFrameLen's
+// error): once the header of its body has arrived, it returns a *lostFrame naming the
+// sender; until then nil (wait; FrameTimeout bounds the wait). A header that cannot be
+// read returns tooLarge itself.
+func (d *decoder) oversize(in inbound, buffered int, tooLarge error) error {
+	b, err := in.Peek(min(buffered, wire.FrameHeaderLen+headMax))
+	if err != nil || len(b) < wire.FrameHeaderLen {
+		return nil
+	}
+	size := int(binary.BigEndian.Uint32(b[wire.FrameHeaderLen-4:]))
+	head, complete, err := parseHead(b[wire.FrameHeaderLen:], &d.cache)
+	switch {
+	case err != nil:
+		return tooLarge
+	case !complete:
+		return nil
+	}
+	return &lostFrame{source: head, size: size,
+		err: fmt.Errorf("%w: a %d-byte frame exceeds MaxFrameSize %d", channel.ErrMessageTooLarge, size, d.maxBody)}
+}
+
+// cutOff returns, for a connection that closed, the frame it left incomplete as a
+// *lostFrame wrapping channel.ErrConnectionLost, or nil when nothing was left or the
+// frame's header had not arrived.
+func (d *decoder) cutOff(in inbound) error {
+	b := d.asm
+	if b == nil {
+		var err error
+		if b, err = in.Peek(min(in.InboundBuffered(), wire.FrameHeaderLen+headMax)); err != nil {
+			return nil
+		}
+	}
+	total, err := wire.PeekFrameLen(b, d.maxBody)
+	if err != nil || total == 0 {
+		return nil
+	}
+	head, complete, err := parseHead(b[wire.FrameHeaderLen:], &d.cache)
+	if err != nil || !complete {
+		return nil
+	}
+	got := len(b)
+	if d.asm == nil {
+		got = in.InboundBuffered()
+	}
+	return &lostFrame{source: head, size: total - wire.FrameOverhead,
+		err: fmt.Errorf("%w: the connection closed after %d of the frame's %d bytes", channel.ErrConnectionLost, got, total)}
+}
+
+// headMax is the most bytes the ChannelData header before the message can take: options,
+// timestamp, the id, the sender member and the message's length.
+const headMax = 12 + 4 + wire.MaxMessageIDLen + 4 + wire.MaxMemberSize + 4
+
+// parseHead decodes the ChannelData header at the start of a frame body of which only
+// prefix has arrived (options, timestamp, id, sender; no message). complete is false while
+// prefix is too short to hold it; an error means it is malformed.
+func parseHead(prefix []byte, cache *wire.MemberCache) (cd wire.ChannelData, complete bool, err error) {
+	off := 12 // options, timestamp
+	for _, limit := range []int{wire.MaxMessageIDLen, wire.MaxMemberSize} {
+		if off+4 > len(prefix) {
+			return cd, false, nil
+		}
+		n := int32(binary.BigEndian.Uint32(prefix[off:]))
+		if n < 0 || int(n) > limit {
+			return cd, false, fmt.Errorf("%w: a field of %d bytes in a frame's header", wire.ErrBadChannelData, n)
+		}
+		off += 4 + int(n)
+	}
+	if off+4 > len(prefix) {
+		return cd, false, nil
+	}
+	head := make([]byte, off+4) // the message's length left 0
+	copy(head, prefix[:off])
+	if cd, err = wire.ParseChannelData(head, cache); err != nil {
+		return cd, false, err
+	}
+	return cd, true, nil
 }
 
 // startAssembly allocates the buffer of a large frame: all of it, reserved in pending

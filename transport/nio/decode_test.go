@@ -234,7 +234,7 @@ func TestDecoderRejects(t *testing.T) {
 	good := wire.AppendChannelDataFrame(nil, 2, 1, []byte{1}, src, []byte("x"))
 	for name, b := range map[string][]byte{
 		"start-marker-early": []byte("FLX"),
-		"oversize":           wire.AppendFrameHeader(nil, 1<<21),
+		"oversize-bad-head":  append(wire.AppendFrameHeader(nil, 1<<21), make([]byte, 12+4+4+4)...), // an empty address
 		"negative":           wire.AppendFrameHeader(nil, -5),
 		"end-marker":         append(good[:len(good)-1:len(good)-1], '!'),
 		"no-address":         wire.AppendChannelDataFrame(nil, 2, 1, []byte{1}, nil, []byte("x")),
@@ -248,11 +248,66 @@ func TestDecoderRejects(t *testing.T) {
 			t.Errorf("%s: consumed bytes before failing", name)
 		}
 	}
-	// A header announcing a large body allocates nothing and waits.
-	d := decoder{maxBody: 1 << 30}
-	in := &memInbound{buf: wire.AppendFrameHeader(nil, 1<<29)}
-	if got, err := drain(&d, in, nil); err != nil || len(got) != 0 {
-		t.Fatalf("got %d, %v", len(got), err)
+	// A header announcing a large body allocates nothing and waits, under the limit and
+	// (until the sender is known) over it.
+	for _, max := range []int{1 << 30, 1 << 20} {
+		d := decoder{maxBody: max}
+		in := &memInbound{buf: wire.AppendFrameHeader(nil, 1<<29)}
+		if got, err := drain(&d, in, nil); err != nil || len(got) != 0 {
+			t.Fatalf("max %d: got %d, %v", max, len(got), err)
+		}
+	}
+}
+
+// A frame over maxBody is refused once its header names the sender, whatever has arrived
+// of the rest: the error is a *lostFrame with the sender and the announced size.
+func TestDecoderOversizeNamesTheSender(t *testing.T) {
+	src := testSource()
+	f := wire.AppendChannelDataFrame(nil, 6, 7, []byte{9}, src, make([]byte, 5000))
+	head := wire.FrameHeaderLen + 12 + 4 + 1 + 4 + len(src) + 4
+	for _, n := range []int{wire.FrameHeaderLen, head - 1, head, head + 100, len(f)} {
+		d := decoder{maxBody: 4096}
+		in := &memInbound{buf: bytes.Clone(f[:n])}
+		_, err := drain(&d, in, nil)
+		var lost *lostFrame
+		switch {
+		case n < head && err != nil:
+			t.Fatalf("%d bytes: %v, want a wait for the header", n, err)
+		case n < head:
+		case !errors.As(err, &lost) || !errors.Is(err, channel.ErrMessageTooLarge):
+			t.Fatalf("%d bytes: %v, want a lost frame too large", n, err)
+		case !bytes.Equal(lost.source.AddressBytes, src) || lost.size != len(f)-wire.FrameOverhead || lost.source.Options != 6:
+			t.Fatalf("%d bytes: source %x, size %d, options %d", n, lost.source.AddressBytes, lost.size, lost.source.Options)
+		}
+	}
+}
+
+// A connection that closes in the middle of a frame reports it lost once the header named
+// the sender, for a small frame (in gnet's buffer) and a large one (being assembled).
+func TestDecoderCutOff(t *testing.T) {
+	src := testSource()
+	f := wire.AppendChannelDataFrame(nil, 2, 7, []byte{9}, src, make([]byte, 3000))
+	head := wire.FrameHeaderLen + 12 + 4 + 1 + 4 + len(src) + 4
+	for _, large := range []int{0, 1000} {
+		for _, n := range []int{0, head - 1, head, len(f) - 1} {
+			d := decoder{maxBody: 1 << 20, large: large}
+			in := &memInbound{buf: bytes.Clone(f[:n])}
+			if got, err := drain(&d, in, nil); err != nil || len(got) != 0 {
+				t.Fatalf("got %d, %v", len(got), err)
+			}
+			err := d.cutOff(in)
+			var lost *lostFrame
+			if n < head {
+				if err != nil {
+					t.Fatalf("large %d, %d bytes: %v, want nothing reported", large, n, err)
+				}
+				continue
+			}
+			if !errors.As(err, &lost) || !errors.Is(err, channel.ErrConnectionLost) ||
+				!bytes.Equal(lost.source.AddressBytes, src) || lost.size != len(f)-wire.FrameOverhead {
+				t.Fatalf("large %d, %d bytes: %v", large, n, err)
+			}
+		}
 	}
 }
 
@@ -273,6 +328,9 @@ func FuzzReceiverStream(f *testing.F) {
 		whole := decoder{maxBody: maxBody}
 		in := &memInbound{buf: bytes.Clone(data)}
 		want, werr := drain(&whole, in, nil)
+		if werr == nil {
+			_ = whole.cutOff(in) // what a close would report: must not panic
+		}
 		consumed := 0
 		for _, m := range want {
 			if m.size < wire.FrameOverhead || len(m.data) > maxBody {

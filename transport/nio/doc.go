@@ -80,6 +80,16 @@
 //     negative length, or a ChannelData whose inner lengths disagree with the frame closes
 //     the connection (counted in Stats.FramesRejected, logged as below); the node stays up.
 //     Unlike Java there is no "discard" mode that waits for a marker to reappear.
+//   - A frame above MaxFrameSize is refused once the start of its body, the ChannelData
+//     header (options, timestamp, id, sender member), has arrived: the connection is
+//     closed and the loss is reported to the channel (channel.LossReporter) with the
+//     sender the header names and the announced size, the error wrapping
+//     channel.ErrMessageTooLarge. A frame whose connection closes before it arrived whole
+//     (a sender that gave up after its own timeout) is reported the same way once its
+//     header arrived, wrapping channel.ErrConnectionLost. Stats.FramesLost counts both; the
+//     channel counts them in Stats.MessagesLost and tells its LossListeners (session/delta
+//     fails a state transfer whose donor's message was lost). The sender sees its
+//     connection closed (Tomcat retries once, then logs the failure).
 //   - Frames are decoded only once all their bytes arrived. Frames of 32 KiB or more are
 //     assembled in a buffer of their own, which the message payload then aliases: what gnet
 //     read of it is copied there once, and the rest is read from the socket straight into

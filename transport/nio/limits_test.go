@@ -453,7 +453,9 @@ func TestGarbageFloodLogIsBounded(t *testing.T) {
 	cfg.MaxFrameSize = 1 << 20
 	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := startNode(t, cfg, nil)
-	lying := wire.AppendFrameHeader(nil, 64<<20)
+	// A length above MaxFrameSize, and a body that names no sender (a frame naming one is
+	// reported lost instead: TestLostFramesReportedWithTheirSender).
+	lying := append(wire.AppendFrameHeader(nil, 64<<20), make([]byte, 12+4+4+4)...)
 	const rounds = 200
 	for i := range rounds {
 		c := dialRaw(t, b)
@@ -568,5 +570,81 @@ func TestNonMemberConnectionClosed(t *testing.T) {
 	testutil.EventuallyTrue(t, waitTimeout, "the connection closed", func() bool { return b.t.Stats().ConnsOpen == 0 })
 	if n := delivered.Load(); n != 1 {
 		t.Fatalf("%d of 1000 messages delivered, want 1", n)
+	}
+}
+
+// losses records what a Transport reports through channel.LossReporter.
+type losses chan channel.LostMessage
+
+func (l losses) next(tb testing.TB) channel.LostMessage {
+	tb.Helper()
+	select {
+	case m := <-l:
+		return m
+	case <-time.After(waitTimeout):
+		tb.Fatal("no loss reported")
+		return channel.LostMessage{}
+	}
+}
+
+// A frame above the receiver's MaxFrameSize is refused, its connection closed, and the
+// loss reported with the sender its header names and the size; the sender's send fails.
+// A frame whose connection closes half-way is reported as lost too.
+func TestLostFramesReportedWithTheirSender(t *testing.T) {
+	lost := make(losses, 8)
+	cfg := testConfig()
+	cfg.MaxFrameSize = 64 << 10
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.SetLossFunc(func(l channel.LostMessage) { lost <- l })
+	rec := newRecorder(4)
+	if err := tr.Start(context.Background(), channel.SvcTransport, rec.rx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+	b := &node{t: tr, member: memberOf(tr)}
+	a := startNode(t, testConfig(), nil)
+
+	msg := a.msg(channel.OptUseAck|channel.OptSyncAck, make([]byte, 200<<10))
+	if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err == nil {
+		t.Fatal("a frame above MaxFrameSize was acknowledged")
+	}
+	l := lost.next(t)
+	if l.Source.UniqueID != a.member.UniqueID || !errors.Is(l.Err, channel.ErrMessageTooLarge) || l.Size < 200<<10 {
+		t.Fatalf("reported %+v", l)
+	}
+	rec.none(t)
+	// The connection still carries a message that fits.
+	if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, []byte("small"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.next(t); string(got.Data) != "small" {
+		t.Fatalf("got %q", got.Data)
+	}
+
+	f := frame(a.wire, channel.OptUseAck, make([]byte, 40<<10))
+	c := dialRaw(t, b)
+	if _, err := c.Write(f[:len(f)/2]); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "the half frame arrived", func() bool { return tr.Stats().PendingBytes > 0 })
+	_ = c.Close()
+	for {
+		l = lost.next(t)
+		if errors.Is(l.Err, channel.ErrConnectionLost) {
+			break
+		}
+		if !errors.Is(l.Err, channel.ErrMessageTooLarge) { // the sender's retry of the first one
+			t.Fatalf("reported %+v", l)
+		}
+	}
+	if l.Source.UniqueID != a.member.UniqueID || l.Size != len(f)-wire.FrameOverhead {
+		t.Fatalf("reported %+v", l)
+	}
+	st := tr.Stats()
+	if st.FramesLost < 2 || st.FramesLost != st.FramesRejected+1 {
+		t.Fatalf("frames lost %d, rejected %d", st.FramesLost, st.FramesRejected)
 	}
 }

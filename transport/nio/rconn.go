@@ -288,13 +288,21 @@ func (rc *rconn) reject(err error) {
 		return
 	}
 	rc.r.st.framesRejected.Add(1)
+	var lost *lostFrame
+	if errors.As(err, &lost) {
+		rc.r.plog.Log(slog.LevelError, rc.peer, "oversize", "tribes receiver refusing a frame larger than MaxFrameSize; closing its connection",
+			"remote", rc.remote, "source", lost.source.Address.String(), "size", lost.size, "max", rc.r.maxBody)
+		rc.r.lose(lost)
+		return
+	}
 	rc.r.plog.Log(slog.LevelError, rc.peer, "invalid-frame", "tribes receiver closing connection after an invalid frame",
 		"remote", rc.remote, "err", err)
 }
 
 // onClose runs on the loop when the connection closes. Complete frames still buffered
 // (because decoding was paused) are processed as Java does at EOF; ACKs are no longer
-// possible. A trailing partial frame is dropped.
+// possible. A trailing partial frame is dropped, and reported lost if its header named
+// its sender.
 func (rc *rconn) onClose(error) {
 	rc.cmu.Lock()
 	rc.closed = true
@@ -308,7 +316,11 @@ func (rc *rconn) onClose(error) {
 	rc.dec.direct = nil // only what was read already
 	for {
 		cd, n, ok, err := rc.dec.next(rc.c)
-		if err != nil || !ok {
+		if err != nil {
+			rc.flush()
+			return
+		}
+		if !ok {
 			break
 		}
 		rc.r.st.framesReceived.Add(1)
@@ -317,6 +329,12 @@ func (rc *rconn) onClose(error) {
 		rc.batchBytes += n
 	}
 	rc.flush()
+	var lost *lostFrame
+	if errors.As(rc.dec.cutOff(rc.c), &lost) {
+		rc.r.plog.Log(slog.LevelWarn, rc.peer, "cut-off", "tribes receiver lost a frame: its connection closed before it arrived whole",
+			"remote", rc.remote, "source", lost.source.Address.String(), "err", lost.err)
+		rc.r.lose(lost)
+	}
 }
 
 // onAckWritten runs on the loop after it wrote (or buffered, or failed to write) a worker's

@@ -30,6 +30,7 @@ type receiver struct {
 	st         *counters
 	pool       *workerPool
 	report     func(error) // tells the channel about failures (non-nil) and recovery (nil)
+	lost       func(channel.LostMessage)
 	maxBody    int
 	limit      int64 // MaxConnQueueBytes
 	hardCap    int   // inbound bytes beyond which a connection is closed (only a paused one gets there)
@@ -57,9 +58,10 @@ type receiver struct {
 	done    chan struct{} // closed when the supervisor exits
 }
 
-func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(error)) *receiver {
+func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(error), lost func(channel.LostMessage)) *receiver {
 	return &receiver{
 		rx:         rx,
+		lost:       lost,
 		log:        cfg.Logger,
 		plog:       ratelog.New(ratelog.Config{Logger: cfg.Logger}),
 		st:         st,
@@ -277,6 +279,12 @@ func since(t, now int64) time.Duration {
 		return 0
 	}
 	return time.Duration(now - t)
+}
+
+// lose counts a frame dropped after its header named the sender and tells the channel.
+func (r *receiver) lose(l *lostFrame) {
+	r.st.framesLost.Add(1)
+	r.lost(channel.LostMessage{Source: l.source.Address, Size: l.size, Err: l.err})
 }
 
 // deliver hands one message to the ReceiveFunc. A panic is reported like an error, so that

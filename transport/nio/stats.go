@@ -15,6 +15,7 @@ type Stats struct {
 	AcksSent          uint64 // ACK frames written
 	FailAcksSent      uint64 // FAIL_ACK frames written
 	FramesRejected    uint64 // malformed, oversize or undecodable frames; each closed its connection (or dropped its datagram)
+	FramesLost        uint64 // frames dropped after their header named the sender, reported to the channel: oversize, or cut off by their connection's close
 	ConnsOverflowed   uint64 // connections closed because, paused, they buffered more than MaxConnQueueBytes plus a read
 	ReadPauses        uint64 // times a connection's queue reached MaxConnQueueBytes and decoding paused
 	QueuedBytes       int64  // gauge: decoded bytes waiting for workers, all connections
@@ -47,6 +48,7 @@ type counters struct {
 	acksSent, failAcksSent, framesRejected, connsOverflowed, readPauses     atomic.Uint64
 	datagramsReceived, connsRefused, connsTimedOut, connsStalled, ackPauses atomic.Uint64
 	framesRefused, receiverFailures, receiverRestarts, connsNonMember       atomic.Uint64
+	framesLost                                                              atomic.Uint64
 	connsOpen, queuedBytes, pendingBytes                                    atomic.Int64
 	messagesSent, bytesSent, sendErrors, retries, ackTimeouts, failAcksRecv atomic.Uint64
 	dials, dialFailures, connsExpired                                       atomic.Uint64
@@ -64,6 +66,7 @@ func (c *counters) snapshot() Stats {
 		AcksSent:          c.acksSent.Load(),
 		FailAcksSent:      c.failAcksSent.Load(),
 		FramesRejected:    c.framesRejected.Load(),
+		FramesLost:        c.framesLost.Load(),
 		ConnsOverflowed:   c.connsOverflowed.Load(),
 		ReadPauses:        c.readPauses.Load(),
 		QueuedBytes:       c.queuedBytes.Load(),

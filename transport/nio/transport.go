@@ -41,11 +41,13 @@ type Transport struct {
 	snd    atomic.Pointer[sender]
 	local  atomic.Pointer[channel.LocalAddress]
 	health atomic.Pointer[func(error)]
+	loss   atomic.Pointer[func(channel.LostMessage)]
 }
 
 var (
 	_ channel.Transport       = (*Transport)(nil)
 	_ channel.HealthReporter  = (*Transport)(nil)
+	_ channel.LossReporter    = (*Transport)(nil)
 	_ channel.MemberForgetter = (*Transport)(nil)
 )
 
@@ -154,6 +156,18 @@ func (t *Transport) reportHealth(err error) {
 	}
 }
 
+// SetLossFunc implements channel.LossReporter: f learns of each frame the receiver dropped
+// after its header named the sender (Stats.FramesLost): one larger than MaxFrameSize (the
+// error wraps channel.ErrMessageTooLarge), or one its connection's close cut off
+// (channel.ErrConnectionLost).
+func (t *Transport) SetLossFunc(f func(channel.LostMessage)) { t.loss.Store(&f) }
+
+func (t *Transport) reportLoss(l channel.LostMessage) {
+	if f := t.loss.Load(); f != nil {
+		(*f)(l)
+	}
+}
+
 // Stats returns a snapshot of the counters.
 func (t *Transport) Stats() Stats { return t.st.snapshot() }
 
@@ -173,7 +187,7 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 		return invalid("bind address %s is a wildcard and no AdvertiseAddress is set", bindIP)
 	}
 
-	r := newReceiver(cfg, &t.st, rx, t.reportHealth)
+	r := newReceiver(cfg, &t.st, rx, t.reportHealth, t.reportLoss)
 	r.pool = newWorkerPool(cfg.Workers)
 	defer func() {
 		if err != nil {

@@ -1,0 +1,239 @@
+package delta_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// TestTransferAsksAgainForASessionItLeftOut reproduces a Tomcat donor's snapshot taken
+// while another member's rename of a session had it out of the donor's map (Tomcat
+// removes a session and adds it back under the new id): the snapshot lacks the session
+// under either id, and the joiner queued the rename and the next delta. The joiner asks
+// the renaming member for every session again and keeps only the one it lacks.
+func TestTransferAsksAgainForASessionItLeftOut(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			nw := channeltest.NewNetwork()
+			onAsk := func(asked chan channel.Member) func(*delta.Message, channel.Member) {
+				return func(m *delta.Message, src channel.Member) {
+					if m.Event == delta.EventGetAllSessions {
+						select {
+						case asked <- src:
+						default:
+						}
+					}
+				}
+			}
+			askedDonor, askedRenamer := make(chan channel.Member, 1), make(chan channel.Member, 1)
+			donor := newRaw(t, nw, onAsk(askedDonor))
+			j := startNode(t, nw, delta.Config{JvmRoute: "j", KeepStaleTransferMessages: keep})
+			jm := waitFor(t, askedDonor)
+			renamer := newRaw(t, nw, onAsk(askedRenamer))
+			testutil.EventuallyTrue(t, 10*time.Second, "the joiner lists the renaming member", func() bool {
+				return len(j.ch.Members()) == 2
+			})
+
+			enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
+			T := time.Now().UnixMilli()
+			msg := func(ev delta.Event, id string, ts int64) *delta.Message {
+				return &delta.Message{Event: ev, Context: appName, SessionID: id, Timestamp: ts}
+			}
+			set := func(m *delta.Message, version uint64, v string) *delta.Message {
+				m.Version = version
+				m.Actions = []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}
+				return m
+			}
+			state := func(id string, version uint64, v string) delta.SessionState {
+				return delta.SessionState{ID: id, CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: version,
+					Attributes: []delta.NamedValue{{Name: "k", Value: enc(v)}}}
+			}
+			// The renamer takes over S.d as S.r and changes it, while the donor snapshots.
+			rename := msg(delta.EventChangeSessionID, "S.d", T)
+			rename.NewID = "S.r"
+			renamer.send(t, jm, rename)
+			renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", T+1), 2, "v2"))
+			chunk := msg(delta.EventAllSessionData, "SESSION-STATE", T+2)
+			chunk.Sessions = []delta.SessionState{state("O.d", 1, "donor's")}
+			donor.send(t, jm, chunk)
+			donor.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+2))
+
+			// The joiner asks the renamer, whose snapshot has the session under its new id
+			// (and its own, older, copy of another session, which the joiner keeps its own of).
+			waitFor(t, askedRenamer)
+			if j.m.Ready() {
+				t.Fatal("ready before the sessions left out were received")
+			}
+			chunk = msg(delta.EventAllSessionData, "SESSION-STATE", T+3)
+			chunk.Sessions = []delta.SessionState{state("S.r", 2, "v2"), state("O.d", 0, "renamer's")}
+			renamer.send(t, jm, chunk)
+			renamer.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+3))
+			if err := j.m.WaitReady(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			get := func(id string) any {
+				if s := j.m.Find(id); s != nil {
+					v, _ := s.Get("k")
+					return v
+				}
+				return nil
+			}
+			if get("S.r") != "v2" || get("S.d") != nil || get("O.d") != "donor's" {
+				t.Errorf("S.r %v, S.d %v, O.d %v; want v2, none, donor's", get("S.r"), get("S.d"), get("O.d"))
+			}
+			if st := j.m.Stats(); st.TransferRepairs != 1 || st.TransferDonor != donor.tn.Member().Addr() {
+				t.Errorf("repairs %d, donor %q", st.TransferRepairs, st.TransferDonor)
+			}
+
+			// The session's later changes apply.
+			renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", time.Now().UnixMilli()), 3, "v3"))
+			testutil.EventuallyTrue(t, 10*time.Second, "the next delta applied", func() bool { return get("S.r") == "v3" })
+		})
+	}
+}
+
+// waitFor receives from c, failing the test after 10 s.
+func waitFor[T any](t *testing.T, c <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("not within 10s")
+		panic("unreachable")
+	}
+}
+
+// TestRunningManagerAsksForASessionItLacks: a member renamed a session before it listed
+// the joiner, so the joiner, ready, holds the session under its old id only and receives
+// deltas about the new one. It asks that member for every session again, keeps the one it
+// lacks, and applies the deltas held meanwhile after it, in order.
+func TestRunningManagerAsksForASessionItLacks(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	askedRenamer := make(chan channel.Member, 1)
+	renamer := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
+		if m.Event == delta.EventGetAllSessions {
+			askedRenamer <- src
+		}
+	})
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	jm := waitFor(t, askedRenamer)
+	enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
+	T := time.Now().UnixMilli()
+	msg := func(ev delta.Event, id string, ts int64) *delta.Message {
+		return &delta.Message{Event: ev, Context: appName, SessionID: id, Timestamp: ts}
+	}
+	set := func(m *delta.Message, version uint64, v string) *delta.Message {
+		m.Version = version
+		m.Actions = []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}
+		return m
+	}
+	state := func(id string, version uint64, v string) delta.SessionState {
+		return delta.SessionState{ID: id, CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: version,
+			Attributes: []delta.NamedValue{{Name: "k", Value: enc(v)}}}
+	}
+	chunk := msg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{state("S.d", 1, "v1")}
+	renamer.send(t, jm, chunk)
+	renamer.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	get := func(id string) any {
+		if s := j.m.Find(id); s != nil {
+			v, _ := s.Get("k")
+			return v
+		}
+		return nil
+	}
+
+	// The renamer's deltas about S.r (renamed from S.d before it listed the joiner).
+	renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", T+10), 3, "v3"))
+	waitFor(t, askedRenamer)
+	renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", T+20), 4, "v4")) // after its snapshot
+	chunk = msg(delta.EventAllSessionData, "SESSION-STATE", T+15)
+	chunk.Sessions = []delta.SessionState{state("S.r", 3, "v3"), state("O.r", 1, "other")}
+	renamer.send(t, jm, chunk)
+	renamer.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+15))
+	testutil.EventuallyTrue(t, 10*time.Second, "the session loaded and its deltas applied", func() bool {
+		return get("S.r") == "v4"
+	})
+	renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", T+30), 5, "v5"))
+	testutil.EventuallyTrue(t, 10*time.Second, "the next delta applied", func() bool { return get("S.r") == "v5" })
+	if get("O.r") != nil {
+		t.Error("loaded a session no message named")
+	}
+	if st := j.m.Stats(); st.TransferRepairs != 1 {
+		t.Errorf("repairs %d, want 1", st.TransferRepairs)
+	}
+	// A session the renamer does not have either is asked for once, not again.
+	renamer.send(t, jm, set(msg(delta.EventDelta, "X.r", T+40), 2, "x"))
+	waitFor(t, askedRenamer)
+	renamer.send(t, jm, msg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+40))
+	testutil.EventuallyTrue(t, 10*time.Second, "the delta about the unknown session counted", func() bool {
+		return j.m.Stats().UnknownSession > 0
+	})
+	renamer.send(t, jm, set(msg(delta.EventDelta, "X.r", T+50), 3, "x"))
+	testutil.EventuallyTrue(t, 10*time.Second, "the second delta counted", func() bool {
+		return j.m.Stats().UnknownSession > 1
+	})
+	if st := j.m.Stats(); st.TransferRepairs != 2 || get("X.r") != nil {
+		t.Errorf("repairs %d (want 2), X.r %v", st.TransferRepairs, get("X.r"))
+	}
+}
+
+// A running manager's repair holds at most maxHeld messages: past it, a message about a
+// session it lacks is handled at once (ignored, counted), not kept.
+func TestRunningRepairHoldsBoundedMessages(t *testing.T) {
+	defer delta.SetMaxHeld(3)()
+	nw := channeltest.NewNetwork()
+	asked := make(chan channel.Member, 1)
+	peer := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
+		if m.Event == delta.EventGetAllSessions {
+			asked <- src
+		}
+	})
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	jm := waitFor(t, asked)
+	enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
+	T := time.Now().UnixMilli()
+	done := &delta.Message{Event: delta.EventTransferComplete, Context: appName, SessionID: "SESSION-STATE-TRANSFERRED", Timestamp: T}
+	peer.send(t, jm, done)
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	set := func(version uint64, v string) *delta.Message {
+		return &delta.Message{Event: delta.EventDelta, Context: appName, SessionID: "S.p", Timestamp: T + int64(version),
+			Version: version, Actions: []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}}
+	}
+	peer.send(t, jm, set(2, "v2")) // starts the repair: asks the peer again
+	waitFor(t, asked)
+	for v := uint64(3); v <= 6; v++ { // v3 and v4 are held with v2; v5 and v6 are past the bound
+		peer.send(t, jm, set(v, fmt.Sprintf("v%d", v)))
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "the two messages past the bound ignored", func() bool {
+		return j.m.Stats().UnknownSession == 2
+	})
+	chunk := &delta.Message{Event: delta.EventAllSessionData, Context: appName, SessionID: "SESSION-STATE", Timestamp: T,
+		Sessions: []delta.SessionState{{ID: "S.p", CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: 1,
+			Attributes: []delta.NamedValue{{Name: "k", Value: enc("v1")}}}}}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, done)
+	testutil.EventuallyTrue(t, 10*time.Second, "the held messages applied", func() bool {
+		s := j.m.Find("S.p")
+		if s == nil {
+			return false
+		}
+		v, _ := s.Get("k")
+		return v == "v4"
+	})
+	if n := j.m.Stats().UnknownSession; n != 2 {
+		t.Errorf("unknown-session messages %d, want 2", n)
+	}
+}

@@ -1,0 +1,187 @@
+package delta_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/session/delta"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+// failedTransfer waits for j's state transfer and checks that it failed with
+// ErrAllDonorsFailed, one attempt, and an error that matches each of want.
+func failedTransfer(t *testing.T, m *delta.Manager, want ...error) *delta.StateTransferError {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // well within StateTransferTimeout
+	defer cancel()
+	err := m.WaitReady(ctx)
+	var ste *delta.StateTransferError
+	if !errors.As(err, &ste) || !errors.Is(err, delta.ErrAllDonorsFailed) || len(ste.Attempts) != 1 {
+		t.Fatalf("WaitReady: %v, want a *StateTransferError of one attempt with ErrAllDonorsFailed", err)
+	}
+	for _, w := range want {
+		if !errors.Is(err, w) {
+			t.Errorf("WaitReady: %v, want it to match %v", err, w)
+		}
+	}
+	if !m.Ready() {
+		t.Error("the manager is not ready (it serves with what it received)")
+	}
+	return ste
+}
+
+// A donor's chunk larger than what the joiner's transport accepts (channeltest's limit
+// standing for nio's MaxFrameSize) fails the joiner's transfer at once, with an error
+// that says what to raise, instead of a joiner ready with no session and no error.
+func TestJoinerFailsWhenTheDonorsMessageIsTooLarge(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	donor := startReady(t, nw, delta.Config{JvmRoute: "a"})
+	for range 3 {
+		create(t, donor, "blob", bytes.Repeat([]byte("x"), 1000))
+	}
+	tn, ch := newChannel(t, nw)
+	tn.SetMaxMessageSize(1000)
+	j := startManager(t, tn, ch, delta.Config{JvmRoute: "b", StateTransferTimeout: time.Minute})
+	failedTransfer(t, j.m, channel.ErrMessageTooLarge)
+	if err := j.m.WaitReady(context.Background()); !strings.Contains(err.Error(), "MaxFrameSize") ||
+		!strings.Contains(err.Error(), `sendAllSessions="false"`) {
+		t.Errorf("the error does not say what to raise: %v", err)
+	}
+	if j.m.Len() != 0 {
+		t.Errorf("%d sessions", j.m.Len())
+	}
+}
+
+// The same over real TCP: the joiner's nio receiver refuses the donor's frame above its
+// MaxFrameSize, reports it with the sender its header names, and the joiner's transfer
+// fails naming the size to raise MaxFrameSize above.
+func TestJoinerReportsAFrameAboveMaxFrameSize(t *testing.T) {
+	donor := tcpCluster(t, 1, delta.Config{})[0]
+	for range 2 {
+		s, err := donor.m.Create(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set("blob", bytes.Repeat([]byte("y"), 100<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := nio.DefaultConfig()
+	cfg.MaxFrameSize = 64 << 10
+	ch, ms := startTCPChannelWith(t, cfg)
+	ms.Add(donor.ch.LocalMember())
+	donor.ms.Add(ch.LocalMember())
+	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", StateTransferTimeout: time.Minute, MemberWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ste := failedTransfer(t, m, channel.ErrMessageTooLarge)
+	if got := ste.Attempts[0].Err.Error(); !strings.Contains(got, "raise this node's MaxFrameSize") {
+		t.Errorf("attempt: %v", got)
+	}
+	if st := ch.Stats(); st.MessagesLost == 0 {
+		t.Error("the channel counted no lost message")
+	}
+}
+
+// failingSends is a channel whose sends all fail with err.
+type failingSends struct {
+	*channel.Channel
+	err error
+}
+
+func (f failingSends) Send(context.Context, []channel.Member, []byte, channel.SendOptions) error {
+	return f.err
+}
+
+// A joiner whose request to the only member failed (its connection was lost) becomes
+// ready with a *StateTransferError naming that failure, not with no error; one that could
+// not connect at all (a static member not running yet, as when a cluster starts) starts
+// empty without one.
+func TestJoinerReportsARequestThatFailed(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	startReady(t, nw, delta.Config{JvmRoute: "a"})
+	for _, cause := range []error{channel.ErrConnectionLost, channel.ErrConnect} {
+		_, ch := newChannel(t, nw)
+		cl := delta.NewCluster(failingSends{ch, fmt.Errorf("%w: by the test", cause)}, delta.ClusterConfig{})
+		t.Cleanup(func() { _ = cl.Close(context.Background()) })
+		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, StateTransferTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if cause == channel.ErrConnect {
+			if err := m.WaitReady(context.Background()); err != nil {
+				t.Errorf("a member that could not be connected to: %v, want nil", err)
+			}
+			continue
+		}
+		failedTransfer(t, m, cause)
+	}
+}
+
+// A joiner whose only donor acknowledged the request, then disappeared, becomes ready
+// with a *StateTransferError (ErrDonorGone).
+func TestJoinerReportsADonorThatLeft(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	asked := make(chan struct{}, 1)
+	r := newRaw(t, nw, func(msg *delta.Message, _ channel.Member) {
+		if msg.Event == delta.EventGetAllSessions {
+			asked <- struct{}{}
+		}
+	})
+	j := startNode(t, nw, delta.Config{JvmRoute: "b", StateTransferTimeout: time.Minute})
+	select {
+	case <-asked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the joiner did not ask")
+	}
+	nw.Kill(r.tn)
+	failedTransfer(t, j.m, delta.ErrDonorGone)
+}
+
+// A donor's chunk the joiner's codec refuses (here: above JavaCodec.Limits.MaxBytes) fails
+// the transfer too, saying which limit to raise.
+func TestJoinerReportsAChunkItCannotDecode(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	donor, _, _ := startJavaNode(t, nw, "a")
+	for range 3 {
+		s, err := donor.Create(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set("blob", bytes.Repeat([]byte("z"), 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, ch := newChannel(t, nw)
+	cl := delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: 2000}}})
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, Codec: delta.JavaValueCodec{},
+		StateTransferTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ste := failedTransfer(t, m, jserial.ErrLimit)
+	if got := ste.Attempts[0].Err.Error(); !strings.Contains(got, "raise JavaCodec.Limits") {
+		t.Errorf("attempt: %v", got)
+	}
+}
