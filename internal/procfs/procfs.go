@@ -1,6 +1,6 @@
 // Package procfs reads what the benchmarks and tools report about a process from Linux's
 // /proc: the memory fields of /proc/PID/status, the CPU times and page faults of
-// /proc/PID/stat, and resets the peak resident set.
+// /proc/PID/stat, the context switches of its threads, and resets the peak resident set.
 package procfs
 
 import (
@@ -85,4 +85,33 @@ func (t Times) Sub(o Times) Times {
 // Add returns the sum of t and o (work of several spans).
 func (t Times) Add(o Times) Times {
 	return Times{User: t.User + o.User, System: t.System + o.System, MinorFaults: t.MinorFaults + o.MinorFaults}
+}
+
+// ContextSwitches returns the context switches (voluntary and involuntary) of the
+// threads process pid has now, summed over /proc/PID/task/*/status: threads that
+// exited are not counted.
+func ContextSwitches(pid int) (uint64, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, t := range tasks {
+		data, err := os.ReadFile(dir + "/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			if k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches" {
+				c, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("%s/%s/status: %s: %w", dir, t.Name(), k, err)
+				}
+				n += c
+			}
+		}
+	}
+	return n, nil
 }

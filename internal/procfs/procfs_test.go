@@ -56,3 +56,15 @@ func TestStat(t *testing.T) {
 		t.Fatal("no error for pid -1")
 	}
 }
+
+func TestContextSwitches(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	if n, err := procfs.ContextSwitches(os.Getpid()); err != nil || n == 0 {
+		t.Fatalf("ContextSwitches = %d, %v", n, err)
+	}
+	if _, err := procfs.ContextSwitches(-1); err == nil {
+		t.Fatal("no error for pid -1")
+	}
+}

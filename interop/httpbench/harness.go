@@ -51,6 +51,8 @@ type options struct {
 	Prewarm    time.Duration // load on every side once before the runs, not counted
 	Dir        string        // for CATALINA_BASEs, the webapp and logs
 	JVMOptions string        // Tomcat's JVM options (tomcat.Config.JVMOptions)
+	NoTomcat   bool          // Go sides only: no Tomcat node starts (and no mixed cluster)
+	CPUProfile string        // if set, each Go server writes its CPU profile to CPUProfile/<name>.cpu.pprof
 	Log        io.Writer     // progress lines
 }
 
@@ -179,9 +181,11 @@ func (h *harness) startAll(configs []string) []*side {
 		}
 		want[c] = true
 	}
+	if h.opts.NoTomcat && want[cfgMixed] {
+		h.t.Fatalf("configuration %q needs Tomcat", cfgMixed)
+	}
+	withTomcat := !h.opts.NoTomcat
 	h.logf("starting the servers")
-	app := tomcat.Webapp(h.t, h.opts.Dir)
-	clustered := want[cfgAsync] || want[cfgAcked]
 	// Ports are picked right before the processes that bind them start (another process
 	// may take a port picked long before), and the Go servers listen for HTTP on port 0.
 	// First the Go servers that need no Tomcat.
@@ -206,7 +210,8 @@ func (h *harness) startAll(configs []string) []*side {
 		index[cfg.Route] = len(first)
 		first = append(first, cfg)
 	}
-	if want[cfgSingle] {
+	clustered := withTomcat && (want[cfgAsync] || want[cfgAcked])
+	if withTomcat && want[cfgSingle] {
 		add(tomcat.Config{Route: "solo", HTTPPort: testutil.FreePorts(h.t, 1)[0], NoCluster: true})
 	}
 	tcCfgs := tomcatConfigs(h.slots(1, 3), "t", 3)
@@ -217,7 +222,12 @@ func (h *harness) startAll(configs []string) []*side {
 	if want[cfgMixed] {
 		add(tomcatConfigs(mixedSlots, "m", 1)[0])
 	}
-	firstNodes := h.wait(h.launch(app, first))
+	var app string
+	var firstNodes []server
+	if withTomcat {
+		app = tomcat.Webapp(h.t, h.opts.Dir)
+		firstNodes = h.wait(h.launch(app, first))
+	}
 	tomcatNode := func(route string) server { return firstNodes[index[route]] }
 
 	// Then the others: Tomcat nodes 2 and 3, and the mixed cluster's Go nodes.
@@ -239,19 +249,23 @@ func (h *harness) startAll(configs []string) []*side {
 		}
 		switch c {
 		case cfgSingle:
-			tc, goNode, bare, scsNode := tomcatNode("solo"), gos[0], gos[1], gos[2]
+			goNode, bare, scsNode := gos[0], gos[1], gos[2]
 			gos = gos[3:]
+			if withTomcat {
+				sides = append(sides, &side{config: c, name: "tomcat", nodes: []server{tomcatNode("solo")}})
+			}
 			sides = append(sides,
-				&side{config: c, name: "tomcat", nodes: []server{tc}},
 				&side{config: c, name: "go", nodes: []server{goNode}},
 				&side{config: c, name: "bare", nodes: []server{bare}},
 				&side{config: c, name: "scs", nodes: []server{scsNode}})
 		case cfgAsync, cfgAcked:
 			// One Tomcat cluster serves both: its send options are set before each run.
 			opts := map[string]string{cfgAsync: "8", cfgAcked: "6"}[c]
-			sides = append(sides,
-				&side{config: c, name: "tomcat", nodes: tcs, prepare: func() error { return setSendOptions(tcs[0].(*tomcatServer), opts) }},
-				&side{config: c, name: "go", nodes: gos[:3]})
+			if withTomcat {
+				sides = append(sides, &side{config: c, name: "tomcat", nodes: tcs,
+					prepare: func() error { return setSendOptions(tcs[0].(*tomcatServer), opts) }})
+			}
+			sides = append(sides, &side{config: c, name: "go", nodes: gos[:3]})
 			gos = gos[3:]
 		case cfgMixed:
 			tc := tomcatNode("m1")
@@ -340,6 +354,9 @@ func (h *harness) goServers(cfgs ...serverConfig) []server {
 	for _, cfg := range cfgs {
 		s := &goServer{cfg: cfg}
 		s.log = filepath.Join(h.opts.Dir, s.name()+".log")
+		if h.opts.CPUProfile != "" {
+			cfg.CPUProfile = filepath.Join(h.opts.CPUProfile, s.name()+".cpu.pprof")
+		}
 		cmd, stdout, err := h.child("server", cfg, s.log)
 		if err != nil {
 			h.t.Fatalf("starting %s: %v", s.name(), err)
@@ -435,7 +452,12 @@ func (h *harness) measure(s *side, r int) measurement {
 			h.t.Fatalf("%s %s: %v", s.config, s.name, err)
 		}
 	}
-	m.Load = h.load(s, loadConfig{URL: s.nodes[0].url() + "/counter", Conns: h.opts.Conns, Warmup: h.opts.Warmup, Measure: h.opts.Measure})
+	var pids []int
+	for _, n := range s.nodes {
+		pids = append(pids, n.pid())
+	}
+	m.Load = h.load(s, loadConfig{URL: s.nodes[0].url() + "/counter", Conns: h.opts.Conns, Warmup: h.opts.Warmup,
+		Measure: h.opts.Measure, Pids: pids})
 	for _, n := range s.nodes {
 		m.RSS = append(m.RSS, rssKiB(n.pid()))
 	}

@@ -8,9 +8,13 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gotribes/tribes/internal/procfs"
 )
 
 // loadConfig is what the load role runs (passed as JSON in the environment).
@@ -19,6 +23,9 @@ type loadConfig struct {
 	Conns   int           // connections, one session each
 	Warmup  time.Duration // requests before this are not counted
 	Measure time.Duration // then this long is counted
+	// Pids are the server processes whose CPU time and context switches over the counted
+	// time go into the result (this process's are added last).
+	Pids []int
 }
 
 // session is a connection's session at the end of a load run.
@@ -35,6 +42,11 @@ type loadResult struct {
 	FirstErr  string  `json:",omitempty"`
 	Sessions  []session
 	ReqPerSec float64
+	// CPUPerReq and SwitchesPerReq are the CPU time (µs, user and system) and context
+	// switches of each of loadConfig.Pids and of the load client (last), over the counted
+	// time, per counted request.
+	CPUPerReq      []float64
+	SwitchesPerReq []float64
 }
 
 // errStop ends a connection's loop at the deadline.
@@ -58,6 +70,14 @@ func runLoad(cfg loadConfig) (loadResult, error) {
 	res := loadResult{Sessions: make([]session, cfg.Conns), Seconds: cfg.Measure.Seconds()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	pids := append(slices.Clone(cfg.Pids), os.Getpid())
+	usage := make(chan []procUsage, 1)
+	go func() {
+		time.Sleep(time.Until(counted))
+		before := sampleUsage(pids)
+		time.Sleep(time.Until(end))
+		usage <- subUsage(sampleUsage(pids), before)
+	}()
 	for i := range cfg.Conns {
 		wg.Add(1)
 		go func() {
@@ -76,7 +96,49 @@ func runLoad(cfg loadConfig) (loadResult, error) {
 	}
 	wg.Wait()
 	res.ReqPerSec = float64(res.Requests) / res.Seconds
+	if res.Requests > 0 {
+		for _, u := range <-usage {
+			res.CPUPerReq = append(res.CPUPerReq, float64(u.cpu/time.Microsecond)/float64(res.Requests))
+			res.SwitchesPerReq = append(res.SwitchesPerReq, float64(u.switches)/float64(res.Requests))
+		}
+	}
 	return res, nil
+}
+
+// procUsage is a process's CPU time and context switches (-1 if unknown).
+type procUsage struct {
+	cpu      time.Duration
+	switches int64
+}
+
+func sampleUsage(pids []int) []procUsage {
+	out := make([]procUsage, len(pids))
+	for i, pid := range pids {
+		out[i] = procUsage{cpu: -1, switches: -1}
+		if t, err := procfs.Stat(pid); err == nil {
+			out[i].cpu = t.CPU()
+		}
+		if n, err := procfs.ContextSwitches(pid); err == nil {
+			out[i].switches = int64(n)
+		}
+	}
+	return out
+}
+
+func subUsage(after, before []procUsage) []procUsage {
+	for i := range after {
+		if before[i].cpu < 0 || after[i].cpu < 0 {
+			after[i].cpu = 0
+		} else {
+			after[i].cpu -= before[i].cpu
+		}
+		if before[i].switches < 0 || after[i].switches < 0 {
+			after[i].switches = 0
+		} else {
+			after[i].switches -= before[i].switches
+		}
+	}
+	return after
 }
 
 // conn is one client connection with its session.

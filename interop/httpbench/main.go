@@ -84,6 +84,8 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 	measure := fs.Duration("duration", 3*time.Second, "counted load per measurement")
 	configs := fs.String("configs", strings.Join(allConfigs, ","), "configurations to run")
 	jvm := fs.String("jvm-opts", "-Xmx512m", "Tomcat's JVM options (the JVM's defaults otherwise: G1, both JIT compilers)")
+	noTomcat := fs.Bool("go-only", false, "leave Tomcat out: Go sides only (not with the mixed configuration)")
+	profile := fs.String("cpuprofile", "", "directory where each Go server writes its CPU profile (NAME.cpu.pprof, the process's whole life)")
 	dir := fs.String("dir", "", "directory for Tomcat's CATALINA_BASEs and the logs (default: a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,6 +98,13 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 			return err
 		}
 		defer os.RemoveAll(*dir)
+	}
+	for _, d := range []string{*dir, *profile} {
+		if d != "" {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
 	}
 	tb := &mainTB{}
 	defer tb.cleanup()
@@ -119,7 +128,7 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 	opts := options{Configs: strings.Split(*configs, ","), Runs: *runs, Conns: *conns, Warmup: *warmup, Prewarm: *prewarm,
-		Measure: *measure, Dir: *dir, JVMOptions: *jvm, Log: stderr}
+		Measure: *measure, Dir: *dir, JVMOptions: *jvm, NoTomcat: *noTomcat, CPUProfile: *profile, Log: stderr}
 	ms := run(tb, opts)
 	report(stdout, ms)
 	return nil

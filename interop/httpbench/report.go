@@ -17,7 +17,8 @@ type summary struct {
 	stale        int // sessions behind on node 2, all runs
 	checked      int // sessions checked on node 2, all runs
 	checkErrs    []string
-	rssMiB       []float64 // per node, the largest of the runs
+	rssMiB       []float64   // per node, the largest of the runs
+	cpu, sw      [][]float64 // per process (nodes, then the load client), each run's CPU µs and context switches per request
 	names        []string
 }
 
@@ -45,6 +46,8 @@ func summarize(ms []measurement) []*summary {
 		if m.CheckErr != "" {
 			s.checkErrs = append(s.checkErrs, m.CheckErr)
 		}
+		s.cpu = appendPerProcess(s.cpu, m.Load.CPUPerReq)
+		s.sw = appendPerProcess(s.sw, m.Load.SwitchesPerReq)
 		for i, kib := range m.RSS {
 			if i == len(s.rssMiB) {
 				s.rssMiB = append(s.rssMiB, 0)
@@ -56,6 +59,34 @@ func summarize(ms []measurement) []*summary {
 		s.median = median(s.runs)
 	}
 	return out
+}
+
+// appendPerProcess appends a run's figure of each process to that process's figures.
+func appendPerProcess(per [][]float64, run []float64) [][]float64 {
+	for i, v := range run {
+		if i == len(per) {
+			per = append(per, nil)
+		}
+		per[i] = append(per[i], v)
+	}
+	return per
+}
+
+// medians formats the median of each process's figures, "a / b / c (client d)", and
+// their sum.
+func medians(per [][]float64, format string) string {
+	if len(per) == 0 {
+		return "- | -"
+	}
+	parts := make([]string, len(per))
+	total := 0.0
+	for i, xs := range per {
+		v := median(xs)
+		total += v
+		parts[i] = fmt.Sprintf(format, v)
+	}
+	last := len(parts) - 1
+	return fmt.Sprintf("%s (client %s) | "+format, strings.Join(parts[:last], " / "), parts[last], total)
 }
 
 func median(xs []float64) float64 {
@@ -121,6 +152,14 @@ func report(w io.Writer, ms []measurement) {
 			stale = fmt.Sprintf("%d of %d", s.stale, s.checked)
 		}
 		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s |\n", s.config, s.side, s.median, strings.Join(runs, " "), errs, stale, strings.Join(rss, " / "))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Per counted request, medians of the runs, for each node (load on the first) and the load client:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| configuration | side | CPU µs per node | CPU µs, all | context switches per node | switches, all |")
+	fmt.Fprintln(w, "|---|---|---|---:|---|---:|")
+	for _, s := range sums {
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", s.config, s.side, medians(s.cpu, "%.0f"), medians(s.sw, "%.1f"))
 	}
 	get := func(k [2]string) *summary {
 		for _, s := range sums {

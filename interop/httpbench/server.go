@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +48,9 @@ type serverConfig struct {
 	Members string // static members as wire.ParseMemberList reads them; empty: no cluster
 	Acked   bool
 	Java    bool // Tomcat's session message format (delta.JavaCodec), for clusters with Tomcat
+	// CPUProfile, if set, is where the process writes its CPU profile, from its start to
+	// its stop.
+	CPUProfile string
 }
 
 // appName is Tomcat's cluster name of the /app context on host localhost.
@@ -59,6 +63,17 @@ const appName = "localhost#/app"
 func serve(cfg serverConfig) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var h http.Handler
 	var closeFn func() error
 	switch cfg.Kind {
@@ -222,12 +237,19 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 		mcfg.SkipStateTransfer = true
 	}
 	cl := delta.NewCluster(ch, ccfg)
+	var m *delta.Manager
 	closeAll := func() error {
+		if m != nil && len(members) > 0 {
+			// For the log (--dir keeps it): how many session messages a frame carried.
+			st, ts := m.Stats(), ch.Transport().(*nio.Transport).Stats()
+			fmt.Fprintf(os.Stderr, "sent %d deltas in %d frames (one per member); received %d deltas in %d frames\n",
+				st.Sent[delta.EventDelta], ts.MessagesSent, st.Received[delta.EventDelta], ts.FramesReceived)
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return errors.Join(cl.Close(sctx), stopCh())
 	}
-	m, err := cl.NewManager(mcfg)
+	m, err = cl.NewManager(mcfg)
 	if err != nil {
 		return nil, nil, errors.Join(err, closeAll())
 	}

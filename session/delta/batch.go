@@ -59,7 +59,7 @@ func (b *batcher) send(ctx context.Context, members []channel.Member, msg *Messa
 			close(nb.done)
 			b.handOver()
 		}()
-		nb.err = b.m.tolerate(b.sendBatch(ctx, b.m.cl.ch.Members(), nb.msgs))
+		nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, b.m.cl.ch.Members(), nb.msgs))
 	}
 	return nb.err
 }
@@ -78,10 +78,9 @@ func (b *batcher) handOver() {
 	b.sending = false
 }
 
-// sendBatch sends msgs in one channel message; a batch that would exceed the codec's
-// size limit is split in two.
-func (b *batcher) sendBatch(ctx context.Context, to []channel.Member, msgs []*Message) error {
-	m := b.m
+// sendBatch sends msgs in one channel message of bc's batch format; a batch that would
+// exceed the codec's size limit is split in two.
+func (m *Manager) sendBatch(ctx context.Context, bc batchCodec, to []channel.Member, msgs []*Message) error {
 	if len(msgs) == 1 {
 		return m.sendTo(ctx, to, msgs[0], m.opts)
 	}
@@ -89,11 +88,11 @@ func (b *batcher) sendBatch(ctx context.Context, to []channel.Member, msgs []*Me
 		msg.Context = m.cfg.Name
 	}
 	bp := m.buffer()
-	data, err := b.bc.appendBatch((*bp)[:0], msgs)
+	data, err := bc.appendBatch((*bp)[:0], msgs)
 	if err != nil {
 		m.release(bp, data)
 		h := len(msgs) / 2
-		return errors.Join(b.sendBatch(ctx, to, msgs[:h]), b.sendBatch(ctx, to, msgs[h:]))
+		return errors.Join(m.sendBatch(ctx, bc, to, msgs[:h]), m.sendBatch(ctx, bc, to, msgs[h:]))
 	}
 	sent, err := m.transmit(ctx, to, data, m.opts)
 	m.release(bp, data)

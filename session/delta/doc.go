@@ -80,12 +80,19 @@
 // values but not its cancellation: a client that hangs up does not leave a half-sent
 // delta.
 //
-// With BinaryCodec, the deltas of concurrent requests are coalesced (group commit): while
-// one of a manager's channel messages is being sent, the deltas of the requests that end
-// meanwhile wait and then go out together in the next one, each request returning with
-// the outcome of the message that carried its delta (in acked mode: once every member
-// acknowledged it). Under concurrent load this sends far fewer messages and ACKs than
-// requests; a lone request is sent at once.
+// With BinaryCodec, the deltas of concurrent requests are coalesced (group commit). In
+// acked mode, while one of a manager's channel messages is being sent, the deltas of the
+// requests that end meanwhile wait and then go out together in the next one, each request
+// returning once every member acknowledged the message that carried its delta. In async
+// mode the middleware does not wait for the send at all: it hands the delta to the
+// manager's sending goroutine and the response leaves; that goroutine sends what was
+// handed over while it sent the previous channel message in the next one. Every message
+// of an async manager goes through that goroutine, in order, and a session has at most
+// one delta queued or in flight (changes made meanwhile go out after it), so the members
+// apply each session's changes in order; a failed send leaves them pending for the
+// session's next request, as in acked mode (Manager.Replicate itself still returns once
+// its message was sent). Under concurrent load this sends far fewer messages and ACKs
+// than requests; a lone request is sent at once.
 //
 // # State transfer
 //

@@ -17,6 +17,14 @@ func QueuedForBatch(m *Manager) int {
 	return len(m.batch.next.msgs)
 }
 
+// DrainAsync waits until m's asynchronous replication queue has sent everything queued
+// (tests only): with channeltest the members have then applied it.
+func DrainAsync(m *Manager) {
+	if m.async != nil {
+		m.async.drain()
+	}
+}
+
 // SetMaxHeld sets the bound on the messages a running manager's repair holds and returns
 // what puts the default back (tests only; not safe while managers run).
 func SetMaxHeld(n int) (restore func()) {

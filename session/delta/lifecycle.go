@@ -78,6 +78,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if m.async != nil {
+		m.async.stop() // what was queued has been sent
+	}
 	m.log.Info("delta: session manager stopped")
 	return errors.Join(errs...)
 }

@@ -44,7 +44,8 @@ type Manager struct {
 
 	stats   counters
 	bufPool sync.Pool
-	batch   *batcher // nil when the codec cannot batch
+	batch   *batcher    // acked replication with a codec that can batch, else nil
+	async   *asyncQueue // asynchronous replication with a codec that can batch, else nil
 
 	// serving holds the members a state transfer is being served to or waits for a slot
 	// for (under mu); slots bounds the transfers served at once.
@@ -94,7 +95,12 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 		opts: cfg.SendOptions, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]bool{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	if bc, ok := cl.codec.(batchCodec); ok {
-		m.batch = &batcher{m: m, bc: bc}
+		if m.opts.WaitsForAck() {
+			m.batch = &batcher{m: m, bc: bc}
+		} else {
+			m.async = &asyncQueue{m: m, bc: bc}
+			m.async.idle.L, m.async.work.L = &m.async.mu, &m.async.mu
+		}
 	}
 	return m
 }

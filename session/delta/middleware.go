@@ -199,7 +199,7 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	done := false
 	defer func() {
 		if !done { // the handler panicked: keep the cluster consistent, leave the response alone
-			if err := rq.replicate(); err != nil {
+			if err := rq.replicate(true); err != nil {
 				mw.log("delta: replication after a panic failed", "err", err)
 			}
 			rq.endAccess()
@@ -460,15 +460,16 @@ func (rq *Request) commitCookie(h http.Header) {
 }
 
 // replicate sends the session's changes; it also returns an earlier replication error of
-// the request (id change, invalidation) once.
-func (rq *Request) replicate() error {
+// the request (id change, invalidation) once. Without wait, asynchronous replication
+// with BinaryCodec only queues them (Manager.replicate).
+func (rq *Request) replicate(wait bool) error {
 	rq.mu.Lock()
 	s, early := rq.s, rq.err
 	rq.err = nil
 	rq.mu.Unlock()
 	var err error
 	if s != nil {
-		err = rq.mw.m.Replicate(rq.ctx, s)
+		err = rq.mw.m.replicate(rq.ctx, s, wait)
 	}
 	return errors.Join(early, err)
 }
@@ -504,7 +505,7 @@ func (w *responseWriter) commit() bool {
 	if !w.rq.mw.acked {
 		return true
 	}
-	if err := w.rq.replicate(); err != nil {
+	if err := w.rq.replicate(true); err != nil {
 		w.failed = true
 		w.rq.mw.log("delta: acked replication failed; answering with an error", "err", err)
 		w.Header().Del("Content-Length")
@@ -561,7 +562,7 @@ func (w *responseWriter) finish() {
 		w.rq.endAccess()
 		return
 	}
-	if err := w.rq.replicate(); err != nil {
+	if err := w.rq.replicate(w.rq.mw.acked); err != nil {
 		w.rq.mw.log("delta: replication failed", "err", err)
 	}
 	w.rq.endAccess()

@@ -109,6 +109,7 @@ func TestMiddlewareFailoverRenamesRoute(t *testing.T) {
 	ha, hb := h(a), h(b)
 	w := get(ha, "/", "")
 	idA := sessionCookie(t, w, "JSESSIONID").Value
+	delta.DrainAsync(a.m) // asynchronous replication: the answer may come before the delta left
 
 	// The load balancer fails over to B: the session is renamed to B's route everywhere.
 	w = get(hb, "/", idA)
@@ -120,6 +121,7 @@ func TestMiddlewareFailoverRenamesRoute(t *testing.T) {
 		t.Errorf("OriginalID %v", original.Load())
 	}
 	idB := ck.Value
+	delta.DrainAsync(b.m)
 	for name, n := range map[string]*node{"A": a, "B": b, "C": c} {
 		if n.m.Find(idA) != nil || n.m.Find(idB) == nil {
 			t.Errorf("%s: old id found %v, new id found %v", name, n.m.Find(idA) != nil, n.m.Find(idB) != nil)
@@ -131,6 +133,7 @@ func TestMiddlewareFailoverRenamesRoute(t *testing.T) {
 	if ck := sessionCookie(t, w, "JSESSIONID"); w.Body.String() != "3" || ck == nil || ck.Value != idB {
 		t.Errorf("stale id on B: body %q cookie %+v", w.Body.String(), ck)
 	}
+	delta.DrainAsync(b.m)
 	// And back to A.
 	w = get(ha, "/", idB)
 	if ck := sessionCookie(t, w, "JSESSIONID"); w.Body.String() != "4" || ck == nil || ck.Value != idA {
@@ -158,6 +161,7 @@ func TestMiddlewareChangeIDOnLogin(t *testing.T) {
 	if after == nil || after.Value == before || !tomcatID.MatchString(after.Value) {
 		t.Fatalf("login cookie %+v (before %s)", after, before)
 	}
+	delta.DrainAsync(a.m)
 	for name, n := range map[string]*node{"A": a, "B": b} {
 		if n.m.Find(before) != nil {
 			t.Errorf("%s still knows the pre-login id", name)
@@ -242,6 +246,8 @@ func TestMiddlewareAckedReplicatesBeforeFirstByte(t *testing.T) {
 			if want := mode == delta.ReplicateAcked; *atFirstByte != want {
 				t.Errorf("B had the change when the response started: %v, want %v", *atFirstByte, want)
 			}
+			// Asynchronous replication queues the change: it leaves after the answer.
+			delta.DrainAsync(a.m)
 			if v, _ := b.m.Find(sid).Get("order"); v != "42" {
 				t.Error("B does not have the change after the request")
 			}

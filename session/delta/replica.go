@@ -62,6 +62,11 @@ func (s *Session) setID(id string) {
 func (s *Session) takeDelta(now int64, members bool) (*Message, []Action) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.takeDeltaLocked(now, members)
+}
+
+// takeDeltaLocked is takeDelta with s.mu held.
+func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) {
 	if !s.valid || s.expiring {
 		return nil, nil
 	}

@@ -38,14 +38,24 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 // With acked replication the call returns once every member applied the message; if
 // that fails the changes stay pending (the next Replicate sends them again, except those
 // a later change from another node replaced) and the error, which wraps a
-// *channel.SendError, is returned.
+// *channel.SendError, is returned. With asynchronous replication it returns once the
+// message was sent.
 //
-// With BinaryCodec and a ctx that cannot be cancelled (ctx.Done() is nil, as the
-// middleware's), the messages of concurrent Replicate calls are coalesced (group commit):
-// while one channel message is being sent, the messages of the calls that arrive go out
-// together in the next one, and each call returns when the message that carried its own
-// did (acknowledged by every member, with acked replication).
+// With BinaryCodec, the messages of concurrent calls are coalesced (group commit): with
+// acked replication and a ctx that cannot be cancelled (ctx.Done() is nil, as the
+// middleware's), while one channel message is being sent, the messages of the calls that
+// arrive go out together in the next one; with asynchronous replication every message of
+// the manager goes through one sending goroutine, which sends what was queued meanwhile
+// in one channel message. Each call returns when the message that carried its own did
+// (acknowledged by every member, with acked replication).
 func (m *Manager) Replicate(ctx context.Context, s *Session) error {
+	return m.replicate(ctx, s, true)
+}
+
+// replicate is Replicate; without wait, with asynchronous replication and BinaryCodec
+// (the manager has an asyncQueue), it queues the delta and returns at once (the
+// middleware's).
+func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	if s == nil {
 		return ErrNoSession
 	}
@@ -54,6 +64,16 @@ func (m *Manager) Replicate(ctx context.Context, s *Session) error {
 	// session send in the order they took their deltas.
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	if m.async != nil {
+		msg, _, err := m.async.replicate(ctx, s, len(members) > 0, wait)
+		if err != nil {
+			if msg == nil {
+				return fmt.Errorf("delta: replicating session %s: %w", s.ID(), err)
+			}
+			return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
+		}
+		return nil
+	}
 	msg, actions := s.takeDelta(nowMs(), len(members) > 0)
 	if msg == nil {
 		return nil
@@ -177,10 +197,14 @@ func (m *Manager) broadcast(ctx context.Context, msg *Message) error {
 	return m.replicateTo(ctx, members, msg)
 }
 
-// replicateTo sends a session change to members with the manager's options. With
+// replicateTo sends a session change to members with the manager's options (through the
+// asyncQueue, if the manager has one: then to the members at the time it leaves). With
 // Config.TolerateUnreachable, members that could not even be connected to do not make it
 // fail.
 func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg *Message) error {
+	if m.async != nil {
+		return m.async.send(ctx, msg)
+	}
 	return m.tolerate(m.sendTo(ctx, members, msg, m.opts))
 }
 

@@ -38,6 +38,11 @@ type Session struct {
 	notes       []noteEntry
 	named       []string
 	pending     []Action
+	// With the manager's asyncQueue: queued is set while a message of this session's is
+	// queued or being sent; resend asks for the session's pending changes to be taken
+	// when it was; sent, if not nil, is closed then (a waiting Replicate made it).
+	queued, resend bool
+	sent           chan struct{}
 }
 
 type attrEntry struct {

@@ -216,6 +216,7 @@ func TestRerouteCountedAndLoggedOnce(t *testing.T) {
 			hb := wrap(t, b, delta.HTTPConfig{DisableJvmRouteBinder: disabled}, counter)
 			for range 3 {
 				id := sessionCookie(t, get(ha, "/", ""), "JSESSIONID").Value
+				delta.DrainAsync(a.m)
 				w := get(hb, "/", id)
 				if w.Body.String() != "2" {
 					t.Fatalf("failover request: %q", w.Body.String())

@@ -1,0 +1,226 @@
+package delta
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"sync"
+)
+
+// asyncQueue sends the session messages of a manager whose sends wait for no ACK
+// (ReplicateAsync with BinaryCodec) from one goroutine, in batches: the middleware hands
+// a request's delta over and answers at once, and whatever was handed over while a batch
+// was being sent goes out together in the next channel message, one frame per member.
+// The goroutine starts with the first message and waits for the next ones until the
+// manager stops (a goroutine started per batch would grow its stack again each time).
+//
+// Every message of the manager goes through the queue (Replicate, creations, expiries,
+// id changes; callers other than the middleware wait for the outcome of the batch that
+// carried theirs), so they leave in the order they were queued. At most one delta of a
+// session is queued or being sent at a time: a request that ends meanwhile leaves its
+// changes pending, and they are taken and queued when that one was sent. So a failed
+// send puts its changes back before any later change of the session was taken, and the
+// next message carries them, as Replicate does without the queue.
+type asyncQueue struct {
+	m  *Manager
+	bc batchCodec
+
+	mu      sync.Mutex
+	items   []queuedMsg
+	running bool      // the goroutine runs
+	busy    bool      // it is sending a batch
+	stopped bool      // the manager stopped: the goroutine exits once the queue is empty
+	work    sync.Cond // on mu: signalled when a message is queued
+	idle    sync.Cond // on mu: broadcast when the queue is empty and nothing is being sent
+
+	// Used by the goroutine only.
+	spare []queuedMsg
+	msgs  []*Message
+}
+
+// queuedMsg is a message waiting in the queue.
+type queuedMsg struct {
+	msg     *Message
+	s       *Session // the session whose delta msg is, with its queued flag set; nil for others
+	actions []Action // what msg carries of s's changes, to put back if the send fails
+	done    chan error
+}
+
+// add queues a message; the goroutine starts if it is not running.
+func (q *asyncQueue) add(it queuedMsg) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = append(q.items, it)
+	if !q.running {
+		q.running = true
+		go q.run()
+	} else if len(q.items) == 1 {
+		q.work.Signal()
+	}
+}
+
+// drain waits until everything queued was sent.
+func (q *asyncQueue) drain() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) > 0 || q.busy {
+		q.idle.Wait()
+	}
+}
+
+// stop drains the queue and ends the goroutine. A message queued later starts it again
+// until the queue is empty.
+func (q *asyncQueue) stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopped = true
+	q.work.Signal()
+	for q.running {
+		q.idle.Wait()
+	}
+}
+
+// send queues msg and waits for the outcome of the batch that carried it, or ctx.
+func (q *asyncQueue) send(ctx context.Context, msg *Message) error {
+	done := make(chan error, 1)
+	q.add(queuedMsg{msg: msg, done: done})
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// replicate takes s's delta and queues it; with wait, it returns once it was sent (and
+// first waits for a delta of s already queued). Without wait, a delta of s already
+// queued makes the changes wait for it, and the call returns at once. The caller holds
+// s.sendMu.
+func (q *asyncQueue) replicate(ctx context.Context, s *Session, members, wait bool) (*Message, []Action, error) {
+	for {
+		s.mu.Lock()
+		if s.queued {
+			if !wait {
+				s.resend = true
+				s.mu.Unlock()
+				return nil, nil, nil
+			}
+			if s.sent == nil {
+				s.sent = make(chan struct{})
+			}
+			sent := s.sent
+			s.mu.Unlock()
+			select {
+			case <-sent:
+				continue
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+		}
+		msg, actions := s.takeDeltaLocked(nowMs(), members)
+		if msg == nil {
+			s.mu.Unlock()
+			return nil, nil, nil
+		}
+		s.queued = true
+		it := queuedMsg{msg: msg, s: s, actions: actions}
+		if wait {
+			it.done = make(chan error, 1)
+		}
+		q.add(it)
+		s.mu.Unlock()
+		if !wait {
+			return msg, actions, nil
+		}
+		// The goroutine puts the actions back if the send fails.
+		select {
+		case err := <-it.done:
+			return msg, nil, err
+		case <-ctx.Done():
+			return msg, nil, ctx.Err()
+		}
+	}
+}
+
+// run sends the queued messages in batches until the queue is empty.
+func (q *asyncQueue) run() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		q.busy = false
+		for len(q.items) == 0 {
+			q.idle.Broadcast()
+			if q.stopped {
+				q.running = false
+				return
+			}
+			q.work.Wait()
+		}
+		// Let the goroutines that are ready to run (requests about to end) queue theirs
+		// first: the batch grows.
+		q.mu.Unlock()
+		runtime.Gosched()
+		q.mu.Lock()
+		batch := q.items
+		q.items, q.spare, q.busy = q.spare[:0], nil, true
+		q.mu.Unlock()
+		q.sendBatch(batch)
+		clear(batch)
+		q.spare = batch[:0]
+		q.mu.Lock()
+	}
+}
+
+// sendBatch sends a batch to the current members and settles each message: its waiter
+// gets the outcome, its session's flag is cleared, its changes put back if the send
+// failed, and the session's changes that waited for it are queued.
+func (q *asyncQueue) sendBatch(batch []queuedMsg) {
+	m := q.m
+	q.msgs = q.msgs[:0]
+	for _, it := range batch {
+		q.msgs = append(q.msgs, it.msg)
+	}
+	members := m.cl.ch.Members()
+	err := m.tolerate(m.sendBatch(context.Background(), q.bc, members, q.msgs))
+	clear(q.msgs)
+	waited := false
+	for _, it := range batch {
+		if it.s != nil {
+			q.settle(it, err, len(members) > 0)
+		}
+		if it.done != nil {
+			waited = true
+			it.done <- err
+		}
+	}
+	if err != nil && !waited {
+		m.cl.refusals.Log(slog.LevelWarn, m.cfg.Name, "async replication",
+			"delta: asynchronous replication failed; the changes go out with the session's next request", "err", err)
+	}
+}
+
+// settle ends the queued delta it of a session after its send; members says whether
+// there were members to send to.
+func (q *asyncQueue) settle(it queuedMsg, err error, members bool) {
+	s := it.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil && s.valid {
+		s.restore(it.actions)
+	}
+	s.queued = false
+	if s.sent != nil {
+		close(s.sent)
+		s.sent = nil
+	}
+	if !s.resend {
+		return
+	}
+	s.resend = false
+	// Queued under s.mu, so that an id change or expiry of the session (which take it)
+	// queues its message after this one.
+	if msg, actions := s.takeDeltaLocked(nowMs(), members); msg != nil {
+		s.queued = true
+		q.add(queuedMsg{msg: msg, s: s, actions: actions})
+	}
+}
