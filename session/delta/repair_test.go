@@ -40,19 +40,9 @@ func TestTransferAsksAgainForASessionItLeftOut(t *testing.T) {
 				return len(j.ch.Members()) == 2
 			})
 
-			enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
 			T := time.Now().UnixMilli()
-			msg := func(ev delta.Event, id string, ts int64) *delta.Message {
-				return &delta.Message{Event: ev, Context: appName, SessionID: id, Timestamp: ts}
-			}
-			set := func(m *delta.Message, version uint64, v string) *delta.Message {
-				m.Version = version
-				m.Actions = []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}
-				return m
-			}
-			state := func(id string, version uint64, v string) delta.SessionState {
-				return delta.SessionState{ID: id, CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: version,
-					Attributes: []delta.NamedValue{{Name: "k", Value: enc(v)}}}
+			msg, set, state := repairMsg, repairSet, func(id string, version uint64, v string) delta.SessionState {
+				return repairState(T, id, version, v)
 			}
 			// The renamer takes over S.d as S.r and changes it, while the donor snapshots.
 			rename := msg(delta.EventChangeSessionID, "S.d", T)
@@ -124,19 +114,9 @@ func TestRunningManagerAsksForASessionItLacks(t *testing.T) {
 	})
 	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
 	jm := waitFor(t, askedRenamer)
-	enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
 	T := time.Now().UnixMilli()
-	msg := func(ev delta.Event, id string, ts int64) *delta.Message {
-		return &delta.Message{Event: ev, Context: appName, SessionID: id, Timestamp: ts}
-	}
-	set := func(m *delta.Message, version uint64, v string) *delta.Message {
-		m.Version = version
-		m.Actions = []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}
-		return m
-	}
-	state := func(id string, version uint64, v string) delta.SessionState {
-		return delta.SessionState{ID: id, CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: version,
-			Attributes: []delta.NamedValue{{Name: "k", Value: enc(v)}}}
+	msg, set, state := repairMsg, repairSet, func(id string, version uint64, v string) delta.SessionState {
+		return repairState(T, id, version, v)
 	}
 	chunk := msg(delta.EventAllSessionData, "SESSION-STATE", T)
 	chunk.Sessions = []delta.SessionState{state("S.d", 1, "v1")}
@@ -201,16 +181,14 @@ func TestRunningRepairHoldsBoundedMessages(t *testing.T) {
 	})
 	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
 	jm := waitFor(t, asked)
-	enc := func(v any) []byte { b, _ := delta.GobCodec{}.Marshal(v); return b }
 	T := time.Now().UnixMilli()
-	done := &delta.Message{Event: delta.EventTransferComplete, Context: appName, SessionID: "SESSION-STATE-TRANSFERRED", Timestamp: T}
+	done := repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T)
 	peer.send(t, jm, done)
 	if err := j.m.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	set := func(version uint64, v string) *delta.Message {
-		return &delta.Message{Event: delta.EventDelta, Context: appName, SessionID: "S.p", Timestamp: T + int64(version),
-			Version: version, Actions: []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: enc(v)}}}
+		return repairSet(repairMsg(delta.EventDelta, "S.p", T+int64(version)), version, v)
 	}
 	peer.send(t, jm, set(2, "v2")) // starts the repair: asks the peer again
 	waitFor(t, asked)
@@ -220,9 +198,8 @@ func TestRunningRepairHoldsBoundedMessages(t *testing.T) {
 	testutil.EventuallyTrue(t, 10*time.Second, "the two messages past the bound ignored", func() bool {
 		return j.m.Stats().UnknownSession == 2
 	})
-	chunk := &delta.Message{Event: delta.EventAllSessionData, Context: appName, SessionID: "SESSION-STATE", Timestamp: T,
-		Sessions: []delta.SessionState{{ID: "S.p", CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: 1,
-			Attributes: []delta.NamedValue{{Name: "k", Value: enc("v1")}}}}}
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 1, "v1")}
 	peer.send(t, jm, chunk)
 	peer.send(t, jm, done)
 	testutil.EventuallyTrue(t, 10*time.Second, "the held messages applied", func() bool {
@@ -236,4 +213,28 @@ func TestRunningRepairHoldsBoundedMessages(t *testing.T) {
 	if n := j.m.Stats().UnknownSession; n != 2 {
 		t.Errorf("unknown-session messages %d, want 2", n)
 	}
+}
+
+// repairMsg is a session message of the repair tests.
+func repairMsg(ev delta.Event, id string, ts int64) *delta.Message {
+	return &delta.Message{Event: ev, Context: appName, SessionID: id, Timestamp: ts}
+}
+
+// repairSet makes m a delta of the given version setting the attribute "k" to v.
+func repairSet(m *delta.Message, version uint64, v string) *delta.Message {
+	m.Version = version
+	m.Actions = []delta.Action{{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "k", Value: gobBytes(v)}}
+	return m
+}
+
+// repairState is a transferred session of the given version, created at T, with "k" = v.
+func repairState(T int64, id string, version uint64, v string) delta.SessionState {
+	return delta.SessionState{ID: id, CreationTime: T, LastAccessedTime: T, MaxInactive: 1800, Version: version,
+		Attributes: []delta.NamedValue{{Name: "k", Value: gobBytes(v)}}}
+}
+
+// gobBytes is v as GobCodec encodes it.
+func gobBytes(v any) []byte {
+	b, _ := delta.GobCodec{}.Marshal(v)
+	return b
 }
