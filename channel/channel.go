@@ -287,16 +287,7 @@ func (c *Channel) heartbeatLoop(ctx context.Context, done chan struct{}) {
 // both ways is called twice). The channel calls it every HeartbeatInterval by itself.
 func (c *Channel) Heartbeat() {
 	c.head.Heartbeat()
-	for _, e := range *c.msgL.Load() {
-		if h, ok := e.l.(Heartbeater); ok {
-			h.Heartbeat()
-		}
-	}
-	for _, e := range *c.mbrL.Load() {
-		if h, ok := e.l.(Heartbeater); ok {
-			h.Heartbeat()
-		}
-	}
+	tell(c, Heartbeater.Heartbeat)
 }
 
 // Send sends data to the members in to, or to every current member when to is empty.
@@ -394,74 +385,6 @@ func (c *Channel) deliver(msg *Message) error {
 		return errors.Join(errs...)
 	}
 	return nil
-}
-
-// healthEvent records a failure (err != nil) or the recovery of one HealthReporter, logs it
-// and tells the listeners implementing HealthListener (as with Heartbeater, a listener
-// registered both ways is told twice).
-func (c *Channel) healthEvent(from HealthReporter, err error) {
-	c.emu.Lock()
-	defer c.emu.Unlock()
-	if err != nil {
-		c.health.Store(from, err)
-		c.healthFail.Add(1)
-		c.log.Error("tribes channel unhealthy", "err", err)
-	} else {
-		if _, had := c.health.LoadAndDelete(from); !had {
-			return
-		}
-		c.log.Warn("tribes channel healthy again")
-	}
-	for _, e := range *c.msgL.Load() {
-		if h, ok := e.l.(HealthListener); ok {
-			h.HealthChanged(err)
-		}
-	}
-	for _, e := range *c.mbrL.Load() {
-		if h, ok := e.l.(HealthListener); ok {
-			h.HealthChanged(err)
-		}
-	}
-}
-
-// messageLost counts and logs (rate-limited per sender) a message the transport lost, and
-// tells the listeners implementing LossListener.
-func (c *Channel) messageLost(l LostMessage) {
-	c.lost.Add(1)
-	c.rlog.Log(slog.LevelError, l.Source.Addr(), "lost", "tribes channel: a member's message was lost on receipt",
-		"source", l.Source.String(), "size", l.Size, "err", l.Err)
-	for _, e := range *c.msgL.Load() {
-		if h, ok := e.l.(LossListener); ok {
-			h.MessageLost(l)
-		}
-	}
-	for _, e := range *c.mbrL.Load() {
-		if h, ok := e.l.(LossListener); ok {
-			h.MessageLost(l)
-		}
-	}
-}
-
-// Arriving reports whether the transport is receiving a message from m that has not
-// arrived whole yet. It is false when the transport cannot tell (see ArrivalReporter).
-func (c *Channel) Arriving(m Member) bool {
-	return c.arrivals != nil && c.arrivals.Arriving(m.Key())
-}
-
-// Healthy reports whether no running part of the channel has an outstanding failure: it is
-// false from the moment the transport or the membership service reports one (a receiver
-// whose listener died, say) until it reports the recovery or the channel is stopped.
-// Health endpoints and the metrics use it.
-func (c *Channel) Healthy() bool { return c.Health() == nil }
-
-// Health returns the outstanding failures joined (nil when healthy); see Healthy.
-func (c *Channel) Health() error {
-	var errs []error
-	c.health.Range(func(_, v any) bool {
-		errs = append(errs, v.(error))
-		return true
-	})
-	return errors.Join(errs...)
 }
 
 // wantedByNonMemberListener reports whether a listener that takes messages from

@@ -1,8 +1,11 @@
 package delta
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/gotribes/tribes/channel"
@@ -102,4 +105,84 @@ func (m *Manager) sendBatch(ctx context.Context, bc batchCodec, to []channel.Mem
 		}
 	}
 	return err
+}
+
+// batchMagic starts a BinaryCodec batch: the header of a message with format version 2.
+var batchMagic = []byte{0xF5, 'T', 'S', 2}
+
+// batchCodec is implemented by codecs that can carry several session messages in one
+// channel message (group commit, see Manager.Replicate). Only BinaryCodec does: Tomcat has
+// no such message, so JavaCodec clusters send every message on its own.
+type batchCodec interface {
+	// appendBatch appends the encoding of msgs, every one with its Context set.
+	appendBatch(dst []byte, msgs []*Message) ([]byte, error)
+	// ownsBatch is Owns for batches.
+	ownsBatch(data []byte) bool
+	// decodeBatch parses appendBatch's output; errors wrap ErrMalformed.
+	decodeBatch(data []byte) ([]*Message, error)
+}
+
+// appendBatch appends a batch of messages:
+//
+//	F5 'T' 'S' 02 | uvarint n | n × (uvarint length, message as AppendMessage encodes it)
+//
+// It fails if the result exceeds MaxMessageSize.
+func (c BinaryCodec) appendBatch(dst []byte, msgs []*Message) ([]byte, error) {
+	b := append(dst, batchMagic...)
+	b = binary.AppendUvarint(b, uint64(len(msgs)))
+	for _, m := range msgs {
+		// A message's length is not known before it is encoded: reserve the longest
+		// uvarint a message can need, then move the message down over what is unused.
+		at := len(b)
+		b = append(b, make([]byte, binary.MaxVarintLen32)...)
+		var err error
+		if b, err = c.AppendMessage(b, m); err != nil {
+			return dst, err
+		}
+		n := len(b) - at - binary.MaxVarintLen32
+		hdr := binary.AppendUvarint(b[at:at], uint64(n))
+		copy(b[at+len(hdr):], b[at+binary.MaxVarintLen32:])
+		b = b[:at+len(hdr)+n]
+	}
+	if n := c.maxMessage(); len(b)-len(dst) > n {
+		return dst, fmt.Errorf("delta: encoded batch of %d bytes exceeds the limit of %d", len(b)-len(dst), n)
+	}
+	return b, nil
+}
+
+func (BinaryCodec) ownsBatch(data []byte) bool { return bytes.HasPrefix(data, batchMagic) }
+
+// decodeBatch parses appendBatch's output. Every message in it is checked as
+// DecodeMessage checks one; attribute values alias data.
+func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
+	if len(data) > c.maxMessage() {
+		return nil, fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrMalformed, len(data), c.maxMessage())
+	}
+	if !c.ownsBatch(data) {
+		return nil, fmt.Errorf("%w: bad batch header", ErrMalformed)
+	}
+	r := reader{b: data[len(batchMagic):], maxString: c.maxMessage()}
+	n := r.count(len(binaryMagic)+1, c.maxEntries())
+	if r.err == nil && n == 0 {
+		r.fail("empty batch")
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
+	}
+	msgs := make([]*Message, 0, n)
+	for range n {
+		b := r.take(c.maxMessage(), "message")
+		if r.err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
+		}
+		m, err := c.DecodeMessage(b)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: trailing bytes after the batch", ErrMalformed)
+	}
+	return msgs, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 )
 
 // MessageCodec turns session messages into channel payloads and back. The default is
@@ -285,86 +284,6 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 	return m, nil
 }
 
-// chunkArrays are what a transfer chunk's sessions are decoded into: the SessionState of
-// each, the NamedValue of their attributes and notes (a chunk's sessions share one
-// array, filled in order), and the names seen, so that each distinct attribute name is
-// one string however many sessions have it. A joiner applies a chunk and is done with
-// them (Session.load copies what it keeps), so the cluster hands them back (release)
-// for the next chunk instead of allocating and collecting about 190 bytes per session.
-type chunkArrays struct {
-	sessions []SessionState
-	values   []NamedValue
-	names    map[string]string
-}
-
-// Bounds of what chunkArrays keep for reuse: a chunk larger than that (a malformed or
-// unusual one) gets arrays of its own, left to the collector.
-const (
-	maxPooledSessions = 4096
-	maxPooledValues   = 4 * maxPooledSessions
-	maxPooledNames    = 256
-	maxPooledNameLen  = 64
-)
-
-var chunkPool = sync.Pool{New: func() any { return &chunkArrays{names: map[string]string{}} }}
-
-func getChunkArrays(n int) *chunkArrays {
-	a := chunkPool.Get().(*chunkArrays)
-	if cap(a.sessions) < n {
-		a.sessions = make([]SessionState, 0, n)
-	}
-	return a
-}
-
-// release hands a decoded chunk's arrays back for reuse, cleared so that they keep no
-// received bytes alive; m must not be used afterwards.
-func (m *Message) release() {
-	a := m.chunk
-	if a == nil {
-		return
-	}
-	clear(m.Sessions)
-	m.chunk, m.Sessions = nil, nil
-	if cap(a.sessions) > maxPooledSessions || cap(a.values) > maxPooledValues {
-		return
-	}
-	clear(a.values)
-	a.values = a.values[:0]
-	chunkPool.Put(a)
-}
-
-// namedValues returns room for n NamedValue from the chunk's array (a slice of length
-// 0 and capacity n), or a new slice when the message is no chunk.
-func (r *reader) namedValues(n int) []NamedValue {
-	a := r.arrays
-	if a == nil {
-		return make([]NamedValue, 0, n)
-	}
-	if cap(a.values)-len(a.values) < n {
-		a.values = make([]NamedValue, 0, max(n, 2*cap(a.values), 1024))
-	}
-	at := len(a.values)
-	a.values = a.values[:at+n]
-	return a.values[at : at : at+n]
-}
-
-// name reads an attribute or note name, one string per distinct short name across the
-// chunks a chunkArrays decodes.
-func (r *reader) name() string {
-	b := r.take(r.maxString, "string")
-	if r.arrays == nil || len(b) > maxPooledNameLen {
-		return string(b)
-	}
-	if s, ok := r.arrays.names[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(r.arrays.names) < maxPooledNames {
-		r.arrays.names[s] = s
-	}
-	return s
-}
-
 func (c BinaryCodec) maxMessage() int { return orDefault(c.MaxMessageSize, DefaultMaxMessageSize) }
 func (c BinaryCodec) maxString() int  { return orDefault(c.MaxStringLen, maxStringDefault) }
 func (c BinaryCodec) maxValue() int   { return orDefault(c.MaxValueSize, DefaultMaxValueSize) }
@@ -530,84 +449,4 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	for i := 0; i < n && r.err == nil; i++ {
 		s.Listeners = append(s.Listeners, r.str())
 	}
-}
-
-// batchMagic starts a BinaryCodec batch: the header of a message with format version 2.
-var batchMagic = []byte{0xF5, 'T', 'S', 2}
-
-// batchCodec is implemented by codecs that can carry several session messages in one
-// channel message (group commit, see Manager.Replicate). Only BinaryCodec does: Tomcat has
-// no such message, so JavaCodec clusters send every message on its own.
-type batchCodec interface {
-	// appendBatch appends the encoding of msgs, every one with its Context set.
-	appendBatch(dst []byte, msgs []*Message) ([]byte, error)
-	// ownsBatch is Owns for batches.
-	ownsBatch(data []byte) bool
-	// decodeBatch parses appendBatch's output; errors wrap ErrMalformed.
-	decodeBatch(data []byte) ([]*Message, error)
-}
-
-// appendBatch appends a batch of messages:
-//
-//	F5 'T' 'S' 02 | uvarint n | n × (uvarint length, message as AppendMessage encodes it)
-//
-// It fails if the result exceeds MaxMessageSize.
-func (c BinaryCodec) appendBatch(dst []byte, msgs []*Message) ([]byte, error) {
-	b := append(dst, batchMagic...)
-	b = binary.AppendUvarint(b, uint64(len(msgs)))
-	for _, m := range msgs {
-		// A message's length is not known before it is encoded: reserve the longest
-		// uvarint a message can need, then move the message down over what is unused.
-		at := len(b)
-		b = append(b, make([]byte, binary.MaxVarintLen32)...)
-		var err error
-		if b, err = c.AppendMessage(b, m); err != nil {
-			return dst, err
-		}
-		n := len(b) - at - binary.MaxVarintLen32
-		hdr := binary.AppendUvarint(b[at:at], uint64(n))
-		copy(b[at+len(hdr):], b[at+binary.MaxVarintLen32:])
-		b = b[:at+len(hdr)+n]
-	}
-	if n := c.maxMessage(); len(b)-len(dst) > n {
-		return dst, fmt.Errorf("delta: encoded batch of %d bytes exceeds the limit of %d", len(b)-len(dst), n)
-	}
-	return b, nil
-}
-
-func (BinaryCodec) ownsBatch(data []byte) bool { return bytes.HasPrefix(data, batchMagic) }
-
-// decodeBatch parses appendBatch's output. Every message in it is checked as
-// DecodeMessage checks one; attribute values alias data.
-func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
-	if len(data) > c.maxMessage() {
-		return nil, fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrMalformed, len(data), c.maxMessage())
-	}
-	if !c.ownsBatch(data) {
-		return nil, fmt.Errorf("%w: bad batch header", ErrMalformed)
-	}
-	r := reader{b: data[len(batchMagic):], maxString: c.maxMessage()}
-	n := r.count(len(binaryMagic)+1, c.maxEntries())
-	if r.err == nil && n == 0 {
-		r.fail("empty batch")
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
-	}
-	msgs := make([]*Message, 0, n)
-	for range n {
-		b := r.take(c.maxMessage(), "message")
-		if r.err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
-		}
-		m, err := c.DecodeMessage(b)
-		if err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, m)
-	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: trailing bytes after the batch", ErrMalformed)
-	}
-	return msgs, nil
 }

@@ -83,6 +83,24 @@ func startManager(t testing.TB, tn *channeltest.Node, ch *channel.Channel, cfg d
 	return n
 }
 
+// startJoiner starts, on ch, a cluster configured by ccfg and a manager named appName
+// with cfg's other settings, and does not wait for its state transfer; the cluster closes
+// when the test ends. For channels startManager does not take (wrapped, over TCP).
+func startJoiner(t testing.TB, ch delta.Channel, ccfg delta.ClusterConfig, cfg delta.Config) *delta.Manager {
+	t.Helper()
+	cl := delta.NewCluster(ch, ccfg)
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	cfg.Name = appName
+	m, err := cl.NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // startReady is startNode followed by WaitReady.
 func startReady(t testing.TB, nw *channeltest.Network, cfg delta.Config) *node {
 	t.Helper()
@@ -197,6 +215,21 @@ func newRaw(t testing.TB, nw *channeltest.Network, on func(*delta.Message, chann
 		return nil
 	}))
 	return r
+}
+
+// newAsker is a raw member that reports on the returned channel who asks it for every
+// session (EVT_GET_ALL_SESSIONS); an ask while the last one is unread is not reported.
+func newAsker(t testing.TB, nw *channeltest.Network) (*raw, <-chan channel.Member) {
+	asked := make(chan channel.Member, 1)
+	r := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
+		if m.Event == delta.EventGetAllSessions {
+			select {
+			case asked <- src:
+			default:
+			}
+		}
+	})
+	return r, asked
 }
 
 func (r *raw) send(t testing.TB, to channel.Member, m *delta.Message) {

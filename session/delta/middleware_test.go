@@ -322,15 +322,7 @@ func TestMiddlewareInvalidateAndLateCreate(t *testing.T) {
 
 func TestMiddlewareRefuseUntilReady(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	asked := make(chan channel.Member, 1)
-	f := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
-		if m.Event == delta.EventGetAllSessions {
-			select { // the joiner asks again until it hears from the donor
-			case asked <- src:
-			default:
-			}
-		}
-	})
+	f, asked := newAsker(t, nw) // the joiner asks again until it hears from the donor
 	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
 	h := wrap(t, j, delta.HTTPConfig{NotReady: delta.RefuseUntilReady}, counter)
 	w := get(h, "/", "")

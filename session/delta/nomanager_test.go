@@ -237,15 +237,7 @@ func TestJoinerGoesOnWhenPeerRunsNoSessionManagerTCP(t *testing.T) {
 	bch, bms := startTCPChannel(t)
 	ams.Add(bch.LocalMember())
 	bms.Add(ach.LocalMember())
-	cl := delta.NewCluster(bch, delta.ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, StateTransferTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	m := startJoiner(t, bch, delta.ClusterConfig{}, delta.Config{JvmRoute: "b", MemberWait: -1, StateTransferTimeout: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := m.WaitReady(ctx); err != nil {

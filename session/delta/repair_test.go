@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
@@ -21,21 +20,10 @@ func TestTransferAsksAgainForASessionItLeftOut(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
 			nw := channeltest.NewNetwork()
-			onAsk := func(asked chan channel.Member) func(*delta.Message, channel.Member) {
-				return func(m *delta.Message, src channel.Member) {
-					if m.Event == delta.EventGetAllSessions {
-						select {
-						case asked <- src:
-						default:
-						}
-					}
-				}
-			}
-			askedDonor, askedRenamer := make(chan channel.Member, 1), make(chan channel.Member, 1)
-			donor := newRaw(t, nw, onAsk(askedDonor))
+			donor, askedDonor := newAsker(t, nw)
 			j := startNode(t, nw, delta.Config{JvmRoute: "j", KeepStaleTransferMessages: keep})
 			jm := waitFor(t, askedDonor)
-			renamer := newRaw(t, nw, onAsk(askedRenamer))
+			renamer, askedRenamer := newAsker(t, nw)
 			testutil.EventuallyTrue(t, 10*time.Second, "the joiner lists the renaming member", func() bool {
 				return len(j.ch.Members()) == 2
 			})
@@ -106,12 +94,7 @@ func waitFor[T any](t *testing.T, c <-chan T) T {
 // lacks, and applies the deltas held meanwhile after it, in order.
 func TestRunningManagerAsksForASessionItLacks(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	askedRenamer := make(chan channel.Member, 1)
-	renamer := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
-		if m.Event == delta.EventGetAllSessions {
-			askedRenamer <- src
-		}
-	})
+	renamer, askedRenamer := newAsker(t, nw)
 	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
 	jm := waitFor(t, askedRenamer)
 	T := time.Now().UnixMilli()
@@ -173,12 +156,7 @@ func TestRunningManagerAsksForASessionItLacks(t *testing.T) {
 func TestRunningRepairHoldsBoundedMessages(t *testing.T) {
 	defer delta.SetMaxHeld(3)()
 	nw := channeltest.NewNetwork()
-	asked := make(chan channel.Member, 1)
-	peer := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
-		if m.Event == delta.EventGetAllSessions {
-			asked <- src
-		}
-	})
+	peer, asked := newAsker(t, nw)
 	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
 	jm := waitFor(t, asked)
 	T := time.Now().UnixMilli()

@@ -81,15 +81,7 @@ func TestJoinerReportsAFrameAboveMaxFrameSize(t *testing.T) {
 	ch, ms := startTCPChannelWith(t, cfg)
 	ms.Add(donor.ch.LocalMember())
 	donor.ms.Add(ch.LocalMember())
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", StateTransferTimeout: time.Minute, MemberWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	m := startJoiner(t, ch, delta.ClusterConfig{}, delta.Config{JvmRoute: "j", StateTransferTimeout: time.Minute, MemberWait: -1})
 	ste := failedTransfer(t, m, channel.ErrMessageTooLarge)
 	if got := ste.Attempts[0].Err.Error(); !strings.Contains(got, "raise this node's MaxFrameSize") {
 		t.Errorf("attempt: %v", got)
@@ -118,15 +110,7 @@ func TestJoinerReportsARequestThatFailed(t *testing.T) {
 	startReady(t, nw, delta.Config{JvmRoute: "a"})
 	for _, cause := range []error{channel.ErrConnectionLost, channel.ErrConnect} {
 		_, ch := newChannel(t, nw)
-		cl := delta.NewCluster(failingSends{ch, fmt.Errorf("%w: by the test", cause)}, delta.ClusterConfig{})
-		t.Cleanup(func() { _ = cl.Close(context.Background()) })
-		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, StateTransferTimeout: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		m := startJoiner(t, failingSends{ch, fmt.Errorf("%w: by the test", cause)}, delta.ClusterConfig{}, delta.Config{JvmRoute: "b", MemberWait: -1, StateTransferTimeout: time.Minute})
 		if cause == channel.ErrConnect {
 			if err := m.WaitReady(context.Background()); err != nil {
 				t.Errorf("a member that could not be connected to: %v, want nil", err)
@@ -172,16 +156,8 @@ func TestJoinerReportsAChunkItCannotDecode(t *testing.T) {
 		}
 	}
 	_, ch := newChannel(t, nw)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: 2000}}})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, Codec: delta.JavaValueCodec{},
+	m := startJoiner(t, ch, delta.ClusterConfig{Codec: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: 2000}}}, delta.Config{JvmRoute: "b", MemberWait: -1, Codec: delta.JavaValueCodec{},
 		StateTransferTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	ste := failedTransfer(t, m, jserial.ErrLimit)
 	if got := ste.Attempts[0].Err.Error(); !strings.Contains(got, "raise JavaCodec.Limits") {
 		t.Errorf("attempt: %v", got)
@@ -209,24 +185,11 @@ func TestJoinerWaitsForTheDonorsMessageStillArriving(t *testing.T) {
 	for _, lost := range []bool{false, true} {
 		t.Run(fmt.Sprintf("lost=%v", lost), func(t *testing.T) {
 			nw := channeltest.NewNetwork()
-			asked := make(chan channel.Member, 1)
-			donor := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
-				if m.Event == delta.EventGetAllSessions {
-					asked <- src
-				}
-			})
+			donor, asked := newAsker(t, nw)
 			tn, ch := newChannel(t, nw)
 			ac := &arrivingChannel{Channel: ch}
 			ac.on.Store(true)
-			cl := delta.NewCluster(ac, delta.ClusterConfig{})
-			t.Cleanup(func() { _ = cl.Close(context.Background()) })
-			m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", MemberWait: -1, StateTransferTimeout: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.Start(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			m := startJoiner(t, ac, delta.ClusterConfig{}, delta.Config{JvmRoute: "j", MemberWait: -1, StateTransferTimeout: time.Minute})
 			jm := waitFor(t, asked)
 			T := time.Now().UnixMilli()
 			donor.send(t, jm, &delta.Message{Event: delta.EventTransferComplete, Context: appName,

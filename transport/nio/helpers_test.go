@@ -271,6 +271,58 @@ type gate struct {
 	once sync.Once
 }
 
-func newGate() *gate  { return &gate{ch: make(chan struct{})} }
+func newGate() *gate { return &gate{ch: make(chan struct{})} }
+
+// seqGate is a receive function for n messages made with seqPayload: each delivery waits
+// for release, first is signalled at the first one, all closed at the n-th, and got
+// records their sequence numbers in delivery order.
+type seqGate struct {
+	release *gate
+	n       int
+	first   chan struct{}
+	all     chan struct{}
+	mu      sync.Mutex
+	got     []uint32
+}
+
+func newSeqGate(t *testing.T, n int) *seqGate {
+	g := &seqGate{release: newGate(), n: n, first: make(chan struct{}, 1), all: make(chan struct{})}
+	t.Cleanup(g.release.open)
+	return g
+}
+
+func (g *seqGate) rx(m *channel.Message) error {
+	select {
+	case g.first <- struct{}{}:
+	default:
+	}
+	g.release.wait()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.got = append(g.got, binary.BigEndian.Uint32(m.Data))
+	if len(g.got) == g.n {
+		close(g.all)
+	}
+	return nil
+}
+
+// inOrder waits for all n messages and checks that they arrived in sequence.
+func (g *seqGate) inOrder(t *testing.T) {
+	t.Helper()
+	select {
+	case <-g.all:
+	case <-time.After(waitTimeout):
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		t.Fatalf("%d of %d messages delivered", len(g.got), g.n)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, v := range g.got {
+		if v != uint32(i) {
+			t.Fatalf("message %d arrived as %d", i, v)
+		}
+	}
+}
 func (g *gate) wait() { <-g.ch }
 func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }

@@ -609,26 +609,8 @@ func TestBackpressure(t *testing.T) {
 	const n = 200
 	cfg := testConfig()
 	cfg.MaxConnQueueBytes = 4 << 10
-	release := newGate()
-	var mu sync.Mutex
-	var got []uint32
-	first := make(chan struct{}, 1)
-	all := make(chan struct{})
-	b := startNode(t, cfg, func(m *channel.Message) error {
-		select {
-		case first <- struct{}{}:
-		default:
-		}
-		release.wait()
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, binary.BigEndian.Uint32(m.Data))
-		if len(got) == n {
-			close(all)
-		}
-		return nil
-	})
-	t.Cleanup(release.open)
+	g := newSeqGate(t, n)
+	b := startNode(t, cfg, g.rx)
 	src, _ := b.member.MarshalBinary()
 	var stream []byte
 	for i := range n {
@@ -638,24 +620,13 @@ func TestBackpressure(t *testing.T) {
 	if _, err := c.Write(stream); err != nil {
 		t.Fatal(err)
 	}
-	<-first
+	<-g.first
 	testutil.EventuallyTrue(t, waitTimeout, "a read pause", func() bool { return b.t.Stats().ReadPauses > 0 })
 	if q := b.t.Stats().QueuedBytes; q > int64(cfg.MaxConnQueueBytes)+1024 {
 		t.Fatalf("queued %d bytes, limit %d", q, cfg.MaxConnQueueBytes)
 	}
-	release.open()
-	select {
-	case <-all:
-	case <-time.After(waitTimeout):
-		t.Fatal("not every message was delivered after the pause")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, v := range got {
-		if v != uint32(i) {
-			t.Fatalf("message %d arrived as %d", i, v)
-		}
-	}
+	g.release.open()
+	g.inOrder(t)
 	if st := b.t.Stats(); st.QueuedBytes != 0 {
 		t.Fatalf("queued bytes %d after draining", st.QueuedBytes)
 	}
@@ -671,23 +642,8 @@ func TestDeliverOnEventLoopLeavesBytesInTheSocket(t *testing.T) {
 	cfg.MaxFrameSize = 1024
 	cfg.MaxConnQueueBytes = 2048 // what the workers' path would close the connection at (TestOverflowClosesConnection)
 	cfg.RxBufSize = 4 << 10
-	release := newGate()
-	first := make(chan struct{}, 1)
-	var got []uint32 // the event loop delivers one message at a time
-	all := make(chan struct{})
-	b := startNode(t, cfg, func(m *channel.Message) error {
-		select {
-		case first <- struct{}{}:
-		default:
-		}
-		release.wait()
-		got = append(got, binary.BigEndian.Uint32(m.Data))
-		if len(got) == n {
-			close(all)
-		}
-		return nil
-	})
-	t.Cleanup(release.open)
+	g := newSeqGate(t, n)
+	b := startNode(t, cfg, g.rx)
 	src, _ := b.member.MarshalBinary()
 	var stream []byte
 	for i := range n {
@@ -706,23 +662,14 @@ func TestDeliverOnEventLoopLeavesBytesInTheSocket(t *testing.T) {
 		}
 		wrote <- err
 	}()
-	<-first
+	<-g.first
 	testutil.EventuallyTrue(t, waitTimeout, "the peer wrote more than the receiver would queue", func() bool {
 		return written.Load() > int64(4*cfg.MaxConnQueueBytes)
 	})
-	release.open()
-	select {
-	case <-all:
-	case <-time.After(waitTimeout):
-		t.Fatalf("%d of %d messages delivered", len(got), n)
-	}
+	g.release.open()
+	g.inOrder(t)
 	if err := <-wrote; err != nil {
 		t.Fatalf("the peer's write failed: %v", err)
-	}
-	for i, v := range got {
-		if v != uint32(i) {
-			t.Fatalf("message %d arrived as %d", i, v)
-		}
 	}
 	if st := b.t.Stats(); st.ConnsOverflowed != 0 || st.ReadPauses != 0 || st.ConnsOpen != 1 || st.QueuedBytes != 0 {
 		t.Fatalf("receiver stats %+v", st)
