@@ -116,11 +116,12 @@ func (rc *rconn) onTraffic() gnet.Action {
 		if !ok {
 			break
 		}
-		frames++
-		nbytes += n
 		mode := ackModeOf(channel.SendOptions(cd.Options))
 		from, counted := rc.dec.takeArrival()
 		if rc.r.inline {
+			// Counted before it is delivered, as a frame a worker delivers is.
+			rc.r.st.framesReceived.Add(1)
+			rc.r.st.bytesReceived.Add(uint64(n))
 			ok := rc.deliverNow(channel.MessageFromChannelData(&cd), mode)
 			if counted {
 				rc.r.arriving.add(from, -1)
@@ -131,6 +132,8 @@ func (rc *rconn) onTraffic() gnet.Action {
 			}
 			continue
 		}
+		frames++
+		nbytes += n
 		switch {
 		case mode == ackBefore && rc.pendingAcks.Load() == 0:
 			rc.early++ // written before the batch is queued, so before anything a worker writes
