@@ -67,7 +67,10 @@
 // (Stats.MessagesLost), logs it (rate-limited per sender) and tells the listeners that
 // implement LossListener, with the sender and the size (LostMessage): an application
 // waiting for a member's message learns that it will not come. Java Tribes has no such
-// report.
+// report. A transport that implements ArrivalReporter also tells whether a message from a
+// member has begun to arrive and is neither delivered nor lost yet (Channel.Arriving), so
+// that a message announced by another one, which may overtake it on another connection,
+// can be waited for.
 //
 // # Concurrency
 //
