@@ -66,8 +66,9 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			releaseGC()
 		}
 	}()
+	finish := func(ts int64, err error) { m.finishTransfer(ctx, start, ts, err, releaseGC) }
 	fail := func(err error) {
-		m.finishTransfer(ctx, start, 0, &StateTransferError{Context: m.cfg.Name, Attempts: attempts,
+		finish(0, &StateTransferError{Context: m.cfg.Name, Attempts: attempts,
 			Sessions: int(m.stats.transferred.Load()), Elapsed: time.Since(start), Err: err})
 	}
 	untried := func() (channel.Member, bool) {
@@ -101,7 +102,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 					"attempts", len(attempts), "noSessionManager", m.stats.noManager.Load(),
 					"noContextManager", m.stats.declined.Load())
 			}
-			m.finishTransfer(ctx, start, 0, nil)
+			finish(0, nil)
 			return
 		}
 		tried[donor.Key()] = true
@@ -132,7 +133,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			m.mu.Lock()
 			m.doneFrom = donor.Addr()
 			m.mu.Unlock()
-			m.finishTransfer(ctx, start, ts, nil)
+			finish(ts, nil)
 			return
 		}
 		switch {
@@ -351,8 +352,9 @@ func (m *Manager) memberAdded() {
 // finishTransfer replays the queued messages (dropping those older than the transferred
 // state, ts) and marks the manager ready with err. ts 0 means no state was transferred:
 // nothing is stale. When the replay finds messages about sessions the transfer left out,
-// it asks their senders for the sessions again first (see repair).
-func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64, err error) {
+// it asks their senders for the sessions again first (see repair). releaseGC, if not
+// nil, puts GOGC back before the manager is marked ready.
+func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64, err error, releaseGC func()) {
 	var ste *StateTransferError
 	if errors.As(err, &ste) {
 		m.log.Error("delta: state transfer failed; serving with the sessions received", "err", err)
@@ -372,6 +374,9 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 				continue
 			}
 			m.stats.transferNanos.Store(int64(time.Since(start)))
+			if releaseGC != nil {
+				releaseGC() // before ready: whoever waits for it sees GOGC back
+			}
 			m.state = stateRunning
 			m.closeReadyLocked(err)
 			m.mu.Unlock()
