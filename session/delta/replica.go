@@ -194,14 +194,16 @@ func (s *Session) olderThan(version uint64) bool {
 	return s.version < version
 }
 
-// transferable returns the session in transferable form, if it is alive.
-func (s *Session) transferable() (SessionState, bool) {
+// transferable returns the session in transferable form, if it is alive. Its attributes
+// and notes are appended to *nv, the array a transfer chunk's sessions share (reused
+// from chunk to chunk), instead of arrays of their own.
+func (s *Session) transferable(nv *[]NamedValue) (SessionState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
 		return SessionState{}, false
 	}
-	return s.state(), true
+	return s.state(nv), true
 }
 
 // loadTransferred replaces the copy's content with st from a state transfer, unless the
@@ -271,25 +273,28 @@ func (s *Session) detectMutations() int {
 	return n
 }
 
-// state returns the session in transferable form. Values are shared, not copied: they
-// are never modified once stored.
-func (s *Session) state() SessionState {
+// state returns the session in transferable form, its attributes and notes appended to
+// *nv (see transferable). Values are shared, not copied: they are never modified once
+// stored.
+func (s *Session) state(nv *[]NamedValue) SessionState {
 	st := SessionState{
 		ID: s.id, CreationTime: s.created, LastAccessedTime: s.accessed, MaxInactive: s.maxInactive,
 		IsNew: s.isNew, Version: s.version, Principal: s.principal, AuthType: s.authType,
 		Listeners: slices.Clone(s.named),
 	}
 	if len(s.attrs) > 0 {
-		st.Attributes = make([]NamedValue, len(s.attrs))
+		at := len(*nv)
 		for i := range s.attrs {
-			st.Attributes[i] = NamedValue{Name: s.attrs[i].name, Value: s.attrs[i].data}
+			*nv = append(*nv, NamedValue{Name: s.attrs[i].name, Value: s.attrs[i].data})
 		}
+		st.Attributes = (*nv)[at:len(*nv):len(*nv)]
 	}
 	if len(s.notes) > 0 {
-		st.Notes = make([]NamedValue, len(s.notes))
-		for i, n := range s.notes {
-			st.Notes[i] = NamedValue{Name: n.name, Value: []byte(n.value)}
+		at := len(*nv)
+		for _, n := range s.notes {
+			*nv = append(*nv, NamedValue{Name: n.name, Value: []byte(n.value)})
 		}
+		st.Notes = (*nv)[at:len(*nv):len(*nv)]
 	}
 	return st
 }

@@ -467,6 +467,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	total := m.Len() // the joiner's hint for sizing its table
 	dst := []channel.Member{to}
 	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
+	var values []NamedValue // the chunk's attributes and notes (Session.transferable)
 	size := 0
 	// Each chunk in flight holds one of the window's encoding buffers until its send
 	// returned; a send's error ends the transfer (sends already in flight finish).
@@ -495,7 +496,8 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		buf, eerr = m.cl.codec.AppendMessage(buf[:0], &Message{Event: EventAllSessionData, Context: m.cfg.Name,
 			SessionID: idSessionState, Timestamp: ts, Sessions: chunk, Total: total})
 		clear(chunk)
-		chunk, size = chunk[:0], 0
+		clear(values)
+		chunk, values, size = chunk[:0], values[:0], 0
 		if eerr != nil {
 			fail(eerr)
 			bufs <- buf
@@ -515,7 +517,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		})
 	}
 	m.st.forEach(func(s *Session) bool {
-		st, ok := s.transferable()
+		st, ok := s.transferable(&values)
 		if !ok {
 			return true
 		}
