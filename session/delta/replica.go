@@ -25,6 +25,25 @@ func newReplica(m *Manager, id string, created int64) *Session {
 		isNew: true, valid: true}
 }
 
+// replicaWithAttr is a copy of a session allocated together with room for one attribute.
+type replicaWithAttr struct {
+	s    Session
+	attr [1]attrEntry
+}
+
+// newTransferredReplica is newReplica for st, a transferred session. One with a single
+// attribute (the usual case) is allocated with room for it: one object instead of two
+// for the joiner to allocate, and for the collector to mark, per session.
+func newTransferredReplica(m *Manager, st *SessionState) *Session {
+	if len(st.Attributes) != 1 {
+		return newReplica(m, st.ID, st.CreationTime)
+	}
+	r := &replicaWithAttr{}
+	r.s = Session{m: m, id: st.ID, created: st.CreationTime, accessed: nowMs(), maxInactive: m.defaultMaxInactive(),
+		isNew: true, valid: true, attrs: r.attr[:0]}
+	return &r.s
+}
+
 // findable reports whether Find may return the session at now (unix ms): it is alive and
 // not idle past its timeout (twice that for a copy whose primary is elsewhere: the
 // primary may not have said it was used, Tomcat's rule).

@@ -418,6 +418,7 @@ func (m *Manager) stale(msg *Message, ts int64) bool {
 // loadSessions stores a chunk of transferred sessions as non-primary copies, replacing
 // copies already held; with fillIn, only the sessions it names that this node lacks.
 func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
+	loaded := 0 // counted once per chunk: chunks are loaded in parallel
 	for i := range list {
 		st := &list[i]
 		if !validID(st.ID) {
@@ -428,13 +429,14 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 			continue
 		}
 		m.noteRoute(st.ID)
-		s, added := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
 		if fillIn != nil && !added {
 			continue
 		}
 		s.loadTransferred(st)
-		m.stats.transferred.Add(1)
+		loaded++
 	}
+	m.stats.transferred.Add(uint64(loaded))
 }
 
 // serveAll is the donor side: once a slot is free (Config.MaxConcurrentTransfers), stream
