@@ -187,7 +187,8 @@ func (st *store) movedShard(s *Session, from int) {
 }
 
 // forEach calls f for every session, one shard at a time: the shard's sessions are copied
-// into a reused slice under its read lock and f runs without any lock held. Sessions
+// into a reused slice under its read lock, sorted by address (sortByAddress), and f runs
+// without any lock held. Sessions
 // added or removed meanwhile may or may not be seen; a session renamed meanwhile is seen
 // once (f reads its current id). f returning false stops early.
 func (st *store) forEach(f func(*Session) bool) {
