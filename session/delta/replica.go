@@ -339,7 +339,7 @@ func (s *Session) load(st *SessionState) {
 		if len(data) < keepInChunk {
 			data = bytes.Clone(data)
 		}
-		s.attrs = append(s.attrs, attrEntry{name: nv.Name, data: data})
+		s.addAttr(attrEntry{name: nv.Name, data: data})
 	}
 	s.notes = s.notes[:0]
 	for _, nv := range st.Notes {
@@ -390,7 +390,7 @@ func (s *Session) apply(actions []Action, notify bool) []notice {
 					out = append(out, notice{kind: nReplaced, name: a.Name, value: old})
 				}
 			} else {
-				s.attrs = append(s.attrs, e)
+				s.addAttr(e)
 				if notify && len(s.m.cfg.AttributeListeners) > 0 {
 					v, err := s.decode(&s.attrs[len(s.attrs)-1])
 					if err != nil {
