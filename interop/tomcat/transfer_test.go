@@ -1,16 +1,13 @@
 package tomcatinterop_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -18,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/helperproc"
 	"github.com/gotribes/tribes/internal/procfs"
 
 	"github.com/gotribes/tribes/channel"
@@ -107,8 +105,7 @@ func TestGoNodeProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		t.Fatal(err)
 	}
-	out := json.NewEncoder(os.Stdout)
-	stdin := bufio.NewScanner(os.Stdin)
+	stdin := helperproc.Commands()
 	tcfg := nio.DefaultConfig()
 	codec := delta.JavaCodec{}
 	if spec.MaxFrame > 0 {
@@ -140,7 +137,7 @@ func TestGoNodeProcess(t *testing.T) {
 			ids = append(ids, s.ID())
 		}
 		runtime.GC()
-		_ = out.Encode(goNodeReport{Event: "ready", IDs: ids, Sessions: g.m.Len()})
+		_ = helperproc.Report(goNodeReport{Event: "ready", IDs: ids, Sessions: g.m.Len()})
 		// "member PORT" is answered once the node on PORT is a member: a donor serves
 		// members only.
 		for stdin.Scan() {
@@ -151,7 +148,7 @@ func TestGoNodeProcess(t *testing.T) {
 			testutil.EventuallyTrue(t, time.Minute, "the joiner is a member", func() bool {
 				return slices.ContainsFunc(ch.Members(), func(m channel.Member) bool { return int(m.Port) == port })
 			})
-			_ = out.Encode(goNodeReport{Event: "member"})
+			_ = helperproc.Report(goNodeReport{Event: "member"})
 		}
 	case "joiner":
 		wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
@@ -164,7 +161,7 @@ func TestGoNodeProcess(t *testing.T) {
 			wait = -1
 		}
 		g := newGoNode(t, ch, codec, delta.Config{JvmRoute: spec.Route, Logger: logger, MemberWait: wait})
-		_ = out.Encode(goNodeReport{Event: "ready"})
+		_ = helperproc.Report(goNodeReport{Event: "ready"})
 		if !stdin.Scan() || stdin.Text() != "start" {
 			t.Fatalf("joiner: got %q, want start", stdin.Text())
 		}
@@ -192,7 +189,7 @@ func TestGoNodeProcess(t *testing.T) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		done.HeapAfterGC = ms.HeapAlloc
-		_ = out.Encode(done)
+		_ = helperproc.Report(done)
 		for stdin.Scan() { // the parent reads /proc/PID/status, then closes stdin
 		}
 	default:
@@ -201,90 +198,17 @@ func TestGoNodeProcess(t *testing.T) {
 }
 
 // goProc is a running Go node process.
-type goProc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan goNodeReport
-	done  chan struct{}
-}
+type goProc = helperproc.Proc[goNodeReport]
 
 func startGoProc(t testutil.TB, spec goNodeSpec) *goProc {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	p := &goProc{lines: make(chan goNodeReport, 4), done: make(chan struct{})}
-	p.cmd = exec.Command(exe, "-test.run=^TestGoNodeProcess$", "-test.count=1")
-	p.cmd.Env = append(os.Environ(), goNodeEnv+"="+string(raw))
-	p.cmd.Stderr = os.Stderr
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatalf("%v", err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("%v", err)
-	}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 64<<20) // a donor's list of session ids
-		for sc.Scan() {
-			var r goNodeReport
-			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Event != "" {
-				p.lines <- r
-			} else {
-				fmt.Fprintf(os.Stderr, "go node %s: %s\n", spec.Route, sc.Bytes())
-			}
-		}
-		_ = p.cmd.Wait()
-	}()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *goProc) pid() int { return p.cmd.Process.Pid }
-
-// expect waits for the next line, which must be of kind event.
-func (p *goProc) expect(t testutil.TB, event string, timeout time.Duration) goNodeReport {
-	t.Helper()
-	select {
-	case r := <-p.lines:
-		if r.Event != event {
-			t.Fatalf("go node %d: got %+v, want %q", p.pid(), r, event)
-		}
-		return r
-	case <-p.done:
-		t.Fatalf("go node %d exited while waiting for %q", p.pid(), event)
-	case <-time.After(timeout):
-		t.Fatalf("go node %d: no %q within %v", p.pid(), event, timeout)
-	}
-	return goNodeReport{}
-}
-
-func (p *goProc) send(t testutil.TB, line string) {
-	t.Helper()
-	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
-		t.Fatalf("%v", err)
-	}
-}
-
-// stop closes stdin, waits up to 10 s for the process to end, then kills it (by pid).
-func (p *goProc) stop() {
-	_ = p.stdin.Close()
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	return helperproc.Start[goNodeReport](t, helperproc.Config{Test: "TestGoNodeProcess",
+		Env: []string{goNodeEnv + "=" + string(raw)}, Name: "go node " + spec.Route,
+		MaxLine: 64 << 20}) // a donor's list of session ids
 }
 
 // transferSetup configures runStateTransfers.
@@ -354,16 +278,16 @@ func donorBefore(t testutil.TB, pid int) map[string]uint64 {
 func goJoin(t testutil.TB, name string, spec goNodeSpec, donorPid int, goDonor *goProc) (transfer, error) {
 	t.Helper()
 	j := startGoProc(t, spec)
-	defer j.stop()
-	j.expect(t, "ready", 2*time.Minute)
+	defer j.Stop()
+	j.Expect(t, "ready", 2*time.Minute)
 	if goDonor != nil {
-		goDonor.send(t, "member "+strconv.Itoa(spec.Port))
-		goDonor.expect(t, "member", 2*time.Minute)
+		goDonor.Send(t, "member "+strconv.Itoa(spec.Port))
+		goDonor.Expect(t, "member", 2*time.Minute)
 	}
 	before := donorBefore(t, donorPid)
-	j.send(t, "start")
-	done := j.expect(t, "done", 10*time.Minute)
-	js, ds := procStatus(t, j.pid()), procStatus(t, donorPid)
+	j.Send(t, "start")
+	done := j.Expect(t, "done", 10*time.Minute)
+	js, ds := procStatus(t, j.Pid()), procStatus(t, donorPid)
 	tr := transfer{name: name, took: time.Duration(done.TransferNs), joinerHWM: js["VmHWM"], joinerRSS: js["VmRSS"],
 		joinerHeap: done.HeapAfterGC, donorRSS: before["VmRSS"], donorRise: int64(ds["VmHWM"]) - int64(before["VmRSS"]),
 		lost: done.Lost}
@@ -498,15 +422,15 @@ func runStateTransfers(t testing.TB, setup transferSetup) []transfer {
 	}
 
 	donor := startGoProc(t, goSpec("donor", "g1", g1, g2, t1))
-	ids := donor.expect(t, "ready", 20*time.Minute).IDs
+	ids := donor.Expect(t, "ready", 20*time.Minute).IDs
 	if len(ids) != setup.sessions {
 		t.Fatalf("the Go donor holds %d sessions", len(ids))
 	}
-	add(goJoin(t, "Go → Go", goSpec("joiner", "g2", g2, g1), donor.pid(), donor))
+	add(goJoin(t, "Go → Go", goSpec("joiner", "g2", g2, g1), donor.Pid(), donor))
 
-	tc1, tr, err := tomcatJoin(t, "Go → Tomcat", dir, app, tomcatCfg("t1", t1, ports[10], g1, g3, g4, g5, t2, t3), donor.pid(), ids, setup)
+	tc1, tr, err := tomcatJoin(t, "Go → Tomcat", dir, app, tomcatCfg("t1", t1, ports[10], g1, g3, g4, g5, t2, t3), donor.Pid(), ids, setup)
 	add(tr, err)
-	donor.stop()
+	donor.Stop()
 
 	tc2, tr, err := tomcatJoin(t, "Tomcat → Tomcat", dir, app, tomcatCfg("t2", t2, ports[11], t1), tc1.Pid(), ids, setup)
 	tc2.Stop()
