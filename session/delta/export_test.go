@@ -32,3 +32,10 @@ func SetMaxHeld(n int) (restore func()) {
 	maxHeld = n
 	return func() { maxHeld = old }
 }
+
+// RepairIdle reports whether m has no repair of a running manager under way (tests only).
+func RepairIdle(m *Manager) bool {
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	return m.live == nil
+}

@@ -2,7 +2,6 @@ package delta
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"time"
 
@@ -135,17 +134,49 @@ func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[st
 // A running manager repairs too. A member that renamed a session before it listed this
 // node (right after this node joined) sent it neither the rename nor the deltas before
 // it; the deltas after it are about a session this node holds only under its old id, if
-// at all. Such a message (holdForRepair) makes the manager ask its sender for every
-// session again and keep, from the answer, the sessions it lacks that messages named
-// meanwhile; those messages wait for the answer and are applied after the session is
-// loaded, in the order they arrived. An id this node removed or renamed, or already asked
-// for, is not asked for again.
+// at all. Such a message (holdForRepair) is held, and the manager asks its sender for
+// every session again, keeps from the answer the sessions it lacks that held messages
+// name, and applies the messages held about them after loading them, in the order they
+// arrived.
+//
+// The repair runs in rounds, one request for every session at a time (so never two to one
+// member at once): the messages that name missing sessions while a round is under way
+// wait for its answer, whichever member sent them. When the round is over, a message from
+// the member asked that is still about a missing session is given up (handled as without
+// a repair: ignored and counted) unless it named the session only after the answer began
+// to arrive, when the answer could not have had it; that one, and those of other members,
+// wait for the next round, which asks the sender of the oldest. A session is so asked of
+// one member at most twice, and an id this node removed or renamed, or gave up on, is not
+// asked for again.
 
-// liveRepair is the repair a running manager has under way (Manager.live).
+// liveRepair is the repair a running manager has under way (Manager.live): the messages
+// held and the round asking one member.
 type liveRepair struct {
-	want  map[string]bool // the ids to load
-	asked map[string]bool // want when the first chunk arrived: the ids the answer can have
+	donor channel.Member  // the member this round asks
+	want  map[string]bool // the ids this round loads: those the held messages name
+	late  map[string]bool // of want, the ids first named after the answer's first chunk came
+	begun bool            // the answer's first chunk came
 	held  []queued        // the messages about wanted sessions not loaded yet, in arrival order
+}
+
+// add adds ids to the round's.
+func (r *liveRepair) add(ids []string) {
+	for _, id := range ids {
+		if !r.want[id] {
+			r.want[id] = true
+			if r.begun {
+				r.late[id] = true
+			}
+		}
+	}
+}
+
+// newRound starts a round asking donor for the sessions the held messages name.
+func (r *liveRepair) newRound(donor channel.Member) {
+	r.donor, r.want, r.late, r.begun = donor, map[string]bool{}, map[string]bool{}, false
+	for _, e := range r.held {
+		r.add(namedIDs(e.msg))
+	}
 }
 
 // maxHeld bounds the messages a running manager's repair holds (liveRepair.held): past
@@ -224,49 +255,70 @@ func (m *Manager) holdLocked(msg *Message, src channel.Member) bool {
 		if !running {
 			return false
 		}
-		r = &liveRepair{want: map[string]bool{}}
+		r = &liveRepair{}
+		r.newRound(src)
 		m.live = r
 		m.liveOn.Store(true)
-		go m.runLiveRepair(m.bg, src)
+		go m.runLiveRepair(m.bg)
 	}
-	for _, id := range ids {
-		r.want[id] = true
-	}
+	r.add(ids)
 	r.held = append(r.held, queued{msg: msg, src: src})
 	return true
 }
 
-// runLiveRepair asks donor for every session and then ends the repair.
-func (m *Manager) runLiveRepair(ctx context.Context, donor channel.Member) {
+// runLiveRepair runs the rounds of m.live until no message is held.
+func (m *Manager) runLiveRepair(ctx context.Context) {
 	defer m.wg.Done()
-	m.stats.repairs.Add(1)
-	m.log.Info("delta: messages about sessions this node lacks; asking for the sessions again", "member", donor.Addr())
-	if _, err := m.refetch(ctx, donor, nil); err != nil {
-		m.log.Warn("delta: asking again for sessions this node lacks failed", "member", donor.Addr(), "err", err)
+	for {
+		m.liveMu.Lock()
+		donor := m.live.donor
+		m.liveMu.Unlock()
+		m.stats.repairs.Add(1)
+		m.log.Info("delta: messages about sessions this node lacks; asking for the sessions again", "member", donor.Addr())
+		_, err := m.refetch(ctx, donor, nil)
+		if err != nil {
+			m.log.Warn("delta: asking again for sessions this node lacks failed", "member", donor.Addr(), "err", err)
+		}
+		if !m.endRound(ctx, err) {
+			return
+		}
 	}
+}
+
+// endRound ends the round under way: it gives up the messages it was the last chance for
+// (all of them when the manager stops) and starts the next round if messages are left,
+// reporting whether it did.
+func (m *Manager) endRound(ctx context.Context, err error) bool {
 	m.liveMu.Lock()
 	r := m.live
-	m.live = nil
-	m.liveOn.Store(false)
-	asked := r.asked
-	if asked == nil { // no answer: do not ask for them again either
-		asked = r.want
-	}
-	for id := range asked {
-		m.skip(id)
-	}
-	// Messages about sessions named only after the answer came start another repair;
-	// the others are applied (about a session still lacking, they are counted).
-	var rest []queued
+	var done, rest []queued // done: handled below like any message (about a missing session: ignored, counted)
 	for _, e := range r.held {
-		if ctx.Err() != nil || !m.holdLocked(e.msg, e.src) {
+		mine := e.src.Key() == r.donor.Key()
+		switch {
+		case ctx.Err() != nil, !m.lacks(e.msg):
+			done = append(done, e)
+		case mine && (err != nil || !slices.ContainsFunc(namedIDs(e.msg), func(id string) bool { return r.late[id] })):
+			for _, id := range namedIDs(e.msg) {
+				m.skip(id)
+			}
+			done = append(done, e)
+		default:
 			rest = append(rest, e)
 		}
 	}
+	r.held = rest
+	more := len(rest) > 0
+	if more {
+		r.newRound(rest[0].src)
+	} else {
+		m.live = nil
+		m.liveOn.Store(false)
+	}
 	m.liveMu.Unlock()
-	for _, e := range rest {
+	for _, e := range done {
 		m.dispatch(e.msg)
 	}
+	return more
 }
 
 // loadRepaired loads, from a chunk answering a running manager's repair, the wanted
@@ -279,13 +331,11 @@ func (m *Manager) loadRepaired(chunk *Message) {
 	if r == nil {
 		return
 	}
-	if r.asked == nil {
-		r.asked = maps.Clone(r.want)
-	}
+	r.begun = true
 	loaded := map[string]bool{}
 	for i := range chunk.Sessions {
 		st := &chunk.Sessions[i]
-		if !r.asked[st.ID] || !validID(st.ID) {
+		if !r.want[st.ID] || !validID(st.ID) {
 			continue
 		}
 		m.noteRoute(st.ID)
