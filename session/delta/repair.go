@@ -147,7 +147,9 @@ func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[st
 // to arrive, when the answer could not have had it; that one, and those of other members,
 // wait for the next round, which asks the sender of the oldest. A session is so asked of
 // one member at most twice, and an id this node removed or renamed, or gave up on, is not
-// asked for again.
+// asked for again. Each round waits repairSettle first, and a rename or creation applied
+// meanwhile applies the messages held about its session: a repair left with nothing held
+// asks nobody.
 
 // liveRepair is the repair a running manager has under way (Manager.live): the messages
 // held and the round asking one member.
@@ -156,7 +158,10 @@ type liveRepair struct {
 	want  map[string]bool // the ids this round loads: those the held messages name
 	late  map[string]bool // of want, the ids first named after the answer's first chunk came
 	begun bool            // the answer's first chunk came
-	held  []queued        // the messages about wanted sessions not loaded yet, in arrival order
+	// asking: the round's request is under way (nextRound to endRound); the repair does
+	// not end meanwhile, so that no other round starts before it is over.
+	asking bool
+	held   []queued // the messages about wanted sessions not loaded yet, in arrival order
 }
 
 // add adds ids to the round's.
@@ -259,66 +264,132 @@ func (m *Manager) holdLocked(msg *Message, src channel.Member) bool {
 		r.newRound(src)
 		m.live = r
 		m.liveOn.Store(true)
-		go m.runLiveRepair(m.bg)
+		go m.runLiveRepair(m.bg, r, repairSettle)
 	}
 	r.add(ids)
 	r.held = append(r.held, queued{msg: msg, src: src})
 	return true
 }
 
-// runLiveRepair runs the rounds of m.live until no message is held.
-func (m *Manager) runLiveRepair(ctx context.Context) {
+// repairSettle is how long a running manager's repair waits before each round. A member
+// replicating asynchronously (Tomcat's default channelSendOptions) may send a rename and
+// the next delta on different connections, so the delta about the new id can arrive a
+// moment before the rename that gives this node the session: the rename applies the
+// messages held about it (releaseHeld), and a repair left with nothing held asks nobody
+// for every session.
+var repairSettle = 200 * time.Millisecond // a variable for the test of the wait
+
+// runLiveRepair runs the rounds of r, the repair m.live, until no message is held: after
+// each wait of settle, it asks the sender of the oldest message held.
+func (m *Manager) runLiveRepair(ctx context.Context, r *liveRepair, settle time.Duration) {
 	defer m.wg.Done()
+	t := time.NewTimer(settle)
+	defer t.Stop()
 	for {
-		m.liveMu.Lock()
-		donor := m.live.donor
-		m.liveMu.Unlock()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		donor, ok := m.nextRound(ctx, r)
+		if !ok {
+			return
+		}
 		m.stats.repairs.Add(1)
 		m.log.Info("delta: messages about sessions this node lacks; asking for the sessions again", "member", donor.Addr())
 		_, err := m.refetch(ctx, donor, nil)
 		if err != nil {
 			m.log.Warn("delta: asking again for sessions this node lacks failed", "member", donor.Addr(), "err", err)
 		}
-		if !m.endRound(ctx, err) {
-			return
-		}
+		m.endRound(r, err)
+		t.Reset(settle)
 	}
 }
 
-// endRound ends the round under way: it gives up the messages it was the last chance for
-// (all of them when the manager stops) and starts the next round if messages are left,
-// reporting whether it did.
-func (m *Manager) endRound(ctx context.Context, err error) bool {
+// nextRound applies the messages of r whose session this node holds by now and starts a
+// round asking the sender of the oldest message left. With none left, or the manager
+// stopping (then every message held is handled as without a repair), it ends r; r ended
+// already (releaseHeld) is not started again.
+func (m *Manager) nextRound(ctx context.Context, r *liveRepair) (channel.Member, bool) {
 	m.liveMu.Lock()
-	r := m.live
-	var done, rest []queued // done: handled below like any message (about a missing session: ignored, counted)
-	for _, e := range r.held {
-		mine := e.src.Key() == r.donor.Key()
-		switch {
-		case ctx.Err() != nil, !m.lacks(e.msg):
-			done = append(done, e)
-		case mine && (err != nil || !slices.ContainsFunc(namedIDs(e.msg), func(id string) bool { return r.late[id] })):
-			for _, id := range namedIDs(e.msg) {
-				m.skip(id)
-			}
-			done = append(done, e)
-		default:
-			rest = append(rest, e)
-		}
+	defer m.liveMu.Unlock()
+	if m.live != r {
+		return channel.Member{}, false
 	}
+	m.applyHeldLocked(ctx.Err() != nil)
+	if m.live == nil {
+		return channel.Member{}, false
+	}
+	r.newRound(r.held[0].src)
+	r.asking = true
+	return r.donor, true
+}
+
+// endRound ends the round under way, whose answer came (or failed with err): a message of
+// the member asked that is still about a missing session is given up (handled as without
+// a repair: ignored and counted, its ids not asked for again) unless it named the session
+// only after the answer began to arrive. With no message left, the repair ends.
+func (m *Manager) endRound(r *liveRepair, err error) {
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	r.asking = false
+	rest := r.held[:0]
+	for _, e := range r.held {
+		ids := namedIDs(e.msg)
+		if e.src.Key() != r.donor.Key() || !m.lacks(e.msg) ||
+			err == nil && slices.ContainsFunc(ids, func(id string) bool { return r.late[id] }) {
+			rest = append(rest, e)
+			continue
+		}
+		for _, id := range ids {
+			m.skip(id)
+		}
+		m.dispatch(e.msg)
+	}
+	clear(r.held[len(rest):])
 	r.held = rest
-	more := len(rest) > 0
-	if more {
-		r.newRound(rest[0].src)
-	} else {
+	m.endIfDoneLocked()
+}
+
+// releaseHeld applies the held messages whose session this node holds now that msg (a
+// rename or a creation) was applied, and ends the repair if none is left.
+func (m *Manager) releaseHeld(msg *Message) {
+	if !m.liveOn.Load() || !(msg.Event == EventChangeSessionID || msg.Event == EventCreated ||
+		msg.Event == EventDelta && createsSession(msg.Actions)) {
+		return
+	}
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	if m.live == nil {
+		return
+	}
+	m.applyHeldLocked(false)
+}
+
+// applyHeldLocked applies, in arrival order, the held messages whose session this node
+// holds (all of them with all) and ends the repair if none is left and no round is under
+// way. m.liveMu is held.
+func (m *Manager) applyHeldLocked(all bool) {
+	r := m.live
+	rest := r.held[:0]
+	for _, e := range r.held {
+		if !all && m.lacks(e.msg) {
+			rest = append(rest, e)
+			continue
+		}
+		m.dispatch(e.msg)
+	}
+	clear(r.held[len(rest):])
+	r.held = rest
+	m.endIfDoneLocked()
+}
+
+// endIfDoneLocked ends the repair m.live if it holds no message and no round is under
+// way. m.liveMu is held.
+func (m *Manager) endIfDoneLocked() {
+	if r := m.live; len(r.held) == 0 && !r.asking {
 		m.live = nil
 		m.liveOn.Store(false)
 	}
-	m.liveMu.Unlock()
-	for _, e := range done {
-		m.dispatch(e.msg)
-	}
-	return more
 }
 
 // loadRepaired loads, from a chunk answering a running manager's repair, the wanted

@@ -309,3 +309,44 @@ func TestRunningRepairCoalescesRounds(t *testing.T) {
 			"unknown-session messages %d (want 0)", na, nb, st.TransferRepairs, st.UnknownSession)
 	}
 }
+
+// A member replicating asynchronously may send a rename and the next delta on different
+// connections, so the delta about the new id can come first: the running manager holds
+// it, and the rename that gives it the session applies the delta; nobody is asked for
+// every session.
+func TestRunningRepairWaitsForTheRename(t *testing.T) {
+	defer delta.SetRepairSettle(time.Minute)() // the rename comes well within it
+	nw := channeltest.NewNetwork()
+	peer, asked := newCounter(t, nw)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	jm := j.ch.LocalMember()
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	T := time.Now().UnixMilli()
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{repairState(T, "S.d", 1, "v1")}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+10), 2, "v2"))
+	if delta.RepairIdle(j.m) {
+		t.Fatal("the delta about a session this node lacks was not held")
+	}
+	rename := repairMsg(delta.EventChangeSessionID, "S.d", T+5)
+	rename.NewID = "S.p"
+	peer.send(t, jm, rename)
+	testutil.EventuallyTrue(t, 10*time.Second, "the delta applied after the rename, the repair over", func() bool {
+		s := j.m.Find("S.p")
+		if s == nil {
+			return false
+		}
+		v, _ := s.Get("k")
+		return v == "v2" && delta.RepairIdle(j.m)
+	})
+	if n, st := asked.Load(), j.m.Stats(); n != 1 || st.TransferRepairs != 0 || st.UnknownSession != 0 {
+		t.Errorf("requests %d (want 1, the transfer's), repairs %d, unknown-session messages %d (want 0)",
+			n, st.TransferRepairs, st.UnknownSession)
+	}
+}
