@@ -73,10 +73,25 @@ func blob(id string, size int) []byte {
 	return bytes.Repeat([]byte(base+";"), size/(len(base)+1)+1)[:size]
 }
 
-// checkBlobs reports the first session of m whose blob is wrong, or a count other than n.
+// checkBlobs reports the first session of m whose blob is wrong, or a count other than n
+// (with the sessions held under more than one route: one session under two ids).
 func checkBlobs(m *delta.Manager, n, size int) error {
 	if m.Len() != n {
-		return fmt.Errorf("%d sessions, want %d", m.Len(), n)
+		routes := map[string][]string{} // by id without the route
+		m.Range(func(s *delta.Session) bool {
+			base, _, _ := strings.Cut(s.ID(), ".")
+			routes[base] = append(routes[base], s.ID())
+			return true
+		})
+		var twice []string
+		for _, ids := range routes {
+			if len(ids) > 1 {
+				twice = append(twice, strings.Join(ids, " and "))
+			}
+		}
+		slices.Sort(twice)
+		return fmt.Errorf("%d sessions, want %d; %d sessions under more than one id (the first 10: %q)", m.Len(), n,
+			len(twice), twice[:min(len(twice), 10)])
 	}
 	var err error
 	m.Range(func(s *delta.Session) bool {
@@ -377,7 +392,10 @@ func poll(timeout time.Duration, cond func() error) error {
 //     joiner whose limits are setup.maxFrame;
 //  9. Tomcat → Tomcat, sender timeout raised: the same to Tomcat t4 (when
 //     setup.raisedTimeoutTomcat), last: in a run where it came before 8, the Go joiner of
-//     8 then received 70 sessions more than were created (not investigated).
+//     8 then received 70 sessions more than were created. Not explained: neither node
+//     creates sessions then, and in the one later run with 9 before 8 (on 2026-12-03) t4's
+//     transfer of the single message failed, so it renamed nothing and 8 received exactly
+//     every session; checkBlobs now names the sessions held under two ids if it recurs.
 //
 // g1 stops after 2, t1 after 7, the other Tomcat joiners after their transfer (t3 with the
 // test), so that each joiner has one donor.
