@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,13 @@ type helperReport struct {
 	GCCPUMs  float64 `json:"gcCPUMs,omitempty"`  // CPU time of the collector
 	GCCycles uint64  `json:"gcCycles,omitempty"` // collections completed
 	Allocs   uint64  `json:"allocs,omitempty"`   // heap objects allocated
-	Error    string  `json:"error,omitempty"`
+	// CPU is the process's CPU time (user and system, ns) at each sample of the heap
+	// sampler since its reset, as [wall clock in Unix ns, CPU ns] pairs: the benchmark
+	// compares the two processes' timelines to see whether they ran at the same time.
+	CPU [][2]int64 `json:"cpu,omitempty"`
+	// StartNs is the joiner's Manager.Start, wall clock in Unix ns.
+	StartNs int64  `json:"startNs,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // heapSampler tracks the highest heap in use, sampled every 2 ms, since the last reset.
@@ -74,6 +81,7 @@ type heapSampler struct {
 	mu     sync.Mutex
 	before uint64
 	peak   uint64
+	cpu    [][2]int64 // [Unix ns, process CPU ns] at each sample
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -114,8 +122,10 @@ func newHeapSampler() *heapSampler {
 			case <-t.C:
 			}
 			v := heapInuse(s)
+			c := cpuSample()
 			h.mu.Lock()
 			h.peak = max(h.peak, v)
+			h.cpu = append(h.cpu, c)
 			h.mu.Unlock()
 		}
 	}()
@@ -126,7 +136,21 @@ func (h *heapSampler) reset() {
 	v := heapInuse(newHeapSamples())
 	h.mu.Lock()
 	h.before, h.peak = v, v
+	h.cpu = append(h.cpu[:0], cpuSample())
 	h.mu.Unlock()
+}
+
+// cpuSample returns the wall clock and this process's CPU time (processCPU), in ns.
+func cpuSample() [2]int64 {
+	return [2]int64{time.Now().UnixNano(), int64(processCPU(helperTB{}))}
+}
+
+// cpuTimeline returns the CPU samples since the last reset, the current one last.
+func (h *heapSampler) cpuTimeline() [][2]int64 {
+	c := cpuSample()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append(h.cpu[:len(h.cpu):len(h.cpu)], c)
 }
 
 func (h *heapSampler) read() (before, peak uint64) {
@@ -255,7 +279,7 @@ func runHelper(role string) error {
 			case "report":
 				before, peak := h.read()
 				r := helperReport{Event: "report", HeapBefore: before, HeapPeak: peak,
-					Served: m.Stats().SessionsServed, Sessions: m.Len()}
+					Served: m.Stats().SessionsServed, Sessions: m.Len(), CPU: h.cpuTimeline()}
 				work.since(&r)
 				_ = helperproc.Report(r)
 			}
@@ -293,9 +317,11 @@ func runHelper(role string) error {
 		}
 		elapsed := time.Since(start)
 		before, peak := h.read()
+		cpu := h.cpuTimeline()
 		h.close()
 		r := helperReport{Event: "done", Sessions: m.Len(), TransferNs: elapsed.Nanoseconds(),
-			HeapBefore: before, HeapPeak: peak, Transferred: m.Stats().SessionsTransferred}
+			HeapBefore: before, HeapPeak: peak, Transferred: m.Stats().SessionsTransferred,
+			CPU: cpu, StartNs: start.UnixNano()}
 		work.since(&r)
 		runtime.GC()
 		var mem runtime.MemStats
@@ -326,7 +352,7 @@ func (helperTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 func startHelper(b *testing.B, role string, env ...string) *helperproc.Proc[helperReport] {
 	b.Helper()
 	return helperproc.Start[helperReport](b, helperproc.Config{Test: "TestDeltaHelperProcess",
-		Env: append([]string{helperEnv + "=" + role}, env...), Name: role})
+		Env: append([]string{helperEnv + "=" + role}, env...), Name: role, MaxLine: 16 << 20})
 }
 
 // procStatus is procfs.Status, failing the benchmark on an error.
@@ -404,6 +430,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	var transfer, jCPU, dCPU, jHWM, jPeak, jRetain, dRSS, dHWMRise, dHeapRise float64
 	var jWork, dWork procfs.Times // from the joiner's start command (donor: its reset) to ready
 	var jGC, dGC helperReport     // the runtime's work over the same span (donor: up to its report)
+	var busy overlap              // which process ran during each bin of the transfers
 	iters := 0
 	var served uint64
 	b.SetBytes(int64(n * size))
@@ -446,6 +473,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		}
 		served = rep.Served
 		dGC.GCCPUMs, dGC.GCCycles, dGC.Allocs = dGC.GCCPUMs+rep.GCCPUMs, dGC.GCCycles+rep.GCCycles, dGC.Allocs+rep.Allocs
+		busy.add(done.StartNs, done.StartNs+done.TransferNs, rep.CPU, done.CPU)
 		transfer += float64(done.TransferNs) / 1e6
 		jHWM += float64(js["VmHWM"])
 		jPeak += float64(done.HeapPeak)
@@ -468,6 +496,7 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	b.ReportMetric(mib(dHWMRise), "donor-MiB-VmHWM-rise")
 	b.ReportMetric(100*dHWMRise/dRSS, "donor-%-VmHWM-rise")
 	b.ReportMetric(mib(dHeapRise), "donor-MiB-heap-rise")
+	busy.report(b)
 	// Per session, the machine-independent side: CPU time in user and kernel mode, minor
 	// page faults, the collector's CPU time and cycles, heap allocations.
 	per := func(v float64) float64 { return v / float64(iters) / float64(n) }
@@ -500,4 +529,63 @@ func TestHeapInuseIsMemStatsHeapInuse(t *testing.T) {
 	if diff := int64(got) - int64(ms.HeapInuse); diff < -1<<20 || diff > 1<<20 {
 		t.Fatalf("runtime/metrics heap in use %d, MemStats.HeapInuse %d", got, ms.HeapInuse)
 	}
+}
+
+// overlapBin is the span over which overlap compares the two processes' CPU time, and
+// overlapBusy how much CPU time a process must use in a bin to count as running then.
+const (
+	overlapBin  = 10 * time.Millisecond
+	overlapBusy = 2 * time.Millisecond
+)
+
+// overlap counts, over the bins (overlapBin) of the transfers, those in which the donor,
+// the joiner and both ran. If the two ran independently of each other, both-busy-% would
+// be about donor-busy-% × joiner-busy-%; far below that, they took turns.
+type overlap struct{ bins, donor, joiner, both int }
+
+// add counts the bins from start to end (Unix ns) given each process's CPU timeline.
+func (o *overlap) add(start, end int64, donor, joiner [][2]int64) {
+	for t := start; t+int64(overlapBin) <= end; t += int64(overlapBin) {
+		u := t + int64(overlapBin)
+		d := cpuAt(donor, u)-cpuAt(donor, t) >= int64(overlapBusy)
+		j := cpuAt(joiner, u)-cpuAt(joiner, t) >= int64(overlapBusy)
+		o.bins++
+		if d {
+			o.donor++
+		}
+		if j {
+			o.joiner++
+		}
+		if d && j {
+			o.both++
+		}
+	}
+}
+
+func (o *overlap) report(b *testing.B) {
+	if o.bins == 0 {
+		return
+	}
+	pct := func(n int) float64 { return 100 * float64(n) / float64(o.bins) }
+	b.ReportMetric(pct(o.donor), "donor-busy-%")
+	b.ReportMetric(pct(o.joiner), "joiner-busy-%")
+	b.ReportMetric(pct(o.both), "both-busy-%")
+}
+
+// cpuAt interpolates a CPU timeline ([Unix ns, CPU ns] pairs in time order) at t.
+func cpuAt(tl [][2]int64, t int64) int64 {
+	i := sort.Search(len(tl), func(i int) bool { return tl[i][0] >= t })
+	switch {
+	case len(tl) == 0:
+		return 0
+	case i == 0:
+		return tl[0][1]
+	case i == len(tl):
+		return tl[len(tl)-1][1]
+	}
+	a, z := tl[i-1], tl[i]
+	if z[0] == a[0] {
+		return z[1]
+	}
+	return a[1] + (z[1]-a[1])*(t-a[0])/(z[0]-a[0])
 }
