@@ -203,8 +203,9 @@ func TestDeltaHelperProcess(t *testing.T) {
 
 func runHelper(role string) error {
 	ctx := context.Background()
-	// The CPU profile (profileEnv) covers the transfers: the joiner's whole life, the
-	// donor's from its first reset on (not the building of its sessions).
+	// The CPU profile (profileEnv) covers the transfers: the joiner's from its start
+	// command to ready, the donor's from its first reset on (not the building of its
+	// sessions).
 	var stopProfile func()
 	defer func() {
 		if stopProfile != nil {
@@ -316,6 +317,10 @@ func runHelper(role string) error {
 			return err
 		}
 		elapsed := time.Since(start)
+		if stopProfile != nil { // the transfer only, not the stop's expiry of every session
+			stopProfile()
+			stopProfile = nil
+		}
 		before, peak := h.read()
 		cpu := h.cpuTimeline()
 		h.close()
