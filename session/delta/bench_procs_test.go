@@ -399,6 +399,10 @@ func procStat(b *testing.B, pid int) procfs.Times {
 //     during the transfer (VmHWM is reset before each transfer through
 //     /proc/PID/clear_refs), donor-%-VmHWM-rise the same as a percentage of
 //     donor-MiB-VmRSS; donor-MiB-heap-rise: the same for its sampled heap in use;
+//   - donor-busy-%, joiner-busy-%, both-busy-%: the share of the transfer's 10 ms spans in
+//     which the donor, the joiner, both used at least 2 ms of CPU (each process samples
+//     its CPU time every 2 ms). both-busy-% near donor-busy-% × joiner-busy-% / 100 or
+//     above: the two work at the same time; far below: they take turns;
 //   - per session, for each process (joiner-, donor-): user-µs/session and sys-µs/session,
 //     its CPU time in user and kernel mode (joiner: from its start command to ready;
 //     donor: from before the joiner started until the joiner was ready);
