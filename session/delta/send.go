@@ -80,7 +80,7 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	}
 	var err error
 	if m.batch != nil && ctx.Done() == nil {
-		err = m.batch.send(ctx, members, msg)
+		err = m.batch.send(ctx, msg)
 	} else {
 		err = m.replicateTo(ctx, members, msg)
 	}
