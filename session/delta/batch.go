@@ -13,12 +13,11 @@ import (
 
 // batcher coalesces the messages of concurrent Replicate calls into one channel message
 // (group commit). At most one batch is being sent at a time, and one is open: a call
-// adds its message to the open batch, and the call that opened it leads it (at once if
-// no send is in flight, else when the send in flight ends). The leader first lets the
-// goroutines that are ready to run (requests about to end) add theirs, then sends the
-// batch; the others wait for its outcome. So every call returns when the channel message
-// that carried its own did, a call on an idle node sends at once, and no goroutine is
-// started.
+// adds its message to the open batch, or opens one and leads it (at once if no send is in
+// flight, else when the send in flight ends). The leader first lets the goroutines that
+// are ready to run (requests about to end) add theirs, then sends the batch; the others
+// wait for its outcome. So every call returns when the channel message that carried its
+// own did, a call on an idle node sends at once, and no goroutine is started.
 //
 // Batches travel in BinaryCodec's batch format, which only Go nodes read: a cluster whose
 // codec is not a batchCodec (JavaCodec, Tomcat's format) has no batcher.
@@ -33,7 +32,7 @@ type batcher struct {
 
 type batch struct {
 	msgs []*Message
-	lead chan struct{} // one token: the caller that takes it sends the batch
+	lead chan struct{} // its leader's turn to send, when it had to wait for one
 	done chan struct{} // closed once the batch was sent and err set
 	err  error
 }
@@ -42,28 +41,30 @@ type batch struct {
 // time the batch leaves), and returns the outcome of the channel message that carried it.
 func (b *batcher) send(ctx context.Context, msg *Message) error {
 	b.mu.Lock()
-	nb := b.next
-	if nb == nil {
-		nb = &batch{lead: make(chan struct{}, 1), done: make(chan struct{})}
-		b.next = nb
-		if !b.sending {
-			b.sending = true
-			nb.lead <- struct{}{}
-		}
+	if nb := b.next; nb != nil {
+		nb.msgs = append(nb.msgs, msg)
+		b.mu.Unlock()
+		<-nb.done
+		return nb.err
 	}
-	nb.msgs = append(nb.msgs, msg)
+	nb := &batch{msgs: []*Message{msg}, done: make(chan struct{})}
+	b.next = nb
+	wait := b.sending
+	if wait {
+		nb.lead = make(chan struct{}, 1)
+	}
+	b.sending = true
 	b.mu.Unlock()
-	select {
-	case <-nb.done:
-	case <-nb.lead:
-		nb.err = errBatchAborted // what the others see if the send panics
-		defer func() {
-			close(nb.done)
-			b.handOver()
-		}()
-		msgs := b.gather(nb)
-		nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, b.m.cl.ch.Members(), msgs))
+	if wait {
+		<-nb.lead
 	}
+	nb.err = errBatchAborted // what the others see if the send panics
+	defer func() {
+		close(nb.done)
+		b.handOver()
+	}()
+	msgs := b.gather(nb)
+	nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, b.m.cl.ch.Members(), msgs))
 	return nb.err
 }
 
@@ -88,7 +89,7 @@ func (b *batcher) handOver() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if nb := b.next; nb != nil {
-		nb.lead <- struct{}{}
+		nb.lead <- struct{}{} // opened while this send was in flight: it has a lead channel
 		return
 	}
 	b.sending = false

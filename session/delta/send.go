@@ -59,11 +59,16 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	if s == nil {
 		return ErrNoSession
 	}
-	members := m.cl.ch.Members()
 	// Hold the session's send slot across the send so that two requests on the same
-	// session send in the order they took their deltas.
+	// session send in the order they took their deltas (and one that finds nothing to
+	// send returns after the send of the changes another one took).
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	now := nowMs()
+	if s.quiet(now) {
+		return nil // the acked middleware's second call, after the response started
+	}
+	members := m.cl.ch.Members()
 	if m.async != nil {
 		msg, _, err := m.async.replicate(ctx, s, len(members) > 0, wait)
 		if err != nil {
@@ -74,7 +79,7 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		}
 		return nil
 	}
-	msg, actions := s.takeDelta(nowMs(), len(members) > 0)
+	msg, actions := s.takeDelta(now, len(members) > 0)
 	if msg == nil {
 		return nil
 	}
