@@ -129,6 +129,20 @@ func (s *Session) requeue(actions []Action) {
 	s.mu.Unlock()
 }
 
+// reuse gives the array of actions that were sent back to the session for its next
+// changes, if it has none yet.
+func (s *Session) reuse(actions []Action) {
+	if cap(actions) == 0 {
+		return
+	}
+	clear(actions)
+	s.mu.Lock()
+	if s.pending == nil {
+		s.pending = actions[:0]
+	}
+	s.mu.Unlock()
+}
+
 // expiry is what beginExpire hands to the manager to tell the cluster.
 type expiry struct {
 	id      string

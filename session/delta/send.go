@@ -93,6 +93,7 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		s.requeue(actions)
 		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
 	}
+	s.reuse(actions) // sent: the message is done with them
 	return nil
 }
 
