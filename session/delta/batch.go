@@ -64,7 +64,10 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 		b.handOver()
 	}()
 	msgs := b.gather(nb)
-	nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, b.m.cl.ch.Members(), msgs))
+	nb.err = nil
+	if to := b.m.cl.ch.Members(); len(to) > 0 { // none: the changes are dropped, as takeDelta does
+		nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, to, msgs))
+	}
 	return nb.err
 }
 

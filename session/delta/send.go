@@ -68,7 +68,11 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	if s.quiet(now) {
 		return nil // the acked middleware's second call, after the response started
 	}
-	members := m.cl.ch.Members()
+	var members []channel.Member
+	batched := m.batch != nil && ctx.Done() == nil
+	if !batched { // a batch's leader takes the member list once for every message in it
+		members = m.cl.ch.Members()
+	}
 	if m.async != nil {
 		msg, _, err := m.async.replicate(ctx, s, len(members) > 0, wait)
 		if err != nil {
@@ -79,12 +83,12 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		}
 		return nil
 	}
-	msg, actions := s.takeDelta(now, len(members) > 0)
+	msg, actions := s.takeDelta(now, batched || len(members) > 0)
 	if msg == nil {
 		return nil
 	}
 	var err error
-	if m.batch != nil && ctx.Done() == nil {
+	if batched {
 		err = m.batch.send(ctx, msg)
 	} else {
 		err = m.replicateTo(ctx, members, msg)
