@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // asyncQueue sends the session messages of a manager whose sends wait for no ACK
@@ -36,6 +37,8 @@ type asyncQueue struct {
 	// Used by the goroutine only.
 	spare []queuedMsg
 	msgs  []*Message
+
+	hadMembers atomic.Bool // the last batch had members to go to
 }
 
 // queuedMsg is a message waiting in the queue.
@@ -183,7 +186,11 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 		q.msgs = append(q.msgs, it.msg)
 	}
 	members := m.cl.ch.Members()
-	err := m.tolerate(m.sendBatch(context.Background(), q.bc, members, q.msgs))
+	q.hadMembers.Store(len(members) > 0)
+	var err error
+	if len(members) > 0 { // none: the changes are dropped, as takeDelta does
+		err = m.tolerate(m.sendBatch(context.Background(), q.bc, members, q.msgs))
+	}
 	clear(q.msgs)
 	waited := false
 	for _, it := range batch {

@@ -68,13 +68,18 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	if s.quiet(now) {
 		return nil // the acked middleware's second call, after the response started
 	}
-	var members []channel.Member
+	// A batch's leader takes the member list once for every message in it, and so does
+	// the async queue (while its last batch had members): a message that finds none
+	// there is dropped, as takeDelta drops the changes without members.
 	batched := m.batch != nil && ctx.Done() == nil
-	if !batched { // a batch's leader takes the member list once for every message in it
+	var members []channel.Member
+	hasMembers := batched || m.async != nil && m.async.hadMembers.Load()
+	if !hasMembers {
 		members = m.cl.ch.Members()
+		hasMembers = len(members) > 0
 	}
 	if m.async != nil {
-		msg, _, err := m.async.replicate(ctx, s, len(members) > 0, wait)
+		msg, _, err := m.async.replicate(ctx, s, hasMembers, wait)
 		if err != nil {
 			if msg == nil {
 				return fmt.Errorf("delta: replicating session %s: %w", s.ID(), err)
@@ -83,7 +88,7 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		}
 		return nil
 	}
-	msg, actions := s.takeDelta(now, batched || len(members) > 0)
+	msg, actions := s.takeDelta(now, hasMembers)
 	if msg == nil {
 		return nil
 	}
