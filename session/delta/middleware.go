@@ -244,6 +244,7 @@ func (rq *Request) bind(r *http.Request) {
 	m, cfg := rq.mw.m, &rq.mw.cfg
 	route := m.cfg.JvmRoute
 	binder := route != "" && !cfg.DisableJvmRouteBinder
+	now := nowMs()
 	var first string
 	eachCookie(r.Header, cfg.CookieName, func(v string) bool {
 		if !validID(v) {
@@ -252,7 +253,7 @@ func (rq *Request) bind(r *http.Request) {
 		if first == "" {
 			first = v
 		}
-		s := m.Find(v)
+		s := m.findAt(v, now)
 		if s == nil && binder {
 			// Renamed by a binder: to this node's route by an earlier request, or to
 			// another node's route by a request whose response never reached the client
@@ -287,7 +288,7 @@ func (rq *Request) bind(r *http.Request) {
 		if rq.s.ID() != rq.requestedID {
 			rq.originalID = rq.requestedID
 		}
-		rq.s.Access()
+		rq.s.accessAt(now)
 	}
 }
 

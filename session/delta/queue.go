@@ -99,7 +99,7 @@ func (q *asyncQueue) send(ctx context.Context, msg *Message) error {
 // first waits for a delta of s already queued). Without wait, a delta of s already
 // queued makes the changes wait for it, and the call returns at once. The caller holds
 // s.sendMu.
-func (q *asyncQueue) replicate(ctx context.Context, s *Session, members, wait bool) (*Message, []Action, error) {
+func (q *asyncQueue) replicate(ctx context.Context, s *Session, now int64, members, wait bool) (*Message, []Action, error) {
 	for {
 		s.mu.Lock()
 		if s.queued {
@@ -115,12 +115,13 @@ func (q *asyncQueue) replicate(ctx context.Context, s *Session, members, wait bo
 			s.mu.Unlock()
 			select {
 			case <-sent:
+				now = nowMs() // after the wait
 				continue
 			case <-ctx.Done():
 				return nil, nil, ctx.Err()
 			}
 		}
-		msg, actions := s.takeDeltaLocked(nowMs(), members)
+		msg, actions := s.takeDeltaLocked(now, members)
 		if msg == nil {
 			s.mu.Unlock()
 			return nil, nil, nil

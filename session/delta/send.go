@@ -79,7 +79,7 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		hasMembers = len(members) > 0
 	}
 	if m.async != nil {
-		msg, _, err := m.async.replicate(ctx, s, hasMembers, wait)
+		msg, _, err := m.async.replicate(ctx, s, now, hasMembers, wait)
 		if err != nil {
 			if msg == nil {
 				return fmt.Errorf("delta: replicating session %s: %w", s.ID(), err)
