@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,12 +24,14 @@ type sconn struct {
 	retired   bool // the member disappeared: close when returned (guarded by the pool's mu)
 	interrupt func()
 	ackBuf    []byte
-	iov       net.Buffers // scratch for writev
+	iov       net.Buffers     // scratch for writev
+	raw       syscall.RawConn // a TCP connection's socket, for readNow; nil for UDP
 }
 
 // readAck reads frames until one is an ACK or FAIL_ACK; other complete frames are
-// ignored, as Java does. Bytes after that frame are dropped.
-func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
+// ignored, as Java does. Bytes after that frame are dropped. With now, it takes only what
+// has arrived already, whatever the deadline (see readNow).
+func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 	if c.ackBuf == nil {
 		c.ackBuf = make([]byte, 128)
 	}
@@ -48,7 +52,12 @@ func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
 			c.ackBuf = buf[:cap(buf)]
 			buf = c.ackBuf
 		}
-		m, err := c.conn.Read(buf[n:])
+		var m int
+		if now {
+			m, err = c.readNow(buf[n:])
+		} else {
+			m, err = c.conn.Read(buf[n:])
+		}
 		n += m
 		if err != nil {
 			if k, _, perr := scanAck(buf[:n], maxBody); m > 0 && perr == nil && k != wire.NotAck {
@@ -60,6 +69,27 @@ func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
 			return wire.NotAck, err
 		}
 	}
+}
+
+// readNow reads what the socket holds without waiting, even past the deadline, at which
+// net.Conn.Read no longer reads. Nothing to read is os.ErrDeadlineExceeded: it is called
+// once the deadline has passed.
+func (c *sconn) readNow(p []byte) (n int, err error) {
+	if c.raw == nil {
+		return 0, os.ErrDeadlineExceeded
+	}
+	if cerr := c.raw.Control(func(fd uintptr) { n, err = ignoringEINTR(unix.Read, int(fd), p) }); cerr != nil {
+		return 0, cerr
+	}
+	switch {
+	case err == unix.EAGAIN:
+		return 0, os.ErrDeadlineExceeded
+	case err != nil:
+		return 0, err
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // readAckDatagram waits for a datagram holding an ACK or FAIL_ACK frame; other datagrams
