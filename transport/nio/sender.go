@@ -367,9 +367,12 @@ func (op *sendOp) end(c *sconn, stop func() bool, err error) error {
 
 func (op *sendOp) write(c *sconn) error {
 	var err error
-	if op.udp {
+	switch {
+	case op.udp:
 		_, err = c.conn.Write(op.f.contiguous())
-	} else {
+	case op.f.payload == nil: // a small frame, in one piece
+		err = c.write(op.f.head)
+	default:
 		err = op.f.writeTo(c.conn, &c.iov)
 	}
 	if err != nil {
