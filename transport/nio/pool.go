@@ -164,7 +164,9 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 	case *net.TCPConn:
 		_ = tc.SetNoDelay(!cfg.DisableTCPNoDelay)
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
-		c.raw, _ = tc.SyscallConn()
+		if raw, err := tc.SyscallConn(); err == nil {
+			c.rawOp = newRawOp(raw)
+		}
 	case *net.UDPConn:
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
 	}
