@@ -31,12 +31,13 @@
 // # Sending
 //
 // A Send encodes the frame once: small payloads are copied into one pooled buffer, large
-// ones (over 16 KiB) are written from the caller's slice with writev and never copied. With
-// one destination the send runs on the caller's goroutine, otherwise each further
-// destination gets a goroutine. Each destination borrows a connection from its member's
-// pool (at most PoolSize, waiting up to MaxWait), writes the frame and, with
-// channel.OptUseAck, reads frames until an ACK or FAIL_ACK arrives (other frames are
-// ignored, as Java does). The whole Send, connecting included, must finish by the earlier
+// ones (over 16 KiB) are written from the caller's slice with writev and never copied. The
+// send runs on the caller's goroutine. Each destination borrows a connection from its
+// member's pool (at most PoolSize, waiting up to MaxWait), the frame is written to every
+// destination and then, with channel.OptUseAck, their replies are read in turn: frames
+// until an ACK or FAIL_ACK (other frames are ignored, as Java does). A destination's
+// retries follow once its reply was read; a destination whose pool has no free connection
+// at once is served after the others. The whole Send, connecting included, must finish by the earlier
 // of the context's deadline and Timeout; cancelling the context interrupts blocked I/O.
 //
 // Connect failures, I/O errors, EOF and FAIL_ACK are retried up to MaxRetryAttempts times,
