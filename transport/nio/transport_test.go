@@ -304,6 +304,33 @@ func TestSendToSeveralMembersOneSilent(t *testing.T) {
 	}
 }
 
+// Small frames (written whole by the sender's raw write) through 4 KiB socket buffers: each
+// takes several partial writes and waits for room, and arrives intact and in order.
+func TestSmallFramesThroughSmallSocketBuffers(t *testing.T) {
+	const n = 200
+	rec := newRecorder(n)
+	rcfg := testConfig()
+	rcfg.RxBufSize = 4 << 10
+	b := startNode(t, rcfg, rec.rx)
+	scfg := testConfig()
+	scfg.SenderTxBufSize = 4 << 10
+	a := startNode(t, scfg, nil)
+	payload := func(i int) []byte {
+		p := bytes.Repeat([]byte{byte(i)}, 12<<10) // inline: under the 16 KiB writev threshold
+		return append(seqPayload(i), p...)
+	}
+	for i := range n {
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(0, payload(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if got := rec.next(t); !bytes.Equal(got.Data, payload(i)) {
+			t.Fatalf("message %d: %d bytes, not the %d sent", i, len(got.Data), len(payload(i)))
+		}
+	}
+}
+
 func TestPipelinedAndSplitFrames(t *testing.T) {
 	forEachDelivery(t, func(t *testing.T, cfg Config) {
 		rec := newRecorder(16)
