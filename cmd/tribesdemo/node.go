@@ -290,7 +290,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer bg.Wait()
 	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
-		if (*quiet && !*echo) || (svc != nil && svc.Owns(m)) {
+		if svc != nil && svc.Owns(m) {
+			return nil
+		}
+		if *quiet && !*echo {
+			m.Release() // counted by the channel; nothing here keeps Data
 			return nil
 		}
 		out.message(m)

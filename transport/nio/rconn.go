@@ -122,7 +122,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 			// Counted before it is delivered, as a frame a worker delivers is.
 			rc.r.st.framesReceived.Add(1)
 			rc.r.st.bytesReceived.Add(uint64(n))
-			ok := rc.deliverNow(channel.MessageFromChannelData(&cd), mode)
+			ok := rc.deliverNow(rc.message(&cd), mode)
 			if counted {
 				rc.r.arriving.add(from, -1)
 			}
@@ -141,7 +141,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		case mode != ackNone:
 			rc.pendingAcks.Add(1)
 		}
-		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, ack: mode, from: from, counted: counted})
+		rc.batch = append(rc.batch, inItem{msg: rc.message(&cd), size: n, ack: mode, from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	if frames > 0 {
@@ -344,7 +344,7 @@ func (rc *rconn) onClose(error) {
 		rc.r.st.framesReceived.Add(1)
 		rc.r.st.bytesReceived.Add(uint64(n))
 		from, counted := rc.dec.takeArrival()
-		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, from: from, counted: counted})
+		rc.batch = append(rc.batch, inItem{msg: rc.message(&cd), size: n, from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	rc.flush()
@@ -413,6 +413,7 @@ func (rc *rconn) process(it *inItem) {
 		defer r.arriving.add(it.from, -1)
 	}
 	if r.dropping.Load() || rc.stranger {
+		it.msg.Release() // never delivered: nothing holds its buffer
 		return
 	}
 	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck); errors.Is(err, channel.ErrNotMember) {
@@ -482,6 +483,18 @@ func (rc *rconn) loopAck(frame []byte, ctr *atomic.Uint64) {
 	if _, err := rc.c.Write(frame); err == nil {
 		ctr.Add(1)
 	}
+}
+
+// message is the channel message of the frame the decoder just returned. A large frame's
+// message aliases the frame's buffer; its Release gives that buffer back to the
+// receiver's pool.
+func (rc *rconn) message(cd *wire.ChannelData) *channel.Message {
+	msg := channel.MessageFromChannelData(cd)
+	if buf := rc.dec.takeBuffer(); buf != nil && rc.r.bufs != nil {
+		f := &pooledFrame{pool: rc.r.bufs, buf: buf}
+		msg.SetRelease(f.release)
+	}
+	return msg
 }
 
 // readSocket is the decoder's direct read (decoder.direct); it runs on the loop.
