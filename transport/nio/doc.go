@@ -103,6 +103,14 @@
 //     fit, or a connection whose buffered bytes arrive while the budget (counting the
 //     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
 //     received frames hold at most MaxPendingBytes, however many connections send them.
+//   - A ReceiveFunc (or a channel listener) that is done with a large message's Data can
+//     call channel.Message.Release: the frame's buffer then goes to a receiver-wide pool
+//     of at most MaxPooledBytes (default 16 MiB), and a later large frame is read into it
+//     (the smallest free buffer that holds it, at most an eighth larger) instead of into
+//     new memory that the runtime zeroes and later collects. A message that is not
+//     released keeps its buffer, which is garbage-collected as usual and never reused while
+//     referenced. Release must come only after every holder of Data (other listeners,
+//     goroutines) is done with it; after it, Data is nil.
 //   - MaxFrameSize defaults to 16 MiB (DefaultMaxFrameSize). Larger messages belong in the
 //     fragmentation interceptor (interceptors.Fragmentation), which sends them in pieces;
 //     raising MaxFrameSize instead lets every connection reserve that much.
