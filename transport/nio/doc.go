@@ -66,7 +66,13 @@
 //   - Each connection has a queue of decoded messages waiting for a worker. When it holds
 //     MaxConnQueueBytes or more (frame bytes), the event loop stops decoding that
 //     connection: new bytes stay in gnet's inbound buffer. The worker that drains the queue
-//     below the limit wakes the connection (gnet Conn.Wake) and decoding resumes. With
+//     below the limit wakes the connection (gnet Conn.Wake) and decoding resumes. When a
+//     connection pauses, the event loop first waits up to 20 ms for the worker to drain its
+//     queue, the peer's bytes staying in the socket (TCP slows the peer down) meanwhile:
+//     a peer streaming large frames would otherwise fill gnet's buffer within
+//     milliseconds of a worker's being descheduled, and be cut off (next item). It waits
+//     once per pause, so a slow application holds the loop's other connections at most
+//     that long each time its queue fills. With
 //     USE_ACK senders this never triggers, since a sender waits for each ACK.
 //   - gnet keeps reading a paused connection into its buffer (it has no way to stop
 //     reading one). If that buffer grows beyond MaxConnQueueBytes plus one read (256 KiB),

@@ -75,9 +75,10 @@ type rconn struct {
 	mu        sync.Mutex
 	q         []inItem
 	spare     []inItem
-	scheduled bool         // a worker owns or will own the queue
-	paused    bool         // decoding stopped because queued >= limit
-	queued    atomic.Int64 // bytes in q or being processed; written under mu
+	scheduled bool          // a worker owns or will own the queue
+	paused    bool          // decoding stopped because queued >= limit
+	drained   chan struct{} // (1) the worker unpaused the connection; awaitDrain waits for it
+	queued    atomic.Int64  // bytes in q or being processed; written under mu
 }
 
 // readBufferCap is gnet's per-loop read buffer: the most read from a socket at once.
@@ -231,11 +232,42 @@ func (rc *rconn) pause() bool {
 	was := rc.paused
 	rc.paused = true
 	rc.enqueueLocked()
+	if !was {
+		select {
+		case <-rc.drained: // left from an earlier pause that nobody waited for
+		default:
+		}
+	}
 	rc.mu.Unlock()
 	if !was {
 		rc.r.st.readPauses.Add(1)
+		if rc.awaitDrain() {
+			return false
+		}
 	}
 	return true
+}
+
+// pauseWait is how long the event loop waits, once per pause, for a worker to drain a
+// connection's full queue.
+const pauseWait = 20 * time.Millisecond
+
+// awaitDrain waits up to pauseWait for the worker to drain the queue that just paused the
+// connection, and reports whether it did. Meanwhile the peer's bytes stay in the socket and
+// TCP slows the peer down; once the loop returns to gnet, gnet reads them into its buffer
+// (it cannot stop reading one connection), where a peer streaming large frames faster
+// than a briefly descheduled worker takes them fills MaxConnQueueBytes within
+// milliseconds and the connection is closed. Waiting once per pause bounds what a slow
+// application costs the loop's other connections.
+func (rc *rconn) awaitDrain() bool {
+	t := time.NewTimer(pauseWait)
+	defer t.Stop()
+	select {
+	case <-rc.drained:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // writeEarlyAcks writes the batch's early ACKs from the loop. No worker ACK is pending
@@ -391,6 +423,10 @@ func (rc *rconn) run() {
 	wake := rc.paused && rc.queued.Load() < rc.r.limit
 	if wake {
 		rc.paused = false
+		select {
+		case rc.drained <- struct{}{}:
+		default:
+		}
 	}
 	more := len(rc.q) > 0
 	rc.scheduled = more

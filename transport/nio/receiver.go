@@ -220,7 +220,7 @@ func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending, arriving: r.arriving,
 		bufs: r.bufs},
-		fd: c.Fd(), opened: time.Now(), remote: remote(c), peer: peerOf(c)}
+		fd: c.Fd(), opened: time.Now(), remote: remote(c), peer: peerOf(c), drained: make(chan struct{}, 1)}
 	rc.ackDone = rc.onAckWritten
 	rc.dec.direct = rc.readSocket
 	c.SetContext(rc)
