@@ -488,7 +488,9 @@ func (c *Channel) Transport() Transport { return c.coord.tr }
 // Membership returns the membership service the channel was built with (nil if none).
 func (c *Channel) Membership() MembershipService { return c.coord.mb }
 
-// Members returns the current members as the chain sees them, oldest first.
+// Members returns the current members as the chain sees them, oldest first. The slice
+// may be the membership service's own, shared with every caller (see
+// MembershipService.Members): do not modify its elements; append to it or copy it.
 func (c *Channel) Members() []Member { return c.head.Members() }
 
 // Member looks up a member by identity.

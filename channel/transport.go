@@ -44,6 +44,10 @@ type MembershipService interface {
 	// Stop stops those levels; stopping a stopped level is a no-op.
 	Stop(ctx context.Context, svc Service) error
 	// Members returns the current members, oldest (largest AliveTime) first, never the local one.
+	// It is called for every message sent to all members, so a service may return the same
+	// slice to every caller until the membership changes: callers must not modify its
+	// elements, and such a service returns it with its capacity equal to its length, so that
+	// appending copies it.
 	Members() []Member
 	// Member looks one member up.
 	Member(key MemberKey) (Member, bool)

@@ -1,16 +1,13 @@
 package tomcatinterop_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -18,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/helperproc"
 	"github.com/gotribes/tribes/internal/procfs"
 
 	"github.com/gotribes/tribes/channel"
@@ -75,10 +73,25 @@ func blob(id string, size int) []byte {
 	return bytes.Repeat([]byte(base+";"), size/(len(base)+1)+1)[:size]
 }
 
-// checkBlobs reports the first session of m whose blob is wrong, or a count other than n.
+// checkBlobs reports the first session of m whose blob is wrong, or a count other than n
+// (with the sessions held under more than one route: one session under two ids).
 func checkBlobs(m *delta.Manager, n, size int) error {
 	if m.Len() != n {
-		return fmt.Errorf("%d sessions, want %d", m.Len(), n)
+		routes := map[string][]string{} // by id without the route
+		m.Range(func(s *delta.Session) bool {
+			base, _, _ := strings.Cut(s.ID(), ".")
+			routes[base] = append(routes[base], s.ID())
+			return true
+		})
+		var twice []string
+		for _, ids := range routes {
+			if len(ids) > 1 {
+				twice = append(twice, strings.Join(ids, " and "))
+			}
+		}
+		slices.Sort(twice)
+		return fmt.Errorf("%d sessions, want %d; %d sessions under more than one id (the first 10: %q)", m.Len(), n,
+			len(twice), twice[:min(len(twice), 10)])
 	}
 	var err error
 	m.Range(func(s *delta.Session) bool {
@@ -107,8 +120,7 @@ func TestGoNodeProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		t.Fatal(err)
 	}
-	out := json.NewEncoder(os.Stdout)
-	stdin := bufio.NewScanner(os.Stdin)
+	stdin := helperproc.Commands()
 	tcfg := nio.DefaultConfig()
 	codec := delta.JavaCodec{}
 	if spec.MaxFrame > 0 {
@@ -140,7 +152,7 @@ func TestGoNodeProcess(t *testing.T) {
 			ids = append(ids, s.ID())
 		}
 		runtime.GC()
-		_ = out.Encode(goNodeReport{Event: "ready", IDs: ids, Sessions: g.m.Len()})
+		_ = helperproc.Report(goNodeReport{Event: "ready", IDs: ids, Sessions: g.m.Len()})
 		// "member PORT" is answered once the node on PORT is a member: a donor serves
 		// members only.
 		for stdin.Scan() {
@@ -151,7 +163,7 @@ func TestGoNodeProcess(t *testing.T) {
 			testutil.EventuallyTrue(t, time.Minute, "the joiner is a member", func() bool {
 				return slices.ContainsFunc(ch.Members(), func(m channel.Member) bool { return int(m.Port) == port })
 			})
-			_ = out.Encode(goNodeReport{Event: "member"})
+			_ = helperproc.Report(goNodeReport{Event: "member"})
 		}
 	case "joiner":
 		wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
@@ -164,7 +176,7 @@ func TestGoNodeProcess(t *testing.T) {
 			wait = -1
 		}
 		g := newGoNode(t, ch, codec, delta.Config{JvmRoute: spec.Route, Logger: logger, MemberWait: wait})
-		_ = out.Encode(goNodeReport{Event: "ready"})
+		_ = helperproc.Report(goNodeReport{Event: "ready"})
 		if !stdin.Scan() || stdin.Text() != "start" {
 			t.Fatalf("joiner: got %q, want start", stdin.Text())
 		}
@@ -192,7 +204,7 @@ func TestGoNodeProcess(t *testing.T) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		done.HeapAfterGC = ms.HeapAlloc
-		_ = out.Encode(done)
+		_ = helperproc.Report(done)
 		for stdin.Scan() { // the parent reads /proc/PID/status, then closes stdin
 		}
 	default:
@@ -201,90 +213,17 @@ func TestGoNodeProcess(t *testing.T) {
 }
 
 // goProc is a running Go node process.
-type goProc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan goNodeReport
-	done  chan struct{}
-}
+type goProc = helperproc.Proc[goNodeReport]
 
 func startGoProc(t testutil.TB, spec goNodeSpec) *goProc {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	p := &goProc{lines: make(chan goNodeReport, 4), done: make(chan struct{})}
-	p.cmd = exec.Command(exe, "-test.run=^TestGoNodeProcess$", "-test.count=1")
-	p.cmd.Env = append(os.Environ(), goNodeEnv+"="+string(raw))
-	p.cmd.Stderr = os.Stderr
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatalf("%v", err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("%v", err)
-	}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 64<<20) // a donor's list of session ids
-		for sc.Scan() {
-			var r goNodeReport
-			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Event != "" {
-				p.lines <- r
-			} else {
-				fmt.Fprintf(os.Stderr, "go node %s: %s\n", spec.Route, sc.Bytes())
-			}
-		}
-		_ = p.cmd.Wait()
-	}()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *goProc) pid() int { return p.cmd.Process.Pid }
-
-// expect waits for the next line, which must be of kind event.
-func (p *goProc) expect(t testutil.TB, event string, timeout time.Duration) goNodeReport {
-	t.Helper()
-	select {
-	case r := <-p.lines:
-		if r.Event != event {
-			t.Fatalf("go node %d: got %+v, want %q", p.pid(), r, event)
-		}
-		return r
-	case <-p.done:
-		t.Fatalf("go node %d exited while waiting for %q", p.pid(), event)
-	case <-time.After(timeout):
-		t.Fatalf("go node %d: no %q within %v", p.pid(), event, timeout)
-	}
-	return goNodeReport{}
-}
-
-func (p *goProc) send(t testutil.TB, line string) {
-	t.Helper()
-	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
-		t.Fatalf("%v", err)
-	}
-}
-
-// stop closes stdin, waits up to 10 s for the process to end, then kills it (by pid).
-func (p *goProc) stop() {
-	_ = p.stdin.Close()
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	return helperproc.Start[goNodeReport](t, helperproc.Config{Test: "TestGoNodeProcess",
+		Env: []string{goNodeEnv + "=" + string(raw)}, Name: "go node " + spec.Route,
+		MaxLine: 64 << 20}) // a donor's list of session ids
 }
 
 // transferSetup configures runStateTransfers.
@@ -354,16 +293,16 @@ func donorBefore(t testutil.TB, pid int) map[string]uint64 {
 func goJoin(t testutil.TB, name string, spec goNodeSpec, donorPid int, goDonor *goProc) (transfer, error) {
 	t.Helper()
 	j := startGoProc(t, spec)
-	defer j.stop()
-	j.expect(t, "ready", 2*time.Minute)
+	defer j.Stop()
+	j.Expect(t, "ready", 2*time.Minute)
 	if goDonor != nil {
-		goDonor.send(t, "member "+strconv.Itoa(spec.Port))
-		goDonor.expect(t, "member", 2*time.Minute)
+		goDonor.Send(t, "member "+strconv.Itoa(spec.Port))
+		goDonor.Expect(t, "member", 2*time.Minute)
 	}
 	before := donorBefore(t, donorPid)
-	j.send(t, "start")
-	done := j.expect(t, "done", 10*time.Minute)
-	js, ds := procStatus(t, j.pid()), procStatus(t, donorPid)
+	j.Send(t, "start")
+	done := j.Expect(t, "done", 10*time.Minute)
+	js, ds := procStatus(t, j.Pid()), procStatus(t, donorPid)
 	tr := transfer{name: name, took: time.Duration(done.TransferNs), joinerHWM: js["VmHWM"], joinerRSS: js["VmRSS"],
 		joinerHeap: done.HeapAfterGC, donorRSS: before["VmRSS"], donorRise: int64(ds["VmHWM"]) - int64(before["VmRSS"]),
 		lost: done.Lost}
@@ -453,7 +392,10 @@ func poll(timeout time.Duration, cond func() error) error {
 //     joiner whose limits are setup.maxFrame;
 //  9. Tomcat → Tomcat, sender timeout raised: the same to Tomcat t4 (when
 //     setup.raisedTimeoutTomcat), last: in a run where it came before 8, the Go joiner of
-//     8 then received 70 sessions more than were created (not investigated).
+//     8 then received 70 sessions more than were created. Not explained: neither node
+//     creates sessions then, and in the one later run with 9 before 8 (on 2026-12-03) t4's
+//     transfer of the single message failed, so it renamed nothing and 8 received exactly
+//     every session; checkBlobs now names the sessions held under two ids if it recurs.
 //
 // g1 stops after 2, t1 after 7, the other Tomcat joiners after their transfer (t3 with the
 // test), so that each joiner has one donor.
@@ -498,15 +440,15 @@ func runStateTransfers(t testing.TB, setup transferSetup) []transfer {
 	}
 
 	donor := startGoProc(t, goSpec("donor", "g1", g1, g2, t1))
-	ids := donor.expect(t, "ready", 20*time.Minute).IDs
+	ids := donor.Expect(t, "ready", 20*time.Minute).IDs
 	if len(ids) != setup.sessions {
 		t.Fatalf("the Go donor holds %d sessions", len(ids))
 	}
-	add(goJoin(t, "Go → Go", goSpec("joiner", "g2", g2, g1), donor.pid(), donor))
+	add(goJoin(t, "Go → Go", goSpec("joiner", "g2", g2, g1), donor.Pid(), donor))
 
-	tc1, tr, err := tomcatJoin(t, "Go → Tomcat", dir, app, tomcatCfg("t1", t1, ports[10], g1, g3, g4, g5, t2, t3), donor.pid(), ids, setup)
+	tc1, tr, err := tomcatJoin(t, "Go → Tomcat", dir, app, tomcatCfg("t1", t1, ports[10], g1, g3, g4, g5, t2, t3), donor.Pid(), ids, setup)
 	add(tr, err)
-	donor.stop()
+	donor.Stop()
 
 	tc2, tr, err := tomcatJoin(t, "Tomcat → Tomcat", dir, app, tomcatCfg("t2", t2, ports[11], t1), tc1.Pid(), ids, setup)
 	tc2.Stop()

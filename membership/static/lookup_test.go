@@ -104,3 +104,46 @@ func BenchmarkMemberLookup(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMembers is what the send path asks for with every message to all members
+// (Channel.SendMessage without a member list, session replication), with 2 and 1024
+// static members.
+func BenchmarkMembers(b *testing.B) {
+	for _, n := range []int{2, 1024} {
+		ch := startOn(b, listed(n))
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(ch.Members()) != n {
+					b.Fatal("members missing")
+				}
+			}
+		})
+	}
+}
+
+// Members returns one slice, without allocating, until the list changes; a caller that
+// appends to it gets a copy, and a list returned before a change stays as it was.
+func TestMembersShared(t *testing.T) {
+	ms := listed(3)
+	svc := static.New(ms[:2]...)
+	if err := svc.Start(context.Background(), channel.SvcAll, channel.Member{}, channel.MembershipFuncs{}); err != nil {
+		t.Fatal(err)
+	}
+	got := svc.Members()
+	if a := testing.AllocsPerRun(100, func() { svc.Members() }); a != 0 {
+		t.Errorf("Members allocates %v times", a)
+	}
+	_ = append(got, ms[2])
+	svc.Add(ms[2])
+	svc.Remove(ms[0].Key())
+	if len(got) != 2 || !got[0].Equal(ms[0]) || !got[1].Equal(ms[1]) {
+		t.Errorf("a list returned before the changes became %v", got)
+	}
+	if now := svc.Members(); len(now) != 2 || !now[0].Equal(ms[1]) || !now[1].Equal(ms[2]) {
+		t.Errorf("members after adding the third and removing the first: %v", now)
+	}
+	if err := svc.Stop(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -20,7 +20,7 @@ type Service struct {
 	mu      sync.Mutex
 	running channel.Service
 	local   channel.Member
-	view    []channel.Member
+	view    []channel.Member                     // replaced on every change, never modified: Members returns it
 	byKey   map[channel.MemberKey]channel.Member // the view by key: Member is one lookup
 	l       channel.MembershipListener
 }
@@ -40,7 +40,7 @@ func (s *Service) Start(_ context.Context, svc channel.Service, local channel.Me
 	s.running |= svc & channel.SvcMembership
 	var added []channel.Member
 	if was&channel.SvcMembershipRx == 0 && svc&channel.SvcMembershipRx != 0 {
-		s.view = s.view[:0]
+		s.view = nil
 		s.byKey = make(map[channel.MemberKey]channel.Member, len(s.members))
 		for _, m := range s.members {
 			if isLocal(m, local) {
@@ -49,7 +49,7 @@ func (s *Service) Start(_ context.Context, svc channel.Service, local channel.Me
 			s.view = append(s.view, m)
 			s.byKey[m.Key()] = m
 		}
-		added = slices.Clone(s.view)
+		added = s.view
 	}
 	s.mu.Unlock()
 	for _, m := range added {
@@ -96,7 +96,7 @@ func (s *Service) Add(m channel.Member) {
 	l := s.l
 	announce := s.running&channel.SvcMembershipRx != 0 && !isLocal(m, s.local)
 	if announce {
-		s.view = append(s.view, m)
+		s.view = append(slices.Clip(s.view), m) // a new array: Members' callers hold the old one
 		s.byKey[m.Key()] = m
 	}
 	s.mu.Unlock()
@@ -113,7 +113,7 @@ func (s *Service) Remove(key channel.MemberKey) {
 	if m, ok := s.byKey[key]; ok {
 		gone = append(gone, m)
 		delete(s.byKey, key)
-		s.view = slices.DeleteFunc(s.view, func(x channel.Member) bool { return x.Key() == key })
+		s.view = slices.DeleteFunc(slices.Clone(s.view), func(x channel.Member) bool { return x.Key() == key })
 	}
 	l := s.l
 	s.mu.Unlock()
@@ -122,11 +122,14 @@ func (s *Service) Remove(key channel.MemberKey) {
 	}
 }
 
-// Members implements channel.MembershipService.
+// Members implements channel.MembershipService. It returns the same slice to every
+// caller until the list changes, without allocating (the send path asks for it with every
+// message to all members): callers must not modify its elements; appending to it copies
+// it.
 func (s *Service) Members() []channel.Member {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.view)
+	return slices.Clip(s.view)
 }
 
 // Member implements channel.MembershipService with one map lookup: the channel's sender

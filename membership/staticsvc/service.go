@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -89,6 +90,10 @@ type Service struct {
 	local   channel.Member
 	view    map[channel.MemberKey]*entry
 	run     *runState // nil unless both levels run
+
+	// members is the view as Members returns it, sorted; replaced (never modified) after
+	// every change of the view, so Members does not allocate.
+	members atomic.Pointer[[]channel.Member]
 
 	evMu sync.Mutex // held while the view changes and its events are delivered, to keep them in order
 }
@@ -260,21 +265,31 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	return nil
 }
 
-// Members implements channel.MembershipService: the members, oldest first.
+// Members implements channel.MembershipService: the members, oldest first. It returns
+// the same slice to every caller until the view changes, without allocating (the send
+// path asks for it with every message to all members): callers must not modify its
+// elements; appending to it copies it.
 func (s *Service) Members() []channel.Member {
-	s.mu.Lock()
+	if ms := s.members.Load(); ms != nil {
+		return *ms
+	}
+	return nil
+}
+
+// snapshotLocked replaces the slice Members returns with the view, oldest first (ties by
+// address). Its capacity is its length, so that a caller's append copies it.
+func (s *Service) snapshotLocked() {
 	ms := make([]channel.Member, 0, len(s.view))
 	for _, e := range s.view {
 		ms = append(ms, e.m)
 	}
-	s.mu.Unlock()
 	slices.SortFunc(ms, func(a, b channel.Member) int {
 		if c := cmp.Compare(b.AliveTime, a.AliveTime); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Addr(), b.Addr())
 	})
-	return ms
+	s.members.Store(&ms)
 }
 
 // Member implements channel.MembershipService.
@@ -467,6 +482,7 @@ func (s *Service) update(f func(now time.Time) (added, gone []channel.Member)) {
 	defer s.evMu.Unlock()
 	s.mu.Lock()
 	added, gone := f(time.Now())
+	s.snapshotLocked()
 	l := s.l
 	s.mu.Unlock()
 	for _, m := range gone {

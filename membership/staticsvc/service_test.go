@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ type node struct {
 	ev  *events
 }
 
-func members(t *testing.T, ports ...int) []channel.Member {
+func members(t testing.TB, ports ...int) []channel.Member {
 	t.Helper()
 	var ms []channel.Member
 	for _, p := range ports {
@@ -77,7 +78,7 @@ func members(t *testing.T, ports ...int) []channel.Member {
 }
 
 // newNode builds (but does not start) a node listening on port with static membership cfg.
-func newNode(t *testing.T, port int, cfg staticsvc.Config) *node {
+func newNode(t testing.TB, port int, cfg staticsvc.Config) *node {
 	t.Helper()
 	tcfg := nio.DefaultConfig()
 	tcfg.Port, tcfg.AutoBind = port, 1
@@ -308,5 +309,70 @@ func TestConfig(t *testing.T) {
 	// Outside a channel there is nobody to send through.
 	if err := svc.Start(context.Background(), channel.SvcMembership, m[0], &events{}); !errors.Is(err, staticsvc.ErrNoChannel) {
 		t.Fatalf("Start without channel: %v", err)
+	}
+}
+
+// startTrio starts three nodes that list each other and returns them.
+func startTrio(t testing.TB) []*node {
+	t.Helper()
+	p := testutil.FreePorts(t, 3)
+	long := staticsvc.Config{Members: members(t, p...), ExpirationTime: time.Hour, PingInterval: time.Hour}
+	var ns []*node
+	for _, port := range p {
+		n := newNode(t, port, long)
+		if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+			t.Fatalf("%v", err)
+		}
+		ns = append(ns, n)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "each node lists the two others", func() bool {
+		return len(ns[0].ch.Members()) == 2 && len(ns[1].ch.Members()) == 2 && len(ns[2].ch.Members()) == 2
+	})
+	return ns
+}
+
+// BenchmarkMembers is the call the send path makes for every message sent to all
+// members (Channel.SendMessage without a member list, session replication): the
+// service's own, and through the channel.
+func BenchmarkMembers(b *testing.B) {
+	ns := startTrio(b)
+	for _, c := range []struct {
+		name string
+		f    func() []channel.Member
+	}{{"service", ns[0].svc.Members}, {"channel", ns[0].ch.Members}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(c.f()) != 2 {
+					b.Fatal("not two members")
+				}
+			}
+		})
+	}
+}
+
+// Members returns one slice, without allocating, until the view changes; a caller that
+// appends to it gets a copy, and a list returned before a change stays as it was.
+func TestMembersShared(t *testing.T) {
+	ns := startTrio(t)
+	got := ns[0].svc.Members()
+	if a := testing.AllocsPerRun(100, func() { ns[0].svc.Members() }); a != 0 {
+		t.Errorf("Members allocates %v times", a)
+	}
+	before := slices.Clone(got)
+	_ = append(got, ns[0].ch.LocalMember())
+	if now := ns[0].svc.Members(); !slices.EqualFunc(now, before, channel.Member.Equal) {
+		t.Errorf("members after a caller's append: %v, want %v", now, before)
+	}
+	gone := ns[2].ch.LocalMember()
+	if err := ns[2].ch.Stop(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the stopped node dropped", func() bool {
+		now := ns[0].svc.Members()
+		return len(now) == 1 && !now[0].Equal(gone)
+	})
+	if !slices.EqualFunc(got, before, channel.Member.Equal) {
+		t.Errorf("a list returned before the change became %v, was %v", got, before)
 	}
 }

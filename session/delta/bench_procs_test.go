@@ -1,15 +1,11 @@
 package delta_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -19,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/helperproc"
 	"github.com/gotribes/tribes/internal/procfs"
 
 	"github.com/gotribes/tribes/channel"
@@ -154,15 +151,14 @@ func TestDeltaHelperProcess(t *testing.T) {
 	if role == "" {
 		t.Skip("helper process of BenchmarkStateTransferProcesses")
 	}
-	out := json.NewEncoder(os.Stdout)
-	if err := runHelper(role, out); err != nil {
-		_ = out.Encode(helperReport{Event: "error", Error: err.Error()})
+	if err := runHelper(role); err != nil {
+		_ = helperproc.Report(helperReport{Event: "error", Error: err.Error()})
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-func runHelper(role string, out *json.Encoder) error {
+func runHelper(role string) error {
 	ctx := context.Background()
 	// The CPU profile (profileEnv) covers the transfers: the joiner's whole life, the
 	// donor's from its first reset on (not the building of its sessions).
@@ -182,7 +178,7 @@ func runHelper(role string, out *json.Encoder) error {
 	defer ch.Stop(ctx, channel.SvcAll)
 	cl := delta.NewCluster(ch, delta.ClusterConfig{})
 	defer cl.Close(ctx)
-	stdin := bufio.NewScanner(os.Stdin)
+	stdin := helperproc.Commands()
 	switch role {
 	case "donor":
 		n, _ := strconv.Atoi(os.Getenv("GOTRIBES_DELTA_SESSIONS"))
@@ -214,7 +210,7 @@ func runHelper(role string, out *json.Encoder) error {
 		h := newHeapSampler()
 		defer h.close()
 		work := readGCWork()
-		_ = out.Encode(helperReport{Event: "ready", Member: wire.FormatMemberText(ch.LocalMember()), Sessions: m.Len()})
+		_ = helperproc.Report(helperReport{Event: "ready", Member: wire.FormatMemberText(ch.LocalMember()), Sessions: m.Len()})
 		for stdin.Scan() {
 			cmd, arg, _ := strings.Cut(stdin.Text(), " ")
 			switch cmd {
@@ -228,7 +224,7 @@ func runHelper(role string, out *json.Encoder) error {
 				} else {
 					ms.Remove(j.Key())
 				}
-				_ = out.Encode(helperReport{Event: cmd})
+				_ = helperproc.Report(helperReport{Event: cmd})
 			case "reset":
 				if err := profile(); err != nil {
 					return err
@@ -236,13 +232,13 @@ func runHelper(role string, out *json.Encoder) error {
 				runtime.GC()
 				h.reset()
 				work = readGCWork()
-				_ = out.Encode(helperReport{Event: "reset"})
+				_ = helperproc.Report(helperReport{Event: "reset"})
 			case "report":
 				before, peak := h.read()
 				r := helperReport{Event: "report", HeapBefore: before, HeapPeak: peak,
 					Served: m.Stats().SessionsServed, Sessions: m.Len()}
 				work.since(&r)
-				_ = out.Encode(r)
+				_ = helperproc.Report(r)
 			}
 		}
 		return nil
@@ -258,7 +254,7 @@ func runHelper(role string, out *json.Encoder) error {
 			return err
 		}
 		// The donor must list this node before it is asked: announce it and wait.
-		_ = out.Encode(helperReport{Event: "member", Member: wire.FormatMemberText(ch.LocalMember())})
+		_ = helperproc.Report(helperReport{Event: "member", Member: wire.FormatMemberText(ch.LocalMember())})
 		if !stdin.Scan() || stdin.Text() != "start" {
 			return fmt.Errorf("joiner: expected start, got %q", stdin.Text())
 		}
@@ -286,7 +282,7 @@ func runHelper(role string, out *json.Encoder) error {
 		var mem runtime.MemStats
 		runtime.ReadMemStats(&mem)
 		r.HeapRetain = mem.HeapAlloc
-		_ = out.Encode(r)
+		_ = helperproc.Report(r)
 		for stdin.Scan() { // the benchmark reads /proc/PID/status, then closes stdin
 		}
 		return nil
@@ -307,82 +303,11 @@ func (helperTB) Cleanup(func())            {}
 func (helperTB) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
 func (helperTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 
-// helperProc is a running helper.
-type helperProc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan helperReport
-	done  chan struct{}
-}
-
-func startHelper(b *testing.B, role string, env ...string) *helperProc {
+// startHelper starts the donor or the joiner (role) with env added to its environment.
+func startHelper(b *testing.B, role string, env ...string) *helperproc.Proc[helperReport] {
 	b.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := &helperProc{lines: make(chan helperReport, 16), done: make(chan struct{})}
-	p.cmd = exec.Command(exe, "-test.run=^TestDeltaHelperProcess$", "-test.count=1")
-	p.cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + role}, env...)...)
-	p.cmd.Stderr = os.Stderr
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		b.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var r helperReport
-			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Event != "" {
-				p.lines <- r
-			}
-		}
-		_ = p.cmd.Wait()
-	}()
-	b.Cleanup(p.stop)
-	return p
-}
-
-// expect waits for the next line, which must be of kind event.
-func (p *helperProc) expect(b *testing.B, event string, timeout time.Duration) helperReport {
-	b.Helper()
-	select {
-	case r := <-p.lines:
-		if r.Event != event {
-			b.Fatalf("helper %d: got %+v, want %q", p.cmd.Process.Pid, r, event)
-		}
-		return r
-	case <-p.done:
-		b.Fatalf("helper %d exited while waiting for %q", p.cmd.Process.Pid, event)
-	case <-time.After(timeout):
-		b.Fatalf("helper %d: no %q within %v", p.cmd.Process.Pid, event, timeout)
-	}
-	return helperReport{}
-}
-
-func (p *helperProc) command(b *testing.B, line string) {
-	b.Helper()
-	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
-		b.Fatal(err)
-	}
-}
-
-// stop closes stdin, waits up to 10 s for the helper to exit, then kills it (by PID).
-func (p *helperProc) stop() {
-	_ = p.stdin.Close()
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	return helperproc.Start[helperReport](b, helperproc.Config{Test: "TestDeltaHelperProcess",
+		Env: append([]string{helperEnv + "=" + role}, env...), Name: role})
 }
 
 // procStatus is procfs.Status, failing the benchmark on an error.
@@ -452,11 +377,11 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 func benchStateTransfer(b *testing.B, n, size int) {
 	donor := startHelper(b, "donor", fmt.Sprintf("GOTRIBES_DELTA_SESSIONS=%d", n), fmt.Sprintf("GOTRIBES_DELTA_SIZE=%d", size))
-	ready := donor.expect(b, "ready", 20*time.Minute)
+	ready := donor.Expect(b, "ready", 20*time.Minute)
 	if ready.Sessions != n {
 		b.Fatalf("donor holds %d sessions", ready.Sessions)
 	}
-	dpid := donor.cmd.Process.Pid
+	dpid := donor.Pid()
 	var transfer, jCPU, dCPU, jHWM, jPeak, jRetain, dRSS, dHWMRise, dHeapRise float64
 	var jWork, dWork procfs.Times // from the joiner's start command (donor: its reset) to ready
 	var jGC, dGC helperReport     // the runtime's work over the same span (donor: up to its report)
@@ -465,8 +390,8 @@ func benchStateTransfer(b *testing.B, n, size int) {
 	b.SetBytes(int64(n * size))
 	for b.Loop() {
 		b.StopTimer()
-		donor.command(b, "reset")
-		donor.expect(b, "reset", time.Minute)
+		donor.Send(b, "reset")
+		donor.Expect(b, "reset", time.Minute)
 		if err := procfs.ResetPeakRSS(dpid); err != nil {
 			b.Fatalf("resetting the donor's VmHWM: %v", err)
 		}
@@ -474,13 +399,13 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		d0 := procStat(b, dpid)
 		b.StartTimer()
 		j := startHelper(b, "joiner", "GOTRIBES_DELTA_DONOR="+ready.Member)
-		jpid := j.cmd.Process.Pid
-		jm := j.expect(b, "member", time.Minute).Member
-		donor.command(b, "add "+jm)
-		donor.expect(b, "add", time.Minute)
+		jpid := j.Pid()
+		jm := j.Expect(b, "member", time.Minute).Member
+		donor.Send(b, "add "+jm)
+		donor.Expect(b, "add", time.Minute)
 		j0 := procStat(b, jpid)
-		j.command(b, "start")
-		done := j.expect(b, "done", 10*time.Minute)
+		j.Send(b, "start")
+		done := j.Expect(b, "done", 10*time.Minute)
 		b.StopTimer()
 		d1, j1 := procStat(b, dpid), procStat(b, jpid)
 		dCPU += ms(d1.Sub(d0).CPU())
@@ -490,12 +415,12 @@ func benchStateTransfer(b *testing.B, n, size int) {
 		if done.Sessions != n {
 			b.Fatalf("joiner holds %d sessions: %+v", done.Sessions, done)
 		}
-		js := procStatus(b, j.cmd.Process.Pid)
-		j.stop()
-		donor.command(b, "remove "+jm)
-		donor.expect(b, "remove", time.Minute)
-		donor.command(b, "report")
-		rep := donor.expect(b, "report", time.Minute)
+		js := procStatus(b, j.Pid())
+		j.Stop()
+		donor.Send(b, "remove "+jm)
+		donor.Expect(b, "remove", time.Minute)
+		donor.Send(b, "report")
+		rep := donor.Expect(b, "report", time.Minute)
 		after := procStatus(b, dpid)
 		if rep.Served-served != uint64(n) {
 			b.Fatalf("donor served %d sessions", rep.Served-served)

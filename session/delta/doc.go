@@ -142,7 +142,12 @@
 // sessions it lacks and replay the messages about them (Stats.TransferRepairs; each
 // member at most once per transfer). A running manager does the same for such a message
 // (holding the messages about the sessions asked for until they are loaded), except for
-// ids it removed, renamed or asked for already. The whole transfer is bounded by
+// ids it removed, renamed or gave up on, in rounds of one request at a time: messages
+// arriving during a round wait for its answer, and a session is asked of one member at
+// most twice (again only when it was named after that member's answer began). Each round
+// waits 200 ms first: a rename or creation arriving meanwhile (a delta sent
+// asynchronously can overtake the rename before it) applies the messages held about its
+// session, and a repair left with none asks nobody. The whole transfer is bounded by
 // Config.StateTransferTimeout (60 s); on timeout WaitReady returns a *StateTransferError
 // and the manager serves with what it has. Ready and WaitReady report readiness; the
 // middleware holds (HoldUntilReady, bounded) or refuses (RefuseUntilReady, 503) requests

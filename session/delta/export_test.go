@@ -1,5 +1,7 @@
 package delta
 
+import "time"
+
 // TransferWindow is transferWindow, for the tests of package delta_test.
 const TransferWindow = transferWindow
 
@@ -31,4 +33,19 @@ func SetMaxHeld(n int) (restore func()) {
 	old := maxHeld
 	maxHeld = n
 	return func() { maxHeld = old }
+}
+
+// RepairIdle reports whether m has no repair of a running manager under way (tests only).
+func RepairIdle(m *Manager) bool {
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	return m.live == nil
+}
+
+// SetRepairSettle sets how long a running manager's repair waits before each round and
+// returns what puts the default back (tests only; read when a repair starts).
+func SetRepairSettle(d time.Duration) (restore func()) {
+	old := repairSettle
+	repairSettle = d
+	return func() { repairSettle = old }
 }

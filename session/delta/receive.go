@@ -60,6 +60,7 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		return
 	}
 	m.dispatch(msg)
+	m.releaseHeld(msg)
 }
 
 // answersAsk reports whether ev answers an EVT_GET_ALL_SESSIONS.

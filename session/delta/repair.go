@@ -2,7 +2,6 @@ package delta
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"time"
 
@@ -135,17 +134,54 @@ func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[st
 // A running manager repairs too. A member that renamed a session before it listed this
 // node (right after this node joined) sent it neither the rename nor the deltas before
 // it; the deltas after it are about a session this node holds only under its old id, if
-// at all. Such a message (holdForRepair) makes the manager ask its sender for every
-// session again and keep, from the answer, the sessions it lacks that messages named
-// meanwhile; those messages wait for the answer and are applied after the session is
-// loaded, in the order they arrived. An id this node removed or renamed, or already asked
-// for, is not asked for again.
+// at all. Such a message (holdForRepair) is held, and the manager asks its sender for
+// every session again, keeps from the answer the sessions it lacks that held messages
+// name, and applies the messages held about them after loading them, in the order they
+// arrived.
+//
+// The repair runs in rounds, one request for every session at a time (so never two to one
+// member at once): the messages that name missing sessions while a round is under way
+// wait for its answer, whichever member sent them. When the round is over, a message from
+// the member asked that is still about a missing session is given up (handled as without
+// a repair: ignored and counted) unless it named the session only after the answer began
+// to arrive, when the answer could not have had it; that one, and those of other members,
+// wait for the next round, which asks the sender of the oldest. A session is so asked of
+// one member at most twice, and an id this node removed or renamed, or gave up on, is not
+// asked for again. Each round waits repairSettle first, and a rename or creation applied
+// meanwhile applies the messages held about its session: a repair left with nothing held
+// asks nobody.
 
-// liveRepair is the repair a running manager has under way (Manager.live).
+// liveRepair is the repair a running manager has under way (Manager.live): the messages
+// held and the round asking one member.
 type liveRepair struct {
-	want  map[string]bool // the ids to load
-	asked map[string]bool // want when the first chunk arrived: the ids the answer can have
-	held  []queued        // the messages about wanted sessions not loaded yet, in arrival order
+	donor channel.Member  // the member this round asks
+	want  map[string]bool // the ids this round loads: those the held messages name
+	late  map[string]bool // of want, the ids first named after the answer's first chunk came
+	begun bool            // the answer's first chunk came
+	// asking: the round's request is under way (nextRound to endRound); the repair does
+	// not end meanwhile, so that no other round starts before it is over.
+	asking bool
+	held   []queued // the messages about wanted sessions not loaded yet, in arrival order
+}
+
+// add adds ids to the round's.
+func (r *liveRepair) add(ids []string) {
+	for _, id := range ids {
+		if !r.want[id] {
+			r.want[id] = true
+			if r.begun {
+				r.late[id] = true
+			}
+		}
+	}
+}
+
+// newRound starts a round asking donor for the sessions the held messages name.
+func (r *liveRepair) newRound(donor channel.Member) {
+	r.donor, r.want, r.late, r.begun = donor, map[string]bool{}, map[string]bool{}, false
+	for _, e := range r.held {
+		r.add(namedIDs(e.msg))
+	}
 }
 
 // maxHeld bounds the messages a running manager's repair holds (liveRepair.held): past
@@ -224,48 +260,135 @@ func (m *Manager) holdLocked(msg *Message, src channel.Member) bool {
 		if !running {
 			return false
 		}
-		r = &liveRepair{want: map[string]bool{}}
+		r = &liveRepair{}
+		r.newRound(src)
 		m.live = r
 		m.liveOn.Store(true)
-		go m.runLiveRepair(m.bg, src)
+		go m.runLiveRepair(m.bg, r, repairSettle)
 	}
-	for _, id := range ids {
-		r.want[id] = true
-	}
+	r.add(ids)
 	r.held = append(r.held, queued{msg: msg, src: src})
 	return true
 }
 
-// runLiveRepair asks donor for every session and then ends the repair.
-func (m *Manager) runLiveRepair(ctx context.Context, donor channel.Member) {
+// repairSettle is how long a running manager's repair waits before each round. A member
+// replicating asynchronously (Tomcat's default channelSendOptions) may send a rename and
+// the next delta on different connections, so the delta about the new id can arrive a
+// moment before the rename that gives this node the session: the rename applies the
+// messages held about it (releaseHeld), and a repair left with nothing held asks nobody
+// for every session.
+var repairSettle = 200 * time.Millisecond // a variable for the test of the wait
+
+// runLiveRepair runs the rounds of r, the repair m.live, until no message is held: after
+// each wait of settle, it asks the sender of the oldest message held.
+func (m *Manager) runLiveRepair(ctx context.Context, r *liveRepair, settle time.Duration) {
 	defer m.wg.Done()
-	m.stats.repairs.Add(1)
-	m.log.Info("delta: messages about sessions this node lacks; asking for the sessions again", "member", donor.Addr())
-	if _, err := m.refetch(ctx, donor, nil); err != nil {
-		m.log.Warn("delta: asking again for sessions this node lacks failed", "member", donor.Addr(), "err", err)
+	t := time.NewTimer(settle)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		donor, ok := m.nextRound(ctx, r)
+		if !ok {
+			return
+		}
+		m.stats.repairs.Add(1)
+		m.log.Info("delta: messages about sessions this node lacks; asking for the sessions again", "member", donor.Addr())
+		_, err := m.refetch(ctx, donor, nil)
+		if err != nil {
+			m.log.Warn("delta: asking again for sessions this node lacks failed", "member", donor.Addr(), "err", err)
+		}
+		m.endRound(r, err)
+		t.Reset(settle)
+	}
+}
+
+// nextRound applies the messages of r whose session this node holds by now and starts a
+// round asking the sender of the oldest message left. With none left, or the manager
+// stopping (then every message held is handled as without a repair), it ends r; r ended
+// already (releaseHeld) is not started again.
+func (m *Manager) nextRound(ctx context.Context, r *liveRepair) (channel.Member, bool) {
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	if m.live != r {
+		return channel.Member{}, false
+	}
+	m.applyHeldLocked(ctx.Err() != nil)
+	if m.live == nil {
+		return channel.Member{}, false
+	}
+	r.newRound(r.held[0].src)
+	r.asking = true
+	return r.donor, true
+}
+
+// endRound ends the round under way, whose answer came (or failed with err): a message of
+// the member asked that is still about a missing session is given up (handled as without
+// a repair: ignored and counted, its ids not asked for again) unless it named the session
+// only after the answer began to arrive. With no message left, the repair ends.
+func (m *Manager) endRound(r *liveRepair, err error) {
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	r.asking = false
+	rest := r.held[:0]
+	for _, e := range r.held {
+		ids := namedIDs(e.msg)
+		if e.src.Key() != r.donor.Key() || !m.lacks(e.msg) ||
+			err == nil && slices.ContainsFunc(ids, func(id string) bool { return r.late[id] }) {
+			rest = append(rest, e)
+			continue
+		}
+		for _, id := range ids {
+			m.skip(id)
+		}
+		m.dispatch(e.msg)
+	}
+	clear(r.held[len(rest):])
+	r.held = rest
+	m.endIfDoneLocked()
+}
+
+// releaseHeld applies the held messages whose session this node holds now that msg (a
+// rename or a creation) was applied, and ends the repair if none is left.
+func (m *Manager) releaseHeld(msg *Message) {
+	if !m.liveOn.Load() || !(msg.Event == EventChangeSessionID || msg.Event == EventCreated ||
+		msg.Event == EventDelta && createsSession(msg.Actions)) {
+		return
 	}
 	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	if m.live == nil {
+		return
+	}
+	m.applyHeldLocked(false)
+}
+
+// applyHeldLocked applies, in arrival order, the held messages whose session this node
+// holds (all of them with all) and ends the repair if none is left and no round is under
+// way. m.liveMu is held.
+func (m *Manager) applyHeldLocked(all bool) {
 	r := m.live
-	m.live = nil
-	m.liveOn.Store(false)
-	asked := r.asked
-	if asked == nil { // no answer: do not ask for them again either
-		asked = r.want
-	}
-	for id := range asked {
-		m.skip(id)
-	}
-	// Messages about sessions named only after the answer came start another repair;
-	// the others are applied (about a session still lacking, they are counted).
-	var rest []queued
+	rest := r.held[:0]
 	for _, e := range r.held {
-		if ctx.Err() != nil || !m.holdLocked(e.msg, e.src) {
+		if !all && m.lacks(e.msg) {
 			rest = append(rest, e)
+			continue
 		}
-	}
-	m.liveMu.Unlock()
-	for _, e := range rest {
 		m.dispatch(e.msg)
+	}
+	clear(r.held[len(rest):])
+	r.held = rest
+	m.endIfDoneLocked()
+}
+
+// endIfDoneLocked ends the repair m.live if it holds no message and no round is under
+// way. m.liveMu is held.
+func (m *Manager) endIfDoneLocked() {
+	if r := m.live; len(r.held) == 0 && !r.asking {
+		m.live = nil
+		m.liveOn.Store(false)
 	}
 }
 
@@ -279,13 +402,11 @@ func (m *Manager) loadRepaired(chunk *Message) {
 	if r == nil {
 		return
 	}
-	if r.asked == nil {
-		r.asked = maps.Clone(r.want)
-	}
+	r.begun = true
 	loaded := map[string]bool{}
 	for i := range chunk.Sessions {
 		st := &chunk.Sessions[i]
-		if !r.asked[st.ID] || !validID(st.ID) {
+		if !r.want[st.ID] || !validID(st.ID) {
 			continue
 		}
 		m.noteRoute(st.ID)

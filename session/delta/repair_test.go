@@ -3,9 +3,11 @@ package delta_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
@@ -215,4 +217,136 @@ func repairState(T int64, id string, version uint64, v string) delta.SessionStat
 func gobBytes(v any) []byte {
 	b, _ := delta.GobCodec{}.Marshal(v)
 	return b
+}
+
+// newCounter is a raw member that counts the requests for every session it receives.
+func newCounter(t testing.TB, nw *channeltest.Network) (*raw, *atomic.Int32) {
+	var n atomic.Int32
+	return newRaw(t, nw, func(m *delta.Message, _ channel.Member) {
+		if m.Event == delta.EventGetAllSessions {
+			n.Add(1)
+		}
+	}), &n
+}
+
+// TestRunningRepairCoalescesRounds: many messages about sessions a running manager lacks
+// lead to one request per round, never two at once: the messages that arrive while a
+// round is under way wait for its answer, sessions named after its answer began to arrive
+// are loaded from a later chunk of it or asked for in one more round, and a session
+// another member named is asked of that member, not given up with the first one's answer.
+func TestRunningRepairCoalescesRounds(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a, askedA := newCounter(t, nw)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	jm := j.ch.LocalMember()
+	asked := func(c *atomic.Int32, n int32) {
+		t.Helper()
+		testutil.EventuallyTrue(t, 10*time.Second, fmt.Sprintf("request %d", n), func() bool { return c.Load() == n })
+	}
+	asked(askedA, 1) // the state transfer's
+	b, askedB := newCounter(t, nw)
+	testutil.EventuallyTrue(t, 10*time.Second, "the joiner lists both members", func() bool {
+		return len(j.ch.Members()) == 2
+	})
+	T := time.Now().UnixMilli()
+	a.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	id := func(i int) string { return fmt.Sprintf("S%02d.a", i) }
+	change := func(p *raw, id string) { p.send(t, jm, repairSet(repairMsg(delta.EventDelta, id, T+10), 2, "v2")) }
+	chunk := func(p *raw, ids ...string) {
+		c := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+		for _, id := range ids {
+			c.Sessions = append(c.Sessions, repairState(T, id, 1, "v1"))
+		}
+		p.send(t, jm, c)
+	}
+	complete := func(p *raw) { p.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T)) }
+
+	// Round 1 asks a; what a and b name meanwhile waits for its answer.
+	change(a, id(1))
+	asked(askedA, 2)
+	for i := 2; i <= 10; i++ {
+		change(a, id(i))
+	}
+	change(b, "T1.b")
+	chunk(a, id(1), id(2), id(3), id(4), id(5))
+	change(a, id(11)) // after the first chunk: in the second
+	change(a, id(12))
+	chunk(a, id(6), id(7), id(8), id(9), id(10), id(11), id(12))
+	change(a, id(13)) // after the last chunk: asked again
+	change(a, id(14))
+	complete(a)
+	// Round 2 asks b, whose message came first of those left; round 3 asks a again.
+	asked(askedB, 1)
+	chunk(b, "T1.b")
+	complete(b)
+	asked(askedA, 3)
+	chunk(a, id(13), id(14))
+	complete(a)
+
+	want := []string{"T1.b"}
+	for i := 1; i <= 14; i++ {
+		want = append(want, id(i))
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "every session loaded with its change, the repair over", func() bool {
+		for _, id := range want {
+			s := j.m.Find(id)
+			if s == nil {
+				return false
+			}
+			if v, _ := s.Get("k"); v != "v2" {
+				return false
+			}
+		}
+		return delta.RepairIdle(j.m)
+	})
+	if na, nb, st := askedA.Load(), askedB.Load(), j.m.Stats(); na != 3 || nb != 1 || st.TransferRepairs != 3 ||
+		st.UnknownSession != 0 {
+		t.Errorf("a asked %d times (want 3: the transfer, two rounds), b %d (want 1), repairs %d (want 3), "+
+			"unknown-session messages %d (want 0)", na, nb, st.TransferRepairs, st.UnknownSession)
+	}
+}
+
+// A member replicating asynchronously may send a rename and the next delta on different
+// connections, so the delta about the new id can come first: the running manager holds
+// it, and the rename that gives it the session applies the delta; nobody is asked for
+// every session.
+func TestRunningRepairWaitsForTheRename(t *testing.T) {
+	defer delta.SetRepairSettle(time.Minute)() // the rename comes well within it
+	nw := channeltest.NewNetwork()
+	peer, asked := newCounter(t, nw)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	jm := j.ch.LocalMember()
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	T := time.Now().UnixMilli()
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{repairState(T, "S.d", 1, "v1")}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+10), 2, "v2"))
+	if delta.RepairIdle(j.m) {
+		t.Fatal("the delta about a session this node lacks was not held")
+	}
+	rename := repairMsg(delta.EventChangeSessionID, "S.d", T+5)
+	rename.NewID = "S.p"
+	peer.send(t, jm, rename)
+	testutil.EventuallyTrue(t, 10*time.Second, "the delta applied after the rename, the repair over", func() bool {
+		s := j.m.Find("S.p")
+		if s == nil {
+			return false
+		}
+		v, _ := s.Get("k")
+		return v == "v2" && delta.RepairIdle(j.m)
+	})
+	if n, st := asked.Load(), j.m.Stats(); n != 1 || st.TransferRepairs != 0 || st.UnknownSession != 0 {
+		t.Errorf("requests %d (want 1, the transfer's), repairs %d, unknown-session messages %d (want 0)",
+			n, st.TransferRepairs, st.UnknownSession)
+	}
 }
