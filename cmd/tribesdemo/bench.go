@@ -402,7 +402,9 @@ func goSend(ctx context.Context, exe, to string, count, size int, mode string, s
 	return res, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
 }
 
-// rawTCPMBps measures one loopback TCP connection carrying chunk-sized writes for d.
+// rawTCPMBps measures one loopback TCP connection carrying chunk-sized writes for d, read
+// into one reused buffer of chunk bytes: the write and read sizes of a Tribes receiver,
+// which reads a large frame up to its end, without the framing.
 func rawTCPMBps(ctx context.Context, chunk int, d time.Duration) float64 {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -417,7 +419,15 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration) float64 {
 			return
 		}
 		defer c.Close()
-		n, _ := io.Copy(io.Discard, c)
+		buf := make([]byte, chunk)
+		var n int64
+		for {
+			k, err := c.Read(buf)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
 		got <- n
 	}()
 	c, err := net.Dial("tcp4", ln.Addr().String())

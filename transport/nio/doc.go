@@ -67,7 +67,13 @@
 //   - Each connection has a queue of decoded messages waiting for a worker. When it holds
 //     MaxConnQueueBytes or more (frame bytes), the event loop stops decoding that
 //     connection: new bytes stay in gnet's inbound buffer. The worker that drains the queue
-//     below the limit wakes the connection (gnet Conn.Wake) and decoding resumes. With
+//     below the limit wakes the connection (gnet Conn.Wake) and decoding resumes. When a
+//     connection pauses, the event loop first waits up to 20 ms for the worker to drain its
+//     queue, the peer's bytes staying in the socket (TCP slows the peer down) meanwhile:
+//     a peer streaming large frames would otherwise fill gnet's buffer within
+//     milliseconds of a worker's being descheduled, and be cut off (next item). It waits
+//     once per pause, so a slow application holds the loop's other connections at most
+//     that long each time its queue fills. With
 //     USE_ACK senders this never triggers, since a sender waits for each ACK.
 //   - gnet keeps reading a paused connection into its buffer (it has no way to stop
 //     reading one). If that buffer grows beyond MaxConnQueueBytes plus one read (256 KiB),
@@ -104,6 +110,14 @@
 //     fit, or a connection whose buffered bytes arrive while the budget (counting the
 //     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
 //     received frames hold at most MaxPendingBytes, however many connections send them.
+//   - A ReceiveFunc (or a channel listener) that is done with a large message's Data can
+//     call channel.Message.Release: the frame's buffer then goes to a receiver-wide pool
+//     of at most MaxPooledBytes (default 16 MiB), and a later large frame is read into it
+//     (the smallest free buffer that holds it, at most an eighth larger) instead of into
+//     new memory that the runtime zeroes and later collects. A message that is not
+//     released keeps its buffer, which is garbage-collected as usual and never reused while
+//     referenced. Release must come only after every holder of Data (other listeners,
+//     goroutines) is done with it; after it, Data is nil.
 //   - MaxFrameSize defaults to 16 MiB (DefaultMaxFrameSize). Larger messages belong in the
 //     fragmentation interceptor (interceptors.Fragmentation), which sends them in pieces;
 //     raising MaxFrameSize instead lets every connection reserve that much.
