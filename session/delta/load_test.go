@@ -1,6 +1,9 @@
 package delta
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 // A transferred value of keepInChunk bytes or more stays in the chunk's buffer (clipped,
 // so that nothing appended to it can reach the bytes after it); a smaller one is copied,
@@ -22,5 +25,26 @@ func TestLoadKeepsLargeValuesInTheChunk(t *testing.T) {
 	}
 	if got := s.attrs[1].data; &got[0] != &chunk[keepInChunk] || cap(got) != len(got) {
 		t.Errorf("a value of keepInChunk bytes was copied or not clipped (cap %d, len %d)", cap(got), len(got))
+	}
+}
+
+// A transferred session with one attribute keeps it in the room allocated with the
+// session; once its attributes outgrow that room, the room is cleared, so that it keeps
+// no value (nor the chunk it points into) alive.
+func TestTransferredReplicaClearsItsRoomWhenOutgrown(t *testing.T) {
+	m := &Manager{}
+	st := &SessionState{ID: "a", Attributes: []NamedValue{{Name: "blob", Value: make([]byte, keepInChunk)}}}
+	s := newTransferredReplica(m, st)
+	s.load(st)
+	r := (*replicaWithAttr)(unsafe.Pointer(s))
+	if len(s.attrs) != 1 || &s.attrs[0] != &r.attr[0] {
+		t.Fatal("the attribute is not in the room allocated with the session")
+	}
+	s.addAttr(attrEntry{name: "more", data: []byte("x")})
+	if len(s.attrs) != 2 || s.attrs[0].name != "blob" || len(s.attrs[0].data) != keepInChunk || s.attrs[1].name != "more" {
+		t.Fatalf("attributes after growing: %+v", s.attrs)
+	}
+	if r.attr[0].data != nil || r.attr[0].name != "" {
+		t.Error("the outgrown room still holds the attribute")
 	}
 }

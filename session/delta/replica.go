@@ -25,6 +25,25 @@ func newReplica(m *Manager, id string, created int64) *Session {
 		isNew: true, valid: true}
 }
 
+// replicaWithAttr is a copy of a session allocated together with room for one attribute.
+type replicaWithAttr struct {
+	s    Session
+	attr [1]attrEntry
+}
+
+// newTransferredReplica is newReplica for st, a transferred session. One with a single
+// attribute (the usual case) is allocated with room for it: one object instead of two
+// for the joiner to allocate, and for the collector to mark, per session.
+func newTransferredReplica(m *Manager, st *SessionState) *Session {
+	if len(st.Attributes) != 1 {
+		return newReplica(m, st.ID, st.CreationTime)
+	}
+	r := &replicaWithAttr{}
+	r.s = Session{m: m, id: st.ID, created: st.CreationTime, accessed: nowMs(), maxInactive: m.defaultMaxInactive(),
+		isNew: true, valid: true, attrs: r.attr[:0]}
+	return &r.s
+}
+
 // findable reports whether Find may return the session at now (unix ms): it is alive and
 // not idle past its timeout (twice that for a copy whose primary is elsewhere: the
 // primary may not have said it was used, Tomcat's rule).
@@ -225,14 +244,16 @@ func (s *Session) olderThan(version uint64) bool {
 	return s.version < version
 }
 
-// transferable returns the session in transferable form, if it is alive.
-func (s *Session) transferable() (SessionState, bool) {
+// transferable returns the session in transferable form, if it is alive. Its attributes
+// and notes are appended to *nv, the array a transfer chunk's sessions share (reused
+// from chunk to chunk), instead of arrays of their own.
+func (s *Session) transferable(nv *[]NamedValue) (SessionState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
 		return SessionState{}, false
 	}
-	return s.state(), true
+	return s.state(nv), true
 }
 
 // loadTransferred replaces the copy's content with st from a state transfer, unless the
@@ -302,25 +323,28 @@ func (s *Session) detectMutations() int {
 	return n
 }
 
-// state returns the session in transferable form. Values are shared, not copied: they
-// are never modified once stored.
-func (s *Session) state() SessionState {
+// state returns the session in transferable form, its attributes and notes appended to
+// *nv (see transferable). Values are shared, not copied: they are never modified once
+// stored.
+func (s *Session) state(nv *[]NamedValue) SessionState {
 	st := SessionState{
 		ID: s.id, CreationTime: s.created, LastAccessedTime: s.accessed, MaxInactive: s.maxInactive,
 		IsNew: s.isNew, Version: s.version, Principal: s.principal, AuthType: s.authType,
 		Listeners: slices.Clone(s.named),
 	}
 	if len(s.attrs) > 0 {
-		st.Attributes = make([]NamedValue, len(s.attrs))
+		at := len(*nv)
 		for i := range s.attrs {
-			st.Attributes[i] = NamedValue{Name: s.attrs[i].name, Value: s.attrs[i].data}
+			*nv = append(*nv, NamedValue{Name: s.attrs[i].name, Value: s.attrs[i].data})
 		}
+		st.Attributes = (*nv)[at:len(*nv):len(*nv)]
 	}
 	if len(s.notes) > 0 {
-		st.Notes = make([]NamedValue, len(s.notes))
-		for i, n := range s.notes {
-			st.Notes[i] = NamedValue{Name: n.name, Value: []byte(n.value)}
+		at := len(*nv)
+		for _, n := range s.notes {
+			*nv = append(*nv, NamedValue{Name: n.name, Value: []byte(n.value)})
 		}
+		st.Notes = (*nv)[at:len(*nv):len(*nv)]
 	}
 	return st
 }
@@ -346,7 +370,7 @@ func (s *Session) load(st *SessionState) {
 		if len(data) < keepInChunk {
 			data = bytes.Clone(data)
 		}
-		s.attrs = append(s.attrs, attrEntry{name: nv.Name, data: data})
+		s.addAttr(attrEntry{name: nv.Name, data: data})
 	}
 	s.notes = s.notes[:0]
 	for _, nv := range st.Notes {
@@ -397,7 +421,7 @@ func (s *Session) apply(actions []Action, notify bool) []notice {
 					out = append(out, notice{kind: nReplaced, name: a.Name, value: old})
 				}
 			} else {
-				s.attrs = append(s.attrs, e)
+				s.addAttr(e)
 				if notify && len(s.m.cfg.AttributeListeners) > 0 {
 					v, err := s.decode(&s.attrs[len(s.attrs)-1])
 					if err != nil {

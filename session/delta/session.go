@@ -247,7 +247,7 @@ func (s *Session) Set(name string, v any) error {
 		s.attrs[i] = attrEntry{name: name, data: data, value: v, decoded: true}
 		n = notice{kind: nReplaced, name: name, value: old}
 	} else {
-		s.attrs = append(s.attrs, attrEntry{name: name, data: data, value: v, decoded: true})
+		s.addAttr(attrEntry{name: name, data: data, value: v, decoded: true})
 		n = notice{kind: nAdded, name: name, value: v}
 	}
 	s.record(Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: data})
@@ -524,6 +524,18 @@ func (s *Session) DetachListener(name string) error {
 // interval at now (unix ms).
 func (s *Session) idleFor(now, factor int64) bool {
 	return s.maxInactive > 0 && now-s.accessed >= factor*int64(s.maxInactive)*1000
+}
+
+// addAttr appends e to the session's attributes (the caller holds s.mu). When they
+// outgrow their array, the old one is cleared: it may be the room allocated with the
+// session (replicaWithAttr), where the entry copied away would otherwise keep its value,
+// and the received chunk it points into, alive as long as the session.
+func (s *Session) addAttr(e attrEntry) {
+	old := s.attrs
+	s.attrs = append(s.attrs, e)
+	if len(old) == cap(old) {
+		clear(old)
+	}
 }
 
 func (s *Session) find(name string) int {

@@ -1,10 +1,12 @@
 package delta
 
 import (
+	"cmp"
 	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // nShards splits the session table so that lookups on different sessions rarely contend
@@ -185,7 +187,8 @@ func (st *store) movedShard(s *Session, from int) {
 }
 
 // forEach calls f for every session, one shard at a time: the shard's sessions are copied
-// into a reused slice under its read lock and f runs without any lock held. Sessions
+// into a reused slice under its read lock, sorted by address (sortByAddress), and f runs
+// without any lock held. Sessions
 // added or removed meanwhile may or may not be seen; a session renamed meanwhile is seen
 // once (f reads its current id). f returning false stops early.
 func (st *store) forEach(f func(*Session) bool) {
@@ -211,6 +214,7 @@ func (st *store) forEach(f func(*Session) bool) {
 		buf = w.filter(buf)
 		w.next.Store(int32(i + 1))
 		sh.mu.RUnlock()
+		sortByAddress(buf)
 		for j, s := range buf {
 			buf[j] = nil
 			if !f(s) {
@@ -224,6 +228,18 @@ func (st *store) forEach(f func(*Session) bool) {
 			return
 		}
 	}
+}
+
+// sortByAddress puts a shard's sessions in the order of their addresses in memory. A map
+// lists them in no particular order, so a walk over a large table (a state transfer
+// reads every session and its attribute values) jumps across the heap and waits for
+// memory at nearly every session; sessions made one after the other lie one after the
+// other, with their values, so that in address order the walk reads the heap mostly
+// forward. Go's collector does not move objects: the addresses are stable.
+func sortByAddress(buf []*Session) {
+	slices.SortFunc(buf, func(a, b *Session) int {
+		return cmp.Compare(uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(b)))
+	})
 }
 
 // filter drops from a shard's copy the sessions w has copied already in another shard,

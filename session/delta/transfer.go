@@ -418,6 +418,7 @@ func (m *Manager) stale(msg *Message, ts int64) bool {
 // loadSessions stores a chunk of transferred sessions as non-primary copies, replacing
 // copies already held; with fillIn, only the sessions it names that this node lacks.
 func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
+	loaded := 0 // counted once per chunk: chunks are loaded in parallel
 	for i := range list {
 		st := &list[i]
 		if !validID(st.ID) {
@@ -428,13 +429,14 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 			continue
 		}
 		m.noteRoute(st.ID)
-		s, added := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
 		if fillIn != nil && !added {
 			continue
 		}
 		s.loadTransferred(st)
-		m.stats.transferred.Add(1)
+		loaded++
 	}
+	m.stats.transferred.Add(uint64(loaded))
 }
 
 // serveAll is the donor side: once a slot is free (Config.MaxConcurrentTransfers), stream
@@ -467,6 +469,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	total := m.Len() // the joiner's hint for sizing its table
 	dst := []channel.Member{to}
 	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
+	var values []NamedValue // the chunk's attributes and notes (Session.transferable)
 	size := 0
 	// Each chunk in flight holds one of the window's encoding buffers until its send
 	// returned; a send's error ends the transfer (sends already in flight finish).
@@ -495,7 +498,8 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		buf, eerr = m.cl.codec.AppendMessage(buf[:0], &Message{Event: EventAllSessionData, Context: m.cfg.Name,
 			SessionID: idSessionState, Timestamp: ts, Sessions: chunk, Total: total})
 		clear(chunk)
-		chunk, size = chunk[:0], 0
+		clear(values)
+		chunk, values, size = chunk[:0], values[:0], 0
 		if eerr != nil {
 			fail(eerr)
 			bufs <- buf
@@ -515,7 +519,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 		})
 	}
 	m.st.forEach(func(s *Session) bool {
-		st, ok := s.transferable()
+		st, ok := s.transferable(&values)
 		if !ok {
 			return true
 		}

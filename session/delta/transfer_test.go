@@ -80,6 +80,61 @@ func TestJoinerReceives10000Sessions(t *testing.T) {
 	}
 }
 
+// Sessions with no attribute, one, or several, and with notes, arrive each with its own
+// (the donor puts a chunk's attributes and notes in one shared array, the joiner allocates
+// a one-attribute session with room for it), and a transferred session takes further
+// attributes afterwards.
+func TestTransferKeepsEachSessionsAttributesAndNotes(t *testing.T) {
+	ctx := context.Background()
+	nw, a, _, _ := three(t, delta.Config{})
+	const n = 2500 // chunks of 1000: the shared arrays are reused
+	ids := make([]string, n)
+	for i := range n {
+		s, err := a.m.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range i % 4 { // 0 to 3 attributes
+			_ = s.Set(fmt.Sprintf("a%d", k), i*10+k)
+		}
+		if i%5 == 0 {
+			_ = s.SetNote("n", fmt.Sprint("note", i))
+		}
+		if err := a.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = s.ID()
+	}
+	d := startReady(t, nw, delta.Config{JvmRoute: "d"})
+	for i, id := range ids {
+		s := d.m.Find(id)
+		if s == nil {
+			t.Fatalf("session %d missing", i)
+		}
+		for k := range 4 {
+			v, ok := delta.Attr[int](s, fmt.Sprintf("a%d", k))
+			if want := k < i%4; ok != want || ok && v != i*10+k {
+				t.Fatalf("session %d: a%d = %v, %v", i, k, v, ok)
+			}
+		}
+		note, ok := s.Note("n")
+		if want := i%5 == 0; ok != want || ok && note != fmt.Sprint("note", i) {
+			t.Fatalf("session %d: note %q, %v", i, note, ok)
+		}
+	}
+	// One attribute received, one more set here: both kept.
+	s := d.m.Find(ids[1])
+	if err := s.Set("more", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := delta.Attr[int](s, "a0"); v != 10 {
+		t.Errorf("a0 = %v after a second attribute was set", v)
+	}
+	if v, _ := s.Get("more"); v != "x" {
+		t.Errorf("more = %v", v)
+	}
+}
+
 // The donor sends further chunks while earlier ones are unacknowledged, up to
 // delta.TransferWindow at once: the first chunks are held by the joiner until that many
 // are being delivered together (a donor waiting for each acknowledgement never gets there).

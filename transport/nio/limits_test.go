@@ -686,3 +686,28 @@ func TestArrivingLargeFrame(t *testing.T) {
 	}
 	testutil.EventuallyTrue(t, waitTimeout, "no longer arriving once lost", func() bool { return !b.t.Arriving(from) })
 }
+
+// A worker that drains a paused connection's queue below its limit ends the event loop's
+// wait in awaitDrain, so that the loop decodes on instead of leaving the peer's bytes to
+// gnet's buffer; a connection the worker has not drained does not.
+func TestWorkerDrainEndsThePauseWait(t *testing.T) {
+	r := &receiver{limit: 100, st: &counters{}}
+	r.dropping.Store(true) // process drops the message: no ReceiveFunc needed
+	rc := &rconn{r: r, drained: make(chan struct{}, 1), closed: true}
+	rc.q = []inItem{{msg: &channel.Message{}, size: 150}}
+	rc.queued.Store(150)
+	rc.paused, rc.scheduled = true, true
+	done := make(chan bool, 1)
+	go func() { done <- rc.awaitDrain() }()
+	rc.run()
+	if !<-done {
+		t.Fatal("the loop's wait did not end when the worker drained the queue")
+	}
+	if rc.paused || rc.queued.Load() != 0 {
+		t.Fatalf("paused %v, queued %d after the drain", rc.paused, rc.queued.Load())
+	}
+	rc.paused = true // paused again, nothing drains it: the wait times out
+	if rc.awaitDrain() {
+		t.Fatal("the wait ended without a drain")
+	}
+}
