@@ -70,7 +70,7 @@ type rconn struct {
 	// Shared between the loop and workers.
 	cmu     sync.Mutex // held by workers and OnTick around gnet calls, and by onClose
 	closed  bool       // under cmu: onClose ran, gnet must not be called any more
-	expired bool       // under cmu: OnTick closed it
+	expired bool       // under cmu: OnTick closed it, or the loop closed it for overflow: counted once
 
 	mu        sync.Mutex
 	q         []inItem
@@ -158,9 +158,15 @@ func (rc *rconn) onTraffic() gnet.Action {
 	switch {
 	case rc.c.InboundBuffered() > rc.r.hardCap:
 		rc.dead = true
-		rc.r.st.connsOverflowed.Add(1)
-		rc.r.plog.Log(slog.LevelError, rc.peer, "overflow", "tribes receiver closing a connection that buffers too much",
-			"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
+		rc.cmu.Lock() // OnTick may have closed it meanwhile (stalled): count the close once
+		first := !rc.expired
+		rc.expired = true
+		rc.cmu.Unlock()
+		if first {
+			rc.r.st.connsOverflowed.Add(1)
+			rc.r.plog.Log(slog.LevelError, rc.peer, "overflow", "tribes receiver closing a connection that buffers too much",
+				"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
+		}
 		return gnet.Close
 	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load()+rc.r.st.queuedBytes.Load() > rc.r.maxPending:
 		rc.reject(errOverBudget)
