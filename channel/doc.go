@@ -72,6 +72,15 @@
 // that a message announced by another one, which may overtake it on another connection,
 // can be waited for.
 //
+// # Received buffers
+//
+// A received message's Data belongs to the receiving side, and a listener may keep it. A
+// listener that does not, and knows that nothing else does (no other listener that
+// accepts the message keeps it), may call Message.Release when it is done: the transport
+// then receives a later message into the same memory (transport/nio does so for frames of
+// 32 KiB and more), which saves allocating, zeroing and collecting a new buffer per large
+// message. Not releasing is always safe: the buffer is then garbage-collected as usual.
+//
 // # Concurrency
 //
 // Message listeners may run concurrently, one goroutine per inbound connection, in order per

@@ -86,3 +86,23 @@ func ExampleNewSendError() {
 	// true
 	// true 1
 }
+
+// A listener that is done with a received message's payload hands its buffer back, so that
+// the transport receives a later message into it (transport/nio does for large frames).
+// Here the function a transport would attach stands in for transport/nio's pool.
+func ExampleMessage_Release() {
+	m := &channel.Message{Data: make([]byte, 1<<20)}
+	m.SetRelease(func() { fmt.Println("buffer back in the transport's pool") })
+
+	listener := channel.MessageListenerFunc(func(m *channel.Message) error {
+		fmt.Println("received", len(m.Data), "bytes")
+		m.Release() // nothing keeps m.Data after this
+		return nil
+	})
+	_ = listener.MessageReceived(m)
+	fmt.Println("Data after Release is nil:", m.Data == nil)
+	// Output:
+	// received 1048576 bytes
+	// buffer back in the transport's pool
+	// Data after Release is nil: true
+}

@@ -13,7 +13,8 @@ import (
 // Going down (SendMessage), an interceptor may replace Data and change Options, but must
 // not modify bytes it did not allocate: Data may be the application's buffer. Going up
 // (MessageReceived), the message and its Data belong to the receiving side; a listener that
-// keeps Data beyond its callback may keep it (the transport copied it off the network).
+// keeps Data beyond its callback may keep it (the transport copied it off the network),
+// unless it calls Release.
 type Message struct {
 	// Options are the send option bits, as they travel on the wire.
 	Options SendOptions
@@ -33,12 +34,41 @@ type Message struct {
 	// OnComplete, if set, is called once with the outcome when an asynchronous send
 	// (OptAsync through the message dispatch interceptor) finishes. It is not transmitted.
 	OnComplete func(error)
+
+	// release hands the buffer Data was received into back to its transport (Release).
+	release func()
+}
+
+// SetRelease is for transports: it attaches to a received message the function Release
+// calls to take back the buffer Data was received into, for the next message. f may be
+// called from any goroutine, and more than once (copies of a Message share it): it must
+// take the buffer back only the first time.
+func (m *Message) SetRelease(f func()) { m.release = f }
+
+// Release tells the transport that received m that nothing uses m.Data, nor any slice of
+// it, any more: the transport may receive another message into the same memory. It sets
+// m.Data to nil. Call it only when every holder of Data is done with it; a listener that
+// shares the channel with listeners that keep Data (or hands Data to another goroutine)
+// must not. Releasing is optional: Data that is not released is garbage-collected as
+// usual and never reused while referenced. Release does nothing for a message with no
+// buffer to give back (a small one, one sent locally, a Clone) and after the first call.
+//
+// It saves the allocation, zeroing and collection of a new buffer per large message
+// (transport/nio: frames of 32 KiB and more).
+func (m *Message) Release() {
+	f := m.release
+	if f == nil {
+		return
+	}
+	m.release, m.Data = nil, nil
+	f()
 }
 
 // Clone returns a copy of m with its own Data and ID, for interceptors that keep or queue a
 // message (Tribes' deepclone).
 func (m *Message) Clone() *Message {
 	c := *m
+	c.release = nil
 	c.ID = append([]byte(nil), m.ID...)
 	c.Data = append([]byte(nil), m.Data...)
 	return &c

@@ -50,6 +50,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fanoutSizesF := fs.String("fanout-sizes", "1024", "message sizes of the fan-out rows, comma separated")
 	onLoop := fs.Bool("deliver-on-loop", false, "Go receivers deliver on their event loops (node --deliver-on-loop)")
 	runs := fs.Int("runs", 1, "runs of every row; each side's median run (by msgs/s) is reported")
+	rxProcs := fs.Int("receiver-procs", 0, "GOMAXPROCS of the Go receiver processes; 0 for the runtime's default (the CPUs)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo bench [flags]\n\nRuns the same workloads Go→Go and Java→Java (the project's Java peer on Debian's\ntomcat10-tribes.jar) in one run, each sender and receiver in its own process on\n127.0.0.1, and prints msgs/s, MB/s, latency, memory and the Go/Java ratios.")
 		fs.PrintDefaults()
@@ -72,6 +73,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *runs < 1 || *runs > 9 {
 		return fmt.Errorf("%w: --runs 1..9", errUsage)
+	}
+	if *rxProcs < 0 {
+		return fmt.Errorf("%w: --receiver-procs must be >= 0", errUsage)
 	}
 	var modes []string
 	for _, m := range strings.Split(*modesF, ",") {
@@ -110,7 +114,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 	for range nrx {
-		p, err := startGoNode(ctx, exe, total, *onLoop)
+		p, err := startGoNode(ctx, exe, total, *onLoop, *rxProcs)
 		if err != nil {
 			return err
 		}
@@ -194,6 +198,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	delivery := ""
 	if *onLoop {
 		delivery = ", Go receivers deliver on the event loop"
+	}
+	if *rxProcs > 0 {
+		delivery += fmt.Sprintf(", Go receivers GOMAXPROCS=%d", *rxProcs)
 	}
 	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d%s, median of %d runs\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc, delivery, *runs)
@@ -319,12 +326,16 @@ type goProc struct {
 	done   chan struct{}
 }
 
-func startGoNode(ctx context.Context, exe string, seconds int, onLoop bool) (*goProc, error) {
+// startGoNode starts a receiving node; procs > 0 sets its GOMAXPROCS.
+func startGoNode(ctx context.Context, exe string, seconds int, onLoop bool, procs int) (*goProc, error) {
 	args := []string{"node", "--port", "0", "--quiet", "--seconds", strconv.Itoa(seconds)}
 	if onLoop {
 		args = append(args, "--deliver-on-loop")
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
+	if procs > 0 {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -391,7 +402,9 @@ func goSend(ctx context.Context, exe, to string, count, size int, mode string, s
 	return res, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
 }
 
-// rawTCPMBps measures one loopback TCP connection carrying chunk-sized writes for d.
+// rawTCPMBps measures one loopback TCP connection carrying chunk-sized writes for d, read
+// into one reused buffer of chunk bytes: the write and read sizes of a Tribes receiver,
+// which reads a large frame up to its end, without the framing.
 func rawTCPMBps(ctx context.Context, chunk int, d time.Duration) float64 {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -406,7 +419,15 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration) float64 {
 			return
 		}
 		defer c.Close()
-		n, _ := io.Copy(io.Discard, c)
+		buf := make([]byte, chunk)
+		var n int64
+		for {
+			k, err := c.Read(buf)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
 		got <- n
 	}()
 	c, err := net.Dial("tcp4", ln.Addr().String())

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"testing"
 
@@ -23,5 +25,13 @@ func TestMedianRows(t *testing.T) {
 	}
 	if !errors.Is(r.goErr, boom) || r.javaErr != nil {
 		t.Fatalf("errors: go %v, java %v", r.goErr, r.javaErr)
+	}
+}
+
+func TestBenchRejectsNegativeReceiverProcs(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := runBench(context.Background(), []string{"--java", "off", "--receiver-procs", "-1"}, &out, &errOut)
+	if !errors.Is(err, errUsage) {
+		t.Fatalf("err = %v, want errUsage", err)
 	}
 }

@@ -250,6 +250,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	jsonOut := fs.Bool("json", false, "print one JSON object per line (the default when stdout is not a terminal)")
 	chat := fs.Bool("chat", false, "chat mode: send every line typed on stdin to all members; stdin's end stops the node")
 	chatOpts := fs.String("chat-options", "use_ack", "send options of chat lines")
+	cpuProfile := cpuProfileFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo node [flags]\n\nRuns one node until --seconds pass or it is interrupted and prints a line per event:\n"+
 			"readable text on a terminal, JSON lines otherwise or with --json.")
@@ -268,6 +269,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	ch, stopMetrics, err := nf.buildServed(ctx, &mf, stderr)
 	if err != nil {
 		return err
@@ -284,7 +290,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer bg.Wait()
 	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
-		if (*quiet && !*echo) || (svc != nil && svc.Owns(m)) {
+		if svc != nil && svc.Owns(m) {
+			return nil
+		}
+		if *quiet && !*echo {
+			m.Release() // counted by the channel; nothing here keeps Data
 			return nil
 		}
 		out.message(m)

@@ -41,6 +41,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	optStr := fs.String("options", "use_ack", "send options: byte, use_ack, sync, async, udp, multicast (comma separated) or a number")
 	conc := fs.Int("concurrency", 1, "goroutines sending at once")
 	warmup := fs.Int("warmup", 0, "unmeasured messages sent first (they do reach the members)")
+	cpuProfile := cpuProfileFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo send [flags]\n\nSends --count messages of --size bytes to every known member and prints a JSON summary.")
 		fs.PrintDefaults()
@@ -55,6 +56,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *count < 0 || *size < 0 || *conc < 1 {
 		return fmt.Errorf("%w: --count and --size must be >= 0, --concurrency >= 1", errUsage)
 	}
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	ch, err := nf.build(stderr)
 	if err != nil {
 		return err

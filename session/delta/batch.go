@@ -12,11 +12,12 @@ import (
 )
 
 // batcher coalesces the messages of concurrent Replicate calls into one channel message
-// (group commit). At most one of its sends is in flight: a call that finds none sends its
-// own message at once; calls that arrive meanwhile add theirs to the next batch and wait.
-// When a send ends, one caller of the next batch is woken to send it and the others wait
-// for its outcome; so every call returns when the channel message that carried its own
-// did, and no goroutine is started.
+// (group commit). At most one batch is being sent at a time, and one is open: a call
+// adds its message to the open batch, or opens one and leads it (at once if no send is in
+// flight, else when the send in flight ends). The leader first lets the goroutines that
+// are ready to run (requests about to end) add theirs, then sends the batch; the others
+// wait for its outcome. So every call returns when the channel message that carried its
+// own did, a call on an idle node sends at once, and no goroutine is started.
 //
 // Batches travel in BinaryCodec's batch format, which only Go nodes read: a cluster whose
 // codec is not a batchCodec (JavaCodec, Tomcat's format) has no batcher.
@@ -25,57 +26,73 @@ type batcher struct {
 	bc batchCodec
 
 	mu      sync.Mutex
-	sending bool
-	next    *batch // the messages waiting for the send in flight to end
+	sending bool   // a leader holds the send slot
+	next    *batch // the open batch: the messages waiting to be sent
 }
 
 type batch struct {
 	msgs []*Message
-	lead chan struct{} // one token: the caller that takes it sends the batch
+	lead chan struct{} // its leader's turn to send, when it had to wait for one
 	done chan struct{} // closed once the batch was sent and err set
 	err  error
 }
 
-// send sends msg alone to members or in a batch with the messages of concurrent calls
-// (to the members at the time the batch leaves), and returns the outcome of the channel
-// message that carried it.
-func (b *batcher) send(ctx context.Context, members []channel.Member, msg *Message) error {
+// send sends msg in a batch with the messages of concurrent calls (to the members at the
+// time the batch leaves), and returns the outcome of the channel message that carried it.
+func (b *batcher) send(ctx context.Context, msg *Message) error {
 	b.mu.Lock()
-	if !b.sending {
-		b.sending = true
+	if nb := b.next; nb != nil {
+		nb.msgs = append(nb.msgs, msg)
 		b.mu.Unlock()
-		defer b.handOver() // even if the send panics, or every later call would wait
-		return b.m.replicateTo(ctx, members, msg)
+		<-nb.done
+		return nb.err
 	}
-	nb := b.next
-	if nb == nil {
-		nb = &batch{lead: make(chan struct{}, 1), done: make(chan struct{})}
-		b.next = nb
+	nb := &batch{msgs: []*Message{msg}, done: make(chan struct{})}
+	b.next = nb
+	wait := b.sending
+	if wait {
+		nb.lead = make(chan struct{}, 1)
 	}
-	nb.msgs = append(nb.msgs, msg)
+	b.sending = true
 	b.mu.Unlock()
-	select {
-	case <-nb.done:
-	case <-nb.lead:
-		nb.err = errBatchAborted // what the others see if the send panics
-		defer func() {
-			close(nb.done)
-			b.handOver()
-		}()
-		nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, b.m.cl.ch.Members(), nb.msgs))
+	if wait {
+		<-nb.lead
+	}
+	nb.err = errBatchAborted // what the others see if the send panics
+	defer func() {
+		close(nb.done)
+		b.handOver()
+	}()
+	msgs := b.gather(nb)
+	nb.err = nil
+	if to := b.m.cl.ch.Members(); len(to) > 0 { // none: the changes are dropped, as takeDelta does
+		nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, to, msgs))
 	}
 	return nb.err
 }
 
+// gather closes the open batch nb, once the goroutines ready to run (requests about to
+// end) added theirs (yieldWhileGrowing), and returns its messages.
+func (b *batcher) gather(nb *batch) []*Message {
+	yieldWhileGrowing(func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(nb.msgs)
+	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next = nil
+	return nb.msgs
+}
+
 var errBatchAborted = errors.New("delta: the send of a batch of session messages panicked")
 
-// handOver ends a send: the next batch, if any, gets its sender.
+// handOver ends a send: the open batch, if any, gets its leader.
 func (b *batcher) handOver() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if nb := b.next; nb != nil {
-		b.next = nil
-		nb.lead <- struct{}{}
+		nb.lead <- struct{}{} // opened while this send was in flight: it has a lead channel
 		return
 	}
 	b.sending = false

@@ -54,13 +54,20 @@ func validID(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+		if !idChars[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// idChars holds the bytes a session id may contain: letters, digits, '.', '-' and '_'.
+var idChars = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'
+	}
+	return t
+}()
 
 // validRoute reports whether s can be a jvmRoute: an id without dots.
 func validRoute(s string) bool { return validID(s) && !strings.Contains(s, ".") }

@@ -125,8 +125,11 @@ func (m *Manager) Len() int { return int(m.st.n.Load()) }
 // Find returns the session with id, or nil if there is none or it has been idle past its
 // timeout (twice that for a copy whose primary is elsewhere; the sweep will expire it).
 // Find does not count as an access.
-func (m *Manager) Find(id string) *Session {
-	if s := m.st.get(id); s != nil && s.findable(nowMs()) {
+func (m *Manager) Find(id string) *Session { return m.findAt(id, nowMs()) }
+
+// findAt is Find at unix ms now.
+func (m *Manager) findAt(id string, now int64) *Session {
+	if s := m.st.get(id); s != nil && s.findable(now) {
 		return s
 	}
 	return nil

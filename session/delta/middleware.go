@@ -145,10 +145,20 @@ func FromContext(ctx context.Context) *Request {
 
 // requestState is what the middleware allocates per request.
 type requestState struct {
-	rq  Request
-	rw  responseWriter
-	ctx requestContext
+	rq       Request
+	rw       responseWriter
+	ctx      requestContext
+	detached detachedContext
 }
+
+// detachedContext is what context.WithoutCancel makes, without its own allocation: the
+// request's values, never done.
+type detachedContext struct{ parent context.Context }
+
+func (detachedContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detachedContext) Done() <-chan struct{}       { return nil }
+func (detachedContext) Err() error                  { return nil }
+func (c *detachedContext) Value(key any) any        { return c.parent.Value(key) }
 
 // requestContext is the handler's request context: the original one with the session
 // handle under ctxKey (what context.WithValue would make, without its own allocation).
@@ -188,8 +198,9 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	}
 	// One allocation for the request's session state, its response writer and the
 	// context that carries it to the handler.
-	st := &requestState{rq: Request{mw: mw, ctx: context.WithoutCancel(r.Context()), tls: r.TLS != nil}}
+	st := &requestState{rq: Request{mw: mw, tls: r.TLS != nil}, detached: detachedContext{r.Context()}}
 	rq := &st.rq
+	rq.ctx = &st.detached
 	rq.bind(r)
 	st.rw = responseWriter{ResponseWriter: w, rq: rq}
 	st.ctx = requestContext{Context: r.Context(), rq: rq}
@@ -233,6 +244,7 @@ func (rq *Request) bind(r *http.Request) {
 	m, cfg := rq.mw.m, &rq.mw.cfg
 	route := m.cfg.JvmRoute
 	binder := route != "" && !cfg.DisableJvmRouteBinder
+	now := nowMs()
 	var first string
 	eachCookie(r.Header, cfg.CookieName, func(v string) bool {
 		if !validID(v) {
@@ -241,7 +253,7 @@ func (rq *Request) bind(r *http.Request) {
 		if first == "" {
 			first = v
 		}
-		s := m.Find(v)
+		s := m.findAt(v, now)
 		if s == nil && binder {
 			// Renamed by a binder: to this node's route by an earlier request, or to
 			// another node's route by a request whose response never reached the client
@@ -276,7 +288,7 @@ func (rq *Request) bind(r *http.Request) {
 		if rq.s.ID() != rq.requestedID {
 			rq.originalID = rq.requestedID
 		}
-		rq.s.Access()
+		rq.s.accessAt(now)
 	}
 }
 

@@ -2,13 +2,16 @@ package delta_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -172,5 +175,52 @@ func TestAsyncQueueSameSession(t *testing.T) {
 		if p.m.Find(ids[0]) != nil {
 			t.Errorf("node %s still has the invalidated session once Invalidate returned", p.m.JvmRoute())
 		}
+	}
+}
+
+// TestReplicateAsMembersComeAndGo: the member list is taken once per batch (by the async
+// queue, by an acked batch's leader), not per request: a node's changes are dropped while
+// it has no members, reach a member that joined, and are dropped again, without an error,
+// once the last member is gone.
+func TestReplicateAsMembersComeAndGo(t *testing.T) {
+	for _, mode := range []delta.ReplicationMode{delta.ReplicateAsync, delta.ReplicateAcked} {
+		t.Run(mode.String(), func(t *testing.T) {
+			ctx := context.Background()
+			nw := channeltest.NewNetwork()
+			a := startReady(t, nw, delta.Config{JvmRoute: "a", Replication: mode})
+			s, err := a.m.Create(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := func(k int) {
+				t.Helper()
+				if err := s.Set("k", k); err != nil {
+					t.Fatal(err)
+				}
+				if err := a.m.Replicate(ctx, s); err != nil {
+					t.Fatalf("k=%d: %v", k, err)
+				}
+				if s.Dirty() {
+					t.Fatalf("k=%d: the change is still pending", k)
+				}
+			}
+			set(1) // alone: dropped
+			b := startReady(t, nw, delta.Config{JvmRoute: "b"})
+			testutil.EventuallyTrue(t, 10*time.Second, "a sees b", func() bool { return len(a.ch.Members()) == 1 })
+			set(2)
+			if v, _ := delta.Attr[int](b.m.Find(s.ID()), "k"); v != 2 {
+				t.Fatalf("b has k=%d once Replicate returned, want 2", v)
+			}
+			sent := a.m.Stats().Sent[delta.EventDelta]
+			nw.Kill(b.tn)
+			testutil.EventuallyTrue(t, 10*time.Second, "a sees b gone", func() bool { return len(a.ch.Members()) == 0 })
+			set(3) // dropped by the batch, which has no members to go to
+			if got := a.m.Stats().Sent[delta.EventDelta]; got != sent {
+				t.Errorf("%d deltas counted sent after the last member left, want %d", got, sent)
+			}
+			if v, _ := delta.Attr[int](s, "k"); v != 3 {
+				t.Errorf("a has k=%d, want 3", v)
+			}
+		})
 	}
 }

@@ -84,6 +84,23 @@ func (s *Session) takeDelta(now int64, members bool) (*Message, []Action) {
 	return s.takeDeltaLocked(now, members)
 }
 
+// quiet reports whether takeDelta(now, ...) would return no message, whatever the
+// members, and no message of s is queued: nothing to replicate or wait for.
+func (s *Session) quiet(now int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.queued || s.m.cfg.DetectMutations {
+		return false
+	}
+	return !s.valid || s.expiring || len(s.pending) == 0 && s.primary && !s.accessDue(now)
+}
+
+// accessDue reports whether an EVT_SESSION_ACCESSED is due: the session was not
+// replicated for longer than its max inactive interval. s.mu is held.
+func (s *Session) accessDue(now int64) bool {
+	return s.maxInactive > 0 && now-s.lastRepl > int64(s.maxInactive)*1000
+}
+
 // takeDeltaLocked is takeDelta with s.mu held.
 func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) {
 	if !s.valid || s.expiring {
@@ -110,7 +127,7 @@ func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) 
 		msg = &Message{Event: EventDelta, SessionID: s.id, Timestamp: now, Version: s.version, Actions: actions}
 	case !wasPrimary:
 		msg = &Message{Event: EventAccessed, SessionID: s.id, Timestamp: now}
-	case s.maxInactive > 0 && now-s.lastRepl > int64(s.maxInactive)*1000:
+	case s.accessDue(now):
 		msg = &Message{Event: EventAccessed, SessionID: s.id, Timestamp: now}
 	}
 	if msg != nil {
@@ -127,6 +144,20 @@ func (s *Session) requeue(actions []Action) {
 	s.mu.Lock()
 	if s.valid {
 		s.restore(actions)
+	}
+	s.mu.Unlock()
+}
+
+// reuse gives the array of actions that were sent back to the session for its next
+// changes, if it has none yet.
+func (s *Session) reuse(actions []Action) {
+	if cap(actions) == 0 {
+		return
+	}
+	clear(actions)
+	s.mu.Lock()
+	if s.pending == nil {
+		s.pending = actions[:0]
 	}
 	s.mu.Unlock()
 }

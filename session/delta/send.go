@@ -59,13 +59,27 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	if s == nil {
 		return ErrNoSession
 	}
-	members := m.cl.ch.Members()
 	// Hold the session's send slot across the send so that two requests on the same
-	// session send in the order they took their deltas.
+	// session send in the order they took their deltas (and one that finds nothing to
+	// send returns after the send of the changes another one took).
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	now := nowMs()
+	if s.quiet(now) {
+		return nil // the acked middleware's second call, after the response started
+	}
+	// A batch's leader takes the member list once for every message in it, and so does
+	// the async queue (while its last batch had members): a message that finds none
+	// there is dropped, as takeDelta drops the changes without members.
+	batched := m.batch != nil && ctx.Done() == nil
+	var members []channel.Member
+	hasMembers := batched || m.async != nil && m.async.hadMembers.Load()
+	if !hasMembers {
+		members = m.cl.ch.Members()
+		hasMembers = len(members) > 0
+	}
 	if m.async != nil {
-		msg, _, err := m.async.replicate(ctx, s, len(members) > 0, wait)
+		msg, _, err := m.async.replicate(ctx, s, now, hasMembers, wait)
 		if err != nil {
 			if msg == nil {
 				return fmt.Errorf("delta: replicating session %s: %w", s.ID(), err)
@@ -74,13 +88,13 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		}
 		return nil
 	}
-	msg, actions := s.takeDelta(nowMs(), len(members) > 0)
+	msg, actions := s.takeDelta(now, hasMembers)
 	if msg == nil {
 		return nil
 	}
 	var err error
-	if m.batch != nil && ctx.Done() == nil {
-		err = m.batch.send(ctx, members, msg)
+	if batched {
+		err = m.batch.send(ctx, msg)
 	} else {
 		err = m.replicateTo(ctx, members, msg)
 	}
@@ -88,6 +102,7 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		s.requeue(actions)
 		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
 	}
+	s.reuse(actions) // sent: the message is done with them
 	return nil
 }
 

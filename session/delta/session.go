@@ -102,8 +102,13 @@ func (s *Session) Access() {
 	if s == nil {
 		return
 	}
+	s.accessAt(nowMs())
+}
+
+// accessAt is Access at unix ms now.
+func (s *Session) accessAt(now int64) {
 	s.mu.Lock()
-	s.accessed = nowMs()
+	s.accessed = now
 	s.mu.Unlock()
 }
 

@@ -176,7 +176,8 @@ func (GobCodec) Marshal(v any) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.WriteByte(tagGob)
-	if err := gob.NewEncoder(&buf).Encode(&v); err != nil {
+	x := v // Encode(&v) would move v to the heap on every call, the cases above too
+	if err := gob.NewEncoder(&buf).Encode(&x); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

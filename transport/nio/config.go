@@ -55,6 +55,9 @@ const (
 	// DefaultMaxPendingBytes is the receiver-wide budget for bytes of partly received frames
 	// (no Tomcat equivalent).
 	DefaultMaxPendingBytes = 256 << 20
+	// DefaultMaxPooledBytes is how many bytes of released large-frame buffers the receiver
+	// keeps for reuse (no Tomcat equivalent).
+	DefaultMaxPooledBytes = 16 << 20
 	// DefaultMaxConnections caps the receiver's inbound TCP connections (no Tomcat
 	// equivalent).
 	DefaultMaxConnections = 4096
@@ -117,6 +120,12 @@ type Config struct {
 	// while these and the decoded bytes waiting for workers (Stats.QueuedBytes) pass it. It must hold one frame of MaxFrameSize; zero
 	// means the larger of the default and that.
 	MaxPendingBytes int
+	// MaxPooledBytes bounds the buffers of large frames (32 KiB and more) that the receiver
+	// keeps for the next ones once the application released their messages
+	// (channel.Message.Release): the next large frame is read into such a buffer instead of
+	// new memory. No Tomcat equivalent; default DefaultMaxPooledBytes (16 MiB); negative
+	// keeps none. Messages not released are garbage-collected as before.
+	MaxPooledBytes int
 	// MaxConnections caps the inbound TCP connections; a connection beyond it is closed as
 	// soon as it is accepted (Stats.ConnsRefused). No Tomcat equivalent; default
 	// DefaultMaxConnections (4096).
@@ -218,6 +227,7 @@ func DefaultConfig() Config {
 		EventLoops:           runtime.GOMAXPROCS(0),
 		Workers:              DefaultWorkers,
 		MaxConnQueueBytes:    DefaultMaxConnQueueBytes,
+		MaxPooledBytes:       DefaultMaxPooledBytes,
 		MaxConnections:       DefaultMaxConnections,
 		MaxConnOutboundBytes: DefaultMaxConnOutboundBytes,
 		FirstFrameTimeout:    DefaultFirstFrameTimeout,
@@ -284,6 +294,7 @@ func (c Config) normalize() (Config, error) {
 		v   *int
 		def int
 	}{
+		{&c.MaxPooledBytes, DefaultMaxPooledBytes},
 		{&c.RxBufSize, DefaultRxBufSize}, {&c.TxBufSize, DefaultTxBufSize},
 		{&c.SenderRxBufSize, DefaultSenderRxBufSize}, {&c.SenderTxBufSize, DefaultSenderTxBufSize},
 	} {

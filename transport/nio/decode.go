@@ -59,6 +59,12 @@ type decoder struct {
 	// delivered (takeArrival).
 	done        wire.MemberKey
 	doneCounted bool
+
+	// bufs, if set, provides the buffers of large frames assembled whole (with a pending
+	// counter) and takes back those of abandoned ones; doneBuf is the buffer of the large
+	// frame next just returned, which its message aliases (takeBuffer).
+	bufs    *bufPool
+	doneBuf []byte
 }
 
 // next decodes the first frame buffered in in and consumes it. ok is false (with a nil
@@ -110,6 +116,7 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 		return cd, 0, false, err
 	}
 	_, _ = in.Discard(n)
+	d.doneBuf = nil
 	return cd, n, true, nil
 }
 
@@ -216,7 +223,11 @@ func (d *decoder) startAssembly(total, buffered int) error {
 		size = min(total, max(2*buffered, minAssembly))
 	}
 	d.asmTotal = total
-	d.asm = make([]byte, 0, size)
+	if d.pending != nil {
+		d.asm = d.bufs.get(size)[:0]
+	} else {
+		d.asm = make([]byte, 0, size)
+	}
 	return nil
 }
 
@@ -247,6 +258,7 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 	}
 	frame, from, counted := d.asm, d.from, d.counted
 	d.counted = false // still counted until delivered: see takeArrival
+	d.asm = nil       // the frame's message keeps its buffer: abandon must not take it back
 	d.abandon()
 	body, n, err := wire.ParseFrame(frame, d.maxBody)
 	if err == nil {
@@ -256,10 +268,19 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 		if counted {
 			d.arriving.add(from, -1)
 		}
+		d.bufs.put(frame)
 		return cd, 0, false, err
 	}
-	d.done, d.doneCounted = from, counted
+	d.done, d.doneCounted, d.doneBuf = from, counted, frame
 	return cd, n, true, nil
+}
+
+// takeBuffer returns the buffer of the large frame next just returned, which its message
+// aliases, or nil for a small frame.
+func (d *decoder) takeBuffer() []byte {
+	b := d.doneBuf
+	d.doneBuf = nil
+	return b
 }
 
 // takeArrival returns the sender under which the frame next just returned still counts as
@@ -302,6 +323,9 @@ func (d *decoder) abandon() {
 	if d.counted {
 		d.arriving.add(d.from, -1)
 		d.counted = false
+	}
+	if d.asm != nil {
+		d.bufs.put(d.asm)
 	}
 	d.asm, d.asmTotal, d.reserved = nil, 0, 0
 }

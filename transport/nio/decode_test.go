@@ -48,14 +48,21 @@ type decoded struct {
 	size int
 }
 
-// drain decodes everything in in; it returns the messages and the first error.
+// drain decodes everything in in; it returns the messages and the first error. With a
+// buffer pool, each large frame's payload is copied and its buffer given back at once, as
+// an application releasing every message would.
 func drain(d *decoder, in *memInbound, out []decoded) ([]decoded, error) {
 	for {
 		cd, n, ok, err := d.next(in)
 		if err != nil || !ok {
 			return out, err
 		}
-		out = append(out, decoded{cd.Options, cd.UniqueID, cd.Message, cd.AddressBytes, n})
+		data := cd.Message
+		if buf := d.takeBuffer(); buf != nil && d.bufs != nil {
+			data = bytes.Clone(data)
+			d.bufs.put(buf)
+		}
+		out = append(out, decoded{cd.Options, cd.UniqueID, data, cd.AddressBytes, n})
 	}
 }
 
@@ -383,7 +390,25 @@ func FuzzReceiverStream(f *testing.F) {
 		if (werr == nil) != (derr == nil) {
 			t.Fatalf("whole: %v, direct reads: %v", werr, derr)
 		}
-		for _, g := range [][]decoded{got, got3} {
+		// The same, with large frames read into pooled buffers that are given back as soon
+		// as they are decoded (drain), so later frames reuse them.
+		var pending atomic.Int64
+		pooled := decoder{maxBody: maxBody, large: 40, pending: &pending, limit: 1 << 20, bufs: newBufPool(3 * maxBody)}
+		in = &memInbound{}
+		var got4 []decoded
+		var perr error
+		for off := 0; off < len(data) && perr == nil; off += chunk {
+			in.buf = append(in.buf, data[off:min(off+chunk, len(data))]...)
+			got4, perr = drain(&pooled, in, got4)
+		}
+		if (werr == nil) != (perr == nil) {
+			t.Fatalf("whole: %v, pooled: %v", werr, perr)
+		}
+		pooled.abandon()
+		if pending.Load() != 0 || pooled.bufs.held > pooled.bufs.max {
+			t.Fatalf("pooled: %d bytes still reserved, %d held of %d", pending.Load(), pooled.bufs.held, pooled.bufs.max)
+		}
+		for _, g := range [][]decoded{got, got3, got4} {
 			if len(g) != len(want) {
 				t.Fatalf("whole: %d messages, chunked by %d: %d", len(want), chunk, len(g))
 			}

@@ -31,12 +31,13 @@
 // # Sending
 //
 // A Send encodes the frame once: small payloads are copied into one pooled buffer, large
-// ones (over 16 KiB) are written from the caller's slice with writev and never copied. With
-// one destination the send runs on the caller's goroutine, otherwise each further
-// destination gets a goroutine. Each destination borrows a connection from its member's
-// pool (at most PoolSize, waiting up to MaxWait), writes the frame and, with
-// channel.OptUseAck, reads frames until an ACK or FAIL_ACK arrives (other frames are
-// ignored, as Java does). The whole Send, connecting included, must finish by the earlier
+// ones (over 16 KiB) are written from the caller's slice with writev and never copied. The
+// send runs on the caller's goroutine. Each destination borrows a connection from its
+// member's pool (at most PoolSize, waiting up to MaxWait), the frame is written to every
+// destination and then, with channel.OptUseAck, their replies are read in turn: frames
+// until an ACK or FAIL_ACK (other frames are ignored, as Java does). A destination's
+// retries follow once its reply was read; a destination whose pool has no free connection
+// at once is served after the others. The whole Send, connecting included, must finish by the earlier
 // of the context's deadline and Timeout; cancelling the context interrupts blocked I/O.
 //
 // Connect failures, I/O errors, EOF and FAIL_ACK are retried up to MaxRetryAttempts times,
@@ -66,7 +67,13 @@
 //   - Each connection has a queue of decoded messages waiting for a worker. When it holds
 //     MaxConnQueueBytes or more (frame bytes), the event loop stops decoding that
 //     connection: new bytes stay in gnet's inbound buffer. The worker that drains the queue
-//     below the limit wakes the connection (gnet Conn.Wake) and decoding resumes. With
+//     below the limit wakes the connection (gnet Conn.Wake) and decoding resumes. When a
+//     connection pauses, the event loop first waits up to 20 ms for the worker to drain its
+//     queue, the peer's bytes staying in the socket (TCP slows the peer down) meanwhile:
+//     a peer streaming large frames would otherwise fill gnet's buffer within
+//     milliseconds of a worker's being descheduled, and be cut off (next item). It waits
+//     once per pause, so a slow application holds the loop's other connections at most
+//     that long each time its queue fills. With
 //     USE_ACK senders this never triggers, since a sender waits for each ACK.
 //   - gnet keeps reading a paused connection into its buffer (it has no way to stop
 //     reading one). If that buffer grows beyond MaxConnQueueBytes plus one read (256 KiB),
@@ -103,6 +110,14 @@
 //     fit, or a connection whose buffered bytes arrive while the budget (counting the
 //     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
 //     received frames hold at most MaxPendingBytes, however many connections send them.
+//   - A ReceiveFunc (or a channel listener) that is done with a large message's Data can
+//     call channel.Message.Release: the frame's buffer then goes to a receiver-wide pool
+//     of at most MaxPooledBytes (default 16 MiB), and a later large frame is read into it
+//     (the smallest free buffer that holds it, at most an eighth larger) instead of into
+//     new memory that the runtime zeroes and later collects. A message that is not
+//     released keeps its buffer, which is garbage-collected as usual and never reused while
+//     referenced. Release must come only after every holder of Data (other listeners,
+//     goroutines) is done with it; after it, Data is nil.
 //   - MaxFrameSize defaults to 16 MiB (DefaultMaxFrameSize). Larger messages belong in the
 //     fragmentation interceptor (interceptors.Fragmentation), which sends them in pieces;
 //     raising MaxFrameSize instead lets every connection reserve that much.

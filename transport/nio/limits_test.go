@@ -125,7 +125,9 @@ func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
 func TestPeerNotReadingAcksIsPausedThenClosed(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxConnOutboundBytes = 4 << 10
-	cfg.FrameTimeout = 300 * time.Millisecond
+	// Long enough that a writer descheduled in the middle of a frame on a loaded machine
+	// is not closed for an incomplete frame instead.
+	cfg.FrameTimeout = 2 * time.Second
 	cfg.TxBufSize = 4 << 10
 	b := startNode(t, cfg, nil)
 	src, _ := b.member.MarshalBinary()
@@ -149,15 +151,23 @@ func TestPeerNotReadingAcksIsPausedThenClosed(t *testing.T) {
 		}
 		written <- n
 	}()
-	testutil.EventuallyTrue(t, waitTimeout, "a pause on unread ACKs", func() bool { return b.t.Stats().AckPauses >= 1 })
-	stop.Store(true)
-	expectClosed(t, c)
-	// Closed as stalled (FrameTimeout) or, if the paused connection's buffer filled up
-	// first, as overflowed: either way it is counted once.
-	testutil.EventuallyTrue(t, waitTimeout, "stalled or overflowed counter", func() bool {
-		st := b.t.Stats()
-		return st.ConnsStalled+st.ConnsOverflowed == 1
+	testutil.Eventually(t, waitTimeout, func() error {
+		if st := b.t.Stats(); st.AckPauses < 1 {
+			return fmt.Errorf("no pause on unread ACKs: stats %+v", st)
+		}
+		return nil
 	})
+	stop.Store(true)
+	// Closed as stalled (FrameTimeout) or, if the paused connection's buffer filled up
+	// first, as overflowed: either way it is counted once. Nothing is read before: reading
+	// the ACKs would end the stall.
+	testutil.Eventually(t, waitTimeout, func() error {
+		if st := b.t.Stats(); st.ConnsStalled+st.ConnsOverflowed != 1 || st.ConnsOpen != 0 {
+			return fmt.Errorf("want the connection closed, counted once as stalled or overflowed: stats %+v", st)
+		}
+		return nil
+	})
+	expectClosed(t, c)
 	<-written
 	st := b.t.Stats()
 	// Kernel buffers on both sides (a few hundred KiB on loopback at most with these
@@ -685,4 +695,29 @@ func TestArrivingLargeFrame(t *testing.T) {
 		t.Fatalf("reported %+v", l)
 	}
 	testutil.EventuallyTrue(t, waitTimeout, "no longer arriving once lost", func() bool { return !b.t.Arriving(from) })
+}
+
+// A worker that drains a paused connection's queue below its limit ends the event loop's
+// wait in awaitDrain, so that the loop decodes on instead of leaving the peer's bytes to
+// gnet's buffer; a connection the worker has not drained does not.
+func TestWorkerDrainEndsThePauseWait(t *testing.T) {
+	r := &receiver{limit: 100, st: &counters{}}
+	r.dropping.Store(true) // process drops the message: no ReceiveFunc needed
+	rc := &rconn{r: r, drained: make(chan struct{}, 1), closed: true}
+	rc.q = []inItem{{msg: &channel.Message{}, size: 150}}
+	rc.queued.Store(150)
+	rc.paused, rc.scheduled = true, true
+	done := make(chan bool, 1)
+	go func() { done <- rc.awaitDrain() }()
+	rc.run()
+	if !<-done {
+		t.Fatal("the loop's wait did not end when the worker drained the queue")
+	}
+	if rc.paused || rc.queued.Load() != 0 {
+		t.Fatalf("paused %v, queued %d after the drain", rc.paused, rc.queued.Load())
+	}
+	rc.paused = true // paused again, nothing drains it: the wait times out
+	if rc.awaitDrain() {
+		t.Fatal("the wait ended without a drain")
+	}
 }

@@ -27,7 +27,6 @@ type memberPool struct {
 
 // get lends a connection: an idle one (unless fresh is asked, for a retry) or a new one.
 func (p *memberPool) get(op *sendOp, fresh bool) (*sconn, error) {
-	s := p.s
 	select {
 	case p.slots <- struct{}{}:
 	default:
@@ -35,6 +34,25 @@ func (p *memberPool) get(op *sendOp, fresh bool) (*sconn, error) {
 			return nil, err
 		}
 	}
+	return p.lend(op, fresh)
+}
+
+// tryGet is get without waiting: ok is false, and nothing lent, when all PoolSize
+// connections are lent out.
+func (p *memberPool) tryGet(op *sendOp) (c *sconn, ok bool, err error) {
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		return nil, false, nil
+	}
+	c, err = p.lend(op, false)
+	return c, true, err
+}
+
+// lend lends a connection once a slot is taken: an idle one unless fresh, or a new one.
+// On error the slot is given back.
+func (p *memberPool) lend(op *sendOp, fresh bool) (*sconn, error) {
+	s := p.s
 	if !fresh {
 		if c := p.popIdle(op.now); c != nil {
 			return c, nil
@@ -141,14 +159,17 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 		return nil, fmt.Errorf("%w: %w", channel.ErrConnect, err)
 	}
 	s.st.dials.Add(1)
-	switch c := conn.(type) {
-	case *net.TCPConn:
-		_ = c.SetNoDelay(!cfg.DisableTCPNoDelay)
-		setBuffers(c, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
-	case *net.UDPConn:
-		setBuffers(c, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
-	}
 	c := &sconn{conn: conn, created: time.Now()}
+	switch tc := conn.(type) {
+	case *net.TCPConn:
+		_ = tc.SetNoDelay(!cfg.DisableTCPNoDelay)
+		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
+		if raw, err := tc.SyscallConn(); err == nil {
+			c.rawOp = newRawOp(raw)
+		}
+	case *net.UDPConn:
+		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
+	}
 	c.interrupt = func() { _ = conn.SetDeadline(longAgo) }
 	p.mu.Lock()
 	if p.closed {

@@ -70,14 +70,15 @@ type rconn struct {
 	// Shared between the loop and workers.
 	cmu     sync.Mutex // held by workers and OnTick around gnet calls, and by onClose
 	closed  bool       // under cmu: onClose ran, gnet must not be called any more
-	expired bool       // under cmu: OnTick closed it
+	expired bool       // under cmu: OnTick closed it, or the loop closed it for overflow: counted once
 
 	mu        sync.Mutex
 	q         []inItem
 	spare     []inItem
-	scheduled bool         // a worker owns or will own the queue
-	paused    bool         // decoding stopped because queued >= limit
-	queued    atomic.Int64 // bytes in q or being processed; written under mu
+	scheduled bool          // a worker owns or will own the queue
+	paused    bool          // decoding stopped because queued >= limit
+	drained   chan struct{} // (1) the worker unpaused the connection; awaitDrain waits for it
+	queued    atomic.Int64  // bytes in q or being processed; written under mu
 }
 
 // readBufferCap is gnet's per-loop read buffer: the most read from a socket at once.
@@ -122,7 +123,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 			// Counted before it is delivered, as a frame a worker delivers is.
 			rc.r.st.framesReceived.Add(1)
 			rc.r.st.bytesReceived.Add(uint64(n))
-			ok := rc.deliverNow(channel.MessageFromChannelData(&cd), mode)
+			ok := rc.deliverNow(rc.message(&cd), mode)
 			if counted {
 				rc.r.arriving.add(from, -1)
 			}
@@ -141,7 +142,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		case mode != ackNone:
 			rc.pendingAcks.Add(1)
 		}
-		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, ack: mode, from: from, counted: counted})
+		rc.batch = append(rc.batch, inItem{msg: rc.message(&cd), size: n, ack: mode, from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	if frames > 0 {
@@ -157,9 +158,15 @@ func (rc *rconn) onTraffic() gnet.Action {
 	switch {
 	case rc.c.InboundBuffered() > rc.r.hardCap:
 		rc.dead = true
-		rc.r.st.connsOverflowed.Add(1)
-		rc.r.plog.Log(slog.LevelError, rc.peer, "overflow", "tribes receiver closing a connection that buffers too much",
-			"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
+		rc.cmu.Lock() // OnTick may have closed it meanwhile (stalled): count the close once
+		first := !rc.expired
+		rc.expired = true
+		rc.cmu.Unlock()
+		if first {
+			rc.r.st.connsOverflowed.Add(1)
+			rc.r.plog.Log(slog.LevelError, rc.peer, "overflow", "tribes receiver closing a connection that buffers too much",
+				"remote", rc.remote, "buffered", rc.c.InboundBuffered(), "limit", rc.r.hardCap)
+		}
 		return gnet.Close
 	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load()+rc.r.st.queuedBytes.Load() > rc.r.maxPending:
 		rc.reject(errOverBudget)
@@ -231,11 +238,42 @@ func (rc *rconn) pause() bool {
 	was := rc.paused
 	rc.paused = true
 	rc.enqueueLocked()
+	if !was {
+		select {
+		case <-rc.drained: // left from an earlier pause that nobody waited for
+		default:
+		}
+	}
 	rc.mu.Unlock()
 	if !was {
 		rc.r.st.readPauses.Add(1)
+		if rc.awaitDrain() {
+			return false
+		}
 	}
 	return true
+}
+
+// pauseWait is how long the event loop waits, once per pause, for a worker to drain a
+// connection's full queue.
+const pauseWait = 20 * time.Millisecond
+
+// awaitDrain waits up to pauseWait for the worker to drain the queue that just paused the
+// connection, and reports whether it did. Meanwhile the peer's bytes stay in the socket and
+// TCP slows the peer down; once the loop returns to gnet, gnet reads them into its buffer
+// (it cannot stop reading one connection), where a peer streaming large frames faster
+// than a briefly descheduled worker takes them fills MaxConnQueueBytes within
+// milliseconds and the connection is closed. Waiting once per pause bounds what a slow
+// application costs the loop's other connections.
+func (rc *rconn) awaitDrain() bool {
+	t := time.NewTimer(pauseWait)
+	defer t.Stop()
+	select {
+	case <-rc.drained:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // writeEarlyAcks writes the batch's early ACKs from the loop. No worker ACK is pending
@@ -344,7 +382,7 @@ func (rc *rconn) onClose(error) {
 		rc.r.st.framesReceived.Add(1)
 		rc.r.st.bytesReceived.Add(uint64(n))
 		from, counted := rc.dec.takeArrival()
-		rc.batch = append(rc.batch, inItem{msg: channel.MessageFromChannelData(&cd), size: n, from: from, counted: counted})
+		rc.batch = append(rc.batch, inItem{msg: rc.message(&cd), size: n, from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	rc.flush()
@@ -391,6 +429,10 @@ func (rc *rconn) run() {
 	wake := rc.paused && rc.queued.Load() < rc.r.limit
 	if wake {
 		rc.paused = false
+		select {
+		case rc.drained <- struct{}{}:
+		default:
+		}
 	}
 	more := len(rc.q) > 0
 	rc.scheduled = more
@@ -413,6 +455,7 @@ func (rc *rconn) process(it *inItem) {
 		defer r.arriving.add(it.from, -1)
 	}
 	if r.dropping.Load() || rc.stranger {
+		it.msg.Release() // never delivered: nothing holds its buffer
 		return
 	}
 	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck); errors.Is(err, channel.ErrNotMember) {
@@ -482,6 +525,18 @@ func (rc *rconn) loopAck(frame []byte, ctr *atomic.Uint64) {
 	if _, err := rc.c.Write(frame); err == nil {
 		ctr.Add(1)
 	}
+}
+
+// message is the channel message of the frame the decoder just returned. A large frame's
+// message aliases the frame's buffer; its Release gives that buffer back to the
+// receiver's pool.
+func (rc *rconn) message(cd *wire.ChannelData) *channel.Message {
+	msg := channel.MessageFromChannelData(cd)
+	if buf := rc.dec.takeBuffer(); buf != nil && rc.r.bufs != nil {
+		f := &pooledFrame{pool: rc.r.bufs, buf: buf}
+		msg.SetRelease(f.release)
+	}
+	return msg
 }
 
 // readSocket is the decoder's direct read (decoder.direct); it runs on the loop.

@@ -39,6 +39,7 @@ type receiver struct {
 	maxConns   int64
 	maxOut     int
 	inline     bool          // DeliverOnEventLoop
+	bufs       *bufPool      // released large-frame buffers; nil: none kept
 	firstFrame time.Duration // FirstFrameTimeout, <= 0 off
 	frameTime  time.Duration // FrameTimeout, <= 0 off
 	stopping   atomic.Bool
@@ -72,6 +73,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		limit:      int64(cfg.MaxConnQueueBytes),
 		hardCap:    cfg.MaxConnQueueBytes + readBufferCap,
 		maxPending: int64(cfg.MaxPendingBytes),
+		bufs:       newBufPool(cfg.MaxPooledBytes),
 		maxConns:   int64(cfg.MaxConnections),
 		maxOut:     cfg.MaxConnOutboundBytes,
 		inline:     cfg.DeliverOnEventLoop,
@@ -216,8 +218,9 @@ func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			"tribes nio receiver refusing a connection: MaxConnections are open", "remote", remote(c), "max", r.maxConns)
 		return nil, gnet.Close
 	}
-	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending, arriving: r.arriving},
-		fd: c.Fd(), opened: time.Now(), remote: remote(c), peer: peerOf(c)}
+	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending, arriving: r.arriving,
+		bufs: r.bufs},
+		fd: c.Fd(), opened: time.Now(), remote: remote(c), peer: peerOf(c), drained: make(chan struct{}, 1)}
 	rc.ackDone = rc.onAckWritten
 	rc.dec.direct = rc.readSocket
 	c.SetContext(rc)

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -23,11 +26,13 @@ type sconn struct {
 	interrupt func()
 	ackBuf    []byte
 	iov       net.Buffers // scratch for writev
+	rawOp     *rawOp      // a TCP connection's raw reads and writes; nil for UDP
 }
 
 // readAck reads frames until one is an ACK or FAIL_ACK; other complete frames are
-// ignored, as Java does. Bytes after that frame are dropped.
-func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
+// ignored, as Java does. Bytes after that frame are dropped. With now, it takes only what
+// has arrived already, whatever the deadline (see readNow).
+func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 	if c.ackBuf == nil {
 		c.ackBuf = make([]byte, 128)
 	}
@@ -48,7 +53,12 @@ func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
 			c.ackBuf = buf[:cap(buf)]
 			buf = c.ackBuf
 		}
-		m, err := c.conn.Read(buf[n:])
+		var m int
+		if now {
+			m, err = c.readNow(buf[n:])
+		} else {
+			m, err = c.read(buf[n:])
+		}
 		n += m
 		if err != nil {
 			if k, _, perr := scanAck(buf[:n], maxBody); m > 0 && perr == nil && k != wire.NotAck {
@@ -60,6 +70,125 @@ func (c *sconn) readAck(maxBody int) (wire.AckKind, error) {
 			return wire.NotAck, err
 		}
 	}
+}
+
+// rawOp is the state of one raw read or write on a TCP sconn, kept in the connection with
+// its callbacks (made once, in newRawOp) so that a read or write allocates nothing.
+type rawOp struct {
+	raw     syscall.RawConn
+	p       []byte
+	n       int
+	errno   syscall.Errno
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+}
+
+func newRawOp(raw syscall.RawConn) *rawOp {
+	o := &rawOp{raw: raw}
+	o.readFn = o.readOnce
+	o.writeFn = o.writeAll
+	return o
+}
+
+// readOnce is syscall.RawConn.Read's callback: false (wait) while nothing arrived.
+func (o *rawOp) readOnce(fd uintptr) bool {
+	o.n, o.errno = rawIO(unix.SYS_READ, fd, o.p)
+	return o.errno != unix.EAGAIN
+}
+
+// writeAll is syscall.RawConn.Write's callback: false (wait) while the socket is full.
+func (o *rawOp) writeAll(fd uintptr) bool {
+	for len(o.p) > 0 {
+		n, errno := rawIO(unix.SYS_WRITE, fd, o.p)
+		if errno != 0 {
+			o.errno = errno
+			return errno != unix.EAGAIN
+		}
+		o.p = o.p[n:]
+	}
+	o.errno = 0
+	return true
+}
+
+// read reads the reply into p, waiting for it within the connection's deadline, as
+// conn.Read does, but with raw system calls on TCP (rawIO).
+func (c *sconn) read(p []byte) (int, error) {
+	o := c.rawOp
+	if o == nil {
+		return c.conn.Read(p)
+	}
+	o.p = p
+	err := o.raw.Read(o.readFn)
+	o.p = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case o.errno != 0:
+		return 0, o.errno
+	case o.n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return o.n, nil
+}
+
+// write writes p whole, as conn.Write does, but with raw system calls on TCP (rawIO).
+func (c *sconn) write(p []byte) error {
+	o := c.rawOp
+	if o == nil {
+		_, err := c.conn.Write(p)
+		return err
+	}
+	o.p = p
+	err := o.raw.Write(o.writeFn)
+	o.p = nil
+	if err != nil {
+		return err
+	}
+	if o.errno != 0 {
+		return o.errno
+	}
+	return nil
+}
+
+// rawIO is one read or write system call (trap) on fd, a non-blocking socket, retried
+// after EINTR. It is a raw system call, made without telling the scheduler, which a call
+// that cannot block needs not: entering a system call the usual way wakes the runtime's
+// monitor thread (sysmon) when the process was idle, as a sender waiting for each ACK is
+// between messages, and that wake-up and the monitor's naps cost such a sender about one
+// futex and two nanosleep calls per message and a fifth of its CPU time (see
+// docs/benchmarks.md).
+func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	for {
+		n, _, errno := syscall.RawSyscall(trap, fd, uintptr(ptr), uintptr(len(p)))
+		if errno != unix.EINTR {
+			return int(n), errno
+		}
+	}
+}
+
+// readNow reads what the socket holds without waiting, even past the deadline, at which
+// net.Conn.Read no longer reads. Nothing to read is os.ErrDeadlineExceeded: it is called
+// once the deadline has passed.
+func (c *sconn) readNow(p []byte) (n int, err error) {
+	if c.rawOp == nil {
+		return 0, os.ErrDeadlineExceeded
+	}
+	if cerr := c.rawOp.raw.Control(func(fd uintptr) { n, err = ignoringEINTR(unix.Read, int(fd), p) }); cerr != nil {
+		return 0, cerr
+	}
+	switch {
+	case err == unix.EAGAIN:
+		return 0, os.ErrDeadlineExceeded
+	case err != nil:
+		return 0, err
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // readAckDatagram waits for a datagram holding an ACK or FAIL_ACK frame; other datagrams

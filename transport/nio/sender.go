@@ -113,8 +113,8 @@ func (s *sender) heartbeat() {
 	}
 }
 
-// send delivers msg to every member of to: inline for one destination, otherwise one
-// goroutine per extra destination.
+// send delivers msg to every member of to, from the calling goroutine (see sendAll for
+// several members).
 func (s *sender) send(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	if len(to) == 0 {
 		return nil
@@ -147,42 +147,92 @@ func (s *sender) send(ctx context.Context, to []channel.Member, msg *channel.Mes
 	if len(to) == 1 {
 		return channel.NewSendError(msg.ID, channel.AppendFaulty(nil, op.deliver(&to[0]), to))
 	}
-	fo := fanoutPool.Get().(*fanout)
-	fo.op, fo.to = op, to
-	fo.errs = slices.Grow(fo.errs[:0], len(to))[:len(to)]
-	fo.wg.Add(len(to) - 1)
-	for i := 1; i < len(to); i++ {
-		go fo.deliverTo(i)
-	}
-	fo.errs[0] = fo.op.deliver(&to[0])
-	fo.wg.Wait()
+	legs := legsPool.Get().(*[]leg)
+	ls := slices.Grow((*legs)[:0], len(to))[:len(to)]
+	op.sendAll(to, ls)
 	var faulty []channel.FaultyMember
-	for i, err := range fo.errs {
-		faulty = channel.AppendFaulty(faulty, err, to[i:i+1])
+	for i := range ls {
+		faulty = channel.AppendFaulty(faulty, ls[i].err, to[i:i+1])
 	}
-	clear(fo.errs)
-	fo.op, fo.to = sendOp{}, nil
-	fanoutPool.Put(fo)
+	clear(ls)
+	*legs = ls[:0]
+	legsPool.Put(legs)
 	return channel.NewSendError(msg.ID, faulty)
 }
 
-// fanout is a Send to several members, shared by the goroutines of its destinations and
-// pooled, so that such a send allocates only its goroutines.
-type fanout struct {
-	op   sendOp
-	to   []channel.Member
-	errs []error // one per member of to
-	wg   sync.WaitGroup
+// leg is one destination of a send to several members.
+type leg struct {
+	p     *memberPool
+	k     poolKey
+	c     *sconn      // written to, its reply not read yet
+	stop  func() bool // the context.AfterFunc of c's round trip
+	err   error
+	tried bool // the first attempt ran (err is its outcome)
+	later bool // the pool had no free connection: all attempts after the others
 }
 
-var fanoutPool = sync.Pool{New: func() any { return new(fanout) }}
+// legsPool recycles the legs of sends to several members, so that such a send allocates
+// nothing of its own.
+var legsPool = sync.Pool{New: func() any { return new([]leg) }}
 
-func (fo *fanout) deliverTo(i int) {
-	defer fo.wg.Done()
-	fo.errs[i] = fo.op.deliver(&fo.to[i])
+// sendAll delivers the frame to several members without a goroutine per member: it writes
+// the frame on a connection to each member, then reads their ACKs in list order, so that
+// the members process it at the same time and the send takes about as long as the slowest
+// round trip. A member whose attempt failed gets its retries once its turn to be read
+// comes, one member after the other, within what is left of the send's deadline (a member
+// that never answers uses it up for the retries of those after it). All the attempts of a
+// member whose pool has no free connection at once (a member listed twice, or every
+// connection lent to other sends) come last, so the send never waits for a connection it
+// holds itself. Each member's outcome ends in ls[i].err.
+func (op *sendOp) sendAll(to []channel.Member, ls []leg) {
+	for i := range ls {
+		l := &ls[i]
+		if l.k, l.err = op.key(&to[i]); l.err != nil {
+			continue
+		}
+		l.p = op.s.pool(l.k)
+		c, ok, err := l.p.tryGet(op)
+		switch {
+		case !ok:
+			l.later = true
+		case err != nil:
+			l.tried, l.err = true, err
+		default:
+			l.tried = true
+			stop, err := op.begin(c)
+			if err != nil {
+				l.err = op.finish(l.p, l.k, c, op.end(c, stop, err))
+			} else {
+				l.c, l.stop = c, stop
+			}
+		}
+	}
+	for i := range ls {
+		l := &ls[i]
+		if l.c != nil {
+			var err error
+			if op.waitAck {
+				// Past the deadline (a member before this one did not answer in time), an
+				// ACK that arrived meanwhile still counts.
+				err = op.awaitAck(l.c, !time.Now().Before(op.deadline))
+			}
+			l.err = op.finish(l.p, l.k, l.c, op.end(l.c, l.stop, err))
+			l.c, l.stop = nil, nil
+		}
+		if l.tried && l.err != nil && op.again(0, l.err) {
+			l.err = op.attempts(l.p, l.k, 1)
+		}
+	}
+	for i := range ls {
+		l := &ls[i]
+		if l.later {
+			l.err = op.attempts(l.p, l.k, 0)
+		}
+		op.count(l.err)
+	}
 }
 
-// sendOp is one Send: shared, read-only, by the goroutines of its destinations.
+// sendOp is one Send: its frame, deadline and options.
 type sendOp struct {
 	s        *sender
 	ctx      context.Context
@@ -196,21 +246,30 @@ type sendOp struct {
 
 // deliver sends the frame to one member, with retries, and returns the member's error.
 func (op *sendOp) deliver(m *channel.Member) error {
-	s := op.s
-	err := op.attempts(m)
+	k, err := op.key(m)
 	if err == nil {
-		s.st.messagesSent.Add(1)
-		return nil
+		err = op.attempts(op.s.pool(k), k, 0)
 	}
-	s.st.sendErrors.Add(1)
-	if errors.Is(err, channel.ErrAckTimeout) {
-		s.st.ackTimeouts.Add(1)
-	}
+	op.count(err)
 	return err
 }
 
-func (op *sendOp) attempts(m *channel.Member) error {
-	s := op.s
+// count counts the outcome of the frame's delivery to one member.
+func (op *sendOp) count(err error) {
+	st := op.s.st
+	if err == nil {
+		st.messagesSent.Add(1)
+		return
+	}
+	st.sendErrors.Add(1)
+	if errors.Is(err, channel.ErrAckTimeout) {
+		st.ackTimeouts.Add(1)
+	}
+}
+
+// key is the pool key of m's TCP or UDP address, or an error wrapping channel.ErrConnect if
+// m has none.
+func (op *sendOp) key(m *channel.Member) (poolKey, error) {
 	k := poolKey{ip: m.IP(), port: m.Port, udp: op.udp}
 	if op.udp {
 		k.port = m.UDPPort
@@ -220,26 +279,42 @@ func (op *sendOp) attempts(m *channel.Member) error {
 		if op.udp {
 			what = "UDP"
 		}
-		return fmt.Errorf("%w: member %s has no usable %s address", channel.ErrConnect, m.String(), what)
+		return k, fmt.Errorf("%w: member %s has no usable %s address", channel.ErrConnect, m.String(), what)
 	}
-	p := s.pool(k)
-	for attempt := 0; ; attempt++ {
+	return k, nil
+}
+
+// attempts runs the attempts from first on (a retry from 1) until one succeeds or again
+// says stop.
+func (op *sendOp) attempts(p *memberPool, k poolKey, first int) error {
+	for attempt := first; ; attempt++ {
 		if attempt > 0 {
-			s.st.retries.Add(1)
+			op.s.st.retries.Add(1)
 		}
 		c, err := p.get(op, attempt > 0)
 		if err == nil {
-			err = op.roundTrip(c)
-			p.put(c, err, op.now)
-			if err == nil {
+			if err = op.finish(p, k, c, op.roundTrip(c)); err == nil {
 				return nil
 			}
-			err = op.describe(k, err)
 		}
-		if attempt >= s.cfg.MaxRetryAttempts || !retryable(err) || op.ctx.Err() != nil || !time.Now().Before(op.deadline) {
+		if !op.again(attempt, err) {
 			return err
 		}
 	}
+}
+
+// again reports whether attempt, which failed with err, gets another one.
+func (op *sendOp) again(attempt int, err error) bool {
+	return attempt < op.s.cfg.MaxRetryAttempts && retryable(err) && op.ctx.Err() == nil && time.Now().Before(op.deadline)
+}
+
+// finish returns c, lent for an attempt that ended with err, to p and describes err.
+func (op *sendOp) finish(p *memberPool, k poolKey, c *sconn, err error) error {
+	p.put(c, err, op.now)
+	if err != nil {
+		err = op.describe(k, err)
+	}
+	return err
 }
 
 // retryable: connect failures, lost connections and FAIL_ACKs get another attempt; ack
@@ -249,22 +324,36 @@ func retryable(err error) bool {
 		errors.Is(err, channel.ErrAckFailed)
 }
 
-// roundTrip writes the frame on c and, with USE_ACK, waits for the ACK. The deadline covers
-// both; a cancelled ctx interrupts them by moving the deadline into the past.
+// roundTrip writes the frame on c and, with USE_ACK, waits for the ACK.
 func (op *sendOp) roundTrip(c *sconn) error {
+	stop, err := op.begin(c)
+	if err == nil && op.waitAck {
+		err = op.awaitAck(c, false)
+	}
+	return op.end(c, stop, err)
+}
+
+// begin sets c's deadline, which covers the write and the wait for the ACK, arms the
+// interrupt by which a cancelled ctx moves it into the past, and writes the frame. end
+// must follow with the stop function it returns.
+func (op *sendOp) begin(c *sconn) (stop func() bool, err error) {
 	// Moving a deadline costs a timer update; a deadline set by a send a moment ago is
 	// kept if it is at most deadlineSlack earlier than this send's.
 	if c.deadline.After(op.deadline) || op.deadline.Sub(c.deadline) > deadlineSlack {
 		if err := c.conn.SetDeadline(op.deadline); err != nil {
-			return err
+			return nil, err
 		}
 		c.deadline = op.deadline
 	}
-	var stop func() bool
 	if op.ctx.Done() != nil {
 		stop = context.AfterFunc(op.ctx, c.interrupt)
 	}
-	err := op.exchange(c)
+	return stop, op.write(c)
+}
+
+// end disarms the interrupt of begin and returns the round trip's error, ctx's if the
+// interrupt ran.
+func (op *sendOp) end(c *sconn, stop func() bool, err error) error {
 	if stop != nil && !stop() {
 		// The interrupt ran or is about to run: the connection's deadline cannot be trusted.
 		c.broken = true
@@ -276,25 +365,32 @@ func (op *sendOp) roundTrip(c *sconn) error {
 	return err
 }
 
-func (op *sendOp) exchange(c *sconn) error {
+func (op *sendOp) write(c *sconn) error {
 	var err error
-	if op.udp {
+	switch {
+	case op.udp:
 		_, err = c.conn.Write(op.f.contiguous())
-	} else {
+	case op.f.payload == nil: // a small frame, in one piece
+		err = c.write(op.f.head)
+	default:
 		err = op.f.writeTo(c.conn, &c.iov)
 	}
 	if err != nil {
 		return err
 	}
 	op.s.st.bytesSent.Add(uint64(op.f.size))
-	if !op.waitAck {
-		return nil
-	}
+	return nil
+}
+
+// awaitAck reads the reply to the frame written on c: nil for an ACK, errFailAck for a
+// FAIL_ACK unless IgnoreFailedAck. With now, only a reply already received counts (TCP).
+func (op *sendOp) awaitAck(c *sconn, now bool) error {
 	var kind wire.AckKind
+	var err error
 	if op.udp {
 		kind, err = c.readAckDatagram(op.s.cfg.MaxFrameSize)
 	} else {
-		kind, err = c.readAck(op.s.cfg.MaxFrameSize)
+		kind, err = c.readAck(op.s.cfg.MaxFrameSize, now)
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -235,6 +236,97 @@ func TestParallelSendOneDead(t *testing.T) {
 			if got := r.next(t); !bytes.Equal(got.ID, msg.ID) {
 				t.Fatalf("%s: wrong message", mode.name)
 			}
+		}
+	}
+}
+
+// A send to several members, made from the calling goroutine, reports each member's own
+// failure with its sentinel and delivers to the others, including a member listed twice on a
+// pool of one connection (its second delivery waits for the first, not for itself).
+func TestSendToSeveralMembersReportsEach(t *testing.T) {
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		ok := newRecorder(8)
+		good := startNode(t, cfg, ok.rx)
+		failing := startNode(t, cfg, func(*channel.Message) error { return errors.New("refused") })
+		dead := startNode(t, testConfig(), nil)
+		deadMember := dead.member
+		if err := dead.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
+			t.Fatal(err)
+		}
+		noAddr := good.member
+		noAddr.Port = 0
+		scfg := testConfig()
+		scfg.PoolSize = 1
+		a := startNode(t, scfg, nil)
+
+		to := []channel.Member{good.member, failing.member, deadMember, noAddr, good.member}
+		want := map[int]error{1: channel.ErrAckFailed, 2: channel.ErrConnect, 3: channel.ErrConnect}
+		msg := a.msg(channel.OptUseAck|channel.OptSyncAck, []byte("x"))
+		err := a.t.Send(context.Background(), to, msg)
+		faulty := channel.FaultyMembers(err)
+		if len(faulty) != len(want) {
+			t.Fatalf("faulty = %+v, want %d members", faulty, len(want))
+		}
+		for _, f := range faulty {
+			i := slices.IndexFunc(to[1:4], f.Member.Equal) + 1
+			if i == 0 || !errors.Is(f.Err, want[i]) {
+				t.Fatalf("member %v: err %v, want %v", f.Member.String(), f.Err, want[i])
+			}
+		}
+		for range 2 {
+			if got := ok.next(t); !bytes.Equal(got.ID, msg.ID) {
+				t.Fatalf("id %x, want %x", got.ID, msg.ID)
+			}
+		}
+		ok.none(t)
+		if st := a.t.Stats(); st.MessagesSent != 2 || st.SendErrors != 3 || st.FailAcksReceived != 2 {
+			t.Fatalf("sender stats %+v", st)
+		}
+	})
+}
+
+// A member that never answers times out without holding up the others' deliveries.
+func TestSendToSeveralMembersOneSilent(t *testing.T) {
+	rec := newRecorder(4)
+	good := startNode(t, testConfig(), rec.rx)
+	silent := newSilentServer(t)
+	scfg := testConfig()
+	scfg.Timeout = 300 * time.Millisecond
+	a := startNode(t, scfg, nil)
+	msg := a.msg(channel.OptUseAck, []byte("x"))
+	err := a.t.Send(context.Background(), []channel.Member{silent.member(), good.member}, msg)
+	faulty := channel.FaultyMembers(err)
+	if len(faulty) != 1 || faulty[0].Member.Port != silent.member().Port || !errors.Is(faulty[0].Err, channel.ErrAckTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := rec.next(t); !bytes.Equal(got.ID, msg.ID) {
+		t.Fatalf("id %x, want %x", got.ID, msg.ID)
+	}
+}
+
+// Small frames (written whole by the sender's raw write) through 4 KiB socket buffers: each
+// takes several partial writes and waits for room, and arrives intact and in order.
+func TestSmallFramesThroughSmallSocketBuffers(t *testing.T) {
+	const n = 200
+	rec := newRecorder(n)
+	rcfg := testConfig()
+	rcfg.RxBufSize = 4 << 10
+	b := startNode(t, rcfg, rec.rx)
+	scfg := testConfig()
+	scfg.SenderTxBufSize = 4 << 10
+	a := startNode(t, scfg, nil)
+	payload := func(i int) []byte {
+		p := bytes.Repeat([]byte{byte(i)}, 12<<10) // inline: under the 16 KiB writev threshold
+		return append(seqPayload(i), p...)
+	}
+	for i := range n {
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(0, payload(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if got := rec.next(t); !bytes.Equal(got.Data, payload(i)) {
+			t.Fatalf("message %d: %d bytes, not the %d sent", i, len(got.Data), len(payload(i)))
 		}
 	}
 }
