@@ -38,8 +38,9 @@ func newTransferredReplica(m *Manager, st *SessionState) *Session {
 	if len(st.Attributes) != 1 {
 		return newReplica(m, st.ID, st.CreationTime)
 	}
+	// Its times are those load gives it right after (no clock read per session).
 	r := &replicaWithAttr{}
-	r.s = Session{m: m, id: st.ID, created: st.CreationTime, accessed: nowMs(), maxInactive: m.defaultMaxInactive(),
+	r.s = Session{m: m, id: st.ID, created: st.CreationTime, accessed: st.LastAccessedTime, maxInactive: st.MaxInactive,
 		isNew: true, valid: true, attrs: r.attr[:0]}
 	return &r.s
 }
