@@ -7,7 +7,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -148,26 +147,6 @@ func (c *sconn) write(p []byte) error {
 		return o.errno
 	}
 	return nil
-}
-
-// rawIO is one read or write system call (trap) on fd, a non-blocking socket, retried
-// after EINTR. It is a raw system call, made without telling the scheduler, which a call
-// that cannot block needs not: entering a system call the usual way wakes the runtime's
-// monitor thread (sysmon) when the process was idle, as a sender waiting for each ACK is
-// between messages, and that wake-up and the monitor's naps cost such a sender about one
-// futex and two nanosleep calls per message and a fifth of its CPU time (see
-// docs/benchmarks.md).
-func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	for {
-		n, _, errno := syscall.RawSyscall(trap, fd, uintptr(ptr), uintptr(len(p)))
-		if errno != unix.EINTR {
-			return int(n), errno
-		}
-	}
 }
 
 // readNow reads what the socket holds without waiting, even past the deadline, at which
