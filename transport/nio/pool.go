@@ -164,9 +164,7 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 	case *net.TCPConn:
 		_ = tc.SetNoDelay(!cfg.DisableTCPNoDelay)
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
-		if raw, err := tc.SyscallConn(); err == nil {
-			c.rawOp = newRawOp(raw)
-		}
+		c.raw, _ = tc.SyscallConn()
 	case *net.UDPConn:
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
 	}

@@ -24,8 +24,8 @@ type sconn struct {
 	retired   bool // the member disappeared: close when returned (guarded by the pool's mu)
 	interrupt func()
 	ackBuf    []byte
-	iov       net.Buffers // scratch for writev
-	rawOp     *rawOp      // a TCP connection's raw reads and writes; nil for UDP
+	iov       net.Buffers     // scratch for writev
+	raw       syscall.RawConn // a TCP connection's socket, for readNow; nil for UDP
 }
 
 // readAck reads frames until one is an ACK or FAIL_ACK; other complete frames are
@@ -71,80 +71,50 @@ func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 	}
 }
 
-// rawOp is the state of one raw read or write on a TCP sconn, kept in the connection with
-// its callbacks (made once, in newRawOp) so that a read or write allocates nothing.
-type rawOp struct {
-	raw     syscall.RawConn
-	p       []byte
-	n       int
-	errno   syscall.Errno
-	readFn  func(fd uintptr) bool
-	writeFn func(fd uintptr) bool
-}
-
-func newRawOp(raw syscall.RawConn) *rawOp {
-	o := &rawOp{raw: raw}
-	o.readFn = o.readOnce
-	o.writeFn = o.writeAll
-	return o
-}
-
-// readOnce is syscall.RawConn.Read's callback: false (wait) while nothing arrived.
-func (o *rawOp) readOnce(fd uintptr) bool {
-	o.n, o.errno = rawIO(unix.SYS_READ, fd, o.p)
-	return o.errno != unix.EAGAIN
-}
-
-// writeAll is syscall.RawConn.Write's callback: false (wait) while the socket is full.
-func (o *rawOp) writeAll(fd uintptr) bool {
-	for len(o.p) > 0 {
-		n, errno := rawIO(unix.SYS_WRITE, fd, o.p)
-		if errno != 0 {
-			o.errno = errno
-			return errno != unix.EAGAIN
-		}
-		o.p = o.p[n:]
-	}
-	o.errno = 0
-	return true
-}
-
 // read reads the reply into p, waiting for it within the connection's deadline, as
 // conn.Read does, but with raw system calls on TCP (rawIO).
-func (c *sconn) read(p []byte) (int, error) {
-	o := c.rawOp
-	if o == nil {
+func (c *sconn) read(p []byte) (n int, err error) {
+	if c.raw == nil {
 		return c.conn.Read(p)
 	}
-	o.p = p
-	err := o.raw.Read(o.readFn)
-	o.p = nil
+	var errno syscall.Errno
+	rerr := c.raw.Read(func(fd uintptr) bool {
+		n, errno = rawIO(unix.SYS_READ, fd, p)
+		return errno != unix.EAGAIN
+	})
 	switch {
-	case err != nil:
-		return 0, err
-	case o.errno != 0:
-		return 0, o.errno
-	case o.n == 0 && len(p) > 0:
+	case rerr != nil:
+		return 0, rerr
+	case errno != 0:
+		return 0, errno
+	case n == 0 && len(p) > 0:
 		return 0, io.EOF
 	}
-	return o.n, nil
+	return n, nil
 }
 
 // write writes p whole, as conn.Write does, but with raw system calls on TCP (rawIO).
 func (c *sconn) write(p []byte) error {
-	o := c.rawOp
-	if o == nil {
+	if c.raw == nil {
 		_, err := c.conn.Write(p)
 		return err
 	}
-	o.p = p
-	err := o.raw.Write(o.writeFn)
-	o.p = nil
-	if err != nil {
-		return err
+	var errno syscall.Errno
+	werr := c.raw.Write(func(fd uintptr) bool {
+		for len(p) > 0 {
+			var n int
+			if n, errno = rawIO(unix.SYS_WRITE, fd, p); errno != 0 {
+				return errno != unix.EAGAIN
+			}
+			p = p[n:]
+		}
+		return true
+	})
+	if werr != nil {
+		return werr
 	}
-	if o.errno != 0 {
-		return o.errno
+	if errno != 0 {
+		return errno
 	}
 	return nil
 }
@@ -153,10 +123,10 @@ func (c *sconn) write(p []byte) error {
 // net.Conn.Read no longer reads. Nothing to read is os.ErrDeadlineExceeded: it is called
 // once the deadline has passed.
 func (c *sconn) readNow(p []byte) (n int, err error) {
-	if c.rawOp == nil {
+	if c.raw == nil {
 		return 0, os.ErrDeadlineExceeded
 	}
-	if cerr := c.rawOp.raw.Control(func(fd uintptr) { n, err = ignoringEINTR(unix.Read, int(fd), p) }); cerr != nil {
+	if cerr := c.raw.Control(func(fd uintptr) { n, err = ignoringEINTR(unix.Read, int(fd), p) }); cerr != nil {
 		return 0, cerr
 	}
 	switch {
