@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -487,10 +485,10 @@ func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
 		return
 	}
 	if !rc.viaLoop.Load() {
-		n, errno := rawIO(unix.SYS_WRITE, uintptr(rc.fd), frame)
-		if n == len(frame) || (errno != 0 && errno != unix.EAGAIN) {
+		n, err := ignoringEINTR(unix.Write, rc.fd, frame)
+		if n == len(frame) || (err != nil && err != unix.EAGAIN) {
 			// Written, or the connection failed: the loop's next read sees that and closes it.
-			if errno == 0 {
+			if err == nil {
 				ctr.Add(1)
 			}
 			rc.pendingAcks.Add(-1)
@@ -522,22 +520,8 @@ func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
 	return false
 }
 
-// loopAck writes an ACK or FAIL_ACK frame from the event loop and counts it in ctr. While
-// gnet buffers nothing for the connection it is written to the socket directly with a raw
-// system call (see rawIO); what the socket does not take goes to gnet, which keeps it in
-// order.
+// loopAck writes an ACK or FAIL_ACK frame from the event loop and counts it in ctr.
 func (rc *rconn) loopAck(frame []byte, ctr *atomic.Uint64) {
-	if rc.c.OutboundBuffered() == 0 {
-		n, errno := rawIO(unix.SYS_WRITE, uintptr(rc.fd), frame)
-		if n == len(frame) {
-			ctr.Add(1)
-			return
-		}
-		if errno != 0 && errno != unix.EAGAIN {
-			return // the connection failed: the loop's next read sees that and closes it
-		}
-		frame = frame[max(n, 0):]
-	}
 	if _, err := rc.c.Write(frame); err == nil {
 		ctr.Add(1)
 	}
@@ -558,26 +542,6 @@ func (rc *rconn) message(cd *wire.ChannelData) *channel.Message {
 // readSocket is the decoder's direct read (decoder.direct); it runs on the loop.
 func (rc *rconn) readSocket(p []byte) (int, error) {
 	return ignoringEINTR(unix.Read, rc.fd, p)
-}
-
-// rawIO is one read or write system call (trap) on fd, a non-blocking socket, retried
-// after EINTR. It is a raw system call, made without telling the scheduler, which a call
-// that cannot block needs not: entering a system call the usual way wakes the runtime's
-// monitor thread (sysmon) when the process was idle, as a node exchanging one message and
-// its ACK at a time is between messages, and that wake-up and the monitor's sleeps cost
-// about two futex and two nanosleep calls per message and a fifth of such a sender's CPU
-// time (see docs/benchmarks.md).
-func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	for {
-		n, _, errno := syscall.RawSyscall(trap, fd, uintptr(ptr), uintptr(len(p)))
-		if errno != unix.EINTR {
-			return int(n), errno
-		}
-	}
 }
 
 // ignoringEINTR calls a read or write system call on fd until a signal does not interrupt

@@ -56,7 +56,7 @@ func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 		if now {
 			m, err = c.readNow(buf[n:])
 		} else {
-			m, err = c.read(buf[n:])
+			m, err = c.conn.Read(buf[n:])
 		}
 		n += m
 		if err != nil {
@@ -69,54 +69,6 @@ func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 			return wire.NotAck, err
 		}
 	}
-}
-
-// read reads the reply into p, waiting for it within the connection's deadline, as
-// conn.Read does, but with raw system calls on TCP (rawIO).
-func (c *sconn) read(p []byte) (n int, err error) {
-	if c.raw == nil {
-		return c.conn.Read(p)
-	}
-	var errno syscall.Errno
-	rerr := c.raw.Read(func(fd uintptr) bool {
-		n, errno = rawIO(unix.SYS_READ, fd, p)
-		return errno != unix.EAGAIN
-	})
-	switch {
-	case rerr != nil:
-		return 0, rerr
-	case errno != 0:
-		return 0, errno
-	case n == 0 && len(p) > 0:
-		return 0, io.EOF
-	}
-	return n, nil
-}
-
-// write writes p whole, as conn.Write does, but with raw system calls on TCP (rawIO).
-func (c *sconn) write(p []byte) error {
-	if c.raw == nil {
-		_, err := c.conn.Write(p)
-		return err
-	}
-	var errno syscall.Errno
-	werr := c.raw.Write(func(fd uintptr) bool {
-		for len(p) > 0 {
-			var n int
-			if n, errno = rawIO(unix.SYS_WRITE, fd, p); errno != 0 {
-				return errno != unix.EAGAIN
-			}
-			p = p[n:]
-		}
-		return true
-	})
-	if werr != nil {
-		return werr
-	}
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }
 
 // readNow reads what the socket holds without waiting, even past the deadline, at which

@@ -367,12 +367,9 @@ func (op *sendOp) end(c *sconn, stop func() bool, err error) error {
 
 func (op *sendOp) write(c *sconn) error {
 	var err error
-	switch {
-	case op.udp:
+	if op.udp {
 		_, err = c.conn.Write(op.f.contiguous())
-	case op.f.payload == nil: // a small frame, in one piece
-		err = c.write(op.f.head)
-	default:
+	} else {
 		err = op.f.writeTo(c.conn, &c.iov)
 	}
 	if err != nil {
