@@ -57,13 +57,7 @@ func TestTransferAsksAgainForASessionItLeftOut(t *testing.T) {
 			if err := j.m.WaitReady(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			get := func(id string) any {
-				if s := j.m.Find(id); s != nil {
-					v, _ := s.Get("k")
-					return v
-				}
-				return nil
-			}
+			get := func(id string) any { return valueK(j.m, id) }
 			if get("S.r") != "v2" || get("S.d") != nil || get("O.d") != "donor's" {
 				t.Errorf("S.r %v, S.d %v, O.d %v; want v2, none, donor's", get("S.r"), get("S.d"), get("O.d"))
 			}
@@ -110,13 +104,7 @@ func TestRunningManagerAsksForASessionItLacks(t *testing.T) {
 	if err := j.m.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	get := func(id string) any {
-		if s := j.m.Find(id); s != nil {
-			v, _ := s.Get("k")
-			return v
-		}
-		return nil
-	}
+	get := func(id string) any { return valueK(j.m, id) }
 
 	// The renamer's deltas about S.r (renamed from S.d before it listed the joiner).
 	renamer.send(t, jm, set(msg(delta.EventDelta, "S.r", T+10), 3, "v3"))
@@ -183,12 +171,7 @@ func TestRunningRepairHoldsBoundedMessages(t *testing.T) {
 	peer.send(t, jm, chunk)
 	peer.send(t, jm, done)
 	testutil.EventuallyTrue(t, 10*time.Second, "the held messages applied", func() bool {
-		s := j.m.Find("S.p")
-		if s == nil {
-			return false
-		}
-		v, _ := s.Get("k")
-		return v == "v4"
+		return valueK(j.m, "S.p") == "v4"
 	})
 	if n := j.m.Stats().UnknownSession; n != 2 {
 		t.Errorf("unknown-session messages %d, want 2", n)
@@ -214,6 +197,15 @@ func repairState(T int64, id string, version uint64, v string) delta.SessionStat
 }
 
 // gobBytes is v as GobCodec encodes it.
+// valueK is the attribute "k" of m's session id, nil without one.
+func valueK(m *delta.Manager, id string) any {
+	if s := m.Find(id); s != nil {
+		v, _ := s.Get("k")
+		return v
+	}
+	return nil
+}
+
 func gobBytes(v any) []byte {
 	b, _ := delta.GobCodec{}.Marshal(v)
 	return b
@@ -338,12 +330,7 @@ func TestRunningRepairWaitsForTheRename(t *testing.T) {
 	rename.NewID = "S.p"
 	peer.send(t, jm, rename)
 	testutil.EventuallyTrue(t, 10*time.Second, "the delta applied after the rename, the repair over", func() bool {
-		s := j.m.Find("S.p")
-		if s == nil {
-			return false
-		}
-		v, _ := s.Get("k")
-		return v == "v2" && delta.RepairIdle(j.m)
+		return valueK(j.m, "S.p") == "v2" && delta.RepairIdle(j.m)
 	})
 	if n, st := asked.Load(), j.m.Stats(); n != 1 || st.TransferRepairs != 0 || st.UnknownSession != 0 {
 		t.Errorf("requests %d (want 1, the transfer's), repairs %d, unknown-session messages %d (want 0)",

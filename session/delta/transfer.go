@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -437,115 +436,6 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 		loaded++
 	}
 	m.stats.transferred.Add(uint64(loaded))
-}
-
-// serveAll is the donor side: once a slot is free (Config.MaxConcurrentTransfers), stream
-// every session to the joiner in chunks, reading the live table shard by shard (never a
-// copy of the whole table), each chunk acknowledged after the joiner applied it and at
-// most transferWindow unacknowledged, then EVT_ALL_SESSION_TRANSFERCOMPLETE once all
-// were. to is the membership's record of the joiner.
-func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
-	defer m.wg.Done()
-	defer func() {
-		m.mu.Lock()
-		delete(m.serving, to.Key())
-		m.mu.Unlock()
-	}()
-	m.stats.transfersWaiting.Add(1)
-	select {
-	case m.slots <- struct{}{}:
-		m.stats.transfersWaiting.Add(-1)
-	case <-ctx.Done():
-		m.stats.transfersWaiting.Add(-1)
-		return
-	}
-	m.stats.transfersActive.Add(1)
-	defer func() {
-		m.stats.transfersActive.Add(-1)
-		<-m.slots
-	}()
-	start := time.Now()
-	ts := nowMs()
-	total := m.Len() // the joiner's hint for sizing its table
-	dst := []channel.Member{to}
-	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
-	var values []NamedValue // the chunk's attributes and notes (Session.transferable)
-	size := 0
-	// Each chunk in flight holds one of the window's encoding buffers until its send
-	// returned; a send's error ends the transfer (sends already in flight finish).
-	bufs := make(chan []byte, transferWindow)
-	for range transferWindow {
-		bufs <- nil
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		err  error // the first error of an encoding, a send or ctx, under mu
-		sent int   // sessions in acknowledged chunks, under mu
-	)
-	fail := func(e error) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if err == nil {
-			err = e
-		}
-		return err
-	}
-	flush := func() {
-		buf := <-bufs
-		n := len(chunk)
-		var eerr error
-		buf, eerr = m.cl.codec.AppendMessage(buf[:0], &Message{Event: EventAllSessionData, Context: m.cfg.Name,
-			SessionID: idSessionState, Timestamp: ts, Sessions: chunk, Total: total})
-		clear(chunk)
-		clear(values)
-		chunk, values, size = chunk[:0], values[:0], 0
-		if eerr != nil {
-			fail(eerr)
-			bufs <- buf
-			return
-		}
-		wg.Go(func() {
-			defer func() { bufs <- buf }()
-			if serr := m.cl.send(ctx, dst, buf, transferOpts); serr != nil {
-				fail(serr)
-				return
-			}
-			mu.Lock()
-			sent += n
-			mu.Unlock()
-			m.stats.sent[EventAllSessionData].Add(1)
-			m.stats.bytesSent.Add(uint64(len(buf)))
-		})
-	}
-	m.st.forEach(func(s *Session) bool {
-		st, ok := s.transferable(&values)
-		if !ok {
-			return true
-		}
-		chunk = append(chunk, st)
-		size += sessionSize(&st)
-		if len(chunk) >= m.cfg.SendAllSessionsSize || size >= m.cfg.SendAllSessionsBytes {
-			flush()
-		}
-		return fail(ctx.Err()) == nil
-	})
-	if fail(nil) == nil && len(chunk) > 0 {
-		flush()
-	}
-	wg.Wait()
-	if err == nil {
-		err = m.sendTo(ctx, dst, &Message{Event: EventTransferComplete, SessionID: idTransferred,
-			UniqueID: idTransferred + m.cfg.Name, Timestamp: ts}, transferOpts)
-	}
-	m.stats.served.Add(uint64(sent))
-	if err != nil {
-		m.stats.sendFailures.Add(1)
-		m.log.Warn("delta: state transfer to a joining member aborted", "to", to.Addr(), "sent", sent, "err", err)
-		return
-	}
-	m.log.Info("delta: sent every session to a joining member", "to", to.Addr(), "sessions", sent,
-		"elapsed", time.Since(start))
 }
 
 // arrivalPoll is how often a joiner looks whether a message from its donor still arrives

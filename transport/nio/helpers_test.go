@@ -156,6 +156,21 @@ func frame(src []byte, opts channel.SendOptions, payload []byte) []byte {
 
 func seqPayload(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }
 
+// seqStream is n frames from b's member, without send options, carrying seqPayload(i)
+// followed by pad zero bytes, back to back.
+func seqStream(tb testing.TB, b *node, n, pad int) []byte {
+	tb.Helper()
+	src, err := b.member.MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var stream []byte
+	for i := range n {
+		stream = append(stream, frame(src, 0, append(seqPayload(i), make([]byte, pad)...))...)
+	}
+	return stream
+}
+
 // silentServer accepts connections, reads everything and never answers.
 type silentServer struct {
 	ln       net.Listener

@@ -704,11 +704,7 @@ func TestBackpressure(t *testing.T) {
 	cfg.MaxConnQueueBytes = 4 << 10
 	g := newSeqGate(t, n)
 	b := startNode(t, cfg, g.rx)
-	src, _ := b.member.MarshalBinary()
-	var stream []byte
-	for i := range n {
-		stream = append(stream, frame(src, 0, append(seqPayload(i), make([]byte, 200)...))...)
-	}
+	stream := seqStream(t, b, n, 200)
 	c := dialRaw(t, b)
 	if _, err := c.Write(stream); err != nil {
 		t.Fatal(err)
@@ -737,11 +733,7 @@ func TestDeliverOnEventLoopLeavesBytesInTheSocket(t *testing.T) {
 	cfg.RxBufSize = 4 << 10
 	g := newSeqGate(t, n)
 	b := startNode(t, cfg, g.rx)
-	src, _ := b.member.MarshalBinary()
-	var stream []byte
-	for i := range n {
-		stream = append(stream, frame(src, 0, append(seqPayload(i), make([]byte, 500)...))...)
-	}
+	stream := seqStream(t, b, n, 500)
 	c := dialRaw(t, b)
 	_ = c.(*net.TCPConn).SetWriteBuffer(4 << 10)
 	var written atomic.Int64
@@ -975,11 +967,7 @@ func TestPausedConnectionClosedByPeer(t *testing.T) {
 		return rec.rx(m)
 	})
 	t.Cleanup(release.open)
-	src, _ := b.member.MarshalBinary()
-	var stream []byte
-	for i := range n {
-		stream = append(stream, frame(src, 0, append(seqPayload(i), make([]byte, 300)...))...)
-	}
+	stream := seqStream(t, b, n, 300)
 	c := dialRaw(t, b)
 	if _, err := c.Write(stream); err != nil {
 		t.Fatal(err)
