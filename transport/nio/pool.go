@@ -168,7 +168,6 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 	case *net.UDPConn:
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
 	}
-	c.interrupt = func() { _ = conn.SetDeadline(longAgo) }
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -229,9 +228,9 @@ func (p *memberPool) discard(c *sconn) {
 	delete(p.all, c)
 	p.mu.Unlock()
 	if ok {
-		_ = c.conn.Close()
 		p.s.st.connsPooled.Add(-1)
 	}
+	c.close() // also when closeAll closed it first: a send since may have armed its interrupt again
 }
 
 func (p *memberPool) closeAll() {

@@ -1,10 +1,13 @@
 package nio
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -15,17 +18,62 @@ import (
 
 // sconn is one outbound connection. It is used by one send at a time.
 type sconn struct {
-	conn      net.Conn
-	deadline  time.Time // the I/O deadline currently set
-	created   time.Time
-	lastUse   time.Time
-	uses      int
-	broken    bool
-	retired   bool // the member disappeared: close when returned (guarded by the pool's mu)
-	interrupt func()
-	ackBuf    []byte
-	iov       net.Buffers     // scratch for writev
-	raw       syscall.RawConn // a TCP connection's socket, for readNow; nil for UDP
+	conn     net.Conn
+	deadline time.Time // the I/O deadline currently set
+	created  time.Time
+	lastUse  time.Time
+	uses     int
+	broken   bool
+	retired  bool // the member disappeared: close when returned (guarded by the pool's mu)
+	ackBuf   []byte
+	iov      net.Buffers     // scratch for writev
+	raw      syscall.RawConn // a TCP connection's socket, for readNow; nil for UDP
+
+	// The interrupt of the sends' context (watch), registered once for every send on this
+	// connection whose context has the same Done channel instead of once per send (a
+	// context.AfterFunc allocates twice). active is the generation of the registration
+	// whose send is under way, 0 between sends: a registration moves the deadline of its
+	// own sends only, never that of a later send with another context.
+	wmu       sync.Mutex
+	watchDone <-chan struct{}
+	watchStop func() bool
+	watchGen  uint64
+	active    atomic.Uint64
+}
+
+// watch arms the interrupt for a send with ctx (ctx.Done() is not nil): once ctx is done,
+// the connection's deadline moves into the past, which ends its blocked I/O.
+func (c *sconn) watch(ctx context.Context) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if done := ctx.Done(); done != c.watchDone {
+		c.unwatchLocked()
+		c.watchGen++
+		gen := c.watchGen
+		c.watchDone = done
+		c.watchStop = context.AfterFunc(ctx, func() {
+			if c.active.Load() == gen {
+				_ = c.conn.SetDeadline(longAgo)
+			}
+		})
+	}
+	c.active.Store(c.watchGen)
+}
+
+// close closes the connection and drops its interrupt's registration, which would keep
+// the connection reachable from a long-lived context.
+func (c *sconn) close() {
+	c.wmu.Lock()
+	c.unwatchLocked()
+	c.wmu.Unlock()
+	_ = c.conn.Close()
+}
+
+func (c *sconn) unwatchLocked() {
+	if c.watchStop != nil {
+		c.watchStop()
+	}
+	c.watchDone, c.watchStop = nil, nil
 }
 
 // readAck reads frames until one is an ACK or FAIL_ACK; other complete frames are

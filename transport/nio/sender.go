@@ -164,8 +164,7 @@ func (s *sender) send(ctx context.Context, to []channel.Member, msg *channel.Mes
 type leg struct {
 	p     *memberPool
 	k     poolKey
-	c     *sconn      // written to, its reply not read yet
-	stop  func() bool // the context.AfterFunc of c's round trip
+	c     *sconn // written to, its reply not read yet
 	err   error
 	tried bool // the first attempt ran (err is its outcome)
 	later bool // the pool had no free connection: all attempts after the others
@@ -199,11 +198,10 @@ func (op *sendOp) sendAll(to []channel.Member, ls []leg) {
 			l.tried, l.err = true, err
 		default:
 			l.tried = true
-			stop, err := op.begin(c)
-			if err != nil {
-				l.err = op.finish(l.p, l.k, c, op.end(c, stop, err))
+			if err := op.begin(c); err != nil {
+				l.err = op.finish(l.p, l.k, c, op.end(c, err))
 			} else {
-				l.c, l.stop = c, stop
+				l.c = c
 			}
 		}
 	}
@@ -216,8 +214,8 @@ func (op *sendOp) sendAll(to []channel.Member, ls []leg) {
 				// ACK that arrived meanwhile still counts.
 				err = op.awaitAck(l.c, !time.Now().Before(op.deadline))
 			}
-			l.err = op.finish(l.p, l.k, l.c, op.end(l.c, l.stop, err))
-			l.c, l.stop = nil, nil
+			l.err = op.finish(l.p, l.k, l.c, op.end(l.c, err))
+			l.c = nil
 		}
 		if l.tried && l.err != nil && op.again(0, l.err) {
 			l.err = op.attempts(l.p, l.k, 1)
@@ -326,39 +324,46 @@ func retryable(err error) bool {
 
 // roundTrip writes the frame on c and, with USE_ACK, waits for the ACK.
 func (op *sendOp) roundTrip(c *sconn) error {
-	stop, err := op.begin(c)
+	err := op.begin(c)
 	if err == nil && op.waitAck {
 		err = op.awaitAck(c, false)
 	}
-	return op.end(c, stop, err)
+	return op.end(c, err)
 }
 
 // begin sets c's deadline, which covers the write and the wait for the ACK, arms the
-// interrupt by which a cancelled ctx moves it into the past, and writes the frame. end
-// must follow with the stop function it returns.
-func (op *sendOp) begin(c *sconn) (stop func() bool, err error) {
+// interrupt by which a cancelled ctx moves it into the past (sconn.watch), and writes the
+// frame. end must follow.
+func (op *sendOp) begin(c *sconn) error {
 	// Moving a deadline costs a timer update; a deadline set by a send a moment ago is
 	// kept if it is at most deadlineSlack earlier than this send's.
 	if c.deadline.After(op.deadline) || op.deadline.Sub(c.deadline) > deadlineSlack {
 		if err := c.conn.SetDeadline(op.deadline); err != nil {
-			return nil, err
+			return err
 		}
 		c.deadline = op.deadline
 	}
 	if op.ctx.Done() != nil {
-		stop = context.AfterFunc(op.ctx, c.interrupt)
+		c.watch(op.ctx)
+		if err := op.ctx.Err(); err != nil {
+			return err // cancelled while the interrupt was being armed
+		}
 	}
-	return stop, op.write(c)
+	return op.write(c)
 }
 
-// end disarms the interrupt of begin and returns the round trip's error, ctx's if the
-// interrupt ran.
-func (op *sendOp) end(c *sconn, stop func() bool, err error) error {
-	if stop != nil && !stop() {
-		// The interrupt ran or is about to run: the connection's deadline cannot be trusted.
+// end disarms the interrupt of begin and returns the round trip's error, ctx's if ctx
+// ended meanwhile.
+func (op *sendOp) end(c *sconn, err error) error {
+	if op.ctx.Done() == nil {
+		return err
+	}
+	c.active.Store(0)
+	if op.ctx.Err() != nil {
+		// The interrupt ran or may still run: the connection's deadline cannot be trusted.
 		c.broken = true
 		c.deadline = longAgo
-		if err == nil && op.ctx.Err() != nil {
+		if err == nil {
 			err = op.ctx.Err()
 		}
 	}

@@ -1035,6 +1035,43 @@ func TestSendWithCancelledContext(t *testing.T) {
 	rec.none(t)
 }
 
+// A connection keeps the interrupt of its sends' context from one send to the next: a
+// send with a cancellable context allocates no more than one with context.Background(),
+// and a context cancelled while the connection is idle does not interrupt a later send
+// with another context on it.
+func TestContextInterruptIsKeptPerConnection(t *testing.T) {
+	b := startNode(t, testConfig(), func(*channel.Message) error { return nil })
+	a := startNode(t, testConfig(), nil)
+	to := []channel.Member{b.member}
+	msg := a.msg(channel.OptUseAck|channel.OptSyncAck, []byte("hello"))
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	send := func(ctx context.Context) func() {
+		return func() {
+			if err := a.t.Send(ctx, to, msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(ctx1)() // connects
+	background := testing.AllocsPerRun(200, send(context.Background()))
+	cancellable := testing.AllocsPerRun(200, send(ctx1))
+	if cancellable > background {
+		t.Errorf("%v allocations per send with a cancellable context, %v with context.Background()", cancellable, background)
+	}
+
+	cancel1() // the connection is idle, its interrupt still registered for ctx1
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	send(ctx2)()
+	if err := a.t.Send(ctx1, to, msg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("send with the cancelled context: %v", err)
+	}
+	if st := a.t.Stats(); st.Dials != 1 || st.MessagesSent != 404 {
+		t.Fatalf("stats %+v: want one connection, used for every send", st)
+	}
+}
+
 func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
 	const n = 20
 	release := newGate()
