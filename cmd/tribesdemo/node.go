@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,7 +251,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	jsonOut := fs.Bool("json", false, "print one JSON object per line (the default when stdout is not a terminal)")
 	chat := fs.Bool("chat", false, "chat mode: send every line typed on stdin to all members; stdin's end stops the node")
 	chatOpts := fs.String("chat-options", "use_ack", "send options of chat lines")
-	cpuProfile := cpuProfileFlag(fs)
+	profiles := registerProfileFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo node [flags]\n\nRuns one node until --seconds pass or it is interrupted and prints a line per event:\n"+
 			"readable text on a terminal, JSON lines otherwise or with --json.")
@@ -269,7 +270,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	stopProfile, err := startCPUProfile(*cpuProfile)
+	stopProfile, err := profiles.start()
 	if err != nil {
 		return err
 	}
@@ -469,8 +470,10 @@ func (p *nodePrinter) chatSent(line string, members int, err error) {
 
 func (p *nodePrinter) stopped(st channel.Stats) {
 	if p.json {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
 		p.w.emit(map[string]any{"event": "stopped", "received": st.MessagesReceived, "bytes": st.BytesReceived,
-			"sent": st.MessagesSent, "maxRssKb": maxRSSKB()})
+			"sent": st.MessagesSent, "maxRssKb": maxRSSKB(), "mallocs": ms.Mallocs, "gcCycles": ms.NumGC})
 		return
 	}
 	p.text("stopped: received %d messages (%d bytes), sent %d; peak memory %.1f MiB",

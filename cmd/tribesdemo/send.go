@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,19 +17,22 @@ import (
 
 // sendResult is the summary line of `tribesdemo send`.
 type sendResult struct {
-	Event      string   `json:"event"`
-	Members    int      `json:"members"`
-	Sent       int64    `json:"sent"`
-	Failed     int64    `json:"failed"`
-	Size       int      `json:"size"`
-	Options    string   `json:"options"`
-	Seconds    float64  `json:"seconds"`
-	MsgsPerSec float64  `json:"msgsPerSec"`
-	MBPerSec   float64  `json:"mbPerSec"`
-	P50us      float64  `json:"p50us"`
-	P99us      float64  `json:"p99us"`
-	MaxRssKb   int64    `json:"maxRssKb"`
-	Errors     []string `json:"errors,omitempty"`
+	Event      string  `json:"event"`
+	Members    int     `json:"members"`
+	Sent       int64   `json:"sent"`
+	Failed     int64   `json:"failed"`
+	Size       int     `json:"size"`
+	Options    string  `json:"options"`
+	Seconds    float64 `json:"seconds"`
+	MsgsPerSec float64 `json:"msgsPerSec"`
+	MBPerSec   float64 `json:"mbPerSec"`
+	P50us      float64 `json:"p50us"`
+	P99us      float64 `json:"p99us"`
+	MaxRssKb   int64   `json:"maxRssKb"`
+	// Allocations and collector cycles of the sending process during the measured phase.
+	Mallocs  uint64   `json:"mallocs"`
+	GCCycles uint32   `json:"gcCycles"`
+	Errors   []string `json:"errors,omitempty"`
 }
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,7 +45,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	optStr := fs.String("options", "use_ack", "send options: byte, use_ack, sync, async, udp, multicast (comma separated) or a number")
 	conc := fs.Int("concurrency", 1, "goroutines sending at once")
 	warmup := fs.Int("warmup", 0, "unmeasured messages sent first (they do reach the members)")
-	cpuProfile := cpuProfileFlag(fs)
+	profiles := registerProfileFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo send [flags]\n\nSends --count messages of --size bytes to every known member and prints a JSON summary.")
 		fs.PrintDefaults()
@@ -56,7 +60,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *count < 0 || *size < 0 || *conc < 1 {
 		return fmt.Errorf("%w: --count and --size must be >= 0, --concurrency >= 1", errUsage)
 	}
-	stopProfile, err := startCPUProfile(*cpuProfile)
+	stopProfile, err := profiles.start()
 	if err != nil {
 		return err
 	}
@@ -107,6 +111,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var mu sync.Mutex
 	lat := make([]time.Duration, 0, min(*count, 1<<20))
 	errSeen := map[string]bool{}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range *conc {
@@ -134,6 +140,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	wg.Wait()
 	el := time.Since(start).Seconds()
+	runtime.ReadMemStats(&ms1)
+	res.Mallocs, res.GCCycles = ms1.Mallocs-ms0.Mallocs, ms1.NumGC-ms0.NumGC
 	res.Sent, res.Failed, res.Seconds = sent.Load(), failed.Load(), el
 	if el > 0 {
 		res.MsgsPerSec = float64(res.Sent) / el
