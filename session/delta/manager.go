@@ -98,7 +98,7 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 		if m.opts.WaitsForAck() {
 			m.batch = &batcher{m: m, bc: bc}
 		} else {
-			m.async = &asyncQueue{m: m, bc: bc}
+			m.async = &asyncQueue{m: m, bc: bc, interval: max(cfg.AsyncBatchInterval, 0), quit: make(chan struct{})}
 			m.async.idle.L, m.async.work.L = &m.async.mu, &m.async.mu
 		}
 	}
