@@ -386,6 +386,8 @@ func (s *Session) load(st *SessionState) {
 // make. Malformed meta values are skipped and counted.
 func (s *Session) apply(actions []Action, notify bool) []notice {
 	var out []notice
+	// Attribute notices only matter to attribute listeners.
+	notify = notify && len(s.m.cfg.AttributeListeners) > 0
 	for _, a := range actions {
 		if len(s.pending) > 0 {
 			// The remote change replaces this node's value, so a pending local change of
@@ -423,7 +425,7 @@ func (s *Session) apply(actions []Action, notify bool) []notice {
 				}
 			} else {
 				s.addAttr(e)
-				if notify && len(s.m.cfg.AttributeListeners) > 0 {
+				if notify {
 					v, err := s.decode(&s.attrs[len(s.attrs)-1])
 					if err != nil {
 						s.m.stats.valueDecodeErrors.Add(1)
