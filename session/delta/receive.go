@@ -221,16 +221,23 @@ func (m *Manager) handleChangeID(msg *Message) {
 		if old == msg.NewID {
 			return
 		}
-		ok, taken := m.st.rename(old, msg.NewID, s, func() { s.setID(msg.NewID) })
-		if ok {
-			m.skip(old)
-			m.fire(s, true, notice{kind: nIDChanged, oldID: old})
-		}
+		ok, taken := m.renameReplica(s, old, msg.NewID)
 		if ok || taken || !s.IsValid() {
 			return
 		}
 		// renamed concurrently (by this node's binder): rename it from its current id
 	}
+}
+
+// renameReplica renames s from old to newID as the cluster asks (a rename received, or a
+// repair's), telling the listeners; it fails as store.rename does.
+func (m *Manager) renameReplica(s *Session, old, newID string) (ok, taken bool) {
+	ok, taken = m.st.rename(old, newID, s, func() { s.setID(newID) })
+	if ok {
+		m.skip(old)
+		m.fire(s, true, notice{kind: nIDChanged, oldID: old})
+	}
+	return ok, taken
 }
 
 func (m *Manager) memberGone(mem channel.Member) {

@@ -401,12 +401,7 @@ func (m *Manager) renameForRepair(id string) bool {
 	if s == nil {
 		return false
 	}
-	old := s.ID()
-	ok, _ := m.st.rename(old, id, s, func() { s.setID(id) })
-	if ok {
-		m.skip(old)
-		m.fire(s, true, notice{kind: nIDChanged, oldID: old})
-	}
+	ok, _ := m.renameReplica(s, s.ID(), id)
 	return ok
 }
 
