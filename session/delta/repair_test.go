@@ -312,19 +312,8 @@ func TestRunningRepairCoalescesRounds(t *testing.T) {
 // nobody is asked for every session.
 func TestRunningRepairWaitsForTheRename(t *testing.T) {
 	defer delta.SetRepairSettle(time.Minute)() // the rename comes well within it
-	nw := channeltest.NewNetwork()
-	peer, asked := newCounter(t, nw)
-	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	peer, asked, j, T := readyWith(t, "S.d")
 	jm := j.ch.LocalMember()
-	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
-	T := time.Now().UnixMilli()
-	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
-	chunk.Sessions = []delta.SessionState{repairState(T, "S.d", 1, "v1")}
-	peer.send(t, jm, chunk)
-	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
-	if err := j.m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 
 	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "N.p", T+10), 2, "v2"))
 	if delta.RepairIdle(j.m) {
@@ -348,19 +337,8 @@ func TestRunningRepairWaitsForTheRename(t *testing.T) {
 // messages to the session under its new id (not dropped as about an unknown session, nor
 // asked for again), and the other member's own rename later brings the ids together.
 func TestRenameThatReachedSomeMembers(t *testing.T) {
-	nw := channeltest.NewNetwork()
-	peer, asked := newCounter(t, nw)
-	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	peer, asked, j, T := readyWith(t, "S.a")
 	jm := j.ch.LocalMember()
-	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
-	T := time.Now().UnixMilli()
-	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
-	chunk.Sessions = []delta.SessionState{repairState(T, "S.a", 1, "v1")}
-	peer.send(t, jm, chunk)
-	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
-	if err := j.m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 
 	rename := repairMsg(delta.EventChangeSessionID, "S.a", T+1) // the member of route b's binder
 	rename.NewID = "S.b"
@@ -386,4 +364,24 @@ func TestRenameThatReachedSomeMembers(t *testing.T) {
 		t.Errorf("requests %d (want 1, the transfer's), repairs %d, unknown-session messages %d (want 0)",
 			n, st.TransferRepairs, st.UnknownSession)
 	}
+}
+
+// readyWith starts a manager of route j that gets one session, id (version 1, k = "v1",
+// created at T), in its state transfer from peer, a raw member that counts the requests
+// for every session (asked), and waits until it is ready.
+func readyWith(t *testing.T, id string) (peer *raw, asked *atomic.Int32, j *node, T int64) {
+	nw := channeltest.NewNetwork()
+	peer, asked = newCounter(t, nw)
+	j = startNode(t, nw, delta.Config{JvmRoute: "j"})
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	T = time.Now().UnixMilli()
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{repairState(T, id, 1, "v1")}
+	jm := j.ch.LocalMember()
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return peer, asked, j, T
 }
