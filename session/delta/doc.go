@@ -156,6 +156,15 @@
 // middleware holds (HoldUntilReady, bounded) or refuses (RefuseUntilReady, 503) requests
 // until then.
 //
+// A rename to another route (the middleware's jvmRoute binding) keeps an id's random
+// part, and a message from the cluster about an id this node does not hold applies to the
+// session held under the same random part with another route (this node's, then every
+// route seen in the cluster), without a repair unless that copy is more than one change
+// behind the delta (Message.Version). A rename can reach only some members (its
+// sender died while sending it to each in turn): members then hold the session under
+// different routes and each replicates it under its own id; every acknowledged change is
+// still applied everywhere, and the next rename brings the ids together.
+//
 // Only current members of the channel are heard: a session message whose sender is not
 // in the member list is ignored and counted (ClusterStats.RefusedNonMember), and a state
 // transfer goes to the membership's record of the member that asked. A node serves

@@ -238,6 +238,14 @@ func (s *Session) applyDelta(msg *Message, notify bool) []notice {
 	return ns
 }
 
+// missed reports whether a delta of the given version comes after changes this copy
+// lacks (0, Tomcat's, tells nothing).
+func (s *Session) missed(version uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return version > s.version+1
+}
+
 // olderThan reports whether the session's version is below version.
 func (s *Session) olderThan(version uint64) bool {
 	s.mu.Lock()
