@@ -13,7 +13,9 @@ import (
 // (ReplicateAsync with BinaryCodec) from one goroutine, in batches: the middleware hands
 // a request's delta over and answers at once, and whatever was handed over while a batch
 // was being sent goes out together in the next channel message, one frame per member.
-// The goroutine starts with the first message and waits for the next ones until the
+// After a batch of several messages the next one starts no sooner than the manager's
+// AsyncBatchInterval after it (pause), so that under load batches grow; after a lone
+// message the next one leaves at once. The goroutine starts with the first message and waits for the next ones until the
 // manager stops (a goroutine started per batch would grow its stack again each time).
 //
 // Every message of the manager goes through the queue (Replicate, creations, expiries,
