@@ -15,8 +15,9 @@ import (
 // was being sent goes out together in the next channel message, one frame per member.
 // After a batch of several messages the next one starts no sooner than the manager's
 // AsyncBatchInterval after it (pause), so that under load batches grow; after a lone
-// message the next one leaves at once. The goroutine starts with the first message and waits for the next ones until the
-// manager stops (a goroutine started per batch would grow its stack again each time).
+// message the next one leaves at once. The goroutine starts with the first message and
+// waits for the next ones until the manager stops (a goroutine started per batch would
+// grow its stack again each time).
 //
 // Every message of the manager goes through the queue (Replicate, creations, expiries,
 // id changes; callers other than the middleware wait for the outcome of the batch that
