@@ -53,7 +53,10 @@ type options struct {
 	JVMOptions string        // Tomcat's JVM options (tomcat.Config.JVMOptions)
 	NoTomcat   bool          // Go sides only: no Tomcat node starts (and no mixed cluster)
 	CPUProfile string        // if set, each Go server writes its CPU profile to CPUProfile/<name>.cpu.pprof
-	Log        io.Writer     // progress lines
+	// DeliverOnLoop makes the Go cluster nodes deliver on their event loops
+	// (nio.Config.DeliverOnEventLoop).
+	DeliverOnLoop bool
+	Log           io.Writer // progress lines
 }
 
 // server is one running server process of a side.
@@ -354,6 +357,7 @@ func (h *harness) goServers(cfgs ...serverConfig) []server {
 	for _, cfg := range cfgs {
 		s := &goServer{cfg: cfg}
 		s.log = filepath.Join(h.opts.Dir, s.name()+".log")
+		cfg.DeliverOnLoop = h.opts.DeliverOnLoop
 		if h.opts.CPUProfile != "" {
 			cfg.CPUProfile = filepath.Join(h.opts.CPUProfile, s.name()+".cpu.pprof")
 		}

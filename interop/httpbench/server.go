@@ -48,6 +48,8 @@ type serverConfig struct {
 	Members string // static members as wire.ParseMemberList reads them; empty: no cluster
 	Acked   bool
 	Java    bool // Tomcat's session message format (delta.JavaCodec), for clusters with Tomcat
+	// DeliverOnLoop sets the transport's DeliverOnEventLoop.
+	DeliverOnLoop bool
 	// CPUProfile, if set, is where the process writes its CPU profile, from its start to
 	// its stop.
 	CPUProfile string
@@ -199,6 +201,7 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 	}
 	tcfg := nio.DefaultConfig()
 	tcfg.Address, tcfg.Port, tcfg.AutoBind = "127.0.0.1", cfg.Port, 1
+	tcfg.DeliverOnEventLoop = cfg.DeliverOnLoop
 	ncfg := node.Config{Transport: &tcfg, UniqueID: channel.UniqueID(id)}
 	if len(members) > 0 {
 		// StaticMembershipService's replies come from nodes not listed yet; session

@@ -244,9 +244,16 @@ func TestSessionFailoverAcrossHosts(t *testing.T) {
 			"--mcast-addr", group, "--mcast-port", strconv.Itoa(mport), "--mcast-bind", h.Addr.String(),
 			"--interceptors", "tcpfailure",
 			"--http", net.JoinHostPort(h.Addr.String(), "8080"), "--route", n.route, "--acked",
-			"--seconds", "90")
+			"--seconds", "90", "-v")
 		nodes = append(nodes, n)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range nodes {
+				t.Logf("%s's log (its last lines):\n%s", n.route, n.proc.Stderr())
+			}
+		}
+	})
 	for _, n := range nodes {
 		n.proc.Started(t, 30*time.Second)
 		ready := n.proc.WaitFor(30*time.Second, func() bool {

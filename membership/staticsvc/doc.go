@@ -15,7 +15,10 @@
 //   - A node receiving a START or PING takes its sender's member as alive and replies
 //     with the same message carrying its own member.
 //   - On stop, the members get a MSG_STOP (a plain send, not an RPC) carrying the local
-//     member with the BABY-ALEX command, and drop the node at once.
+//     member with the BABY-ALEX command, and drop the node at once. For 10 s (twice
+//     RPCTimeout if longer) a PING of that node, or its reply to one, arriving after its
+//     STOP (sent before it on another connection, or late) does not add it again; its
+//     START (the node restarted, with a new unique id or the same) does.
 //
 // All member messages are sent with SendOptions (Channel.SEND_OPTIONS_ASYNCHRONOUS, 8, by
 // default), replies with none. They come from nodes that may not be members yet, so the

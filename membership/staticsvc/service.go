@@ -90,6 +90,11 @@ type Service struct {
 	local   channel.Member
 	view    map[channel.MemberKey]*entry
 	run     *runState // nil unless both levels run
+	// stopped holds when the members that sent a STOP did, by unique id: for stopMemory
+	// after it, a PING of theirs or a reply to this node's (sent before the STOP, on
+	// another connection, or late) does not add them again; a START (the node restarted
+	// with the same id) does. Emptied when full.
+	stopped map[channel.UniqueID]time.Time
 
 	// members is the view as Members returns it, sorted; replaced (never modified) after
 	// every change of the view, so Members does not allocate.
@@ -375,7 +380,7 @@ func (s *Service) announce(ctx context.Context, r *runState, typ int32) {
 			continue
 		}
 		replies++
-		s.heard(m.member)
+		s.heard(m.member, false)
 	}
 	// A member that does not answer in time is not an error: it expires.
 	if faulty := channel.FaultyMembers(err); len(faulty) > 0 {
@@ -430,11 +435,26 @@ func isLocal(m, local channel.Member) bool {
 	return m.Port == local.Port && m.IP() == local.IP()
 }
 
-// heard records that m is alive: a new member is added, a known one refreshed.
-func (s *Service) heard(m channel.Member) {
+// maxStopped bounds Service.stopped.
+const maxStopped = 1024
+
+// stopMemory is how long a member's STOP keeps its PINGs and replies from adding it again
+// (Service.stopped): longer than such a message, sent before the STOP, can take to come.
+func (s *Service) stopMemory() time.Duration { return max(10*time.Second, 2*s.cfg.RPCTimeout) }
+
+// heard records that m is alive, from a START (start) or another message: a new member
+// is added, a known one refreshed. A member that sent a STOP less than stopMemory ago is
+// added again only by a START.
+func (s *Service) heard(m channel.Member, start bool) {
 	s.update(func(now time.Time) (added, gone []channel.Member) {
 		if m.Equal(s.local) {
 			return nil, nil
+		}
+		if at, ok := s.stopped[m.UniqueID]; ok {
+			if !start && now.Sub(at) < s.stopMemory() {
+				return nil, nil
+			}
+			delete(s.stopped, m.UniqueID)
 		}
 		k := m.Key()
 		if e, ok := s.view[k]; ok {
@@ -446,9 +466,15 @@ func (s *Service) heard(m channel.Member) {
 	})
 }
 
-// left removes m (a STOP).
+// left removes m (a STOP) and keeps it from being added again.
 func (s *Service) left(m channel.Member) {
-	s.update(func(time.Time) (added, gone []channel.Member) {
+	s.update(func(now time.Time) (added, gone []channel.Member) {
+		if m.UniqueID != (channel.UniqueID{}) {
+			if s.stopped == nil || len(s.stopped) >= maxStopped {
+				s.stopped = map[channel.UniqueID]time.Time{}
+			}
+			s.stopped[m.UniqueID] = now
+		}
 		if _, ok := s.view[m.Key()]; ok {
 			delete(s.view, m.Key())
 			gone = append(gone, m)
@@ -514,7 +540,7 @@ func (s *Service) replyRequest(v any, from channel.Member) (any, error) {
 	if !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
 		return nil, nil
 	}
-	s.heard(m.member)
+	s.heard(m.member, m.typ == msgStart)
 	s.mu.Lock()
 	ch := s.ch
 	s.mu.Unlock()
@@ -532,7 +558,7 @@ func (s *Service) leftOver(v any, _ channel.Member) {
 	if err != nil || !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
 		return
 	}
-	s.heard(m.member)
+	s.heard(m.member, false)
 }
 
 // stopListener receives the plain (non-RPC) member messages: MSG_STOP.
@@ -558,7 +584,7 @@ func (l stopListener) MessageReceived(msg *channel.Message) error {
 	case msgStop:
 		l.s.left(m.member)
 	case msgStart, msgPing:
-		l.s.heard(m.member)
+		l.s.heard(m.member, m.typ == msgStart)
 	}
 	return nil
 }

@@ -287,6 +287,36 @@ func TestRestartIsNewMember(t *testing.T) {
 	}
 }
 
+// A PING, or a reply to this node's, that a member sent before its STOP can arrive after
+// it (on another connection, or after the call's timeout): it does not add the member
+// again, while the node restarted (its START) is added, with a new unique id or the same.
+func TestMessageAfterStopDoesNotAddAgain(t *testing.T) {
+	p := testutil.FreePorts(t, 2)
+	cfg := staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Hour, PingInterval: time.Hour}
+	a := newNode(t, p[0], cfg)
+	if err := a.ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	b := members(t, p[1])[0]
+	for i, restart := range []channel.UniqueID{{1}, {2}} { // the second START: a new id
+		b.UniqueID = restart
+		staticsvc.Hear(a.svc, b, true)
+		if !a.has(p[1]) {
+			t.Fatalf("start %d: b not added", i)
+		}
+		staticsvc.Hear(a.svc, b, false)
+		staticsvc.Leave(a.svc, b)
+		staticsvc.Hear(a.svc, b, false)
+		if a.has(p[1]) {
+			t.Fatalf("start %d: b added again by a message sent before its STOP", i)
+		}
+	}
+	staticsvc.Hear(a.svc, b, true) // the same id again
+	if !a.has(p[1]) {
+		t.Fatal("b restarted with the same id not added")
+	}
+}
+
 func TestConfig(t *testing.T) {
 	m := members(t, 4000)
 	for _, c := range []staticsvc.Config{

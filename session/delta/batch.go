@@ -186,17 +186,18 @@ func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
 	}
-	msgs := make([]*Message, 0, n)
-	for range n {
+	// One array holds the batch's messages, another their actions.
+	all, msgs := make([]Message, n), make([]*Message, n)
+	var a batchArena
+	for i := range n {
 		b := r.take(c.maxMessage(), "message")
 		if r.err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
 		}
-		m, err := c.DecodeMessage(b)
-		if err != nil {
+		if err := c.decodeInto(&all[i], b, &a); err != nil {
 			return nil, err
 		}
-		msgs = append(msgs, m)
+		msgs[i] = &all[i]
 	}
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: trailing bytes after the batch", ErrMalformed)

@@ -214,20 +214,29 @@ func sessionSize(s *SessionState) int {
 
 // DecodeMessage parses data; errors wrap ErrMalformed. Attribute values alias data.
 func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
+	m := &Message{}
+	if err := c.decodeInto(m, data, nil); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeInto parses data into m (zero). With a, the strings a batch's messages share
+// (context, action names) are allocated once and the actions go into a's array.
+func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 	if len(data) > c.maxMessage() {
-		return nil, fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrMalformed, len(data), c.maxMessage())
+		return fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrMalformed, len(data), c.maxMessage())
 	}
 	if !c.Owns(data) {
-		return nil, fmt.Errorf("%w: bad header", ErrMalformed)
+		return fmt.Errorf("%w: bad header", ErrMalformed)
 	}
 	r := reader{b: data[len(binaryMagic):], maxString: c.maxString()}
-	m := &Message{}
 	ev := r.uvarint()
 	if r.err == nil && (ev > 1<<31 || !Event(ev).Valid()) {
 		r.fail("unknown event")
 	}
 	m.Event = Event(ev)
-	m.Context = r.str()
+	m.Context = a.str(&r)
 	m.SessionID = r.str()
 	m.UniqueID = r.str()
 	m.Timestamp = r.varint()
@@ -246,21 +255,21 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 	if flags&flagActions != 0 {
 		n := r.count(3, c.maxEntries())
 		if n > 0 {
-			m.Actions = make([]Action, 0, n)
+			m.Actions = a.actions(n)
 		}
 		for i := 0; i < n && r.err == nil; i++ {
-			var a Action
-			a.Type = ActionType(r.byte())
-			a.Op = Op(r.byte())
-			if a.Type > ActionNote || a.Op > OpRemove {
+			var act Action
+			act.Type = ActionType(r.byte())
+			act.Op = Op(r.byte())
+			if act.Type > ActionNote || act.Op > OpRemove {
 				r.fail("unknown action")
 				break
 			}
-			a.Name = r.str()
-			if a.Op == OpSet {
-				a.Value = r.value(c.maxValue())
+			act.Name = a.str(&r)
+			if act.Op == OpSet {
+				act.Value = r.value(c.maxValue())
 			}
-			m.Actions = append(m.Actions, a)
+			m.Actions = append(m.Actions, act)
 		}
 	}
 	if flags&flagSessions != 0 {
@@ -279,9 +288,50 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 	}
 	if r.err != nil {
 		m.release()
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
+		return fmt.Errorf("%w: %v", ErrMalformed, r.err)
 	}
-	return m, nil
+	return nil
+}
+
+// batchArena holds what the messages of one batch share as they are decoded: the
+// strings seen last (a batch's messages name the same context, and usually the same
+// attributes) and an array their actions are cut from.
+type batchArena struct {
+	seen [4]string
+	next int // the entry of seen to replace
+	acts []Action
+}
+
+// str reads a string like r.str, returning one a already holds when the bytes are
+// equal. A nil a allocates every string.
+func (a *batchArena) str(r *reader) string {
+	if a == nil {
+		return r.str()
+	}
+	b := r.take(r.maxString, "string")
+	for _, s := range a.seen {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	a.seen[a.next] = s
+	a.next = (a.next + 1) % len(a.seen)
+	return s
+}
+
+// actions returns an empty slice with room for n actions, cut from a's array (which
+// grows as needed) when a is not nil.
+func (a *batchArena) actions(n int) []Action {
+	if a == nil {
+		return make([]Action, 0, n)
+	}
+	if len(a.acts)+n > cap(a.acts) {
+		a.acts = make([]Action, 0, max(2*cap(a.acts), n, 16))
+	}
+	at := len(a.acts)
+	a.acts = a.acts[:at+n]
+	return a.acts[at : at : at+n]
 }
 
 func (c BinaryCodec) maxMessage() int { return orDefault(c.MaxMessageSize, DefaultMaxMessageSize) }

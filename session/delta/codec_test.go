@@ -443,3 +443,29 @@ func TestChunkArraysReleased(t *testing.T) {
 		}
 	}
 }
+
+// The messages of a decoded batch share one array of actions: each one's slice ends at
+// its own last action, so appending to it does not overwrite the next message's.
+func TestDecodeBatchActionsDoNotOverlap(t *testing.T) {
+	set := func(name string) Action {
+		return Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: []byte(name)}
+	}
+	in := []*Message{
+		{Event: EventDelta, Context: "c", SessionID: "A", Actions: []Action{set("x"), set("y")}},
+		{Event: EventDelta, Context: "c", SessionID: "B", Actions: []Action{set("x")}},
+	}
+	data, err := BinaryCodec{}.appendBatch(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := BinaryCodec{}.decodeBatch(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(out[0].Actions, set("z"))
+	for i := range in {
+		if !reflect.DeepEqual(out[i].Actions, in[i].Actions) || out[i].Context != "c" {
+			t.Errorf("message %d decoded as %+v, want %+v", i, out[i], in[i])
+		}
+	}
+}

@@ -37,6 +37,10 @@ const (
 	// DefaultMaxConcurrentTransfers is how many state transfers a node serves at once (no
 	// Tomcat equivalent: Tomcat answers each request on the thread that received it).
 	DefaultMaxConcurrentTransfers = 2
+	// DefaultAsyncBatchInterval is how long, under load, an asynchronously replicating
+	// manager waits after the start of a channel message of several deltas before it
+	// sends the next one (no Tomcat equivalent; see Config.AsyncBatchInterval).
+	DefaultAsyncBatchInterval = time.Millisecond
 )
 
 // ReplicationMode chooses how session messages are sent.
@@ -100,6 +104,18 @@ type Config struct {
 	// (0 for async, use_ack|sync_ack for acked). For example channel.OptAsync when the
 	// channel has a message dispatch interceptor.
 	SendOptions channel.SendOptions
+	// AsyncBatchInterval paces asynchronous replication under load (ReplicateAsync with
+	// BinaryCodec): once the manager's sending goroutine has sent a channel message that
+	// carried several messages (requests ended while it sent the previous one), it sends
+	// the next one no sooner than this after that one started. What is queued meanwhile
+	// leaves together, and the later changes of a session whose delta is queued merge into
+	// its next one, so the members receive fewer and larger messages; a message that
+	// leaves alone (an idle node) is followed at once. The middleware's requests never wait
+	// for it (the members' copies are up to this much later); calls that wait for their
+	// message to leave (Manager.Replicate, Create, Invalidate) may wait up to this much
+	// longer. 0 means DefaultAsyncBatchInterval;
+	// negative sends each channel message as soon as the previous one left.
+	AsyncBatchInterval time.Duration
 
 	// SkipStateTransfer starts the manager without asking other nodes for their sessions
 	// (Tomcat stateTransferTimeout 0).
@@ -213,6 +229,9 @@ func (c *Config) fill() error {
 	}
 	if c.TransferGCPercent == 0 {
 		c.TransferGCPercent = DefaultTransferGCPercent
+	}
+	if c.AsyncBatchInterval == 0 {
+		c.AsyncBatchInterval = DefaultAsyncBatchInterval
 	}
 	if c.SendOptions == 0 && c.Replication == ReplicateAcked {
 		c.SendOptions = channel.OptUseAck | channel.OptSyncAck

@@ -91,8 +91,11 @@
 // one delta queued or in flight (changes made meanwhile go out after it), so the members
 // apply each session's changes in order; a failed send leaves them pending for the
 // session's next request, as in acked mode (Manager.Replicate itself still returns once
-// its message was sent). Under concurrent load this sends far fewer messages and ACKs
-// than requests; a lone request is sent at once.
+// its message was sent). Once a channel message carried several deltas, that goroutine
+// starts the next one no sooner than Config.AsyncBatchInterval (1 ms) after it, so that
+// under load the members receive fewer, larger messages (the copies lag by up to that
+// much more). Under concurrent load this sends far fewer messages and ACKs than
+// requests; a lone request is sent at once.
 //
 // # State transfer
 //
@@ -152,6 +155,15 @@
 // and the manager serves with what it has. Ready and WaitReady report readiness; the
 // middleware holds (HoldUntilReady, bounded) or refuses (RefuseUntilReady, 503) requests
 // until then.
+//
+// A rename to another route (the middleware's jvmRoute binding) keeps an id's random
+// part, and a message from the cluster about an id this node does not hold applies to the
+// session held under the same random part with another route (this node's, then every
+// route seen in the cluster), without a repair unless that copy is more than one change
+// behind the delta (Message.Version). A rename can reach only some members (its
+// sender died while sending it to each in turn): members then hold the session under
+// different routes and each replicates it under its own id; every acknowledged change is
+// still applied everywhere, and the next rename brings the ids together.
 //
 // Only current members of the channel are heard: a session message whose sender is not
 // in the member list is ignored and counted (ClusterStats.RefusedNonMember), and a state

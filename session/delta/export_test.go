@@ -49,3 +49,16 @@ func SetRepairSettle(d time.Duration) (restore func()) {
 	repairSettle = d
 	return func() { repairSettle = old }
 }
+
+// EncodeBatch is BinaryCodec's batch encoding of msgs (tests only).
+func EncodeBatch(msgs ...*Message) ([]byte, error) {
+	for _, m := range msgs {
+		if m.Context == "" {
+			m.Context = "localhost#/app"
+		}
+	}
+	return BinaryCodec{}.appendBatch(nil, msgs)
+}
+
+// DecodeBatch is BinaryCodec's decoding of a batch (tests only).
+func DecodeBatch(data []byte) ([]*Message, error) { return BinaryCodec{}.decodeBatch(data) }

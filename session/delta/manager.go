@@ -98,7 +98,7 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 		if m.opts.WaitsForAck() {
 			m.batch = &batcher{m: m, bc: bc}
 		} else {
-			m.async = &asyncQueue{m: m, bc: bc}
+			m.async = &asyncQueue{m: m, bc: bc, interval: max(cfg.AsyncBatchInterval, 0), quit: make(chan struct{})}
 			m.async.idle.L, m.async.work.L = &m.async.mu, &m.async.mu
 		}
 	}
@@ -174,20 +174,39 @@ func (m *Manager) rerouted(from string) {
 // renamed died before answering or answered with an error; the client then still sends
 // the old id. Only route renames are followed: an id changed by ChangeSessionID (login)
 // gets a new random part and the old id finds nothing.
-func (m *Manager) findRerouted(id string) *Session {
+func (m *Manager) findRerouted(id string) *Session { return m.underOtherRoute(id, m.Find) }
+
+// replicaOf returns the session a message from the cluster names by id: the one held
+// under id or, failing that, under id with another route. A rename can reach only some
+// members (its sender died while sending it to each in turn, or could not reach one):
+// members then hold the session under different routes, and each goes on replicating
+// under its own id. Applying such messages to the copy held under the other route keeps
+// every acknowledged change, and the next rename (any member's binder) brings the ids
+// together again.
+func (m *Manager) replicaOf(id string) *Session {
+	if s := m.st.get(id); s != nil {
+		return s
+	}
+	return m.underOtherRoute(id, m.st.get)
+}
+
+// underOtherRoute returns the first session get finds under id with its route replaced:
+// by this node's, then by every route seen in the cluster. An id without a route finds
+// nothing.
+func (m *Manager) underOtherRoute(id string, get func(string) *Session) *Session {
 	r := routeOf(id)
 	if r == "" {
 		return nil
 	}
 	if own := m.cfg.JvmRoute; own != "" && own != r {
-		if s := m.Find(withRoute(id, own)); s != nil {
+		if s := get(withRoute(id, own)); s != nil {
 			return s
 		}
 	}
 	if p := m.routes.Load(); p != nil {
 		for _, o := range *p {
 			if o != r {
-				if s := m.Find(withRoute(id, o)); s != nil {
+				if s := get(withRoute(id, o)); s != nil {
 					return s
 				}
 			}

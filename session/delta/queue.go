@@ -6,14 +6,18 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // asyncQueue sends the session messages of a manager whose sends wait for no ACK
 // (ReplicateAsync with BinaryCodec) from one goroutine, in batches: the middleware hands
 // a request's delta over and answers at once, and whatever was handed over while a batch
 // was being sent goes out together in the next channel message, one frame per member.
-// The goroutine starts with the first message and waits for the next ones until the
-// manager stops (a goroutine started per batch would grow its stack again each time).
+// After a batch of several messages the next one starts no sooner than the manager's
+// AsyncBatchInterval after it (pause), so that under load batches grow; after a lone
+// message the next one leaves at once. The goroutine starts with the first message and
+// waits for the next ones until the manager stops (a goroutine started per batch would
+// grow its stack again each time).
 //
 // Every message of the manager goes through the queue (Replicate, creations, expiries,
 // id changes; callers other than the middleware wait for the outcome of the batch that
@@ -23,8 +27,10 @@ import (
 // send puts its changes back before any later change of the session was taken, and the
 // next message carries them, as Replicate does without the queue.
 type asyncQueue struct {
-	m  *Manager
-	bc batchCodec
+	m        *Manager
+	bc       batchCodec
+	interval time.Duration // Config.AsyncBatchInterval; 0: no pacing
+	quit     chan struct{} // closed by stop: the goroutine no longer paces
 
 	mu      sync.Mutex
 	items   []queuedMsg
@@ -37,6 +43,8 @@ type asyncQueue struct {
 	// Used by the goroutine only.
 	spare []queuedMsg
 	msgs  []*Message
+	next  time.Time   // when the next batch may start (zero: at once)
+	timer *time.Timer // for pause
 
 	hadMembers atomic.Bool // the last batch had members to go to
 }
@@ -76,6 +84,9 @@ func (q *asyncQueue) drain() {
 func (q *asyncQueue) stop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if !q.stopped {
+		close(q.quit)
+	}
 	q.stopped = true
 	q.work.Signal()
 	for q.running {
@@ -161,6 +172,7 @@ func (q *asyncQueue) run() {
 			q.work.Wait()
 		}
 		q.mu.Unlock()
+		q.pause()
 		yieldWhileGrowing(func() int {
 			q.mu.Lock()
 			defer q.mu.Unlock()
@@ -170,10 +182,36 @@ func (q *asyncQueue) run() {
 		batch := q.items
 		q.items, q.spare, q.busy = q.spare[:0], nil, true
 		q.mu.Unlock()
+		q.next = time.Time{}
+		if q.interval > 0 && len(batch) > 1 {
+			q.next = time.Now().Add(q.interval)
+		}
 		q.sendBatch(batch)
 		clear(batch)
 		q.spare = batch[:0]
 		q.mu.Lock()
+	}
+}
+
+// pause waits until the next batch may start (Config.AsyncBatchInterval), or the manager
+// stops.
+func (q *asyncQueue) pause() {
+	if q.next.IsZero() {
+		return
+	}
+	d := time.Until(q.next)
+	if d <= 0 {
+		return
+	}
+	if q.timer == nil {
+		q.timer = time.NewTimer(d)
+	} else {
+		q.timer.Reset(d)
+	}
+	select {
+	case <-q.timer.C:
+	case <-q.quit:
+		q.timer.Stop()
 	}
 }
 

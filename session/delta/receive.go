@@ -113,13 +113,13 @@ func (m *Manager) dispatch(msg *Message) {
 	case EventCreated:
 		m.handleCreated(msg)
 	case EventExpired:
-		if s := m.st.get(msg.SessionID); s != nil {
+		if s := m.replicaOf(msg.SessionID); s != nil {
 			_ = m.expire(context.Background(), s, false, false, true)
 		} else {
 			m.stats.unknownID.Add(1)
 		}
 	case EventAccessed:
-		if s := m.st.get(msg.SessionID); s != nil {
+		if s := m.replicaOf(msg.SessionID); s != nil {
 			s.accessedElsewhere()
 		} else {
 			m.stats.unknownID.Add(1)
@@ -134,13 +134,20 @@ func (m *Manager) dispatch(msg *Message) {
 }
 
 // lacks reports whether msg changes a session this node holds under none of the ids it
-// names: a delta that is not the session's first, or an id change.
+// names, nor under them with another route (replicaOf): a delta that is not the
+// session's first, or an id change. A delta about a copy held under another route lacks
+// it too when the copy missed changes before it (its version is more than one behind:
+// the rename and the deltas after it were not sent to this node).
 func (m *Manager) lacks(msg *Message) bool {
 	switch msg.Event {
 	case EventDelta:
-		return validID(msg.SessionID) && !createsSession(msg.Actions) && m.st.get(msg.SessionID) == nil
+		if !validID(msg.SessionID) || createsSession(msg.Actions) || m.st.get(msg.SessionID) != nil {
+			return false
+		}
+		s := m.underOtherRoute(msg.SessionID, m.st.get)
+		return s == nil || s.missed(msg.Version)
 	case EventChangeSessionID:
-		return validID(msg.NewID) && m.st.get(msg.SessionID) == nil && m.st.get(msg.NewID) == nil
+		return validID(msg.NewID) && m.replicaOf(msg.SessionID) == nil && m.st.get(msg.NewID) == nil
 	}
 	return false
 }
@@ -160,7 +167,7 @@ func (m *Manager) handleCreated(msg *Message) {
 }
 
 func (m *Manager) handleDelta(msg *Message) {
-	s := m.st.get(msg.SessionID)
+	s := m.replicaOf(msg.SessionID)
 	if s == nil {
 		// The first delta of a session carries isnew=true: a node that missed (or has not
 		// yet received) the EVT_SESSION_CREATED creates the session from it.
@@ -196,8 +203,10 @@ func createsSession(actions []Action) bool {
 	return false
 }
 
+// handleChangeID renames the session msg names, held under its old id or under that id
+// with another route (replicaOf), to the new id.
 func (m *Manager) handleChangeID(msg *Message) {
-	s := m.st.get(msg.SessionID)
+	s := m.replicaOf(msg.SessionID)
 	if s == nil {
 		m.stats.unknownID.Add(1)
 		return
@@ -207,11 +216,28 @@ func (m *Manager) handleChangeID(msg *Message) {
 		return
 	}
 	m.noteRoute(msg.NewID)
-	ok, _ := m.st.rename(msg.SessionID, msg.NewID, s, func() { s.setID(msg.NewID) })
-	if ok {
-		m.skip(msg.SessionID)
-		m.fire(s, true, notice{kind: nIDChanged, oldID: msg.SessionID})
+	for {
+		old := s.ID()
+		if old == msg.NewID {
+			return
+		}
+		ok, taken := m.renameReplica(s, old, msg.NewID)
+		if ok || taken || !s.IsValid() {
+			return
+		}
+		// renamed concurrently (by this node's binder): rename it from its current id
 	}
+}
+
+// renameReplica renames s from old to newID as the cluster asks (a rename received, or a
+// repair's), telling the listeners; it fails as store.rename does.
+func (m *Manager) renameReplica(s *Session, old, newID string) (ok, taken bool) {
+	ok, taken = m.st.rename(old, newID, s, func() { s.setID(newID) })
+	if ok {
+		m.skip(old)
+		m.fire(s, true, notice{kind: nIDChanged, oldID: old})
+	}
+	return ok, taken
 }
 
 func (m *Manager) memberGone(mem channel.Member) {

@@ -392,6 +392,19 @@ func (m *Manager) endIfDoneLocked() {
 	}
 }
 
+// renameForRepair renames to id, which a repair is about to load, the copy this node
+// holds under id with another route: the session from before a rename this node missed
+// (with the changes after it, see lacks), which the loaded state replaces. It reports
+// whether it renamed one.
+func (m *Manager) renameForRepair(id string) bool {
+	s := m.underOtherRoute(id, m.st.get)
+	if s == nil {
+		return false
+	}
+	ok, _ := m.renameReplica(s, s.ID(), id)
+	return ok
+}
+
 // loadRepaired loads, from a chunk answering a running manager's repair, the wanted
 // sessions this node lacks, and applies the messages held about them (dropping those
 // older than the chunk's snapshot, as a transfer does).
@@ -410,8 +423,9 @@ func (m *Manager) loadRepaired(chunk *Message) {
 			continue
 		}
 		m.noteRoute(st.ID)
+		renamed := m.renameForRepair(st.ID)
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
-		if !added {
+		if !added && !renamed {
 			continue
 		}
 		s.loadTransferred(st)

@@ -122,6 +122,9 @@ func TestRunningManagerAsksForASessionItLacks(t *testing.T) {
 	if get("O.r") != nil {
 		t.Error("loaded a session no message named")
 	}
+	if j.m.Find("S.d") != nil {
+		t.Error("the copy under the old id S.d is left beside S.r")
+	}
 	if st := j.m.Stats(); st.TransferRepairs != 1 {
 		t.Errorf("repairs %d, want 1", st.TransferRepairs)
 	}
@@ -302,38 +305,83 @@ func TestRunningRepairCoalescesRounds(t *testing.T) {
 	}
 }
 
-// A member replicating asynchronously may send a rename and the next delta on different
-// connections, so the delta about the new id can come first: the running manager holds
-// it, and the rename that gives it the session applies the delta; nobody is asked for
-// every session.
+// A member replicating asynchronously may send an id change (a login's, with a new random
+// part: a route rename is followed at once, see TestRenameThatReachedSomeMembers) and the
+// next delta on different connections, so the delta about the new id can come first: the
+// running manager holds it, and the rename that gives it the session applies the delta;
+// nobody is asked for every session.
 func TestRunningRepairWaitsForTheRename(t *testing.T) {
 	defer delta.SetRepairSettle(time.Minute)() // the rename comes well within it
-	nw := channeltest.NewNetwork()
-	peer, asked := newCounter(t, nw)
-	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	peer, asked, j, T := readyWith(t, "S.d")
 	jm := j.ch.LocalMember()
-	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
-	T := time.Now().UnixMilli()
-	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
-	chunk.Sessions = []delta.SessionState{repairState(T, "S.d", 1, "v1")}
-	peer.send(t, jm, chunk)
-	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
-	if err := j.m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 
-	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+10), 2, "v2"))
+	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "N.p", T+10), 2, "v2"))
 	if delta.RepairIdle(j.m) {
 		t.Fatal("the delta about a session this node lacks was not held")
 	}
 	rename := repairMsg(delta.EventChangeSessionID, "S.d", T+5)
-	rename.NewID = "S.p"
+	rename.NewID = "N.p"
 	peer.send(t, jm, rename)
 	testutil.EventuallyTrue(t, 10*time.Second, "the delta applied after the rename, the repair over", func() bool {
-		return valueK(j.m, "S.p") == "v2" && delta.RepairIdle(j.m)
+		return valueK(j.m, "N.p") == "v2" && delta.RepairIdle(j.m)
 	})
 	if n, st := asked.Load(), j.m.Stats(); n != 1 || st.TransferRepairs != 0 || st.UnknownSession != 0 {
 		t.Errorf("requests %d (want 1, the transfer's), repairs %d, unknown-session messages %d (want 0)",
 			n, st.TransferRepairs, st.UnknownSession)
 	}
+}
+
+// TestRenameThatReachedSomeMembers: a member's rename of a session to its route reached
+// this node but not another member (the renaming member died while sending it to each in
+// turn), which goes on replicating the session under its old id. This node applies those
+// messages to the session under its new id (not dropped as about an unknown session, nor
+// asked for again), and the other member's own rename later brings the ids together.
+func TestRenameThatReachedSomeMembers(t *testing.T) {
+	peer, asked, j, T := readyWith(t, "S.a")
+	jm := j.ch.LocalMember()
+
+	rename := repairMsg(delta.EventChangeSessionID, "S.a", T+1) // the member of route b's binder
+	rename.NewID = "S.b"
+	peer.send(t, jm, rename)
+	if j.m.Find("S.b") == nil || j.m.Find("S.a") != nil {
+		t.Fatal("the rename S.a -> S.b was not applied")
+	}
+	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.a", T+2), 2, "v2")) // the member of route a
+	if got := valueK(j.m, "S.b"); got != "v2" {
+		t.Errorf("after a delta on the old id S.a, S.b has k = %v, want v2", got)
+	}
+	rename = repairMsg(delta.EventChangeSessionID, "S.a", T+3) // route a's binder, later
+	rename.NewID = "S.c"
+	peer.send(t, jm, rename)
+	if got := valueK(j.m, "S.c"); got != "v2" || j.m.Find("S.b") != nil {
+		t.Errorf("after the rename S.a -> S.c: S.c has k = %v (want v2), S.b found: %v", got, j.m.Find("S.b") != nil)
+	}
+	peer.send(t, jm, repairMsg(delta.EventExpired, "S.b", T+4))
+	if j.m.Find("S.c") != nil {
+		t.Error("the expiry under the id S.b left the session S.c")
+	}
+	if n, st := asked.Load(), j.m.Stats(); n != 1 || st.TransferRepairs != 0 || st.UnknownSession != 0 {
+		t.Errorf("requests %d (want 1, the transfer's), repairs %d, unknown-session messages %d (want 0)",
+			n, st.TransferRepairs, st.UnknownSession)
+	}
+}
+
+// readyWith starts a manager of route j that gets one session, id (version 1, k = "v1",
+// created at T), in its state transfer from peer, a raw member that counts the requests
+// for every session (asked), and waits until it is ready.
+func readyWith(t *testing.T, id string) (peer *raw, asked *atomic.Int32, j *node, T int64) {
+	nw := channeltest.NewNetwork()
+	peer, asked = newCounter(t, nw)
+	j = startNode(t, nw, delta.Config{JvmRoute: "j"})
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	T = time.Now().UnixMilli()
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{repairState(T, id, 1, "v1")}
+	jm := j.ch.LocalMember()
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return peer, asked, j, T
 }

@@ -238,6 +238,14 @@ func (s *Session) applyDelta(msg *Message, notify bool) []notice {
 	return ns
 }
 
+// missed reports whether a delta of the given version comes after changes this copy
+// lacks (0, Tomcat's, tells nothing).
+func (s *Session) missed(version uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return version > s.version+1
+}
+
 // olderThan reports whether the session's version is below version.
 func (s *Session) olderThan(version uint64) bool {
 	s.mu.Lock()
@@ -386,6 +394,8 @@ func (s *Session) load(st *SessionState) {
 // make. Malformed meta values are skipped and counted.
 func (s *Session) apply(actions []Action, notify bool) []notice {
 	var out []notice
+	// Attribute notices only matter to attribute listeners.
+	notify = notify && len(s.m.cfg.AttributeListeners) > 0
 	for _, a := range actions {
 		if len(s.pending) > 0 {
 			// The remote change replaces this node's value, so a pending local change of
@@ -423,7 +433,7 @@ func (s *Session) apply(actions []Action, notify bool) []notice {
 				}
 			} else {
 				s.addAttr(e)
-				if notify && len(s.m.cfg.AttributeListeners) > 0 {
+				if notify {
 					v, err := s.decode(&s.attrs[len(s.attrs)-1])
 					if err != nil {
 						s.m.stats.valueDecodeErrors.Add(1)

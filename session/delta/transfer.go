@@ -428,8 +428,9 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 			continue
 		}
 		m.noteRoute(st.ID)
+		renamed := fillIn != nil && m.renameForRepair(st.ID)
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
-		if fillIn != nil && !added {
+		if fillIn != nil && !added && !renamed {
 			continue
 		}
 		s.loadTransferred(st)
