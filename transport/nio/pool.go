@@ -261,7 +261,9 @@ func (p *memberPool) forget() {
 	}
 }
 
-// sweep closes idle connections past their keep-alive limits or closed by the peer.
+// sweep closes idle connections past their keep-alive limits or closed by the peer, and
+// drops the interrupt registration of those idle for staleAfter, so that an idle
+// connection keeps a finished request's context reachable until the next heartbeat at most.
 func (p *memberPool) sweep(now time.Time) {
 	p.mu.Lock()
 	idle := p.idle
@@ -271,6 +273,9 @@ func (p *memberPool) sweep(now time.Time) {
 		if p.expired(c, now) || !c.alive() {
 			drop = append(drop, c)
 		} else {
+			if now.Sub(c.lastUse) >= staleAfter {
+				c.unwatch()
+			}
 			keep = append(keep, c)
 		}
 	}

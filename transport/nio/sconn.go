@@ -63,10 +63,15 @@ func (c *sconn) watch(ctx context.Context) {
 // close closes the connection and drops its interrupt's registration, which would keep
 // the connection reachable from a long-lived context.
 func (c *sconn) close() {
+	c.unwatch()
+	_ = c.conn.Close()
+}
+
+// unwatch drops the interrupt's registration: the next send registers its context anew.
+func (c *sconn) unwatch() {
 	c.wmu.Lock()
 	c.unwatchLocked()
 	c.wmu.Unlock()
-	_ = c.conn.Close()
 }
 
 func (c *sconn) unwatchLocked() {

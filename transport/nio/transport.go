@@ -131,7 +131,7 @@ func (t *Transport) Send(ctx context.Context, to []channel.Member, msg *channel.
 }
 
 // Heartbeat closes sender connections that outlived KeepAliveTime and idle ones whose peer
-// has closed them.
+// has closed them, and lets idle ones forget the context of their last send.
 func (t *Transport) Heartbeat() {
 	if s := t.snd.Load(); s != nil {
 		s.heartbeat()

@@ -1070,6 +1070,31 @@ func TestContextInterruptIsKeptPerConnection(t *testing.T) {
 	if st := a.t.Stats(); st.Dials != 1 || st.MessagesSent != 404 {
 		t.Fatalf("stats %+v: want one connection, used for every send", st)
 	}
+
+	// A heartbeat drops the registration of a connection idle for staleAfter: it does not
+	// keep the last send's context reachable.
+	c := idleConn(t, a, b.member)
+	c.lastUse = time.Now().Add(-staleAfter)
+	a.t.Heartbeat()
+	c.wmu.Lock()
+	kept := c.watchStop != nil
+	c.wmu.Unlock()
+	if kept {
+		t.Fatal("an idle connection kept its interrupt registration past a heartbeat")
+	}
+	send(ctx2)()
+}
+
+// idleConn returns n's only idle pooled connection to m.
+func idleConn(t *testing.T, n *node, m channel.Member) *sconn {
+	t.Helper()
+	p := n.t.snd.Load().pool(poolKey{ip: m.IP(), port: m.Port})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) != 1 {
+		t.Fatalf("%d idle connections, want 1", len(p.idle))
+	}
+	return p.idle[0]
 }
 
 func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
