@@ -176,7 +176,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					warm = 200
 				}
 				fmt.Fprintf(stderr, "run %d, size %d to %d, %s: Go…", run+1, w.size, w.receivers, mode)
+				var rx0 procWork
+				for _, p := range goRx[:w.receivers] {
+					rx0 = rx0.add(readWork(p.cmd.Process.Pid))
+				}
 				r.goRes, r.goErr = goSend(ctx, exe, goTo(w.receivers), count, w.size, mode, *seconds, *conc, warm)
+				var rx1 procWork
+				for _, p := range goRx[:w.receivers] {
+					rx1 = rx1.add(readWork(p.cmd.Process.Pid))
+				}
+				// The receivers' figures include the warm-up messages, which they processed too.
+				r.goRes.RxCPUusPerMsg, r.goRes.RxSwitchesPerMsg = rx1.since(rx0).perMsg(int64(w.receivers) * (int64(warm) + r.goRes.Sent))
 				if jps != nil {
 					fmt.Fprintf(stderr, " Java…")
 					r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: javaTo(w.receivers), Count: count,
@@ -205,14 +215,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "tribes bench: %s, %d CPU, %d s per workload and side, Go sender goroutines %d%s, median of %d runs\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), *seconds, *conc, delivery, *runs)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\tto\tack\tGo msgs/s\tJava msgs/s\tGo/Java\tGo MB/s\tJava MB/s\tGo p50/p99 µs\tJava p50/p99 µs\t")
+	fmt.Fprintln(tw, "size\tto\tack\tGo msgs/s\tJava msgs/s\tGo/Java\tGo MB/s\tJava MB/s\tGo p50/p99 µs\tJava p50/p99 µs\tGo CPU µs tx/rx\tGo switches tx/rx\t")
 	for _, r := range rows {
 		g, j := "error", "-"
-		gmb, jmb, glat, jlat, ratio := "-", "-", "-", "-", "-"
+		gmb, jmb, glat, jlat, ratio, gcpu, gsw := "-", "-", "-", "-", "-", "-", "-"
 		if r.goErr == nil {
 			g = fmt.Sprintf("%.0f", r.goRes.MsgsPerSec)
 			gmb = fmt.Sprintf("%.1f", r.goRes.MBPerSec)
 			glat = fmt.Sprintf("%.0f/%.0f", r.goRes.P50us, r.goRes.P99us)
+			gcpu = fmt.Sprintf("%.0f/%.0f", r.goRes.CPUusPerMsg, r.goRes.RxCPUusPerMsg)
+			gsw = fmt.Sprintf("%.1f/%.1f", r.goRes.SwitchesPerMsg, r.goRes.RxSwitchesPerMsg)
 		}
 		if !r.javaSkipped {
 			j = "error"
@@ -225,7 +237,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", sizeLabel(r.size), r.receivers, r.mode, g, j, ratio, gmb, jmb, glat, jlat)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", sizeLabel(r.size), r.receivers, r.mode, g, j, ratio, gmb, jmb, glat, jlat, gcpu, gsw)
 	}
 	tw.Flush()
 	for _, r := range rows {
@@ -453,4 +465,40 @@ func procHWM(pid int) int64 {
 		return 0
 	}
 	return int64(st["VmHWM"] >> 10)
+}
+
+// procWork is what /proc tells of a process's (or several processes') CPU time and context
+// switches so far; the zero value where /proc is missing.
+type procWork struct {
+	cpu      time.Duration
+	switches uint64
+}
+
+func readWork(pid int) procWork {
+	t, err := procfs.Stat(pid)
+	if err != nil {
+		return procWork{}
+	}
+	cs, _ := procfs.ContextSwitches(pid)
+	return procWork{cpu: t.CPU(), switches: cs}
+}
+
+func (w procWork) add(o procWork) procWork {
+	return procWork{cpu: w.cpu + o.cpu, switches: w.switches + o.switches}
+}
+
+// since is the work done after o (threads that exited since o are not counted in switches).
+func (w procWork) since(o procWork) procWork {
+	if w.switches < o.switches {
+		w.switches = o.switches
+	}
+	return procWork{cpu: w.cpu - o.cpu, switches: w.switches - o.switches}
+}
+
+// perMsg returns the CPU time in µs and the context switches per message of n messages.
+func (w procWork) perMsg(n int64) (cpuUs, switches float64) {
+	if n <= 0 {
+		return 0, 0
+	}
+	return float64(w.cpu.Microseconds()) / float64(n), float64(w.switches) / float64(n)
 }

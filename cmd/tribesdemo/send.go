@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -30,9 +31,16 @@ type sendResult struct {
 	P99us      float64 `json:"p99us"`
 	MaxRssKb   int64   `json:"maxRssKb"`
 	// Allocations and collector cycles of the sending process during the measured phase.
-	Mallocs  uint64   `json:"mallocs"`
-	GCCycles uint32   `json:"gcCycles"`
-	Errors   []string `json:"errors,omitempty"`
+	Mallocs  uint64 `json:"mallocs"`
+	GCCycles uint32 `json:"gcCycles"`
+	// CPU time (µs) and context switches of the sending process's threads per message
+	// sent during the measured phase (from /proc; 0 where it is missing).
+	CPUusPerMsg    float64 `json:"cpuUsPerMsg"`
+	SwitchesPerMsg float64 `json:"switchesPerMsg"`
+	// The same of the receiving processes, per message and receiver: filled in by bench.
+	RxCPUusPerMsg    float64  `json:"-"`
+	RxSwitchesPerMsg float64  `json:"-"`
+	Errors           []string `json:"errors,omitempty"`
 }
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -113,6 +121,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	errSeen := map[string]bool{}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	work0 := readWork(os.Getpid())
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range *conc {
@@ -142,6 +151,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	el := time.Since(start).Seconds()
 	runtime.ReadMemStats(&ms1)
 	res.Mallocs, res.GCCycles = ms1.Mallocs-ms0.Mallocs, ms1.NumGC-ms0.NumGC
+	res.CPUusPerMsg, res.SwitchesPerMsg = readWork(os.Getpid()).since(work0).perMsg(sent.Load())
 	res.Sent, res.Failed, res.Seconds = sent.Load(), failed.Load(), el
 	if el > 0 {
 		res.MsgsPerSec = float64(res.Sent) / el
