@@ -1,0 +1,96 @@
+package staticsvc
+
+import (
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// The view's changes: members heard from, stopped, found faulty; each delivered to the
+// channel's membership listener in order (update).
+
+// maxStopped bounds Service.stopped.
+const maxStopped = 1024
+
+// stopMemory is how long a member's STOP keeps its PINGs and replies from adding it again
+// (Service.stopped): longer than such a message, sent before the STOP, can take to come.
+func (s *Service) stopMemory() time.Duration { return max(10*time.Second, 2*s.cfg.RPCTimeout) }
+
+// heard records that m is alive, from a START (start) or another message: a new member
+// is added, a known one refreshed. A member that sent a STOP less than stopMemory ago is
+// added again only by a START.
+func (s *Service) heard(m channel.Member, start bool) {
+	s.update(func(now time.Time) (added, gone []channel.Member) {
+		if m.Equal(s.local) {
+			return nil, nil
+		}
+		if at, ok := s.stopped[m.UniqueID]; ok {
+			if !start && now.Sub(at) < s.stopMemory() {
+				return nil, nil
+			}
+			delete(s.stopped, m.UniqueID)
+		}
+		k := m.Key()
+		if e, ok := s.view[k]; ok {
+			e.m, e.heard = m, now
+			return nil, nil
+		}
+		s.view[k] = &entry{m: m, heard: now}
+		return []channel.Member{m}, nil
+	})
+}
+
+// left removes m (a STOP) and keeps it from being added again.
+func (s *Service) left(m channel.Member) {
+	s.update(func(now time.Time) (added, gone []channel.Member) {
+		if m.UniqueID != (channel.UniqueID{}) {
+			if s.stopped == nil || len(s.stopped) >= maxStopped {
+				s.stopped = map[channel.UniqueID]time.Time{}
+			}
+			s.stopped[m.UniqueID] = now
+		}
+		if _, ok := s.view[m.Key()]; ok {
+			delete(s.view, m.Key())
+			gone = append(gone, m)
+		}
+		return nil, gone
+	})
+}
+
+// dropFaulty removes the members at the addresses a send failed for.
+func (s *Service) dropFaulty(faulty []channel.FaultyMember) {
+	if len(faulty) == 0 {
+		return
+	}
+	s.update(func(time.Time) (added, gone []channel.Member) {
+		for _, f := range faulty {
+			for k, e := range s.view {
+				if e.m.Port == f.Member.Port && e.m.IP() == f.Member.IP() {
+					gone = append(gone, e.m)
+					delete(s.view, k)
+				}
+			}
+		}
+		return nil, gone
+	})
+}
+
+// update changes the view under the lock and then delivers the events, in the order of
+// the changes.
+func (s *Service) update(f func(now time.Time) (added, gone []channel.Member)) {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	s.mu.Lock()
+	added, gone := f(time.Now())
+	s.snapshotLocked()
+	l := s.l
+	s.mu.Unlock()
+	for _, m := range gone {
+		s.log.Info("tribes static membership: member gone", "member", m.String())
+		l.MemberDisappeared(m)
+	}
+	for _, m := range added {
+		s.log.Info("tribes static membership: member added", "member", m.String())
+		l.MemberAdded(m)
+	}
+}
