@@ -222,8 +222,8 @@ func (m *Manager) handleChangeID(msg *Message) {
 			return
 		}
 		ok, taken := m.renameReplica(s, old, msg.NewID)
-		if ok || taken || !s.IsValid() {
-			return
+		if ok || taken || s.ID() == old {
+			return // done, the new id taken, or s no longer held (expired, the manager stopping)
 		}
 		// renamed concurrently (by this node's binder): rename it from its current id
 	}
