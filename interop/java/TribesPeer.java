@@ -102,6 +102,12 @@ public final class TribesPeer {
                     }
                     rc = RpcPeer.golden(a.positional.get(0));
                     break;
+                case "map-golden":
+                    if (a.positional.size() != 1) {
+                        usage("map-golden needs exactly one output directory");
+                    }
+                    rc = MapGolden.run(a.positional.get(0));
+                    break;
                 case "jserial-golden":
                     if (a.positional.size() != 1) {
                         usage("jserial-golden needs exactly one output directory");
@@ -125,7 +131,7 @@ public final class TribesPeer {
 
     static void usage(String why) {
         Json.event("fatal").put("cause", "usage: " + why).emit();
-        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|jserial-golden|jserial-bench ... (" + why + ")");
+        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|map-golden|jserial-golden|jserial-bench ... (" + why + ")");
         Runtime.getRuntime().halt(2);
     }
 
