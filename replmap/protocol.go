@@ -1,0 +1,350 @@
+package replmap
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/rpc"
+)
+
+// streamPrefix starts every serialized MapMessage: the stream header, TC_OBJECT,
+// TC_CLASSDESC and the class name.
+var streamPrefix = append([]byte{0xAC, 0xED, 0x00, 0x05, 0x73, 0x72, 0, byte(len(messageClass))}, messageClass...)
+
+// listener is the map's message, membership and heartbeat listener on the channel.
+type listener struct{ m *Map }
+
+// Accept takes plain (not RPC) MapMessages without decoding them; MessageReceived
+// ignores those of other maps.
+func (l *listener) Accept(msg *channel.Message) bool {
+	return msg.Options&channel.OptByteMessage == 0 && bytes.HasPrefix(msg.Data, streamPrefix)
+}
+
+func (l *listener) MessageReceived(msg *channel.Message) error {
+	mm, err := l.m.codec.unmarshal(msg.Data)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(mm.MapID, l.m.id) {
+		return nil
+	}
+	return l.m.received(context.Background(), mm, msg.Source)
+}
+
+func (l *listener) MemberAdded(channel.Member)          {}
+func (l *listener) MemberDisappeared(mb channel.Member) { l.m.memberDisappeared(mb) }
+func (l *listener) Heartbeat()                          { l.m.heartbeat() }
+
+// received applies a plain message, or an entry of a state transfer
+// (AbstractReplicatedMap.messageReceived).
+func (m *Map) received(ctx context.Context, mm *message, from channel.Member) error {
+	switch mm.Type {
+	case msgStart:
+		if mm.Primary != nil {
+			m.mapMemberAdded(*mm.Primary)
+		}
+		return nil
+	case msgStop:
+		if mm.Primary != nil {
+			m.memberDisappeared(*mm.Primary)
+		}
+		return nil
+	}
+	k := string(mm.Key)
+	var value any
+	if mm.Type == msgBackup || mm.Type == msgCopy || mm.Type == msgProxy {
+		v, err := m.codec.value(mm.Value)
+		if err != nil {
+			return err
+		}
+		value = v
+	}
+	var key any
+	if mm.Type == msgBackup || mm.Type == msgProxy {
+		kv, err := m.codec.value(mm.Key)
+		if err != nil {
+			return err
+		}
+		key = kv
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[k]
+	switch mm.Type {
+	case msgProxy:
+		if e == nil {
+			e = &entry{key: key, value: value}
+			m.entries[k] = e
+		}
+		e.proxy, e.backup = true, false
+		e.nodes, e.primary = mm.Nodes, mm.Primary
+	case msgRemove:
+		delete(m.entries, k)
+	case msgBackup:
+		if e == nil {
+			e = &entry{key: key}
+			m.entries[k] = e
+		}
+		e.backup, e.proxy = true, false
+		e.nodes, e.primary = mm.Nodes, mm.Primary
+		if mm.Diff {
+			// ReplicatedMapEntry diffs (Tomcat's DeltaSession) are not applied: the
+			// value stays as it was.
+			m.log.Warn("replmap: diff not applied", "map", m.cfg.Name, "from", from.String())
+		} else if value != nil {
+			e.value = value
+		}
+	case msgAccess, msgNotifyMember:
+		if e != nil {
+			e.nodes, e.primary = mm.Nodes, mm.Primary
+		}
+	}
+	return nil
+}
+
+// reply answers the map's RPCs (AbstractReplicatedMap.replyRequest).
+func (m *Map) reply(req any, sender channel.Member) (any, error) {
+	mm, err := decodeMessage(req)
+	if err != nil {
+		return nil, err
+	}
+	switch mm.Type {
+	case msgInit:
+		mm.Primary = m.local()
+	case msgStart:
+		mm.Primary = m.local()
+		m.mapMemberAdded(sender)
+	case msgRetrieveBackup:
+		m.mu.Lock()
+		e := m.entries[string(mm.Key)]
+		var v any
+		if e != nil {
+			v = e.value
+		}
+		m.mu.Unlock()
+		if e == nil {
+			return nil, nil
+		}
+		if v != nil {
+			b, err := jserial.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			mm.Value = b
+		}
+	case msgState, msgStateCopy:
+		list, err := m.stateList()
+		if err != nil {
+			return nil, err
+		}
+		b, err := jserial.Marshal(list)
+		if err != nil {
+			return nil, err
+		}
+		mm.Value = b
+	case msgPing:
+		m.mu.Lock()
+		s := m.state
+		m.mu.Unlock()
+		b, err := jserial.Marshal(&jserial.Enum{Class: m.codec.state, Name: stateNames[s]})
+		if err != nil {
+			return nil, err
+		}
+		mm.Value, mm.Primary = b, m.local()
+	default:
+		return nil, nil
+	}
+	return m.codec.object(mm)
+}
+
+// stateList returns every entry as a MSG_PROXY message (the value of a state reply).
+func (m *Map) stateList() ([]any, error) {
+	m.mu.Lock()
+	type item struct {
+		k       string
+		primary *channel.Member
+		nodes   []channel.Member
+	}
+	items := make([]item, 0, len(m.entries))
+	for k, e := range m.entries {
+		items = append(items, item{k, e.primary, e.nodes})
+	}
+	m.mu.Unlock()
+	list := make([]any, 0, len(items))
+	for _, it := range items {
+		o, err := m.codec.object(&message{MapID: m.id, Type: msgProxy, Key: []byte(it.k), Primary: it.primary, Nodes: it.nodes})
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, o)
+	}
+	return list, nil
+}
+
+// leftOver takes replies that came after their call returned (RpcCallback.leftOver):
+// the other members' answers to MSG_INIT, MSG_START and MSG_PING.
+func (m *Map) leftOver(v any, _ channel.Member) {
+	mm, err := decodeMessage(v)
+	if err != nil || mm.Primary == nil {
+		return
+	}
+	switch mm.Type {
+	case msgStart:
+		m.mapMemberAdded(*mm.Primary)
+	case msgInit:
+		m.memberAlive(*mm.Primary)
+	case msgPing:
+		if m.available(mm) {
+			m.memberAlive(*mm.Primary)
+		}
+	}
+}
+
+// available reports whether a ping reply says INITIALIZED.
+func (m *Map) available(mm *message) bool {
+	v, err := m.codec.value(mm.Value)
+	e, ok := v.(*jserial.Enum)
+	return err == nil && ok && e.Name == stateNames[stateInitialized]
+}
+
+func (m *Map) memberAlive(mb channel.Member) {
+	m.mapMemberAdded(mb)
+	m.mu.Lock()
+	if indexOf(m.members, mb) >= 0 {
+		m.lastSeen[mb.Key()] = time.Now()
+	}
+	m.mu.Unlock()
+}
+
+// mapMemberAdded adds a channel member to the map members; a new one gets a backup of
+// every primary entry that has none yet.
+func (m *Map) mapMemberAdded(mb channel.Member) {
+	if mb.Key() == m.cfg.Channel.LocalMember().Key() {
+		return
+	}
+	cm, ok := m.cfg.Channel.Member(mb.Key())
+	if !ok {
+		m.log.Warn("replmap: map member is not a channel member", "map", m.cfg.Name, "member", mb.String())
+		return
+	}
+	m.mu.Lock()
+	if indexOf(m.members, cm) >= 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.members = append(m.members, cm)
+	m.lastSeen[cm.Key()] = time.Now()
+	var orphans []string
+	for k, e := range m.entries {
+		if e.isPrimary() && len(e.nodes) == 0 {
+			orphans = append(orphans, k)
+		}
+	}
+	m.mu.Unlock()
+	m.republish(orphans)
+}
+
+// republish publishes the entries under keys anew, with the local node as primary.
+func (m *Map) republish(keys []string) {
+	ctx := context.Background()
+	for _, k := range keys {
+		m.mu.Lock()
+		e := m.entries[k]
+		if e == nil {
+			m.mu.Unlock()
+			continue
+		}
+		key, value := e.key, e.value
+		m.mu.Unlock()
+		nodes, err := m.publish(ctx, key, value)
+		if err != nil {
+			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
+		}
+		m.mu.Lock()
+		if e = m.entries[k]; e != nil {
+			e.nodes, e.primary, e.backup, e.proxy = nodes, m.local(), false, false
+		}
+		m.mu.Unlock()
+	}
+}
+
+// memberDisappeared drops a map member: the local primaries it backed up get a new
+// backup, proxies whose only copy it held are dropped, and the entries the local node
+// backs up for it become local primaries with a new backup.
+func (m *Map) memberDisappeared(mb channel.Member) {
+	local := m.cfg.Channel.LocalMember()
+	m.mu.Lock()
+	i := indexOf(m.members, mb)
+	if i < 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.members = append(m.members[:i:i], m.members[i+1:]...)
+	delete(m.lastSeen, mb.Key())
+	var relocate []string
+	for k, e := range m.entries {
+		if e.isPrimary() && indexOf(e.nodes, mb) >= 0 {
+			relocate = append(relocate, k)
+			continue
+		}
+		if same(e.primary, mb) {
+			e.primary = nil
+		}
+		switch {
+		case e.proxy && e.primary == nil && only(e.nodes, mb):
+			delete(m.entries, k)
+		case e.primary == nil && e.backup && only(e.nodes, local):
+			relocate = append(relocate, k)
+		}
+	}
+	m.mu.Unlock()
+	m.log.Info("replmap: map member left", "map", m.cfg.Name, "member", mb.String(), "relocated", len(relocate))
+	m.republish(relocate)
+}
+
+// heartbeat pings the map members (AbstractReplicatedMap.ping): members that answer
+// INITIALIZED are alive; members silent for AccessTimeout are dropped.
+func (m *Map) heartbeat() {
+	m.mu.Lock()
+	s, stopped := m.state, m.stopped
+	m.mu.Unlock()
+	if s != stateInitialized {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.AccessTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-stopped:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if members := m.cfg.Channel.Members(); len(members) > 0 {
+		resp, err := m.callMode(ctx, members, &message{Type: msgPing, Primary: m.local()}, rpc.AllReply)
+		for _, r := range resp {
+			if mm, derr := m.decodeReply(r); derr == nil && m.available(mm) {
+				m.memberAlive(r.Member)
+			}
+		}
+		for _, f := range channel.FaultyMembers(err) {
+			m.memberDisappeared(f.Member)
+		}
+	}
+	now := time.Now()
+	m.mu.Lock()
+	var silent []channel.Member
+	for _, mb := range m.members {
+		if now.Sub(m.lastSeen[mb.Key()]) > m.cfg.AccessTimeout {
+			silent = append(silent, mb)
+		}
+	}
+	m.mu.Unlock()
+	for _, mb := range silent {
+		m.log.Warn("replmap: map member silent, dropped", "map", m.cfg.Name, "member", mb.String())
+		m.memberDisappeared(mb)
+	}
+}
