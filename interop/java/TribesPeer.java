@@ -768,6 +768,8 @@ public final class TribesPeer {
                     reply = Json.event("members").put("reply", true).put("members", ms);
                 } else if (cmd.equals("ping")) {
                     reply = Json.event("pong").put("reply", true);
+                } else if ((reply = MapPeer.command(n, f)) != null) { // map-start, map-put, ...
+                    // answered
                 } else if ((reply = rp.command(f)) == null) { // sendobj, rpc, rpc-release
                     reply = Json.event("error").put("reply", true).put("error", "unknown command: " + cmd);
                 }
