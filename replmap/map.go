@@ -30,6 +30,9 @@ var (
 	ErrInvalidConfig = channel.ErrInvalidConfig
 	// ErrNotStarted: the map is not started, or stopped.
 	ErrNotStarted = errors.New("replmap: map not started")
+	// ErrStarted: Start was called on a map that was started before (a stopped map
+	// cannot start again).
+	ErrStarted = errors.New("replmap: map already started")
 	// ErrUnavailable: Get found a proxy entry whose backup did not return the value
 	// (Java logs it and returns null).
 	ErrUnavailable = errors.New("replmap: value not retrieved from its backup")
@@ -162,7 +165,7 @@ func (m *Map) Start(ctx context.Context) error {
 	m.mu.Lock()
 	if m.rpc != nil || m.state == stateDestroyed {
 		m.mu.Unlock()
-		return fmt.Errorf("replmap %q: Start called twice", m.cfg.Name)
+		return fmt.Errorf("%w: %q", ErrStarted, m.cfg.Name)
 	}
 	r, err := rpc.New(rpc.Config{Channel: m.cfg.Channel, ID: m.id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
 	if err != nil {

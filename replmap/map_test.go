@@ -293,4 +293,16 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := m.Put(ctx(t), struct{}{}, "v"); !errors.Is(err, replmap.ErrType) {
 		t.Errorf("put of a struct key: %v", err)
 	}
+	if err := m.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Stop(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx(t)); !errors.Is(err, replmap.ErrStarted) {
+		t.Errorf("start after stop: %v", err)
+	}
+	if _, err := m.Remove(ctx(t), "k"); !errors.Is(err, replmap.ErrNotStarted) {
+		t.Errorf("remove after stop: %v", err)
+	}
 }
