@@ -9,6 +9,8 @@
 // that put it, or last got it) and on one backup; the other map members hold a proxy: the
 // key, the primary and the backup, no value.
 //
+//   - New registers the map on the channel: from then on it answers the other members'
+//     map messages, as Java's constructor does before it sends anything.
 //   - Start sends MSG_INIT to every channel member as an RPC (package rpc, the map name
 //     as rpc id) and takes the members that answer as map members, transfers the state
 //     from the first one (MSG_STATE: its entries, as proxies), then sends MSG_START.
@@ -47,7 +49,8 @@
 //     diff=true keeps the old value (Tomcat's BackupManager sends those for sessions).
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
-//     wait RPCTimeout for it.
+//     wait RPCTimeout for it. New registers the map's own rpc.Channel, so Go nodes that
+//     create their maps before starting them answer each other at once.
 //   - Get returns an error wrapping ErrUnavailable where Java returns null after logging
 //     that the backup did not answer.
 package replmap

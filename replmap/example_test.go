@@ -34,9 +34,10 @@ func Example() {
 		defer ch.Stop(ctx, channel.SvcAll)
 		chans = append(chans, ch)
 	}
-	// Start the maps together: each answers the others' MSG_INIT.
+	// Create every map before starting any: a map answers the others' MSG_INIT from New
+	// on, and a Go node without any rpc channel would not answer at all (Start would wait
+	// RPCTimeout for it).
 	maps := make([]*replmap.Map, len(chans))
-	errs := make(chan error, len(chans))
 	for i, ch := range chans {
 		m, err := replmap.New(replmap.Config{Channel: ch, Name: "sessions"})
 		if err != nil {
@@ -44,10 +45,9 @@ func Example() {
 		}
 		defer m.Stop(ctx)
 		maps[i] = m
-		go func() { errs <- m.Start(ctx) }()
 	}
-	for range maps {
-		if err := <-errs; err != nil {
+	for _, m := range maps {
+		if err := m.Start(ctx); err != nil {
 			panic(err)
 		}
 	}

@@ -107,13 +107,17 @@ type Map struct {
 	lastSeen map[channel.MemberKey]time.Time
 	next     int // round-robin index of the next backup (currentNode)
 
-	rpc     *rpc.Channel
-	removeL []func()
-	stopped chan struct{} // closed by Stop: ends a heartbeat's ping
+	startCalled bool
+	rpc         *rpc.Channel // set by New
+	removeL     []func()
+	stopped     chan struct{} // closed by Stop: ends a heartbeat's ping
 }
 
-// New returns a map configured by cfg; Start joins it to the map of the same name on the
-// other members.
+// New returns a map configured by cfg. It already answers the other members' map
+// messages (as Java's constructor registers its listeners before it sends anything);
+// Start joins it to the map of the same name on the other members. Stop releases it,
+// started or not. Two maps with the same name on one channel are refused
+// (rpc.ErrDuplicateID).
 func New(cfg Config) (*Map, error) {
 	switch {
 	case cfg.Channel == nil:
@@ -149,8 +153,16 @@ func New(cfg Config) (*Map, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
-		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}}, nil
+	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
+		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
+	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
+	if err != nil {
+		return nil, fmt.Errorf("replmap %q: %w", cfg.Name, err)
+	}
+	l := &listener{m}
+	m.rpc = r
+	m.removeL = []func(){cfg.Channel.AddMessageListener(l), cfg.Channel.AddMembershipListener(l)}
+	return m, nil
 }
 
 // Name returns the map's name.
@@ -163,21 +175,14 @@ func (m *Map) Name() string { return m.cfg.Name }
 // terminate=true): the map is stopped again.
 func (m *Map) Start(ctx context.Context) error {
 	m.mu.Lock()
-	if m.rpc != nil || m.state == stateDestroyed {
+	if m.startCalled || m.state == stateDestroyed {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: %q", ErrStarted, m.cfg.Name)
 	}
-	r, err := rpc.New(rpc.Config{Channel: m.cfg.Channel, ID: m.id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
-	if err != nil {
-		m.mu.Unlock()
-		return err
-	}
-	m.rpc, m.stopped = r, make(chan struct{})
-	l := &listener{m}
-	m.removeL = []func(){m.cfg.Channel.AddMessageListener(l), m.cfg.Channel.AddMembershipListener(l)}
+	m.startCalled = true
 	m.mu.Unlock()
 
-	err = m.broadcastRPC(ctx, msgInit)
+	err := m.broadcastRPC(ctx, msgInit)
 	if err == nil {
 		m.transferState(ctx)
 		err = m.broadcastRPC(ctx, msgStart)
@@ -204,16 +209,12 @@ func (m *Map) stop(ctx context.Context) error {
 	}
 	m.state = stateDestroyed
 	r, remove := m.rpc, m.removeL
-	if m.stopped != nil {
-		close(m.stopped)
-	}
+	close(m.stopped)
 	m.mu.Unlock()
 	var err error
-	if r != nil {
-		_ = r.Close()
-		if members := m.cfg.Channel.Members(); len(members) > 0 {
-			err = m.send(ctx, members, &message{Type: msgStop, Primary: m.local()})
-		}
+	_ = r.Close()
+	if members := m.cfg.Channel.Members(); len(members) > 0 {
+		err = m.send(ctx, members, &message{Type: msgStop, Primary: m.local()})
 	}
 	for _, f := range remove {
 		f()
@@ -277,13 +278,7 @@ func (m *Map) callMode(ctx context.Context, to []channel.Member, msg *message, m
 	if err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	r := m.rpc
-	m.mu.Unlock()
-	if r == nil {
-		return nil, ErrNotStarted
-	}
-	return r.Call(ctx, to, o, mode, m.cfg.SendOptions)
+	return m.rpc.Call(ctx, to, o, mode, m.cfg.SendOptions)
 }
 
 // decodeReply decodes the MapMessage of an RPC reply.

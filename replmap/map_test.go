@@ -48,35 +48,28 @@ func newChannel(t *testing.T, nw *channeltest.Network) *node {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	// A Go node answers an RPC for an id it does not have (NoRpcChannelReply) only while
-	// some rpc.Channel is open on it; without this one, a map's Start would wait
-	// RPCTimeout for the nodes that do not run the map yet.
-	other, err := rpc.New(rpc.Config{Channel: ch, ID: []byte("other"),
-		Handler: rpc.HandlerFunc(func(any, channel.Member) (any, error) { return nil, nil })})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
 	return &node{ch: ch, tn: tn}
 }
 
-// startMap starts the map "test-map" on n.
-func startMap(t *testing.T, n *node) { startMapConfig(t, n, replmap.Config{}) }
-
-func startMapConfig(t *testing.T, n *node, cfg replmap.Config) {
+// newMap creates the map "test-map" on n, unstarted; it is stopped at cleanup. A map
+// answers the others' messages from New on, so the nodes of a test create their maps
+// first: a node without any rpc channel would not answer a Start's MSG_INIT at all.
+func newMap(t *testing.T, n *node, cfg replmap.Config) {
 	t.Helper()
 	cfg.Channel, cfg.Name = n.ch, "test-map"
 	m, err := replmap.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
-	defer cancel()
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
 	n.m = m
+}
+
+func start(t *testing.T, n *node) {
+	t.Helper()
+	if err := n.m.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cluster starts n channels, waits until they see each other, then starts the map on
@@ -91,7 +84,10 @@ func cluster(t *testing.T, nw *channeltest.Network, n int) []*node {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(nd.ch.Members()) == n-1 })
 	}
 	for _, nd := range nodes {
-		startMap(t, nd)
+		newMap(t, nd, replmap.Config{})
+	}
+	for _, nd := range nodes {
+		start(t, nd)
 	}
 	waitMapMembers(t, nodes, n-1)
 	return nodes
@@ -240,7 +236,8 @@ func TestStateTransfer(t *testing.T) {
 	}
 	joiner := newChannel(t, nw)
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(joiner.ch.Members()) == 2 })
-	startMap(t, joiner)
+	newMap(t, joiner, replmap.Config{})
+	start(t, joiner)
 	if got := len(joiner.m.Keys()); got != 5 {
 		t.Fatalf("joiner knows %d keys, want 5", got)
 	}
@@ -259,7 +256,10 @@ func TestPingDropsSilentMember(t *testing.T) {
 	nodes := []*node{newChannel(t, nw), newChannel(t, nw)}
 	for _, nd := range nodes {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(nd.ch.Members()) == 1 })
-		startMapConfig(t, nd, replmap.Config{AccessTimeout: 500 * time.Millisecond})
+		newMap(t, nd, replmap.Config{AccessTimeout: 500 * time.Millisecond})
+	}
+	for _, nd := range nodes {
+		start(t, nd)
 	}
 	waitMapMembers(t, nodes, 1)
 	nodes[0].ch.Heartbeat()
@@ -289,6 +289,16 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := m.Put(ctx(t), "k", "v"); !errors.Is(err, replmap.ErrNotStarted) {
 		t.Errorf("put before start: %v", err)
+	}
+	if _, err := replmap.New(replmap.Config{Channel: n.ch, Name: "x"}); !errors.Is(err, rpc.ErrDuplicateID) {
+		t.Errorf("second map named x: %v", err)
+	}
+	unstarted, err := replmap.New(replmap.Config{Channel: n.ch, Name: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unstarted.Stop(ctx(t)); err != nil {
+		t.Errorf("stop without start: %v", err)
 	}
 	if _, err := m.Put(ctx(t), struct{}{}, "v"); !errors.Is(err, replmap.ErrType) {
 		t.Errorf("put of a struct key: %v", err)

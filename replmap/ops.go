@@ -140,7 +140,7 @@ func (m *Map) remove(ctx context.Context, k string, key any) (any, error) {
 func (m *Map) started() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.rpc == nil || m.state == stateDestroyed {
+	if !m.startCalled || m.state == stateDestroyed {
 		return ErrNotStarted
 	}
 	return nil
