@@ -161,7 +161,8 @@ func New(cfg Config) (*Map, error) {
 	}
 	l := &listener{m}
 	m.rpc = r
-	m.removeL = []func(){cfg.Channel.AddMessageListener(l), cfg.Channel.AddMembershipListener(l)}
+	m.removeL = []func(){cfg.Channel.AddMessageListener(l),
+		cfg.Channel.AddMembershipListener(channel.MembershipFuncs{Disappeared: m.memberDisappeared})}
 	return m, nil
 }
 

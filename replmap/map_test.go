@@ -249,8 +249,9 @@ func TestStateTransfer(t *testing.T) {
 	}
 }
 
-// A map member whose pings do not say INITIALIZED is dropped at a heartbeat once it has
-// been silent for AccessTimeout; one that answers stays.
+// A map member whose pings do not say INITIALIZED (nor STATETRANSFERRED, a map still
+// starting) is dropped at a heartbeat once it has been silent for AccessTimeout; one that
+// answers stays.
 func TestPingDropsSilentMember(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	nodes := []*node{newChannel(t, nw), newChannel(t, nw)}
@@ -268,6 +269,12 @@ func TestPingDropsSilentMember(t *testing.T) {
 		t.Fatal("an answering member was dropped")
 	}
 	replmap.SetState(nodes[1].m, "STATETRANSFERRED")
+	nodes[0].ch.Heartbeat()
+	nodes[0].ch.Heartbeat()
+	if len(nodes[0].m.Members()) != 1 {
+		t.Fatal("a starting member was dropped")
+	}
+	replmap.SetState(nodes[1].m, "DESTROYED")
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "silent member dropped", func() bool {
 		nodes[0].ch.Heartbeat()
 		return len(nodes[0].m.Members()) == 0

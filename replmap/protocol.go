@@ -3,6 +3,7 @@ package replmap
 import (
 	"bytes"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -14,7 +15,9 @@ import (
 // TC_CLASSDESC and the class name.
 var streamPrefix = append([]byte{0xAC, 0xED, 0x00, 0x05, 0x73, 0x72, 0, byte(len(messageClass))}, messageClass...)
 
-// listener is the map's message, membership and heartbeat listener on the channel.
+// listener is the map's message and heartbeat listener on the channel (its membership
+// listener is a separate channel.MembershipFuncs: a listener registered both ways would
+// get every heartbeat twice).
 type listener struct{ m *Map }
 
 // Accept takes plain (not RPC) MapMessages without decoding them; MessageReceived
@@ -34,9 +37,8 @@ func (l *listener) MessageReceived(msg *channel.Message) error {
 	return l.m.received(context.Background(), mm, msg.Source)
 }
 
-func (l *listener) MemberAdded(channel.Member)          {}
-func (l *listener) MemberDisappeared(mb channel.Member) { l.m.memberDisappeared(mb) }
-func (l *listener) Heartbeat()                          { l.m.heartbeat() }
+// Heartbeat implements channel.Heartbeater: the channel's heartbeat pings the map members.
+func (l *listener) Heartbeat() { l.m.heartbeat() }
 
 // received applies a plain message, or an entry of a state transfer
 // (AbstractReplicatedMap.messageReceived).
@@ -197,21 +199,30 @@ func (m *Map) leftOver(v any, _ channel.Member) {
 	case msgInit:
 		m.memberAlive(*mm.Primary)
 	case msgPing:
-		if m.available(mm) {
+		if m.pingState(mm) == stateInitialized {
 			m.memberAlive(*mm.Primary)
 		}
 	}
 }
 
-// available reports whether a ping reply says INITIALIZED.
-func (m *Map) available(mm *message) bool {
+// pingState returns the state a ping reply reports (stateNew when it says none).
+func (m *Map) pingState(mm *message) state {
 	v, err := m.codec.value(mm.Value)
-	e, ok := v.(*jserial.Enum)
-	return err == nil && ok && e.Name == stateNames[stateInitialized]
+	if e, ok := v.(*jserial.Enum); ok && err == nil {
+		if i := slices.Index(stateNames[:], e.Name); i >= 0 {
+			return state(i)
+		}
+	}
+	return stateNew
 }
 
 func (m *Map) memberAlive(mb channel.Member) {
 	m.mapMemberAdded(mb)
+	m.touch(mb)
+}
+
+// touch records that a map member answered.
+func (m *Map) touch(mb channel.Member) {
 	m.mu.Lock()
 	if indexOf(m.members, mb) >= 0 {
 		m.lastSeen[mb.Key()] = time.Now()
@@ -326,8 +337,15 @@ func (m *Map) heartbeat() {
 	if members := m.cfg.Channel.Members(); len(members) > 0 {
 		resp, err := m.callMode(ctx, members, &message{Type: msgPing, Primary: m.local()}, rpc.AllReply)
 		for _, r := range resp {
-			if mm, derr := m.decodeReply(r); derr == nil && m.available(mm) {
+			mm, derr := m.decodeReply(r)
+			if derr != nil {
+				continue
+			}
+			switch m.pingState(mm) {
+			case stateInitialized:
 				m.memberAlive(r.Member)
+			case stateTransferred: // starting: alive, but not added
+				m.touch(r.Member)
 			}
 		}
 		for _, f := range channel.FaultyMembers(err) {
