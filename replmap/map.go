@@ -61,6 +61,10 @@ type Config struct {
 	// Tomcat 10.1.40+/11.0.6+'s; see staticsvc.MemberImplSUID10 and MemberImplSUID9 for
 	// older Java nodes.
 	MemberSUID int64
+	// Replicated makes the map a ReplicatedMap instead of a LazyReplicatedMap: every map
+	// member holds a copy of every entry (MSG_COPY, state transfer with MSG_STATE_COPY).
+	// Every node of one map must agree. Default false.
+	Replicated bool
 	// MaxMessageBytes bounds a received MapMessage (DefaultMaxMessageBytes).
 	MaxMessageBytes int
 	// Logger receives the map's logs; nil discards them.
@@ -79,15 +83,24 @@ const (
 
 var stateNames = [...]string{"NEW", "STATETRANSFERRED", "INITIALIZED", "DESTROYED"}
 
-// entry is AbstractReplicatedMap.MapEntry: primary when neither backup nor proxy.
-type entry struct {
-	key, value    any
-	backup, proxy bool
-	primary       *channel.Member
-	nodes         []channel.Member
-}
+// role is what a node holds of an entry (MapEntry's backup, proxy and copy flags; none
+// set: primary).
+type role int
 
-func (e *entry) isPrimary() bool { return !e.backup && !e.proxy }
+const (
+	rolePrimary role = iota
+	roleBackup       // LazyReplicatedMap's one backup copy
+	roleProxy        // key, primary and backup only
+	roleCopy         // ReplicatedMap's copy on every member
+)
+
+// entry is AbstractReplicatedMap.MapEntry.
+type entry struct {
+	key, value any
+	role       role
+	primary    *channel.Member
+	nodes      []channel.Member // backup nodes
+}
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
 // put or last got it) and one backup node; the other map members hold a proxy (key,
@@ -300,8 +313,8 @@ func (m *Map) send(ctx context.Context, to []channel.Member, msg *message) error
 	return m.cfg.Channel.SendMessage(ctx, to, &channel.Message{Options: m.cfg.SendOptions &^ channel.OptByteMessage, Data: b})
 }
 
-// transferState asks the first map member for the entries (MSG_STATE) and takes each as
-// a proxy. Failures are logged, as in Java.
+// transferState asks the first map member for the entries (MSG_STATE: proxies;
+// MSG_STATE_COPY: copies with their values). Failures are logged, as in Java.
 func (m *Map) transferState(ctx context.Context) {
 	defer m.setState(stateTransferred)
 	members := m.Members()
@@ -310,7 +323,11 @@ func (m *Map) transferState(ctx context.Context) {
 	}
 	rctx, cancel := m.rpcContext(ctx)
 	defer cancel()
-	resp, err := m.call(rctx, members[:1], &message{Type: msgState})
+	t := msgState
+	if m.cfg.Replicated {
+		t = msgStateCopy
+	}
+	resp, err := m.call(rctx, members[:1], &message{Type: t})
 	if len(resp) == 0 {
 		m.log.Warn("replmap: no state transfer reply", "map", m.cfg.Name, "from", members[0].String(), "err", err)
 		return

@@ -76,6 +76,11 @@ func start(t *testing.T, n *node) {
 // each, one after the other.
 func cluster(t *testing.T, nw *channeltest.Network, n int) []*node {
 	t.Helper()
+	return clusterConfig(t, nw, n, replmap.Config{})
+}
+
+func clusterConfig(t *testing.T, nw *channeltest.Network, n int, cfg replmap.Config) []*node {
+	t.Helper()
 	nodes := make([]*node, n)
 	for i := range nodes {
 		nodes[i] = newChannel(t, nw)
@@ -84,7 +89,7 @@ func cluster(t *testing.T, nw *channeltest.Network, n int) []*node {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(nd.ch.Members()) == n-1 })
 	}
 	for _, nd := range nodes {
-		newMap(t, nd, replmap.Config{})
+		newMap(t, nd, cfg)
 	}
 	for _, nd := range nodes {
 		start(t, nd)

@@ -55,7 +55,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		m.mu.Unlock()
 		return nil, false, nil
 	}
-	if e.isPrimary() {
+	if e.role == rolePrimary {
 		v := e.value
 		m.mu.Unlock()
 		return v, true, nil
@@ -63,11 +63,16 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	cur := *e
 	m.mu.Unlock()
 	var nodes []channel.Member
-	if cur.backup {
+	switch cur.role {
+	case roleBackup:
 		if nodes, err = m.publish(ctx, key, cur.value); err != nil {
 			return nil, false, err
 		}
-	} else {
+	case roleCopy:
+		if nodes, err = m.notifyPrimary(ctx, k); err != nil {
+			return nil, false, err
+		}
+	default:
 		rctx, cancel := m.rpcContext(ctx)
 		resp, cerr := m.call(rctx, cur.nodes, &message{Type: msgRetrieveBackup, Key: []byte(k)})
 		cancel()
@@ -103,7 +108,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	if e = m.entries[k]; e == nil { // removed meanwhile
 		return nil, false, nil
 	}
-	e.value, e.primary, e.nodes, e.backup, e.proxy = cur.value, m.local(), nodes, false, false
+	e.value, e.primary, e.nodes, e.role = cur.value, m.local(), nodes, rolePrimary
 	return e.value, true, nil
 }
 
@@ -153,7 +158,7 @@ func (m *Map) Len() int {
 	defer m.mu.Unlock()
 	n := 0
 	for _, e := range m.entries {
-		if !e.proxy && e.value != nil {
+		if e.role != roleProxy && e.value != nil {
 			n++
 		}
 	}
@@ -173,9 +178,9 @@ func (m *Map) Keys() []any {
 }
 
 // publish sends key and value to the next backup in turn and a proxy to the other map
-// members (LazyReplicatedMap.publishEntryInfo). A backup that cannot be reached is
-// skipped for the next one; the backup nodes chosen are returned (empty when there is
-// none).
+// members (LazyReplicatedMap.publishEntryInfo), or a copy to every map member for a
+// replicated map. A backup that cannot be reached is skipped for the next one; the
+// backup nodes chosen are returned (empty when there is none).
 func (m *Map) publish(ctx context.Context, key, value any) ([]channel.Member, error) {
 	kb, err := jserial.Marshal(key)
 	if err != nil {
@@ -184,6 +189,9 @@ func (m *Map) publish(ctx context.Context, key, value any) ([]channel.Member, er
 	vb, err := jserial.Marshal(value)
 	if err != nil {
 		return nil, err
+	}
+	if m.cfg.Replicated {
+		return m.publishCopies(ctx, kb, vb)
 	}
 	m.mu.Lock()
 	members := append([]channel.Member(nil), m.members...)

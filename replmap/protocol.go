@@ -65,7 +65,7 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 		value = v
 	}
 	var key any
-	if mm.Type == msgBackup || mm.Type == msgProxy {
+	if mm.Type == msgBackup || mm.Type == msgCopy || mm.Type == msgProxy {
 		kv, err := m.codec.value(mm.Key)
 		if err != nil {
 			return err
@@ -81,16 +81,18 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 			e = &entry{key: key, value: value}
 			m.entries[k] = e
 		}
-		e.proxy, e.backup = true, false
-		e.nodes, e.primary = mm.Nodes, mm.Primary
+		e.role, e.nodes, e.primary = roleProxy, mm.Nodes, mm.Primary
 	case msgRemove:
 		delete(m.entries, k)
-	case msgBackup:
+	case msgBackup, msgCopy:
 		if e == nil {
 			e = &entry{key: key}
 			m.entries[k] = e
 		}
-		e.backup, e.proxy = true, false
+		e.role = roleBackup
+		if mm.Type == msgCopy {
+			e.role = roleCopy
+		}
 		e.nodes, e.primary = mm.Nodes, mm.Primary
 		if mm.Diff {
 			// ReplicatedMapEntry diffs (Tomcat's DeltaSession) are not applied: the
@@ -138,7 +140,7 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 			mm.Value = b
 		}
 	case msgState, msgStateCopy:
-		list, err := m.stateList()
+		list, err := m.stateList(mm.Type == msgStateCopy)
 		if err != nil {
 			return nil, err
 		}
@@ -162,22 +164,35 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 	return m.codec.object(mm)
 }
 
-// stateList returns every entry as a MSG_PROXY message (the value of a state reply).
-func (m *Map) stateList() ([]any, error) {
+// stateList returns every entry as a MSG_PROXY message, or with copies as a MSG_COPY
+// message with its value (the value of a state reply).
+func (m *Map) stateList(copies bool) ([]any, error) {
 	m.mu.Lock()
 	type item struct {
 		k       string
+		value   any
 		primary *channel.Member
 		nodes   []channel.Member
 	}
 	items := make([]item, 0, len(m.entries))
 	for k, e := range m.entries {
-		items = append(items, item{k, e.primary, e.nodes})
+		items = append(items, item{k, e.value, e.primary, e.nodes})
 	}
 	m.mu.Unlock()
 	list := make([]any, 0, len(items))
 	for _, it := range items {
-		o, err := m.codec.object(&message{MapID: m.id, Type: msgProxy, Key: []byte(it.k), Primary: it.primary, Nodes: it.nodes})
+		msg := &message{MapID: m.id, Type: msgProxy, Key: []byte(it.k), Primary: it.primary, Nodes: it.nodes}
+		if copies {
+			msg.Type = msgCopy
+			if it.value != nil {
+				b, err := jserial.Marshal(it.value)
+				if err != nil {
+					return nil, err
+				}
+				msg.Value = b
+			}
+		}
+		o, err := m.codec.object(msg)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +265,13 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 	m.lastSeen[cm.Key()] = time.Now()
 	var orphans []string
 	for k, e := range m.entries {
-		if e.isPrimary() && len(e.nodes) == 0 {
+		switch {
+		case e.role != rolePrimary:
+		case m.cfg.Replicated: // the newcomer took the copies by state transfer
+			if indexOf(e.nodes, cm) < 0 {
+				e.nodes = slices.Clone(m.members)
+			}
+		case len(e.nodes) == 0:
 			orphans = append(orphans, k)
 		}
 	}
@@ -258,7 +279,8 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 	m.republish(orphans)
 }
 
-// republish publishes the entries under keys anew, with the local node as primary.
+// republish publishes the entries under keys anew, with the local node as primary (a
+// replicated map only tells the members, which hold copies).
 func (m *Map) republish(keys []string) {
 	ctx := context.Background()
 	for _, k := range keys {
@@ -270,13 +292,19 @@ func (m *Map) republish(keys []string) {
 		}
 		key, value := e.key, e.value
 		m.mu.Unlock()
-		nodes, err := m.publish(ctx, key, value)
+		var nodes []channel.Member
+		var err error
+		if m.cfg.Replicated {
+			nodes, err = m.notifyPrimary(ctx, k)
+		} else {
+			nodes, err = m.publish(ctx, key, value)
+		}
 		if err != nil {
 			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
 		}
 		m.mu.Lock()
 		if e = m.entries[k]; e != nil {
-			e.nodes, e.primary, e.backup, e.proxy = nodes, m.local(), false, false
+			e.nodes, e.primary, e.role = nodes, m.local(), rolePrimary
 		}
 		m.mu.Unlock()
 	}
@@ -284,7 +312,8 @@ func (m *Map) republish(keys []string) {
 
 // memberDisappeared drops a map member: the local primaries it backed up get a new
 // backup, proxies whose only copy it held are dropped, and the entries the local node
-// backs up for it become local primaries with a new backup.
+// backs up for it become local primaries with a new backup. In a replicated map the
+// first of an entry's backup nodes takes over when its primary goes.
 func (m *Map) memberDisappeared(mb channel.Member) {
 	local := m.cfg.Channel.LocalMember()
 	m.mu.Lock()
@@ -297,7 +326,7 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 	delete(m.lastSeen, mb.Key())
 	var relocate []string
 	for k, e := range m.entries {
-		if e.isPrimary() && indexOf(e.nodes, mb) >= 0 {
+		if e.role == rolePrimary && (m.cfg.Replicated || indexOf(e.nodes, mb) >= 0) {
 			relocate = append(relocate, k)
 			continue
 		}
@@ -305,9 +334,11 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 			e.primary = nil
 		}
 		switch {
-		case e.proxy && e.primary == nil && only(e.nodes, mb):
+		case e.primary != nil:
+		case e.role == roleProxy && only(e.nodes, mb):
 			delete(m.entries, k)
-		case e.primary == nil && e.backup && only(e.nodes, local):
+		case e.role == roleBackup && only(e.nodes, local),
+			e.role == roleCopy && len(e.nodes) > 0 && e.nodes[0].Key() == local.Key():
 			relocate = append(relocate, k)
 		}
 	}
