@@ -1,7 +1,7 @@
 // Package replmap is Tribes' replicated maps (org.apache.catalina.tribes.tipis) for a Go
-// channel: Map is LazyReplicatedMap, the map Tomcat's BackupManager keeps sessions in,
-// speaking its protocol so that Go and Java nodes running a map of the same name share
-// its entries.
+// channel: Map is LazyReplicatedMap, the map Tomcat's BackupManager keeps sessions in, or
+// with Config.Replicated ReplicatedMap, speaking their protocol so that Go and Java nodes
+// running a map of the same name share its entries.
 //
 // # Protocol
 //
@@ -27,6 +27,11 @@
 //     backup, and the entries it was primary of become primaries on their backup, which
 //     picks a new backup.
 //
+// A replicated map (Config.Replicated, ReplicatedMap) sends every put to every map member
+// as MSG_COPY, transfers the state with the values (MSG_STATE_COPY), and a Get on a copy
+// makes the local node the primary with MSG_NOTIFY_MAPMEMBER; when a primary leaves, the
+// first of its entry's backup nodes takes over.
+//
 // The messages are AbstractReplicatedMap$MapMessage objects (Java-serialized,
 // serialVersionUID 1): the RPCs travel in RpcMessages, the rest as plain messages with
 // Config.SendOptions. Keys and values are separate serialization streams inside them.
@@ -44,9 +49,10 @@
 //
 //   - A received MapMessage is at most Config.MaxMessageBytes and carries at most 1024
 //     backup members; errors wrap ErrBadMessage.
-//   - ReplicatedMap (a copy on every member) is not implemented, nor MapOwner's
-//     objectMadePrimary callback, nor ReplicatedMapEntry diffs: a MSG_BACKUP with
-//     diff=true keeps the old value (Tomcat's BackupManager sends those for sessions).
+//   - MapOwner's objectMadePrimary callback and ReplicatedMapEntry diffs are not
+//     implemented: a MSG_BACKUP with diff=true keeps the old value (Tomcat's
+//     BackupManager sends those for sessions), MSG_ACCESS only updates the primary and
+//     the backup nodes.
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
 //     wait RPCTimeout for it. New registers the map's own rpc.Channel, so Go nodes that

@@ -8,16 +8,21 @@ import (
 	"time"
 )
 
-// The map commands drive a LazyReplicatedMap on the peer's channel (MapPeer.java); the
+// The map commands drive a LazyReplicatedMap or ReplicatedMap on the peer's channel (MapPeer.java); the
 // node needs a membership service (--static-membership) for the map to see members.
 
-// MapStart creates the peer's map, named name (no white space), with the RPC timeout
-// rpcTimeout; it returns when the constructor's INIT, state transfer and START are done.
-func (p *Peer) MapStart(ctx context.Context, name string, rpcTimeout time.Duration) error {
+// MapStart creates the peer's map, a LazyReplicatedMap or with replicated a
+// ReplicatedMap, named name (no white space), with the RPC timeout rpcTimeout; it
+// returns when the constructor's INIT, state transfer and START are done.
+func (p *Peer) MapStart(ctx context.Context, name string, rpcTimeout time.Duration, replicated bool) error {
 	if err := mapWord("name", name); err != nil {
 		return err
 	}
-	_, err := p.command(ctx, fmt.Sprintf("map-start %s %d", name, rpcTimeout.Milliseconds()))
+	kind := "lazy"
+	if replicated {
+		kind = "replicated"
+	}
+	_, err := p.command(ctx, fmt.Sprintf("map-start %s %d %s", name, rpcTimeout.Milliseconds(), kind))
 	return err
 }
 

@@ -1,13 +1,16 @@
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.catalina.tribes.tipis.AbstractReplicatedMap;
 import org.apache.catalina.tribes.tipis.LazyReplicatedMap;
+import org.apache.catalina.tribes.tipis.ReplicatedMap;
 
 /**
- * A LazyReplicatedMap on the test peer's channel, driven by stdin commands (replmap's
- * interop test):
+ * A LazyReplicatedMap or ReplicatedMap on the test peer's channel, driven by stdin commands
+ * (replmap's interop test):
  * <pre>
- * map-start NAME [RPC_TIMEOUT_MS]   creates the map (its constructor runs INIT, STATE, START)
+ * map-start NAME [RPC_TIMEOUT_MS [lazy|replicated]]
+ *                                   creates the map (its constructor runs INIT, state transfer, START)
  * map-put KEY VALUE                 put(String, String)
  * map-get KEY                       get: {"found":bool,"value":String,"class":...}
  * map-keys                          keySetFull(), and size()
@@ -15,7 +18,7 @@ import org.apache.catalina.tribes.tipis.LazyReplicatedMap;
  * The node needs a membership service (--static-membership) so that the map sees members.
  */
 final class MapPeer {
-    private static LazyReplicatedMap<Serializable, Serializable> map;
+    private static AbstractReplicatedMap<Serializable, Serializable> map;
 
     private MapPeer() {
     }
@@ -28,7 +31,9 @@ final class MapPeer {
                     throw new IllegalStateException("map already started");
                 }
                 long timeout = f.length > 2 ? Long.parseLong(f[2]) : 5000;
-                map = new LazyReplicatedMap<>(null, n.channel, timeout, f[1], null);
+                boolean replicated = f.length > 3 && f[3].equals("replicated");
+                map = replicated ? new ReplicatedMap<>(null, n.channel, timeout, f[1], null)
+                        : new LazyReplicatedMap<>(null, n.channel, timeout, f[1], null);
                 return Json.event("mapStarted").put("reply", true).put("members", map.getMapMembers().length);
             }
             case "map-put": {

@@ -63,9 +63,9 @@ func startGo(t *testing.T, port, n int, others []channel.Member) *channel.Channe
 	return ch
 }
 
-func startMap(t *testing.T, ch *channel.Channel) *replmap.Map {
+func startMap(t *testing.T, ch *channel.Channel, replicated bool) *replmap.Map {
 	t.Helper()
-	m, err := replmap.New(replmap.Config{Channel: ch, Name: mapName})
+	m, err := replmap.New(replmap.Config{Channel: ch, Name: mapName, Replicated: replicated})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +78,14 @@ func startMap(t *testing.T, ch *channel.Channel) *replmap.Map {
 	return m
 }
 
-// TestLazyMap: two Go nodes and a Java node run the map; the Go nodes put entries the
-// Java node gets (from its backup copy or, as a proxy, from the Go backup) and the other
-// way round; a Go remove reaches Java.
-func TestLazyMap(t *testing.T) {
+// cluster starts two Go nodes and a Java node with StaticMembershipService, waits until
+// they list each other, then starts the map on the Go nodes and on Java, and waits until
+// every map lists the two others.
+func cluster(t *testing.T, replicated bool) (*javapeer.Peer, []*replmap.Map) {
+	t.Helper()
 	javapeer.Skip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	ports := testutil.FreePorts(t, 3) // Go 0, Go 1, Java
 	all := []channel.Member{member(ports[0], 0), member(ports[1], 1), member(ports[2], 2)}
 	var javaList []string
@@ -97,8 +100,6 @@ func TestLazyMap(t *testing.T) {
 		startGo(t, ports[0], 0, []channel.Member{all[1], all[2]}),
 		startGo(t, ports[1], 1, []channel.Member{all[0], all[2]}),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	for _, ch := range gos {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go lists both others", func() bool { return len(ch.Members()) == 2 })
 	}
@@ -107,8 +108,8 @@ func TestLazyMap(t *testing.T) {
 		return err == nil && len(ms) == 2
 	})
 
-	maps := []*replmap.Map{startMap(t, gos[0]), startMap(t, gos[1])}
-	if err := j.MapStart(ctx, mapName, 5*time.Second); err != nil {
+	maps := []*replmap.Map{startMap(t, gos[0], replicated), startMap(t, gos[1], replicated)}
+	if err := j.MapStart(ctx, mapName, 5*time.Second, replicated); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range maps {
@@ -118,6 +119,16 @@ func TestLazyMap(t *testing.T) {
 		info, err := j.MapKeys(ctx)
 		return err == nil && info.Members == 2
 	})
+	return j, maps
+}
+
+// TestLazyMap: two Go nodes and a Java node run a LazyReplicatedMap; the Go nodes put
+// entries the Java node gets (from its backup copy or, as a proxy, from the Go backup) and
+// the other way round; a Go remove reaches Java.
+func TestLazyMap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j, maps := cluster(t, false)
 
 	// Go puts, Java gets: round-robin makes Java the backup of some keys, a proxy of others.
 	const n = 4
@@ -170,4 +181,41 @@ func TestLazyMap(t *testing.T) {
 		_, found, err := j.MapGet(ctx, "go0")
 		return err == nil && !found
 	})
+}
+
+// TestReplicatedMap: two Go nodes and a Java node run a ReplicatedMap; every node holds a
+// copy of what any of them puts, and gets it.
+func TestReplicatedMap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j, maps := cluster(t, true)
+	const n = 3
+	for i := range n {
+		if _, err := maps[i%2].Put(ctx, fmt.Sprint("go", i), fmt.Sprint("from-go-", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.MapPut(ctx, fmt.Sprint("java", i), fmt.Sprint("from-java-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// USE_ACK acknowledges receipt, not processing: wait for the copies.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java holds every copy", func() bool {
+		info, err := j.MapKeys(ctx)
+		return err == nil && info.Size == 2*n
+	})
+	for _, m := range maps {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go holds every copy", func() bool { return m.Len() == 2*n })
+	}
+	for i := range n {
+		v, found, err := j.MapGet(ctx, fmt.Sprint("go", i))
+		if err != nil || !found || v != fmt.Sprint("from-go-", i) {
+			t.Fatalf("Java get go%d = %q %v %v", i, v, found, err)
+		}
+		for gi, m := range maps {
+			v, ok, err := m.Get(ctx, fmt.Sprint("java", i))
+			if err != nil || !ok || v != fmt.Sprint("from-java-", i) {
+				t.Fatalf("Go %d get java%d = %#v %v %v", gi, i, v, ok, err)
+			}
+		}
+	}
 }
