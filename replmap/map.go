@@ -202,7 +202,7 @@ func (m *Map) Start(ctx context.Context) error {
 		err = m.broadcastRPC(ctx, msgStart)
 	}
 	if err != nil {
-		m.stop(ctx)
+		_ = m.Stop(ctx)
 		return fmt.Errorf("replmap %q: start: %w", m.cfg.Name, err)
 	}
 	m.setState(stateInitialized)
@@ -210,12 +210,9 @@ func (m *Map) Start(ctx context.Context) error {
 }
 
 // Stop leaves the map (breakdown): MSG_STOP to every channel member, then the local
-// entries are dropped. The map cannot be started again.
+// entries are dropped. The map cannot be started again. The error is the STOP's send
+// error; the map is stopped in any case. Idempotent.
 func (m *Map) Stop(ctx context.Context) error {
-	return m.stop(ctx)
-}
-
-func (m *Map) stop(ctx context.Context) error {
 	m.mu.Lock()
 	if m.state == stateDestroyed {
 		m.mu.Unlock()

@@ -13,8 +13,9 @@ import (
 
 // MapStart creates the peer's map, a LazyReplicatedMap or with replicated a
 // ReplicatedMap, named name (no white space), with the RPC timeout rpcTimeout; it
-// returns when the constructor's INIT, state transfer and START are done.
-func (p *Peer) MapStart(ctx context.Context, name string, rpcTimeout time.Duration, replicated bool) error {
+// returns when the constructor's INIT, state transfer and START are done. The map then
+// sends with the Tribes send options sendOptions (its channelSendOptions).
+func (p *Peer) MapStart(ctx context.Context, name string, rpcTimeout time.Duration, replicated bool, sendOptions int) error {
 	if err := mapWord("name", name); err != nil {
 		return err
 	}
@@ -22,7 +23,7 @@ func (p *Peer) MapStart(ctx context.Context, name string, rpcTimeout time.Durati
 	if replicated {
 		kind = "replicated"
 	}
-	_, err := p.command(ctx, fmt.Sprintf("map-start %s %d %s", name, rpcTimeout.Milliseconds(), kind))
+	_, err := p.command(ctx, fmt.Sprintf("map-start %s %d %s %d", name, rpcTimeout.Milliseconds(), kind, sendOptions))
 	return err
 }
 

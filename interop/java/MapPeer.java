@@ -9,8 +9,9 @@ import org.apache.catalina.tribes.tipis.ReplicatedMap;
  * A LazyReplicatedMap or ReplicatedMap on the test peer's channel, driven by stdin commands
  * (replmap's interop test):
  * <pre>
- * map-start NAME [RPC_TIMEOUT_MS [lazy|replicated]]
- *                                   creates the map (its constructor runs INIT, state transfer, START)
+ * map-start NAME [RPC_TIMEOUT_MS [lazy|replicated [SEND_OPTIONS]]]
+ *                                   creates the map (its constructor runs INIT, state transfer,
+ *                                   START), then sets its channelSendOptions
  * map-put KEY VALUE                 put(String, String)
  * map-get KEY                       get: {"found":bool,"value":String,"class":...}
  * map-keys                          keySetFull(), and size()
@@ -34,6 +35,9 @@ final class MapPeer {
                 boolean replicated = f.length > 3 && f[3].equals("replicated");
                 map = replicated ? new ReplicatedMap<>(null, n.channel, timeout, f[1], null)
                         : new LazyReplicatedMap<>(null, n.channel, timeout, f[1], null);
+                if (f.length > 4) {
+                    map.setChannelSendOptions(Integer.decode(f[4]));
+                }
                 return Json.event("mapStarted").put("reply", true).put("members", map.getMapMembers().length);
             }
             case "map-put": {

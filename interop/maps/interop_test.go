@@ -29,6 +29,11 @@ func TestMain(m *testing.M) {
 
 const mapName = "interop-map"
 
+// sendOptions are BackupManager's mapSendOptions (USE_ACK|SYNC_ACK): a put or get
+// returns once the others processed its messages, so the test sees no reordering
+// between the messages of different senders.
+const sendOptions = channel.OptUseAck | channel.OptSyncAck
+
 // id returns a fixed unique id for node number n.
 func id(n int) channel.UniqueID {
 	var u channel.UniqueID
@@ -65,7 +70,7 @@ func startGo(t *testing.T, port, n int, others []channel.Member) *channel.Channe
 
 func startMap(t *testing.T, ch *channel.Channel, replicated bool) *replmap.Map {
 	t.Helper()
-	m, err := replmap.New(replmap.Config{Channel: ch, Name: mapName, Replicated: replicated})
+	m, err := replmap.New(replmap.Config{Channel: ch, Name: mapName, Replicated: replicated, SendOptions: sendOptions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +84,9 @@ func startMap(t *testing.T, ch *channel.Channel, replicated bool) *replmap.Map {
 }
 
 // cluster starts two Go nodes and a Java node with StaticMembershipService, waits until
-// they list each other, then starts the map on the Go nodes and on Java, and waits until
-// every map lists the two others.
+// they list each other, then starts the map on the Go nodes, puts an entry, starts the map
+// on Java, checks that Java got the entry by state transfer, removes it again, and waits
+// until every map lists the two others.
 func cluster(t *testing.T, replicated bool) (*javapeer.Peer, []*replmap.Map) {
 	t.Helper()
 	javapeer.Skip(t)
@@ -109,7 +115,17 @@ func cluster(t *testing.T, replicated bool) (*javapeer.Peer, []*replmap.Map) {
 	})
 
 	maps := []*replmap.Map{startMap(t, gos[0], replicated), startMap(t, gos[1], replicated)}
-	if err := j.MapStart(ctx, mapName, 5*time.Second, replicated); err != nil {
+	// An entry from before Java joins reaches it by state transfer.
+	if _, err := maps[0].Put(ctx, "early", "before-java"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.MapStart(ctx, mapName, 5*time.Second, replicated, int(sendOptions)); err != nil {
+		t.Fatal(err)
+	}
+	if v, found, err := j.MapGet(ctx, "early"); err != nil || !found || v != "before-java" {
+		t.Fatalf("Java get of the entry put before it joined = %q %v %v", v, found, err)
+	}
+	if _, err := maps[0].Remove(ctx, "early"); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range maps {
@@ -137,7 +153,8 @@ func TestLazyMap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// USE_ACK (the maps' default) acknowledges receipt, not processing: wait.
+	// The puts' messages were processed, but other senders' are not ordered with the
+	// map-keys command: wait.
 	var info javapeer.MapInfo
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java knows every key", func() bool {
 		var err error
@@ -198,7 +215,6 @@ func TestReplicatedMap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// USE_ACK acknowledges receipt, not processing: wait for the copies.
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java holds every copy", func() bool {
 		info, err := j.MapKeys(ctx)
 		return err == nil && info.Size == 2*n
