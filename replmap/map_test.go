@@ -328,3 +328,20 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("remove after stop: %v", err)
 	}
 }
+
+// A proxy whose backup is out of reach cannot get the value: ErrUnavailable.
+func TestProxyGetUnavailable(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	nodes := cluster(t, nw, 3)
+	if _, err := nodes[0].m.Put(ctx(t), "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	backup, proxy := nodes[1], nodes[2]
+	if proxy.m.Len() != 0 {
+		backup, proxy = proxy, backup
+	}
+	nw.Partition(proxy.tn, backup.tn)
+	if _, _, err := proxy.m.Get(ctx(t), "k"); !errors.Is(err, replmap.ErrUnavailable) {
+		t.Fatalf("get with the backup out of reach: %v", err)
+	}
+}

@@ -73,6 +73,9 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 			return nil, false, err
 		}
 	default:
+		if len(cur.nodes) == 0 { // a proxy without a backup: nobody to ask
+			return nil, false, fmt.Errorf("%w: key %v has no backup", ErrUnavailable, key)
+		}
 		rctx, cancel := m.rpcContext(ctx)
 		resp, cerr := m.call(rctx, cur.nodes, &message{Type: msgRetrieveBackup, Key: []byte(k)})
 		cancel()
