@@ -78,6 +78,13 @@ func (p *Peer) MapKeys(ctx context.Context) (MapInfo, error) {
 	return r, nil
 }
 
+// MapStop stops the peer's map (breakdown: MSG_STOP to the other members); MapStart may
+// create a new one.
+func (p *Peer) MapStop(ctx context.Context) error {
+	_, err := p.command(ctx, "map-stop")
+	return err
+}
+
 func mapWord(what, s string) error {
 	if s == "" || strings.ContainsAny(s, " \t\r\n") {
 		return fmt.Errorf("javapeer: map %s %q is empty or contains white space", what, s)

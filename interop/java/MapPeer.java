@@ -15,6 +15,7 @@ import org.apache.catalina.tribes.tipis.ReplicatedMap;
  * map-put KEY VALUE                 put(String, String)
  * map-get KEY                       get: {"found":bool,"value":String,"class":...}
  * map-keys                          keySetFull(), and size()
+ * map-stop                          breakdown() (MSG_STOP to the others); map-start may follow
  * </pre>
  * The node needs a membership service (--static-membership) so that the map sees members.
  */
@@ -57,6 +58,11 @@ final class MapPeer {
                 }
                 return Json.event("mapKeys").put("reply", true).put("keys", keys).put("size", map.size())
                         .put("members", map.getMapMembers().length);
+            }
+            case "map-stop": {
+                map.breakdown();
+                map = null;
+                return Json.event("mapStopped").put("reply", true);
             }
             default:
                 return null;

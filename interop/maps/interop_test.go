@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,13 +47,50 @@ func member(port, n int) channel.Member {
 	return channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(port), UniqueID: id(n)}
 }
 
+// setup varies the cluster of a test.
+type setup struct {
+	replicated bool
+	// idle Go nodes join the channel but run no map: they can join it later.
+	idle int
+	// accessTimeout is the Go maps' AccessTimeout (0: the default).
+	accessTimeout time.Duration
+	// expiration is the Go channels' static membership ExpirationTime (0: the default).
+	expiration time.Duration
+}
+
+// testCluster is two Go nodes running the map, a Java node running it, and the idle Go
+// nodes after them in gos.
+type testCluster struct {
+	j     *javapeer.Peer
+	maps  []*replmap.Map     // on gos[0] and gos[1]
+	gos   []*channel.Channel // 2 + setup.idle
+	gates []*gate            // gates[i] is on gos[i]
+	java  channel.Member     // the Java node
+	s     setup
+}
+
+// gate is an interceptor that, while only is set, passes up only the messages from
+// that member (the others are dropped, and acknowledged).
+type gate struct {
+	channel.InterceptorBase
+	only atomic.Pointer[channel.MemberKey]
+}
+
+func (g *gate) MessageReceived(msg *channel.Message) error {
+	if k := g.only.Load(); k != nil && msg.Source.Key() != *k {
+		return nil
+	}
+	return g.Prev().MessageReceived(msg)
+}
+
 // startGo starts a Go channel on port with StaticMembershipService listing others.
-func startGo(t *testing.T, port, n int, others []channel.Member) *channel.Channel {
+func startGo(t *testing.T, port, n int, others []channel.Member, s setup) (*channel.Channel, *gate) {
 	t.Helper()
 	cfg := nio.DefaultConfig()
 	cfg.Port, cfg.AutoBind = port, 1
+	g := &gate{}
 	ch, err := node.New(node.Config{Transport: &cfg, UniqueID: id(n), StaticMembers: others,
-		StaticProtocol: &staticsvc.Config{}})
+		StaticProtocol: &staticsvc.Config{ExpirationTime: s.expiration}, Above: []channel.Interceptor{g}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,77 +104,102 @@ func startGo(t *testing.T, port, n int, others []channel.Member) *channel.Channe
 			t.Errorf("stop: %v", err)
 		}
 	})
-	return ch
+	return ch, g
 }
 
-func startMap(t *testing.T, ch *channel.Channel, replicated bool) *replmap.Map {
+// newMap creates the map on ch, unstarted; it is stopped at cleanup.
+func newMap(t *testing.T, ch *channel.Channel, s setup) *replmap.Map {
 	t.Helper()
-	m, err := replmap.New(replmap.Config{Channel: ch, Name: mapName, Replicated: replicated, SendOptions: sendOptions})
+	m, err := replmap.New(replmap.Config{Channel: ch, Name: mapName, Replicated: s.replicated,
+		SendOptions: sendOptions, AccessTimeout: s.accessTimeout})
 	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
-	defer cancel()
-	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
 	return m
 }
 
-// cluster starts two Go nodes and a Java node with StaticMembershipService, waits until
-// they list each other, then starts the map on the Go nodes, puts an entry, starts the map
-// on Java, checks that Java got the entry by state transfer, removes it again, and waits
-// until every map lists the two others.
-func cluster(t *testing.T, replicated bool) (*javapeer.Peer, []*replmap.Map) {
+func startMap(t *testing.T, m *replmap.Map) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+	defer cancel()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cluster starts two Go nodes, a Java node and s.idle Go nodes with
+// StaticMembershipService, waits until they list each other, then starts the map on the
+// first two Go nodes, puts an entry, starts the map on Java, checks that Java got the
+// entry by state transfer, removes it again, and waits until every map lists the two
+// others.
+func cluster(t *testing.T, s setup) *testCluster {
 	t.Helper()
 	javapeer.Skip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ports := testutil.FreePorts(t, 3) // Go 0, Go 1, Java
-	all := []channel.Member{member(ports[0], 0), member(ports[1], 1), member(ports[2], 2)}
+	ports := testutil.FreePorts(t, 3+s.idle) // Go 0, Go 1, Java, idle Go nodes
+	all := make([]channel.Member, len(ports))
+	for i, p := range ports {
+		all[i] = member(p, i)
+	}
 	var javaList []string
-	for _, m := range all[:2] {
-		javaList = append(javaList, wire.FormatMemberText(m))
+	for i, m := range all {
+		if i != 2 {
+			javaList = append(javaList, wire.FormatMemberText(m))
+		}
 	}
 	javaUID := id(2)
 	javaID := hex.EncodeToString(javaUID[:])
-	j := javapeer.Start(t, "--port", strconv.Itoa(ports[2]), "--autobind", "1", "--id", javaID,
+	c := &testCluster{s: s, java: all[2]}
+	c.j = javapeer.Start(t, "--port", strconv.Itoa(ports[2]), "--autobind", "1", "--id", javaID,
 		"--static-membership", strings.Join(javaList, ","), "--channel-name", staticsvc.DefaultChannelName)
-	gos := []*channel.Channel{
-		startGo(t, ports[0], 0, []channel.Member{all[1], all[2]}),
-		startGo(t, ports[1], 1, []channel.Member{all[0], all[2]}),
+	for i := range all {
+		if i == 2 {
+			continue
+		}
+		others := append(slices.Clone(all[:i]), all[i+1:]...)
+		ch, g := startGo(t, ports[i], i, others, s)
+		c.gos, c.gates = append(c.gos, ch), append(c.gates, g)
 	}
-	for _, ch := range gos {
-		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go lists both others", func() bool { return len(ch.Members()) == 2 })
+	for _, ch := range c.gos {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go lists every other node", func() bool { return len(ch.Members()) == len(all)-1 })
 	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java lists both Go nodes", func() bool {
-		ms, err := j.Members(ctx)
-		return err == nil && len(ms) == 2
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java lists every Go node", func() bool {
+		ms, err := c.j.Members(ctx)
+		return err == nil && len(ms) == len(all)-1
 	})
 
-	maps := []*replmap.Map{startMap(t, gos[0], replicated), startMap(t, gos[1], replicated)}
+	c.maps = []*replmap.Map{newMap(t, c.gos[0], s), newMap(t, c.gos[1], s)}
+	for _, m := range c.maps {
+		startMap(t, m)
+	}
 	// An entry from before Java joins reaches it by state transfer.
-	if _, err := maps[0].Put(ctx, "early", "before-java"); err != nil {
+	if _, err := c.maps[0].Put(ctx, "early", "before-java"); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.MapStart(ctx, mapName, 5*time.Second, replicated, int(sendOptions)); err != nil {
+	if err := c.j.MapStart(ctx, mapName, 5*time.Second, s.replicated, int(sendOptions)); err != nil {
 		t.Fatal(err)
 	}
-	if v, found, err := j.MapGet(ctx, "early"); err != nil || !found || v != "before-java" {
+	if v, found, err := c.j.MapGet(ctx, "early"); err != nil || !found || v != "before-java" {
 		t.Fatalf("Java get of the entry put before it joined = %q %v %v", v, found, err)
 	}
-	if _, err := maps[0].Remove(ctx, "early"); err != nil {
+	if _, err := c.maps[0].Remove(ctx, "early"); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range maps {
+	for _, m := range c.maps {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go map members", func() bool { return len(m.Members()) == 2 })
 	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java map members", func() bool {
-		info, err := j.MapKeys(ctx)
-		return err == nil && info.Members == 2
+	c.waitJavaMembers(t, 2)
+	return c
+}
+
+func (c *testCluster) waitJavaMembers(t *testing.T, n int) {
+	t.Helper()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, fmt.Sprintf("Java has %d map members", n), func() bool {
+		info, err := c.j.MapKeys(context.Background())
+		return err == nil && info.Members == n
 	})
-	return j, maps
 }
 
 // TestLazyMap: two Go nodes and a Java node run a LazyReplicatedMap; the Go nodes put
@@ -144,7 +208,8 @@ func cluster(t *testing.T, replicated bool) (*javapeer.Peer, []*replmap.Map) {
 func TestLazyMap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	j, maps := cluster(t, false)
+	c := cluster(t, setup{})
+	j, maps := c.j, c.maps
 
 	// Go puts, Java gets: round-robin makes Java the backup of some keys, a proxy of others.
 	const n = 4
@@ -205,7 +270,8 @@ func TestLazyMap(t *testing.T) {
 func TestReplicatedMap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	j, maps := cluster(t, true)
+	c := cluster(t, setup{replicated: true})
+	j, maps := c.j, c.maps
 	const n = 3
 	for i := range n {
 		if _, err := maps[i%2].Put(ctx, fmt.Sprint("go", i), fmt.Sprint("from-go-", i)); err != nil {

@@ -1,0 +1,166 @@
+package mapsinterop_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/replmap"
+)
+
+const leaveKeys = 4
+
+// goPut puts leaveKeys entries go0.. on m and waits until Java knows them; it returns how
+// many of them Java holds a value of (as the backup; the others are proxies).
+func (c *testCluster) goPut(t *testing.T, m *replmap.Map) int {
+	t.Helper()
+	for i := range leaveKeys {
+		if _, err := m.Put(context.Background(), fmt.Sprint("go", i), fmt.Sprint("from-go-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := 0
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java knows every Go key", func() bool {
+		info, err := c.j.MapKeys(context.Background())
+		size = info.Size
+		return err == nil && len(info.Keys) == leaveKeys
+	})
+	return size
+}
+
+// javaPut puts leaveKeys entries java0.. on Java and waits until the Go maps know them.
+func (c *testCluster) javaPut(t *testing.T) {
+	t.Helper()
+	want := make([]int, len(c.maps))
+	for i, m := range c.maps {
+		want[i] = len(m.Keys()) + leaveKeys
+	}
+	for i := range leaveKeys {
+		if err := c.j.MapPut(context.Background(), fmt.Sprint("java", i), fmt.Sprint("from-java-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range c.maps {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go knows the Java keys", func() bool { return len(m.Keys()) == want[i] })
+	}
+}
+
+// javaGets checks that Java gets every key prefix0.. with its value.
+func (c *testCluster) javaGets(t *testing.T, prefix string) {
+	t.Helper()
+	for i := range leaveKeys {
+		v, found, err := c.j.MapGet(context.Background(), fmt.Sprint(prefix, i))
+		if err != nil || !found || v != fmt.Sprint("from-", prefix, "-", i) {
+			t.Fatalf("Java get %s%d = %q %v %v", prefix, i, v, found, err)
+		}
+	}
+}
+
+// goGets checks that m gets every key prefix0.. with its value.
+func goGets(t *testing.T, m *replmap.Map, prefix string) {
+	t.Helper()
+	for i := range leaveKeys {
+		v, ok, err := m.Get(context.Background(), fmt.Sprint(prefix, i))
+		if err != nil || !ok || v != fmt.Sprint("from-", prefix, "-", i) {
+			t.Fatalf("Go get %s%d = %#v %v %v", prefix, i, v, ok, err)
+		}
+	}
+}
+
+// TestLazyMapGoPrimaryLeaves: a Go primary's map stops; Java, the backup of some of its
+// entries and a proxy of the others, and the Go backup of the others take them over, each
+// picks the other as the new backup, and both get every value.
+func TestLazyMapGoPrimaryLeaves(t *testing.T) {
+	c := cluster(t, setup{})
+	if size := c.goPut(t, c.maps[0]); size == 0 || size == leaveKeys {
+		t.Fatalf("Java holds %d values of %d keys: backup and proxy paths not both taken", size, leaveKeys)
+	}
+	if err := c.maps[0].Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.waitJavaMembers(t, 1)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Go map members", func() bool { return len(c.maps[1].Members()) == 1 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "every key on both survivors", func() bool {
+		info, err := c.j.MapKeys(context.Background())
+		return err == nil && info.Size+c.maps[1].Len() == 2*leaveKeys
+	})
+	c.javaGets(t, "go")
+	goGets(t, c.maps[1], "go")
+}
+
+// TestLazyMapJavaPrimaryLeaves: Java's map stops (breakdown, MSG_STOP); the Go backups of
+// its entries take them over, each picks the other Go node as the new backup, and both
+// Go nodes get every value.
+func TestLazyMapJavaPrimaryLeaves(t *testing.T) {
+	c := cluster(t, setup{})
+	c.javaPut(t)
+	if a, b := c.maps[0].Len(), c.maps[1].Len(); a == 0 || b == 0 || a+b != leaveKeys {
+		t.Fatalf("Go backups %d and %d of %d Java keys: want each Go node the backup of some", a, b, leaveKeys)
+	}
+	if err := c.j.MapStop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range c.maps {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go map members", func() bool { return len(m.Members()) == 1 })
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "every key on both Go nodes", func() bool {
+		return c.maps[0].Len() == leaveKeys && c.maps[1].Len() == leaveKeys
+	})
+	for _, m := range c.maps {
+		goGets(t, m, "java")
+	}
+}
+
+// TestLazyMapStateFromJava: Java and a Go node hold entries; a Go map starting later
+// takes the state from Java (the Go nodes' replies are held back while it starts, so Java
+// is its only map member then): it knows every key as a proxy, and gets every value from
+// its backup, a Go node or Java.
+func TestLazyMapStateFromJava(t *testing.T) {
+	c := cluster(t, setup{idle: 1})
+	c.goPut(t, c.maps[0])
+	c.javaPut(t)
+	joiner, gate := newMap(t, c.gos[2], c.s), c.gates[2]
+	javaKey := c.java.Key()
+	gate.only.Store(&javaKey)
+	startMap(t, joiner)
+	gate.only.Store(nil)
+	if ms := joiner.Members(); len(ms) != 1 || ms[0].Key() != javaKey {
+		t.Fatalf("joiner's map members after start: %v, want only Java", ms)
+	}
+	if keys := joiner.Keys(); len(keys) != 2*leaveKeys || joiner.Len() != 0 {
+		t.Fatalf("joiner knows %d keys and holds %d values, want %d proxies", len(keys), joiner.Len(), 2*leaveKeys)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "joiner's map members", func() bool {
+		c.gos[2].Heartbeat() // its pings answered by the Go nodes add them
+		return len(joiner.Members()) == 3
+	})
+	c.waitJavaMembers(t, 3)
+	goGets(t, joiner, "go")
+	goGets(t, joiner, "java")
+	if joiner.Len() != 2*leaveKeys {
+		t.Fatalf("joiner holds %d values after getting every key", joiner.Len())
+	}
+}
+
+// TestLazyMapPingDropsFrozenJava: a Java member that stops answering (SIGSTOP) is dropped
+// from a Go map's members by its heartbeat's ping after AccessTimeout, while the channel
+// still lists it; the Go member that answers stays.
+func TestLazyMapPingDropsFrozenJava(t *testing.T) {
+	c := cluster(t, setup{accessTimeout: time.Second, expiration: time.Minute})
+	t.Cleanup(c.j.Kill) // before the maps' and channels' Stop, which would wait for it
+	if err := c.j.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "frozen Java dropped", func() bool {
+		c.gos[0].Heartbeat()
+		return len(c.maps[0].Members()) == 1
+	})
+	if ms := c.maps[0].Members(); ms[0].Key() != c.gos[1].LocalMember().Key() {
+		t.Fatalf("map members %v, want the Go node", ms)
+	}
+	if _, ok := c.gos[0].Member(c.java.Key()); !ok {
+		t.Fatal("the channel dropped Java: not the map's ping")
+	}
+}
