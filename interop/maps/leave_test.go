@@ -69,85 +69,115 @@ func goGets(t *testing.T, m *replmap.Map, prefix string) {
 	}
 }
 
-// TestLazyMapGoPrimaryLeaves: a Go primary's map stops; Java, the backup of some of its
-// entries and a proxy of the others, and the Go backup of the others take them over, each
-// picks the other as the new backup, and both get every value.
-func TestLazyMapGoPrimaryLeaves(t *testing.T) {
-	c := cluster(t, setup{})
-	if size := c.goPut(t, c.maps[0]); size == 0 || size == leaveKeys {
-		t.Fatalf("Java holds %d values of %d keys: backup and proxy paths not both taken", size, leaveKeys)
-	}
-	if err := c.maps[0].Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	c.waitJavaMembers(t, 1)
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "Go map members", func() bool { return len(c.maps[1].Members()) == 1 })
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "every key on both survivors", func() bool {
-		info, err := c.j.MapKeys(context.Background())
-		return err == nil && info.Size+c.maps[1].Len() == 2*leaveKeys
-	})
-	c.javaGets(t, "go")
-	goGets(t, c.maps[1], "go")
-}
-
-// TestLazyMapJavaPrimaryLeaves: Java's map stops (breakdown, MSG_STOP); the Go backups of
-// its entries take them over, each picks the other Go node as the new backup, and both
-// Go nodes get every value.
-func TestLazyMapJavaPrimaryLeaves(t *testing.T) {
-	c := cluster(t, setup{})
-	c.javaPut(t)
-	if a, b := c.maps[0].Len(), c.maps[1].Len(); a == 0 || b == 0 || a+b != leaveKeys {
-		t.Fatalf("Go backups %d and %d of %d Java keys: want each Go node the backup of some", a, b, leaveKeys)
-	}
-	if err := c.j.MapStop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range c.maps {
-		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go map members", func() bool { return len(m.Members()) == 1 })
-	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "every key on both Go nodes", func() bool {
-		return c.maps[0].Len() == leaveKeys && c.maps[1].Len() == leaveKeys
-	})
-	for _, m := range c.maps {
-		goGets(t, m, "java")
+// kinds runs f as a subtest for a LazyReplicatedMap and for a ReplicatedMap.
+func kinds(t *testing.T, f func(t *testing.T, replicated bool)) {
+	for _, replicated := range []bool{false, true} {
+		t.Run(map[bool]string{false: "lazy", true: "replicated"}[replicated], func(t *testing.T) { f(t, replicated) })
 	}
 }
 
-// TestLazyMapStateFromJava: Java and a Go node hold entries; a Go map starting later
-// takes the state from Java (the Go nodes' replies are held back while it starts, so Java
-// is its only map member then): it knows every key as a proxy, and gets every value from
-// its backup, a Go node or Java.
-func TestLazyMapStateFromJava(t *testing.T) {
-	c := cluster(t, setup{idle: 1})
-	c.goPut(t, c.maps[0])
-	c.javaPut(t)
-	joiner, gate := newMap(t, c.gos[2], c.s), c.gates[2]
-	javaKey := c.java.Key()
-	gate.only.Store(&javaKey)
-	startMap(t, joiner)
-	gate.only.Store(nil)
-	if ms := joiner.Members(); len(ms) != 1 || ms[0].Key() != javaKey {
-		t.Fatalf("joiner's map members after start: %v, want only Java", ms)
-	}
-	if keys := joiner.Keys(); len(keys) != 2*leaveKeys || joiner.Len() != 0 {
-		t.Fatalf("joiner knows %d keys and holds %d values, want %d proxies", len(keys), joiner.Len(), 2*leaveKeys)
-	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "joiner's map members", func() bool {
-		c.gos[2].Heartbeat() // its pings answered by the Go nodes add them
-		return len(joiner.Members()) == 3
+// TestGoPrimaryLeaves: a Go primary's map stops. In a LazyReplicatedMap Java, the backup
+// of some of its entries and a proxy of the others, and the Go backup of the others take
+// them over and each picks the other as the new backup; in a ReplicatedMap both hold
+// copies. Both get every value.
+func TestGoPrimaryLeaves(t *testing.T) {
+	kinds(t, func(t *testing.T, replicated bool) {
+		c := cluster(t, setup{replicated: replicated})
+		if size := c.goPut(t, c.maps[0]); !replicated && (size == 0 || size == leaveKeys) {
+			t.Fatalf("Java holds %d values of %d keys: backup and proxy paths not both taken", size, leaveKeys)
+		}
+		if err := c.maps[0].Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c.waitJavaMembers(t, 1)
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go map members", func() bool { return len(c.maps[1].Members()) == 1 })
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "every value on both survivors", func() bool {
+			info, err := c.j.MapKeys(context.Background())
+			return err == nil && info.Size+c.maps[1].Len() == 2*leaveKeys
+		})
+		c.javaGets(t, "go")
+		goGets(t, c.maps[1], "go")
 	})
-	c.waitJavaMembers(t, 3)
-	goGets(t, joiner, "go")
-	goGets(t, joiner, "java")
-	if joiner.Len() != 2*leaveKeys {
-		t.Fatalf("joiner holds %d values after getting every key", joiner.Len())
+}
+
+// TestJavaPrimaryLeaves: Java's map stops (breakdown, MSG_STOP) or its process is killed
+// (the Go channels drop it when it has been silent for their ExpirationTime, 2 s here). In a LazyReplicatedMap the Go backups of its entries take
+// them over and each picks the other Go node as the new backup; in a ReplicatedMap the
+// first backup node of each takes it over. Both Go nodes get every value.
+func TestJavaPrimaryLeaves(t *testing.T) {
+	for _, how := range []string{"stop", "kill"} {
+		t.Run(how, func(t *testing.T) {
+			kinds(t, func(t *testing.T, replicated bool) {
+				s := setup{replicated: replicated}
+				if how == "kill" {
+					s.expiration = 2 * time.Second
+				}
+				c := cluster(t, s)
+				c.javaPut(t)
+				a, b := c.maps[0].Len(), c.maps[1].Len()
+				if !replicated && (a == 0 || b == 0 || a+b != leaveKeys) {
+					t.Fatalf("Go backups %d and %d of %d Java keys: want each Go node the backup of some", a, b, leaveKeys)
+				}
+				if how == "kill" {
+					c.j.Kill()
+				} else if err := c.j.MapStop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range c.maps {
+					testutil.EventuallyTrue(t, testutil.WaitLimit, "Go map members", func() bool { return len(m.Members()) == 1 })
+				}
+				testutil.EventuallyTrue(t, testutil.WaitLimit, "every value on both Go nodes", func() bool {
+					return c.maps[0].Len() == leaveKeys && c.maps[1].Len() == leaveKeys
+				})
+				for _, m := range c.maps {
+					goGets(t, m, "java")
+				}
+			})
+		})
 	}
 }
 
-// TestLazyMapPingDropsFrozenJava: a Java member that stops answering (SIGSTOP) is dropped
+// TestStateFromJava: Java and a Go node hold entries; a Go map starting later takes the
+// state from Java (the Go nodes' replies are held back while it starts, so Java is its
+// only map member then). A LazyReplicatedMap knows every key as a proxy and gets every
+// value from its backup, a Go node or Java; a ReplicatedMap holds a copy of each.
+func TestStateFromJava(t *testing.T) {
+	kinds(t, func(t *testing.T, replicated bool) {
+		c := cluster(t, setup{replicated: replicated, idle: 1})
+		c.goPut(t, c.maps[0])
+		c.javaPut(t)
+		joiner, gate := newMap(t, c.gos[2], c.s), c.gates[2]
+		javaKey := c.java.Key()
+		gate.only.Store(&javaKey)
+		startMap(t, joiner)
+		gate.only.Store(nil)
+		if ms := joiner.Members(); len(ms) != 1 || ms[0].Key() != javaKey {
+			t.Fatalf("joiner's map members after start: %v, want only Java", ms)
+		}
+		values := 0
+		if replicated {
+			values = 2 * leaveKeys
+		}
+		if keys := joiner.Keys(); len(keys) != 2*leaveKeys || joiner.Len() != values {
+			t.Fatalf("joiner knows %d keys and holds %d values, want %d keys, %d values", len(keys), joiner.Len(), 2*leaveKeys, values)
+		}
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "joiner's map members", func() bool {
+			c.gos[2].Heartbeat() // its pings answered by the Go nodes add them
+			return len(joiner.Members()) == 3
+		})
+		c.waitJavaMembers(t, 3)
+		goGets(t, joiner, "go")
+		goGets(t, joiner, "java")
+		if joiner.Len() != 2*leaveKeys {
+			t.Fatalf("joiner holds %d values after getting every key", joiner.Len())
+		}
+	})
+}
+
+// TestPingDropsFrozenJava: a Java member that stops answering (SIGSTOP) is dropped
 // from a Go map's members by its heartbeat's ping after AccessTimeout, while the channel
 // still lists it; the Go member that answers stays.
-func TestLazyMapPingDropsFrozenJava(t *testing.T) {
+func TestPingDropsFrozenJava(t *testing.T) {
 	c := cluster(t, setup{accessTimeout: time.Second, expiration: time.Minute})
 	t.Cleanup(c.j.Kill) // before the maps' and channels' Stop, which would wait for it
 	if err := c.j.Freeze(); err != nil {
