@@ -85,6 +85,20 @@ func (p *Peer) MapStop(ctx context.Context) error {
 	return err
 }
 
+// MapSetAccessTimeout sets the map's accessTimeout: how long its ping waits and how long
+// a map member may be silent.
+func (p *Peer) MapSetAccessTimeout(ctx context.Context, d time.Duration) error {
+	_, err := p.command(ctx, fmt.Sprintf("map-access-timeout %d", d.Milliseconds()))
+	return err
+}
+
+// MapHeartbeat runs the map's heartbeat now: it pings the channel members and drops the
+// map members silent for the access timeout.
+func (p *Peer) MapHeartbeat(ctx context.Context) error {
+	_, err := p.command(ctx, "map-heartbeat")
+	return err
+}
+
 func mapWord(what, s string) error {
 	if s == "" || strings.ContainsAny(s, " \t\r\n") {
 		return fmt.Errorf("javapeer: map %s %q is empty or contains white space", what, s)

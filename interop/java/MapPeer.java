@@ -16,6 +16,9 @@ import org.apache.catalina.tribes.tipis.ReplicatedMap;
  * map-get KEY                       get: {"found":bool,"value":String,"class":...}
  * map-keys                          keySetFull(), and size()
  * map-stop                          breakdown() (MSG_STOP to the others); map-start may follow
+ * map-access-timeout MS             setAccessTimeout(MS)
+ * map-heartbeat                     heartbeat(): pings the members, drops those silent for
+ *                                   the access timeout
  * </pre>
  * The node needs a membership service (--static-membership) so that the map sees members.
  */
@@ -63,6 +66,14 @@ final class MapPeer {
                 map.breakdown();
                 map = null;
                 return Json.event("mapStopped").put("reply", true);
+            }
+            case "map-access-timeout": {
+                map.setAccessTimeout(Long.parseLong(f[1]));
+                return Json.event("mapAccessTimeout").put("reply", true);
+            }
+            case "map-heartbeat": {
+                map.heartbeat();
+                return Json.event("mapHeartbeat").put("reply", true);
             }
             default:
                 return null;

@@ -52,9 +52,9 @@ type setup struct {
 	replicated bool
 	// idle Go nodes join the channel but run no map: they can join it later.
 	idle int
-	// accessTimeout is the Go maps' AccessTimeout (0: the default).
+	// accessTimeout is the maps' AccessTimeout, Go and Java (0: the default).
 	accessTimeout time.Duration
-	// expiration is the Go channels' static membership ExpirationTime (0: the default).
+	// expiration is the static membership's ExpirationTime, Go and Java (0: the default).
 	expiration time.Duration
 }
 
@@ -152,8 +152,12 @@ func cluster(t *testing.T, s setup) *testCluster {
 	javaUID := id(2)
 	javaID := hex.EncodeToString(javaUID[:])
 	c := &testCluster{s: s, java: all[2]}
-	c.j = javapeer.Start(t, "--port", strconv.Itoa(ports[2]), "--autobind", "1", "--id", javaID,
-		"--static-membership", strings.Join(javaList, ","), "--channel-name", staticsvc.DefaultChannelName)
+	args := []string{"--port", strconv.Itoa(ports[2]), "--autobind", "1", "--id", javaID,
+		"--static-membership", strings.Join(javaList, ","), "--channel-name", staticsvc.DefaultChannelName}
+	if s.expiration > 0 {
+		args = append(args, "--expiration-time", strconv.FormatInt(s.expiration.Milliseconds(), 10))
+	}
+	c.j = javapeer.Start(t, args...)
 	for i := range all {
 		if i == 2 {
 			continue
@@ -180,6 +184,11 @@ func cluster(t *testing.T, s setup) *testCluster {
 	}
 	if err := c.j.MapStart(ctx, mapName, 5*time.Second, s.replicated, int(sendOptions)); err != nil {
 		t.Fatal(err)
+	}
+	if s.accessTimeout > 0 {
+		if err := c.j.MapSetAccessTimeout(ctx, s.accessTimeout); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if v, found, err := c.j.MapGet(ctx, "early"); err != nil || !found || v != "before-java" {
 		t.Fatalf("Java get of the entry put before it joined = %q %v %v", v, found, err)
