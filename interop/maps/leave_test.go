@@ -174,12 +174,12 @@ func TestStateFromJava(t *testing.T) {
 	})
 }
 
-// TestPingDropsSilentMember: a Java map's ping drops a Go member that stops answering (its
+// TestPingsDropSilentMembers: a Java map's ping drops a Go member that stops answering (its
 // gate drops Java's messages) after accessTimeout and keeps the one that answers; a Go
 // map's ping drops a Java member that stops answering (SIGSTOP) after AccessTimeout and
 // keeps the Go member that answers. The channels still list the silent members (their
 // expiration is longer): the maps' pings dropped them.
-func TestPingDropsSilentMember(t *testing.T) {
+func TestPingsDropSilentMembers(t *testing.T) {
 	ctx := context.Background()
 	c := cluster(t, setup{accessTimeout: time.Second, expiration: time.Minute})
 	t.Cleanup(c.j.Kill) // before the maps' and channels' Stop, which would wait for the frozen JVM
