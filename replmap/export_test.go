@@ -1,9 +1,11 @@
 package replmap
 
 import (
+	"context"
 	"slices"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
 )
 
 // SetState sets the state a map's ping replies report (tests only).
@@ -26,4 +28,18 @@ func Primary(m *Map, key any) (channel.Member, bool) {
 		return *e.primary, true
 	}
 	return channel.Member{}, false
+}
+
+// ReceiveBackup has m process a MSG_BACKUP of key and value from a peer (tests only).
+func ReceiveBackup(m *Map, from channel.Member, key, value any) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	vb, err := jserial.Marshal(value)
+	if err != nil {
+		return err
+	}
+	return m.received(context.Background(), &message{MapID: m.id, Type: msgBackup, Key: kb, Value: vb,
+		Primary: &from, Nodes: []channel.Member{m.cfg.Channel.LocalMember()}}, from)
 }

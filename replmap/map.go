@@ -11,6 +11,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/jmember"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/rpc"
 )
@@ -67,6 +68,16 @@ type Config struct {
 	Replicated bool
 	// MaxMessageBytes bounds a received MapMessage (DefaultMaxMessageBytes).
 	MaxMessageBytes int
+	// MaxEntries bounds the entries (proxies included) the other map members can make
+	// the map hold: a received message or state-transfer entry that would create one
+	// more is refused with ErrLimit; existing entries still update. Local Puts are never
+	// refused but count. No Java attribute (Java has no limit); 0 means
+	// DefaultMaxEntries.
+	MaxEntries int
+	// MaxStoredBytes bounds the key and value serialization streams of every entry
+	// together in the same way: a received entry or value that would grow them beyond it
+	// is refused with ErrLimit. 0 means DefaultMaxStoredBytes.
+	MaxStoredBytes int64
 	// Logger receives the map's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -100,6 +111,7 @@ type entry struct {
 	role       role
 	primary    *channel.Member
 	nodes      []channel.Member // backup nodes
+	size       int64            // bytes of the key's and the value's serialization streams
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
@@ -119,6 +131,9 @@ type Map struct {
 	members  []channel.Member  // map members, in the order they joined
 	lastSeen map[channel.MemberKey]time.Time
 	next     int // round-robin index of the next backup (currentNode)
+	stored   int64 // sum of the entries' sizes
+	refused  uint64
+	refusals *ratelog.Limiter // entries refused over the limits, logged rate-limited
 
 	startCalled bool
 	rpc         *rpc.Channel // set by New
@@ -137,7 +152,8 @@ func New(cfg Config) (*Map, error) {
 		return nil, fmt.Errorf("%w: replmap.Config.Channel is required", ErrInvalidConfig)
 	case cfg.Name == "":
 		return nil, fmt.Errorf("%w: replmap.Config.Name is required", ErrInvalidConfig)
-	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0:
+	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0 || cfg.MaxEntries < 0 ||
+		cfg.MaxStoredBytes < 0:
 		return nil, fmt.Errorf("%w: negative replmap.Config timeout or limit", ErrInvalidConfig)
 	}
 	id := make([]byte, 0, len(cfg.Name))
@@ -162,11 +178,18 @@ func New(cfg Config) (*Map, error) {
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = DefaultMaxEntries
+	}
+	if cfg.MaxStoredBytes == 0 {
+		cfg.MaxStoredBytes = DefaultMaxStoredBytes
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
+		refusals: ratelog.New(ratelog.Config{Logger: log}),
 		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
 	if err != nil {
@@ -232,6 +255,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	clear(m.entries)
+	m.stored = 0
 	m.members, m.lastSeen = nil, map[channel.MemberKey]time.Time{}
 	m.mu.Unlock()
 	return err
@@ -332,16 +356,29 @@ func (m *Map) transferState(ctx context.Context) {
 	msg, err := m.decodeReply(resp[0])
 	var list []*message
 	if err == nil {
-		list, err = m.codec.stateList(msg.Value)
+		list, err = m.codec.stateList(msg.Value, m.cfg.MaxEntries)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrLimit) {
 		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
 		return
 	}
+	if err != nil { // entries beyond MaxEntries: dropped
+		m.mu.Lock()
+		m.refused++
+		m.mu.Unlock()
+		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
+	}
+	failed := 0
 	for _, e := range list {
 		if err := m.received(ctx, e, resp[0].Member); err != nil {
-			m.log.Error("replmap: state transfer entry", "map", m.cfg.Name, "err", err)
+			if failed == 0 {
+				m.log.Error("replmap: state transfer entry", "map", m.cfg.Name, "err", err)
+			}
+			failed++
 		}
+	}
+	if failed > 1 {
+		m.log.Error("replmap: state transfer entries dropped", "map", m.cfg.Name, "count", failed)
 	}
 }
 

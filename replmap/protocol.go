@@ -78,17 +78,33 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	switch mm.Type {
 	case msgProxy:
 		if e == nil {
-			e = &entry{key: key, value: value}
-			m.entries[k] = e
+			size := int64(len(k) + len(mm.Value))
+			if err := m.admit(k, nil, size, mm, from); err != nil {
+				return err
+			}
+			e = &entry{key: key, value: value, size: size}
+			m.store(k, e)
 		}
 		e.role, e.nodes, e.primary = roleProxy, mm.Nodes, mm.Primary
 	case msgRemove:
-		delete(m.entries, k)
+		m.drop(k)
 	case msgBackup, msgCopy:
+		apply := !mm.Diff && value != nil
+		size := e.sizeOrZero()
+		switch {
+		case apply:
+			size = int64(len(k) + len(mm.Value))
+		case e == nil:
+			size = int64(len(k))
+		}
+		if err := m.admit(k, e, size, mm, from); err != nil {
+			return err
+		}
 		if e == nil {
 			e = &entry{key: key}
-			m.entries[k] = e
+			m.store(k, e)
 		}
+		m.resize(e, size)
 		e.role = roleBackup
 		if mm.Type == msgCopy {
 			e.role = roleCopy
@@ -98,7 +114,7 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 			// ReplicatedMapEntry diffs (Tomcat's DeltaSession) are not applied: the
 			// value stays as it was.
 			m.log.Warn("replmap: diff not applied", "map", m.cfg.Name, "from", from.String())
-		} else if value != nil {
+		} else if apply {
 			e.value = value
 		}
 	case msgAccess, msgNotifyMember:
@@ -336,7 +352,7 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 		switch {
 		case e.primary != nil:
 		case e.role == roleProxy && only(e.nodes, mb):
-			delete(m.entries, k)
+			m.drop(k)
 		case e.role == roleBackup && only(e.nodes, local),
 			e.role == roleCopy && len(e.nodes) > 0 && e.nodes[0].Key() == local.Key():
 			relocate = append(relocate, k)
