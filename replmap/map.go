@@ -130,7 +130,7 @@ type Map struct {
 	entries  map[string]*entry // by key's serialization stream
 	members  []channel.Member  // map members, in the order they joined
 	lastSeen map[channel.MemberKey]time.Time
-	next     int // round-robin index of the next backup (currentNode)
+	next     int   // round-robin index of the next backup (currentNode)
 	stored   int64 // sum of the entries' sizes
 	refused  uint64
 	refusals *ratelog.Limiter // entries refused over the limits, logged rate-limited
@@ -190,7 +190,7 @@ func New(cfg Config) (*Map, error) {
 	}
 	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
 		refusals: ratelog.New(ratelog.Config{Logger: log}),
-		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
+		entries:  map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
 	if err != nil {
 		return nil, fmt.Errorf("replmap %q: %w", cfg.Name, err)
