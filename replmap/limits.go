@@ -15,7 +15,7 @@ const (
 	// proxies, copies).
 	DefaultMaxEntries = 1 << 18
 	// DefaultMaxStoredBytes is Config.MaxStoredBytes: the key and value serialization
-	// streams of every entry together.
+	// streams and the recorded members of every entry together.
 	DefaultMaxStoredBytes = 1 << 30
 )
 
@@ -27,7 +27,8 @@ var ErrLimit = errors.New("replmap: map limit reached")
 type Stats struct {
 	// Entries is the number of entries the map holds, proxies included.
 	Entries int
-	// StoredBytes is the size of their key and value serialization streams.
+	// StoredBytes is what they count towards MaxStoredBytes: their key and value
+	// serialization streams and the wire size of the members they record.
 	StoredBytes int64
 	// RefusedOverLimit counts the received messages and state-transfer entries refused
 	// with ErrLimit (the entries of a state transfer beyond MaxEntries count as one).
@@ -42,8 +43,8 @@ func (m *Map) Stats() Stats {
 }
 
 // admit checks, m.mu held, that a received message may make the entry under k (nil when
-// there is none) hold size bytes of key and value: a new entry needs room for one more
-// entry and its bytes, an existing one only for what it grows by. A refusal is counted
+// there is none) size bytes large: a new entry needs room for one more entry and its
+// bytes, an existing one only for what it grows by. A refusal is counted
 // and logged, rate-limited per sender.
 func (m *Map) admit(k string, e *entry, size int64, mm *message, from channel.Member) error {
 	var err error
@@ -51,13 +52,13 @@ func (m *Map) admit(k string, e *entry, size int64, mm *message, from channel.Me
 	case e == nil && len(m.entries) >= m.cfg.MaxEntries:
 		err = fmt.Errorf("%w: %d entries (MaxEntries)", ErrLimit, m.cfg.MaxEntries)
 	case grow > 0 && m.stored+grow > m.cfg.MaxStoredBytes:
-		err = fmt.Errorf("%w: %d + %d bytes of keys and values, at most %d (MaxStoredBytes)",
+		err = fmt.Errorf("%w: %d + %d bytes of keys, values and members, at most %d (MaxStoredBytes)",
 			ErrLimit, m.stored, grow, m.cfg.MaxStoredBytes)
 	default:
 		return nil
 	}
 	m.refused++
-	m.refusals.Log(slog.LevelWarn, from.String(), "limit", "replmap: entry refused",
+	m.rlog.Log(slog.LevelWarn, from.String(), "limit", "replmap: entry refused",
 		"map", m.cfg.Name, "type", mm.Type.String(), "key bytes", len(k), "err", err)
 	return fmt.Errorf("replmap %q: %s from %s: %w", m.cfg.Name, mm.Type, from.String(), err)
 }
@@ -67,6 +68,32 @@ func (e *entry) sizeOrZero() int64 {
 		return 0
 	}
 	return e.size
+}
+
+func (e *entry) valueBytes() int64 {
+	if e == nil {
+		return 0
+	}
+	return e.vbytes
+}
+
+// entrySize is what an entry counts towards MaxStoredBytes: its key's stream k, its
+// value's stream of vbytes bytes, and the wire size of the members it records (a proxy
+// of 1024 large members costs their bytes, not nothing).
+func entrySize(k string, vbytes int64, primary *channel.Member, nodes []channel.Member) int64 {
+	n := int64(len(k)) + vbytes
+	if primary != nil {
+		n += int64(primary.EncodedLen())
+	}
+	for i := range nodes {
+		n += int64(nodes[i].EncodedLen())
+	}
+	return n
+}
+
+// account sets the size of e, the entry under k, after its value or members changed.
+func (m *Map) account(k string, e *entry) {
+	m.resize(e, entrySize(k, e.vbytes, e.primary, e.nodes))
 }
 
 // store puts e under k, m.mu held, keeping the stored bytes.

@@ -71,11 +71,22 @@ func TestPeerFloodStopsAtLimit(t *testing.T) {
 	if _, ok, err := target.m.Get(ctx(t), "k19"); ok || err != nil {
 		t.Fatalf("refused key k19: ok=%v err=%v", ok, err)
 	}
+	if !replmap.StoredConsistent(target.m) {
+		t.Fatal("stored bytes inconsistent")
+	}
+	if err := flooder.m.Stop(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitMapMembers(t, []*node{target}, 0)
+	if st := target.m.Stats(); st.Entries != 6 || !replmap.StoredConsistent(target.m) {
+		t.Fatalf("after the peer left: %+v, consistent %v", st, replmap.StoredConsistent(target.m))
+	}
 }
 
-// MaxStoredBytes refuses a received value that would not fit and takes the next that does.
+// MaxStoredBytes refuses a received value that would not fit and takes the next that
+// does; an entry cannot grow past it either, not even by the members it records.
 func TestPeerValueBytesLimit(t *testing.T) {
-	const limit = 1000
+	const limit = 1300 // two entries of 400 bytes and their members, not one of 700 more
 	target, peer := pair(t, replmap.Config{MaxStoredBytes: limit})
 	for i, size := range []int{400, 700, 400} {
 		_, err := peer.m.Put(ctx(t), fmt.Sprint("k", i), make([]byte, size))
@@ -87,8 +98,20 @@ func TestPeerValueBytesLimit(t *testing.T) {
 	if st.Entries != 2 || st.RefusedOverLimit != 1 || st.StoredBytes > limit {
 		t.Fatalf("%+v, want 2 entries, 1 refused, at most %d bytes", st, limit)
 	}
+	big := peer.ch.LocalMember()
+	big.Payload = make([]byte, 200)
+	many := []channel.Member{big, big, big}
+	if err := replmap.ReceiveBackup(target.m, peer.ch.LocalMember(), "k2", make([]byte, 400), many...); !errors.Is(err, replmap.ErrLimit) {
+		t.Fatalf("k2 with %d large backup nodes: %v, want ErrLimit", len(many), err)
+	}
+	if got := target.m.Stats().StoredBytes; got != st.StoredBytes {
+		t.Fatalf("refused update changed the stored bytes: %d, was %d", got, st.StoredBytes)
+	}
 	if got := get(t, target, "k2"); len(got.([]byte)) != 400 {
 		t.Fatalf("k2 has %d bytes", len(got.([]byte)))
+	}
+	if !replmap.StoredConsistent(target.m) {
+		t.Fatal("stored bytes inconsistent")
 	}
 }
 
@@ -121,6 +144,9 @@ func TestStateTransferOverLimit(t *testing.T) {
 		if got := get(t, joiner, k); got != i {
 			t.Fatalf("%v = %#v", k, got)
 		}
+	}
+	if !replmap.StoredConsistent(joiner.m) {
+		t.Fatal("stored bytes inconsistent")
 	}
 }
 

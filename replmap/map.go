@@ -111,7 +111,8 @@ type entry struct {
 	role       role
 	primary    *channel.Member
 	nodes      []channel.Member // backup nodes
-	size       int64            // bytes of the key's and the value's serialization streams
+	vbytes     int64            // bytes of the value's serialization stream
+	size       int64            // entrySize: what the entry counts towards MaxStoredBytes
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
@@ -133,7 +134,7 @@ type Map struct {
 	next     int   // round-robin index of the next backup (currentNode)
 	stored   int64 // sum of the entries' sizes
 	refused  uint64
-	refusals *ratelog.Limiter // entries refused over the limits, logged rate-limited
+	rlog     *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
 
 	startCalled bool
 	rpc         *rpc.Channel // set by New
@@ -189,8 +190,8 @@ func New(cfg Config) (*Map, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
-		refusals: ratelog.New(ratelog.Config{Logger: log}),
-		entries:  map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
+		rlog:    ratelog.New(ratelog.Config{Logger: log}),
+		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
 	if err != nil {
 		return nil, fmt.Errorf("replmap %q: %w", cfg.Name, err)

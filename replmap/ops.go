@@ -28,9 +28,10 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 		return nil, err
 	}
 	old, err = m.remove(ctx, k, key)
-	e := &entry{key: key, value: value, primary: m.local(), size: int64(len(k) + len(vb))}
+	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
 	nodes, perr := m.publish(ctx, key, value)
 	e.nodes = nodes
+	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	m.mu.Lock()
 	m.store(k, e)
 	m.mu.Unlock()
@@ -92,7 +93,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 			return nil, false, err
 		}
 		if v != nil {
-			cur.value, cur.size = v, int64(len(k)+len(msg.Value))
+			cur.value, cur.vbytes = v, int64(len(msg.Value))
 		}
 		nodes = cur.nodes
 		local := m.local()
@@ -112,8 +113,8 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	if e = m.entries[k]; e == nil { // removed meanwhile
 		return nil, false, nil
 	}
-	e.value, e.primary, e.nodes, e.role = cur.value, m.local(), nodes, rolePrimary
-	m.resize(e, cur.size)
+	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary
+	m.account(k, e)
 	return e.value, true, nil
 }
 
