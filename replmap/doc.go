@@ -55,9 +55,10 @@
 //     serialization streams and recorded members (their wire size) together. A received
 //     MSG_BACKUP, MSG_COPY or MSG_PROXY that would create an entry beyond MaxEntries, or
 //     grow the stored bytes beyond MaxStoredBytes, is not applied: its error wraps
-//     ErrLimit (a synchronized-ack sender gets a FAIL_ACK, and its Put tries the next
-//     backup), Stats.RefusedOverLimit counts it, and a warning is logged, rate-limited
-//     per peer. Entries the map holds still update within the bytes. A state transfer
+//     ErrLimit (a synchronized-ack sender gets a FAIL_ACK: a lazy map's Put tries the
+//     next backup; a replicated map's Put succeeds and still lists the member among the
+//     entry's backup nodes, since a FAIL_ACK does not say the copy was not taken),
+//     Stats.RefusedOverLimit counts it, and a warning is logged, rate-limited per peer. Entries the map holds still update within the bytes. A state transfer
 //     keeps the first MaxEntries entries of the reply and logs that the rest was dropped;
 //     decoding the reply is bounded by MaxMessageBytes and jserial's default limits, not
 //     by MaxEntries. Raise the limits for larger maps.

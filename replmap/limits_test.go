@@ -3,10 +3,14 @@ package replmap_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/replmap"
 )
@@ -14,7 +18,8 @@ import (
 // syncAck are BackupManager's send options: a put returns once its backup processed it.
 const syncAck = channel.OptUseAck | channel.OptSyncAck
 
-// pair starts the map on two nodes, the first with cfg, both sending with syncAck.
+// pair starts the map on two nodes, the first with cfg, both sending with syncAck (the
+// second with the defaults otherwise).
 func pair(t *testing.T, cfg replmap.Config) (limited, peer *node) {
 	t.Helper()
 	nw := channeltest.NewNetwork()
@@ -24,7 +29,7 @@ func pair(t *testing.T, cfg replmap.Config) (limited, peer *node) {
 	}
 	cfg.SendOptions = syncAck
 	newMap(t, nodes[0], cfg)
-	newMap(t, nodes[1], replmap.Config{SendOptions: syncAck})
+	newMap(t, nodes[1], replmap.Config{SendOptions: syncAck, Replicated: cfg.Replicated})
 	for _, nd := range nodes {
 		start(t, nd)
 	}
@@ -32,11 +37,30 @@ func pair(t *testing.T, cfg replmap.Config) (limited, peer *node) {
 	return nodes[0], nodes[1]
 }
 
+// logBuffer collects log lines for a test.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
 // A peer putting new keys fills a node's map up to MaxEntries; the further backups are
-// refused (the peer's put fails), counted, and the node keeps serving and updating the
-// entries it holds. A local put at the limit still works.
+// refused (the peer's put fails), counted, logged a few times only, and the node keeps
+// serving and updating the entries it holds. A local put at the limit still works.
 func TestPeerFloodStopsAtLimit(t *testing.T) {
-	target, flooder := pair(t, replmap.Config{MaxEntries: 5})
+	var log logBuffer
+	target, flooder := pair(t, replmap.Config{MaxEntries: 5, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	for i := range 20 {
 		_, err := flooder.m.Put(ctx(t), fmt.Sprint("k", i), int32(i))
 		if (i < 5) != (err == nil) {
@@ -49,6 +73,9 @@ func TestPeerFloodStopsAtLimit(t *testing.T) {
 	}
 	if st := target.m.Stats(); st.Entries != 5 || st.RefusedOverLimit != 16 {
 		t.Fatalf("after the flood: %+v, want 5 entries and 16 refused", st)
+	}
+	if n := log.count("entry refused"); n != ratelog.DefaultFirst {
+		t.Fatalf("%d refusals logged, want the first %d", n, ratelog.DefaultFirst)
 	}
 	if err := replmap.ReceiveBackup(target.m, flooder.ch.LocalMember(), "k1", "v1"); err != nil {
 		t.Fatalf("a held key at the limit: %v", err)
@@ -80,6 +107,26 @@ func TestPeerFloodStopsAtLimit(t *testing.T) {
 	waitMapMembers(t, []*node{target}, 0)
 	if st := target.m.Stats(); st.Entries != 6 || !replmap.StoredConsistent(target.m) {
 		t.Fatalf("after the peer left: %+v, consistent %v", st, replmap.StoredConsistent(target.m))
+	}
+}
+
+// In a replicated map the copies beyond MaxEntries are refused too; the sender's put does
+// not fail (a FAIL_ACK does not tell it the copy was not taken).
+func TestReplicatedPeerFloodStopsAtLimit(t *testing.T) {
+	target, flooder := pair(t, replmap.Config{MaxEntries: 3, Replicated: true})
+	for i := range 10 {
+		if _, err := flooder.m.Put(ctx(t), fmt.Sprint("k", i), int32(i)); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if st := target.m.Stats(); st.Entries != 3 || st.RefusedOverLimit != 7 {
+		t.Fatalf("after the flood: %+v, want 3 entries and 7 refused", st)
+	}
+	if got := get(t, target, "k2"); got != int32(2) {
+		t.Fatalf("k2 = %#v", got)
+	}
+	if !replmap.StoredConsistent(target.m) {
+		t.Fatal("stored bytes inconsistent")
 	}
 }
 
