@@ -55,6 +55,7 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *      [--bind 127.0.0.1 --port 4100] [--warmup N] [--interceptors "Order,MessageDispatch,Gzip"]
  * bench-rpc --to host:port:idhex --rpc ID [--count N] [--size S] [--options O] [--warmup W]
  * golden OUTDIR
+ * pingpong-serve ..., pingpong --to host:port:idhex ... (see RawPingPong)
  * </pre>
  *
  * A port of 0 means "pick a currently free port" (the receiver then binds it,
@@ -111,6 +112,12 @@ public final class TribesPeer {
                 case "jserial-bench":
                     rc = JserialBench.run(a);
                     break;
+                case "pingpong-serve":
+                    rc = RawPingPong.serve(a);
+                    break;
+                case "pingpong":
+                    rc = RawPingPong.client(a);
+                    break;
                 default:
                     usage("unknown subcommand " + argv[0]);
                     rc = 2;
@@ -125,7 +132,7 @@ public final class TribesPeer {
 
     static void usage(String why) {
         Json.event("fatal").put("cause", "usage: " + why).emit();
-        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|jserial-golden|jserial-bench ... (" + why + ")");
+        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|jserial-golden|jserial-bench|pingpong-serve|pingpong ... (" + why + ")");
         Runtime.getRuntime().halt(2);
     }
 
@@ -921,7 +928,6 @@ public final class TribesPeer {
         long[] lat = new long[count];
         int ok = 0;
         int failed = 0;
-        int attempted = 0;
         String firstError = null;
         long start = System.nanoTime();
         long deadline = start + limitMillis * 1_000_000L;
@@ -930,7 +936,6 @@ public final class TribesPeer {
             if (t0 > deadline) {
                 break;
             }
-            attempted++;
             try {
                 n.channel.send(dest, new ByteMessage(msg), options);
                 lat[ok++] = System.nanoTime() - t0;
@@ -942,28 +947,45 @@ public final class TribesPeer {
             }
         }
         double secs = (System.nanoTime() - start) / 1e9;
-        long[] done = Arrays.copyOf(lat, ok);
-        Arrays.sort(done);
-        Json ev = Json.event("bench")
-                .put("count", attempted)
-                .put("failed", failed)
-                .put("seconds", secs)
-                .put("msgsPerSec", secs > 0 ? ok / secs : 0.0)
-                .put("mbPerSec", secs > 0 ? (double) ok * size * dest.length / secs / 1e6 : 0.0)
-                .put("members", dest.length)
-                .put("p50us", pct(done, 0.50) / 1e3)
-                .put("p99us", pct(done, 0.99) / 1e3)
-                .put("maxus", ok > 0 ? done[ok - 1] / 1e3 : 0.0)
-                .put("size", size)
-                .put("options", options)
-                .put("warmup", warmup)
-                .put("maxRssKb", vmHwmKb());
+        Json ev = benchEvent(Arrays.copyOf(lat, ok), ok, failed, secs, size, dest.length, options, warmup);
         if (firstError != null) {
             ev.put("firstError", firstError);
         }
         ev.emit();
         n.stop();
         return 0;
+    }
+
+    /**
+     * The "bench" event of ok successful sends (of ok + failed) to members each in secs,
+     * lat holding the latencies of (some of) the successful ones, in ns; sorts lat.
+     */
+    static Json benchEvent(long[] lat, int ok, int failed, double secs, int size, int members, int options,
+            int warmup) {
+        Arrays.sort(lat);
+        return Json.event("bench")
+                .put("count", ok + failed)
+                .put("failed", failed)
+                .put("seconds", secs)
+                .put("msgsPerSec", secs > 0 ? ok / secs : 0.0)
+                .put("mbPerSec", secs > 0 ? (double) ok * size * members / secs / 1e6 : 0.0)
+                .put("members", members)
+                .put("p50us", pct(lat, 0.50) / 1e3)
+                .put("p99us", pct(lat, 0.99) / 1e3)
+                .put("maxus", lat.length > 0 ? lat[lat.length - 1] / 1e3 : 0.0)
+                .put("size", size)
+                .put("options", options)
+                .put("warmup", warmup)
+                .put("maxRssKb", vmHwmKb());
+    }
+
+    /** Blocks until stdin says "quit" or ends. */
+    static void awaitQuit() throws java.io.IOException {
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line;
+        while ((line = in.readLine()) != null && !line.trim().equals("quit")) {
+            // only quit and the end of stdin matter
+        }
     }
 
     static double pct(long[] sorted, double p) {
