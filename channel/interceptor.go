@@ -25,7 +25,9 @@ type Interceptor interface {
 	MemberAdded(m Member)
 	// MemberDisappeared passes a membership event up.
 	MemberDisappeared(m Member)
-	// Members returns the current members, oldest first.
+	// Members returns the current members, oldest first. An interceptor that changes
+	// nothing may return the layer below's slice itself, which may be shared with every
+	// caller (see MembershipService.Members): callers must not modify its elements.
 	Members() []Member
 	// Member looks one member up.
 	Member(key MemberKey) (Member, bool)

@@ -3,6 +3,7 @@ package interceptors
 import (
 	"bytes"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -98,11 +99,16 @@ func (f *DomainFilter) MemberDisappeared(m channel.Member) {
 	}
 }
 
-// Members returns the members of the domain.
+// Members returns the members of the domain: the layer below's slice itself when they all
+// are, so the send path does not allocate.
 func (f *DomainFilter) Members() []channel.Member {
 	all := f.Next().Members()
-	out := all[:0:0]
-	for _, m := range all {
+	i := slices.IndexFunc(all, func(m channel.Member) bool { return !f.accepts(m) })
+	if i < 0 {
+		return all
+	}
+	out := slices.Clone(all[:i])
+	for _, m := range all[i+1:] {
 		if f.accepts(m) {
 			out = append(out, m)
 		}

@@ -108,3 +108,16 @@ func TestMembershipInterceptorsFromSpec(t *testing.T) {
 		t.Fatal("bad domain accepted")
 	}
 }
+
+func TestDomainFilterAllInDomainIsTheListBelow(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	f := must(NewDomainFilter(DomainFilterConfig{Domain: []byte("x")}))
+	a := mbNew(t, nw, mbOpt{id: 1, domain: "x"}, f)
+	b := mbNew(t, nw, mbOpt{id: 2, domain: "x"})
+	mbStart(t, a, b)
+	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()))
+	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
+		t.Fatalf("members %v", got)
+	}
+	wantNoOwnAllocs(t, f)
+}

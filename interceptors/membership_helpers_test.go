@@ -218,3 +218,16 @@ func (f *failBelow) SendMessage(ctx context.Context, to []channel.Member, msg *c
 	}
 	return nil
 }
+
+// wantNoOwnAllocs fails unless ic.Members allocates no more than the layer below's
+// Members: with nothing to filter or add, an interceptor returns that list itself.
+func wantNoOwnAllocs(t *testing.T, ic interface {
+	Members() []channel.Member
+	Next() channel.Interceptor
+}) {
+	t.Helper()
+	below := testing.AllocsPerRun(100, func() { _ = ic.Next().Members() })
+	if own := testing.AllocsPerRun(100, func() { _ = ic.Members() }); own != below {
+		t.Fatalf("Members allocates %v times per call, the layer below %v", own, below)
+	}
+}

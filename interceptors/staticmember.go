@@ -309,19 +309,30 @@ func (s *StaticMembership) MessageReceived(msg *channel.Message) error {
 	return nil
 }
 
-// Members returns the layer below's members, then the static ones not shut down.
+// Members returns the layer below's members, then the static ones not shut down that it
+// lacks, in absolute order. When it lacks none (the usual case once the static members
+// announced themselves) it returns the layer below's slice itself, so the send path does
+// not allocate.
 func (s *StaticMembership) Members() []channel.Member {
 	below := s.Next().Members()
-	seen := make(map[channel.MemberKey]bool, len(below))
-	for _, m := range below {
-		seen[m.Key()] = true
-	}
-	for _, m := range s.StaticMembers() {
-		if !seen[m.Key()] {
-			below = append(below, m)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []channel.Member
+	for _, m := range s.members {
+		k := m.Key()
+		if s.down[k] || slices.ContainsFunc(below, func(b channel.Member) bool { return b.Key() == k }) {
+			continue
 		}
+		if out == nil {
+			out = slices.Clone(below)
+		}
+		out = append(out, m)
 	}
-	return below
+	if out == nil {
+		return below
+	}
+	SortAbsolute(out[len(below):])
+	return out
 }
 
 // Member looks up a static member (not shut down), else asks the layer below.

@@ -154,3 +154,18 @@ func TestStaticMembershipLearnsTheID(t *testing.T) {
 func staticOf(members ...channel.Member) *StaticMembership {
 	return must(NewStaticMembership(StaticMembershipConfig{Members: members}))
 }
+
+// TestStaticMembershipListedBelowIsTheListBelow: once the membership below lists the
+// static member, Members is that list, not a copy with the member added again.
+func TestStaticMembershipListedBelowIsTheListBelow(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	b := mbNew(t, nw, mbOpt{id: 2})
+	sm := staticOf(b.expected(2))
+	a := mbNew(t, nw, mbOpt{id: 1}, sm)
+	mbStart(t, b, a)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B listed below", func() bool { return len(sm.Next().Members()) == 1 })
+	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
+		t.Fatalf("members %v", got)
+	}
+	wantNoOwnAllocs(t, sm)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,11 +295,19 @@ func (d *TCPFailureDetector) MemberDisappeared(m channel.Member) {
 }
 
 // Members returns the verified members: those of the layer below that passed a check, in
-// its order, then the suspects it dropped that still answer.
+// its order, then the suspects it dropped that still answer. When they are exactly the
+// layer below's (the usual case), it returns that slice itself, so the send path does not
+// allocate.
 func (d *TCPFailureDetector) Members() []channel.Member {
 	below := d.Next().Members()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if len(below) == len(d.view) && !slices.ContainsFunc(below, func(m channel.Member) bool {
+		_, ok := d.view[m.Key()]
+		return !ok
+	}) {
+		return below // the keys of below are distinct, so they are exactly the view's
+	}
 	out := make([]channel.Member, 0, len(d.view))
 	seen := make(map[channel.MemberKey]bool, len(below))
 	for _, m := range below {

@@ -53,6 +53,11 @@ func TestFailureDetectorAddsOnlyAnsweringMembers(t *testing.T) {
 	a.ch.Heartbeat()
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "C added", func() bool { return len(a.evs()) == 2 })
 	mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("+%d", c.port()))
+	// Every member below is verified: the list is the layer below's, not a copy.
+	if got := mbPorts(a.ch.Members()); len(got) != 2 {
+		t.Fatalf("members %v", got)
+	}
+	wantNoOwnAllocs(t, d)
 }
 
 func TestFailureDetectorVerifiesDisappearance(t *testing.T) {

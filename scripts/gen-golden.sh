@@ -7,13 +7,15 @@
 #   jserial  jserial/testdata          streams of the JVM's ObjectOutputStream, each read back
 #                                      with ObjectInputStream before it is kept (JserialGolden.java)
 #   rpc      rpc/testdata              RpcMessage and RpcMessage$NoRpcChannelReply (RpcPeer.java)
+#   replmap  replmap/testdata          AbstractReplicatedMap$MapMessage of every kind the maps
+#                                      send (MapGolden.java)
 #   session  session/delta/testdata/java
 #                                      SessionMessageImpl streams from catalina-ha: every event,
 #                                      DeltaRequest with every action type, ALL_SESSION_DATA,
 #                                      principals with attributes and user principals
 #                                      (tomcat/SessionGolden.java)
 #
-# Usage: scripts/gen-golden.sh [wire|jserial|rpc|session] [outdir]   (default: wire, its directory)
+# Usage: scripts/gen-golden.sh [wire|jserial|rpc|replmap|session] [outdir]   (default: wire, its directory)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,11 +25,12 @@ tribes="$j/tomcat10-tribes.jar:$j/tomcat10-juli.jar"
 case "$kind" in
   wire) dir=wire/testdata/golden; sources=("$root"/interop/java/*.java); run=(TribesPeer golden); jars="${TRIBES_JARS:-$tribes}" ;;
   jserial) dir=jserial/testdata; sources=("$root"/interop/java/*.java); run=(TribesPeer jserial-golden); jars="${TRIBES_JARS:-$tribes}" ;;
+  replmap) dir=replmap/testdata; sources=("$root"/interop/java/*.java); run=(TribesPeer map-golden); jars="${TRIBES_JARS:-$tribes}" ;;
   rpc) dir=rpc/testdata; sources=("$root"/interop/java/*.java); run=(TribesPeer rpc-golden); jars="${TRIBES_JARS:-$tribes}" ;;
   session)
     dir=session/delta/testdata/java; sources=("$root"/interop/java/tomcat/SessionGolden.java); run=(SessionGolden)
     jars="${TOMCAT_JARS:-$j/tomcat10-catalina-ha.jar:$j/tomcat10-catalina.jar:$tribes:$j/tomcat10-servlet-api.jar:$j/tomcat10-util.jar:$j/tomcat10-util-scan.jar:$j/tomcat10-api.jar:$j/tomcat10-coyote.jar:$j/tomcat10-jaspic-api.jar:$j/tomcat10-annotations-api.jar}" ;;
-  *) echo "gen-golden: unknown kind $kind (wire, jserial, rpc or session)" >&2; exit 2 ;;
+  *) echo "gen-golden: unknown kind $kind (wire, jserial, rpc, replmap or session)" >&2; exit 2 ;;
 esac
 out="${2:-$root/$dir}"
 

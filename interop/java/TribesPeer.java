@@ -103,6 +103,12 @@ public final class TribesPeer {
                     }
                     rc = RpcPeer.golden(a.positional.get(0));
                     break;
+                case "map-golden":
+                    if (a.positional.size() != 1) {
+                        usage("map-golden needs exactly one output directory");
+                    }
+                    rc = MapGolden.run(a.positional.get(0));
+                    break;
                 case "jserial-golden":
                     if (a.positional.size() != 1) {
                         usage("jserial-golden needs exactly one output directory");
@@ -132,7 +138,7 @@ public final class TribesPeer {
 
     static void usage(String why) {
         Json.event("fatal").put("cause", "usage: " + why).emit();
-        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|jserial-golden|jserial-bench|pingpong-serve|pingpong ... (" + why + ")");
+        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|map-golden|jserial-golden|jserial-bench|pingpong-serve|pingpong ... (" + why + ")");
         Runtime.getRuntime().halt(2);
     }
 
@@ -769,6 +775,8 @@ public final class TribesPeer {
                     reply = Json.event("members").put("reply", true).put("members", ms);
                 } else if (cmd.equals("ping")) {
                     reply = Json.event("pong").put("reply", true);
+                } else if ((reply = MapPeer.command(n, f)) != null) { // map-start, map-put, ...
+                    // answered
                 } else if ((reply = rp.command(f)) == null) { // sendobj, rpc, rpc-release
                     reply = Json.event("error").put("reply", true).put("error", "unknown command: " + cmd);
                 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/jmember"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/wire"
 )
@@ -14,7 +15,7 @@ import (
 const (
 	memberMessageClass = "org.apache.catalina.tribes.membership.StaticMembershipProvider$MemberMessage"
 	memberMessageSUID  = 1
-	memberImplClass    = "org.apache.catalina.tribes.membership.MemberImpl"
+	memberImplClass    = jmember.Class
 	// The classes of the RPCs the messages travel in (package rpc).
 	rpcMessageClass = "org.apache.catalina.tribes.group.RpcMessage"
 	noRPCReplyClass = "org.apache.catalina.tribes.group.RpcMessage$NoRpcChannelReply"
@@ -23,11 +24,11 @@ const (
 	// 11.0.6+. Java refuses a Member written with another one, so a cluster of older
 	// Tomcats needs Config.MemberSUID: MemberImplSUID10 for 10.0.27 and 10.1.0–10.1.39
 	// and 11.0.0–11.0.5, MemberImplSUID9 for 9.0.x.
-	MemberImplSUID = -8901659902996040089
+	MemberImplSUID = jmember.SUID
 	// MemberImplSUID10 is MemberImpl's serialVersionUID in 10.1.0–10.1.39 and 11.0.0–11.0.5.
-	MemberImplSUID10 = 6004750745337223678
+	MemberImplSUID10 = jmember.SUID10
 	// MemberImplSUID9 is MemberImpl's serialVersionUID in Tomcat 9.0.x.
-	MemberImplSUID9 = 3323947316117794076
+	MemberImplSUID9 = jmember.SUID9
 )
 
 // Message types of StaticMembershipProvider.MemberMessage.
@@ -67,20 +68,14 @@ func newClasses(memberSUID int64) classes {
 				{Type: '[', Name: "membershipId", Signature: "[B"},
 			},
 		},
-		member: &jserial.ClassDesc{
-			Name: memberImplClass, SUID: memberSUID, Flags: jserial.SCExternalizable | jserial.SCBlockData,
-		},
+		member: jmember.Desc(memberSUID),
 	}
 }
 
 // object returns m as the Java object (a MemberImpl member, as MemberImpl.writeExternal
 // writes it: int length, then the member bytes).
 func (c classes) object(m memberMessage) (*jserial.Object, error) {
-	var w jserial.DataWriter
-	b := wire.AppendMember(nil, &m.member)
-	w.WriteInt32(int32(len(b)))
-	_, _ = w.Write(b)
-	mbr := &jserial.Object{Class: c.member, External: w.Contents()}
+	mbr := jmember.Object(c.member, &m.member)
 	o, err := jserial.NewObject(c.message)
 	if err != nil {
 		return nil, err
@@ -149,28 +144,9 @@ func decode(v any) (memberMessage, error) {
 		return m, fmt.Errorf("%w: membershipId is %T", ErrBadMessage, id)
 	}
 	mv, _ := o.Field("member")
-	mo, ok := mv.(*jserial.Object)
-	if !ok || !mo.Class.Externalizable() {
-		return m, fmt.Errorf("%w: member is %T, not an externalized MemberImpl", ErrBadMessage, mv)
-	}
-	r := jserial.NewDataReader(mo.External)
-	n, err := r.ReadInt32()
+	mbr, err := jmember.Decode(mv)
 	if err != nil {
-		return m, fmt.Errorf("%w: member length: %w", ErrBadMessage, err)
-	}
-	if n <= 0 || n > wire.MaxMemberSize {
-		return m, fmt.Errorf("%w: member length %d", ErrBadMessage, n)
-	}
-	b := make([]byte, n)
-	if err := r.ReadFull(b); err != nil {
-		return m, fmt.Errorf("%w: member bytes: %w", ErrBadMessage, err)
-	}
-	mbr, used, err := wire.ParseMember(b)
-	if err != nil {
-		return m, fmt.Errorf("%w: %w", ErrBadMessage, err)
-	}
-	if used != len(b) || !r.Done() {
-		return m, fmt.Errorf("%w: data after the member", ErrBadMessage)
+		return m, fmt.Errorf("%w: member: %w", ErrBadMessage, err)
 	}
 	m.member = mbr
 	return m, nil

@@ -1,0 +1,86 @@
+package javapeer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The map commands drive a LazyReplicatedMap or ReplicatedMap on the peer's channel (MapPeer.java); the
+// node needs a membership service (--static-membership) for the map to see members.
+
+// MapStart creates the peer's map, a LazyReplicatedMap or with replicated a
+// ReplicatedMap, named name (no white space), with the RPC timeout rpcTimeout; it
+// returns when the constructor's INIT, state transfer and START are done. The map then
+// sends with the Tribes send options sendOptions (its channelSendOptions).
+func (p *Peer) MapStart(ctx context.Context, name string, rpcTimeout time.Duration, replicated bool, sendOptions int) error {
+	if err := mapWord("name", name); err != nil {
+		return err
+	}
+	kind := "lazy"
+	if replicated {
+		kind = "replicated"
+	}
+	_, err := p.command(ctx, fmt.Sprintf("map-start %s %d %s %d", name, rpcTimeout.Milliseconds(), kind, sendOptions))
+	return err
+}
+
+// MapPut puts the String value under the String key.
+func (p *Peer) MapPut(ctx context.Context, key, value string) error {
+	if err := mapWord("key", key); err != nil {
+		return err
+	}
+	if err := mapWord("value", value); err != nil {
+		return err
+	}
+	_, err := p.command(ctx, "map-put "+key+" "+value)
+	return err
+}
+
+// MapGet returns the map's value of the String key (its toString) and whether there is one.
+func (p *Peer) MapGet(ctx context.Context, key string) (value string, found bool, err error) {
+	if err := mapWord("key", key); err != nil {
+		return "", false, err
+	}
+	ev, err := p.command(ctx, "map-get "+key)
+	if err != nil {
+		return "", false, err
+	}
+	var r struct {
+		Found bool   `json:"found"`
+		Value string `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(ev.Line), &r); err != nil {
+		return "", false, fmt.Errorf("javapeer: bad mapGet %q: %w", ev.Line, err)
+	}
+	return r.Value, r.Found, nil
+}
+
+// MapInfo is the answer to MapKeys.
+type MapInfo struct {
+	Keys    []string `json:"keys"`    // keySetFull: every key, proxies included
+	Size    int      `json:"size"`    // size(): entries holding a value
+	Members int      `json:"members"` // map members
+}
+
+// MapKeys returns the map's keys, size and member count.
+func (p *Peer) MapKeys(ctx context.Context) (MapInfo, error) {
+	ev, err := p.command(ctx, "map-keys")
+	if err != nil {
+		return MapInfo{}, err
+	}
+	var r MapInfo
+	if err := json.Unmarshal([]byte(ev.Line), &r); err != nil {
+		return MapInfo{}, fmt.Errorf("javapeer: bad mapKeys %q: %w", ev.Line, err)
+	}
+	return r, nil
+}
+
+func mapWord(what, s string) error {
+	if s == "" || strings.ContainsAny(s, " \t\r\n") {
+		return fmt.Errorf("javapeer: map %s %q is empty or contains white space", what, s)
+	}
+	return nil
+}

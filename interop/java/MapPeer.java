@@ -1,0 +1,65 @@
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.catalina.tribes.tipis.AbstractReplicatedMap;
+import org.apache.catalina.tribes.tipis.LazyReplicatedMap;
+import org.apache.catalina.tribes.tipis.ReplicatedMap;
+
+/**
+ * A LazyReplicatedMap or ReplicatedMap on the test peer's channel, driven by stdin commands
+ * (replmap's interop test):
+ * <pre>
+ * map-start NAME [RPC_TIMEOUT_MS [lazy|replicated [SEND_OPTIONS]]]
+ *                                   creates the map (its constructor runs INIT, state transfer,
+ *                                   START), then sets its channelSendOptions
+ * map-put KEY VALUE                 put(String, String)
+ * map-get KEY                       get: {"found":bool,"value":String,"class":...}
+ * map-keys                          keySetFull(), and size()
+ * </pre>
+ * The node needs a membership service (--static-membership) so that the map sees members.
+ */
+final class MapPeer {
+    private static AbstractReplicatedMap<Serializable, Serializable> map;
+
+    private MapPeer() {
+    }
+
+    /** Runs a map command; null for another command. */
+    static synchronized Json command(TribesPeer.Node n, String[] f) {
+        switch (f[0]) {
+            case "map-start": {
+                if (map != null) {
+                    throw new IllegalStateException("map already started");
+                }
+                long timeout = f.length > 2 ? Long.parseLong(f[2]) : 5000;
+                boolean replicated = f.length > 3 && f[3].equals("replicated");
+                map = replicated ? new ReplicatedMap<>(null, n.channel, timeout, f[1], null)
+                        : new LazyReplicatedMap<>(null, n.channel, timeout, f[1], null);
+                if (f.length > 4) {
+                    map.setChannelSendOptions(Integer.decode(f[4]));
+                }
+                return Json.event("mapStarted").put("reply", true).put("members", map.getMapMembers().length);
+            }
+            case "map-put": {
+                Serializable old = map.put(f[1], f[2]);
+                return Json.event("mapPut").put("reply", true).put("old", old == null ? null : old.toString());
+            }
+            case "map-get": {
+                Serializable v = map.get(f[1]);
+                return Json.event("mapGet").put("reply", true).put("found", v != null)
+                        .put("value", v == null ? null : v.toString())
+                        .put("class", v == null ? null : v.getClass().getName());
+            }
+            case "map-keys": {
+                List<String> keys = new ArrayList<>();
+                for (Serializable k : map.keySetFull()) {
+                    keys.add(k.toString());
+                }
+                return Json.event("mapKeys").put("reply", true).put("keys", keys).put("size", map.size())
+                        .put("members", map.getMapMembers().length);
+            }
+            default:
+                return null;
+        }
+    }
+}

@@ -1,0 +1,237 @@
+package mapsinterop_test
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/membership/staticsvc"
+	"github.com/gotribes/tribes/node"
+	"github.com/gotribes/tribes/replmap"
+	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
+
+const mapName = "interop-map"
+
+// sendOptions are BackupManager's mapSendOptions (USE_ACK|SYNC_ACK): a put or get
+// returns once the others processed its messages, so the test sees no reordering
+// between the messages of different senders.
+const sendOptions = channel.OptUseAck | channel.OptSyncAck
+
+// id returns a fixed unique id for node number n.
+func id(n int) channel.UniqueID {
+	var u channel.UniqueID
+	u[15] = byte(0xc0 + n)
+	return u
+}
+
+func member(port, n int) channel.Member {
+	return channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(port), UniqueID: id(n)}
+}
+
+// startGo starts a Go channel on port with StaticMembershipService listing others.
+func startGo(t *testing.T, port, n int, others []channel.Member) *channel.Channel {
+	t.Helper()
+	cfg := nio.DefaultConfig()
+	cfg.Port, cfg.AutoBind = port, 1
+	ch, err := node.New(node.Config{Transport: &cfg, UniqueID: id(n), StaticMembers: others,
+		StaticProtocol: &staticsvc.Config{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+		defer cancel()
+		if err := ch.Stop(ctx, channel.SvcAll); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return ch
+}
+
+func startMap(t *testing.T, ch *channel.Channel, replicated bool) *replmap.Map {
+	t.Helper()
+	m, err := replmap.New(replmap.Config{Channel: ch, Name: mapName, Replicated: replicated, SendOptions: sendOptions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+	defer cancel()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	return m
+}
+
+// cluster starts two Go nodes and a Java node with StaticMembershipService, waits until
+// they list each other, then starts the map on the Go nodes, puts an entry, starts the map
+// on Java, checks that Java got the entry by state transfer, removes it again, and waits
+// until every map lists the two others.
+func cluster(t *testing.T, replicated bool) (*javapeer.Peer, []*replmap.Map) {
+	t.Helper()
+	javapeer.Skip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ports := testutil.FreePorts(t, 3) // Go 0, Go 1, Java
+	all := []channel.Member{member(ports[0], 0), member(ports[1], 1), member(ports[2], 2)}
+	var javaList []string
+	for _, m := range all[:2] {
+		javaList = append(javaList, wire.FormatMemberText(m))
+	}
+	javaUID := id(2)
+	javaID := hex.EncodeToString(javaUID[:])
+	j := javapeer.Start(t, "--port", strconv.Itoa(ports[2]), "--autobind", "1", "--id", javaID,
+		"--static-membership", strings.Join(javaList, ","), "--channel-name", staticsvc.DefaultChannelName)
+	gos := []*channel.Channel{
+		startGo(t, ports[0], 0, []channel.Member{all[1], all[2]}),
+		startGo(t, ports[1], 1, []channel.Member{all[0], all[2]}),
+	}
+	for _, ch := range gos {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go lists both others", func() bool { return len(ch.Members()) == 2 })
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java lists both Go nodes", func() bool {
+		ms, err := j.Members(ctx)
+		return err == nil && len(ms) == 2
+	})
+
+	maps := []*replmap.Map{startMap(t, gos[0], replicated), startMap(t, gos[1], replicated)}
+	// An entry from before Java joins reaches it by state transfer.
+	if _, err := maps[0].Put(ctx, "early", "before-java"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.MapStart(ctx, mapName, 5*time.Second, replicated, int(sendOptions)); err != nil {
+		t.Fatal(err)
+	}
+	if v, found, err := j.MapGet(ctx, "early"); err != nil || !found || v != "before-java" {
+		t.Fatalf("Java get of the entry put before it joined = %q %v %v", v, found, err)
+	}
+	if _, err := maps[0].Remove(ctx, "early"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range maps {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go map members", func() bool { return len(m.Members()) == 2 })
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java map members", func() bool {
+		info, err := j.MapKeys(ctx)
+		return err == nil && info.Members == 2
+	})
+	return j, maps
+}
+
+// TestLazyMap: two Go nodes and a Java node run a LazyReplicatedMap; the Go nodes put
+// entries the Java node gets (from its backup copy or, as a proxy, from the Go backup) and
+// the other way round; a Go remove reaches Java.
+func TestLazyMap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j, maps := cluster(t, false)
+
+	// Go puts, Java gets: round-robin makes Java the backup of some keys, a proxy of others.
+	const n = 4
+	for i := range n {
+		if _, err := maps[0].Put(ctx, fmt.Sprint("go", i), fmt.Sprint("from-go-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The puts' messages were processed, but other senders' are not ordered with the
+	// map-keys command: wait.
+	var info javapeer.MapInfo
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java knows every key", func() bool {
+		var err error
+		info, err = j.MapKeys(ctx)
+		return err == nil && len(info.Keys) == n
+	})
+	t.Logf("Java after the Go puts: %+v", info)
+	if info.Size == 0 || info.Size == n {
+		t.Fatalf("Java holds %d values of %d keys: backup and proxy paths not both taken", info.Size, n)
+	}
+	for i := range n {
+		v, found, err := j.MapGet(ctx, fmt.Sprint("go", i))
+		if err != nil || !found || v != fmt.Sprint("from-go-", i) {
+			t.Fatalf("Java get go%d = %q %v %v", i, v, found, err)
+		}
+	}
+
+	// Java puts, the Go nodes get.
+	for i := range n {
+		if err := j.MapPut(ctx, fmt.Sprint("java", i), fmt.Sprint("from-java-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range maps {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go knows the Java keys", func() bool { return len(m.Keys()) == 2*n })
+	}
+	for gi, m := range maps { // the second Go node gets from the first one's new primaries
+		for i := range n {
+			v, ok, err := m.Get(ctx, fmt.Sprint("java", i))
+			if err != nil || !ok || v != fmt.Sprint("from-java-", i) {
+				t.Fatalf("Go %d get java%d = %#v %v %v", gi, i, v, ok, err)
+			}
+		}
+	}
+
+	// A Go remove reaches Java.
+	if _, err := maps[1].Remove(ctx, "go0"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "go0 gone at Java", func() bool {
+		_, found, err := j.MapGet(ctx, "go0")
+		return err == nil && !found
+	})
+}
+
+// TestReplicatedMap: two Go nodes and a Java node run a ReplicatedMap; every node holds a
+// copy of what any of them puts, and gets it.
+func TestReplicatedMap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j, maps := cluster(t, true)
+	const n = 3
+	for i := range n {
+		if _, err := maps[i%2].Put(ctx, fmt.Sprint("go", i), fmt.Sprint("from-go-", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.MapPut(ctx, fmt.Sprint("java", i), fmt.Sprint("from-java-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java holds every copy", func() bool {
+		info, err := j.MapKeys(ctx)
+		return err == nil && info.Size == 2*n
+	})
+	for _, m := range maps {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "Go holds every copy", func() bool { return m.Len() == 2*n })
+	}
+	for i := range n {
+		v, found, err := j.MapGet(ctx, fmt.Sprint("go", i))
+		if err != nil || !found || v != fmt.Sprint("from-go-", i) {
+			t.Fatalf("Java get go%d = %q %v %v", i, v, found, err)
+		}
+		for gi, m := range maps {
+			v, ok, err := m.Get(ctx, fmt.Sprint("java", i))
+			if err != nil || !ok || v != fmt.Sprint("from-java-", i) {
+				t.Fatalf("Go %d get java%d = %#v %v %v", gi, i, v, ok, err)
+			}
+		}
+	}
+}

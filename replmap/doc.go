@@ -1,0 +1,62 @@
+// Package replmap is Tribes' replicated maps (org.apache.catalina.tribes.tipis) for a Go
+// channel: Map is LazyReplicatedMap, the map Tomcat's BackupManager keeps sessions in, or
+// with Config.Replicated ReplicatedMap, speaking their protocol so that Go and Java nodes
+// running a map of the same name share its entries.
+//
+// # Protocol
+//
+// Every node running the map is a map member. An entry lives on its primary (the node
+// that put it, or last got it) and on one backup; the other map members hold a proxy: the
+// key, the primary and the backup, no value.
+//
+//   - New registers the map on the channel: from then on it answers the other members'
+//     map messages, as Java's constructor does before it sends anything.
+//   - Start sends MSG_INIT to every channel member as an RPC (package rpc, the map name
+//     as rpc id) and takes the members that answer as map members, transfers the state
+//     from the first one (MSG_STATE: its entries, as proxies), then sends MSG_START.
+//   - Put removes an older entry everywhere (MSG_REMOVE), sends key and value to the next
+//     map member in turn (MSG_BACKUP) and a proxy to the others (MSG_PROXY).
+//   - Get on a proxy asks the backup (MSG_RETRIEVE_BACKUP RPC) and makes the local node
+//     the primary (MSG_NOTIFY_MAPMEMBER to the backup, MSG_PROXY to the rest); Get on the
+//     backup makes it the primary with a new backup.
+//   - Remove sends MSG_REMOVE to every map member.
+//   - Every channel heartbeat (channel.Heartbeater) pings the members (MSG_PING RPC,
+//     waiting AccessTimeout); map members that have not answered INITIALIZED for
+//     AccessTimeout are dropped, as are those the channel reports gone or that sent
+//     MSG_STOP (Stop). When a map member goes, the primaries it backed up get a new
+//     backup, and the entries it was primary of become primaries on their backup, which
+//     picks a new backup.
+//
+// A replicated map (Config.Replicated, ReplicatedMap) sends every put to every map member
+// as MSG_COPY, transfers the state with the values (MSG_STATE_COPY), and a Get on a copy
+// makes the local node the primary with MSG_NOTIFY_MAPMEMBER; when a primary leaves, the
+// first of its entry's backup nodes takes over.
+//
+// The messages are AbstractReplicatedMap$MapMessage objects (Java-serialized,
+// serialVersionUID 1): the RPCs travel in RpcMessages, the rest as plain messages with
+// Config.SendOptions. Keys and values are separate serialization streams inside them.
+//
+// # Keys and values
+//
+// A key or value is any value package jserial marshals: string, the Java number types
+// (int32 for Integer, int64 for Long, ...), []byte, []any (ArrayList), *jserial.Map,
+// *jserial.Object. Two keys are the same key when their serialization streams are equal
+// bytes (so a HashMap key depends on its entry order). Other Go types: marshal them
+// yourself into a []byte value (Java sees a byte[]), or build a *jserial.Object of the
+// Java class the other nodes expect.
+//
+// # Limits and differences from Java
+//
+//   - A received MapMessage is at most Config.MaxMessageBytes and carries at most 1024
+//     backup members; errors wrap ErrBadMessage.
+//   - MapOwner's objectMadePrimary callback and ReplicatedMapEntry diffs are not
+//     implemented: a MSG_BACKUP with diff=true keeps the old value (Tomcat's
+//     BackupManager sends those for sessions), MSG_ACCESS only updates the primary and
+//     the backup nodes.
+//   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
+//     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
+//     wait RPCTimeout for it. New registers the map's own rpc.Channel, so Go nodes that
+//     create their maps before starting them answer each other at once.
+//   - Get returns an error wrapping ErrUnavailable where Java returns null after logging
+//     that the backup did not answer.
+package replmap

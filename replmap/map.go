@@ -1,0 +1,379 @@
+package replmap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/jmember"
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/rpc"
+)
+
+// Defaults of Config.
+const (
+	// DefaultRPCTimeout is LazyReplicatedMap's usual rpcTimeout (the constructor's timeout).
+	DefaultRPCTimeout = 5 * time.Second
+	// DefaultAccessTimeout is accessTimeout: how long a ping waits and how long a map
+	// member may stay silent.
+	DefaultAccessTimeout = 5 * time.Second
+)
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrInvalidConfig wraps every error of New; it is channel.ErrInvalidConfig.
+	ErrInvalidConfig = channel.ErrInvalidConfig
+	// ErrNotStarted: the map is not started, or stopped.
+	ErrNotStarted = errors.New("replmap: map not started")
+	// ErrStarted: Start was called on a map that was started before (a stopped map
+	// cannot start again).
+	ErrStarted = errors.New("replmap: map already started")
+	// ErrUnavailable: Get found a proxy entry whose backup did not return the value
+	// (Java logs it and returns null).
+	ErrUnavailable = errors.New("replmap: value not retrieved from its backup")
+	// ErrType: a key or value that jserial cannot marshal; it wraps jserial.ErrType.
+	ErrType = jserial.ErrType
+)
+
+// Config configures a Map.
+type Config struct {
+	// Channel carries the map's messages (required). It must be started before Start.
+	Channel *channel.Channel
+	// Name is the map's name (mapContextName, required); its ISO-8859-1 bytes are the
+	// map id and the rpc id, so maps with the same name on different nodes form one map.
+	// Tomcat's BackupManager uses "<manager name>-map". Only characters up to U+00FF.
+	Name string
+	// RPCTimeout bounds the start-up RPCs and a Get's RETRIEVE_BACKUP (rpcTimeout,
+	// DefaultRPCTimeout; BackupManager uses 15 s). A context with an earlier deadline wins.
+	RPCTimeout time.Duration
+	// AccessTimeout is how long a heartbeat's ping waits and how long a map member may
+	// leave pings unanswered before it is dropped (accessTimeout, DefaultAccessTimeout).
+	AccessTimeout time.Duration
+	// SendOptions are the options of the map's messages (channelSendOptions, default
+	// channel.OptDefault, USE_ACK; BackupManager uses 6, USE_ACK|SYNC_ACK).
+	SendOptions channel.SendOptions
+	// MemberSUID is the serialVersionUID members are written with: the default is
+	// Tomcat 10.1.40+/11.0.6+'s; see staticsvc.MemberImplSUID10 and MemberImplSUID9 for
+	// older Java nodes.
+	MemberSUID int64
+	// Replicated makes the map a ReplicatedMap instead of a LazyReplicatedMap: every map
+	// member holds a copy of every entry (MSG_COPY, state transfer with MSG_STATE_COPY).
+	// Every node of one map must agree. Default false.
+	Replicated bool
+	// MaxMessageBytes bounds a received MapMessage (DefaultMaxMessageBytes).
+	MaxMessageBytes int
+	// Logger receives the map's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// state is AbstractReplicatedMap$State; the names are Java's.
+type state int
+
+const (
+	stateNew state = iota
+	stateTransferred
+	stateInitialized
+	stateDestroyed
+)
+
+var stateNames = [...]string{"NEW", "STATETRANSFERRED", "INITIALIZED", "DESTROYED"}
+
+// role is what a node holds of an entry (MapEntry's backup, proxy and copy flags; none
+// set: primary).
+type role int
+
+const (
+	rolePrimary role = iota
+	roleBackup       // LazyReplicatedMap's one backup copy
+	roleProxy        // key, primary and backup only
+	roleCopy         // ReplicatedMap's copy on every member
+)
+
+// entry is AbstractReplicatedMap.MapEntry.
+type entry struct {
+	key, value any
+	role       role
+	primary    *channel.Member
+	nodes      []channel.Member // backup nodes
+}
+
+// Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
+// put or last got it) and one backup node; the other map members hold a proxy (key,
+// primary and backup, no value) and fetch the value from the backup on Get. It is wire
+// compatible with org.apache.catalina.tribes.tipis.LazyReplicatedMap of the same name.
+// All methods are safe for concurrent use.
+type Map struct {
+	cfg   Config
+	id    []byte
+	codec *codec
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	state    state
+	entries  map[string]*entry // by key's serialization stream
+	members  []channel.Member  // map members, in the order they joined
+	lastSeen map[channel.MemberKey]time.Time
+	next     int // round-robin index of the next backup (currentNode)
+
+	startCalled bool
+	rpc         *rpc.Channel // set by New
+	removeL     []func()
+	stopped     chan struct{} // closed by Stop: ends a heartbeat's ping
+}
+
+// New returns a map configured by cfg. It already answers the other members' map
+// messages (as Java's constructor registers its listeners before it sends anything);
+// Start joins it to the map of the same name on the other members. Stop releases it,
+// started or not. Two maps with the same name on one channel are refused
+// (rpc.ErrDuplicateID).
+func New(cfg Config) (*Map, error) {
+	switch {
+	case cfg.Channel == nil:
+		return nil, fmt.Errorf("%w: replmap.Config.Channel is required", ErrInvalidConfig)
+	case cfg.Name == "":
+		return nil, fmt.Errorf("%w: replmap.Config.Name is required", ErrInvalidConfig)
+	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0:
+		return nil, fmt.Errorf("%w: negative replmap.Config timeout or limit", ErrInvalidConfig)
+	}
+	id := make([]byte, 0, len(cfg.Name))
+	for _, r := range cfg.Name {
+		if r > 0xFF {
+			return nil, fmt.Errorf("%w: replmap.Config.Name %q is not ISO-8859-1", ErrInvalidConfig, cfg.Name)
+		}
+		id = append(id, byte(r))
+	}
+	if cfg.RPCTimeout == 0 {
+		cfg.RPCTimeout = DefaultRPCTimeout
+	}
+	if cfg.AccessTimeout == 0 {
+		cfg.AccessTimeout = DefaultAccessTimeout
+	}
+	if cfg.SendOptions == 0 {
+		cfg.SendOptions = channel.OptDefault
+	}
+	if cfg.MemberSUID == 0 {
+		cfg.MemberSUID = jmember.SUID
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
+		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
+	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
+	if err != nil {
+		return nil, fmt.Errorf("replmap %q: %w", cfg.Name, err)
+	}
+	l := &listener{m}
+	m.rpc = r
+	m.removeL = []func(){cfg.Channel.AddMessageListener(l),
+		cfg.Channel.AddMembershipListener(channel.MembershipFuncs{Disappeared: m.memberDisappeared})}
+	return m, nil
+}
+
+// Name returns the map's name.
+func (m *Map) Name() string { return m.cfg.Name }
+
+// Start joins the map (AbstractReplicatedMap.init): MSG_INIT to every channel member,
+// state transfer (MSG_STATE) from the first map member that answered, then MSG_START.
+// Members without the map answer at once; one that does not answer makes Start wait up to
+// RPCTimeout, as in Java. An error means the requests could not be sent (Java's
+// terminate=true): the map is stopped again.
+func (m *Map) Start(ctx context.Context) error {
+	m.mu.Lock()
+	if m.startCalled || m.state == stateDestroyed {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrStarted, m.cfg.Name)
+	}
+	m.startCalled = true
+	m.mu.Unlock()
+
+	err := m.broadcastRPC(ctx, msgInit)
+	if err == nil {
+		m.transferState(ctx)
+		err = m.broadcastRPC(ctx, msgStart)
+	}
+	if err != nil {
+		_ = m.Stop(ctx)
+		return fmt.Errorf("replmap %q: start: %w", m.cfg.Name, err)
+	}
+	m.setState(stateInitialized)
+	return nil
+}
+
+// Stop leaves the map (breakdown): MSG_STOP to every channel member, then the local
+// entries are dropped. The map cannot be started again. The error is the STOP's send
+// error; the map is stopped in any case. Idempotent.
+func (m *Map) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	if m.state == stateDestroyed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.state = stateDestroyed
+	r, remove := m.rpc, m.removeL
+	close(m.stopped)
+	m.mu.Unlock()
+	var err error
+	_ = r.Close()
+	if members := m.cfg.Channel.Members(); len(members) > 0 {
+		err = m.send(ctx, members, &message{Type: msgStop, Primary: m.local()})
+	}
+	for _, f := range remove {
+		f()
+	}
+	m.mu.Lock()
+	clear(m.entries)
+	m.members, m.lastSeen = nil, map[channel.MemberKey]time.Time{}
+	m.mu.Unlock()
+	return err
+}
+
+func (m *Map) setState(s state) {
+	m.mu.Lock()
+	if m.state != stateDestroyed {
+		m.state = s
+	}
+	m.mu.Unlock()
+}
+
+func (m *Map) local() *channel.Member {
+	l := m.cfg.Channel.LocalMember()
+	return &l
+}
+
+// rpcContext bounds ctx by RPCTimeout.
+func (m *Map) rpcContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, m.cfg.RPCTimeout)
+}
+
+// broadcastRPC sends msgInit or msgStart to every channel member (broadcast(type, true)):
+// the first reply is handled here, the later ones arrive as left-overs. Only a failure to
+// send is an error; missing replies are not, as in Java.
+func (m *Map) broadcastRPC(ctx context.Context, t msgType) error {
+	members := m.cfg.Channel.Members()
+	if len(members) == 0 {
+		return nil
+	}
+	rctx, cancel := m.rpcContext(ctx)
+	defer cancel()
+	resp, err := m.call(rctx, members, &message{Type: t, Primary: m.local()})
+	for _, r := range resp {
+		m.mapMemberAdded(r.Member)
+		if msg, derr := m.decodeReply(r); derr == nil && msg.Type == msgStart && msg.Primary != nil {
+			m.mapMemberAdded(*msg.Primary)
+		}
+	}
+	if err != nil && !errors.Is(err, rpc.ErrTimeout) {
+		return err
+	}
+	return nil
+}
+
+// call sends msg as an RPC that waits for the first reply.
+func (m *Map) call(ctx context.Context, to []channel.Member, msg *message) ([]rpc.Response, error) {
+	return m.callMode(ctx, to, msg, rpc.FirstReply)
+}
+
+func (m *Map) callMode(ctx context.Context, to []channel.Member, msg *message, mode rpc.Mode) ([]rpc.Response, error) {
+	msg.MapID = m.id
+	o, err := m.codec.object(msg)
+	if err != nil {
+		return nil, err
+	}
+	return m.rpc.Call(ctx, to, o, mode, m.cfg.SendOptions)
+}
+
+// decodeReply decodes the MapMessage of an RPC reply.
+func (m *Map) decodeReply(r rpc.Response) (*message, error) {
+	if r.Message == nil {
+		return nil, fmt.Errorf("%w: null reply from %s", ErrBadMessage, r.Member.String())
+	}
+	return decodeMessage(r.Message)
+}
+
+// send sends msg as a plain Java-serialized message.
+func (m *Map) send(ctx context.Context, to []channel.Member, msg *message) error {
+	msg.MapID = m.id
+	b, err := m.codec.marshal(msg)
+	if err != nil {
+		return err
+	}
+	return m.cfg.Channel.SendMessage(ctx, to, &channel.Message{Options: m.cfg.SendOptions &^ channel.OptByteMessage, Data: b})
+}
+
+// transferState asks the first map member for the entries (MSG_STATE: proxies;
+// MSG_STATE_COPY: copies with their values). Failures are logged, as in Java.
+func (m *Map) transferState(ctx context.Context) {
+	defer m.setState(stateTransferred)
+	members := m.Members()
+	if len(members) == 0 {
+		return
+	}
+	rctx, cancel := m.rpcContext(ctx)
+	defer cancel()
+	t := msgState
+	if m.cfg.Replicated {
+		t = msgStateCopy
+	}
+	resp, err := m.call(rctx, members[:1], &message{Type: t})
+	if len(resp) == 0 {
+		m.log.Warn("replmap: no state transfer reply", "map", m.cfg.Name, "from", members[0].String(), "err", err)
+		return
+	}
+	msg, err := m.decodeReply(resp[0])
+	var list []*message
+	if err == nil {
+		list, err = m.codec.stateList(msg.Value)
+	}
+	if err != nil {
+		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
+		return
+	}
+	for _, e := range list {
+		if err := m.received(ctx, e, resp[0].Member); err != nil {
+			m.log.Error("replmap: state transfer entry", "map", m.cfg.Name, "err", err)
+		}
+	}
+}
+
+// Members returns the map members: the other nodes that run this map.
+func (m *Map) Members() []channel.Member {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.members)
+}
+
+func indexOf(members []channel.Member, mb channel.Member) int {
+	k := mb.Key()
+	return slices.IndexFunc(members, func(x channel.Member) bool { return x.Key() == k })
+}
+
+func same(a *channel.Member, b channel.Member) bool { return a != nil && a.Key() == b.Key() }
+
+// only reports whether nodes is exactly [mb].
+func only(nodes []channel.Member, mb channel.Member) bool {
+	return len(nodes) == 1 && nodes[0].Key() == mb.Key()
+}
+
+// exclude returns members without those in out.
+func exclude(members, out []channel.Member) []channel.Member {
+	return slices.DeleteFunc(slices.Clone(members), func(x channel.Member) bool { return indexOf(out, x) >= 0 })
+}
+
+// keyOf returns the index of key: its serialization stream.
+func keyOf(key any) (string, error) {
+	b, err := jserial.Marshal(key)
+	if err != nil {
+		return "", fmt.Errorf("replmap: key %T: %w", key, err)
+	}
+	return string(b), nil
+}

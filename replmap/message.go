@@ -1,0 +1,287 @@
+package replmap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/jmember"
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/wire"
+)
+
+// msgType is a MapMessage type (AbstractReplicatedMap.MapMessage.MSG_*).
+type msgType int32
+
+// The message types, with Java's values.
+const (
+	msgBackup         msgType = 1  // MSG_BACKUP: key and value for the backup member
+	msgRetrieveBackup msgType = 2  // MSG_RETRIEVE_BACKUP: RPC asking the backup for the value
+	msgProxy          msgType = 3  // MSG_PROXY: key, primary and backup, no value
+	msgRemove         msgType = 4  // MSG_REMOVE: the key is gone
+	msgState          msgType = 5  // MSG_STATE: RPC asking for the entries (LazyReplicatedMap)
+	msgStart          msgType = 6  // MSG_START: RPC, the sender's map is ready
+	msgStop           msgType = 7  // MSG_STOP: the sender's map stopped
+	msgInit           msgType = 8  // MSG_INIT: RPC, the sender's map starts
+	msgCopy           msgType = 9  // MSG_COPY: key and value for every member (ReplicatedMap)
+	msgStateCopy      msgType = 10 // MSG_STATE_COPY: RPC asking for the entries (ReplicatedMap)
+	msgAccess         msgType = 11 // MSG_ACCESS: the entry was used, no change
+	msgNotifyMember   msgType = 12 // MSG_NOTIFY_MAPMEMBER: the sender is now the primary
+	msgPing           msgType = 13 // MSG_PING: RPC heartbeat, answered with the map's state
+)
+
+var typeNames = [...]string{"UNKNOWN", "MSG_BACKUP", "MSG_RETRIEVE_BACKUP", "MSG_PROXY", "MSG_REMOVE",
+	"MSG_STATE", "MSG_START", "MSG_STOP", "MSG_INIT", "MSG_COPY", "MSG_STATE_COPY", "MSG_ACCESS",
+	"MSG_NOTIFY_MAPMEMBER", "MSG_PING"}
+
+// String returns Java's name of t (MapMessage.getTypeDesc), "UNKNOWN" for other values.
+func (t msgType) String() string {
+	if t < msgBackup || t > msgPing {
+		return typeNames[0]
+	}
+	return typeNames[t]
+}
+
+// Class names and serialVersionUIDs.
+const (
+	messageClass     = "org.apache.catalina.tribes.tipis.AbstractReplicatedMap$MapMessage"
+	messageSUID      = 1
+	stateClass       = "org.apache.catalina.tribes.tipis.AbstractReplicatedMap$State"
+	memberArrayClass = "[Lorg.apache.catalina.tribes.Member;"
+	memberArraySUID  = 6828688949895838012
+	memberSignature  = "Lorg/apache/catalina/tribes/Member;"
+)
+
+// Limits of a decoded MapMessage. A message carries at most DefaultMaxMessageBytes
+// (Config.MaxMessageBytes); its member array at most maxNodes members.
+const (
+	DefaultMaxMessageBytes = 64 << 20
+	maxNodes               = 1024
+	maxDepth               = 16
+	maxHandles             = 4 * maxNodes
+)
+
+// ErrBadMessage is wrapped by every error about a MapMessage that cannot be decoded.
+var ErrBadMessage = errors.New("replmap: malformed MapMessage")
+
+// message is AbstractReplicatedMap$MapMessage (Serializable, serialVersionUID 1). Key,
+// Value and DiffValue are byte arrays on the wire: Key and Value each hold a separate
+// Java serialization stream (keydata, valuedata), nil for Java's null.
+type message struct {
+	MapID     []byte  // mapId: the map name in ISO-8859-1
+	Type      msgType // msgtype
+	Diff      bool    // diff: DiffValue holds ReplicatedMapEntry.getDiff() bytes
+	Key       []byte  // keydata
+	Value     []byte  // valuedata
+	DiffValue []byte  // diffvalue
+	// Primary is the primary member (nil for null).
+	Primary *channel.Member
+	// Nodes are the backup members: nil for Java's null, an empty non-nil slice for an
+	// empty array.
+	Nodes []channel.Member
+}
+
+// codec writes messages with one MemberImpl serialVersionUID and reads them with limits.
+type codec struct {
+	msg, member, array *jserial.ClassDesc
+	state              *jserial.ClassDesc
+	dec                jserial.DecoderConfig
+}
+
+func newCodec(memberSUID int64, maxBytes int) *codec {
+	return &codec{
+		msg: &jserial.ClassDesc{Name: messageClass, SUID: messageSUID, Flags: jserial.SCSerializable,
+			Fields: []jserial.Field{ // JOS order: primitives, then objects, each sorted by name
+				{Type: 'Z', Name: "diff"},
+				{Type: 'I', Name: "msgtype"},
+				{Type: '[', Name: "diffvalue", Signature: "[B"},
+				{Type: '[', Name: "keydata", Signature: "[B"},
+				{Type: '[', Name: "mapId", Signature: "[B"},
+				{Type: '[', Name: "nodes", Signature: "[" + memberSignature},
+				{Type: 'L', Name: "primary", Signature: memberSignature},
+				{Type: '[', Name: "valuedata", Signature: "[B"},
+			}},
+		member: jmember.Desc(memberSUID),
+		array:  &jserial.ClassDesc{Name: memberArrayClass, SUID: memberArraySUID, Flags: jserial.SCSerializable},
+		state:  jserial.NewEnumDesc(stateClass),
+		dec: jserial.DecoderConfig{MaxDepth: maxDepth, MaxHandles: maxHandles, MaxArrayLen: maxBytes,
+			MaxBytes: int64(maxBytes)},
+	}
+}
+
+// bytesOrNil gives Java's null for a nil slice.
+func bytesOrNil(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// object returns m as the Java object.
+func (c *codec) object(m *message) (*jserial.Object, error) {
+	if len(m.Nodes) > maxNodes {
+		return nil, fmt.Errorf("replmap: %d backup nodes, at most %d", len(m.Nodes), maxNodes)
+	}
+	o, err := jserial.NewObject(c.msg)
+	if err != nil {
+		return nil, err
+	}
+	// A member written twice is one object with a back-reference, as when Java's
+	// primary is also in its nodes.
+	var written []*jserial.Object
+	var keys [][]byte
+	member := func(mb *channel.Member) *jserial.Object {
+		k := wire.AppendMember(nil, mb)
+		for i := range keys {
+			if bytes.Equal(keys[i], k) {
+				return written[i]
+			}
+		}
+		o := jmember.Object(c.member, mb)
+		written, keys = append(written, o), append(keys, k)
+		return o
+	}
+	var primary, nodes any
+	if m.Nodes != nil {
+		a := &jserial.Array{Class: c.array, Elems: make([]any, len(m.Nodes))}
+		for i := range m.Nodes {
+			a.Elems[i] = member(&m.Nodes[i])
+		}
+		nodes = a
+	}
+	if m.Primary != nil {
+		primary = member(m.Primary)
+	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"diff", m.Diff}, {"msgtype", int32(m.Type)}, {"diffvalue", bytesOrNil(m.DiffValue)},
+		{"keydata", bytesOrNil(m.Key)}, {"mapId", bytesOrNil(m.MapID)}, {"nodes", nodes},
+		{"primary", primary}, {"valuedata", bytesOrNil(m.Value)}} {
+		if err := o.SetField(f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// marshal returns m as a serialization stream, the payload of a plain channel message.
+func (c *codec) marshal(m *message) ([]byte, error) {
+	o, err := c.object(m)
+	if err != nil {
+		return nil, err
+	}
+	return jserial.Marshal(o)
+}
+
+// unmarshal decodes a serialization stream holding one MapMessage.
+func (c *codec) unmarshal(b []byte) (*message, error) {
+	if int64(len(b)) > c.dec.MaxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrBadMessage, len(b), c.dec.MaxBytes)
+	}
+	v, err := jserial.UnmarshalConfig(b, c.dec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	return decodeMessage(v)
+}
+
+// isMessage reports whether v is an object of MapMessage's class, whatever its content.
+func isMessage(v any) bool {
+	o, ok := v.(*jserial.Object)
+	return ok && o.Class != nil && o.Class.Name == messageClass
+}
+
+// decodeMessage reads a MapMessage from a decoded value (a message, an RPC payload or an
+// element of a state list).
+func decodeMessage(v any) (*message, error) {
+	if !isMessage(v) {
+		return nil, fmt.Errorf("%w: not a %s but %T", ErrBadMessage, messageClass, v)
+	}
+	o := v.(*jserial.Object)
+	if o.Class.SUID != messageSUID {
+		return nil, fmt.Errorf("%w: serialVersionUID %d, want %d", ErrBadMessage, o.Class.SUID, messageSUID)
+	}
+	m := &message{}
+	var ok bool
+	field := func(name string) any { f, _ := o.Field(name); return f }
+	if m.Diff, ok = field("diff").(bool); !ok {
+		return nil, fmt.Errorf("%w: diff is %T", ErrBadMessage, field("diff"))
+	}
+	t, ok := field("msgtype").(int32)
+	if !ok {
+		return nil, fmt.Errorf("%w: msgtype is %T", ErrBadMessage, field("msgtype"))
+	}
+	m.Type = msgType(t)
+	for _, f := range []struct {
+		name string
+		dst  *[]byte
+	}{{"mapId", &m.MapID}, {"keydata", &m.Key}, {"valuedata", &m.Value}, {"diffvalue", &m.DiffValue}} {
+		switch x := field(f.name).(type) {
+		case nil:
+		case []byte:
+			*f.dst = x
+		default:
+			return nil, fmt.Errorf("%w: %s is %T", ErrBadMessage, f.name, x)
+		}
+	}
+	if p := field("primary"); p != nil {
+		mbr, err := jmember.Decode(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: primary: %w", ErrBadMessage, err)
+		}
+		m.Primary = &mbr
+	}
+	switch a := field("nodes").(type) {
+	case nil:
+	case *jserial.Array:
+		if len(a.Elems) > maxNodes {
+			return nil, fmt.Errorf("%w: %d nodes", ErrBadMessage, len(a.Elems))
+		}
+		m.Nodes = make([]wire.Member, 0, len(a.Elems))
+		for i, e := range a.Elems {
+			mbr, err := jmember.Decode(e)
+			if err != nil {
+				return nil, fmt.Errorf("%w: nodes[%d]: %w", ErrBadMessage, i, err)
+			}
+			m.Nodes = append(m.Nodes, mbr)
+		}
+	default:
+		return nil, fmt.Errorf("%w: nodes is %T", ErrBadMessage, a)
+	}
+	return m, nil
+}
+
+// value decodes the stream in keydata or valuedata (nil for none).
+func (c *codec) value(b []byte) (any, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	v, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxBytes: c.dec.MaxBytes})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	return v, nil
+}
+
+// stateList decodes the value of a STATE reply: an ArrayList of MapMessages.
+func (c *codec) stateList(b []byte) ([]*message, error) {
+	v, err := c.value(b)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: state is %T, not an ArrayList", ErrBadMessage, v)
+	}
+	out := make([]*message, 0, len(list))
+	for i, e := range list {
+		m, err := decodeMessage(e)
+		if err != nil {
+			return nil, fmt.Errorf("state entry %d: %w", i, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -1,0 +1,93 @@
+package replmap
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/jmember"
+	"github.com/gotribes/tribes/jserial"
+)
+
+func testCodec() *codec { return newCodec(jmember.SUID, 1<<16) }
+
+func TestMsgTypeString(t *testing.T) {
+	for typ, want := range map[msgType]string{msgBackup: "MSG_BACKUP", msgNotifyMember: "MSG_NOTIFY_MAPMEMBER",
+		msgPing: "MSG_PING", 0: "UNKNOWN", 14: "UNKNOWN", -1: "UNKNOWN"} {
+		if got := typ.String(); got != want {
+			t.Errorf("%d: %q, want %q", int32(typ), got, want)
+		}
+	}
+}
+
+// Bad input is an error wrapping ErrBadMessage, never a panic.
+func TestUnmarshalErrors(t *testing.T) {
+	c := testCodec()
+	good, err := c.marshal(&message{MapID: []byte("m"), Type: msgPing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, _ := jserial.Marshal("not a message")
+	other, _ := jserial.NewObject(&jserial.ClassDesc{Name: messageClass, SUID: 2, Flags: jserial.SCSerializable})
+	wrongSUID, _ := jserial.Marshal(other)
+	badNodes, _ := c.object(&message{MapID: []byte("m")})
+	_ = badNodes.SetField("nodes", &jserial.Array{Class: c.array, Elems: []any{"x"}})
+	badNodesB, _ := jserial.Marshal(badNodes)
+	badType, _ := c.object(&message{MapID: []byte("m")})
+	_ = badType.SetField("mapId", nil)
+	_ = badType.SetField("keydata", "text")
+	badTypeB, _ := jserial.Marshal(badType)
+	for name, b := range map[string][]byte{
+		"empty": nil, "truncated": good[:len(good)-3], "string": str, "suid": wrongSUID,
+		"node not a member": badNodesB, "keydata a string": badTypeB, "too long": make([]byte, 1<<16+1),
+	} {
+		if _, err := c.unmarshal(b); !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v, want ErrBadMessage", name, err)
+		}
+	}
+	if _, err := c.stateList(str); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("state list of a string: %v", err)
+	}
+	many := &message{Nodes: make([]channel.Member, maxNodes+1)}
+	if _, err := c.marshal(many); err == nil {
+		t.Error("marshal with too many nodes succeeded")
+	}
+}
+
+// FuzzMessage: decoding never panics; what decodes encodes and decodes to the same.
+func FuzzMessage(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.ser"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	c := testCodec()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := c.unmarshal(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadMessage) {
+				t.Fatalf("error %v does not wrap ErrBadMessage", err)
+			}
+			return
+		}
+		_, _ = c.value(m.Key)
+		_, _ = c.stateList(m.Value)
+		out, err := c.marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := c.unmarshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m, again) {
+			t.Fatalf("round trip:\n%+v\n%+v", m, again)
+		}
+	})
+}

@@ -1,0 +1,227 @@
+package replmap
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
+)
+
+// Put stores value under key and returns the previous value (nil if none). The local
+// node becomes the entry's primary: a previous entry is removed everywhere (MSG_REMOVE),
+// the next map member in turn gets a backup copy (MSG_BACKUP) and the others a proxy
+// (MSG_PROXY). Key and value are what jserial marshals (strings, numbers, []byte, []any,
+// *jserial.Map, *jserial.Object, ...); keys are equal when their serialization streams
+// are. A value the map cannot send to any backup stays local (and is published when a
+// map member joins), as in Java; the error then says which members failed.
+func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
+	k, err := keyOf(key)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := jserial.Marshal(value); err != nil {
+		return nil, fmt.Errorf("replmap: value %T: %w", value, err)
+	}
+	if err := m.started(); err != nil {
+		return nil, err
+	}
+	old, err = m.remove(ctx, k, key)
+	e := &entry{key: key, value: value, primary: m.local()}
+	nodes, perr := m.publish(ctx, key, value)
+	e.nodes = nodes
+	m.mu.Lock()
+	m.entries[k] = e
+	m.mu.Unlock()
+	if perr != nil {
+		err = perr
+	}
+	return old, err
+}
+
+// Get returns the value of key. On a node that holds a proxy it fetches the value from
+// the backup (MSG_RETRIEVE_BACKUP) and becomes the primary (MSG_NOTIFY_MAPMEMBER to the
+// backup, MSG_PROXY to the others); on the backup it becomes the primary and picks a new
+// backup. ok is false when the map has no such key; err wraps ErrUnavailable when the
+// backup did not return the value.
+func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
+	k, err := keyOf(key)
+	if err != nil {
+		return nil, false, err
+	}
+	m.mu.Lock()
+	e := m.entries[k]
+	if e == nil {
+		m.mu.Unlock()
+		return nil, false, nil
+	}
+	if e.role == rolePrimary {
+		v := e.value
+		m.mu.Unlock()
+		return v, true, nil
+	}
+	cur := *e
+	m.mu.Unlock()
+	var nodes []channel.Member
+	switch cur.role {
+	case roleBackup:
+		if nodes, err = m.publish(ctx, key, cur.value); err != nil {
+			return nil, false, err
+		}
+	case roleCopy:
+		if nodes, err = m.notifyPrimary(ctx, k); err != nil {
+			return nil, false, err
+		}
+	default:
+		if len(cur.nodes) == 0 { // a proxy without a backup: nobody to ask
+			return nil, false, fmt.Errorf("%w: key %v has no backup", ErrUnavailable, key)
+		}
+		rctx, cancel := m.rpcContext(ctx)
+		resp, cerr := m.call(rctx, cur.nodes, &message{Type: msgRetrieveBackup, Key: []byte(k)})
+		cancel()
+		if len(resp) == 0 || resp[0].Message == nil {
+			return nil, false, fmt.Errorf("%w: key %v from %v: %v", ErrUnavailable, key, cur.nodes, cerr)
+		}
+		msg, err := m.decodeReply(resp[0])
+		if err != nil {
+			return nil, false, err
+		}
+		v, err := m.codec.value(msg.Value)
+		if err != nil {
+			return nil, false, err
+		}
+		if v != nil {
+			cur.value = v
+		}
+		nodes = cur.nodes
+		local := m.local()
+		if len(nodes) > 0 {
+			if err := m.send(ctx, nodes, &message{Type: msgNotifyMember, Key: []byte(k), Primary: local, Nodes: nodes}); err != nil {
+				return nil, false, err
+			}
+		}
+		if dest := exclude(m.Members(), nodes); len(dest) > 0 {
+			if err := m.send(ctx, dest, &message{Type: msgProxy, Key: []byte(k), Primary: local, Nodes: nodes}); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e = m.entries[k]; e == nil { // removed meanwhile
+		return nil, false, nil
+	}
+	e.value, e.primary, e.nodes, e.role = cur.value, m.local(), nodes, rolePrimary
+	return e.value, true, nil
+}
+
+// Remove deletes key everywhere (MSG_REMOVE to every map member) and returns its value
+// (nil if none).
+func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
+	k, err := keyOf(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.started(); err != nil {
+		return nil, err
+	}
+	return m.remove(ctx, k, key)
+}
+
+func (m *Map) remove(ctx context.Context, k string, key any) (any, error) {
+	m.mu.Lock()
+	e := m.entries[k]
+	delete(m.entries, k)
+	members := m.members
+	m.mu.Unlock()
+	if e == nil {
+		return nil, nil
+	}
+	if len(members) > 0 {
+		if err := m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
+			return e.value, fmt.Errorf("replmap: remove %v: %w", key, err)
+		}
+	}
+	return e.value, nil
+}
+
+func (m *Map) started() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.startCalled || m.state == stateDestroyed {
+		return ErrNotStarted
+	}
+	return nil
+}
+
+// Len returns the number of entries this node holds a value of (primaries and backups;
+// Java's size()).
+func (m *Map) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, e := range m.entries {
+		if e.role != roleProxy && e.value != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Keys returns the keys of every entry the map knows, proxies included (Java's
+// keySetFull): a key is in the map when any node put it.
+func (m *Map) Keys() []any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keys := make([]any, 0, len(m.entries))
+	for _, e := range m.entries {
+		keys = append(keys, e.key)
+	}
+	return keys
+}
+
+// publish sends key and value to the next backup in turn and a proxy to the other map
+// members (LazyReplicatedMap.publishEntryInfo), or a copy to every map member for a
+// replicated map. A backup that cannot be reached is skipped for the next one; the
+// backup nodes chosen are returned (empty when there is none).
+func (m *Map) publish(ctx context.Context, key, value any) ([]channel.Member, error) {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return nil, err
+	}
+	vb, err := jserial.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	if m.cfg.Replicated {
+		return m.publishCopies(ctx, kb, vb)
+	}
+	m.mu.Lock()
+	members := append([]channel.Member(nil), m.members...)
+	first := m.next
+	if first >= len(members) {
+		first = 0
+	}
+	m.next = first + 1
+	m.mu.Unlock()
+	local := m.local()
+	var errs []error
+	for i := range members {
+		backup := []channel.Member{members[(first+i)%len(members)]}
+		err := m.send(ctx, backup, &message{Type: msgBackup, Key: kb, Value: vb, Primary: local, Nodes: backup})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if proxies := exclude(m.Members(), backup); len(proxies) > 0 {
+			if err := m.send(ctx, proxies, &message{Type: msgProxy, Key: kb, Primary: local, Nodes: backup}); err != nil {
+				m.log.Warn("replmap: proxy", "map", m.cfg.Name, "err", err)
+			}
+		}
+		return backup, nil
+	}
+	if len(errs) > 0 {
+		return []channel.Member{}, fmt.Errorf("replmap: no backup for key %v: %w", key, errs[0])
+	}
+	return []channel.Member{}, nil
+}

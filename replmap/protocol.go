@@ -1,0 +1,399 @@
+package replmap
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/rpc"
+)
+
+// streamPrefix starts every serialized MapMessage: the stream header, TC_OBJECT,
+// TC_CLASSDESC and the class name.
+var streamPrefix = append([]byte{0xAC, 0xED, 0x00, 0x05, 0x73, 0x72, 0, byte(len(messageClass))}, messageClass...)
+
+// listener is the map's message and heartbeat listener on the channel (its membership
+// listener is a separate channel.MembershipFuncs: a listener registered both ways would
+// get every heartbeat twice).
+type listener struct{ m *Map }
+
+// Accept takes plain (not RPC) MapMessages without decoding them; MessageReceived
+// ignores those of other maps.
+func (l *listener) Accept(msg *channel.Message) bool {
+	return msg.Options&channel.OptByteMessage == 0 && bytes.HasPrefix(msg.Data, streamPrefix)
+}
+
+func (l *listener) MessageReceived(msg *channel.Message) error {
+	mm, err := l.m.codec.unmarshal(msg.Data)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(mm.MapID, l.m.id) {
+		return nil
+	}
+	return l.m.received(context.Background(), mm, msg.Source)
+}
+
+// Heartbeat implements channel.Heartbeater: the channel's heartbeat pings the map members.
+func (l *listener) Heartbeat() { l.m.heartbeat() }
+
+// received applies a plain message, or an entry of a state transfer
+// (AbstractReplicatedMap.messageReceived).
+func (m *Map) received(ctx context.Context, mm *message, from channel.Member) error {
+	switch mm.Type {
+	case msgStart:
+		if mm.Primary != nil {
+			m.mapMemberAdded(*mm.Primary)
+		}
+		return nil
+	case msgStop:
+		if mm.Primary != nil {
+			m.memberDisappeared(*mm.Primary)
+		}
+		return nil
+	}
+	k := string(mm.Key)
+	var value any
+	if mm.Type == msgBackup || mm.Type == msgCopy || mm.Type == msgProxy {
+		v, err := m.codec.value(mm.Value)
+		if err != nil {
+			return err
+		}
+		value = v
+	}
+	var key any
+	if mm.Type == msgBackup || mm.Type == msgCopy || mm.Type == msgProxy {
+		kv, err := m.codec.value(mm.Key)
+		if err != nil {
+			return err
+		}
+		key = kv
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[k]
+	switch mm.Type {
+	case msgProxy:
+		if e == nil {
+			e = &entry{key: key, value: value}
+			m.entries[k] = e
+		}
+		e.role, e.nodes, e.primary = roleProxy, mm.Nodes, mm.Primary
+	case msgRemove:
+		delete(m.entries, k)
+	case msgBackup, msgCopy:
+		if e == nil {
+			e = &entry{key: key}
+			m.entries[k] = e
+		}
+		e.role = roleBackup
+		if mm.Type == msgCopy {
+			e.role = roleCopy
+		}
+		e.nodes, e.primary = mm.Nodes, mm.Primary
+		if mm.Diff {
+			// ReplicatedMapEntry diffs (Tomcat's DeltaSession) are not applied: the
+			// value stays as it was.
+			m.log.Warn("replmap: diff not applied", "map", m.cfg.Name, "from", from.String())
+		} else if value != nil {
+			e.value = value
+		}
+	case msgAccess, msgNotifyMember:
+		if e != nil {
+			e.nodes, e.primary = mm.Nodes, mm.Primary
+		}
+	}
+	return nil
+}
+
+// reply answers the map's RPCs (AbstractReplicatedMap.replyRequest).
+func (m *Map) reply(req any, sender channel.Member) (any, error) {
+	mm, err := decodeMessage(req)
+	if err != nil {
+		return nil, err
+	}
+	switch mm.Type {
+	case msgInit:
+		mm.Primary = m.local()
+	case msgStart:
+		mm.Primary = m.local()
+		m.mapMemberAdded(sender)
+	case msgRetrieveBackup:
+		m.mu.Lock()
+		e := m.entries[string(mm.Key)]
+		var v any
+		if e != nil {
+			v = e.value
+		}
+		m.mu.Unlock()
+		if e == nil {
+			return nil, nil
+		}
+		if v != nil {
+			b, err := jserial.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			mm.Value = b
+		}
+	case msgState, msgStateCopy:
+		list, err := m.stateList(mm.Type == msgStateCopy)
+		if err != nil {
+			return nil, err
+		}
+		b, err := jserial.Marshal(list)
+		if err != nil {
+			return nil, err
+		}
+		mm.Value = b
+	case msgPing:
+		m.mu.Lock()
+		s := m.state
+		m.mu.Unlock()
+		b, err := jserial.Marshal(&jserial.Enum{Class: m.codec.state, Name: stateNames[s]})
+		if err != nil {
+			return nil, err
+		}
+		mm.Value, mm.Primary = b, m.local()
+	default:
+		return nil, nil
+	}
+	return m.codec.object(mm)
+}
+
+// stateList returns every entry as a MSG_PROXY message, or with copies as a MSG_COPY
+// message with its value (the value of a state reply).
+func (m *Map) stateList(copies bool) ([]any, error) {
+	m.mu.Lock()
+	type item struct {
+		k       string
+		value   any
+		primary *channel.Member
+		nodes   []channel.Member
+	}
+	items := make([]item, 0, len(m.entries))
+	for k, e := range m.entries {
+		items = append(items, item{k, e.value, e.primary, e.nodes})
+	}
+	m.mu.Unlock()
+	list := make([]any, 0, len(items))
+	for _, it := range items {
+		msg := &message{MapID: m.id, Type: msgProxy, Key: []byte(it.k), Primary: it.primary, Nodes: it.nodes}
+		if copies {
+			msg.Type = msgCopy
+			if it.value != nil {
+				b, err := jserial.Marshal(it.value)
+				if err != nil {
+					return nil, err
+				}
+				msg.Value = b
+			}
+		}
+		o, err := m.codec.object(msg)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, o)
+	}
+	return list, nil
+}
+
+// leftOver takes replies that came after their call returned (RpcCallback.leftOver):
+// the other members' answers to MSG_INIT, MSG_START and MSG_PING.
+func (m *Map) leftOver(v any, _ channel.Member) {
+	mm, err := decodeMessage(v)
+	if err != nil || mm.Primary == nil {
+		return
+	}
+	switch mm.Type {
+	case msgStart:
+		m.mapMemberAdded(*mm.Primary)
+	case msgInit:
+		m.memberAlive(*mm.Primary)
+	case msgPing:
+		if m.pingState(mm) == stateInitialized {
+			m.memberAlive(*mm.Primary)
+		}
+	}
+}
+
+// pingState returns the state a ping reply reports (stateNew when it says none).
+func (m *Map) pingState(mm *message) state {
+	v, err := m.codec.value(mm.Value)
+	if e, ok := v.(*jserial.Enum); ok && err == nil {
+		if i := slices.Index(stateNames[:], e.Name); i >= 0 {
+			return state(i)
+		}
+	}
+	return stateNew
+}
+
+func (m *Map) memberAlive(mb channel.Member) {
+	m.mapMemberAdded(mb)
+	m.touch(mb)
+}
+
+// touch records that a map member answered.
+func (m *Map) touch(mb channel.Member) {
+	m.mu.Lock()
+	if indexOf(m.members, mb) >= 0 {
+		m.lastSeen[mb.Key()] = time.Now()
+	}
+	m.mu.Unlock()
+}
+
+// mapMemberAdded adds a channel member to the map members; a new one gets a backup of
+// every primary entry that has none yet.
+func (m *Map) mapMemberAdded(mb channel.Member) {
+	if mb.Key() == m.cfg.Channel.LocalMember().Key() {
+		return
+	}
+	cm, ok := m.cfg.Channel.Member(mb.Key())
+	if !ok {
+		m.log.Warn("replmap: map member is not a channel member", "map", m.cfg.Name, "member", mb.String())
+		return
+	}
+	m.mu.Lock()
+	if indexOf(m.members, cm) >= 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.members = append(m.members, cm)
+	m.lastSeen[cm.Key()] = time.Now()
+	var orphans []string
+	for k, e := range m.entries {
+		switch {
+		case e.role != rolePrimary:
+		case m.cfg.Replicated: // the newcomer took the copies by state transfer
+			if indexOf(e.nodes, cm) < 0 {
+				e.nodes = slices.Clone(m.members)
+			}
+		case len(e.nodes) == 0:
+			orphans = append(orphans, k)
+		}
+	}
+	m.mu.Unlock()
+	m.republish(orphans)
+}
+
+// republish publishes the entries under keys anew, with the local node as primary (a
+// replicated map only tells the members, which hold copies).
+func (m *Map) republish(keys []string) {
+	ctx := context.Background()
+	for _, k := range keys {
+		m.mu.Lock()
+		e := m.entries[k]
+		if e == nil {
+			m.mu.Unlock()
+			continue
+		}
+		key, value := e.key, e.value
+		m.mu.Unlock()
+		var nodes []channel.Member
+		var err error
+		if m.cfg.Replicated {
+			nodes, err = m.notifyPrimary(ctx, k)
+		} else {
+			nodes, err = m.publish(ctx, key, value)
+		}
+		if err != nil {
+			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
+		}
+		m.mu.Lock()
+		if e = m.entries[k]; e != nil {
+			e.nodes, e.primary, e.role = nodes, m.local(), rolePrimary
+		}
+		m.mu.Unlock()
+	}
+}
+
+// memberDisappeared drops a map member: the local primaries it backed up get a new
+// backup, proxies whose only copy it held are dropped, and the entries the local node
+// backs up for it become local primaries with a new backup. In a replicated map the
+// first of an entry's backup nodes takes over when its primary goes.
+func (m *Map) memberDisappeared(mb channel.Member) {
+	local := m.cfg.Channel.LocalMember()
+	m.mu.Lock()
+	i := indexOf(m.members, mb)
+	if i < 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.members = append(m.members[:i:i], m.members[i+1:]...)
+	delete(m.lastSeen, mb.Key())
+	var relocate []string
+	for k, e := range m.entries {
+		if e.role == rolePrimary && (m.cfg.Replicated || indexOf(e.nodes, mb) >= 0) {
+			relocate = append(relocate, k)
+			continue
+		}
+		if same(e.primary, mb) {
+			e.primary = nil
+		}
+		switch {
+		case e.primary != nil:
+		case e.role == roleProxy && only(e.nodes, mb):
+			delete(m.entries, k)
+		case e.role == roleBackup && only(e.nodes, local),
+			e.role == roleCopy && len(e.nodes) > 0 && e.nodes[0].Key() == local.Key():
+			relocate = append(relocate, k)
+		}
+	}
+	m.mu.Unlock()
+	m.log.Info("replmap: map member left", "map", m.cfg.Name, "member", mb.String(), "relocated", len(relocate))
+	m.republish(relocate)
+}
+
+// heartbeat pings the map members (AbstractReplicatedMap.ping): members that answer
+// INITIALIZED are alive; members silent for AccessTimeout are dropped.
+func (m *Map) heartbeat() {
+	m.mu.Lock()
+	s, stopped := m.state, m.stopped
+	m.mu.Unlock()
+	if s != stateInitialized {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.AccessTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-stopped:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if members := m.cfg.Channel.Members(); len(members) > 0 {
+		resp, err := m.callMode(ctx, members, &message{Type: msgPing, Primary: m.local()}, rpc.AllReply)
+		for _, r := range resp {
+			mm, derr := m.decodeReply(r)
+			if derr != nil {
+				continue
+			}
+			switch m.pingState(mm) {
+			case stateInitialized:
+				m.memberAlive(r.Member)
+			case stateTransferred: // starting: alive, but not added
+				m.touch(r.Member)
+			}
+		}
+		for _, f := range channel.FaultyMembers(err) {
+			m.memberDisappeared(f.Member)
+		}
+	}
+	now := time.Now()
+	m.mu.Lock()
+	var silent []channel.Member
+	for _, mb := range m.members {
+		if now.Sub(m.lastSeen[mb.Key()]) > m.cfg.AccessTimeout {
+			silent = append(silent, mb)
+		}
+	}
+	m.mu.Unlock()
+	for _, mb := range silent {
+		m.log.Warn("replmap: map member silent, dropped", "map", m.cfg.Name, "member", mb.String())
+		m.memberDisappeared(mb)
+	}
+}
