@@ -56,7 +56,7 @@ final class RawPingPong {
         }, "pingpong-accept");
         acceptor.setDaemon(true);
         acceptor.start();
-        TribesPeer.awaitQuit();
+        BenchSend.awaitQuit();
         ss.close();
         return 0;
     }
@@ -140,7 +140,7 @@ final class RawPingPong {
                 ok++;
             }
             double secs = (System.nanoTime() - start) / 1e9;
-            TribesPeer.benchEvent(Arrays.copyOf(lat, Math.min(ok, lat.length)), ok, 0, secs, size, 1, options, warmup)
+            BenchSend.benchEvent(Arrays.copyOf(lat, Math.min(ok, lat.length)), ok, 0, secs, size, 1, options, warmup)
                     .emit();
         }
         return 0;
