@@ -349,12 +349,16 @@ func (s *goServer) name() string {
 func (s *goServer) url() string { return "http://" + s.addr + "/app" }
 func (s *goServer) pid() int    { return s.cmd.Process.Pid }
 
-// goServers starts server processes at once and waits until each says it is ready.
+// goServers starts server processes at once and waits until each says it is ready. The
+// first one to fail is reported at once, with its log and the state of the others (a
+// cluster node waiting for its members fails only when its wait ends, and the cause may be
+// a member that failed before it).
 func (h *harness) goServers(cfgs ...serverConfig) []server {
 	h.t.Helper()
-	var out []server
-	var readies []chan error
-	for _, cfg := range cfgs {
+	var out []*goServer
+	ready := make(chan int, len(cfgs))
+	errs := make([]error, len(cfgs))
+	for i, cfg := range cfgs {
 		s := &goServer{cfg: cfg}
 		s.log = filepath.Join(h.opts.Dir, s.name()+".log")
 		cfg.DeliverOnLoop = h.opts.DeliverOnLoop
@@ -367,7 +371,6 @@ func (h *harness) goServers(cfgs ...serverConfig) []server {
 		}
 		s.cmd = cmd
 		h.t.Cleanup(func() { stopChild(cmd) })
-		ready := make(chan error, 1)
 		go func() {
 			line, err := bufio.NewReader(stdout).ReadString('\n')
 			if err == nil {
@@ -376,24 +379,49 @@ func (h *harness) goServers(cfgs ...serverConfig) []server {
 					err = fmt.Errorf("printed %q", line)
 				}
 			}
-			ready <- err
+			errs[i] = err
+			ready <- i
 			_, _ = io.Copy(io.Discard, stdout)
 		}()
-		readies = append(readies, ready)
 		out = append(out, s)
 	}
-	for i, ready := range readies {
+	done := make([]bool, len(out))
+	timeout := time.After(120 * time.Second)
+	for range out {
 		select {
-		case err := <-ready:
-			if err != nil {
-				b, _ := os.ReadFile(out[i].(*goServer).log)
-				h.t.Fatalf("%s did not start: %v\n%s", out[i].name(), err, b)
+		case i := <-ready:
+			done[i] = true
+			if errs[i] != nil {
+				h.t.Fatalf("%s did not start: %v\n%s", out[i].name(), errs[i], h.serverStates(out, done))
 			}
-		case <-time.After(120 * time.Second):
-			h.t.Fatalf("%s not ready within 120 s", out[i].name())
+		case <-timeout:
+			h.t.Fatalf("not every server ready within 120 s\n%s", h.serverStates(out, done))
 		}
 	}
-	return out
+	servers := make([]server, len(out))
+	for i, s := range out {
+		servers[i] = s
+	}
+	return servers
+}
+
+// serverStates describes servers starting together, for a failure: which are ready, still
+// starting or ended, and the log of each that is not ready.
+func (h *harness) serverStates(out []*goServer, done []bool) string {
+	var b strings.Builder
+	for i, s := range out {
+		state := "starting"
+		switch {
+		case done[i] && s.addr != "":
+			fmt.Fprintf(&b, "%s: ready\n", s.name())
+			continue
+		case done[i]:
+			state = "ended before it was ready"
+		}
+		log, _ := os.ReadFile(s.log)
+		fmt.Fprintf(&b, "%s: %s; log:\n%s\n", s.name(), state, log)
+	}
+	return b.String()
 }
 
 // child starts this binary in a role with cfg; its stderr goes to the file logPath.
