@@ -1,6 +1,7 @@
 package replmap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,9 +75,10 @@ type Config struct {
 	// refused but count. No Java attribute (Java has no limit); 0 means
 	// DefaultMaxEntries.
 	MaxEntries int
-	// MaxStoredBytes bounds the key and value serialization streams of every entry
-	// together in the same way: a received entry or value that would grow them beyond it
-	// is refused with ErrLimit. 0 means DefaultMaxStoredBytes.
+	// MaxStoredBytes bounds, in the same way, the key and value serialization streams
+	// and the members (their wire size) every entry records, together: a received entry,
+	// value or member list that would grow them beyond it is refused with ErrLimit. 0
+	// means DefaultMaxStoredBytes.
 	MaxStoredBytes int64
 	// Logger receives the map's logs; nil discards them.
 	Logger *slog.Logger
@@ -363,23 +365,21 @@ func (m *Map) transferState(ctx context.Context) {
 		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
 		return
 	}
-	if err != nil { // entries beyond MaxEntries: dropped
+	if err != nil { // the entries beyond MaxEntries are dropped
 		m.mu.Lock()
 		m.refused++
 		m.mu.Unlock()
 		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
 	}
-	failed := 0
+	var failed int
+	var first error
 	for _, e := range list {
 		if err := m.received(ctx, e, resp[0].Member); err != nil {
-			if failed == 0 {
-				m.log.Error("replmap: state transfer entry", "map", m.cfg.Name, "err", err)
-			}
-			failed++
+			failed, first = failed+1, cmp.Or(first, err)
 		}
 	}
-	if failed > 1 {
-		m.log.Error("replmap: state transfer entries dropped", "map", m.cfg.Name, "count", failed)
+	if failed > 0 {
+		m.log.Error("replmap: state transfer entries dropped", "map", m.cfg.Name, "count", failed, "first", first)
 	}
 }
 
