@@ -49,6 +49,24 @@
 //
 //   - A received MapMessage is at most Config.MaxMessageBytes and carries at most 1024
 //     backup members; errors wrap ErrBadMessage.
+//   - What the other map members can make a map hold is bounded (Java's maps have no
+//     bound): at most Config.MaxEntries entries, proxies included (DefaultMaxEntries,
+//     262144), and Config.MaxStoredBytes (DefaultMaxStoredBytes, 1 GiB) of key and value
+//     serialization streams and recorded members (their wire size) together. A received
+//     MSG_BACKUP, MSG_COPY or MSG_PROXY that would create an entry beyond MaxEntries, or
+//     grow the stored bytes beyond MaxStoredBytes, is not applied: its error wraps
+//     ErrLimit (a synchronized-ack sender gets a FAIL_ACK: a lazy map's Put tries the
+//     next backup; a replicated map's Put succeeds and still lists the member among the
+//     entry's backup nodes, since a FAIL_ACK does not say the copy was not taken),
+//     Stats.RefusedOverLimit counts it, and a warning is logged, rate-limited per peer. Entries the map holds still update within the bytes. A state transfer
+//     keeps the first MaxEntries entries of the reply and logs that the rest was dropped;
+//     decoding the reply is bounded by MaxMessageBytes and jserial's default limits, not
+//     by MaxEntries. Raise the limits for larger maps.
+//   - Local operations are never refused: Put, and a Get that fetches a value from its
+//     backup, store their entry past the limits, and it counts towards them. The bound
+//     is on what peers impose; what the application stores is its own choice, which it
+//     can watch with Stats, and a local Put failing where Java's never does would make
+//     every caller handle an error that only a misbehaving peer causes.
 //   - MapOwner's objectMadePrimary callback and ReplicatedMapEntry diffs are not
 //     implemented: a MSG_BACKUP with diff=true keeps the old value (Tomcat's
 //     BackupManager sends those for sessions), MSG_ACCESS only updates the primary and

@@ -1,9 +1,11 @@
 package replmap
 
 import (
+	"context"
 	"slices"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
 )
 
 // SetState sets the state a map's ping replies report (tests only).
@@ -26,4 +28,34 @@ func Primary(m *Map, key any) (channel.Member, bool) {
 		return *e.primary, true
 	}
 	return channel.Member{}, false
+}
+
+// ReceiveBackup has m process a MSG_BACKUP of key and value from a peer, with the local
+// member and extra as backup nodes (tests only).
+func ReceiveBackup(m *Map, from channel.Member, key, value any, extra ...channel.Member) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	vb, err := jserial.Marshal(value)
+	if err != nil {
+		return err
+	}
+	return m.received(context.Background(), &message{MapID: m.id, Type: msgBackup, Key: kb, Value: vb,
+		Primary: &from, Nodes: append([]channel.Member{m.cfg.Channel.LocalMember()}, extra...)}, from)
+}
+
+// StoredConsistent reports whether m's stored bytes are the sum of its entries' sizes,
+// each entry's size up to date (tests only).
+func StoredConsistent(m *Map) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var sum int64
+	for k, e := range m.entries {
+		if e.size != entrySize(k, e.vbytes, e.primary, e.nodes) {
+			return false
+		}
+		sum += e.size
+	}
+	return sum == m.stored
 }

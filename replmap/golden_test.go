@@ -74,7 +74,7 @@ func TestGolden(t *testing.T) {
 			goldenMember(t, m.Nodes[1], 4000, 1)
 		}},
 		{"state_reply.ser", msgState, func(t *testing.T, m *message) {
-			list, err := c.stateList(m.Value)
+			list, err := c.stateList(m.Value, 1<<10)
 			if err != nil || len(list) != 2 {
 				t.Fatalf("state: %v %+v", err, list)
 			}

@@ -1,6 +1,7 @@
 package replmap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/jmember"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/rpc"
 )
@@ -67,6 +69,17 @@ type Config struct {
 	Replicated bool
 	// MaxMessageBytes bounds a received MapMessage (DefaultMaxMessageBytes).
 	MaxMessageBytes int
+	// MaxEntries bounds the entries (proxies included) the other map members can make
+	// the map hold: a received message or state-transfer entry that would create one
+	// more is refused with ErrLimit; existing entries still update. Local Puts are never
+	// refused but count. No Java attribute (Java has no limit); 0 means
+	// DefaultMaxEntries.
+	MaxEntries int
+	// MaxStoredBytes bounds, in the same way, the key and value serialization streams
+	// and the members (their wire size) every entry records, together: a received entry,
+	// value or member list that would grow them beyond it is refused with ErrLimit. 0
+	// means DefaultMaxStoredBytes.
+	MaxStoredBytes int64
 	// Logger receives the map's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -100,6 +113,8 @@ type entry struct {
 	role       role
 	primary    *channel.Member
 	nodes      []channel.Member // backup nodes
+	vbytes     int64            // bytes of the value's serialization stream
+	size       int64            // entrySize: what the entry counts towards MaxStoredBytes
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
@@ -118,7 +133,10 @@ type Map struct {
 	entries  map[string]*entry // by key's serialization stream
 	members  []channel.Member  // map members, in the order they joined
 	lastSeen map[channel.MemberKey]time.Time
-	next     int // round-robin index of the next backup (currentNode)
+	next     int   // round-robin index of the next backup (currentNode)
+	stored   int64 // sum of the entries' sizes
+	refused  uint64
+	rlog     *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
 
 	startCalled bool
 	rpc         *rpc.Channel // set by New
@@ -137,7 +155,8 @@ func New(cfg Config) (*Map, error) {
 		return nil, fmt.Errorf("%w: replmap.Config.Channel is required", ErrInvalidConfig)
 	case cfg.Name == "":
 		return nil, fmt.Errorf("%w: replmap.Config.Name is required", ErrInvalidConfig)
-	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0:
+	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0 || cfg.MaxEntries < 0 ||
+		cfg.MaxStoredBytes < 0:
 		return nil, fmt.Errorf("%w: negative replmap.Config timeout or limit", ErrInvalidConfig)
 	}
 	id := make([]byte, 0, len(cfg.Name))
@@ -162,11 +181,18 @@ func New(cfg Config) (*Map, error) {
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = DefaultMaxEntries
+	}
+	if cfg.MaxStoredBytes == 0 {
+		cfg.MaxStoredBytes = DefaultMaxStoredBytes
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
+		rlog:    ratelog.New(ratelog.Config{Logger: log}),
 		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
 	if err != nil {
@@ -232,6 +258,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	clear(m.entries)
+	m.stored = 0
 	m.members, m.lastSeen = nil, map[channel.MemberKey]time.Time{}
 	m.mu.Unlock()
 	return err
@@ -332,16 +359,27 @@ func (m *Map) transferState(ctx context.Context) {
 	msg, err := m.decodeReply(resp[0])
 	var list []*message
 	if err == nil {
-		list, err = m.codec.stateList(msg.Value)
+		list, err = m.codec.stateList(msg.Value, m.cfg.MaxEntries)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrLimit) {
 		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
 		return
 	}
+	if err != nil { // the entries beyond MaxEntries are dropped
+		m.mu.Lock()
+		m.refused++
+		m.mu.Unlock()
+		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
+	}
+	var failed int
+	var first error
 	for _, e := range list {
 		if err := m.received(ctx, e, resp[0].Member); err != nil {
-			m.log.Error("replmap: state transfer entry", "map", m.cfg.Name, "err", err)
+			failed, first = failed+1, cmp.Or(first, err)
 		}
+	}
+	if failed > 0 {
+		m.log.Error("replmap: state transfer entries dropped", "map", m.cfg.Name, "count", failed, "first", first)
 	}
 }
 

@@ -265,8 +265,10 @@ func (c *codec) value(b []byte) (any, error) {
 	return v, nil
 }
 
-// stateList decodes the value of a STATE reply: an ArrayList of MapMessages.
-func (c *codec) stateList(b []byte) ([]*message, error) {
+// stateList decodes the value of a STATE reply: an ArrayList of MapMessages. It returns
+// at most max of them; a longer list gives those and an error wrapping ErrLimit. The
+// decoding itself is bounded by MaxMessageBytes and jserial's default MaxHandles.
+func (c *codec) stateList(b []byte, max int) ([]*message, error) {
 	v, err := c.value(b)
 	if err != nil || v == nil {
 		return nil, err
@@ -274,6 +276,11 @@ func (c *codec) stateList(b []byte) ([]*message, error) {
 	list, ok := v.([]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: state is %T, not an ArrayList", ErrBadMessage, v)
+	}
+	var limitErr error
+	if len(list) > max {
+		limitErr = fmt.Errorf("%w: state of %d entries, at most %d (MaxEntries)", ErrLimit, len(list), max)
+		list = list[:max]
 	}
 	out := make([]*message, 0, len(list))
 	for i, e := range list {
@@ -283,5 +290,5 @@ func (c *codec) stateList(b []byte) ([]*message, error) {
 		}
 		out = append(out, m)
 	}
-	return out, nil
+	return out, limitErr
 }

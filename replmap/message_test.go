@@ -48,7 +48,7 @@ func TestUnmarshalErrors(t *testing.T) {
 			t.Errorf("%s: %v, want ErrBadMessage", name, err)
 		}
 	}
-	if _, err := c.stateList(str); !errors.Is(err, ErrBadMessage) {
+	if _, err := c.stateList(str, 1); !errors.Is(err, ErrBadMessage) {
 		t.Errorf("state list of a string: %v", err)
 	}
 	many := &message{Nodes: make([]channel.Member, maxNodes+1)}
@@ -77,7 +77,7 @@ func FuzzMessage(f *testing.F) {
 			return
 		}
 		_, _ = c.value(m.Key)
-		_, _ = c.stateList(m.Value)
+		_, _ = c.stateList(m.Value, 1<<10)
 		out, err := c.marshal(m)
 		if err != nil {
 			t.Fatal(err)
@@ -88,6 +88,42 @@ func FuzzMessage(f *testing.F) {
 		}
 		if !reflect.DeepEqual(m, again) {
 			t.Fatalf("round trip:\n%+v\n%+v", m, again)
+		}
+	})
+}
+
+// FuzzStateList: decoding a state list never panics, returns at most max messages, and
+// fails with ErrBadMessage or, for a list longer than max, ErrLimit with the first max.
+func FuzzStateList(f *testing.F) {
+	c := testCodec()
+	var list []any
+	for i := range 6 {
+		o, err := c.object(&message{MapID: []byte("m"), Type: msgProxy, Key: []byte{byte(i)}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		list = append(list, o)
+	}
+	b, err := jserial.Marshal(list)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b, uint8(4))
+	f.Add(b, uint8(6))
+	f.Add([]byte{0xAC, 0xED, 0, 5, 0x73}, uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, max uint8) {
+		out, err := c.stateList(b, int(max))
+		if len(out) > int(max) {
+			t.Fatalf("%d messages, max %d", len(out), max)
+		}
+		switch {
+		case err == nil, errors.Is(err, ErrBadMessage):
+		case errors.Is(err, ErrLimit):
+			if len(out) != int(max) {
+				t.Fatalf("limit error with %d messages, max %d", len(out), max)
+			}
+		default:
+			t.Fatalf("error %v wraps neither ErrBadMessage nor ErrLimit", err)
 		}
 	})
 }

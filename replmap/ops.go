@@ -20,18 +20,20 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := jserial.Marshal(value); err != nil {
+	vb, err := jserial.Marshal(value)
+	if err != nil {
 		return nil, fmt.Errorf("replmap: value %T: %w", value, err)
 	}
 	if err := m.started(); err != nil {
 		return nil, err
 	}
 	old, err = m.remove(ctx, k, key)
-	e := &entry{key: key, value: value, primary: m.local()}
+	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
 	nodes, perr := m.publish(ctx, key, value)
 	e.nodes = nodes
+	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	m.mu.Lock()
-	m.entries[k] = e
+	m.store(k, e)
 	m.mu.Unlock()
 	if perr != nil {
 		err = perr
@@ -91,7 +93,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 			return nil, false, err
 		}
 		if v != nil {
-			cur.value = v
+			cur.value, cur.vbytes = v, int64(len(msg.Value))
 		}
 		nodes = cur.nodes
 		local := m.local()
@@ -111,7 +113,8 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	if e = m.entries[k]; e == nil { // removed meanwhile
 		return nil, false, nil
 	}
-	e.value, e.primary, e.nodes, e.role = cur.value, m.local(), nodes, rolePrimary
+	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary
+	m.account(k, e)
 	return e.value, true, nil
 }
 
@@ -131,7 +134,7 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 func (m *Map) remove(ctx context.Context, k string, key any) (any, error) {
 	m.mu.Lock()
 	e := m.entries[k]
-	delete(m.entries, k)
+	m.drop(k)
 	members := m.members
 	m.mu.Unlock()
 	if e == nil {

@@ -3,6 +3,7 @@ package replmap
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -75,37 +76,52 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.entries[k]
+	apply := false // the message's value replaces the entry's
 	switch mm.Type {
-	case msgProxy:
-		if e == nil {
-			e = &entry{key: key, value: value}
-			m.entries[k] = e
-		}
-		e.role, e.nodes, e.primary = roleProxy, mm.Nodes, mm.Primary
 	case msgRemove:
-		delete(m.entries, k)
+		m.drop(k)
+		return nil
+	case msgProxy:
+		apply = e == nil
 	case msgBackup, msgCopy:
-		if e == nil {
-			e = &entry{key: key}
-			m.entries[k] = e
-		}
-		e.role = roleBackup
-		if mm.Type == msgCopy {
-			e.role = roleCopy
-		}
-		e.nodes, e.primary = mm.Nodes, mm.Primary
+		apply = !mm.Diff && value != nil
 		if mm.Diff {
 			// ReplicatedMapEntry diffs (Tomcat's DeltaSession) are not applied: the
 			// value stays as it was.
-			m.log.Warn("replmap: diff not applied", "map", m.cfg.Name, "from", from.String())
-		} else if value != nil {
-			e.value = value
+			m.rlog.Log(slog.LevelWarn, from.String(), "diff", "replmap: diff not applied", "map", m.cfg.Name)
 		}
 	case msgAccess, msgNotifyMember:
-		if e != nil {
-			e.nodes, e.primary = mm.Nodes, mm.Primary
+		if e == nil {
+			return nil
 		}
+	default:
+		return nil
 	}
+	vbytes := e.valueBytes()
+	if apply {
+		vbytes = int64(len(mm.Value))
+	}
+	size := entrySize(k, vbytes, mm.Primary, mm.Nodes)
+	if err := m.admit(k, e, size, mm, from); err != nil {
+		return err
+	}
+	if e == nil {
+		e = &entry{key: key}
+		m.store(k, e)
+	}
+	if apply {
+		e.value, e.vbytes = value, vbytes
+	}
+	e.nodes, e.primary = mm.Nodes, mm.Primary
+	switch mm.Type {
+	case msgProxy:
+		e.role = roleProxy
+	case msgBackup:
+		e.role = roleBackup
+	case msgCopy:
+		e.role = roleCopy
+	}
+	m.resize(e, size)
 	return nil
 }
 
@@ -270,6 +286,7 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 		case m.cfg.Replicated: // the newcomer took the copies by state transfer
 			if indexOf(e.nodes, cm) < 0 {
 				e.nodes = slices.Clone(m.members)
+				m.account(k, e)
 			}
 		case len(e.nodes) == 0:
 			orphans = append(orphans, k)
@@ -305,6 +322,7 @@ func (m *Map) republish(keys []string) {
 		m.mu.Lock()
 		if e = m.entries[k]; e != nil {
 			e.nodes, e.primary, e.role = nodes, m.local(), rolePrimary
+			m.account(k, e)
 		}
 		m.mu.Unlock()
 	}
@@ -332,11 +350,12 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 		}
 		if same(e.primary, mb) {
 			e.primary = nil
+			m.account(k, e)
 		}
 		switch {
 		case e.primary != nil:
 		case e.role == roleProxy && only(e.nodes, mb):
-			delete(m.entries, k)
+			m.drop(k)
 		case e.role == roleBackup && only(e.nodes, local),
 			e.role == roleCopy && len(e.nodes) > 0 && e.nodes[0].Key() == local.Key():
 			relocate = append(relocate, k)

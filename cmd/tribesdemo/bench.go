@@ -101,7 +101,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	total := *runs*((len(sizes)+len(fanoutSizes))*len(modes)*(*seconds+5)*2+*seconds) + 60
+	floorSizes := rawFloorSizes(sizes, modes)
+	total := *runs*((len(sizes)+len(fanoutSizes))*len(modes)*(*seconds+5)*2+len(floorSizes)*(*seconds+5)*2+*seconds) + 60
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(total)*time.Second)
 	defer cancel()
 
@@ -120,12 +121,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		goRx = append(goRx, p)
 	}
+	var goFloor *goProc
+	if len(floorSizes) > 0 {
+		if goFloor, err = startGoProc(ctx, exe, *rxProcs, "pingpong", "--serve"); err != nil {
+			return err
+		}
+		defer goFloor.stop()
+	}
 	var jps []*javapeer.Peer
 	defer func() {
 		for _, p := range jps {
 			p.Stop()
 		}
 	}()
+	var javaFloor *javapeer.Peer
 	if useJava {
 		fmt.Fprintf(stderr, "starting %d Java receivers\n", nrx)
 		for range nrx {
@@ -134,6 +143,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return fmt.Errorf("java receiver: %w", err)
 			}
 			jps = append(jps, jp)
+		}
+		if len(floorSizes) > 0 {
+			if javaFloor, err = javapeer.StartPingPongServer(ctx, "--seconds", strconv.Itoa(total)); err != nil {
+				return fmt.Errorf("java ping-pong server: %w", err)
+			}
+			defer javaFloor.Stop()
 		}
 	}
 	// to lists the first n receivers of a side, comma separated.
@@ -161,10 +176,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Each run measures every row, Go then Java; the rows report each side's median run
 	// (by msgs/s), so that the runs of the two sides alternate in time.
-	var runsRows [][]benchRow
+	var runsRows, runsFloors [][]benchRow
 	var raws []float64
 	for run := range *runs {
-		var rows []benchRow
+		var rows, floors []benchRow
 		for _, w := range work {
 			for _, mode := range modes {
 				r := benchRow{size: w.size, receivers: w.receivers, mode: mode}
@@ -197,11 +212,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				fmt.Fprintln(stderr)
 				rows = append(rows, r)
 			}
+			if w.receivers == 1 && slices.Contains(floorSizes, w.size) {
+				fmt.Fprintf(stderr, "run %d, size %d, raw ping-pong\n", run+1, w.size)
+				floors = append(floors, measureRawFloor(ctx, exe, goFloor, javaFloor, w.size, *seconds))
+			}
 		}
 		runsRows = append(runsRows, rows)
+		runsFloors = append(runsFloors, floors)
 		raws = append(raws, rawTCPMBps(ctx, 1<<20, time.Duration(*seconds)*time.Second))
 	}
 	rows := medianRows(runsRows)
+	var floors []benchRow
+	if len(floorSizes) > 0 {
+		floors = medianRows(runsFloors)
+	}
 	slices.Sort(raws)
 	rawMBs := raws[len(raws)/2]
 
@@ -258,6 +282,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(stdout, line)
 		}
 	}
+	printRawFloors(stdout, rows, floors)
 	var goSendRSS, javaSendRSS int64
 	for _, r := range rows {
 		goSendRSS = max(goSendRSS, r.goRes.MaxRssKb)
@@ -275,7 +300,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		line += fmt.Sprintf("; Java receiver %.1f MiB, Java sender %.1f MiB", kib(javaRxRSS), kib(javaSendRSS))
 	}
 	fmt.Fprintln(stdout, line)
-	for _, r := range rows {
+	for _, r := range slices.Concat(rows, floors) {
 		if r.goErr != nil {
 			return errors.New("some Go workloads failed")
 		}
@@ -344,6 +369,12 @@ func startGoNode(ctx context.Context, exe string, seconds int, onLoop bool, proc
 	if onLoop {
 		args = append(args, "--deliver-on-loop")
 	}
+	return startGoProc(ctx, exe, procs, args...)
+}
+
+// startGoProc runs tribesdemo with args, a command whose first line is a "started" event
+// with its member; procs > 0 sets its GOMAXPROCS.
+func startGoProc(ctx context.Context, exe string, procs int, args ...string) (*goProc, error) {
 	cmd := exec.CommandContext(ctx, exe, args...)
 	if procs > 0 {
 		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
@@ -361,7 +392,7 @@ func startGoNode(ctx context.Context, exe string, seconds int, onLoop bool, proc
 	if !sc.Scan() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, errors.New("go receiver printed nothing")
+		return nil, fmt.Errorf("tribesdemo %s printed nothing", args[0])
 	}
 	var ev struct {
 		Event  string     `json:"event"`
@@ -370,7 +401,7 @@ func startGoNode(ctx context.Context, exe string, seconds int, onLoop bool, proc
 	if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || ev.Event != "started" {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("go receiver: unexpected first line %q", sc.Text())
+		return nil, fmt.Errorf("tribesdemo %s: unexpected first line %q", args[0], sc.Text())
 	}
 	p.member = fmt.Sprintf("%s:%d:%s", ev.Member.Host, ev.Member.Port, ev.Member.ID)
 	go func() {
@@ -392,9 +423,14 @@ func (p *goProc) stop() {
 }
 
 func goSend(ctx context.Context, exe, to string, count, size int, mode string, seconds, conc, warmup int) (sendResult, error) {
-	cmd := exec.CommandContext(ctx, exe, "send", "--port", "0", "--static", to, "--count", strconv.Itoa(count),
+	return goSummary(ctx, exe, "send", "--port", "0", "--static", to, "--count", strconv.Itoa(count),
 		"--size", strconv.Itoa(size), "--options", strconv.Itoa(benchModes[mode]), "--warmup", strconv.Itoa(warmup),
 		"--seconds", strconv.Itoa(seconds), "--concurrency", strconv.Itoa(conc))
+}
+
+// goSummary runs tribesdemo with args and returns its successful "summary" line.
+func goSummary(ctx context.Context, exe string, args ...string) (sendResult, error) {
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	var res sendResult

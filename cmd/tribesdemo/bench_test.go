@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gotribes/tribes/internal/javapeer"
@@ -33,5 +35,81 @@ func TestBenchRejectsNegativeReceiverProcs(t *testing.T) {
 	err := runBench(context.Background(), []string{"--java", "off", "--receiver-procs", "-1"}, &out, &errOut)
 	if !errors.Is(err, errUsage) {
 		t.Fatalf("err = %v, want errUsage", err)
+	}
+}
+
+func TestRawFloorSizes(t *testing.T) {
+	if got := rawFloorSizes([]int{64, 1024, 65536, 1 << 20, 64}, []string{"none", "sync"}); !slices.Equal(got, []int{64, 1024}) {
+		t.Errorf("acked modes: %v, want [64 1024]", got)
+	}
+	if got := rawFloorSizes([]int{64, 1024}, []string{"none"}); got != nil {
+		t.Errorf("no acked mode: %v, want none", got)
+	}
+}
+
+func TestPrintRawFloors(t *testing.T) {
+	row := func(size int, mode string, goRate, javaRate float64) benchRow {
+		return benchRow{size: size, receivers: 1, mode: mode,
+			goRes: sendResult{MsgsPerSec: goRate}, javaRes: javapeer.BenchResult{MsgsPerSec: javaRate}}
+	}
+	rows := []benchRow{row(64, "none", 90000, 80000), row(64, "use_ack", 5700, 8030), row(64, "sync", 5400, 7000),
+		row(1024, "use_ack", 5000, 6000), row(64<<10, "use_ack", 3000, 3000)}
+	fanout := row(64, "sync", 1000, 1000)
+	fanout.receivers = 4
+	rows = append(rows, fanout)
+	floor64 := row(64, rawFloorMode, 6000, 7300)
+	floor64.goRes.P50us, floor64.javaRes.P50us = 170, 120
+	floor1k := row(1024, rawFloorMode, 0, 6000)
+	floor1k.goErr = errors.New("connection refused")
+	var out bytes.Buffer
+	printRawFloors(&out, rows, []benchRow{floor64, floor1k})
+	want := []string{
+		"64 B raw ping-pong Go 6000/s (p50 170 µs), Java 7300/s (p50 120 µs)",
+		"64 B use_ack: Go 95% of Go's raw ping-pong, Java 110% of Java's",
+		"64 B sync: Go 90% of Go's raw ping-pong, Java 96% of Java's",
+		"1 KiB raw ping-pong Go error, Java 6000/s (p50 0 µs)",
+		"1 KiB use_ack: Go - of Go's raw ping-pong, Java 100% of Java's",
+		"Go 1 KiB raw ping-pong: connection refused",
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(want)+1 || !slices.Equal(lines[1:], want) {
+		t.Fatalf("got:\n%s\nwant the heading and:\n%s", out.String(), strings.Join(want, "\n"))
+	}
+
+	// Without Java, only Go's side.
+	out.Reset()
+	floor64.javaSkipped = true
+	printRawFloors(&out, rows[1:2], []benchRow{floor64})
+	if got := out.String(); !strings.Contains(got, "64 B raw ping-pong Go 6000/s (p50 170 µs)\n") ||
+		!strings.Contains(got, "64 B use_ack: Go 95% of Go's raw ping-pong\n") || strings.Contains(got, "Java") {
+		t.Fatalf("without Java:\n%s", got)
+	}
+	out.Reset()
+	printRawFloors(&out, rows, nil)
+	if out.Len() != 0 {
+		t.Fatalf("no floors printed %q", out.String())
+	}
+}
+
+// The pingpong command's server answers each frame with an ACK frame, as a Tribes node does
+// (which also takes the client's frames for messages), and its client counts the round
+// trips; the server stops with its context.
+func TestPingPong(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines, done := startCmd(t, ctx, "pingpong", "--serve")
+	srv := memberArg(next(t, lines, "started"))
+	for _, to := range []string{srv, startNode(t, "--quiet")} {
+		res, err := runJSON[sendResult](t, runPingPong, "--to", to, "--size", "1024", "--count", "300", "--warmup", "10")
+		if err != nil || res.Event != "summary" || res.Sent != 300 || res.Failed != 0 || res.Size != 1024 || res.MsgsPerSec <= 0 || res.P99us < res.P50us {
+			t.Fatalf("to %s: %v, %+v", to, err, res)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("server: exit %d", code)
+	}
+	if _, err := runJSON[sendResult](t, runPingPong, "--to", srv, "--count", "1"); err == nil {
+		t.Fatal("no error from a stopped server")
 	}
 }

@@ -32,8 +32,8 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("no args: exit %d", code)
 	}
 	for _, c := range commands {
-		if !strings.Contains(out.String(), c.name) {
-			t.Errorf("usage does not list %s", c.name)
+		if listed := strings.Contains(out.String(), "  "+c.name+" "); listed != (c.summary != "") {
+			t.Errorf("usage lists %s: %v, its summary: %q", c.name, listed, c.summary)
 		}
 	}
 	out.Reset()

@@ -119,7 +119,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var mu sync.Mutex
 	lat := make([]time.Duration, 0, min(*count, 1<<20))
 	errSeen := map[string]bool{}
-	var ms0, ms1 runtime.MemStats
+	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	work0 := readWork(os.Getpid())
 	start := time.Now()
@@ -148,24 +148,31 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		})
 	}
 	wg.Wait()
-	el := time.Since(start).Seconds()
-	runtime.ReadMemStats(&ms1)
-	res.Mallocs, res.GCCycles = ms1.Mallocs-ms0.Mallocs, ms1.NumGC-ms0.NumGC
-	res.CPUusPerMsg, res.SwitchesPerMsg = readWork(os.Getpid()).since(work0).perMsg(sent.Load())
-	res.Sent, res.Failed, res.Seconds = sent.Load(), failed.Load(), el
-	if el > 0 {
-		res.MsgsPerSec = float64(res.Sent) / el
-		res.MBPerSec = float64(res.Sent) * float64(*size) * float64(len(members)) / el / 1e6
-	}
-	slices.Sort(lat)
-	if n := len(lat); n > 0 {
-		res.P50us = float64(lat[n/2].Microseconds())
-		res.P99us = float64(lat[min(n-1, n*99/100)].Microseconds())
-	}
-	res.MaxRssKb = maxRSSKB()
+	res.Sent, res.Failed = sent.Load(), failed.Load()
+	res.summarize(lat, time.Since(start), work0, &ms0)
 	newLineWriter(stdout).emit(res)
 	if res.Failed > 0 {
 		return errors.New("some messages failed")
 	}
 	return nil
+}
+
+// summarize fills in the figures of a measured phase that began with work0 and ms0 and took
+// el, from r.Sent (to r.Members each, r.Size bytes) and the latencies lat, which it sorts.
+func (r *sendResult) summarize(lat []time.Duration, el time.Duration, work0 procWork, ms0 *runtime.MemStats) {
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	r.Mallocs, r.GCCycles = ms1.Mallocs-ms0.Mallocs, ms1.NumGC-ms0.NumGC
+	r.CPUusPerMsg, r.SwitchesPerMsg = readWork(os.Getpid()).since(work0).perMsg(r.Sent)
+	r.Seconds = el.Seconds()
+	if el > 0 {
+		r.MsgsPerSec = float64(r.Sent) / r.Seconds
+		r.MBPerSec = float64(r.Sent) * float64(r.Size) * float64(r.Members) / r.Seconds / 1e6
+	}
+	slices.Sort(lat)
+	if n := len(lat); n > 0 {
+		r.P50us = float64(lat[n/2].Microseconds())
+		r.P99us = float64(lat[min(n-1, n*99/100)].Microseconds())
+	}
+	r.MaxRssKb = maxRSSKB()
 }

@@ -962,26 +962,39 @@ func checkFlagsInSource(dir string, args []string) error {
 	return nil
 }
 
-// checkJavaPeer checks a java line of the interop peer: the class and its flags exist.
+// checkJavaPeer checks a java line of the interop peer: the class and its flags exist (a
+// subcommand may read its flags in another file of the class's directory).
 func (r *runner) checkJavaPeer(args []string) error {
 	class := args[0]
-	var src []byte
+	var dir string
 	err := filepath.WalkDir(filepath.Join(r.root, "interop", "java"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.Name() == class+".java" {
-			src, err = os.ReadFile(p)
+			dir = filepath.Dir(p)
 		}
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	if src == nil {
+	if dir == "" {
 		return fmt.Errorf("no %s.java in interop/java", class)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.java"))
+	if err != nil {
+		return err
+	}
+	var src []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		src = append(src, b...)
 	}
 	// The peer reads "--name value" pairs into a map and looks names up as "name".
 	for _, a := range args[1:] {
 		if name, ok := strings.CutPrefix(a, "--"); ok && !bytes.Contains(src, []byte(`"`+name+`"`)) {
-			return fmt.Errorf("%s.java does not read %s", class, a)
+			return fmt.Errorf("%s's sources do not read %s", class, a)
 		}
 	}
 	return nil

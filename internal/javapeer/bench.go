@@ -54,10 +54,22 @@ func RunBench(ctx context.Context, to string, count, size, options int, seconds 
 
 // RunBenchOpts is RunBench with all knobs.
 func RunBenchOpts(ctx context.Context, o BenchOptions) (BenchResult, error) {
+	return o.run(ctx, "bench-send")
+}
+
+// RunRawPingPong runs `TribesPeer pingpong` (RawPingPong.java), the raw floor of the acked
+// rows of RunBenchOpts: one plain java.net.Socket to o.To (a StartPingPongServer's Member)
+// writes the Tribes frame of an o.Size message and waits for the ACK frame, one at a time.
+// The result's MsgsPerSec is round trips per second.
+func RunRawPingPong(ctx context.Context, o BenchOptions) (BenchResult, error) {
+	return o.run(ctx, "pingpong")
+}
+
+func (o BenchOptions) run(ctx context.Context, sub string) (BenchResult, error) {
 	if o.To == "" || o.Count <= 0 {
-		return BenchResult{}, errors.New("javapeer: bench needs To and Count > 0")
+		return BenchResult{}, errors.New("javapeer: " + sub + " needs To and Count > 0")
 	}
-	args := []string{"bench-send", "--to", o.To,
+	args := []string{sub, "--to", o.To,
 		"--count", strconv.Itoa(o.Count), "--size", strconv.Itoa(o.Size),
 		"--options", strconv.Itoa(o.Options), "--warmup", strconv.Itoa(o.Warmup),
 		"--bind", "127.0.0.1", "--port", "0"}

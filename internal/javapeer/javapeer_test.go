@@ -309,6 +309,37 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestRawPingPong runs the raw ping-pong client against its server and against a real
+// Tribes receiver, which takes its frames for messages and answers the same ACK frames.
+func TestRawPingPong(t *testing.T) {
+	Skip(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := StartPingPongServer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	node := Start(t, "--quiet")
+	for _, to := range []string{srv.Member(), node.Member()} {
+		res, err := RunRawPingPong(ctx, BenchOptions{To: to, Count: 200, Size: 1024, Options: 3, Warmup: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Count != 200 || res.Failed != 0 || res.MsgsPerSec <= 0 || res.P99us < res.P50us || res.Size != 1024 {
+			t.Fatalf("ping-pong to %s: %+v", to, res)
+		}
+	}
+	st, err := node.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Received != 210 || st.Bytes != 210*1024 {
+		t.Fatalf("the Tribes receiver's stats: %+v", st)
+	}
+}
+
 // TestBenchFanout sends every message of bench-send to two receivers (tribesdemo bench's
 // fan-out rows): each gets all of them, and MB/s counts both destinations.
 func TestBenchFanout(t *testing.T) {

@@ -102,12 +102,24 @@ func Start(t testutil.TB, args ...string) *Peer {
 // error the returned *Peer (if not nil) is already stopped but can still be
 // asked for its stderr.
 func StartNode(ctx context.Context, args ...string) (*Peer, error) {
+	return start(ctx, "node", args...)
+}
+
+// StartPingPongServer runs `TribesPeer pingpong-serve` (RawPingPong.java: a plain
+// java.net.ServerSocket answering every Tribes frame with an ACK frame) like StartNode; its
+// Member is the address for RunRawPingPong. The caller must Stop it.
+func StartPingPongServer(ctx context.Context, args ...string) (*Peer, error) {
+	return start(ctx, "pingpong-serve", args...)
+}
+
+// start runs the TribesPeer subcommand sub, which prints a "started" event.
+func start(ctx context.Context, sub string, args ...string) (*Peer, error) {
 	cp, err := Build()
 	if err != nil {
 		return nil, err
 	}
 	args = withDefaults(args)
-	cmdArgs := append(javaArgs(cp), "node")
+	cmdArgs := append(javaArgs(cp), sub)
 	cmdArgs = append(cmdArgs, args...)
 	cmd := exec.Command("java", cmdArgs...)
 	p := &Peer{

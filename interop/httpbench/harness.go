@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -10,12 +9,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gotribes/tribes/internal/procfs"
@@ -330,112 +327,6 @@ func goConfigs(slots []slot, prefix string, from int, acked, java bool) []server
 			Members: members, Acked: acked, Java: java})
 	}
 	return cfgs
-}
-
-// goServer is a Go server process (this binary in the server role).
-type goServer struct {
-	cfg  serverConfig
-	cmd  *exec.Cmd
-	log  string
-	addr string // where it serves HTTP
-}
-
-func (s *goServer) name() string {
-	if s.cfg.Route != "" {
-		return s.cfg.Kind + "-" + s.cfg.Route
-	}
-	return s.cfg.Kind
-}
-func (s *goServer) url() string { return "http://" + s.addr + "/app" }
-func (s *goServer) pid() int    { return s.cmd.Process.Pid }
-
-// goServers starts server processes at once and waits until each says it is ready.
-func (h *harness) goServers(cfgs ...serverConfig) []server {
-	h.t.Helper()
-	var out []server
-	var readies []chan error
-	for _, cfg := range cfgs {
-		s := &goServer{cfg: cfg}
-		s.log = filepath.Join(h.opts.Dir, s.name()+".log")
-		cfg.DeliverOnLoop = h.opts.DeliverOnLoop
-		if h.opts.CPUProfile != "" {
-			cfg.CPUProfile = filepath.Join(h.opts.CPUProfile, s.name()+".cpu.pprof")
-		}
-		cmd, stdout, err := h.child("server", cfg, s.log)
-		if err != nil {
-			h.t.Fatalf("starting %s: %v", s.name(), err)
-		}
-		s.cmd = cmd
-		h.t.Cleanup(func() { stopChild(cmd) })
-		ready := make(chan error, 1)
-		go func() {
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err == nil {
-				var ok bool
-				if s.addr, ok = strings.CutPrefix(strings.TrimSpace(line), "ready "); !ok {
-					err = fmt.Errorf("printed %q", line)
-				}
-			}
-			ready <- err
-			_, _ = io.Copy(io.Discard, stdout)
-		}()
-		readies = append(readies, ready)
-		out = append(out, s)
-	}
-	for i, ready := range readies {
-		select {
-		case err := <-ready:
-			if err != nil {
-				b, _ := os.ReadFile(out[i].(*goServer).log)
-				h.t.Fatalf("%s did not start: %v\n%s", out[i].name(), err, b)
-			}
-		case <-time.After(120 * time.Second):
-			h.t.Fatalf("%s not ready within 120 s", out[i].name())
-		}
-	}
-	return out
-}
-
-// child starts this binary in a role with cfg; its stderr goes to the file logPath.
-func (h *harness) child(role string, cfg any, logPath string) (*exec.Cmd, io.ReadCloser, error) {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(h.exe)
-	cmd.Env = append(os.Environ(), envRole+"="+role, envConfig+"="+string(b))
-	cmd.Stderr = logFile
-	// The children die with the harness.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, err
-	}
-	return cmd, stdout, nil
-}
-
-// stopChild sends SIGTERM and waits up to 15 s before SIGKILL.
-func stopChild(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
 }
 
 // setSendOptions sets a Tomcat node's channelSendOptions (its test servlet does it by JMX).

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -202,7 +203,10 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 	tcfg := nio.DefaultConfig()
 	tcfg.Address, tcfg.Port, tcfg.AutoBind = "127.0.0.1", cfg.Port, 1
 	tcfg.DeliverOnEventLoop = cfg.DeliverOnLoop
-	ncfg := node.Config{Transport: &tcfg, UniqueID: channel.UniqueID(id)}
+	// Warnings (a static member that does not answer, a failed send) go to the server's
+	// log, which the harness prints when the server does not start.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ncfg := node.Config{Transport: &tcfg, UniqueID: channel.UniqueID(id), Logger: logger}
 	if len(members) > 0 {
 		// StaticMembershipService's replies come from nodes not listed yet; session
 		// messages from non-members are still refused by delta.Cluster.

@@ -243,8 +243,8 @@ final class RpcPeer implements RpcCallback {
         Arrays.sort(done);
         Json.event("bench").put("count", count).put("failed", failed).put("seconds", secs)
                 .put("msgsPerSec", secs > 0 ? ok / secs : 0.0)
-                .put("p50us", TribesPeer.pct(done, 0.50) / 1e3)
-                .put("p99us", TribesPeer.pct(done, 0.99) / 1e3)
+                .put("p50us", BenchSend.pct(done, 0.50) / 1e3)
+                .put("p99us", BenchSend.pct(done, 0.99) / 1e3)
                 .put("maxus", ok > 0 ? done[ok - 1] / 1e3 : 0.0)
                 .put("size", size).put("options", options).put("warmup", warmup)
                 .emit();

@@ -5,8 +5,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -55,6 +53,7 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *      [--bind 127.0.0.1 --port 4100] [--warmup N] [--interceptors "Order,MessageDispatch,Gzip"]
  * bench-rpc --to host:port:idhex --rpc ID [--count N] [--size S] [--options O] [--warmup W]
  * golden OUTDIR
+ * pingpong-serve ..., pingpong --to host:port:idhex ... (see RawPingPong)
  * </pre>
  *
  * A port of 0 means "pick a currently free port" (the receiver then binds it,
@@ -85,7 +84,7 @@ public final class TribesPeer {
                     rc = node(a);
                     break;
                 case "bench-send":
-                    rc = benchSend(a);
+                    rc = BenchSend.run(a);
                     break;
                 case "bench-rpc":
                     rc = RpcPeer.bench(a);
@@ -117,6 +116,12 @@ public final class TribesPeer {
                 case "jserial-bench":
                     rc = JserialBench.run(a);
                     break;
+                case "pingpong-serve":
+                    rc = RawPingPong.serve(a);
+                    break;
+                case "pingpong":
+                    rc = RawPingPong.client(a);
+                    break;
                 default:
                     usage("unknown subcommand " + argv[0]);
                     rc = 2;
@@ -131,7 +136,7 @@ public final class TribesPeer {
 
     static void usage(String why) {
         Json.event("fatal").put("cause", "usage: " + why).emit();
-        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|map-golden|jserial-golden|jserial-bench ... (" + why + ")");
+        System.err.println("usage: TribesPeer node|bench-send|bench-rpc|golden|map-golden|jserial-golden|jserial-bench|pingpong-serve|pingpong ... (" + why + ")");
         Runtime.getRuntime().halt(2);
     }
 
@@ -886,113 +891,5 @@ public final class TribesPeer {
         if (errors.size() < 5 && !errors.containsKey(key)) {
             errors.put(key, Json.obj().put("member", member).put("cause", cause));
         }
-    }
-
-    // ------------------------------------------------------------ bench-send
-
-    static int benchSend(Args a) throws Exception {
-        String toS = a.opts.get("to");
-        if (toS == null) {
-            usage("bench-send needs --to host:port:idhex[,...]");
-        }
-        int count = a.getInt("count", 10_000);
-        int size = a.getInt("size", 1024);
-        int options = a.getInt("options", 2);
-        int seconds = a.getInt("seconds", 0);
-        int warmup = a.getInt("warmup", 0);
-        if (count < 1 || count > MAX_COUNT || size < 0 || size > MAX_SIZE || warmup < 0 || warmup > MAX_COUNT) {
-            usage("count/size/warmup out of range");
-        }
-        long limitMillis = seconds > 0 ? Math.min(seconds * 1000L, 3_600_000L) : 600_000L;
-        hardLimit((int) (limitMillis / 1000L) + 60);
-        Node n = new Node(a.get("bind", "127.0.0.1"), a.getInt("port", 4100), a.getInt("autobind", 100), 0);
-        addInterceptors(n.channel, a.opts.get("interceptors"));
-        n.start();
-        // Every message goes to every --to member (the sender's parallel send), as Go's
-        // tribesdemo send does to every member it knows.
-        String[] tos = toS.split(",");
-        Member[] dest = new Member[tos.length];
-        for (int i = 0; i < tos.length; i++) {
-            dest[i] = parseMember(tos[i].trim());
-        }
-        byte[] msg = content(size, 0, new byte[0]);
-
-        long warmDeadline = System.nanoTime() + limitMillis * 1_000_000L;
-        for (int i = 0; i < warmup && System.nanoTime() < warmDeadline; i++) {
-            try {
-                n.channel.send(dest, new ByteMessage(msg), options);
-            } catch (Exception e) {
-                // warm-up failures are not counted
-            }
-        }
-
-        long[] lat = new long[count];
-        int ok = 0;
-        int failed = 0;
-        int attempted = 0;
-        String firstError = null;
-        long start = System.nanoTime();
-        long deadline = start + limitMillis * 1_000_000L;
-        for (int i = 0; i < count; i++) {
-            long t0 = System.nanoTime();
-            if (t0 > deadline) {
-                break;
-            }
-            attempted++;
-            try {
-                n.channel.send(dest, new ByteMessage(msg), options);
-                lat[ok++] = System.nanoTime() - t0;
-            } catch (Exception e) {
-                failed++;
-                if (firstError == null) {
-                    firstError = describe(e);
-                }
-            }
-        }
-        double secs = (System.nanoTime() - start) / 1e9;
-        long[] done = Arrays.copyOf(lat, ok);
-        Arrays.sort(done);
-        Json ev = Json.event("bench")
-                .put("count", attempted)
-                .put("failed", failed)
-                .put("seconds", secs)
-                .put("msgsPerSec", secs > 0 ? ok / secs : 0.0)
-                .put("mbPerSec", secs > 0 ? (double) ok * size * dest.length / secs / 1e6 : 0.0)
-                .put("members", dest.length)
-                .put("p50us", pct(done, 0.50) / 1e3)
-                .put("p99us", pct(done, 0.99) / 1e3)
-                .put("maxus", ok > 0 ? done[ok - 1] / 1e3 : 0.0)
-                .put("size", size)
-                .put("options", options)
-                .put("warmup", warmup)
-                .put("maxRssKb", vmHwmKb());
-        if (firstError != null) {
-            ev.put("firstError", firstError);
-        }
-        ev.emit();
-        n.stop();
-        return 0;
-    }
-
-    static double pct(long[] sorted, double p) {
-        if (sorted.length == 0) {
-            return 0;
-        }
-        int idx = (int) Math.ceil(p * sorted.length) - 1;
-        idx = Math.max(0, Math.min(sorted.length - 1, idx));
-        return sorted[idx];
-    }
-
-    static long vmHwmKb() {
-        try {
-            for (String l : Files.readAllLines(Paths.get("/proc/self/status"))) {
-                if (l.startsWith("VmHWM:")) {
-                    return Long.parseLong(l.substring(6).trim().split("\\s+")[0]);
-                }
-            }
-        } catch (Exception e) {
-            // not Linux
-        }
-        return -1;
     }
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/gotribes/tribes/internal/javapeer"
+)
+
+// rawFloorMode is the mode of the rows measureRawFloor returns.
+const rawFloorMode = "raw ping-pong"
+
+// rawFloorSizes are the sizes whose acked rows get a raw ping-pong floor: the small ones
+// (below 64 KiB), when some mode waits for ACKs.
+func rawFloorSizes(sizes []int, modes []string) []int {
+	if !slices.Contains(modes, "use_ack") && !slices.Contains(modes, "sync") {
+		return nil
+	}
+	var fs []int
+	for _, s := range sizes {
+		if s < 64<<10 && !slices.Contains(fs, s) {
+			fs = append(fs, s)
+		}
+	}
+	return fs
+}
+
+// measureRawFloor measures the raw ping-pong of size-byte messages, Go then Java (when
+// javaSrv is not nil): the same bytes on the wire as an acked row, over plain TCP.
+func measureRawFloor(ctx context.Context, exe string, goSrv *goProc, javaSrv *javapeer.Peer, size, seconds int) benchRow {
+	const count, warm = 10_000_000, 2000
+	r := benchRow{size: size, receivers: 1, mode: rawFloorMode}
+	r.goRes, r.goErr = goSummary(ctx, exe, "pingpong", "--to", goSrv.member, "--count", strconv.Itoa(count),
+		"--size", strconv.Itoa(size), "--options", strconv.Itoa(benchModes["use_ack"]),
+		"--seconds", strconv.Itoa(seconds), "--warmup", strconv.Itoa(warm))
+	if javaSrv == nil {
+		r.javaSkipped = true
+		return r
+	}
+	r.javaRes, r.javaErr = javapeer.RunRawPingPong(ctx, javapeer.BenchOptions{To: javaSrv.Member(), Count: count,
+		Size: size, Options: benchModes["use_ack"], Seconds: seconds, Warmup: warm})
+	return r
+}
+
+// printRawFloors prints each size's raw ping-pong rate on both sides and, for every acked
+// row to one receiver of that size, its rate as a share of its own side's ping-pong.
+func printRawFloors(w io.Writer, rows, floors []benchRow) {
+	if len(floors) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nraw ping-pong, one loopback TCP connection, the row's Tribes frame out and an ACK frame back, one at a time:")
+	for _, f := range floors {
+		line := fmt.Sprintf("%s raw ping-pong Go %s", sizeLabel(f.size), floorRate(f.goRes.MsgsPerSec, f.goRes.P50us, f.goErr))
+		if !f.javaSkipped {
+			line += ", Java " + floorRate(f.javaRes.MsgsPerSec, f.javaRes.P50us, f.javaErr)
+		}
+		fmt.Fprintln(w, line)
+		for _, r := range rows {
+			if r.size != f.size || r.receivers != 1 || r.mode == "none" {
+				continue
+			}
+			line := fmt.Sprintf("%s %s: Go %s of Go's raw ping-pong", sizeLabel(r.size), r.mode,
+				share(r.goRes.MsgsPerSec, r.goErr, f.goRes.MsgsPerSec, f.goErr))
+			if !f.javaSkipped && !r.javaSkipped {
+				line += fmt.Sprintf(", Java %s of Java's", share(r.javaRes.MsgsPerSec, r.javaErr, f.javaRes.MsgsPerSec, f.javaErr))
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	for _, f := range floors {
+		if f.goErr != nil {
+			fmt.Fprintf(w, "Go %s raw ping-pong: %v\n", sizeLabel(f.size), f.goErr)
+		}
+		if f.javaErr != nil {
+			fmt.Fprintf(w, "Java %s raw ping-pong: %v\n", sizeLabel(f.size), f.javaErr)
+		}
+	}
+}
+
+func floorRate(perSec, p50us float64, err error) string {
+	if err != nil {
+		return "error"
+	}
+	return fmt.Sprintf("%.0f/s (p50 %.0f µs)", perSec, p50us)
+}
+
+// share is rate as a percentage of floor, or "-" when either is missing.
+func share(rate float64, err error, floor float64, floorErr error) string {
+	if err != nil || floorErr != nil || floor <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*rate/floor)
+}

@@ -1,0 +1,115 @@
+package replmap
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Defaults of Config's limits on what the other map members can make a map hold (Java's
+// maps have none).
+const (
+	// DefaultMaxEntries is Config.MaxEntries: entries of every kind (primaries, backups,
+	// proxies, copies).
+	DefaultMaxEntries = 1 << 18
+	// DefaultMaxStoredBytes is Config.MaxStoredBytes: the key and value serialization
+	// streams and the recorded members of every entry together.
+	DefaultMaxStoredBytes = 1 << 30
+)
+
+// ErrLimit is wrapped by the error of a received message or state-transfer entry the map
+// refused because it would pass Config.MaxEntries or Config.MaxStoredBytes.
+var ErrLimit = errors.New("replmap: map limit reached")
+
+// Stats are a map's counters.
+type Stats struct {
+	// Entries is the number of entries the map holds, proxies included.
+	Entries int
+	// StoredBytes is what they count towards MaxStoredBytes: their key and value
+	// serialization streams and the wire size of the members they record.
+	StoredBytes int64
+	// RefusedOverLimit counts the received messages and state-transfer entries refused
+	// with ErrLimit (the entries of a state transfer beyond MaxEntries count as one).
+	RefusedOverLimit uint64
+}
+
+// Stats returns the map's counters.
+func (m *Map) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Stats{Entries: len(m.entries), StoredBytes: m.stored, RefusedOverLimit: m.refused}
+}
+
+// admit checks, m.mu held, that a received message may make the entry under k (nil when
+// there is none) size bytes large: a new entry needs room for one more entry and its
+// bytes, an existing one only for what it grows by. A refusal is counted
+// and logged, rate-limited per sender.
+func (m *Map) admit(k string, e *entry, size int64, mm *message, from channel.Member) error {
+	var err error
+	switch grow := size - e.sizeOrZero(); {
+	case e == nil && len(m.entries) >= m.cfg.MaxEntries:
+		err = fmt.Errorf("%w: %d entries (MaxEntries)", ErrLimit, m.cfg.MaxEntries)
+	case grow > 0 && m.stored+grow > m.cfg.MaxStoredBytes:
+		err = fmt.Errorf("%w: %d + %d bytes of keys, values and members, at most %d (MaxStoredBytes)",
+			ErrLimit, m.stored, grow, m.cfg.MaxStoredBytes)
+	default:
+		return nil
+	}
+	m.refused++
+	m.rlog.Log(slog.LevelWarn, from.String(), "limit", "replmap: entry refused",
+		"map", m.cfg.Name, "type", mm.Type.String(), "key bytes", len(k), "err", err)
+	return fmt.Errorf("replmap %q: %s from %s: %w", m.cfg.Name, mm.Type, from.String(), err)
+}
+
+func (e *entry) sizeOrZero() int64 {
+	if e == nil {
+		return 0
+	}
+	return e.size
+}
+
+func (e *entry) valueBytes() int64 {
+	if e == nil {
+		return 0
+	}
+	return e.vbytes
+}
+
+// entrySize is what an entry counts towards MaxStoredBytes: its key's stream k, its
+// value's stream of vbytes bytes, and the wire size of the members it records (a proxy
+// of 1024 large members costs their bytes, not nothing).
+func entrySize(k string, vbytes int64, primary *channel.Member, nodes []channel.Member) int64 {
+	n := int64(len(k)) + vbytes
+	if primary != nil {
+		n += int64(primary.EncodedLen())
+	}
+	for i := range nodes {
+		n += int64(nodes[i].EncodedLen())
+	}
+	return n
+}
+
+// account sets the size of e, the entry under k, after its value or members changed.
+func (m *Map) account(k string, e *entry) {
+	m.resize(e, entrySize(k, e.vbytes, e.primary, e.nodes))
+}
+
+// store puts e under k, m.mu held, keeping the stored bytes.
+func (m *Map) store(k string, e *entry) {
+	m.stored += e.size - m.entries[k].sizeOrZero()
+	m.entries[k] = e
+}
+
+// drop deletes the entry under k, m.mu held, keeping the stored bytes.
+func (m *Map) drop(k string) {
+	m.stored -= m.entries[k].sizeOrZero()
+	delete(m.entries, k)
+}
+
+// resize sets the size of e, an entry of the map, m.mu held.
+func (m *Map) resize(e *entry, size int64) {
+	m.stored += size - e.size
+	e.size = size
+}
