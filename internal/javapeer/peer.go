@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gotribes/tribes/internal/testutil"
@@ -245,15 +244,6 @@ func (p *Peer) Kill() {
 		_ = p.cmd.Process.Kill()
 	}
 	p.stopOnce.Do(func() { p.finish(false) })
-}
-
-// Freeze sends SIGSTOP to the JVM (by its PID): it keeps its sockets but answers nothing.
-// Kill ends it (Stop would wait StopTimeout for it first).
-func (p *Peer) Freeze() error {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return ErrExited
-	}
-	return p.cmd.Process.Signal(syscall.SIGSTOP)
 }
 
 // Stop asks the peer to quit (closing the channel), waits up to 15 s, then
