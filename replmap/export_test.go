@@ -59,3 +59,29 @@ func StoredConsistent(m *Map) bool {
 	}
 	return sum == m.stored
 }
+
+// ReceiveDiff has m process a MSG_BACKUP of key with diff set, from a peer, with the
+// local member as backup node (tests only).
+func ReceiveDiff(m *Map, from channel.Member, key any, diff []byte) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	return m.received(context.Background(), &message{MapID: m.id, Type: msgBackup, Diff: true, Key: kb,
+		DiffValue: diff, Primary: &from, Nodes: []channel.Member{m.cfg.Channel.LocalMember()}}, from)
+}
+
+// Held returns the value m holds under key without a Get (nil for a proxy or no entry;
+// tests only).
+func Held(m *Map, key any) any {
+	k, err := keyOf(key)
+	if err != nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.entries[k]; e != nil {
+		return e.value
+	}
+	return nil
+}

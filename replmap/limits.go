@@ -33,13 +33,18 @@ type Stats struct {
 	// RefusedOverLimit counts the received messages and state-transfer entries refused
 	// with ErrLimit (the entries of a state transfer beyond MaxEntries count as one).
 	RefusedOverLimit uint64
+	// DiffsNotApplied counts the received diffs (MSG_BACKUP or MSG_COPY with diff set)
+	// that left the held value as it was: it is not a Diffable (or there is none), or
+	// its ApplyDiff returned an error.
+	DiffsNotApplied uint64
 }
 
 // Stats returns the map's counters.
 func (m *Map) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Stats{Entries: len(m.entries), StoredBytes: m.stored, RefusedOverLimit: m.refused}
+	return Stats{Entries: len(m.entries), StoredBytes: m.stored, RefusedOverLimit: m.refused,
+		DiffsNotApplied: m.diffsNotApplied}
 }
 
 // admit checks, m.mu held, that a received message may make the entry under k (nil when

@@ -80,6 +80,11 @@ type Config struct {
 	// value or member list that would grow them beyond it is refused with ErrLimit. 0
 	// means DefaultMaxStoredBytes.
 	MaxStoredBytes int64
+	// Values converts the values the map receives in full into the Go values it holds
+	// and back, for instance into a Go type implementing Diffable, so that diffs
+	// received for them apply. nil holds and sends what jserial decodes and marshals.
+	// No Java attribute.
+	Values ValueCodec
 	// Logger receives the map's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -136,7 +141,10 @@ type Map struct {
 	next     int   // round-robin index of the next backup (currentNode)
 	stored   int64 // sum of the entries' sizes
 	refused  uint64
-	rlog     *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
+	// diffsNotApplied counts received diffs for a value that is not a Diffable, or
+	// that its ApplyDiff rejected.
+	diffsNotApplied uint64
+	rlog            *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
 
 	startCalled bool
 	rpc         *rpc.Channel // set by New

@@ -20,9 +20,9 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	if err != nil {
 		return nil, err
 	}
-	vb, err := jserial.Marshal(value)
+	vb, err := m.marshalValue(value)
 	if err != nil {
-		return nil, fmt.Errorf("replmap: value %T: %w", value, err)
+		return nil, err
 	}
 	if err := m.started(); err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		if err != nil {
 			return nil, false, err
 		}
-		v, err := m.codec.value(msg.Value)
+		v, err := m.decodeValue(msg.Value)
 		if err != nil {
 			return nil, false, err
 		}
@@ -192,7 +192,7 @@ func (m *Map) publish(ctx context.Context, key, value any) ([]channel.Member, er
 	if err != nil {
 		return nil, err
 	}
-	vb, err := jserial.Marshal(value)
+	vb, err := m.marshalValue(value)
 	if err != nil {
 		return nil, err
 	}

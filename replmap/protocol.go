@@ -3,7 +3,6 @@ package replmap
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -56,46 +55,49 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 		}
 		return nil
 	}
+	var key, value any
+	if mm.Type == msgBackup || mm.Type == msgCopy || mm.Type == msgProxy {
+		var err error
+		if value, err = m.decodeValue(mm.Value); err != nil {
+			return err
+		}
+		if key, err = m.codec.value(mm.Key); err != nil {
+			return err
+		}
+	}
+	d, err := m.update(key, value, mm, from)
+	if err != nil || !mm.Diff || (mm.Type != msgBackup && mm.Type != msgCopy) {
+		return err
+	}
+	return m.applyDiff(d, mm, from)
+}
+
+// update applies a received message to the entry under its key and returns the entry's
+// value when it is a Diffable (for a diff to apply to).
+func (m *Map) update(key, value any, mm *message, from channel.Member) (Diffable, error) {
 	k := string(mm.Key)
-	var value any
-	if mm.Type == msgBackup || mm.Type == msgCopy || mm.Type == msgProxy {
-		v, err := m.codec.value(mm.Value)
-		if err != nil {
-			return err
-		}
-		value = v
-	}
-	var key any
-	if mm.Type == msgBackup || mm.Type == msgCopy || mm.Type == msgProxy {
-		kv, err := m.codec.value(mm.Key)
-		if err != nil {
-			return err
-		}
-		key = kv
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.entries[k]
 	apply := false // the message's value replaces the entry's
+	var d Diffable
 	switch mm.Type {
 	case msgRemove:
 		m.drop(k)
-		return nil
+		return nil, nil
 	case msgProxy:
 		apply = e == nil
 	case msgBackup, msgCopy:
 		apply = !mm.Diff && value != nil
-		if mm.Diff {
-			// ReplicatedMapEntry diffs (Tomcat's DeltaSession) are not applied: the
-			// value stays as it was.
-			m.rlog.Log(slog.LevelWarn, from.String(), "diff", "replmap: diff not applied", "map", m.cfg.Name)
+		if mm.Diff && e != nil {
+			d, _ = e.value.(Diffable)
 		}
 	case msgAccess, msgNotifyMember:
 		if e == nil {
-			return nil
+			return nil, nil
 		}
 	default:
-		return nil
+		return nil, nil
 	}
 	vbytes := e.valueBytes()
 	if apply {
@@ -103,7 +105,7 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	}
 	size := entrySize(k, vbytes, mm.Primary, mm.Nodes)
 	if err := m.admit(k, e, size, mm, from); err != nil {
-		return err
+		return nil, err
 	}
 	if e == nil {
 		e = &entry{key: key}
@@ -122,7 +124,7 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 		e.role = roleCopy
 	}
 	m.resize(e, size)
-	return nil
+	return d, nil
 }
 
 // reply answers the map's RPCs (AbstractReplicatedMap.replyRequest).
@@ -149,7 +151,7 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 			return nil, nil
 		}
 		if v != nil {
-			b, err := jserial.Marshal(v)
+			b, err := m.marshalValue(v)
 			if err != nil {
 				return nil, err
 			}
@@ -201,7 +203,7 @@ func (m *Map) stateList(copies bool) ([]any, error) {
 		if copies {
 			msg.Type = msgCopy
 			if it.value != nil {
-				b, err := jserial.Marshal(it.value)
+				b, err := m.marshalValue(it.value)
 				if err != nil {
 					return nil, err
 				}

@@ -1,0 +1,141 @@
+package replmap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
+)
+
+// Diffable is a value that replicates by its changes: Java's ReplicatedMapEntry with
+// isDiffable true, as Tomcat's DeltaSession. Replicate sends a dirty Diffable's Diff to
+// the entry's backup nodes, which apply it to the value they hold with ApplyDiff. The map
+// calls these methods while the application may use the value: make them safe for
+// concurrent use.
+type Diffable interface {
+	// Dirty reports whether the value changed since its last Diff (isDirty).
+	Dirty() bool
+	// Diff returns the changes since the last Diff and forgets them (getDiff and
+	// resetDiff under the entry's lock). Put sends a value in full and leaves its
+	// changes as they are, as in Java.
+	Diff() ([]byte, error)
+	// ApplyDiff applies the bytes another node's Diff returned (applyDiff). The bytes
+	// come from the network: bad ones must give an error, never a panic, and what a
+	// diff can add should be bounded by the value itself, since a diff does not change
+	// what the entry counts towards Config.MaxStoredBytes.
+	ApplyDiff(diff []byte) error
+}
+
+// ValueCodec converts between the values jserial reads and writes and the Go values the
+// map holds, so that a value received in full becomes, for example, a Go type
+// implementing Diffable (Config.Values).
+type ValueCodec interface {
+	// Decode returns the Go value to hold for v, a value received in full (MSG_BACKUP,
+	// MSG_COPY, a state transfer's copy, a backup's reply to a Get) as jserial decoded it.
+	Decode(v any) (any, error)
+	// Encode returns what jserial marshals for v, a value the map holds, to send it in
+	// full.
+	Encode(v any) (any, error)
+}
+
+// ErrDiff is wrapped by the error of a received diff that the held value's ApplyDiff
+// rejected.
+var ErrDiff = errors.New("replmap: diff not applied")
+
+// Replicate sends the changes of the entry under key to its backup nodes (Java's
+// replicate(key, complete)): the backup in a lazy map, every copy holder in a
+// replicated one. A Diffable value that is dirty, or any Diffable when complete is
+// set, goes as its Diff (MSG_BACKUP or MSG_COPY with diff set); another value goes in
+// full when complete is set, and not at all otherwise. Replicate does nothing when the
+// local node is not the entry's primary or the entry has no backup nodes, as in Java.
+func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
+	k, err := keyOf(key)
+	if err != nil {
+		return err
+	}
+	if err := m.started(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	e := m.entries[k]
+	if e == nil || e.role != rolePrimary || len(e.nodes) == 0 {
+		m.mu.Unlock()
+		return nil
+	}
+	value, nodes := e.value, slices.Clone(e.nodes)
+	m.mu.Unlock()
+	msg := &message{Type: msgBackup, Key: []byte(k), Primary: m.local(), Nodes: nodes}
+	if m.cfg.Replicated {
+		msg.Type = msgCopy
+	}
+	d, diffable := value.(Diffable)
+	switch {
+	case diffable && (complete || d.Dirty()):
+		if msg.DiffValue, err = d.Diff(); err != nil {
+			return fmt.Errorf("replmap: diff of %v: %w", key, err)
+		}
+		msg.Diff = true
+	case complete:
+		if msg.Value, err = m.marshalValue(value); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	if err := m.send(ctx, nodes, msg); err != nil {
+		return fmt.Errorf("replmap: replicate %v: %w", key, err)
+	}
+	return nil
+}
+
+// applyDiff applies a received diff to d, the value held under the message's key (nil
+// when it is not a Diffable). A diff that is not applied leaves the value as it was, is
+// counted and logged, rate-limited per sender; one that d rejects is an error wrapping
+// ErrDiff.
+func (m *Map) applyDiff(d Diffable, mm *message, from channel.Member) error {
+	var err error
+	if d != nil {
+		if err = d.ApplyDiff(mm.DiffValue); err == nil {
+			return nil
+		}
+		err = fmt.Errorf("replmap %q: %s from %s: %w: %w", m.cfg.Name, mm.Type, from.String(), ErrDiff, err)
+	}
+	m.mu.Lock()
+	m.diffsNotApplied++
+	m.mu.Unlock()
+	m.rlog.Log(slog.LevelWarn, from.String(), "diff", "replmap: diff not applied", "map", m.cfg.Name,
+		"diffable", d != nil, "err", err)
+	return err
+}
+
+// marshalValue returns the serialization stream of v, a value the map holds.
+func (m *Map) marshalValue(v any) ([]byte, error) {
+	if m.cfg.Values != nil {
+		jv, err := m.cfg.Values.Encode(v)
+		if err != nil {
+			return nil, fmt.Errorf("replmap: encode value %T: %w", v, err)
+		}
+		v = jv
+	}
+	b, err := jserial.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("replmap: value %T: %w", v, err)
+	}
+	return b, nil
+}
+
+// decodeValue returns the Go value of a received serialization stream (nil for none).
+func (m *Map) decodeValue(b []byte) (any, error) {
+	v, err := m.codec.value(b)
+	if err != nil || v == nil || m.cfg.Values == nil {
+		return v, err
+	}
+	if v, err = m.cfg.Values.Decode(v); err != nil {
+		return nil, fmt.Errorf("%w: value: %w", ErrBadMessage, err)
+	}
+	return v, nil
+}
