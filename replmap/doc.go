@@ -20,6 +20,10 @@
 //     the primary (MSG_NOTIFY_MAPMEMBER to the backup, MSG_PROXY to the rest); Get on the
 //     backup makes it the primary with a new backup.
 //   - Remove sends MSG_REMOVE to every map member.
+//   - Replicate sends a local primary's changes to its backup nodes (Java's
+//     replicate(key, complete)): a Diffable value's Diff as MSG_BACKUP (MSG_COPY in a
+//     replicated map) with diff set, which the backup nodes apply to the value they hold
+//     with ApplyDiff; another value in full when complete is set.
 //   - Every channel heartbeat (channel.Heartbeater) pings the members (MSG_PING RPC,
 //     waiting AccessTimeout); map members that have not answered INITIALIZED for
 //     AccessTimeout are dropped, as are those the channel reports gone or that sent
@@ -43,7 +47,14 @@
 // *jserial.Object. Two keys are the same key when their serialization streams are equal
 // bytes (so a HashMap key depends on its entry order). Other Go types: marshal them
 // yourself into a []byte value (Java sees a byte[]), or build a *jserial.Object of the
-// Java class the other nodes expect.
+// Java class the other nodes expect, or convert them with Config.Values.
+//
+// Config.Values (a ValueCodec) converts every value received in full (MSG_BACKUP,
+// MSG_COPY, a state transfer's copy, a backup's reply to a Get) into the Go value the
+// map holds, and back when the map sends it. A diff applies only to a held value that
+// implements Diffable, so a map whose values replicate by diff needs a ValueCodec that
+// returns such a type (a Java ReplicatedMapEntry arrives as a *jserial.Object of its
+// class, or as the JDK type it maps to).
 //
 // # Limits and differences from Java
 //
@@ -67,10 +78,14 @@
 //     is on what peers impose; what the application stores is its own choice, which it
 //     can watch with Stats, and a local Put failing where Java's never does would make
 //     every caller handle an error that only a misbehaving peer causes.
-//   - MapOwner's objectMadePrimary callback and ReplicatedMapEntry diffs are not
-//     implemented: a MSG_BACKUP with diff=true keeps the old value (Tomcat's
-//     BackupManager sends those for sessions), MSG_ACCESS only updates the primary and
-//     the backup nodes.
+//   - A received diff for a held value that is not a Diffable (or for no value) keeps
+//     the value as it was, is counted in Stats.DiffsNotApplied and logged, rate-limited
+//     per peer (Java ignores it); one that ApplyDiff rejects is counted the same way and
+//     its error wraps ErrDiff (a synchronized-ack sender gets a FAIL_ACK). A diff does
+//     not change what the entry counts towards MaxStoredBytes.
+//   - MapOwner's objectMadePrimary callback and ReplicatedMapEntry's access replication
+//     (isAccessReplicate, accessEntry) are not implemented: Replicate never sends
+//     MSG_ACCESS, and a received one only updates the primary and the backup nodes.
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
 //     wait RPCTimeout for it. New registers the map's own rpc.Channel, so Go nodes that
