@@ -4,110 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/mapnotes"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/replmap"
 )
 
-// notes is a Diffable list of strings. Its Java form is an ArrayList of Strings; its
-// diff is the strings added since the last Diff, as a serialized ArrayList.
-type notes struct {
-	mu      sync.Mutex
-	items   []string
-	pending []string
-}
-
-func (n *notes) Add(s string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.items = append(n.items, s)
-	n.pending = append(n.pending, s)
-}
-
-func (n *notes) Items() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.items)
-}
-
-func (n *notes) Dirty() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.pending) > 0
-}
-
-func (n *notes) Diff() ([]byte, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	b, err := jserial.Marshal(list(n.pending))
-	n.pending = nil
-	return b, err
-}
-
-func (n *notes) ApplyDiff(diff []byte) error {
-	v, err := jserial.UnmarshalConfig(diff, jserial.DecoderConfig{MaxBytes: 1 << 16})
-	if err != nil {
-		return err
-	}
-	add, err := fromList(v)
-	if err != nil {
-		return err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.items = append(n.items, add...)
-	return nil
-}
-
-func list(s []string) []any {
-	l := make([]any, len(s))
-	for i := range s {
-		l[i] = s[i]
-	}
-	return l
-}
-
-func fromList(v any) ([]string, error) {
-	l, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%T, want an ArrayList", v)
-	}
-	s := make([]string, len(l))
-	for i := range l {
-		if s[i], ok = l[i].(string); !ok {
-			return nil, fmt.Errorf("element %T, want a String", l[i])
-		}
-	}
-	return s, nil
-}
-
-// notesCodec holds every ArrayList of Strings as notes.
-type notesCodec struct{}
-
-func (notesCodec) Decode(v any) (any, error) {
-	s, err := fromList(v)
-	if err != nil {
-		return v, nil
-	}
-	return &notes{items: s}, nil
-}
-
-func (notesCodec) Encode(v any) (any, error) {
-	if n, ok := v.(*notes); ok {
-		return list(n.Items()), nil
-	}
-	return v, nil
-}
-
 // waitItems waits until nd holds notes under key with the items want.
 func waitItems(t *testing.T, nd *node, key string, want ...string) {
 	t.Helper()
 	testutil.Eventually(t, testutil.WaitLimit, func() error {
-		n, ok := replmap.Held(nd.m, key).(*notes)
+		n, ok := replmap.Held(nd.m, key).(*mapnotes.Notes)
 		if !ok {
 			return fmt.Errorf("holds %#v, want notes", replmap.Held(nd.m, key))
 		}
@@ -125,8 +35,8 @@ func TestReplicateDiff(t *testing.T) {
 	for _, replicated := range []bool{false, true} {
 		t.Run(fmt.Sprintf("replicated=%v", replicated), func(t *testing.T) {
 			nodes := clusterConfig(t, channeltest.NewNetwork(), 3,
-				replmap.Config{Replicated: replicated, Values: notesCodec{}, SendOptions: syncAck})
-			v := &notes{items: []string{"a"}}
+				replmap.Config{Replicated: replicated, Values: mapnotes.Codec{}, SendOptions: syncAck})
+			v := mapnotes.New("a")
 			if _, err := nodes[0].m.Put(ctx(t), "k", v); err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +60,7 @@ func TestReplicateDiff(t *testing.T) {
 				t.Fatalf("%d proxies, want %d", len(proxies), want)
 			}
 			for _, nd := range proxies {
-				n, ok := get(t, nd, "k").(*notes)
+				n, ok := get(t, nd, "k").(*mapnotes.Notes)
 				if !ok || !slices.Equal(n.Items(), []string{"a", "b", "c"}) {
 					t.Fatalf("proxy get = %#v", get(t, nd, "k"))
 				}
@@ -169,8 +79,8 @@ func TestReplicateDiff(t *testing.T) {
 // logs a diff it cannot apply. A complete Replicate of a value that is not a Diffable
 // sends it in full.
 func TestReplicateDiffNotDiffable(t *testing.T) {
-	primary, backup := pair(t, replmap.Config{Values: notesCodec{}})
-	v := &notes{items: []string{"a"}}
+	primary, backup := pair(t, replmap.Config{Values: mapnotes.Codec{}})
+	v := mapnotes.New("a")
 	if _, err := primary.m.Put(ctx(t), "k", v); err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +90,8 @@ func TestReplicateDiffNotDiffable(t *testing.T) {
 	}
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "diff counted",
 		func() bool { return backup.m.Stats().DiffsNotApplied == 1 })
-	if got, want := replmap.Held(backup.m, "k"), []any{"a"}; !slices.Equal(got.([]any), want) {
-		t.Fatalf("backup holds %#v, want %#v", got, want)
+	if o, ok := replmap.Held(backup.m, "k").(*jserial.Object); !ok || o.Class.Name != mapnotes.Class.Name {
+		t.Fatalf("backup holds %#v, want a MapNotes object", replmap.Held(backup.m, "k"))
 	}
 
 	s := []byte("old") // changed in place on the primary
@@ -205,10 +115,14 @@ func TestReplicateDiffNotDiffable(t *testing.T) {
 // Diff bytes the held value cannot apply are an error wrapping ErrDiff, counted, and
 // leave the value as it was.
 func TestReceiveBadDiff(t *testing.T) {
-	nodes := clusterConfig(t, channeltest.NewNetwork(), 2, replmap.Config{Values: notesCodec{}, SendOptions: syncAck})
+	nodes := clusterConfig(t, channeltest.NewNetwork(), 2, replmap.Config{Values: mapnotes.Codec{}, SendOptions: syncAck})
 	from := nodes[1].ch.LocalMember()
 	m := nodes[0].m
-	if err := replmap.ReceiveBackup(m, from, "k", []any{"a"}); err != nil {
+	java, err := mapnotes.Codec{}.Encode(mapnotes.New("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replmap.ReceiveBackup(m, from, "k", java); err != nil {
 		t.Fatal(err)
 	}
 	wrongType, err := jserial.Marshal(int32(7))
