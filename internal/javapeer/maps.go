@@ -29,14 +29,7 @@ func (p *Peer) MapStart(ctx context.Context, name string, rpcTimeout time.Durati
 
 // MapPut puts the String value under the String key.
 func (p *Peer) MapPut(ctx context.Context, key, value string) error {
-	if err := mapWord("key", key); err != nil {
-		return err
-	}
-	if err := mapWord("value", value); err != nil {
-		return err
-	}
-	_, err := p.command(ctx, "map-put "+key+" "+value)
-	return err
+	return p.mapKeyed(ctx, "map-put", key, value)
 }
 
 // MapGet returns the map's value of the String key (its toString) and whether there is one.
@@ -56,6 +49,30 @@ func (p *Peer) MapGet(ctx context.Context, key string) (value string, found bool
 		return "", false, fmt.Errorf("javapeer: bad mapGet %q: %w", ev.Line, err)
 	}
 	return r.Value, r.Found, nil
+}
+
+// MapNotesPut puts a MapNotes (MapNotes.java, a ReplicatedMapEntry; internal/mapnotes
+// is its Go form) holding item under the String key.
+func (p *Peer) MapNotesPut(ctx context.Context, key, item string) error {
+	return p.mapKeyed(ctx, "map-notes-put", key, item)
+}
+
+// MapNotesAdd adds item to the MapNotes under key and replicates it (replicate(key,
+// false)): its diff goes to the entry's backup nodes. The peer's map must be its primary.
+func (p *Peer) MapNotesAdd(ctx context.Context, key, item string) error {
+	return p.mapKeyed(ctx, "map-notes-add", key, item)
+}
+
+// mapKeyed runs a map command with a key and a value, both without white space.
+func (p *Peer) mapKeyed(ctx context.Context, cmd, key, value string) error {
+	if err := mapWord("key", key); err != nil {
+		return err
+	}
+	if err := mapWord("value", value); err != nil {
+		return err
+	}
+	_, err := p.command(ctx, cmd+" "+key+" "+value)
+	return err
 }
 
 // MapInfo is the answer to MapKeys.

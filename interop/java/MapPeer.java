@@ -15,6 +15,9 @@ import org.apache.catalina.tribes.tipis.ReplicatedMap;
  * map-put KEY VALUE                 put(String, String)
  * map-get KEY                       get: {"found":bool,"value":String,"class":...}
  * map-keys                          keySetFull(), and size()
+ * map-notes-put KEY ITEM            put(KEY, new MapNotes(ITEM))
+ * map-notes-add KEY ITEM            adds ITEM to the MapNotes under KEY (get) and
+ *                                   replicate(KEY, false): its diff to the backup nodes
  * map-stop                          breakdown() (MSG_STOP to the others); map-start may follow
  * map-access-timeout MS             setAccessTimeout(MS)
  * map-heartbeat                     heartbeat(): pings the members, drops those silent for
@@ -53,6 +56,15 @@ final class MapPeer {
                 return Json.event("mapGet").put("reply", true).put("found", v != null)
                         .put("value", v == null ? null : v.toString())
                         .put("class", v == null ? null : v.getClass().getName());
+            }
+            case "map-notes-put": {
+                map.put(f[1], new MapNotes(f[2]));
+                return Json.event("mapNotesPut").put("reply", true);
+            }
+            case "map-notes-add": {
+                ((MapNotes) map.get(f[1])).add(f[2]);
+                map.replicate(f[1], false);
+                return Json.event("mapNotesAdd").put("reply", true);
             }
             case "map-keys": {
                 List<String> keys = new ArrayList<>();

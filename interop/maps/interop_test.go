@@ -56,6 +56,8 @@ type setup struct {
 	accessTimeout time.Duration
 	// expiration is the static membership's ExpirationTime, Go and Java (0: the default).
 	expiration time.Duration
+	// values is the Go maps' Config.Values.
+	values replmap.ValueCodec
 }
 
 // testCluster is two Go nodes running the map, a Java node running it, and the idle Go
@@ -111,7 +113,7 @@ func startGo(t *testing.T, port, n int, others []channel.Member, s setup) (*chan
 func newMap(t *testing.T, ch *channel.Channel, s setup) *replmap.Map {
 	t.Helper()
 	m, err := replmap.New(replmap.Config{Channel: ch, Name: mapName, Replicated: s.replicated,
-		SendOptions: sendOptions, AccessTimeout: s.accessTimeout})
+		SendOptions: sendOptions, AccessTimeout: s.accessTimeout, Values: s.values})
 	if err != nil {
 		t.Fatal(err)
 	}
