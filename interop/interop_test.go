@@ -13,16 +13,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...)
 }
 
 var sizes = []int{0, 1, 64 << 10, 8 << 20}
@@ -67,16 +67,7 @@ func startGoWith(t *testing.T, cfg nio.Config, members ...channel.Member) *goNod
 		n.msgs <- m
 		return nil
 	}))
-	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.ch.Stop(ctx, channel.SvcAll); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	channeltest.Start(t, n.ch)
 	return n
 }
 

@@ -23,14 +23,13 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/interceptors"
+	tribestest "github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/metrics"
 	"github.com/gotribes/tribes/session/delta"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	goleak.VerifyTestMain(m, tribestest.IgnoreGnetPool()...)
 }
 
 // event is a key type with a String method, as delta.Event.

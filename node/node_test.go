@@ -21,8 +21,7 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, // gnet's global worker pool lives as long as the process
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+		testutil.IgnoreGnetPool()...)
 }
 
 func start(t *testing.T, cfg node.Config) *channel.Channel {

@@ -38,16 +38,7 @@ func newChannel(t *testing.T, nw *channeltest.Network) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
-		defer cancel()
-		if err := ch.Stop(ctx, channel.SvcAll); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	channeltest.Start(t, ch)
 	return &node{ch: ch, tn: tn}
 }
 

@@ -338,3 +338,30 @@ func (s *membership) Member(key channel.MemberKey) (channel.Member, bool) {
 }
 
 func (s *membership) Heartbeat() {}
+
+// TB is the part of testing.TB that Start uses.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
+// stopLimit bounds the stop of a channel that Start started.
+const stopLimit = 15 * time.Second
+
+// Start starts every service of ch for a test (on any transport, not only this
+// package's) and stops ch when the test ends; a failure of either fails the test.
+func Start(t TB, ch *channel.Channel) {
+	t.Helper()
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stopLimit)
+		defer cancel()
+		if err := ch.Stop(ctx, channel.SvcAll); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+}

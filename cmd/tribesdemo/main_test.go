@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -21,9 +22,7 @@ func TestMain(m *testing.M) {
 		// Started by `cluster` as its crash-demo node: behave as the tribesdemo binary.
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...)
 }
 
 func TestUsage(t *testing.T) {

@@ -12,16 +12,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...)
 }
 
 // goNode is a Go channel on loopback (nio transport, static membership) with an
@@ -62,16 +62,7 @@ func startGoNode(t *testing.T, cfg node.Config, port int, members ...channel.Mem
 		}
 		return nil
 	}))
-	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := n.ch.Stop(ctx, channel.SvcAll); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	channeltest.Start(t, n.ch)
 	return n
 }
 

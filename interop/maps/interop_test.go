@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/staticsvc"
@@ -24,9 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...)
 }
 
 const mapName = "interop-map"
@@ -96,16 +95,7 @@ func startGo(t *testing.T, port, n int, others []channel.Member, s setup) (*chan
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
-		defer cancel()
-		if err := ch.Stop(ctx, channel.SvcAll); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	channeltest.Start(t, ch)
 	return ch, g
 }
 

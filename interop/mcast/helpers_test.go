@@ -12,6 +12,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/netbench"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
@@ -23,8 +24,7 @@ func TestMain(m *testing.M) {
 	netbench.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(
-			goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-			goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+			testutil.IgnoreGnetPool()...,
 		); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1

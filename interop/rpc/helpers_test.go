@@ -1,7 +1,6 @@
 package rpcinterop_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
@@ -20,9 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...)
 }
 
 // rpcID is the rpc id every test node uses.
@@ -45,16 +43,7 @@ func startGo(t testing.TB) *channel.Channel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := ch.Stop(ctx, channel.SvcAll); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	channeltest.Start(t, ch)
 	return ch
 }
 

@@ -14,13 +14,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		// gnet's global worker pool (the channel test uses transport/nio).
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+		testutil.IgnoreGnetPool()...,
 	)
 }
 

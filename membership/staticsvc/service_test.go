@@ -22,9 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	// gnet's worker pool (package-wide, started once) is not ours.
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...)
 }
 
 // events records a channel's membership events.

@@ -16,14 +16,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/wire"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...)
 }
 
 // waitTimeout bounds every wait in the tests.
