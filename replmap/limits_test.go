@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
@@ -37,29 +36,11 @@ func pair(t *testing.T, cfg replmap.Config) (limited, peer *node) {
 	return nodes[0], nodes[1]
 }
 
-// logBuffer collects log lines for a test.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 // A peer putting new keys fills a node's map up to MaxEntries; the further backups are
 // refused (the peer's put fails), counted, logged a few times only, and the node keeps
 // serving and updating the entries it holds. A local put at the limit still works.
 func TestPeerFloodStopsAtLimit(t *testing.T) {
-	var log logBuffer
+	var log testutil.Buffer
 	target, flooder := pair(t, replmap.Config{MaxEntries: 5, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	for i := range 20 {
 		_, err := flooder.m.Put(ctx(t), fmt.Sprint("k", i), int32(i))
@@ -74,7 +55,7 @@ func TestPeerFloodStopsAtLimit(t *testing.T) {
 	if st := target.m.Stats(); st.Entries != 5 || st.RefusedOverLimit != 16 {
 		t.Fatalf("after the flood: %+v, want 5 entries and 16 refused", st)
 	}
-	if n := log.count("entry refused"); n != ratelog.DefaultFirst {
+	if n := strings.Count(log.String(), "entry refused"); n != ratelog.DefaultFirst {
 		t.Fatalf("%d refusals logged, want the first %d", n, ratelog.DefaultFirst)
 	}
 	if err := replmap.ReceiveBackup(target.m, flooder.ch.LocalMember(), "k1", "v1"); err != nil {

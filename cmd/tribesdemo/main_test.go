@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -201,7 +200,7 @@ func TestNodeChat(t *testing.T) {
 	old := stdin
 	stdin = pr
 	defer func() { stdin = old }()
-	var chatOut syncBuffer
+	var chatOut testutil.Buffer
 	chatDone := make(chan int, 1)
 	go func() {
 		// The silent static list: its counts below are the chat lines alone.
@@ -238,20 +237,4 @@ func TestNodeChat(t *testing.T) {
 	<-listenerDone
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// testutil.Buffer is a bytes.Buffer safe for one writer goroutine and a reader.

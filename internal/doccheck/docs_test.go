@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // block is one fenced block of a markdown file.
@@ -472,25 +474,8 @@ type bgProc struct {
 	line string
 	at   string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.Buffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // buildLine is the documented build of the demo; the test runs it once, into a temporary
@@ -749,7 +734,7 @@ func runCtx(ctx context.Context, cmd *exec.Cmd) error {
 
 // start runs a long-running command and waits for its "started" line.
 func (r *runner) start(t testing.TB, at, line string, cmd *exec.Cmd) {
-	p := &bgProc{line: line, at: at, cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &bgProc{line: line, at: at, cmd: cmd, out: &testutil.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {

@@ -7,31 +7,14 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/wire"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // forger writes hand-made datagrams to the group; it reads none (what it would receive
 // is dropped, so that its queue holds no memory).
@@ -69,7 +52,7 @@ func heapInUse() uint64 {
 func TestForgedHeartbeatsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &fakeNet{}
-		var logs syncBuffer
+		var logs testutil.Buffer
 		a := startFake(t, nw, 1, func(c *Config) {
 			c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			c.DropTime = time.Hour // nobody expires during the test

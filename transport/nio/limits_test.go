@@ -2,7 +2,6 @@ package nio
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -435,30 +434,13 @@ func emfileChild() {
 	os.Exit(0)
 }
 
-// lockedBuffer is an io.Writer for a logger written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
+// testutil.Buffer is an io.Writer for a logger written from several goroutines.
 // A peer that sends garbage and lying lengths, connection after connection: every one is
 // rejected and counted, but only the first lines of each kind reach the log, so the log
 // stays a few lines however long it goes on (an unlimited log wrote one line per
 // connection).
 func TestGarbageFloodLogIsBounded(t *testing.T) {
-	var logBuf lockedBuffer
+	var logBuf testutil.Buffer
 	cfg := testConfig()
 	cfg.MaxFrameSize = 1 << 20
 	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
