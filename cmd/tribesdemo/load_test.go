@@ -12,7 +12,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // noKeepAlive is an HTTP client that leaves no idle connection (and goroutine) behind.
@@ -297,8 +297,7 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("by time %q", buf.String())
 	}
 	// The redrawing goroutine ends with a final line at 100 % and a newline.
-	buf.Reset()
-	sw := &syncWriter{w: &buf}
+	sw := &testutil.Buffer{}
 	finish := startProgress(sw, 10, 0, func() (int64, int64) { return 10, 0 })
 	finish(true)
 	finish(true) // twice is harmless
@@ -320,24 +319,6 @@ func TestProgressBar(t *testing.T) {
 			t.Errorf("last draw, complete=%v: %q, want %s %%", c.complete, b.String(), c.want)
 		}
 	}
-}
-
-// syncWriter is a bytes.Buffer safe to share with the progress goroutine.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }
 
 // TestTerminalDetection opens a pseudo-terminal: its slave end is a terminal; a pipe, a
