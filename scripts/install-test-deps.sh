@@ -3,7 +3,9 @@
 #   a JDK 17 (only if javac is missing), libtomcat10-java (the real Tribes jars), tomcat10
 #   (CATALINA_HOME for the tests that run real Tomcat nodes; its system service is disabled),
 #   iptables, iproute2, tmux, and chromium (headless browser for cmd/tribesdemo's
-#   end-to-end sessions test; large, so only if no chromium binary is on the PATH).
+#   end-to-end sessions test; large, so only if no chromium binary is on the PATH), and the
+#   servers some tests start on loopback themselves: redis-server, haproxy, dnsmasq (their
+#   system services are disabled).
 # Idempotent and non-interactive: runs apt-get update/install only if something is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -20,7 +22,7 @@ pkg_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
 
-for p in libtomcat10-java tomcat10 iptables iproute2 tmux; do
+for p in libtomcat10-java tomcat10 iptables iproute2 tmux redis-server haproxy dnsmasq; do
   if pkg_installed "$p"; then
     echo "install-test-deps: $p already installed"
   else
@@ -60,10 +62,13 @@ for f in /usr/share/java/tomcat10-tribes.jar /usr/share/java/tomcat10-juli.jar /
   [ -r "$f" ] || { echo "install-test-deps: $f still missing" >&2; exit 1; }
 done
 
-# The tests start their own Tomcat nodes, each with a CATALINA_BASE of its own: no system
-# Tomcat may run (the package enables its service).
-if pkg_installed tomcat10; then
-  systemctl disable tomcat10 >/dev/null 2>&1 || update-rc.d tomcat10 disable >/dev/null 2>&1 || true
-fi
+# The tests start their own Tomcat nodes (each with a CATALINA_BASE of its own) and their own
+# Redis, HAProxy and dnsmasq processes: no system instance may run (the packages enable
+# their services).
+for svc in tomcat10 redis-server haproxy dnsmasq; do
+  if pkg_installed "$svc"; then
+    systemctl disable "$svc" >/dev/null 2>&1 || update-rc.d "$svc" disable >/dev/null 2>&1 || true
+  fi
+done
 command -v javac >/dev/null || { echo "install-test-deps: javac still missing" >&2; exit 1; }
 echo "install-test-deps: done"
