@@ -1,0 +1,403 @@
+package redisstore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"sync"
+)
+
+// HTTPConfig configures the middleware. The zero value is Tomcat's defaults; the cookie
+// fields are delta.HTTPConfig's.
+type HTTPConfig struct {
+	// CookieName is the session cookie's name. Empty means "JSESSIONID".
+	CookieName string
+	// CookiePath is the cookie's Path. Empty means "/".
+	CookiePath string
+	// CookieDomain is the cookie's Domain; empty omits it.
+	CookieDomain string
+	// CookieSecure sets Secure on the cookie. It is also set for requests that came over
+	// TLS.
+	CookieSecure bool
+	// CookieSameSite is the cookie's SameSite. 0 means http.SameSiteLaxMode;
+	// http.SameSiteDefaultMode omits the attribute.
+	CookieSameSite http.SameSite
+	// CookieMaxAge is the cookie's Max-Age in seconds; 0 means a browser-session cookie.
+	CookieMaxAge int
+	// DisableHTTPOnly leaves HttpOnly off the cookie (on by default, Tomcat's useHttpOnly).
+	DisableHTTPOnly bool
+
+	// SkipPath, if set, lets requests whose URL path matches through without any session
+	// handling (no Redis call, no cookie): static files, health checks.
+	SkipPath *regexp.Regexp
+	// Skip, if set, does the same for requests it returns true for.
+	Skip func(*http.Request) bool
+
+	// OnError writes the response when the session cannot be loaded (Redis unavailable:
+	// the handler does not run) or saved before the response started. Nil means
+	// DefaultOnError.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// DefaultOnError answers 409 Conflict for ErrConflict (the client may retry: the
+// request's changes were not saved), 500 for ErrTooLarge, and 503 Service Unavailable
+// with Retry-After: 1 for anything else (ErrUnavailable).
+func DefaultOnError(w http.ResponseWriter, _ *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrConflict):
+		http.Error(w, "session changed concurrently; please retry", http.StatusConflict)
+	case errors.Is(err, ErrTooLarge):
+		http.Error(w, "session too large", http.StatusInternalServerError)
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "session store unavailable; please retry", http.StatusServiceUnavailable)
+	}
+}
+
+// Middleware is the net/http side of a Store: it loads the request's session from its
+// cookie before the handler runs, exposes it through FromContext, and saves the
+// session's changes before the first byte of the response leaves, so that a client that
+// got a successful response knows Redis has them.
+type Middleware struct {
+	st  *Store
+	cfg HTTPConfig
+	log *slog.Logger
+}
+
+// NewMiddleware checks cfg and returns a middleware for st.
+func NewMiddleware(st *Store, cfg HTTPConfig) (*Middleware, error) {
+	if cfg.CookieName == "" {
+		cfg.CookieName = "JSESSIONID"
+	}
+	if (&http.Cookie{Name: cfg.CookieName, Value: "x"}).Valid() != nil {
+		return nil, fmt.Errorf("%w: invalid cookie name %q", ErrInvalidConfig, cfg.CookieName)
+	}
+	if cfg.CookiePath == "" {
+		cfg.CookiePath = "/"
+	}
+	if cfg.CookieSameSite == 0 {
+		cfg.CookieSameSite = http.SameSiteLaxMode
+	}
+	if cfg.OnError == nil {
+		cfg.OnError = DefaultOnError
+	}
+	return &Middleware{st: st, cfg: cfg, log: st.cfg.Logger}, nil
+}
+
+// Wrap returns next behind the middleware.
+func (mw *Middleware) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mw.serve(w, r, next) })
+}
+
+type ctxKey struct{}
+
+// FromContext returns the session handle of the request whose context this is, or nil
+// outside the middleware (or for a skipped URL).
+func FromContext(ctx context.Context) *Request {
+	rq, _ := ctx.Value(ctxKey{}).(*Request)
+	return rq
+}
+
+// maxCookies bounds the session cookies of one request that are looked up.
+const maxCookies = 4
+
+func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if mw.cfg.SkipPath != nil && mw.cfg.SkipPath.MatchString(r.URL.Path) || mw.cfg.Skip != nil && mw.cfg.Skip(r) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	rq := &Request{mw: mw, ctx: context.WithoutCancel(r.Context()), tls: r.TLS != nil}
+	tried := 0
+cookies:
+	for _, c := range r.CookiesNamed(mw.cfg.CookieName) {
+		if !validID(c.Value) || tried == maxCookies {
+			continue
+		}
+		tried++
+		if rq.requestedID == "" {
+			rq.requestedID = c.Value
+		}
+		s, err := mw.st.Load(r.Context(), c.Value)
+		switch {
+		case err == nil:
+			rq.requestedID, rq.s = c.Value, s
+		case errors.Is(err, ErrNotFound):
+			continue cookies
+		case errors.Is(err, ErrCorrupt):
+			mw.log.Warn("redisstore: ignoring a corrupt stored session", "id", c.Value, "err", err)
+			continue cookies
+		default:
+			mw.log.Warn("redisstore: cannot load the session; answering with an error", "err", err)
+			mw.cfg.OnError(w, r, err)
+			return
+		}
+		break cookies
+	}
+	rw := &responseWriter{ResponseWriter: w, rq: rq, r: r}
+	next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rq)))
+	rw.finish()
+}
+
+// validID reports whether a cookie value can be a session id: 1 to 256 characters from
+// [A-Za-z0-9._-] (delta's rule).
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Request is the session side of one HTTP request, from FromContext (delta.Request's
+// methods). Its methods are safe for concurrent use by the handler's goroutines while
+// the request runs; do not keep it beyond.
+type Request struct {
+	mw  *Middleware
+	ctx context.Context // for Redis calls: the request's values, not its cancellation
+	tls bool
+
+	mu          sync.Mutex
+	requestedID string
+	s           *Session
+	committed   bool
+	invalidated bool
+	err         error // a failed invalidation, reported when the response starts
+}
+
+// Session returns the request's session, or nil if it has none.
+func (rq *Request) Session() *Session {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	if rq.s != nil && !rq.s.IsValid() {
+		rq.s = nil
+	}
+	return rq.s
+}
+
+// GetOrCreate returns the request's session, creating one if it has none (stored when
+// the response starts). A session cannot be created once the response has started
+// (ErrResponseCommitted).
+func (rq *Request) GetOrCreate() (*Session, error) {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	if rq.s != nil && rq.s.IsValid() {
+		return rq.s, nil
+	}
+	if rq.committed {
+		return nil, ErrResponseCommitted
+	}
+	rq.s = rq.mw.st.NewSession()
+	return rq.s, nil
+}
+
+// ID returns the current session id, or "".
+func (rq *Request) ID() string { return rq.Session().ID() }
+
+// RequestedID is the session id the client sent, or "".
+func (rq *Request) RequestedID() string {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	return rq.requestedID
+}
+
+// Get returns attribute name of the request's session.
+func (rq *Request) Get(name string) (any, bool) { return rq.Session().Get(name) }
+
+// Set sets attribute name, creating the session if needed.
+func (rq *Request) Set(name string, v any) error {
+	s, err := rq.GetOrCreate()
+	if err != nil {
+		return err
+	}
+	return s.Set(name, v)
+}
+
+// Remove removes attribute name from the request's session, if it has one.
+func (rq *Request) Remove(name string) error {
+	if s := rq.Session(); s != nil {
+		return s.Remove(name)
+	}
+	return nil
+}
+
+// Invalidate removes the request's session from Redis at once. The client's cookie is
+// cleared unless a new session is created afterwards in the same request. If Redis
+// cannot be reached, the error is returned and the response becomes the error
+// response (the client must not believe it logged out).
+func (rq *Request) Invalidate() error {
+	rq.mu.Lock()
+	s := rq.s
+	rq.s = nil
+	rq.invalidated = s != nil
+	rq.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	err := rq.mw.st.Invalidate(rq.ctx, s)
+	if err != nil {
+		rq.mu.Lock()
+		if !rq.committed && rq.err == nil {
+			rq.err = err
+		}
+		rq.mu.Unlock()
+	}
+	return err
+}
+
+// ChangeID gives the request's session a new random id and sends the client the new
+// cookie: call it on login (session fixation protection). The stored session moves to
+// the new key when the response starts. It must be called before then.
+func (rq *Request) ChangeID() (string, error) {
+	rq.mu.Lock()
+	s, committed := rq.s, rq.committed
+	rq.mu.Unlock()
+	if s == nil {
+		return "", ErrInvalidSession
+	}
+	if committed {
+		return "", ErrResponseCommitted
+	}
+	return s.ChangeID()
+}
+
+// commit marks the response started, adds the Set-Cookie header it needs and saves the
+// session (or renews its TTL if it did not change). It returns the error that must
+// replace the response.
+func (rq *Request) commit(h http.Header) error {
+	rq.mu.Lock()
+	rq.committed = true
+	s, requested, invalidated, early := rq.s, rq.requestedID, rq.invalidated, rq.err
+	rq.mu.Unlock()
+	if early != nil {
+		return early
+	}
+	if s != nil && s.IsValid() {
+		if err := rq.store(s); err != nil {
+			return err
+		}
+	}
+	cfg := &rq.mw.cfg
+	c := http.Cookie{Name: cfg.CookieName, Path: cfg.CookiePath, Domain: cfg.CookieDomain,
+		Secure: cfg.CookieSecure || rq.tls, HttpOnly: !cfg.DisableHTTPOnly, SameSite: cfg.CookieSameSite,
+		MaxAge: cfg.CookieMaxAge}
+	switch {
+	case s != nil && s.IsValid():
+		if c.Value = s.ID(); c.Value == requested {
+			return nil
+		}
+	case invalidated && requested != "":
+		c.MaxAge = -1 // delete the client's cookie
+	default:
+		return nil
+	}
+	if v := c.String(); v != "" {
+		h.Add("Set-Cookie", v)
+	}
+	return nil
+}
+
+// store saves s if it changed, else renews its TTL (a failure of which is only logged:
+// the request read the session and needs nothing written).
+func (rq *Request) store(s *Session) error {
+	if s.Dirty() {
+		return rq.mw.st.Save(rq.ctx, s)
+	}
+	if err := rq.mw.st.Touch(rq.ctx, s); err != nil {
+		rq.mw.log.Warn("redisstore: cannot renew the session's TTL", "id", s.ID(), "err", err)
+	}
+	return nil
+}
+
+// responseWriter holds the response back until the session is saved and adds the
+// session cookie before the header leaves.
+type responseWriter struct {
+	http.ResponseWriter
+	rq        *Request
+	r         *http.Request
+	committed bool
+	failed    bool
+}
+
+// commit runs once, before the first byte of the response. It reports whether the
+// handler's response may proceed.
+func (w *responseWriter) commit() bool {
+	if w.committed {
+		return !w.failed
+	}
+	w.committed = true
+	if err := w.rq.commit(w.Header()); err != nil {
+		w.failed = true
+		w.rq.mw.log.Warn("redisstore: session not saved; answering with an error", "err", err)
+		w.Header().Del("Content-Length")
+		w.Header().Del("Set-Cookie")
+		w.rq.mw.cfg.OnError(w.ResponseWriter, w.r, err)
+		return false
+	}
+	return true
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code) // informational: does not start the response
+		return
+	}
+	if w.commit() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.commit() {
+		return 0, ErrNotSaved
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush implements http.Flusher.
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls.
+func (w *responseWriter) FlushError() error {
+	if !w.commit() {
+		return ErrNotSaved
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker (after the save).
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.commit() {
+		return nil, nil, ErrNotSaved
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the other optional methods.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish runs when the handler returned: commit if nothing was written, then save the
+// changes made after the response started (without the guarantee: a failure is logged).
+func (w *responseWriter) finish() {
+	if !w.committed {
+		w.commit()
+		return
+	}
+	if w.failed {
+		return
+	}
+	if s := w.rq.Session(); s != nil && s.Dirty() {
+		if err := w.rq.mw.st.Save(w.rq.ctx, s); err != nil {
+			w.rq.mw.log.Warn("redisstore: changes made after the response started were not saved", "id", s.ID(), "err", err)
+		}
+	}
+}

@@ -1,0 +1,366 @@
+package redisstore
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// Session is one HTTP session as loaded from the store (or new). Changes are kept in
+// memory until Store.Save (the middleware saves before the response starts). Its
+// methods mirror delta.Session's; all are safe for concurrent use. On a nil *Session the
+// methods that change it return delta.ErrNoSession and the others return zero values.
+type Session struct {
+	st *Store
+
+	updateMu sync.Mutex // serialises Update; taken before mu
+	mu       sync.Mutex
+	id       string
+	storedID string // the id it is stored under; "" until first saved
+	version  uint64 // the stored version it was loaded from or saved as; 0 until saved
+	created  int64  // unix ms
+	accessed int64  // unix ms
+	// maxInactive is in seconds; <= 0 never expires.
+	maxInactive int32
+	isNew       bool
+	valid       bool
+	// changes counts the changes made; saved is its value at the last save (or load).
+	changes, savedChanges uint64
+	size                  int // bytes of the attributes' names and values
+	attrs                 []attr
+	// rest keeps what this API does not change (principal, auth type, notes, listeners
+	// set by other software sharing the format) so that a save writes it back.
+	rest delta.SessionState
+}
+
+type attr struct {
+	name    string
+	data    []byte // the codec's encoding
+	value   any
+	decoded bool
+}
+
+// ID returns the session's id.
+func (s *Session) ID() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// Version is the stored version the session was loaded from or last saved as: 1 after
+// the first save, one more with each save; 0 for a session never saved.
+func (s *Session) Version() uint64 {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+// CreationTime is when the session was created.
+func (s *Session) CreationTime() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.UnixMilli(s.created)
+}
+
+// LastAccessedTime is when the session was last saved (a request that only reads the
+// session renews its TTL without writing it).
+func (s *Session) LastAccessedTime() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.UnixMilli(s.accessed)
+}
+
+// IsNew reports whether the client has not yet come back with the session (it was
+// created by this request).
+func (s *Session) IsNew() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.isNew
+}
+
+// IsValid reports whether the session was not invalidated.
+func (s *Session) IsValid() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.valid
+}
+
+// Dirty reports whether the session has changes not saved yet.
+func (s *Session) Dirty() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dirtyLocked()
+}
+
+// dirtyLocked: changed since loaded or saved, renamed, or never saved.
+func (s *Session) dirtyLocked() bool { return s.changes != s.savedChanges || s.id != s.storedID }
+
+// MaxInactiveInterval is the idle time after which the session expires (its key's
+// TTL); 0 means never.
+func (s *Session) MaxInactiveInterval() time.Duration {
+	if s == nil || s.getMaxInactive() <= 0 {
+		return 0
+	}
+	return time.Duration(s.getMaxInactive()) * time.Second
+}
+
+func (s *Session) getMaxInactive() int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInactive
+}
+
+// SetMaxInactiveInterval changes the idle timeout (whole seconds); d <= 0 means never.
+func (s *Session) SetMaxInactiveInterval(d time.Duration) error {
+	sec := int32(-1)
+	if d > 0 {
+		sec = int32(min(max(d/time.Second, 1), 1<<31-1))
+	}
+	return s.change(func() error {
+		s.maxInactive = sec
+		return nil
+	})
+}
+
+// change runs f under s.mu on a valid session and counts a change if f succeeds.
+func (s *Session) change(f func() error) error {
+	if s == nil {
+		return delta.ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	s.changes++
+	return nil
+}
+
+// Get returns the value of attribute name, decoded on first use. A value that cannot be
+// decoded (its type is not registered here) reads as missing and is logged.
+func (s *Session) Get(name string) (any, bool) {
+	v, err := s.current(name)
+	if err != nil {
+		if s != nil {
+			s.st.cfg.Logger.Warn("redisstore: cannot decode an attribute value (is its type registered on this node?)",
+				"attribute", name, "err", err)
+		}
+		return nil, false
+	}
+	return v, v != nil
+}
+
+// current returns attribute name (nil if missing or s is invalid), or why it cannot be
+// decoded.
+func (s *Session) current(name string) (any, error) {
+	if s == nil {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.find(name)
+	if i < 0 || !s.valid {
+		return nil, nil
+	}
+	e := &s.attrs[i]
+	if !e.decoded {
+		v, err := s.st.cfg.Codec.Unmarshal(e.data)
+		if err != nil {
+			return nil, &delta.ValueError{Name: name, Err: err}
+		}
+		e.value, e.decoded = v, true
+	}
+	return e.value, nil
+}
+
+// Attr returns attribute name of s as a T; ok is false if it is missing or of another
+// type.
+func Attr[T any](s *Session, name string) (v T, ok bool) {
+	x, found := s.Get(name)
+	if !found {
+		return v, false
+	}
+	v, ok = x.(T)
+	return v, ok
+}
+
+// Set sets attribute name to v, encoded at once by the store's codec: a value that
+// cannot be encoded, or would read back as another Go type, is refused with a
+// *delta.ValueError; one whose encoding exceeds Config.MaxValueSize, or that would make
+// the session exceed MaxSessionSize or MaxAttributes, with a *LimitError (ErrTooLarge).
+// The session is then unchanged. A nil v removes the attribute.
+func (s *Session) Set(name string, v any) error {
+	if s == nil {
+		return delta.ErrNoSession
+	}
+	if v == nil {
+		return s.Remove(name)
+	}
+	data, err := s.st.encodeValue(name, v)
+	if err != nil {
+		return err
+	}
+	return s.change(func() error {
+		i := s.find(name)
+		size := s.size + len(name) + len(data)
+		if i >= 0 {
+			size -= len(name) + len(s.attrs[i].data)
+		} else if len(s.attrs) >= s.st.cfg.MaxAttributes {
+			return &LimitError{What: "attributes", Size: len(s.attrs) + 1, Limit: s.st.cfg.MaxAttributes}
+		}
+		if size > s.st.cfg.MaxSessionSize {
+			return &LimitError{What: "session", Size: size, Limit: s.st.cfg.MaxSessionSize}
+		}
+		e := attr{name: name, data: data, value: v, decoded: true}
+		if i >= 0 {
+			s.attrs[i] = e
+		} else {
+			s.attrs = append(s.attrs, e)
+		}
+		s.size = size
+		return nil
+	})
+}
+
+// Remove removes attribute name; removing a missing attribute changes nothing.
+func (s *Session) Remove(name string) error {
+	if s == nil {
+		return delta.ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if i := s.find(name); i >= 0 {
+		s.size -= len(name) + len(s.attrs[i].data)
+		s.attrs = slices.Delete(s.attrs, i, i+1)
+		s.changes++
+	}
+	return nil
+}
+
+// Update sets attribute name to what f returns for its current value (nil when it has
+// none) as one step within this request: Updates of one *Session run one at a time. It
+// is not a lock across nodes: two requests of one session on two nodes each update
+// their own copy, and the second to save gets ErrConflict (see the package
+// documentation, "Concurrent requests"). Returning nil removes the attribute; an error
+// from f, or a value Set refuses, leaves the session unchanged.
+func (s *Session) Update(name string, f func(old any) (any, error)) (any, error) {
+	if s == nil {
+		return nil, delta.ErrNoSession
+	}
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
+	old, err := s.current(name)
+	if err != nil {
+		return nil, err
+	}
+	if !s.IsValid() {
+		return nil, ErrInvalidSession
+	}
+	v, err := f(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Set(name, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// MarkDirty records a change of attribute name made in place (a map or a struct behind
+// a pointer), re-encoding its value so that the next save writes it.
+func (s *Session) MarkDirty(name string) error {
+	v, err := s.current(name)
+	if err != nil || v == nil {
+		return err
+	}
+	return s.Set(name, v)
+}
+
+// Names returns the attribute names in the order they were first set.
+func (s *Session) Names() []string {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.attrs))
+	for i := range s.attrs {
+		out[i] = s.attrs[i].name
+	}
+	return out
+}
+
+// ChangeID gives the session a new random id (on login: session fixation protection)
+// and returns it. The stored session moves to the new key at the next save.
+func (s *Session) ChangeID() (string, error) {
+	var id string
+	err := s.change(func() error {
+		id = newID()
+		s.id = id
+		return nil
+	})
+	return id, err
+}
+
+func (s *Session) find(name string) int {
+	for i := range s.attrs {
+		if s.attrs[i].name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// snapshot returns what Save writes at unix ms now: the session with the next version,
+// the id it is stored under ("" if none) and the change count it reflects.
+func (s *Session) snapshot(now int64) (delta.SessionState, string, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return delta.SessionState{}, "", 0, ErrInvalidSession
+	}
+	st := s.rest
+	st.ID, st.CreationTime, st.LastAccessedTime = s.id, s.created, now
+	st.MaxInactive, st.IsNew, st.Version = s.maxInactive, s.isNew, s.version+1
+	st.Attributes = make([]delta.NamedValue, len(s.attrs))
+	for i, a := range s.attrs {
+		st.Attributes[i] = delta.NamedValue{Name: a.name, Value: a.data}
+	}
+	return st, s.storedID, s.changes, nil
+}
+
+// saved records a successful save of the snapshot taken at change count changes.
+func (s *Session) saved(id string, version uint64, now int64, changes uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.storedID, s.version, s.accessed, s.savedChanges = id, version, now, changes
+}

@@ -1,0 +1,227 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// Store keeps sessions in Redis: one key per session, whose value is the whole session
+// (see the package documentation, "Stored format") and whose TTL is its max inactive
+// interval. Every method is safe for concurrent use; a Store holds no session in
+// memory, so any number of nodes may share one Redis.
+type Store struct {
+	cfg Config
+}
+
+// New checks cfg and returns a store. It does not contact Redis (see Ping).
+func New(cfg Config) (*Store, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	return &Store{cfg: cfg}, nil
+}
+
+// Key returns the Redis key of session id.
+func (st *Store) Key(id string) string { return st.cfg.KeyPrefix + st.cfg.Name + ":" + id }
+
+// Ping checks that Redis answers.
+func (st *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
+	defer cancel()
+	return unavailable(st.cfg.Client.Ping(ctx).Err())
+}
+
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// NewSession returns a new session with a random id, not stored until Save.
+func (st *Store) NewSession() *Session {
+	now := time.Now().UnixMilli()
+	return &Session{st: st, id: newID(), created: now, accessed: now, isNew: true, valid: true,
+		maxInactive: st.defaultMaxInactive()}
+}
+
+func (st *Store) defaultMaxInactive() int32 {
+	if st.cfg.MaxInactiveInterval < 0 {
+		return -1
+	}
+	return int32(min(st.cfg.MaxInactiveInterval/time.Second, 1<<31-1))
+}
+
+// newID returns 16 bytes from crypto/rand as upper-case hex (Tomcat's session id format,
+// without a jvmRoute: a store needs no stickiness).
+func newID() string {
+	const hex = "0123456789ABCDEF"
+	var raw [16]byte
+	_, _ = rand.Read(raw[:]) // never fails since Go 1.24
+	b := make([]byte, 0, 32)
+	for _, c := range raw {
+		b = append(b, hex[c>>4], hex[c&0x0f])
+	}
+	return string(b)
+}
+
+// Load reads session id. It returns an error wrapping ErrNotFound when there is none,
+// ErrCorrupt when the stored value is not a session of this store, ErrUnavailable when
+// Redis does not answer. The session counts as accessed now (not stored until Save or
+// Touch).
+func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
+	defer cancel()
+	data, err := st.cfg.Client.Get(ctx, st.Key(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	state, err := st.decode(id, data)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{st: st, id: id, storedID: id, version: state.Version, created: state.CreationTime,
+		accessed: state.LastAccessedTime, maxInactive: state.MaxInactive, valid: true, rest: *state}
+	s.rest.Attributes = nil
+	s.attrs = make([]attr, len(state.Attributes))
+	for i, nv := range state.Attributes {
+		s.attrs[i] = attr{name: nv.Name, data: nv.Value}
+		s.size += len(nv.Name) + len(nv.Value)
+	}
+	return s, nil
+}
+
+// saveScript writes a session if the stored one is the version it was loaded from
+// (compare and set). KEYS[1] is the key it was loaded from, KEYS[2] the key to write
+// (another one after an id change: the old key is removed). ARGV[1] is the expected
+// version (8 bytes; empty: the session is new and its key must not exist), ARGV[2] the
+// value, ARGV[3] the TTL in milliseconds ("0": none). It returns 1 when written, 0 when
+// the stored version differs or the new key is taken, -1 when the session is gone.
+var saveScript = redis.NewScript(`
+if ARGV[1] == '' then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+else
+  local cur = redis.call('GETRANGE', KEYS[1], 0, 7)
+  if cur == '' then return -1 end
+  if cur ~= ARGV[1] then return 0 end
+  if KEYS[1] ~= KEYS[2] then
+    if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+    redis.call('DEL', KEYS[1])
+  end
+end
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return 1
+`)
+
+// Save writes s to Redis if nobody saved it since it was loaded (or, for a new session,
+// if its id is free), with the next version, LastAccessedTime now and the TTL of its max
+// inactive interval; after ChangeID it moves the session to its new key. It returns an
+// error wrapping ErrConflict when another save came first (s is then left as it was:
+// load the session again to retry), ErrTooLarge when s exceeds Config.MaxSessionSize,
+// ErrUnavailable when Redis does not answer (the write may or may not have happened),
+// ErrInvalidSession for an invalidated session. A save that returned nil is in Redis.
+func (st *Store) Save(ctx context.Context, s *Session) error {
+	now := time.Now().UnixMilli()
+	state, from, changes, err := s.snapshot(now)
+	if err != nil {
+		return err
+	}
+	data, err := st.encode(&state)
+	if err != nil {
+		return err
+	}
+	var expect []byte
+	if from == "" {
+		from = state.ID
+	} else {
+		expect = binary.BigEndian.AppendUint64(nil, state.Version-1)
+	}
+	ttl := "0"
+	if state.MaxInactive > 0 {
+		ttl = strconv.FormatInt(int64(state.MaxInactive)*1000, 10)
+	}
+	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
+	defer cancel()
+	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID)}, expect, data, ttl).Int()
+	switch {
+	case err != nil:
+		return unavailable(err)
+	case r == -1:
+		return fmt.Errorf("%w: session %s was removed (invalidated or expired) meanwhile", ErrConflict, from)
+	case r != 1:
+		return fmt.Errorf("%w: session %s was saved by another request since version %d", ErrConflict, from, state.Version-1)
+	}
+	s.saved(state.ID, state.Version, now, changes)
+	return nil
+}
+
+// Touch renews the TTL of s's key without writing it, for a request that only read s.
+// A session that is gone is not an error (there is nothing to renew).
+func (st *Store) Touch(ctx context.Context, s *Session) error {
+	s.mu.Lock()
+	id, mi := s.storedID, s.maxInactive
+	s.mu.Unlock()
+	if id == "" || mi <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
+	defer cancel()
+	return unavailable(st.cfg.Client.PExpire(ctx, st.Key(id), time.Duration(mi)*time.Second).Err())
+}
+
+// Invalidate removes s from Redis (if it was stored) and marks it invalid. Invalidation
+// wins over concurrent saves of older versions: they fail with ErrConflict.
+func (st *Store) Invalidate(ctx context.Context, s *Session) error {
+	s.mu.Lock()
+	id := s.storedID
+	s.valid = false
+	s.mu.Unlock()
+	if id == "" {
+		return nil
+	}
+	return st.Delete(ctx, id)
+}
+
+// Delete removes the session stored under id, if any.
+func (st *Store) Delete(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
+	defer cancel()
+	return unavailable(st.cfg.Client.Del(ctx, st.Key(id)).Err())
+}
+
+// encodeValue encodes v for attribute name, within MaxValueSize, and checks that it
+// decodes to the same Go type, so that every node reads back what this one stored.
+func (st *Store) encodeValue(name string, v any) ([]byte, error) {
+	typ := fmt.Sprintf("%T", v)
+	data, err := st.cfg.Codec.Marshal(v)
+	if err != nil {
+		return nil, &delta.ValueError{Name: name, Type: typ, Err: err}
+	}
+	if len(data) > st.cfg.MaxValueSize {
+		return nil, &LimitError{What: fmt.Sprintf("attribute %q", name), Size: len(data), Limit: st.cfg.MaxValueSize}
+	}
+	back, err := st.cfg.Codec.Unmarshal(data)
+	if err != nil {
+		return nil, &delta.ValueError{Name: name, Type: typ, Err: fmt.Errorf("%w: it does not decode: %w", delta.ErrValueNotReplicable, err)}
+	}
+	if got := fmt.Sprintf("%T", back); got != typ {
+		return nil, &delta.ValueError{Name: name, Type: typ, Err: fmt.Errorf("%w: it reads back as %s", delta.ErrValueNotReplicable, got)}
+	}
+	return data, nil
+}
