@@ -193,6 +193,8 @@ var knownPackages = map[string]string{
 	"channel":      "github.com/gotribes/tribes/channel",
 	"channeltest":  "github.com/gotribes/tribes/channel/channeltest",
 	"delta":        "github.com/gotribes/tribes/session/delta",
+	"redisstore":   "github.com/gotribes/tribes/session/redisstore",
+	"redis":        "github.com/redis/go-redis/v9",
 	"interceptors": "github.com/gotribes/tribes/interceptors",
 	"jserial":      "github.com/gotribes/tribes/jserial",
 	"mcast":        "github.com/gotribes/tribes/membership/mcast",

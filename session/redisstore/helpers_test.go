@@ -157,4 +157,3 @@ func lookPath(t *testing.T, name string) string {
 	}
 	return p
 }
-

@@ -1,0 +1,97 @@
+// Package redisstore keeps HTTP sessions in Redis, so that nodes behind a load balancer
+// without stickiness share them and a node that restarts loses nothing: the place of
+// Tomcat's PersistentManager with a Store, memcached-session-manager in non-sticky mode
+// or Redisson's Tomcat session manager, for net/http.
+//
+//	            ┌──────────── net/http ─────────────┐
+//	request ──► Middleware ──► handler (FromContext: Get, Set, Update, Invalidate, ChangeID)
+//	            │ cookie → Store.Load (GET)           │
+//	            └─ before the first byte: Store.Save (compare-and-set script, TTL)
+//	                      │
+//	                    Redis: KeyPrefix + Name + ":" + id → version | session
+//
+// # Usage
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	st, err := redisstore.New(redisstore.Config{Client: rdb, Name: "localhost#/app"})
+//	if err != nil { ... }
+//	mw, err := redisstore.NewMiddleware(st, redisstore.HTTPConfig{})
+//	http.ListenAndServe(addr, mw.Wrap(mux))
+//
+// In a handler, the calls are session/delta's:
+//
+//	sess := redisstore.FromContext(r.Context())
+//	n, _ := sess.Get("count")
+//	err := sess.Set("count", count+1)           // creates the session if needed
+//	id, err := sess.ChangeID()                  // on login
+//	err = sess.Invalidate()                     // on logout
+//
+// # Why a store of its own, not a Store under delta.Manager
+//
+// delta.Manager holds every session in memory and keeps the copies current by
+// replication: its table is the truth. With an external store and a balancer without
+// stickiness, Redis is the truth and any copy a node kept would be stale as soon as
+// another node served the session; each request would have to read Redis anyway. So
+// this package keeps no session in memory at all: the middleware loads the session from
+// Redis when the request starts and saves it before the response starts. It reuses
+// delta's pieces: the handler API (Request and Session have delta's method names), the
+// ValueCodec for attribute values (delta.GobCodec, or delta.JavaValueCodec) and
+// delta.BinaryCodec with its limits for the stored bytes. It needs no channel; it can run
+// beside a delta cluster for other applications.
+//
+// # Requests
+//
+// A request with a session cookie loads that session (one GET) before the handler runs;
+// if Redis does not answer, the handler does not run and the response is
+// HTTPConfig.OnError's (DefaultOnError: 503 with Retry-After). A cookie naming no
+// session (expired, invalidated) or a corrupt value is a request without a session.
+// Before the first byte of the response leaves (WriteHeader, Write, Flush, Hijack, or
+// the handler's return), a session that changed (or is new, or had its id changed) is
+// saved; one that was only read gets its TTL renewed (PEXPIRE), without a write. If the
+// save fails, the handler's response is replaced by OnError's and its writes fail with
+// ErrNotSaved: a client that got a successful response knows Redis has the session's
+// changes. Changes made after the response started are saved when the handler returns,
+// without that guarantee (a failure is logged). A handler that panics saves nothing.
+//
+// Invalidate deletes the key at once (its error is the handler's, and the response
+// becomes OnError's); ChangeID moves the session to a new random id, and the save moves
+// the key in the same script.
+//
+// # Concurrent requests
+//
+// Saves are optimistic: the stored value starts with a version, and the save script
+// writes only if the stored version is still the one the request loaded (for a new
+// session: if the key does not exist), incrementing it. Of two requests of one session
+// that run at once (on two nodes, or on one: each request loads its own copy), the
+// first to save wins; the other's save fails with ErrConflict and writes nothing, and
+// the middleware answers 409 Conflict, so its client knows the change was not applied
+// and may retry. Nothing is merged and no acknowledged write is lost; a session whose
+// requests overlap often (a page firing parallel requests that write the session) sees
+// 409s. Requests that only read never conflict. Session.Update is atomic within one
+// request only.
+//
+// # Expiry
+//
+// The key's TTL is the session's max inactive interval (Config.MaxInactiveInterval, 30
+// minutes by default; Session.SetMaxInactiveInterval changes it): Redis removes an idle
+// session, and every request that uses it renews the TTL. A session that never expires
+// (a negative interval) has a key without TTL. No sweep runs and no listener fires on
+// expiry.
+//
+// # Stored format
+//
+// The value under a session's key is an 8-byte big-endian version and a delta.BinaryCodec
+// message EVT_ALL_SESSION_DATA (a state transfer chunk) of the store's Name holding the
+// one session, with the same version (the layout is in delta.BinaryCodec's documentation). Decoding
+// checks the version, the application name and the session id against the key, with
+// limits (Config.MaxSessionSize, MaxValueSize, MaxAttributes, 4 KiB strings); any
+// mismatch is ErrCorrupt, never a panic (FuzzDecode).
+//
+// # Redis down
+//
+// Every Redis call is bounded by Config.Timeout within the caller's context and fails
+// with an error wrapping ErrUnavailable. A failed load or save answers 503; a save that
+// timed out may still have been applied by Redis, but the client was not told it was.
+// Durability is Redis's: without persistence (appendonly) or a replica, a restarted Redis
+// has no sessions.
+package redisstore
