@@ -38,7 +38,9 @@ const (
 type Config struct {
 	// Client is the Redis connection: a *redis.Client from github.com/redis/go-redis/v9
 	// (redis.NewClient, or redis.NewFailoverClient for Sentinel). Required. The store does
-	// not close it. A session id change writes two keys in one script, so a Redis Cluster
+	// not close it. Create it with ContextTimeoutEnabled, so that Timeout and the
+	// request's context bound its socket reads and writes too; without it go-redis bounds
+	// them by its ReadTimeout and WriteTimeout (3 s) only. A session id change writes two keys in one script, so a Redis Cluster
 	// client works only while both keys land on one node; it is not tested.
 	Client redis.Cmdable
 	// Name identifies the application: sessions of different names never mix, even on
@@ -60,8 +62,8 @@ type Config struct {
 	MaxSessionSize int
 	// MaxAttributes bounds the attributes of one session. 0 means DefaultMaxAttributes.
 	MaxAttributes int
-	// Timeout bounds each Redis call the store makes, within the caller's context. 0
-	// means DefaultTimeout.
+	// Timeout bounds each Redis call the store makes, within the caller's context (see
+	// Client). 0 means DefaultTimeout.
 	Timeout time.Duration
 	// Logger receives warnings (corrupt stored values, failed renewals). Nil discards them.
 	Logger *slog.Logger

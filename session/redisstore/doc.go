@@ -12,7 +12,7 @@
 //
 // # Usage
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 //	st, err := redisstore.New(redisstore.Config{Client: rdb, Name: "localhost#/app"})
 //	if err != nil { ... }
 //	mw, err := redisstore.NewMiddleware(st, redisstore.HTTPConfig{})
@@ -89,8 +89,9 @@
 //
 // # Redis down
 //
-// Every Redis call is bounded by Config.Timeout within the caller's context and fails
-// with an error wrapping ErrUnavailable. A failed load or save answers 503; a save that
+// Every Redis call is bounded by Config.Timeout within the caller's context (with a
+// client created with ContextTimeoutEnabled; otherwise by the client's own timeouts) and
+// fails with an error wrapping ErrUnavailable. A failed load or save answers 503; a save that
 // timed out may still have been applied by Redis, but the client was not told it was.
 // Durability is Redis's: without persistence (appendonly) or a replica, a restarted Redis
 // has no sessions.

@@ -15,7 +15,7 @@ import (
 // middleware in front of the handlers. A balancer may send each request to any node.
 // (Compiled, not run: it needs a Redis server; the package's tests start one.)
 func Example() {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 	defer rdb.Close()
 	st, err := redisstore.New(redisstore.Config{
 		Client:              rdb,

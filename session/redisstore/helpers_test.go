@@ -77,8 +77,8 @@ func (r *redisServer) stop() {
 
 // client returns a go-redis client of r, closed when the test ends.
 func (r *redisServer) client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: r.addr(), DialTimeout: time.Second, ReadTimeout: 2 * time.Second,
-		WriteTimeout: 2 * time.Second, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: r.addr(), DialTimeout: time.Second, ContextTimeoutEnabled: true,
+		MaxRetries: -1})
 	r.t.Cleanup(func() { _ = c.Close() })
 	return c
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -244,5 +247,87 @@ func TestConcurrentRequestsOnTwoNodes(t *testing.T) {
 	s, err := st.Load(context.Background(), id)
 	if err != nil || s.Version() != 3 {
 		t.Fatalf("stored version %d, %v", s.Version(), err)
+	}
+}
+
+// A Redis that accepts connections but does not answer (the process stopped with
+// SIGSTOP) makes requests fail with 503 after Config.Timeout, not hang; once it runs
+// again they succeed.
+func TestMiddlewareRedisHangs(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{Timeout: 300 * time.Millisecond})
+	mw, err := redisstore.NewMiddleware(st, redisstore.HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mw.Wrap(counterHandler("a")))
+	defer srv.Close()
+	c := &http.Client{Timeout: 20 * time.Second}
+	_, _, _, id := get(t, c, srv.URL, "")
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = r.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	if status, _, _, _ := get(t, c, srv.URL, id); status != http.StatusServiceUnavailable {
+		t.Fatalf("request while Redis hangs: %d, want 503", status)
+	}
+	resume()
+	testutil.Eventually(t, testutil.WaitLimit, func() error {
+		if status, body, _, _ := get(t, c, srv.URL, id); status != 200 || body != "count=2" {
+			return fmt.Errorf("after Redis resumed: %d %q", status, body)
+		}
+		return nil
+	})
+}
+
+// Changes made after the response started are saved when the handler returns; a
+// skipped path gets no session handling at all.
+func TestMiddlewareLateChangesAndSkip(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{})
+	mw, err := redisstore.NewMiddleware(st, redisstore.HTTPConfig{SkipPath: regexp.MustCompile(`^/static/`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateErr := make(chan error, 1)
+	srv := httptest.NewServer(mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rq := redisstore.FromContext(r.Context())
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			fmt.Fprintf(w, "skipped=%v", rq == nil)
+			return
+		}
+		_ = rq.Set("early", 1)
+		fmt.Fprint(w, "ok")
+		w.(http.Flusher).Flush()
+		lateErr <- rq.Set("late", 2)
+	})))
+	defer srv.Close()
+	c := &http.Client{Timeout: 20 * time.Second}
+	status, _, _, id := get(t, c, srv.URL+"/page", "")
+	if status != 200 || id == "" {
+		t.Fatalf("page: %d cookie %q", status, id)
+	}
+	if err := <-lateErr; err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, testutil.WaitLimit, func() error { // saved as the handler returned
+		s, err := st.Load(context.Background(), id)
+		if err != nil {
+			return err
+		}
+		if v, _ := redisstore.Attr[int](s, "late"); v != 2 || s.Version() != 2 {
+			return fmt.Errorf("late change not stored: late=%d version %d", v, s.Version())
+		}
+		return nil
+	})
+	if status, body, _, set := get(t, c, srv.URL+"/static/x", ""); status != 200 || body != "skipped=true" || set != "" {
+		t.Fatalf("skipped path: %d %q cookie %q", status, body, set)
 	}
 }

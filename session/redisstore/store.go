@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,6 +28,11 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
+	if c, ok := cfg.Client.(*redis.Client); ok && !c.Options().ContextTimeoutEnabled {
+		cfg.Logger.Info("redisstore: the Redis client ignores context deadlines in socket I/O "+
+			"(redis.Options.ContextTimeoutEnabled is off): its ReadTimeout and WriteTimeout bound each call, not Config.Timeout",
+			"readTimeout", c.Options().ReadTimeout, "timeout", cfg.Timeout)
+	}
 	return &Store{cfg: cfg}, nil
 }
 
@@ -40,9 +46,14 @@ func (st *Store) Ping(ctx context.Context) error {
 	return unavailable(st.cfg.Client.Ping(ctx).Err())
 }
 
+// unavailable wraps the error of a Redis call: ErrCorrupt for a key of another type
+// than a string (WRONGTYPE: something else wrote it), ErrUnavailable otherwise.
 func unavailable(err error) error {
 	if err == nil {
 		return nil
+	}
+	if strings.Contains(err.Error(), "WRONGTYPE") {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -325,7 +325,7 @@ func TestCorruptStoredValue(t *testing.T) {
 		t.Errorf("another application's value: %v", err)
 	}
 	rc.HSet(ctx, st.Key("HASH"), "f", "v")
-	if _, err := st.Load(ctx, "HASH"); err == nil {
-		t.Errorf("a hash under a session key loaded")
+	if _, err := st.Load(ctx, "HASH"); !errors.Is(err, redisstore.ErrCorrupt) {
+		t.Errorf("a hash under a session key: %v, want ErrCorrupt", err)
 	}
 }
