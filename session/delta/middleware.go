@@ -1,11 +1,9 @@
 package delta
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/textproto"
 	"regexp"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
 // ReadyPolicy says what the middleware does with requests while the manager's state
@@ -202,7 +202,8 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	rq := &st.rq
 	rq.ctx = &st.detached
 	rq.bind(r)
-	st.rw = responseWriter{ResponseWriter: w, rq: rq}
+	st.rw = responseWriter{Writer: sessionhttp.Writer{ResponseWriter: w, Withheld: ErrNotReplicated}, rq: rq}
+	st.rw.Committer = &st.rw
 	st.ctx = requestContext{Context: r.Context(), rq: rq}
 	r = r.WithContext(&st.ctx)
 	rw := &st.rw
@@ -499,78 +500,32 @@ func (rq *Request) endAccess() {
 // responseWriter holds the response back until the session is replicated (acked mode)
 // and adds the session cookie before the header leaves.
 type responseWriter struct {
-	http.ResponseWriter
-	rq        *Request
-	r         *http.Request
-	committed bool
-	failed    bool
+	sessionhttp.Writer
+	rq *Request
+	r  *http.Request
 }
 
-// commit runs once, before the first byte of the response: cookie, then (acked)
+// CommitResponse runs once, before the first byte of the response: cookie, then (acked)
 // replication. It reports whether the handler's response may proceed.
-func (w *responseWriter) commit() bool {
-	if w.committed {
-		return !w.failed
-	}
-	w.committed = true
-	w.rq.commitCookie(w.Header())
+func (w *responseWriter) CommitResponse(hw http.ResponseWriter) bool {
+	w.rq.commitCookie(hw.Header())
 	if !w.rq.mw.acked {
 		return true
 	}
 	if err := w.rq.replicate(true); err != nil {
-		w.failed = true
 		w.rq.mw.log("delta: acked replication failed; answering with an error", "err", err)
-		w.Header().Del("Content-Length")
-		w.rq.mw.cfg.OnReplicationError(w.ResponseWriter, w.r, err)
+		hw.Header().Del("Content-Length")
+		w.rq.mw.cfg.OnReplicationError(hw, w.r, err)
 		return false
 	}
 	return true
 }
 
-func (w *responseWriter) WriteHeader(code int) {
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		w.ResponseWriter.WriteHeader(code) // informational: does not start the response
-		return
-	}
-	if w.commit() {
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (w *responseWriter) Write(p []byte) (int, error) {
-	if !w.commit() {
-		return 0, ErrNotReplicated
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// Flush implements http.Flusher.
-func (w *responseWriter) Flush() { _ = w.FlushError() }
-
-// FlushError is what http.ResponseController.Flush calls.
-func (w *responseWriter) FlushError() error {
-	if !w.commit() {
-		return ErrNotReplicated
-	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack implements http.Hijacker (after replication).
-func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if !w.commit() {
-		return nil, nil, ErrNotReplicated
-	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
-// Unwrap lets http.ResponseController reach the other optional methods.
-func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // finish runs when the handler returned: commit if nothing was written (replicating in
 // acked mode, or answering the error), then replicate what is still pending (everything
 // in async mode; changes made after the response started in acked mode).
 func (w *responseWriter) finish() {
-	if !w.committed && !w.commit() {
+	if !w.Committed() && !w.Commit() {
 		w.rq.endAccess()
 		return
 	}

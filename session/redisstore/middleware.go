@@ -1,15 +1,15 @@
 package redisstore
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"sync"
+
+	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
 // HTTPConfig configures the middleware. The zero value is Tomcat's defaults; the cookie
@@ -138,7 +138,8 @@ cookies:
 		}
 		break cookies
 	}
-	rw := &responseWriter{ResponseWriter: w, rq: rq, r: r}
+	rw := &responseWriter{Writer: sessionhttp.Writer{ResponseWriter: w, Withheld: ErrNotSaved}, rq: rq, r: r}
+	rw.Committer = rw
 	next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rq)))
 	rw.finish()
 }
@@ -321,78 +322,29 @@ func (rq *Request) store(s *Session) error {
 // responseWriter holds the response back until the session is saved and adds the
 // session cookie before the header leaves.
 type responseWriter struct {
-	http.ResponseWriter
-	rq        *Request
-	r         *http.Request
-	committed bool
-	failed    bool
+	sessionhttp.Writer
+	rq *Request
+	r  *http.Request
 }
 
-// commit runs once, before the first byte of the response. It reports whether the
-// handler's response may proceed.
-func (w *responseWriter) commit() bool {
-	if w.committed {
-		return !w.failed
+// CommitResponse runs once, before the first byte of the response: cookie and save. It
+// reports whether the handler's response may proceed.
+func (w *responseWriter) CommitResponse(hw http.ResponseWriter) bool {
+	err := w.rq.commit(hw.Header())
+	if err == nil {
+		return true
 	}
-	w.committed = true
-	if err := w.rq.commit(w.Header()); err != nil {
-		w.failed = true
-		w.rq.mw.log.Warn("redisstore: session not saved; answering with an error", "err", err)
-		w.Header().Del("Content-Length")
-		w.Header().Del("Set-Cookie")
-		w.rq.mw.cfg.OnError(w.ResponseWriter, w.r, err)
-		return false
-	}
-	return true
+	w.rq.mw.log.Warn("redisstore: session not saved; answering with an error", "err", err)
+	hw.Header().Del("Content-Length")
+	hw.Header().Del("Set-Cookie")
+	w.rq.mw.cfg.OnError(hw, w.r, err)
+	return false
 }
-
-func (w *responseWriter) WriteHeader(code int) {
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		w.ResponseWriter.WriteHeader(code) // informational: does not start the response
-		return
-	}
-	if w.commit() {
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (w *responseWriter) Write(p []byte) (int, error) {
-	if !w.commit() {
-		return 0, ErrNotSaved
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// Flush implements http.Flusher.
-func (w *responseWriter) Flush() { _ = w.FlushError() }
-
-// FlushError is what http.ResponseController.Flush calls.
-func (w *responseWriter) FlushError() error {
-	if !w.commit() {
-		return ErrNotSaved
-	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack implements http.Hijacker (after the save).
-func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if !w.commit() {
-		return nil, nil, ErrNotSaved
-	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
-// Unwrap lets http.ResponseController reach the other optional methods.
-func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // finish runs when the handler returned: commit if nothing was written, then save the
 // changes made after the response started (without the guarantee: a failure is logged).
 func (w *responseWriter) finish() {
-	if !w.committed {
-		w.commit()
-		return
-	}
-	if w.failed {
+	if !w.Commit() {
 		return
 	}
 	if s := w.rq.Session(); s != nil && s.Dirty() {
