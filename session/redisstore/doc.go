@@ -51,7 +51,8 @@
 // save fails, the handler's response is replaced by OnError's and its writes fail with
 // ErrNotSaved: a client that got a successful response knows Redis has the session's
 // changes. Changes made after the response started are saved when the handler returns,
-// without that guarantee (a failure is logged). A handler that panics saves nothing.
+// without that guarantee (a failure is logged). A handler that panics before its
+// response started saves nothing; after, only what the commit saved is kept.
 //
 // Invalidate deletes the key at once (its error is the handler's, and the response
 // becomes OnError's); ChangeID moves the session to a new random id, and the save moves

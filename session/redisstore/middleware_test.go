@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -251,8 +252,9 @@ func TestConcurrentRequestsOnTwoNodes(t *testing.T) {
 }
 
 // A Redis that accepts connections but does not answer (the process stopped with
-// SIGSTOP) makes requests fail with 503 after Config.Timeout, not hang; once it runs
-// again they succeed.
+// SIGSTOP) makes requests fail with 503 after Config.Timeout, not hang: a load, and an
+// Invalidate (logout) whose DEL gets no answer (the client must not believe it logged
+// out). Once Redis runs again requests succeed.
 func TestMiddlewareRedisHangs(t *testing.T) {
 	r := startRedis(t)
 	st := newStore(t, r, redisstore.Config{Timeout: 300 * time.Millisecond})
@@ -260,21 +262,32 @@ func TestMiddlewareRedisHangs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(mw.Wrap(counterHandler("a")))
+	loaded, release := make(chan struct{}, 1), make(chan struct{})
+	logoutErr := make(chan error, 1)
+	counter := counterHandler("a")
+	srv := httptest.NewServer(mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/logout" {
+			counter.ServeHTTP(w, req)
+			return
+		}
+		loaded <- struct{}{}
+		<-release
+		err := redisstore.FromContext(req.Context()).Invalidate()
+		logoutErr <- err
+		fmt.Fprint(w, "logged out")
+	})))
 	defer srv.Close()
 	c := &http.Client{Timeout: 20 * time.Second}
 	_, _, _, id := get(t, c, srv.URL, "")
-	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	resume := func() {
-		if !resumed {
-			resumed = true
-			_ = r.cmd.Process.Signal(syscall.SIGCONT)
+	pause := func() {
+		if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
 		}
 	}
+	resume := func() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
 	defer resume()
+
+	pause()
 	if status, _, _, _ := get(t, c, srv.URL, id); status != http.StatusServiceUnavailable {
 		t.Fatalf("request while Redis hangs: %d, want 503", status)
 	}
@@ -285,6 +298,38 @@ func TestMiddlewareRedisHangs(t *testing.T) {
 		}
 		return nil
 	})
+
+	type answer struct {
+		status int
+		body   string
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/logout", nil)
+		req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: id})
+		resp, err := c.Do(req)
+		if err != nil {
+			answered <- answer{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answered <- answer{resp.StatusCode, string(b)}
+	}()
+	select { // the session is loaded: now Redis stops answering
+	case <-loaded:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the logout request did not reach its handler")
+	}
+	pause()
+	close(release)
+	if err := <-logoutErr; !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Fatalf("Invalidate while Redis hangs: %v, want ErrUnavailable", err)
+	}
+	if a := <-answered; a.status != http.StatusServiceUnavailable || strings.Contains(a.body, "logged out") {
+		t.Fatalf("logout while Redis hangs answered %d %q, want 503", a.status, a.body)
+	}
+	resume()
 }
 
 // Changes made after the response started are saved when the handler returns; a

@@ -329,3 +329,49 @@ func TestCorruptStoredValue(t *testing.T) {
 		t.Errorf("a hash under a session key: %v, want ErrCorrupt", err)
 	}
 }
+
+// What this API does not change (a principal, auth type, notes, listeners written by
+// other software sharing the format) survives a load and save.
+func TestSaveKeepsWhatItDoesNotChange(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	st := newStore(t, r, redisstore.Config{})
+	rc := r.client()
+	state := delta.SessionState{ID: "KEEP", CreationTime: 1000, LastAccessedTime: 2000, MaxInactive: 600, Version: 4,
+		Principal: &delta.Principal{Name: "ada", Roles: []string{"admin"}}, AuthType: "FORM",
+		Notes: []delta.NamedValue{{Name: "n", Value: []byte("v")}}, Listeners: []string{"sso"}}
+	data, err := st.EncodeForTest(&state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Set(ctx, st.Key("KEEP"), data, time.Minute)
+	s, err := st.Load(ctx, "KEEP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Version() != 4 || s.MaxInactiveInterval() != 10*time.Minute || s.CreationTime().UnixMilli() != 1000 {
+		t.Fatalf("loaded version %d, interval %v, created %v", s.Version(), s.MaxInactiveInterval(), s.CreationTime())
+	}
+	if err := s.Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := rc.Get(ctx, st.Key("KEEP")).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := delta.BinaryCodec{}.DecodeMessage(raw[8:])
+	if err != nil || len(msg.Sessions) != 1 {
+		t.Fatalf("stored value: %v", err)
+	}
+	got := msg.Sessions[0]
+	if got.Version != 5 || got.Principal == nil || got.Principal.Name != "ada" || got.AuthType != "FORM" ||
+		len(got.Notes) != 1 || len(got.Listeners) != 1 || len(got.Attributes) != 1 || got.CreationTime != 1000 {
+		t.Fatalf("stored after save: %+v", got)
+	}
+	if ttl := rc.PTTL(ctx, st.Key("KEEP")).Val(); ttl <= 9*time.Minute || ttl > 10*time.Minute {
+		t.Errorf("TTL %v, want the session's own 10 min", ttl)
+	}
+}
