@@ -376,3 +376,33 @@ func TestMiddlewareLateChangesAndSkip(t *testing.T) {
 		t.Fatalf("skipped path: %d %q cookie %q", status, body, set)
 	}
 }
+
+// A handler that panics before its response started saves nothing.
+func TestMiddlewarePanicSavesNothing(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{})
+	mw, err := redisstore.NewMiddleware(st, redisstore.HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := counterHandler("a")
+	srv := httptest.NewServer(mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/panic" {
+			_ = redisstore.FromContext(req.Context()).Set("count", 100)
+			panic(http.ErrAbortHandler) // net/http drops the connection without logging
+		}
+		counter.ServeHTTP(w, req)
+	})))
+	defer srv.Close()
+	c := &http.Client{Timeout: 20 * time.Second}
+	_, _, _, id := get(t, c, srv.URL, "")
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/panic", nil)
+	req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: id})
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the panicking handler answered %d", resp.StatusCode)
+	}
+	if _, body, _, _ := get(t, c, srv.URL, id); body != "count=2" {
+		t.Fatalf("after the panic: %q, want count=2 (the panicking request's Set not stored)", body)
+	}
+}
