@@ -19,9 +19,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gotribes/tribes/internal/procfs"
-
 	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/internal/procfs"
+	"github.com/gotribes/tribes/transport/nio"
 )
 
 // benchRow is one workload measured on both sides.
@@ -49,6 +49,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fanout := fs.Int("fanout", 4, "receivers of the fan-out rows (each message goes to all of them); 0 for none")
 	fanoutSizesF := fs.String("fanout-sizes", "1024", "message sizes of the fan-out rows, comma separated")
 	onLoop := fs.Bool("deliver-on-loop", false, "Go receivers deliver on their event loops (node --deliver-on-loop)")
+	engine := fs.String("engine", string(nio.DefaultEngine), fmt.Sprintf("receiver engine of the Go receivers (node --engine): %q or %q",
+		nio.EngineGnet, nio.EngineGoroutine))
 	runs := fs.Int("runs", 1, "runs of every row; each side's median run (by msgs/s) is reported")
 	rxProcs := fs.Int("receiver-procs", 0, "GOMAXPROCS of the Go receiver processes; 0 for the runtime's default (the CPUs)")
 	fs.Usage = func() {
@@ -76,6 +78,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *rxProcs < 0 {
 		return fmt.Errorf("%w: --receiver-procs must be >= 0", errUsage)
+	}
+	if !slices.Contains(nio.Engines(), nio.Engine(*engine)) {
+		return fmt.Errorf("%w: --engine: unknown %q", errUsage, *engine)
 	}
 	var modes []string
 	for _, m := range strings.Split(*modesF, ",") {
@@ -115,7 +120,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 	for range nrx {
-		p, err := startGoNode(ctx, exe, total, *onLoop, *rxProcs)
+		p, err := startGoNode(ctx, exe, total, *onLoop, *engine, *rxProcs)
 		if err != nil {
 			return err
 		}
@@ -229,7 +234,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	slices.Sort(raws)
 	rawMBs := raws[len(raws)/2]
 
-	delivery := ""
+	delivery := ", Go receivers on engine " + *engine
 	if *onLoop {
 		delivery = ", Go receivers deliver on the event loop"
 	}
@@ -363,9 +368,10 @@ type goProc struct {
 	done   chan struct{}
 }
 
-// startGoNode starts a receiving node; procs > 0 sets its GOMAXPROCS.
-func startGoNode(ctx context.Context, exe string, seconds int, onLoop bool, procs int) (*goProc, error) {
-	args := []string{"node", "--port", "0", "--quiet", "--seconds", strconv.Itoa(seconds)}
+// startGoNode starts a receiving node on the receiver engine named; procs > 0 sets its
+// GOMAXPROCS.
+func startGoNode(ctx context.Context, exe string, seconds int, onLoop bool, engine string, procs int) (*goProc, error) {
+	args := []string{"node", "--port", "0", "--quiet", "--seconds", strconv.Itoa(seconds), "--engine", engine}
 	if onLoop {
 		args = append(args, "--deliver-on-loop")
 	}

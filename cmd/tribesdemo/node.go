@@ -51,6 +51,7 @@ type nodeFlags struct {
 	udp            bool
 	udpPort        int
 	workers        int
+	engine         string
 	deliverOnLoop  bool
 	maxFrameSize   int
 	poolSize       int
@@ -105,6 +106,8 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.BoolVar(&f.udp, "udp", false, "also open a UDP receiver, for the udp send option (Tomcat udpPort)")
 	fs.IntVar(&f.udpPort, "udp-port", 0, "first UDP port to try with --udp (0 = any free port)")
 	fs.IntVar(&f.workers, "workers", 0, fmt.Sprintf("receiver worker goroutines (Tomcat maxThreads; 0 = %d)", nio.DefaultWorkers))
+	fs.StringVar(&f.engine, "engine", string(nio.DefaultEngine), fmt.Sprintf("TCP receiver engine: %q (event loops and workers) or %q "+
+		"(a goroutine per connection; nio.Config.Engine)", nio.EngineGnet, nio.EngineGoroutine))
 	fs.BoolVar(&f.deliverOnLoop, "deliver-on-loop", false, "deliver received messages on the receiver's event loops instead of its workers "+
 		"(nio.Config.DeliverOnEventLoop: only for listeners that return quickly)")
 	fs.IntVar(&f.maxFrameSize, "max-frame-size", 0, "largest message frame accepted, bytes (0 = 16 MiB; Tomcat: none). "+
@@ -143,6 +146,7 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	tcfg.Workers, tcfg.MaxFrameSize, tcfg.PoolSize = f.workers, f.maxFrameSize, f.poolSize
 	tcfg.MaxRetryAttempts, tcfg.KeepAliveCount, tcfg.KeepAliveTime = f.maxRetries, f.keepAliveCount, f.keepAliveTime
 	tcfg.DeliverOnEventLoop = f.deliverOnLoop
+	tcfg.Engine = nio.Engine(f.engine)
 	cfg.Transport = &tcfg
 	var err error
 	if cfg.Multicast, cfg.StaticMembers, err = f.membership(); err != nil {

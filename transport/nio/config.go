@@ -74,6 +74,26 @@ const (
 	MaxUDPSize = 65535
 )
 
+// Engine selects how the TCP receiver serves its inbound connections (no Tomcat
+// equivalent). See the package documentation, section "Receiver engines".
+type Engine string
+
+const (
+	// EngineGnet serves connections on gnet event loops (EventLoops of them) and hands
+	// decoded messages to Workers worker goroutines.
+	EngineGnet Engine = "gnet"
+	// EngineGoroutine serves each connection on a goroutine of its own, blocked on Go's
+	// network poller (net.Listener, net.Conn), which decodes its frames and delivers them
+	// itself; at most Workers ReceiveFuncs run at once. It ignores EventLoops,
+	// DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes.
+	EngineGoroutine Engine = "goroutine"
+	// DefaultEngine is the engine of a Config whose Engine is empty.
+	DefaultEngine = EngineGnet
+)
+
+// Engines returns the receiver engines, for flags and tests.
+func Engines() []Engine { return []Engine{EngineGnet, EngineGoroutine} }
+
 // Config configures a Transport. Unless a field says otherwise, its zero value means the
 // default given in its comment, so Config{} is a usable configuration (an "auto" address,
 // an ephemeral port). DefaultConfig returns Tomcat's defaults spelled out.
@@ -96,6 +116,10 @@ type Config struct {
 	// wins (Tomcat: autoBind, default 100). 1 tries Port only. Ignored for an ephemeral
 	// Port. Applies to UDPPort as well.
 	AutoBind int
+
+	// Engine is the TCP receiver's engine: EngineGnet or EngineGoroutine. Empty means
+	// DefaultEngine (EngineGnet). No Tomcat equivalent.
+	Engine Engine
 
 	// UDP enables the UDP receiver (Tomcat: udpPort > 0 enables it; off by default).
 	UDP bool
@@ -221,6 +245,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Address:              "127.0.0.1",
+		Engine:               DefaultEngine,
 		Port:                 DefaultPort,
 		AutoBind:             DefaultAutoBind,
 		MaxFrameSize:         DefaultMaxFrameSize,
@@ -255,6 +280,13 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.UDPPort < 0 || c.UDPPort > math.MaxUint16 {
 		return c, invalid("udp port %d out of range", c.UDPPort)
+	}
+	switch c.Engine {
+	case "":
+		c.Engine = DefaultEngine
+	case EngineGnet, EngineGoroutine:
+	default:
+		return c, invalid("unknown receiver engine %q (want %q or %q)", c.Engine, EngineGnet, EngineGoroutine)
 	}
 	if c.AutoBind < 0 {
 		return c, invalid("negative autobind %d", c.AutoBind)

@@ -39,20 +39,39 @@ func testConfig() Config {
 	return cfg
 }
 
-// forEachDelivery runs f as subtests with the receiver's config: once delivering on
-// workers (the default), once on the event loops (Config.DeliverOnEventLoop).
+// forEachDelivery runs f as subtests with the receiver's config: on gnet delivering on
+// workers, on gnet delivering on the event loops (Config.DeliverOnEventLoop), and on
+// EngineGoroutine (which delivers on each connection's goroutine).
 func forEachDelivery(t *testing.T, f func(t *testing.T, cfg Config)) {
-	for _, onLoop := range []bool{false, true} {
-		name := "workers"
-		if onLoop {
-			name = "event-loop"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, v := range []struct {
+		name   string
+		engine Engine
+		onLoop bool
+	}{{"workers", EngineGnet, false}, {"event-loop", EngineGnet, true}, {"goroutine", EngineGoroutine, false}} {
+		t.Run(v.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.DeliverOnEventLoop = onLoop
+			cfg.Engine, cfg.DeliverOnEventLoop = v.engine, v.onLoop
 			f(t, cfg)
 		})
 	}
+}
+
+// forEachEngine runs f as a subtest per receiver engine, with testConfig and that engine.
+func forEachEngine(t *testing.T, f func(t *testing.T, cfg Config)) {
+	for _, e := range Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.Engine = e
+			f(t, cfg)
+		})
+	}
+}
+
+// gnetConfig is testConfig on gnet, for tests of gnet's own mechanics.
+func gnetConfig() Config {
+	cfg := testConfig()
+	cfg.Engine = EngineGnet
+	return cfg
 }
 
 // node is a started Transport with its local member.

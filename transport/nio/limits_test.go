@@ -26,95 +26,99 @@ import (
 
 // The connection beyond MaxConnections is closed at once; the others keep working.
 func TestMaxConnectionsRefusesTheNextOne(t *testing.T) {
-	cfg := testConfig()
-	cfg.MaxConnections = 3
-	rec := newRecorder(8)
-	b := startNode(t, cfg, rec.rx)
-	src, _ := b.member.MarshalBinary()
-	var conns []net.Conn
-	for range 3 {
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		cfg := ecfg
+		cfg.MaxConnections = 3
+		rec := newRecorder(8)
+		b := startNode(t, cfg, rec.rx)
+		src, _ := b.member.MarshalBinary()
+		var conns []net.Conn
+		for range 3 {
+			c := dialRaw(t, b)
+			if _, err := c.Write(frame(src, channel.OptUseAck, []byte("x"))); err != nil {
+				t.Fatal(err)
+			}
+			if k := readAcks(t, c, 1); k[0] != wire.Ack {
+				t.Fatalf("ack %v", k)
+			}
+			rec.next(t)
+			conns = append(conns, c)
+		}
+		extra := dialRaw(t, b)
+		expectClosed(t, extra)
+		testutil.EventuallyTrue(t, waitTimeout, "refused counter", func() bool { return b.t.Stats().ConnsRefused == 1 })
+		for _, c := range conns {
+			if _, err := c.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
+				t.Fatal(err)
+			}
+			if k := readAcks(t, c, 1); k[0] != wire.Ack {
+				t.Fatalf("ack %v", k)
+			}
+			rec.next(t)
+		}
+		// Closing one makes room again.
+		_ = conns[0].Close()
+		testutil.EventuallyTrue(t, waitTimeout, "a free slot", func() bool { return b.t.Stats().ConnsOpen == 2 })
 		c := dialRaw(t, b)
-		if _, err := c.Write(frame(src, channel.OptUseAck, []byte("x"))); err != nil {
+		if _, err := c.Write(frame(src, channel.OptUseAck, []byte("z"))); err != nil {
 			t.Fatal(err)
 		}
 		if k := readAcks(t, c, 1); k[0] != wire.Ack {
 			t.Fatalf("ack %v", k)
 		}
-		rec.next(t)
-		conns = append(conns, c)
-	}
-	extra := dialRaw(t, b)
-	expectClosed(t, extra)
-	testutil.EventuallyTrue(t, waitTimeout, "refused counter", func() bool { return b.t.Stats().ConnsRefused == 1 })
-	for _, c := range conns {
-		if _, err := c.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
-			t.Fatal(err)
-		}
-		if k := readAcks(t, c, 1); k[0] != wire.Ack {
-			t.Fatalf("ack %v", k)
-		}
-		rec.next(t)
-	}
-	// Closing one makes room again.
-	_ = conns[0].Close()
-	testutil.EventuallyTrue(t, waitTimeout, "a free slot", func() bool { return b.t.Stats().ConnsOpen == 2 })
-	c := dialRaw(t, b)
-	if _, err := c.Write(frame(src, channel.OptUseAck, []byte("z"))); err != nil {
-		t.Fatal(err)
-	}
-	if k := readAcks(t, c, 1); k[0] != wire.Ack {
-		t.Fatalf("ack %v", k)
-	}
+	})
 }
 
 // A connection that sends nothing, and one that starts a frame and dribbles it byte by
 // byte, are closed; an idle connection that carried a frame (a pooled sender connection)
 // stays open.
 func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
-	cfg := testConfig()
-	cfg.FirstFrameTimeout = 100 * time.Millisecond
-	cfg.FrameTimeout = 300 * time.Millisecond
-	rec := newRecorder(8)
-	b := startNode(t, cfg, rec.rx)
-	src, _ := b.member.MarshalBinary()
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		cfg := ecfg
+		cfg.FirstFrameTimeout = 100 * time.Millisecond
+		cfg.FrameTimeout = 300 * time.Millisecond
+		rec := newRecorder(8)
+		b := startNode(t, cfg, rec.rx)
+		src, _ := b.member.MarshalBinary()
 
-	pooled := dialRaw(t, b)
-	if _, err := pooled.Write(frame(src, channel.OptUseAck, []byte("x"))); err != nil {
-		t.Fatal(err)
-	}
-	readAcks(t, pooled, 1)
-	rec.next(t)
-
-	idle := dialRaw(t, b)
-	slow := dialRaw(t, b)
-	f := frame(src, channel.OptUseAck, make([]byte, 1000))
-	dribbled := make(chan struct{})
-	go func() {
-		defer close(dribbled)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; i < len(f)-1; i++ { // never the last byte
-			if _, err := slow.Write(f[i : i+1]); err != nil {
-				return
-			}
-			<-tick.C
+		pooled := dialRaw(t, b)
+		if _, err := pooled.Write(frame(src, channel.OptUseAck, []byte("x"))); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	expectClosed(t, idle)
-	expectClosed(t, slow)
-	<-dribbled
-	testutil.EventuallyTrue(t, waitTimeout, "timed-out counter", func() bool { return b.t.Stats().ConnsTimedOut == 2 })
-	rec.none(t)
+		readAcks(t, pooled, 1)
+		rec.next(t)
 
-	if _, err := pooled.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
-		t.Fatal(err)
-	}
-	if k := readAcks(t, pooled, 1); k[0] != wire.Ack {
-		t.Fatalf("ack %v", k)
-	}
-	if string(rec.next(t).Data) != "y" {
-		t.Fatal("wrong message")
-	}
+		idle := dialRaw(t, b)
+		slow := dialRaw(t, b)
+		f := frame(src, channel.OptUseAck, make([]byte, 1000))
+		dribbled := make(chan struct{})
+		go func() {
+			defer close(dribbled)
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for i := 0; i < len(f)-1; i++ { // never the last byte
+				if _, err := slow.Write(f[i : i+1]); err != nil {
+					return
+				}
+				<-tick.C
+			}
+		}()
+		expectClosed(t, idle)
+		expectClosed(t, slow)
+		<-dribbled
+		testutil.EventuallyTrue(t, waitTimeout, "timed-out counter", func() bool { return b.t.Stats().ConnsTimedOut == 2 })
+		rec.none(t)
+
+		if _, err := pooled.Write(frame(src, channel.OptUseAck, []byte("y"))); err != nil {
+			t.Fatal(err)
+		}
+		if k := readAcks(t, pooled, 1); k[0] != wire.Ack {
+			t.Fatalf("ack %v", k)
+		}
+		if string(rec.next(t).Data) != "y" {
+			t.Fatal("wrong message")
+		}
+	})
 }
 
 // A peer that sends use_ack,sync frames and never reads its ACKs: once
@@ -122,117 +126,143 @@ func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
 // are queued) and closes it after FrameTimeout. The ACK bytes written stay bounded by the
 // socket buffers plus the cap, whatever the peer sent.
 func TestPeerNotReadingAcksIsPausedThenClosed(t *testing.T) {
-	cfg := testConfig()
-	cfg.MaxConnOutboundBytes = 4 << 10
-	// Long enough that a writer descheduled in the middle of a frame on a loaded machine
-	// is not closed for an incomplete frame instead.
-	cfg.FrameTimeout = 2 * time.Second
-	cfg.TxBufSize = 4 << 10
-	b := startNode(t, cfg, nil)
-	src, _ := b.member.MarshalBinary()
-	c := dialRaw(t, b)
-	_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
-	f := frame(src, channel.OptUseAck|channel.OptSyncAck, []byte("x"))
-	var batch []byte
-	for range 256 {
-		batch = append(batch, f...)
-	}
-	var stop atomic.Bool
-	written := make(chan int, 1)
-	go func() {
-		n := 0
-		for !stop.Load() && n < 256<<20 {
-			m, err := c.Write(batch)
-			n += m
-			if err != nil {
-				break
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		cfg := ecfg
+		cfg.MaxConnOutboundBytes = 4 << 10
+		// Long enough that a writer descheduled in the middle of a frame on a loaded machine
+		// is not closed for an incomplete frame instead.
+		cfg.FrameTimeout = 2 * time.Second
+		cfg.TxBufSize = 4 << 10
+		b := startNode(t, cfg, nil)
+		src, _ := b.member.MarshalBinary()
+		c := dialRaw(t, b)
+		_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+		f := frame(src, channel.OptUseAck|channel.OptSyncAck, []byte("x"))
+		var batch []byte
+		for range 256 {
+			batch = append(batch, f...)
+		}
+		var stop atomic.Bool
+		written := make(chan int, 1)
+		go func() {
+			n := 0
+			for !stop.Load() && n < 256<<20 {
+				m, err := c.Write(batch)
+				n += m
+				if err != nil {
+					break
+				}
 			}
+			written <- n
+		}()
+		if ecfg.Engine == EngineGnet {
+			testutil.Eventually(t, waitTimeout, func() error {
+				if st := b.t.Stats(); st.AckPauses < 1 {
+					return fmt.Errorf("no pause on unread ACKs: stats %+v", st)
+				}
+				return nil
+			})
+			stop.Store(true)
 		}
-		written <- n
-	}()
-	testutil.Eventually(t, waitTimeout, func() error {
-		if st := b.t.Stats(); st.AckPauses < 1 {
-			return fmt.Errorf("no pause on unread ACKs: stats %+v", st)
+		// EngineGoroutine counts a pause only when an ACK write blocks for a sweeper tick,
+		// which depends on the kernel's buffers (TestGoroutineEngineClosesStalledWriters
+		// covers its stall handling); the writer stops when the connection closes.
+		// Closed as stalled (FrameTimeout) or, if the paused connection's buffer filled up
+		// first, as overflowed: either way it is counted once. Nothing is read before: reading
+		// the ACKs would end the stall. EngineGoroutine reads on as long as the socket takes
+		// its ACKs (it has no MaxConnOutboundBytes); the peer's last write can then stop in
+		// the middle of a frame (seen on loopback here: its stack sends no more while its
+		// receive buffer is full), and FrameTimeout closes it as timed out instead.
+		testutil.Eventually(t, waitTimeout, func() error {
+			closed := stalledCloses(b.t.Stats(), ecfg.Engine)
+			if st := b.t.Stats(); closed != 1 || st.ConnsOpen != 0 {
+				return fmt.Errorf("want the connection closed, counted once as stalled or overflowed: stats %+v", st)
+			}
+			return nil
+		})
+		expectClosed(t, c)
+		stop.Store(true)
+		<-written
+		st := b.t.Stats()
+		if st.ConnsStalled == 1 && st.AckPauses < 1 {
+			t.Fatalf("closed as stalled without an ack pause: %+v", st)
 		}
-		return nil
+		// Kernel buffers on both sides (a few hundred KiB on loopback at most with these
+		// settings) plus the 4 KiB cap: far below what an unbounded node would queue.
+		if acked := st.AcksSent * uint64(len(wire.AckFrame)); acked > 4<<20 {
+			t.Fatalf("%d ACK bytes written to a peer that reads none", acked)
+		}
+		if st.ConnsOpen != 0 {
+			t.Fatalf("%d connections open", st.ConnsOpen)
+		}
 	})
-	stop.Store(true)
-	// Closed as stalled (FrameTimeout) or, if the paused connection's buffer filled up
-	// first, as overflowed: either way it is counted once. Nothing is read before: reading
-	// the ACKs would end the stall.
-	testutil.Eventually(t, waitTimeout, func() error {
-		if st := b.t.Stats(); st.ConnsStalled+st.ConnsOverflowed != 1 || st.ConnsOpen != 0 {
-			return fmt.Errorf("want the connection closed, counted once as stalled or overflowed: stats %+v", st)
-		}
-		return nil
-	})
-	expectClosed(t, c)
-	<-written
-	st := b.t.Stats()
-	// Kernel buffers on both sides (a few hundred KiB on loopback at most with these
-	// settings) plus the 4 KiB cap: far below what an unbounded node would queue.
-	if acked := st.AcksSent * uint64(len(wire.AckFrame)); acked > 4<<20 {
-		t.Fatalf("%d ACK bytes written to a peer that reads none", acked)
+}
+
+// stalledCloses counts the closes TestPeerNotReadingAcksIsPausedThenClosed accepts on engine e.
+func stalledCloses(st Stats, e Engine) uint64 {
+	n := st.ConnsStalled + st.ConnsOverflowed
+	if e == EngineGoroutine {
+		n += st.ConnsTimedOut
 	}
-	if st.ConnsOpen != 0 {
-		t.Fatalf("%d connections open", st.ConnsOpen)
-	}
+	return n
 }
 
 // 100 connections each send the first part of a max-size frame: only as many frames as
 // MaxPendingBytes holds are reserved, the others are refused and their connections closed,
 // the heap grows by about the budget, and everything is given back when they close.
 func TestPendingBudgetBoundsPartialFrames(t *testing.T) {
-	const (
-		maxFrame = 1 << 20
-		budget   = 4 << 20
-		conns    = 100
-	)
-	cfg := testConfig()
-	cfg.MaxFrameSize = maxFrame
-	cfg.MaxPendingBytes = budget
-	rec := newRecorder(4)
-	b := startNode(t, cfg, rec.rx)
-	src, _ := b.member.MarshalBinary()
-	big := wire.AppendChannelDataFrame(nil, uint32(channel.OptUseAck), 1, channel.NewMessageID(), src,
-		make([]byte, maxFrame-wire.ChannelDataLen(16, len(src), 0)))
-	if len(big) != wire.FrameLen(maxFrame) {
-		t.Fatalf("frame of %d bytes, want %d", len(big), wire.FrameLen(maxFrame))
-	}
-	fits := budget / len(big)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		const (
+			maxFrame = 1 << 20
+			budget   = 4 << 20
+			conns    = 100
+		)
+		cfg := ecfg
+		cfg.MaxFrameSize = maxFrame
+		cfg.MaxPendingBytes = budget
+		rec := newRecorder(4)
+		b := startNode(t, cfg, rec.rx)
+		src, _ := b.member.MarshalBinary()
+		big := wire.AppendChannelDataFrame(nil, uint32(channel.OptUseAck), 1, channel.NewMessageID(), src,
+			make([]byte, maxFrame-wire.ChannelDataLen(16, len(src), 0)))
+		if len(big) != wire.FrameLen(maxFrame) {
+			t.Fatalf("frame of %d bytes, want %d", len(big), wire.FrameLen(maxFrame))
+		}
+		fits := budget / len(big)
 
-	before := heapInUse()
-	var cs []net.Conn
-	for range conns {
+		before := heapInUse()
+		var cs []net.Conn
+		for range conns {
+			c := dialRaw(t, b)
+			if _, err := c.Write(big[:1024]); err != nil {
+				t.Fatal(err)
+			}
+			cs = append(cs, c)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "refusals", func() bool { return b.t.Stats().FramesRefused == uint64(conns-fits) })
+		st := b.t.Stats()
+		if st.PendingBytes > budget || st.PendingBytes < int64(fits*len(big)) {
+			t.Fatalf("pending %d bytes, want %d reserved frames within %d", st.PendingBytes, fits, budget)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "refused connections closed", func() bool { return b.t.Stats().ConnsOpen == int64(fits) })
+		if grew := heapInUse() - before; grew > budget+8<<20 {
+			t.Fatalf("heap grew by %d bytes for %d partial frames (budget %d)", grew, conns, budget)
+		}
+		for _, c := range cs {
+			_ = c.Close()
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "budget returned", func() bool { return b.t.Stats().PendingBytes == 0 })
+
+		// A whole frame of the maximum size still goes through.
 		c := dialRaw(t, b)
-		if _, err := c.Write(big[:1024]); err != nil {
+		if _, err := c.Write(big); err != nil {
 			t.Fatal(err)
 		}
-		cs = append(cs, c)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "refusals", func() bool { return b.t.Stats().FramesRefused == uint64(conns-fits) })
-	st := b.t.Stats()
-	if st.PendingBytes > budget || st.PendingBytes < int64(fits*len(big)) {
-		t.Fatalf("pending %d bytes, want %d reserved frames within %d", st.PendingBytes, fits, budget)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "refused connections closed", func() bool { return b.t.Stats().ConnsOpen == int64(fits) })
-	if grew := heapInUse() - before; grew > budget+8<<20 {
-		t.Fatalf("heap grew by %d bytes for %d partial frames (budget %d)", grew, conns, budget)
-	}
-	for _, c := range cs {
-		_ = c.Close()
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "budget returned", func() bool { return b.t.Stats().PendingBytes == 0 })
-
-	// A whole frame of the maximum size still goes through.
-	c := dialRaw(t, b)
-	if _, err := c.Write(big); err != nil {
-		t.Fatal(err)
-	}
-	if k := readAcks(t, c, 1); k[0] != wire.Ack {
-		t.Fatalf("ack %v", k)
-	}
-	rec.next(t)
+		if k := readAcks(t, c, 1); k[0] != wire.Ack {
+			t.Fatalf("ack %v", k)
+		}
+		rec.next(t)
+	})
 }
 
 func heapInUse() int64 {
@@ -245,17 +275,29 @@ func heapInUse() int64 {
 // emfileChildEnv makes the test binary run emfileChild instead of the tests.
 const emfileChildEnv = "TRIBES_NIO_EMFILE_CHILD"
 
+// emfileEngineEnv names the child's receiver engine.
+const emfileEngineEnv = "TRIBES_NIO_EMFILE_ENGINE"
+
 // A receiver whose process runs out of descriptors: accept fails with EMFILE and gnet stops
 // its engine. The transport reports the failure (channel.ErrReceiverFailed), restarts the
-// engine on the same port once descriptors are free, and a send succeeds again. The
+// engine on the same port once descriptors are free, and a send succeeds again. With
+// EngineGoroutine the listener stays open and accept is retried with a back-off; the
+// failure and the recovery are reported and counted the same way. The
 // receiver runs in a child process with RLIMIT_NOFILE lowered and every descriptor taken.
 func TestReceiverSurvivesDescriptorExhaustion(t *testing.T) {
 	if os.Getenv(emfileChildEnv) == "1" {
 		emfileChild()
 		return
 	}
+	for _, e := range Engines() {
+		t.Run(string(e), func(t *testing.T) { descriptorExhaustion(t, e) })
+	}
+}
+
+// descriptorExhaustion runs TestReceiverSurvivesDescriptorExhaustion's child with engine e.
+func descriptorExhaustion(t *testing.T, e Engine) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestReceiverSurvivesDescriptorExhaustion$")
-	cmd.Env = append(os.Environ(), emfileChildEnv+"=1")
+	cmd.Env = append(os.Environ(), emfileChildEnv+"=1", emfileEngineEnv+"="+string(e))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -374,6 +416,7 @@ func emfileChild() {
 		fmt.Fprintf(os.Stdout, format+"\n", args...)
 	}
 	cfg := testConfig()
+	cfg.Engine = Engine(os.Getenv(emfileEngineEnv))
 	cfg.EventLoops = 1
 	cfg.Logger = nil
 	tr, err := New(cfg)
@@ -440,46 +483,48 @@ func emfileChild() {
 // stays a few lines however long it goes on (an unlimited log wrote one line per
 // connection).
 func TestGarbageFloodLogIsBounded(t *testing.T) {
-	var logBuf testutil.Buffer
-	cfg := testConfig()
-	cfg.MaxFrameSize = 1 << 20
-	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b := startNode(t, cfg, nil)
-	// A length above MaxFrameSize, and a body that names no sender (a frame naming one is
-	// reported lost instead: TestLostFramesReportedWithTheirSender).
-	lying := append(wire.AppendFrameHeader(nil, 64<<20), make([]byte, 12+4+4+4)...)
-	const rounds = 200
-	for i := range rounds {
-		c := dialRaw(t, b)
-		bad := []byte("GET / HTTP/1.1\r\n\r\n")
-		if i%2 == 1 {
-			bad = lying
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		var logBuf testutil.Buffer
+		cfg := ecfg
+		cfg.MaxFrameSize = 1 << 20
+		cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		b := startNode(t, cfg, nil)
+		// A length above MaxFrameSize, and a body that names no sender (a frame naming one is
+		// reported lost instead: TestLostFramesReportedWithTheirSender).
+		lying := append(wire.AppendFrameHeader(nil, 64<<20), make([]byte, 12+4+4+4)...)
+		const rounds = 200
+		for i := range rounds {
+			c := dialRaw(t, b)
+			bad := []byte("GET / HTTP/1.1\r\n\r\n")
+			if i%2 == 1 {
+				bad = lying
+			}
+			if _, err := c.Write(bad); err != nil {
+				t.Fatal(err)
+			}
+			expectClosed(t, c)
+			_ = c.Close()
 		}
-		if _, err := c.Write(bad); err != nil {
+		testutil.EventuallyTrue(t, waitTimeout, "every rejection counted", func() bool { return b.t.Stats().FramesRejected == rounds })
+		lines := strings.Count(logBuf.String(), "invalid frame")
+		if lines == 0 || lines > 2*ratelog.DefaultFirst {
+			t.Fatalf("%d log lines about invalid frames for %d rejections:\n%s", lines, rounds, logBuf.String())
+		}
+		if n := len(logBuf.String()); n > 16<<10 {
+			t.Fatalf("%d log bytes for %d rejections", n, rounds)
+		}
+		if !strings.Contains(logBuf.String(), "further=") {
+			t.Fatal("the last logged line does not say that further ones are counted")
+		}
+		// Stopping writes the summary of what was counted.
+		if err := b.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
 			t.Fatal(err)
 		}
-		expectClosed(t, c)
-		_ = c.Close()
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "every rejection counted", func() bool { return b.t.Stats().FramesRejected == rounds })
-	lines := strings.Count(logBuf.String(), "invalid frame")
-	if lines == 0 || lines > 2*ratelog.DefaultFirst {
-		t.Fatalf("%d log lines about invalid frames for %d rejections:\n%s", lines, rounds, logBuf.String())
-	}
-	if n := len(logBuf.String()); n > 16<<10 {
-		t.Fatalf("%d log bytes for %d rejections", n, rounds)
-	}
-	if !strings.Contains(logBuf.String(), "further=") {
-		t.Fatal("the last logged line does not say that further ones are counted")
-	}
-	// Stopping writes the summary of what was counted.
-	if err := b.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprintf("suppressed=%d", rounds-lines)
-	if !strings.Contains(logBuf.String(), want) {
-		t.Fatalf("no summary with %s:\n%s", want, logBuf.String())
-	}
+		want := fmt.Sprintf("suppressed=%d", rounds-lines)
+		if !strings.Contains(logBuf.String(), want) {
+			t.Fatalf("no summary with %s:\n%s", want, logBuf.String())
+		}
+	})
 }
 
 // Four peers write use_ack,sync frames as fast as they can and never read their ACKs.
@@ -489,7 +534,7 @@ func TestGarbageFloodLogIsBounded(t *testing.T) {
 // each plus one read, and past it the connection is closed.
 func TestPausedConnectionsBounded(t *testing.T) {
 	const conns = 4
-	cfg := testConfig()
+	cfg := gnetConfig()  // gnet-only: its pause and overflow mechanics
 	cfg.FrameTimeout = 0 // only the inbound bound closes them
 	b := startNode(t, cfg, func(*channel.Message) error { return nil })
 	src, _ := b.member.MarshalBinary()
@@ -585,98 +630,102 @@ func (l losses) next(tb testing.TB) channel.LostMessage {
 // loss reported with the sender its header names and the size; the sender's send fails.
 // A frame whose connection closes half-way is reported as lost too.
 func TestLostFramesReportedWithTheirSender(t *testing.T) {
-	lost := make(losses, 8)
-	cfg := testConfig()
-	cfg.MaxFrameSize = 64 << 10
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.SetLossFunc(func(l channel.LostMessage) { lost <- l })
-	rec := newRecorder(4)
-	if err := tr.Start(context.Background(), channel.SvcTransport, rec.rx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
-	b := &node{t: tr, member: memberOf(tr)}
-	a := startNode(t, testConfig(), nil)
-
-	msg := a.msg(channel.OptUseAck|channel.OptSyncAck, make([]byte, 200<<10))
-	if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err == nil {
-		t.Fatal("a frame above MaxFrameSize was acknowledged")
-	}
-	l := lost.next(t)
-	if l.Source.UniqueID != a.member.UniqueID || !errors.Is(l.Err, channel.ErrMessageTooLarge) || l.Size < 200<<10 {
-		t.Fatalf("reported %+v", l)
-	}
-	rec.none(t)
-	// The connection still carries a message that fits.
-	if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, []byte("small"))); err != nil {
-		t.Fatal(err)
-	}
-	if got := rec.next(t); string(got.Data) != "small" {
-		t.Fatalf("got %q", got.Data)
-	}
-
-	f := frame(a.wire, channel.OptUseAck, make([]byte, 40<<10))
-	c := dialRaw(t, b)
-	if _, err := c.Write(f[:len(f)/2]); err != nil {
-		t.Fatal(err)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "the half frame arrived", func() bool { return tr.Stats().PendingBytes > 0 })
-	_ = c.Close()
-	for {
-		l = lost.next(t)
-		if errors.Is(l.Err, channel.ErrConnectionLost) {
-			break
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		lost := make(losses, 8)
+		cfg := ecfg
+		cfg.MaxFrameSize = 64 << 10
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !errors.Is(l.Err, channel.ErrMessageTooLarge) { // the sender's retry of the first one
+		tr.SetLossFunc(func(l channel.LostMessage) { lost <- l })
+		rec := newRecorder(4)
+		if err := tr.Start(context.Background(), channel.SvcTransport, rec.rx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+		b := &node{t: tr, member: memberOf(tr)}
+		a := startNode(t, ecfg, nil)
+
+		msg := a.msg(channel.OptUseAck|channel.OptSyncAck, make([]byte, 200<<10))
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err == nil {
+			t.Fatal("a frame above MaxFrameSize was acknowledged")
+		}
+		l := lost.next(t)
+		if l.Source.UniqueID != a.member.UniqueID || !errors.Is(l.Err, channel.ErrMessageTooLarge) || l.Size < 200<<10 {
 			t.Fatalf("reported %+v", l)
 		}
-	}
-	if l.Source.UniqueID != a.member.UniqueID || l.Size != len(f)-wire.FrameOverhead {
-		t.Fatalf("reported %+v", l)
-	}
-	st := tr.Stats()
-	if st.FramesLost < 2 || st.FramesLost != st.FramesRejected+1 {
-		t.Fatalf("frames lost %d, rejected %d", st.FramesLost, st.FramesRejected)
-	}
+		rec.none(t)
+		// The connection still carries a message that fits.
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, []byte("small"))); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.next(t); string(got.Data) != "small" {
+			t.Fatalf("got %q", got.Data)
+		}
+
+		f := frame(a.wire, channel.OptUseAck, make([]byte, 40<<10))
+		c := dialRaw(t, b)
+		if _, err := c.Write(f[:len(f)/2]); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "the half frame arrived", func() bool { return tr.Stats().PendingBytes > 0 })
+		_ = c.Close()
+		for {
+			l = lost.next(t)
+			if errors.Is(l.Err, channel.ErrConnectionLost) {
+				break
+			}
+			if !errors.Is(l.Err, channel.ErrMessageTooLarge) { // the sender's retry of the first one
+				t.Fatalf("reported %+v", l)
+			}
+		}
+		if l.Source.UniqueID != a.member.UniqueID || l.Size != len(f)-wire.FrameOverhead {
+			t.Fatalf("reported %+v", l)
+		}
+		st := tr.Stats()
+		if st.FramesLost < 2 || st.FramesLost != st.FramesRejected+1 {
+			t.Fatalf("frames lost %d, rejected %d", st.FramesLost, st.FramesRejected)
+		}
+	})
 }
 
 // A large frame counts as arriving from its sender from the moment its header named the
 // sender until it is read whole or its connection closes.
 func TestArrivingLargeFrame(t *testing.T) {
-	lost := make(losses, 8)
-	rec := newRecorder(4)
-	b := startNode(t, testConfig(), rec.rx)
-	b.t.SetLossFunc(func(l channel.LostMessage) { lost <- l })
-	a := startNode(t, testConfig(), nil)
-	from := a.member.Key()
-	if b.t.Arriving(from) {
-		t.Fatal("arriving before anything was sent")
-	}
-	f := frame(a.wire, 0, make([]byte, 40<<10))
-	c := dialRaw(t, b)
-	if _, err := c.Write(f[:len(f)/2]); err != nil {
-		t.Fatal(err)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "the half frame counted as arriving", func() bool { return b.t.Arriving(from) })
-	if _, err := c.Write(f[len(f)/2:]); err != nil {
-		t.Fatal(err)
-	}
-	if got := rec.next(t); len(got.Data) != 40<<10 {
-		t.Fatalf("delivered %d bytes", len(got.Data))
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "no longer arriving once delivered", func() bool { return !b.t.Arriving(from) })
-	if _, err := c.Write(f[:len(f)/2]); err != nil {
-		t.Fatal(err)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "the next half frame counted", func() bool { return b.t.Arriving(from) })
-	_ = c.Close()
-	if l := lost.next(t); !errors.Is(l.Err, channel.ErrConnectionLost) {
-		t.Fatalf("reported %+v", l)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "no longer arriving once lost", func() bool { return !b.t.Arriving(from) })
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		lost := make(losses, 8)
+		rec := newRecorder(4)
+		b := startNode(t, ecfg, rec.rx)
+		b.t.SetLossFunc(func(l channel.LostMessage) { lost <- l })
+		a := startNode(t, ecfg, nil)
+		from := a.member.Key()
+		if b.t.Arriving(from) {
+			t.Fatal("arriving before anything was sent")
+		}
+		f := frame(a.wire, 0, make([]byte, 40<<10))
+		c := dialRaw(t, b)
+		if _, err := c.Write(f[:len(f)/2]); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "the half frame counted as arriving", func() bool { return b.t.Arriving(from) })
+		if _, err := c.Write(f[len(f)/2:]); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.next(t); len(got.Data) != 40<<10 {
+			t.Fatalf("delivered %d bytes", len(got.Data))
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "no longer arriving once delivered", func() bool { return !b.t.Arriving(from) })
+		if _, err := c.Write(f[:len(f)/2]); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "the next half frame counted", func() bool { return b.t.Arriving(from) })
+		_ = c.Close()
+		if l := lost.next(t); !errors.Is(l.Err, channel.ErrConnectionLost) {
+			t.Fatalf("reported %+v", l)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "no longer arriving once lost", func() bool { return !b.t.Arriving(from) })
+	})
 }
 
 // A worker that drains a paused connection's queue below its limit ends the event loop's

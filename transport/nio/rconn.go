@@ -337,22 +337,29 @@ func (rc *rconn) enqueueLocked() {
 
 func (rc *rconn) reject(err error) {
 	rc.dead = true
+	rc.r.reject(err, rc.peer, rc.remote)
+}
+
+// reject counts and logs a frame that closes its connection (peer and remote name it in
+// the log): refused for the budget (errOverBudget), or invalid; an oversize one is also
+// reported lost with its sender.
+func (r *receiver) reject(err error, peer, remote string) {
 	if errors.Is(err, errOverBudget) {
-		rc.r.st.framesRefused.Add(1)
-		rc.r.plog.Log(slog.LevelWarn, rc.peer, "over-budget", "tribes receiver closing a connection: no budget for its frame",
-			"remote", rc.remote, "pending", rc.r.st.pendingBytes.Load(), "max", rc.r.maxPending)
+		r.st.framesRefused.Add(1)
+		r.plog.Log(slog.LevelWarn, peer, "over-budget", "tribes receiver closing a connection: no budget for its frame",
+			"remote", remote, "pending", r.st.pendingBytes.Load(), "max", r.maxPending)
 		return
 	}
-	rc.r.st.framesRejected.Add(1)
+	r.st.framesRejected.Add(1)
 	var lost *lostFrame
 	if errors.As(err, &lost) {
-		rc.r.plog.Log(slog.LevelError, rc.peer, "oversize", "tribes receiver refusing a frame larger than MaxFrameSize; closing its connection",
-			"remote", rc.remote, "source", lost.source.Address.String(), "size", lost.size, "max", rc.r.maxBody)
-		rc.r.lose(lost)
+		r.plog.Log(slog.LevelError, peer, "oversize", "tribes receiver refusing a frame larger than MaxFrameSize; closing its connection",
+			"remote", remote, "source", lost.source.Address.String(), "size", lost.size, "max", r.maxBody)
+		r.lose(lost)
 		return
 	}
-	rc.r.plog.Log(slog.LevelError, rc.peer, "invalid-frame", "tribes receiver closing connection after an invalid frame",
-		"remote", rc.remote, "err", err)
+	r.plog.Log(slog.LevelError, peer, "invalid-frame", "tribes receiver closing connection after an invalid frame",
+		"remote", remote, "err", err)
 }
 
 // onClose runs on the loop when the connection closes. Complete frames still buffered
@@ -386,11 +393,17 @@ func (rc *rconn) onClose(error) {
 		rc.batchBytes += n
 	}
 	rc.flush()
+	rc.r.cutOff(&rc.dec, rc.c, rc.peer, rc.remote)
+}
+
+// cutOff reports the frame that dec, whose connection closed, left incomplete with the
+// bytes in in, if its header named the sender.
+func (r *receiver) cutOff(dec *decoder, in inbound, peer, remote string) {
 	var lost *lostFrame
-	if errors.As(rc.dec.cutOff(rc.c), &lost) {
-		rc.r.plog.Log(slog.LevelWarn, rc.peer, "cut-off", "tribes receiver lost a frame: its connection closed before it arrived whole",
-			"remote", rc.remote, "source", lost.source.Address.String(), "err", lost.err)
-		rc.r.lose(lost)
+	if errors.As(dec.cutOff(in), &lost) {
+		r.plog.Log(slog.LevelWarn, peer, "cut-off", "tribes receiver lost a frame: its connection closed before it arrived whole",
+			"remote", remote, "source", lost.source.Address.String(), "err", lost.err)
+		r.lose(lost)
 	}
 }
 
@@ -466,10 +479,14 @@ func (rc *rconn) process(it *inItem) {
 }
 
 // countStranger counts and logs a connection closed for carrying msg, a non-member's.
-func (rc *rconn) countStranger(msg *channel.Message) {
-	rc.r.st.connsNonMember.Add(1)
-	rc.r.plog.Log(slog.LevelWarn, rc.peer, "non-member", "tribes receiver closing a connection that carried a non-member's message",
-		"remote", rc.remote, "source", msg.Source.String())
+func (rc *rconn) countStranger(msg *channel.Message) { rc.r.countStranger(msg, rc.peer, rc.remote) }
+
+// countStranger counts and logs a connection (peer, remote) closed for carrying msg, a
+// non-member's.
+func (r *receiver) countStranger(msg *channel.Message, peer, remote string) {
+	r.st.connsNonMember.Add(1)
+	r.plog.Log(slog.LevelWarn, peer, "non-member", "tribes receiver closing a connection that carried a non-member's message",
+		"remote", remote, "source", msg.Source.String())
 }
 
 // writeAck writes a worker's ACK or FAIL_ACK frame and counts it in ctr. Unless viaLoop,
@@ -530,10 +547,13 @@ func (rc *rconn) loopAck(frame []byte, ctr *atomic.Uint64) {
 // message is the channel message of the frame the decoder just returned. A large frame's
 // message aliases the frame's buffer; its Release gives that buffer back to the
 // receiver's pool.
-func (rc *rconn) message(cd *wire.ChannelData) *channel.Message {
+func (rc *rconn) message(cd *wire.ChannelData) *channel.Message { return rc.r.message(&rc.dec, cd) }
+
+// message is the channel message of the frame dec just returned (see rconn.message).
+func (r *receiver) message(dec *decoder, cd *wire.ChannelData) *channel.Message {
 	msg := channel.MessageFromChannelData(cd)
-	if buf := rc.dec.takeBuffer(); buf != nil && rc.r.bufs != nil {
-		f := &pooledFrame{pool: rc.r.bufs, buf: buf}
+	if buf := dec.takeBuffer(); buf != nil && r.bufs != nil {
+		f := &pooledFrame{pool: r.bufs, buf: buf}
 		msg.SetRelease(f.release)
 	}
 	return msg

@@ -45,6 +45,11 @@ type receiver struct {
 	stopping   atomic.Bool
 	dropping   atomic.Bool // Stop's context ended: skip what is still queued
 
+	// EngineGoroutine: np serves the connections instead of gnet, and slots (Workers of
+	// them) bounds the ReceiveFuncs running at once. Both nil with gnet.
+	np    *netpoll
+	slots chan struct{}
+
 	cmu   sync.Mutex // guards conns
 	conns map[*rconn]struct{}
 
@@ -184,6 +189,9 @@ func (r *receiver) restart(addr string, wait *time.Duration) bool {
 func (r *receiver) shutdown(ctx context.Context) error {
 	r.stopping.Store(true)
 	close(r.quit)
+	if r.np != nil {
+		return r.np.shutdown(ctx)
+	}
 	r.emu.Lock()
 	if r.running {
 		// Engine.Stop polls every 500 ms; a cancelled context makes it only trigger the
@@ -314,6 +322,10 @@ func (r *receiver) deliver(msg *channel.Message) (err error) {
 		}
 	}()
 	r.st.delivered.Add(1)
+	if r.slots != nil {
+		r.slots <- struct{}{}
+		defer func() { <-r.slots }()
+	}
 	return r.rx(msg)
 }
 

@@ -69,18 +69,20 @@ func TestSyncAckFailureIsRetriedAndReported(t *testing.T) {
 }
 
 func TestNoRetryWhenDisabled(t *testing.T) {
-	rec := newRecorder(4)
-	rec.setErr(func(*channel.Message) error { return errors.New("no") })
-	b := startNode(t, testConfig(), rec.rx)
-	cfg := testConfig()
-	cfg.MaxRetryAttempts = -1
-	a := startNode(t, cfg, nil)
-	err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck|channel.OptSyncAck, nil))
-	if !errors.Is(err, channel.ErrAckFailed) {
-		t.Fatalf("err = %v", err)
-	}
-	rec.next(t)
-	rec.none(t)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		rec := newRecorder(4)
+		rec.setErr(func(*channel.Message) error { return errors.New("no") })
+		b := startNode(t, ecfg, rec.rx)
+		cfg := ecfg
+		cfg.MaxRetryAttempts = -1
+		a := startNode(t, cfg, nil)
+		err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck|channel.OptSyncAck, nil))
+		if !errors.Is(err, channel.ErrAckFailed) {
+			t.Fatalf("err = %v", err)
+		}
+		rec.next(t)
+		rec.none(t)
+	})
 }
 
 func TestConnectRefused(t *testing.T) {
@@ -106,21 +108,23 @@ func TestConnectRefused(t *testing.T) {
 }
 
 func TestAckTimeout(t *testing.T) {
-	srv := newSilentServer(t)
-	cfg := testConfig()
-	cfg.Timeout = 200 * time.Millisecond
-	a := startNode(t, cfg, nil)
-	err := a.t.Send(context.Background(), []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("hello")))
-	if !errors.Is(err, channel.ErrAckTimeout) {
-		t.Fatalf("err = %v, want ErrAckTimeout", err)
-	}
-	if errors.Is(err, channel.ErrConnectionLost) {
-		t.Fatalf("timeout also reported as lost connection: %v", err)
-	}
-	st := a.t.Stats()
-	if st.AckTimeouts != 1 || st.Retries != 0 || st.ConnsPooled != 0 {
-		t.Fatalf("stats %+v (timeouts are not retried and close the connection)", st)
-	}
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		srv := newSilentServer(t)
+		cfg := ecfg
+		cfg.Timeout = 200 * time.Millisecond
+		a := startNode(t, cfg, nil)
+		err := a.t.Send(context.Background(), []channel.Member{srv.member()}, a.msg(channel.OptUseAck, []byte("hello")))
+		if !errors.Is(err, channel.ErrAckTimeout) {
+			t.Fatalf("err = %v, want ErrAckTimeout", err)
+		}
+		if errors.Is(err, channel.ErrConnectionLost) {
+			t.Fatalf("timeout also reported as lost connection: %v", err)
+		}
+		st := a.t.Stats()
+		if st.AckTimeouts != 1 || st.Retries != 0 || st.ConnsPooled != 0 {
+			t.Fatalf("stats %+v (timeouts are not retried and close the connection)", st)
+		}
+	})
 }
 
 func TestContextCancelledWhileWaitingForAck(t *testing.T) {
@@ -155,28 +159,30 @@ func TestContextCancelledWhileWaitingForAck(t *testing.T) {
 }
 
 func TestParallelSendOneDead(t *testing.T) {
-	r1, r2 := newRecorder(4), newRecorder(4)
-	b1 := startNode(t, testConfig(), r1.rx)
-	b2 := startNode(t, testConfig(), r2.rx)
-	dead := startNode(t, testConfig(), nil)
-	deadMember := dead.member
-	if err := dead.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
-		t.Fatal(err)
-	}
-	a := startNode(t, testConfig(), nil)
-	for _, mode := range ackModes {
-		msg := a.msg(mode.opts, []byte(mode.name))
-		err := a.t.Send(context.Background(), []channel.Member{b1.member, deadMember, b2.member}, msg)
-		faulty := channel.FaultyMembers(err)
-		if len(faulty) != 1 || !faulty[0].Member.Equal(deadMember) || !errors.Is(faulty[0].Err, channel.ErrConnect) {
-			t.Fatalf("%s: err = %v", mode.name, err)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		r1, r2 := newRecorder(4), newRecorder(4)
+		b1 := startNode(t, ecfg, r1.rx)
+		b2 := startNode(t, ecfg, r2.rx)
+		dead := startNode(t, ecfg, nil)
+		deadMember := dead.member
+		if err := dead.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
+			t.Fatal(err)
 		}
-		for _, r := range []*recorder{r1, r2} {
-			if got := r.next(t); !bytes.Equal(got.ID, msg.ID) {
-				t.Fatalf("%s: wrong message", mode.name)
+		a := startNode(t, ecfg, nil)
+		for _, mode := range ackModes {
+			msg := a.msg(mode.opts, []byte(mode.name))
+			err := a.t.Send(context.Background(), []channel.Member{b1.member, deadMember, b2.member}, msg)
+			faulty := channel.FaultyMembers(err)
+			if len(faulty) != 1 || !faulty[0].Member.Equal(deadMember) || !errors.Is(faulty[0].Err, channel.ErrConnect) {
+				t.Fatalf("%s: err = %v", mode.name, err)
+			}
+			for _, r := range []*recorder{r1, r2} {
+				if got := r.next(t); !bytes.Equal(got.ID, msg.ID) {
+					t.Fatalf("%s: wrong message", mode.name)
+				}
 			}
 		}
-	}
+	})
 }
 
 // A send to several members, made from the calling goroutine, reports each member's own

@@ -198,14 +198,19 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 	r := newReceiver(cfg, &t.st, rx, t.reportHealth, t.reportLoss)
 	t.arr.reset() // what an earlier run left counted (messages it never delivered)
 	r.arriving = &t.arr
-	r.pool = newWorkerPool(cfg.Workers)
+	bind := t.bindTCP
+	workers := cfg.Workers
+	if cfg.Engine == EngineGoroutine {
+		bind, workers = t.bindNetpoll, 0 // connections deliver on their own goroutines
+	}
+	r.pool = newWorkerPool(workers)
 	defer func() {
 		if err != nil {
 			<-r.pool.close()
 		}
 	}()
 
-	port, err := t.bindTCP(ctx, r, bindIP)
+	port, err := bind(ctx, r, bindIP)
 	if err != nil {
 		return err
 	}
@@ -354,12 +359,13 @@ func (t *Transport) stopReceiver(ctx context.Context) error {
 	t.rcv = nil
 	t.local.Store(nil)
 	if err := r.shutdown(ctx); err != nil {
-		// A ReceiveFunc on an event loop (DeliverOnEventLoop) holds the engine: stop the
-		// rest, skip what is still to deliver, and let the engine end in the background.
+		// A ReceiveFunc on an event loop (DeliverOnEventLoop) or on a connection's
+		// goroutine (EngineGoroutine) holds the engine: stop the rest, skip what is still
+		// to deliver, and let the engine end in the background.
 		r.dropping.Store(true)
 		t.stopUDP(ctx)
 		r.pool.close()
-		return fmt.Errorf("nio: receiver still delivering on its event loops when stopping: %w", err)
+		return fmt.Errorf("nio: receiver still delivering on its event loops or connections when stopping: %w", err)
 	}
 	t.stopUDP(ctx)
 	r.plog.Flush()

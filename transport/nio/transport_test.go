@@ -80,28 +80,30 @@ func TestSendReceive(t *testing.T) {
 // Small frames (written whole by the sender's raw write) through 4 KiB socket buffers: each
 // takes several partial writes and waits for room, and arrives intact and in order.
 func TestSmallFramesThroughSmallSocketBuffers(t *testing.T) {
-	const n = 200
-	rec := newRecorder(n)
-	rcfg := testConfig()
-	rcfg.RxBufSize = 4 << 10
-	b := startNode(t, rcfg, rec.rx)
-	scfg := testConfig()
-	scfg.SenderTxBufSize = 4 << 10
-	a := startNode(t, scfg, nil)
-	payload := func(i int) []byte {
-		p := bytes.Repeat([]byte{byte(i)}, 12<<10) // inline: under the 16 KiB writev threshold
-		return append(seqPayload(i), p...)
-	}
-	for i := range n {
-		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(0, payload(i))); err != nil {
-			t.Fatal(err)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		const n = 200
+		rec := newRecorder(n)
+		rcfg := ecfg
+		rcfg.RxBufSize = 4 << 10
+		b := startNode(t, rcfg, rec.rx)
+		scfg := ecfg
+		scfg.SenderTxBufSize = 4 << 10
+		a := startNode(t, scfg, nil)
+		payload := func(i int) []byte {
+			p := bytes.Repeat([]byte{byte(i)}, 12<<10) // inline: under the 16 KiB writev threshold
+			return append(seqPayload(i), p...)
 		}
-	}
-	for i := range n {
-		if got := rec.next(t); !bytes.Equal(got.Data, payload(i)) {
-			t.Fatalf("message %d: %d bytes, not the %d sent", i, len(got.Data), len(payload(i)))
+		for i := range n {
+			if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(0, payload(i))); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
+		for i := range n {
+			if got := rec.next(t); !bytes.Equal(got.Data, payload(i)) {
+				t.Fatalf("message %d: %d bytes, not the %d sent", i, len(got.Data), len(payload(i)))
+			}
+		}
+	})
 }
 
 func TestPipelinedAndSplitFrames(t *testing.T) {
@@ -205,76 +207,80 @@ func TestAckOrderWhenTheSocketFills(t *testing.T) {
 }
 
 func TestInvalidFramesCloseTheConnection(t *testing.T) {
-	cfg := testConfig()
-	cfg.MaxFrameSize = 1 << 20
-	rec := newRecorder(16)
-	b := startNode(t, cfg, rec.rx)
-	src, _ := b.member.MarshalBinary()
-	good := frame(src, channel.OptUseAck, []byte("ok"))
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		cfg := ecfg
+		cfg.MaxFrameSize = 1 << 20
+		rec := newRecorder(16)
+		b := startNode(t, cfg, rec.rx)
+		src, _ := b.member.MarshalBinary()
+		good := frame(src, channel.OptUseAck, []byte("ok"))
 
-	negative := bytes.Clone(good)
-	binary.BigEndian.PutUint32(negative[7:], 0xfffffff0)
-	oversize := bytes.Clone(good)
-	binary.BigEndian.PutUint32(oversize[7:], 2<<20)
-	badEnd := bytes.Clone(good)
-	badEnd[len(badEnd)-1] = 'X'
-	// Inner lengths disagreeing with the frame: the message length claims one byte more.
-	mismatch := bytes.Clone(good)
-	binary.BigEndian.PutUint32(mismatch[len(mismatch)-7-2-4:], 3)
-	cases := map[string][]byte{
-		"garbage":       []byte("GET / HTTP/1.1\r\n\r\n"),
-		"negative":      negative,
-		"oversize":      oversize,
-		"bad-end":       badEnd,
-		"inner-lengths": mismatch,
-		"ack-frame":     wire.AckFrame,
-	}
-	var rejected uint64
-	for name, bad := range cases {
-		t.Run(name, func(t *testing.T) {
-			c := dialRaw(t, b)
-			// A good frame first: it is processed and acknowledged before the bad one.
-			if _, err := c.Write(append(bytes.Clone(good), bad...)); err != nil {
-				t.Fatal(err)
-			}
-			if k := readAcks(t, c, 1); k[0] != wire.Ack {
-				t.Fatalf("ack %v", k)
-			}
-			rec.next(t)
-			expectClosed(t, c)
-			rejected++
-			testutil.EventuallyTrue(t, waitTimeout, "rejected counter", func() bool { return b.t.Stats().FramesRejected == rejected })
+		negative := bytes.Clone(good)
+		binary.BigEndian.PutUint32(negative[7:], 0xfffffff0)
+		oversize := bytes.Clone(good)
+		binary.BigEndian.PutUint32(oversize[7:], 2<<20)
+		badEnd := bytes.Clone(good)
+		badEnd[len(badEnd)-1] = 'X'
+		// Inner lengths disagreeing with the frame: the message length claims one byte more.
+		mismatch := bytes.Clone(good)
+		binary.BigEndian.PutUint32(mismatch[len(mismatch)-7-2-4:], 3)
+		cases := map[string][]byte{
+			"garbage":       []byte("GET / HTTP/1.1\r\n\r\n"),
+			"negative":      negative,
+			"oversize":      oversize,
+			"bad-end":       badEnd,
+			"inner-lengths": mismatch,
+			"ack-frame":     wire.AckFrame,
+		}
+		var rejected uint64
+		for name, bad := range cases {
+			t.Run(name, func(t *testing.T) {
+				c := dialRaw(t, b)
+				// A good frame first: it is processed and acknowledged before the bad one.
+				if _, err := c.Write(append(bytes.Clone(good), bad...)); err != nil {
+					t.Fatal(err)
+				}
+				if k := readAcks(t, c, 1); k[0] != wire.Ack {
+					t.Fatalf("ack %v", k)
+				}
+				rec.next(t)
+				expectClosed(t, c)
+				rejected++
+				testutil.EventuallyTrue(t, waitTimeout, "rejected counter", func() bool { return b.t.Stats().FramesRejected == rejected })
 
-			// The node is still up.
-			c2 := dialRaw(t, b)
-			if _, err := c2.Write(good); err != nil {
-				t.Fatal(err)
-			}
-			if k := readAcks(t, c2, 1); k[0] != wire.Ack {
-				t.Fatalf("ack %v", k)
-			}
-			rec.next(t)
-		})
-	}
+				// The node is still up.
+				c2 := dialRaw(t, b)
+				if _, err := c2.Write(good); err != nil {
+					t.Fatal(err)
+				}
+				if k := readAcks(t, c2, 1); k[0] != wire.Ack {
+					t.Fatalf("ack %v", k)
+				}
+				rec.next(t)
+			})
+		}
+	})
 }
 
 func TestShortLivedConnection(t *testing.T) {
-	rec := newRecorder(4)
-	b := startNode(t, testConfig(), rec.rx)
-	src, _ := b.member.MarshalBinary()
-	// TcpFailureDetector: connect, write one frame, close at once.
-	probe := bytes.Repeat([]byte{0x4f}, 64)
-	c, err := net.Dial("tcp", b.member.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write(frame(src, channel.OptByteMessage, probe)); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Close()
-	if got := rec.next(t); !bytes.Equal(got.Data, probe) {
-		t.Fatalf("got %x", got.Data)
-	}
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		rec := newRecorder(4)
+		b := startNode(t, ecfg, rec.rx)
+		src, _ := b.member.MarshalBinary()
+		// TcpFailureDetector: connect, write one frame, close at once.
+		probe := bytes.Repeat([]byte{0x4f}, 64)
+		c, err := net.Dial("tcp", b.member.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(frame(src, channel.OptByteMessage, probe)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+		if got := rec.next(t); !bytes.Equal(got.Data, probe) {
+			t.Fatalf("got %x", got.Data)
+		}
+	})
 }
 
 func TestOrderPerConnection(t *testing.T) {
@@ -302,178 +308,188 @@ func TestOrderPerConnection(t *testing.T) {
 }
 
 func TestAutoBind(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	taken := ln.Addr().(*net.TCPAddr).Port
-	cfg := testConfig()
-	cfg.Port = taken
-	cfg.AutoBind = 20
-	b := startNode(t, cfg, nil)
-	got := int(b.member.Port)
-	if got == taken || got < taken || got >= taken+20 {
-		t.Fatalf("bound %d, want in (%d, %d)", got, taken, taken+20)
-	}
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		taken := ln.Addr().(*net.TCPAddr).Port
+		cfg := ecfg
+		cfg.Port = taken
+		cfg.AutoBind = 20
+		b := startNode(t, cfg, nil)
+		got := int(b.member.Port)
+		if got == taken || got < taken || got >= taken+20 {
+			t.Fatalf("bound %d, want in (%d, %d)", got, taken, taken+20)
+		}
 
-	cfg.AutoBind = 1
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil }); err == nil {
-		_ = tr.Stop(context.Background(), channel.SvcAll)
-		t.Fatal("bound a taken port with AutoBind 1")
-	} else if !errors.Is(err, syscall.EADDRINUSE) {
-		t.Fatalf("err = %v", err)
-	}
+		cfg.AutoBind = 1
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil }); err == nil {
+			_ = tr.Stop(context.Background(), channel.SvcAll)
+			t.Fatal("bound a taken port with AutoBind 1")
+		} else if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatalf("err = %v", err)
+		}
+	})
 }
 
 func TestStartStopStart(t *testing.T) {
-	rec := newRecorder(4)
-	cfg := testConfig()
-	cfg.UDP = true
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := startNode(t, testConfig(), nil)
-	ctx := context.Background()
-	for round := range 2 {
-		if err := tr.Start(ctx, channel.SvcTransport, rec.rx); err != nil {
-			t.Fatalf("round %d: %v", round, err)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		rec := newRecorder(4)
+		cfg := ecfg
+		cfg.UDP = true
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := tr.Start(ctx, channel.SvcTransport, rec.rx); err != nil { // already running: no-op
-			t.Fatalf("round %d second Start: %v", round, err)
+		a := startNode(t, ecfg, nil)
+		ctx := context.Background()
+		for round := range 2 {
+			if err := tr.Start(ctx, channel.SvcTransport, rec.rx); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if err := tr.Start(ctx, channel.SvcTransport, rec.rx); err != nil { // already running: no-op
+				t.Fatalf("round %d second Start: %v", round, err)
+			}
+			m := memberOf(tr)
+			if m.Port == 0 || m.UDPPort <= 0 {
+				t.Fatalf("local address %+v", tr.LocalAddress())
+			}
+			if err := a.t.Send(ctx, []channel.Member{m}, a.msg(channel.OptUseAck, []byte("r"+strconv.Itoa(round)))); err != nil {
+				t.Fatalf("round %d send: %v", round, err)
+			}
+			rec.next(t)
+			if err := tr.Send(ctx, []channel.Member{a.member}, a.msg(channel.OptUseAck, nil)); err != nil {
+				t.Fatalf("round %d send back: %v", round, err)
+			}
+			if err := tr.Stop(ctx, channel.SvcTransport); err != nil {
+				t.Fatalf("round %d stop: %v", round, err)
+			}
+			if err := tr.Stop(ctx, channel.SvcTransport); err != nil {
+				t.Fatalf("round %d second stop: %v", round, err)
+			}
+			if la := tr.LocalAddress(); la.Port != 0 {
+				t.Fatalf("local address after stop: %+v", la)
+			}
+			err := tr.Send(ctx, []channel.Member{a.member}, a.msg(channel.OptUseAck, nil))
+			if !errors.Is(err, channel.ErrNotStarted) {
+				t.Fatalf("send after stop: %v", err)
+			}
 		}
-		m := memberOf(tr)
-		if m.Port == 0 || m.UDPPort <= 0 {
-			t.Fatalf("local address %+v", tr.LocalAddress())
-		}
-		if err := a.t.Send(ctx, []channel.Member{m}, a.msg(channel.OptUseAck, []byte("r"+strconv.Itoa(round)))); err != nil {
-			t.Fatalf("round %d send: %v", round, err)
-		}
-		rec.next(t)
-		if err := tr.Send(ctx, []channel.Member{a.member}, a.msg(channel.OptUseAck, nil)); err != nil {
-			t.Fatalf("round %d send back: %v", round, err)
-		}
-		if err := tr.Stop(ctx, channel.SvcTransport); err != nil {
-			t.Fatalf("round %d stop: %v", round, err)
-		}
-		if err := tr.Stop(ctx, channel.SvcTransport); err != nil {
-			t.Fatalf("round %d second stop: %v", round, err)
-		}
-		if la := tr.LocalAddress(); la.Port != 0 {
-			t.Fatalf("local address after stop: %+v", la)
-		}
-		err := tr.Send(ctx, []channel.Member{a.member}, a.msg(channel.OptUseAck, nil))
-		if !errors.Is(err, channel.ErrNotStarted) {
-			t.Fatalf("send after stop: %v", err)
-		}
-	}
+	})
 }
 
 func TestUDP(t *testing.T) {
-	rec := newRecorder(8)
-	cfg := testConfig()
-	cfg.UDP = true
-	b := startNode(t, cfg, rec.rx)
-	if b.member.UDPPort <= 0 {
-		t.Fatalf("no udp port: %+v", b.t.LocalAddress())
-	}
-	a := startNode(t, testConfig(), nil)
-	for _, mode := range ackModes {
-		data := pattern(1000)
-		msg := a.msg(mode.opts|channel.OptUDP, data)
-		if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err != nil {
-			t.Fatalf("%s: %v", mode.name, err)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		rec := newRecorder(8)
+		cfg := ecfg
+		cfg.UDP = true
+		b := startNode(t, cfg, rec.rx)
+		if b.member.UDPPort <= 0 {
+			t.Fatalf("no udp port: %+v", b.t.LocalAddress())
 		}
-		if got := rec.next(t); !bytes.Equal(got.Data, data) || got.Options != msg.Options {
-			t.Fatalf("%s: wrong message", mode.name)
+		a := startNode(t, ecfg, nil)
+		for _, mode := range ackModes {
+			data := pattern(1000)
+			msg := a.msg(mode.opts|channel.OptUDP, data)
+			if err := a.t.Send(context.Background(), []channel.Member{b.member}, msg); err != nil {
+				t.Fatalf("%s: %v", mode.name, err)
+			}
+			if got := rec.next(t); !bytes.Equal(got.Data, data) || got.Options != msg.Options {
+				t.Fatalf("%s: wrong message", mode.name)
+			}
 		}
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "receiver stats", func() bool { // an ACK counts once written
-		st := b.t.Stats()
-		return st.DatagramsReceived == 3 && st.AcksSent == 2 && st.ConnsAccepted == 0
+		testutil.EventuallyTrue(t, waitTimeout, "receiver stats", func() bool { // an ACK counts once written
+			st := b.t.Stats()
+			return st.DatagramsReceived == 3 && st.AcksSent == 2 && st.ConnsAccepted == 0
+		})
+
+		// A failing listener gives FAIL_ACK over UDP too.
+		rec.setErr(func(*channel.Message) error { return errors.New("no") })
+		err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUDP|channel.OptUseAck|channel.OptSyncAck, nil))
+		if !errors.Is(err, channel.ErrAckFailed) {
+			t.Fatalf("err = %v", err)
+		}
+		rec.next(t)
+		rec.next(t) // retried once
+		rec.setErr(nil)
+
+		// Too large for a datagram.
+		err = a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUDP, make([]byte, 70000)))
+		if !errors.Is(err, channel.ErrMessageTooLarge) {
+			t.Fatalf("err = %v", err)
+		}
+		// A member without a UDP port.
+		noUDP := b.member
+		noUDP.UDPPort = -1
+		err = a.t.Send(context.Background(), []channel.Member{noUDP}, a.msg(channel.OptUDP, nil))
+		if !errors.Is(err, channel.ErrConnect) {
+			t.Fatalf("err = %v", err)
+		}
+		rec.none(t)
 	})
-
-	// A failing listener gives FAIL_ACK over UDP too.
-	rec.setErr(func(*channel.Message) error { return errors.New("no") })
-	err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUDP|channel.OptUseAck|channel.OptSyncAck, nil))
-	if !errors.Is(err, channel.ErrAckFailed) {
-		t.Fatalf("err = %v", err)
-	}
-	rec.next(t)
-	rec.next(t) // retried once
-	rec.setErr(nil)
-
-	// Too large for a datagram.
-	err = a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUDP, make([]byte, 70000)))
-	if !errors.Is(err, channel.ErrMessageTooLarge) {
-		t.Fatalf("err = %v", err)
-	}
-	// A member without a UDP port.
-	noUDP := b.member
-	noUDP.UDPPort = -1
-	err = a.t.Send(context.Background(), []channel.Member{noUDP}, a.msg(channel.OptUDP, nil))
-	if !errors.Is(err, channel.ErrConnect) {
-		t.Fatalf("err = %v", err)
-	}
-	rec.none(t)
 }
 
 func TestKeepAliveCount(t *testing.T) {
-	rec := newRecorder(8)
-	b := startNode(t, testConfig(), rec.rx)
-	cfg := testConfig()
-	cfg.KeepAliveCount = 2
-	a := startNode(t, cfg, nil)
-	for i := range 5 {
-		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, seqPayload(i))); err != nil {
-			t.Fatal(err)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		rec := newRecorder(8)
+		b := startNode(t, ecfg, rec.rx)
+		cfg := ecfg
+		cfg.KeepAliveCount = 2
+		a := startNode(t, cfg, nil)
+		for i := range 5 {
+			if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, seqPayload(i))); err != nil {
+				t.Fatal(err)
+			}
+			rec.next(t)
 		}
-		rec.next(t)
-	}
-	// 5 messages, 2 per connection: 3 connections, the last one still pooled.
-	if st := a.t.Stats(); st.Dials != 3 || st.ConnsExpired != 2 || st.ConnsPooled != 1 {
-		t.Fatalf("sender stats %+v", st)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "3 accepted connections", func() bool { return b.t.Stats().ConnsAccepted == 3 })
+		// 5 messages, 2 per connection: 3 connections, the last one still pooled.
+		if st := a.t.Stats(); st.Dials != 3 || st.ConnsExpired != 2 || st.ConnsPooled != 1 {
+			t.Fatalf("sender stats %+v", st)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "3 accepted connections", func() bool { return b.t.Stats().ConnsAccepted == 3 })
+	})
 }
 
 func TestKeepAliveTimeAndHeartbeat(t *testing.T) {
-	rec := newRecorder(8)
-	b := startNode(t, testConfig(), rec.rx)
-	cfg := testConfig()
-	cfg.KeepAliveTime = time.Nanosecond
-	a := startNode(t, cfg, nil)
-	if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
-		t.Fatal(err)
-	}
-	rec.next(t)
-	if st := a.t.Stats(); st.ConnsPooled != 0 || st.ConnsExpired != 1 {
-		t.Fatalf("stats %+v", st)
-	}
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		rec := newRecorder(8)
+		b := startNode(t, ecfg, rec.rx)
+		cfg := ecfg
+		cfg.KeepAliveTime = time.Nanosecond
+		a := startNode(t, cfg, nil)
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
+			t.Fatal(err)
+		}
+		rec.next(t)
+		if st := a.t.Stats(); st.ConnsPooled != 0 || st.ConnsExpired != 1 {
+			t.Fatalf("stats %+v", st)
+		}
 
-	// Heartbeat drops an idle connection whose peer went away.
-	c := startNode(t, testConfig(), nil)
-	if err := c.t.Send(context.Background(), []channel.Member{b.member}, c.msg(channel.OptUseAck, nil)); err != nil {
-		t.Fatal(err)
-	}
-	rec.next(t)
-	if err := b.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
-		t.Fatal(err)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "heartbeat to close the dead connection", func() bool {
-		c.t.Heartbeat()
-		return c.t.Stats().ConnsPooled == 0
+		// Heartbeat drops an idle connection whose peer went away.
+		c := startNode(t, ecfg, nil)
+		if err := c.t.Send(context.Background(), []channel.Member{b.member}, c.msg(channel.OptUseAck, nil)); err != nil {
+			t.Fatal(err)
+		}
+		rec.next(t)
+		if err := b.t.Stop(context.Background(), channel.SvcReceiver); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "heartbeat to close the dead connection", func() bool {
+			c.t.Heartbeat()
+			return c.t.Stats().ConnsPooled == 0
+		})
 	})
 }
 
 func TestBackpressure(t *testing.T) {
 	const n = 200
-	cfg := testConfig()
+	cfg := gnetConfig() // gnet-only: its pause, overflow and event-loop mechanics
 	cfg.MaxConnQueueBytes = 4 << 10
 	g := newSeqGate(t, n)
 	b := startNode(t, cfg, g.rx)
@@ -494,48 +510,52 @@ func TestBackpressure(t *testing.T) {
 	}
 }
 
-// With DeliverOnEventLoop a peer streaming ahead of a slow application is slowed down by
-// TCP instead of queued: nothing pauses, nothing overflows, every message arrives in order
-// once the application catches up, on the same connection.
+// With DeliverOnEventLoop, and with EngineGoroutine, a peer streaming ahead of a slow
+// application is slowed down by TCP instead of queued: nothing pauses, nothing overflows,
+// every message arrives in order once the application catches up, on the same connection.
 func TestDeliverOnEventLoopLeavesBytesInTheSocket(t *testing.T) {
-	const n = 2000
-	cfg := testConfig()
-	cfg.DeliverOnEventLoop = true
-	cfg.MaxFrameSize = 1024
-	cfg.MaxConnQueueBytes = 2048 // what the workers' path would close the connection at (TestOverflowClosesConnection)
-	cfg.RxBufSize = 4 << 10
-	g := newSeqGate(t, n)
-	b := startNode(t, cfg, g.rx)
-	stream := seqStream(t, b, n, 500)
-	c := dialRaw(t, b)
-	_ = c.(*net.TCPConn).SetWriteBuffer(4 << 10)
-	var written atomic.Int64
-	wrote := make(chan error, 1)
-	go func() {
-		var err error
-		for off := 0; off < len(stream) && err == nil; off += 4 << 10 {
-			var k int
-			k, err = c.Write(stream[off:min(off+4<<10, len(stream))])
-			written.Add(int64(k))
-		}
-		wrote <- err
-	}()
-	<-g.first
-	testutil.EventuallyTrue(t, waitTimeout, "the peer wrote more than the receiver would queue", func() bool {
-		return written.Load() > int64(4*cfg.MaxConnQueueBytes)
-	})
-	g.release.open()
-	g.inOrder(t)
-	if err := <-wrote; err != nil {
-		t.Fatalf("the peer's write failed: %v", err)
-	}
-	if st := b.t.Stats(); st.ConnsOverflowed != 0 || st.ReadPauses != 0 || st.ConnsOpen != 1 || st.QueuedBytes != 0 {
-		t.Fatalf("receiver stats %+v", st)
+	for name, engine := range map[string]Engine{"gnet-event-loop": EngineGnet, "goroutine": EngineGoroutine} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.Engine, cfg.DeliverOnEventLoop = engine, engine == EngineGnet
+			const n = 2000
+			cfg.MaxFrameSize = 1024
+			cfg.MaxConnQueueBytes = 2048 // what the workers' path would close the connection at (TestOverflowClosesConnection)
+			cfg.RxBufSize = 4 << 10
+			g := newSeqGate(t, n)
+			b := startNode(t, cfg, g.rx)
+			stream := seqStream(t, b, n, 500)
+			c := dialRaw(t, b)
+			_ = c.(*net.TCPConn).SetWriteBuffer(4 << 10)
+			var written atomic.Int64
+			wrote := make(chan error, 1)
+			go func() {
+				var err error
+				for off := 0; off < len(stream) && err == nil; off += 4 << 10 {
+					var k int
+					k, err = c.Write(stream[off:min(off+4<<10, len(stream))])
+					written.Add(int64(k))
+				}
+				wrote <- err
+			}()
+			<-g.first
+			testutil.EventuallyTrue(t, waitTimeout, "the peer wrote more than the receiver would queue", func() bool {
+				return written.Load() > int64(4*cfg.MaxConnQueueBytes)
+			})
+			g.release.open()
+			g.inOrder(t)
+			if err := <-wrote; err != nil {
+				t.Fatalf("the peer's write failed: %v", err)
+			}
+			if st := b.t.Stats(); st.ConnsOverflowed != 0 || st.ReadPauses != 0 || st.ConnsOpen != 1 || st.QueuedBytes != 0 {
+				t.Fatalf("receiver stats %+v", st)
+			}
+		})
 	}
 }
 
 func TestOverflowClosesConnection(t *testing.T) {
-	cfg := testConfig()
+	cfg := gnetConfig() // gnet-only: its pause, overflow and event-loop mechanics
 	cfg.MaxFrameSize = 1024
 	cfg.MaxConnQueueBytes = 2048
 	release := newGate()
@@ -596,18 +616,20 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestWildcardBindAdvertises(t *testing.T) {
-	cfg := testConfig()
-	cfg.Address, cfg.AdvertiseAddress = "0.0.0.0", "127.0.0.1"
-	rec := newRecorder(1)
-	b := startNode(t, cfg, rec.rx)
-	if !bytes.Equal(b.member.Host, []byte{127, 0, 0, 1}) {
-		t.Fatalf("advertised host %v", b.member.Host)
-	}
-	a := startNode(t, testConfig(), nil)
-	if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
-		t.Fatal(err)
-	}
-	rec.next(t)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		cfg := ecfg
+		cfg.Address, cfg.AdvertiseAddress = "0.0.0.0", "127.0.0.1"
+		rec := newRecorder(1)
+		b := startNode(t, cfg, rec.rx)
+		if !bytes.Equal(b.member.Host, []byte{127, 0, 0, 1}) {
+			t.Fatalf("advertised host %v", b.member.Host)
+		}
+		a := startNode(t, ecfg, nil)
+		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, nil)); err != nil {
+			t.Fatal(err)
+		}
+		rec.next(t)
+	})
 }
 
 func TestAutoAddress(t *testing.T) {
@@ -627,52 +649,54 @@ func TestAutoAddress(t *testing.T) {
 }
 
 func TestChannelEndToEnd(t *testing.T) {
-	newChannel := func() *channel.Channel {
-		tr, err := New(testConfig())
-		if err != nil {
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		newChannel := func() *channel.Channel {
+			tr, err := New(ecfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch, err := channel.New(channel.Config{Transport: tr, HeartbeatInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.Start(context.Background(), channel.SvcTransport); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+			return ch
+		}
+		a, b := newChannel(), newChannel()
+		got := make(chan *channel.Message, 4)
+		b.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+			got <- m
+			if string(m.Data) == "bad" {
+				return errors.New("bad")
+			}
+			return nil
+		}))
+		if err := a.Send(context.Background(), []channel.Member{b.LocalMember()}, []byte("hello"), channel.OptUseAck|channel.OptSyncAck); err != nil {
 			t.Fatal(err)
 		}
-		ch, err := channel.New(channel.Config{Transport: tr, HeartbeatInterval: -1})
-		if err != nil {
-			t.Fatal(err)
+		select {
+		case m := <-got:
+			if string(m.Data) != "hello" || !m.Source.Equal(a.LocalMember()) {
+				t.Fatalf("got %q from %s", m.Data, m.Source.String())
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("no message")
 		}
-		if err := ch.Start(context.Background(), channel.SvcTransport); err != nil {
-			t.Fatal(err)
+		err := a.Send(context.Background(), []channel.Member{b.LocalMember()}, []byte("bad"), channel.OptUseAck|channel.OptSyncAck)
+		if !errors.Is(err, channel.ErrAckFailed) {
+			t.Fatalf("err = %v", err)
 		}
-		t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
-		return ch
-	}
-	a, b := newChannel(), newChannel()
-	got := make(chan *channel.Message, 4)
-	b.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
-		got <- m
-		if string(m.Data) == "bad" {
-			return errors.New("bad")
-		}
-		return nil
-	}))
-	if err := a.Send(context.Background(), []channel.Member{b.LocalMember()}, []byte("hello"), channel.OptUseAck|channel.OptSyncAck); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case m := <-got:
-		if string(m.Data) != "hello" || !m.Source.Equal(a.LocalMember()) {
-			t.Fatalf("got %q from %s", m.Data, m.Source.String())
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("no message")
-	}
-	err := a.Send(context.Background(), []channel.Member{b.LocalMember()}, []byte("bad"), channel.OptUseAck|channel.OptSyncAck)
-	if !errors.Is(err, channel.ErrAckFailed) {
-		t.Fatalf("err = %v", err)
-	}
-	<-got
-	<-got
+		<-got
+		<-got
+	})
 }
 
 func TestPausedConnectionClosedByPeer(t *testing.T) {
 	const n = 100
-	cfg := testConfig()
+	cfg := gnetConfig() // gnet-only: its pause, overflow and event-loop mechanics
 	cfg.MaxConnQueueBytes = 2 << 10
 	release := newGate()
 	rec := newRecorder(n)
@@ -704,90 +728,94 @@ func TestPausedConnectionClosedByPeer(t *testing.T) {
 }
 
 func TestConcurrentSenders(t *testing.T) {
-	const goroutines, each = 8, 50
-	r1, r2 := newRecorder(goroutines*each), newRecorder(goroutines*each)
-	b1 := startNode(t, testConfig(), r1.rx)
-	b2 := startNode(t, testConfig(), r2.rx)
-	cfg := testConfig()
-	cfg.PoolSize = 3
-	a := startNode(t, cfg, nil)
-	to := []channel.Member{b1.member, b2.member}
-	var wg sync.WaitGroup
-	errc := make(chan error, goroutines)
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range each {
-				opts := ackModes[(g+i)%len(ackModes)].opts
-				if err := a.t.Send(context.Background(), to, a.msg(opts, seqPayload(i))); err != nil {
-					errc <- err
-					return
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		const goroutines, each = 8, 50
+		r1, r2 := newRecorder(goroutines*each), newRecorder(goroutines*each)
+		b1 := startNode(t, ecfg, r1.rx)
+		b2 := startNode(t, ecfg, r2.rx)
+		cfg := ecfg
+		cfg.PoolSize = 3
+		a := startNode(t, cfg, nil)
+		to := []channel.Member{b1.member, b2.member}
+		var wg sync.WaitGroup
+		errc := make(chan error, goroutines)
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range each {
+					opts := ackModes[(g+i)%len(ackModes)].opts
+					if err := a.t.Send(context.Background(), to, a.msg(opts, seqPayload(i))); err != nil {
+						errc <- err
+						return
+					}
 				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
-	for range goroutines * each {
-		r1.next(t)
-		r2.next(t)
-	}
-	if st := a.t.Stats(); st.ConnsPooled > 6 || st.MessagesSent != 2*goroutines*each {
-		t.Fatalf("stats %+v", st)
-	}
+			})
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			t.Fatal(err)
+		}
+		for range goroutines * each {
+			r1.next(t)
+			r2.next(t)
+		}
+		if st := a.t.Stats(); st.ConnsPooled > 6 || st.MessagesSent != 2*goroutines*each {
+			t.Fatalf("stats %+v", st)
+		}
+	})
 }
 
 func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
-	const n = 20
-	release := newGate()
-	var delivered atomic.Int32
-	cfg := testConfig()
-	cfg.Workers = 1
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	var once sync.Once
-	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error {
-		once.Do(func() { close(started) })
-		release.wait()
-		delivered.Add(1)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		const n = 20
+		release := newGate()
+		var delivered atomic.Int32
+		cfg := ecfg
+		cfg.Workers = 1
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		started := make(chan struct{})
+		var once sync.Once
+		if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error {
+			once.Do(func() { close(started) })
+			release.wait()
+			delivered.Add(1)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			release.open()
+			_ = tr.Stop(context.Background(), channel.SvcAll)
+		})
+		m := memberOf(tr)
+		src, _ := m.MarshalBinary()
+		c, err := net.Dial("tcp", m.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var stream []byte
+		for i := range n {
+			stream = append(stream, frame(src, 0, seqPayload(i))...)
+		}
+		if _, err := c.Write(stream); err != nil {
+			t.Fatal(err)
+		}
+		<-started
+		testutil.EventuallyTrue(t, waitTimeout, "all frames decoded", func() bool { return tr.Stats().FramesReceived == n })
+		stopped := make(chan error, 1)
+		go func() { stopped <- tr.Stop(context.Background(), channel.SvcAll) }()
 		release.open()
-		_ = tr.Stop(context.Background(), channel.SvcAll)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if got := delivered.Load(); got != n {
+			t.Fatalf("%d of %d queued messages delivered before Stop returned", got, n)
+		}
 	})
-	m := memberOf(tr)
-	src, _ := m.MarshalBinary()
-	c, err := net.Dial("tcp", m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var stream []byte
-	for i := range n {
-		stream = append(stream, frame(src, 0, seqPayload(i))...)
-	}
-	if _, err := c.Write(stream); err != nil {
-		t.Fatal(err)
-	}
-	<-started
-	testutil.EventuallyTrue(t, waitTimeout, "all frames decoded", func() bool { return tr.Stats().FramesReceived == n })
-	stopped := make(chan error, 1)
-	go func() { stopped <- tr.Stop(context.Background(), channel.SvcAll) }()
-	release.open()
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
-	}
-	if got := delivered.Load(); got != n {
-		t.Fatalf("%d of %d queued messages delivered before Stop returned", got, n)
-	}
 }
 
 // With DeliverOnEventLoop a ReceiveFunc that does not return holds its event loop, and so
@@ -795,7 +823,7 @@ func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
 // engine ends in the background when the ReceiveFunc returns.
 func TestStopWhileDeliveringOnTheEventLoop(t *testing.T) {
 	release := newGate()
-	cfg := testConfig()
+	cfg := gnetConfig() // gnet-only: its pause, overflow and event-loop mechanics
 	cfg.DeliverOnEventLoop = true
 	tr, err := New(cfg)
 	if err != nil {
@@ -861,87 +889,93 @@ func TestUDPReceiverDropsInvalidDatagrams(t *testing.T) {
 }
 
 func TestIPv6Loopback(t *testing.T) {
-	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
-	} else {
-		_ = ln.Close()
-	}
-	cfg := testConfig()
-	cfg.Address = "::1"
-	cfg.UDP = true
-	rec := newRecorder(2)
-	b := startNode(t, cfg, rec.rx)
-	if len(b.member.Host) != 16 {
-		t.Fatalf("host %v", b.member.Host)
-	}
-	a := startNode(t, cfg, nil)
-	for _, opts := range []channel.SendOptions{channel.OptUseAck | channel.OptSyncAck, channel.OptUseAck | channel.OptUDP} {
-		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(opts, []byte("v6"))); err != nil {
-			t.Fatal(err)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		} else {
+			_ = ln.Close()
 		}
-		if got := rec.next(t); !got.Source.Equal(a.member) {
-			t.Fatalf("source %s", got.Source.String())
+		cfg := ecfg
+		cfg.Address = "::1"
+		cfg.UDP = true
+		rec := newRecorder(2)
+		b := startNode(t, cfg, rec.rx)
+		if len(b.member.Host) != 16 {
+			t.Fatalf("host %v", b.member.Host)
 		}
-	}
+		a := startNode(t, cfg, nil)
+		for _, opts := range []channel.SendOptions{channel.OptUseAck | channel.OptSyncAck, channel.OptUseAck | channel.OptUDP} {
+			if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(opts, []byte("v6"))); err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.next(t); !got.Source.Equal(a.member) {
+				t.Fatalf("source %s", got.Source.String())
+			}
+		}
+	})
 }
 
 func TestUDPPortTaken(t *testing.T) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	cfg := testConfig()
-	cfg.UDP = true
-	cfg.UDPPort = pc.LocalAddr().(*net.UDPAddr).Port
-	cfg.AutoBind = 1
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil })
-	if !errors.Is(err, syscall.EADDRINUSE) {
-		t.Fatalf("err = %v", err)
-	}
-	// The TCP side was undone: starting again with autobind works.
-	cfg.AutoBind = 10
-	b := startNode(t, cfg, nil)
-	if p := int(b.member.UDPPort); p == cfg.UDPPort || p < cfg.UDPPort || p >= cfg.UDPPort+10 {
-		t.Fatalf("udp port %d", p)
-	}
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		cfg := ecfg
+		cfg.UDP = true
+		cfg.UDPPort = pc.LocalAddr().(*net.UDPAddr).Port
+		cfg.AutoBind = 1
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil })
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatalf("err = %v", err)
+		}
+		// The TCP side was undone: starting again with autobind works.
+		cfg.AutoBind = 10
+		b := startNode(t, cfg, nil)
+		if p := int(b.member.UDPPort); p == cfg.UDPPort || p < cfg.UDPPort || p >= cfg.UDPPort+10 {
+			t.Fatalf("udp port %d", p)
+		}
+	})
 }
 
 // A member that disappeared loses its pooled connections: the next send to its address (a
 // restarted node there) opens a new one instead of writing into the old process's.
 func TestForgetMemberClosesPooledConnections(t *testing.T) {
-	rec := newRecorder(8)
-	b := startNode(t, testConfig(), rec.rx)
-	a := startNode(t, testConfig(), nil)
-	send := func(i int) {
-		t.Helper()
-		if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, seqPayload(i))); err != nil {
-			t.Fatal(err)
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		rec := newRecorder(8)
+		b := startNode(t, ecfg, rec.rx)
+		a := startNode(t, ecfg, nil)
+		send := func(i int) {
+			t.Helper()
+			if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, seqPayload(i))); err != nil {
+				t.Fatal(err)
+			}
+			rec.next(t)
 		}
-		rec.next(t)
-	}
-	send(0)
-	send(1)
-	if st := a.t.Stats(); st.Dials != 1 || st.ConnsPooled != 1 {
-		t.Fatalf("before: sender stats %+v", st)
-	}
-	other := b.member
-	other.Port++ // another member: nothing of b's is touched
-	a.t.ForgetMember(other)
-	if st := a.t.Stats(); st.ConnsPooled != 1 {
-		t.Fatalf("forgetting another member closed b's connection: %+v", st)
-	}
-	a.t.ForgetMember(b.member)
-	if st := a.t.Stats(); st.ConnsPooled != 0 {
-		t.Fatalf("after ForgetMember: sender stats %+v", st)
-	}
-	send(2)
-	if st := a.t.Stats(); st.Dials != 2 || st.ConnsPooled != 1 {
-		t.Fatalf("after: sender stats %+v", st)
-	}
-	testutil.EventuallyTrue(t, waitTimeout, "b accepted the new connection", func() bool { return b.t.Stats().ConnsAccepted == 2 })
+		send(0)
+		send(1)
+		if st := a.t.Stats(); st.Dials != 1 || st.ConnsPooled != 1 {
+			t.Fatalf("before: sender stats %+v", st)
+		}
+		other := b.member
+		other.Port++ // another member: nothing of b's is touched
+		a.t.ForgetMember(other)
+		if st := a.t.Stats(); st.ConnsPooled != 1 {
+			t.Fatalf("forgetting another member closed b's connection: %+v", st)
+		}
+		a.t.ForgetMember(b.member)
+		if st := a.t.Stats(); st.ConnsPooled != 0 {
+			t.Fatalf("after ForgetMember: sender stats %+v", st)
+		}
+		send(2)
+		if st := a.t.Stats(); st.Dials != 2 || st.ConnsPooled != 1 {
+			t.Fatalf("after: sender stats %+v", st)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "b accepted the new connection", func() bool { return b.t.Stats().ConnsAccepted == 2 })
+	})
 }

@@ -1,0 +1,292 @@
+package nio
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// Read buffer of a connection served by EngineGoroutine: it starts small (most connections
+// carry small frames, and idle pooled ones hold their buffer) and doubles while reads fill
+// it, up to connBufMax. Frames of largeFrame bytes or more are read into buffers of their
+// own (decoder.assemble), so every smaller frame fits.
+const (
+	connBufMin = 4 << 10
+	connBufMax = 64 << 10
+)
+
+var errConnBufFull = errors.New("nio: connection read buffer full")
+
+// connBuf is a connection's read buffer: bytes read from the socket and not yet decoded,
+// buf[r:w]. It implements inbound for the decoder.
+type connBuf struct {
+	buf  []byte
+	r, w int
+}
+
+func (b *connBuf) InboundBuffered() int { return b.w - b.r }
+
+func (b *connBuf) Peek(n int) ([]byte, error) {
+	if n > b.w-b.r {
+		return nil, io.ErrShortBuffer
+	}
+	return b.buf[b.r : b.r+n], nil
+}
+
+func (b *connBuf) Discard(n int) (int, error) {
+	n = min(n, b.w-b.r)
+	b.r += n
+	if b.r == b.w {
+		b.r, b.w = 0, 0
+	}
+	return n, nil
+}
+
+func (b *connBuf) Read(p []byte) (int, error) {
+	n := copy(p, b.buf[b.r:b.w])
+	_, _ = b.Discard(n)
+	return n, nil
+}
+
+// fill reads once from src into the buffer, making room first: the buffered bytes move to
+// the front, and a buffer that the last read filled doubles (up to connBufMax).
+func (b *connBuf) fill(src io.Reader) (int, error) {
+	if b.buf == nil {
+		b.buf = make([]byte, connBufMin)
+	}
+	if b.w == len(b.buf) {
+		if b.r > 0 {
+			b.w = copy(b.buf, b.buf[b.r:b.w])
+			b.r = 0
+		} else if len(b.buf) < connBufMax {
+			grown := make([]byte, min(2*len(b.buf), connBufMax))
+			b.w = copy(grown, b.buf[:b.w])
+			b.buf = grown
+		}
+	}
+	if b.w == len(b.buf) {
+		// Cannot happen: a full buffer holds a complete frame or a large frame's start,
+		// which the decoder takes. Closing beats reading nothing forever.
+		return 0, errConnBufFull
+	}
+	n, err := src.Read(b.buf[b.w:])
+	b.w += max(n, 0)
+	if b.w == len(b.buf) && b.r == 0 && len(b.buf) < connBufMax {
+		grown := make([]byte, min(2*len(b.buf), connBufMax))
+		copy(grown, b.buf[:b.w])
+		b.buf = grown
+	}
+	return n, err
+}
+
+// gconn is one inbound connection of EngineGoroutine, served by its own goroutine: it
+// reads, decodes every complete frame read (Stats.FramesReceived), delivers them in order
+// with their ACKs, and reads again. While it delivers it does not read, so a slow
+// application leaves the peer's bytes in the socket and TCP slows the peer down.
+type gconn struct {
+	np     *netpoll
+	r      *receiver
+	c      *net.TCPConn
+	dec    decoder
+	in     connBuf
+	remote string // for logs
+	peer   string // the remote IP, the key of rate-limited logs
+	opened int64  // unix ns
+
+	// Deadlines, read by the sweeper: coarse-clock timestamps, 0 for none.
+	started    atomic.Bool
+	frameSince atomic.Int64 // a partial frame waits since
+	writeSince atomic.Int64 // an ACK write blocks since (the peer does not read)
+	expired    atomic.Bool  // closed by the sweeper or for a protocol error: counted once
+	pausedAt   int64        // owned by the sweeper: the writeSince it counted in Stats.AckPauses
+
+	batch []inItem
+	held  int64 // bytes of a partial small frame counted in Stats.PendingBytes
+}
+
+func newGconn(np *netpoll, c *net.TCPConn) *gconn {
+	r := np.r
+	gc := &gconn{np: np, r: r, c: c, opened: time.Now().UnixNano(),
+		dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending, arriving: r.arriving, bufs: r.bufs}}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		gc.remote, gc.peer = a.String(), a.IP.String()
+	}
+	return gc
+}
+
+// serve is the connection's goroutine.
+func (gc *gconn) serve() {
+	r := gc.r
+	defer gc.np.forget(gc)
+	defer func() {
+		_ = gc.c.Close()
+		r.st.pendingBytes.Add(-gc.held)
+		gc.dec.abandon()
+	}()
+	for {
+		if !gc.decodeAndDeliver() {
+			return
+		}
+		gc.trackPartial()
+		n, err := gc.in.fill(gc.c)
+		if n > 0 && !gc.started.Load() {
+			gc.started.Store(true)
+		}
+		if err != nil {
+			// EOF, an error, or closed by the sweeper or Stop: every complete frame read was
+			// delivered; a trailing partial frame is dropped, and reported lost if its
+			// header named the sender (not when Stop closed it).
+			if !r.stopping.Load() {
+				r.cutOff(&gc.dec, &gc.in, gc.peer, gc.remote)
+			}
+			return
+		}
+	}
+}
+
+// decodeAndDeliver decodes every complete frame buffered and delivers them in order. It
+// reports false when the connection must close: an invalid or refused frame (after the
+// frames before it were delivered), or a non-member's message.
+func (gc *gconn) decodeAndDeliver() bool {
+	r := gc.r
+	var frames, nbytes int
+	var decErr error
+	for {
+		// A large frame's remaining bytes are read straight into its buffer, a read that
+		// blocks: only while nothing decoded waits for delivery.
+		gc.dec.direct = nil
+		if len(gc.batch) == 0 {
+			gc.dec.direct = gc.readDirect
+		}
+		cd, n, ok, err := gc.dec.next(&gc.in)
+		if err != nil {
+			decErr = err
+			break
+		}
+		if !ok {
+			break
+		}
+		if gc.frameSince.Load() != 0 {
+			gc.frameSince.Store(0)
+		}
+		from, counted := gc.dec.takeArrival()
+		gc.batch = append(gc.batch, inItem{msg: r.message(&gc.dec, &cd), size: n,
+			ack: ackModeOf(channel.SendOptions(cd.Options)), from: from, counted: counted})
+		frames++
+		nbytes += n
+	}
+	if frames > 0 {
+		r.st.framesReceived.Add(uint64(frames))
+		r.st.bytesReceived.Add(uint64(nbytes))
+		r.st.queuedBytes.Add(int64(nbytes))
+		ok := gc.deliverBatch()
+		r.st.queuedBytes.Add(-int64(nbytes))
+		if !ok {
+			return false
+		}
+	}
+	if decErr != nil {
+		gc.markExpired()
+		r.reject(decErr, gc.peer, gc.remote)
+		return false
+	}
+	return true
+}
+
+// deliverBatch delivers the decoded frames in order. USE_ACK frames without SYNC are
+// acknowledged right before their delivery, a run of them with one write; with SYNC after
+// it. A non-member's message ends the connection: the rest is dropped.
+func (gc *gconn) deliverBatch() bool {
+	r := gc.r
+	stranger := false
+	for i := range gc.batch {
+		it := &gc.batch[i]
+		if it.counted {
+			r.arriving.add(it.from, -1)
+		}
+		if stranger || r.dropping.Load() {
+			it.msg.Release() // never delivered: nothing holds its buffer
+			*it = inItem{}
+			continue
+		}
+		if it.ack == ackBefore {
+			k := 0
+			for j := i; j < len(gc.batch) && gc.batch[j].ack == ackBefore && k < len(ackRun)/len(wire.AckFrame); j++ {
+				gc.batch[j].ack = ackNone
+				k++
+			}
+			if gc.write(ackRun[:k*len(wire.AckFrame)]) {
+				r.st.acksSent.Add(uint64(k))
+			}
+		}
+		if err := r.deliverAcked(it.msg, it.ack, gc.writeAck); errors.Is(err, channel.ErrNotMember) {
+			stranger = true
+			gc.markExpired()
+			r.countStranger(it.msg, gc.peer, gc.remote)
+		}
+		*it = inItem{}
+	}
+	gc.batch = gc.batch[:0]
+	return !stranger
+}
+
+// writeAck writes one ACK or FAIL_ACK frame and counts it in ctr.
+func (gc *gconn) writeAck(frame []byte, ctr *atomic.Uint64) {
+	if gc.write(frame) {
+		ctr.Add(1)
+	}
+}
+
+// write writes ACK frames to the peer. While it blocks (the peer does not read) the
+// sweeper sees writeSince, counts an ack pause and closes the connection after
+// FrameTimeout.
+func (gc *gconn) write(b []byte) bool {
+	gc.writeSince.Store(gc.np.now.Load())
+	_, err := gc.c.Write(b)
+	gc.writeSince.Store(0)
+	return err == nil
+}
+
+// readDirect is the decoder's direct read (decoder.direct): a blocking read of a large
+// frame's remaining bytes into its buffer, under FrameTimeout like any partial frame.
+func (gc *gconn) readDirect(p []byte) (int, error) {
+	if gc.frameSince.Load() == 0 {
+		gc.frameSince.Store(gc.np.now.Load())
+	}
+	return gc.c.Read(p)
+}
+
+// trackPartial updates the connection's share of Stats.PendingBytes (the bytes of a
+// partial small frame; large ones are reserved by the decoder) and starts the frame
+// deadline when a partial frame waits.
+func (gc *gconn) trackPartial() {
+	in := int64(gc.in.InboundBuffered())
+	if d := in - gc.held; d != 0 {
+		gc.r.st.pendingBytes.Add(d)
+		gc.held = in
+	}
+	if (in > 0 || gc.dec.asm != nil) && gc.frameSince.Load() == 0 {
+		gc.frameSince.Store(gc.np.now.Load())
+	}
+}
+
+// markExpired marks the connection as closed for a counted reason, so that the sweeper
+// does not count it again.
+func (gc *gconn) markExpired() { gc.expired.Store(true) }
+
+// expire closes the connection from the sweeper, once, counting it in ctr.
+func (gc *gconn) expire(ctr *atomic.Uint64, kind, why string, after time.Duration) {
+	if !gc.expired.CompareAndSwap(false, true) {
+		return
+	}
+	ctr.Add(1)
+	gc.r.plog.Log(slog.LevelWarn, gc.peer, kind, "tribes receiver closing a connection that "+why,
+		"remote", gc.remote, "after", after)
+	_ = gc.c.Close()
+}

@@ -1,0 +1,234 @@
+package nio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// netpoll is the TCP receiver of EngineGoroutine: a listener whose accept loop starts a
+// goroutine per inbound connection (gconn.serve), which reads the socket through Go's
+// network poller, decodes the frames and delivers them itself, and one sweeper goroutine
+// that enforces the deadlines. Deadlines are per-connection timestamps of a coarse clock
+// that the sweeper advances, so that no frame costs a system call for them.
+type netpoll struct {
+	r   *receiver
+	ln  net.Listener
+	cfg *Config
+
+	// now is the coarse clock: unix ns, advanced by the sweeper each tick.
+	now atomic.Int64
+
+	mu     sync.Mutex
+	conns  map[*gconn]struct{}
+	closed bool // shutdown began: connections accepted from now on are closed
+
+	wg sync.WaitGroup // the accept loop, the sweeper and every connection's goroutine
+}
+
+// Accept back-off bounds: after a failed accept (descriptors exhausted) the receiver waits
+// acceptMin, doubling up to acceptMax while accept keeps failing, as net/http does.
+const (
+	acceptMin = 5 * time.Millisecond
+	acceptMax = time.Second
+)
+
+// bindNetpoll listens on the first free port of the autobind range and starts the accept
+// loop and the sweeper. It returns the bound port.
+func (t *Transport) bindNetpoll(ctx context.Context, r *receiver, ip netip.Addr) (int, error) {
+	cfg := &t.cfg
+	network := "tcp4"
+	if ip.Is6() {
+		network = "tcp6"
+	}
+	// No TCP keep-alive on inbound connections, as with gnet: idle pooled connections are
+	// the sender's to close. The socket buffers are set on the listener, which accepted
+	// connections inherit: set on a connection after its handshake, a smaller receive
+	// buffer than the window it advertised stalls it (seen under gVisor).
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		if cerr := rc.Control(func(fd uintptr) {
+			for _, o := range []struct{ opt, size int }{{unix.SO_RCVBUF, cfg.RxBufSize}, {unix.SO_SNDBUF, cfg.TxBufSize}} {
+				if o.size > 0 && err == nil {
+					err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o.opt, o.size)
+				}
+			}
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	var ln net.Listener
+	err := autobind(ctx, "tcp", ip, cfg.Port, cfg.AutoBind, func(port int) (err error) {
+		ln, err = lc.Listen(ctx, network, net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	np := &netpoll{r: r, ln: ln, cfg: cfg, conns: make(map[*gconn]struct{})}
+	np.now.Store(time.Now().UnixNano())
+	r.np = np
+	r.slots = make(chan struct{}, cfg.Workers)
+	np.wg.Go(np.acceptLoop)
+	np.wg.Go(np.sweep)
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// acceptLoop accepts connections until the listener closes. A failing accept (EMFILE,
+// ENFILE: descriptors exhausted) does not end it: the first failure of a run is counted
+// (Stats.ReceiverFailures), logged and reported to the channel (an error wrapping
+// channel.ErrReceiverFailed), accept is retried with a back-off, and the first accept that
+// works again is counted (Stats.ReceiverRestarts) and reported as the recovery (nil).
+func (np *netpoll) acceptLoop() {
+	r := np.r
+	wait := acceptMin
+	failing := false
+	for {
+		c, err := np.ln.Accept()
+		if err != nil {
+			if r.stopping.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if !failing {
+				failing = true
+				r.st.receiverFailures.Add(1)
+				err = fmt.Errorf("%w: nio receiver on %s cannot accept: %w", channel.ErrReceiverFailed, np.ln.Addr(), err)
+				r.log.Error("tribes nio receiver cannot accept connections; retrying", "err", err, "retry_in", wait)
+				r.report(err)
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-r.quit:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			wait = min(2*wait, acceptMax)
+			continue
+		}
+		wait = acceptMin
+		if failing {
+			failing = false
+			r.st.receiverRestarts.Add(1)
+			r.log.Warn("tribes nio receiver accepting connections again", "addr", np.ln.Addr().String())
+			r.report(nil)
+		}
+		np.open(c.(*net.TCPConn))
+	}
+}
+
+// open starts serving an accepted connection, or refuses it (MaxConnections, or Stop).
+func (np *netpoll) open(c *net.TCPConn) {
+	r := np.r
+	r.st.connsAccepted.Add(1)
+	if r.st.connsOpen.Add(1) > r.maxConns {
+		r.st.connsOpen.Add(-1)
+		r.st.connsRefused.Add(1)
+		remote := c.RemoteAddr().(*net.TCPAddr)
+		r.plog.Log(slog.LevelWarn, remote.IP.String(), "max-connections",
+			"tribes nio receiver refusing a connection: MaxConnections are open", "remote", remote.String(), "max", r.maxConns)
+		_ = c.Close()
+		return
+	}
+	if np.cfg.DisableTCPNoDelay {
+		_ = c.SetNoDelay(false) // Go turns TCP_NODELAY on for every accepted connection
+	}
+	gc := newGconn(np, c)
+	np.mu.Lock()
+	if np.closed {
+		np.mu.Unlock()
+		r.st.connsOpen.Add(-1)
+		_ = c.Close()
+		return
+	}
+	np.conns[gc] = struct{}{}
+	np.wg.Go(gc.serve)
+	np.mu.Unlock()
+}
+
+// forget removes a connection whose goroutine ends.
+func (np *netpoll) forget(gc *gconn) {
+	np.mu.Lock()
+	delete(np.conns, gc)
+	np.mu.Unlock()
+	np.r.st.connsOpen.Add(-1)
+}
+
+// sweep advances the coarse clock and closes connections past FirstFrameTimeout or
+// FrameTimeout and those whose ACK write has been blocked (the peer does not read) for
+// FrameTimeout; a write blocked for more than a tick counts as an ack pause.
+func (np *netpoll) sweep() {
+	r := np.r
+	every := r.tickEvery()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var conns []*gconn
+	for {
+		select {
+		case <-r.quit:
+			return
+		case <-tick.C:
+		}
+		now := time.Now().UnixNano()
+		np.now.Store(now)
+		np.mu.Lock()
+		conns = conns[:0]
+		for gc := range np.conns {
+			conns = append(conns, gc)
+		}
+		np.mu.Unlock()
+		for _, gc := range conns {
+			w := gc.writeSince.Load()
+			switch {
+			case r.firstFrame > 0 && !gc.started.Load() && now-gc.opened > int64(r.firstFrame):
+				gc.expire(&r.st.connsTimedOut, "first-frame-timeout", "sent nothing within FirstFrameTimeout", r.firstFrame)
+			case r.frameTime > 0 && since(gc.frameSince.Load(), now) > r.frameTime:
+				gc.expire(&r.st.connsTimedOut, "frame-timeout", "did not complete a frame within FrameTimeout", r.frameTime)
+			case r.frameTime > 0 && since(w, now) > r.frameTime:
+				gc.expire(&r.st.connsStalled, "acks-unread", "did not read its ACKs within FrameTimeout", r.frameTime)
+			case since(w, now) > every && gc.pausedAt != w:
+				gc.pausedAt = w
+				r.st.ackPauses.Add(1)
+			}
+		}
+		clear(conns)
+	}
+}
+
+// shutdown closes the listener and every connection and waits for every goroutine, or
+// until ctx ends: then what connections still have decoded is dropped and their
+// goroutines end in the background once their ReceiveFunc returns.
+func (np *netpoll) shutdown(ctx context.Context) error {
+	_ = np.ln.Close()
+	np.mu.Lock()
+	np.closed = true
+	for gc := range np.conns {
+		_ = gc.c.Close()
+	}
+	np.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		np.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		np.r.dropping.Store(true)
+		return ctx.Err()
+	}
+}
