@@ -45,6 +45,7 @@ func (h *harness) goServers(cfgs ...serverConfig) []server {
 		s := &goServer{cfg: cfg}
 		s.log = filepath.Join(h.opts.Dir, s.name()+".log")
 		cfg.DeliverOnLoop = h.opts.DeliverOnLoop
+		cfg.Engine = h.opts.Engine
 		if h.opts.CPUProfile != "" {
 			cfg.CPUProfile = filepath.Join(h.opts.CPUProfile, s.name()+".cpu.pprof")
 		}

@@ -53,7 +53,10 @@ type options struct {
 	// DeliverOnLoop makes the Go cluster nodes deliver on their event loops
 	// (nio.Config.DeliverOnEventLoop).
 	DeliverOnLoop bool
-	Log           io.Writer // progress lines
+	// Engine is the Go cluster nodes' receiver engine (nio.Config.Engine); empty: the
+	// default.
+	Engine string
+	Log    io.Writer // progress lines
 }
 
 // server is one running server process of a side.

@@ -51,6 +51,8 @@ type serverConfig struct {
 	Java    bool // Tomcat's session message format (delta.JavaCodec), for clusters with Tomcat
 	// DeliverOnLoop sets the transport's DeliverOnEventLoop.
 	DeliverOnLoop bool
+	// Engine sets the transport's receiver engine (nio.Config.Engine); empty: the default.
+	Engine string
 	// CPUProfile, if set, is where the process writes its CPU profile, from its start to
 	// its stop.
 	CPUProfile string
@@ -203,6 +205,7 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 	tcfg := nio.DefaultConfig()
 	tcfg.Address, tcfg.Port, tcfg.AutoBind = "127.0.0.1", cfg.Port, 1
 	tcfg.DeliverOnEventLoop = cfg.DeliverOnLoop
+	tcfg.Engine = nio.Engine(cfg.Engine)
 	// Warnings (a static member that does not answer, a failed send) go to the server's
 	// log, which the harness prints when the server does not start.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -2,10 +2,12 @@
 // wire protocol of Apache Tomcat Tribes' NioReceiver and PooledParallelSender, so that Go
 // and Java nodes exchange messages.
 //
-// The receiver runs on gnet event loops (github.com/panjf2000/gnet/v2) and hands decoded
-// messages to a bounded pool of worker goroutines; the sender uses pooled net.Conn
-// connections, one message in flight per connection, as Java does. An optional UDP
-// receiver and sender implement Tribes' SEND_OPTIONS_UDP path.
+// The receiver has two engines (Config.Engine, section "Receiver engines"): by default it
+// runs on gnet event loops (github.com/panjf2000/gnet/v2) and hands decoded messages to a
+// bounded pool of worker goroutines; EngineGoroutine serves each connection on a goroutine
+// of its own. The sender uses pooled net.Conn connections, one message in flight per
+// connection, as Java does. An optional UDP receiver and sender implement Tribes'
+// SEND_OPTIONS_UDP path.
 //
 // # Usage
 //
@@ -56,11 +58,65 @@
 //
 // All methods of Transport are safe for concurrent use. The ReceiveFunc runs on worker
 // goroutines (Workers of them), never on an event loop unless Config.DeliverOnEventLoop
-// is set: messages of one connection are delivered one at a time and in arrival order;
+// is set (with EngineGoroutine: on the connection's goroutine, at most Workers at once): messages of one connection are delivered one at a time and in arrival order;
 // messages of different connections concurrently. Concurrent Sends to one member use different pooled connections, so their
 // relative order is not defined (as in Tribes; use an ordering interceptor if needed).
 //
-// # Buffering and backpressure
+// # Receiver engines
+//
+// Config.Engine chooses how the TCP receiver serves connections; DefaultEngine (used when
+// Engine is empty) is EngineGnet. Both keep the wire and ACK rules, the limits and the
+// Stats counters described here, except where this section says otherwise.
+//
+// EngineGnet: gnet event loops (EventLoops) read and decode, and Workers worker goroutines
+// deliver; what the sections below say about queues, pauses, overflow, waking and
+// DeliverOnEventLoop concerns this engine.
+//
+// EngineGoroutine: a net.Listener's accept loop starts a goroutine per connection, which
+// blocks on Go's network poller. It reads (into a buffer of 4 KiB that grows to 64 KiB
+// while reads fill it), decodes every complete frame read, then delivers them in order on
+// the same goroutine, writing their ACKs itself (USE_ACK without SYNC right before the
+// delivery, a run of them with one write; with SYNC after it), and only then reads again.
+// So a connection's messages are delivered one at a time and in order, different
+// connections' concurrently, and a slow application leaves the peer's bytes in the socket,
+// where TCP slows the peer down: nothing queues, pauses or overflows (Stats.ReadPauses and
+// Stats.ConnsOverflowed stay 0; Stats.QueuedBytes counts the decoded frames not delivered
+// yet). A semaphore of Workers slots bounds the ReceiveFuncs running at once. It saves
+// gnet's hand-off from event loop to worker and back, which on a synchronous round trip
+// (one acknowledged message at a time) costs a goroutine wake-up each way. It ignores
+// EventLoops, DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes, and
+// differs in these points:
+//
+//   - Deadlines: one sweeper goroutine closes connections past FirstFrameTimeout or
+//     FrameTimeout, reading per-connection timestamps of a clock it advances each tick
+//     (a quarter of the shorter timeout, at most 1 s): no system call per frame. A blocked
+//     ACK write (the peer does not read its ACKs, and the socket buffers are full) stops
+//     the goroutine, so nothing more is read or decoded; a write blocked for longer than a
+//     tick counts in Stats.AckPauses, and one blocked for FrameTimeout closes the
+//     connection (Stats.ConnsStalled). Unread ACKs are bounded by the socket buffers
+//     (TxBufSize and the peer's) instead of MaxConnOutboundBytes.
+//   - Budget: frames of 32 KiB or more are reserved in MaxPendingBytes as with gnet; the
+//     bytes of a smaller partial frame are counted in Stats.PendingBytes but bounded by the
+//     connection's buffer (64 KiB) rather than refused against the budget.
+//   - Accept failures (EMFILE, ENFILE) do not stop the listener: the first failure of a run
+//     is counted (Stats.ReceiverFailures), logged and reported (an error wrapping
+//     channel.ErrReceiverFailed), accept is retried after 5 ms, doubling up to 1 s, as
+//     net/http does, and the first accept that works again is counted in
+//     Stats.ReceiverRestarts and reported as the recovery (nil). Pending connections
+//     wait in the kernel's backlog meanwhile.
+//   - Stop closes the listener and every connection; each goroutine finishes the frames
+//     it had decoded (their ACKs fail on the closed socket) and exits, and Stop joins
+//     them. If ctx ends first, what is not delivered yet is dropped and Stop returns the
+//     context's error; a running ReceiveFunc finishes in the background.
+//   - At EOF every complete frame was delivered already, before the read that found the
+//     end, and its ACK written (it fails if the peer closed both directions); a trailing
+//     partial frame is dropped and reported lost as with gnet.
+//   - The socket buffers (RxBufSize, TxBufSize) are set on the listener, which accepted
+//     connections inherit.
+//
+// Each idle pooled connection holds a goroutine (a few KiB of stack) and its read buffer.
+//
+// # Buffering and backpressure (EngineGnet)
 //
 // gnet has no way to pause reading a connection, so the receiver bounds memory itself:
 //
@@ -140,7 +196,7 @@
 //     accepted, and one whose frame is not complete FrameTimeout (default 30 s) after it
 //     started (slowloris), are closed (Stats.ConnsTimedOut). Idle connections that carried
 //     frames stay open: senders pool them.
-//   - gnet v2 stops its whole engine when accept fails with anything but a transient
+//   - With EngineGnet: gnet v2 stops its whole engine when accept fails with anything but a transient
 //     error, descriptor exhaustion (EMFILE, ENFILE) included. The receiver notices at once:
 //     it counts the failure (Stats.ReceiverFailures), logs it, reports an error wrapping
 //     channel.ErrReceiverFailed to the channel (channel.Channel.Healthy turns false and
@@ -183,7 +239,7 @@
 //
 // # Stopping
 //
-// Stop(SvcReceiver) shuts gnet down (without Engine.Stop's 500 ms polling), closes every
+// Stop(SvcReceiver) on EngineGnet shuts gnet down (without Engine.Stop's 500 ms polling), closes every
 // inbound connection, lets the workers finish the messages already queued and joins every
 // goroutine it started; if ctx ends first, queued messages are dropped and Stop returns the
 // context's error while running ReceiveFuncs finish in the background (with

@@ -100,22 +100,7 @@ func TestGoroutineEngineClosesStalledWriters(t *testing.T) {
 // its context ends, with the context's error, and the goroutine ends when the ReceiveFunc
 // returns; what the connection had decoded after it is dropped.
 func TestGoroutineEngineStopWhileDelivering(t *testing.T) {
-	release := newGate()
-	tr, err := New(goroutineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	var once sync.Once
-	var delivered atomic.Int32
-	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error {
-		once.Do(func() { close(started) })
-		release.wait()
-		delivered.Add(1)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	tr, release, started, delivered := startBlocked(t, goroutineConfig())
 	t.Cleanup(release.open)
 	m := memberOf(tr)
 	src, _ := m.MarshalBinary()

@@ -356,5 +356,29 @@ func (g *seqGate) inOrder(t *testing.T) {
 		}
 	}
 }
+
+// startBlocked starts a receiver (not stopped at cleanup: the caller does) whose
+// ReceiveFunc signals started at its first call, waits for release and then counts the
+// delivery in delivered.
+func startBlocked(t *testing.T, cfg Config) (tr *Transport, release *gate, started <-chan struct{}, delivered *atomic.Int32) {
+	t.Helper()
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, delivered = newGate(), new(atomic.Int32)
+	first := make(chan struct{})
+	var once sync.Once
+	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error {
+		once.Do(func() { close(first) })
+		release.wait()
+		delivered.Add(1)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return tr, release, first, delivered
+}
+
 func (g *gate) wait() { <-g.ch }
 func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }

@@ -23,11 +23,11 @@ type Stats struct {
 	ConnsRefused      uint64 // connections closed on accept because MaxConnections were open
 	ConnsTimedOut     uint64 // connections closed by FirstFrameTimeout or FrameTimeout
 	ConnsStalled      uint64 // connections closed because their peer did not read its ACKs for FrameTimeout
-	AckPauses         uint64 // times decoding of a connection paused because MaxConnOutboundBytes were queued
+	AckPauses         uint64 // times decoding of a connection paused because MaxConnOutboundBytes were queued (EngineGoroutine: an ACK write blocked for a sweeper tick)
 	FramesRefused     uint64 // frames refused, and their connections closed, because MaxPendingBytes was spent
 	PendingBytes      int64  // gauge: bytes of partly received frames held, all connections
-	ReceiverFailures  uint64 // times the receiver's engine stopped by itself (for example on EMFILE)
-	ReceiverRestarts  uint64 // times it was restarted after such a failure
+	ReceiverFailures  uint64 // times the receiver's engine stopped by itself (for example on EMFILE); EngineGoroutine: runs of failing accepts
+	ReceiverRestarts  uint64 // times it was restarted after such a failure; EngineGoroutine: times accept worked again after them
 	ConnsNonMember    uint64 // connections closed because the channel refused a message from a non-member on them
 
 	// Sender.

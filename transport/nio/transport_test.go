@@ -768,24 +768,9 @@ func TestConcurrentSenders(t *testing.T) {
 func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ecfg Config) {
 		const n = 20
-		release := newGate()
-		var delivered atomic.Int32
 		cfg := ecfg
 		cfg.Workers = 1
-		tr, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		started := make(chan struct{})
-		var once sync.Once
-		if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error {
-			once.Do(func() { close(started) })
-			release.wait()
-			delivered.Add(1)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		tr, release, started, delivered := startBlocked(t, cfg)
 		t.Cleanup(func() {
 			release.open()
 			_ = tr.Stop(context.Background(), channel.SvcAll)
