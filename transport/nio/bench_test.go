@@ -48,6 +48,7 @@ func (c *countingRx) expect(n int) func(testing.TB) {
 func benchConfig() Config {
 	cfg := DefaultConfig()
 	cfg.Port = 0
+	cfg.Engine = EngineGnet
 	return cfg
 }
 
@@ -66,6 +67,13 @@ func BenchmarkThroughput(b *testing.B) { benchThroughput(b, benchConfig()) }
 func BenchmarkThroughputDeliverOnLoop(b *testing.B) {
 	cfg := benchConfig()
 	cfg.DeliverOnEventLoop = true
+	benchThroughput(b, cfg)
+}
+
+// BenchmarkThroughputGoroutine is BenchmarkThroughput with the receiver on EngineGoroutine.
+func BenchmarkThroughputGoroutine(b *testing.B) {
+	cfg := benchConfig()
+	cfg.Engine = EngineGoroutine
 	benchThroughput(b, cfg)
 }
 
@@ -162,16 +170,17 @@ func BenchmarkFanout4(b *testing.B) {
 
 // BenchmarkSyncAckRTT measures the round trip of a 1 KiB synchronized-ack message: write,
 // receiver decodes, a worker (deliver=workers) or the event loop (deliver=loop,
-// Config.DeliverOnEventLoop) runs the (empty) ReceiveFunc, ACK back.
+// Config.DeliverOnEventLoop) or the connection's goroutine (engine=goroutine,
+// EngineGoroutine) runs the (empty) ReceiveFunc, ACK back.
 func BenchmarkSyncAckRTT(b *testing.B) {
-	for _, onLoop := range []bool{false, true} {
-		name := "deliver=workers"
-		if onLoop {
-			name = "deliver=loop"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, v := range []struct {
+		name   string
+		engine Engine
+		onLoop bool
+	}{{"deliver=workers", EngineGnet, false}, {"deliver=loop", EngineGnet, true}, {"engine=goroutine", EngineGoroutine, false}} {
+		b.Run(v.name, func(b *testing.B) {
 			cfg := benchConfig()
-			cfg.DeliverOnEventLoop = onLoop
+			cfg.Engine, cfg.DeliverOnEventLoop = v.engine, v.onLoop
 			benchSyncAckRTT(b, cfg)
 		})
 	}

@@ -3,6 +3,7 @@ package nio
 import (
 	"bytes"
 	"errors"
+	"io"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -51,7 +52,7 @@ type decoded struct {
 // drain decodes everything in in; it returns the messages and the first error. With a
 // buffer pool, each large frame's payload is copied and its buffer given back at once, as
 // an application releasing every message would.
-func drain(d *decoder, in *memInbound, out []decoded) ([]decoded, error) {
+func drain(d *decoder, in inbound, out []decoded) ([]decoded, error) {
 	for {
 		cd, n, ok, err := d.next(in)
 		if err != nil || !ok {
@@ -115,6 +116,21 @@ func TestDecoderChunked(t *testing.T) {
 			t.Fatalf("reservation not returned: %d", pending.Load())
 		}
 	}
+}
+
+// chunkReader is a blocking socket that returns at most chunk bytes a read, then io.EOF.
+type chunkReader struct {
+	data  []byte
+	chunk int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.chunk)], r.data)
+	r.data = r.data[n:]
+	return n, nil
 }
 
 // memSocket stands in for a connection's socket behind gnet's buffer: a non-blocking read
@@ -408,7 +424,30 @@ func FuzzReceiverStream(f *testing.F) {
 		if pending.Load() != 0 || pooled.bufs.held > pooled.bufs.max {
 			t.Fatalf("pooled: %d bytes still reserved, %d held of %d", pending.Load(), pooled.bufs.held, pooled.bufs.max)
 		}
-		for _, g := range [][]decoded{got, got3, got4} {
+		// EngineGoroutine's path: a connection buffer filled by reads of at most a chunk,
+		// large frames completed by direct reads of the same socket.
+		sr := &chunkReader{data: data, chunk: chunk}
+		viaBuf := decoder{maxBody: maxBody, large: 40, direct: sr.Read}
+		var cb connBuf
+		var got5 []decoded
+		var berr, rerr error
+		for berr == nil && rerr == nil {
+			if got5, berr = drain(&viaBuf, &cb, got5); berr == nil {
+				_, rerr = cb.fill(sr)
+			}
+		}
+		if berr == nil {
+			_ = viaBuf.cutOff(&cb) // what the connection's close reports: must not panic
+		}
+		if errors.Is(rerr, errConnBufFull) {
+			// The header of an oversize frame longer than the buffer: the connection is
+			// closed, where gnet waits for more.
+			return
+		}
+		if (werr == nil) != (berr == nil) {
+			t.Fatalf("whole: %v, connection buffer: %v", werr, berr)
+		}
+		for _, g := range [][]decoded{got, got3, got4, got5} {
 			if len(g) != len(want) {
 				t.Fatalf("whole: %d messages, chunked by %d: %d", len(want), chunk, len(g))
 			}

@@ -97,7 +97,9 @@
 //     (TxBufSize and the peer's) instead of MaxConnOutboundBytes.
 //   - Budget: frames of 32 KiB or more are reserved in MaxPendingBytes as with gnet; the
 //     bytes of a smaller partial frame are counted in Stats.PendingBytes but bounded by the
-//     connection's buffer (64 KiB) rather than refused against the budget.
+//     connection's buffer (64 KiB) rather than refused against the budget. A frame above
+//     MaxFrameSize whose header before the message (its sender member) does not fit that
+//     buffer is rejected as invalid (Stats.FramesRejected) without a loss report.
 //   - Accept failures (EMFILE, ENFILE) do not stop the listener: the first failure of a run
 //     is counted (Stats.ReceiverFailures), logged and reported (an error wrapping
 //     channel.ErrReceiverFailed), accept is retried after 5 ms, doubling up to 1 s, as

@@ -21,7 +21,7 @@ const (
 	connBufMax = 64 << 10
 )
 
-var errConnBufFull = errors.New("nio: connection read buffer full")
+var errConnBufFull = errors.New("nio: an oversize frame's header does not fit the connection's 64 KiB read buffer")
 
 // connBuf is a connection's read buffer: bytes read from the socket and not yet decoded,
 // buf[r:w]. It implements inbound for the decoder.
@@ -71,8 +71,10 @@ func (b *connBuf) fill(src io.Reader) (int, error) {
 		}
 	}
 	if b.w == len(b.buf) {
-		// Cannot happen: a full buffer holds a complete frame or a large frame's start,
-		// which the decoder takes. Closing beats reading nothing forever.
+		// A full buffer holds a complete frame or a large frame's start, which the decoder
+		// takes, unless it is the start of a frame above MaxFrameSize whose header (its
+		// sender member) is longer than the buffer: that closes the connection as an
+		// invalid frame.
 		return 0, errConnBufFull
 	}
 	n, err := src.Read(b.buf[b.w:])
@@ -106,8 +108,9 @@ type gconn struct {
 	expired    atomic.Bool  // closed by the sweeper or for a protocol error: counted once
 	pausedAt   int64        // owned by the sweeper: the writeSince it counted in Stats.AckPauses
 
-	batch []inItem
-	held  int64 // bytes of a partial small frame counted in Stats.PendingBytes
+	batch  []inItem
+	held   int64                       // bytes of a partial small frame counted in Stats.PendingBytes
+	direct func(p []byte) (int, error) // readDirect, made once (a method value allocates)
 }
 
 func newGconn(np *netpoll, c *net.TCPConn) *gconn {
@@ -117,6 +120,7 @@ func newGconn(np *netpoll, c *net.TCPConn) *gconn {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		gc.remote, gc.peer = a.String(), a.IP.String()
 	}
+	gc.direct = gc.readDirect
 	return gc
 }
 
@@ -125,6 +129,7 @@ func (gc *gconn) serve() {
 	r := gc.r
 	defer gc.np.forget(gc)
 	defer func() {
+		gc.expired.Store(true) // the sweeper must not count it any more
 		_ = gc.c.Close()
 		r.st.pendingBytes.Add(-gc.held)
 		gc.dec.abandon()
@@ -137,6 +142,11 @@ func (gc *gconn) serve() {
 		n, err := gc.in.fill(gc.c)
 		if n > 0 && !gc.started.Load() {
 			gc.started.Store(true)
+		}
+		if errors.Is(err, errConnBufFull) {
+			gc.expired.Store(true)
+			r.reject(errConnBufFull, gc.peer, gc.remote)
+			return
 		}
 		if err != nil {
 			// EOF, an error, or closed by the sweeper or Stop: every complete frame read was
@@ -162,7 +172,7 @@ func (gc *gconn) decodeAndDeliver() bool {
 		// blocks: only while nothing decoded waits for delivery.
 		gc.dec.direct = nil
 		if len(gc.batch) == 0 {
-			gc.dec.direct = gc.readDirect
+			gc.dec.direct = gc.direct
 		}
 		cd, n, ok, err := gc.dec.next(&gc.in)
 		if err != nil {
@@ -207,12 +217,9 @@ func (gc *gconn) deliverBatch() bool {
 	stranger := false
 	for i := range gc.batch {
 		it := &gc.batch[i]
-		if it.counted {
-			r.arriving.add(it.from, -1)
-		}
 		if stranger || r.dropping.Load() {
 			it.msg.Release() // never delivered: nothing holds its buffer
-			*it = inItem{}
+			gc.delivered(it)
 			continue
 		}
 		if it.ack == ackBefore {
@@ -230,10 +237,19 @@ func (gc *gconn) deliverBatch() bool {
 			gc.markExpired()
 			r.countStranger(it.msg, gc.peer, gc.remote)
 		}
-		*it = inItem{}
+		gc.delivered(it)
 	}
 	gc.batch = gc.batch[:0]
 	return !stranger
+}
+
+// delivered ends its delivery (or drop): a large frame no longer counts as arriving
+// (Transport.Arriving), and the batch lets go of the message.
+func (gc *gconn) delivered(it *inItem) {
+	if it.counted {
+		gc.r.arriving.add(it.from, -1)
+	}
+	*it = inItem{}
 }
 
 // writeAck writes one ACK or FAIL_ACK frame and counts it in ctr.
