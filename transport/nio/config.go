@@ -157,7 +157,8 @@ type Config struct {
 	// MaxConnOutboundBytes caps the bytes (ACKs) waiting to be written to one connection.
 	// At the cap the receiver stops decoding that connection's frames, so no more ACKs are
 	// queued, until its peer reads; a connection that stays at the cap for FrameTimeout is
-	// closed (Stats.ConnsStalled). No Tomcat equivalent; default 256 KiB.
+	// closed (Stats.ConnsStalled). No Tomcat equivalent; default 256 KiB. EngineGnet only
+	// (EngineGoroutine: the socket buffers bound them).
 	MaxConnOutboundBytes int
 	// FirstFrameTimeout closes an inbound connection that sent no byte within this time
 	// after it was accepted (Stats.ConnsTimedOut). No Tomcat equivalent; default 10 s;
@@ -169,10 +170,11 @@ type Config struct {
 	// negative disables it.
 	FrameTimeout time.Duration
 	// EventLoops is the number of gnet event loops of the receiver (Tomcat has one
-	// selector thread). Default runtime.GOMAXPROCS(0).
+	// selector thread). Default runtime.GOMAXPROCS(0). EngineGnet only.
 	EventLoops int
 	// Workers is the number of goroutines that hand received messages to the channel
-	// (Tomcat: maxThreads, default 15).
+	// (Tomcat: maxThreads, default 15). With EngineGoroutine it is the most ReceiveFuncs
+	// that run at once, on the connections' goroutines.
 	Workers int
 	// DeliverOnEventLoop runs the ReceiveFunc of TCP messages on the event loop that
 	// decoded them, and writes their ACKs from there, instead of handing them to a worker
@@ -183,13 +185,14 @@ type Config struct {
 	// quickly and never wait for a message to this node: while one runs, every connection
 	// of its event loop waits (EventLoops of them), and a listener waiting for a reply to
 	// arrive here (an RPC call made from a listener) can deadlock until its timeout.
-	// Workers then serve only the frames a closing connection leaves behind.
+	// Workers then serve only the frames a closing connection leaves behind. EngineGnet
+	// only: EngineGoroutine always delivers on the connection's own goroutine.
 	DeliverOnEventLoop bool
 	// MaxConnQueueBytes bounds the decoded bytes of one connection that wait for a worker
 	// (no Tomcat equivalent; default 4 MiB). Beyond it the receiver stops decoding that
 	// connection until a worker drained it; a paused connection that buffers more than
 	// this again (plus one read of 256 KiB) is closed (Stats.ConnsOverflowed). See the
-	// package documentation.
+	// package documentation. EngineGnet only: EngineGoroutine queues nothing.
 	MaxConnQueueBytes int
 
 	// RxBufSize and TxBufSize are the receiver's SO_RCVBUF / SO_SNDBUF (Tomcat rxBufSize
