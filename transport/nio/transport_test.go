@@ -512,6 +512,7 @@ func TestNewValidates(t *testing.T) {
 		"workers":               func(c *Config) { c.Workers = -2 },
 		"timeout":               func(c *Config) { c.Timeout = -time.Second },
 		"address":               func(c *Config) { c.Address = "not an address" },
+		"engine":                func(c *Config) { c.Engine = "epoll" },
 	} {
 		cfg := DefaultConfig()
 		mod(&cfg)
@@ -526,7 +527,8 @@ func TestNewValidates(t *testing.T) {
 	c := tr.Config()
 	if c.AutoBind != 100 || c.Workers != 15 || c.PoolSize != 25 || c.Timeout != 3*time.Second ||
 		c.DialTimeout != 3*time.Second || c.MaxRetryAttempts != 1 || c.MaxWait != 3*time.Second ||
-		c.MaxFrameSize != DefaultMaxFrameSize || c.RxBufSize != -1 || c.SenderTxBufSize != -1 || c.TxBufSize != 25188 || c.SenderRxBufSize != 25188 {
+		c.MaxFrameSize != DefaultMaxFrameSize || c.RxBufSize != -1 || c.SenderTxBufSize != -1 || c.TxBufSize != 25188 || c.SenderRxBufSize != 25188 ||
+		c.Engine != DefaultEngine {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
 	// A wildcard bind with an advertised address is fine.
