@@ -74,6 +74,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bad bench fan-out", []string{"bench", "--fanout", "17"}, "--fanout 0..16"},
 		{"bad bench fan-out sizes", []string{"bench", "--fanout-sizes", "1k"}, `--fanout-sizes: "1k"`},
 		{"bad bench runs", []string{"bench", "--runs", "0"}, "--runs 1..9"},
+		{"unknown receiver engine", []string{"node", "--engine", "epoll"}, `unknown receiver engine "epoll"`},
+		{"unknown bench engine", []string{"bench", "--engine", "epoll"}, `--engine: unknown "epoll"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)
@@ -156,7 +158,8 @@ func TestNodeAndSend(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const id = "000102030405060708090a0b0c0d0e0f"
-	nodeLines, nodeDone := startCmd(t, ctx, "node", "--port", "0", "--id", id, "--echo", "--seconds", "60")
+	// On the goroutine receiver engine (the other tests run the default one).
+	nodeLines, nodeDone := startCmd(t, ctx, "node", "--port", "0", "--id", id, "--echo", "--seconds", "60", "--engine", "goroutine")
 	started := next(t, nodeLines, "started")
 	if started["member"].(map[string]any)["id"] != id {
 		t.Fatalf("node ignored --id: %v", started)
