@@ -64,13 +64,15 @@ func TestGoroutineEngineBoundsConcurrentDeliveries(t *testing.T) {
 func TestGoroutineEngineClosesStalledWriters(t *testing.T) {
 	cfg := goroutineConfig()
 	cfg.FrameTimeout = 20 * time.Second // ticks every second; generous against late ticks
-	b := startNode(t, cfg, nil)
+	rec := newRecorder(1)
+	b := startNode(t, cfg, rec.rx)
 	src, _ := b.member.MarshalBinary()
 	c := dialRaw(t, b)
 	if _, err := c.Write(frame(src, channel.OptUseAck, []byte("x"))); err != nil {
 		t.Fatal(err)
 	}
 	readAcks(t, c, 1)
+	rec.next(t) // delivered after its ACK's write returned: the goroutine is done with writeSince
 	np := b.t.rcv.np
 	var gc *gconn
 	np.mu.Lock()
