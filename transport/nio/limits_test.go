@@ -542,3 +542,31 @@ func TestWorkerDrainEndsThePauseWait(t *testing.T) {
 		t.Fatal("the wait ended without a drain")
 	}
 }
+
+// A ReceiveFunc that panics answers a synchronized-ack message with a FAIL_ACK and counts
+// as a delivery error; the connection and the node stay up.
+func TestPanickingReceiveFuncGetsAFailAck(t *testing.T) {
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		b := startNode(t, cfg, func(m *channel.Message) error {
+			if string(m.Data) == "boom" {
+				panic("boom")
+			}
+			return nil
+		})
+		src, _ := b.member.MarshalBinary()
+		c := dialRaw(t, b)
+		sync := channel.OptUseAck | channel.OptSyncAck
+		if _, err := c.Write(append(frame(src, sync, []byte("boom")), frame(src, sync, []byte("fine"))...)); err != nil {
+			t.Fatal(err)
+		}
+		if k := readAcks(t, c, 2); k[0] != wire.FailAck || k[1] != wire.Ack {
+			t.Fatalf("answers %v, want FAIL_ACK then ACK", k)
+		}
+		testutil.Eventually(t, waitTimeout, func() error { // an ACK is counted once its write returned
+			if st := b.t.Stats(); st.DeliveryErrors != 1 || st.FailAcksSent != 1 || st.AcksSent != 1 || st.ConnsOpen != 1 {
+				return fmt.Errorf("stats %+v", st)
+			}
+			return nil
+		})
+	})
+}
