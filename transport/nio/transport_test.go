@@ -469,9 +469,13 @@ func TestDeliverOnEventLoopLeavesBytesInTheSocket(t *testing.T) {
 			if err := <-wrote; err != nil {
 				t.Fatalf("the peer's write failed: %v", err)
 			}
-			if st := b.t.Stats(); st.ConnsOverflowed != 0 || st.ReadPauses != 0 || st.ConnsOpen != 1 || st.QueuedBytes != 0 {
-				t.Fatalf("receiver stats %+v", st)
-			}
+			// EngineGoroutine counts a batch out of QueuedBytes once its last ReceiveFunc returned.
+			testutil.Eventually(t, waitTimeout, func() error {
+				if st := b.t.Stats(); st.ConnsOverflowed != 0 || st.ReadPauses != 0 || st.ConnsOpen != 1 || st.QueuedBytes != 0 {
+					return fmt.Errorf("receiver stats %+v", st)
+				}
+				return nil
+			})
 		})
 	}
 }
