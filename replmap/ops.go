@@ -109,13 +109,18 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		}
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if e = m.entries[k]; e == nil { // removed meanwhile
+		m.mu.Unlock()
 		return nil, false, nil
 	}
 	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary
 	m.account(k, e)
-	return e.value, true, nil
+	v := e.value
+	m.mu.Unlock()
+	if m.cfg.MadePrimary != nil {
+		m.cfg.MadePrimary(key, v)
+	}
+	return v, true, nil
 }
 
 // Remove deletes key everywhere (MSG_REMOVE to every map member) and returns its value
