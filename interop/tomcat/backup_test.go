@@ -1,0 +1,215 @@
+package tomcatinterop_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/internal/tomcat"
+	"github.com/gotribes/tribes/replmap"
+	"github.com/gotribes/tribes/session/backup"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+// splitCounter returns the counter of a /counter answer ("id counter").
+func splitCounter(t *testing.T, out string) (id, n string) {
+	t.Helper()
+	id, n, ok := strings.Cut(out, " ")
+	if !ok {
+		t.Fatalf("/counter answered %q", out)
+	}
+	return id, n
+}
+
+// sessionCounter returns the counter attribute of the session the Go map holds under id,
+// getting it as the map does (a proxy fetches it from its backup and becomes primary).
+func sessionCounter(t *testing.T, m *replmap.Map, id string) (*backup.Session, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	v, ok, err := m.Get(ctx, id)
+	if err != nil || !ok {
+		t.Fatalf("Go get %s: ok %v, %v", id, ok, err)
+	}
+	s, isSession := v.(*backup.Session)
+	if !isSession {
+		t.Fatalf("Go holds %T for %s", v, id)
+	}
+	n, ok, err := s.Get("counter")
+	if err != nil || !ok {
+		t.Fatalf("session %s: counter %v %v", id, ok, err)
+	}
+	c, ok := n.(int)
+	if !ok {
+		t.Fatalf("session %s: counter %T", id, n)
+	}
+	return s, c
+}
+
+// TestBackupManager runs two Tomcat nodes with BackupManager and a Go node in their
+// map "localhost#/app-map": a session Tomcat created is read on Go (which becomes its
+// primary), incremented there and replicated as a diff, and Tomcat reads the new value
+// and increments it again, which Go reads; a session Go created is read and incremented
+// on Tomcat.
+func TestBackupManager(t *testing.T) {
+	tomcat.Skip(t)
+	if testing.Short() {
+		t.Skip("starts Tomcat: not in -short mode")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	app := tomcat.Webapp(t, dir)
+	ports := testutil.FreePorts(t, 5) // two Tomcat receivers and HTTP ports, the Go receiver
+	a := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(1), BackupManager: true, SendOption: 6}
+	b := tomcat.Config{Route: "B", Port: ports[2], HTTPPort: ports[3], UniqueID: uid(2), BackupManager: true, SendOption: 6}
+	goMember := tomcat.Member{Port: ports[4], UniqueID: uid(3)}
+	a.Members = []tomcat.Member{{Port: b.Port, UniqueID: b.UniqueID}, goMember}
+	b.Members = []tomcat.Member{{Port: a.Port, UniqueID: a.UniqueID}, goMember}
+	ta, tb := tomcat.Launch(t, dir, app, a), tomcat.Launch(t, dir, app, b)
+	ta.Wait(t)
+	tb.Wait(t)
+
+	ch := startChannel(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: a.Port, UniqueID: a.UniqueID},
+		{Port: b.Port, UniqueID: b.UniqueID}}, nio.DefaultConfig())
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := ch.WaitForMembers(wctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	made := make(chan string, 16)
+	cfg := backup.MapConfig(ch, appName, backup.Limits{})
+	cfg.MadePrimary = func(key, value any) {
+		if s, ok := value.(*backup.Session); ok { // as BackupManager.objectMadePrimary
+			s.Access()
+			s.SetPrimary(true)
+		}
+		made <- fmt.Sprint(key)
+	}
+	m, err := replmap.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	if err := m.Start(wctx); err != nil {
+		t.Fatal(err)
+	}
+	// Both Tomcat maps count the Go node once a session each creates reaches it (as its
+	// backup or as a proxy).
+	var ids [2]string
+	for i, tc := range []*tomcat.Node{ta, tb} {
+		testutil.Eventually(t, 60*time.Second, func() error {
+			out, err := tc.Get("/counter", nil)
+			if err != nil {
+				return err
+			}
+			id, n := splitCounter(t, out)
+			if n != "1" {
+				t.Fatalf("new session on %s: %q", tc.Route, out)
+			}
+			if !slices.Contains(m.Keys(), any(id)) {
+				return fmt.Errorf("Go's map lacks %s of %s (members %v)", id, tc.Route, m.Members())
+			}
+			ids[i] = id
+			return nil
+		})
+	}
+
+	t.Run("TomcatToGoToTomcat", func(t *testing.T) {
+		id := ids[0]
+		s, n := sessionCounter(t, m, id)
+		if n != 1 || s.ID() != id {
+			t.Fatalf("Go reads session %s counter %d, want %s 1", s.ID(), n, id)
+		}
+		select {
+		case got := <-made:
+			if got != id {
+				t.Errorf("made primary of %s, want %s", got, id)
+			}
+		default:
+			t.Error("Get made Go the primary without calling MadePrimary")
+		}
+		if !s.Primary() {
+			t.Error("the session is not primary on Go after Get")
+		}
+		if err := s.Set("counter", n+1); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Replicate(ctx, id, false); err != nil {
+			t.Fatal(err)
+		}
+		// Tomcat A no longer holds the session (Go's Get made it a proxy): it fetches the
+		// session from its backup, which applied Go's diff.
+		out, err := ta.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotID, c := splitCounter(t, out); gotID != id || c != "3" {
+			t.Fatalf("Tomcat A after Go's increment: %q, want %s 3", out, id)
+		}
+		// And back: Tomcat's diff reaches Go.
+		if _, n := sessionCounter(t, m, id); n != 3 {
+			t.Fatalf("Go reads counter %d after Tomcat's increment, want 3", n)
+		}
+	})
+
+	t.Run("TomcatDiffToGo", func(t *testing.T) {
+		// A session whose backup is Go (Tomcat picks backups in turn): Tomcat's change
+		// reaches Go as a diff, which Go applies to the session it holds.
+		var id string
+		for i := 0; id == ""; i++ {
+			if i == 6 {
+				t.Fatal("Tomcat A made Go the backup of none of 6 new sessions")
+			}
+			before := m.Len()
+			out, err := ta.Get("/counter", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Len() > before { // a backup holds the value; a proxy does not
+				id, _ = splitCounter(t, out)
+			}
+		}
+		out, err := ta.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil || out != id+" 2" {
+			t.Fatalf("Tomcat A: %q %v", out, err)
+		}
+		// Go's Get of the session it backs up returns the value it holds.
+		if _, n := sessionCounter(t, m, id); n != 2 {
+			t.Fatalf("Go reads counter %d after Tomcat's diff, want 2", n)
+		}
+		if st := m.Stats(); st.DiffsNotApplied != 0 {
+			t.Errorf("%d diffs not applied on Go", st.DiffsNotApplied)
+		}
+	})
+
+	t.Run("GoToTomcat", func(t *testing.T) {
+		id := strings.ToUpper(rand.Text()) + ".go"
+		s := backup.NewSession(id, 0, backup.Limits{})
+		if err := s.Set("counter", 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Put(ctx, id, s); err != nil {
+			t.Fatal(err)
+		}
+		// Tomcat B binds the session to its route (JvmRouteBinderValve renames it).
+		out, err := tb.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		newID, c := splitCounter(t, out)
+		if c != "11" || !strings.HasPrefix(newID, strings.TrimSuffix(id, ".go")) {
+			t.Fatalf("Tomcat B reads the Go session %s as %q, want its id with B's route and 11", id, out)
+		}
+		testutil.EventuallyTrue(t, within, "Go's map has the renamed session", func() bool {
+			return slices.Contains(m.Keys(), any(newID))
+		})
+		if _, n := sessionCounter(t, m, newID); n != 11 {
+			t.Fatalf("Go reads counter %d of %s, want 11", n, newID)
+		}
+	})
+}
