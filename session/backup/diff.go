@@ -31,15 +31,20 @@ func (s *Session) Diff() ([]byte, error) {
 }
 
 // ApplyDiff applies a DeltaRequest stream another node's getDiff wrote (applyDiff),
-// all of it or, on an error, nothing. A diff that would make the session's attribute
-// and note values larger than Limits.MaxSessionBytes is refused with ErrLimit.
+// all of it or, on an error, nothing, and marks the session used now and no longer new,
+// as DeltaRequest.execute does. A diff for another session id is refused (ErrOtherID),
+// and so is one that would make the session's attribute and note values larger than
+// Limits.MaxSessionBytes (ErrLimit).
 func (s *Session) ApplyDiff(diff []byte) error {
-	_, actions, err := s.limits.Java.DecodeDeltaRequest(diff)
+	id, actions, err := s.limits.Java.DecodeDeltaRequest(diff)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if id != s.st.ID {
+		return fmt.Errorf("%w: diff of %q for session %q", ErrOtherID, id, s.st.ID)
+	}
 	st := s.st
 	st.Attributes = slices.Clone(st.Attributes)
 	st.Notes = slices.Clone(st.Notes)
@@ -53,6 +58,7 @@ func (s *Session) ApplyDiff(diff []byte) error {
 		return fmt.Errorf("%w: a diff would make session %s %d bytes, more than %d", ErrLimit, st.ID, n,
 			s.limits.MaxSessionBytes)
 	}
+	st.LastAccessedTime, st.IsNew = time.Now().UnixMilli(), false
 	s.st = st
 	return nil
 }

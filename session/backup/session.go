@@ -238,6 +238,8 @@ func setNamed(vs []delta.NamedValue, name string, b []byte) []delta.NamedValue {
 var (
 	// ErrLimit: a change would make a session larger than Limits.MaxSessionBytes.
 	ErrLimit = errors.New("backup: session too large")
+	// ErrOtherID: a diff for another session than the one it was applied to.
+	ErrOtherID = errors.New("backup: diff of another session")
 	// ErrNotSession: a map value that is not a DeltaSession.
 	ErrNotSession = errors.New("backup: not a DeltaSession")
 )

@@ -84,6 +84,9 @@ func TestApplyDiffErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := backup.NewSession("S2.go", 0, backup.Limits{}).ApplyDiff(d); !errors.Is(err, backup.ErrOtherID) {
+		t.Errorf("diff of another session: %v, want ErrOtherID", err)
+	}
 	small := backup.NewSession("S1.go", 0, backup.Limits{MaxSessionBytes: 1000})
 	if err := small.ApplyDiff(d); !errors.Is(err, backup.ErrLimit) {
 		t.Errorf("over the limit: %v, want ErrLimit", err)
@@ -146,7 +149,7 @@ func FuzzSession(f *testing.F) {
 				}
 			}
 		}
-		s := backup.NewSession("S1", 0, backup.Limits{MaxSessionBytes: 1 << 16})
+		s := backup.NewSession("A1.node1", 0, backup.Limits{MaxSessionBytes: 1 << 16}) // the golden diffs' id
 		_ = s.ApplyDiff(b)
 		_, _ = s.Diff()
 	})
