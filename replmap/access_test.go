@@ -87,6 +87,15 @@ func TestReplicateAccess(t *testing.T) {
 		backup, proxy = 2, 1
 	}
 	held := func() *accessValue { return replmap.Held(nodes[backup].m, "k").(*accessValue) }
+	if got, primary, ok := nodes[0].m.Peek("k"); !ok || !primary || got != v {
+		t.Errorf("primary's Peek: %v %v %v", got, primary, ok)
+	}
+	if got, primary, ok := nodes[backup].m.Peek("k"); !ok || primary || got != held() {
+		t.Errorf("backup's Peek: %v %v %v", got, primary, ok)
+	}
+	if _, _, ok := nodes[proxy].m.Peek("k"); ok {
+		t.Error("a proxy's Peek returned a value")
+	}
 	if err := nodes[0].m.Replicate(ctx(t), "k", false); err != nil {
 		t.Fatal(err)
 	}

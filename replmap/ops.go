@@ -176,6 +176,23 @@ func (m *Map) Len() int {
 	return n
 }
 
+// Peek returns the value the local node holds for key, without asking another node or
+// changing the entry's primary: ok is false when it holds none (no entry, or a proxy),
+// primary whether the local node is the entry's primary.
+func (m *Map) Peek(key any) (value any, primary, ok bool) {
+	k, err := keyOf(key)
+	if err != nil {
+		return nil, false, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[k]
+	if e == nil || e.role == roleProxy || e.value == nil {
+		return nil, false, false
+	}
+	return e.value, e.role == rolePrimary, true
+}
+
 // Keys returns the keys of every entry the map knows, proxies included (Java's
 // keySetFull): a key is in the map when any node put it.
 func (m *Map) Keys() []any {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -51,11 +54,61 @@ func sessionCounter(t *testing.T, m *replmap.Map, id string) (*backup.Session, i
 	return s, c
 }
 
+// goCounter is the counter page of the test webapp for the Go node: it adds one to the
+// session's java.lang.Integer "counter", creating the session, and prints "id counter".
+var goCounter = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s, err := backup.FromContext(r.Context()).Create()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	n, _, err := s.Get("counter")
+	c, _ := n.(int)
+	if err == nil {
+		err = s.Set("counter", c+1)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, s.ID(), c+1)
+})
+
+// goGet requests the Go page with the session cookie id (none if empty) and returns the
+// trimmed body and the session cookie it set.
+func goGet(t *testing.T, url, id string) (string, *http.Cookie) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url+"/counter", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "" {
+		req.AddCookie(tomcat.SessionCookie(id))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("Go page: %d %s %v", resp.StatusCode, b, err)
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == backup.CookieName {
+			cookie = c
+		}
+	}
+	return strings.TrimSpace(string(b)), cookie
+}
+
 // TestBackupManager runs two Tomcat nodes with BackupManager and a Go node in their
 // map "localhost#/app-map": a session Tomcat created is read on Go (which becomes its
 // primary), incremented there and replicated as a diff, and Tomcat reads the new value
-// and increments it again, which Go reads; a session Go created is read and incremented
-// on Tomcat.
+// and increments it again, which Go reads; a Tomcat change reaches Go as a diff when Go
+// is the backup; a client moves between Tomcat nodes and the Go counter page behind
+// backup.Manager's middleware; a session Go created is read and incremented on Tomcat.
 func TestBackupManager(t *testing.T) {
 	tomcat.Skip(t)
 	if testing.Short() {
@@ -81,23 +134,15 @@ func TestBackupManager(t *testing.T) {
 	if err := ch.WaitForMembers(wctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	made := make(chan string, 16)
-	cfg := backup.MapConfig(ch, appName, backup.Limits{})
-	cfg.MadePrimary = func(key, value any) {
-		if s, ok := value.(*backup.Session); ok { // as BackupManager.objectMadePrimary
-			s.Access()
-			s.SetPrimary(true)
-		}
-		made <- fmt.Sprint(key)
-	}
-	m, err := replmap.New(cfg)
+	mgr, err := backup.NewManager(backup.Config{Channel: ch, Name: appName, JvmRoute: "go", CookiePath: "/app"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.Stop(context.Background()) })
-	if err := m.Start(wctx); err != nil {
+	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	if err := mgr.Start(wctx); err != nil {
 		t.Fatal(err)
 	}
+	m := mgr.Map()
 	// Both Tomcat maps count the Go node once a session each creates reaches it (as its
 	// backup or as a proxy).
 	var ids [2]string
@@ -124,14 +169,6 @@ func TestBackupManager(t *testing.T) {
 		s, n := sessionCounter(t, m, id)
 		if n != 1 || s.ID() != id {
 			t.Fatalf("Go reads session %s counter %d, want %s 1", s.ID(), n, id)
-		}
-		select {
-		case got := <-made:
-			if got != id {
-				t.Errorf("made primary of %s, want %s", got, id)
-			}
-		default:
-			t.Error("Get made Go the primary without calling MadePrimary")
 		}
 		if !s.Primary() {
 			t.Error("the session is not primary on Go after Get")
@@ -184,6 +221,41 @@ func TestBackupManager(t *testing.T) {
 		}
 		if st := m.Stats(); st.DiffsNotApplied != 0 {
 			t.Errorf("%d diffs not applied on Go", st.DiffsNotApplied)
+		}
+	})
+
+	t.Run("Middleware", func(t *testing.T) {
+		// The counter page on Go, behind the manager's middleware: a client goes from
+		// Tomcat A to Go to Tomcat B and back to Go with its cookie.
+		srv := httptest.NewServer(mgr.Wrap(goCounter))
+		defer srv.Close()
+		out, err := ta.Get("/counter", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := splitCounter(t, out)
+		body, _ := goGet(t, srv.URL, id)
+		if body != id+" 2" {
+			t.Fatalf("Go page: %q, want %s 2", body, id)
+		}
+		out, err = tb.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bid, c := splitCounter(t, out) // B binds the session to its route
+		if c != "3" {
+			t.Fatalf("Tomcat B after Go's request: %q, want counter 3", out)
+		}
+		if body, _ := goGet(t, srv.URL, bid); body != bid+" 4" {
+			t.Fatalf("Go page after Tomcat B: %q, want %s 4", body, bid)
+		}
+		// A session the Go page creates carries Go's route and reaches Tomcat.
+		body, cookie := goGet(t, srv.URL, "")
+		if cookie == nil || !strings.HasSuffix(cookie.Value, ".go") || cookie.Path != "/app" || body != cookie.Value+" 1" {
+			t.Fatalf("new Go session: %q, cookie %+v", body, cookie)
+		}
+		if out, err := ta.Get("/counter", tomcat.SessionCookie(cookie.Value)); err != nil || !strings.HasSuffix(out, " 2") {
+			t.Fatalf("Tomcat A reads the Go page's session: %q %v, want counter 2", out, err)
 		}
 	})
 
