@@ -8,9 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/channel/channeltest"
-	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/session/backup"
 )
 
@@ -20,23 +17,10 @@ import (
 // code is the same.
 func Example() {
 	ctx := context.Background()
-	nw := channeltest.NewNetwork()
+	chans, stop := startChannels(2, 0) // with transport/nio and a membership in real life
+	defer stop()
 	var managers []*backup.Manager
-	for i := range 2 {
-		tn := nw.NewNode()
-		d, err := interceptors.NewMessageDispatch(interceptors.DispatchConfig{})
-		if err != nil {
-			panic(err)
-		}
-		ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(),
-			Interceptors: []channel.Interceptor{d}})
-		if err != nil {
-			panic(err)
-		}
-		if err := ch.Start(ctx, channel.SvcAll); err != nil {
-			panic(err)
-		}
-		defer func() { _ = ch.Stop(ctx, channel.SvcAll) }()
+	for i, ch := range chans {
 		m, err := backup.NewManager(backup.Config{Channel: ch, Name: "localhost#/app", JvmRoute: fmt.Sprint("go", i),
 			CookiePath: "/app"})
 		if err != nil {

@@ -22,26 +22,42 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// startManagers starts n channels on a channeltest network and a started manager of
-// "localhost#/app" with cfg on each (JvmRoute "n<i>").
-func startManagers(t *testing.T, n int, cfg backup.Config) []*backup.Manager {
-	t.Helper()
+// startChannels starts n channels on a channeltest network with the heartbeat interval
+// (0: channel's default, negative: none); stop stops them. It panics on errors (the
+// Example uses it too).
+func startChannels(n int, heartbeat time.Duration) (chans []*channel.Channel, stop func()) {
+	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	var chans []*channel.Channel
+	stop = func() {
+		for _, ch := range chans {
+			_ = ch.Stop(ctx, channel.SvcAll)
+		}
+	}
 	for range n {
 		tn := nw.NewNode()
 		d, err := interceptors.NewMessageDispatch(interceptors.DispatchConfig{})
 		if err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
 		ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(),
-			Interceptors: []channel.Interceptor{d}, HeartbeatInterval: -1})
+			Interceptors: []channel.Interceptor{d}, HeartbeatInterval: heartbeat})
 		if err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
-		channeltest.Start(t, ch)
+		if err := ch.Start(ctx, channel.SvcAll); err != nil {
+			panic(err)
+		}
 		chans = append(chans, ch)
 	}
+	return chans, stop
+}
+
+// startManagers starts n channels on a channeltest network and a started manager of
+// "localhost#/app" with cfg on each (JvmRoute "n<i>").
+func startManagers(t *testing.T, n int, cfg backup.Config) []*backup.Manager {
+	t.Helper()
+	chans, stop := startChannels(n, -1)
+	t.Cleanup(stop)
 	for _, ch := range chans {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(ch.Members()) == n-1 })
 	}
