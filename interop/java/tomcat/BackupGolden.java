@@ -111,7 +111,8 @@ public final class BackupGolden {
         System.out.println("authType " + s.getAuthType());
         for (String name : new TreeSet<>(Collections.list(s.getAttributeNames()))) {
             Object v = s.getAttribute(name);
-            System.out.println("attr " + name + " " + v.getClass().getName() + " " + v);
+            String text = v instanceof Cart c ? c.owner + "/" + c.items : String.valueOf(v);
+            System.out.println("attr " + name + " " + v.getClass().getName() + " " + text);
         }
     }
 }
