@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
 	"github.com/gotribes/tribes/replmap"
@@ -103,12 +104,33 @@ func goGet(t *testing.T, url, id string) (string, *http.Cookie) {
 	return strings.TrimSpace(string(b)), cookie
 }
 
+// backedUpOnGo creates sessions on tc until Go's map m is the backup of one (Tomcat
+// picks backups in turn) and returns its id.
+func backedUpOnGo(t *testing.T, tc *tomcat.Node, m *replmap.Map) string {
+	t.Helper()
+	for range 6 {
+		before := m.Len()
+		out, err := tc.Get("/counter", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Len() > before { // a backup holds the value; a proxy does not
+			id, _ := splitCounter(t, out)
+			return id
+		}
+	}
+	t.Fatalf("Tomcat %s made Go the backup of none of 6 new sessions", tc.Route)
+	return ""
+}
+
 // TestBackupManager runs two Tomcat nodes with BackupManager and a Go node in their
 // map "localhost#/app-map": a session Tomcat created is read on Go (which becomes its
 // primary), incremented there and replicated as a diff, and Tomcat reads the new value
 // and increments it again, which Go reads; a Tomcat change reaches Go as a diff when Go
 // is the backup; a client moves between Tomcat nodes and the Go counter page behind
-// backup.Manager's middleware; a session Go created is read and incremented on Tomcat.
+// backup.Manager's middleware; a session Go created is read and incremented on Tomcat;
+// Go takes over the session it backs up for a Tomcat node that is killed, and Tomcat
+// serves the sessions of the Go node once it stops.
 func TestBackupManager(t *testing.T) {
 	tomcat.Skip(t)
 	if testing.Short() {
@@ -197,20 +219,7 @@ func TestBackupManager(t *testing.T) {
 	t.Run("TomcatDiffToGo", func(t *testing.T) {
 		// A session whose backup is Go (Tomcat picks backups in turn): Tomcat's change
 		// reaches Go as a diff, which Go applies to the session it holds.
-		var id string
-		for i := 0; id == ""; i++ {
-			if i == 6 {
-				t.Fatal("Tomcat A made Go the backup of none of 6 new sessions")
-			}
-			before := m.Len()
-			out, err := ta.Get("/counter", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Len() > before { // a backup holds the value; a proxy does not
-				id, _ = splitCounter(t, out)
-			}
-		}
+		id := backedUpOnGo(t, ta, m)
 		out, err := ta.Get("/counter", tomcat.SessionCookie(id))
 		if err != nil || out != id+" 2" {
 			t.Fatalf("Tomcat A: %q %v", out, err)
@@ -282,6 +291,57 @@ func TestBackupManager(t *testing.T) {
 		})
 		if _, n := sessionCounter(t, m, newID); n != 11 {
 			t.Fatalf("Go reads counter %d of %s, want 11", n, newID)
+		}
+	})
+
+	t.Run("TomcatKilled", func(t *testing.T) {
+		// Tomcat A dies: Go, the backup of one of its sessions, becomes the primary and
+		// publishes it to Tomcat B, which serves it.
+		id := backedUpOnGo(t, ta, m)
+		ta.Kill()
+		testutil.EventuallyTrue(t, 90*time.Second, "Go primary of "+id+" after Tomcat A died", func() bool {
+			_, primary, ok := m.Peek(id)
+			return ok && primary
+		})
+		out, err := tb.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, c := splitCounter(t, out); c != "2" {
+			t.Fatalf("Tomcat B serves the dead node's session as %q, want counter 2", out)
+		}
+	})
+
+	t.Run("GoLeaves", func(t *testing.T) {
+		// The Go node stops: Tomcat B, the backup of the sessions Go is the primary of,
+		// serves them with their last value.
+		srv := httptest.NewServer(mgr.Wrap(goCounter))
+		defer srv.Close()
+		body, cookie := goGet(t, srv.URL, "")
+		if cookie == nil || body != cookie.Value+" 1" {
+			t.Fatalf("new Go session: %q, cookie %+v", body, cookie)
+		}
+		if body, _ = goGet(t, srv.URL, cookie.Value); body != cookie.Value+" 2" {
+			t.Fatalf("Go session: %q, want counter 2", body)
+		}
+		// MSG_STOP goes to every channel member; the channel may still list the killed
+		// Tomcat A, which cannot take it.
+		if err := mgr.Stop(ctx); err != nil {
+			for _, f := range channel.FaultyMembers(err) {
+				if int(f.Member.Port) != a.Port {
+					t.Fatal(err)
+				}
+			}
+			if len(channel.FaultyMembers(err)) == 0 {
+				t.Fatal(err)
+			}
+		}
+		out, err := tb.Get("/counter", tomcat.SessionCookie(cookie.Value))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, c := splitCounter(t, out); c != "3" {
+			t.Fatalf("Tomcat B serves the stopped Go node's session as %q, want counter 3", out)
 		}
 	})
 }
