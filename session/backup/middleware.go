@@ -153,5 +153,11 @@ func (w *trackWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Flush sends what was written (http.Flusher), if the underlying writer can.
+func (w *trackWriter) Flush() {
+	w.mark()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *trackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -171,7 +171,11 @@ func (s *Session) Set(name string, v any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n := s.attrBytes() + int64(len(b)); n > s.limits.MaxSessionBytes {
+	n := s.attrBytes() + int64(len(name)+len(b))
+	if i := s.attr(name); i >= 0 { // replaced
+		n -= int64(len(name) + len(s.st.Attributes[i].Value))
+	}
+	if n > s.limits.MaxSessionBytes {
 		return fmt.Errorf("%w: attribute %q would make the session %d bytes, more than %d", ErrLimit, name, n,
 			s.limits.MaxSessionBytes)
 	}

@@ -97,6 +97,11 @@ func TestApplyDiffErrors(t *testing.T) {
 	if err := small.Set("big", make([]byte, 2000)); !errors.Is(err, backup.ErrLimit) {
 		t.Errorf("Set over the limit: %v", err)
 	}
+	for range 3 { // replacing a value counts it once
+		if err := small.Set("half", make([]byte, 400)); err != nil {
+			t.Fatalf("Set within the limit: %v", err)
+		}
+	}
 	for _, bad := range [][]byte{nil, {0xAC, 0xED, 0, 5}, d[:len(d)-3], append(append([]byte{}, d...), 0x70)} {
 		if err := small.ApplyDiff(bad); !errors.Is(err, delta.ErrMalformed) {
 			t.Errorf("diff %x: %v, want ErrMalformed", bad, err)
