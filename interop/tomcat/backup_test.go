@@ -127,7 +127,7 @@ func backedUpOnGo(t *testing.T, tc *tomcat.Node, m *replmap.Map) string {
 // map "localhost#/app-map": a session Tomcat created is read on Go (which becomes its
 // primary), incremented there and replicated as a diff, and Tomcat reads the new value
 // and increments it again, which Go reads; a Tomcat change reaches Go as a diff when Go
-// is the backup; a client moves between Tomcat nodes and the Go counter page behind
+// is the backup, and so does its use without changes; a client moves between Tomcat nodes and the Go counter page behind
 // backup.Manager's middleware; a session Go created is read and incremented on Tomcat;
 // Go takes over the session it backs up for a Tomcat node that is killed, and Tomcat
 // serves the sessions of the Go node once it stops.
@@ -227,6 +227,34 @@ func TestBackupManager(t *testing.T) {
 		// Go's Get of the session it backs up returns the value it holds.
 		if _, n := sessionCounter(t, m, id); n != 2 {
 			t.Fatalf("Go reads counter %d after Tomcat's diff, want 2", n)
+		}
+		if st := m.Stats(); st.DiffsNotApplied != 0 {
+			t.Errorf("%d diffs not applied on Go", st.DiffsNotApplied)
+		}
+	})
+
+	t.Run("TomcatUseToGo", func(t *testing.T) {
+		// A session Go backs up, only read on Tomcat: Tomcat 10.1 still sends a diff
+		// after every request (its DeltaRequest records the new flag going false), which
+		// marks Go's copy used, so Go's backup does not expire a session in use.
+		id := backedUpOnGo(t, ta, m)
+		v, _, ok := m.Peek(id)
+		if !ok {
+			t.Fatal("Go holds no copy")
+		}
+		s := v.(*backup.Session)
+		before := s.LastAccessedTime()
+		testutil.Eventually(t, within, func() error {
+			if _, err := ta.Get("/get?name=counter", tomcat.SessionCookie(id)); err != nil { // no change
+				return err
+			}
+			if at := s.LastAccessedTime(); !at.After(before) {
+				return fmt.Errorf("Go's copy last used at %v, as when it arrived", at)
+			}
+			return nil
+		})
+		if v, primary, ok := m.Peek(id); !ok || primary || v != s || s.IsNew() {
+			t.Errorf("Go's copy after the use: held %v, primary %v, new %v", ok, primary, s.IsNew())
 		}
 		if st := m.Stats(); st.DiffsNotApplied != 0 {
 			t.Errorf("%d diffs not applied on Go", st.DiffsNotApplied)
