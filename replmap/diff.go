@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/jserial"
@@ -30,6 +31,22 @@ type Diffable interface {
 	ApplyDiff(diff []byte) error
 }
 
+// AccessReplicated is a value whose use, without changes, its primary tells the backup
+// nodes about (Java's ReplicatedMapEntry isAccessReplicate, setLastTimeReplicated and
+// accessEntry; Tomcat's DeltaSession, so that a backup knows the session is still in
+// use). Its methods are called like Diffable's: make them safe for concurrent use.
+type AccessReplicated interface {
+	// AccessReplicate reports whether Replicate should send MSG_ACCESS for the value when
+	// it has no changes to send (isAccessReplicate).
+	AccessReplicate() bool
+	// Replicated is called with the time Replicate sent a message about the value
+	// (setLastTimeReplicated).
+	Replicated(t time.Time)
+	// Accessed is called on a node holding the value when its primary used it
+	// (MSG_ACCESS) or another node became its primary (MSG_NOTIFY_MAPMEMBER) (accessEntry).
+	Accessed()
+}
+
 // ValueCodec converts between the values jserial reads and writes and the Go values the
 // map holds, so that a value received in full becomes, for example, a Go type
 // implementing Diffable (Config.Values).
@@ -50,8 +67,10 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // replicate(key, complete)): the backup in a lazy map, every copy holder in a
 // replicated one. A Diffable value that is dirty, or any Diffable when complete is
 // set, goes as its Diff (MSG_BACKUP or MSG_COPY with diff set); another value goes in
-// full when complete is set, and not at all otherwise. Replicate does nothing when the
-// local node is not the entry's primary or the entry has no backup nodes, as in Java.
+// full when complete is set; otherwise an AccessReplicated value whose AccessReplicate
+// reports true goes as MSG_ACCESS (key, primary and backup nodes, no value), and other
+// values not at all. Replicate does nothing when the local node is not the entry's
+// primary or the entry has no backup nodes, as in Java.
 func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	k, err := keyOf(key)
 	if err != nil {
@@ -84,7 +103,14 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 			return err
 		}
 	default:
-		return nil
+		a, ok := value.(AccessReplicated)
+		if !ok || !a.AccessReplicate() {
+			return nil
+		}
+		msg.Type = msgAccess
+	}
+	if a, ok := value.(AccessReplicated); ok {
+		a.Replicated(time.Now())
 	}
 	if err := m.send(ctx, nodes, msg); err != nil {
 		return fmt.Errorf("replmap: replicate %v: %w", key, err)

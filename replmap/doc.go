@@ -23,7 +23,8 @@
 //   - Replicate sends a local primary's changes to its backup nodes (Java's
 //     replicate(key, complete)): a Diffable value's Diff as MSG_BACKUP (MSG_COPY in a
 //     replicated map) with diff set, which the backup nodes apply to the value they hold
-//     with ApplyDiff; another value in full when complete is set.
+//     with ApplyDiff; another value in full when complete is set; an unchanged
+//     AccessReplicated value that asks for it as MSG_ACCESS.
 //   - Every channel heartbeat (channel.Heartbeater) pings the members (MSG_PING RPC,
 //     waiting AccessTimeout); map members that have not answered INITIALIZED for
 //     AccessTimeout are dropped, as are those the channel reports gone or that sent
@@ -83,9 +84,11 @@
 //     per peer (Java ignores it); one that ApplyDiff rejects is counted the same way and
 //     its error wraps ErrDiff (a synchronized-ack sender gets a FAIL_ACK). A diff does
 //     not change what the entry counts towards MaxStoredBytes.
-//   - MapOwner's objectMadePrimary callback and ReplicatedMapEntry's access replication
-//     (isAccessReplicate, accessEntry) are not implemented: Replicate never sends
-//     MSG_ACCESS, and a received one only updates the primary and the backup nodes.
+//   - MapOwner is Config.MadePrimary, a function (objectMadePrimary); a value's access
+//     replication (isAccessReplicate, setLastTimeReplicated, accessEntry) is the
+//     optional interface AccessReplicated: Replicate sends MSG_ACCESS for an unchanged
+//     value that asks for it, and a received MSG_ACCESS or MSG_NOTIFY_MAPMEMBER calls
+//     the held value's Accessed.
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
 //     wait RPCTimeout for it. New registers the map's own rpc.Channel, so Go nodes that

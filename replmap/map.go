@@ -85,6 +85,12 @@ type Config struct {
 	// received for them apply. nil holds and sends what jserial decodes and marshals.
 	// No Java attribute.
 	Values ValueCodec
+	// MadePrimary, if set, is called with an entry's key and value when the local node
+	// becomes the primary of an entry it did not own: a Get of a proxy, backup or copy,
+	// or a backup or copy taking over from a primary that left (MapOwner's
+	// objectMadePrimary; Tomcat's BackupManager marks the session primary and accessed).
+	// It runs on the goroutine of the Get or of the membership event, with no lock held.
+	MadePrimary func(key, value any)
 	// Logger receives the map's logs; nil discards them.
 	Logger *slog.Logger
 }

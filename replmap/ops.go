@@ -109,13 +109,18 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		}
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if e = m.entries[k]; e == nil { // removed meanwhile
+		m.mu.Unlock()
 		return nil, false, nil
 	}
 	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary
 	m.account(k, e)
-	return e.value, true, nil
+	v := e.value
+	m.mu.Unlock()
+	if m.cfg.MadePrimary != nil {
+		m.cfg.MadePrimary(key, v)
+	}
+	return v, true, nil
 }
 
 // Remove deletes key everywhere (MSG_REMOVE to every map member) and returns its value
@@ -169,6 +174,23 @@ func (m *Map) Len() int {
 		}
 	}
 	return n
+}
+
+// Peek returns the value the local node holds for key, without asking another node or
+// changing the entry's primary: ok is false when it holds none (no entry, or a proxy),
+// primary whether the local node is the entry's primary.
+func (m *Map) Peek(key any) (value any, primary, ok bool) {
+	k, err := keyOf(key)
+	if err != nil {
+		return nil, false, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[k]
+	if e == nil || e.role == roleProxy || e.value == nil {
+		return nil, false, false
+	}
+	return e.value, e.role == rolePrimary, true
 }
 
 // Keys returns the keys of every entry the map knows, proxies included (Java's

@@ -65,22 +65,31 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 			return err
 		}
 	}
-	d, err := m.update(key, value, mm, from)
-	if err != nil || !mm.Diff || (mm.Type != msgBackup && mm.Type != msgCopy) {
+	held, err := m.update(key, value, mm, from)
+	switch {
+	case err != nil:
 		return err
+	case mm.Type == msgAccess || mm.Type == msgNotifyMember:
+		if a, ok := held.(AccessReplicated); ok {
+			a.Accessed()
+		}
+	case mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy):
+		d, _ := held.(Diffable)
+		return m.applyDiff(d, mm, from)
 	}
-	return m.applyDiff(d, mm, from)
+	return nil
 }
 
 // update applies a received message to the entry under its key and returns the entry's
-// value when it is a Diffable (for a diff to apply to).
-func (m *Map) update(key, value any, mm *message, from channel.Member) (Diffable, error) {
+// value for a diff (MSG_BACKUP, MSG_COPY) or an access (MSG_ACCESS,
+// MSG_NOTIFY_MAPMEMBER) to apply to.
+func (m *Map) update(key, value any, mm *message, from channel.Member) (any, error) {
 	k := string(mm.Key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.entries[k]
 	apply := false // the message's value replaces the entry's
-	var d Diffable
+	var held any
 	switch mm.Type {
 	case msgRemove:
 		m.drop(k)
@@ -90,12 +99,13 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (Diffable
 	case msgBackup, msgCopy:
 		apply = !mm.Diff && value != nil
 		if mm.Diff && e != nil {
-			d, _ = e.value.(Diffable)
+			held = e.value
 		}
 	case msgAccess, msgNotifyMember:
 		if e == nil {
 			return nil, nil
 		}
+		held = e.value
 	default:
 		return nil, nil
 	}
@@ -124,7 +134,7 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (Diffable
 		e.role = roleCopy
 	}
 	m.resize(e, size)
-	return d, nil
+	return held, nil
 }
 
 // reply answers the map's RPCs (AbstractReplicatedMap.replyRequest).
@@ -344,7 +354,7 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 	}
 	m.members = append(m.members[:i:i], m.members[i+1:]...)
 	delete(m.lastSeen, mb.Key())
-	var relocate []string
+	var relocate, promoted []string
 	for k, e := range m.entries {
 		if e.role == rolePrimary && (m.cfg.Replicated || indexOf(e.nodes, mb) >= 0) {
 			relocate = append(relocate, k)
@@ -361,11 +371,27 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 		case e.role == roleBackup && only(e.nodes, local),
 			e.role == roleCopy && len(e.nodes) > 0 && e.nodes[0].Key() == local.Key():
 			relocate = append(relocate, k)
+			promoted = append(promoted, k)
 		}
 	}
 	m.mu.Unlock()
 	m.log.Info("replmap: map member left", "map", m.cfg.Name, "member", mb.String(), "relocated", len(relocate))
 	m.republish(relocate)
+	if m.cfg.MadePrimary == nil {
+		return
+	}
+	for _, k := range promoted {
+		m.mu.Lock()
+		e := m.entries[k]
+		var key, value any
+		if e != nil && e.role == rolePrimary {
+			key, value = e.key, e.value
+		}
+		m.mu.Unlock()
+		if e != nil && key != nil {
+			m.cfg.MadePrimary(key, value)
+		}
+	}
 }
 
 // heartbeat pings the map members (AbstractReplicatedMap.ping): members that answer

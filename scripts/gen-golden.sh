@@ -14,8 +14,11 @@
 #                                      DeltaRequest with every action type, ALL_SESSION_DATA,
 #                                      principals with attributes and user principals
 #                                      (tomcat/SessionGolden.java)
+#   backup   session/backup/testdata/java
+#                                      what BackupManager's map holds: DeltaSession streams and
+#                                      DeltaSession.getDiff() streams (tomcat/BackupGolden.java)
 #
-# Usage: scripts/gen-golden.sh [wire|jserial|rpc|replmap|session] [outdir]   (default: wire, its directory)
+# Usage: scripts/gen-golden.sh [wire|jserial|rpc|replmap|session|backup] [outdir]   (default: wire, its directory)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +33,10 @@ case "$kind" in
   session)
     dir=session/delta/testdata/java; sources=("$root"/interop/java/tomcat/SessionGolden.java); run=(SessionGolden)
     jars="${TOMCAT_JARS:-$j/tomcat10-catalina-ha.jar:$j/tomcat10-catalina.jar:$tribes:$j/tomcat10-servlet-api.jar:$j/tomcat10-util.jar:$j/tomcat10-util-scan.jar:$j/tomcat10-api.jar:$j/tomcat10-coyote.jar:$j/tomcat10-jaspic-api.jar:$j/tomcat10-annotations-api.jar}" ;;
-  *) echo "gen-golden: unknown kind $kind (wire, jserial, rpc, replmap or session)" >&2; exit 2 ;;
+  backup)
+    dir=session/backup/testdata/java; sources=("$root"/interop/java/tomcat/BackupGolden.java); run=(BackupGolden)
+    jars="${TOMCAT_JARS:-$j/tomcat10-catalina-ha.jar:$j/tomcat10-catalina.jar:$tribes:$j/tomcat10-servlet-api.jar:$j/tomcat10-util.jar:$j/tomcat10-util-scan.jar:$j/tomcat10-api.jar:$j/tomcat10-coyote.jar:$j/tomcat10-jaspic-api.jar:$j/tomcat10-annotations-api.jar}" ;;
+  *) echo "gen-golden: unknown kind $kind (wire, jserial, rpc, replmap, session or backup)" >&2; exit 2 ;;
 esac
 out="${2:-$root/$dir}"
 

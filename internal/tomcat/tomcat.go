@@ -1,7 +1,7 @@
 // Package tomcat runs real Tomcat 10.1 nodes for tests: Debian's tomcat10 package
 // (CATALINA_HOME /usr/share/tomcat10, installed by scripts/install-test-deps.sh), one
 // CATALINA_BASE per node in the test's temporary directory, a SimpleTcpCluster with
-// DeltaManager, StaticMembershipService and a NioReceiver on 127.0.0.1 (or no cluster:
+// DeltaManager (or BackupManager: Config.BackupManager), StaticMembershipService and a NioReceiver on 127.0.0.1 (or no cluster:
 // Config.NoCluster), and a small
 // distributable web application at /app compiled at test time (webapp/TestServlet.java;
 // its endpoints are listed there).
@@ -87,6 +87,10 @@ type Config struct {
 	// NoJvmRoute leaves the Engine without jvmRoute and the cluster without
 	// JvmRouteBinderValve: session ids get no route suffix and are never renamed.
 	NoJvmRoute bool
+	// BackupManager makes the cluster's manager Tomcat's BackupManager (sessions in a
+	// LazyReplicatedMap named "localhost#/app-map", mapSendOptions 6) instead of
+	// DeltaManager.
+	BackupManager bool
 	// JVMOptions replace QuickJVMOptions (IPv4, UTC and an English locale are always set).
 	JVMOptions string
 	// SenderTimeout is the cluster sender's timeout (the PooledParallelSender's `timeout`
@@ -401,11 +405,16 @@ func (n *Node) serverXML() string {
 	if n.SenderTimeout > 0 {
 		timeout = fmt.Sprintf(` timeout="%d"`, n.SenderTimeout.Milliseconds())
 	}
+	manager := `<Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"
+                 notifyListenersOnReplication="true"/>`
+	if n.BackupManager {
+		manager = `<Manager className="org.apache.catalina.ha.session.BackupManager" mapSendOptions="6"
+                 notifyListenersOnReplication="true"/>`
+	}
 	cluster := ""
 	if !n.NoCluster {
 		cluster = fmt.Sprintf(`      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="%d">
-        <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"
-                 notifyListenersOnReplication="true"/>
+        %s
         <Channel className="org.apache.catalina.tribes.group.GroupChannel">
           <Membership className="org.apache.catalina.tribes.membership.StaticMembershipService">
             <LocalMember className="org.apache.catalina.tribes.membership.StaticMember" host="127.0.0.1" port="%d" uniqueId="%s"/>
@@ -421,7 +430,7 @@ func (n *Node) serverXML() string {
         <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>%s
         <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
       </Cluster>
-`, n.SendOption, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, timeout, binder)
+`, n.SendOption, manager, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, timeout, binder)
 	}
 	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <Server port="-1" shutdown="SHUTDOWN">

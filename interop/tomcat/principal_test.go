@@ -17,8 +17,14 @@ import (
 // args: catalina-ha's own classes, without a running Tomcat.
 func sessionGolden(t *testing.T, args ...string) string {
 	t.Helper()
+	return javaTool(t, "SessionGolden", args...)
+}
+
+// javaTool compiles interop/java/tomcat/<class>.java and runs it once with args.
+func javaTool(t *testing.T, class string, args ...string) string {
+	t.Helper()
 	classes := t.TempDir()
-	src := filepath.Join("..", "java", "tomcat", "SessionGolden.java")
+	src := filepath.Join("..", "java", "tomcat", class+".java")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "javac", "-nowarn", "-encoding", "UTF-8", "-d", classes,
@@ -26,12 +32,12 @@ func sessionGolden(t *testing.T, args ...string) string {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
 	cmd := exec.CommandContext(ctx, "java", append([]string{"-XX:TieredStopAtLevel=1", "-cp",
-		classes + string(os.PathListSeparator) + tomcat.Classpath, "SessionGolden"}, args...)...)
+		classes + string(os.PathListSeparator) + tomcat.Classpath, class}, args...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("java SessionGolden %v: %v\n%s", args, err, stderr.String())
+		t.Fatalf("java %s %v: %v\n%s", class, args, err, stderr.String())
 	}
 	return string(out)
 }

@@ -59,7 +59,7 @@ func (c JavaCodec) decode(data []byte) (*Message, error) {
 	r := jserial.NewDataReader(contents)
 	switch m.Event {
 	case EventDelta:
-		m.Actions, err = c.decodeActions(r, len(payload))
+		_, m.Actions, err = c.decodeActions(r, len(payload))
 	case EventAllSessionData:
 		m.Sessions, err = c.decodeSessions(r, len(payload))
 	case EventChangeSessionID:
@@ -85,21 +85,24 @@ func (c JavaCodec) count(n int32, max int) (int, error) {
 	return int(n), nil
 }
 
-func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) ([]Action, error) {
-	if _, err := r.ReadUTF(); err != nil { // the session id, as in the message
-		return nil, err
+// decodeActions reads DeltaRequest.writeExternal's data: the session id, recordAllActions
+// and the actions.
+func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) (string, []Action, error) {
+	id, err := r.ReadUTF()
+	if err != nil {
+		return "", nil, err
 	}
 	if _, err := r.ReadBool(); err != nil { // recordAllActions: the sender's business
-		return nil, err
+		return "", nil, err
 	}
 	n32, err := r.ReadInt32()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	// Every action takes at least 11 bytes.
 	n, err := c.count(n32, size/11)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	var out []Action
 	names := map[string]string{}
@@ -109,24 +112,24 @@ func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) ([]Action, err
 		name, err3 := r.ReadUTF()
 		has, err4 := r.ReadBool()
 		if err := errors.Join(err1, err2, err3, err4); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		if t < 0 || t > int32(ActionNote) || op < 0 || op > int32(OpRemove) {
-			return nil, fmt.Errorf("unknown action type %d or operation %d", t, op)
+			return "", nil, fmt.Errorf("unknown action type %d or operation %d", t, op)
 		}
 		var v any
 		if has {
 			if v, err = r.ReadObject(); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 		}
 		a, err := goAction(ActionType(t), Op(op), intern(names, name), v, has)
 		if err != nil {
-			return nil, fmt.Errorf("action %s %s %q: %w", ActionType(t), Op(op), name, err)
+			return "", nil, fmt.Errorf("action %s %s %q: %w", ActionType(t), Op(op), name, err)
 		}
 		out = append(out, a)
 	}
-	return out, nil
+	return id, out, nil
 }
 
 func intern(m map[string]string, s string) string {

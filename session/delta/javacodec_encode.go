@@ -17,7 +17,7 @@ func (c JavaCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	var err error
 	switch m.Event {
 	case EventDelta:
-		payload, err = c.encodeDelta(m)
+		payload, err = c.encodeDeltaRequest(m.SessionID, m.Actions)
 	case EventAllSessionData:
 		payload, err = c.encodeSessions(m.Sessions)
 	case EventChangeSessionID:
@@ -89,15 +89,17 @@ func inline(b []byte, what string) (any, error) {
 	return v, nil
 }
 
-func (c JavaCodec) encodeDelta(m *Message) ([]byte, error) {
+// encodeDeltaRequest returns the stream DeltaRequest.serialize writes for the actions of
+// session id.
+func (c JavaCodec) encodeDeltaRequest(id string, actions []Action) ([]byte, error) {
 	var w jserial.DataWriter
-	if err := w.WriteUTF(m.SessionID); err != nil {
+	if err := w.WriteUTF(id); err != nil {
 		return nil, err
 	}
 	w.WriteBool(false) // recordAllActions
-	w.WriteInt32(int32(len(m.Actions)))
-	for i := range m.Actions {
-		a := &m.Actions[i]
+	w.WriteInt32(int32(len(actions)))
+	for i := range actions {
+		a := &actions[i]
 		name, value, err := javaAction(a)
 		if err != nil {
 			return nil, fmt.Errorf("action %s %s %q: %w", a.Type, a.Op, a.Name, err)
@@ -176,48 +178,55 @@ func (c JavaCodec) encodeSessions(ss []SessionState) ([]byte, error) {
 	var w jserial.DataWriter
 	w.WriteObject(int32(len(ss)))
 	for i := range ss {
-		s := &ss[i]
-		w.WriteObject(s.CreationTime)
-		w.WriteObject(s.LastAccessedTime)
-		w.WriteObject(s.MaxInactive)
-		w.WriteObject(s.IsNew)
-		w.WriteObject(true) // isValid
-		w.WriteObject(s.LastAccessedTime)
-		w.WriteObject(int64(s.Version))
-		w.WriteBool(s.Principal != nil)
-		if s.Principal != nil {
-			p, err := principalObject(s.Principal, 0)
-			if err != nil {
-				return nil, fmt.Errorf("principal of session %s: %w", s.ID, err)
-			}
-			w.WriteObject(p)
-		}
-		w.WriteObject(s.ID)
-		for _, name := range []string{NoteSessionID, NoteRequest} {
-			var v any
-			for _, n := range s.Notes {
-				if n.Name == name {
-					var err error
-					if v, err = noteObject(n.Value); err != nil {
-						return nil, err
-					}
-				}
-			}
-			w.WriteObject(v)
-		}
-		w.WriteObject(int32(len(s.Attributes)))
-		for _, a := range s.Attributes {
-			v, err := inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID))
-			if err != nil {
-				return nil, err
-			}
-			w.WriteObject(a.Name)
-			w.WriteObject(v)
-		}
-		w.WriteObject(int32(len(s.Listeners)))
-		for _, l := range s.Listeners {
-			w.WriteObject(ssoListener(l))
+		if err := encodeSession(&w, &ss[i]); err != nil {
+			return nil, err
 		}
 	}
 	return marshalContents(w.Contents())
+}
+
+// encodeSession writes s in DeltaSession's layout (doWriteObject).
+func encodeSession(w *jserial.DataWriter, s *SessionState) error {
+	w.WriteObject(s.CreationTime)
+	w.WriteObject(s.LastAccessedTime)
+	w.WriteObject(s.MaxInactive)
+	w.WriteObject(s.IsNew)
+	w.WriteObject(true) // isValid
+	w.WriteObject(s.LastAccessedTime)
+	w.WriteObject(int64(s.Version))
+	w.WriteBool(s.Principal != nil)
+	if s.Principal != nil {
+		p, err := principalObject(s.Principal, 0)
+		if err != nil {
+			return fmt.Errorf("principal of session %s: %w", s.ID, err)
+		}
+		w.WriteObject(p)
+	}
+	w.WriteObject(s.ID)
+	for _, name := range []string{NoteSessionID, NoteRequest} {
+		var v any
+		for _, n := range s.Notes {
+			if n.Name == name {
+				var err error
+				if v, err = noteObject(n.Value); err != nil {
+					return err
+				}
+			}
+		}
+		w.WriteObject(v)
+	}
+	w.WriteObject(int32(len(s.Attributes)))
+	for _, a := range s.Attributes {
+		v, err := inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID))
+		if err != nil {
+			return err
+		}
+		w.WriteObject(a.Name)
+		w.WriteObject(v)
+	}
+	w.WriteObject(int32(len(s.Listeners)))
+	for _, l := range s.Listeners {
+		w.WriteObject(ssoListener(l))
+	}
+	return nil
 }

@@ -1,0 +1,90 @@
+package tomcatinterop_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/tomcat"
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/session/backup"
+)
+
+// TestTomcatReadsGoDeltaSession has catalina-ha read a DeltaSession stream Go wrote (as
+// BackupManager's map reads a value) and apply a diff Go wrote (DeltaSession.applyDiff),
+// with attributes of several kinds and an object of a class only Java knows, carried from
+// a stream Java wrote.
+func TestTomcatReadsGoDeltaSession(t *testing.T) {
+	tomcat.Skip(t)
+	golden, err := os.ReadFile(filepath.Join("..", "..", "session", "backup", "testdata", "java", "session.ser"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jserial.Unmarshal(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	javaSession, err := backup.Codec{}.Decode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cart, _, err := javaSession.(*backup.Session).Get("cart")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := backup.NewSession("G1.go", time.Hour, backup.Limits{})
+	for name, value := range map[string]any{"counter": 5, "name": "ann", "list": []any{"a", int64(7)}, "cart": cart} {
+		if err := s.Set(name, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	obj, err := backup.Codec{}.Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := jserial.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessionFile := write("session.ser", full)
+	if _, err := s.Diff(); err != nil { // sent in full
+		t.Fatal(err)
+	}
+	if err := s.Set("counter", 6); err != nil {
+		t.Fatal(err)
+	}
+	s.Remove("name")
+	s.SetMaxInactive(10 * time.Minute)
+	d, err := s.Diff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffFile := write("diff.ser", d)
+
+	// The map's setOwner marks a received session used (endAccess): no longer new.
+	created := strconv.FormatInt(s.CreationTime().UnixMilli(), 10)
+	common := "id G1.go\ncreation " + created + "\n"
+	if got, want := javaTool(t, "BackupGolden", "read", sessionFile), common+
+		"maxInactive 3600\nnew false\nversion 0\nprincipal null\nauthType null\n"+
+		"attr cart BackupGolden$Cart carol/3\nattr counter java.lang.Integer 5\n"+
+		"attr list java.util.ArrayList [a, 7]\nattr name java.lang.String ann\n"; got != want {
+		t.Errorf("Java reads Go's session as\n%s\nwant\n%s", got, want)
+	}
+	if got, want := javaTool(t, "BackupGolden", "read", sessionFile, diffFile), common+
+		"maxInactive 600\nnew false\nversion 0\nprincipal null\nauthType null\n"+
+		"attr cart BackupGolden$Cart carol/3\nattr counter java.lang.Integer 6\n"+
+		"attr list java.util.ArrayList [a, 7]\n"; got != want {
+		t.Errorf("Java applies Go's diff as\n%s\nwant\n%s", got, want)
+	}
+}

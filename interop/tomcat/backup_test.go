@@ -1,0 +1,375 @@
+package tomcatinterop_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/internal/tomcat"
+	"github.com/gotribes/tribes/replmap"
+	"github.com/gotribes/tribes/session/backup"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+// splitCounter returns the counter of a /counter answer ("id counter").
+func splitCounter(t *testing.T, out string) (id, n string) {
+	t.Helper()
+	id, n, ok := strings.Cut(out, " ")
+	if !ok {
+		t.Fatalf("/counter answered %q", out)
+	}
+	return id, n
+}
+
+// sessionCounter returns the counter attribute of the session the Go map holds under id,
+// getting it as the map does (a proxy fetches it from its backup and becomes primary).
+func sessionCounter(t *testing.T, m *replmap.Map, id string) (*backup.Session, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	v, ok, err := m.Get(ctx, id)
+	if err != nil || !ok {
+		t.Fatalf("Go get %s: ok %v, %v", id, ok, err)
+	}
+	s, isSession := v.(*backup.Session)
+	if !isSession {
+		t.Fatalf("Go holds %T for %s", v, id)
+	}
+	n, ok, err := s.Get("counter")
+	if err != nil || !ok {
+		t.Fatalf("session %s: counter %v %v", id, ok, err)
+	}
+	c, ok := n.(int)
+	if !ok {
+		t.Fatalf("session %s: counter %T", id, n)
+	}
+	return s, c
+}
+
+// goCounter is the counter page of the test webapp for the Go node: it adds one to the
+// session's java.lang.Integer "counter", creating the session, and prints "id counter".
+var goCounter = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s, err := backup.FromContext(r.Context()).Create()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	n, _, err := s.Get("counter")
+	c, _ := n.(int)
+	if err == nil {
+		err = s.Set("counter", c+1)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, s.ID(), c+1)
+})
+
+// goGet requests the Go page with the session cookie id (none if empty) and returns the
+// trimmed body and the session cookie it set.
+func goGet(t *testing.T, url, id string) (string, *http.Cookie) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url+"/counter", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "" {
+		req.AddCookie(tomcat.SessionCookie(id))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("Go page: %d %s %v", resp.StatusCode, b, err)
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == backup.CookieName {
+			cookie = c
+		}
+	}
+	return strings.TrimSpace(string(b)), cookie
+}
+
+// backedUpOnGo creates sessions on tc until Go's map m is the backup of one (Tomcat
+// picks backups in turn) and returns its id.
+func backedUpOnGo(t *testing.T, tc *tomcat.Node, m *replmap.Map) string {
+	t.Helper()
+	for range 6 {
+		before := m.Len()
+		out, err := tc.Get("/counter", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Len() > before { // a backup holds the value; a proxy does not
+			id, _ := splitCounter(t, out)
+			return id
+		}
+	}
+	t.Fatalf("Tomcat %s made Go the backup of none of 6 new sessions", tc.Route)
+	return ""
+}
+
+// TestBackupManager runs two Tomcat nodes with BackupManager and a Go node in their
+// map "localhost#/app-map": a session Tomcat created is read on Go (which becomes its
+// primary), incremented there and replicated as a diff, and Tomcat reads the new value
+// and increments it again, which Go reads; a Tomcat change reaches Go as a diff when Go
+// is the backup, and so does its use without changes; a client moves between Tomcat nodes and the Go counter page behind
+// backup.Manager's middleware; a session Go created is read and incremented on Tomcat;
+// Go takes over the session it backs up for a Tomcat node that is killed, and Tomcat
+// serves the sessions of the Go node once it stops.
+func TestBackupManager(t *testing.T) {
+	tomcat.Skip(t)
+	if testing.Short() {
+		t.Skip("starts Tomcat: not in -short mode")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	app := tomcat.Webapp(t, dir)
+	ports := testutil.FreePorts(t, 5) // two Tomcat receivers and HTTP ports, the Go receiver
+	a := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(1), BackupManager: true, SendOption: 6}
+	b := tomcat.Config{Route: "B", Port: ports[2], HTTPPort: ports[3], UniqueID: uid(2), BackupManager: true, SendOption: 6}
+	goMember := tomcat.Member{Port: ports[4], UniqueID: uid(3)}
+	a.Members = []tomcat.Member{{Port: b.Port, UniqueID: b.UniqueID}, goMember}
+	b.Members = []tomcat.Member{{Port: a.Port, UniqueID: a.UniqueID}, goMember}
+	ta, tb := tomcat.Launch(t, dir, app, a), tomcat.Launch(t, dir, app, b)
+	ta.Wait(t)
+	tb.Wait(t)
+
+	ch := startChannel(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: a.Port, UniqueID: a.UniqueID},
+		{Port: b.Port, UniqueID: b.UniqueID}}, nio.DefaultConfig())
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := ch.WaitForMembers(wctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := backup.NewManager(backup.Config{Channel: ch, Name: appName, JvmRoute: "go", CookiePath: "/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	if err := mgr.Start(wctx); err != nil {
+		t.Fatal(err)
+	}
+	m := mgr.Map()
+	// Both Tomcat maps count the Go node once a session each creates reaches it (as its
+	// backup or as a proxy).
+	var ids [2]string
+	for i, tc := range []*tomcat.Node{ta, tb} {
+		testutil.Eventually(t, 60*time.Second, func() error {
+			out, err := tc.Get("/counter", nil)
+			if err != nil {
+				return err
+			}
+			id, n := splitCounter(t, out)
+			if n != "1" {
+				t.Fatalf("new session on %s: %q", tc.Route, out)
+			}
+			if !slices.Contains(m.Keys(), any(id)) {
+				return fmt.Errorf("Go's map lacks %s of %s (members %v)", id, tc.Route, m.Members())
+			}
+			ids[i] = id
+			return nil
+		})
+	}
+
+	t.Run("TomcatToGoToTomcat", func(t *testing.T) {
+		id := ids[0]
+		s, n := sessionCounter(t, m, id)
+		if n != 1 || s.ID() != id {
+			t.Fatalf("Go reads session %s counter %d, want %s 1", s.ID(), n, id)
+		}
+		if !s.Primary() {
+			t.Error("the session is not primary on Go after Get")
+		}
+		if err := s.Set("counter", n+1); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Replicate(ctx, id, false); err != nil {
+			t.Fatal(err)
+		}
+		// Tomcat A no longer holds the session (Go's Get made it a proxy): it fetches the
+		// session from its backup, which applied Go's diff.
+		out, err := ta.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotID, c := splitCounter(t, out); gotID != id || c != "3" {
+			t.Fatalf("Tomcat A after Go's increment: %q, want %s 3", out, id)
+		}
+		// And back: Tomcat's diff reaches Go.
+		if _, n := sessionCounter(t, m, id); n != 3 {
+			t.Fatalf("Go reads counter %d after Tomcat's increment, want 3", n)
+		}
+	})
+
+	t.Run("TomcatDiffToGo", func(t *testing.T) {
+		// A session whose backup is Go (Tomcat picks backups in turn): Tomcat's change
+		// reaches Go as a diff, which Go applies to the session it holds.
+		id := backedUpOnGo(t, ta, m)
+		out, err := ta.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil || out != id+" 2" {
+			t.Fatalf("Tomcat A: %q %v", out, err)
+		}
+		// Go's Get of the session it backs up returns the value it holds.
+		if _, n := sessionCounter(t, m, id); n != 2 {
+			t.Fatalf("Go reads counter %d after Tomcat's diff, want 2", n)
+		}
+		if st := m.Stats(); st.DiffsNotApplied != 0 {
+			t.Errorf("%d diffs not applied on Go", st.DiffsNotApplied)
+		}
+	})
+
+	t.Run("TomcatUseToGo", func(t *testing.T) {
+		// A session Go backs up, only read on Tomcat: Tomcat 10.1 still sends a diff
+		// after every request (its DeltaRequest records the new flag going false), which
+		// marks Go's copy used, so Go's backup does not expire a session in use.
+		id := backedUpOnGo(t, ta, m)
+		v, _, ok := m.Peek(id)
+		if !ok {
+			t.Fatal("Go holds no copy")
+		}
+		s := v.(*backup.Session)
+		before := s.LastAccessedTime()
+		testutil.Eventually(t, within, func() error {
+			if _, err := ta.Get("/get?name=counter", tomcat.SessionCookie(id)); err != nil { // no change
+				return err
+			}
+			if at := s.LastAccessedTime(); !at.After(before) {
+				return fmt.Errorf("Go's copy last used at %v, as when it arrived", at)
+			}
+			return nil
+		})
+		if v, primary, ok := m.Peek(id); !ok || primary || v != s || s.IsNew() {
+			t.Errorf("Go's copy after the use: held %v, primary %v, new %v", ok, primary, s.IsNew())
+		}
+		if st := m.Stats(); st.DiffsNotApplied != 0 {
+			t.Errorf("%d diffs not applied on Go", st.DiffsNotApplied)
+		}
+	})
+
+	t.Run("Middleware", func(t *testing.T) {
+		// The counter page on Go, behind the manager's middleware: a client goes from
+		// Tomcat A to Go to Tomcat B and back to Go with its cookie.
+		srv := httptest.NewServer(mgr.Wrap(goCounter))
+		defer srv.Close()
+		out, err := ta.Get("/counter", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := splitCounter(t, out)
+		body, _ := goGet(t, srv.URL, id)
+		if body != id+" 2" {
+			t.Fatalf("Go page: %q, want %s 2", body, id)
+		}
+		out, err = tb.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bid, c := splitCounter(t, out) // B binds the session to its route
+		if c != "3" {
+			t.Fatalf("Tomcat B after Go's request: %q, want counter 3", out)
+		}
+		if body, _ := goGet(t, srv.URL, bid); body != bid+" 4" {
+			t.Fatalf("Go page after Tomcat B: %q, want %s 4", body, bid)
+		}
+		// A session the Go page creates carries Go's route and reaches Tomcat.
+		body, cookie := goGet(t, srv.URL, "")
+		if cookie == nil || !strings.HasSuffix(cookie.Value, ".go") || cookie.Path != "/app" || body != cookie.Value+" 1" {
+			t.Fatalf("new Go session: %q, cookie %+v", body, cookie)
+		}
+		if out, err := ta.Get("/counter", tomcat.SessionCookie(cookie.Value)); err != nil || !strings.HasSuffix(out, " 2") {
+			t.Fatalf("Tomcat A reads the Go page's session: %q %v, want counter 2", out, err)
+		}
+	})
+
+	t.Run("GoToTomcat", func(t *testing.T) {
+		id := strings.ToUpper(rand.Text()) + ".go"
+		s := backup.NewSession(id, 0, backup.Limits{})
+		if err := s.Set("counter", 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Put(ctx, id, s); err != nil {
+			t.Fatal(err)
+		}
+		// Tomcat B binds the session to its route (JvmRouteBinderValve renames it).
+		out, err := tb.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		newID, c := splitCounter(t, out)
+		if c != "11" || !strings.HasPrefix(newID, strings.TrimSuffix(id, ".go")) {
+			t.Fatalf("Tomcat B reads the Go session %s as %q, want its id with B's route and 11", id, out)
+		}
+		testutil.EventuallyTrue(t, within, "Go's map has the renamed session", func() bool {
+			return slices.Contains(m.Keys(), any(newID))
+		})
+		if _, n := sessionCounter(t, m, newID); n != 11 {
+			t.Fatalf("Go reads counter %d of %s, want 11", n, newID)
+		}
+	})
+
+	t.Run("TomcatKilled", func(t *testing.T) {
+		// Tomcat A dies: Go, the backup of one of its sessions, becomes the primary and
+		// publishes it to Tomcat B, which serves it.
+		id := backedUpOnGo(t, ta, m)
+		ta.Kill()
+		testutil.EventuallyTrue(t, 90*time.Second, "Go primary of "+id+" after Tomcat A died", func() bool {
+			_, primary, ok := m.Peek(id)
+			return ok && primary
+		})
+		out, err := tb.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, c := splitCounter(t, out); c != "2" {
+			t.Fatalf("Tomcat B serves the dead node's session as %q, want counter 2", out)
+		}
+	})
+
+	t.Run("GoLeaves", func(t *testing.T) {
+		// The Go node stops: Tomcat B, the backup of the sessions Go is the primary of,
+		// serves them with their last value.
+		srv := httptest.NewServer(mgr.Wrap(goCounter))
+		defer srv.Close()
+		body, cookie := goGet(t, srv.URL, "")
+		if cookie == nil || body != cookie.Value+" 1" {
+			t.Fatalf("new Go session: %q, cookie %+v", body, cookie)
+		}
+		if body, _ = goGet(t, srv.URL, cookie.Value); body != cookie.Value+" 2" {
+			t.Fatalf("Go session: %q, want counter 2", body)
+		}
+		// MSG_STOP goes to every channel member; the channel may still list the killed
+		// Tomcat A, which cannot take it.
+		if err := mgr.Stop(ctx); err != nil {
+			for _, f := range channel.FaultyMembers(err) {
+				if int(f.Member.Port) != a.Port {
+					t.Fatal(err)
+				}
+			}
+			if len(channel.FaultyMembers(err)) == 0 {
+				t.Fatal(err)
+			}
+		}
+		out, err := tb.Get("/counter", tomcat.SessionCookie(cookie.Value))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, c := splitCounter(t, out); c != "3" {
+			t.Fatalf("Tomcat B serves the stopped Go node's session as %q, want counter 3", out)
+		}
+	})
+}

@@ -1,0 +1,106 @@
+package backup
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// Defaults.
+const (
+	// DefaultMaxInactive is a new session's max inactive interval (Tomcat's
+	// session-timeout, 30 minutes).
+	DefaultMaxInactive = 30 * time.Minute
+	// DefaultMaxSessionBytes bounds the attribute and note values (names included) a
+	// session holds (no Tomcat equivalent).
+	DefaultMaxSessionBytes = 16 << 20
+)
+
+// Limits bound what a session read from the network may hold.
+type Limits struct {
+	// Java decodes the session data and the diffs; its Limits bound each stream (depth,
+	// handles, lengths) and its MaxEntries the attributes of a session and the actions
+	// of a diff. The zero value takes jserial's and session/delta's defaults.
+	Java delta.JavaCodec
+	// MaxSessionBytes bounds the attribute and note values (names included) of a
+	// session: a diff that would grow them beyond it is refused (ErrLimit), and so is a
+	// Set. 0 means DefaultMaxSessionBytes.
+	MaxSessionBytes int64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxSessionBytes <= 0 {
+		l.MaxSessionBytes = DefaultMaxSessionBytes
+	}
+	return l
+}
+
+// Class names and serialVersionUIDs of a DeltaSession stream.
+const (
+	deltaSessionClass    = "org.apache.catalina.ha.session.DeltaSession"
+	deltaSessionSUID     = 296450023228352885 // computed by the JVM: DeltaSession declares none
+	standardSessionClass = "org.apache.catalina.session.StandardSession"
+)
+
+var (
+	// standardSessionDesc is StandardSession's descriptor, written as DeltaSession's
+	// superclass; an Externalizable class writes no field values for it.
+	standardSessionDesc = &jserial.ClassDesc{Name: standardSessionClass, SUID: 1, Flags: jserial.SCSerializable,
+		Fields: []jserial.Field{
+			{Type: 'J', Name: "creationTime"},
+			{Type: 'Z', Name: "isNew"},
+			{Type: 'Z', Name: "isValid"},
+			{Type: 'J', Name: "lastAccessedTime"},
+			{Type: 'I', Name: "maxInactiveInterval"},
+			{Type: 'J', Name: "thisAccessedTime"},
+			{Type: 'L', Name: "attributes", Signature: "Ljava/util/concurrent/ConcurrentMap;"},
+			{Type: 'L', Name: "id", Signature: "Ljava/lang/String;"},
+		}}
+	deltaSessionDesc = &jserial.ClassDesc{Name: deltaSessionClass, SUID: deltaSessionSUID,
+		Flags: jserial.SCExternalizable | jserial.SCBlockData, Super: standardSessionDesc}
+)
+
+// Codec is the replmap.ValueCodec of BackupManager's map (replmap.Config.Values): a
+// DeltaSession received in full becomes a *Session, and a *Session is sent as the
+// DeltaSession stream Tomcat reads.
+type Codec struct {
+	// Limits bound the sessions it decodes, and the diffs they apply later.
+	Limits Limits
+}
+
+// Decode returns the *Session of a decoded DeltaSession object; other values are an
+// error wrapping ErrNotSession.
+func (c Codec) Decode(v any) (any, error) {
+	o, ok := v.(*jserial.Object)
+	if !ok || o.Class.Name != deltaSessionClass || !o.Class.Externalizable() {
+		return nil, fmt.Errorf("%w: %T", ErrNotSession, v)
+	}
+	l := c.Limits.withDefaults()
+	st, err := l.Java.DecodeSessionData(o.External)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{st: st, replicated: time.Now(), limits: l}
+	if n := s.attrBytes(); n > l.MaxSessionBytes {
+		return nil, fmt.Errorf("%w: session %s holds %d bytes, more than %d", ErrLimit, st.ID, n, l.MaxSessionBytes)
+	}
+	return s, nil
+}
+
+// Encode returns the DeltaSession object of a *Session; other values are an error
+// wrapping ErrNotSession.
+func (c Codec) Encode(v any) (any, error) {
+	s, ok := v.(*Session)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T", ErrNotSession, v)
+	}
+	s.mu.Lock()
+	ext, err := c.Limits.Java.SessionData(&s.st)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &jserial.Object{Class: deltaSessionDesc, External: ext}, nil
+}

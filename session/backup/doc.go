@@ -1,0 +1,80 @@
+// Package backup puts Go nodes into a cluster of Tomcat nodes whose sessions are kept by
+// Tomcat's BackupManager: every session lives on its primary node (the one that served
+// it last) and one backup node, in a LazyReplicatedMap named "<manager name>-map"
+// (package replmap), and each request's changes travel to the backup as a diff. A Tomcat
+// shop can move its web tier to Go one node at a time: a session created on Tomcat is
+// served by Go and the other way round, without logging anyone out.
+//
+//	ch := ...                                            // a started channel.Channel in the Tomcat cluster
+//	m, err := backup.NewManager(backup.Config{Channel: ch, Name: "localhost#/app",
+//		JvmRoute: "go1", CookiePath: "/app"})
+//	if err != nil { ... }
+//	if err := m.Start(ctx); err != nil { ... }           // joins the map, takes its keys
+//	http.ListenAndServe(addr, m.Wrap(mux))
+//
+// In a handler:
+//
+//	q := backup.FromContext(r.Context())
+//	s, err := q.Create()                // or q.Session(): nil when the request has none
+//	n, ok, err := s.Get("counter")      // a java.lang.Integer reads as an int
+//	err = s.Set("counter", n.(int)+1)   // recorded for the diff
+//	err = q.Invalidate()                // on logout: removed from every node
+//
+// # Requests
+//
+// Manager.Wrap reads the JSESSIONID cookie. A handler's Session or Create gets the
+// session from the map: a node holding a proxy fetches it from its backup
+// (MSG_RETRIEVE_BACKUP) and becomes its primary, the node holding the backup becomes
+// the primary and picks a new backup, as Tomcat's findSession does; the session is then
+// marked used and primary (BackupManager.objectMadePrimary). Create makes a session
+// with a random id (32 hexadecimal digits, as Tomcat's) and ".JvmRoute", puts it in the
+// map (its backup gets it in full) and sets the cookie (HttpOnly, Secure under TLS,
+// Config.CookiePath); it fails with ErrResponseCommitted once the handler has written
+// the response. When the handler returns, the session is marked used and
+// Manager.Replicate sends what the request did to its backup (Tomcat's
+// ReplicationValve and BackupManager.requestCompleted): its changes as a DeltaRequest
+// diff, MSG_ACCESS when nothing changed and it was not replicated for its max inactive
+// interval, otherwise nothing. The map sends with BackupManager's options (USE_ACK and
+// SYNC_ACK): the wrapped handler returns once the backup applied the diff.
+//
+// A request whose session id carries another node's route is served under that id: Go
+// has no JvmRouteBinderValve and does not rename sessions (Tomcat nodes with that valve
+// do, and the map carries the rename).
+//
+// # Sessions
+//
+// Session is Tomcat's DeltaSession as the map holds it: id, times, max inactive
+// interval, the new flag, version, principal, attributes, the authentication notes and
+// the replicated listeners DeltaSession writes. Attribute values are Java serialization
+// streams, read and written as Go values by delta.JavaValueCodec (String, boxed
+// numbers, Boolean, byte[], Date, lists, sets, maps; objects of other classes are
+// carried as they came). Codec converts it from and to the Java-serialized DeltaSession
+// the map carries (replmap.Config.Values, MapConfig). A Session implements
+// replmap.Diffable (its diff is DeltaSession.getDiff's DeltaRequest stream) and
+// replmap.AccessReplicated.
+//
+// # Expiry
+//
+// Every Config.ExpireInterval (60 s) the manager removes, from every node, the sessions
+// it is the primary of that were not used for their max inactive interval
+// (Config.MaxInactive, 30 minutes), and the backups it holds after twice that (their
+// primary is probably gone), as DeltaSession.isValid does. A request for a session
+// that expired so on the node it reaches removes it and finds none. A node that becomes
+// a session's primary marks it used (objectMadePrimary).
+//
+// # Limits
+//
+// Every stream is decoded with Limits.Java's bounds (jserial's depth, handle and
+// length limits; at most MaxEntries attributes or actions), and a session's attribute
+// and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
+// neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
+// the session stays as it was. The map's own limits (replmap.Config.MaxEntries,
+// MaxStoredBytes) bound the sessions and bytes other nodes can make it hold; set them
+// with Config.Map.
+//
+// # Not done
+//
+// Session listeners, attribute listeners and the principal and authentication type are
+// replicated as Tomcat writes them but a Go handler cannot set them (only read the
+// principal); Config has no equivalent of BackupManager's other attributes.
+package backup

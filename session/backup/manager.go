@@ -1,0 +1,233 @@
+package backup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// DefaultExpireInterval is how often a Manager looks for expired sessions (Tomcat's
+// processExpiresFrequency 6 × backgroundProcessorDelay 10 s).
+const DefaultExpireInterval = 60 * time.Second
+
+// Config configures a Manager.
+type Config struct {
+	// Channel carries the map (required; started before Manager.Start).
+	Channel *channel.Channel
+	// Name is the manager's name, the cluster's name of the context (required, e.g.
+	// "localhost#/app"): the sessions are in the map MapName(Name).
+	Name string
+	// JvmRoute is appended to new session ids after a dot (the Engine's jvmRoute), for
+	// a load balancer's sticky sessions; empty: none.
+	JvmRoute string
+	// CookiePath is the session cookie's path: the application's context path, as
+	// Tomcat sets it (e.g. "/app"), so that the cookie reaches Tomcat and Go nodes
+	// alike. Default "/".
+	CookiePath string
+	// MaxInactive is the max inactive interval of new sessions (session-timeout,
+	// DefaultMaxInactive); negative: they never expire.
+	MaxInactive time.Duration
+	// ExpireInterval is how often expired sessions are removed (DefaultExpireInterval).
+	ExpireInterval time.Duration
+	// Limits bound the sessions received from other nodes.
+	Limits Limits
+	// Map, if set, adjusts the map's configuration (MapConfig's) before the map is made:
+	// its limits, its logger. Channel, Name, Values and MadePrimary are the Manager's.
+	Map func(*replmap.Config)
+	// Logger receives the manager's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Manager is Tomcat's BackupManager for a Go node: it keeps the sessions of one
+// application in the map BackupManager uses, so that Go and Tomcat nodes of a cluster
+// serve each other's sessions. Wrap puts it in front of an http.Handler.
+type Manager struct {
+	cfg Config
+	m   *replmap.Map
+	log *slog.Logger
+
+	mu   sync.Mutex
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewManager returns a manager configured by cfg, not started. Its map answers the
+// other nodes from now on (replmap.New).
+func NewManager(cfg Config) (*Manager, error) {
+	switch {
+	case cfg.Channel == nil:
+		return nil, fmt.Errorf("%w: backup.Config.Channel is required", channel.ErrInvalidConfig)
+	case cfg.Name == "":
+		return nil, fmt.Errorf("%w: backup.Config.Name is required", channel.ErrInvalidConfig)
+	case cfg.ExpireInterval < 0:
+		return nil, fmt.Errorf("%w: negative backup.Config.ExpireInterval", channel.ErrInvalidConfig)
+	case strings.ContainsAny(cfg.JvmRoute, ".;, \t"):
+		return nil, fmt.Errorf("%w: backup.Config.JvmRoute %q", channel.ErrInvalidConfig, cfg.JvmRoute)
+	}
+	if cfg.MaxInactive == 0 {
+		cfg.MaxInactive = DefaultMaxInactive
+	}
+	if cfg.CookiePath == "" {
+		cfg.CookiePath = "/"
+	}
+	if cfg.ExpireInterval == 0 {
+		cfg.ExpireInterval = DefaultExpireInterval
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	mc := MapConfig(cfg.Channel, cfg.Name, cfg.Limits)
+	mc.Logger = cfg.Logger
+	if cfg.Map != nil {
+		cfg.Map(&mc)
+	}
+	mc.Channel, mc.Name, mc.Values, mc.MadePrimary = cfg.Channel, MapName(cfg.Name), Codec{Limits: cfg.Limits}, madePrimary
+	m, err := replmap.New(mc)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{cfg: cfg, m: m, log: log}, nil
+}
+
+// madePrimary is BackupManager.objectMadePrimary: the session was used now and is
+// served here.
+func madePrimary(_, value any) {
+	if s, ok := value.(*Session); ok {
+		s.Access()
+		s.SetPrimary(true)
+	}
+}
+
+// Map returns the manager's map.
+func (m *Manager) Map() *replmap.Map { return m.m }
+
+// Start joins the map to the other nodes' (replmap.Map.Start) and starts the expiry
+// sweep.
+func (m *Manager) Start(ctx context.Context) error {
+	if err := m.m.Start(ctx); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	go m.sweep(m.stop, m.done)
+	return nil
+}
+
+// Stop stops the sweep and the map (MSG_STOP: the other nodes take over the sessions
+// this node is the primary of).
+func (m *Manager) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	stop, done := m.stop, m.done
+	m.stop = nil
+	m.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	return m.m.Stop(ctx)
+}
+
+// Create makes a new session (a random id with the JvmRoute), stores it in the map
+// (the next map member in turn becomes its backup) and returns it.
+func (m *Manager) Create(ctx context.Context) (*Session, error) {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails
+	id := strings.ToUpper(hex.EncodeToString(b[:]))
+	if m.cfg.JvmRoute != "" {
+		id += "." + m.cfg.JvmRoute
+	}
+	s := NewSession(id, m.cfg.MaxInactive, m.cfg.Limits)
+	if _, err := m.m.Put(ctx, id, s); err != nil {
+		return s, fmt.Errorf("backup: session %s stored without a backup: %w", id, err)
+	}
+	return s, nil
+}
+
+// Find returns the session id, fetching it from its backup when another node is its
+// primary (the local node becomes the primary); nil when there is none or it expired
+// here (see expired).
+func (m *Manager) Find(ctx context.Context, id string) (*Session, error) {
+	if m.expired(id, time.Now()) {
+		_, err := m.m.Remove(ctx, id)
+		return nil, err
+	}
+	v, ok, err := m.m.Get(ctx, id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	s, ok := v.(*Session)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T under %s", ErrNotSession, v, id)
+	}
+	return s, nil
+}
+
+// expired reports whether the local node holds session id and it expired at now: as
+// its primary, idle for its max inactive interval; as its backup, for twice that (the
+// backup's times lag: an unchanged session tells its backup it was used only once per
+// interval, and the primary is probably gone), as DeltaSession.isValid does.
+func (m *Manager) expired(id any, now time.Time) bool {
+	v, primary, ok := m.m.Peek(id)
+	s, isSession := v.(*Session)
+	if !ok || !isSession {
+		return false
+	}
+	if !primary {
+		now = now.Add(-s.MaxInactive())
+	}
+	return s.Expired(now)
+}
+
+// Invalidate removes session id from every node.
+func (m *Manager) Invalidate(ctx context.Context, id string) error {
+	_, err := m.m.Remove(ctx, id)
+	return err
+}
+
+// Replicate sends what a request did to session id to its backup (BackupManager's
+// requestCompleted): its changes as a diff, or MSG_ACCESS when it only was used and was
+// not replicated for its max inactive interval, or nothing.
+func (m *Manager) Replicate(ctx context.Context, id string) error {
+	return m.m.Replicate(ctx, id, false)
+}
+
+// sweep removes expired sessions every ExpireInterval: those this node is the primary
+// of once they are idle for their max inactive interval, backups after twice that (their
+// primary is probably gone), as DeltaSession.isValid does.
+func (m *Manager) sweep(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(m.cfg.ExpireInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			m.expire(time.Now())
+		}
+	}
+}
+
+func (m *Manager) expire(now time.Time) {
+	for _, key := range m.m.Keys() {
+		if !m.expired(key, now) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), RPCTimeout)
+		if _, err := m.m.Remove(ctx, key); err != nil {
+			m.log.Warn("backup: remove expired session", "manager", m.cfg.Name, "id", key, "err", err)
+		}
+		cancel()
+	}
+}

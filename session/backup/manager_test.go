@@ -1,0 +1,233 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/backup"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// startChannels starts n channels on a channeltest network with the heartbeat interval
+// (0: channel's default, negative: none); stop stops them. It panics on errors (the
+// Example uses it too).
+func startChannels(n int, heartbeat time.Duration) (chans []*channel.Channel, stop func()) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	stop = func() {
+		for _, ch := range chans {
+			_ = ch.Stop(ctx, channel.SvcAll)
+		}
+	}
+	for range n {
+		tn := nw.NewNode()
+		d, err := interceptors.NewMessageDispatch(interceptors.DispatchConfig{})
+		if err != nil {
+			panic(err)
+		}
+		ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(),
+			Interceptors: []channel.Interceptor{d}, HeartbeatInterval: heartbeat})
+		if err != nil {
+			panic(err)
+		}
+		if err := ch.Start(ctx, channel.SvcAll); err != nil {
+			panic(err)
+		}
+		chans = append(chans, ch)
+	}
+	return chans, stop
+}
+
+// startManagers starts n channels on a channeltest network and a started manager of
+// "localhost#/app" with cfg on each (JvmRoute "n<i>").
+func startManagers(t *testing.T, n int, cfg backup.Config) []*backup.Manager {
+	t.Helper()
+	chans, stop := startChannels(n, -1)
+	t.Cleanup(stop)
+	for _, ch := range chans {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(ch.Members()) == n-1 })
+	}
+	var ms []*backup.Manager
+	for i, ch := range chans {
+		c := cfg
+		c.Channel, c.Name, c.JvmRoute = ch, "localhost#/app", "n"+strconv.Itoa(i)
+		m, err := backup.NewManager(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Stop(context.Background()) })
+		ms = append(ms, m)
+	}
+	for _, m := range ms {
+		if err := m.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range ms {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "map members", func() bool { return len(m.Map().Members()) == n-1 })
+	}
+	return ms
+}
+
+// counter is the counter page: it adds one to the session's "counter" (creating the
+// session) and prints "id counter"; /logout invalidates the session.
+var counter = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	q := backup.FromContext(r.Context())
+	if r.URL.Path == "/logout" {
+		if err := q.Invalidate(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+		return
+	}
+	s, err := q.Create()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	n, _, err := s.Get("counter")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	c, _ := n.(int)
+	if err := s.Set("counter", c+1); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, s.ID(), c+1)
+})
+
+// request sends path to the manager's middleware with the session cookie id (none if
+// empty) and returns the body and the cookie set.
+func request(t *testing.T, m *backup.Manager, path, id string) (body string, cookie *http.Cookie) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	if id != "" {
+		r.AddCookie(&http.Cookie{Name: backup.CookieName, Value: id})
+	}
+	w := httptest.NewRecorder()
+	m.Wrap(counter).ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+	}
+	for _, c := range w.Result().Cookies() {
+		if c.Name == backup.CookieName {
+			cookie = c
+		}
+	}
+	return w.Body.String(), cookie
+}
+
+// TestMiddleware: a session created on one node (its cookie carries the node's route)
+// is used on each of the others in turn, which fetch it and become its primary, and
+// every node reads the previous one's counter; logout removes it everywhere.
+func TestMiddleware(t *testing.T) {
+	ms := startManagers(t, 3, backup.Config{CookiePath: "/app"})
+	body, c := request(t, ms[0], "/", "")
+	if c == nil || c.Path != "/app" || !c.HttpOnly || len(c.Value) != 32+len(".n0") || c.Value[32:] != ".n0" {
+		t.Fatalf("cookie %+v", c)
+	}
+	id := c.Value
+	if body != id+" 1\n" {
+		t.Fatalf("body %q", body)
+	}
+	for i, want := range []int{2, 3, 4, 5} {
+		m := ms[(i+1)%3]
+		body, c := request(t, m, "/", id)
+		if c != nil {
+			t.Errorf("a cookie for an existing session: %+v", c)
+		}
+		if body != fmt.Sprintf("%s %d\n", id, want) {
+			t.Fatalf("request %d: %q, want counter %d", i, body, want)
+		}
+		if _, primary, ok := m.Map().Peek(id); !ok || !primary {
+			t.Fatalf("request %d: the serving node is not the primary", i)
+		}
+	}
+	request(t, ms[2], "/logout", id)
+	for i, m := range ms {
+		if slices.Contains(m.Map().Keys(), any(id)) {
+			t.Errorf("node %d still knows the session after logout", i)
+		}
+	}
+	// An unknown id gets a new session.
+	if _, c := request(t, ms[1], "/", "NOSUCHSESSION.n0"); c == nil || c.Value == "NOSUCHSESSION.n0" {
+		t.Errorf("cookie %+v for an unknown id", c)
+	}
+}
+
+// TestExpiry: the sweep removes a session its primary has not seen used for its max
+// inactive interval, from every node.
+func TestExpiry(t *testing.T) {
+	ms := startManagers(t, 2, backup.Config{MaxInactive: time.Second, ExpireInterval: 50 * time.Millisecond})
+	_, c := request(t, ms[0], "/", "")
+	if c == nil {
+		t.Fatal("no session")
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the session expired everywhere", func() bool {
+		for _, m := range ms {
+			if len(m.Map().Keys()) != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestCreateAfterCommit: a handler that writes before creating a session gets
+// ErrResponseCommitted; NewManager checks its configuration.
+func TestCreateAfterCommit(t *testing.T) {
+	ms := startManagers(t, 1, backup.Config{})
+	var got error
+	h := ms[0].Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello")
+		_, got = backup.FromContext(r.Context()).Create()
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	if !errors.Is(got, backup.ErrResponseCommitted) {
+		t.Errorf("Create after writing: %v", got)
+	}
+	for _, cfg := range []backup.Config{{}, {Channel: &channel.Channel{}}, {Channel: &channel.Channel{}, Name: "x", JvmRoute: "a.b"}} {
+		if _, err := backup.NewManager(cfg); !errors.Is(err, channel.ErrInvalidConfig) {
+			t.Errorf("%+v: %v", cfg, err)
+		}
+	}
+}
+
+// TestFindExpired: a request to its primary for a session idle longer than its max
+// inactive interval finds none (a new one is created) even before the sweep runs, and
+// the session is removed everywhere.
+func TestFindExpired(t *testing.T) {
+	ms := startManagers(t, 2, backup.Config{MaxInactive: time.Second, ExpireInterval: time.Hour})
+	_, c := request(t, ms[0], "/", "")
+	v, _, ok := ms[0].Map().Peek(c.Value)
+	if !ok {
+		t.Fatal("the primary holds no session")
+	}
+	// Wait without using the session: a request would mark it used.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the session idle for 1 s", func() bool {
+		return v.(*backup.Session).Expired(time.Now())
+	})
+	if _, nc := request(t, ms[0], "/", c.Value); nc == nil || nc.Value == c.Value {
+		t.Fatalf("an expired session served: new cookie %+v", nc)
+	}
+	for i, m := range ms {
+		if slices.Contains(m.Map().Keys(), any(c.Value)) {
+			t.Errorf("node %d still knows the expired session", i)
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package backup
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// Session is one of Tomcat's DeltaSessions as BackupManager's map holds it: the id, the
+// times, the attributes (Java serialization streams, read and written as Go values
+// through delta.JavaValueCodec), the principal, the notes and listeners Tomcat
+// replicates, and the changes made since the last Diff (its DeltaRequest). It implements
+// replmap.Diffable and replmap.AccessReplicated. All methods are safe for concurrent use.
+type Session struct {
+	mu      sync.Mutex
+	st      delta.SessionState
+	pending []delta.Action // the DeltaRequest: changes since the last Diff
+	primary bool           // isPrimarySession
+	// replicated is when the map last sent something about the session
+	// (lastTimeReplicated).
+	replicated time.Time
+	limits     Limits
+}
+
+// NewSession returns a new session with the id, created now, with max inactive interval
+// maxInactive (rounded down to seconds; 0 means DefaultMaxInactive, negative never
+// expires), marked new and primary. Its creation is not a change: Put it into the map.
+func NewSession(id string, maxInactive time.Duration, limits Limits) *Session {
+	if maxInactive == 0 {
+		maxInactive = DefaultMaxInactive
+	}
+	secs := int32(-1)
+	if maxInactive > 0 {
+		secs = int32(min(maxInactive/time.Second, 1<<31-1))
+	}
+	now := time.Now()
+	return &Session{st: delta.SessionState{ID: id, CreationTime: now.UnixMilli(), LastAccessedTime: now.UnixMilli(),
+		MaxInactive: secs, IsNew: true}, primary: true, replicated: now, limits: limits.withDefaults()}
+}
+
+// ID returns the session id.
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.ID
+}
+
+// CreationTime returns when the session was created.
+func (s *Session) CreationTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.UnixMilli(s.st.CreationTime)
+}
+
+// LastAccessedTime returns when the session was last used.
+func (s *Session) LastAccessedTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.UnixMilli(s.st.LastAccessedTime)
+}
+
+// MaxInactive returns the max inactive interval; negative means never.
+func (s *Session) MaxInactive() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Duration(s.st.MaxInactive) * time.Second
+}
+
+// IsNew reports whether the client has not yet come back with the session.
+func (s *Session) IsNew() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.IsNew
+}
+
+// Version is DeltaSession's version field, carried as is.
+func (s *Session) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Version
+}
+
+// Principal returns the session's principal (nil for none). Do not modify it.
+func (s *Session) Principal() *delta.Principal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Principal
+}
+
+// Primary reports whether the local node serves the session (isPrimarySession): true
+// for a session created here or made primary (Manager does that when the map makes the
+// node its primary), false after another node told it used the session.
+func (s *Session) Primary() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.primary
+}
+
+// SetPrimary sets what Primary reports.
+func (s *Session) SetPrimary(p bool) {
+	s.mu.Lock()
+	s.primary = p
+	s.mu.Unlock()
+}
+
+// Expired reports whether the session has been idle for longer than its max inactive
+// interval at now.
+func (s *Session) Expired(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.MaxInactive >= 0 && now.UnixMilli()-s.st.LastAccessedTime >= int64(s.st.MaxInactive)*1000
+}
+
+// Access marks the session used now (Tomcat's access and endAccess): its last accessed
+// time becomes now and it is no longer new. The map replicates it as MSG_ACCESS when
+// nothing else changed and it was not replicated for its max inactive interval.
+func (s *Session) Access() {
+	s.mu.Lock()
+	s.st.LastAccessedTime = time.Now().UnixMilli()
+	s.st.IsNew = false
+	s.mu.Unlock()
+}
+
+// AttributeNames returns the names of the attributes, in the session's order.
+func (s *Session) AttributeNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, len(s.st.Attributes))
+	for i, a := range s.st.Attributes {
+		names[i] = a.Name
+	}
+	return names
+}
+
+// Get returns attribute name as delta.JavaValueCodec reads its Java object (an
+// Integer is an int, a String a string, a class Go does not map a *jserial.Object, ...);
+// ok is false when the session has no such attribute.
+func (s *Session) Get(name string) (v any, ok bool, err error) {
+	s.mu.Lock()
+	i := s.attr(name)
+	var b []byte
+	if i >= 0 {
+		b = s.st.Attributes[i].Value
+	}
+	s.mu.Unlock()
+	if i < 0 {
+		return nil, false, nil
+	}
+	v, err = delta.JavaValueCodec{}.Unmarshal(b)
+	if err != nil {
+		return nil, false, fmt.Errorf("backup: attribute %q: %w", name, err)
+	}
+	return v, true, nil
+}
+
+// Set sets attribute name to v (a value with a Java form, see delta.JavaValueCodec; nil
+// removes it) and records the change for the next Diff.
+func (s *Session) Set(name string, v any) error {
+	if v == nil {
+		s.Remove(name)
+		return nil
+	}
+	b, err := delta.JavaValueCodec{}.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("backup: attribute %q: %w", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.attrBytes() + int64(len(name)+len(b))
+	if i := s.attr(name); i >= 0 { // replaced
+		n -= int64(len(name) + len(s.st.Attributes[i].Value))
+	}
+	if n > s.limits.MaxSessionBytes {
+		return fmt.Errorf("%w: attribute %q would make the session %d bytes, more than %d", ErrLimit, name, n,
+			s.limits.MaxSessionBytes)
+	}
+	s.st.Attributes = setNamed(s.st.Attributes, name, b)
+	s.record(delta.Action{Type: delta.ActionAttribute, Op: delta.OpSet, Name: name, Value: b})
+	return nil
+}
+
+// Remove removes attribute name and records the change.
+func (s *Session) Remove(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := s.attr(name); i >= 0 {
+		s.st.Attributes = slices.Delete(s.st.Attributes, i, i+1)
+		s.record(delta.Action{Type: delta.ActionAttribute, Op: delta.OpRemove, Name: name})
+	}
+}
+
+// SetMaxInactive sets the max inactive interval (rounded down to seconds; negative
+// never expires) and records the change.
+func (s *Session) SetMaxInactive(d time.Duration) {
+	secs := int32(-1)
+	if d >= 0 {
+		secs = int32(min(d/time.Second, 1<<31-1))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.MaxInactive = secs
+	s.record(delta.Action{Type: delta.ActionMaxInterval, Op: delta.OpSet, Value: binary.AppendVarint(nil, int64(secs))})
+}
+
+// record adds a change to the DeltaRequest: a later change of the same type and name
+// replaces an earlier one, as in Tomcat's DeltaRequest.
+func (s *Session) record(a delta.Action) {
+	s.pending = slices.DeleteFunc(s.pending, func(p delta.Action) bool { return p.Type == a.Type && p.Name == a.Name })
+	s.pending = append(s.pending, a)
+}
+
+func (s *Session) attr(name string) int {
+	return slices.IndexFunc(s.st.Attributes, func(a delta.NamedValue) bool { return a.Name == name })
+}
+
+// attrBytes is what the session's attribute and note values take.
+func (s *Session) attrBytes() int64 { return namedBytes(s.st.Attributes) + namedBytes(s.st.Notes) }
+
+func namedBytes(vs []delta.NamedValue) int64 {
+	var n int64
+	for _, v := range vs {
+		n += int64(len(v.Name) + len(v.Value))
+	}
+	return n
+}
+
+// setNamed replaces the value of name in vs, or appends it.
+func setNamed(vs []delta.NamedValue, name string, b []byte) []delta.NamedValue {
+	if i := slices.IndexFunc(vs, func(a delta.NamedValue) bool { return a.Name == name }); i >= 0 {
+		vs[i].Value = b
+		return vs
+	}
+	return append(vs, delta.NamedValue{Name: name, Value: b})
+}
+
+// Errors.
+var (
+	// ErrLimit: a change would make a session larger than Limits.MaxSessionBytes.
+	ErrLimit = errors.New("backup: session too large")
+	// ErrOtherID: a diff for another session than the one it was applied to.
+	ErrOtherID = errors.New("backup: diff of another session")
+	// ErrNotSession: a map value that is not a DeltaSession.
+	ErrNotSession = errors.New("backup: not a DeltaSession")
+)

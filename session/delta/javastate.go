@@ -1,0 +1,65 @@
+package delta
+
+import (
+	"fmt"
+
+	"github.com/gotribes/tribes/jserial"
+)
+
+// The parts of Tomcat's format that BackupManager's map carries outside a
+// SessionMessageImpl: a DeltaSession's externalized content (the value of its map entry)
+// and a DeltaRequest on its own (the entry's diff). Package session/backup uses them.
+
+// DecodeSessionData reads one session from contents, what DeltaSession.writeExternal
+// wrote (a *jserial.Object's External): the layout of a session in EventAllSessionData.
+// Attribute values come back as Java serialization streams (JavaValueCodec's form).
+// Errors wrap ErrMalformed.
+func (c JavaCodec) DecodeSessionData(contents []any) (SessionState, error) {
+	r := jserial.NewDataReader(contents)
+	// Every value takes at least one element: a count beyond twice their number fails.
+	s, err := c.decodeSession(r, 4*len(contents)+4, map[string]string{})
+	if err == nil && !r.Done() {
+		err = fmt.Errorf("trailing data")
+	}
+	if err != nil {
+		return SessionState{}, fmt.Errorf("%w: session data: %w", ErrMalformed, err)
+	}
+	return s, nil
+}
+
+// SessionData returns what DeltaSession.writeExternal writes for s (the External of the
+// session's *jserial.Object). Attribute values must be Java serialization streams.
+func (c JavaCodec) SessionData(s *SessionState) ([]any, error) {
+	var w jserial.DataWriter
+	if err := encodeSession(&w, s); err != nil {
+		return nil, fmt.Errorf("delta: session data: %w", err)
+	}
+	return w.Contents(), nil
+}
+
+// DecodeDeltaRequest parses the stream DeltaRequest.serialize writes (DeltaSession.getDiff):
+// the session id and the actions, as in an EventDelta. Errors wrap ErrMalformed.
+func (c JavaCodec) DecodeDeltaRequest(data []byte) (sessionID string, actions []Action, err error) {
+	contents, err := jserial.UnmarshalAll(data, c.Limits)
+	if err == nil {
+		r := jserial.NewDataReader(contents)
+		sessionID, actions, err = c.decodeActions(r, len(data))
+		if err == nil && !r.Done() {
+			err = fmt.Errorf("trailing data")
+		}
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: delta request: %w", ErrMalformed, err)
+	}
+	return sessionID, actions, nil
+}
+
+// EncodeDeltaRequest returns the stream DeltaRequest.serialize writes for the actions of
+// session sessionID. Attribute and note values must be in JavaValueCodec's form.
+func (c JavaCodec) EncodeDeltaRequest(sessionID string, actions []Action) ([]byte, error) {
+	b, err := c.encodeDeltaRequest(sessionID, actions)
+	if err != nil {
+		return nil, fmt.Errorf("delta: delta request: %w", err)
+	}
+	return b, nil
+}
