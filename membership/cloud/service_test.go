@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/dnsmasq"
 )
 
 func localMember(ip string, port int32, id [16]byte) channel.Member {
@@ -132,9 +133,9 @@ func TestServiceMemberLimit(t *testing.T) {
 // TestUnknownSenderBecomesMember: with the DNS provider, a message from an address the
 // name does not resolve to makes its sender a member, with Tomcat's id for it.
 func TestUnknownSenderBecomesMember(t *testing.T) {
-	d := startDnsmasq(t, "127.0.0.1 tomcat-members\n")
+	d := dnsmasq.Start(t, "127.0.0.1 tomcat-members\n")
 	cfg := Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
-		DNS: DNSConfig{ServiceName: "tomcat-members", Resolver: d.resolver()}}
+		DNS: DNSConfig{ServiceName: "tomcat-members", Resolver: d.Resolver()}}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
