@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/netbench"
 	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/membership/cloud"
 	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/node"
@@ -119,5 +121,39 @@ func TestMulticast(t *testing.T) {
 	}
 	if s := <-got; s != "over multicast" {
 		t.Fatalf("received %q", s)
+	}
+}
+
+// listing is a cloud membership source that lists fixed addresses, ids from the address.
+type listing []string
+
+func (l listing) Fetch(context.Context) ([]cloud.Instance, error) {
+	var out []cloud.Instance
+	for _, ip := range l {
+		out = append(out, cloud.Instance{IP: ip, UniqueID: cloud.AddressUniqueID(netip.MustParseAddr(ip))})
+	}
+	return out, nil
+}
+
+// TestCloudMembership: with Cloud set, the node's id is the one the source gives its
+// address, and the source's other entries are members; Cloud excludes the other kinds
+// and a source that does not list the node fails New.
+func TestCloudMembership(t *testing.T) {
+	cc := &cloud.Config{LookupEnv: cloud.NoEnv, LocalIP: "127.0.0.1", Custom: listing{"127.0.0.1", "127.0.0.3"}}
+	ch := start(t, node.Config{Cloud: cc})
+	if id := ch.LocalMember().UniqueID; id != cloud.AddressUniqueID(netip.MustParseAddr("127.0.0.1")) {
+		t.Errorf("local id %v", id)
+	}
+	ms := ch.Members()
+	if len(ms) != 1 || ms[0].IP() != netip.MustParseAddr("127.0.0.3") || ms[0].Port != ch.LocalMember().Port {
+		t.Errorf("members %v", ms)
+	}
+	if _, err := node.New(node.Config{Cloud: cc, Multicast: &mcast.Config{}}); !errors.Is(err, channel.ErrInvalidConfig) {
+		t.Errorf("cloud and multicast: err = %v", err)
+	}
+	other := *cc
+	other.Custom = listing{"127.0.0.3"}
+	if _, err := node.New(node.Config{Cloud: &other}); !errors.Is(err, cloud.ErrLocalNotListed) {
+		t.Errorf("not listed: err = %v", err)
 	}
 }
