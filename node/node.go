@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -65,7 +66,8 @@ type Config struct {
 }
 
 // New builds the node's channel, unstarted. Configuration errors wrap
-// channel.ErrInvalidConfig and name the part at fault ("node: interceptors: …").
+// channel.ErrInvalidConfig and name the part at fault ("node: interceptors: …"). With
+// Cloud and no UniqueID it asks the cloud source once (within the cloud timeouts).
 func New(cfg Config) (*channel.Channel, error) {
 	tcfg := nio.DefaultConfig()
 	if cfg.Transport != nil {
@@ -114,6 +116,9 @@ func New(cfg Config) (*channel.Channel, error) {
 			ccfg.Logger = cfg.Logger
 		}
 		cs, err := cloud.New(ccfg)
+		if errors.Is(err, cloud.ErrConfig) {
+			return nil, fmt.Errorf("%w: node: cloud membership: %w", channel.ErrInvalidConfig, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("node: cloud membership: %w", err)
 		}
