@@ -191,7 +191,8 @@ func fill(dst *string, env func(string) (string, bool), def string, keys ...stri
 }
 
 // Resolved returns the configuration New uses: explicit fields, then the environment,
-// then the defaults. It does not read files or resolve names except LocalIP's default.
+// then the defaults. It reads no file and resolves no name: LocalIP stays empty if it
+// was (New resolves the host name then).
 func (c Config) Resolved() (Config, error) {
 	env := c.LookupEnv
 	if env == nil {

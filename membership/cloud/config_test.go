@@ -1,8 +1,13 @@
 package cloud
 
 import (
+	"context"
 	"errors"
+	"net"
+	"os"
 	"testing"
+
+	"github.com/gotribes/tribes/internal/testenv"
 )
 
 func envMap(m map[string]string) func(string) (string, bool) {
@@ -66,5 +71,31 @@ func TestConfigErrors(t *testing.T) {
 		Kubernetes: KubernetesConfig{Host: "h", Port: "1", CACertFile: "/nonexistent/ca.crt"}}
 	if _, err := New(c); !errors.Is(err, ErrConfig) {
 		t.Errorf("missing CA: err = %v", err)
+	}
+}
+
+// TestDefaultLocalIP: without LocalIP, this node's address is one of the host name's
+// (IPv4 first), as Java's InetAddress.getLocalHost().getHostAddress().
+func TestDefaultLocalIP(t *testing.T) {
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", h)
+	if err != nil {
+		testenv.Missing(t, "the host name %s does not resolve here: %v", h, err)
+		return
+	}
+	s, err := New(Config{Provider: ProviderDNS, LookupEnv: NoEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := s.Config().LocalIP
+	found := false
+	for _, a := range addrs {
+		found = found || JavaHostAddress(a) == ip
+	}
+	if !found {
+		t.Errorf("LocalIP %q is not an address of %s (%v)", ip, h, addrs)
 	}
 }

@@ -64,7 +64,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	if c.LocalIP == "" {
 		ctx, cancel := context.WithTimeout(context.Background(), c.ReadTimeout+c.ConnectTimeout)
-		c.LocalIP, err = hostAddress(ctx, c.DNS.Resolver)
+		c.LocalIP, err = hostAddress(ctx, net.DefaultResolver)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("%w: local address (set Config.LocalIP): %v", ErrConfig, err)
