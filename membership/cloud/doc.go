@@ -15,7 +15,9 @@
 //     the name does not resolve to makes the sender a member, as in Tomcat (whose
 //     comment explains: DNS caches may lag behind new nodes). With the channel's default
 //     sender check (channel.Config.AcceptNonMembers false), that first message itself is
-//     dropped as a non-member's; set AcceptNonMembers to deliver it, as Java does.
+//     dropped as a non-member's: a synchronized-ack sender gets FAIL_ACK, which
+//     transport/nio retries once by default (the retry is delivered); a message without
+//     ack is lost. Set AcceptNonMembers to deliver it at once, as Java does.
 //
 // Every member has the local receiver's port: all nodes of the cluster listen on the
 // same port, each at its own address. The entry at LocalIP is this node.
