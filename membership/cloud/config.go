@@ -93,10 +93,11 @@ type Config struct {
 	// default 1000 ms each).
 	ConnectTimeout, ReadTimeout time.Duration
 
-	// LocalIP is this node's address as the source lists it: the listed entry with this
-	// address is this node, not a member (Tomcat: InetAddress.getLocalHost(), the first
-	// address of the host name). Default: the first address the host name resolves to
-	// (an IPv4 one if there is one).
+	// LocalIP is this node's address: the listed entry with this address (compared as an
+	// address, so "fd00::1" matches Java's "fd00:0:0:0:0:0:0:1"; Tomcat compares the text)
+	// is this node, not a member (Tomcat: InetAddress.getLocalHost(), the first address
+	// of the host name). Default: the first address the host name resolves to (an IPv4
+	// one if there is one).
 	LocalIP string
 
 	// Kubernetes configures ProviderKubernetes.

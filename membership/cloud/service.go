@@ -136,7 +136,7 @@ func (s *Service) LocalUniqueID(ctx context.Context) (wire.UniqueID, error) {
 		return wire.UniqueID{}, err
 	}
 	for _, in := range insts {
-		if in.IP == s.cfg.LocalIP {
+		if sameIP(in.IP, s.cfg.LocalIP) {
 			return in.UniqueID, nil
 		}
 	}
@@ -274,7 +274,7 @@ func (s *Service) apply(insts []Instance, now time.Time) {
 	var added, gone []channel.Member
 	skipped := 0
 	for _, in := range insts {
-		if in.IP == s.cfg.LocalIP {
+		if sameIP(in.IP, s.cfg.LocalIP) {
 			s.foundLocalLocked(in.UniqueID)
 			continue
 		}
@@ -352,6 +352,18 @@ func (s *Service) ListedLocalID() (wire.UniqueID, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.listedID, s.listedID != (wire.UniqueID{})
+}
+
+// sameIP compares two listed addresses as addresses where both parse ("fd00::1" and
+// Java's "fd00:0:0:0:0:0:0:1" are the same; Tomcat compares the text, and so misses
+// itself in IPv6 pod lists), else as text.
+func sameIP(a, b string) bool {
+	x, err1 := netip.ParseAddr(a)
+	y, err2 := netip.ParseAddr(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return x.Unmap().WithZone("") == y.Unmap().WithZone("")
 }
 
 func newMember(a netip.Addr, port int32, id wire.UniqueID, alive int64) channel.Member {

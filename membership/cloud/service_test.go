@@ -178,3 +178,21 @@ func TestJavaHostAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestSameIP(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"10.0.0.1", "10.0.0.1", true},
+		{"fd00::1", "fd00:0:0:0:0:0:0:1", true},
+		{"::ffff:10.0.0.1", "10.0.0.1", true},
+		{"10.0.0.1", "10.0.0.2", false},
+		{"pod-a", "pod-a", true},
+		{"pod-a", "10.0.0.1", false},
+	} {
+		if got := sameIP(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameIP(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
