@@ -1,6 +1,7 @@
 // Package node wires the usual channel in one call: the TCP transport (transport/nio), a
-// multicast (membership/mcast) or static (membership/static) membership, and an interceptor
-// stack written as text (interceptors.Build), with one logger for all of them.
+// multicast (membership/mcast), static (membership/static, membership/staticsvc) or cloud
+// (membership/cloud: Kubernetes API or DNS) membership, and an interceptor stack written
+// as text (interceptors.Build), with one logger for all of them.
 //
 //	ch, err := node.New(node.Config{
 //		Multicast:    &mcastCfg,            // nil: static membership of StaticMembers

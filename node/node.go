@@ -1,12 +1,15 @@
 package node
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/membership/cloud"
 	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/membership/staticsvc"
@@ -23,6 +26,12 @@ type Config struct {
 	// McastService); mcast.DefaultLocalConfig() suits nodes on one machine. Nil means
 	// static membership of StaticMembers.
 	Multicast *mcast.Config
+	// Cloud, if not nil, configures cloud membership (Tomcat's CloudMembershipService:
+	// members from the Kubernetes API or DNS; membership/cloud), its Logger defaulting to
+	// Logger. It excludes Multicast and the static settings. If UniqueID is zero, New asks
+	// the source for the id the other nodes give this one (cloud.Service.LocalUniqueID) and
+	// fails if the source does not list it.
+	Cloud *cloud.Config
 	// StaticMembers are the members of the static membership (default none). Setting them
 	// together with Multicast is an error: add static members to multicast with the
 	// staticmember interceptor instead.
@@ -57,7 +66,8 @@ type Config struct {
 }
 
 // New builds the node's channel, unstarted. Configuration errors wrap
-// channel.ErrInvalidConfig and name the part at fault ("node: interceptors: …").
+// channel.ErrInvalidConfig and name the part at fault ("node: interceptors: …"). With
+// Cloud and no UniqueID it asks the cloud source once (within the cloud timeouts).
 func New(cfg Config) (*channel.Channel, error) {
 	tcfg := nio.DefaultConfig()
 	if cfg.Transport != nil {
@@ -96,6 +106,29 @@ func New(cfg Config) (*channel.Channel, error) {
 		}
 		membership = ms
 	}
+	id := cfg.UniqueID
+	if cfg.Cloud != nil {
+		if cfg.Multicast != nil || len(cfg.StaticMembers) > 0 || cfg.StaticProtocol != nil {
+			return nil, fmt.Errorf("%w: node: cloud membership excludes multicast and static members", channel.ErrInvalidConfig)
+		}
+		ccfg := *cfg.Cloud
+		if ccfg.Logger == nil {
+			ccfg.Logger = cfg.Logger
+		}
+		cs, err := cloud.New(ccfg)
+		if errors.Is(err, cloud.ErrConfig) {
+			return nil, fmt.Errorf("%w: node: cloud membership: %w", channel.ErrInvalidConfig, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("node: cloud membership: %w", err)
+		}
+		if id == (channel.UniqueID{}) {
+			if id, err = cs.LocalUniqueID(context.Background()); err != nil {
+				return nil, fmt.Errorf("node: cloud membership: this node's id: %w", err)
+			}
+		}
+		membership = cs
+	}
 	built, err := interceptors.Build(cfg.Interceptors, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("node: interceptors: %w", err)
@@ -108,7 +141,7 @@ func New(cfg Config) (*channel.Channel, error) {
 		Transport:        tr,
 		Membership:       membership,
 		Interceptors:     slices.Concat(cfg.Above, built, cfg.Below),
-		UniqueID:         cfg.UniqueID,
+		UniqueID:         id,
 		Domain:           cfg.Domain,
 		Payload:          cfg.Payload,
 		AcceptNonMembers: cfg.AcceptNonMembers,

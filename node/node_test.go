@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,8 +14,10 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/internal/dnsmasq"
 	"github.com/gotribes/tribes/internal/netbench"
 	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/membership/cloud"
 	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/node"
@@ -120,4 +125,110 @@ func TestMulticast(t *testing.T) {
 	if s := <-got; s != "over multicast" {
 		t.Fatalf("received %q", s)
 	}
+}
+
+// listing is a cloud membership source that lists fixed addresses, ids from the address.
+type listing []string
+
+func (l listing) Fetch(context.Context) ([]cloud.Instance, error) {
+	var out []cloud.Instance
+	for _, ip := range l {
+		out = append(out, cloud.Instance{IP: ip, UniqueID: cloud.AddressUniqueID(netip.MustParseAddr(ip))})
+	}
+	return out, nil
+}
+
+// TestCloudMembership: with Cloud set, the node's id is the one the source gives its
+// address, and the source's other entries are members; Cloud excludes the other kinds
+// and a source that does not list the node fails New.
+func TestCloudMembership(t *testing.T) {
+	cc := &cloud.Config{LookupEnv: cloud.NoEnv, LocalIP: "127.0.0.1", Custom: listing{"127.0.0.1", "127.0.0.3"}}
+	ch := start(t, node.Config{Cloud: cc})
+	if id := ch.LocalMember().UniqueID; id != cloud.AddressUniqueID(netip.MustParseAddr("127.0.0.1")) {
+		t.Errorf("local id %v", id)
+	}
+	ms := ch.Members()
+	if len(ms) != 1 || ms[0].IP() != netip.MustParseAddr("127.0.0.3") || ms[0].Port != ch.LocalMember().Port {
+		t.Errorf("members %v", ms)
+	}
+	if _, err := node.New(node.Config{Cloud: cc, Multicast: &mcast.Config{}}); !errors.Is(err, channel.ErrInvalidConfig) {
+		t.Errorf("cloud and multicast: err = %v", err)
+	}
+	other := *cc
+	other.Custom = listing{"127.0.0.3"}
+	if _, err := node.New(node.Config{Cloud: &other}); !errors.Is(err, cloud.ErrLocalNotListed) {
+		t.Errorf("not listed: err = %v", err)
+	}
+}
+
+// TestCloudDNSUnknownSender: with the DNS provider, a node whose records leave out
+// another learns of it from its first message, as Tomcat's DNSMembershipProvider does:
+// the sender becomes a member with the id it advertises (the digest of its address).
+// Unless AcceptNonMembers is set, that first message is dropped by the sender check,
+// which answers FAIL_ACK to a synchronized-ack sender; nio's retry (MaxRetryAttempts,
+// default 1) then delivers it.
+func TestCloudDNSUnknownSender(t *testing.T) {
+	for _, acceptNonMembers := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AcceptNonMembers=%v", acceptNonMembers), func(t *testing.T) {
+			dns := dnsmasq.Start(t, "127.0.0.1 tomcat-members\n") // lists a only
+			port := freePortOnBoth(t, "127.0.0.1", "127.0.0.2")
+			nodeAt := func(ip string) *channel.Channel {
+				tcfg := nio.DefaultConfig()
+				tcfg.Address, tcfg.Port, tcfg.AutoBind = ip, port, 1
+				return start(t, node.Config{Transport: &tcfg, AcceptNonMembers: acceptNonMembers, Cloud: &cloud.Config{
+					Provider: cloud.ProviderDNS, LookupEnv: cloud.NoEnv, LocalIP: ip,
+					DNS: cloud.DNSConfig{ServiceName: "tomcat-members", Resolver: dns.Resolver()}}})
+			}
+			a, b := nodeAt("127.0.0.1"), nodeAt("127.0.0.2")
+			if n := len(a.Members()); n != 0 {
+				t.Fatalf("a lists %d members before b's message", n)
+			}
+			got := make(chan string, 2)
+			a.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+				got <- string(m.Data)
+				return nil
+			}))
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+			defer cancel()
+			err := b.Send(ctx, b.Members(), []byte("first"), channel.OptUseAck|channel.OptSyncAck)
+			if err != nil {
+				t.Fatalf("first send: %v", err)
+			}
+			if dropped := a.Stats().NonMemberDropped; (dropped == 1) != !acceptNonMembers {
+				t.Errorf("a dropped %d messages as a non-member's", dropped)
+			}
+			ms := a.Members()
+			if len(ms) != 1 || ms[0].Key() != b.LocalMember().Key() {
+				t.Fatalf("a lists %v, b is %v", ms, b.LocalMember())
+			}
+			if err := b.Send(ctx, b.Members(), []byte("second"), channel.OptUseAck|channel.OptSyncAck); err != nil {
+				t.Fatalf("second send: %v", err)
+			}
+			for _, w := range []string{"first", "second"} {
+				if m := <-got; m != w {
+					t.Errorf("delivered %q, want %q", m, w)
+				}
+			}
+		})
+	}
+}
+
+// freePortOnBoth returns a TCP port free on both addresses.
+func freePortOnBoth(t *testing.T, ip1, ip2 string) int {
+	t.Helper()
+	for range 20 {
+		l1, err := net.Listen("tcp", ip1+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l1.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", net.JoinHostPort(ip2, strconv.Itoa(port)))
+		l1.Close()
+		if err == nil {
+			l2.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free on both addresses")
+	return 0
 }

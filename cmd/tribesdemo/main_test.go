@@ -68,6 +68,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bad --chat-options", []string{"node", "--chat-options", "fast"}, "--chat-options:"},
 		{"value out of range", []string{"load", "--count", "0"}, "--count >= 1"},
 		{"flags that exclude each other", []string{"node", "--static", "127.0.0.1:4000", "--mcast-addr", "228.0.0.4"}, "--static and --mcast-addr exclude each other"},
+		{"cloud and static", []string{"node", "--cloud", "dns", "--static", "127.0.0.1:4000"}, "--cloud excludes --static and --mcast-addr"},
+		{"unknown cloud provider", []string{"node", "--cloud", "consul"}, "unknown provider \"consul\""},
 		{"invalid transport configuration", []string{"node", "--bind", "0.0.0.0"}, "needs an AdvertiseAddress"},
 		{"bad --codec", []string{"sessions", "--codec", "xml"}, `--codec "xml": want go or java`},
 		{"bad rtt mode", []string{"rtt", "--mode", "fast", "--static", "127.0.0.1:4000"}, "--mode is auto, echo or ack"},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
+	"github.com/gotribes/tribes/membership/cloud"
 	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/node"
@@ -69,6 +70,10 @@ type nodeFlags struct {
 	domain       string
 	payload      string
 	interceptors string
+
+	// Cloud membership (Tomcat's CloudMembershipService) instead of --static.
+	cloud        string
+	cloudLocalIP string
 }
 
 // msDuration is a duration flag that also takes a bare number of milliseconds, as Tomcat's
@@ -117,6 +122,10 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.IntVar(&f.keepAliveCount, "keepalive-count", 0, "messages per connection before it is reopened (Tomcat keepAliveCount; 0 = unlimited)")
 	fs.DurationVar(&f.keepAliveTime, "keepalive-time", 0, "age after which a connection is reopened (Tomcat keepAliveTime; 0 = unlimited)")
 	fs.StringVar(&f.mcastAddr, "mcast-addr", "", "multicast group for membership (Tomcat McastService address, e.g. 228.0.0.4); replaces --static")
+	fs.StringVar(&f.cloud, "cloud", "", "cloud membership (Tomcat CloudMembershipService): \"kubernetes\" (pods of the namespace, from the API) "+
+		"or \"dns\" (addresses of a name), configured by Tomcat's environment variables (KUBERNETES_SERVICE_HOST, KUBERNETES_NAMESPACE, "+
+		"DNS_MEMBERSHIP_SERVICE_NAME, ...; see docs/membership.md); every node must use the same --port; replaces --static")
+	fs.StringVar(&f.cloudLocalIP, "cloud-local-ip", "", "this node's address as the cloud source lists it (default: the host name's first address, as Tomcat)")
 	fs.IntVar(&f.mcastPort, "mcast-port", mcast.DefaultPort, "multicast port (Tomcat port)")
 	fs.StringVar(&f.mcastBind, "mcast-bind", "", "address of the interface to send and join the group on (required with --mcast-addr; 127.0.0.1 on one machine)")
 	fs.IntVar(&f.ttl, "ttl", 0, "multicast TTL (0 = the system default)")
@@ -152,7 +161,12 @@ func (f *nodeFlags) build(stderr io.Writer, ics ...channel.Interceptor) (*channe
 	if cfg.Multicast, cfg.StaticMembers, err = f.membership(); err != nil {
 		return nil, err
 	}
-	if cfg.Multicast == nil && f.staticProtocol {
+	if f.cloud != "" {
+		if cfg.Multicast != nil || len(cfg.StaticMembers) > 0 {
+			return nil, fmt.Errorf("%w: --cloud excludes --static and --mcast-addr", errUsage)
+		}
+		cfg.Cloud = &cloud.Config{Provider: f.cloud, LocalIP: f.cloudLocalIP}
+	} else if cfg.Multicast == nil && f.staticProtocol {
 		cfg.StaticProtocol = &staticsvc.Config{ChannelName: f.channelName}
 	}
 	if f.id != "" {

@@ -35,9 +35,12 @@ import (
 )
 
 const (
-	// TribesJar and JuliJar are the Debian libtomcat10-java jars the peer needs.
+	// TribesJar and JuliJar are the Debian libtomcat10-java jars the peer needs; UtilJar
+	// holds org.apache.tomcat.util.json, which Tribes' KubernetesMembershipProvider parses
+	// pod lists with.
 	TribesJar = "/usr/share/java/tomcat10-tribes.jar"
 	JuliJar   = "/usr/share/java/tomcat10-juli.jar"
+	UtilJar   = "/usr/share/java/tomcat10-util.jar"
 
 	// SkipReason is the message used by Skip.
 	SkipReason = "needs Java 17 and Debian's libtomcat10-java: run scripts/install-test-deps.sh"
@@ -55,7 +58,7 @@ const (
 )
 
 // Jars is the library part of the classpath.
-var Jars = []string{TribesJar, JuliJar}
+var Jars = []string{TribesJar, JuliJar, UtilJar}
 
 // Available reports whether java, javac and the Tribes jars are present;
 // reason says what is missing.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -79,10 +80,25 @@ type Peer struct {
 // args it binds 127.0.0.1 on a free port. Start skips t when Java is missing.
 func Start(t testutil.TB, args ...string) *Peer {
 	t.Helper()
+	return StartWith(t, Options{}, args...)
+}
+
+// Options are process settings for StartWith.
+type Options struct {
+	// Env is added to the peer's environment ("KEY=value"), e.g. the KUBERNETES_*
+	// variables of --cloud-membership.
+	Env []string
+	// JVMArgs are added to the JVM's options, e.g. -Djdk.net.hosts.file=FILE.
+	JVMArgs []string
+}
+
+// StartWith is Start with process options.
+func StartWith(t testutil.TB, o Options, args ...string) *Peer {
+	t.Helper()
 	Skip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	p, err := StartNode(ctx, args...)
+	p, err := startOpts(ctx, "node", o, args...)
 	if p != nil {
 		t.Cleanup(func() {
 			p.Stop()
@@ -92,7 +108,7 @@ func Start(t testutil.TB, args ...string) *Peer {
 		})
 	}
 	if err != nil {
-		t.Fatalf("javapeer.Start: %v", err)
+		t.Fatalf("javapeer.StartWith: %v", err)
 	}
 	return p
 }
@@ -113,14 +129,22 @@ func StartPingPongServer(ctx context.Context, args ...string) (*Peer, error) {
 
 // start runs the TribesPeer subcommand sub, which prints a "started" event.
 func start(ctx context.Context, sub string, args ...string) (*Peer, error) {
+	return startOpts(ctx, sub, Options{}, args...)
+}
+
+func startOpts(ctx context.Context, sub string, o Options, args ...string) (*Peer, error) {
 	cp, err := Build()
 	if err != nil {
 		return nil, err
 	}
 	args = withDefaults(args)
-	cmdArgs := append(javaArgs(cp), sub)
+	cmdArgs := append(slices.Clone(o.JVMArgs), javaArgs(cp)...)
+	cmdArgs = append(cmdArgs, sub)
 	cmdArgs = append(cmdArgs, args...)
 	cmd := exec.Command("java", cmdArgs...)
+	if len(o.Env) > 0 {
+		cmd.Env = append(os.Environ(), o.Env...)
+	}
 	p := &Peer{
 		cmd:     cmd,
 		stderr:  newTailBuffer(stderrTail),

@@ -24,16 +24,16 @@ const module = "github.com/gotribes/tribes/"
 var layer = map[string]int{
 	"wire": 0, "jserial": 0, "internal/ratelog": 0, "internal/testutil": 0, "internal/procfs": 0, "internal/testenv": 0,
 	"internal/helperproc": 0, "internal/sessionhttp": 0,
-	"channel": 1, "internal/jmember": 1, "internal/mapnotes": 1,
+	"channel": 1, "internal/jmember": 1, "internal/mapnotes": 1, "internal/dnsmasq": 1,
 	"channel/channeltest": 2, "transport/nio": 2, "membership/static": 2, "membership/staticsvc": 2,
-	"membership/mcast": 2, "rpc": 2, "objects": 2, "session/delta": 2, "replmap": 2,
+	"membership/mcast": 2, "membership/cloud": 2, "rpc": 2, "objects": 2, "session/delta": 2, "replmap": 2,
 	"internal/javapeer": 2, "internal/netbench": 2, "internal/tomcat": 2,
 	"interceptors": 3, "metrics": 3, "internal/counter": 3, "session/redisstore": 3,
 	"session/backup": 3,
 	"node":           4,
 	"cmd/tribesdemo": 5, "cmd/tribesattack": 5,
 	"interop": 5, "interop/interceptors": 5, "interop/mcast": 5, "interop/rpc": 5,
-	"interop/sessions": 5, "interop/maps": 5, "interop/staticmembership": 5, "interop/tomcat": 5, "interop/httpbench": 5,
+	"interop/sessions": 5, "interop/maps": 5, "interop/staticmembership": 5, "interop/cloudmembership": 5, "interop/tomcat": 5, "interop/httpbench": 5,
 	"internal/layers": 5, "internal/doccheck": 5,
 }
 

@@ -48,6 +48,7 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *      [--mcast-addr 228.0.0.4 --mcast-port 45564 --mcast-bind 127.0.0.1 --frequency 500
  *       --drop-time 3000 --ttl 1] [--static-members host:port:idhex,... (with StaticMembership)]
  *      [--static-membership host:port:idhex,... --channel-name NAME ... (StaticMembershipService, see StaticPeer)]
+ *      [--cloud-membership kubernetes|dns [--expiration-time MS] (CloudMembershipService, see CloudPeer)]
  *      [--rpc ID [--rpc-stall-prefix STR] [--rpc-reply-options N]] (RpcChannel, see RpcPeer)
  * bench-send --to host:port:idhex[,host:port:idhex...] --count N --size S --options O [--seconds T]
  *      [--bind 127.0.0.1 --port 4100] [--warmup N] [--interceptors "Order,MessageDispatch,Gzip"]
@@ -267,6 +268,8 @@ public final class TribesPeer {
         boolean mcast;
         /** True when --static-membership configured StaticMembershipService (StaticPeer). */
         boolean staticMembership;
+        /** True when --cloud-membership configured CloudMembershipService (CloudPeer). */
+        boolean cloudMembership;
 
         void start() throws ChannelException {
             // Membership levels start later (startMembership), if any is configured.
@@ -275,7 +278,7 @@ public final class TribesPeer {
 
         /** Starts multicast membership (after the local member's id/domain/payload are set). */
         void startMembership() throws ChannelException {
-            if (mcast || staticMembership) {
+            if (mcast || staticMembership || cloudMembership) {
                 channel.start(Channel.MBR_RX_SEQ | Channel.MBR_TX_SEQ);
             }
         }
@@ -330,7 +333,7 @@ public final class TribesPeer {
             watchdog.setDaemon(true);
             watchdog.start();
             try {
-                channel.stop(mcast || staticMembership ? Channel.DEFAULT : Channel.SND_RX_SEQ | Channel.SND_TX_SEQ);
+                channel.stop(mcast || staticMembership || cloudMembership ? Channel.DEFAULT : Channel.SND_RX_SEQ | Channel.SND_TX_SEQ);
             } catch (Throwable t) {
                 System.err.println("TribesPeer: stop failed: " + t);
             }
@@ -696,6 +699,7 @@ public final class TribesPeer {
         addStaticMembers(n.channel, a.opts.get("static-members"));
         n.configureMcast(a);
         n.staticMembership = StaticPeer.configure(n, a, bind);
+        n.cloudMembership = CloudPeer.configure(n, a);
         n.channel.addMembershipListener(new org.apache.catalina.tribes.MembershipListener() {
             @Override
             public void memberAdded(Member m) {

@@ -1,0 +1,45 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"net"
+)
+
+// DNS resolves a name to the members' addresses, as Tomcat's DNSMembershipProvider: in
+// Kubernetes, a headless service (clusterIP: None) whose selector matches the pods.
+// Every address is an instance whose id is AddressUniqueID, with no creation time.
+type DNS struct {
+	name     string
+	resolver *net.Resolver
+}
+
+// NewDNS returns the DNS provider of cfg (resolved as New does).
+func NewDNS(cfg Config) (*DNS, error) {
+	c, err := cfg.Resolved()
+	if err != nil {
+		return nil, err
+	}
+	return newDNS(c), nil
+}
+
+func newDNS(c Config) *DNS {
+	return &DNS{name: c.DNS.ServiceName, resolver: c.DNS.Resolver}
+}
+
+// Name is the name resolved.
+func (d *DNS) Name() string { return d.name }
+
+// Fetch implements Provider.
+func (d *DNS) Fetch(ctx context.Context) ([]Instance, error) {
+	addrs, err := d.resolver.LookupNetIP(ctx, "ip", d.name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: resolving %s: %v", ErrFetch, d.name, err)
+	}
+	out := make([]Instance, 0, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap().WithZone("")
+		out = append(out, Instance{IP: JavaHostAddress(a), UniqueID: AddressUniqueID(a)})
+	}
+	return out, nil
+}

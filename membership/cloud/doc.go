@@ -1,0 +1,51 @@
+// Package cloud is membership for clusters where multicast does not work (clouds,
+// containers): Tomcat Tribes' CloudMembershipService. No membership packets go on the
+// network; every node asks an external source which nodes exist, on Start and on every
+// channel heartbeat (5 s), and a member the source has not listed for ExpirationTime
+// (5 s) disappears.
+//
+// Two sources, as in Tomcat:
+//
+//   - ProviderKubernetes (the default): the running pods of a namespace, from the
+//     Kubernetes API (GET /api/v1/namespaces/NS/pods[?labelSelector=…]) over HTTPS with
+//     the service account's CA and bearer token. A pod's member id is the MD5 digest of
+//     its uid; its alive time is how long before this node's start the pod was created.
+//   - ProviderDNS: the addresses a name resolves to (a headless service). A member's id
+//     is the MD5 digest of its address; its alive time is -1. A message from a sender
+//     the name does not resolve to makes the sender a member, as in Tomcat (whose
+//     comment explains: DNS caches may lag behind new nodes). With the channel's default
+//     sender check (channel.Config.AcceptNonMembers false), that first message itself is
+//     dropped as a non-member's: a synchronized-ack sender gets FAIL_ACK, which
+//     transport/nio retries once by default (the retry is delivered); a message without
+//     ack is lost. Set AcceptNonMembers to deliver it at once, as Java does.
+//
+// Every member has the local receiver's port: all nodes of the cluster listen on the
+// same port, each at its own address. The entry at LocalIP is this node.
+//
+// # Ids shared with Java
+//
+// Java nodes compute the ids of the others from the source, so a Go node must advertise
+// the id they compute for it, or Java sees a second member. LocalUniqueID returns it:
+//
+//	svc, err := cloud.New(cloud.Config{}) // the KUBERNETES_* variables of the pod
+//	id, err := svc.LocalUniqueID(ctx)     // the digest of this pod's uid
+//	ch, err := channel.New(channel.Config{Transport: tr, Membership: svc, UniqueID: id})
+//
+// node.Config.Cloud does this. Tomcat's own local member starts with a zero id and takes
+// this one at its first listing.
+//
+// # Configuration
+//
+// Config's zero fields are filled from the environment variables Tomcat reads
+// (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT, KUBERNETES_NAMESPACE,
+// KUBERNETES_LABELS, KUBERNETES_CA_CERTIFICATE_FILE, SA_TOKEN_FILE,
+// DNS_MEMBERSHIP_SERVICE_NAME, …; OPENSHIFT_KUBE_PING_* first), then from defaults;
+// an explicit field wins. Config.Resolved shows the result.
+//
+// # Limits
+//
+// A pod list is read item by item, at most MaxResponseBytes (32 MiB) and MaxPods
+// (10000) items; a larger or malformed answer fails the fetch with ErrTooLarge or
+// ErrBadResponse (the members then expire as after any failed fetch) and is reported to
+// the channel's health function. At most MaxMembers (1024) members are kept.
+package cloud

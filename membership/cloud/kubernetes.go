@@ -1,0 +1,190 @@
+package cloud
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Provider is a source of members: Fetch lists the instances the source knows now,
+// this node included. The Service asks it on Start and on every heartbeat.
+type Provider interface {
+	Fetch(ctx context.Context) ([]Instance, error)
+}
+
+// Instance is one entry of a source's listing.
+type Instance struct {
+	// IP is the address as the source lists it; the entry whose IP equals the local
+	// address (Config.LocalIP) is this node.
+	IP string
+	// UniqueID is the member id every node computes for this entry (see PodUniqueID,
+	// AddressUniqueID).
+	UniqueID [16]byte
+	// Created is when the instance was created; zero if unknown (the member's alive
+	// time is then -1, as Tomcat's DNS members').
+	Created time.Time
+}
+
+// Kubernetes lists the running pods of a namespace through the Kubernetes API, as
+// Tomcat's KubernetesMembershipProvider: GET
+// {protocol}://{host}:{port}/api/{version}/namespaces/{namespace}/pods[?labelSelector=…]
+// with the service account's bearer token (or a client certificate), trusting the
+// service account's CA.
+type Kubernetes struct {
+	url       string
+	client    *http.Client
+	limits    DecodeLimits
+	tokenFile string
+
+	mu         sync.Mutex
+	token      string
+	tokenMTime time.Time
+}
+
+// NewKubernetes returns the Kubernetes provider of cfg (resolved as New does: explicit
+// fields, environment, defaults). It reads the CA, token and client certificate files.
+func NewKubernetes(cfg Config) (*Kubernetes, error) {
+	c, err := cfg.Resolved()
+	if err != nil {
+		return nil, err
+	}
+	return newKubernetes(c)
+}
+
+func newKubernetes(c Config) (*Kubernetes, error) {
+	k := c.Kubernetes
+	host := k.Host
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]" // a raw IPv6 address
+	}
+	u := fmt.Sprintf("%s://%s:%s/api/%s/namespaces/%s/pods", k.Protocol, host, k.Port,
+		url.PathEscape(k.APIVersion), url.PathEscape(k.Namespace))
+	if k.Labels != "" {
+		u += "?labelSelector=" + url.QueryEscape(k.Labels)
+	}
+	if _, err := url.Parse(u); err != nil {
+		return nil, fmt.Errorf("%w: API URL: %v", ErrConfig, err)
+	}
+	p := &Kubernetes{url: u, limits: DecodeLimits{MaxBytes: k.MaxResponseBytes, MaxPods: k.MaxPods}}
+	rt := k.Transport
+	if rt == nil {
+		tcfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if k.Protocol == "https" {
+			pem, err := os.ReadFile(k.CACertFile)
+			if err != nil {
+				return nil, fmt.Errorf("%w: CA certificate: %v", ErrConfig, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%w: CA certificate %s holds no PEM certificate", ErrConfig, k.CACertFile)
+			}
+			tcfg.RootCAs = pool
+		}
+		if k.ClientCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(k.ClientCertFile, k.ClientKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("%w: client certificate: %v", ErrConfig, err)
+			}
+			tcfg.Certificates = []tls.Certificate{cert}
+		}
+		rt = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: c.ConnectTimeout}).DialContext,
+			TLSClientConfig:       tcfg,
+			TLSHandshakeTimeout:   c.ConnectTimeout,
+			ResponseHeaderTimeout: c.ReadTimeout,
+			MaxIdleConns:          1,
+			IdleConnTimeout:       30 * time.Second,
+		}
+	}
+	p.client = &http.Client{Transport: rt, Timeout: c.ConnectTimeout + c.ReadTimeout}
+	if k.ClientCertFile == "" {
+		p.tokenFile = k.TokenFile
+		if err := p.reloadToken(); err != nil {
+			return nil, fmt.Errorf("%w: service account token: %v", ErrConfig, err)
+		}
+	}
+	return p, nil
+}
+
+// CloseIdleConnections closes the kept-alive connection to the API server (Service.Stop
+// calls it).
+func (p *Kubernetes) CloseIdleConnections() { p.client.CloseIdleConnections() }
+
+// URL is the pod list's address.
+func (p *Kubernetes) URL() string { return p.url }
+
+// reloadToken reads the token file when its modification time changed (projected
+// service account tokens are rotated in place).
+func (p *Kubernetes) reloadToken() error {
+	fi, err := os.Stat(p.tokenFile)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if fi.ModTime().Equal(p.tokenMTime) && p.token != "" {
+		return nil
+	}
+	if fi.Size() > 64<<10 {
+		return fmt.Errorf("token file %s larger than 64 KiB", p.tokenFile)
+	}
+	b, err := os.ReadFile(p.tokenFile)
+	if err != nil {
+		return err
+	}
+	p.token, p.tokenMTime = strings.TrimSpace(string(b)), fi.ModTime()
+	return nil
+}
+
+// Pods fetches and decodes the pod list.
+func (p *Kubernetes) Pods(ctx context.Context) (PodList, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		return PodList{}, fmt.Errorf("%w: %v", ErrFetch, err)
+	}
+	if p.tokenFile != "" {
+		_ = p.reloadToken() // on failure Tomcat goes on with the token it has, and so do we
+		p.mu.Lock()
+		tok := p.token
+		p.mu.Unlock()
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return PodList{}, fmt.Errorf("%w: GET %s: %v", ErrFetch, p.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.CopyN(io.Discard, resp.Body, 4096)
+		return PodList{}, fmt.Errorf("%w: GET %s: %s", ErrFetch, p.url, resp.Status)
+	}
+	if resp.ContentLength > p.limits.MaxBytes {
+		return PodList{}, fmt.Errorf("%w: pod list of %d bytes, limit %d", ErrTooLarge, resp.ContentLength, p.limits.MaxBytes)
+	}
+	return DecodePodList(resp.Body, p.limits)
+}
+
+// Fetch implements Provider: the running pods, each with the id Tomcat gives it (the
+// MD5 of its uid, or of its address if it has none).
+func (p *Kubernetes) Fetch(ctx context.Context) ([]Instance, error) {
+	pl, err := p.Pods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Instance, 0, len(pl.Running))
+	for _, pod := range pl.Running {
+		out = append(out, Instance{IP: pod.IP, UniqueID: PodUniqueID(pod), Created: pod.Created})
+	}
+	return out, nil
+}

@@ -1,0 +1,198 @@
+package cloud
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Pod is a running pod of a pod list, as the Kubernetes provider uses it.
+type Pod struct {
+	Name    string
+	UID     string    // metadata.uid; empty if the pod has none
+	IP      string    // status.podIP, as listed
+	Created time.Time // metadata.creationTimestamp
+}
+
+// PodList is what DecodePodList keeps of a Kubernetes PodList.
+type PodList struct {
+	// Running are the pods in phase Running with a name, a creation time and an address,
+	// in list order.
+	Running []Pod
+	// Skipped counts the items that are not such pods: another phase, another kind,
+	// fields missing or of the wrong type (Tomcat logs and skips them too).
+	Skipped int
+	// Invalid counts the skipped items that were malformed rather than simply not
+	// running (Tomcat logs a warning for each).
+	Invalid int
+}
+
+// DecodeLimits bound DecodePodList.
+type DecodeLimits struct {
+	MaxBytes int64 // the whole document (default DefaultMaxResponseBytes)
+	MaxPods  int   // items in the list (default DefaultMaxPods)
+}
+
+// podJSON is the part of a pod the membership reads; pointers tell missing and null
+// fields from empty ones.
+type podJSON struct {
+	Kind     *string `json:"kind"`
+	Metadata *struct {
+		Name              *string `json:"name"`
+		UID               *string `json:"uid"`
+		CreationTimestamp *string `json:"creationTimestamp"`
+	} `json:"metadata"`
+	Status *struct {
+		Phase *string `json:"phase"`
+		PodIP *string `json:"podIP"`
+	} `json:"status"`
+}
+
+// DecodePodList reads a Kubernetes PodList (GET /api/v1/namespaces/NS/pods) from r. The
+// document is read item by item: at most lim.MaxBytes bytes and lim.MaxPods items, else
+// an error wrapping ErrTooLarge; a document that is not a JSON object with an "items"
+// array fails with ErrBadResponse. Items that are not usable running pods are counted,
+// not returned (see PodList).
+func DecodePodList(r io.Reader, lim DecodeLimits) (PodList, error) {
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultMaxResponseBytes
+	}
+	if lim.MaxPods <= 0 {
+		lim.MaxPods = DefaultMaxPods
+	}
+	lr := &limitedReader{r: r, n: lim.MaxBytes}
+	dec := json.NewDecoder(lr)
+	var out PodList
+	wrap := func(err error) error {
+		if lr.over {
+			return fmt.Errorf("%w: pod list larger than %d bytes", ErrTooLarge, lim.MaxBytes)
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("%w: pod list: %v", ErrBadResponse, err)
+	}
+	if err := expectDelim(dec, '{'); err != nil {
+		return out, wrap(err)
+	}
+	sawItems := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return out, wrap(err)
+		}
+		key, _ := tok.(string)
+		if key != "items" || sawItems {
+			var skip struct{}
+			if err := dec.Decode(&skip); err != nil {
+				var ute *json.UnmarshalTypeError
+				if !errors.As(err, &ute) {
+					return out, wrap(err)
+				}
+			}
+			continue
+		}
+		sawItems = true
+		if err := expectDelim(dec, '['); err != nil {
+			return out, wrap(fmt.Errorf("items: %w", err))
+		}
+		n := 0
+		for dec.More() {
+			n++
+			if n > lim.MaxPods {
+				return out, fmt.Errorf("%w: more than %d pods", ErrTooLarge, lim.MaxPods)
+			}
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return out, wrap(err)
+			}
+			p, ok, invalid := podOf(raw)
+			if !ok {
+				out.Skipped++
+				if invalid {
+					out.Invalid++
+				}
+				continue
+			}
+			out.Running = append(out.Running, p)
+		}
+		if _, err := dec.Token(); err != nil { // ']'
+			return out, wrap(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return out, wrap(err)
+	}
+	if !sawItems {
+		return out, fmt.Errorf("%w: pod list has no items", ErrBadResponse)
+	}
+	return out, nil
+}
+
+// podOf returns the pod of one item, whether it is a running pod, and whether it was
+// malformed (rather than of another kind or phase).
+func podOf(raw json.RawMessage) (p Pod, ok, invalid bool) {
+	var j podJSON
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return p, false, true
+	}
+	if j.Kind != nil && *j.Kind != "Pod" {
+		return p, false, false
+	}
+	m := j.Metadata
+	if m == nil || m.Name == nil || m.CreationTimestamp == nil || j.Status == nil {
+		return p, false, true
+	}
+	if j.Status.Phase == nil || *j.Status.Phase != "Running" {
+		return p, false, false
+	}
+	if j.Status.PodIP == nil || *j.Status.PodIP == "" {
+		return p, false, true
+	}
+	created, err := time.Parse(time.RFC3339Nano, *m.CreationTimestamp)
+	if err != nil {
+		return p, false, true
+	}
+	p = Pod{Name: *m.Name, IP: *j.Status.PodIP, Created: created}
+	if m.UID != nil {
+		p.UID = *m.UID
+	}
+	return p, true, false
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("want %q, got %v", want, tok)
+	}
+	return nil
+}
+
+// limitedReader is io.LimitReader that remembers it cut the input.
+type limitedReader struct {
+	r    io.Reader
+	n    int64
+	over bool
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		// One more byte tells a document of exactly n bytes from a longer one.
+		var b [1]byte
+		if k, _ := l.r.Read(b[:]); k > 0 {
+			l.over = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	k, err := l.r.Read(p)
+	l.n -= int64(k)
+	return k, err
+}
