@@ -56,5 +56,7 @@
 // messages put exactly Java's bytes on the wire and are tested against the Java classes of
 // Tomcat 10.1.60 (interop/interceptors). Zstd and S2 are this port's own and only mean
 // something between Go nodes. Encrypt speaks the format of Tomcat 10.1.56+ / 11.0.23+ /
-// 9.0.119+ (inner timestamp); older releases are not compatible.
+// 9.0.119+ (inner timestamp, replay window) by default, and that of earlier releases with
+// EncryptFormatLegacy ("format=legacy" in a spec), which has no replay protection; the
+// interop test runs the format of the installed jar.
 package interceptors

@@ -1,7 +1,6 @@
 package interceptors
 
 import (
-	"container/heap"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +19,8 @@ import (
 // Defaults of Encrypt, with Tomcat's attribute names.
 const (
 	// DefaultEncryptionAlgorithm is encryptionAlgorithm's default since Tomcat 10.1.58 /
-	// 11.0.25 (earlier versions defaulted to AES/CBC/PKCS5Padding).
+	// 11.0.25 / 9.0.121 (earlier versions defaulted to AES/CBC/PKCS5Padding; see
+	// EncryptionAlgorithmForTomcat).
 	DefaultEncryptionAlgorithm = "AES/GCM/NoPadding"
 	// DefaultReplayWindowTime is replayWindowTime: how far a message's inner timestamp may
 	// be from the receiver's clock.
@@ -58,14 +57,20 @@ type EncryptConfig struct {
 	// Key is the AES key, 16, 24 or 32 bytes (Tomcat encryptionKey, given in hex there;
 	// see KeyFromHex). Required.
 	Key []byte
-	// ReplayWindowTime: a message whose inner timestamp differs from the receiver's clock by
+	// Format is the plaintext layout (no Tomcat attribute: Tomcat's version decides it).
+	// The default, EncryptFormatTimestamped, is Tomcat 10.1.56+ / 11.0.23+ / 9.0.119+'s,
+	// with the replay window. EncryptFormatLegacy talks to older Tomcat and has NO replay
+	// protection; the replay settings below are then ignored, and ReplayStateFile is a
+	// configuration error. EncryptFormatForTomcat picks it from a Tomcat version.
+	Format EncryptFormat
+	// ReplayWindowTime (timestamped format only): a message whose inner timestamp differs from the receiver's clock by
 	// more than this is dropped (Tomcat replayWindowTime, default 10 s). Clocks must agree.
 	ReplayWindowTime time.Duration
-	// ReplayWindowMessageCount is how many IVs are remembered to detect replays (Tomcat
+	// ReplayWindowMessageCount (timestamped format only) is how many IVs are remembered to detect replays (Tomcat
 	// replayWindowMessageCount, default 8192). When more arrive, the oldest are forgotten
 	// and messages not newer than them are refused from then on.
 	ReplayWindowMessageCount int
-	// ReplayStateFile, if set, carries the replay memory across a restart (no Tomcat
+	// ReplayStateFile (timestamped format only), if set, carries the replay memory across a restart (no Tomcat
 	// equivalent): stopping the receiver writes it there, and starting the receiver reads
 	// it and removes the file. Without the file (none configured, the first start, or a
 	// crash) the receiver refuses every message stamped before it started instead. One
@@ -111,13 +116,15 @@ type EncryptStats struct {
 	Encrypted      uint64 // messages encrypted
 	Decrypted      uint64 // messages decrypted and delivered
 	DecryptFailed  uint64 // dropped: wrong key, tampering, bad padding, too short
-	ReplayRejected uint64 // dropped: outside the time window, or an IV seen before
-	RememberedIVs  int    // IVs in the replay cache now
+	ReplayRejected uint64 // dropped: outside the time window, or an IV seen before (never in the legacy format)
+	RememberedIVs  int    // IVs in the replay cache now (always 0 in the legacy format)
 }
 
 // Encrypt is Tribes' EncryptInterceptor as Tomcat 10.1.60 / 11.0.x writes it: every
 // message is encrypted with a pre-shared AES key; the wire payload is IV | ciphertext, the
-// plaintext being the int64 message timestamp followed by the message. With GCM the IV is
+// plaintext being the int64 message timestamp followed by the message (in the legacy
+// format of Tomcat before 10.1.56 / 11.0.23 / 9.0.119, the message alone, and no replay
+// check: see EncryptFormatLegacy). With GCM the IV is
 // 12 random bytes and the ciphertext carries the 16-byte tag; with CBC/CFB/OFB the IV is 16
 // bytes and the plaintext is PKCS#5-padded. Received messages are decrypted and checked
 // against a replay window (timestamp within ReplayWindowTime of now, IV never seen, newer
@@ -149,7 +156,8 @@ type EncryptStats struct {
 //
 // Like Tomcat, Encrypt must sit above TcpFailureDetector (its probes bypass encryption):
 // Start fails otherwise. It interoperates with Java's EncryptInterceptor of Tomcat
-// 10.1.56+ / 11.0.23+ / 9.0.119+ (the versions with the inner timestamp).
+// 10.1.56+ / 11.0.23+ / 9.0.119+ (the versions with the inner timestamp) in the default
+// format, and with earlier releases in EncryptFormatLegacy.
 type Encrypt struct {
 	channel.InterceptorBase
 	cfg   EncryptConfig
@@ -157,6 +165,9 @@ type Encrypt struct {
 	block cipher.Block
 	gcm   cipher.AEAD
 	ivLen int
+	hdr   int // bytes before the message in the plaintext: 8 (timestamp) or 0 (legacy)
+
+	looksTimestamped atomic.Bool // the legacy receiver has warned about a timestamp-like message
 
 	replay replayWindow
 	log    *slog.Logger
@@ -178,6 +189,15 @@ func NewEncrypt(cfg EncryptConfig) (*Encrypt, error) {
 	if cfg.ReplayWindowTime < 0 || cfg.ReplayWindowMessageCount < 0 {
 		return nil, configError("encrypt: the replay window must not be negative")
 	}
+	switch cfg.Format {
+	case EncryptFormatTimestamped:
+	case EncryptFormatLegacy:
+		if cfg.ReplayStateFile != "" {
+			return nil, configError("encrypt: the legacy format has no replay check, so no replay state to keep (ReplayStateFile %q)", cfg.ReplayStateFile)
+		}
+	default:
+		return nil, configError("encrypt: unknown format %v", cfg.Format)
+	}
 	mode, err := parseAlgorithm(cfg.Algorithm)
 	if err != nil {
 		return nil, err
@@ -194,7 +214,10 @@ func NewEncrypt(cfg EncryptConfig) (*Encrypt, error) {
 	if err != nil {
 		return nil, configError("encrypt: %v", err)
 	}
-	e := &Encrypt{cfg: cfg, mode: mode, block: block, ivLen: blockIV, log: cfg.Logger}
+	e := &Encrypt{cfg: cfg, mode: mode, block: block, ivLen: blockIV, hdr: tsLen, log: cfg.Logger}
+	if cfg.Format == EncryptFormatLegacy {
+		e.hdr = 0
+	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -232,12 +255,12 @@ func (e *Encrypt) Config() EncryptConfig { return e.cfg }
 
 // Start refuses a stack with a TCP failure detector above Encrypt, then starts the layers
 // below. Starting the receiver restores the replay memory from ReplayStateFile, or, without
-// it, starts it afresh, refusing every message stamped before now.
+// it, starts it afresh, refusing every message stamped before now (timestamped format).
 func (e *Encrypt) Start(ctx context.Context, svc channel.Service) error {
 	if has[memberChecker](chainAbove(e)) {
 		return configError("encrypt: the TCP failure detector must be below (after) the encrypt interceptor, or its probes reach the application unencrypted")
 	}
-	if svc&channel.SvcReceiver != 0 {
+	if svc&channel.SvcReceiver != 0 && e.hdr != 0 {
 		e.restoreReplay(time.Now())
 	}
 	return e.Next().Start(ctx, svc)
@@ -274,15 +297,18 @@ func (e *Encrypt) SendMessage(ctx context.Context, to []channel.Member, msg *cha
 	return err
 }
 
-// Seal encrypts one payload as the interceptor sends it: IV | E(int64 ts | data).
+// Seal encrypts one payload as the interceptor sends it: IV | E(int64 ts | data), or, in
+// the legacy format, IV | E(data) (ts is then not used).
 func (e *Encrypt) Seal(ts int64, data []byte) ([]byte, error) {
-	plain := tsLen + len(data)
+	plain := e.hdr + len(data)
 	if e.mode == "GCM" {
 		out := make([]byte, gcmIVLen+plain, gcmIVLen+plain+gcmTagLen)
 		iv := out[:gcmIVLen]
 		_, _ = rand.Read(iv)
-		binary.BigEndian.PutUint64(out[gcmIVLen:], uint64(ts))
-		copy(out[gcmIVLen+tsLen:], data)
+		if e.hdr != 0 {
+			binary.BigEndian.PutUint64(out[gcmIVLen:], uint64(ts))
+		}
+		copy(out[gcmIVLen+e.hdr:], data)
 		return e.gcm.Seal(out[:gcmIVLen], iv, out[gcmIVLen:], nil), nil
 	}
 	padded := plain + blockIV - plain%blockIV
@@ -290,8 +316,10 @@ func (e *Encrypt) Seal(ts int64, data []byte) ([]byte, error) {
 	iv := out[:blockIV]
 	_, _ = rand.Read(iv)
 	body := out[blockIV:]
-	binary.BigEndian.PutUint64(body, uint64(ts))
-	copy(body[tsLen:], data)
+	if e.hdr != 0 {
+		binary.BigEndian.PutUint64(body, uint64(ts))
+	}
+	copy(body[e.hdr:], data)
 	for i := plain; i < padded; i++ {
 		body[i] = byte(padded - plain)
 	}
@@ -307,7 +335,7 @@ func (e *Encrypt) Seal(ts int64, data []byte) ([]byte, error) {
 }
 
 // Open decrypts one payload and returns the inner timestamp and the message, without the
-// replay check. Errors wrap ErrDecrypt.
+// replay check (in the legacy format, ts is 0). Errors wrap ErrDecrypt.
 func (e *Encrypt) Open(wire []byte) (ts int64, data []byte, err error) {
 	if len(wire) < e.ivLen {
 		return 0, nil, fmt.Errorf("%w: %d bytes, shorter than the IV", ErrDecrypt, len(wire))
@@ -338,6 +366,9 @@ func (e *Encrypt) Open(wire []byte) (ts int64, data []byte, err error) {
 		if plain, err = unpad(plain); err != nil {
 			return 0, nil, err
 		}
+	}
+	if e.hdr == 0 {
+		return 0, plain, nil
 	}
 	if len(plain) < tsLen {
 		return 0, nil, fmt.Errorf("%w: plaintext of %d bytes has no timestamp", ErrDecrypt, len(plain))
@@ -370,12 +401,16 @@ func (e *Encrypt) MessageReceived(msg *channel.Message) error {
 	return e.Prev().MessageReceived(msg)
 }
 
-// open decrypts and checks the replay window; it counts failures.
+// open decrypts and checks the replay window (timestamped format); it counts failures.
 func (e *Encrypt) open(wire []byte, now time.Time) ([]byte, error) {
 	ts, data, err := e.Open(wire)
 	if err != nil {
 		e.failed.Add(1)
 		return nil, err
+	}
+	if e.hdr == 0 {
+		e.warnIfTimestamped(data, now)
+		return data, nil
 	}
 	if err := e.replay.check(wire[:e.ivLen], ts, now); err != nil {
 		e.replayed.Add(1)
@@ -384,99 +419,27 @@ func (e *Encrypt) open(wire []byte, now time.Time) ([]byte, error) {
 	return data, nil
 }
 
+// warnIfTimestamped logs, once, a legacy message whose first 8 bytes read as a timestamp
+// within a minute of now: most likely the sender uses the timestamped format, and
+// the message is delivered with 8 bytes too many. It is delivered all the same: a legacy
+// payload may begin with a timestamp of its own.
+func (e *Encrypt) warnIfTimestamped(data []byte, now time.Time) {
+	if len(data) < tsLen || e.looksTimestamped.Load() {
+		return
+	}
+	const minute = int64(time.Minute / time.Millisecond)
+	d := int64(binary.BigEndian.Uint64(data)) - now.UnixMilli() // wraps only far from now
+	if -minute <= d && d <= minute && e.looksTimestamped.CompareAndSwap(false, true) {
+		e.log.Warn("encrypt: a message in the legacy format begins with what looks like a current timestamp: if the sender is Tomcat 10.1.56+ / 11.0.23+ / 9.0.119+ or a Go node in the timestamped format, set the timestamped format here (delivered as it is; warned once)")
+	}
+}
+
 // Stats returns a snapshot of the counters.
 func (e *Encrypt) Stats() EncryptStats {
 	return EncryptStats{
 		Encrypted: e.encrypted.Load(), Decrypted: e.decrypted.Load(),
 		DecryptFailed: e.failed.Load(), ReplayRejected: e.replayed.Load(), RememberedIVs: e.replay.len(),
 	}
-}
-
-// replayWindow is Tomcat's nonce cache: one per receiving interceptor (not per sender, so
-// that a replay cannot pass by forging the envelope's sender), remembering the newest
-// count IVs with their timestamps. Messages not newer than lastRemoved are refused: the
-// newest timestamp forgotten, or the time the receiver started without a saved memory.
-type replayWindow struct {
-	mu          sync.Mutex
-	window      int64 // ms
-	count       int
-	seen        map[[blockIV]byte]struct{}
-	byTime      ivHeap
-	seq         uint64
-	lastRemoved int64 // ms; messages not newer than this are refused
-}
-
-type ivEntry struct {
-	ts  int64
-	seq uint64
-	iv  [blockIV]byte
-}
-
-type ivHeap []ivEntry
-
-func (h ivHeap) Len() int { return len(h) }
-func (h ivHeap) Less(i, j int) bool {
-	return h[i].ts < h[j].ts || h[i].ts == h[j].ts && h[i].seq < h[j].seq
-}
-func (h ivHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *ivHeap) Push(x any)   { *h = append(*h, x.(ivEntry)) }
-func (h *ivHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-func (w *replayWindow) init(window time.Duration, count int) {
-	w.window, w.count = window.Milliseconds(), count
-	w.reset(time.Now().UnixMilli() - w.window)
-}
-
-// reset empties the memory; messages not newer than lastRemoved are refused.
-func (w *replayWindow) reset(lastRemoved int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.seen = map[[blockIV]byte]struct{}{}
-	w.byTime = nil
-	w.lastRemoved = lastRemoved
-}
-
-func (w *replayWindow) len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.seen)
-}
-
-// check applies Tomcat's rules and remembers the IV if the message passes.
-func (w *replayWindow) check(ivBytes []byte, ts int64, now time.Time) error {
-	ms := now.UnixMilli()
-	var iv [blockIV]byte
-	copy(iv[:], ivBytes)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case ts < ms-w.window:
-		return fmt.Errorf("%w: timestamp %d is more than %d ms old", ErrReplay, ts, w.window)
-	case ts > ms+w.window:
-		return fmt.Errorf("%w: timestamp %d is more than %d ms ahead", ErrReplay, ts, w.window)
-	case ts <= w.lastRemoved:
-		return fmt.Errorf("%w: timestamp %d is not newer than the oldest forgotten IV (%d)", ErrReplay, ts, w.lastRemoved)
-	}
-	if _, dup := w.seen[iv]; dup {
-		return fmt.Errorf("%w: IV seen before", ErrReplay)
-	}
-	w.seen[iv] = struct{}{}
-	w.seq++
-	heap.Push(&w.byTime, ivEntry{ts: ts, seq: w.seq, iv: iv})
-	for len(w.byTime) > 0 && (len(w.byTime) > w.count || w.byTime[0].ts < ms-w.window) {
-		// Beyond the count, the eldest is forgotten (as Tomcat); IVs older than the window
-		// are forgotten early, which changes nothing (their timestamps fail the window) but
-		// keeps a quiet receiver's memory small.
-		old := heap.Pop(&w.byTime).(ivEntry)
-		delete(w.seen, old.iv)
-		w.lastRemoved = max(w.lastRemoved, old.ts)
-	}
-	return nil
 }
 
 func init() {
@@ -488,9 +451,14 @@ func init() {
 		if prov := p.String("providerName", ""); prov != "" {
 			return nil, configError("encrypt: providerName %q: JCA providers do not exist in Go", prov)
 		}
+		format, err := ParseEncryptFormat(p.String("format", "timestamped"))
+		if err != nil {
+			return nil, err
+		}
 		return NewEncrypt(EncryptConfig{
 			Algorithm:                p.String("encryptionAlgorithm", DefaultEncryptionAlgorithm),
 			Key:                      key,
+			Format:                   format,
 			ReplayWindowTime:         p.Duration("replayWindowTime", DefaultReplayWindowTime),
 			ReplayWindowMessageCount: p.Int("replayWindowMessageCount", DefaultReplayWindowMessageCount),
 			ReplayStateFile:          p.String("replayStateFile", ""),

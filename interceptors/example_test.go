@@ -90,3 +90,26 @@ func Example_customInterceptor() {
 	// on the wire: "v1|hello\x00\x00\x00\x01" (options use_ack, byte)
 	// b received: "hello"
 }
+
+// An Encrypt interceptor for a cluster with Tomcat 10.1.52 nodes that do not set
+// encryptionAlgorithm: that release writes the legacy format (no replay protection) and
+// defaults to CBC.
+func ExampleEncryptFormatForTomcat() {
+	key, _ := interceptors.KeyFromHex("000102030405060708090a0b0c0d0e0f")
+	e, err := interceptors.NewEncrypt(interceptors.EncryptConfig{
+		Key:       key,
+		Format:    interceptors.EncryptFormatForTomcat(10, 1, 52),
+		Algorithm: interceptors.EncryptionAlgorithmForTomcat(10, 1, 52),
+	})
+	if err != nil {
+		panic(err)
+	}
+	c := e.Config()
+	fmt.Println(c.Format, c.Algorithm)
+	// The same in a stack spec:
+	ics, _ := interceptors.Build("encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f;format=legacy;encryptionAlgorithm=AES/CBC/PKCS5Padding)", nil)
+	fmt.Println(ics[0].(*interceptors.Encrypt).Config().Format)
+	// Output:
+	// legacy AES/CBC/PKCS5Padding
+	// legacy
+}

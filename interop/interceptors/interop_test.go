@@ -126,14 +126,35 @@ func TestFragmentation(t *testing.T) {
 	}
 }
 
-// Encrypt: Tomcat 10.1.60's EncryptInterceptor and ours read each other in GCM (the
-// default) and the CBC/CFB/OFB modes; a wrong key is dropped on both sides.
+// javaEncrypt returns the EncryptInterceptor format of the installed Tribes jar (legacy
+// before 10.1.56) and its default encryptionAlgorithm (CBC before 10.1.58), and the
+// property that sets that format in a Go spec ("" for the default, timestamped).
+func javaEncrypt(t *testing.T) (format interceptors.EncryptFormat, defaultAlg, goFormatProp string) {
+	t.Helper()
+	javapeer.Skip(t)
+	major, minor, patch, err := javapeer.TribesVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	format = interceptors.EncryptFormatForTomcat(major, minor, patch)
+	defaultAlg = interceptors.EncryptionAlgorithmForTomcat(major, minor, patch)
+	t.Logf("Tribes %d.%d.%d: EncryptInterceptor in the %v format, default algorithm %s", major, minor, patch, format, defaultAlg)
+	if format == interceptors.EncryptFormatTimestamped {
+		return format, defaultAlg, "" // the default
+	}
+	return format, defaultAlg, ";format=" + format.String()
+}
+
+// Encrypt: Java's EncryptInterceptor and ours read each other in GCM and the CBC/CFB/OFB
+// modes; a wrong key is dropped on both sides. The format is the installed jar's: the
+// timestamped one of Tomcat 10.1.56+ (10.1.60), or the legacy one before.
 func TestEncrypt(t *testing.T) {
+	format, _, goFormat := javaEncrypt(t)
 	for _, alg := range []string{"AES/GCM/NoPadding", "AES/CBC/PKCS5Padding", "AES/CFB/PKCS5Padding", "AES/OFB/PKCS5Padding"} {
 		t.Run(strings.ReplaceAll(alg, "/", "-"), func(t *testing.T) {
 			props := fmt.Sprintf("encryptionKey=%s;encryptionAlgorithm=%s", testKey, alg)
 			p := javapeer.Start(t, "--interceptors", "Encrypt("+props+")")
-			g := startGo(t, "encrypt("+props+")", nodeOpts{}, javaMember(t, p))
+			g := startGo(t, "encrypt("+props+goFormat+")", nodeOpts{}, javaMember(t, p))
 			for _, size := range []int{0, 5, 16, 1000, 1 << 20} {
 				goToJava(t, g, p, javapeer.Content(size, 1, "enc"), byteSync)
 				javaToGo(t, p, g, 2, size, javaSync, "")
@@ -144,8 +165,15 @@ func TestEncrypt(t *testing.T) {
 		})
 	}
 	t.Run("wrong-key", func(t *testing.T) {
-		p := javapeer.Start(t, "--interceptors", "Encrypt(encryptionKey="+testKey+")")
-		g := startGo(t, "encrypt(encryptionKey="+otherKey+")", nodeOpts{}, javaMember(t, p))
+		javaProps, goProps := "encryptionKey="+testKey, "encryptionKey="+otherKey
+		if format == interceptors.EncryptFormatLegacy {
+			// GCM on both sides: without the replay check, an unauthenticated mode would
+			// deliver the rare wrong-key message that passes the padding check.
+			javaProps += ";encryptionAlgorithm=AES/GCM/NoPadding"
+			goProps += ";encryptionAlgorithm=AES/GCM/NoPadding" + goFormat
+		}
+		p := javapeer.Start(t, "--interceptors", "Encrypt("+javaProps+")")
+		g := startGo(t, "encrypt("+goProps+")", nodeOpts{}, javaMember(t, p))
 		// Both sides drop and still acknowledge, as Tomcat does.
 		if err := g.ch.Send(ctxFor(t, 30*time.Second), nil, []byte("for your eyes only"), byteSync); err != nil {
 			t.Fatalf("go send: %v", err)
@@ -161,8 +189,12 @@ func TestEncrypt(t *testing.T) {
 		if st, err := p.Stats(ctxFor(t, 10*time.Second)); err != nil || st.Received != 0 {
 			t.Fatalf("java delivered %d messages with the wrong key (%v)", st.Received, err)
 		}
-		if s := find[*interceptors.Encrypt](t, g).Stats(); s.DecryptFailed+s.ReplayRejected != 3 || s.Decrypted != 0 {
+		s := find[*interceptors.Encrypt](t, g).Stats()
+		if s.DecryptFailed+s.ReplayRejected != 3 || s.Decrypted != 0 {
 			t.Fatalf("go stats %+v", s)
+		}
+		if format == interceptors.EncryptFormatLegacy && s.ReplayRejected != 0 {
+			t.Fatalf("go stats %+v: the legacy format has no replay check", s)
 		}
 	})
 }
@@ -203,14 +235,19 @@ func TestTwoPhaseCommit(t *testing.T) {
 }
 
 // A stack of several byte-transforming interceptors nests the same way in both languages.
+// Java's Encrypt runs with its version's default algorithm, which the Go side names.
 func TestCombinedStack(t *testing.T) {
+	_, javaAlg, goFormat := javaEncrypt(t)
 	java := "Order,Gzip,Encrypt(encryptionKey=" + testKey + "),Fragmentation(maxSize=20000)"
-	goSpec := "order,gzip,encrypt(encryptionKey=" + testKey + "),fragmentation(maxSize=20000)"
+	goSpec := "order,gzip,encrypt(encryptionKey=" + testKey + ";encryptionAlgorithm=" + javaAlg + goFormat + "),fragmentation(maxSize=20000)"
 	p := javapeer.Start(t, "--interceptors", java)
 	g := startGo(t, goSpec, nodeOpts{}, javaMember(t, p))
 	for _, size := range []int{10, 20000, 1 << 20} {
 		data := bytes.Repeat([]byte(fmt.Sprintf("combined %d;", size)), size/12+1)[:size]
 		goToJava(t, g, p, data, byteSync)
 		javaToGo(t, p, g, 3, size, javaSync, "mix")
+	}
+	if s := find[*interceptors.Encrypt](t, g).Stats(); s.Decrypted < 9 || s.DecryptFailed != 0 || s.ReplayRejected != 0 {
+		t.Fatalf("go stats %+v", s)
 	}
 }
