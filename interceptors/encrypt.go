@@ -63,18 +63,19 @@ type EncryptConfig struct {
 	// protection; the replay settings below are then ignored, and ReplayStateFile is a
 	// configuration error. EncryptFormatForTomcat picks it from a Tomcat version.
 	Format EncryptFormat
-	// ReplayWindowTime (timestamped format only): a message whose inner timestamp differs from the receiver's clock by
-	// more than this is dropped (Tomcat replayWindowTime, default 10 s). Clocks must agree.
+	// ReplayWindowTime (timestamped format only): a message whose inner timestamp differs
+	// from the receiver's clock by more than this is dropped (Tomcat replayWindowTime,
+	// default 10 s). Clocks must agree.
 	ReplayWindowTime time.Duration
-	// ReplayWindowMessageCount (timestamped format only) is how many IVs are remembered to detect replays (Tomcat
-	// replayWindowMessageCount, default 8192). When more arrive, the oldest are forgotten
-	// and messages not newer than them are refused from then on.
+	// ReplayWindowMessageCount (timestamped format only) is how many IVs are remembered to
+	// detect replays (Tomcat replayWindowMessageCount, default 8192). When more arrive, the
+	// oldest are forgotten and messages not newer than them are refused from then on.
 	ReplayWindowMessageCount int
-	// ReplayStateFile (timestamped format only), if set, carries the replay memory across a restart (no Tomcat
-	// equivalent): stopping the receiver writes it there, and starting the receiver reads
-	// it and removes the file. Without the file (none configured, the first start, or a
-	// crash) the receiver refuses every message stamped before it started instead. One
-	// file per node.
+	// ReplayStateFile (timestamped format only), if set, carries the replay memory across a
+	// restart (no Tomcat equivalent): stopping the receiver writes it there, and starting
+	// the receiver reads it and removes the file. Without the file (none configured, the
+	// first start, or a crash) the receiver refuses every message stamped before it
+	// started instead. One file per node.
 	ReplayStateFile string
 	// Logger receives problems with ReplayStateFile. Nil discards them.
 	Logger *slog.Logger
