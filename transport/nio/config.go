@@ -88,7 +88,7 @@ const (
 	// DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes.
 	EngineGoroutine Engine = "goroutine"
 	// DefaultEngine is the engine of a Config whose Engine is empty.
-	DefaultEngine = EngineGnet
+	DefaultEngine = EngineGoroutine
 )
 
 // Engines returns the receiver engines, for flags and tests.
@@ -118,7 +118,7 @@ type Config struct {
 	AutoBind int
 
 	// Engine is the TCP receiver's engine: EngineGnet or EngineGoroutine. Empty means
-	// DefaultEngine (EngineGnet). No Tomcat equivalent.
+	// DefaultEngine (EngineGoroutine). No Tomcat equivalent.
 	Engine Engine
 
 	// UDP enables the UDP receiver (Tomcat: udpPort > 0 enables it; off by default).

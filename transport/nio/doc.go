@@ -65,7 +65,8 @@
 // # Receiver engines
 //
 // Config.Engine chooses how the TCP receiver serves connections; DefaultEngine (used when
-// Engine is empty) is EngineGnet. Both keep the wire and ACK rules, the limits and the
+// Engine is empty) is EngineGoroutine (since 2026-12-04: on one acknowledged message at a
+// time it did 1.4-1.5x EngineGnet's rate in docs/benchmarks.md's run). Both keep the wire and ACK rules, the limits and the
 // Stats counters described here, except where this section says otherwise.
 //
 // EngineGnet: gnet event loops (EventLoops) read and decode, and Workers worker goroutines
