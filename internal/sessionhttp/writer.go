@@ -1,5 +1,5 @@
-// Package sessionhttp holds what the session middlewares (session/delta and
-// session/redisstore) share: a response writer that holds the response back until the
+// Package sessionhttp holds what the session middlewares (session/delta,
+// session/redisstore and session/backup) share: a response writer that holds the response back until the
 // request's session is stored (replicated, or saved), so that a client that got a
 // successful response knows its session's changes are safe.
 package sessionhttp

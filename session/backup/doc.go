@@ -30,12 +30,16 @@
 // with a random id (32 hexadecimal digits, as Tomcat's) and ".JvmRoute", puts it in the
 // map (its backup gets it in full) and sets the cookie (HttpOnly, Secure under TLS,
 // Config.CookiePath); it fails with ErrResponseCommitted once the handler has written
-// the response. When the handler returns, the session is marked used and
-// Manager.Replicate sends what the request did to its backup (Tomcat's
-// ReplicationValve and BackupManager.requestCompleted): its changes as a DeltaRequest
-// diff, MSG_ACCESS when nothing changed and it was not replicated for its max inactive
-// interval, otherwise nothing. The map sends with BackupManager's options (USE_ACK and
-// SYNC_ACK): the wrapped handler returns once the backup applied the diff.
+// the response. Before the response's first byte leaves (or when the handler returns
+// without writing), the session is marked used and Manager.Replicate sends what the
+// request did to its backup (Tomcat's ReplicationValve and
+// BackupManager.requestCompleted): its changes as a DeltaRequest diff, MSG_ACCESS when
+// nothing changed and it was not replicated for its max inactive interval, otherwise
+// nothing. The map sends with BackupManager's options (USE_ACK and SYNC_ACK), so a client
+// that got the handler's response knows the backup applied the diff; when the send
+// fails, the client gets 503 Service Unavailable instead and the handler's writes return
+// ErrNotReplicated. Changes made after the response started are sent when the handler
+// returns.
 //
 // A request whose session id carries another node's route is served under that id: Go
 // has no JvmRouteBinderValve and does not rename sessions (Tomcat nodes with that valve

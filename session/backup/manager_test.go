@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // (0: channel's default, negative: none); stop stops them. It panics on errors (the
 // Example uses it too).
 func startChannels(n int, heartbeat time.Duration) (chans []*channel.Channel, stop func()) {
+	chans, _, stop = startNodes(n, heartbeat)
+	return chans, stop
+}
+
+// startNodes is startChannels that also returns the channels' channeltest nodes.
+func startNodes(n int, heartbeat time.Duration) (chans []*channel.Channel, nodes []*channeltest.Node, stop func()) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	stop = func() {
@@ -35,6 +42,7 @@ func startChannels(n int, heartbeat time.Duration) (chans []*channel.Channel, st
 	}
 	for range n {
 		tn := nw.NewNode()
+		nodes = append(nodes, tn)
 		d, err := interceptors.NewMessageDispatch(interceptors.DispatchConfig{})
 		if err != nil {
 			panic(err)
@@ -49,14 +57,21 @@ func startChannels(n int, heartbeat time.Duration) (chans []*channel.Channel, st
 		}
 		chans = append(chans, ch)
 	}
-	return chans, stop
+	return chans, nodes, stop
 }
 
 // startManagers starts n channels on a channeltest network and a started manager of
 // "localhost#/app" with cfg on each (JvmRoute "n<i>").
 func startManagers(t *testing.T, n int, cfg backup.Config) []*backup.Manager {
 	t.Helper()
-	chans, stop := startChannels(n, -1)
+	ms, _ := startManagerNodes(t, n, cfg)
+	return ms
+}
+
+// startManagerNodes is startManagers that also returns the channeltest nodes.
+func startManagerNodes(t *testing.T, n int, cfg backup.Config) ([]*backup.Manager, []*channeltest.Node) {
+	t.Helper()
+	chans, nodes, stop := startNodes(n, -1)
 	t.Cleanup(stop)
 	for _, ch := range chans {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(ch.Members()) == n-1 })
@@ -80,7 +95,7 @@ func startManagers(t *testing.T, n int, cfg backup.Config) []*backup.Manager {
 	for _, m := range ms {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "map members", func() bool { return len(m.Map().Members()) == n-1 })
 	}
-	return ms
+	return ms, nodes
 }
 
 // counter is the counter page: it adds one to the session's "counter" (creating the
@@ -186,6 +201,34 @@ func TestExpiry(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestReplicationFailure: when a request's changes cannot reach the session's backup,
+// the client gets 503 instead of the handler's response (which would claim a change
+// that one crash could lose); once the backup takes messages again, the session's
+// changes reach it, and the backup node serves the latest counter.
+func TestReplicationFailure(t *testing.T) {
+	ms, nodes := startManagerNodes(t, 2, backup.Config{})
+	body, c := request(t, ms[0], "/", "")
+	id := c.Value
+	if want := id + " 1\n"; body != want {
+		t.Fatalf("first request: %q, want %q", body, want)
+	}
+	nodes[1].SetMaxMessageSize(1) // the backup refuses every message: the diff's send fails
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(&http.Cookie{Name: backup.CookieName, Value: id})
+	w := httptest.NewRecorder()
+	ms[0].Wrap(counter).ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), id+" 2") {
+		t.Fatalf("request whose diff did not reach the backup: %d %q, want 503 without the page", w.Code, w.Body)
+	}
+	nodes[1].SetMaxMessageSize(0)
+	if body, _ := request(t, ms[0], "/", id); body != id+" 3\n" {
+		t.Fatalf("request after the backup recovered: %q, want counter 3", body)
+	}
+	if body, _ := request(t, ms[1], "/", id); body != id+" 4\n" {
+		t.Fatalf("the backup node served %q, want counter 4", body)
+	}
 }
 
 // TestCreateAfterCommit: a handler that writes before creating a session gets

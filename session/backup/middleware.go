@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+
+	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
 // CookieName is the session cookie's name (Tomcat's JSESSIONID).
@@ -15,6 +17,10 @@ const CookieName = "JSESSIONID"
 // since its cookie could no longer reach the client.
 var ErrResponseCommitted = errors.New("backup: response already started; create sessions before writing")
 
+// ErrNotReplicated is what the handler's writes return after its session's changes could
+// not reach the backup: the middleware answered 503 Service Unavailable instead.
+var ErrNotReplicated = errors.New("backup: session not replicated; the response was replaced by an error")
+
 type ctxKey struct{}
 
 // Request is the session state of one request, from FromContext in a handler that
@@ -22,7 +28,7 @@ type ctxKey struct{}
 type Request struct {
 	m  *Manager
 	r  *http.Request
-	w  *trackWriter
+	w  *sessionhttp.Writer
 	mu sync.Mutex
 	id string // the cookie's session id, then the session's
 	s  *Session
@@ -67,7 +73,7 @@ func (q *Request) Create() (*Session, error) {
 	if s, err := q.find(); s != nil || err != nil {
 		return s, err
 	}
-	if q.w.committed() {
+	if q.w.Committed() {
 		return nil, ErrResponseCommitted
 	}
 	s, err := q.m.Create(q.r.Context())
@@ -93,28 +99,58 @@ func (q *Request) Invalidate() error {
 	return q.m.Invalidate(q.r.Context(), s.ID())
 }
 
-// done ends the request: the session was used now and its changes go to its backup.
-func (q *Request) done() {
+// CommitResponse runs before the first byte of the response leaves (sessionhttp): the
+// session was used now and its changes go to its backup, so that a client that got a
+// response knows they are on two nodes. When they cannot be sent it answers 503 and
+// drops the handler's response.
+func (q *Request) CommitResponse(w http.ResponseWriter) bool {
+	if err := q.replicate(true); err != nil {
+		w.Header().Del("Content-Length")
+		http.Error(w, "session not replicated", http.StatusServiceUnavailable)
+		return false
+	}
+	return true
+}
+
+// replicate sends the session's changes to its backup (Tomcat's ReplicationValve and
+// BackupManager.requestCompleted), marking it used first when access is set.
+func (q *Request) replicate(access bool) error {
 	q.mu.Lock()
 	s := q.s
 	q.mu.Unlock()
 	if s == nil {
-		return
+		return nil
 	}
-	s.Access()
+	if access {
+		s.Access()
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(q.r.Context()), RPCTimeout)
 	defer cancel()
-	if err := q.m.Replicate(ctx, s.ID()); err != nil {
+	err := q.m.Replicate(ctx, s.ID())
+	if err != nil {
 		q.m.log.Warn("backup: replicate session", "manager", q.m.cfg.Name, "id", s.ID(), "err", err)
 	}
+	return err
 }
 
-// Wrap returns h with sessions: a handler gets the request's with FromContext; when h
-// returns, the session was used now and Replicate sends its changes to its backup
-// (Tomcat's ReplicationValve), before the wrapped handler returns.
+// done ends the request: it commits the response if the handler wrote nothing, then
+// sends the changes made after the response started.
+func (q *Request) done() {
+	if !q.w.Committed() && !q.w.Commit() {
+		return
+	}
+	_ = q.replicate(false)
+}
+
+// Wrap returns h with sessions: a handler gets the request's with FromContext; before
+// the response starts (or when h returns without writing), the session was used now and
+// Replicate sends its changes to its backup (Tomcat's ReplicationValve); if that fails,
+// the client gets 503 instead of h's response. Changes made after the response started
+// are sent when h returns.
 func (m *Manager) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := &Request{m: m, w: &trackWriter{ResponseWriter: w}}
+		q := &Request{m: m}
+		q.w = &sessionhttp.Writer{ResponseWriter: w, Committer: q, Withheld: ErrNotReplicated}
 		if c, err := r.Cookie(CookieName); err == nil {
 			q.id = c.Value
 		}
@@ -123,41 +159,3 @@ func (m *Manager) Wrap(h http.Handler) http.Handler {
 		h.ServeHTTP(q.w, q.r)
 	})
 }
-
-// trackWriter records whether the response's header was written.
-type trackWriter struct {
-	http.ResponseWriter
-	mu    sync.Mutex
-	wrote bool
-}
-
-func (w *trackWriter) committed() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.wrote
-}
-
-func (w *trackWriter) mark() {
-	w.mu.Lock()
-	w.wrote = true
-	w.mu.Unlock()
-}
-
-func (w *trackWriter) WriteHeader(code int) {
-	w.mark()
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *trackWriter) Write(b []byte) (int, error) {
-	w.mark()
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush sends what was written (http.Flusher), if the underlying writer can.
-func (w *trackWriter) Flush() {
-	w.mark()
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *trackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
