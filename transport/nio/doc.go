@@ -103,10 +103,12 @@
 //     buffer is rejected as invalid (Stats.FramesRejected) without a loss report.
 //   - Accept failures (EMFILE, ENFILE) do not stop the listener: the first failure of a run
 //     is counted (Stats.ReceiverFailures), logged and reported (an error wrapping
-//     channel.ErrReceiverFailed), accept is retried after 5 ms, doubling up to 1 s, as
-//     net/http does, and the first accept that works again is counted in
-//     Stats.ReceiverRestarts and reported as the recovery (nil). Pending connections
-//     wait in the kernel's backlog meanwhile.
+//     channel.ErrReceiverFailed). Each pending connection is then accepted on a
+//     descriptor the receiver holds in reserve and closed at once (Stats.ConnsRefused),
+//     so that peers learn at once instead of waiting in the kernel's backlog; without
+//     that reserve, accept is retried after 5 ms, doubling up to 1 s, as net/http does.
+//     The first accept that works again is counted in Stats.ReceiverRestarts and
+//     reported as the recovery (nil).
 //   - Stop closes the listener and every connection; each goroutine finishes the frames
 //     it had decoded (their ACKs fail on the closed socket) and exits, and Stop joins
 //     them. If ctx ends first, what is not delivered yet is dropped and Stop returns the

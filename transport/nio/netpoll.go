@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,12 @@ type netpoll struct {
 	closed bool // shutdown began: connections accepted from now on are closed
 
 	wg sync.WaitGroup // the accept loop, the sweeper and every connection's goroutine
+
+	// spare is a descriptor held in reserve (of /dev/null, nil if it could not be opened):
+	// when accept fails because descriptors ran out, the accept loop closes it to accept
+	// one pending connection and close it at once, instead of leaving the peer waiting in
+	// the kernel's backlog. Only the accept loop uses it after bind.
+	spare *os.File
 }
 
 // Accept back-off bounds: after a failed accept (descriptors exhausted) the receiver waits
@@ -79,6 +86,7 @@ func (t *Transport) bindNetpoll(ctx context.Context, r *receiver, ip netip.Addr)
 		return 0, err
 	}
 	np := &netpoll{r: r, ln: ln, cfg: cfg, conns: make(map[*gconn]struct{})}
+	np.spare, _ = os.Open(os.DevNull)
 	np.now.Store(time.Now().UnixNano())
 	r.np = np
 	r.slots = make(chan struct{}, cfg.Workers)
@@ -90,9 +98,15 @@ func (t *Transport) bindNetpoll(ctx context.Context, r *receiver, ip netip.Addr)
 // acceptLoop accepts connections until the listener closes. A failing accept (EMFILE,
 // ENFILE: descriptors exhausted) does not end it: the first failure of a run is counted
 // (Stats.ReceiverFailures), logged and reported to the channel (an error wrapping
-// channel.ErrReceiverFailed), accept is retried with a back-off, and the first accept that
-// works again is counted (Stats.ReceiverRestarts) and reported as the recovery (nil).
+// channel.ErrReceiverFailed); the pending connection is shed on the spare descriptor (or,
+// without one, accept is retried with a back-off), and the first accept that works again
+// is counted (Stats.ReceiverRestarts) and reported as the recovery (nil).
 func (np *netpoll) acceptLoop() {
+	defer func() {
+		if np.spare != nil {
+			_ = np.spare.Close()
+		}
+	}()
 	r := np.r
 	wait := acceptMin
 	failing := false
@@ -108,6 +122,9 @@ func (np *netpoll) acceptLoop() {
 				err = fmt.Errorf("%w: nio receiver on %s cannot accept: %w", channel.ErrReceiverFailed, np.ln.Addr(), err)
 				r.log.Error("tribes nio receiver cannot accept connections; retrying", "err", err, "retry_in", wait)
 				r.report(err)
+			}
+			if np.shed() {
+				continue
 			}
 			t := time.NewTimer(wait)
 			select {
@@ -128,6 +145,25 @@ func (np *netpoll) acceptLoop() {
 		}
 		np.open(c.(*net.TCPConn))
 	}
+}
+
+// shed refuses one pending connection while descriptors are exhausted: it frees the
+// spare descriptor, accepts on it, closes the connection (Stats.ConnsRefused) and takes
+// the spare back. It reports whether a connection was shed; if not (no spare, or the
+// freed descriptor was taken meanwhile), the accept loop backs off instead.
+func (np *netpoll) shed() bool {
+	if np.spare == nil {
+		return false
+	}
+	_ = np.spare.Close()
+	c, err := np.ln.Accept()
+	if err == nil {
+		np.r.st.connsAccepted.Add(1)
+		np.r.st.connsRefused.Add(1)
+		_ = c.Close()
+	}
+	np.spare, _ = os.Open(os.DevNull)
+	return err == nil && np.spare != nil
 }
 
 // open starts serving an accepted connection, or refuses it (MaxConnections, or Stop).
