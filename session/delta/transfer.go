@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/thp"
 	"github.com/gotribes/tribes/jserial"
 )
 
@@ -430,6 +432,7 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 		m.noteRoute(st.ID)
 		renamed := fillIn != nil && m.renameForRepair(st.ID)
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
+		thp.Advise(unsafe.Pointer(s)) // the heap fills fast: huge pages (see internal/thp)
 		if fillIn != nil && !added && !renamed {
 			continue
 		}

@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/internal/thp"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -70,6 +73,14 @@ func TestJoinerReceives10000Sessions(t *testing.T) {
 	}
 	if a.m.Stats().SessionsServed != 10000 {
 		t.Errorf("donor served %d", a.m.Stats().SessionsServed)
+	}
+	// The heap the transferred sessions fill is advised for transparent huge pages
+	// (internal/thp).
+	if runtime.GOOS == "linux" {
+		advised, err := thp.Advised(uintptr(unsafe.Pointer(d.m.Find(ids[9999]))))
+		if err != nil || !advised {
+			t.Errorf("a transferred session's memory is not advised for huge pages (err %v)", err)
+		}
 	}
 	// The joiner takes part in replication afterwards.
 	s := a.m.Find(ids[7])

@@ -3,6 +3,8 @@ package nio
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/gotribes/tribes/internal/thp"
 )
 
 // bufPool keeps the buffers of large frames whose messages the application released
@@ -55,8 +57,18 @@ func (p *bufPool) get(n int) []byte {
 		}
 		p.mu.Unlock()
 	}
-	return make([]byte, n, (n+pageSize-1)&^(pageSize-1))
+	b := make([]byte, n, (n+pageSize-1)&^(pageSize-1))
+	if n >= hugeFrame {
+		thp.AdviseBytes(b) // before the frame is read into it
+	}
+	return b
 }
+
+// hugeFrame is the size from which a new frame buffer's heap is advised for transparent
+// huge pages (internal/thp): large frames are read into new memory at the rate the
+// network delivers (a state transfer's chunks are about 1 MiB each and are kept as the
+// joiner's sessions), and faulting it in 4 KiB pages cost more than the copy.
+const hugeFrame = 1 << 20
 
 // put keeps b for reuse if the pool has room. The caller must not use b afterwards.
 func (p *bufPool) put(b []byte) {

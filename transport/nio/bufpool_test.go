@@ -3,9 +3,12 @@ package nio
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/thp"
 )
 
 // The pool hands a buffer back out once it was put, keeps no more than max bytes, and
@@ -104,4 +107,22 @@ func TestReleasedBufferIsReused(t *testing.T) {
 			t.Fatalf("%d buffers reused, want at least 3", n)
 		}
 	})
+}
+
+// A new buffer for a large frame is advised for transparent huge pages before the frame
+// is read into it (internal/thp).
+func TestBufPoolAdvisesLargeBuffersForHugePages(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("transparent huge pages are Linux's")
+	}
+	b := newBufPool(DefaultMaxPooledBytes).get(hugeFrame + 5<<20)
+	for _, at := range []int{0, len(b) / 2, len(b) - 1} {
+		advised, err := thp.Advised(uintptr(unsafe.Pointer(&b[at])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !advised {
+			t.Fatalf("byte %d of a new %d-byte frame buffer is not advised for huge pages", at, len(b))
+		}
+	}
 }
