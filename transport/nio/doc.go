@@ -84,7 +84,12 @@
 // Stats.ConnsOverflowed stay 0; Stats.QueuedBytes counts the decoded frames not delivered
 // yet). A semaphore of Workers slots bounds the ReceiveFuncs running at once. It saves
 // gnet's hand-off from event loop to worker and back, which on a synchronous round trip
-// (one acknowledged message at a time) costs a goroutine wake-up each way. It ignores
+// (one acknowledged message at a time) costs a goroutine wake-up each way. On Linux its
+// reads of up to 64 KiB and its ACK writes, like the sender's writes of frames up to
+// 16 KiB of payload and its ACK reads, are raw system calls made through
+// syscall.RawConn (the poller still waits and deadlines still apply): a net.Conn call
+// enters the runtime's system call path, which, when the process was idle between two
+// round trips, first wakes the runtime's sleeping sysmon thread. It ignores
 // EventLoops, DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes, and
 // differs in these points:
 //

@@ -111,6 +111,7 @@ type gconn struct {
 	batch  []inItem
 	held   int64                       // bytes of a partial small frame counted in Stats.PendingBytes
 	direct func(p []byte) (int, error) // readDirect, made once (a method value allocates)
+	sock   rawSock                     // c's small reads and writes
 }
 
 func newGconn(np *netpoll, c *net.TCPConn) *gconn {
@@ -121,6 +122,8 @@ func newGconn(np *netpoll, c *net.TCPConn) *gconn {
 		gc.remote, gc.peer = a.String(), a.IP.String()
 	}
 	gc.direct = gc.readDirect
+	gc.sock.alt = c
+	gc.sock.rc, _ = c.SyscallConn()
 	return gc
 }
 
@@ -139,7 +142,7 @@ func (gc *gconn) serve() {
 			return
 		}
 		gc.trackPartial()
-		n, err := gc.in.fill(gc.c)
+		n, err := gc.in.fill(&gc.sock)
 		if n > 0 && !gc.started.Load() {
 			gc.started.Store(true)
 		}
@@ -264,7 +267,7 @@ func (gc *gconn) writeAck(frame []byte, ctr *atomic.Uint64) {
 // FrameTimeout.
 func (gc *gconn) write(b []byte) bool {
 	gc.writeSince.Store(gc.np.now.Load())
-	_, err := gc.c.Write(b)
+	_, err := gc.sock.Write(b)
 	gc.writeSince.Store(0)
 	return err == nil
 }

@@ -28,6 +28,7 @@ type sconn struct {
 	ackBuf   []byte
 	iov      net.Buffers     // scratch for writev
 	raw      syscall.RawConn // a TCP connection's socket, for readNow; nil for UDP
+	sock     rawSock         // conn's small reads and writes
 
 	// The interrupt of the sends' context (watch), registered once for every send on this
 	// connection whose context has the same Done channel instead of once per send (a
@@ -109,7 +110,7 @@ func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 		if now {
 			m, err = c.readNow(buf[n:])
 		} else {
-			m, err = c.conn.Read(buf[n:])
+			m, err = c.sock.Read(buf[n:])
 		}
 		n += m
 		if err != nil {

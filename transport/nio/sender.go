@@ -374,6 +374,8 @@ func (op *sendOp) write(c *sconn) error {
 	var err error
 	if op.udp {
 		_, err = c.conn.Write(op.f.contiguous())
+	} else if op.f.payload == nil {
+		_, err = c.sock.Write(op.f.head)
 	} else {
 		err = op.f.writeTo(c.conn, &c.iov)
 	}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package nio
+
+// Read is net.Conn's: raw system calls are only used on Linux.
+func (s *rawSock) Read(p []byte) (int, error) { return s.alt.Read(p) }
+
+// Write is net.Conn's: raw system calls are only used on Linux.
+func (s *rawSock) Write(b []byte) (int, error) { return s.alt.Write(b) }
