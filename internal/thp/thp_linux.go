@@ -21,27 +21,59 @@ import (
 // into a neighbouring mapping, which huge pages do not harm either.
 const chunkBytes = 4 << 20
 
-var advised struct {
-	last atomic.Uintptr // the chunk advised last: most calls are for it
-	mu   sync.Mutex
-	set  map[uintptr]struct{}
+// modeFile holds the system's transparent huge page mode, the current one in brackets.
+const modeFile = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+var state struct {
+	holders atomic.Int32   // open periods of advice (Hold)
+	last    atomic.Uintptr // the chunk advised last: most calls are for it
+
+	mu  sync.Mutex
+	set map[uintptr]struct{} // chunks advised during the open periods
 }
 
-// disabled reports whether GODEBUG has disablethp=1 (read once).
-var disabled = sync.OnceValue(func() bool {
+// Enabled reports whether Hold and Advise do anything in this process: the system's mode
+// is "madvise" and GODEBUG does not have disablethp=1. It is read once.
+var Enabled = sync.OnceValue(func() bool {
 	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
 		if strings.TrimSpace(kv) == "disablethp=1" {
-			return true
+			return false
 		}
 	}
-	return false
+	mode, err := os.ReadFile(modeFile)
+	return err == nil && strings.Contains(string(mode), "[madvise]")
 })
 
+// Hold opens a period during which Advise and AdviseBytes advise, and returns its end
+// (call it once; later calls do nothing). Periods may overlap: the advice is withdrawn
+// when the last one ends.
+func Hold() (release func()) {
+	if !Enabled() {
+		return func() {}
+	}
+	state.holders.Add(1)
+	var once sync.Once
+	return func() { once.Do(releaseHold) }
+}
+
+func releaseHold() {
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	if state.holders.Add(-1) > 0 {
+		return
+	}
+	for base := range state.set {
+		syscall.Syscall(syscall.SYS_MADVISE, base, chunkBytes, syscall.MADV_NOHUGEPAGE)
+	}
+	clear(state.set)
+	state.last.Store(0)
+}
+
 // Advise asks the kernel for transparent huge pages for the 4 MiB chunk of the Go heap
-// that holds p, unless it did already. The pages of the chunk touched so far keep their
-// size; those touched afterwards come in huge pages where the kernel has them. Advise is
-// cheap once a chunk is advised (an atomic load in the usual case) and safe for
-// concurrent use.
+// that holds p, while a period of advice is open (Hold) and unless it did already. The
+// pages of the chunk touched so far keep their size; those touched afterwards come in
+// huge pages where the kernel has them. Advise is cheap (an atomic load or two in the
+// usual case) and safe for concurrent use.
 func Advise(p unsafe.Pointer) {
 	adviseChunk(uintptr(p) &^ (chunkBytes - 1))
 }
@@ -49,7 +81,7 @@ func Advise(p unsafe.Pointer) {
 // AdviseBytes is Advise for every chunk that b's capacity spans: call it on a large
 // buffer right after making it, before it is written.
 func AdviseBytes(b []byte) {
-	if cap(b) == 0 {
+	if cap(b) == 0 || state.holders.Load() == 0 {
 		return
 	}
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
@@ -59,29 +91,33 @@ func AdviseBytes(b []byte) {
 }
 
 func adviseChunk(base uintptr) {
-	if base == 0 || advised.last.Load() == base || disabled() {
+	if base == 0 || state.holders.Load() == 0 || state.last.Load() == base {
 		return
 	}
-	advised.mu.Lock()
-	defer advised.mu.Unlock()
-	if advised.set == nil {
-		advised.set = map[uintptr]struct{}{}
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	if state.holders.Load() == 0 {
+		return // the last period ended meanwhile
 	}
-	if _, ok := advised.set[base]; !ok {
+	if state.set == nil {
+		state.set = map[uintptr]struct{}{}
+	}
+	if _, ok := state.set[base]; !ok {
 		// Errors are ignored on purpose: EINVAL where the kernel has no transparent huge
 		// pages, ENOMEM where part of the range is not mapped (the rest is advised).
 		syscall.Syscall(syscall.SYS_MADVISE, base, chunkBytes, syscall.MADV_HUGEPAGE)
-		advised.set[base] = struct{}{}
+		state.set[base] = struct{}{}
 	}
-	advised.last.Store(base)
+	state.last.Store(base)
 }
 
-// Advised reports whether the mapping that holds the address is advised for huge pages:
-// its VmFlags in /proc/self/smaps include "hg". It is for tests and diagnostics.
-func Advised(addr uintptr) (bool, error) {
+// Flags returns the VmFlags of the mapping that holds the address, from
+// /proc/self/smaps: "hg" when it is advised for huge pages, "nh" when the advice was
+// withdrawn. It is for tests and diagnostics.
+func Flags(addr uintptr) ([]string, error) {
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer f.Close()
 	in := false
@@ -93,13 +129,20 @@ func Advised(addr uintptr) (bool, error) {
 			continue
 		}
 		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
-			return slices.Contains(strings.Fields(flags), "hg"), nil
+			return strings.Fields(flags), nil
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return false, err
+		return nil, err
 	}
-	return false, fmt.Errorf("thp: no mapping in /proc/self/smaps holds %#x", addr)
+	return nil, fmt.Errorf("thp: no mapping in /proc/self/smaps holds %#x", addr)
+}
+
+// Advised reports whether the mapping that holds the address is advised for huge pages
+// (Flags has "hg").
+func Advised(addr uintptr) (bool, error) {
+	flags, err := Flags(addr)
+	return slices.Contains(flags, "hg"), err
 }
 
 // mappingRange parses the first line of a mapping in smaps ("lo-hi perms ...").

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -11,61 +12,91 @@ import (
 	"github.com/gotribes/tribes/internal/thp"
 )
 
-func TestAdvise(t *testing.T) {
+func flags(t *testing.T, p unsafe.Pointer) []string {
+	t.Helper()
+	f, err := thp.Flags(uintptr(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// While a period of advice is open, Advise marks the object's chunk of the heap for huge
+// pages ("hg" in /proc/self/smaps); when it ends, the advice is withdrawn ("nh"); outside
+// any period Advise does nothing.
+func TestHoldAdviseRelease(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("transparent huge pages are Linux's")
 	}
-	// A large object of its own, in chunks of the heap the test has not advised before.
+	if !thp.Enabled() {
+		t.Skip("the system's transparent huge pages are not in madvise mode")
+	}
+	// Large objects of their own, in chunks of the heap the test has not advised before.
+	outside := make([]byte, 8<<20)
+	thp.AdviseBytes(outside)
+	thp.Advise(unsafe.Pointer(&outside[len(outside)/2]))
+	if f := flags(t, unsafe.Pointer(&outside[len(outside)/2])); slices.Contains(f, "hg") {
+		t.Fatalf("advised outside a period of advice: %v", f)
+	}
+
+	release := thp.Hold()
+	second := thp.Hold() // overlapping periods: the advice lasts until both ended
 	b := make([]byte, 8<<20)
 	p := unsafe.Pointer(&b[len(b)/2])
-	before, err := thp.Advised(uintptr(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if before {
-		t.Fatal("the heap is advised before Advise: the test cannot tell")
-	}
 	thp.Advise(p)
 	thp.Advise(p) // the second call is for a chunk already advised
-	after, err := thp.Advised(uintptr(p))
-	if err != nil {
-		t.Fatal(err)
+	big := make([]byte, 12<<20)
+	thp.AdviseBytes(big)
+	for _, q := range []unsafe.Pointer{p, unsafe.Pointer(&big[0]), unsafe.Pointer(&big[len(big)-1])} {
+		if f := flags(t, q); !slices.Contains(f, "hg") {
+			t.Fatalf("not advised in a period of advice: %v", f)
+		}
 	}
-	if !after {
-		t.Fatal("after Advise, the mapping holding the object has no \"hg\" flag in /proc/self/smaps")
+	release()
+	release() // once only
+	if f := flags(t, p); !slices.Contains(f, "hg") {
+		t.Fatalf("advice withdrawn while a period is still open: %v", f)
+	}
+	second()
+	for _, q := range []unsafe.Pointer{p, unsafe.Pointer(&big[0]), unsafe.Pointer(&big[len(big)-1])} {
+		if f := flags(t, q); slices.Contains(f, "hg") || !slices.Contains(f, "nh") {
+			t.Fatalf("advice not withdrawn after the last period: %v", f)
+		}
 	}
 	// The contents are untouched.
 	b[0], b[len(b)-1] = 1, 2
-	if b[0] != 1 || b[len(b)-1] != 2 || b[len(b)/2] != 0 {
+	if b[0] != 1 || b[len(b)-1] != 2 || b[len(b)/2] != 0 || big[5] != 0 {
 		t.Fatal("memory changed")
 	}
 	runtime.KeepAlive(b)
+	runtime.KeepAlive(big)
+	runtime.KeepAlive(outside)
 }
 
-func TestAdvisedUnmapped(t *testing.T) {
+func TestFlagsUnmapped(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("transparent huge pages are Linux's")
 	}
-	if _, err := thp.Advised(8); err == nil {
+	if _, err := thp.Flags(8); err == nil {
 		t.Fatal("no error for an address no mapping holds")
 	}
 }
 
 // GODEBUG=disablethp=1, the Go runtime's switch against huge pages for its heap, turns
-// Advise off (the test runs itself again with it set).
+// the advice off (the test runs itself again with it set).
 func TestGODEBUGDisablesAdvice(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("transparent huge pages are Linux's")
 	}
 	if os.Getenv("THP_TEST_CHILD") == "1" {
+		if thp.Enabled() {
+			t.Fatal("enabled with GODEBUG=disablethp=1")
+		}
+		defer thp.Hold()()
 		b := make([]byte, 8<<20)
 		thp.AdviseBytes(b)
-		advised, err := thp.Advised(uintptr(unsafe.Pointer(&b[len(b)/2])))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if advised {
-			t.Fatal("advised with GODEBUG=disablethp=1")
+		if f := flags(t, unsafe.Pointer(&b[len(b)/2])); slices.Contains(f, "hg") {
+			t.Fatalf("advised with GODEBUG=disablethp=1: %v", f)
 		}
 		runtime.KeepAlive(b)
 		return

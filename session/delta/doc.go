@@ -122,10 +122,11 @@
 // holds its transferred value any more. A Go donor tells how many sessions it holds
 // (Message.Total), and the joiner sizes its table for them at the first chunk; while
 // the transfer runs, the joiner raises the process's GOGC to Config.TransferGCPercent
-// (400), since almost all it allocates then is kept, and puts it back after. On Linux it
-// also advises the heap its sessions fill for transparent huge pages (madvise
-// MADV_HUGEPAGE, per 4 MiB of heap, as the transport does for the buffers of frames of
-// 1 MiB or more): faulting gigabytes in 4 KiB pages took most of a joiner's time on a
+// (400), since almost all it allocates then is kept, and puts it back after. On Linux,
+// where transparent huge pages are in "madvise" mode, it also advises the heap its
+// sessions fill for huge pages meanwhile (madvise MADV_HUGEPAGE per 4 MiB of heap; the
+// transport then does the same for the buffers of frames of 1 MiB or more), and withdraws
+// the advice after: faulting gigabytes in 4 KiB pages took most of a joiner's time on a
 // virtual machine. GODEBUG=disablethp=1 turns that off. Messages that
 // arrive at the joiner meanwhile are queued and replayed afterwards; those older than that
 // time are dropped (Tomcat's stateTimestampDrop), except deltas newer than the

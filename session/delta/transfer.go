@@ -61,13 +61,15 @@ func (m *Manager) runTransfer(ctx context.Context) {
 	}
 	tried := map[channel.MemberKey]bool{}
 	var attempts []TransferAttempt
-	var releaseGC func() // set at the first request: GOGC raised while sessions arrive
+	// Set at the first request: while sessions arrive, GOGC is raised and the heap they fill
+	// advised for huge pages (internal/thp).
+	var releaseHeap func()
 	defer func() {
-		if releaseGC != nil {
-			releaseGC()
+		if releaseHeap != nil {
+			releaseHeap()
 		}
 	}()
-	finish := func(ts int64, err error) { m.finishTransfer(ctx, start, ts, err, releaseGC) }
+	finish := func(ts int64, err error) { m.finishTransfer(ctx, start, ts, err, releaseHeap) }
 	fail := func(err error) {
 		finish(0, &StateTransferError{Context: m.cfg.Name, Attempts: attempts,
 			Sessions: int(m.stats.transferred.Load()), Elapsed: time.Since(start), Err: err})
@@ -112,8 +114,9 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			return
 		}
 		m.stats.attempts.Add(1)
-		if releaseGC == nil {
-			releaseGC = raiseGCPercent(m.cfg.TransferGCPercent)
+		if releaseHeap == nil {
+			gc, huge := raiseGCPercent(m.cfg.TransferGCPercent), thp.Hold()
+			releaseHeap = func() { gc(); huge() }
 		}
 		attempts = append(attempts, TransferAttempt{Donor: donor})
 		last := &attempts[len(attempts)-1]
@@ -353,9 +356,10 @@ func (m *Manager) memberAdded() {
 // finishTransfer replays the queued messages (dropping those older than the transferred
 // state, ts) and marks the manager ready with err. ts 0 means no state was transferred:
 // nothing is stale. When the replay finds messages about sessions the transfer left out,
-// it asks their senders for the sessions again first (see repair). releaseGC, if not
-// nil, puts GOGC back before the manager is marked ready.
-func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64, err error, releaseGC func()) {
+// it asks their senders for the sessions again first (see repair). releaseHeap, if not
+// nil, puts GOGC back and withdraws the huge page advice before the manager is marked
+// ready.
+func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64, err error, releaseHeap func()) {
 	var ste *StateTransferError
 	if errors.As(err, &ste) {
 		m.log.Error("delta: state transfer failed; serving with the sessions received", "err", err)
@@ -375,8 +379,8 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 				continue
 			}
 			m.stats.transferNanos.Store(int64(time.Since(start)))
-			if releaseGC != nil {
-				releaseGC() // before ready: whoever waits for it sees GOGC back
+			if releaseHeap != nil {
+				releaseHeap() // before ready: whoever waits for it sees GOGC back
 			}
 			m.state = stateRunning
 			m.closeReadyLocked(err)
@@ -432,7 +436,7 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 		m.noteRoute(st.ID)
 		renamed := fillIn != nil && m.renameForRepair(st.ID)
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
-		thp.Advise(unsafe.Pointer(s)) // the heap fills fast: huge pages (see internal/thp)
+		thp.Advise(unsafe.Pointer(s)) // while the transfer runs (thp.Hold above)
 		if fillIn != nil && !added && !renamed {
 			continue
 		}

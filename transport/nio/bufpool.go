@@ -65,9 +65,9 @@ func (p *bufPool) get(n int) []byte {
 }
 
 // hugeFrame is the size from which a new frame buffer's heap is advised for transparent
-// huge pages (internal/thp): large frames are read into new memory at the rate the
-// network delivers (a state transfer's chunks are about 1 MiB each and are kept as the
-// joiner's sessions), and faulting it in 4 KiB pages cost more than the copy.
+// huge pages while a state transfer is received (internal/thp, whose Hold the joiner
+// takes): its chunks are about 1 MiB each, arrive at the network's rate and are kept as
+// the joiner's sessions, and faulting that memory in 4 KiB pages cost more than the copy.
 const hugeFrame = 1 << 20
 
 // put keeps b for reuse if the pool has room. The caller must not use b afterwards.

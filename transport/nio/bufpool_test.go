@@ -3,7 +3,6 @@ package nio
 import (
 	"bytes"
 	"context"
-	"runtime"
 	"testing"
 	"unsafe"
 
@@ -109,12 +108,13 @@ func TestReleasedBufferIsReused(t *testing.T) {
 	})
 }
 
-// A new buffer for a large frame is advised for transparent huge pages before the frame
-// is read into it (internal/thp).
+// While huge pages are held (a state transfer runs), a new buffer for a large frame is
+// advised for them before the frame is read into it (internal/thp).
 func TestBufPoolAdvisesLargeBuffersForHugePages(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("transparent huge pages are Linux's")
+	if !thp.Enabled() {
+		t.Skip("no transparent huge pages in madvise mode here")
 	}
+	defer thp.Hold()() // as a state transfer does
 	b := newBufPool(DefaultMaxPooledBytes).get(hugeFrame + 5<<20)
 	for _, at := range []int{0, len(b) / 2, len(b) - 1} {
 		advised, err := thp.Advised(uintptr(unsafe.Pointer(&b[at])))

@@ -184,12 +184,13 @@
 //     released keeps its buffer, which is garbage-collected as usual and never reused while
 //     referenced. Release must come only after every holder of Data (other listeners,
 //     goroutines) is done with it; after it, Data is nil.
-//   - On Linux, a new buffer for a frame of 1 MiB or more is advised for transparent huge
-//     pages (madvise MADV_HUGEPAGE on the 4 MiB chunks of the heap it spans) before the
-//     frame is read into it: a state transfer's chunks arrive at the network's rate and
+//   - While a session manager receives a state transfer (on Linux, with transparent huge
+//     pages in "madvise" mode), a new buffer for a frame of 1 MiB or more is advised for
+//     huge pages (madvise MADV_HUGEPAGE on the 4 MiB chunks of the heap it spans) before
+//     the frame is read into it: the transfer's chunks arrive at the network's rate and
 //     stay as the joiner's sessions, and faulting that memory in 4 KiB pages cost more
-//     than reading it on a virtual machine. GODEBUG=disablethp=1 (the Go runtime's
-//     switch) turns that off.
+//     than reading it on a virtual machine. The advice is withdrawn when the transfer
+//     ends; GODEBUG=disablethp=1 (the Go runtime's switch) turns it off.
 //   - MaxFrameSize defaults to 16 MiB (DefaultMaxFrameSize). Larger messages belong in the
 //     fragmentation interceptor (interceptors.Fragmentation), which sends them in pieces;
 //     raising MaxFrameSize instead lets every connection reserve that much.
