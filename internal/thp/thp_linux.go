@@ -62,11 +62,11 @@ func releaseHold() {
 	if state.holders.Add(-1) > 0 {
 		return
 	}
+	state.last.Store(0) // before the withdrawal: a new period's Advise must not skip its chunk
 	for base := range state.set {
 		syscall.Syscall(syscall.SYS_MADVISE, base, chunkBytes, syscall.MADV_NOHUGEPAGE)
 	}
 	clear(state.set)
-	state.last.Store(0)
 }
 
 // Advise asks the kernel for transparent huge pages for the 4 MiB chunk of the Go heap

@@ -122,8 +122,8 @@ func newGconn(np *netpoll, c *net.TCPConn) *gconn {
 		gc.remote, gc.peer = a.String(), a.IP.String()
 	}
 	gc.direct = gc.readDirect
-	gc.sock.alt = c
-	gc.sock.rc, _ = c.SyscallConn()
+	rc, _ := c.SyscallConn()
+	gc.sock.init(rc, c)
 	return gc
 }
 

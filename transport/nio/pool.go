@@ -160,16 +160,15 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 	}
 	s.st.dials.Add(1)
 	c := &sconn{conn: conn, created: time.Now()}
-	c.sock.alt = conn
 	switch tc := conn.(type) {
 	case *net.TCPConn:
 		_ = tc.SetNoDelay(!cfg.DisableTCPNoDelay)
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
 		c.raw, _ = tc.SyscallConn()
-		c.sock.rc = c.raw
 	case *net.UDPConn:
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
 	}
+	c.sock.init(c.raw, conn)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

@@ -18,10 +18,23 @@ const rawIOMax = 64 << 10
 // socket never blocks, which is what a raw system call requires. In alternating runs of
 // 1 KiB synchronized-ack round trips (docs/benchmarks.md), CPU per message fell from 28
 // to 22.5 µs and context switches from 1.64 to 1.0 per message on each side.
+//
+// A rawSock serves one goroutine at a time (a connection's reader, or the send that holds
+// a pooled connection): the callbacks given to RawConn are made once, in init, and take
+// their buffer and leave their outcome in the struct, so that a call allocates nothing.
 type rawSock struct {
 	rc  syscall.RawConn // nil: every call goes to alt
-	alt interface {
-		Read([]byte) (int, error)
-		Write([]byte) (int, error)
-	}
+	alt sockIO
+
+	rbuf, wbuf     []byte // the buffer of the read or write under way
+	rn, wn         int    // bytes read, or written so far
+	rerrno, werrno syscall.Errno
+	readFn         func(fd uintptr) bool // s.readOnce
+	writeFn        func(fd uintptr) bool // s.writeOnce
+}
+
+// sockIO is what rawSock falls back to: the connection itself.
+type sockIO interface {
+	Read([]byte) (int, error)
+	Write([]byte) (int, error)
 }

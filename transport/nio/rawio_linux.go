@@ -9,32 +9,31 @@ import (
 	"unsafe"
 )
 
+// init sets the socket (rc nil: none, alt does every call) and the fallback; call it
+// once the rawSock is at its final address.
+func (s *rawSock) init(rc syscall.RawConn, alt sockIO) {
+	s.rc, s.alt = rc, alt
+	if rc != nil {
+		s.readFn, s.writeFn = s.readOnce, s.writeOnce
+	}
+}
+
 // Read reads once, at most len(p) bytes, waiting for the socket to be readable (or
 // its deadline) like net.Conn.Read. It returns io.EOF when the peer closed.
-func (s *rawSock) Read(p []byte) (n int, err error) {
+func (s *rawSock) Read(p []byte) (int, error) {
 	if s.rc == nil || len(p) > rawIOMax {
 		return s.alt.Read(p)
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var errno syscall.Errno
-	if err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // the poller waits for data, then calls again
-			}
-			n, errno = int(r), e
-			return true
-		}
-	}); err != nil {
-		return 0, err
-	}
+	s.rbuf, s.rn, s.rerrno = p, 0, 0
+	err := s.rc.Read(s.readFn)
+	n, errno := s.rn, s.rerrno
+	s.rbuf = nil
 	switch {
+	case err != nil:
+		return 0, err
 	case errno != 0:
 		return 0, os.NewSyscallError("read", errno)
 	case n == 0:
@@ -43,33 +42,61 @@ func (s *rawSock) Read(p []byte) (n int, err error) {
 	return n, nil
 }
 
+// readOnce is Read's callback: false while the socket has nothing (the poller waits, then
+// calls again).
+func (s *rawSock) readOnce(fd uintptr) bool {
+	p := s.rbuf
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			s.rn = int(r)
+		default:
+			s.rerrno = e
+		}
+		return true
+	}
+}
+
 // Write writes all of b, waiting while the socket's send buffer is full (or until its
 // deadline) like net.Conn.Write.
-func (s *rawSock) Write(b []byte) (n int, err error) {
+func (s *rawSock) Write(b []byte) (int, error) {
 	if s.rc == nil || len(b) > rawIOMax {
 		return s.alt.Write(b)
 	}
-	var errno syscall.Errno
-	if err := s.rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))
-			switch e {
-			case 0:
-				n += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // the poller waits for room, then calls again
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	}); err != nil {
+	s.wbuf, s.wn, s.werrno = b, 0, 0
+	err := s.rc.Write(s.writeFn)
+	n, errno := s.wn, s.werrno
+	s.wbuf = nil
+	switch {
+	case err != nil:
 		return n, err
-	}
-	if errno != 0 {
+	case errno != 0:
 		return n, os.NewSyscallError("write", errno)
 	}
 	return n, nil
+}
+
+// writeOnce is Write's callback: false while the send buffer is full (the poller waits,
+// then calls again with what is left).
+func (s *rawSock) writeOnce(fd uintptr) bool {
+	b := s.wbuf
+	for s.wn < len(b) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[s.wn])), uintptr(len(b)-s.wn))
+		switch e {
+		case 0:
+			s.wn += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			s.werrno = e
+			return true
+		}
+	}
+	return true
 }

@@ -2,8 +2,13 @@
 
 package nio
 
+import "syscall"
+
 // Read is net.Conn's: raw system calls are only used on Linux.
 func (s *rawSock) Read(p []byte) (int, error) { return s.alt.Read(p) }
 
 // Write is net.Conn's: raw system calls are only used on Linux.
 func (s *rawSock) Write(b []byte) (int, error) { return s.alt.Write(b) }
+
+// init sets the fallback, which does every call here.
+func (s *rawSock) init(_ syscall.RawConn, alt sockIO) { s.alt = alt }

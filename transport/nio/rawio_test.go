@@ -38,7 +38,9 @@ func tcpPair(t *testing.T) (a, b *net.TCPConn, ra, rb *rawSock) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &rawSock{rc: rc, alt: c}
+		s := &rawSock{}
+		s.init(rc, c)
+		return s
 	}
 	return a, b, sock(a), sock(b)
 }
@@ -77,7 +79,8 @@ func TestRawSockReadWrite(t *testing.T) {
 	// Nothing to read: the deadline ends the wait.
 	_, b, _, _ := tcpPair(t)
 	rc, _ := b.SyscallConn()
-	idle := &rawSock{rc: rc, alt: b}
+	idle := &rawSock{}
+	idle.init(rc, b)
 	_ = b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, err := idle.Read(got); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read with nothing to read past the deadline: %v", err)
@@ -153,5 +156,22 @@ func TestRawSockFullSendBuffer(t *testing.T) {
 	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write to a peer that does not read: %v, want the deadline", err)
+	}
+}
+
+// A small write and read through rawSock allocate nothing (the callbacks are made once).
+func TestRawSockAllocatesNothing(t *testing.T) {
+	_, _, ra, rb := tcpPair(t)
+	msg, got := []byte("an ACK frame"), make([]byte, 64)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := ra.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := rb.Read(got); err != nil || n != len(msg) {
+			t.Fatalf("read %d: %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per write and read", allocs)
 	}
 }
