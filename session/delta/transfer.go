@@ -436,10 +436,10 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 		m.noteRoute(st.ID)
 		renamed := fillIn != nil && m.renameForRepair(st.ID)
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
-		thp.Advise(unsafe.Pointer(s)) // while the transfer runs (thp.Hold above)
 		if fillIn != nil && !added && !renamed {
 			continue
 		}
+		thp.Advise(unsafe.Pointer(s)) // while the transfer runs (thp.Hold above)
 		s.loadTransferred(st)
 		loaded++
 	}
