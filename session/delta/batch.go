@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -14,10 +15,23 @@ import (
 // batcher coalesces the messages of concurrent Replicate calls into one channel message
 // (group commit). At most one batch is being sent at a time, and one is open: a call
 // adds its message to the open batch, or opens one and leads it (at once if no send is in
-// flight, else when the send in flight ends). The leader first lets the goroutines that
-// are ready to run (requests about to end) add theirs, then sends the batch; the others
-// wait for its outcome. So every call returns when the channel message that carried its
-// own did, a call on an idle node sends at once, and no goroutine is started.
+// flight, else when the send in flight ends). The leader first waits for its cohort
+// (awaitCohort), then lets the goroutines that are ready to run (requests about to end)
+// add theirs, then sends the batch; the others wait for its outcome. So every call
+// returns when the channel message that carried its own did, a call on an idle node sends
+// at once, and no goroutine is started.
+//
+// The cohort: under a steady load of the same clients (a pool of connections, each
+// sending its next request when the last one was answered), the requests a batch
+// released come back within a client's round trip. Left alone, they would trickle into
+// two or more batches per round (the first few leave while the others are still on their
+// way), each paying a channel message per member and its ACKs. So a leader that gets the
+// send slot right after a batch ended waits, up to Config.AckedBatchWait, until its batch
+// holds as many messages as were outstanding: the batch that ended, plus what its own
+// batch had gathered meanwhile if it had to wait for the slot. Waits that run out
+// maxMissed times in a row (the clients did not come back: an open load, closing
+// connections) turn waiting off for quietWaits times AckedBatchWait, so unrelated
+// requests seldom pay it.
 //
 // Batches travel in BinaryCodec's batch format, which only Go nodes read: a cluster whose
 // codec is not a batchCodec (JavaCodec, Tomcat's format) has no batcher.
@@ -25,14 +39,36 @@ type batcher struct {
 	m  *Manager
 	bc batchCodec
 
+	wait time.Duration // Config.AckedBatchWait; <= 0: the leader never waits for its cohort
+
 	mu      sync.Mutex
 	sending bool   // a leader holds the send slot
 	next    *batch // the open batch: the messages waiting to be sent
+
+	// The cohort (awaitCohort); only the leader holding the send slot uses timer and
+	// filled, and reads or writes the others under mu.
+	last       int       // size of the last batch sent
+	lastEnd    time.Time // when its send ended
+	quietUntil time.Time // no waiting before this (waits ran out)
+	missed     int       // waits that ran out in a row
+	waits      int       // waits started (tests)
+	timer      *time.Timer
+	filled     chan struct{} // the open batch reached its want
 }
+
+// quietWaits is how many AckedBatchWait periods a wait that ran out turns waiting off.
+const quietWaits = 100
+
+// maxMissed is how many waits in a row may run out before waiting is turned off.
+const maxMissed = 2
+
+// maxCohort bounds the size a leader waits for.
+const maxCohort = 1 << 12
 
 type batch struct {
 	msgs []*Message
 	lead chan struct{} // its leader's turn to send, when it had to wait for one
+	want int           // the size its leader waits for (awaitCohort); 0: none
 	done chan struct{} // closed once the batch was sent and err set
 	err  error
 }
@@ -43,6 +79,9 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 	b.mu.Lock()
 	if nb := b.next; nb != nil {
 		nb.msgs = append(nb.msgs, msg)
+		if len(nb.msgs) == nb.want {
+			b.filled <- struct{}{} // buffered, and drained before the leader waits
+		}
 		b.mu.Unlock()
 		<-nb.done
 		return nb.err
@@ -63,12 +102,66 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 		close(nb.done)
 		b.handOver()
 	}()
+	b.awaitCohort(nb, wait)
 	msgs := b.gather(nb)
 	nb.err = nil
 	if to := b.m.cl.ch.Members(); len(to) > 0 { // none: the changes are dropped, as takeDelta does
 		nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, to, msgs))
 	}
 	return nb.err
+}
+
+// awaitCohort waits, up to b.wait, until the open batch nb, whose leader holds the send
+// slot (waited: it had to wait for the batch before to end), holds its cohort: the
+// messages of the batch that ended right before, and those nb gathered while waiting. A
+// leader that found the slot free waits only if the last batch ended less than b.wait
+// ago (its clients may still be on their way back), and then for as many messages as it
+// held.
+func (b *batcher) awaitCohort(nb *batch, waited bool) {
+	if b.wait <= 0 {
+		return
+	}
+	b.mu.Lock()
+	now := time.Now()
+	want := 0
+	switch {
+	case now.Before(b.quietUntil):
+	case waited:
+		want = b.last + len(nb.msgs)
+	case now.Sub(b.lastEnd) < b.wait:
+		want = b.last
+	}
+	want = min(want, maxCohort)
+	if want <= len(nb.msgs) {
+		b.mu.Unlock()
+		return
+	}
+	nb.want = want
+	b.waits++
+	if b.timer == nil {
+		b.timer, b.filled = time.NewTimer(b.wait), make(chan struct{}, 1)
+	} else {
+		b.timer.Reset(b.wait)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.filled:
+		b.timer.Stop()
+	case <-b.timer.C:
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(nb.msgs) >= nb.want {
+		b.missed = 0
+	} else if b.missed++; b.missed >= maxMissed {
+		b.missed = 0
+		b.quietUntil = time.Now().Add(quietWaits * b.wait)
+	}
+	nb.want = 0
+	select {
+	case <-b.filled: // the batch filled as the timer fired
+	default:
+	}
 }
 
 // gather closes the open batch nb, once the goroutines ready to run (requests about to
@@ -82,6 +175,7 @@ func (b *batcher) gather(nb *batch) []*Message {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.next = nil
+	b.last = len(nb.msgs)
 	return nb.msgs
 }
 
@@ -91,6 +185,9 @@ var errBatchAborted = errors.New("delta: the send of a batch of session messages
 func (b *batcher) handOver() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.wait > 0 {
+		b.lastEnd = time.Now()
+	}
 	if nb := b.next; nb != nil {
 		nb.lead <- struct{}{} // opened while this send was in flight: it has a lead channel
 		return

@@ -273,3 +273,145 @@ func TestNoBatchingInTomcatFormat(t *testing.T) {
 		}
 	}
 }
+
+// cohortRound runs one round of a pool of n clients on a: the first call's batch is held at
+// the gate while the other n-1 queue behind it; once it is released, the leader of the
+// queued batch may wait for its cohort. back, if not nil, is a further client coming back
+// while that leader waits (called once the leader waits for n messages). It returns the
+// calls' errors and the payloads sent in the round.
+func cohortRound(t *testing.T, a *delta.Manager, g *gatedChannel, n int, back func()) ([]error, [][]byte) {
+	t.Helper()
+	_, wait := replicateHeld(t, a, g, n, nil, func(int) {})
+	testutil.EventuallyTrue(t, 10*time.Second, "the deltas are queued", func() bool { return delta.QueuedForBatch(a) == n-1 })
+	type result struct {
+		errs []error
+		sent [][]byte
+	}
+	res := make(chan result, 1)
+	go func() {
+		errs, sent := wait()
+		res <- result{errs, sent}
+	}()
+	if back != nil {
+		// The batch that ended carried 1 message and the queued one holds n-1: its
+		// leader waits until it holds n.
+		testutil.Eventually(t, 10*time.Second, func() error {
+			if want, _, _ := delta.CohortWait(a); want != n {
+				return fmt.Errorf("the leader waits for %d messages, want %d", want, n)
+			}
+			return nil
+		})
+		back()
+	}
+	r := <-res
+	return r.errs, r.sent
+}
+
+// TestGroupCommitWaitsForCohort: the batch that follows a send waits
+// (Config.AckedBatchWait) until the client the send released came back, and both leave in
+// one channel message.
+func TestGroupCommitWaitsForCohort(t *testing.T) {
+	const n = 4
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	// A wait as long as the test: only the returning client ends it.
+	a, g := startGated(t, nw, nil, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked,
+		AckedBatchWait: time.Hour})
+	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
+	extra, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	if err := extra.Set("k", "back"); err != nil {
+		t.Fatal(err)
+	}
+	before := b.m.Stats().Received[delta.EventDelta]
+	var backErr error
+	errs, sent := cohortRound(t, a, g, n, func() { backErr = a.Replicate(ctx, extra) })
+	if backErr != nil {
+		t.Errorf("the returning client: %v", backErr)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Replicate %d: %v", i, err)
+		}
+	}
+	if len(sent) != 2 {
+		t.Fatalf("%d deltas went out in %d channel messages, want 2 (one alone, then its cohort)", n+1, len(sent))
+	}
+	if v, _ := delta.Attr[string](b.m.Find(extra.ID()), "k"); v != "back" {
+		t.Errorf("node b: the returning client's change is %q", v)
+	}
+	if got := b.m.Stats().Received[delta.EventDelta] - before; got != n+1 {
+		t.Errorf("node b applied %d deltas in the round, want %d", got, n+1)
+	}
+}
+
+// TestGroupCommitCohortWaitRunsOut: a batch whose cohort does not come back leaves when
+// AckedBatchWait ran out, with everything it holds; after two such waits in a row the
+// batches stop waiting for a while.
+func TestGroupCommitCohortWaitRunsOut(t *testing.T) {
+	const n = 3
+	nw := channeltest.NewNetwork()
+	a, g := startGated(t, nw, nil, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked,
+		AckedBatchWait: 20 * time.Millisecond})
+	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
+	for round := 1; round <= 2; round++ {
+		errs, sent := cohortRound(t, a, g, n, nil)
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d, Replicate %d: %v", round, i, err)
+			}
+		}
+		if len(sent) != 2 {
+			t.Errorf("round %d: %d channel messages, want 2", round, len(sent))
+		}
+		_, quiet, waits := delta.CohortWait(a)
+		if waits != round {
+			t.Errorf("round %d: %d waits, want %d", round, waits, round)
+		}
+		if quiet != (round == 2) {
+			t.Errorf("round %d: waiting turned off: %v, want %v", round, quiet, round == 2)
+		}
+	}
+	if got := b.m.Stats().Received[delta.EventDelta]; got != 2*n {
+		t.Errorf("node b applied %d deltas, want %d", got, 2*n)
+	}
+	// Turned off: the next round's batch leaves without waiting.
+	cohortRound(t, a, g, n, nil)
+	if _, _, waits := delta.CohortWait(a); waits != 2 {
+		t.Errorf("%d waits after waiting was turned off, want 2", waits)
+	}
+}
+
+// TestGroupCommitNoCohortWait: a negative AckedBatchWait never waits, and a lone request
+// on an idle node does not wait with the default.
+func TestGroupCommitNoCohortWait(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	a, g := startGated(t, nw, nil, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked, AckedBatchWait: -1})
+	startReady(t, nw, delta.Config{JvmRoute: "b"})
+	cohortRound(t, a, g, 3, nil)
+	if _, _, waits := delta.CohortWait(a); waits != 0 {
+		t.Errorf("AckedBatchWait -1: %d waits", waits)
+	}
+
+	nw = channeltest.NewNetwork()
+	d, _ := startGated(t, nw, nil, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked})
+	startReady(t, nw, delta.Config{JvmRoute: "e"})
+	for range 3 {
+		s, err := d.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, waits := delta.CohortWait(d); waits != 0 {
+		t.Errorf("one request at a time: %d waits, want none (the last batch carried as many)", waits)
+	}
+}

@@ -41,6 +41,10 @@ const (
 	// manager waits after the start of a channel message of several deltas before it
 	// sends the next one (no Tomcat equivalent; see Config.AsyncBatchInterval).
 	DefaultAsyncBatchInterval = time.Millisecond
+	// DefaultAckedBatchWait is how long, under load, the next batch of an acked
+	// replicating manager waits for the requests the last one released (no Tomcat
+	// equivalent; see Config.AckedBatchWait).
+	DefaultAckedBatchWait = 2 * time.Millisecond
 )
 
 // ReplicationMode chooses how session messages are sent.
@@ -116,6 +120,21 @@ type Config struct {
 	// longer. 0 means DefaultAsyncBatchInterval;
 	// negative sends each channel message as soon as the previous one left.
 	AsyncBatchInterval time.Duration
+	// AckedBatchWait lets acked replication (ReplicateAcked with BinaryCodec) gather the
+	// requests of a steady load into one channel message per round trip. Concurrent
+	// requests already share a channel message per member and its ACKs (group commit),
+	// one batch being sent at a time; when a batch's send ends, the next batch waits up to
+	// this long until it holds as many messages as were outstanding: those of the batch
+	// that ended (its clients come back with their next requests) and those it gathered
+	// meanwhile. A request that finds no send in flight waits too if the last one ended
+	// less than this long ago, for as many messages as that one carried. With a pool of
+	// clients that each send their next request once answered, the requests then travel
+	// together and the members receive fewer, larger messages (less CPU per request on
+	// every node). Two waits in a row that run out turn waiting off for 100 times this
+	// long, so that requests of unrelated clients seldom wait. 0 means
+	// DefaultAckedBatchWait; negative never waits (no Tomcat equivalent: Tomcat sends each
+	// request's message on its own).
+	AckedBatchWait time.Duration
 
 	// SkipStateTransfer starts the manager without asking other nodes for their sessions
 	// (Tomcat stateTransferTimeout 0).
@@ -232,6 +251,9 @@ func (c *Config) fill() error {
 	}
 	if c.AsyncBatchInterval == 0 {
 		c.AsyncBatchInterval = DefaultAsyncBatchInterval
+	}
+	if c.AckedBatchWait == 0 {
+		c.AckedBatchWait = DefaultAckedBatchWait
 	}
 	if c.SendOptions == 0 && c.Replication == ReplicateAcked {
 		c.SendOptions = channel.OptUseAck | channel.OptSyncAck

@@ -19,6 +19,22 @@ func QueuedForBatch(m *Manager) int {
 	return len(m.batch.next.msgs)
 }
 
+// CohortWait returns how many messages the leader of m's open batch waits for (0: it
+// does not wait), whether waiting is turned off for now, and how many waits started
+// (tests only).
+func CohortWait(m *Manager) (want int, quiet bool, waits int) {
+	if m.batch == nil {
+		return 0, false, 0
+	}
+	b := m.batch
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next != nil {
+		want = b.next.want
+	}
+	return want, time.Now().Before(b.quietUntil), b.waits
+}
+
 // DrainAsync waits until m's asynchronous replication queue has sent everything queued
 // (tests only): with channeltest the members have then applied it.
 func DrainAsync(m *Manager) {

@@ -96,7 +96,7 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	if bc, ok := cl.codec.(batchCodec); ok {
 		if m.opts.WaitsForAck() {
-			m.batch = &batcher{m: m, bc: bc}
+			m.batch = &batcher{m: m, bc: bc, wait: cfg.AckedBatchWait}
 		} else {
 			m.async = &asyncQueue{m: m, bc: bc, interval: max(cfg.AsyncBatchInterval, 0), quit: make(chan struct{})}
 			m.async.idle.L, m.async.work.L = &m.async.mu, &m.async.mu
