@@ -28,10 +28,10 @@ import (
 // way), each paying a channel message per member and its ACKs. So a leader that gets the
 // send slot right after a batch ended waits, up to Config.AckedBatchWait, until its batch
 // holds as many messages as were outstanding: the batch that ended, plus what its own
-// batch had gathered meanwhile if it had to wait for the slot. Waits that run out
-// maxMissed times in a row (the clients did not come back: an open load, closing
-// connections) turn waiting off for quietWaits times AckedBatchWait, so unrelated
-// requests seldom pay it.
+// batch had gathered meanwhile if it had to wait for the slot. A wait that runs out (the
+// clients did not come back: an open load, a slow client, a closing connection) within
+// missWindow waits of another one turns waiting off for quietWaits times AckedBatchWait,
+// so that such loads seldom pay it.
 //
 // Batches travel in BinaryCodec's batch format, which only Go nodes read: a cluster whose
 // codec is not a batchCodec (JavaCodec, Tomcat's format) has no batcher.
@@ -50,8 +50,8 @@ type batcher struct {
 	last       int       // size of the last batch sent
 	lastEnd    time.Time // when its send ended
 	quietUntil time.Time // no waiting before this (waits ran out)
-	missed     int       // waits that ran out in a row
-	waits      int       // waits started (tests)
+	waits      int       // waits started
+	missedAt   int       // waits when one last ran out (0: none yet)
 	timer      *time.Timer
 	filled     chan struct{} // the open batch reached its want
 }
@@ -59,8 +59,9 @@ type batcher struct {
 // quietWaits is how many AckedBatchWait periods a wait that ran out turns waiting off.
 const quietWaits = 100
 
-// maxMissed is how many waits in a row may run out before waiting is turned off.
-const maxMissed = 2
+// missWindow: a wait that runs out within this many waits of the last one that ran out
+// turns waiting off.
+const missWindow = 16
 
 // maxCohort bounds the size a leader waits for.
 const maxCohort = 1 << 12
@@ -151,11 +152,11 @@ func (b *batcher) awaitCohort(nb *batch, waited bool) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(nb.msgs) >= nb.want {
-		b.missed = 0
-	} else if b.missed++; b.missed >= maxMissed {
-		b.missed = 0
-		b.quietUntil = time.Now().Add(quietWaits * b.wait)
+	if len(nb.msgs) < nb.want {
+		if b.missedAt > 0 && b.waits-b.missedAt < missWindow {
+			b.quietUntil = time.Now().Add(quietWaits * b.wait)
+		}
+		b.missedAt = b.waits
 	}
 	nb.want = 0
 	select {

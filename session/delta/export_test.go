@@ -35,6 +35,14 @@ func CohortWait(m *Manager) (want int, quiet bool, waits int) {
 	return want, time.Now().Before(b.quietUntil), b.waits
 }
 
+// ForgetLastBatch makes m's next batch leader that finds no send in flight not wait for
+// its cohort, as if the last batch had ended long ago (tests only).
+func ForgetLastBatch(m *Manager) {
+	m.batch.mu.Lock()
+	defer m.batch.mu.Unlock()
+	m.batch.lastEnd = time.Time{}
+}
+
 // DrainAsync waits until m's asynchronous replication queue has sent everything queued
 // (tests only): with channeltest the members have then applied it.
 func DrainAsync(m *Manager) {
