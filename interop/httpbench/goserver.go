@@ -46,6 +46,7 @@ func (h *harness) goServers(cfgs ...serverConfig) []server {
 		s.log = filepath.Join(h.opts.Dir, s.name()+".log")
 		cfg.DeliverOnLoop = h.opts.DeliverOnLoop
 		cfg.Engine = h.opts.Engine
+		cfg.AckedBatchWait = h.opts.AckedBatchWait
 		if h.opts.CPUProfile != "" {
 			cfg.CPUProfile = filepath.Join(h.opts.CPUProfile, s.name()+".cpu.pprof")
 		}

@@ -56,7 +56,10 @@ type options struct {
 	// Engine is the Go cluster nodes' receiver engine (nio.Config.Engine); empty: the
 	// default.
 	Engine string
-	Log    io.Writer // progress lines
+	// AckedBatchWait is the acked Go cluster nodes' delta.Config.AckedBatchWait (0: the
+	// default; negative: no wait).
+	AckedBatchWait time.Duration
+	Log            io.Writer // progress lines
 }
 
 // server is one running server process of a side.

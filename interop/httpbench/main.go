@@ -85,6 +85,7 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 	configs := fs.String("configs", strings.Join(allConfigs, ","), "configurations to run")
 	jvm := fs.String("jvm-opts", "-Xmx512m", "Tomcat's JVM options (the JVM's defaults otherwise: G1, both JIT compilers)")
 	noTomcat := fs.Bool("go-only", false, "leave Tomcat out: Go sides only (not with the mixed configuration)")
+	batchWait := fs.Duration("acked-batch-wait", 0, "the acked Go cluster nodes' delta.Config.AckedBatchWait (0: its default, 2ms; negative: no wait)")
 	onLoop := fs.Bool("deliver-on-loop", false, "Go cluster nodes deliver received messages on their transport's event loops, not its workers (nio.Config.DeliverOnEventLoop)")
 	engine := fs.String("engine", "", "receiver engine of the Go cluster nodes (nio.Config.Engine: gnet or goroutine; empty: the default)")
 	profile := fs.String("cpuprofile", "", "directory where each Go server writes its CPU profile (NAME.cpu.pprof, the process's whole life)")
@@ -130,7 +131,7 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 	opts := options{Configs: strings.Split(*configs, ","), Runs: *runs, Conns: *conns, Warmup: *warmup, Prewarm: *prewarm,
-		Measure: *measure, Dir: *dir, JVMOptions: *jvm, NoTomcat: *noTomcat, DeliverOnLoop: *onLoop, Engine: *engine, CPUProfile: *profile, Log: stderr}
+		Measure: *measure, Dir: *dir, JVMOptions: *jvm, NoTomcat: *noTomcat, DeliverOnLoop: *onLoop, Engine: *engine, AckedBatchWait: *batchWait, CPUProfile: *profile, Log: stderr}
 	ms := run(tb, opts)
 	report(stdout, ms)
 	return nil

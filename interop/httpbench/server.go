@@ -53,6 +53,8 @@ type serverConfig struct {
 	DeliverOnLoop bool
 	// Engine sets the transport's receiver engine (nio.Config.Engine); empty: the default.
 	Engine string
+	// AckedBatchWait sets delta.Config.AckedBatchWait.
+	AckedBatchWait time.Duration
 	// CPUProfile, if set, is where the process writes its CPU profile, from its start to
 	// its stop.
 	CPUProfile string
@@ -235,7 +237,7 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 	var ccfg delta.ClusterConfig
 	mcfg := delta.Config{Name: appName, JvmRoute: cfg.Route, Replication: delta.ReplicateAsync}
 	if cfg.Acked {
-		mcfg.Replication = delta.ReplicateAcked
+		mcfg.Replication, mcfg.AckedBatchWait = delta.ReplicateAcked, cfg.AckedBatchWait
 	}
 	if cfg.Java {
 		ccfg.Codec, mcfg.Codec = delta.JavaCodec{}, delta.JavaValueCodec{}
@@ -252,8 +254,8 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 		if m != nil && len(members) > 0 {
 			// For the log (--dir keeps it): how many session messages a frame carried.
 			st, ts := m.Stats(), ch.Transport().(*nio.Transport).Stats()
-			fmt.Fprintf(os.Stderr, "sent %d deltas in %d frames (one per member); received %d deltas in %d frames\n",
-				st.Sent[delta.EventDelta], ts.MessagesSent, st.Received[delta.EventDelta], ts.FramesReceived)
+			fmt.Fprintf(os.Stderr, "sent %d deltas in %d frames (one per member); received %d deltas in %d frames; %d batches waited for their cohort, %d left before all of it came\n",
+				st.Sent[delta.EventDelta], ts.MessagesSent, st.Received[delta.EventDelta], ts.FramesReceived, st.BatchWaits, st.BatchWaitsRanOut)
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -139,20 +139,37 @@ func (b *batcher) awaitCohort(nb *batch, waited bool) {
 	}
 	nb.want = want
 	b.waits++
+	b.m.stats.batchWaits.Add(1)
 	if b.timer == nil {
-		b.timer, b.filled = time.NewTimer(b.wait), make(chan struct{}, 1)
-	} else {
-		b.timer.Reset(b.wait)
+		b.timer, b.filled = time.NewTimer(time.Hour), make(chan struct{}, 1)
 	}
+	held := len(nb.msgs)
 	b.mu.Unlock()
-	select {
-	case <-b.filled:
-		b.timer.Stop()
-	case <-b.timer.C:
+	// Wait in ticks of a quarter of b.wait, and only while the batch grows: a cohort
+	// arrives request after request, so a tick without a new message means the rest of
+	// it is late (a client stalled, gone, or not a pool at all), and the batch leaves
+	// rather than wait the whole b.wait.
+	deadline, tick := now.Add(b.wait), max(b.wait/4, time.Microsecond)
+	for filled := false; !filled; {
+		b.timer.Reset(min(tick, time.Until(deadline)))
+		select {
+		case <-b.filled:
+			b.timer.Stop()
+			filled = true
+		case <-b.timer.C:
+		}
+		b.mu.Lock()
+		n := len(nb.msgs)
+		b.mu.Unlock()
+		if n == held || !time.Now().Before(deadline) {
+			break
+		}
+		held = n
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(nb.msgs) < nb.want {
+		b.m.stats.batchWaitsRanOut.Add(1)
 		if b.missedAt > 0 && b.waits-b.missedAt < missWindow {
 			b.quietUntil = time.Now().Add(quietWaits * b.wait)
 		}

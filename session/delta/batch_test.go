@@ -342,6 +342,9 @@ func TestGroupCommitWaitsForCohort(t *testing.T) {
 	if len(sent) != 2 {
 		t.Fatalf("%d deltas went out in %d channel messages, want 2 (one alone, then its cohort)", n+1, len(sent))
 	}
+	if st := a.Stats(); st.BatchWaits != 1 || st.BatchWaitsRanOut != 0 {
+		t.Errorf("Stats: %d batch waits, %d ran out; want 1 and 0", st.BatchWaits, st.BatchWaitsRanOut)
+	}
 	if v, _ := delta.Attr[string](b.m.Find(extra.ID()), "k"); v != "back" {
 		t.Errorf("node b: the returning client's change is %q", v)
 	}
@@ -396,6 +399,9 @@ func TestGroupCommitCohortWaitRunsOut(t *testing.T) {
 		if quiet != (round == 2) {
 			t.Errorf("round %d: waiting turned off: %v, want %v", round, quiet, round == 2)
 		}
+	}
+	if st := a.Stats(); st.BatchWaits != 3 || st.BatchWaitsRanOut != 2 {
+		t.Errorf("Stats: %d batch waits, %d ran out; want 3 and 2", st.BatchWaits, st.BatchWaitsRanOut)
 	}
 	if got := b.m.Stats().Received[delta.EventDelta] - before; got != 3*n+1 {
 		t.Errorf("node b applied %d deltas, want %d", got, 3*n+1)

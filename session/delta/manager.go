@@ -88,6 +88,7 @@ type counters struct {
 	transfersActive, transfersWaiting           atomic.Int64
 	transfersRefused, rerouted                  atomic.Uint64
 	repairs                                     atomic.Uint64
+	batchWaits, batchWaitsRanOut                atomic.Uint64
 }
 
 func newManager(cl *Cluster, cfg Config) *Manager {
@@ -309,6 +310,9 @@ type Stats struct {
 	// SessionsRerouted counts sessions the middleware's jvmRoute binder renamed to this
 	// node's route (HTTPConfig.DisableJvmRouteBinder).
 	SessionsRerouted uint64
+	// BatchWaits counts the acked batches that waited for their cohort
+	// (Config.AckedBatchWait); BatchWaitsRanOut those that left before all of it came.
+	BatchWaits, BatchWaitsRanOut uint64
 
 	UnknownSession    uint64 // messages about sessions this node does not have
 	Unexpected        uint64 // messages that made no sense in the manager's state
@@ -339,7 +343,7 @@ func (m *Manager) Stats() Stats {
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),
 		MutationsDetected: c.mutations.Load(), TransfersActive: int(c.transfersActive.Load()),
 		TransfersWaiting: int(c.transfersWaiting.Load()), TransferRequestsRefused: c.transfersRefused.Load(),
-		SessionsRerouted: c.rerouted.Load(),
+		SessionsRerouted: c.rerouted.Load(), BatchWaits: c.batchWaits.Load(), BatchWaitsRanOut: c.batchWaitsRanOut.Load(),
 	}
 	for e := range c.sent {
 		if n := c.sent[e].Load(); n > 0 {
