@@ -28,7 +28,8 @@ import (
 // way), each paying a channel message per member and its ACKs. So a leader that gets the
 // send slot right after a batch ended waits, up to Config.AckedBatchWait, until its batch
 // holds as many messages as were outstanding: the batch that ended, plus what its own
-// batch had gathered meanwhile if it had to wait for the slot. A wait that runs out (the
+// batch had gathered meanwhile if it had to wait for the slot; a quarter of that time
+// without a new message ends the wait early (the rest of the cohort is late). A wait that runs out (the
 // clients did not come back: an open load, a slow client, a closing connection) within
 // missWindow waits of another one turns waiting off for quietWaits times AckedBatchWait,
 // so that such loads seldom pay it.

@@ -126,7 +126,8 @@ type Config struct {
 	// one batch being sent at a time; when a batch's send ends, the next batch waits up to
 	// this long until it holds as many messages as were outstanding: those of the batch
 	// that ended (its clients come back with their next requests) and those it gathered
-	// meanwhile. A request that finds no send in flight waits too if the last one ended
+	// meanwhile, and only while they keep coming: a quarter of this long without a new one
+	// ends the wait. A request that finds no send in flight waits too if the last one ended
 	// less than this long ago, for as many messages as that one carried. With a pool of
 	// clients that each send their next request once answered, the requests then travel
 	// together and the members receive fewer, larger messages (less CPU per request on
