@@ -29,10 +29,12 @@ import (
 // send slot right after a batch ended waits, up to Config.AckedBatchWait, until its batch
 // holds as many messages as were outstanding: the batch that ended, plus what its own
 // batch had gathered meanwhile if it had to wait for the slot; a quarter of that time
-// without a new message ends the wait early (the rest of the cohort is late). A wait that runs out (the
-// clients did not come back: an open load, a slow client, a closing connection) within
-// missWindow waits of another one turns waiting off for quietWaits times AckedBatchWait,
-// so that such loads seldom pay it.
+// without a new message ends the wait early (the rest of the cohort is late). A wait that
+// runs out (the clients did not come back: an open load, a slow client, a closing
+// connection, a stall of the machine) within missWindow waits of another one turns
+// waiting off for a while (minQuietWaits times
+// AckedBatchWait, doubling while it keeps happening, up to maxQuietWaits times), so that
+// a noisy machine costs little and loads that are not a pool seldom pay it.
 //
 // Batches travel in BinaryCodec's batch format, which only Go nodes read: a cluster whose
 // codec is not a batchCodec (JavaCodec, Tomcat's format) has no batcher.
@@ -53,12 +55,17 @@ type batcher struct {
 	quietUntil time.Time // no waiting before this (waits ran out)
 	waits      int       // waits started
 	missedAt   int       // waits when one last ran out (0: none yet)
+	quiet      int       // how many b.wait the next turning off lasts (0: minQuietWaits)
 	timer      *time.Timer
 	filled     chan struct{} // the open batch reached its want
 }
 
-// quietWaits is how many AckedBatchWait periods a wait that ran out turns waiting off.
-const quietWaits = 100
+// How many AckedBatchWait periods waits that ran out turn waiting off: minQuietWaits at
+// first, twice as many each time it happens again, up to maxQuietWaits.
+const (
+	minQuietWaits = 4
+	maxQuietWaits = 128
+)
 
 // missWindow: a wait that runs out within this many waits of the last one that ran out
 // turns waiting off.
@@ -172,7 +179,11 @@ func (b *batcher) awaitCohort(nb *batch, waited bool) {
 	if len(nb.msgs) < nb.want {
 		b.m.stats.batchWaitsRanOut.Add(1)
 		if b.missedAt > 0 && b.waits-b.missedAt < missWindow {
-			b.quietUntil = time.Now().Add(quietWaits * b.wait)
+			q := max(b.quiet, minQuietWaits)
+			b.quietUntil = time.Now().Add(time.Duration(q) * b.wait)
+			b.quiet = min(2*q, maxQuietWaits)
+		} else {
+			b.quiet = minQuietWaits // a lone miss: start the backoff again
 		}
 		b.missedAt = b.waits
 	}

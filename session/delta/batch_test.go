@@ -356,7 +356,7 @@ func TestGroupCommitWaitsForCohort(t *testing.T) {
 // TestGroupCommitCohortWaitRunsOut: a batch whose cohort does not come back leaves when
 // AckedBatchWait ran out, with everything it holds; a second wait that runs out soon after
 // (here with a wait that filled between them, as with a slow client among fast ones) turns
-// waiting off for a while.
+// waiting off for a while, longer each time it happens again.
 func TestGroupCommitCohortWaitRunsOut(t *testing.T) {
 	const n = 3
 	ctx := context.Background()
@@ -411,6 +411,19 @@ func TestGroupCommitCohortWaitRunsOut(t *testing.T) {
 	cohortRound(t, a, g, n, nil)
 	if _, _, waits := delta.CohortWait(a); waits != 3 {
 		t.Errorf("%d waits after waiting was turned off, want 3", waits)
+	}
+	// Each time waits run out again soon after, waiting stays off twice as long.
+	if got := delta.CohortBackoff(a, false); got != 8 {
+		t.Errorf("after the first turning off, the next lasts %d waits, want 8", got)
+	}
+	delta.CohortBackoff(a, true) // as if its time had passed
+	delta.ForgetLastBatch(a)
+	cohortRound(t, a, g, n, nil)
+	if _, quiet, _ := delta.CohortWait(a); !quiet {
+		t.Error("a wait that ran out right after waiting came back on did not turn it off")
+	}
+	if got := delta.CohortBackoff(a, false); got != 16 {
+		t.Errorf("after the second turning off, the next lasts %d waits, want 16", got)
 	}
 }
 

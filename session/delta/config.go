@@ -131,8 +131,9 @@ type Config struct {
 	// less than this long ago, for as many messages as that one carried. With a pool of
 	// clients that each send their next request once answered, the requests then travel
 	// together and the members receive fewer, larger messages (less CPU per request on
-	// every node). Two waits that run out within 16 waits turn waiting off for 100 times
-	// this long, so that requests of unrelated or slow clients seldom wait. 0 means
+	// every node). Two waits that run out within 16 waits turn waiting off for 4 times this
+	// long, twice as long each time it happens again (up to 128 times), so that requests
+	// of unrelated or slow clients seldom wait. 0 means
 	// DefaultAckedBatchWait; negative never waits (no Tomcat equivalent: Tomcat sends each
 	// request's message on its own).
 	AckedBatchWait time.Duration

@@ -43,6 +43,17 @@ func ForgetLastBatch(m *Manager) {
 	m.batch.lastEnd = time.Time{}
 }
 
+// CohortBackoff returns how many AckedBatchWait periods m's next turning off of the
+// cohort wait lasts (0: the shortest), and ends the current one if end (tests only).
+func CohortBackoff(m *Manager, end bool) int {
+	m.batch.mu.Lock()
+	defer m.batch.mu.Unlock()
+	if end {
+		m.batch.quietUntil = time.Time{}
+	}
+	return m.batch.quiet
+}
+
 // DrainAsync waits until m's asynchronous replication queue has sent everything queued
 // (tests only): with channeltest the members have then applied it.
 func DrainAsync(m *Manager) {
