@@ -481,6 +481,9 @@ func TestSessions(t *testing.T) {
 		`tribes_sessions_ready{context="localhost#/app",node="n1"}`:                                    1,
 		`tribes_sessions_sent_total{context="localhost#/app",event="EVT_SESSION_DELTA",node="n0"}`:     1,
 		`tribes_sessions_received_total{context="localhost#/app",event="EVT_SESSION_DELTA",node="n1"}`: 1,
+		// A lone request does not wait for a cohort (delta.Config.AckedBatchWait).
+		`tribes_sessions_batch_waits_total{context="localhost#/app",node="n0"}`:         0,
+		`tribes_sessions_batch_waits_ran_out_total{context="localhost#/app",node="n0"}`: 0,
 	} {
 		if got, ok := g.series[s]; !ok || got != v {
 			t.Errorf("%s = %v (present %v), want %v\n%v", s, got, ok, v, g.names())
