@@ -32,9 +32,9 @@ import (
 // without a new message ends the wait early (the rest of the cohort is late). A wait that
 // runs out (the clients did not come back: an open load, a slow client, a closing
 // connection, a stall of the machine) within missWindow waits of another one turns
-// waiting off for a while (minQuietWaits times
-// AckedBatchWait, doubling while it keeps happening, up to maxQuietWaits times), so that
-// a noisy machine costs little and loads that are not a pool seldom pay it.
+// waiting off for a while (minQuietWaits times AckedBatchWait, doubling while it keeps
+// happening, up to maxQuietWaits times), so that a noisy machine costs little and loads
+// that are not a pool seldom pay it.
 //
 // Batches travel in BinaryCodec's batch format, which only Go nodes read: a cluster whose
 // codec is not a batchCodec (JavaCodec, Tomcat's format) has no batcher.
@@ -89,7 +89,10 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 	if nb := b.next; nb != nil {
 		nb.msgs = append(nb.msgs, msg)
 		if len(nb.msgs) == nb.want {
-			b.filled <- struct{}{} // buffered, and drained before the leader waits
+			select {
+			case b.filled <- struct{}{}: // the leader drains it when its wait ends
+			default:
+			}
 		}
 		b.mu.Unlock()
 		<-nb.done

@@ -133,9 +133,8 @@ type Config struct {
 	// together and the members receive fewer, larger messages (less CPU per request on
 	// every node). Two waits that run out within 16 waits turn waiting off for 4 times this
 	// long, twice as long each time it happens again (up to 128 times), so that requests
-	// of unrelated or slow clients seldom wait. 0 means
-	// DefaultAckedBatchWait; negative never waits (no Tomcat equivalent: Tomcat sends each
-	// request's message on its own).
+	// of unrelated or slow clients seldom wait. 0 means DefaultAckedBatchWait; negative
+	// never waits (no Tomcat equivalent: Tomcat sends each request's message on its own).
 	AckedBatchWait time.Duration
 
 	// SkipStateTransfer starts the manager without asking other nodes for their sessions
