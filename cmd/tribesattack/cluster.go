@@ -63,6 +63,9 @@ type cluster struct {
 
 var httpClient = &http.Client{Timeout: 3 * time.Second}
 
+// pickPorts picks the nodes' ports (a variable for the tests).
+var pickPorts = freePorts
+
 func freePorts(n int) ([]int, error) {
 	var ports []int
 	var lns []net.Listener
@@ -83,10 +86,28 @@ func freePorts(n int) ([]int, error) {
 }
 
 // startCluster starts A, B and C, has each create cfg.sessions sessions and waits until
-// every node holds all of them.
+// every node holds all of them. The nodes' ports are picked free and bound by the nodes
+// a moment later; a port taken meanwhile (by another process's connection, which the
+// kernel may give any free port of its ephemeral range) makes the node exit at start, and
+// the cluster starts again on new ports, up to startAttempts times.
 func startCluster(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*cluster, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := startClusterOnce(ctx, cfg, opts)
+		if err == nil || attempt == startAttempts || !errors.Is(err, errPortTaken) {
+			return c, err
+		}
+	}
+}
+
+// startAttempts bounds startCluster's tries when a picked port was taken.
+const startAttempts = 3
+
+// errPortTaken marks a node that exited at start because its port was no longer free.
+var errPortTaken = errors.New("port taken before the node bound it")
+
+func startClusterOnce(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*cluster, error) {
 	c := &cluster{cfg: cfg, opts: opts}
-	ports, err := freePorts(4)
+	ports, err := pickPorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +218,11 @@ func (c *cluster) start(ctx context.Context, i int) error {
 		p.ctrl = ev["ctrl"]
 		return nil
 	case <-p.exited:
-		return fmt.Errorf("node %s exited at start: %s", p.name, p.tail.String())
+		tail := p.tail.String()
+		if strings.Contains(tail, "address already in use") {
+			return fmt.Errorf("node %s exited at start: %w: %s", p.name, errPortTaken, tail)
+		}
+		return fmt.Errorf("node %s exited at start: %s", p.name, tail)
 	case <-time.After(15 * time.Second):
 		return fmt.Errorf("node %s did not start", p.name)
 	case <-ctx.Done():

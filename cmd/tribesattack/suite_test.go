@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,16 +32,9 @@ func TestSuite(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "the attack suite needs root (a packet socket on lo, /proc/PID/clear_refs)")
 	}
-	exe := filepath.Join(t.TempDir(), "tribesattack")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		goTool = "go"
-	}
-	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildAttacker(ctx, t)
 	var progress bytes.Buffer
 	results := runSuite(ctx, defaultSuite(exe, true), "", &progress, false)
 	var table bytes.Buffer
@@ -75,5 +69,59 @@ func TestSuite(t *testing.T) {
 		check(r.PeakRSS > 0 && r.PeakRSS <= limit, "peak RSS %d MiB, limit %d MiB", r.PeakRSS>>20, limit>>20)
 		check(r.LogBytes <= logLimit, "%d log bytes, limit %d", r.LogBytes, logLimit)
 		check(r.Breaches == 0, "the defence let %d through: %s", r.Breaches, r.Note)
+	}
+}
+
+// buildAttacker builds this command (without the race detector) into a temporary
+// directory and returns its path.
+func buildAttacker(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "tribesattack")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		goTool = "go"
+	}
+	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return exe
+}
+
+// TestStartClusterRetriesWhenAPortIsTaken: a node whose port was taken between the pick
+// and its bind (here by a listener of the test) makes the cluster start again on new
+// ports, instead of failing the attack.
+func TestStartClusterRetriesWhenAPortIsTaken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and starts three node processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := defaultSuite(buildAttacker(ctx, t), true)
+	cfg.sessions, cfg.load = 5, 10
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	picks := 0
+	pickPorts = func(n int) ([]int, error) {
+		picks++
+		ports, err := freePorts(n)
+		if err == nil && picks == 1 {
+			ports[2] = taken.Addr().(*net.TCPAddr).Port // node C's
+		}
+		return ports, err
+	}
+	defer func() { pickPorts = freePorts }()
+	c, err := startCluster(ctx, cfg, clusterOpts{})
+	if err != nil {
+		t.Fatalf("startCluster: %v", err)
+	}
+	defer c.stop()
+	if picks != 2 {
+		t.Errorf("ports picked %d times, want 2 (the first set had a taken port)", picks)
+	}
+	if c.nodes[2].addr == taken.Addr().String() {
+		t.Errorf("node C runs on the taken port %s", c.nodes[2].addr)
 	}
 }
