@@ -29,7 +29,16 @@ func TestHoldAdviseRelease(t *testing.T) {
 		t.Skip("transparent huge pages are Linux's")
 	}
 	if !thp.Enabled() {
-		t.Skip("the system's transparent huge pages are not in madvise mode")
+		// Not in madvise mode (or GODEBUG=disablethp=1): Hold and Advise leave the heap
+		// alone.
+		defer thp.Hold()()
+		b := make([]byte, 8<<20)
+		thp.AdviseBytes(b)
+		if f := flags(t, unsafe.Pointer(&b[len(b)/2])); slices.Contains(f, "hg") {
+			t.Fatalf("the heap was advised although huge page advice is off here: %v", f)
+		}
+		runtime.KeepAlive(b)
+		return
 	}
 	// Large objects of their own, in chunks of the heap the test has not advised before.
 	outside := make([]byte, 8<<20)
