@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/dnsmasq"
+	"github.com/gotribes/tribes/internal/freeport"
 	"github.com/gotribes/tribes/internal/netbench"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/cloud"
@@ -213,22 +212,14 @@ func TestCloudDNSUnknownSender(t *testing.T) {
 	}
 }
 
-// freePortOnBoth returns a TCP port free on both addresses.
+// freePortOnBoth returns a TCP port free on both addresses, reserved until the test ends
+// (internal/freeport).
 func freePortOnBoth(t *testing.T, ip1, ip2 string) int {
 	t.Helper()
-	for range 20 {
-		l1, err := net.Listen("tcp", ip1+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l1.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", net.JoinHostPort(ip2, strconv.Itoa(port)))
-		l1.Close()
-		if err == nil {
-			l2.Close()
-			return port
-		}
+	ports, release, err := freeport.Pick(1, freeport.TCP, ip1, ip2)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no port free on both addresses")
-	return 0
+	t.Cleanup(release)
+	return ports[0]
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gotribes/tribes/internal/freeport"
 	"github.com/gotribes/tribes/internal/procfs"
 
 	"github.com/gotribes/tribes/wire"
@@ -63,33 +64,22 @@ type cluster struct {
 
 var httpClient = &http.Client{Timeout: 3 * time.Second}
 
-// pickPorts picks the nodes' ports (a variable for the tests).
+// pickPorts picks the nodes' ports and returns the function that ends their reservation
+// (a variable for the tests).
 var pickPorts = freePorts
 
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
+// freePorts picks n ports outside the kernel's range for outgoing connections, reserved
+// against other processes of the project until release (internal/freeport).
+func freePorts(n int) (ports []int, release func(), err error) {
+	return freeport.Pick(n, freeport.TCP)
 }
 
 // startCluster starts A, B and C, has each create cfg.sessions sessions and waits until
 // every node holds all of them. The nodes' ports are picked free and bound by the nodes
-// a moment later; a port taken meanwhile (by another process's connection, which the
-// kernel may give any free port of its ephemeral range) makes the node exit at start, and
-// the cluster starts again on new ports, up to startAttempts times.
+// a moment later. They are picked outside the kernel's range for outgoing connections and
+// reserved against the project's other test processes (internal/freeport); a port that
+// something else took meanwhile makes the node exit at start, and the cluster starts
+// again on new ports, up to startAttempts times.
 func startCluster(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*cluster, error) {
 	for attempt := 1; ; attempt++ {
 		c, err := startClusterOnce(ctx, cfg, opts)
@@ -107,10 +97,11 @@ var errPortTaken = errors.New("port taken before the node bound it")
 
 func startClusterOnce(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*cluster, error) {
 	c := &cluster{cfg: cfg, opts: opts}
-	ports, err := pickPorts(4)
+	ports, release, err := pickPorts(4)
 	if err != nil {
 		return nil, err
 	}
+	defer release() // the nodes bound their ports, or the cluster did not start
 	for i, name := range []string{"A", "B", "C"} {
 		p := &proc{name: name, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[i]))}
 		p.id[0], p.id[15] = byte(i+1), 0xaa

@@ -104,13 +104,13 @@ func TestStartClusterRetriesWhenAPortIsTaken(t *testing.T) {
 	}
 	defer taken.Close()
 	picks := 0
-	pickPorts = func(n int) ([]int, error) {
+	pickPorts = func(n int) ([]int, func(), error) {
 		picks++
-		ports, err := freePorts(n)
+		ports, release, err := freePorts(n)
 		if err == nil && picks == 1 {
 			ports[2] = taken.Addr().(*net.TCPAddr).Port // node C's
 		}
-		return ports, err
+		return ports, release, err
 	}
 	defer func() { pickPorts = freePorts }()
 	c, err := startCluster(ctx, cfg, clusterOpts{})

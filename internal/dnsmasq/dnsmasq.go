@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/freeport"
 	"github.com/gotribes/tribes/internal/testenv"
 	"github.com/gotribes/tribes/internal/testutil"
 )
@@ -46,10 +47,12 @@ func Start(t *testing.T, hosts string) *Server {
 	s.Write(t, hosts)
 	var log bytes.Buffer
 	for attempt := 0; ; attempt++ {
-		port, err := freeUDPPort()
+		ports, release, err := freeport.Pick(1, freeport.UDP|freeport.TCP) // dnsmasq serves both
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(release)
+		port := ports[0]
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		cmd := exec.Command(bin, "--no-daemon", "--port", strconv.Itoa(port), "--listen-address", "127.0.0.1",
 			"--bind-interfaces", "--no-resolv", "--no-hosts", "--addn-hosts", s.hosts, "--user=root",
@@ -123,13 +126,4 @@ func (s *Server) Resolver() *net.Resolver {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", s.Addr)
 	}}
-}
-
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }

@@ -9,8 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
+
+	"github.com/gotribes/tribes/internal/freeport"
 )
 
 // TB is the part of testing.TB that test helpers use.
@@ -80,18 +81,16 @@ func lastError(err error) error {
 	return err
 }
 
-// FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago (all n
-// are held open together while they are picked, so they differ).
+// FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago, for
+// servers of other processes that bind them soon after: they are outside the kernel's
+// range for outgoing connections, and reserved against other test processes until t's
+// cleanup (internal/freeport).
 func FreePorts(t TB, n int) []int {
 	t.Helper()
-	out := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testutil: free port: %v", err)
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	ports, release, err := freeport.Pick(n, freeport.TCP)
+	if err != nil {
+		t.Fatalf("testutil: free ports: %v", err)
 	}
-	return out
+	t.Cleanup(release)
+	return ports
 }

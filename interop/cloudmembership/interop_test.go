@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/freeport"
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/cloud"
@@ -104,24 +104,15 @@ func podList(t *testing.T, javaPhase, goPhase string) string {
 }
 
 // freePort returns a TCP port free on both loopback addresses: every node of a cloud
-// cluster listens on the same port.
+// cluster listens on the same port. It is reserved until the test ends (internal/freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", goAddr+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", net.JoinHostPort(javaAddr, strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			return port
-		}
+	ports, release, err := freeport.Pick(1, freeport.TCP, goAddr, javaAddr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no port free on both loopback addresses")
-	return 0
+	t.Cleanup(release)
+	return ports[0]
 }
 
 func md5Hex(s string) string {
