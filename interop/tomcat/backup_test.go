@@ -263,7 +263,9 @@ func TestBackupManager(t *testing.T) {
 
 	t.Run("Middleware", func(t *testing.T) {
 		// The counter page on Go, behind the manager's middleware: a client goes from
-		// Tomcat A to Go to Tomcat B and back to Go with its cookie.
+		// Tomcat A to Go to Tomcat B and back to Go with its cookie. Each node binds the
+		// session to its own route (Tomcat's JvmRouteBinderValve, Go's binder), and the
+		// others follow the rename.
 		srv := httptest.NewServer(mgr.Wrap(goCounter))
 		defer srv.Close()
 		out, err := ta.Get("/counter", nil)
@@ -271,23 +273,35 @@ func TestBackupManager(t *testing.T) {
 			t.Fatal(err)
 		}
 		id, _ := splitCounter(t, out)
-		body, _ := goGet(t, srv.URL, id)
-		if body != id+" 2" {
-			t.Fatalf("Go page: %q, want %s 2", body, id)
+		gid := strings.TrimSuffix(id, ".A") + ".go"
+		body, cookie := goGet(t, srv.URL, id)
+		if body != gid+" 2" || cookie == nil || cookie.Value != gid || cookie.Path != "/app" {
+			t.Fatalf("Go page: %q, cookie %+v; want %s 2, renamed to Go's route", body, cookie, gid)
 		}
-		out, err = tb.Get("/counter", tomcat.SessionCookie(id))
+		if slices.Contains(m.Keys(), any(id)) {
+			t.Errorf("Go's map still holds %s after the rename", id)
+		}
+		out, err = tb.Get("/counter", tomcat.SessionCookie(gid))
 		if err != nil {
 			t.Fatal(err)
 		}
-		bid, c := splitCounter(t, out) // B binds the session to its route
-		if c != "3" {
-			t.Fatalf("Tomcat B after Go's request: %q, want counter 3", out)
+		bid, c := splitCounter(t, out) // B finds Go's new id and binds it to its route
+		if c != "3" || bid != strings.TrimSuffix(id, ".A")+".B" {
+			t.Fatalf("Tomcat B after Go's request: %q, want %s 3", out, strings.TrimSuffix(id, ".A")+".B")
 		}
-		if body, _ := goGet(t, srv.URL, bid); body != bid+" 4" {
-			t.Fatalf("Go page after Tomcat B: %q, want %s 4", body, bid)
+		if body, cookie := goGet(t, srv.URL, bid); body != gid+" 4" || cookie == nil || cookie.Value != gid {
+			t.Fatalf("Go page after Tomcat B: %q, cookie %+v; want %s 4", body, cookie, gid)
+		}
+		// Tomcat A dropped the old id with Go's first rename: its page starts a new session.
+		out, err = ta.Get("/counter", tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aid, c := splitCounter(t, out); aid == id || c != "1" {
+			t.Fatalf("Tomcat A with the old id %s: %q, want a new session", id, out)
 		}
 		// A session the Go page creates carries Go's route and reaches Tomcat.
-		body, cookie := goGet(t, srv.URL, "")
+		body, cookie = goGet(t, srv.URL, "")
 		if cookie == nil || !strings.HasSuffix(cookie.Value, ".go") || cookie.Path != "/app" || body != cookie.Value+" 1" {
 			t.Fatalf("new Go session: %q, cookie %+v", body, cookie)
 		}

@@ -41,9 +41,15 @@
 // ErrNotReplicated. Changes made after the response started are sent when the handler
 // returns.
 //
-// A request whose session id carries another node's route is served under that id: Go
-// has no JvmRouteBinderValve and does not rename sessions (Tomcat nodes with that valve
-// do, and the map carries the rename).
+// A request whose session id carries another node's route (the load balancer failed
+// over to this node) gets the session renamed to this node's route, as Tomcat's
+// JvmRouteBinderValve does: Manager.ChangeSessionID removes the map's entry under the old
+// id on every node and puts the session under the new one, and the response sets the new
+// cookie; Request.OriginalID returns the old id. A client whose new cookie was lost comes
+// back with the old id and finds the session under this node's route. The rename is off
+// without a JvmRoute or with Config.DisableJvmRouteBinder; once the response has started
+// the session keeps its id. Tomcat nodes with the valve rename sessions the same way, and
+// the map carries their renames too.
 //
 // # Sessions
 //

@@ -28,6 +28,12 @@ type Config struct {
 	// JvmRoute is appended to new session ids after a dot (the Engine's jvmRoute), for
 	// a load balancer's sticky sessions; empty: none.
 	JvmRoute string
+	// DisableJvmRouteBinder turns off the jvmRoute binding (Tomcat's
+	// JvmRouteBinderValve, which is on here whenever JvmRoute is set): by default a
+	// request whose session id ends in another node's route (the load balancer failed
+	// over to this node) gets its session renamed to this node's route on every node,
+	// and a new cookie, so that the balancer keeps the session here.
+	DisableJvmRouteBinder bool
 	// CookiePath is the session cookie's path: the application's context path, as
 	// Tomcat sets it (e.g. "/app"), so that the cookie reaches Tomcat and Go nodes
 	// alike. Default "/".
@@ -57,6 +63,8 @@ type Manager struct {
 	mu   sync.Mutex
 	stop chan struct{}
 	done chan struct{}
+
+	renameMu sync.Mutex // one ChangeSessionID at a time
 }
 
 // NewManager returns a manager configured by cfg, not started. Its map answers the
@@ -187,6 +195,36 @@ func (m *Manager) expired(id any, now time.Time) bool {
 		now = now.Add(-s.MaxInactive())
 	}
 	return s.Expired(now)
+}
+
+// ChangeSessionID renames session s to newID on every node, as Tomcat's
+// StandardSession.setId does for BackupManager (JvmRouteBinderValve, changeSessionId):
+// the map's entry under the old id is removed everywhere, and s is put under newID,
+// which gives it a backup as a new session gets one. It fails with ErrIDTaken if the map
+// holds another session under newID, and returns a wrapped replmap error if the session
+// could not reach a backup (it is then stored here under newID all the same). Renaming a
+// session to the id it has does nothing.
+func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) error {
+	if newID == "" || strings.ContainsAny(newID, ";, \t") {
+		return fmt.Errorf("backup: invalid session id %q", newID)
+	}
+	m.renameMu.Lock()
+	defer m.renameMu.Unlock()
+	oldID := s.ID()
+	if oldID == newID {
+		return nil
+	}
+	if v, _, ok := m.m.Peek(newID); ok && v != s {
+		return fmt.Errorf("%w: %s", ErrIDTaken, newID)
+	}
+	if _, err := m.m.Remove(ctx, oldID); err != nil {
+		return fmt.Errorf("backup: rename %s: %w", oldID, err)
+	}
+	s.setID(newID)
+	if _, err := m.m.Put(ctx, newID, s); err != nil {
+		return fmt.Errorf("backup: session %s renamed %s without a backup: %w", oldID, newID, err)
+	}
+	return nil
 }
 
 // Invalidate removes session id from every node.

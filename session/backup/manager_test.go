@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,9 +150,10 @@ func request(t *testing.T, m *backup.Manager, path, id string) (body string, coo
 
 // TestMiddleware: a session created on one node (its cookie carries the node's route)
 // is used on each of the others in turn, which fetch it and become its primary, and
-// every node reads the previous one's counter; logout removes it everywhere.
+// every node reads the previous one's counter; logout removes it everywhere. Without the
+// jvmRoute binding, the session keeps its id (TestJvmRouteBinder has it on).
 func TestMiddleware(t *testing.T) {
-	ms := startManagers(t, 3, backup.Config{CookiePath: "/app"})
+	ms := startManagers(t, 3, backup.Config{CookiePath: "/app", DisableJvmRouteBinder: true})
 	body, c := request(t, ms[0], "/", "")
 	if c == nil || c.Path != "/app" || !c.HttpOnly || len(c.Value) != 32+len(".n0") || c.Value[32:] != ".n0" {
 		t.Fatalf("cookie %+v", c)
@@ -226,7 +228,8 @@ func TestReplicationFailure(t *testing.T) {
 	if body, _ := request(t, ms[0], "/", id); body != id+" 3\n" {
 		t.Fatalf("request after the backup recovered: %q, want counter 3", body)
 	}
-	if body, _ := request(t, ms[1], "/", id); body != id+" 4\n" {
+	// The backup node serves it, renamed to its route (the jvmRoute binding).
+	if body, _ := request(t, ms[1], "/", id); body != strings.TrimSuffix(id, ".n0")+".n1 4\n" {
 		t.Fatalf("the backup node served %q, want counter 4", body)
 	}
 }
@@ -272,5 +275,141 @@ func TestFindExpired(t *testing.T) {
 		if slices.Contains(m.Map().Keys(), any(c.Value)) {
 			t.Errorf("node %d still knows the expired session", i)
 		}
+	}
+}
+
+// TestJvmRouteBinder: a request whose session id carries another node's route gets the
+// session renamed to the serving node's route on every node, with a new cookie and the
+// counter intact; a stale cookie (the response with the new one was lost) finds the
+// renamed session; a cookie with the node's own route is left alone.
+func TestJvmRouteBinder(t *testing.T) {
+	ms := startManagers(t, 3, backup.Config{CookiePath: "/app"})
+	originals := map[string]string{}
+	var mu sync.Mutex
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		counter(w, r)
+		q := backup.FromContext(r.Context())
+		if o := q.OriginalID(); o != "" {
+			mu.Lock()
+			s, _ := q.Session()
+			originals[s.ID()] = o
+			mu.Unlock()
+		}
+	})
+	serve := func(m *backup.Manager, id string) (string, *http.Cookie) {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: backup.CookieName, Value: id})
+		w := httptest.NewRecorder()
+		m.Wrap(page).ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		for _, c := range w.Result().Cookies() {
+			if c.Name == backup.CookieName {
+				return w.Body.String(), c
+			}
+		}
+		return w.Body.String(), nil
+	}
+	_, c := request(t, ms[0], "/", "")
+	id0 := c.Value
+	base := strings.TrimSuffix(id0, ".n0")
+	keys := func(id string) (n int) {
+		for _, m := range ms {
+			if slices.Contains(m.Map().Keys(), any(id)) {
+				n++
+			}
+		}
+		return n
+	}
+	for i, step := range []struct {
+		node       int
+		cookie     string
+		want       string // the session's id afterwards
+		counter    int
+		newCookie  bool
+		renamedNow bool
+	}{
+		{1, id0, base + ".n1", 2, true, true},            // failover to n1: renamed
+		{1, id0, base + ".n1", 3, true, false},           // the new cookie was lost: found, sent again
+		{1, base + ".n1", base + ".n1", 4, false, false}, // at home
+		{2, base + ".n1", base + ".n2", 5, true, true},   // failover to n2
+		{0, base + ".n2", base + ".n0", 6, true, true},   // back to n0
+	} {
+		body, c := serve(ms[step.node], step.cookie)
+		if want := fmt.Sprintf("%s %d\n", step.want, step.counter); body != want {
+			t.Fatalf("step %d: body %q, want %q", i, body, want)
+		}
+		switch {
+		case step.newCookie && (c == nil || c.Value != step.want || c.Path != "/app"):
+			t.Fatalf("step %d: cookie %+v, want %s", i, c, step.want)
+		case !step.newCookie && c != nil:
+			t.Fatalf("step %d: a cookie %+v for the node's own session", i, c)
+		}
+		if n := keys(step.want); n != len(ms) {
+			t.Errorf("step %d: %d of %d nodes know %s", i, n, len(ms), step.want)
+		}
+		if step.renamedNow {
+			if n := keys(step.cookie); n != 0 {
+				t.Errorf("step %d: %d nodes still know the old id %s", i, n, step.cookie)
+			}
+		}
+		if _, primary, ok := ms[step.node].Map().Peek(step.want); !ok || !primary {
+			t.Errorf("step %d: node n%d is not the primary of %s", i, step.node, step.want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if originals[base+".n2"] != base+".n1" || originals[base+".n0"] != base+".n2" {
+		t.Errorf("OriginalID: %v", originals)
+	}
+}
+
+func TestChangeSessionID(t *testing.T) {
+	ctx := context.Background()
+	ms := startManagers(t, 2, backup.Config{})
+	a, err := ms[0].Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ms[0].Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ms[0].ChangeSessionID(ctx, a, b.ID()); !errors.Is(err, backup.ErrIDTaken) {
+		t.Errorf("rename to a taken id: %v", err)
+	}
+	if err := ms[0].ChangeSessionID(ctx, a, a.ID()); err != nil {
+		t.Errorf("rename to its own id: %v", err)
+	}
+	for _, bad := range []string{"", "a;b", "a b"} {
+		if err := ms[0].ChangeSessionID(ctx, a, bad); err == nil {
+			t.Errorf("rename to %q: no error", bad)
+		}
+	}
+	old := a.ID()
+	if err := ms[0].ChangeSessionID(ctx, a, "RENAMED.n0"); err != nil {
+		t.Fatal(err)
+	}
+	if a.ID() != "RENAMED.n0" {
+		t.Fatalf("id %s after the rename", a.ID())
+	}
+	// The other node fetches the renamed session, with its attributes, under the new id only.
+	if err := a.Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms[0].Replicate(ctx, a.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := ms[1].Find(ctx, old); err != nil || s != nil {
+		t.Errorf("old id on the other node: %v, %v", s, err)
+	}
+	s, err := ms[1].Find(ctx, "RENAMED.n0")
+	if err != nil || s == nil {
+		t.Fatalf("new id on the other node: %v, %v", s, err)
+	}
+	if v, _, err := s.Get("k"); err != nil || v != "v" {
+		t.Errorf("attribute k on the other node: %v, %v", v, err)
 	}
 }

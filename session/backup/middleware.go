@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/gotribes/tribes/internal/sessionhttp"
@@ -34,6 +35,8 @@ type Request struct {
 	s  *Session
 	// looked: the cookie's session was looked up.
 	looked bool
+	// original is the cookie's session id when the jvmRoute binding renamed the session.
+	original string
 }
 
 // FromContext returns the request's session state, nil outside Manager.Wrap.
@@ -56,12 +59,65 @@ func (q *Request) find() (*Session, error) {
 		return q.s, nil
 	}
 	q.looked = true
-	s, err := q.m.Find(q.r.Context(), q.id)
+	ctx := q.r.Context()
+	s, err := q.m.Find(ctx, q.id)
 	if err != nil {
 		return nil, fmt.Errorf("backup: session %s: %w", q.id, err)
 	}
+	route := q.m.cfg.JvmRoute
+	binder := route != "" && !q.m.cfg.DisableJvmRouteBinder
+	if !binder || q.w.Committed() {
+		// Once the response has started, a new cookie could no longer reach the client.
+		q.s = s
+		return s, nil
+	}
+	from := routeOf(q.id)
+	switch {
+	case from == "" || from == route:
+	case s != nil:
+		// Tomcat's JvmRouteBinderValve: the balancer failed over to this node; rename
+		// the session to this node's route so that it stays here.
+		if err := q.m.ChangeSessionID(ctx, s, withRoute(q.id, route)); err != nil && !errors.Is(err, ErrIDTaken) {
+			q.m.log.Warn("backup: rename session to this node's route", "manager", q.m.cfg.Name, "id", q.id, "err", err)
+		}
+	default:
+		// Renamed here by an earlier request whose response (and new cookie) did not
+		// reach the client.
+		if s, err = q.m.Find(ctx, withRoute(q.id, route)); err != nil {
+			return nil, fmt.Errorf("backup: session %s: %w", withRoute(q.id, route), err)
+		}
+	}
+	if s != nil && s.ID() != q.id {
+		q.original, q.id = q.id, s.ID()
+		q.setCookie()
+	}
 	q.s = s
 	return s, nil
+}
+
+// OriginalID is the id the client sent when the jvmRoute binding renamed its session
+// (Tomcat's request attribute JvmRouteOriginalSessionID), or "".
+func (q *Request) OriginalID() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.original
+}
+
+func (q *Request) setCookie() {
+	http.SetCookie(q.w, &http.Cookie{Name: CookieName, Value: q.id, Path: q.m.cfg.CookiePath, HttpOnly: true,
+		Secure: q.r.TLS != nil})
+}
+
+// routeOf returns the part of a session id after its first dot (the jvmRoute), or "".
+func routeOf(id string) string {
+	_, r, _ := strings.Cut(id, ".")
+	return r
+}
+
+// withRoute returns id with its route replaced by route.
+func withRoute(id, route string) string {
+	base, _, _ := strings.Cut(id, ".")
+	return base + "." + route
 }
 
 // Create returns the request's session, creating one (and setting its cookie) when
@@ -81,8 +137,7 @@ func (q *Request) Create() (*Session, error) {
 		return nil, err
 	}
 	q.s, q.id = s, s.ID()
-	http.SetCookie(q.w, &http.Cookie{Name: CookieName, Value: q.id, Path: q.m.cfg.CookiePath, HttpOnly: true,
-		Secure: q.r.TLS != nil})
+	q.setCookie()
 	return s, err
 }
 

@@ -50,6 +50,13 @@ func (s *Session) ID() string {
 	return s.st.ID
 }
 
+// setID renames the session (ChangeSessionID): what it sends from now on carries id.
+func (s *Session) setID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.ID = id
+}
+
 // CreationTime returns when the session was created.
 func (s *Session) CreationTime() time.Time {
 	s.mu.Lock()
@@ -246,4 +253,6 @@ var (
 	ErrOtherID = errors.New("backup: diff of another session")
 	// ErrNotSession: a map value that is not a DeltaSession.
 	ErrNotSession = errors.New("backup: not a DeltaSession")
+	// ErrIDTaken: ChangeSessionID's new id names another session.
+	ErrIDTaken = errors.New("backup: session id taken")
 )
