@@ -10,12 +10,14 @@ import (
 	"github.com/gotribes/tribes/internal/tomcat"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/backup"
+	"github.com/gotribes/tribes/session/delta"
 )
 
 // TestTomcatReadsGoDeltaSession has catalina-ha read a DeltaSession stream Go wrote (as
 // BackupManager's map reads a value) and apply a diff Go wrote (DeltaSession.applyDiff),
 // with attributes of several kinds and an object of a class only Java knows, carried from
-// a stream Java wrote.
+// a stream Java wrote, and the principal (and, in the diff, the authentication type) a Go
+// handler set.
 func TestTomcatReadsGoDeltaSession(t *testing.T) {
 	tomcat.Skip(t)
 	golden, err := os.ReadFile(filepath.Join("..", "..", "session", "backup", "testdata", "java", "session.ser"))
@@ -41,6 +43,11 @@ func TestTomcatReadsGoDeltaSession(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A user a Go handler authenticated (the full stream carries no authentication type).
+	if err := s.SetPrincipal(&delta.Principal{Name: "gopher", Roles: []string{"dev", "admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetAuthType("FORM")
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
@@ -66,6 +73,10 @@ func TestTomcatReadsGoDeltaSession(t *testing.T) {
 	}
 	s.Remove("name")
 	s.SetMaxInactive(10 * time.Minute)
+	if err := s.SetPrincipal(&delta.Principal{Name: "nina", Roles: []string{"user"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetAuthType("BASIC")
 	d, err := s.Diff()
 	if err != nil {
 		t.Fatal(err)
@@ -76,13 +87,13 @@ func TestTomcatReadsGoDeltaSession(t *testing.T) {
 	created := strconv.FormatInt(s.CreationTime().UnixMilli(), 10)
 	common := "id G1.go\ncreation " + created + "\n"
 	if got, want := javaTool(t, "BackupGolden", "read", sessionFile), common+
-		"maxInactive 3600\nnew false\nversion 0\nprincipal null\nauthType null\n"+
+		"maxInactive 3600\nnew false\nversion 0\nprincipal gopher [admin, dev]\nauthType null\n"+
 		"attr cart BackupGolden$Cart carol/3\nattr counter java.lang.Integer 5\n"+
 		"attr list java.util.ArrayList [a, 7]\nattr name java.lang.String ann\n"; got != want {
 		t.Errorf("Java reads Go's session as\n%s\nwant\n%s", got, want)
 	}
 	if got, want := javaTool(t, "BackupGolden", "read", sessionFile, diffFile), common+
-		"maxInactive 600\nnew false\nversion 0\nprincipal null\nauthType null\n"+
+		"maxInactive 600\nnew false\nversion 0\nprincipal nina [user]\nauthType BASIC\n"+
 		"attr cart BackupGolden$Cart carol/3\nattr counter java.lang.Integer 6\n"+
 		"attr list java.util.ArrayList [a, 7]\n"; got != want {
 		t.Errorf("Java applies Go's diff as\n%s\nwant\n%s", got, want)

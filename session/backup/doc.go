@@ -84,7 +84,10 @@
 //
 // # Not done
 //
-// Session listeners, attribute listeners and the principal and authentication type are
-// replicated as Tomcat writes them but a Go handler cannot set them (only read the
-// principal); Config has no equivalent of BackupManager's other attributes.
+// Session listeners, attribute listeners and notes are replicated as Tomcat writes them
+// but a Go handler cannot set them. The principal and the authentication type it can
+// (Session.SetPrincipal, SetAuthType); Tomcat's full DeltaSession stream carries no
+// authentication type, so a node that receives a session in full has none until a diff
+// sets it, as between Tomcat nodes. Config has no equivalent of BackupManager's other
+// attributes.
 package backup

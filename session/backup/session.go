@@ -99,6 +99,60 @@ func (s *Session) Principal() *delta.Principal {
 	return s.st.Principal
 }
 
+// SetPrincipal sets the session's authenticated principal (nil removes it), as Tomcat's
+// authenticators do once a realm authenticated the user, and records the change for the
+// next Diff, where Tomcat's nodes read it as a GenericPrincipal. The session keeps a
+// copy. Attributes and a user principal without a Java form (see delta.EncodePrincipal)
+// are refused with an error wrapping delta.ErrNoJavaForm, the session unchanged.
+func (s *Session) SetPrincipal(p *delta.Principal) error {
+	if p == nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.st.Principal = nil
+		s.record(delta.Action{Type: delta.ActionPrincipal, Op: delta.OpRemove, Name: namePrincipal})
+		return nil
+	}
+	b, err := delta.EncodePrincipal(p)
+	if err != nil {
+		return fmt.Errorf("backup: principal: %w", err)
+	}
+	cp, err := delta.DecodePrincipal(b) // the session's own copy, as it travels
+	if err != nil {
+		return fmt.Errorf("backup: principal: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Principal = cp
+	s.record(delta.Action{Type: delta.ActionPrincipal, Op: delta.OpSet, Name: namePrincipal, Value: b})
+	return nil
+}
+
+// AuthType returns the authentication type ("FORM", "BASIC", ...), or "".
+func (s *Session) AuthType() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.AuthType
+}
+
+// SetAuthType sets the authentication type (empty removes it) and records the change.
+func (s *Session) SetAuthType(t string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.AuthType = t
+	if t == "" {
+		s.record(delta.Action{Type: delta.ActionAuthType, Op: delta.OpRemove, Name: nameAuthType})
+		return
+	}
+	s.record(delta.Action{Type: delta.ActionAuthType, Op: delta.OpSet, Name: nameAuthType, Value: []byte(t)})
+}
+
+// The names Tomcat's DeltaRequest gives the principal's and the authentication type's
+// actions.
+const (
+	namePrincipal = "__SET__PRINCIPAL__"
+	nameAuthType  = "__SET__AUTHTYPE__"
+)
+
 // Primary reports whether the local node serves the session (isPrimarySession): true
 // for a session created here or made primary (Manager does that when the map makes the
 // node its primary), false after another node told it used the session.

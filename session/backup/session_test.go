@@ -159,3 +159,67 @@ func FuzzSession(f *testing.F) {
 		_, _ = s.Diff()
 	})
 }
+
+// TestPrincipalAndAuthType: the principal a Go handler sets reaches a copy in full and by
+// diff, the authentication type by diff (Tomcat's DeltaRequest actions), and so does
+// their removal; a principal without a Java form is refused and changes nothing.
+func TestPrincipalAndAuthType(t *testing.T) {
+	s := backup.NewSession("S1.go", time.Hour, backup.Limits{})
+	p := &delta.Principal{Name: "gopher", Roles: []string{"dev", "admin"}, Attributes: map[string]any{"level": 3}}
+	if err := s.SetPrincipal(p); err != nil {
+		t.Fatal(err)
+	}
+	p.Roles[0] = "changed later" // the session keeps its own copy
+	s.SetAuthType("FORM")
+	cp := decodeSession(t, encodeSession(t, s))
+	// Tomcat's DeltaSession stream carries the principal but not the authentication type.
+	if got := cp.Principal(); got == nil || got.Name != "gopher" || !got.HasRole("dev") || !got.HasRole("admin") ||
+		cp.AuthType() != "" {
+		t.Fatalf("copy in full: principal %+v, auth type %q", got, cp.AuthType())
+	}
+	if v, ok := cp.Principal().Attribute("level"); !ok || v != 3 {
+		t.Errorf("copy's principal attribute level: %v %v", v, ok)
+	}
+	if _, err := s.Diff(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.SetPrincipal(&delta.Principal{Name: "nina", Roles: []string{"user"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetAuthType("BASIC")
+	applyDiff(t, s, cp)
+	if got := cp.Principal(); got == nil || got.Name != "nina" || !got.HasRole("user") || got.HasRole("dev") ||
+		cp.AuthType() != "BASIC" {
+		t.Fatalf("copy after a diff: principal %+v, auth type %q", got, cp.AuthType())
+	}
+
+	bad := &delta.Principal{Name: "x", Attributes: map[string]any{"c": make(chan int)}}
+	if err := s.SetPrincipal(bad); !errors.Is(err, delta.ErrNoJavaForm) {
+		t.Errorf("principal without a Java form: %v", err)
+	}
+	if s.Dirty() || s.Principal().Name != "nina" {
+		t.Errorf("a refused principal changed the session: dirty %v, principal %+v", s.Dirty(), s.Principal())
+	}
+
+	if err := s.SetPrincipal(nil); err != nil {
+		t.Fatal(err)
+	}
+	s.SetAuthType("")
+	applyDiff(t, s, cp)
+	if cp.Principal() != nil || cp.AuthType() != "" || s.Principal() != nil || s.AuthType() != "" {
+		t.Errorf("after removal: copy %+v %q, session %+v %q", cp.Principal(), cp.AuthType(), s.Principal(), s.AuthType())
+	}
+}
+
+// applyDiff sends s's changes to cp as a diff.
+func applyDiff(t *testing.T, s, cp *backup.Session) {
+	t.Helper()
+	d, err := s.Diff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.ApplyDiff(d); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,7 +5,9 @@ import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.Principal;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.TreeSet;
@@ -107,7 +109,9 @@ public final class BackupGolden {
         System.out.println("maxInactive " + s.getMaxInactiveInterval());
         System.out.println("new " + s.isNew());
         System.out.println("version " + s.getVersion());
-        System.out.println("principal " + (s.getPrincipal() == null ? "null" : s.getPrincipal().getName()));
+        Principal p = s.getPrincipal();
+        String roles = p instanceof GenericPrincipal gp ? " " + Arrays.toString(gp.getRoles()) : "";
+        System.out.println("principal " + (p == null ? "null" : p.getName() + roles));
         System.out.println("authType " + s.getAuthType());
         for (String name : new TreeSet<>(Collections.list(s.getAttributeNames()))) {
             Object v = s.getAttribute(name);
