@@ -218,6 +218,49 @@ func TestFailureDetectorProbes(t *testing.T) {
 	}
 }
 
+// TestTCPPingBothWays: Go's and Java's TcpPingInterceptor swallow each other's pings. A
+// Java node with the interceptor pings every 100 ms on its own thread, and Go's
+// interceptor swallows those pings; Go's ping reaches a plain Java node as a 64-byte
+// message (TCP_PING_DATA), and the Java node with the interceptor swallows it. Both
+// sides ping with optionFlag 1 (a byte message), so that the plain Java node delivers
+// the ping's bytes: with Tomcat's default 0 it tries to deserialize them and logs an
+// error, whoever sent the ping.
+func TestTCPPingBothWays(t *testing.T) {
+	javapeer.Skip(t)
+	group, port := netbench.Group(t.Name())
+	ping, err := interceptors.NewTCPPing(interceptors.TCPPingConfig{Flag: channel.OptByteMessage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGo(t, goOpts{group: group, port: port, ics: []channel.Interceptor{ping}})
+	withPing := javaMcast(t, group, port, "--interceptors", "TcpPing(interval=100;useThread=true;optionFlag=1)")
+	plain := javaMcast(t, group, port)
+	testutil.EventuallyTrue(t, waitLimit, "Go sees both", func() bool { return len(g.ch.Members()) == 2 })
+	withPing.WaitEvent(t, waitLimit, isMember("memberAdded", g.idHex()))
+	plain.WaitEvent(t, waitLimit, isMember("memberAdded", g.idHex()))
+	testutil.EventuallyTrue(t, waitLimit, "Java's pings swallowed on Go", func() bool { return ping.Stats().Swallowed >= 2 })
+	before := ping.Stats().Pings
+	ping.Ping(context.Background())
+	if st := ping.Stats(); st.Pings != before+1 || st.Failed != 0 {
+		t.Fatalf("Go ping: %+v", st)
+	}
+	ev := plain.WaitEvent(t, waitLimit, func(e javapeer.Event) bool { return e.Event == "message" && e.From.ID == g.idHex() })
+	if ev.Data != hex.EncodeToString(interceptors.PingPayload()) {
+		t.Fatalf("Go's ping at the plain Java node: %s", ev.Line)
+	}
+	if err := withPing.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range withPing.Pending() {
+		if e.Event == "message" {
+			t.Fatalf("Java's TcpPingInterceptor delivered %s", e.Line)
+		}
+	}
+	if n := len(g.messages()); n != 0 {
+		t.Fatalf("Go delivered %d messages (Java's pings?)", n)
+	}
+}
+
 // TestStaticMemberNoticesGoToJava: a Java node lists a Go node as static member; the Go
 // node's start notice makes Java add it (again) and its shutdown notice removes it.
 func TestStaticMemberNoticesGoToJava(t *testing.T) {
