@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -200,6 +201,64 @@ func javaToGo(t *testing.T, p *javapeer.Peer, g *goNode) {
 				}
 			})
 		}
+	}
+}
+
+// TestUDPBothWays: messages with channel.OptUDP (0x20) travel as datagrams to the
+// member's UDP port, from Go to a Java receiver with a UDP port (NioReceiver udpPort) and
+// from Java to a Go receiver with UDP on, at sizes up to the largest datagram frame;
+// each side sees the bytes, the option and the sender.
+func TestUDPBothWays(t *testing.T) {
+	javaUDP := testutil.FreePortsUDP(t, 1)[0]
+	p := javapeer.Start(t, "--udp-port", strconv.Itoa(javaUDP))
+	jm := javaMember(t, p)
+	jm.UDPPort = int32(javaUDP)
+	cfg := nio.DefaultConfig()
+	cfg.UDP = true
+	g := startGoWith(t, cfg, jm)
+	local := g.ch.LocalMember()
+	if local.UDPPort <= 0 {
+		t.Fatalf("Go's member has no UDP port: %s", local.String())
+	}
+	opts := channel.OptByteMessage | channel.OptUDP
+	for _, size := range []int{0, 64, 1000, 60000} {
+		t.Run(fmt.Sprintf("GoToJava/size=%s", sizeName(size)), func(t *testing.T) {
+			data := javapeer.Content(size, 1, "udp")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := g.ch.Send(ctx, nil, data, opts); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			ev := p.WaitEvent(t, 30*time.Second, javapeer.MessageWithSHA(javapeer.SHA256Hex(data)))
+			if ev.Size != len(data) || ev.Options != int(opts) {
+				t.Fatalf("java got %d bytes with options %d, want %d with %d", ev.Size, ev.Options, len(data), opts)
+			}
+			if f := ev.From; f == nil || f.Port != int(local.Port) || f.ID != local.UniqueID.String() {
+				t.Fatalf("java sees sender %+v, want %s", f, local.String())
+			}
+		})
+		t.Run(fmt.Sprintf("JavaToGo/size=%s", sizeName(size)), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			to := fmt.Sprintf("%s@%d", g.member(), local.UDPPort)
+			res, err := p.Send(ctx, []string{to}, 1, size, int(opts), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Sent != 1 || res.Failed != 0 {
+				t.Fatalf("java send result %+v", res)
+			}
+			m := g.next(t)
+			if !bytes.Equal(m.Data, javapeer.Content(size, 0, "")) || m.Options != opts {
+				t.Fatalf("go got %d bytes with options %v, want %d with %v", len(m.Data), m.Options, size, opts)
+			}
+			if int(m.Source.Port) != p.Port || m.Source.UniqueID != p.ID {
+				t.Fatalf("go sees sender %s, want %s", m.Source.String(), p.Member())
+			}
+		})
+	}
+	if st := g.ch.Transport().(*nio.Transport).Stats(); st.DatagramsReceived != 4 {
+		t.Errorf("Go received %d datagrams, want the 4 Java sent", st.DatagramsReceived)
 	}
 }
 

@@ -83,7 +83,8 @@ func (p *Peer) writeLine(s string) error {
 }
 
 // Send makes the peer send count ByteMessages of Content(size, seq, prefix)
-// to the members ("host:port:idhex") with the given Tribes send options (the
+// to the members ("host:port:idhex", with "@udpport" for a member's UDP port, which
+// option 0x20 sends to) with the given Tribes send options (the
 // int goes straight to GroupChannel.send). prefix must not contain spaces.
 // The Java side sends sequentially and answers when all are done (or failed).
 func (p *Peer) Send(ctx context.Context, to []string, count, size, options int, prefix string) (SendResult, error) {

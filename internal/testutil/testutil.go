@@ -94,3 +94,14 @@ func FreePorts(t TB, n int) []int {
 	t.Cleanup(release)
 	return ports
 }
+
+// FreePortsUDP is FreePorts for UDP.
+func FreePortsUDP(t TB, n int) []int {
+	t.Helper()
+	ports, release, err := freeport.Pick(n, freeport.UDP)
+	if err != nil {
+		t.Fatalf("testutil: free UDP ports: %v", err)
+	}
+	t.Cleanup(release)
+	return ports
+}

@@ -42,7 +42,7 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  * interop tests (see internal/javapeer). Stdout carries only JSON lines.
  *
  * <pre>
- * node --bind 127.0.0.1 --port 4000 [--autobind 100] [--id HEX32] [--throw-prefix STR]
+ * node --bind 127.0.0.1 --port 4000 [--autobind 100] [--id HEX32] [--throw-prefix STR] [--udp-port N]
  *      [--echo] [--quiet] [--seconds N] [--rx-threads N] [--domain STR] [--payload HEX]
  *      [--log-level WARNING] [--interceptors "TcpFailureDetector,Gzip(compressionMinSize=10),…"]
  *      [--mcast-addr 228.0.0.4 --mcast-port 45564 --mcast-bind 127.0.0.1 --frequency 500
@@ -664,8 +664,14 @@ public final class TribesPeer {
         return b;
     }
 
-    /** Parses "host:port[:idhex]" (host may be "[v6]"). */
+    /** Parses "host:port[:idhex][@udpport]" (host may be "[v6]"). */
     static MemberImpl parseMember(String s) throws Exception {
+        int udpPort = -1;
+        int at = s.lastIndexOf('@');
+        if (at > 0) {
+            udpPort = Integer.parseInt(s.substring(at + 1));
+            s = s.substring(0, at);
+        }
         String[] parts = s.split(":");
         if (parts.length < 2) {
             throw new IllegalArgumentException("member must be host:port[:idhex]: " + s);
@@ -685,6 +691,7 @@ public final class TribesPeer {
         if (idHex != null) {
             m.setUniqueId(Json.unhex(idHex));
         }
+        m.setUdpPort(udpPort);
         return m;
     }
 
@@ -692,6 +699,9 @@ public final class TribesPeer {
         String bind = a.get("bind", "127.0.0.1");
         int seconds = a.getInt("seconds", 600);
         Node n = new Node(bind, a.getInt("port", 4000), a.getInt("autobind", 100), a.getInt("rx-threads", 0));
+        if (a.opts.containsKey("udp-port")) {
+            n.receiver.setUdpPort(a.getInt("udp-port", -1)); // messages with option 0x20 arrive here
+        }
         Listener l = new Listener(n, a.opts.get("throw-prefix"), a.flag("echo"), a.flag("quiet"));
         n.channel.addChannelListener(l);
         RpcPeer rp = RpcPeer.create(n, a);
