@@ -143,6 +143,23 @@ func (p *Peer) Members(ctx context.Context) ([]From, error) {
 	return r.Members, nil
 }
 
+// CoordinatorView returns the view of the Java channel's SimpleCoordinator interceptor
+// (--interceptors SimpleCoordinator): its members in the order it sorted them, the
+// coordinator first; none before it installed one.
+func (p *Peer) CoordinatorView(ctx context.Context) ([]From, error) {
+	ev, err := p.command(ctx, "coordinator-view")
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		View []From `json:"view"`
+	}
+	if err := json.Unmarshal([]byte(ev.Line), &r); err != nil {
+		return nil, fmt.Errorf("javapeer: bad coordinator-view reply %q: %w", ev.Line, err)
+	}
+	return r.View, nil
+}
+
 // Ping round-trips a no-op command; when it returns, every event the peer
 // printed before reading the command is queued.
 func (p *Peer) Ping(ctx context.Context) error {

@@ -787,6 +787,8 @@ public final class TribesPeer {
                     reply = Json.event("members").put("reply", true).put("members", ms);
                 } else if (cmd.equals("ping")) {
                     reply = Json.event("pong").put("reply", true);
+                } else if (cmd.equals("coordinator-view")) {
+                    reply = coordinatorView(n);
                 } else if ((reply = MapPeer.command(n, f)) != null) { // map-start, map-put, ...
                     // answered
                 } else if ((reply = rp.command(f)) == null) { // sendobj, rpc, rpc-release
@@ -806,6 +808,24 @@ public final class TribesPeer {
         n.stop();
         Json.event("stopped").emit();
         return 0;
+    }
+
+    /** The view of the channel's SimpleCoordinator, coordinator first (empty before it installed one). */
+    static Json coordinatorView(Node n) {
+        java.util.Iterator<org.apache.catalina.tribes.ChannelInterceptor> it = n.channel.getInterceptors();
+        while (it.hasNext()) {
+            if (it.next() instanceof org.apache.catalina.tribes.group.interceptors.SimpleCoordinator sc) {
+                java.util.List<Json> ms = new java.util.ArrayList<>();
+                Member[] view = sc.getView();
+                if (view != null) {
+                    for (Member m : view) {
+                        ms.add(memberJson(m));
+                    }
+                }
+                return Json.event("coordinatorView").put("reply", true).put("view", ms);
+            }
+        }
+        return Json.event("error").put("reply", true).put("error", "no SimpleCoordinator in the stack");
     }
 
     static void hardLimit(int seconds) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -258,6 +259,55 @@ func TestTCPPingBothWays(t *testing.T) {
 	}
 	if n := len(g.messages()); n != 0 {
 		t.Fatalf("Go delivered %d messages (Java's pings?)", n)
+	}
+}
+
+// TestSimpleCoordinatorSameView: a Go node and two Java nodes, each with SimpleCoordinator,
+// in one multicast group agree on the view (the three members in absolute order) and so
+// on the coordinator, without a message between them.
+func TestSimpleCoordinatorSameView(t *testing.T) {
+	javapeer.Skip(t)
+	group, port := netbench.Group(t.Name())
+	sc, err := interceptors.NewSimpleCoordinator(interceptors.SimpleCoordinatorConfig{QuietPeriod: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGo(t, goOpts{group: group, port: port, ics: []channel.Interceptor{sc}})
+	js := []*javapeer.Peer{javaMcast(t, group, port, "--interceptors", "SimpleCoordinator"),
+		javaMcast(t, group, port, "--interceptors", "SimpleCoordinator")}
+	var goIDs []string
+	testutil.Eventually(t, 30*time.Second, func() error {
+		goIDs = goIDs[:0]
+		for _, m := range sc.View() {
+			goIDs = append(goIDs, m.UniqueID.String())
+		}
+		if len(goIDs) != 3 {
+			return fmt.Errorf("Go's view %v", goIDs)
+		}
+		return nil
+	})
+	if coord, ok := sc.Coordinator(); !ok || coord.UniqueID.String() != goIDs[0] {
+		t.Fatalf("Go's coordinator %v (%v), view %v", coord.UniqueID, ok, goIDs)
+	}
+	for i, j := range js {
+		// Java installs a view 2.5 s after the membership last changed.
+		testutil.Eventually(t, 30*time.Second, func() error {
+			view, err := j.CoordinatorView(context.Background())
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for _, m := range view {
+				ids = append(ids, m.ID)
+			}
+			if !slices.Equal(ids, goIDs) {
+				return fmt.Errorf("Java node %d's view %v, Go's %v", i, ids, goIDs)
+			}
+			return nil
+		})
+	}
+	if n := len(g.messages()); n != 0 {
+		t.Errorf("Go delivered %d messages", n)
 	}
 }
 
