@@ -87,20 +87,20 @@ func lastError(err error) error {
 // cleanup (internal/freeport).
 func FreePorts(t TB, n int) []int {
 	t.Helper()
-	ports, release, err := freeport.Pick(n, freeport.TCP)
-	if err != nil {
-		t.Fatalf("testutil: free ports: %v", err)
-	}
-	t.Cleanup(release)
-	return ports
+	return freePorts(t, n, freeport.TCP)
 }
 
 // FreePortsUDP is FreePorts for UDP.
 func FreePortsUDP(t TB, n int) []int {
 	t.Helper()
-	ports, release, err := freeport.Pick(n, freeport.UDP)
+	return freePorts(t, n, freeport.UDP)
+}
+
+func freePorts(t TB, n int, nw freeport.Network) []int {
+	t.Helper()
+	ports, release, err := freeport.Pick(n, nw)
 	if err != nil {
-		t.Fatalf("testutil: free UDP ports: %v", err)
+		t.Fatalf("testutil: free ports: %v", err)
 	}
 	t.Cleanup(release)
 	return ports
