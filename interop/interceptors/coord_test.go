@@ -133,7 +133,7 @@ func checkReencode(t *testing.T, tap *coordTap, min int) {
 func TestNonBlockingCoordinatorGoLeads(t *testing.T) {
 	p := javaCoordinator(t, 0) // ephemeral: 32768 and up
 	jm := javaMember(t, p)
-	g, c, tap, views := goCoordinator(t, randomPort(20000, 5000), jm)
+	g, c, tap, views := goCoordinator(t, testutil.FreePorts(t, 1)[0], jm) // below the ephemeral range Java's port 0 picks from
 	gp := int(g.ch.LocalMember().Port)
 	if gp >= p.Port {
 		t.Skipf("go port %d is not below java's %d", gp, p.Port)
@@ -159,7 +159,7 @@ func TestNonBlockingCoordinatorGoLeads(t *testing.T) {
 // multicast between them), so Go, after waiting WaitTimeout, sends a token itself; Java
 // learns the Go member from it, and its heartbeat starts the election that both accept.
 func TestNonBlockingCoordinatorJavaLeads(t *testing.T) {
-	p := javaCoordinator(t, randomPort(20000, 5000))
+	p := javaCoordinator(t, testutil.FreePorts(t, 1)[0]) // below the ephemeral range
 	jm := javaMember(t, p)
 	g, c, tap, views := goCoordinator(t, 0, jm)
 	gp := int(g.ch.LocalMember().Port)
