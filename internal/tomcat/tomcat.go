@@ -69,6 +69,14 @@ func Skip(t testutil.TB) {
 	}
 }
 
+// The user of every node's realm (a MemoryRealm on the Engine), with the roles "dev" and
+// "admin": the test page's /login?user=&pw= logs it in (request.login), and /whoami prints
+// the principal the request carries ("name dev=true admin=true", "-" for none).
+const (
+	RealmUser     = "ann"
+	RealmPassword = "secret"
+)
+
 // Member is a static member of a node's cluster.
 type Member struct {
 	Port     int
@@ -359,6 +367,9 @@ func (n *Node) writeBase(app string) error {
 	files := map[string]string{
 		"conf/server.xml":  n.serverXML(),
 		"conf/context.xml": "<Context><WatchedResource>WEB-INF/web.xml</WatchedResource></Context>\n",
+		// The Engine's realm: the test page's /login authenticates against it.
+		"conf/tomcat-users.xml": "<tomcat-users>\n  <user username=\"" + RealmUser + "\" password=\"" + RealmPassword +
+			"\" roles=\"dev,admin\"/>\n</tomcat-users>\n",
 		// The web application is the compiled directory, shared by the nodes.
 		"conf/Catalina/localhost/app.xml": fmt.Sprintf("<Context docBase=%q/>\n", app),
 	}
@@ -437,6 +448,7 @@ func (n *Node) serverXML() string {
   <Service name="Catalina">
     <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
     <Engine name="Catalina" defaultHost="localhost"%s>
+      <Realm className="org.apache.catalina.realm.MemoryRealm" pathname="conf/tomcat-users.xml"/>
 %s      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
     </Engine>
   </Service>

@@ -17,6 +17,7 @@ import (
 	"github.com/gotribes/tribes/internal/tomcat"
 	"github.com/gotribes/tribes/replmap"
 	"github.com/gotribes/tribes/session/backup"
+	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
 )
 
@@ -307,6 +308,55 @@ func TestBackupManager(t *testing.T) {
 		}
 		if out, err := ta.Get("/counter", tomcat.SessionCookie(cookie.Value)); err != nil || !strings.HasSuffix(out, " 2") {
 			t.Fatalf("Tomcat A reads the Go page's session: %q %v, want counter 2", out, err)
+		}
+	})
+
+	t.Run("Principal", func(t *testing.T) {
+		// A user who logs in on Tomcat A (request.login against its realm) is logged in
+		// wherever the session goes: Go reads the principal from the map, and Tomcat B's
+		// authenticator finds it in the session.
+		out, err := ta.Get("/counter", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := splitCounter(t, out)
+		out, err = ta.Get("/login?user="+tomcat.RealmUser+"&pw="+tomcat.RealmPassword, tomcat.SessionCookie(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, name := splitCounter(t, out) // the session got a new id at login
+		if name != tomcat.RealmUser {
+			t.Fatalf("Tomcat A's login: %q", out)
+		}
+		testutil.Eventually(t, within, func() error {
+			if !slices.Contains(m.Keys(), any(id)) {
+				return fmt.Errorf("Go's map lacks %s", id)
+			}
+			return nil
+		})
+		s, _ := sessionCounter(t, m, id)
+		if p := s.Principal(); p == nil || p.Name != tomcat.RealmUser || !p.HasRole("dev") || !p.HasRole("admin") {
+			t.Fatalf("Go reads the principal %+v", p)
+		}
+		want := tomcat.RealmUser + " dev=true admin=true"
+		if out, err := tb.Get("/whoami", tomcat.SessionCookie(id)); err != nil || out != want {
+			t.Fatalf("Tomcat B: %q %v, want %q", out, err, want)
+		}
+
+		// A user a Go handler authenticated is logged in on Tomcat.
+		srv := httptest.NewServer(mgr.Wrap(goCounter))
+		defer srv.Close()
+		_, cookie := goGet(t, srv.URL, "")
+		gs, _ := sessionCounter(t, m, cookie.Value)
+		if err := gs.SetPrincipal(&delta.Principal{Name: "gopher", Roles: []string{"dev"}}); err != nil {
+			t.Fatal(err)
+		}
+		gs.SetAuthType("FORM")
+		if err := m.Replicate(ctx, cookie.Value, false); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := ta.Get("/whoami", tomcat.SessionCookie(cookie.Value)); err != nil || out != "gopher dev=true admin=false" {
+			t.Fatalf("Tomcat A with Go's session: %q %v, want gopher with the role dev only", out, err)
 		}
 	})
 

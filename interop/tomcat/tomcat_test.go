@@ -315,6 +315,40 @@ func TestTomcatAndGo(t *testing.T) {
 		})
 	})
 
+	t.Run("Principal", func(t *testing.T) {
+		// A user who logs in on Tomcat (request.login against its realm; the session gets
+		// a new id) is logged in on Go: the principal reaches the Go node's session.
+		out, err := t1.Get("/login?user="+tomcat.RealmUser+"&pw="+tomcat.RealmPassword, tomcat.SessionCookie(ids[7]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, name, _ := strings.Cut(out, " ")
+		if name != tomcat.RealmUser || id == ids[7] {
+			t.Fatalf("Tomcat's login: %q", out)
+		}
+		testutil.Eventually(t, within, func() error {
+			p := g.m.Find(id).Principal()
+			if p == nil || p.Name != tomcat.RealmUser || !p.HasRole("dev") || !p.HasRole("admin") {
+				return fmt.Errorf("Go's session %s has the principal %+v", id, p)
+			}
+			return nil
+		})
+		// A user a Go handler authenticated is logged in on Tomcat.
+		s := g.m.Find(ids[8])
+		if err := s.SetPrincipal(&delta.Principal{Name: "gopher", Roles: []string{"dev"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, within, func() error {
+			if out, err := t1.Get("/whoami", tomcat.SessionCookie(ids[8])); err != nil || out != "gopher dev=true admin=false" {
+				return fmt.Errorf("Tomcat with Go's session: %q %v, want gopher with the role dev only", out, err)
+			}
+			return nil
+		})
+	})
+
 	t.Run("Expiry", func(t *testing.T) {
 		if _, err := t1.Get("/invalidate", tomcat.SessionCookie(ids[3])); err != nil {
 			t.Fatal(err)

@@ -111,6 +111,24 @@ public class TestServlet extends HttpServlet {
                 s.setAttribute("counter", c);
                 out.println(s.getId() + " " + c);
                 return;
+            case "/login":
+                // request.login against the Engine's MemoryRealm: Tomcat's authenticator
+                // caches the principal in the session (and gives the session a new id).
+                req.getSession(true);
+                try {
+                    req.login(req.getParameter("user"), req.getParameter("pw"));
+                } catch (jakarta.servlet.ServletException e) {
+                    resp.sendError(403, String.valueOf(e.getMessage()));
+                    return;
+                }
+                out.println(req.getSession(false).getId() + " " + req.getUserPrincipal().getName());
+                return;
+            case "/whoami":
+                // The principal the authenticator found in the session, if any.
+                java.security.Principal p = req.getUserPrincipal();
+                out.println(p == null ? "-" : p.getName() + " dev=" + req.isUserInRole("dev")
+                        + " admin=" + req.isUserInRole("admin"));
+                return;
             case "/set":
                 s = req.getSession(true);
                 s.setAttribute(req.getParameter("name"), value(req.getParameter("kind"), req.getParameter("value")));
