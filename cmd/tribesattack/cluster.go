@@ -143,6 +143,7 @@ func startClusterOnce(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*
 		}
 	}
 	if err := c.waitMembers(ctx); err != nil {
+		err = fmt.Errorf("%w%s", err, c.logTails())
 		c.stop()
 		return nil, err
 	}
@@ -308,6 +309,15 @@ func poll(ctx context.Context, timeout time.Duration, cond func() (bool, error))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// logTails is the end of every node's log, for an error.
+func (c *cluster) logTails() string {
+	var b strings.Builder
+	for _, p := range c.nodes {
+		fmt.Fprintf(&b, "\nnode %s log (end):\n%s", p.name, p.tail.String())
+	}
+	return b.String()
 }
 
 // waitMembers waits until every node sees the two others.

@@ -105,6 +105,11 @@ type Config struct {
 	// attribute, in whole milliseconds): how long one send may take, writing the message
 	// and waiting for its ACK. 0 leaves Tomcat's default, 3000 ms.
 	SenderTimeout time.Duration
+	// ExpireEverySecond runs the Engine's background processing every second
+	// (backgroundProcessorDelay 1, Tomcat's default 10) and the manager's expiry on each
+	// run (processExpiresFrequency 1, default 6): sessions expire within about a second
+	// of their max inactive interval, not within a minute.
+	ExpireEverySecond bool
 }
 
 // QuickJVMOptions are the JVM options of a node by default: a small heap, the serial
@@ -416,11 +421,15 @@ func (n *Node) serverXML() string {
 	if n.SenderTimeout > 0 {
 		timeout = fmt.Sprintf(` timeout="%d"`, n.SenderTimeout.Milliseconds())
 	}
+	expiry, background := "", ""
+	if n.ExpireEverySecond {
+		expiry, background = ` processExpiresFrequency="1"`, ` backgroundProcessorDelay="1"`
+	}
 	manager := `<Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"
-                 notifyListenersOnReplication="true"/>`
+                 notifyListenersOnReplication="true"` + expiry + `/>`
 	if n.BackupManager {
 		manager = `<Manager className="org.apache.catalina.ha.session.BackupManager" mapSendOptions="6"
-                 notifyListenersOnReplication="true"/>`
+                 notifyListenersOnReplication="true"` + expiry + `/>`
 	}
 	cluster := ""
 	if !n.NoCluster {
@@ -447,11 +456,11 @@ func (n *Node) serverXML() string {
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
-    <Engine name="Catalina" defaultHost="localhost"%s>
+    <Engine name="Catalina" defaultHost="localhost"%s%s>
       <Realm className="org.apache.catalina.realm.MemoryRealm" pathname="conf/tomcat-users.xml"/>
 %s      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
     </Engine>
   </Service>
 </Server>
-`, n.HTTPPort, route, cluster)
+`, n.HTTPPort, route, background, cluster)
 }

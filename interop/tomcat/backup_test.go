@@ -141,8 +141,10 @@ func TestBackupManager(t *testing.T) {
 	dir := t.TempDir()
 	app := tomcat.Webapp(t, dir)
 	ports := testutil.FreePorts(t, 5) // two Tomcat receivers and HTTP ports, the Go receiver
-	a := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(1), BackupManager: true, SendOption: 6}
-	b := tomcat.Config{Route: "B", Port: ports[2], HTTPPort: ports[3], UniqueID: uid(2), BackupManager: true, SendOption: 6}
+	a := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(1), BackupManager: true, SendOption: 6,
+		ExpireEverySecond: true}
+	b := tomcat.Config{Route: "B", Port: ports[2], HTTPPort: ports[3], UniqueID: uid(2), BackupManager: true, SendOption: 6,
+		ExpireEverySecond: true}
 	goMember := tomcat.Member{Port: ports[4], UniqueID: uid(3)}
 	a.Members = []tomcat.Member{{Port: b.Port, UniqueID: b.UniqueID}, goMember}
 	b.Members = []tomcat.Member{{Port: a.Port, UniqueID: a.UniqueID}, goMember}
@@ -157,7 +159,8 @@ func TestBackupManager(t *testing.T) {
 	if err := ch.WaitForMembers(wctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := backup.NewManager(backup.Config{Channel: ch, Name: appName, JvmRoute: "go", CookiePath: "/app"})
+	mgr, err := backup.NewManager(backup.Config{Channel: ch, Name: appName, JvmRoute: "go", CookiePath: "/app",
+		ExpireInterval: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +361,63 @@ func TestBackupManager(t *testing.T) {
 		if out, err := ta.Get("/whoami", tomcat.SessionCookie(cookie.Value)); err != nil || out != "gopher dev=true admin=false" {
 			t.Fatalf("Tomcat A with Go's session: %q %v, want gopher with the role dev only", out, err)
 		}
+	})
+
+	t.Run("Expiry", func(t *testing.T) {
+		gone := func(tc *tomcat.Node, id string) {
+			t.Helper()
+			if out, err := tc.Get("/get?name=counter", tomcat.SessionCookie(id)); err == nil {
+				t.Errorf("Tomcat %s still serves expired session %s: %q", tc.Route, id, out)
+			}
+		}
+		// A session Tomcat A is the primary of, of which Go holds only a proxy (no copy it
+		// could expire itself): Tomcat A expires it after its max inactive interval and
+		// removes it from the map, on Go too.
+		var id string
+		for range 6 {
+			before := m.Len()
+			out, err := ta.Get("/counter", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Len() == before { // a proxy holds no value
+				id, _ = splitCounter(t, out)
+				break
+			}
+		}
+		if id == "" {
+			t.Fatal("Tomcat A made Go the backup of each of 6 new sessions")
+		}
+		if out, err := ta.Get("/maxinactive?s=1", tomcat.SessionCookie(id)); err != nil || out != "1" {
+			t.Fatalf("max inactive interval on Tomcat A: %q %v", out, err)
+		}
+		testutil.Eventually(t, 30*time.Second, func() error {
+			if slices.Contains(m.Keys(), any(id)) {
+				return fmt.Errorf("Go's map still knows %s", id)
+			}
+			return nil
+		})
+		gone(tb, id)
+
+		// A session Go is the primary of: Go's sweep expires it and removes it from the
+		// map, on both Tomcat nodes (their backup copy would only expire after twice the
+		// interval).
+		srv := httptest.NewServer(mgr.Wrap(goCounter))
+		defer srv.Close()
+		_, cookie := goGet(t, srv.URL, "")
+		gs, _ := sessionCounter(t, m, cookie.Value)
+		gs.SetMaxInactive(3 * time.Second)
+		if err := m.Replicate(ctx, cookie.Value, false); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 30*time.Second, func() error {
+			if slices.Contains(m.Keys(), any(cookie.Value)) {
+				return fmt.Errorf("Go's map still holds %s", cookie.Value)
+			}
+			return nil
+		})
+		gone(ta, cookie.Value)
+		gone(tb, cookie.Value)
 	})
 
 	t.Run("GoToTomcat", func(t *testing.T) {

@@ -146,6 +146,10 @@ public class TestServlet extends HttpServlet {
                 Object v = s.getAttribute(req.getParameter("name"));
                 out.println(v == null ? "-" : v.getClass().getName() + "|" + show(v));
                 return;
+            case "/maxinactive":
+                s.setMaxInactiveInterval(Integer.parseInt(req.getParameter("s")));
+                out.println(s.getMaxInactiveInterval());
+                return;
             case "/invalidate":
                 s.invalidate();
                 out.println("invalidated");
