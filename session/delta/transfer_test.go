@@ -323,6 +323,49 @@ func TestDonorWithoutContextDeclines(t *testing.T) {
 	}
 }
 
+// A node whose manager is created but not started yet (its channel is already up), or
+// stopped, answers a state transfer request at once (EVT_ALL_SESSION_NOCONTEXTMANAGER:
+// the manager is registered with the cluster only while it runs), so that a node
+// starting at the same moment asks another member instead of waiting for its
+// StateTransferTimeout.
+func TestGetAllBeforeStartAndAfterStop(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	replies := make(chan *delta.Message, 1)
+	f := newRaw(t, nw, func(m *delta.Message, _ channel.Member) {
+		if m.Event == delta.EventNoContextManager {
+			replies <- m
+		}
+	})
+	_, ch := newChannel(t, nw)
+	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	m, err := cl.NewManager(delta.Config{Name: appName, MemberWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(when string) {
+		t.Helper()
+		f.send(t, ch.LocalMember(), &delta.Message{Event: delta.EventGetAllSessions, Context: appName,
+			SessionID: "GET-ALL", Timestamp: time.Now().UnixMilli()})
+		select {
+		case r := <-replies:
+			if r.UniqueID != "NO-CONTEXT" || r.Context != appName {
+				t.Errorf("%s: answered %+v", when, r)
+			}
+		case <-time.After(testutil.WaitLimit):
+			t.Fatalf("%s: no answer to a state transfer request", when)
+		}
+	}
+	ask("before Start")
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ask("after Stop")
+}
+
 // A fake donor drives the joiner by hand: messages queued during the transfer are
 // replayed after it, except those older than the transferred state.
 func TestTransferQueueAndStaleDrop(t *testing.T) {
