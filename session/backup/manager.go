@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -65,7 +66,20 @@ type Manager struct {
 	done chan struct{}
 
 	renameMu sync.Mutex // one ChangeSessionID at a time
+
+	expiredN atomic.Uint64
 }
+
+// Stats are a Manager's counters.
+type Stats struct {
+	// Expired counts the sessions this node expired and removed from the map, every
+	// member acknowledging the removal (Tomcat's expiredSessions counts those of its
+	// node too).
+	Expired uint64
+}
+
+// Stats returns the manager's counters.
+func (m *Manager) Stats() Stats { return Stats{Expired: m.expiredN.Load()} }
 
 // NewManager returns a manager configured by cfg, not started. Its map answers the
 // other nodes from now on (replmap.New).
@@ -265,6 +279,8 @@ func (m *Manager) expire(now time.Time) {
 		ctx, cancel := context.WithTimeout(context.Background(), RPCTimeout)
 		if _, err := m.m.Remove(ctx, key); err != nil {
 			m.log.Warn("backup: remove expired session", "manager", m.cfg.Name, "id", key, "err", err)
+		} else {
+			m.expiredN.Add(1)
 		}
 		cancel()
 	}

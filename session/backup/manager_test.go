@@ -203,6 +203,13 @@ func TestExpiry(t *testing.T) {
 		}
 		return true
 	})
+	// Its primary expired it; the backup's copy went with the primary's removal.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the primary counts the expiry", func() bool {
+		return ms[0].Stats().Expired == 1
+	})
+	if n := ms[1].Stats().Expired; n != 0 {
+		t.Errorf("the backup node counts %d expiries", n)
+	}
 }
 
 // TestReplicationFailure: when a request's changes cannot reach the session's backup,
