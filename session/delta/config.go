@@ -31,6 +31,10 @@ const (
 	// sessions waits for one to appear (no Tomcat equivalent; Tomcat's channel start sleeps
 	// instead).
 	DefaultMemberWait = 3 * time.Second
+	// DefaultTransferIdleTimeout is how long a joiner waits without hearing from the
+	// member it asked for every session before it asks again (no Tomcat equivalent:
+	// Tomcat waits for stateTransferTimeout).
+	DefaultTransferIdleTimeout = 10 * time.Second
 	// DefaultTransferGCPercent is the collector's target (GOGC) while a manager receives
 	// its state transfer (no Tomcat equivalent; see Config.TransferGCPercent).
 	DefaultTransferGCPercent = 400
@@ -155,6 +159,17 @@ type Config struct {
 	// The first node of a cluster is ready only after it. 0 means DefaultMemberWait;
 	// negative does not wait (Tomcat's rule: no member, no transfer).
 	MemberWait time.Duration
+	// TransferIdleTimeout is how long a joiner waits without any sign of the sessions it
+	// asked a member for (no chunk of them, no message from that member still arriving)
+	// before it asks that member again: the member's answer was lost, or it gave up
+	// sending it (a send of it failed or timed out), and would not send it again unasked.
+	// Each further request waits twice as long as the one before; StateTransferTimeout
+	// still bounds the whole. A Go donor ignores a request from a member whose transfer it
+	// is still serving; a Tomcat donor serialises every session anew for each request, so
+	// with a Tomcat donor that sends all its sessions in one message
+	// (sendAllSessions="true") keep this above the time it takes to serialise them.
+	// 0 means DefaultTransferIdleTimeout; negative never asks again (Tomcat's behaviour).
+	TransferIdleTimeout time.Duration
 	// SendAllSessionsSize is the number of sessions per transfer chunk a donor sends.
 	// 0 means DefaultSendAllSessionsSize.
 	SendAllSessionsSize int
@@ -234,6 +249,9 @@ func (c *Config) fill() error {
 	}
 	if c.MemberWait == 0 {
 		c.MemberWait = DefaultMemberWait
+	}
+	if c.TransferIdleTimeout == 0 {
+		c.TransferIdleTimeout = DefaultTransferIdleTimeout
 	}
 	if c.SendAllSessionsSize < 0 || c.SendAllSessionsBytes < 0 || c.MaxConcurrentTransfers < 0 {
 		return fmt.Errorf("%w: negative SendAllSessionsSize, SendAllSessionsBytes or MaxConcurrentTransfers", ErrInvalidConfig)

@@ -34,6 +34,7 @@ type Manager struct {
 	doneFrom    string              // address of the donor whose transfer completed
 	signal      chan transferSignal // the current transfer attempt's, nil when none
 	fillIn      map[string]bool     // the sessions a repair attempt loads (nil: all)
+	heard       atomic.Int64        // when a message of the current attempt's donor last arrived (Unix ns)
 	ready       chan struct{}
 	joined      chan struct{} // a member was added (for Config.MemberWait)
 	readyClosed bool
@@ -86,7 +87,7 @@ type counters struct {
 	valueDecodeErrors, badActions, mutations    atomic.Uint64
 	unreachable                                 atomic.Uint64
 	transfersActive, transfersWaiting           atomic.Int64
-	transfersRefused, rerouted                  atomic.Uint64
+	transfersRefused, rerouted, askedAgain      atomic.Uint64
 	repairs                                     atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 }
@@ -307,6 +308,9 @@ type Stats struct {
 	// TransferRequestsRefused counts state-transfer requests refused because the same
 	// member already had one running or waiting.
 	TransferRequestsRefused uint64
+	// TransferAskedAgain counts requests for every session sent again to the same member
+	// after Config.TransferIdleTimeout without a sign of its answer.
+	TransferAskedAgain uint64
 	// SessionsRerouted counts sessions the middleware's jvmRoute binder renamed to this
 	// node's route (HTTPConfig.DisableJvmRouteBinder).
 	SessionsRerouted uint64
@@ -343,7 +347,8 @@ func (m *Manager) Stats() Stats {
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),
 		MutationsDetected: c.mutations.Load(), TransfersActive: int(c.transfersActive.Load()),
 		TransfersWaiting: int(c.transfersWaiting.Load()), TransferRequestsRefused: c.transfersRefused.Load(),
-		SessionsRerouted: c.rerouted.Load(), BatchWaits: c.batchWaits.Load(), BatchWaitsRanOut: c.batchWaitsRanOut.Load(),
+		TransferAskedAgain: c.askedAgain.Load(),
+		SessionsRerouted:   c.rerouted.Load(), BatchWaits: c.batchWaits.Load(), BatchWaitsRanOut: c.batchWaitsRanOut.Load(),
 	}
 	for e := range c.sent {
 		if n := c.sent[e].Load(); n > 0 {

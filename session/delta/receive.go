@@ -3,6 +3,7 @@ package delta
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -77,6 +78,9 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 		m.mu.Lock()
 		current := m.signal != nil && src.Key() == m.donor
 		running, want := m.state == stateRunning, m.fillIn
+		if current {
+			m.heard.Store(time.Now().UnixNano())
+		}
 		m.mu.Unlock()
 		switch {
 		case !current:
@@ -97,6 +101,7 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 		m.stats.unexpected.Add(1)
 		return
 	}
+	m.heard.Store(time.Now().UnixNano())
 	kind := sigComplete
 	if msg.Event == EventNoContextManager {
 		kind = sigDeclined

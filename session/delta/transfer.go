@@ -240,43 +240,51 @@ const askAgainAfter = time.Second
 // returns the error that ends the whole transfer (timeout, stop).
 //
 // The request's acknowledgement tells what to expect. An ACK: the donor's session cluster
-// took it from a member; wait for the sessions (or its EVT_ALL_SESSION_NOCONTEXTMANAGER),
-// without asking again, since a Tomcat donor serialises every session anew for each
-// request. An ack timeout: wait as well, since a Tomcat donor acknowledges only after it
-// has sent every session. FAIL_ACK: no listener took it, so the member runs no session
-// manager at all (ErrNoSessionManager), unless it does not list this node as a member yet
-// and refused the request for that reason; the two look alike, so until settle (the end
-// of Config.MemberWait, while memberships settle) the donor is asked again every
+// took it from a member; wait for the sessions (or its EVT_ALL_SESSION_NOCONTEXTMANAGER).
+// An ack timeout: wait as well, since a Tomcat donor acknowledges only after it has sent
+// every session. In both cases the donor is asked again only after
+// Config.TransferIdleTimeout without any sign of the answer (a Tomcat donor serialises
+// every session anew for each request), twice as long after each further request.
+// FAIL_ACK: no listener took it, so the member runs no session manager at all
+// (ErrNoSessionManager), unless it does not list this node as a member yet and refused
+// the request for that reason; the two look alike, so until settle (the end of
+// Config.MemberWait, while memberships settle) the donor is asked again every
 // askAgainAfter, unless another member is there to ask (others).
 func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-chan transferSignal,
 	deadline <-chan time.Time, settle time.Time, others func() bool, last *TransferAttempt) (ts int64, err error) {
-	// try asks once and reports whether this donor is done with (last.Err says why) and
-	// whether to ask it again after askAgainAfter.
-	try := func() (done, again bool, err error) {
+	retry := time.NewTimer(askAgainAfter) // FAIL_ACK while memberships settle
+	retry.Stop()
+	defer retry.Stop()
+	idle := m.cfg.TransferIdleTimeout // no sign of an accepted request's answer
+	quiet := time.NewTimer(idle)
+	quiet.Stop()
+	defer quiet.Stop()
+	var asked time.Time // when the donor accepted the last request (or its ack timed out)
+	// try asks once and reports whether this donor is done with (last.Err says why).
+	try := func() (done bool, err error) {
 		err = ask()
 		switch {
 		case err == nil || errors.Is(err, channel.ErrAckTimeout):
-			return false, false, nil
+			if idle > 0 {
+				asked = time.Now()
+				quiet.Reset(idle)
+			}
+			return false, nil
 		case ctx.Err() != nil:
-			return true, false, ErrStopped
+			return true, ErrStopped
 		case errors.Is(err, channel.ErrAckFailed):
 			if time.Now().Before(settle) && !others() {
-				return false, true, nil
+				retry.Reset(askAgainAfter)
+				return false, nil
 			}
 			last.Err = fmt.Errorf("%w: %w", ErrNoSessionManager, err)
 		default:
 			last.Err = err
 		}
-		return true, false, nil
+		return true, nil
 	}
-	done, again, err := try()
-	if done || err != nil {
+	if done, err := try(); done || err != nil {
 		return 0, err
-	}
-	retry := time.NewTimer(askAgainAfter)
-	defer retry.Stop()
-	if !again {
-		retry.Stop()
 	}
 	for {
 		select {
@@ -311,11 +319,27 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 			}
 			return ts, nil
 		case <-retry.C:
-			if done, again, err = try(); done || err != nil {
+			if done, err := try(); done || err != nil {
 				return 0, err
 			}
-			if again {
-				retry.Reset(askAgainAfter)
+		case <-quiet.C:
+			latest := asked
+			if heard := time.Unix(0, m.heard.Load()); heard.After(latest) {
+				latest = heard
+			}
+			if m.arriving(last.Donor) {
+				latest = time.Now()
+			}
+			if since := time.Since(latest); since < idle {
+				quiet.Reset(idle - since)
+				continue
+			}
+			m.stats.askedAgain.Add(1)
+			m.log.Warn("delta: no sign of the sessions asked for; asking the member again",
+				"donor", last.Donor.Addr(), "waited", idle)
+			idle *= 2
+			if done, err := try(); done || err != nil {
+				return 0, err
 			}
 		case <-deadline:
 			return 0, ErrStateTransferTimeout

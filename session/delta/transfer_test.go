@@ -486,3 +486,82 @@ func TestStopDuringTransfer(t *testing.T) {
 		t.Errorf("WaitReady after Stop: %v", err)
 	}
 }
+
+// A donor whose answer stops half way (its send failed, or the rest was lost) is asked
+// again after TransferIdleTimeout, instead of the joiner waiting for
+// StateTransferTimeout; the second answer completes the transfer.
+func TestTransferAskedAgainWhenTheAnswerStops(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	f, asked := newAsker(t, nw)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", TransferIdleTimeout: 200 * time.Millisecond})
+	T := time.Now().UnixMilli()
+	chunk := func(ids ...string) *delta.Message {
+		m := &delta.Message{Event: delta.EventAllSessionData, Context: appName, SessionID: "SESSION-STATE", Timestamp: T}
+		for _, id := range ids {
+			m.Sessions = append(m.Sessions, delta.SessionState{ID: id, CreationTime: T, LastAccessedTime: T, MaxInactive: 1800})
+		}
+		return m
+	}
+	jm := <-asked
+	f.send(t, jm, chunk("S1.d")) // and nothing more
+	select {
+	case again := <-asked:
+		if again.Key() != jm.Key() {
+			t.Fatalf("asked again by %v, want %v", again.Addr(), jm.Addr())
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("the joiner did not ask again")
+	}
+	if j.m.Ready() {
+		t.Fatal("ready without the donor's end of transfer")
+	}
+	f.send(t, jm, chunk("S1.d", "S2.d"))
+	f.send(t, jm, &delta.Message{Event: delta.EventTransferComplete, Context: appName,
+		SessionID: "SESSION-STATE-TRANSFERRED", Timestamp: T})
+	if err := j.m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := j.m.Stats()
+	if j.m.Find("S1.d") == nil || j.m.Find("S2.d") == nil || st.TransferAskedAgain != 1 || st.TransferAttempts != 1 {
+		t.Errorf("S1 %v S2 %v, asked again %d, attempts %d", j.m.Find("S1.d") != nil, j.m.Find("S2.d") != nil,
+			st.TransferAskedAgain, st.TransferAttempts)
+	}
+}
+
+// A donor whose chunks keep coming, each sooner than TransferIdleTimeout after the last,
+// is not asked again, however long the whole transfer takes.
+func TestTransferNotAskedAgainWhileChunksArrive(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	f, asked := newAsker(t, nw)
+	const idle = 1500 * time.Millisecond
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", TransferIdleTimeout: idle})
+	T := time.Now().UnixMilli()
+	jm := <-asked
+	start := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond) // a slow donor's pace, not synchronisation
+	defer tick.Stop()
+	n := 0
+	for time.Since(start) < 2*idle {
+		<-tick.C
+		n++
+		f.send(t, jm, &delta.Message{Event: delta.EventAllSessionData, Context: appName, SessionID: "SESSION-STATE",
+			Timestamp: T, Sessions: []delta.SessionState{{ID: fmt.Sprintf("S%d.d", n), CreationTime: T,
+				LastAccessedTime: T, MaxInactive: 1800}}})
+	}
+	f.send(t, jm, &delta.Message{Event: delta.EventTransferComplete, Context: appName,
+		SessionID: "SESSION-STATE-TRANSFERRED", Timestamp: T})
+	if err := j.m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := j.m.Stats()
+	if st.TransferAskedAgain != 0 || j.m.Len() != n {
+		t.Errorf("asked again %d times; %d sessions, want %d", st.TransferAskedAgain, j.m.Len(), n)
+	}
+	select {
+	case <-asked:
+		t.Error("the donor was asked again")
+	default:
+	}
+}
