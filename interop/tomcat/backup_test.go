@@ -128,8 +128,10 @@ func backedUpOnGo(t *testing.T, tc *tomcat.Node, m *replmap.Map) string {
 // map "localhost#/app-map": a session Tomcat created is read on Go (which becomes its
 // primary), incremented there and replicated as a diff, and Tomcat reads the new value
 // and increments it again, which Go reads; a Tomcat change reaches Go as a diff when Go
-// is the backup, and so does its use without changes; a client moves between Tomcat nodes and the Go counter page behind
-// backup.Manager's middleware; a session Go created is read and incremented on Tomcat;
+// is the backup, and so does its use without changes; a client moves between Tomcat
+// nodes and the Go counter page behind backup.Manager's middleware; Go's MSG_ACCESS keeps
+// a session only read on Go alive on its Tomcat backup; a session Go created is read and
+// incremented on Tomcat;
 // Go takes over the session it backs up for a Tomcat node that is killed, and Tomcat
 // serves the sessions of the Go node once it stops.
 func TestBackupManager(t *testing.T) {
@@ -422,6 +424,71 @@ func TestBackupManager(t *testing.T) {
 		}
 		gone(ta, cookie.Value)
 		gone(tb, cookie.Value)
+	})
+
+	t.Run("GoUseToTomcat", func(t *testing.T) {
+		// A session Go is the primary of, only read on Go for three times its max inactive
+		// interval: once per interval Go sends its Tomcat backup MSG_ACCESS, which marks
+		// the copy used. Without it the backup would expire its copy after twice the
+		// interval, and Tomcat's expiry removes the session from every map, Go's too.
+		mux := http.NewServeMux()
+		mux.Handle("/counter", goCounter)
+		mux.HandleFunc("/peek", func(w http.ResponseWriter, r *http.Request) {
+			s, err := backup.FromContext(r.Context()).Session()
+			if err != nil || s == nil {
+				http.Error(w, fmt.Sprint("no session ", err), http.StatusNotFound)
+				return
+			}
+			n, _, err := s.Get("counter")
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, s.ID(), n)
+		})
+		srv := httptest.NewServer(mgr.Wrap(mux))
+		defer srv.Close()
+		_, cookie := goGet(t, srv.URL, "")
+		id := cookie.Value
+		gs, _ := sessionCounter(t, m, id)
+		const interval = 2 * time.Second
+		gs.SetMaxInactive(interval)
+		if err := m.Replicate(ctx, id, false); err != nil {
+			t.Fatal(err)
+		}
+		peek := func() (int, string) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/peek", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.AddCookie(tomcat.SessionCookie(id))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp.StatusCode, strings.TrimSpace(string(b))
+		}
+		// Tomcat expires a backup copy idle for twice the interval, looking every second.
+		tick := time.NewTicker(interval / 8) // the client's pace
+		defer tick.Stop()
+		for start := time.Now(); time.Since(start) < 3*interval; <-tick.C {
+			if code, body := peek(); code != http.StatusOK || body != id+" 1" {
+				t.Fatalf("Go page after %v of reads: %d %q, want %s 1", time.Since(start).Round(time.Millisecond), code, body, id)
+			}
+		}
+		if _, primary, ok := m.Peek(id); !ok || !primary {
+			t.Fatalf("Go's map after the reads: held %v, primary %v", ok, primary)
+		}
+		// Tomcat A serves it (from its copy, or from Tomcat B's; a first request renames
+		// it to A's route, so one Tomcat node is asked).
+		if out, err := ta.Get("/get?name=counter", tomcat.SessionCookie(id)); err != nil || out != "java.lang.Integer|1" {
+			t.Fatalf("Tomcat A reads %s: %q %v, want the counter 1", id, out, err)
+		}
 	})
 
 	t.Run("GoToTomcat", func(t *testing.T) {
