@@ -192,6 +192,37 @@ func sameValue(got, want any) bool {
 	return got == want
 }
 
+// createSessions has Tomcat node tc's counter page create n sessions, eight requests at
+// a time, and returns their ids.
+func createSessions(t *testing.T, tc *tomcat.Node, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				out, err := tc.Get("/counter", nil)
+				id, c, _ := strings.Cut(out, " ")
+				if err == nil && c != "1" {
+					err = fmt.Errorf("counter %q", out)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids[i] = id
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
 // TestTomcatAndGo runs one Tomcat node and one Go node (acked replication) in a cluster:
 // the Go node joins the Tomcat node's sessions, both change, expire and rename sessions
 // the other reads, then a second Tomcat node joins the Go node's sessions and is killed.
@@ -211,32 +242,7 @@ func TestTomcatAndGo(t *testing.T) {
 	t1 := tomcat.Start(t, dir, app, tc)
 
 	// Tomcat holds sessions with a java.lang.Integer counter; the first has every kind.
-	ids := make([]string, sessions)
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < sessions; i += 8 {
-				out, err := t1.Get("/counter", nil)
-				id, n, _ := strings.Cut(out, " ")
-				if err == nil && n != "1" {
-					err = fmt.Errorf("counter %q", out)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-				ids[i] = id
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+	ids := createSessions(t, t1, sessions)
 	for _, k := range kinds {
 		if _, err := t1.Get("/set?name="+k.kind+"&kind="+k.kind+"&value="+k.text, tomcat.SessionCookie(ids[0])); err != nil {
 			t.Fatal(err)
