@@ -193,6 +193,7 @@ var knownPackages = map[string]string{
 	"channel":      "github.com/gotribes/tribes/channel",
 	"channeltest":  "github.com/gotribes/tribes/channel/channeltest",
 	"delta":        "github.com/gotribes/tribes/session/delta",
+	"farm":         "github.com/gotribes/tribes/farm",
 	"redisstore":   "github.com/gotribes/tribes/session/redisstore",
 	"redis":        "github.com/redis/go-redis/v9",
 	"interceptors": "github.com/gotribes/tribes/interceptors",

@@ -26,7 +26,7 @@ var layer = map[string]int{
 	"internal/helperproc": 0, "internal/sessionhttp": 0, "internal/thp": 0, "internal/freeport": 0,
 	"channel": 1, "internal/jmember": 1, "internal/mapnotes": 1, "internal/dnsmasq": 1,
 	"channel/channeltest": 2, "transport/nio": 2, "membership/static": 2, "membership/staticsvc": 2,
-	"membership/mcast": 2, "membership/cloud": 2, "rpc": 2, "objects": 2, "session/delta": 2, "replmap": 2,
+	"membership/mcast": 2, "membership/cloud": 2, "rpc": 2, "objects": 2, "session/delta": 2, "replmap": 2, "farm": 2,
 	"internal/javapeer": 2, "internal/netbench": 2, "internal/tomcat": 2,
 	"interceptors": 3, "metrics": 3, "internal/counter": 3, "session/redisstore": 3,
 	"session/backup": 3,

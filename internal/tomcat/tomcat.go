@@ -110,7 +110,20 @@ type Config struct {
 	// run (processExpiresFrequency 1, default 6): sessions expire within about a second
 	// of their max inactive interval, not within a minute.
 	ExpireEverySecond bool
+	// Farm puts the cluster in the Host, as Tomcat's FarmWarDeployer requires, with a
+	// FarmWarDeployer: WAR files received from members are assembled in FarmTempDir
+	// and installed in the host's appBase (webapps), which deploys them. With FarmWatch,
+	// a WAR copied into FarmWatchDir is deployed here and sent to every member, and one
+	// removed from it is undeployed everywhere; the watch directory is checked every
+	// second (backgroundProcessorDelay 1, processDeployFrequency 1).
+	Farm, FarmWatch bool
 }
+
+// FarmWatchDir, FarmTempDir and AppBase are the node's farm directories and its host's
+// appBase, under its CATALINA_BASE.
+func (n *Node) FarmWatchDir() string { return filepath.Join(n.Base, "farm-watch") }
+func (n *Node) FarmTempDir() string  { return filepath.Join(n.Base, "farm-temp") }
+func (n *Node) AppBase() string      { return filepath.Join(n.Base, "webapps") }
 
 // QuickJVMOptions are the JVM options of a node by default: a small heap, the serial
 // collector and only the first compiler tier, for a quick start on a loaded machine.
@@ -355,7 +368,7 @@ var client = &http.Client{Timeout: 30 * time.Second}
 func SessionCookie(id string) *http.Cookie { return &http.Cookie{Name: "JSESSIONID", Value: id} }
 
 func (n *Node) writeBase(app string) error {
-	for _, d := range []string{"conf", "logs", "temp", "work", "webapps"} {
+	for _, d := range []string{"conf", "logs", "temp", "work", "webapps", "farm-watch", "farm-temp"} {
 		if err := os.MkdirAll(filepath.Join(n.Base, d), 0o755); err != nil {
 			return err
 		}
@@ -425,6 +438,14 @@ func (n *Node) serverXML() string {
 	if n.ExpireEverySecond {
 		expiry, background = ` processExpiresFrequency="1"`, ` backgroundProcessorDelay="1"`
 	}
+	deployer := ""
+	if n.Farm {
+		background = ` backgroundProcessorDelay="1"`
+		deployer = fmt.Sprintf(`
+        <Deployer className="org.apache.catalina.ha.deploy.FarmWarDeployer" tempDir="%s" deployDir="%s"
+                  watchDir="%s" watchEnabled="%t" processDeployFrequency="1"/>`,
+			attr(n.FarmTempDir()), attr(n.AppBase()), attr(n.FarmWatchDir()), n.FarmWatch)
+	}
 	manager := `<Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"
                  notifyListenersOnReplication="true"` + expiry + `/>`
 	if n.BackupManager {
@@ -448,9 +469,17 @@ func (n *Node) serverXML() string {
           <Interceptor className="org.apache.catalina.tribes.group.interceptors.MessageDispatchInterceptor"/>
         </Channel>
         <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>%s
-        <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
+        <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>%s
       </Cluster>
-`, n.SendOption, manager, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, timeout, binder)
+`, n.SendOption, manager, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, timeout, binder, deployer)
+	}
+	engineCluster, host := cluster, `      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+`
+	if n.Farm { // FarmWarDeployer only runs in a cluster of a Host
+		engineCluster = ""
+		host = `      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false">
+` + cluster + `      </Host>
+`
 	}
 	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <Server port="-1" shutdown="SHUTDOWN">
@@ -458,9 +487,8 @@ func (n *Node) serverXML() string {
     <Connector port="%d" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"/>
     <Engine name="Catalina" defaultHost="localhost"%s%s>
       <Realm className="org.apache.catalina.realm.MemoryRealm" pathname="conf/tomcat-users.xml"/>
-%s      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
-    </Engine>
+%s%s    </Engine>
   </Service>
 </Server>
-`, n.HTTPPort, route, background, cluster)
+`, n.HTTPPort, route, background, engineCluster, host)
 }

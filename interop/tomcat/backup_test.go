@@ -80,7 +80,18 @@ var goCounter = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // trimmed body and the session cookie it set.
 func goGet(t *testing.T, url, id string) (string, *http.Cookie) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url+"/counter", nil)
+	code, body, cookie := httpGet(t, url+"/counter", id)
+	if code != http.StatusOK {
+		t.Fatalf("Go page: %d %s", code, body)
+	}
+	return body, cookie
+}
+
+// httpGet requests url with the session cookie id (none if empty) and returns the
+// status, the trimmed body and the session cookie the answer set.
+func httpGet(t *testing.T, url, id string) (int, string, *http.Cookie) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +104,8 @@ func goGet(t *testing.T, url, id string) (string, *http.Cookie) {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("Go page: %d %s %v", resp.StatusCode, b, err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
@@ -102,7 +113,7 @@ func goGet(t *testing.T, url, id string) (string, *http.Cookie) {
 			cookie = c
 		}
 	}
-	return strings.TrimSpace(string(b)), cookie
+	return resp.StatusCode, strings.TrimSpace(string(b)), cookie
 }
 
 // backedUpOnGo creates sessions on tc until Go's map m is the backup of one (Tomcat
@@ -456,28 +467,11 @@ func TestBackupManager(t *testing.T) {
 		if err := m.Replicate(ctx, id, false); err != nil {
 			t.Fatal(err)
 		}
-		peek := func() (int, string) {
-			req, err := http.NewRequest(http.MethodGet, srv.URL+"/peek", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.AddCookie(tomcat.SessionCookie(id))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return resp.StatusCode, strings.TrimSpace(string(b))
-		}
 		// Tomcat expires a backup copy idle for twice the interval, looking every second.
 		tick := time.NewTicker(interval / 8) // the client's pace
 		defer tick.Stop()
 		for start := time.Now(); time.Since(start) < 3*interval; <-tick.C {
-			if code, body := peek(); code != http.StatusOK || body != id+" 1" {
+			if code, body, _ := httpGet(t, srv.URL+"/peek", id); code != http.StatusOK || body != id+" 1" {
 				t.Fatalf("Go page after %v of reads: %d %q, want %s 1", time.Since(start).Round(time.Millisecond), code, body, id)
 			}
 		}

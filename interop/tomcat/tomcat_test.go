@@ -97,6 +97,14 @@ func startGoTraced(t *testing.T, tr *recvTrace, route string, port int, id chann
 // members.
 func startChannel(t testutil.TB, port int, id channel.UniqueID, members []tomcat.Member, tcfg nio.Config) *channel.Channel {
 	t.Helper()
+	return startChannelNamed(t, port, id, members, tcfg, staticsvc.DefaultChannelName)
+}
+
+// startChannelNamed is startChannel for a Tomcat cluster whose channel has another name
+// than an Engine's cluster: a Host's cluster names it "<host>-Channel".
+func startChannelNamed(t testutil.TB, port int, id channel.UniqueID, members []tomcat.Member, tcfg nio.Config,
+	name string) *channel.Channel {
+	t.Helper()
 	var list []string
 	for _, m := range members {
 		list = append(list, fmt.Sprintf("127.0.0.1:%d:%x", m.Port, m.UniqueID[:]))
@@ -107,7 +115,7 @@ func startChannel(t testutil.TB, port int, id channel.UniqueID, members []tomcat
 	}
 	tcfg.Address, tcfg.Port, tcfg.AutoBind = "127.0.0.1", port, 1
 	ch, err := node.New(node.Config{Transport: &tcfg, StaticMembers: static, UniqueID: id,
-		StaticProtocol: &staticsvc.Config{},
+		StaticProtocol: &staticsvc.Config{ChannelName: name},
 		// StaticMembershipService's replies come from nodes not listed yet; session messages
 		// from non-members are still refused by delta.Cluster.
 		AcceptNonMembers: true})

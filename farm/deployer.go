@@ -1,0 +1,447 @@
+package farm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
+)
+
+// Deployer sends files to the members of a channel and installs the files they send
+// (Tomcat's FarmWarDeployer). Create it with New, then Start.
+type Deployer struct {
+	cfg    Config
+	remove func()
+
+	mu         sync.Mutex
+	running    bool
+	incoming   map[fileKey]*incoming // by sender and file name (Tomcat: by file name)
+	serviced   map[string]bool       // contexts being installed or removed
+	installed  map[string]string     // context name → file name, for files this deployer installed
+	ownTemp    bool
+	stop, done chan struct{}
+
+	stats struct {
+		received, sent, undeploys, refused, expired, installFailed atomic.Uint64
+	}
+}
+
+// fileKey names a file being received: two members sending files of the same name at
+// once do not mix their chunks.
+type fileKey struct {
+	from channel.MemberKey
+	name string
+}
+
+// incoming is a file being received.
+type incoming struct {
+	key           fileKey
+	name, context string
+	from          channel.Member
+	f             *os.File
+	total         int64
+	next          int64            // the next chunk to write
+	held          map[int64][]byte // chunks that arrived before next
+	heldBytes     int
+	written       int64
+	last          time.Time
+}
+
+// Stats are a deployer's counters.
+type Stats struct {
+	FilesReceived     uint64 // files received completely and installed
+	FilesSent         uint64 // files Install sent to every member asked
+	UndeploysReceived uint64 // UndeployMessages handled
+	Refused           uint64 // chunks refused: bad names, limits, inconsistent numbering
+	Expired           uint64 // incomplete files dropped after MaxValidTime
+	InstallFailed     uint64 // received files that could not be moved into DeployDir, or whose OnInstall failed
+	Incomplete        int    // files being received now
+}
+
+// New returns a deployer for cfg (see Config for the defaults).
+func New(cfg Config) (*Deployer, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	return &Deployer{cfg: cfg, incoming: map[fileKey]*incoming{}, serviced: map[string]bool{}, installed: map[string]string{}}, nil
+}
+
+// Start makes the temporary directory if needed, registers the deployer's message
+// listener and starts the sweep of stale incomplete files and, with WatchDir, the
+// watcher.
+func (d *Deployer) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d.cfg.TempDir == "" {
+		dir, err := os.MkdirTemp("", "gotribes-farm-")
+		if err != nil {
+			return err
+		}
+		d.cfg.TempDir, d.ownTemp = dir, true
+	} else if err := os.MkdirAll(d.cfg.TempDir, 0o750); err != nil {
+		return err
+	}
+	d.running = true
+	d.stop, d.done = make(chan struct{}), make(chan struct{})
+	d.remove = d.cfg.Channel.AddMessageListener(listener{d})
+	go d.background(d.stop, d.done)
+	return nil
+}
+
+// Stop removes the listener, ends the background work and drops the incomplete files.
+func (d *Deployer) Stop(ctx context.Context) error {
+	d.mu.Lock()
+	if !d.running {
+		d.mu.Unlock()
+		return nil
+	}
+	d.running = false
+	d.remove()
+	close(d.stop)
+	done := d.done
+	d.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, in := range d.incoming {
+		in.discard()
+		delete(d.incoming, k)
+	}
+	if d.ownTemp {
+		d.ownTemp = false
+		return os.RemoveAll(d.cfg.TempDir)
+	}
+	return nil
+}
+
+// Stats returns the deployer's counters.
+func (d *Deployer) Stats() Stats {
+	d.mu.Lock()
+	n := len(d.incoming)
+	d.mu.Unlock()
+	return Stats{FilesReceived: d.stats.received.Load(), FilesSent: d.stats.sent.Load(),
+		UndeploysReceived: d.stats.undeploys.Load(), Refused: d.stats.refused.Load(), Expired: d.stats.expired.Load(),
+		InstallFailed: d.stats.installFailed.Load(), Incomplete: n}
+}
+
+// listener is the deployer's channel listener.
+type listener struct{ d *Deployer }
+
+// Accept takes the serialized FileMessages and UndeployMessages.
+func (l listener) Accept(msg *channel.Message) bool {
+	return msg.Options&channel.OptByteMessage == 0 &&
+		(bytes.HasPrefix(msg.Data, filePrefix) || bytes.HasPrefix(msg.Data, undeployPrefix))
+}
+
+// MessageReceived handles one message; its error goes back to a synchronized-ack
+// sender as FAIL_ACK.
+func (l listener) MessageReceived(msg *channel.Message) error {
+	d := l.d
+	m, err := DecodeMessage(msg.Data, d.cfg.limits())
+	if errors.Is(err, jserial.ErrLimit) {
+		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	if err != nil {
+		d.stats.refused.Add(1)
+		d.cfg.Logger.Warn("farm: undecodable message", "from", msg.Source.Addr(), "err", err)
+		return err
+	}
+	switch m := m.(type) {
+	case *FileMessage:
+		err = d.receiveChunk(m, msg.Source)
+	case *UndeployMessage:
+		err = d.undeploy(m.ContextName, msg.Source)
+	}
+	return err
+}
+
+// receiveChunk writes a chunk into its file and installs the file after its last one.
+func (d *Deployer) receiveChunk(m *FileMessage, from channel.Member) error {
+	in, err := d.writeChunk(m, from)
+	if err != nil {
+		d.stats.refused.Add(1)
+		d.cfg.Logger.Warn("farm: chunk refused", "file", m.FileName, "context", m.ContextName, "chunk", m.Number,
+			"from", from.Addr(), "err", err)
+		return err
+	}
+	if in == nil {
+		return nil
+	}
+	return d.install(in)
+}
+
+// writeChunk records m and returns the file once its last chunk is written.
+func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, error) {
+	if err := checkFileName(m.FileName); err != nil {
+		return nil, err
+	}
+	if err := checkContextName(m.ContextName); err != nil {
+		return nil, err
+	}
+	if len(m.Data) > d.cfg.MaxChunkBytes {
+		return nil, fmt.Errorf("%w: chunk of %d bytes", ErrTooLarge, len(m.Data))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.running {
+		return nil, ErrStopped
+	}
+	key := fileKey{from: from.Key(), name: m.FileName}
+	in := d.incoming[key]
+	if in == nil {
+		if m.Total < 1 || m.Number < 1 || int64(m.Number) > m.Total {
+			return nil, fmt.Errorf("%w: chunk %d of %d", ErrInconsistent, m.Number, m.Total)
+		}
+		if len(d.incoming) >= d.cfg.MaxIncomplete {
+			return nil, fmt.Errorf("%w: %d", ErrTooMany, len(d.incoming))
+		}
+		f, err := os.CreateTemp(d.cfg.TempDir, "."+m.FileName+".*")
+		if err != nil {
+			return nil, err
+		}
+		in = &incoming{key: key, name: m.FileName, context: m.ContextName, from: from, f: f, total: m.Total, next: 1,
+			held: map[int64][]byte{}}
+		d.incoming[key] = in
+	}
+	n := int64(m.Number)
+	switch {
+	case m.Total != in.total || m.ContextName != in.context || n < 1 || n > in.total:
+		return nil, fmt.Errorf("%w: chunk %d of %d for %s, the file has %d chunks for %q", ErrInconsistent, n, m.Total,
+			m.ContextName, in.total, in.context)
+	case n < in.next || held(in, n):
+		d.cfg.Logger.Warn("farm: duplicate chunk ignored", "file", m.FileName, "chunk", n)
+		return nil, nil
+	}
+	in.last = time.Now()
+	if n > in.next {
+		if in.heldBytes+len(m.Data) > d.cfg.MaxOutOfOrderBytes {
+			d.drop(in)
+			return nil, fmt.Errorf("%w: more than %d bytes of chunks ahead of chunk %d", ErrTooLarge, d.cfg.MaxOutOfOrderBytes, in.next)
+		}
+		in.held[n] = m.Data
+		in.heldBytes += len(m.Data)
+		return nil, nil
+	}
+	for data := m.Data; ; {
+		if in.written+int64(len(data)) > d.cfg.MaxFileBytes {
+			d.drop(in)
+			return nil, fmt.Errorf("%w: %s above %d bytes", ErrTooLarge, in.name, d.cfg.MaxFileBytes)
+		}
+		if _, err := in.f.Write(data); err != nil {
+			d.drop(in)
+			return nil, err
+		}
+		in.written += int64(len(data))
+		in.next++
+		if in.next > in.total {
+			delete(d.incoming, in.key)
+			return in, nil
+		}
+		next, ok := in.held[in.next]
+		if !ok {
+			return nil, nil
+		}
+		delete(in.held, in.next)
+		in.heldBytes -= len(next)
+		data = next
+	}
+}
+
+// held reports whether chunk n of in arrived early and waits.
+func held(in *incoming, n int64) bool {
+	_, ok := in.held[n]
+	return ok
+}
+
+// drop abandons an incoming file, d.mu held.
+func (d *Deployer) drop(in *incoming) {
+	in.discard()
+	delete(d.incoming, in.key)
+}
+
+// discard closes and removes the file's temporary copy.
+func (in *incoming) discard() {
+	_ = in.f.Close()
+	_ = os.Remove(in.f.Name())
+}
+
+// install moves a complete file into DeployDir, replacing the context's previous file,
+// and calls OnInstall.
+func (d *Deployer) install(in *incoming) error {
+	err := in.f.Sync()
+	if cerr := in.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = d.service(in.context, func() error {
+			d.removeFile(in.context, in.name)
+			return moveFile(in.f.Name(), filepath.Join(d.cfg.DeployDir, in.name))
+		})
+	}
+	if err != nil {
+		_ = os.Remove(in.f.Name())
+		d.stats.installFailed.Add(1)
+		d.cfg.Logger.Error("farm: cannot install a received file", "file", in.name, "context", in.context, "err", err)
+		return err
+	}
+	d.mu.Lock()
+	d.installed[in.context] = in.name
+	d.mu.Unlock()
+	d.stats.received.Add(1)
+	d.cfg.Logger.Info("farm: installed a received file", "file", in.name, "context", in.context, "bytes", in.written,
+		"from", in.from.Addr())
+	return d.installed1(Deployment{ContextName: in.context, Path: filepath.Join(d.cfg.DeployDir, in.name), From: in.from})
+}
+
+// installed1 calls OnInstall.
+func (d *Deployer) installed1(dep Deployment) error {
+	if d.cfg.OnInstall == nil {
+		return nil
+	}
+	if err := d.cfg.OnInstall(dep); err != nil {
+		d.stats.installFailed.Add(1)
+		d.cfg.Logger.Error("farm: OnInstall failed", "context", dep.ContextName, "file", dep.Path, "err", err)
+		return err
+	}
+	return nil
+}
+
+// service runs f while the context is marked serviced (Tomcat's tryAddServiced), or
+// fails with ErrBusy.
+func (d *Deployer) service(contextName string, f func() error) error {
+	d.mu.Lock()
+	if d.serviced[contextName] {
+		d.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrBusy, contextName)
+	}
+	d.serviced[contextName] = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.serviced, contextName)
+		d.mu.Unlock()
+	}()
+	return f()
+}
+
+// removeFile removes the context's file from DeployDir: the one this deployer installed
+// for it, else BaseName(context).war; keep is a file name not to remove (the file about
+// to replace it has that name).
+func (d *Deployer) removeFile(contextName, keep string) {
+	d.mu.Lock()
+	name, ok := d.installed[contextName]
+	delete(d.installed, contextName)
+	d.mu.Unlock()
+	if !ok {
+		name = BaseName(contextName) + ".war"
+	}
+	if name == keep {
+		return
+	}
+	if err := os.Remove(filepath.Join(d.cfg.DeployDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.cfg.Logger.Warn("farm: cannot remove a deployed file", "file", name, "err", err)
+	}
+}
+
+// undeploy removes a context at a member's request.
+func (d *Deployer) undeploy(contextName string, from channel.Member) error {
+	if err := checkContextName(contextName); err != nil {
+		d.stats.refused.Add(1)
+		return err
+	}
+	err := d.service(contextName, func() error {
+		d.removeFile(contextName, "")
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.stats.undeploys.Add(1)
+	d.cfg.Logger.Info("farm: undeployed at a member's request", "context", contextName, "from", from.Addr())
+	if d.cfg.OnRemove != nil {
+		d.cfg.OnRemove(contextName)
+	}
+	return nil
+}
+
+// moveFile renames src to dst, or copies it when they are on different file systems.
+func moveFile(src, dst string) error {
+	if err := os.Rename(src, dst); err == nil {
+		return nil
+	}
+	if err := copyFile(src, dst); err != nil {
+		return err
+	}
+	return os.Remove(src)
+}
+
+// background sweeps stale incomplete files and runs the watcher until stop.
+func (d *Deployer) background(stop, done chan struct{}) {
+	defer close(done)
+	sweepEvery := d.cfg.WatchInterval
+	if d.cfg.MaxValidTime > 0 {
+		sweepEvery = min(sweepEvery, max(d.cfg.MaxValidTime/4, 10*time.Millisecond))
+	}
+	tick := time.NewTicker(sweepEvery)
+	defer tick.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel() // ends a deployment of the watcher in progress
+	}()
+	var w *watcher
+	if d.cfg.WatchDir != "" {
+		w = newWatcher(d)
+		w.scan(ctx) // the files there at start are deployed once they are seen unchanged
+	}
+	lastWatch := time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			d.sweep(now)
+			if w != nil && now.Sub(lastWatch) >= d.cfg.WatchInterval {
+				lastWatch = now
+				w.scan(ctx)
+			}
+		}
+	}
+}
+
+// sweep drops the incomplete files that got no chunk for MaxValidTime.
+func (d *Deployer) sweep(now time.Time) {
+	if d.cfg.MaxValidTime <= 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, in := range d.incoming {
+		if now.Sub(in.last) > d.cfg.MaxValidTime {
+			d.cfg.Logger.Warn("farm: dropping an incomplete file", "file", in.name, "chunks", in.next-1, "of", in.total,
+				"idle", now.Sub(in.last))
+			d.drop(in)
+			d.stats.expired.Add(1)
+		}
+	}
+}

@@ -1,0 +1,51 @@
+// Package farm distributes files to the members of a channel, as Tomcat's cluster farm
+// deployer (org.apache.catalina.ha.deploy.FarmWarDeployer) distributes web
+// applications: a Deployer sends a file in numbered chunks (FileMessage, 10 KiB each by
+// default) to every member, and each member assembles it in a temporary directory and
+// installs it in its deploy directory once the last chunk arrived; an UndeployMessage
+// removes it everywhere. The messages are Tomcat's Java-serialized classes, so Go and
+// Tomcat 10.1 nodes exchange web applications both ways.
+//
+// New checks the Config and Start registers the deployer's listener on the channel.
+// Install sends a file as a context ("shop.war" as "/shop"), Deploy installs it here
+// first (what Tomcat does with a file dropped in its watch directory), and Remove
+// undeploys a context on every member. With Config.WatchDir the deployer scans a
+// directory: a new or changed file (unchanged since the previous scan, so that one being
+// copied in is not sent half-written) is deployed here and everywhere, and a removed
+// one undeployed. OnInstall and OnRemove tell the application; Tomcat deploys what lands
+// in its host's appBase.
+//
+// # Tomcat
+//
+// A Tomcat node runs the deployer in a cluster of its Host (FarmWarDeployer refuses an
+// Engine's cluster): <Deployer className="org.apache.catalina.ha.deploy.FarmWarDeployer"
+// tempDir="..." deployDir="<appBase>" watchDir="..." watchEnabled="true"/> inside the
+// <Cluster>, which then names its channel "<host>-Channel" ("localhost-Channel"): a Go
+// node's static membership protocol must use that name
+// (membership/staticsvc.Config.ChannelName). Tomcat sends its chunks with the cluster's
+// channelSendOptions, asynchronously by default, so they may arrive out of order: the
+// deployer holds early chunks (up to Config.MaxOutOfOrderBytes per file) until the
+// missing one comes, and ignores duplicates, as Tomcat's FileMessageFactory does.
+// Tomcat counts size/10240+1 chunks for a file and reads one fewer when its size is a
+// multiple of 10 KiB, so such a file from Tomcat never completes on a Go member, which
+// drops it after MaxValidTime (interop/tomcat TestFarmDeployer).
+//
+// # Received files
+//
+// A member can send any file, so what it sends is checked: a file name must be a plain
+// name (no path separator, NUL, leading dot, "." or ".."), a context name "" or a
+// path of clean segments ("/a/b"), or the chunk is refused with ErrBadName. Chunks are
+// bounded (MaxChunkBytes), files too (MaxFileBytes), and so are the files being
+// received at once (MaxIncomplete) and an incomplete file's idle time (MaxValidTime);
+// numbering that does not fit the file's earlier chunks is ErrInconsistent. A refused
+// chunk is counted (Stats.Refused), logged, and answered with FAIL_ACK to a sender that
+// asked for a synchronized ACK; an incomplete file is dropped with its temporary copy.
+// Tomcat 10.1's FarmWarDeployer makes the temporary file's path from the name it is
+// given (FarmWarDeployer.getFactory).
+//
+// Defaults (Tomcat's names beside them): WatchInterval 20 s (backgroundProcessorDelay
+// × processDeployFrequency), MaxValidTime 5 min (maxValidTime), ChunkSize 10 KiB
+// (FileMessageFactory.READ_SIZE), WatchPattern "*.war" (WarWatcher's filter), SendOptions
+// use_ack|sync (channelSendOptions); MaxFileBytes 1 GiB, MaxChunkBytes 4 MiB,
+// MaxOutOfOrderBytes 16 MiB and MaxIncomplete 16 have no Tomcat equivalent.
+package farm

@@ -1,0 +1,6 @@
+package farm
+
+import "github.com/gotribes/tribes/channel"
+
+// Receive hands msg to d's channel listener, as the channel does, and returns its error.
+func Receive(d *Deployer, msg *channel.Message) error { return listener{d}.MessageReceived(msg) }

@@ -1,0 +1,167 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Install sends the file at path to every current member as the context contextName
+// (Tomcat's FarmWarDeployer.install): each member assembles it in its temporary
+// directory and, after the last chunk, installs it in its deploy directory under the
+// file's base name. It does not install the file here (Deploy does both). A member that
+// fails a chunk gets no further chunk; the error is then a *channel.SendError naming
+// every member that failed (channel.FaultyMembers), after the others got the whole file.
+func (d *Deployer) Install(ctx context.Context, contextName, path string) error {
+	name := filepath.Base(path)
+	if err := checkFileName(name); err != nil {
+		return err
+	}
+	if err := checkContextName(contextName); err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("farm: %s is not a regular file", path)
+	}
+	to := d.cfg.Channel.Members()
+	if len(to) == 0 {
+		return nil
+	}
+	chunk := int64(d.cfg.ChunkSize)
+	total := max(1, (fi.Size()+chunk-1)/chunk)
+	buf := make([]byte, chunk)
+	var data []byte
+	var faulty []channel.FaultyMember
+	for n := int64(1); n <= total && len(to) > 0; n++ {
+		k, err := io.ReadFull(f, buf)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !(errors.Is(err, io.EOF) && n == total) {
+			return fmt.Errorf("farm: read %s: %w", path, err)
+		}
+		m := &FileMessage{Timestamp: time.Now().UnixMilli(), Number: int32(n), Total: total, Data: buf[:k],
+			FileName: name, ContextName: contextName}
+		if data, err = AppendMessage(data[:0], m); err != nil {
+			return err
+		}
+		err = d.cfg.Channel.SendMessage(ctx, to, &channel.Message{Options: d.cfg.SendOptions &^ channel.OptByteMessage, Data: data})
+		if err == nil {
+			continue
+		}
+		failed := channel.FaultyMembers(err)
+		if len(failed) == 0 || ctx.Err() != nil {
+			return err
+		}
+		faulty = append(faulty, failed...)
+		to = slices.DeleteFunc(to, func(m channel.Member) bool {
+			return slices.ContainsFunc(failed, func(f channel.FaultyMember) bool { return f.Member.Key() == m.Key() })
+		})
+	}
+	if len(faulty) > 0 {
+		return &channel.SendError{Faulty: faulty}
+	}
+	d.stats.sent.Add(1)
+	return nil
+}
+
+// Remove asks every current member to undeploy the context (Tomcat's
+// FarmWarDeployer.remove): each removes the file it installed for it from its deploy
+// directory and calls its OnRemove. With undeploy, the context is removed here as well.
+func (d *Deployer) Remove(ctx context.Context, contextName string, undeploy bool) error {
+	if err := checkContextName(contextName); err != nil {
+		return err
+	}
+	var err error
+	if to := d.cfg.Channel.Members(); len(to) > 0 {
+		now := time.Now().UnixMilli()
+		m := &UndeployMessage{Sender: d.cfg.Channel.LocalMember(), Timestamp: now,
+			UniqueID: fmt.Sprintf("Undeploy:%s:%d", contextName, now), ContextName: contextName}
+		var data []byte
+		if data, err = AppendMessage(nil, m); err != nil {
+			return err
+		}
+		err = d.cfg.Channel.SendMessage(ctx, to, &channel.Message{Options: d.cfg.SendOptions &^ channel.OptByteMessage, Data: data})
+	}
+	if undeploy {
+		lerr := d.service(contextName, func() error {
+			d.removeFile(contextName, "")
+			return nil
+		})
+		if lerr == nil && d.cfg.OnRemove != nil {
+			d.cfg.OnRemove(contextName)
+		}
+		err = errors.Join(err, lerr)
+	}
+	return err
+}
+
+// Deploy installs the file at path here, as the context ContextName(its name), and
+// sends it to every member (what Tomcat's watcher does with a new or changed file of
+// its watch directory): the file is copied into DeployDir, OnInstall runs, then Install.
+func (d *Deployer) Deploy(ctx context.Context, path string) error {
+	name := filepath.Base(path)
+	if err := checkFileName(name); err != nil {
+		return err
+	}
+	contextName := ContextName(name)
+	if err := checkContextName(contextName); err != nil {
+		return err
+	}
+	dst := filepath.Join(d.cfg.DeployDir, name)
+	err := d.service(contextName, func() error {
+		d.removeFile(contextName, name)
+		return copyFile(path, dst)
+	})
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.installed[contextName] = name
+	d.mu.Unlock()
+	if err := d.installed1(Deployment{ContextName: contextName, Path: dst}); err != nil {
+		return err
+	}
+	return d.Install(ctx, contextName, dst)
+}
+
+// copyFile copies src to dst through a temporary file in dst's directory, so that dst
+// appears complete or not at all.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(tmp, in)
+	if serr := tmp.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+	}
+	return err
+}
