@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,14 +14,16 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/jserial"
 )
 
 // Deployer sends files to the members of a channel and installs the files they send
 // (Tomcat's FarmWarDeployer). Create it with New, then Start.
 type Deployer struct {
-	cfg    Config
-	remove func()
+	cfg      Config
+	remove   func()
+	refusals *ratelog.Limiter // what members sent that was refused, per member and kind
 
 	mu         sync.Mutex
 	running    bool
@@ -72,7 +75,8 @@ func New(cfg Config) (*Deployer, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Deployer{cfg: cfg, incoming: map[fileKey]*incoming{}, serviced: map[string]bool{}, installed: map[string]string{}}, nil
+	return &Deployer{cfg: cfg, refusals: ratelog.New(ratelog.Config{Logger: cfg.Logger}), incoming: map[fileKey]*incoming{},
+		serviced: map[string]bool{}, installed: map[string]string{}}, nil
 }
 
 // Start makes the temporary directory if needed, registers the deployer's message
@@ -162,7 +166,8 @@ func (l listener) MessageReceived(msg *channel.Message) error {
 	}
 	if err != nil {
 		d.stats.refused.Add(1)
-		d.cfg.Logger.Warn("farm: undecodable message", "from", msg.Source.Addr(), "err", err)
+		d.refusals.Log(slog.LevelWarn, msg.Source.Addr(), "undecodable", "farm: undecodable message",
+			"from", msg.Source.Addr(), "err", err)
 		return err
 	}
 	switch m := m.(type) {
@@ -179,8 +184,8 @@ func (d *Deployer) receiveChunk(m *FileMessage, from channel.Member) error {
 	in, err := d.writeChunk(m, from)
 	if err != nil {
 		d.stats.refused.Add(1)
-		d.cfg.Logger.Warn("farm: chunk refused", "file", m.FileName, "context", m.ContextName, "chunk", m.Number,
-			"from", from.Addr(), "err", err)
+		d.refusals.Log(slog.LevelWarn, from.Addr(), "refused", "farm: chunk refused", "file", m.FileName,
+			"context", m.ContextName, "chunk", m.Number, "from", from.Addr(), "err", err)
 		return err
 	}
 	if in == nil {
@@ -228,7 +233,8 @@ func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, e
 		return nil, fmt.Errorf("%w: chunk %d of %d for %s, the file has %d chunks for %q", ErrInconsistent, n, m.Total,
 			m.ContextName, in.total, in.context)
 	case n < in.next || held(in, n):
-		d.cfg.Logger.Warn("farm: duplicate chunk ignored", "file", m.FileName, "chunk", n)
+		d.refusals.Log(slog.LevelWarn, from.Addr(), "duplicate", "farm: duplicate chunk ignored", "file", m.FileName,
+			"chunk", n, "from", from.Addr())
 		return nil, nil
 	}
 	in.last = time.Now()
@@ -366,6 +372,7 @@ func (d *Deployer) removeFile(contextName, keep string) {
 func (d *Deployer) undeploy(contextName string, from channel.Member) error {
 	if err := checkContextName(contextName); err != nil {
 		d.stats.refused.Add(1)
+		d.refusals.Log(slog.LevelWarn, from.Addr(), "refused", "farm: undeploy refused", "from", from.Addr(), "err", err)
 		return err
 	}
 	err := d.service(contextName, func() error {

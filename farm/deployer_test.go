@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -429,5 +430,49 @@ func TestTwoSendersSameName(t *testing.T) {
 	}
 	if st := c.d.Stats(); st.FilesReceived != 2 || st.Refused != 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// lockedBuffer is a log destination for a test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Count(l.b.Bytes(), []byte("\n"))
+}
+
+// TestRefusalsDoNotFloodTheLog: a member sending refused chunks in a loop costs a few
+// log lines, not one per chunk; every one is counted.
+func TestRefusalsDoNotFloodTheLog(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a := startNode(t, nw, farm.Config{})
+	var log lockedBuffer
+	b := startNode(t, nw, farm.Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	bad, err := farm.AppendMessage(nil, &farm.FileMessage{Number: 1, Total: 1, FileName: "../x.war"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for range n {
+		if err := farm.Receive(b.d, &channel.Message{Source: a.ch.LocalMember(), Data: bad}); !errors.Is(err, farm.ErrBadName) {
+			t.Fatal(err)
+		}
+		_ = farm.Receive(b.d, &channel.Message{Source: a.ch.LocalMember(), Data: []byte("garbage")})
+	}
+	if st := b.d.Stats(); st.Refused != 2*n {
+		t.Errorf("refused %d, want %d", st.Refused, 2*n)
+	}
+	if lines := log.lines(); lines == 0 || lines > 10 {
+		t.Errorf("%d log lines for %d refused messages", lines, 2*n)
 	}
 }

@@ -38,7 +38,8 @@
 // bounded (MaxChunkBytes), files too (MaxFileBytes), and so are the files being
 // received at once (MaxIncomplete) and an incomplete file's idle time (MaxValidTime);
 // numbering that does not fit the file's earlier chunks is ErrInconsistent. A refused
-// chunk is counted (Stats.Refused), logged, and answered with FAIL_ACK to a sender that
+// chunk is counted (Stats.Refused), logged at a bounded rate per member, and answered
+// with FAIL_ACK to a sender that
 // asked for a synchronized ACK; an incomplete file is dropped with its temporary copy.
 // Tomcat 10.1's FarmWarDeployer makes the temporary file's path from the name it is
 // given (FarmWarDeployer.getFactory).
