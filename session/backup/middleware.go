@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/gotribes/tribes/internal/sessionhttp"
@@ -71,20 +70,20 @@ func (q *Request) find() (*Session, error) {
 		q.s = s
 		return s, nil
 	}
-	from := routeOf(q.id)
+	from := sessionhttp.RouteOf(q.id)
 	switch {
 	case from == "" || from == route:
 	case s != nil:
 		// Tomcat's JvmRouteBinderValve: the balancer failed over to this node; rename
 		// the session to this node's route so that it stays here.
-		if err := q.m.ChangeSessionID(ctx, s, withRoute(q.id, route)); err != nil && !errors.Is(err, ErrIDTaken) {
+		if err := q.m.ChangeSessionID(ctx, s, sessionhttp.WithRoute(q.id, route)); err != nil && !errors.Is(err, ErrIDTaken) {
 			q.m.log.Warn("backup: rename session to this node's route", "manager", q.m.cfg.Name, "id", q.id, "err", err)
 		}
 	default:
 		// Renamed here by an earlier request whose response (and new cookie) did not
 		// reach the client.
-		if s, err = q.m.Find(ctx, withRoute(q.id, route)); err != nil {
-			return nil, fmt.Errorf("backup: session %s: %w", withRoute(q.id, route), err)
+		if s, err = q.m.Find(ctx, sessionhttp.WithRoute(q.id, route)); err != nil {
+			return nil, fmt.Errorf("backup: session %s: %w", sessionhttp.WithRoute(q.id, route), err)
 		}
 	}
 	if s != nil && s.ID() != q.id {
@@ -106,18 +105,6 @@ func (q *Request) OriginalID() string {
 func (q *Request) setCookie() {
 	http.SetCookie(q.w, &http.Cookie{Name: CookieName, Value: q.id, Path: q.m.cfg.CookiePath, HttpOnly: true,
 		Secure: q.r.TLS != nil})
-}
-
-// routeOf returns the part of a session id after its first dot (the jvmRoute), or "".
-func routeOf(id string) string {
-	_, r, _ := strings.Cut(id, ".")
-	return r
-}
-
-// withRoute returns id with its route replaced by route.
-func withRoute(id, route string) string {
-	base, _, _ := strings.Cut(id, ".")
-	return base + "." + route
 }
 
 // Create returns the request's session, creating one (and setting its cookie) when

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
 func sampleMessages() []*Message {
@@ -216,7 +218,7 @@ func TestMetaValues(t *testing.T) {
 
 func TestSessionIDs(t *testing.T) {
 	id := newSessionID("node1")
-	if len(id) != 38 || id[32] != '.' || id != withRoute(id, "node1") || routeOf(id) != "node1" || !validID(id) {
+	if len(id) != 38 || id[32] != '.' || id != sessionhttp.WithRoute(id, "node1") || sessionhttp.RouteOf(id) != "node1" || !validID(id) {
 		t.Errorf("id %q", id)
 	}
 	for _, c := range id[:32] {
@@ -224,7 +226,7 @@ func TestSessionIDs(t *testing.T) {
 			t.Fatalf("not upper-case hex: %q", id)
 		}
 	}
-	if withRoute("ABC.n1.x", "n2") != "ABC.n2" || withRoute("ABC.n1", "") != "ABC" {
+	if sessionhttp.WithRoute("ABC.n1.x", "n2") != "ABC.n2" || sessionhttp.WithRoute("ABC.n1", "") != "ABC" {
 		t.Error("withRoute")
 	}
 	if validID("a b") || validID("") || validRoute("a.b") {

@@ -31,22 +31,6 @@ func newSessionID(route string) string {
 	return b.String()
 }
 
-// withRoute returns id with its route replaced: the part before the first dot, a dot and
-// route (the JvmRouteBinderValve rename). An empty route strips the suffix.
-func withRoute(id, route string) string {
-	base, _, _ := strings.Cut(id, ".")
-	if route == "" {
-		return base
-	}
-	return base + "." + route
-}
-
-// routeOf returns the part after the first dot, or "" if there is none.
-func routeOf(id string) string {
-	_, r, _ := strings.Cut(id, ".")
-	return r
-}
-
 // validID reports whether s can be a session id from outside: 1 to maxIDLen characters
 // from [A-Za-z0-9._-].
 func validID(s string) bool {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
 // Manager keeps the sessions of one application and replicates them to every other node
@@ -139,7 +140,7 @@ func (m *Manager) findAt(id string, now int64) *Session {
 
 // noteRoute remembers the route of a session id received from the cluster.
 func (m *Manager) noteRoute(id string) {
-	r := routeOf(id)
+	r := sessionhttp.RouteOf(id)
 	if r == "" || r == m.cfg.JvmRoute {
 		return
 	}
@@ -196,19 +197,19 @@ func (m *Manager) replicaOf(id string) *Session {
 // by this node's, then by every route seen in the cluster. An id without a route finds
 // nothing.
 func (m *Manager) underOtherRoute(id string, get func(string) *Session) *Session {
-	r := routeOf(id)
+	r := sessionhttp.RouteOf(id)
 	if r == "" {
 		return nil
 	}
 	if own := m.cfg.JvmRoute; own != "" && own != r {
-		if s := get(withRoute(id, own)); s != nil {
+		if s := get(sessionhttp.WithRoute(id, own)); s != nil {
 			return s
 		}
 	}
 	if p := m.routes.Load(); p != nil {
 		for _, o := range *p {
 			if o != r {
-				if s := get(withRoute(id, o)); s != nil {
+				if s := get(sessionhttp.WithRoute(id, o)); s != nil {
 					return s
 				}
 			}

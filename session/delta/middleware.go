@@ -272,16 +272,16 @@ func (rq *Request) bind(r *http.Request) {
 		return
 	}
 	if binder {
-		if cur := rq.s.ID(); routeOf(cur) != "" && routeOf(cur) != route {
-			_, err := m.ChangeSessionID(rq.ctx, rq.s, withRoute(cur, route))
+		if cur := rq.s.ID(); sessionhttp.RouteOf(cur) != "" && sessionhttp.RouteOf(cur) != route {
+			_, err := m.ChangeSessionID(rq.ctx, rq.s, sessionhttp.WithRoute(cur, route))
 			switch {
 			case errors.Is(err, ErrSessionIDInUse) || errors.Is(err, ErrInvalidSession):
-				rq.s = m.Find(withRoute(cur, route))
+				rq.s = m.Find(sessionhttp.WithRoute(cur, route))
 			case err != nil:
 				rq.err = err
 				fallthrough // renamed here, not replicated
 			default:
-				m.rerouted(routeOf(cur))
+				m.rerouted(sessionhttp.RouteOf(cur))
 			}
 		}
 	}

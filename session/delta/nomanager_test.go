@@ -196,36 +196,47 @@ func (c countAll) MessageReceived(*channel.Message) error {
 }
 
 // A member that ACKs the request takes it: the joiner waits for its answer and does not
-// ask again, since a Tomcat donor serialises every session anew for each request and
-// acknowledges only once it has sent them (a large single-message transfer takes longer
-// than any retry interval). Here the member ACKs and never answers (a Java node with no
-// session cluster, or a catch-all listener): the joiner asks once and gives up at
-// StateTransferTimeout, as Tomcat's DeltaManager does.
+// ask again before TransferIdleTimeout, since a Tomcat donor serialises every session
+// anew for each request and acknowledges only once it has sent them. Here the member
+// ACKs and never answers (a Java node with no session cluster, or a catch-all listener):
+// with TransferIdleTimeout negative the joiner asks once and gives up at
+// StateTransferTimeout, as Tomcat's DeltaManager does; with 3 s it asks again after 3 s,
+// then after 6 s more (9 s), and gives up at 10 s.
 func TestJoinerAsksOnceAMemberThatAcks(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := channeltest.NewNetwork()
-		atn := nw.NewNode()
-		ach, err := channel.New(channel.Config{Transport: atn.Transport(), Membership: atn.Membership(),
-			HeartbeatInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var requests atomic.Int32
-		ach.AddMessageListener(countAll{&requests})
-		if err := ach.Start(context.Background(), channel.SvcAll); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = ach.Stop(context.Background(), channel.SvcAll) })
-		j := startNode(t, nw, delta.Config{JvmRoute: "j", MemberWait: 3 * time.Second,
-			StateTransferTimeout: 10 * time.Second})
-		err = j.m.WaitReady(context.Background())
-		if !errors.Is(err, delta.ErrStateTransferTimeout) {
-			t.Fatalf("WaitReady: %v, want the state transfer timeout", err)
-		}
-		if n := requests.Load(); n != 1 {
-			t.Errorf("the member received %d requests in 10 s, want 1", n)
-		}
-	})
+	for _, tc := range []struct {
+		idle time.Duration
+		want int32
+	}{{-1, 1}, {3 * time.Second, 3}} {
+		t.Run(fmt.Sprint(tc.idle), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := channeltest.NewNetwork()
+				atn := nw.NewNode()
+				ach, err := channel.New(channel.Config{Transport: atn.Transport(), Membership: atn.Membership(),
+					HeartbeatInterval: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var requests atomic.Int32
+				ach.AddMessageListener(countAll{&requests})
+				if err := ach.Start(context.Background(), channel.SvcAll); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = ach.Stop(context.Background(), channel.SvcAll) })
+				j := startNode(t, nw, delta.Config{JvmRoute: "j", MemberWait: 3 * time.Second,
+					StateTransferTimeout: 10 * time.Second, TransferIdleTimeout: tc.idle})
+				err = j.m.WaitReady(context.Background())
+				if !errors.Is(err, delta.ErrStateTransferTimeout) {
+					t.Fatalf("WaitReady: %v, want the state transfer timeout", err)
+				}
+				if n := requests.Load(); n != tc.want {
+					t.Errorf("the member received %d requests in 10 s, want %d", n, tc.want)
+				}
+				if n := j.m.Stats().TransferAskedAgain; n != uint64(tc.want-1) {
+					t.Errorf("TransferAskedAgain %d, want %d", n, tc.want-1)
+				}
+			})
+		})
+	}
 }
 
 // Over loopback TCP (transport/nio): the FAIL_ACK reaches the joiner through the real

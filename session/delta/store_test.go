@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
 // idInShard returns an id with prefix whose shard is shard.
@@ -84,9 +86,9 @@ func TestForEachRenamesConcurrently(t *testing.T) {
 			}
 			s := ss[k%n]
 			old := s.ID()
-			next := withRoute(old, "a")
-			if routeOf(old) == "a" {
-				next = withRoute(old, "b")
+			next := sessionhttp.WithRoute(old, "a")
+			if sessionhttp.RouteOf(old) == "a" {
+				next = sessionhttp.WithRoute(old, "b")
 			}
 			st.rename(old, next, s, func() { s.setID(next) })
 		}
