@@ -20,8 +20,12 @@
 #   farm     farm/testdata/java        FarmWarDeployer's messages: FileMessage chunks (full, short
 #                                      last chunk in the reused buffer, empty) and an
 #                                      UndeployMessage (tomcat/FarmGolden.java)
+#   sso      session/sso/testdata/java
+#                                      SingleSignOnEntry streams: with a GenericPrincipal, without
+#                                      a principal, all fields null, with a session key
+#                                      (tomcat/SsoGolden.java)
 #
-# Usage: scripts/gen-golden.sh [wire|jserial|rpc|replmap|session|backup|farm] [outdir]   (default: wire, its directory)
+# Usage: scripts/gen-golden.sh [wire|jserial|rpc|replmap|session|backup|farm|sso] [outdir]   (default: wire, its directory)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,7 +46,10 @@ case "$kind" in
   farm)
     dir=farm/testdata/java; sources=("$root"/interop/java/tomcat/FarmGolden.java); run=(FarmGolden)
     jars="${TOMCAT_JARS:-$j/tomcat10-catalina-ha.jar:$j/tomcat10-catalina.jar:$tribes:$j/tomcat10-servlet-api.jar:$j/tomcat10-util.jar:$j/tomcat10-util-scan.jar:$j/tomcat10-api.jar:$j/tomcat10-coyote.jar:$j/tomcat10-jaspic-api.jar:$j/tomcat10-annotations-api.jar}" ;;
-  *) echo "gen-golden: unknown kind $kind (wire, jserial, rpc, replmap, session, backup or farm)" >&2; exit 2 ;;
+  sso)
+    dir=session/sso/testdata/java; sources=("$root"/interop/java/tomcat/SsoGolden.java); run=(SsoGolden)
+    jars="${TOMCAT_JARS:-$j/tomcat10-catalina-ha.jar:$j/tomcat10-catalina.jar:$tribes:$j/tomcat10-servlet-api.jar:$j/tomcat10-util.jar:$j/tomcat10-util-scan.jar:$j/tomcat10-api.jar:$j/tomcat10-coyote.jar:$j/tomcat10-jaspic-api.jar:$j/tomcat10-annotations-api.jar}" ;;
+  *) echo "gen-golden: unknown kind $kind (wire, jserial, rpc, replmap, session, backup, farm or sso)" >&2; exit 2 ;;
 esac
 out="${2:-$root/$dir}"
 

@@ -194,6 +194,7 @@ var knownPackages = map[string]string{
 	"channeltest":  "github.com/gotribes/tribes/channel/channeltest",
 	"delta":        "github.com/gotribes/tribes/session/delta",
 	"farm":         "github.com/gotribes/tribes/farm",
+	"sso":          "github.com/gotribes/tribes/session/sso",
 	"redisstore":   "github.com/gotribes/tribes/session/redisstore",
 	"redis":        "github.com/redis/go-redis/v9",
 	"interceptors": "github.com/gotribes/tribes/interceptors",

@@ -117,6 +117,10 @@ type Config struct {
 	// removed from it is undeployed everywhere; the watch directory is checked every
 	// second (backgroundProcessorDelay 1, processDeployFrequency 1).
 	Farm, FarmWatch bool
+	// SSO puts Tomcat's ClusterSingleSignOn valve in the Host: a user who logs in gets a
+	// JSESSIONIDSSO cookie and an entry in the replicated map "<cluster name>-SSO-cache"
+	// ("Catalina-SSO-cache", or "localhost-SSO-cache" with Farm).
+	SSO bool
 }
 
 // FarmWatchDir, FarmTempDir and AppBase are the node's farm directories and its host's
@@ -473,12 +477,19 @@ func (n *Node) serverXML() string {
       </Cluster>
 `, n.SendOption, manager, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, timeout, binder, deployer)
 	}
-	engineCluster, host := cluster, `      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
-`
+	engineCluster, inHost := cluster, ""
 	if n.Farm { // FarmWarDeployer only runs in a cluster of a Host
-		engineCluster = ""
+		engineCluster, inHost = "", cluster
+	}
+	if n.SSO {
+		inHost += `        <Valve className="org.apache.catalina.ha.authenticator.ClusterSingleSignOn"/>
+`
+	}
+	host := `      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+`
+	if inHost != "" {
 		host = `      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false">
-` + cluster + `      </Host>
+` + inHost + `      </Host>
 `
 	}
 	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>

@@ -146,13 +146,8 @@ func backedUpOnGo(t *testing.T, tc *tomcat.Node, m *replmap.Map) string {
 // Go takes over the session it backs up for a Tomcat node that is killed, and Tomcat
 // serves the sessions of the Go node once it stops.
 func TestBackupManager(t *testing.T) {
-	tomcat.Skip(t)
-	if testing.Short() {
-		t.Skip("starts Tomcat: not in -short mode")
-	}
+	dir, app := setUp(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	app := tomcat.Webapp(t, dir)
 	ports := testutil.FreePorts(t, 5) // two Tomcat receivers and HTTP ports, the Go receiver
 	a := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(1), BackupManager: true, SendOption: 6,
 		ExpireEverySecond: true}

@@ -38,13 +38,8 @@ func heldCopies(m *replmap.Map) (held, primary int) {
 // of every session; Tomcat B joins Go's map, takes the map's state from Go and becomes
 // the backup of every session, and serves them.
 func TestBackupManagerLargeMap(t *testing.T) {
-	tomcat.Skip(t)
-	if testing.Short() {
-		t.Skip("starts Tomcat: not in -short mode")
-	}
+	dir, app := setUp(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	app := tomcat.Webapp(t, dir)
 	ports := testutil.FreePorts(t, 5) // two Tomcat receivers and HTTP ports, the Go receiver
 	a := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(21), BackupManager: true, SendOption: 6}
 	b := tomcat.Config{Route: "B", Port: ports[2], HTTPPort: ports[3], UniqueID: uid(22), BackupManager: true, SendOption: 6}

@@ -84,13 +84,8 @@ func fetch(t *testing.T, n *tomcat.Node, path string) (int, string) {
 // the Go node installs is deployed and served by Tomcat, and the Go node's Remove
 // undeploys it on Tomcat.
 func TestFarmDeployer(t *testing.T) {
-	tomcat.Skip(t)
-	if testing.Short() {
-		t.Skip("starts Tomcat: not in -short mode")
-	}
+	dir, app := setUp(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	app := tomcat.Webapp(t, dir)
 	ports := testutil.FreePorts(t, 3) // Tomcat receiver and HTTP, the Go receiver
 	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(33)}
 	tc := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(31), SendOption: 6,

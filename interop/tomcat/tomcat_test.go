@@ -200,6 +200,19 @@ func sameValue(got, want any) bool {
 	return got == want
 }
 
+// setUp skips the test without Tomcat or in -short mode, and compiles the test web
+// application into the test's temporary directory, which it returns with the
+// application's directory (tomcat.Webapp).
+func setUp(t *testing.T) (dir, app string) {
+	t.Helper()
+	tomcat.Skip(t)
+	if testing.Short() {
+		t.Skip("starts Tomcat: not in -short mode")
+	}
+	dir = t.TempDir()
+	return dir, tomcat.Webapp(t, dir)
+}
+
 // createSessions has Tomcat node tc's counter page create n sessions, eight requests at
 // a time, and returns their ids.
 func createSessions(t *testing.T, tc *tomcat.Node, n int) []string {
@@ -235,13 +248,8 @@ func createSessions(t *testing.T, tc *tomcat.Node, n int) []string {
 // the Go node joins the Tomcat node's sessions, both change, expire and rename sessions
 // the other reads, then a second Tomcat node joins the Go node's sessions and is killed.
 func TestTomcatAndGo(t *testing.T) {
-	tomcat.Skip(t)
-	if testing.Short() {
-		t.Skip("starts Tomcat: not in -short mode")
-	}
+	dir, app := setUp(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	app := tomcat.Webapp(t, dir)
 	ports := testutil.FreePorts(t, 4) // Tomcat receiver, Tomcat HTTP, Go receiver, second Go receiver
 	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(2)}
 	go2Member := tomcat.Member{Port: ports[3], UniqueID: uid(3)}

@@ -321,3 +321,26 @@ func principalObject(p *Principal, depth int) (*jserial.Object, error) {
 	return &jserial.Object{Class: principalDesc, Slots: []jserial.Slot{{Class: principalDesc,
 		Values: []any{attrs, p.Name, user, &jserial.Array{Class: stringArrayDesc, Elems: roles}}}}}, nil
 }
+
+// PrincipalFromJava returns the principal a decoded GenericPrincipal$SerializablePrincipal
+// (the form Tomcat serializes a GenericPrincipal in) holds, for a principal found in
+// another Java object than a session (Tomcat's single sign-on entries carry one).
+// Unchanged, it is written back with Tomcat's bytes (PrincipalToJava).
+func PrincipalFromJava(v any) (*Principal, error) {
+	p, err := goPrincipal(v)
+	if err != nil {
+		return nil, fmt.Errorf("delta: %w", err)
+	}
+	return p, nil
+}
+
+// PrincipalToJava returns the SerializablePrincipal object Tomcat reads as p, for
+// jserial to write. A principal whose attributes or user principal have no Java form is
+// an error wrapping ErrNoJavaForm.
+func PrincipalToJava(p *Principal) (*jserial.Object, error) {
+	o, err := principalObject(p, 0)
+	if err != nil {
+		return nil, fmt.Errorf("delta: principal %q: %w", p.Name, err)
+	}
+	return o, nil
+}

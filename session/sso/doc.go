@@ -1,0 +1,24 @@
+// Package sso shares single sign-on with Tomcat's ClusterSingleSignOn valve: a user
+// who logs in on any node, Go or Tomcat, is signed on to the applications of every
+// node.
+//
+// Tomcat keeps its signed-on users in a replicated map (tribes' ReplicatedMap, every
+// node holding every entry) named "<cluster name>-SSO-cache", under the id its
+// JSESSIONIDSSO cookie carries; an entry (SingleSignOnEntry) holds the principal, the
+// authentication type, the credentials of a BASIC or FORM login and the application
+// sessions of the user. An SSO joins that map (package replmap) with the entries as
+// *Entry values (Codec writes Tomcat's bytes). Wrap finds the entry of a request's
+// cookie for FromContext; Login registers an entry and sets the cookie (Tomcat's pages
+// then see the user as logged in, the principal's roles included); Logout and Deregister
+// sign the user off every node. The map is Tomcat's: a ClusterSingleSignOn valve in the
+// Host, its cluster in the Engine "Catalina" (DefaultMapName) or in the Host (the map
+// is then "<host>-SSO-cache").
+//
+// Defaults (Tomcat's names beside them): RPCTimeout 15 s (rpcTimeout), AccessTimeout 5 s
+// (accessTimeout), SendOptions USE_ACK|SYNC_ACK (mapSendOptions), the cookie
+// JSESSIONIDSSO on path "/" (SingleSignOn's), HttpOnly, Secure on TLS requests.
+//
+// Go adds no application session to an entry: Tomcat's logout expires the Tomcat
+// sessions an entry lists, and a Go application ends its own sessions when it signs a
+// user off.
+package sso

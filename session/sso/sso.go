@@ -1,0 +1,187 @@
+package sso
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// Defaults (Tomcat's ClusterSingleSignOn and SingleSignOn names beside them).
+const (
+	// DefaultMapName is the map of a cluster in Tomcat's Engine "Catalina":
+	// "<cluster name>-SSO-cache", the cluster's name being its container's by default.
+	DefaultMapName = "Catalina-SSO-cache"
+	// DefaultCookieName is the single sign-on cookie (Constants.SINGLE_SIGN_ON_COOKIE).
+	DefaultCookieName = "JSESSIONIDSSO"
+	// RPCTimeout is ClusterSingleSignOn's rpcTimeout (15 s).
+	RPCTimeout = 15 * time.Second
+	// AccessTimeout is ClusterSingleSignOn's accessTimeout (5 s).
+	AccessTimeout = 5 * time.Second
+	// SendOptions is ClusterSingleSignOn's mapSendOptions (USE_ACK|SYNC_ACK).
+	SendOptions = channel.OptUseAck | channel.OptSyncAck
+)
+
+// Config configures an SSO. Channel is required.
+type Config struct {
+	// Channel carries the map (started before Start).
+	Channel *channel.Channel
+	// MapName is the replicated map of the entries: "<cluster name>-SSO-cache" on the
+	// Tomcat nodes (the cluster's clusterName, by default its container's name: the
+	// Engine's, "Catalina", or the Host's). Empty means DefaultMapName.
+	MapName string
+	// CookieName; empty means DefaultCookieName.
+	CookieName string
+	// CookiePath is the cookie's path (SingleSignOn's cookie is set for "/"). Empty
+	// means "/".
+	CookiePath string
+	// CookieDomain is the cookie's domain (SingleSignOn cookieDomain); empty sets none.
+	CookieDomain string
+	// Limits bound the map (see replmap.Config); zero fields take replmap's defaults.
+	MaxEntries     int
+	MaxStoredBytes int64
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// SSO shares single sign-on with Tomcat's ClusterSingleSignOn: the signed-on users live
+// in a replicated map (every node holds every entry) under the id their cookie carries.
+type SSO struct {
+	cfg Config
+	m   *replmap.Map
+}
+
+// New returns an SSO for cfg; it joins the map at Start.
+func New(cfg Config) (*SSO, error) {
+	if cfg.Channel == nil {
+		return nil, fmt.Errorf("%w: sso.Config.Channel is required", channel.ErrInvalidConfig)
+	}
+	if cfg.MapName == "" {
+		cfg.MapName = DefaultMapName
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = DefaultCookieName
+	}
+	if cfg.CookiePath == "" {
+		cfg.CookiePath = "/"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := replmap.New(replmap.Config{Channel: cfg.Channel, Name: cfg.MapName, Replicated: true,
+		RPCTimeout: RPCTimeout, AccessTimeout: AccessTimeout, SendOptions: SendOptions, Values: Codec{},
+		MaxEntries: cfg.MaxEntries, MaxStoredBytes: cfg.MaxStoredBytes, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &SSO{cfg: cfg, m: m}, nil
+}
+
+// Start joins the map: the entries the members hold are copied here.
+func (s *SSO) Start(ctx context.Context) error { return s.m.Start(ctx) }
+
+// Stop leaves the map.
+func (s *SSO) Stop(ctx context.Context) error { return s.m.Stop(ctx) }
+
+// Map returns the replicated map of the entries.
+func (s *SSO) Map() *replmap.Map { return s.m }
+
+// Lookup returns the entry of the single sign-on id, nil if there is none.
+func (s *SSO) Lookup(ctx context.Context, id string) (*Entry, error) {
+	v, ok, err := s.m.Get(ctx, id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	e, ok := v.(*Entry)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T under %s", ErrBadEntry, v, id)
+	}
+	return e, nil
+}
+
+// Register signs a user on to every node and returns the entry's new id, the value of
+// the cookie that carries it (Login sets it).
+func (s *SSO) Register(ctx context.Context, e *Entry) (string, error) {
+	id := newID()
+	if _, err := s.m.Put(ctx, id, e); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Deregister signs the user of id off every node: Tomcat nodes no longer authenticate
+// requests with its cookie.
+func (s *SSO) Deregister(ctx context.Context, id string) error {
+	_, err := s.m.Remove(ctx, id)
+	return err
+}
+
+// newID returns a single sign-on id as Tomcat's session id generator makes them: 16
+// random bytes in upper-case hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails since Go 1.24
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+type ctxKey struct{}
+
+type signedOn struct {
+	id string
+	e  *Entry
+}
+
+// FromContext returns the entry Wrap found for the request and its id (nil and "" when
+// the request carries no cookie of a known entry).
+func FromContext(ctx context.Context) (*Entry, string) {
+	v, _ := ctx.Value(ctxKey{}).(signedOn)
+	return v.e, v.id
+}
+
+// Wrap returns h with the request's single sign-on: the entry its cookie names, if the
+// map holds it, for FromContext (Tomcat's SingleSignOn valve sets the request's
+// principal from it).
+func (s *SSO) Wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie(s.cfg.CookieName); err == nil && c.Value != "" {
+			e, err := s.Lookup(r.Context(), c.Value)
+			if err != nil {
+				s.cfg.Logger.Warn("sso: lookup", "id", c.Value, "err", err)
+			}
+			if e != nil {
+				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, signedOn{id: c.Value, e: e}))
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Login registers e and sets the cookie on w, as Tomcat's authenticator does at a
+// login: the user is signed on to every node's applications.
+func (s *SSO) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, e *Entry) (string, error) {
+	id, err := s.Register(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cfg.CookieName, Value: id, Path: s.cfg.CookiePath, Domain: s.cfg.CookieDomain,
+		HttpOnly: true, Secure: r.TLS != nil})
+	return id, nil
+}
+
+// Logout deregisters the request's entry and expires its cookie.
+func (s *SSO) Logout(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cfg.CookieName, Value: "", Path: s.cfg.CookiePath, Domain: s.cfg.CookieDomain,
+		MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil})
+	return s.Deregister(ctx, c.Value)
+}
