@@ -341,8 +341,10 @@ func TestWatchDir(t *testing.T) {
 	if err := os.Remove(filepath.Join(watch, "shop.war")); err != nil {
 		t.Fatal(err)
 	}
+	// The file goes before OnRemove runs: wait for both.
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "undeployed on both", func() bool {
-		return len(entries(t, a.deploy)) == 0 && len(entries(t, b.deploy)) == 0
+		return len(entries(t, a.deploy)) == 0 && len(entries(t, b.deploy)) == 0 &&
+			len(a.removals()) > 0 && len(b.removals()) > 0
 	})
 	for _, n := range []*node{a, b} {
 		if r := n.removals(); len(r) != 1 || r[0] != "/shop" {

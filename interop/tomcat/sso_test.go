@@ -23,8 +23,9 @@ func ssoCookie(id string) *http.Cookie { return &http.Cookie{Name: sso.DefaultCo
 // TestClusterSingleSignOn runs a Tomcat 10.1 node with ClusterSingleSignOn and a Go node
 // in its single sign-on map: a user who logs in on Tomcat is signed on on Go (the Go
 // page behind sso.Wrap sees the principal with its roles), an entry Go changes goes back
-// to Tomcat with the sessions Tomcat recorded in it, a user Go signs on is the logged-in
-// user of Tomcat's pages, and Go's sign-off logs the user out on Tomcat.
+// to Tomcat with the sessions Tomcat recorded in it, Tomcat's logout signs the user off on
+// Go, a user Go signs on is the logged-in user of Tomcat's pages, and Go's sign-off logs
+// the user out on Tomcat.
 func TestClusterSingleSignOn(t *testing.T) {
 	dir, app := setUp(t)
 	ctx := context.Background()
@@ -68,7 +69,7 @@ func TestClusterSingleSignOn(t *testing.T) {
 	}
 	const ann = tomcat.RealmUser + " dev=true admin=true"
 
-	var tomcatID string
+	var tomcatID, tomcatSession string
 	t.Run("TomcatToGo", func(t *testing.T) {
 		resp, err := http.Get(ta.URL + "/login?user=" + tomcat.RealmUser + "&pw=" + tomcat.RealmPassword)
 		if err != nil {
@@ -76,8 +77,11 @@ func TestClusterSingleSignOn(t *testing.T) {
 		}
 		resp.Body.Close()
 		for _, c := range resp.Cookies() {
-			if c.Name == sso.DefaultCookieName {
+			switch c.Name {
+			case sso.DefaultCookieName:
 				tomcatID = c.Value
+			case tomcat.SessionCookie("").Name:
+				tomcatSession = c.Value
 			}
 		}
 		if resp.StatusCode != http.StatusOK || tomcatID == "" {
@@ -111,6 +115,23 @@ func TestClusterSingleSignOn(t *testing.T) {
 		}
 		if got := whoOnTomcat(tomcatID); got != ann {
 			t.Errorf("Tomcat after Go's copy: %q, want %q", got, ann)
+		}
+	})
+
+	t.Run("TomcatLogoutToGo", func(t *testing.T) {
+		// The login's session ends (invalidated: a logout, not a timeout): Tomcat signs
+		// the user off, which removes the entry from Go's map too.
+		if out, err := ta.Get("/invalidate", tomcat.SessionCookie(tomcatSession)); err != nil || out != "invalidated" {
+			t.Fatalf("invalidate on Tomcat: %q %v", out, err)
+		}
+		testutil.Eventually(t, 30*time.Second, func() error {
+			if e, err := s.Lookup(ctx, tomcatID); e != nil || err != nil {
+				return fmt.Errorf("Go still has the entry %+v (%v)", e, err)
+			}
+			return nil
+		})
+		if got := httpBody(t, srv.URL, tomcatID); got != "-" {
+			t.Errorf("Go page after Tomcat's logout: %q", got)
 		}
 	})
 
