@@ -195,6 +195,7 @@ var knownPackages = map[string]string{
 	"delta":        "github.com/gotribes/tribes/session/delta",
 	"farm":         "github.com/gotribes/tribes/farm",
 	"sso":          "github.com/gotribes/tribes/session/sso",
+	"replmap":      "github.com/gotribes/tribes/replmap",
 	"redisstore":   "github.com/gotribes/tribes/session/redisstore",
 	"redis":        "github.com/redis/go-redis/v9",
 	"interceptors": "github.com/gotribes/tribes/interceptors",

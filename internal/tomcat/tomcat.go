@@ -121,6 +121,10 @@ type Config struct {
 	// JSESSIONIDSSO cookie and an entry in the replicated map "<cluster name>-SSO-cache"
 	// ("Catalina-SSO-cache", or "localhost-SSO-cache" with Farm).
 	SSO bool
+	// ReplicatedContext makes /app Tomcat's ReplicatedContext: its ServletContext
+	// attributes live in the replicated map "/app", shared by the nodes (the test page's
+	// /ctxset and /ctxget).
+	ReplicatedContext bool
 }
 
 // FarmWatchDir, FarmTempDir and AppBase are the node's farm directories and its host's
@@ -386,6 +390,10 @@ func (n *Node) writeBase(app string) error {
 			return err
 		}
 	}
+	contextClass := ""
+	if n.ReplicatedContext {
+		contextClass = ` className="org.apache.catalina.ha.context.ReplicatedContext"`
+	}
 	files := map[string]string{
 		"conf/server.xml":  n.serverXML(),
 		"conf/context.xml": "<Context><WatchedResource>WEB-INF/web.xml</WatchedResource></Context>\n",
@@ -393,7 +401,7 @@ func (n *Node) writeBase(app string) error {
 		"conf/tomcat-users.xml": "<tomcat-users>\n  <user username=\"" + RealmUser + "\" password=\"" + RealmPassword +
 			"\" roles=\"dev,admin\"/>\n</tomcat-users>\n",
 		// The web application is the compiled directory, shared by the nodes.
-		"conf/Catalina/localhost/app.xml": fmt.Sprintf("<Context docBase=%q/>\n", app),
+		"conf/Catalina/localhost/app.xml": fmt.Sprintf("<Context docBase=%q%s/>\n", app, contextClass),
 	}
 	for name, content := range files {
 		p := filepath.Join(n.Base, name)

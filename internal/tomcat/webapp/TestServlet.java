@@ -30,6 +30,9 @@ import jakarta.servlet.http.HttpSession;
  * /heap          runs a full collection, then prints "used committed": the heap in use and
  *                the heap the JVM holds, in bytes
  * /cluster?sendOptions=     sets the cluster's channelSendOptions (JMX) and prints them
+ * /ctxset?name=&kind=&value=  sets a ServletContext attribute of one kind; without value,
+ *                removes it
+ * /ctxget?name=  prints "class|value" of a ServletContext attribute ("-" when absent)
  * /health        prints ok
  *
  * Every answer is one line of text; /counter and /changeid print "id counter".
@@ -65,6 +68,19 @@ public class TestServlet extends HttpServlet {
         switch (path) {
             case "/health":
                 out.println("ok");
+                return;
+            case "/ctxset":
+                if (req.getParameter("value") == null) {
+                    getServletContext().removeAttribute(req.getParameter("name"));
+                } else {
+                    getServletContext().setAttribute(req.getParameter("name"),
+                            value(req.getParameter("kind"), req.getParameter("value")));
+                }
+                out.println("ok");
+                return;
+            case "/ctxget":
+                Object cv = getServletContext().getAttribute(req.getParameter("name"));
+                out.println(cv == null ? "-" : cv.getClass().getName() + "|" + show(cv));
                 return;
             case "/count":
                 try {
