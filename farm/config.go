@@ -33,8 +33,9 @@ const (
 	// 10 KiB).
 	DefaultMaxChunkBytes = 4 << 20
 	// DefaultMaxOutOfOrderBytes bounds the chunks of one file held because an earlier
-	// one has not arrived yet (no Tomcat equivalent).
-	DefaultMaxOutOfOrderBytes = 16 << 20
+	// one has not arrived yet, each counted with heldChunkCost bytes more than its data
+	// (no Tomcat equivalent).
+	DefaultMaxOutOfOrderBytes = 4 << 20
 	// DefaultSendOptions are the options of the deployer's messages: acknowledged once
 	// the receiver handled them, so a sender learns of a member that could not take its
 	// file (Tomcat sends with the cluster's channelSendOptions, asynchronous by default).
@@ -100,7 +101,9 @@ type Config struct {
 	// DefaultChunkSize (or MaxChunkBytes if smaller).
 	ChunkSize int
 	// MaxFileBytes, MaxChunkBytes, MaxOutOfOrderBytes and MaxIncomplete bound what is
-	// received (0 means their Default).
+	// received (0 means their Default): a member's chunks can make the deployer hold at
+	// most MaxIncomplete × MaxOutOfOrderBytes in memory (64 MiB by default) and
+	// MaxIncomplete × MaxFileBytes in TempDir.
 	MaxFileBytes       int64
 	MaxChunkBytes      int
 	MaxOutOfOrderBytes int

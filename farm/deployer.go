@@ -239,12 +239,13 @@ func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, e
 	}
 	in.last = time.Now()
 	if n > in.next {
-		if in.heldBytes+len(m.Data) > d.cfg.MaxOutOfOrderBytes {
+		cost := len(m.Data) + heldChunkCost
+		if in.heldBytes+cost > d.cfg.MaxOutOfOrderBytes {
 			d.drop(in)
 			return nil, fmt.Errorf("%w: more than %d bytes of chunks ahead of chunk %d", ErrTooLarge, d.cfg.MaxOutOfOrderBytes, in.next)
 		}
 		in.held[n] = m.Data
-		in.heldBytes += len(m.Data)
+		in.heldBytes += cost
 		return nil, nil
 	}
 	for data := m.Data; ; {
@@ -267,10 +268,14 @@ func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, e
 			return nil, nil
 		}
 		delete(in.held, in.next)
-		in.heldBytes -= len(next)
+		in.heldBytes -= len(next) + heldChunkCost
 		data = next
 	}
 }
+
+// heldChunkCost is what a held chunk counts towards MaxOutOfOrderBytes besides its data:
+// about its map entry and slice header, so that empty chunks are bounded too.
+const heldChunkCost = 64
 
 // held reports whether chunk n of in arrived early and waits.
 func held(in *incoming, n int64) bool {

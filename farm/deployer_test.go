@@ -251,6 +251,7 @@ func TestHostileChunks(t *testing.T) {
 			{Number: 2, Total: 3, FileName: "z.war", Data: make([]byte, 600)}}, farm.ErrTooLarge},
 		{"held too much", []farm.FileMessage{{Number: 2, Total: 3, FileName: "w.war", Data: make([]byte, 400)},
 			{Number: 3, Total: 3, FileName: "w.war", Data: make([]byte, 400)}}, farm.ErrTooLarge},
+		{"held too many", emptyChunks("e.war", 20), farm.ErrTooLarge}, // 64 bytes each against 700
 		{"too many", []farm.FileMessage{{Number: 1, Total: 2, FileName: "p.war"}, {Number: 1, Total: 2, FileName: "q.war"},
 			{Number: 1, Total: 2, FileName: "r.war"}}, farm.ErrTooMany},
 	} {
@@ -285,6 +286,16 @@ func TestHostileChunks(t *testing.T) {
 	if left := entries(t, b.temp); len(left) != 2 || b.d.Stats().Incomplete != 2 {
 		t.Errorf("temporary files %v, incomplete %d", left, b.d.Stats().Incomplete)
 	}
+}
+
+// emptyChunks returns chunks 2 to n+1 of a file of 1<<40 chunks, without data: all of
+// them wait for chunk 1.
+func emptyChunks(name string, n int) []farm.FileMessage {
+	var ms []farm.FileMessage
+	for i := range n {
+		ms = append(ms, farm.FileMessage{Number: int32(i + 2), Total: 1 << 40, FileName: name})
+	}
+	return ms
 }
 
 // TestIncompleteExpires: a file whose next chunk does not come within MaxValidTime is

@@ -48,5 +48,5 @@
 // × processDeployFrequency), MaxValidTime 5 min (maxValidTime), ChunkSize 10 KiB
 // (FileMessageFactory.READ_SIZE), WatchPattern "*.war" (WarWatcher's filter), SendOptions
 // use_ack|sync (channelSendOptions); MaxFileBytes 1 GiB, MaxChunkBytes 4 MiB,
-// MaxOutOfOrderBytes 16 MiB and MaxIncomplete 16 have no Tomcat equivalent.
+// MaxOutOfOrderBytes 4 MiB and MaxIncomplete 16 have no Tomcat equivalent.
 package farm
