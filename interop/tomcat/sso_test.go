@@ -175,3 +175,52 @@ func httpBody(t *testing.T, url, id string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// TestClusterSingleSignOnHostCluster: with the cluster in the Host (as a farm deployer
+// needs it), Tomcat's map is "<host>-SSO-cache" on the channel "<host>-Channel"; a login
+// on Tomcat reaches a Go node configured with those names.
+func TestClusterSingleSignOnHostCluster(t *testing.T) {
+	dir, app := setUp(t)
+	ctx := context.Background()
+	ports := testutil.FreePorts(t, 3)
+	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(63)}
+	tc := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(61), SendOption: 6,
+		Members: []tomcat.Member{goMember}, SSO: true, Farm: true}
+	ta := tomcat.Start(t, dir, app, tc)
+	ch := startChannelNamed(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}},
+		nio.DefaultConfig(), "localhost-Channel")
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := ch.WaitForMembers(wctx, 1); err != nil {
+		t.Fatalf("%v\n%s", err, ta.Log())
+	}
+	s, err := sso.New(sso.Config{Channel: ch, MapName: "localhost-SSO-cache"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(wctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	resp, err := http.Get(ta.URL + "/login?user=" + tomcat.RealmUser + "&pw=" + tomcat.RealmPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var id string
+	for _, c := range resp.Cookies() {
+		if c.Name == sso.DefaultCookieName {
+			id = c.Value
+		}
+	}
+	if id == "" {
+		t.Fatalf("login on Tomcat: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	testutil.Eventually(t, 30*time.Second, func() error {
+		e, err := s.Lookup(ctx, id)
+		if err != nil || e == nil || e.Principal == nil || e.Principal.Name != tomcat.RealmUser {
+			return fmt.Errorf("Go's entry %+v, %v", e, err)
+		}
+		return nil
+	})
+}
