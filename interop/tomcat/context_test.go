@@ -8,8 +8,8 @@ import (
 
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
+	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/replmap"
-	"github.com/gotribes/tribes/transport/nio"
 )
 
 // TestReplicatedContext runs a Tomcat 10.1 node whose /app is a ReplicatedContext and a
@@ -19,18 +19,10 @@ import (
 func TestReplicatedContext(t *testing.T) {
 	dir, app := setUp(t)
 	ctx := context.Background()
-	ports := testutil.FreePorts(t, 3) // Tomcat receiver and HTTP, the Go receiver
-	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(53)}
-	tc := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(51), SendOption: 6,
-		Members: []tomcat.Member{goMember}, ReplicatedContext: true}
-	ta := tomcat.Start(t, dir, app, tc)
-	ch := startChannel(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}},
-		nio.DefaultConfig())
+	ta, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "A", UniqueID: uid(51), SendOption: 6, ReplicatedContext: true},
+		uid(53), staticsvc.DefaultChannelName)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if err := ch.WaitForMembers(wctx, 1); err != nil {
-		t.Fatalf("%v\n%s", err, ta.Log())
-	}
 	m, err := replmap.New(replmap.ReplicatedContextConfig(ch, "/app"))
 	if err != nil {
 		t.Fatal(err)

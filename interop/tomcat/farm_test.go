@@ -16,7 +16,6 @@ import (
 	"github.com/gotribes/tribes/farm"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
-	"github.com/gotribes/tribes/transport/nio"
 )
 
 // buildWar returns a web application archive whose hello.txt holds text, with pad
@@ -86,19 +85,8 @@ func fetch(t *testing.T, n *tomcat.Node, path string) (int, string) {
 func TestFarmDeployer(t *testing.T) {
 	dir, app := setUp(t)
 	ctx := context.Background()
-	ports := testutil.FreePorts(t, 3) // Tomcat receiver and HTTP, the Go receiver
-	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(33)}
-	tc := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(31), SendOption: 6,
-		Members: []tomcat.Member{goMember}, Farm: true, FarmWatch: true}
-	ta := tomcat.Start(t, dir, app, tc)
-	// The cluster of Tomcat's Host "localhost" names its channel "localhost-Channel".
-	ch := startChannelNamed(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}},
-		nio.DefaultConfig(), "localhost-Channel")
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := ch.WaitForMembers(wctx, 1); err != nil {
-		t.Fatalf("%v\n%s", err, ta.Log())
-	}
+	ta, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "A", UniqueID: uid(31), SendOption: 6, Farm: true, FarmWatch: true},
+		uid(33), hostChannel)
 	deployDir := t.TempDir()
 	installs, removals := make(chan farm.Deployment, 4), make(chan string, 4)
 	d, err := farm.New(farm.Config{Channel: ch, DeployDir: deployDir, MaxValidTime: 3 * time.Second,
@@ -124,7 +112,7 @@ func TestFarmDeployer(t *testing.T) {
 		}
 		select {
 		case dep := <-installs:
-			if dep.ContextName != "/shop" || dep.Path != filepath.Join(deployDir, "shop.war") || int(dep.From.Port) != tc.Port {
+			if dep.ContextName != "/shop" || dep.Path != filepath.Join(deployDir, "shop.war") || int(dep.From.Port) != ta.Port {
 				t.Errorf("installed %+v", dep)
 			}
 		case <-time.After(60 * time.Second):

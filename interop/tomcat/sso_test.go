@@ -12,9 +12,9 @@ import (
 
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
+	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/session/sso"
-	"github.com/gotribes/tribes/transport/nio"
 )
 
 // ssoCookie is a single sign-on cookie for a request to Tomcat.
@@ -29,18 +29,10 @@ func ssoCookie(id string) *http.Cookie { return &http.Cookie{Name: sso.DefaultCo
 func TestClusterSingleSignOn(t *testing.T) {
 	dir, app := setUp(t)
 	ctx := context.Background()
-	ports := testutil.FreePorts(t, 3) // Tomcat receiver and HTTP, the Go receiver
-	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(43)}
-	tc := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(41), SendOption: 6,
-		Members: []tomcat.Member{goMember}, SSO: true}
-	ta := tomcat.Start(t, dir, app, tc)
-	ch := startChannel(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}},
-		nio.DefaultConfig())
+	ta, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "A", UniqueID: uid(41), SendOption: 6, SSO: true},
+		uid(43), staticsvc.DefaultChannelName)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if err := ch.WaitForMembers(wctx, 1); err != nil {
-		t.Fatalf("%v\n%s", err, ta.Log())
-	}
 	s, err := sso.New(sso.Config{Channel: ch})
 	if err != nil {
 		t.Fatal(err)
@@ -182,18 +174,10 @@ func httpBody(t *testing.T, url, id string) string {
 func TestClusterSingleSignOnHostCluster(t *testing.T) {
 	dir, app := setUp(t)
 	ctx := context.Background()
-	ports := testutil.FreePorts(t, 3)
-	goMember := tomcat.Member{Port: ports[2], UniqueID: uid(63)}
-	tc := tomcat.Config{Route: "A", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(61), SendOption: 6,
-		Members: []tomcat.Member{goMember}, SSO: true, Farm: true}
-	ta := tomcat.Start(t, dir, app, tc)
-	ch := startChannelNamed(t, goMember.Port, goMember.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}},
-		nio.DefaultConfig(), "localhost-Channel")
+	ta, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "A", UniqueID: uid(61), SendOption: 6, SSO: true, Farm: true},
+		uid(63), hostChannel)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if err := ch.WaitForMembers(wctx, 1); err != nil {
-		t.Fatalf("%v\n%s", err, ta.Log())
-	}
 	s, err := sso.New(sso.Config{Channel: ch, MapName: "localhost-SSO-cache"})
 	if err != nil {
 		t.Fatal(err)

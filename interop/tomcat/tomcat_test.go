@@ -213,6 +213,30 @@ func setUp(t *testing.T) (dir, app string) {
 	return dir, tomcat.Webapp(t, dir)
 }
 
+// hostChannel is the channel name of a cluster in Tomcat's Host "localhost" (a farm
+// deployer's), where an Engine's cluster has staticsvc.DefaultChannelName.
+const hostChannel = "localhost-Channel"
+
+// tomcatAndGo starts a Tomcat node with cfg (its ports picked, the Go node as its only
+// member) and a Go channel with id goID that lists it, its member protocol on the
+// channel name channelName, and waits until the Go node sees the Tomcat node.
+func tomcatAndGo(t *testing.T, dir, app string, cfg tomcat.Config, goID channel.UniqueID,
+	channelName string) (*tomcat.Node, *channel.Channel) {
+	t.Helper()
+	ports := testutil.FreePorts(t, 3) // Tomcat receiver and HTTP, the Go receiver
+	goMember := tomcat.Member{Port: ports[2], UniqueID: goID}
+	cfg.Port, cfg.HTTPPort, cfg.Members = ports[0], ports[1], []tomcat.Member{goMember}
+	ta := tomcat.Start(t, dir, app, cfg)
+	ch := startChannelNamed(t, goMember.Port, goID, []tomcat.Member{{Port: cfg.Port, UniqueID: cfg.UniqueID}},
+		nio.DefaultConfig(), channelName)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := ch.WaitForMembers(ctx, 1); err != nil {
+		t.Fatalf("%v\n%s", err, ta.Log())
+	}
+	return ta, ch
+}
+
 // createSessions has Tomcat node tc's counter page create n sessions, eight requests at
 // a time, and returns their ids.
 func createSessions(t *testing.T, tc *tomcat.Node, n int) []string {
