@@ -25,13 +25,14 @@ type Deployer struct {
 	remove   func()
 	refusals *ratelog.Limiter // what members sent that was refused, per member and kind
 
-	mu         sync.Mutex
-	running    bool
-	incoming   map[fileKey]*incoming // by sender and file name (Tomcat: by file name)
-	serviced   map[string]bool       // contexts being installed or removed
-	installed  map[string]string     // context name → file name, for files this deployer installed
-	ownTemp    bool
-	stop, done chan struct{}
+	mu        sync.Mutex
+	running   bool
+	incoming  map[fileKey]*incoming // by sender and file name (Tomcat: by file name)
+	serviced  map[string]bool       // contexts being installed or removed
+	installed map[string]string     // context name → file name, for files this deployer installed
+	ownTemp   bool
+	cancel    context.CancelFunc // ends the background work
+	done      chan struct{}      // closed when it ended
 
 	stats struct {
 		received, sent, undeploys, refused, expired, installFailed atomic.Uint64
@@ -101,9 +102,10 @@ func (d *Deployer) Start(ctx context.Context) error {
 		return err
 	}
 	d.running = true
-	d.stop, d.done = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel, d.done = cancel, make(chan struct{})
 	d.remove = d.cfg.Channel.AddMessageListener(listener{d})
-	go d.background(d.stop, d.done)
+	go d.background(ctx, d.done)
 	return nil
 }
 
@@ -116,7 +118,7 @@ func (d *Deployer) Stop(ctx context.Context) error {
 	}
 	d.running = false
 	d.remove()
-	close(d.stop)
+	d.cancel()
 	done := d.done
 	d.mu.Unlock()
 	select {
@@ -406,8 +408,9 @@ func moveFile(src, dst string) error {
 	return os.Remove(src)
 }
 
-// background sweeps stale incomplete files and runs the watcher until stop.
-func (d *Deployer) background(stop, done chan struct{}) {
+// background sweeps stale incomplete files and runs the watcher until ctx ends (which
+// also ends a deployment of the watcher in progress).
+func (d *Deployer) background(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	sweepEvery := d.cfg.WatchInterval
 	if d.cfg.MaxValidTime > 0 {
@@ -415,12 +418,6 @@ func (d *Deployer) background(stop, done chan struct{}) {
 	}
 	tick := time.NewTicker(sweepEvery)
 	defer tick.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-stop
-		cancel() // ends a deployment of the watcher in progress
-	}()
 	var w *watcher
 	if d.cfg.WatchDir != "" {
 		w = newWatcher(d)
@@ -429,11 +426,12 @@ func (d *Deployer) background(stop, done chan struct{}) {
 	lastWatch := time.Now()
 	for {
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			return
 		case now := <-tick.C:
 			d.sweep(now)
-			if w != nil && now.Sub(lastWatch) >= d.cfg.WatchInterval {
+			// Half a tick of slack: ticks come at the interval, give or take a little.
+			if w != nil && now.Sub(lastWatch) >= d.cfg.WatchInterval-sweepEvery/2 {
 				lastWatch = now
 				w.scan(ctx)
 			}

@@ -126,80 +126,37 @@ func DecodeMessage(data []byte, limits jserial.DecoderConfig) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %T", ErrMalformed, v)
 	}
-	f := fields{o: o}
+	f := jserial.Fields{Object: o}
 	switch o.Class.Name {
 	case fileMessageClass:
-		m := &FileMessage{Timestamp: f.int64("timestamp"), Number: f.int32("messageNumber"),
-			Total: f.int64("totalNrOfMsgs"), FileName: f.string("fileName"), ContextName: f.string("contextName")}
-		n := f.int32("dataLength")
-		raw, _ := f.value("data").([]byte)
-		if f.err == nil && (n < 0 || int(n) > len(raw)) {
-			f.err = fmt.Errorf("%w: dataLength %d of a %d-byte array", ErrMalformed, n, len(raw))
+		m := &FileMessage{Timestamp: jserial.FieldAs[int64](&f, "timestamp"),
+			Number: jserial.FieldAs[int32](&f, "messageNumber"), Total: jserial.FieldAs[int64](&f, "totalNrOfMsgs"),
+			FileName: jserial.FieldAs[string](&f, "fileName"), ContextName: jserial.FieldAs[string](&f, "contextName")}
+		n := jserial.FieldAs[int32](&f, "dataLength")
+		raw := jserial.FieldAs[[]byte](&f, "data")
+		if f.Err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, f.Err)
 		}
-		if f.err != nil {
-			return nil, f.err
+		if n < 0 || int(n) > len(raw) {
+			return nil, fmt.Errorf("%w: dataLength %d of a %d-byte array", ErrMalformed, n, len(raw))
 		}
 		if n > 0 {
 			m.Data = raw[:n:n]
 		}
 		return m, nil
 	case undeployMessageClass:
-		m := &UndeployMessage{Timestamp: f.int64("timestamp"), UniqueID: f.string("uniqueId"),
-			ContextName: f.string("contextName")}
-		if a := f.value("address"); f.err == nil && a != nil {
+		m := &UndeployMessage{Timestamp: jserial.FieldAs[int64](&f, "timestamp"),
+			UniqueID: jserial.FieldAs[string](&f, "uniqueId"), ContextName: jserial.FieldAs[string](&f, "contextName")}
+		a := f.Get("address")
+		if f.Err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, f.Err)
+		}
+		if a != nil {
 			if m.Sender, err = jmember.Decode(a); err != nil {
 				return nil, fmt.Errorf("%w: address: %w", ErrMalformed, err)
 			}
 		}
-		if f.err != nil {
-			return nil, f.err
-		}
 		return m, nil
 	}
 	return nil, fmt.Errorf("%w: class %s", ErrMalformed, o.Class.Name)
-}
-
-// fields reads an object's fields, keeping the first error.
-type fields struct {
-	o   *jserial.Object
-	err error
-}
-
-func (f *fields) value(name string) any {
-	v, ok := f.o.Field(name)
-	if !ok && f.err == nil {
-		f.err = fmt.Errorf("%w: %s has no field %s", ErrMalformed, f.o.Class.Name, name)
-	}
-	return v
-}
-
-func (f *fields) int32(name string) int32 {
-	v, ok := f.value(name).(int32)
-	if !ok && f.err == nil {
-		f.err = fmt.Errorf("%w: field %s is not an int", ErrMalformed, name)
-	}
-	return v
-}
-
-func (f *fields) int64(name string) int64 {
-	v, ok := f.value(name).(int64)
-	if !ok && f.err == nil {
-		f.err = fmt.Errorf("%w: field %s is not a long", ErrMalformed, name)
-	}
-	return v
-}
-
-// string reads a String field; null reads as "".
-func (f *fields) string(name string) string {
-	switch v := f.value(name).(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	default:
-		if f.err == nil {
-			f.err = fmt.Errorf("%w: field %s is a %T, not a String", ErrMalformed, name, v)
-		}
-		return ""
-	}
 }

@@ -28,19 +28,19 @@ func (c JavaCodec) decode(data []byte) (*Message, error) {
 	if !ok || o.Class.Name != sessionMessageClass || o.Class.SUID != 2 {
 		return nil, errors.New("not a SessionMessageImpl (serialVersionUID 2)")
 	}
-	f := fields{o: o}
+	f := jserial.Fields{Object: o}
 	m := &Message{
-		Event:     Event(f.int32("mEvtType")),
-		Context:   f.str("mContextName"),
-		SessionID: f.str("mSessionID"),
-		UniqueID:  f.str("uniqueId"),
+		Event:     Event(jserial.FieldAs[int32](&f, "mEvtType")),
+		Context:   jserial.FieldAs[string](&f, "mContextName"),
+		SessionID: jserial.FieldAs[string](&f, "mSessionID"),
+		UniqueID:  jserial.FieldAs[string](&f, "uniqueId"),
 	}
-	if f.bool("timestampSet") {
-		m.Timestamp = f.int64("serializationTimestamp")
+	if jserial.FieldAs[bool](&f, "timestampSet") {
+		m.Timestamp = jserial.FieldAs[int64](&f, "serializationTimestamp")
 	}
-	payload := f.bytes("mSession")
-	if f.err != nil {
-		return nil, f.err
+	payload := jserial.FieldAs[[]byte](&f, "mSession")
+	if f.Err != nil {
+		return nil, f.Err
 	}
 	if !m.Event.Valid() {
 		return nil, fmt.Errorf("unknown event %d", m.Event)
@@ -350,32 +350,3 @@ func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, names map[stri
 	}
 	return s, nil
 }
-
-// fields reads typed fields of a decoded object; the first failure sticks in err.
-type fields struct {
-	o   *jserial.Object
-	err error
-}
-
-func (f *fields) get(name string) any {
-	v, ok := f.o.Field(name)
-	if !ok && f.err == nil {
-		f.err = fmt.Errorf("no field %s", name)
-	}
-	return v
-}
-
-func fieldAs[T any](f *fields, name string) T {
-	v := f.get(name)
-	t, ok := v.(T)
-	if !ok && v != nil && f.err == nil {
-		f.err = fmt.Errorf("field %s is %T", name, v)
-	}
-	return t
-}
-
-func (f *fields) int32(name string) int32  { return fieldAs[int32](f, name) }
-func (f *fields) int64(name string) int64  { return fieldAs[int64](f, name) }
-func (f *fields) bool(name string) bool    { return fieldAs[bool](f, name) }
-func (f *fields) str(name string) string   { return fieldAs[string](f, name) }
-func (f *fields) bytes(name string) []byte { return fieldAs[[]byte](f, name) }

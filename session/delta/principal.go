@@ -201,13 +201,13 @@ func viewPrincipal(v any, depth int) (*Principal, error) {
 	if depth > maxValueDepth {
 		return nil, fmt.Errorf("principals nested deeper than %d", maxValueDepth)
 	}
-	f := fields{o: o}
-	name := f.get("name")
-	roles := fieldAs[*jserial.Array](&f, "roles")
-	attrs := f.get("attributes")
-	user := f.get("principal")
-	if f.err != nil {
-		return nil, f.err
+	f := jserial.Fields{Object: o}
+	name := f.Get("name")
+	roles := jserial.FieldAs[*jserial.Array](&f, "roles")
+	attrs := f.Get("attributes")
+	user := f.Get("principal")
+	if f.Err != nil {
+		return nil, f.Err
 	}
 	p := &Principal{}
 	if p.Name, ok = name.(string); !ok {

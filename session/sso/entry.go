@@ -76,17 +76,13 @@ func (Codec) Decode(v any) (any, error) {
 	if !ok || o.Class == nil || o.Class.Name != entryClass {
 		return nil, fmt.Errorf("%w: %T", ErrBadEntry, v)
 	}
-	e := &Entry{java: o}
+	f := jserial.Fields{Object: o}
+	e := &Entry{java: o, AuthType: jserial.FieldAs[string](&f, "authType"),
+		Username: jserial.FieldAs[string](&f, "username"), Password: jserial.FieldAs[string](&f, "password")}
+	if f.Err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadEntry, f.Err)
+	}
 	var err error
-	if e.AuthType, err = stringField(o, "authType"); err != nil {
-		return nil, err
-	}
-	if e.Username, err = stringField(o, "username"); err != nil {
-		return nil, err
-	}
-	if e.Password, err = stringField(o, "password"); err != nil {
-		return nil, err
-	}
 	// writeObject: a boolean (the principal follows), then the principal.
 	ann := entrySlot(o).Annotation
 	if len(ann) > 0 {
@@ -157,18 +153,6 @@ func entrySlot(o *jserial.Object) *jserial.Slot {
 		}
 	}
 	return &jserial.Slot{}
-}
-
-func stringField(o *jserial.Object, name string) (string, error) {
-	v, _ := o.Field(name)
-	switch v := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	default:
-		return "", fmt.Errorf("%w: field %s is a %T", ErrBadEntry, name, v)
-	}
 }
 
 // countEntries counts the entries of a serialized java.util.concurrent.ConcurrentHashMap:
