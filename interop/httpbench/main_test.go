@@ -142,6 +142,31 @@ func FuzzReadResponse(f *testing.F) {
 	})
 }
 
+// TestRatioTargets: a target is met only when the ratio of the medians and the median of
+// the runs' ratios both meet it. The figures are those of a full run on 2026-12-04,
+// where the medians gave 0.64 and the runs 0.51 to 0.71.
+func TestRatioTargets(t *testing.T) {
+	var ms []measurement
+	add := func(config, side string, rates ...float64) {
+		for i, r := range rates {
+			ms = append(ms, measurement{Config: config, Side: side, Run: i + 1, Load: loadResult{ReqPerSec: r}})
+		}
+	}
+	add(cfgSingle, "go", 34348, 28177, 31354, 29136, 27110)
+	add(cfgSingle, "bare", 36247, 32909, 30571, 31002, 29030)
+	add(cfgAcked, "go", 18972, 18699, 16125, 16379, 19341)
+	var out bytes.Buffer
+	report(&out, ms)
+	for _, want := range []string{
+		"| Go acked / Go no-rep | 0.64 | 0.56 (0.51–0.71) | >= 0.6 not met |",
+		"| Go no-rep / bare handler | 0.94 | 0.94 (0.86–1.03) | >= 0.85 met |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestMedian(t *testing.T) {
 	for _, c := range []struct {
 		in   []float64
