@@ -88,7 +88,8 @@
 //     replication (isAccessReplicate, setLastTimeReplicated, accessEntry) is the
 //     optional interface AccessReplicated: Replicate sends MSG_ACCESS for an unchanged
 //     value that asks for it, and a received MSG_ACCESS or MSG_NOTIFY_MAPMEMBER calls
-//     the held value's Accessed.
+//     the held value's Accessed. Config.Removed, which Java has not, tells of entries a
+//     member removed (a replicated map of signed-on users learns of a sign-off).
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
 //     wait RPCTimeout for it. New registers the map's own rpc.Channel, so Go nodes that

@@ -91,6 +91,11 @@ type Config struct {
 	// objectMadePrimary; Tomcat's BackupManager marks the session primary and accessed).
 	// It runs on the goroutine of the Get or of the membership event, with no lock held.
 	MadePrimary func(key, value any)
+	// Removed, if set, is called with an entry's key and value (nil where this node held
+	// none: a proxy) when a member removed it (MSG_REMOVE), not for the local node's own
+	// Remove. It runs on the goroutine that received the message, with no lock held. No
+	// Java attribute (Tomcat's ClusterSingleSignOn has no such hook).
+	Removed func(key, value any)
 	// Logger receives the map's logs; nil discards them.
 	Logger *slog.Logger
 }

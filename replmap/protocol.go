@@ -69,6 +69,10 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	switch {
 	case err != nil:
 		return err
+	case mm.Type == msgRemove:
+		if r, ok := held.(removed); ok && m.cfg.Removed != nil {
+			m.cfg.Removed(r.key, r.value)
+		}
 	case mm.Type == msgAccess || mm.Type == msgNotifyMember:
 		if a, ok := held.(AccessReplicated); ok {
 			a.Accessed()
@@ -80,9 +84,12 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	return nil
 }
 
+// removed is what update returns for a MSG_REMOVE that dropped an entry.
+type removed struct{ key, value any }
+
 // update applies a received message to the entry under its key and returns the entry's
 // value for a diff (MSG_BACKUP, MSG_COPY) or an access (MSG_ACCESS,
-// MSG_NOTIFY_MAPMEMBER) to apply to.
+// MSG_NOTIFY_MAPMEMBER) to apply to, or the entry a MSG_REMOVE dropped (a removed).
 func (m *Map) update(key, value any, mm *message, from channel.Member) (any, error) {
 	k := string(mm.Key)
 	m.mu.Lock()
@@ -92,8 +99,11 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 	var held any
 	switch mm.Type {
 	case msgRemove:
+		if e != nil {
+			held = removed{key: e.key, value: e.value}
+		}
 		m.drop(k)
-		return nil, nil
+		return held, nil
 	case msgProxy:
 		apply = e == nil
 	case msgBackup, msgCopy:

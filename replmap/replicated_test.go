@@ -2,6 +2,7 @@ package replmap_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -90,5 +91,49 @@ func TestReplicatedStateTransfer(t *testing.T) {
 	}
 	if joiner.m.Len() != 5 || get(t, joiner, int64(9)) != "v9" {
 		t.Fatalf("joiner after a put: %d values", joiner.m.Len())
+	}
+}
+
+// Removed is called on the other nodes, with the key and the value each held, when a
+// node removes an entry; not on the node that removed it.
+func TestReplicatedRemovedCallback(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	var mu sync.Mutex
+	got := map[int][]string{}
+	nodes := make([]*node, 3)
+	for i := range nodes {
+		nodes[i] = newChannel(t, nw)
+	}
+	for _, nd := range nodes {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(nd.ch.Members()) == 2 })
+	}
+	for i, nd := range nodes {
+		cfg := replicated
+		cfg.Removed = func(key, value any) {
+			mu.Lock()
+			defer mu.Unlock()
+			got[i] = append(got[i], fmt.Sprintf("%v=%s", key, value))
+		}
+		newMap(t, nd, cfg)
+	}
+	for _, nd := range nodes {
+		start(t, nd)
+	}
+	waitMapMembers(t, nodes, 2)
+	if _, err := nodes[0].m.Put(ctx(t), "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[1].m.Remove(ctx(t), "k"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Removed on nodes 0 and 2", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got[0]) > 0 && len(got[2]) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got[0]) != 1 || got[0][0] != "k=v" || len(got[2]) != 1 || got[2][0] != "k=v" || len(got[1]) != 0 {
+		t.Fatalf("Removed calls per node: %v; want k=v on nodes 0 and 2, none on node 1", got)
 	}
 }

@@ -6,7 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +210,152 @@ func TestClusterSingleSignOnHostCluster(t *testing.T) {
 			return fmt.Errorf("Go's entry %+v, %v", e, err)
 		}
 		return nil
+	})
+}
+
+// TestClusterSingleSignOnSessions: single logout across Tomcat and Go. The Go node shares
+// the sessions of Tomcat's /app (a delta manager with the Java codec) and has a context
+// of its own, /goapp; its SSO ends the sessions of an entry signed off
+// (sso.ExpireSessions). A sign-off on Go ends the Tomcat session that Tomcat associated
+// with the user's entry (Go invalidates its copy, which Tomcat's DeltaManager applies); a
+// Go session associated with an entry (SSO.Associate, read by Tomcat in the entry it
+// replicates) ends when the user logs out on Tomcat.
+func TestClusterSingleSignOnSessions(t *testing.T) {
+	dir, app := setUp(t)
+	ctx := context.Background()
+	ta, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "A", UniqueID: uid(71), SendOption: 6, SSO: true},
+		uid(73), staticsvc.DefaultChannelName)
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	g := newGoNode(t, ch, delta.JavaCodec{}, delta.Config{JvmRoute: "G"})
+	goApp, err := g.cl.NewManager(delta.Config{Name: "localhost#/goapp", JvmRoute: "G", Codec: delta.JavaValueCodec{},
+		Replication: delta.ReplicateAcked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*delta.Manager{g.m, goApp} {
+		if err := m.Start(wctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.WaitReady(wctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var signedOff [][]sso.SessionKey
+	expire := sso.ExpireSessions(g.m, goApp)
+	s, err := sso.New(sso.Config{Channel: ch, SignedOff: func(ctx context.Context, id string, e *sso.Entry) error {
+		mu.Lock()
+		signedOff = append(signedOff, e.SessionKeys())
+		mu.Unlock()
+		return expire(ctx, id, e)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(wctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+	// login logs in on Tomcat and waits until Go holds the entry with the login's
+	// session, and a copy of that session; it returns the entry's id and the session's.
+	login := func(t *testing.T) (id, session string) {
+		t.Helper()
+		resp, err := http.Get(ta.URL + "/login?user=" + tomcat.RealmUser + "&pw=" + tomcat.RealmPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, c := range resp.Cookies() {
+			switch c.Name {
+			case sso.DefaultCookieName:
+				id = c.Value
+			case tomcat.SessionCookie("").Name:
+				session = c.Value
+			}
+		}
+		if resp.StatusCode != http.StatusOK || id == "" || session == "" {
+			t.Fatalf("login on Tomcat: %s, cookies %v", resp.Status, resp.Cookies())
+		}
+		want := sso.SessionKey{ID: session, Context: "/app", Host: "localhost"}
+		testutil.Eventually(t, 30*time.Second, func() error {
+			e, err := s.Lookup(ctx, id)
+			if err != nil || e == nil || !slices.Contains(e.SessionKeys(), want) {
+				return fmt.Errorf("Go's entry %+v (%v), want the session %+v", e, err, want)
+			}
+			if g.m.Find(session) == nil {
+				return fmt.Errorf("Go has no copy of Tomcat's session %s", session)
+			}
+			return nil
+		})
+		return id, session
+	}
+	// onTomcat reports whether Tomcat still has the session.
+	onTomcat := func(session string) bool {
+		out, err := ta.Get("/get?name=counter", tomcat.SessionCookie(session))
+		return err == nil && out == "-"
+	}
+
+	t.Run("GoSignOffEndsTomcatSession", func(t *testing.T) {
+		id, session := login(t)
+		if !onTomcat(session) {
+			t.Fatal("Tomcat does not serve the login's session")
+		}
+		if err := s.Deregister(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if g.m.Find(session) != nil {
+			t.Error("Go's copy of the session outlived the sign-off")
+		}
+		testutil.Eventually(t, 30*time.Second, func() error {
+			if onTomcat(session) {
+				return fmt.Errorf("Tomcat still has the session %s", session)
+			}
+			return nil
+		})
+	})
+
+	t.Run("TomcatLogoutEndsGoSession", func(t *testing.T) {
+		id, session := login(t)
+		own, err := goApp.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := sso.SessionKey{ID: own.ID(), Context: "/goapp", Host: "localhost"}
+		if err := s.Associate(ctx, id, key); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		before := len(signedOff)
+		mu.Unlock()
+		// The login's session ends by a logout: Tomcat signs the user off, expiring the
+		// sessions of the entry it holds.
+		if out, err := ta.Get("/invalidate", tomcat.SessionCookie(session)); err != nil || out != "invalidated" {
+			t.Fatalf("invalidate on Tomcat: %q %v", out, err)
+		}
+		testutil.Eventually(t, 30*time.Second, func() error {
+			if goApp.Find(own.ID()) != nil {
+				return fmt.Errorf("Go's /goapp session %s is still there", own.ID())
+			}
+			return nil
+		})
+		mu.Lock()
+		calls := slices.Clone(signedOff[before:])
+		mu.Unlock()
+		if len(calls) != 1 || !slices.Contains(calls[0], key) {
+			t.Errorf("SignedOff calls for Tomcat's logout: %v", calls)
+		}
+		// Tomcat held the Go session in its entry: it tried to expire it and found no
+		// such context (a warning in the Host's log, logs/localhost.<date>.log).
+		testutil.Eventually(t, 10*time.Second, func() error {
+			logs, _ := filepath.Glob(filepath.Join(ta.Base, "logs", "localhost.*.log"))
+			for _, f := range logs {
+				if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), own.ID()) {
+					return nil
+				}
+			}
+			return fmt.Errorf("the Host's log (%v) does not name the Go session %s: Tomcat's entry did not list it", logs, own.ID())
+		})
 	})
 }

@@ -18,7 +18,10 @@
 // (accessTimeout), SendOptions USE_ACK|SYNC_ACK (mapSendOptions), the cookie
 // JSESSIONIDSSO on path "/" (SingleSignOn's), HttpOnly, Secure on TLS requests.
 //
-// Go adds no application session to an entry: Tomcat's logout expires the Tomcat
-// sessions an entry lists, and a Go application ends its own sessions when it signs a
-// user off.
+// Single logout: an entry lists the user's application sessions (SessionKeys). Tomcat
+// adds those a signed-on request reaches, Associate adds a Go application's, and the
+// node that signs the user off ends the listed sessions it serves: Tomcat those of its
+// contexts, a Go node those Config.SignedOff ends (ExpireSessions: the sessions of
+// session/delta managers, replicated to the Tomcat nodes that share them). SignedOff is
+// called for entries signed off here and for those a member removed (a Tomcat logout).
 package sso

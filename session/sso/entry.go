@@ -4,6 +4,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
@@ -14,7 +16,33 @@ import (
 const (
 	entryClass            = "org.apache.catalina.authenticator.SingleSignOnEntry"
 	genericPrincipalClass = "org.apache.catalina.realm.GenericPrincipal$SerializablePrincipal"
+	sessionKeyClass       = "org.apache.catalina.authenticator.SingleSignOnSessionKey"
+	hashMapClass          = "java.util.concurrent.ConcurrentHashMap"
 )
+
+// MaxSessionKeys bounds the application sessions an entry read from a member may list;
+// an entry with more is refused (ErrBadEntry).
+const MaxSessionKeys = 4096
+
+// sessionKeyDesc is Tomcat's SingleSignOnSessionKey (serialVersionUID 1): its fields in
+// the order Java writes them.
+var sessionKeyDesc = &jserial.ClassDesc{Name: sessionKeyClass, SUID: 1, Flags: jserial.SCSerializable,
+	Fields: []jserial.Field{
+		{Type: 'L', Name: "contextName", Signature: "Ljava/lang/String;"},
+		{Type: 'L', Name: "hostName", Signature: "Ljava/lang/String;"},
+		{Type: 'L', Name: "sessionId", Signature: "Ljava/lang/String;"},
+	}}
+
+// SessionKey names an application session of a signed-on user (Tomcat's
+// SingleSignOnSessionKey): the session's id, the path of its context ("/app", "" for the
+// root context) and the name of its host ("localhost").
+type SessionKey struct {
+	ID, Context, Host string
+}
+
+// ManagerName returns the name of the context's session manager in a Tomcat cluster,
+// "<host>#<context>" (delta.Config.Name of the Go node that shares its sessions).
+func (k SessionKey) ManagerName() string { return k.Host + "#" + k.Context }
 
 // emptyEntry is a SingleSignOnEntry without principal, credentials or sessions, as
 // Tomcat 10.1 serializes it (interop/java/tomcat/SsoGolden.java): the entries Go creates
@@ -40,9 +68,10 @@ type Entry struct {
 	// logins ("" otherwise).
 	Username, Password string
 
-	// java is the entry as read, whose sessions (the applications' sessions of the
-	// user, which Tomcat expires on logout) are written back with it.
-	java *jserial.Object
+	// keys are the application sessions of the user: Tomcat expires them when it signs
+	// the user off (SessionKeys). Never changed in place: AddSession and RemoveSession
+	// store a new slice.
+	keys atomic.Pointer[[]SessionKey]
 	// other is a principal of a class other than GenericPrincipal, kept as read and
 	// written back while Principal is nil.
 	other any
@@ -52,18 +81,58 @@ type Entry struct {
 // credentials: BASIC and FORM logins.
 func (e *Entry) CanReauthenticate() bool { return e.AuthType == "BASIC" || e.AuthType == "FORM" }
 
-// Sessions reports how many application sessions the entry holds (those Tomcat
-// associated with the user; Go does not add to them).
-func (e *Entry) Sessions() int {
-	if e.java == nil {
-		return 0
+// Sessions reports how many application sessions the entry lists.
+func (e *Entry) Sessions() int { return len(e.sessionKeys()) }
+
+// SessionKeys returns the application sessions of the user: those a Tomcat node
+// associated with the entry when the user's requests reached them, and those added with
+// AddSession (SSO.Associate). The node that signs the user off expires them (Tomcat: the
+// sessions its own contexts hold; Go: Config.SignedOff).
+func (e *Entry) SessionKeys() []SessionKey { return slices.Clone(e.sessionKeys()) }
+
+func (e *Entry) sessionKeys() []SessionKey {
+	if p := e.keys.Load(); p != nil {
+		return *p
 	}
-	keys, _ := e.java.Field("sessionKeys")
-	o, ok := keys.(*jserial.Object)
-	if !ok {
-		return 0
+	return nil
+}
+
+// AddSession adds k to the entry's sessions, and reports whether it was not there yet.
+// It is safe to call while the entry is read or encoded elsewhere (the map's entries
+// are shared); SSO.Associate adds and replicates.
+func (e *Entry) AddSession(k SessionKey) bool {
+	for {
+		p := e.keys.Load()
+		var old []SessionKey
+		if p != nil {
+			old = *p
+		}
+		if slices.Contains(old, k) {
+			return false
+		}
+		next := append(slices.Clip(old), k)
+		if e.keys.CompareAndSwap(p, &next) {
+			return true
+		}
 	}
-	return countEntries(o)
+}
+
+// RemoveSession removes k from the entry's sessions, and reports whether it was there.
+func (e *Entry) RemoveSession(k SessionKey) bool {
+	for {
+		p := e.keys.Load()
+		if p == nil {
+			return false
+		}
+		i := slices.Index(*p, k)
+		if i < 0 {
+			return false
+		}
+		next := slices.Delete(slices.Clone(*p), i, i+1)
+		if e.keys.CompareAndSwap(p, &next) {
+			return true
+		}
+	}
 }
 
 // Codec is the replmap.ValueCodec of the single sign-on map: SingleSignOnEntry objects
@@ -77,12 +146,19 @@ func (Codec) Decode(v any) (any, error) {
 		return nil, fmt.Errorf("%w: %T", ErrBadEntry, v)
 	}
 	f := jserial.Fields{Object: o}
-	e := &Entry{java: o, AuthType: jserial.FieldAs[string](&f, "authType"),
+	e := &Entry{AuthType: jserial.FieldAs[string](&f, "authType"),
 		Username: jserial.FieldAs[string](&f, "username"), Password: jserial.FieldAs[string](&f, "password")}
+	keys := jserial.FieldAs[*jserial.Object](&f, "sessionKeys")
 	if f.Err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadEntry, f.Err)
 	}
-	var err error
+	ks, err := readSessionKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	if ks != nil {
+		e.keys.Store(&ks)
+	}
 	// writeObject: a boolean (the principal follows), then the principal.
 	ann := entrySlot(o).Annotation
 	if len(ann) > 0 {
@@ -100,8 +176,7 @@ func (Codec) Decode(v any) (any, error) {
 	return e, nil
 }
 
-// Encode writes e as a SingleSignOnEntry: its principal, credentials and, for an entry
-// read from Tomcat, the sessions Tomcat recorded.
+// Encode writes e as a SingleSignOnEntry: its principal, credentials and sessions.
 func (Codec) Encode(v any) (any, error) {
 	e, ok := v.(*Entry)
 	if !ok {
@@ -112,11 +187,8 @@ func (Codec) Encode(v any) (any, error) {
 		return nil, err
 	}
 	o := tv.(*jserial.Object)
-	if e.java != nil { // keep the sessions Tomcat recorded
-		keys, _ := e.java.Field("sessionKeys")
-		if err := o.SetField("sessionKeys", keys); err != nil {
-			return nil, err
-		}
+	if err := writeSessionKeys(o, e.sessionKeys()); err != nil {
+		return nil, err
 	}
 	set := func(name, s string) error {
 		if s == "" {
@@ -155,18 +227,79 @@ func entrySlot(o *jserial.Object) *jserial.Slot {
 	return &jserial.Slot{}
 }
 
-// countEntries counts the entries of a serialized java.util.concurrent.ConcurrentHashMap:
-// its writeObject writes each key and value, then a null key and value.
-func countEntries(o *jserial.Object) int {
-	for _, sl := range o.Slots {
-		if sl.Class.Name != "java.util.concurrent.ConcurrentHashMap" {
-			continue
-		}
-		n := 0
-		for i := 0; i+1 < len(sl.Annotation) && sl.Annotation[i] != nil; i += 2 {
-			n++
-		}
-		return n
+// readSessionKeys reads the keys of the ConcurrentHashMap an entry keeps its sessions in
+// (nil: none). Its writeObject writes each key and value (the same key object twice),
+// then a null key and value.
+func readSessionKeys(o *jserial.Object) ([]SessionKey, error) {
+	if o == nil {
+		return nil, nil
 	}
-	return 0
+	sl := hashMapSlot(o)
+	if sl == nil {
+		return nil, fmt.Errorf("%w: sessions in a %s", ErrBadEntry, o.Class.Name)
+	}
+	var keys []SessionKey
+	seen := map[SessionKey]bool{}
+	ann := sl.Annotation
+	for i := 0; i+1 < len(ann) && ann[i] != nil; i += 2 {
+		if i/2 == MaxSessionKeys {
+			return nil, fmt.Errorf("%w: more than %d sessions", ErrBadEntry, MaxSessionKeys)
+		}
+		ko, ok := ann[i].(*jserial.Object)
+		if !ok || ko.Class == nil || ko.Class.Name != sessionKeyClass {
+			return nil, fmt.Errorf("%w: session key %T", ErrBadEntry, ann[i])
+		}
+		f := jserial.Fields{Object: ko}
+		k := SessionKey{ID: jserial.FieldAs[string](&f, "sessionId"),
+			Context: jserial.FieldAs[string](&f, "contextName"), Host: jserial.FieldAs[string](&f, "hostName")}
+		if f.Err != nil {
+			return nil, fmt.Errorf("%w: session key: %w", ErrBadEntry, f.Err)
+		}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// writeSessionKeys sets the sessions of o, an entry made from the template (whose map
+// is empty), to keys: a copy of the template's map with each key written as key and
+// value, as Java's map holds it.
+func writeSessionKeys(o *jserial.Object, keys []SessionKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	tm, _ := o.Field("sessionKeys")
+	m, ok := tm.(*jserial.Object)
+	if !ok || hashMapSlot(m) == nil {
+		return fmt.Errorf("sso: the entry template has no session map")
+	}
+	c := *m
+	c.Slots = slices.Clone(m.Slots)
+	sl := hashMapSlot(&c)
+	ann := make([]any, 0, 2*len(keys)+2)
+	for _, k := range keys {
+		ko, err := jserial.NewObject(sessionKeyDesc)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(ko.SetField("sessionId", k.ID), ko.SetField("contextName", k.Context),
+			ko.SetField("hostName", k.Host)); err != nil {
+			return err
+		}
+		ann = append(ann, ko, ko)
+	}
+	sl.Annotation = append(ann, nil, nil)
+	return o.SetField("sessionKeys", &c)
+}
+
+// hashMapSlot returns the class data of ConcurrentHashMap in o, nil if o is none.
+func hashMapSlot(o *jserial.Object) *jserial.Slot {
+	for i := range o.Slots {
+		if o.Slots[i].Class.Name == hashMapClass {
+			return &o.Slots[i]
+		}
+	}
+	return nil
 }

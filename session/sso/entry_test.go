@@ -2,8 +2,10 @@ package sso_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gotribes/tribes/jserial"
@@ -83,12 +85,17 @@ func TestGoldenEntries(t *testing.T) {
 			if got := encode(t, e); !bytes.Equal(got, want) {
 				t.Errorf("re-encoded differently:\n got %x\nwant %x", got, want)
 			}
-			if tc.sessions > 0 {
-				return // Go does not record sessions
+			// SsoGolden.java's session: "S1.node1" of context "/app" on host "localhost".
+			key := sso.SessionKey{ID: "S1.node1", Context: "/app", Host: "localhost"}
+			if tc.sessions > 0 && !slices.Equal(e.SessionKeys(), []sso.SessionKey{key}) {
+				t.Errorf("session keys %+v", e.SessionKeys())
 			}
 			fresh := &sso.Entry{AuthType: tc.auth, Username: tc.login, Password: tc.pw}
 			if tc.user != "" {
 				fresh.Principal = &delta.Principal{Name: tc.user, Roles: tc.roles}
+			}
+			if tc.sessions > 0 && !fresh.AddSession(key) {
+				t.Error("AddSession of a new key reported it present")
 			}
 			if got := encode(t, fresh); !bytes.Equal(got, want) {
 				t.Errorf("an entry built in Go encodes differently:\n got %x\nwant %x", got, want)
@@ -135,6 +142,60 @@ func TestOtherPrincipalCarried(t *testing.T) {
 	}
 	if got := encode(t, e); !bytes.Equal(got, want) {
 		t.Errorf("re-encoded differently:\n got %x\nwant %x", got, want)
+	}
+}
+
+// TestSessionKeys: sessions added and removed are written and read back; a key is held
+// once; removing one from a copy leaves the original as it was.
+func TestSessionKeys(t *testing.T) {
+	e := &sso.Entry{AuthType: "FORM", Username: "ann", Password: "secret"}
+	a := sso.SessionKey{ID: "A1", Context: "/app", Host: "localhost"}
+	b := sso.SessionKey{ID: "B2", Context: "", Host: "other"}
+	if !e.AddSession(a) || !e.AddSession(b) || e.AddSession(a) {
+		t.Fatal("AddSession: a new key must be added, a present one not")
+	}
+	back := decode(t, encode(t, e))
+	if !slices.Equal(back.SessionKeys(), []sso.SessionKey{a, b}) {
+		t.Fatalf("read back %+v", back.SessionKeys())
+	}
+	if a.ManagerName() != "localhost#/app" || b.ManagerName() != "other#" {
+		t.Errorf("manager names %q, %q", a.ManagerName(), b.ManagerName())
+	}
+	keys := back.SessionKeys()
+	if !back.RemoveSession(a) || back.RemoveSession(a) || back.Sessions() != 1 {
+		t.Fatalf("RemoveSession: %+v", back.SessionKeys())
+	}
+	if !slices.Equal(keys, []sso.SessionKey{a, b}) {
+		t.Errorf("SessionKeys' copy changed: %+v", keys)
+	}
+	if again := decode(t, encode(t, back)); !slices.Equal(again.SessionKeys(), []sso.SessionKey{b}) {
+		t.Errorf("after RemoveSession, read back %+v", again.SessionKeys())
+	}
+}
+
+// TestTooManySessionKeys: an entry whose map lists more than MaxSessionKeys sessions is
+// refused.
+func TestTooManySessionKeys(t *testing.T) {
+	e := &sso.Entry{}
+	e.AddSession(sso.SessionKey{ID: "S1", Context: "/app", Host: "localhost"})
+	v, err := sso.Codec{}.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := v.(*jserial.Object).Field("sessionKeys")
+	m := keys.(*jserial.Object)
+	sl := &m.Slots[len(m.Slots)-1]
+	pair := sl.Annotation[:2]
+	if _, err := (sso.Codec{}).Decode(v); err != nil {
+		t.Fatalf("one session: %v", err)
+	}
+	sl.Annotation = nil
+	for range sso.MaxSessionKeys + 1 {
+		sl.Annotation = append(sl.Annotation, pair...)
+	}
+	sl.Annotation = append(sl.Annotation, nil, nil)
+	if _, err := (sso.Codec{}).Decode(v); !errors.Is(err, sso.ErrBadEntry) {
+		t.Fatalf("Decode of %d sessions: %v, want ErrBadEntry", sso.MaxSessionKeys+1, err)
 	}
 }
 

@@ -4,14 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/replmap"
+	"github.com/gotribes/tribes/session/delta"
 )
 
 // Defaults (Tomcat's ClusterSingleSignOn and SingleSignOn names beside them).
@@ -47,6 +50,14 @@ type Config struct {
 	// Limits bound the map (see replmap.Config); zero fields take replmap's defaults.
 	MaxEntries     int
 	MaxStoredBytes int64
+	// SignedOff, if set, is called with every entry that leaves the map: signed off by
+	// this node (Deregister, Logout; on the caller's goroutine, with its context, the
+	// error joined to theirs) or by a member (a Tomcat logout, or another Go node's; on a
+	// goroutine of the SSO, with a context that Stop cancels, the error logged). It ends
+	// the application sessions of e.SessionKeys() that this node serves, as Tomcat's
+	// deregister expires those of its own contexts; ExpireSessions does it for
+	// session/delta managers. No Java attribute.
+	SignedOff func(ctx context.Context, id string, e *Entry) error
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -56,6 +67,10 @@ type Config struct {
 type SSO struct {
 	cfg Config
 	m   *replmap.Map
+
+	bg     context.Context // the SignedOff calls of members' removals; Stop cancels it
+	stopBg context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // New returns an SSO for cfg; it joins the map at Start.
@@ -75,20 +90,49 @@ func New(cfg Config) (*SSO, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := replmap.New(replmap.Config{Channel: cfg.Channel, Name: cfg.MapName, Replicated: true,
+	s := &SSO{cfg: cfg}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
+	mcfg := replmap.Config{Channel: cfg.Channel, Name: cfg.MapName, Replicated: true,
 		RPCTimeout: RPCTimeout, AccessTimeout: AccessTimeout, SendOptions: SendOptions, Values: Codec{},
-		MaxEntries: cfg.MaxEntries, MaxStoredBytes: cfg.MaxStoredBytes, Logger: cfg.Logger})
+		MaxEntries: cfg.MaxEntries, MaxStoredBytes: cfg.MaxStoredBytes, Logger: cfg.Logger}
+	if cfg.SignedOff != nil {
+		mcfg.Removed = s.removed
+	}
+	m, err := replmap.New(mcfg)
 	if err != nil {
 		return nil, err
 	}
-	return &SSO{cfg: cfg, m: m}, nil
+	s.m = m
+	return s, nil
 }
 
 // Start joins the map: the entries the members hold are copied here.
 func (s *SSO) Start(ctx context.Context) error { return s.m.Start(ctx) }
 
-// Stop leaves the map.
-func (s *SSO) Stop(ctx context.Context) error { return s.m.Stop(ctx) }
+// Stop leaves the map, and waits for the SignedOff calls of members' removals (their
+// context is cancelled).
+func (s *SSO) Stop(ctx context.Context) error {
+	err := s.m.Stop(ctx)
+	s.stopBg()
+	s.wg.Wait()
+	return err
+}
+
+// removed is the map's Removed: a member signed a user off.
+func (s *SSO) removed(key, value any) {
+	id, _ := key.(string)
+	e, ok := value.(*Entry)
+	if !ok || s.bg.Err() != nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.cfg.SignedOff(s.bg, id, e); err != nil {
+			s.cfg.Logger.Warn("sso: signed off by a member", "id", id, "err", err)
+		}
+	}()
+}
 
 // Map returns the replicated map of the entries.
 func (s *SSO) Map() *replmap.Map { return s.m }
@@ -117,10 +161,59 @@ func (s *SSO) Register(ctx context.Context, e *Entry) (string, error) {
 }
 
 // Deregister signs the user of id off every node: Tomcat nodes no longer authenticate
-// requests with its cookie.
+// requests with its cookie. Config.SignedOff is then called with the entry this node
+// held.
 func (s *SSO) Deregister(ctx context.Context, id string) error {
-	_, err := s.m.Remove(ctx, id)
+	old, err := s.m.Remove(ctx, id)
+	if e, ok := old.(*Entry); ok && s.cfg.SignedOff != nil {
+		err = errors.Join(err, s.cfg.SignedOff(ctx, id, e))
+	}
 	return err
+}
+
+// ErrNotSignedOn is returned by Associate for an id the map does not hold.
+var ErrNotSignedOn = errors.New("sso: no single sign-on entry under this id")
+
+// Associate adds an application session to the entry of id and replicates the entry in
+// full (Tomcat's associate, which its authenticator calls when a signed-on user's request
+// reaches a context, and the replicate that ClusterSingleSignOn adds): the node that
+// signs the user off then ends the session too (Tomcat: if the session is in one of its
+// contexts, a context whose sessions Go shares included; Go: Config.SignedOff). A key
+// already listed sends nothing. (Put would not do: a ReplicatedMap's put of a present
+// key removes it everywhere first, which signs the user off.)
+func (s *SSO) Associate(ctx context.Context, id string, k SessionKey) error {
+	e, err := s.Lookup(ctx, id) // this node becomes the entry's primary
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		return fmt.Errorf("%w: %s", ErrNotSignedOn, id)
+	}
+	if !e.AddSession(k) {
+		return nil
+	}
+	return s.m.Replicate(ctx, id, true)
+}
+
+// ExpireSessions returns a Config.SignedOff that invalidates, in the manager whose
+// Name is the key's ManagerName ("localhost#/app"), each session of an entry signed
+// off that the manager holds; the invalidation is replicated as the manager's are, to
+// the Tomcat nodes that share its sessions too.
+func ExpireSessions(managers ...*delta.Manager) func(ctx context.Context, id string, e *Entry) error {
+	return func(ctx context.Context, _ string, e *Entry) error {
+		var errs []error
+		for _, k := range e.SessionKeys() {
+			for _, m := range managers {
+				if m.Name() != k.ManagerName() {
+					continue
+				}
+				if ds := m.Find(k.ID); ds != nil {
+					errs = append(errs, m.Invalidate(ctx, ds))
+				}
+			}
+		}
+		return errors.Join(errs...)
+	}
 }
 
 // newID returns a single sign-on id as Tomcat's session id generator makes them: 16

@@ -7,10 +7,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/session/sso"
@@ -18,21 +21,52 @@ import (
 
 func startSSO(t *testing.T, nw *channeltest.Network) *sso.SSO {
 	t.Helper()
+	s, _ := startSSOWith(t, nw, nil, nil)
+	return s
+}
+
+// startSSOWith starts a node with a started session/delta manager for each name and an
+// SSO whose SignedOff, if signedOff is not nil, is what it returns for the managers.
+func startSSOWith(t *testing.T, nw *channeltest.Network, names []string,
+	signedOff func([]*delta.Manager) func(context.Context, string, *sso.Entry) error) (*sso.SSO, []*delta.Manager) {
+	t.Helper()
+	ctx := context.Background()
 	tn := nw.NewNode()
 	ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(), HeartbeatInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	channeltest.Start(t, ch)
-	s, err := sso.New(sso.Config{Channel: ch})
+	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(ctx) })
+	var ms []*delta.Manager
+	for _, name := range names {
+		m, err := cl.NewManager(delta.Config{Name: name, Replication: delta.ReplicateAcked,
+			MemberWait: -1}) // the first node starts empty at once
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	cfg := sso.Config{Channel: ch}
+	if signedOff != nil {
+		cfg.SignedOff = signedOff(ms)
+	}
+	s, err := sso.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(context.Background()); err != nil {
+	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	return s
+	t.Cleanup(func() { _ = s.Stop(ctx) })
+	return s, ms
 }
 
 // TestLoginLogout: a login on one node signs the user on on the other, which sees the
@@ -78,6 +112,104 @@ func TestLoginLogout(t *testing.T) {
 	page.ServeHTTP(httptest.NewRecorder(), req)
 	if seen != nil {
 		t.Errorf("signed on after the logout: %+v", seen)
+	}
+}
+
+// signOffs records SignedOff calls.
+type signOffs struct {
+	mu   sync.Mutex
+	keys [][]sso.SessionKey
+}
+
+func (r *signOffs) add(_ context.Context, _ string, e *sso.Entry) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keys = append(r.keys, e.SessionKeys())
+	return nil
+}
+
+func (r *signOffs) get() [][]sso.SessionKey {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.keys)
+}
+
+// TestSignOffExpiresSessions: sessions associated with an entry on one node are listed
+// on the others; when a node signs the user off, it and every other node get the entry
+// (SignedOff), and ExpireSessions ends the sessions each holds: on the node that signed
+// off and, through a member's removal, a session of a context only another node has.
+func TestSignOffExpiresSessions(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	var recA, recB signOffs
+	recordAndExpire := func(rec *signOffs) func([]*delta.Manager) func(context.Context, string, *sso.Entry) error {
+		return func(ms []*delta.Manager) func(context.Context, string, *sso.Entry) error {
+			expire := sso.ExpireSessions(ms...)
+			return func(ctx context.Context, id string, e *sso.Entry) error {
+				_ = rec.add(ctx, id, e)
+				return expire(ctx, id, e)
+			}
+		}
+	}
+	a, msA := startSSOWith(t, nw, []string{"localhost#/app", "localhost#/goapp"}, recordAndExpire(&recA))
+	b, msB := startSSOWith(t, nw, []string{"localhost#/app"}, recordAndExpire(&recB))
+
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
+		return len(a.Map().Members()) == 1 && len(b.Map().Members()) == 1
+	})
+	shared, err := msA[0].Create(ctx) // replicated to b's /app
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(shared.Set("user", "ann"), msA[0].Replicate(ctx, shared)); err != nil {
+		t.Fatal(err)
+	}
+	own, err := msA[1].Create(ctx) // /goapp: only a has it
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.Register(ctx, &sso.Entry{Principal: &delta.Principal{Name: "ann"}, AuthType: "FORM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kShared := sso.SessionKey{ID: shared.ID(), Context: "/app", Host: "localhost"}
+	kOwn := sso.SessionKey{ID: own.ID(), Context: "/goapp", Host: "localhost"}
+	// b's Lookup makes it the entry's primary, and its replicate reaches a.
+	for i, k := range []sso.SessionKey{kShared, kOwn, kShared} {
+		if err := []*sso.SSO{a, b, a}[i].Associate(ctx, id, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Associate(ctx, "nope", kOwn); !errors.Is(err, sso.ErrNotSignedOn) {
+		t.Fatalf("Associate with an unknown id: %v", err)
+	}
+	for i, s := range []*sso.SSO{a, b} {
+		e, err := s.Lookup(ctx, id)
+		if err != nil || e == nil || !slices.Equal(e.SessionKeys(), []sso.SessionKey{kShared, kOwn}) {
+			t.Fatalf("node %d's entry %+v (%v)", i, e, err)
+		}
+	}
+	if len(recA.get())+len(recB.get()) != 0 {
+		t.Fatalf("associating signed off: %v %v", recA.get(), recB.get())
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "node b's copy of the shared session", func() bool {
+		return msB[0].Find(shared.ID()) != nil
+	})
+
+	if err := b.Deregister(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got := recB.get(); len(got) != 1 || !slices.Equal(got[0], []sso.SessionKey{kShared, kOwn}) {
+		t.Fatalf("node b's SignedOff calls %v", got)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "node a's SignedOff and its sessions ended", func() bool {
+		return len(recA.get()) == 1 && msA[0].Find(shared.ID()) == nil && msA[1].Find(own.ID()) == nil
+	})
+	if msB[0].Find(shared.ID()) != nil {
+		t.Error("node b still has the shared session")
+	}
+	if got := recA.get(); !slices.Equal(got[0], []sso.SessionKey{kShared, kOwn}) {
+		t.Errorf("node a's SignedOff got %v", got[0])
 	}
 }
 
