@@ -24,6 +24,29 @@ import (
 // ssoCookie is a single sign-on cookie for a request to Tomcat.
 func ssoCookie(id string) *http.Cookie { return &http.Cookie{Name: sso.DefaultCookieName, Value: id} }
 
+// tomcatLogin logs the realm's user in on Tomcat's test page and returns the single
+// sign-on id and the session id the answer's cookies set.
+func tomcatLogin(t *testing.T, ta *tomcat.Node) (id, session string) {
+	t.Helper()
+	resp, err := http.Get(ta.URL + "/login?user=" + tomcat.RealmUser + "&pw=" + tomcat.RealmPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		switch c.Name {
+		case sso.DefaultCookieName:
+			id = c.Value
+		case tomcat.SessionCookie("").Name:
+			session = c.Value
+		}
+	}
+	if resp.StatusCode != http.StatusOK || id == "" || session == "" {
+		t.Fatalf("login on Tomcat: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	return id, session
+}
+
 // TestClusterSingleSignOn runs a Tomcat 10.1 node with ClusterSingleSignOn and a Go node
 // in its single sign-on map: a user who logs in on Tomcat is signed on on Go (the Go
 // page behind sso.Wrap sees the principal with its roles), an entry Go changes goes back
@@ -67,22 +90,7 @@ func TestClusterSingleSignOn(t *testing.T) {
 
 	var tomcatID, tomcatSession string
 	t.Run("TomcatToGo", func(t *testing.T) {
-		resp, err := http.Get(ta.URL + "/login?user=" + tomcat.RealmUser + "&pw=" + tomcat.RealmPassword)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		for _, c := range resp.Cookies() {
-			switch c.Name {
-			case sso.DefaultCookieName:
-				tomcatID = c.Value
-			case tomcat.SessionCookie("").Name:
-				tomcatSession = c.Value
-			}
-		}
-		if resp.StatusCode != http.StatusOK || tomcatID == "" {
-			t.Fatalf("login on Tomcat: %s, cookies %v", resp.Status, resp.Cookies())
-		}
+		tomcatID, tomcatSession = tomcatLogin(t, ta)
 		// Tomcat registers the entry, then adds the login's session to it.
 		testutil.Eventually(t, 30*time.Second, func() error {
 			e, err := s.Lookup(ctx, tomcatID)
@@ -190,20 +198,7 @@ func TestClusterSingleSignOnHostCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	resp, err := http.Get(ta.URL + "/login?user=" + tomcat.RealmUser + "&pw=" + tomcat.RealmPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	var id string
-	for _, c := range resp.Cookies() {
-		if c.Name == sso.DefaultCookieName {
-			id = c.Value
-		}
-	}
-	if id == "" {
-		t.Fatalf("login on Tomcat: %s, cookies %v", resp.Status, resp.Cookies())
-	}
+	id, _ := tomcatLogin(t, ta)
 	testutil.Eventually(t, 30*time.Second, func() error {
 		e, err := s.Lookup(ctx, id)
 		if err != nil || e == nil || e.Principal == nil || e.Principal.Name != tomcat.RealmUser {
@@ -262,22 +257,7 @@ func TestClusterSingleSignOnSessions(t *testing.T) {
 	// session, and a copy of that session; it returns the entry's id and the session's.
 	login := func(t *testing.T) (id, session string) {
 		t.Helper()
-		resp, err := http.Get(ta.URL + "/login?user=" + tomcat.RealmUser + "&pw=" + tomcat.RealmPassword)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		for _, c := range resp.Cookies() {
-			switch c.Name {
-			case sso.DefaultCookieName:
-				id = c.Value
-			case tomcat.SessionCookie("").Name:
-				session = c.Value
-			}
-		}
-		if resp.StatusCode != http.StatusOK || id == "" || session == "" {
-			t.Fatalf("login on Tomcat: %s, cookies %v", resp.Status, resp.Cookies())
-		}
+		id, session = tomcatLogin(t, ta)
 		want := sso.SessionKey{ID: session, Context: "/app", Host: "localhost"}
 		testutil.Eventually(t, 30*time.Second, func() error {
 			e, err := s.Lookup(ctx, id)
