@@ -56,8 +56,10 @@ var emptyEntry []byte
 var ErrBadEntry = errors.New("sso: not a SingleSignOnEntry")
 
 // Entry is a user signed on to every application of the cluster (Tomcat's
-// SingleSignOnEntry): the principal the applications see, and what Tomcat needs to
-// authenticate the user again in an application that asks for credentials.
+// SingleSignOnEntry): the principal the applications see, what Tomcat needs to
+// authenticate the user again in an application that asks for credentials, and the
+// user's application sessions. An Entry must not be copied (its sessions are held
+// atomically); the entries of the map are shared, and only their sessions change.
 type Entry struct {
 	// Principal is the user; nil if the entry has none, or one of another class than
 	// Tomcat's GenericPrincipal (written back as it came).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,9 +69,11 @@ type SSO struct {
 	cfg Config
 	m   *replmap.Map
 
-	bg     context.Context // the SignedOff calls of members' removals; Stop cancels it
-	stopBg context.CancelFunc
-	wg     sync.WaitGroup
+	bg      context.Context // the SignedOff calls of members' removals; Stop cancels it
+	stopBg  context.CancelFunc
+	mu      sync.Mutex
+	stopped bool // no more SignedOff calls start
+	wg      sync.WaitGroup
 }
 
 // New returns an SSO for cfg; it joins the map at Start.
@@ -113,6 +116,9 @@ func (s *SSO) Start(ctx context.Context) error { return s.m.Start(ctx) }
 // context is cancelled).
 func (s *SSO) Stop(ctx context.Context) error {
 	err := s.m.Stop(ctx)
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 	s.stopBg()
 	s.wg.Wait()
 	return err
@@ -122,7 +128,12 @@ func (s *SSO) Stop(ctx context.Context) error {
 func (s *SSO) removed(key, value any) {
 	id, _ := key.(string)
 	e, ok := value.(*Entry)
-	if !ok || s.bg.Err() != nil {
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
 		return
 	}
 	s.wg.Add(1)
@@ -193,6 +204,30 @@ func (s *SSO) Associate(ctx context.Context, id string, k SessionKey) error {
 		return nil
 	}
 	return s.m.Replicate(ctx, id, true)
+}
+
+// AssociateDelta returns next with Tomcat's association of sessions (its authenticator
+// associates the session of every signed-on request): after next, a request that Wrap
+// found signed on, whose session/delta session (delta.FromContext) the entry does not
+// list yet, adds it as SessionKey{ID, contextPath, host} with Associate, once per
+// session; a failure is logged. It goes inside both middlewares:
+// s.Wrap(mw.Wrap(s.AssociateDelta(app, "localhost", "/goapp"))).
+func (s *SSO) AssociateDelta(next http.Handler, host, contextPath string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		e, id := FromContext(r.Context())
+		rq := delta.FromContext(r.Context())
+		if e == nil || rq == nil {
+			return
+		}
+		k := SessionKey{ID: rq.ID(), Context: contextPath, Host: host}
+		if k.ID == "" || slices.Contains(e.sessionKeys(), k) {
+			return
+		}
+		if err := s.Associate(r.Context(), id, k); err != nil {
+			s.cfg.Logger.Warn("sso: associate a session", "id", id, "session", k.ID, "err", err)
+		}
+	})
 }
 
 // ExpireSessions returns a Config.SignedOff that invalidates, in the manager whose

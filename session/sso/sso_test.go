@@ -213,6 +213,65 @@ func TestSignOffExpiresSessions(t *testing.T) {
 	}
 }
 
+// TestAssociateDelta: a signed-on request that makes a session/delta session adds it to
+// the entry, which the other node lists; a request without the cookie adds nothing; the
+// other node's sign-off ends the session on both nodes.
+func TestAssociateDelta(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	a, msA := startSSOWith(t, nw, []string{"localhost#/goapp"}, nil)
+	b, msB := startSSOWith(t, nw, []string{"localhost#/goapp"},
+		func(ms []*delta.Manager) func(context.Context, string, *sso.Entry) error {
+			return sso.ExpireSessions(ms...)
+		})
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
+		return len(a.Map().Members()) == 1 && len(b.Map().Members()) == 1
+	})
+	mw, err := delta.NewMiddleware(msA[0], delta.HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := a.Wrap(mw.Wrap(a.AssociateDelta(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := delta.FromContext(r.Context()).Set("seen", true); err != nil {
+			t.Error(err)
+		}
+	}), "localhost", "/goapp")))
+	id, err := a.Register(ctx, &sso.Entry{Principal: &delta.Principal{Name: "ann"}, AuthType: "FORM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func(signedOn bool) string {
+		req := httptest.NewRequest(http.MethodGet, "/goapp/", nil)
+		if signedOn {
+			req.AddCookie(&http.Cookie{Name: sso.DefaultCookieName, Value: id})
+		}
+		w := httptest.NewRecorder()
+		page.ServeHTTP(w, req)
+		for _, c := range w.Result().Cookies() {
+			if c.Name == "JSESSIONID" {
+				return c.Value
+			}
+		}
+		t.Fatalf("no session cookie: %v", w.Result().Cookies())
+		return ""
+	}
+	anon := request(false)
+	sid := request(true)
+	e, err := b.Lookup(ctx, id)
+	if err != nil || e == nil || !slices.Equal(e.SessionKeys(), []sso.SessionKey{{ID: sid, Context: "/goapp", Host: "localhost"}}) {
+		t.Fatalf("node b's entry %+v (%v), want the session %s only (not %s)", e, err, sid, anon)
+	}
+	if err := b.Deregister(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the session ended on both nodes", func() bool {
+		return msA[0].Find(sid) == nil && msB[0].Find(sid) == nil
+	})
+	if msA[0].Find(anon) == nil {
+		t.Error("the session of the request without the cookie ended too")
+	}
+}
+
 func TestNewNeedsChannel(t *testing.T) {
 	if _, err := sso.New(sso.Config{}); !errors.Is(err, channel.ErrInvalidConfig) {
 		t.Errorf("New without channel: %v", err)
