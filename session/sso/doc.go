@@ -19,9 +19,9 @@
 // JSESSIONIDSSO on path "/" (SingleSignOn's), HttpOnly, Secure on TLS requests.
 //
 // Single logout: an entry lists the user's application sessions (SessionKeys). Tomcat
-// adds those a signed-on request reaches, Associate adds a Go application's
-// (AssociateDelta, for each signed-on request of a session/delta middleware), and the
-// node that signs the user off ends the listed sessions it serves: Tomcat those of its
+// adds those a signed-on request reaches, Associate adds a Go application's (Associating
+// and AssociateDelta, for each signed-on request of a session middleware), and the node
+// that signs the user off ends the listed sessions it serves: Tomcat those of its
 // contexts, a Go node those Config.SignedOff ends (ExpireSessions: the sessions of
 // session/delta managers, replicated to the Tomcat nodes that share them). SignedOff is
 // called for entries signed off here and for those a member removed (a Tomcat logout).

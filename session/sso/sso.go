@@ -206,27 +206,37 @@ func (s *SSO) Associate(ctx context.Context, id string, k SessionKey) error {
 	return s.m.Replicate(ctx, id, true)
 }
 
-// AssociateDelta returns next with Tomcat's association of sessions (its authenticator
+// Associating returns next with Tomcat's association of sessions (its authenticator
 // associates the session of every signed-on request): after next, a request that Wrap
-// found signed on, whose session/delta session (delta.FromContext) the entry does not
-// list yet, adds it as SessionKey{ID, contextPath, host} with Associate, once per
-// session; a failure is logged. It goes inside both middlewares:
-// s.Wrap(mw.Wrap(s.AssociateDelta(app, "localhost", "/goapp"))).
-func (s *SSO) AssociateDelta(next http.Handler, host, contextPath string) http.Handler {
+// found signed on adds its session, sessionID(r) ("" for none), to the entry as
+// SessionKey{ID, contextPath, host} with Associate, unless the entry lists it already;
+// a failure is logged. It goes inside Wrap and the session middleware:
+// s.Wrap(mw.Wrap(s.Associating(app, "localhost", "/goapp", sessionID))).
+func (s *SSO) Associating(next http.Handler, host, contextPath string, sessionID func(*http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
 		e, id := FromContext(r.Context())
-		rq := delta.FromContext(r.Context())
-		if e == nil || rq == nil {
+		if e == nil {
 			return
 		}
-		k := SessionKey{ID: rq.ID(), Context: contextPath, Host: host}
+		k := SessionKey{ID: sessionID(r), Context: contextPath, Host: host}
 		if k.ID == "" || slices.Contains(e.sessionKeys(), k) {
 			return
 		}
 		if err := s.Associate(r.Context(), id, k); err != nil {
 			s.cfg.Logger.Warn("sso: associate a session", "id", id, "session", k.ID, "err", err)
 		}
+	})
+}
+
+// AssociateDelta is Associating with the session of a session/delta middleware
+// (delta.FromContext): s.Wrap(mw.Wrap(s.AssociateDelta(app, "localhost", "/goapp"))).
+func (s *SSO) AssociateDelta(next http.Handler, host, contextPath string) http.Handler {
+	return s.Associating(next, host, contextPath, func(r *http.Request) string {
+		if rq := delta.FromContext(r.Context()); rq != nil {
+			return rq.ID()
+		}
+		return ""
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/session/backup"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/session/sso"
 )
@@ -31,12 +32,7 @@ func startSSOWith(t *testing.T, nw *channeltest.Network, names []string,
 	signedOff func([]*delta.Manager) func(context.Context, string, *sso.Entry) error) (*sso.SSO, []*delta.Manager) {
 	t.Helper()
 	ctx := context.Background()
-	tn := nw.NewNode()
-	ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(), HeartbeatInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	channeltest.Start(t, ch)
+	ch := newChannel(t, nw)
 	cl := delta.NewCluster(ch, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	var ms []*delta.Manager
@@ -54,19 +50,37 @@ func startSSOWith(t *testing.T, nw *channeltest.Network, names []string,
 		}
 		ms = append(ms, m)
 	}
-	cfg := sso.Config{Channel: ch}
+	var so func(context.Context, string, *sso.Entry) error
 	if signedOff != nil {
-		cfg.SignedOff = signedOff(ms)
+		so = signedOff(ms)
 	}
-	s, err := sso.New(cfg)
+	return startSSOOn(t, ch, so), ms
+}
+
+// newChannel starts a channel on nw.
+func newChannel(t *testing.T, nw *channeltest.Network) *channel.Channel {
+	t.Helper()
+	tn := nw.NewNode()
+	ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(), HeartbeatInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(ctx); err != nil {
+	channeltest.Start(t, ch)
+	return ch
+}
+
+// startSSOOn starts an SSO on ch with signedOff as its Config.SignedOff.
+func startSSOOn(t *testing.T, ch *channel.Channel, signedOff func(context.Context, string, *sso.Entry) error) *sso.SSO {
+	t.Helper()
+	s, err := sso.New(sso.Config{Channel: ch, SignedOff: signedOff})
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Stop(ctx) })
-	return s, ms
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	return s
 }
 
 // TestLoginLogout: a login on one node signs the user on on the other, which sees the
@@ -269,6 +283,86 @@ func TestAssociateDelta(t *testing.T) {
 	})
 	if msA[0].Find(anon) == nil {
 		t.Error("the session of the request without the cookie ended too")
+	}
+}
+
+// TestAssociatingBackup: Associating with a session/backup middleware's session, and a
+// SignedOff that invalidates the listed sessions of a backup manager, end a signed-on
+// user's session on every node when another node signs the user off.
+func TestAssociatingBackup(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	const name = "localhost#/b"
+	var bms []*backup.Manager
+	var ssos []*sso.SSO
+	for range 2 {
+		ch := newChannel(t, nw)
+		bm, err := backup.NewManager(backup.Config{Channel: ch, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = bm.Stop(ctx) })
+		bms = append(bms, bm)
+		ssos = append(ssos, startSSOOn(t, ch, func(ctx context.Context, _ string, e *sso.Entry) error {
+			var errs []error
+			for _, k := range e.SessionKeys() {
+				if k.ManagerName() == name {
+					errs = append(errs, bm.Invalidate(ctx, k.ID))
+				}
+			}
+			return errors.Join(errs...)
+		}))
+	}
+	for _, bm := range bms {
+		if err := bm.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
+		return len(bms[0].Map().Members()) == 1 && len(bms[1].Map().Members()) == 1 &&
+			len(ssos[0].Map().Members()) == 1 && len(ssos[1].Map().Members()) == 1
+	})
+	a, b := ssos[0], ssos[1]
+	sessionID := func(r *http.Request) string {
+		if s, _ := backup.FromContext(r.Context()).Session(); s != nil {
+			return s.ID()
+		}
+		return ""
+	}
+	page := a.Wrap(bms[0].Wrap(a.Associating(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := backup.FromContext(r.Context()).Create()
+		if err == nil {
+			err = s.Set("seen", true)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}), "localhost", "/b", sessionID)))
+	id, err := a.Register(ctx, &sso.Entry{Principal: &delta.Principal{Name: "ann"}, AuthType: "FORM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/b/", nil)
+	req.AddCookie(&http.Cookie{Name: sso.DefaultCookieName, Value: id})
+	w := httptest.NewRecorder()
+	page.ServeHTTP(w, req)
+	var sid string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "JSESSIONID" {
+			sid = c.Value
+		}
+	}
+	e, err := b.Lookup(ctx, id)
+	if err != nil || e == nil || sid == "" || !slices.Equal(e.SessionKeys(), []sso.SessionKey{{ID: sid, Context: "/b", Host: "localhost"}}) {
+		t.Fatalf("node b's entry %+v (%v), want the session %q", e, err, sid)
+	}
+	if err := b.Deregister(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for i, bm := range bms {
+		if s, err := bm.Find(ctx, sid); s != nil || err != nil {
+			t.Errorf("node %d still finds the session (%v)", i, err)
+		}
 	}
 }
 
