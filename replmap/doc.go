@@ -90,6 +90,10 @@
 //     value that asks for it, and a received MSG_ACCESS or MSG_NOTIFY_MAPMEMBER calls
 //     the held value's Accessed. Config.Removed, which Java has not, tells of entries a
 //     member removed (a replicated map of signed-on users learns of a sign-off).
+//   - In a replicated map, an entry another node took over (MSG_NOTIFY_MAPMEMBER naming
+//     another primary) is held as a copy: a later Get takes it back, so that a
+//     Replicate reaches the other nodes. By its source, Java keeps it primary, with
+//     itself as the only backup node, so that its replicate reaches no other node.
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
 //     wait RPCTimeout for it. New registers the map's own rpc.Channel, so Go nodes that

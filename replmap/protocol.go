@@ -142,6 +142,14 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 		e.role = roleBackup
 	case msgCopy:
 		e.role = roleCopy
+	case msgNotifyMember:
+		// Another node of a replicated map took the entry over (its Get): this node
+		// holds a copy from now on, so that its own Get takes the entry back before a
+		// Replicate (by its source, Java keeps the entry primary here, its backup nodes
+		// then naming only this node, and a later replicate reaches no other node).
+		if m.cfg.Replicated && e.role == rolePrimary && mm.Primary != nil && !same(mm.Primary, m.cfg.Channel.LocalMember()) {
+			e.role = roleCopy
+		}
 	}
 	m.resize(e, size)
 	return held, nil

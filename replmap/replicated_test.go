@@ -137,3 +137,26 @@ func TestReplicatedRemovedCallback(t *testing.T) {
 		t.Fatalf("Removed calls per node: %v; want k=v on nodes 0 and 2, none on node 1", got)
 	}
 }
+
+// A node whose entry another node took over (its Get) takes it back with its own Get,
+// and its Replicate then reaches the other nodes (by its source, Java's ReplicatedMap
+// keeps the old primary's entry primary, its backup nodes naming only itself).
+func TestReplicatedTakeBackAndReplicate(t *testing.T) {
+	nodes := clusterConfig(t, channeltest.NewNetwork(), 2, replicated)
+	v := []byte("one")
+	if _, err := nodes[0].m.Put(ctx(t), "k", v); err != nil {
+		t.Fatal(err)
+	}
+	get(t, nodes[1], "k") // node 1 becomes the primary
+	got := get(t, nodes[0], "k").([]byte)
+	if p, ok := replmap.Primary(nodes[1].m, "k"); !ok || p.Key() != nodes[0].ch.LocalMember().Key() {
+		t.Fatalf("node 1 sees primary %v (%v), want node 0", p.String(), ok)
+	}
+	copy(got, "two") // the value held, changed in place
+	if err := nodes[0].m.Replicate(ctx(t), "k", true); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := nodes[1].m.Peek("k"); string(v.([]byte)) != "two" {
+		t.Fatalf("node 1 holds %q after node 0's replicate, want \"two\"", v)
+	}
+}

@@ -220,6 +220,10 @@ type Config struct {
 	// (Session.AttachListener); the attachment replicates, the listener is looked up by
 	// name on each node (Tomcat's replicated session listeners).
 	NamedListeners map[string]SessionListener
+	// NamedListener, if set, gives the listener of a name NamedListeners lacks (nil:
+	// none): names made at run time, such as the single sign-on id that names Tomcat's
+	// ClusterSingleSignOnListener (sso.SSO.Listeners).
+	NamedListener func(name string) SessionListener
 
 	// Logger receives lifecycle logs and warnings. Nil discards them.
 	Logger *slog.Logger

@@ -32,7 +32,7 @@ func (m *Manager) ProcessExpires(ctx context.Context) int {
 	n := 0
 	m.st.forEach(func(s *Session) bool {
 		if due, primary := s.expiryDue(now); due {
-			if err := m.expire(ctx, s, primary, true, false); err != nil {
+			if err := m.expire(ctx, s, primary, causeTimedOut, false); err != nil {
 				m.log.Warn("delta: expiry not replicated", "err", err)
 			}
 			n++

@@ -74,7 +74,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 	m.wg.Wait()
 	var errs []error
 	for _, s := range m.st.clear() {
-		if err := m.expire(ctx, s, m.cfg.ExpireSessionsOnShutdown, false, false); err != nil {
+		if err := m.expire(ctx, s, m.cfg.ExpireSessionsOnShutdown, causeStopped, false); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -40,6 +40,9 @@ type SessionEvent struct {
 	// Expired is true for SessionDestroyed when the session timed out, false when it was
 	// invalidated or the manager stopped.
 	Expired bool
+	// Stopping is true for SessionDestroyed when the manager's Stop destroyed the session
+	// (Tomcat: its context is no longer available).
+	Stopping bool
 }
 
 // AttributeEvent describes an attribute change.
@@ -100,12 +103,13 @@ func (f AttributeListenerFuncs) AttributeRemoved(e AttributeEvent) {
 
 // notice is a listener call collected under a lock and made after it is released.
 type notice struct {
-	kind    noticeKind
-	name    string
-	value   any
-	oldID   string
-	expired bool
-	named   []string // named listeners attached to the session (destroy)
+	kind     noticeKind
+	name     string
+	value    any
+	oldID    string
+	expired  bool
+	stopping bool
+	named    []string // named listeners attached to the session (destroy)
 }
 
 type noticeKind uint8

@@ -241,12 +241,16 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 				l.SessionCreated(SessionEvent{Session: s, Replicated: replicated})
 			}
 		case nDestroyed:
-			e := SessionEvent{Session: s, Replicated: replicated, Expired: n.expired}
+			e := SessionEvent{Session: s, Replicated: replicated, Expired: n.expired, Stopping: n.stopping}
 			for _, l := range m.cfg.SessionListeners {
 				l.SessionDestroyed(e)
 			}
 			for _, name := range n.named {
-				if l := m.cfg.NamedListeners[name]; l != nil {
+				l := m.cfg.NamedListeners[name]
+				if l == nil && m.cfg.NamedListener != nil {
+					l = m.cfg.NamedListener(name)
+				}
+				if l != nil {
 					l.SessionDestroyed(e)
 				}
 			}

@@ -119,7 +119,7 @@ func (m *Manager) dispatch(msg *Message) {
 		m.handleCreated(msg)
 	case EventExpired:
 		if s := m.replicaOf(msg.SessionID); s != nil {
-			_ = m.expire(context.Background(), s, false, false, true)
+			_ = m.expire(context.Background(), s, false, causeInvalidated, true)
 		} else {
 			m.stats.unknownID.Add(1)
 		}

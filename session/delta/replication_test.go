@@ -12,6 +12,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -437,6 +438,57 @@ func TestNamedListenerAndSkipListenersOnReplication(t *testing.T) {
 	}
 	mu.Unlock()
 	wantEvents(t, "B", b.rec.take()) // nothing: SkipListenersOnReplication
+}
+
+// TestNamedListenerLookup: a name NamedListeners lacks is looked up with NamedListener;
+// SessionDestroyed tells an invalidation, a timeout and the manager's Stop apart.
+func TestNamedListenerLookup(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var calls []string
+	lookup := func(name string) delta.SessionListener {
+		if name == "unknown" {
+			return nil
+		}
+		return delta.SessionListenerFuncs{Destroyed: func(e delta.SessionEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, fmt.Sprintf("%s expired=%t stopping=%t", name, e.Expired, e.Stopping))
+		}}
+	}
+	m := startReady(t, channeltest.NewNetwork(), delta.Config{JvmRoute: "a", NamedListener: lookup, ExpireInterval: -1,
+		MemberWait: -1}).m
+	attach := func(name string) *delta.Session {
+		s, err := m.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(s.AttachListener(name), s.AttachListener("unknown")); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if err := m.Invalidate(ctx, attach("sso-1")); err != nil {
+		t.Fatal(err)
+	}
+	timed := attach("sso-2")
+	if err := timed.SetMaxInactiveInterval(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the session timed out", func() bool {
+		m.ProcessExpires(ctx)
+		return m.Find(timed.ID()) == nil
+	})
+	attach("sso-3")
+	if err := m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"sso-1 expired=false stopping=false", "sso-2 expired=true stopping=false", "sso-3 expired=false stopping=true"}
+	if !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
 }
 
 // staleView is a delta.Channel whose member list still holds a dead member, as a static

@@ -112,7 +112,7 @@ func (m *Manager) Invalidate(ctx context.Context, s *Session) error {
 	if s == nil {
 		return ErrNoSession
 	}
-	return m.expire(ctx, s, true, false, false)
+	return m.expire(ctx, s, true, causeInvalidated, false)
 }
 
 // ChangeSessionID gives s a new id, here and on every other node
@@ -161,9 +161,18 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 	}
 }
 
+// destroyCause is why a session is destroyed, for listeners (SessionEvent).
+type destroyCause uint8
+
+const (
+	causeInvalidated destroyCause = iota // Invalidate, or an expiry another node sent
+	causeTimedOut                        // the expiry sweep
+	causeStopped                         // the manager's Stop
+)
+
 // expire destroys s locally; with notifyCluster it sends the pending delta and an
-// EVT_SESSION_EXPIRED. timedOut and replicated describe the cause for listeners.
-func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster, timedOut, replicated bool) error {
+// EVT_SESSION_EXPIRED. cause and replicated describe the event for listeners.
+func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, cause destroyCause, replicated bool) error {
 	if notifyCluster {
 		s.sendMu.Lock()
 		defer s.sendMu.Unlock()
@@ -175,10 +184,11 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster, timedOu
 	m.st.remove(e.id, s)
 	m.skip(e.id)
 	m.stats.destroyed.Add(1)
-	if timedOut {
+	if cause == causeTimedOut {
 		m.stats.expired.Add(1)
 	}
-	m.fire(s, replicated, notice{kind: nDestroyed, expired: timedOut, named: e.named})
+	m.fire(s, replicated, notice{kind: nDestroyed, expired: cause == causeTimedOut, stopping: cause == causeStopped,
+		named: e.named})
 	// Unbind the attributes (Tomcat fires attributeRemoved for each).
 	m.fire(s, replicated, s.endExpire()...)
 

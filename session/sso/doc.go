@@ -25,4 +25,6 @@
 // contexts, a Go node those Config.SignedOff ends (ExpireSessions: the sessions of
 // session/delta managers, replicated to the Tomcat nodes that share them). SignedOff is
 // called for entries signed off here and for those a member removed (a Tomcat logout).
+// With Listeners as a delta manager's NamedListener, an entry ends with its sessions as
+// Tomcat's do: a session's invalidation signs the user off, the last one's timeout too.
 package sso

@@ -231,13 +231,73 @@ func (s *SSO) Associating(next http.Handler, host, contextPath string, sessionID
 
 // AssociateDelta is Associating with the session of a session/delta middleware
 // (delta.FromContext): s.Wrap(mw.Wrap(s.AssociateDelta(app, "localhost", "/goapp"))).
+// The session it associates also gets the entry's listener (Session.AttachListener with
+// the single sign-on id, which travels to Tomcat as its ClusterSingleSignOnListener): with
+// Listeners as the manager's delta.Config.NamedListener, the session's end ends the
+// sign-on as Tomcat's does.
 func (s *SSO) AssociateDelta(next http.Handler, host, contextPath string) http.Handler {
 	return s.Associating(next, host, contextPath, func(r *http.Request) string {
-		if rq := delta.FromContext(r.Context()); rq != nil {
-			return rq.ID()
+		rq := delta.FromContext(r.Context())
+		if rq == nil {
+			return ""
 		}
-		return ""
+		ds := rq.Session()
+		if ds == nil {
+			return ""
+		}
+		if _, id := FromContext(r.Context()); id != "" {
+			if err := ds.AttachListener(id); err != nil {
+				s.cfg.Logger.Warn("sso: attach the entry's listener", "id", id, "err", err)
+			}
+		}
+		return ds.ID()
 	})
+}
+
+// Listeners returns a delta.Config.NamedListener for the manager of context contextPath
+// on host: the listener a session attached under a single sign-on id (AssociateDelta,
+// or Tomcat's ClusterSingleSignOnListener on a session it shares) ends the sign-on as
+// Tomcat's SingleSignOn does. When the session is invalidated on this node (a logout),
+// the user is signed off (Deregister, and with it Config.SignedOff); when it times out
+// here, it is removed from the entry, and an entry left with no session is deregistered;
+// the change is replicated. Sessions destroyed by another node's message or by the
+// manager's Stop change nothing.
+func (s *SSO) Listeners(host, contextPath string) func(name string) delta.SessionListener {
+	return func(id string) delta.SessionListener {
+		return delta.SessionListenerFuncs{Destroyed: func(e delta.SessionEvent) {
+			if e.Replicated || e.Stopping || e.Session == nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(s.bg, RPCTimeout)
+			defer cancel()
+			var err error
+			if e.Expired {
+				err = s.removeSession(ctx, id, SessionKey{ID: e.Session.ID(), Context: contextPath, Host: host})
+			} else {
+				err = s.Deregister(ctx, id)
+			}
+			if err != nil {
+				s.cfg.Logger.Warn("sso: the end of a signed-on session", "id", id, "err", err)
+			}
+		}}
+	}
+}
+
+// removeSession removes a session that timed out from the entry of id, and deregisters
+// an entry left without sessions (SingleSignOn.removeSession); the entry's change is
+// replicated, which Tomcat's does not.
+func (s *SSO) removeSession(ctx context.Context, id string, k SessionKey) error {
+	e, err := s.Lookup(ctx, id)
+	if err != nil || e == nil {
+		return err
+	}
+	if !e.RemoveSession(k) {
+		return nil
+	}
+	if e.Sessions() == 0 {
+		return s.Deregister(ctx, id)
+	}
+	return s.m.Replicate(ctx, id, true)
 }
 
 // ExpireSessions returns a Config.SignedOff that invalidates, in the manager whose

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -364,6 +365,132 @@ func TestAssociatingBackup(t *testing.T) {
 			t.Errorf("node %d still finds the session (%v)", i, err)
 		}
 	}
+}
+
+// TestSessionEndEndsSignOn: with Listeners as the delta managers' NamedListener and
+// AssociateDelta attaching the entry's listener, a signed-on session invalidated on its
+// node signs the user off everywhere; a session that times out leaves the entry, and the
+// last one's timeout ends it; a manager's Stop ends nothing.
+func TestSessionEndEndsSignOn(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	var ssos []*sso.SSO
+	var ms []*delta.Manager
+	var pages []http.Handler
+	for range 2 {
+		ch := newChannel(t, nw)
+		s := startSSOOn(t, ch, nil)
+		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		t.Cleanup(func() { _ = cl.Close(ctx) })
+		m, err := cl.NewManager(delta.Config{Name: "localhost#/app", Replication: delta.ReplicateAcked, MemberWait: -1,
+			ExpireInterval: -1, NamedListener: s.Listeners("localhost", "/app")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mw, err := delta.NewMiddleware(m, delta.HTTPConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ssos, ms = append(ssos, s), append(ms, m)
+		pages = append(pages, s.Wrap(mw.Wrap(s.AssociateDelta(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := delta.FromContext(r.Context()).Set("seen", true); err != nil {
+				t.Error(err)
+			}
+		}), "localhost", "/app"))))
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
+		return len(ssos[0].Map().Members()) == 1 && len(ssos[1].Map().Members()) == 1
+	})
+	a, b := ssos[0], ssos[1]
+	register := func() string {
+		id, err := a.Register(ctx, &sso.Entry{Principal: &delta.Principal{Name: "ann"}, AuthType: "FORM"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	// newSession makes a session on node a with the sign-on id's cookie.
+	newSession := func(id string) *delta.Session {
+		req := httptest.NewRequest(http.MethodGet, "/app/", nil)
+		req.AddCookie(&http.Cookie{Name: sso.DefaultCookieName, Value: id})
+		w := httptest.NewRecorder()
+		pages[0].ServeHTTP(w, req)
+		for _, c := range w.Result().Cookies() {
+			if c.Name == "JSESSIONID" {
+				if s := ms[0].Find(c.Value); s != nil {
+					return s
+				}
+			}
+		}
+		t.Fatalf("no session: %v", w.Result().Cookies())
+		return nil
+	}
+	keys := func(id string) []string {
+		e, err := b.Lookup(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == nil {
+			return nil
+		}
+		var ids []string
+		for _, k := range e.SessionKeys() {
+			ids = append(ids, k.ID)
+		}
+		return ids
+	}
+	// expire has node a's sweep expire s, its max inactive interval set to a second.
+	expire := func(s *delta.Session) {
+		if err := s.SetMaxInactiveInterval(time.Second); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "the session timed out", func() bool {
+			ms[0].ProcessExpires(ctx)
+			return ms[0].Find(s.ID()) == nil
+		})
+	}
+
+	t.Run("Logout", func(t *testing.T) {
+		id := register()
+		s := newSession(id)
+		if got := keys(id); !slices.Equal(got, []string{s.ID()}) {
+			t.Fatalf("node b's entry lists %v, want %s", got, s.ID())
+		}
+		if err := ms[0].Invalidate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if e, err := b.Lookup(ctx, id); e != nil || err != nil {
+			t.Fatalf("signed on after the session's invalidation: %+v (%v)", e, err)
+		}
+	})
+	t.Run("Timeouts", func(t *testing.T) {
+		id := register()
+		s1, s2 := newSession(id), newSession(id)
+		if got := keys(id); !slices.Equal(got, []string{s1.ID(), s2.ID()}) {
+			t.Fatalf("node b's entry lists %v, want %s and %s", got, s1.ID(), s2.ID())
+		}
+		expire(s1)
+		if got := keys(id); !slices.Equal(got, []string{s2.ID()}) {
+			t.Fatalf("after a timeout node b's entry lists %v, want %s", got, s2.ID())
+		}
+		expire(s2)
+		if got := keys(id); got != nil {
+			t.Fatalf("signed on after the last session timed out: %v", got)
+		}
+	})
+	t.Run("Stop", func(t *testing.T) {
+		id := register()
+		s := newSession(id)
+		if err := ms[0].Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(id); !slices.Equal(got, []string{s.ID()}) {
+			t.Fatalf("after node a's manager stopped node b's entry lists %v, want %s", got, s.ID())
+		}
+	})
 }
 
 func TestNewNeedsChannel(t *testing.T) {
