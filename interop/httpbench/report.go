@@ -107,6 +107,9 @@ type ratio struct {
 	strict   bool // target is "> min"
 }
 
+// meets reports whether v meets the ratio's target.
+func (r ratio) meets(v float64) bool { return v >= r.min && (!r.strict || v > r.min) }
+
 var ratios = []ratio{
 	{"Go no-rep / bare handler", [2]string{cfgSingle, "go"}, [2]string{cfgSingle, "bare"}, ">= 0.85", 0.85, false},
 	{"Go no-rep / Tomcat no-cluster", [2]string{cfgSingle, "go"}, [2]string{cfgSingle, "tomcat"}, "> 1", 1, true},
@@ -197,14 +200,14 @@ func report(w io.Writer, ms []measurement) {
 		}
 		v := num.median / den.median
 		perRun, spread := "-", ""
-		met := v >= r.min && (!r.strict || v > r.min)
+		met := r.meets(v)
 		if rs := runRatios(num.runs, den.runs); len(rs) > 0 {
 			m := median(rs)
 			perRun = fmt.Sprintf("%.2f", m)
 			if len(rs) > 1 {
 				spread = fmt.Sprintf(" (%.2f–%.2f)", slices.Min(rs), slices.Max(rs))
 			}
-			met = met && m >= r.min && (!r.strict || m > r.min)
+			met = met && r.meets(m)
 		}
 		target := "-"
 		if r.target != "" {

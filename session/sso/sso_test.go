@@ -16,6 +16,7 @@ import (
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/replmap"
 	"github.com/gotribes/tribes/session/backup"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/session/sso"
@@ -82,6 +83,38 @@ func startSSOOn(t *testing.T, ch *channel.Channel, signedOff func(context.Contex
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	return s
+}
+
+// seeEachOther waits until each map has the other one as its only member.
+func seeEachOther(t *testing.T, maps ...*replmap.Map) {
+	t.Helper()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
+		for _, m := range maps {
+			if len(m.Members()) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// serve requests path from page, with the single sign-on cookie id unless it is empty,
+// and returns the session id the answer's cookie sets.
+func serve(t *testing.T, page http.Handler, path, id string) string {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if id != "" {
+		req.AddCookie(&http.Cookie{Name: sso.DefaultCookieName, Value: id})
+	}
+	w := httptest.NewRecorder()
+	page.ServeHTTP(w, req)
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "JSESSIONID" {
+			return c.Value
+		}
+	}
+	t.Fatalf("no session cookie: %v", w.Result().Cookies())
+	return ""
 }
 
 // TestLoginLogout: a login on one node signs the user on on the other, which sees the
@@ -169,9 +202,7 @@ func TestSignOffExpiresSessions(t *testing.T) {
 	a, msA := startSSOWith(t, nw, []string{"localhost#/app", "localhost#/goapp"}, recordAndExpire(&recA))
 	b, msB := startSSOWith(t, nw, []string{"localhost#/app"}, recordAndExpire(&recB))
 
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
-		return len(a.Map().Members()) == 1 && len(b.Map().Members()) == 1
-	})
+	seeEachOther(t, a.Map(), b.Map())
 	shared, err := msA[0].Create(ctx) // replicated to b's /app
 	if err != nil {
 		t.Fatal(err)
@@ -239,9 +270,7 @@ func TestAssociateDelta(t *testing.T) {
 		func(ms []*delta.Manager) func(context.Context, string, *sso.Entry) error {
 			return sso.ExpireSessions(ms...)
 		})
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
-		return len(a.Map().Members()) == 1 && len(b.Map().Members()) == 1
-	})
+	seeEachOther(t, a.Map(), b.Map())
 	mw, err := delta.NewMiddleware(msA[0], delta.HTTPConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -255,23 +284,8 @@ func TestAssociateDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	request := func(signedOn bool) string {
-		req := httptest.NewRequest(http.MethodGet, "/goapp/", nil)
-		if signedOn {
-			req.AddCookie(&http.Cookie{Name: sso.DefaultCookieName, Value: id})
-		}
-		w := httptest.NewRecorder()
-		page.ServeHTTP(w, req)
-		for _, c := range w.Result().Cookies() {
-			if c.Name == "JSESSIONID" {
-				return c.Value
-			}
-		}
-		t.Fatalf("no session cookie: %v", w.Result().Cookies())
-		return ""
-	}
-	anon := request(false)
-	sid := request(true)
+	anon := serve(t, page, "/goapp/", "")
+	sid := serve(t, page, "/goapp/", id)
 	e, err := b.Lookup(ctx, id)
 	if err != nil || e == nil || !slices.Equal(e.SessionKeys(), []sso.SessionKey{{ID: sid, Context: "/goapp", Host: "localhost"}}) {
 		t.Fatalf("node b's entry %+v (%v), want the session %s only (not %s)", e, err, sid, anon)
@@ -319,10 +333,7 @@ func TestAssociatingBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
-		return len(bms[0].Map().Members()) == 1 && len(bms[1].Map().Members()) == 1 &&
-			len(ssos[0].Map().Members()) == 1 && len(ssos[1].Map().Members()) == 1
-	})
+	seeEachOther(t, bms[0].Map(), bms[1].Map(), ssos[0].Map(), ssos[1].Map())
 	a, b := ssos[0], ssos[1]
 	sessionID := func(r *http.Request) string {
 		if s, _ := backup.FromContext(r.Context()).Session(); s != nil {
@@ -343,18 +354,9 @@ func TestAssociatingBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := httptest.NewRequest(http.MethodGet, "/b/", nil)
-	req.AddCookie(&http.Cookie{Name: sso.DefaultCookieName, Value: id})
-	w := httptest.NewRecorder()
-	page.ServeHTTP(w, req)
-	var sid string
-	for _, c := range w.Result().Cookies() {
-		if c.Name == "JSESSIONID" {
-			sid = c.Value
-		}
-	}
+	sid := serve(t, page, "/b/", id)
 	e, err := b.Lookup(ctx, id)
-	if err != nil || e == nil || sid == "" || !slices.Equal(e.SessionKeys(), []sso.SessionKey{{ID: sid, Context: "/b", Host: "localhost"}}) {
+	if err != nil || e == nil || !slices.Equal(e.SessionKeys(), []sso.SessionKey{{ID: sid, Context: "/b", Host: "localhost"}}) {
 		t.Fatalf("node b's entry %+v (%v), want the session %q", e, err, sid)
 	}
 	if err := b.Deregister(ctx, id); err != nil {
@@ -401,9 +403,7 @@ func TestSessionEndEndsSignOn(t *testing.T) {
 			}
 		}), "localhost", "/app"))))
 	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the nodes see each other", func() bool {
-		return len(ssos[0].Map().Members()) == 1 && len(ssos[1].Map().Members()) == 1
-	})
+	seeEachOther(t, ssos[0].Map(), ssos[1].Map())
 	a, b := ssos[0], ssos[1]
 	register := func() string {
 		id, err := a.Register(ctx, &sso.Entry{Principal: &delta.Principal{Name: "ann"}, AuthType: "FORM"})
@@ -414,19 +414,12 @@ func TestSessionEndEndsSignOn(t *testing.T) {
 	}
 	// newSession makes a session on node a with the sign-on id's cookie.
 	newSession := func(id string) *delta.Session {
-		req := httptest.NewRequest(http.MethodGet, "/app/", nil)
-		req.AddCookie(&http.Cookie{Name: sso.DefaultCookieName, Value: id})
-		w := httptest.NewRecorder()
-		pages[0].ServeHTTP(w, req)
-		for _, c := range w.Result().Cookies() {
-			if c.Name == "JSESSIONID" {
-				if s := ms[0].Find(c.Value); s != nil {
-					return s
-				}
-			}
+		sid := serve(t, pages[0], "/app/", id)
+		s := ms[0].Find(sid)
+		if s == nil {
+			t.Fatalf("node a has no session %s", sid)
 		}
-		t.Fatalf("no session: %v", w.Result().Cookies())
-		return nil
+		return s
 	}
 	keys := func(id string) []string {
 		e, err := b.Lookup(ctx, id)
