@@ -16,8 +16,12 @@ type DecoderConfig struct {
 	// MaxHandles bounds the handle table: the number of objects, strings, arrays,
 	// enums, classes and class descriptors between resets (maxrefs). Default 1<<20.
 	MaxHandles int
-	// MaxArrayLen bounds the length of an array and the size of a collection
-	// (maxarray). Default 1<<24.
+	// MaxArrayLen bounds the length of an array of objects and the size of a collection
+	// (maxarray), whose elements take more memory decoded than on the wire. Default
+	// 1<<24. An array of a primitive type (byte[], int[], ...) decodes to the bytes it
+	// took on the wire, and only MaxBytes bounds it: Java's filter would apply maxarray
+	// to it too, but a Tribes message often carries a whole payload (a state transfer's
+	// sessions, a map's state) as one byte[].
 	MaxArrayLen int
 	// MaxBytes bounds the length of the whole stream (maxbytes). Default 64 MiB.
 	MaxBytes int64
@@ -223,22 +227,31 @@ func (d *Decoder) newHandle(v any) (int, error) {
 // bytes). It returns the capacity to preallocate: the length, or at most 1024 while
 // the rest of the input is unknown (the slice then grows with the elements read).
 func (d *Decoder) count(n int32, minSize int, what string) (int, error) {
-	if n < 0 {
-		return 0, d.failf(ErrMalformed, "negative %s length %d", what, n)
-	}
-	if int(n) > d.cfg.MaxArrayLen {
+	if n >= 0 && int(n) > d.cfg.MaxArrayLen {
 		return 0, d.failf(ErrLimit, "%s length %d > MaxArrayLen %d", what, n, d.cfg.MaxArrayLen)
 	}
-	if rem := d.src.knownRemaining(); rem >= 0 {
-		if int64(n)*int64(minSize) > int64(rem) {
-			if d.src.limited {
-				return 0, d.failf(ErrLimit, "%s length %d beyond MaxBytes", what, n)
-			}
-			return 0, d.failf(ErrTruncated, "%s length %d, %d bytes left", what, n, rem)
-		}
+	if err := d.fits(n, minSize, what); err != nil {
+		return 0, err
+	}
+	if d.src.knownRemaining() >= 0 {
 		return int(n), nil
 	}
 	return min(int(n), 1024), nil
+}
+
+// fits checks that a length read off the wire is not negative and, when the whole input
+// is known, that n elements of at least minSize bytes each fit in what is left of it.
+func (d *Decoder) fits(n int32, minSize int, what string) error {
+	if n < 0 {
+		return d.failf(ErrMalformed, "negative %s length %d", what, n)
+	}
+	if rem := d.src.knownRemaining(); rem >= 0 && int64(n)*int64(minSize) > int64(rem) {
+		if d.src.limited {
+			return d.failf(ErrLimit, "%s length %d beyond MaxBytes", what, n)
+		}
+		return d.failf(ErrTruncated, "%s length %d, %d bytes left", what, n, rem)
+	}
+	return nil
 }
 
 func (d *Decoder) enter() error {

@@ -17,7 +17,8 @@ func (d *Decoder) array() (any, error) {
 	et := cd.Name[1]
 	size := primSize(et)
 	if cd.kind != kindNone {
-		if _, err := d.count(int32(l), size, "array"); err != nil {
+		// Its decoded size is its size on the wire: MaxBytes bounds it (DecoderConfig).
+		if err := d.fits(int32(l), size, "array"); err != nil {
 			return nil, err
 		}
 		// The elements are read (source.need grows with the data received) before

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -90,6 +91,7 @@ func TestLimits(t *testing.T) {
 	}
 	manyStrings, _ := Marshal(many)
 	long, _ := Marshal(make([]byte, 100))
+	nulls, _ := Marshal(&Array{Class: StringArrayDesc, Elems: make([]any, 100)})
 	for _, c := range []struct {
 		name string
 		in   []byte
@@ -97,7 +99,7 @@ func TestLimits(t *testing.T) {
 	}{
 		{"depth", deep, DecoderConfig{MaxDepth: 20}},
 		{"handles", manyStrings, DecoderConfig{MaxHandles: 50}},
-		{"array length", long, DecoderConfig{MaxArrayLen: 99}},
+		{"array length", nulls, DecoderConfig{MaxArrayLen: 99}},
 		{"collection size", manyStrings, DecoderConfig{MaxArrayLen: 99}},
 		{"bytes", long, DecoderConfig{MaxBytes: 50}},
 	} {
@@ -246,6 +248,47 @@ func TestReaderLargeValues(t *testing.T) {
 		}
 		if _, err := d.Decode(); err != io.EOF {
 			t.Fatalf("after the value: %v", err)
+		}
+	}
+}
+
+// An array of a primitive type decodes to the bytes it took on the wire: only MaxBytes
+// bounds it, not MaxArrayLen (a Tribes message carries a whole state transfer as one
+// byte[]), whether the input is a slice or a reader.
+func TestPrimitiveArraysBoundedByMaxBytes(t *testing.T) {
+	in := make([]byte, 1000)
+	for i := range in {
+		in[i] = byte(i)
+	}
+	ints := []int32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, v := range []any{in, ints} {
+		b, err := Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		small := DecoderConfig{MaxArrayLen: 4}
+		got, err := UnmarshalConfig(b, small)
+		if err != nil {
+			t.Fatalf("%T beyond MaxArrayLen: %v", v, err)
+		}
+		d, err := NewDecoder(bytes.NewReader(b), small)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromReader, err := d.Decode()
+		if err != nil {
+			t.Fatalf("%T beyond MaxArrayLen, from a reader: %v", v, err)
+		}
+		if !reflect.DeepEqual(got, v) || !reflect.DeepEqual(fromReader, v) {
+			t.Fatalf("decoded %v and %v, want %v", got, fromReader, v)
+		}
+		tight := DecoderConfig{MaxBytes: int64(len(b) - 1)}
+		if _, err := UnmarshalConfig(b, tight); !errors.Is(err, ErrLimit) {
+			t.Fatalf("%T beyond MaxBytes: %v", v, err)
+		}
+		d, _ = NewDecoder(bytes.NewReader(b), tight)
+		if _, err := d.Decode(); !errors.Is(err, ErrLimit) {
+			t.Fatalf("%T beyond MaxBytes, from a reader: %v", v, err)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/dnsmasq"
+	"github.com/gotribes/tribes/internal/nodetest"
 	"github.com/gotribes/tribes/internal/freeport"
 	"github.com/gotribes/tribes/internal/netbench"
 	"github.com/gotribes/tribes/internal/testutil"
@@ -30,21 +31,7 @@ func TestMain(m *testing.M) {
 
 func start(t *testing.T, cfg node.Config) *channel.Channel {
 	t.Helper()
-	ch, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := ch.Stop(ctx, channel.SvcAll); err != nil {
-			t.Error(err)
-		}
-	})
-	return ch
+	return nodetest.Start(t, cfg)
 }
 
 func TestDefaults(t *testing.T) {

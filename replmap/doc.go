@@ -73,7 +73,15 @@
 //     Stats.RefusedOverLimit counts it, and a warning is logged, rate-limited per peer. Entries the map holds still update within the bytes. A state transfer
 //     keeps the first MaxEntries entries of the reply and logs that the rest was dropped;
 //     decoding the reply is bounded by MaxMessageBytes and jserial's default limits, not
-//     by MaxEntries. Raise the limits for larger maps.
+//     by MaxEntries.
+//   - A state transfer's reply is one message holding every entry the donor has (a lazy
+//     map's as proxies, about 60 bytes each with short keys, each member written once; a
+//     replicated map's with their values). A joiner receives it only within its
+//     MaxMessageBytes (64 MiB) and its transport's frame limit (transport/nio's
+//     MaxFrameSize, 16 MiB by default); Java has neither. Raise both for larger maps. Its
+//     decoding allows 2^20 objects, or 32 per entry up to MaxEntries if that is more. A
+//     reply lost to a limit leaves the joiner without the state, as one that never came,
+//     and it logs the cause with the error of the call (rpc.Call names the loss).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

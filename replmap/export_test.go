@@ -85,3 +85,12 @@ func Held(m *Map, key any) any {
 	}
 	return nil
 }
+
+// StateStream returns the stream of the state list m would send a joiner (tests only).
+func StateStream(m *Map, copies bool) ([]byte, error) {
+	list, err := m.stateList(copies)
+	if err != nil {
+		return nil, err
+	}
+	return jserial.Marshal(list)
+}

@@ -1,17 +1,25 @@
 package replmap_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/replmap"
+	"github.com/gotribes/tribes/rpc"
+	"github.com/gotribes/tribes/wire"
 )
 
 // syncAck are BackupManager's send options: a put returns once its backup processed it.
@@ -184,6 +192,107 @@ func TestLimitConfigErrors(t *testing.T) {
 		cfg.Channel, cfg.Name = n.ch, "x"
 		if _, err := replmap.New(cfg); !errors.Is(err, replmap.ErrInvalidConfig) {
 			t.Errorf("%+v: %v", cfg, err)
+		}
+	}
+}
+
+// errLog is a slog.Handler keeping the errors logged in an "err" attribute.
+type errLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *errLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *errLog) WithGroup(string) slog.Handler            { return l }
+func (l *errLog) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && a.Key == "err" {
+			l.mu.Lock()
+			l.errs = append(l.errs, err)
+			l.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+// logged reports whether an error logged wraps target.
+func (l *errLog) logged(target error) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.errs, func(err error) bool { return errors.Is(err, target) })
+}
+
+// A state of more than 16 MiB (jserial's DefaultMaxArrayLen, which once bounded the
+// byte[] carrying it) reaches a joiner with the default limits; one beyond the joiner's
+// MaxMessageBytes does not, and the joiner logs why. A replicated map: its state carries
+// the values (a lazy map's, proxies).
+func TestStateTransferLarge(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	nodes := clusterConfig(t, nw, 2, replmap.Config{Replicated: true})
+	const entries, size = 18, 1 << 20
+	for i := range entries {
+		v := bytes.Repeat([]byte{byte(i)}, size)
+		if _, err := nodes[i%2].m.Put(ctx(t), fmt.Sprint("k", i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	joiner := newChannel(t, nw)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(joiner.ch.Members()) == 2 })
+	newMap(t, joiner, replmap.Config{Replicated: true})
+	start(t, joiner)
+	if st := joiner.m.Stats(); st.Entries != entries || st.StoredBytes < entries*size {
+		t.Fatalf("joiner: %+v, want %d entries of %d bytes", st, entries, size)
+	}
+	for i := range entries {
+		v := get(t, joiner, fmt.Sprint("k", i)).([]byte)
+		if len(v) != size || v[0] != byte(i) || v[size-1] != byte(i) {
+			t.Fatalf("k%d: %d bytes", i, len(v))
+		}
+	}
+
+	var log errLog
+	small := newChannel(t, nw)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(small.ch.Members()) == 3 })
+	newMap(t, small, replmap.Config{Replicated: true, MaxMessageBytes: 8 << 20, RPCTimeout: time.Second, Logger: slog.New(&log)})
+	start(t, small)
+	if st := small.m.Stats(); st.Entries != 0 {
+		t.Fatalf("a joiner whose MaxMessageBytes is below the state: %+v", st)
+	}
+	if !log.logged(jserial.ErrLimit) || !log.logged(rpc.ErrMalformed) {
+		t.Fatalf("the joiner's log does not say its limit refused the state: %v", log.errs)
+	}
+}
+
+// A state list writes each member once and refers back to it from the other entries, as
+// Java does with the MemberImpl instances its entries share: an entry costs less than a
+// member written anew, and the stream decodes to the same entries.
+func TestStateListSharesMembers(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	nodes := cluster(t, nw, 3)
+	const entries = 200
+	for i := range entries {
+		if _, err := nodes[i%3].m.Put(ctx(t), fmt.Sprint("k", i), int32(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := replmap.StateStream(nodes[0].m, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := nodes[0].ch.LocalMember()
+	memberSize := len(wire.AppendMember(nil, &self))
+	if perEntry := len(b) / entries; perEntry >= memberSize {
+		t.Fatalf("%d bytes per entry of the state list, a member alone is %d", perEntry, memberSize)
+	}
+	joiner := newChannel(t, nw)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(joiner.ch.Members()) == 3 })
+	newMap(t, joiner, replmap.Config{})
+	start(t, joiner)
+	for i := range entries {
+		if got := get(t, joiner, fmt.Sprint("k", i)); got != int32(i) {
+			t.Fatalf("k%d = %#v", i, got)
 		}
 	}
 }

@@ -67,7 +67,12 @@ type Config struct {
 	// member holds a copy of every entry (MSG_COPY, state transfer with MSG_STATE_COPY).
 	// Every node of one map must agree. Default false.
 	Replicated bool
-	// MaxMessageBytes bounds a received MapMessage (DefaultMaxMessageBytes).
+	// MaxMessageBytes bounds a received MapMessage (DefaultMaxMessageBytes, 64 MiB; Java
+	// has no limit). A state transfer's reply carries every entry the donor holds in
+	// one MapMessage: a joiner receives a larger state only if this and the transport's
+	// frame limit (transport/nio's MaxFrameSize, 16 MiB by default) are raised above it.
+	// When the reply is lost to either limit, the joiner starts without the state and
+	// logs why.
 	MaxMessageBytes int
 	// MaxEntries bounds the entries (proxies included) the other map members can make
 	// the map hold: a received message or state-transfer entry that would create one
@@ -213,7 +218,10 @@ func New(cfg Config) (*Map, error) {
 	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
 		rlog:    ratelog.New(ratelog.Config{Logger: log}),
 		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
-	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver})
+	// A reply carries a MapMessage (a state transfer's, the whole state) in an RpcMessage:
+	// the rpc layer decodes up to MaxMessageBytes and the envelope.
+	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver,
+		MaxMessageBytes: cfg.MaxMessageBytes + len(id) + rpcEnvelope})
 	if err != nil {
 		return nil, fmt.Errorf("replmap %q: %w", cfg.Name, err)
 	}
@@ -372,7 +380,7 @@ func (m *Map) transferState(ctx context.Context) {
 	}
 	resp, err := m.call(rctx, members[:1], &message{Type: t})
 	if len(resp) == 0 {
-		m.log.Warn("replmap: no state transfer reply", "map", m.cfg.Name, "from", members[0].String(), "err", err)
+		m.log.Error("replmap: no state transfer reply", "map", m.cfg.Name, "from", members[0].String(), "err", err)
 		return
 	}
 	msg, err := m.decodeReply(resp[0])

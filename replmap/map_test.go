@@ -26,7 +26,7 @@ type node struct {
 }
 
 // newChannel starts a channel on nw (no heartbeat goroutine: tests call Heartbeat).
-func newChannel(t *testing.T, nw *channeltest.Network) *node {
+func newChannel(t testing.TB, nw *channeltest.Network) *node {
 	t.Helper()
 	d, err := interceptors.NewMessageDispatch(interceptors.DispatchConfig{})
 	if err != nil {
@@ -45,7 +45,7 @@ func newChannel(t *testing.T, nw *channeltest.Network) *node {
 // newMap creates the map "test-map" on n, unstarted; it is stopped at cleanup. A map
 // answers the others' messages from New on, so the nodes of a test create their maps
 // first: a node without any rpc channel would not answer a Start's MSG_INIT at all.
-func newMap(t *testing.T, n *node, cfg replmap.Config) {
+func newMap(t testing.TB, n *node, cfg replmap.Config) {
 	t.Helper()
 	cfg.Channel, cfg.Name = n.ch, "test-map"
 	m, err := replmap.New(cfg)
@@ -56,7 +56,7 @@ func newMap(t *testing.T, n *node, cfg replmap.Config) {
 	n.m = m
 }
 
-func start(t *testing.T, n *node) {
+func start(t testing.TB, n *node) {
 	t.Helper()
 	if err := n.m.Start(ctx(t)); err != nil {
 		t.Fatal(err)
@@ -65,12 +65,12 @@ func start(t *testing.T, n *node) {
 
 // cluster starts n channels, waits until they see each other, then starts the map on
 // each, one after the other.
-func cluster(t *testing.T, nw *channeltest.Network, n int) []*node {
+func cluster(t testing.TB, nw *channeltest.Network, n int) []*node {
 	t.Helper()
 	return clusterConfig(t, nw, n, replmap.Config{})
 }
 
-func clusterConfig(t *testing.T, nw *channeltest.Network, n int, cfg replmap.Config) []*node {
+func clusterConfig(t testing.TB, nw *channeltest.Network, n int, cfg replmap.Config) []*node {
 	t.Helper()
 	nodes := make([]*node, n)
 	for i := range nodes {
@@ -89,7 +89,7 @@ func clusterConfig(t *testing.T, nw *channeltest.Network, n int, cfg replmap.Con
 	return nodes
 }
 
-func waitMapMembers(t *testing.T, nodes []*node, want int) {
+func waitMapMembers(t testing.TB, nodes []*node, want int) {
 	t.Helper()
 	for _, nd := range nodes {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, fmt.Sprintf("%d map members", want),
@@ -97,7 +97,7 @@ func waitMapMembers(t *testing.T, nodes []*node, want int) {
 	}
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
 	t.Cleanup(cancel)
 	return c

@@ -1,9 +1,9 @@
 package replmap
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/jmember"
@@ -52,6 +52,10 @@ const (
 	memberArraySUID  = 6828688949895838012
 	memberSignature  = "Lorg/apache/catalina/tribes/Member;"
 )
+
+// rpcEnvelope is what an RpcMessage adds to the MapMessage it carries, besides the rpc
+// id: the stream header, class descriptors, flag and uuid (about 150 bytes), rounded up.
+const rpcEnvelope = 1024
 
 // Limits of a decoded MapMessage. A message carries at most DefaultMaxMessageBytes
 // (Config.MaxMessageBytes); its member array at most maxNodes members.
@@ -110,6 +114,40 @@ func newCodec(memberSUID int64, maxBytes int) *codec {
 	}
 }
 
+// memberObjects makes the objects of the members of one stream, each member once
+// (by its wire bytes).
+type memberObjects struct {
+	keys  []string // the first few members, searched in order
+	objs  []*jserial.Object
+	byKey map[string]*jserial.Object // the others
+	buf   []byte
+}
+
+// memberObjectsListed is how many members memberObjects keeps in its lists.
+const memberObjectsListed = 8
+
+func (mo *memberObjects) object(desc *jserial.ClassDesc, mb *channel.Member) *jserial.Object {
+	mo.buf = wire.AppendMember(mo.buf[:0], mb)
+	for i, k := range mo.keys {
+		if k == string(mo.buf) {
+			return mo.objs[i]
+		}
+	}
+	if o, ok := mo.byKey[string(mo.buf)]; ok {
+		return o
+	}
+	o := jmember.Object(desc, mb)
+	if len(mo.keys) < memberObjectsListed {
+		mo.keys, mo.objs = append(mo.keys, string(mo.buf)), append(mo.objs, o)
+	} else {
+		if mo.byKey == nil {
+			mo.byKey = map[string]*jserial.Object{}
+		}
+		mo.byKey[string(mo.buf)] = o
+	}
+	return o
+}
+
 // bytesOrNil gives Java's null for a nil slice.
 func bytesOrNil(b []byte) any {
 	if b == nil {
@@ -120,6 +158,14 @@ func bytesOrNil(b []byte) any {
 
 // object returns m as the Java object.
 func (c *codec) object(m *message) (*jserial.Object, error) {
+	var mo memberObjects
+	return c.objectWith(m, &mo)
+}
+
+// objectWith is object, with the member objects of mo: a member written twice in one
+// stream is one object with back-references, as Java writes the MemberImpl instances
+// its entries share (in a state list, every entry names one of a few members).
+func (c *codec) objectWith(m *message, mo *memberObjects) (*jserial.Object, error) {
 	if len(m.Nodes) > maxNodes {
 		return nil, fmt.Errorf("replmap: %d backup nodes, at most %d", len(m.Nodes), maxNodes)
 	}
@@ -127,21 +173,7 @@ func (c *codec) object(m *message) (*jserial.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A member written twice is one object with a back-reference, as when Java's
-	// primary is also in its nodes.
-	var written []*jserial.Object
-	var keys [][]byte
-	member := func(mb *channel.Member) *jserial.Object {
-		k := wire.AppendMember(nil, mb)
-		for i := range keys {
-			if bytes.Equal(keys[i], k) {
-				return written[i]
-			}
-		}
-		o := jmember.Object(c.member, mb)
-		written, keys = append(written, o), append(keys, k)
-		return o
-	}
+	member := func(mb *channel.Member) *jserial.Object { return mo.object(c.member, mb) }
 	var primary, nodes any
 	if m.Nodes != nil {
 		a := &jserial.Array{Class: c.array, Elems: make([]any, len(m.Nodes))}
@@ -265,22 +297,35 @@ func (c *codec) value(b []byte) (any, error) {
 	return v, nil
 }
 
+// handlesPerEntry bounds the stream objects (jserial handles) of one entry of a state
+// list: its MapMessage, key and value streams, map id, member array and the members not
+// shared with other entries (one per backup node written anew).
+const handlesPerEntry = 32
+
 // stateList decodes the value of a STATE reply: an ArrayList of MapMessages. It returns
-// at most max of them; a longer list gives those and an error wrapping ErrLimit. The
-// decoding itself is bounded by MaxMessageBytes and jserial's default MaxHandles.
-func (c *codec) stateList(b []byte, max int) ([]*message, error) {
-	v, err := c.value(b)
-	if err != nil || v == nil {
-		return nil, err
+// at most limit of them; a longer list gives those and an error wrapping ErrLimit. The
+// decoding itself is bounded by MaxMessageBytes and, for its objects, by jserial's
+// default MaxHandles or handlesPerEntry per entry of limit, whichever is more.
+func (c *codec) stateList(b []byte, limit int) ([]*message, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	v, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxBytes: c.dec.MaxBytes,
+		MaxHandles: max(jserial.DefaultMaxHandles, handlesPerEntry*min(limit, math.MaxInt32/handlesPerEntry))})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	if v == nil {
+		return nil, nil
 	}
 	list, ok := v.([]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: state is %T, not an ArrayList", ErrBadMessage, v)
 	}
 	var limitErr error
-	if len(list) > max {
-		limitErr = fmt.Errorf("%w: state of %d entries, at most %d (MaxEntries)", ErrLimit, len(list), max)
-		list = list[:max]
+	if len(list) > limit {
+		limitErr = fmt.Errorf("%w: state of %d entries, at most %d (MaxEntries)", ErrLimit, len(list), limit)
+		list = list[:limit]
 	}
 	out := make([]*message, 0, len(list))
 	for i, e := range list {

@@ -226,6 +226,7 @@ func (m *Map) stateList(copies bool) ([]any, error) {
 	}
 	m.mu.Unlock()
 	list := make([]any, 0, len(items))
+	var mo memberObjects // the entries share their members' objects
 	for _, it := range items {
 		msg := &message{MapID: m.id, Type: msgProxy, Key: []byte(it.k), Primary: it.primary, Nodes: it.nodes}
 		if copies {
@@ -238,7 +239,7 @@ func (m *Map) stateList(copies bool) ([]any, error) {
 				msg.Value = b
 			}
 		}
-		o, err := m.codec.object(msg)
+		o, err := m.codec.objectWith(msg, &mo)
 		if err != nil {
 			return nil, err
 		}

@@ -16,8 +16,9 @@ type dispatcher struct {
 	ch     *channel.Channel
 	remove func()
 
-	mu   sync.RWMutex
-	byID map[string]*Channel
+	mu       sync.RWMutex
+	byID     map[string]*Channel
+	maxBytes int64 // the largest MaxMessageBytes of byID
 }
 
 var (
@@ -42,6 +43,7 @@ func register(c *Channel) error {
 	}
 	c.disp = d
 	d.byID[string(c.cfg.ID)] = c
+	d.maxBytes = max(d.maxBytes, int64(c.cfg.MaxMessageBytes))
 	return nil
 }
 
@@ -52,6 +54,10 @@ func unregister(c *Channel) {
 	d := c.disp
 	d.mu.Lock()
 	delete(d.byID, string(c.cfg.ID))
+	d.maxBytes = 0
+	for _, o := range d.byID {
+		d.maxBytes = max(d.maxBytes, int64(o.cfg.MaxMessageBytes))
+	}
 	empty := len(d.byID) == 0
 	d.mu.Unlock()
 	if empty {
@@ -71,7 +77,7 @@ func (d *dispatcher) AcceptNonMember(msg *channel.Message) bool {
 	if !d.Accept(msg) {
 		return false
 	}
-	m, err := unmarshal(msg.Data)
+	m, err := d.unmarshal(msg.Data)
 	if err != nil {
 		return false
 	}
@@ -83,9 +89,11 @@ func (d *dispatcher) AcceptNonMember(msg *channel.Message) bool {
 
 // MessageReceived routes the message by its rpc id.
 func (d *dispatcher) MessageReceived(msg *channel.Message) error {
-	m, err := unmarshal(msg.Data)
+	m, err := d.unmarshal(msg.Data)
 	if err != nil {
-		return fmt.Errorf("rpc: message %s from %s: %w", msg.IDString(), msg.Source.String(), err)
+		err = fmt.Errorf("rpc: message %s from %s: %w", msg.IDString(), msg.Source.String(), err)
+		d.messageLost(msg.Source, fmt.Errorf("%d-byte message undecodable: %w", len(msg.Data), err))
+		return err
 	}
 	d.mu.RLock()
 	c := d.byID[string(m.rpcID)]
@@ -98,6 +106,30 @@ func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 	}
 	// As GroupChannel.sendNoRpcChannelReply: asynchronous, no ACK.
 	return d.send(msg.Source, &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}, channel.OptAsync)
+}
+
+// unmarshal decodes an RpcMessage within the largest MaxMessageBytes of the rpc.Channels.
+func (d *dispatcher) unmarshal(b []byte) (*message, error) {
+	d.mu.RLock()
+	limit := d.maxBytes
+	d.mu.RUnlock()
+	return unmarshal(b, limit)
+}
+
+// MessageLost implements channel.LossListener: the calls waiting for the sender learn
+// that one of its messages, perhaps a reply, was lost on receipt.
+func (d *dispatcher) MessageLost(l channel.LostMessage) {
+	d.messageLost(l.Source, fmt.Errorf("rpc: %d-byte message from %s lost on receipt: %w", l.Size, l.Source.String(), l.Err))
+}
+
+// messageLost tells the calls in progress of every rpc.Channel that a message from src
+// was lost.
+func (d *dispatcher) messageLost(src channel.Member, err error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, c := range d.byID {
+		c.messageLost(src, err)
+	}
 }
 
 // send sends a reply or a NoRpcChannelReply to one member.

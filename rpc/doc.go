@@ -30,4 +30,9 @@
 //     channel.Config.AcceptNonMembers is set or the rpc.Channel is configured with
 //     Config.AcceptNonMembers; otherwise requests from such a node get no reply at all,
 //     replies from it are not seen.
+//   - A received RpcMessage is bounded by Config.MaxMessageBytes (64 MiB by default;
+//     Java has none), on top of the transport's frame limit. A reply lost to either
+//     limit leaves its call waiting for its context, as a reply lost in Java would; the
+//     call's error then also wraps the loss (channel.ErrMessageTooLarge, or ErrMalformed
+//     and jserial.ErrLimit), which Java does not report.
 package rpc

@@ -54,7 +54,7 @@ func TestGolden(t *testing.T) {
 			if !isMessage(b) {
 				t.Fatal("isMessage is false")
 			}
-			m, err := unmarshal(b)
+			m, err := unmarshal(b, jserial.DefaultMaxBytes)
 			if err != nil {
 				t.Fatal(err)
 			}

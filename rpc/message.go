@@ -79,9 +79,10 @@ func isMessage(b []byte) bool {
 	return s == messageClass || s == noReplyClass
 }
 
-// unmarshal decodes a stream holding an RpcMessage or a NoRpcChannelReply.
-func unmarshal(b []byte) (*message, error) {
-	v, err := jserial.Unmarshal(b)
+// unmarshal decodes a stream holding an RpcMessage or a NoRpcChannelReply, of at most
+// maxBytes bytes.
+func unmarshal(b []byte, maxBytes int64) (*message, error) {
+	v, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxBytes: maxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}

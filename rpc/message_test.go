@@ -24,7 +24,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		if !isMessage(b) {
 			t.Fatalf("isMessage false for %x", b[:16])
 		}
-		got, err := unmarshal(b)
+		got, err := unmarshal(b, jserial.DefaultMaxBytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func TestUnmarshalRejects(t *testing.T) {
 		"negative": negative,
 		"garbage":  {0xAC, 0xED, 0, 5, 0x73, 0x72, 0, 1},
 	} {
-		if _, err := unmarshal(b); !errors.Is(err, ErrMalformed) {
+		if _, err := unmarshal(b, jserial.DefaultMaxBytes); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
@@ -85,7 +85,7 @@ func FuzzUnmarshal(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := unmarshal(b)
+		m, err := unmarshal(b, jserial.DefaultMaxBytes)
 		if err != nil {
 			return
 		}

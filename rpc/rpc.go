@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
 )
 
 // Mode says how many replies Call waits for. The values are Java's RpcChannel constants.
@@ -96,6 +98,13 @@ type Config struct {
 	// ReplyOptions are the send options of replies (replyMessageOptions, default 0: no
 	// ACK). OptSyncAck and OptByteMessage are always removed.
 	ReplyOptions channel.SendOptions
+	// MaxMessageBytes bounds a received RpcMessage, its request or reply included
+	// (jserial's MaxBytes; 0 means jserial.DefaultMaxBytes, 64 MiB; Java has no limit).
+	// The rpc.Channels of one channel.Channel share the decoding of its messages: the
+	// largest of their limits applies. A reply beyond it is lost, as is one the transport
+	// refused (transport/nio's MaxFrameSize, 16 MiB by default): raise both for large
+	// replies, such as a replicated map's state. Call's error names such a loss.
+	MaxMessageBytes int
 	// AcceptNonMembers takes requests and replies of this id from nodes that are not
 	// members of the channel, which the channel's sender check otherwise drops
 	// (channel.NonMemberListener); for a protocol that lets nodes join, such as the static
@@ -126,6 +135,11 @@ func New(cfg Config) (*Channel, error) {
 		return nil, fmt.Errorf("%w: rpc.Config.ID is required", ErrInvalidConfig)
 	case cfg.Handler == nil:
 		return nil, fmt.Errorf("%w: rpc.Config.Handler is required", ErrInvalidConfig)
+	case cfg.MaxMessageBytes < 0:
+		return nil, fmt.Errorf("%w: negative rpc.Config.MaxMessageBytes", ErrInvalidConfig)
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = jserial.DefaultMaxBytes
 	}
 	cfg.ID = append([]byte(nil), cfg.ID...)
 	c := &Channel{cfg: cfg, closed: make(chan struct{}), pending: map[string]*collector{}}
@@ -158,7 +172,11 @@ func (c *Channel) Close() error {
 // complete:
 //
 //   - nil: the mode is satisfied (NoReply: the request was sent).
-//   - wraps ErrTimeout and ctx.Err(): ctx ended first; responses holds what arrived.
+//   - wraps ErrTimeout and ctx.Err(): ctx ended first; responses holds what arrived. If
+//     a message from a member that had not replied was lost meanwhile, perhaps its reply,
+//     err also wraps why: the transport's channel.ErrMessageTooLarge or
+//     ErrConnectionLost (channel.LostMessage), or ErrMalformed when it could not be
+//     decoded (with jserial.ErrLimit beyond MaxMessageBytes).
 //   - wraps ErrClosed: Close was called first.
 //   - a *channel.SendError (channel.FaultyMembers): the request could not be delivered to
 //     some members. They no longer count as expected repliers, and Call goes on waiting
@@ -189,7 +207,7 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 	if err != nil {
 		return nil, err
 	}
-	col := &collector{mode: mode, expected: len(to), done: make(chan struct{})}
+	col := &collector{mode: mode, expected: len(to), to: to, done: make(chan struct{})}
 	key := string(m.uuid)
 	if mode != NoReply {
 		c.mu.Lock()
@@ -228,7 +246,11 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 			waitErr = ErrClosed
 		}
 	}
-	return col.finish(), errors.Join(sendErr, waitErr)
+	responses, lost := col.finish()
+	if waitErr == nil {
+		lost = nil
+	}
+	return responses, errors.Join(sendErr, waitErr, lost)
 }
 
 // received handles an RpcMessage for this rpc.Channel.
@@ -253,12 +275,29 @@ func (c *Channel) received(m *message, from channel.Member) error {
 // collector gathers the replies of one call (Java's RpcCollector).
 type collector struct {
 	mode      Mode
+	to        []channel.Member // the destinations
 	mu        sync.Mutex
 	expected  int // members still counted: destinations minus NoRpcChannelReply and send failures
 	responses []Response
-	finished  bool // the call returned: later replies are left-overs
+	losses    []error // messages lost from destinations that had not replied (maxLost)
+	finished  bool    // the call returned: later replies are left-overs
 	done      chan struct{}
 	closed    bool
+}
+
+// maxLost bounds the losses a call keeps to report.
+const maxLost = 4
+
+// messageLost records that a message from src was lost while the call waited, if src is
+// a destination that has not replied: it may have been the reply.
+func (col *collector) messageLost(src channel.Member, err error) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.finished || len(col.losses) >= maxLost || !slices.ContainsFunc(col.to, src.Equal) ||
+		slices.ContainsFunc(col.responses, func(r Response) bool { return r.Member.Equal(src) }) {
+		return
+	}
+	col.losses = append(col.losses, err)
 }
 
 // add records a reply; false means the call is over and msg is a left-over.
@@ -308,10 +347,19 @@ func (col *collector) complete() bool {
 	return false
 }
 
-// finish ends the call and returns its responses.
-func (col *collector) finish() []Response {
+// finish ends the call and returns its responses and the losses messageLost recorded.
+func (col *collector) finish() ([]Response, error) {
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	col.finished = true
-	return col.responses
+	return col.responses, errors.Join(col.losses...)
+}
+
+// messageLost tells the calls in progress that a message from src was lost.
+func (c *Channel) messageLost(src channel.Member, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, col := range c.pending {
+		col.messageLost(src, err)
+	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/gotribes/tribes/rpc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...) }
 
 var testID = []byte("test-rpc")
 
@@ -273,6 +273,7 @@ func TestConfigErrors(t *testing.T) {
 		{ID: testID, Handler: answer("x")},
 		{Channel: n.ch, Handler: answer("x")},
 		{Channel: n.ch, ID: testID},
+		{Channel: n.ch, ID: testID, Handler: answer("x"), MaxMessageBytes: -1},
 	} {
 		if _, err := rpc.New(cfg); !errors.Is(err, rpc.ErrInvalidConfig) {
 			t.Errorf("New(%+v) = %v, want ErrInvalidConfig", cfg, err)

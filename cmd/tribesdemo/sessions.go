@@ -221,6 +221,5 @@ func sessionPage(ch *channel.Channel, m *delta.Manager) http.Handler {
 // message the transport accepts (Tomcat's transfer of every session in one message) is
 // not refused by the decoder.
 func javaCodec(maxFrame int) delta.JavaCodec {
-	return delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: max(int64(maxFrame), jserial.DefaultMaxBytes),
-		MaxArrayLen: max(maxFrame, jserial.DefaultMaxArrayLen)}}
+	return delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: max(int64(maxFrame), jserial.DefaultMaxBytes)}}
 }

@@ -8,9 +8,10 @@ import (
 	"github.com/gotribes/tribes/session/delta"
 )
 
-// With --max-frame-size above jserial's limits, the Java codec decodes the message of
-// every session a Tomcat donor sends at once (its session block is one byte[]); with the
-// default it refuses a block longer than jserial.DefaultMaxArrayLen.
+// The Java codec decodes the message of every session a Tomcat donor sends at once (its
+// session block is one byte[], longer here than jserial.DefaultMaxArrayLen, which bounds
+// arrays of objects only) up to the larger of jserial.DefaultMaxBytes and
+// --max-frame-size.
 func TestJavaCodecFollowsMaxFrameSize(t *testing.T) {
 	v, err := delta.JavaValueCodec{}.Marshal(make([]byte, jserial.DefaultMaxArrayLen/2))
 	if err != nil {
@@ -23,11 +24,18 @@ func TestJavaCodecFollowsMaxFrameSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := javaCodec(0).DecodeMessage(data); !errors.Is(err, jserial.ErrLimit) {
-		t.Fatalf("default limits: %v, want jserial.ErrLimit", err)
-	}
-	got, err := javaCodec(len(data)).DecodeMessage(data)
+	got, err := javaCodec(0).DecodeMessage(data)
 	if err != nil || len(got.Sessions) != 2 {
-		t.Fatalf("limits of a %d-byte frame: %v", len(data), err)
+		t.Fatalf("default limits, a %d-byte message: %v", len(data), err)
+	}
+	short := delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: int64(len(data) - 1)}}
+	if _, err := short.DecodeMessage(data); !errors.Is(err, jserial.ErrLimit) {
+		t.Fatalf("MaxBytes below the message: %v, want jserial.ErrLimit", err)
+	}
+	if got := javaCodec(0).Limits.MaxBytes; got != jserial.DefaultMaxBytes {
+		t.Fatalf("MaxBytes %d without --max-frame-size", got)
+	}
+	if got := javaCodec(128 << 20).Limits.MaxBytes; got != 128<<20 {
+		t.Fatalf("MaxBytes %d with --max-frame-size 128 MiB", got)
 	}
 }

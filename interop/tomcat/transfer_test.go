@@ -125,7 +125,7 @@ func TestGoNodeProcess(t *testing.T) {
 	codec := delta.JavaCodec{}
 	if spec.MaxFrame > 0 {
 		tcfg.MaxFrameSize = spec.MaxFrame
-		codec.Limits = jserial.DecoderConfig{MaxBytes: int64(spec.MaxFrame), MaxArrayLen: spec.MaxFrame}
+		codec.Limits = jserial.DecoderConfig{MaxBytes: int64(spec.MaxFrame)}
 	}
 	ch := startChannel(t, spec.Port, spec.UniqueID, spec.Members, tcfg)
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/nodetest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/static"
 	tribesnode "github.com/gotribes/tribes/node"
@@ -46,20 +47,8 @@ func startTCPChannel(tb testing.TB) (*channel.Channel, *static.Service) {
 func startTCPChannelWith(tb testing.TB, cfg nio.Config) (*channel.Channel, *static.Service) {
 	tb.Helper()
 	cfg.Port = 0
-	ch, err := tribesnode.New(tribesnode.Config{Transport: &cfg})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ms := ch.Membership().(*static.Service)
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = ch.Stop(ctx, channel.SvcAll)
-	})
-	return ch, ms
+	ch := nodetest.Start(tb, tribesnode.Config{Transport: &cfg})
+	return ch, ch.Membership().(*static.Service)
 }
 
 // tcpCluster starts n nodes that list each other, each with a ready manager configured

@@ -189,7 +189,7 @@ func (m *Manager) transferLost(src channel.Member, size int, cause error) {
 		hint = "; a Tomcat donor cuts a send off after its sender's timeout (PooledParallelSender timeout, 3000 ms by " +
 			"default): raise it, or have it send its sessions in chunks (DeltaManager sendAllSessions=\"false\")"
 	case errors.Is(cause, jserial.ErrLimit):
-		hint = fmt.Sprintf("; raise JavaCodec.Limits (MaxBytes, MaxArrayLen) above %d bytes", size)
+		hint = fmt.Sprintf("; raise JavaCodec.Limits.MaxBytes above %d bytes", size)
 	}
 	err := fmt.Errorf("%w: %d bytes from %s: %w%s", errTransferLost, size, src.Addr(), cause, hint)
 	select {

@@ -1,0 +1,124 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/nodetest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/membership/static"
+	tribesnode "github.com/gotribes/tribes/node"
+	"github.com/gotribes/tribes/rpc"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+// startTCP starts a channel on loopback TCP (transport/nio configured by cfg, a free
+// port) with an empty static membership; it is stopped at cleanup.
+func startTCP(t *testing.T, cfg nio.Config) (*channel.Channel, *static.Service) {
+	t.Helper()
+	cfg.Port = 0
+	ch := nodetest.Start(t, tribesnode.Config{Transport: &cfg})
+	return ch, ch.Membership().(*static.Service)
+}
+
+// lossSignal is a membership listener that is told of lost messages after the rpc
+// dispatcher (the channel tells its message listeners first).
+type lossSignal struct {
+	channel.MembershipFuncs
+	lost chan channel.LostMessage
+}
+
+func (l *lossSignal) MessageLost(m channel.LostMessage) {
+	select {
+	case l.lost <- m:
+	default:
+	}
+}
+
+// A reply the caller's transport refuses (beyond its MaxFrameSize) or the caller's
+// rpc.Channel cannot decode (beyond its MaxMessageBytes) never arrives, and the call's
+// error says why, for errors.Is; raising MaxMessageBytes lets the reply through.
+func TestLostReplyNamed(t *testing.T) {
+	tcfg := nio.DefaultConfig()
+	tcfg.MaxFrameSize = 64 << 10
+	caller, callerMs := startTCP(t, tcfg)
+	peer, peerMs := startTCP(t, nio.DefaultConfig())
+	callerMs.Add(peer.LocalMember())
+	peerMs.Add(caller.LocalMember())
+	// The peer replies with as many bytes as the request asks for.
+	newRPC(t, rpc.Config{Channel: peer, Handler: rpc.HandlerFunc(func(msg any, _ channel.Member) (any, error) {
+		return make([]byte, msg.(int32)), nil
+	})})
+	signal := &lossSignal{lost: make(chan channel.LostMessage, 1)}
+	caller.AddMembershipListener(signal)
+	// call asks for a reply of n bytes; it cancels the call once until (if not nil) says
+	// the reply was lost and the rpc.Channel told.
+	call := func(c *rpc.Channel, n int32, until func() bool) ([]rpc.Response, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+		defer cancel()
+		if until != nil {
+			go func() {
+				tick := time.NewTicker(time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tick.C:
+						if until() {
+							cancel()
+							return
+						}
+					}
+				}
+			}()
+		}
+		return c.Call(ctx, []channel.Member{peer.LocalMember()}, n, rpc.FirstReply, 0)
+	}
+	// The dispatcher notes an undecodable message before the channel counts it.
+	undecodable := func() bool { return caller.Stats().ListenerFailures > 0 }
+	lost := func() bool {
+		select {
+		case <-signal.lost:
+			return true
+		default:
+			return false
+		}
+	}
+
+	small := newRPC(t, rpc.Config{Channel: caller, Handler: answer("caller"), MaxMessageBytes: 32 << 10})
+	if rs, err := call(small, 1000, nil); err != nil || len(rs) != 1 || len(rs[0].Message.([]byte)) != 1000 {
+		t.Fatalf("a small reply: %v, %v", rs, err)
+	}
+	// Within the frame, beyond MaxMessageBytes: the rpc layer cannot decode it.
+	_, err := call(small, 40<<10, undecodable)
+	if !errors.Is(err, rpc.ErrTimeout) || !errors.Is(err, rpc.ErrMalformed) || !errors.Is(err, jserial.ErrLimit) {
+		t.Fatalf("a reply beyond MaxMessageBytes: %v, want ErrTimeout, ErrMalformed and jserial.ErrLimit", err)
+	}
+	if s := caller.Stats(); s.ListenerFailures != 1 {
+		t.Fatalf("caller stats: %d listener failures", s.ListenerFailures)
+	}
+	// A second rpc.Channel on the same channel with a larger limit raises it for both.
+	large := newRPC(t, rpc.Config{Channel: caller, ID: []byte("large"), Handler: answer("large"), MaxMessageBytes: 60 << 10})
+	newRPC(t, rpc.Config{Channel: peer, ID: []byte("large"), Handler: rpc.HandlerFunc(func(msg any, _ channel.Member) (any, error) {
+		return make([]byte, msg.(int32)), nil
+	})})
+	for _, c := range []*rpc.Channel{small, large} {
+		if rs, err := call(c, 40<<10, nil); err != nil || len(rs) != 1 || len(rs[0].Message.([]byte)) != 40<<10 {
+			t.Fatalf("%s: a reply within the larger MaxMessageBytes: %v", c.ID(), err)
+		}
+	}
+	// Beyond the frame limit: the transport drops it (and closes the connection it came
+	// on, which a later reply might find dead: this case comes last).
+	_, err = call(small, 100<<10, lost)
+	if !errors.Is(err, rpc.ErrTimeout) || !errors.Is(err, channel.ErrMessageTooLarge) {
+		t.Fatalf("a reply beyond MaxFrameSize: %v, want ErrTimeout and channel.ErrMessageTooLarge", err)
+	}
+	if s := caller.Stats(); s.MessagesLost != 1 {
+		t.Fatalf("caller stats: %d lost", s.MessagesLost)
+	}
+}
