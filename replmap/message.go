@@ -228,6 +228,13 @@ func isMessage(v any) bool {
 // decodeMessage reads a MapMessage from a decoded value (a message, an RPC payload or an
 // element of a state list).
 func decodeMessage(v any) (*message, error) {
+	return decodeMessageWith(v, nil)
+}
+
+// decodeMessageWith is decodeMessage, reading each member object once: members maps the
+// objects decoded so far to their members (nil: no such memory). The entries of a state
+// list refer to a few member objects, and share their members' bytes.
+func decodeMessageWith(v any, members map[*jserial.Object]wire.Member) (*message, error) {
 	if !isMessage(v) {
 		return nil, fmt.Errorf("%w: not a %s but %T", ErrBadMessage, messageClass, v)
 	}
@@ -258,8 +265,19 @@ func decodeMessage(v any) (*message, error) {
 			return nil, fmt.Errorf("%w: %s is %T", ErrBadMessage, f.name, x)
 		}
 	}
+	member := func(v any) (wire.Member, error) {
+		o, ok := v.(*jserial.Object)
+		if mbr, seen := members[o]; ok && seen {
+			return mbr, nil
+		}
+		mbr, err := jmember.Decode(v)
+		if err == nil && ok && members != nil {
+			members[o] = mbr
+		}
+		return mbr, err
+	}
 	if p := field("primary"); p != nil {
-		mbr, err := jmember.Decode(p)
+		mbr, err := member(p)
 		if err != nil {
 			return nil, fmt.Errorf("%w: primary: %w", ErrBadMessage, err)
 		}
@@ -273,7 +291,7 @@ func decodeMessage(v any) (*message, error) {
 		}
 		m.Nodes = make([]wire.Member, 0, len(a.Elems))
 		for i, e := range a.Elems {
-			mbr, err := jmember.Decode(e)
+			mbr, err := member(e)
 			if err != nil {
 				return nil, fmt.Errorf("%w: nodes[%d]: %w", ErrBadMessage, i, err)
 			}
@@ -328,8 +346,9 @@ func (c *codec) stateList(b []byte, limit int) ([]*message, error) {
 		list = list[:limit]
 	}
 	out := make([]*message, 0, len(list))
+	members := map[*jserial.Object]wire.Member{}
 	for i, e := range list {
-		m, err := decodeMessage(e)
+		m, err := decodeMessageWith(e, members)
 		if err != nil {
 			return nil, fmt.Errorf("state entry %d: %w", i, err)
 		}
