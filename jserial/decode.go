@@ -14,7 +14,11 @@ type DecoderConfig struct {
 	// (ObjectInputFilter's maxdepth). Default 1000.
 	MaxDepth int
 	// MaxHandles bounds the handle table: the number of objects, strings, arrays,
-	// enums, classes and class descriptors between resets (maxrefs). Default 1<<20.
+	// enums, classes and class descriptors between resets (maxrefs). Default 1<<20, or,
+	// for input given whole (Unmarshal, UnmarshalConfig, UnmarshalAll), one per
+	// handleBytes (8) bytes of it if that is more: the table then takes at most twice
+	// the input's size, and a large stream of small objects (Tomcat's message of every
+	// session) is not refused below MaxBytes.
 	MaxHandles int
 	// MaxArrayLen bounds the length of an array of objects and the size of a collection
 	// (maxarray), whose elements take more memory decoded than on the wire. Default
@@ -86,10 +90,19 @@ func newBytesDecoder(b []byte, cfg DecoderConfig) (*Decoder, error) {
 	return d, d.init(b, cfg)
 }
 
+// handleBytes is the input per handle that MaxHandles' default allows beyond
+// DefaultMaxHandles, for input given whole. A Long, the smallest object Tomcat's session
+// streams hold many of, takes 14 bytes.
+const handleBytes = 8
+
 func (d *Decoder) init(b []byte, cfg DecoderConfig) error {
+	scale := cfg.MaxHandles == 0
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return err
+	}
+	if scale {
+		cfg.MaxHandles = max(cfg.MaxHandles, int(min(int64(len(b)), cfg.MaxBytes)/handleBytes))
 	}
 	d.cfg = cfg
 	d.src = source{buf: b, max: cfg.MaxBytes}
@@ -110,8 +123,7 @@ func Unmarshal(b []byte) (any, error) {
 
 // UnmarshalConfig is Unmarshal with the limits of cfg.
 func UnmarshalConfig(b []byte, cfg DecoderConfig) (any, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if _, err := cfg.withDefaults(); err != nil {
 		return nil, err
 	}
 	d := decPool.Get().(*Decoder)

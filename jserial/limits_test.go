@@ -292,3 +292,34 @@ func TestPrimitiveArraysBoundedByMaxBytes(t *testing.T) {
 		}
 	}
 }
+
+// For input given whole, MaxHandles' default grows with the input (one handle per 8
+// bytes beyond DefaultMaxHandles): a stream of more small objects than DefaultMaxHandles
+// decodes; from a reader, whose size is not known, the default stays DefaultMaxHandles.
+func TestDefaultMaxHandlesFollowsInput(t *testing.T) {
+	longs := make([]any, DefaultMaxHandles+1000) // a Long each: 14 bytes, one handle
+	for i := range longs {
+		longs[i] = int64(i) << 8
+	}
+	b, err := Marshal(longs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Unmarshal(b)
+	if err != nil {
+		t.Fatalf("%d Longs in %d bytes: %v", len(longs), len(b), err)
+	}
+	if got := v.([]any); len(got) != len(longs) || got[len(got)-1] != longs[len(longs)-1] {
+		t.Fatalf("decoded %d values", len(got))
+	}
+	if _, err := UnmarshalConfig(b, DecoderConfig{MaxHandles: DefaultMaxHandles}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("MaxHandles set: %v, want ErrLimit", err)
+	}
+	d, err := NewDecoder(bytes.NewReader(b), DecoderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Decode(); !errors.Is(err, ErrLimit) {
+		t.Fatalf("from a reader: %v, want ErrLimit", err)
+	}
+}
