@@ -55,12 +55,16 @@ func TestLostReplyNamed(t *testing.T) {
 	})})
 	signal := &lossSignal{lost: make(chan channel.LostMessage, 1)}
 	caller.AddMembershipListener(signal)
+	// sends counts the caller's completed sends: a send cancelled before it returned
+	// would fail, though its bytes left.
+	sends := func() uint64 { s := caller.Stats(); return s.MessagesSent + s.SendFailures }
 	// call asks for a reply of n bytes; it cancels the call once until (if not nil) says
-	// the reply was lost and the rpc.Channel told.
+	// the reply was lost and the rpc.Channel told, and the request's send returned.
 	call := func(c *rpc.Channel, n int32, until func() bool) ([]rpc.Response, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
 		defer cancel()
 		if until != nil {
+			sent, seen := sends(), false
 			go func() {
 				tick := time.NewTicker(time.Millisecond)
 				defer tick.Stop()
@@ -69,7 +73,8 @@ func TestLostReplyNamed(t *testing.T) {
 					case <-ctx.Done():
 						return
 					case <-tick.C:
-						if until() {
+						seen = seen || until()
+						if seen && sends() > sent {
 							cancel()
 							return
 						}

@@ -32,6 +32,12 @@ func (p *Peer) MapPut(ctx context.Context, key, value string) error {
 	return p.mapKeyed(ctx, "map-put", key, value)
 }
 
+// MapFill puts n entries: the String "k<i>" to the Integer i, for i from 0 to n-1.
+func (p *Peer) MapFill(ctx context.Context, n int) error {
+	_, err := p.command(ctx, fmt.Sprintf("map-fill %d", n))
+	return err
+}
+
 // MapGet returns the map's value of the String key (its toString) and whether there is one.
 func (p *Peer) MapGet(ctx context.Context, key string) (value string, found bool, err error) {
 	if err := mapWord("key", key); err != nil {

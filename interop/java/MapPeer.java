@@ -13,6 +13,7 @@ import org.apache.catalina.tribes.tipis.ReplicatedMap;
  *                                   creates the map (its constructor runs INIT, state transfer,
  *                                   START), then sets its channelSendOptions
  * map-put KEY VALUE                 put(String, String)
+ * map-fill N                        put("k0", 0) ... put("kN-1", N-1) (String, Integer)
  * map-get KEY                       get: {"found":bool,"value":String,"class":...}
  * map-keys                          keySetFull(), and size()
  * map-notes-put KEY ITEM            put(KEY, new MapNotes(ITEM))
@@ -50,6 +51,13 @@ final class MapPeer {
             case "map-put": {
                 Serializable old = map.put(f[1], f[2]);
                 return Json.event("mapPut").put("reply", true).put("old", old == null ? null : old.toString());
+            }
+            case "map-fill": {
+                int count = Integer.parseInt(f[1]);
+                for (int i = 0; i < count; i++) {
+                    map.put("k" + i, Integer.valueOf(i));
+                }
+                return Json.event("mapFilled").put("reply", true).put("size", map.size());
             }
             case "map-get": {
                 Serializable v = map.get(f[1]);

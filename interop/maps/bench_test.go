@@ -1,0 +1,157 @@
+package mapsinterop_test
+
+import (
+	"context"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/membership/staticsvc"
+	"github.com/gotribes/tribes/node"
+	"github.com/gotribes/tribes/replmap"
+	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
+)
+
+// benchEntries is the size of the map BenchmarkMapStateTransfer moves.
+const benchEntries = 100_000
+
+// BenchmarkMapStateTransfer moves a lazy map of benchEntries entries (the String "k<i>"
+// to the Integer i) from a donor to a joiner, for each pair of Go and Java nodes
+// (transport/nio and Java Tribes on 127.0.0.1, StaticMembershipService), alternating the
+// pairs and starting fresh processes each time. The donor fills its map alone (the
+// entries have no backup); the time is the joiner's map start (INIT, the state transfer,
+// START). It reports the median time per pair and the ratios of Java's to Go's.
+//
+//	go test -run '^$' -bench MapStateTransfer -benchtime 3x ./interop/maps/
+func BenchmarkMapStateTransfer(b *testing.B) {
+	javapeer.Skip(b)
+	pairs := []string{"go-go", "java-java", "go-java", "java-go"}
+	times := map[string][]time.Duration{}
+	for i := range b.N {
+		order := slices.Clone(pairs)
+		if i%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, p := range order {
+			d := transferOnce(b, p[:2] == "go", p[len(p)-2:] == "go")
+			b.Logf("%s: %v", p, d)
+			times[p] = append(times[p], d)
+		}
+	}
+	med := map[string]float64{}
+	for _, p := range pairs {
+		ts := slices.Clone(times[p])
+		slices.Sort(ts)
+		med[p] = float64(ts[len(ts)/2]) / float64(time.Millisecond)
+		b.ReportMetric(med[p], p+"-ms")
+	}
+	b.ReportMetric(med["java-java"]/med["go-go"], "java-java/go-go")
+	b.ReportMetric(med["java-java"]/med["java-go"], "java-java/java-go")
+	b.ReportMetric(med["java-java"]/med["go-java"], "java-java/go-java")
+}
+
+// transferOnce starts a donor and a joiner (Go or Java each), fills the donor's map,
+// times the joiner's map start, checks the joiner knows every key, and stops both.
+func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ports := testutil.FreePorts(b, 2)
+	members := []channel.Member{member(ports[0], 0), member(ports[1], 1)}
+	type side struct {
+		m    *replmap.Map
+		ch   *channel.Channel
+		j    *javapeer.Peer
+		stop func()
+	}
+	start := func(i int, goNode bool) side {
+		other := members[1-i]
+		if goNode {
+			cfg := nio.DefaultConfig()
+			cfg.Port, cfg.AutoBind = ports[i], 1
+			ch, err := node.New(node.Config{Transport: &cfg, UniqueID: id(i), StaticMembers: []channel.Member{other},
+				StaticProtocol: &staticsvc.Config{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := ch.Start(ctx, channel.SvcAll); err != nil {
+				b.Fatal(err)
+			}
+			return side{ch: ch, stop: func() { _ = ch.Stop(context.Background(), channel.SvcAll) }}
+		}
+		uid := id(i)
+		j := javapeer.Start(b, "--port", strconv.Itoa(ports[i]), "--autobind", "1", "--id", hex.EncodeToString(uid[:]),
+			"--static-membership", wire.FormatMemberText(other), "--channel-name", staticsvc.DefaultChannelName)
+		return side{j: j, stop: j.Stop}
+	}
+	startMap := func(s *side) {
+		if s.j != nil {
+			if err := s.j.MapStart(ctx, mapName, time.Minute, false, int(sendOptions)); err != nil {
+				b.Fatal(err)
+			}
+			return
+		}
+		m, err := replmap.New(replmap.Config{Channel: s.ch, Name: mapName, SendOptions: sendOptions, RPCTimeout: time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		s.m = m
+	}
+	donor := start(0, goDonor)
+	defer donor.stop()
+	startMap(&donor)
+	if donor.j != nil {
+		if err := donor.j.MapFill(ctx, benchEntries); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		for i := range benchEntries {
+			if _, err := donor.m.Put(ctx, "k"+strconv.Itoa(i), int32(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	joiner := start(1, goJoiner)
+	defer joiner.stop()
+	lists := func(s side) bool {
+		if s.j != nil {
+			ms, err := s.j.Members(ctx)
+			return err == nil && len(ms) == 1
+		}
+		return len(s.ch.Members()) == 1
+	}
+	testutil.EventuallyTrue(b, testutil.WaitLimit, "the nodes list each other", func() bool {
+		return lists(donor) && lists(joiner)
+	})
+	t0 := time.Now()
+	startMap(&joiner)
+	d := time.Since(t0)
+	var keys int
+	if joiner.j != nil {
+		info, err := joiner.j.MapKeys(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys = len(info.Keys)
+	} else {
+		keys = len(joiner.m.Keys())
+		_ = joiner.m.Stop(ctx)
+	}
+	if donor.m != nil {
+		_ = donor.m.Stop(ctx)
+	}
+	if keys != benchEntries {
+		b.Fatalf("the joiner knows %d keys, want %d", keys, benchEntries)
+	}
+	return d
+}
+
