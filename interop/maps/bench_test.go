@@ -154,4 +154,3 @@ func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
 	}
 	return d
 }
-
