@@ -40,7 +40,9 @@
 // until an ACK or FAIL_ACK (other frames are ignored, as Java does). A destination's
 // retries follow once its reply was read; a destination whose pool has no free connection
 // at once is served after the others. The whole Send, connecting included, must finish by the earlier
-// of the context's deadline and Timeout; cancelling the context interrupts blocked I/O.
+// of the context's deadline and Timeout; cancelling the context interrupts blocked I/O. A
+// destination whose round trip completed (frame written and, with USE_ACK, its reply
+// read) counts as reached even if the context ends before Send returns.
 //
 // Connect failures, I/O errors, EOF and FAIL_ACK are retried up to MaxRetryAttempts times,
 // each on a fresh connection (so a FAIL_ACK can make the receiver process a message twice,

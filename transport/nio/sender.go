@@ -352,8 +352,10 @@ func (op *sendOp) begin(c *sconn) error {
 	return op.write(c)
 }
 
-// end disarms the interrupt of begin and returns the round trip's error, ctx's if ctx
-// ended meanwhile.
+// end disarms the interrupt of begin and returns the round trip's error. A round trip
+// that completed (the frame written and, with USE_ACK, its ACK read) stands even if ctx
+// ended meanwhile: the member has the message, and reporting a failure would make the
+// caller count it lost or send it again.
 func (op *sendOp) end(c *sconn, err error) error {
 	if op.ctx.Done() == nil {
 		return err
@@ -363,9 +365,6 @@ func (op *sendOp) end(c *sconn, err error) error {
 		// The interrupt ran or may still run: the connection's deadline cannot be trusted.
 		c.broken = true
 		c.deadline = longAgo
-		if err == nil {
-			err = op.ctx.Err()
-		}
 	}
 	return err
 }

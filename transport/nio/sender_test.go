@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,4 +379,31 @@ func idleConn(t *testing.T, n *node, m channel.Member) *sconn {
 		t.Fatalf("%d idle connections, want 1", len(p.idle))
 	}
 	return p.idle[0]
+}
+
+// A send whose round trip completed stands when its context ends right after: here the
+// receiver cancels the sender's context as it takes the message, which may run before the
+// sender's send has returned (the frame was written; no ACK is asked for).
+func TestCompletedSendStandsWhenContextEnds(t *testing.T) {
+	var cancelCur atomic.Pointer[context.CancelFunc]
+	b := startNode(t, testConfig(), func(*channel.Message) error {
+		if c := cancelCur.Load(); c != nil {
+			(*c)()
+		}
+		return nil
+	})
+	a := startNode(t, testConfig(), nil)
+	for i := range 300 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancelCur.Store(&cancel)
+		if err := a.t.Send(ctx, []channel.Member{b.member}, a.msg(0, []byte("x"))); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		select { // delivered: the next send gets a fresh context
+		case <-ctx.Done():
+		case <-time.After(testutil.WaitLimit):
+			t.Fatalf("message %d not delivered", i)
+		}
+		cancel()
+	}
 }
