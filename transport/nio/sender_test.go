@@ -6,8 +6,8 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
