@@ -3,8 +3,11 @@ package mapsinterop_test
 import (
 	"context"
 	"encoding/hex"
+	"log/slog"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,14 +27,28 @@ const benchEntries = 100_000
 // BenchmarkMapStateTransfer moves a lazy map of benchEntries entries (the String "k<i>"
 // to the Integer i) from a donor to a joiner, for each pair of Go and Java nodes
 // (transport/nio and Java Tribes on 127.0.0.1, StaticMembershipService), alternating the
-// pairs and starting fresh processes each time. The donor fills its map alone (the
-// entries have no backup); the time is the joiner's map start (INIT, the state transfer,
-// START). It reports the median time per pair and the ratios of Java's to Go's.
+// pairs and starting fresh processes each time; the time is the joiner's map start (INIT,
+// the state transfer, START). It reports the median time per pair and the ratios of
+// Java's to Go's.
 //
-//	go test -run '^$' -bench MapStateTransfer -benchtime 3x ./interop/maps/
+//   - orphans: the donor fills its map alone, so no entry has a backup, and it answers
+//     the joiner's START once it made the joiner every entry's backup (as Java's map).
+//
+//   - backed: a node of the donor's kind backs up every entry as the donor fills the map;
+//     the join is the state transfer (from either of them) and the INIT and START calls.
+//
+//     go test -run '^$' -bench MapStateTransfer -benchtime 3x ./interop/maps/
 func BenchmarkMapStateTransfer(b *testing.B) {
 	javapeer.Skip(b)
+	b.Run("orphans", func(b *testing.B) { benchTransfer(b, false) })
+	b.Run("backed", func(b *testing.B) { benchTransfer(b, true) })
+}
+
+func benchTransfer(b *testing.B, backed bool) {
 	pairs := []string{"go-go", "java-java", "go-java", "java-go"}
+	if p := os.Getenv("GOTRIBES_MAP_PAIRS"); p != "" {
+		pairs = strings.Split(p, ",")
+	}
 	times := map[string][]time.Duration{}
 	for i := range b.N {
 		order := slices.Clone(pairs)
@@ -39,7 +56,7 @@ func BenchmarkMapStateTransfer(b *testing.B) {
 			slices.Reverse(order)
 		}
 		for _, p := range order {
-			d := transferOnce(b, p[:2] == "go", p[len(p)-2:] == "go")
+			d := transferOnce(b, p[:2] == "go", p[len(p)-2:] == "go", backed)
 			b.Logf("%s: %v", p, d)
 			times[p] = append(times[p], d)
 		}
@@ -56,14 +73,22 @@ func BenchmarkMapStateTransfer(b *testing.B) {
 	b.ReportMetric(med["java-java"]/med["go-java"], "java-java/go-java")
 }
 
-// transferOnce starts a donor and a joiner (Go or Java each), fills the donor's map,
-// times the joiner's map start, checks the joiner knows every key, and stops both.
-func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
+// transferOnce starts a donor (and with backed its backup node, of the same kind) and a
+// joiner (Go or Java each), fills the donor's map, times the joiner's map start, checks
+// the joiner knows every key, and stops them.
+func transferOnce(b *testing.B, goDonor, goJoiner, backed bool) time.Duration {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ports := testutil.FreePorts(b, 2)
-	members := []channel.Member{member(ports[0], 0), member(ports[1], 1)}
+	n := 2
+	if backed {
+		n = 3 // donor, joiner, backup
+	}
+	ports := testutil.FreePorts(b, n)
+	var members []channel.Member
+	for i, p := range ports {
+		members = append(members, member(p, i))
+	}
 	type side struct {
 		m    *replmap.Map
 		ch   *channel.Channel
@@ -71,11 +96,14 @@ func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
 		stop func()
 	}
 	start := func(i int, goNode bool) side {
-		other := members[1-i]
+		others := append(slices.Clone(members[:i]), members[i+1:]...)
 		if goNode {
 			cfg := nio.DefaultConfig()
-			cfg.Port, cfg.AutoBind = ports[i], 1
-			ch, err := node.New(node.Config{Transport: &cfg, UniqueID: id(i), StaticMembers: []channel.Member{other},
+			// A Java node writes each entry's members anew when they came to it in
+			// messages (a backup node's state): 23 MB for 100 000 entries, above the
+			// default 16 MiB.
+			cfg.Port, cfg.AutoBind, cfg.MaxFrameSize = ports[i], 1, 256<<20
+			ch, err := node.New(node.Config{Transport: &cfg, UniqueID: id(i), StaticMembers: others,
 				StaticProtocol: &staticsvc.Config{}})
 			if err != nil {
 				b.Fatal(err)
@@ -86,8 +114,12 @@ func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
 			return side{ch: ch, stop: func() { _ = ch.Stop(context.Background(), channel.SvcAll) }}
 		}
 		uid := id(i)
+		var list []string
+		for _, o := range others {
+			list = append(list, wire.FormatMemberText(o))
+		}
 		j := javapeer.Start(b, "--port", strconv.Itoa(ports[i]), "--autobind", "1", "--id", hex.EncodeToString(uid[:]),
-			"--static-membership", wire.FormatMemberText(other), "--channel-name", staticsvc.DefaultChannelName)
+			"--static-membership", strings.Join(list, ","), "--channel-name", staticsvc.DefaultChannelName)
 		return side{j: j, stop: j.Stop}
 	}
 	startMap := func(s *side) {
@@ -97,7 +129,8 @@ func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
 			}
 			return
 		}
-		m, err := replmap.New(replmap.Config{Channel: s.ch, Name: mapName, SendOptions: sendOptions, RPCTimeout: time.Minute})
+		m, err := replmap.New(replmap.Config{Channel: s.ch, Name: mapName, SendOptions: sendOptions, RPCTimeout: time.Minute,
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -106,8 +139,24 @@ func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
 		}
 		s.m = m
 	}
+	lists := func(s side, want int) bool {
+		if s.j != nil {
+			ms, err := s.j.Members(ctx)
+			return err == nil && len(ms) == want
+		}
+		return len(s.ch.Members()) == want
+	}
 	donor := start(0, goDonor)
 	defer donor.stop()
+	var backup side
+	if backed {
+		backup = start(2, goDonor)
+		defer backup.stop()
+		testutil.EventuallyTrue(b, testutil.WaitLimit, "the donor and its backup list each other", func() bool {
+			return lists(donor, 1) && lists(backup, 1)
+		})
+		startMap(&backup)
+	}
 	startMap(&donor)
 	if donor.j != nil {
 		if err := donor.j.MapFill(ctx, benchEntries); err != nil {
@@ -122,15 +171,8 @@ func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
 	}
 	joiner := start(1, goJoiner)
 	defer joiner.stop()
-	lists := func(s side) bool {
-		if s.j != nil {
-			ms, err := s.j.Members(ctx)
-			return err == nil && len(ms) == 1
-		}
-		return len(s.ch.Members()) == 1
-	}
 	testutil.EventuallyTrue(b, testutil.WaitLimit, "the nodes list each other", func() bool {
-		return lists(donor) && lists(joiner)
+		return lists(donor, n-1) && lists(joiner, n-1) && (!backed || lists(backup, n-1))
 	})
 	t0 := time.Now()
 	startMap(&joiner)
@@ -146,8 +188,10 @@ func transferOnce(b *testing.B, goDonor, goJoiner bool) time.Duration {
 		keys = len(joiner.m.Keys())
 		_ = joiner.m.Stop(ctx)
 	}
-	if donor.m != nil {
-		_ = donor.m.Stop(ctx)
+	for _, s := range []side{donor, backup} {
+		if s.m != nil {
+			_ = s.m.Stop(ctx)
+		}
 	}
 	if keys != benchEntries {
 		b.Fatalf("the joiner knows %d keys, want %d", keys, benchEntries)
