@@ -29,15 +29,16 @@ const benchEntries = 100_000
 // (transport/nio and Java Tribes on 127.0.0.1, StaticMembershipService), alternating the
 // pairs and starting fresh processes each time; the time is the joiner's map start (INIT,
 // the state transfer, START). It reports the median time per pair and the ratios of
-// Java's to Go's.
+// Java's to Go's:
 //
+//	go test -run '^$' -bench MapStateTransfer -benchtime 3x ./interop/maps/
+//
+// GOTRIBES_MAP_PAIRS (for example "go-go,java-go") runs only the pairs it lists. The
+// sub-benchmarks:
 //   - orphans: the donor fills its map alone, so no entry has a backup, and it answers
 //     the joiner's START once it made the joiner every entry's backup (as Java's map).
-//
 //   - backed: a node of the donor's kind backs up every entry as the donor fills the map;
 //     the join is the state transfer (from either of them) and the INIT and START calls.
-//
-//     go test -run '^$' -bench MapStateTransfer -benchtime 3x ./interop/maps/
 func BenchmarkMapStateTransfer(b *testing.B) {
 	javapeer.Skip(b)
 	b.Run("orphans", func(b *testing.B) { benchTransfer(b, false) })
