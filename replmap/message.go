@@ -173,17 +173,16 @@ func (c *codec) objectWith(m *message, mo *memberObjects) (*jserial.Object, erro
 	if err != nil {
 		return nil, err
 	}
-	member := func(mb *channel.Member) *jserial.Object { return mo.object(c.member, mb) }
 	var primary, nodes any
 	if m.Nodes != nil {
 		a := &jserial.Array{Class: c.array, Elems: make([]any, len(m.Nodes))}
 		for i := range m.Nodes {
-			a.Elems[i] = member(&m.Nodes[i])
+			a.Elems[i] = mo.object(c.member, &m.Nodes[i])
 		}
 		nodes = a
 	}
 	if m.Primary != nil {
-		primary = member(m.Primary)
+		primary = mo.object(c.member, m.Primary)
 	}
 	for _, f := range []struct {
 		name string
@@ -305,10 +304,15 @@ func decodeMessageWith(v any, members map[*jserial.Object]wire.Member) (*message
 
 // value decodes the stream in keydata or valuedata (nil for none).
 func (c *codec) value(b []byte) (any, error) {
+	return c.valueWith(b, jserial.DecoderConfig{MaxBytes: c.dec.MaxBytes})
+}
+
+// valueWith is value with the limits of cfg.
+func (c *codec) valueWith(b []byte, cfg jserial.DecoderConfig) (any, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	v, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxBytes: c.dec.MaxBytes})
+	v, err := jserial.UnmarshalConfig(b, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
 	}
@@ -325,16 +329,10 @@ const handlesPerEntry = 32
 // decoding itself is bounded by MaxMessageBytes and, for its objects, by jserial's
 // default MaxHandles or handlesPerEntry per entry of limit, whichever is more.
 func (c *codec) stateList(b []byte, limit int) ([]*message, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	v, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxBytes: c.dec.MaxBytes,
+	v, err := c.valueWith(b, jserial.DecoderConfig{MaxBytes: c.dec.MaxBytes,
 		MaxHandles: max(jserial.DefaultMaxHandles, handlesPerEntry*min(limit, math.MaxInt32/handlesPerEntry))})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
-	}
-	if v == nil {
-		return nil, nil
+	if err != nil || v == nil {
+		return nil, err
 	}
 	list, ok := v.([]any)
 	if !ok {

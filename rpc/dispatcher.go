@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -18,7 +19,7 @@ type dispatcher struct {
 
 	mu       sync.RWMutex
 	byID     map[string]*Channel
-	maxBytes int64 // the largest MaxMessageBytes of byID
+	maxBytes atomic.Int64 // the largest MaxMessageBytes of byID (set under mu)
 }
 
 var (
@@ -43,7 +44,7 @@ func register(c *Channel) error {
 	}
 	c.disp = d
 	d.byID[string(c.cfg.ID)] = c
-	d.maxBytes = max(d.maxBytes, int64(c.cfg.MaxMessageBytes))
+	d.maxBytes.Store(max(d.maxBytes.Load(), int64(c.cfg.MaxMessageBytes)))
 	return nil
 }
 
@@ -54,10 +55,11 @@ func unregister(c *Channel) {
 	d := c.disp
 	d.mu.Lock()
 	delete(d.byID, string(c.cfg.ID))
-	d.maxBytes = 0
+	var limit int64
 	for _, o := range d.byID {
-		d.maxBytes = max(d.maxBytes, int64(o.cfg.MaxMessageBytes))
+		limit = max(limit, int64(o.cfg.MaxMessageBytes))
 	}
+	d.maxBytes.Store(limit)
 	empty := len(d.byID) == 0
 	d.mu.Unlock()
 	if empty {
@@ -110,10 +112,7 @@ func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 
 // unmarshal decodes an RpcMessage within the largest MaxMessageBytes of the rpc.Channels.
 func (d *dispatcher) unmarshal(b []byte) (*message, error) {
-	d.mu.RLock()
-	limit := d.maxBytes
-	d.mu.RUnlock()
-	return unmarshal(b, limit)
+	return unmarshal(b, d.maxBytes.Load())
 }
 
 // MessageLost implements channel.LossListener: the calls waiting for the sender learn
