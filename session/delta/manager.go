@@ -177,7 +177,10 @@ func (m *Manager) rerouted(from string) {
 // renamed died before answering or answered with an error; the client then still sends
 // the old id. Only route renames are followed: an id changed by ChangeSessionID (login)
 // gets a new random part and the old id finds nothing.
-func (m *Manager) findRerouted(id string) *Session { return m.underOtherRoute(id, m.Find) }
+func (m *Manager) findRerouted(id string) *Session {
+	s, _ := m.lookup(id, m.Find)
+	return s
+}
 
 // replicaOf returns the session a message from the cluster names by id: the one held
 // under id or, failing that, under id with another route. A rename can reach only some
@@ -187,10 +190,35 @@ func (m *Manager) findRerouted(id string) *Session { return m.underOtherRoute(id
 // every acknowledged change, and the next rename (any member's binder) brings the ids
 // together again.
 func (m *Manager) replicaOf(id string) *Session {
-	if s := m.st.get(id); s != nil {
-		return s
+	s, _ := m.lookup(id, m.st.get)
+	return s
+}
+
+// maxLookups bounds the tries of lookup while renames complete.
+const maxLookups = 4
+
+// lookup returns the session get finds under id or, failing that, under id with another
+// route (underOtherRoute); exact reports the former. Each id is read under its own shard's
+// lock, so a rename to id that completes between two reads would hide the session: not yet
+// under id when that was read, no longer under its old id when that was. A rename and the
+// next delta of a session often arrive together on two connections, and such a delta
+// was dropped as about an unknown session. So a miss is tried again when renames
+// completed meanwhile (store.renames, counted before a rename releases its locks: a read
+// that saw a session gone from its old id sees the count changed).
+func (m *Manager) lookup(id string, get func(string) *Session) (s *Session, exact bool) {
+	for range maxLookups {
+		n := m.st.renames.Load()
+		if s := get(id); s != nil {
+			return s, true
+		}
+		if s := m.underOtherRoute(id, get); s != nil {
+			return s, false
+		}
+		if m.st.renames.Load() == n {
+			break
+		}
 	}
-	return m.underOtherRoute(id, m.st.get)
+	return nil, false
 }
 
 // underOtherRoute returns the first session get finds under id with its route replaced:

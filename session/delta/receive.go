@@ -146,11 +146,11 @@ func (m *Manager) dispatch(msg *Message) {
 func (m *Manager) lacks(msg *Message) bool {
 	switch msg.Event {
 	case EventDelta:
-		if !validID(msg.SessionID) || createsSession(msg.Actions) || m.st.get(msg.SessionID) != nil {
+		if !validID(msg.SessionID) || createsSession(msg.Actions) {
 			return false
 		}
-		s := m.underOtherRoute(msg.SessionID, m.st.get)
-		return s == nil || s.missed(msg.Version)
+		s, exact := m.lookup(msg.SessionID, m.st.get)
+		return s == nil || !exact && s.missed(msg.Version)
 	case EventChangeSessionID:
 		return validID(msg.NewID) && m.replicaOf(msg.SessionID) == nil && m.st.get(msg.NewID) == nil
 	}

@@ -28,6 +28,9 @@ type store struct {
 	n      atomic.Int64
 	// reserved is the largest number of sessions reserve sized the shards for.
 	reserved atomic.Int64
+	// renames counts the renames done (rename), for the lookups that try several ids
+	// one after the other (Manager.lookup).
+	renames atomic.Uint64
 
 	// walks are the forEach calls running (nWalks of them), which rename tells about
 	// the sessions it moves from one shard to another.
@@ -160,6 +163,7 @@ func (st *store) rename(oldID, newID string, s *Session, f func()) (ok, taken bo
 	}
 	delete(st.shards[a].m, oldID)
 	st.shards[b].m[newID] = s
+	st.renames.Add(1) // before the locks are released: see Manager.lookup
 	if a != b && st.nWalks.Load() > 0 {
 		st.movedShard(s, a)
 	}
