@@ -72,6 +72,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown cloud provider", []string{"node", "--cloud", "consul"}, "unknown provider \"consul\""},
 		{"invalid transport configuration", []string{"node", "--bind", "0.0.0.0"}, "needs an AdvertiseAddress"},
 		{"bad --codec", []string{"sessions", "--codec", "xml"}, `--codec "xml": want go or java`},
+		{"quorum without acks", []string{"sessions", "--acked=false", "--cluster-size", "3"}, "--cluster-size needs --acked"},
 		{"bad rtt mode", []string{"rtt", "--mode", "fast", "--static", "127.0.0.1:4000"}, "--mode is auto, echo or ack"},
 		{"bad bench fan-out", []string{"bench", "--fanout", "17"}, "--fanout 0..16"},
 		{"bad bench fan-out sizes", []string{"bench", "--fanout-sizes", "1k"}, `--fanout-sizes: "1k"`},

@@ -117,9 +117,12 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 	b.awaitCohort(nb, wait)
 	msgs := b.gather(nb)
 	nb.err = nil
-	if to := b.m.cl.ch.Members(); len(to) > 0 { // none: the changes are dropped, as takeDelta does
-		nb.err = b.m.tolerate(b.m.sendBatch(ctx, b.bc, to, msgs))
+	var err error
+	to := b.m.cl.ch.Members()
+	if len(to) > 0 { // none: the changes are dropped, as takeDelta does, but with a quorum
+		err = b.m.sendBatch(ctx, b.bc, to, msgs)
 	}
+	nb.err = b.m.judge(len(to), err)
 	return nb.err
 }
 

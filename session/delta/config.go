@@ -108,6 +108,19 @@ type Config struct {
 	// detect failures (static members) if a dead member must not make every acked request
 	// fail. Only matters with acked replication.
 	TolerateUnreachable bool
+	// ClusterSize is the number of nodes of the whole cluster, this one included, for a
+	// quorum of acked replication. With it, a session change (a delta, an id change, an
+	// invalidation) is acknowledged only when a majority of ClusterSize nodes hold it: this
+	// node and at least ClusterSize/2 members that acknowledged it. Otherwise the call
+	// fails with an error wrapping ErrNoQuorum (the middleware answers 503, as for any
+	// failed acked send) and a delta's changes stay pending. It guards against a
+	// partition that the membership noticed: without it the nodes cut off from the rest
+	// see fewer members, or none, and go on acknowledging changes the others never get
+	// (Tomcat has no such setting and does the same); with it only the side holding a
+	// majority acknowledges changes. It adds a floor: every member in the view must still
+	// acknowledge (TolerateUnreachable excepted). 0 (default): no quorum. Needs acked
+	// replication (send options with use_ack).
+	ClusterSize int
 	// SendOptions, if non-zero, replaces the channel options Replication implies
 	// (0 for async, use_ack|sync_ack for acked). For example channel.OptAsync when the
 	// channel has a message dispatch interceptor.
@@ -281,6 +294,12 @@ func (c *Config) fill() error {
 	if c.SendOptions == 0 && c.Replication == ReplicateAcked {
 		c.SendOptions = channel.OptUseAck | channel.OptSyncAck
 	}
+	if c.ClusterSize < 0 {
+		return fmt.Errorf("%w: negative ClusterSize", ErrInvalidConfig)
+	}
+	if c.ClusterSize > 0 && (c.Replication != ReplicateAcked || !c.SendOptions.WaitsForAck()) {
+		return fmt.Errorf("%w: ClusterSize needs acked replication (a quorum counts acknowledgements)", ErrInvalidConfig)
+	}
 	if c.Codec == nil {
 		c.Codec = GobCodec{}
 	}
@@ -294,6 +313,9 @@ func (c *Config) fill() error {
 var (
 	// ErrInvalidConfig wraps every configuration error.
 	ErrInvalidConfig = errors.New("delta: invalid configuration")
+	// ErrNoQuorum: with Config.ClusterSize, fewer than a majority of the cluster's nodes
+	// acknowledged a session change (a partition, or members down).
+	ErrNoQuorum = errors.New("delta: no quorum: a majority of ClusterSize nodes does not hold the change")
 	// ErrStopped: the manager is stopped (or was never started).
 	ErrStopped = errors.New("delta: manager not running")
 	// ErrInvalidSession: the session expired or was invalidated.

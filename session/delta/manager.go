@@ -23,6 +23,9 @@ type Manager struct {
 	log  *slog.Logger
 	st   *store
 	opts channel.SendOptions
+	// quorum is how many members must acknowledge a change besides this node
+	// (Config.ClusterSize/2; 0 without a quorum).
+	quorum int
 
 	// loadMu orders the loading of a transfer chunk (read side) against switching donors
 	// and ending the transfer (write side), so that a late chunk from an abandoned donor
@@ -95,7 +98,7 @@ type counters struct {
 
 func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
-		opts: cfg.SendOptions, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]bool{},
+		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]bool{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	if bc, ok := cl.codec.(batchCodec); ok {
 		if m.opts.WaitsForAck() {

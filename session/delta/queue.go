@@ -228,7 +228,7 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 	q.hadMembers.Store(len(members) > 0)
 	var err error
 	if len(members) > 0 { // none: the changes are dropped, as takeDelta does
-		err = m.tolerate(m.sendBatch(context.Background(), q.bc, members, q.msgs))
+		err = m.judge(len(members), m.sendBatch(context.Background(), q.bc, members, q.msgs))
 	}
 	clear(q.msgs)
 	waited := false

@@ -500,10 +500,16 @@ type staleView struct {
 
 func (v staleView) Members() []channel.Member { return append(v.Channel.Members(), v.dead) }
 
+// TestTolerateUnreachable: a member in the view that cannot be connected to fails acked
+// replication, unless TolerateUnreachable; then, with ClusterSize, it does not count
+// toward the quorum (a, the live b and the dead member: 2 of 3 or 4 nodes hold a change).
 func TestTolerateUnreachable(t *testing.T) {
 	ctx := context.Background()
-	for _, tolerate := range []bool{false, true} {
-		t.Run(fmt.Sprint("tolerate=", tolerate), func(t *testing.T) {
+	for _, tc := range []struct {
+		tolerate bool
+		size     int
+	}{{false, 0}, {true, 0}, {true, 3}, {true, 4}} {
+		t.Run(fmt.Sprintf("tolerate=%v/size=%d", tc.tolerate, tc.size), func(t *testing.T) {
 			nw := channeltest.NewNetwork()
 			b := startReady(t, nw, delta.Config{JvmRoute: "b"})
 			dead, _ := newChannel(t, nw)
@@ -512,20 +518,30 @@ func TestTolerateUnreachable(t *testing.T) {
 			_, ch := newChannel(t, nw)
 			cl := delta.NewCluster(staleView{ch, deadMember}, delta.ClusterConfig{})
 			t.Cleanup(func() { _ = cl.Close(ctx) })
-			m, _ := cl.NewManager(delta.Config{Name: appName, JvmRoute: "a", Replication: delta.ReplicateAcked,
-				TolerateUnreachable: tolerate, SkipStateTransfer: true})
+			m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "a", Replication: delta.ReplicateAcked,
+				TolerateUnreachable: tc.tolerate, ClusterSize: tc.size, SkipStateTransfer: true})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := m.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
 			s, _ := m.Create(ctx)
 			_ = s.Set("k", "v")
-			err := m.Replicate(ctx, s)
-			if tolerate {
+			err = m.Replicate(ctx, s)
+			switch {
+			case !tc.tolerate:
+				if !errors.Is(err, channel.ErrConnect) {
+					t.Errorf("err %v, want ErrConnect", err)
+				}
+			case tc.size == 4:
+				if !errors.Is(err, delta.ErrNoQuorum) || m.Stats().UnreachableTolerated == 0 {
+					t.Errorf("err %v (want ErrNoQuorum), tolerated %d", err, m.Stats().UnreachableTolerated)
+				}
+			default:
 				if err != nil || m.Stats().UnreachableTolerated == 0 {
 					t.Errorf("err %v, tolerated %d", err, m.Stats().UnreachableTolerated)
 				}
-			} else if !errors.Is(err, channel.ErrConnect) {
-				t.Errorf("err %v, want ErrConnect", err)
 			}
 			if v, _ := b.m.Find(s.ID()).Get("k"); v != "v" {
 				t.Error("the live member did not get the change")

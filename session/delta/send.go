@@ -38,8 +38,8 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 // With acked replication the call returns once every member applied the message; if
 // that fails the changes stay pending (the next Replicate sends them again, except those
 // a later change from another node replaced) and the error, which wraps a
-// *channel.SendError, is returned. With asynchronous replication it returns once the
-// message was sent.
+// *channel.SendError or, with Config.ClusterSize, ErrNoQuorum, is returned. With
+// asynchronous replication it returns once the message was sent.
 //
 // With BinaryCodec, the messages of concurrent calls are coalesced (group commit): with
 // acked replication and a ctx that cannot be cancelled (ctx.Done() is nil, as the
@@ -88,14 +88,17 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		}
 		return nil
 	}
-	msg, actions := s.takeDelta(now, hasMembers)
+	msg, actions := s.takeDelta(now, hasMembers || m.quorum > 0)
 	if msg == nil {
 		return nil
 	}
 	var err error
-	if batched {
+	switch {
+	case batched:
 		err = m.batch.send(ctx, msg)
-	} else {
+	case len(members) == 0: // only with a quorum: takeDelta drops the changes otherwise
+		err = m.judge(0, nil)
+	default:
 		err = m.replicateTo(ctx, members, msg)
 	}
 	if err != nil {
@@ -197,6 +200,9 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	}
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
+		if err := m.judge(0, nil); err != nil {
+			return fmt.Errorf("delta: replicating expiry of session %s: %w", e.id, err)
+		}
 		return nil
 	}
 	now := nowMs()
@@ -213,43 +219,51 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 }
 
 // broadcast sends msg to every member with the manager's options; no members is not an
-// error.
+// error unless a quorum is required (Config.ClusterSize).
 func (m *Manager) broadcast(ctx context.Context, msg *Message) error {
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
-		return nil
+		return m.judge(0, nil)
 	}
 	return m.replicateTo(ctx, members, msg)
 }
 
 // replicateTo sends a session change to members with the manager's options (through the
-// asyncQueue, if the manager has one: then to the members at the time it leaves). With
-// Config.TolerateUnreachable, members that could not even be connected to do not make it
-// fail.
+// asyncQueue, if the manager has one: then to the members at the time it leaves), and
+// judges the outcome (judge).
 func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg *Message) error {
 	if m.async != nil {
 		return m.async.send(ctx, msg)
 	}
-	return m.tolerate(m.sendTo(ctx, members, msg, m.opts))
+	return m.judge(len(members), m.sendTo(ctx, members, msg, m.opts))
 }
 
-// tolerate returns nil for the error of a send that failed only because some members
-// could not be connected to, with Config.TolerateUnreachable.
-func (m *Manager) tolerate(err error) error {
-	if err == nil || !m.cfg.TolerateUnreachable {
-		return err
-	}
-	faulty := channel.FaultyMembers(err)
-	if len(faulty) == 0 {
-		return err
-	}
-	for _, f := range faulty {
-		if !errors.Is(f.Err, channel.ErrConnect) {
+// judge returns the outcome of a session change sent to n members, whose send returned
+// err. With Config.TolerateUnreachable a send that failed only because some members
+// could not even be connected to succeeds; with Config.ClusterSize fewer than m.quorum
+// members holding the change fail it with ErrNoQuorum.
+func (m *Manager) judge(n int, err error) error {
+	if err != nil {
+		if !m.cfg.TolerateUnreachable {
 			return err
 		}
+		faulty := channel.FaultyMembers(err)
+		if len(faulty) == 0 {
+			return err
+		}
+		for _, f := range faulty {
+			if !errors.Is(f.Err, channel.ErrConnect) {
+				return err
+			}
+		}
+		if m.stats.unreachable.Add(1) <= 10 {
+			m.log.Warn("delta: members unreachable; replicating to the others", "unreachable", len(faulty), "err", err)
+		}
+		n -= len(faulty)
 	}
-	if m.stats.unreachable.Add(1) <= 10 {
-		m.log.Warn("delta: members unreachable; replicating to the others", "unreachable", len(faulty), "err", err)
+	if n < m.quorum {
+		return fmt.Errorf("%w: %d of %d nodes hold it (this one included), %d needed", ErrNoQuorum,
+			max(n, 0)+1, m.cfg.ClusterSize, m.quorum+1)
 	}
 	return nil
 }
