@@ -80,6 +80,10 @@ type webClient struct {
 	requests, oks, netErrs, unavailable, otherStatus atomic.Int64
 	renames, failovers, okAfterKill, exhausted       atomic.Int64
 	killed                                           atomic.Pointer[webNode]
+	// cut is a node a partition cut off from the others at cutAt (unix ns); cutRefused
+	// counts its 503s to requests sent after that.
+	cut               atomic.Pointer[webNode]
+	cutAt, cutRefused atomic.Int64
 
 	mu         sync.Mutex
 	violations []string
@@ -158,11 +162,16 @@ func (c *webClient) request(s *clientSession, rng *rand.Rand, stop func() bool) 
 		// A node killed (and reaped) before the request left cannot answer it; one
 		// killed while the request was out may have answered already.
 		killedBefore := c.killed.Load()
+		sentAt := time.Now().UnixNano()
 		p, id, err := c.get(n, s.cookie)
+		afterCut := c.cut.Load() == n && sentAt > c.cutAt.Load()
 		var se *statusError
 		switch {
 		case errors.As(err, &se) && se.code == http.StatusServiceUnavailable:
 			c.unavailable.Add(1) // acked replication failed: the change was not acknowledged
+			if afterCut {
+				c.cutRefused.Add(1)
+			}
 			continue
 		case errors.As(err, &se):
 			c.otherStatus.Add(1)
@@ -175,6 +184,9 @@ func (c *webClient) request(s *clientSession, rng *rand.Rand, stop func() bool) 
 		}
 		c.oks.Add(1)
 		n.served.Add(1)
+		if afterCut {
+			c.violate("%s, cut off from the others, acknowledged counter %d of session %s", n.route, p.Counter, id)
+		}
 		killed := c.killed.Load()
 		if killed != nil {
 			c.okAfterKill.Add(1)
@@ -212,24 +224,12 @@ func (c *webClient) request(s *clientSession, rng *rand.Rand, stop func() bool) 
 	return false
 }
 
-// TestSessionFailoverAcrossHosts runs three `tribesdemo sessions` nodes, each in a network
-// namespace of its own (internal/netbench), with multicast membership on the namespaces'
-// veths, the TCP failure detector and acknowledged replication. A client in this
-// process, its connections opened in a fourth namespace (nsDialer), keeps clientSessions
-// sessions and increments their counters from clientWorkers goroutines, spreading the
-// requests over the nodes; after beforeKill one node is killed with SIGKILL while
-// requests are in flight, and the load goes on for afterKill on the two survivors (a
-// request to the dead node fails over to another one with the same cookie; that node
-// renames the session to its route).
-//
-// It checks that no successful response went backwards within its session, and at the
-// end, by reading every session on both survivors, that each counter is at least the
-// highest value ever returned (no acknowledged write was lost) and that the survivors
-// agree.
-func TestSessionFailoverAcrossHosts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("multi-host session failover takes about 10 s")
-	}
+// startWebCluster runs webNodes `tribesdemo sessions` nodes (acked replication, the TCP
+// failure detector, multicast membership on the namespaces' veths; extra flags added),
+// each on a netbench host of its own, and returns them with a client whose connections
+// leave from one more host, once every node lists the others.
+func startWebCluster(t *testing.T, extra ...string) (*netbench.Bench, []*webNode, *webClient) {
+	t.Helper()
 	b := netbench.New(t, webNodes+1) // skips unless root with ip and iptables
 	bin := netbench.Tribesdemo(t)
 	group, mport := netbench.Group(t.Name())
@@ -239,12 +239,13 @@ func TestSessionFailoverAcrossHosts(t *testing.T) {
 	for i := range webNodes {
 		h := b.Hosts[i]
 		n := &webNode{route: fmt.Sprintf("node%d", i+1), base: "http://" + net.JoinHostPort(h.Addr.String(), "8080")}
-		n.proc = h.Start(t, n.route, netbench.ProcOptions{}, bin, "sessions",
+		args := []string{bin, "sessions",
 			"--bind", h.Addr.String(), "--port", "4000", "--autobind", "1",
 			"--mcast-addr", group, "--mcast-port", strconv.Itoa(mport), "--mcast-bind", h.Addr.String(),
 			"--interceptors", "tcpfailure",
 			"--http", net.JoinHostPort(h.Addr.String(), "8080"), "--route", n.route, "--acked",
-			"--seconds", "90", "-v")
+			"--seconds", "90", "-v"}
+		n.proc = h.Start(t, n.route, netbench.ProcOptions{}, append(args, extra...)...)
 		nodes = append(nodes, n)
 	}
 	t.Cleanup(func() {
@@ -271,7 +272,7 @@ func TestSessionFailoverAcrossHosts(t *testing.T) {
 
 	tr := &http.Transport{DialContext: nsDialer(clientHost.NS), MaxIdleConnsPerHost: clientWorkers,
 		DisableCompression: true, ResponseHeaderTimeout: requestTimeout}
-	defer tr.CloseIdleConnections()
+	t.Cleanup(tr.CloseIdleConnections)
 	c := &webClient{hc: &http.Client{Transport: tr}, nodes: nodes}
 
 	// Every node must list the other two before the load starts: acknowledged replication
@@ -289,6 +290,28 @@ func TestSessionFailoverAcrossHosts(t *testing.T) {
 		})
 	}
 	c.requests.Store(0)
+	return b, nodes, c
+}
+
+// TestSessionFailoverAcrossHosts runs three `tribesdemo sessions` nodes, each in a network
+// namespace of its own (internal/netbench), with multicast membership on the namespaces'
+// veths, the TCP failure detector and acknowledged replication. A client in this
+// process, its connections opened in a fourth namespace (nsDialer), keeps clientSessions
+// sessions and increments their counters from clientWorkers goroutines, spreading the
+// requests over the nodes; after beforeKill one node is killed with SIGKILL while
+// requests are in flight, and the load goes on for afterKill on the two survivors (a
+// request to the dead node fails over to another one with the same cookie; that node
+// renames the session to its route).
+//
+// It checks that no successful response went backwards within its session, and at the
+// end, by reading every session on both survivors, that each counter is at least the
+// highest value ever returned (no acknowledged write was lost) and that the survivors
+// agree.
+func TestSessionFailoverAcrossHosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-host session failover takes about 10 s")
+	}
+	_, nodes, c := startWebCluster(t)
 
 	// The load.
 	sessions := make([]*clientSession, clientSessions)

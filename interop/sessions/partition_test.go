@@ -1,0 +1,131 @@
+package sessionsinterop_test
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The partition scenario's bounds.
+const (
+	beforeCut  = 1500 * time.Millisecond // load before the partition
+	afterDrop  = 1500 * time.Millisecond // load after the cut-off node dropped the others
+	dropWithin = 15 * time.Second        // for the membership to notice the partition, and its healing
+)
+
+// TestSessionPartitionAcrossHosts runs the three nodes of TestSessionFailoverAcrossHosts
+// with a quorum (`--cluster-size 3`, delta.Config.ClusterSize) and cuts the third off from
+// the other two with iptables DROP rules while the client's load goes on, over every node
+// as there (the client still reaches all three: a partition between the nodes only).
+// Once the cut-off node's membership dropped the others it would, without a quorum,
+// acknowledge changes the others never get. With it, it must acknowledge no change asked
+// after the cut (its answers are 503 and the client fails over to the other two), and the
+// majority goes on serving. The load stops, the partition heals, and every session is read
+// back on the two nodes of the majority: each counter must be at least the highest value
+// ever acknowledged, and the two must agree.
+//
+// Not checked: the cut-off node's copies after the healing. They lack the changes the
+// majority made meanwhile (docs/sessions.md, "Partitions").
+func TestSessionPartitionAcrossHosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-host session partition takes about 10 s")
+	}
+	b, nodes, c := startWebCluster(t, "--cluster-size", "3", "--drop-time", "1500")
+	minority := nodes[webNodes-1]
+	majority := nodes[:webNodes-1]
+
+	sessions := make([]*clientSession, clientSessions)
+	for i := range sessions {
+		sessions[i] = &clientSession{}
+	}
+	start := time.Now()
+	var stopped atomic.Bool
+	stop := func() bool {
+		return stopped.Load() || c.requests.Load() >= maxRequests || time.Since(start) > 2*dropWithin
+	}
+	var wg sync.WaitGroup
+	for w := range clientWorkers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			for i := w; !stop(); i += clientWorkers {
+				c.request(sessions[i%clientSessions], rng, stop)
+			}
+		})
+	}
+	time.Sleep(time.Until(start.Add(beforeCut)))
+	servedBefore := minority.served.Load()
+	b.Partition(b.Hosts[:webNodes-1], b.Hosts[webNodes-1:webNodes])
+	c.cutAt.Store(time.Now().UnixNano())
+	c.cut.Store(minority)
+	cutAt := time.Since(start)
+	okBefore := c.oks.Load()
+	dropped := minority.proc.WaitFor(dropWithin, func() bool { return listed(minority) == 0 })
+	droppedAt := time.Since(start)
+	if dropped {
+		time.Sleep(afterDrop) // the load goes on against a node that sees no member
+	}
+	stopped.Store(true)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if !dropped {
+		t.Fatalf("%s still lists %d members %v after the partition", minority.route, listed(minority), dropWithin)
+	}
+
+	b.Heal()
+	for _, n := range nodes {
+		if !n.proc.WaitFor(dropWithin, func() bool { return listed(n) == webNodes-1 }) {
+			t.Fatalf("%s lists %d members %v after the healing", n.route, listed(n), dropWithin)
+		}
+	}
+	t.Logf("load: %d requests in %v, %d ok (%d before the cut at %v), %d network errors, %d 503 "+
+		"(%d from %s after the cut; it dropped the others at %v), %d given up; %s had served %d",
+		c.requests.Load(), elapsed.Round(time.Millisecond), c.oks.Load(), okBefore, cutAt.Round(time.Millisecond),
+		c.netErrs.Load(), c.unavailable.Load(), c.cutRefused.Load(), minority.route, droppedAt.Round(time.Millisecond),
+		c.exhausted.Load(), minority.route, servedBefore)
+
+	var read sync.WaitGroup
+	var checked atomic.Int64
+	for w := range clientWorkers {
+		read.Go(func() {
+			for i := w; i < clientSessions; i += clientWorkers {
+				if s := sessions[i]; s.oks > 0 {
+					c.readBack(s, majority, &checked)
+				}
+			}
+		})
+	}
+	read.Wait()
+	t.Logf("read back %d sessions on %s and %s", checked.Load(), majority[0].route, majority[1].route)
+
+	c.mu.Lock()
+	violations := c.violations
+	c.mu.Unlock()
+	for i, v := range violations {
+		if i == 20 {
+			t.Errorf("... and %d more", len(violations)-20)
+			break
+		}
+		t.Error(v)
+	}
+	if servedBefore == 0 {
+		t.Errorf("%s served nothing before the cut", minority.route)
+	}
+	if c.cutRefused.Load() == 0 {
+		t.Errorf("%s refused no request after the cut", minority.route)
+	}
+	if n := c.oks.Load() - okBefore; n < 100 {
+		t.Errorf("only %d successful requests after the cut", n)
+	}
+	if int(checked.Load()) < clientSessions*9/10 {
+		t.Errorf("only %d of %d sessions got a successful response", checked.Load(), clientSessions)
+	}
+}
+
+// listed is how many members n lists, by the membership lines of its log (-v).
+func listed(n *webNode) int {
+	log := n.proc.Stderr()
+	return strings.Count(log, `msg="tribes member added"`) - strings.Count(log, `msg="tribes member disappeared"`)
+}
