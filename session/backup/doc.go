@@ -46,7 +46,10 @@
 // JvmRouteBinderValve does: Manager.ChangeSessionID removes the map's entry under the old
 // id on every node and puts the session under the new one, and the response sets the new
 // cookie; Request.OriginalID returns the old id. A client whose new cookie was lost comes
-// back with the old id and finds the session under this node's route. The rename is off
+// back with the old id and finds the session under this node's route, or under the route
+// of the node that renamed it (which died, or answered with an error, before its response
+// left), and this node takes it over (Tomcat's valve does not look). The routes are those
+// of the map's session ids, read from its keys at most every 5 s. The rename is off
 // without a JvmRoute or with Config.DisableJvmRouteBinder; once the response has started
 // the session keeps its id. Tomcat nodes with the valve rename sessions the same way, and
 // the map carries their renames too.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/sessionhttp"
 	"github.com/gotribes/tribes/replmap"
 )
 
@@ -66,6 +67,10 @@ type Manager struct {
 	done chan struct{}
 
 	renameMu sync.Mutex // one ChangeSessionID at a time
+
+	routeMu   sync.Mutex
+	routesAt  time.Time // when routeList was read from the map's keys
+	routeList []string
 
 	expiredN atomic.Uint64
 }
@@ -193,6 +198,52 @@ func (m *Manager) Find(ctx context.Context, id string) (*Session, error) {
 		return nil, fmt.Errorf("%w: %T under %s", ErrNotSession, v, id)
 	}
 	return s, nil
+}
+
+// routeScan is how often, at most, routes reads the routes of the map's keys: only
+// requests whose cookie finds no session ask for them, and a client sending made-up
+// cookies makes a node scan its keys no more often than that.
+const routeScan = 5 * time.Second
+
+// maxRoutes bounds the routes routes returns.
+const maxRoutes = 64
+
+// findRenamed finds the session of id under another jvmRoute: this node's, then the
+// other routes of the map's session ids (routes).
+func (m *Manager) findRenamed(ctx context.Context, id string) (*Session, error) {
+	tried := map[string]bool{sessionhttp.RouteOf(id): true}
+	for _, r := range append([]string{m.cfg.JvmRoute}, m.routes()...) {
+		if r == "" || tried[r] {
+			continue
+		}
+		tried[r] = true
+		if s, err := m.Find(ctx, sessionhttp.WithRoute(id, r)); s != nil || err != nil {
+			return s, err
+		}
+	}
+	return nil, nil
+}
+
+// routes returns the jvmRoutes of the map's session ids (at most maxRoutes), read from
+// its keys at most once per routeScan.
+func (m *Manager) routes() []string {
+	m.routeMu.Lock()
+	defer m.routeMu.Unlock()
+	if !m.routesAt.IsZero() && time.Since(m.routesAt) < routeScan {
+		return m.routeList
+	}
+	m.routesAt = time.Now()
+	seen := map[string]bool{}
+	var list []string
+	for _, k := range m.m.Keys() {
+		id, _ := k.(string)
+		if r := sessionhttp.RouteOf(id); r != "" && !seen[r] && len(list) < maxRoutes {
+			seen[r] = true
+			list = append(list, r)
+		}
+	}
+	m.routeList = list
+	return list
 }
 
 // expired reports whether the local node holds session id and it expired at now: as

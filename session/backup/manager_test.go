@@ -420,3 +420,32 @@ func TestChangeSessionID(t *testing.T) {
 		t.Errorf("attribute k on the other node: %v, %v", v, err)
 	}
 }
+
+// A request failed over to n2, which renamed the session to its route and died (or
+// answered with an error) before its response, with the new cookie, left: the client
+// goes on with the old id, and the node it reaches now finds the session under n2's route
+// and takes it over (Tomcat's valve looks under the request's id only, and the user
+// would get a new, empty session).
+func TestJvmRouteBinderFindsAnotherNodesRename(t *testing.T) {
+	ms := startManagers(t, 3, backup.Config{})
+	_, c := request(t, ms[0], "/", "")
+	id0 := c.Value
+	base := strings.TrimSuffix(id0, ".n0")
+	if body, c := request(t, ms[2], "/", id0); body != base+".n2 2\n" || c == nil || c.Value != base+".n2" {
+		t.Fatalf("failover to n2: %q, cookie %+v", body, c)
+	}
+	// The client never got that cookie: it sends the old id to n1.
+	body, c := request(t, ms[1], "/", id0)
+	if body != base+".n1 3\n" || c == nil || c.Value != base+".n1" {
+		t.Fatalf("the old id on n1: %q, cookie %+v; want the session renamed to %s.n1 with its counter at 3", body, c, base)
+	}
+	for i, m := range ms {
+		if slices.Contains(m.Map().Keys(), any(base+".n2")) || !slices.Contains(m.Map().Keys(), any(base+".n1")) {
+			t.Errorf("n%d does not know the session under %s.n1 only", i, base)
+		}
+	}
+	// A made-up id with a route finds nothing: a new session.
+	if body, _ := request(t, ms[1], "/", "0123456789ABCDEF0123456789ABCDEF.n2"); strings.HasPrefix(body, "0123456789ABCDEF") {
+		t.Errorf("a made-up id was served: %q", body)
+	}
+}

@@ -70,20 +70,21 @@ func (q *Request) find() (*Session, error) {
 		q.s = s
 		return s, nil
 	}
-	from := sessionhttp.RouteOf(q.id)
-	switch {
-	case from == "" || from == route:
-	case s != nil:
-		// Tomcat's JvmRouteBinderValve: the balancer failed over to this node; rename
-		// the session to this node's route so that it stays here.
-		if err := q.m.ChangeSessionID(ctx, s, sessionhttp.WithRoute(q.id, route)); err != nil && !errors.Is(err, ErrIDTaken) {
-			q.m.log.Warn("backup: rename session to this node's route", "manager", q.m.cfg.Name, "id", q.id, "err", err)
+	if from := sessionhttp.RouteOf(q.id); s == nil && from != "" && from != route {
+		// Renamed by a binder, whose new cookie did not reach the client: here by an
+		// earlier request, or by another node a request failed over to, which died (or
+		// answered with an error) before its response left.
+		if s, err = q.m.findRenamed(ctx, q.id); err != nil {
+			return nil, fmt.Errorf("backup: session %s: %w", q.id, err)
 		}
-	default:
-		// Renamed here by an earlier request whose response (and new cookie) did not
-		// reach the client.
-		if s, err = q.m.Find(ctx, sessionhttp.WithRoute(q.id, route)); err != nil {
-			return nil, fmt.Errorf("backup: session %s: %w", sessionhttp.WithRoute(q.id, route), err)
+	}
+	if s != nil {
+		if cur := s.ID(); sessionhttp.RouteOf(cur) != "" && sessionhttp.RouteOf(cur) != route {
+			// Tomcat's JvmRouteBinderValve: the balancer failed over to this node; rename
+			// the session to this node's route so that it stays here.
+			if err := q.m.ChangeSessionID(ctx, s, sessionhttp.WithRoute(cur, route)); err != nil && !errors.Is(err, ErrIDTaken) {
+				q.m.log.Warn("backup: rename session to this node's route", "manager", q.m.cfg.Name, "id", cur, "err", err)
+			}
 		}
 	}
 	if s != nil && s.ID() != q.id {
