@@ -23,18 +23,17 @@ const (
 // Once the cut-off node's membership dropped the others it would, without a quorum,
 // acknowledge changes the others never get. With it, it must acknowledge no change asked
 // after the cut (its answers are 503 and the client fails over to the other two), and the
-// majority goes on serving. The load stops, the partition heals, and every session is read
-// back on the two nodes of the majority: each counter must be at least the highest value
-// ever acknowledged, and the two must agree.
-//
-// Not checked: the cut-off node's copies after the healing. They lack the changes the
-// majority made meanwhile (docs/sessions.md, "Partitions").
+// majority goes on serving. The load stops and the partition heals; the cut-off node
+// refreshes its copies from the other two before it acknowledges changes again. Every
+// session is then read back on the two nodes of the majority and on the cut-off one: each
+// counter must be at least the highest value ever acknowledged, and the three must agree
+// (the cut-off node's copies had missed the majority's changes).
 func TestSessionPartitionAcrossHosts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-host session partition takes about 10 s")
 	}
 	b, nodes, c := startWebCluster(t, "--cluster-size", "3", "--drop-time", "1500")
-	minority := nodes[webNodes-1]
+	minority := nodes[webNodes-1] // last: read back after the majority
 	majority := nodes[:webNodes-1]
 
 	sessions := make([]*clientSession, clientSessions)
@@ -80,6 +79,11 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 			t.Fatalf("%s lists %d members %v after the healing", n.route, listed(n), dropWithin)
 		}
 	}
+	if !minority.proc.WaitFor(dropWithin, func() bool {
+		return strings.Contains(minority.proc.Stderr(), `msg="delta: sessions refreshed"`)
+	}) {
+		t.Fatalf("%s did not refresh its sessions %v after the healing", minority.route, dropWithin)
+	}
 	t.Logf("load: %d requests in %v, %d ok (%d before the cut at %v), %d network errors, %d 503 "+
 		"(%d from %s after the cut; it dropped the others at %v), %d given up; %s had served %d",
 		c.requests.Load(), elapsed.Round(time.Millisecond), c.oks.Load(), okBefore, cutAt.Round(time.Millisecond),
@@ -92,13 +96,13 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 		read.Go(func() {
 			for i := w; i < clientSessions; i += clientWorkers {
 				if s := sessions[i]; s.oks > 0 {
-					c.readBack(s, majority, &checked)
+					c.readBack(s, nodes, &checked)
 				}
 			}
 		})
 	}
 	read.Wait()
-	t.Logf("read back %d sessions on %s and %s", checked.Load(), majority[0].route, majority[1].route)
+	t.Logf("read back %d sessions on %s and %s, then %s", checked.Load(), majority[0].route, majority[1].route, minority.route)
 
 	c.mu.Lock()
 	violations := c.violations

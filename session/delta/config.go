@@ -117,9 +117,12 @@ type Config struct {
 	// partition that the membership noticed: without it the nodes cut off from the rest
 	// see fewer members, or none, and go on acknowledging changes the others never get
 	// (Tomcat has no such setting and does the same); with it only the side holding a
-	// majority acknowledges changes. It adds a floor: every member in the view must still
-	// acknowledge (TolerateUnreachable excepted). 0 (default): no quorum. Needs acked
-	// replication (send options with use_ack).
+	// majority acknowledges changes. A node that was without the quorum, when it has it
+	// again, refreshes its copies from every member (the highest version of each session
+	// wins) before it acknowledges changes again (Stats.QuorumRefreshes). The quorum adds
+	// a floor: every member in the view must still acknowledge (TolerateUnreachable
+	// excepted). 0 (default): no quorum. Needs acked replication (send options with
+	// use_ack). See docs/sessions.md, "Partitions".
 	ClusterSize int
 	// SendOptions, if non-zero, replaces the channel options Replication implies
 	// (0 for async, use_ack|sync_ack for acked). For example channel.OptAsync when the

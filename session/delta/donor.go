@@ -3,21 +3,30 @@ package delta
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
 )
+
+// serve is a state transfer being served (Manager.serving). Once its last chunk was
+// acknowledged and its EVT_ALL_SESSION_TRANSFERCOMPLETE is on its way (completing), the
+// joiner may be done with it: a new request from that member (a refresh right after its
+// state transfer, refresh.go) is served anew, not refused as a duplicate.
+type serve struct{ completing atomic.Bool }
 
 // serveAll is the donor side: once a slot is free (Config.MaxConcurrentTransfers), stream
 // every session to the joiner in chunks, reading the live table shard by shard (never a
 // copy of the whole table), each chunk acknowledged after the joiner applied it and at
 // most transferWindow unacknowledged, then EVT_ALL_SESSION_TRANSFERCOMPLETE once all
 // were. to is the membership's record of the joiner.
-func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
+func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve) {
 	defer m.wg.Done()
 	defer func() {
 		m.mu.Lock()
-		delete(m.serving, to.Key())
+		if m.serving[to.Key()] == sv {
+			delete(m.serving, to.Key())
+		}
 		m.mu.Unlock()
 	}()
 	m.stats.transfersWaiting.Add(1)
@@ -104,6 +113,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member) {
 	}
 	wg.Wait()
 	if err == nil {
+		sv.completing.Store(true)
 		err = m.sendTo(ctx, dst, &Message{Event: EventTransferComplete, SessionID: idTransferred,
 			UniqueID: idTransferred + m.cfg.Name, Timestamp: ts}, transferOpts)
 	}

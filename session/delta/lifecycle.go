@@ -32,6 +32,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.state = stateRunning
 	if transfer {
 		m.state = stateTransferring
+	} else if m.quorum > 0 && len(m.cl.ch.Members()) < m.quorum {
+		m.quorumLost.Store(true) // refresh once the quorum comes: noteView
 	}
 	if err := m.cl.register(m); err != nil {
 		m.state = stateNew
@@ -39,6 +41,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.bg, m.bgCancel = bg, cancel
+	if !transfer {
+		m.startedWithout() // a member may have come before the manager was registered
+	}
 	if m.cfg.ExpireInterval > 0 {
 		m.wg.Add(1)
 		go m.sweepLoop(bg)

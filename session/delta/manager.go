@@ -26,6 +26,13 @@ type Manager struct {
 	// quorum is how many members must acknowledge a change besides this node
 	// (Config.ClusterSize/2; 0 without a quorum).
 	quorum int
+	// quorumLost: the view fell below the quorum, and no refresh started since;
+	// refreshOn mirrors refreshing; refreshPending: a refresh goroutine runs
+	// (refresh.go).
+	quorumLost, refreshOn, refreshPending atomic.Bool
+	// attemptMu makes the requests for every session of a running manager (a repair's
+	// round, a refresh) one at a time: they share the attempt (donor, signal).
+	attemptMu sync.Mutex
 
 	// loadMu orders the loading of a transfer chunk (read side) against switching donors
 	// and ending the transfer (write side), so that a late chunk from an abandoned donor
@@ -42,10 +49,14 @@ type Manager struct {
 	ready       chan struct{}
 	joined      chan struct{} // a member was added (for Config.MemberWait)
 	readyClosed bool
-	transferErr error
-	bg          context.Context // cancelled by Stop
-	bgCancel    context.CancelFunc
-	wg          sync.WaitGroup // sweep, transfer and donor goroutines
+	// refreshing: the manager refreshes its copies after getting the quorum back
+	// (refresh.go); the messages that arrive meanwhile wait in refreshQueue.
+	refreshing   bool
+	refreshQueue []queued
+	transferErr  error
+	bg           context.Context // cancelled by Stop
+	bgCancel     context.CancelFunc
+	wg           sync.WaitGroup // sweep, transfer and donor goroutines
 
 	stats   counters
 	bufPool sync.Pool
@@ -54,7 +65,7 @@ type Manager struct {
 
 	// serving holds the members a state transfer is being served to or waits for a slot
 	// for (under mu); slots bounds the transfers served at once.
-	serving map[channel.MemberKey]bool
+	serving map[channel.MemberKey]*serve
 	slots   chan struct{}
 
 	// routes are the jvmRoutes (other than this node's) seen in the ids of sessions
@@ -93,12 +104,13 @@ type counters struct {
 	transfersActive, transfersWaiting           atomic.Int64
 	transfersRefused, rerouted, askedAgain      atomic.Uint64
 	repairs                                     atomic.Uint64
+	refreshes, refreshed                        atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 }
 
 func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
-		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]bool{},
+		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]*serve{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	if bc, ok := cl.codec.(batchCodec); ok {
 		if m.opts.WaitsForAck() {
@@ -328,6 +340,10 @@ type Stats struct {
 	TransferAttempts     uint64        // donors asked
 	TransferRepairs      uint64        // members asked again for every session: messages named sessions this node lacked
 	TransferDuration     time.Duration // how long the state transfer took
+	// QuorumRefreshes counts the refreshes of this node's copies from every member after
+	// it got the quorum back (Config.ClusterSize); SessionsRefreshed the copies they added
+	// or replaced with a higher version.
+	QuorumRefreshes, SessionsRefreshed uint64
 	// TransferNoManager counts the members asked that run no session manager at all
 	// (they answered FAIL_ACK, ErrNoSessionManager); TransferDeclined those that have no
 	// manager for this context or were starting themselves (they answered
@@ -377,6 +393,7 @@ func (m *Manager) Stats() Stats {
 		QueuedDuringTransfer: c.queued.Load(), DroppedStale: c.droppedStale.Load(),
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
 		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
+		QuorumRefreshes: c.refreshes.Load(), SessionsRefreshed: c.refreshed.Load(),
 		TransferNoManager: c.noManager.Load(), TransferDeclined: c.declined.Load(),
 		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -46,10 +48,13 @@ func TestQuorumOfAckedReplication(t *testing.T) {
 			})
 
 			nw, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
+			startedAlone(t, a)
 			s := create(t, a, "k", "v1")
 			if err := a.m.Replicate(ctx, s); err != nil {
 				t.Fatal(err)
 			}
+			onC := create(t, c, "k", "c1") // c's session, which a's binder takes over meanwhile
+			base, _, _ := strings.Cut(onC.ID(), ".")
 			nw.Partition(c.tn, a.tn)
 			nw.Partition(c.tn, b.tn)
 			if n := len(c.ch.Members()); n != 0 {
@@ -91,16 +96,53 @@ func TestQuorumOfAckedReplication(t *testing.T) {
 			if v, _ := b.m.Find(s.ID()).Get("k"); v != "v2" {
 				t.Errorf("b has k = %v, want v2", v)
 			}
+			during := create(t, a, "n", 2)
+			taken := a.m.Find(onC.ID())
+			if _, err := a.m.ChangeSessionID(ctx, taken, base+".a"); err != nil {
+				t.Fatal(err)
+			}
+			_ = taken.Set("k", "a1")
+			if err := a.m.Replicate(ctx, taken); err != nil {
+				t.Fatal(err)
+			}
 
-			// Healed, c acknowledges changes again.
+			// Healed, c first refreshes its copies from a and b: its copy of s had missed
+			// v2 (and held its own change, never acknowledged), and it lacked the session
+			// created meanwhile. Then it acknowledges changes again.
 			nw.Heal(c.tn, a.tn)
 			nw.Heal(c.tn, b.tn)
-			fresh := create(t, c, "n", 1)
-			if err := c.m.Replicate(ctx, fresh); err != nil {
-				t.Fatalf("c's change after the heal: %v", err)
+			testutil.Eventually(t, 10*time.Second, func() error {
+				st := c.m.Stats()
+				if st.QuorumRefreshes < 1 {
+					return fmt.Errorf("c did not refresh: %+v\nA %+v\nB %+v", st, a.m.Stats(), b.m.Stats())
+				}
+				return c.m.Replicate(ctx, created()) // refused until the refresh is over
+			})
+			if v, _ := c.m.Find(s.ID()).Get("k"); v != "v2" {
+				t.Errorf("c has k = %v after the refresh, want v2", v)
 			}
-			if v, _ := a.m.Find(fresh.ID()).Get("n"); v != 1 {
-				t.Errorf("a has n = %v, want 1", v)
+			if dc := c.m.Find(during.ID()); dc == nil {
+				t.Error("c lacks the session created during the partition")
+			} else if v, _ := dc.Get("n"); v != 2 {
+				t.Errorf("c has n = %v in the session created during the partition, want 2", v)
+			}
+			if c.m.Find(base+".c") != nil {
+				t.Errorf("c still holds %s.c, which a renamed to %s.a during the partition", base, base)
+			} else if v, _ := c.m.Find(base + ".a").Get("k"); v != "a1" {
+				t.Errorf("c has k = %v in %s.a, want a1", v, base)
+			}
+			if st := c.m.Stats(); st.SessionsRefreshed < 3 {
+				t.Errorf("c refreshed %d sessions, want at least 3", st.SessionsRefreshed)
+			}
+			sc = c.m.Find(s.ID())
+			_ = sc.Set("k", "v3")
+			if err := c.m.Replicate(ctx, sc); err != nil {
+				t.Fatalf("c's change after the refresh: %v", err)
+			}
+			for _, n := range []*node{a, b} {
+				if v, _ := n.m.Find(s.ID()).Get("k"); v != "v3" {
+					t.Errorf("k = %v after c's change, want v3", v)
+				}
 			}
 		})
 	}
@@ -124,4 +166,41 @@ func TestQuorumConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The other two nodes die (not a partition): a, alone, acknowledges nothing, and when a
+// new node joins (taking every session from a) a refreshes from it and loses nothing:
+// a copy is only ever replaced by a higher version.
+func TestQuorumRefreshKeepsTheSurvivorsSessions(t *testing.T) {
+	ctx := context.Background()
+	cfg := delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3}
+	nw, a, b, c := three(t, cfg)
+	startedAlone(t, a)
+	s := create(t, a, "k", "v1")
+	nw.Kill(b.tn)
+	nw.Kill(c.tn)
+	_ = s.Set("k", "alone")
+	if err := a.m.Replicate(ctx, s); !errors.Is(err, delta.ErrNoQuorum) {
+		t.Fatalf("a's change, alone: %v, want ErrNoQuorum", err)
+	}
+	cfg.JvmRoute = "d"
+	d := startReady(t, nw, cfg)
+	testutil.EventuallyTrue(t, 10*time.Second, "a's refresh", func() bool {
+		return a.m.Stats().QuorumRefreshes >= 2 && a.m.Replicate(ctx, s) == nil
+	})
+	for _, n := range []*node{a, d} {
+		if v, _ := n.m.Find(s.ID()).Get("k"); v != "alone" {
+			t.Errorf("%s: k = %v, want a's kept change (alone) sent once the quorum was back (stats %+v)", n.m.JvmRoute(), v, n.m.Stats())
+		}
+	}
+}
+
+// startedAlone waits for the refresh of n, the first of three nodes: it started without the
+// quorum, so it refreshed its copies (none) when the second joined, and acknowledged no
+// change until then.
+func startedAlone(t *testing.T, n *node) {
+	t.Helper()
+	testutil.EventuallyTrue(t, 10*time.Second, "the first node's refresh once the second joined", func() bool {
+		return n.m.Stats().QuorumRefreshes == 1
+	})
 }

@@ -37,23 +37,29 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		m.stats.queued.Add(1)
 		return
 	}
-	if m.signal != nil && answersAsk(msg.Event) { // a repair's answer (repair.go)
+	if m.refreshing && msg.Event != EventGetAllSessions && (m.signal == nil || !answersAsk(msg.Event)) { // refresh.go
+		m.refreshQueue = append(m.refreshQueue, queued{msg: msg, src: src})
+		m.mu.Unlock()
+		return
+	}
+	if m.signal != nil && answersAsk(msg.Event) { // a repair's or a refresh's answer
 		m.mu.Unlock()
 		m.attemptMessage(msg, src)
 		return
 	}
 	if msg.Event == EventGetAllSessions {
-		if m.serving[src.Key()] {
+		if sv := m.serving[src.Key()]; sv != nil && !sv.completing.Load() {
 			m.mu.Unlock()
 			m.stats.transfersRefused.Add(1)
 			m.cl.refusals.Log(slog.LevelWarn, src.Addr(), "duplicate state transfer request",
 				"delta: refusing a state transfer request: one is already running for this member", "context", m.cfg.Name)
 			return
 		}
-		m.serving[src.Key()] = true
+		sv := &serve{}
+		m.serving[src.Key()] = sv
 		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 		m.mu.Unlock()
-		go m.serveAll(m.bg, src)
+		go m.serveAll(m.bg, src, sv)
 		return
 	}
 	m.mu.Unlock()
@@ -77,7 +83,7 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 		defer m.loadMu.RUnlock()
 		m.mu.Lock()
 		current := m.signal != nil && src.Key() == m.donor
-		running, want := m.state == stateRunning, m.fillIn
+		running, want, refreshing := m.state == stateRunning, m.fillIn, m.refreshing
 		if current {
 			m.heard.Store(time.Now().UnixNano())
 		}
@@ -85,6 +91,8 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 		switch {
 		case !current:
 			m.stats.unexpected.Add(1)
+		case running && refreshing:
+			m.mergeSessions(msg.Sessions)
 		case running:
 			m.loadRepaired(msg)
 		default:
@@ -247,11 +255,12 @@ func (m *Manager) renameReplica(s *Session, old, newID string) (ok, taken bool) 
 
 func (m *Manager) memberGone(mem channel.Member) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.signal != nil && mem.Key() == m.donor {
 		select {
 		case m.signal <- transferSignal{kind: sigGone}:
 		default:
 		}
 	}
+	m.mu.Unlock()
+	m.noteView()
 }

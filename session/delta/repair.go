@@ -296,7 +296,9 @@ func (m *Manager) runLiveRepair(ctx context.Context, r *liveRepair, settle time.
 		}
 		m.stats.repairs.Add(1)
 		m.log.Info("delta: messages about sessions this node lacks; asking for the sessions again", "member", donor.Addr())
+		m.attemptMu.Lock()
 		_, err := m.refetch(ctx, donor, nil)
+		m.attemptMu.Unlock()
 		if err != nil {
 			m.log.Warn("delta: asking again for sessions this node lacks failed", "member", donor.Addr(), "err", err)
 		}

@@ -149,6 +149,31 @@ func (s *Session) requeue(actions []Action) {
 	s.mu.Unlock()
 }
 
+// unversion takes back the version a delta that failed to replicate took (takeDelta),
+// unless the session changed version since.
+func (s *Session) unversion(v uint64) {
+	s.mu.Lock()
+	if s.version == v && v > 0 {
+		s.version--
+	}
+	s.mu.Unlock()
+}
+
+// loadIfNewer replaces the copy's content with st, a member's copy of a higher version,
+// dropping this node's changes not replicated yet (made on an older copy), unless the
+// session is being expired. It reports whether it did.
+func (s *Session) loadIfNewer(st *SessionState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.expiring || !s.valid || s.version >= st.Version {
+		return false
+	}
+	s.load(st)
+	clear(s.pending)
+	s.pending = s.pending[:0]
+	return true
+}
+
 // reuse gives the array of actions that were sent back to the session for its next
 // changes, if it has none yet.
 func (s *Session) reuse(actions []Action) {

@@ -92,8 +92,9 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	if msg == nil {
 		return nil
 	}
-	var err error
+	err := m.refusing()
 	switch {
+	case err != nil:
 	case batched:
 		err = m.batch.send(ctx, msg)
 	case len(members) == 0: // only with a quorum: takeDelta drops the changes otherwise
@@ -103,6 +104,9 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	}
 	if err != nil {
 		s.requeue(actions)
+		if msg.Event == EventDelta {
+			s.unversion(msg.Version) // a refresh (refresh.go) compares versions
+		}
 		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
 	}
 	s.reuse(actions) // sent: the message is done with them
@@ -223,6 +227,9 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 func (m *Manager) broadcast(ctx context.Context, msg *Message) error {
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
+		if err := m.refusing(); err != nil {
+			return err
+		}
 		return m.judge(0, nil)
 	}
 	return m.replicateTo(ctx, members, msg)
@@ -234,6 +241,9 @@ func (m *Manager) broadcast(ctx context.Context, msg *Message) error {
 func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg *Message) error {
 	if m.async != nil {
 		return m.async.send(ctx, msg)
+	}
+	if err := m.refusing(); err != nil {
+		return err
 	}
 	return m.judge(len(members), m.sendTo(ctx, members, msg, m.opts))
 }

@@ -375,6 +375,7 @@ func (m *Manager) memberAdded() {
 	case m.joined <- struct{}{}:
 	default:
 	}
+	m.noteView()
 }
 
 // finishTransfer replays the queued messages (dropping those older than the transferred
@@ -407,6 +408,7 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 				releaseHeap() // before ready: whoever waits for it sees GOGC back
 			}
 			m.state = stateRunning
+			m.startedWithout()
 			m.closeReadyLocked(err)
 			m.mu.Unlock()
 			return

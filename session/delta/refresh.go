@@ -1,0 +1,206 @@
+package delta
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// A node that loses its quorum (Config.ClusterSize) acknowledges no change until it has
+// the quorum again, but the members it lost may have gone on: the majority side of a
+// partition acknowledges changes that this node, on the minority side, never got. So when
+// the quorum comes back, before acknowledging changes again, the node refreshes its
+// copies: it asks every member in its view for every session, as a joiner asks one, and
+// keeps each session's copy with the highest version (refresh). Any majority holding the
+// latest acknowledged change of a session overlaps this node's view, and this node
+// acknowledged nothing without the quorum, so the highest version among the members is
+// the latest acknowledged one. A copy is replaced only by a higher version, never
+// removed: a session a member removed while this node was cut off stays here.
+//
+// Meanwhile the node's own changes fail with ErrNoQuorum (errRefreshing) and the messages
+// that arrive wait; they are applied after the refresh, in order, but for a delta not
+// newer than the refreshed copy. A member's request for every session is served: a node
+// that joins as the others come back (the quorum's return) takes the sessions of the
+// oldest member, which may be this one, the only one left with them (a member still
+// starting declines this node's request, and this node asks the next one). Versions are BinaryCodec's: Tomcat's
+// messages carry none, so with JavaCodec a refresh adds the sessions this node lacks and
+// replaces no copy.
+
+// errRefreshing is the error of a change made while the manager lacks the quorum, or
+// refreshes its copies after getting it back.
+var errRefreshing = fmt.Errorf("%w: this node was without it and refreshes its sessions from the members", ErrNoQuorum)
+
+// refusing returns errRefreshing while the manager must not send changes: it lost the
+// quorum and has not refreshed its copies since. (Without the quorum still, judge's count
+// refuses them.)
+func (m *Manager) refusing() error {
+	if m.quorum > 0 && (m.refreshOn.Load() || m.quorumLost.Load() && len(m.cl.ch.Members()) >= m.quorum) {
+		return errRefreshing
+	}
+	return nil
+}
+
+// noteView follows the quorum as the membership changes: losing it marks this node's
+// copies as possibly stale, getting it back starts their refresh.
+func (m *Manager) noteView() {
+	if m.quorum == 0 {
+		return
+	}
+	n := len(m.cl.ch.Members())
+	if n < m.quorum {
+		if !m.quorumLost.Swap(true) {
+			m.log.Warn("delta: lost the quorum; acknowledging no change until it is back and the sessions are refreshed",
+				"members", n, "clusterSize", m.cfg.ClusterSize)
+		}
+		return
+	}
+	if !m.quorumLost.Load() {
+		return
+	}
+	m.mu.Lock()
+	m.startRefreshLocked()
+	m.mu.Unlock()
+}
+
+// startRefreshLocked starts a refresh unless one runs or the manager does not run; m.mu
+// is held.
+func (m *Manager) startRefreshLocked() {
+	if m.state != stateRunning || !m.refreshPending.CompareAndSwap(false, true) {
+		return
+	}
+	m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
+	go m.runRefresh(m.bg)
+}
+
+// startedWithout marks a manager that starts running (m.mu held, after its state
+// transfer if any) without the quorum, to refresh once it has it; or starts the refresh
+// at once if the quorum came while it was starting.
+func (m *Manager) startedWithout() {
+	if m.quorum == 0 || !m.quorumLost.Load() && len(m.cl.ch.Members()) >= m.quorum {
+		return
+	}
+	m.quorumLost.Store(true)
+	if len(m.cl.ch.Members()) >= m.quorum {
+		m.startRefreshLocked()
+	}
+}
+
+// runRefresh refreshes the manager's copies from every member, then applies the messages
+// that arrived meanwhile; again if the quorum was lost and found again in the meantime.
+func (m *Manager) runRefresh(ctx context.Context) {
+	defer m.wg.Done()
+	for {
+		m.refresh(ctx)
+		m.refreshPending.Store(false)
+		// A loss and return of the quorum since the refresh began, seen by noteView while
+		// refreshPending was still set: refresh again, unless noteView started one now.
+		if ctx.Err() != nil || !m.quorumLost.Load() || len(m.cl.ch.Members()) < m.quorum ||
+			!m.refreshPending.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// refresh is one refresh (see above).
+func (m *Manager) refresh(ctx context.Context) {
+	m.attemptMu.Lock() // no repair asks a member meanwhile: chunks go to mergeSessions
+	defer m.attemptMu.Unlock()
+	m.mu.Lock()
+	m.refreshing = true
+	m.refreshOn.Store(true)
+	m.quorumLost.Store(false)
+	m.mu.Unlock()
+	start := time.Now()
+	before := m.stats.refreshed.Load()
+	members := m.cl.ch.Members()
+	m.log.Info("delta: the quorum is back; refreshing the sessions from every member", "members", len(members))
+	answered := 0
+	for _, donor := range members {
+		if ctx.Err() != nil {
+			break
+		}
+		if _, err := m.refetch(ctx, donor, nil); err != nil {
+			m.log.Info("delta: a member did not give its sessions for the refresh", "member", donor.Addr(), "err", err)
+			continue
+		}
+		answered++
+	}
+	for {
+		m.mu.Lock()
+		q := m.refreshQueue
+		m.refreshQueue = nil
+		if len(q) == 0 || ctx.Err() != nil {
+			m.refreshing = false
+			m.refreshOn.Store(false)
+			m.mu.Unlock()
+			break
+		}
+		m.mu.Unlock()
+		for _, e := range q {
+			m.replayRefreshed(e)
+		}
+	}
+	m.stats.refreshes.Add(1)
+	m.log.Info("delta: sessions refreshed", "answered", answered, "of", len(members),
+		"replaced", m.stats.refreshed.Load()-before, "elapsed", time.Since(start))
+}
+
+// mergeSessions loads a chunk answering a refresh: a session this node lacks is added, a
+// copy older than the chunk's (a lower version) replaced. A session a member renamed while
+// this node was cut off (a binder's failover: the client's requests went to the other
+// side) is here under its old id: that copy is renamed to the chunk's id, or removed if
+// the chunk's id is held too, unless it is newer.
+func (m *Manager) mergeSessions(list []SessionState) {
+	for i := range list {
+		st := &list[i]
+		if !validID(st.ID) {
+			m.stats.unexpected.Add(1)
+			continue
+		}
+		m.noteRoute(st.ID)
+		renamed := m.renameForRepair(st.ID)
+		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
+		switch {
+		case added:
+			s.loadTransferred(st)
+		case s.loadIfNewer(st), renamed:
+		default:
+			m.dropOlderNames(s, st.Version)
+			continue
+		}
+		m.dropOlderNames(s, st.Version)
+		m.stats.refreshed.Add(1)
+	}
+}
+
+// maxOlderNames bounds the copies dropOlderNames removes for one session (one per route a
+// session was renamed from, or one already being expired and so found again).
+const maxOlderNames = 8
+
+// dropOlderNames removes the copies of s held under its id with another route (see
+// mergeSessions) whose version is at most version.
+func (m *Manager) dropOlderNames(s *Session, version uint64) {
+	for range maxOlderNames {
+		o := m.underOtherRoute(s.ID(), m.st.get)
+		if o == nil || o == s || !o.olderThan(version+1) {
+			return
+		}
+		_ = m.expire(context.Background(), o, false, causeInvalidated, true)
+	}
+}
+
+// replayRefreshed handles a message that arrived during a refresh, as receive would have,
+// unless it is a delta the refreshed copy of its session already holds.
+func (m *Manager) replayRefreshed(e queued) {
+	if e.msg.Event == EventDelta && e.msg.Version != 0 {
+		if s := m.st.get(e.msg.SessionID); s != nil && !s.olderThan(e.msg.Version) {
+			m.stats.droppedStale.Add(1)
+			return
+		}
+	}
+	if m.holdForRepair(e.msg, e.src) {
+		return
+	}
+	m.dispatch(e.msg)
+	m.releaseHeld(e.msg)
+}
