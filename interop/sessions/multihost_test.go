@@ -314,22 +314,9 @@ func TestSessionFailoverAcrossHosts(t *testing.T) {
 	_, nodes, c := startWebCluster(t)
 
 	// The load.
-	sessions := make([]*clientSession, clientSessions)
-	for i := range sessions {
-		sessions[i] = &clientSession{}
-	}
 	start := time.Now()
 	end := start.Add(beforeKill + afterKill)
-	stop := func() bool { return c.requests.Load() >= maxRequests || time.Now().After(end) }
-	var wg sync.WaitGroup
-	for w := range clientWorkers {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
-			for i := w; !stop(); i += clientWorkers {
-				c.request(sessions[i%clientSessions], rng, stop)
-			}
-		})
-	}
+	sessions, wg := c.load(start, func() bool { return c.requests.Load() >= maxRequests || time.Now().After(end) })
 	victim := nodes[webNodes-1]
 	time.Sleep(time.Until(start.Add(beforeKill)))
 	servedBefore := victim.served.Load()
@@ -356,32 +343,9 @@ func TestSessionFailoverAcrossHosts(t *testing.T) {
 	// Read every session back on both survivors, one after the other: each read increments,
 	// so the first must give more than the highest value ever acknowledged and the second
 	// exactly one more than the first.
-	var read sync.WaitGroup
-	var checked atomic.Int64
-	for w := range clientWorkers {
-		read.Go(func() {
-			for i := w; i < clientSessions; i += clientWorkers {
-				s := sessions[i]
-				if s.oks == 0 {
-					continue
-				}
-				c.readBack(s, survivors, &checked)
-			}
-		})
-	}
-	read.Wait()
-	t.Logf("read back %d sessions on %s and %s", checked.Load(), survivors[0].route, survivors[1].route)
-
-	c.mu.Lock()
-	violations := c.violations
-	c.mu.Unlock()
-	for i, v := range violations {
-		if i == 20 {
-			t.Errorf("... and %d more", len(violations)-20)
-			break
-		}
-		t.Error(v)
-	}
+	checked := c.readAll(sessions, survivors)
+	t.Logf("read back %d sessions on %s and %s", checked, survivors[0].route, survivors[1].route)
+	c.reportViolations(t)
 	if servedBefore == 0 {
 		t.Errorf("%s served nothing before it was killed", victim.route)
 	}
@@ -391,13 +355,65 @@ func TestSessionFailoverAcrossHosts(t *testing.T) {
 	if c.failovers.Load() == 0 {
 		t.Errorf("no session of %s was taken over by a survivor", victim.route)
 	}
-	if int(checked.Load()) < clientSessions*9/10 {
-		t.Errorf("only %d of %d sessions got a successful response", checked.Load(), clientSessions)
+	if checked < clientSessions*9/10 {
+		t.Errorf("only %d of %d sessions got a successful response", checked, clientSessions)
 	}
 	for _, n := range survivors {
 		if n.served.Load() == 0 {
 			t.Errorf("%s served nothing", n.route)
 		}
+	}
+}
+
+// load starts clientWorkers goroutines that make requests (request) for clientSessions
+// sessions, spread over the workers, until stop; wg.Wait waits for them.
+func (c *webClient) load(start time.Time, stop func() bool) ([]*clientSession, *sync.WaitGroup) {
+	sessions := make([]*clientSession, clientSessions)
+	for i := range sessions {
+		sessions[i] = &clientSession{}
+	}
+	var wg sync.WaitGroup
+	for w := range clientWorkers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			for i := w; !stop(); i += clientWorkers {
+				c.request(sessions[i%clientSessions], rng, stop)
+			}
+		})
+	}
+	return sessions, &wg
+}
+
+// readAll reads every session that got a successful response back on nodes, one after
+// the other (readBack), from clientWorkers goroutines; it returns how many it checked.
+func (c *webClient) readAll(sessions []*clientSession, nodes []*webNode) int {
+	var read sync.WaitGroup
+	var checked atomic.Int64
+	for w := range clientWorkers {
+		read.Go(func() {
+			for i := w; i < len(sessions); i += clientWorkers {
+				if s := sessions[i]; s.oks > 0 {
+					c.readBack(s, nodes, &checked)
+				}
+			}
+		})
+	}
+	read.Wait()
+	return int(checked.Load())
+}
+
+// reportViolations fails t with the violations recorded (the first 20).
+func (c *webClient) reportViolations(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	violations := c.violations
+	c.mu.Unlock()
+	for i, v := range violations {
+		if i == 20 {
+			t.Errorf("... and %d more", len(violations)-20)
+			break
+		}
+		t.Error(v)
 	}
 }
 

@@ -1,9 +1,7 @@
 package sessionsinterop_test
 
 import (
-	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,24 +34,11 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 	minority := nodes[webNodes-1] // last: read back after the majority
 	majority := nodes[:webNodes-1]
 
-	sessions := make([]*clientSession, clientSessions)
-	for i := range sessions {
-		sessions[i] = &clientSession{}
-	}
 	start := time.Now()
 	var stopped atomic.Bool
-	stop := func() bool {
+	sessions, wg := c.load(start, func() bool {
 		return stopped.Load() || c.requests.Load() >= maxRequests || time.Since(start) > 2*dropWithin
-	}
-	var wg sync.WaitGroup
-	for w := range clientWorkers {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
-			for i := w; !stop(); i += clientWorkers {
-				c.request(sessions[i%clientSessions], rng, stop)
-			}
-		})
-	}
+	})
 	time.Sleep(time.Until(start.Add(beforeCut)))
 	servedBefore := minority.served.Load()
 	b.Partition(b.Hosts[:webNodes-1], b.Hosts[webNodes-1:webNodes])
@@ -90,30 +75,9 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 		c.netErrs.Load(), c.unavailable.Load(), c.cutRefused.Load(), minority.route, droppedAt.Round(time.Millisecond),
 		c.exhausted.Load(), minority.route, servedBefore)
 
-	var read sync.WaitGroup
-	var checked atomic.Int64
-	for w := range clientWorkers {
-		read.Go(func() {
-			for i := w; i < clientSessions; i += clientWorkers {
-				if s := sessions[i]; s.oks > 0 {
-					c.readBack(s, nodes, &checked)
-				}
-			}
-		})
-	}
-	read.Wait()
-	t.Logf("read back %d sessions on %s and %s, then %s", checked.Load(), majority[0].route, majority[1].route, minority.route)
-
-	c.mu.Lock()
-	violations := c.violations
-	c.mu.Unlock()
-	for i, v := range violations {
-		if i == 20 {
-			t.Errorf("... and %d more", len(violations)-20)
-			break
-		}
-		t.Error(v)
-	}
+	checked := c.readAll(sessions, nodes)
+	t.Logf("read back %d sessions on %s and %s, then %s", checked, majority[0].route, majority[1].route, minority.route)
+	c.reportViolations(t)
 	if servedBefore == 0 {
 		t.Errorf("%s served nothing before the cut", minority.route)
 	}
@@ -123,8 +87,8 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 	if n := c.oks.Load() - okBefore; n < 100 {
 		t.Errorf("only %d successful requests after the cut", n)
 	}
-	if int(checked.Load()) < clientSessions*9/10 {
-		t.Errorf("only %d of %d sessions got a successful response", checked.Load(), clientSessions)
+	if checked < clientSessions*9/10 {
+		t.Errorf("only %d of %d sessions got a successful response", checked, clientSessions)
 	}
 }
 

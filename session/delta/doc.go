@@ -103,6 +103,13 @@
 // much more). Under concurrent load this sends far fewer messages and ACKs than
 // requests; a lone request is sent at once.
 //
+// "Every member" is every member in this node's view: a node that a partition cut off
+// and whose membership dropped the others acknowledges changes they never get, as Tomcat
+// does. Config.ClusterSize makes acked replication need a majority of the cluster's nodes
+// (ErrNoQuorum otherwise), and a node that was without the quorum refreshes its copies
+// from every member (the highest version of each session wins) before it acknowledges
+// changes again (docs/sessions.md, "Partitions").
+//
 // # State transfer
 //
 // A starting manager sends EVT_GET_ALL_SESSIONS to the oldest member with use_ack+sync_ack.
