@@ -204,3 +204,41 @@ func startedAlone(t *testing.T, n *node) {
 		return n.m.Stats().QuorumRefreshes == 1
 	})
 }
+
+// Messages that arrive while a node refreshes wait for the refresh, and are applied after
+// it in order, but for a delta the refreshed copy already holds. j's only member, a raw
+// peer, is cut off and comes back; j asks it for every session, and before the peer
+// answers (with its copy at version 2) it sends the deltas of versions 2 and 3.
+func TestQuorumRefreshHoldsMessages(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	peer, asked := newCounter(t, nw)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	jm := j.ch.LocalMember()
+	T := time.Now().UnixMilli()
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 1, "v1")}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	nw.Partition(peer.tn, j.tn)
+	nw.Heal(peer.tn, j.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's request", func() bool { return asked.Load() == 2 })
+	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+1), 2, "v2"))
+	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+2), 3, "v3"))
+	if got := valueK(j.m, "S.p"); got != "v1" {
+		t.Fatalf("during the refresh k = %v, want v1 (the deltas wait)", got)
+	}
+	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
+	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 2, "v2")}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+1))
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
+	if got, st := valueK(j.m, "S.p"), j.m.Stats(); got != "v3" || st.DroppedStale != 1 || st.SessionsRefreshed != 1 {
+		t.Errorf("after the refresh k = %v (want v3), deltas dropped as held by the copy %d (want 1: version 2), "+
+			"sessions refreshed %d (want 1)", got, st.DroppedStale, st.SessionsRefreshed)
+	}
+}
