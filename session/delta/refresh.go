@@ -14,17 +14,18 @@ import (
 // keeps each session's copy with the highest version (refresh). Any majority holding the
 // latest acknowledged change of a session overlaps this node's view, and this node
 // acknowledged nothing without the quorum, so the highest version among the members is
-// the latest acknowledged one. A copy is replaced only by a higher version, never
-// removed: a session a member removed while this node was cut off stays here.
+// the latest acknowledged one. A copy is replaced only by a higher version, and removed
+// only when it is held under an id a member renamed meanwhile (mergeSessions): a session
+// a member removed while this node was cut off stays here.
 //
 // Meanwhile the node's own changes fail with ErrNoQuorum (errRefreshing) and the messages
 // that arrive wait; they are applied after the refresh, in order, but for a delta not
 // newer than the refreshed copy. A member's request for every session is served: a node
 // that joins as the others come back (the quorum's return) takes the sessions of the
 // oldest member, which may be this one, the only one left with them (a member still
-// starting declines this node's request, and this node asks the next one). Versions are BinaryCodec's: Tomcat's
-// messages carry none, so with JavaCodec a refresh adds the sessions this node lacks and
-// replaces no copy.
+// starting declines this node's request, and this node asks the next one). Versions are
+// BinaryCodec's: Tomcat's messages carry none, so with JavaCodec a refresh adds the
+// sessions this node lacks and replaces no copy.
 
 // errRefreshing is the error of a change made while the manager lacks the quorum, or
 // refreshes its copies after getting it back.
