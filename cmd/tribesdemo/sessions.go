@@ -40,7 +40,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	codec := fs.String("codec", "go", "session message format: go (compact, Go nodes only) or java (Tomcat's DeltaManager format; the counter is a java.lang.Integer named counter)")
 	routeBinder := fs.Bool("route-binder", true, "rename a session to this node's --route when a request brings another node's (Tomcat's JvmRouteBinderValve); turn off behind a balancer without stickiness, and beside Tomcat nodes without jvmRoute")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tribesdemo sessions [flags]\n\nServes a page with a per-session counter, replicated to the other members;\n?format=json gives the same as JSON. Prints a JSON line when started and stopped.\n\n"+
+		fmt.Fprintln(stderr, "usage: tribesdemo sessions [flags]\n\nServes a page with a per-session counter, replicated to the other members;\n?format=json gives the same as JSON; /logout invalidates the session on every node.\nPrints a JSON line when started and stopped.\n\n"+
 			"Beside Tomcat 10.1 DeltaManager nodes serving /app: --codec java --context 'localhost#/app'\n"+
 			"--static-protocol --route-binder=false, and Tomcat's Engine without jvmRoute or\n"+
 			"JvmRouteBinderValve, so a session keeps its id on both sides (docs/tomcat.md).")
@@ -119,6 +119,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", mw.Wrap(sessionPage(ch, m)))
+	mux.Handle("/logout", mw.Wrap(http.HandlerFunc(logout)))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -218,6 +219,17 @@ func sessionPage(ch *channel.Channel, m *delta.Manager) http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = pageTemplate.Execute(w, d)
 	})
+}
+
+// logout invalidates the request's session on every node: 200 when the cluster
+// acknowledged it (or there was none), 503 when it could not (a node without the quorum).
+func logout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if err := delta.FromContext(r.Context()).Invalidate(); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "logged out")
 }
 
 // javaCodec is the Java codec of a node whose frames may reach maxFrame bytes (0: the

@@ -55,9 +55,10 @@ type page struct {
 // clientSession is the client's side of one session: its cookie and the highest counter
 // a successful response gave. Only the worker that owns it touches it.
 type clientSession struct {
-	cookie string
-	last   int
-	oks    int
+	cookie    string
+	last      int
+	oks       int
+	loggedOut bool // invalidated (/logout) once the load stopped: readAll skips it
 }
 
 func splitID(id string) (base, route string) {
@@ -384,7 +385,7 @@ func (c *webClient) load(start time.Time, stop func() bool) ([]*clientSession, *
 	return sessions, &wg
 }
 
-// readAll reads every session that got a successful response back on nodes, one after
+// readAll reads every session that got a successful response (and was not logged out) back on nodes, one after
 // the other (readBack), from clientWorkers goroutines; it returns how many it checked.
 func (c *webClient) readAll(sessions []*clientSession, nodes []*webNode) int {
 	var read sync.WaitGroup
@@ -392,7 +393,7 @@ func (c *webClient) readAll(sessions []*clientSession, nodes []*webNode) int {
 	for w := range clientWorkers {
 		read.Go(func() {
 			for i := w; i < len(sessions); i += clientWorkers {
-				if s := sessions[i]; s.oks > 0 {
+				if s := sessions[i]; s.oks > 0 && !s.loggedOut {
 					c.readBack(s, nodes, &checked)
 				}
 			}

@@ -1,6 +1,10 @@
 package sessionsinterop_test
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +16,8 @@ const (
 	beforeCut  = 1500 * time.Millisecond // load before the partition
 	afterDrop  = 1500 * time.Millisecond // load after the cut-off node dropped the others
 	dropWithin = 15 * time.Second        // for the membership to notice the partition, and its healing
+	// loggedOutSessions are logged out on the majority side during the partition.
+	loggedOutSessions = 20
 )
 
 // TestSessionPartitionAcrossHosts runs the three nodes of TestSessionFailoverAcrossHosts
@@ -25,7 +31,8 @@ const (
 // refreshes its copies from the other two before it acknowledges changes again. Every
 // session is then read back on the two nodes of the majority and on the cut-off one: each
 // counter must be at least the highest value ever acknowledged, and the three must agree
-// (the cut-off node's copies had missed the majority's changes).
+// (the cut-off node's copies had missed the majority's changes). Sessions logged out on
+// the majority side during the partition must not come back with the cut-off node.
 func TestSessionPartitionAcrossHosts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-host session partition takes about 10 s")
@@ -58,6 +65,10 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 		t.Fatalf("%s still lists %d members %v after the partition", minority.route, listed(minority), dropWithin)
 	}
 
+	// Users log out on the majority side while the partition lasts: the cut-off node's
+	// copies of their sessions must not come back with it.
+	loggedOut := c.logout(sessions, majority[0], loggedOutSessions)
+
 	b.Heal()
 	for _, n := range nodes {
 		if !n.proc.WaitFor(dropWithin, func() bool { return listed(n) == webNodes-1 }) {
@@ -77,6 +88,16 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 
 	checked := c.readAll(sessions, nodes)
 	t.Logf("read back %d sessions on %s and %s, then %s", checked, majority[0].route, majority[1].route, minority.route)
+	for _, s := range loggedOut { // each node must give the old cookie a new session
+		for _, n := range []*webNode{minority, majority[1]} {
+			if _, id, err := c.get(n, s.cookie); err != nil {
+				c.violate("reading logged-out session %s on %s: %v", s.cookie, n.route, err)
+			} else if base, _ := splitID(id); strings.HasPrefix(s.cookie, base+".") {
+				c.violate("%s serves session %s after the healing, which a user logged out of on %s during the partition",
+					n.route, id, majority[0].route)
+			}
+		}
+	}
 	c.reportViolations(t)
 	if servedBefore == 0 {
 		t.Errorf("%s served nothing before the cut", minority.route)
@@ -87,7 +108,10 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 	if n := c.oks.Load() - okBefore; n < 100 {
 		t.Errorf("only %d successful requests after the cut", n)
 	}
-	if checked < clientSessions*9/10 {
+	if len(loggedOut) != loggedOutSessions {
+		t.Errorf("only %d of %d sessions logged out on %s", len(loggedOut), loggedOutSessions, majority[0].route)
+	}
+	if checked < clientSessions*9/10-loggedOutSessions {
 		t.Errorf("only %d of %d sessions got a successful response", checked, clientSessions)
 	}
 }
@@ -96,4 +120,39 @@ func TestSessionPartitionAcrossHosts(t *testing.T) {
 func listed(n *webNode) int {
 	log := n.proc.Stderr()
 	return strings.Count(log, `msg="tribes member added"`) - strings.Count(log, `msg="tribes member disappeared"`)
+}
+
+// logout logs n sessions that got a successful response out on node (/logout, which
+// invalidates the session on every node) and returns them.
+func (c *webClient) logout(sessions []*clientSession, node *webNode, n int) []*clientSession {
+	var out []*clientSession
+	for _, s := range sessions {
+		if len(out) == n {
+			break
+		}
+		if s.oks == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, node.base+"/logout", nil)
+		if err == nil {
+			req.Header.Set("Cookie", "JSESSIONID="+s.cookie)
+			var resp *http.Response
+			if resp, err = c.hc.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+		}
+		cancel()
+		if err != nil {
+			c.violate("logging out of session %s on %s: %v", s.cookie, node.route, err)
+			continue
+		}
+		s.loggedOut = true
+		out = append(out, s)
+	}
+	return out
 }

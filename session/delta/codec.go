@@ -81,6 +81,12 @@ const (
 	// sessFlagPrincipalJava: the principal's Java form (EncodePrincipal's stream) follows
 	// its roles.
 	sessFlagPrincipalJava = 4
+	// sessFlagRemoved: the entry is a removal's record (SessionState.Removed): no other
+	// flag but sessFlagRenamed, and empty fields but the id and version. A node of an
+	// earlier version refuses it as malformed, and is never sent one (it does not ask).
+	sessFlagRemoved = 8
+	// sessFlagRenamed: with sessFlagRemoved, the record of an old id (SessionState.Renamed).
+	sessFlagRenamed = 16
 )
 
 // Owns reports whether data starts with the codec's header.
@@ -150,6 +156,18 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	var f byte
 	if s.IsNew {
 		f |= sessFlagNew
+	}
+	if s.Removed {
+		if s.IsNew || s.Principal != nil || s.AuthType != "" || s.CreationTime != 0 || s.LastAccessedTime != 0 ||
+			s.MaxInactive != 0 || len(s.Attributes)+len(s.Notes)+len(s.Listeners) > 0 {
+			return b, fmt.Errorf("delta: the removal record of %s holds session state", s.ID)
+		}
+		f |= sessFlagRemoved
+		if s.Renamed {
+			f |= sessFlagRenamed
+		}
+	} else if s.Renamed {
+		return b, fmt.Errorf("delta: session %s: Renamed without Removed", s.ID)
 	}
 	var java []byte
 	if p := s.Principal; p != nil {
@@ -464,10 +482,14 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	}
 	s.MaxInactive = int32(mi)
 	f := r.byte()
-	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava) != 0 || f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava {
+	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed) != 0 ||
+		f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava ||
+		f&sessFlagRemoved != 0 && f&^sessFlagRenamed != sessFlagRemoved || f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
 		r.fail("unknown session flags")
 	}
 	s.IsNew = f&sessFlagNew != 0
+	s.Removed = f&sessFlagRemoved != 0
+	s.Renamed = f&sessFlagRenamed != 0
 	s.Version = r.uvarint()
 	if f&sessFlagPrincipal != 0 {
 		p := &Principal{Name: r.str()}
@@ -498,5 +520,9 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	n := r.count(1, maxEntries)
 	for i := 0; i < n && r.err == nil; i++ {
 		s.Listeners = append(s.Listeners, r.str())
+	}
+	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||
+		len(s.Attributes)+len(s.Notes)+len(s.Listeners) > 0) {
+		r.fail("a removal record holding session state")
 	}
 }

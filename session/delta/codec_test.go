@@ -22,7 +22,7 @@ func sampleMessages() []*Message {
 		{Event: EventCreated, Context: "localhost#/app", SessionID: "ABC.a", Timestamp: 1700000000000},
 		{Event: EventExpired, Context: "localhost#/app", SessionID: "ABC.a", UniqueID: "ABC.a-EXPIRED-MSG", Timestamp: -5},
 		{Event: EventAccessed, SessionID: "ABC.a", Timestamp: 1},
-		{Event: EventGetAllSessions, Context: "c", SessionID: idGetAll},
+		{Event: EventGetAllSessions, Context: "c", SessionID: idGetAll, Version: AskRemovals},
 		{Event: EventDelta, Context: "c", SessionID: "S1", Timestamp: 7, Version: 300, Actions: []Action{
 			{Type: ActionIsNew, Op: OpSet, Name: nameIsNew, Value: encodeBool(true)},
 			{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(1800)},
@@ -39,6 +39,8 @@ func sampleMessages() []*Message {
 				Attributes: []NamedValue{{Name: "k", Value: val}}, Notes: []NamedValue{{Name: "n", Value: []byte("x")}},
 				Listeners: []string{"sso"}},
 			{ID: "S2", MaxInactive: 1800},
+			{ID: "S3.a", Version: 7, Removed: true},
+			{ID: "S4.b", Version: 2, Removed: true, Renamed: true},
 		}},
 		{Event: EventTransferComplete, Context: "c", SessionID: idTransferred, Timestamp: 9},
 		{Event: EventChangeSessionID, Context: "c", SessionID: "OLD.a", NewID: "NEW.b", Timestamp: 10},
@@ -107,6 +109,38 @@ func TestBinaryCodecRejectsMalformed(t *testing.T) {
 		"string cap":    {BinaryCodec{MaxStringLen: 2}, delta},
 		"value cap":     {BinaryCodec{MaxValueSize: 1}, delta},
 		"entries cap":   {BinaryCodec{MaxEntries: 1}, all},
+	}
+	// A chunk holding one removal record, written by hand: flags, then the attributes.
+	record := func(flags byte, attrs ...byte) []byte {
+		b := []byte{0xF5, 'T', 'S', 1, byte(EventAllSessionData), 0, 0, 0, 0, 0, flagSessions, 1,
+			4, 'S', '3', '.', 'a', 0, 0, 0, flags, 7, 0}
+		if len(attrs) == 0 {
+			attrs = []byte{0}
+		}
+		return append(append(b, attrs...), 0, 0) // no notes, no listeners
+	}
+	if m, err := c.DecodeMessage(record(sessFlagRemoved)); err != nil || !m.Sessions[0].Removed || m.Sessions[0].Version != 7 {
+		t.Fatalf("a removal record written by hand: %+v, %v", m, err)
+	}
+	cases["removal, new"] = struct {
+		c    BinaryCodec
+		data []byte
+	}{c, record(sessFlagRemoved | sessFlagNew)}
+	cases["removal with attributes"] = struct {
+		c    BinaryCodec
+		data []byte
+	}{c, record(sessFlagRemoved, 1, 1, 'k', 1, 'v')}
+	cases["renamed, not removed"] = struct {
+		c    BinaryCodec
+		data []byte
+	}{c, record(sessFlagRenamed)}
+	if _, err := c.AppendMessage(nil, &Message{Event: EventAllSessionData, Sessions: []SessionState{
+		{ID: "S3.a", Removed: true, MaxInactive: 1800}}}); err == nil {
+		t.Error("encoded a removal record holding session state")
+	}
+	if _, err := c.AppendMessage(nil, &Message{Event: EventAllSessionData, Sessions: []SessionState{
+		{ID: "S3.a", Renamed: true}}}); err == nil {
+		t.Error("encoded a session marked renamed")
 	}
 	for name, tc := range cases {
 		if _, err := tc.c.DecodeMessage(tc.data); !errors.Is(err, ErrMalformed) {

@@ -119,7 +119,8 @@ type Config struct {
 	// (Tomcat has no such setting and does the same); with it only the side holding a
 	// majority acknowledges changes. A node that was without the quorum, when it has it
 	// again, refreshes its copies from every member (the highest version of each session
-	// wins) before it acknowledges changes again (Stats.QuorumRefreshes). The quorum adds
+	// wins, and copies of sessions the others removed meanwhile go) before it
+	// acknowledges changes again (Stats.QuorumRefreshes). The quorum adds
 	// a floor: every member in the view must still acknowledge (TolerateUnreachable
 	// excepted). 0 (default): no quorum. Needs acked replication (send options with
 	// use_ack). See docs/sessions.md, "Partitions".

@@ -107,7 +107,8 @@
 // and whose membership dropped the others acknowledges changes they never get, as Tomcat
 // does. Config.ClusterSize makes acked replication need a majority of the cluster's nodes
 // (ErrNoQuorum otherwise), and a node that was without the quorum refreshes its copies
-// from every member (the highest version of each session wins) before it acknowledges
+// from every member (the highest version of each session wins; copies of sessions the
+// others removed meanwhile go, by the removals they remember) before it acknowledges
 // changes again (docs/sessions.md, "Partitions").
 //
 // # State transfer

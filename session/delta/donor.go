@@ -19,8 +19,9 @@ type serve struct{ completing atomic.Bool }
 // every session to the joiner in chunks, reading the live table shard by shard (never a
 // copy of the whole table), each chunk acknowledged after the joiner applied it and at
 // most transferWindow unacknowledged, then EVT_ALL_SESSION_TRANSFERCOMPLETE once all
-// were. to is the membership's record of the joiner.
-func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve) {
+// were. to is the membership's record of the joiner. With removals (a refresh asks), the
+// removals this node remembers follow the sessions (removals.go).
+func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, removals bool) {
 	defer m.wg.Done()
 	defer func() {
 		m.mu.Lock()
@@ -108,6 +109,17 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve) {
 		}
 		return fail(ctx.Err()) == nil
 	})
+	if removals && m.gone != nil {
+		for _, r := range m.gone.list() {
+			if fail(ctx.Err()) != nil {
+				break
+			}
+			chunk = append(chunk, r)
+			if len(chunk) >= m.cfg.SendAllSessionsSize {
+				flush()
+			}
+		}
+	}
 	if fail(nil) == nil && len(chunk) > 0 {
 		flush()
 	}

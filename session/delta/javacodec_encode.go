@@ -187,6 +187,9 @@ func (c JavaCodec) encodeSessions(ss []SessionState) ([]byte, error) {
 
 // encodeSession writes s in DeltaSession's layout (doWriteObject).
 func encodeSession(w *jserial.DataWriter, s *SessionState) error {
+	if s.Removed {
+		return fmt.Errorf("delta: JavaCodec cannot send the removal record of %s: Tomcat has none", s.ID)
+	}
 	w.WriteObject(s.CreationTime)
 	w.WriteObject(s.LastAccessedTime)
 	w.WriteObject(s.MaxInactive)

@@ -26,6 +26,9 @@ type Manager struct {
 	// quorum is how many members must acknowledge a change besides this node
 	// (Config.ClusterSize/2; 0 without a quorum).
 	quorum int
+	// gone records the ids removed with the cluster's agreement, for refreshes
+	// (removals.go); nil without a quorum or with a codec that cannot send them.
+	gone *removals
 	// quorumLost: the view fell below the quorum, and no refresh started since;
 	// refreshOn mirrors refreshing; refreshPending: a refresh goroutine runs
 	// (refresh.go).
@@ -104,7 +107,7 @@ type counters struct {
 	transfersActive, transfersWaiting           atomic.Int64
 	transfersRefused, rerouted, askedAgain      atomic.Uint64
 	repairs                                     atomic.Uint64
-	refreshes, refreshed                        atomic.Uint64
+	refreshes, refreshed, refreshRemoved        atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 }
 
@@ -112,6 +115,9 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
 		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]*serve{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
+	if m.quorum > 0 && sendsRemovals(cl.codec) {
+		m.gone = newRemovals()
+	}
 	if bc, ok := cl.codec.(batchCodec); ok {
 		if m.opts.WaitsForAck() {
 			m.batch = &batcher{m: m, bc: bc, wait: cfg.AckedBatchWait}
@@ -344,6 +350,11 @@ type Stats struct {
 	// it got the quorum back (Config.ClusterSize); SessionsRefreshed the copies they added
 	// or replaced with a higher version.
 	QuorumRefreshes, SessionsRefreshed uint64
+	// RefreshRemovals counts the copies refreshes removed: their sessions were removed or
+	// renamed by the others meanwhile. RemovalsKept is how many such removals this node
+	// remembers now, to tell members that refresh (BinaryCodec only).
+	RefreshRemovals uint64
+	RemovalsKept    int
 	// TransferNoManager counts the members asked that run no session manager at all
 	// (they answered FAIL_ACK, ErrNoSessionManager); TransferDeclined those that have no
 	// manager for this context or were starting themselves (they answered
@@ -394,6 +405,7 @@ func (m *Manager) Stats() Stats {
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
 		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		QuorumRefreshes: c.refreshes.Load(), SessionsRefreshed: c.refreshed.Load(),
+		RefreshRemovals: c.refreshRemoved.Load(), RemovalsKept: m.gone.len(),
 		TransferNoManager: c.noManager.Load(), TransferDeclined: c.declined.Load(),
 		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),

@@ -72,6 +72,11 @@ func (e Event) Valid() bool {
 	return false
 }
 
+// AskRemovals is the Version of an EventGetAllSessions that asks the member for the
+// records of the sessions it removed (SessionState.Removed) after its sessions. A node of
+// an earlier version ignores it and sends none.
+const AskRemovals = 1
+
 // Session ids Tomcat puts in messages that are not about one session.
 const (
 	idGetAll        = "GET-ALL"
@@ -101,7 +106,9 @@ type Message struct {
 	// older than the transfer-complete timestamp are dropped.
 	Timestamp int64
 	// Version is the session's change counter after this message (EventDelta) or the
-	// donor's counter (0 otherwise). It refines the stale-message rule of a transfer.
+	// donor's counter (0 otherwise). It refines the stale-message rule of a transfer. In
+	// an EventGetAllSessions, AskRemovals asks for the records of removed sessions too
+	// (SessionState.Removed); other values are ignored.
 	Version uint64
 
 	// NewID is the new session id (EventChangeSessionID).
@@ -212,6 +219,14 @@ type SessionState struct {
 	Attributes  []NamedValue
 	Notes       []NamedValue
 	Listeners   []string
+	// Removed marks not a session but the record that the session ID named, up to
+	// Version, was removed (invalidated, expired by its primary) under every route of
+	// its id: a member sends these after its sessions when asked by a refresh
+	// (Config.ClusterSize), and only with BinaryCodec. The other fields are zero.
+	Removed bool
+	// Renamed, with Removed, says that only ID went: the session lives on under another
+	// id.
+	Renamed bool
 }
 
 // NamedValue is a name and its encoded value.

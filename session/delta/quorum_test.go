@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
@@ -240,5 +243,130 @@ func TestQuorumRefreshHoldsMessages(t *testing.T) {
 	if got, st := valueK(j.m, "S.p"), j.m.Stats(); got != "v3" || st.DroppedStale != 1 || st.SessionsRefreshed != 1 {
 		t.Errorf("after the refresh k = %v (want v3), deltas dropped as held by the copy %d (want 1: version 2), "+
 			"sessions refreshed %d (want 1)", got, st.DroppedStale, st.SessionsRefreshed)
+	}
+}
+
+// A session the majority removes while c is cut off does not come back with c: neither
+// one invalidated on a (c's copy would serve a user who logged out), nor one whose
+// primary was c, nor the old id of one a renamed. c's refresh gets the removals a and b
+// remember with their sessions, and removes its copies.
+func TestQuorumRefreshRemovesWhatTheMajorityRemoved(t *testing.T) {
+	ctx := context.Background()
+	nw, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
+	startedAlone(t, a)
+	loggedOut := create(t, a, "k", "1")
+	onC := create(t, c, "k", "2")
+	renamed := create(t, a, "k", "3")
+	kept := create(t, b, "k", "4")
+	for _, id := range []string{loggedOut.ID(), onC.ID(), renamed.ID(), kept.ID()} {
+		testutil.EventuallyTrue(t, 10*time.Second, "every node holds "+id, func() bool {
+			return a.m.Find(id) != nil && b.m.Find(id) != nil && c.m.Find(id) != nil
+		})
+	}
+	nw.Partition(c.tn, a.tn)
+	nw.Partition(c.tn, b.tn)
+	if err := a.m.Invalidate(ctx, loggedOut); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.m.Invalidate(ctx, b.m.Find(onC.ID())); err != nil {
+		t.Fatal(err)
+	}
+	oldID := renamed.ID()
+	newID, err := a.m.ChangeSessionID(ctx, renamed, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw.Heal(c.tn, a.tn)
+	nw.Heal(c.tn, b.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "c's refresh", func() bool {
+		return c.m.Stats().QuorumRefreshes >= 1 && c.m.Replicate(ctx, c.m.Find(kept.ID())) == nil
+	})
+	for what, id := range map[string]string{"the session invalidated on a": loggedOut.ID(),
+		"c's session invalidated on b": onC.ID(), "the old id of the session renamed on a": oldID} {
+		if c.m.Find(id) != nil {
+			t.Errorf("c still holds %s (%s) after its refresh (stats %+v)", what, id, c.m.Stats())
+		}
+	}
+	if v, _ := c.m.Find(newID).Get("k"); v != "3" {
+		t.Errorf("c has k = %v under the renamed session's new id, want 3", v)
+	}
+	if v, _ := c.m.Find(kept.ID()).Get("k"); v != "4" {
+		t.Errorf("c has k = %v in the session nobody removed, want 4", v)
+	}
+	if st := c.m.Stats(); st.RefreshRemovals != 3 || st.RemovalsKept < 3 {
+		t.Errorf("c's refresh removed %d copies (want 3) and c remembers %d removals (want at least 3)",
+			st.RefreshRemovals, st.RemovalsKept)
+	}
+	if st := a.m.Stats(); st.RemovalsKept != 3 {
+		t.Errorf("a remembers %d removals, want 3 (its invalidation, its rename, b's invalidation)", st.RemovalsKept)
+	}
+}
+
+// The removal records a member sends a refresh, against the node's copies and the other
+// sessions of the answer: a copy up to the removal's version goes, under any route for a
+// removed session (Q: j renamed it to its own route while cut off) but only under the id
+// itself for an old id (R: renamed, it lives on), a newer one stays, and a session the
+// answer holds at a version up to one removed does not come (another member missed the
+// removal). Only a refresh asks for them.
+func TestQuorumRefreshRemovalRecords(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	var asks []uint64
+	var mu sync.Mutex
+	peer := newRaw(t, nw, func(m *delta.Message, _ channel.Member) {
+		if m.Event == delta.EventGetAllSessions {
+			mu.Lock()
+			asks = append(asks, m.Version)
+			mu.Unlock()
+		}
+	})
+	asked := func(n int) []uint64 {
+		t.Helper()
+		testutil.EventuallyTrue(t, 10*time.Second, fmt.Sprintf("request %d", n), func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(asks) == n
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(asks)
+	}
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
+	asked(1)
+	jm := j.ch.LocalMember()
+	T := time.Now().UnixMilli()
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{repairState(T, "X.p", 2, "x"), repairState(T, "Y.p", 2, "y"),
+		repairState(T, "Z.p", 5, "z"), repairState(T, "Q.j", 2, "q"), repairState(T, "R.j", 2, "r")}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	nw.Partition(peer.tn, j.tn)
+	nw.Heal(peer.tn, j.tn)
+	if got := asked(2); got[0] != 0 || got[1] != delta.AskRemovals {
+		t.Fatalf("the requests' versions: %v, want [0 %d] (a joiner does not ask for removals, a refresh does)",
+			got, delta.AskRemovals)
+	}
+	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
+	chunk.Sessions = []delta.SessionState{{ID: "X.p", Version: 3, Removed: true},
+		{ID: "Z.p", Version: 4, Removed: true}, {ID: "W.p", Version: 2, Removed: true},
+		{ID: "Q.p", Version: 2, Removed: true}, {ID: "R.p", Version: 2, Removed: true, Renamed: true}}
+	peer.send(t, jm, chunk)
+	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
+	chunk.Sessions = []delta.SessionState{repairState(T, "W.p", 2, "w"), repairState(T, "V.p", 3, "v"),
+		repairState(T, "X.p", 3, "x")}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+1))
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
+	for id, want := range map[string]any{"X.p": nil, "Y.p": "y", "Z.p": "z", "W.p": nil, "V.p": "v", "Q.j": nil, "R.j": "r"} {
+		if got := valueK(j.m, id); got != want {
+			t.Errorf("%s: k = %v, want %v", id, got, want)
+		}
+	}
+	if st := j.m.Stats(); st.RefreshRemovals != 2 || st.RemovalsKept != 5 {
+		t.Errorf("removed by the refresh %d (want 2: X.p, Q.j), removals kept %d (want the 5 records)",
+			st.RefreshRemovals, st.RemovalsKept)
 	}
 }

@@ -59,7 +59,7 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		m.serving[src.Key()] = sv
 		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 		m.mu.Unlock()
-		go m.serveAll(m.bg, src, sv)
+		go m.serveAll(m.bg, src, sv, msg.Version == AskRemovals)
 		return
 	}
 	m.mu.Unlock()
@@ -247,6 +247,7 @@ func (m *Manager) handleChangeID(msg *Message) {
 func (m *Manager) renameReplica(s *Session, old, newID string) (ok, taken bool) {
 	ok, taken = m.st.rename(old, newID, s, func() { s.setID(newID) })
 	if ok {
+		m.noteRemoved(old, s, 0, true)
 		m.skip(old)
 		m.fire(s, true, notice{kind: nIDChanged, oldID: old})
 	}

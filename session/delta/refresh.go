@@ -15,8 +15,8 @@ import (
 // latest acknowledged change of a session overlaps this node's view, and this node
 // acknowledged nothing without the quorum, so the highest version among the members is
 // the latest acknowledged one. A copy is replaced only by a higher version, and removed
-// only when it is held under an id a member renamed meanwhile (mergeSessions): a session
-// a member removed while this node was cut off stays here.
+// when it is held under an id a member renamed meanwhile, or when a member remembers the
+// removal of its session (removals.go, mergeSessions).
 //
 // Meanwhile the node's own changes fail with ErrNoQuorum (errRefreshing) and the messages
 // that arrive wait; they are applied after the refresh, in order, but for a delta not
@@ -120,7 +120,7 @@ func (m *Manager) refresh(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
-		if _, err := m.refetch(ctx, donor, nil); err != nil {
+		if _, err := m.refetch(ctx, donor, nil, true); err != nil {
 			m.log.Info("delta: a member did not give its sessions for the refresh", "member", donor.Addr(), "err", err)
 			continue
 		}
@@ -150,13 +150,22 @@ func (m *Manager) refresh(ctx context.Context) {
 // copy older than the chunk's (a lower version) replaced. A session a member renamed while
 // this node was cut off (a binder's failover: the client's requests went to the other
 // side) is here under its old id: that copy is renamed to the chunk's id, or removed if
-// the chunk's id is held too, unless it is newer.
+// the chunk's id is held too, unless it is newer. A removal record (removals.go) removes
+// the copy it names unless that is newer, and keeps a session it names that another
+// member still holds, at that version or older, from coming back.
 func (m *Manager) mergeSessions(list []SessionState) {
 	for i := range list {
 		st := &list[i]
 		if !validID(st.ID) {
 			m.stats.unexpected.Add(1)
 			continue
+		}
+		if st.Removed {
+			m.mergeRemoval(st)
+			continue
+		}
+		if m.gone.covers(st.ID, st.Version) {
+			continue // that member missed the removal
 		}
 		m.noteRoute(st.ID)
 		renamed := m.renameForRepair(st.ID)

@@ -76,7 +76,7 @@ func (r *repair) round(ctx context.Context) {
 	m.stats.repairs.Add(1)
 	m.log.Info("delta: the state transfer left out sessions that were changed or renamed meanwhile; asking again",
 		"member", donor.Addr(), "sessions", len(want))
-	ts, err := m.refetch(ctx, donor, want)
+	ts, err := m.refetch(ctx, donor, want, false)
 	for id := range want {
 		m.skip(id)
 	}
@@ -111,7 +111,7 @@ func (r *repair) tsOf(msg *Message) int64 {
 
 // refetch asks donor for every session while the manager is still transferring and loads
 // only the sessions in want that it lacks. It returns the time of the donor's snapshot.
-func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[string]bool) (int64, error) {
+func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[string]bool, removals bool) (int64, error) {
 	sig := make(chan transferSignal, 2) // as runTransfer's
 	if !m.beginAttempt(donor, sig, want) {
 		return 0, ErrStopped
@@ -124,7 +124,7 @@ func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[st
 		deadline = t.C
 	}
 	last := TransferAttempt{Donor: donor}
-	ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor), sig, deadline, time.Time{}, func() bool { return true }, &last)
+	ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor, removals), sig, deadline, time.Time{}, func() bool { return true }, &last)
 	if err == nil {
 		err = last.Err
 	}
@@ -297,7 +297,7 @@ func (m *Manager) runLiveRepair(ctx context.Context, r *liveRepair, settle time.
 		m.stats.repairs.Add(1)
 		m.log.Info("delta: messages about sessions this node lacks; asking for the sessions again", "member", donor.Addr())
 		m.attemptMu.Lock()
-		_, err := m.refetch(ctx, donor, nil)
+		_, err := m.refetch(ctx, donor, nil, false)
 		m.attemptMu.Unlock()
 		if err != nil {
 			m.log.Warn("delta: asking again for sessions this node lacks failed", "member", donor.Addr(), "err", err)
@@ -421,7 +421,7 @@ func (m *Manager) loadRepaired(chunk *Message) {
 	loaded := map[string]bool{}
 	for i := range chunk.Sessions {
 		st := &chunk.Sessions[i]
-		if !r.want[st.ID] || !validID(st.ID) {
+		if !r.want[st.ID] || !validID(st.ID) || st.Removed {
 			continue
 		}
 		m.noteRoute(st.ID)

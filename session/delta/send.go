@@ -162,9 +162,10 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
 		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
 		if err != nil {
-			err = fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
+			return newID, fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
 		}
-		return newID, err
+		m.noteRemoved(oldID, s, 0, true)
+		return newID, nil
 	}
 }
 
@@ -200,12 +201,18 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	m.fire(s, replicated, s.endExpire()...)
 
 	if !notifyCluster {
+		if replicated { // another node said so (an expiry received, or a refresh's removal)
+			m.noteRemoved(e.id, s, e.version, false)
+		}
 		return nil
 	}
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
 		if err := m.judge(0, nil); err != nil {
 			return fmt.Errorf("delta: replicating expiry of session %s: %w", e.id, err)
+		}
+		if cause != causeStopped {
+			m.noteRemoved(e.id, s, e.version, false)
 		}
 		return nil
 	}
@@ -218,6 +225,9 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	errs = append(errs, m.replicateTo(ctx, members, &Message{Event: EventExpired, SessionID: e.id, Timestamp: now}))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("delta: replicating expiry of session %s: %w", e.id, err)
+	}
+	if cause != causeStopped {
+		m.noteRemoved(e.id, s, e.version, false)
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			_, ok := untried()
 			return ok
 		}
-		ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor), sig, deadline, waitUntil, others, last)
+		ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor, false), sig, deadline, waitUntil, others, last)
 		if err != nil {
 			fail(err)
 			return
@@ -222,11 +222,16 @@ func (m *Manager) endAttempt() {
 	m.signal, m.fillIn = nil, nil
 }
 
-// asker returns the function that asks donor for every session.
-func (m *Manager) asker(ctx context.Context, donor channel.Member) func() error {
+// asker returns the function that asks donor for every session; with removals, for the
+// removals it remembers too (a refresh's request).
+func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool) func() error {
+	var ask uint64
+	if removals && m.gone != nil {
+		ask = AskRemovals
+	}
 	return func() error {
 		return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs()}, askOpts)
+			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs(), Version: ask}, askOpts)
 	}
 }
 
@@ -452,7 +457,7 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 	loaded := 0 // counted once per chunk: chunks are loaded in parallel
 	for i := range list {
 		st := &list[i]
-		if !validID(st.ID) {
+		if !validID(st.ID) || st.Removed { // removals come only to a refresh, which asks for them
 			m.stats.unexpected.Add(1)
 			continue
 		}

@@ -1,0 +1,215 @@
+package delta
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/internal/sessionhttp"
+)
+
+// A refresh (refresh.go) only adds and replaces copies: a session the majority removed
+// while this node was cut off would stay here, served to whoever holds its id (a user who
+// logged out on the other side is logged in again here). So a manager with a quorum
+// remembers for a while the ids that stopped naming a session with the cluster's
+// agreement (removals): sessions invalidated here or expired by their primary, with the
+// cluster told and acknowledging, and sessions another node said were removed; and the
+// old ids of renamed sessions. A member asked for every session by a refresh sends them
+// after its sessions, as entries with SessionState.Removed (and Renamed for an old id),
+// and the refreshing node removes its copies unless they are newer than the removal
+// (mergeRemoval). A removed session goes under every route of its id: this node may hold
+// it under one the others never knew (its binder renamed it while cut off, and the rename
+// was refused). An old id goes only under itself: the session lives on under its new id.
+// A copy this node times out on its own leaves no record: the others time theirs out too.
+//
+// A record is kept for twice the removed session's max inactive interval (an hour for
+// one that never expires, a minute at least): a copy that nobody uses times out by then
+// anyway. At most maxRemovals are kept, the oldest forgotten first.
+
+// maxRemovals bounds the records a manager keeps.
+const maxRemovals = 1 << 17
+
+// removals is a manager's record of removed ids (nil without a quorum). A removed
+// session's record is keyed by its id without the route, an old id's by the id itself
+// after a byte no id holds.
+type removals struct {
+	mu    sync.Mutex
+	byID  map[string]removal
+	order []removedID // in the order noted; a key noted again is in it twice
+	head  int         // order[:head] are forgotten
+}
+
+type removal struct {
+	id      string // the id as noted
+	version uint64 // the session's version when it was removed: copies up to it go
+	until   int64  // unix nanoseconds
+	renamed bool   // an old id, not a removed session
+}
+
+type removedID struct {
+	key   string
+	until int64
+}
+
+// removalKey is the key of id's record.
+func removalKey(id string, renamed bool) string {
+	if renamed {
+		return "\x00" + id
+	}
+	return sessionhttp.WithRoute(id, "")
+}
+
+func newRemovals() *removals { return &removals{byID: map[string]removal{}} }
+
+// keepRemoval is how long the removal of a session with max inactive interval sec (in
+// seconds) is remembered.
+func keepRemoval(sec int32) time.Duration {
+	if sec <= 0 {
+		return time.Hour
+	}
+	return max(2*time.Duration(sec)*time.Second, time.Minute)
+}
+
+// note records that id named a session up to version and no longer does (renamed: it
+// was renamed), for keep.
+func (r *removals) note(id string, version uint64, keep time.Duration, renamed bool) {
+	if r == nil || id == "" {
+		return
+	}
+	now := time.Now().UnixNano()
+	until := now + int64(keep)
+	key := removalKey(id, renamed)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.byID[key]; ok {
+		version = max(version, old.version)
+		until = max(until, old.until)
+	}
+	r.byID[key] = removal{id: id, version: version, until: until, renamed: renamed}
+	r.order = append(r.order, removedID{key: key, until: until})
+	for r.head < len(r.order) {
+		e := r.order[r.head]
+		current := r.current(e)
+		if current && e.until > now && len(r.byID) <= maxRemovals {
+			break
+		}
+		if current {
+			delete(r.byID, e.key)
+		}
+		r.order[r.head] = removedID{}
+		r.head++
+	}
+	if len(r.order)-r.head > 2*maxRemovals { // ids noted again and again: drop their older entries
+		kept := r.order[:0]
+		for _, e := range r.order[r.head:] {
+			if r.current(e) {
+				kept = append(kept, e)
+			}
+		}
+		clear(r.order[len(kept):])
+		r.order, r.head = kept, 0
+	} else if r.head > 1024 && r.head > len(r.order)/2 { // reclaim the forgotten front
+		n := copy(r.order, r.order[r.head:])
+		clear(r.order[n:])
+		r.order, r.head = r.order[:n], 0
+	}
+}
+
+// current reports whether e is the entry of its key's record (not one noted again since).
+func (r *removals) current(e removedID) bool {
+	cur, ok := r.byID[e.key]
+	return ok && cur.until == e.until
+}
+
+// covers reports whether a record still kept removes a copy of id at version: the
+// session's (under any route) or id's own as an old id, at that version or later.
+func (r *removals) covers(id string, version uint64) bool {
+	if r == nil {
+		return false
+	}
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, key := range [2]string{removalKey(id, false), removalKey(id, true)} {
+		if e, ok := r.byID[key]; ok && e.until > now && e.version >= version {
+			return true
+		}
+	}
+	return false
+}
+
+// list returns the removals still kept, as entries of a state transfer chunk.
+func (r *removals) list() []SessionState {
+	if r == nil {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]SessionState, 0, len(r.byID))
+	for _, e := range r.byID {
+		if e.until > now {
+			out = append(out, SessionState{ID: e.id, Version: e.version, Removed: true, Renamed: e.renamed})
+		}
+	}
+	return out
+}
+
+// len returns how many removals are recorded.
+func (r *removals) len() int {
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byID)
+}
+
+// sendsRemovals reports whether codec can send removal records (BinaryCodec).
+func sendsRemovals(codec MessageCodec) bool {
+	switch codec.(type) {
+	case BinaryCodec, *BinaryCodec:
+		return true
+	}
+	return false
+}
+
+// noteRemoved records that id no longer names s, whose version was at most version:
+// s was removed, or renamed from id (a no-op without a quorum).
+func (m *Manager) noteRemoved(id string, s *Session, version uint64, renamed bool) {
+	if m.gone == nil {
+		return
+	}
+	s.mu.Lock()
+	sec := s.maxInactive
+	version = max(version, s.version)
+	s.mu.Unlock()
+	m.gone.note(id, version, keepRemoval(sec), renamed)
+}
+
+// mergeRemoval applies a member's removal record (mergeSessions): it removes this node's
+// copies it covers and records it, to pass on and to keep a session it covers from
+// coming back from another member that missed the removal.
+func (m *Manager) mergeRemoval(st *SessionState) {
+	ids := []string{st.ID}
+	if !st.Renamed { // the session, under every route this node knows
+		ids = append(ids[:0], sessionhttp.WithRoute(st.ID, ""))
+		if own := m.cfg.JvmRoute; own != "" {
+			ids = append(ids, sessionhttp.WithRoute(st.ID, own))
+		}
+		if p := m.routes.Load(); p != nil {
+			for _, r := range *p {
+				ids = append(ids, sessionhttp.WithRoute(st.ID, r))
+			}
+		}
+	}
+	for _, id := range ids {
+		s := m.st.get(id)
+		if s == nil || !s.olderThan(st.Version+1) || !s.IsValid() {
+			continue // none, changed after the removal, or being removed
+		}
+		_ = m.expire(context.Background(), s, false, causeInvalidated, true) // records a removal
+		m.stats.refreshRemoved.Add(1)
+	}
+	m.gone.note(st.ID, st.Version, keepRemoval(0), st.Renamed)
+}

@@ -1,0 +1,71 @@
+package delta
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// The records of removals are bounded in number (the oldest forgotten first) and in time,
+// and an id noted again and again does not grow them.
+func TestRemovalsBounded(t *testing.T) {
+	r := newRemovals()
+	for i := range maxRemovals + 10 {
+		r.note(fmt.Sprint("id", i), uint64(i), time.Hour, false)
+	}
+	if n := r.len(); n != maxRemovals {
+		t.Fatalf("%d records, want %d", n, maxRemovals)
+	}
+	if r.covers("id9", 0) {
+		t.Error("the 10th oldest record is still kept")
+	}
+	if last := fmt.Sprint("id", maxRemovals+9); !r.covers(last, maxRemovals+9) || r.covers(last, maxRemovals+10) {
+		t.Error("the newest record does not cover its version, or covers a later one")
+	}
+	if len(r.list()) != maxRemovals {
+		t.Errorf("list has %d records", len(r.list()))
+	}
+
+	r = newRemovals()
+	for i := range 3 * maxRemovals {
+		r.note("again", uint64(i%5), time.Hour, false)
+	}
+	if !r.covers("again", 4) || r.covers("again", 5) || r.len() != 1 {
+		t.Errorf("an id noted again: %d records, want 1 covering up to version 4 (the highest)", r.len())
+	}
+	if n := len(r.order) - r.head; n > 2*maxRemovals+1 {
+		t.Errorf("%d entries in the order of an id noted again and again", n)
+	}
+
+	r = newRemovals()
+	r.note("short", 1, -time.Second, false)
+	if r.covers("short", 0) {
+		t.Error("an expired record is still found")
+	}
+	r.note("next", 1, time.Hour, false)
+	if n := r.len(); n != 1 || len(r.list()) != 1 {
+		t.Errorf("%d records after the expired one's time, want 1", n)
+	}
+	// A removed session's record covers its id under every route; an old id's only itself.
+	r.note("S.a", 3, time.Hour, false)
+	r.note("R.a", 3, time.Hour, true)
+	for id, want := range map[string]bool{"S.a": true, "S.b": true, "S": true, "R.a": true, "R.b": false, "R": false} {
+		if got := r.covers(id, 3); got != want {
+			t.Errorf("covers(%s) = %v, want %v", id, got, want)
+		}
+	}
+	if keepRemoval(0) != time.Hour || keepRemoval(1) != time.Minute || keepRemoval(1800) != time.Hour {
+		t.Errorf("keepRemoval: %v %v %v", keepRemoval(0), keepRemoval(1), keepRemoval(1800))
+	}
+}
+
+func TestJavaCodecRefusesRemovalRecords(t *testing.T) {
+	m := &Message{Event: EventAllSessionData, Context: "c", SessionID: idSessionState,
+		Sessions: []SessionState{{ID: "S.a", Version: 2, Removed: true}}}
+	if _, err := (JavaCodec{}).AppendMessage(nil, m); err == nil {
+		t.Error("JavaCodec encoded a removal record")
+	}
+	if sendsRemovals(JavaCodec{}) || !sendsRemovals(BinaryCodec{}) || !sendsRemovals(&BinaryCodec{}) {
+		t.Error("sendsRemovals")
+	}
+}
