@@ -70,6 +70,13 @@ type Decoder struct {
 	started bool
 	err     error
 	scratch []*ClassDesc
+	// claimed is, when the input is known whole, how many bytes of what is left the
+	// elements announced and not read yet take at least: the open arrays' and
+	// collections' remaining elements and the open objects' remaining field values
+	// (claim). A length read off the wire must fit beside them (fits), so that what the
+	// decoder allocates ahead of the elements stays within a constant factor of the
+	// input, however deeply arrays, collections and objects nest.
+	claimed int
 }
 
 // NewDecoder returns a Decoder reading the stream from r. It reads r as needed; it
@@ -245,25 +252,48 @@ func (d *Decoder) count(n int32, minSize int, what string) (int, error) {
 	if err := d.fits(n, minSize, what); err != nil {
 		return 0, err
 	}
-	if d.src.knownRemaining() >= 0 {
-		return int(n), nil
+	return d.prealloc(int(n)), nil
+}
+
+// prealloc is the capacity to allocate ahead of n elements whose room was checked
+// (fits): n, or at most 1024 while the rest of the input is unknown.
+func (d *Decoder) prealloc(n int) int {
+	if d.src.r == nil {
+		return n
 	}
-	return min(int(n), 1024), nil
+	return min(n, 1024)
 }
 
 // fits checks that a length read off the wire is not negative and, when the whole input
-// is known, that n elements of at least minSize bytes each fit in what is left of it.
+// is known, that n elements of at least minSize bytes each fit in what is left of it
+// beside the elements already announced (claimed).
 func (d *Decoder) fits(n int32, minSize int, what string) error {
 	if n < 0 {
 		return d.failf(ErrMalformed, "negative %s length %d", what, n)
 	}
-	if rem := d.src.knownRemaining(); rem >= 0 && int64(n)*int64(minSize) > int64(rem) {
+	if rem := d.src.knownRemaining(); rem >= 0 && int64(n)*int64(minSize) > int64(rem-d.claimed) {
 		if d.src.limited {
 			return d.failf(ErrLimit, "%s length %d beyond MaxBytes", what, n)
 		}
-		return d.failf(ErrTruncated, "%s length %d, %d bytes left", what, n, rem)
+		return d.failf(ErrTruncated, "%s length %d, %d bytes left beside %d announced", what, n, rem, d.claimed)
 	}
 	return nil
+}
+
+// claim adds n bytes to those announced elements will take (claimed), when the input
+// is known whole; the caller checked with fits that they are there, and unclaims them as
+// it reads each element. After an error the decoder is done, claims and all.
+func (d *Decoder) claim(n int) {
+	if d.src.r == nil {
+		d.claimed += n
+	}
+}
+
+// unclaim gives back n bytes of a claim: the element that takes them is read next.
+func (d *Decoder) unclaim(n int) {
+	if d.src.r == nil {
+		d.claimed -= n
+	}
 }
 
 func (d *Decoder) enter() error {

@@ -29,7 +29,8 @@ func (d *Decoder) array() (any, error) {
 	if !isObj && size == 0 {
 		return nil, d.failf(ErrMalformed, "array class %s", cd.Name)
 	}
-	n, err := d.count(int32(l), max(size, 1), "array")
+	minSize := max(size, 1)
+	n, err := d.count(int32(l), minSize, "array")
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +38,9 @@ func (d *Decoder) array() (any, error) {
 	if _, err := d.newHandle(a); err != nil {
 		return nil, err
 	}
+	d.claim(int(l) * minSize)
 	for i := 0; i < int(int32(l)); i++ {
+		d.unclaim(minSize)
 		var v any
 		if isObj {
 			v, err = d.content(false)

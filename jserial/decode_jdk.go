@@ -95,7 +95,9 @@ func (d *Decoder) elems(n int32, what string) ([]any, error) {
 		return nil, err
 	}
 	out := make([]any, 0, max(c, 1))
+	d.claim(int(n))
 	for i := int32(0); i < n; i++ {
+		d.unclaim(1)
 		v, err := d.content(false)
 		if err != nil {
 			return nil, err
@@ -149,11 +151,14 @@ func (d *Decoder) entries(n int32, what string) ([]Entry, error) {
 		return nil, err
 	}
 	out := make([]Entry, 0, c)
+	d.claim(2 * int(n))
 	for i := int32(0); i < n; i++ {
+		d.unclaim(1)
 		k, err := d.content(false)
 		if err != nil {
 			return nil, err
 		}
+		d.unclaim(1)
 		v, err := d.content(false)
 		if err != nil {
 			return nil, err

@@ -41,6 +41,18 @@ func (d *Decoder) object() (any, error) {
 		}
 	}
 	d.scratch = chain[:0] // reused by nested objects: copy it out first
+	// The data of every class of the chain takes at least a byte per field (more for a
+	// primitive one) and one for a writeObject method's end: claimed, before the slots and
+	// the values are allocated, so that objects nested in the first field leave room for
+	// the rest.
+	least := 0
+	for _, c := range chain {
+		least += minData(c)
+	}
+	if err := d.fits(1, least, cd.Name+" data"); err != nil {
+		return nil, err
+	}
+	d.claim(least)
 	o.Slots = make([]Slot, len(chain))
 	for i := range o.Slots {
 		o.Slots[i].Class = chain[len(chain)-1-i]
@@ -52,6 +64,7 @@ func (d *Decoder) object() (any, error) {
 			return nil, err
 		}
 		if c.Flags&SCWriteMethod != 0 {
+			d.unclaim(1)
 			if sl.Annotation, err = d.annotation(); err != nil {
 				return nil, err
 			}
@@ -60,21 +73,40 @@ func (d *Decoder) object() (any, error) {
 	return o, nil
 }
 
+// minData is the fewest bytes the data of class c in an object takes: its fields' values
+// (an object field at least a TC_NULL) and a writeObject method's TC_ENDBLOCKDATA.
+func minData(c *ClassDesc) int {
+	n := 0
+	for _, f := range c.Fields {
+		n += max(primSize(f.Type), 1)
+	}
+	if c.Flags&SCWriteMethod != 0 {
+		n++
+	}
+	return n
+}
+
+// fieldValues reads the values of c's fields, whose bytes object claimed; when the input
+// is not known whole, the values are appended as read (no more is allocated ahead of
+// them than for an array).
 func (d *Decoder) fieldValues(c *ClassDesc) ([]any, error) {
 	if len(c.Fields) == 0 {
 		return nil, nil
 	}
-	vals := make([]any, len(c.Fields))
-	for i, f := range c.Fields {
+	vals := make([]any, 0, d.prealloc(len(c.Fields)))
+	for _, f := range c.Fields {
+		var v any
 		var err error
+		d.unclaim(max(primSize(f.Type), 1))
 		if f.Type == 'L' || f.Type == '[' {
-			vals[i], err = d.content(false)
+			v, err = d.content(false)
 		} else {
-			vals[i], err = d.prim(f.Type)
+			v, err = d.prim(f.Type)
 		}
 		if err != nil {
 			return nil, err
 		}
+		vals = append(vals, v)
 	}
 	return vals, nil
 }

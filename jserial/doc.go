@@ -78,8 +78,13 @@
 //
 // DecoderConfig bounds nesting depth, handles, array and collection lengths and
 // stream size. No length read off the wire is allocated before it has been checked
-// against those limits and, for a byte slice, against the bytes left; reading an
-// io.Reader, buffers grow only with the data received. Errors are
+// against those limits and, for a byte slice, against the bytes left beside those the
+// enclosing arrays, collections and objects still announce (each of their elements takes
+// at least a byte, a field its primitive's size), so that nesting does not multiply what
+// is allocated ahead of the data: a stream that announces more than it holds fails
+// having allocated a small multiple of its size (TestNestedLengthsBounded). Reading an
+// io.Reader, buffers grow only with the data received, and at most 1024 elements of an
+// array, collection or object's fields are allocated ahead of them. Errors are
 // *DecodeError values wrapping a sentinel (ErrTruncated, ErrUnknownTypeCode, ErrLimit,
 // ErrCycle, ErrSUIDMismatch, ...); the decoder never panics, which FuzzDecode checks.
 // A Decoder or Encoder is for one goroutine; Marshal and Unmarshal may be called

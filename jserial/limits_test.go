@@ -2,8 +2,11 @@ package jserial
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -321,5 +324,126 @@ func TestDefaultMaxHandlesFollowsInput(t *testing.T) {
 	}
 	if _, err := d.Decode(); !errors.Is(err, ErrLimit) {
 		t.Fatalf("from a reader: %v, want ErrLimit", err)
+	}
+}
+
+// Lengths nested in the first element of arrays, collections and objects do not
+// multiply what is allocated ahead of the data: every length must fit in the input beside
+// the elements its enclosing ones still announce, so a stream that announces more than
+// it holds fails early, having allocated a small multiple of its size (an element
+// decoded takes up to 16 times its smallest encoding, a TC_NULL). Each stream nests
+// lengths as large as the rest of the input in one another; before, each level
+// preallocated for them (800 MiB for the 1 MiB of nested arrays).
+func TestNestedLengthsBounded(t *testing.T) {
+	u32 := func(b []byte, n int) []byte { return binary.BigEndian.AppendUint32(b, uint32(n)) }
+	pad := func(b []byte, total int) []byte {
+		for len(b) < total {
+			b = append(b, tcNull)
+		}
+		return b
+	}
+	// Every level announces as many elements as the bytes left after its length.
+	nested := func(prefix []byte, level func(b []byte, left int) []byte, depth, total int) []byte {
+		b := prefix
+		for i := range depth {
+			if i > 0 {
+				b = append(b, tcObject, tcReference, 0, 0x7e, 0, 0) // the first level's class
+			}
+			b = level(b, total-len(b))
+		}
+		return pad(b, total)
+	}
+	objArray := header(tcArray, tcClassDesc, 0, 19)
+	objArray = append(objArray, "[Ljava.lang.Object;"...)
+	objArray = append(objArray, 0x90, 0xCE, 0x58, 0x9F, 0x10, 0x73, 0x29, 0x6C, SCSerializable, 0, 0, tcEndBlockData, tcNull)
+	arrays := objArray
+	for i := range 50 {
+		if i > 0 {
+			arrays = append(arrays, tcArray, tcReference, 0, 0x7e, 0, 0)
+		}
+		arrays = u32(arrays, 1<<20-len(arrays)-4)
+	}
+	arrays = pad(arrays, 1<<20)
+
+	list, _ := Marshal([]any{nil}) // ... size, TC_BLOCKDATA 4, count, TC_NULL, TC_ENDBLOCKDATA
+	lists := nested(list[:len(list)-12], func(b []byte, left int) []byte {
+		n := left - 10
+		return u32(append(u32(b, n), tcBlockData, 4), n)
+	}, 50, 1<<20)
+	m, _ := Marshal(&Map{Entries: []Entry{{"k", nil}}}) // ... loadFactor, threshold, TC_BLOCKDATA 8, capacity, size, "k", TC_NULL, TC_ENDBLOCKDATA
+	maps := nested(m[:len(m)-24], func(b []byte, left int) []byte {
+		n := (left - 18) / 2
+		b = append(b, 0x3f, 0x40, 0, 0, 0, 0, 0, 12, tcBlockData, 8)
+		return append(u32(u32(b, 16), n), tcNull) // the first key, null
+	}, 50, 1<<20)
+
+	// Objects of a class of 20 000 object fields, each the first field's value.
+	const fields = 20000
+	objects := header(tcObject, tcClassDesc, 0, 1, 'A', 0, 0, 0, 0, 0, 0, 0, 1, SCSerializable)
+	objects = binary.BigEndian.AppendUint16(objects, fields)
+	for i := range fields {
+		objects = append(objects, 'L', 0, 1, 'f')
+		if i == 0 {
+			objects = append(objects, tcString, 0, 18)
+			objects = append(objects, "Ljava/lang/Object;"...)
+		} else {
+			objects = append(objects, tcReference, 0, 0x7e, 0, 1)
+		}
+	}
+	objects = append(objects, tcEndBlockData, tcNull)
+	for range 200 {
+		objects = append(objects, tcObject, tcReference, 0, 0x7e, 0, 0)
+	}
+	objects = pad(objects, len(objects)+fields)
+
+	for _, c := range []struct {
+		name string
+		in   []byte
+	}{{"arrays", arrays}, {"lists", lists}, {"maps", maps}, {"objects", objects}} {
+		t.Run(c.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := Unmarshal(c.in)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrTruncated) {
+				t.Errorf("got %v, want ErrTruncated", err)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 32*uint64(len(c.in))+1<<20 {
+				t.Errorf("%d MiB allocated for %d KiB of input (%v)", grew>>20, len(c.in)>>10, err)
+			}
+		})
+	}
+}
+
+// What the elements claim is given back as they are read: after every element of every
+// stream Java wrote, nothing is claimed, so the claims never refuse a stream that holds
+// its elements.
+func TestClaimsBalance(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.ser"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no streams: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := newBytesDecoder(b, DecoderConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; ; n++ {
+			_, err := d.Decode()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: element %d: %v", f, n, err)
+			}
+			if d.claimed != 0 {
+				t.Fatalf("%s: %d bytes still claimed after element %d", f, d.claimed, n)
+			}
+		}
 	}
 }
