@@ -34,7 +34,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the web application")
 	route := fs.String("route", "node1", "jvmRoute: suffix of the session ids this node creates")
 	acked := fs.Bool("acked", true, "answer only after every member applied the session change (false: asynchronous, Tomcat's default)")
-	clusterSize := fs.Int("cluster-size", 0, "with --acked, answer only when a majority of this many nodes (this one included) hold the change, so that nodes cut off from the majority by a partition refuse changes (delta.Config.ClusterSize; 0: none)")
+	clusterSize := fs.Int("cluster-size", 0, "with --acked, answer only when a majority of this many nodes (this one included) hold the change, so that nodes cut off from the majority by a partition refuse changes and serve no session (delta.Config.ClusterSize; 0: none)")
 	requireAll := fs.Bool("require-all", false, "with --acked, fail requests while a configured member is down (by default members refusing connections are skipped: static membership has no failure detection)")
 	app := fs.String("context", "localhost#/", "application (context) name; the same on every node")
 	codec := fs.String("codec", "go", "session message format: go (compact, Go nodes only) or java (Tomcat's DeltaManager format; the counter is a java.lang.Integer named counter)")

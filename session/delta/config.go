@@ -120,9 +120,10 @@ type Config struct {
 	// majority acknowledges changes. A node that was without the quorum, when it has it
 	// again, refreshes its copies from every member (the highest version of each session
 	// wins, and copies of sessions the others removed meanwhile go) before it
-	// acknowledges changes again (Stats.QuorumRefreshes). The quorum adds
-	// a floor: every member in the view must still acknowledge (TolerateUnreachable
-	// excepted). 0 (default): no quorum. Needs acked replication (send options with
+	// acknowledges changes again (Stats.QuorumRefreshes); until then its middleware
+	// serves no request for a session, reads included (503, Stats.StaleRequestsRefused).
+	// The quorum adds a floor: every member in the view must still acknowledge
+	// (TolerateUnreachable excepted). 0 (default): no quorum. Needs acked replication (send options with
 	// use_ack). See docs/sessions.md, "Partitions".
 	ClusterSize int
 	// SendOptions, if non-zero, replaces the channel options Replication implies

@@ -108,6 +108,7 @@ type counters struct {
 	transfersRefused, rerouted, askedAgain      atomic.Uint64
 	repairs                                     atomic.Uint64
 	refreshes, refreshed, refreshRemoved        atomic.Uint64
+	staleRefused                                atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 }
 
@@ -355,6 +356,10 @@ type Stats struct {
 	// remembers now, to tell members that refresh (BinaryCodec only).
 	RefreshRemovals uint64
 	RemovalsKept    int
+	// StaleRequestsRefused counts the requests for a session the middleware refused
+	// (503) because this node lacked the quorum or had not refreshed since it got it back:
+	// its copy may miss changes, or an invalidation, the majority made.
+	StaleRequestsRefused uint64
 	// TransferNoManager counts the members asked that run no session manager at all
 	// (they answered FAIL_ACK, ErrNoSessionManager); TransferDeclined those that have no
 	// manager for this context or were starting themselves (they answered
@@ -405,7 +410,7 @@ func (m *Manager) Stats() Stats {
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
 		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		QuorumRefreshes: c.refreshes.Load(), SessionsRefreshed: c.refreshed.Load(),
-		RefreshRemovals: c.refreshRemoved.Load(), RemovalsKept: m.gone.len(),
+		RefreshRemovals: c.refreshRemoved.Load(), RemovalsKept: m.gone.len(), StaleRequestsRefused: c.staleRefused.Load(),
 		TransferNoManager: c.noManager.Load(), TransferDeclined: c.declined.Load(),
 		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),

@@ -202,6 +202,12 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	rq := &st.rq
 	rq.ctx = &st.detached
 	rq.bind(r)
+	if rq.stale {
+		mw.m.stats.staleRefused.Add(1)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "this node lacks the quorum: its copy of the session may be stale", http.StatusServiceUnavailable)
+		return
+	}
 	st.rw = responseWriter{Writer: sessionhttp.Writer{ResponseWriter: w, Withheld: ErrNotReplicated}, rq: rq}
 	st.rw.Committer = &st.rw
 	st.ctx = requestContext{Context: r.Context(), rq: rq}
@@ -236,6 +242,7 @@ type Request struct {
 	s           *Session
 	committed   bool
 	invalidated bool
+	stale       bool  // its session's copy here may be stale: the node lacks the quorum
 	err         error // replication errors before the response started
 }
 
@@ -269,6 +276,10 @@ func (rq *Request) bind(r *http.Request) {
 	})
 	if rq.s == nil {
 		rq.requestedID = first
+		return
+	}
+	if m.lacksQuorum() {
+		rq.s, rq.stale = nil, true
 		return
 	}
 	if binder {

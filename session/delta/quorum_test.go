@@ -90,6 +90,18 @@ func TestQuorumOfAckedReplication(t *testing.T) {
 			if w := get(h, "/", ""); w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "stored") {
 				t.Errorf("c's middleware, alone, answered %d %q, want 503", w.Code, w.Body.String())
 			}
+			// Nor does it serve a session to read it: its copy may be stale (below, a takes
+			// c's session over and changes it).
+			read := wrap(t, c, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				v, _ := delta.FromContext(r.Context()).Get("k")
+				fmt.Fprintf(w, "k=%v", v)
+			}))
+			if w := get(read, "/", onC.ID()); w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "k=") {
+				t.Errorf("c, alone, answered a read of its session with %d %q, want 503", w.Code, w.Body.String())
+			}
+			if n := c.m.Stats().StaleRequestsRefused; n != 1 {
+				t.Errorf("StaleRequestsRefused = %d, want 1", n)
+			}
 
 			// The majority side acknowledges: a and b each have one member, 2 of 3 nodes.
 			_ = s.Set("k", "v2")
@@ -123,6 +135,9 @@ func TestQuorumOfAckedReplication(t *testing.T) {
 			})
 			if v, _ := c.m.Find(s.ID()).Get("k"); v != "v2" {
 				t.Errorf("c has k = %v after the refresh, want v2", v)
+			}
+			if w := get(read, "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+				t.Errorf("c, refreshed, answered a read of its session with %d %q, want k=v2", w.Code, w.Body.String())
 			}
 			if dc := c.m.Find(during.ID()); dc == nil {
 				t.Error("c lacks the session created during the partition")

@@ -41,6 +41,13 @@ func (m *Manager) refusing() error {
 	return nil
 }
 
+// lacksQuorum reports whether the manager's copies may be stale for want of the quorum:
+// it has fewer members than the quorum, or lost it and has not refreshed since. The
+// middleware serves no request for a session meanwhile.
+func (m *Manager) lacksQuorum() bool {
+	return m.quorum > 0 && (m.quorumLost.Load() || m.refreshOn.Load() || len(m.cl.ch.Members()) < m.quorum)
+}
+
 // noteView follows the quorum as the membership changes: losing it marks this node's
 // copies as possibly stale, getting it back starts their refresh.
 func (m *Manager) noteView() {
