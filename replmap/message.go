@@ -231,8 +231,10 @@ func decodeMessage(v any) (*message, error) {
 }
 
 // decodeMessageWith is decodeMessage, reading each member object once: members maps the
-// objects decoded so far to their members (nil: no such memory). The entries of a state
-// list refer to a few member objects, and share their members' bytes.
+// objects decoded so far to their members (nil: those of this message only). The entries
+// of a state list refer to a few member objects, and share their members' bytes; the
+// nodes of one message may all refer to one object (5 bytes each), which decoded anew at
+// each would make a small message allocate thousands of times its size.
 func decodeMessageWith(v any, members map[*jserial.Object]wire.Member) (*message, error) {
 	if !isMessage(v) {
 		return nil, fmt.Errorf("%w: not a %s but %T", ErrBadMessage, messageClass, v)
@@ -264,13 +266,16 @@ func decodeMessageWith(v any, members map[*jserial.Object]wire.Member) (*message
 			return nil, fmt.Errorf("%w: %s is %T", ErrBadMessage, f.name, x)
 		}
 	}
+	if members == nil {
+		members = map[*jserial.Object]wire.Member{}
+	}
 	member := func(v any) (wire.Member, error) {
 		o, ok := v.(*jserial.Object)
 		if mbr, seen := members[o]; ok && seen {
 			return mbr, nil
 		}
 		mbr, err := jmember.Decode(v)
-		if err == nil && ok && members != nil {
+		if err == nil && ok {
 			members[o] = mbr
 		}
 		return mbr, err
@@ -345,7 +350,16 @@ func (c *codec) stateList(b []byte, limit int) ([]*message, error) {
 	}
 	out := make([]*message, 0, len(list))
 	members := map[*jserial.Object]wire.Member{}
+	entries := map[*jserial.Object]bool{}
 	for i, e := range list {
+		// An entry the list holds again (a back-reference, 5 bytes) is left out: a donor
+		// lists each entry once, and each would decode its value anew.
+		if o, ok := e.(*jserial.Object); ok {
+			if entries[o] {
+				continue
+			}
+			entries[o] = true
+		}
 		m, err := decodeMessageWith(e, members)
 		if err != nil {
 			return nil, fmt.Errorf("state entry %d: %w", i, err)

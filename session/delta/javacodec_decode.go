@@ -3,6 +3,8 @@ package delta
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"unsafe"
 
 	"github.com/gotribes/tribes/jserial"
 )
@@ -105,7 +107,7 @@ func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) (string, []Act
 		return "", nil, err
 	}
 	var out []Action
-	names := map[string]string{}
+	refs := newJavaRefs()
 	for range n {
 		t, err1 := r.ReadInt32()
 		op, err2 := r.ReadInt32()
@@ -123,7 +125,7 @@ func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) (string, []Act
 				return "", nil, err
 			}
 		}
-		a, err := goAction(ActionType(t), Op(op), intern(names, name), v, has)
+		a, err := refs.goAction(ActionType(t), Op(op), refs.intern(name), v, has)
 		if err != nil {
 			return "", nil, fmt.Errorf("action %s %s %q: %w", ActionType(t), Op(op), name, err)
 		}
@@ -132,16 +134,87 @@ func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) (string, []Act
 	return id, out, nil
 }
 
-func intern(m map[string]string, s string) string {
-	if v, ok := m[s]; ok {
+// javaRefs is what the decoding of one of Tomcat's messages shares: the names met, and
+// the Go form of each object read (an attribute's or note's stream, a principal), which
+// the message may refer to at many places (a back-reference takes 5 bytes): converted
+// anew at each, a small message could make this node allocate hundreds of times its
+// size. Shared values are read-only (an action's or a transferred session's bytes); a
+// principal the message gives several sessions is one *Principal, as Java reads it.
+type javaRefs struct {
+	names      map[string]string
+	values     map[any][]byte     // the stream of an attribute's or note's value
+	principals map[any]*Principal // a session's principal
+	encoded    map[any][]byte     // a principal action's value
+}
+
+func newJavaRefs() *javaRefs { return &javaRefs{names: map[string]string{}} }
+
+func (j *javaRefs) intern(s string) string {
+	if v, ok := j.names[s]; ok {
 		return v
 	}
-	m[s] = s
+	j.names[s] = s
 	return s
 }
 
+// identity is what identifies a value read off a stream that the stream may refer to
+// again: a pointer, map, non-empty slice or long string; nil for the rest, which cost no
+// more to convert again than their reference took.
+func identity(v any) any {
+	type ref struct {
+		t reflect.Type
+		p unsafe.Pointer
+		n int
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map:
+		if !rv.IsNil() {
+			return ref{rv.Type(), rv.UnsafePointer(), 0}
+		}
+	case reflect.Slice:
+		if rv.Len() > 0 {
+			return ref{rv.Type(), rv.UnsafePointer(), rv.Len()}
+		}
+	case reflect.String:
+		if s := rv.String(); len(s) > 32 {
+			return ref{rv.Type(), unsafe.Pointer(unsafe.StringData(s)), len(s)}
+		}
+	}
+	return nil
+}
+
+// cached returns f(v), computed once per identity in m.
+func cached[T any](m *map[any]T, v any, f func(any) (T, error)) (T, error) {
+	id := identity(v)
+	if id != nil {
+		if r, ok := (*m)[id]; ok {
+			return r, nil
+		}
+	}
+	r, err := f(v)
+	if err == nil && id != nil {
+		if *m == nil {
+			*m = map[any]T{}
+		}
+		(*m)[id] = r
+	}
+	return r, err
+}
+
+func (j *javaRefs) marshal(v any) ([]byte, error) { return cached(&j.values, v, jserial.Marshal) }
+
+func (j *javaRefs) note(v any) ([]byte, error) {
+	if s, ok := v.(string); ok {
+		return []byte(s), nil
+	}
+	return j.marshal(v)
+}
+
+func (j *javaRefs) principal(v any) (*Principal, error) { return cached(&j.principals, v, goPrincipal) }
+
 // goAction turns one of Tomcat's AttributeInfo into an Action.
-func goAction(t ActionType, op Op, name string, v any, has bool) (Action, error) {
+func (j *javaRefs) goAction(t ActionType, op Op, name string, v any, has bool) (Action, error) {
 	a := Action{Type: t, Op: op, Name: name}
 	if op == OpRemove && t != ActionListener {
 		return a, nil
@@ -157,12 +230,15 @@ func goAction(t ActionType, op Op, name string, v any, has bool) (Action, error)
 	var err error
 	switch t {
 	case ActionAttribute:
-		a.Value, err = jserial.Marshal(v)
+		a.Value, err = j.marshal(v)
 	case ActionPrincipal:
-		var p *Principal
-		if p, err = goPrincipal(v); err == nil {
-			a.Value, err = EncodePrincipal(p)
-		}
+		a.Value, err = cached(&j.encoded, v, func(v any) ([]byte, error) {
+			p, err := goPrincipal(v)
+			if err != nil {
+				return nil, err
+			}
+			return EncodePrincipal(p)
+		})
 	case ActionIsNew:
 		b, ok := v.(bool)
 		if !ok {
@@ -187,16 +263,9 @@ func goAction(t ActionType, op Op, name string, v any, has bool) (Action, error)
 			a.Value = []byte{}
 		}
 	case ActionNote:
-		a.Value, err = goNote(v)
+		a.Value, err = j.note(v)
 	}
 	return a, err
-}
-
-func goNote(v any) ([]byte, error) {
-	if s, ok := v.(string); ok {
-		return []byte(s), nil
-	}
-	return jserial.Marshal(v)
 }
 
 // goListener returns the ssoId of a ClusterSingleSignOnListener, the only replicated
@@ -231,10 +300,10 @@ func (c JavaCodec) decodeSessions(r *jserial.DataReader, size int) ([]SessionSta
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{}
+	refs := newJavaRefs()
 	out := make([]SessionState, 0, n)
 	for range n {
-		s, err := c.decodeSession(r, size, names)
+		s, err := c.decodeSession(r, size, refs)
 		if err != nil {
 			return nil, err
 		}
@@ -256,7 +325,7 @@ func readAs[T any](r *jserial.DataReader, what string) (T, error) {
 	return t, nil
 }
 
-func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, names map[string]string) (SessionState, error) {
+func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, refs *javaRefs) (SessionState, error) {
 	var s SessionState
 	var errs [8]error
 	s.CreationTime, errs[0] = readAs[int64](r, "creationTime")
@@ -278,7 +347,7 @@ func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, names map[stri
 		if err != nil {
 			return s, err
 		}
-		if s.Principal, err = goPrincipal(v); err != nil {
+		if s.Principal, err = refs.principal(v); err != nil {
 			return s, err
 		}
 	}
@@ -293,7 +362,7 @@ func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, names map[stri
 	if _, legacy := next.(int32); !legacy {
 		for _, name := range []string{NoteSessionID, NoteRequest} {
 			if next != nil {
-				v, err := goNote(next)
+				v, err := refs.note(next)
 				if err != nil {
 					return s, err
 				}
@@ -324,11 +393,11 @@ func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, names map[stri
 		if v == nil {
 			continue // Tomcat skips null values too
 		}
-		b, err := jserial.Marshal(v)
+		b, err := refs.marshal(v)
 		if err != nil {
 			return s, fmt.Errorf("attribute %q: %w", name, err)
 		}
-		s.Attributes = append(s.Attributes, NamedValue{Name: intern(names, name), Value: b})
+		s.Attributes = append(s.Attributes, NamedValue{Name: refs.intern(name), Value: b})
 	}
 	nl, err := readAs[int32](r, "listener count")
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 func (c JavaCodec) DecodeSessionData(contents []any) (SessionState, error) {
 	r := jserial.NewDataReader(contents)
 	// Every value takes at least one element: a count beyond twice their number fails.
-	s, err := c.decodeSession(r, 4*len(contents)+4, map[string]string{})
+	s, err := c.decodeSession(r, 4*len(contents)+4, newJavaRefs())
 	if err == nil && !r.Done() {
 		err = fmt.Errorf("trailing data")
 	}

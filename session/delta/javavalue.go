@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/gotribes/tribes/jserial"
 )
@@ -60,10 +62,82 @@ func (JavaValueCodec) Unmarshal(data []byte) (any, error) {
 	return fromJava(v, 0)
 }
 
+// javaConv converts values between their Java and Go forms, each list, set and map once:
+// a stream may hold one object at many places (a back-reference takes 5 bytes), and
+// converting it anew at each would let a small stream, lists holding the same list twice
+// nested in one another, expand exponentially. The converted value shares what the
+// original shared.
+type javaConv struct{ done map[any]any }
+
+// sliceKey identifies a non-empty []any by its elements.
+type sliceKey struct {
+	p *any
+	n int
+}
+
+// mapKey identifies a Go map.
+type mapKey struct{ p unsafe.Pointer }
+
+// convKey is the key under which v's conversion is kept: a non-empty list or map, a set;
+// nil for the rest (converted where met: strings and numbers are leaves, other objects
+// are kept as they are).
+func convKey(v any) any {
+	switch x := v.(type) {
+	case []any:
+		if len(x) > 0 {
+			return sliceKey{unsafe.SliceData(x), len(x)}
+		}
+	case map[string]any:
+		if len(x) > 0 {
+			return mapKey{reflect.ValueOf(x).UnsafePointer()}
+		}
+	case *jserial.Set, *jserial.Map:
+		return x
+	}
+	return nil
+}
+
+// memo returns what k was converted to, if it was.
+func (c *javaConv) memo(k any) (any, bool) {
+	v, ok := c.done[k]
+	return v, ok
+}
+
+func (c *javaConv) keep(k, v any) {
+	if c.done == nil {
+		c.done = map[any]any{}
+	}
+	c.done[k] = v
+}
+
 func toJava(v any, depth int) (any, error) {
+	var c javaConv
+	return c.toJava(v, depth)
+}
+
+func fromJava(v any, depth int) (any, error) {
+	var c javaConv
+	return c.fromJava(v, depth)
+}
+
+func (c *javaConv) toJava(v any, depth int) (any, error) {
 	if depth > maxValueDepth {
 		return nil, fmt.Errorf("%w: nested deeper than %d", ErrNoJavaForm, maxValueDepth)
 	}
+	k := convKey(v)
+	if k != nil {
+		if out, ok := c.memo(k); ok {
+			return out, nil
+		}
+	}
+	out, err := c.toJavaOnce(v, depth)
+	if err == nil && k != nil {
+		c.keep(k, out)
+	}
+	return out, err
+}
+
+func (c *javaConv) toJavaOnce(v any, depth int) (any, error) {
 	switch x := v.(type) {
 	case nil, string, int64, int16, int8, float64, float32, bool, []byte, time.Time,
 		int32, []int16, []int32, []int64, []bool, []float32, []float64, []jserial.Char, jserial.LinkedList,
@@ -78,7 +152,7 @@ func toJava(v any, depth int) (any, error) {
 		out := make([]any, len(x))
 		for i, e := range x {
 			var err error
-			if out[i], err = toJava(e, depth+1); err != nil {
+			if out[i], err = c.toJava(e, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -91,7 +165,7 @@ func toJava(v any, depth int) (any, error) {
 		sort.Strings(keys)
 		m := &jserial.Map{Class: jserial.HashMap, Entries: make([]jserial.Entry, len(keys))}
 		for i, k := range keys {
-			e, err := toJava(x[k], depth+1)
+			e, err := c.toJava(x[k], depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -103,7 +177,7 @@ func toJava(v any, depth int) (any, error) {
 		s.Elems = make([]any, len(x.Elems))
 		for i, e := range x.Elems {
 			var err error
-			if s.Elems[i], err = toJava(e, depth+1); err != nil {
+			if s.Elems[i], err = c.toJava(e, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -112,11 +186,11 @@ func toJava(v any, depth int) (any, error) {
 		m := *x
 		m.Entries = make([]jserial.Entry, len(x.Entries))
 		for i, e := range x.Entries {
-			k, err := toJava(e.Key, depth+1)
+			k, err := c.toJava(e.Key, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			val, err := toJava(e.Value, depth+1)
+			val, err := c.toJava(e.Value, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -127,10 +201,24 @@ func toJava(v any, depth int) (any, error) {
 	return nil, fmt.Errorf("%w: %T", ErrNoJavaForm, v)
 }
 
-func fromJava(v any, depth int) (any, error) {
+func (c *javaConv) fromJava(v any, depth int) (any, error) {
 	if depth > maxValueDepth {
 		return nil, fmt.Errorf("delta: Java value nested deeper than %d", maxValueDepth)
 	}
+	k := convKey(v)
+	if k != nil {
+		if out, ok := c.memo(k); ok {
+			return out, nil
+		}
+	}
+	out, err := c.fromJavaOnce(v, depth)
+	if err == nil && k != nil {
+		c.keep(k, out)
+	}
+	return out, err
+}
+
+func (c *javaConv) fromJavaOnce(v any, depth int) (any, error) {
 	switch x := v.(type) {
 	case int32:
 		return int(x), nil
@@ -138,7 +226,7 @@ func fromJava(v any, depth int) (any, error) {
 		out := make([]any, len(x))
 		for i, e := range x {
 			var err error
-			if out[i], err = fromJava(e, depth+1); err != nil {
+			if out[i], err = c.fromJava(e, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -148,7 +236,7 @@ func fromJava(v any, depth int) (any, error) {
 		s.Elems = make([]any, len(x.Elems))
 		for i, e := range x.Elems {
 			var err error
-			if s.Elems[i], err = fromJava(e, depth+1); err != nil {
+			if s.Elems[i], err = c.fromJava(e, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -157,11 +245,11 @@ func fromJava(v any, depth int) (any, error) {
 		entries := make([]jserial.Entry, len(x.Entries))
 		byString := x.Class == jserial.HashMap
 		for i, e := range x.Entries {
-			k, err := fromJava(e.Key, depth+1)
+			k, err := c.fromJava(e.Key, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			val, err := fromJava(e.Value, depth+1)
+			val, err := c.fromJava(e.Value, depth+1)
 			if err != nil {
 				return nil, err
 			}

@@ -271,12 +271,13 @@ func principalAttributes(v any) (map[string]any, error) {
 		return nil, fmt.Errorf("principal attributes of class %s, want a Map", className(v))
 	}
 	out := make(map[string]any, len(m.Entries))
+	var conv javaConv // one for every attribute: they may share values
 	for _, e := range m.Entries {
 		k, ok := e.Key.(string)
 		if !ok {
 			return nil, fmt.Errorf("principal attribute name is a %T, want a String", e.Key)
 		}
-		gv, err := fromJava(e.Value, 1)
+		gv, err := conv.fromJava(e.Value, 1)
 		if err != nil {
 			return nil, fmt.Errorf("principal attribute %q: %w", k, err)
 		}
