@@ -271,7 +271,8 @@ func TestSessionIDs(t *testing.T) {
 // FuzzGobCodecUnmarshal: attribute values from other nodes never panic the decoder, and
 // whatever decodes encodes again to a value of the same type.
 func FuzzGobCodecUnmarshal(f *testing.F) {
-	for _, v := range []any{"s", []byte{1}, true, 42, int64(-1), uint64(7), 1.5, map[string]any{"k": []any{1, "x"}}, []string{"a"}} {
+	for _, v := range []any{"s", []byte{1}, true, 42, int64(-1), uint64(7), 1.5, map[string]any{"k": []any{1, "x"}}, []string{"a"},
+		gobOuter{ID: 1, List: []gobInner{{Name: "n"}}, Any: gobEmbed{Extra: "e"}, ByInt: map[int]gobInner{2: {}}, Next: &gobOuter{}}} {
 		b, _ := GobCodec{}.Marshal(v)
 		f.Add(b)
 	}

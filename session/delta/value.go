@@ -38,6 +38,11 @@ type ValueCodec interface {
 // out (unless the type encodes itself: GobEncoder, BinaryMarshaler, TextMarshaler).
 // Decoded values have the dynamic type gob registered: a struct registered as T comes
 // back as T, a registered *T as *T (Session.Set checks that).
+//
+// Unmarshal walks a gob stream before encoding/gob reads it, and refuses one that
+// announces more elements than it holds (gob sizes a map for the count it reads, checked
+// against nothing: 64 bytes could make the node allocate gigabytes) or that gob's encoder
+// does not write.
 type GobCodec struct{}
 
 func init() {
@@ -229,6 +234,9 @@ func (GobCodec) Unmarshal(data []byte) (any, error) {
 		}
 		return t, nil
 	case tagGob:
+		if err := checkGob(body); err != nil { // gob sizes maps by counts it does not check
+			return nil, err
+		}
 		var v any
 		if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&v); err != nil {
 			return nil, err

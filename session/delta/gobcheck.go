@@ -1,0 +1,380 @@
+package delta
+
+import (
+	"errors"
+	"fmt"
+)
+
+// encoding/gob sizes a map for the count it reads before it reads the entries
+// (reflect.MakeMapWithSize), and checks that count against nothing: a replicated
+// attribute value of 64 bytes announcing a map of 2^31 entries would make the node that
+// reads it allocate gigabytes and die. GobCodec.Unmarshal therefore walks the stream
+// first, as gob's decoder will read it for one value (checkGob), and refuses one that
+// announces more elements than its bytes can hold (every element takes at least one);
+// gob's own checks cover strings, byte slices and slices.
+
+// Bounds of the walk: nesting (gob itself stops ignored values at 10 000) and type
+// definitions in one stream.
+const (
+	maxGobDepth = 1000
+	maxGobTypes = 1 << 12
+)
+
+var (
+	errGobCount     = errors.New("delta: gob value announces more elements than it holds")
+	errGobMalformed = errors.New("delta: gob value is not one encoding/gob writes")
+)
+
+// Gob's predefined type ids (encoding/gob's documentation).
+const (
+	gobBool      = 1
+	gobInt       = 2
+	gobUint      = 3
+	gobFloat     = 4
+	gobBytes     = 5
+	gobString    = 6
+	gobComplex   = 7
+	gobInterface = 8
+	// The first id a stream may define (encoding/gob's firstUserId).
+	gobFirstUserID = 64
+)
+
+// gobType is what the walk needs of a type a stream defines (a wireType).
+type gobType struct {
+	kind      byte // 'a'rray, 's'lice, 't' struct, 'm'ap, 'e'ncoder (opaque bytes)
+	elem, key int
+	len       int
+	fields    []int // a struct's field type ids
+}
+
+// gobWalk follows gob's Decoder: buf is the message being read, rest the messages after
+// it (an interface value may define its types in the next ones).
+type gobWalk struct {
+	buf, rest []byte
+	types     map[int]gobType
+	depth     int
+}
+
+// checkGob reports whether the gob stream b, read for one value, is one the walk follows to
+// its end announcing no more elements than it holds.
+func checkGob(b []byte) (err error) {
+	w := gobWalk{rest: b, types: map[int]gobType{}}
+	defer func() {
+		if r := recover(); r != nil {
+			werr, ok := r.(gobWalkError)
+			if !ok {
+				panic(r)
+			}
+			err = werr.err
+		}
+	}()
+	id := w.typeSequence(false)
+	w.value(id)
+	return nil
+}
+
+// gobWalkError carries a failure of the walk up through its recursion.
+type gobWalkError struct{ err error }
+
+func (w *gobWalk) fail(format string, args ...any) {
+	panic(gobWalkError{fmt.Errorf("%w: "+format, append([]any{errGobCount}, args...)...)})
+}
+
+// stop ends the walk refusing the stream: it is not one gob's encoder writes (truncated,
+// or a construct the walk does not know), so that no stream reaches gob that the walk
+// did not follow to its end.
+func (w *gobWalk) stop() { panic(gobWalkError{errGobMalformed}) }
+
+func (w *gobWalk) uint() uint64 {
+	if len(w.buf) == 0 {
+		w.stop()
+	}
+	b := w.buf[0]
+	w.buf = w.buf[1:]
+	if b <= 0x7f {
+		return uint64(b)
+	}
+	n := -int(int8(b))
+	if n > 8 || len(w.buf) < n {
+		w.stop()
+	}
+	var x uint64
+	for _, c := range w.buf[:n] {
+		x = x<<8 | uint64(c)
+	}
+	w.buf = w.buf[n:]
+	return x
+}
+
+func (w *gobWalk) int() int64 {
+	x := w.uint()
+	if x&1 != 0 {
+		return ^int64(x >> 1)
+	}
+	return int64(x >> 1)
+}
+
+// count reads a count of elements of at least min bytes each.
+func (w *gobWalk) count(min int) int {
+	n := w.uint()
+	if n > uint64(len(w.buf)/min) {
+		w.fail("%d elements, %d bytes left", n, len(w.buf))
+	}
+	return int(n)
+}
+
+// skip reads a byte count and that many bytes.
+func (w *gobWalk) skip() {
+	n := w.uint()
+	if n > uint64(len(w.buf)) {
+		w.stop()
+	}
+	w.buf = w.buf[n:]
+}
+
+// message makes the next message of the stream the one read; false at its end.
+func (w *gobWalk) message() bool {
+	if len(w.rest) == 0 {
+		return false
+	}
+	w.buf, w.rest = w.rest, nil
+	n := w.uint()
+	if n > uint64(len(w.buf)) {
+		w.stop()
+	}
+	w.buf, w.rest = w.buf[:n], w.buf[n:]
+	return true
+}
+
+// typeSequence reads type definitions up to a value's type id (Decoder.decodeTypeSequence).
+func (w *gobWalk) typeSequence(inInterface bool) int {
+	for {
+		if len(w.buf) == 0 && !w.message() {
+			w.stop()
+		}
+		id := w.int()
+		if id >= 0 {
+			return int(id)
+		}
+		w.define(-id)
+		if len(w.buf) > 0 {
+			if !inInterface {
+				w.stop()
+			}
+			w.uint()
+		}
+	}
+}
+
+// define reads the wireType of type id.
+func (w *gobWalk) define(id int64) {
+	if id < gobFirstUserID || id > 1<<31 || len(w.types) >= maxGobTypes {
+		w.stop()
+	}
+	var t gobType
+	w.structFields(func(f int) { // wireType: ArrayT, SliceT, StructT, MapT, then three encoder kinds
+		switch f {
+		case 0:
+			t.kind = 'a'
+			w.structFields(func(f int) {
+				switch f {
+				case 0:
+					w.commonType()
+				case 1:
+					t.elem = int(w.int())
+				case 2:
+					t.len = int(w.int())
+				default:
+					w.stop()
+				}
+			})
+		case 1:
+			t.kind = 's'
+			w.structFields(func(f int) {
+				switch f {
+				case 0:
+					w.commonType()
+				case 1:
+					t.elem = int(w.int())
+				default:
+					w.stop()
+				}
+			})
+		case 2:
+			t.kind = 't'
+			w.structFields(func(f int) {
+				switch f {
+				case 0:
+					w.commonType()
+				case 1:
+					n := w.count(1)
+					t.fields = make([]int, 0, n)
+					for range n {
+						fid := 0
+						w.structFields(func(f int) {
+							switch f {
+							case 0:
+								w.skip() // Name
+							case 1:
+								fid = int(w.int())
+							default:
+								w.stop()
+							}
+						})
+						t.fields = append(t.fields, fid)
+					}
+				default:
+					w.stop()
+				}
+			})
+		case 3:
+			t.kind = 'm'
+			w.structFields(func(f int) {
+				switch f {
+				case 0:
+					w.commonType()
+				case 1:
+					t.key = int(w.int())
+				case 2:
+					t.elem = int(w.int())
+				default:
+					w.stop()
+				}
+			})
+		case 4, 5, 6:
+			t.kind = 'e'
+			w.structFields(func(f int) {
+				if f != 0 {
+					w.stop()
+				}
+				w.commonType()
+			})
+		default:
+			w.stop()
+		}
+	})
+	if t.kind == 0 {
+		w.stop()
+	}
+	w.types[int(id)] = t
+}
+
+// commonType reads a CommonType: its Name and Id.
+func (w *gobWalk) commonType() {
+	w.structFields(func(f int) {
+		switch f {
+		case 0:
+			w.skip()
+		case 1:
+			w.int()
+		default:
+			w.stop()
+		}
+	})
+}
+
+// structFields reads a struct's fields, calling field with each field's number to read
+// its value, up to the terminating zero delta.
+func (w *gobWalk) structFields(field func(int)) {
+	w.enter()
+	defer w.leave()
+	f := -1
+	for {
+		d := w.uint()
+		if d == 0 {
+			return
+		}
+		if d > 1<<20 {
+			w.stop()
+		}
+		f += int(d)
+		field(f)
+	}
+}
+
+func (w *gobWalk) enter() {
+	if w.depth++; w.depth > maxGobDepth {
+		w.fail("nested deeper than %d", maxGobDepth)
+	}
+}
+
+func (w *gobWalk) leave() { w.depth-- }
+
+// value reads a value of type id as Decoder.decodeValue does: a struct's fields, or a
+// single value after a zero delta.
+func (w *gobWalk) value(id int) {
+	if t, ok := w.types[id]; ok && t.kind == 't' {
+		w.fieldValue(id)
+		return
+	}
+	if w.uint() != 0 {
+		w.stop()
+	}
+	w.fieldValue(id)
+}
+
+// fieldValue reads one encoded value of type id.
+func (w *gobWalk) fieldValue(id int) {
+	switch id {
+	case gobBool, gobInt, gobUint, gobFloat:
+		w.uint()
+		return
+	case gobComplex:
+		w.uint()
+		w.uint()
+		return
+	case gobBytes, gobString:
+		w.skip()
+		return
+	case gobInterface:
+		w.iface()
+		return
+	}
+	t, ok := w.types[id]
+	if !ok {
+		w.stop()
+	}
+	w.enter()
+	defer w.leave()
+	switch t.kind {
+	case 'e':
+		w.skip()
+	case 't':
+		w.structFields(func(f int) {
+			if f >= len(t.fields) {
+				w.stop()
+			}
+			w.fieldValue(t.fields[f])
+		})
+	case 'a', 's':
+		n := w.count(1)
+		if t.kind == 'a' && n != t.len {
+			w.stop()
+		}
+		for range n {
+			w.fieldValue(t.elem)
+		}
+	case 'm':
+		n := w.count(2)
+		for range n {
+			w.fieldValue(t.key)
+			w.fieldValue(t.elem)
+		}
+	}
+}
+
+// iface reads an interface value: the concrete type's name, its type definitions, its
+// id, a byte count and the value (Decoder.decodeInterface).
+func (w *gobWalk) iface() {
+	n := w.uint()
+	if n > uint64(len(w.buf)) || n > 1024 {
+		w.stop()
+	}
+	w.buf = w.buf[n:]
+	if n == 0 {
+		return // nil
+	}
+	id := w.typeSequence(true)
+	w.uint()
+	w.value(id)
+}
