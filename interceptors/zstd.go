@@ -71,6 +71,10 @@ func NewZstd(cfg ZstdConfig) (*Zstd, error) {
 // Config returns the configuration in use (defaults filled in).
 func (z *Zstd) Config() ZstdConfig { return z.cfg }
 
+// maxZstdRatio is the most a zstd frame expands: an RLE block, a 3-byte header and one
+// byte, holds at most 128 KiB.
+const maxZstdRatio = 128 << 10 / 4
+
 type zstdCodec struct {
 	enc *zstd.Encoder
 	dec *zstd.Decoder
@@ -87,6 +91,12 @@ func (z *zstdCodec) decompress(src []byte, maxLen int) ([]byte, error) {
 	}
 	if h.HasFCS && h.FrameContentSize > uint64(maxLen) {
 		return nil, fmt.Errorf("%w: frame announces %d bytes, limit %d", ErrDecompressedTooLarge, h.FrameContentSize, maxLen)
+	}
+	// The decoder allocates the size a frame announces before it reads a block: no
+	// frame expands more than an RLE block does (4 bytes for 128 KiB), so one announcing
+	// more than that for its length lies, and is refused before it costs memory.
+	if h.HasFCS && h.FrameContentSize > uint64(len(src))*maxZstdRatio {
+		return nil, fmt.Errorf("%w: a frame of %d bytes announces %d", ErrCorrupt, len(src), h.FrameContentSize)
 	}
 	out, err := z.dec.DecodeAll(src, nil)
 	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
