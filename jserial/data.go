@@ -149,6 +149,28 @@ func (r *DataReader) ReadFull(p []byte) error {
 	return nil
 }
 
+// ReadBytes reads n bytes of block data into a new slice. When fewer are there (before
+// an object or the end of the contents) it fails without allocating for them, so that a
+// length read off the wire costs memory only once its bytes are there.
+func (r *DataReader) ReadBytes(n int) ([]byte, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("%w: negative length %d", ErrMalformed, n)
+	}
+	have := len(r.cur)
+	for _, it := range r.items {
+		b, ok := it.(BlockData)
+		if !ok || have >= n {
+			break
+		}
+		have += len(b)
+	}
+	if have < n {
+		return nil, fmt.Errorf("%w: %d bytes of block data wanted, %d there", ErrTruncated, n, have)
+	}
+	b := make([]byte, n)
+	return b, r.ReadFull(b)
+}
+
 func (r *DataReader) n(k int) ([]byte, error) {
 	var b [8]byte
 	if err := r.ReadFull(b[:k]); err != nil {
@@ -226,8 +248,8 @@ func (r *DataReader) ReadUTF() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b := make([]byte, uint16(n))
-	if err := r.ReadFull(b); err != nil {
+	b, err := r.ReadBytes(int(uint16(n)))
+	if err != nil {
 		return "", err
 	}
 	return decodeMUTF8(b)

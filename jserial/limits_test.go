@@ -447,3 +447,30 @@ func TestClaimsBalance(t *testing.T) {
 		}
 	}
 }
+
+// A length in custom data (readUTF's, or a caller's ReadBytes) is allocated only once
+// its bytes are there: before, block data FF FF made readUTF allocate 64 KiB.
+func TestDataReaderLengthsBounded(t *testing.T) {
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	for range 100 {
+		if _, err := NewDataReader([]any{BlockData{0xFF, 0xFF}}).ReadUTF(); !errors.Is(err, ErrTruncated) {
+			t.Fatalf("readUTF of 65535 bytes with none there: %v", err)
+		}
+	}
+	runtime.ReadMemStats(&b)
+	if got := b.TotalAlloc - a.TotalAlloc; got > 100<<10 {
+		t.Errorf("100 truncated readUTFs allocated %d bytes", got)
+	}
+	r := NewDataReader([]any{BlockData{1, 2}, BlockData{3}, "obj", BlockData{4}})
+	if got, err := r.ReadBytes(3); err != nil || !bytes.Equal(got, []byte{1, 2, 3}) {
+		t.Errorf("ReadBytes across two blocks: %v %v", got, err)
+	}
+	if _, err := r.ReadBytes(1); !errors.Is(err, ErrTruncated) {
+		t.Errorf("ReadBytes before an object: %v", err)
+	}
+	if _, err := r.ReadBytes(-1); !errors.Is(err, ErrMalformed) {
+		t.Errorf("ReadBytes(-1): %v", err)
+	}
+}

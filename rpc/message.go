@@ -129,8 +129,8 @@ func readBytes(r *jserial.DataReader, what string) ([]byte, error) {
 	if n < 0 || n > maxIDLen {
 		return nil, fmt.Errorf("%w: %s length %d", ErrMalformed, what, n)
 	}
-	b := make([]byte, n)
-	if err := r.ReadFull(b); err != nil {
+	b, err := r.ReadBytes(int(n))
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
 	}
 	return b, nil

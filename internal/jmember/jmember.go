@@ -58,8 +58,8 @@ func Decode(v any) (wire.Member, error) {
 	if n <= 0 || n > wire.MaxMemberSize {
 		return wire.Member{}, fmt.Errorf("%w: member length %d", ErrBadMember, n)
 	}
-	b := make([]byte, n)
-	if err := r.ReadFull(b); err != nil {
+	b, err := r.ReadBytes(int(n))
+	if err != nil {
 		return wire.Member{}, fmt.Errorf("%w: member bytes: %w", ErrBadMember, err)
 	}
 	m, used, err := wire.ParseMember(b)
