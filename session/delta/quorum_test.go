@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,5 +384,56 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 	if st := j.m.Stats(); st.RefreshRemovals != 2 || st.RemovalsKept != 5 {
 		t.Errorf("removed by the refresh %d (want 2: X.p, Q.j), removals kept %d (want the 5 records)",
 			st.RefreshRemovals, st.RemovalsKept)
+	}
+}
+
+// A refresh needs the sessions of the quorum's worth of members: right after a partition
+// heals, a member that does not list this node yet answers its request FAIL_ACK. The node
+// asks it again, and until it has the sessions it acknowledges nothing and serves no
+// session. Before, such a refresh ended with no member's sessions, and the node served
+// copies that missed the majority's changes (interop/sessions TestSessionPartitionAcrossHosts
+// caught it once).
+func TestQuorumRefreshAsksAgain(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	var asks atomic.Int32
+	peer := &raw{}
+	peer.tn, peer.ch = newChannel(t, nw)
+	peer.ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		if m, err := peer.codec.DecodeMessage(msg.Data); err == nil && m.Event == delta.EventGetAllSessions {
+			if asks.Add(1) == 2 {
+				return errors.New("not listing the sender yet") // the refresh's first request: FAIL_ACK
+			}
+		}
+		return nil
+	}))
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asks.Load() == 1 })
+	jm := j.ch.LocalMember()
+	T := time.Now().UnixMilli()
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 1, "v1")}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	nw.Partition(peer.tn, j.tn)
+	nw.Heal(peer.tn, j.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's second request", func() bool { return asks.Load() == 3 })
+	h := wrap(t, j, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, _ := delta.FromContext(r.Context()).Get("k")
+		fmt.Fprintf(w, "k=%v", v)
+	}))
+	if w := get(h, "/", "S.p"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("during the refresh a read answered %d %q, want 503", w.Code, w.Body.String())
+	}
+	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
+	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 2, "v2")}
+	peer.send(t, jm, chunk)
+	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+1))
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
+	if w := get(h, "/", "S.p"); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+		t.Errorf("after the refresh a read answered %d %q, want k=v2", w.Code, w.Body.String())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/gotribes/tribes/channel"
 )
 
 // A node that loses its quorum (Config.ClusterSize) acknowledges no change until it has
@@ -26,6 +28,10 @@ import (
 // starting declines this node's request, and this node asks the next one). Versions are
 // BinaryCodec's: Tomcat's messages carry none, so with JavaCodec a refresh adds the
 // sessions this node lacks and replaces no copy.
+
+// refreshRetry is how long a refresh waits before it asks again the members that did not
+// give their sessions, when fewer than the quorum did.
+const refreshRetry = 250 * time.Millisecond
 
 // errRefreshing is the error of a change made while the manager lacks the quorum, or
 // refreshes its copies after getting it back.
@@ -120,19 +126,38 @@ func (m *Manager) refresh(ctx context.Context) {
 	m.mu.Unlock()
 	start := time.Now()
 	before := m.stats.refreshed.Load()
-	members := m.cl.ch.Members()
-	m.log.Info("delta: the quorum is back; refreshing the sessions from every member", "members", len(members))
-	answered := 0
-	for _, donor := range members {
-		if ctx.Err() != nil {
+	m.log.Info("delta: the quorum is back; refreshing the sessions from every member", "members", len(m.cl.ch.Members()))
+	// Until at least the quorum's worth of members gave their sessions, the copies may
+	// miss what the majority acknowledged (this node and those members are a majority,
+	// which any majority that acknowledged a change overlaps): a member that does not list
+	// this node yet, right after the partition healed, refuses its request (FAIL_ACK), and
+	// one still starting declines it. Those are asked again, as is a member that appears
+	// meanwhile; the node acknowledges nothing and serves no session until then.
+	gave := map[channel.MemberKey]bool{}
+	for round := 0; ctx.Err() == nil; round++ {
+		if round > 0 {
+			t := time.NewTimer(refreshRetry)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		for _, donor := range m.cl.ch.Members() {
+			if ctx.Err() != nil || gave[donor.Key()] {
+				continue
+			}
+			if _, err := m.refetch(ctx, donor, nil, true); err != nil {
+				m.log.Info("delta: a member did not give its sessions for the refresh", "member", donor.Addr(), "err", err)
+				continue
+			}
+			gave[donor.Key()] = true
+		}
+		if len(gave) >= m.quorum {
 			break
 		}
-		if _, err := m.refetch(ctx, donor, nil, true); err != nil {
-			m.log.Info("delta: a member did not give its sessions for the refresh", "member", donor.Addr(), "err", err)
-			continue
-		}
-		answered++
 	}
+	answered := len(gave)
 	for {
 		m.mu.Lock()
 		q := m.refreshQueue
@@ -149,7 +174,7 @@ func (m *Manager) refresh(ctx context.Context) {
 		}
 	}
 	m.stats.refreshes.Add(1)
-	m.log.Info("delta: sessions refreshed", "answered", answered, "of", len(members),
+	m.log.Info("delta: sessions refreshed", "answered", answered, "members", len(m.cl.ch.Members()),
 		"replaced", m.stats.refreshed.Load()-before, "elapsed", time.Since(start))
 }
 
