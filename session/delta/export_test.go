@@ -62,6 +62,14 @@ func DrainAsync(m *Manager) {
 	}
 }
 
+// SetMaxRefreshQueue sets the bound on the messages waiting for a refresh and returns
+// what puts the default back (tests only; not safe while managers run).
+func SetMaxRefreshQueue(n int) (restore func()) {
+	old := maxRefreshQueue
+	maxRefreshQueue = n
+	return func() { maxRefreshQueue = old }
+}
+
 // SetMaxHeld sets the bound on the messages a running manager's repair holds and returns
 // what puts the default back (tests only; not safe while managers run).
 func SetMaxHeld(n int) (restore func()) {

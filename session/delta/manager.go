@@ -53,13 +53,15 @@ type Manager struct {
 	joined      chan struct{} // a member was added (for Config.MemberWait)
 	readyClosed bool
 	// refreshing: the manager refreshes its copies after getting the quorum back
-	// (refresh.go); the messages that arrive meanwhile wait in refreshQueue.
-	refreshing   bool
-	refreshQueue []queued
-	transferErr  error
-	bg           context.Context // cancelled by Stop
-	bgCancel     context.CancelFunc
-	wg           sync.WaitGroup // sweep, transfer and donor goroutines
+	// (refresh.go); the messages that arrive meanwhile wait in refreshQueue, unless it
+	// overflowed (maxRefreshQueue) since the members were asked.
+	refreshing    bool
+	refreshQueue  []queued
+	queueOverflow bool
+	transferErr   error
+	bg            context.Context // cancelled by Stop
+	bgCancel      context.CancelFunc
+	wg            sync.WaitGroup // sweep, transfer and donor goroutines
 
 	stats   counters
 	bufPool sync.Pool
@@ -108,7 +110,7 @@ type counters struct {
 	transfersRefused, rerouted, askedAgain      atomic.Uint64
 	repairs                                     atomic.Uint64
 	refreshes, refreshed, refreshRemoved        atomic.Uint64
-	staleRefused                                atomic.Uint64
+	staleRefused, refreshOverflows              atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 }
 
@@ -360,6 +362,9 @@ type Stats struct {
 	// (503) because this node lacked the quorum or had not refreshed since it got it back:
 	// its copy may miss changes, or an invalidation, the majority made.
 	StaleRequestsRefused uint64
+	// RefreshQueueOverflows counts the times the messages waiting for a refresh passed
+	// their bound (1 << 16) and were dropped, the refresh asking every member again.
+	RefreshQueueOverflows uint64
 	// TransferNoManager counts the members asked that run no session manager at all
 	// (they answered FAIL_ACK, ErrNoSessionManager); TransferDeclined those that have no
 	// manager for this context or were starting themselves (they answered
@@ -411,7 +416,8 @@ func (m *Manager) Stats() Stats {
 		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		QuorumRefreshes: c.refreshes.Load(), SessionsRefreshed: c.refreshed.Load(),
 		RefreshRemovals: c.refreshRemoved.Load(), RemovalsKept: m.gone.len(), StaleRequestsRefused: c.staleRefused.Load(),
-		TransferNoManager: c.noManager.Load(), TransferDeclined: c.declined.Load(),
+		RefreshQueueOverflows: c.refreshOverflows.Load(),
+		TransferNoManager:     c.noManager.Load(), TransferDeclined: c.declined.Load(),
 		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),

@@ -437,3 +437,41 @@ func TestQuorumRefreshAsksAgain(t *testing.T) {
 		t.Errorf("after the refresh a read answered %d %q, want k=v2", w.Code, w.Body.String())
 	}
 }
+
+// The messages that arrive during a refresh wait, up to a bound: past it they are dropped
+// and the node asks the members for their sessions again, which hold what the dropped
+// messages changed. The peer sends 10 deltas while the refresh waits for its answer, the
+// bound is 4: the node asks again, and ends with the version of the last delta.
+func TestQuorumRefreshQueueBounded(t *testing.T) {
+	defer delta.SetMaxRefreshQueue(4)()
+	nw := channeltest.NewNetwork()
+	peer, asked := newCounter(t, nw)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	jm := j.ch.LocalMember()
+	T := time.Now().UnixMilli()
+	answer := func(version uint64, v string) {
+		chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+		chunk.Sessions = []delta.SessionState{repairState(T, "S.p", version, v)}
+		peer.send(t, jm, chunk)
+		peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	}
+	answer(1, "v1")
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	nw.Partition(peer.tn, j.tn)
+	nw.Heal(peer.tn, j.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's request", func() bool { return asked.Load() == 2 })
+	for v := uint64(2); v <= 11; v++ {
+		peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+int64(v)), v, fmt.Sprint("v", v)))
+	}
+	answer(1, "v1") // the answer to the first request, sent before the deltas were made
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's request after the overflow", func() bool { return asked.Load() == 3 })
+	answer(11, "v11")
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
+	if got, st := valueK(j.m, "S.p"), j.m.Stats(); got != "v11" || st.RefreshQueueOverflows == 0 {
+		t.Errorf("after the refresh k = %v (want v11), overflows %d (want at least 1)", got, st.RefreshQueueOverflows)
+	}
+}

@@ -38,6 +38,13 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		return
 	}
 	if m.refreshing && msg.Event != EventGetAllSessions && (m.signal == nil || !answersAsk(msg.Event)) { // refresh.go
+		if len(m.refreshQueue) >= maxRefreshQueue {
+			// What they change is in their senders' sessions: the refresh asks every
+			// member again (refresh.go).
+			clear(m.refreshQueue)
+			m.refreshQueue, m.queueOverflow = m.refreshQueue[:0], true
+			m.stats.refreshOverflows.Add(1)
+		}
 		m.refreshQueue = append(m.refreshQueue, queued{msg: msg, src: src})
 		m.mu.Unlock()
 		return

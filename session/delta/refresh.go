@@ -29,6 +29,11 @@ import (
 // BinaryCodec's: Tomcat's messages carry none, so with JavaCodec a refresh adds the
 // sessions this node lacks and replaces no copy.
 
+// maxRefreshQueue bounds the messages that wait for a refresh. Past it they are dropped
+// and the refresh asks every member for its sessions again: a member's sessions hold the
+// changes of the messages it sent before it answers.
+var maxRefreshQueue = 1 << 16 // a variable for the test of the bound
+
 // refreshRetry is how long a refresh waits before it asks again the members that did not
 // give their sessions, when fewer than the quorum did.
 const refreshRetry = 250 * time.Millisecond
@@ -123,6 +128,7 @@ func (m *Manager) refresh(ctx context.Context) {
 	m.refreshing = true
 	m.refreshOn.Store(true)
 	m.quorumLost.Store(false)
+	m.queueOverflow = false
 	m.mu.Unlock()
 	start := time.Now()
 	before := m.stats.refreshed.Load()
@@ -134,6 +140,7 @@ func (m *Manager) refresh(ctx context.Context) {
 	// one still starting declines it. Those are asked again, as is a member that appears
 	// meanwhile; the node acknowledges nothing and serves no session until then.
 	gave := map[channel.MemberKey]bool{}
+again:
 	for round := 0; ctx.Err() == nil; round++ {
 		if round > 0 {
 			t := time.NewTimer(refreshRetry)
@@ -160,6 +167,14 @@ func (m *Manager) refresh(ctx context.Context) {
 	answered := len(gave)
 	for {
 		m.mu.Lock()
+		if m.queueOverflow && ctx.Err() == nil { // messages were dropped: ask everyone again
+			m.queueOverflow = false
+			m.mu.Unlock()
+			clear(gave)
+			m.log.Warn("delta: too many messages arrived during the refresh; asking every member again",
+				"limit", maxRefreshQueue)
+			goto again
+		}
 		q := m.refreshQueue
 		m.refreshQueue = nil
 		if len(q) == 0 || ctx.Err() != nil {
