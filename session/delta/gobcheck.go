@@ -366,6 +366,8 @@ func (w *gobWalk) fieldValue(id int) {
 // iface reads an interface value: the concrete type's name, its type definitions, its
 // id, a byte count and the value (Decoder.decodeInterface).
 func (w *gobWalk) iface() {
+	w.enter()
+	defer w.leave()
 	n := w.uint()
 	if n > uint64(len(w.buf)) || n > 1024 {
 		w.stop()

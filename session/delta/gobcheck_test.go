@@ -143,3 +143,20 @@ func TestGobMapCountBounded(t *testing.T) {
 		}
 	}
 }
+
+// An interface value whose concrete type is the interface type again, nested, stops at
+// the walk's depth bound instead of recursing as deep as the input allows.
+func TestGobWalkDepthBounded(t *testing.T) {
+	// A message: its length, type id 8 (interface), the singleton's zero delta, then n
+	// times: the name "x", concrete type id 8, a byte count, the zero delta.
+	var body []byte
+	for range 100000 {
+		body = append(body, 1, 'x', 0x10, 0x00, 0x00)
+	}
+	msg := append([]byte{0x10, 0x00}, body...)
+	n := binary.BigEndian.AppendUint32(nil, uint32(len(msg)))
+	in := append(append([]byte{0xfc}, n...), msg...)
+	if err := checkGob(in); !errors.Is(err, errGobCount) {
+		t.Fatalf("100 000 nested interfaces: %v, want the depth bound", err)
+	}
+}
