@@ -2,25 +2,16 @@ package replmap
 
 import (
 	"context"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/jmember"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/wire"
 )
-
-func allocatedBy(f func()) uint64 {
-	var a, b runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&a)
-	f()
-	runtime.ReadMemStats(&b)
-	return b.TotalAlloc - a.TotalAlloc
-}
 
 // A message whose primary and 1024 nodes all refer to one member object of 64 KiB (5
 // bytes a reference) decodes that member once: before, every reference decoded and copied
@@ -38,7 +29,7 @@ func TestSharedMemberDecodedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m *message
-	got := allocatedBy(func() { m, err = c.unmarshal(in) })
+	got := testutil.Allocated(func() { m, err = c.unmarshal(in) })
 	if err != nil || len(m.Nodes) != maxNodes || m.Nodes[maxNodes-1].Key() != big.Key() {
 		t.Fatalf("%v", err)
 	}
@@ -80,7 +71,7 @@ func TestStateListSharedEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	var entries []*message
-	got := allocatedBy(func() {
+	got := testutil.Allocated(func() {
 		if entries, err = m.codec.stateList(in, m.cfg.MaxEntries); err != nil {
 			t.Fatal(err)
 		}

@@ -172,104 +172,44 @@ func (w *gobWalk) define(id int64) {
 		w.stop()
 	}
 	var t gobType
-	w.structFields(func(f int) { // wireType: ArrayT, SliceT, StructT, MapT, then three encoder kinds
-		switch f {
-		case 0:
-			t.kind = 'a'
-			w.structFields(func(f int) {
-				switch f {
-				case 0:
-					w.commonType()
-				case 1:
-					t.elem = int(w.int())
-				case 2:
-					t.len = int(w.int())
-				default:
-					w.stop()
-				}
-			})
-		case 1:
-			t.kind = 's'
-			w.structFields(func(f int) {
-				switch f {
-				case 0:
-					w.commonType()
-				case 1:
-					t.elem = int(w.int())
-				default:
-					w.stop()
-				}
-			})
-		case 2:
-			t.kind = 't'
-			w.structFields(func(f int) {
-				switch f {
-				case 0:
-					w.commonType()
-				case 1:
-					n := w.count(1)
-					t.fields = make([]int, 0, n)
-					for range n {
-						fid := 0
-						w.structFields(func(f int) {
-							switch f {
-							case 0:
-								w.skip() // Name
-							case 1:
-								fid = int(w.int())
-							default:
-								w.stop()
-							}
-						})
-						t.fields = append(t.fields, fid)
-					}
-				default:
-					w.stop()
-				}
-			})
-		case 3:
-			t.kind = 'm'
-			w.structFields(func(f int) {
-				switch f {
-				case 0:
-					w.commonType()
-				case 1:
-					t.key = int(w.int())
-				case 2:
-					t.elem = int(w.int())
-				default:
-					w.stop()
-				}
-			})
-		case 4, 5, 6:
-			t.kind = 'e'
-			w.structFields(func(f int) {
-				if f != 0 {
-					w.stop()
-				}
-				w.commonType()
-			})
-		default:
-			w.stop()
-		}
-	})
+	elem := func() { t.elem = int(w.int()) }
+	w.wireStruct( // wireType: ArrayT, SliceT, StructT, MapT, then three encoder kinds
+		func() { t.kind = 'a'; w.wireStruct(w.commonType, elem, func() { t.len = int(w.int()) }) },
+		func() { t.kind = 's'; w.wireStruct(w.commonType, elem) },
+		func() { t.kind = 't'; w.wireStruct(w.commonType, func() { t.fields = w.fieldTypes() }) },
+		func() { t.kind = 'm'; w.wireStruct(w.commonType, func() { t.key = int(w.int()) }, elem) },
+		func() { t.kind = 'e'; w.wireStruct(w.commonType) },
+		func() { t.kind = 'e'; w.wireStruct(w.commonType) },
+		func() { t.kind = 'e'; w.wireStruct(w.commonType) },
+	)
 	if t.kind == 0 {
 		w.stop()
 	}
 	w.types[int(id)] = t
 }
 
+// fieldTypes reads a structType's fields ([]fieldType: Name, Id) and returns their ids.
+func (w *gobWalk) fieldTypes() []int {
+	n := w.count(1)
+	ids := make([]int, 0, n)
+	for range n {
+		id := 0
+		w.wireStruct(w.skip, func() { id = int(w.int()) })
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // commonType reads a CommonType: its Name and Id.
-func (w *gobWalk) commonType() {
+func (w *gobWalk) commonType() { w.wireStruct(w.skip, func() { w.int() }) }
+
+// wireStruct reads a struct of gob's own types, whose field i fields[i] reads.
+func (w *gobWalk) wireStruct(fields ...func()) {
 	w.structFields(func(f int) {
-		switch f {
-		case 0:
-			w.skip()
-		case 1:
-			w.int()
-		default:
+		if f >= len(fields) {
 			w.stop()
 		}
+		fields[f]()
 	})
 }
 

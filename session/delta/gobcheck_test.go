@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 type gobInner struct {
@@ -134,7 +136,7 @@ func TestGobMapCountBounded(t *testing.T) {
 	for _, n := range []uint64{1 << 22, 1 << 31, 1<<64 - 1} {
 		in := gobMapValue(t, n)
 		var err error
-		got := allocatedBy(func() { _, err = GobCodec{}.Unmarshal(in) })
+		got := testutil.Allocated(func() { _, err = GobCodec{}.Unmarshal(in) })
 		if !errors.Is(err, errGobCount) {
 			t.Errorf("count %d: %v, want errGobCount", n, err)
 		}

@@ -3,22 +3,12 @@ package delta
 import (
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"testing"
 	"unsafe"
 
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
 )
-
-// allocatedBy returns the bytes f allocated (TotalAlloc's growth), after a GC.
-func allocatedBy(f func()) uint64 {
-	var a, b runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&a)
-	f()
-	runtime.ReadMemStats(&b)
-	return b.TotalAlloc - a.TotalAlloc
-}
 
 // listDAG is a list of depth d, each level a list holding the level below twice: its
 // stream writes each level once and refers back to it (5 bytes).
@@ -41,7 +31,7 @@ func TestJavaValueSharedReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v any
-	if got := allocatedBy(func() { v, err = JavaValueCodec{}.Unmarshal(in) }); err != nil || got > 1<<20 {
+	if got := testutil.Allocated(func() { v, err = JavaValueCodec{}.Unmarshal(in) }); err != nil || got > 1<<20 {
 		t.Fatalf("a %d-byte stream: %d bytes allocated, %v", len(in), got, err)
 	}
 	for range depth { // the shape holds, and so does the sharing
@@ -57,7 +47,7 @@ func TestJavaValueSharedReferences(t *testing.T) {
 		v = a
 	}
 	var out []byte
-	if got := allocatedBy(func() { out, err = JavaValueCodec{}.Marshal(v) }); err != nil || got > 1<<20 {
+	if got := testutil.Allocated(func() { out, err = JavaValueCodec{}.Marshal(v) }); err != nil || got > 1<<20 {
 		t.Fatalf("writing it back: %d bytes allocated, %v", got, err)
 	}
 
@@ -77,7 +67,7 @@ func TestJavaValueSharedReferences(t *testing.T) {
 	b = appendBytes(binary.AppendUvarint(appendString(b, "u"), 0), java)
 	b = append(appendString(b, ""), 0, 0, 0)
 	var msg *Message
-	if got := allocatedBy(func() { msg, err = (BinaryCodec{}).DecodeMessage(b) }); err != nil || got > 4<<20 {
+	if got := testutil.Allocated(func() { msg, err = (BinaryCodec{}).DecodeMessage(b) }); err != nil || got > 4<<20 {
 		t.Fatalf("a %d-byte chunk with the principal: %d bytes allocated, %v", len(b), got, err)
 	}
 	if p := msg.Sessions[0].Principal; p == nil || p.Attributes["x"] == nil {
@@ -116,7 +106,7 @@ func TestJavaCodecSharedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	var acts []Action
-	got := allocatedBy(func() { _, acts, err = JavaCodec{}.DecodeDeltaRequest(in) })
+	got := testutil.Allocated(func() { _, acts, err = JavaCodec{}.DecodeDeltaRequest(in) })
 	if err != nil || len(acts) != n {
 		t.Fatalf("%d actions, %v", len(acts), err)
 	}
@@ -147,7 +137,7 @@ func TestJavaCodecSharedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s SessionState
-	got = allocatedBy(func() {
+	got = testutil.Allocated(func() {
 		contents, err := jserial.UnmarshalAll(in, jserial.DecoderConfig{})
 		if err == nil {
 			s, err = JavaCodec{}.DecodeSessionData(contents)

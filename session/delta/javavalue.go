@@ -97,17 +97,24 @@ func convKey(v any) any {
 	return nil
 }
 
-// memo returns what k was converted to, if it was.
-func (c *javaConv) memo(k any) (any, bool) {
-	v, ok := c.done[k]
-	return v, ok
-}
-
-func (c *javaConv) keep(k, v any) {
-	if c.done == nil {
-		c.done = map[any]any{}
+// once returns convert(v, depth), computed once per list, set or map (convKey). A
+// javaConv is for one direction: its memory does not tell a conversion to Java from one
+// from Java.
+func (c *javaConv) once(v any, depth int, convert func(any, int) (any, error)) (any, error) {
+	k := convKey(v)
+	if k != nil {
+		if out, ok := c.done[k]; ok {
+			return out, nil
+		}
 	}
-	c.done[k] = v
+	out, err := convert(v, depth)
+	if err == nil && k != nil {
+		if c.done == nil {
+			c.done = map[any]any{}
+		}
+		c.done[k] = out
+	}
+	return out, err
 }
 
 func toJava(v any, depth int) (any, error) {
@@ -124,17 +131,7 @@ func (c *javaConv) toJava(v any, depth int) (any, error) {
 	if depth > maxValueDepth {
 		return nil, fmt.Errorf("%w: nested deeper than %d", ErrNoJavaForm, maxValueDepth)
 	}
-	k := convKey(v)
-	if k != nil {
-		if out, ok := c.memo(k); ok {
-			return out, nil
-		}
-	}
-	out, err := c.toJavaOnce(v, depth)
-	if err == nil && k != nil {
-		c.keep(k, out)
-	}
-	return out, err
+	return c.once(v, depth, c.toJavaOnce)
 }
 
 func (c *javaConv) toJavaOnce(v any, depth int) (any, error) {
@@ -205,17 +202,7 @@ func (c *javaConv) fromJava(v any, depth int) (any, error) {
 	if depth > maxValueDepth {
 		return nil, fmt.Errorf("delta: Java value nested deeper than %d", maxValueDepth)
 	}
-	k := convKey(v)
-	if k != nil {
-		if out, ok := c.memo(k); ok {
-			return out, nil
-		}
-	}
-	out, err := c.fromJavaOnce(v, depth)
-	if err == nil && k != nil {
-		c.keep(k, out)
-	}
-	return out, err
+	return c.once(v, depth, c.fromJavaOnce)
 }
 
 func (c *javaConv) fromJavaOnce(v any, depth int) (any, error) {

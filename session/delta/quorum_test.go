@@ -214,6 +214,33 @@ func TestQuorumRefreshKeepsTheSurvivorsSessions(t *testing.T) {
 	}
 }
 
+// healedAfterTransfer starts j, a node of a cluster of 2 whose only member is peer, a raw
+// member; peer gives j its state transfer (S.p at version 1, snapshot time T), then a
+// partition cuts them apart and heals: j refreshes. asks counts the requests peer got.
+func healedAfterTransfer(t *testing.T, nw *channeltest.Network, peer *raw, asks func() int32) (j *node, T int64) {
+	t.Helper()
+	j = startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asks() == 1 })
+	T = time.Now().UnixMilli()
+	transferFrom(t, peer, j, T, repairState(T, "S.p", 1, "v1"))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	nw.Partition(peer.tn, j.tn)
+	nw.Heal(peer.tn, j.tn)
+	return j, T
+}
+
+// transferFrom completes j's state transfer from peer, a raw member: a chunk holding
+// sessions (snapshot time T), then the end of the transfer.
+func transferFrom(t *testing.T, peer *raw, j *node, T int64, sessions ...delta.SessionState) {
+	t.Helper()
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
+	chunk.Sessions = sessions
+	peer.send(t, j.ch.LocalMember(), chunk)
+	peer.send(t, j.ch.LocalMember(), repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+}
+
 // startedAlone waits for the refresh of n, the first of three nodes: it started without the
 // quorum, so it refreshed its copies (none) when the second joined, and acknowledged no
 // change until then.
@@ -231,30 +258,15 @@ func startedAlone(t *testing.T, n *node) {
 func TestQuorumRefreshHoldsMessages(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	peer, asked := newCounter(t, nw)
-	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
-	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	j, T := healedAfterTransfer(t, nw, peer, asked.Load)
 	jm := j.ch.LocalMember()
-	T := time.Now().UnixMilli()
-	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
-	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 1, "v1")}
-	peer.send(t, jm, chunk)
-	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
-	if err := j.m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-
-	nw.Partition(peer.tn, j.tn)
-	nw.Heal(peer.tn, j.tn)
 	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's request", func() bool { return asked.Load() == 2 })
 	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+1), 2, "v2"))
 	peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+2), 3, "v3"))
 	if got := valueK(j.m, "S.p"); got != "v1" {
 		t.Fatalf("during the refresh k = %v, want v1 (the deltas wait)", got)
 	}
-	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
-	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 2, "v2")}
-	peer.send(t, jm, chunk)
-	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+1))
+	transferFrom(t, peer, j, T+1, repairState(T, "S.p", 2, "v2"))
 	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
 	if got, st := valueK(j.m, "S.p"), j.m.Stats(); got != "v3" || st.DroppedStale != 1 || st.SessionsRefreshed != 1 {
 		t.Errorf("after the refresh k = %v (want v3), deltas dropped as held by the copy %d (want 1: version 2), "+
@@ -406,20 +418,7 @@ func TestQuorumRefreshAsksAgain(t *testing.T) {
 		}
 		return nil
 	}))
-	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
-	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asks.Load() == 1 })
-	jm := j.ch.LocalMember()
-	T := time.Now().UnixMilli()
-	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
-	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 1, "v1")}
-	peer.send(t, jm, chunk)
-	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
-	if err := j.m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-
-	nw.Partition(peer.tn, j.tn)
-	nw.Heal(peer.tn, j.tn)
+	j, T := healedAfterTransfer(t, nw, peer, asks.Load)
 	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's second request", func() bool { return asks.Load() == 3 })
 	h := wrap(t, j, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, _ := delta.FromContext(r.Context()).Get("k")
@@ -428,10 +427,7 @@ func TestQuorumRefreshAsksAgain(t *testing.T) {
 	if w := get(h, "/", "S.p"); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("during the refresh a read answered %d %q, want 503", w.Code, w.Body.String())
 	}
-	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
-	chunk.Sessions = []delta.SessionState{repairState(T, "S.p", 2, "v2")}
-	peer.send(t, jm, chunk)
-	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+1))
+	transferFrom(t, peer, j, T+1, repairState(T, "S.p", 2, "v2"))
 	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
 	if w := get(h, "/", "S.p"); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
 		t.Errorf("after the refresh a read answered %d %q, want k=v2", w.Code, w.Body.String())
@@ -446,23 +442,9 @@ func TestQuorumRefreshQueueBounded(t *testing.T) {
 	defer delta.SetMaxRefreshQueue(4)()
 	nw := channeltest.NewNetwork()
 	peer, asked := newCounter(t, nw)
-	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
-	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	j, T := healedAfterTransfer(t, nw, peer, asked.Load)
 	jm := j.ch.LocalMember()
-	T := time.Now().UnixMilli()
-	answer := func(version uint64, v string) {
-		chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
-		chunk.Sessions = []delta.SessionState{repairState(T, "S.p", version, v)}
-		peer.send(t, jm, chunk)
-		peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
-	}
-	answer(1, "v1")
-	if err := j.m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-
-	nw.Partition(peer.tn, j.tn)
-	nw.Heal(peer.tn, j.tn)
+	answer := func(version uint64, v string) { transferFrom(t, peer, j, T, repairState(T, "S.p", version, v)) }
 	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's request", func() bool { return asked.Load() == 2 })
 	for v := uint64(2); v <= 11; v++ {
 		peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+int64(v)), v, fmt.Sprint("v", v)))
