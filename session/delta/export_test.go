@@ -2,6 +2,9 @@ package delta
 
 import "time"
 
+// MaxKnownRoutes is maxKnownRoutes, for the tests of package delta_test.
+const MaxKnownRoutes = maxKnownRoutes
+
 // TransferWindow is transferWindow, for the tests of package delta_test.
 const TransferWindow = transferWindow
 

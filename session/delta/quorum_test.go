@@ -365,6 +365,12 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
 	chunk.Sessions = []delta.SessionState{repairState(T, "X.p", 2, "x"), repairState(T, "Y.p", 2, "y"),
 		repairState(T, "Z.p", 5, "z"), repairState(T, "Q.j", 2, "q"), repairState(T, "R.j", 2, "r")}
+	// Sessions of as many other routes as j keeps in mind, and one beyond (U.zz): a
+	// removal record still removes a copy under its own id.
+	for i := range delta.MaxKnownRoutes {
+		chunk.Sessions = append(chunk.Sessions, repairState(T, fmt.Sprintf("F%d.r%d", i, i), 1, "f"))
+	}
+	chunk.Sessions = append(chunk.Sessions, repairState(T, "U.zz", 1, "u"))
 	peer.send(t, jm, chunk)
 	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
 	if err := j.m.WaitReady(context.Background()); err != nil {
@@ -380,7 +386,8 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
 	chunk.Sessions = []delta.SessionState{{ID: "X.p", Version: 3, Removed: true},
 		{ID: "Z.p", Version: 4, Removed: true}, {ID: "W.p", Version: 2, Removed: true},
-		{ID: "Q.p", Version: 2, Removed: true}, {ID: "R.p", Version: 2, Removed: true, Renamed: true}}
+		{ID: "Q.p", Version: 2, Removed: true}, {ID: "R.p", Version: 2, Removed: true, Renamed: true},
+		{ID: "U.zz", Version: 1, Removed: true}}
 	peer.send(t, jm, chunk)
 	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
 	chunk.Sessions = []delta.SessionState{repairState(T, "W.p", 2, "w"), repairState(T, "V.p", 3, "v"),
@@ -388,13 +395,14 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 	peer.send(t, jm, chunk)
 	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+1))
 	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
-	for id, want := range map[string]any{"X.p": nil, "Y.p": "y", "Z.p": "z", "W.p": nil, "V.p": "v", "Q.j": nil, "R.j": "r"} {
+	for id, want := range map[string]any{"X.p": nil, "Y.p": "y", "Z.p": "z", "W.p": nil, "V.p": "v", "Q.j": nil, "R.j": "r",
+		"U.zz": nil, "F0.r0": "f"} {
 		if got := valueK(j.m, id); got != want {
 			t.Errorf("%s: k = %v, want %v", id, got, want)
 		}
 	}
-	if st := j.m.Stats(); st.RefreshRemovals != 2 || st.RemovalsKept != 5 {
-		t.Errorf("removed by the refresh %d (want 2: X.p, Q.j), removals kept %d (want the 5 records)",
+	if st := j.m.Stats(); st.RefreshRemovals != 3 || st.RemovalsKept != 6 {
+		t.Errorf("removed by the refresh %d (want 3: X.p, Q.j, U.zz), removals kept %d (want the 6 records)",
 			st.RefreshRemovals, st.RemovalsKept)
 	}
 }

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -192,14 +193,19 @@ func (m *Manager) noteRemoved(id string, s *Session, version uint64, renamed boo
 // coming back from another member that missed the removal.
 func (m *Manager) mergeRemoval(st *SessionState) {
 	ids := []string{st.ID}
+	add := func(id string) {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
 	if !st.Renamed { // the session, under every route this node knows
-		ids = append(ids[:0], sessionhttp.WithRoute(st.ID, ""))
+		add(sessionhttp.WithRoute(st.ID, ""))
 		if own := m.cfg.JvmRoute; own != "" {
-			ids = append(ids, sessionhttp.WithRoute(st.ID, own))
+			add(sessionhttp.WithRoute(st.ID, own))
 		}
 		if p := m.routes.Load(); p != nil {
 			for _, r := range *p {
-				ids = append(ids, sessionhttp.WithRoute(st.ID, r))
+				add(sessionhttp.WithRoute(st.ID, r))
 			}
 		}
 	}
