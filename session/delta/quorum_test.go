@@ -333,7 +333,8 @@ func TestQuorumRefreshRemovesWhatTheMajorityRemoved(t *testing.T) {
 // The removal records a member sends a refresh, against the node's copies and the other
 // sessions of the answer: a copy up to the removal's version goes, under any route for a
 // removed session (Q: j renamed it to its own route while cut off) but only under the id
-// itself for an old id (R: renamed, it lives on), a newer one stays, and a session the
+// itself for an old id (R, K: renamed, they live on; K's copy removed as an old name is not
+// taken for the session's removal), a newer one stays, and a session the
 // answer holds at a version up to one removed does not come (another member missed the
 // removal). Only a refresh asks for them.
 func TestQuorumRefreshRemovalRecords(t *testing.T) {
@@ -364,7 +365,8 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 	T := time.Now().UnixMilli()
 	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T)
 	chunk.Sessions = []delta.SessionState{repairState(T, "X.p", 2, "x"), repairState(T, "Y.p", 2, "y"),
-		repairState(T, "Z.p", 5, "z"), repairState(T, "Q.j", 2, "q"), repairState(T, "R.j", 2, "r")}
+		repairState(T, "Z.p", 5, "z"), repairState(T, "Q.j", 2, "q"), repairState(T, "R.j", 2, "r"),
+		repairState(T, "K.p", 2, "k")}
 	// Sessions of as many other routes as j keeps in mind, and one beyond (U.zz): a
 	// removal record still removes a copy under its own id.
 	for i := range delta.MaxKnownRoutes {
@@ -387,22 +389,22 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 	chunk.Sessions = []delta.SessionState{{ID: "X.p", Version: 3, Removed: true},
 		{ID: "Z.p", Version: 4, Removed: true}, {ID: "W.p", Version: 2, Removed: true},
 		{ID: "Q.p", Version: 2, Removed: true}, {ID: "R.p", Version: 2, Removed: true, Renamed: true},
-		{ID: "U.zz", Version: 1, Removed: true}}
+		{ID: "U.zz", Version: 1, Removed: true}, {ID: "K.p", Version: 2, Removed: true, Renamed: true}}
 	peer.send(t, jm, chunk)
 	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
 	chunk.Sessions = []delta.SessionState{repairState(T, "W.p", 2, "w"), repairState(T, "V.p", 3, "v"),
-		repairState(T, "X.p", 3, "x")}
+		repairState(T, "X.p", 3, "x"), repairState(T, "K.q", 3, "k3")} // K.p renamed, and changed
 	peer.send(t, jm, chunk)
 	peer.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+1))
 	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
 	for id, want := range map[string]any{"X.p": nil, "Y.p": "y", "Z.p": "z", "W.p": nil, "V.p": "v", "Q.j": nil, "R.j": "r",
-		"U.zz": nil, "F0.r0": "f"} {
+		"U.zz": nil, "F0.r0": "f", "K.p": nil, "K.q": "k3"} {
 		if got := valueK(j.m, id); got != want {
 			t.Errorf("%s: k = %v, want %v", id, got, want)
 		}
 	}
-	if st := j.m.Stats(); st.RefreshRemovals != 3 || st.RemovalsKept != 6 {
-		t.Errorf("removed by the refresh %d (want 3: X.p, Q.j, U.zz), removals kept %d (want the 6 records)",
+	if st := j.m.Stats(); st.RefreshRemovals != 4 || st.RemovalsKept != 7 {
+		t.Errorf("removed by the refresh %d (want 4: X.p, Q.j, U.zz, K.p), removals kept %d (want the 7 records)",
 			st.RefreshRemovals, st.RemovalsKept)
 	}
 }

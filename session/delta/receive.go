@@ -135,6 +135,7 @@ func (m *Manager) dispatch(msg *Message) {
 	case EventExpired:
 		if s := m.replicaOf(msg.SessionID); s != nil {
 			_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+			m.noteRemoved(msg.SessionID, s, 0, false) // the cluster removed it (removals.go)
 		} else {
 			m.stats.unknownID.Add(1)
 		}

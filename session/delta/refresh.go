@@ -242,7 +242,9 @@ func (m *Manager) dropOlderNames(s *Session, version uint64) {
 		if o == nil || o == s || !o.olderThan(version+1) {
 			return
 		}
+		old := o.ID()
 		_ = m.expire(context.Background(), o, false, causeInvalidated, true)
+		m.noteRemoved(old, o, 0, true) // an old name: the session lives on
 	}
 }
 

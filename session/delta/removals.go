@@ -214,7 +214,7 @@ func (m *Manager) mergeRemoval(st *SessionState) {
 		if s == nil || !s.olderThan(st.Version+1) || !s.IsValid() {
 			continue // none, changed after the removal, or being removed
 		}
-		_ = m.expire(context.Background(), s, false, causeInvalidated, true) // records a removal
+		_ = m.expire(context.Background(), s, false, causeInvalidated, true)
 		m.stats.refreshRemoved.Add(1)
 	}
 	m.gone.note(st.ID, st.Version, keepRemoval(0), st.Renamed)

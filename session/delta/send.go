@@ -201,9 +201,6 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	m.fire(s, replicated, s.endExpire()...)
 
 	if !notifyCluster {
-		if replicated { // another node said so (an expiry received, or a refresh's removal)
-			m.noteRemoved(e.id, s, e.version, false)
-		}
 		return nil
 	}
 	members := m.cl.ch.Members()
