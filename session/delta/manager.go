@@ -2,6 +2,7 @@ package delta
 
 import (
 	"context"
+	"iter"
 	"log/slog"
 	"slices"
 	"sync"
@@ -245,29 +246,35 @@ func (m *Manager) lookup(id string, get func(string) *Session) (s *Session, exac
 	return nil, false
 }
 
-// underOtherRoute returns the first session get finds under id with its route replaced:
-// by this node's, then by every route seen in the cluster. An id without a route finds
-// nothing.
+// underOtherRoute returns the first session get finds under one of id's otherRouteIDs.
 func (m *Manager) underOtherRoute(id string, get func(string) *Session) *Session {
-	r := sessionhttp.RouteOf(id)
-	if r == "" {
-		return nil
-	}
-	if own := m.cfg.JvmRoute; own != "" && own != r {
-		if s := get(sessionhttp.WithRoute(id, own)); s != nil {
+	for o := range m.otherRouteIDs(id) {
+		if s := get(o); s != nil {
 			return s
 		}
 	}
-	if p := m.routes.Load(); p != nil {
-		for _, o := range *p {
-			if o != r {
-				if s := get(sessionhttp.WithRoute(id, o)); s != nil {
-					return s
+	return nil
+}
+
+// otherRouteIDs yields id with its route replaced: by this node's, then by every route
+// seen in the cluster. An id without a route yields nothing.
+func (m *Manager) otherRouteIDs(id string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		r := sessionhttp.RouteOf(id)
+		if r == "" {
+			return
+		}
+		if own := m.cfg.JvmRoute; own != "" && own != r && !yield(sessionhttp.WithRoute(id, own)) {
+			return
+		}
+		if p := m.routes.Load(); p != nil {
+			for _, o := range *p {
+				if o != r && !yield(sessionhttp.WithRoute(id, o)) {
+					return
 				}
 			}
 		}
 	}
-	return nil
 }
 
 // Range calls f for every session, until f returns false. Sessions created or removed

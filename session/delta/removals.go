@@ -193,21 +193,11 @@ func (m *Manager) noteRemoved(id string, s *Session, version uint64, renamed boo
 // coming back from another member that missed the removal.
 func (m *Manager) mergeRemoval(st *SessionState) {
 	ids := []string{st.ID}
-	add := func(id string) {
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
 	if !st.Renamed { // the session, under every route this node knows
-		add(sessionhttp.WithRoute(st.ID, ""))
-		if own := m.cfg.JvmRoute; own != "" {
-			add(sessionhttp.WithRoute(st.ID, own))
+		if base := sessionhttp.WithRoute(st.ID, ""); base != st.ID {
+			ids = append(ids, base)
 		}
-		if p := m.routes.Load(); p != nil {
-			for _, r := range *p {
-				add(sessionhttp.WithRoute(st.ID, r))
-			}
-		}
+		ids = slices.AppendSeq(ids, m.otherRouteIDs(st.ID))
 	}
 	for _, id := range ids {
 		s := m.st.get(id)
