@@ -311,8 +311,8 @@ func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
 	if !c.ownsBatch(data) {
 		return nil, fmt.Errorf("%w: bad batch header", ErrMalformed)
 	}
-	r := reader{b: data[len(batchMagic):], maxString: c.maxMessage()}
-	n := r.count(len(binaryMagic)+1, c.maxEntries())
+	r := reader{b: data[len(batchMagic):], maxString: c.maxMessage(), budget: allocFactor * len(data)}
+	n := r.count(minBatchedMessage, sizeBatched, c.maxEntries())
 	if r.err == nil && n == 0 {
 		r.fail("empty batch")
 	}
@@ -321,7 +321,7 @@ func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
 	}
 	// One array holds the batch's messages, another their actions.
 	all, msgs := make([]Message, n), make([]*Message, n)
-	var a batchArena
+	a := batchArena{budget: r.budget}
 	for i := range n {
 		b := r.take(c.maxMessage(), "message")
 		if r.err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // MessageCodec turns session messages into channel payloads and back. The default is
@@ -248,7 +249,11 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 	if !c.Owns(data) {
 		return fmt.Errorf("%w: bad header", ErrMalformed)
 	}
-	r := reader{b: data[len(binaryMagic):], maxString: c.maxString()}
+	r := reader{b: data[len(binaryMagic):], maxString: c.maxString(), budget: allocFactor * len(data)}
+	if a != nil { // a batch's messages share its budget
+		r.budget = a.budget
+		defer func() { a.budget = r.budget }()
+	}
 	ev := r.uvarint()
 	if r.err == nil && (ev > 1<<31 || !Event(ev).Valid()) {
 		r.fail("unknown event")
@@ -271,7 +276,7 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 		m.NewID = r.str()
 	}
 	if flags&flagActions != 0 {
-		n := r.count(3, c.maxEntries())
+		n := r.count(3, sizeAction, c.maxEntries())
 		if n > 0 {
 			m.Actions = a.actions(n)
 		}
@@ -291,7 +296,7 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 		}
 	}
 	if flags&flagSessions != 0 {
-		n := r.count(12, c.maxEntries())
+		n := r.count(minSession, sizeSession, c.maxEntries())
 		if n > 0 {
 			r.arrays = getChunkArrays(n)
 			m.Sessions, m.chunk = r.arrays.sessions[:0], r.arrays
@@ -315,9 +320,10 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 // strings seen last (a batch's messages name the same context, and usually the same
 // attributes) and an array their actions are cut from.
 type batchArena struct {
-	seen [4]string
-	next int // the entry of seen to replace
-	acts []Action
+	seen   [4]string
+	next   int // the entry of seen to replace
+	acts   []Action
+	budget int // reader.budget, of the whole batch
 }
 
 // str reads a string like r.str, returning one a already holds when the bytes are
@@ -380,7 +386,35 @@ type reader struct {
 	err       error
 	maxString int
 	arrays    *chunkArrays // a transfer chunk's sessions are decoded into these
+	// budget is what the counts read may still make the decoder allocate ahead of the
+	// elements they announce (count), in bytes.
+	budget int
 }
+
+// allocFactor bounds what the counts of a message (or of a batch, its messages
+// included) make a decoder allocate ahead of the elements they announce: allocFactor
+// times the message's length. An element takes at most 20 times its shortest encoding
+// (an attribute of empty name and value: 2 bytes, 40 as a NamedValue), and each
+// element has bytes of its own, so no stream the encoder writes comes near it; without
+// it, counts nested in one another's first element (a batch's messages, the first
+// one's sessions, the first session's attributes) each claimed the bytes left and
+// allocated 65 times the input.
+const allocFactor = 32
+
+// The shortest encodings of a batch's message (its length prefix included) and of a
+// chunk's session.
+const (
+	minBatchedMessage = 1 + 4 + 7 // length | magic | event, context, session id, unique id, timestamp, version, flags
+	minSession        = 10        // id | three times | flags | version | auth type | three counts
+)
+
+// Sizes of what the decoder allocates per element a count announces.
+var (
+	sizeAction     = int(unsafe.Sizeof(Action{}))
+	sizeSession    = int(unsafe.Sizeof(SessionState{}))
+	sizeNamedValue = int(unsafe.Sizeof(NamedValue{}))
+	sizeBatched    = int(unsafe.Sizeof(Message{}) + unsafe.Sizeof((*Message)(nil)))
+)
 
 func (r *reader) fail(what string) {
 	if r.err == nil {
@@ -458,8 +492,10 @@ func (r *reader) value(max int) []byte {
 }
 
 // count reads an entry count: each entry needs at least minSize bytes, so a count larger
-// than what remains is rejected before anything is allocated.
-func (r *reader) count(minSize, max int) int {
+// than what remains is rejected before anything is allocated. A caller that allocates
+// room for the entries ahead of them passes the size of one (elemSize), which the count
+// takes from r.budget.
+func (r *reader) count(minSize, elemSize, max int) int {
 	n := r.uvarint()
 	if r.err != nil {
 		return 0
@@ -468,6 +504,12 @@ func (r *reader) count(minSize, max int) int {
 		r.fail("count too large")
 		return 0
 	}
+	cost := int(n) * elemSize
+	if cost > r.budget {
+		r.fail("counts announce more than the message holds")
+		return 0
+	}
+	r.budget -= cost
 	return int(n)
 }
 
@@ -493,7 +535,7 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	s.Version = r.uvarint()
 	if f&sessFlagPrincipal != 0 {
 		p := &Principal{Name: r.str()}
-		n := r.count(1, maxEntries)
+		n := r.count(1, 0, maxEntries)
 		for i := 0; i < n && r.err == nil; i++ {
 			p.Roles = append(p.Roles, r.str())
 		}
@@ -509,7 +551,7 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	}
 	s.AuthType = r.str()
 	for _, dst := range []*[]NamedValue{&s.Attributes, &s.Notes} {
-		n := r.count(2, maxEntries)
+		n := r.count(2, sizeNamedValue, maxEntries)
 		if n > 0 {
 			*dst = r.namedValues(n)
 		}
@@ -517,7 +559,7 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 			*dst = append(*dst, NamedValue{Name: r.name(), Value: r.value(maxValue)})
 		}
 	}
-	n := r.count(1, maxEntries)
+	n := r.count(1, 0, maxEntries)
 	for i := 0; i < n && r.err == nil; i++ {
 		s.Listeners = append(s.Listeners, r.str())
 	}

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/gotribes/tribes/internal/sessionhttp"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 func sampleMessages() []*Message {
@@ -503,6 +505,61 @@ func TestDecodeBatchActionsDoNotOverlap(t *testing.T) {
 	for i := range in {
 		if !reflect.DeepEqual(out[i].Actions, in[i].Actions) || out[i].Context != "c" {
 			t.Errorf("message %d decoded as %+v, want %+v", i, out[i], in[i])
+		}
+	}
+}
+
+// Counts nested in one another's first element (a batch's messages, the first message's
+// sessions, the first session's attributes) each claimed all the bytes left, and each
+// level allocated for its claim before the next one failed: 65 times the input. What the
+// counts of a batch allocate ahead of their elements is now bounded by allocFactor times
+// its length, and the densest streams the encoder writes still decode.
+func TestBatchNestedCountsBounded(t *testing.T) {
+	const size = 1 << 20
+	ff := func(n int) []byte { return bytes.Repeat([]byte{0xFF}, n) } // no valid field starts with it
+	// The first message: a chunk announcing a session per minSession bytes left, the
+	// first of which announces an attribute per 2 bytes left.
+	msg := append(bytes.Clone(binaryMagic), byte(EventAllSessionData), 0, 0, 0, 0, 0, flagSessions)
+	// Each count a 3-byte uvarint; the session: id, times, flags, version, auth type.
+	msg = binary.AppendUvarint(msg, uint64((size-len(msg)-3)/minSession))
+	msg = append(msg, 0, 0, 0, 0, 0, 0, 0)
+	msg = binary.AppendUvarint(msg, uint64((size-len(msg)-3)/2))
+	msg = append(msg, ff(size-len(msg))...)
+	data := append(bytes.Clone(batchMagic), binary.AppendUvarint(nil, uint64(size/minBatchedMessage))...)
+	data = binary.AppendUvarint(data, uint64(len(msg)))
+	data = append(data, msg...)
+	c := BinaryCodec{}
+	var err error
+	alloc := testutil.Allocated(func() { _, err = c.decodeBatch(data) })
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("decoded: %v", err)
+	}
+	if limit := uint64(32*len(data) + 1<<20); alloc > limit { // allocFactor
+		t.Errorf("a batch of %d KiB allocated %d MiB, more than %d MiB", len(data)>>10, alloc>>20, limit>>20)
+	}
+
+	// The densest valid streams: a chunk of one session holding attributes of empty
+	// names and values (2 bytes each, 40 as a NamedValue); a batch of empty messages.
+	attrs := make([]NamedValue, size/2)
+	for i := range attrs {
+		attrs[i].Value = []byte{}
+	}
+	dense := []*Message{{Event: EventAllSessionData, Sessions: []SessionState{{Attributes: attrs}}}}
+	empty := make([]*Message, size/minBatchedMessage)
+	for i := range empty {
+		empty[i] = &Message{Event: EventCreated}
+	}
+	for name, msgs := range map[string][]*Message{"attributes": dense, "messages": empty} {
+		b, err := c.appendBatch(nil, msgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.decodeBatch(b)
+		if err != nil || len(got) != len(msgs) {
+			t.Errorf("%s: %d bytes: %v", name, len(b), err)
+		}
+		if name == "attributes" && err == nil && len(got[0].Sessions[0].Attributes) != len(attrs) {
+			t.Errorf("%d attributes decoded, want %d", len(got[0].Sessions[0].Attributes), len(attrs))
 		}
 	}
 }

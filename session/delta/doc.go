@@ -134,7 +134,9 @@
 // started reading. The joiner keeps attribute values of 512 bytes or more in the received
 // chunk's buffer instead of copying them: that buffer is freed when none of its sessions
 // holds its transferred value any more. A Go donor tells how many sessions it holds
-// (Message.Total), and the joiner sizes its table for them at the first chunk; while
+// (Message.Total), and the joiner sizes its table for them as chunks arrive (up to 16
+// entries ahead of each session received, in steps of 4 times, so that a donor's word
+// alone costs the joiner no memory); while
 // the transfer runs, the joiner raises the process's GOGC to Config.TransferGCPercent
 // (400), since almost all it allocates then is kept, and puts it back after. On Linux,
 // where transparent huge pages are in "madvise" mode, it also advises the heap its

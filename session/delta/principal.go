@@ -139,7 +139,7 @@ func appendPrincipalJava(b []byte, p *Principal) ([]byte, error) {
 func DecodePrincipal(b []byte) (*Principal, error) {
 	r := reader{b: b, maxString: maxStringDefault}
 	p := &Principal{Name: r.str()}
-	n := r.count(1, DefaultMaxEntries)
+	n := r.count(1, 0, DefaultMaxEntries)
 	for i := 0; i < n && r.err == nil; i++ {
 		p.Roles = append(p.Roles, r.str())
 	}

@@ -104,7 +104,10 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 			m.loadRepaired(msg)
 		default:
 			if want == nil {
-				m.st.reserve(msg.Total)
+				// Total is the donor's word: size the table for it only as far as
+				// sessions arrive, reserveAhead entries per session received.
+				ahead := reserveAhead * (int(m.st.n.Load()) + len(msg.Sessions))
+				m.st.reserve(min(msg.Total, ahead), msg.Total <= ahead)
 			}
 			m.loadSessions(msg.Sessions, want)
 		}

@@ -74,15 +74,27 @@ func (st *store) get(id string) *Session {
 // own growth.
 const maxReserve = 1 << 22
 
+// reserveStep: once the shards were sized, reserve sizes them again only for at least
+// reserveStep times as many sessions, so that a transfer reserving ahead of what it
+// received (reserveAhead) moves the entries it holds a few times, not at every chunk.
+const reserveStep = 4
+
+// reserveAhead: a joiner sizes its table for the total its donor announces only up to
+// reserveAhead times the sessions it holds (those received included), so that what the
+// table costs follows what arrived (a faulty or hostile donor's total alone sized it for
+// maxReserve sessions: over 200 MB).
+const reserveAhead = 16
+
 // reserve sizes the shards for n sessions in all, ahead of a state transfer's inserts: a
 // map growing to its size one insert at a time moves each of its entries several times
 // (about a tenth of a joiner's CPU time at a million sessions). Shards already that
-// large, or sized by an earlier call for as many, are left alone.
-func (st *store) reserve(n int) {
+// large, or sized by an earlier call for as many, are left alone, and so are shards
+// sized for more than n/reserveStep unless n is the last size asked for (final).
+func (st *store) reserve(n int, final bool) {
 	n = min(n, maxReserve)
 	for {
 		cur := st.reserved.Load()
-		if int64(n) <= cur {
+		if int64(n) <= cur || (!final && cur > 0 && int64(n) < reserveStep*cur) {
 			return
 		}
 		if st.reserved.CompareAndSwap(cur, int64(n)) {

@@ -111,8 +111,9 @@ func TestForEachRenamesConcurrently(t *testing.T) {
 	<-done
 }
 
-// reserve sizes the shards ahead of a transfer once: the sessions already held stay,
-// later calls for as many or fewer leave the maps alone, and a hint is capped.
+// reserve sizes the shards ahead of a transfer: the sessions already held stay, later
+// calls for fewer than reserveStep times as many leave the maps alone, and a hint is
+// capped.
 func TestStoreReserve(t *testing.T) {
 	st := newStore()
 	var ids []string
@@ -128,7 +129,7 @@ func TestStoreReserve(t *testing.T) {
 		return out
 	}
 	before := maps()
-	st.reserve(64000)
+	st.reserve(64000, false)
 	sized := maps()
 	if sized == before {
 		t.Fatal("reserve replaced no shard's map")
@@ -141,15 +142,32 @@ func TestStoreReserve(t *testing.T) {
 	if st.n.Load() != 100 {
 		t.Fatalf("count %d after reserve", st.n.Load())
 	}
-	st.reserve(64000)
-	st.reserve(1000)
+	st.reserve(64000, false)
+	st.reserve(1000, false)
 	if maps() != sized {
 		t.Error("a reserve for no more sessions replaced maps")
 	}
+	// Once sized, only a reserve for reserveStep times as many sizes the shards again.
+	st.reserve(reserveStep*64000-1, false)
+	if maps() != sized {
+		t.Error("a reserve for less than reserveStep times as many replaced maps")
+	}
+	st.reserve(reserveStep*64000, false)
+	if maps() == sized || st.reserved.Load() != reserveStep*64000 {
+		t.Error("a reserve for reserveStep times as many did not size the shards")
+	}
+	sized = maps()
+	// The last size asked for (the transfer's total, once that many are near) applies
+	// however close to the last one.
+	st.reserve(reserveStep*64000+64000, true)
+	if maps() == sized || st.reserved.Load() != reserveStep*64000+64000 {
+		t.Error("a final reserve did not size the shards")
+	}
+	sized = maps()
 	// Capped: once sized for maxReserve (not done here: it is large), a larger hint
 	// changes nothing.
 	st.reserved.Store(maxReserve)
-	st.reserve(1 << 40)
+	st.reserve(1<<40, true)
 	if maps() != sized || st.reserved.Load() != maxReserve {
 		t.Error("a hint above the cap resized the shards")
 	}

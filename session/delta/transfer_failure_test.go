@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -223,5 +224,45 @@ func TestJoinerWaitsForTheDonorsMessageStillArriving(t *testing.T) {
 				t.Fatal("the session of the message that arrived after the donor's complete is missing")
 			}
 		})
+	}
+}
+
+// A donor's chunk announcing 2^31 sessions (Message.Total) and carrying one sized the
+// joiner's table for maxReserve sessions, over 200 MB allocated on the donor's word; the
+// table now grows with the sessions that arrive. Chunks that keep coming still load.
+func TestJoinerTableFollowsTheSessionsNotTheAnnouncedTotal(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	donor, asked := newAsker(t, nw)
+	_, ch := newChannel(t, nw)
+	m := startJoiner(t, ch, delta.ClusterConfig{}, delta.Config{JvmRoute: "j", MemberWait: -1, StateTransferTimeout: time.Minute})
+	jm := waitFor(t, asked)
+	T := time.Now().UnixMilli()
+	chunk := func(first, n int) *delta.Message {
+		msg := &delta.Message{Event: delta.EventAllSessionData, Context: appName, SessionID: "SESSION-STATE",
+			Timestamp: T, Total: math.MaxInt32}
+		for i := first; i < first+n; i++ {
+			msg.Sessions = append(msg.Sessions, delta.SessionState{ID: fmt.Sprintf("S%d.d", i), CreationTime: T, LastAccessedTime: T, MaxInactive: 1800})
+		}
+		return msg
+	}
+	alloc := testutil.Allocated(func() {
+		donor.send(t, jm, chunk(0, 1)) // use_ack + sync_ack: returns once the joiner loaded it
+	})
+	if m.Len() != 1 {
+		t.Fatalf("%d sessions after the first chunk", m.Len())
+	}
+	if alloc > 16<<20 {
+		t.Errorf("a chunk of one session announcing 2^31 allocated %d MB", alloc>>20)
+	}
+	for i := range 20 {
+		donor.send(t, jm, chunk(1+i*100, 100))
+	}
+	donor.send(t, jm, &delta.Message{Event: delta.EventTransferComplete, Context: appName,
+		SessionID: "SESSION-STATE-TRANSFERRED", Timestamp: T})
+	if err := m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m.Len() != 2001 {
+		t.Fatalf("%d sessions after the transfer, want 2001", m.Len())
 	}
 }

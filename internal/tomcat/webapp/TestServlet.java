@@ -97,6 +97,11 @@ public class TestServlet extends HttpServlet {
             case "/manager":
                 try {
                     String v = req.getParameter("value");
+                    if (v == null) { // read the attribute
+                        out.println(ManagementFactory.getPlatformMBeanServer().getAttribute(manager(req),
+                                req.getParameter("attr")));
+                        return;
+                    }
                     Object value = v.equals("true") || v.equals("false") ? (Object) Boolean.valueOf(v) : Integer.valueOf(v);
                     ManagementFactory.getPlatformMBeanServer().setAttribute(manager(req),
                             new javax.management.Attribute(req.getParameter("attr"), value));
