@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/counter"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
 	"github.com/gotribes/tribes/membership/staticsvc"
@@ -294,6 +295,68 @@ func TestClusterSingleSignOnSessions(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("GoListenerOnTomcat", func(t *testing.T) {
+		// A user Go signs on reaches Go's /app (the context Tomcat shares): Go's
+		// AssociateDelta adds the session to the entry and attaches the entry's listener,
+		// which travels to Tomcat as its ClusterSingleSignOnListener. The session's
+		// logout on Tomcat then signs the user off by Tomcat's own listener: Tomcat
+		// removes the entry from the map, Go's map loses it. (Go's copy ends by Tomcat's
+		// message, which changes nothing on Go.)
+		id, err := s.Register(ctx, &sso.Entry{Principal: &delta.Principal{Name: tomcat.RealmUser, Roles: []string{"dev"}},
+			AuthType: "BASIC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mw, err := delta.NewMiddleware(g.m, delta.HTTPConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sess, n, err := counter.Next(r)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintf(w, "%s %d\n", sess.ID(), n)
+		})
+		srv := httptest.NewServer(s.Wrap(mw.Wrap(s.AssociateDelta(page, "localhost", "/app"))))
+		defer srv.Close()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/app/counter", nil)
+		req.AddCookie(ssoCookie(id))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		session, n, _ := strings.Cut(strings.TrimSpace(string(body)), " ")
+		if resp.StatusCode != http.StatusOK || n != "1" {
+			t.Fatalf("Go's page: %s %q", resp.Status, body)
+		}
+		if e, err := s.Lookup(ctx, id); err != nil || e == nil ||
+			!slices.Contains(e.SessionKeys(), sso.SessionKey{ID: session, Context: "/app", Host: "localhost"}) {
+			t.Fatalf("Go's entry after the request: %+v %v", e, err)
+		}
+		mu.Lock()
+		before := len(signedOff)
+		mu.Unlock()
+		if out, err := ta.Get("/invalidate", tomcat.SessionCookie(session)); err != nil || out != "invalidated" {
+			t.Fatalf("invalidate on Tomcat: %q %v\n%s", out, err, ta.Log())
+		}
+		testutil.Eventually(t, 30*time.Second, func() error {
+			if e, err := s.Lookup(ctx, id); err != nil || e != nil {
+				return fmt.Errorf("Go's map still holds the entry %s: %+v %v", id, e, err)
+			}
+			return nil
+		})
+		mu.Lock()
+		calls := slices.Clone(signedOff[before:])
+		mu.Unlock()
+		if len(calls) != 1 {
+			t.Errorf("SignedOff calls on Go for Tomcat's sign-off: %v", calls)
+		}
 	})
 
 	t.Run("TomcatLogoutEndsGoSession", func(t *testing.T) {
