@@ -156,3 +156,90 @@ func (c *webClient) logout(sessions []*clientSession, node *webNode, n int) []*c
 	}
 	return out
 }
+
+// standDownLog is what a node logs when a partial partition makes it stand down.
+const standDownLog = `msg="delta: cut off from a member that others still reach`
+
+// TestSessionPartialPartitionAcrossHosts runs the same three nodes but cuts only the link
+// between the first and the third (iptables DROP rules between their two hosts); both
+// still reach the second, so each still sees a majority of the three and the quorum alone
+// would let both serve: the first's changes would reach the second only, and the third
+// would serve its stale copies. The nodes probe the member they lost through the others
+// (session/delta's cut.go), and exactly one of the two, the one with the higher unique id,
+// stands down: it acknowledges no change and serves no session (503, the client fails
+// over) until the link is back and it has refreshed its copies. The client's load over
+// every node must never see a counter go backwards or an acknowledged change lost, and
+// the sessions read back after the healing agree on every node.
+func TestSessionPartialPartitionAcrossHosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-host session partition takes about 10 s")
+	}
+	b, nodes, c := startWebCluster(t, "--cluster-size", "3", "--drop-time", "1500")
+	pair := []*webNode{nodes[0], nodes[webNodes-1]}
+
+	start := time.Now()
+	var stopped atomic.Bool
+	sessions, wg := c.load(start, func() bool {
+		return stopped.Load() || c.requests.Load() >= maxRequests || time.Since(start) > 2*dropWithin
+	})
+	time.Sleep(time.Until(start.Add(beforeCut)))
+	b.Partition(b.Hosts[:1], b.Hosts[webNodes-1:webNodes])
+	cutAt := time.Since(start)
+	okBefore := c.oks.Load()
+	var down, up *webNode
+	found := pair[0].proc.WaitFor(dropWithin, func() bool {
+		for i, n := range pair {
+			if strings.Contains(n.proc.Stderr(), standDownLog) {
+				down, up = n, pair[1-i]
+				return true
+			}
+		}
+		return false
+	})
+	downAt := time.Since(start)
+	if found { // from now on the node that stood down must acknowledge nothing
+		c.cutAt.Store(time.Now().UnixNano())
+		c.cut.Store(down)
+		time.Sleep(afterDrop) // the load goes on against it
+	}
+	stopped.Store(true)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if !found {
+		t.Fatalf("neither %s nor %s stood down %v after the cut", pair[0].route, pair[1].route, dropWithin)
+	}
+	if strings.Contains(up.proc.Stderr(), standDownLog) {
+		t.Errorf("both %s and %s stood down", down.route, up.route)
+	}
+	refreshes := strings.Count(down.proc.Stderr(), `msg="delta: sessions refreshed"`)
+
+	b.Heal()
+	for _, n := range nodes {
+		if !n.proc.WaitFor(dropWithin, func() bool { return listed(n) == webNodes-1 }) {
+			t.Fatalf("%s lists %d members %v after the healing", n.route, listed(n), dropWithin)
+		}
+	}
+	if !down.proc.WaitFor(dropWithin, func() bool {
+		return strings.Count(down.proc.Stderr(), `msg="delta: sessions refreshed"`) > refreshes
+	}) {
+		t.Fatalf("%s did not refresh its sessions %v after the healing", down.route, dropWithin)
+	}
+	t.Logf("load: %d requests in %v, %d ok (%d before the cut at %v), %d network errors, %d 503 "+
+		"(%d from %s after it stood down at %v), %d given up",
+		c.requests.Load(), elapsed.Round(time.Millisecond), c.oks.Load(), okBefore, cutAt.Round(time.Millisecond),
+		c.netErrs.Load(), c.unavailable.Load(), c.cutRefused.Load(), down.route, downAt.Round(time.Millisecond),
+		c.exhausted.Load())
+
+	checked := c.readAll(sessions, nodes)
+	t.Logf("read back %d sessions on %s, %s and %s", checked, nodes[0].route, nodes[1].route, nodes[2].route)
+	c.reportViolations(t)
+	if c.cutRefused.Load() == 0 {
+		t.Errorf("%s refused no request after it stood down", down.route)
+	}
+	if n := c.oks.Load() - okBefore; n < 100 {
+		t.Errorf("only %d successful requests after the cut", n)
+	}
+	if checked < clientSessions*9/10 {
+		t.Errorf("only %d of %d sessions got a successful response", checked, clientSessions)
+	}
+}

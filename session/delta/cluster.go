@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -54,6 +55,8 @@ type Cluster struct {
 	refusals             *ratelog.Limiter // refused senders and requests, logged rate-limited
 
 	messages, malformed, unknownContext, noContextReplies, nonMember atomic.Uint64
+
+	cuts cuts // partial partitions (cut.go)
 }
 
 // ClusterStats are a cluster's counters since it was created.
@@ -65,6 +68,15 @@ type ClusterStats struct {
 	// RefusedNonMember counts session messages from a sender that is not a current member
 	// of the channel: ignored, neither applied nor answered.
 	RefusedNonMember uint64
+	// PartialCuts counts the times this node stopped serving because a member it is cut
+	// off from, with a lower unique id, was still reached by another member (a partition
+	// of some links only; Config.ClusterSize with BinaryCodec). ProbesRequested counts
+	// the probe requests it sent for the members that left its view.
+	PartialCuts, ProbesRequested uint64
+	// Probing is how many members that just left this node's view are being probed for
+	// the first time: meanwhile its managers with a quorum acknowledge no change and
+	// serve no session (ErrNoQuorum), for at most about two seconds.
+	Probing int
 }
 
 const maxWarned = 1024
@@ -79,6 +91,7 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.refusals = ratelog.New(ratelog.Config{Logger: c.log, First: 1})
+	c.cuts.probing = make(chan struct{}, maxProbing)
 	c.removeMsg = ch.AddMessageListener(clusterListener{c})
 	c.removeMbr = ch.AddMembershipListener(channel.MembershipFuncs{Added: c.memberAdded, Disappeared: c.memberGone})
 	return c
@@ -120,6 +133,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	c.removeMsg()
 	c.removeMbr()
+	c.stopCuts()
 	c.wg.Wait()
 	c.refusals.Flush()
 	return err
@@ -127,9 +141,12 @@ func (c *Cluster) Close(ctx context.Context) error {
 
 // Stats returns the cluster's counters.
 func (c *Cluster) Stats() ClusterStats {
-	return ClusterStats{Messages: c.messages.Load(), Malformed: c.malformed.Load(),
+	c.cuts.mu.Lock()
+	probing := len(c.cuts.pending)
+	c.cuts.mu.Unlock()
+	return ClusterStats{Probing: probing, Messages: c.messages.Load(), Malformed: c.malformed.Load(),
 		UnknownContext: c.unknownContext.Load(), NoContextReplies: c.noContextReplies.Load(),
-		RefusedNonMember: c.nonMember.Load()}
+		RefusedNonMember: c.nonMember.Load(), PartialCuts: c.cuts.stepDowns.Load(), ProbesRequested: c.cuts.probes.Load()}
 }
 
 func (c *Cluster) register(m *Manager) error {
@@ -171,7 +188,7 @@ func (c *Cluster) goTracked(f func()) {
 type clusterListener struct{ c *Cluster }
 
 func (l clusterListener) Accept(msg *channel.Message) bool {
-	if bc, ok := l.c.codec.(batchCodec); ok && bc.ownsBatch(msg.Data) {
+	if bc, ok := l.c.codec.(batchCodec); ok && (bc.ownsBatch(msg.Data) || bytes.HasPrefix(msg.Data, cutMagic)) {
 		return true
 	}
 	return l.c.codec.Owns(msg.Data)
@@ -203,6 +220,10 @@ func (c *Cluster) receive(raw *channel.Message) error {
 		c.refusals.Log(slog.LevelWarn, raw.Source.Addr(), "non-member",
 			"delta: ignoring session messages from a sender that is not a member of the channel")
 		return fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
+	}
+	if _, ok := c.codec.(batchCodec); ok && bytes.HasPrefix(raw.Data, cutMagic) {
+		c.receiveCut(src, raw.Data)
+		return nil
 	}
 	var msgs []*Message
 	var err error
@@ -286,12 +307,14 @@ func (c *Cluster) replyNoContext(ctxName string, to channel.Member, reason strin
 }
 
 func (c *Cluster) memberGone(mem channel.Member) {
+	c.cutMemberGone(mem)
 	for _, m := range c.running() {
 		m.memberGone(mem)
 	}
 }
 
-func (c *Cluster) memberAdded(channel.Member) {
+func (c *Cluster) memberAdded(mem channel.Member) {
+	c.cutMemberAdded(mem)
 	for _, m := range c.running() {
 		m.memberAdded()
 	}

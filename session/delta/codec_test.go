@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/sessionhttp"
 	"github.com/gotribes/tribes/internal/testutil"
 )
@@ -562,4 +563,24 @@ func TestBatchNestedCountsBounded(t *testing.T) {
 			t.Errorf("%d attributes decoded, want %d", len(got[0].Sessions[0].Attributes), len(attrs))
 		}
 	}
+}
+
+// FuzzParseCut: probe messages (cut.go) from other nodes never panic the parser, and
+// what it accepts encodes back to the same bytes.
+func FuzzParseCut(f *testing.F) {
+	id := channel.UniqueID{1, 2, 3}
+	for _, b := range [][]byte{appendCut(nil, cutProbe, id, false), appendCut(nil, cutPing, id, false),
+		appendCut(nil, cutResult, id, true), appendCut(nil, cutResult, id, false)} {
+		f.Add(b[len(cutMagic):])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		data = append(bytes.Clone(cutMagic), data...)
+		kind, id, reached, err := parseCut(data)
+		if err != nil {
+			return
+		}
+		if back := appendCut(nil, kind, id, reached); !bytes.Equal(back, data) {
+			t.Fatalf("%x parsed as %d %x %v, which encodes as %x", data, kind, id, reached, back)
+		}
+	})
 }

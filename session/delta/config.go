@@ -123,7 +123,11 @@ type Config struct {
 	// acknowledges changes again (Stats.QuorumRefreshes); until then its middleware
 	// serves no request for a session, reads included (503, Stats.StaleRequestsRefused).
 	// The quorum adds a floor: every member in the view must still acknowledge
-	// (TolerateUnreachable excepted). 0 (default): no quorum. Needs acked replication (send options with
+	// (TolerateUnreachable excepted). With BinaryCodec it also covers partitions of some
+	// links only: a node that loses a member asks the others to probe it (ErrNoQuorum
+	// meanwhile, about a second at most), and of two nodes cut off from each other while
+	// others reach both, the one with the higher unique id stands down as a node without
+	// the quorum does (ClusterStats.PartialCuts). 0 (default): no quorum. Needs acked replication (send options with
 	// use_ack). See docs/sessions.md, "Partitions".
 	ClusterSize int
 	// SendOptions, if non-zero, replaces the channel options Replication implies

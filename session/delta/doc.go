@@ -109,7 +109,10 @@
 // (ErrNoQuorum otherwise), and a node that was without the quorum refreshes its copies
 // from every member (the highest version of each session wins; copies of sessions the
 // others removed meanwhile go, by the removals they remember) before it acknowledges
-// changes again (docs/sessions.md, "Partitions").
+// changes again. A partition of some links only, where two nodes cut off from each other
+// both still see a majority, is found by probes through the other members: the one of
+// the two with the higher unique id stands down until the link is back, then refreshes
+// (BinaryCodec only; docs/sessions.md, "Partitions").
 //
 // # State transfer
 //

@@ -39,6 +39,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.state = stateNew
 		return err
 	}
+	if m.quorum > 0 {
+		m.cl.enableCuts() // partial partitions (cut.go)
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.bg, m.bgCancel = bg, cancel
 	if !transfer {

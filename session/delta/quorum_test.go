@@ -293,6 +293,7 @@ func TestQuorumRefreshRemovesWhatTheMajorityRemoved(t *testing.T) {
 	}
 	nw.Partition(c.tn, a.tn)
 	nw.Partition(c.tn, b.tn)
+	settled(t, a, b)
 	if err := a.m.Invalidate(ctx, loggedOut); err != nil {
 		t.Fatal(err)
 	}

@@ -38,25 +38,44 @@ var maxRefreshQueue = 1 << 16 // a variable for the test of the bound
 // give their sessions, when fewer than the quorum did.
 const refreshRetry = 250 * time.Millisecond
 
+// errProbing is the error of a change made while the members probe one that just left
+// this node's view (cut.go).
+var errProbing = fmt.Errorf("%w: a member just left this node's view, and the others are probing it", ErrNoQuorum)
+
 // errRefreshing is the error of a change made while the manager lacks the quorum, or
 // refreshes its copies after getting it back.
 var errRefreshing = fmt.Errorf("%w: this node was without it and refreshes its sessions from the members", ErrNoQuorum)
 
 // refusing returns errRefreshing while the manager must not send changes: it lost the
-// quorum and has not refreshed its copies since. (Without the quorum still, judge's count
-// refuses them.)
+// quorum and has not refreshed its copies since, or a partial partition makes it stand
+// down (cut.go); errProbing while a member that just left the view is probed. (Without
+// the quorum still, judge's count refuses them.)
 func (m *Manager) refusing() error {
-	if m.quorum > 0 && (m.refreshOn.Load() || m.quorumLost.Load() && len(m.cl.ch.Members()) >= m.quorum) {
+	if m.quorum == 0 {
+		return nil
+	}
+	if m.refreshOn.Load() || m.cl.cuts.outranked.Load() || m.quorumLost.Load() && len(m.cl.ch.Members()) >= m.quorum {
 		return errRefreshing
+	}
+	if m.cl.cuts.pausing.Load() && len(m.cl.ch.Members()) >= m.quorum {
+		return errProbing
 	}
 	return nil
 }
 
 // lacksQuorum reports whether the manager's copies may be stale for want of the quorum:
-// it has fewer members than the quorum, or lost it and has not refreshed since. The
-// middleware serves no request for a session meanwhile.
+// it has fewer members than the quorum, is cut off from a member with a lower id that
+// others reach or is finding out whether a member that left is (cut.go), or lost the
+// quorum and has not refreshed since. The middleware serves no request for a session
+// meanwhile.
 func (m *Manager) lacksQuorum() bool {
-	return m.quorum > 0 && (m.quorumLost.Load() || m.refreshOn.Load() || len(m.cl.ch.Members()) < m.quorum)
+	return m.quorum > 0 && (m.quorumLost.Load() || m.refreshOn.Load() || !m.hasQuorum() || m.cl.cuts.pausing.Load())
+}
+
+// hasQuorum reports whether the view holds the quorum and no partial partition makes this
+// node stand down (cut.go).
+func (m *Manager) hasQuorum() bool {
+	return len(m.cl.ch.Members()) >= m.quorum && !m.cl.cuts.outranked.Load()
 }
 
 // noteView follows the quorum as the membership changes: losing it marks this node's
@@ -66,10 +85,10 @@ func (m *Manager) noteView() {
 		return
 	}
 	n := len(m.cl.ch.Members())
-	if n < m.quorum {
+	if n < m.quorum || m.cl.cuts.outranked.Load() {
 		if !m.quorumLost.Swap(true) {
 			m.log.Warn("delta: lost the quorum; acknowledging no change until it is back and the sessions are refreshed",
-				"members", n, "clusterSize", m.cfg.ClusterSize)
+				"members", n, "clusterSize", m.cfg.ClusterSize, "partialPartition", n >= m.quorum)
 		}
 		return
 	}
@@ -95,11 +114,11 @@ func (m *Manager) startRefreshLocked() {
 // transfer if any) without the quorum, to refresh once it has it; or starts the refresh
 // at once if the quorum came while it was starting.
 func (m *Manager) startedWithout() {
-	if m.quorum == 0 || !m.quorumLost.Load() && len(m.cl.ch.Members()) >= m.quorum {
+	if m.quorum == 0 || !m.quorumLost.Load() && m.hasQuorum() {
 		return
 	}
 	m.quorumLost.Store(true)
-	if len(m.cl.ch.Members()) >= m.quorum {
+	if m.hasQuorum() {
 		m.startRefreshLocked()
 	}
 }
@@ -113,7 +132,7 @@ func (m *Manager) runRefresh(ctx context.Context) {
 		m.refreshPending.Store(false)
 		// A loss and return of the quorum since the refresh began, seen by noteView while
 		// refreshPending was still set: refresh again, unless noteView started one now.
-		if ctx.Err() != nil || !m.quorumLost.Load() || len(m.cl.ch.Members()) < m.quorum ||
+		if ctx.Err() != nil || !m.quorumLost.Load() || !m.hasQuorum() ||
 			!m.refreshPending.CompareAndSwap(false, true) {
 			return
 		}

@@ -260,6 +260,7 @@ func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg
 // could not even be connected to succeeds; with Config.ClusterSize fewer than m.quorum
 // members holding the change fail it with ErrNoQuorum.
 func (m *Manager) judge(n int, err error) error {
+	sent := n
 	if err != nil {
 		if !m.cfg.TolerateUnreachable {
 			return err
@@ -281,6 +282,18 @@ func (m *Manager) judge(n int, err error) error {
 	if n < m.quorum {
 		return fmt.Errorf("%w: %d of %d nodes hold it (this one included), %d needed", ErrNoQuorum,
 			max(n, 0)+1, m.cfg.ClusterSize, m.quorum+1)
+	}
+	if m.quorum > 0 {
+		// A partial partition (cut.go) found, or being probed, while the change was out; or
+		// the change went to fewer members than the view this node's probes know of: one
+		// left, and the cluster has not started probing it yet (the channel lists a view
+		// before it tells its listeners).
+		if err := m.refusing(); err != nil {
+			return err
+		}
+		if m.cl.cuts.on.Load() && sent < int(m.cl.cuts.viewSize.Load()) {
+			return errProbing
+		}
 	}
 	return nil
 }

@@ -1,0 +1,138 @@
+package delta_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// lowHigh orders two nodes by their channels' unique ids.
+func lowHigh(x, y *node) (low, high *node) {
+	xi, yi := x.ch.LocalMember().UniqueID, y.ch.LocalMember().UniqueID
+	if bytes.Compare(xi[:], yi[:]) < 0 {
+		return x, y
+	}
+	return y, x
+}
+
+// settled waits until none of ns probes a member that just left its view (cut.go):
+// until then they acknowledge no change.
+func settled(t *testing.T, ns ...*node) {
+	t.Helper()
+	testutil.EventuallyTrue(t, 10*time.Second, "the probes of the members that left are over", func() bool {
+		for _, n := range ns {
+			if n.cl.Stats().Probing != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// A partition of one link only: a and c no longer reach each other, both reach b, so each
+// still sees a majority of the three. Without more, both would serve: a's changes reach b
+// but not c, and c would serve its stale copy. The probes (cut.go) tell each side that
+// the other is alive; the one with the higher id (high) serves nothing and acknowledges
+// nothing, the other (low) and b go on. Healed, high refreshes its copies and serves the
+// change it missed.
+func TestPartialPartition(t *testing.T) {
+	ctx := context.Background()
+	nw, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
+	startedAlone(t, a)
+	low, high := lowHigh(a, c)
+	s := create(t, low, "k", "v1")
+	if err := low.m.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	read := func(n *node) http.Handler {
+		return wrap(t, n, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v, _ := delta.FromContext(r.Context()).Get("k")
+			fmt.Fprintf(w, "k=%v", v)
+		}))
+	}
+	readHigh := read(high)
+	if w := get(readHigh, "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v1" {
+		t.Fatalf("before the cut: %d %q", w.Code, w.Body.String())
+	}
+
+	nw.Partition(a.tn, c.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "the node with the higher id stands down", func() bool {
+		return high.cl.Stats().PartialCuts == 1
+	})
+	settled(t, a, b, c)
+	if w := get(readHigh, "/", s.ID()); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("high served during the cut: %d %q", w.Code, w.Body.String())
+	}
+	if n := len(high.ch.Members()); n != 1 {
+		t.Fatalf("high sees %d members, want b only", n)
+	}
+	sh := high.m.Find(s.ID())
+	_ = sh.Set("k", "high")
+	if err := high.m.Replicate(ctx, sh); !errors.Is(err, delta.ErrNoQuorum) {
+		t.Errorf("high's change during the cut: %v, want ErrNoQuorum", err)
+	}
+	// low and b go on: low's change reaches b (every node that serves), not high.
+	_ = s.Set("k", "v2")
+	if err := low.m.Replicate(ctx, s); err != nil {
+		t.Fatalf("low's change during the cut: %v", err)
+	}
+	if w := get(read(b), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+		t.Errorf("b during the cut: %d %q, want k=v2", w.Code, w.Body.String())
+	}
+	if w := get(read(low), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+		t.Errorf("low during the cut: %d %q, want k=v2", w.Code, w.Body.String())
+	}
+	if st := low.cl.Stats(); st.PartialCuts != 0 {
+		t.Errorf("low's PartialCuts = %d, want 0", st.PartialCuts)
+	}
+	// Still standing down after more probe rounds: they keep confirming the cut (it
+	// would be over cutExpiry after the last confirmation).
+	probes := high.cl.Stats().ProbesRequested
+	testutil.EventuallyTrue(t, 10*time.Second, "three more probe rounds", func() bool {
+		return high.cl.Stats().ProbesRequested >= probes+3
+	})
+	if w := get(readHigh, "/", s.ID()); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("high served during the cut: %d %q", w.Code, w.Body.String())
+	}
+
+	nw.Heal(a.tn, c.tn)
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if w := get(readHigh, "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+			return fmt.Errorf("high after the healing: %d %q, want k=v2", w.Code, w.Body.String())
+		}
+		return nil
+	})
+	if st := high.m.Stats(); st.QuorumRefreshes < 1 {
+		t.Errorf("high served again without a refresh: %+v", st)
+	}
+}
+
+// A member that dies is reached by no one: the others' probes find it gone, and no node
+// stands down.
+func TestPartialPartitionNotADeath(t *testing.T) {
+	ctx := context.Background()
+	nw, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
+	startedAlone(t, a)
+	low, high := lowHigh(a, b)
+	nw.Kill(low.tn)
+	settled(t, high, c)
+	testutil.EventuallyTrue(t, 10*time.Second, "three rounds of probes of the dead node", func() bool {
+		return high.cl.Stats().ProbesRequested >= 3 && c.cl.Stats().ProbesRequested >= 3
+	})
+	for _, n := range []*node{high, c} {
+		if st := n.cl.Stats(); st.PartialCuts != 0 {
+			t.Errorf("a survivor stood down after a death: %+v", st)
+		}
+		s := create(t, n, "k", "v")
+		if err := n.m.Replicate(ctx, s); err != nil {
+			t.Errorf("a survivor's change: %v", err)
+		}
+	}
+}
