@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -133,6 +134,117 @@ func TestPartialPartitionNotADeath(t *testing.T) {
 		s := create(t, n, "k", "v")
 		if err := n.m.Replicate(ctx, s); err != nil {
 			t.Errorf("a survivor's change: %v", err)
+		}
+	}
+}
+
+// The node a cut is about dies while the cut lasts: the one that stood down finds it
+// reached by no member any more, and once no cut was confirmed for cutExpiry it refreshes
+// and serves again (the dead node's last changes are on the members that saw it).
+func TestPartialPartitionThenDeath(t *testing.T) {
+	ctx := context.Background()
+	nw, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
+	startedAlone(t, a)
+	low, high := lowHigh(a, c)
+	s := create(t, low, "k", "v1")
+	nw.Partition(a.tn, c.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "the node with the higher id stands down", func() bool {
+		return high.cl.Stats().PartialCuts == 1
+	})
+	settled(t, a, b, c)
+	_ = s.Set("k", "v2")
+	if err := low.m.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	refreshes := high.m.Stats().QuorumRefreshes
+	nw.Kill(low.tn)
+	read := wrap(t, high, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, _ := delta.FromContext(r.Context()).Get("k")
+		fmt.Fprintf(w, "k=%v", v)
+	}))
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if w := get(read, "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+			return fmt.Errorf("high after the death of the other: %d %q, want k=v2", w.Code, w.Body.String())
+		}
+		return nil
+	})
+	if high.m.Stats().QuorumRefreshes == refreshes {
+		t.Error("high served again without a refresh")
+	}
+}
+
+// Five nodes, two links cut (n0-n2, n1-n3): of each pair the node with the higher id
+// stands down, the others go on, and every node that serves sees every other that does,
+// so a change made on any of them is read on all of them.
+func TestPartialPartitionTwoCuts(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	var ns []*node
+	for _, r := range []string{"n0", "n1", "n2", "n3", "n4"} {
+		ns = append(ns, startReady(t, nw, delta.Config{JvmRoute: r, Replication: delta.ReplicateAcked, ClusterSize: 5}))
+	}
+	// change makes a session on n and replicates it.
+	change := func(n *node) (*delta.Session, error) {
+		s, err := n.m.Create(ctx)
+		if err == nil {
+			err = s.Set("k", "v")
+		}
+		if err == nil {
+			err = n.m.Replicate(ctx, s)
+		}
+		return s, err
+	}
+	testutil.Eventually(t, 10*time.Second, func() error { // the nodes that started without the quorum refreshed
+		for i, n := range ns {
+			if _, err := change(n); err != nil {
+				return fmt.Errorf("n%d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	down := map[*node]bool{}
+	for _, pair := range [][2]int{{0, 2}, {1, 3}} {
+		x, y := ns[pair[0]], ns[pair[1]]
+		nw.Partition(x.tn, y.tn)
+		_, high := lowHigh(x, y)
+		down[high] = true
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "the higher id of each pair stands down", func() bool {
+		for n := range down {
+			if n.cl.Stats().PartialCuts == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	settled(t, ns...)
+	var serving []*node
+	for i, n := range ns {
+		if down[n] {
+			if _, err := change(n); !errors.Is(err, delta.ErrNoQuorum) {
+				t.Errorf("n%d stood down but acknowledged a change: %v", i, err)
+			}
+			continue
+		}
+		if st := n.cl.Stats(); st.PartialCuts != 0 {
+			t.Errorf("n%d, the lower id of its pair or in none, stood down: %+v", i, st)
+		}
+		serving = append(serving, n)
+	}
+	if len(serving) != 3 {
+		t.Fatalf("%d nodes serve, want 3", len(serving))
+	}
+	for _, w := range serving {
+		s, err := change(w)
+		if err != nil {
+			t.Fatalf("a serving node's change: %v", err)
+		}
+		for _, r := range serving {
+			if got := r.m.Find(s.ID()); got == nil {
+				t.Errorf("a serving node lacks %s, made on another serving node", s.ID())
+			} else if v, _ := got.Get("k"); v != "v" {
+				t.Errorf("%s = %v on a serving node, want v", s.ID(), v)
+			}
 		}
 	}
 }
