@@ -492,6 +492,13 @@ func TestSessions(t *testing.T) {
 	if got := g.series[`tribes_session_cluster_messages_total{node="n1"}`]; got < 2 {
 		t.Errorf("session cluster messages on n1: %v", got)
 	}
+	// The partial-partition probes' figures (delta.ClusterStats), zero without a cut.
+	for _, s := range []string{`tribes_session_cluster_partial_cuts_total{node="n1"}`,
+		`tribes_session_cluster_probes_requested_total{node="n1"}`, `tribes_session_cluster_probing{node="n1"}`} {
+		if got, ok := g.series[s]; !ok || got != 0 {
+			t.Errorf("%s = %v (present %v), want 0", s, got, ok)
+		}
+	}
 	if g.types["tribes_sessions_transfer_duration_seconds"] != gaugeType {
 		t.Errorf("transfer duration type %v", g.types["tribes_sessions_transfer_duration_seconds"])
 	}
