@@ -168,6 +168,7 @@ func (c *Cluster) cutMemberGone(mem channel.Member) {
 	}
 	c.cuts.mu.Lock()
 	if _, ok := c.cuts.absent[mem.UniqueID]; !ok && len(c.cuts.absent) >= maxAbsent {
+		c.cuts.viewSize.Store(int32(len(c.ch.Members()))) // not probed: no pause either
 		c.cuts.mu.Unlock()
 		return
 	}
@@ -189,7 +190,7 @@ func (c *Cluster) cutMemberGone(mem channel.Member) {
 			over = append(over, pid)
 		}
 	}
-	c.cuts.viewSize.Store(int32(len(view)))
+	c.cuts.viewSize.Store(int32(len(view))) // after pausing: see viewSize
 	c.cuts.mu.Unlock()
 	c.endPendings(over)
 	c.goTracked(func() { c.sendProbes([]channel.UniqueID{id}) })
