@@ -284,14 +284,16 @@ func (m *Manager) judge(n int, err error) error {
 			max(n, 0)+1, m.cfg.ClusterSize, m.quorum+1)
 	}
 	if m.quorum > 0 {
-		// A partial partition (cut.go) found, or being probed, while the change was out; or
-		// the change went to fewer members than the view this node's probes know of: one
-		// left, and the cluster has not started probing it yet (the channel lists a view
-		// before it tells its listeners).
+		// The change went to fewer members than the view this node's probes know of (one
+		// left, and the cluster has not started probing it yet: the channel lists a view
+		// before it tells its listeners); or a partial partition (cut.go) was found, or is
+		// being probed, while it was out. The view size is read first: the listener sets
+		// it after pausing, so one of the two checks sees the member's departure.
+		short := m.cl.cuts.on.Load() && sent < int(m.cl.cuts.viewSize.Load())
 		if err := m.refusing(); err != nil {
 			return err
 		}
-		if m.cl.cuts.on.Load() && sent < int(m.cl.cuts.viewSize.Load()) {
+		if short {
 			return errProbing
 		}
 	}
