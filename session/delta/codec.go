@@ -409,7 +409,7 @@ const (
 )
 
 // Sizes of what the decoder allocates per element a count announces.
-var (
+const (
 	sizeAction     = int(unsafe.Sizeof(Action{}))
 	sizeSession    = int(unsafe.Sizeof(SessionState{}))
 	sizeNamedValue = int(unsafe.Sizeof(NamedValue{}))

@@ -315,12 +315,10 @@ func (c *Cluster) receiveCut(src channel.Member, data []byte) {
 		c.refusals.Log(slog.LevelDebug, src.Addr(), "malformed", "delta: ignoring a malformed probe message", "size", len(data))
 		return
 	}
-	if !c.cuts.on.Load() {
-		// A node without a quorum still probes for the others: answer, as unreached
-		// unless the ping is acknowledged.
-		if kind != cutProbe {
-			return
-		}
+	if !c.cuts.on.Load() && kind != cutProbe {
+		// A node whose managers need no quorum still probes for the others, but keeps no
+		// cuts of its own.
+		return
 	}
 	switch kind {
 	case cutProbe:

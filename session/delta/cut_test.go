@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
@@ -37,6 +38,14 @@ func settled(t *testing.T, ns ...*node) {
 	})
 }
 
+// readK wraps a page that answers "k=<the session's k>" in n's middleware.
+func readK(t *testing.T, n *node) http.Handler {
+	return wrap(t, n, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, _ := delta.FromContext(r.Context()).Get("k")
+		fmt.Fprintf(w, "k=%v", v)
+	}))
+}
+
 // A partition of one link only: a and c no longer reach each other, both reach b, so each
 // still sees a majority of the three. Without more, both would serve: a's changes reach b
 // but not c, and c would serve its stale copy. The probes (cut.go) tell each side that
@@ -52,13 +61,7 @@ func TestPartialPartition(t *testing.T) {
 	if err := low.m.Replicate(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	read := func(n *node) http.Handler {
-		return wrap(t, n, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			v, _ := delta.FromContext(r.Context()).Get("k")
-			fmt.Fprintf(w, "k=%v", v)
-		}))
-	}
-	readHigh := read(high)
+	readHigh := readK(t, high)
 	if w := get(readHigh, "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v1" {
 		t.Fatalf("before the cut: %d %q", w.Code, w.Body.String())
 	}
@@ -84,10 +87,10 @@ func TestPartialPartition(t *testing.T) {
 	if err := low.m.Replicate(ctx, s); err != nil {
 		t.Fatalf("low's change during the cut: %v", err)
 	}
-	if w := get(read(b), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+	if w := get(readK(t, b), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
 		t.Errorf("b during the cut: %d %q, want k=v2", w.Code, w.Body.String())
 	}
-	if w := get(read(low), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+	if w := get(readK(t, low), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
 		t.Errorf("low during the cut: %d %q, want k=v2", w.Code, w.Body.String())
 	}
 	if st := low.cl.Stats(); st.PartialCuts != 0 {
@@ -118,7 +121,6 @@ func TestPartialPartition(t *testing.T) {
 // A member that dies is reached by no one: the others' probes find it gone, and no node
 // stands down.
 func TestPartialPartitionNotADeath(t *testing.T) {
-	ctx := context.Background()
 	nw, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
 	startedAlone(t, a)
 	low, high := lowHigh(a, b)
@@ -131,10 +133,7 @@ func TestPartialPartitionNotADeath(t *testing.T) {
 		if st := n.cl.Stats(); st.PartialCuts != 0 {
 			t.Errorf("a survivor stood down after a death: %+v", st)
 		}
-		s := create(t, n, "k", "v")
-		if err := n.m.Replicate(ctx, s); err != nil {
-			t.Errorf("a survivor's change: %v", err)
-		}
+		create(t, n, "k", "v") // replicated, acknowledged
 	}
 }
 
@@ -158,10 +157,7 @@ func TestPartialPartitionThenDeath(t *testing.T) {
 	}
 	refreshes := high.m.Stats().QuorumRefreshes
 	nw.Kill(low.tn)
-	read := wrap(t, high, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, _ := delta.FromContext(r.Context()).Get("k")
-		fmt.Fprintf(w, "k=%v", v)
-	}))
+	read := readK(t, high)
 	testutil.Eventually(t, 15*time.Second, func() error {
 		if w := get(read, "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
 			return fmt.Errorf("high after the death of the other: %d %q, want k=v2", w.Code, w.Body.String())
@@ -246,5 +242,50 @@ func TestPartialPartitionTwoCuts(t *testing.T) {
 				t.Errorf("%s = %v on a serving node, want v", s.ID(), v)
 			}
 		}
+	}
+}
+
+// A node runs at most MaxProbing probes for other nodes at once: a request beyond them is
+// dropped unanswered (its sender asks again at its next round), and answered again once a
+// probe ended.
+func TestProbesForOthersBounded(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	_, chX := newChannel(t, nw)
+	_, chR := newChannel(t, nw) // the requester: a bare channel that records the answers
+	cl := delta.NewCluster(chX, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	target := channel.UniqueID{9} // no such member: a probe of it is answered at once, unreached
+	want := delta.ProbeResult(target, false)
+	results := make(chan []byte, 8)
+	t.Cleanup(chR.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		if bytes.Equal(m.Data, want) {
+			results <- bytes.Clone(m.Data)
+		}
+		return nil
+	})))
+	testutil.EventuallyTrue(t, 10*time.Second, "each lists the other", func() bool {
+		return len(chX.Members()) == 1 && len(chR.Members()) == 1
+	})
+	ask := func() {
+		t.Helper()
+		// Acknowledged once the node handled it (sync_ack).
+		if err := chR.Send(context.Background(), chR.Members(), delta.ProbeRequest(target), channel.OptUseAck|channel.OptSyncAck); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	free := delta.OccupyProbes(cl, delta.MaxProbing) // every slot taken
+	ask()
+	select {
+	case got := <-results:
+		t.Fatalf("a probe request beyond the bound was answered: %x", got)
+	case <-time.After(300 * time.Millisecond): // an answer would have come at once
+	}
+	free() // a probe ended
+	ask()
+	select {
+	case <-results:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a probe request within the bound was not answered")
 	}
 }

@@ -1,6 +1,10 @@
 package delta
 
-import "time"
+import (
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
 
 // MaxKnownRoutes is maxKnownRoutes, for the tests of package delta_test.
 const MaxKnownRoutes = maxKnownRoutes
@@ -112,4 +116,23 @@ func DecodeBatch(data []byte) ([]*Message, error) { return BinaryCodec{}.decodeB
 // Lookup is m.lookup with get reading the sessions (tests only).
 func Lookup(m *Manager, id string, get func(string) *Session) (s *Session, exact bool) {
 	return m.lookup(id, get)
+}
+
+// MaxProbing is maxProbing, for the tests of package delta_test.
+const MaxProbing = maxProbing
+
+// OccupyProbes takes n of c's slots for probes run for others, as probes in progress
+// would, and returns what frees one (tests only).
+func OccupyProbes(c *Cluster, n int) (free func()) {
+	for range n {
+		c.cuts.probing <- struct{}{}
+	}
+	return func() { <-c.cuts.probing }
+}
+
+// ProbeRequest and ProbeResult are the probe messages of cut.go (tests only).
+func ProbeRequest(target channel.UniqueID) []byte { return appendCut(nil, cutProbe, target, false) }
+
+func ProbeResult(target channel.UniqueID, reached bool) []byte {
+	return appendCut(nil, cutResult, target, reached)
 }
