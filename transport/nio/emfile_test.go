@@ -26,11 +26,12 @@ const emfileChildEnv = "TRIBES_NIO_EMFILE_CHILD"
 // emfileEngineEnv names the child's receiver engine.
 const emfileEngineEnv = "TRIBES_NIO_EMFILE_ENGINE"
 
-// A receiver whose process runs out of descriptors: accept fails with EMFILE and gnet stops
-// its engine. The transport reports the failure (channel.ErrReceiverFailed), restarts the
-// engine on the same port once descriptors are free, and a send succeeds again. With
-// EngineGoroutine the listener stays open and accept is retried with a back-off; the
-// failure and the recovery are reported and counted the same way. The
+// A receiver whose process runs out of descriptors: accept fails with EMFILE. With
+// EngineGnet gnet stops its engine; the transport reports the failure
+// (channel.ErrReceiverFailed), restarts the engine on the same port once descriptors are
+// free, and a send succeeds again. With EngineGoroutine (the default) the listener stays
+// open and accept is retried with a back-off; the failure and the recovery are reported
+// and counted the same way. The
 // receiver runs in a child process with RLIMIT_NOFILE lowered and every descriptor taken.
 func TestReceiverSurvivesDescriptorExhaustion(t *testing.T) {
 	if os.Getenv(emfileChildEnv) == "1" {
