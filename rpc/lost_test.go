@@ -127,3 +127,66 @@ func TestLostReplyNamed(t *testing.T) {
 		t.Fatalf("caller stats: %d lost", s.MessagesLost)
 	}
 }
+
+// silentMember is a member on 127.0.0.1 that accepts connections and never answers: a
+// request sent to it with an ACK waits for the context or the rpc.Channel's Close.
+func silentMember(t *testing.T) (channel.Member, *testutil.SilentPeer) {
+	p := testutil.NewSilentPeer(t)
+	return channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(p.Port()), SecurePort: -1, UDPPort: -1}, p
+}
+
+// A call whose request waits for the ACK of a member that never answers ends when its
+// context does, with the context's error, and when the rpc.Channel is closed, with
+// ErrClosed: both well before the transport's ack timeout.
+func TestCallToSilentMemberEnds(t *testing.T) {
+	tcfg := nio.DefaultConfig()
+	tcfg.Timeout = testutil.WaitLimit // only the context or Close can end the calls
+	caller, ms := startTCP(t, tcfg)
+	silent, peer := silentMember(t)
+	ms.Add(silent)
+	c := newRPC(t, rpc.Config{Channel: caller, Handler: answer("caller")})
+
+	for _, end := range []string{"cancel", "deadline", "close"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		if end == "deadline" {
+			ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Call(ctx, []channel.Member{silent}, "x", rpc.AllReply, channel.OptUseAck)
+			done <- err
+		}()
+		select {
+		case <-peer.Received():
+		case err := <-done:
+			t.Fatalf("%s: call ended before its request arrived: %v", end, err)
+		}
+		start := time.Now()
+		switch end {
+		case "cancel":
+			cancel()
+		case "close":
+			_ = c.Close()
+		}
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(testutil.WaitLimit):
+			t.Fatalf("%s: call still running", end)
+		}
+		want := ctx.Err()
+		cancel()
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: call took %v to end", end, d)
+		}
+		if end == "close" {
+			want = rpc.ErrClosed
+		}
+		if !errors.Is(err, want) {
+			t.Fatalf("%s: err = %v, want %v", end, err, want)
+		}
+	}
+	if _, err := c.Call(context.Background(), []channel.Member{silent}, "x", rpc.AllReply, channel.OptUseAck); !errors.Is(err, rpc.ErrClosed) {
+		t.Fatalf("call after Close: %v", err)
+	}
+}

@@ -116,10 +116,11 @@ type Config struct {
 // compatible with org.apache.catalina.tribes.group.RpcChannel. All methods are safe for
 // concurrent use.
 type Channel struct {
-	cfg    Config
-	disp   *dispatcher
-	closed chan struct{}
-	once   sync.Once
+	cfg   Config
+	disp  *dispatcher
+	life  context.Context // cancelled by Close: ends the sends of calls in progress
+	close context.CancelFunc
+	once  sync.Once
 
 	mu      sync.Mutex
 	pending map[string]*collector // by call uuid
@@ -142,7 +143,8 @@ func New(cfg Config) (*Channel, error) {
 		cfg.MaxMessageBytes = jserial.DefaultMaxBytes
 	}
 	cfg.ID = append([]byte(nil), cfg.ID...)
-	c := &Channel{cfg: cfg, closed: make(chan struct{}), pending: map[string]*collector{}}
+	c := &Channel{cfg: cfg, pending: map[string]*collector{}}
+	c.life, c.close = context.WithCancel(context.Background())
 	if err := register(c); err != nil {
 		return nil, err
 	}
@@ -153,11 +155,12 @@ func New(cfg Config) (*Channel, error) {
 func (c *Channel) ID() []byte { return append([]byte(nil), c.cfg.ID...) }
 
 // Close unregisters the rpc.Channel (Java's breakdown): requests for its id get a
-// NoRpcChannelReply afterwards, and calls in progress return ErrClosed. Idempotent.
+// NoRpcChannelReply afterwards, and calls in progress return ErrClosed, also one whose
+// request is still waiting for a member's ACK. Idempotent.
 func (c *Channel) Close() error {
 	c.once.Do(func() {
 		unregister(c)
-		close(c.closed)
+		c.close()
 	})
 	return nil
 }
@@ -192,10 +195,8 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 	if mode < FirstReply || mode > NoReply {
 		return nil, fmt.Errorf("%w: %d", ErrInvalidMode, int32(mode))
 	}
-	select {
-	case <-c.closed:
+	if c.life.Err() != nil {
 		return nil, ErrClosed
-	default:
 	}
 	if len(to) == 0 {
 		if to = c.cfg.Channel.Members(); len(to) == 0 {
@@ -219,8 +220,22 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 			c.mu.Unlock()
 		}()
 	}
-	sendErr := c.cfg.Channel.SendMessage(ctx, to, &channel.Message{
+	// Close ends a send that waits for an unresponsive member, as it ends the wait for
+	// the replies.
+	sctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.life, cancel)
+	sendErr := c.cfg.Channel.SendMessage(sctx, to, &channel.Message{
 		Options: opts &^ (channel.OptSyncAck | channel.OptByteMessage), Data: data})
+	stop()
+	cancel()
+	if sendErr != nil && ctx.Err() == nil && c.life.Err() != nil {
+		// Close cut the send short: the call ends with ErrClosed, not the send's
+		// cancellation, which is not the caller's.
+		if mode == NoReply {
+			return nil, ErrClosed
+		}
+		sendErr = nil
+	}
 	if sendErr != nil {
 		faulty := channel.FaultyMembers(sendErr)
 		if len(faulty) == 0 || mode == NoReply {
@@ -234,7 +249,7 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 	select {
 	case <-col.done:
 	case <-ctx.Done():
-	case <-c.closed:
+	case <-c.life.Done():
 	}
 	var waitErr error
 	select {
