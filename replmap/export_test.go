@@ -94,3 +94,14 @@ func StateStream(m *Map, copies bool) ([]byte, error) {
 	}
 	return jserial.Marshal(list)
 }
+
+// ReceiveProxy has m process a MSG_PROXY of key from a peer: from is the entry's
+// primary and backup its backup node (tests only).
+func ReceiveProxy(m *Map, from channel.Member, key any, backup channel.Member) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	return m.received(context.Background(), &message{MapID: m.id, Type: msgProxy, Key: kb,
+		Primary: &from, Nodes: []channel.Member{backup}}, from)
+}

@@ -17,7 +17,7 @@ import (
 	"github.com/gotribes/tribes/rpc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...) }
 
 type node struct {
 	ch *channel.Channel

@@ -45,10 +45,14 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // the backup (MSG_RETRIEVE_BACKUP) and becomes the primary (MSG_NOTIFY_MAPMEMBER to the
 // backup, MSG_PROXY to the others); on the backup it becomes the primary and picks a new
 // backup. ok is false when the map has no such key; err wraps ErrUnavailable when the
-// backup did not return the value.
+// backup did not return the value, and also the context's error when ctx ended first.
+// After Stop (or before Start) it returns ErrNotStarted.
 func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
 	k, err := keyOf(key)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := m.started(); err != nil {
 		return nil, false, err
 	}
 	m.mu.Lock()
@@ -82,7 +86,10 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		resp, cerr := m.call(rctx, cur.nodes, &message{Type: msgRetrieveBackup, Key: []byte(k)})
 		cancel()
 		if len(resp) == 0 || resp[0].Message == nil {
-			return nil, false, fmt.Errorf("%w: key %v from %v: %v", ErrUnavailable, key, cur.nodes, cerr)
+			if cerr == nil { // the backup answered null
+				return nil, false, fmt.Errorf("%w: key %v from %v", ErrUnavailable, key, cur.nodes)
+			}
+			return nil, false, fmt.Errorf("%w: key %v from %v: %w", ErrUnavailable, key, cur.nodes, cerr)
 		}
 		msg, err := m.decodeReply(resp[0])
 		if err != nil {
