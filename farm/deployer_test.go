@@ -489,3 +489,37 @@ func TestRefusalsDoNotFloodTheLog(t *testing.T) {
 		t.Errorf("%d log lines for %d refused messages", lines, 2*n)
 	}
 }
+
+// After Stop, Install, Deploy and Remove return ErrStopped and send nothing; a second
+// Stop is harmless.
+func TestCallsAfterStop(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	a := startNode(t, nw, farm.Config{})
+	b := startNode(t, nw, farm.Config{})
+	if err := a.d.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.d.Stop(ctx); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	src := writeFile(t, t.TempDir(), "shop.war", content(100, 0))
+	if err := a.d.Install(ctx, "/shop", src); !errors.Is(err, farm.ErrStopped) {
+		t.Errorf("Install after Stop: %v", err)
+	}
+	if err := a.d.Deploy(ctx, src); !errors.Is(err, farm.ErrStopped) {
+		t.Errorf("Deploy after Stop: %v", err)
+	}
+	if err := a.d.Remove(ctx, "/shop", true); !errors.Is(err, farm.ErrStopped) {
+		t.Errorf("Remove after Stop: %v", err)
+	}
+	if got := entries(t, a.deploy); len(got) != 0 {
+		t.Errorf("the stopped deployer's DeployDir holds %v", got)
+	}
+	if s := a.ch.Stats(); s.MessagesSent != 0 {
+		t.Errorf("the stopped deployer sent %d messages", s.MessagesSent)
+	}
+	if got := b.installs(); len(got) != 0 {
+		t.Errorf("the other member installed %v", got)
+	}
+}

@@ -19,7 +19,11 @@ import (
 // file's base name. It does not install the file here (Deploy does both). A member that
 // fails a chunk gets no further chunk; the error is then a *channel.SendError naming
 // every member that failed (channel.FaultyMembers), after the others got the whole file.
+// A deployer that is not running returns ErrStopped.
 func (d *Deployer) Install(ctx context.Context, contextName, path string) error {
+	if err := d.checkRunning(); err != nil {
+		return err
+	}
 	name := filepath.Base(path)
 	if err := checkFileName(name); err != nil {
 		return err
@@ -81,7 +85,11 @@ func (d *Deployer) Install(ctx context.Context, contextName, path string) error 
 // Remove asks every current member to undeploy the context (Tomcat's
 // FarmWarDeployer.remove): each removes the file it installed for it from its deploy
 // directory and calls its OnRemove. With undeploy, the context is removed here as well.
+// A deployer that is not running returns ErrStopped.
 func (d *Deployer) Remove(ctx context.Context, contextName string, undeploy bool) error {
+	if err := d.checkRunning(); err != nil {
+		return err
+	}
 	if err := checkContextName(contextName); err != nil {
 		return err
 	}
@@ -112,7 +120,11 @@ func (d *Deployer) Remove(ctx context.Context, contextName string, undeploy bool
 // Deploy installs the file at path here, as the context ContextName(its name), and
 // sends it to every member (what Tomcat's watcher does with a new or changed file of
 // its watch directory): the file is copied into DeployDir, OnInstall runs, then Install.
+// A deployer that is not running returns ErrStopped.
 func (d *Deployer) Deploy(ctx context.Context, path string) error {
+	if err := d.checkRunning(); err != nil {
+		return err
+	}
 	name := filepath.Base(path)
 	if err := checkFileName(name); err != nil {
 		return err
@@ -136,6 +148,16 @@ func (d *Deployer) Deploy(ctx context.Context, path string) error {
 		return err
 	}
 	return d.Install(ctx, contextName, dst)
+}
+
+// checkRunning returns ErrStopped unless the deployer was started and not stopped since.
+func (d *Deployer) checkRunning() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.running {
+		return ErrStopped
+	}
+	return nil
 }
 
 // copyFile copies src to dst through a temporary file in dst's directory, so that dst
