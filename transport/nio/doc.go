@@ -2,10 +2,10 @@
 // wire protocol of Apache Tomcat Tribes' NioReceiver and PooledParallelSender, so that Go
 // and Java nodes exchange messages.
 //
-// The receiver has two engines (Config.Engine, section "Receiver engines"): by default it
-// runs on gnet event loops (github.com/panjf2000/gnet/v2) and hands decoded messages to a
-// bounded pool of worker goroutines; EngineGoroutine serves each connection on a goroutine
-// of its own. The sender uses pooled net.Conn connections, one message in flight per
+// The receiver has two engines (Config.Engine, section "Receiver engines"): by default
+// (EngineGoroutine) it serves each connection on a goroutine of its own; EngineGnet runs
+// on gnet event loops (github.com/panjf2000/gnet/v2) and hands decoded messages to a
+// bounded pool of worker goroutines. The sender uses pooled net.Conn connections, one message in flight per
 // connection, as Java does. An optional UDP receiver and sender implement Tribes'
 // SEND_OPTIONS_UDP path.
 //
@@ -58,10 +58,11 @@
 //
 // # Concurrency
 //
-// All methods of Transport are safe for concurrent use. The ReceiveFunc runs on worker
-// goroutines (Workers of them), never on an event loop unless Config.DeliverOnEventLoop
-// is set (with EngineGoroutine: on the connection's goroutine, at most Workers at once): messages of one connection are delivered one at a time and in arrival order;
-// messages of different connections concurrently. Concurrent Sends to one member use different pooled connections, so their
+// All methods of Transport are safe for concurrent use. The ReceiveFunc runs on the
+// connection's goroutine, at most Workers at once (EngineGnet: on worker goroutines,
+// Workers of them, never on an event loop unless Config.DeliverOnEventLoop is set):
+// messages of one connection are delivered one at a time and in arrival order; messages
+// of different connections concurrently. Concurrent Sends to one member use different pooled connections, so their
 // relative order is not defined (as in Tribes; use an ordering interceptor if needed).
 //
 // # Receiver engines
@@ -243,11 +244,12 @@
 //
 // Frames are Tribes' XByteBuffer packages (FLT2002, length, body, TLF2003) carrying a
 // ChannelData; see package wire. ACKs follow NioReplicationTask: USE_ACK without
-// SYNCHRONIZED_ACK is acknowledged before processing (by the event loop, when nothing
-// else is waiting to be acknowledged on that connection), USE_ACK with SYNCHRONIZED_ACK
+// SYNCHRONIZED_ACK is acknowledged before processing, USE_ACK with SYNCHRONIZED_ACK
 // after the ReceiveFunc returned — ACK for nil, FAIL_ACK for an error or a panic — and
-// messages without USE_ACK get nothing; the worker writes these ACKs to the socket itself
-// (through the event loop when the socket is full). One ACK per acknowledged message, in
+// messages without USE_ACK get nothing. With EngineGoroutine the connection's goroutine
+// writes every ACK; with EngineGnet the event loop writes the first kind (when nothing
+// else is waiting to be acknowledged on that connection) and the worker the second, to
+// the socket itself (through the event loop when the socket is full). One ACK per acknowledged message, in
 // frame order, on the same connection (or, for UDP, as a datagram to the source address). Several
 // frames and partial frames per read are handled. The message's source is the member in
 // the ChannelData, not the TCP peer.
