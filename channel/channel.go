@@ -295,6 +295,8 @@ func (c *Channel) Heartbeat() {
 // destination has the message as opts ask (written, ACKed, or processed), when ctx ends or
 // when the transport's ack timeout passes; a partial failure is a *SendError naming each
 // faulty member (errors.Is works with ErrAckTimeout, ErrAckFailed, ErrConnect, ...).
+// With to empty and no member listed yet (a membership or failure detector that needs a
+// moment after Start; see WaitForMembers) it sends nothing and returns ErrNoMembers.
 // Send does not modify data and does not keep it after it returns.
 func (c *Channel) Send(ctx context.Context, to []Member, data []byte, opts SendOptions) error {
 	return c.SendMessage(ctx, to, &Message{Options: opts | OptByteMessage, Data: data})

@@ -10,6 +10,12 @@
 // RpcMessage$NoRpcChannelReply, which the caller counts as one replier less. Replies
 // that come after their call ended go to Config.LeftOver.
 //
+// Requests and replies are Go values that package jserial marshals (its package
+// documentation has the table): string, bool, int32 (Java's Integer), int64 (Long),
+// float64, []byte, []any (ArrayList), *jserial.Map (HashMap), *jserial.Object for other
+// Java classes, and so on. A Go int, map or struct is refused with an error wrapping
+// jserial.ErrType.
+//
 // Call waits for the replies its Mode asks for (FirstReply, MajorityReply, AllReply,
 // NoReply) until its context ends; the context is Java's timeout. As in Java, a call
 // that times out still returns the responses that arrived; its error wraps ErrTimeout

@@ -33,6 +33,12 @@
 //
 // Stop the manager (or Close the cluster) before stopping the channel.
 //
+// A manager is ready once it has the sessions of an existing member. The first node of
+// a cluster finds none to ask and waits Config.MemberWait (3 s by default) for a member
+// to appear before it starts empty; until it is ready the middleware holds requests
+// (HTTPConfig.NotReady). So the first request to the first node can take 3 s; set
+// MemberWait negative in a test of one node that needs no transfer.
+//
 // # Sessions and deltas
 //
 // A Session records every change made through its methods as an action of Tomcat's kinds
