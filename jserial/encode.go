@@ -389,7 +389,7 @@ func (s *encState) value1(v any) error {
 	case BlockData, Reset:
 		return typeErr("%T inside an object", v)
 	default:
-		return typeErr("Go type %T", v)
+		return goTypeErr(v)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package jserial
 import (
 	"errors"
 	"fmt"
+	"reflect"
 )
 
 // Sentinel errors. Every decoding error is a *DecodeError wrapping one of them, so
@@ -54,4 +55,25 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 func typeErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrType}, args...)...)
+}
+
+// goTypeErr is the ErrType of a Go value with no Java mapping, with a hint at the Go type
+// that maps to the Java class a caller most likely meant.
+func goTypeErr(v any) error {
+	hint := ""
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return typeErr("Go type %T", v)
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		hint = " (use int32 for a Java Integer, int64 for a Long)"
+	case reflect.Map:
+		hint = " (use a *jserial.Map for a Java HashMap)"
+	case reflect.Struct:
+		hint = " (use a *jserial.Object for an instance of a Java class)"
+	case reflect.Slice, reflect.Array:
+		hint = " (use []any for a Java ArrayList, []int32 or []int64 for an int[] or long[])"
+	}
+	return typeErr("Go type %T%s", v, hint)
 }

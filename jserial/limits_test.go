@@ -474,3 +474,23 @@ func TestDataReaderLengthsBounded(t *testing.T) {
 		t.Errorf("ReadBytes(-1): %v", err)
 	}
 }
+
+// A Go value with no Java mapping is refused with a hint at the Go type that maps to the
+// Java class the caller most likely meant: a Go int is not an Integer.
+func TestGoTypeErrorHints(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		{5, "Go type int (use int32 for a Java Integer, int64 for a Long)"},
+		{uint16(5), "Go type uint16 (use int32"},
+		{map[string]any{}, "(use a *jserial.Map for a Java HashMap)"},
+		{struct{ A int }{}, "(use a *jserial.Object for an instance of a Java class)"},
+		{[]int{1}, "(use []any for a Java ArrayList, []int32 or []int64"},
+	} {
+		_, err := Marshal(c.v)
+		if !errors.Is(err, ErrType) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Marshal(%#v) = %v, want ErrType saying %q", c.v, err, c.want)
+		}
+	}
+}
