@@ -296,7 +296,8 @@ func (c *Channel) Heartbeat() {
 // when the transport's ack timeout passes; a partial failure is a *SendError naming each
 // faulty member (errors.Is works with ErrAckTimeout, ErrAckFailed, ErrConnect, ...).
 // With to empty and no member listed yet (a membership or failure detector that needs a
-// moment after Start; see WaitForMembers) it sends nothing and returns ErrNoMembers.
+// moment after Start; see WaitForMembers) it sends nothing and returns ErrNoMembers, or
+// an error wrapping ErrNotStarted when the channel's sender level is not running.
 // Send does not modify data and does not keep it after it returns.
 func (c *Channel) Send(ctx context.Context, to []Member, data []byte, opts SendOptions) error {
 	return c.SendMessage(ctx, to, &Message{Options: opts | OptByteMessage, Data: data})
@@ -310,6 +311,10 @@ func (c *Channel) SendMessage(ctx context.Context, to []Member, msg *Message) er
 		to = c.head.Members()
 		if len(to) == 0 {
 			c.sendFail.Add(1)
+			if c.Started()&SvcSender == 0 {
+				// Not started (or stopped): say so rather than blame the empty group.
+				return fmt.Errorf("%w: the sender level is stopped", ErrNotStarted)
+			}
 			return ErrNoMembers
 		}
 	}

@@ -787,3 +787,29 @@ func TestLostMessagesReported(t *testing.T) {
 		t.Fatalf("MessagesLost %d", st.MessagesLost)
 	}
 }
+
+// A send to every member of a channel that is not started, or was stopped, says so: the
+// empty member list is not the cause.
+func TestSendToAllBeforeStartAndAfterStop(t *testing.T) {
+	ctx := context.Background()
+	n := channeltest.NewNetwork().NewNode()
+	ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Send(ctx, nil, []byte("x"), 0); !errors.Is(err, channel.ErrNotStarted) {
+		t.Fatalf("before Start: %v, want ErrNotStarted", err)
+	}
+	if err := ch.Start(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Send(ctx, nil, []byte("x"), 0); !errors.Is(err, channel.ErrNoMembers) {
+		t.Fatalf("started, alone: %v, want ErrNoMembers", err)
+	}
+	if err := ch.Stop(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Send(ctx, nil, []byte("x"), 0); !errors.Is(err, channel.ErrNotStarted) {
+		t.Fatalf("after Stop: %v, want ErrNotStarted", err)
+	}
+}
