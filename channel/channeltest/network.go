@@ -85,12 +85,22 @@ func (nw *Network) Partition(a, b *Node) { nw.setCut(a, b, true) }
 // Heal restores the link between a and b.
 func (nw *Network) Heal(a, b *Node) { nw.setCut(a, b, false) }
 
-func (nw *Network) setCut(a, b *Node, cut bool) {
+// Isolate cuts the links between n and each of others at once: the nodes' views change
+// together, so no moment passes in which n reaches some of them and not the others (as
+// between two calls of Partition, which the probes of session/delta's partial partitions
+// see as a cut of some links only).
+func (nw *Network) Isolate(n *Node, others ...*Node) { nw.setCut(n, nil, true, others...) }
+
+func (nw *Network) setCut(a, b *Node, cut bool, more ...*Node) {
 	nw.evMu.Lock()
 	defer nw.evMu.Unlock()
 	nw.mu.Lock()
-	nw.cut[[2]int32{a.port, b.port}] = cut
-	nw.cut[[2]int32{b.port, a.port}] = cut
+	for _, o := range append(more, b) {
+		if o != nil {
+			nw.cut[[2]int32{a.port, o.port}] = cut
+			nw.cut[[2]int32{o.port, a.port}] = cut
+		}
+	}
 	ev := nw.recompute()
 	nw.mu.Unlock()
 	ev.deliver()

@@ -336,8 +336,12 @@ var (
 	ErrDuplicateManager = errors.New("delta: a manager with this name is already registered")
 	// ErrStateTransferTimeout: the state transfer did not complete in StateTransferTimeout.
 	ErrStateTransferTimeout = errors.New("delta: state transfer timed out")
-	// ErrSessionIDInUse: ChangeSessionID was given an id another session has.
+	// ErrSessionIDInUse: ChangeSessionID or CreateWithID was given an id another session
+	// has (or, for CreateWithID, had until recently).
 	ErrSessionIDInUse = errors.New("delta: session id already in use")
+	// ErrInvalidSessionID: ChangeSessionID or CreateWithID was given an id that is not 1
+	// to 256 characters from [A-Za-z0-9._-].
+	ErrInvalidSessionID = errors.New("delta: invalid session id")
 )
 
 // StateTransferError reports a state transfer that did not complete. The manager is

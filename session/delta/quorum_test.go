@@ -59,11 +59,17 @@ func TestQuorumOfAckedReplication(t *testing.T) {
 			}
 			onC := create(t, c, "k", "c1") // c's session, which a's binder takes over meanwhile
 			base, _, _ := strings.Cut(onC.ID(), ".")
-			nw.Partition(c.tn, a.tn)
-			nw.Partition(c.tn, b.tn)
+			nw.Isolate(c.tn, a.tn, b.tn)
 			if n := len(c.ch.Members()); n != 0 {
 				t.Fatalf("c sees %d members after the partition", n)
 			}
+			if err := c.m.Serving(); !errors.Is(err, delta.ErrNoQuorum) {
+				t.Errorf("c alone: Serving() = %v, want ErrNoQuorum", err)
+			}
+			// a and b serve once their probes of c found that neither reaches it.
+			testutil.EventuallyTrue(t, 10*time.Second, "a and b serving after probing c", func() bool {
+				return a.m.Serving() == nil && b.m.Serving() == nil
+			})
 
 			sc := c.m.Find(s.ID())
 			_ = sc.Set("k", "c")

@@ -12,14 +12,42 @@ import (
 // cluster (EVT_SESSION_CREATED). A failure to tell the cluster is logged, not returned:
 // the session's first delta also creates it on nodes that missed the message.
 func (m *Manager) Create(ctx context.Context) (*Session, error) {
+	return m.create(ctx, "")
+}
+
+// CreateWithID is Create with an id chosen by the caller (Tomcat's
+// createSession(sessionId)), for stores whose ids come from elsewhere, such as the tokens
+// of alexedwards/scs (session/scsstore). The id is used as it is, without the jvmRoute.
+// It must be 1 to 256 characters from [A-Za-z0-9._-] (ErrInvalidSessionID otherwise).
+// An id a session holds here is refused with ErrSessionIDInUse, and so, with
+// Config.ClusterSize, is one whose session was removed so recently that the cluster
+// still keeps its record (a refresh would remove the new session with the old).
+func (m *Manager) CreateWithID(ctx context.Context, id string) (*Session, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidSessionID, id)
+	}
+	return m.create(ctx, id)
+}
+
+// create is Create with id, or a fresh id when id is empty.
+func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 	if !m.running() {
 		return nil, ErrStopped
 	}
 	now := nowMs()
 	var s *Session
-	id := newSessionID(m.cfg.JvmRoute)
-	for s = newPrimarySession(m, id, now); !m.st.add(id, s); s = newPrimarySession(m, id, now) {
+	if id != "" {
+		if m.gone.covers(id, 0) {
+			return nil, fmt.Errorf("%w: %s was removed recently", ErrSessionIDInUse, id)
+		}
+		if s = newPrimarySession(m, id, now); !m.st.add(id, s) {
+			return nil, fmt.Errorf("%w: %s", ErrSessionIDInUse, id)
+		}
+	} else {
 		id = newSessionID(m.cfg.JvmRoute)
+		for s = newPrimarySession(m, id, now); !m.st.add(id, s); s = newPrimarySession(m, id, now) {
+			id = newSessionID(m.cfg.JvmRoute)
+		}
 	}
 	m.stats.created.Add(1)
 	m.fire(s, false, notice{kind: nCreated})
@@ -27,6 +55,25 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 		m.log.Debug("delta: cannot tell the cluster about a new session", "err", err)
 	}
 	return s, nil
+}
+
+// Serving returns nil while the manager serves its sessions: it is running and, with
+// Config.ClusterSize, holds the quorum, is not standing down for a partial partition and
+// has refreshed its copies since it last lost the quorum (the middleware answers 503
+// meanwhile). Otherwise it returns ErrStopped or an error wrapping ErrNoQuorum. Code that
+// reads sessions without the middleware (Find) checks it first, so as not to serve a copy
+// that may be stale.
+func (m *Manager) Serving() error {
+	if !m.running() {
+		return ErrStopped
+	}
+	if m.lacksQuorum() {
+		if err := m.refusing(); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: this node's view holds fewer than a majority of ClusterSize nodes", ErrNoQuorum)
+	}
+	return nil
 }
 
 // Replicate ends a request on s (Tomcat's requestCompleted): if the request changed the
@@ -131,7 +178,7 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 	}
 	generate := newID == ""
 	if !generate && !validID(newID) {
-		return "", fmt.Errorf("delta: invalid session id %q", newID)
+		return "", fmt.Errorf("%w: %q", ErrInvalidSessionID, newID)
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
