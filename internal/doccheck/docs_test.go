@@ -197,6 +197,8 @@ var knownPackages = map[string]string{
 	"sso":          "github.com/gotribes/tribes/session/sso",
 	"replmap":      "github.com/gotribes/tribes/replmap",
 	"redisstore":   "github.com/gotribes/tribes/session/redisstore",
+	"scsstore":     "github.com/gotribes/tribes/session/scsstore",
+	"scs":          "github.com/alexedwards/scs/v2",
 	"redis":        "github.com/redis/go-redis/v9",
 	"interceptors": "github.com/gotribes/tribes/interceptors",
 	"jserial":      "github.com/gotribes/tribes/jserial",

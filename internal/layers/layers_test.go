@@ -29,7 +29,7 @@ var layer = map[string]int{
 	"membership/mcast": 2, "membership/cloud": 2, "rpc": 2, "objects": 2, "session/delta": 2, "replmap": 2, "farm": 2,
 	"internal/javapeer": 2, "internal/netbench": 2, "internal/tomcat": 2,
 	"interceptors": 3, "metrics": 3, "internal/counter": 3, "session/redisstore": 3,
-	"session/backup": 3, "session/sso": 3,
+	"session/backup": 3, "session/sso": 3, "session/scsstore": 3,
 	"node":           4,
 	"cmd/tribesdemo": 5, "cmd/tribesattack": 5,
 	"interop": 5, "interop/interceptors": 5, "interop/mcast": 5, "interop/rpc": 5,
