@@ -506,7 +506,9 @@ func (c *Channel) Member(key MemberKey) (Member, bool) { return c.head.Member(ke
 // WaitForMembers blocks until at least n other members are known (Members), or ctx ends
 // (its error is returned, wrapped with how many were known). A membership that needs a
 // moment to see its peers (multicast heartbeats, a failure detector) is settled this way
-// before a decision that depends on who is there.
+// before a decision that depends on who is there. On a channel with no level started
+// (never started, or stopped) it returns an error wrapping ErrNotStarted at once, and
+// when it finds the channel so after a membership change.
 func (c *Channel) WaitForMembers(ctx context.Context, n int) error {
 	changed := make(chan struct{}, 1)
 	poke := func(Member) {
@@ -521,6 +523,9 @@ func (c *Channel) WaitForMembers(ctx context.Context, n int) error {
 		have := len(c.Members())
 		if have >= n {
 			return nil
+		}
+		if c.Started() == 0 {
+			return fmt.Errorf("%w: waiting for %d members, %d known, on a channel not running", ErrNotStarted, n, have)
 		}
 		select {
 		case <-changed:

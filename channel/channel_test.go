@@ -554,6 +554,23 @@ func TestWaitForMembers(t *testing.T) {
 	if err := a.ch.WaitForMembers(ctx, 3); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled wait: %v", err)
 	}
+
+	// A channel not running has no members to wait for: an error at once, not a wait
+	// until ctx ends (forever with context.Background()).
+	tn := nw.NewNode()
+	idle, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.WaitForMembers(context.Background(), 1); !errors.Is(err, channel.ErrNotStarted) {
+		t.Fatalf("never started: %v, want ErrNotStarted", err)
+	}
+	if err := a.ch.Stop(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ch.WaitForMembers(context.Background(), 3); !errors.Is(err, channel.ErrNotStarted) {
+		t.Fatalf("stopped: %v, want ErrNotStarted", err)
+	}
 }
 
 // protoListener takes messages from non-members that start with "proto", as a membership

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -81,8 +82,12 @@ type ClusterStats struct {
 
 const maxWarned = 1024
 
-// NewCluster registers a cluster's listeners on ch. Close removes them.
+// NewCluster registers a cluster's listeners on ch. Close removes them. A nil ch is a
+// programming error: NewCluster panics saying so.
 func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
+	if v := reflect.ValueOf(ch); ch == nil || v.Kind() == reflect.Pointer && v.IsNil() {
+		panic("delta: NewCluster needs a channel (a *channel.Channel built and started first)")
+	}
 	c := &Cluster{ch: ch, codec: cfg.Codec, log: cfg.Logger, managers: map[string]*Manager{}, warned: map[string]bool{}}
 	if c.codec == nil {
 		c.codec = BinaryCodec{}
