@@ -34,9 +34,12 @@ const (
 	cfgAsync  = "async"  // 3 nodes, asynchronous replication: Tomcat DeltaManager vs Go
 	cfgAcked  = "acked"  // 3 nodes, acked replication (use_ack + sync_ack)
 	cfgMixed  = "mixed"  // 1 Tomcat + 2 Go (Java codec), acked, load on either kind
+	// cfgSCSAcked: 3 Go nodes serving the counter with alexedwards/scs over
+	// session/scsstore, acked replication (no Tomcat side).
+	cfgSCSAcked = "scs-acked"
 )
 
-var allConfigs = []string{cfgSingle, cfgAsync, cfgAcked, cfgMixed}
+var allConfigs = []string{cfgSingle, cfgAsync, cfgAcked, cfgMixed, cfgSCSAcked}
 
 // options are the harness's settings.
 type options struct {
@@ -207,6 +210,13 @@ func (h *harness) startAll(configs []string) []*side {
 	if want[cfgAcked] {
 		goCfgs = append(goCfgs, goConfigs(h.slots(21, 3), "k", 0, true, false)...)
 	}
+	if want[cfgSCSAcked] {
+		cfgs := goConfigs(h.slots(41, 3), "s", 0, true, false)
+		for i := range cfgs {
+			cfgs[i].SCS = true
+		}
+		goCfgs = append(goCfgs, cfgs...)
+	}
 	gos := h.goServers(goCfgs...)
 
 	// Then the Tomcat nodes that start alone, at once.
@@ -272,6 +282,9 @@ func (h *harness) startAll(configs []string) []*side {
 					prepare: func() error { return setSendOptions(tcs[0].(*tomcatServer), opts) }})
 			}
 			sides = append(sides, &side{config: c, name: "go", nodes: gos[:3]})
+			gos = gos[3:]
+		case cfgSCSAcked:
+			sides = append(sides, &side{config: c, name: "scs", nodes: gos[:3]})
 			gos = gos[3:]
 		case cfgMixed:
 			tc := tomcatNode("m1")

@@ -11,7 +11,10 @@
 //   - 3 nodes, acked replication: Tomcat (channelSendOptions 6: use_ack + sync_ack) and
 //     Go (delta.ReplicateAcked);
 //   - a mixed cluster, 1 Tomcat and 2 Go nodes (delta.JavaCodec), acked, load on the
-//     Tomcat node and on a Go node, against the all-Tomcat figure.
+//     Tomcat node and on a Go node, against the all-Tomcat figure;
+//   - scs-acked: 3 Go nodes serving the counter with alexedwards/scs over
+//     session/scsstore, acked replication, against scs with its memory store (no Tomcat
+//     side).
 //
 // Every server is a process of its own (Tomcat via internal/tomcat, the Go servers and
 // the load client this binary started again in another role); the load goes to node 1 of

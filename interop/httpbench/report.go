@@ -118,6 +118,7 @@ var ratios = []ratio{
 	{"Go acked / Tomcat acked", [2]string{cfgAcked, "go"}, [2]string{cfgAcked, "tomcat"}, ">= 3", 3, false},
 	{"Go async / Go no-rep", [2]string{cfgAsync, "go"}, [2]string{cfgSingle, "go"}, ">= 0.6", 0.6, false},
 	{"Go acked / Go no-rep", [2]string{cfgAcked, "go"}, [2]string{cfgSingle, "go"}, ">= 0.6", 0.6, false},
+	{"scs over scsstore, 3 nodes acked / scs memory store", [2]string{cfgSCSAcked, "scs"}, [2]string{cfgSingle, "scs"}, "", 0, false},
 	{"mixed, load on Tomcat / all-Tomcat acked", [2]string{cfgMixed, "load on tomcat"}, [2]string{cfgAcked, "tomcat"}, "", 0, false},
 	{"mixed, load on Go / all-Tomcat acked", [2]string{cfgMixed, "load on go"}, [2]string{cfgAcked, "tomcat"}, "", 0, false},
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/session/delta"
+	"github.com/gotribes/tribes/session/scsstore"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
 )
@@ -49,6 +50,9 @@ type serverConfig struct {
 	Members string // static members as wire.ParseMemberList reads them; empty: no cluster
 	Acked   bool
 	Java    bool // Tomcat's session message format (delta.JavaCodec), for clusters with Tomcat
+	// SCS serves the counter with alexedwards/scs over session/scsstore instead of
+	// delta's middleware.
+	SCS bool
 	// DeliverOnLoop sets the transport's DeliverOnEventLoop.
 	DeliverOnLoop bool
 	// Engine sets the transport's receiver engine (nio.Config.Engine); empty: the default.
@@ -270,6 +274,15 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 	}
 	if err := m.WaitReady(wctx); err != nil {
 		return nil, nil, errors.Join(err, closeAll())
+	}
+	if cfg.SCS {
+		st, err := scsstore.New(scsstore.Config{Manager: m})
+		if err != nil {
+			return nil, nil, errors.Join(err, closeAll())
+		}
+		sm := scs.New()
+		sm.Store = st
+		return sm.LoadAndSave(scsHandler(sm)), closeAll, nil
 	}
 	mw, err := delta.NewMiddleware(m, delta.HTTPConfig{})
 	if err != nil {
