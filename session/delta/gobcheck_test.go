@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/gobcheck"
 	"github.com/gotribes/tribes/internal/testutil"
 )
 
@@ -76,7 +77,7 @@ func TestGobWalkFollowsTheEncoder(t *testing.T) {
 			t.Fatalf("%T: %v", v, err)
 		}
 		if b[0] == tagGob {
-			if err := checkGob(b[1:]); err != nil {
+			if err := gobcheck.Check(b[1:]); err != nil {
 				t.Fatalf("%T: the walk refused gob's encoding: %v\n% x", v, err, b[1:])
 			}
 		}
@@ -137,8 +138,8 @@ func TestGobMapCountBounded(t *testing.T) {
 		in := gobMapValue(t, n)
 		var err error
 		got := testutil.Allocated(func() { _, err = GobCodec{}.Unmarshal(in) })
-		if !errors.Is(err, errGobCount) {
-			t.Errorf("count %d: %v, want errGobCount", n, err)
+		if !errors.Is(err, gobcheck.ErrCount) {
+			t.Errorf("count %d: %v, want gobcheck.ErrCount", n, err)
 		}
 		if got > 1<<20 {
 			t.Errorf("count %d: %d bytes allocated for %d bytes", n, got, len(in))
@@ -158,7 +159,7 @@ func TestGobWalkDepthBounded(t *testing.T) {
 	msg := append([]byte{0x10, 0x00}, body...)
 	n := binary.BigEndian.AppendUint32(nil, uint32(len(msg)))
 	in := append(append([]byte{0xfc}, n...), msg...)
-	if err := checkGob(in); !errors.Is(err, errGobCount) {
+	if err := gobcheck.Check(in); !errors.Is(err, gobcheck.ErrCount) {
 		t.Fatalf("100 000 nested interfaces: %v, want the depth bound", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"math"
 	"reflect"
 	"time"
+
+	"github.com/gotribes/tribes/internal/gobcheck"
 )
 
 // ValueCodec encodes attribute values. Session.Set encodes the value at once, so a value
@@ -234,8 +236,8 @@ func (GobCodec) Unmarshal(data []byte) (any, error) {
 		}
 		return t, nil
 	case tagGob:
-		if err := checkGob(body); err != nil { // gob sizes maps by counts it does not check
-			return nil, err
+		if err := gobcheck.Check(body); err != nil { // gob sizes maps by counts it does not check
+			return nil, fmt.Errorf("delta: %w", err)
 		}
 		var v any
 		if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&v); err != nil {

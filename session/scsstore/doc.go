@@ -57,5 +57,10 @@
 // the channel's send timeout bounds them. They use that to join concurrent commits into
 // one message per member (delta's group commit, with delta.BinaryCodec).
 //
+// A session's bytes may come from any member, and scs decodes them with its Codec
+// (encoding/gob by default, which sizes a map for the count it reads): Find and All
+// first pass them to Config.Check (CheckGob by default) and treat a session it refuses
+// as not found (Stats.Malformed).
+//
 // Tomcat cannot read these sessions: scs's bytes are its own encoding.
 package scsstore

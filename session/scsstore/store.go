@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/gotribes/tribes/internal/gobcheck"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -21,6 +23,29 @@ type Config struct {
 	// still running, as delta.HTTPConfig.ReadyTimeout bounds the middleware's wait. 0
 	// means delta.DefaultReadyTimeout (10 s); negative means not waiting.
 	ReadyTimeout time.Duration
+	// Check validates the bytes of a session before Find and All return them to scs,
+	// which decodes them with its Codec: a session's bytes may come from any member. A
+	// session whose bytes it refuses is not found (and counted, Stats.Malformed). nil
+	// means CheckGob, for scs's default GobCodec; set it to a check of your Codec's
+	// format if you change scs's Codec.
+	Check func(b []byte) error
+}
+
+// CheckGob is the default Config.Check: it refuses a gob stream that is not one gob's
+// encoder writes, or that announces more elements than it holds (encoding/gob sizes a
+// map for the count it reads, so 64 bytes announcing 2^31 entries would make scs's
+// GobCodec allocate gigabytes).
+func CheckGob(b []byte) error {
+	if err := gobcheck.Check(b); err != nil {
+		return fmt.Errorf("scsstore: %w", err)
+	}
+	return nil
+}
+
+// Stats are a Store's counters.
+type Stats struct {
+	// Malformed counts the sessions whose bytes Config.Check refused when they were read.
+	Malformed uint64
 }
 
 // DefaultAttribute is the default Config.Attribute.
@@ -40,11 +65,16 @@ const headerLen = 8
 // Store is an scs.Store, scs.CtxStore, scs.IterableStore and scs.IterableCtxStore over
 // a delta.Manager. Its methods are safe for concurrent use.
 type Store struct {
-	m     *delta.Manager
-	attr  string
-	ready time.Duration
-	now   func() time.Time
+	m         *delta.Manager
+	attr      string
+	ready     time.Duration
+	check     func([]byte) error
+	now       func() time.Time
+	malformed atomic.Uint64
 }
+
+// Stats returns the store's counters.
+func (st *Store) Stats() Stats { return Stats{Malformed: st.malformed.Load()} }
 
 // New returns a Store over cfg.Manager.
 func New(cfg Config) (*Store, error) {
@@ -57,7 +87,10 @@ func New(cfg Config) (*Store, error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = delta.DefaultReadyTimeout
 	}
-	return &Store{m: cfg.Manager, attr: cfg.Attribute, ready: cfg.ReadyTimeout, now: time.Now}, nil
+	if cfg.Check == nil {
+		cfg.Check = CheckGob
+	}
+	return &Store{m: cfg.Manager, attr: cfg.Attribute, ready: cfg.ReadyTimeout, check: cfg.Check, now: time.Now}, nil
 }
 
 // Find is FindCtx without a context: it waits for the manager's state transfer up to
@@ -218,6 +251,10 @@ func (st *Store) data(s *delta.Session) ([]byte, bool) {
 	}
 	b, expiry, ok := decodeValue(raw)
 	if !ok || !st.now().Before(expiry) {
+		return nil, false
+	}
+	if err := st.check(b); err != nil {
+		st.malformed.Add(1)
 		return nil, false
 	}
 	return append([]byte(nil), b...), true // the caller's to keep: the session's value stays as it was

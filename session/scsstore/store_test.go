@@ -1,6 +1,7 @@
 package scsstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -261,14 +262,18 @@ func TestExpiry(t *testing.T) {
 	a.st.SetClock(func() time.Time { return clock() })
 	b.st.SetClock(func() time.Time { return clock() })
 	expiry := now.Add(90*time.Second + 300*time.Millisecond)
-	if err := a.st.Commit("tok", []byte("data"), expiry); err != nil {
+	data, err := scs.GobCodec{}.Encode(expiry, map[string]any{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.st.Commit("tok", data, expiry); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.m.Find("tok").MaxInactiveInterval(); got != 91*time.Second {
 		t.Errorf("b's copy: idle timeout %v, want 91s", got)
 	}
 	for name, n := range map[string]*node{"a": a, "b": b} {
-		if d, found, err := n.st.Find("tok"); err != nil || !found || string(d) != "data" {
+		if d, found, err := n.st.Find("tok"); err != nil || !found || !bytes.Equal(d, data) {
 			t.Errorf("%s before the expiry: %q %v %v", name, d, found, err)
 		}
 	}

@@ -1,4 +1,6 @@
-package delta
+// Package gobcheck walks an encoding/gob stream before gob decodes it, so that a stream
+// from another node cannot make the decoder allocate for counts it does not hold.
+package gobcheck
 
 import (
 	"errors"
@@ -8,8 +10,9 @@ import (
 // encoding/gob sizes a map for the count it reads before it reads the entries
 // (reflect.MakeMapWithSize), and checks that count against nothing: a replicated
 // attribute value of 64 bytes announcing a map of 2^31 entries would make the node that
-// reads it allocate gigabytes and die. GobCodec.Unmarshal therefore walks the stream
-// first, as gob's decoder will read it for one value (checkGob), and refuses one that
+// reads it allocate gigabytes and die. Code that decodes gob from other nodes
+// (session/delta's GobCodec, session/scsstore for scs's GobCodec) therefore walks the
+// stream first, as gob's decoder will read it for one value (Check), and refuses one that
 // announces more elements than its bytes can hold (every element takes at least one);
 // gob's own checks cover strings, byte slices and slices.
 
@@ -20,9 +23,13 @@ const (
 	maxGobTypes = 1 << 12
 )
 
+// Errors of Check. Use errors.Is.
 var (
-	errGobCount     = errors.New("delta: gob value announces more elements than it holds")
-	errGobMalformed = errors.New("delta: gob value is not one encoding/gob writes")
+	// ErrCount: the stream announces more elements than it holds, or nests deeper than
+	// the walk follows.
+	ErrCount = errors.New("gob value announces more elements than it holds")
+	// ErrMalformed: the stream is not one encoding/gob's encoder writes.
+	ErrMalformed = errors.New("gob value is not one encoding/gob writes")
 )
 
 // Gob's predefined type ids (encoding/gob's documentation).
@@ -55,9 +62,10 @@ type gobWalk struct {
 	depth     int
 }
 
-// checkGob reports whether the gob stream b, read for one value, is one the walk follows to
-// its end announcing no more elements than it holds.
-func checkGob(b []byte) (err error) {
+// Check reports whether the gob stream b, read for one value (what one Encoder.Encode
+// wrote, type definitions included), is one the walk follows to its end announcing no
+// more elements than it holds. Its errors wrap ErrCount or ErrMalformed.
+func Check(b []byte) (err error) {
 	w := gobWalk{rest: b, types: map[int]gobType{}}
 	defer func() {
 		if r := recover(); r != nil {
@@ -77,13 +85,13 @@ func checkGob(b []byte) (err error) {
 type gobWalkError struct{ err error }
 
 func (w *gobWalk) fail(format string, args ...any) {
-	panic(gobWalkError{fmt.Errorf("%w: "+format, append([]any{errGobCount}, args...)...)})
+	panic(gobWalkError{fmt.Errorf("%w: "+format, append([]any{ErrCount}, args...)...)})
 }
 
 // stop ends the walk refusing the stream: it is not one gob's encoder writes (truncated,
 // or a construct the walk does not know), so that no stream reaches gob that the walk
 // did not follow to its end.
-func (w *gobWalk) stop() { panic(gobWalkError{errGobMalformed}) }
+func (w *gobWalk) stop() { panic(gobWalkError{ErrMalformed}) }
 
 func (w *gobWalk) uint() uint64 {
 	if len(w.buf) == 0 {
