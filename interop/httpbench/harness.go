@@ -39,7 +39,9 @@ const (
 	cfgSCSAcked = "scs-acked"
 )
 
-var allConfigs = []string{cfgSingle, cfgAsync, cfgAcked, cfgMixed, cfgSCSAcked}
+// allConfigs is in the order startAll starts their Go servers (the mixed cluster's last:
+// they wait for its Tomcat node).
+var allConfigs = []string{cfgSingle, cfgAsync, cfgAcked, cfgSCSAcked, cfgMixed}
 
 // options are the harness's settings.
 type options struct {

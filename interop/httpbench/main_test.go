@@ -48,7 +48,7 @@ func TestEverySideServesTheCounter(t *testing.T) {
 	ms := run(t, options{Configs: allConfigs, Runs: 1, Conns: conns, Measure: 300 * time.Millisecond,
 		Dir: t.TempDir(), JVMOptions: tomcat.QuickJVMOptions, Log: logWriter{t}})
 	want := []string{"single/tomcat", "single/go", "single/bare", "single/scs", "async/tomcat", "async/go",
-		"acked/tomcat", "acked/go", "mixed/load on tomcat", "mixed/load on go", "scs-acked/scs"}
+		"acked/tomcat", "acked/go", "scs-acked/scs", "mixed/load on tomcat", "mixed/load on go"}
 	if len(ms) != len(want) {
 		t.Fatalf("%d measurements, want %d: %+v", len(ms), len(want), ms)
 	}
