@@ -95,7 +95,7 @@ func (nw *Network) setCut(a, b *Node, cut bool, more ...*Node) {
 	nw.evMu.Lock()
 	defer nw.evMu.Unlock()
 	nw.mu.Lock()
-	for _, o := range append(more, b) {
+	for _, o := range append(slices.Clip(more), b) { // Clip: never write into the caller's array
 		if o != nil {
 			nw.cut[[2]int32{a.port, o.port}] = cut
 			nw.cut[[2]int32{o.port, a.port}] = cut

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/session/delta"
@@ -106,4 +108,42 @@ func TestNewClusterWithoutChannel(t *testing.T) {
 			delta.NewCluster(ch, delta.ClusterConfig{})
 		}()
 	}
+}
+
+// A session that timed out but was not swept yet holds its id in the table: CreateWithID
+// expires it as the sweep would and creates the new one (it was refused before).
+func TestCreateWithIDAfterTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		_, a, b, _ := three(t, delta.Config{MaxInactiveInterval: time.Minute, ExpireInterval: time.Hour})
+		s, err := a.m.CreateWithID(ctx, "tok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Set("k", "old")
+		if err := a.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute + time.Second)
+		synctest.Wait()
+		if a.m.Find("tok") != nil || a.m.Len() != 1 {
+			t.Fatalf("before: Find %v, Len %d; want a timed-out session not swept", a.m.Find("tok"), a.m.Len())
+		}
+		s2, err := a.m.CreateWithID(ctx, "tok")
+		if err != nil {
+			t.Fatalf("CreateWithID over a timed-out session: %v", err)
+		}
+		if _, ok := s2.Get("k"); ok {
+			t.Error("the new session holds the old one's attribute")
+		}
+		if a.m.Stats().SessionsExpired != 1 {
+			t.Errorf("SessionsExpired %d, want 1", a.m.Stats().SessionsExpired)
+		}
+		synctest.Wait()
+		if cp := b.m.Find("tok"); cp == nil {
+			t.Error("b has no copy of the new session")
+		} else if _, ok := cp.Get("k"); ok {
+			t.Error("b's copy holds the old session's attribute")
+		}
+	})
 }

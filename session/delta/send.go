@@ -17,11 +17,14 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 
 // CreateWithID is Create with an id chosen by the caller (Tomcat's
 // createSession(sessionId)), for stores whose ids come from elsewhere, such as the tokens
-// of alexedwards/scs (session/scsstore). The id is used as it is, without the jvmRoute.
-// It must be 1 to 256 characters from [A-Za-z0-9._-] (ErrInvalidSessionID otherwise).
-// An id a session holds here is refused with ErrSessionIDInUse, and so, with
-// Config.ClusterSize, is one whose session was removed so recently that the cluster
-// still keeps its record (a refresh would remove the new session with the old).
+// of alexedwards/scs (session/scsstore). The id is used as it is, without the jvmRoute;
+// as in the ids Create makes, a '.' starts a route: the removal records (ClusterSize)
+// take ids that differ only after it for one session. It must be 1 to 256 characters
+// from [A-Za-z0-9._-] (ErrInvalidSessionID otherwise). An id a session holds here is
+// refused with ErrSessionIDInUse (one that timed out is expired first, as the sweep
+// would), and so, with Config.ClusterSize, is one whose session was removed (invalidated
+// or expired) so recently that the cluster still keeps its record: a refresh would
+// remove the new session with the old.
 func (m *Manager) CreateWithID(ctx context.Context, id string) (*Session, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidSessionID, id)
@@ -37,6 +40,14 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 	now := nowMs()
 	var s *Session
 	if id != "" {
+		if old := m.st.get(id); old != nil && !old.findable(now) {
+			// Timed out, not swept yet: expire it now, as the sweep would.
+			if due, primary := old.expiryDue(now); due {
+				if err := m.expire(ctx, old, primary, causeTimedOut, false); err != nil {
+					m.log.Warn("delta: expiry not replicated", "err", err)
+				}
+			}
+		}
 		if m.gone.covers(id, 0) {
 			return nil, fmt.Errorf("%w: %s was removed recently", ErrSessionIDInUse, id)
 		}
@@ -62,7 +73,8 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 // has refreshed its copies since it last lost the quorum (the middleware answers 503
 // meanwhile). Otherwise it returns ErrStopped or an error wrapping ErrNoQuorum. Code that
 // reads sessions without the middleware (Find) checks it first, so as not to serve a copy
-// that may be stale.
+// that may be stale, after Ready (or WaitReady): during the state transfer Serving
+// returns nil while sessions are still arriving.
 func (m *Manager) Serving() error {
 	if !m.running() {
 		return ErrStopped

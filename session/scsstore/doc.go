@@ -34,9 +34,12 @@
 // session primary there and sends the change as one delta (a new session first as
 // EVT_SESSION_CREATED); Delete invalidates it on every node.
 //
-// scs writes the whole session on every commit, so two concurrent requests of one
-// session that both change it leave the one that commits last (scs's behaviour with
-// every store); delta.Session.Update's read-modify-write is not available through scs.
+// scs writes the whole session on every commit, and delta applies each node's changes in
+// the order they arrive, as Tomcat does. Two concurrent requests of one session that
+// both change it on one node leave the one that commits last, as with every scs store;
+// on two nodes at once, each node can end up with the other's bytes until the session's
+// next commit. A balancer that keeps a client on one node (stickiness) avoids that;
+// delta.Session.Update's read-modify-write is not available through scs.
 //
 // # Errors and availability
 //
@@ -50,6 +53,10 @@
 //   - A commit that the cluster did not acknowledge (acked replication) returns the
 //     Replicate error; the change stays in the session here and goes out with the next
 //     commit, as with delta's middleware.
+//   - With delta.Config.ClusterSize, a commit of a session removed meanwhile (destroyed
+//     by a concurrent request, or expired) returns an error wrapping
+//     delta.ErrSessionIDInUse while the cluster keeps the removal's record: a logout is
+//     not undone by a request that started before it.
 //   - After the manager stopped: delta.ErrStopped.
 //
 // Commit and Delete are not abandoned when their context is cancelled: the change is

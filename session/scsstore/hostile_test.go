@@ -65,7 +65,7 @@ func scsData(t *testing.T, n uint64) []byte {
 }
 
 // A member can replicate any bytes as a session's scs data; scs's GobCodec would size a
-// map for the count they announce (64 bytes announcing 2^22 entries: hundreds of MB). The
+// map for the count they announce (136 bytes announcing 2^22 entries: 336 MB). The
 // store refuses such bytes: the session is not found, so scs starts a new one, and the
 // node allocates little.
 func TestHostileGobNotDecoded(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -33,8 +34,8 @@ type Config struct {
 
 // CheckGob is the default Config.Check: it refuses a gob stream that is not one gob's
 // encoder writes, or that announces more elements than it holds (encoding/gob sizes a
-// map for the count it reads, so 64 bytes announcing 2^31 entries would make scs's
-// GobCodec allocate gigabytes).
+// map for the count it reads, so a session of 136 bytes announcing 2^22 entries made
+// scs's GobCodec allocate 336 MB).
 func CheckGob(b []byte) error {
 	if err := gobcheck.Check(b); err != nil {
 		return fmt.Errorf("scsstore: %w", err)
@@ -61,6 +62,10 @@ var (
 
 // headerLen is the length of the expiry that starts a stored value.
 const headerLen = 8
+
+// maxExpiry is the latest expiry a stored value holds (the year 2262): a later one is
+// stored as it.
+var maxExpiry = time.Unix(0, math.MaxInt64)
 
 // Store is an scs.Store, scs.CtxStore, scs.IterableStore and scs.IterableCtxStore over
 // a delta.Manager. Its methods are safe for concurrent use.
@@ -126,6 +131,9 @@ func (st *Store) Commit(token string, b []byte, expiry time.Time) error {
 // that has passed deletes the session. ctx's cancellation does not abandon the send (see
 // the package documentation).
 func (st *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if expiry.After(maxExpiry) {
+		expiry = maxExpiry // the stored expiry is in Unix nanoseconds
+	}
 	left := expiry.Sub(st.now())
 	if left <= 0 {
 		return st.DeleteCtx(ctx, token)

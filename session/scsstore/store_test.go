@@ -176,7 +176,9 @@ func TestSessionsAcrossNodes(t *testing.T) {
 			if _, _, again := get(c, "/put?v=two", tok); again != tok {
 				t.Fatalf("c changed the token from %s to %s", tok, again)
 			}
-			await("a reads c's change", func() bool { _, body, _ := get(a, "/get", tok); return body == "v=two" })
+			for i, n := range ns { // async: the renewal below must not race c's change
+				await(fmt.Sprintf("node %d reads c's change", i), func() bool { _, body, _ := get(n, "/get", tok); return body == "v=two" })
+			}
 			if !c.m.Find(tok).IsPrimary() {
 				t.Error("c, which committed last, is not the session's primary")
 			}
@@ -288,7 +290,15 @@ func TestExpiry(t *testing.T) {
 		}
 	}
 
+	// scs's Lifetime may be anything: an expiry past the year 2262 is kept as the latest
+	// one the store holds, not wrapped into the past.
 	clock = func() time.Time { return now }
+	if err := a.st.Commit("far", data, now.AddDate(300, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := b.st.Find("far"); !found || err != nil {
+		t.Errorf("a session 300 years from its expiry: found %v, %v", found, err)
+	}
 	if err := a.st.Commit("tok", []byte("again"), now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -418,5 +428,30 @@ func TestErrorsAndForeignValues(t *testing.T) {
 	}
 	if !strings.Contains(scsstore.ErrNotReady.Error(), "scsstore") {
 		t.Error("errors name the package")
+	}
+}
+
+// With ClusterSize, a commit of a session destroyed meanwhile (a request that loaded it
+// before a concurrent one logged the user out) does not bring it back.
+func TestCommitAfterDestroyWithClusterSize(t *testing.T) {
+	_, ns := cluster(t, 3, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
+	a, b := ns[0], ns[1]
+	testutil.EventuallyTrue(t, 10*time.Second, "every node serving", func() bool {
+		return a.m.Serving() == nil && b.m.Serving() == nil && ns[2].m.Serving() == nil
+	})
+	expiry := time.Now().Add(time.Hour)
+	if err := a.st.Commit("tok", []byte("x"), expiry); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.Delete("tok"); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range ns {
+		if err := n.st.Commit("tok", []byte("y"), expiry); !errors.Is(err, delta.ErrSessionIDInUse) {
+			t.Errorf("node %d: a commit of the destroyed session: %v, want ErrSessionIDInUse", i, err)
+		}
+		if n.m.Find("tok") != nil {
+			t.Errorf("node %d holds the destroyed session", i)
+		}
 	}
 }
