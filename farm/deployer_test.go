@@ -45,15 +45,7 @@ func (n *node) removals() []string {
 // and callbacks filled in).
 func startNode(t *testing.T, nw *channeltest.Network, cfg farm.Config) *node {
 	t.Helper()
-	tn := nw.NewNode()
-	ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(), HeartbeatInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	_, ch := nw.StartChannel(t)
 	n := &node{ch: ch, deploy: t.TempDir(), temp: t.TempDir()}
 	cfg.Channel, cfg.DeployDir, cfg.TempDir = ch, n.deploy, n.temp
 	cfg.OnInstall = func(d farm.Deployment) error {
@@ -67,6 +59,7 @@ func startNode(t *testing.T, nw *channeltest.Network, cfg farm.Config) *node {
 		defer n.mu.Unlock()
 		n.removed = append(n.removed, c)
 	}
+	var err error
 	if n.d, err = farm.New(cfg); err != nil {
 		t.Fatal(err)
 	}

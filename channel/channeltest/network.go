@@ -375,3 +375,18 @@ func Start(t TB, ch *channel.Channel) {
 		}
 	})
 }
+
+// StartChannel starts a channel.Channel on a new node of nw, without heartbeats
+// (HeartbeatInterval -1: the network's membership needs none), as Start does, which also
+// stops it when the test ends. A test that needs other settings builds its channel on
+// NewNode's Transport and Membership.
+func (nw *Network) StartChannel(tb TB) (*Node, *channel.Channel) {
+	tb.Helper()
+	n := nw.NewNode()
+	ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership(), HeartbeatInterval: -1})
+	if err != nil {
+		tb.Fatalf("channel: %v", err)
+	}
+	Start(tb, ch)
+	return n, ch
+}

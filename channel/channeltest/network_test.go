@@ -1,10 +1,8 @@
 package channeltest_test
 
 import (
-	"context"
 	"testing"
 
-	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 )
 
@@ -14,15 +12,7 @@ func TestIsolate(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	var all []*channeltest.Node
 	for range 3 {
-		tn := nw.NewNode()
-		ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(), HeartbeatInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+		tn, _ := nw.StartChannel(t)
 		all = append(all, tn)
 	}
 	nw.Isolate(all[2], all[:2]...)

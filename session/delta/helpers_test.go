@@ -34,16 +34,7 @@ type node struct {
 // newChannel starts a channel on nw; it is stopped when the test ends.
 func newChannel(t testing.TB, nw *channeltest.Network) (*channeltest.Node, *channel.Channel) {
 	t.Helper()
-	tn := nw.NewNode()
-	ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(), HeartbeatInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
-	return tn, ch
+	return nw.StartChannel(t)
 }
 
 // startNode starts a channel, a cluster and a manager configured by cfg (Name defaults to

@@ -50,26 +50,12 @@ type node struct {
 	srv http.Handler
 }
 
-func newChannel(t *testing.T, nw *channeltest.Network) (*channeltest.Node, *channel.Channel) {
-	t.Helper()
-	tn := nw.NewNode()
-	ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(), HeartbeatInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
-	return tn, ch
-}
-
 // startNode starts a member with cfg (Name and MemberWait set here) and scfg (Manager set
 // here); it does not wait for the manager's state transfer.
 func startNode(t *testing.T, nw *channeltest.Network, cfg delta.Config, scfg scsstore.Config) *node {
 	t.Helper()
 	n := &node{}
-	n.tn, n.ch = newChannel(t, nw)
+	n.tn, n.ch = nw.StartChannel(t)
 	cl := delta.NewCluster(n.ch, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	cfg.Name = "localhost#/app"
@@ -314,7 +300,7 @@ func TestExpiry(t *testing.T) {
 // ReadyTimeout, then returns ErrNotReady, and returns ctx's error when ctx ends first.
 func TestFindWaitsForTheStateTransfer(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	_, silent := newChannel(t, nw)
+	_, silent := nw.StartChannel(t)
 	silent.AddMessageListener(swallow{}) // takes the joiner's request and never answers
 	cfg := delta.Config{StateTransferTimeout: time.Minute, MemberWait: time.Minute}
 	j := startNode(t, nw, cfg, scsstore.Config{ReadyTimeout: 50 * time.Millisecond})

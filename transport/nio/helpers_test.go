@@ -188,64 +188,20 @@ func seqStream(tb testing.TB, b *node, n, pad int) []byte {
 	return stream
 }
 
-// silentServer accepts connections, reads everything and never answers.
+// silentServer accepts connections, reads everything and never answers
+// (testutil.SilentPeer, with the member it is).
 type silentServer struct {
-	ln       net.Listener
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    []net.Conn
-	received chan int // bytes per read
+	*testutil.SilentPeer
+	received <-chan struct{} // bytes arrived on a connection
 }
 
-func newSilentServer(tb testing.TB) *silentServer {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := &silentServer{ln: ln, received: make(chan int, 1024)}
-	s.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, c)
-			s.mu.Unlock()
-			s.wg.Go(func() {
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						select {
-						case s.received <- n:
-						default:
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	tb.Cleanup(s.close)
-	return s
+func newSilentServer(tb testing.TB) silentServer {
+	p := testutil.NewSilentPeer(tb)
+	return silentServer{SilentPeer: p, received: p.Received()}
 }
 
-func (s *silentServer) member() channel.Member {
-	a := s.ln.Addr().(*net.TCPAddr)
-	return channel.Member{Host: a.IP.To4(), Port: int32(a.Port), SecurePort: -1, UDPPort: -1}
-}
-
-func (s *silentServer) close() {
-	_ = s.ln.Close()
-	s.mu.Lock()
-	for _, c := range s.conns {
-		_ = c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+func (s silentServer) member() channel.Member {
+	return channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: int32(s.Port()), SecurePort: -1, UDPPort: -1}
 }
 
 // dialRaw opens a plain TCP connection to a node's receiver.
