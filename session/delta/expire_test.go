@@ -127,3 +127,38 @@ func TestStopExpiresOnlyWhenAsked(t *testing.T) {
 		}
 	}
 }
+
+// An invalidation whose EVT_SESSION_EXPIRED did not reach a member (here b loses every
+// message meanwhile) leaves b's copy, and a retry of the logout finds no session on a to
+// remove: a's sweep sends the expiry again once b receives, and b's copy goes.
+func TestUnsentExpirySentAgain(t *testing.T) {
+	ctx := context.Background()
+	_, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked})
+	s := create(t, a, "user", "alice")
+	id := s.ID()
+	if b.m.Find(id) == nil || c.m.Find(id) == nil {
+		t.Fatal("the session did not reach b and c")
+	}
+	b.tn.SetMaxMessageSize(1)
+	if err := a.m.Invalidate(ctx, s); err == nil {
+		t.Fatal("the invalidation reached b, which loses every message")
+	}
+	if b.m.Find(id) == nil || c.m.Find(id) != nil {
+		t.Fatalf("after the failed invalidation: b holds it %v (want true), c %v (want false)",
+			b.m.Find(id) != nil, c.m.Find(id) != nil)
+	}
+	a.m.ProcessExpires(ctx) // b still loses it: kept for the next sweep
+	if b.m.Find(id) == nil {
+		t.Fatal("b lost its copy while it loses every message")
+	}
+	b.tn.SetMaxMessageSize(0)
+	sent := a.m.Stats().Sent[delta.EventExpired]
+	a.m.ProcessExpires(ctx)
+	if b.m.Find(id) != nil {
+		t.Fatal("b still serves the session invalidated on a")
+	}
+	a.m.ProcessExpires(ctx)
+	if n := a.m.Stats().Sent[delta.EventExpired] - sent; n != 1 {
+		t.Errorf("%d EVT_SESSION_EXPIRED sent by two sweeps, want 1 (once delivered, not again)", n)
+	}
+}

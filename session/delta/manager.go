@@ -64,6 +64,11 @@ type Manager struct {
 	bgCancel      context.CancelFunc
 	wg            sync.WaitGroup // sweep, transfer and donor goroutines
 
+	// unsent holds the ids of sessions removed here whose EVT_SESSION_EXPIRED did not
+	// reach every member (expire.go): the sweep sends it again.
+	unsentMu sync.Mutex
+	unsent   map[string]struct{}
+
 	stats   counters
 	bufPool sync.Pool
 	batch   *batcher    // acked replication with a codec that can batch, else nil

@@ -265,6 +265,9 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
 		if err := m.judge(0, nil); err != nil {
+			if cause != causeStopped {
+				m.noteUnsent(e.id)
+			}
 			return fmt.Errorf("delta: replicating expiry of session %s: %w", e.id, err)
 		}
 		if cause != causeStopped {
@@ -280,6 +283,9 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	}
 	errs = append(errs, m.replicateTo(ctx, members, &Message{Event: EventExpired, SessionID: e.id, Timestamp: now}))
 	if err := errors.Join(errs...); err != nil {
+		if cause != causeStopped {
+			m.noteUnsent(e.id)
+		}
 		return fmt.Errorf("delta: replicating expiry of session %s: %w", e.id, err)
 	}
 	if cause != causeStopped {
