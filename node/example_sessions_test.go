@@ -1,0 +1,95 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/freeport"
+	"github.com/gotribes/tribes/node"
+	"github.com/gotribes/tribes/session/delta"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+// Two nodes over TCP on loopback, each listing the other, share sessions with acked
+// replication: a session a client starts through node1's middleware is read through
+// node2's. The channels start first, then the managers (node1's asks node2 for its
+// sessions: it has no manager yet, so node1 starts with none).
+func Example_sessions() {
+	ctx := context.Background()
+	ports, release, err := freeport.Pick(2, freeport.TCP, "127.0.0.1") // choose your own
+	if err != nil {
+		panic(err)
+	}
+	defer release()
+	ids := []channel.UniqueID{{1}, {2}}
+	member := func(i int) channel.Member {
+		return channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: int32(ports[i]), SecurePort: -1, UDPPort: -1,
+			UniqueID: ids[i]}
+	}
+
+	var chans []*channel.Channel
+	for i := range 2 {
+		ch, err := node.New(node.Config{Transport: &nio.Config{Address: "127.0.0.1", Port: ports[i]},
+			UniqueID: ids[i], StaticMembers: []channel.Member{member(1 - i)}})
+		if err != nil {
+			panic(err)
+		}
+		if err := ch.Start(ctx, channel.SvcAll); err != nil {
+			panic(err)
+		}
+		defer ch.Stop(ctx, channel.SvcAll)
+		chans = append(chans, ch)
+	}
+
+	var handlers []http.Handler
+	for i, ch := range chans {
+		route := fmt.Sprintf("node%d", i+1)
+		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		defer cl.Close(ctx)
+		m, err := cl.NewManager(delta.Config{Name: "localhost#/shop", JvmRoute: route,
+			Replication: delta.ReplicateAcked})
+		if err != nil {
+			panic(err)
+		}
+		if err := m.Start(ctx); err != nil {
+			panic(err)
+		}
+		mw, err := delta.NewMiddleware(m, delta.HTTPConfig{})
+		if err != nil {
+			panic(err)
+		}
+		handlers = append(handlers, mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sess := delta.FromContext(r.Context())
+			if r.URL.Path == "/login" {
+				if err := sess.Set("user", "alice"); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+			}
+			user, _ := sess.Get("user")
+			fmt.Fprintf(w, "%v on %s\n", user, route)
+		})))
+	}
+
+	serve := func(h http.Handler, path string, cookies []*http.Cookie) []*http.Cookie {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		for _, c := range cookies {
+			r.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		body, _ := io.ReadAll(w.Result().Body)
+		fmt.Print(string(body))
+		return w.Result().Cookies()
+	}
+	cookies := serve(handlers[0], "/login", nil)
+	serve(handlers[1], "/whoami", cookies) // acked: node2 had the session before node1 answered
+	// Output:
+	// alice on node1
+	// alice on node2
+}
