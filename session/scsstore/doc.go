@@ -67,7 +67,8 @@
 // A session's bytes may come from any member, and scs decodes them with its Codec
 // (encoding/gob by default, which sizes a map for the count it reads): Find and All
 // first pass them to Config.Check (CheckGob by default) and treat a session it refuses
-// as not found (Stats.Malformed).
+// as not found (Stats.Malformed; a *Store is a metrics.Source as it is:
+// metrics.Source{Name: "scsstore", Stats: st} gives tribes_scsstore_malformed_total).
 //
 // Tomcat cannot read these sessions: scs's bytes are its own encoding.
 package scsstore
