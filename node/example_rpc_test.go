@@ -1,0 +1,78 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/freeport"
+	"github.com/gotribes/tribes/node"
+	"github.com/gotribes/tribes/rpc"
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+// Two nodes, A and B, over TCP on loopback, each listing the other, with an rpc.Channel
+// each for the same rpc id: A calls B and prints the reply. A Java node with an
+// RpcChannel of the same id would answer the same call.
+func Example_rpc() {
+	ctx := context.Background()
+	ports, release, err := freeport.Pick(2, freeport.TCP, "127.0.0.1") // choose your own
+	if err != nil {
+		panic(err)
+	}
+	defer release()
+	names := []string{"A", "B"}
+	ids := []channel.UniqueID{{1}, {2}}
+	member := func(i int) channel.Member {
+		return channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: int32(ports[i]), SecurePort: -1, UDPPort: -1,
+			UniqueID: ids[i]}
+	}
+
+	var rpcs []*rpc.Channel
+	for i, name := range names {
+		ch, err := node.New(node.Config{Transport: &nio.Config{Address: "127.0.0.1", Port: ports[i]},
+			UniqueID: ids[i], StaticMembers: []channel.Member{member(1 - i)}})
+		if err != nil {
+			panic(err)
+		}
+		if err := ch.Start(ctx, channel.SvcAll); err != nil {
+			panic(err)
+		}
+		defer ch.Stop(ctx, channel.SvcAll)
+		// Wait until the node lists the other: a static list does so once started,
+		// multicast or cloud membership only after a moment. A channel drops requests
+		// from nodes it does not list, and a call to no member fails.
+		if err := ch.WaitForMembers(ctx, 1); err != nil {
+			panic(err)
+		}
+		// Every rpc.Channel needs a handler; only B's is called here. B's rpc.Channel is
+		// open before A calls: a Go node with none does not answer at all.
+		r, err := rpc.New(rpc.Config{
+			Channel: ch,
+			ID:      []byte("greeter"), // Java: the rpcId byte[]
+			Handler: rpc.HandlerFunc(func(msg any, from channel.Member) (any, error) {
+				return fmt.Sprintf("%s greets %v", name, msg), nil // a string is a java.lang.String
+			}),
+		})
+		if err != nil {
+			panic(err)
+		}
+		defer r.Close() // before its channel stops (defers run last first)
+		rpcs = append(rpcs, r)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // Java's timeout argument
+	defer cancel()
+	// No members (nil) means every current member: B. AllReply waits for each reply.
+	responses, err := rpcs[0].Call(ctx, nil, "A", rpc.AllReply, channel.OptUseAck)
+	fmt.Println("error:", err)
+	for _, r := range responses {
+		fmt.Printf("%q from %s\n", r.Message, names[slices.Index(ids, r.Member.UniqueID)])
+	}
+	// Output:
+	// error: <nil>
+	// "B greets A" from B
+}
