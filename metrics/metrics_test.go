@@ -484,6 +484,8 @@ func TestSessions(t *testing.T) {
 		// A lone request does not wait for a cohort (delta.Config.AckedBatchWait).
 		`tribes_sessions_batch_waits_total{context="localhost#/app",node="n0"}`:         0,
 		`tribes_sessions_batch_waits_ran_out_total{context="localhost#/app",node="n0"}`: 0,
+		// Nothing concurrent (delta's TestConcurrentChangesConverge counts them).
+		`tribes_sessions_older_changes_skipped_total{context="localhost#/app",node="n1"}`: 0,
 	} {
 		if got, ok := g.series[s]; !ok || got != v {
 			t.Errorf("%s = %v (present %v), want %v\n%v", s, got, ok, v, g.names())

@@ -58,6 +58,8 @@ type Cluster struct {
 	messages, malformed, unknownContext, noContextReplies, nonMember atomic.Uint64
 
 	cuts cuts // partial partitions (cut.go)
+
+	self atomic.Pointer[uint32] // origin(), once known
 }
 
 // ClusterStats are a cluster's counters since it was created.
@@ -334,4 +336,23 @@ func (c *Cluster) running() []*Manager {
 		ms = append(ms, m)
 	}
 	return ms
+}
+
+// origin returns the origin part of the stamps of changes made on this node (stamp.go):
+// originOf the channel's local member, as the other nodes see it in the messages from
+// here. A channel that does not tell its local member gives 0; concurrent changes made
+// there may then end different on different nodes, as in arrival order.
+func (c *Cluster) origin() uint32 {
+	if p := c.self.Load(); p != nil {
+		return *p
+	}
+	lm, ok := c.ch.(interface{ LocalMember() channel.Member })
+	if !ok {
+		return 0
+	}
+	o := originOf(lm.LocalMember())
+	if o != 0 {
+		c.self.Store(&o)
+	}
+	return o
 }

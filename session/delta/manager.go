@@ -118,6 +118,7 @@ type counters struct {
 	refreshes, refreshed, refreshRemoved        atomic.Uint64
 	staleRefused, refreshOverflows              atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
+	olderChanges                                atomic.Uint64
 }
 
 func newManager(cl *Cluster, cfg Config) *Manager {
@@ -408,6 +409,11 @@ type Stats struct {
 	ValueDecodeErrors uint64 // attribute values this node could not decode
 	BadActions        uint64 // delta actions with malformed values
 	MutationsDetected uint64 // attributes replicated by DetectMutations
+	// OlderChangesSkipped counts attribute changes from another Go node not applied
+	// because this copy holds a newer one (a change the sender had not seen when it made
+	// its own, ordered by the changes' stamps: see "Concurrent requests on two nodes" in
+	// the package documentation).
+	OlderChangesSkipped uint64
 }
 
 func (m *Manager) transferDonor() string {
@@ -433,7 +439,7 @@ func (m *Manager) Stats() Stats {
 		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),
-		MutationsDetected: c.mutations.Load(), TransfersActive: int(c.transfersActive.Load()),
+		MutationsDetected: c.mutations.Load(), OlderChangesSkipped: c.olderChanges.Load(), TransfersActive: int(c.transfersActive.Load()),
 		TransfersWaiting: int(c.transfersWaiting.Load()), TransferRequestsRefused: c.transfersRefused.Load(),
 		TransferAskedAgain: c.askedAgain.Load(),
 		SessionsRerouted:   c.rerouted.Load(), BatchWaits: c.batchWaits.Load(), BatchWaitsRanOut: c.batchWaitsRanOut.Load(),

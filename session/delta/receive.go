@@ -73,7 +73,7 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 	if m.holdForRepair(msg, src) {
 		return
 	}
-	m.dispatch(msg)
+	m.dispatch(msg, src)
 	m.releaseHeld(msg)
 }
 
@@ -130,8 +130,8 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 	}
 }
 
-// dispatch applies a session message in the running state.
-func (m *Manager) dispatch(msg *Message) {
+// dispatch applies a session message from src in the running state.
+func (m *Manager) dispatch(msg *Message, src channel.Member) {
 	switch msg.Event {
 	case EventCreated:
 		m.handleCreated(msg)
@@ -149,7 +149,7 @@ func (m *Manager) dispatch(msg *Message) {
 			m.stats.unknownID.Add(1)
 		}
 	case EventDelta:
-		m.handleDelta(msg)
+		m.handleDelta(msg, originOf(src))
 	case EventChangeSessionID:
 		m.handleChangeID(msg)
 	default:
@@ -190,7 +190,7 @@ func (m *Manager) handleCreated(msg *Message) {
 	}
 }
 
-func (m *Manager) handleDelta(msg *Message) {
+func (m *Manager) handleDelta(msg *Message, origin uint32) {
 	s := m.replicaOf(msg.SessionID)
 	if s == nil {
 		// The first delta of a session carries isnew=true: a node that missed (or has not
@@ -206,7 +206,7 @@ func (m *Manager) handleDelta(msg *Message) {
 			m.fire(s, true, notice{kind: nCreated})
 		}
 	}
-	m.fire(s, true, s.applyDelta(msg, m.notifyReplicated())...)
+	m.fire(s, true, s.applyDelta(msg, origin, m.notifyReplicated())...)
 }
 
 func hasAction(actions []Action, t ActionType) bool {

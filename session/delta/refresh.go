@@ -279,6 +279,6 @@ func (m *Manager) replayRefreshed(e queued) {
 	if m.holdForRepair(e.msg, e.src) {
 		return
 	}
-	m.dispatch(e.msg)
+	m.dispatch(e.msg, e.src)
 	m.releaseHeld(e.msg)
 }

@@ -345,7 +345,7 @@ func (m *Manager) endRound(r *liveRepair, err error) {
 		for _, id := range ids {
 			m.skip(id)
 		}
-		m.dispatch(e.msg)
+		m.dispatch(e.msg, e.src)
 	}
 	clear(r.held[len(rest):])
 	r.held = rest
@@ -378,7 +378,7 @@ func (m *Manager) applyHeldLocked(all bool) {
 			rest = append(rest, e)
 			continue
 		}
-		m.dispatch(e.msg)
+		m.dispatch(e.msg, e.src)
 	}
 	clear(r.held[len(rest):])
 	r.held = rest
@@ -444,7 +444,7 @@ func (m *Manager) loadRepaired(chunk *Message) {
 			m.stats.droppedStale.Add(1)
 			continue
 		}
-		m.dispatch(e.msg)
+		m.dispatch(e.msg, e.src)
 	}
 	clear(r.held[len(rest):])
 	r.held = rest

@@ -125,6 +125,7 @@ func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) 
 		s.pending, actions = actions[:0], nil
 	case len(actions) > 0:
 		s.version++
+		s.stampLocal(actions, stamp{s.version, s.m.cl.origin()})
 		msg = &Message{Event: EventDelta, SessionID: s.id, Timestamp: now, Version: s.version, Actions: actions}
 	case !wasPrimary:
 		msg = &Message{Event: EventAccessed, SessionID: s.id, Timestamp: now}
@@ -221,7 +222,7 @@ func (s *Session) endExpire() []notice {
 			removed = append(removed, notice{kind: nRemoved, name: s.attrs[i].name, value: v})
 		}
 	}
-	s.attrs, s.notes, s.named = nil, nil, nil
+	s.attrs, s.notes, s.named, s.tombs = nil, nil, nil, nil
 	s.valid, s.expiring = false, false
 	return removed
 }
@@ -245,19 +246,26 @@ func (s *Session) accessedElsewhere() {
 	s.mu.Unlock()
 }
 
-// applyDelta applies an EVT_SESSION_DELTA from another node and returns the listener
-// calls to make (notify: whether listeners hear of replicated changes).
-func (s *Session) applyDelta(msg *Message, notify bool) []notice {
+// applyDelta applies an EVT_SESSION_DELTA from the node whose origin (originOf) is
+// given and returns the listener calls to make (notify: whether listeners hear of
+// replicated changes).
+func (s *Session) applyDelta(msg *Message, origin uint32, notify bool) []notice {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
 		return nil
 	}
-	ns := s.apply(msg.Actions, notify)
+	var st stamp
+	if msg.Version > 0 { // a Go node's: attribute changes carry stamps (stamp.go)
+		st = stamp{msg.Version, origin}
+	}
+	ns := s.apply(msg.Actions, st, notify)
 	if !hasAction(msg.Actions, ActionIsNew) {
 		s.isNew = false // a later request: the client has joined the session
 	}
-	s.version = msg.Version
+	// A concurrent delta of another node may carry a version this copy already has (or
+	// passed): the next delta made here must take a version above both.
+	s.version = max(s.version, msg.Version)
 	s.accessed = nowMs()
 	s.primary = false
 	return ns
@@ -398,7 +406,7 @@ func (s *Session) load(st *SessionState) {
 	s.created, s.accessed, s.maxInactive = st.CreationTime, st.LastAccessedTime, st.MaxInactive
 	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
 	s.principal = st.Principal.clone()
-	s.attrs = s.attrs[:0]
+	s.attrs, s.tombs = s.attrs[:0], nil // a transfer carries no stamps: its values are stamped zero
 	for _, nv := range st.Attributes {
 		data := slices.Clip(nv.Value)
 		if len(data) < keepInChunk {
@@ -415,13 +423,21 @@ func (s *Session) load(st *SessionState) {
 	s.valid = true
 }
 
-// apply executes actions received from another node and returns the listener calls to
-// make. Malformed meta values are skipped and counted.
-func (s *Session) apply(actions []Action, notify bool) []notice {
+// apply executes actions received from another node, their attribute changes stamped st
+// (zero: Tomcat's, applied in arrival order), and returns the listener calls to make. A
+// change older than the attribute's stamp is skipped and counted (stamp.go). Malformed
+// meta values are skipped and counted.
+func (s *Session) apply(actions []Action, st stamp, notify bool) []notice {
 	var out []notice
 	// Attribute notices only matter to attribute listeners.
 	notify = notify && len(s.m.cfg.AttributeListeners) > 0
 	for _, a := range actions {
+		if a.Type == ActionAttribute && st.version > 0 && !st.notBefore(s.stampOf(a.Name)) {
+			// The value here is newer: this node's (sent, or to be sent, with a higher
+			// stamp) or another node's that won.
+			s.m.stats.olderChanges.Add(1)
+			continue
+		}
 		if len(s.pending) > 0 {
 			// The remote change replaces this node's value, so a pending local change of
 			// the same thing is stale: sending it later would revert the other nodes to
@@ -434,11 +450,17 @@ func (s *Session) apply(actions []Action, notify bool) []notice {
 			i := s.find(a.Name)
 			if a.Op == OpRemove {
 				if i < 0 {
+					if st.version > 0 { // removed here too, or never set: an older set must not bring it
+						s.bury(a.Name, st)
+					}
 					continue
 				}
 				var old any
 				if notify {
 					old, _ = s.decodeForNotice(&s.attrs[i])
+				}
+				if st.version > 0 {
+					s.bury(a.Name, st)
 				}
 				s.attrs = slices.Delete(s.attrs, i, i+1)
 				if notify {
@@ -446,7 +468,7 @@ func (s *Session) apply(actions []Action, notify bool) []notice {
 				}
 				continue
 			}
-			e := attrEntry{name: a.Name, data: bytes.Clone(a.Value)}
+			e := attrEntry{name: a.Name, data: bytes.Clone(a.Value), version: st.version, origin: st.origin}
 			if i >= 0 {
 				var old any
 				if notify {
@@ -457,6 +479,7 @@ func (s *Session) apply(actions []Action, notify bool) []notice {
 					out = append(out, notice{kind: nReplaced, name: a.Name, value: old})
 				}
 			} else {
+				s.unbury(a.Name)
 				s.addAttr(e)
 				if notify {
 					v, err := s.decode(&s.attrs[len(s.attrs)-1])

@@ -37,6 +37,7 @@ type Session struct {
 	attrs       []attrEntry
 	notes       []noteEntry
 	named       []string
+	tombs       []tomb // attributes removed recently (stamp.go)
 	pending     []Action
 	// With the manager's asyncQueue: queued is set while a message of this session's is
 	// queued or being sent; resend asks for the session's pending changes to be taken
@@ -49,9 +50,17 @@ type attrEntry struct {
 	name    string
 	data    []byte // the codec's encoding; never modified
 	value   any
+	version uint64 // with origin, the stamp of the change that set it (stamp.go)
+	origin  uint32
 	decoded bool
 	read    bool // read by Get since the last replication (DetectMutations)
 }
+
+// stamp returns the stamp of the change that set the entry (stamp.go).
+func (e *attrEntry) stamp() stamp { return stamp{e.version, e.origin} }
+
+// setStamp records st as the stamp of the change that set the entry.
+func (e *attrEntry) setStamp(st stamp) { e.version, e.origin = st.version, st.origin }
 
 type noteEntry struct{ name, value string }
 
@@ -242,12 +251,17 @@ func (s *Session) Set(name string, v any) error {
 		return ErrInvalidSession
 	}
 	var n notice
+	// The entry keeps the stamp of the value it replaces until the request's delta
+	// stamps it (takeDelta): meanwhile, a change from another node older than that value
+	// must not apply.
 	if i := s.find(name); i >= 0 {
 		old, _ := s.decodeForNotice(&s.attrs[i])
-		s.attrs[i] = attrEntry{name: name, data: data, value: v, decoded: true}
+		s.attrs[i] = attrEntry{name: name, data: data, value: v, decoded: true, version: s.attrs[i].version, origin: s.attrs[i].origin}
 		n = notice{kind: nReplaced, name: name, value: old}
 	} else {
-		s.addAttr(attrEntry{name: name, data: data, value: v, decoded: true})
+		st := s.stampOf(name)
+		s.unbury(name)
+		s.addAttr(attrEntry{name: name, data: data, value: v, decoded: true, version: st.version, origin: st.origin})
 		n = notice{kind: nAdded, name: name, value: v}
 	}
 	s.record(Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: data})
@@ -263,9 +277,10 @@ func (s *Session) Set(name string, v any) error {
 // removes the attribute. If f returns an error, or the current value cannot be decoded,
 // or the new one cannot be encoded, nothing changes and the error is returned. f may read
 // the session but must not call Update on it (that would wait for itself). A Set of the
-// same attribute, or an Update on another node,
-// is not ordered with it: route a session's requests to one node (or accept the last
-// writer) when several update it at once.
+// same attribute, or an Update on another node, is not ordered with it: of two concurrent
+// changes on two nodes every node keeps the same one, the other is lost (see "Concurrent
+// requests on two nodes" in the package documentation), so route a session's requests to
+// one node when several update it at once.
 func (s *Session) Update(name string, f func(old any) (any, error)) (any, error) {
 	if s == nil {
 		return nil, ErrNoSession
@@ -320,6 +335,7 @@ func (s *Session) Remove(name string) error {
 		return nil
 	}
 	old, _ := s.decodeForNotice(&s.attrs[i])
+	s.bury(name, s.attrs[i].stamp()) // stamped anew by the request's delta (takeDelta)
 	s.attrs = slices.Delete(s.attrs, i, i+1)
 	s.record(Action{Type: ActionAttribute, Op: OpRemove, Name: name})
 	s.mu.Unlock()

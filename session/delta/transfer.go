@@ -428,7 +428,7 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 			if m.stale(e.msg, r.tsOf(e.msg)) {
 				m.stats.droppedStale.Add(1)
 			} else {
-				m.dispatch(e.msg)
+				m.dispatch(e.msg, e.src)
 			}
 			r.replayed(e, missing)
 		}

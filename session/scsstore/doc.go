@@ -34,11 +34,12 @@
 // session primary there and sends the change as one delta (a new session first as
 // EVT_SESSION_CREATED); Delete invalidates it on every node.
 //
-// scs writes the whole session on every commit, and delta applies each node's changes in
-// the order they arrive, as Tomcat does. Two concurrent requests of one session that
-// both change it on one node leave the one that commits last, as with every scs store;
-// on two nodes at once, each node can end up with the other's bytes until the session's
-// next commit. A balancer that keeps a client on one node (stickiness) avoids that;
+// scs writes the whole session on every commit. Two concurrent requests of one session
+// that both change it on one node leave the one that commits last, as with every scs
+// store; on two nodes at once, every node keeps the same one of the two commits (delta's
+// last-writer-wins order of concurrent changes, see "Concurrent requests on two nodes" in
+// its documentation), and the other's change is lost, as it would be on one node. A
+// balancer that keeps a client on one node (stickiness) avoids the race;
 // delta.Session.Update's read-modify-write is not available through scs.
 //
 // # Errors and availability

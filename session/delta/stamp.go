@@ -1,0 +1,100 @@
+package delta
+
+import (
+	"encoding/binary"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// Concurrent changes of one attribute on two nodes (a balancer without stickiness sending
+// two requests of a session to two nodes at once) reach each node in a different order.
+// Applied in arrival order, as Tomcat does, each node would keep the other's value. So
+// every attribute carries the stamp of the change that set it (or removed it: a
+// tombstone), and a change from another Go node applies only if its stamp is not older:
+// the last writer wins, the same on every node.
+//
+// A stamp is the session's version the delta carried, then the sender's origin (the first
+// four bytes of its member's unique id, random) to order two changes of one version. A node takes
+// the version of a new delta above every version it applied, so a change made after
+// another was seen always wins over it; only changes that did not see each other are
+// ordered by origin. Tomcat's deltas carry no version (0): they apply in arrival order,
+// as before, and leave the attribute stamped zero.
+type stamp struct {
+	version uint64
+	origin  uint32
+}
+
+// notBefore reports whether a change stamped a may replace one stamped b. Equal stamps
+// come from one sender (its delta sent again after a failure), whose messages arrive in
+// order: the later one applies.
+func (a stamp) notBefore(b stamp) bool {
+	return a.version > b.version || a.version == b.version && a.origin >= b.origin
+}
+
+// originOf is the origin part of the stamps of changes made by member.
+func originOf(member channel.Member) uint32 {
+	return binary.BigEndian.Uint32(member.UniqueID[:4])
+}
+
+// tomb records the removal of an attribute, so that an older change setting it does not
+// bring it back.
+type tomb struct {
+	name string
+	st   stamp
+}
+
+// maxTombs bounds the removals a session remembers (the oldest is forgotten first): a
+// change that sets an attribute whose removal was forgotten applies, as in arrival order.
+const maxTombs = 8
+
+// ---- the caller holds s.mu ----
+
+// stampOf returns the stamp of attribute name: its entry's, or its tombstone's, or zero.
+func (s *Session) stampOf(name string) stamp {
+	if i := s.find(name); i >= 0 {
+		return s.attrs[i].stamp()
+	}
+	for _, t := range s.tombs {
+		if t.name == name {
+			return t.st
+		}
+	}
+	return stamp{}
+}
+
+// bury records the removal of attribute name with st.
+func (s *Session) bury(name string, st stamp) {
+	s.unbury(name)
+	if len(s.tombs) == maxTombs {
+		s.tombs = append(s.tombs[:0], s.tombs[1:]...)
+	}
+	s.tombs = append(s.tombs, tomb{name, st})
+}
+
+// unbury forgets the removal of attribute name (it is set again).
+func (s *Session) unbury(name string) {
+	for i, t := range s.tombs {
+		if t.name == name {
+			s.tombs = append(s.tombs[:i], s.tombs[i+1:]...)
+			return
+		}
+	}
+}
+
+// stampLocal stamps the attribute changes of a delta this node sends with st.
+func (s *Session) stampLocal(actions []Action, st stamp) {
+	for _, a := range actions {
+		if a.Type != ActionAttribute {
+			continue
+		}
+		if a.Op == OpRemove {
+			if s.find(a.Name) < 0 {
+				s.bury(a.Name, st)
+			}
+			continue
+		}
+		if i := s.find(a.Name); i >= 0 {
+			s.attrs[i].setStamp(st)
+		}
+	}
+}
