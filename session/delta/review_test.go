@@ -1,0 +1,481 @@
+package delta_test
+
+// Tests of the review of afe65e4 (last writer wins by stamp). Each one fails on that
+// commit; see the comment of each for the scenario. On its parent (arrival order),
+// TestReviewUnversionAfterConcurrentDelta and TestReviewJavaCodecRefreshKeepsStaleCopy
+// pass (regressions); the others fail there too (divergences the change claims to end
+// but does not).
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// ctlChannel is a channel whose next send, once armed, is held until released and then
+// fails: delivered to the members before it is held (a send that reached some members
+// and failed for another, or whose acknowledgement was lost), or not delivered at all.
+type ctlChannel struct {
+	*channel.Channel
+	mu      sync.Mutex
+	armed   bool
+	deliver bool
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+var errReviewSend = errors.New("review: send failed")
+
+// arm makes the next send fail after release; with deliver it is delivered first.
+func (c *ctlChannel) arm(deliver bool) (entered <-chan struct{}, release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armed, c.deliver = true, deliver
+	c.entered, c.gate = make(chan struct{}), make(chan struct{})
+	gate := c.gate
+	return c.entered, func() { close(gate) }
+}
+
+func (c *ctlChannel) Send(ctx context.Context, to []channel.Member, data []byte, opts channel.SendOptions) error {
+	c.mu.Lock()
+	armed, deliver, entered, gate := c.armed, c.deliver, c.entered, c.gate
+	c.armed = false
+	c.mu.Unlock()
+	if !armed {
+		return c.Channel.Send(ctx, to, data, opts)
+	}
+	if deliver {
+		if err := c.Channel.Send(ctx, to, data, opts); err != nil {
+			return err
+		}
+	}
+	close(entered)
+	<-gate
+	return errReviewSend
+}
+
+// startCtl starts a ready node whose cluster sends through a ctlChannel.
+func startCtl(t *testing.T, nw *channeltest.Network, cfg delta.Config) (*delta.Manager, *ctlChannel) {
+	t.Helper()
+	_, ch := newChannel(t, nw)
+	c := &ctlChannel{Channel: ch}
+	cl := delta.NewCluster(c, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	cfg.Name, cfg.MemberWait = appName, -1
+	m, err := cl.NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m, c
+}
+
+// reviewOrigin is the origin part of the stamps of member's changes (stamp.go's originOf).
+func reviewOrigin(member channel.Member) uint32 {
+	return binary.BigEndian.Uint32(member.UniqueID[:4])
+}
+
+// reviewAttrs returns m's copy of session id as "k=v " strings sorted by name.
+func reviewAttrs(m *delta.Manager, id string) string {
+	s := m.Find(id)
+	if s == nil {
+		return "(none)"
+	}
+	names := s.Names()
+	slices.Sort(names)
+	var b strings.Builder
+	for _, k := range names {
+		v, _ := s.Get(k)
+		fmt.Fprintf(&b, "%s=%v ", k, v)
+	}
+	return b.String()
+}
+
+// twoCtl starts two acked nodes behind ctlChannels, lo the one whose origin is lower.
+func twoCtl(t *testing.T, mode delta.ReplicationMode) (lo *delta.Manager, loCh *ctlChannel, hi *delta.Manager, hiCh *ctlChannel) {
+	t.Helper()
+	nw := channeltest.NewNetwork()
+	a, ca := startCtl(t, nw, delta.Config{JvmRoute: "a", Replication: mode})
+	b, cb := startCtl(t, nw, delta.Config{JvmRoute: "b", Replication: mode})
+	for _, c := range []*ctlChannel{ca, cb} {
+		if err := c.WaitForMembers(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reviewOrigin(ca.LocalMember()) > reviewOrigin(cb.LocalMember()) {
+		return b, cb, a, ca
+	}
+	return a, ca, b, cb
+}
+
+// TestReviewUnversionAfterConcurrentDelta: lo's delta of version 2 fails (not delivered);
+// meanwhile lo applied hi's concurrent delta, also of version 2, so lo's version is still
+// 2 and unversion takes it back to 1. lo's user then sees hi's value and sets the
+// attribute again: a change made after hi's, acknowledged by hi. Its delta reuses version
+// 2, its stamp (2, lo) is older than hi's (2, hi), and hi skips it: the acknowledged,
+// later change is lost on hi and the two nodes differ. (In arrival order, before the
+// change, hi applied it.)
+func TestReviewUnversionAfterConcurrentDelta(t *testing.T) {
+	ctx := context.Background()
+	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAcked)
+	s, err := lo.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Set("x", "start")
+	if err := lo.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	id := s.ID()
+
+	_ = s.Set("x", "lo1")
+	entered, release := loCh.arm(false)
+	failed := make(chan error, 1)
+	go func() { failed <- lo.Replicate(ctx, s) }()
+	<-entered
+	sh := hi.Find(id)
+	_ = sh.Set("x", "hi")
+	if err := hi.Replicate(ctx, sh); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if err := <-failed; err == nil {
+		t.Fatal("lo's send did not fail")
+	}
+	if got := reviewAttrs(lo, id); got != "x=hi " {
+		t.Fatalf("lo after hi's concurrent change: %q", got)
+	}
+
+	// A later request on lo, which saw hi's value.
+	_ = s.Set("x", "lo2 after hi")
+	if err := lo.Replicate(ctx, s); err != nil {
+		t.Fatalf("lo's change: %v", err)
+	}
+	if l, h := reviewAttrs(lo, id), reviewAttrs(hi, id); l != h || h != "x=lo2 after hi " {
+		t.Errorf("after lo's acknowledged change made after hi's: lo %q, hi %q; want both x=lo2 after hi "+
+			"", l, h)
+	}
+}
+
+// TestReviewRequeueRevivesReplacedChange: a's delta (x=a1, version 2) reaches b but its
+// send fails (another member, a lost ack). Before a's Replicate returns, b's user sees
+// a1 and sets x=b (version 3), which a applies. a's failed send then puts x=a1 back
+// (restore checks only a's own pending changes, not remote ones applied meanwhile), and a's
+// next Replicate sends it with version 4: b goes back to a1, which its user had already
+// replaced, while a keeps b. The nodes differ for good (until x changes again).
+func TestReviewRequeueRevivesReplacedChange(t *testing.T) {
+	ctx := context.Background()
+	for _, aIsLo := range []bool{true, false} {
+		t.Run(fmt.Sprint("aIsLo=", aIsLo), func(t *testing.T) {
+			lo, loCh, hi, hiCh := twoCtl(t, delta.ReplicateAcked)
+			a, aCh, b := lo, loCh, hi
+			if !aIsLo {
+				a, aCh, b = hi, hiCh, lo
+			}
+			s, err := a.Create(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = s.Set("x", "start")
+			if err := a.Replicate(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			id := s.ID()
+
+			_ = s.Set("x", "a1")
+			entered, release := aCh.arm(true)
+			failed := make(chan error, 1)
+			go func() { failed <- a.Replicate(ctx, s) }()
+			<-entered
+			sb := b.Find(id)
+			if v, _ := sb.Get("x"); v != "a1" {
+				t.Fatalf("b has x=%v, want a1", v)
+			}
+			_ = sb.Set("x", "b after a1")
+			if err := b.Replicate(ctx, sb); err != nil {
+				t.Fatal(err)
+			}
+			release()
+			if err := <-failed; err == nil {
+				t.Fatal("a's send did not fail")
+			}
+			// a's next request (it changes something else).
+			_ = s.Set("y", 1)
+			if err := a.Replicate(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if l, r := reviewAttrs(a, id), reviewAttrs(b, id); l != r || r != "x=b after a1 y=1 " {
+				t.Errorf("a %q, b %q; want both x=b after a1 y=1 (b's change was made after it saw a1)", l, r)
+			}
+		})
+	}
+}
+
+// TestReviewTransferStaleRuleVersusStamps: a joiner loads its donor's copy with stamps
+// zero and replays the deltas queued during the transfer that are not stale. Two
+// concurrent deltas of version 2 (from raw Go peers w and l, w's origin higher: w wins)
+// reached the donor before its snapshot, which holds w's value at version 2. For the
+// joiner, w's delta is stale (older than the snapshot's time and not newer than its copy)
+// and dropped; l's carries a timestamp from a clock a few seconds ahead, so it is not
+// stale, and it applies over the zero stamp. The joiner keeps l's value, the donor w's.
+// (The same happens without clock skew when the donor applies l's delta while its
+// snapshot, which takes a while for many sessions, has not reached the session yet.)
+func TestReviewTransferStaleRuleVersusStamps(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	d, dCh := startCtl(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked, MaxConcurrentTransfers: 1})
+	s, err := d.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Set("k", "start")
+	if err := d.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	id := s.ID()
+	w, l := newRaw(t, nw, nil), newRaw(t, nw, nil)
+	if reviewOrigin(w.ch.LocalMember()) < reviewOrigin(l.ch.LocalMember()) {
+		w, l = l, w
+	}
+	// Another joiner (raw) occupies d's only transfer slot: its first chunk is held.
+	occupier := newRaw(t, nw, nil)
+	entered, release := dCh.arm(true)
+	dm := dCh.LocalMember()
+	if err := occupier.ch.WaitForMembers(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	occupier.send(t, dm, &delta.Message{Event: delta.EventGetAllSessions, Context: appName, SessionID: "GET-ALL",
+		Timestamp: time.Now().UnixMilli()})
+	<-entered
+	// The joiner asks d (the oldest member) and waits for the slot.
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked})
+	testutil.EventuallyTrue(t, 10*time.Second, "j's request waiting at d", func() bool { return d.Stats().TransfersWaiting == 1 })
+	jm := j.ch.LocalMember()
+	now := time.Now().UnixMilli()
+	wd := repairSet(repairMsg(delta.EventDelta, id, now-100), 2, "w")  // before the snapshot
+	ld := repairSet(repairMsg(delta.EventDelta, id, now+5000), 2, "l") // l's clock is 5 s ahead
+	for _, to := range []channel.Member{dm, jm} {
+		l.send(t, to, ld)
+		w.send(t, to, wd)
+	}
+	if got := valueK(d, id); got != "w" {
+		t.Fatalf("d has k=%v, want w (the higher origin)", got)
+	}
+	release()
+	if err := j.m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if dv, jv := valueK(d, id), valueK(j.m, id); dv != jv {
+		st := j.m.Stats()
+		t.Errorf("after the transfer the donor has k=%v, the joiner k=%v (queued %d, dropped as stale %d)", dv, jv, st.QueuedDuringTransfer, st.DroppedStale)
+	}
+}
+
+// startJavaQuorum starts a node speaking Tomcat's format with ClusterSize 3.
+func startJavaQuorum(t *testing.T, nw *channeltest.Network, route string) *node {
+	t.Helper()
+	tn, ch := newChannel(t, nw)
+	n := &node{tn: tn, ch: ch}
+	n.cl = delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})
+	t.Cleanup(func() { _ = n.cl.Close(context.Background()) })
+	m, err := n.cl.NewManager(delta.Config{Name: appName, JvmRoute: route, MemberWait: -1, Codec: delta.JavaValueCodec{},
+		Replication: delta.ReplicateAcked, ClusterSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n.m = m
+	return n
+}
+
+// TestReviewJavaCodecRefreshKeepsStaleCopy: with JavaCodec, deltas carry no version
+// (0). Before afe65e4 a node that applied one took version 0; now it keeps its own
+// version (max). a served a session several times (version 4), then b served it once (b's
+// version 1; a applied the delta and kept 4). a is cut off; b changes the session again
+// (version 2), acknowledged by c. When a comes back it refreshes: b's copy (version 2) is
+// not newer than a's (4), so a keeps its stale copy and serves the acknowledged change
+// lost. Before, a's version was 0 after b's delta and the refresh replaced it.
+func TestReviewJavaCodecRefreshKeepsStaleCopy(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	a := startJavaQuorum(t, nw, "a")
+	b := startJavaQuorum(t, nw, "b")
+	c := startJavaQuorum(t, nw, "c")
+	startedAlone(t, a)
+	for _, n := range []*node{a, b, c} {
+		if err := n.ch.WaitForMembers(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "every node serving", func() bool {
+		return a.m.Serving() == nil && b.m.Serving() == nil && c.m.Serving() == nil
+	})
+	s, err := a.m.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		_ = s.Set("k", fmt.Sprint("a", i))
+		if err := a.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := s.ID()
+	sb := b.m.Find(id)
+	_ = sb.Set("k", "b1")
+	if err := b.m.Replicate(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	if got := valueK(a.m, id); got != "b1" {
+		t.Fatalf("a has k=%v, want b1", got)
+	}
+	refreshes := a.m.Stats().QuorumRefreshes
+	nw.Isolate(a.tn, b.tn, c.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "b and c serving without a", func() bool {
+		return len(b.ch.Members()) == 1 && b.m.Serving() == nil && c.m.Serving() == nil
+	})
+	_ = sb.Set("k", "b2")
+	if err := b.m.Replicate(ctx, sb); err != nil {
+		t.Fatalf("b's change with c: %v", err)
+	}
+	if got := valueK(c.m, id); got != "b2" {
+		t.Fatalf("c has k=%v, want b2", got)
+	}
+	nw.Heal(a.tn, b.tn)
+	nw.Heal(a.tn, c.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "a's refresh", func() bool {
+		return a.m.Stats().QuorumRefreshes > refreshes && a.m.Serving() == nil
+	})
+	if got := valueK(a.m, id); got != "b2" {
+		t.Errorf("a, refreshed, has k=%v, want b2 (acknowledged by b and c while a was cut off)", got)
+	}
+}
+
+// startGatedID is startGated (acked, BinaryCodec) on a channel with the given unique id.
+func startGatedID(t *testing.T, nw *channeltest.Network, id channel.UniqueID, route string) (*delta.Manager, *gatedChannel) {
+	t.Helper()
+	n := nw.NewNode()
+	ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership(), HeartbeatInterval: -1,
+		UniqueID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	channeltest.Start(t, ch)
+	g := &gatedChannel{Channel: ch}
+	cl := delta.NewCluster(g, delta.ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: route, MemberWait: -1, Replication: delta.ReplicateAcked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m, g
+}
+
+// TestReviewStaticIDsSharingAPrefix: nodes configured with static unique ids that differ
+// only after their first four bytes (Tomcat's documentation writes them as
+// {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,1}, ...2}) have the same origin. Two concurrent
+// changes then carry equal stamps, which notBefore takes for the same sender's resend
+// ("the later one applies"): each node keeps the other's value, as in arrival order.
+func TestReviewStaticIDsSharingAPrefix(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	var ms []*delta.Manager
+	var gs []*gatedChannel
+	for i := range 2 {
+		id := channel.UniqueID{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, byte(i + 1)}
+		m, g := startGatedID(t, nw, id, fmt.Sprint("n", i))
+		ms, gs = append(ms, m), append(gs, g)
+	}
+	for _, g := range gs {
+		if err := g.WaitForMembers(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	s, err := ms[0].Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Set("x", "start")
+	if err := ms[0].Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	var changes []func(*delta.Session) error
+	for i := range ms {
+		changes = append(changes, func(s *delta.Session) error { return s.Set("x", fmt.Sprint("from ", i)) })
+	}
+	concurrently(t, s.ID(), ms, gs, changes)
+	if a, b := reviewAttrs(ms[0], s.ID()), reviewAttrs(ms[1], s.ID()); a != b {
+		t.Errorf("node 0 has %q, node 1 %q", a, b)
+	}
+}
+
+// TestReviewAsyncFailedSendRevivesLosingChange: the plain concurrent case with
+// asynchronous replication. lo's delta (x=lo, version 2) is in flight when hi's concurrent
+// delta (x=hi, version 2) arrives: hi's stamp wins on lo, as on hi. lo's send then fails;
+// the queue puts x=lo back (settle/restore) without looking at the stamps, and lo's next
+// delta carries it with version 3: hi takes x=lo, lo keeps x=hi.
+func TestReviewAsyncFailedSendRevivesLosingChange(t *testing.T) {
+	ctx := context.Background()
+	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAsync)
+	s, err := lo.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Set("x", "start")
+	if err := lo.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	delta.DrainAsync(lo)
+	id := s.ID()
+	_ = s.Set("x", "lo")
+	entered, release := loCh.arm(false)
+	failed := make(chan error, 1)
+	go func() { failed <- lo.Replicate(ctx, s) }()
+	<-entered
+	sh := hi.Find(id)
+	_ = sh.Set("x", "hi")
+	if err := hi.Replicate(ctx, sh); err != nil {
+		t.Fatal(err)
+	}
+	delta.DrainAsync(hi)
+	testutil.EventuallyTrue(t, 10*time.Second, "hi's change on lo", func() bool { return reviewAttrs(lo, id) == "x=hi " })
+	release()
+	if err := <-failed; err == nil {
+		t.Fatal("lo's send did not fail")
+	}
+	_ = s.Set("y", 1) // lo's next request
+	if err := lo.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	delta.DrainAsync(lo)
+	if l, h := reviewAttrs(lo, id), reviewAttrs(hi, id); l != h || h != "x=hi y=1 " {
+		t.Errorf("lo %q, hi %q; want both x=hi y=1", l, h)
+	}
+}
