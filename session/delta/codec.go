@@ -88,6 +88,10 @@ const (
 	sessFlagRemoved = 8
 	// sessFlagRenamed: with sessFlagRemoved, the record of an old id (SessionState.Renamed).
 	sessFlagRenamed = 16
+	// sessFlagStamps: the attributes' stamps and the session's recent removals follow its
+	// listeners (AskStamps). A node of an earlier version refuses it as malformed, and is
+	// never sent one (it does not ask).
+	sessFlagStamps = 32
 )
 
 // Owns reports whether data starts with the codec's header.
@@ -170,6 +174,9 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	} else if s.Renamed {
 		return b, fmt.Errorf("delta: session %s: Renamed without Removed", s.ID)
 	}
+	if s.stamped && !s.Removed {
+		f |= sessFlagStamps
+	}
 	var java []byte
 	if p := s.Principal; p != nil {
 		f |= sessFlagPrincipal
@@ -205,6 +212,18 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	for _, l := range s.Listeners {
 		b = appendString(b, l)
 	}
+	if f&sessFlagStamps != 0 {
+		for _, nv := range s.Attributes {
+			b = binary.AppendUvarint(b, nv.version)
+			b = binary.BigEndian.AppendUint32(b, nv.origin)
+		}
+		b = binary.AppendUvarint(b, uint64(len(s.tombs))) // at most maxTombs (bury)
+		for _, t := range s.tombs {
+			b = appendString(b, t.name)
+			b = binary.AppendUvarint(b, t.st.version)
+			b = binary.BigEndian.AppendUint32(b, t.st.origin)
+		}
+	}
 	return b, nil
 }
 
@@ -227,6 +246,12 @@ func sessionSize(s *SessionState) int {
 	}
 	for _, l := range s.Listeners {
 		n += len(l) + 2
+	}
+	if s.stamped {
+		n += 14*len(s.Attributes) + 1
+		for _, t := range s.tombs {
+			n += len(t.name) + 16
+		}
 	}
 	return n
 }
@@ -413,6 +438,7 @@ const (
 	sizeAction     = int(unsafe.Sizeof(Action{}))
 	sizeSession    = int(unsafe.Sizeof(SessionState{}))
 	sizeNamedValue = int(unsafe.Sizeof(NamedValue{}))
+	sizeTomb       = int(unsafe.Sizeof(tomb{}))
 	sizeBatched    = int(unsafe.Sizeof(Message{}) + unsafe.Sizeof((*Message)(nil)))
 )
 
@@ -433,6 +459,19 @@ func (r *reader) byte() byte {
 	}
 	v := r.b[0]
 	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) uint32() uint32 {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) < 4 {
+		r.fail("truncated")
+		return 0
+	}
+	v := binary.BigEndian.Uint32(r.b)
+	r.b = r.b[4:]
 	return v
 }
 
@@ -524,7 +563,7 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	}
 	s.MaxInactive = int32(mi)
 	f := r.byte()
-	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed) != 0 ||
+	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed|sessFlagStamps) != 0 ||
 		f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava ||
 		f&sessFlagRemoved != 0 && f&^sessFlagRenamed != sessFlagRemoved || f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
 		r.fail("unknown session flags")
@@ -562,6 +601,20 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	n := r.count(1, 0, maxEntries)
 	for i := 0; i < n && r.err == nil; i++ {
 		s.Listeners = append(s.Listeners, r.str())
+	}
+	if f&sessFlagStamps != 0 {
+		s.stamped = true
+		for i := 0; i < len(s.Attributes) && r.err == nil; i++ {
+			s.Attributes[i].version = r.uvarint()
+			s.Attributes[i].origin = r.uint32()
+		}
+		n := r.count(6, sizeTomb, maxTombs)
+		for i := 0; i < n && r.err == nil; i++ {
+			t := tomb{name: r.name()}
+			t.st.version = r.uvarint()
+			t.st.origin = r.uint32()
+			s.tombs = append(s.tombs, t)
+		}
 	}
 	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||
 		len(s.Attributes)+len(s.Notes)+len(s.Listeners) > 0) {

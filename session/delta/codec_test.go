@@ -44,6 +44,10 @@ func sampleMessages() []*Message {
 			{ID: "S2", MaxInactive: 1800},
 			{ID: "S3.a", Version: 7, Removed: true},
 			{ID: "S4.b", Version: 2, Removed: true, Renamed: true},
+			// With the stamps a joiner asks for (AskStamps).
+			{ID: "S5.c", Version: 9, stamped: true, Attributes: []NamedValue{
+				{Name: "k", Value: val, version: 9, origin: 0xdeadbeef}, {Name: "j", Value: val}},
+				tombs: []tomb{{"gone", stamp{8, 7}}}},
 		}},
 		{Event: EventTransferComplete, Context: "c", SessionID: idTransferred, Timestamp: 9},
 		{Event: EventChangeSessionID, Context: "c", SessionID: "OLD.a", NewID: "NEW.b", Timestamp: 10},
@@ -583,4 +587,39 @@ func FuzzParseCut(f *testing.F) {
 			t.Fatalf("%x parsed as %d %x %v, which encodes as %x", data, kind, id, reached, back)
 		}
 	})
+}
+
+// TestBinaryCodecStamps: a session's stamps travel only when the donor was asked
+// (stamped), the tombstones of at most maxTombs removals, and never with a removal's record.
+func TestBinaryCodecStamps(t *testing.T) {
+	var c BinaryCodec
+	chunk := func(s SessionState) []byte {
+		b, err := c.AppendMessage(nil, &Message{Event: EventAllSessionData, SessionID: idSessionState, Sessions: []SessionState{s}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	attrs := []NamedValue{{Name: "k", Value: []byte("v"), version: 3, origin: 4}}
+	got, err := c.DecodeMessage(chunk(SessionState{ID: "S", Version: 3, Attributes: attrs, tombs: []tomb{{"t", stamp{2, 1}}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := got.Sessions[0]; s.stamped || s.Attributes[0].version != 0 || s.tombs != nil {
+		t.Errorf("not asked, the stamps travelled: %+v", s)
+	}
+	var many []tomb
+	for i := range maxTombs + 1 {
+		many = append(many, tomb{fmt.Sprint("t", i), stamp{1, 1}})
+	}
+	if _, err := c.DecodeMessage(chunk(SessionState{ID: "S", stamped: true, tombs: many})); !errors.Is(err, ErrMalformed) {
+		t.Errorf("%d tombstones: %v", len(many), err)
+	}
+	if _, err := c.DecodeMessage(chunk(SessionState{ID: "S", stamped: true, tombs: many[:maxTombs]})); err != nil {
+		t.Errorf("%d tombstones: %v", maxTombs, err)
+	}
+	removal := chunk(SessionState{ID: "S", Version: 1, Removed: true, stamped: true})
+	if got, err := c.DecodeMessage(removal); err != nil || got.Sessions[0].stamped {
+		t.Errorf("a removal's record was sent stamped: %v", err)
+	}
 }

@@ -59,17 +59,21 @@
 // Behind a balancer without stickiness, two requests of one session can change it on two
 // nodes at once, and each node gets the other's delta after making its own change. Tomcat
 // applies deltas in the order they arrive, so each node would keep the other's value of
-// an attribute both set. Between Go nodes the last writer wins instead, the same on every
-// node: every attribute remembers the stamp of the change that set it (or removed it,
-// for the last eight removals of a session), the session's version the delta carried
-// followed by its sender's origin (from its member's unique id), and a change from another
-// Go node applies only if its stamp is not older. A node gives its next delta a version
-// above every one it applied, so a change made after another was seen always wins over
-// it; only changes that did not see each other are ordered by their senders. Changes to
-// different attributes all apply (TestConcurrentChangesConverge); skipped changes are
-// counted in Stats.OlderChangesSkipped. Deltas in Tomcat's format carry no version and
-// apply in arrival order, as in Tomcat; a state transfer carries no stamps (its values
-// count as older than any Go node's change). Session.Update is atomic on one node only.
+// an attribute both set. Between Go nodes (BinaryCodec) the last writer wins instead, the
+// same on every node: every attribute remembers the stamp of the change that set it (or
+// removed it, for the last eight removals of a session), the session's version the delta
+// carried followed by its sender's origin (a hash of its member's unique id), and a
+// change from another Go node applies only if its stamp is not older. A node gives its
+// next delta a version above every one it applied, so a change made after another was
+// seen always wins over it; only changes that did not see each other are ordered by their
+// senders. A failed delta keeps its version when a concurrent change of that version was
+// applied, and only its changes that no other node's replaced since go out again. State
+// transfers carry the stamps (AskStamps). Changes to different attributes all apply
+// (TestConcurrentChangesConverge); skipped changes are counted in
+// Stats.OlderChangesSkipped. Deltas in Tomcat's format carry no version and apply in
+// arrival order, as in Tomcat, and values transferred from a member of an earlier version
+// are stamped zero (older than any Go node's change). The losing change is lost, as on
+// one node; Session.Update is atomic on one node only.
 //
 // # Values
 //

@@ -20,8 +20,9 @@ type serve struct{ completing atomic.Bool }
 // copy of the whole table), each chunk acknowledged after the joiner applied it and at
 // most transferWindow unacknowledged, then EVT_ALL_SESSION_TRANSFERCOMPLETE once all
 // were. to is the membership's record of the joiner. With removals (a refresh asks), the
-// removals this node remembers follow the sessions (removals.go).
-func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, removals bool) {
+// removals this node remembers follow the sessions (removals.go). With stamps, the
+// sessions carry their attributes' stamps (AskStamps).
+func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, removals, stamps bool) {
 	defer m.wg.Done()
 	defer func() {
 		m.mu.Lock()
@@ -102,6 +103,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 		if !ok {
 			return true
 		}
+		st.stamped = stamps
 		chunk = append(chunk, st)
 		size += sessionSize(&st)
 		if len(chunk) >= m.cfg.SendAllSessionsSize || size >= m.cfg.SendAllSessionsBytes {

@@ -136,3 +136,6 @@ func ProbeRequest(target channel.UniqueID) []byte { return appendCut(nil, cutPro
 func ProbeResult(target channel.UniqueID, reached bool) []byte {
 	return appendCut(nil, cutResult, target, reached)
 }
+
+// OriginOf is originOf: the origin part of the stamps of member's changes.
+func OriginOf(member channel.Member) uint32 { return originOf(member) }

@@ -72,10 +72,19 @@ func (e Event) Valid() bool {
 	return false
 }
 
-// AskRemovals is the Version of an EventGetAllSessions that asks the member for the
-// records of the sessions it removed (SessionState.Removed) after its sessions. A node of
-// an earlier version ignores it and sends none.
-const AskRemovals = 1
+// The Version of an EventGetAllSessions holds these bits (BinaryCodec only).
+const (
+	// AskRemovals asks the member for the records of the sessions it removed
+	// (SessionState.Removed) after its sessions. A node of an earlier version ignores it
+	// and sends none (one of the version before AskStamps sends none when AskStamps is
+	// set too).
+	AskRemovals = 1
+	// AskStamps asks the member to send, with each session, the stamps that order
+	// concurrent changes of its attributes (see "Concurrent requests on two nodes" in the
+	// package documentation). A node of an earlier version ignores it and sends none:
+	// its sessions' values then count as older than any Go node's change.
+	AskStamps = 2
+)
 
 // Session ids Tomcat puts in messages that are not about one session.
 const (
@@ -107,8 +116,8 @@ type Message struct {
 	Timestamp int64
 	// Version is the session's change counter after this message (EventDelta) or the
 	// donor's counter (0 otherwise). It refines the stale-message rule of a transfer. In
-	// an EventGetAllSessions, AskRemovals asks for the records of removed sessions too
-	// (SessionState.Removed); other values are ignored.
+	// an EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
+	// removed sessions and for attribute stamps; other bits are ignored.
 	Version uint64
 
 	// NewID is the new session id (EventChangeSessionID).
@@ -227,12 +236,22 @@ type SessionState struct {
 	// Renamed, with Removed, says that only ID went: the session lives on under another
 	// id.
 	Renamed bool
+
+	// stamped: the attributes carry their stamps and tombs holds the session's recent
+	// removals (a donor sets it when the joiner asked with AskStamps; BinaryCodec only).
+	stamped bool
+	tombs   []tomb
 }
 
 // NamedValue is a name and its encoded value.
 type NamedValue struct {
 	Name  string
 	Value []byte
+
+	// The stamp of the change that set an attribute (stamp.go), carried in state
+	// transfers between Go nodes (AskStamps).
+	version uint64
+	origin  uint32
 }
 
 func encodeBool(v bool) []byte {

@@ -254,7 +254,7 @@ func (q *asyncQueue) settle(it queuedMsg, err error, members bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil && s.valid {
-		s.restore(it.actions)
+		s.restore(it.actions, s.stampOfDelta(it.msg))
 	}
 	s.queued = false
 	if s.sent != nil {

@@ -388,9 +388,9 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 
 	nw.Partition(peer.tn, j.tn)
 	nw.Heal(peer.tn, j.tn)
-	if got := asked(2); got[0] != 0 || got[1] != delta.AskRemovals {
-		t.Fatalf("the requests' versions: %v, want [0 %d] (a joiner does not ask for removals, a refresh does)",
-			got, delta.AskRemovals)
+	if got, want := asked(2), []uint64{delta.AskStamps, delta.AskStamps | delta.AskRemovals}; !slices.Equal(got, want) {
+		t.Fatalf("the requests' versions: %v, want %v (a joiner does not ask for removals, a refresh does; both ask for stamps)",
+			got, want)
 	}
 	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)
 	chunk.Sessions = []delta.SessionState{{ID: "X.p", Version: 3, Removed: true},

@@ -66,7 +66,7 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		m.serving[src.Key()] = sv
 		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 		m.mu.Unlock()
-		go m.serveAll(m.bg, src, sv, msg.Version == AskRemovals)
+		go m.serveAll(m.bg, src, sv, msg.Version&AskRemovals != 0, msg.Version&AskStamps != 0)
 		return
 	}
 	m.mu.Unlock()

@@ -26,8 +26,9 @@ import (
 // that joins as the others come back (the quorum's return) takes the sessions of the
 // oldest member, which may be this one, the only one left with them (a member still
 // starting declines this node's request, and this node asks the next one). Versions are
-// BinaryCodec's: Tomcat's messages carry none, so with JavaCodec a refresh adds the
-// sessions this node lacks and replaces no copy.
+// BinaryCodec's: Tomcat's deltas carry none (a copy that applies one counts from 0
+// again), so with JavaCodec a refresh adds the sessions this node lacks and replaces a
+// copy only when the member's counted more changes since (a copy can stay stale).
 
 // maxRefreshQueue bounds the messages that wait for a refresh. Past it they are dropped
 // and the refresh asks every member for its sessions again: a member's sessions hold the

@@ -139,25 +139,28 @@ func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) 
 }
 
 // requeue puts actions that failed to replicate back, unless the session is gone.
-func (s *Session) requeue(actions []Action) {
-	if len(actions) == 0 {
-		return
-	}
+func (s *Session) requeue(msg *Message, actions []Action) {
 	s.mu.Lock()
-	if s.valid {
-		s.restore(actions)
+	defer s.mu.Unlock()
+	st := s.stampOfDelta(msg)
+	if len(actions) > 0 && s.valid {
+		s.restore(actions, st)
 	}
-	s.mu.Unlock()
-}
-
-// unversion takes back the version a delta that failed to replicate took (takeDelta),
-// unless the session changed version since.
-func (s *Session) unversion(v uint64) {
-	s.mu.Lock()
-	if s.version == v && v > 0 {
+	// Take back the version the delta took (a refresh, refresh.go, compares versions),
+	// unless the session changed version since, or a concurrent delta of another node
+	// with that version was applied: this node's next delta must come after it.
+	if v := st.version; v > 0 && s.version == v && !s.appliedFromOthers(v) {
 		s.version--
 	}
-	s.mu.Unlock()
+}
+
+// stampOfDelta returns the stamp msg, a delta of this node's, gave its attribute changes
+// (takeDelta); zero for other messages.
+func (s *Session) stampOfDelta(msg *Message) stamp {
+	if msg == nil || msg.Event != EventDelta {
+		return stamp{}
+	}
+	return stamp{msg.Version, s.m.cl.origin()}
 }
 
 // loadIfNewer replaces the copy's content with st, a member's copy of a higher version,
@@ -263,9 +266,13 @@ func (s *Session) applyDelta(msg *Message, origin uint32, notify bool) []notice 
 	if !hasAction(msg.Actions, ActionIsNew) {
 		s.isNew = false // a later request: the client has joined the session
 	}
-	// A concurrent delta of another node may carry a version this copy already has (or
-	// passed): the next delta made here must take a version above both.
-	s.version = max(s.version, msg.Version)
+	if msg.Version > 0 {
+		// A concurrent delta of another node may carry a version this copy already has
+		// (or passed): the next delta made here must take a version above both.
+		s.version = max(s.version, msg.Version)
+	} else {
+		s.version = 0 // Tomcat's: the versions of the Go nodes count from it again
+	}
 	s.accessed = nowMs()
 	s.primary = false
 	return ns
@@ -322,12 +329,13 @@ func (s *Session) record(a Action) {
 	s.pending = append(s.pending, a)
 }
 
-// restore puts actions that failed to replicate back in front of the pending ones, unless
-// a newer action of the same type and name exists.
-func (s *Session) restore(old []Action) {
+// restore puts actions that failed to replicate (in a delta stamped st) back in front of
+// the pending ones, unless a newer action of the same type and name exists, or another
+// node's change replaced the attribute since (unchanged).
+func (s *Session) restore(old []Action, st stamp) {
 	var keep []Action
 	for _, a := range old {
-		newer := false
+		newer := !s.unchanged(a, st)
 		for _, p := range s.pending {
 			if p.Type == a.Type && p.Name == a.Name {
 				newer = true
@@ -372,12 +380,13 @@ func (s *Session) state(nv *[]NamedValue) SessionState {
 	st := SessionState{
 		ID: s.id, CreationTime: s.created, LastAccessedTime: s.accessed, MaxInactive: s.maxInactive,
 		IsNew: s.isNew, Version: s.version, Principal: s.principal, AuthType: s.authType,
-		Listeners: slices.Clone(s.named),
+		Listeners: slices.Clone(s.named), tombs: slices.Clone(s.tombs),
 	}
 	if len(s.attrs) > 0 {
 		at := len(*nv)
 		for i := range s.attrs {
-			*nv = append(*nv, NamedValue{Name: s.attrs[i].name, Value: s.attrs[i].data})
+			e := &s.attrs[i]
+			*nv = append(*nv, NamedValue{Name: e.name, Value: e.data, version: e.version, origin: e.origin})
 		}
 		st.Attributes = (*nv)[at:len(*nv):len(*nv)]
 	}
@@ -406,13 +415,15 @@ func (s *Session) load(st *SessionState) {
 	s.created, s.accessed, s.maxInactive = st.CreationTime, st.LastAccessedTime, st.MaxInactive
 	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
 	s.principal = st.Principal.clone()
-	s.attrs, s.tombs = s.attrs[:0], nil // a transfer carries no stamps: its values are stamped zero
+	// Without stamps (a donor of an earlier version, Tomcat) the values are stamped zero:
+	// older than any Go node's change.
+	s.attrs, s.tombs = s.attrs[:0], slices.Clone(st.tombs)
 	for _, nv := range st.Attributes {
 		data := slices.Clip(nv.Value)
 		if len(data) < keepInChunk {
 			data = bytes.Clone(data)
 		}
-		s.addAttr(attrEntry{name: nv.Name, data: data})
+		s.addAttr(attrEntry{name: nv.Name, data: data, version: nv.version, origin: nv.origin})
 	}
 	s.notes = s.notes[:0]
 	for _, nv := range st.Notes {

@@ -162,10 +162,7 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		err = m.replicateTo(ctx, members, msg)
 	}
 	if err != nil {
-		s.requeue(actions)
-		if msg.Event == EventDelta {
-			s.unversion(msg.Version) // a refresh (refresh.go) compares versions
-		}
+		s.requeue(msg, actions)
 		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
 	}
 	s.reuse(actions) // sent: the message is done with them

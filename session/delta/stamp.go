@@ -1,10 +1,6 @@
 package delta
 
-import (
-	"encoding/binary"
-
-	"github.com/gotribes/tribes/channel"
-)
+import "github.com/gotribes/tribes/channel"
 
 // Concurrent changes of one attribute on two nodes (a balancer without stickiness sending
 // two requests of a session to two nodes at once) reach each node in a different order.
@@ -13,12 +9,12 @@ import (
 // tombstone), and a change from another Go node applies only if its stamp is not older:
 // the last writer wins, the same on every node.
 //
-// A stamp is the session's version the delta carried, then the sender's origin (the first
-// four bytes of its member's unique id, random) to order two changes of one version. A node takes
-// the version of a new delta above every version it applied, so a change made after
-// another was seen always wins over it; only changes that did not see each other are
-// ordered by origin. Tomcat's deltas carry no version (0): they apply in arrival order,
-// as before, and leave the attribute stamped zero.
+// A stamp is the session's version the delta carried, then the sender's origin (a hash of
+// its member's unique id) to order two changes of one version. A node takes the version of
+// a new delta above every version it applied, so a change made after another was seen
+// always wins over it; only changes that did not see each other are ordered by origin.
+// Tomcat's deltas carry no version (0): they apply in arrival order, as before, and leave
+// the attribute stamped zero.
 type stamp struct {
 	version uint64
 	origin  uint32
@@ -31,9 +27,14 @@ func (a stamp) notBefore(b stamp) bool {
 	return a.version > b.version || a.version == b.version && a.origin >= b.origin
 }
 
-// originOf is the origin part of the stamps of changes made by member.
+// originOf is the origin part of the stamps of changes made by member: the FNV-1a hash
+// of its whole unique id (configured ids often differ in one byte only).
 func originOf(member channel.Member) uint32 {
-	return binary.BigEndian.Uint32(member.UniqueID[:4])
+	h := uint32(2166136261)
+	for _, b := range member.UniqueID {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return h
 }
 
 // tomb records the removal of an attribute, so that an older change setting it does not
@@ -97,4 +98,30 @@ func (s *Session) stampLocal(actions []Action, st stamp) {
 			s.attrs[i].setStamp(st)
 		}
 	}
+}
+
+// appliedFromOthers reports whether this copy holds a change of another node stamped
+// version v or later: a concurrent delta of the version a failed delta of this node took.
+// Then v stays taken (unversion), so that this node's next delta wins over that change.
+func (s *Session) appliedFromOthers(v uint64) bool {
+	self := s.m.cl.origin()
+	for i := range s.attrs {
+		if e := &s.attrs[i]; e.version >= v && e.origin != self {
+			return true
+		}
+	}
+	for _, t := range s.tombs {
+		if t.st.version >= v && t.st.origin != self {
+			return true
+		}
+	}
+	return false
+}
+
+// unchanged reports whether attribute action a, part of a delta of this node stamped st
+// that failed to replicate, still holds: no later change (another node's, applied since)
+// replaced it. Only those are restored for the next delta; a zero st (no stamps) keeps
+// every action.
+func (s *Session) unchanged(a Action, st stamp) bool {
+	return a.Type != ActionAttribute || st.version == 0 || s.stampOf(a.Name) == st
 }

@@ -225,9 +225,9 @@ func (m *Manager) endAttempt() {
 // asker returns the function that asks donor for every session; with removals, for the
 // removals it remembers too (a refresh's request).
 func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool) func() error {
-	var ask uint64
+	var ask uint64 = AskStamps
 	if removals && m.gone != nil {
-		ask = AskRemovals
+		ask |= AskRemovals
 	}
 	return func() error {
 		return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,

@@ -1,18 +1,12 @@
 package delta_test
 
-// Tests of the review of afe65e4 (last writer wins by stamp). Each one fails on that
-// commit; see the comment of each for the scenario. On its parent (arrival order),
-// TestReviewUnversionAfterConcurrentDelta and TestReviewJavaCodecRefreshKeepsStaleCopy
-// pass (regressions); the others fail there too (divergences the change claims to end
-// but does not).
+// The last-writer-wins order of concurrent changes (stamp.go) where sends fail, state
+// transfers, Tomcat's format and configured unique ids meet it.
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +29,7 @@ type ctlChannel struct {
 	gate    chan struct{}
 }
 
-var errReviewSend = errors.New("review: send failed")
+var errCtlSend = errors.New("test: send failed")
 
 // arm makes the next send fail after release; with deliver it is delivered first.
 func (c *ctlChannel) arm(deliver bool) (entered <-chan struct{}, release func()) {
@@ -62,7 +56,7 @@ func (c *ctlChannel) Send(ctx context.Context, to []channel.Member, data []byte,
 	}
 	close(entered)
 	<-gate
-	return errReviewSend
+	return errCtlSend
 }
 
 // startCtl starts a ready node whose cluster sends through a ctlChannel.
@@ -86,27 +80,6 @@ func startCtl(t *testing.T, nw *channeltest.Network, cfg delta.Config) (*delta.M
 	return m, c
 }
 
-// reviewOrigin is the origin part of the stamps of member's changes (stamp.go's originOf).
-func reviewOrigin(member channel.Member) uint32 {
-	return binary.BigEndian.Uint32(member.UniqueID[:4])
-}
-
-// reviewAttrs returns m's copy of session id as "k=v " strings sorted by name.
-func reviewAttrs(m *delta.Manager, id string) string {
-	s := m.Find(id)
-	if s == nil {
-		return "(none)"
-	}
-	names := s.Names()
-	slices.Sort(names)
-	var b strings.Builder
-	for _, k := range names {
-		v, _ := s.Get(k)
-		fmt.Fprintf(&b, "%s=%v ", k, v)
-	}
-	return b.String()
-}
-
 // twoCtl starts two acked nodes behind ctlChannels, lo the one whose origin is lower.
 func twoCtl(t *testing.T, mode delta.ReplicationMode) (lo *delta.Manager, loCh *ctlChannel, hi *delta.Manager, hiCh *ctlChannel) {
 	t.Helper()
@@ -118,20 +91,19 @@ func twoCtl(t *testing.T, mode delta.ReplicationMode) (lo *delta.Manager, loCh *
 			t.Fatal(err)
 		}
 	}
-	if reviewOrigin(ca.LocalMember()) > reviewOrigin(cb.LocalMember()) {
+	if delta.OriginOf(ca.LocalMember()) > delta.OriginOf(cb.LocalMember()) {
 		return b, cb, a, ca
 	}
 	return a, ca, b, cb
 }
 
-// TestReviewUnversionAfterConcurrentDelta: lo's delta of version 2 fails (not delivered);
-// meanwhile lo applied hi's concurrent delta, also of version 2, so lo's version is still
-// 2 and unversion takes it back to 1. lo's user then sees hi's value and sets the
-// attribute again: a change made after hi's, acknowledged by hi. Its delta reuses version
-// 2, its stamp (2, lo) is older than hi's (2, hi), and hi skips it: the acknowledged,
-// later change is lost on hi and the two nodes differ. (In arrival order, before the
-// change, hi applied it.)
-func TestReviewUnversionAfterConcurrentDelta(t *testing.T) {
+// TestFailedDeltaKeepsAConcurrentVersion: lo's delta of version 2 fails (not delivered)
+// while lo applies hi's concurrent delta, also of version 2. lo's user then sees hi's
+// value and sets the attribute again: a change made after hi's. The failed delta must not
+// give its version back (lo applied another node's change of that version), so lo's next
+// delta takes version 3 and wins on hi too. (Giving it back, the delta took version 2
+// again, lost to hi's (2, hi) and hi kept its value.)
+func TestFailedDeltaKeepsAConcurrentVersion(t *testing.T) {
 	ctx := context.Background()
 	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAcked)
 	s, err := lo.Create(ctx)
@@ -158,7 +130,7 @@ func TestReviewUnversionAfterConcurrentDelta(t *testing.T) {
 	if err := <-failed; err == nil {
 		t.Fatal("lo's send did not fail")
 	}
-	if got := reviewAttrs(lo, id); got != "x=hi " {
+	if got := attrs(lo, id); got != "x=hi " {
 		t.Fatalf("lo after hi's concurrent change: %q", got)
 	}
 
@@ -167,19 +139,17 @@ func TestReviewUnversionAfterConcurrentDelta(t *testing.T) {
 	if err := lo.Replicate(ctx, s); err != nil {
 		t.Fatalf("lo's change: %v", err)
 	}
-	if l, h := reviewAttrs(lo, id), reviewAttrs(hi, id); l != h || h != "x=lo2 after hi " {
+	if l, h := attrs(lo, id), attrs(hi, id); l != h || h != "x=lo2 after hi " {
 		t.Errorf("after lo's acknowledged change made after hi's: lo %q, hi %q; want both x=lo2 after hi "+
 			"", l, h)
 	}
 }
 
-// TestReviewRequeueRevivesReplacedChange: a's delta (x=a1, version 2) reaches b but its
-// send fails (another member, a lost ack). Before a's Replicate returns, b's user sees
-// a1 and sets x=b (version 3), which a applies. a's failed send then puts x=a1 back
-// (restore checks only a's own pending changes, not remote ones applied meanwhile), and a's
-// next Replicate sends it with version 4: b goes back to a1, which its user had already
-// replaced, while a keeps b. The nodes differ for good (until x changes again).
-func TestReviewRequeueRevivesReplacedChange(t *testing.T) {
+// TestFailedDeltaNotRestoredOverANewerChange: a's delta (x=a1, version 2) reaches b but
+// its send fails (another member, a lost ack). Before a's Replicate returns, b's user
+// sees a1 and sets x (version 3), which a applies. The failed change of x must not be
+// put back for a's next delta, which would take b back to a1 while a keeps b's value.
+func TestFailedDeltaNotRestoredOverANewerChange(t *testing.T) {
 	ctx := context.Background()
 	for _, aIsLo := range []bool{true, false} {
 		t.Run(fmt.Sprint("aIsLo=", aIsLo), func(t *testing.T) {
@@ -220,23 +190,22 @@ func TestReviewRequeueRevivesReplacedChange(t *testing.T) {
 			if err := a.Replicate(ctx, s); err != nil {
 				t.Fatal(err)
 			}
-			if l, r := reviewAttrs(a, id), reviewAttrs(b, id); l != r || r != "x=b after a1 y=1 " {
+			if l, r := attrs(a, id), attrs(b, id); l != r || r != "x=b after a1 y=1 " {
 				t.Errorf("a %q, b %q; want both x=b after a1 y=1 (b's change was made after it saw a1)", l, r)
 			}
 		})
 	}
 }
 
-// TestReviewTransferStaleRuleVersusStamps: a joiner loads its donor's copy with stamps
-// zero and replays the deltas queued during the transfer that are not stale. Two
-// concurrent deltas of version 2 (from raw Go peers w and l, w's origin higher: w wins)
-// reached the donor before its snapshot, which holds w's value at version 2. For the
-// joiner, w's delta is stale (older than the snapshot's time and not newer than its copy)
-// and dropped; l's carries a timestamp from a clock a few seconds ahead, so it is not
-// stale, and it applies over the zero stamp. The joiner keeps l's value, the donor w's.
-// (The same happens without clock skew when the donor applies l's delta while its
-// snapshot, which takes a while for many sessions, has not reached the session yet.)
-func TestReviewTransferStaleRuleVersusStamps(t *testing.T) {
+// TestTransferCarriesStamps: two concurrent deltas of version 2 (raw Go peers w and l,
+// w's origin higher: w wins) reached the donor before its snapshot, which holds w's value.
+// A joiner drops w's as stale (older than the snapshot and not newer than its copy); l's
+// carries a timestamp from a clock a few seconds ahead, so it is not stale and the joiner
+// applies it, unless the transferred value kept its stamp (AskStamps): loaded with stamp
+// zero, the joiner kept l's value and the donor w's. (The same happens without clock skew
+// when the donor applies l's delta before its snapshot, which takes a while for many
+// sessions, reaches the session.)
+func TestTransferCarriesStamps(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	d, dCh := startCtl(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked, MaxConcurrentTransfers: 1})
@@ -250,7 +219,7 @@ func TestReviewTransferStaleRuleVersusStamps(t *testing.T) {
 	}
 	id := s.ID()
 	w, l := newRaw(t, nw, nil), newRaw(t, nw, nil)
-	if reviewOrigin(w.ch.LocalMember()) < reviewOrigin(l.ch.LocalMember()) {
+	if delta.OriginOf(w.ch.LocalMember()) < delta.OriginOf(l.ch.LocalMember()) {
 		w, l = l, w
 	}
 	// Another joiner (raw) occupies d's only transfer slot: its first chunk is held.
@@ -309,14 +278,13 @@ func startJavaQuorum(t *testing.T, nw *channeltest.Network, route string) *node 
 	return n
 }
 
-// TestReviewJavaCodecRefreshKeepsStaleCopy: with JavaCodec, deltas carry no version
-// (0). Before afe65e4 a node that applied one took version 0; now it keeps its own
-// version (max). a served a session several times (version 4), then b served it once (b's
-// version 1; a applied the delta and kept 4). a is cut off; b changes the session again
-// (version 2), acknowledged by c. When a comes back it refreshes: b's copy (version 2) is
-// not newer than a's (4), so a keeps its stale copy and serves the acknowledged change
-// lost. Before, a's version was 0 after b's delta and the refresh replaced it.
-func TestReviewJavaCodecRefreshKeepsStaleCopy(t *testing.T) {
+// TestJavaCodecDeltaResetsTheVersion: with JavaCodec, deltas carry no version (0), and a
+// node that applies one takes version 0. a served a session several times (version 4),
+// then b served it once (b's version 1). a is cut off; b changes the session again
+// (version 2), acknowledged by c. When a comes back it refreshes and must take b's copy:
+// had a kept its version 4 after b's delta, b's version 2 would not look newer, and a
+// would serve its stale copy.
+func TestJavaCodecDeltaResetsTheVersion(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	a := startJavaQuorum(t, nw, "a")
@@ -398,12 +366,11 @@ func startGatedID(t *testing.T, nw *channeltest.Network, id channel.UniqueID, ro
 	return m, g
 }
 
-// TestReviewStaticIDsSharingAPrefix: nodes configured with static unique ids that differ
-// only after their first four bytes (Tomcat's documentation writes them as
-// {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,1}, ...2}) have the same origin. Two concurrent
-// changes then carry equal stamps, which notBefore takes for the same sender's resend
-// ("the later one applies"): each node keeps the other's value, as in arrival order.
-func TestReviewStaticIDsSharingAPrefix(t *testing.T) {
+// TestOriginsOfSimilarUniqueIDs: nodes configured with unique ids that differ in one byte
+// (Tomcat's documentation writes them as {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,1}, ...2})
+// must still get different origins: with equal stamps, two concurrent changes look like
+// one sender's resend and each node keeps the other's value.
+func TestOriginsOfSimilarUniqueIDs(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	var ms []*delta.Manager
 	var gs []*gatedChannel
@@ -431,17 +398,16 @@ func TestReviewStaticIDsSharingAPrefix(t *testing.T) {
 		changes = append(changes, func(s *delta.Session) error { return s.Set("x", fmt.Sprint("from ", i)) })
 	}
 	concurrently(t, s.ID(), ms, gs, changes)
-	if a, b := reviewAttrs(ms[0], s.ID()), reviewAttrs(ms[1], s.ID()); a != b {
+	if a, b := attrs(ms[0], s.ID()), attrs(ms[1], s.ID()); a != b {
 		t.Errorf("node 0 has %q, node 1 %q", a, b)
 	}
 }
 
-// TestReviewAsyncFailedSendRevivesLosingChange: the plain concurrent case with
-// asynchronous replication. lo's delta (x=lo, version 2) is in flight when hi's concurrent
-// delta (x=hi, version 2) arrives: hi's stamp wins on lo, as on hi. lo's send then fails;
-// the queue puts x=lo back (settle/restore) without looking at the stamps, and lo's next
-// delta carries it with version 3: hi takes x=lo, lo keeps x=hi.
-func TestReviewAsyncFailedSendRevivesLosingChange(t *testing.T) {
+// TestAsyncFailedDeltaNotRestoredOverANewerChange: asynchronous replication. lo's delta
+// (x=lo, version 2) is in flight when hi's concurrent delta (x=hi, version 2) arrives and
+// wins on lo, as on hi. lo's send then fails: the queue must not put x=lo back for lo's
+// next delta (version 3), which would give hi lo's value while lo keeps hi's.
+func TestAsyncFailedDeltaNotRestoredOverANewerChange(t *testing.T) {
 	ctx := context.Background()
 	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAsync)
 	s, err := lo.Create(ctx)
@@ -465,7 +431,7 @@ func TestReviewAsyncFailedSendRevivesLosingChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	delta.DrainAsync(hi)
-	testutil.EventuallyTrue(t, 10*time.Second, "hi's change on lo", func() bool { return reviewAttrs(lo, id) == "x=hi " })
+	testutil.EventuallyTrue(t, 10*time.Second, "hi's change on lo", func() bool { return attrs(lo, id) == "x=hi " })
 	release()
 	if err := <-failed; err == nil {
 		t.Fatal("lo's send did not fail")
@@ -475,7 +441,7 @@ func TestReviewAsyncFailedSendRevivesLosingChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	delta.DrainAsync(lo)
-	if l, h := reviewAttrs(lo, id), reviewAttrs(hi, id); l != h || h != "x=hi y=1 " {
+	if l, h := attrs(lo, id), attrs(hi, id); l != h || h != "x=hi y=1 " {
 		t.Errorf("lo %q, hi %q; want both x=hi y=1", l, h)
 	}
 }
