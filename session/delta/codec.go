@@ -53,9 +53,11 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 //	[uvarint n, n × session]
 //
 // A session is: id | varint created | varint lastAccessed | varint maxInactive seconds |
-// flags (1 isNew, 2 principal, 4 principal's Java form) | uvarint version |
-// [principal name, uvarint n, n × role, [Java form]] | authType | uvarint n, n × (name,
-// value) attributes | same for notes | uvarint n, n × listener name. The Java form of a
+// flags (1 isNew, 2 principal, 4 principal's Java form, 8 removed, 16 renamed, 32 stamps) |
+// uvarint version | [principal name, uvarint n, n × role, [Java form]] | authType |
+// uvarint n, n × (name, value) attributes | same for notes | uvarint n, n × listener name
+// | [with stamps: per attribute (uvarint version, 4-byte origin), then uvarint n (at most
+// 8), n × (name, uvarint version, 4-byte origin) removals]. The Java form of a
 // principal with attributes, a user principal or Tomcat's bytes to keep is a byte field
 // holding its GenericPrincipal$SerializablePrincipal stream, also at the end of an
 // ActionPrincipal's value (EncodePrincipal); a node of an earlier version refuses a
@@ -609,6 +611,9 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 			s.Attributes[i].origin = r.uint32()
 		}
 		n := r.count(6, sizeTomb, maxTombs)
+		if n > 0 {
+			s.tombs = make([]tomb, 0, n) // the session keeps it (Session.load)
+		}
 		for i := 0; i < n && r.err == nil; i++ {
 			t := tomb{name: r.name()}
 			t.st.version = r.uvarint()

@@ -47,7 +47,7 @@ func sampleMessages() []*Message {
 			// With the stamps a joiner asks for (AskStamps).
 			{ID: "S5.c", Version: 9, stamped: true, Attributes: []NamedValue{
 				{Name: "k", Value: val, version: 9, origin: 0xdeadbeef}, {Name: "j", Value: val}},
-				tombs: []tomb{{"gone", stamp{8, 7}}}},
+				tombs: []tomb{{name: "gone", st: stamp{8, 7}}}},
 		}},
 		{Event: EventTransferComplete, Context: "c", SessionID: idTransferred, Timestamp: 9},
 		{Event: EventChangeSessionID, Context: "c", SessionID: "OLD.a", NewID: "NEW.b", Timestamp: 10},
@@ -601,7 +601,7 @@ func TestBinaryCodecStamps(t *testing.T) {
 		return b
 	}
 	attrs := []NamedValue{{Name: "k", Value: []byte("v"), version: 3, origin: 4}}
-	got, err := c.DecodeMessage(chunk(SessionState{ID: "S", Version: 3, Attributes: attrs, tombs: []tomb{{"t", stamp{2, 1}}}}))
+	got, err := c.DecodeMessage(chunk(SessionState{ID: "S", Version: 3, Attributes: attrs, tombs: []tomb{{name: "t", st: stamp{2, 1}}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +610,7 @@ func TestBinaryCodecStamps(t *testing.T) {
 	}
 	var many []tomb
 	for i := range maxTombs + 1 {
-		many = append(many, tomb{fmt.Sprint("t", i), stamp{1, 1}})
+		many = append(many, tomb{name: fmt.Sprint("t", i), st: stamp{1, 1}})
 	}
 	if _, err := c.DecodeMessage(chunk(SessionState{ID: "S", stamped: true, tombs: many})); !errors.Is(err, ErrMalformed) {
 		t.Errorf("%d tombstones: %v", len(many), err)

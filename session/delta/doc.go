@@ -66,9 +66,13 @@
 // change from another Go node applies only if its stamp is not older. A node gives its
 // next delta a version above every one it applied, so a change made after another was
 // seen always wins over it; only changes that did not see each other are ordered by their
-// senders. A failed delta keeps its version when a concurrent change of that version was
-// applied, and only its changes that no other node's replaced since go out again. State
-// transfers carry the stamps (AskStamps). Changes to different attributes all apply
+// senders. An attribute changed here and not sent yet keeps its value whatever arrives
+// meanwhile (its delta, stamped above every change applied, wins everywhere). A failed
+// delta keeps its version when a concurrent change of that version was applied, and only
+// its changes that no other node's replaced since go out again. State transfers carry the
+// stamps (AskStamps), and a delta older than the transferred copy still applies where its
+// stamps win. Only attributes carry stamps: the principal, auth type, notes, listeners
+// and max inactive interval apply in arrival order. Changes to different attributes all apply
 // (TestConcurrentChangesConverge); skipped changes are counted in
 // Stats.OlderChangesSkipped. Deltas in Tomcat's format carry no version and apply in
 // arrival order, as in Tomcat, and values transferred from a member of an earlier version

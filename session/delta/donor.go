@@ -50,6 +50,10 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 	dst := []channel.Member{to}
 	chunk := make([]SessionState, 0, min(m.cfg.SendAllSessionsSize, 4096))
 	var values []NamedValue // the chunk's attributes and notes (Session.transferable)
+	var tombs *[]tomb       // with stamps, the chunk's removals likewise
+	if stamps {
+		tombs = new([]tomb)
+	}
 	size := 0
 	// Each chunk in flight holds one of the window's encoding buffers until its send
 	// returned; a send's error ends the transfer (sends already in flight finish).
@@ -80,6 +84,10 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 		clear(chunk)
 		clear(values)
 		chunk, values, size = chunk[:0], values[:0], 0
+		if tombs != nil {
+			clear(*tombs)
+			*tombs = (*tombs)[:0]
+		}
 		if eerr != nil {
 			fail(eerr)
 			bufs <- buf
@@ -99,11 +107,10 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 		})
 	}
 	m.st.forEach(func(s *Session) bool {
-		st, ok := s.transferable(&values)
+		st, ok := s.transferable(&values, tombs)
 		if !ok {
 			return true
 		}
-		st.stamped = stamps
 		chunk = append(chunk, st)
 		size += sessionSize(&st)
 		if len(chunk) >= m.cfg.SendAllSessionsSize || size >= m.cfg.SendAllSessionsBytes {

@@ -273,7 +273,7 @@ func (m *Manager) dropOlderNames(s *Session, version uint64) {
 func (m *Manager) replayRefreshed(e queued) {
 	if e.msg.Event == EventDelta && e.msg.Version != 0 {
 		if s := m.st.get(e.msg.SessionID); s != nil && !s.olderThan(e.msg.Version) {
-			m.stats.droppedStale.Add(1)
+			m.dropStale(e)
 			return
 		}
 	}

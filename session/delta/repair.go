@@ -441,7 +441,7 @@ func (m *Manager) loadRepaired(chunk *Message) {
 			continue
 		}
 		if m.stale(e.msg, chunk.Timestamp) {
-			m.stats.droppedStale.Add(1)
+			m.dropStale(e)
 			continue
 		}
 		m.dispatch(e.msg, e.src)

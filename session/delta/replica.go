@@ -121,6 +121,7 @@ func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) 
 	case !members:
 		// Nobody to tell: the delta is dropped, as Tomcat resets it without members; its
 		// array is kept for the next request's actions.
+		s.settleHere()
 		clear(actions)
 		s.pending, actions = actions[:0], nil
 	case len(actions) > 0:
@@ -295,14 +296,24 @@ func (s *Session) olderThan(version uint64) bool {
 
 // transferable returns the session in transferable form, if it is alive. Its attributes
 // and notes are appended to *nv, the array a transfer chunk's sessions share (reused
-// from chunk to chunk), instead of arrays of their own.
-func (s *Session) transferable(nv *[]NamedValue) (SessionState, bool) {
+// from chunk to chunk), instead of arrays of their own. With tombs (the joiner asked for
+// stamps, AskStamps), it is stamped and its removals are appended to *tombs likewise.
+func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb) (SessionState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
 		return SessionState{}, false
 	}
-	return s.state(nv), true
+	st := s.state(nv)
+	if tombs != nil {
+		st.stamped = true
+		if len(s.tombs) > 0 {
+			at := len(*tombs)
+			*tombs = append(*tombs, s.tombs...)
+			st.tombs = (*tombs)[at:len(*tombs):len(*tombs)]
+		}
+	}
+	return st, true
 }
 
 // loadTransferred replaces the copy's content with st from a state transfer, unless the
@@ -380,7 +391,7 @@ func (s *Session) state(nv *[]NamedValue) SessionState {
 	st := SessionState{
 		ID: s.id, CreationTime: s.created, LastAccessedTime: s.accessed, MaxInactive: s.maxInactive,
 		IsNew: s.isNew, Version: s.version, Principal: s.principal, AuthType: s.authType,
-		Listeners: slices.Clone(s.named), tombs: slices.Clone(s.tombs),
+		Listeners: slices.Clone(s.named),
 	}
 	if len(s.attrs) > 0 {
 		at := len(*nv)
@@ -416,8 +427,8 @@ func (s *Session) load(st *SessionState) {
 	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
 	s.principal = st.Principal.clone()
 	// Without stamps (a donor of an earlier version, Tomcat) the values are stamped zero:
-	// older than any Go node's change.
-	s.attrs, s.tombs = s.attrs[:0], slices.Clone(st.tombs)
+	// older than any Go node's change. The decoder gave each session its own tombs.
+	s.attrs, s.tombs, s.unstamped = s.attrs[:0], slices.Clip(st.tombs), !st.stamped
 	for _, nv := range st.Attributes {
 		data := slices.Clip(nv.Value)
 		if len(data) < keepInChunk {
@@ -443,7 +454,7 @@ func (s *Session) apply(actions []Action, st stamp, notify bool) []notice {
 	// Attribute notices only matter to attribute listeners.
 	notify = notify && len(s.m.cfg.AttributeListeners) > 0
 	for _, a := range actions {
-		if a.Type == ActionAttribute && st.version > 0 && !st.notBefore(s.stampOf(a.Name)) {
+		if a.Type == ActionAttribute && st.version > 0 && (s.changedHere(a.Name) || !st.notBefore(s.stampOf(a.Name))) {
 			// The value here is newer: this node's (sent, or to be sent, with a higher
 			// stamp) or another node's that won.
 			s.m.stats.olderChanges.Add(1)

@@ -43,7 +43,9 @@ type Session struct {
 	// queued or being sent; resend asks for the session's pending changes to be taken
 	// when it was; sent, if not nil, is closed then (a waiting Replicate made it).
 	queued, resend bool
-	sent           chan struct{}
+	// unstamped: the copy was loaded from a member that sent no stamps (stamp.go)
+	unstamped bool
+	sent      chan struct{}
 }
 
 type attrEntry struct {
@@ -54,6 +56,9 @@ type attrEntry struct {
 	origin  uint32
 	decoded bool
 	read    bool // read by Get since the last replication (DetectMutations)
+	// here: changed on this node since its stamp was given (its delta, not taken yet,
+	// will be stamped above every change applied: stamp.go)
+	here bool
 }
 
 // stamp returns the stamp of the change that set the entry (stamp.go).
@@ -256,12 +261,13 @@ func (s *Session) Set(name string, v any) error {
 	// must not apply.
 	if i := s.find(name); i >= 0 {
 		old, _ := s.decodeForNotice(&s.attrs[i])
-		s.attrs[i] = attrEntry{name: name, data: data, value: v, decoded: true, version: s.attrs[i].version, origin: s.attrs[i].origin}
+		s.attrs[i] = attrEntry{name: name, data: data, value: v, decoded: true, version: s.attrs[i].version, origin: s.attrs[i].origin,
+			here: true}
 		n = notice{kind: nReplaced, name: name, value: old}
 	} else {
 		st := s.stampOf(name)
 		s.unbury(name)
-		s.addAttr(attrEntry{name: name, data: data, value: v, decoded: true, version: st.version, origin: st.origin})
+		s.addAttr(attrEntry{name: name, data: data, value: v, decoded: true, version: st.version, origin: st.origin, here: true})
 		n = notice{kind: nAdded, name: name, value: v}
 	}
 	s.record(Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: data})
@@ -335,7 +341,7 @@ func (s *Session) Remove(name string) error {
 		return nil
 	}
 	old, _ := s.decodeForNotice(&s.attrs[i])
-	s.bury(name, s.attrs[i].stamp()) // stamped anew by the request's delta (takeDelta)
+	s.buryHere(name, s.attrs[i].stamp()) // stamped anew by the request's delta (takeDelta)
 	s.attrs = slices.Delete(s.attrs, i, i+1)
 	s.record(Action{Type: ActionAttribute, Op: OpRemove, Name: name})
 	s.mu.Unlock()
@@ -368,7 +374,7 @@ func (s *Session) MarkDirty(name string) error {
 	if err != nil {
 		return err
 	}
-	e.data = data
+	e.data, e.here = data, true
 	s.record(Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: data})
 	return nil
 }

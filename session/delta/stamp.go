@@ -42,6 +42,7 @@ func originOf(member channel.Member) uint32 {
 type tomb struct {
 	name string
 	st   stamp
+	here bool // removed on this node since st (attrEntry.here)
 }
 
 // maxTombs bounds the removals a session remembers (the oldest is forgotten first): a
@@ -64,12 +65,45 @@ func (s *Session) stampOf(name string) stamp {
 }
 
 // bury records the removal of attribute name with st.
-func (s *Session) bury(name string, st stamp) {
-	s.unbury(name)
+func (s *Session) bury(name string, st stamp) { s.addTomb(tomb{name: name, st: st}) }
+
+// buryHere records the removal of attribute name on this node, its stamp (st, the
+// removed value's) given anew when its delta is taken.
+func (s *Session) buryHere(name string, st stamp) { s.addTomb(tomb{name: name, st: st, here: true}) }
+
+func (s *Session) addTomb(t tomb) {
+	s.unbury(t.name)
 	if len(s.tombs) == maxTombs {
 		s.tombs = append(s.tombs[:0], s.tombs[1:]...)
 	}
-	s.tombs = append(s.tombs, tomb{name, st})
+	s.tombs = append(s.tombs, t)
+}
+
+// changedHere reports whether attribute name was changed (set or removed) on this node
+// since its stamp was given: a change of another node to it is skipped, whatever its
+// stamp, as this node's delta will be stamped above every change applied (and is the
+// later one: this node had not seen that change when it made its own).
+func (s *Session) changedHere(name string) bool {
+	if i := s.find(name); i >= 0 {
+		return s.attrs[i].here
+	}
+	for _, t := range s.tombs {
+		if t.name == name {
+			return t.here
+		}
+	}
+	return false
+}
+
+// settleHere forgets the marks of changes made here (changedHere) that will not be
+// sent: nobody to tell them.
+func (s *Session) settleHere() {
+	for i := range s.attrs {
+		s.attrs[i].here = false
+	}
+	for i := range s.tombs {
+		s.tombs[i].here = false
+	}
 }
 
 // unbury forgets the removal of attribute name (it is set again).
@@ -96,6 +130,7 @@ func (s *Session) stampLocal(actions []Action, st stamp) {
 		}
 		if i := s.find(a.Name); i >= 0 {
 			s.attrs[i].setStamp(st)
+			s.attrs[i].here = false
 		}
 	}
 }
@@ -123,5 +158,57 @@ func (s *Session) appliedFromOthers(v uint64) bool {
 // replaced it. Only those are restored for the next delta; a zero st (no stamps) keeps
 // every action.
 func (s *Session) unchanged(a Action, st stamp) bool {
-	return a.Type != ActionAttribute || st.version == 0 || s.stampOf(a.Name) == st
+	switch {
+	case a.Type != ActionAttribute || st.version == 0:
+		return true
+	case a.Op == OpRemove:
+		// Still removed here (its tombstone may be gone: a session keeps maxTombs).
+		return s.find(a.Name) < 0
+	}
+	return s.stampOf(a.Name) == st
+}
+
+// dropStale drops e, a message the copy loaded from a member already reflects (a delta
+// older than the member's snapshot, or not newer than the copy), except, when the copy
+// came with stamps, the attribute changes of a Go node's delta: the stamps skip those the
+// copy holds or replaced, and apply one the member had not applied yet when it took its
+// snapshot (a concurrent change that wins by its origin, arriving there later).
+func (m *Manager) dropStale(e queued) {
+	m.stats.droppedStale.Add(1)
+	msg := e.msg
+	if msg.Event != EventDelta || msg.Version == 0 {
+		return
+	}
+	s := m.st.get(msg.SessionID)
+	if s == nil || !s.stamped() {
+		return
+	}
+	var attrs []Action
+	for _, a := range msg.Actions {
+		if a.Type == ActionAttribute {
+			attrs = append(attrs, a)
+		}
+	}
+	if len(attrs) > 0 {
+		m.fire(s, true, s.applyAttributes(attrs, stamp{msg.Version, originOf(e.src)}, m.notifyReplicated())...)
+	}
+}
+
+// stamped reports whether the copy's attribute stamps are its members' (it was not loaded
+// from a member that sent none).
+func (s *Session) stamped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.unstamped
+}
+
+// applyAttributes applies attribute changes stamped st (dropStale) and returns the
+// listener calls to make.
+func (s *Session) applyAttributes(actions []Action, st stamp, notify bool) []notice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid || s.expiring {
+		return nil
+	}
+	return s.apply(actions, st, notify)
 }

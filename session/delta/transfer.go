@@ -426,7 +426,7 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 			// transfer left the session out.
 			missing := m.lacks(e.msg)
 			if m.stale(e.msg, r.tsOf(e.msg)) {
-				m.stats.droppedStale.Add(1)
+				m.dropStale(e)
 			} else {
 				m.dispatch(e.msg, e.src)
 			}

@@ -6,7 +6,7 @@ import (
 )
 
 // TestChunkArraysCarryNoStamps: a stamped chunk's arrays, released and reused for an
-// unstamped one, leave it no stamps or tombstones (guard; passes on 39b2405).
+// unstamped one, leave it no stamps or tombstones.
 func TestChunkArraysCarryNoStamps(t *testing.T) {
 	var c BinaryCodec
 	enc := func(stamped bool) []byte {
@@ -17,7 +17,7 @@ func TestChunkArraysCarryNoStamps(t *testing.T) {
 			if stamped {
 				st.Attributes[0].version, st.Attributes[0].origin = 5, 77
 				st.Attributes[1].version, st.Attributes[1].origin = 4, 78
-				st.tombs = []tomb{{"gone", stamp{3, 9}}}
+				st.tombs = []tomb{{name: "gone", st: stamp{3, 9}}}
 			}
 			ss = append(ss, st)
 		}
@@ -48,20 +48,18 @@ func TestChunkArraysCarryNoStamps(t *testing.T) {
 }
 
 // TestTransferableAllocatesNoTombsUnasked: a donor serving a joiner that did not ask for
-// stamps (a member of an earlier version, Tomcat, JavaCodec) still copies every
-// session's tombstones (Session.state clones them for each transfer, stamped or not):
-// one allocation per session that removed an attribute recently (a "flash" attribute
-// set and removed on every request gives every session one), thrown away unread.
+// stamps (a member of an earlier version) copies no tombstones: none would be sent, and a
+// "flash" attribute set and removed on every request gives every session one.
 func TestTransferableAllocatesNoTombsUnasked(t *testing.T) {
 	m := &Manager{cl: &Cluster{}}
 	s := &Session{m: m, id: "S", valid: true}
 	s.attrs = []attrEntry{{name: "k", data: []byte("v")}}
-	s.tombs = []tomb{{"flash", stamp{3, 1}}}
+	s.tombs = []tomb{{name: "flash", st: stamp{3, 1}}}
 	var nv []NamedValue
 	nv = make([]NamedValue, 0, 16)
 	allocs := testing.AllocsPerRun(100, func() {
 		nv = nv[:0]
-		st, _ := s.transferable(&nv)
+		st, _ := s.transferable(&nv, nil)
 		_ = st
 	})
 	if allocs > 0 {
