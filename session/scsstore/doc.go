@@ -38,7 +38,8 @@
 // that both change it on one node leave the one that commits last, as with every scs
 // store; on two nodes at once, every node keeps the same one of the two commits (delta's
 // last-writer-wins order of concurrent changes, see "Concurrent requests on two nodes" in
-// its documentation), and the other's change is lost, as it would be on one node. A
+// its documentation; TestConcurrentCommitsOnTwoNodes), and the other's change is lost,
+// as it would be on one node. A
 // balancer that keeps a client on one node (stickiness) avoids the race;
 // delta.Session.Update's read-modify-write is not available through scs.
 //
