@@ -70,9 +70,11 @@
 // meanwhile (its delta, stamped above every change applied, wins everywhere). A failed
 // delta keeps its version when a concurrent change of that version was applied, and only
 // its changes that no other node's replaced since go out again. State transfers carry the
-// stamps (AskStamps), and a delta older than the transferred copy still applies where its
-// stamps win. Only attributes carry stamps: the principal, auth type, notes, listeners
-// and max inactive interval apply in arrival order. Changes to different attributes all apply
+// stamps (AskStamps); a delta older than the transferred copy still applies its attribute
+// changes where their stamps win, and a refresh takes from a copy of the same version the
+// attributes whose stamps win. Only attributes carry stamps: the principal, auth type,
+// notes, listeners and max inactive interval apply in arrival order (and not from a
+// delta older than a transferred copy). Changes to different attributes all apply
 // (TestConcurrentChangesConverge); skipped changes are counted in
 // Stats.OlderChangesSkipped. Deltas in Tomcat's format carry no version and apply in
 // arrival order, as in Tomcat, and values transferred from a member of an earlier version

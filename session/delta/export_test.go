@@ -139,3 +139,10 @@ func ProbeResult(target channel.UniqueID, reached bool) []byte {
 
 // OriginOf is originOf: the origin part of the stamps of member's changes.
 func OriginOf(member channel.Member) uint32 { return originOf(member) }
+
+// SetStamp gives attribute i of st the stamp (version, origin) and marks st as sent with
+// stamps (AskStamps), as a member of this version sends it.
+func SetStamp(st *SessionState, i int, version uint64, origin uint32) {
+	st.stamped = true
+	st.Attributes[i].version, st.Attributes[i].origin = version, origin
+}

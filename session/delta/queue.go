@@ -129,6 +129,13 @@ func (q *asyncQueue) replicate(ctx context.Context, s *Session, now int64, membe
 				now = nowMs() // after the wait
 				continue
 			case <-ctx.Done():
+				// The changes still go out after the delta in flight, as without wait
+				// (else nothing would take them, and changedHere would hold them here).
+				s.mu.Lock()
+				if s.queued {
+					s.resend = true
+				}
+				s.mu.Unlock()
 				return nil, nil, ctx.Err()
 			}
 		}

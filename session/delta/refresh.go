@@ -242,6 +242,12 @@ func (m *Manager) mergeSessions(list []SessionState) {
 			s.loadTransferred(st)
 		case s.loadIfNewer(st), renamed:
 		default:
+			// Not newer by version, but it may hold a concurrent change this copy lacks.
+			ns, changed := s.mergeStamped(st, m.notifyReplicated())
+			m.fire(s, true, ns...)
+			if changed {
+				m.stats.refreshed.Add(1)
+			}
 			m.dropOlderNames(s, st.Version)
 			continue
 		}

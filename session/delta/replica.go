@@ -309,7 +309,7 @@ func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb) (SessionState, b
 		st.stamped = true
 		if len(s.tombs) > 0 {
 			at := len(*tombs)
-			*tombs = append(*tombs, s.tombs...)
+			*tombs = append(*tombs, s.tombs[max(0, len(s.tombs)-maxTombs):]...) // marked ones may pass it
 			st.tombs = (*tombs)[at:len(*tombs):len(*tombs)]
 		}
 	}
@@ -454,11 +454,21 @@ func (s *Session) apply(actions []Action, st stamp, notify bool) []notice {
 	// Attribute notices only matter to attribute listeners.
 	notify = notify && len(s.m.cfg.AttributeListeners) > 0
 	for _, a := range actions {
-		if a.Type == ActionAttribute && st.version > 0 && (s.changedHere(a.Name) || !st.notBefore(s.stampOf(a.Name))) {
-			// The value here is newer: this node's (sent, or to be sent, with a higher
-			// stamp) or another node's that won.
-			s.m.stats.olderChanges.Add(1)
-			continue
+		if a.Type == ActionAttribute && st.version > 0 {
+			if s.changedHere(a.Name) {
+				// This node's change, not sent yet, is the later one. Its entry takes the
+				// skipped change's stamp if newer, so that a failed delta of this node does
+				// not give back a version that change took (appliedFromOthers).
+				s.raiseStamp(a.Name, st)
+				s.m.stats.olderChanges.Add(1)
+				continue
+			}
+			if !st.notBefore(s.stampOf(a.Name)) {
+				// The value here is newer: this node's (sent with a higher stamp) or
+				// another node's that won.
+				s.m.stats.olderChanges.Add(1)
+				continue
+			}
 		}
 		if len(s.pending) > 0 {
 			// The remote change replaces this node's value, so a pending local change of

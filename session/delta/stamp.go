@@ -1,6 +1,11 @@
 package delta
 
-import "github.com/gotribes/tribes/channel"
+import (
+	"bytes"
+	"slices"
+
+	"github.com/gotribes/tribes/channel"
+)
 
 // Concurrent changes of one attribute on two nodes (a balancer without stickiness sending
 // two requests of a session to two nodes at once) reach each node in a different order.
@@ -71,12 +76,44 @@ func (s *Session) bury(name string, st stamp) { s.addTomb(tomb{name: name, st: s
 // removed value's) given anew when its delta is taken.
 func (s *Session) buryHere(name string, st stamp) { s.addTomb(tomb{name: name, st: st, here: true}) }
 
+// addTomb adds t, forgetting the oldest removal past maxTombs, but not one made here and
+// not sent yet (its mark keeps older changes out: changedHere); those are trimmed once
+// their delta is taken (stampLocal).
 func (s *Session) addTomb(t tomb) {
 	s.unbury(t.name)
-	if len(s.tombs) == maxTombs {
-		s.tombs = append(s.tombs[:0], s.tombs[1:]...)
+	if len(s.tombs) >= maxTombs {
+		if i := slices.IndexFunc(s.tombs, func(t tomb) bool { return !t.here }); i >= 0 {
+			s.tombs = slices.Delete(s.tombs, i, i+1)
+		}
 	}
 	s.tombs = append(s.tombs, t)
+}
+
+// trimTombs forgets the oldest removals past maxTombs that are not marked here.
+func (s *Session) trimTombs() {
+	for len(s.tombs) > maxTombs {
+		i := slices.IndexFunc(s.tombs, func(t tomb) bool { return !t.here })
+		if i < 0 {
+			return
+		}
+		s.tombs = slices.Delete(s.tombs, i, i+1)
+	}
+}
+
+// raiseStamp gives attribute name's entry or tombstone, changed here and not sent yet,
+// the stamp st of a change it skipped, if st is newer.
+func (s *Session) raiseStamp(name string, st stamp) {
+	if i := s.find(name); i >= 0 {
+		if e := &s.attrs[i]; st.notBefore(e.stamp()) {
+			e.setStamp(st)
+		}
+		return
+	}
+	for i := range s.tombs {
+		if t := &s.tombs[i]; t.name == name && st.notBefore(t.st) {
+			t.st = st
+		}
+	}
 }
 
 // changedHere reports whether attribute name was changed (set or removed) on this node
@@ -104,6 +141,7 @@ func (s *Session) settleHere() {
 	for i := range s.tombs {
 		s.tombs[i].here = false
 	}
+	s.trimTombs()
 }
 
 // unbury forgets the removal of attribute name (it is set again).
@@ -133,6 +171,7 @@ func (s *Session) stampLocal(actions []Action, st stamp) {
 			s.attrs[i].here = false
 		}
 	}
+	s.trimTombs()
 }
 
 // appliedFromOthers reports whether this copy holds a change of another node stamped
@@ -202,13 +241,54 @@ func (s *Session) stamped() bool {
 	return !s.unstamped
 }
 
-// applyAttributes applies attribute changes stamped st (dropStale) and returns the
-// listener calls to make.
+// applyAttributes applies attribute changes stamped st (dropStale), but not those the
+// copy already holds (the same stamp and value), and returns the listener calls to make.
 func (s *Session) applyAttributes(actions []Action, st stamp, notify bool) []notice {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
 		return nil
 	}
+	actions = slices.DeleteFunc(actions, func(a Action) bool { return s.holds(a, st) })
 	return s.apply(actions, st, notify)
+}
+
+// holds reports whether the copy holds attribute change a stamped st already.
+func (s *Session) holds(a Action, st stamp) bool {
+	if s.stampOf(a.Name) != st {
+		return false
+	}
+	i := s.find(a.Name)
+	if a.Op == OpRemove {
+		return i < 0
+	}
+	return i >= 0 && bytes.Equal(s.attrs[i].data, a.Value)
+}
+
+// mergeStamped applies what st, a member's copy of this session that is not newer than
+// it by version, holds that this copy lacks by the stamps: concurrent changes of one
+// version, which versions alone do not tell apart (a refresh after a partition). It
+// returns the listener calls to make and whether anything changed.
+func (s *Session) mergeStamped(st *SessionState, notify bool) ([]notice, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !st.stamped || s.unstamped || !s.valid || s.expiring {
+		return nil, false
+	}
+	var out []notice
+	changed := false
+	one := func(a Action, at stamp) {
+		if at.version == 0 || s.holds(a, at) {
+			return
+		}
+		out = append(out, s.apply([]Action{a}, at, notify)...)
+		changed = changed || s.holds(a, at)
+	}
+	for _, nv := range st.Attributes {
+		one(Action{Type: ActionAttribute, Op: OpSet, Name: nv.Name, Value: nv.Value}, stamp{nv.version, nv.origin})
+	}
+	for _, t := range st.tombs {
+		one(Action{Type: ActionAttribute, Op: OpRemove, Name: t.name}, t.st)
+	}
+	return out, changed
 }

