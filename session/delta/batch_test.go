@@ -77,7 +77,14 @@ func startGated(t *testing.T, nw *channeltest.Network, codec delta.MessageCodec,
 	t.Helper()
 	_, ch := newChannel(t, nw)
 	g := &gatedChannel{Channel: ch}
-	cl := delta.NewCluster(g, delta.ClusterConfig{Codec: codec})
+	return readyManager(t, g, codec, cfg), g
+}
+
+// readyManager starts a cluster on ch with codec and a manager configured by cfg (Name
+// and MemberWait set here), and waits until it is ready.
+func readyManager(t *testing.T, ch delta.Channel, codec delta.MessageCodec, cfg delta.Config) *delta.Manager {
+	t.Helper()
+	cl := delta.NewCluster(ch, delta.ClusterConfig{Codec: codec})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	cfg.Name, cfg.MemberWait = appName, -1
 	m, err := cl.NewManager(cfg)
@@ -90,7 +97,7 @@ func startGated(t *testing.T, nw *channeltest.Network, codec delta.MessageCodec,
 	if err := m.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return m, g
+	return m
 }
 
 // replicateHeld creates n sessions on m with attribute k set to their index, arms g,

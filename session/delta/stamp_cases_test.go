@@ -4,6 +4,7 @@ package delta_test
 // transfers, Tomcat's format and configured unique ids meet it.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,20 +65,7 @@ func startCtl(t *testing.T, nw *channeltest.Network, cfg delta.Config) (*delta.M
 	t.Helper()
 	_, ch := newChannel(t, nw)
 	c := &ctlChannel{Channel: ch}
-	cl := delta.NewCluster(c, delta.ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	cfg.Name, cfg.MemberWait = appName, -1
-	m, err := cl.NewManager(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return m, c
+	return readyManager(t, c, nil, cfg), c
 }
 
 // twoCtl starts two acked nodes behind ctlChannels, lo the one whose origin is lower.
@@ -97,6 +85,39 @@ func twoCtl(t *testing.T, mode delta.ReplicationMode) (lo *delta.Manager, loCh *
 	return a, ca, b, cb
 }
 
+// startedSession creates a session on m with attribute name (x if empty) set to "start",
+// replicated (and sent, with asynchronous replication), and returns it and its id.
+func startedSession(t *testing.T, m *delta.Manager, name ...string) (*delta.Session, string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := m.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(cmp.Or(append(name, "x")...), "start"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	delta.DrainAsync(m)
+	return s, s.ID()
+}
+
+// replicateHeldToFail arms c (with deliver, the message reaches the members first), starts
+// m.Replicate of s and returns once its send is held: finish releases it and returns
+// Replicate's error (the send fails).
+func replicateHeldToFail(m *delta.Manager, c *ctlChannel, s *delta.Session, deliver bool) (finish func() error) {
+	entered, release := c.arm(deliver)
+	failed := make(chan error, 1)
+	go func() { failed <- m.Replicate(context.Background(), s) }()
+	<-entered
+	return func() error {
+		release()
+		return <-failed
+	}
+}
+
 // TestFailedDeltaKeepsAConcurrentVersion: lo's delta of version 2 fails (not delivered)
 // while lo applies hi's concurrent delta, also of version 2. lo's user then sees hi's
 // value and sets the attribute again: a change made after hi's. The failed delta must not
@@ -106,28 +127,16 @@ func twoCtl(t *testing.T, mode delta.ReplicationMode) (lo *delta.Manager, loCh *
 func TestFailedDeltaKeepsAConcurrentVersion(t *testing.T) {
 	ctx := context.Background()
 	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAcked)
-	s, err := lo.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("x", "start")
-	if err := lo.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
+	s, id := startedSession(t, lo)
 
 	_ = s.Set("x", "lo1")
-	entered, release := loCh.arm(false)
-	failed := make(chan error, 1)
-	go func() { failed <- lo.Replicate(ctx, s) }()
-	<-entered
+	finish := replicateHeldToFail(lo, loCh, s, false)
 	sh := hi.Find(id)
 	_ = sh.Set("x", "hi")
 	if err := hi.Replicate(ctx, sh); err != nil {
 		t.Fatal(err)
 	}
-	release()
-	if err := <-failed; err == nil {
+	if err := finish(); err == nil {
 		t.Fatal("lo's send did not fail")
 	}
 	if got := attrs(lo, id); got != "x=hi " {
@@ -158,21 +167,10 @@ func TestFailedDeltaNotRestoredOverANewerChange(t *testing.T) {
 			if !aIsLo {
 				a, aCh, b = hi, hiCh, lo
 			}
-			s, err := a.Create(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = s.Set("x", "start")
-			if err := a.Replicate(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-			id := s.ID()
+			s, id := startedSession(t, a)
 
 			_ = s.Set("x", "a1")
-			entered, release := aCh.arm(true)
-			failed := make(chan error, 1)
-			go func() { failed <- a.Replicate(ctx, s) }()
-			<-entered
+			finish := replicateHeldToFail(a, aCh, s, true)
 			sb := b.Find(id)
 			if v, _ := sb.Get("x"); v != "a1" {
 				t.Fatalf("b has x=%v, want a1", v)
@@ -181,8 +179,7 @@ func TestFailedDeltaNotRestoredOverANewerChange(t *testing.T) {
 			if err := b.Replicate(ctx, sb); err != nil {
 				t.Fatal(err)
 			}
-			release()
-			if err := <-failed; err == nil {
+			if err := finish(); err == nil {
 				t.Fatal("a's send did not fail")
 			}
 			// a's next request (it changes something else).
@@ -209,32 +206,13 @@ func TestTransferCarriesStamps(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	d, dCh := startCtl(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked, MaxConcurrentTransfers: 1})
-	s, err := d.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("k", "start")
-	if err := d.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
+	_, id := startedSession(t, d, "k")
 	w, l := newRaw(t, nw, nil), newRaw(t, nw, nil)
 	if delta.OriginOf(w.ch.LocalMember()) < delta.OriginOf(l.ch.LocalMember()) {
 		w, l = l, w
 	}
-	// Another joiner (raw) occupies d's only transfer slot: its first chunk is held.
-	occupier := newRaw(t, nw, nil)
-	entered, release := dCh.arm(true)
+	j, release := joinerWaitingAt(t, nw, d, dCh, 3)
 	dm := dCh.LocalMember()
-	if err := occupier.ch.WaitForMembers(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
-	occupier.send(t, dm, &delta.Message{Event: delta.EventGetAllSessions, Context: appName, SessionID: "GET-ALL",
-		Timestamp: time.Now().UnixMilli()})
-	<-entered
-	// The joiner asks d (the oldest member) and waits for the slot.
-	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked})
-	testutil.EventuallyTrue(t, 10*time.Second, "j's request waiting at d", func() bool { return d.Stats().TransfersWaiting == 1 })
 	jm := j.ch.LocalMember()
 	now := time.Now().UnixMilli()
 	wd := repairSet(repairMsg(delta.EventDelta, id, now-100), 2, "w")  // before the snapshot
@@ -254,6 +232,25 @@ func TestTransferCarriesStamps(t *testing.T) {
 		st := j.m.Stats()
 		t.Errorf("after the transfer the donor has k=%v, the joiner k=%v (queued %d, dropped as stale %d)", dv, jv, st.QueuedDuringTransfer, st.DroppedStale)
 	}
+}
+
+// joinerWaitingAt starts a joiner j that asks d (the oldest member, with one transfer
+// slot) for its sessions while another joiner (raw) holds the slot: d's first chunk to it
+// is held at dCh. others is how many members the raw joiner sees first. release lets d go
+// on, and j's transfer follows.
+func joinerWaitingAt(t *testing.T, nw *channeltest.Network, d *delta.Manager, dCh *ctlChannel, others int) (j *node, release func()) {
+	t.Helper()
+	occupier := newRaw(t, nw, nil)
+	entered, release := dCh.arm(true)
+	if err := occupier.ch.WaitForMembers(context.Background(), others); err != nil {
+		t.Fatal(err)
+	}
+	occupier.send(t, dCh.LocalMember(), &delta.Message{Event: delta.EventGetAllSessions, Context: appName,
+		SessionID: "GET-ALL", Timestamp: time.Now().UnixMilli()})
+	<-entered
+	j = startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked})
+	testutil.EventuallyTrue(t, 10*time.Second, "j's request waiting at d", func() bool { return d.Stats().TransfersWaiting == 1 })
+	return j, release
 }
 
 // startJavaQuorum starts a node speaking Tomcat's format with ClusterSize 3.
@@ -351,19 +348,7 @@ func startGatedID(t *testing.T, nw *channeltest.Network, id channel.UniqueID, ro
 	}
 	channeltest.Start(t, ch)
 	g := &gatedChannel{Channel: ch}
-	cl := delta.NewCluster(g, delta.ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: route, MemberWait: -1, Replication: delta.ReplicateAcked})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return m, g
+	return readyManager(t, g, nil, delta.Config{JvmRoute: route, Replication: delta.ReplicateAcked}), g
 }
 
 // TestOriginsOfSimilarUniqueIDs: nodes configured with unique ids that differ in one byte
@@ -410,21 +395,9 @@ func TestOriginsOfSimilarUniqueIDs(t *testing.T) {
 func TestAsyncFailedDeltaNotRestoredOverANewerChange(t *testing.T) {
 	ctx := context.Background()
 	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAsync)
-	s, err := lo.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("x", "start")
-	if err := lo.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	delta.DrainAsync(lo)
-	id := s.ID()
+	s, id := startedSession(t, lo)
 	_ = s.Set("x", "lo")
-	entered, release := loCh.arm(false)
-	failed := make(chan error, 1)
-	go func() { failed <- lo.Replicate(ctx, s) }()
-	<-entered
+	finish := replicateHeldToFail(lo, loCh, s, false)
 	sh := hi.Find(id)
 	_ = sh.Set("x", "hi")
 	if err := hi.Replicate(ctx, sh); err != nil {
@@ -432,8 +405,7 @@ func TestAsyncFailedDeltaNotRestoredOverANewerChange(t *testing.T) {
 	}
 	delta.DrainAsync(hi)
 	testutil.EventuallyTrue(t, 10*time.Second, "hi's change on lo", func() bool { return attrs(lo, id) == "x=hi " })
-	release()
-	if err := <-failed; err == nil {
+	if err := finish(); err == nil {
 		t.Fatal("lo's send did not fail")
 	}
 	_ = s.Set("y", 1) // lo's next request

@@ -28,29 +28,17 @@ import (
 func TestSkippedConcurrentVersionKeptAfterFailure(t *testing.T) {
 	ctx := context.Background()
 	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAcked)
-	s, err := lo.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("x", "start")
-	if err := lo.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
+	s, id := startedSession(t, lo)
 
 	_ = s.Set("x", "lo1")
-	entered, release := loCh.arm(false)
-	failed := make(chan error, 1)
-	go func() { failed <- lo.Replicate(ctx, s) }()
-	<-entered
+	finish := replicateHeldToFail(lo, loCh, s, false)
 	_ = s.Set("x", "lo2") // lo's next request, while the first one's delta is in flight
 	sh := hi.Find(id)
 	_ = sh.Set("x", "hi")
 	if err := hi.Replicate(ctx, sh); err != nil { // version 2, from hi: skipped on lo
 		t.Fatal(err)
 	}
-	release()
-	if err := <-failed; err == nil {
+	if err := finish(); err == nil {
 		t.Fatal("lo's send did not fail")
 	}
 	if err := lo.Replicate(ctx, s); err != nil { // the second request ends
@@ -146,28 +134,10 @@ func TestStaleDeltaFiresNoListener(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	d, dCh := startCtl(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked, MaxConcurrentTransfers: 1})
-	s, err := d.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("k", "start")
-	if err := d.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
+	_, id := startedSession(t, d, "k")
 	w := newRaw(t, nw, nil)
-	// Another joiner (raw) occupies d's only transfer slot: its first chunk is held.
-	occupier := newRaw(t, nw, nil)
-	entered, release := dCh.arm(true)
+	j, release := joinerWaitingAt(t, nw, d, dCh, 2)
 	dm := dCh.LocalMember()
-	if err := occupier.ch.WaitForMembers(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	occupier.send(t, dm, &delta.Message{Event: delta.EventGetAllSessions, Context: appName, SessionID: "GET-ALL",
-		Timestamp: time.Now().UnixMilli()})
-	<-entered
-	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked})
-	testutil.EventuallyTrue(t, 10*time.Second, "j's request waiting at d", func() bool { return d.Stats().TransfersWaiting == 1 })
 	jm := j.ch.LocalMember()
 	// w's delta, made before d's snapshot, reaches d and j (which queues it).
 	wd := repairSet(repairMsg(delta.EventDelta, id, time.Now().UnixMilli()-100), 2, "w")
@@ -257,16 +227,7 @@ func TestPendingRemovalKeptPastEightRemovals(t *testing.T) {
 func TestAsyncReplicateGivenUpLeavesNoMark(t *testing.T) {
 	ctx := context.Background()
 	lo, loCh, hi, _ := twoCtl(t, delta.ReplicateAsync)
-	s, err := lo.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("x", "start")
-	if err := lo.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	delta.DrainAsync(lo)
-	id := s.ID()
+	s, id := startedSession(t, lo)
 	testutil.EventuallyTrue(t, 10*time.Second, "hi has the session", func() bool { return attrs(hi, id) == "x=start " })
 
 	h := wrap(t, &node{m: lo}, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -277,7 +238,7 @@ func TestAsyncReplicateGivenUpLeavesNoMark(t *testing.T) {
 	<-entered
 	_ = s.Set("x", "lo2")
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	err = lo.Replicate(short, s)
+	err := lo.Replicate(short, s)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("lo's Replicate: %v, want the deadline", err)

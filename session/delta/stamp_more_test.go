@@ -41,12 +41,8 @@ func TestFailedRemovalsAllRestored(t *testing.T) {
 			for i := range 9 {
 				_ = s.Remove(fmt.Sprint("a", i))
 			}
-			entered, release := aCh.arm(false)
-			failed := make(chan error, 1)
-			go func() { failed <- a.Replicate(ctx, s) }()
-			<-entered
-			release()
-			if err := <-failed; err == nil && mode == delta.ReplicateAcked {
+			finish := replicateHeldToFail(a, aCh, s, false)
+			if err := finish(); err == nil && mode == delta.ReplicateAcked {
 				t.Fatal("a's send did not fail")
 			}
 			delta.DrainAsync(a)
@@ -77,15 +73,7 @@ func TestTransferKeepsAWinningConcurrentDelta(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	d, dg := startGated(t, nw, nil, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked})
-	s, err := d.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("k", "start")
-	if err := d.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
+	_, id := startedSession(t, d, "k")
 	w, l := newRaw(t, nw, nil), newRaw(t, nw, nil)
 	if delta.OriginOf(w.ch.LocalMember()) < delta.OriginOf(l.ch.LocalMember()) {
 		w, l = l, w
@@ -144,22 +132,10 @@ func TestResentDeltaDoesNotUndoALaterChange(t *testing.T) {
 			b, bCh, a = hi, hiCh, lo
 		}
 		t.Run(fmt.Sprint("bIsLo=", bIsLo), func(t *testing.T) {
-			sb, err := b.Create(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = sb.Set("x", "start")
-			if err := b.Replicate(ctx, sb); err != nil {
-				t.Fatal(err)
-			}
-			id := sb.ID()
+			sb, id := startedSession(t, b)
 			_ = sb.Set("x", "b1")
-			entered, release := bCh.arm(true)
-			failed := make(chan error, 1)
-			go func() { failed <- b.Replicate(ctx, sb) }()
-			<-entered
-			release()
-			if err := <-failed; err == nil {
+			finish := replicateHeldToFail(b, bCh, sb, true)
+			if err := finish(); err == nil {
 				t.Fatal("b's send did not fail")
 			}
 			sa := a.Find(id)
@@ -194,27 +170,15 @@ func TestResentDeltaOfAHigherVersionDoesNotUndoALaterChange(t *testing.T) {
 			b, bCh, a = hi, hiCh, lo
 		}
 		t.Run(fmt.Sprint("bIsLo=", bIsLo), func(t *testing.T) {
-			sb, err := b.Create(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = sb.Set("x", "start")
-			if err := b.Replicate(ctx, sb); err != nil {
-				t.Fatal(err)
-			}
-			id := sb.ID()
+			sb, id := startedSession(t, b)
 			_ = sb.Set("x", "b1")
-			entered, release := bCh.arm(true)
-			failed := make(chan error, 1)
-			go func() { failed <- b.Replicate(ctx, sb) }()
-			<-entered
+			finish := replicateHeldToFail(b, bCh, sb, true)
 			sa := a.Find(id)
 			_ = sa.Set("z", "a") // a's request after b1 arrived: version 3
 			if err := a.Replicate(ctx, sa); err != nil {
 				t.Fatal(err)
 			}
-			release()
-			if err := <-failed; err == nil {
+			if err := finish(); err == nil {
 				t.Fatal("b's send did not fail")
 			}
 			if v, _ := sa.Get("x"); v != "b1" {
