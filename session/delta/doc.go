@@ -64,15 +64,15 @@
 // removed it, for the last eight removals of a session), the session's version the delta
 // carried followed by its sender's origin (a hash of its member's unique id), and a
 // change from another Go node applies only if its stamp is not older. A node gives its
-// next delta a version above every one it applied, so a change made after another was
-// seen always wins over it; only changes that did not see each other are ordered by their
+// next delta a version above every one it applied and every other node's stamp it holds,
+// so a change made after another was seen always wins over it; only changes that did not see each other are ordered by their
 // senders. An attribute changed here and not sent yet keeps its value whatever arrives
 // meanwhile (its delta, stamped above every change applied, wins everywhere). A failed
 // delta keeps its version when a concurrent change of that version was applied, and only
 // its changes that no other node's replaced since go out again. State transfers carry the
 // stamps (AskStamps); a delta older than the transferred copy still applies its attribute
-// changes where their stamps win, and a refresh takes from a copy of the same version the
-// attributes whose stamps win. Only attributes carry stamps: the principal, auth type,
+// changes where their stamps win, and a refresh takes from a member's copy that is not
+// newer by version the attributes whose stamps win. Only attributes carry stamps: the principal, auth type,
 // notes, listeners and max inactive interval apply in arrival order (and not from a
 // delta older than a transferred copy). Changes to different attributes all apply
 // (TestConcurrentChangesConverge); skipped changes are counted in

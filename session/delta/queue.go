@@ -129,11 +129,15 @@ func (q *asyncQueue) replicate(ctx context.Context, s *Session, now int64, membe
 				now = nowMs() // after the wait
 				continue
 			case <-ctx.Done():
-				// The changes still go out after the delta in flight, as without wait
-				// (else nothing would take them, and changedHere would hold them here).
+				// The changes still go out, as without wait (else nothing would take
+				// them, and changedHere would hold them here): after the delta in flight,
+				// or now if it ended meanwhile.
 				s.mu.Lock()
 				if s.queued {
 					s.resend = true
+				} else if msg, actions := s.takeDeltaLocked(nowMs(), members); msg != nil {
+					s.queued = true
+					q.add(queuedMsg{msg: msg, s: s, actions: actions})
 				}
 				s.mu.Unlock()
 				return nil, nil, ctx.Err()

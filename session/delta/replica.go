@@ -125,7 +125,10 @@ func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) 
 		clear(actions)
 		s.pending, actions = actions[:0], nil
 	case len(actions) > 0:
-		s.version++
+		// Above every change of another node this copy holds, even if its version says
+		// less (a failed delta gives its version back but its stamps stay on the copies
+		// it reached, and travel in transfers and refreshes from them).
+		s.version = max(s.version, s.foreignVersion()) + 1
 		s.stampLocal(actions, stamp{s.version, s.m.cl.origin()})
 		msg = &Message{Event: EventDelta, SessionID: s.id, Timestamp: now, Version: s.version, Actions: actions}
 	case !wasPrimary:

@@ -50,7 +50,8 @@ type tomb struct {
 	here bool // removed on this node since st (attrEntry.here)
 }
 
-// maxTombs bounds the removals a session remembers (the oldest is forgotten first): a
+// maxTombs bounds the removals a session remembers (the oldest not made here and not
+// sent yet is forgotten first): a
 // change that sets an attribute whose removal was forgotten applies, as in arrival order.
 const maxTombs = 8
 
@@ -174,6 +175,23 @@ func (s *Session) stampLocal(actions []Action, st stamp) {
 	s.trimTombs()
 }
 
+// foreignVersion returns the highest version of another node's stamp this copy holds.
+func (s *Session) foreignVersion() uint64 {
+	self := s.m.cl.origin()
+	var v uint64
+	for i := range s.attrs {
+		if e := &s.attrs[i]; e.origin != self {
+			v = max(v, e.version)
+		}
+	}
+	for _, t := range s.tombs {
+		if t.st.origin != self {
+			v = max(v, t.st.version)
+		}
+	}
+	return v
+}
+
 // appliedFromOthers reports whether this copy holds a change of another node stamped
 // version v or later: a concurrent delta of the version a failed delta of this node took.
 // Then v stays taken (unversion), so that this node's next delta wins over that change.
@@ -265,20 +283,27 @@ func (s *Session) holds(a Action, st stamp) bool {
 	return i >= 0 && bytes.Equal(s.attrs[i].data, a.Value)
 }
 
-// mergeStamped applies what st, a member's copy of this session that is not newer than
-// it by version, holds that this copy lacks by the stamps: concurrent changes of one
-// version, which versions alone do not tell apart (a refresh after a partition). It
-// returns the listener calls to make and whether anything changed.
+// mergeStamped applies what st, a member's copy of this session that is not newer by
+// version, holds that this copy lacks by the stamps: concurrent changes, which versions
+// alone do not tell apart (a refresh after a partition). It returns the listener calls to
+// make and whether anything changed.
 func (s *Session) mergeStamped(st *SessionState, notify bool) ([]notice, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !st.stamped || s.unstamped || !s.valid || s.expiring {
 		return nil, false
 	}
+	// With every tombstone slot taken, removals older than the oldest held may have been
+	// forgotten: an attribute absent here and set no later than that stays absent.
+	var forgotten uint64
+	if len(s.tombs) >= maxTombs {
+		forgotten = s.tombs[0].st.version
+	}
 	var out []notice
 	changed := false
 	one := func(a Action, at stamp) {
-		if at.version == 0 || s.holds(a, at) {
+		if at.version == 0 || s.holds(a, at) ||
+			a.Op == OpSet && at.version <= forgotten && s.stampOf(a.Name) == (stamp{}) {
 			return
 		}
 		out = append(out, s.apply([]Action{a}, at, notify)...)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,8 +74,18 @@ func descriptorExhaustion(t *testing.T, e Engine) {
 			t.Errorf("child: %v", err)
 		}
 	})
+	// expect returns the rest of the child's next line starting with prefix; lines it
+	// passes over are kept for later calls (the receiver's failure may be reported before
+	// the child says it exhausted its descriptors).
+	var passed []string
 	expect := func(prefix string) string {
 		t.Helper()
+		for i, l := range passed {
+			if strings.HasPrefix(l, prefix) {
+				passed = slices.Delete(passed, i, i+1)
+				return strings.TrimPrefix(l, prefix)
+			}
+		}
 		deadline := time.After(waitTimeout)
 		for {
 			select {
@@ -86,6 +97,7 @@ func descriptorExhaustion(t *testing.T, e Engine) {
 				if strings.HasPrefix(l, prefix) {
 					return strings.TrimPrefix(l, prefix)
 				}
+				passed = append(passed, l)
 			case <-deadline:
 				t.Fatalf("timed out waiting for %q from the child", prefix)
 			}

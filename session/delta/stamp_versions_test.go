@@ -1,7 +1,7 @@
 package delta_test
 
-// The fourth review of the stamps (stamp.go): a copy holding a stamp above its version
-// (a failed delta of its node, put back), and a refresh's merge of a member's older copy.
+// The stamps (stamp.go) and the versions: a copy holding a stamp above its version (a
+// failed delta of its node, put back), and a refresh's merge of a member's older copy.
 
 import (
 	"context"
@@ -56,10 +56,9 @@ func loHiIDs() (lo, hi channel.UniqueID) {
 // delivered); hi puts x=h1 back for its next delta and gives version 2 back (the session
 // is at version 1), but hi's entry keeps the stamp (2, hi). A joiner lo (lower origin)
 // takes the session from hi: version 1, x=h1 stamped (2, hi). lo's user sees h1 and sets
-// x: a change made after h1 was seen, which the doc says always wins. lo's delta takes
-// version 2 (above every version lo applied, but not above the stamp it loaded): (2, lo)
-// loses to (2, hi) on hi, so the nodes differ, and hi's next request sends h1 again
-// (version 3), which undoes lo's change everywhere.
+// x: a change made after h1 was seen, which must win. lo's delta must take a version
+// above the stamp it loaded, not only above its version: (2, lo) lost to (2, hi) on hi,
+// and hi's next request sent h1 again, undoing lo's change everywhere.
 func TestChangeAfterATransferredFailedChangeWins(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
@@ -116,9 +115,8 @@ func TestChangeAfterATransferredFailedChangeWins(t *testing.T) {
 // peers) creates S, sets k, then removes k and, in later requests, eight other attributes
 // (its tombstone of k is forgotten: a session keeps eight). p missed those deltas (it was
 // cut off from j: its copy is S at version 1 with k). j loses the quorum and gets it back;
-// its refresh asks p and q. p's copy is older by version, yet mergeStamped applies its k
-// (stamped (1, j)) because j's copy of k has no stamp any more: the removed attribute
-// comes back on j. Before mergeStamped a copy older by version was not taken from.
+// its refresh asks p and q. p's copy is older by version, and k has no stamp on j any
+// more: the refresh must not bring the removed attribute back from p's copy.
 func TestRefreshDoesNotResurrectARemovedAttribute(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
@@ -204,10 +202,9 @@ func TestRefreshDoesNotResurrectARemovedAttribute(t *testing.T) {
 // TestRefreshMergedStampKeepsTheNextVersionAbove: the refresh side of
 // TestChangeAfterATransferredFailedChangeWins. j (ClusterSize 3, raw Go peers p and q)
 // holds S at version 1. p's delta setting x (version 2) failed (p was cut off too), so p
-// holds x=p stamped (2, p) at version 1, its version given back. j refreshes: p's copy
-// is of j's version, and mergeStamped takes x=p by its stamp. j's user then sets x, a
-// change made after p's was seen: j's delta must take a version above 2, or its stamp
-// (2, j) loses to p's (2, p) on p (p's origin is the higher one here).
+// holds x=p stamped (2, p) at version 1, its version given back. j refreshes and takes
+// x=p by its stamp. j's user then sets x, a change made after p's was seen: j's delta
+// must take a version above 2, or its stamp (2, j) loses to p's (2, p) on p.
 func TestRefreshMergedStampKeepsTheNextVersionAbove(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
