@@ -1,0 +1,387 @@
+package delta_test
+
+// The fifth review of the stamps (stamp.go), failing tests: the refresh's rule for
+// forgotten removals with fewer than eight tombstones, a change made after a transferred
+// change not sent yet, removal records below a stamp the copy holds, a repair a version
+// jump (foreignVersion) starts for a copy under another route, a repair loaded over a
+// change not sent yet, and a mutation DetectMutations had not detected yet.
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// TestRefreshDoesNotResurrectARemovedAttributeSetAgain is
+// TestRefreshDoesNotResurrectARemovedAttribute with one more request on j: it sets a0,
+// one of the eight attributes removed after k, again. Setting it forgets its tombstone, so
+// j holds seven: mergeStamped's rule (an attribute absent here whose stamp is no newer
+// than the oldest tombstone stays absent) only applies with all eight slots taken, and the
+// refresh takes k back from p's copy of version 1, although k's removal was forgotten
+// exactly as in the fourth review's test.
+func TestRefreshDoesNotResurrectARemovedAttributeSetAgain(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	var id string
+	var jOrigin uint32
+	now := time.Now().UnixMilli()
+	pState := func(refresh bool) []delta.SessionState {
+		if !refresh {
+			return nil
+		}
+		// p's copy: S as j's first delta left it (version 1: keep and k).
+		st := repairState(now, id, 1, "v1") // k=v1
+		st.Attributes = append(st.Attributes, delta.NamedValue{Name: "keep", Value: gobBytes("keep")})
+		delta.SetStamp(&st, 0, 1, jOrigin)
+		delta.SetStamp(&st, 1, 1, jOrigin)
+		return []delta.SessionState{st}
+	}
+	qState := func(refresh bool) []delta.SessionState {
+		if !refresh {
+			return nil
+		}
+		// q's copy: S at j's version 5, without k.
+		st := delta.SessionState{ID: id, CreationTime: now, LastAccessedTime: now, MaxInactive: 1800, Version: 5,
+			Attributes: []delta.NamedValue{{Name: "keep", Value: gobBytes("keep")}, {Name: "a0", Value: gobBytes("again")}}}
+		delta.SetStamp(&st, 0, 1, jOrigin)
+		delta.SetStamp(&st, 1, 5, jOrigin)
+		return []delta.SessionState{st}
+	}
+	p, q := answerer(t, nw, pState), answerer(t, nw, qState)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 3})
+	if err := j.m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "j serving", func() bool { return j.m.Serving() == nil })
+	jOrigin = delta.OriginOf(j.ch.LocalMember())
+
+	s, err := j.m.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = s.ID()
+	step := func(f func()) {
+		t.Helper()
+		f()
+		if err := j.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(func() { _ = s.Set("keep", "keep"); _ = s.Set("k", "v1") }) // version 1
+	step(func() { _ = s.Remove("k") })                               // version 2
+	step(func() {                                                    // version 3
+		for i := range 8 {
+			_ = s.Set(fmt.Sprint("a", i), i)
+		}
+	})
+	step(func() { // version 4: k's tombstone is forgotten
+		for i := range 8 {
+			_ = s.Remove(fmt.Sprint("a", i))
+		}
+	})
+	step(func() { _ = s.Set("a0", "again") }) // version 5: seven tombstones left
+	if got := attrs(j.m, id); got != "a0=again keep=keep " {
+		t.Fatalf("j has %q, want a0=again keep=keep", got)
+	}
+
+	refreshes := j.m.Stats().QuorumRefreshes
+	nw.Isolate(j.tn, p.tn, q.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "j without the quorum", func() bool { return j.m.Serving() != nil })
+	nw.Heal(j.tn, p.tn)
+	nw.Heal(j.tn, q.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "j's refresh", func() bool {
+		return j.m.Stats().QuorumRefreshes > refreshes && j.m.Serving() == nil
+	})
+	if got := attrs(j.m, id); got != "a0=again keep=keep " {
+		t.Errorf("j, refreshed from p's copy of version 1 (j is at version 5), has %q; want a0=again keep=keep "+
+			"(k was removed on j at version 2; with seven tombstones held the refresh brought it back)", got)
+	}
+}
+
+// TestChangeAfterATransferredPendingChangeWins: a request on hi sets x=h1 and has not
+// ended (its delta is not taken: x is marked as changed here). A joiner lo (lower origin)
+// takes the session from hi meanwhile: the snapshot holds x=h1, with the stamp of the
+// value it replaced, (1, hi). lo's user sees h1 and sets x: a change made after h1 was
+// seen, which the documentation says always wins. lo's delta (version 2) reaches hi,
+// which skips it (x changed here and not sent yet) and raises its entry's stamp to
+// (2, lo); hi's request then ends and sends x=h1 with version 3: h1 wins everywhere and
+// lo's later change is lost.
+func TestChangeAfterATransferredPendingChangeWins(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	loID, hiID := loHiIDs()
+	hi, hiCh := startCtlID(t, nw, hiID, delta.Config{JvmRoute: "hi", Replication: delta.ReplicateAcked})
+	newRaw(t, nw, nil)
+	if err := hiCh.WaitForMembers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	s, id := startedSession(t, hi)
+	_ = s.Set("x", "h1") // hi's request, not ended yet
+
+	lo, _ := startCtlID(t, nw, loID, delta.Config{JvmRoute: "lo", Replication: delta.ReplicateAcked})
+	sl := lo.Find(id)
+	if v, _ := sl.Get("x"); v != "h1" {
+		t.Fatalf("lo has x=%v, want h1 (hi's copy)", v)
+	}
+	_ = sl.Set("x", "lo after h1")
+	if err := lo.Replicate(ctx, sl); err != nil {
+		t.Fatal(err)
+	}
+	if err := hi.Replicate(ctx, s); err != nil { // hi's request ends
+		t.Fatal(err)
+	}
+	if l, h := attrs(lo, id), attrs(hi, id); l != h || l != "x=lo after h1 " {
+		t.Errorf("lo %q, hi %q; want both x=lo after h1 (lo's change was made after it saw h1; "+
+			"hi skipped %d changes as older)", l, h, hi.Stats().OlderChangesSkipped)
+	}
+}
+
+// TestRemovalRecordCoversAStampAboveTheVersion: hi (ClusterSize 3, raw Go peers m and e)
+// holds S at version 1. hi's delta setting x=h1 (version 2) reaches m and e, but its send
+// fails (a lost acknowledgement): hi gives version 2 back and holds x=h1 stamped (2, hi)
+// at version 1. m is cut off; then S stops being named by its id on hi: renamed by
+// ChangeSessionID (a login), or invalidated by e. hi records the old id as removed at its
+// copy's version, 1, although its copy held the change of version 2. hi then loses e and
+// gets m back: its refresh finds S under the old id at version 2 in m's copy (m missed the
+// rename or the removal), which the record does not cover, and the old id names a live
+// session on hi again.
+func TestRemovalRecordCoversAStampAboveTheVersion(t *testing.T) {
+	for _, how := range []string{"renamed here", "invalidated elsewhere"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := context.Background()
+			nw := channeltest.NewNetwork()
+			var id string
+			var hiOrigin uint32
+			now := time.Now().UnixMilli()
+			mState := func(refresh bool) []delta.SessionState {
+				if !refresh {
+					return nil
+				}
+				// m's copy: S after hi's delta of version 2, delivered.
+				st := delta.SessionState{ID: id, CreationTime: now, LastAccessedTime: now, MaxInactive: 1800, Version: 2,
+					Attributes: []delta.NamedValue{{Name: "x", Value: gobBytes("h1")}}}
+				delta.SetStamp(&st, 0, 2, hiOrigin)
+				return []delta.SessionState{st}
+			}
+			m := answerer(t, nw, mState)
+			e := answerer(t, nw, func(bool) []delta.SessionState { return nil })
+			hiTn, hiCh := startCtlNode(t, nw, delta.Config{JvmRoute: "hi", Replication: delta.ReplicateAcked, ClusterSize: 3})
+			hi := hiCh.m
+			if err := hiCh.WaitForMembers(ctx, 2); err != nil {
+				t.Fatal(err)
+			}
+			testutil.EventuallyTrue(t, 10*time.Second, "hi serving", func() bool { return hi.Serving() == nil })
+			hiOrigin = delta.OriginOf(hiCh.LocalMember())
+			s, sid := startedSession(t, hi)
+			id = sid
+			_ = s.Set("x", "h1")
+			if err := replicateHeldToFail(hi, hiCh.ctlChannel, s, true)(); err == nil {
+				t.Fatal("hi's send did not fail")
+			}
+
+			nw.Isolate(m.tn, hiTn, e.tn)
+			testutil.EventuallyTrue(t, 10*time.Second, "hi serving without m", func() bool {
+				return len(hiCh.Members()) == 1 && hi.Serving() == nil
+			})
+			switch how {
+			case "renamed here":
+				testutil.EventuallyTrue(t, 10*time.Second, "hi's rename", func() bool {
+					_, err := hi.ChangeSessionID(ctx, s, "")
+					return err == nil
+				})
+			default:
+				e.send(t, hiCh.LocalMember(), repairMsg(delta.EventExpired, id, time.Now().UnixMilli()))
+			}
+			if hi.Find(id) != nil {
+				t.Fatalf("hi still holds %s", id)
+			}
+
+			refreshes := hi.Stats().QuorumRefreshes
+			nw.Partition(hiTn, e.tn)
+			testutil.EventuallyTrue(t, 10*time.Second, "hi without the quorum", func() bool { return hi.Serving() != nil })
+			nw.Heal(hiTn, m.tn)
+			testutil.EventuallyTrue(t, 10*time.Second, "hi's refresh", func() bool {
+				return hi.Stats().QuorumRefreshes > refreshes && hi.Serving() == nil
+			})
+			if s := hi.Find(id); s != nil {
+				v, _ := s.Get("x")
+				t.Errorf("after the refresh hi holds %s again (x=%v, from m's copy of version 2): its record of %s "+
+					"was at version 1, below the stamp (2, hi) its copy held", id, v, how)
+			}
+		})
+	}
+}
+
+// ctlNode is a ctlChannel with the manager started on it.
+type ctlNode struct {
+	*ctlChannel
+	m *delta.Manager
+}
+
+// startCtlNode is startCtl that also returns the channel's node on nw (to partition it).
+func startCtlNode(t *testing.T, nw *channeltest.Network, cfg delta.Config) (*channeltest.Node, *ctlNode) {
+	t.Helper()
+	tn, ch := newChannel(t, nw)
+	c := &ctlChannel{Channel: ch}
+	return tn, &ctlNode{ctlChannel: c, m: readyManager(t, c, nil, cfg)}
+}
+
+// TestJumpedVersionUnderAnotherRouteNeedsNoRepair: p's delta setting x (version 2)
+// failed, so p holds x=p stamped (2, p) at version 1. Nodes a and j join and both take
+// S1.a from p: version 1, x=p (2, p). j renames the session to S1.j (the binder's rename,
+// here by ChangeSessionID) while a is cut off from it, so a keeps S1.a: the ids split,
+// and each node applies the other's messages to its copy under the other route
+// (replicaOf). j's next delta takes version 3, above p's stamp (the fourth review's fix):
+// a's copy of version 1 took it for a delta that comes after changes it missed (missed:
+// more than one above), held it and asked j for every session (a repair), though a's copy
+// lacked only the rename. Before that fix the delta took version 2 and applied at once.
+func TestJumpedVersionUnderAnotherRouteNeedsNoRepair(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	now := time.Now().UnixMilli()
+	var p *raw
+	p = answerer(t, nw, func(bool) []delta.SessionState {
+		st := delta.SessionState{ID: "S1.a", CreationTime: now, LastAccessedTime: now, MaxInactive: 1800, Version: 1,
+			Attributes: []delta.NamedValue{{Name: "x", Value: gobBytes("p")}}}
+		delta.SetStamp(&st, 0, 2, delta.OriginOf(p.ch.LocalMember())) // p's failed delta, put back
+		return []delta.SessionState{st}
+	})
+	a := startReady(t, nw, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+	j := startReady(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked})
+	if err := a.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{a, j} {
+		if got := attrs(n.m, "S1.a"); got != "x=p " {
+			t.Fatalf("a joiner has %q, want x=p (p's copy)", got)
+		}
+	}
+	nw.Partition(a.tn, j.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "a and j apart", func() bool {
+		return len(a.ch.Members()) == 1 && len(j.ch.Members()) == 1
+	})
+	sj := j.m.Find("S1.a")
+	if _, err := j.m.ChangeSessionID(ctx, sj, "S1.j"); err != nil {
+		t.Fatal(err)
+	}
+	nw.Heal(a.tn, j.tn)
+	if err := j.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	_ = sj.Set("y", "j")
+	if err := j.m.Replicate(ctx, sj); err != nil {
+		t.Fatal(err)
+	}
+	if got := attrs(a.m, "S1.a"); got != "x=p y=j " {
+		t.Errorf("a's copy under its route has %q right after j's delta, want x=p y=j (applied at once, as replicaOf does)", got)
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "j's change on a", func() bool {
+		return attrs(a.m, "S1.a") == "x=p y=j " || attrs(a.m, "S1.j") == "x=p y=j "
+	})
+	if n := a.m.Stats().TransferRepairs; n != 0 {
+		t.Errorf("a ran %d repairs (asked j for every session) for j's delta of version 3 to its copy of version 1, "+
+			"which missed only the rename", n)
+	}
+}
+
+// TestRepairOverAPendingChange: a created X.a; j holds it too. j renames it to X.j while
+// a is cut off (the rename and j's next delta, version 2, reach only p), so a keeps X.a.
+// a's user sets x (not replicated yet). The link is back and j's next delta (version 3)
+// reaches a, whose copy under the other route missed version 2: a repair loads j's copy
+// over a's (renameForRepair, loadTransferred), which replaces x and its mark but keeps the
+// pending change. a's request then ends: its delta sends x=a (stamped over the loaded
+// entry, which keeps j's value), so j takes x=a while a keeps x=start.
+func TestRepairOverAPendingChange(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	a := startReady(t, nw, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+	j := startReady(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked})
+	newRaw(t, nw, nil) // p: j's member while a is cut off from it
+	if err := a.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	sa, old := startedSession(t, a.m)
+	newID := old[:len(old)-1] + "j"
+	nw.Partition(a.tn, j.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "a and j apart", func() bool {
+		return len(a.ch.Members()) == 1 && len(j.ch.Members()) == 1
+	})
+	sj := j.m.Find(old)
+	if _, err := j.m.ChangeSessionID(ctx, sj, newID); err != nil {
+		t.Fatal(err)
+	}
+	_ = sj.Set("y", 1)
+	if err := j.m.Replicate(ctx, sj); err != nil { // version 2, to p only
+		t.Fatal(err)
+	}
+	_ = sa.Set("x", "a") // a's request, not ended yet
+	nw.Heal(a.tn, j.tn)
+	if err := j.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	_ = sj.Set("y", 2)
+	if err := j.m.Replicate(ctx, sj); err != nil { // version 3
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "a's repair", func() bool {
+		return a.m.Stats().TransferRepairs > 0 && a.m.Find(newID) != nil && delta.RepairIdle(a.m)
+	})
+	if err := a.m.Replicate(ctx, sa); err != nil { // a's request ends
+		t.Fatal(err)
+	}
+	if l, r := attrs(a.m, newID), attrs(j.m, newID); l != r {
+		t.Errorf("a %q, j %q; want the same (a's pending x=a went out after the repair loaded j's copy over it)", l, r)
+	}
+}
+
+// TestDetectedMutationKeepsItsValue: with Config.DetectMutations, a request on a mutates
+// attribute x in place (a change made here, detected when the request ends). b's
+// concurrent change of x arrives before a's request ends: x is not marked as changed here
+// (detectMutations runs only in takeDelta), so b's value replaces a's entry, and a's
+// mutation is never detected. The documentation says an attribute changed here and not
+// sent yet keeps its value whatever arrives meanwhile, and its delta wins everywhere (as
+// it does when a calls Set or MarkDirty); both nodes end with b's value instead.
+func TestDetectedMutationKeepsItsValue(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	cfg := delta.Config{Replication: delta.ReplicateAcked, DetectMutations: true}
+	cfg.JvmRoute = "a"
+	a := startReady(t, nw, cfg)
+	cfg.JvmRoute = "b"
+	b := startReady(t, nw, cfg)
+	if err := a.ch.WaitForMembers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	sa := create(t, a, "x", map[string]any{"k": "start"})
+	id := sa.ID()
+	v, _ := sa.Get("x") // a's request reads x and changes it in place
+	v.(map[string]any)["k"] = "a"
+	sb := b.m.Find(id)
+	_ = sb.Set("x", map[string]any{"k": "b"})
+	if err := b.m.Replicate(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.m.Replicate(ctx, sa); err != nil { // a's request ends
+		t.Fatal(err)
+	}
+	if l, r := attrs(a.m, id), attrs(b.m, id); l != r || l != "x=map[k:a] " {
+		t.Errorf("a %q, b %q; want both x=map[k:a] (changed on a and not sent yet when b's change arrived)", l, r)
+	}
+}
