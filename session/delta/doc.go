@@ -61,25 +61,26 @@
 // applies deltas in the order they arrive, so each node would keep the other's value of
 // an attribute both set. Between Go nodes (BinaryCodec) the last writer wins instead, the
 // same on every node: every attribute remembers the stamp of the change that set it (or
-// removed it, for the last eight removals of a session), the session's version the delta
-// carried followed by its sender's origin (a hash of its member's unique id), and a
-// change from another Go node applies only if its stamp is not older. A node gives its
-// next delta a version above every one it applied and every other node's stamp it holds,
-// so a change made after another was seen always wins over it; only changes that did not see each other are ordered by their
-// senders. An attribute changed here and not sent yet keeps its value whatever arrives
-// meanwhile (its delta, stamped above every change applied, wins everywhere). A failed
-// delta keeps its version when a concurrent change of that version was applied, and only
-// its changes that no other node's replaced since go out again. State transfers carry the
-// stamps (AskStamps); a delta older than the transferred copy still applies its attribute
-// changes where their stamps win, and a refresh takes from a member's copy that is not
-// newer by version the attributes whose stamps win. Only attributes carry stamps: the principal, auth type,
-// notes, listeners and max inactive interval apply in arrival order (and not from a
-// delta older than a transferred copy). Changes to different attributes all apply
-// (TestConcurrentChangesConverge); skipped changes are counted in
-// Stats.OlderChangesSkipped. Deltas in Tomcat's format carry no version and apply in
-// arrival order, as in Tomcat, and values transferred from a member of an earlier version
-// are stamped zero (older than any Go node's change). The losing change is lost, as on
-// one node; Session.Update is atomic on one node only.
+// removed it: a session remembers eight removals once their deltas are taken), the
+// session's version the delta carried followed by its sender's origin (a hash of its
+// member's unique id), and a change from another Go node applies only if its stamp is not
+// older. A node gives its next delta a version above every one it applied and every other
+// node's stamp it holds (versions can jump), so a change made after another was applied
+// wins over it; changes that did not see each other are ordered by their senders. An
+// attribute set, removed or marked dirty here and not sent yet keeps its value whatever
+// arrives meanwhile. A failed delta does not give back a version another node's change
+// took, and only its changes that no other node's replaced since go out again. State
+// transfers carry the stamps (AskStamps); a delta older than the transferred copy still
+// applies its attribute changes where their stamps win, and a refresh takes from a
+// member's copy that is not newer by version the attributes whose stamps win. Changes to
+// different attributes all apply (TestConcurrentChangesConverge); skipped changes are
+// counted in Stats.OlderChangesSkipped. The losing change is lost, as on one node;
+// Session.Update is atomic on one node only. Only attributes carry stamps: the principal,
+// auth type, notes, listeners and max inactive interval apply in arrival order (and not
+// from a delta older than a transferred copy). Deltas in Tomcat's format carry no version
+// and apply in arrival order, as in Tomcat, and values transferred from a member of an
+// earlier version are stamped zero (older than any Go node's change). docs/sessions.md
+// lists the cases where a later change can still lose.
 //
 // # Values
 //

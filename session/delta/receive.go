@@ -137,8 +137,9 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 		m.handleCreated(msg)
 	case EventExpired:
 		if s := m.replicaOf(msg.SessionID); s != nil {
+			top := s.highestVersion() // before the expiry empties it
 			_ = m.expire(context.Background(), s, false, causeInvalidated, true)
-			m.noteRemoved(msg.SessionID, s, 0, false) // the cluster removed it (removals.go)
+			m.noteRemoved(msg.SessionID, s, top, false) // the cluster removed it (removals.go)
 		} else {
 			m.stats.unknownID.Add(1)
 		}

@@ -183,7 +183,7 @@ func (m *Manager) noteRemoved(id string, s *Session, version uint64, renamed boo
 	}
 	s.mu.Lock()
 	sec := s.maxInactive
-	version = max(version, s.version)
+	version = max(version, s.topVersion())
 	s.mu.Unlock()
 	m.gone.note(id, version, keepRemoval(sec), renamed)
 }

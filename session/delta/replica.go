@@ -212,7 +212,7 @@ func (s *Session) beginExpire() (e expiry, ok bool) {
 		return e, false
 	}
 	s.expiring = true
-	e = expiry{id: s.id, pending: s.pending, version: s.version + 1, named: slices.Clone(s.named)}
+	e = expiry{id: s.id, pending: s.pending, version: max(s.version, s.foreignVersion()) + 1, named: slices.Clone(s.named)}
 	s.pending = nil
 	return e, true
 }
@@ -287,7 +287,9 @@ func (s *Session) applyDelta(msg *Message, origin uint32, notify bool) []notice 
 func (s *Session) missed(version uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return version > s.version+1
+	// A node's delta takes a version above the stamps it holds, which this copy holds too
+	// when it missed nothing (takeDelta): the version may jump past the copy's.
+	return version > s.topVersion()+1
 }
 
 // olderThan reports whether the session's version is below version.
@@ -325,8 +327,34 @@ func (s *Session) loadTransferred(st *SessionState) {
 	s.mu.Lock()
 	if !s.expiring {
 		s.load(st)
+		s.keepPending()
 	}
 	s.mu.Unlock()
+}
+
+// keepPending puts this node's attribute changes not sent yet back on a copy just loaded
+// (a repair's), marked as made here: its next delta sends them, and they must be what
+// this node holds too.
+func (s *Session) keepPending() {
+	for _, a := range s.pending {
+		if a.Type != ActionAttribute {
+			continue
+		}
+		i := s.find(a.Name)
+		switch {
+		case a.Op == OpRemove && i >= 0:
+			s.buryHere(a.Name, s.attrs[i].stamp())
+			s.attrs = slices.Delete(s.attrs, i, i+1)
+		case a.Op == OpRemove:
+			s.buryHere(a.Name, s.stampOf(a.Name))
+		case i >= 0:
+			s.attrs[i] = attrEntry{name: a.Name, data: a.Value, version: s.attrs[i].version, origin: s.attrs[i].origin, here: true}
+		default:
+			st := s.stampOf(a.Name)
+			s.unbury(a.Name)
+			s.addAttr(attrEntry{name: a.Name, data: a.Value, version: st.version, origin: st.origin, here: true})
+		}
+	}
 }
 
 // ---- the caller holds s.mu ----

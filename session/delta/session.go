@@ -45,7 +45,9 @@ type Session struct {
 	queued, resend bool
 	// unstamped: the copy was loaded from a member that sent no stamps (stamp.go)
 	unstamped bool
-	sent      chan struct{}
+	// forgot: the highest version of a tombstone forgotten (stamp.go), saturated
+	forgot uint32
+	sent   chan struct{}
 }
 
 type attrEntry struct {

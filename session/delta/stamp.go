@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"math"
 	"slices"
 
 	"github.com/gotribes/tribes/channel"
@@ -84,10 +85,37 @@ func (s *Session) addTomb(t tomb) {
 	s.unbury(t.name)
 	if len(s.tombs) >= maxTombs {
 		if i := slices.IndexFunc(s.tombs, func(t tomb) bool { return !t.here }); i >= 0 {
-			s.tombs = slices.Delete(s.tombs, i, i+1)
+			s.forget(i)
 		}
 	}
 	s.tombs = append(s.tombs, t)
+}
+
+// forget drops tombstone i, keeping the highest version forgotten.
+func (s *Session) forget(i int) {
+	s.forgot = max(s.forgot, uint32(min(s.tombs[i].st.version, math.MaxUint32)))
+	s.tombs = slices.Delete(s.tombs, i, i+1)
+}
+
+// highestVersion is topVersion, with s.mu taken.
+func (s *Session) highestVersion() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.topVersion()
+}
+
+// topVersion returns the highest version the copy knows of: its own, its stamps' (of any
+// node: a failed delta gives its version back, but its stamps stay and travel) and its
+// forgotten tombstones'.
+func (s *Session) topVersion() uint64 {
+	v := max(s.version, uint64(s.forgot))
+	for i := range s.attrs {
+		v = max(v, s.attrs[i].version)
+	}
+	for _, t := range s.tombs {
+		v = max(v, t.st.version)
+	}
+	return v
 }
 
 // trimTombs forgets the oldest removals past maxTombs that are not marked here.
@@ -97,7 +125,7 @@ func (s *Session) trimTombs() {
 		if i < 0 {
 			return
 		}
-		s.tombs = slices.Delete(s.tombs, i, i+1)
+		s.forget(i)
 	}
 }
 
@@ -293,12 +321,9 @@ func (s *Session) mergeStamped(st *SessionState, notify bool) ([]notice, bool) {
 	if !st.stamped || s.unstamped || !s.valid || s.expiring {
 		return nil, false
 	}
-	// With every tombstone slot taken, removals older than the oldest held may have been
-	// forgotten: an attribute absent here and set no later than that stays absent.
-	var forgotten uint64
-	if len(s.tombs) >= maxTombs {
-		forgotten = s.tombs[0].st.version
-	}
+	// An attribute absent here and set no later than a removal forgotten stays absent: it
+	// may be one of those removed.
+	forgotten := uint64(s.forgot)
 	var out []notice
 	changed := false
 	one := func(a Action, at stamp) {

