@@ -17,10 +17,10 @@ import (
 //
 // A stamp is the session's version the delta carried, then the sender's origin (a hash of
 // its member's unique id) to order two changes of one version. A node takes the version of
-// a new delta above every version it applied, so a change made after another was seen
-// always wins over it; only changes that did not see each other are ordered by origin.
-// Tomcat's deltas carry no version (0): they apply in arrival order, as before, and leave
-// the attribute stamped zero.
+// a new delta above every version it applied and every other node's stamp it holds, so a
+// change made after another was applied wins over it; changes that did not see each other
+// are ordered by origin. Tomcat's deltas carry no version (0): they apply in arrival
+// order, as before, and leave the attribute stamped zero.
 type stamp struct {
 	version uint64
 	origin  uint32
@@ -52,8 +52,8 @@ type tomb struct {
 }
 
 // maxTombs bounds the removals a session remembers (the oldest not made here and not
-// sent yet is forgotten first): a
-// change that sets an attribute whose removal was forgotten applies, as in arrival order.
+// sent yet is forgotten first): a change that sets an attribute whose removal was
+// forgotten applies, as in arrival order (but a refresh does not take one: forgot).
 const maxTombs = 8
 
 // ---- the caller holds s.mu ----
@@ -222,7 +222,7 @@ func (s *Session) foreignVersion() uint64 {
 
 // appliedFromOthers reports whether this copy holds a change of another node stamped
 // version v or later: a concurrent delta of the version a failed delta of this node took.
-// Then v stays taken (unversion), so that this node's next delta wins over that change.
+// Then v stays taken (requeue), so that this node's next delta wins over that change.
 func (s *Session) appliedFromOthers(v uint64) bool {
 	self := s.m.cl.origin()
 	for i := range s.attrs {
