@@ -78,6 +78,20 @@ func answerer(t *testing.T, nw *channeltest.Network, states func(refresh bool) [
 	return r
 }
 
+// refreshAfterCut cuts j (ClusterSize 3) off from p and q until it stands down, heals the
+// links and waits for j's refresh, and for j serving again.
+func refreshAfterCut(t *testing.T, nw *channeltest.Network, j *node, p, q *raw) {
+	t.Helper()
+	refreshes := j.m.Stats().QuorumRefreshes
+	nw.Isolate(j.tn, p.tn, q.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "j without the quorum", func() bool { return j.m.Serving() != nil })
+	nw.Heal(j.tn, p.tn)
+	nw.Heal(j.tn, q.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "j's refresh", func() bool {
+		return j.m.Stats().QuorumRefreshes > refreshes && j.m.Serving() == nil
+	})
+}
+
 // TestRefreshKeepsAConcurrentChangeOfTheSameVersion: j (ClusterSize 3, members p and q,
 // raw Go peers sending stamped copies) holds S at version 1 and applies p's delta of
 // version 2 (k=p). A partition cuts j off; meanwhile q's concurrent delta, also of
@@ -113,14 +127,7 @@ func TestRefreshKeepsAConcurrentChangeOfTheSameVersion(t *testing.T) {
 	if got := valueK(j.m, "S.p"); got != "p" {
 		t.Fatalf("j has k=%v, want p", got)
 	}
-	refreshes := j.m.Stats().QuorumRefreshes
-	nw.Isolate(j.tn, p.tn, q.tn)
-	testutil.EventuallyTrue(t, 10*time.Second, "j without the quorum", func() bool { return j.m.Serving() != nil })
-	nw.Heal(j.tn, p.tn)
-	nw.Heal(j.tn, q.tn)
-	testutil.EventuallyTrue(t, 10*time.Second, "j's refresh", func() bool {
-		return j.m.Stats().QuorumRefreshes > refreshes && j.m.Serving() == nil
-	})
+	refreshAfterCut(t, nw, j, p, q)
 	if got, st := attrs(j.m, "S.p"), j.m.Stats(); got != "k=p y=q " {
 		t.Errorf("j, refreshed (sessions refreshed %d), has %q; want k=p y=q, as both members (q's change of y, acknowledged by the majority while j was cut off, is lost on j)", st.SessionsRefreshed, got)
 	}

@@ -1,11 +1,10 @@
 package delta_test
 
-// The stamps (stamp.go) with removal records, repairs, a refresh after removals, and the
-// changes a node makes that are not marked as made here.
+// The stamps (stamp.go) with removal records, repairs, and the changes a node makes that
+// are not marked as made here.
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -13,93 +12,6 @@ import (
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
-
-// TestRefreshDoesNotResurrectARemovedAttributeSetAgain is
-// TestRefreshDoesNotResurrectARemovedAttribute with one more request on j: it sets a0,
-// one of the eight attributes removed after k, again, so j holds seven tombstones. k's
-// removal was forgotten all the same, and the refresh must not take k back from p's copy
-// of version 1.
-func TestRefreshDoesNotResurrectARemovedAttributeSetAgain(t *testing.T) {
-	ctx := context.Background()
-	nw := channeltest.NewNetwork()
-	var id string
-	var jOrigin uint32
-	now := time.Now().UnixMilli()
-	pState := func(refresh bool) []delta.SessionState {
-		if !refresh {
-			return nil
-		}
-		// p's copy: S as j's first delta left it (version 1: keep and k).
-		st := repairState(now, id, 1, "v1") // k=v1
-		st.Attributes = append(st.Attributes, delta.NamedValue{Name: "keep", Value: gobBytes("keep")})
-		delta.SetStamp(&st, 0, 1, jOrigin)
-		delta.SetStamp(&st, 1, 1, jOrigin)
-		return []delta.SessionState{st}
-	}
-	qState := func(refresh bool) []delta.SessionState {
-		if !refresh {
-			return nil
-		}
-		// q's copy: S at j's version 5, without k.
-		st := delta.SessionState{ID: id, CreationTime: now, LastAccessedTime: now, MaxInactive: 1800, Version: 5,
-			Attributes: []delta.NamedValue{{Name: "keep", Value: gobBytes("keep")}, {Name: "a0", Value: gobBytes("again")}}}
-		delta.SetStamp(&st, 0, 1, jOrigin)
-		delta.SetStamp(&st, 1, 5, jOrigin)
-		return []delta.SessionState{st}
-	}
-	p, q := answerer(t, nw, pState), answerer(t, nw, qState)
-	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 3})
-	if err := j.m.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.ch.WaitForMembers(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	testutil.EventuallyTrue(t, 10*time.Second, "j serving", func() bool { return j.m.Serving() == nil })
-	jOrigin = delta.OriginOf(j.ch.LocalMember())
-
-	s, err := j.m.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id = s.ID()
-	step := func(f func()) {
-		t.Helper()
-		f()
-		if err := j.m.Replicate(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	step(func() { _ = s.Set("keep", "keep"); _ = s.Set("k", "v1") }) // version 1
-	step(func() { _ = s.Remove("k") })                               // version 2
-	step(func() {                                                    // version 3
-		for i := range 8 {
-			_ = s.Set(fmt.Sprint("a", i), i)
-		}
-	})
-	step(func() { // version 4: k's tombstone is forgotten
-		for i := range 8 {
-			_ = s.Remove(fmt.Sprint("a", i))
-		}
-	})
-	step(func() { _ = s.Set("a0", "again") }) // version 5: seven tombstones left
-	if got := attrs(j.m, id); got != "a0=again keep=keep " {
-		t.Fatalf("j has %q, want a0=again keep=keep", got)
-	}
-
-	refreshes := j.m.Stats().QuorumRefreshes
-	nw.Isolate(j.tn, p.tn, q.tn)
-	testutil.EventuallyTrue(t, 10*time.Second, "j without the quorum", func() bool { return j.m.Serving() != nil })
-	nw.Heal(j.tn, p.tn)
-	nw.Heal(j.tn, q.tn)
-	testutil.EventuallyTrue(t, 10*time.Second, "j's refresh", func() bool {
-		return j.m.Stats().QuorumRefreshes > refreshes && j.m.Serving() == nil
-	})
-	if got := attrs(j.m, id); got != "a0=again keep=keep " {
-		t.Errorf("j, refreshed from p's copy of version 1 (j is at version 5), has %q; want a0=again keep=keep "+
-			"(k was removed on j at version 2; with seven tombstones held the refresh brought it back)", got)
-	}
-}
 
 // TestTransferredPendingChangeAgrees: a request on hi sets x=h1 and has not ended (its
 // delta is not taken: x is marked as changed here). A joiner lo takes the session from hi

@@ -68,22 +68,9 @@ func TestChangeAfterATransferredFailedChangeWins(t *testing.T) {
 	if err := hiCh.WaitForMembers(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	s, err := hi.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Set("x", "start")
-	if err := hi.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
+	s, id := startedSession(t, hi)
 	_ = s.Set("x", "h1")
-	entered, release := hiCh.arm(false)
-	failed := make(chan error, 1)
-	go func() { failed <- hi.Replicate(ctx, s) }()
-	<-entered
-	release()
-	if err := <-failed; err == nil {
+	if err := replicateHeldToFail(hi, hiCh, s, false)(); err == nil {
 		t.Fatal("hi's send did not fail")
 	}
 
@@ -113,16 +100,29 @@ func TestChangeAfterATransferredFailedChangeWins(t *testing.T) {
 
 // TestRefreshDoesNotResurrectARemovedAttribute: j (ClusterSize 3, members p and q, raw Go
 // peers) creates S, sets k, then removes k and, in later requests, eight other attributes
-// (its tombstone of k is forgotten: a session keeps eight). p missed those deltas (it was
-// cut off from j: its copy is S at version 1 with k). j loses the quorum and gets it back;
-// its refresh asks p and q. p's copy is older by version, and k has no stamp on j any
-// more: the refresh must not bring the removed attribute back from p's copy.
+// (its tombstone of k is forgotten: a session keeps eight); with setAgain one more request
+// sets one of those eight again (seven tombstones left). p missed those deltas (it was cut
+// off from j: its copy is S at version 1 with k). j loses the quorum and gets it back; its
+// refresh asks p and q. p's copy is older by version, and k has no stamp on j any more:
+// the refresh must not bring the removed attribute back from p's copy.
 func TestRefreshDoesNotResurrectARemovedAttribute(t *testing.T) {
+	for _, setAgain := range []bool{false, true} {
+		t.Run(fmt.Sprint("setAgain=", setAgain), func(t *testing.T) {
+			refreshAfterForgottenRemoval(t, setAgain)
+		})
+	}
+}
+
+func refreshAfterForgottenRemoval(t *testing.T, setAgain bool) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	var id string
 	var jOrigin uint32
 	now := time.Now().UnixMilli()
+	want, last := "keep=keep ", uint64(4)
+	if setAgain {
+		want, last = "a0=again keep=keep ", 5
+	}
 	pState := func(refresh bool) []delta.SessionState {
 		if !refresh {
 			return nil
@@ -138,10 +138,14 @@ func TestRefreshDoesNotResurrectARemovedAttribute(t *testing.T) {
 		if !refresh {
 			return nil
 		}
-		// q's copy: S at j's version 4, without k.
-		st := delta.SessionState{ID: id, CreationTime: now, LastAccessedTime: now, MaxInactive: 1800, Version: 4,
+		// q's copy: S at j's last version, without k.
+		st := delta.SessionState{ID: id, CreationTime: now, LastAccessedTime: now, MaxInactive: 1800, Version: last,
 			Attributes: []delta.NamedValue{{Name: "keep", Value: gobBytes("keep")}}}
 		delta.SetStamp(&st, 0, 1, jOrigin)
+		if setAgain {
+			st.Attributes = append(st.Attributes, delta.NamedValue{Name: "a0", Value: gobBytes("again")})
+			delta.SetStamp(&st, 1, 5, jOrigin)
+		}
 		return []delta.SessionState{st}
 	}
 	p, q := answerer(t, nw, pState), answerer(t, nw, qState)
@@ -160,42 +164,36 @@ func TestRefreshDoesNotResurrectARemovedAttribute(t *testing.T) {
 		t.Fatal(err)
 	}
 	id = s.ID()
-	_ = s.Set("keep", "keep")
-	_ = s.Set("k", "v1")
-	if err := j.m.Replicate(ctx, s); err != nil { // version 1
-		t.Fatal(err)
+	step := func(f func()) {
+		t.Helper()
+		f()
+		if err := j.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
 	}
-	_ = s.Remove("k")
-	if err := j.m.Replicate(ctx, s); err != nil { // version 2
-		t.Fatal(err)
+	step(func() { _ = s.Set("keep", "keep"); _ = s.Set("k", "v1") }) // version 1
+	step(func() { _ = s.Remove("k") })                               // version 2
+	step(func() {                                                    // version 3
+		for i := range 8 {
+			_ = s.Set(fmt.Sprint("a", i), i)
+		}
+	})
+	step(func() { // version 4: k's tombstone is forgotten
+		for i := range 8 {
+			_ = s.Remove(fmt.Sprint("a", i))
+		}
+	})
+	if setAgain {
+		step(func() { _ = s.Set("a0", "again") }) // version 5: seven tombstones left
 	}
-	for i := range 8 {
-		_ = s.Set(fmt.Sprint("a", i), i)
-	}
-	if err := j.m.Replicate(ctx, s); err != nil { // version 3
-		t.Fatal(err)
-	}
-	for i := range 8 {
-		_ = s.Remove(fmt.Sprint("a", i))
-	}
-	if err := j.m.Replicate(ctx, s); err != nil { // version 4
-		t.Fatal(err)
-	}
-	if got := attrs(j.m, id); got != "keep=keep " {
-		t.Fatalf("j has %q, want keep=keep", got)
+	if got := attrs(j.m, id); got != want {
+		t.Fatalf("j has %q, want %q", got, want)
 	}
 
-	refreshes := j.m.Stats().QuorumRefreshes
-	nw.Isolate(j.tn, p.tn, q.tn)
-	testutil.EventuallyTrue(t, 10*time.Second, "j without the quorum", func() bool { return j.m.Serving() != nil })
-	nw.Heal(j.tn, p.tn)
-	nw.Heal(j.tn, q.tn)
-	testutil.EventuallyTrue(t, 10*time.Second, "j's refresh", func() bool {
-		return j.m.Stats().QuorumRefreshes > refreshes && j.m.Serving() == nil
-	})
-	if got := attrs(j.m, id); got != "keep=keep " {
-		t.Errorf("j, refreshed from p's copy of version 1 (j is at version 4), has %q; want keep=keep "+
-			"(k was removed on j at version 2; the copy older by version brought it back)", got)
+	refreshAfterCut(t, nw, j, p, q)
+	if got := attrs(j.m, id); got != want {
+		t.Errorf("j, refreshed from p's copy of version 1 (j is at version %d), has %q; want %q "+
+			"(k was removed on j at version 2)", last, got, want)
 	}
 }
 
