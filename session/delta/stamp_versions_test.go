@@ -26,20 +26,7 @@ func startCtlID(t *testing.T, nw *channeltest.Network, id channel.UniqueID, cfg 
 	}
 	channeltest.Start(t, ch)
 	c := &ctlChannel{Channel: ch}
-	cl := delta.NewCluster(c, delta.ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	cfg.Name, cfg.MemberWait = appName, -1
-	m, err := cl.NewManager(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return m, c
+	return readyManager(t, c, nil, cfg), c
 }
 
 // loHiIDs returns two unique ids, lo's origin below hi's.
