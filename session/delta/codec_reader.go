@@ -1,0 +1,227 @@
+package delta
+
+import (
+	"encoding/binary"
+	"errors"
+	"unsafe"
+)
+
+// reader consumes a byte slice; after the first error every call returns zero values.
+type reader struct {
+	b         []byte
+	err       error
+	maxString int
+	arrays    *chunkArrays // a transfer chunk's sessions are decoded into these
+	// budget is what the counts read may still make the decoder allocate ahead of the
+	// elements they announce (count), in bytes.
+	budget int
+}
+
+// allocFactor bounds what the counts of a message (or of a batch, its messages
+// included) make a decoder allocate ahead of the elements they announce: allocFactor
+// times the message's length. An element takes at most 20 times its shortest encoding
+// (an attribute of empty name and value: 2 bytes, 40 as a NamedValue), and each
+// element has bytes of its own, so no stream the encoder writes comes near it; without
+// it, counts nested in one another's first element (a batch's messages, the first
+// one's sessions, the first session's attributes) each claimed the bytes left and
+// allocated 65 times the input.
+const allocFactor = 32
+
+// The shortest encodings of a batch's message (its length prefix included) and of a
+// chunk's session.
+const (
+	minBatchedMessage = 1 + 4 + 7 // length | magic | event, context, session id, unique id, timestamp, version, flags
+	minSession        = 10        // id | three times | flags | version | auth type | three counts
+)
+
+// Sizes of what the decoder allocates per element a count announces.
+const (
+	sizeAction     = int(unsafe.Sizeof(Action{}))
+	sizeSession    = int(unsafe.Sizeof(SessionState{}))
+	sizeNamedValue = int(unsafe.Sizeof(NamedValue{}))
+	sizeTomb       = int(unsafe.Sizeof(tomb{}))
+	sizeBatched    = int(unsafe.Sizeof(Message{}) + unsafe.Sizeof((*Message)(nil)))
+)
+
+func (r *reader) fail(what string) {
+	if r.err == nil {
+		r.err = errors.New(what)
+	}
+	r.b = nil
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
+		r.fail("truncated")
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) uint32() uint32 {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) < 4 {
+		r.fail("truncated")
+		return 0
+	}
+	v := binary.BigEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("bad uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// take returns the next length-prefixed field, at most max bytes long, aliasing the input.
+func (r *reader) take(max int, what string) []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(max) {
+		r.fail(what + " too long")
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("truncated " + what)
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string { return string(r.take(r.maxString, "string")) }
+
+func (r *reader) value(max int) []byte {
+	v := r.take(max, "value")
+	if v == nil && r.err == nil {
+		v = []byte{}
+	}
+	return v
+}
+
+// count reads an entry count: each entry needs at least minSize bytes, so a count larger
+// than what remains is rejected before anything is allocated. A caller that allocates
+// room for the entries ahead of them passes the size of one (elemSize), which the count
+// takes from r.budget.
+func (r *reader) count(minSize, elemSize, max int) int {
+	n := r.uvarint()
+	if r.err != nil {
+		return 0
+	}
+	if n > uint64(max) || n > uint64(len(r.b)/minSize) {
+		r.fail("count too large")
+		return 0
+	}
+	cost := int(n) * elemSize
+	if cost > r.budget {
+		r.fail("counts announce more than the message holds")
+		return 0
+	}
+	r.budget -= cost
+	return int(n)
+}
+
+// session decodes one session of a chunk into s (zero).
+func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
+	s.ID = r.str()
+	s.CreationTime = r.varint()
+	s.LastAccessedTime = r.varint()
+	mi := r.varint()
+	if mi < -1<<31 || mi > 1<<31-1 {
+		r.fail("bad interval")
+	}
+	s.MaxInactive = int32(mi)
+	f := r.byte()
+	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed|sessFlagStamps) != 0 ||
+		f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava ||
+		f&sessFlagRemoved != 0 && f&^sessFlagRenamed != sessFlagRemoved || f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
+		r.fail("unknown session flags")
+	}
+	s.IsNew = f&sessFlagNew != 0
+	s.Removed = f&sessFlagRemoved != 0
+	s.Renamed = f&sessFlagRenamed != 0
+	s.Version = r.uvarint()
+	if f&sessFlagPrincipal != 0 {
+		p := &Principal{Name: r.str()}
+		n := r.count(1, 0, maxEntries)
+		for i := 0; i < n && r.err == nil; i++ {
+			p.Roles = append(p.Roles, r.str())
+		}
+		if f&sessFlagPrincipalJava != 0 {
+			if java := r.value(maxValue); r.err == nil {
+				var err error
+				if p, err = withJava(p, java); err != nil {
+					r.err, r.b = err, nil
+				}
+			}
+		}
+		s.Principal = p
+	}
+	s.AuthType = r.str()
+	for _, dst := range []*[]NamedValue{&s.Attributes, &s.Notes} {
+		n := r.count(2, sizeNamedValue, maxEntries)
+		if n > 0 {
+			*dst = r.namedValues(n)
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			*dst = append(*dst, NamedValue{Name: r.name(), Value: r.value(maxValue)})
+		}
+	}
+	n := r.count(1, 0, maxEntries)
+	for i := 0; i < n && r.err == nil; i++ {
+		s.Listeners = append(s.Listeners, r.str())
+	}
+	if f&sessFlagStamps != 0 {
+		s.stamped = true
+		for i := 0; i < len(s.Attributes) && r.err == nil; i++ {
+			s.Attributes[i].version = r.uvarint()
+			s.Attributes[i].origin = r.uint32()
+		}
+		n := r.count(6, sizeTomb, maxTombs)
+		if n > 0 {
+			s.tombs = make([]tomb, 0, n) // the session keeps it (Session.load)
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			t := tomb{name: r.name()}
+			t.st.version = r.uvarint()
+			t.st.origin = r.uint32()
+			s.tombs = append(s.tombs, t)
+		}
+	}
+	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||
+		len(s.Attributes)+len(s.Notes)+len(s.Listeners) > 0) {
+		r.fail("a removal record holding session state")
+	}
+}

@@ -1,0 +1,173 @@
+package delta
+
+import "slices"
+
+// The parts of a session besides its attributes: the principal, the auth type, notes
+// and session listeners.
+
+// Principal returns a copy of the authenticated principal, or nil.
+func (s *Session) Principal() *Principal {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.principal.clone()
+}
+
+// SetPrincipal sets (nil: removes) the authenticated principal. Its attributes and user
+// principal travel in Java's form with either codec: a value with no Java form (see
+// JavaValueCodec) is refused with an error wrapping ErrNoJavaForm, the session unchanged.
+func (s *Session) SetPrincipal(p *Principal) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if p == nil {
+		s.principal = nil
+		s.record(Action{Type: ActionPrincipal, Op: OpRemove, Name: namePrincipal})
+		return nil
+	}
+	v, err := EncodePrincipal(p)
+	if err != nil {
+		return err
+	}
+	s.principal = p.clone()
+	s.record(Action{Type: ActionPrincipal, Op: OpSet, Name: namePrincipal, Value: v})
+	return nil
+}
+
+// AuthType returns the authentication type ("FORM", "BASIC", ...), or "".
+func (s *Session) AuthType() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authType
+}
+
+// SetAuthType sets (empty: removes) the authentication type.
+func (s *Session) SetAuthType(t string) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	s.authType = t
+	if t == "" {
+		s.record(Action{Type: ActionAuthType, Op: OpRemove, Name: nameAuthType})
+	} else {
+		s.record(Action{Type: ActionAuthType, Op: OpSet, Name: nameAuthType, Value: []byte(t)})
+	}
+	return nil
+}
+
+// Note returns note name. Notes are small string annotations for the framework (Tomcat
+// keeps authentication state in them); unlike Tomcat's, they replicate.
+func (s *Session) Note(name string) (string, bool) {
+	if s == nil {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.notes {
+		if n.name == name {
+			return n.value, true
+		}
+	}
+	return "", false
+}
+
+// SetNote sets note name.
+func (s *Session) SetNote(name, value string) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	s.setNote(name, value)
+	s.record(Action{Type: ActionNote, Op: OpSet, Name: name, Value: []byte(value)})
+	return nil
+}
+
+// RemoveNote removes note name.
+func (s *Session) RemoveNote(name string) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if s.removeNote(name) {
+		s.record(Action{Type: ActionNote, Op: OpRemove, Name: name})
+	}
+	return nil
+}
+
+// AttachListener attaches the named listener (Config.NamedListeners) to the session: it
+// is told when the session is destroyed, on every node where that name is configured.
+func (s *Session) AttachListener(name string) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if !slices.Contains(s.named, name) {
+		s.named = append(s.named, name)
+		s.record(Action{Type: ActionListener, Op: OpSet, Name: name, Value: []byte{}})
+	}
+	return nil
+}
+
+// DetachListener detaches a named listener.
+func (s *Session) DetachListener(name string) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid {
+		return ErrInvalidSession
+	}
+	if i := slices.Index(s.named, name); i >= 0 {
+		s.named = slices.Delete(s.named, i, i+1)
+		s.record(Action{Type: ActionListener, Op: OpRemove, Name: name})
+	}
+	return nil
+}
+
+func (s *Session) setNote(name, value string) {
+	for i := range s.notes {
+		if s.notes[i].name == name {
+			s.notes[i].value = value
+			return
+		}
+	}
+	s.notes = append(s.notes, noteEntry{name, value})
+}
+
+func (s *Session) removeNote(name string) bool {
+	for i := range s.notes {
+		if s.notes[i].name == name {
+			s.notes = slices.Delete(s.notes, i, i+1)
+			return true
+		}
+	}
+	return false
+}
