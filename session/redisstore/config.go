@@ -44,7 +44,8 @@ type Config struct {
 	// client works only while both keys land on one node; it is not tested.
 	Client redis.Cmdable
 	// Name identifies the application: sessions of different names never mix, even on
-	// one Redis (Tomcat's context name, e.g. "localhost#/app"). Required.
+	// one Redis (Tomcat's context name, e.g. "localhost#/app"). Required; at most 4 KiB,
+	// the limit of every string in a stored session.
 	Name string
 	// KeyPrefix starts every key. Empty means DefaultKeyPrefix.
 	KeyPrefix string
@@ -75,6 +76,9 @@ func (c *Config) fill() error {
 	}
 	if c.Name == "" {
 		return fmt.Errorf("%w: Config.Name is required", ErrInvalidConfig)
+	}
+	if len(c.Name) > maxNameLen {
+		return fmt.Errorf("%w: Config.Name of %d bytes exceeds the limit of %d", ErrInvalidConfig, len(c.Name), maxNameLen)
 	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = DefaultKeyPrefix

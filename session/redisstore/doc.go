@@ -47,7 +47,8 @@
 // session (expired, invalidated) or a corrupt value is a request without a session.
 // Before the first byte of the response leaves (WriteHeader, Write, Flush, Hijack, or
 // the handler's return), a session that changed (or is new, or had its id changed) is
-// saved; one that was only read gets its TTL renewed (PEXPIRE), without a write. If the
+// saved; one that was only read gets its TTL renewed (PEXPIRE, unless a concurrent
+// request saved the session since it was read), without a write. If the
 // save fails, the handler's response is replaced by OnError's and its writes fail with
 // ErrNotSaved: a client that got a successful response knows Redis has the session's
 // changes. Changes made after the response started are saved when the handler returns,

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync"
 	"time"
@@ -28,8 +29,10 @@ type Session struct {
 	valid       bool
 	// changes counts the changes made; saved is its value at the last save (or load).
 	changes, savedChanges uint64
-	size                  int // bytes of the attributes' names and values
-	attrs                 []attr
+	// size is what the attributes take in the stored encoding (attrSize); base what the
+	// rest of it takes (baseLocked; 0 until computed, reset by what changes it).
+	size, base int
+	attrs      []attr
 	// rest keeps what this API does not change (principal, auth type, notes, listeners
 	// set by other software sharing the format) so that a save writes it back.
 	rest delta.SessionState
@@ -140,7 +143,7 @@ func (s *Session) SetMaxInactiveInterval(d time.Duration) error {
 		sec = int32(min(max(d/time.Second, 1), 1<<31-1))
 	}
 	return s.change(func() error {
-		s.maxInactive = sec
+		s.maxInactive, s.base = sec, 0
 		return nil
 	})
 }
@@ -212,9 +215,10 @@ func Attr[T any](s *Session, name string) (v T, ok bool) {
 
 // Set sets attribute name to v, encoded at once by the store's codec: a value that
 // cannot be encoded, or would read back as another Go type, is refused with a
-// *delta.ValueError; one whose encoding exceeds Config.MaxValueSize, or that would make
-// the session exceed MaxSessionSize or MaxAttributes, with a *LimitError (ErrTooLarge).
-// The session is then unchanged. A nil v removes the attribute.
+// *delta.ValueError; a name over 4 KiB, a value whose encoding exceeds
+// Config.MaxValueSize, or one that would make the encoded session exceed MaxSessionSize
+// (what Save checks) or MaxAttributes, with a *LimitError (ErrTooLarge). The session is
+// then unchanged. A nil v removes the attribute.
 func (s *Session) Set(name string, v any) error {
 	if s == nil {
 		return delta.ErrNoSession
@@ -222,20 +226,27 @@ func (s *Session) Set(name string, v any) error {
 	if v == nil {
 		return s.Remove(name)
 	}
+	if len(name) > maxNameLen {
+		return &LimitError{What: "attribute name", Size: len(name), Limit: maxNameLen}
+	}
 	data, err := s.st.encodeValue(name, v)
 	if err != nil {
 		return err
 	}
 	return s.change(func() error {
 		i := s.find(name)
-		size := s.size + len(name) + len(data)
+		size, n := s.size+attrSize(name, data), len(s.attrs)
 		if i >= 0 {
-			size -= len(name) + len(s.attrs[i].data)
-		} else if len(s.attrs) >= s.st.cfg.MaxAttributes {
-			return &LimitError{What: "attributes", Size: len(s.attrs) + 1, Limit: s.st.cfg.MaxAttributes}
+			size -= attrSize(name, s.attrs[i].data)
+		} else if n++; n > s.st.cfg.MaxAttributes {
+			return &LimitError{What: "attributes", Size: n, Limit: s.st.cfg.MaxAttributes}
 		}
-		if size > s.st.cfg.MaxSessionSize {
-			return &LimitError{What: "session", Size: size, Limit: s.st.cfg.MaxSessionSize}
+		base, err := s.baseLocked()
+		if err != nil {
+			return err
+		}
+		if total := base + size + uvarintLen(n) - 1; total > s.st.cfg.MaxSessionSize {
+			return &LimitError{What: "session", Size: total, Limit: s.st.cfg.MaxSessionSize}
 		}
 		e := attr{name: name, data: data, value: v, decoded: true}
 		if i >= 0 {
@@ -259,7 +270,7 @@ func (s *Session) Remove(name string) error {
 		return ErrInvalidSession
 	}
 	if i := s.find(name); i >= 0 {
-		s.size -= len(name) + len(s.attrs[i].data)
+		s.size -= attrSize(name, s.attrs[i].data)
 		s.attrs = slices.Delete(s.attrs, i, i+1)
 		s.changes++
 	}
@@ -325,7 +336,7 @@ func (s *Session) ChangeID() (string, error) {
 	var id string
 	err := s.change(func() error {
 		id = newID()
-		s.id = id
+		s.id, s.base = id, 0
 		return nil
 	})
 	return id, err
@@ -348,9 +359,7 @@ func (s *Session) snapshot(now int64) (delta.SessionState, string, uint64, error
 	if !s.valid {
 		return delta.SessionState{}, "", 0, ErrInvalidSession
 	}
-	st := s.rest
-	st.ID, st.CreationTime, st.LastAccessedTime = s.id, s.created, now
-	st.MaxInactive, st.IsNew, st.Version = s.maxInactive, s.isNew, s.version+1
+	st := s.stateLocked(now)
 	st.Attributes = make([]delta.NamedValue, len(s.attrs))
 	for i, a := range s.attrs {
 		st.Attributes[i] = delta.NamedValue{Name: a.name, Value: a.data}
@@ -358,9 +367,47 @@ func (s *Session) snapshot(now int64) (delta.SessionState, string, uint64, error
 	return st, s.storedID, s.changes, nil
 }
 
+// stateLocked returns the session as Save writes it at unix ms now, without its
+// attributes.
+func (s *Session) stateLocked(now int64) delta.SessionState {
+	st := s.rest
+	st.ID, st.CreationTime, st.LastAccessedTime = s.id, s.created, now
+	st.MaxInactive, st.IsNew, st.Version = s.maxInactive, s.isNew, s.version+1
+	return st
+}
+
+// baseLocked returns the size of the session's stored encoding without attributes (its
+// count of none included), as the limit MaxSessionSize counts it, so that Set refuses
+// exactly what Save would: the attributes add size (attrSize each) and their count's
+// longer encoding. The times it holds take as many bytes at the save as now (a
+// millisecond clock keeps its varint length for millennia).
+func (s *Session) baseLocked() (int, error) {
+	if s.base == 0 {
+		st := s.stateLocked(time.Now().UnixMilli())
+		b, err := s.st.encode(&st)
+		if err != nil {
+			return 0, err
+		}
+		s.base = len(b) - versionLen
+	}
+	return s.base, nil
+}
+
+// attrSize is what an attribute takes in the stored encoding: its name and value, each
+// after its length.
+func attrSize(name string, data []byte) int {
+	return uvarintLen(len(name)) + len(name) + uvarintLen(len(data)) + len(data)
+}
+
+func uvarintLen(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], uint64(n))
+}
+
 // saved records a successful save of the snapshot taken at change count changes.
 func (s *Session) saved(id string, version uint64, now int64, changes uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.storedID, s.version, s.accessed, s.savedChanges = id, version, now, changes
+	s.base = 0 // the next version may take another byte
 }

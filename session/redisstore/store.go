@@ -109,7 +109,7 @@ func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 	s.attrs = make([]attr, len(state.Attributes))
 	for i, nv := range state.Attributes {
 		s.attrs[i] = attr{name: nv.Name, data: nv.Value}
-		s.size += len(nv.Name) + len(nv.Value)
+		s.size += attrSize(nv.Name, nv.Value)
 	}
 	return s, nil
 }
@@ -182,18 +182,32 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	return nil
 }
 
-// Touch renews the TTL of s's key without writing it, for a request that only read s.
-// A session that is gone is not an error (there is nothing to renew).
+// touchScript renews the TTL of KEYS[1] to ARGV[2] milliseconds if the stored version
+// is still ARGV[1] (8 bytes): a request that saved the session since (another interval,
+// or none) set its TTL, which an older copy must not undo.
+var touchScript = redis.NewScript(`
+if redis.call('GETRANGE', KEYS[1], 0, 7) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+`)
+
+// Touch renews the TTL of s's key without writing it, for a request that only read s,
+// if the stored session is still the version s was loaded from (a session saved since
+// keeps the TTL its save set). A session that is gone is not an error (there is nothing
+// to renew).
 func (st *Store) Touch(ctx context.Context, s *Session) error {
 	s.mu.Lock()
-	id, mi := s.storedID, s.maxInactive
+	id, mi, version := s.storedID, s.maxInactive, s.version
 	s.mu.Unlock()
 	if id == "" || mi <= 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
-	return unavailable(st.cfg.Client.PExpire(ctx, st.Key(id), time.Duration(mi)*time.Second).Err())
+	expect := binary.BigEndian.AppendUint64(nil, version)
+	ttl := strconv.FormatInt(int64(mi)*1000, 10)
+	return unavailable(touchScript.Run(ctx, st.cfg.Client, []string{st.Key(id)}, expect, ttl).Err())
 }
 
 // Invalidate removes s from Redis (if it was stored) and marks it invalid. Invalidation
