@@ -21,8 +21,9 @@ type Diffable interface {
 	// Dirty reports whether the value changed since its last Diff (isDirty).
 	Dirty() bool
 	// Diff returns the changes since the last Diff and forgets them (getDiff and
-	// resetDiff under the entry's lock). Put sends a value in full and leaves its
-	// changes as they are, as in Java.
+	// resetDiff under the entry's lock). Put, and Replicate publishing an entry that
+	// has no backup nodes, send a value in full and leave its changes as they are, as
+	// Java's put does.
 	Diff() ([]byte, error)
 	// ApplyDiff applies the bytes another node's Diff returned (applyDiff). The bytes
 	// come from the network: bad ones must give an error, never a panic, and what a
@@ -70,7 +71,14 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // full when complete is set; otherwise an AccessReplicated value whose AccessReplicate
 // reports true goes as MSG_ACCESS (key, primary and backup nodes, no value), and other
 // values not at all. Replicate does nothing when the local node is not the entry's
-// primary or the entry has no backup nodes, as in Java.
+// primary, as in Java.
+//
+// Where Java does nothing or loses changes, Replicate departs from it so that a nil
+// error means the changes are on the backup nodes: an entry without backup nodes while
+// the map has members (its Put or Get found no member to take it) is first published in
+// full as Put does, and the error wraps ErrNoBackup when no member takes it; after a
+// send failed (the Diff it sent is gone from the value), the next Replicate sends the
+// value in full, whatever complete says, and forgets its changes with a Diff.
 func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	k, err := keyOf(key)
 	if err != nil {
@@ -81,11 +89,28 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	}
 	m.mu.Lock()
 	e := m.entries[k]
-	if e == nil || e.role != rolePrimary || len(e.nodes) == 0 {
+	if e == nil || e.role != rolePrimary {
 		m.mu.Unlock()
 		return nil
 	}
-	value, nodes := e.value, slices.Clone(e.nodes)
+	orphan := len(e.nodes) == 0 && len(m.members) > 0
+	m.mu.Unlock()
+	if orphan {
+		nodes, err := m.republishKey(ctx, k, false)
+		if err == nil && len(nodes) == 0 {
+			err = ErrNoBackup
+		}
+		if err != nil {
+			return fmt.Errorf("replmap: replicate %v: %w", key, err)
+		}
+	}
+	m.mu.Lock()
+	if e = m.entries[k]; e == nil || e.role != rolePrimary || len(e.nodes) == 0 {
+		m.mu.Unlock()
+		return nil
+	}
+	value, nodes, failed := e.value, slices.Clone(e.nodes), e.failed
+	full := failed > e.covered
 	m.mu.Unlock()
 	msg := &message{Type: msgBackup, Key: []byte(k), Primary: m.local(), Nodes: nodes}
 	if m.cfg.Replicated {
@@ -93,6 +118,15 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	}
 	d, diffable := value.(Diffable)
 	switch {
+	case full:
+		if diffable { // the full value holds the changes
+			if _, err := d.Diff(); err != nil {
+				return fmt.Errorf("replmap: diff of %v: %w", key, err)
+			}
+		}
+		if msg.Value, err = m.marshalValue(value); err != nil {
+			return err
+		}
 	case diffable && (complete || d.Dirty()):
 		if msg.DiffValue, err = d.Diff(); err != nil {
 			return fmt.Errorf("replmap: diff of %v: %w", key, err)
@@ -112,8 +146,17 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	if a, ok := value.(AccessReplicated); ok {
 		a.Replicated(time.Now())
 	}
-	if err := m.send(ctx, nodes, msg); err != nil {
-		return fmt.Errorf("replmap: replicate %v: %w", key, err)
+	serr := m.send(ctx, nodes, msg)
+	m.mu.Lock()
+	switch {
+	case serr != nil:
+		e.failed++
+	case full && failed > e.covered:
+		e.covered = failed
+	}
+	m.mu.Unlock()
+	if serr != nil {
+		return fmt.Errorf("replmap: replicate %v: %w", key, serr)
 	}
 	return nil
 }

@@ -15,16 +15,22 @@
 //     as rpc id) and takes the members that answer as map members, transfers the state
 //     from the first one (MSG_STATE: its entries, as proxies), then sends MSG_START.
 //   - Put removes an older entry everywhere (MSG_REMOVE), sends key and value to the next
-//     map member in turn (MSG_BACKUP) and a proxy to the others (MSG_PROXY).
+//     map member in turn (MSG_BACKUP) and a proxy to the others (MSG_PROXY). A backup
+//     that leaves the map before the entry recorded it makes the primary pick another,
+//     as when a backup of a recorded entry leaves.
 //   - Get on a proxy asks the backup (MSG_RETRIEVE_BACKUP RPC) and makes the local node
 //     the primary (MSG_NOTIFY_MAPMEMBER to the backup, MSG_PROXY to the rest); Get on the
-//     backup makes it the primary with a new backup.
-//   - Remove sends MSG_REMOVE to every map member.
+//     backup makes it the primary with a new backup, or without one when no member
+//     takes it (the value is returned all the same, as in Java).
+//   - Remove sends MSG_REMOVE to every map member, also when the local node holds no
+//     entry for the key.
 //   - Replicate sends a local primary's changes to its backup nodes (Java's
 //     replicate(key, complete)): a Diffable value's Diff as MSG_BACKUP (MSG_COPY in a
 //     replicated map) with diff set, which the backup nodes apply to the value they hold
 //     with ApplyDiff; another value in full when complete is set; an unchanged
-//     AccessReplicated value that asks for it as MSG_ACCESS.
+//     AccessReplicated value that asks for it as MSG_ACCESS. An entry without backup
+//     nodes is published first when the map has members, and after a failed send the
+//     next Replicate sends the value in full (see below).
 //   - Every channel heartbeat (channel.Heartbeater) pings the members (MSG_PING RPC,
 //     waiting AccessTimeout); map members that have not answered INITIALIZED for
 //     AccessTimeout are dropped, as are those the channel reports gone or that sent
@@ -108,4 +114,14 @@
 //     create their maps before starting them answer each other at once.
 //   - Get returns an error wrapping ErrUnavailable where Java returns null after logging
 //     that the backup did not answer.
+//   - Remove sends MSG_REMOVE also for a key the local node holds no entry of (it missed
+//     the key's MSG_PROXY, or refused it at MaxEntries), so that the key goes from the
+//     nodes that hold it; Java 10.1's remove sends nothing then.
+//   - Replicate makes a nil error mean that the changes reached the backup nodes, where
+//     Java's replicate does nothing for an entry without backup nodes and loses the
+//     changes of a diff it failed to send: an entry without backup nodes while the map
+//     has members (its Put, or a Get on its backup, found no member to take it) is
+//     published in full first (an error wrapping ErrNoBackup when no member takes it),
+//     and after a failed send the next Replicate sends the value in full, forgetting its
+//     changes with a Diff (the full value holds them).
 package replmap

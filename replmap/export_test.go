@@ -105,3 +105,13 @@ func ReceiveProxy(m *Map, from channel.Member, key any, backup channel.Member) e
 	return m.received(context.Background(), &message{MapID: m.id, Type: msgProxy, Key: kb,
 		Primary: &from, Nodes: []channel.Member{backup}}, from)
 }
+
+// MessageType returns the MapMessage type (Java's MSG_* value) of a plain message's
+// data, -1 when it holds no MapMessage (tests only).
+func MessageType(data []byte) int {
+	mm, err := newCodec(0, DefaultMaxMessageBytes).unmarshal(data)
+	if err != nil {
+		return -1
+	}
+	return int(mm.Type)
+}

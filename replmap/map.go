@@ -38,6 +38,9 @@ var (
 	// ErrUnavailable: Get found a proxy entry whose backup did not return the value
 	// (Java logs it and returns null).
 	ErrUnavailable = errors.New("replmap: value not retrieved from its backup")
+	// ErrNoBackup: no map member took an entry's value (Put, Replicate); the local node
+	// holds it alone.
+	ErrNoBackup = errors.New("replmap: no backup")
 	// ErrType: a key or value that jserial cannot marshal; it wraps jserial.ErrType.
 	ErrType = jserial.ErrType
 )
@@ -136,6 +139,11 @@ type entry struct {
 	nodes      []channel.Member // backup nodes
 	vbytes     int64            // bytes of the value's serialization stream
 	size       int64            // entrySize: what the entry counts towards MaxStoredBytes
+	// failed counts Replicate's failed sends, and covered the failed count a later
+	// complete send (full value) read before it marshalled the value: while failed >
+	// covered, changes a Diff handed over may not have reached the backup nodes, and
+	// Replicate sends the value in full.
+	failed, covered uint64
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that

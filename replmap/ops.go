@@ -14,7 +14,9 @@ import (
 // (MSG_PROXY). Key and value are what jserial marshals (strings, numbers, []byte, []any,
 // *jserial.Map, *jserial.Object, ...); keys are equal when their serialization streams
 // are. A value the map cannot send to any backup stays local (and is published when a
-// map member joins), as in Java; the error then says which members failed.
+// map member joins, as in Java, or by the next Replicate); the error then wraps
+// ErrNoBackup and says which members failed. When the backup leaves the map before Put
+// recorded it, Put picks another one (TestPutWhileBackupLeaves).
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -27,14 +29,20 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	if err := m.started(); err != nil {
 		return nil, err
 	}
-	old, err = m.remove(ctx, k, key)
+	old, err = m.remove(ctx, k, key, false)
 	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
 	nodes, perr := m.publish(ctx, key, value)
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	m.mu.Lock()
 	m.store(k, e)
+	left := m.departed(e.nodes)
 	m.mu.Unlock()
+	if left {
+		// The backup left while publish ran, before the entry named it: the
+		// memberDisappeared that dropped it could not relocate the entry.
+		_, perr = m.republishKey(ctx, k, false)
+	}
 	if perr != nil {
 		err = perr
 	}
@@ -44,9 +52,11 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // Get returns the value of key. On a node that holds a proxy it fetches the value from
 // the backup (MSG_RETRIEVE_BACKUP) and becomes the primary (MSG_NOTIFY_MAPMEMBER to the
 // backup, MSG_PROXY to the others); on the backup it becomes the primary and picks a new
-// backup. ok is false when the map has no such key; err wraps ErrUnavailable when the
-// backup did not return the value, and also the context's error when ctx ended first.
-// After Stop (or before Start) it returns ErrNotStarted.
+// backup, and when no member takes that backup it becomes the primary without one and
+// returns the value all the same, as Java's does (TestGetOnBackupWithPrimaryUnreachable).
+// ok is false when the map has no such key; err wraps ErrUnavailable when the backup did
+// not return the value, and also the context's error when ctx ended first. After Stop
+// (or before Start) it returns ErrNotStarted.
 func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -72,7 +82,12 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	switch cur.role {
 	case roleBackup:
 		if nodes, err = m.publish(ctx, key, cur.value); err != nil {
-			return nil, false, err
+			// No member took the new backup: the local node becomes the primary without
+			// one all the same, as Java's publishEntryInfo logs its failed sends and its get
+			// returns the value (the primary is probably failing). Replicate or a joining
+			// member publishes it later.
+			m.log.Warn("replmap: backup made primary without a backup", "map", m.cfg.Name, "err", err)
+			nodes = []channel.Member{}
 		}
 	case roleCopy:
 		if nodes, err = m.notifyPrimary(ctx, k); err != nil {
@@ -131,7 +146,9 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 }
 
 // Remove deletes key everywhere (MSG_REMOVE to every map member) and returns its value
-// (nil if none).
+// (nil if none). It sends MSG_REMOVE also when the local node holds no entry for key (it
+// missed the key's MSG_PROXY, or refused it at MaxEntries), where Java's remove sends
+// nothing.
 func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -140,24 +157,29 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	if err := m.started(); err != nil {
 		return nil, err
 	}
-	return m.remove(ctx, k, key)
+	return m.remove(ctx, k, key, true)
 }
 
-func (m *Map) remove(ctx context.Context, k string, key any) (any, error) {
+// remove drops the entry under k and sends MSG_REMOVE to the map members: always with
+// always set (Remove), otherwise only when there was an entry (Put).
+func (m *Map) remove(ctx context.Context, k string, key any, always bool) (any, error) {
 	m.mu.Lock()
 	e := m.entries[k]
 	m.drop(k)
 	members := m.members
 	m.mu.Unlock()
-	if e == nil {
+	var old any
+	if e != nil {
+		old = e.value
+	} else if !always {
 		return nil, nil
 	}
 	if len(members) > 0 {
 		if err := m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
-			return e.value, fmt.Errorf("replmap: remove %v: %w", key, err)
+			return old, fmt.Errorf("replmap: remove %v: %w", key, err)
 		}
 	}
-	return e.value, nil
+	return old, nil
 }
 
 func (m *Map) started() error {
@@ -253,7 +275,7 @@ func (m *Map) publish(ctx context.Context, key, value any) ([]channel.Member, er
 		return backup, nil
 	}
 	if len(errs) > 0 {
-		return []channel.Member{}, fmt.Errorf("replmap: no backup for key %v: %w", key, errs[0])
+		return []channel.Member{}, fmt.Errorf("%w: key %v: %w", ErrNoBackup, key, errs[0])
 	}
 	return []channel.Member{}, nil
 }

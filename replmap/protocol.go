@@ -3,6 +3,7 @@ package replmap
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -328,35 +329,59 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 }
 
 // republish publishes the entries under keys anew, with the local node as primary (a
-// replicated map only tells the members, which hold copies).
+// replicated map only tells the members, which hold copies); failures are logged.
 func (m *Map) republish(keys []string) {
-	ctx := context.Background()
 	for _, k := range keys {
+		if _, err := m.republishKey(context.Background(), k, m.cfg.Replicated); err != nil {
+			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
+		}
+	}
+}
+
+// maxRepublish bounds how often republishKey publishes an entry again because a backup
+// node it picked left meanwhile.
+const maxRepublish = 4
+
+// republishKey publishes the entry under k anew with the local node as primary and
+// returns its backup nodes: its value to the next backup in turn (publish), or with
+// notify MSG_NOTIFY_MAPMEMBER to the members of a replicated map, which hold copies. A
+// backup node that left before the entry named it (memberDisappeared, which ran
+// meanwhile, could not see it there) makes it publish again.
+func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channel.Member, error) {
+	var nodes []channel.Member
+	for range maxRepublish {
 		m.mu.Lock()
 		e := m.entries[k]
-		if e == nil {
+		if e == nil || e.role == roleProxy { // removed meanwhile, or holds no value
 			m.mu.Unlock()
-			continue
+			return nil, nil
 		}
 		key, value := e.key, e.value
 		m.mu.Unlock()
-		var nodes []channel.Member
 		var err error
-		if m.cfg.Replicated {
+		if notify {
 			nodes, err = m.notifyPrimary(ctx, k)
 		} else {
 			nodes, err = m.publish(ctx, key, value)
 		}
-		if err != nil {
-			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
-		}
 		m.mu.Lock()
+		left := false
 		if e = m.entries[k]; e != nil {
 			e.nodes, e.primary, e.role = nodes, m.local(), rolePrimary
 			m.account(k, e)
+			left = m.departed(nodes)
 		}
 		m.mu.Unlock()
+		if !left {
+			return nodes, err
+		}
 	}
+	return nodes, fmt.Errorf("%w: the backup nodes picked left, %d times", ErrNoBackup, maxRepublish)
+}
+
+// departed reports whether one of nodes is no longer a map member, m.mu held.
+func (m *Map) departed(nodes []channel.Member) bool {
+	return slices.ContainsFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) < 0 })
 }
 
 // memberDisappeared drops a map member: the local primaries it backed up get a new

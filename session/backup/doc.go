@@ -38,8 +38,11 @@
 // nothing. The map sends with BackupManager's options (USE_ACK and SYNC_ACK), so a client
 // that got the handler's response knows the backup applied the diff; when the send
 // fails, the client gets 503 Service Unavailable instead and the handler's writes return
-// ErrNotReplicated. Changes made after the response started are sent when the handler
-// returns.
+// ErrNotReplicated, and the next request's replication sends the session in full, so
+// that the failed request's changes reach the backup too. A session whose creation
+// found no backup (no map member took it) is published with its next request, or that
+// request gets 503 (replmap.Map.Replicate). Changes made after the response started are
+// sent when the handler returns.
 //
 // A request whose session id carries another node's route (the load balancer failed
 // over to this node) gets the session renamed to this node's route, as Tomcat's
