@@ -82,7 +82,7 @@ type Config struct {
 	// Tomcat nodes, the host's appBase).
 	DeployDir string
 	// TempDir is where received files are assembled (tempDir). Empty means a new
-	// directory under os.TempDir, removed by Stop.
+	// directory under os.TempDir, made by each Start and removed by Stop.
 	TempDir string
 	// WatchDir, if set, is scanned every WatchInterval: a file matching WatchPattern
 	// that appeared or changed (and did not change again since the previous scan) is

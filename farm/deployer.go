@@ -27,12 +27,16 @@ type Deployer struct {
 
 	mu        sync.Mutex
 	running   bool
-	incoming  map[fileKey]*incoming // by sender and file name (Tomcat: by file name)
-	serviced  map[string]bool       // contexts being installed or removed
-	installed map[string]string     // context name → file name, for files this deployer installed
-	ownTemp   bool
-	cancel    context.CancelFunc // ends the background work
-	done      chan struct{}      // closed when it ended
+	incoming  map[fileKey]*incoming    // by sender, file name and transfer (Tomcat: by file name)
+	serviced  map[string]bool          // contexts being installed or removed
+	installed map[string]string        // context name → file name, for files this deployer installed
+	sending   map[string]chan struct{} // file names Install is sending, each closed when it is done
+	lastStamp int64                    // the last transfer's FileMessage timestamp Install used
+	tempDir   string                   // where files are assembled: cfg.TempDir or one Start made
+	ownTemp   bool                     // tempDir was made by Start, and the background work removes it
+	cancel    context.CancelFunc       // ends the background work
+	done      chan struct{}            // closed when the background work ended and cleaned up
+	stopErr   error                    // what the cleanup failed with, for Stop
 
 	stats struct {
 		received, sent, undeploys, refused, expired, installFailed atomic.Uint64
@@ -40,10 +44,15 @@ type Deployer struct {
 }
 
 // fileKey names a file being received: two members sending files of the same name at
-// once do not mix their chunks.
+// once do not mix their chunks, nor do two transfers of one name from one member. A
+// transfer is told by its chunks' FileMessage timestamp: a Go sender gives every chunk
+// of a transfer the same one, and a new one to each transfer (Install); Tomcat leaves
+// it 0, so its transfers of one name are told apart by nothing, as in Tomcat. A chunk
+// stamped later than its file's first, in order, continues that file (continued).
 type fileKey struct {
-	from channel.MemberKey
-	name string
+	from  channel.MemberKey
+	name  string
+	stamp int64
 }
 
 // incoming is a file being received.
@@ -77,30 +86,49 @@ func New(cfg Config) (*Deployer, error) {
 		return nil, err
 	}
 	return &Deployer{cfg: cfg, refusals: ratelog.New(ratelog.Config{Logger: cfg.Logger}), incoming: map[fileKey]*incoming{},
-		serviced: map[string]bool{}, installed: map[string]string{}}, nil
+		serviced: map[string]bool{}, installed: map[string]string{}, sending: map[string]chan struct{}{}}, nil
 }
 
-// Start makes the temporary directory if needed, registers the deployer's message
-// listener and starts the sweep of stale incomplete files and, with WatchDir, the
-// watcher.
+// Start makes the temporary directory if needed (without Config.TempDir, a new one each
+// time), registers the deployer's message listener and starts the sweep of stale
+// incomplete files and, with WatchDir, the watcher. After a Stop whose context ended
+// before the background work did, Start waits (within ctx) for that work to end and
+// clean up.
 func (d *Deployer) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.running {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d.cfg.TempDir == "" {
-		dir, err := os.MkdirTemp("", "gotribes-farm-")
-		if err != nil {
+	for {
+		if d.running {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		d.cfg.TempDir, d.ownTemp = dir, true
-	} else if err := os.MkdirAll(d.cfg.TempDir, 0o750); err != nil {
+		prev := d.done
+		if prev == nil || isClosed(prev) {
+			break
+		}
+		d.mu.Unlock()
+		select {
+		case <-prev:
+		case <-ctx.Done():
+		}
+		d.mu.Lock()
+	}
+	d.stopErr = nil
+	// A directory Start made is removed at Stop: the next Start makes a new one rather
+	// than trust whatever now has the old name (in a directory others can write to).
+	dir, own := d.cfg.TempDir, d.cfg.TempDir == ""
+	var err error
+	if own {
+		dir, err = os.MkdirTemp("", "gotribes-farm-")
+	} else {
+		err = os.MkdirAll(dir, 0o750)
+	}
+	if err != nil {
 		return err
 	}
+	d.tempDir, d.ownTemp = dir, own
 	d.running = true
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan struct{})
@@ -109,23 +137,47 @@ func (d *Deployer) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop removes the listener, ends the background work and drops the incomplete files.
+// isClosed reports whether ch is closed.
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop removes the listener, ends the background work and drops the incomplete files
+// (and the temporary directory Start made). If ctx ends first, Stop returns its error
+// and the background work cleans up once it ends; a later Stop waits for that and
+// returns nil once it is done.
 func (d *Deployer) Stop(ctx context.Context) error {
 	d.mu.Lock()
-	if !d.running {
-		d.mu.Unlock()
-		return nil
+	if d.running {
+		d.running = false
+		d.remove()
+		d.cancel()
 	}
-	d.running = false
-	d.remove()
-	d.cancel()
 	done := d.done
 	d.mu.Unlock()
+	if done == nil {
+		return nil // never started
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.stopErr
+	d.stopErr = nil // reported once
+	return err
+}
+
+// cleanup drops the incomplete files and removes the temporary directory Start made,
+// once the background work ended after Stop.
+func (d *Deployer) cleanup() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for k, in := range d.incoming {
@@ -134,9 +186,8 @@ func (d *Deployer) Stop(ctx context.Context) error {
 	}
 	if d.ownTemp {
 		d.ownTemp = false
-		return os.RemoveAll(d.cfg.TempDir)
+		d.stopErr = os.RemoveAll(d.tempDir)
 	}
-	return nil
 }
 
 // Stats returns the deployer's counters.
@@ -212,8 +263,11 @@ func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, e
 	if !d.running {
 		return nil, ErrStopped
 	}
-	key := fileKey{from: from.Key(), name: m.FileName}
+	key := fileKey{from: from.Key(), name: m.FileName, stamp: m.Timestamp}
 	in := d.incoming[key]
+	if in == nil && m.Number > 1 {
+		in = d.continued(key, int64(m.Number))
+	}
 	if in == nil {
 		if m.Total < 1 || m.Number < 1 || int64(m.Number) > m.Total {
 			return nil, fmt.Errorf("%w: chunk %d of %d", ErrInconsistent, m.Number, m.Total)
@@ -221,7 +275,7 @@ func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, e
 		if len(d.incoming) >= d.cfg.MaxIncomplete {
 			return nil, fmt.Errorf("%w: %d", ErrTooMany, len(d.incoming))
 		}
-		f, err := os.CreateTemp(d.cfg.TempDir, "."+m.FileName+".*")
+		f, err := os.CreateTemp(d.tempDir, "."+m.FileName+".*")
 		if err != nil {
 			return nil, err
 		}
@@ -273,6 +327,21 @@ func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, e
 		in.heldBytes -= len(next) + heldChunkCost
 		data = next
 	}
+}
+
+// continued returns the file being received from key's sender under key's name, with
+// the greatest timestamp below key's, that waits for chunk n next, if any: Go nodes
+// built before transfers had one timestamp stamp each chunk with the time it was sent.
+// d.mu held.
+func (d *Deployer) continued(key fileKey, n int64) *incoming {
+	var found *incoming
+	for k, in := range d.incoming {
+		if k.from == key.from && k.name == key.name && k.stamp < key.stamp && in.next == n &&
+			(found == nil || k.stamp > found.key.stamp) {
+			found = in
+		}
+	}
+	return found
 }
 
 // heldChunkCost is what a held chunk counts towards MaxOutOfOrderBytes besides its data:
@@ -409,9 +478,10 @@ func moveFile(src, dst string) error {
 }
 
 // background sweeps stale incomplete files and runs the watcher until ctx ends (which
-// also ends a deployment of the watcher in progress).
+// also ends a deployment of the watcher in progress), then cleans up for Stop.
 func (d *Deployer) background(ctx context.Context, done chan struct{}) {
 	defer close(done)
+	defer d.cleanup()
 	sweepEvery := d.cfg.WatchInterval
 	if d.cfg.MaxValidTime > 0 {
 		sweepEvery = min(sweepEvery, max(d.cfg.MaxValidTime/4, 10*time.Millisecond))

@@ -34,13 +34,16 @@
 //
 // A member can send any file, so what it sends is checked: a file name must be a plain
 // name (no path separator, NUL, leading dot, "." or ".."), a context name "" or a
-// path of clean segments ("/a/b"), or the chunk is refused with ErrBadName. Chunks are
-// bounded (MaxChunkBytes), files too (MaxFileBytes), and so are the files being
-// received at once (MaxIncomplete) and an incomplete file's idle time (MaxValidTime);
-// numbering that does not fit the file's earlier chunks is ErrInconsistent. A refused
-// chunk is counted (Stats.Refused), logged at a bounded rate per member, and answered
-// with FAIL_ACK to a sender that
-// asked for a synchronized ACK; an incomplete file is dropped with its temporary copy.
+// path of clean segments ("/a/b"), either optionally followed by "##" and a version
+// (Tomcat's parallel deployment: "##2" for ROOT##2.war), or the chunk is refused with
+// ErrBadName. Chunks of two transfers of one name from one member are assembled apart
+// when their timestamps differ (a Go sender gives each transfer its own; Tomcat sends
+// 0). Chunks are bounded (MaxChunkBytes), files too (MaxFileBytes), and so are the
+// files being received at once (MaxIncomplete) and an incomplete file's idle time
+// (MaxValidTime); numbering that does not fit the file's earlier chunks is
+// ErrInconsistent. A refused chunk is counted (Stats.Refused), logged at a bounded rate
+// per member, and answered with FAIL_ACK to a sender that asked for a synchronized ACK;
+// an incomplete file is dropped with its temporary copy.
 // Tomcat 10.1's FarmWarDeployer makes the temporary file's path from the name it is
 // given (FarmWarDeployer.getFactory).
 //

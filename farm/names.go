@@ -29,15 +29,25 @@ func checkFileName(name string) error {
 }
 
 // checkContextName refuses a context name that is not "" (the root context) or a path
-// of clean segments: "/a", "/a/b".
+// of clean segments ("/a", "/a/b"), either followed by "##" and a version (Tomcat's
+// parallel deployment: "##2" is version 2 of the root context, "/a/b##2" of "/a/b").
+// The version is one non-empty part of a file name (BaseName keeps it as it is): no
+// path separator or NUL.
 func checkContextName(name string) error {
-	if name == "" {
+	if len(name) > maxContextBytes {
+		return fmt.Errorf("%w: context name of %d bytes", ErrBadName, len(name))
+	}
+	path, version, versioned := strings.Cut(name, "##")
+	if versioned && (version == "" || strings.ContainsAny(version, "/\\\x00")) {
+		return fmt.Errorf("%w: context name %q: bad version %q", ErrBadName, name, version)
+	}
+	if path == "" {
 		return nil
 	}
-	if len(name) > maxContextBytes || !strings.HasPrefix(name, "/") || strings.ContainsAny(name, "\\\x00") {
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "\\\x00") {
 		return fmt.Errorf("%w: context name %q", ErrBadName, name)
 	}
-	for seg := range strings.SplitSeq(name[1:], "/") {
+	for seg := range strings.SplitSeq(path[1:], "/") {
 		if seg == "" || seg == "." || seg == ".." {
 			return fmt.Errorf("%w: context name %q", ErrBadName, name)
 		}

@@ -19,7 +19,9 @@ import (
 // file's base name. It does not install the file here (Deploy does both). A member that
 // fails a chunk gets no further chunk; the error is then a *channel.SendError naming
 // every member that failed (channel.FaultyMembers), after the others got the whole file.
-// A deployer that is not running returns ErrStopped.
+// Installs of files of one name (the base of path) run one at a time: a second one
+// waits, within ctx, for the first to end. A deployer that is not running returns
+// ErrStopped.
 func (d *Deployer) Install(ctx context.Context, contextName, path string) error {
 	if err := d.checkRunning(); err != nil {
 		return err
@@ -31,6 +33,11 @@ func (d *Deployer) Install(ctx context.Context, contextName, path string) error 
 	if err := checkContextName(contextName); err != nil {
 		return err
 	}
+	stamp, done, err := d.startSend(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer done()
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -57,7 +64,7 @@ func (d *Deployer) Install(ctx context.Context, contextName, path string) error 
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !(errors.Is(err, io.EOF) && n == total) {
 			return fmt.Errorf("farm: read %s: %w", path, err)
 		}
-		m := &FileMessage{Timestamp: time.Now().UnixMilli(), Number: int32(n), Total: total, Data: buf[:k],
+		m := &FileMessage{Timestamp: stamp, Number: int32(n), Total: total, Data: buf[:k],
 			FileName: name, ContextName: contextName}
 		if data, err = AppendMessage(data[:0], m); err != nil {
 			return err
@@ -148,6 +155,39 @@ func (d *Deployer) Deploy(ctx context.Context, path string) error {
 		return err
 	}
 	return d.Install(ctx, contextName, dst)
+}
+
+// startSend waits, within ctx, until this deployer sends no file of this name (the
+// chunks of two transfers of one name would reach the members interleaved), marks it
+// being sent and returns the transfer's FileMessage timestamp: the time in ms, above
+// that of the previous transfer, so that a member tells the transfers apart. done ends
+// the transfer.
+func (d *Deployer) startSend(ctx context.Context, name string) (stamp int64, done func(), err error) {
+	d.mu.Lock()
+	for {
+		busy, ok := d.sending[name]
+		if !ok {
+			break
+		}
+		d.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		}
+		d.mu.Lock()
+	}
+	sending := make(chan struct{})
+	d.sending[name] = sending
+	d.lastStamp = max(time.Now().UnixMilli(), d.lastStamp+1)
+	stamp = d.lastStamp
+	d.mu.Unlock()
+	return stamp, func() {
+		d.mu.Lock()
+		delete(d.sending, name)
+		d.mu.Unlock()
+		close(sending)
+	}, nil
 }
 
 // checkRunning returns ErrStopped unless the deployer was started and not stopped since.
