@@ -13,7 +13,9 @@
 //   - ProviderDNS: the addresses a name resolves to (a headless service). A member's id
 //     is the MD5 digest of its address; its alive time is -1. A message from a sender
 //     the name does not resolve to makes the sender a member, as in Tomcat (whose
-//     comment explains: DNS caches may lag behind new nodes). With the channel's default
+//     comment explains: DNS caches may lag behind new nodes); a sender at this node's
+//     own address and port never does, whatever id it claims (Tomcat ignores it for IPv4
+//     only, where the id it derives is the local one). With the channel's default
 //     sender check (channel.Config.AcceptNonMembers false), that first message itself is
 //     dropped as a non-member's: a synchronized-ack sender gets FAIL_ACK, which
 //     transport/nio retries once by default (the retry is delivered); a message without

@@ -434,23 +434,26 @@ func (w senderWatcher) AcceptNonMember(msg *channel.Message) bool {
 func (w senderWatcher) MessageReceived(*channel.Message) error { return nil }
 
 // sawSender adds src unless a member has its address and port (Tomcat's
-// DNSMembershipProvider.accept).
+// DNSMembershipProvider.accept). A sender at this node's own address and port is never
+// added, whatever id it claims: the member added carries the id derived from the address,
+// which for IPv4 is the local id itself (Tomcat's memberAlive ignores a member equal to
+// the local one).
 func (s *Service) sawSender(src channel.Member) {
 	if len(src.Host) != 4 && len(src.Host) != 16 {
 		return
 	}
+	m := channel.Member{Host: slices.Clone(src.Host), Port: src.Port, SecurePort: -1, UDPPort: -1,
+		UniqueID: senderUniqueID(src.Host), AliveTime: -1}
 	s.mu.Lock()
-	if s.running&channel.SvcMembershipRx == 0 || s.known(src) || src.Key() == s.local.Key() {
+	if s.running&channel.SvcMembershipRx == 0 || s.known(src) || s.isLocalLocked(m) {
 		s.mu.Unlock()
 		return
 	}
 	s.mu.Unlock()
-	m := channel.Member{Host: slices.Clone(src.Host), Port: src.Port, SecurePort: -1, UDPPort: -1,
-		UniqueID: senderUniqueID(src.Host), AliveTime: -1}
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	s.mu.Lock()
-	if s.running&channel.SvcMembershipRx == 0 || s.known(src) || !s.touchLocked(m, time.Now()) {
+	if s.running&channel.SvcMembershipRx == 0 || s.known(src) || s.isLocalLocked(m) || !s.touchLocked(m, time.Now()) {
 		s.mu.Unlock()
 		return
 	}
@@ -459,6 +462,11 @@ func (s *Service) sawSender(src channel.Member) {
 	s.mu.Unlock()
 	s.log.Info("tribes cloud membership: a sender not listed became a member", "member", m.String())
 	l.MemberAdded(m)
+}
+
+// isLocalLocked reports whether m is this node: its key, or its address and port.
+func (s *Service) isLocalLocked(m channel.Member) bool {
+	return m.Key() == s.local.Key() || (m.Port == s.local.Port && m.IP() == s.local.IP())
 }
 
 func (s *Service) known(src channel.Member) bool {
