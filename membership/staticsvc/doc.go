@@ -20,6 +20,12 @@
 //     STOP (sent before it on another connection, or late) does not add it again; its
 //     START (the node restarted, with a new unique id or the same) does.
 //
+// Anyone who reaches the receiver port can announce a member, and Tomcat keeps whatever
+// is announced. A Service keeps at most Config.MaxMembers (1024) members and ignores a
+// member whose payload is over Config.MaxPayloadSize (4096 bytes) or whose domain or
+// command is over MaxNameSize (256 bytes); refusals are counted (Stats) and logged
+// rate-limited per sender.
+//
 // All member messages are sent with SendOptions (Channel.SEND_OPTIONS_ASYNCHRONOUS, 8, by
 // default), replies with none. They come from nodes that may not be members yet, so the
 // service's rpc channel takes requests from non-members (rpc.Config.AcceptNonMembers) and

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/rpc"
 	"github.com/gotribes/tribes/wire"
 )
@@ -31,6 +31,14 @@ const (
 	DefaultChannelName = "Catalina-Channel"
 	// DefaultSendOptions is the provider's sendOptions: Channel.SEND_OPTIONS_ASYNCHRONOUS.
 	DefaultSendOptions = channel.OptAsync
+	// DefaultMaxMembers is how many members a Service keeps at most (Tomcat has no
+	// limit; membership/mcast and membership/cloud keep as many).
+	DefaultMaxMembers = 1024
+	// DefaultMaxPayloadSize is the largest member payload accepted (Tomcat has no limit;
+	// membership/mcast accepts as much).
+	DefaultMaxPayloadSize = 4096
+	// MaxNameSize bounds an announced member's domain and its command.
+	MaxNameSize = 256
 )
 
 // ErrNoChannel is returned by Start when the service is not the membership of a channel
@@ -71,8 +79,27 @@ type Config struct {
 	// matching the Tomcat version of the Java nodes. Received members are read whatever
 	// their SUID.
 	MemberSUID int64
+	// MaxMembers bounds the members kept: a START, PING or reply announcing a new member
+	// once MaxMembers are kept is ignored and counted (Stats.MembersOverLimit) until some
+	// leave or expire. 0 means DefaultMaxMembers (1024); Tomcat has no limit.
+	MaxMembers int
+	// MaxPayloadSize bounds the payload of an announced member: a message announcing a
+	// member with a larger payload, or a domain or command over MaxNameSize (256) bytes,
+	// is ignored and counted (Stats.OversizedMembers). 0 means DefaultMaxPayloadSize
+	// (4096); Tomcat has no limit.
+	MaxPayloadSize int
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
+}
+
+// Stats are a Service's counters since it was created.
+type Stats struct {
+	// MembersOverLimit counts messages announcing a new member that were ignored because
+	// Config.MaxMembers were kept.
+	MembersOverLimit uint64
+	// OversizedMembers counts messages ignored because the member they announce was over
+	// Config.MaxPayloadSize or MaxNameSize.
+	OversizedMembers uint64
 }
 
 // Service is a channel.MembershipService speaking Tribes' StaticMembershipService
@@ -82,6 +109,9 @@ type Service struct {
 	id  []byte // membershipId and RPC id
 	cls classes
 	log *slog.Logger
+	rl  *ratelog.Limiter // refusals of what peers announce
+
+	overLimit, oversized atomic.Uint64
 
 	mu      sync.Mutex
 	ch      *channel.Channel
@@ -149,6 +179,16 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MemberSUID == 0 {
 		cfg.MemberSUID = MemberImplSUID
 	}
+	if cfg.MaxMembers < 0 || cfg.MaxPayloadSize < 0 {
+		return nil, fmt.Errorf("%w: MaxMembers %d or MaxPayloadSize %d is negative", channel.ErrInvalidConfig,
+			cfg.MaxMembers, cfg.MaxPayloadSize)
+	}
+	if cfg.MaxMembers == 0 {
+		cfg.MaxMembers = DefaultMaxMembers
+	}
+	if cfg.MaxPayloadSize == 0 {
+		cfg.MaxPayloadSize = DefaultMaxPayloadSize
+	}
 	for i, m := range cfg.Members {
 		if m.Port <= 0 || len(m.Host) == 0 {
 			return nil, fmt.Errorf("%w: member %d (%s) has no address", channel.ErrInvalidConfig, i, m.String())
@@ -160,7 +200,13 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.rl = ratelog.New(ratelog.Config{Logger: s.log})
 	return s, nil
+}
+
+// Stats returns the service's counters.
+func (s *Service) Stats() Stats {
+	return Stats{MembersOverLimit: s.overLimit.Load(), OversizedMembers: s.oversized.Load()}
 }
 
 // latin1 returns the ISO-8859-1 bytes of s (Java's getBytes(ISO_8859_1): '?' for what
@@ -251,6 +297,7 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	}
 	_ = r.rpc.Close()
 	r.unlisten()
+	s.rl.Flush()
 	if to := s.Members(); len(to) > 0 {
 		local := ch.LocalMember()
 		local.Command = wire.ShutdownCommand
@@ -282,7 +329,7 @@ func (s *Service) Members() []channel.Member {
 }
 
 // snapshotLocked replaces the slice Members returns with the view, oldest first (ties by
-// address). Its capacity is its length, so that a caller's append copies it.
+// address, then port; compared without formatting). Its capacity is its length, so that a caller's append copies it.
 func (s *Service) snapshotLocked() {
 	ms := make([]channel.Member, 0, len(s.view))
 	for _, e := range s.view {
@@ -292,7 +339,10 @@ func (s *Service) snapshotLocked() {
 		if c := cmp.Compare(b.AliveTime, a.AliveTime); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Addr(), b.Addr())
+		if c := a.IP().Compare(b.IP()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Port, b.Port)
 	})
 	s.members.Store(&ms)
 }
@@ -380,7 +430,7 @@ func (s *Service) announce(ctx context.Context, r *runState, typ int32) {
 			continue
 		}
 		replies++
-		s.heard(m.member, false)
+		s.heard(resp.Member, m.member, false)
 	}
 	// A member that does not answer in time is not an error: it expires.
 	if faulty := channel.FaultyMembers(err); len(faulty) > 0 {
@@ -454,7 +504,7 @@ func (s *Service) replyRequest(v any, from channel.Member) (any, error) {
 	if !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
 		return nil, nil
 	}
-	s.heard(m.member, m.typ == msgStart)
+	s.heard(from, m.member, m.typ == msgStart)
 	s.mu.Lock()
 	ch := s.ch
 	s.mu.Unlock()
@@ -467,12 +517,12 @@ func (s *Service) replyRequest(v any, from channel.Member) (any, error) {
 }
 
 // leftOver takes a late reply to a START or PING as a sign of life.
-func (s *Service) leftOver(v any, _ channel.Member) {
+func (s *Service) leftOver(v any, from channel.Member) {
 	m, err := decode(v)
 	if err != nil || !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
 		return
 	}
-	s.heard(m.member, false)
+	s.heard(from, m.member, false)
 }
 
 // stopListener receives the plain (non-RPC) member messages: MSG_STOP.
@@ -498,7 +548,7 @@ func (l stopListener) MessageReceived(msg *channel.Message) error {
 	case msgStop:
 		l.s.left(m.member)
 	case msgStart, msgPing:
-		l.s.heard(m.member, m.typ == msgStart)
+		l.s.heard(msg.Source, m.member, m.typ == msgStart)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package staticsvc
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -16,10 +17,21 @@ const maxStopped = 1024
 // (Service.stopped): longer than such a message, sent before the STOP, can take to come.
 func (s *Service) stopMemory() time.Duration { return max(10*time.Second, 2*s.cfg.RPCTimeout) }
 
-// heard records that m is alive, from a START (start) or another message: a new member
-// is added, a known one refreshed. A member that sent a STOP less than stopMemory ago is
-// added again only by a START.
-func (s *Service) heard(m channel.Member, start bool) {
+// heard records that m is alive, from a START (start) or another message from the
+// sender from: a new member is added, a known one refreshed. A member that sent a STOP
+// less than stopMemory ago is added again only by a START. A member over the size
+// limits is ignored, and so is a new one once Config.MaxMembers are kept: both are
+// counted and logged rate-limited per sender.
+func (s *Service) heard(from, m channel.Member, start bool) {
+	if len(m.Payload) > s.cfg.MaxPayloadSize || len(m.Domain) > MaxNameSize || len(m.Command) > MaxNameSize {
+		s.oversized.Add(1)
+		s.rl.LogFunc(slog.LevelWarn, from.Addr(), "oversized member", "tribes static membership: ignoring a member over the size limits",
+			func() []any {
+				return []any{"member", m.String(), "payload", len(m.Payload), "domain", len(m.Domain), "command", len(m.Command),
+					"maxPayloadSize", s.cfg.MaxPayloadSize}
+			})
+		return
+	}
 	s.update(func(now time.Time) (added, gone []channel.Member) {
 		if m.Equal(s.local) {
 			return nil, nil
@@ -33,6 +45,12 @@ func (s *Service) heard(m channel.Member, start bool) {
 		k := m.Key()
 		if e, ok := s.view[k]; ok {
 			e.m, e.heard = m, now
+			return nil, nil
+		}
+		if len(s.view) >= s.cfg.MaxMembers {
+			s.overLimit.Add(1)
+			s.rl.LogFunc(slog.LevelWarn, from.Addr(), "too many members", "tribes static membership: ignoring a new member: MaxMembers reached",
+				func() []any { return []any{"member", m.String(), "maxMembers", s.cfg.MaxMembers} })
 			return nil, nil
 		}
 		s.view[k] = &entry{m: m, heard: now}
