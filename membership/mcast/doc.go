@@ -29,6 +29,12 @@
 // handed up the channel. Socket errors are counted and after RecoveryCounter in a row
 // the socket is re-created every RecoverySleepTime.
 //
+// Unlike Tribes, which takes every heartbeat's alive time, a member's age (and so the
+// oldest-first order) follows the earliest start its heartbeats show, so that network
+// delay does not make it look younger. An alive time lower than the last one by more
+// than Frequency is the member restarted with the same id: its new age is taken. As in
+// Tribes it is the same member, and listeners are not told of the restart.
+//
 // Where it does better than Tomcat: the first heartbeat goes out at once and a node that
 // sees a newcomer answers at once, so a joining node is seen and sees the group within
 // milliseconds instead of up to Frequency; expiry happens exactly DropTime after the last

@@ -103,7 +103,7 @@ func New(cfg Config) (*Service, error) {
 
 func newService(s settings, open opener) *Service {
 	return &Service{cfg: s, log: s.Logger, rl: ratelog.New(ratelog.Config{Logger: s.Logger}), open: open,
-		tbl: newTable(s.DropTime, !s.NoStallGuard, s.MaxMembers)}
+		tbl: newTable(s.DropTime, !s.NoStallGuard, s.MaxMembers, s.Frequency)}
 }
 
 // Config returns the configuration with every default filled in.

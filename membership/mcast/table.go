@@ -16,6 +16,7 @@ type table struct {
 	dropTime   time.Duration
 	stallGuard time.Duration // 0 = off
 	maxMembers int
+	restartTol time.Duration // a drop in alive time larger than this is a restart
 	local      channel.MemberKey
 	entries    map[channel.MemberKey]*entry
 	lastCheck  time.Time // when expire last ran; zero before the first run
@@ -27,7 +28,8 @@ type entry struct {
 	heard time.Time // last heartbeat (or other datagram) from the member
 	// born is the member's estimated start on our clock (heard - its alive time), the key
 	// of the oldest-first order. Network delay only makes an estimate later, so the
-	// earliest estimate of all heartbeats is kept.
+	// earliest estimate of all heartbeats is kept, until the member restarts (its alive
+	// time drops by more than restartTol): then it is its new run's estimate.
 	born time.Time
 }
 
@@ -42,8 +44,10 @@ const (
 	full // a new member, not added: the table holds maxMembers
 )
 
-func newTable(dropTime time.Duration, stallGuard bool, maxMembers int) *table {
-	t := &table{dropTime: dropTime, maxMembers: maxMembers, entries: map[channel.MemberKey]*entry{}}
+// newTable returns an empty table. restartTol is how far a member's alive time may drop
+// (a reordered heartbeat) before it counts as a restart: about one heartbeat period.
+func newTable(dropTime time.Duration, stallGuard bool, maxMembers int, restartTol time.Duration) *table {
+	t := &table{dropTime: dropTime, maxMembers: maxMembers, restartTol: restartTol, entries: map[channel.MemberKey]*entry{}}
 	if stallGuard {
 		t.stallGuard = dropTime / 2
 	}
@@ -85,11 +89,15 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 	e.heard = now
 	if m.AliveTime != e.m.AliveTime {
 		// Tribes updates alive time, payload and command of a known member, never its domain.
+		// An alive time lower than the last one by more than restartTol (more than a
+		// reordered heartbeat explains) is the member's process restarted with the same
+		// id: like Tomcat, which takes the new alive time, the table takes its new start.
+		restarted := time.Duration(e.m.AliveTime-m.AliveTime)*time.Millisecond > t.restartTol
 		dom := e.m.Domain
 		m.Domain = nil
 		e.m = m.Clone()
 		e.m.Domain = dom
-		if born.Before(e.born) {
+		if restarted || born.Before(e.born) {
 			e.born = born
 		}
 	}

@@ -27,7 +27,7 @@ func ports(ms []channel.Member) []int32 {
 }
 
 func TestTableAddRefreshExpire(t *testing.T) {
-	tb := newTable(3*time.Second, false, DefaultMaxMembers)
+	tb := newTable(3*time.Second, false, DefaultMaxMembers, DefaultFrequency)
 	tb.setLocal(testMember(1, 0).Key())
 	if c, _ := tb.heartbeat(t0, testMember(1, 5)); c != unchanged {
 		t.Fatalf("own packet: %v", c)
@@ -54,7 +54,7 @@ func TestTableAddRefreshExpire(t *testing.T) {
 }
 
 func TestTableUpdatesPayloadNotDomain(t *testing.T) {
-	tb := newTable(3*time.Second, false, DefaultMaxMembers)
+	tb := newTable(3*time.Second, false, DefaultMaxMembers, DefaultFrequency)
 	m := testMember(2, 100)
 	m.Domain, m.Payload = []byte("d1"), []byte{1}
 	tb.heartbeat(t0, m)
@@ -78,7 +78,7 @@ func TestTableUpdatesPayloadNotDomain(t *testing.T) {
 }
 
 func TestTableShutdown(t *testing.T) {
-	tb := newTable(3*time.Second, false, DefaultMaxMembers)
+	tb := newTable(3*time.Second, false, DefaultMaxMembers, DefaultFrequency)
 	tb.heartbeat(t0, testMember(2, 100))
 	bye := testMember(2, 200)
 	bye.Command = wire.ShutdownCommand
@@ -93,7 +93,7 @@ func TestTableShutdown(t *testing.T) {
 }
 
 func TestTableOrderOldestFirst(t *testing.T) {
-	tb := newTable(3*time.Second, false, DefaultMaxMembers)
+	tb := newTable(3*time.Second, false, DefaultMaxMembers, DefaultFrequency)
 	// Heard at the same moment; alive times say 4 started first, then 2, then 3.
 	tb.heartbeat(t0, testMember(2, 2000))
 	tb.heartbeat(t0, testMember(3, 10))
@@ -115,7 +115,7 @@ func TestTableOrderOldestFirst(t *testing.T) {
 
 func TestTableStallGuard(t *testing.T) {
 	for _, guard := range []bool{true, false} {
-		tb := newTable(3*time.Second, guard, DefaultMaxMembers)
+		tb := newTable(3*time.Second, guard, DefaultMaxMembers, DefaultFrequency)
 		for p := int32(2); p <= 4; p++ {
 			tb.heartbeat(t0, testMember(p, 100))
 		}
@@ -146,7 +146,7 @@ func TestTableStallGuard(t *testing.T) {
 }
 
 func TestTableClear(t *testing.T) {
-	tb := newTable(3*time.Second, true, DefaultMaxMembers)
+	tb := newTable(3*time.Second, true, DefaultMaxMembers, DefaultFrequency)
 	tb.heartbeat(t0, testMember(2, 100))
 	tb.heartbeat(t0, testMember(3, 200))
 	if got := ports(tb.clear()); !equal(got, []int32{3, 2}) || tb.len() != 0 {
@@ -164,4 +164,26 @@ func equal(a, b []int32) bool {
 		}
 	}
 	return true
+}
+
+// A member's alive time that drops by more than the tolerance (one heartbeat period) is
+// the member restarted with the same id: its start estimate becomes the new run's. A
+// smaller drop (a reordered heartbeat) does not make it look younger.
+func TestTableRestartTakesNewAliveTime(t *testing.T) {
+	tb := newTable(3*time.Second, false, DefaultMaxMembers, DefaultFrequency)
+	tb.heartbeat(t0, testMember(2, 10000))
+	tb.heartbeat(t0, testMember(3, 5000))
+	// A heartbeat sent 400 ms before the last one, arriving after it.
+	tb.heartbeat(t0.Add(100*time.Millisecond), testMember(2, 9600))
+	if m, _ := tb.member(t0.Add(time.Second), testMember(2, 0).Key()); m.AliveTime != 11000 {
+		t.Fatalf("after a reordered heartbeat: alive %d, want 11000", m.AliveTime)
+	}
+	// Restarted: its alive time went down by 9.4 s.
+	tb.heartbeat(t0.Add(200*time.Millisecond), testMember(2, 200))
+	if m, _ := tb.member(t0.Add(time.Second), testMember(2, 0).Key()); m.AliveTime != 1000 {
+		t.Fatalf("after a restart: alive %d, want 1000", m.AliveTime)
+	}
+	if got := ports(tb.members(t0.Add(time.Second))); !equal(got, []int32{3, 2}) {
+		t.Fatalf("order after the restart %v, want [3 2]", got)
+	}
 }
