@@ -14,8 +14,14 @@ import (
 // until it stops; liveness is left to interceptors such as the TCP failure detector.
 // It sends nothing on the network, so it works with Java nodes that list the Go node the
 // same way (or that only answer its messages).
+//
+// Membership events are delivered one at a time and in the order of the changes: Start,
+// Stop, Add and Remove return once the listener has been told of their change. Do not
+// call them from the listener.
 type Service struct {
 	members []channel.Member
+
+	evMu sync.Mutex // held across each change and its listener calls, to keep events in order; taken before mu
 
 	mu      sync.Mutex
 	running channel.Service
@@ -34,6 +40,8 @@ func New(members ...channel.Member) *Service {
 // Start implements channel.MembershipService. Starting the membership-rx level announces
 // every configured member to l.
 func (s *Service) Start(_ context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
 	s.mu.Lock()
 	s.local, s.l = local, l
 	was := s.running
@@ -68,6 +76,8 @@ func isLocal(m, local channel.Member) bool {
 // Stop implements channel.MembershipService. Stopping the membership-rx level reports every
 // member as gone.
 func (s *Service) Stop(_ context.Context, svc channel.Service) error {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
 	s.mu.Lock()
 	var gone []channel.Member
 	l := s.l
@@ -85,6 +95,8 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 // Add adds a member to the list at run time; if the membership-rx level runs, the member is
 // announced at once. Adding a known member or the local one does nothing.
 func (s *Service) Add(m channel.Member) {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
 	s.mu.Lock()
 	for _, x := range s.members {
 		if x.Equal(m) {
@@ -107,6 +119,8 @@ func (s *Service) Add(m channel.Member) {
 
 // Remove takes a member off the list; if it was in the view, it is reported gone.
 func (s *Service) Remove(key channel.MemberKey) {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
 	s.mu.Lock()
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
 	var gone []channel.Member

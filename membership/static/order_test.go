@@ -54,12 +54,12 @@ func (l *blockingListener) MemberDisappeared(m channel.Member) {
 	l.leave(m, "gone")
 }
 
-// TestReviewAddConcurrentWithStop: MembershipService promises events "one at a time and
-// in order". A member added with Add while the listener is still being told about it,
-// and a Stop meanwhile: Stop delivers MemberDisappeared for it during that MemberAdded
-// and returns, so the listener's last word about the member is "added" although the
-// service is stopped and lists nobody.
-func TestReviewAddConcurrentWithStop(t *testing.T) {
+// TestAddConcurrentWithStopKeepsEventsInOrder: MembershipService promises events "one at
+// a time and in order". A member is added with Add, and while the listener is still being
+// told about it, Stop is called: Stop must not deliver MemberDisappeared for it during
+// that MemberAdded, nor return before, or the listener's last word about the member would
+// be "added" although the service is stopped and lists nobody.
+func TestAddConcurrentWithStopKeepsEventsInOrder(t *testing.T) {
 	am, _ := wire.ParseMemberText("127.0.0.1:4001")
 	bm, _ := wire.ParseMemberText("127.0.0.1:4002")
 	local, _ := wire.ParseMemberText("127.0.0.1:4000")
