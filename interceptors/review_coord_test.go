@@ -2,6 +2,10 @@ package interceptors
 
 import (
 	"context"
+	"errors"
+	"net"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -114,4 +118,92 @@ func TestReviewCoordinatorViewConfFromStranger(t *testing.T) {
 			t.Errorf("after a stranger's view confirmation neither member is the coordinator")
 		}
 	})
+}
+
+// The channel delivers a message only from a member (channel.Config.AcceptNonMembers
+// false, docs/security.md: "a stranger asking for or changing sessions … the channel
+// delivers a message only from a current member"), and asks the stack who is one. With a
+// NonBlockingCoordinator in the stack, a stranger becomes a member by sending one election
+// message naming itself: mergeOnArrive adds every unknown member of the message's view
+// that accepts a TCP connection to the coordinator's membership (and passes MemberAdded
+// up), and NonBlockingCoordinator.Member answers from that membership. The stranger only
+// needs a listening socket; from then on its application messages are delivered.
+func TestReviewCoordinatorStrangerBecomesMember(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	nw := channeltest.NewNetwork()
+	c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{}) // default AliveCheck: a TCP connect
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &tap{}
+	node := nw.NewNode()
+	ch, err := channel.New(channel.Config{
+		Transport: node.Transport(), Membership: node.Membership(),
+		Interceptors: []channel.Interceptor{c, tp}, HeartbeatInterval: -1,
+		// AcceptNonMembers false: the channel refuses non-members' messages.
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string
+	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		mu.Lock()
+		got = append(got, string(m.Data))
+		mu.Unlock()
+		return nil
+	}))
+	channeltest.Start(t, ch)
+
+	stranger := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(port), SecurePort: -1, UDPPort: -1,
+		UniqueID: channel.UniqueID{0x5e}}
+	app := func() error {
+		return tp.inject(&channel.Message{ID: channel.NewMessageID(), Source: stranger, Data: []byte("take over")})
+	}
+	if err := app(); !errors.Is(err, channel.ErrNotMember) {
+		t.Fatalf("before: a stranger's message: %v, want ErrNotMember", err)
+	}
+
+	cm := CoordinationMessage{Leader: stranger, Source: stranger, View: []channel.Member{stranger},
+		ID: newViewID(), Type: CoordRequest}
+	payload, err := cm.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.inject(&channel.Message{Options: channel.OptUseAck, ID: channel.NewMessageID(),
+		Source: stranger, Data: payload}); err != nil {
+		t.Fatal(err)
+	}
+	// Poll (bounded) until the coordinator has taken the stranger in; a fixed coordinator
+	// never does, and the check below then runs after the deadline.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok := c.Member(stranger.Key()); ok {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = app()
+	mu.Lock()
+	delivered := slices.Clone(got)
+	mu.Unlock()
+	if !errors.Is(err, channel.ErrNotMember) || len(delivered) != 0 {
+		t.Fatalf("after one election message naming itself, a stranger's application message: err %v, delivered %q; want ErrNotMember and nothing delivered (coordinator members: %v)",
+			err, delivered, c.Members())
+	}
 }
