@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"net"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -421,5 +423,310 @@ func TestNonBlockingCoordinatorTokenDuringStart(t *testing.T) {
 		}
 		synctest.Wait()
 		checkAgreement(t, []*coordNode{leader, late})
+	})
+}
+
+// coordMessage is a coordination message from src, as the receiver hands it up.
+func coordMessage(t *testing.T, src channel.Member, cm CoordinationMessage) *channel.Message {
+	t.Helper()
+	payload, err := cm.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &channel.Message{Options: channel.OptUseAck, ID: channel.NewMessageID(), Source: src, Data: payload}
+}
+
+// unreachableMember is in no membership and answers no connect (channeltest has no node on
+// port 1; it sorts before every test node).
+var unreachableMember = channel.Member{Host: []byte{1, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1,
+	UniqueID: channel.UniqueID{0xee}}
+
+// The channel delivers a message only from a member (channel.Config.AcceptNonMembers
+// false, docs/security.md), and asks the stack who is one. Tomcat's coordinator adds every
+// member of an election message's view that accepts a TCP connect to its membership, from
+// whoever sent it: a stranger with a listening socket became a member by sending one
+// election message naming itself, and its application messages were delivered. The
+// coordinator now refuses coordination messages from non-members.
+func TestNonBlockingCoordinatorStrangerCannotJoin(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	nw := channeltest.NewNetwork()
+	c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{}) // default AliveCheck: a TCP connect
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &tap{}
+	node := nw.NewNode()
+	ch, err := channel.New(channel.Config{
+		Transport: node.Transport(), Membership: node.Membership(),
+		Interceptors: []channel.Interceptor{c, tp}, HeartbeatInterval: -1,
+		// AcceptNonMembers false: the channel refuses non-members' messages.
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string
+	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		mu.Lock()
+		got = append(got, string(m.Data))
+		mu.Unlock()
+		return nil
+	}))
+	channeltest.Start(t, ch)
+
+	stranger := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(port), SecurePort: -1, UDPPort: -1,
+		UniqueID: channel.UniqueID{0x5e}}
+	app := func() error {
+		return tp.inject(&channel.Message{ID: channel.NewMessageID(), Source: stranger, Data: []byte("take over")})
+	}
+	if err := app(); !errors.Is(err, channel.ErrNotMember) {
+		t.Fatalf("before: a stranger's message: %v, want ErrNotMember", err)
+	}
+
+	cm := CoordinationMessage{Leader: stranger, Source: stranger, View: []channel.Member{stranger},
+		ID: newViewID(), Type: CoordRequest}
+	if err := tp.inject(coordMessage(t, stranger, cm)); err != nil {
+		t.Fatal(err)
+	}
+	// Poll (bounded) until the coordinator has either refused the message or taken the
+	// stranger in (asynchronously, after its alive check).
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok := c.Member(stranger.Key()); ok || c.Stats().NotFromMember > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = app()
+	mu.Lock()
+	delivered := slices.Clone(got)
+	mu.Unlock()
+	if !errors.Is(err, channel.ErrNotMember) || len(delivered) != 0 {
+		t.Fatalf("after one election message naming itself, a stranger's application message: err %v, delivered %q; want ErrNotMember and nothing delivered (coordinator members: %v)",
+			err, delivered, c.Members())
+	}
+	if s := c.Stats(); s.NotFromMember != 1 || s.MessagesReceived != 0 {
+		t.Fatalf("stats %+v, want the stranger's message refused", s)
+	}
+}
+
+// A view confirmation (COORD_CONF) from a stranger naming an invented member that sorts
+// first is refused (Tomcat installs any confirmation as it comes): the elected members keep
+// their coordinator.
+func TestNonBlockingCoordinatorViewConfFromStranger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		nodes := newCoordNodes(t, nw, 2)
+		startNodes(t, nodes[0].tnode, nodes[1].tnode)
+		synctest.Wait()
+		checkAgreement(t, nodes)
+
+		invented := unreachableMember
+		view := []channel.Member{invented, nodes[0].member(), nodes[1].member()}
+		msg := CoordinationMessage{Leader: invented, Source: invented, View: view, ID: newViewID(), Type: CoordConf}
+		for _, n := range nodes {
+			if err := n.tap.inject(coordMessage(t, invented, msg)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		for i, n := range nodes {
+			co, _ := n.c.Coordinator()
+			if co.Equal(invented) {
+				t.Errorf("node %d: the coordinator is %v, a member named only in a stranger's view confirmation, that fails the alive check and is in no membership", i, co)
+			}
+			if s := n.c.Stats(); s.NotFromMember != 1 {
+				t.Errorf("node %d: stats %+v, want the stranger's confirmation refused", i, s)
+			}
+		}
+		if !nodes[0].c.IsCoordinator() && !nodes[1].c.IsCoordinator() {
+			t.Errorf("after a stranger's view confirmation neither member is the coordinator")
+		}
+	})
+}
+
+// A member's view confirmation naming a member that is in no membership and fails the
+// alive check installs the view without it (Tomcat installs the confirmation's view as it
+// is, dead member included).
+func TestNonBlockingCoordinatorViewConfDropsDeadMembers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		nodes := newCoordNodes(t, nw, 2)
+		startNodes(t, nodes[0].tnode, nodes[1].tnode)
+		synctest.Wait()
+		checkAgreement(t, nodes)
+
+		from := nodes[0].member()
+		view := []channel.Member{unreachableMember, nodes[0].member(), nodes[1].member()}
+		id := newViewID()
+		msg := CoordinationMessage{Leader: unreachableMember, Source: from, View: view, ID: id, Type: CoordConf}
+		if err := nodes[1].tap.inject(coordMessage(t, from, msg)); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		v, got, _ := nodes[1].c.View()
+		if got != id || len(v) != 2 || slices.ContainsFunc(v, unreachableMember.Equal) {
+			t.Fatalf("view %v (id %x, confirmed %x): want the confirmed view without the dead member", v, got, id)
+		}
+		if co, _ := nodes[1].c.Coordinator(); co.Equal(unreachableMember) {
+			t.Fatalf("the coordinator is the dead member %v", co)
+		}
+	})
+}
+
+// MessageReceived hands coordination messages to the coordinator's one goroutine, which
+// blocks while it checks members it does not know (a TCP connect of up to ConnectTimeout
+// each). Messages that arrive meanwhile are queued: a repeat of a queued message (same
+// sender and election id) replaces it, and beyond InboxLimit messages are dropped and
+// counted, so a member flooding elections cannot grow the queue without bound; a
+// stranger's messages are not queued at all.
+func TestNonBlockingCoordinatorInboxBounded(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+		// Stands for a TCP connect to an address that does not answer (ConnectTimeout, 2 s).
+		AliveCheck: func(ctx context.Context, m channel.Member) bool {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return false
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNode(t, nw, c)
+	peer := newNode(t, nw) // a member without a coordinator: it starts no election
+	startNodes(t, n, peer)
+	t.Cleanup(func() { close(release) }) // runs before the nodes stop
+	member := peer.member()
+	if _, ok := c.Next().Member(member.Key()); !ok {
+		t.Fatal("the peer is not a member below the coordinator")
+	}
+	queued := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.inbox)
+	}
+
+	stranger := channel.Member{Host: []byte{10, 9, 0, 1}, Port: 4000, SecurePort: -1, UDPPort: -1,
+		UniqueID: channel.UniqueID{0x5e}}
+	fromStranger := CoordinationMessage{Leader: stranger, Source: stranger, View: []channel.Member{stranger},
+		ID: newViewID(), Type: CoordRequest}
+	const flood = 5000
+	for range flood {
+		if err := n.tap.inject(coordMessage(t, stranger, fromStranger)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := c.Stats(); s.NotFromMember != flood || queued() != 0 {
+		t.Fatalf("a stranger's messages: stats %+v, %d queued; want all refused", s, queued())
+	}
+
+	// A member's message naming a member nobody knows: the goroutine blocks in its check.
+	cm := CoordinationMessage{Leader: unreachableMember, Source: member,
+		View: []channel.Member{unreachableMember, member}, ID: newViewID(), Type: CoordRequest}
+	if err := n.tap.inject(coordMessage(t, member, cm)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the coordinator never checked the unknown member")
+	}
+	for range flood { // repeats
+		if err := n.tap.inject(coordMessage(t, member, cm)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q := queued(); q > 1 {
+		t.Fatalf("%d repeats of one election message queued, want them coalesced into one", q)
+	}
+	for range flood { // distinct elections
+		cm.ID = newViewID()
+		if err := n.tap.inject(coordMessage(t, member, cm)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q, s := queued(), c.Stats(); q > DefaultCoordInboxLimit || s.InboxDropped < flood-DefaultCoordInboxLimit {
+		t.Fatalf("%d election messages queued (limit %d), stats %+v", q, DefaultCoordInboxLimit, s)
+	}
+}
+
+// A member that failed the alive check is remembered as dead for DeadMemberTTL: further
+// election messages naming it drop it without checking it again (each check may block the
+// coordinator's goroutine for ConnectTimeout); after the TTL it is checked again.
+func TestNonBlockingCoordinatorDeadMemberRemembered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		var mu sync.Mutex
+		checks := 0
+		c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+			AliveCheck: func(_ context.Context, m channel.Member) bool {
+				if m.Equal(unreachableMember) {
+					mu.Lock()
+					checks++
+					mu.Unlock()
+					return false
+				}
+				return true
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := newNode(t, nw, c)
+		peer := newNode(t, nw)
+		startNodes(t, n, peer)
+		synctest.Wait()
+		member := peer.member()
+		send := func() {
+			cm := CoordinationMessage{Leader: unreachableMember, Source: member,
+				View: []channel.Member{unreachableMember, member}, ID: newViewID(), Type: CoordRequest}
+			if err := n.tap.inject(coordMessage(t, member, cm)); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		count := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return checks
+		}
+		send()
+		send()
+		send()
+		if got := count(); got != 1 || c.Stats().DeadSkipped != 2 {
+			t.Fatalf("%d alive checks of the dead member for 3 messages (stats %+v), want 1", got, c.Stats())
+		}
+		time.Sleep(DefaultCoordDeadMemberTTL + time.Second)
+		send()
+		if got := count(); got != 2 {
+			t.Fatalf("%d alive checks after DeadMemberTTL, want 2", got)
+		}
+		if _, ok := c.Member(unreachableMember.Key()); ok {
+			t.Fatal("the dead member was added")
+		}
 	})
 }

@@ -20,6 +20,18 @@ const DefaultCoordWaitTimeout = 15 * time.Second
 // election message (Tomcat uses waitForCoordMsgTimeout, 15 s, for it).
 const DefaultCoordConnectTimeout = 2 * time.Second
 
+// DefaultCoordInboxLimit is how many coordination messages a NonBlockingCoordinator queues
+// while its goroutine is busy (Tomcat has no queue: it handles them on the receiving thread).
+const DefaultCoordInboxLimit = 64
+
+// DefaultCoordDeadMemberTTL is how long a NonBlockingCoordinator remembers a member that
+// failed the alive check (Tomcat checks again on every message).
+const DefaultCoordDeadMemberTTL = 30 * time.Second
+
+// maxDeadMembers bounds the members remembered as failing the alive check; beyond it, a
+// failed member is not remembered (it is checked again next time).
+const maxDeadMembers = 1024
+
 // NonBlockingCoordinatorConfig configures a NonBlockingCoordinator.
 type NonBlockingCoordinatorConfig struct {
 	// WaitTimeout: a member that is not first in its own view waits this long for an
@@ -34,6 +46,16 @@ type NonBlockingCoordinatorConfig struct {
 	AliveCheck func(ctx context.Context, m channel.Member) bool
 	// ConnectTimeout bounds the default AliveCheck (default 2 s).
 	ConnectTimeout time.Duration
+	// InboxLimit bounds the coordination messages queued for the coordinator's goroutine
+	// (default DefaultCoordInboxLimit, 64; Tomcat: none, it blocks the receiving thread). A
+	// message that repeats a queued one (same sender, same election id) replaces it; one
+	// beyond the limit is dropped and counted (CoordinatorStats.InboxDropped): its election
+	// is abandoned after WaitTimeout, as a lost token.
+	InboxLimit int
+	// DeadMemberTTL is how long a member that failed AliveCheck is remembered as dead: it is
+	// dropped from election views without another check meanwhile (default
+	// DefaultCoordDeadMemberTTL, 30 s; Tomcat checks on every message).
+	DeadMemberTTL time.Duration
 	// OnViewChange, if set, is called with every installed view and its id, one call at a
 	// time, from the coordinator's goroutine. It must not block for long.
 	OnViewChange func(view []channel.Member, id [16]byte)
@@ -50,6 +72,9 @@ type CoordinatorStats struct {
 	AliveIgnored     uint64 // COORD_ALIVE messages swallowed
 	ViewsInstalled   uint64
 	SendFailures     uint64
+	NotFromMember    uint64 // coordination messages refused: the sender is not a member
+	InboxDropped     uint64 // coordination messages dropped: the inbox was full (InboxLimit)
+	DeadSkipped      uint64 // alive checks skipped: the member failed one within DeadMemberTTL
 }
 
 // NonBlockingCoordinator is Tribes' NonBlockingCoordinator: a leader election by a token
@@ -65,6 +90,13 @@ type CoordinatorStats struct {
 // by a goroutine and timers, and a member that gets no token within WaitTimeout starts one.
 // Members() returns the coordinator's own membership in absolute order, including members
 // learnt from election messages.
+//
+// Departing from Tomcat, which takes election messages from anyone: a coordination message
+// is refused (CoordinatorStats.NotFromMember) unless its sender is a member — known to the
+// membership below, or learnt from a member's election message and alive — so a stranger
+// can neither join the membership (and so pass the channel's member check) nor install a
+// view; and a confirmed view is installed without the members that are unknown and fail
+// the alive check (Tomcat installs the confirmation's view as it is).
 type NonBlockingCoordinator struct {
 	channel.InterceptorBase
 	cfg NonBlockingCoordinatorConfig
@@ -89,12 +121,16 @@ type NonBlockingCoordinator struct {
 	suggestedAt time.Time
 	wait        *time.Timer
 
+	dead map[channel.MemberKey]time.Time // failed the alive check, until; run goroutine only
+
 	elections, sent, recv, bad, alive, views, sendFail atomic.Uint64
+	notMember, dropped, deadSkipped                    atomic.Uint64
 }
 
 type coordEvent struct {
 	kind  int // evElect, evMessage, evHeartbeat
 	force bool
+	from  channel.MemberKey // the sender of msg
 	msg   CoordinationMessage
 }
 
@@ -112,11 +148,20 @@ func NewNonBlockingCoordinator(cfg NonBlockingCoordinatorConfig) (*NonBlockingCo
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = DefaultCoordConnectTimeout
 	}
-	if cfg.WaitTimeout < 0 || cfg.ConnectTimeout < 0 {
+	if cfg.InboxLimit == 0 {
+		cfg.InboxLimit = DefaultCoordInboxLimit
+	}
+	if cfg.DeadMemberTTL == 0 {
+		cfg.DeadMemberTTL = DefaultCoordDeadMemberTTL
+	}
+	if cfg.WaitTimeout < 0 || cfg.ConnectTimeout < 0 || cfg.DeadMemberTTL < 0 {
 		return nil, configError("nonblockingcoordinator: negative timeout")
 	}
+	if cfg.InboxLimit < 0 {
+		return nil, configError("nonblockingcoordinator: negative inbox limit")
+	}
 	c := &NonBlockingCoordinator{cfg: cfg, log: cfg.Logger, members: map[channel.MemberKey]channel.Member{},
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), dead: map[channel.MemberKey]time.Time{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -200,19 +245,55 @@ func (c *NonBlockingCoordinator) Stop(ctx context.Context, svc channel.Service) 
 	return c.Next().Stop(ctx, svc)
 }
 
+// post queues ev for the run goroutine. The inbox stays bounded whatever arrives: an
+// election or heartbeat event already queued absorbs a new one, a message replaces a queued
+// one from the same sender with the same election id, and messages beyond InboxLimit are
+// dropped.
 func (c *NonBlockingCoordinator) post(ev coordEvent) {
 	c.mu.Lock()
 	if !c.running {
 		c.mu.Unlock()
 		return
 	}
-	c.inbox = append(c.inbox, ev)
+	if !c.coalesce(ev) {
+		c.inbox = append(c.inbox, ev)
+	}
 	wake := c.wake
 	c.mu.Unlock()
 	select {
 	case wake <- struct{}{}:
 	default:
 	}
+}
+
+// coalesce merges ev into the inbox if it can, or drops it if the inbox is full, and
+// reports whether it did either. Caller holds c.mu.
+func (c *NonBlockingCoordinator) coalesce(ev coordEvent) bool {
+	msgs := 0
+	for i := range c.inbox {
+		q := &c.inbox[i]
+		if q.kind != ev.kind {
+			continue
+		}
+		switch ev.kind {
+		case evElect:
+			q.force = q.force || ev.force
+			return true
+		case evHeartbeat:
+			return true
+		case evMessage:
+			if q.from == ev.from && q.msg.ID == ev.msg.ID {
+				*q = ev
+				return true
+			}
+			msgs++
+		}
+	}
+	if ev.kind == evMessage && msgs >= c.cfg.InboxLimit {
+		c.dropped.Add(1)
+		return true
+	}
+	return false
 }
 
 // run owns the election state and processes events one at a time.
@@ -415,13 +496,49 @@ func (c *NonBlockingCoordinator) mergeOnArrive(ctx context.Context, local channe
 	}
 	c.mu.Unlock()
 	for _, m := range unknown {
-		if !c.cfg.AliveCheck(ctx, m) {
+		if c.knownDead(m) {
+			c.deadSkipped.Add(1)
 			merged = slices.DeleteFunc(merged, m.Equal)
 			continue
 		}
+		if !c.cfg.AliveCheck(ctx, m) {
+			c.markDead(m)
+			merged = slices.DeleteFunc(merged, m.Equal)
+			continue
+		}
+		delete(c.dead, m.Key())
 		c.addMember(m)
 	}
 	return merged
+}
+
+// knownDead reports whether m failed the alive check less than DeadMemberTTL ago. Run
+// goroutine only.
+func (c *NonBlockingCoordinator) knownDead(m channel.Member) bool {
+	until, ok := c.dead[m.Key()]
+	if ok && time.Now().After(until) {
+		delete(c.dead, m.Key())
+		return false
+	}
+	return ok
+}
+
+// markDead remembers that m failed the alive check; the number remembered is bounded
+// (expired entries are pruned first; beyond maxDeadMembers m is not remembered). Run
+// goroutine only.
+func (c *NonBlockingCoordinator) markDead(m channel.Member) {
+	now := time.Now()
+	if len(c.dead) >= maxDeadMembers {
+		for k, until := range c.dead {
+			if now.After(until) {
+				delete(c.dead, k)
+			}
+		}
+		if len(c.dead) >= maxDeadMembers {
+			return
+		}
+	}
+	c.dead[m.Key()] = now.Add(c.cfg.DeadMemberTTL)
 }
 
 // addMember adds m to the membership and passes MemberAdded up if it is new.
@@ -454,7 +571,9 @@ func (c *NonBlockingCoordinator) forward(ctx context.Context, local channel.Memb
 	}
 }
 
-// handleViewConf installs a confirmed view (Tomcat handleViewConf).
+// handleViewConf installs a confirmed view (Tomcat handleViewConf). Unlike Tomcat, which
+// installs the confirmation's view as it is, it installs only the members of that view that
+// are in merged: known to the membership, or alive (mergeOnArrive dropped the others).
 func (c *NonBlockingCoordinator) handleViewConf(ctx context.Context, local channel.Member, cm CoordinationMessage, merged []channel.Member) {
 	c.mu.Lock()
 	same := c.hasView && c.viewID == cm.ID
@@ -462,7 +581,10 @@ func (c *NonBlockingCoordinator) handleViewConf(ctx context.Context, local chann
 	if same {
 		return
 	}
-	c.installView(viewOf(local, cm.View), cm.ID)
+	view := slices.DeleteFunc(slices.Clone(cm.View), func(m channel.Member) bool {
+		return !slices.ContainsFunc(merged, m.Equal)
+	})
+	c.installView(viewOf(local, view), cm.ID)
 	if c.suggestedID != nil && *c.suggestedID == cm.ID {
 		c.suggested, c.suggestedID = nil, nil
 	}
@@ -492,7 +614,8 @@ func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte)
 }
 
 // MessageReceived consumes coordination messages, ignores COORD_ALIVE and passes
-// everything else up.
+// everything else up. A coordination message whose sender is not a member (isMember) is
+// dropped and counted.
 func (c *NonBlockingCoordinator) MessageReceived(msg *channel.Message) error {
 	switch {
 	case IsCoordAlive(msg.Data):
@@ -505,11 +628,38 @@ func (c *NonBlockingCoordinator) MessageReceived(msg *channel.Message) error {
 			c.log.Debug("tribes coordinator: bad coordination message", "from", msg.Source.String(), "err", err)
 			return nil
 		}
+		if !c.isMember(msg.Source) {
+			c.notMember.Add(1)
+			c.log.Debug("tribes coordinator: coordination message from a non-member dropped", "from", msg.Source.String())
+			return nil
+		}
 		c.recv.Add(1)
-		c.post(coordEvent{kind: evMessage, msg: cm})
+		c.post(coordEvent{kind: evMessage, from: msg.Source.Key(), msg: cm})
 		return nil
 	}
 	return c.Prev().MessageReceived(msg)
+}
+
+// isMember reports whether src is a member: in the coordinator's membership (the members
+// below and those learnt from members' election messages) or known to the layer below. A
+// member listed without a unique id matches by its address alone, as the channel's check.
+func (c *NonBlockingCoordinator) isMember(src channel.Member) bool {
+	keys := []channel.MemberKey{src.Key()}
+	if src.UniqueID != (channel.UniqueID{}) {
+		keys = append(keys, channel.Member{Host: src.Host, Port: src.Port}.Key())
+	}
+	for _, k := range keys {
+		c.mu.Lock()
+		_, ok := c.members[k]
+		c.mu.Unlock()
+		if ok {
+			return true
+		}
+		if _, ok := c.Next().Member(k); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // MemberAdded records m, passes the event up and starts an election.
@@ -590,7 +740,8 @@ func (c *NonBlockingCoordinator) Stats() CoordinatorStats {
 	return CoordinatorStats{
 		ElectionsStarted: c.elections.Load(), MessagesSent: c.sent.Load(), MessagesReceived: c.recv.Load(),
 		BadMessages: c.bad.Load(), AliveIgnored: c.alive.Load(), ViewsInstalled: c.views.Load(),
-		SendFailures: c.sendFail.Load(),
+		SendFailures: c.sendFail.Load(), NotFromMember: c.notMember.Load(), InboxDropped: c.dropped.Load(),
+		DeadSkipped: c.deadSkipped.Load(),
 	}
 }
 
