@@ -53,6 +53,9 @@ type InterceptorBase struct {
 	Flag SendOptions
 
 	next, prev Interceptor
+	// open: the channel delivers messages of senders that are not members
+	// (Config.AcceptNonMembers, or no Membership).
+	open bool
 }
 
 func (b *InterceptorBase) base() *InterceptorBase { return b }
@@ -62,6 +65,12 @@ func (b *InterceptorBase) Next() Interceptor { return b.next }
 
 // Prev is the layer above (towards the application). Valid once the channel is built.
 func (b *InterceptorBase) Prev() Interceptor { return b.prev }
+
+// SendersChecked reports whether the channel delivers only messages of its members (the
+// default: Config.AcceptNonMembers unset and a Membership configured), so that an
+// interceptor that holds received messages before they reach that check may refuse a
+// non-member's at once. Valid once the channel is built.
+func (b *InterceptorBase) SendersChecked() bool { return b.next != nil && !b.open }
 
 // OptionFlag returns Flag.
 func (b *InterceptorBase) OptionFlag() SendOptions { return b.Flag }

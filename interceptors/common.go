@@ -130,3 +130,27 @@ func has[T any](ics []channel.Interceptor) bool {
 func configError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{channel.ErrInvalidConfig}, args...)...)
 }
+
+// fromMember reports whether src is the local member or a member the chain below ic lists,
+// matching a member listed without a unique id by its address alone: the channel's own
+// sender check (channel.Config.AcceptNonMembers), for interceptors that must not hold a
+// stranger's messages until that check runs.
+func fromMember(ic channel.Interceptor, src channel.Member) bool {
+	k := src.Key()
+	if k == ic.LocalMember(false).Key() {
+		return true
+	}
+	if _, ok := ic.Member(k); ok {
+		return true
+	}
+	if src.UniqueID == (channel.UniqueID{}) {
+		return false
+	}
+	_, ok := ic.Member(channel.Member{Host: src.Host, Port: src.Port}.Key())
+	return ok
+}
+
+// notMemberError is the error of a message refused because its source is not a member.
+func notMemberError(name string, msg *channel.Message) error {
+	return fmt.Errorf("tribes: %s: message %s: %w: %s", name, msg.IDString(), channel.ErrNotMember, msg.Source.Addr())
+}

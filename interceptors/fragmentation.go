@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +18,20 @@ const (
 	DefaultFragmentSize = 102400
 	// DefaultFragmentExpire is expire: incomplete messages are dropped after this long.
 	DefaultFragmentExpire = 60 * time.Second
-	// DefaultMaxReassembledSize caps a reassembled message (no Tomcat equivalent).
+	// DefaultMaxReassembledSize caps a reassembled message, and what one sender's
+	// incomplete messages hold (no Tomcat equivalent).
 	DefaultMaxReassembledSize = 256 << 20
+	// DefaultFragmentPendingBytes caps what all senders' incomplete messages hold (no
+	// Tomcat equivalent).
+	DefaultFragmentPendingBytes = 1 << 30
+)
+
+// What the receiver counts against FragmentationConfig.MaxPendingBytes besides the chunks:
+// the bookkeeping of each piece and of each incomplete message, so that pieces of a few
+// bytes cannot make it hold many times the budget.
+const (
+	fragPieceCost   = 64
+	fragMessageCost = 512
 )
 
 // Fragment trailer bytes.
@@ -39,9 +52,26 @@ type FragmentationConfig struct {
 	// Expire: pieces of a message that is still incomplete after Expire are dropped on the
 	// next heartbeat (Tomcat expire, default 60 s).
 	Expire time.Duration
-	// MaxMessageSize caps the size of a message being reassembled, and so the memory one
-	// sender can make a receiver hold (no Tomcat equivalent; default 256 MiB).
+	// MaxMessageSize caps the size of a message being reassembled and, together, the
+	// bytes of all the incomplete messages of one sender: a piece beyond it is refused, so
+	// one sender can make a receiver hold at most MaxMessageSize bytes of pieces, however
+	// many message ids it starts (no Tomcat equivalent; default 256 MiB).
 	MaxMessageSize int
+	// MaxPendingBytes caps what the incomplete messages of all senders hold together,
+	// counting each piece's bytes plus 64 and each message 512 more for the bookkeeping; a
+	// piece beyond it is refused (no Tomcat equivalent; default 1 GiB, or 4 ×
+	// MaxMessageSize if that is larger).
+	MaxPendingBytes int
+	// AcceptNonMembers collects the pieces of senders that are not members of the channel
+	// (neither the local member nor one Channel.Member lists, as the channel's own sender
+	// check) also where the channel checks senders (InterceptorBase.SendersChecked). By
+	// default such a piece is then refused with an error wrapping channel.ErrNotMember
+	// before anything is held, since the channel would drop the message anyway; a channel
+	// with channel.Config.AcceptNonMembers, or without a Membership, has every piece
+	// collected. Set it when a channel.NonMemberListener takes non-members' messages
+	// larger than MaxSize (no Tomcat equivalent: Tribes collects every sender's pieces;
+	// default false).
+	AcceptNonMembers bool
 	// Flag restricts splitting to messages carrying these option bits (Tomcat optionFlag,
 	// default 0 = every message). The receiver always strips the trailer byte.
 	Flag channel.SendOptions
@@ -54,7 +84,8 @@ type FragmentationStats struct {
 	PiecesSent  uint64 // pieces sent
 	Reassembled uint64 // messages reassembled from pieces
 	Expired     uint64 // incomplete messages dropped by the heartbeat
-	Refused     uint64 // malformed pieces, or messages over MaxMessageSize
+	Refused     uint64 // malformed pieces, pieces over MaxMessageSize or MaxPendingBytes, non-members' pieces
+	NonMember   uint64 // pieces refused because their sender is not a member (also in Refused)
 	Pending     int    // messages being reassembled now
 }
 
@@ -73,8 +104,10 @@ type Fragmentation struct {
 
 	mu      sync.Mutex
 	pending map[fragKey]*fragCollection
+	senders map[channel.MemberKey]int // chunk bytes held per sender
+	cost    int                       // what pending holds, as MaxPendingBytes counts it
 
-	whole, split, pieces, reassembled, expired, refused atomic.Uint64
+	whole, split, pieces, reassembled, expired, refused, nonMember atomic.Uint64
 }
 
 type fragKey struct {
@@ -86,7 +119,8 @@ type fragCollection struct {
 	first  *channel.Message // envelope of the first piece that arrived
 	count  int
 	pieces map[int][]byte // by index; a map, so that memory follows what arrived
-	size   int
+	size   int            // chunk bytes
+	cost   int            // size plus bookkeeping, as MaxPendingBytes counts it
 	born   time.Time
 }
 
@@ -101,10 +135,18 @@ func NewFragmentation(cfg FragmentationConfig) (*Fragmentation, error) {
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = DefaultMaxReassembledSize
 	}
-	if cfg.MaxSize < 1 || cfg.Expire < 0 || cfg.MaxMessageSize < 0 {
-		return nil, configError("fragmentation: MaxSize must be positive, Expire and MaxMessageSize not negative")
+	if cfg.MaxPendingBytes == 0 {
+		cfg.MaxPendingBytes = DefaultFragmentPendingBytes
+		if cfg.MaxMessageSize > math.MaxInt/4 {
+			cfg.MaxPendingBytes = math.MaxInt
+		} else if 4*cfg.MaxMessageSize > cfg.MaxPendingBytes {
+			cfg.MaxPendingBytes = 4 * cfg.MaxMessageSize
+		}
 	}
-	f := &Fragmentation{cfg: cfg, pending: map[fragKey]*fragCollection{}}
+	if cfg.MaxSize < 1 || cfg.Expire < 0 || cfg.MaxMessageSize < 0 || cfg.MaxPendingBytes < 0 {
+		return nil, configError("fragmentation: MaxSize must be positive, Expire, MaxMessageSize and MaxPendingBytes not negative")
+	}
+	f := &Fragmentation{cfg: cfg, pending: map[fragKey]*fragCollection{}, senders: map[channel.MemberKey]int{}}
 	f.Flag = cfg.Flag
 	return f, nil
 }
@@ -199,6 +241,11 @@ func (f *Fragmentation) MessageReceived(msg *channel.Message) error {
 		msg.Data = chunk
 		return f.Prev().MessageReceived(msg)
 	}
+	if f.SendersChecked() && !f.cfg.AcceptNonMembers && !fromMember(f.Next(), msg.Source) {
+		f.refused.Add(1)
+		f.nonMember.Add(1)
+		return notMemberError("fragmentation", msg)
+	}
 	whole, err := f.collect(msg, chunk, idx, count)
 	if err != nil {
 		f.refused.Add(1)
@@ -222,27 +269,45 @@ func (f *Fragmentation) collect(msg *channel.Message, chunk []byte, idx, count i
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.pending[key]
-	if c == nil {
+	fresh := c == nil
+	if fresh {
 		c = &fragCollection{first: msg, count: count, pieces: map[int][]byte{}, born: time.Now()}
-		f.pending[key] = c
 	}
 	if c.count != count {
-		delete(f.pending, key)
+		f.drop(key, c)
 		return nil, fmt.Errorf("piece %d says %d pieces, earlier ones said %d", idx, count, c.count)
 	}
 	if _, dup := c.pieces[idx]; dup {
 		return nil, nil // a duplicate: keep the first copy
 	}
 	if c.size+len(chunk) > f.cfg.MaxMessageSize {
-		delete(f.pending, key)
+		f.drop(key, c)
 		return nil, fmt.Errorf("reassembled message exceeds %d bytes", f.cfg.MaxMessageSize)
+	}
+	if held := f.senders[key.src]; held+len(chunk) > f.cfg.MaxMessageSize {
+		// Refuse this piece only: the sender's other messages may still complete.
+		return nil, fmt.Errorf("the sender's incomplete messages would hold %d bytes, over MaxMessageSize %d",
+			held+len(chunk), f.cfg.MaxMessageSize)
+	}
+	cost := len(chunk) + fragPieceCost
+	if fresh {
+		cost += fragMessageCost
+	}
+	if f.cost+cost > f.cfg.MaxPendingBytes {
+		return nil, fmt.Errorf("incomplete messages would hold %d bytes, over MaxPendingBytes %d", f.cost+cost, f.cfg.MaxPendingBytes)
+	}
+	if fresh {
+		f.pending[key] = c
 	}
 	c.pieces[idx] = chunk
 	c.size += len(chunk)
+	c.cost += cost
+	f.cost += cost
+	f.senders[key.src] += len(chunk)
 	if len(c.pieces) < count {
 		return nil, nil
 	}
-	delete(f.pending, key)
+	f.drop(key, c)
 	data := make([]byte, 0, c.size)
 	for i := range count {
 		data = append(data, c.pieces[i]...)
@@ -252,13 +317,27 @@ func (f *Fragmentation) collect(msg *channel.Message, chunk []byte, idx, count i
 	return whole, nil
 }
 
+// drop forgets collection c under key, and what it held. Caller holds f.mu.
+func (f *Fragmentation) drop(key fragKey, c *fragCollection) {
+	if f.pending[key] != c {
+		return // never added
+	}
+	delete(f.pending, key)
+	f.cost -= c.cost
+	if n := f.senders[key.src] - c.size; n > 0 {
+		f.senders[key.src] = n
+	} else {
+		delete(f.senders, key.src)
+	}
+}
+
 // Heartbeat drops messages that stayed incomplete longer than Expire.
 func (f *Fragmentation) Heartbeat() {
 	now := time.Now()
 	f.mu.Lock()
 	for k, c := range f.pending {
 		if now.Sub(c.born) > f.cfg.Expire {
-			delete(f.pending, k)
+			f.drop(k, c)
 			f.expired.Add(1)
 		}
 	}
@@ -273,17 +352,20 @@ func (f *Fragmentation) Stats() FragmentationStats {
 	f.mu.Unlock()
 	return FragmentationStats{
 		SentWhole: f.whole.Load(), SentSplit: f.split.Load(), PiecesSent: f.pieces.Load(),
-		Reassembled: f.reassembled.Load(), Expired: f.expired.Load(), Refused: f.refused.Load(), Pending: n,
+		Reassembled: f.reassembled.Load(), Expired: f.expired.Load(), Refused: f.refused.Load(),
+		NonMember: f.nonMember.Load(), Pending: n,
 	}
 }
 
 func init() {
 	Register("fragmentation", func(p *Props) (channel.Interceptor, error) {
 		return NewFragmentation(FragmentationConfig{
-			MaxSize:        p.Int("maxSize", DefaultFragmentSize),
-			Expire:         p.Duration("expire", DefaultFragmentExpire),
-			MaxMessageSize: p.Int("maxMessageSize", DefaultMaxReassembledSize),
-			Flag:           channel.SendOptions(p.Int("optionFlag", 0)),
+			MaxSize:          p.Int("maxSize", DefaultFragmentSize),
+			Expire:           p.Duration("expire", DefaultFragmentExpire),
+			MaxMessageSize:   p.Int("maxMessageSize", DefaultMaxReassembledSize),
+			MaxPendingBytes:  p.Int("maxPendingBytes", 0),
+			AcceptNonMembers: p.Bool("acceptNonMembers", false),
+			Flag:             channel.SendOptions(p.Int("optionFlag", 0)),
 		})
 	})
 }

@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func piece(src channel.Member, id []byte, data []byte, maxSize, i int) *channel.
 // same id, reassemble separately; the first piece's envelope is delivered.
 func TestFragmentationReassembly(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	n := newNode(t, nw, newFrag(t, FragmentationConfig{}))
+	n := newNode(t, nw, newFrag(t, FragmentationConfig{AcceptNonMembers: true}))
 	s1, s2 := fakeMember(1), fakeMember(2)
 	id := channel.NewMessageID()
 	d1, d2 := []byte("abcdefghij"), []byte("ABCDEFGHIJKL")
@@ -117,7 +118,7 @@ func TestFragmentationReassembly(t *testing.T) {
 func TestFragmentationExpire(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
-		f := newFrag(t, FragmentationConfig{})
+		f := newFrag(t, FragmentationConfig{AcceptNonMembers: true})
 		n := newNode(t, nw, f)
 		src := fakeMember(1)
 		id := channel.NewMessageID()
@@ -143,7 +144,7 @@ func TestFragmentationExpire(t *testing.T) {
 
 func TestFragmentationMalformed(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	f := newFrag(t, FragmentationConfig{MaxMessageSize: 100})
+	f := newFrag(t, FragmentationConfig{MaxMessageSize: 100, AcceptNonMembers: true})
 	n := newNode(t, nw, f)
 	src := fakeMember(1)
 	trailer := func(idx, count int32) []byte {
@@ -216,17 +217,147 @@ func TestFragmentationPartialFailure(t *testing.T) {
 }
 
 func TestFragmentationConfig(t *testing.T) {
-	ics, err := Build("fragmentation(maxSize=4096;expire=1000;maxMessageSize=1048576)", nil)
+	ics, err := Build("fragmentation(maxSize=4096;expire=1000;maxMessageSize=1048576;maxPendingBytes=2097152;acceptNonMembers=true)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := ics[0].(*Fragmentation).Config(); c.MaxSize != 4096 || c.Expire != time.Second || c.MaxMessageSize != 1<<20 {
+	if c := ics[0].(*Fragmentation).Config(); c.MaxSize != 4096 || c.Expire != time.Second || c.MaxMessageSize != 1<<20 ||
+		c.MaxPendingBytes != 2<<20 || !c.AcceptNonMembers {
 		t.Fatalf("%+v", c)
 	}
-	if c := newFrag(t, FragmentationConfig{}).Config(); c.MaxSize != 102400 || c.Expire != time.Minute {
+	if c := newFrag(t, FragmentationConfig{}).Config(); c.MaxSize != 102400 || c.Expire != time.Minute ||
+		c.MaxPendingBytes != 1<<30 || c.AcceptNonMembers {
 		t.Fatalf("defaults %+v", c)
+	}
+	if c := newFrag(t, FragmentationConfig{MaxMessageSize: 1 << 30}).Config(); c.MaxPendingBytes != 4<<30 {
+		t.Fatalf("MaxPendingBytes %d for MaxMessageSize 1 GiB, want 4 GiB", c.MaxPendingBytes)
 	}
 	if _, err := NewFragmentation(FragmentationConfig{MaxSize: -1}); !errors.Is(err, channel.ErrInvalidConfig) {
 		t.Fatal(err)
+	}
+}
+
+// By default a piece whose sender is not a member is refused before anything is held
+// (ErrNotMember, as the channel's check would do with the whole message); a member's is
+// collected.
+func TestFragmentationRefusesNonMembers(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	f := newFrag(t, FragmentationConfig{})
+	a, b := newCheckingNode(t, nw, f), newNode(t, nw)
+	startNodes(t, a, b)
+	chunk := []byte("0123456789")
+	if err := a.tap.inject(pieceMsg(strangerMember(1), channel.NewMessageID(), chunk, 0, 2)); !errors.Is(err, channel.ErrNotMember) {
+		t.Fatalf("a stranger's piece: %v, want ErrNotMember", err)
+	}
+	if s := f.Stats(); s.Pending != 0 || s.NonMember != 1 || s.Refused != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	if err := a.tap.inject(pieceMsg(b.member(), channel.NewMessageID(), chunk, 0, 2)); err != nil {
+		t.Fatalf("a member's piece: %v", err)
+	}
+	if s := f.Stats(); s.Pending != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A channel that delivers non-members' messages (channel.Config.AcceptNonMembers) has
+// their pieces collected too: the interceptor follows the channel's check
+// (InterceptorBase.SendersChecked).
+func TestFragmentationFollowsAnOpenChannel(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	f := newFrag(t, FragmentationConfig{})
+	a := newNode(t, nw, f)
+	startNodes(t, a)
+	id := channel.NewMessageID()
+	for i, chunk := range []string{"01234", "56789"} {
+		if err := a.tap.inject(pieceMsg(strangerMember(1), id, []byte(chunk), i, 2)); err != nil {
+			t.Fatalf("piece %d of a non-member on an open channel: %v", i, err)
+		}
+	}
+	if got := a.payloads(); len(got) != 1 || string(got[0]) != "0123456789" {
+		t.Fatalf("delivered %q, want the whole message", got)
+	}
+	if s := f.Stats(); s.NonMember != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// MaxPendingBytes bounds what all senders' incomplete messages hold together, bookkeeping
+// included: senders that each stay under MaxMessageSize are refused once it is reached.
+func TestFragmentationBoundsAllSenders(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	const total = 5000
+	f := newFrag(t, FragmentationConfig{MaxMessageSize: 1000, MaxPendingBytes: total, AcceptNonMembers: true})
+	n := newNode(t, nw, f)
+	startNodes(t, n)
+	chunk := bytes.Repeat([]byte{'x'}, 600)
+	refused := 0
+	for i := range 50 {
+		if err := n.tap.inject(pieceMsg(strangerMember(i), channel.NewMessageID(), chunk, 0, 2)); err != nil {
+			refused++
+		}
+	}
+	f.mu.Lock()
+	cost, held := f.cost, 0
+	for _, c := range f.pending {
+		held += c.size
+	}
+	f.mu.Unlock()
+	if cost > total || held > total || refused == 0 || f.Stats().Pending != 50-refused {
+		t.Fatalf("held %d bytes (%d counted), %d refused, stats %+v; MaxPendingBytes %d", held, cost, refused, f.Stats(), total)
+	}
+	// What expires frees the budget for others.
+	f.mu.Lock()
+	for _, c := range f.pending {
+		c.born = c.born.Add(-2 * f.cfg.Expire)
+	}
+	f.mu.Unlock()
+	n.ch.Heartbeat()
+	if err := n.tap.inject(pieceMsg(strangerMember(99), channel.NewMessageID(), chunk, 0, 2)); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.senders) != 1 || f.cost != 600+fragPieceCost+fragMessageCost {
+		t.Fatalf("after expiry %d senders, cost %d", len(f.senders), f.cost)
+	}
+}
+
+// pieceMsg is piece idx of count of message id from src, carrying chunk, as the wire does.
+func pieceMsg(src channel.Member, id []byte, chunk []byte, idx, count int) *channel.Message {
+	d := append([]byte(nil), chunk...)
+	d = binary.BigEndian.AppendUint32(d, uint32(idx))
+	d = binary.BigEndian.AppendUint32(d, uint32(count))
+	return &channel.Message{ID: id, Source: src, Data: append(d, fragPiece)}
+}
+
+// MaxMessageSize bounds what one sender's incomplete messages hold together, not only one
+// message: a sender that starts many messages (a new message id each, one piece each,
+// never the last piece) used to make the receiver hold MaxMessageSize per message id, with
+// no limit on the number of ids, for Expire (60 s) each. (Found by review.)
+func TestFragmentationBoundsOneSender(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	const limit = 1000
+	f := newFrag(t, FragmentationConfig{MaxMessageSize: limit, AcceptNonMembers: true}) // the sender is invented
+	n := newNode(t, nw, f)
+	startNodes(t, n)
+	src := fakeMember(3)
+	chunk := bytes.Repeat([]byte{'x'}, 600) // under the limit per message
+	const messages = 50
+	for range messages {
+		// Errors (refusals) are fine: what matters is what stays held.
+		_ = n.tap.inject(pieceMsg(src, channel.NewMessageID(), chunk, 0, 2))
+	}
+	f.mu.Lock()
+	held := 0
+	for k, c := range f.pending {
+		if k.src == src.Key() {
+			held += c.size
+		}
+	}
+	f.mu.Unlock()
+	if held > limit {
+		t.Fatalf("one sender makes the receiver hold %d bytes of incomplete messages (%d pending, %d refused), MaxMessageSize is %d",
+			held, f.Stats().Pending, f.Stats().Refused, limit)
 	}
 }

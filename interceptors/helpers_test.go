@@ -24,16 +24,27 @@ type tnode struct {
 	wait func(*channel.Message) // called before recording, may block (a gate)
 }
 
-// newNode builds (not starts) a channel with ics on top of a tap at the bottom.
+// newNode builds (not starts) a channel with ics on top of a tap at the bottom. The
+// channel accepts messages from non-members: tests deliver messages from invented members.
 func newNode(t testing.TB, nw *channeltest.Network, ics ...channel.Interceptor) *tnode {
+	t.Helper()
+	return buildNode(t, nw, true, ics)
+}
+
+// newCheckingNode is newNode with the channel's sender check on (its default).
+func newCheckingNode(t testing.TB, nw *channeltest.Network, ics ...channel.Interceptor) *tnode {
+	t.Helper()
+	return buildNode(t, nw, false, ics)
+}
+
+func buildNode(t testing.TB, nw *channeltest.Network, open bool, ics []channel.Interceptor) *tnode {
 	t.Helper()
 	n := &tnode{t: t, net: nw.NewNode(), tap: &tap{}}
 	stack := append(slices.Clone(ics), n.tap)
 	var err error
 	n.ch, err = channel.New(channel.Config{
 		Transport: n.net.Transport(), Membership: n.net.Membership(),
-		Interceptors: stack, HeartbeatInterval: -1,
-		AcceptNonMembers: true, // tests deliver messages from invented members
+		Interceptors: stack, HeartbeatInterval: -1, AcceptNonMembers: open,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,10 @@ const (
 	DefaultOrderMaxQueue = math.MaxInt32
 )
 
+// orderForgetIdle is how long the receive state of a sender that is not a member is kept
+// after its last message (Heartbeat).
+const orderForgetIdle = time.Minute
+
 // OrderTrailerLen is the size of the counter Order appends to each message.
 const OrderTrailerLen = 4
 
@@ -34,8 +39,10 @@ type OrderConfig struct {
 	// Expire is how long a received message may wait for missing earlier ones; then it
 	// and everything before it is delivered and the gap is skipped (Tomcat expire, 3 s).
 	Expire time.Duration
-	// DropExpired drops messages that waited longer than Expire, and late messages whose
-	// number was skipped, instead of delivering them (Tomcat forwardExpired=false).
+	// DropExpired drops messages that waited longer than Expire instead of delivering
+	// them (Tomcat forwardExpired=false). Only those are dropped: messages released with
+	// them that waited less are delivered in order, and a late message (its number was
+	// skipped already, or its sender restarted its counter) is delivered, as in Tomcat.
 	DropExpired bool
 	// MaxQueue is how many messages may wait per sender; when the queue reaches it,
 	// everything waiting is delivered in order (Tomcat maxQueue, default MaxInt32).
@@ -52,8 +59,8 @@ type OrderStats struct {
 	Reordered   uint64 // received messages that had to wait for an earlier one
 	Expired     uint64 // waiting messages released (or dropped) because Expire passed
 	Skipped     uint64 // sequence numbers given up on (never arrived)
-	Late        uint64 // messages whose number had been skipped already
-	Dropped     uint64 // expired or late messages dropped (DropExpired)
+	Late        uint64 // messages numbered below the counter (skipped already, or a restarted sender), delivered at once
+	Dropped     uint64 // expired messages dropped (DropExpired)
 	QueueFlush  uint64 // times a sender's queue reached MaxQueue
 	Waiting     int    // messages waiting now
 	UpErrors    uint64 // errors of deliveries made on behalf of another message
@@ -70,6 +77,14 @@ type OrderStats struct {
 // Put Order above MessageDispatch (and anything else that may reorder sends) so that the
 // counters follow the application's order. A message whose delivery is made on behalf of a
 // later one (it was waiting) cannot report a listener error to its sender.
+//
+// The receive state of a sender that is not a member (Channel.Member) is forgotten by the
+// first heartbeat after it sent nothing for a minute with nothing waiting, so that invented
+// sources cannot make it grow (Tomcat keeps it until memberDisappeared, which a non-member
+// never gets). This matters only where non-members' messages are wanted
+// (channel.Config.AcceptNonMembers, a channel.NonMemberListener): such a sender's next
+// message after a pause of a minute is numbered above 1 and waits Expire for the numbers
+// before it, then is delivered, or dropped with DropExpired.
 type Order struct {
 	channel.InterceptorBase
 	cfg OrderConfig
@@ -90,7 +105,9 @@ type orderIn struct {
 	held       map[uint32]*orderEntry // waiting, by number
 	ready      []*channel.Message     // in order, to be delivered by whoever delivers
 	delivering bool                   // a goroutine is delivering ready messages
-	gone       bool                   // removed by MemberDisappeared; look the sender up again
+	gone       bool                   // removed by MemberDisappeared or Heartbeat; look the sender up again
+	src        channel.Member         // the sender (its address and id only)
+	lastRecv   time.Time              // when its last message arrived
 }
 
 type orderEntry struct {
@@ -171,7 +188,8 @@ func (o *Order) sender(m channel.Member) *orderIn {
 	defer o.inMu.Unlock()
 	s := o.in[m.Key()]
 	if s == nil {
-		s = &orderIn{next: 1, held: map[uint32]*orderEntry{}}
+		src := channel.Member{Host: slices.Clone(m.Host), Port: m.Port, UniqueID: m.UniqueID}
+		s = &orderIn{next: 1, held: map[uint32]*orderEntry{}, src: src}
 		o.in[m.Key()] = s
 	}
 	return s
@@ -197,19 +215,17 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		s = o.sender(msg.Source)
 		s.mu.Lock()
 	}
+	s.lastRecv = now
 	switch {
 	case nr == s.next:
 		s.ready = append(s.ready, msg)
 		s.next++
 		o.releaseConsecutive(s)
 	case before(nr, s.next):
-		// Its number was skipped when an expired message was released: it is late.
+		// Its number was skipped when an expired message was released, or its sender
+		// restarted its counter: deliver it, as Tomcat does whatever forwardExpired says.
 		o.late.Add(1)
-		if o.cfg.DropExpired {
-			o.dropped.Add(1)
-		} else {
-			s.ready = append(s.ready, msg)
-		}
+		s.ready = append(s.ready, msg)
 	default:
 		if _, dup := s.held[nr]; !dup {
 			s.held[nr] = &orderEntry{msg: msg, at: now}
@@ -217,7 +233,7 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		}
 		if len(s.held) >= o.cfg.MaxQueue {
 			o.flushes.Add(1)
-			o.releaseUpTo(s, o.highestHeld(s), false)
+			o.releaseUpTo(s, o.highestHeld(s), time.Time{})
 		}
 	}
 	o.expire(s, now)
@@ -249,9 +265,10 @@ func (o *Order) highestHeld(s *orderIn) uint32 {
 }
 
 // releaseUpTo gives up on the missing numbers up to last: every held message numbered up
-// to last becomes ready in order (or is dropped if expired and DropExpired), and the
-// counter moves past last. Caller holds s.mu.
-func (o *Order) releaseUpTo(s *orderIn, last uint32, expiring bool) {
+// to last becomes ready in order, and the counter moves past last. With DropExpired and a
+// non-zero now, a message that waited longer than Expire by then is dropped instead.
+// Caller holds s.mu.
+func (o *Order) releaseUpTo(s *orderIn, last uint32, now time.Time) {
 	nrs := make([]uint32, 0, len(s.held))
 	for nr := range s.held {
 		if !before(last, nr) {
@@ -264,7 +281,7 @@ func (o *Order) releaseUpTo(s *orderIn, last uint32, expiring bool) {
 		delete(s.held, nr)
 		o.skipped.Add(uint64(nr - s.next))
 		s.next = nr + 1
-		if expiring && o.cfg.DropExpired {
+		if o.cfg.DropExpired && !now.IsZero() && now.Sub(e.at) > o.cfg.Expire {
 			o.dropped.Add(1)
 			continue
 		}
@@ -289,7 +306,7 @@ func (o *Order) expire(s *orderIn, now time.Time) {
 	}
 	if found {
 		o.expired.Add(uint64(n))
-		o.releaseUpTo(s, last, true)
+		o.releaseUpTo(s, last, now)
 	}
 }
 
@@ -323,7 +340,9 @@ func (o *Order) drain(s *orderIn, own *channel.Message) error {
 	return ownErr
 }
 
-// Heartbeat releases messages that waited longer than Expire for senders that went quiet.
+// Heartbeat releases messages that waited longer than Expire for senders that went quiet,
+// and forgets the receive state of senders that are not members and sent nothing for
+// orderForgetIdle, with nothing waiting.
 func (o *Order) Heartbeat() {
 	o.inMu.Lock()
 	senders := make([]*orderIn, 0, len(o.in))
@@ -336,8 +355,30 @@ func (o *Order) Heartbeat() {
 		s.mu.Lock()
 		o.expire(s, now)
 		_ = o.drain(s, nil)
+		s.mu.Lock()
+		idle := s.idle(now)
+		s.mu.Unlock()
+		if !idle || fromMember(o.Next(), s.src) {
+			continue
+		}
+		s.mu.Lock()
+		if s.idle(now) { // nothing arrived meanwhile
+			s.gone = true
+			o.inMu.Lock()
+			if k := s.src.Key(); o.in[k] == s {
+				delete(o.in, k)
+			}
+			o.inMu.Unlock()
+		}
+		s.mu.Unlock()
 	}
 	o.Next().Heartbeat()
+}
+
+// idle reports whether s may be forgotten: nothing waiting or being delivered, and no
+// message for orderForgetIdle. Caller holds s.mu.
+func (s *orderIn) idle(now time.Time) bool {
+	return !s.gone && !s.delivering && len(s.held) == 0 && len(s.ready) == 0 && now.Sub(s.lastRecv) > orderForgetIdle
 }
 
 // MemberDisappeared delivers what the member's messages were waiting for, in order, and
@@ -354,7 +395,7 @@ func (o *Order) MemberDisappeared(m channel.Member) {
 		s.mu.Lock()
 		s.gone = true
 		if len(s.held) > 0 {
-			o.releaseUpTo(s, o.highestHeld(s), false)
+			o.releaseUpTo(s, o.highestHeld(s), time.Time{})
 		}
 		_ = o.drain(s, nil)
 	}

@@ -51,7 +51,7 @@ func TestTwoPhaseCommitWire(t *testing.T) {
 func TestTwoPhaseCommitExpire(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
-		tp := newTwoPhase(t, TwoPhaseCommitConfig{})
+		tp := newTwoPhase(t, TwoPhaseCommitConfig{AcceptNonMembers: true}) // invented senders
 		n := newNode(t, nw, tp)
 		src := fakeMember(1)
 		id := channel.NewMessageID()
@@ -105,9 +105,18 @@ func TestTwoPhaseCommitParse(t *testing.T) {
 	if _, ok := ParseConfirmation(c, 15); ok {
 		t.Fatal("wrong id length parsed")
 	}
-	ics, err := Build("twophasecommit(expire=1000;deepclone=false)", nil)
-	if err != nil || ics[0].(*TwoPhaseCommit).Config().Expire != time.Second {
+	ics, err := Build("twophasecommit(expire=1000;deepclone=false;maxSenderBytes=1000;maxHeldBytes=2000;acceptNonMembers=true)", nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if c := ics[0].(*TwoPhaseCommit).Config(); c.Expire != time.Second || c.MaxSenderBytes != 1000 || c.MaxHeldBytes != 2000 || !c.AcceptNonMembers {
+		t.Fatalf("%+v", c)
+	}
+	if c := newTwoPhase(t, TwoPhaseCommitConfig{}).Config(); c.MaxSenderBytes != 256<<20 || c.MaxHeldBytes != 1<<30 || c.AcceptNonMembers {
+		t.Fatalf("defaults %+v", c)
+	}
+	if c := newTwoPhase(t, TwoPhaseCommitConfig{MaxSenderBytes: 2 << 30}).Config(); c.MaxHeldBytes != 2<<30 {
+		t.Fatalf("MaxHeldBytes %d for MaxSenderBytes 2 GiB", c.MaxHeldBytes)
 	}
 }
 
@@ -116,7 +125,7 @@ func TestTwoPhaseCommitParse(t *testing.T) {
 func TestTwoPhaseCommitEarlyConfirmation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
-		tp := newTwoPhase(t, TwoPhaseCommitConfig{})
+		tp := newTwoPhase(t, TwoPhaseCommitConfig{AcceptNonMembers: true}) // invented senders
 		n := newNode(t, nw, tp)
 		src := fakeMember(1)
 		id, late := channel.NewMessageID(), channel.NewMessageID()
@@ -134,4 +143,152 @@ func TestTwoPhaseCommitEarlyConfirmation(t *testing.T) {
 			t.Fatalf("delivered %d, stats %+v", len(n.messages()), s)
 		}
 	})
+}
+
+// MaxSenderBytes and MaxHeldBytes bound what unconfirmed messages and early confirmations
+// hold: a message beyond them is refused (ErrHoldLimit), an early confirmation beyond them
+// is not remembered; what is confirmed or expires frees the budget.
+func TestTwoPhaseCommitBoundsHeldBytes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		const perSender, total = 10_000, 25_000
+		tp := newTwoPhase(t, TwoPhaseCommitConfig{MaxSenderBytes: perSender, MaxHeldBytes: total, AcceptNonMembers: true})
+		n := newNode(t, nw, tp)
+		payload := bytes.Repeat([]byte{'p'}, 2000)
+		held := func() (int64, int) {
+			tp.mu.Lock()
+			defer tp.mu.Unlock()
+			return tp.cost, len(tp.held) + len(tp.early)
+		}
+		src := strangerMember(1)
+		var first []byte
+		refused := 0
+		for i := range 20 {
+			id := channel.NewMessageID()
+			if i == 0 {
+				first = id
+			}
+			err := n.tap.inject(&channel.Message{ID: id, Source: src, Data: bytes.Clone(payload)})
+			if errors.Is(err, ErrHoldLimit) {
+				refused++
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s := tp.Stats(); s.HeldNow != 4 || refused != 16 || s.OverLimit != 16 {
+			t.Fatalf("one sender: %d refused, stats %+v; want 4 held (2256 bytes each, MaxSenderBytes %d)", refused, s, perSender)
+		}
+		// Early confirmations count too.
+		for range 100 {
+			n.tap.inject(&channel.Message{ID: channel.NewMessageID(), Source: src, Data: Confirmation(channel.NewMessageID())})
+		}
+		if c, _ := held(); c > perSender {
+			t.Fatalf("one sender holds %d bytes with early confirmations, MaxSenderBytes %d", c, perSender)
+		}
+		// Many senders: the total.
+		for i := range 20 {
+			n.tap.inject(&channel.Message{ID: channel.NewMessageID(), Source: strangerMember(100 + i), Data: bytes.Clone(payload)})
+		}
+		if c, _ := held(); c > total {
+			t.Fatalf("all senders hold %d bytes, MaxHeldBytes %d", c, total)
+		}
+		// A confirmation frees its message's share.
+		before, _ := held()
+		n.tap.inject(&channel.Message{ID: channel.NewMessageID(), Source: src, Data: Confirmation(first)})
+		if after, _ := held(); len(n.messages()) != 1 || after != before-int64(len(payload))-twoPhaseEntryCost {
+			t.Fatalf("after a confirmation: %d delivered, %d bytes counted (%d before)", len(n.messages()), after, before)
+		}
+		time.Sleep(61 * time.Second)
+		n.ch.Heartbeat()
+		if c, k := held(); c != 0 || k != 0 || len(tp.senders) != 0 {
+			t.Fatalf("after expiry %d bytes counted for %d entries, %d senders", c, k, len(tp.senders))
+		}
+	})
+}
+
+// A sender that is not a member gets neither its message nor its confirmation held
+// (ErrNotMember); a member's message is held and confirmed as usual.
+func TestTwoPhaseCommitRefusesNonMembers(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	tp := newTwoPhase(t, TwoPhaseCommitConfig{})
+	a, b := newCheckingNode(t, nw, tp), newNode(t, nw, newTwoPhase(t, TwoPhaseCommitConfig{}))
+	startNodes(t, a, b)
+	stranger := strangerMember(1)
+	id := channel.NewMessageID()
+	if err := a.tap.inject(&channel.Message{ID: channel.NewMessageID(), Source: stranger, Data: Confirmation(id)}); !errors.Is(err, channel.ErrNotMember) {
+		t.Fatalf("a stranger's confirmation: %v, want ErrNotMember", err)
+	}
+	if err := a.tap.inject(&channel.Message{ID: id, Source: stranger, Data: []byte("x")}); !errors.Is(err, channel.ErrNotMember) {
+		t.Fatalf("a stranger's message: %v, want ErrNotMember", err)
+	}
+	if s := tp.Stats(); s.HeldNow != 0 || s.NonMember != 2 || len(tp.early) != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	b.send(t, a, []byte("from a member"), channel.OptUseAck|channel.OptSyncAck)
+	if got := a.payloads(); len(got) != 1 || string(got[0]) != "from a member" {
+		t.Fatalf("delivered %q", got)
+	}
+}
+
+// A channel that delivers non-members' messages (channel.Config.AcceptNonMembers) has
+// their two-phase messages held and delivered on confirmation too: the interceptor
+// follows the channel's check (InterceptorBase.SendersChecked).
+func TestTwoPhaseCommitFollowsAnOpenChannel(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	tp := newTwoPhase(t, TwoPhaseCommitConfig{})
+	a := newNode(t, nw, tp)
+	startNodes(t, a)
+	stranger := strangerMember(1)
+	id := channel.NewMessageID()
+	if err := a.tap.inject(&channel.Message{ID: id, Source: stranger, Data: []byte("x")}); err != nil {
+		t.Fatalf("a non-member's message on an open channel: %v", err)
+	}
+	if err := a.tap.inject(&channel.Message{ID: channel.NewMessageID(), Source: stranger, Data: Confirmation(id)}); err != nil {
+		t.Fatalf("its confirmation: %v", err)
+	}
+	if got := a.payloads(); len(got) != 1 || string(got[0]) != "x" {
+		t.Fatalf("delivered %q, want the confirmed message", got)
+	}
+	if s := tp.Stats(); s.NonMember != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A stranger's unconfirmed messages are refused, not held. The channel's check that drops
+// a non-member's message (and makes transport/nio close the connection that carried it,
+// so that a stranger gets one message per connection) runs only on delivery, after the
+// confirmation: TwoPhaseCommit used to hold every unconfirmed message for Expire (60 s),
+// from any source, so that a stranger that never confirms streamed frames of up to
+// MaxFrameSize (16 MiB) on one connection and the node held all of them for a minute.
+// (Found by review.)
+func TestTwoPhaseCommitRefusesStrangerStream(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	tp := newTwoPhase(t, TwoPhaseCommitConfig{})
+	tap := &tap{}
+	node := nw.NewNode()
+	ch, err := channel.New(channel.Config{
+		Transport: node.Transport(), Membership: node.Membership(),
+		Interceptors: []channel.Interceptor{tp, tap}, HeartbeatInterval: -1,
+		// AcceptNonMembers false: the channel refuses non-members' messages.
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	channeltest.Start(t, ch)
+
+	stranger := strangerMember(1)
+	payload := bytes.Repeat([]byte{'s'}, 64<<10)
+	const n = 256 // 16 MiB
+	refused := 0
+	for range n {
+		err := tap.inject(&channel.Message{Options: channel.OptUseAck | channel.OptSyncAck,
+			ID: channel.NewMessageID(), Source: stranger, Data: bytes.Clone(payload)})
+		if err != nil {
+			refused++
+		}
+	}
+	if s := tp.Stats(); s.HeldNow > 0 {
+		t.Fatalf("TwoPhaseCommit holds %d messages (%d bytes) of a sender that is not a member, %d of %d refused (the transport keeps the stranger's connection open): it must refuse them",
+			s.HeldNow, s.HeldBytes, refused, n)
+	}
 }
