@@ -51,8 +51,10 @@ type Config struct {
 	// id at that address). Other messages are dropped (Stats.NonMemberDropped, a warning
 	// logged at most a few times a minute per sender) and a synchronized-ack sender gets a
 	// FAIL_ACK (ErrNotMember). The check runs at the top of the chain, so what interceptors
-	// consume below it is never checked: membership notices, pings, failure-detector probes
-	// and coordination messages of a node that is not listed yet still work, and so does a
+	// consume below it is never checked by the channel: membership notices, pings,
+	// failure-detector probes and the simple coordinator's messages of a node that is not
+	// listed yet still work (interceptors that hold messages, and the non-blocking
+	// coordinator, refuse non-members' on their own: InterceptorBase.SendersChecked), and so does a
 	// protocol run by listeners that implement NonMemberListener (the static membership
 	// protocol of membership/staticsvc over package rpc): they alone get the messages they
 	// take. Set it for
