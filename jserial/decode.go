@@ -69,7 +69,6 @@ type Decoder struct {
 	depth   int
 	started bool
 	err     error
-	scratch []*ClassDesc
 	// claimed is, when the input is known whole, how many bytes of what is left the
 	// elements announced and not read yet take at least: the open arrays' and
 	// collections' remaining elements and the open objects' remaining field values
@@ -136,7 +135,7 @@ func UnmarshalConfig(b []byte, cfg DecoderConfig) (any, error) {
 	d := decPool.Get().(*Decoder)
 	defer func() {
 		clear(d.handles)
-		*d = Decoder{handles: d.handles[:0], scratch: d.scratch[:0]}
+		*d = Decoder{handles: d.handles[:0]}
 		if cap(d.handles) <= 4096 {
 			decPool.Put(d)
 		}
@@ -210,6 +209,9 @@ func (d *Decoder) decode() (any, error) {
 		d.started = true
 	}
 	eof, err := d.src.atEOF()
+	if err == ErrLimit {
+		return nil, d.failf(err, "the stream goes on beyond MaxBytes %d", d.cfg.MaxBytes)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -462,9 +464,25 @@ func (d *Decoder) newString(tc byte) (any, error) {
 	return s, nil
 }
 
-// typeString reads a field's type signature: a string or a reference to one.
+// typeString reads a field's type signature: TC_STRING, TC_LONGSTRING or a reference to
+// a string, as Java's readTypeString does (which also takes TC_NULL: a field without a
+// signature, refused here). No other element is read there, so no class descriptor or
+// object nests in a field list (TestFieldListsBounded).
 func (d *Decoder) typeString() (string, error) {
-	v, err := d.content(false)
+	tc, err := d.src.u8()
+	if err != nil {
+		return "", err
+	}
+	var v any
+	switch tc {
+	case tcString, tcLongString:
+		v, err = d.newString(tc)
+	case tcReference:
+		v, err = d.reference()
+	default:
+		d.src.pos--
+		return "", d.failf(ErrMalformed, "type code 0x%02x where a field type signature is expected", tc)
+	}
 	if err != nil {
 		return "", err
 	}

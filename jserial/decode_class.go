@@ -73,13 +73,18 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 		if cd.Flags&SCEnum != 0 {
 			return nil, d.failf(ErrMalformed, "enum %s with fields", name)
 		}
-		if _, err := d.count(int32(nf), 3, "field list"); err != nil {
+		// A field takes at least 3 bytes (type code and name length): claimed like an
+		// array's elements, and given back as each is read.
+		n, err := d.count(int32(nf), 3, "field list")
+		if err != nil {
 			return nil, err
 		}
-		cd.Fields = make([]Field, nf)
+		d.claim(3 * int(nf))
+		cd.Fields = make([]Field, 0, n)
 		seenObject := false
-		for i := range cd.Fields {
-			f := &cd.Fields[i]
+		for range nf {
+			d.unclaim(3)
+			var f Field
 			if f.Type, err = d.src.u8(); err != nil {
 				return nil, err
 			}
@@ -99,6 +104,7 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 			default:
 				return nil, d.failf(ErrMalformed, "%s.%s: field type code 0x%02x", name, f.Name, f.Type)
 			}
+			cd.Fields = append(cd.Fields, f)
 		}
 	}
 	if cd.Annotation, err = d.annotation(); err != nil {

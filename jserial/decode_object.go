@@ -1,6 +1,9 @@
 package jserial
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 func (d *Decoder) object() (any, error) {
 	cd, err := d.classDesc()
@@ -32,41 +35,68 @@ func (d *Decoder) object() (any, error) {
 	if cd.Flags&SCSerializable == 0 {
 		return nil, d.failf(ErrMalformed, "%s is neither serializable nor externalizable", cd.Name)
 	}
-	// The classes with data, collected along dataSuper: work and memory stay
-	// proportional to the data read, however long the class hierarchy is.
-	chain := d.scratch[:0]
+	// The classes with data are those along dataSuper: n of them, whose data takes at
+	// least least bytes (a byte a field, more for a primitive one, and one for a
+	// writeObject method's end). Those bytes are claimed before any slot is allocated,
+	// so that objects nested in the first field leave room for the rest.
+	n, least := 0, 0
 	for c := cd; c != nil; c = c.dataSuper {
 		if c.hasData() {
-			chain = append(chain, c)
+			n++
+			least += minData(c)
 		}
-	}
-	d.scratch = chain[:0] // reused by nested objects: copy it out first
-	// The data of every class of the chain takes at least a byte per field (more for a
-	// primitive one) and one for a writeObject method's end: claimed, before the slots and
-	// the values are allocated, so that objects nested in the first field leave room for
-	// the rest.
-	least := 0
-	for _, c := range chain {
-		least += minData(c)
 	}
 	if err := d.fits(1, least, cd.Name+" data"); err != nil {
 		return nil, err
 	}
 	d.claim(least)
-	o.Slots = make([]Slot, len(chain))
-	for i := range o.Slots {
-		o.Slots[i].Class = chain[len(chain)-1-i]
-	}
-	for i := range o.Slots {
-		sl := &o.Slots[i]
-		c := sl.Class
-		if sl.Values, err = d.fieldValues(c); err != nil {
-			return nil, err
+	// A Slot takes 56 bytes and a class's data may be one byte: the slots are allocated
+	// ahead of their data k at a time, k as many as the bytes claimed pay for at an
+	// Object[] element's rate (16 bytes a byte; 2 at least), at most 1024 from an
+	// io.Reader. They are filled superclass first; marks holds every k-th class with
+	// data from cd up, where each group of k starts (only cd when they are all in one).
+	k := min(d.prealloc(n), max(2, 16*least/int(unsafe.Sizeof(Slot{}))))
+	o.Slots = make([]Slot, 0, k)
+	var one [1]*ClassDesc
+	marks := append(one[:0], cd)
+	if n > k {
+		marks = make([]*ClassDesc, 0, (n+k-1)/k)
+		i := 0
+		for c := cd; c != nil; c = c.dataSuper {
+			if c.hasData() {
+				if i%k == 0 {
+					marks = append(marks, c)
+				}
+				i++
+			}
 		}
-		if c.Flags&SCWriteMethod != 0 {
-			d.unclaim(1)
-			if sl.Annotation, err = d.annotation(); err != nil {
+	}
+	for j := len(marks) - 1; j >= 0; j-- {
+		base := len(o.Slots)
+		if cnt := min(k, n-j*k); cap(o.Slots)-base >= cnt {
+			o.Slots = o.Slots[:base+cnt] // the unused capacity is zero
+		} else {
+			grown := make([]Slot, base+cnt, min(n, max(2*cap(o.Slots), base+cnt)))
+			copy(grown, o.Slots)
+			o.Slots = grown
+		}
+		for c, i := marks[j], len(o.Slots)-1; i >= base; c = c.dataSuper {
+			if c.hasData() {
+				o.Slots[i].Class = c
+				i--
+			}
+		}
+		for i := base; i < len(o.Slots); i++ {
+			sl := &o.Slots[i]
+			c := sl.Class
+			if sl.Values, err = d.fieldValues(c); err != nil {
 				return nil, err
+			}
+			if c.Flags&SCWriteMethod != 0 {
+				if sl.Annotation, err = d.annotation(); err != nil {
+					return nil, err
+				}
+				d.unclaim(1) // its TC_ENDBLOCKDATA, read last
 			}
 		}
 	}

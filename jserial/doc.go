@@ -79,12 +79,20 @@
 // DecoderConfig bounds nesting depth, handles, array and collection lengths and
 // stream size. No length read off the wire is allocated before it has been checked
 // against those limits and, for a byte slice, against the bytes left beside those the
-// enclosing arrays, collections and objects still announce (each of their elements takes
-// at least a byte, a field its primitive's size), so that nesting does not multiply what
-// is allocated ahead of the data: a stream that announces more than it holds fails
-// having allocated a small multiple of its size (TestNestedLengthsBounded). Reading an
-// io.Reader, buffers grow only with the data received, and at most 1024 elements of an
-// array, collection or object's fields are allocated ahead of them. Errors are
+// enclosing arrays, collections, objects and class descriptors' field lists still
+// announce (each of their elements takes at least a byte, a field value its primitive's
+// size, a field of a descriptor three), so that nesting does not multiply what is
+// allocated ahead of the data: a stream that announces more than it holds fails having
+// allocated a small multiple of its size (TestNestedLengthsBounded,
+// TestFieldListsBounded). An object's Slots (56 bytes each, for data that may be one
+// byte) are allocated ahead of their data only as far as 16 bytes a byte it announces,
+// the rest as it is read (TestSlotsBounded); decoded, such an object still takes many
+// times its size. Reading an io.Reader, buffers grow only with the data received, and
+// at most 1024 elements of an array, collection, object's fields or slots or
+// descriptor's field list are allocated ahead of them (TestSlotsBoundedFromReader). A
+// stream that goes on beyond MaxBytes fails with ErrLimit, also where MaxBytes falls
+// between two elements; one that ends exactly there decodes
+// (TestInputBeyondMaxBytesFails, TestReaderStreamOfExactlyMaxBytes). Errors are
 // *DecodeError values wrapping a sentinel (ErrTruncated, ErrUnknownTypeCode, ErrLimit,
 // ErrCycle, ErrSUIDMismatch, ...); the decoder never panics, which FuzzDecode checks.
 // A Decoder or Encoder is for one goroutine; Marshal and Unmarshal may be called

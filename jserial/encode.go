@@ -31,6 +31,7 @@ type Encoder struct {
 	started bool
 	e       encState
 	keep    []any // values written since the last reset: their addresses are in the handle table
+	err     error // the io.Writer's error, returned by every later Encode
 }
 
 // encState is the state of the encoding proper.
@@ -42,7 +43,8 @@ type encState struct {
 	handles  handleTable      // identity -> handle
 	types    map[string]int32 // field signatures by value (Java interns them)
 	chains   map[*ClassDesc][]*ClassDesc
-	sizeHint int // Marshal: capacity of the next output (the size of the last one)
+	open     []*ClassDesc // the class descriptors being written, outermost first
+	sizeHint int          // Marshal: capacity of the next output (the size of the last one)
 }
 
 // NewEncoder returns an Encoder writing to w. Each Encode call writes its bytes to w
@@ -73,16 +75,39 @@ func (s *encState) reset() {
 	clear(s.types)
 }
 
+// forget drops the handles assigned from next on: those of a value that failed, whose
+// bytes are not written.
+func (s *encState) forget(next int32) {
+	if s.next == next {
+		return
+	}
+	s.handles.dropFrom(next)
+	for x, h := range s.types {
+		if h >= next {
+			delete(s.types, x)
+		}
+	}
+	s.next = next
+}
+
 // Encode writes v: a value (see the package documentation for the Go types), a
-// BlockData, or Reset.
+// BlockData, or Reset. A value it cannot write (ErrType, ErrLimit, ErrCycle) writes
+// nothing and leaves the Encoder as it was: later values refer only to what was written
+// (TestEncoderAfterError). An error of the io.Writer is returned again by every later
+// call: the stream may hold part of the value.
 func (e *Encoder) Encode(v any) error {
+	if e.err != nil {
+		return e.err
+	}
 	e.e.buf = e.buf[:0]
 	if !e.started {
 		e.e.buf = append(e.e.buf, 0xAC, 0xED, 0, streamVersion)
 	}
+	next := e.e.next
 	err := e.e.top(v)
 	e.buf = e.e.buf
 	if err != nil {
+		e.e.forget(next)
 		return err
 	}
 	if _, ok := v.(Reset); ok {
@@ -92,6 +117,7 @@ func (e *Encoder) Encode(v any) error {
 		e.keep = append(e.keep, v)
 	}
 	if _, err := e.w.Write(e.buf); err != nil {
+		e.err = err
 		return err
 	}
 	e.started = true
@@ -136,6 +162,8 @@ func MarshalAppend(dst []byte, v any) ([]byte, error) {
 func (s *encState) top(v any) error {
 	s.depth = 0
 	clear(s.chains)
+	clear(s.open)
+	s.open = s.open[:0]
 	switch x := v.(type) {
 	case Reset:
 		s.buf = append(s.buf, tcReset)

@@ -2,6 +2,7 @@ package jserial
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -27,6 +28,11 @@ func (s *encState) classDesc(cd *ClassDesc) error {
 		return nil
 	}
 	k := ptrKey(cd)
+	if len(s.open) > 0 && slices.Contains(s.open, cd) {
+		// Its handle is assigned, but a back-reference to it would be to a descriptor
+		// still being read, as the decoder refuses (TestCyclicDescriptorEncodes).
+		return fmt.Errorf("%w: class %s is its own superclass or in its own annotation", ErrCycle, cd.Name)
+	}
 	if s.ref(k) {
 		return nil
 	}
@@ -35,7 +41,9 @@ func (s *encState) classDesc(cd *ClassDesc) error {
 		s.depth--
 		return fmt.Errorf("%w: class descriptors nested deeper than MaxDepth %d", ErrLimit, s.maxDepth)
 	}
+	s.open = append(s.open, cd)
 	err := s.newClassDesc(cd, k)
+	s.open = s.open[:len(s.open)-1]
 	s.depth--
 	return err
 }

@@ -116,6 +116,17 @@ func (t *handleTable) grow() {
 	}
 }
 
+// dropFrom removes the keys whose handle is v or later.
+func (t *handleTable) dropFrom(v int32) {
+	old, oldv := t.keys, t.vals
+	t.keys, t.vals, t.used = make([]refKey, len(old)), make([]int32, len(old)), 0
+	for i, k := range old {
+		if k != (refKey{}) && oldv[i] < v {
+			t.put(k, oldv[i])
+		}
+	}
+}
+
 // reset empties the table; a table grown large by one stream is dropped.
 func (t *handleTable) reset() {
 	if len(t.keys) > 4096 {

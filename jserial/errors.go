@@ -19,7 +19,8 @@ var (
 	ErrLimit = errors.New("jserial: limit exceeded")
 	// ErrCycle: a reference to a mapped value (list, map, set, ...) or class descriptor
 	// that is still being decoded (Go slices and Maps cannot contain themselves), or a
-	// class descriptor that is its own superclass.
+	// class descriptor that is its own superclass; the encoder refuses such a descriptor,
+	// and one in its own annotation, wherever it is written (TestCyclicDescriptorEncodes).
 	ErrCycle = errors.New("jserial: cyclic reference")
 	// ErrSUIDMismatch: a JDK class the package maps to a Go type arrived with another
 	// serialVersionUID than the JDK's.

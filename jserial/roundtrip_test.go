@@ -3,6 +3,7 @@ package jserial
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"reflect"
@@ -178,4 +179,75 @@ func TestDataReaderWriter(t *testing.T) {
 	if _, err := r.ReadObject(); !errors.Is(err, ErrTruncated) {
 		t.Fatalf("object past the end: %v", err)
 	}
+}
+
+// An object of a long hierarchy whose classes write a byte each has its slots allocated
+// and read a group at a time (decode_object.go): every slot holds its own class and
+// data, superclass first, from a byte slice and from an io.Reader (groups of at most
+// 1024). The descriptors are written first, each referring to the one before as its
+// superclass, as nested descriptors would exceed MaxDepth.
+func TestLongHierarchyRoundTrip(t *testing.T) {
+	const n = 2500
+	var list []any
+	var c *ClassDesc
+	for i := range n {
+		c = &ClassDesc{Name: fmt.Sprintf("C%d", i), SUID: int64(i), Flags: SCSerializable, Super: c}
+		if i%3 == 0 {
+			c.Flags |= SCWriteMethod
+		} else {
+			c.Fields = []Field{{Type: 'B', Name: "b"}}
+		}
+		list = append(list, c)
+	}
+	o, err := NewObject(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range o.Slots {
+		if len(o.Slots[i].Values) > 0 {
+			o.Slots[i].Values[0] = int8(i)
+		} else {
+			o.Slots[i].Annotation = []any{BlockData{byte(i)}}
+		}
+	}
+	list = append(list, o)
+	b, err := Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, v any) {
+		t.Helper()
+		l, ok := v.([]any)
+		if !ok || len(l) != n+1 {
+			t.Fatalf("%s: decoded %T", how, v)
+		}
+		got := l[n].(*Object)
+		if len(got.Slots) != n {
+			t.Fatalf("%s: %d slots, want %d", how, len(got.Slots), n)
+		}
+		for i, sl := range got.Slots {
+			if sl.Class.Name != fmt.Sprintf("C%d", i) || len(sl.Values) != len(o.Slots[i].Values) ||
+				len(sl.Values) > 0 && sl.Values[0] != o.Slots[i].Values[0] ||
+				!reflect.DeepEqual(sl.Annotation, o.Slots[i].Annotation) {
+				t.Fatalf("%s: slot %d is %s %v %v, want C%d %v %v", how, i, sl.Class.Name, sl.Values, sl.Annotation,
+					i, o.Slots[i].Values, o.Slots[i].Annotation)
+			}
+		}
+		if b2, err := Marshal(v); err != nil || !bytes.Equal(b, b2) {
+			t.Fatalf("%s: re-encoded differs (%v)", how, err)
+		}
+	}
+	v, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Unmarshal", v)
+	d, err := NewDecoder(bytes.NewReader(b), DecoderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err = d.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	check("Decoder", v)
 }

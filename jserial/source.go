@@ -72,13 +72,29 @@ func (s *source) need(n int) error {
 	return nil
 }
 
-// atEOF reports whether the stream ends at s.pos.
+// atEOF reports whether the stream ends at s.pos. At MaxBytes it is ErrLimit unless the
+// stream ends there: input given whole and cut at MaxBytes goes on beyond it, and a
+// reader is asked for one more byte (read and dropped: the Decoder stops at the error).
 func (s *source) atEOF() (bool, error) {
 	if s.pos < len(s.buf) {
 		return false, nil
 	}
 	if s.r == nil {
+		if s.limited {
+			return false, ErrLimit
+		}
 		return true, nil
+	}
+	if s.offset() >= s.max {
+		var probe [1]byte
+		switch _, err := io.ReadFull(s.r, probe[:]); err {
+		case nil:
+			return false, ErrLimit
+		case io.EOF:
+			return true, nil
+		default:
+			return false, err
+		}
 	}
 	switch err := s.need(1); err {
 	case nil:

@@ -31,7 +31,13 @@
 //   - A request to no member means every current member (as channel.Channel.Send);
 //     Java returns no responses at once.
 //   - When the request cannot be sent to some members, Call keeps waiting for the
-//     others and returns the *channel.SendError with the responses; Java throws.
+//     others and returns the *channel.SendError with the responses; Java throws. A
+//     member reported failed whose reply comes all the same counts as replied.
+//   - Each member counts once, as replied, failed or without the rpc id: Java counts
+//     every reply and NoRpcChannelReply, so a member replying twice could complete an
+//     AllReply call for one that did not reply. A second reply goes to
+//     Config.LeftOver (TestCollectorCountsMembersOnce,
+//     TestFaultyMemberReplyDoesNotCompleteAllReply).
 //   - A channel.Channel drops messages from nodes that are not its members unless
 //     channel.Config.AcceptNonMembers is set or the rpc.Channel is configured with
 //     Config.AcceptNonMembers; otherwise requests from such a node get no reply at all,

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,8 +93,9 @@ type Config struct {
 	// Handler answers requests from other members (required; RpcCallback.replyRequest).
 	Handler Handler
 	// LeftOver, if set, gets replies that arrive after their call completed or timed
-	// out, or for a call this node does not know (RpcCallback.leftOver). It runs on the
-	// receiving goroutine.
+	// out, or for a call this node does not know (RpcCallback.leftOver), and those a
+	// call does not count (a member's second reply; see Call). It runs on the receiving
+	// goroutine.
 	LeftOver func(msg any, sender channel.Member)
 	// ReplyOptions are the send options of replies (replyMessageOptions, default 0: no
 	// ACK). OptSyncAck and OptByteMessage are always removed.
@@ -183,14 +185,22 @@ func (c *Channel) Close() error {
 //   - wraps ErrClosed: Close was called first.
 //   - a *channel.SendError (channel.FaultyMembers): the request could not be delivered to
 //     some members. They no longer count as expected repliers, and Call goes on waiting
-//     for the others; err joins the SendError with any of the errors above.
+//     for the others; err joins the SendError with any of the errors above. A member
+//     reported failed that replies all the same (it got the request, its ACK came too
+//     late) counts as having replied, not as failed
+//     (TestFaultyMemberReplyDoesNotCompleteAllReply).
 //   - channel.ErrNoMembers, ErrInvalidMode, or a marshalling error wrapping
 //     jserial.ErrType: nothing was sent.
 //
 // A member whose node has no rpc.Channel (Go) or RpcChannel (Java) with this id answers
 // with a NoRpcChannelReply, which also stops it counting as an expected replier. A
 // member that never answers makes AllReply (and MajorityReply, when it matters) wait for
-// ctx.
+// ctx. Each destination counts once, as failed, answering NoRpcChannelReply or replying
+// (members are the same when channel.Member.Equal, or, when one has no unique id, when
+// their host and port are): its first reply is its response, a later one goes to
+// Config.LeftOver. A reply from a member that is not a destination is among the
+// responses but counts towards no mode (Java counts every reply, whoever sends it); beyond
+// len(to) of them, and their NoRpcChannelReplies, go to Config.LeftOver.
 func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode Mode, opts channel.SendOptions) ([]Response, error) {
 	if mode < FirstReply || mode > NoReply {
 		return nil, fmt.Errorf("%w: %d", ErrInvalidMode, int32(mode))
@@ -208,7 +218,7 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 	if err != nil {
 		return nil, err
 	}
-	col := &collector{mode: mode, expected: len(to), to: to, done: make(chan struct{})}
+	col := &collector{mode: mode, to: distinct(to), done: make(chan struct{})}
 	key := string(m.uuid)
 	if mode != NoReply {
 		c.mu.Lock()
@@ -287,12 +297,17 @@ func (c *Channel) received(m *message, from channel.Member) error {
 	return c.disp.send(from, out, c.cfg.ReplyOptions)
 }
 
-// collector gathers the replies of one call (Java's RpcCollector).
+// collector gathers the replies of one call (Java's RpcCollector). Unlike Java's, which
+// counts replies and NoRpcChannelReplies whoever sends them, it counts each member once
+// (sameMember): a member that replied twice, or whose send failed and that answered
+// NoRpcChannelReply too, does not complete a call for another member that did not reply.
 type collector struct {
 	mode      Mode
 	to        []channel.Member // the destinations
 	mu        sync.Mutex
-	expected  int // members still counted: destinations minus NoRpcChannelReply and send failures
+	replied   []channel.Member // the destinations that replied, once each
+	gone      []channel.Member // destinations that did not reply and are no longer expected: send failed, NoRpcChannelReply
+	others    []channel.Member // members that are not destinations and replied, at most len(to)
 	responses []Response
 	losses    []error // messages lost from destinations that had not replied (maxLost)
 	finished  bool    // the call returned: later replies are left-overs
@@ -303,39 +318,85 @@ type collector struct {
 // maxLost bounds the losses a call keeps to report.
 const maxLost = 4
 
+// sameMember reports whether a and b are the same member: channel.Member.Equal, or the
+// same host and port when one has no unique id (a static membership's configured
+// member).
+func sameMember(a, b channel.Member) bool {
+	if a.UniqueID == (channel.UniqueID{}) || b.UniqueID == (channel.UniqueID{}) {
+		return a.Port == b.Port && bytes.Equal(a.Host, b.Host)
+	}
+	return a.Equal(b)
+}
+
+// distinct returns ms without repeats (sameMember).
+func distinct(ms []channel.Member) []channel.Member {
+	out := make([]channel.Member, 0, len(ms))
+	for _, m := range ms {
+		if !hasMember(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func hasMember(ms []channel.Member, m channel.Member) bool {
+	return slices.ContainsFunc(ms, func(x channel.Member) bool { return sameMember(x, m) })
+}
+
 // messageLost records that a message from src was lost while the call waited, if src is
 // a destination that has not replied: it may have been the reply.
 func (col *collector) messageLost(src channel.Member, err error) {
 	col.mu.Lock()
 	defer col.mu.Unlock()
-	if col.finished || len(col.losses) >= maxLost || !slices.ContainsFunc(col.to, src.Equal) ||
-		slices.ContainsFunc(col.responses, func(r Response) bool { return r.Member.Equal(src) }) {
+	if col.finished || len(col.losses) >= maxLost || !hasMember(col.to, src) || hasMember(col.replied, src) {
 		return
 	}
 	col.losses = append(col.losses, err)
 }
 
-// add records a reply; false means the call is over and msg is a left-over.
+// add records a reply or a NoRpcChannelReply; false means msg is a left-over: the call
+// is over, from replied already, or from is not a destination and answers
+// NoRpcChannelReply or is one such member too many (at most len(to) are kept). A
+// non-destination's reply is among the responses but completes nothing (Java counts it).
 func (col *collector) add(m *message, from channel.Member) bool {
 	col.mu.Lock()
 	defer col.mu.Unlock()
-	if col.finished {
+	if col.finished || hasMember(col.replied, from) || hasMember(col.others, from) {
 		return false
 	}
+	if !hasMember(col.to, from) {
+		// Not a destination: its reply is a response, as in Java, but completes nothing.
+		if m.noChannel || len(col.others) >= len(col.to) {
+			return false
+		}
+		col.others = append(col.others, from)
+		col.responses = append(col.responses, Response{Member: from, Message: m.payload})
+		return true
+	}
 	if m.noChannel {
-		col.expected--
+		if !hasMember(col.gone, from) {
+			col.gone = append(col.gone, from)
+		}
 	} else {
+		// A member whose send was reported failed (an ACK that came too late) got the
+		// request after all: its reply counts, and it is no longer gone.
+		col.gone = slices.DeleteFunc(col.gone, func(g channel.Member) bool { return sameMember(g, from) })
+		col.replied = append(col.replied, from)
 		col.responses = append(col.responses, Response{Member: from, Message: m.payload})
 	}
 	col.check()
 	return true
 }
 
-// lost stops counting members the request could not be sent to.
+// lost stops counting members the request could not be sent to, unless they replied.
 func (col *collector) lost(faulty []channel.FaultyMember) {
 	col.mu.Lock()
 	defer col.mu.Unlock()
-	col.expected -= len(faulty)
+	for _, f := range faulty {
+		if hasMember(col.to, f.Member) && !hasMember(col.replied, f.Member) && !hasMember(col.gone, f.Member) {
+			col.gone = append(col.gone, f.Member)
+		}
+	}
 	col.check()
 }
 
@@ -346,18 +407,20 @@ func (col *collector) check() {
 	}
 }
 
-// complete is RpcCollector.isComplete.
+// complete is RpcCollector.isComplete, with the members still expected: the
+// destinations less those gone.
 func (col *collector) complete() bool {
-	if col.expected <= 0 {
+	expected := len(col.to) - len(col.gone)
+	if expected <= 0 {
 		return true
 	}
 	switch col.mode {
 	case AllReply:
-		return len(col.responses) >= col.expected
+		return len(col.replied) >= expected
 	case MajorityReply:
-		return 2*len(col.responses) >= col.expected
+		return 2*len(col.replied) >= expected
 	case FirstReply:
-		return len(col.responses) > 0
+		return len(col.replied) > 0
 	}
 	return false
 }

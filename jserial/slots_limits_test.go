@@ -1,0 +1,101 @@
+package jserial
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"runtime"
+	"testing"
+)
+
+// slotsStream returns a stream of an Object[] holding an Object[] of n class
+// descriptors, each the Serializable subclass (with a writeObject method, no fields) of
+// the one before, and depth objects of the last class, each nested in the first
+// writeObject annotation of the one before. Every object's data is n TC_ENDBLOCKDATA
+// bytes (one per class), and each becomes n Slots of 56 bytes.
+func slotsStream(n, depth int) []byte {
+	b := header(tcArray, tcClassDesc, 0, 19)
+	b = append(b, "[Ljava.lang.Object;"...)
+	b = append(b, 0x90, 0xCE, 0x58, 0x9F, 0x10, 0x73, 0x29, 0x6C, SCSerializable, 0, 0, tcEndBlockData, tcNull)
+	b = binary.BigEndian.AppendUint32(b, 2) // handle 0: Object[] desc, 1: the outer array
+	b = append(b, tcArray, tcReference, 0, 0x7e, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(n)) // handle 2: the inner array
+	for i := range n {
+		b = append(b, tcClassDesc, 0, 1, 'C', 0, 0, 0, 0, 0, 0, 0, 1, SCSerializable|SCWriteMethod, 0, 0, tcEndBlockData)
+		if i == 0 {
+			b = append(b, tcNull)
+		} else {
+			b = binary.BigEndian.AppendUint32(append(b, tcReference), uint32(baseWireHandle+3+i-1))
+		}
+	}
+	last := uint32(baseWireHandle + 3 + n - 1)
+	for range depth {
+		b = binary.BigEndian.AppendUint32(append(b, tcObject, tcReference), last)
+	}
+	for range depth {
+		for range n {
+			b = append(b, tcEndBlockData)
+		}
+	}
+	return b
+}
+
+// The package documents that a stream announcing more than it holds fails having
+// allocated a small multiple of its size, and TestNestedLengthsBounded holds every such
+// stream to 32 times its size (an element decoded takes up to 16 times its smallest
+// encoding, a TC_NULL). An object's Slots take 56 bytes each but may be claimed one byte
+// each (a writeObject class's TC_ENDBLOCKDATA): they are allocated ahead of their data
+// only as far as 16 bytes a byte claimed, and a writeObject class's end stays claimed
+// while its annotation is read, so that nested objects fail as soon as the data cannot
+// be there. Before, a stream one byte short allocated over 50 times its size.
+func TestSlotsBounded(t *testing.T) {
+	in := slotsStream(1000, 900)
+	if _, err := Unmarshal(in); err != nil {
+		t.Fatalf("the whole stream does not decode: %v", err)
+	}
+	in = in[:len(in)-1] // announces one byte more than it holds
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Unmarshal(in)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTruncated) {
+		t.Fatalf("got %v, want ErrTruncated", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 32*uint64(len(in))+1<<20 {
+		t.Errorf("%d MiB allocated for %d KiB of input, %.0f times its size (%v)",
+			grew>>20, len(in)>>10, float64(grew)/float64(len(in)), err)
+	}
+}
+
+// Reading an io.Reader, the package documents that buffers grow only with the data
+// received and at most 1024 elements of an array, collection or object's fields or
+// slots are allocated ahead of them. Class descriptors are cheap to chain (each the
+// subclass of the one before, ~21 bytes each), and every object of the last class, 6
+// bytes (TC_OBJECT and a reference), has a Slot of 56 bytes per class: before, they were
+// all allocated ahead of the data, and 500 such objects nested in each other's first
+// annotation after 5000 descriptors (108 KiB) allocated 140 MB (with MaxHandles'
+// million descriptors and MaxDepth's 1000 levels, 56 GB).
+func TestSlotsBoundedFromReader(t *testing.T) {
+	const n, depth = 5000, 500
+	full := slotsStream(n, depth)
+	in := full[:len(full)-n*depth] // the descriptors and the object headers, no data
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	d, err := NewDecoder(bytes.NewReader(in), DecoderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Decode()
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTruncated) {
+		t.Fatalf("got %v, want ErrTruncated", err)
+	}
+	// Generous: the whole-input bound, plus 1024 Slots ahead of the data at every level.
+	bound := 32*uint64(len(in)) + depth*1024*56 + 1<<20
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > bound {
+		t.Errorf("%d MiB allocated ahead of the data for %d KiB of input, %.0f times its size (%v)",
+			grew>>20, len(in)>>10, float64(grew)/float64(len(in)), err)
+	}
+}
