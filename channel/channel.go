@@ -114,6 +114,9 @@ type Channel struct {
 	hbStop  context.CancelFunc
 	hbDone  chan struct{}
 
+	smu     sync.Mutex    // guards stopped
+	stopped chan struct{} // closed (and replaced) when the last level stops: wakes WaitForMembers
+
 	msgL atomic.Pointer[[]*msgEntry]
 	mbrL atomic.Pointer[[]*mbrEntry]
 	lmu  sync.Mutex // guards listener list updates
@@ -172,7 +175,7 @@ func New(cfg Config) (*Channel, error) {
 	if err := identity.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	c := &Channel{log: cfg.Logger, hbInt: cfg.HeartbeatInterval,
+	c := &Channel{log: cfg.Logger, hbInt: cfg.HeartbeatInterval, stopped: make(chan struct{}),
 		nonMembers: cfg.AcceptNonMembers || cfg.Membership == nil, ackUnacc: cfg.AckUnaccepted}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -257,6 +260,10 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	c.started &^= todo
 	if c.started == 0 {
 		c.health.Clear()
+		c.smu.Lock()
+		close(c.stopped)
+		c.stopped = make(chan struct{})
+		c.smu.Unlock()
 	}
 	if c.started == 0 && c.hbStop != nil {
 		c.hbStop()
@@ -511,7 +518,7 @@ func (c *Channel) Member(key MemberKey) (Member, bool) { return c.head.Member(ke
 // moment to see its peers (multicast heartbeats, a failure detector) is settled this way
 // before a decision that depends on who is there. On a channel with no level started
 // (never started, or stopped) it returns an error wrapping ErrNotStarted at once, and
-// when it finds the channel so after a membership change.
+// when the channel stops while it waits (TestWaitForMembersWokenByStop).
 func (c *Channel) WaitForMembers(ctx context.Context, n int) error {
 	changed := make(chan struct{}, 1)
 	poke := func(Member) {
@@ -522,6 +529,9 @@ func (c *Channel) WaitForMembers(ctx context.Context, n int) error {
 	}
 	remove := c.AddMembershipListener(MembershipFuncs{Added: poke, Disappeared: poke})
 	defer remove()
+	c.smu.Lock()
+	stopped := c.stopped // taken before the check below: a Stop after it closes this one
+	c.smu.Unlock()
 	for {
 		have := len(c.Members())
 		if have >= n {
@@ -532,6 +542,12 @@ func (c *Channel) WaitForMembers(ctx context.Context, n int) error {
 		}
 		select {
 		case <-changed:
+		case <-stopped:
+			// The check above returns now, unless the channel was started again: then
+			// the next Stop closes the one that replaced it.
+			c.smu.Lock()
+			stopped = c.stopped
+			c.smu.Unlock()
 		case <-ctx.Done():
 			return fmt.Errorf("tribes: waiting for %d members, %d known: %w", n, have, ctx.Err())
 		}

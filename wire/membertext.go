@@ -28,8 +28,14 @@ func parseMemberText(s string, lookup func(string) ([]net.IP, error)) (Member, e
 	var m Member
 	s = strings.TrimSpace(s)
 	hostPort, idHex := s, ""
-	if i := strings.LastIndexByte(s, ':'); i > 0 && len(s)-i-1 == 32 {
-		hostPort, idHex = s[:i], s[i+1:]
+	if i := strings.LastIndexByte(s, ':'); i > 0 {
+		if len(s)-i-1 == 32 {
+			hostPort, idHex = s[:i], s[i+1:]
+		} else if _, _, err := net.SplitHostPort(s[:i]); err == nil {
+			// host:port and something after it that is not a unique id.
+			return m, fmt.Errorf("%w: %q: bad unique id %q: want 32 hex digits (no dashes), got %d characters",
+				ErrBadMemberText, s, s[i+1:], len(s)-i-1)
+		}
 	}
 	host, port, err := net.SplitHostPort(hostPort)
 	if err != nil {

@@ -264,6 +264,9 @@ func (np *netpoll) shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		if doneOr(done, ctx.Err()) == nil {
+			return nil
+		}
 		np.r.dropping.Store(true)
 		return ctx.Err()
 	}

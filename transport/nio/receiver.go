@@ -205,7 +205,18 @@ func (r *receiver) shutdown(ctx context.Context) error {
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return doneOr(r.done, ctx.Err())
+	}
+}
+
+// doneOr returns nil if done is closed (select picks at random among ready cases: a
+// cancelled context must not hide a shutdown that completed), else err.
+func doneOr(done <-chan struct{}, err error) error {
+	select {
+	case <-done:
+		return nil
+	default:
+		return err
 	}
 }
 
