@@ -165,10 +165,14 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 		_ = tc.SetNoDelay(!cfg.DisableTCPNoDelay)
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
 		c.raw, _ = tc.SyscallConn()
+		c.sock.init(c.raw, conn)
 	case *net.UDPConn:
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
+		c.raw, _ = tc.SyscallConn()
+		c.sock.init(nil, conn) // datagrams go through conn
+	default:
+		c.sock.init(nil, conn)
 	}
-	c.sock.init(c.raw, conn)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

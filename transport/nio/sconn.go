@@ -27,7 +27,7 @@ type sconn struct {
 	retired  bool // the member disappeared: close when returned (guarded by the pool's mu)
 	ackBuf   []byte
 	iov      net.Buffers     // scratch for writev
-	raw      syscall.RawConn // a TCP connection's socket, for readNow; nil for UDP
+	raw      syscall.RawConn // the socket, for readNow
 	sock     rawSock         // conn's small reads and writes
 
 	// The interrupt of the sends' context (watch), registered once for every send on this
@@ -84,7 +84,8 @@ func (c *sconn) unwatchLocked() {
 
 // readAck reads frames until one is an ACK or FAIL_ACK; other complete frames are
 // ignored, as Java does. Bytes after that frame are dropped. With now, it takes only what
-// has arrived already, whatever the deadline (see readNow).
+// has arrived already, whatever the deadline (see readNow). A buffer grown to hold a
+// frame other than an ACK is dropped afterwards; c.ackBuf stays small.
 func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 	if c.ackBuf == nil {
 		c.ackBuf = make([]byte, 128)
@@ -101,10 +102,12 @@ func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 		}
 		n = copy(buf, buf[used:n])
 		if n == len(buf) {
-			// A frame other than an ACK, larger than the buffer: grow (bounded by maxBody).
+			// A frame other than an ACK, larger than the buffer: grow (bounded by maxBody),
+			// for this read only. The pooled connection keeps its small buffer: a peer
+			// that puts a large frame before each ACK must not leave one behind on every
+			// idle connection to it.
 			buf = append(buf, make([]byte, len(buf))...)
-			c.ackBuf = buf[:cap(buf)]
-			buf = c.ackBuf
+			buf = buf[:cap(buf)]
 		}
 		var m int
 		if now {
@@ -147,13 +150,23 @@ func (c *sconn) readNow(p []byte) (n int, err error) {
 }
 
 // readAckDatagram waits for a datagram holding an ACK or FAIL_ACK frame; other datagrams
-// are ignored.
-func (c *sconn) readAckDatagram(maxBody int) (wire.AckKind, error) {
+// are ignored. With now, it takes only the datagrams queued already, whatever the deadline
+// (see readNow): past the deadline net.Conn.Read no longer reads them.
+func (c *sconn) readAckDatagram(maxBody int, now bool) (wire.AckKind, error) {
 	if c.ackBuf == nil {
 		c.ackBuf = make([]byte, 512)
 	}
 	for {
-		n, err := c.conn.Read(c.ackBuf)
+		var n int
+		var err error
+		if now {
+			n, err = c.readNow(c.ackBuf)
+			if err == io.EOF {
+				continue // an empty datagram
+			}
+		} else {
+			n, err = c.conn.Read(c.ackBuf)
+		}
 		if err != nil {
 			return wire.NotAck, err
 		}

@@ -391,7 +391,7 @@ func (op *sendOp) awaitAck(c *sconn, now bool) error {
 	var kind wire.AckKind
 	var err error
 	if op.udp {
-		kind, err = c.readAckDatagram(op.s.cfg.MaxFrameSize)
+		kind, err = c.readAckDatagram(op.s.cfg.MaxFrameSize, now)
 	} else {
 		kind, err = c.readAck(op.s.cfg.MaxFrameSize, now)
 	}
