@@ -16,10 +16,12 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/membership/static"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// gnet's worker pool, started by the tests that use transport/nio, is not a leak.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.IgnoreGnetPool()...) }
 
 // recorder is a message and membership listener that keeps what it sees.
 type recorder struct {

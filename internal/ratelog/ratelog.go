@@ -1,7 +1,10 @@
 // Package ratelog logs repeated errors without flooding: for each (peer, kind) the first
 // lines are written, later ones only counted, and a summary of what was counted is
 // written once per interval. A peer that sends garbage in a loop costs a few log lines a
-// minute, not one per packet.
+// minute, not one per packet. Each kind also has a budget of lines per interval across
+// all peers (Config.MaxPerKind), so that a peer that names itself differently in each
+// message (a source it claims, not the address it connects from) cannot write one line
+// per message either.
 package ratelog
 
 import (
@@ -16,7 +19,12 @@ const (
 	DefaultFirst    = 3
 	DefaultInterval = time.Minute
 	DefaultMaxKeys  = 1024
+	// DefaultMaxPerKind is the lines of one kind written per interval, all peers together.
+	DefaultMaxPerKind = 60
 )
+
+// allPeers names the summary of the lines of one kind that MaxPerKind kept back.
+const allPeers = "(all peers)"
 
 // overflowPeer stands for every peer once MaxKeys (peer, kind) pairs are tracked.
 const overflowPeer = "(other peers)"
@@ -34,11 +42,22 @@ type Config struct {
 	// MaxKeys bounds the (peer, kind) pairs tracked; beyond it, new peers share one more
 	// entry per kind (kinds are the caller's constants). 0 means DefaultMaxKeys.
 	MaxKeys int
+	// MaxPerKind bounds the lines of one kind written per Interval, whatever peer they
+	// name (summaries included); beyond it lines are counted, and summarised once per
+	// interval under the peer "(all peers)". 0 means DefaultMaxPerKind.
+	MaxPerKind int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 type key struct{ peer, kind string }
+
+// window is a kind's budget across peers (Config.MaxPerKind).
+type window struct {
+	logged     int
+	suppressed uint64
+	since      time.Time
+}
 
 type entry struct {
 	logged     int       // lines written in this window
@@ -51,6 +70,7 @@ type Limiter struct {
 	cfg     Config
 	mu      sync.Mutex
 	entries map[key]*entry
+	kinds   map[string]*window // kinds are the caller's constants: bounded
 	total   uint64
 }
 
@@ -68,14 +88,17 @@ func New(cfg Config) *Limiter {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
+	if cfg.MaxPerKind <= 0 {
+		cfg.MaxPerKind = DefaultMaxPerKind
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Limiter{cfg: cfg, entries: map[key]*entry{}}
+	return &Limiter{cfg: cfg, entries: map[key]*entry{}, kinds: map[string]*window{}}
 }
 
 // Log writes msg with args (and "peer", peer) at level, unless (peer, kind) already wrote
-// its first lines in the current interval; then it counts it. The first occurrence after
+// its first lines in the current interval, or kind its MaxPerKind; then it counts it. The first occurrence after
 // an interval in which lines were counted writes a summary with that count first. It
 // reports whether msg was written.
 func (l *Limiter) Log(level slog.Level, peer, kind, msg string, args ...any) bool {
@@ -107,16 +130,43 @@ func (l *Limiter) LogFunc(level slog.Level, peer, kind, msg string, args func() 
 		summary = e.suppressed
 		e.logged, e.suppressed, e.since = 0, 0, now
 	}
-	write := e.logged < l.cfg.First
-	if write {
+	w := l.kinds[kind]
+	if w == nil {
+		w = &window{since: now}
+		l.kinds[kind] = w
+	}
+	var kindSummary uint64
+	if now.Sub(w.since) >= l.cfg.Interval {
+		kindSummary = w.suppressed
+		w.logged, w.suppressed, w.since = 0, 0, now
+	}
+	if summary > 0 {
+		if w.logged < l.cfg.MaxPerKind {
+			w.logged++
+		} else {
+			w.suppressed += summary // already counted in total
+			summary = 0
+		}
+	}
+	write := e.logged < l.cfg.First && w.logged < l.cfg.MaxPerKind
+	switch {
+	case write:
 		e.logged++
-	} else {
+		w.logged++
+	case e.logged < l.cfg.First:
+		w.suppressed++ // kept back by the kind's budget
+		l.total++
+	default:
 		e.suppressed++
 		l.total++
 	}
 	last := write && e.logged == l.cfg.First
 	l.mu.Unlock()
 	ctx := context.Background()
+	if kindSummary > 0 {
+		l.cfg.Logger.Log(ctx, level, "repeated error lines were not logged", "peer", allPeers, "kind", kind,
+			"suppressed", kindSummary, "interval", l.cfg.Interval)
+	}
 	if summary > 0 {
 		l.cfg.Logger.Log(ctx, level, "repeated error lines were not logged", "peer", k.peer, "kind", kind,
 			"suppressed", summary, "interval", l.cfg.Interval)
@@ -154,6 +204,12 @@ func (l *Limiter) Flush() {
 		if e.suppressed > 0 {
 			out = append(out, pending{k, e.suppressed})
 			e.suppressed = 0
+		}
+	}
+	for kind, w := range l.kinds {
+		if w.suppressed > 0 {
+			out = append(out, pending{key{allPeers, kind}, w.suppressed})
+			w.suppressed = 0
 		}
 	}
 	l.mu.Unlock()

@@ -115,3 +115,25 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("lines %d suppressed %d", len(lines(buf)), l.Suppressed())
 	}
 }
+
+// Peers that each write their first lines cannot, together, write more than MaxPerKind
+// lines of one kind per interval; what was kept back is summarised under "(all peers)".
+func TestKindBounded(t *testing.T) {
+	l, buf, c := newTest(t, Config{First: 3, MaxPerKind: 5})
+	for i := range 100 {
+		l.Log(slog.LevelWarn, fmt.Sprint("peer-", i), "k", "m")
+	}
+	if n := len(lines(buf)); n != 5 || l.Suppressed() != 95 {
+		t.Fatalf("%d lines, %d suppressed for 100 peers' first lines (MaxPerKind 5)", n, l.Suppressed())
+	}
+	if !l.Log(slog.LevelWarn, "p", "other", "m") {
+		t.Fatal("another kind was kept back")
+	}
+	buf.Reset()
+	c.add(time.Minute)
+	l.Log(slog.LevelWarn, "peer-0", "k", "m")
+	got := lines(buf)
+	if len(got) != 2 || !strings.Contains(got[0], "suppressed=95") || !strings.Contains(got[0], `peer="(all peers)"`) {
+		t.Fatalf("lines after the interval: %q", got)
+	}
+}
