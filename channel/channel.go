@@ -49,18 +49,20 @@ type Config struct {
 	// chain reports it (Channel.Member: the membership service and interceptors such as the
 	// static-member one; a member listed without a unique id, as host:port, stands for any
 	// id at that address). Other messages are dropped (Stats.NonMemberDropped, a warning
-	// logged at most a few times a minute per sender) and a synchronized-ack sender gets a
-	// FAIL_ACK (ErrNotMember). The check runs at the top of the chain, so what interceptors
-	// consume below it is never checked by the channel: membership notices, pings,
-	// failure-detector probes and the simple coordinator's messages of a node that is not
-	// listed yet still work (interceptors that hold messages, and the non-blocking
-	// coordinator, refuse non-members' on their own: InterceptorBase.SendersChecked), and so does a
-	// protocol run by listeners that implement NonMemberListener (the static membership
-	// protocol of membership/staticsvc over package rpc): they alone get the messages they
-	// take. Set it for
-	// applications that take messages from nodes outside the group (no Tomcat equivalent:
-	// Tribes delivers everything). A channel without a Membership service has no members to
-	// check against and delivers everything.
+	// logged at most a few times a minute per sender and 60 times a minute in all) and a
+	// synchronized-ack sender gets a FAIL_ACK (ErrNotMember). The check runs at the top of
+	// the chain, so what interceptors consume below it is never checked by the channel:
+	// membership notices, pings, failure-detector probes and the simple coordinator's
+	// messages of a node that is not listed yet still work (interceptors that hold
+	// messages, and the non-blocking coordinator, refuse non-members' on their own:
+	// InterceptorBase.SendersChecked; a transport that implements SenderChecker is given
+	// the check, so that it can close idle connections that carried only non-members'
+	// frames), and so does a protocol run by listeners that implement NonMemberListener
+	// (the static membership protocol of membership/staticsvc over package rpc): they alone
+	// get the messages they take. Set it for applications that take messages from nodes
+	// outside the group (no Tomcat equivalent: Tribes delivers everything). A channel
+	// without a Membership service has no members to check against and delivers
+	// everything.
 	AcceptNonMembers bool
 
 	// AckUnaccepted answers ACK to a synchronized-ack message (OptUseAck|OptSyncAck) that
@@ -210,6 +212,9 @@ func New(cfg Config) (*Channel, error) {
 		l.SetLossFunc(c.messageLost)
 	}
 	c.head = layers[1]
+	if sc, ok := cfg.Transport.(SenderChecker); ok && !c.nonMembers {
+		sc.SetSenderCheck(c.fromMember)
+	}
 	c.stack = append([]Interceptor(nil), cfg.Interceptors...)
 	c.msgL.Store(&[]*msgEntry{})
 	c.mbrL.Store(&[]*mbrEntry{})

@@ -110,6 +110,19 @@ type ArrivalReporter interface {
 	Arriving(from MemberKey) bool
 }
 
+// SenderChecker is implemented by transports that keep connections from senders: when
+// the channel checks senders (Config.AcceptNonMembers unset and a Membership configured),
+// it gives them, before starting them, the function by which it decides whether a
+// message's source is the local member or a member (Config.AcceptNonMembers describes
+// it). It does not block and may be called from any goroutine. The channel's check at the
+// top of the chain never sees what interceptors below it consume, so a transport uses it
+// to tell connections that carry members' messages from the others (transport/nio closes
+// an idle one that carried only non-members', and bounds what its partial frames hold)
+// without refusing any message itself.
+type SenderChecker interface {
+	SetSenderCheck(f func(src *Member) bool)
+}
+
 // HealthReporter is implemented by transports and membership services whose running levels
 // can fail by themselves (a receiver whose listener died). The channel gives them, before
 // starting them, a function to call with each failure and with nil once they recovered;

@@ -137,7 +137,8 @@ type Config struct {
 	// DeltaManager's transfer of every session in one message (sendAllSessions="true").
 	MaxFrameSize int
 	// MaxPendingBytes is the receiver-wide budget for bytes of frames not yet complete: the
-	// buffers of large frames (reserved whole when such a frame starts) and the bytes
+	// buffers of large frames (reserved whole when such a frame starts on a connection that
+	// carried a member's frame, and as their bytes arrive on other ones) and the bytes
 	// buffered on connections but not decoded yet (no Tomcat equivalent; default
 	// DefaultMaxPendingBytes, 256 MiB). A frame that does not fit is refused and its
 	// connection closed (Stats.FramesRefused), and so is a connection buffering bytes
@@ -162,8 +163,10 @@ type Config struct {
 	MaxConnOutboundBytes int
 	// FirstFrameTimeout closes an inbound connection that sent no byte within this time
 	// after it was accepted (Stats.ConnsTimedOut). No Tomcat equivalent; default 10 s;
-	// negative disables it. Idle connections that carried frames before are left open, as
-	// senders pool them.
+	// negative disables it. Idle connections that carried a member's frame are left open,
+	// as senders pool them; when the channel checks senders (SetSenderCheck), one whose
+	// frames all came from non-members is closed once no frame arrived on it for this time
+	// (Stats.ConnsNonMember).
 	FirstFrameTimeout time.Duration
 	// FrameTimeout closes an inbound connection whose frame, once started, is not complete
 	// within this time (Stats.ConnsTimedOut). No Tomcat equivalent; default 30 s;

@@ -33,9 +33,12 @@ const (
 var errOverBudget = errors.New("nio: frame refused: the receiver's budget for partly received frames (MaxPendingBytes) is spent")
 
 // decoder turns the bytes buffered on one connection into ChannelData, one frame at a
-// time. With a pending counter, a large frame's buffer is reserved in it whole when the
-// frame starts, or the frame is refused (errOverBudget) if that would pass limit; without
-// one, nothing is allocated for bytes that have not arrived.
+// time. With a pending counter, a large frame's buffer is reserved in it, or the frame is
+// refused (errOverBudget) if that would pass limit: whole when the frame starts on a
+// trusted connection (one that carried a member's frame), and on other connections as its
+// bytes arrive (room for twice what arrived, at least minAssembly), so that a header that
+// announces a large frame holds no more than minAssembly of the budget. Without a pending
+// counter, nothing is allocated for bytes that have not arrived.
 type decoder struct {
 	maxBody int
 	large   int // frames of this size or more are assembled; 0 means largeFrame
@@ -65,6 +68,13 @@ type decoder struct {
 	// frame next just returned, which its message aliases (takeBuffer).
 	bufs    *bufPool
 	doneBuf []byte
+
+	// trusted: the connection carried a member's frame (any complete frame when the
+	// receiver does not check senders; receiver.vet). Read by the sweeper.
+	trusted atomic.Bool
+	// lastFrame is when the last frame was decoded while the connection was not trusted
+	// (unix ns, 0 none): the sweeper closes it once it stays idle for FirstFrameTimeout.
+	lastFrame atomic.Int64
 }
 
 // next decodes the first frame buffered in in and consumes it. ok is false (with a nil
@@ -209,18 +219,18 @@ func parseHead(prefix []byte, cache *wire.MemberCache) (cd wire.ChannelData, com
 	return cd, true, nil
 }
 
-// startAssembly allocates the buffer of a large frame: all of it, reserved in pending
-// (refused if it does not fit), or, with no pending counter, room for twice what arrived.
+// startAssembly allocates the buffer of a large frame, reserved in pending (refused if it
+// does not fit): all of it on a trusted connection; otherwise, as with no pending counter,
+// room for twice what arrived (at least minAssembly), which grows as more arrives.
 func (d *decoder) startAssembly(total, buffered int) error {
 	size := total
-	if d.pending != nil {
-		if d.pending.Add(int64(total)) > d.limit {
-			d.pending.Add(-int64(total))
-			return errOverBudget
-		}
-		d.reserved = int64(total)
-	} else {
+	if d.pending == nil || !d.trusted.Load() {
 		size = min(total, max(2*buffered, minAssembly))
+	}
+	if d.pending != nil {
+		if err := d.reserve(size); err != nil {
+			return err
+		}
 	}
 	d.asmTotal = total
 	if d.pending != nil {
@@ -235,9 +245,9 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 	if take := min(d.asmTotal-len(d.asm), in.InboundBuffered()); take > 0 {
 		n := len(d.asm)
 		if cap(d.asm)-n < take {
-			grown := make([]byte, n, min(d.asmTotal, max(2*cap(d.asm), n+take)))
-			copy(grown, d.asm)
-			d.asm = grown
+			if err := d.grow(min(d.asmTotal, max(2*cap(d.asm), n+take))); err != nil {
+				return cd, 0, false, err
+			}
 		}
 		d.asm = d.asm[:n+take]
 		if _, err := in.Read(d.asm[n:]); err != nil {
@@ -245,7 +255,9 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 		}
 	}
 	if len(d.asm) < d.asmTotal && d.direct != nil && in.InboundBuffered() == 0 {
-		d.readDirect()
+		if err := d.readDirect(); err != nil {
+			return cd, 0, false, err
+		}
 	}
 	if d.arriving != nil && !d.counted && len(d.asm) > wire.FrameHeaderLen {
 		if head, complete, err := parseHead(d.asm[wire.FrameHeaderLen:], &d.cache); err == nil && complete {
@@ -293,25 +305,64 @@ func (d *decoder) takeArrival() (from wire.MemberKey, counted bool) {
 }
 
 // readDirect reads more of the frame being assembled from the socket, into the room its
-// buffer has, until the frame is complete or a read returns less than asked (the socket
-// is drained; the event loop calls again when more arrives). A read that fails or finds
-// the end of the stream stops it too: gnet's own next read sees the same and closes the
-// connection.
-func (d *decoder) readDirect() {
+// buffer has (growing a buffer that is not the frame's whole size once it is full), until
+// the frame is complete or a read returns less than asked (the socket is drained; the
+// event loop calls again when more arrives). A read that fails or finds the end of the
+// stream stops it too: gnet's own next read sees the same and closes the connection. Its
+// error is the budget's, when growing does not fit (errOverBudget).
+func (d *decoder) readDirect() error {
 	for {
+		if len(d.asm) == cap(d.asm) && len(d.asm) < d.asmTotal {
+			if err := d.grow(min(d.asmTotal, 2*cap(d.asm))); err != nil {
+				return err
+			}
+		}
 		free := d.asm[len(d.asm):min(cap(d.asm), d.asmTotal)]
 		if len(free) == 0 {
-			return
+			return nil
 		}
 		n, err := d.direct(free)
 		if err != nil || n <= 0 {
-			return
+			return nil
 		}
 		d.asm = d.asm[:len(d.asm)+n]
 		if n < len(free) {
-			return
+			return nil
 		}
 	}
+}
+
+// reserve adds n bytes to the frame's reservation in pending, or refuses them
+// (errOverBudget) if that would pass limit.
+func (d *decoder) reserve(n int) error {
+	if d.pending.Add(int64(n)) > d.limit {
+		d.pending.Add(-int64(n))
+		return errOverBudget
+	}
+	d.reserved += int64(n)
+	return nil
+}
+
+// grow moves the frame being assembled into a buffer of capacity size (at most asmTotal),
+// reserving the difference in pending first.
+func (d *decoder) grow(size int) error {
+	var grown []byte
+	if d.pending != nil {
+		if extra := size - int(d.reserved); extra > 0 {
+			if err := d.reserve(extra); err != nil {
+				return err
+			}
+		}
+		grown = d.bufs.get(size)[:len(d.asm)]
+	} else {
+		grown = make([]byte, len(d.asm), size)
+	}
+	copy(grown, d.asm)
+	if d.pending != nil {
+		d.bufs.put(d.asm)
+	}
+	d.asm = grown
+	return nil
 }
 
 // abandon drops a frame being assembled and returns its budget (call it when the

@@ -185,30 +185,34 @@ func TestDecoderReadsLargeFramesFromTheSocket(t *testing.T) {
 	}
 }
 
-// A large frame is reserved whole in the receiver's pending bytes when it starts; one that
-// does not fit is refused before anything is allocated, and a finished or abandoned frame
-// gives its reservation back.
+// On a trusted connection, a large frame is reserved whole in the receiver's pending bytes
+// when it starts; one that does not fit is refused before anything is allocated, and a
+// finished or abandoned frame gives its reservation back.
 func TestDecoderPendingBudget(t *testing.T) {
 	src := testSource()
 	frame := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, pattern(5000))
 	var pending atomic.Int64
-	a := decoder{maxBody: 1 << 20, large: 64, pending: &pending, limit: int64(len(frame)) + 100}
-	b := a
+	trusted := func() *decoder {
+		d := &decoder{maxBody: 1 << 20, large: 64, pending: &pending, limit: int64(len(frame)) + 100}
+		d.trusted.Store(true)
+		return d
+	}
+	a, b := trusted(), trusted()
 	inA := &memInbound{buf: bytes.Clone(frame[:100])}
-	if got, err := drain(&a, inA, nil); err != nil || len(got) != 0 {
+	if got, err := drain(a, inA, nil); err != nil || len(got) != 0 {
 		t.Fatalf("first part: %d, %v", len(got), err)
 	}
 	if pending.Load() != int64(len(frame)) {
 		t.Fatalf("pending %d, want %d", pending.Load(), len(frame))
 	}
-	if _, err := drain(&b, &memInbound{buf: bytes.Clone(frame[:100])}, nil); !errors.Is(err, errOverBudget) {
+	if _, err := drain(b, &memInbound{buf: bytes.Clone(frame[:100])}, nil); !errors.Is(err, errOverBudget) {
 		t.Fatalf("second frame: %v, want errOverBudget", err)
 	}
 	if pending.Load() != int64(len(frame)) || b.asm != nil {
 		t.Fatalf("refusal kept a reservation: pending %d", pending.Load())
 	}
 	inA.buf = append(inA.buf, frame[100:]...)
-	if got, err := drain(&a, inA, nil); err != nil || len(got) != 1 {
+	if got, err := drain(a, inA, nil); err != nil || len(got) != 1 {
 		t.Fatalf("rest: %d, %v", len(got), err)
 	}
 	if pending.Load() != 0 {
@@ -219,6 +223,53 @@ func TestDecoderPendingBudget(t *testing.T) {
 		t.Fatalf("%v, pending %d", err, pending.Load())
 	}
 	c.abandon()
+	if pending.Load() != 0 {
+		t.Fatalf("pending %d after abandon", pending.Load())
+	}
+}
+
+// On a connection that has not carried a member's frame, a large frame's header reserves
+// only minAssembly, and the reservation grows with the bytes that arrive (twice what
+// arrived), from the connection's buffer and from direct reads alike; a frame whose
+// growth does not fit the budget is refused, and every reservation is given back.
+func TestDecoderUntrustedReservesAsBytesArrive(t *testing.T) {
+	src := testSource()
+	frame := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, pattern(1<<20))
+	var pending atomic.Int64
+	sock := &memSocket{}
+	d := decoder{maxBody: 2 << 20, pending: &pending, limit: 4 << 20, bufs: newBufPool(8 << 20), direct: sock.read}
+	in := &memInbound{buf: bytes.Clone(frame[:wire.FrameHeaderLen])}
+	if got, err := drain(&d, in, nil); err != nil || len(got) != 0 {
+		t.Fatalf("header: %d, %v", len(got), err)
+	}
+	if pending.Load() != minAssembly {
+		t.Fatalf("a header announcing %d bytes reserves %d, want %d", len(frame), pending.Load(), minAssembly)
+	}
+	sock.buf = bytes.Clone(frame[wire.FrameHeaderLen : 300<<10])
+	if got, err := drain(&d, in, nil); err != nil || len(got) != 0 {
+		t.Fatalf("part: %d, %v", len(got), err)
+	}
+	if p := pending.Load(); p < int64(len(d.asm)) || p > 2*int64(len(d.asm)) {
+		t.Fatalf("%d bytes arrived, %d reserved: want at most twice", len(d.asm), p)
+	}
+	in.buf = bytes.Clone(frame[300<<10:])
+	if got, err := drain(&d, in, nil); err != nil || len(got) != 1 || !bytes.Equal(got[0].data, pattern(1<<20)) {
+		t.Fatalf("rest: %d, %v", len(got), err)
+	}
+	if pending.Load() != 0 {
+		t.Fatalf("pending %d after the frame completed", pending.Load())
+	}
+
+	small := decoder{maxBody: 2 << 20, pending: &pending, limit: 256 << 10, bufs: newBufPool(8 << 20)}
+	in = &memInbound{buf: bytes.Clone(frame[:wire.FrameHeaderLen])}
+	if _, err := drain(&small, in, nil); err != nil || pending.Load() != minAssembly {
+		t.Fatalf("header within the budget: %v, pending %d", err, pending.Load())
+	}
+	in.buf = append(in.buf, frame[wire.FrameHeaderLen:300<<10]...)
+	if _, err := drain(&small, in, nil); !errors.Is(err, errOverBudget) {
+		t.Fatalf("growth past the budget: %v, want errOverBudget", err)
+	}
+	small.abandon()
 	if pending.Load() != 0 {
 		t.Fatalf("pending %d after abandon", pending.Load())
 	}

@@ -37,7 +37,11 @@
 // send runs on the caller's goroutine. Each destination borrows a connection from its
 // member's pool (at most PoolSize, waiting up to MaxWait), the frame is written to every
 // destination and then, with channel.OptUseAck, their replies are read in turn: frames
-// until an ACK or FAIL_ACK (other frames are ignored, as Java does). A destination's
+// until an ACK or FAIL_ACK (other frames are ignored, as Java does; a buffer grown to skip
+// a large one is not kept with the pooled connection, TestAckBufferNotRetainedAfterHugeReply).
+// A reply read once the deadline passed (a destination before it did not answer in time)
+// still counts if it had arrived, over TCP and UDP alike
+// (TestSendToSeveralMembersOneSilent, TestUDPAckArrivedMeanwhileCounts). A destination's
 // retries follow once its reply was read; a destination whose pool has no free connection
 // at once is served after the others. The whole Send, connecting included, must finish by the earlier
 // of the context's deadline and Timeout; cancelling the context interrupts blocked I/O. A
@@ -173,9 +177,15 @@
 //   - Frames are decoded only once all their bytes arrived. Frames of 32 KiB or more are
 //     assembled in a buffer of their own, which the message payload then aliases: what gnet
 //     read of it is copied there once, and the rest is read from the socket straight into
-//     it. That buffer is reserved whole, when the frame
-//     starts, in a receiver-wide budget of MaxPendingBytes (default 256 MiB) that also
-//     counts the bytes buffered on connections and not decoded yet. A frame that does not
+//     it. That buffer is reserved in a receiver-wide budget of MaxPendingBytes (default
+//     256 MiB) that also counts the bytes buffered on connections and not decoded yet:
+//     whole, when the frame starts, on a connection that already carried a member's frame
+//     (any complete frame when the channel gives no sender check, SetSenderCheck); on
+//     other connections it grows with the bytes that arrive (twice what arrived, at least
+//     64 KiB), so that headers announcing large frames cannot spend the budget
+//     (TestHeaderOnlyConnectionsDoNotSpendTheBudget, TestDecoderUntrustedReservesAsBytesArrive).
+//     A member's first large frame on a new connection pays for that growth (its bytes
+//     are copied as its buffer doubles); senders pool connections, so it is paid once. A frame that does not
 //     fit, or a connection whose buffered bytes arrive while the budget (counting the
 //     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
 //     received frames hold at most MaxPendingBytes, however many connections send them.
@@ -212,6 +222,17 @@
 //     had queued are dropped (Stats.ConnsNonMember, logged rate-limited), so that a
 //     stranger flooding frames gets one delivery per connection. Workers take connections
 //     in FIFO order, each with its whole queue: there is no other per-peer fairness.
+//   - Frames that interceptors consume below the channel's sender check (failure-detector
+//     probes, a foreign domain's messages) are never refused. When the channel checks
+//     senders it gives the transport its check (channel.SenderChecker, SetSenderCheck),
+//     and the receiver looks up the sender of each frame on a connection until one is a
+//     member's: a connection whose frames all came from non-members is closed once no
+//     frame arrived on it for FirstFrameTimeout (Stats.ConnsNonMember, logged
+//     rate-limited), so that such connections cannot hold MaxConnections
+//     (TestStrangerConnectionThroughAnInterceptorClosedWhenIdle). The frames are still
+//     delivered, so a node not listed yet is served; its idle connection is closed and
+//     its sender reconnects. A connection that carried a member's frame is looked up no
+//     more.
 //   - A connection that sends nothing within FirstFrameTimeout (default 10 s) of being
 //     accepted, and one whose frame is not complete FrameTimeout (default 30 s) after it
 //     started (slowloris), are closed (Stats.ConnsTimedOut). Idle connections that carried

@@ -202,9 +202,12 @@ func stalledCloses(st Stats, e Engine) uint64 {
 	return n
 }
 
-// 100 connections each send the first part of a max-size frame: only as many frames as
-// MaxPendingBytes holds are reserved, the others are refused and their connections closed,
-// the heap grows by about the budget, and everything is given back when they close.
+// 100 connections, each trusted by a first complete frame (this receiver has no sender
+// check: any frame trusts its connection; TestHeaderOnlyConnectionsDoNotSpendTheBudget has
+// the untrusted case), each send the first part of a max-size frame, which reserves its
+// whole size at its header: only as many frames as MaxPendingBytes holds are reserved, the
+// others are refused and their connections closed, the heap grows by about the budget,
+// and everything is given back when they close.
 func TestPendingBudgetBoundsPartialFrames(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ecfg Config) {
 		const (
@@ -225,10 +228,15 @@ func TestPendingBudgetBoundsPartialFrames(t *testing.T) {
 		}
 		fits := budget / len(big)
 
+		small := wire.AppendChannelDataFrame(nil, 0, 1, channel.NewMessageID(), src, []byte("x"))
 		before := heapInUse()
 		var cs []net.Conn
 		for range conns {
 			c := dialRaw(t, b)
+			if _, err := c.Write(small); err != nil {
+				t.Fatal(err)
+			}
+			rec.next(t)
 			if _, err := c.Write(big[:1024]); err != nil {
 				t.Fatal(err)
 			}

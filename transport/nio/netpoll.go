@@ -235,6 +235,8 @@ func (np *netpoll) sweep() {
 				gc.expire(&r.st.connsTimedOut, "frame-timeout", "did not complete a frame within FrameTimeout", r.frameTime)
 			case r.frameTime > 0 && since(w, now) > r.frameTime:
 				gc.expire(&r.st.connsStalled, "acks-unread", "did not read its ACKs within FrameTimeout", r.frameTime)
+			case r.idleStranger(&gc.dec, gc.frameSince.Load(), now):
+				gc.expire(&r.st.connsNonMember, "non-member-idle", "carried no member's frame and was idle for FirstFrameTimeout", r.firstFrame)
 			case since(w, now) > every && gc.pausedAt != w:
 				gc.pausedAt = w
 				r.st.ackPauses.Add(1)

@@ -38,10 +38,11 @@ type receiver struct {
 	maxPending int64
 	maxConns   int64
 	maxOut     int
-	inline     bool          // DeliverOnEventLoop
-	bufs       *bufPool      // released large-frame buffers; nil: none kept
-	firstFrame time.Duration // FirstFrameTimeout, <= 0 off
-	frameTime  time.Duration // FrameTimeout, <= 0 off
+	inline     bool                       // DeliverOnEventLoop
+	bufs       *bufPool                   // released large-frame buffers; nil: none kept
+	isMember   func(*channel.Member) bool // the channel's sender check (Transport.SetSenderCheck); nil: none
+	firstFrame time.Duration              // FirstFrameTimeout, <= 0 off
+	frameTime  time.Duration              // FrameTimeout, <= 0 off
 	stopping   atomic.Bool
 	dropping   atomic.Bool // Stop's context ended: skip what is still queued
 
@@ -298,6 +299,8 @@ func (r *receiver) OnTick() (time.Duration, gnet.Action) {
 			rc.expire(&r.st.connsTimedOut, "frame-timeout", "did not complete a frame within FrameTimeout", r.frameTime)
 		case r.frameTime > 0 && since(rc.outSince.Load(), now) > r.frameTime:
 			rc.expire(&r.st.connsStalled, "acks-unread", "did not read its ACKs within FrameTimeout", r.frameTime)
+		case r.idleStranger(&rc.dec, rc.frameSince.Load(), now):
+			rc.expire(&r.st.connsNonMember, "non-member-idle", "carried no member's frame and was idle for FirstFrameTimeout", r.firstFrame)
 		case rc.outSince.Load() != 0:
 			rc.gnetCall(func() { _ = rc.c.Wake(nil) })
 		}

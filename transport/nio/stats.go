@@ -28,7 +28,7 @@ type Stats struct {
 	PendingBytes      int64  // gauge: bytes of partly received frames held, all connections
 	ReceiverFailures  uint64 // times the receiver's engine stopped by itself (for example on EMFILE); EngineGoroutine: runs of failing accepts
 	ReceiverRestarts  uint64 // times it was restarted after such a failure; EngineGoroutine: times accept worked again after them
-	ConnsNonMember    uint64 // connections closed because the channel refused a message from a non-member on them
+	ConnsNonMember    uint64 // connections closed because the channel refused a message from a non-member on them, or because they carried only non-members' frames and none for FirstFrameTimeout
 
 	// Sender.
 	MessagesSent     uint64 // deliveries that succeeded, one per destination

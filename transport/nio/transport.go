@@ -42,6 +42,7 @@ type Transport struct {
 	local  atomic.Pointer[channel.LocalAddress]
 	health atomic.Pointer[func(error)]
 	loss   atomic.Pointer[func(channel.LostMessage)]
+	check  atomic.Pointer[func(*channel.Member) bool]
 	arr    arrivals // large frames being assembled, per sender
 }
 
@@ -51,6 +52,7 @@ var (
 	_ channel.LossReporter    = (*Transport)(nil)
 	_ channel.ArrivalReporter = (*Transport)(nil)
 	_ channel.MemberForgetter = (*Transport)(nil)
+	_ channel.SenderChecker   = (*Transport)(nil)
 )
 
 // New validates cfg and returns a stopped Transport. Configuration errors wrap
@@ -164,6 +166,17 @@ func (t *Transport) reportHealth(err error) {
 // (channel.ErrConnectionLost).
 func (t *Transport) SetLossFunc(f func(channel.LostMessage)) { t.loss.Store(&f) }
 
+// SetSenderCheck implements channel.SenderChecker: f reports whether a received message's
+// source is a member, as the channel's sender check does. Set before the receiver starts,
+// it makes the receiver tell connections that carried a member's frame from the others:
+// an inbound connection whose frames all came from non-members (frames that interceptors
+// below the channel's check consumed, so the channel never refused them) is closed once it
+// stayed idle for FirstFrameTimeout (Stats.ConnsNonMember), and its large frames reserve
+// MaxPendingBytes as their bytes arrive instead of whole at their header. Without it (a
+// channel with AcceptNonMembers or without a membership) every connection is treated as a
+// member's.
+func (t *Transport) SetSenderCheck(f func(src *channel.Member) bool) { t.check.Store(&f) }
+
 // Arriving implements channel.ArrivalReporter: it reports whether a frame of 32 KiB or
 // more from the member is arriving: its header, naming the member, was received, and the
 // frame is not yet delivered (the receive function returned) or reported lost
@@ -196,6 +209,9 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 	}
 
 	r := newReceiver(cfg, &t.st, rx, t.reportHealth, t.reportLoss)
+	if f := t.check.Load(); f != nil {
+		r.isMember = *f
+	}
 	t.arr.reset() // what an earlier run left counted (messages it never delivered)
 	r.arriving = &t.arr
 	bind := t.bindTCP

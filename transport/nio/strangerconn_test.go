@@ -18,14 +18,13 @@ import (
 
 // A stranger's frame that an interceptor consumes below the channel's sender check (here
 // a TCP failure detector probe, whose 64 bytes are a published constant; Tomcat's default
-// cluster stack has a TcpFailureDetector) is never refused as a non-member's, so its
-// connection is not closed (Stats.ConnsNonMember), and after that first frame neither
-// FirstFrameTimeout nor FrameTimeout applies to it: it stays open for ever. A stranger
-// that opens MaxConnections such connections shuts every member out of the receiver.
-// docs/security.md: "Frames that name a non-member as their source are cut short (the
-// channel refuses the first one, the receiver closes its connection ...)"; "a connection
-// that sends nothing is closed".
-func TestReviewStrangerHoldsConnectionsThroughAnInterceptor(t *testing.T) {
+// cluster stack has a TcpFailureDetector) is never refused as a non-member's, and after
+// that first frame neither FirstFrameTimeout nor FrameTimeout applies to its connection:
+// it stayed open for ever, and MaxConnections such connections shut every member out of
+// the receiver. The receiver now looks up each frame's sender with the channel's check
+// (channel.SenderChecker) and closes a connection that carried only non-members' frames
+// once it is idle for FirstFrameTimeout (Stats.ConnsNonMember): a member gets through.
+func TestStrangerConnectionThroughAnInterceptorClosedWhenIdle(t *testing.T) {
 	for _, engine := range nio.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			ctx := context.Background()

@@ -11,12 +11,11 @@ import (
 )
 
 // A receiver may put other frames before its ACK; the sender ignores them, as Java does.
-// But the buffer it grew to hold such a frame stays with the pooled connection for the
-// connection's lifetime: a peer (or a process that multicast heartbeats made a member)
-// that answers each message with an 8 MiB frame before its ACK leaves 16 MiB behind on
-// every pooled connection to it, PoolSize (25) of them per member: 400 MiB that the
-// sender holds while idle. Memory must stay bounded whatever a peer sends.
-func TestReviewAckBufferNotRetainedAfterHugeReply(t *testing.T) {
+// The buffer it grew to hold such a frame stayed with the pooled connection for the
+// connection's lifetime: a peer that answers each message with an 8 MiB frame before its
+// ACK left 16 MiB behind on every pooled connection to it, PoolSize (25) of them per
+// member. The grown buffer is now used for that read only.
+func TestAckBufferNotRetainedAfterHugeReply(t *testing.T) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

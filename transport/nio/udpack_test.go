@@ -12,11 +12,10 @@ import (
 
 // A USE_ACK send over UDP to two members, the first of which never answers: the second
 // member's ACK arrives within milliseconds, while the sender still waits for the first.
-// sendAll documents that "past the deadline (a member before this one did not answer in
-// time), an ACK that arrived meanwhile still counts", and it does over TCP
-// (TestSendToSeveralMembersOneSilent); over UDP the ACK sitting in the socket is never
-// read and the member that got the message is reported as an ack timeout.
-func TestReviewUDPAckArrivedMeanwhileCounts(t *testing.T) {
+// Past the deadline an ACK that arrived meanwhile still counts, as over TCP
+// (TestSendToSeveralMembersOneSilent): the datagram queued in the socket is read without
+// waiting, and only the silent member is reported.
+func TestUDPAckArrivedMeanwhileCounts(t *testing.T) {
 	silent, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
