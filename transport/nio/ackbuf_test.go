@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
@@ -48,7 +49,9 @@ func TestAckBufferNotRetainedAfterHugeReply(t *testing.T) {
 	}()
 	peer := channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: int32(ln.Addr().(*net.TCPAddr).Port), SecurePort: -1, UDPPort: -1}
 
-	a := startNode(t, testConfig(), nil)
+	cfg := testConfig()
+	cfg.Timeout = 20 * time.Second // reading 8 MiB under the race detector on a loaded machine
+	a := startNode(t, cfg, nil)
 	if err := a.t.Send(context.Background(), []channel.Member{peer}, a.msg(channel.OptUseAck, []byte("x"))); err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,9 @@ func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 		if k != wire.NotAck {
 			return k, nil
 		}
-		n = copy(buf, buf[used:n])
+		if used > 0 {
+			n = copy(buf, buf[used:n])
+		}
 		if n == len(buf) {
 			// A frame other than an ACK, larger than the buffer: grow (bounded by maxBody),
 			// for this read only. The pooled connection keeps its small buffer: a peer
