@@ -138,7 +138,8 @@ type Config struct {
 	MaxFrameSize int
 	// MaxPendingBytes is the receiver-wide budget for bytes of frames not yet complete: the
 	// buffers of large frames (reserved whole when such a frame starts on a connection that
-	// carried a member's frame, and as their bytes arrive on other ones) and the bytes
+	// carried a member's frame; on other ones 64 KiB or twice what arrived, then the whole
+	// frame once more arrived) and the bytes
 	// buffered on connections but not decoded yet (no Tomcat equivalent; default
 	// DefaultMaxPendingBytes, 256 MiB). A frame that does not fit is refused and its
 	// connection closed (Stats.FramesRefused), and so is a connection buffering bytes

@@ -35,10 +35,11 @@ var errOverBudget = errors.New("nio: frame refused: the receiver's budget for pa
 // decoder turns the bytes buffered on one connection into ChannelData, one frame at a
 // time. With a pending counter, a large frame's buffer is reserved in it, or the frame is
 // refused (errOverBudget) if that would pass limit: whole when the frame starts on a
-// trusted connection (one that carried a member's frame), and on other connections as its
-// bytes arrive (room for twice what arrived, at least minAssembly), so that a header that
-// announces a large frame holds no more than minAssembly of the budget. Without a pending
-// counter, nothing is allocated for bytes that have not arrived.
+// trusted connection (one that carried a member's frame); on other connections room for
+// twice what arrived (at least minAssembly) when it starts, and the whole frame once more
+// than that arrived, so that a header that announces a large frame holds no more than
+// minAssembly of the budget. Without a pending counter, nothing is allocated for bytes
+// that have not arrived.
 type decoder struct {
 	maxBody int
 	large   int // frames of this size or more are assembled; 0 means largeFrame
@@ -221,7 +222,8 @@ func parseHead(prefix []byte, cache *wire.MemberCache) (cd wire.ChannelData, com
 
 // startAssembly allocates the buffer of a large frame, reserved in pending (refused if it
 // does not fit): all of it on a trusted connection; otherwise, as with no pending counter,
-// room for twice what arrived (at least minAssembly), which grows as more arrives.
+// room for twice what arrived (at least minAssembly), which grows (to the whole frame,
+// with a pending counter) once more arrives.
 func (d *decoder) startAssembly(total, buffered int) error {
 	size := total
 	if d.pending == nil || !d.trusted.Load() {
@@ -245,7 +247,7 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 	if take := min(d.asmTotal-len(d.asm), in.InboundBuffered()); take > 0 {
 		n := len(d.asm)
 		if cap(d.asm)-n < take {
-			if err := d.grow(min(d.asmTotal, max(2*cap(d.asm), n+take))); err != nil {
+			if err := d.grow(n + take); err != nil {
 				return cd, 0, false, err
 			}
 		}
@@ -313,7 +315,7 @@ func (d *decoder) takeArrival() (from wire.MemberKey, counted bool) {
 func (d *decoder) readDirect() error {
 	for {
 		if len(d.asm) == cap(d.asm) && len(d.asm) < d.asmTotal {
-			if err := d.grow(min(d.asmTotal, 2*cap(d.asm))); err != nil {
+			if err := d.grow(len(d.asm) + 1); err != nil {
 				return err
 			}
 		}
@@ -343,11 +345,17 @@ func (d *decoder) reserve(n int) error {
 	return nil
 }
 
-// grow moves the frame being assembled into a buffer of capacity size (at most asmTotal),
-// reserving the difference in pending first.
-func (d *decoder) grow(size int) error {
+// grow moves the frame being assembled into a larger buffer that holds at least need
+// bytes. With a pending counter that buffer is the whole frame, its size reserved first
+// (the first buffer of a frame on a connection that is not trusted is the only smaller
+// one: growing in steps would leave each step's buffer, written, to the garbage
+// collector, and a peer whose frames are refused at a later step would make the receiver
+// hold far more memory than its budget); without one, it doubles.
+func (d *decoder) grow(need int) error {
 	var grown []byte
+	size := min(d.asmTotal, max(2*cap(d.asm), need))
 	if d.pending != nil {
+		size = d.asmTotal
 		if extra := size - int(d.reserved); extra > 0 {
 			if err := d.reserve(extra); err != nil {
 				return err

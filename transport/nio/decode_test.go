@@ -229,9 +229,9 @@ func TestDecoderPendingBudget(t *testing.T) {
 }
 
 // On a connection that has not carried a member's frame, a large frame's header reserves
-// only minAssembly, and the reservation grows with the bytes that arrive (twice what
-// arrived), from the connection's buffer and from direct reads alike; a frame whose
-// growth does not fit the budget is refused, and every reservation is given back.
+// only minAssembly, and the whole frame is reserved once more than that arrived (from
+// direct reads, or from the connection's buffer); a frame whose growth does not fit the
+// budget is refused, and every reservation is given back.
 func TestDecoderUntrustedReservesAsBytesArrive(t *testing.T) {
 	src := testSource()
 	frame := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, pattern(1<<20))
@@ -249,8 +249,8 @@ func TestDecoderUntrustedReservesAsBytesArrive(t *testing.T) {
 	if got, err := drain(&d, in, nil); err != nil || len(got) != 0 {
 		t.Fatalf("part: %d, %v", len(got), err)
 	}
-	if p := pending.Load(); p < int64(len(d.asm)) || p > 2*int64(len(d.asm)) {
-		t.Fatalf("%d bytes arrived, %d reserved: want at most twice", len(d.asm), p)
+	if p := pending.Load(); p != int64(len(frame)) || len(d.asm) != 300<<10 {
+		t.Fatalf("%d bytes arrived, %d reserved: want the whole frame, %d", len(d.asm), p, len(frame))
 	}
 	in.buf = bytes.Clone(frame[300<<10:])
 	if got, err := drain(&d, in, nil); err != nil || len(got) != 1 || !bytes.Equal(got[0].data, pattern(1<<20)) {

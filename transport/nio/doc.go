@@ -181,11 +181,15 @@
 //     256 MiB) that also counts the bytes buffered on connections and not decoded yet:
 //     whole, when the frame starts, on a connection that already carried a member's frame
 //     (any complete frame when the channel gives no sender check, SetSenderCheck); on
-//     other connections it grows with the bytes that arrive (twice what arrived, at least
-//     64 KiB), so that headers announcing large frames cannot spend the budget
-//     (TestHeaderOnlyConnectionsDoNotSpendTheBudget, TestDecoderUntrustedReservesAsBytesArrive).
-//     A member's first large frame on a new connection pays for that growth (its bytes
-//     are copied as its buffer doubles); senders pool connections, so it is paid once. A frame that does not
+//     other connections twice what arrived when the frame starts (at least 64 KiB), and
+//     the whole frame once more than that arrived, so that headers announcing large
+//     frames cannot spend the budget (TestHeaderOnlyConnectionsDoNotSpendTheBudget,
+//     TestDecoderUntrustedReservesAsBytesArrive). A member's first large frame on a new
+//     connection pays one copy of that first part; senders pool connections, so it is
+//     paid once. The whole frame is reserved in one step rather than in doublings:
+//     each step's buffer, written, would be left to the garbage collector, and the
+//     attack suite's partial-100 (100 connections sending 8 MiB of 16 MiB frames) made
+//     the receiver's RSS reach 757 MiB that way, 138 MiB in one step. A frame that does not
 //     fit, or a connection whose buffered bytes arrive while the budget (counting the
 //     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
 //     received frames hold at most MaxPendingBytes, however many connections send them.
