@@ -52,17 +52,17 @@ type Config struct {
 	// logged at most a few times a minute per sender and 60 times a minute in all) and a
 	// synchronized-ack sender gets a FAIL_ACK (ErrNotMember). The check runs at the top of
 	// the chain, so what interceptors consume below it is never checked by the channel:
-	// membership notices, pings, failure-detector probes and the simple coordinator's
-	// messages of a node that is not listed yet still work (interceptors that hold
-	// messages, and the non-blocking coordinator, refuse non-members' on their own:
-	// InterceptorBase.SendersChecked; a transport that implements SenderChecker is given
-	// the check, so that it can close idle connections that carried only non-members'
-	// frames), and so does a protocol run by listeners that implement NonMemberListener
-	// (the static membership protocol of membership/staticsvc over package rpc): they alone
-	// get the messages they take. Set it for applications that take messages from nodes
-	// outside the group (no Tomcat equivalent: Tribes delivers everything). A channel
-	// without a Membership service has no members to check against and delivers
-	// everything.
+	// membership notices, pings and failure-detector probes of a node that is not listed
+	// yet still work, and so does a protocol run by listeners that implement
+	// NonMemberListener (the static membership protocol of membership/staticsvc over
+	// package rpc): they alone get the messages they take. Some interceptors refuse
+	// non-members' messages on their own: fragmentation and twophasecommit while this check
+	// is on (InterceptorBase.SendersChecked), the non-blocking coordinator's election
+	// messages always. A transport that implements SenderChecker is given the check, so
+	// that it can close idle connections that carried only non-members' frames. Set it for
+	// applications that take messages from nodes outside the group (no Tomcat equivalent:
+	// Tribes delivers everything). A channel without a Membership service has no members to
+	// check against and delivers everything.
 	AcceptNonMembers bool
 
 	// AckUnaccepted answers ACK to a synchronized-ack message (OptUseAck|OptSyncAck) that

@@ -48,7 +48,8 @@
 // (ErrNotMember). Interceptors below the top still see everything, so their own traffic
 // (membership notices, pings, failure-detector probes) works before a node is listed, and
 // listeners that implement NonMemberListener (a membership protocol over the channel) get
-// the messages of non-members they accept.
+// the messages of non-members they accept. Some interceptors refuse non-members' messages
+// themselves (Config.AcceptNonMembers says which).
 // Config.AcceptNonMembers turns the check off; a channel without a membership service has
 // no members and does not check. Java Tribes has no such check.
 //

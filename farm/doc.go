@@ -37,8 +37,10 @@
 // path of clean segments ("/a/b"), either optionally followed by "##" and a version
 // (Tomcat's parallel deployment: "##2" for ROOT##2.war), or the chunk is refused with
 // ErrBadName. Chunks of two transfers of one name from one member are assembled apart
-// when their timestamps differ (a Go sender gives each transfer its own; Tomcat sends
-// 0). Chunks are bounded (MaxChunkBytes), files too (MaxFileBytes), and so are the
+// by their FileMessage timestamp (a Go sender gives each transfer its own; Tomcat sends
+// 0, so two transfers of one name from one Tomcat node still mix); a chunk stamped later
+// than its file's first that is the next one the file waits for continues it, as Go
+// nodes built before transfers had one timestamp stamped each chunk. Chunks are bounded (MaxChunkBytes), files too (MaxFileBytes), and so are the
 // files being received at once (MaxIncomplete) and an incomplete file's idle time
 // (MaxValidTime); numbering that does not fit the file's earlier chunks is
 // ErrInconsistent. A refused chunk is counted (Stats.Refused), logged at a bounded rate

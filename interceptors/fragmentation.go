@@ -63,10 +63,11 @@ type FragmentationConfig struct {
 	// MaxMessageSize if that is larger).
 	MaxPendingBytes int
 	// AcceptNonMembers collects the pieces of senders that are not members of the channel
-	// (neither the local member nor one Channel.Member lists, as the channel's own sender
-	// check) also where the channel checks senders (InterceptorBase.SendersChecked). By
-	// default such a piece is then refused with an error wrapping channel.ErrNotMember
-	// before anything is held, since the channel would drop the message anyway; a channel
+	// (neither the local member nor one the chain below this interceptor lists, as the
+	// channel's own sender check asks of the whole chain) also where the channel checks
+	// senders (InterceptorBase.SendersChecked). By default such a piece is then refused
+	// with an error wrapping channel.ErrNotMember before anything is held, since the
+	// channel would drop the message anyway; a channel
 	// with channel.Config.AcceptNonMembers, or without a Membership, has every piece
 	// collected. Set it when a channel.NonMemberListener takes non-members' messages
 	// larger than MaxSize (no Tomcat equivalent: Tribes collects every sender's pieces;

@@ -62,11 +62,12 @@ type TwoPhaseCommitConfig struct {
 	// 1 GiB, or MaxSenderBytes if that is larger).
 	MaxHeldBytes int64
 	// AcceptNonMembers holds the messages and confirmations of senders that are not
-	// members of the channel (neither the local member nor one Channel.Member lists, as
-	// the channel's own sender check) also where the channel checks senders
-	// (InterceptorBase.SendersChecked). By default such a message or confirmation is then
-	// refused with an error wrapping channel.ErrNotMember before anything is held, since
-	// the channel would drop the message on delivery anyway; a channel with
+	// members of the channel (neither the local member nor one the chain below this
+	// interceptor lists, as the channel's own sender check asks of the whole chain) also
+	// where the channel checks senders (InterceptorBase.SendersChecked). By default such
+	// a message or confirmation is then refused with an error wrapping
+	// channel.ErrNotMember before anything is held, since the channel would drop the
+	// message on delivery anyway; a channel with
 	// channel.Config.AcceptNonMembers, or without a Membership, has them all held. Set it
 	// when a channel.NonMemberListener takes non-members' two-phase messages (no Tomcat
 	// equivalent; default false).

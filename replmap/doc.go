@@ -121,7 +121,7 @@
 //     Java's replicate does nothing for an entry without backup nodes and loses the
 //     changes of a diff it failed to send: an entry without backup nodes while the map
 //     has members (its Put, or a Get on its backup, found no member to take it) is
-//     published in full first (an error wrapping ErrNoBackup when no member takes it),
-//     and after a failed send the next Replicate sends the value in full, forgetting its
-//     changes with a Diff (the full value holds them).
+//     published in full first (an error wrapping ErrNoBackup when no member takes it:
+//     TestNoBackupErrors), and after a failed send the next Replicate sends the value in
+//     full, forgetting its changes with a Diff (the full value holds them).
 package replmap

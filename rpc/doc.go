@@ -36,7 +36,7 @@
 //   - Each member counts once, as replied, failed or without the rpc id: Java counts
 //     every reply and NoRpcChannelReply, so a member replying twice could complete an
 //     AllReply call for one that did not reply. A second reply goes to
-//     Config.LeftOver (TestCollectorCountsMembersOnce,
+//     Config.LeftOver (TestCollectorCountsMembersOnce, TestCollectorLeftOvers,
 //     TestFaultyMemberReplyDoesNotCompleteAllReply).
 //   - A channel.Channel drops messages from nodes that are not its members unless
 //     channel.Config.AcceptNonMembers is set or the rpc.Channel is configured with

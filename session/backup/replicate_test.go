@@ -79,7 +79,7 @@ func TestFailedDiffChangesReachBackup(t *testing.T) {
 	if names := v.(*backup.Session).AttributeNames(); !slices.Contains(names, "visit2") {
 		t.Errorf("backup's copy after request 3's 200 (which listed visit2): %v, want visit2 among them", names)
 	}
-	// The primary leaves: the backup serves the session, without visit2.
+	// The primary leaves: the backup serves the session, with visit2.
 	if err := ms[0].Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -123,8 +123,9 @@ var (
 	// on another node saved it first), or was removed meanwhile. Nothing was written; the
 	// middleware answers 409 Conflict.
 	ErrConflict = errors.New("redisstore: session was changed concurrently")
-	// ErrTooLarge: an attribute value or the whole session exceeds its limit
-	// (Config.MaxValueSize, MaxSessionSize, MaxAttributes). The session is unchanged.
+	// ErrTooLarge: an attribute name (4 KiB), an attribute value or the whole session
+	// exceeds its limit (Config.MaxValueSize, MaxSessionSize, MaxAttributes). The session
+	// is unchanged.
 	ErrTooLarge = errors.New("redisstore: session or value too large")
 	// ErrCorrupt: the value stored under a session's key is not a session of this store
 	// (malformed, over the limits, or another session's). The middleware treats the
