@@ -238,6 +238,9 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 		return fmt.Errorf("%w: %v", ErrAlreadyStarted, svc)
 	}
 	if err := c.head.Start(ctx, todo); err != nil {
+		if c.started == 0 {
+			c.wakeWaiters() // levels started meanwhile were stopped again
+		}
 		return err
 	}
 	c.started |= todo
@@ -265,10 +268,7 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	c.started &^= todo
 	if c.started == 0 {
 		c.health.Clear()
-		c.smu.Lock()
-		close(c.stopped)
-		c.stopped = make(chan struct{})
-		c.smu.Unlock()
+		c.wakeWaiters()
 	}
 	if c.started == 0 && c.hbStop != nil {
 		c.hbStop()
@@ -277,6 +277,14 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	}
 	c.log.Info("tribes channel stopped", "levels", todo.String())
 	return err
+}
+
+// wakeWaiters wakes the WaitForMembers calls under way: no level runs any more.
+func (c *Channel) wakeWaiters() {
+	c.smu.Lock()
+	close(c.stopped)
+	c.stopped = make(chan struct{})
+	c.smu.Unlock()
 }
 
 // Started returns the levels that are running. It takes no lock, so listeners may call it
@@ -523,7 +531,8 @@ func (c *Channel) Member(key MemberKey) (Member, bool) { return c.head.Member(ke
 // moment to see its peers (multicast heartbeats, a failure detector) is settled this way
 // before a decision that depends on who is there. On a channel with no level started
 // (never started, or stopped) it returns an error wrapping ErrNotStarted at once, and
-// when the channel stops while it waits (TestWaitForMembersWokenByStop).
+// when the channel stops while it waits (TestWaitForMembersWokenByStop), a failed Start
+// that stopped again what it had started included (TestWaitForMembersWokenByFailedStart).
 func (c *Channel) WaitForMembers(ctx context.Context, n int) error {
 	changed := make(chan struct{}, 1)
 	poke := func(Member) {

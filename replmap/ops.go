@@ -54,6 +54,8 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // backup, MSG_PROXY to the others); on the backup it becomes the primary and picks a new
 // backup, and when no member takes that backup it becomes the primary without one and
 // returns the value all the same, as Java's does (TestGetOnBackupWithPrimaryUnreachable).
+// When a backup leaves the map before Get recorded it, Get picks another one
+// (TestGetOnBackupWhileNewBackupLeaves, TestGetOnProxyWhileBackupMapStops).
 // ok is false when the map has no such key; err wraps ErrUnavailable when the backup did
 // not return the value, and also the context's error when ctx ended first. After Stop
 // (or before Start) it returns ErrNotStarted.
@@ -138,7 +140,16 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary
 	m.account(k, e)
 	v := e.value
+	left := m.departed(nodes)
 	m.mu.Unlock()
+	if left {
+		// A backup left the map while Get ran, before the entry named it (as in Put): the
+		// memberDisappeared that dropped it could not relocate the entry. A failure is
+		// Replicate's to report (the entry then has no backup); the value is returned.
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated); err != nil {
+			m.log.Warn("replmap: relocate after get", "map", m.cfg.Name, "err", err)
+		}
+	}
 	if m.cfg.MadePrimary != nil {
 		m.cfg.MadePrimary(key, v)
 	}

@@ -73,9 +73,13 @@ type decoder struct {
 	// trusted: the connection carried a member's frame (any complete frame when the
 	// receiver does not check senders; receiver.vet). Read by the sweeper.
 	trusted atomic.Bool
-	// lastFrame is when the last frame was decoded while the connection was not trusted
-	// (unix ns, 0 none): the sweeper closes it once it stays idle for FirstFrameTimeout.
+	// lastFrame is when the last frame was decoded, or its delivery ended, while the
+	// connection was not trusted (unix ns, 0 none): the sweeper closes it once it stays
+	// idle for FirstFrameTimeout.
 	lastFrame atomic.Int64
+	// inflight counts the non-members' messages decoded while the connection was not
+	// trusted and not yet delivered or dropped (receiver.vet, receiver.settled).
+	inflight atomic.Int64
 }
 
 // next decodes the first frame buffered in in and consumes it. ok is false (with a nil

@@ -252,6 +252,7 @@ func (gc *gconn) delivered(it *inItem) {
 	if it.counted {
 		gc.r.arriving.add(it.from, -1)
 	}
+	gc.r.settled(&gc.dec)
 	*it = inItem{}
 }
 

@@ -464,6 +464,7 @@ func (rc *rconn) run() {
 // one message per connection to the workers, not a share of them equal to a member's.
 func (rc *rconn) process(it *inItem) {
 	r := rc.r
+	defer r.settled(&rc.dec)
 	if it.counted {
 		defer r.arriving.add(it.from, -1)
 	}
@@ -526,6 +527,7 @@ func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
 // non-member's message.
 func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
 	r := rc.r
+	defer r.settled(&rc.dec)
 	if r.dropping.Load() {
 		return true
 	}
@@ -574,14 +576,26 @@ func (r *receiver) vet(dec *decoder, msg *channel.Message) {
 		dec.trusted.Store(true)
 		return
 	}
+	dec.inflight.Add(1)
 	dec.lastFrame.Store(time.Now().UnixNano())
+}
+
+// settled ends the delivery (or drop) of a message decoded on dec: one vet counted in
+// dec.inflight if dec is still not trusted (trust is never withdrawn, so a message
+// settled on an untrusted connection was vetted as a non-member's). The connection's
+// idle time counts from the end of its last delivery.
+func (r *receiver) settled(dec *decoder) {
+	if !dec.trusted.Load() && dec.inflight.Add(-1) == 0 {
+		dec.lastFrame.Store(time.Now().UnixNano())
+	}
 }
 
 // idleStranger reports whether a connection with decoder dec, whose partial frame waits
 // since frameSince (0 none), carried only non-members' frames and none for
-// FirstFrameTimeout.
+// FirstFrameTimeout, with none of them queued or being delivered (its ACK may be owed).
 func (r *receiver) idleStranger(dec *decoder, frameSince, now int64) bool {
-	return r.firstFrame > 0 && frameSince == 0 && !dec.trusted.Load() && since(dec.lastFrame.Load(), now) > r.firstFrame
+	return r.firstFrame > 0 && frameSince == 0 && !dec.trusted.Load() && dec.inflight.Load() == 0 &&
+		since(dec.lastFrame.Load(), now) > r.firstFrame
 }
 
 // readSocket is the decoder's direct read (decoder.direct); it runs on the loop.

@@ -390,8 +390,10 @@ func (t *Transport) stopReceiver(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		if doneOr(done, nil) == nil {
+		select {
+		case <-done: // completed meanwhile: select picks at random among ready cases
 			return nil
+		default:
 		}
 		r.dropping.Store(true)
 		return fmt.Errorf("nio: receiver workers still busy when the context ended: %w", ctx.Err())
