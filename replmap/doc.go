@@ -114,6 +114,13 @@
 //     create their maps before starting them answer each other at once.
 //   - Get returns an error wrapping ErrUnavailable where Java returns null after logging
 //     that the backup did not answer.
+//   - Stop returns the MSG_STOP's send error (Java ignores it), but not a FAIL_ACK from a
+//     channel member that runs no such map (never joined, or stopped before: it sent its
+//     MSG_STOP), which a Go channel answers when no listener takes a synchronized-ack
+//     message (channel.ErrUnaccepted; over TCP the FAIL_ACK carries no reason, so map
+//     membership decides): a clean shutdown with synchronized-ack SendOptions is no
+//     error (TestStopAfterPeerStoppedIsClean, TestStopWithMemberWithoutMap,
+//     TestStopReasonlessFailAck). A FAIL_ACK from a map member is still reported.
 //   - Remove sends MSG_REMOVE also for a key the local node holds no entry of (it missed
 //     the key's MSG_PROXY, or refused it at MaxEntries), so that the key goes from the
 //     nodes that hold it; Java 10.1's remove sends nothing then.

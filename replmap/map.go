@@ -272,7 +272,12 @@ func (m *Map) Start(ctx context.Context) error {
 
 // Stop leaves the map (breakdown): MSG_STOP to every channel member, then the local
 // entries are dropped. The map cannot be started again. The error is the STOP's send
-// error; the map is stopped in any case. Idempotent.
+// error for the members it failed for, except a FAIL_ACK (synchronized-ack SendOptions)
+// from a member that runs no such map: a channel member that never was a map member or
+// whose map stopped (it sent its MSG_STOP) before, which a Go channel answers with
+// FAIL_ACK since no listener takes the message (channel.ErrUnaccepted; a Java node
+// answers ACK). Java ignores every error of the STOP. The map is stopped in any case.
+// Idempotent.
 func (m *Map) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	if m.state == stateDestroyed {
@@ -286,7 +291,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	var err error
 	_ = r.Close()
 	if members := m.cfg.Channel.Members(); len(members) > 0 {
-		err = m.send(ctx, members, &message{Type: msgStop, Primary: m.local()})
+		err = m.stopFailures(m.send(ctx, members, &message{Type: msgStop, Primary: m.local()}))
 	}
 	for _, f := range remove {
 		f()
@@ -297,6 +302,30 @@ func (m *Map) Stop(ctx context.Context) error {
 	m.members, m.lastSeen = nil, map[channel.MemberKey]time.Time{}
 	m.mu.Unlock()
 	return err
+}
+
+// stopFailures drops from a MSG_STOP's send error the members that answered FAIL_ACK
+// and are no map members (read after the send: a member whose MSG_STOP arrived during
+// it is gone), or whose channel reported that no listener accepted the message: they
+// run no such map, which is what the STOP tells them anyway. Over TCP a FAIL_ACK carries
+// no reason (the error wraps channel.ErrAckFailed only), so map membership decides.
+func (m *Map) stopFailures(err error) error {
+	faulty := channel.FaultyMembers(err)
+	if faulty == nil {
+		return err
+	}
+	m.mu.Lock()
+	kept := slices.DeleteFunc(slices.Clone(faulty), func(f channel.FaultyMember) bool {
+		return errors.Is(f.Err, channel.ErrUnaccepted) ||
+			errors.Is(f.Err, channel.ErrAckFailed) && indexOf(m.members, f.Member) < 0
+	})
+	m.mu.Unlock()
+	if len(kept) == len(faulty) {
+		return err
+	}
+	var se *channel.SendError
+	errors.As(err, &se)
+	return channel.NewSendError(se.MessageID, kept)
 }
 
 func (m *Map) setState(s state) {

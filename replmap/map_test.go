@@ -25,8 +25,9 @@ type node struct {
 	m  *replmap.Map
 }
 
-// newChannel starts a channel on nw (no heartbeat goroutine: tests call Heartbeat).
-func newChannel(t testing.TB, nw *channeltest.Network) *node {
+// newChannel starts a channel on nw (no heartbeat goroutine: tests call Heartbeat), with
+// extra interceptors above the message dispatch.
+func newChannel(t testing.TB, nw *channeltest.Network, extra ...channel.Interceptor) *node {
 	t.Helper()
 	d, err := interceptors.NewMessageDispatch(interceptors.DispatchConfig{})
 	if err != nil {
@@ -34,7 +35,7 @@ func newChannel(t testing.TB, nw *channeltest.Network) *node {
 	}
 	tn := nw.NewNode()
 	ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(),
-		Interceptors: []channel.Interceptor{d}, HeartbeatInterval: -1})
+		Interceptors: append(extra, d), HeartbeatInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,7 +152,9 @@ func (m *Manager) Start(ctx context.Context) error {
 }
 
 // Stop stops the sweep and the map (MSG_STOP: the other nodes take over the sessions
-// this node is the primary of).
+// this node is the primary of). Its error is replmap.Map.Stop's: a node whose manager
+// stopped before, or that runs none, is no failure, so a clean shutdown of every node
+// returns nil (TestSecondStopOfACleanShutdown).
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	stop, done := m.stop, m.done

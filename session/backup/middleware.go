@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/gotribes/tribes/internal/sessionhttp"
+	"github.com/gotribes/tribes/session/delta"
 )
 
 // CookieName is the session cookie's name (Tomcat's JSESSIONID).
@@ -24,7 +25,9 @@ var ErrNotReplicated = errors.New("backup: session not replicated; the response 
 type ctxKey struct{}
 
 // Request is the session state of one request, from FromContext in a handler that
-// Manager.Wrap wraps. Its methods are safe for concurrent use.
+// Manager.Wrap wraps. Its methods are safe for concurrent use. On a nil *Request
+// (FromContext outside Manager.Wrap) Session, Create and Invalidate return
+// delta.ErrNoSession and OriginalID "", as delta.Request's methods.
 type Request struct {
 	m  *Manager
 	r  *http.Request
@@ -38,7 +41,8 @@ type Request struct {
 	original string
 }
 
-// FromContext returns the request's session state, nil outside Manager.Wrap.
+// FromContext returns the request's session state, nil outside Manager.Wrap (whose
+// methods return delta.ErrNoSession).
 func FromContext(ctx context.Context) *Request {
 	r, _ := ctx.Value(ctxKey{}).(*Request)
 	return r
@@ -48,6 +52,9 @@ func FromContext(ctx context.Context) *Request {
 // JSESSIONID cookie names, fetched from its backup when another node served it last
 // (this node becomes its primary); nil when there is none.
 func (q *Request) Session() (*Session, error) {
+	if q == nil {
+		return nil, delta.ErrNoSession
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.find()
@@ -98,6 +105,9 @@ func (q *Request) find() (*Session, error) {
 // OriginalID is the id the client sent when the jvmRoute binding renamed its session
 // (Tomcat's request attribute JvmRouteOriginalSessionID), or "".
 func (q *Request) OriginalID() string {
+	if q == nil {
+		return ""
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.original
@@ -112,6 +122,9 @@ func (q *Request) setCookie() {
 // there is none (getSession(true)). Creating fails with ErrResponseCommitted once the
 // handler has written the response's header.
 func (q *Request) Create() (*Session, error) {
+	if q == nil {
+		return nil, delta.ErrNoSession
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if s, err := q.find(); s != nil || err != nil {
@@ -132,6 +145,9 @@ func (q *Request) Create() (*Session, error) {
 // Invalidate removes the request's session from every node; the request has none
 // afterwards.
 func (q *Request) Invalidate() error {
+	if q == nil {
+		return delta.ErrNoSession
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s, err := q.find()

@@ -57,7 +57,10 @@ type ReplicationMode uint8
 const (
 	// ReplicateAsync sends without waiting for any acknowledgement, as Tomcat's default
 	// channelSendOptions (8, asynchronous). The middleware replicates when the handler has
-	// returned; a node that dies right after answering may lose the last change.
+	// returned; a node that dies right after answering may lose the last change, and the
+	// client's next request on another node may arrive before the change (a stale
+	// session, or a new one if its creation has not arrived): use it with a sticky
+	// balancer, ReplicateAcked without one.
 	ReplicateAsync ReplicationMode = iota
 	// ReplicateAcked sends with use_ack+sync_ack: a send returns once every member applied
 	// the message. The middleware replicates before the first byte of the response, so a
@@ -330,7 +333,8 @@ var (
 	// ErrInvalidSession: the session expired or was invalidated.
 	ErrInvalidSession = errors.New("delta: session is no longer valid")
 	// ErrNoSession: a method that changes a session was called on a nil *Session (a
-	// request that has none).
+	// request that has none), or one that changes or creates a session on a nil
+	// *Request (FromContext outside the middleware or for a skipped URL).
 	ErrNoSession = errors.New("delta: no session (nil *Session)")
 	// ErrDuplicateManager: a manager with that name is already running on the cluster.
 	ErrDuplicateManager = errors.New("delta: a manager with this name is already registered")

@@ -214,7 +214,8 @@
 // Config.StateTransferTimeout (60 s); on timeout WaitReady returns a *StateTransferError
 // and the manager serves with what it has. Ready and WaitReady report readiness; the
 // middleware holds (HoldUntilReady, bounded) or refuses (RefuseUntilReady, 503) requests
-// until then.
+// until then. A manager not started or stopped is not waited for: 503 at once, its text
+// saying which.
 //
 // A rename to another route (the middleware's jvmRoute binding) keeps an id's random
 // part, and a message from the cluster about an id this node does not hold applies to the

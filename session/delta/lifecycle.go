@@ -124,6 +124,20 @@ func (m *Manager) WaitReady(ctx context.Context) error {
 	}
 }
 
+// starting reports whether Start was called and the manager is neither ready nor stopped.
+func (m *Manager) starting() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state == stateTransferring || m.state == stateRunning && !m.readyClosed
+}
+
+// lifecycleState returns the manager's state.
+func (m *Manager) lifecycleState() mgrState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
 func (m *Manager) running() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

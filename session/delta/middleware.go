@@ -20,12 +20,18 @@ import (
 type ReadyPolicy uint8
 
 const (
-	// HoldUntilReady makes requests wait up to HTTPConfig.ReadyTimeout for the manager,
-	// then answers 503 if it is still not ready. The default.
+	// HoldUntilReady makes requests wait up to HTTPConfig.ReadyTimeout for the manager
+	// while it is starting (Start called, state transfer running), then answers 503 if it
+	// is still not ready. A manager that is not started or is stopped is not waited for:
+	// 503 at once, as RefuseUntilReady. The default.
 	HoldUntilReady ReadyPolicy = iota
-	// RefuseUntilReady answers 503 with Retry-After at once.
+	// RefuseUntilReady answers 503 at once. Its text says why: "session manager is
+	// starting" (the state transfer runs) and "session manager is not started" (Start not
+	// called yet), both with Retry-After (ReadyTimeout in seconds), or "session manager
+	// is stopped" (after Stop or Cluster.Close; no Retry-After).
 	RefuseUntilReady
-	// ServeBeforeReady serves at once, with whatever sessions have arrived so far.
+	// ServeBeforeReady serves at once, with whatever sessions have arrived so far (none,
+	// and Create fails with ErrStopped, when the manager is not started or is stopped).
 	ServeBeforeReady
 )
 
@@ -137,7 +143,9 @@ func (mw *Middleware) Wrap(next http.Handler) http.Handler {
 type ctxKey struct{}
 
 // FromContext returns the session handle of the request whose context this is, or nil
-// outside the middleware (or for a skipped URL).
+// outside the middleware (or for a skipped URL). The methods of a nil *Request behave as
+// those of a request without a session that cannot get one: readers return zero values,
+// methods that would change or create a session return ErrNoSession.
 func FromContext(ctx context.Context) *Request {
 	rq, _ := ctx.Value(ctxKey{}).(*Request)
 	return rq
@@ -185,14 +193,13 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		return
 	}
 	if !mw.m.Ready() && mw.cfg.NotReady != ServeBeforeReady {
-		if mw.cfg.NotReady == HoldUntilReady {
+		if mw.cfg.NotReady == HoldUntilReady && mw.m.starting() {
 			ctx, cancel := context.WithTimeout(r.Context(), mw.cfg.ReadyTimeout)
 			_ = mw.m.WaitReady(ctx)
 			cancel()
 		}
 		if !mw.m.Ready() {
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(mw.cfg.ReadyTimeout/time.Second))))
-			http.Error(w, "session manager is starting", http.StatusServiceUnavailable)
+			mw.notReady(w)
 			return
 		}
 	}
@@ -228,9 +235,26 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	rw.finish()
 }
 
+// notReady answers 503 for a manager that is not ready: "session manager is starting"
+// (with Retry-After) while its state transfer runs, "session manager is not started"
+// (Retry-After too) before Start, "session manager is stopped" after Stop.
+func (mw *Middleware) notReady(w http.ResponseWriter) {
+	msg := "session manager is starting"
+	switch mw.m.lifecycleState() {
+	case stateStopped:
+		http.Error(w, "session manager is stopped", http.StatusServiceUnavailable)
+		return
+	case stateNew:
+		msg = "session manager is not started"
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(mw.cfg.ReadyTimeout/time.Second))))
+	http.Error(w, msg, http.StatusServiceUnavailable)
+}
+
 // Request is the session side of one HTTP request, from FromContext. Its methods are safe
 // for concurrent use by the handler's goroutines while the request runs; do not keep it
-// beyond.
+// beyond. On a nil *Request (FromContext outside the middleware or for a skipped URL)
+// readers return zero values and the other methods ErrNoSession.
 type Request struct {
 	mw  *Middleware
 	ctx context.Context // for replication: the request's values, not its cancellation
@@ -334,6 +358,9 @@ func cookieValue(pair, name string) (string, bool) {
 
 // Session returns the request's session, or nil if it has none.
 func (rq *Request) Session() *Session {
+	if rq == nil {
+		return nil
+	}
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	if rq.s != nil && !rq.s.IsValid() {
@@ -345,6 +372,9 @@ func (rq *Request) Session() *Session {
 // GetOrCreate returns the request's session, creating one if it has none. A session
 // cannot be created once the response has started (ErrResponseCommitted).
 func (rq *Request) GetOrCreate() (*Session, error) {
+	if rq == nil {
+		return nil, ErrNoSession
+	}
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	if rq.s != nil && rq.s.IsValid() {
@@ -372,6 +402,9 @@ func (rq *Request) ID() string {
 
 // RequestedID is the session id the client sent, or "".
 func (rq *Request) RequestedID() string {
+	if rq == nil {
+		return ""
+	}
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	return rq.requestedID
@@ -380,6 +413,9 @@ func (rq *Request) RequestedID() string {
 // OriginalID is the id the client sent when the jvmRoute binding renamed its session
 // (Tomcat's request attribute JvmRouteOriginalSessionID), or "".
 func (rq *Request) OriginalID() string {
+	if rq == nil {
+		return ""
+	}
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	return rq.originalID
@@ -405,6 +441,9 @@ func (rq *Request) Set(name string, v any) error {
 
 // Remove removes attribute name from the request's session, if it has one.
 func (rq *Request) Remove(name string) error {
+	if rq == nil {
+		return ErrNoSession
+	}
 	if s := rq.Session(); s != nil {
 		return s.Remove(name)
 	}
@@ -414,6 +453,9 @@ func (rq *Request) Remove(name string) error {
 // Invalidate destroys the request's session on every node. The client's cookie is
 // cleared unless a new session is created afterwards in the same request.
 func (rq *Request) Invalidate() error {
+	if rq == nil {
+		return ErrNoSession
+	}
 	rq.mu.Lock()
 	s := rq.s
 	rq.s = nil
@@ -431,6 +473,9 @@ func (rq *Request) Invalidate() error {
 // client the new cookie: call it on login (session fixation protection). It must be
 // called before the response starts.
 func (rq *Request) ChangeID() (string, error) {
+	if rq == nil {
+		return "", ErrNoSession
+	}
 	rq.mu.Lock()
 	s, committed := rq.s, rq.committed
 	rq.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/gotribes/tribes/internal/sessionhttp"
+	"github.com/gotribes/tribes/session/delta"
 )
 
 // HTTPConfig configures the middleware. The zero value is Tomcat's defaults; the cookie
@@ -97,7 +98,9 @@ func (mw *Middleware) Wrap(next http.Handler) http.Handler {
 type ctxKey struct{}
 
 // FromContext returns the session handle of the request whose context this is, or nil
-// outside the middleware (or for a skipped URL).
+// outside the middleware (or for a skipped URL). The methods of a nil *Request behave as
+// those of a request without a session that cannot get one: readers return zero values,
+// methods that would change or create a session return delta.ErrNoSession.
 func FromContext(ctx context.Context) *Request {
 	rq, _ := ctx.Value(ctxKey{}).(*Request)
 	return rq
@@ -161,7 +164,9 @@ func validID(s string) bool {
 
 // Request is the session side of one HTTP request, from FromContext (delta.Request's
 // methods). Its methods are safe for concurrent use by the handler's goroutines while
-// the request runs; do not keep it beyond.
+// the request runs; do not keep it beyond. On a nil *Request (FromContext outside the
+// middleware or for a skipped URL) readers return zero values and the other methods
+// delta.ErrNoSession, as delta.Request's.
 type Request struct {
 	mw  *Middleware
 	ctx context.Context // for Redis calls: the request's values, not its cancellation
@@ -177,6 +182,9 @@ type Request struct {
 
 // Session returns the request's session, or nil if it has none.
 func (rq *Request) Session() *Session {
+	if rq == nil {
+		return nil
+	}
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	if rq.s != nil && !rq.s.IsValid() {
@@ -189,6 +197,9 @@ func (rq *Request) Session() *Session {
 // the response starts). A session cannot be created once the response has started
 // (ErrResponseCommitted).
 func (rq *Request) GetOrCreate() (*Session, error) {
+	if rq == nil {
+		return nil, delta.ErrNoSession
+	}
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	if rq.s != nil && rq.s.IsValid() {
@@ -206,6 +217,9 @@ func (rq *Request) ID() string { return rq.Session().ID() }
 
 // RequestedID is the session id the client sent, or "".
 func (rq *Request) RequestedID() string {
+	if rq == nil {
+		return ""
+	}
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	return rq.requestedID
@@ -225,6 +239,9 @@ func (rq *Request) Set(name string, v any) error {
 
 // Remove removes attribute name from the request's session, if it has one.
 func (rq *Request) Remove(name string) error {
+	if rq == nil {
+		return delta.ErrNoSession
+	}
 	if s := rq.Session(); s != nil {
 		return s.Remove(name)
 	}
@@ -236,6 +253,9 @@ func (rq *Request) Remove(name string) error {
 // cannot be reached, the error is returned and the response becomes the error
 // response (the client must not believe it logged out).
 func (rq *Request) Invalidate() error {
+	if rq == nil {
+		return delta.ErrNoSession
+	}
 	rq.mu.Lock()
 	s := rq.s
 	rq.s = nil
@@ -259,6 +279,9 @@ func (rq *Request) Invalidate() error {
 // cookie: call it on login (session fixation protection). The stored session moves to
 // the new key when the response starts. It must be called before then.
 func (rq *Request) ChangeID() (string, error) {
+	if rq == nil {
+		return "", delta.ErrNoSession
+	}
 	rq.mu.Lock()
 	s, committed := rq.s, rq.committed
 	rq.mu.Unlock()
