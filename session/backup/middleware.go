@@ -163,6 +163,9 @@ func (q *Request) Invalidate() error {
 // response knows they are on two nodes. When they cannot be sent it answers 503 and
 // drops the handler's response.
 func (q *Request) CommitResponse(w http.ResponseWriter) bool {
+	if q == nil {
+		return true // no middleware, no session
+	}
 	if err := q.replicate(true); err != nil {
 		w.Header().Del("Content-Length")
 		http.Error(w, "session not replicated", http.StatusServiceUnavailable)

@@ -17,6 +17,9 @@ func TestNilRequest(t *testing.T) {
 	if q != nil {
 		t.Fatalf("FromContext outside Wrap: %v", q)
 	}
+	if !q.CommitResponse(httptest.NewRecorder()) {
+		t.Error("CommitResponse of no request refused the response")
+	}
 	if s, err := q.Session(); s != nil || !errors.Is(err, delta.ErrNoSession) {
 		t.Errorf("Session: %v %v, want delta.ErrNoSession", s, err)
 	}

@@ -38,4 +38,8 @@ func TestNilRequest(t *testing.T) {
 	if id, err := rq.ChangeID(); id != "" || !errors.Is(err, delta.ErrNoSession) {
 		t.Errorf("ChangeID: %q %v, want delta.ErrNoSession", id, err)
 	}
+	var s *redisstore.Session // as delta's: a change of no session is ErrNoSession
+	if err := s.MarkDirty("x"); !errors.Is(err, delta.ErrNoSession) {
+		t.Errorf("(*Session)(nil).MarkDirty: %v, want delta.ErrNoSession", err)
+	}
 }

@@ -309,6 +309,9 @@ func (s *Session) Update(name string, f func(old any) (any, error)) (any, error)
 // MarkDirty records a change of attribute name made in place (a map or a struct behind
 // a pointer), re-encoding its value so that the next save writes it.
 func (s *Session) MarkDirty(name string) error {
+	if s == nil {
+		return delta.ErrNoSession
+	}
 	v, err := s.current(name)
 	if err != nil || v == nil {
 		return err

@@ -59,7 +59,9 @@ var ErrBadEntry = errors.New("sso: not a SingleSignOnEntry")
 // SingleSignOnEntry): the principal the applications see, what Tomcat needs to
 // authenticate the user again in an application that asks for credentials, and the
 // user's application sessions. An Entry must not be copied (its sessions are held
-// atomically); the entries of the map are shared, and only their sessions change.
+// atomically); the entries of the map are shared, and only their sessions change. Its
+// methods are safe on a nil *Entry (FromContext's for a request not signed on): readers
+// return zero values, AddSession and RemoveSession false (TestNilEntryMethods).
 type Entry struct {
 	// Principal is the user; nil if the entry has none, or one of another class than
 	// Tomcat's GenericPrincipal (written back as it came).
@@ -81,7 +83,9 @@ type Entry struct {
 
 // CanReauthenticate reports whether Tomcat can log the user in again with the entry's
 // credentials: BASIC and FORM logins.
-func (e *Entry) CanReauthenticate() bool { return e.AuthType == "BASIC" || e.AuthType == "FORM" }
+func (e *Entry) CanReauthenticate() bool {
+	return e != nil && (e.AuthType == "BASIC" || e.AuthType == "FORM")
+}
 
 // Sessions reports how many application sessions the entry lists.
 func (e *Entry) Sessions() int { return len(e.sessionKeys()) }
@@ -93,6 +97,9 @@ func (e *Entry) Sessions() int { return len(e.sessionKeys()) }
 func (e *Entry) SessionKeys() []SessionKey { return slices.Clone(e.sessionKeys()) }
 
 func (e *Entry) sessionKeys() []SessionKey {
+	if e == nil {
+		return nil
+	}
 	if p := e.keys.Load(); p != nil {
 		return *p
 	}
@@ -103,6 +110,9 @@ func (e *Entry) sessionKeys() []SessionKey {
 // It is safe to call while the entry is read or encoded elsewhere (the map's entries
 // are shared); SSO.Associate adds and replicates.
 func (e *Entry) AddSession(k SessionKey) bool {
+	if e == nil {
+		return false
+	}
 	for {
 		p := e.keys.Load()
 		var old []SessionKey
@@ -121,6 +131,9 @@ func (e *Entry) AddSession(k SessionKey) bool {
 
 // RemoveSession removes k from the entry's sessions, and reports whether it was there.
 func (e *Entry) RemoveSession(k SessionKey) bool {
+	if e == nil {
+		return false
+	}
 	for {
 		p := e.keys.Load()
 		if p == nil {
@@ -183,6 +196,9 @@ func (Codec) Encode(v any) (any, error) {
 	e, ok := v.(*Entry)
 	if !ok {
 		return nil, fmt.Errorf("sso: cannot encode %T", v)
+	}
+	if e == nil {
+		return nil, fmt.Errorf("%w: nil *Entry", ErrBadEntry)
 	}
 	tv, err := jserial.Unmarshal(emptyEntry)
 	if err != nil {

@@ -164,6 +164,9 @@ func (s *SSO) Lookup(ctx context.Context, id string) (*Entry, error) {
 // Register signs a user on to every node and returns the entry's new id, the value of
 // the cookie that carries it (Login sets it).
 func (s *SSO) Register(ctx context.Context, e *Entry) (string, error) {
+	if e == nil {
+		return "", fmt.Errorf("%w: nil *Entry", ErrBadEntry)
+	}
 	id := newID()
 	if _, err := s.m.Put(ctx, id, e); err != nil {
 		return "", err
