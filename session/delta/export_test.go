@@ -146,3 +146,7 @@ func SetStamp(st *SessionState, i int, version uint64, origin uint32) {
 	st.stamped = true
 	st.Attributes[i].version, st.Attributes[i].origin = version, origin
 }
+
+// Refusing is what the manager answers a change now: nil, or why it acknowledges none
+// (refresh, a partial partition's stand-down, probes).
+func (m *Manager) Refusing() error { return m.refusing() }

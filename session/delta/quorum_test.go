@@ -300,6 +300,12 @@ func TestQuorumRefreshRemovesWhatTheMajorityRemoved(t *testing.T) {
 	nw.Partition(c.tn, a.tn)
 	nw.Partition(c.tn, b.tn)
 	settled(t, a, b)
+	// The two cuts are made one after the other: b may have seen c leave while a still
+	// listed it, a partial partition that makes the one of b and c with the higher id
+	// stand down until a sees c gone too.
+	testutil.EventuallyTrue(t, 10*time.Second, "a and b acknowledge changes", func() bool {
+		return a.m.Refusing() == nil && b.m.Refusing() == nil
+	})
 	if err := a.m.Invalidate(ctx, loggedOut); err != nil {
 		t.Fatal(err)
 	}
