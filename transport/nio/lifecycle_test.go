@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -180,32 +181,40 @@ func TestUDPPortTaken(t *testing.T) {
 	})
 }
 
+// withQueued starts a receiver with one worker whose deliveries block until release is
+// opened, and sends it n frames: it returns once the first delivery started and all n
+// were decoded.
+func withQueued(t *testing.T, cfg Config, n int) (*Transport, *gate, *atomic.Int32) {
+	t.Helper()
+	cfg.Workers = 1
+	tr, release, started, delivered := startBlocked(t, cfg)
+	t.Cleanup(func() {
+		release.open()
+		_ = tr.Stop(context.Background(), channel.SvcAll)
+	})
+	m := memberOf(tr)
+	src, _ := m.MarshalBinary()
+	c, err := net.Dial("tcp", m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var stream []byte
+	for i := range n {
+		stream = append(stream, frame(src, 0, seqPayload(i))...)
+	}
+	if _, err := c.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	testutil.EventuallyTrue(t, waitTimeout, "all frames decoded", func() bool { return tr.Stats().FramesReceived == uint64(n) })
+	return tr, release, delivered
+}
+
 func TestStopReceiverFinishesQueuedMessages(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, ecfg Config) {
+	forEachEngine(t, func(t *testing.T, cfg Config) {
 		const n = 20
-		cfg := ecfg
-		cfg.Workers = 1
-		tr, release, started, delivered := startBlocked(t, cfg)
-		t.Cleanup(func() {
-			release.open()
-			_ = tr.Stop(context.Background(), channel.SvcAll)
-		})
-		m := memberOf(tr)
-		src, _ := m.MarshalBinary()
-		c, err := net.Dial("tcp", m.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		var stream []byte
-		for i := range n {
-			stream = append(stream, frame(src, 0, seqPayload(i))...)
-		}
-		if _, err := c.Write(stream); err != nil {
-			t.Fatal(err)
-		}
-		<-started
-		testutil.EventuallyTrue(t, waitTimeout, "all frames decoded", func() bool { return tr.Stats().FramesReceived == n })
+		tr, release, delivered := withQueued(t, cfg, n)
 		stopped := make(chan error, 1)
 		go func() { stopped <- tr.Stop(context.Background(), channel.SvcAll) }()
 		release.open()

@@ -266,7 +266,7 @@ func (np *netpoll) shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		if doneOr(done, ctx.Err()) == nil {
+		if isClosed(done) {
 			return nil
 		}
 		np.r.dropping.Store(true)

@@ -551,53 +551,6 @@ func (rc *rconn) loopAck(frame []byte, ctr *atomic.Uint64) {
 // receiver's pool.
 func (rc *rconn) message(cd *wire.ChannelData) *channel.Message { return rc.r.message(&rc.dec, cd) }
 
-// message is the channel message of the frame dec just returned (see rconn.message).
-func (r *receiver) message(dec *decoder, cd *wire.ChannelData) *channel.Message {
-	msg := channel.MessageFromChannelData(cd)
-	if !dec.trusted.Load() {
-		r.vet(dec, msg)
-	}
-	if buf := dec.takeBuffer(); buf != nil && r.bufs != nil {
-		f := &pooledFrame{pool: r.bufs, buf: buf}
-		msg.SetRelease(f.release)
-	}
-	return msg
-}
-
-// vet looks up the sender of msg, decoded on a connection that has not carried a member's
-// frame yet: a member's frame (any frame, when the receiver has no sender check:
-// Transport.SetSenderCheck) makes the connection trusted: its later large frames reserve
-// their whole length at their header, and it is never closed for idling. Another's notes
-// when it came, so that the sweeper closes the connection once it is idle for
-// FirstFrameTimeout. The frame is delivered either way: interceptors below the channel's
-// sender check take messages of nodes not listed yet.
-func (r *receiver) vet(dec *decoder, msg *channel.Message) {
-	if r.isMember == nil || r.isMember(&msg.Source) {
-		dec.trusted.Store(true)
-		return
-	}
-	dec.inflight.Add(1)
-	dec.lastFrame.Store(time.Now().UnixNano())
-}
-
-// settled ends the delivery (or drop) of a message decoded on dec: one vet counted in
-// dec.inflight if dec is still not trusted (trust is never withdrawn, so a message
-// settled on an untrusted connection was vetted as a non-member's). The connection's
-// idle time counts from the end of its last delivery.
-func (r *receiver) settled(dec *decoder) {
-	if !dec.trusted.Load() && dec.inflight.Add(-1) == 0 {
-		dec.lastFrame.Store(time.Now().UnixNano())
-	}
-}
-
-// idleStranger reports whether a connection with decoder dec, whose partial frame waits
-// since frameSince (0 none), carried only non-members' frames and none for
-// FirstFrameTimeout, with none of them queued or being delivered (its ACK may be owed).
-func (r *receiver) idleStranger(dec *decoder, frameSince, now int64) bool {
-	return r.firstFrame > 0 && frameSince == 0 && !dec.trusted.Load() && dec.inflight.Load() == 0 &&
-		since(dec.lastFrame.Load(), now) > r.firstFrame
-}
-
 // readSocket is the decoder's direct read (decoder.direct); it runs on the loop.
 func (rc *rconn) readSocket(p []byte) (int, error) {
 	return ignoringEINTR(unix.Read, rc.fd, p)

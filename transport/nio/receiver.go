@@ -206,18 +206,22 @@ func (r *receiver) shutdown(ctx context.Context) error {
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
-		return doneOr(r.done, ctx.Err())
+		if isClosed(r.done) {
+			return nil
+		}
+		return ctx.Err()
 	}
 }
 
-// doneOr returns nil if done is closed (select picks at random among ready cases: a
-// cancelled context must not hide a shutdown that completed), else err.
-func doneOr(done <-chan struct{}, err error) error {
+// isClosed reports whether done is closed. Shutdowns check it once their context ended:
+// select picks at random among ready cases, and a cancelled context must not hide a
+// shutdown that completed.
+func isClosed(done <-chan struct{}) bool {
 	select {
 	case <-done:
-		return nil
+		return true
 	default:
-		return err
+		return false
 	}
 }
 

@@ -3,7 +3,6 @@ package nio
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -14,40 +13,17 @@ import (
 // Stop's context ends while a worker still delivers (gnet, Config.Workers): stopReceiver
 // is meant to report it ("nio: receiver workers still busy when the context ended",
 // wrapping the context's error) and to skip what is still queued (receiver.dropping). The
-// check added so that a completed shutdown is not reported as cut short calls
-// doneOr(done, nil), which returns nil whether or not done is closed: Stop reports a clean
-// stop while the worker still runs, and the queued messages are delivered after Stop
-// returned.
+// check added so that a completed shutdown is not reported as cut short once returned nil
+// whether or not done was closed: Stop reported a clean stop while the worker still ran,
+// and the queued messages were delivered after Stop returned. (Found by review.)
 func TestStopReportsBusyWorkersWhenItsContextEnds(t *testing.T) {
 	const n = 20
-	cfg := gnetConfig() // workers deliver; the engine itself stops at once
-	cfg.Workers = 1
-	tr, release, started, delivered := startBlocked(t, cfg)
-	t.Cleanup(func() {
-		release.open()
-		_ = tr.Stop(context.Background(), channel.SvcAll)
-	})
-	m := memberOf(tr)
-	src, _ := m.MarshalBinary()
-	c, err := net.Dial("tcp", m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var stream []byte
-	for i := range n {
-		stream = append(stream, frame(src, 0, seqPayload(i))...)
-	}
-	if _, err := c.Write(stream); err != nil {
-		t.Fatal(err)
-	}
-	<-started
-	testutil.EventuallyTrue(t, waitTimeout, "all frames decoded", func() bool { return tr.Stats().FramesReceived == n })
+	tr, release, delivered := withQueued(t, gnetConfig(), n) // workers deliver; the engine itself stops at once
 	r := tr.rcv
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	err = tr.Stop(ctx, channel.SvcAll)
+	err := tr.Stop(ctx, channel.SvcAll)
 	busy := delivered.Load() == 0 // the worker is still in its first delivery
 	release.open()
 	if err == nil && busy {

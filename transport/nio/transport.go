@@ -390,10 +390,8 @@ func (t *Transport) stopReceiver(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		select {
-		case <-done: // completed meanwhile: select picks at random among ready cases
+		if isClosed(done) {
 			return nil
-		default:
 		}
 		r.dropping.Store(true)
 		return fmt.Errorf("nio: receiver workers still busy when the context ended: %w", ctx.Err())
