@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +18,8 @@ import (
 // Namespace is the first part of every metric name.
 const Namespace = "tribes"
 
-// ErrDuplicate is returned by NewCollector when two sources have the same name and labels.
+// ErrDuplicate is returned by NewCollector when two sources have the same name and labels,
+// or one session cluster is listed twice.
 var ErrDuplicate = errors.New("metrics: source given twice")
 
 // Source is a named source of statistics for a Collector.
@@ -43,7 +45,9 @@ type Config struct {
 	// SessionManagers: each one's delta.Stats and readiness, as the source "sessions"
 	// labelled context="<the manager's name>".
 	SessionManagers []*delta.Manager
-	// SessionClusters: each one's delta.ClusterStats as the source "session_cluster".
+	// SessionClusters: each one's delta.ClusterStats as the source "session_cluster";
+	// when there are several, each is labelled position="<its index in SessionClusters>",
+	// as a repeated interceptor type is.
 	SessionClusters []*delta.Cluster
 	// Sources: any other statistics.
 	Sources []Source
@@ -89,7 +93,7 @@ type source struct {
 //
 // It returns an error, and no collector, for an invalid source or label name, a source
 // whose Stats is not of a form Source describes, or ErrDuplicate for two sources with the
-// same name and labels.
+// same name and labels or a session cluster listed twice.
 func NewCollector(cfg Config) (*Collector, error) {
 	for name := range cfg.Labels {
 		if !validLabelName(name) {
@@ -106,11 +110,18 @@ func NewCollector(cfg Config) (*Collector, error) {
 		}
 		all = append(all, managerSource(m))
 	}
-	for _, cl := range cfg.SessionClusters {
+	for i, cl := range cfg.SessionClusters {
 		if cl == nil {
 			return nil, errors.New("metrics: nil session cluster")
 		}
-		all = append(all, Source{Name: "session_cluster", Stats: cl})
+		if slices.Contains(cfg.SessionClusters[:i], cl) {
+			return nil, fmt.Errorf("%w: session cluster %d is cluster %d again", ErrDuplicate, i, slices.Index(cfg.SessionClusters, cl))
+		}
+		var labels prometheus.Labels
+		if len(cfg.SessionClusters) > 1 {
+			labels = prometheus.Labels{"position": strconv.Itoa(i)}
+		}
+		all = append(all, Source{Name: "session_cluster", Stats: cl, Labels: labels})
 	}
 	all = append(all, cfg.Sources...)
 

@@ -27,13 +27,17 @@
 // A registry wants a metric to have the same label names wherever it comes from: two
 // collectors in one registry whose channels have different interceptor stacks (one with
 // two throughput interceptors, labelled by position, one with a single one) are refused
-// when the second registers.
+// when the second registers. Session clusters are labelled alike: one in
+// Config.SessionClusters has no label, several each get position="<index in the list>"
+// (TestTwoSessionClusters), so a collector of one cluster and one of two cannot share a
+// registry either.
 //
 // # Metric names and types
 //
 // Each numeric field of a source's struct becomes the metric tribes_<source>_<field>, the
 // field's name in snake case (MessagesSent: messages_sent; TCPFailureDetector:
-// tcp_failure_detector). The type follows from the field's Go type unless a struct tag says
+// tcp_failure_detector), a plural acronym being one word (RememberedIVs: remembered_ivs;
+// TestPluralAcronymName). The type follows from the field's Go type unless a struct tag says
 // otherwise:
 //
 //   - unsigned integers are counters and get the suffix _total;
@@ -60,5 +64,10 @@
 // The expvar form (Var, PublishExpvar) is one JSON object per source, keyed by the source
 // name and its labels ("channel", `channel{node="node1"}`), holding the fields under their Go
 // names, nested structs as objects and maps keyed by the key's string form; durations are
-// nanoseconds as encoding/json writes them.
+// nanoseconds as encoding/json writes them. JSON has no NaN or infinity: such a float is the
+// string "NaN", "+Inf" or "-Inf" (TestExpvarNonFiniteFloats), and should a snapshot not
+// encode at all (a time past year 9999) the value is {"error": "<why>"}, so /debug/vars
+// stays valid JSON (TestExpvarUnencodable). A name PublishExpvar finds taken, even by a
+// concurrent call or by other code meanwhile, is an error wrapping ErrExpvarTaken
+// (TestPublishExpvarConcurrent, TestPublishExpvarRacesDirectPublish).
 package metrics

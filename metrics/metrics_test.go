@@ -6,11 +6,13 @@ import (
 	"errors"
 	"expvar"
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -506,6 +508,79 @@ func TestSessions(t *testing.T) {
 	}
 }
 
+// TestPublishExpvarRacesDirectPublish: a name published directly in expvar by other code
+// between PublishExpvar's check and its publication gives ErrExpvarTaken too, not
+// expvar's panic (which only the direct expvar.Publish may get).
+func TestPublishExpvarRacesDirectPublish(t *testing.T) {
+	c := newCollector(t, metrics.Config{})
+	publishRaceRuns++
+	for i := range 5000 {
+		name := fmt.Sprintf("tribes_metrics_direct_race_%d_%d", publishRaceRuns, i)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var panicked atomic.Value
+		var ok atomic.Int32
+		wg.Go(func() {
+			defer func() {
+				if recover() == nil {
+					ok.Add(1)
+				}
+			}()
+			<-start
+			expvar.Publish(name, new(expvar.Int))
+		})
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panicked.Store(fmt.Sprint(r))
+				}
+			}()
+			<-start
+			err := c.PublishExpvar(name)
+			if err == nil {
+				ok.Add(1)
+			} else if !errors.Is(err, metrics.ErrExpvarTaken) {
+				t.Errorf("attempt %d: err = %v, want ErrExpvarTaken", i, err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		if p := panicked.Load(); p != nil {
+			t.Fatalf("attempt %d: PublishExpvar(%q) panicked: %v", i, name, p)
+		}
+		if ok.Load() != 1 {
+			t.Fatalf("attempt %d: %d publications, want 1", i, ok.Load())
+		}
+	}
+}
+
+// TestTwoSessionClusters: Config.SessionClusters is a list; two clusters (a process with
+// two channels, one collector) are both reported, each labelled with its position in the
+// list, and the same cluster twice is refused.
+func TestTwoSessionClusters(t *testing.T) {
+	a, b := startPair(t)
+	cls := []*delta.Cluster{delta.NewCluster(a, delta.ClusterConfig{}), delta.NewCluster(b, delta.ClusterConfig{})}
+	for _, cl := range cls {
+		t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	}
+	c, err := metrics.NewCollector(metrics.Config{SessionClusters: cls})
+	if err != nil {
+		t.Fatalf("NewCollector with two session clusters: %v", err)
+	}
+	if n := len(c.Snapshot()); n != 2 {
+		t.Fatalf("%d sources, want one per cluster", n)
+	}
+	g := gather(t, c)
+	for _, s := range []string{`tribes_session_cluster_messages_total{position="0"}`, `tribes_session_cluster_messages_total{position="1"}`} {
+		if _, ok := g.series[s]; !ok {
+			t.Errorf("no %s: %v", s, g.names())
+		}
+	}
+	if _, err := metrics.NewCollector(metrics.Config{SessionClusters: []*delta.Cluster{cls[0], cls[1], cls[0]}}); !errors.Is(err, metrics.ErrDuplicate) {
+		t.Errorf("the same cluster twice: err = %v, want ErrDuplicate", err)
+	}
+}
+
 // A scrape over HTTP through promhttp, as Prometheus does it.
 func TestScrape(t *testing.T) {
 	a, _ := startPair(t)
@@ -546,8 +621,8 @@ func TestExpvar(t *testing.T) {
 	if err := c.PublishExpvar(name); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.PublishExpvar(name); err == nil {
-		t.Error("publishing the same name twice succeeded")
+	if err := c.PublishExpvar(name); !errors.Is(err, metrics.ErrExpvarTaken) {
+		t.Errorf("publishing the same name twice: err = %v, want ErrExpvarTaken", err)
 	}
 	rec := httptest.NewRecorder()
 	expvar.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/vars", nil))
@@ -578,6 +653,93 @@ func TestExpvar(t *testing.T) {
 	}
 	if _, ok := demo["Hidden"]; ok {
 		t.Error("Hidden field exported")
+	}
+}
+
+type ratio struct {
+	HitRatio float64
+	Sent     uint64
+}
+
+// TestExpvarNonFiniteFloats: a float gauge may be NaN or ±Inf (a ratio of nothing yet);
+// Prometheus takes it, and the expvar form must still be JSON (expvar.Func would write
+// nothing for a value encoding/json refuses, breaking the whole /debug/vars document):
+// Snapshot gives such a float as the string "NaN", "+Inf" or "-Inf".
+func TestExpvarNonFiniteFloats(t *testing.T) {
+	for v, want := range map[float64]string{math.NaN(): "NaN", math.Inf(1): "+Inf", math.Inf(-1): "-Inf"} {
+		c := newCollector(t, metrics.Config{Sources: []metrics.Source{{Name: "app", Stats: func() ratio {
+			return ratio{HitRatio: v, Sent: 1}
+		}}}})
+		s := c.Var().String()
+		var out map[string]map[string]any
+		if err := json.Unmarshal([]byte(s), &out); err != nil {
+			t.Errorf("HitRatio %v: expvar value %q is not JSON: %v", v, s, err)
+			continue
+		}
+		if app := out["app"]; app["HitRatio"] != want || app["Sent"] != 1.0 {
+			t.Errorf("HitRatio %v: expvar value %s, want HitRatio %q and Sent 1", v, s, want)
+		}
+	}
+}
+
+// TestExpvarUnencodable: should a snapshot not encode at all (a time past year 9999,
+// which encoding/json refuses), the expvar value is still JSON, an object saying why.
+func TestExpvarUnencodable(t *testing.T) {
+	type far struct{ Until time.Time }
+	c := newCollector(t, metrics.Config{Sources: []metrics.Source{{Name: "app", Stats: func() far {
+		return far{Until: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	}}}})
+	s := c.Var().String()
+	var out map[string]string
+	if err := json.Unmarshal([]byte(s), &out); err != nil || !strings.Contains(out["error"], "year") {
+		t.Errorf("expvar value %q (%v), want an object with the error", s, err)
+	}
+}
+
+// publishRaceRuns makes TestPublishExpvarConcurrent's names fresh per run (-count=N).
+var publishRaceRuns int
+
+// TestPublishExpvarConcurrent: the Collector is safe for concurrent use and PublishExpvar
+// gives an error for a name already taken. Two concurrent calls with one name must give
+// one success and one ErrExpvarTaken, never expvar's panic ("Reuse of exported var
+// name"). The window is small, so the test tries a bounded number of fresh names and
+// stops at the first failure.
+func TestPublishExpvarConcurrent(t *testing.T) {
+	c := newCollector(t, metrics.Config{})
+	publishRaceRuns++
+	// Without the fix a panic came within 700 attempts (2026, 2 cores); expvar's sorted
+	// names make each attempt dearer as they grow, so 5000 keeps the test about a second
+	// or two under -race.
+	for i := range 5000 {
+		name := fmt.Sprintf("tribes_metrics_publish_race_%d_%d", publishRaceRuns, i)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var panicked atomic.Value
+		var errs atomic.Int32
+		for range 2 {
+			wg.Go(func() {
+				defer func() {
+					if r := recover(); r != nil {
+						panicked.Store(fmt.Sprint(r))
+					}
+				}()
+				<-start
+				if err := c.PublishExpvar(name); err != nil {
+					if !errors.Is(err, metrics.ErrExpvarTaken) {
+						t.Errorf("attempt %d: err = %v, want ErrExpvarTaken", i, err)
+					}
+					errs.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if p := panicked.Load(); p != nil {
+			t.Fatalf("attempt %d: concurrent PublishExpvar(%q) panicked: %v", i, name, p)
+		}
+		if errs.Load() != 1 {
+			t.Fatalf("attempt %d: %d errors, want 1", i, errs.Load())
+		}
 	}
 }
 
@@ -639,5 +801,30 @@ func TestEveryInterceptorLints(t *testing.T) {
 				t.Errorf("no channel metrics: %v", g.names())
 			}
 		})
+	}
+}
+
+// TestPluralAcronymName: a field's metric name is the field's name in snake case, a
+// plural acronym being one word: EncryptStats.RememberedIVs is
+// tribes_interceptor_encrypt_remembered_ivs (not remembered_i_vs).
+func TestPluralAcronymName(t *testing.T) {
+	ics, err := interceptors.Build("encrypt(encryptionKey=000102030405060708090a0b0c0d0e0f)", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := channeltest.NewNetwork().NewNode()
+	ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership(), Interceptors: ics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gather(t, newCollector(t, metrics.Config{Channel: ch}))
+	if _, ok := g.series["tribes_interceptor_encrypt_remembered_ivs"]; !ok {
+		var enc []string
+		for _, s := range g.names() {
+			if strings.HasPrefix(s, "tribes_interceptor_encrypt_") {
+				enc = append(enc, s)
+			}
+		}
+		t.Fatalf("no tribes_interceptor_encrypt_remembered_ivs; the encrypt series are %v", enc)
 	}
 }

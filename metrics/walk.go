@@ -291,7 +291,8 @@ func mapEntries(m reflect.Value) []entry {
 }
 
 // snake turns a Go identifier into snake case: MessagesSent → messages_sent,
-// TCPFailureDetector → tcp_failure_detector, P99us → p99us.
+// TCPFailureDetector → tcp_failure_detector, P99us → p99us, and a plural acronym is one
+// word: RememberedIVs → remembered_ivs, IDsSeen → ids_seen.
 func snake(s string) string {
 	rs := []rune(s)
 	var b strings.Builder
@@ -300,7 +301,10 @@ func snake(s string) string {
 			if i > 0 {
 				prev := rs[i-1]
 				nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
-				if unicode.IsLower(prev) || unicode.IsDigit(prev) || (unicode.IsUpper(prev) && nextLower) {
+				// A capital run ending in a lone "s" (IVs, URLs) is a plural acronym, not
+				// an acronym followed by a word "s".
+				plural := i+1 < len(rs) && rs[i+1] == 's' && (i+2 == len(rs) || !unicode.IsLower(rs[i+2]))
+				if unicode.IsLower(prev) || unicode.IsDigit(prev) || (unicode.IsUpper(prev) && nextLower && !plural) {
 					b.WriteByte('_')
 				}
 			}

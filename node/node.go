@@ -124,6 +124,9 @@ func New(cfg Config) (*channel.Channel, error) {
 		}
 		if id == (channel.UniqueID{}) {
 			if id, err = cs.LocalUniqueID(context.Background()); err != nil {
+				if errors.Is(err, cloud.ErrConfig) {
+					return nil, fmt.Errorf("%w: node: cloud membership: this node's id: %w", channel.ErrInvalidConfig, err)
+				}
 				return nil, fmt.Errorf("node: cloud membership: this node's id: %w", err)
 			}
 		}

@@ -147,6 +147,24 @@ func TestCloudMembership(t *testing.T) {
 	}
 }
 
+// TestCloudBadLocalIPIsConfigError: New's configuration errors wrap
+// channel.ErrInvalidConfig. A DNS cloud membership whose LocalIP is not an address is
+// one (the error wraps cloud.ErrConfig), found only when New asks the source for the
+// node's id; it must wrap channel.ErrInvalidConfig as cloud.New's ErrConfig does.
+func TestCloudBadLocalIPIsConfigError(t *testing.T) {
+	_, err := node.New(node.Config{Cloud: &cloud.Config{Provider: cloud.ProviderDNS, LookupEnv: cloud.NoEnv,
+		LocalIP: "not-an-address", DNS: cloud.DNSConfig{ServiceName: "tomcat-members"}}})
+	if err == nil {
+		t.Fatal("New accepted LocalIP \"not-an-address\"")
+	}
+	if !errors.Is(err, cloud.ErrConfig) {
+		t.Fatalf("err = %v, want a configuration error (cloud.ErrConfig)", err)
+	}
+	if !errors.Is(err, channel.ErrInvalidConfig) {
+		t.Fatalf("err = %v wraps cloud.ErrConfig but not channel.ErrInvalidConfig", err)
+	}
+}
+
 // TestCloudDNSUnknownSender: with the DNS provider, a node whose records leave out
 // another learns of it from its first message, as Tomcat's DNSMembershipProvider does:
 // the sender becomes a member with the id it advertises (the digest of its address).
