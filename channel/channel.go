@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,8 @@ type Config struct {
 	Membership MembershipService
 	// Interceptors are stacked between the application and the coordinator in this order:
 	// Interceptors[0] is the first to see an outgoing message and the last to see an
-	// incoming one (as Tribes' configuration order).
+	// incoming one (as Tribes' configuration order). A nil one, a nil pointer of an
+	// interceptor type included, is ErrInvalidConfig (TestNewTypedNilInterceptor).
 	Interceptors []Interceptor
 
 	// UniqueID identifies this run of the node. Zero means a random version-4 id
@@ -111,10 +113,10 @@ type Channel struct {
 	top   *top
 	coord *coordinator
 
-	mu      sync.Mutex // lifecycle
-	started Service
+	life    chan struct{} // lifecycle: a one-slot semaphore, so that Start and Stop can give up when ctx ends
+	started Service       // guarded by life
 	hbStop  context.CancelFunc
-	hbDone  chan struct{}
+	hbMu    sync.Mutex // held by the heartbeat goroutine while it beats: beats never overlap
 
 	smu     sync.Mutex    // guards stopped
 	stopped chan struct{} // closed (and replaced) when the last level stops: wakes WaitForMembers
@@ -153,7 +155,7 @@ func New(cfg Config) (*Channel, error) {
 	}
 	seen := map[*InterceptorBase]bool{}
 	for i, ic := range cfg.Interceptors {
-		if ic == nil || ic.base() == nil {
+		if isNilInterceptor(ic) {
 			return nil, fmt.Errorf("%w: interceptor %d is nil", ErrInvalidConfig, i)
 		}
 		if seen[ic.base()] {
@@ -177,7 +179,7 @@ func New(cfg Config) (*Channel, error) {
 	if err := identity.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	c := &Channel{log: cfg.Logger, hbInt: cfg.HeartbeatInterval, stopped: make(chan struct{}),
+	c := &Channel{log: cfg.Logger, hbInt: cfg.HeartbeatInterval, stopped: make(chan struct{}), life: make(chan struct{}, 1),
 		nonMembers: cfg.AcceptNonMembers || cfg.Membership == nil, ackUnacc: cfg.AckUnaccepted}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -224,14 +226,40 @@ func New(cfg Config) (*Channel, error) {
 	return c, nil
 }
 
+// isNilInterceptor reports whether ic is nil: a nil interface, a nil pointer of an
+// interceptor type (whose base would dereference it), or an interceptor whose
+// InterceptorBase is reached through a nil pointer (an embedded *InterceptorBase, or an
+// embedded interceptor, left nil).
+func isNilInterceptor(ic Interceptor) (isNil bool) {
+	if ic == nil {
+		return true
+	}
+	if v := reflect.ValueOf(ic); v.Kind() == reflect.Pointer && v.IsNil() {
+		return true
+	}
+	defer func() {
+		if recover() != nil { // base dereferenced a nil embedded pointer
+			isNil = true
+		}
+	}()
+	return ic.base() == nil
+}
+
 // Start starts the given levels (SvcAll for everything) and the heartbeat. Levels already
 // running are an error (ErrAlreadyStarted) only if nothing else was asked. If starting
-// fails, the levels this call started are stopped again and the error is returned.
+// fails, the levels this call started are stopped again and the error is returned. If ctx
+// ends while another Start or Stop runs, or before the levels start, Start returns its
+// error and starts nothing (TestStartHonoursContextWhileStopRuns).
 func (c *Channel) Start(ctx context.Context, svc Service) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if svc&^SvcAll != 0 || svc == 0 {
 		return fmt.Errorf("%w: unknown start levels %d", ErrInvalidConfig, svc)
+	}
+	if err := c.lock(ctx); err != nil {
+		return fmt.Errorf("tribes: start: waiting for another Start or Stop: %w", err)
+	}
+	defer c.unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("tribes: start: %w", err)
 	}
 	todo := svc &^ c.started
 	if todo == 0 {
@@ -246,8 +274,8 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 	c.started |= todo
 	if c.hbStop == nil && c.hbInt > 0 {
 		hctx, cancel := context.WithCancel(context.Background())
-		c.hbStop, c.hbDone = cancel, make(chan struct{})
-		go c.heartbeatLoop(hctx, c.hbDone)
+		c.hbStop = cancel
+		go c.heartbeatLoop(hctx)
 	}
 	lm := c.LocalMember()
 	c.log.Info("tribes channel started", "levels", todo.String(), "member", lm.String())
@@ -255,11 +283,18 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 }
 
 // Stop stops the given levels that are running; stopping stopped levels is a no-op. When no
-// level is left the heartbeat stops too. It returns every error met; the levels are
-// considered stopped regardless.
+// level is left the heartbeat stops too: no heartbeat begins after Stop returns, but one
+// under way is not waited for, as Tribes cancels its heartbeat without waiting: it may be
+// the caller (a Heartbeater or an interceptor's Heartbeat that stops the channel,
+// TestStopFromHeartbeat). It returns every error met; the levels are considered stopped
+// regardless. If ctx ends while another Start or Stop runs, Stop returns its error and
+// stops nothing; once it runs, the levels stop however ctx ends (ctx bounds what they
+// drain).
 func (c *Channel) Stop(ctx context.Context, svc Service) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if err := c.lock(ctx); err != nil {
+		return fmt.Errorf("tribes: stop: waiting for another Start or Stop: %w", err)
+	}
+	defer c.unlock()
 	todo := svc & c.started
 	if todo == 0 {
 		return nil
@@ -271,13 +306,33 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 		c.wakeWaiters()
 	}
 	if c.started == 0 && c.hbStop != nil {
+		// The heartbeat goroutine checks its context under hbMu before each beat, so no
+		// beat begins after this cancel. One under way is not waited for: it may be the
+		// one calling Stop.
 		c.hbStop()
-		<-c.hbDone
-		c.hbStop, c.hbDone = nil, nil
+		c.hbStop = nil
 	}
 	c.log.Info("tribes channel stopped", "levels", todo.String())
 	return err
 }
+
+// lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
+// semaphore is taken whatever ctx, so that Stop with an ended context still stops.
+func (c *Channel) lock(ctx context.Context) error {
+	select {
+	case c.life <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case c.life <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Channel) unlock() { <-c.life }
 
 // wakeWaiters wakes the WaitForMembers calls under way: no level runs any more.
 func (c *Channel) wakeWaiters() {
@@ -291,8 +346,7 @@ func (c *Channel) wakeWaiters() {
 // while Start or Stop is delivering events.
 func (c *Channel) Started() Service { return Service(c.coord.started.Load()) }
 
-func (c *Channel) heartbeatLoop(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (c *Channel) heartbeatLoop(ctx context.Context) {
 	t := time.NewTicker(c.hbInt)
 	defer t.Stop()
 	for {
@@ -300,9 +354,23 @@ func (c *Channel) heartbeatLoop(ctx context.Context, done chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.Heartbeat()
+			if !c.beat(ctx) {
+				return
+			}
 		}
 	}
+}
+
+// beat runs one heartbeat for the heartbeat goroutine of ctx, unless ctx ended: a Stop
+// came, and the beat of a goroutine a later Start began is not run alongside this one.
+func (c *Channel) beat(ctx context.Context) bool {
+	c.hbMu.Lock()
+	defer c.hbMu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	c.Heartbeat()
+	return true
 }
 
 // Heartbeat runs one heartbeat now: down the chain, then on every message listener and
@@ -574,14 +642,19 @@ func (c *Channel) HasMembers() bool { return len(c.head.Members()) > 0 }
 // LocalMember returns the local member with a current alive time.
 func (c *Channel) LocalMember() Member { return c.head.LocalMember(true) }
 
-// SetPayload changes the payload advertised in the local member.
-func (c *Channel) SetPayload(p []byte) {
-	c.coord.updateLocal(func(m *Member) { m.Payload = bytes.Clone(p) })
+// SetPayload changes the payload advertised in the local member. A payload that makes the
+// member larger than a decoder accepts (wire.MaxMemberSize encoded), which New refuses
+// too, is refused with an error wrapping ErrInvalidConfig and wire.ErrBadMember, and the
+// member keeps its payload (TestSetPayloadOversized). Membership listeners may call it,
+// also while Start delivers their events (TestSetPayloadFromMembershipListenerDuringStart).
+func (c *Channel) SetPayload(p []byte) error {
+	return c.coord.updateLocal(func(m *Member) { m.Payload = bytes.Clone(p) }, true)
 }
 
-// SetDomain changes the domain advertised in the local member.
-func (c *Channel) SetDomain(d []byte) {
-	c.coord.updateLocal(func(m *Member) { m.Domain = bytes.Clone(d) })
+// SetDomain changes the domain advertised in the local member. As SetPayload, it refuses a
+// domain that makes the member too large with an error wrapping ErrInvalidConfig.
+func (c *Channel) SetDomain(d []byte) error {
+	return c.coord.updateLocal(func(m *Member) { m.Domain = bytes.Clone(d) }, true)
 }
 
 // Stats returns a snapshot of the channel's counters.

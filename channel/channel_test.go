@@ -383,8 +383,12 @@ func TestMembershipEventsAndListenerRemoval(t *testing.T) {
 func TestSetPayloadAndDomain(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	a := newNode(t, nw)
-	a.ch.SetPayload([]byte{1, 2})
-	a.ch.SetDomain([]byte("d"))
+	if err := a.ch.SetPayload([]byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ch.SetDomain([]byte("d")); err != nil {
+		t.Fatal(err)
+	}
 	lm := a.ch.LocalMember()
 	if !bytes.Equal(lm.Payload, []byte{1, 2}) || string(lm.Domain) != "d" {
 		t.Fatalf("local member %+v", lm)

@@ -25,7 +25,13 @@ type coordinator struct {
 
 	identity  Member // id, domain, payload from the configuration; address filled at start
 	startedAt atomic.Int64
-	local     atomic.Pointer[localMember]
+	// lmu serialises changes of the local member (updateLocal): each applies its change
+	// to the member the one before left, and tells the membership service in that order.
+	// Not mu, which Start holds while the membership service calls listeners, which may
+	// call SetPayload. A re-stamp of the alive time (localWire) takes no lock: it replaces
+	// the member it loaded only if nothing changed it meanwhile.
+	lmu   sync.Mutex
+	local atomic.Pointer[localMember]
 }
 
 type localMember struct {
@@ -39,24 +45,28 @@ const localRestamp = 500 // ms
 
 func newCoordinator(tr Transport, mb MembershipService, identity Member) *coordinator {
 	c := &coordinator{tr: tr, mb: mb, identity: identity}
-	c.setLocal(identity)
+	c.local.Store(c.stamp(identity))
 	return c
 }
 
-func (c *coordinator) setLocal(m Member) {
+// stamp returns m with a current alive time, and its wire form.
+func (c *coordinator) stamp(m Member) *localMember {
 	now := time.Now().UnixMilli()
 	if s := c.startedAt.Load(); s != 0 {
 		m.AliveTime = now - s
 	}
-	c.local.Store(&localMember{m: m, wire: wire.AppendMember(nil, &m), stamped: now})
+	return &localMember{m: m, wire: wire.AppendMember(nil, &m), stamped: now}
 }
 
 // localWire returns the local member and its wire form, re-stamping the alive time when stale.
 func (c *coordinator) localWire() (Member, []byte) {
 	l := c.local.Load()
 	if s := c.startedAt.Load(); s != 0 && time.Now().UnixMilli()-l.stamped > localRestamp {
-		c.setLocal(l.m)
-		l = c.local.Load()
+		if n := c.stamp(l.m); c.local.CompareAndSwap(l, n) {
+			l = n
+		} else {
+			l = c.local.Load() // changed meanwhile (updateLocal, or another re-stamp): freshly stamped
+		}
 	}
 	return l.m, l.wire
 }
@@ -141,9 +151,14 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 		}
 		mark(SvcReceiver)
 		a := c.tr.LocalAddress()
-		m := c.local.Load().m
-		m.Host, m.Port, m.SecurePort, m.UDPPort = a.Host, a.Port, a.SecurePort, a.UDPPort
-		c.setLocal(m)
+		// A membership level still running (the receiver alone restarted) must advertise
+		// the new address, as Tribes' internalStart calls setLocalMemberProperties.
+		advertise := Service(c.started.Load())&SvcMembership != 0
+		if err := c.updateLocal(func(m *Member) {
+			m.Host, m.Port, m.SecurePort, m.UDPPort = a.Host, a.Port, a.SecurePort, a.UDPPort
+		}, advertise); err != nil {
+			return fmt.Errorf("tribes: start receiver: %w", err)
+		}
 	}
 	if svc&SvcSender != 0 {
 		if err := c.tr.Start(ctx, SvcSender, c.MessageReceived); err != nil {
@@ -203,14 +218,22 @@ func (c *coordinator) stopLocked(ctx context.Context, svc Service) error {
 	return errors.Join(errs...)
 }
 
-// updateLocal changes the advertised identity (domain, payload) and tells the membership service.
-func (c *coordinator) updateLocal(f func(*Member)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// updateLocal applies f to the local member (its address, domain or payload) and, with
+// advertise, tells the membership service. A member f makes invalid (larger than a
+// decoder accepts) is refused: the local member stays as it was and the error wraps
+// ErrInvalidConfig and wire.ErrBadMember.
+func (c *coordinator) updateLocal(f func(*Member), advertise bool) error {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
 	m := c.local.Load().m
 	f(&m)
-	c.setLocal(m)
-	if u, ok := c.mb.(LocalMemberUpdater); ok {
-		u.UpdateLocalMember(c.LocalMember(true))
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("%w: local member: %w", ErrInvalidConfig, err)
 	}
+	l := c.stamp(m)
+	c.local.Store(l)
+	if u, ok := c.mb.(LocalMemberUpdater); ok && advertise {
+		u.UpdateLocalMember(l.m)
+	}
+	return nil
 }

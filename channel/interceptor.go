@@ -13,8 +13,9 @@ import "context"
 // on every receiving connection's worker at once.
 //
 // Start calls Next().Start before starting its own goroutines; Stop stops its own first and
-// then calls Next().Stop. Heartbeat is called every Config.HeartbeatInterval from one
-// goroutine and must not block.
+// then calls Next().Stop. Heartbeat is called every Config.HeartbeatInterval by the
+// channel's heartbeat goroutine, one beat at a time (besides any Channel.Heartbeat call of
+// the application's), and must not block.
 type Interceptor interface {
 	// SendMessage passes a message down towards the transport.
 	SendMessage(ctx context.Context, to []Member, msg *Message) error

@@ -69,7 +69,12 @@ type MessageReceiver interface {
 }
 
 // LocalMemberUpdater is implemented by membership services that advertise the local
-// member and must learn when its payload or domain changes.
+// member and must learn when it changes: its payload or domain (SetPayload, SetDomain),
+// and its address when the receiver level restarts while a membership level runs
+// (TestReceiverRestartAdvertisesNewAddress), as Tribes' coordinator calls
+// setLocalMemberProperties. Updates are called one at a time, in the order of the changes,
+// with the channel's local-member lock held: UpdateLocalMember must not call SetPayload
+// or SetDomain.
 type LocalMemberUpdater interface {
 	UpdateLocalMember(m Member)
 }

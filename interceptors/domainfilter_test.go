@@ -52,7 +52,9 @@ func TestDomainFilterLocalDomain(t *testing.T) {
 	c := mbNew(t, nw, mbOpt{id: 3, domain: "y"})
 	mbStart(t, a, b, c)
 	mbWantEvents(t, a, fmt.Sprintf("+%d", c.port()))
-	a.ch.SetDomain([]byte("x"))
+	if err := a.ch.SetDomain([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
 	if got := mbPorts(a.ch.Members()); !slices.Equal(got, []int32{b.port()}) {
 		t.Fatalf("after SetDomain: members %v", got)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unique"
 )
 
 // Member marker bytes: "TRIBES-B" / "TRIBES-E" followed by 0x01 0x00.
@@ -79,18 +80,27 @@ type Member struct {
 }
 
 // MemberKey is a comparable identity of a Member: host bytes, port and unique id, as Java's
-// MemberImpl.equals. Use it as a map key.
+// MemberImpl.equals. Use it as a map key. Two members have the same key exactly when Equal
+// says they are the same, whatever the length of their hosts (TestMemberKeyLongHost): the
+// 4 or 16 bytes of an IP address are kept in the key itself; the bytes of a longer host
+// (which Java writes when given one, and a decoder accepts up to MaxHostLen) beyond the
+// 16th are interned (package unique), so that the key stays plain memory, as cheap to
+// hash and compare for every host.
 type MemberKey struct {
 	host    [16]byte
-	hostLen uint8
+	hostLen uint8 // of host: the first 16 bytes at most
 	port    int32
 	id      UniqueID
+	rest    unique.Handle[string] // the host's bytes after the 16th; the zero Handle for IP addresses
 }
 
 // Key returns the member's identity.
 func (m Member) Key() MemberKey {
 	var k MemberKey
 	k.hostLen = uint8(copy(k.host[:], m.Host))
+	if len(m.Host) > len(k.host) {
+		k.rest = unique.Make(string(m.Host[len(k.host):]))
+	}
 	k.port = m.Port
 	k.id = m.UniqueID
 	return k

@@ -219,7 +219,9 @@ func TestChannelOverMulticast(t *testing.T) {
 	a, _ := mk()
 	b, eb := mk()
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "members", func() bool { return len(a.Members()) == 1 && len(b.Members()) == 1 })
-	a.SetPayload([]byte("new"))
+	if err := a.SetPayload([]byte("new")); err != nil {
+		t.Fatal(err)
+	}
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "payload update", func() bool {
 		m, ok := b.Member(a.LocalMember().Key())
 		return ok && string(m.Payload) == "new" && string(m.Domain) == "d"
