@@ -93,9 +93,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *seconds < 1 || *seconds > 60 {
 		return fmt.Errorf("%w: --seconds 1..60", errUsage)
 	}
-	useJava := *javaF == "on"
-	if *javaF == "auto" {
+	if *conc < 1 {
+		return fmt.Errorf("%w: --concurrency must be >= 1", errUsage)
+	}
+	var useJava bool
+	switch *javaF {
+	case "on":
+		useJava = true
+	case "auto":
 		_, useJava = javapeer.Available()
+	case "off":
+	default:
+		return fmt.Errorf("%w: --java is auto, on or off, not %q", errUsage, *javaF)
 	}
 	if useJava {
 		if reason, ok := javapeer.Available(); !ok {

@@ -82,7 +82,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	size := fs.Int("size", 1024, "message size in bytes")
 	drop := fs.Duration("drop-time", 2*time.Second, "multicast drop time: how long a silent member stays (Tomcat dropTime)")
 	crash := fs.Bool("crash", true, "also run a node as a child process and kill it with SIGKILL")
-	seconds := fs.Float64("seconds", 60, "time limit in seconds")
+	seconds := fs.Float64("seconds", 60, "time limit in seconds (0 = none)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo cluster [flags]\n\nStarts nodes on 127.0.0.1 in this process with multicast membership on the loopback\ninterface, shows them join, exchanges messages with each ack mode, replicates an HTTP\nsession, kills a node run as a child process and shows it detected, then exits.")
 		fs.PrintDefaults()
@@ -93,7 +93,14 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *n < 2 || *n > 16 || *msgs < 1 || *size < 0 || *drop < 500*time.Millisecond {
 		return fmt.Errorf("%w: --nodes 2..16, --messages >= 1, --size >= 0, --drop-time >= 500ms", errUsage)
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(*seconds*float64(time.Second)))
+	if err := checkSize(*size, 0); err != nil {
+		return err
+	}
+	limit, err := secondsLimit(*seconds)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withLimit(ctx, limit)
 	defer cancel()
 	d := &clusterDemo{out: stdout, names: map[channel.MemberKey]string{}, drop: *drop,
 		// A group and port of this run's own, so that demos running at once do not meet.
@@ -119,15 +126,17 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		nodes = append(nodes, nd)
 	}
 	want := *n - 1
-	if !waitFor(ctx, 5*time.Second, func() bool {
+	if err := waitFor(ctx, 5*time.Second, func() bool {
 		for _, nd := range nodes {
 			if len(nd.ch.Members()) < want {
 				return false
 			}
 		}
 		return true
-	}) {
+	}); errors.Is(err, errWaitedOut) {
 		return errors.New("the nodes did not see each other within 5 s")
+	} else if err != nil {
+		return err
 	}
 
 	if err := d.ackModes(ctx, nodes, *msgs, *size); err != nil {
@@ -155,7 +164,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}})
 	sctx, c := context.WithTimeout(ctx, 10*time.Second)
-	err := last.ch.Stop(sctx, channel.SvcAll)
+	err = last.ch.Stop(sctx, channel.SvcAll)
 	c()
 	nodes = nodes[:len(nodes)-1]
 	if err != nil {
@@ -243,7 +252,7 @@ func (d *clusterDemo) ackModes(ctx context.Context, nodes []*clusterNode, msgs, 
 		if mode.opts&channel.OptSyncAck == 0 {
 			// Without sync ACKs the last messages may still be in the receivers' listeners
 			// (use_ack is ACKed on receipt); give them a bounded moment to catch up.
-			waitFor(ctx, 5*time.Second, func() bool { return received(nodes[1:]) >= want })
+			_ = waitFor(ctx, 5*time.Second, func() bool { return received(nodes[1:]) >= want })
 		}
 		d.say("   %-13s %6.0f msgs/s  %7.1f µs per send  delivered %d/%d  (%s)", mode.name+":",
 			float64(msgs)/el.Seconds(), float64(el.Microseconds())/float64(msgs), received(nodes[1:])-before,
@@ -373,7 +382,7 @@ func (d *clusterDemo) crash(ctx context.Context, nodes []*clusterNode) error {
 		return ctx.Err()
 	}
 	k := victim.Load()
-	if !waitFor(ctx, 5*time.Second, func() bool {
+	if err := waitFor(ctx, 5*time.Second, func() bool {
 		for _, nd := range nodes {
 			// The listener's line, not only the member table: the join lines come first.
 			if _, ok := nd.shown.Load(*k); !ok {
@@ -381,8 +390,10 @@ func (d *clusterDemo) crash(ctx context.Context, nodes []*clusterNode) error {
 			}
 		}
 		return true
-	}) {
+	}); errors.Is(err, errWaitedOut) {
 		return fmt.Errorf("not every node saw %s join", name)
+	} else if err != nil {
+		return err
 	}
 	d.say("   %s (pid %d) killed", name, cmd.Process.Pid)
 	killedAt := time.Now()
@@ -417,20 +428,24 @@ func received(nodes []*clusterNode) int64 {
 	return t
 }
 
-// waitFor polls cond until it holds, ctx ends or limit passes.
-func waitFor(ctx context.Context, limit time.Duration, cond func() bool) bool {
+// errWaitedOut is waitFor's limit passing before its condition held.
+var errWaitedOut = errors.New("waited out")
+
+// waitFor polls cond until it holds (nil), limit passes (errWaitedOut) or ctx ends (an
+// error wrapping ctx's cause: an interrupt, or errTimeLimit).
+func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(limit)
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			return false
+			return errWaitedOut
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return fmt.Errorf("stopped: %w", context.Cause(ctx))
 		case <-t.C:
 		}
 	}
-	return true
+	return nil
 }

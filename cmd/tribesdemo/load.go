@@ -82,8 +82,12 @@ Example:
 	if err != nil {
 		return err
 	}
-	if *count < 1 || *size < 0 || *threads < 1 || *threads > 1024 || *pause < 0 || *minMembers < 1 || nf.seconds < 0 {
-		return fmt.Errorf("%w: --count >= 1, --size >= 0, --threads 1..1024, --pause >= 0, --members >= 1, --seconds >= 0", errUsage)
+	if *count < 1 || *size < 0 || *threads < 1 || *threads > 1024 || *pause < 0 || *minMembers < 1 {
+		return fmt.Errorf("%w: --count >= 1, --size >= 0, --threads 1..1024, --pause >= 0, --members >= 1", errUsage)
+	}
+	limit, err := nf.checkSend(*size)
+	if err != nil {
+		return err
 	}
 	ch, stopMetrics, err := nf.buildServed(ctx, &mf, stderr)
 	if err != nil {
@@ -110,7 +114,6 @@ Example:
 	for _, m := range members {
 		res.Members = append(res.Members, m.Addr())
 	}
-	limit := time.Duration(nf.seconds * float64(time.Second))
 	if !*asJSON {
 		lim := ""
 		if limit > 0 {

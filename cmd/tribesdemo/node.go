@@ -11,11 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -118,9 +121,9 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.IntVar(&f.maxFrameSize, "max-frame-size", 0, "largest message frame accepted, bytes (0 = 16 MiB; Tomcat: none). "+
 		"With sessions --codec java it raises the Java streams' limits as well: above Tomcat's message of every session, it receives that")
 	fs.IntVar(&f.poolSize, "pool-size", 0, fmt.Sprintf("connections per member (Tomcat poolSize; 0 = %d)", nio.DefaultPoolSize))
-	fs.IntVar(&f.maxRetries, "max-retries", 0, fmt.Sprintf("extra attempts after a failed send (Tomcat maxRetryAttempts; 0 = %d, -1 = none)", nio.DefaultMaxRetryAttempts))
-	fs.IntVar(&f.keepAliveCount, "keepalive-count", 0, "messages per connection before it is reopened (Tomcat keepAliveCount; 0 = unlimited)")
-	fs.DurationVar(&f.keepAliveTime, "keepalive-time", 0, "age after which a connection is reopened (Tomcat keepAliveTime; 0 = unlimited)")
+	fs.IntVar(&f.maxRetries, "max-retries", 0, fmt.Sprintf("extra attempts after a failed send (Tomcat maxRetryAttempts; 0 = %d, -1 or below = none)", nio.DefaultMaxRetryAttempts))
+	fs.IntVar(&f.keepAliveCount, "keepalive-count", 0, "messages per connection before it is reopened (Tomcat keepAliveCount; 0 or negative = unlimited)")
+	fs.DurationVar(&f.keepAliveTime, "keepalive-time", 0, "age after which a connection is reopened (Tomcat keepAliveTime; 0 or negative = unlimited)")
 	fs.StringVar(&f.mcastAddr, "mcast-addr", "", "multicast group for membership (Tomcat McastService address, e.g. 228.0.0.4); replaces --static")
 	fs.StringVar(&f.cloud, "cloud", "", "cloud membership (Tomcat CloudMembershipService): \"kubernetes\" (pods of the namespace, from the API) "+
 		"or \"dns\" (addresses of a name), configured by Tomcat's environment variables (KUBERNETES_SERVICE_HOST, KUBERNETES_NAMESPACE, "+
@@ -219,11 +222,67 @@ func (f *nodeFlags) membership() (*mcast.Config, []channel.Member, error) {
 	return &cfg, nil, nil
 }
 
-func (f *nodeFlags) context(ctx context.Context) (context.Context, context.CancelFunc) {
-	if f.seconds > 0 {
-		return context.WithTimeout(ctx, time.Duration(f.seconds*float64(time.Second)))
+// limit is the time limit of --seconds (see secondsLimit).
+func (f *nodeFlags) limit() (time.Duration, error) { return secondsLimit(f.seconds) }
+
+// secondsLimit is the time limit a --seconds value asks for. 0 is none, and so is a limit
+// beyond what a time.Duration holds (about 292 years) or +Inf; a negative value or NaN is
+// a usage error.
+func secondsLimit(s float64) (time.Duration, error) {
+	if math.IsNaN(s) || s < 0 {
+		return 0, fmt.Errorf("%w: --seconds must be >= 0 (0 = no limit), not %v", errUsage, s)
+	}
+	if ns := s * float64(time.Second); ns < math.MaxInt64 {
+		return time.Duration(ns), nil
+	}
+	return 0, nil
+}
+
+// errTimeLimit is the cause of a context that withLimit ended.
+var errTimeLimit = errors.New("the --seconds time limit passed")
+
+// withLimit is ctx ending after limit too (cause errTimeLimit), unless limit is 0 (none).
+func withLimit(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	if limit > 0 {
+		return context.WithTimeoutCause(ctx, limit, errTimeLimit)
 	}
 	return context.WithCancel(ctx)
+}
+
+// checkSend checks the --size of a command that sends (checkSize) and returns its --seconds
+// limit.
+func (f *nodeFlags) checkSend(size int) (time.Duration, error) {
+	if err := f.checkSize(size); err != nil {
+		return 0, err
+	}
+	return f.limit()
+}
+
+// checkSize is a usage error for a --size that no message sent with these flags can have.
+// Without --interceptors that is more than a frame of --max-frame-size carries; a stack
+// may cut (fragmentation) or compress messages, so with one only the wire's message
+// length (a Java int) bounds it.
+func (f *nodeFlags) checkSize(size int) error {
+	if f.interceptors != "" {
+		return checkSize(size, math.MaxInt32)
+	}
+	return checkSize(size, f.maxFrameSize)
+}
+
+// checkSize is a usage error for a --size above the largest message a frame body of
+// maxFrame bytes (0: the transport's default) holds after the smallest ChannelData header:
+// a 16-byte message id and an IPv4 sender without domain or payload. A message within
+// that bound whose header is larger is refused when sent (channel.ErrMessageTooLarge).
+func checkSize(size, maxFrame int) error {
+	if maxFrame <= 0 {
+		maxFrame = nio.DefaultMaxFrameSize
+	}
+	header := wire.ChannelDataLen(len(channel.NewMessageID()), channel.Member{Host: net.IPv4zero.To4()}.EncodedLen(), 0)
+	if size > maxFrame-header {
+		return fmt.Errorf("%w: --size %d is above %d, the largest message a %d-byte frame carries after its %d-byte header",
+			errUsage, size, maxFrame-header, maxFrame, header)
+	}
+	return nil
 }
 
 // jsonMember is how members appear in JSON lines.
@@ -265,7 +324,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var mf metricsFlag
 	mf.register(fs)
 	echo := fs.Bool("echo", false, "send every message back to its sender (same options minus async)")
-	quiet := fs.Bool("quiet", false, "print no line per message (for load tests); counts are in the stopped line")
+	quiet := fs.Bool("quiet", false, "print no line per message (for load tests); counts, failed echoes included, are in the stopped line")
 	jsonOut := fs.Bool("json", false, "print one JSON object per line (the default when stdout is not a terminal)")
 	chat := fs.Bool("chat", false, "chat mode: send every line typed on stdin to all members; stdin's end stops the node")
 	chatOpts := fs.String("chat-options", "use_ack", "send options of chat lines")
@@ -276,6 +335,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	limit, err := nf.limit()
+	if err != nil {
 		return err
 	}
 	asJSON := !isTerminal(stdout)
@@ -303,10 +366,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Added:       func(m channel.Member) { out.member(m, true) },
 		Disappeared: func(m channel.Member) { out.member(m, false) },
 	})
-	ctx, cancel := nf.context(ctx)
+	ctx, cancel := withLimit(ctx, limit)
 	defer cancel()
 	var bg sync.WaitGroup
 	defer bg.Wait()
+	var echoFailed atomic.Int64 // for the stopped line: --quiet prints no line per echo
 	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
 		if svc != nil && svc.Owns(m) {
@@ -316,12 +380,20 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			m.Release() // counted by the channel; nothing here keeps Data
 			return nil
 		}
-		out.message(m)
+		if !*quiet {
+			out.message(m)
+		}
 		if *echo {
 			// Echo from another goroutine: a listener must not wait for a round trip.
 			bg.Go(func() {
 				opts := m.Options &^ channel.OptAsync
-				out.echoed(m, ch.Send(ctx, []channel.Member{m.Source}, m.Data, opts))
+				err := ch.Send(ctx, []channel.Member{m.Source}, m.Data, opts)
+				if err != nil {
+					echoFailed.Add(1)
+				}
+				if !*quiet {
+					out.echoed(m, err)
+				}
 			})
 		}
 		return nil
@@ -340,7 +412,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stopCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer c2()
 	err = ch.Stop(stopCtx, channel.SvcAll)
-	out.stopped(ch.Stats())
+	out.stopped(ch.Stats(), echoFailed.Load())
 	return err
 }
 
@@ -486,16 +558,25 @@ func (p *nodePrinter) chatSent(line string, members int, err error) {
 	}
 }
 
-func (p *nodePrinter) stopped(st channel.Stats) {
+// stopped prints the node's counts; echoFailed (--echo's failed echoes) only if there were any.
+func (p *nodePrinter) stopped(st channel.Stats, echoFailed int64) {
 	if p.json {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		p.w.emit(map[string]any{"event": "stopped", "received": st.MessagesReceived, "bytes": st.BytesReceived,
-			"sent": st.MessagesSent, "maxRssKb": maxRSSKB(), "mallocs": ms.Mallocs, "gcCycles": ms.NumGC})
+		ev := map[string]any{"event": "stopped", "received": st.MessagesReceived, "bytes": st.BytesReceived,
+			"sent": st.MessagesSent, "maxRssKb": maxRSSKB(), "mallocs": ms.Mallocs, "gcCycles": ms.NumGC}
+		if echoFailed > 0 {
+			ev["echoFailed"] = echoFailed
+		}
+		p.w.emit(ev)
 		return
 	}
-	p.text("stopped: received %d messages (%d bytes), sent %d; peak memory %.1f MiB",
-		st.MessagesReceived, st.BytesReceived, st.MessagesSent, float64(maxRSSKB())/1024)
+	failed := ""
+	if echoFailed > 0 {
+		failed = fmt.Sprintf(", %d echoes failed", echoFailed)
+	}
+	p.text("stopped: received %d messages (%d bytes), sent %d%s; peak memory %.1f MiB",
+		st.MessagesReceived, st.BytesReceived, st.MessagesSent, failed, float64(maxRSSKB())/1024)
 }
 
 // parseOptionsFlag reads the send options of flag name (--options, --chat-options):

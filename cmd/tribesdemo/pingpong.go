@@ -47,6 +47,9 @@ func runPingPong(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *to == "" || *count < 1 || *size < 0 || *seconds < 1 || *warmup < 0 {
 		return fmt.Errorf("%w: --serve or --to, --count >= 1, --size >= 0, --seconds >= 1, --warmup >= 0", errUsage)
 	}
+	if err := checkSize(*size, 0); err != nil {
+		return err
+	}
 	m, err := wire.ParseMemberText(*to)
 	if err != nil {
 		return fmt.Errorf("%w: --to: %v", errUsage, err)

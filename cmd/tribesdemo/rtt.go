@@ -100,8 +100,12 @@ Example:
 	if err != nil {
 		return err
 	}
-	if *count < 1 || *size < rttHeader || *warmup < 0 || *timeout <= 0 || nf.seconds < 0 {
-		return fmt.Errorf("%w: --count >= 1, --size >= %d, --warmup >= 0, --timeout > 0, --seconds >= 0", errUsage, rttHeader)
+	if *count < 1 || *size < rttHeader || *warmup < 0 || *timeout <= 0 {
+		return fmt.Errorf("%w: --count >= 1, --size >= %d, --warmup >= 0, --timeout > 0", errUsage, rttHeader)
+	}
+	limit, err := nf.checkSend(*size)
+	if err != nil {
+		return err
 	}
 	switch *mode {
 	case "auto", "echo", "ack":
@@ -195,13 +199,16 @@ Example:
 	if echo {
 		res.Mode, res.Options = "echo", opts.String()
 	}
+	// timeUp: --seconds passed since t. The warm-up gets its own --seconds at most, as
+	// send's, then the measured probes get --seconds.
+	timeUp := func(t time.Time) bool { return limit > 0 && time.Since(t) >= limit }
+	warmStart := time.Now()
 	for range *warmup {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || timeUp(warmStart) {
 			break
 		}
 		_, _ = once(echo, *timeout)
 	}
-	limit := time.Duration(nf.seconds * float64(time.Second))
 	if !*asJSON {
 		how := "use_ack,sync send until its ACK"
 		if echo {
@@ -226,7 +233,7 @@ Example:
 			res.Stopped = "interrupted"
 			break
 		}
-		if limit > 0 && time.Since(start) >= limit {
+		if timeUp(start) {
 			res.Stopped = "time"
 			break
 		}

@@ -68,6 +68,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *count < 0 || *size < 0 || *conc < 1 {
 		return fmt.Errorf("%w: --count and --size must be >= 0, --concurrency >= 1", errUsage)
 	}
+	limit, err := nf.checkSend(*size)
+	if err != nil {
+		return err
+	}
 	stopProfile, err := profiles.start()
 	if err != nil {
 		return err
@@ -80,11 +84,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// --seconds bounds the sending loop; sends already under way finish (each is bounded by
 	// the ack timeout), so a timed run does not count its last send as a failure.
 	var stopAt time.Time
-	if nf.seconds > 0 {
-		stopAt = time.Now().Add(time.Duration(nf.seconds * float64(time.Second)))
+	if limit > 0 {
+		stopAt = time.Now().Add(limit)
 		var cancel context.CancelFunc
 		// The warm-up gets its own --seconds at most, then the measured phase gets --seconds.
-		ctx, cancel = context.WithDeadline(ctx, stopAt.Add(time.Duration(nf.seconds*float64(time.Second))+nf.ackTimeout+10*time.Second))
+		// (Time.Add saturates where a sum of durations would overflow.)
+		ctx, cancel = context.WithDeadline(ctx, stopAt.Add(limit).Add(nf.ackTimeout).Add(10*time.Second))
 		defer cancel()
 	}
 	timeUp := func() bool { return !stopAt.IsZero() && time.Now().After(stopAt) }
@@ -113,7 +118,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_ = ch.Send(ctx, members, payload, opts)
 	}
 	if !stopAt.IsZero() {
-		stopAt = time.Now().Add(time.Duration(nf.seconds * float64(time.Second)))
+		stopAt = time.Now().Add(limit)
 	}
 	var next, sent, failed atomic.Int64
 	var mu sync.Mutex

@@ -52,6 +52,10 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *clusterSize < 0 || *clusterSize > 0 && !*acked {
 		return fmt.Errorf("%w: --cluster-size needs --acked and is at least 0", errUsage)
 	}
+	limit, err := nf.limit()
+	if err != nil {
+		return err
+	}
 	level := slog.LevelWarn
 	if nf.verbose {
 		level = slog.LevelInfo
@@ -92,7 +96,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer ln.Close()
 
-	ctx, cancel := nf.context(ctx)
+	ctx, cancel := withLimit(ctx, limit)
 	defer cancel()
 	if err := ch.Start(ctx, channel.SvcAll); err != nil {
 		return err
