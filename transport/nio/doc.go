@@ -39,9 +39,18 @@
 // destination and then, with channel.OptUseAck, their replies are read in turn: frames
 // until an ACK or FAIL_ACK (other frames are ignored, as Java does; a buffer grown to skip
 // a large one is not kept with the pooled connection, TestAckBufferNotRetainedAfterHugeReply).
+// In a send to several members, a destination that needs a new connection, or whose socket
+// does not take the whole frame at once (and one with a payload over 16 KiB), is connected
+// and written to by a goroutine of its own, and the replies are read once every write
+// ended: a member whose connect hangs or that does not read holds up no other
+// (TestHangingConnectDoesNotFailTheOtherMembers, TestStalledWriteDoesNotFailTheOtherMembers,
+// TestStalledWriteOnPooledConnectionsDoesNotFailTheOtherMembers).
 // A reply read once the deadline passed (a destination before it did not answer in time)
 // still counts if it had arrived, over TCP and UDP alike
-// (TestSendToSeveralMembersOneSilent, TestUDPAckArrivedMeanwhileCounts). A destination's
+// (TestSendToSeveralMembersOneSilent, TestUDPAckArrivedMeanwhileCounts); it is looked for
+// in a few reads of what arrived, so a peer that keeps sending other frames cannot hold the
+// send past its deadline (TestSendEndsAtItsDeadlineWhenAPeerStreamsNonAckFrames,
+// TestUDPAckReadPastTheDeadlineIsBounded). A destination's
 // retries follow once its reply was read; a destination whose pool has no free connection
 // at once is served after the others. The whole Send, connecting included, must finish by the earlier
 // of the context's deadline and Timeout; cancelling the context interrupts blocked I/O. A
@@ -51,14 +60,18 @@
 // Connect failures, I/O errors, EOF and FAIL_ACK are retried up to MaxRetryAttempts times,
 // each on a fresh connection (so a FAIL_ACK can make the receiver process a message twice,
 // as with Java); an ack timeout is not retried and its connection is closed. A connection
-// that failed is never returned to the pool. Connections are closed after KeepAliveCount
+// that failed is never returned to the pool. A pool never holds more than PoolSize
+// connections, idle ones included: a dial when it is full first closes the least recently
+// used idle one, such as the one a FAIL_ACK left before its retry
+// (TestFailAckRetriesKeepThePoolWithinPoolSize). Connections are closed after KeepAliveCount
 // messages or KeepAliveTime; Heartbeat also closes idle connections whose peer closed them.
 // An idle connection is checked with one non-blocking peek before reuse when it sat idle
 // for more than 100 ms, instead of Java's read after every unacknowledged write.
 // When a member disappears the channel calls ForgetMember (channel.MemberForgetter): its
-// idle connections are closed and its busy ones when their send ends, so a node restarted
-// at the same address is reached on new connections, as Java's coordinator removes the
-// member's senders.
+// idle connections are closed and its busy ones when their send ends (or when the sender
+// stops, TestStopSenderInterruptsASendToAForgottenMember), and its pools are dropped
+// (TestForgottenMembersLeaveNoPool), so a node restarted at the same address is reached on
+// new connections, as Java's coordinator removes the member's senders.
 //
 // # Concurrency
 //

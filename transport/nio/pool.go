@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,10 +20,12 @@ type memberPool struct {
 	key   poolKey
 	slots chan struct{}
 
-	mu     sync.Mutex
-	idle   []*sconn // most recently used last
-	all    map[*sconn]struct{}
-	closed bool
+	mu      sync.Mutex
+	idle    []*sconn // most recently used last
+	all     map[*sconn]struct{}
+	dialing int  // connects under way, each for a lent slot
+	closed  bool // the sender stopped
+	gone    bool // forgotten: out of sender.pools, every connection retired
 }
 
 // get lends a connection: an idle one (unless fresh is asked, for a retry) or a new one.
@@ -37,16 +40,16 @@ func (p *memberPool) get(op *sendOp, fresh bool) (*sconn, error) {
 	return p.lend(op, fresh)
 }
 
-// tryGet is get without waiting: ok is false, and nothing lent, when all PoolSize
-// connections are lent out.
-func (p *memberPool) tryGet(op *sendOp) (c *sconn, ok bool, err error) {
+// tryGet lends an idle connection without waiting and without dialling: ok is false, and
+// nothing lent, when all PoolSize connections are lent out; c is nil, and a slot taken for
+// it, when there is no idle connection (lend(op, true) dials one, or gives the slot back).
+func (p *memberPool) tryGet(op *sendOp) (c *sconn, ok bool) {
 	select {
 	case p.slots <- struct{}{}:
 	default:
-		return nil, false, nil
+		return nil, false
 	}
-	c, err = p.lend(op, false)
-	return c, true, err
+	return p.popIdle(op.now), true
 }
 
 // lend lends a connection once a slot is taken: an idle one unless fresh, or a new one.
@@ -137,6 +140,15 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 		}
 		return nil, fmt.Errorf("%w: no time left to connect to %s", channel.ErrAckTimeout, addr)
 	}
+	p.makeRoom()
+	counted := true
+	defer func() {
+		if counted {
+			p.mu.Lock()
+			p.dialing--
+			p.mu.Unlock()
+		}
+	}()
 	ctx, cancel := context.WithTimeout(op.ctx, timeout)
 	defer cancel()
 	stop := context.AfterFunc(s.life, cancel)
@@ -179,10 +191,35 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("%w: nio sender stopped", channel.ErrNotStarted)
 	}
+	p.dialing--
+	counted = false
 	p.all[c] = struct{}{}
+	if p.gone {
+		p.retire(c)
+	}
 	p.mu.Unlock()
 	s.st.connsPooled.Add(1)
 	return c, nil
+}
+
+// makeRoom closes the least recently used idle connections until the connection about to
+// be dialled keeps the pool within PoolSize (a retry dials a fresh connection while the
+// one that got a FAIL_ACK may sit idle), and counts the dial, which dial uncounts.
+func (p *memberPool) makeRoom() {
+	var drop []*sconn
+	p.mu.Lock()
+	for len(p.all)+p.dialing >= cap(p.slots) && len(p.idle) > 0 {
+		c := p.idle[0]
+		p.idle = slices.Delete(p.idle, 0, 1)
+		delete(p.all, c)
+		drop = append(drop, c)
+	}
+	p.dialing++
+	p.mu.Unlock()
+	for _, c := range drop {
+		p.s.st.connsPooled.Add(-1)
+		c.close()
+	}
 }
 
 func setBuffers(c interface {
@@ -252,17 +289,34 @@ func (p *memberPool) closeAll() {
 	}
 }
 
-// forget closes the idle connections and retires the lent ones: put closes them.
+// forget closes the idle connections and retires the lent ones, and those a send still
+// holding p dials later: put closes them. The sender has dropped p from its pools.
 func (p *memberPool) forget() {
 	p.mu.Lock()
+	p.gone = true
 	idle := p.idle
 	p.idle = nil
+	for _, c := range idle {
+		delete(p.all, c)
+	}
 	for c := range p.all {
-		c.retired = true
+		p.retire(c)
 	}
 	p.mu.Unlock()
 	for _, c := range idle {
-		p.discard(c)
+		p.s.st.connsPooled.Add(-1)
+		c.close()
+	}
+}
+
+// retire marks c, lent from a forgotten pool, to be closed when it is returned; as the
+// pool is out of sender.pools, where sender.close finds connections, a stop of the sender
+// closes c itself. Call with p.mu held.
+func (p *memberPool) retire(c *sconn) {
+	c.retired = true
+	if c.stopHook == nil {
+		conn := c.conn
+		c.stopHook = context.AfterFunc(p.s.life, func() { _ = conn.Close() })
 	}
 }
 

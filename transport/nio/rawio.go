@@ -31,6 +31,7 @@ type rawSock struct {
 	rerrno, werrno syscall.Errno
 	readFn         func(fd uintptr) bool // s.readOnce
 	writeFn        func(fd uintptr) bool // s.writeOnce
+	tryWriteFn     func(fd uintptr) bool // s.writeOnce, never waiting
 }
 
 // sockIO is what rawSock falls back to: the connection itself.

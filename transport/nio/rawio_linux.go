@@ -15,6 +15,10 @@ func (s *rawSock) init(rc syscall.RawConn, alt sockIO) {
 	s.rc, s.alt = rc, alt
 	if rc != nil {
 		s.readFn, s.writeFn = s.readOnce, s.writeOnce
+		s.tryWriteFn = func(fd uintptr) bool {
+			s.writeOnce(fd)
+			return true // never wait
+		}
 	}
 }
 
@@ -70,6 +74,29 @@ func (s *rawSock) Write(b []byte) (int, error) {
 	}
 	s.wbuf, s.wn, s.werrno = b, 0, 0
 	err := s.rc.Write(s.writeFn)
+	n, errno := s.wn, s.werrno
+	s.wbuf = nil
+	switch {
+	case err != nil:
+		return n, err
+	case errno != 0:
+		return n, os.NewSyscallError("write", errno)
+	}
+	return n, nil
+}
+
+// WriteNoWait writes what of b the socket's send buffer takes now, without waiting, and
+// returns how much that was (all of b, unless its send buffer is full). Its deadline
+// applies as to Write. A b larger than rawIOMax is not written (0 bytes).
+func (s *rawSock) WriteNoWait(b []byte) (int, error) {
+	if s.rc == nil {
+		return s.alt.Write(b)
+	}
+	if len(b) > rawIOMax {
+		return 0, nil
+	}
+	s.wbuf, s.wn, s.werrno = b, 0, 0
+	err := s.rc.Write(s.tryWriteFn)
 	n, errno := s.wn, s.werrno
 	s.wbuf = nil
 	switch {

@@ -10,5 +10,8 @@ func (s *rawSock) Read(p []byte) (int, error) { return s.alt.Read(p) }
 // Write is net.Conn's: raw system calls are only used on Linux.
 func (s *rawSock) Write(b []byte) (int, error) { return s.alt.Write(b) }
 
+// WriteNoWait is net.Conn's Write, which waits: raw system calls are only used on Linux.
+func (s *rawSock) WriteNoWait(b []byte) (int, error) { return s.alt.Write(b) }
+
 // init sets the fallback, which does every call here.
 func (s *rawSock) init(_ syscall.RawConn, alt sockIO) { s.alt = alt }

@@ -2,6 +2,7 @@ package nio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,7 +25,8 @@ type sconn struct {
 	lastUse  time.Time
 	uses     int
 	broken   bool
-	retired  bool // the member disappeared: close when returned (guarded by the pool's mu)
+	retired  bool        // the member disappeared: close when returned (guarded by the pool's mu)
+	stopHook func() bool // retired: stops the closing of conn when the sender stops
 	ackBuf   []byte
 	iov      net.Buffers     // scratch for writev
 	raw      syscall.RawConn // the socket, for readNow
@@ -65,6 +67,9 @@ func (c *sconn) watch(ctx context.Context) {
 // the connection reachable from a long-lived context.
 func (c *sconn) close() {
 	c.unwatch()
+	if c.stopHook != nil {
+		c.stopHook()
+	}
 	_ = c.conn.Close()
 }
 
@@ -82,16 +87,23 @@ func (c *sconn) unwatchLocked() {
 	c.watchDone, c.watchStop = nil, nil
 }
 
+// nowReads bounds the reads of readAck and readAckDatagram with now: a peer that keeps
+// sending frames other than ACKs cannot hold a send past its deadline.
+const nowReads = 8
+
 // readAck reads frames until one is an ACK or FAIL_ACK; other complete frames are
-// ignored, as Java does. Bytes after that frame are dropped. With now, it takes only what
-// has arrived already, whatever the deadline (see readNow). A buffer grown to hold a
-// frame other than an ACK is dropped afterwards; c.ackBuf stays small.
+// ignored, as Java does. Bytes after that frame are dropped. With now, or once the
+// connection's deadline passed while it waited (that deadline may precede the send's by
+// deadlineSlack, or a cancelled context moved it), it takes only what has arrived
+// already, in at most nowReads reads (see readNow). A buffer grown to hold a frame other
+// than an ACK is dropped afterwards; c.ackBuf stays small.
 func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 	if c.ackBuf == nil {
 		c.ackBuf = make([]byte, 128)
 	}
 	buf := c.ackBuf
-	n := 0
+	n, nows := 0, 0
+	var timedOut error // the waiting read's error, once the deadline passed
 	for {
 		k, used, err := scanAck(buf[:n], maxBody)
 		if err != nil {
@@ -113,9 +125,14 @@ func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 		}
 		var m int
 		if now {
+			if nows == nowReads {
+				return wire.NotAck, orTimeout(timedOut)
+			}
+			nows++
 			m, err = c.readNow(buf[n:])
-		} else {
-			m, err = c.sock.Read(buf[n:])
+		} else if m, err = c.sock.Read(buf[n:]); m == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			now, timedOut = true, err
+			continue
 		}
 		n += m
 		if err != nil {
@@ -125,9 +142,21 @@ func (c *sconn) readAck(maxBody int, now bool) (wire.AckKind, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
+			if timedOut != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				err = timedOut
+			}
 			return wire.NotAck, err
 		}
 	}
+}
+
+// orTimeout is the error of a read that found no ACK past the deadline: the waiting
+// read's, or os.ErrDeadlineExceeded.
+func orTimeout(timedOut error) error {
+	if timedOut != nil {
+		return timedOut
+	}
+	return os.ErrDeadlineExceeded
 }
 
 // readNow reads what the socket holds without waiting, even past the deadline, at which
@@ -152,22 +181,33 @@ func (c *sconn) readNow(p []byte) (n int, err error) {
 }
 
 // readAckDatagram waits for a datagram holding an ACK or FAIL_ACK frame; other datagrams
-// are ignored. With now, it takes only the datagrams queued already, whatever the deadline
-// (see readNow): past the deadline net.Conn.Read no longer reads them.
+// are ignored. With now, or once the connection's deadline passed while it waited, it
+// takes only the datagrams queued already (see readNow; past the deadline net.Conn.Read
+// no longer reads them), at most nowReads.
 func (c *sconn) readAckDatagram(maxBody int, now bool) (wire.AckKind, error) {
 	if c.ackBuf == nil {
 		c.ackBuf = make([]byte, 512)
 	}
+	nows := 0
+	var timedOut error // the waiting read's error, once the deadline passed
 	for {
 		var n int
 		var err error
 		if now {
+			if nows == nowReads {
+				return wire.NotAck, orTimeout(timedOut)
+			}
+			nows++
 			n, err = c.readNow(c.ackBuf)
 			if err == io.EOF {
 				continue // an empty datagram
 			}
-		} else {
-			n, err = c.conn.Read(c.ackBuf)
+			if timedOut != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				err = timedOut
+			}
+		} else if n, err = c.conn.Read(c.ackBuf); n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			now, timedOut = true, err
+			continue
 		}
 		if err != nil {
 			return wire.NotAck, err

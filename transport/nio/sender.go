@@ -86,14 +86,16 @@ func (s *sender) close() {
 	}
 }
 
-// forget drops the pooled connections to m (its TCP and UDP addresses): the idle ones are
-// closed now, the lent ones when they come back.
+// forget drops the pools of m (its TCP and UDP addresses): their idle connections are
+// closed now, the lent ones when they come back. A send that took a pool before keeps
+// using it; the next sends to m make new ones.
 func (s *sender) forget(m channel.Member) {
 	ip := m.IP()
-	for _, k := range []poolKey{{ip: ip, port: m.Port}, {ip: ip, port: m.UDPPort, udp: true}} {
-		s.mu.RLock()
+	for _, k := range [...]poolKey{{ip: ip, port: m.Port}, {ip: ip, port: m.UDPPort, udp: true}} {
+		s.mu.Lock()
 		p := s.pools[k]
-		s.mu.RUnlock()
+		delete(s.pools, k)
+		s.mu.Unlock()
 		if p != nil {
 			p.forget()
 		}
@@ -174,36 +176,54 @@ type leg struct {
 // nothing of its own.
 var legsPool = sync.Pool{New: func() any { return new([]leg) }}
 
-// sendAll delivers the frame to several members without a goroutine per member: it writes
-// the frame on a connection to each member, then reads their ACKs in list order, so that
-// the members process it at the same time and the send takes about as long as the slowest
-// round trip. A member whose attempt failed gets its retries once its turn to be read
-// comes, one member after the other, within what is left of the send's deadline (a member
-// that never answers uses it up for the retries of those after it). All the attempts of a
-// member whose pool has no free connection at once (a member listed twice, or every
-// connection lent to other sends) come last, so the send never waits for a connection it
-// holds itself. Each member's outcome ends in ls[i].err.
+// sendAll delivers the frame to several members: it writes the frame on a connection to
+// each member, then reads their ACKs in list order, so that the members process it at the
+// same time and the send takes about as long as the slowest round trip. On the calling
+// goroutine the frame goes to every member with an idle connection whose socket takes it
+// at once; a member that needs a new connection, or whose socket does not take the whole
+// frame at once (or a payload over inlineMax, written with writev), gets a goroutine that
+// connects and writes, so that a member whose connect hangs or that does not read holds up
+// no other. The ACKs are read once all those writes ended. A member whose attempt failed
+// gets its retries once its turn to be read comes, one member after the other, within
+// what is left of the send's deadline (a member that never answers uses it up for the
+// retries of those after it). All the attempts of a member whose pool has no free
+// connection at once (a member listed twice, or every connection lent to other sends) come
+// last, so the send never waits for a connection it holds itself. Each member's outcome
+// ends in ls[i].err.
 func (op *sendOp) sendAll(to []channel.Member, ls []leg) {
+	var slow *slowLegs // made for the first member that needs a goroutine
 	for i := range ls {
 		l := &ls[i]
 		if l.k, l.err = op.key(&to[i]); l.err != nil {
 			continue
 		}
 		l.p = op.s.pool(l.k)
-		c, ok, err := l.p.tryGet(op)
-		switch {
-		case !ok:
+		c, ok := l.p.tryGet(op)
+		if !ok {
 			l.later = true
-		case err != nil:
-			l.tried, l.err = true, err
-		default:
-			l.tried = true
-			if err := op.begin(c); err != nil {
+			continue
+		}
+		l.tried = true
+		n := 0
+		if c != nil {
+			var err error
+			if n, err = op.beginNoWait(c); err != nil {
 				l.err = op.finish(l.p, l.k, c, op.end(c, err))
-			} else {
+				continue
+			}
+			if n == op.f.size {
 				l.c = c
+				continue
 			}
 		}
+		if slow == nil {
+			slow = &slowLegs{op: *op}
+		}
+		slow.wg.Add(1)
+		go slow.op.finishWrite(l, c, n, &slow.wg)
+	}
+	if slow != nil {
+		slow.wg.Wait()
 	}
 	for i := range ls {
 		l := &ls[i]
@@ -228,6 +248,36 @@ func (op *sendOp) sendAll(to []channel.Member, ls []leg) {
 		}
 		op.count(l.err)
 	}
+}
+
+// slowLegs are the goroutines of one sendAll, and the copy of its sendOp they share.
+type slowLegs struct {
+	op sendOp
+	wg sync.WaitGroup
+}
+
+// finishWrite, on a goroutine of its own, writes the frame to l's member from byte n on:
+// on c, or (c nil) on a connection it dials, for which l's pool has a slot taken. It
+// leaves the connection in l.c, or the error in l.err.
+func (op *sendOp) finishWrite(l *leg, c *sconn, n int, wg *sync.WaitGroup) {
+	defer wg.Done()
+	var err error
+	if c == nil {
+		if c, err = l.p.lend(op, true); err != nil {
+			l.err = err
+			return
+		}
+		err = op.begin(c)
+	} else if n == 0 {
+		err = op.write(c)
+	} else if _, err = c.sock.Write(op.f.head[n:]); err == nil {
+		op.s.st.bytesSent.Add(uint64(op.f.size))
+	}
+	if err != nil {
+		l.err = op.finish(l.p, l.k, c, op.end(c, err))
+		return
+	}
+	l.c = c
 }
 
 // sendOp is one Send: its frame, deadline and options.
@@ -335,6 +385,37 @@ func (op *sendOp) roundTrip(c *sconn) error {
 // interrupt by which a cancelled ctx moves it into the past (sconn.watch), and writes the
 // frame. end must follow.
 func (op *sendOp) begin(c *sconn) error {
+	if err := op.arm(c); err != nil {
+		return err
+	}
+	return op.write(c)
+}
+
+// beginNoWait is begin writing only what c's socket takes at once: it returns how many
+// bytes of the frame that was (none of a payload over inlineMax; a datagram is written
+// whole). end must follow.
+func (op *sendOp) beginNoWait(c *sconn) (int, error) {
+	if err := op.arm(c); err != nil {
+		return 0, err
+	}
+	if op.udp {
+		if err := op.write(c); err != nil {
+			return 0, err
+		}
+		return op.f.size, nil
+	}
+	if op.f.payload != nil {
+		return 0, nil
+	}
+	n, err := c.sock.WriteNoWait(op.f.head)
+	if err == nil && n == op.f.size {
+		op.s.st.bytesSent.Add(uint64(n))
+	}
+	return n, err
+}
+
+// arm sets c's deadline and arms the interrupt of a cancelled ctx (see begin).
+func (op *sendOp) arm(c *sconn) error {
 	// Moving a deadline costs a timer update; a deadline set by a send a moment ago is
 	// kept if it is at most deadlineSlack earlier than this send's.
 	if c.deadline.After(op.deadline) || op.deadline.Sub(c.deadline) > deadlineSlack {
@@ -349,7 +430,7 @@ func (op *sendOp) begin(c *sconn) error {
 			return err // cancelled while the interrupt was being armed
 		}
 	}
-	return op.write(c)
+	return nil
 }
 
 // end disarms the interrupt of begin and returns the round trip's error. A round trip
