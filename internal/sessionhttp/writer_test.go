@@ -92,3 +92,17 @@ func TestWriterInformationalHeaderDoesNotCommit(t *testing.T) {
 		t.Fatalf("response %d cookie %q, %d commits", resp.StatusCode, resp.Header.Get("Set-Cookie"), c.calls)
 	}
 }
+
+// ClearRepresentation drops what describes the handler's body and keeps the rest.
+func TestClearRepresentation(t *testing.T) {
+	h := http.Header{}
+	for _, k := range representation {
+		h.Set(k, "x")
+	}
+	h.Set("Set-Cookie", "a=1")
+	h.Set("Vary", "Cookie")
+	ClearRepresentation(h)
+	if len(h) != 2 || h.Get("Set-Cookie") != "a=1" || h.Get("Vary") != "Cookie" {
+		t.Errorf("left %v", h)
+	}
+}

@@ -120,11 +120,13 @@ func apply(st *delta.SessionState, a delta.Action) error {
 
 // AccessReplicate reports whether the map should tell the backup that the session was
 // used although it did not change (isAccessReplicate): when it was not replicated for
-// longer than its max inactive interval.
+// longer than its max inactive interval. A session that never expires (interval 0 or
+// negative) needs no MSG_ACCESS: Tomcat's isAccessReplicate sends one with every request
+// for interval 0, to a backup that never expires it.
 func (s *Session) AccessReplicate() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st.MaxInactive >= 0 && time.Since(s.replicated) > time.Duration(s.st.MaxInactive)*time.Second
+	return s.st.MaxInactive > 0 && time.Since(s.replicated) > time.Duration(s.st.MaxInactive)*time.Second
 }
 
 // Replicated records when the map last sent something about the session

@@ -22,8 +22,10 @@
 //
 // # Requests
 //
-// Manager.Wrap reads the JSESSIONID cookie. A handler's Session or Create gets the
-// session from the map: a node holding a proxy fetches it from its backup
+// Manager.Wrap reads the JSESSIONID cookies: of a request with several (a stale one of
+// another path first), the first that names a session, trying at most four, as Tomcat's
+// CoyoteAdapter tries each (TestSeveralSessionCookies). A handler's Session or Create
+// gets the session from the map: a node holding a proxy fetches it from its backup
 // (MSG_RETRIEVE_BACKUP) and becomes its primary, the node holding the backup becomes
 // the primary and picks a new backup, as Tomcat's findSession does; the session is then
 // marked used and primary (BackupManager.objectMadePrimary). Create makes a session
@@ -37,8 +39,9 @@
 // nothing changed and it was not replicated for its max inactive interval, otherwise
 // nothing. The map sends with BackupManager's options (USE_ACK and SYNC_ACK), so a client
 // that got the handler's response knows the backup applied the diff; when the send
-// fails, the client gets 503 Service Unavailable instead and the handler's writes return
-// ErrNotReplicated, and the next request's replication sends the session in full, so
+// fails, the client gets 503 Service Unavailable instead (without the headers the handler
+// set for its body: Content-Encoding, Content-Disposition, ETag, ...) and the handler's
+// writes return ErrNotReplicated, and the next request's replication sends the session in full, so
 // that the failed request's changes reach the backup too. A session whose creation
 // found no backup (no map member took it) is published with its next request, or that
 // request gets 503 (replmap.Map.Replicate). Changes made after the response started are
@@ -51,7 +54,8 @@
 // cookie; Request.OriginalID returns the old id. A client whose new cookie was lost comes
 // back with the old id and finds the session under this node's route, or under the route
 // of the node that renamed it (which died, or answered with an error, before its response
-// left), and this node takes it over (Tomcat's valve does not look). The routes are those
+// left), and this node takes it over (Tomcat's valve does not look), also when the old
+// id's route is this node's (TestOldIDBackToItsOwnNode). The routes are those
 // of the map's session ids, read from its keys at most every 5 s. The rename is off
 // without a JvmRoute or with Config.DisableJvmRouteBinder; once the response has started
 // the session keeps its id. Tomcat nodes with the valve rename sessions the same way, and
@@ -77,6 +81,14 @@
 // primary is probably gone), as DeltaSession.isValid does. A request for a session
 // that expired so on the node it reaches removes it and finds none. A node that becomes
 // a session's primary marks it used (objectMadePrimary).
+//
+// A session whose max inactive interval is 0 or negative never expires, as in Tomcat
+// (Session.SetMaxInactive(0) sets -1; a Tomcat node's setMaxInactiveInterval(0) sends 0:
+// TestMaxInactiveZeroNeverExpires, TestMaxInactiveZeroFromTomcat). Unlike Tomcat's
+// isAccessReplicate, which asks for MSG_ACCESS with every request of a session whose
+// interval is 0, the primary sends none for such a session: its backup never expires it.
+// Intervals travel in whole seconds, as Tomcat's: a positive one below a second is one
+// second, and Config.MaxInactive below a second is refused.
 //
 // # Limits
 //

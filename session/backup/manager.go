@@ -28,7 +28,7 @@ type Config struct {
 	// "localhost#/app"): the sessions are in the map MapName(Name).
 	Name string
 	// JvmRoute is appended to new session ids after a dot (the Engine's jvmRoute), for
-	// a load balancer's sticky sessions; empty: none.
+	// a load balancer's sticky sessions; empty: none. Letters, digits, '-' and '_'.
 	JvmRoute string
 	// DisableJvmRouteBinder turns off the jvmRoute binding (Tomcat's
 	// JvmRouteBinderValve, which is on here whenever JvmRoute is set): by default a
@@ -41,7 +41,8 @@ type Config struct {
 	// alike. Default "/".
 	CookiePath string
 	// MaxInactive is the max inactive interval of new sessions (session-timeout,
-	// DefaultMaxInactive); negative: they never expire.
+	// DefaultMaxInactive), at least a second (it travels in seconds); negative: they never
+	// expire. 0 means the default, unlike Tomcat's session-timeout 0: set -1 for never.
 	MaxInactive time.Duration
 	// ExpireInterval is how often expired sessions are removed (DefaultExpireInterval).
 	ExpireInterval time.Duration
@@ -96,8 +97,12 @@ func NewManager(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("%w: backup.Config.Name is required", channel.ErrInvalidConfig)
 	case cfg.ExpireInterval < 0:
 		return nil, fmt.Errorf("%w: negative backup.Config.ExpireInterval", channel.ErrInvalidConfig)
-	case strings.ContainsAny(cfg.JvmRoute, ".;, \t"):
-		return nil, fmt.Errorf("%w: backup.Config.JvmRoute %q", channel.ErrInvalidConfig, cfg.JvmRoute)
+	case cfg.MaxInactive > 0 && cfg.MaxInactive < time.Second:
+		return nil, fmt.Errorf("%w: backup.Config.MaxInactive below one second", channel.ErrInvalidConfig)
+	case cfg.JvmRoute != "" && (!sessionhttp.ValidID(cfg.JvmRoute) || strings.Contains(cfg.JvmRoute, ".")):
+		// The middleware reads only cookies that are valid session ids.
+		return nil, fmt.Errorf("%w: backup.Config.JvmRoute %q (letters, digits, '-' and '_')", channel.ErrInvalidConfig,
+			cfg.JvmRoute)
 	}
 	if cfg.MaxInactive == 0 {
 		cfg.MaxInactive = DefaultMaxInactive

@@ -254,7 +254,9 @@ func TestCreateAfterCommit(t *testing.T) {
 	if !errors.Is(got, backup.ErrResponseCommitted) {
 		t.Errorf("Create after writing: %v", got)
 	}
-	for _, cfg := range []backup.Config{{}, {Channel: &channel.Channel{}}, {Channel: &channel.Channel{}, Name: "x", JvmRoute: "a.b"}} {
+	ch := &channel.Channel{}
+	for _, cfg := range []backup.Config{{}, {Channel: ch}, {Channel: ch, Name: "x", JvmRoute: "a.b"},
+		{Channel: ch, Name: "x", JvmRoute: "a:b"}, {Channel: ch, Name: "x", MaxInactive: time.Millisecond}} {
 		if _, err := backup.NewManager(cfg); !errors.Is(err, channel.ErrInvalidConfig) {
 			t.Errorf("%+v: %v", cfg, err)
 		}

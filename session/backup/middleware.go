@@ -33,7 +33,7 @@ type Request struct {
 	r  *http.Request
 	w  *sessionhttp.Writer
 	mu sync.Mutex
-	id string // the cookie's session id, then the session's
+	id string // the cookie's session id (the first of several), then the session's
 	s  *Session
 	// looked: the cookie's session was looked up.
 	looked bool
@@ -65,40 +65,54 @@ func (q *Request) find() (*Session, error) {
 		return q.s, nil
 	}
 	q.looked = true
-	ctx := q.r.Context()
-	s, err := q.m.Find(ctx, q.id)
-	if err != nil {
-		return nil, fmt.Errorf("backup: session %s: %w", q.id, err)
+	var s *Session
+	var err error
+	sessionhttp.EachSessionID(q.r.Header, CookieName, func(id string) bool {
+		s, err = q.lookup(id)
+		if s != nil && err == nil {
+			q.id = id
+		}
+		return s == nil && err == nil
+	})
+	if s == nil || err != nil {
+		return nil, err
 	}
 	route := q.m.cfg.JvmRoute
-	binder := route != "" && !q.m.cfg.DisableJvmRouteBinder
-	if !binder || q.w.Committed() {
-		// Once the response has started, a new cookie could no longer reach the client.
-		q.s = s
-		return s, nil
-	}
-	if from := sessionhttp.RouteOf(q.id); s == nil && from != "" && from != route {
-		// Renamed by a binder, whose new cookie did not reach the client: here by an
-		// earlier request, or by another node a request failed over to, which died (or
-		// answered with an error) before its response left.
-		if s, err = q.m.findRenamed(ctx, q.id); err != nil {
-			return nil, fmt.Errorf("backup: session %s: %w", q.id, err)
-		}
-	}
-	if s != nil {
+	if route != "" && !q.m.cfg.DisableJvmRouteBinder && !q.w.Committed() {
 		if cur := s.ID(); sessionhttp.RouteOf(cur) != "" && sessionhttp.RouteOf(cur) != route {
 			// Tomcat's JvmRouteBinderValve: the balancer failed over to this node; rename
 			// the session to this node's route so that it stays here.
-			if err := q.m.ChangeSessionID(ctx, s, sessionhttp.WithRoute(cur, route)); err != nil && !errors.Is(err, ErrIDTaken) {
+			if err := q.m.ChangeSessionID(q.r.Context(), s, sessionhttp.WithRoute(cur, route)); err != nil && !errors.Is(err, ErrIDTaken) {
 				q.m.log.Warn("backup: rename session to this node's route", "manager", q.m.cfg.Name, "id", cur, "err", err)
 			}
 		}
-	}
-	if s != nil && s.ID() != q.id {
-		q.original, q.id = q.id, s.ID()
-		q.setCookie()
+		if s.ID() != q.id {
+			q.original, q.id = q.id, s.ID()
+			q.setCookie()
+		}
 	}
 	q.s = s
+	return s, nil
+}
+
+// lookup finds the session of one of the request's cookies: under its id or, with the
+// jvmRoute binding and before the response started, under the other routes it may have
+// been renamed to.
+func (q *Request) lookup(id string) (*Session, error) {
+	ctx := q.r.Context()
+	s, err := q.m.Find(ctx, id)
+	if s == nil && err == nil && sessionhttp.RouteOf(id) != "" && q.m.cfg.JvmRoute != "" &&
+		!q.m.cfg.DisableJvmRouteBinder && !q.w.Committed() {
+		// Renamed by a binder, whose new cookie did not reach the client: here by an
+		// earlier request, or by another node a request failed over to, which died (or
+		// answered with an error) before its response left; the id's route may be this
+		// node's, the balancer sending the client back to it (TestOldIDBackToItsOwnNode).
+		// Once the response has started, a new cookie could no longer reach the client.
+		s, err = q.m.findRenamed(ctx, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup: session %s: %w", id, err)
+	}
 	return s, nil
 }
 
@@ -167,7 +181,7 @@ func (q *Request) CommitResponse(w http.ResponseWriter) bool {
 		return true // no middleware, no session
 	}
 	if err := q.replicate(true); err != nil {
-		w.Header().Del("Content-Length")
+		sessionhttp.ClearRepresentation(w.Header())
 		http.Error(w, "session not replicated", http.StatusServiceUnavailable)
 		return false
 	}
@@ -213,9 +227,10 @@ func (m *Manager) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := &Request{m: m}
 		q.w = &sessionhttp.Writer{ResponseWriter: w, Committer: q, Withheld: ErrNotReplicated}
-		if c, err := r.Cookie(CookieName); err == nil {
-			q.id = c.Value
-		}
+		sessionhttp.EachSessionID(r.Header, CookieName, func(id string) bool {
+			q.id = id // the first: a request whose cookies name no session has this id
+			return false
+		})
 		q.r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, q))
 		defer q.done()
 		h.ServeHTTP(q.w, q.r)

@@ -28,16 +28,14 @@ type Session struct {
 }
 
 // NewSession returns a new session with the id, created now, with max inactive interval
-// maxInactive (rounded down to seconds; 0 means DefaultMaxInactive, negative never
-// expires), marked new and primary. Its creation is not a change: Put it into the map.
+// maxInactive (0 means DefaultMaxInactive, negative never expires; see SetMaxInactive
+// for the rounding), marked new and primary. Its creation is not a change: Put it into
+// the map.
 func NewSession(id string, maxInactive time.Duration, limits Limits) *Session {
 	if maxInactive == 0 {
 		maxInactive = DefaultMaxInactive
 	}
-	secs := int32(-1)
-	if maxInactive > 0 {
-		secs = int32(min(maxInactive/time.Second, 1<<31-1))
-	}
+	secs := intervalSecs(maxInactive)
 	now := time.Now()
 	return &Session{st: delta.SessionState{ID: id, CreationTime: now.UnixMilli(), LastAccessedTime: now.UnixMilli(),
 		MaxInactive: secs, IsNew: true}, primary: true, replicated: now, limits: limits.withDefaults()}
@@ -71,7 +69,8 @@ func (s *Session) LastAccessedTime() time.Time {
 	return time.UnixMilli(s.st.LastAccessedTime)
 }
 
-// MaxInactive returns the max inactive interval; negative means never.
+// MaxInactive returns the max inactive interval; 0 or negative means never (a Tomcat
+// node's session may carry 0, what setMaxInactiveInterval(0) stores).
 func (s *Session) MaxInactive() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,11 +169,12 @@ func (s *Session) SetPrimary(p bool) {
 }
 
 // Expired reports whether the session has been idle for longer than its max inactive
-// interval at now.
+// interval at now. A session whose interval is 0 or negative never expires, as
+// DeltaSession.isValid has it (TestMaxInactiveZeroNeverExpires).
 func (s *Session) Expired(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st.MaxInactive >= 0 && now.UnixMilli()-s.st.LastAccessedTime >= int64(s.st.MaxInactive)*1000
+	return s.st.MaxInactive > 0 && now.UnixMilli()-s.st.LastAccessedTime >= int64(s.st.MaxInactive)*1000
 }
 
 // Access marks the session used now (Tomcat's access and endAccess): its last accessed
@@ -255,17 +255,25 @@ func (s *Session) Remove(name string) {
 	}
 }
 
-// SetMaxInactive sets the max inactive interval (rounded down to seconds; negative
-// never expires) and records the change.
+// SetMaxInactive sets the max inactive interval and records the change. It travels in
+// whole seconds, as Tomcat's maxInactiveInterval: d is rounded down to seconds, a
+// positive d below one second up to one (it expires, as delta's
+// Session.SetMaxInactiveInterval); 0 or negative never expires (-1 travels).
 func (s *Session) SetMaxInactive(d time.Duration) {
-	secs := int32(-1)
-	if d >= 0 {
-		secs = int32(min(d/time.Second, 1<<31-1))
-	}
+	secs := intervalSecs(d)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.MaxInactive = secs
 	s.record(delta.Action{Type: delta.ActionMaxInterval, Op: delta.OpSet, Value: binary.AppendVarint(nil, int64(secs))})
+}
+
+// intervalSecs is d as a max inactive interval in seconds: rounded down, but at least 1
+// for a positive d; -1 (never) for 0 or negative.
+func intervalSecs(d time.Duration) int32 {
+	if d <= 0 {
+		return -1
+	}
+	return int32(min(max(d/time.Second, 1), 1<<31-1))
 }
 
 // record adds a change to the DeltaRequest: a later change of the same type and name

@@ -1,38 +1,67 @@
-package delta
+package delta_test
 
 import (
+	"errors"
 	"net/http"
-	"slices"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/gotribes/tribes/session/delta"
 )
 
-// TestCookieValueMatchesNetHTTP: the middleware's own Cookie header parsing finds the
-// same session ids, in the same order, as http.Request.Cookies.
-func TestCookieValueMatchesNetHTTP(t *testing.T) {
-	for _, lines := range [][]string{
-		{"JSESSIONID=ABC.a"},
-		{"a=1; JSESSIONID=ABC.a; b=2"},
-		{"JSESSIONID=ABC.a;JSESSIONID=DEF.b"},
-		{`JSESSIONID="ABC.a"`, "x=y; JSESSIONID=DEF.b"},
-		{"  JSESSIONID = ABC.a ", "JSESSIONID=", "JSESSIONID", ";;", "jsessionid=ABC"},
-		{"JSESSIONID=A B", "JSESSIONID=ok-1_2.x", `JSESSIONID="`},
-	} {
-		r := &http.Request{Header: http.Header{"Cookie": lines}}
-		var want []string
-		for _, c := range r.Cookies() {
-			if c.Name == "JSESSIONID" && validID(c.Value) {
-				want = append(want, c.Value)
-			}
+// TestCookieMaxAgeNegative: Tomcat's session cookie max-age is -1 by default
+// (SessionCookieConfig.getMaxAge, <cookie-config><max-age>-1</max-age>): a browser-session
+// cookie. A Tomcat user who carries that value over gets a cookie the browser keeps, not
+// the "Max-Age=0" net/http writes for a negative http.Cookie.MaxAge, which would delete
+// the cookie at once and give every request of that client a new session.
+func TestCookieMaxAgeNegative(t *testing.T) {
+	_, a, _, _ := three(t, delta.Config{})
+	mw, err := delta.NewMiddleware(a.m, delta.HTTPConfig{CookieMaxAge: -1})
+	if errors.Is(err, delta.ErrInvalidConfig) {
+		return // refused: fine
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw.Wrap(counter)
+	w := get(h, "/", "")
+	sc := w.Header().Get("Set-Cookie")
+	if !strings.HasPrefix(sc, "JSESSIONID=") {
+		t.Fatalf("no session cookie: %q", sc)
+	}
+	if strings.Contains(sc, "Max-Age=0") {
+		t.Errorf("CookieMaxAge -1 accepted, but the new session's cookie deletes itself: Set-Cookie %q", sc)
+	}
+	// The client that follows the cookie comes back without one: a new session each time.
+	c := sessionCookie(t, w, "JSESSIONID")
+	if c != nil && c.MaxAge < 0 {
+		t.Errorf("browser drops the cookie (parsed MaxAge %d): the next request starts a new session", c.MaxAge)
+	}
+}
+
+// TestSeveralSessionCookies: of a request's JSESSIONID cookies (stale ones of another
+// path or domain first, then the live one), the middleware continues the session of the
+// first that names one, as Tomcat's CoyoteAdapter.parseSessionCookiesId tries each; it
+// tries at most sessionhttp's four, so the fifth is not looked up.
+func TestSeveralSessionCookies(t *testing.T) {
+	_, a, _, _ := three(t, delta.Config{})
+	h := wrap(t, a, delta.HTTPConfig{}, counter)
+	id := sessionCookie(t, get(h, "/", ""), "JSESSIONID").Value
+	serve := func(stale int) string {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		for range stale {
+			r.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: "0123456789ABCDEF0123456789ABCDEF.a"})
 		}
-		var got []string
-		eachCookie(r.Header, "JSESSIONID", func(v string) bool {
-			if validID(v) {
-				got = append(got, v)
-			}
-			return true
-		})
-		if !slices.Equal(got, want) {
-			t.Errorf("%q: got %q, net/http finds %q", lines, got, want)
-		}
+		r.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: id})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Body.String()
+	}
+	if got := serve(1); got != "2" {
+		t.Errorf("with a stale cookie before the live one: count %q, want 2", got)
+	}
+	if got := serve(4); got != "1" {
+		t.Errorf("with four stale cookies before the live one: count %q, want 1 (a new session)", got)
 	}
 }

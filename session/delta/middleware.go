@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/textproto"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +50,8 @@ type HTTPConfig struct {
 	// CookieSameSite is the cookie's SameSite. 0 means http.SameSiteLaxMode;
 	// http.SameSiteDefaultMode omits the attribute.
 	CookieSameSite http.SameSite
-	// CookieMaxAge is the cookie's Max-Age in seconds; 0 means a browser-session cookie.
+	// CookieMaxAge is the cookie's Max-Age in seconds; 0 or negative (Tomcat's default
+	// -1) means a browser-session cookie, without Max-Age (TestCookieMaxAgeNegative).
 	CookieMaxAge int
 	// DisableHTTPOnly leaves HttpOnly off the cookie (it is on by default, as Tomcat's
 	// useHttpOnly).
@@ -79,7 +78,10 @@ type HTTPConfig struct {
 	ReadyTimeout time.Duration
 
 	// OnReplicationError writes the response when acked replication fails before the
-	// response started. Nil means 503 Service Unavailable with a short text.
+	// response started. Nil means 503 Service Unavailable with a short text. The headers
+	// the handler set for its own body (Content-Type, Content-Encoding,
+	// Content-Disposition, ETag, Cache-Control, ...) are removed before it is called
+	// (TestReplicationErrorDropsHandlerRepresentationHeaders).
 	OnReplicationError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
@@ -118,6 +120,7 @@ func NewMiddleware(m *Manager, cfg HTTPConfig) (*Middleware, error) {
 	if cfg.CookieSameSite == 0 {
 		cfg.CookieSameSite = http.SameSiteLaxMode
 	}
+	cfg.CookieMaxAge = max(cfg.CookieMaxAge, 0) // net/http writes a negative MaxAge as Max-Age=0
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
@@ -270,18 +273,16 @@ type Request struct {
 	err         error // replication errors before the response started
 }
 
-// bind finds the request's session: the first cookie naming a session this node has,
-// renamed to the local route if it came from another node.
+// bind finds the request's session: the first cookie (of the first
+// sessionhttp.MaxCookies with a valid id) naming a session this node has, renamed to the
+// local route if it came from another node.
 func (rq *Request) bind(r *http.Request) {
 	m, cfg := rq.mw.m, &rq.mw.cfg
 	route := m.cfg.JvmRoute
 	binder := route != "" && !cfg.DisableJvmRouteBinder
 	now := nowMs()
 	var first string
-	eachCookie(r.Header, cfg.CookieName, func(v string) bool {
-		if !validID(v) {
-			return true
-		}
+	sessionhttp.EachSessionID(r.Header, cfg.CookieName, func(v string) bool {
 		if first == "" {
 			first = v
 		}
@@ -326,34 +327,6 @@ func (rq *Request) bind(r *http.Request) {
 		}
 		rq.s.accessAt(now)
 	}
-}
-
-// eachCookie calls f with the value of each cookie named name in h's Cookie headers, in
-// order, until f returns false. It parses as http.Request.Cookies does, without
-// allocating.
-func eachCookie(h http.Header, name string, f func(value string) bool) {
-	for _, line := range h["Cookie"] {
-		for line != "" {
-			var pair string
-			pair, line, _ = strings.Cut(line, ";")
-			if v, ok := cookieValue(pair, name); ok && !f(v) {
-				return
-			}
-		}
-	}
-}
-
-// cookieValue returns the value of one "name=value" pair of a Cookie header if it is
-// named name, with surrounding double quotes removed.
-func cookieValue(pair, name string) (string, bool) {
-	k, v, ok := strings.Cut(textproto.TrimString(pair), "=")
-	if !ok || k != name {
-		return "", false
-	}
-	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = v[1 : len(v)-1]
-	}
-	return v, true
 }
 
 // Session returns the request's session, or nil if it has none.
@@ -570,7 +543,7 @@ func (w *responseWriter) CommitResponse(hw http.ResponseWriter) bool {
 	}
 	if err := w.rq.replicate(true); err != nil {
 		w.rq.mw.log("delta: acked replication failed; answering with an error", "err", err)
-		hw.Header().Del("Content-Length")
+		sessionhttp.ClearRepresentation(hw.Header())
 		w.rq.mw.cfg.OnReplicationError(hw, w.r, err)
 		return false
 	}

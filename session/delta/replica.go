@@ -238,7 +238,7 @@ func (s *Session) endExpire() []notice {
 func (s *Session) endRequest() {
 	s.mu.Lock()
 	if s.valid {
-		s.accessed = nowMs()
+		s.accessed, s.lastAccess = nowMs(), 0
 		s.isNew = false
 	}
 	s.mu.Unlock()

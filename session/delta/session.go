@@ -24,7 +24,8 @@ type Session struct {
 	mu          sync.Mutex
 	id          string
 	created     int64 // unix ms
-	accessed    int64 // unix ms of the last access
+	accessed    int64 // unix ms of the last access, a running request's start (thisAccessedTime)
+	lastAccess  int64 // if not 0, LastAccessedTime during a request: the access before it
 	maxInactive int32 // seconds; <= 0 never expires
 	isNew       bool
 	valid       bool
@@ -102,28 +103,42 @@ func (s *Session) CreationTime() time.Time {
 }
 
 // LastAccessedTime is the last time a request used the session, here or (as far as
-// replication told) elsewhere.
+// replication told) elsewhere. During a request it is the time of the access before
+// that request, as Tomcat's getLastAccessedTime: the middleware's access at the
+// request's start counts (for expiry and replication) but shows only once the request
+// ended (TestLastAccessedTimeDuringRequestIsThePreviousOne).
 func (s *Session) LastAccessedTime() time.Time {
 	if s == nil {
 		return time.Time{}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.lastAccess != 0 {
+		return time.UnixMilli(s.lastAccess)
+	}
 	return time.UnixMilli(s.accessed)
 }
 
-// Access records a use of the session now. The middleware calls it when a request starts
-// and ends; call it yourself when driving a Manager without the middleware.
+// Access records a use of the session now, a whole one (Tomcat's access and
+// endAccess): LastAccessedTime returns now. The middleware does that itself when a
+// request starts and ends; call it when driving a Manager without the middleware.
 func (s *Session) Access() {
 	if s == nil {
 		return
 	}
-	s.accessAt(nowMs())
+	s.mu.Lock()
+	s.accessed, s.lastAccess = nowMs(), 0
+	s.mu.Unlock()
 }
 
-// accessAt is Access at unix ms now.
+// accessAt records the start of a request at unix ms now (Tomcat's access): the
+// session's idle time counts from now, while LastAccessedTime keeps the earlier access
+// until the request ends (endRequest).
 func (s *Session) accessAt(now int64) {
 	s.mu.Lock()
+	if s.lastAccess == 0 {
+		s.lastAccess = s.accessed
+	}
 	s.accessed = now
 	s.mu.Unlock()
 }

@@ -49,9 +49,10 @@
 // the handler's return), a session that changed (or is new, or had its id changed) is
 // saved; one that was only read gets its TTL renewed (PEXPIRE, unless a concurrent
 // request saved the session since it was read), without a write. If the
-// save fails, the handler's response is replaced by OnError's and its writes fail with
-// ErrNotSaved: a client that got a successful response knows Redis has the session's
-// changes. Changes made after the response started are saved when the handler returns,
+// save fails, the handler's response is replaced by OnError's (without the headers the
+// handler set for its body: Content-Encoding, Content-Disposition, ETag, ...) and its
+// writes fail with ErrNotSaved: a client that got a successful response knows Redis has
+// the session's changes. Changes made after the response started are saved when the handler returns,
 // without that guarantee (a failure is logged). A handler that panics before its
 // response started saves nothing; after, only what the commit saved is kept.
 //

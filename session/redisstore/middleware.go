@@ -28,7 +28,8 @@ type HTTPConfig struct {
 	// CookieSameSite is the cookie's SameSite. 0 means http.SameSiteLaxMode;
 	// http.SameSiteDefaultMode omits the attribute.
 	CookieSameSite http.SameSite
-	// CookieMaxAge is the cookie's Max-Age in seconds; 0 means a browser-session cookie.
+	// CookieMaxAge is the cookie's Max-Age in seconds; 0 or negative (Tomcat's default
+	// -1) means a browser-session cookie, without Max-Age (TestCookieMaxAgeNegative).
 	CookieMaxAge int
 	// DisableHTTPOnly leaves HttpOnly off the cookie (on by default, Tomcat's useHttpOnly).
 	DisableHTTPOnly bool
@@ -41,7 +42,9 @@ type HTTPConfig struct {
 
 	// OnError writes the response when the session cannot be loaded (Redis unavailable:
 	// the handler does not run) or saved before the response started. Nil means
-	// DefaultOnError.
+	// DefaultOnError. The headers the handler set for its own body (Content-Type,
+	// Content-Encoding, Content-Disposition, ETag, Cache-Control, ...) and its Set-Cookie
+	// are removed before it is called (TestSaveErrorDropsHandlerRepresentationHeaders).
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
@@ -84,6 +87,7 @@ func NewMiddleware(st *Store, cfg HTTPConfig) (*Middleware, error) {
 	if cfg.CookieSameSite == 0 {
 		cfg.CookieSameSite = http.SameSiteLaxMode
 	}
+	cfg.CookieMaxAge = max(cfg.CookieMaxAge, 0) // net/http writes a negative MaxAge as Max-Age=0
 	if cfg.OnError == nil {
 		cfg.OnError = DefaultOnError
 	}
@@ -106,60 +110,40 @@ func FromContext(ctx context.Context) *Request {
 	return rq
 }
 
-// maxCookies bounds the session cookies of one request that are looked up.
-const maxCookies = 4
-
 func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	if mw.cfg.SkipPath != nil && mw.cfg.SkipPath.MatchString(r.URL.Path) || mw.cfg.Skip != nil && mw.cfg.Skip(r) {
 		next.ServeHTTP(w, r)
 		return
 	}
 	rq := &Request{mw: mw, ctx: context.WithoutCancel(r.Context()), tls: r.TLS != nil}
-	tried := 0
-cookies:
-	for _, c := range r.CookiesNamed(mw.cfg.CookieName) {
-		if !validID(c.Value) || tried == maxCookies {
-			continue
-		}
-		tried++
+	var loadErr error
+	sessionhttp.EachSessionID(r.Header, mw.cfg.CookieName, func(id string) bool {
 		if rq.requestedID == "" {
-			rq.requestedID = c.Value
+			rq.requestedID = id
 		}
-		s, err := mw.st.Load(r.Context(), c.Value)
+		s, err := mw.st.Load(r.Context(), id)
 		switch {
 		case err == nil:
-			rq.requestedID, rq.s = c.Value, s
+			rq.requestedID, rq.s = id, s
+			return false
 		case errors.Is(err, ErrNotFound):
-			continue cookies
+			return true
 		case errors.Is(err, ErrCorrupt):
-			mw.log.Warn("redisstore: ignoring a corrupt stored session", "id", c.Value, "err", err)
-			continue cookies
-		default:
-			mw.log.Warn("redisstore: cannot load the session; answering with an error", "err", err)
-			mw.cfg.OnError(w, r, err)
-			return
+			mw.log.Warn("redisstore: ignoring a corrupt stored session", "id", id, "err", err)
+			return true
 		}
-		break cookies
+		loadErr = err
+		return false
+	})
+	if loadErr != nil {
+		mw.log.Warn("redisstore: cannot load the session; answering with an error", "err", loadErr)
+		mw.cfg.OnError(w, r, loadErr)
+		return
 	}
 	rw := &responseWriter{Writer: sessionhttp.Writer{ResponseWriter: w, Withheld: ErrNotSaved}, rq: rq, r: r}
 	rw.Committer = rw
 	next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rq)))
 	rw.finish()
-}
-
-// validID reports whether a cookie value can be a session id: 1 to 256 characters from
-// [A-Za-z0-9._-] (delta's rule).
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // Request is the session side of one HTTP request, from FromContext (delta.Request's
@@ -358,7 +342,7 @@ func (w *responseWriter) CommitResponse(hw http.ResponseWriter) bool {
 		return true
 	}
 	w.rq.mw.log.Warn("redisstore: session not saved; answering with an error", "err", err)
-	hw.Header().Del("Content-Length")
+	sessionhttp.ClearRepresentation(hw.Header())
 	hw.Header().Del("Set-Cookie")
 	w.rq.mw.cfg.OnError(hw, w.r, err)
 	return false
