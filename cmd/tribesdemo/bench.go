@@ -51,7 +51,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	onLoop := fs.Bool("deliver-on-loop", false, "Go receivers deliver on their event loops (node --deliver-on-loop)")
 	engine := fs.String("engine", string(nio.DefaultEngine), fmt.Sprintf("receiver engine of the Go receivers (node --engine): %q or %q",
 		nio.EngineGnet, nio.EngineGoroutine))
-	runs := fs.Int("runs", 1, "runs of every row; each side's median run (by msgs/s) is reported")
+	runs := fs.Int("runs", 1, "runs of every row, Go first in odd runs and Java first in even ones; each side's median by msgs/s is reported (of an even number, the mean of the two middle runs)")
 	rxProcs := fs.Int("receiver-procs", 0, "GOMAXPROCS of the Go receiver processes; 0 for the runtime's default (the CPUs)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo bench [flags]\n\nRuns the same workloads Go→Go and Java→Java (the project's Java peer on Debian's\ntomcat10-tribes.jar) in one run, each sender and receiver in its own process on\n127.0.0.1, and prints msgs/s, MB/s, latency, memory and the Go/Java ratios.")
@@ -152,7 +152,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if useJava {
 		fmt.Fprintf(stderr, "starting %d Java receivers\n", nrx)
 		for range nrx {
-			jp, err := javapeer.StartNode(ctx, "--quiet")
+			jp, err := javapeer.StartNode(ctx, "--quiet", "--seconds", strconv.Itoa(total))
 			if err != nil {
 				return fmt.Errorf("java receiver: %w", err)
 			}
@@ -188,8 +188,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, size := range fanoutSizes {
 		work = append(work, workload{size, nrx})
 	}
-	// Each run measures every row, Go then Java; the rows report each side's median run
-	// (by msgs/s), so that the runs of the two sides alternate in time.
+	// Each run measures every row on both sides, Go first in odd runs and Java first in
+	// even ones (inRunOrder); the rows report each side's median of the runs (medianRows),
+	// so that the runs of the two sides alternate in time.
 	var runsRows, runsFloors [][]benchRow
 	var raws []float64
 	for run := range *runs {
@@ -204,31 +205,34 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				} else if w.size >= 64<<10 {
 					warm = 200
 				}
-				fmt.Fprintf(stderr, "run %d, size %d to %d, %s: Go…", run+1, w.size, w.receivers, mode)
-				var rx0 procWork
-				for _, p := range goRx[:w.receivers] {
-					rx0 = rx0.add(readWork(p.cmd.Process.Pid))
-				}
-				r.goRes, r.goErr = goSend(ctx, exe, goTo(w.receivers), count, w.size, mode, *seconds, *conc, warm)
-				var rx1 procWork
-				for _, p := range goRx[:w.receivers] {
-					rx1 = rx1.add(readWork(p.cmd.Process.Pid))
-				}
-				// The receivers' figures include the warm-up messages, which they processed too.
-				r.goRes.RxCPUusPerMsg, r.goRes.RxSwitchesPerMsg = rx1.since(rx0).perMsg(int64(w.receivers) * (int64(warm) + r.goRes.Sent))
-				if jps != nil {
-					fmt.Fprintf(stderr, " Java…")
-					r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: javaTo(w.receivers), Count: count,
-						Size: w.size, Options: benchModes[mode], Seconds: *seconds, Warmup: warm})
-				} else {
-					r.javaSkipped = true
-				}
+				fmt.Fprintf(stderr, "run %d, size %d to %d, %s:", run+1, w.size, w.receivers, mode)
+				r.javaSkipped = jps == nil
+				inRunOrder(run, func() {
+					fmt.Fprintf(stderr, " Go…")
+					var rx0 procWork
+					for _, p := range goRx[:w.receivers] {
+						rx0 = rx0.add(readWork(p.cmd.Process.Pid))
+					}
+					r.goRes, r.goErr = goSend(ctx, exe, goTo(w.receivers), count, w.size, mode, *seconds, *conc, warm)
+					var rx1 procWork
+					for _, p := range goRx[:w.receivers] {
+						rx1 = rx1.add(readWork(p.cmd.Process.Pid))
+					}
+					// The receivers' figures include the warm-up messages, which they processed too.
+					r.goRes.RxCPUusPerMsg, r.goRes.RxSwitchesPerMsg = rx1.since(rx0).perMsg(int64(w.receivers) * (int64(warm) + r.goRes.Sent))
+				}, func() {
+					if jps != nil {
+						fmt.Fprintf(stderr, " Java…")
+						r.javaRes, r.javaErr = javapeer.RunBenchOpts(ctx, javapeer.BenchOptions{To: javaTo(w.receivers), Count: count,
+							Size: w.size, Options: benchModes[mode], Seconds: *seconds, Warmup: warm})
+					}
+				})
 				fmt.Fprintln(stderr)
 				rows = append(rows, r)
 			}
 			if w.receivers == 1 && slices.Contains(floorSizes, w.size) {
 				fmt.Fprintf(stderr, "run %d, size %d, raw ping-pong\n", run+1, w.size)
-				floors = append(floors, measureRawFloor(ctx, exe, goFloor, javaFloor, w.size, *seconds))
+				floors = append(floors, measureRawFloor(ctx, run, exe, goFloor, javaFloor, w.size, *seconds))
 			}
 		}
 		runsRows = append(runsRows, rows)
@@ -240,8 +244,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(floorSizes) > 0 {
 		floors = medianRows(runsFloors)
 	}
-	slices.Sort(raws)
-	rawMBs := raws[len(raws)/2]
+	rawMBs := medianOf(raws, func(v float64) float64 { return v }, func(a, b float64) float64 { return (a + b) / 2 })
 
 	delivery := ", Go receivers on engine " + *engine
 	if *onLoop {
@@ -323,27 +326,76 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // medianRows combines the runs of every row (runs[i][j] is row j of run i): each side's
-// run with the median msgs/s, or its first error.
+// median by msgs/s (the run in the middle, or the mean of the two middle runs' figures for
+// an even number of runs), and its first error. A Java run with failed sends is an error,
+// as a Go run's is (goSummary).
 func medianRows(runs [][]benchRow) []benchRow {
 	rows := slices.Clone(runs[0])
 	for j := range rows {
-		var gos, javas []benchRow
+		var gos []sendResult
+		var javas []javapeer.BenchResult
 		for _, run := range runs {
 			r := run[j]
+			if r.javaErr == nil && r.javaRes.Failed > 0 {
+				r.javaErr = fmt.Errorf("%d of %d sends failed (first: %s)", r.javaRes.Failed, r.javaRes.Count, r.javaRes.FirstError)
+			}
 			if r.goErr != nil && rows[j].goErr == nil {
 				rows[j].goErr = r.goErr
 			}
 			if r.javaErr != nil && rows[j].javaErr == nil {
 				rows[j].javaErr = r.javaErr
 			}
-			gos, javas = append(gos, r), append(javas, r)
+			gos, javas = append(gos, r.goRes), append(javas, r.javaRes)
 		}
-		slices.SortFunc(gos, func(a, b benchRow) int { return cmp.Compare(a.goRes.MsgsPerSec, b.goRes.MsgsPerSec) })
-		slices.SortFunc(javas, func(a, b benchRow) int { return cmp.Compare(a.javaRes.MsgsPerSec, b.javaRes.MsgsPerSec) })
-		rows[j].goRes = gos[len(gos)/2].goRes
-		rows[j].javaRes = javas[len(javas)/2].javaRes
+		rows[j].goRes = medianOf(gos, func(r sendResult) float64 { return r.MsgsPerSec }, sendResult.mean)
+		rows[j].javaRes = medianOf(javas, func(r javapeer.BenchResult) float64 { return r.MsgsPerSec }, meanJava)
 	}
 	return rows
+}
+
+// medianOf returns the median of xs by key (it sorts xs): the one in the middle, or
+// mean(a, b) of the two in the middle of an even number.
+func medianOf[T any](xs []T, key func(T) float64, mean func(a, b T) T) T {
+	slices.SortStableFunc(xs, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return mean(xs[n/2-1], xs[n/2])
+}
+
+// mean is the mean of the figures bench prints of two runs of a row's Go side (the larger
+// peak memory).
+func (r sendResult) mean(o sendResult) sendResult {
+	avg := func(a, b float64) float64 { return (a + b) / 2 }
+	r.MsgsPerSec, r.MBPerSec = avg(r.MsgsPerSec, o.MsgsPerSec), avg(r.MBPerSec, o.MBPerSec)
+	r.P50us, r.P99us = avg(r.P50us, o.P50us), avg(r.P99us, o.P99us)
+	r.CPUusPerMsg, r.SwitchesPerMsg = avg(r.CPUusPerMsg, o.CPUusPerMsg), avg(r.SwitchesPerMsg, o.SwitchesPerMsg)
+	r.RxCPUusPerMsg, r.RxSwitchesPerMsg = avg(r.RxCPUusPerMsg, o.RxCPUusPerMsg), avg(r.RxSwitchesPerMsg, o.RxSwitchesPerMsg)
+	r.MaxRssKb = max(r.MaxRssKb, o.MaxRssKb)
+	return r
+}
+
+// meanJava is sendResult.mean of a row's Java side.
+func meanJava(r, o javapeer.BenchResult) javapeer.BenchResult {
+	avg := func(a, b float64) float64 { return (a + b) / 2 }
+	r.MsgsPerSec, r.MBPerSec = avg(r.MsgsPerSec, o.MsgsPerSec), avg(r.MBPerSec, o.MBPerSec)
+	r.P50us, r.P99us, r.MaxUs = avg(r.P50us, o.P50us), avg(r.P99us, o.P99us), max(r.MaxUs, o.MaxUs)
+	r.MaxRssKb = max(r.MaxRssKb, o.MaxRssKb)
+	return r
+}
+
+// inRunOrder measures a row's two sides in the order of run (counted from 0): Go first in
+// the first, third... runs, Java first in the others, so that neither side always runs
+// first (right after the other side's load, or after the pause between rows).
+func inRunOrder(run int, goSide, javaSide func()) {
+	if run%2 == 1 {
+		javaSide()
+		goSide()
+		return
+	}
+	goSide()
+	javaSide()
 }
 
 func parseSizes(flagName, list string) ([]int, error) {

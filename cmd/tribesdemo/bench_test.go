@@ -113,3 +113,16 @@ func TestPingPong(t *testing.T) {
 		t.Fatal("no error from a stopped server")
 	}
 }
+
+// TestRunsAlternateTheSides: bench measures Go first in the first run of every row and
+// Java first in the second, and so on, so that with --runs > 1 neither side is always
+// measured first (issue 15 asks for medians of alternating runs).
+func TestRunsAlternateTheSides(t *testing.T) {
+	var got []string
+	for run := range 4 {
+		inRunOrder(run, func() { got = append(got, "go") }, func() { got = append(got, "java") })
+	}
+	if want := []string{"go", "java", "java", "go", "go", "java", "java", "go"}; !slices.Equal(got, want) {
+		t.Errorf("sides measured in runs 1-4: %v, want %v", got, want)
+	}
+}

@@ -28,20 +28,22 @@ func rawFloorSizes(sizes []int, modes []string) []int {
 	return fs
 }
 
-// measureRawFloor measures the raw ping-pong of size-byte messages, Go then Java (when
-// javaSrv is not nil): the same bytes on the wire as an acked row, over plain TCP.
-func measureRawFloor(ctx context.Context, exe string, goSrv *goProc, javaSrv *javapeer.Peer, size, seconds int) benchRow {
+// measureRawFloor measures the raw ping-pong of size-byte messages in run's order of the
+// sides (inRunOrder), Java when javaSrv is not nil: the same bytes on the wire as an acked
+// row, over plain TCP.
+func measureRawFloor(ctx context.Context, run int, exe string, goSrv *goProc, javaSrv *javapeer.Peer, size, seconds int) benchRow {
 	const count, warm = 10_000_000, 2000
-	r := benchRow{size: size, receivers: 1, mode: rawFloorMode}
-	r.goRes, r.goErr = goSummary(ctx, exe, "pingpong", "--to", goSrv.member, "--count", strconv.Itoa(count),
-		"--size", strconv.Itoa(size), "--options", strconv.Itoa(benchModes["use_ack"]),
-		"--seconds", strconv.Itoa(seconds), "--warmup", strconv.Itoa(warm))
-	if javaSrv == nil {
-		r.javaSkipped = true
-		return r
-	}
-	r.javaRes, r.javaErr = javapeer.RunRawPingPong(ctx, javapeer.BenchOptions{To: javaSrv.Member(), Count: count,
-		Size: size, Options: benchModes["use_ack"], Seconds: seconds, Warmup: warm})
+	r := benchRow{size: size, receivers: 1, mode: rawFloorMode, javaSkipped: javaSrv == nil}
+	inRunOrder(run, func() {
+		r.goRes, r.goErr = goSummary(ctx, exe, "pingpong", "--to", goSrv.member, "--count", strconv.Itoa(count),
+			"--size", strconv.Itoa(size), "--options", strconv.Itoa(benchModes["use_ack"]),
+			"--seconds", strconv.Itoa(seconds), "--warmup", strconv.Itoa(warm))
+	}, func() {
+		if javaSrv != nil {
+			r.javaRes, r.javaErr = javapeer.RunRawPingPong(ctx, javapeer.BenchOptions{To: javaSrv.Member(), Count: count,
+				Size: size, Options: benchModes["use_ack"], Seconds: seconds, Warmup: warm})
+		}
+	})
 	return r
 }
 

@@ -175,9 +175,9 @@ func (r *sendResult) summarize(lat []time.Duration, el time.Duration, work0 proc
 		r.MBPerSec = float64(r.Sent) * float64(r.Size) * float64(r.Members) / r.Seconds / 1e6
 	}
 	slices.Sort(lat)
-	if n := len(lat); n > 0 {
-		r.P50us = float64(lat[n/2].Microseconds())
-		r.P99us = float64(lat[min(n-1, n*99/100)].Microseconds())
-	}
+	// Nearest rank, as the Java peer's BenchSend.pct, so that bench's Go and Java
+	// p50/p99 columns compare.
+	r.P50us = float64(percentile(lat, 50).Microseconds())
+	r.P99us = float64(percentile(lat, 99).Microseconds())
 	r.MaxRssKb = maxRSSKB()
 }

@@ -38,7 +38,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 // every side answered requests, with no error, each connection's session counted
 // 1, 2, 3... (the load client checks every answer), the counters add up to the requests
 // answered, and node 2 of every side with acked replication holds each session with its
-// last counter.
+// last counter when read once right after the run.
 func TestEverySideServesTheCounter(t *testing.T) {
 	tomcat.Skip(t)
 	if testing.Short() {

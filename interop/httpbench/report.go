@@ -17,7 +17,7 @@ type summary struct {
 	stale        int // sessions behind on node 2, all runs
 	checked      int // sessions checked on node 2, all runs
 	checkErrs    []string
-	rssMiB       []float64   // per node, the largest of the runs
+	rssMiB       []float64   // per node, the largest of the runs; -1: unknown in some run
 	cpu, sw      [][]float64 // per process (nodes, then the load client), each run's CPU µs and context switches per request
 	names        []string
 }
@@ -52,13 +52,36 @@ func summarize(ms []measurement) []*summary {
 			if i == len(s.rssMiB) {
 				s.rssMiB = append(s.rssMiB, 0)
 			}
-			s.rssMiB[i] = max(s.rssMiB[i], float64(kib)/1024)
+			switch {
+			case kib <= 0 || s.rssMiB[i] < 0: // rssKiB could not read it: the largest is unknown
+				s.rssMiB[i] = -1
+			default:
+				s.rssMiB[i] = max(s.rssMiB[i], float64(kib)/1024)
+			}
 		}
 	}
 	for _, s := range out {
 		s.median = median(s.runs)
 	}
 	return out
+}
+
+// fault says why the side did not do, in every run, all the work it claims, or "" if it
+// did: failed requests (the rate counts the answered ones only), a node 2 that could not
+// be read (replication unverified), or sessions behind on node 2. Stale copies count
+// against every side but Tomcat's asynchronous one: its DeltaManager leaves some copies
+// behind by design (a session's creation applied after its first delta) after sending
+// every change, and a denominator that does less work only lowers Go's ratio.
+func (s *summary) fault() string {
+	switch {
+	case s.errors > 0:
+		return "errors"
+	case len(s.checkErrs) > 0:
+		return "node 2 unchecked"
+	case s.stale > 0 && !(s.config == cfgAsync && s.side == "tomcat"):
+		return "stale on node 2"
+	}
+	return ""
 }
 
 // appendPerProcess appends a run's figure of each process to that process's figures.
@@ -141,7 +164,9 @@ func runRatios(num, den []float64) []float64 {
 // report prints the sides' medians and the ratios as Markdown tables. A ratio is given
 // twice: of the two sides' medians, and as the median of its value in each run; a target
 // is met only when both meet it (on a noisy machine the medians of two sides can come
-// from different runs and meet a target that no run met).
+// from different runs and meet a target that no run met) and both sides did their work
+// in every run (summary.fault: no failed request, node 2 checked and, but for Tomcat
+// async, current). An RSS that could not be read is unknown and meets no target.
 func report(w io.Writer, ms []measurement) {
 	sums := summarize(ms)
 	loads := make([]float64, 0, len(ms))
@@ -164,6 +189,9 @@ func report(w io.Writer, ms []measurement) {
 		rss := make([]string, len(s.rssMiB))
 		for i, r := range s.rssMiB {
 			rss[i] = fmt.Sprintf("%.0f", r)
+			if r < 0 {
+				rss[i] = "unknown"
+			}
 		}
 		errs := fmt.Sprint(s.errors)
 		if len(s.checkErrs) > 0 {
@@ -196,12 +224,15 @@ func report(w io.Writer, ms []measurement) {
 	fmt.Fprintln(w, "|---|---:|---:|---|")
 	for _, r := range ratios {
 		num, den := get(r.num), get(r.den)
-		if num == nil || den == nil || den.median == 0 {
+		if num == nil || den == nil {
 			continue
 		}
-		v := num.median / den.median
-		perRun, spread := "-", ""
-		met := r.meets(v)
+		value, perRun, spread := "-", "-", ""
+		met := den.median > 0
+		if met {
+			v := num.median / den.median
+			value, met = fmt.Sprintf("%.2f", v), r.meets(v)
+		}
 		if rs := runRatios(num.runs, den.runs); len(rs) > 0 {
 			m := median(rs)
 			perRun = fmt.Sprintf("%.2f", m)
@@ -213,13 +244,28 @@ func report(w io.Writer, ms []measurement) {
 		target := "-"
 		if r.target != "" {
 			target = r.target + map[bool]string{true: " met", false: " not met"}[met]
+			// A side that did not do its work in some run makes the target not met,
+			// whatever the rates.
+			var why []string
+			for _, s := range []*summary{num, den} {
+				if f := s.fault(); f != "" {
+					why = append(why, fmt.Sprintf("%s %s: %s", s.config, s.side, f))
+				}
+			}
+			if len(why) > 0 {
+				target = r.target + " not met (" + strings.Join(why, "; ") + ")"
+			}
 		}
-		fmt.Fprintf(w, "| %s | %.2f | %s%s | %s |\n", r.name, v, perRun, spread, target)
+		fmt.Fprintf(w, "| %s | %s | %s%s | %s |\n", r.name, value, perRun, spread, target)
 	}
 	// Memory: each Go node 1 against the Tomcat node 1 of the same configuration.
 	for _, c := range []string{cfgSingle, cfgAsync, cfgAcked} {
 		g, tc := get([2]string{c, "go"}), get([2]string{c, "tomcat"})
-		if g == nil || tc == nil || len(tc.rssMiB) == 0 || tc.rssMiB[0] == 0 {
+		if g == nil || tc == nil || len(g.rssMiB) == 0 || len(tc.rssMiB) == 0 {
+			continue
+		}
+		if g.rssMiB[0] <= 0 || tc.rssMiB[0] <= 0 {
+			fmt.Fprintf(w, "| RSS Go / Tomcat node 1, %s | unknown | - | <= 0.25 not met (RSS unknown) |\n", c)
 			continue
 		}
 		v := g.rssMiB[0] / tc.rssMiB[0]
