@@ -72,17 +72,7 @@ func (s *rawSock) Write(b []byte) (int, error) {
 	if s.rc == nil || len(b) > rawIOMax {
 		return s.alt.Write(b)
 	}
-	s.wbuf, s.wn, s.werrno = b, 0, 0
-	err := s.rc.Write(s.writeFn)
-	n, errno := s.wn, s.werrno
-	s.wbuf = nil
-	switch {
-	case err != nil:
-		return n, err
-	case errno != 0:
-		return n, os.NewSyscallError("write", errno)
-	}
-	return n, nil
+	return s.rawWrite(b, s.writeFn)
 }
 
 // WriteNoWait writes what of b the socket's send buffer takes now, without waiting, and
@@ -95,8 +85,13 @@ func (s *rawSock) WriteNoWait(b []byte) (int, error) {
 	if len(b) > rawIOMax {
 		return 0, nil
 	}
+	return s.rawWrite(b, s.tryWriteFn)
+}
+
+// rawWrite writes b with fn (writeFn or tryWriteFn) through the raw connection.
+func (s *rawSock) rawWrite(b []byte, fn func(uintptr) bool) (int, error) {
 	s.wbuf, s.wn, s.werrno = b, 0, 0
-	err := s.rc.Write(s.tryWriteFn)
+	err := s.rc.Write(fn)
 	n, errno := s.wn, s.werrno
 	s.wbuf = nil
 	switch {
