@@ -260,10 +260,11 @@ func (c *Cluster) receive(raw *channel.Message) error {
 }
 
 // dispatch hands a received message to the manager of its context (every manager when
-// it names none).
+// it names none; the name "" of a Tomcat peer, Message.EmptyContext, is a context no Go
+// manager has).
 func (c *Cluster) dispatch(msg *Message, src channel.Member) {
 	c.messages.Add(1)
-	if msg.Context == "" {
+	if msg.Context == "" && !msg.EmptyContext {
 		for _, m := range c.running() {
 			m.receive(msg, src)
 		}
@@ -296,11 +297,13 @@ func (c *Cluster) warnUnknown(msg *Message, from channel.Member) {
 	}
 }
 
-// replyNoContext answers a GET_ALL_SESSIONS that cannot be served.
+// replyNoContext answers a GET_ALL_SESSIONS that cannot be served. The context name ""
+// is a Tomcat manager's own (Message.EmptyContext): a request naming none reaches every
+// manager and is not answered here.
 func (c *Cluster) replyNoContext(ctxName string, to channel.Member, reason string) {
 	c.goTracked(func() {
-		msg := &Message{Event: EventNoContextManager, Context: ctxName, SessionID: idNoContext,
-			UniqueID: reason, Timestamp: nowMs()}
+		msg := &Message{Event: EventNoContextManager, Context: ctxName, EmptyContext: ctxName == "",
+			SessionID: idNoContext, UniqueID: reason, Timestamp: nowMs()}
 		data, err := c.codec.AppendMessage(nil, msg)
 		if err == nil {
 			err = c.send(context.Background(), []channel.Member{to}, data, 0)

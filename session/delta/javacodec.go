@@ -28,7 +28,13 @@ import (
 //   - EventChangeSessionID: a stream holding only writeUTF(newID).
 //
 // Message.Version of a delta has no place in Tomcat's format and arrives as 0; a
-// session's version in a state transfer does travel. A note whose Java value is not a
+// session's version in a state transfer does travel. A null mContextName is an empty
+// Context (every manager), the name "" an empty Context with EmptyContext set. A delta
+// whose DeltaRequest names another session than the message is malformed, as Tomcat's
+// DeltaRequest.execute refuses it. A transferred session whose principal is of another
+// class than GenericPrincipal (a realm's own) arrives without a principal, as Tomcat's
+// deltas replicate it. Decoding one message is bounded by its size (MaxExpansion). A
+// note whose Java value is not a
 // String is kept as that value's serialization stream in the Go note string and written
 // back as the object. Malformed streams are errors wrapping ErrMalformed; the zero value
 // applies the jserial decoder defaults and BinaryCodec's count limit.
@@ -38,6 +44,20 @@ type JavaCodec struct {
 	Limits jserial.DecoderConfig
 	// MaxEntries caps the actions or sessions of one message. 0 means DefaultMaxEntries.
 	MaxEntries int
+	// MaxExpansion bounds what decoding one message (or DeltaRequest) produces: the Go
+	// forms of its values (attribute and note streams, String bytes, principal actions'
+	// values) take at most MaxExpansion times its size plus 128 KiB, and the streams
+	// written to compare principals with Go's form of them (to keep Tomcat's bytes) at
+	// most four times that plus 1 MiB; beyond, the message is refused with an error
+	// wrapping ErrDecodeBudget (and jserial.ErrLimit). A value the message holds once and
+	// refers to again is converted once, but distinct values sharing one object (a 5-byte
+	// reference in the stream) are written with all of it each, as are their class
+	// descriptors, which Tomcat's message writes once: real sessions' values take up to
+	// about 4 times a state transfer chunk (application classes, Spring Security's
+	// context; TestJavaCodecShopStateWithinBudget). 0 means DefaultMaxExpansion (16), at
+	// which a message sharing one object among many values makes decoding allocate at
+	// most about 16 times its size plus 2 MiB (TestJavaCodecSharedObjectDefaultBudget).
+	MaxExpansion int
 }
 
 // Class names and serialVersionUIDs of what JavaCodec writes (Tribes specification,

@@ -32,11 +32,13 @@ func (c JavaCodec) decode(data []byte) (*Message, error) {
 	}
 	f := jserial.Fields{Object: o}
 	m := &Message{
-		Event:     Event(jserial.FieldAs[int32](&f, "mEvtType")),
-		Context:   jserial.FieldAs[string](&f, "mContextName"),
-		SessionID: jserial.FieldAs[string](&f, "mSessionID"),
-		UniqueID:  jserial.FieldAs[string](&f, "uniqueId"),
+		Event:        Event(jserial.FieldAs[int32](&f, "mEvtType")),
+		Context:      jserial.FieldAs[string](&f, "mContextName"),
+		EmptyContext: f.Get("mContextName") != nil, // null is "every manager", "" a name
+		SessionID:    jserial.FieldAs[string](&f, "mSessionID"),
+		UniqueID:     jserial.FieldAs[string](&f, "uniqueId"),
 	}
+	m.EmptyContext = m.EmptyContext && m.Context == ""
 	if jserial.FieldAs[bool](&f, "timestampSet") {
 		m.Timestamp = jserial.FieldAs[int64](&f, "serializationTimestamp")
 	}
@@ -61,7 +63,13 @@ func (c JavaCodec) decode(data []byte) (*Message, error) {
 	r := jserial.NewDataReader(contents)
 	switch m.Event {
 	case EventDelta:
-		_, m.Actions, err = c.decodeActions(r, len(payload))
+		var id string
+		id, m.Actions, err = c.decodeActions(r, len(payload))
+		m.ownValues = true
+		if err == nil && id != m.SessionID {
+			// DeltaRequest.execute refuses it too (deltaRequest.ssid.mismatch).
+			err = fmt.Errorf("DeltaRequest of session %q in a message for session %q", id, m.SessionID)
+		}
 	case EventAllSessionData:
 		m.Sessions, err = c.decodeSessions(r, len(payload))
 	case EventChangeSessionID:
@@ -107,7 +115,7 @@ func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) (string, []Act
 		return "", nil, err
 	}
 	var out []Action
-	refs := newJavaRefs()
+	refs := newJavaRefs(c.budget(size))
 	for range n {
 		t, err1 := r.ReadInt32()
 		op, err2 := r.ReadInt32()
@@ -135,19 +143,24 @@ func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) (string, []Act
 }
 
 // javaRefs is what the decoding of one of Tomcat's messages shares: the names met, and
-// the Go form of each object read (an attribute's or note's stream, a principal), which
-// the message may refer to at many places (a back-reference takes 5 bytes): converted
-// anew at each, a small message could make this node allocate hundreds of times its
-// size. Shared values are read-only (an action's or a transferred session's bytes); a
-// principal the message gives several sessions is one *Principal, as Java reads it.
+// the Go form of each object read (an attribute's or note's stream, a String's bytes, a
+// principal), which the message may refer to at many places (a back-reference takes 5
+// bytes): converted anew at each, a small message could make this node allocate
+// hundreds of times its size. Shared values are read-only (an action's or a transferred
+// session's bytes); a principal the message gives several sessions is one *Principal, as
+// Java reads it. Distinct objects sharing one object (two attribute values holding one
+// list) are converted each with all it holds: their bytes are taken from the message's
+// budget.
 type javaRefs struct {
 	names      map[string]string
 	values     map[any][]byte     // the stream of an attribute's or note's value
+	strs       map[any][]byte     // the bytes of a String note or auth type
 	principals map[any]*Principal // a session's principal
 	encoded    map[any][]byte     // a principal action's value
+	budget     budget
 }
 
-func newJavaRefs() *javaRefs { return &javaRefs{names: map[string]string{}} }
+func newJavaRefs(b budget) *javaRefs { return &javaRefs{names: map[string]string{}, budget: b} }
 
 func (j *javaRefs) intern(s string) string {
 	if v, ok := j.names[s]; ok {
@@ -202,16 +215,36 @@ func cached[T any](m *map[any]T, v any, f func(any) (T, error)) (T, error) {
 	return r, err
 }
 
-func (j *javaRefs) marshal(v any) ([]byte, error) { return cached(&j.values, v, jserial.Marshal) }
+func (j *javaRefs) marshal(v any) ([]byte, error) {
+	return cached(&j.values, v, func(v any) ([]byte, error) {
+		b, err := jserial.MarshalAppend(j.budget.scratch(0), v)
+		if err != nil {
+			return nil, err
+		}
+		return j.budget.keep(b)
+	})
+}
+
+// str returns the bytes of s.
+func (j *javaRefs) str(s string) ([]byte, error) {
+	return cached(&j.strs, s, func(any) ([]byte, error) {
+		if err := j.budget.take(&j.budget.kept, len(s)); err != nil {
+			return nil, err
+		}
+		return []byte(s), nil
+	})
+}
 
 func (j *javaRefs) note(v any) ([]byte, error) {
 	if s, ok := v.(string); ok {
-		return []byte(s), nil
+		return j.str(s)
 	}
 	return j.marshal(v)
 }
 
-func (j *javaRefs) principal(v any) (*Principal, error) { return cached(&j.principals, v, goPrincipal) }
+func (j *javaRefs) principal(v any) (*Principal, error) {
+	return cached(&j.principals, v, func(v any) (*Principal, error) { return goPrincipal(v, &j.budget) })
+}
 
 // goAction turns one of Tomcat's AttributeInfo into an Action.
 func (j *javaRefs) goAction(t ActionType, op Op, name string, v any, has bool) (Action, error) {
@@ -233,11 +266,15 @@ func (j *javaRefs) goAction(t ActionType, op Op, name string, v any, has bool) (
 		a.Value, err = j.marshal(v)
 	case ActionPrincipal:
 		a.Value, err = cached(&j.encoded, v, func(v any) ([]byte, error) {
-			p, err := goPrincipal(v)
+			p, err := j.principal(v)
 			if err != nil {
 				return nil, err
 			}
-			return EncodePrincipal(p)
+			b, err := appendPrincipal(j.budget.scratch(0), p)
+			if err != nil {
+				return nil, err
+			}
+			return j.budget.keep(b)
 		})
 	case ActionIsNew:
 		b, ok := v.(bool)
@@ -256,7 +293,7 @@ func (j *javaRefs) goAction(t ActionType, op Op, name string, v any, has bool) (
 		if !ok {
 			return a, fmt.Errorf("%T is not a String", v)
 		}
-		a.Value = []byte(s)
+		a.Value, err = j.str(s)
 	case ActionListener:
 		a.Name, err = goListener(v)
 		if op == OpSet {
@@ -300,7 +337,7 @@ func (c JavaCodec) decodeSessions(r *jserial.DataReader, size int) ([]SessionSta
 	if err != nil {
 		return nil, err
 	}
-	refs := newJavaRefs()
+	refs := newJavaRefs(c.budget(size))
 	out := make([]SessionState, 0, n)
 	for range n {
 		s, err := c.decodeSession(r, size, refs)
@@ -326,7 +363,7 @@ func readAs[T any](r *jserial.DataReader, what string) (T, error) {
 }
 
 func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, refs *javaRefs) (SessionState, error) {
-	var s SessionState
+	s := SessionState{owned: true}
 	var errs [8]error
 	s.CreationTime, errs[0] = readAs[int64](r, "creationTime")
 	s.LastAccessedTime, errs[1] = readAs[int64](r, "lastAccessedTime")
@@ -347,8 +384,13 @@ func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, refs *javaRefs
 		if err != nil {
 			return s, err
 		}
-		if s.Principal, err = refs.principal(v); err != nil {
-			return s, err
+		// A principal of a realm's own class has no Go form: the session is kept without
+		// it, as Tomcat's deltas replicate such a principal (DeltaRequest.setPrincipal sends
+		// null for any class but GenericPrincipal).
+		if o, ok := v.(*jserial.Object); !ok || o.Class.Name == principalClass {
+			if s.Principal, err = refs.principal(v); err != nil {
+				return s, err
+			}
 		}
 	}
 	var err error

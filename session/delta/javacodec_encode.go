@@ -43,7 +43,7 @@ func (c JavaCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		v    any
 	}{
 		{"timestamp", int64(0)}, {"mEvtType", int32(m.Event)}, {"serializationTimestamp", m.Timestamp},
-		{"timestampSet", m.Timestamp != 0}, {"mContextName", nilIfEmpty(m.Context)}, {"mSession", mSession},
+		{"timestampSet", m.Timestamp != 0}, {"mContextName", contextName(m)}, {"mSession", mSession},
 		{"mSessionID", nilIfEmpty(m.SessionID)}, {"uniqueId", nilIfEmpty(m.UniqueID)},
 	} {
 		if err := o.SetField(f.name, f.v); err != nil {
@@ -51,6 +51,14 @@ func (c JavaCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		}
 	}
 	return jserial.MarshalAppend(dst, o)
+}
+
+// contextName is the mContextName of m: null for "every manager", "" for the name "".
+func contextName(m *Message) any {
+	if m.EmptyContext {
+		return m.Context
+	}
+	return nilIfEmpty(m.Context)
 }
 
 func nilIfEmpty(s string) any {

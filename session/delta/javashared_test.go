@@ -108,7 +108,7 @@ func TestJavaCodecSharedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	var acts []Action
-	got := testutil.Allocated(func() { _, acts, err = JavaCodec{}.DecodeDeltaRequest(in) })
+	got := testutil.Allocated(func() { _, acts, err = JavaCodec{MaxExpansion: 4}.DecodeDeltaRequest(in) })
 	if err != nil || len(acts) != n {
 		t.Fatalf("%d actions, %v", len(acts), err)
 	}

@@ -13,11 +13,17 @@ import (
 // DecodeSessionData reads one session from contents, what DeltaSession.writeExternal
 // wrote (a *jserial.Object's External): the layout of a session in EventAllSessionData.
 // Attribute values come back as Java serialization streams (JavaValueCodec's form).
-// Errors wrap ErrMalformed.
+// Not seeing the size of the stream contents was read from, it lets their values' Go
+// forms take at most Limits.MaxBytes (jserial's default: 64 MiB), beyond which the error
+// wraps ErrDecodeBudget. Errors wrap ErrMalformed.
 func (c JavaCodec) DecodeSessionData(contents []any) (SessionState, error) {
 	r := jserial.NewDataReader(contents)
+	limit := c.Limits.MaxBytes
+	if limit <= 0 {
+		limit = jserial.DefaultMaxBytes
+	}
 	// Every value takes at least one element: a count beyond twice their number fails.
-	s, err := c.decodeSession(r, 4*len(contents)+4, newJavaRefs())
+	s, err := c.decodeSession(r, 4*len(contents)+4, newJavaRefs(newBudget(int(min(limit, maxBudget)))))
 	if err == nil && !r.Done() {
 		err = fmt.Errorf("trailing data")
 	}

@@ -101,8 +101,14 @@ const (
 type Message struct {
 	Event Event
 	// Context is the name of the manager the message is for, e.g. "localhost#/app".
-	// Empty means every manager on the channel.
+	// Empty means every manager on the channel, unless EmptyContext is set.
 	Context string
+	// EmptyContext says that an empty Context is the name "" itself, not "every
+	// manager": Tomcat names the ROOT application's manager "" when its Cluster is inside
+	// a Host, and tells that name (to that manager only) from a message with no name
+	// (null: to every manager). Only JavaCodec carries it; no Go manager is named "", so
+	// such a message reaches none (TestJavaCodecEmptyContextNameIsAContext).
+	EmptyContext bool
 	// SessionID is the session's id, or a marker such as "GET-ALL" for events that are not
 	// about one session.
 	SessionID string
@@ -132,6 +138,11 @@ type Message struct {
 	// messages carry Version (EventAllSessionData has none: older Go nodes read it as
 	// that and ignore it); Tomcat's format has no place for it.
 	Total int
+
+	// ownValues says that the action values were allocated by the decoder for this
+	// message alone (JavaCodec's: converted from Java objects), not cut out of a received
+	// buffer: a session keeps them without a copy. Several actions may share one.
+	ownValues bool
 
 	// chunk holds the arrays a received chunk was decoded into, which the cluster
 	// recycles once the message is applied (nil for messages built otherwise).
@@ -241,6 +252,10 @@ type SessionState struct {
 	// removals (a donor sets it when the joiner asked with AskStamps; BinaryCodec only).
 	stamped bool
 	tombs   []tomb
+	// owned: the values were allocated by the decoder for this message alone (JavaCodec's,
+	// which several sessions may share), not cut out of a received buffer: a session keeps
+	// them without a copy.
+	owned bool
 }
 
 // NamedValue is a name and its encoded value.

@@ -114,8 +114,10 @@ func (p *Principal) hasJava() bool { return p.Attributes != nil || p.User != nil
 // principal with attributes, a user principal or Tomcat's bytes to keep, the Java
 // serialization stream of its SerializablePrincipal. A value with no Java form among
 // them is an error wrapping ErrNoJavaForm.
-func EncodePrincipal(p *Principal) ([]byte, error) {
-	b := appendString(nil, p.Name)
+func EncodePrincipal(p *Principal) ([]byte, error) { return appendPrincipal(nil, p) }
+
+func appendPrincipal(b []byte, p *Principal) ([]byte, error) {
+	b = appendString(b, p.Name)
 	b = binary.AppendUvarint(b, uint64(len(p.Roles)))
 	for _, r := range p.Roles {
 		b = appendString(b, r)
@@ -162,7 +164,7 @@ func withJava(p *Principal, stream []byte) (*Principal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delta: bad principal: %w", err)
 	}
-	q, err := goPrincipal(v)
+	q, err := goPrincipal(v, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delta: bad principal: %w", err)
 	}
@@ -178,13 +180,19 @@ var unmodifiableMapDesc = &jserial.ClassDesc{Name: "java.util.Collections$Unmodi
 	SUID: -1034234728574286014, Flags: jserial.SCSerializable,
 	Fields: []jserial.Field{{Type: 'L', Name: "m", Signature: "Ljava/util/Map;"}}}
 
-// goPrincipal reads a SerializablePrincipal, keeping it when Go would write other bytes.
-func goPrincipal(v any) (*Principal, error) {
+// goPrincipal reads a SerializablePrincipal, keeping it when Go would write other bytes;
+// the streams it writes to compare them are taken from b (nil: unbounded).
+func goPrincipal(v any, b *budget) (*Principal, error) {
 	p, err := viewPrincipal(v, 0)
 	if err != nil {
 		return nil, err
 	}
-	if o := v.(*jserial.Object); !goWritesSame(p, o) {
+	o := v.(*jserial.Object)
+	same, err := goWritesSame(p, o, b)
+	if err != nil {
+		return nil, err
+	}
+	if !same {
 		// A second view shares no list, set or map with p: a change to p in place shows.
 		p.java = o
 		p.seen, _ = viewPrincipal(o, 0)
@@ -243,7 +251,8 @@ func viewPrincipal(v any, depth int) (*Principal, error) {
 // goWritesSame reports whether Go writes o, the SerializablePrincipal p was read from,
 // from p's fields alone. A principal without attributes and user principal travels in
 // Go's form without its Java stream, so its strings are compared as separate copies.
-func goWritesSame(p *Principal, o *jserial.Object) bool {
+// The two streams it writes are taken from b; the error is b's only.
+func goWritesSame(p *Principal, o *jserial.Object, b *budget) (bool, error) {
 	q := &Principal{Name: p.Name, Roles: p.Roles, Attributes: p.Attributes, User: p.User}
 	if !q.hasJava() {
 		q.Name = strings.Clone(p.Name)
@@ -253,9 +262,15 @@ func goWritesSame(p *Principal, o *jserial.Object) bool {
 		}
 	}
 	built, err1 := principalObject(q, 0)
-	a, err2 := jserial.Marshal(built)
-	b, err3 := jserial.Marshal(o)
-	return errors.Join(err1, err2, err3) == nil && bytes.Equal(a, b)
+	mine, err2 := jserial.MarshalAppend(b.scratch(0), built)
+	if err := b.compared(mine, 0); err != nil {
+		return false, err
+	}
+	theirs, err3 := jserial.MarshalAppend(b.scratch(1), o)
+	if err := b.compared(theirs, 1); err != nil {
+		return false, err
+	}
+	return errors.Join(err1, err2, err3) == nil && bytes.Equal(mine, theirs), nil
 }
 
 // principalAttributes maps GenericPrincipal's attributes field to Go.
@@ -328,7 +343,7 @@ func principalObject(p *Principal, depth int) (*jserial.Object, error) {
 // another Java object than a session (Tomcat's single sign-on entries carry one).
 // Unchanged, it is written back with Tomcat's bytes (PrincipalToJava).
 func PrincipalFromJava(v any) (*Principal, error) {
-	p, err := goPrincipal(v)
+	p, err := goPrincipal(v, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delta: %w", err)
 	}

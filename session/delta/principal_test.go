@@ -223,7 +223,7 @@ func TestPrincipalMalformed(t *testing.T) {
 		"roles not array": {principalJava(nil, "p", nil, "r"), "roles"},
 		"wrapped not map": {principalJava(&jserial.Object{Class: unmodifiableMapDesc, Slots: []jserial.Slot{{Class: unmodifiableMapDesc, Values: []any{"x"}}}}, "p", nil, roles), "want a Map"},
 	} {
-		if _, err := goPrincipal(tc.v); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := goPrincipal(tc.v, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error saying %q", name, err, tc.want)
 		}
 	}

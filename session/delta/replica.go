@@ -3,6 +3,7 @@ package delta
 import (
 	"bytes"
 	"slices"
+	"unsafe"
 )
 
 // The session's state changes driven by the manager: creation, replication, expiry and
@@ -266,7 +267,7 @@ func (s *Session) applyDelta(msg *Message, origin uint32, notify bool) []notice 
 	if msg.Version > 0 { // a Go node's: attribute changes carry stamps (stamp.go)
 		st = stamp{msg.Version, origin}
 	}
-	ns := s.apply(msg.Actions, st, notify)
+	ns := s.apply(msg.Actions, st, notify, msg.ownValues)
 	if !hasAction(msg.Actions, ActionIsNew) {
 		s.isNew = false // a later request: the client has joined the session
 	}
@@ -448,8 +449,10 @@ func (s *Session) state(nv *[]NamedValue) SessionState {
 // each of those bytes a second time, and against values this large the chunk's other
 // bytes (id, times, names: about 70 per session in BinaryCodec's format) weigh less
 // than the rounding of a copy to its allocation size. Smaller values are copied, so
-// that a chunk of small sessions is freed once applied. A chunk's buffer lives as long
-// as one of its sessions keeps its transferred value: at most the transfer's size.
+// that a chunk of small sessions is freed once applied; values the decoder allocated
+// for the chunk alone (SessionState.owned, JavaCodec's) are kept at any size. A chunk's
+// buffer lives as long as one of its sessions keeps its transferred value: at most the
+// transfer's size.
 const keepInChunk = 512
 
 // load replaces the session's content with st (a transferred copy).
@@ -462,14 +465,14 @@ func (s *Session) load(st *SessionState) {
 	s.attrs, s.tombs, s.unstamped = s.attrs[:0], slices.Clip(st.tombs), !st.stamped
 	for _, nv := range st.Attributes {
 		data := slices.Clip(nv.Value)
-		if len(data) < keepInChunk {
+		if len(data) < keepInChunk && !st.owned {
 			data = bytes.Clone(data)
 		}
 		s.addAttr(attrEntry{name: nv.Name, data: data, version: nv.version, origin: nv.origin})
 	}
 	s.notes = s.notes[:0]
 	for _, nv := range st.Notes {
-		s.notes = append(s.notes, noteEntry{nv.Name, string(nv.Value)})
+		s.notes = append(s.notes, noteEntry{nv.Name, valueString(nv.Value, st.owned)})
 	}
 	s.named = slices.Clone(st.Listeners)
 	s.primary = false
@@ -479,12 +482,17 @@ func (s *Session) load(st *SessionState) {
 // apply executes actions received from another node, their attribute changes stamped st
 // (zero: Tomcat's, applied in arrival order), and returns the listener calls to make. A
 // change older than the attribute's stamp is skipped and counted (stamp.go). Malformed
-// meta values are skipped and counted.
-func (s *Session) apply(actions []Action, st stamp, notify bool) []notice {
+// meta values are skipped and counted. Values are copied unless owned: the decoder
+// allocated them for this message alone (Message.ownValues), where several actions may
+// share one.
+func (s *Session) apply(actions []Action, st stamp, notify, owned bool) []notice {
 	var out []notice
+	// Only the last principal action counts: the earlier ones are not decoded, which a
+	// message naming one large principal many times would make cost its size each time.
+	lastPrincipal := -1 // found at the first principal action
 	// Attribute notices only matter to attribute listeners.
 	notify = notify && len(s.m.cfg.AttributeListeners) > 0
-	for _, a := range actions {
+	for i, a := range actions {
 		if a.Type == ActionAttribute && st.version > 0 {
 			if s.changedHere(a.Name) {
 				// This node's change, not sent yet, is the later one. Its entry takes the
@@ -531,7 +539,11 @@ func (s *Session) apply(actions []Action, st stamp, notify bool) []notice {
 				}
 				continue
 			}
-			e := attrEntry{name: a.Name, data: bytes.Clone(a.Value), version: st.version, origin: st.origin}
+			data := a.Value
+			if !owned {
+				data = bytes.Clone(data)
+			}
+			e := attrEntry{name: a.Name, data: data, version: st.version, origin: st.origin}
 			if i >= 0 {
 				var old any
 				if notify {
@@ -553,6 +565,12 @@ func (s *Session) apply(actions []Action, st stamp, notify bool) []notice {
 				}
 			}
 		case ActionPrincipal:
+			if lastPrincipal < 0 {
+				lastPrincipal = lastOfType(actions, ActionPrincipal)
+			}
+			if i < lastPrincipal {
+				break // overwritten by a later one
+			}
 			if a.Op == OpRemove {
 				s.principal = nil
 			} else if p, err := DecodePrincipal(a.Value); err == nil {
@@ -576,7 +594,7 @@ func (s *Session) apply(actions []Action, st stamp, notify bool) []notice {
 			if a.Op == OpRemove {
 				s.authType = ""
 			} else {
-				s.authType = string(a.Value)
+				s.authType = valueString(a.Value, owned)
 			}
 		case ActionListener:
 			i := slices.Index(s.named, a.Name)
@@ -589,9 +607,31 @@ func (s *Session) apply(actions []Action, st stamp, notify bool) []notice {
 			if a.Op == OpRemove {
 				s.removeNote(a.Name)
 			} else {
-				s.setNote(a.Name, string(a.Value))
+				s.setNote(a.Name, valueString(a.Value, owned))
 			}
 		}
 	}
 	return out
+}
+
+// valueString returns a note's or auth type's value as a string: without a copy when
+// the decoder allocated it for its message alone (owned: Message.ownValues,
+// SessionState.owned), which several actions or sessions may share and nothing
+// modifies, so that a message naming one large String at many places costs its size
+// once, not at each.
+func valueString(b []byte, owned bool) string {
+	if owned {
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	return string(b)
+}
+
+// lastOfType returns the index of the last action of type t, -1 for none.
+func lastOfType(actions []Action, t ActionType) int {
+	for i := len(actions) - 1; i >= 0; i-- {
+		if actions[i].Type == t {
+			return i
+		}
+	}
+	return -1
 }

@@ -296,7 +296,7 @@ func (s *Session) applyAttributes(actions []Action, st stamp, notify bool) []not
 		return nil
 	}
 	actions = slices.DeleteFunc(actions, func(a Action) bool { return s.holds(a, st) })
-	return s.apply(actions, st, notify)
+	return s.apply(actions, st, notify, false)
 }
 
 // holds reports whether the copy holds attribute change a stamped st already.
@@ -331,7 +331,7 @@ func (s *Session) mergeStamped(st *SessionState, notify bool) ([]notice, bool) {
 			a.Op == OpSet && at.version <= forgotten && s.stampOf(a.Name) == (stamp{}) {
 			return
 		}
-		out = append(out, s.apply([]Action{a}, at, notify)...)
+		out = append(out, s.apply([]Action{a}, at, notify, false)...)
 		changed = changed || s.holds(a, at)
 	}
 	for _, nv := range st.Attributes {

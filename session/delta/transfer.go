@@ -188,6 +188,8 @@ func (m *Manager) transferLost(src channel.Member, size int, cause error) {
 	case errors.Is(cause, channel.ErrConnectionLost):
 		hint = "; a Tomcat donor cuts a send off after its sender's timeout (PooledParallelSender timeout, 3000 ms by " +
 			"default): raise it, or have it send its sessions in chunks (DeltaManager sendAllSessions=\"false\")"
+	case errors.Is(cause, ErrDecodeBudget):
+		hint = "; raise JavaCodec.MaxExpansion: the Go forms of the message's values take more than it allows"
 	case errors.Is(cause, jserial.ErrLimit):
 		hint = fmt.Sprintf("; raise JavaCodec.Limits.MaxBytes above %d bytes", size)
 	}

@@ -165,6 +165,30 @@ func TestJoinerReportsAChunkItCannotDecode(t *testing.T) {
 	}
 }
 
+// A chunk whose values' Go forms exceed the joiner's JavaCodec.MaxExpansion fails the
+// transfer the same way, naming that knob: 5 000 Integer attributes, each a reference to
+// the class descriptor in the chunk but a whole stream on the Go side.
+func TestJoinerReportsAChunkOverItsDecodeBudget(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	donor, _, _ := startJavaNode(t, nw, "a")
+	s, err := donor.Create(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		if err := s.Set(fmt.Sprint("k", i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, ch := newChannel(t, nw)
+	m := startJoiner(t, ch, delta.ClusterConfig{Codec: delta.JavaCodec{MaxExpansion: 1}}, delta.Config{JvmRoute: "b",
+		MemberWait: -1, Codec: delta.JavaValueCodec{}, StateTransferTimeout: time.Minute})
+	ste := failedTransfer(t, m, delta.ErrDecodeBudget)
+	if got := ste.Attempts[0].Err.Error(); !strings.Contains(got, "raise JavaCodec.MaxExpansion") {
+		t.Errorf("attempt: %v", got)
+	}
+}
+
 // arrivingChannel is a channel whose transport says a message from every member is
 // arriving while on is set (channel.Channel.Arriving).
 type arrivingChannel struct {
