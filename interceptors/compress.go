@@ -32,6 +32,7 @@ type CompressionStats struct {
 	RxBytesIn        uint64 // compressed bytes received
 	RxBytesOut       uint64 // … and what they expanded to
 	DecompressErrors uint64 // received messages refused (corrupt or too large)
+	NonMember        uint64 // received compressed messages of non-members refused before decompressing
 }
 
 // Ratio is the compression ratio of the sent messages (uncompressed / compressed bytes), or 0.
@@ -61,9 +62,13 @@ type compression struct {
 	minSize int
 	maxSize int
 	always  bool // compress even when the result is not smaller (Tomcat's gzip behaviour)
+	// acceptNonMembers decompresses the messages of senders that are not members also
+	// where the channel checks senders (the configs' AcceptNonMembers).
+	acceptNonMembers bool
 
 	compressed, plain, txIn, txOut      atomic.Uint64
 	decompressed, rxIn, rxOut, rxErrors atomic.Uint64
+	nonMember                           atomic.Uint64
 }
 
 func (c *compression) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
@@ -94,6 +99,12 @@ func (c *compression) MessageReceived(msg *channel.Message) error {
 	if msg.Options&c.Flag == 0 {
 		return c.Prev().MessageReceived(msg)
 	}
+	// A stranger's message is refused before it is expanded (up to maxSize from a frame
+	// a thousandth of it), as the channel would drop it once expanded.
+	if c.SendersChecked() && !c.acceptNonMembers && !fromMember(c.Next(), msg.Source) {
+		c.nonMember.Add(1)
+		return notMemberError(c.name, msg)
+	}
 	out, err := c.codec.decompress(msg.Data, c.maxSize)
 	if err != nil {
 		c.rxErrors.Add(1)
@@ -112,7 +123,7 @@ func (c *compression) Stats() CompressionStats {
 		Compressed: c.compressed.Load(), SentPlain: c.plain.Load(),
 		TxBytesIn: c.txIn.Load(), TxBytesOut: c.txOut.Load(),
 		Decompressed: c.decompressed.Load(), RxBytesIn: c.rxIn.Load(), RxBytesOut: c.rxOut.Load(),
-		DecompressErrors: c.rxErrors.Load(),
+		DecompressErrors: c.rxErrors.Load(), NonMember: c.nonMember.Load(),
 	}
 }
 

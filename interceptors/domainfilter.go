@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 )
 
 // DefaultDomainLogInterval is Tomcat's DomainFilterInterceptor logInterval.
@@ -32,11 +33,13 @@ type DomainFilterConfig struct {
 // DomainFilter keeps a channel to one cluster domain (Tribes' DomainFilterInterceptor):
 // messages from members of another domain are dropped, and so are their membership
 // events; Members lists only members of the domain. A warning is logged for every
-// LogInterval dropped messages. It adds no bytes and ignores option flags.
+// LogInterval dropped messages, rate-limited (internal/ratelog), naming the domain's
+// length and at most its first 32 bytes. It adds no bytes and ignores option flags.
 type DomainFilter struct {
 	channel.InterceptorBase
 	cfg DomainFilterConfig
 	log *slog.Logger
+	rl  *ratelog.Limiter // the drop warnings: their source and domain are a sender's to write
 
 	refused, refusedMembers, logCounter atomic.Uint64
 }
@@ -54,6 +57,7 @@ func NewDomainFilter(cfg DomainFilterConfig) (*DomainFilter, error) {
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
+	f.rl = ratelog.New(ratelog.Config{Logger: f.log})
 	return f, nil
 }
 
@@ -76,10 +80,26 @@ func (f *DomainFilter) MessageReceived(msg *channel.Message) error {
 	}
 	f.refused.Add(1)
 	if f.logCounter.Add(1)%uint64(f.cfg.LogInterval) == 0 {
-		f.log.Warn("domain filter: messages from another domain dropped", "from", msg.Source.String(),
-			"domain", string(msg.Source.Domain), "dropped", f.refused.Load())
+		src := msg.Source
+		f.rl.LogFunc(slog.LevelWarn, src.Addr(), "foreign domain", "domain filter: messages from another domain dropped",
+			func() []any {
+				return []any{"from", src.String(), "domain", logDomain(src.Domain), "domainLen", len(src.Domain),
+					"dropped", f.refused.Load()}
+			})
 	}
 	return nil
+}
+
+// maxLoggedDomain is how much of a domain a log line shows: a sender writes it, up to
+// wire.MaxMemberSize bytes.
+const maxLoggedDomain = 32
+
+// logDomain returns d for a log line, cut to its first maxLoggedDomain bytes.
+func logDomain(d []byte) string {
+	if len(d) <= maxLoggedDomain {
+		return string(d)
+	}
+	return string(d[:maxLoggedDomain]) + "..."
 }
 
 // MemberAdded passes the event up for members of the domain only.
@@ -89,7 +109,8 @@ func (f *DomainFilter) MemberAdded(m channel.Member) {
 		return
 	}
 	f.refusedMembers.Add(1)
-	f.log.Info("domain filter: member of another domain ignored", "member", m.String(), "domain", string(m.Domain))
+	f.log.Info("domain filter: member of another domain ignored", "member", m.String(), "domain", logDomain(m.Domain),
+		"domainLen", len(m.Domain))
 }
 
 // MemberDisappeared passes the event up for members of the domain only.

@@ -24,6 +24,14 @@ type GzipConfig struct {
 	// MaxDecompressedSize refuses received messages that expand beyond it (no Tomcat
 	// equivalent; default DefaultMaxDecompressedSize, 64 MiB).
 	MaxDecompressedSize int
+	// AcceptNonMembers decompresses the messages of senders that are not members of the
+	// channel also where the channel checks senders (InterceptorBase.SendersChecked). By
+	// default such a message is refused with an error wrapping channel.ErrNotMember before
+	// it is decompressed (Stats().NonMember), since the channel would drop it anyway; a
+	// channel with channel.Config.AcceptNonMembers, or without a Membership, has every
+	// message decompressed. Set it when a channel.NonMemberListener takes non-members'
+	// compressed messages (no Tomcat equivalent; default false).
+	AcceptNonMembers bool
 	// Flag is the option bit marking compressed messages (Tomcat optionFlag; default
 	// OptGzip, 0x0100). Both ends must agree.
 	Flag channel.SendOptions
@@ -55,6 +63,7 @@ func NewGzip(cfg GzipConfig) (*Gzip, error) {
 		return nil, err
 	}
 	g := &Gzip{cfg: cfg}
+	g.acceptNonMembers = cfg.AcceptNonMembers
 	if err := g.init("gzip", cd, cfg.Flag, cfg.MinSize, cfg.MaxDecompressedSize); err != nil {
 		return nil, err
 	}
@@ -153,6 +162,7 @@ func init() {
 			MinSize:             p.Int("compressionMinSize", 0),
 			Level:               p.Int("level", 0),
 			MaxDecompressedSize: p.Int("maxDecompressedSize", DefaultMaxDecompressedSize),
+			AcceptNonMembers:    p.Bool("acceptNonMembers", false),
 			Flag:                channel.SendOptions(p.Int("optionFlag", int(OptGzip))),
 		})
 	})

@@ -31,6 +31,14 @@ type S2Config struct {
 	// MaxDecompressedSize refuses received messages that expand beyond it (default
 	// DefaultMaxDecompressedSize, 64 MiB).
 	MaxDecompressedSize int
+	// AcceptNonMembers decompresses the messages of senders that are not members of the
+	// channel also where the channel checks senders (InterceptorBase.SendersChecked). By
+	// default such a message is refused with an error wrapping channel.ErrNotMember before
+	// it is decompressed (Stats().NonMember), since the channel would drop it anyway; a
+	// channel with channel.Config.AcceptNonMembers, or without a Membership, has every
+	// message decompressed. Set it when a channel.NonMemberListener takes non-members'
+	// compressed messages (no Tomcat equivalent; default false).
+	AcceptNonMembers bool
 	// Flag is the option bit marking S2-compressed messages (default OptS2, 0x0400).
 	Flag channel.SendOptions
 }
@@ -56,6 +64,7 @@ func NewS2(cfg S2Config) (*S2, error) {
 		return nil, configError("s2: unknown level %d", cfg.Level)
 	}
 	s := &S2{cfg: cfg}
+	s.acceptNonMembers = cfg.AcceptNonMembers
 	if err := s.init("s2", &s2Codec{level: cfg.Level}, cfg.Flag, cfg.MinSize, cfg.MaxDecompressedSize); err != nil {
 		return nil, err
 	}
@@ -133,6 +142,7 @@ func init() {
 			MinSize:             p.Int("compressionMinSize", 0),
 			Level:               lvl,
 			MaxDecompressedSize: p.Int("maxDecompressedSize", DefaultMaxDecompressedSize),
+			AcceptNonMembers:    p.Bool("acceptNonMembers", false),
 			Flag:                channel.SendOptions(p.Int("optionFlag", int(OptS2))),
 		})
 	})

@@ -20,6 +20,14 @@ type ZstdConfig struct {
 	// MaxDecompressedSize refuses received messages that expand beyond it (default
 	// DefaultMaxDecompressedSize, 64 MiB).
 	MaxDecompressedSize int
+	// AcceptNonMembers decompresses the messages of senders that are not members of the
+	// channel also where the channel checks senders (InterceptorBase.SendersChecked). By
+	// default such a message is refused with an error wrapping channel.ErrNotMember before
+	// it is decompressed (Stats().NonMember), since the channel would drop it anyway; a
+	// channel with channel.Config.AcceptNonMembers, or without a Membership, has every
+	// message decompressed. Set it when a channel.NonMemberListener takes non-members'
+	// compressed messages (no Tomcat equivalent; default false).
+	AcceptNonMembers bool
 	// Flag is the option bit marking zstd-compressed messages (default OptZstd, 0x0200).
 	Flag channel.SendOptions
 }
@@ -62,6 +70,7 @@ func NewZstd(cfg ZstdConfig) (*Zstd, error) {
 		return nil, configError("zstd: %v", err)
 	}
 	z := &Zstd{cfg: cfg}
+	z.acceptNonMembers = cfg.AcceptNonMembers
 	if err := z.init("zstd", &zstdCodec{enc: enc, dec: dec}, cfg.Flag, cfg.MinSize, cfg.MaxDecompressedSize); err != nil {
 		return nil, err
 	}
@@ -135,6 +144,7 @@ func init() {
 			MinSize:             p.Int("compressionMinSize", 0),
 			Level:               lvl,
 			MaxDecompressedSize: p.Int("maxDecompressedSize", DefaultMaxDecompressedSize),
+			AcceptNonMembers:    p.Bool("acceptNonMembers", false),
 			Flag:                channel.SendOptions(p.Int("optionFlag", int(OptZstd))),
 		})
 	})

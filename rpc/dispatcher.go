@@ -74,17 +74,18 @@ func (d *dispatcher) Accept(msg *channel.Message) bool {
 }
 
 // AcceptNonMember implements channel.NonMemberListener: a message of a non-member is taken
-// when its rpc.Channel was configured with AcceptNonMembers.
+// when its rpc.Channel was configured with AcceptNonMembers. It reads the rpc id only
+// (peekRPCID), not the payload: a message the channel then drops costs no decoding.
 func (d *dispatcher) AcceptNonMember(msg *channel.Message) bool {
 	if !d.Accept(msg) {
 		return false
 	}
-	m, err := d.unmarshal(msg.Data)
-	if err != nil {
+	id, ok := peekRPCID(msg.Data)
+	if !ok {
 		return false
 	}
 	d.mu.RLock()
-	c := d.byID[string(m.rpcID)]
+	c := d.byID[string(id)]
 	d.mu.RUnlock()
 	return c != nil && c.cfg.AcceptNonMembers
 }
@@ -107,7 +108,7 @@ func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 		return nil
 	}
 	// As GroupChannel.sendNoRpcChannelReply: asynchronous, no ACK.
-	return d.send(msg.Source, &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}, channel.OptAsync)
+	return d.send(context.Background(), msg.Source, &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}, channel.OptAsync)
 }
 
 // unmarshal decodes an RpcMessage within the largest MaxMessageBytes of the rpc.Channels.
@@ -132,15 +133,38 @@ func (d *dispatcher) messageLost(src channel.Member, err error) {
 }
 
 // send sends a reply or a NoRpcChannelReply to one member.
-func (d *dispatcher) send(to channel.Member, m *message, opts channel.SendOptions) error {
+func (d *dispatcher) send(ctx context.Context, to channel.Member, m *message, opts channel.SendOptions) error {
 	data, err := m.marshal()
 	if err != nil {
 		return err
 	}
-	err = d.ch.SendMessage(context.Background(), []channel.Member{to}, &channel.Message{
+	return d.sendData(ctx, to, data, opts)
+}
+
+// sendData sends a marshalled reply to one member.
+func (d *dispatcher) sendData(ctx context.Context, to channel.Member, data []byte, opts channel.SendOptions) error {
+	err := d.ch.SendMessage(ctx, []channel.Member{to}, &channel.Message{
 		Options: opts &^ (channel.OptSyncAck | channel.OptByteMessage), Data: data})
 	if err != nil {
 		return fmt.Errorf("rpc: reply to %s: %w", to.String(), err)
 	}
 	return nil
+}
+
+// isMember reports whether src is the local member or a member of ch, matching a member
+// listed without a unique id by its address alone: the channel's own sender check
+// (channel.Config.AcceptNonMembers).
+func isMember(ch *channel.Channel, src channel.Member) bool {
+	k := src.Key()
+	if _, ok := ch.Member(k); ok {
+		return true
+	}
+	if k == ch.LocalMember().Key() {
+		return true
+	}
+	if src.UniqueID == (channel.UniqueID{}) {
+		return false
+	}
+	_, ok := ch.Member(channel.Member{Host: src.Host, Port: src.Port}.Key())
+	return ok
 }

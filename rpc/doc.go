@@ -41,7 +41,13 @@
 //   - A channel.Channel drops messages from nodes that are not its members unless
 //     channel.Config.AcceptNonMembers is set or the rpc.Channel is configured with
 //     Config.AcceptNonMembers; otherwise requests from such a node get no reply at all,
-//     replies from it are not seen.
+//     replies from it are not seen. Whether the rpc.Channel takes such a message is
+//     decided on its rpc id alone, the payload not decoded
+//     (TestNonMemberPayloadNotDecoded).
+//   - The reply to a non-member's request is sent off the receiving goroutine, at most
+//     MaxNonMemberReplies at once, the rest dropped (Stats); Java replies from the
+//     receiver thread, where a send to an address that does not answer holds it for the
+//     sender's timeout (TestNonMemberRepliesOffTheReceiver).
 //   - A received RpcMessage is bounded by Config.MaxMessageBytes (64 MiB by default;
 //     Java has none), on top of the transport's frame limit. A reply lost to either
 //     limit leaves its call waiting for its context, as a reply lost in Java would; the

@@ -54,6 +54,10 @@ func TestGolden(t *testing.T) {
 			if !isMessage(b) {
 				t.Fatal("isMessage is false")
 			}
+			// What a non-member's message is accepted by: the rpc id alone.
+			if id, ok := peekRPCID(b); !ok || !bytes.Equal(id, tc.rpcID) {
+				t.Fatalf("peekRPCID: %.20q, %v; want %.20q", id, ok, tc.rpcID)
+			}
 			m, err := unmarshal(b, jserial.DefaultMaxBytes)
 			if err != nil {
 				t.Fatal(err)

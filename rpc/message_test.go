@@ -65,6 +65,35 @@ func mustMarshal(t *testing.T, v any) []byte {
 	return b
 }
 
+// TestPeekRPCID: the rpc id that decides whether a non-member's message is taken is read
+// without the payload, across block-data boundaries (ids up to maxIDLen), for requests,
+// replies and NoRpcChannelReplies; what is not such a stream, or is cut short, is refused.
+func TestPeekRPCID(t *testing.T) {
+	long := bytes.Repeat([]byte("id"), maxIDLen/2)
+	for _, m := range []*message{
+		{uuid: []byte("0123456789abcdef"), rpcID: []byte("id"), payload: "hello"},
+		{reply: true, uuid: []byte("u"), rpcID: []byte{}, payload: nil},
+		{uuid: bytes.Repeat([]byte{7}, 3000), rpcID: long, payload: []any{"x", int32(1)}},
+		{reply: true, noChannel: true, uuid: []byte{1, 2}, rpcID: long},
+	} {
+		b, err := m.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id, ok := peekRPCID(b); !ok || !bytes.Equal(id, m.rpcID) {
+			t.Errorf("peekRPCID of a message with a %d-byte id: %d bytes, %v", len(m.rpcID), len(id), ok)
+		}
+		for _, n := range []int{0, 6, 20, len(b) / 2} {
+			if _, ok := peekRPCID(b[:min(n, 60+len(m.uuid))]); ok {
+				t.Errorf("peekRPCID accepted the message cut to %d bytes", n)
+			}
+		}
+	}
+	if _, ok := peekRPCID(mustMarshal(t, "a string")); ok {
+		t.Error("peekRPCID accepted a string")
+	}
+}
+
 func FuzzUnmarshal(f *testing.F) {
 	for _, m := range []*message{
 		{uuid: []byte("0123456789abcdef"), rpcID: []byte("id"), payload: "hello"},
@@ -85,9 +114,13 @@ func FuzzUnmarshal(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		id, peeked := peekRPCID(b)
 		m, err := unmarshal(b, jserial.DefaultMaxBytes)
 		if err != nil {
 			return
+		}
+		if peeked && !bytes.Equal(id, m.rpcID) {
+			t.Fatalf("peekRPCID %q, unmarshal %q", id, m.rpcID)
 		}
 		if _, err := m.marshal(); err != nil && !errors.Is(err, jserial.ErrType) {
 			t.Fatalf("re-marshal: %v", err)

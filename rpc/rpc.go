@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/jserial"
@@ -111,7 +112,28 @@ type Config struct {
 	// members of the channel, which the channel's sender check otherwise drops
 	// (channel.NonMemberListener); for a protocol that lets nodes join, such as the static
 	// membership one. Default false.
+	//
+	// The reply to a non-member's request is sent off the receiving goroutine, at most
+	// MaxNonMemberReplies at once; beyond, it is not sent (Stats.NonMemberRepliesDropped):
+	// the address it goes to is the request's to write, and a send to one that does not
+	// answer takes the transport's timeout, which would otherwise hold the receiving
+	// goroutine (Java's RpcChannel sends every reply from the receiver thread). Whether
+	// the sender is a member is decided before the Handler runs. Replies to members are
+	// sent on the receiving goroutine, as in Java.
 	AcceptNonMembers bool
+}
+
+// MaxNonMemberReplies is how many replies to non-members an rpc.Channel sends at once
+// (Config.AcceptNonMembers).
+const MaxNonMemberReplies = 16
+
+// Stats are the counters of an rpc.Channel.
+type Stats struct {
+	// NonMemberReplies counts the replies to non-members sent off the receiving goroutine
+	// (Config.AcceptNonMembers), NonMemberRepliesDropped those not sent because
+	// MaxNonMemberReplies were in flight (or the rpc.Channel was closed), and
+	// NonMemberReplyErrors those whose send failed.
+	NonMemberReplies, NonMemberRepliesDropped, NonMemberReplyErrors uint64
 }
 
 // Channel is Tribes' RpcChannel: request/reply calls over a channel.Channel, wire
@@ -126,6 +148,10 @@ type Channel struct {
 
 	mu      sync.Mutex
 	pending map[string]*collector // by call uuid
+
+	// strangerSends holds a token per reply to a non-member in flight; Close takes them all.
+	strangerSends                              chan struct{}
+	strangerSent, strangerDropped, strangerErr atomic.Uint64
 }
 
 // New registers an rpc.Channel with id cfg.ID on cfg.Channel. Several rpc.Channels with
@@ -145,7 +171,7 @@ func New(cfg Config) (*Channel, error) {
 		cfg.MaxMessageBytes = jserial.DefaultMaxBytes
 	}
 	cfg.ID = append([]byte(nil), cfg.ID...)
-	c := &Channel{cfg: cfg, pending: map[string]*collector{}}
+	c := &Channel{cfg: cfg, pending: map[string]*collector{}, strangerSends: make(chan struct{}, MaxNonMemberReplies)}
 	c.life, c.close = context.WithCancel(context.Background())
 	if err := register(c); err != nil {
 		return nil, err
@@ -158,13 +184,23 @@ func (c *Channel) ID() []byte { return append([]byte(nil), c.cfg.ID...) }
 
 // Close unregisters the rpc.Channel (Java's breakdown): requests for its id get a
 // NoRpcChannelReply afterwards, and calls in progress return ErrClosed, also one whose
-// request is still waiting for a member's ACK. Idempotent.
+// request is still waiting for a member's ACK. Replies to non-members in flight are
+// cancelled, and Close waits for their goroutines. Idempotent.
 func (c *Channel) Close() error {
 	c.once.Do(func() {
 		unregister(c)
 		c.close()
+		for range cap(c.strangerSends) {
+			c.strangerSends <- struct{}{}
+		}
 	})
 	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Channel) Stats() Stats {
+	return Stats{NonMemberReplies: c.strangerSent.Load(), NonMemberRepliesDropped: c.strangerDropped.Load(),
+		NonMemberReplyErrors: c.strangerErr.Load()}
 }
 
 // Call sends msg to the members in to (every current member when to is empty) as an
@@ -289,12 +325,41 @@ func (c *Channel) received(m *message, from channel.Member) error {
 		}
 		return nil
 	}
+	// Before the handler, which may make the sender a member (a static membership's START).
+	stranger := c.cfg.AcceptNonMembers && !isMember(c.cfg.Channel, from)
 	reply, err := c.cfg.Handler.Reply(m.payload, from)
 	if err != nil {
 		return fmt.Errorf("rpc %q: handler: %w", c.cfg.ID, err)
 	}
 	out := &message{reply: true, uuid: m.uuid, rpcID: m.rpcID, payload: reply}
-	return c.disp.send(from, out, c.cfg.ReplyOptions)
+	if stranger {
+		return c.replyToStranger(from, out)
+	}
+	return c.disp.send(context.Background(), from, out, c.cfg.ReplyOptions)
+}
+
+// replyToStranger sends the reply to a non-member's request from a goroutine of its own,
+// at most MaxNonMemberReplies at once (Config.AcceptNonMembers); beyond, the reply is
+// dropped and counted.
+func (c *Channel) replyToStranger(to channel.Member, m *message) error {
+	data, err := m.marshal()
+	if err != nil {
+		return err
+	}
+	select {
+	case c.strangerSends <- struct{}{}:
+	default:
+		c.strangerDropped.Add(1)
+		return nil
+	}
+	c.strangerSent.Add(1)
+	go func() {
+		defer func() { <-c.strangerSends }()
+		if c.disp.sendData(c.life, to, data, c.cfg.ReplyOptions) != nil {
+			c.strangerErr.Add(1)
+		}
+	}()
+	return nil
 }
 
 // collector gathers the replies of one call (Java's RpcCollector). Unlike Java's, which

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -32,13 +33,14 @@ type attack struct {
 }
 
 // outcome is what an attack observed: a line for the table and the number of times the
-// defence it tests let something through (0 when it held), in the attack's own unit.
+// defence it tests let something through (0 when it held), in the attack's own unit. An
+// attack that could not show its defence acting (the target shows no sign of it) counts
+// that as a breach too; one that reached no target at all returns an error. Every attack
+// has a way to fail: proof_test.go runs them against targets without their defence.
 type outcome struct {
 	note     string
 	breaches int64
 }
-
-func observed(format string, args ...any) outcome { return outcome{note: fmt.Sprintf(format, args...)} }
 
 var attacks = []attack{
 	{name: "garbage", run: garbage},
@@ -85,66 +87,87 @@ func closedByPeer(ctx context.Context, c net.Conn, linger time.Duration) bool {
 	return ctx.Err() == nil || !errors.As(err, &ne) || !ne.Timeout()
 }
 
+// streamed is what stream did: connections made, bytes written, and connections the
+// target kept (see stream).
+type streamed struct{ conns, written, kept atomic.Int64 }
+
 // stream writes first, then chunk again and again, to a new connection until the target
-// closes it or ctx ends, and reconnects; it returns the connections made and the bytes
-// written.
-func stream(ctx context.Context, addr string, first, chunk []byte) (conns, written int64) {
+// closes it or ctx ends, and reconnects. A connection still open when ctx ended although
+// it was older than grace then, and not closed by the target within heldLinger after
+// either, is kept: the target did not close it in time.
+func stream(ctx context.Context, addr string, first, chunk []byte, grace time.Duration, st *streamed) {
 	for ctx.Err() == nil {
 		c, err := dial(ctx, addr)
 		if err != nil {
 			sleep(ctx, 10*time.Millisecond)
 			continue
 		}
-		conns++
+		st.conns.Add(1)
+		since := time.Now()
+		done := make(chan bool, 1)
+		go func() { done <- closedByPeer(ctx, c, heldLinger) }()
 		stop := context.AfterFunc(ctx, func() { _ = c.SetWriteDeadline(time.Now()) })
 		buf := first
 		for err == nil {
 			var n int
 			n, err = c.Write(buf)
-			written += int64(n)
+			st.written.Add(int64(n))
 			buf = chunk
 		}
 		stop()
-		c.Close()
+		age := time.Since(since)
+		if byPeer := <-done; !byPeer && age > grace {
+			st.kept.Add(1)
+		}
 	}
-	return conns, written
 }
 
-// garbage streams random bytes on 8 connections.
+// streamOutcome is the outcome of an attack made of streams: a breach for each
+// connection the target kept, an error if not one connection was made.
+func streamOutcome(st *streamed, grace time.Duration, format string, args ...any) (outcome, error) {
+	out := outcome{note: fmt.Sprintf(format, args...) + fmt.Sprintf("; %d of %d connections still open past %v and 1 s after the attack",
+		st.kept.Load(), st.conns.Load(), grace), breaches: st.kept.Load()}
+	if st.conns.Load() == 0 {
+		return out, errors.New("not one connection reached the target")
+	}
+	return out, nil
+}
+
+// garbage streams random bytes on 8 connections. The target must close each at once
+// (the decoder checks FLT2002 first): one open past FirstFrameTimeout is a breach.
 func garbage(ctx context.Context, c *cluster) (outcome, error) {
-	var conns, written atomic.Int64
+	var st streamed
 	junk := make([]byte, 64<<10)
 	_, _ = rand.Read(junk)
+	grace := c.cfg.firstFrame
 	workers(ctx, 8, func(ctx context.Context, _ int) {
-		n, w := stream(ctx, c.nodes[0].addr, junk, junk)
-		conns.Add(n)
-		written.Add(w)
+		stream(ctx, c.nodes[0].addr, junk, junk, grace, &st)
 	})
-	return observed("%d connections, %d MiB of random bytes", conns.Load(), written.Load()>>20), nil
+	return streamOutcome(&st, grace, "%d connections, %d MiB of random bytes", st.conns.Load(), st.written.Load()>>20)
 }
 
 // lyingLength sends frame headers claiming bodies from the cap up to 2 GiB, and negative.
+// The target must refuse each header: a connection open past FrameTimeout is a breach.
 func lyingLength(ctx context.Context, c *cluster) (outcome, error) {
-	var conns, written atomic.Int64
+	var st streamed
 	lengths := []uint32{maxFrame + 1, 1 << 30, 0x7fffffff, 0xffffffff}
+	grace := c.cfg.frame
 	workers(ctx, 4, func(ctx context.Context, i int) {
 		head := []byte("FLT2002\x00\x00\x00\x00")
 		binary.BigEndian.PutUint32(head[7:], lengths[i%len(lengths)])
 		filler := make([]byte, 32<<10)
-		n, w := stream(ctx, c.nodes[0].addr, head, filler)
-		conns.Add(n)
-		written.Add(w)
+		stream(ctx, c.nodes[0].addr, head, filler, grace, &st)
 	})
-	return observed("%d connections refused after %d KiB", conns.Load(), written.Load()>>10), nil
+	return streamOutcome(&st, grace, "%d connections, %d KiB written", st.conns.Load(), st.written.Load()>>10)
 }
 
 // held runs n workers that each open a connection, hold it with hold (which returns when
 // the connection fails or ctx ends) and open another when the target closed it. A
 // connection still open at the end although older than grace, and not closed by the
 // target within heldLinger after the end either, is a breach; so is every connection if
-// the target closed none.
+// the target closed none. Not one connection opened is an error: nothing was shown.
 func held(ctx context.Context, c *cluster, n int, grace time.Duration, what string,
-	hold func(ctx context.Context, conn net.Conn, closed chan bool)) outcome {
+	hold func(ctx context.Context, conn net.Conn, closed chan bool)) (outcome, error) {
 	var opened, closed, survivors atomic.Int64
 	workers(ctx, n, func(ctx context.Context, _ int) {
 		for ctx.Err() == nil {
@@ -171,7 +194,10 @@ func held(ctx context.Context, c *cluster, n int, grace time.Duration, what stri
 	if closed.Load() == 0 {
 		out.breaches = opened.Load()
 	}
-	return out
+	if opened.Load() == 0 {
+		return out, errors.New("not one connection reached the target")
+	}
+	return out, nil
 }
 
 // heldLinger is how long held's connections still wait for the target to close them
@@ -198,50 +224,69 @@ func slowloris(ctx context.Context, c *cluster) (outcome, error) {
 				_, _ = conn.Write([]byte{'x'})
 			}
 		}
-	}), nil
+	})
 }
 
 // idle keeps 2 000 connections open that send nothing.
 func idle(ctx context.Context, c *cluster) (outcome, error) {
-	return held(ctx, c, 2000, c.cfg.firstFrame+time.Second, "idle", func(context.Context, net.Conn, chan bool) {}), nil
+	return held(ctx, c, 2000, c.cfg.firstFrame+time.Second, "idle", func(context.Context, net.Conn, chan bool) {})
 }
 
-// oversize streams frames of 64 MiB, four times the target's cap.
+// oversize streams frames of 64 MiB, four times the target's cap. The target must refuse
+// each frame: a connection open past FrameTimeout is a breach.
 func oversize(ctx context.Context, c *cluster) (outcome, error) {
-	var conns, written atomic.Int64
+	var st streamed
 	chunk := make([]byte, 1<<20)
+	grace := c.cfg.frame
 	workers(ctx, 4, func(ctx context.Context, _ int) {
-		n, w := stream(ctx, c.nodes[0].addr, wire.AppendFrameHeader(nil, 64<<20), chunk)
-		conns.Add(n)
-		written.Add(w)
+		stream(ctx, c.nodes[0].addr, wire.AppendFrameHeader(nil, 64<<20), chunk, grace, &st)
 	})
-	return observed("%d frames of 64 MiB refused, %d MiB written in all", conns.Load(), written.Load()>>20), nil
+	return streamOutcome(&st, grace, "%d frames of 64 MiB, %d MiB written in all", st.conns.Load(), st.written.Load()>>20)
 }
 
 // partial opens 100 connections that each send the first 8 MiB of a frame of the largest
-// size the target accepts, and wait.
+// size the target accepts, and wait. The target must close each, refused by
+// MaxPendingBytes or by FrameTimeout: one open at the end, older than FrameTimeout, and
+// not closed within heldLinger after the end either, is a breach.
 func partial(ctx context.Context, c *cluster) (outcome, error) {
-	var closed, opened atomic.Int64
+	var closed, opened, kept atomic.Int64
 	var written atomic.Int64
 	half := make([]byte, 8<<20)
+	grace := c.cfg.frame
 	workers(ctx, 100, func(ctx context.Context, _ int) {
 		conn, err := dial(ctx, c.nodes[0].addr)
 		if err != nil {
 			return
 		}
 		opened.Add(1)
+		since := time.Now()
 		done := make(chan bool, 1)
-		go func() { done <- closedByPeer(ctx, conn, 0) }()
+		go func() { done <- closedByPeer(ctx, conn, heldLinger) }()
 		stop := context.AfterFunc(ctx, func() { _ = conn.SetWriteDeadline(time.Now()) })
 		defer stop()
 		n1, _ := conn.Write(wire.AppendFrameHeader(nil, maxFrame))
 		n2, _ := conn.Write(half)
 		written.Add(int64(n1 + n2))
-		if <-done {
+		var byPeer, old bool
+		select {
+		case byPeer = <-done:
+		case <-ctx.Done():
+			old = time.Since(since) > grace
+			byPeer = <-done
+		}
+		switch {
+		case byPeer:
 			closed.Add(1)
+		case old:
+			kept.Add(1)
 		}
 	})
-	return observed("%d/%d connections closed by the target, %d MiB written", closed.Load(), opened.Load(), written.Load()>>20), nil
+	out := outcome{note: fmt.Sprintf("%d/%d connections closed by the target, %d open past %v and 1 s after the attack, %d MiB written",
+		closed.Load(), opened.Load(), kept.Load(), grace, written.Load()>>20), breaches: kept.Load()}
+	if opened.Load() == 0 {
+		return out, errors.New("not one connection reached the target")
+	}
+	return out, nil
 }
 
 // strangerMember is a member record no node has in its membership.
@@ -265,16 +310,45 @@ func noAckReader(n int) func(ctx context.Context, c *cluster) (outcome, error) {
 	}
 }
 
+// noAckReaders writes its frames as member B (its address and unique id, which the
+// target's membership has): a non-member's frames would be refused at the first one and
+// their connection closed before any ACK waited. The target must show the defence acted:
+// decoding paused on unread ACKs (nio Stats.AckPauses), or connections closed for them
+// (ConnsStalled, ConnsOverflowed); none of these is a breach, the defence not reached.
 func noAckReaders(ctx context.Context, c *cluster, noAckConns int) (outcome, error) {
-	var conns, written atomic.Int64
-	f := frame(strangerMember(1, 0x77), channel.OptUseAck|channel.OptSyncAck, []byte("ack me"))
+	members, err := wire.ParseMemberList(c.nodes[1].addr + ":" + c.nodes[1].id.String())
+	if err != nil {
+		return outcome{}, err
+	}
+	before, err := c.stats(0)
+	if err != nil {
+		return outcome{}, fmt.Errorf("target stats: %w", err)
+	}
+	var st streamed
+	f := frame(members[0], channel.OptUseAck|channel.OptSyncAck, []byte("ack me"))
 	batch := bytes.Repeat(f, 256)
+	// No connection counts as kept: how long the ACKs take to fill the socket buffers
+	// before the target pauses depends on the machine; the counters below show the
+	// defence instead.
 	workers(ctx, noAckConns, func(ctx context.Context, _ int) {
-		n, w := stream(ctx, c.nodes[0].addr, batch, batch)
-		conns.Add(n)
-		written.Add(w)
+		stream(ctx, c.nodes[0].addr, batch, batch, time.Duration(math.MaxInt64), &st)
 	})
-	return observed("%d frames written on %d connections, ACKs never read", written.Load()/int64(len(f)), conns.Load()), nil
+	after, err := c.stats(0)
+	if err != nil {
+		return outcome{}, fmt.Errorf("target stats: %w", err)
+	}
+	b, a := before.Transport, after.Transport
+	pauses, stalled, overflowed := a.AckPauses-b.AckPauses, a.ConnsStalled-b.ConnsStalled, a.ConnsOverflowed-b.ConnsOverflowed
+	out := outcome{note: fmt.Sprintf("%d frames written as member B on %d connections, ACKs never read; the target paused %d times on unread ACKs, closed %d connections as stalled, %d as overflowed, %d as a non-member's",
+		st.written.Load()/int64(len(f)), st.conns.Load(), pauses, stalled, overflowed, a.ConnsNonMember-b.ConnsNonMember)}
+	if st.conns.Load() == 0 {
+		return out, errors.New("not one connection reached the target")
+	}
+	if pauses+stalled+overflowed == 0 {
+		out.breaches = 1
+		out.note += "; the ACK defence was NOT reached"
+	}
+	return out, nil
 }
 
 // freshAck sends one use_ack frame on a new connection and waits for its ACK.
@@ -298,17 +372,36 @@ func freshAck(addr string) error {
 	return nil
 }
 
-// fdExhaustion keeps 600 idle connections open to a target limited to 256 descriptors,
-// opening new ones as the target closes them.
+// fdExhaustion keeps 600 idle connections open to a target limited to 256 descriptors
+// (clusterOpts.targetNofile), opening new ones as the target closes them. Besides held's
+// breaches, a target whose accepts never failed (nio Stats.ReceiverFailures) is one: its
+// descriptors did not run out, and nothing was shown.
 func fdExhaustion(ctx context.Context, c *cluster) (outcome, error) {
-	out := held(ctx, c, 600, c.cfg.firstFrame+time.Second, "idle", func(context.Context, net.Conn, chan bool) {})
-	st, err := c.stats(0)
-	out.note += fmt.Sprintf(" (RLIMIT_NOFILE 256); healthy at the end: %v", err == nil && st.Healthy)
-	return out, nil
+	before, err := c.stats(0)
+	if err != nil {
+		return outcome{}, fmt.Errorf("target stats: %w", err)
+	}
+	out, err := held(ctx, c, 600, c.cfg.firstFrame+time.Second, "idle", func(context.Context, net.Conn, chan bool) {})
+	st, serr := c.stats(0)
+	if serr != nil {
+		out.note += "; target stats: " + serr.Error()
+		return out, errors.Join(err, serr)
+	}
+	failures := st.Transport.ReceiverFailures - before.Transport.ReceiverFailures
+	out.note += fmt.Sprintf(" (RLIMIT_NOFILE %d); accepts failed %d times, %d connections refused on the reserve descriptor; healthy at the end: %v",
+		st.Nofile, failures, st.Transport.ConnsRefused-before.Transport.ConnsRefused, st.Healthy)
+	if failures == 0 {
+		out.breaches++
+		out.note += "; the target's descriptors did NOT run out"
+	}
+	return out, err
 }
 
 // forgedHeartbeats sends multicast heartbeats to the cluster's group: invented members,
-// half of them with 60 000-byte payloads.
+// half of them with 60 000-byte payloads. Breaches: members the target knew beyond
+// MaxMembers, members it believed with a payload over MaxPayloadSize, and, as nothing was
+// shown otherwise, one if not one invented member reached the target, one if the target
+// ignored no oversized heartbeat (mcast Stats.OversizedHeartbeats).
 func forgedHeartbeats(ctx context.Context, c *cluster) (outcome, error) {
 	group, err := net.ResolveUDPAddr("udp4", c.group)
 	if err != nil {
@@ -328,8 +421,19 @@ func forgedHeartbeats(ctx context.Context, c *cluster) (outcome, error) {
 		return outcome{}, err
 	}
 	_ = pc.SetMulticastLoopback(true)
+	before, err := c.stats(0)
+	if err != nil {
+		return outcome{}, fmt.Errorf("target stats: %w", err)
+	}
+	var last nodeStats
+	var peak, oversizedKept int
+	probe := func() {
+		if st, err := c.stats(0); err == nil {
+			peak, oversizedKept, last = max(peak, st.Members), max(oversizedKept, st.OversizedMembers), st
+		}
+	}
 	big := bytes.Repeat([]byte{'p'}, 60000)
-	var sent, peak int
+	var sent, sentBig int
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ctx.Err() == nil; i++ {
@@ -340,19 +444,32 @@ func forgedHeartbeats(ctx context.Context, c *cluster) (outcome, error) {
 		}
 		if _, err := conn.WriteToUDP(wire.AppendMember(nil, &m), group); err == nil {
 			sent++
+			if m.Payload != nil {
+				sentBig++
+			}
 		}
 		if i%200 == 199 {
 			select {
 			case <-tick.C:
-				if st, err := c.stats(0); err == nil {
-					peak = max(peak, st.Members)
-				}
+				probe()
 			case <-ctx.Done():
 			}
 		}
 	}
-	return outcome{note: fmt.Sprintf("%d heartbeats of invented members; the target knew at most %d members", sent, peak),
-		breaches: int64(max(0, peak-mcast.DefaultMaxMembers))}, nil
+	probe() // the heartbeats sent since the last probe
+	invented := peak - before.Members
+	refused := last.Multicast.OversizedHeartbeats - before.Multicast.OversizedHeartbeats
+	out := outcome{note: fmt.Sprintf("%d heartbeats of invented members (%d with 60 000-byte payloads); the target knew at most %d members (%d before), %d of them with payloads over %d B, and ignored %d oversized heartbeats",
+		sent, sentBig, peak, before.Members, oversizedKept, mcast.DefaultMaxPayloadSize, refused),
+		breaches: int64(max(0, peak-mcast.DefaultMaxMembers) + oversizedKept)}
+	if invented <= 0 {
+		out.breaches++
+		out.note += "; NOT one invented member reached the target"
+	} else if sentBig > 0 && refused == 0 {
+		out.breaches++
+		out.note += "; the target ignored NO oversized heartbeat"
+	}
+	return out, nil
 }
 
 func loopbackInterface() (*net.Interface, error) {

@@ -53,6 +53,16 @@ type nodeStats struct {
 	RefusedNonMember uint64 `json:"refusedNonMember"` // by session/delta's own check
 	SessionsServed   uint64 `json:"sessionsServed"`
 	Ready            bool   `json:"ready"`
+	// Transport is the receiver's and sender's counters: the attacks read in them that
+	// their defence acted (connections timed out, stalled or refused, accepts failed).
+	Transport nio.Stats `json:"transport"`
+	// Multicast is the multicast membership's counters (zero with static membership).
+	Multicast mcast.Stats `json:"multicast"`
+	// OversizedMembers counts the members the node believes whose payload is over
+	// mcast.DefaultMaxPayloadSize, the cap of the suite's multicast membership.
+	OversizedMembers int `json:"oversizedMembers"`
+	// Nofile is the node process's RLIMIT_NOFILE (soft limit).
+	Nofile uint64 `json:"nofile"`
 }
 
 // suiteNode is one cluster node of the suite: a channel on transport/nio, a session manager
@@ -248,6 +258,21 @@ func (n *suiteNode) stats() nodeStats {
 	st := nodeStats{Received: n.received.Load(), Stale: n.stale.Load(), Sessions: n.m.Len(),
 		Members: len(n.ch.Members()), Healthy: n.ch.Healthy(), Ready: n.m.Ready(),
 		NonMemberDropped: n.ch.Stats().NonMemberDropped, RefusedNonMember: n.cl.Stats().RefusedNonMember, SessionsServed: n.m.Stats().SessionsServed}
+	if tr, ok := n.ch.Transport().(*nio.Transport); ok {
+		st.Transport = tr.Stats()
+	}
+	if mc, ok := n.ch.Membership().(*mcast.Service); ok {
+		st.Multicast = mc.Stats()
+	}
+	for _, m := range n.ch.Members() {
+		if len(m.Payload) > mcast.DefaultMaxPayloadSize {
+			st.OversizedMembers++
+		}
+	}
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
+		st.Nofile = lim.Cur
+	}
 	n.mu.Lock()
 	st.Delivered, st.Failed = maps.Clone(n.delivered), maps.Clone(n.failed)
 	n.mu.Unlock()

@@ -10,9 +10,11 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -27,6 +29,9 @@ type Service struct {
 	prov    Provider
 	dnsMode bool // unknown senders of messages become members (Tomcat's DNS provider)
 	log     *slog.Logger
+	rl      *ratelog.Limiter // members over the limit: the DNS provider's come from senders
+
+	overLimit atomic.Uint64
 
 	fetchMu sync.Mutex // one fetch at a time
 	evMu    sync.Mutex // events one at a time, in order; taken before mu
@@ -74,6 +79,7 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.rl = ratelog.New(ratelog.Config{Logger: s.log})
 	if s.prov == nil {
 		switch c.Provider {
 		case ProviderDNS:
@@ -216,8 +222,20 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	for _, m := range gone {
 		l.MemberDisappeared(m)
 	}
+	s.rl.Flush()
 	return nil
 }
+
+// Stats are the counters of a Service.
+type Stats struct {
+	// MembersOverLimit counts new members ignored because Config.MaxMembers were kept:
+	// listed by the source, or, with the DNS provider, senders of messages (logged
+	// rate-limited).
+	MembersOverLimit uint64
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Service) Stats() Stats { return Stats{MembersOverLimit: s.overLimit.Load()} }
 
 // Heartbeat implements channel.MembershipService: it asks the source, adds the members
 // it lists for the first time and expires those it has not listed for ExpirationTime.
@@ -329,7 +347,9 @@ func (s *Service) touchLocked(m channel.Member, now time.Time) bool {
 		return false
 	}
 	if len(s.members) >= s.cfg.MaxMembers {
-		s.log.Warn("tribes cloud membership: member limit reached, member ignored", "member", m.String(), "max", s.cfg.MaxMembers)
+		s.overLimit.Add(1)
+		s.rl.LogFunc(slog.LevelWarn, m.Addr(), "member limit", "tribes cloud membership: member limit reached, member ignored",
+			func() []any { return []any{"member", m.String(), "max", s.cfg.MaxMembers} })
 		return false
 	}
 	s.members[k] = &entry{m: m, seen: now}

@@ -29,7 +29,10 @@
 // All member messages are sent with SendOptions (Channel.SEND_OPTIONS_ASYNCHRONOUS, 8, by
 // default), replies with none. They come from nodes that may not be members yet, so the
 // service's rpc channel takes requests from non-members (rpc.Config.AcceptNonMembers) and
-// the channel's sender check lets them through to it alone.
+// the channel's sender check lets them through to it alone. Replies to non-members are
+// sent off the receiving goroutine, a bounded number at once (rpc.MaxNonMemberReplies),
+// and requests that are no member message are counted (Stats.BadRequests) and logged
+// rate-limited per sender.
 //
 // Unlike membership/static, which lists its members without sending anything, this
 // service notices crashed nodes by itself and is what a Java node configured with

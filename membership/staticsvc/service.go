@@ -100,6 +100,9 @@ type Stats struct {
 	// OversizedMembers counts messages ignored because the member they announce was over
 	// Config.MaxPayloadSize or MaxNameSize.
 	OversizedMembers uint64
+	// BadRequests counts requests of the service's RPC id that are no member message
+	// (answered with null, logged rate-limited per sender address).
+	BadRequests uint64
 }
 
 // Service is a channel.MembershipService speaking Tribes' StaticMembershipService
@@ -111,7 +114,7 @@ type Service struct {
 	log *slog.Logger
 	rl  *ratelog.Limiter // refusals of what peers announce
 
-	overLimit, oversized atomic.Uint64
+	overLimit, oversized, badRequests atomic.Uint64
 
 	mu      sync.Mutex
 	ch      *channel.Channel
@@ -206,7 +209,8 @@ func New(cfg Config) (*Service, error) {
 
 // Stats returns the service's counters.
 func (s *Service) Stats() Stats {
-	return Stats{MembersOverLimit: s.overLimit.Load(), OversizedMembers: s.oversized.Load()}
+	return Stats{MembersOverLimit: s.overLimit.Load(), OversizedMembers: s.oversized.Load(),
+		BadRequests: s.badRequests.Load()}
 }
 
 // latin1 returns the ISO-8859-1 bytes of s (Java's getBytes(ISO_8859_1): '?' for what
@@ -494,11 +498,14 @@ func (s *Service) active() bool {
 
 // replyRequest answers a START or PING (StaticMembershipProvider.replyRequest): the sender
 // is alive, and the reply is the same message carrying the local member. Other messages
-// get a null reply.
+// get a null reply; one that is no member message is counted (Stats.BadRequests) and
+// logged rate-limited per sender address.
 func (s *Service) replyRequest(v any, from channel.Member) (any, error) {
 	m, err := decode(v)
 	if err != nil {
-		s.log.Warn("tribes static membership: bad request", "from", from.String(), "err", err)
+		s.badRequests.Add(1)
+		s.rl.LogFunc(slog.LevelWarn, from.Addr(), "bad request", "tribes static membership: bad request",
+			func() []any { return []any{"from", from.String(), "err", err} })
 		return nil, nil
 	}
 	if !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
