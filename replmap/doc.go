@@ -79,7 +79,16 @@
 //     Stats.RefusedOverLimit counts it, and a warning is logged, rate-limited per peer. Entries the map holds still update within the bytes. A state transfer
 //     keeps the first MaxEntries entries of the reply and logs that the rest was dropped;
 //     decoding the reply is bounded by MaxMessageBytes and jserial's default limits, not
-//     by MaxEntries.
+//     by MaxEntries. An entry of the reply whose key or value is the array another entry
+//     holds (no donor writes that) is not applied and logged with an error wrapping
+//     ErrBadMessage.
+//   - The map hears members of the channel only (Java's map hears anyone): on a
+//     channel that delivers non-members' messages (channel.Config.AcceptNonMembers), a
+//     plain map message from a sender that is not a channel member is dropped before
+//     it is decoded, and its MSG_STATE, MSG_STATE_COPY and MSG_RETRIEVE_BACKUP requests
+//     are not answered; the error wraps channel.ErrNotMember, Stats.RefusedNonMember
+//     counts it and a warning is logged, rate-limited per peer. MSG_INIT, MSG_START and
+//     MSG_PING are answered to anyone (a joiner may ask before the membership lists it).
 //   - A state transfer's reply is one message holding every entry the donor has (a lazy
 //     map's as proxies, about 60 bytes each with short keys, each member written once; a
 //     replicated map's with their values). A joiner receives it only within its

@@ -37,6 +37,11 @@ type Stats struct {
 	// that left the held value as it was: it is not a Diffable (or there is none), or
 	// its ApplyDiff returned an error.
 	DiffsNotApplied uint64
+	// RefusedNonMember counts the plain map messages (of any map on the channel: they are
+	// dropped before decoding) and the MSG_STATE, MSG_STATE_COPY and MSG_RETRIEVE_BACKUP
+	// requests of this map refused because their sender is not a member of the channel,
+	// which delivers them when configured with AcceptNonMembers.
+	RefusedNonMember uint64
 }
 
 // Stats returns the map's counters.
@@ -44,7 +49,7 @@ func (m *Map) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return Stats{Entries: len(m.entries), StoredBytes: m.stored, RefusedOverLimit: m.refused,
-		DiffsNotApplied: m.diffsNotApplied}
+		DiffsNotApplied: m.diffsNotApplied, RefusedNonMember: m.nonMember}
 }
 
 // admit checks, m.mu held, that a received message may make the entry under k (nil when

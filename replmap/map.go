@@ -165,6 +165,9 @@ type Map struct {
 	next     int   // round-robin index of the next backup (currentNode)
 	stored   int64 // sum of the entries' sizes
 	refused  uint64
+	// nonMember counts map messages and requests refused because their sender is not
+	// a member of the channel.
+	nonMember uint64
 	// diffsNotApplied counts received diffs for a value that is not a Diffable, or
 	// that its ApplyDiff rejected.
 	diffsNotApplied uint64

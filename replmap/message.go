@@ -84,6 +84,9 @@ type message struct {
 	// Nodes are the backup members: nil for Java's null, an empty non-nil slice for an
 	// empty array.
 	Nodes []channel.Member
+	// refused, set by stateList, is why received must not apply this entry of a state
+	// list (never sent).
+	refused error
 }
 
 // codec writes messages with one MemberImpl serialVersionUID and reads them with limits.
@@ -351,6 +354,7 @@ func (c *codec) stateList(b []byte, limit int) ([]*message, error) {
 	out := make([]*message, 0, len(list))
 	members := map[*jserial.Object]wire.Member{}
 	entries := map[*jserial.Object]bool{}
+	streams := map[*byte]int{} // the key and value arrays of the entries, to the entry's index
 	for i, e := range list {
 		// An entry the list holds again (a back-reference, 5 bytes) is left out: a donor
 		// lists each entry once, and each would decode its value anew.
@@ -363,6 +367,19 @@ func (c *codec) stateList(b []byte, limit int) ([]*message, error) {
 		m, err := decodeMessageWith(e, members)
 		if err != nil {
 			return nil, fmt.Errorf("state entry %d: %w", i, err)
+		}
+		// An entry whose key or value is an array another entry already holds (a
+		// back-reference, 5 bytes) is refused: a donor serializes each entry's key and
+		// value into arrays of their own, and each entry would decode and copy it anew.
+		for _, b := range [][]byte{m.Key, m.Value} {
+			if len(b) == 0 || m.refused != nil {
+				continue
+			}
+			if j, seen := streams[&b[0]]; seen {
+				m.refused = fmt.Errorf("%w: state entry %d shares its key or value array with entry %d", ErrBadMessage, i, j)
+			} else {
+				streams[&b[0]] = i
+			}
 		}
 		out = append(out, m)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -27,7 +28,15 @@ func (l *listener) Accept(msg *channel.Message) bool {
 	return msg.Options&channel.OptByteMessage == 0 && bytes.HasPrefix(msg.Data, streamPrefix)
 }
 
+// MessageReceived applies a map member's message. One from a sender that is not a
+// member of the channel (which delivers it when configured with AcceptNonMembers) is
+// dropped before it is decoded, counted and logged rate-limited, and the error wraps
+// channel.ErrNotMember (FAIL_ACK to a synchronized-ack sender), as session/delta does.
 func (l *listener) MessageReceived(msg *channel.Message) error {
+	src, err := l.m.fromMember(msg.Source, "message")
+	if err != nil {
+		return err
+	}
 	mm, err := l.m.codec.unmarshal(msg.Data)
 	if err != nil {
 		return err
@@ -35,7 +44,22 @@ func (l *listener) MessageReceived(msg *channel.Message) error {
 	if !bytes.Equal(mm.MapID, l.m.id) {
 		return nil
 	}
-	return l.m.received(context.Background(), mm, msg.Source)
+	return l.m.received(context.Background(), mm, src)
+}
+
+// fromMember returns the channel's record of src, a message's sender, or, when src is
+// not a member of the channel, counts and logs that and returns an error wrapping
+// channel.ErrNotMember. Java's map applies anyone's message.
+func (m *Map) fromMember(src channel.Member, what string) (channel.Member, error) {
+	if cm, ok := m.cfg.Channel.Member(src.Key()); ok {
+		return cm, nil
+	}
+	m.mu.Lock()
+	m.nonMember++
+	m.mu.Unlock()
+	m.rlog.Log(slog.LevelWarn, src.Addr(), "non-member", "replmap: ignoring a map "+what+" from a sender that is not a member of the channel",
+		"map", m.cfg.Name, "source", src.String())
+	return channel.Member{}, fmt.Errorf("%w: replmap %q: %s from %s", channel.ErrNotMember, m.cfg.Name, what, src.Addr())
 }
 
 // Heartbeat implements channel.Heartbeater: the channel's heartbeat pings the map members.
@@ -44,6 +68,9 @@ func (l *listener) Heartbeat() { l.m.heartbeat() }
 // received applies a plain message, or an entry of a state transfer
 // (AbstractReplicatedMap.messageReceived).
 func (m *Map) received(ctx context.Context, mm *message, from channel.Member) error {
+	if mm.refused != nil {
+		return mm.refused
+	}
 	switch mm.Type {
 	case msgStart:
 		if mm.Primary != nil {
@@ -161,6 +188,15 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 	mm, err := decodeMessage(req)
 	if err != nil {
 		return nil, err
+	}
+	switch mm.Type {
+	case msgRetrieveBackup, msgState, msgStateCopy:
+		// They give away entries: a member's only (MSG_INIT, MSG_START and MSG_PING
+		// are answered to a joiner not listed yet, as before; MSG_START adds only a
+		// member of the channel).
+		if _, err := m.fromMember(sender, mm.Type.String()+" request"); err != nil {
+			return nil, err
+		}
 	}
 	switch mm.Type {
 	case msgInit:

@@ -71,14 +71,21 @@ type Codec struct {
 }
 
 // Decode returns the *Session of a decoded DeltaSession object; other values are an
-// error wrapping ErrNotSession.
+// error wrapping ErrNotSession. The Go forms of the session's values may take at most
+// Limits.Java.MaxExpansion (delta.DefaultMaxExpansion) times the size of the object's
+// stream plus 128 KiB, and never more than Limits.Java.Limits.MaxBytes: beyond, the error
+// wraps delta.ErrDecodeBudget.
 func (c Codec) Decode(v any) (any, error) {
 	o, ok := v.(*jserial.Object)
 	if !ok || o.Class.Name != deltaSessionClass || !o.Class.Externalizable() {
 		return nil, fmt.Errorf("%w: %T", ErrNotSession, v)
 	}
 	l := c.Limits.withDefaults()
-	st, err := l.Java.DecodeSessionData(o.External)
+	java, err := sessionBudget(l.Java, o)
+	if err != nil {
+		return nil, fmt.Errorf("%w: session data: %w", delta.ErrMalformed, err)
+	}
+	st, err := java.DecodeSessionData(o.External)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +110,34 @@ func (c Codec) Encode(v any) (any, error) {
 		return nil, err
 	}
 	return &jserial.Object{Class: deltaSessionDesc, External: ext}, nil
+}
+
+// sessionSlack is what a session's values may take beyond MaxExpansion times its stream
+// (session/delta's budget has the same).
+const sessionSlack = 128 << 10
+
+// sessionBudget returns java with Limits.MaxBytes, what DecodeSessionData lets the Go
+// forms of a session's values take, at most MaxExpansion times the size of o's stream plus
+// sessionSlack. DecodeSessionData does not see that size (the map decoded the stream):
+// it is measured by writing o again, which writes each object the decoded values share
+// once, as the stream did. Each attribute value is written anew into its own stream, so
+// without this a 270 KB session whose attributes share one object became 64 MiB.
+func sessionBudget(java delta.JavaCodec, o *jserial.Object) (delta.JavaCodec, error) {
+	b, err := jserial.Marshal(o)
+	if err != nil {
+		return java, err
+	}
+	x := int64(java.MaxExpansion)
+	if x <= 0 {
+		x = delta.DefaultMaxExpansion
+	}
+	limit := java.Limits.MaxBytes
+	if limit <= 0 {
+		limit = jserial.DefaultMaxBytes
+	}
+	if size := int64(len(b)); size <= (limit-sessionSlack)/x {
+		limit = x*size + sessionSlack
+	}
+	java.Limits.MaxBytes = limit
+	return java, nil
 }

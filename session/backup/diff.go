@@ -49,11 +49,27 @@ func (s *Session) ApplyDiff(diff []byte) error {
 	st.Attributes = slices.Clone(st.Attributes)
 	st.Notes = slices.Clone(st.Notes)
 	st.Listeners = slices.Clone(st.Listeners)
-	for _, a := range actions {
-		if err := apply(&st, a); err != nil {
+	// Only the last principal action counts (each replaces the principal): the earlier
+	// ones are not decoded, as a diff's principal actions may all refer to one principal.
+	last := -1
+	for i, a := range actions {
+		if a.Type == delta.ActionPrincipal {
+			last = i
+		}
+	}
+	var ix *indexes // a diff of many actions looks names up in maps
+	if len(actions) > smallDiff {
+		ix = newIndexes(&st)
+	}
+	for i, a := range actions {
+		if a.Type == delta.ActionPrincipal && i != last {
+			continue
+		}
+		if err := apply(&st, a, ix); err != nil {
 			return fmt.Errorf("backup: diff of session %s: action %s %s %q: %w", st.ID, a.Type, a.Op, a.Name, err)
 		}
 	}
+	ix.finish(&st)
 	if n := namedBytes(st.Attributes) + namedBytes(st.Notes); n > s.limits.MaxSessionBytes {
 		return fmt.Errorf("%w: a diff would make session %s %d bytes, more than %d", ErrLimit, st.ID, n,
 			s.limits.MaxSessionBytes)
@@ -63,20 +79,129 @@ func (s *Session) ApplyDiff(diff []byte) error {
 	return nil
 }
 
-// apply executes one action on st (DeltaRequest.execute, without recording it).
-func apply(st *delta.SessionState, a delta.Action) error {
+// smallDiff is the most actions a diff applies by scanning the session's names; a larger
+// one builds maps of them first (newIndexes).
+const smallDiff = 8
+
+// indexes are the positions of a session's attribute, note and listener names while a
+// diff applies, so that each action finds its name in constant time, not by a scan (a
+// diff of n attributes cost n²/2 comparisons). A removal leaves a hole that finish closes;
+// the names stay in the order the scans would leave them.
+type indexes struct {
+	attrs, notes named[delta.NamedValue]
+	listeners    named[string]
+}
+
+// named indexes the names of vs (name gives an element's name); dead marks removed ones.
+type named[T any] struct {
+	vs   *[]T
+	name func(T) string
+	at   map[string]int
+	dead []bool
+}
+
+func newNamed[T any](vs *[]T, name func(T) string) (named[T], bool) {
+	n := named[T]{vs: vs, name: name, at: make(map[string]int, len(*vs))}
+	for i, v := range *vs {
+		if _, dup := n.at[name(v)]; dup {
+			return n, false
+		}
+		n.at[name(v)] = i
+	}
+	return n, true
+}
+
+// newIndexes returns the indexes of st's names, or nil when a name is there twice (the
+// scans then apply the diff: each finds the first, a removal takes them all).
+func newIndexes(st *delta.SessionState) *indexes {
+	attrs, ok1 := newNamed(&st.Attributes, func(v delta.NamedValue) string { return v.Name })
+	notes, ok2 := newNamed(&st.Notes, func(v delta.NamedValue) string { return v.Name })
+	listeners, ok3 := newNamed(&st.Listeners, func(v string) string { return v })
+	if !ok1 || !ok2 || !ok3 {
+		return nil
+	}
+	return &indexes{attrs: attrs, notes: notes, listeners: listeners}
+}
+
+// put replaces the element named name with v (update), or appends v.
+func (n *named[T]) put(name string, v T, update func(*T)) {
+	if i, ok := n.at[name]; ok {
+		update(&(*n.vs)[i])
+		return
+	}
+	n.at[name] = len(*n.vs)
+	*n.vs = append(*n.vs, v)
+}
+
+// remove removes the element named name.
+func (n *named[T]) remove(name string) {
+	i, ok := n.at[name]
+	if !ok {
+		return
+	}
+	delete(n.at, name)
+	if n.dead == nil {
+		n.dead = make([]bool, len(*n.vs))
+	}
+	if i >= len(n.dead) {
+		n.dead = append(n.dead, make([]bool, i+1-len(n.dead))...)
+	}
+	n.dead[i] = true
+}
+
+// compact drops the removed elements, keeping the others' order.
+func (n *named[T]) compact() {
+	if n.dead == nil {
+		return
+	}
+	out := (*n.vs)[:0]
+	for i, v := range *n.vs {
+		if i >= len(n.dead) || !n.dead[i] {
+			out = append(out, v)
+		}
+	}
+	clear((*n.vs)[len(out):])
+	*n.vs = out
+}
+
+// finish closes the holes removals left in st's names (nothing for nil).
+func (ix *indexes) finish(st *delta.SessionState) {
+	if ix == nil {
+		return
+	}
+	ix.attrs.compact()
+	ix.notes.compact()
+	ix.listeners.compact()
+}
+
+// setValue is named.put's update of a named value.
+func setValue(b []byte) func(*delta.NamedValue) { return func(v *delta.NamedValue) { v.Value = b } }
+
+// apply executes one action on st (DeltaRequest.execute, without recording it), looking
+// names up in ix when it is not nil.
+func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
 	set := a.Op == delta.OpSet
 	switch a.Type {
 	case delta.ActionAttribute:
-		if set {
+		switch {
+		case ix != nil && set:
+			ix.attrs.put(a.Name, delta.NamedValue{Name: a.Name, Value: a.Value}, setValue(a.Value))
+		case ix != nil:
+			ix.attrs.remove(a.Name)
+		case set:
 			st.Attributes = setNamed(st.Attributes, a.Name, a.Value)
-		} else {
+		default:
 			st.Attributes = slices.DeleteFunc(st.Attributes, func(v delta.NamedValue) bool { return v.Name == a.Name })
 		}
 	case delta.ActionNote:
-		if set {
+		switch {
+		case ix != nil && set:
+			ix.notes.put(a.Name, delta.NamedValue{Name: a.Name, Value: a.Value}, setValue(a.Value))
+		case ix != nil:
+			ix.notes.remove(a.Name)
+		case set:
 			st.Notes = setNamed(st.Notes, a.Name, a.Value)
-		} else {
+		default:
 			st.Notes = slices.DeleteFunc(st.Notes, func(v delta.NamedValue) bool { return v.Name == a.Name })
 		}
 	case delta.ActionPrincipal:
@@ -105,6 +230,14 @@ func apply(st *delta.SessionState, a delta.Action) error {
 		}
 		st.MaxInactive = int32(v)
 	case delta.ActionListener:
+		if ix != nil {
+			if set {
+				ix.listeners.put(a.Name, a.Name, func(*string) {})
+			} else {
+				ix.listeners.remove(a.Name)
+			}
+			break
+		}
 		i := slices.Index(st.Listeners, a.Name)
 		switch {
 		case set && i < 0:

@@ -96,7 +96,12 @@
 // length limits; at most MaxEntries attributes or actions), and a session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
-// the session stays as it was. The map's own limits (replmap.Config.MaxEntries,
+// the session stays as it was. Decoding a session received in full is bounded by its
+// size: its values' Go forms (each attribute its own stream) may take at most
+// Limits.Java.MaxExpansion (delta.DefaultMaxExpansion, 16) times the session's stream
+// plus 128 KiB, beyond which the error wraps delta.ErrDecodeBudget. Of a diff's principal actions only the last is decoded
+// (it alone counts); a diff of more than a few actions looks names up in maps, so that
+// it applies in time linear in its actions. The map's own limits (replmap.Config.MaxEntries,
 // MaxStoredBytes) bound the sessions and bytes other nodes can make it hold; set them
 // with Config.Map.
 //
