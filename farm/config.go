@@ -85,12 +85,15 @@ type Config struct {
 	// directory under os.TempDir, made by each Start and removed by Stop.
 	TempDir string
 	// WatchDir, if set, is scanned every WatchInterval: a file matching WatchPattern
-	// that appeared or changed (and did not change again since the previous scan) is
-	// deployed locally and sent to every member; one that disappeared is undeployed
-	// everywhere (watchDir, watchEnabled).
+	// (a symbolic link to one too) that appeared or changed (and did not change again
+	// since the previous scan) is deployed locally and sent to every member; one that
+	// disappeared, if a version of it was deployed, is undeployed everywhere (watchDir,
+	// watchEnabled). It must not be DeployDir (New fails with channel.ErrInvalidConfig):
+	// a deployed file would be seen as changed and deployed again and again.
 	WatchDir string
-	// WatchPattern selects the files of WatchDir (path.Match syntax). Empty means
-	// "*.war", Tomcat's filter.
+	// WatchPattern selects the files of WatchDir (path.Match syntax, case-sensitive).
+	// Empty means Tomcat's filter (WarWatcher's WarFilter): names ending in ".war" in any
+	// case.
 	WatchPattern string
 	// WatchInterval; 0 means DefaultWatchInterval.
 	WatchInterval time.Duration
@@ -113,10 +116,13 @@ type Config struct {
 	// OnInstall is called once a file is installed in DeployDir, received or deployed
 	// locally (Tomcat then deploys it with HostConfig.check). Its error is the error of
 	// the file's last chunk, which a synchronized-ack sender gets as FAIL_ACK. It runs
-	// on the goroutine that received the chunk: hand long work off.
+	// on the goroutine that received the chunk: hand long work off. It runs while the
+	// context is marked serviced (Tomcat's HostConfig deploys it so): an install or
+	// undeploy of the same context meanwhile fails with ErrBusy.
 	OnInstall func(Deployment) error
 	// OnRemove is called once a context was undeployed (its file removed from
-	// DeployDir, if there was one), on a member's request or a local Remove.
+	// DeployDir, if there was one), on a member's request or a local Remove, while the
+	// context is still marked serviced, as OnInstall.
 	OnRemove func(contextName string)
 	// Logger; nil discards.
 	Logger *slog.Logger
@@ -132,9 +138,6 @@ func (c *Config) fill() error {
 	if c.ChunkSize < 0 || c.MaxFileBytes < 0 || c.MaxChunkBytes < 0 || c.MaxOutOfOrderBytes < 0 || c.MaxIncomplete < 0 ||
 		c.WatchInterval < 0 {
 		return fmt.Errorf("%w: negative farm.Config limit", channel.ErrInvalidConfig)
-	}
-	if c.WatchPattern == "" {
-		c.WatchPattern = "*.war"
 	}
 	if _, err := filepath.Match(c.WatchPattern, ""); err != nil {
 		return fmt.Errorf("%w: farm.Config.WatchPattern: %w", channel.ErrInvalidConfig, err)
@@ -156,7 +159,31 @@ func (c *Config) fill() error {
 	if fi, err := os.Stat(c.DeployDir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("%w: farm.Config.DeployDir %s is not a directory (%v)", channel.ErrInvalidConfig, c.DeployDir, err)
 	}
+	if c.WatchDir != "" && sameDir(c.WatchDir, c.DeployDir) {
+		return fmt.Errorf("%w: farm.Config.WatchDir %s is DeployDir", channel.ErrInvalidConfig, c.WatchDir)
+	}
 	return nil
+}
+
+// sameDir reports whether the paths a and b name one directory: equal once made absolute,
+// cleaned and their symbolic links resolved, or one file (os.SameFile: a bind mount, a
+// hard-linked path).
+func sameDir(a, b string) bool {
+	resolve := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		if r, err := filepath.Abs(p); err == nil {
+			p = r
+		}
+		return filepath.Clean(p)
+	}
+	if resolve(a) == resolve(b) {
+		return true
+	}
+	ai, aerr := os.Stat(a)
+	bi, berr := os.Stat(b)
+	return aerr == nil && berr == nil && os.SameFile(ai, bi)
 }
 
 func setDefault[T comparable](v *T, def T) {

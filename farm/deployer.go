@@ -38,6 +38,11 @@ type Deployer struct {
 	done      chan struct{}            // closed when the background work ended and cleaned up
 	stopErr   error                    // what the cleanup failed with, for Stop
 
+	// deliveries counts the messages being handled (MessageReceived); Add only under mu
+	// while running. The background work waits for them before it cleans up and ends, and
+	// Start waits for that end, so a Wait has returned before the next run's first Add.
+	deliveries sync.WaitGroup
+
 	stats struct {
 		received, sent, undeploys, refused, expired, installFailed atomic.Uint64
 	}
@@ -147,10 +152,12 @@ func isClosed(ch chan struct{}) bool {
 	}
 }
 
-// Stop removes the listener, ends the background work and drops the incomplete files
-// (and the temporary directory Start made). If ctx ends first, Stop returns its error
-// and the background work cleans up once it ends; a later Stop waits for that and
-// returns nil once it is done.
+// Stop removes the listener, ends the background work, waits for the messages being
+// handled (a received file's install and OnInstall included) and drops the incomplete
+// files (and the temporary directory Start made). If ctx ends first, Stop returns its
+// error and the background work cleans up once it and those messages end; a later Stop
+// waits for that and returns nil once it is done. (Stop called from OnInstall or OnRemove
+// therefore returns only when its ctx ends.)
 func (d *Deployer) Stop(ctx context.Context) error {
 	d.mu.Lock()
 	if d.running {
@@ -213,6 +220,14 @@ func (l listener) Accept(msg *channel.Message) bool {
 // sender as FAIL_ACK.
 func (l listener) MessageReceived(msg *channel.Message) error {
 	d := l.d
+	d.mu.Lock()
+	if !d.running {
+		d.mu.Unlock()
+		return ErrStopped
+	}
+	d.deliveries.Add(1)
+	d.mu.Unlock()
+	defer d.deliveries.Done()
 	m, err := DecodeMessage(msg.Data, d.cfg.limits())
 	if errors.Is(err, jserial.ErrLimit) {
 		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
@@ -225,16 +240,25 @@ func (l listener) MessageReceived(msg *channel.Message) error {
 	}
 	switch m := m.(type) {
 	case *FileMessage:
-		err = d.receiveChunk(m, msg.Source)
+		err = d.receiveChunk(m, msg.Source, inOrder(msg.Options))
 	case *UndeployMessage:
 		err = d.undeploy(m.ContextName, msg.Source)
 	}
 	return err
 }
 
+// inOrder reports whether a sender using opts sends a file's chunks one after the other,
+// each once the previous one was handled: a synchronized ACK, not through an
+// asynchronous queue (which Tomcat may dispatch on several threads).
+func inOrder(opts channel.SendOptions) bool {
+	const syncAck = channel.OptUseAck | channel.OptSyncAck
+	return opts&syncAck == syncAck && opts&channel.OptAsync == 0
+}
+
 // receiveChunk writes a chunk into its file and installs the file after its last one.
-func (d *Deployer) receiveChunk(m *FileMessage, from channel.Member) error {
-	in, err := d.writeChunk(m, from)
+// ordered says the sender sends the chunks in order (inOrder).
+func (d *Deployer) receiveChunk(m *FileMessage, from channel.Member, ordered bool) error {
+	in, err := d.writeChunk(m, from, ordered)
 	if err != nil {
 		d.stats.refused.Add(1)
 		d.refusals.Log(slog.LevelWarn, from.Addr(), "refused", "farm: chunk refused", "file", m.FileName,
@@ -247,8 +271,12 @@ func (d *Deployer) receiveChunk(m *FileMessage, from channel.Member) error {
 	return d.install(in)
 }
 
-// writeChunk records m and returns the file once its last chunk is written.
-func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, error) {
+// writeChunk records m and returns the file once its last chunk is written. A chunk
+// ahead of the next one its file waits for is held, unless its sender sends in order
+// (ordered): then the chunks before it will not come (they went to a deployer that was
+// restarted since, or failed), so it is refused and the file dropped, and the sender,
+// which waits for this chunk's ACK, learns that the file was not installed.
+func (d *Deployer) writeChunk(m *FileMessage, from channel.Member, ordered bool) (*incoming, error) {
 	if err := checkFileName(m.FileName); err != nil {
 		return nil, err
 	}
@@ -272,10 +300,14 @@ func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, e
 		if m.Total < 1 || m.Number < 1 || int64(m.Number) > m.Total {
 			return nil, fmt.Errorf("%w: chunk %d of %d", ErrInconsistent, m.Number, m.Total)
 		}
+		if ordered && m.Number > 1 {
+			return nil, fmt.Errorf("%w: chunk %d of %d of %s from an in-order sender, whose chunk 1 this deployer did "+
+				"not receive", ErrInconsistent, m.Number, m.Total, m.FileName)
+		}
 		if len(d.incoming) >= d.cfg.MaxIncomplete {
 			return nil, fmt.Errorf("%w: %d", ErrTooMany, len(d.incoming))
 		}
-		f, err := os.CreateTemp(d.tempDir, "."+m.FileName+".*")
+		f, err := createTemp(d.tempDir)
 		if err != nil {
 			return nil, err
 		}
@@ -295,12 +327,18 @@ func (d *Deployer) writeChunk(m *FileMessage, from channel.Member) (*incoming, e
 	}
 	in.last = time.Now()
 	if n > in.next {
+		if ordered {
+			d.drop(in)
+			return nil, fmt.Errorf("%w: chunk %d of %s from an in-order sender, chunk %d missing", ErrInconsistent, n,
+				in.name, in.next)
+		}
 		cost := len(m.Data) + heldChunkCost
 		if in.heldBytes+cost > d.cfg.MaxOutOfOrderBytes {
 			d.drop(in)
 			return nil, fmt.Errorf("%w: more than %d bytes of chunks ahead of chunk %d", ErrTooLarge, d.cfg.MaxOutOfOrderBytes, in.next)
 		}
-		in.held[n] = m.Data
+		// A copy: m.Data is a slice of the decoded array, which may be much longer.
+		in.held[n] = bytes.Clone(m.Data)
 		in.heldBytes += cost
 		return nil, nil
 	}
@@ -367,31 +405,36 @@ func (in *incoming) discard() {
 }
 
 // install moves a complete file into DeployDir, replacing the context's previous file,
-// and calls OnInstall.
+// and calls OnInstall, the context marked serviced throughout.
 func (d *Deployer) install(in *incoming) error {
 	err := in.f.Sync()
 	if cerr := in.f.Close(); err == nil {
 		err = cerr
 	}
+	dst := filepath.Join(d.cfg.DeployDir, in.name)
+	moved := false
 	if err == nil {
 		err = d.service(in.context, func() error {
 			d.removeFile(in.context, in.name)
-			return moveFile(in.f.Name(), filepath.Join(d.cfg.DeployDir, in.name))
+			if err := moveFile(in.f.Name(), dst); err != nil {
+				return err
+			}
+			moved = true
+			d.mu.Lock()
+			d.installed[in.context] = in.name
+			d.mu.Unlock()
+			d.stats.received.Add(1)
+			d.cfg.Logger.Info("farm: installed a received file", "file", in.name, "context", in.context, "bytes",
+				in.written, "from", in.from.Addr())
+			return d.installed1(Deployment{ContextName: in.context, Path: dst, From: in.from})
 		})
 	}
-	if err != nil {
+	if err != nil && !moved {
 		_ = os.Remove(in.f.Name())
 		d.stats.installFailed.Add(1)
 		d.cfg.Logger.Error("farm: cannot install a received file", "file", in.name, "context", in.context, "err", err)
-		return err
 	}
-	d.mu.Lock()
-	d.installed[in.context] = in.name
-	d.mu.Unlock()
-	d.stats.received.Add(1)
-	d.cfg.Logger.Info("farm: installed a received file", "file", in.name, "context", in.context, "bytes", in.written,
-		"from", in.from.Addr())
-	return d.installed1(Deployment{ContextName: in.context, Path: filepath.Join(d.cfg.DeployDir, in.name), From: in.from})
+	return err
 }
 
 // installed1 calls OnInstall.
@@ -451,19 +494,15 @@ func (d *Deployer) undeploy(contextName string, from channel.Member) error {
 		d.refusals.Log(slog.LevelWarn, from.Addr(), "refused", "farm: undeploy refused", "from", from.Addr(), "err", err)
 		return err
 	}
-	err := d.service(contextName, func() error {
+	return d.service(contextName, func() error {
 		d.removeFile(contextName, "")
+		d.stats.undeploys.Add(1)
+		d.cfg.Logger.Info("farm: undeployed at a member's request", "context", contextName, "from", from.Addr())
+		if d.cfg.OnRemove != nil {
+			d.cfg.OnRemove(contextName)
+		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	d.stats.undeploys.Add(1)
-	d.cfg.Logger.Info("farm: undeployed at a member's request", "context", contextName, "from", from.Addr())
-	if d.cfg.OnRemove != nil {
-		d.cfg.OnRemove(contextName)
-	}
-	return nil
 }
 
 // moveFile renames src to dst, or copies it when they are on different file systems.
@@ -478,10 +517,12 @@ func moveFile(src, dst string) error {
 }
 
 // background sweeps stale incomplete files and runs the watcher until ctx ends (which
-// also ends a deployment of the watcher in progress), then cleans up for Stop.
+// also ends a deployment of the watcher in progress), then waits for the messages being
+// handled and cleans up for Stop.
 func (d *Deployer) background(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	defer d.cleanup()
+	defer d.deliveries.Wait()
 	sweepEvery := d.cfg.WatchInterval
 	if d.cfg.MaxValidTime > 0 {
 		sweepEvery = min(sweepEvery, max(d.cfg.MaxValidTime/4, 10*time.Millisecond))

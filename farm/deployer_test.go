@@ -194,15 +194,28 @@ func send(t *testing.T, from *node, to *node, m *farm.FileMessage) error {
 		&channel.Message{Options: channel.OptUseAck | channel.OptSyncAck, Data: data})
 }
 
-// TestChunksOutOfOrder: chunks arriving out of order (Tomcat sends them asynchronously)
-// are held until the missing one arrives; duplicates are ignored.
+// receive hands a FileMessage to the deployer of to as the channel delivers one sent
+// by from with opts, and returns the deployer's answer.
+func receive(t *testing.T, from *node, to *node, opts channel.SendOptions, m *farm.FileMessage) error {
+	t.Helper()
+	data, err := farm.AppendMessage(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return farm.Receive(to.d, &channel.Message{Source: from.ch.LocalMember(), Options: opts, Data: data})
+}
+
+// TestChunksOutOfOrder: chunks arriving out of order (Tomcat sends them asynchronously,
+// by default through its dispatch interceptor's thread pool) are held until the missing
+// one arrives; duplicates are ignored. (From a synchronized-ack sender they cannot:
+// TestChunkAheadFromInOrderSender.)
 func TestChunksOutOfOrder(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	a, b := startNode(t, nw, farm.Config{}), startNode(t, nw, farm.Config{})
 	parts := [][]byte{content(100, 1), content(100, 2), content(100, 3), content(50, 4)}
 	for _, n := range []int{3, 2, 3, 4, 1, 2} {
-		if err := send(t, a, b, &farm.FileMessage{Number: int32(n), Total: 4, Data: parts[n-1], FileName: "x.war",
-			ContextName: "/x"}); err != nil {
+		if err := receive(t, a, b, channel.OptAsync|channel.OptUseAck|channel.OptSyncAck, &farm.FileMessage{
+			Number: int32(n), Total: 4, Data: parts[n-1], FileName: "x.war", ContextName: "/x"}); err != nil {
 			t.Fatalf("chunk %d: %v", n, err)
 		}
 	}
@@ -310,8 +323,14 @@ func TestIncompleteExpires(t *testing.T) {
 	if left := entries(t, b.temp); len(left) != 0 || b.d.Stats().Incomplete != 0 {
 		t.Errorf("temporary files %v", left)
 	}
-	// The second chunk alone now starts a new file, which stays incomplete.
-	if err := send(t, a, b, &farm.FileMessage{Number: 2, Total: 2, FileName: "x.war", Data: []byte("rest")}); err != nil {
+	// The second chunk alone, from a synchronized-ack sender, is refused: chunk 1 will
+	// not come again.
+	if err := send(t, a, b, &farm.FileMessage{Number: 2, Total: 2, FileName: "x.war", Data: []byte("rest")}); !errors.Is(err, channel.ErrAckFailed) {
+		t.Errorf("chunk 2 of a dropped file: %v, want a FAIL_ACK", err)
+	}
+	// From an asynchronous sender, it starts a new file, which stays incomplete.
+	if err := receive(t, a, b, channel.OptAsync, &farm.FileMessage{Number: 2, Total: 2, FileName: "x.war",
+		Data: []byte("rest")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(b.deploy, "x.war")); !errors.Is(err, os.ErrNotExist) {

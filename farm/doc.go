@@ -12,8 +12,10 @@
 // undeploys a context on every member. With Config.WatchDir the deployer scans a
 // directory: a new or changed file (unchanged since the previous scan, so that one being
 // copied in is not sent half-written) is deployed here and everywhere, and a removed
-// one undeployed. OnInstall and OnRemove tell the application; Tomcat deploys what lands
-// in its host's appBase.
+// one undeployed. WatchDir must not be DeployDir (Tomcat allows it). OnInstall and
+// OnRemove tell the application, the context marked serviced meanwhile; Tomcat deploys
+// what lands in its host's appBase. Stop waits for the messages being handled, a received
+// file's OnInstall included.
 //
 // # Tomcat
 //
@@ -24,8 +26,13 @@
 // node's static membership protocol must use that name
 // (membership/staticsvc.Config.ChannelName). Tomcat sends its chunks with the cluster's
 // channelSendOptions, asynchronously by default, so they may arrive out of order: the
-// deployer holds early chunks (up to Config.MaxOutOfOrderBytes per file) until the
-// missing one comes, and ignores duplicates, as Tomcat's FileMessageFactory does.
+// deployer holds early chunks (up to Config.MaxOutOfOrderBytes per file, each a copy of
+// its bytes) until the missing one comes, and ignores duplicates, as Tomcat's
+// FileMessageFactory does. A sender using a synchronized ACK without the asynchronous
+// option sends its chunks in order, so a chunk of its ahead of the one its file waits
+// for (the chunks before went to a deployer restarted since) is refused with
+// ErrInconsistent and the file dropped: the sender gets a FAIL_ACK rather than an ACK
+// for a last chunk whose file was never installed (Tomcat holds it).
 // Tomcat counts size/10240+1 chunks for a file and reads one fewer when its size is a
 // multiple of 10 KiB, so such a file from Tomcat never completes on a Go member, which
 // drops it after MaxValidTime (interop/tomcat TestFarmDeployer).
@@ -43,7 +50,9 @@
 // nodes built before transfers had one timestamp stamped each chunk. Chunks are bounded (MaxChunkBytes), files too (MaxFileBytes), and so are the
 // files being received at once (MaxIncomplete) and an incomplete file's idle time
 // (MaxValidTime); numbering that does not fit the file's earlier chunks is
-// ErrInconsistent. A refused chunk is counted (Stats.Refused), logged at a bounded rate
+// ErrInconsistent. The temporary files are named ".farm-" and a random number, not after
+// the file they assemble, and installed files get mode 0644 under the process's umask,
+// as Tomcat's. A refused chunk is counted (Stats.Refused), logged at a bounded rate
 // per member, and answered with FAIL_ACK to a sender that asked for a synchronized ACK;
 // an incomplete file is dropped with its temporary copy.
 // Tomcat 10.1's FarmWarDeployer makes the temporary file's path from the name it is
@@ -51,7 +60,8 @@
 //
 // Defaults (Tomcat's names beside them): WatchInterval 20 s (backgroundProcessorDelay
 // × processDeployFrequency), MaxValidTime 5 min (maxValidTime), ChunkSize 10 KiB
-// (FileMessageFactory.READ_SIZE), WatchPattern "*.war" (WarWatcher's filter), SendOptions
+// (FileMessageFactory.READ_SIZE), WatchPattern none: names ending in ".war" in any case,
+// symbolic links followed (WarWatcher's WarFilter), SendOptions
 // use_ack|sync (channelSendOptions); MaxFileBytes 1 GiB, MaxChunkBytes 4 MiB,
 // MaxOutOfOrderBytes 4 MiB and MaxIncomplete 16 have no Tomcat equivalent.
 package farm

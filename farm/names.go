@@ -2,7 +2,6 @@ package farm
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 )
 
@@ -56,13 +55,18 @@ func checkContextName(name string) error {
 }
 
 // ContextName returns the context name Tomcat derives from a deployed file's name
-// (org.apache.catalina.util.ContextName): the extension is dropped, "ROOT" is the root
-// context "", '#' stands for '/', and a version after "##" is kept: "shop.war" → "/shop",
-// "ROOT.war" → "", "api#v2.war" → "/api/v2", "shop##3.war" → "/shop##3".
+// (org.apache.catalina.util.ContextName with stripFileExtension): a ".war" or ".xml"
+// extension, in any case, is dropped (no other: "notes.txt" is "/notes.txt"), "ROOT" (or
+// nothing before "##") is the root context "", '#' stands for '/', and a version after
+// "##" is kept: "shop.war" → "/shop", "ROOT.war" → "", "api#v2.war" → "/api/v2",
+// "shop##3.war" → "/shop##3".
 func ContextName(fileName string) string {
-	base := strings.TrimSuffix(fileName, filepath.Ext(fileName))
+	base := fileName
+	if hasSuffixFold(base, ".war") || hasSuffixFold(base, ".xml") {
+		base = base[:len(base)-4]
+	}
 	path, version, versioned := strings.Cut(base, "##")
-	if path == "ROOT" {
+	if path == "ROOT" || path == "" {
 		path = ""
 	} else {
 		path = "/" + strings.ReplaceAll(path, "#", "/")
@@ -71,6 +75,12 @@ func ContextName(fileName string) string {
 		return path + "##" + version
 	}
 	return path
+}
+
+// hasSuffixFold reports whether s ends with the ASCII lower-case suffix in any case (Java's
+// toLowerCase(Locale.ENGLISH).endsWith of an ASCII suffix).
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.ToLower(s[len(s)-len(suffix):]) == suffix
 }
 
 // BaseName is the inverse of ContextName without the extension: the file name (before

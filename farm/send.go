@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -114,11 +117,11 @@ func (d *Deployer) Remove(ctx context.Context, contextName string, undeploy bool
 	if undeploy {
 		lerr := d.service(contextName, func() error {
 			d.removeFile(contextName, "")
+			if d.cfg.OnRemove != nil {
+				d.cfg.OnRemove(contextName)
+			}
 			return nil
 		})
-		if lerr == nil && d.cfg.OnRemove != nil {
-			d.cfg.OnRemove(contextName)
-		}
 		err = errors.Join(err, lerr)
 	}
 	return err
@@ -143,15 +146,15 @@ func (d *Deployer) Deploy(ctx context.Context, path string) error {
 	dst := filepath.Join(d.cfg.DeployDir, name)
 	err := d.service(contextName, func() error {
 		d.removeFile(contextName, name)
-		return copyFile(path, dst)
+		if err := copyFile(path, dst); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.installed[contextName] = name
+		d.mu.Unlock()
+		return d.installed1(Deployment{ContextName: contextName, Path: dst})
 	})
 	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.installed[contextName] = name
-	d.mu.Unlock()
-	if err := d.installed1(Deployment{ContextName: contextName, Path: dst}); err != nil {
 		return err
 	}
 	return d.Install(ctx, contextName, dst)
@@ -208,7 +211,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	tmp, err := createTemp(filepath.Dir(dst))
 	if err != nil {
 		return err
 	}
@@ -226,4 +229,23 @@ func copyFile(src, dst string) error {
 		_ = os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// tempPrefix starts the names of the deployer's temporary files: hidden, as no received
+// file's name is, and not ending in ".war".
+const tempPrefix = ".farm-"
+
+// createTemp creates a new file in dir named tempPrefix and a random number (not derived
+// from the file it stands for, whose name may be as long as a name can be), with mode
+// 0644 less the process's umask, what Tomcat's FileOutputStream gives the files it
+// writes (os.CreateTemp's are 0600).
+func createTemp(dir string) (*os.File, error) {
+	for range 10000 {
+		name := filepath.Join(dir, tempPrefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("farm: cannot create a temporary file in %s", dir)
 }

@@ -19,6 +19,9 @@ type watched struct {
 	size     int64
 	modTime  time.Time
 	deployed bool // deployed since its last change
+	// live: a version of the file was deployed (this one or one before a change), so
+	// that its removal undeploys it, even while it was changing.
+	live bool
 }
 
 func newWatcher(d *Deployer) *watcher { return &watcher{d: d, files: map[string]*watched{}} }
@@ -36,23 +39,24 @@ func (w *watcher) scan(ctx context.Context) {
 	seen := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
-		if ok, _ := filepath.Match(d.cfg.WatchPattern, name); !ok || !e.Type().IsRegular() || checkFileName(name) != nil {
+		if !w.match(name) || checkFileName(name) != nil {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
+		// os.Stat follows a symbolic link, as Tomcat's File.listFiles does.
+		fi, err := os.Stat(filepath.Join(d.cfg.WatchDir, name))
+		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		seen[name] = true
 		f := w.files[name]
 		if f == nil || f.size != fi.Size() || !f.modTime.Equal(fi.ModTime()) {
-			w.files[name] = &watched{size: fi.Size(), modTime: fi.ModTime()}
+			w.files[name] = &watched{size: fi.Size(), modTime: fi.ModTime(), live: f != nil && f.live}
 			continue
 		}
 		if f.deployed {
 			continue
 		}
-		f.deployed = true
+		f.deployed, f.live = true, true
 		// Tomcat skips a file older than the one already deployed for its context.
 		if dfi, err := os.Stat(filepath.Join(d.cfg.DeployDir, name)); err == nil && dfi.ModTime().After(fi.ModTime()) {
 			d.cfg.Logger.Info("farm: watched file older than the deployed one; not deployed", "file", name)
@@ -67,13 +71,23 @@ func (w *watcher) scan(ctx context.Context) {
 			continue
 		}
 		delete(w.files, name)
-		if !f.deployed {
+		if !f.live {
 			continue
 		}
 		if err := act(ctx, func(ctx context.Context) error { return d.Remove(ctx, ContextName(name), true) }); err != nil {
 			d.cfg.Logger.Error("farm: cannot undeploy a removed watched file", "file", name, "err", err)
 		}
 	}
+}
+
+// match reports whether a file name of WatchDir is one to watch: WatchPattern's, or
+// without one, Tomcat's WarFilter (".war" in any case).
+func (w *watcher) match(name string) bool {
+	if w.d.cfg.WatchPattern == "" {
+		return hasSuffixFold(name, ".war")
+	}
+	ok, _ := filepath.Match(w.d.cfg.WatchPattern, name)
+	return ok
 }
 
 // actionTimeout bounds one deployment or removal of the watcher.
