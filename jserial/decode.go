@@ -221,6 +221,7 @@ func (d *Decoder) decode() (any, error) {
 	tc, _ := d.src.peek()
 	if tc == tcReset {
 		d.src.pos++
+		clear(d.handles) // drop what was decoded before, as Java's HandleTable.clear
 		d.handles = d.handles[:0]
 		return Reset{}, nil
 	}
@@ -343,6 +344,9 @@ func (d *Decoder) content1(allowBlock bool) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if cd == nil { // Java's readClass fails on it (NullPointerException)
+			return nil, d.fail(ErrMalformed, "TC_CLASS without a class descriptor")
+		}
 		c := &Class{Desc: cd}
 		if _, err := d.newHandle(c); err != nil {
 			return nil, err
@@ -426,8 +430,8 @@ func (d *Decoder) utf() (string, error) {
 }
 
 // newString reads the body of TC_STRING / TC_LONGSTRING and assigns its handle. Every
-// decoded string has its own memory (an empty one too), so that the encoder can tell
-// a back-reference (the same string) from an equal string.
+// decoded string has its own memory (an empty or one-byte one too), so that the encoder
+// can tell a back-reference (the same string) from an equal string.
 func (d *Decoder) newString(tc byte) (any, error) {
 	var n int64
 	if tc == tcString {
@@ -454,8 +458,13 @@ func (d *Decoder) newString(tc byte) (any, error) {
 	if err != nil {
 		return nil, d.fail(err, "invalid modified UTF-8")
 	}
-	if str == "" {
+	switch len(str) {
+	case 0:
 		str = unsafe.String(new(byte), 0)
+	case 1: // string(b) of one byte points into the runtime's static table
+		c := new(byte)
+		*c = str[0]
+		str = unsafe.String(c, 1)
 	}
 	var s any = str // boxed once, for the handle table and the caller
 	if _, err := d.newHandle(s); err != nil {

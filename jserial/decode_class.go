@@ -2,6 +2,8 @@ package jserial
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"slices"
 )
 
@@ -62,17 +64,11 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 	if cd.Flags, err = d.src.u8(); err != nil {
 		return nil, err
 	}
-	if cd.Flags&SCSerializable != 0 && cd.Flags&SCExternalizable != 0 {
-		return nil, d.failf(ErrMalformed, "%s: serializable and externalizable flags conflict", name)
-	}
 	nf, err := d.src.u16()
 	if err != nil {
 		return nil, err
 	}
 	if nf > 0 {
-		if cd.Flags&SCEnum != 0 {
-			return nil, d.failf(ErrMalformed, "enum %s with fields", name)
-		}
 		// A field takes at least 3 bytes (type code and name length): claimed like an
 		// array's elements, and given back as each is read.
 		n, err := d.count(int32(nf), 3, "field list")
@@ -81,7 +77,6 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 		}
 		d.claim(3 * int(nf))
 		cd.Fields = make([]Field, 0, n)
-		seenObject := false
 		for range nf {
 			d.unclaim(3)
 			var f Field
@@ -93,11 +88,7 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 			}
 			switch f.Type {
 			case 'B', 'C', 'D', 'F', 'I', 'J', 'S', 'Z':
-				if seenObject {
-					return nil, d.failf(ErrMalformed, "%s: illegal field order", name)
-				}
 			case 'L', '[':
-				seenObject = true
 				if f.Signature, err = d.typeString(); err != nil {
 					return nil, err
 				}
@@ -107,14 +98,14 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 			cd.Fields = append(cd.Fields, f)
 		}
 	}
+	if err := cd.invalid(); err != nil {
+		return nil, d.fail(ErrMalformed, err.Error())
+	}
 	if cd.Annotation, err = d.annotation(); err != nil {
 		return nil, err
 	}
 	if cd.Super, err = d.classDesc(); err != nil {
 		return nil, err
-	}
-	if (cd.Flags&SCEnum != 0) && cd.SUID != 0 {
-		return nil, d.failf(ErrMalformed, "enum %s with serialVersionUID %d", name, cd.SUID)
 	}
 	c, err := canonical(cd)
 	if err != nil {
@@ -125,6 +116,41 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 	}
 	d.handles[h] = c
 	return c, nil
+}
+
+// invalid returns why Java's ObjectInputStream refuses the descriptor cd
+// (ObjectStreamClass.readNonProxy and initNonProxy), or nil: the decoder refuses such a
+// descriptor (ErrMalformed) and the encoder does not write it (ErrType). An object
+// field's type comes from its signature's first character in Java, not from the type
+// code in front of it, so a signature of another kind is refused too.
+func (cd *ClassDesc) invalid() error {
+	switch {
+	case cd.Name == "":
+		return errors.New("class descriptor without a name")
+	case cd.Flags&SCSerializable != 0 && cd.Flags&SCExternalizable != 0:
+		return fmt.Errorf("%s: serializable and externalizable flags conflict", cd.Name)
+	case cd.Flags&SCEnum != 0 && len(cd.Fields) > 0:
+		return fmt.Errorf("enum %s with fields", cd.Name)
+	case cd.Flags&SCEnum != 0 && cd.SUID != 0:
+		return fmt.Errorf("enum %s with serialVersionUID %d", cd.Name, cd.SUID)
+	}
+	seenObject := false
+	for _, f := range cd.Fields {
+		switch f.Type {
+		case 'B', 'C', 'D', 'F', 'I', 'J', 'S', 'Z':
+			if seenObject {
+				return fmt.Errorf("%s: illegal field order", cd.Name)
+			}
+		case 'L', '[':
+			seenObject = true
+			if f.Signature == "" || (f.Signature[0] != 'L' && f.Signature[0] != '[') {
+				return fmt.Errorf("%s.%s: object field with signature %q", cd.Name, f.Name, f.Signature)
+			}
+		default:
+			return fmt.Errorf("%s.%s: field type code %q", cd.Name, f.Name, f.Type)
+		}
+	}
+	return nil
 }
 
 // peekJDK returns the package's descriptor when the buffered input continues with

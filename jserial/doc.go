@@ -41,7 +41,16 @@
 //	writeObject/writeExternal data   BlockData between the values of an annotation
 //	TC_RESET (top level only)        Reset
 //
-// Other Go types (int, uint, Go maps, structs) are not written: ErrType.
+// Other Go types (int, uint, Go maps, structs) are not written: ErrType; nor is a
+// time.Time beyond a Date's long of milliseconds from 1970 (TestDateJavaRangeEdges), a
+// *Class without a descriptor (TC_CLASS TC_NULL, which the decoder refuses as Java
+// does: TestClassWithNullDescriptor), or a class descriptor ObjectInputStream refuses,
+// which the decoder refuses too (ErrMalformed): serializable and externalizable flags
+// both set, a primitive field after an object field, an enum with fields or a
+// serialVersionUID, an object field whose signature does not start with 'L' or '['
+// (Java takes a field's type from its signature). Tests:
+// TestEncoderRefusesDescriptorsJavaRejects, TestDecoderRefusesDescriptorsJavaRejects,
+// TestFieldSignatureTypeMismatch, TestEncoderFieldSignatureTypeMismatch.
 //
 // A mapped class arriving with another serialVersionUID than the JDK's is an
 // ErrSUIDMismatch; one with the JDK's SUID but an unusual descriptor (other fields or
@@ -51,10 +60,13 @@
 //
 // Java writes an object that appears twice once and refers to it by handle later
 // (TC_REFERENCE). The encoder does the same for pointers (*Object, *Map, ...), for
-// slices and strings (the same backing memory is the same object; the decoder gives
-// every string and array its own memory, so a decoded stream re-encodes with the same
-// references) and, as Java's valueOf caches do, for Boolean and Byte values and for
-// Short, Integer, Long and Character values in -128..127. Values without identity in Go (time.Time,
+// slices and strings (the same backing memory is the same object; a slice of capacity
+// 0 has none and is written anew each time: TestDistinctEmptyListsNotAliased) and, as
+// Java's valueOf caches do, for Boolean and Byte values and for Short, Integer, Long
+// and Character values in -128..127. The decoder gives every string (one of a byte
+// too) and every array and list its own memory, so a decoded stream re-encodes with
+// the same references (TestDistinctOneByteStringsKeepIdentity,
+// TestDecodedEmptySlicesKeepReferences). Values without identity in Go (time.Time,
 // UUID, Float, Double, larger numbers) are written anew each time; a stream that shares
 // such an object, or holds two distinct Integer objects of a small value, decodes
 // correctly but re-encodes with a different handle layout. Go string literals with the

@@ -270,9 +270,15 @@ func (s *encState) value1(v any) error {
 		s.write(x[8:])
 		s.write(x[:8])
 	case time.Time:
+		// UnixMilli wraps beyond a long of milliseconds (about 292 million years from
+		// 1970): such an instant does not come back.
+		ms := x.UnixMilli()
+		if !time.UnixMilli(ms).Equal(x.Truncate(time.Millisecond)) {
+			return typeErr("time %v beyond a java.util.Date", x)
+		}
 		s.object(dateDesc, refKey{})
 		s.buf = append(s.buf, tcBlockData, 8)
-		s.u64(uint64(x.UnixMilli()))
+		s.u64(uint64(ms))
 		s.buf = append(s.buf, tcEndBlockData)
 	case []byte:
 		if x == nil {
@@ -406,6 +412,9 @@ func (s *encState) value1(v any) error {
 		k := ptrKey(x)
 		if s.ref(k) {
 			return nil
+		}
+		if x.Desc == nil { // Java's readClass fails on TC_CLASS TC_NULL
+			return typeErr("*Class without a class descriptor")
 		}
 		s.buf = append(s.buf, tcClass)
 		if err := s.classDesc(x.Desc); err != nil {

@@ -54,8 +54,8 @@ func (s *encState) newClassDesc(cd *ClassDesc, k refKey) error {
 		s.assign(k)
 		return s.classDesc(cd.Super)
 	}
-	if cd.Name == "" {
-		return typeErr("class descriptor without a name")
+	if err := cd.invalid(); err != nil {
+		return fmt.Errorf("%w: %w", ErrType, err)
 	}
 	if len(cd.Fields) > 0xFFFF {
 		return typeErr("%s: %d fields", cd.Name, len(cd.Fields))
@@ -73,15 +73,8 @@ func (s *encState) newClassDesc(cd *ClassDesc, k refKey) error {
 		if err := s.utf(f.Name); err != nil {
 			return err
 		}
-		switch f.Type {
-		case 'L', '[':
-			if f.Signature == "" {
-				return typeErr("%s.%s: object field without signature", cd.Name, f.Name)
-			}
+		if f.Type == 'L' || f.Type == '[' {
 			s.typeString(f.Signature)
-		case 'B', 'C', 'D', 'F', 'I', 'J', 'S', 'Z':
-		default:
-			return typeErr("%s.%s: field type code %q", cd.Name, f.Name, f.Type)
 		}
 	}
 	if err := s.contents(cd.Annotation); err != nil {

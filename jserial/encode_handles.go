@@ -13,8 +13,12 @@ type refKey struct {
 	k kind
 }
 
-// ref writes TC_REFERENCE if k was written before and reports whether it did.
+// ref writes TC_REFERENCE if k was written before and reports whether it did. A key of
+// kind kindNone names no object that can be written again.
 func (s *encState) ref(k refKey) bool {
+	if k.k == kindNone {
+		return false
+	}
 	if h, ok := s.handles.get(k); ok {
 		s.buf = append(s.buf, tcReference)
 		s.u32(uint32(baseWireHandle + h))
@@ -34,7 +38,14 @@ func (s *encState) assign(k refKey) {
 
 func ptrKey[T any](p *T) refKey { return refKey{p: uintptr(unsafe.Pointer(p)), k: kindPtr} }
 
+// sliceKey identifies a slice by its memory. A slice of capacity 0 has none of its
+// own (distinct empty slices share the runtime's zero-size base): it gets no identity,
+// so each is written as a new object. The decoder gives every slice a capacity of at
+// least 1, so a decoded stream keeps its references.
 func sliceKey[T any](a []T, k kind) refKey {
+	if cap(a) == 0 {
+		return refKey{}
+	}
 	return refKey{p: uintptr(unsafe.Pointer(unsafe.SliceData(a))), n: int64(len(a)), k: k}
 }
 
