@@ -56,3 +56,24 @@ func TestOldIDBackToItsOwnNode(t *testing.T) {
 			body, c, base)
 	}
 }
+
+// TestURLSessionID: as delta's (session/delta cookie_test.go): a request without a
+// session cookie continues the session its URL path names (";jsessionid=<id>", Tomcat's
+// URL session tracking), the handler seeing the path without the parameter.
+func TestURLSessionID(t *testing.T) {
+	ms := startManagers(t, 2, backup.Config{DisableJvmRouteBinder: true})
+	_, c := request(t, ms[0], "/", "")
+	if c == nil {
+		t.Fatal("no session")
+	}
+	id := c.Value
+	if body, _ := request(t, ms[0], "/;jsessionid="+id, ""); body != id+" 2\n" {
+		t.Errorf("the id in the URL: %q, want %q", body, id+" 2\n")
+	}
+	if body, _ := request(t, ms[0], "/logout;jsessionid="+id, ""); body != "" {
+		t.Errorf("/logout with the id in the URL: %q", body)
+	}
+	if body, c := request(t, ms[0], "/;jsessionid="+id, ""); c == nil || c.Value == id || body != c.Value+" 1\n" {
+		t.Errorf("after the logout (the handler saw /logout): %q, cookie %+v; want a new session", body, c)
+	}
+}

@@ -24,7 +24,9 @@
 //
 // Manager.Wrap reads the JSESSIONID cookies: of a request with several (a stale one of
 // another path first), the first that names a session, trying at most four, as Tomcat's
-// CoyoteAdapter tries each (TestSeveralSessionCookies). A handler's Session or Create
+// CoyoteAdapter tries each (TestSeveralSessionCookies); a request without one may name
+// its session in its URL path, ";jsessionid=<id>" (Tomcat's URL session tracking), which
+// the handler's URL no longer shows (TestURLSessionID). A handler's Session or Create
 // gets the session from the map: a node holding a proxy fetches it from its backup
 // (MSG_RETRIEVE_BACKUP) and becomes its primary, the node holding the backup becomes
 // the primary and picks a new backup, as Tomcat's findSession does; the session is then

@@ -11,8 +11,13 @@ import (
 	"github.com/gotribes/tribes/session/delta"
 )
 
-// CookieName is the session cookie's name (Tomcat's JSESSIONID).
+// CookieName is the session cookie's name (Tomcat's JSESSIONID). A request without it
+// may name its session in its URL path, ";jsessionid=<id>", as Tomcat's URL session
+// tracking; Wrap removes it from the handler's URL.Path and RawPath.
 const CookieName = "JSESSIONID"
+
+// urlParam is the path parameter of URL session ids.
+var urlParam = sessionhttp.URLParamName(CookieName)
 
 // ErrResponseCommitted: a session cannot be created once the response has started,
 // since its cookie could no longer reach the client.
@@ -33,8 +38,10 @@ type Request struct {
 	r  *http.Request
 	w  *sessionhttp.Writer
 	mu sync.Mutex
-	id string // the cookie's session id (the first of several), then the session's
-	s  *Session
+	id string // the cookie's session id (the first of several) or the URL's, then the session's
+	// urlID is the session id of the URL's path parameter (sessionhttp.PathSessionID).
+	urlID string
+	s     *Session
 	// looked: the cookie's session was looked up.
 	looked bool
 	// original is the cookie's session id when the jvmRoute binding renamed the session.
@@ -67,7 +74,7 @@ func (q *Request) find() (*Session, error) {
 	q.looked = true
 	var s *Session
 	var err error
-	sessionhttp.EachSessionID(q.r.Header, CookieName, func(id string) bool {
+	sessionhttp.EachRequestedID(q.r.Header, CookieName, q.urlID, func(id string) bool {
 		s, err = q.lookup(id)
 		if s != nil && err == nil {
 			q.id = id
@@ -225,9 +232,10 @@ func (q *Request) done() {
 // are sent when h returns.
 func (m *Manager) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := &Request{m: m}
+		r, urlID := sessionhttp.PathSessionID(r, urlParam)
+		q := &Request{m: m, urlID: urlID}
 		q.w = &sessionhttp.Writer{ResponseWriter: w, Committer: q, Withheld: ErrNotReplicated}
-		sessionhttp.EachSessionID(r.Header, CookieName, func(id string) bool {
+		sessionhttp.EachRequestedID(r.Header, CookieName, urlID, func(id string) bool {
 			q.id = id // the first: a request whose cookies name no session has this id
 			return false
 		})

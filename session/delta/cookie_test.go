@@ -65,3 +65,27 @@ func TestSeveralSessionCookies(t *testing.T) {
 		t.Errorf("with four stale cookies before the live one: count %q, want 1 (a new session)", got)
 	}
 }
+
+// TestURLSessionID: a request without a session cookie that names its session in its URL
+// path (";jsessionid=<id>", Tomcat's URL session tracking) continues that session, and
+// the handler sees the path without the parameter; a session cookie overrides the URL's
+// id, as Tomcat's do.
+func TestURLSessionID(t *testing.T) {
+	_, a, _, _ := three(t, delta.Config{})
+	var path string
+	h := wrap(t, a, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		counter.ServeHTTP(w, r)
+	}))
+	id := sessionCookie(t, get(h, "/", ""), "JSESSIONID").Value
+	if got := get(h, "/app/counter;jsessionid="+id, "").Body.String(); got != "2" || path != "/app/counter" {
+		t.Errorf("the id in the URL: count %q at %q, want 2 at /app/counter", got, path)
+	}
+	other := sessionCookie(t, get(h, "/", ""), "JSESSIONID").Value
+	if got := get(h, "/app;jsessionid="+id, other).Body.String(); got != "2" || path != "/app" {
+		t.Errorf("a cookie and another id in the URL: count %q at %q, want the cookie's session's 2 at /app", got, path)
+	}
+	if got := get(h, "/;jsessionid="+id, "").Body.String(); got != "3" {
+		t.Errorf("the URL's session after the cookie's request: count %q, want 3", got)
+	}
+}

@@ -26,7 +26,12 @@ type AttributeListener interface {
 }
 
 // IDListener is an optional interface of a SessionListener: it also learns of session id
-// changes (the Servlet HttpSessionIdListener).
+// changes, after the rename (e.Session.ID() is the new id), whether this node renamed the
+// session (ChangeSessionID, the middleware's jvmRoute binder) or applied another node's
+// rename (e.Replicated). Config.SessionListeners are told as the Servlet
+// HttpSessionIdListener is; a named listener attached to the session (AttachListener) as
+// Tomcat's session listeners are (SESSION_CHANGED_ID_EVENT): also for replicated renames
+// when Config.SkipListenersOnReplication is set (TestNamedListenerIDChanged).
 type IDListener interface {
 	SessionIDChanged(e SessionEvent, oldID string)
 }
@@ -53,10 +58,12 @@ type AttributeEvent struct {
 	Replicated bool
 }
 
-// SessionListenerFuncs adapts functions to a SessionListener; nil fields are skipped.
+// SessionListenerFuncs adapts functions to a SessionListener and an IDListener; nil
+// fields are skipped.
 type SessionListenerFuncs struct {
 	Created   func(SessionEvent)
 	Destroyed func(SessionEvent)
+	IDChanged func(e SessionEvent, oldID string)
 }
 
 // SessionCreated calls Created if set.
@@ -70,6 +77,13 @@ func (f SessionListenerFuncs) SessionCreated(e SessionEvent) {
 func (f SessionListenerFuncs) SessionDestroyed(e SessionEvent) {
 	if f.Destroyed != nil {
 		f.Destroyed(e)
+	}
+}
+
+// SessionIDChanged calls IDChanged if set.
+func (f SessionListenerFuncs) SessionIDChanged(e SessionEvent, oldID string) {
+	if f.IDChanged != nil {
+		f.IDChanged(e, oldID)
 	}
 }
 

@@ -296,10 +296,11 @@ func (m *Manager) valueDecodeFailed(name string, err error) {
 
 // fire calls the listeners for notices, outside every lock.
 func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
-	if replicated && !m.notifyReplicated() {
-		return
-	}
+	notify := !replicated || m.notifyReplicated()
 	for _, n := range ns {
+		if !notify && n.kind != nIDChanged {
+			continue
+		}
 		switch n.kind {
 		case nCreated:
 			for _, l := range m.cfg.SessionListeners {
@@ -311,18 +312,23 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 				l.SessionDestroyed(e)
 			}
 			for _, name := range n.named {
-				l := m.cfg.NamedListeners[name]
-				if l == nil && m.cfg.NamedListener != nil {
-					l = m.cfg.NamedListener(name)
-				}
-				if l != nil {
+				if l := m.namedListener(name); l != nil {
 					l.SessionDestroyed(e)
 				}
 			}
 		case nIDChanged:
-			for _, l := range m.cfg.SessionListeners {
-				if il, ok := l.(IDListener); ok {
-					il.SessionIDChanged(SessionEvent{Session: s, Replicated: replicated}, n.oldID)
+			e := SessionEvent{Session: s, Replicated: replicated}
+			if notify {
+				for _, l := range m.cfg.SessionListeners {
+					if il, ok := l.(IDListener); ok {
+						il.SessionIDChanged(e, n.oldID)
+					}
+				}
+			}
+			// The session's own listeners, as Tomcat's SESSION_CHANGED_ID_EVENT: always.
+			for _, name := range s.listenerNames() {
+				if il, ok := m.namedListener(name).(IDListener); ok {
+					il.SessionIDChanged(e, n.oldID)
 				}
 			}
 		case nAdded, nReplaced, nRemoved:
@@ -339,6 +345,18 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 			}
 		}
 	}
+}
+
+// namedListener returns the listener configured for name (Config.NamedListeners, then
+// Config.NamedListener), nil if none.
+func (m *Manager) namedListener(name string) SessionListener {
+	if l := m.cfg.NamedListeners[name]; l != nil {
+		return l
+	}
+	if m.cfg.NamedListener != nil {
+		return m.cfg.NamedListener(name)
+	}
+	return nil
 }
 
 // Stats are a manager's counters since it was created.

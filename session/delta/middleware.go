@@ -38,7 +38,11 @@ const DefaultReadyTimeout = 10 * time.Second
 
 // HTTPConfig configures the middleware. The zero value is Tomcat's defaults.
 type HTTPConfig struct {
-	// CookieName is the session cookie's name. Empty means "JSESSIONID".
+	// CookieName is the session cookie's name. Empty means "JSESSIONID". A request
+	// without a session cookie may name its session in its URL path, as Tomcat's URL
+	// session tracking: ";jsessionid=<id>" (";<CookieName>=<id>" for another cookie
+	// name), which the middleware removes from the handler's URL.Path and RawPath
+	// (TestURLSessionID).
 	CookieName string
 	// CookiePath is the cookie's Path. Empty means "/".
 	CookiePath string
@@ -100,10 +104,11 @@ var ErrNotReplicated = errors.New("delta: response withheld because session repl
 // the response leaves, so a client that got a successful response knows every member
 // has its changes.
 type Middleware struct {
-	m     *Manager
-	cfg   HTTPConfig
-	acked bool
-	log   func(msg string, args ...any)
+	m        *Manager
+	cfg      HTTPConfig
+	urlParam string // the path parameter of URL session ids (sessionhttp.URLParamName)
+	acked    bool
+	log      func(msg string, args ...any)
 }
 
 // NewMiddleware checks cfg and returns a middleware for m.
@@ -133,7 +138,8 @@ func NewMiddleware(m *Manager, cfg HTTPConfig) (*Middleware, error) {
 			http.Error(w, "session replication failed; please retry", http.StatusServiceUnavailable)
 		}
 	}
-	return &Middleware{m: m, cfg: cfg, acked: m.opts.IsSyncAck(), log: m.log.Warn}, nil
+	return &Middleware{m: m, cfg: cfg, urlParam: sessionhttp.URLParamName(cfg.CookieName), acked: m.opts.IsSyncAck(),
+		log: m.log.Warn}, nil
 }
 
 // Wrap returns next behind the middleware.
@@ -191,6 +197,7 @@ func (mw *Middleware) skip(r *http.Request) bool {
 }
 
 func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	r, urlID := sessionhttp.PathSessionID(r, mw.urlParam)
 	if mw.skip(r) {
 		next.ServeHTTP(w, r)
 		return
@@ -211,7 +218,7 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	st := &requestState{rq: Request{mw: mw, tls: r.TLS != nil}, detached: detachedContext{r.Context()}}
 	rq := &st.rq
 	rq.ctx = &st.detached
-	rq.bind(r)
+	rq.bind(r, urlID)
 	if rq.stale {
 		mw.m.stats.staleRefused.Add(1)
 		w.Header().Set("Retry-After", "1")
@@ -274,15 +281,16 @@ type Request struct {
 }
 
 // bind finds the request's session: the first cookie (of the first
-// sessionhttp.MaxCookies with a valid id) naming a session this node has, renamed to the
-// local route if it came from another node.
-func (rq *Request) bind(r *http.Request) {
+// sessionhttp.MaxCookies with a valid id) naming a session this node has, or, without a
+// session cookie, the URL's id (urlID), renamed to the local route if it came from
+// another node.
+func (rq *Request) bind(r *http.Request, urlID string) {
 	m, cfg := rq.mw.m, &rq.mw.cfg
 	route := m.cfg.JvmRoute
 	binder := route != "" && !cfg.DisableJvmRouteBinder
 	now := nowMs()
 	var first string
-	sessionhttp.EachSessionID(r.Header, cfg.CookieName, func(v string) bool {
+	sessionhttp.EachRequestedID(r.Header, cfg.CookieName, urlID, func(v string) bool {
 		if first == "" {
 			first = v
 		}

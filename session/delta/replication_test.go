@@ -440,6 +440,50 @@ func TestNamedListenerAndSkipListenersOnReplication(t *testing.T) {
 	wantEvents(t, "B", b.rec.take()) // nothing: SkipListenersOnReplication
 }
 
+// TestNamedListenerIDChanged: a named listener attached to a session that is an
+// IDListener learns of the session's id changes after the rename, with the old id: on the
+// node that renamed it and, as Tomcat's session listeners (SESSION_CHANGED_ID_EVENT), on
+// the nodes that applied the rename, even with SkipListenersOnReplication (which still
+// keeps the Config.SessionListeners of those nodes from being told).
+func TestNamedListenerIDChanged(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var calls []string
+	lookup := func(name string) delta.SessionListener {
+		return delta.SessionListenerFuncs{IDChanged: func(e delta.SessionEvent, oldID string) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, fmt.Sprintf("%s %s %s->%s", name, rep(e.Replicated), oldID, e.Session.ID()))
+		}}
+	}
+	_, a, b, _ := three(t, delta.Config{NamedListener: lookup, SkipListenersOnReplication: true})
+	s := create(t, a)
+	old := s.ID()
+	if err := errors.Join(s.AttachListener("sso"), a.m.Replicate(ctx, s)); err != nil {
+		t.Fatal(err)
+	}
+	a.rec.take()
+	b.rec.take()
+	renamed, err := a.m.ChangeSessionID(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"sso local " + old + "->" + renamed, "sso rep " + old + "->" + renamed, "sso rep " + old + "->" + renamed}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "every node's listener told", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(calls) == len(want)
+	})
+	mu.Lock()
+	slices.Sort(calls)
+	if !slices.Equal(calls, want) {
+		t.Errorf("named listener calls %q, want %q", calls, want)
+	}
+	mu.Unlock()
+	wantEvents(t, "A", a.rec.take(), "idchanged local")
+	wantEvents(t, "B", b.rec.take()) // SkipListenersOnReplication
+}
+
 // TestNamedListenerLookup: a name NamedListeners lacks is looked up with NamedListener;
 // SessionDestroyed tells an invalidation, a timeout and the manager's Stop apart.
 func TestNamedListenerLookup(t *testing.T) {

@@ -118,7 +118,8 @@ func (s *Session) RemoveNote(name string) error {
 }
 
 // AttachListener attaches the named listener (Config.NamedListeners) to the session: it
-// is told when the session is destroyed, on every node where that name is configured.
+// is told when the session is destroyed, and of its id changes if it is an IDListener,
+// on every node where that name is configured.
 func (s *Session) AttachListener(name string) error {
 	if s == nil {
 		return ErrNoSession
@@ -133,6 +134,13 @@ func (s *Session) AttachListener(name string) error {
 		s.record(Action{Type: ActionListener, Op: OpSet, Name: name, Value: []byte{}})
 	}
 	return nil
+}
+
+// listenerNames returns the names of the listeners attached to the session.
+func (s *Session) listenerNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.named)
 }
 
 // DetachListener detaches a named listener.

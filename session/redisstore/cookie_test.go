@@ -34,3 +34,36 @@ func TestCookieMaxAgeNegative(t *testing.T) {
 		t.Errorf("CookieMaxAge -1 accepted, but the new session's cookie deletes itself: Set-Cookie %q", sc)
 	}
 }
+
+// TestURLSessionID: as delta's (session/delta cookie_test.go): a request without a
+// session cookie continues the session its URL path names (";jsessionid=<id>", Tomcat's
+// URL session tracking), the handler seeing the path without the parameter.
+func TestURLSessionID(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{})
+	mw, err := redisstore.NewMiddleware(st, redisstore.HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var path string
+	h := mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		counterHandler("a").ServeHTTP(w, r)
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	var id string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "JSESSIONID" {
+			id = c.Value
+		}
+	}
+	if id == "" {
+		t.Fatalf("no session cookie: %d %q", w.Code, w.Body)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/app/counter;jsessionid="+id, nil))
+	if got := w.Body.String(); got != "count=2" || path != "/app/counter" {
+		t.Errorf("the id in the URL: %q at %q, want count=2 at /app/counter", got, path)
+	}
+}

@@ -16,7 +16,10 @@ import (
 // HTTPConfig configures the middleware. The zero value is Tomcat's defaults; the cookie
 // fields are delta.HTTPConfig's.
 type HTTPConfig struct {
-	// CookieName is the session cookie's name. Empty means "JSESSIONID".
+	// CookieName is the session cookie's name. Empty means "JSESSIONID". A request
+	// without a session cookie may name its session in its URL path, as Tomcat's URL
+	// session tracking: ";jsessionid=<id>" (";<CookieName>=<id>" for another cookie
+	// name), which the middleware removes from the handler's URL.Path and RawPath.
 	CookieName string
 	// CookiePath is the cookie's Path. Empty means "/".
 	CookiePath string
@@ -68,9 +71,10 @@ func DefaultOnError(w http.ResponseWriter, _ *http.Request, err error) {
 // session's changes before the first byte of the response leaves, so that a client that
 // got a successful response knows Redis has them.
 type Middleware struct {
-	st  *Store
-	cfg HTTPConfig
-	log *slog.Logger
+	st       *Store
+	cfg      HTTPConfig
+	urlParam string // the path parameter of URL session ids (sessionhttp.URLParamName)
+	log      *slog.Logger
 }
 
 // NewMiddleware checks cfg and returns a middleware for st.
@@ -91,7 +95,7 @@ func NewMiddleware(st *Store, cfg HTTPConfig) (*Middleware, error) {
 	if cfg.OnError == nil {
 		cfg.OnError = DefaultOnError
 	}
-	return &Middleware{st: st, cfg: cfg, log: st.cfg.Logger}, nil
+	return &Middleware{st: st, cfg: cfg, urlParam: sessionhttp.URLParamName(cfg.CookieName), log: st.cfg.Logger}, nil
 }
 
 // Wrap returns next behind the middleware.
@@ -111,13 +115,14 @@ func FromContext(ctx context.Context) *Request {
 }
 
 func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	r, urlID := sessionhttp.PathSessionID(r, mw.urlParam)
 	if mw.cfg.SkipPath != nil && mw.cfg.SkipPath.MatchString(r.URL.Path) || mw.cfg.Skip != nil && mw.cfg.Skip(r) {
 		next.ServeHTTP(w, r)
 		return
 	}
 	rq := &Request{mw: mw, ctx: context.WithoutCancel(r.Context()), tls: r.TLS != nil}
 	var loadErr error
-	sessionhttp.EachSessionID(r.Header, mw.cfg.CookieName, func(id string) bool {
+	sessionhttp.EachRequestedID(r.Header, mw.cfg.CookieName, urlID, func(id string) bool {
 		if rq.requestedID == "" {
 			rq.requestedID = id
 		}

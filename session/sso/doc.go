@@ -26,5 +26,8 @@
 // session/delta managers, replicated to the Tomcat nodes that share them). SignedOff is
 // called for entries signed off here and for those a member removed (a Tomcat logout).
 // With Listeners as a delta manager's NamedListener, an entry ends with its sessions as
-// Tomcat's do: a session's invalidation signs the user off, the last one's timeout too.
+// Tomcat's do: a session's invalidation signs the user off, the last one's timeout too;
+// and it follows their id changes (SingleSignOn.sessionChangedId), this node's and those
+// applied from other nodes, so that a sign-off ends a renamed session. session/backup
+// has no such listener: an entry does not follow its sessions' renames.
 package sso

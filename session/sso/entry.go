@@ -150,6 +150,34 @@ func (e *Entry) RemoveSession(k SessionKey) bool {
 	}
 }
 
+// ReplaceSession replaces old with k in the entry's sessions (a session renamed), and
+// reports whether old was there; k is not listed twice. Both change at once: the entry
+// never lists neither.
+func (e *Entry) ReplaceSession(old, k SessionKey) bool {
+	if e == nil {
+		return false
+	}
+	for {
+		p := e.keys.Load()
+		if p == nil {
+			return false
+		}
+		i := slices.Index(*p, old)
+		if i < 0 {
+			return false
+		}
+		next := slices.Clone(*p)
+		if slices.Contains(next, k) {
+			next = slices.Delete(next, i, i+1)
+		} else {
+			next[i] = k
+		}
+		if e.keys.CompareAndSwap(p, &next) {
+			return true
+		}
+	}
+}
+
 // Codec is the replmap.ValueCodec of the single sign-on map: SingleSignOnEntry objects
 // as *Entry.
 type Codec struct{}

@@ -210,3 +210,21 @@ func TestTemplateIsGolden(t *testing.T) {
 		t.Error("empty_entry.ser differs from testdata/java/entry_empty.ser")
 	}
 }
+
+// TestReplaceSession: a renamed session's key takes the old one's place; a key not listed
+// changes nothing, and a new key already listed is not listed twice.
+func TestReplaceSession(t *testing.T) {
+	k := func(id string) sso.SessionKey { return sso.SessionKey{ID: id, Context: "/app", Host: "localhost"} }
+	var e sso.Entry
+	e.AddSession(k("A"))
+	e.AddSession(k("B"))
+	if !e.ReplaceSession(k("A"), k("A2")) || !slices.Equal(e.SessionKeys(), []sso.SessionKey{k("A2"), k("B")}) {
+		t.Fatalf("A renamed to A2: %v", e.SessionKeys())
+	}
+	if e.ReplaceSession(k("A"), k("A3")) || !slices.Equal(e.SessionKeys(), []sso.SessionKey{k("A2"), k("B")}) {
+		t.Fatalf("A no longer listed: %v", e.SessionKeys())
+	}
+	if !e.ReplaceSession(k("A2"), k("B")) || !slices.Equal(e.SessionKeys(), []sso.SessionKey{k("B")}) {
+		t.Fatalf("A2 renamed to the listed B: %v", e.SessionKeys())
+	}
+}

@@ -35,6 +35,7 @@ func TestNilEntryMethods(t *testing.T) {
 		"Sessions":          func() { _ = e.Sessions() },
 		"SessionKeys":       func() { _ = e.SessionKeys() },
 		"CanReauthenticate": func() { _ = e.CanReauthenticate() },
+		"ReplaceSession":    func() { _ = e.ReplaceSession(sso.SessionKey{ID: "a"}, sso.SessionKey{ID: "b"}) },
 	} {
 		if p := catch(f); p != nil {
 			t.Errorf("(*Entry)(nil).%s: %v, want a zero value", name, p)

@@ -264,10 +264,24 @@ func (s *SSO) AssociateDelta(next http.Handler, host, contextPath string) http.H
 // the user is signed off (Deregister, and with it Config.SignedOff); when it times out
 // here, it is removed from the entry, and an entry left with no session is deregistered;
 // the change is replicated. Sessions destroyed by another node's message or by the
-// manager's Stop change nothing.
+// manager's Stop change nothing. When the session's id changes, on this node (the
+// middleware's jvmRoute binder, ChangeSessionID) or by another node's rename
+// (Tomcat's changeSessionId, its JvmRouteBinderValve), the entry lists the new id in
+// place of the old one (SingleSignOn.sessionChangedId), and the entry is replicated: a
+// sign-off then ends the renamed session (TestSignOffAfterIDChange).
 func (s *SSO) Listeners(host, contextPath string) func(name string) delta.SessionListener {
 	return func(id string) delta.SessionListener {
-		return delta.SessionListenerFuncs{Destroyed: func(e delta.SessionEvent) {
+		return delta.SessionListenerFuncs{IDChanged: func(e delta.SessionEvent, oldID string) {
+			if e.Session == nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(s.bg, RPCTimeout)
+			defer cancel()
+			k := SessionKey{ID: e.Session.ID(), Context: contextPath, Host: host}
+			if err := s.renameSession(ctx, id, SessionKey{ID: oldID, Context: contextPath, Host: host}, k); err != nil {
+				s.cfg.Logger.Warn("sso: the id change of a signed-on session", "id", id, "session", k.ID, "err", err)
+			}
+		}, Destroyed: func(e delta.SessionEvent) {
 			if e.Replicated || e.Stopping || e.Session == nil {
 				return
 			}
@@ -299,6 +313,15 @@ func (s *SSO) removeSession(ctx context.Context, id string, k SessionKey) error 
 	}
 	if e.Sessions() == 0 {
 		return s.Deregister(ctx, id)
+	}
+	return s.m.Replicate(ctx, id, true)
+}
+
+// renameSession lists k in place of old in the entry of id, and replicates the entry.
+func (s *SSO) renameSession(ctx context.Context, id string, old, k SessionKey) error {
+	e, err := s.Lookup(ctx, id)
+	if err != nil || e == nil || !e.ReplaceSession(old, k) {
+		return err
 	}
 	return s.m.Replicate(ctx, id, true)
 }

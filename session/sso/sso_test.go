@@ -547,3 +547,71 @@ func FuzzEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestSignOffAfterIDChange: with Listeners as the delta managers' NamedListener, the
+// entry follows the id changes of a session its listener is attached to, on the node
+// that renamed it and on those that applied the rename (Tomcat's
+// SingleSignOn.sessionChangedId), so the other node's sign-off (ExpireSessions) ends the
+// renamed session on both nodes; before, the entry kept the old id and the session
+// stayed.
+func TestSignOffAfterIDChange(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	var ssos []*sso.SSO
+	var ms []*delta.Manager
+	for range 2 {
+		ch := newChannel(t, nw)
+		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		t.Cleanup(func() { _ = cl.Close(ctx) })
+		var s *sso.SSO // set before the manager starts, and with it its listeners
+		m, err := cl.NewManager(delta.Config{Name: "localhost#/app", Replication: delta.ReplicateAcked, MemberWait: -1,
+			ExpireInterval: -1, NamedListener: func(name string) delta.SessionListener {
+				return s.Listeners("localhost", "/app")(name)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = startSSOOn(t, ch, sso.ExpireSessions(m))
+		if err := m.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ssos, ms = append(ssos, s), append(ms, m)
+	}
+	seeEachOther(t, ssos[0].Map(), ssos[1].Map())
+	a, b := ssos[0], ssos[1]
+	id, err := a.Register(ctx, &sso.Entry{Principal: &delta.Principal{Name: "ann"}, AuthType: "FORM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ms[0].Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(sid string) sso.SessionKey { return sso.SessionKey{ID: sid, Context: "/app", Host: "localhost"} }
+	if err := errors.Join(s.AttachListener(id), ms[0].Replicate(ctx, s), a.Associate(ctx, id, key(s.ID()))); err != nil {
+		t.Fatal(err)
+	}
+	old := s.ID()
+	renamed, err := ms[0].ChangeSessionID(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range ssos {
+		testutil.Eventually(t, testutil.WaitLimit, func() error {
+			e, err := n.Lookup(ctx, id)
+			if err != nil || !slices.Equal(e.SessionKeys(), []sso.SessionKey{key(renamed)}) {
+				return fmt.Errorf("node %d's entry lists %v (%v), want only %s (renamed from %s)", i, e.SessionKeys(), err,
+					renamed, old)
+			}
+			return nil
+		})
+	}
+	if err := b.Deregister(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, fmt.Sprintf("node %d ended the renamed session", i), func() bool {
+			return m.Find(renamed) == nil
+		})
+	}
+}
