@@ -157,6 +157,9 @@ func (f *Fragmentation) Config() FragmentationConfig { return f.cfg }
 
 // SendMessage appends the trailer, splitting msg into pieces if it is longer than MaxSize.
 // Pieces go out one after the other; a member that failed a piece gets no further pieces.
+// A multicast (no destinations) is split the same way, every piece multicast; the first
+// piece that fails ends it with that error. The pieces share one OnComplete, which calls
+// msg's once (see MessageDispatch).
 func (f *Fragmentation) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	if len(msg.Data) <= f.cfg.MaxSize || !f.OKToProcess(msg.Options) {
 		f.whole.Add(1)
@@ -168,17 +171,23 @@ func (f *Fragmentation) SendMessage(ctx context.Context, to []channel.Member, ms
 	}
 	f.split.Add(1)
 	count := (len(msg.Data) + f.cfg.MaxSize - 1) / f.cfg.MaxSize
+	done := newCompletion(msg)
 	var faulty []channel.FaultyMember
 	bad := map[channel.MemberKey]bool{}
 	for i := range count {
 		dst := without(to, bad)
-		if len(dst) == 0 {
+		if len(dst) == 0 && len(to) > 0 {
 			break
 		}
 		c := *msg
 		c.Data = fragmentPiece(msg.Data, f.cfg.MaxSize, i, count)
+		c.OnComplete = done.part(dst)
 		f.pieces.Add(1)
 		err := f.Next().SendMessage(ctx, dst, &c)
+		if err != nil && len(to) == 0 {
+			// A multicast: the rest of the message is of no use without this piece.
+			return done.sent(err)
+		}
 		for _, fm := range channel.AppendFaulty(nil, err, dst) {
 			if !bad[fm.Member.Key()] {
 				bad[fm.Member.Key()] = true
@@ -186,7 +195,7 @@ func (f *Fragmentation) SendMessage(ctx context.Context, to []channel.Member, ms
 			}
 		}
 	}
-	return channel.NewSendError(msg.ID, faulty)
+	return done.sent(channel.NewSendError(msg.ID, faulty))
 }
 
 // SplitFragments cuts data into ceil(len/maxSize) pieces with Tribes' piece trailer.

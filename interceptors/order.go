@@ -145,12 +145,15 @@ func (o *Order) outCounter(m channel.Member) *atomic.Uint32 {
 	return c
 }
 
-// SendMessage sends msg to each destination with that destination's next number.
+// SendMessage sends msg to each destination with that destination's next number. A
+// multicast (OptMulticast) goes down unchanged, without a counter.
 func (o *Order) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	if !o.OKToProcess(msg.Options) {
 		return o.Next().SendMessage(ctx, to, msg)
 	}
-	if len(to) == 0 { // multicast: there is no per-destination counter to keep
+	if len(to) == 0 || msg.Options&channel.OptMulticast != 0 {
+		// A multicast: there is no per-destination counter to keep, and the receiver,
+		// seeing OptMulticast, expects none.
 		return o.Next().SendMessage(ctx, to, msg)
 	}
 	// Take every number first, so that concurrent senders get them in one order per
@@ -160,11 +163,18 @@ func (o *Order) SendMessage(ctx context.Context, to []channel.Member, msg *chann
 		nrs[i] = o.outCounter(m).Add(1)
 	}
 	o.sent.Add(uint64(len(to)))
-	return sendEach(ctx, o.Next(), to, msg.ID, func(i int) *channel.Message {
+	var done *completion
+	if len(to) > 1 {
+		done = newCompletion(msg)
+	}
+	return done.sent(sendEach(ctx, o.Next(), to, msg.ID, func(i int) *channel.Message {
 		c := *msg
 		c.Data = AppendOrderTrailer(append(make([]byte, 0, len(msg.Data)+OrderTrailerLen), msg.Data...), nrs[i])
+		if done != nil {
+			c.OnComplete = done.part(to[i : i+1])
+		}
 		return &c
-	})
+	}))
 }
 
 // AppendOrderTrailer appends Order's trailer for message number nr.
@@ -197,8 +207,11 @@ func (o *Order) sender(m channel.Member) *orderIn {
 
 // MessageReceived strips the trailer and delivers msg once every earlier message of its
 // sender was delivered (or given up on).
+//
+// A multicast (OptMulticast, which travels on the wire) carries no counter: it is passed
+// up as it came, at once.
 func (o *Order) MessageReceived(msg *channel.Message) error {
-	if !o.OKToProcess(msg.Options) {
+	if !o.OKToProcess(msg.Options) || msg.Options&channel.OptMulticast != 0 {
 		return o.Prev().MessageReceived(msg)
 	}
 	data, nr, err := ParseOrderTrailer(msg.Data)

@@ -51,17 +51,32 @@ func (p *Props) String(name, def string) string {
 	return def
 }
 
-// Int returns the property as an integer, or def.
+// Int returns the property as an integer, or def. The number is decimal, as Tomcat's
+// Integer.parseInt reads it ("010" is ten), or hexadecimal after 0x ("optionFlag=0x0100",
+// which Tomcat does not accept).
 func (p *Props) Int(name string, def int) int {
 	v, ok := p.get(name)
 	if !ok {
 		return def
 	}
-	n, err := strconv.ParseInt(v, 0, 64)
+	n, err := parseInt(v)
 	if err != nil {
 		p.fail(name, v, err)
 	}
 	return int(n)
+}
+
+// parseInt reads an optionally signed decimal number, or a hexadecimal one after 0x.
+func parseInt(v string) (int64, error) {
+	sign, digits := "", v
+	if digits != "" && (digits[0] == '+' || digits[0] == '-') {
+		sign, digits = digits[:1], digits[1:]
+	}
+	if len(digits) > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') &&
+		digits[2] != '+' && digits[2] != '-' {
+		return strconv.ParseInt(sign+digits[2:], 16, 64)
+	}
+	return strconv.ParseInt(v, 10, 64)
 }
 
 // Bool returns the property as a boolean, or def.
@@ -169,8 +184,9 @@ func Names() []string {
 
 // Build parses a comma-separated stack spec, in Tribes' configuration order (first = closest
 // to the application), e.g. "order,dispatch,gzip(compressionMinSize=100),ping,tcpfailure(connectTimeout=500ms)".
-// Properties are name=value pairs separated by ';' inside parentheses. The interceptors
-// that log get log (nil discards).
+// Properties are name=value pairs separated by ';' inside parentheses; a property given
+// twice is an error (as an XML attribute repeated in Tomcat's configuration). The
+// interceptors that log get log (nil discards).
 //
 // Orders known to be wrong (docs/interceptors.md lists them with the reasons) are logged at Warn, or refused with an error
 // wrapping channel.ErrInvalidConfig where the stack cannot work.
@@ -199,7 +215,11 @@ func Build(spec string, log *slog.Logger) ([]channel.Interceptor, error) {
 				if !ok {
 					return nil, fmt.Errorf("%w: interceptor %s: property %q is not name=value", channel.ErrInvalidConfig, name, kv)
 				}
-				props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+				k = strings.TrimSpace(k)
+				if _, dup := props[k]; dup {
+					return nil, fmt.Errorf("%w: interceptor %s: property %q given twice", channel.ErrInvalidConfig, name, k)
+				}
+				props[k] = strings.TrimSpace(v)
 			}
 		}
 		regMu.RLock()

@@ -77,9 +77,10 @@ type TCPFailureDetectorConfig struct {
 // one that does not answer yet is re-checked on every heartbeat. A member reported gone is
 // checked before it is passed on: one that left with a shutdown (BABY-ALEX) is gone at
 // once; one that still answers is kept as a suspect and re-checked on every heartbeat for
-// up to RemoveSuspectsTimeout; one that does not answer is gone. A send that fails for a
-// member (other than with a FAIL_ACK) also triggers that check. Probes received from other
-// nodes are swallowed.
+// up to RemoveSuspectsTimeout after the latest report (as Tomcat); one that does not answer
+// is gone. A send that fails for a member (other than with a FAIL_ACK) also triggers that
+// check, and counts as such a report; a member the layer below still lists that answers
+// is no suspect. Probes received from other nodes are swallowed.
 //
 // A message received (a probe included) proves its source alive: a member of the layer
 // below that is not listed (not verified yet, or found dead by an earlier check, as a

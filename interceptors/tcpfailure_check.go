@@ -176,6 +176,13 @@ func (d *TCPFailureDetector) apply(ctx context.Context, q *fdQueue, o fdOp) {
 		}
 		d.mu.Unlock()
 		ok := !o.m.IsShutdown() && alive()
+		// A member the layer below still lists was reported by a failed send: it answered,
+		// so it is no suspect. Should the layer below drop it after this look, its event
+		// is queued behind this op.
+		listed := false
+		if ok {
+			_, listed = d.Next().Member(k)
+		}
 		d.evMu.Lock()
 		defer d.evMu.Unlock()
 		d.mu.Lock()
@@ -183,13 +190,18 @@ func (d *TCPFailureDetector) apply(ctx context.Context, q *fdQueue, o fdOp) {
 			d.mu.Unlock()
 			return
 		}
-		if ok {
-			if _, already := d.suspects[k]; !already {
-				d.suspects[k] = suspect{m: d.view[k], since: time.Now()}
-			}
+		switch {
+		case ok && listed:
+			delete(d.suspects, k)
+			d.keptAlive.Add(1)
+			log.Info("tcp failure detector: send failed but the member answers; kept", "member", o.m.String())
+		case ok:
+			// Every report restarts the time, as Tomcat's memberDisappeared does: the
+			// member is kept for RemoveSuspectsTimeout from the latest.
+			d.suspects[k] = suspect{m: d.view[k], since: time.Now()}
 			d.keptAlive.Add(1)
 			log.Info("tcp failure detector: member reported gone still answers; kept as suspect", "member", o.m.String())
-		} else {
+		default:
 			delete(d.view, k)
 			delete(d.suspects, k)
 			up, who = d.Prev().MemberDisappeared, o.m

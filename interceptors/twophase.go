@@ -171,27 +171,36 @@ func ParseConfirmation(payload []byte, idLen int) (id []byte, ok bool) {
 	return payload[n : n+idLen], true
 }
 
-// SendMessage sends msg, then its confirmation to every member that got it.
+// SendMessage sends msg, then its confirmation to every member that got it. The two share
+// one OnComplete, which calls msg's once (see MessageDispatch).
 func (t *TwoPhaseCommit) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	if !t.OKToProcess(msg.Options) {
 		return t.Next().SendMessage(ctx, to, msg)
 	}
-	err := t.Next().SendMessage(ctx, to, msg)
+	done := newCompletion(msg)
+	first := msg
+	if done != nil {
+		c := *msg
+		c.OnComplete = done.part(to)
+		first = &c
+	}
+	err := t.Next().SendMessage(ctx, to, first)
 	bad := failedMembers(err, to)
 	ok := without(to, bad)
 	if len(ok) == 0 && len(to) > 0 {
-		return err
+		return done.sent(err)
 	}
 	conf := *msg
 	conf.ID = channel.NewMessageID()
 	conf.Data = Confirmation(msg.ID)
+	conf.OnComplete = done.part(ok)
 	t.sent.Add(1)
 	cerr := t.Next().SendMessage(ctx, ok, &conf)
 	if err == nil && cerr == nil {
-		return nil
+		return done.sent(nil)
 	}
 	faulty := channel.AppendFaulty(channel.AppendFaulty(nil, err, to), cerr, ok)
-	return channel.NewSendError(msg.ID, faulty)
+	return done.sent(channel.NewSendError(msg.ID, faulty))
 }
 
 // MessageReceived holds messages and delivers them when their confirmation arrives.
