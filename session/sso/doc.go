@@ -10,7 +10,9 @@
 // *Entry values (Codec writes Tomcat's bytes). Wrap finds the entry of a request's
 // cookie for FromContext; Login registers an entry and sets the cookie (Tomcat's pages
 // then see the user as logged in, the principal's roles included); Logout and Deregister
-// sign the user off every node. The map is Tomcat's: a ClusterSingleSignOn valve in the
+// sign the user off every node; Logout sends nothing for a cookie that names no entry,
+// and Wrap and Logout ignore a cookie value that cannot be an id (at most 256 letters,
+// digits, '.', '-', '_'). The map is Tomcat's: a ClusterSingleSignOn valve in the
 // Host, its cluster in the Engine "Catalina" (DefaultMapName) or in the Host (the map
 // is then "<host>-SSO-cache").
 //
@@ -23,7 +25,8 @@
 // and AssociateDelta, for each signed-on request of a session middleware), and the node
 // that signs the user off ends the listed sessions it serves: Tomcat those of its
 // contexts, a Go node those Config.SignedOff ends (ExpireSessions: the sessions of
-// session/delta managers, replicated to the Tomcat nodes that share them). SignedOff is
+// session/delta managers named "<host>#<context>" or, for a cluster in the Host,
+// "<context>", replicated to the Tomcat nodes that share them). SignedOff is
 // called for entries signed off here and for those a member removed (a Tomcat logout).
 // With Listeners as a delta manager's NamedListener, an entry ends with its sessions as
 // Tomcat's do: a session's invalidation signs the user off, the last one's timeout too;

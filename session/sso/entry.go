@@ -40,8 +40,9 @@ type SessionKey struct {
 	ID, Context, Host string
 }
 
-// ManagerName returns the name of the context's session manager in a Tomcat cluster,
-// "<host>#<context>" (delta.Config.Name of the Go node that shares its sessions).
+// ManagerName returns the name of the context's session manager in a Tomcat cluster in
+// the Engine, "<host>#<context>" (delta.Config.Name of the Go node that shares its
+// sessions); in a cluster in the Host the manager's name is the context's, k.Context.
 func (k SessionKey) ManagerName() string { return k.Host + "#" + k.Context }
 
 // emptyEntry is a SingleSignOnEntry without principal, credentials or sessions, as

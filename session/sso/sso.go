@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/sessionhttp"
 	"github.com/gotribes/tribes/replmap"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -327,15 +328,17 @@ func (s *SSO) renameSession(ctx context.Context, id string, old, k SessionKey) e
 }
 
 // ExpireSessions returns a Config.SignedOff that invalidates, in the manager whose
-// Name is the key's ManagerName ("localhost#/app"), each session of an entry signed
-// off that the manager holds; the invalidation is replicated as the manager's are, to
-// the Tomcat nodes that share its sessions too.
+// Name is the key's ManagerName ("localhost#/app", Tomcat's name of the manager under a
+// cluster in the Engine) or its Context ("/app", the name under a cluster in the Host:
+// SimpleTcpCluster.getManagerName adds "<host>#" only for an Engine's), each session
+// of an entry signed off that the manager holds; the invalidation is replicated as the
+// manager's are, to the Tomcat nodes that share its sessions too.
 func ExpireSessions(managers ...*delta.Manager) func(ctx context.Context, id string, e *Entry) error {
 	return func(ctx context.Context, _ string, e *Entry) error {
 		var errs []error
 		for _, k := range e.SessionKeys() {
 			for _, m := range managers {
-				if m.Name() != k.ManagerName() {
+				if n := m.Name(); n != k.ManagerName() && n != k.Context {
 					continue
 				}
 				if ds := m.Find(k.ID); ds != nil {
@@ -369,18 +372,30 @@ func FromContext(ctx context.Context) (*Entry, string) {
 	return v.e, v.id
 }
 
+// cookieID returns the single sign-on id of the request's cookie, "" when it carries
+// none or a value that cannot be an id: at most 256 bytes of letters, digits, '.', '-'
+// and '_' (Tomcat's ids are 32 upper-case hex digits by default; its id generator can be
+// configured).
+func (s *SSO) cookieID(r *http.Request) string {
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil || !sessionhttp.ValidID(c.Value) {
+		return ""
+	}
+	return c.Value
+}
+
 // Wrap returns h with the request's single sign-on: the entry its cookie names, if the
 // map holds it, for FromContext (Tomcat's SingleSignOn valve sets the request's
-// principal from it).
+// principal from it). A cookie value that cannot be an id (cookieID) is not looked up.
 func (s *SSO) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, err := r.Cookie(s.cfg.CookieName); err == nil && c.Value != "" {
-			e, err := s.Lookup(r.Context(), c.Value)
+		if id := s.cookieID(r); id != "" {
+			e, err := s.Lookup(r.Context(), id)
 			if err != nil {
-				s.cfg.Logger.Warn("sso: lookup", "id", c.Value, "err", err)
+				s.cfg.Logger.Warn("sso: lookup", "id", id, "err", err)
 			}
 			if e != nil {
-				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, signedOn{id: c.Value, e: e}))
+				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, signedOn{id: id, e: e}))
 			}
 		}
 		h.ServeHTTP(w, r)
@@ -399,7 +414,9 @@ func (s *SSO) Login(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	return id, nil
 }
 
-// Logout deregisters the request's entry and expires its cookie.
+// Logout deregisters the request's entry and expires its cookie. As Tomcat, which
+// deregisters only the entry its valve found for the request, it sends nothing for a
+// cookie naming no entry the map holds (or a value that cannot be an id, cookieID).
 func (s *SSO) Logout(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	c, err := r.Cookie(s.cfg.CookieName)
 	if err != nil || c.Value == "" {
@@ -407,5 +424,13 @@ func (s *SSO) Logout(ctx context.Context, w http.ResponseWriter, r *http.Request
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cfg.CookieName, Value: "", Path: s.cfg.CookiePath, Domain: s.cfg.CookieDomain,
 		MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil})
-	return s.Deregister(ctx, c.Value)
+	id := s.cookieID(r)
+	if id == "" {
+		return nil
+	}
+	e, err := s.Lookup(ctx, id)
+	if err != nil || e == nil {
+		return err
+	}
+	return s.Deregister(ctx, id)
 }
