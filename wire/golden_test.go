@@ -113,7 +113,8 @@ func TestGoldenFrames(t *testing.T) {
 	}
 }
 
-// FuzzGolden seeds a frame+ChannelData fuzz target with every golden file.
+// FuzzGoldenChannelDataFrame seeds a frame+ChannelData fuzz target with the golden frames
+// and the ACK.
 func FuzzGoldenChannelDataFrame(f *testing.F) {
 	for _, name := range []string{"frame_channeldata_hello.hex", "frame_channeldata_empty.hex", "frame_raw.hex", "ack.hex"} {
 		f.Add(golden(f, name))
