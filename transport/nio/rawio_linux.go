@@ -77,7 +77,8 @@ func (s *rawSock) Write(b []byte) (int, error) {
 
 // WriteNoWait writes what of b the socket's send buffer takes now, without waiting, and
 // returns how much that was (all of b, unless its send buffer is full). Its deadline
-// applies as to Write. A b larger than rawIOMax is not written (0 bytes).
+// applies as to Write. A b larger than rawIOMax is not written (0 bytes). Without a raw
+// socket (rc nil) it is alt's Write, which waits.
 func (s *rawSock) WriteNoWait(b []byte) (int, error) {
 	if s.rc == nil {
 		return s.alt.Write(b)
