@@ -451,3 +451,32 @@ func TestJvmRouteBinderFindsAnotherNodesRename(t *testing.T) {
 		t.Errorf("a made-up id was served: %q", body)
 	}
 }
+
+// TestReplicationFailureDropsHandlerRepresentationHeaders: the 503 that replaces a
+// response whose changes could not reach the backup carries none of the headers the
+// handler set for its own body (a "Content-Encoding: gzip" on the plain-text error made
+// it unreadable), as delta's and redisstore's (sessionhttp.ClearRepresentation).
+func TestReplicationFailureDropsHandlerRepresentationHeaders(t *testing.T) {
+	ms, nodes := startManagerNodes(t, 2, backup.Config{})
+	_, c := request(t, ms[0], "/", "")
+	nodes[1].SetMaxMessageSize(1) // the backup refuses every message: the diff's send fails
+	defer nodes[1].SetMaxMessageSize(0)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Disposition", `attachment; filename="report.txt"`)
+		w.Header().Set("ETag", `"v1"`)
+		counter.ServeHTTP(w, r)
+	})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(&http.Cookie{Name: backup.CookieName, Value: c.Value})
+	w := httptest.NewRecorder()
+	ms[0].Wrap(h).ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("request whose diff did not reach the backup: %d, want 503", w.Code)
+	}
+	for _, k := range []string{"Content-Encoding", "Content-Disposition", "ETag"} {
+		if v := w.Header().Get(k); v != "" {
+			t.Errorf("the 503 keeps the handler's %s %q", k, v)
+		}
+	}
+}
