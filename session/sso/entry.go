@@ -111,67 +111,59 @@ func (e *Entry) sessionKeys() []SessionKey {
 // It is safe to call while the entry is read or encoded elsewhere (the map's entries
 // are shared); SSO.Associate adds and replicates.
 func (e *Entry) AddSession(k SessionKey) bool {
-	if e == nil {
-		return false
-	}
-	for {
-		p := e.keys.Load()
-		var old []SessionKey
-		if p != nil {
-			old = *p
+	return e.updateKeys(func(keys []SessionKey) ([]SessionKey, bool) {
+		if slices.Contains(keys, k) {
+			return nil, false
 		}
-		if slices.Contains(old, k) {
-			return false
-		}
-		next := append(slices.Clip(old), k)
-		if e.keys.CompareAndSwap(p, &next) {
-			return true
-		}
-	}
+		return append(slices.Clip(keys), k), true
+	})
 }
 
 // RemoveSession removes k from the entry's sessions, and reports whether it was there.
 func (e *Entry) RemoveSession(k SessionKey) bool {
-	if e == nil {
-		return false
-	}
-	for {
-		p := e.keys.Load()
-		if p == nil {
-			return false
-		}
-		i := slices.Index(*p, k)
+	return e.updateKeys(func(keys []SessionKey) ([]SessionKey, bool) {
+		i := slices.Index(keys, k)
 		if i < 0 {
-			return false
+			return nil, false
 		}
-		next := slices.Delete(slices.Clone(*p), i, i+1)
-		if e.keys.CompareAndSwap(p, &next) {
-			return true
-		}
-	}
+		return slices.Delete(slices.Clone(keys), i, i+1), true
+	})
 }
 
 // ReplaceSession replaces old with k in the entry's sessions (a session renamed), and
 // reports whether old was there; k is not listed twice. Both change at once: the entry
 // never lists neither.
 func (e *Entry) ReplaceSession(old, k SessionKey) bool {
+	return e.updateKeys(func(keys []SessionKey) ([]SessionKey, bool) {
+		i := slices.Index(keys, old)
+		if i < 0 {
+			return nil, false
+		}
+		next := slices.Clone(keys)
+		if slices.Contains(next, k) {
+			return slices.Delete(next, i, i+1), true
+		}
+		next[i] = k
+		return next, true
+	})
+}
+
+// updateKeys replaces the entry's sessions by what f makes of them, unless f reports no
+// change, and reports whether they changed. f gets the current list (nil for none) and
+// must not modify it; it runs again if another change came first.
+func (e *Entry) updateKeys(f func([]SessionKey) ([]SessionKey, bool)) bool {
 	if e == nil {
 		return false
 	}
 	for {
 		p := e.keys.Load()
-		if p == nil {
-			return false
+		var keys []SessionKey
+		if p != nil {
+			keys = *p
 		}
-		i := slices.Index(*p, old)
-		if i < 0 {
+		next, ok := f(keys)
+		if !ok {
 			return false
-		}
-		next := slices.Clone(*p)
-		if slices.Contains(next, k) {
-			next = slices.Delete(next, i, i+1)
-		} else {
-			next[i] = k
 		}
 		if e.keys.CompareAndSwap(p, &next) {
 			return true
