@@ -1,0 +1,188 @@
+package channel
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The channel's lifecycle: Start and Stop under the lifecycle semaphore, the heartbeat,
+// and WaitForMembers, which Stop wakes.
+
+// Start starts the given levels (SvcAll for everything) and the heartbeat. Levels already
+// running are an error (ErrAlreadyStarted) only if nothing else was asked. If starting
+// fails, the levels this call started are stopped again and the error is returned. If ctx
+// ends while another Start or Stop runs, or before the levels start, Start returns its
+// error and starts nothing (TestStartHonoursContextWhileStopRuns).
+func (c *Channel) Start(ctx context.Context, svc Service) error {
+	if svc&^SvcAll != 0 || svc == 0 {
+		return fmt.Errorf("%w: unknown start levels %d", ErrInvalidConfig, svc)
+	}
+	if err := c.lock(ctx); err != nil {
+		return fmt.Errorf("tribes: start: waiting for another Start or Stop: %w", err)
+	}
+	defer c.unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("tribes: start: %w", err)
+	}
+	todo := svc &^ c.started
+	if todo == 0 {
+		return fmt.Errorf("%w: %v", ErrAlreadyStarted, svc)
+	}
+	if err := c.head.Start(ctx, todo); err != nil {
+		if c.started == 0 {
+			c.wakeWaiters() // levels started meanwhile were stopped again
+		}
+		return err
+	}
+	c.started |= todo
+	if c.hbStop == nil && c.hbInt > 0 {
+		hctx, cancel := context.WithCancel(context.Background())
+		c.hbStop = cancel
+		go c.heartbeatLoop(hctx)
+	}
+	lm := c.LocalMember()
+	c.log.Info("tribes channel started", "levels", todo.String(), "member", lm.String())
+	return nil
+}
+
+// Stop stops the given levels that are running; stopping stopped levels is a no-op. When no
+// level is left the heartbeat stops too: no heartbeat begins after Stop returns, but one
+// under way is not waited for, as Tribes cancels its heartbeat without waiting: it may be
+// the caller (a Heartbeater or an interceptor's Heartbeat that stops the channel,
+// TestStopFromHeartbeat). It returns every error met; the levels are considered stopped
+// regardless. If ctx ends while another Start or Stop runs, Stop returns its error and
+// stops nothing; once it runs, the levels stop however ctx ends (ctx bounds what they
+// drain).
+func (c *Channel) Stop(ctx context.Context, svc Service) error {
+	if err := c.lock(ctx); err != nil {
+		return fmt.Errorf("tribes: stop: waiting for another Start or Stop: %w", err)
+	}
+	defer c.unlock()
+	todo := svc & c.started
+	if todo == 0 {
+		return nil
+	}
+	err := c.head.Stop(ctx, todo)
+	c.started &^= todo
+	if c.started == 0 {
+		c.health.Clear()
+		c.wakeWaiters()
+	}
+	if c.started == 0 && c.hbStop != nil {
+		// The heartbeat goroutine checks its context under hbMu before each beat, so no
+		// beat begins after this cancel. One under way is not waited for: it may be the
+		// one calling Stop.
+		c.hbStop()
+		c.hbStop = nil
+	}
+	c.log.Info("tribes channel stopped", "levels", todo.String())
+	return err
+}
+
+// lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
+// semaphore is taken whatever ctx, so that Stop with an ended context still stops.
+func (c *Channel) lock(ctx context.Context) error {
+	select {
+	case c.life <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case c.life <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Channel) unlock() { <-c.life }
+
+// wakeWaiters wakes the WaitForMembers calls under way: no level runs any more.
+func (c *Channel) wakeWaiters() {
+	c.smu.Lock()
+	close(c.stopped)
+	c.stopped = make(chan struct{})
+	c.smu.Unlock()
+}
+
+// Started returns the levels that are running. It takes no lock, so listeners may call it
+// while Start or Stop is delivering events.
+func (c *Channel) Started() Service { return Service(c.coord.started.Load()) }
+
+func (c *Channel) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(c.hbInt)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !c.beat(ctx) {
+				return
+			}
+		}
+	}
+}
+
+// beat runs one heartbeat for the heartbeat goroutine of ctx, unless ctx ended: a Stop
+// came, and the beat of a goroutine a later Start began is not run alongside this one.
+func (c *Channel) beat(ctx context.Context) bool {
+	c.hbMu.Lock()
+	defer c.hbMu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	c.Heartbeat()
+	return true
+}
+
+// Heartbeat runs one heartbeat now: down the chain, then on every message listener and
+// every membership listener that implements Heartbeater (as Tribes, a listener registered
+// both ways is called twice). The channel calls it every HeartbeatInterval by itself.
+func (c *Channel) Heartbeat() {
+	c.head.Heartbeat()
+	tell(c, Heartbeater.Heartbeat)
+}
+
+// WaitForMembers blocks until at least n other members are known (Members), or ctx ends
+// (its error is returned, wrapped with how many were known). A membership that needs a
+// moment to see its peers (multicast heartbeats, a failure detector) is settled this way
+// before a decision that depends on who is there. On a channel with no level started
+// (never started, or stopped) it returns an error wrapping ErrNotStarted at once, and
+// when the channel stops while it waits (TestWaitForMembersWokenByStop), a failed Start
+// that stopped again what it had started included (TestWaitForMembersWokenByFailedStart).
+func (c *Channel) WaitForMembers(ctx context.Context, n int) error {
+	changed := make(chan struct{}, 1)
+	poke := func(Member) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	remove := c.AddMembershipListener(MembershipFuncs{Added: poke, Disappeared: poke})
+	defer remove()
+	c.smu.Lock()
+	stopped := c.stopped // taken before the check below: a Stop after it closes this one
+	c.smu.Unlock()
+	for {
+		have := len(c.Members())
+		if have >= n {
+			return nil
+		}
+		if c.Started() == 0 {
+			return fmt.Errorf("%w: waiting for %d members, %d known, on a channel not running", ErrNotStarted, n, have)
+		}
+		select {
+		case <-changed:
+		case <-stopped:
+			// The check above returns now, unless the channel was started again: then
+			// the next Stop closes the one that replaced it.
+			c.smu.Lock()
+			stopped = c.stopped
+			c.smu.Unlock()
+		case <-ctx.Done():
+			return fmt.Errorf("tribes: waiting for %d members, %d known: %w", n, have, ctx.Err())
+		}
+	}
+}
