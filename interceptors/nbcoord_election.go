@@ -1,0 +1,221 @@
+package interceptors
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// startElection is Tomcat's startElection without the blocking wait.
+func (c *NonBlockingCoordinator) startElection(ctx context.Context, force bool) {
+	local := c.local()
+	c.mu.Lock()
+	others := c.memberList()
+	view, hasView := c.view, c.hasView
+	c.mu.Unlock()
+	if len(others) == 0 {
+		c.installView([]channel.Member{local}, newViewID())
+		return
+	}
+	if c.suggestedID != nil && time.Since(c.suggestedAt) > c.cfg.WaitTimeout {
+		c.log.Warn("tribes coordinator: abandoning an election that did not complete")
+		c.suggested, c.suggestedID = nil, nil
+	}
+	if c.suggestedID != nil {
+		if hasView && sameMembers(view, c.suggested) {
+			c.suggested, c.suggestedID = nil, nil
+		}
+		return // an election of ours is running
+	}
+	all := viewOf(local, others)
+	if hasView && sameMembers(view, all) {
+		return // the installed view matches the membership
+	}
+	leader := others[0]
+	if CompareAbsolute(local, others[0]) < 0 {
+		leader = local
+	}
+	if leader.Equal(local) || force {
+		msg := CoordinationMessage{Leader: leader, Source: local, View: all, ID: newViewID(), Type: CoordRequest}
+		id := msg.ID
+		c.suggested, c.suggestedID, c.suggestedAt = all, &id, time.Now()
+		c.elections.Add(1)
+		if err := c.send(ctx, []channel.Member{others[0]}, &msg); err != nil {
+			c.log.Warn("tribes coordinator: sending election request failed", "to", others[0].String(), "err", err)
+		}
+		return
+	}
+	// Not the leader: wait for a token.
+	c.received.Store(false)
+	c.wait.Reset(c.cfg.WaitTimeout)
+}
+
+func (c *NonBlockingCoordinator) send(ctx context.Context, to []channel.Member, cm *CoordinationMessage) error {
+	payload, err := cm.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	msg := &channel.Message{
+		Options:   channel.OptUseAck,
+		Timestamp: time.Now().UnixMilli(),
+		ID:        channel.NewMessageID(),
+		Source:    c.Next().LocalMember(true),
+		Data:      payload,
+	}
+	c.sent.Add(1)
+	err = c.Next().SendMessage(ctx, to, msg)
+	if err != nil {
+		c.sendFail.Add(1)
+	}
+	return err
+}
+
+// process handles a received coordination message (Tomcat processCoordMessage).
+func (c *NonBlockingCoordinator) process(ctx context.Context, cm CoordinationMessage) {
+	c.received.Store(true)
+	c.wait.Stop()
+	local := c.local()
+	merged := c.mergeOnArrive(ctx, local, cm)
+	if cm.Type == CoordConf {
+		c.handleViewConf(ctx, local, cm, merged)
+		return
+	}
+	if local.Equal(cm.Source) {
+		if local.Equal(cm.Leader) {
+			if sameMembers(cm.View, merged) {
+				cm.Type = CoordConf
+				var rest []channel.Member
+				for _, m := range cm.View {
+					if !m.Equal(local) {
+						rest = append(rest, m)
+					}
+				}
+				if len(rest) > 0 {
+					if err := c.send(ctx, rest, &cm); err != nil {
+						c.log.Warn("tribes coordinator: sending view confirmation failed", "err", err)
+					}
+				}
+				c.handleViewConf(ctx, local, cm, merged)
+				return
+			}
+			id := cm.ID
+			c.suggested, c.suggestedID, c.suggestedAt = merged, &id, time.Now()
+		} else {
+			c.suggested, c.suggestedID = nil, nil
+		}
+		cm.View = merged
+		c.forward(ctx, local, cm)
+		return
+	}
+	if local.Equal(cm.Leader) {
+		// Tomcat drops the token here and relies on its heartbeat; starting an election of
+		// our own (a no-op if nothing changed) converges sooner.
+		c.startElection(ctx, false)
+		return
+	}
+	cm.View = merged
+	c.forward(ctx, local, cm)
+}
+
+// mergeOnArrive returns local, the message's view and the membership, in absolute order;
+// members new to the membership are added if they are alive, and dropped otherwise.
+func (c *NonBlockingCoordinator) mergeOnArrive(ctx context.Context, local channel.Member, cm CoordinationMessage) []channel.Member {
+	c.mu.Lock()
+	merged := viewOf(local, cm.View, c.memberList())
+	var unknown []channel.Member
+	for _, m := range merged {
+		if _, ok := c.members[m.Key()]; !ok && !m.Equal(local) {
+			unknown = append(unknown, m)
+		}
+	}
+	c.mu.Unlock()
+	for _, m := range unknown {
+		if c.knownDead(m) {
+			c.deadSkipped.Add(1)
+			merged = slices.DeleteFunc(merged, m.Equal)
+			continue
+		}
+		if !c.cfg.AliveCheck(ctx, m) {
+			c.markDead(m)
+			merged = slices.DeleteFunc(merged, m.Equal)
+			continue
+		}
+		delete(c.dead, m.Key())
+		c.addMember(m)
+	}
+	return merged
+}
+
+// addMember adds m to the membership and passes MemberAdded up if it is new.
+func (c *NonBlockingCoordinator) addMember(m channel.Member) bool {
+	c.mu.Lock()
+	_, had := c.members[m.Key()]
+	c.members[m.Key()] = m
+	c.mu.Unlock()
+	if !had {
+		c.Prev().MemberAdded(m)
+	}
+	return !had
+}
+
+// forward passes the token to the next reachable member after local in its view, naming
+// the view's first member as leader (Tomcat sendElectionMsgToNextInline).
+func (c *NonBlockingCoordinator) forward(ctx context.Context, local channel.Member, cm CoordinationMessage) {
+	idx := slices.IndexFunc(cm.View, local.Equal)
+	if idx < 0 || len(cm.View) < 2 {
+		return
+	}
+	cm.Leader = cm.View[0]
+	for i := 1; i < len(cm.View); i++ {
+		next := cm.View[(idx+i)%len(cm.View)]
+		err := c.send(ctx, []channel.Member{next}, &cm)
+		if err == nil {
+			return
+		}
+		c.log.Warn("tribes coordinator: passing the election token failed, trying the next member", "to", next.String(), "err", err)
+	}
+}
+
+// handleViewConf installs a confirmed view (Tomcat handleViewConf). Unlike Tomcat, which
+// installs the confirmation's view as it is, it installs only the members of that view that
+// are in merged: known to the membership, or alive (mergeOnArrive dropped the others).
+func (c *NonBlockingCoordinator) handleViewConf(ctx context.Context, local channel.Member, cm CoordinationMessage, merged []channel.Member) {
+	c.mu.Lock()
+	same := c.hasView && c.viewID == cm.ID
+	c.mu.Unlock()
+	if same {
+		return
+	}
+	view := slices.DeleteFunc(slices.Clone(cm.View), func(m channel.Member) bool {
+		return !slices.ContainsFunc(merged, m.Equal)
+	})
+	c.installView(viewOf(local, view), cm.ID)
+	if c.suggestedID != nil && *c.suggestedID == cm.ID {
+		c.suggested, c.suggestedID = nil, nil
+	}
+	if c.suggested != nil && len(merged) > 0 && CompareAbsolute(c.suggested[0], merged[0]) < 0 {
+		c.suggested, c.suggestedID = nil, nil
+	}
+	c.mu.Lock()
+	ms := c.memberList()
+	c.mu.Unlock()
+	if c.suggestedID == nil && len(ms) > 0 && (len(merged) == 0 || CompareAbsolute(merged[0], ms[0]) > 0) {
+		c.startElection(ctx, false)
+	}
+}
+
+func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte) {
+	c.mu.Lock()
+	c.view, c.viewID, c.hasView = view, id, true
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+	c.views.Add(1)
+	co := view[0]
+	c.log.Info("tribes coordinator: view installed", "coordinator", co.String(), "members", len(view))
+	if c.cfg.OnViewChange != nil {
+		c.cfg.OnViewChange(slices.Clone(view), id)
+	}
+}
