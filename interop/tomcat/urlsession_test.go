@@ -22,7 +22,8 @@ import (
 // always on the first page of a session, and which clients without cookies keep using).
 // A request of such a link continues the session on Tomcat; served by the Go node next
 // (the middleware of docs/migration.md, any path to the counter), it must continue the
-// same session, not start a new one: the user would be logged out.
+// same session, not start a new one: the user would be logged out. The link the Go page
+// writes with delta.EncodeURL takes the client back to Tomcat in the same session.
 func TestURLSessionID(t *testing.T) {
 	dir, app := setUp(t)
 	ctx := context.Background()
@@ -56,7 +57,8 @@ func TestURLSessionID(t *testing.T) {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintf(w, "%s %d\n", s.ID(), n)
+		// The link Tomcat's page would write with encodeURL, for a client without cookies.
+		fmt.Fprintf(w, "%s %d %s\n", s.ID(), n, delta.EncodeURL(r, "/app/counter"))
 	})))
 	t.Cleanup(srv.Close)
 	get := func(url string) string {
@@ -86,8 +88,19 @@ func TestURLSessionID(t *testing.T) {
 		n, _ := delta.Attr[int](g.m.Find(id), "counter")
 		return n == 2
 	})
-	if out := get(srv.URL + "/app/counter;jsessionid=" + id); !strings.HasPrefix(out, base+".") || !strings.HasSuffix(out, " 3") {
+	out = get(srv.URL + "/app/counter;jsessionid=" + id)
+	f := strings.Fields(out)
+	if len(f) != 3 || !strings.HasPrefix(f[0], base+".") || f[1] != "3" {
 		t.Fatalf("Go with the session id in the URL (;jsessionid=%s, which Tomcat just continued): %q, want the "+
 			"session %s.* with counter 3; Go has %d sessions", id, out, base, g.m.Len())
+	}
+	// Go's page links back with its id (delta.EncodeURL); the client follows the link to
+	// Tomcat, which continues the session from it (acked replication: Tomcat has the
+	// counter at 3 and the id Go gave the session).
+	if want := "/app/counter;jsessionid=" + f[0]; f[2] != want {
+		t.Fatalf("Go's encoded link %q, want %q", f[2], want)
+	}
+	if out := get(strings.TrimSuffix(t1.URL, "/app") + f[2]); !strings.HasPrefix(out, base+".") || !strings.HasSuffix(out, " 4") {
+		t.Fatalf("Tomcat following Go's encoded link %s: %q, want the session %s.* with counter 4", f[2], out, base)
 	}
 }

@@ -26,7 +26,8 @@
 // another path first), the first that names a session, trying at most four, as Tomcat's
 // CoyoteAdapter tries each (TestSeveralSessionCookies); a request without one may name
 // its session in its URL path, ";jsessionid=<id>" (Tomcat's URL session tracking), which
-// the handler's URL no longer shows (TestURLSessionID). A handler's Session or Create
+// the handler's URL no longer shows (TestURLSessionID); EncodeURL writes it into a
+// page's links for clients that keep no cookies (Tomcat's encodeURL; TestEncodeURL). A handler's Session or Create
 // gets the session from the map: a node holding a proxy fetches it from its backup
 // (MSG_RETRIEVE_BACKUP) and becomes its primary, the node holding the backup becomes
 // the primary and picks a new backup, as Tomcat's findSession does; the session is then

@@ -43,7 +43,8 @@
 //
 // A request with a session cookie, or without one but with ";jsessionid=<id>" in its
 // URL path (Tomcat's URL session tracking, removed from the handler's URL;
-// TestURLSessionID), loads that session (one GET) before the handler runs;
+// TestURLSessionID; EncodeURL writes it into a page's links, Tomcat's encodeURL),
+// loads that session (one GET) before the handler runs;
 // if Redis does not answer, the handler does not run and the response is
 // HTTPConfig.OnError's (DefaultOnError: 503 with Retry-After). A cookie naming no
 // session (expired, invalidated) or a corrupt value is a request without a session.
