@@ -326,9 +326,24 @@ func (r *receiver) lose(l *lostFrame) {
 	r.lost(channel.LostMessage{Source: l.source.Address, Size: l.size, Err: l.err})
 }
 
+// errDropped is deliver's error for a message it did not hand to the ReceiveFunc because
+// Stop's context ended (receiver.dropping) before the message's turn: it gets no answer.
+var errDropped = errors.New("nio: message dropped: the receiver stopped")
+
 // deliver hands one message to the ReceiveFunc. A panic is reported like an error, so that
-// a synchronized-ack sender gets a FAIL_ACK instead of the node crashing.
+// a synchronized-ack sender gets a FAIL_ACK instead of the node crashing. With
+// EngineGoroutine it first waits for one of the Workers slots; a message whose turn comes
+// after Stop gave up waiting (its context ended) is dropped (errDropped), so that only the
+// ReceiveFuncs running when Stop returned finish after it.
 func (r *receiver) deliver(msg *channel.Message) (err error) {
+	if r.slots != nil {
+		r.slots <- struct{}{}
+		defer func() { <-r.slots }()
+	}
+	if r.dropping.Load() {
+		msg.Release() // never delivered: nothing holds its buffer
+		return errDropped
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("nio: receive function panicked: %v", p)
@@ -340,10 +355,6 @@ func (r *receiver) deliver(msg *channel.Message) (err error) {
 		}
 	}()
 	r.st.delivered.Add(1)
-	if r.slots != nil {
-		r.slots <- struct{}{}
-		defer func() { <-r.slots }()
-	}
 	return r.rx(msg)
 }
 
@@ -355,7 +366,7 @@ func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(fra
 		ack(wire.AckFrame, &r.st.acksSent)
 	}
 	err := r.deliver(msg)
-	if mode != ackAfter {
+	if mode != ackAfter || err == errDropped {
 		return err
 	}
 	if err == nil {
