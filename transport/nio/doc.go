@@ -132,8 +132,10 @@
 //     descriptor the receiver holds in reserve and closed at once (Stats.ConnsRefused),
 //     so that peers learn at once instead of waiting in the kernel's backlog; without
 //     that reserve, accept is retried after 5 ms, doubling up to 1 s, as net/http does.
-//     The first accept that works again is counted in Stats.ReceiverRestarts and
-//     reported as the recovery (nil).
+//     A reserve that could not be taken (descriptors ran out when the receiver started,
+//     or another goroutine took the one freed for a shed) is taken at the next accept
+//     that works (TestReceiverRetakesItsSpareDescriptor). The first accept that works
+//     again is counted in Stats.ReceiverRestarts and reported as the recovery (nil).
 //   - Stop closes the listener and every connection; each goroutine finishes the frames
 //     it had decoded (their ACKs fail on the closed socket) and exits, and Stop joins
 //     them. If ctx ends first, what is not delivered yet is dropped and Stop returns the

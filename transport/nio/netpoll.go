@@ -100,7 +100,8 @@ func (t *Transport) bindNetpoll(ctx context.Context, r *receiver, ip netip.Addr)
 // (Stats.ReceiverFailures), logged and reported to the channel (an error wrapping
 // channel.ErrReceiverFailed); the pending connection is shed on the spare descriptor (or,
 // without one, accept is retried with a back-off), and the first accept that works again
-// is counted (Stats.ReceiverRestarts) and reported as the recovery (nil).
+// is counted (Stats.ReceiverRestarts) and reported as the recovery (nil). A spare that
+// could not be taken is taken at the next accept that works.
 func (np *netpoll) acceptLoop() {
 	defer func() {
 		if np.spare != nil {
@@ -137,6 +138,11 @@ func (np *netpoll) acceptLoop() {
 			continue
 		}
 		wait = acceptMin
+		if np.spare == nil {
+			// The reserve could not be taken (at bind, or after a shed whose freed
+			// descriptor another goroutine took): take it now that accept works again.
+			np.spare, _ = os.Open(os.DevNull)
+		}
 		if failing {
 			failing = false
 			r.st.receiverRestarts.Add(1)

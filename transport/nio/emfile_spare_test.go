@@ -1,0 +1,202 @@
+package nio
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// spareChildEnv makes the test binary run spareChild instead of the tests.
+const spareChildEnv = "TRIBES_NIO_SPARE_CHILD"
+
+// EngineGoroutine sheds connections while descriptors are exhausted on a descriptor it
+// holds in reserve. A receiver that could not take that reserve (descriptors ran out when
+// it started, or another goroutine took the descriptor shed had freed) takes it again once
+// an accept works: the next exhaustion still closes pending connections at once. Before,
+// the reserve was lost for the receiver's life and such connections waited in the
+// kernel's backlog for as long as descriptors stayed exhausted. The receiver runs in a
+// child process started with a single free descriptor (its listener's), so that its
+// reserve cannot be opened.
+func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
+	if os.Getenv(spareChildEnv) == "1" {
+		spareChild()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReceiverRetakesItsSpareDescriptor$")
+	cmd.Env = append(os.Environ(), spareChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("child: %v", err)
+		}
+	})
+	// expect returns the rest of the child's next line that starts with prefix, skipping
+	// (and logging) the others; a line starting with "error" fails the test.
+	expect := func(prefix string) string {
+		t.Helper()
+		deadline := time.After(waitTimeout)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("child exited before %q", prefix)
+				}
+				t.Logf("child: %s", l)
+				if strings.HasPrefix(l, "error") {
+					t.Fatalf("child: %s", l)
+				}
+				if strings.HasPrefix(l, prefix) {
+					return strings.TrimPrefix(l, prefix)
+				}
+			case <-deadline:
+				t.Fatalf("timed out waiting for %q from the child", prefix)
+			}
+		}
+	}
+	port, _ := strconv.Atoi(expect("port "))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	fmt.Fprintln(stdin, "free")
+	expect("freed")
+
+	// Accept works: a member's acknowledged message gets its ACK.
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+	srcBytes, _ := src.MarshalBinary()
+	c, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	readAcks(t, c, 1)
+
+	// Descriptors run out again: a new connection must be closed at once (shed), not
+	// left waiting in the backlog.
+	fmt.Fprintln(stdin, "exhaust")
+	expect("exhausted")
+	c2, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_ = c2.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, err = c2.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("a connection made while descriptors were exhausted was still open after 3 s: the receiver had no reserve descriptor to shed it on")
+	}
+	if err == nil {
+		t.Fatal("read a byte from a shed connection")
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read on the shed connection: %v", err)
+	}
+	fmt.Fprintln(stdin, "free")
+	expect("freed")
+}
+
+// spareChild runs the receiver of TestReceiverRetakesItsSpareDescriptor: it takes every
+// descriptor under a lowered RLIMIT_NOFILE but one, starts EngineGoroutine's receiver on
+// it, and then frees ("free") or takes again ("exhaust") every descriptor as told on
+// stdin. It exits when stdin closes.
+func spareChild() {
+	say := func(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
+	fail := func(format string, args ...any) {
+		say("error "+format, args...)
+		os.Exit(1)
+	}
+	// The network poller's own descriptors are opened with the first socket.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		_ = ln.Close()
+	}
+	var lim syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	lim.Cur = 256
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		fail("%v", err)
+	}
+	var hog []*os.File
+	exhaust := func() {
+		for {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				if !errors.Is(err, syscall.EMFILE) {
+					fail("%v", err)
+				}
+				return
+			}
+			hog = append(hog, f)
+		}
+	}
+	free := func() {
+		for _, f := range hog {
+			_ = f.Close()
+		}
+		hog = nil
+	}
+	exhaust()
+	if len(hog) == 0 {
+		fail("no descriptor to take")
+	}
+	_ = hog[len(hog)-1].Close() // the listener's
+	hog = hog[:len(hog)-1]
+
+	cfg := testConfig()
+	cfg.Engine = EngineGoroutine
+	cfg.Logger = nil
+	tr, err := New(cfg)
+	if err != nil {
+		fail("%v", err)
+	}
+	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil }); err != nil {
+		fail("start: %v", err)
+	}
+	say("port %d", tr.LocalAddress().Port)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		switch in.Text() {
+		case "free":
+			free()
+			say("freed")
+		case "exhaust":
+			exhaust()
+			say("exhausted")
+		}
+	}
+	free()
+	_ = tr.Stop(context.Background(), channel.SvcAll)
+	os.Exit(0)
+}
