@@ -97,7 +97,8 @@ func (rc *rconn) onTraffic() gnet.Action {
 	}
 	rc.directAcks()
 	var frames, nbytes int
-	held := false // decoding stopped by the receiver's own limits, not by a partial frame
+	progress := false // a frame completed: queued, or delivered on the loop
+	held := false     // decoding stopped by the receiver's own limits, not by a partial frame
 	act := gnet.None
 	for {
 		if rc.queued.Load()+int64(rc.batchBytes) >= rc.r.limit && rc.pause() {
@@ -117,6 +118,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 		if !ok {
 			break
 		}
+		progress = true
 		mode := ackModeOf(channel.SendOptions(cd.Options))
 		from, counted := rc.dec.takeArrival()
 		if rc.r.inline {
@@ -151,7 +153,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 	}
 	rc.writeEarlyAcks()
 	rc.flush()
-	rc.track(frames > 0, held)
+	rc.track(progress, held)
 	if act != gnet.None {
 		return act
 	}
