@@ -162,7 +162,9 @@
 //     milliseconds of a worker's being descheduled, and be cut off (next item). It waits
 //     once per pause, so a slow application holds the loop's other connections at most
 //     that long each time its queue fills. With
-//     USE_ACK senders this never triggers, since a sender waits for each ACK.
+//     USE_ACK senders this never triggers, since a sender waits for each ACK. Once
+//     drained, a queue keeps arrays for at most 256 messages for reuse: what a burst grew
+//     is not held for the connection's life (TestDrainedQueueReleasesItsArrays).
 //   - gnet keeps reading a paused connection into its buffer (it has no way to stop
 //     reading one). If that buffer grows beyond MaxConnQueueBytes plus one read (256 KiB),
 //     the connection is closed, an error is logged rate-limited and Stats.ConnsOverflowed

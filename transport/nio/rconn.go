@@ -326,7 +326,7 @@ func (rc *rconn) enqueueLocked() {
 	} else {
 		rc.q = append(rc.q, rc.batch...)
 		clear(rc.batch)
-		rc.batch = rc.batch[:0]
+		rc.batch = keptItems(rc.batch)
 	}
 	rc.queued.Add(int64(rc.batchBytes))
 	rc.r.st.queuedBytes.Add(int64(rc.batchBytes))
@@ -335,6 +335,20 @@ func (rc *rconn) enqueueLocked() {
 		rc.scheduled = true
 		rc.r.pool.submit(rc)
 	}
+}
+
+// maxKeptItems is the largest queue array (about 90 bytes an item) a connection keeps for
+// reuse once it is empty: enough for its steady traffic (usually one message at a time),
+// while the arrays a burst grew are left to the garbage collector instead of being held
+// for as long as the connection stays open.
+const maxKeptItems = 256
+
+// keptItems returns a, emptied, for reuse, or nil if it is larger than maxKeptItems.
+func keptItems(a []inItem) []inItem {
+	if cap(a) > maxKeptItems {
+		return nil
+	}
+	return a[:0]
 }
 
 func (rc *rconn) reject(err error) {
@@ -437,7 +451,7 @@ func (rc *rconn) run() {
 
 	rc.mu.Lock()
 	if rc.spare == nil {
-		rc.spare = batch[:0]
+		rc.spare = keptItems(batch)
 	}
 	rc.queued.Add(-int64(done))
 	rc.r.st.queuedBytes.Add(-int64(done))
