@@ -8,7 +8,8 @@ type job interface{ run() }
 
 // workerPool is a fixed set of goroutines taking jobs from an unbounded FIFO. submit never
 // blocks, so event loops can call it; the FIFO stays bounded because each connection is in
-// it at most once.
+// it at most once, and its storage because taken slots are reclaimed also while it never
+// empties.
 type workerPool struct {
 	mu     sync.Mutex
 	cond   sync.Cond
@@ -17,6 +18,11 @@ type workerPool struct {
 	closed bool
 	wg     sync.WaitGroup
 }
+
+// compactAfter is how many taken slots the FIFO's front may hold before the waiting jobs
+// move to the front (once they are no more than the taken ones: each job is copied O(1)
+// times on average).
+const compactAfter = 256
 
 func newWorkerPool(n int) *workerPool {
 	p := &workerPool{}
@@ -47,8 +53,15 @@ func (p *workerPool) loop() {
 		j := p.q[p.head]
 		p.q[p.head] = nil
 		p.head++
-		if p.head == len(p.q) {
+		switch {
+		case p.head == len(p.q):
 			p.q, p.head = p.q[:0], 0
+		case p.head >= compactAfter && 2*p.head >= len(p.q):
+			// A FIFO that never empties (more busy connections than workers) would
+			// otherwise grow by one slot per job: move the waiting jobs to the front.
+			n := copy(p.q, p.q[p.head:])
+			clear(p.q[n:])
+			p.q, p.head = p.q[:n], 0
 		}
 		p.mu.Unlock()
 		j.run()
