@@ -146,7 +146,9 @@
 //   - The socket buffers (RxBufSize, TxBufSize) are set on the listener, which accepted
 //     connections inherit.
 //
-// Each idle pooled connection holds a goroutine (a few KiB of stack) and its read buffer.
+// Each idle pooled connection holds a goroutine (a few KiB of stack) and its read buffer,
+// and no more: the array of a read's decoded frames is kept for reuse only up to 256 of
+// them (TestGoroutineConnectionReleasesItsBatchArray).
 //
 // # Buffering and backpressure (EngineGnet)
 //

@@ -242,7 +242,7 @@ func (gc *gconn) deliverBatch() bool {
 		}
 		gc.delivered(it)
 	}
-	gc.batch = gc.batch[:0]
+	gc.batch = keptItems(gc.batch) // what a read of many small frames grew is not kept
 	return !stranger
 }
 

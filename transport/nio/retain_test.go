@@ -57,3 +57,45 @@ func TestDrainedQueueReleasesItsArrays(t *testing.T) {
 			grown>>10, conns, frames, limit>>10)
 	}
 }
+
+// With EngineGoroutine a connection keeps its read buffer (64 KiB at most, documented)
+// and no batch array sized for the most frames one read ever carried: a read of 64 KiB of
+// small frames decodes some 500 of them, and their array (about 80 bytes a frame) stayed
+// with the idle connection for its life, next to its read buffer.
+func TestGoroutineConnectionReleasesItsBatchArray(t *testing.T) {
+	const conns = 200
+	cfg := goroutineConfig()
+	var delivered atomic.Int64
+	b := startNode(t, cfg, func(*channel.Message) error {
+		delivered.Add(1)
+		return nil
+	})
+	// Small frames filling 64 KiB: one read of the grown buffer decodes hundreds.
+	one := len(seqStream(t, b, 1, 0))
+	frames := (64 << 10) / one
+	burst := seqStream(t, b, frames, 0)
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		cs[i] = dialRaw(t, b)
+	}
+	before := heapInUse()
+	// Several bursts per connection, so that its read buffer grows to 64 KiB and reads
+	// carry hundreds of frames.
+	const rounds = 4
+	for i, c := range cs {
+		for range rounds {
+			if _, err := c.Write(burst); err != nil {
+				t.Fatal(err)
+			}
+		}
+		total := int64((i + 1) * rounds * frames)
+		testutil.EventuallyTrue(t, waitTimeout, "the bursts delivered", func() bool { return delivered.Load() == total })
+	}
+	grown := heapInUse() - before
+	perConn := grown / conns
+	t.Logf("heap in use grew by %d KiB, %d KiB per connection (frames of %d bytes)", grown>>10, perConn>>10, one)
+	if limit := int64(connBufMax + 24<<10); perConn > limit {
+		t.Fatalf("each idle connection holds %d KiB after bursts of %d-byte frames; want its read buffer (64 KiB) and little more (at most %d KiB)",
+			perConn>>10, one, limit>>10)
+	}
+}
