@@ -82,3 +82,17 @@ func (p *workerPool) close() <-chan struct{} {
 	}()
 	return done
 }
+
+// maxKeptItems is the largest queue array (about 90 bytes an item) a connection keeps for
+// reuse once it is empty: enough for its steady traffic (usually one message at a time),
+// while the arrays a burst grew are left to the garbage collector instead of being held
+// for as long as the connection stays open.
+const maxKeptItems = 256
+
+// keptItems returns a, emptied, for reuse, or nil if it is larger than maxKeptItems.
+func keptItems(a []inItem) []inItem {
+	if cap(a) > maxKeptItems {
+		return nil
+	}
+	return a[:0]
+}
