@@ -83,7 +83,7 @@ func (p *workerPool) close() <-chan struct{} {
 	return done
 }
 
-// maxKeptItems is the largest queue array (about 90 bytes an item) a connection keeps for
+// maxKeptItems is the largest queue array (80 bytes an item) a connection keeps for
 // reuse once it is empty: enough for its steady traffic (usually one message at a time),
 // while the arrays a burst grew are left to the garbage collector instead of being held
 // for as long as the connection stays open.
