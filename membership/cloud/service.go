@@ -33,25 +33,33 @@ type Service struct {
 
 	overLimit atomic.Uint64
 
-	fetchMu sync.Mutex // one fetch at a time
-	evMu    sync.Mutex // events one at a time, in order; taken before mu
+	evMu sync.Mutex // events one at a time, in order; taken before mu
 
-	mu        sync.Mutex
-	running   channel.Service
-	started   time.Time // start of the membership-rx level: alive times are relative to it
-	local     channel.Member
-	l         channel.MembershipListener
-	members   map[channel.MemberKey]*entry
-	view      []channel.Member            // replaced on every change, never modified
-	addrs     map[netip.AddrPort]struct{} // the view's addresses (the DNS provider's sender check)
-	listedID  wire.UniqueID               // the id the source gives this node, once found
-	warnedID  bool
-	failing   bool
-	health    func(error)
-	ch        *channel.Channel
-	unlisten  func()
-	runCancel context.CancelFunc
-	runCtx    context.Context
+	mu       sync.Mutex
+	running  channel.Service
+	started  time.Time // start of the membership-rx level: alive times are relative to it
+	local    channel.Member
+	l        channel.MembershipListener
+	members  map[channel.MemberKey]*entry
+	view     []channel.Member            // replaced on every change, never modified
+	addrs    map[netip.AddrPort]struct{} // the view's addresses (the DNS provider's sender check)
+	listedID wire.UniqueID               // the id the source gives this node, once found
+	warnedID bool
+	failing  bool
+	health   func(error)
+	ch       *channel.Channel
+	unlisten func()
+	run      *run // the membership-rx level's run; nil while it is stopped
+}
+
+// run is one start of the membership-rx level: Stop cancels its context, and what a
+// fetch of an ended run brings (a listing, or the failure Stop's cancellation caused) is
+// dropped. Each run has its own fetch lock, so that a Start right after a Stop asks the
+// source at once even if the last run's fetch has not returned yet.
+type run struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	fetching sync.Mutex // one fetch at a time
 }
 
 type entry struct {
@@ -181,24 +189,31 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	was := s.running
 	s.running |= svc & channel.SvcMembership
 	first := was&channel.SvcMembershipRx == 0 && svc&channel.SvcMembershipRx != 0
+	var r *run
 	if first {
 		s.started = time.Now()
 		s.members = make(map[channel.MemberKey]*entry)
 		s.view, s.addrs = nil, nil
-		s.runCtx, s.runCancel = context.WithCancel(context.Background())
+		r = &run{}
+		r.ctx, r.cancel = context.WithCancel(context.Background())
+		s.run = r
 		if s.dnsMode && s.ch != nil {
 			s.unlisten = s.ch.AddMessageListener(senderWatcher{s})
 		}
 	}
 	s.mu.Unlock()
 	if first {
-		s.poll(ctx)
+		s.poll(ctx, r)
 	}
 	return nil
 }
 
 // Stop implements channel.MembershipService. Stopping the membership-rx level reports
-// every member as gone.
+// every member as gone and cancels a fetch under way (a heartbeat's: the channel does not
+// wait for it); what that fetch returns, its failure included, is neither applied nor
+// reported to the health function (TestStopDuringHeartbeatFetchIsNoFailure), and a Start
+// that follows asks the source at once without waiting for it
+// (TestRestartDuringCancelledFetchFetchesAtStart).
 func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
@@ -208,7 +223,8 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	if s.running&channel.SvcMembershipRx != 0 && svc&channel.SvcMembershipRx != 0 {
 		gone = s.view
 		s.view, s.members, s.addrs = nil, nil, nil
-		s.runCancel()
+		s.run.cancel()
+		s.run = nil
 		if s.unlisten != nil {
 			s.unlisten()
 			s.unlisten = nil
@@ -241,28 +257,36 @@ func (s *Service) Stats() Stats { return Stats{MembersOverLimit: s.overLimit.Loa
 // it lists for the first time and expires those it has not listed for ExpirationTime.
 func (s *Service) Heartbeat() {
 	s.mu.Lock()
-	ctx := s.runCtx
-	running := s.running&channel.SvcMembershipRx != 0
+	r := s.run
 	s.mu.Unlock()
-	if !running {
+	if r == nil {
 		return
 	}
-	s.poll(ctx)
+	s.poll(r.ctx, r)
 }
 
-// poll fetches and applies; the expiry runs even when the fetch failed.
-func (s *Service) poll(ctx context.Context) {
-	if !s.fetchMu.TryLock() {
+// poll fetches for run r and applies; the expiry runs even when the fetch failed. A
+// fetch that returns after r ended (Stop cancelled it) is neither reported nor applied.
+func (s *Service) poll(ctx context.Context, r *run) {
+	if !r.fetching.TryLock() {
 		return // a fetch is under way; it will do
 	}
-	defer s.fetchMu.Unlock()
+	defer r.fetching.Unlock()
 	insts, err := s.fetch(ctx)
-	s.report(err)
-	s.apply(insts, time.Now())
+	if !s.report(r, err) {
+		return
+	}
+	s.apply(r, insts, time.Now())
 }
 
-func (s *Service) report(err error) {
+// report reports the outcome of a fetch of run r; it reports nothing, and returns
+// false, if r has ended.
+func (s *Service) report(r *run, err error) bool {
 	s.mu.Lock()
+	if s.run != r {
+		s.mu.Unlock()
+		return false
+	}
 	was := s.failing
 	s.failing = err != nil
 	h := s.health
@@ -278,14 +302,15 @@ func (s *Service) report(err error) {
 	if h != nil && (err != nil || was) {
 		h(err)
 	}
+	return true
 }
 
-// apply records a listing made at now and delivers the resulting events.
-func (s *Service) apply(insts []Instance, now time.Time) {
+// apply records a listing of run r made at now and delivers the resulting events.
+func (s *Service) apply(r *run, insts []Instance, now time.Time) {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	s.mu.Lock()
-	if s.running&channel.SvcMembershipRx == 0 {
+	if s.run != r {
 		s.mu.Unlock()
 		return
 	}
