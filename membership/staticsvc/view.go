@@ -18,7 +18,8 @@ const maxStopped = 1024
 func (s *Service) stopMemory() time.Duration { return max(10*time.Second, 2*s.cfg.RPCTimeout) }
 
 // heard records that m is alive, from a START (start) or another message from the
-// sender from: a new member is added, a known one refreshed. A member that sent a STOP
+// sender from: a new member is added, a known one refreshed; nothing is while the
+// member protocol does not run (TestHeardAfterStopAddsNothing). A member that sent a STOP
 // less than stopMemory ago is added again only by a START. A member over the size
 // limits is ignored, and so is a new one once Config.MaxMembers are kept: both are
 // counted and logged rate-limited per sender.
@@ -33,7 +34,10 @@ func (s *Service) heard(from, m channel.Member, start bool) {
 		return
 	}
 	s.update(func(now time.Time) (added, gone []channel.Member) {
-		if m.Equal(s.local) {
+		// Checked here, under the lock Stop clears the view with: a message handled as
+		// Stop runs (a heartbeat's PING under way, a request rpc.Close did not wait for)
+		// must not add a member after Stop reported them all gone.
+		if s.run == nil || m.Equal(s.local) {
 			return nil, nil
 		}
 		if at, ok := s.stopped[m.UniqueID]; ok {
