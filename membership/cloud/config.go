@@ -105,7 +105,8 @@ type Config struct {
 	// DNS configures ProviderDNS.
 	DNS DNSConfig
 
-	// MaxMembers is how many members are kept (default DefaultMaxMembers).
+	// MaxMembers is how many members are kept (0: DefaultMaxMembers; negative is an
+	// ErrConfig, as are negative MaxResponseBytes and MaxPods).
 	MaxMembers int
 
 	// LookupEnv reads the environment (default os.LookupEnv). NoEnv ignores it.
@@ -216,6 +217,10 @@ func (c Config) Resolved() (Config, error) {
 	}
 	if c.ExpirationTime < 0 || c.ConnectTimeout < 0 || c.ReadTimeout < 0 {
 		return c, fmt.Errorf("%w: negative timeout", ErrConfig)
+	}
+	if c.MaxMembers < 0 || c.Kubernetes.MaxResponseBytes < 0 || c.Kubernetes.MaxPods < 0 {
+		return c, fmt.Errorf("%w: negative limit (MaxMembers %d, MaxResponseBytes %d, MaxPods %d)", ErrConfig,
+			c.MaxMembers, c.Kubernetes.MaxResponseBytes, c.Kubernetes.MaxPods)
 	}
 	if c.MaxMembers == 0 {
 		c.MaxMembers = DefaultMaxMembers

@@ -99,3 +99,33 @@ func TestDefaultLocalIP(t *testing.T) {
 		t.Errorf("LocalIP %q is not an address of %s (%v)", ip, h, addrs)
 	}
 }
+
+// TestConfigRefusesNegativeLimits: a negative limit is a configuration error, as a
+// negative timeout is, not a limit that silently keeps no member (MaxMembers) or fails
+// every fetch with ErrTooLarge (MaxResponseBytes); zero still means the default.
+func TestConfigRefusesNegativeLimits(t *testing.T) {
+	base := Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1"}
+	for name, edit := range map[string]func(c *Config){
+		"MaxMembers":       func(c *Config) { c.MaxMembers = -1 },
+		"MaxResponseBytes": func(c *Config) { c.Kubernetes.MaxResponseBytes = -1 },
+		"MaxPods":          func(c *Config) { c.Kubernetes.MaxPods = -1 },
+	} {
+		c := base
+		edit(&c)
+		if _, err := c.Resolved(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s negative: Resolved err = %v, want ErrConfig", name, err)
+		}
+		if _, err := New(c); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s negative: New err = %v, want ErrConfig", name, err)
+		}
+	}
+	r, err := base.Resolved()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MaxMembers != DefaultMaxMembers || r.Kubernetes.MaxResponseBytes != DefaultMaxResponseBytes ||
+		r.Kubernetes.MaxPods != DefaultMaxPods {
+		t.Errorf("zero limits resolved to %d, %d, %d, want the defaults", r.MaxMembers,
+			r.Kubernetes.MaxResponseBytes, r.Kubernetes.MaxPods)
+	}
+}
