@@ -18,8 +18,14 @@
 //     only, where the id it derives is the local one). With the channel's default
 //     sender check (channel.Config.AcceptNonMembers false), that first message itself is
 //     dropped as a non-member's: a synchronized-ack sender gets FAIL_ACK, which
-//     transport/nio retries once by default (the retry is delivered); a message without
-//     ack is lost. Set AcceptNonMembers to deliver it at once, as Java does.
+//     transport/nio retries once by default; a message without ack is lost. The retry
+//     is delivered only if the sender's messages carry the id Tomcat derives for it (an
+//     IPv4 Go node's LocalUniqueID): the sender is a member under that id, and the check
+//     looks senders up by the id their messages carry. A sender with another id (a Java
+//     node its own lookup has not listed yet still has a zero id; for an IPv6 sender
+//     the derived id is the digest of its bytes in decimal, not LocalUniqueID) keeps
+//     being dropped while the name leaves it out. Set AcceptNonMembers to deliver its
+//     messages at once, as Java does.
 //
 // Every member has the local receiver's port: all nodes of the cluster listen on the
 // same port, each at its own address. The entry at LocalIP is this node.

@@ -242,3 +242,44 @@ func TestSameIP(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownSenderListedUnderDerivedID: with the DNS provider, an unlisted sender is a
+// member under the id Tomcat derives from its address, not under the id its messages
+// carry. The channel's sender check looks a sender up by the key of its messages (address,
+// port, id), so it finds the member only when the two ids agree: an IPv4 sender
+// advertising the digest of its address (a Go node's LocalUniqueID). A sender with
+// another id (here: any id; an IPv6 Go node's LocalUniqueID, whose derived id is the
+// digest of its bytes in decimal) is not found under its own key.
+func TestUnknownSenderListedUnderDerivedID(t *testing.T) {
+	d := dnsmasq.Start(t, "127.0.0.1 tomcat-members\n")
+	s, err := New(Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
+		DNS: DNSConfig{ServiceName: "tomcat-members", Resolver: d.Resolver()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := localMember("127.0.0.1", 4000, AddressUniqueID(netip.MustParseAddr("127.0.0.1")))
+	if err := s.Start(context.Background(), channel.SvcMembership, local, &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background(), channel.SvcMembership)
+	for _, tc := range []struct {
+		name  string
+		src   channel.Member
+		found bool
+	}{
+		{"IPv4, the derived id", localMember("10.1.2.3", 4000, AddressUniqueID(netip.MustParseAddr("10.1.2.3"))), true},
+		{"IPv4, another id", localMember("10.1.2.4", 4000, [16]byte{9}), false},
+		{"IPv4, a zero id (a Java node not listed yet)", localMember("10.1.2.5", 4000, [16]byte{}), false},
+		{"IPv6, LocalUniqueID", localMember("fd00::5", 4000, AddressUniqueID(netip.MustParseAddr("fd00::5"))), false},
+	} {
+		senderWatcher{s}.AcceptNonMember(&channel.Message{Source: tc.src})
+		if _, ok := s.Member(tc.src.Key()); ok != tc.found {
+			t.Errorf("%s: found under the sender's own key %v, want %v", tc.name, ok, tc.found)
+		}
+		derived := tc.src
+		derived.UniqueID = senderUniqueID(tc.src.Host)
+		if _, ok := s.Member(derived.Key()); !ok {
+			t.Errorf("%s: not a member under the derived id", tc.name)
+		}
+	}
+}
