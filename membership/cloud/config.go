@@ -27,9 +27,15 @@ const (
 	DefaultExpirationTime = 5000 * time.Millisecond
 	// DefaultConnectTimeout bounds connecting to the Kubernetes API (connectTimeout, 1000 ms).
 	DefaultConnectTimeout = 1000 * time.Millisecond
-	// DefaultReadTimeout bounds reading the API's answer, and a DNS lookup
-	// (readTimeout, 1000 ms; Tomcat's DNS lookups have the system resolver's timeout).
+	// DefaultReadTimeout is how long the Kubernetes API may stay silent, before its answer
+	// or between two reads of it (readTimeout, 1000 ms: a socket read timeout, as
+	// Tomcat's). With ConnectTimeout it also bounds a DNS lookup (Tomcat's DNS lookups
+	// have the system resolver's timeout).
 	DefaultReadTimeout = 1000 * time.Millisecond
+	// DefaultFetchTimeout bounds a whole fetch, however steadily the source answers (no
+	// Tomcat equivalent: Tomcat reads as long as data comes). It is raised to
+	// ConnectTimeout + ReadTimeout if those are longer.
+	DefaultFetchTimeout = 10 * time.Second
 	// DefaultNamespace is used when neither Config nor the environment name one
 	// (Tomcat: "tomcat", with a warning).
 	DefaultNamespace = "tomcat"
@@ -89,9 +95,15 @@ type Config struct {
 	// (5 s), so a member survives one failed fetch only if ExpirationTime is longer than
 	// the heartbeat interval.
 	ExpirationTime time.Duration
-	// ConnectTimeout and ReadTimeout bound one fetch (Tomcat: connectTimeout, readTimeout,
-	// default 1000 ms each).
+	// ConnectTimeout bounds connecting to the Kubernetes API; ReadTimeout is how long the
+	// API may then stay silent, before its answer or between two reads of it, as a
+	// socket read timeout (Tomcat: connectTimeout, readTimeout, default 1000 ms each).
+	// A pod list that keeps coming is read however long it takes, within FetchTimeout
+	// (TestKubernetesReadTimeoutIsPerRead). A DNS lookup is bounded by both together.
 	ConnectTimeout, ReadTimeout time.Duration
+	// FetchTimeout bounds a whole fetch (default DefaultFetchTimeout, 10 s, or
+	// ConnectTimeout + ReadTimeout if longer; no Tomcat equivalent).
+	FetchTimeout time.Duration
 
 	// LocalIP is this node's address: the listed entry with this address (compared as an
 	// address, so "fd00::1" matches Java's "fd00:0:0:0:0:0:0:1"; Tomcat compares the text)
@@ -215,8 +227,11 @@ func (c Config) Resolved() (Config, error) {
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = DefaultReadTimeout
 	}
-	if c.ExpirationTime < 0 || c.ConnectTimeout < 0 || c.ReadTimeout < 0 {
+	if c.ExpirationTime < 0 || c.ConnectTimeout < 0 || c.ReadTimeout < 0 || c.FetchTimeout < 0 {
 		return c, fmt.Errorf("%w: negative timeout", ErrConfig)
+	}
+	if c.FetchTimeout == 0 {
+		c.FetchTimeout = max(DefaultFetchTimeout, c.ConnectTimeout+c.ReadTimeout)
 	}
 	if c.MaxMembers < 0 || c.Kubernetes.MaxResponseBytes < 0 || c.Kubernetes.MaxPods < 0 {
 		return c, fmt.Errorf("%w: negative limit (MaxMembers %d, MaxResponseBytes %d, MaxPods %d)", ErrConfig,

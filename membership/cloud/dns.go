@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 )
 
 // DNS resolves a name to the members' addresses, as Tomcat's DNSMembershipProvider: in
@@ -12,6 +13,7 @@ import (
 type DNS struct {
 	name     string
 	resolver *net.Resolver
+	timeout  time.Duration // ConnectTimeout + ReadTimeout
 }
 
 // NewDNS returns the DNS provider of cfg (resolved as New does).
@@ -24,7 +26,7 @@ func NewDNS(cfg Config) (*DNS, error) {
 }
 
 func newDNS(c Config) *DNS {
-	return &DNS{name: c.DNS.ServiceName, resolver: c.DNS.Resolver}
+	return &DNS{name: c.DNS.ServiceName, resolver: c.DNS.Resolver, timeout: c.ConnectTimeout + c.ReadTimeout}
 }
 
 // Name is the name resolved.
@@ -32,6 +34,11 @@ func (d *DNS) Name() string { return d.name }
 
 // Fetch implements Provider.
 func (d *DNS) Fetch(ctx context.Context) ([]Instance, error) {
+	if d.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		defer cancel()
+	}
 	addrs, err := d.resolver.LookupNetIP(ctx, "ip", d.name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: resolving %s: %v", ErrFetch, d.name, err)

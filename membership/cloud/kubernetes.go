@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,9 @@ type Kubernetes struct {
 	client    *http.Client
 	limits    DecodeLimits
 	tokenFile string
+	// connect and read are Tomcat's connectTimeout and readTimeout: the answer's first
+	// byte must come within both, each later one within read; total bounds the fetch.
+	connect, read, total time.Duration
 
 	mu         sync.Mutex
 	token      string
@@ -74,7 +78,8 @@ func newKubernetes(c Config) (*Kubernetes, error) {
 	if _, err := url.Parse(u); err != nil {
 		return nil, fmt.Errorf("%w: API URL: %v", ErrConfig, err)
 	}
-	p := &Kubernetes{url: u, limits: DecodeLimits{MaxBytes: k.MaxResponseBytes, MaxPods: k.MaxPods}}
+	p := &Kubernetes{url: u, limits: DecodeLimits{MaxBytes: k.MaxResponseBytes, MaxPods: k.MaxPods},
+		connect: c.ConnectTimeout, read: c.ReadTimeout, total: c.FetchTimeout}
 	rt := k.Transport
 	if rt == nil {
 		tcfg := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -106,7 +111,9 @@ func newKubernetes(c Config) (*Kubernetes, error) {
 			IdleConnTimeout:       30 * time.Second,
 		}
 	}
-	p.client = &http.Client{Transport: rt, Timeout: c.ConnectTimeout + c.ReadTimeout}
+	// No client timeout: Pods bounds the wait for the answer and each read of it, as
+	// Tomcat's socket timeouts do, and the whole fetch by FetchTimeout.
+	p.client = &http.Client{Transport: rt}
 	if k.ClientCertFile == "" {
 		p.tokenFile = k.TokenFile
 		if err := p.reloadToken(); err != nil {
@@ -146,8 +153,21 @@ func (p *Kubernetes) reloadToken() error {
 	return nil
 }
 
-// Pods fetches and decodes the pod list.
+// Pods fetches and decodes the pod list. The answer must begin within ConnectTimeout +
+// ReadTimeout, and each read of it return within ReadTimeout (Tomcat's socket read
+// timeout): a list that keeps coming is read however long it takes, within FetchTimeout.
+// A timeout fails the fetch with ErrFetch.
 func (p *Kubernetes) Pods(ctx context.Context) (PodList, error) {
+	if p.total > 0 {
+		var cancelTotal context.CancelFunc
+		ctx, cancelTotal = context.WithTimeout(ctx, p.total)
+		defer cancelTotal()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var silent atomic.Bool // the idle timer cancelled the request
+	idle := time.AfterFunc(p.connect+p.read, func() { silent.Store(true); cancel() })
+	defer idle.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
 	if err != nil {
 		return PodList{}, fmt.Errorf("%w: %v", ErrFetch, err)
@@ -161,7 +181,11 @@ func (p *Kubernetes) Pods(ctx context.Context) (PodList, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := p.client.Do(req)
+	idle.Stop()
 	if err != nil {
+		if silent.Load() {
+			err = fmt.Errorf("no answer within %v", p.connect+p.read)
+		}
 		return PodList{}, fmt.Errorf("%w: GET %s: %v", ErrFetch, p.url, err)
 	}
 	defer resp.Body.Close()
@@ -172,7 +196,32 @@ func (p *Kubernetes) Pods(ctx context.Context) (PodList, error) {
 	if resp.ContentLength > p.limits.MaxBytes {
 		return PodList{}, fmt.Errorf("%w: pod list of %d bytes, limit %d", ErrTooLarge, resp.ContentLength, p.limits.MaxBytes)
 	}
-	return DecodePodList(resp.Body, p.limits)
+	pl, err := DecodePodList(&idleReader{r: resp.Body, timer: idle, d: p.read}, p.limits)
+	if err != nil && ctx.Err() != nil {
+		// The answer stopped coming (ReadTimeout) or took too long (FetchTimeout): the
+		// source failed, the document may be fine.
+		if silent.Load() {
+			return PodList{}, fmt.Errorf("%w: GET %s: no data for %v", ErrFetch, p.url, p.read)
+		}
+		return PodList{}, fmt.Errorf("%w: GET %s: %w", ErrFetch, p.url, context.Cause(ctx))
+	}
+	return pl, err
+}
+
+// idleReader cancels the request (through timer) when one read waits longer than d for
+// data: a socket read timeout. Time spent between reads, decoding, does not count.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	d     time.Duration
+}
+
+func (b *idleReader) Read(p []byte) (int, error) {
+	if b.d > 0 {
+		b.timer.Reset(b.d)
+		defer b.timer.Stop()
+	}
+	return b.r.Read(p)
 }
 
 // Fetch implements Provider: the running pods, each with the id Tomcat gives it (the

@@ -158,7 +158,7 @@ func (s *Service) LocalUniqueID(ctx context.Context) (wire.UniqueID, error) {
 }
 
 func (s *Service) fetch(ctx context.Context) ([]Instance, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout+s.cfg.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 	defer cancel()
 	return s.prov.Fetch(ctx)
 }
