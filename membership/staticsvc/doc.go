@@ -18,7 +18,9 @@
 //     member with the BABY-ALEX command, and drop the node at once. For 10 s (twice
 //     RPCTimeout if longer) a PING of that node, or its reply to one, arriving after its
 //     STOP (sent before it on another connection, or late) does not add it again; its
-//     START (the node restarted, with a new unique id or the same) does.
+//     START (the node restarted, with a new unique id or the same) does, and so does its
+//     reply to a START or PING this node sent after the STOP arrived (a stopping node
+//     closes its RPC channel before it sends the STOP: such a reply is its next run's).
 //
 // Anyone who reaches the receiver port can announce a member, and Tomcat keeps whatever
 // is announced. A Service keeps at most Config.MaxMembers (1024) members and ignores a

@@ -1,8 +1,12 @@
 package staticsvc
 
-import "github.com/gotribes/tribes/channel"
+import (
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
 
 // Hear and Leave do what a message from m does (a START with start, else a PING or a
 // reply to this node's) and what its STOP does, in the order a test chooses (tests only).
-func Hear(s *Service, m channel.Member, start bool) { s.heard(m, m, start) }
+func Hear(s *Service, m channel.Member, start bool) { s.heard(m, m, start, time.Time{}) }
 func Leave(s *Service, m channel.Member)            { s.left(m) }

@@ -159,7 +159,7 @@ func TestMemberLimits(t *testing.T) {
 		return m
 	}
 	for i := range maxMembers + 2 {
-		svc.heard(member(i), member(i), true)
+		svc.heard(member(i), member(i), true, time.Time{})
 	}
 	if n := len(ch.Members()); n != maxMembers {
 		t.Fatalf("%d members, want %d", n, maxMembers)
@@ -170,12 +170,12 @@ func TestMemberLimits(t *testing.T) {
 	// A kept member is refreshed at the limit: its new alive time shows.
 	refreshed := member(0)
 	refreshed.AliveTime = 99
-	svc.heard(refreshed, refreshed, false)
+	svc.heard(refreshed, refreshed, false, time.Time{})
 	if m, ok := svc.Member(refreshed.Key()); !ok || m.AliveTime != 99 {
 		t.Errorf("kept member not refreshed at the limit: %v %v", m, ok)
 	}
 	svc.left(member(1))
-	svc.heard(member(maxMembers), member(maxMembers), true)
+	svc.heard(member(maxMembers), member(maxMembers), true, time.Time{})
 	if _, ok := svc.Member(member(maxMembers).Key()); !ok {
 		t.Error("no room made by a member leaving")
 	}
@@ -187,7 +187,7 @@ func TestMemberLimits(t *testing.T) {
 	longCommand.Command = bytes.Repeat([]byte{'c'}, MaxNameSize+1)
 	svc.left(member(2)) // room, so that only the sizes refuse them
 	for _, m := range []channel.Member{big, longDomain, longCommand} {
-		svc.heard(m, m, true)
+		svc.heard(m, m, true, time.Time{})
 		if _, ok := svc.Member(m.Key()); ok {
 			t.Errorf("member %v over the size limits kept", m)
 		}
@@ -197,7 +197,7 @@ func TestMemberLimits(t *testing.T) {
 	}
 	fits := member(53)
 	fits.Payload = bytes.Repeat([]byte{'p'}, 100)
-	svc.heard(fits, fits, true)
+	svc.heard(fits, fits, true, time.Time{})
 	if _, ok := svc.Member(fits.Key()); !ok {
 		t.Error("a member with a payload of MaxPayloadSize not kept")
 	}

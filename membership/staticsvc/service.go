@@ -425,6 +425,7 @@ func (s *Service) announce(ctx context.Context, r *runState, typ int32) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
 	defer cancel()
+	sent := time.Now() // before the request leaves: its replies are written after it
 	resps, err := r.rpc.Call(ctx, to, msg, rpc.AllReply, s.cfg.SendOptions)
 	replies := 0
 	for _, resp := range resps {
@@ -434,7 +435,7 @@ func (s *Service) announce(ctx context.Context, r *runState, typ int32) {
 			continue
 		}
 		replies++
-		s.heard(resp.Member, m.member, false)
+		s.heard(resp.Member, m.member, false, sent)
 	}
 	// A member that does not answer in time is not an error: it expires.
 	if faulty := channel.FaultyMembers(err); len(faulty) > 0 {
@@ -511,7 +512,7 @@ func (s *Service) replyRequest(v any, from channel.Member) (any, error) {
 	if !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
 		return nil, nil
 	}
-	s.heard(from, m.member, m.typ == msgStart)
+	s.heard(from, m.member, m.typ == msgStart, time.Time{})
 	s.mu.Lock()
 	ch := s.ch
 	s.mu.Unlock()
@@ -529,7 +530,7 @@ func (s *Service) leftOver(v any, from channel.Member) {
 	if err != nil || !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
 		return
 	}
-	s.heard(from, m.member, false)
+	s.heard(from, m.member, false, time.Time{})
 }
 
 // stopListener receives the plain (non-RPC) member messages: MSG_STOP.
@@ -555,7 +556,7 @@ func (l stopListener) MessageReceived(msg *channel.Message) error {
 	case msgStop:
 		l.s.left(m.member)
 	case msgStart, msgPing:
-		l.s.heard(msg.Source, m.member, m.typ == msgStart)
+		l.s.heard(msg.Source, m.member, m.typ == msgStart, time.Time{})
 	}
 	return nil
 }

@@ -20,10 +20,14 @@ func (s *Service) stopMemory() time.Duration { return max(10*time.Second, 2*s.cf
 // heard records that m is alive, from a START (start) or another message from the
 // sender from: a new member is added, a known one refreshed; nothing is while the
 // member protocol does not run (TestHeardAfterStopAddsNothing). A member that sent a STOP
-// less than stopMemory ago is added again only by a START. A member over the size
+// less than stopMemory ago is added again only by a START, or by a reply to a request
+// this node sent after it recorded that STOP (replyTo, when the request was sent; zero
+// if the message answers none): a stopping node closes its RPC channel before it sends
+// its STOP, so such a reply comes from its next run (TestReplyToStartAfterStopAddsMember).
+// A member over the size
 // limits is ignored, and so is a new one once Config.MaxMembers are kept: both are
 // counted and logged rate-limited per sender.
-func (s *Service) heard(from, m channel.Member, start bool) {
+func (s *Service) heard(from, m channel.Member, start bool, replyTo time.Time) {
 	if len(m.Payload) > s.cfg.MaxPayloadSize || len(m.Domain) > MaxNameSize || len(m.Command) > MaxNameSize {
 		s.oversized.Add(1)
 		s.rl.LogFunc(slog.LevelWarn, from.Addr(), "oversized member", "tribes static membership: ignoring a member over the size limits",
@@ -41,7 +45,8 @@ func (s *Service) heard(from, m channel.Member, start bool) {
 			return nil, nil
 		}
 		if at, ok := s.stopped[m.UniqueID]; ok {
-			if !start && now.Sub(at) < s.stopMemory() {
+			later := start || (!replyTo.IsZero() && replyTo.After(at))
+			if !later && now.Sub(at) < s.stopMemory() {
 				return nil, nil
 			}
 			delete(s.stopped, m.UniqueID)
