@@ -72,6 +72,7 @@ type apiServer struct {
 	doc      atomic.Pointer[[]byte]
 	token    atomic.Pointer[string]
 	requests atomic.Int64
+	remotes  sync.Map // the clients' addresses: one per connection
 	lastURL  atomic.Pointer[string]
 	caFile   string
 	tokFile  string
@@ -85,6 +86,7 @@ func newAPIServer(t *testing.T, doc []byte) *apiServer {
 	a.token.Store(&tok)
 	a.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.requests.Add(1)
+		a.remotes.Store(r.RemoteAddr, true)
 		u := r.URL.String()
 		a.lastURL.Store(&u)
 		if r.Header.Get("Authorization") != "Bearer "+*a.token.Load() {
@@ -113,6 +115,13 @@ func newAPIServer(t *testing.T, doc []byte) *apiServer {
 }
 
 func (a *apiServer) setDoc(b []byte) { a.doc.Store(&b) }
+
+// connections counts the connections requests came on.
+func (a *apiServer) connections() int {
+	n := 0
+	a.remotes.Range(func(any, any) bool { n++; return true })
+	return n
+}
 
 // config is a Kubernetes configuration for the server, ignoring the environment.
 func (a *apiServer) config() Config {

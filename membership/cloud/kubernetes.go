@@ -196,7 +196,15 @@ func (p *Kubernetes) Pods(ctx context.Context) (PodList, error) {
 	if resp.ContentLength > p.limits.MaxBytes {
 		return PodList{}, fmt.Errorf("%w: pod list of %d bytes, limit %d", ErrTooLarge, resp.ContentLength, p.limits.MaxBytes)
 	}
-	pl, err := DecodePodList(&idleReader{r: resp.Body, timer: idle, d: p.read}, p.limits)
+	body := &idleReader{r: resp.Body, timer: idle, d: p.read}
+	pl, err := DecodePodList(body, p.limits)
+	if err == nil {
+		// The decoder stops at the list's closing brace: read what follows (a newline)
+		// to the end, so that the connection is kept alive for the next fetch, as Java
+		// keeps it, rather than a new TCP connection and TLS handshake with the API
+		// server on every heartbeat (TestKubernetesReusesConnection).
+		_, _ = io.CopyN(io.Discard, body, maxTrailer)
+	}
 	if err != nil && ctx.Err() != nil {
 		// The answer stopped coming (ReadTimeout) or took too long (FetchTimeout): the
 		// source failed, the document may be fine.
@@ -207,6 +215,9 @@ func (p *Kubernetes) Pods(ctx context.Context) (PodList, error) {
 	}
 	return pl, err
 }
+
+// maxTrailer bounds what is read after the pod list to keep its connection alive.
+const maxTrailer = 4096
 
 // idleReader cancels the request (through timer) when one read waits longer than d for
 // data: a socket read timeout. Time spent between reads, decoding, does not count.

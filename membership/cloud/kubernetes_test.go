@@ -161,3 +161,23 @@ func otherCA(t *testing.T) string {
 	}
 	return f
 }
+
+// TestKubernetesReusesConnection: successive fetches go over one kept-alive connection,
+// as Java's HttpsURLConnection keeps it, instead of a new TCP connection and TLS
+// handshake with the API server on every heartbeat of every node.
+func TestKubernetesReusesConnection(t *testing.T) {
+	api := newAPIServer(t, recorded(t))
+	k, err := NewKubernetes(api.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.CloseIdleConnections()
+	for range 3 {
+		if _, err := k.Fetch(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := api.connections(); n != 1 {
+		t.Errorf("3 fetches over %d connections, want 1", n)
+	}
+}

@@ -229,9 +229,7 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 			s.unlisten()
 			s.unlisten = nil
 		}
-		if c, ok := s.prov.(interface{ CloseIdleConnections() }); ok {
-			c.CloseIdleConnections()
-		}
+		s.closeIdle()
 	}
 	s.running &^= svc
 	s.mu.Unlock()
@@ -240,6 +238,13 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	}
 	s.rl.Flush()
 	return nil
+}
+
+// closeIdle closes the provider's kept-alive connection (the Kubernetes API's), if any.
+func (s *Service) closeIdle() {
+	if c, ok := s.prov.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // Stats are the counters of a Service.
@@ -274,6 +279,7 @@ func (s *Service) poll(ctx context.Context, r *run) {
 	defer r.fetching.Unlock()
 	insts, err := s.fetch(ctx)
 	if !s.report(r, err) {
+		s.closeIdle() // the connection kept alive by a fetch that outlived Stop
 		return
 	}
 	s.apply(r, insts, time.Now())
