@@ -351,7 +351,8 @@ func (m *Map) rpcContext(ctx context.Context) (context.Context, context.CancelFu
 
 // broadcastRPC sends msgInit or msgStart to every channel member (broadcast(type, true)):
 // the first reply is handled here, the later ones arrive as left-overs. Only a failure to
-// send is an error; missing replies are not, as in Java.
+// send is an error; missing replies are not, as in Java, nor those of members that left
+// the channel during the call (rpc.ErrMemberLeft).
 func (m *Map) broadcastRPC(ctx context.Context, t msgType) error {
 	members := m.cfg.Channel.Members()
 	if len(members) == 0 {
@@ -366,7 +367,7 @@ func (m *Map) broadcastRPC(ctx context.Context, t msgType) error {
 			m.mapMemberAdded(*msg.Primary)
 		}
 	}
-	if err != nil && !errors.Is(err, rpc.ErrTimeout) {
+	if err != nil && !errors.Is(err, rpc.ErrTimeout) && !errors.Is(err, rpc.ErrMemberLeft) {
 		return err
 	}
 	return nil

@@ -15,7 +15,7 @@ import (
 // no RpcChannel accepted).
 type dispatcher struct {
 	ch     *channel.Channel
-	remove func()
+	remove func() // removes the message and the membership listener
 
 	mu       sync.RWMutex
 	byID     map[string]*Channel
@@ -34,7 +34,9 @@ func register(c *Channel) error {
 	d := registry[c.cfg.Channel]
 	if d == nil {
 		d = &dispatcher{ch: c.cfg.Channel, byID: map[string]*Channel{}}
-		d.remove = d.ch.AddMessageListener(d)
+		removeMsg := d.ch.AddMessageListener(d)
+		removeMbr := d.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: d.memberLeft})
+		d.remove = func() { removeMbr(); removeMsg() }
 		registry[d.ch] = d
 	}
 	d.mu.Lock()
@@ -129,6 +131,16 @@ func (d *dispatcher) messageLost(src channel.Member, err error) {
 	defer d.mu.RUnlock()
 	for _, c := range d.byID {
 		c.messageLost(src, err)
+	}
+}
+
+// memberLeft tells the calls in progress of every rpc.Channel that the channel no longer
+// lists mb: it will not reply.
+func (d *dispatcher) memberLeft(mb channel.Member) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, c := range d.byID {
+		c.memberLeft(mb)
 	}
 }
 

@@ -33,6 +33,10 @@
 //   - When the request cannot be sent to some members, Call keeps waiting for the
 //     others and returns the *channel.SendError with the responses; Java throws. A
 //     member reported failed whose reply comes all the same counts as replied.
+//   - A destination that leaves the channel (its membership reports it gone) before it
+//     replied no longer counts: the call returns once the others satisfy its mode, its
+//     error wrapping ErrMemberLeft; Java waits for the timeout
+//     (TestMemberLeavingEndsCall).
 //   - Each member counts once, as replied, failed or without the rpc id: Java counts
 //     every reply and NoRpcChannelReply, so a member replying twice could complete an
 //     AllReply call for one that did not reply. A second reply goes to

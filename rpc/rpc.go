@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -57,6 +58,9 @@ var (
 	ErrClosed = errors.New("rpc: channel closed")
 	// ErrMalformed: a received RpcMessage could not be decoded.
 	ErrMalformed = errors.New("rpc: malformed RpcMessage")
+	// ErrMemberLeft: destinations of a call left the channel (its membership reported
+	// them gone) before they replied; the call stopped waiting for them.
+	ErrMemberLeft = errors.New("rpc: member left before replying")
 )
 
 // Handler answers requests (Java's RpcCallback.replyRequest).
@@ -219,6 +223,11 @@ func (c *Channel) Stats() Stats {
 //     ErrConnectionLost (channel.LostMessage), or ErrMalformed when it could not be
 //     decoded (with jserial.ErrLimit beyond MaxMessageBytes).
 //   - wraps ErrClosed: Close was called first.
+//   - wraps ErrMemberLeft: destinations left the channel (its membership reported them
+//     gone) after the request went out and before they replied; the call stopped
+//     waiting for them, as for a failed send, and returned once the others satisfied
+//     the mode (Java waits for its timeout; TestMemberLeavingEndsCall). The error names
+//     them; it is joined with any of the others.
 //   - a *channel.SendError (channel.FaultyMembers): the request could not be delivered to
 //     some members. They no longer count as expected repliers, and Call goes on waiting
 //     for the others; err joins the SendError with any of the errors above. A member
@@ -229,9 +238,9 @@ func (c *Channel) Stats() Stats {
 //     jserial.ErrType: nothing was sent.
 //
 // A member whose node has no rpc.Channel (Go) or RpcChannel (Java) with this id answers
-// with a NoRpcChannelReply, which also stops it counting as an expected replier. A
-// member that never answers makes AllReply (and MajorityReply, when it matters) wait for
-// ctx. Each destination counts once, as failed, answering NoRpcChannelReply or replying
+// with a NoRpcChannelReply, which also stops it counting as an expected replier, as
+// does leaving the channel. A member that stays but never answers makes AllReply (and
+// MajorityReply, when it matters) wait for ctx. Each destination counts once, as failed, answering NoRpcChannelReply or replying
 // (members are the same when channel.Member.Equal, or, when one has no unique id, when
 // their host and port are): its first reply is its response, a later one goes to
 // Config.LeftOver. A reply from a member that is not a destination is among the
@@ -307,11 +316,11 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 			waitErr = ErrClosed
 		}
 	}
-	responses, lost := col.finish()
+	responses, lost, left := col.finish()
 	if waitErr == nil {
 		lost = nil
 	}
-	return responses, errors.Join(sendErr, waitErr, lost)
+	return responses, errors.Join(sendErr, left, waitErr, lost)
 }
 
 // received handles an RpcMessage for this rpc.Channel.
@@ -371,7 +380,8 @@ type collector struct {
 	to        []channel.Member // the destinations
 	mu        sync.Mutex
 	replied   []channel.Member // the destinations that replied, once each
-	gone      []channel.Member // destinations that did not reply and are no longer expected: send failed, NoRpcChannelReply
+	gone      []channel.Member // destinations that did not reply and are no longer expected: send failed, NoRpcChannelReply, left
+	left      []channel.Member // those of gone that left the channel (memberLeft)
 	others    []channel.Member // members that are not destinations and replied, at most len(to)
 	responses []Response
 	losses    []error // messages lost from destinations that had not replied (maxLost)
@@ -446,6 +456,7 @@ func (col *collector) add(m *message, from channel.Member) bool {
 		// A member whose send was reported failed (an ACK that came too late) got the
 		// request after all: its reply counts, and it is no longer gone.
 		col.gone = slices.DeleteFunc(col.gone, func(g channel.Member) bool { return sameMember(g, from) })
+		col.left = slices.DeleteFunc(col.left, func(g channel.Member) bool { return sameMember(g, from) })
 		col.replied = append(col.replied, from)
 		col.responses = append(col.responses, Response{Member: from, Message: m.payload})
 	}
@@ -462,6 +473,19 @@ func (col *collector) lost(faulty []channel.FaultyMember) {
 			col.gone = append(col.gone, f.Member)
 		}
 	}
+	col.check()
+}
+
+// memberLeft stops counting mb, a destination that left the channel before it replied,
+// while the call is not complete yet.
+func (col *collector) memberLeft(mb channel.Member) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.closed || col.finished || !hasMember(col.to, mb) || hasMember(col.replied, mb) || hasMember(col.gone, mb) {
+		return
+	}
+	col.gone = append(col.gone, mb)
+	col.left = append(col.left, mb)
 	col.check()
 }
 
@@ -490,12 +514,30 @@ func (col *collector) complete() bool {
 	return false
 }
 
-// finish ends the call and returns its responses and the losses messageLost recorded.
-func (col *collector) finish() ([]Response, error) {
+// finish ends the call and returns its responses, the losses messageLost recorded, and an
+// error wrapping ErrMemberLeft naming the destinations that left before they replied.
+func (col *collector) finish() ([]Response, error, error) {
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	col.finished = true
-	return col.responses, errors.Join(col.losses...)
+	var left error
+	if len(col.left) > 0 {
+		names := make([]string, len(col.left))
+		for i, m := range col.left {
+			names[i] = m.Addr()
+		}
+		left = fmt.Errorf("%w: %s", ErrMemberLeft, strings.Join(names, ", "))
+	}
+	return col.responses, errors.Join(col.losses...), left
+}
+
+// memberLeft tells the calls in progress that mb left the channel.
+func (c *Channel) memberLeft(mb channel.Member) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, col := range c.pending {
+		col.memberLeft(mb)
+	}
 }
 
 // messageLost tells the calls in progress that a message from src was lost.
