@@ -130,6 +130,9 @@
 //     membership decides): a clean shutdown with synchronized-ack SendOptions is no
 //     error (TestStopAfterPeerStoppedIsClean, TestStopWithMemberWithoutMap,
 //     TestStopReasonlessFailAck). A FAIL_ACK from a map member is still reported.
+//   - A proxy whose primary and backup node have both left the map is dropped,
+//     whichever left first: no node holds its value. Java drops it only when the backup
+//     goes after the primary (TestProxyDroppedWhenPrimaryAndBackupLeft).
 //   - Remove sends MSG_REMOVE also for a key the local node holds no entry of (it missed
 //     the key's MSG_PROXY, or refused it at MaxEntries), so that the key goes from the
 //     nodes that hold it; Java 10.1's remove sends nothing then.

@@ -415,15 +415,21 @@ func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channe
 	return nodes, fmt.Errorf("%w: the backup nodes picked left, %d times", ErrNoBackup, maxRepublish)
 }
 
+// anyMember reports whether one of nodes is a map member, m.mu held.
+func (m *Map) anyMember(nodes []channel.Member) bool {
+	return slices.ContainsFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) >= 0 })
+}
+
 // departed reports whether one of nodes is no longer a map member, m.mu held.
 func (m *Map) departed(nodes []channel.Member) bool {
 	return slices.ContainsFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) < 0 })
 }
 
 // memberDisappeared drops a map member: the local primaries it backed up get a new
-// backup, proxies whose only copy it held are dropped, and the entries the local node
-// backs up for it become local primaries with a new backup. In a replicated map the
-// first of an entry's backup nodes takes over when its primary goes.
+// backup, proxies whose value no map member holds any more (their primary and backup
+// nodes gone, in either order) are dropped, and the entries the local node backs up for
+// it become local primaries with a new backup. In a replicated map the first of an
+// entry's backup nodes takes over when its primary goes.
 func (m *Map) memberDisappeared(mb channel.Member) {
 	local := m.cfg.Channel.LocalMember()
 	m.mu.Lock()
@@ -446,7 +452,8 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 		}
 		switch {
 		case e.primary != nil:
-		case e.role == roleProxy && only(e.nodes, mb):
+		case e.role == roleProxy && !m.anyMember(e.nodes):
+			// Its primary is gone and so are its backup nodes: no node holds the value.
 			m.drop(k)
 		case e.role == roleBackup && only(e.nodes, local),
 			e.role == roleCopy && len(e.nodes) > 0 && e.nodes[0].Key() == local.Key():
