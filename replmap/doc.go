@@ -41,7 +41,8 @@
 // A replicated map (Config.Replicated, ReplicatedMap) sends every put to every map member
 // as MSG_COPY, transfers the state with the values (MSG_STATE_COPY), and a Get on a copy
 // makes the local node the primary with MSG_NOTIFY_MAPMEMBER; when a primary leaves, the
-// first of its entry's backup nodes takes over.
+// first of its entry's backup nodes still in the map takes over (Java: the first listed,
+// even when it left before; TestReplicatedTakeoverSkipsDepartedBackupNode).
 //
 // The messages are AbstractReplicatedMap$MapMessage objects (Java-serialized,
 // serialVersionUID 1): the RPCs travel in RpcMessages, the rest as plain messages with

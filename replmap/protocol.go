@@ -415,6 +415,13 @@ func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channe
 	return nodes, fmt.Errorf("%w: the backup nodes picked left, %d times", ErrNoBackup, maxRepublish)
 }
 
+// firstRemaining reports whether local is the first of nodes that is local or a map
+// member, m.mu held.
+func (m *Map) firstRemaining(nodes []channel.Member, local channel.Member) bool {
+	i := slices.IndexFunc(nodes, func(n channel.Member) bool { return n.Key() == local.Key() || indexOf(m.members, n) >= 0 })
+	return i >= 0 && nodes[i].Key() == local.Key()
+}
+
 // anyMember reports whether one of nodes is a map member, m.mu held.
 func (m *Map) anyMember(nodes []channel.Member) bool {
 	return slices.ContainsFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) >= 0 })
@@ -429,7 +436,8 @@ func (m *Map) departed(nodes []channel.Member) bool {
 // backup, proxies whose value no map member holds any more (their primary and backup
 // nodes gone, in either order) are dropped, and the entries the local node backs up for
 // it become local primaries with a new backup. In a replicated map the first of an
-// entry's backup nodes takes over when its primary goes.
+// entry's backup nodes still in the map takes over when its primary goes (Java: the
+// first listed, which may have left before without the primary telling the others).
 func (m *Map) memberDisappeared(mb channel.Member) {
 	local := m.cfg.Channel.LocalMember()
 	m.mu.Lock()
@@ -456,7 +464,7 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 			// Its primary is gone and so are its backup nodes: no node holds the value.
 			m.drop(k)
 		case e.role == roleBackup && only(e.nodes, local),
-			e.role == roleCopy && len(e.nodes) > 0 && e.nodes[0].Key() == local.Key():
+			e.role == roleCopy && m.firstRemaining(e.nodes, local):
 			relocate = append(relocate, k)
 			promoted = append(promoted, k)
 		}
