@@ -173,11 +173,17 @@ func (m *Map) applyDiff(d Diffable, mm *message, from channel.Member) error {
 		}
 		err = fmt.Errorf("replmap %q: %s from %s: %w: %w", m.cfg.Name, mm.Type, from.String(), ErrDiff, err)
 	}
+	return m.diffNotApplied(err, from)
+}
+
+// diffNotApplied counts a received diff that left the value as it was and logs it,
+// rate-limited per sender; it returns err, the diff's error (nil for a held value that
+// is not a Diffable).
+func (m *Map) diffNotApplied(err error, from channel.Member) error {
 	m.mu.Lock()
 	m.diffsNotApplied++
 	m.mu.Unlock()
-	m.rlog.Log(slog.LevelWarn, from.String(), "diff", "replmap: diff not applied", "map", m.cfg.Name,
-		"diffable", d != nil, "err", err)
+	m.rlog.Log(slog.LevelWarn, from.String(), "diff", "replmap: diff not applied", "map", m.cfg.Name, "err", err)
 	return err
 }
 

@@ -103,10 +103,14 @@
 //     is on what peers impose; what the application stores is its own choice, which it
 //     can watch with Stats, and a local Put failing where Java's never does would make
 //     every caller handle an error that only a misbehaving peer causes.
-//   - A received diff for a held value that is not a Diffable (or for no value) keeps
-//     the value as it was, is counted in Stats.DiffsNotApplied and logged, rate-limited
-//     per peer (Java ignores it); one that ApplyDiff rejects is counted the same way and
-//     its error wraps ErrDiff (a synchronized-ack sender gets a FAIL_ACK). A diff does
+//   - A received diff for a held value that is not a Diffable keeps the value as it
+//     was, is counted in Stats.DiffsNotApplied and logged, rate-limited per peer (Java
+//     ignores it); one that ApplyDiff rejects is counted the same way and its error
+//     wraps ErrDiff (a synchronized-ack sender gets a FAIL_ACK). One for a key the node
+//     holds no value of (no entry, or a proxy) is counted the same way, creates or
+//     changes no entry, and its error wraps ErrDiff, so that a Go sender's next
+//     Replicate sends the value in full; Java makes an entry without a value of it,
+//     which a Get then takes over with no value (TestDiffForNoValueRefused). A diff does
 //     not change what the entry counts towards MaxStoredBytes.
 //   - MapOwner is Config.MadePrimary, a function (objectMadePrimary); a value's access
 //     replication (isAccessReplicate, setLastTimeReplicated, accessEntry) is the

@@ -106,6 +106,10 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 			a.Accessed()
 		}
 	case mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy):
+		if _, ok := held.(noValue); ok {
+			return m.diffNotApplied(fmt.Errorf("replmap %q: %s from %s: %w: no value held for the key",
+				m.cfg.Name, mm.Type, from.String(), ErrDiff), from)
+		}
 		d, _ := held.(Diffable)
 		return m.applyDiff(d, mm, from)
 	}
@@ -114,6 +118,10 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 
 // removed is what update returns for a MSG_REMOVE that dropped an entry.
 type removed struct{ key, value any }
+
+// noValue is what update returns for a diff (MSG_BACKUP, MSG_COPY) for a key the node
+// holds no value of (no entry, or a proxy): the entry is left as it was.
+type noValue struct{}
 
 // update applies a received message to the entry under its key and returns the entry's
 // value for a diff (MSG_BACKUP, MSG_COPY) or an access (MSG_ACCESS,
@@ -135,8 +143,13 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 	case msgProxy:
 		apply = e == nil
 	case msgBackup, msgCopy:
+		if mm.Diff && (e == nil || e.role == roleProxy || e.value == nil) {
+			// Nothing to apply the diff to: making an entry without a value of it would
+			// let a Get here take the entry over with no value.
+			return noValue{}, nil
+		}
 		apply = !mm.Diff && value != nil
-		if mm.Diff && e != nil {
+		if mm.Diff {
 			held = e.value
 		}
 	case msgAccess, msgNotifyMember:
