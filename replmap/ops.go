@@ -57,7 +57,8 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // When a backup leaves the map before Get recorded it, Get picks another one
 // (TestGetOnBackupWhileNewBackupLeaves, TestGetOnProxyWhileBackupMapStops).
 // ok is false when the map has no such key; err wraps ErrUnavailable when the backup did
-// not return the value, and also the context's error when ctx ended first. After Stop
+// not return the value (also when it answered without one:
+// TestGetBackupAnswersWithoutValue), and also the context's error when ctx ended first. After Stop
 // (or before Start) it returns ErrNotStarted.
 func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
 	k, err := keyOf(key)
@@ -116,9 +117,12 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		if err != nil {
 			return nil, false, err
 		}
-		if v != nil {
-			cur.value, cur.vbytes = v, int64(len(msg.Value))
+		if v == nil {
+			// The backup holds the key without a value (a proxy: its view of the entry
+			// is not this node's): taking the entry over would make it valueless.
+			return nil, false, fmt.Errorf("%w: key %v: no value from %v", ErrUnavailable, key, cur.nodes)
 		}
+		cur.value, cur.vbytes = v, int64(len(msg.Value))
 		nodes = cur.nodes
 		local := m.local()
 		if len(nodes) > 0 {
