@@ -137,6 +137,9 @@
 //     membership decides): a clean shutdown with synchronized-ack SendOptions is no
 //     error (TestStopAfterPeerStoppedIsClean, TestStopWithMemberWithoutMap,
 //     TestStopReasonlessFailAck). A FAIL_ACK from a map member is still reported.
+//   - A primary or backup that a MSG_PROXY turns into a proxy (another node's Get or Put
+//     took the entry) drops the value it held; Java keeps it, a copy that no longer
+//     changes, returned by its put and remove (TestDemotedPrimaryDropsValue).
 //   - A proxy whose primary and backup node have both left the map is dropped,
 //     whichever left first: no node holds its value. Java drops it only when the backup
 //     goes after the primary (TestProxyDroppedWhenPrimaryAndBackupLeft).

@@ -141,7 +141,9 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 		m.drop(k)
 		return held, nil
 	case msgProxy:
-		apply = e == nil
+		// A proxy holds no value: a primary or backup another node's Get or Put turned
+		// into one drops the value it held, a copy that no longer changes.
+		apply, value = true, nil
 	case msgBackup, msgCopy:
 		if mm.Diff && (e == nil || e.role == roleProxy || e.value == nil) {
 			// Nothing to apply the diff to: making an entry without a value of it would
@@ -161,7 +163,10 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 		return nil, nil
 	}
 	vbytes := e.valueBytes()
-	if apply {
+	switch {
+	case mm.Type == msgProxy:
+		vbytes = 0
+	case apply:
 		vbytes = int64(len(mm.Value))
 	}
 	size := entrySize(k, vbytes, mm.Primary, mm.Nodes)
