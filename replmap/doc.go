@@ -13,7 +13,9 @@
 //     map messages, as Java's constructor does before it sends anything.
 //   - Start sends MSG_INIT to every channel member as an RPC (package rpc, the map name
 //     as rpc id) and takes the members that answer as map members, transfers the state
-//     from the first one (MSG_STATE: its entries, as proxies), then sends MSG_START.
+//     from the first one (MSG_STATE: its entries, as proxies; from the next one when it
+//     gives no reply within RPCTimeout, as when it left: Java asks the first only), then
+//     sends MSG_START.
 //   - Put removes an older entry everywhere (MSG_REMOVE), sends key and value to the next
 //     map member in turn (MSG_BACKUP) and a proxy to the others (MSG_PROXY). A backup
 //     that leaves the map before the entry recorded it makes the primary pick another,

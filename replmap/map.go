@@ -247,7 +247,8 @@ func New(cfg Config) (*Map, error) {
 func (m *Map) Name() string { return m.cfg.Name }
 
 // Start joins the map (AbstractReplicatedMap.init): MSG_INIT to every channel member,
-// state transfer (MSG_STATE) from the first map member that answered, then MSG_START.
+// state transfer (MSG_STATE) from the first map member that answered (the next one when
+// it gives no reply, TestStateFromNextMemberWhenDonorLeaves), then MSG_START.
 // Members without the map answer at once; one that does not answer makes Start wait up to
 // RPCTimeout, as in Java. An error means the requests could not be sent (Java's
 // terminate=true): the map is stopped again.
@@ -406,7 +407,10 @@ func (m *Map) send(ctx context.Context, to []channel.Member, msg *message) error
 }
 
 // transferState asks the first map member for the entries (MSG_STATE: proxies;
-// MSG_STATE_COPY: copies with their values). Failures are logged, as in Java.
+// MSG_STATE_COPY: copies with their values); when it gives no reply before the context
+// or RPCTimeout ends (it left, its map stopped, the request could not be sent), the next
+// map member, within the same RPCTimeout (Java asks the first only). Failures are
+// logged, as in Java.
 func (m *Map) transferState(ctx context.Context) {
 	defer m.setState(stateTransferred)
 	members := m.Members()
@@ -419,9 +423,18 @@ func (m *Map) transferState(ctx context.Context) {
 	if m.cfg.Replicated {
 		t = msgStateCopy
 	}
-	resp, err := m.call(rctx, members[:1], &message{Type: t})
+	var resp []rpc.Response
+	for _, donor := range members {
+		var err error
+		if resp, err = m.call(rctx, []channel.Member{donor}, &message{Type: t}); len(resp) > 0 {
+			break
+		}
+		m.log.Error("replmap: no state transfer reply", "map", m.cfg.Name, "from", donor.String(), "err", err)
+		if rctx.Err() != nil {
+			return
+		}
+	}
 	if len(resp) == 0 {
-		m.log.Error("replmap: no state transfer reply", "map", m.cfg.Name, "from", members[0].String(), "err", err)
 		return
 	}
 	msg, err := m.decodeReply(resp[0])
