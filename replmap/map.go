@@ -251,7 +251,8 @@ func (m *Map) Name() string { return m.cfg.Name }
 // it gives no reply, TestStateFromNextMemberWhenDonorLeaves), then MSG_START.
 // Members without the map answer at once; one that does not answer makes Start wait up to
 // RPCTimeout, as in Java. An error means the requests could not be sent (Java's
-// terminate=true): the map is stopped again.
+// terminate=true), or ctx ended (TestStartWithEndedContextFails): the map is stopped
+// again.
 func (m *Map) Start(ctx context.Context) error {
 	m.mu.Lock()
 	if m.startCalled || m.state == stateDestroyed {
@@ -352,8 +353,8 @@ func (m *Map) rpcContext(ctx context.Context) (context.Context, context.CancelFu
 
 // broadcastRPC sends msgInit or msgStart to every channel member (broadcast(type, true)):
 // the first reply is handled here, the later ones arrive as left-overs. Only a failure to
-// send is an error; missing replies are not, as in Java, nor those of members that left
-// the channel during the call (rpc.ErrMemberLeft).
+// send, or ctx ending, is an error; missing replies are not, as in Java, nor those of
+// members that left the channel during the call (rpc.ErrMemberLeft).
 func (m *Map) broadcastRPC(ctx context.Context, t msgType) error {
 	members := m.cfg.Channel.Members()
 	if len(members) == 0 {
@@ -368,7 +369,7 @@ func (m *Map) broadcastRPC(ctx context.Context, t msgType) error {
 			m.mapMemberAdded(*msg.Primary)
 		}
 	}
-	if err != nil && !errors.Is(err, rpc.ErrTimeout) && !errors.Is(err, rpc.ErrMemberLeft) {
+	if err != nil && (ctx.Err() != nil || !errors.Is(err, rpc.ErrTimeout) && !errors.Is(err, rpc.ErrMemberLeft)) {
 		return err
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/jserial"
@@ -217,7 +218,9 @@ func (c *Channel) Stats() Stats {
 // complete:
 //
 //   - nil: the mode is satisfied (NoReply: the request was sent).
-//   - wraps ErrTimeout and ctx.Err(): ctx ended first; responses holds what arrived. If
+//   - wraps ErrTimeout and ctx.Err(): ctx ended first, also while the request was still
+//     being sent (the SendError naming the members it did not reach is joined:
+//     TestContextEndingDuringSendIsTimeout); responses holds what arrived. If
 //     a message from a member that had not replied was lost meanwhile, perhaps its reply,
 //     err also wraps why: the transport's channel.ErrMessageTooLarge or
 //     ErrConnectionLost (channel.LostMessage), or ErrMalformed when it could not be
@@ -296,6 +299,13 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 		if len(faulty) == 0 || mode == NoReply {
 			return nil, sendErr
 		}
+		if ended(ctx) {
+			// The caller's context cut the send short: the members it gave up on are
+			// still expected, so that the call ends with ErrTimeout below.
+			faulty = slices.DeleteFunc(slices.Clone(faulty), func(f channel.FaultyMember) bool {
+				return errors.Is(f.Err, context.Canceled) || errors.Is(f.Err, context.DeadlineExceeded)
+			})
+		}
 		col.lost(faulty)
 	}
 	if mode == NoReply {
@@ -321,6 +331,16 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 		lost = nil
 	}
 	return responses, errors.Join(sendErr, left, waitErr, lost)
+}
+
+// ended reports whether ctx is done or its deadline has passed (a transport's socket
+// deadline, set from ctx's, can end a send before ctx's own timer has fired).
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // received handles an RpcMessage for this rpc.Channel.
