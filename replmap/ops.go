@@ -58,8 +58,8 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // (TestGetOnBackupWhileNewBackupLeaves, TestGetOnProxyWhileBackupMapStops).
 // ok is false when the map has no such key; err wraps ErrUnavailable when the backup did
 // not return the value (also when it answered without one:
-// TestGetBackupAnswersWithoutValue), and also the context's error when ctx ended first. After Stop
-// (or before Start) it returns ErrNotStarted.
+// TestGetBackupAnswersWithoutValue), and also the context's error when ctx ended first.
+// After Stop (or before Start) it returns ErrNotStarted.
 func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
 	k, err := keyOf(key)
 	if err != nil {

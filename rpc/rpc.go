@@ -243,7 +243,8 @@ func (c *Channel) Stats() Stats {
 // A member whose node has no rpc.Channel (Go) or RpcChannel (Java) with this id answers
 // with a NoRpcChannelReply, which also stops it counting as an expected replier, as
 // does leaving the channel. A member that stays but never answers makes AllReply (and
-// MajorityReply, when it matters) wait for ctx. Each destination counts once, as failed, answering NoRpcChannelReply or replying
+// MajorityReply, when it matters) wait for ctx. Each destination counts once, as
+// failed, left, answering NoRpcChannelReply or replying
 // (members are the same when channel.Member.Equal, or, when one has no unique id, when
 // their host and port are): its first reply is its response, a later one goes to
 // Config.LeftOver. A reply from a member that is not a destination is among the
