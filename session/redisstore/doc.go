@@ -88,7 +88,8 @@
 //
 // The value under a session's key is an 8-byte big-endian version and a delta.BinaryCodec
 // message EVT_ALL_SESSION_DATA (a state transfer chunk) of the store's Name holding the
-// one session, with the same version (the layout is in delta.BinaryCodec's documentation). Decoding
+// one session, with the same version (the layout is in delta.BinaryCodec's documentation),
+// and a random token of the save as its UniqueID (no two saves write the same bytes). Decoding
 // checks the version, the application name and the session id against the key, with
 // limits (Config.MaxSessionSize, MaxValueSize, MaxAttributes, 4 KiB strings); any
 // mismatch is ErrCorrupt, never a panic (FuzzDecode).
@@ -99,6 +100,8 @@
 // client created with ContextTimeoutEnabled; otherwise by the client's own timeouts) and
 // fails with an error wrapping ErrUnavailable. A failed load or save answers 503; a save that
 // timed out may still have been applied by Redis, but the client was not told it was.
+// A save whose reply was lost with its connection, which go-redis sends again
+// (MaxRetries), finds its own write and succeeds instead of failing with ErrConflict.
 // Durability is Redis's: without persistence (appendonly) or a replica, a restarted Redis
 // has no sessions.
 package redisstore

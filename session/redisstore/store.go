@@ -120,13 +120,31 @@ func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 // version (8 bytes; empty: the session is new and its key must not exist), ARGV[2] the
 // value, ARGV[3] the TTL in milliseconds ("0": none). It returns 1 when written, 0 when
 // the stored version differs or the new key is taken, -1 when the session is gone.
+//
+// It is idempotent: when the comparison fails because KEYS[2] already holds ARGV[2]
+// byte for byte, it returns 1. That is this very call run a second time: go-redis
+// resends a command whose connection broke before the reply came (MaxRetries), after
+// Redis may have run it; the first run's write is then found instead of reported as a
+// conflict. The value carries a random token of its encoding (encode), so no other save
+// writes the same bytes, not even one of an equal session in the same millisecond (two
+// requests that both counted from 1 to 2: the second must still conflict).
 var saveScript = redis.NewScript(`
+local function ours() return redis.call('GET', KEYS[2]) == ARGV[2] end
 if ARGV[1] == '' then
-  if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    if ours() then return 1 end
+    return 0
+  end
 else
   local cur = redis.call('GETRANGE', KEYS[1], 0, 7)
-  if cur == '' then return -1 end
-  if cur ~= ARGV[1] then return 0 end
+  if cur == '' then
+    if KEYS[1] ~= KEYS[2] and ours() then return 1 end
+    return -1
+  end
+  if cur ~= ARGV[1] then
+    if ours() then return 1 end
+    return 0
+  end
   if KEYS[1] ~= KEYS[2] then
     if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
     redis.call('DEL', KEYS[1])
