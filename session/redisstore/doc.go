@@ -5,7 +5,7 @@
 //
 //	            ┌──────────── net/http ─────────────┐
 //	request ──► Middleware ──► handler (FromContext: Get, Set, Update, Invalidate, ChangeID)
-//	            │ cookie → Store.Load (GET)           │
+//	            │ cookie → Store.Load (GETRANGE)      │
 //	            └─ before the first byte: Store.Save (compare-and-set script, TTL)
 //	                      │
 //	                    Redis: KeyPrefix + Name + ":" + id → version | session
@@ -44,7 +44,7 @@
 // A request with a session cookie, or without one but with ";jsessionid=<id>" in its
 // URL path (Tomcat's URL session tracking, removed from the handler's URL;
 // TestURLSessionID; EncodeURL writes it into a page's links, Tomcat's encodeURL),
-// loads that session (one GET) before the handler runs;
+// loads that session (one GETRANGE of at most MaxSessionSize) before the handler runs;
 // if Redis does not answer, the handler does not run and the response is
 // HTTPConfig.OnError's (DefaultOnError: 503 with Retry-After). A cookie naming no
 // session (expired, invalidated) or a corrupt value is a request without a session.

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,65 @@ func TestSetRefusesWhatSaveWould(t *testing.T) {
 	}
 	if err := st.Save(ctx, s); err != nil {
 		t.Fatalf("Set accepted a %d-byte value (session limit %d), but Save refuses the session: %v", lo, limit, err)
+	}
+}
+
+// A value under a session key far over MaxSessionSize (written by something else, up to
+// Redis's 512 MB) is not read: Load fetches at most the limit and a little more from
+// Redis (its output counter shows it) and answers ErrCorrupt, as for any value over the
+// limit; a value within the limit and a missing key read as before.
+func TestLoadReadsNoMoreThanTheSizeLimit(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	const limit = 64 << 10
+	st := newStore(t, r, redisstore.Config{MaxSessionSize: limit})
+	rc := r.client()
+	if err := rc.Set(ctx, st.Key("HUGE"), make([]byte, 32<<20), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	sent := func() int64 {
+		info, err := rc.Info(ctx, "stats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "total_net_output_bytes:"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		t.Fatalf("no total_net_output_bytes in INFO stats: %q", info)
+		return 0
+	}
+	before := sent()
+	_, err := st.Load(ctx, "HUGE")
+	if n := sent() - before; n > 2*limit {
+		t.Errorf("Load of a 32 MiB value made Redis send %d bytes, want at most about the limit of %d", n, limit)
+	}
+	if !errors.Is(err, redisstore.ErrCorrupt) {
+		t.Errorf("Load of a 32 MiB value: %v, want ErrCorrupt", err)
+	}
+
+	s := st.NewSession()
+	if err := s.Set("v", strings.Repeat("x", limit/2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Load(ctx, s.ID()); err != nil || got.Version() != 1 {
+		t.Fatalf("Load of a session within the limit: %v, %v", got, err)
+	}
+	if _, err := st.Load(ctx, "NONE"); !errors.Is(err, redisstore.ErrNotFound) {
+		t.Errorf("Load of a missing key: %v, want ErrNotFound", err)
+	}
+	if err := rc.Set(ctx, st.Key("EMPTY"), "", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Load(ctx, "EMPTY"); !errors.Is(err, redisstore.ErrCorrupt) {
+		t.Errorf("Load of an empty value: %v, want ErrCorrupt", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -85,6 +84,17 @@ func newID() string {
 	return string(b)
 }
 
+// loadScript returns the first ARGV[1]+1 bytes of the value of KEYS[1] (GETRANGE's end
+// is inclusive): one byte more than a session of the store's limits takes, so that a
+// larger value (up to Redis's 512 MB, written by something else) is known to be too
+// large without crossing the network. A missing key is 0 (an integer: a Lua false
+// would reach a RESP3 client as a boolean).
+var loadScript = redis.NewScript(`
+local v = redis.call('GETRANGE', KEYS[1], 0, ARGV[1])
+if v == '' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return v
+`)
+
 // Load reads session id. It returns an error wrapping ErrNotFound when there is none,
 // ErrCorrupt when the stored value is not a session of this store, ErrUnavailable when
 // Redis does not answer. The session counts as accessed now (not stored until Save or
@@ -92,14 +102,19 @@ func newID() string {
 func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
-	data, err := st.cfg.Client.Get(ctx, st.Key(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
+	limit := versionLen + st.cfg.MaxSessionSize // the most a session's value takes
+	res, err := loadScript.Run(ctx, st.cfg.Client, []string{st.Key(id)}, limit).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	state, err := st.decode(id, data)
+	value, ok := res.(string)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if len(value) > limit {
+		return nil, fmt.Errorf("%w: the stored value exceeds MaxSessionSize %d", ErrCorrupt, st.cfg.MaxSessionSize)
+	}
+	state, err := st.decode(id, []byte(value))
 	if err != nil {
 		return nil, err
 	}
