@@ -80,9 +80,11 @@
 //
 // The key's TTL is the session's max inactive interval (Config.MaxInactiveInterval, 30
 // minutes by default; Session.SetMaxInactiveInterval changes it): Redis removes an idle
-// session, and every request that uses it renews the TTL. A session that never expires
-// (a negative interval) has a key without TTL. No sweep runs and no listener fires on
-// expiry.
+// session, and every request that uses it renews the TTL when its response starts, and
+// again when its handler returns if that is more than a second later: the idle time
+// counts from the end of the last request, as Tomcat's
+// (TestLongResponseRenewsTTLAtTheEnd). A session that never expires (a negative
+// interval) has a key without TTL. No sweep runs and no listener fires on expiry.
 //
 // # Stored format
 //

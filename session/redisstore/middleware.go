@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/gotribes/tribes/internal/sessionhttp"
 	"github.com/gotribes/tribes/session/delta"
@@ -166,7 +167,8 @@ type Request struct {
 	s           *Session
 	committed   bool
 	invalidated bool
-	err         error // a failed invalidation, reported when the response starts
+	err         error     // a failed invalidation, reported when the response starts
+	renewed     time.Time // when the commit saved the session or renewed its TTL
 }
 
 // Session returns the request's session, or nil if it has none.
@@ -298,6 +300,9 @@ func (rq *Request) commit(h http.Header) error {
 		if err := rq.store(s); err != nil {
 			return err
 		}
+		rq.mu.Lock()
+		rq.renewed = time.Now()
+		rq.mu.Unlock()
 	}
 	cfg := &rq.mw.cfg
 	c := http.Cookie{Name: cfg.CookieName, Path: cfg.CookiePath, Domain: cfg.CookieDomain,
@@ -353,15 +358,36 @@ func (w *responseWriter) CommitResponse(hw http.ResponseWriter) bool {
 	return false
 }
 
+// renewAgainAfter is how long after the commit renewed a session's TTL a handler may
+// return before its end renews it again: the idle time of a session counts from the end
+// of its last request, as Tomcat's (StandardSession.endAccess), to within the interval's
+// granularity of a second, without a second round trip for most requests.
+const renewAgainAfter = time.Second
+
 // finish runs when the handler returned: commit if nothing was written, then save the
-// changes made after the response started (without the guarantee: a failure is logged).
+// changes made after the response started (without the guarantee: a failure is logged),
+// or, if the response took long since the commit renewed the session's TTL, renew it
+// again.
 func (w *responseWriter) finish() {
 	if !w.Commit() {
 		return
 	}
-	if s := w.rq.Session(); s != nil && s.Dirty() {
+	s := w.rq.Session()
+	if s == nil {
+		return
+	}
+	if s.Dirty() {
 		if err := w.rq.mw.st.Save(w.rq.ctx, s); err != nil {
 			w.rq.mw.log.Warn("redisstore: changes made after the response started were not saved", "id", s.ID(), "err", err)
+		}
+		return
+	}
+	w.rq.mu.Lock()
+	renewed := w.rq.renewed
+	w.rq.mu.Unlock()
+	if !renewed.IsZero() && time.Since(renewed) >= renewAgainAfter {
+		if err := w.rq.mw.st.Touch(w.rq.ctx, s); err != nil {
+			w.rq.mw.log.Warn("redisstore: cannot renew the session's TTL", "id", s.ID(), "err", err)
 		}
 	}
 }
