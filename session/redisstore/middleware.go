@@ -297,6 +297,7 @@ func (rq *Request) commit(h http.Header) error {
 		return early
 	}
 	if s != nil && s.IsValid() {
+		s.fixID() // before the save and the cookie: a concurrent ChangeID is in both or refused
 		if err := rq.store(s); err != nil {
 			return err
 		}

@@ -27,6 +27,9 @@ type Session struct {
 	maxInactive int32
 	isNew       bool
 	valid       bool
+	// idFixed: the middleware's response started, with a cookie naming id; ChangeID
+	// would move the session away from it.
+	idFixed bool
 	// changes counts the changes made; saved is its value at the last save (or load).
 	changes, savedChanges uint64
 	// size is what the attributes take in the stored encoding (attrSize); base what the
@@ -334,10 +337,15 @@ func (s *Session) Names() []string {
 }
 
 // ChangeID gives the session a new random id (on login: session fixation protection)
-// and returns it. The stored session moves to the new key at the next save.
+// and returns it. The stored session moves to the new key at the next save. In the
+// middleware it must be called before the response starts (ErrResponseCommitted
+// after: the client's cookie could no longer learn the new id).
 func (s *Session) ChangeID() (string, error) {
 	var id string
 	err := s.change(func() error {
+		if s.idFixed {
+			return ErrResponseCommitted
+		}
 		id = newID()
 		s.id, s.base = id, 0
 		return nil
@@ -405,6 +413,14 @@ func attrSize(name string, data []byte) int {
 func uvarintLen(n int) int {
 	var b [binary.MaxVarintLen64]byte
 	return binary.PutUvarint(b[:], uint64(n))
+}
+
+// fixID makes ChangeID fail with ErrResponseCommitted from now on: the response that
+// names the session's id in its cookie (or keeps the client's) has started.
+func (s *Session) fixID() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idFixed = true
 }
 
 // saved records a successful save of the snapshot taken at change count changes.
