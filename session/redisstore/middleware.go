@@ -78,8 +78,11 @@ type Middleware struct {
 	log      *slog.Logger
 }
 
-// NewMiddleware checks cfg and returns a middleware for st.
+// NewMiddleware checks cfg and returns a middleware for st (required).
 func NewMiddleware(st *Store, cfg HTTPConfig) (*Middleware, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: NewMiddleware needs a Store", ErrInvalidConfig)
+	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "JSESSIONID"
 	}

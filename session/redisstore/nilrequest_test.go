@@ -1,7 +1,9 @@
 package redisstore_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -42,4 +44,47 @@ func TestNilRequest(t *testing.T) {
 	if err := s.MarkDirty("x"); !errors.Is(err, delta.ErrNoSession) {
 		t.Errorf("(*Session)(nil).MarkDirty: %v, want delta.ErrNoSession", err)
 	}
+}
+
+// The Store's methods that take a session, given none (rq.Session() of a request
+// without one), return delta.ErrNoSession; Set on a zero Session (not from a Store) is
+// ErrInvalidSession, as its other changes; NewMiddleware of a nil Store is
+// ErrInvalidConfig. Each of them panicked on a nil dereference.
+func TestNilSessionAndStoreAreErrors(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{})
+	ctx := context.Background()
+	var none *redisstore.Session
+	for name, f := range map[string]func() error{
+		"Save":       func() error { return st.Save(ctx, none) },
+		"Touch":      func() error { return st.Touch(ctx, none) },
+		"Invalidate": func() error { return st.Invalidate(ctx, none) },
+	} {
+		if err := catch(f); !errors.Is(err, delta.ErrNoSession) {
+			t.Errorf("Store.%s of a nil session: %v, want delta.ErrNoSession", name, err)
+		}
+	}
+	var zero redisstore.Session
+	if err := catch(func() error { return zero.Set("x", 1) }); !errors.Is(err, redisstore.ErrInvalidSession) {
+		t.Errorf("Set on a zero Session: %v, want ErrInvalidSession", err)
+	}
+	if err := catch(func() error { return st.Save(ctx, &zero) }); !errors.Is(err, redisstore.ErrInvalidSession) {
+		t.Errorf("Save of a zero Session: %v, want ErrInvalidSession", err)
+	}
+	if err := catch(func() error {
+		_, err := redisstore.NewMiddleware(nil, redisstore.HTTPConfig{})
+		return err
+	}); !errors.Is(err, redisstore.ErrInvalidConfig) {
+		t.Errorf("NewMiddleware(nil): %v, want ErrInvalidConfig", err)
+	}
+}
+
+// catch runs f and turns a panic into an error.
+func catch(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return f()
 }

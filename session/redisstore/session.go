@@ -229,6 +229,9 @@ func (s *Session) Set(name string, v any) error {
 	if v == nil {
 		return s.Remove(name)
 	}
+	if s.st == nil { // a zero Session, not from a Store: never valid
+		return ErrInvalidSession
+	}
 	if len(name) > maxNameLen {
 		return &LimitError{What: "attribute name", Size: len(name), Limit: maxNameLen}
 	}

@@ -179,8 +179,12 @@ return 1
 // error wrapping ErrConflict when another save came first (s is then left as it was:
 // load the session again to retry), ErrTooLarge when s exceeds Config.MaxSessionSize,
 // ErrUnavailable when Redis does not answer (the write may or may not have happened),
-// ErrInvalidSession for an invalidated session. A save that returned nil is in Redis.
+// ErrInvalidSession for an invalidated session, delta.ErrNoSession for a nil one. A save
+// that returned nil is in Redis.
 func (st *Store) Save(ctx context.Context, s *Session) error {
+	if s == nil {
+		return delta.ErrNoSession
+	}
 	now := time.Now().UnixMilli()
 	state, from, changes, err := s.snapshot(now)
 	if err != nil {
@@ -228,8 +232,11 @@ return 1
 // Touch renews the TTL of s's key without writing it, for a request that only read s,
 // if the stored session is still the version s was loaded from (a session saved since
 // keeps the TTL its save set). A session that is gone is not an error (there is nothing
-// to renew).
+// to renew). A nil s is delta.ErrNoSession.
 func (st *Store) Touch(ctx context.Context, s *Session) error {
+	if s == nil {
+		return delta.ErrNoSession
+	}
 	s.mu.Lock()
 	id, mi, version := s.storedID, s.maxInactive, s.version
 	s.mu.Unlock()
@@ -244,8 +251,12 @@ func (st *Store) Touch(ctx context.Context, s *Session) error {
 }
 
 // Invalidate removes s from Redis (if it was stored) and marks it invalid. Invalidation
-// wins over concurrent saves of older versions: they fail with ErrConflict.
+// wins over concurrent saves of older versions: they fail with ErrConflict. A nil s is
+// delta.ErrNoSession.
 func (st *Store) Invalidate(ctx context.Context, s *Session) error {
+	if s == nil {
+		return delta.ErrNoSession
+	}
 	s.mu.Lock()
 	id := s.storedID
 	s.valid = false
