@@ -40,8 +40,9 @@ type Config struct {
 	// (redis.NewClient, or redis.NewFailoverClient for Sentinel). Required. The store does
 	// not close it. Create it with ContextTimeoutEnabled, so that Timeout and the
 	// request's context bound its socket reads and writes too; without it go-redis bounds
-	// them by its ReadTimeout and WriteTimeout (3 s) only. A session id change writes two keys in one script, so a Redis Cluster
-	// client works only while both keys land on one node; it is not tested.
+	// them by its ReadTimeout and WriteTimeout (3 s) only. A session id change writes two
+	// keys in one script (and an invalidation may follow it from one to the other), so a
+	// Redis Cluster client works only while both keys land on one node; it is not tested.
 	Client redis.Cmdable
 	// Name identifies the application: sessions of different names never mix, even on
 	// one Redis (Tomcat's context name, e.g. "localhost#/app"). Required; at most 4 KiB,

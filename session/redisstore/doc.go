@@ -61,7 +61,9 @@
 //
 // Invalidate deletes the key at once (its error is the handler's, and the response
 // becomes OnError's); ChangeID moves the session to a new random id, and the save moves
-// the key in the same script.
+// the key in the same script, leaving under the old key a forward that an Invalidate of
+// a concurrent request which loaded the old id follows (invalidation wins over a
+// concurrent rename too).
 //
 // # Concurrent requests
 //

@@ -114,6 +114,9 @@ func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 	if len(value) > limit {
 		return nil, fmt.Errorf("%w: the stored value exceeds MaxSessionSize %d", ErrCorrupt, st.cfg.MaxSessionSize)
 	}
+	if _, moved := forwardOf(value); moved {
+		return nil, fmt.Errorf("%w: %s (its id was changed)", ErrNotFound, id)
+	}
 	state, err := st.decode(id, []byte(value))
 	if err != nil {
 		return nil, err
@@ -131,10 +134,12 @@ func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 
 // saveScript writes a session if the stored one is the version it was loaded from
 // (compare and set). KEYS[1] is the key it was loaded from, KEYS[2] the key to write
-// (another one after an id change: the old key is removed). ARGV[1] is the expected
-// version (8 bytes; empty: the session is new and its key must not exist), ARGV[2] the
-// value, ARGV[3] the TTL in milliseconds ("0": none). It returns 1 when written, 0 when
-// the stored version differs or the new key is taken, -1 when the session is gone.
+// (another one after an id change: the old key then holds a forward to the new id,
+// ARGV[4], for ARGV[5] milliseconds; see movedTTL). ARGV[1] is the expected version (8
+// bytes; empty: the session is new and its key must not exist), ARGV[2] the value,
+// ARGV[3] the TTL in milliseconds ("0": none). It returns 1 when written, 0 when the
+// stored version differs (a forward's is 0) or the new key is taken, -1 when the
+// session is gone.
 //
 // It is idempotent: when the comparison fails because KEYS[2] already holds ARGV[2]
 // byte for byte, it returns 1. That is this very call run a second time: go-redis
@@ -162,7 +167,7 @@ else
   end
   if KEYS[1] ~= KEYS[2] then
     if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-    redis.call('DEL', KEYS[1])
+    redis.call('SET', KEYS[1], string.rep('\0', 8) .. ARGV[4], 'PX', ARGV[5])
   end
 end
 if ARGV[3] ~= '0' then
@@ -206,7 +211,8 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
-	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID)}, expect, data, ttl).Int()
+	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID)}, expect, data, ttl,
+		state.ID, movedTTL.Milliseconds()).Int()
 	switch {
 	case err != nil:
 		return unavailable(err)
@@ -251,8 +257,9 @@ func (st *Store) Touch(ctx context.Context, s *Session) error {
 }
 
 // Invalidate removes s from Redis (if it was stored) and marks it invalid. Invalidation
-// wins over concurrent saves of older versions: they fail with ErrConflict. A nil s is
-// delta.ErrNoSession.
+// wins over concurrent saves of older versions: they fail with ErrConflict; and over a
+// concurrent id change: the session under its new id is removed too (Delete). A nil s
+// is delta.ErrNoSession.
 func (st *Store) Invalidate(ctx context.Context, s *Session) error {
 	if s == nil {
 		return delta.ErrNoSession
@@ -265,13 +272,6 @@ func (st *Store) Invalidate(ctx context.Context, s *Session) error {
 		return nil
 	}
 	return st.Delete(ctx, id)
-}
-
-// Delete removes the session stored under id, if any.
-func (st *Store) Delete(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
-	defer cancel()
-	return unavailable(st.cfg.Client.Del(ctx, st.Key(id)).Err())
 }
 
 // encodeValue encodes v for attribute name, within MaxValueSize, and checks that it
