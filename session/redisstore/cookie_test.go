@@ -63,3 +63,33 @@ func TestURLSessionID(t *testing.T) {
 		t.Errorf("the id in the URL: %q at %q, want count=2 at /app/counter", got, path)
 	}
 }
+
+// TestCookieDefaults: the zero HTTPConfig's cookie is "JSESSIONID=<id>; Path=/;
+// HttpOnly; SameSite=Lax" without Max-Age (a browser-session cookie, Tomcat's default),
+// plus Secure for a request that came over TLS. Path and SameSite differ from Tomcat's
+// defaults (the context path; no SameSite), as HTTPConfig says.
+func TestCookieDefaults(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{})
+	mw, err := redisstore.NewMiddleware(st, redisstore.HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tls := range []bool{false, true} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tls {
+			req = httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
+		}
+		w := httptest.NewRecorder()
+		mw.Wrap(counterHandler("a")).ServeHTTP(w, req)
+		sc := w.Header().Get("Set-Cookie")
+		id, attrs, _ := strings.Cut(sc, "; ")
+		want := "Path=/; HttpOnly; SameSite=Lax"
+		if tls {
+			want = "Path=/; HttpOnly; Secure; SameSite=Lax"
+		}
+		if !strings.HasPrefix(id, "JSESSIONID=") || len(id) != len("JSESSIONID=")+32 || attrs != want {
+			t.Errorf("TLS %v: Set-Cookie %q, want JSESSIONID=<32 hex>; %s", tls, sc, want)
+		}
+	}
+}

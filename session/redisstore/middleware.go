@@ -14,15 +14,16 @@ import (
 	"github.com/gotribes/tribes/session/delta"
 )
 
-// HTTPConfig configures the middleware. The zero value is Tomcat's defaults; the cookie
-// fields are delta.HTTPConfig's.
+// HTTPConfig configures the middleware. The zero value is Tomcat's defaults except for
+// the cookie's Path ("/", where Tomcat uses the context path) and SameSite (Lax, where
+// Tomcat sends none) (TestCookieDefaults); the cookie fields are delta.HTTPConfig's.
 type HTTPConfig struct {
 	// CookieName is the session cookie's name. Empty means "JSESSIONID". A request
 	// without a session cookie may name its session in its URL path, as Tomcat's URL
 	// session tracking: ";jsessionid=<id>" (";<CookieName>=<id>" for another cookie
 	// name), which the middleware removes from the handler's URL.Path and RawPath.
 	CookieName string
-	// CookiePath is the cookie's Path. Empty means "/".
+	// CookiePath is the cookie's Path. Empty means "/" (Tomcat: the context path).
 	CookiePath string
 	// CookieDomain is the cookie's Domain; empty omits it.
 	CookieDomain string
@@ -30,7 +31,8 @@ type HTTPConfig struct {
 	// TLS.
 	CookieSecure bool
 	// CookieSameSite is the cookie's SameSite. 0 means http.SameSiteLaxMode;
-	// http.SameSiteDefaultMode omits the attribute.
+	// http.SameSiteDefaultMode omits the attribute (Tomcat's default, sameSiteCookies
+	// "unset").
 	CookieSameSite http.SameSite
 	// CookieMaxAge is the cookie's Max-Age in seconds; 0 or negative (Tomcat's default
 	// -1) means a browser-session cookie, without Max-Age (TestCookieMaxAgeNegative).

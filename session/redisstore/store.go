@@ -97,8 +97,8 @@ return v
 
 // Load reads session id. It returns an error wrapping ErrNotFound when there is none,
 // ErrCorrupt when the stored value is not a session of this store, ErrUnavailable when
-// Redis does not answer. The session counts as accessed now (not stored until Save or
-// Touch).
+// Redis does not answer. Its LastAccessedTime is the stored one (its last save); the
+// access of this request is stored by Save (Touch renews the TTL only).
 func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
