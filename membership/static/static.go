@@ -32,9 +32,19 @@ type Service struct {
 }
 
 // New returns a static membership of the given members. The local member, recognised by
-// its unique id or by host and port once the channel starts, is left out of the view.
+// its unique id or by host and port once the channel starts, is left out of the view. A
+// member listed more than once (the same host, port and unique id) is one member: the
+// first entry is kept.
 func New(members ...channel.Member) *Service {
-	return &Service{members: slices.Clone(members)}
+	s := &Service{members: make([]channel.Member, 0, len(members))}
+	seen := make(map[channel.MemberKey]bool, len(members))
+	for _, m := range members {
+		if k := m.Key(); !seen[k] {
+			seen[k] = true
+			s.members = append(s.members, m)
+		}
+	}
+	return s
 }
 
 // Start implements channel.MembershipService. Starting the membership-rx level announces
