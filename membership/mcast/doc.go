@@ -43,8 +43,11 @@
 //
 // # Concurrency
 //
-// Membership events are delivered from one goroutine per service, one at a time and in
-// the order they happened, never while a lock is held. Broadcast messages are handed up
+// Membership events are delivered from one goroutine per run of the service, one at a
+// time and in the order they happened, never while a lock is held; a run started while
+// the previous run's listener call is still going on (its Stop gave up waiting, or the
+// Start came while Stop waited) delivers its first event after that call returned, and
+// each Stop waits for its own run only. Broadcast messages are handed up
 // from another goroutine, in arrival order. Members, Member, Broadcast and Stats may be
 // called from any goroutine. Do not call Stop from a membership listener: Stop waits for
 // the event goroutine to finish.

@@ -20,9 +20,16 @@ type eventQueue struct {
 	l      channel.MembershipListener
 	closed bool
 	wake   chan struct{}
+	prev   *eventQueue   // the previous run's queue: run delivers nothing before it is done
+	done   chan struct{} // closed when run returns
 }
 
-func newEventQueue() *eventQueue { return &eventQueue{wake: make(chan struct{}, 1)} }
+// newEventQueue returns the queue of a new run of the service; prev is the previous
+// run's (nil for the first), whose listener calls may still be going on if its Stop
+// gave up waiting or a Start came while it waited.
+func newEventQueue(prev *eventQueue) *eventQueue {
+	return &eventQueue{wake: make(chan struct{}, 1), prev: prev, done: make(chan struct{})}
+}
 
 func (e *eventQueue) push(ev event) {
 	e.mu.Lock()
@@ -54,6 +61,11 @@ func (e *eventQueue) setListener(l channel.MembershipListener) {
 }
 
 func (e *eventQueue) run(_ context.Context) {
+	defer close(e.done)
+	if e.prev != nil {
+		<-e.prev.done // one listener call at a time, across runs too
+		e.prev = nil
+	}
 	for range e.wake {
 		for {
 			e.mu.Lock()

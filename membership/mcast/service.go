@@ -81,11 +81,13 @@ type Service struct {
 	rxDone     chan struct{}
 	txStop     context.CancelFunc
 	txDone     chan struct{}
-	bg         sync.WaitGroup // dispatcher, message pump, recovery
-	events     *eventQueue
-	msgs       chan *channel.Message
-	kick       chan struct{} // asks the sender for a heartbeat now
-	addSignal  chan struct{} // a member was added (for JoinWait)
+	// bg is this run's dispatcher, message pump and recovery: a WaitGroup per run, so
+	// that a Stop waits for its own run, never for one started meanwhile.
+	bg        *sync.WaitGroup
+	events    *eventQueue // this run's; it delivers nothing before the previous run's is done
+	msgs      chan *channel.Message
+	kick      chan struct{} // asks the sender for a heartbeat now
+	addSignal chan struct{} // a member was added (for JoinWait)
 }
 
 // New validates cfg and returns a stopped Service. The interface (Bind / Interface) must
@@ -139,19 +141,19 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	s.tbl.setLocal(s.localKey)
 	fresh := s.running == 0
 	if fresh {
+		conn, err := s.open(&s.cfg)
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
 		s.startAt = time.Now()
 		s.life, s.endLife = context.WithCancel(context.Background())
-		s.events = newEventQueue()
+		s.events = newEventQueue(s.events)
+		s.bg = new(sync.WaitGroup)
 		s.msgs = make(chan *channel.Message, msgQueueLen)
 		s.kick = make(chan struct{}, 1)
 		s.addSignal = make(chan struct{}, 1)
 		s.errCount, s.recovering, s.lastAlive = [2]int{}, false, -1
-		conn, err := s.open(&s.cfg)
-		if err != nil {
-			s.endLife()
-			s.mu.Unlock()
-			return err
-		}
 		s.conn = conn
 		s.connGen++
 		life, events, msgs := s.life, s.events, s.msgs
@@ -269,10 +271,11 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	last := s.running == 0
 	var conn packetConn
 	var events *eventQueue
+	var bg *sync.WaitGroup
 	if last {
 		conn, s.conn = s.conn, nil
 		s.connGen++
-		events = s.events
+		events, bg = s.events, s.bg
 		s.endLife()
 	}
 	s.mu.Unlock()
@@ -286,7 +289,7 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.rl.Flush()
 	events.close()
 	done := make(chan struct{})
-	go func() { s.bg.Wait(); close(done) }()
+	go func() { bg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
