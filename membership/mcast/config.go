@@ -252,8 +252,16 @@ func (c Config) normalize() (settings, error) {
 	return s, nil
 }
 
-// resolveInterface finds the interface of Bind / Interface.
+// resolveInterface finds the interface of Bind / Interface as it is now. New calls it,
+// and so does every opening of the socket (Start, recovery): an interface deleted and
+// created again (a re-created bridge, VLAN or VPN) has a new index, which a socket
+// opened on the old one cannot use, and one named by Interface may have a new address.
+// Tomcat looks its bind address's interface up in every setupSocket too.
 func (s *settings) resolveInterface() error {
+	s.ifi = nil
+	if s.Bind == "" {
+		s.source = netip.Addr{} // the first address of Interface, as it is now
+	}
 	if s.Interface != "" {
 		ifi, err := net.InterfaceByName(s.Interface)
 		if err != nil {

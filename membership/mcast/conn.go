@@ -38,12 +38,14 @@ type udpConn struct {
 	dst *net.UDPAddr
 }
 
+// openUDP opens the socket on the interface of Bind / Interface as it is now, and
+// records that interface in s (the caller holds the Service's lock).
 func openUDP(s *settings) (packetConn, error) {
-	if s.ifi == nil {
-		if err := s.resolveInterface(); err != nil {
-			return nil, err
-		}
+	now := *s
+	if err := now.resolveInterface(); err != nil {
+		return nil, err
 	}
+	s.ifi, s.source = now.ifi, now.source
 	dst := &net.UDPAddr{IP: s.group.Addr().AsSlice(), Port: int(s.group.Port())}
 	// ListenMulticastUDP binds group:port with SO_REUSEADDR (so that several nodes on one
 	// host share the port, as Java's MulticastSocket does), selects ifi for sending and

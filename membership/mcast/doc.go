@@ -27,7 +27,8 @@
 // members of every domain are kept (filter with the domain interceptor); a datagram that
 // is not a member record is parsed as frames and each message not sent by this node is
 // handed up the channel. Socket errors are counted and after RecoveryCounter in a row
-// the socket is re-created every RecoverySleepTime.
+// the socket is re-created every RecoverySleepTime, on the interface Bind or Interface
+// names as it is then: one deleted and created again (a new index) is found again.
 //
 // Unlike Tribes, which takes every heartbeat's alive time, a member's age (and so the
 // oldest-first order) follows the earliest start its heartbeats show, so that network

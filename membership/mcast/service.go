@@ -176,9 +176,10 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	}
 	s.running |= want
 	addSignal := s.addSignal
+	ifName, source := s.ifName(), s.cfg.source.String()
 	s.mu.Unlock()
 	s.log.Info("mcast membership started", "levels", want.String(), "group", s.cfg.group.String(),
-		"interface", s.ifName(), "source", s.cfg.source.String(), "member", local.String())
+		"interface", ifName, "source", source, "member", local.String())
 	if want&channel.SvcMembershipTx != 0 && s.cfg.JoinWait > 0 {
 		s.awaitJoin(ctx, addSignal)
 	}
