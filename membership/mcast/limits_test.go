@@ -223,3 +223,48 @@ func TestForgedHeartbeatCosts(t *testing.T) {
 		}
 	})
 }
+
+// TestDatagramCostDoesNotGrowWithMembers: for every datagram, the receive loop asks when
+// the next member expires, applies the datagram and checks expiry. A stranger can fill
+// the table (MaxMembers invented members, kept alive with a few hundred datagrams a
+// second) and then flood the group: if that work looks at every member, each datagram
+// costs a hundred times more, the loop falls behind, the socket's buffer overflows and
+// real heartbeats are lost, so real members expire. With the table full, a datagram must
+// cost about what it costs with one member.
+func TestDatagramCostDoesNotGrowWithMembers(t *testing.T) {
+	const iters = 20000
+	cost := func(members int) time.Duration {
+		tb := newTable(DefaultDropTime, true, DefaultMaxMembers, DefaultFrequency)
+		now := time.Now()
+		for i := range members {
+			tb.heartbeat(now, invented(100+i, 16))
+		}
+		m := invented(100, 16)
+		pkt := wire.AppendMember(nil, &m)
+		best := time.Duration(1<<63 - 1)
+		for range 3 {
+			start := time.Now()
+			for i := range iters {
+				now = now.Add(time.Microsecond) // 20 ms of datagrams, nobody expires
+				_ = tb.nextExpiry()
+				v, _, err := wire.ParseMemberView(pkt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v.AliveTime = int64(i) // a new heartbeat: the member is refreshed
+				tb.heartbeat(now, v)
+				tb.expire(now)
+			}
+			best = min(best, time.Since(start))
+			if tb.len() != members {
+				t.Fatalf("%d members left of %d", tb.len(), members)
+			}
+		}
+		return best / iters
+	}
+	one, full := cost(1), cost(DefaultMaxMembers)
+	t.Logf("per datagram: %v with 1 member, %v with %d", one, full, DefaultMaxMembers)
+	if full > 10*one+time.Microsecond {
+		t.Errorf("a datagram costs %v with %d members, %v with one", full, DefaultMaxMembers, one)
+	}
+}

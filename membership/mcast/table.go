@@ -21,6 +21,13 @@ type table struct {
 	entries    map[channel.MemberKey]*entry
 	lastCheck  time.Time // when expire last ran; zero before the first run
 	stalls     int       // how many times the stall guard forgave a local pause
+	// due is a lower bound of when the next member can expire (the earliest heard +
+	// dropTime; zero when the table is empty): expire and nextExpiry look at every entry
+	// only once it has passed, not for every datagram, so that what a datagram costs does
+	// not grow with the members kept (a stranger can fill the table, then flood it).
+	due time.Time
+	// scanned counts the entries looked at by expiry scans (tests measure the cost).
+	scanned int
 }
 
 type entry struct {
@@ -84,9 +91,11 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 		}
 		m = m.Clone()
 		t.entries[k] = &entry{m: m, heard: now, born: born}
+		t.heardAt(now)
 		return added, m
 	}
 	e.heard = now
+	t.heardAt(now)
 	if m.AliveTime != e.m.AliveTime {
 		// Tribes updates alive time, payload and command of a known member, never its domain.
 		// An alive time lower than the last one by more than restartTol (more than a
@@ -111,6 +120,14 @@ func (t *table) touch(now time.Time, k channel.MemberKey) {
 	}
 }
 
+// heardAt keeps due a lower bound after a member was heard at heard: hearing a member
+// can only move its expiry later, unless the clock went back.
+func (t *table) heardAt(heard time.Time) {
+	if at := heard.Add(t.dropTime); t.due.IsZero() || at.Before(t.due) {
+		t.due = at
+	}
+}
+
 // expire removes the members not heard from for longer than dropTime and returns them,
 // oldest first. With the stall guard on, a gap since the previous call longer than the
 // guard means this node itself was not running (paused process, suspended machine): the
@@ -131,11 +148,18 @@ func (t *table) expire(now time.Time) []channel.Member {
 	if now.After(t.lastCheck) {
 		t.lastCheck = now
 	}
+	if t.due.IsZero() || !now.After(t.due) {
+		return nil // nobody can have been silent for longer than dropTime yet
+	}
 	var gone []*entry
+	t.due = time.Time{}
 	for k, e := range t.entries {
+		t.scanned++
 		if now.Sub(e.heard) > t.dropTime {
 			gone = append(gone, e)
 			delete(t.entries, k)
+		} else {
+			t.heardAt(e.heard)
 		}
 	}
 	sortEntries(gone)
@@ -146,16 +170,13 @@ func (t *table) expire(now time.Time) []channel.Member {
 	return out
 }
 
-// nextExpiry is when the next member will expire if nothing is heard; zero if none.
+// nextExpiry is when expire should run next: when the next member may expire if
+// nothing is heard (at the latest); zero if there is no member.
 func (t *table) nextExpiry() time.Time {
-	var next time.Time
-	for _, e := range t.entries {
-		at := e.heard.Add(t.dropTime + time.Millisecond)
-		if next.IsZero() || at.Before(next) {
-			next = at
-		}
+	if t.due.IsZero() {
+		return time.Time{}
 	}
-	return next
+	return t.due.Add(time.Millisecond)
 }
 
 // members returns the members oldest first, each with its alive time as of now.
@@ -191,7 +212,7 @@ func (t *table) clear() []channel.Member {
 	}
 	sortEntries(es)
 	clear(t.entries)
-	t.lastCheck = time.Time{}
+	t.lastCheck, t.due = time.Time{}, time.Time{}
 	out := make([]channel.Member, len(es))
 	for i, e := range es {
 		out[i] = e.m
