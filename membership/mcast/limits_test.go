@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -267,4 +268,46 @@ func TestDatagramCostDoesNotGrowWithMembers(t *testing.T) {
 	if full > 10*one+time.Microsecond {
 		t.Errorf("a datagram costs %v with %d members, %v with one", full, DefaultMaxMembers, one)
 	}
+}
+
+// TestBroadcastQueueBounded: a stranger sends the group broadcast frames of 60 KB (as a
+// member would, OptMulticast) while the channel's receive path is slow. The messages
+// waiting for it are bounded in bytes, not only in number: 1024 of them would hold
+// 60 MiB. The ones beyond are dropped and counted, as a full socket buffer drops
+// datagrams.
+func TestBroadcastQueueBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := &fakeNet{}
+		gate := make(chan struct{})
+		a := newFakeNode(t, nw, 1, nil, nil)
+		var got atomic.Int64
+		a.s.SetReceiveFunc(func(*channel.Message) error { <-gate; got.Add(1); return nil })
+		a.run(t)
+		defer a.stop(t)
+		defer close(gate) // before the stop: the receive path returns
+		evil := forger(t, nw)
+		src := invented(7, 0)
+		srcBytes := wire.AppendMember(nil, &src)
+		data := bytes.Repeat([]byte{'b'}, 60<<10)
+		before := heapInUse()
+		const n = 1024
+		for i := range n {
+			pkt := wire.AppendChannelDataFrame(nil, uint32(channel.OptMulticast), 1, channel.NewMessageID(), srcBytes, data)
+			if err := evil.WritePacket(pkt); err != nil {
+				t.Fatal(err)
+			}
+			if i%64 == 63 {
+				synctest.Wait() // let the receiver drain the socket's queue
+			}
+		}
+		synctest.Wait()
+		grew := int64(heapInUse()) - int64(before)
+		t.Logf("heap grew by %d KB for %d broadcast frames waiting", grew>>10, n)
+		if grew > 16<<20 {
+			t.Errorf("heap grew by %d MB for broadcast messages waiting for the channel", grew>>20)
+		}
+		if st := a.s.Stats(); st.MessagesDropped == 0 {
+			t.Errorf("nothing dropped: %+v", st)
+		}
+	})
 }

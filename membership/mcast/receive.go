@@ -164,9 +164,16 @@ func (s *Service) handle(now time.Time, from string, b []byte, cache *wire.Membe
 			continue
 		}
 		msg := channel.MessageFromChannelData(&cd)
+		cost := msgCost(msg)
+		if msgs.bytes.Add(cost) > msgQueueBytes {
+			msgs.bytes.Add(-cost)
+			s.st.msgDrop.Add(1)
+			continue
+		}
 		select {
-		case msgs <- msg:
+		case msgs.ch <- msg:
 		default:
+			msgs.bytes.Add(-cost)
 			s.st.msgDrop.Add(1)
 		}
 	}
@@ -174,12 +181,13 @@ func (s *Service) handle(now time.Time, from string, b []byte, cache *wire.Membe
 
 // pumpMessages hands broadcast messages up the channel, in arrival order, off the receive
 // loop so that a slow listener cannot delay heartbeats.
-func (s *Service) pumpMessages(ctx context.Context, msgs <-chan *channel.Message) {
+func (s *Service) pumpMessages(ctx context.Context, msgs *msgQueue) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case msg := <-msgs:
+		case msg := <-msgs.ch:
+			msgs.bytes.Add(-msgCost(msg))
 			rx := s.rxFunc.Load()
 			if rx == nil {
 				s.st.msgDrop.Add(1)

@@ -13,9 +13,25 @@ import (
 	"github.com/gotribes/tribes/internal/ratelog"
 )
 
-// msgQueueLen bounds the broadcast messages waiting to be handed up the channel; beyond it
-// datagrams are dropped (and counted), as a full socket buffer would drop them.
-const msgQueueLen = 1024
+// msgQueueLen and msgQueueBytes bound the broadcast messages waiting to be handed up the
+// channel, in number and in bytes (message, id and source, plus msgOverhead each): beyond
+// either, messages are dropped (and counted), as a full socket buffer would drop them.
+// 1024 messages of up to 64 KB would otherwise hold 64 MiB.
+const (
+	msgQueueLen   = 1024
+	msgQueueBytes = 4 << 20
+	msgOverhead   = 256
+)
+
+// msgQueue is a run's queue of broadcast messages for the channel.
+type msgQueue struct {
+	ch    chan *channel.Message
+	bytes atomic.Int64 // what the queued messages hold
+}
+
+func msgCost(m *channel.Message) int64 {
+	return int64(len(m.Data) + len(m.ID) + len(m.SourceBytes) + msgOverhead)
+}
 
 // errorPause is how long a loop waits after a socket error (Tomcat: 500 ms).
 const errorPause = 500 * time.Millisecond
@@ -26,7 +42,7 @@ type Stats struct {
 	HeartbeatsReceived uint64 // member datagrams received from others
 	BroadcastsSent     uint64 // broadcast (OptMulticast) datagrams sent
 	MessagesReceived   uint64 // broadcast messages handed up the channel
-	MessagesDropped    uint64 // broadcast messages dropped: queue full or no receiver
+	MessagesDropped    uint64 // broadcast messages dropped: queue full (1024 messages or 4 MiB) or no receiver
 	BadPackets         uint64 // datagrams that were neither a member nor valid frames
 	MembersAdded       uint64
 	MembersExpired     uint64 // removed because silent for DropTime
@@ -85,7 +101,7 @@ type Service struct {
 	// that a Stop waits for its own run, never for one started meanwhile.
 	bg        *sync.WaitGroup
 	events    *eventQueue // this run's; it delivers nothing before the previous run's is done
-	msgs      chan *channel.Message
+	msgs      *msgQueue
 	kick      chan struct{} // asks the sender for a heartbeat now
 	addSignal chan struct{} // a member was added (for JoinWait)
 }
@@ -150,7 +166,7 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 		s.life, s.endLife = context.WithCancel(context.Background())
 		s.events = newEventQueue(s.events)
 		s.bg = new(sync.WaitGroup)
-		s.msgs = make(chan *channel.Message, msgQueueLen)
+		s.msgs = &msgQueue{ch: make(chan *channel.Message, msgQueueLen)}
 		s.kick = make(chan struct{}, 1)
 		s.addSignal = make(chan struct{}, 1)
 		s.errCount, s.recovering, s.lastAlive = [2]int{}, false, -1
