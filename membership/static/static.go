@@ -70,10 +70,23 @@ func (s *Service) Start(_ context.Context, svc channel.Service, local channel.Me
 		added = s.view
 	}
 	s.mu.Unlock()
-	for _, m := range added {
-		l.MemberAdded(m)
-	}
+	tell(l, added, true)
 	return nil
+}
+
+// tell reports ms to l as added or gone; a nil l (a service started without a listener)
+// is told nothing.
+func tell(l channel.MembershipListener, ms []channel.Member, added bool) {
+	if l == nil {
+		return
+	}
+	for _, m := range ms {
+		if added {
+			l.MemberAdded(m)
+		} else {
+			l.MemberDisappeared(m)
+		}
+	}
 }
 
 func isLocal(m, local channel.Member) bool {
@@ -96,9 +109,7 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	}
 	s.running &^= svc
 	s.mu.Unlock()
-	for _, m := range gone {
-		l.MemberDisappeared(m)
-	}
+	tell(l, gone, false)
 	return nil
 }
 
@@ -123,7 +134,7 @@ func (s *Service) Add(m channel.Member) {
 	}
 	s.mu.Unlock()
 	if announce {
-		l.MemberAdded(m)
+		tell(l, []channel.Member{m}, true)
 	}
 }
 
@@ -141,9 +152,7 @@ func (s *Service) Remove(key channel.MemberKey) {
 	}
 	l := s.l
 	s.mu.Unlock()
-	for _, m := range gone {
-		l.MemberDisappeared(m)
-	}
+	tell(l, gone, false)
 }
 
 // Members implements channel.MembershipService. It returns the same slice to every

@@ -72,3 +72,30 @@ func TestStaticMembershipOnChannel(t *testing.T) {
 		t.Fatalf("send after stop: %v", err)
 	}
 }
+
+// TestNilListener: a service started without a listener (a membership used on its own,
+// for its member list) lists its members and changes them without panicking, as
+// membership/mcast does.
+func TestNilListener(t *testing.T) {
+	ms, err := wire.ParseMemberList("127.0.0.1:4001,127.0.0.1:4002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, _ := wire.ParseMemberText("127.0.0.1:4000")
+	svc := static.New(ms[0])
+	ctx := context.Background()
+	if err := svc.Start(ctx, channel.SvcMembership, local, nil); err != nil {
+		t.Fatal(err)
+	}
+	svc.Add(ms[1])
+	if got := svc.Members(); len(got) != 2 {
+		t.Fatalf("members %v", got)
+	}
+	svc.Remove(ms[0].Key())
+	if err := svc.Stop(ctx, channel.SvcMembership); err != nil {
+		t.Fatal(err)
+	}
+	if got := svc.Members(); len(got) != 0 {
+		t.Fatalf("members after Stop %v", got)
+	}
+}
