@@ -71,8 +71,8 @@ type Config struct {
 	// default 3000 ms). Expiry is checked exactly when it is due, not on the next receive
 	// timeout as in Tomcat.
 	DropTime time.Duration
-	// SoTimeout bounds one receive call (Tomcat: soTimeout, default Frequency). It only
-	// matters for how quickly a stopped receiver notices; expiry has its own deadline.
+	// SoTimeout bounds one receive call (Tomcat: soTimeout, default Frequency). Expiry has
+	// its own deadline, and Stop interrupts a receive call at once.
 	SoTimeout time.Duration
 	// TTL is the multicast time-to-live (Tomcat: ttl; 0 leaves the operating system's
 	// default, 1 on Linux).

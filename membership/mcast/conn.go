@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -23,8 +25,13 @@ type packetConn interface {
 }
 
 // interruptible conns can wake a blocked ReadPacket (Stop of the receiver while the
-// sender keeps the socket).
-type interruptible interface{ Interrupt() }
+// sender keeps the socket). An interrupt holds until Resume: a ReadPacket called after
+// it returns at once whatever its deadline, so that a receive loop that computed its
+// deadline just before the interrupt does not wait for it.
+type interruptible interface {
+	Interrupt()
+	Resume()
+}
 
 // opener opens the socket for a validated configuration.
 type opener func(s *settings) (packetConn, error)
@@ -32,10 +39,11 @@ type opener func(s *settings) (packetConn, error)
 // udpConn is a multicast UDP socket bound to group:port, joined and sending on one
 // explicitly chosen interface.
 type udpConn struct {
-	c   *net.UDPConn
-	p   *ipv4.PacketConn
-	cm  *ipv4.ControlMessage
-	dst *net.UDPAddr
+	intr atomic.Bool // interrupted: reads return at once until Resume
+	c    *net.UDPConn
+	p    *ipv4.PacketConn
+	cm   *ipv4.ControlMessage
+	dst  *net.UDPAddr
 }
 
 // openUDP opens the socket on the interface of Bind / Interface as it is now, and
@@ -84,6 +92,11 @@ func (u *udpConn) ReadPacket(b []byte, deadline time.Time) (int, netip.AddrPort,
 	if err := u.c.SetReadDeadline(deadline); err != nil {
 		return 0, netip.AddrPort{}, err
 	}
+	// Checked after setting the deadline: an Interrupt that comes later moves the
+	// deadline to the past after this one was set.
+	if u.intr.Load() {
+		return 0, netip.AddrPort{}, os.ErrDeadlineExceeded
+	}
 	return u.c.ReadFromUDPAddrPort(b)
 }
 
@@ -92,6 +105,11 @@ func (u *udpConn) WritePacket(b []byte) error {
 	return err
 }
 
-func (u *udpConn) Interrupt() { _ = u.c.SetReadDeadline(time.Unix(1, 0)) }
+func (u *udpConn) Interrupt() {
+	u.intr.Store(true)
+	_ = u.c.SetReadDeadline(time.Unix(1, 0))
+}
+
+func (u *udpConn) Resume() { u.intr.Store(false) }
 
 func (u *udpConn) Close() error { return u.c.Close() }

@@ -117,6 +117,13 @@ func (c *fakeConn) Interrupt() {
 	}
 }
 
+func (c *fakeConn) Resume() {
+	select {
+	case <-c.intr:
+	default:
+	}
+}
+
 func (c *fakeConn) freeze() {
 	c.frozenMu.Lock()
 	c.frozen = make(chan struct{})

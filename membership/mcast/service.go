@@ -178,6 +178,9 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	}
 	s.events.setListener(l)
 	if want&channel.SvcMembershipRx != 0 {
+		if ic, ok := s.conn.(interruptible); ok {
+			ic.Resume() // the socket of a receiver stopped earlier, kept by the sender
+		}
 		ctx, cancel := context.WithCancel(s.life)
 		s.rxStop, s.rxDone = cancel, make(chan struct{})
 		done := s.rxDone

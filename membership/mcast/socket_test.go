@@ -242,3 +242,32 @@ func TestChannelOverMulticast(t *testing.T) {
 		t.Fatal("70000-byte multicast accepted")
 	}
 }
+
+// TestLoopbackReceiverRestart: the receiver level is stopped while the sender keeps the
+// socket, and started again: Stop returns without waiting for a receive deadline (the
+// period is an hour, and no member is due), the members are reported gone, and the
+// receiver started again on the same socket hears them again.
+func TestLoopbackReceiverRestart(t *testing.T) {
+	cfg := localConfig(t)
+	cfg.Frequency, cfg.DropTime, cfg.NoStallGuard = 200*time.Millisecond, time.Hour, true
+	cfg.SoTimeout = time.Hour
+	ea, eb := newEvents(), newEvents()
+	sa := startService(t, cfg, member(4006, 6), ea)
+	startService(t, cfg, member(4007, 7), eb)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A sees B", func() bool { _, ok := ea.addedAt(4007); return ok })
+	for i := range 10 { // the interrupt may come at any point of the receive loop
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := sa.Stop(ctx, channel.SvcMembershipRx)
+		cancel()
+		if err != nil {
+			t.Fatalf("stop %d of the receiver: %v", i, err)
+		}
+		if len(sa.Members()) != 0 {
+			t.Fatalf("members after the receiver stopped: %v", sa.Members())
+		}
+		if err := sa.Start(context.Background(), channel.SvcMembershipRx, member(4006, 6), ea); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "A hears B again", func() bool { _, ok := sa.Member(member(4007, 7).Key()); return ok })
+	}
+}
