@@ -405,8 +405,13 @@ func (c *Channel) memberEvent(m Member, added bool) {
 	}
 }
 
-// AddMessageListener registers l and returns a function that removes it.
+// AddMessageListener registers l and returns a function that removes it. A nil l (or a nil
+// MessageListenerFunc) is ignored and its remove function does nothing
+// (TestNilListenersIgnored).
 func (c *Channel) AddMessageListener(l MessageListener) (remove func()) {
+	if f, ok := l.(MessageListenerFunc); l == nil || ok && f == nil {
+		return func() {}
+	}
 	e := &msgEntry{l: l}
 	updateList(&c.lmu, &c.msgL, func(s []*msgEntry) []*msgEntry { return append(s, e) })
 	return func() {
@@ -414,8 +419,12 @@ func (c *Channel) AddMessageListener(l MessageListener) (remove func()) {
 	}
 }
 
-// AddMembershipListener registers l and returns a function that removes it.
+// AddMembershipListener registers l and returns a function that removes it. A nil l is
+// ignored and its remove function does nothing (TestNilListenersIgnored).
 func (c *Channel) AddMembershipListener(l MembershipListener) (remove func()) {
+	if l == nil {
+		return func() {}
+	}
 	e := &mbrEntry{l: l}
 	updateList(&c.lmu, &c.mbrL, func(s []*mbrEntry) []*mbrEntry { return append(s, e) })
 	return func() {
