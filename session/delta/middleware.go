@@ -111,8 +111,12 @@ type Middleware struct {
 	log      func(msg string, args ...any)
 }
 
-// NewMiddleware checks cfg and returns a middleware for m.
+// NewMiddleware checks cfg and returns a middleware for m. A nil m or a bad cfg is an
+// error wrapping ErrInvalidConfig (TestNewMiddlewareNilManager).
 func NewMiddleware(m *Manager, cfg HTTPConfig) (*Middleware, error) {
+	if m == nil {
+		return nil, fmt.Errorf("%w: nil *Manager: pass the manager Cluster.NewManager returned", ErrInvalidConfig)
+	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "JSESSIONID"
 	}

@@ -80,10 +80,11 @@ type Middleware struct {
 	log      *slog.Logger
 }
 
-// NewMiddleware checks cfg and returns a middleware for st (required).
+// NewMiddleware checks cfg and returns a middleware for st. A nil st or a bad cfg is an
+// error wrapping ErrInvalidConfig (TestNewMiddlewareNilStore).
 func NewMiddleware(st *Store, cfg HTTPConfig) (*Middleware, error) {
 	if st == nil {
-		return nil, fmt.Errorf("%w: NewMiddleware needs a Store", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: nil *Store: pass the store New returned", ErrInvalidConfig)
 	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "JSESSIONID"
