@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -297,8 +298,9 @@ func (c *Channel) deliver(msg *Message) error {
 	if !member && !c.wantedByNonMemberListener(msg) {
 		c.nonMember.Add(1)
 		addr := msg.Source.Addr()
-		c.rlog.Log(slog.LevelWarn, addr, "non-member", "tribes channel dropping a message from a non-member",
-			"source", msg.Source.String())
+		src := msg.Source
+		c.rlog.LogFunc(slog.LevelWarn, addr, "non-member", "tribes channel dropping a message from a non-member",
+			func() []any { return c.nonMemberArgs(&src) })
 		return fmt.Errorf("%w: %s", ErrNotMember, addr)
 	}
 	c.recv.Add(1)
@@ -363,6 +365,22 @@ func (c *Channel) wantedByNonMemberListener(msg *Message) bool {
 func acceptsNonMember(l MessageListener, msg *Message) bool {
 	n, ok := l.(NonMemberListener)
 	return ok && n.AcceptNonMember(msg)
+}
+
+// nonMemberArgs are the attributes of the non-member warning about src: its source and,
+// when a member is listed at src's address with another unique id (a static list that
+// names a node whose id is random, or was changed), that member and what to change
+// (TestNonMemberWarningNamesListedID).
+func (c *Channel) nonMemberArgs(src *Member) []any {
+	args := []any{"source", src.String()}
+	for _, m := range c.head.Members() {
+		if m.Port == src.Port && net.IP(m.Host).Equal(net.IP(src.Host)) {
+			return append(args, "listed", m.String(), "hint",
+				"a member is listed at this address with another unique id: give that node the id the list names, "+
+					"or list it with its own (node.Config.UniqueID, channel.Config.UniqueID, tribesdemo --id)")
+		}
+	}
+	return args
 }
 
 // fromMember reports whether src is the local member or a member of the chain's view,

@@ -144,3 +144,9 @@ func TestSenderCheckGivenToTheTransport(t *testing.T) {
 		}
 	}
 }
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
