@@ -261,8 +261,13 @@ func (c *Channel) Send(ctx context.Context, to []Member, data []byte, opts SendO
 
 // SendMessage sends a message prepared by the caller, for options Send does not offer
 // (for example a Java-serialized payload without OptByteMessage). Zero ID, Timestamp and
-// Source are filled in.
+// Source are filled in. A nil msg is refused with an error wrapping ErrInvalidConfig
+// (TestSendMessageNil).
 func (c *Channel) SendMessage(ctx context.Context, to []Member, msg *Message) error {
+	if msg == nil {
+		c.sendFail.Add(1)
+		return fmt.Errorf("%w: SendMessage of a nil *Message", ErrInvalidConfig)
+	}
 	if len(to) == 0 && msg.Options&OptMulticast == 0 {
 		to = c.head.Members()
 		if len(to) == 0 {
