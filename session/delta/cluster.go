@@ -104,10 +104,21 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	return c
 }
 
-// NewManager creates a manager for one application. It does nothing until Start.
+// NewManager creates a manager for one application. It does nothing until Start. A bad cfg
+// is an error wrapping ErrInvalidConfig, and so is GobCodec (Config.Codec's default) in a
+// cluster whose codec is JavaCodec, which writes values as Java serialization streams:
+// set Config.Codec to JavaValueCodec there (TestJavaCodecNeedsJavaValues).
 func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
+	}
+	if _, java := c.codec.(objectCodec); java {
+		switch cfg.Codec.(type) {
+		case GobCodec, *GobCodec:
+			return nil, fmt.Errorf("%w: the cluster's JavaCodec sends values as Java serialization streams, "+
+				"which GobCodec (Config.Codec's default) does not write: set Config.Codec to delta.JavaValueCodec{}",
+				ErrInvalidConfig)
+		}
 	}
 	return newManager(c, cfg), nil
 }
