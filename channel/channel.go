@@ -374,16 +374,23 @@ func acceptsNonMember(l MessageListener, msg *Message) bool {
 
 // nonMemberArgs are the attributes of the non-member warning about src: its source and,
 // when a member is listed at src's address with another unique id (a static list that
-// names a node whose id is random, or was changed), that member and what to change
+// names a node whose id is random, or was changed) or with the same id and its host in
+// another byte form (16-byte IPv4), that member and what to change
 // (TestNonMemberWarningNamesListedID).
 func (c *Channel) nonMemberArgs(src *Member) []any {
 	args := []any{"source", src.String()}
 	for _, m := range c.head.Members() {
-		if m.Port == src.Port && net.IP(m.Host).Equal(net.IP(src.Host)) {
-			return append(args, "listed", m.String(), "hint",
-				"a member is listed at this address with another unique id: give that node the id the list names, "+
-					"or list it with its own (node.Config.UniqueID, channel.Config.UniqueID, tribesdemo --id)")
+		if m.Port != src.Port || !net.IP(m.Host).Equal(net.IP(src.Host)) {
+			continue
 		}
+		if m.UniqueID == src.UniqueID { // the same address in another byte form
+			return append(args, "listed", m.String(), "hint", fmt.Sprintf("a member is listed at this address "+
+				"with a %d-byte host where its messages carry %d bytes: list IPv4 hosts in their 4-byte form "+
+				"(net.IP.To4, wire.ParseMemberList)", len(m.Host), len(src.Host)))
+		}
+		return append(args, "listed", m.String(), "hint",
+			"a member is listed at this address with another unique id: give that node the id the list names, "+
+				"or list it with its own (node.Config.UniqueID, channel.Config.UniqueID, tribesdemo --id)")
 	}
 	return args
 }

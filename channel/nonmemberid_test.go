@@ -18,19 +18,12 @@ import (
 // UniqueID, such as docs/cluster-apps.md's complete node before it read ID). Every message of
 // the peer is dropped as a non-member's; the warning now says that a member is listed at
 // that address with another id, and which, so that the reader knows what to change. It
-// named only the source.
+// named only the source. A member listed with the sender's id but a 16-byte IPv4 host
+// (net.IPv4) gets a hint of its own.
 func TestNonMemberWarningNamesListedID(t *testing.T) {
 	ctx := context.Background()
-	newTransport := func(log *slog.Logger) *nio.Transport {
-		cfg := nio.DefaultConfig()
-		cfg.Port, cfg.Logger = 0, log
-		tr, err := nio.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tr
-	}
-	peer, err := channel.New(channel.Config{Transport: newTransport(nil), Membership: static.New(), UniqueID: channel.UniqueID{2}, HeartbeatInterval: -1})
+	peer, err := channel.New(channel.Config{Transport: loopbackTransport(t, nil), Membership: static.New(),
+		UniqueID: channel.UniqueID{2}, HeartbeatInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +32,26 @@ func TestNonMemberWarningNamesListedID(t *testing.T) {
 	}
 	defer peer.Stop(ctx, channel.SvcAll)
 
+	for _, tc := range []struct {
+		name, hint string
+		listed     channel.Member
+	}{
+		{"another id", "another unique id", channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: peer.LocalMember().Port,
+			SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{9}}},
+		// channel.Config takes a static.New list as it is: a 16-byte IPv4 host (net.IPv4)
+		// is another member than the 4-byte one the peer's messages carry.
+		{"16-byte host", "16-byte host", channel.Member{Host: net.IPv4(127, 0, 0, 1), Port: peer.LocalMember().Port,
+			SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{2}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkNonMemberWarning(t, peer, tc.listed, tc.hint) })
+	}
+}
+
+func checkNonMemberWarning(t *testing.T, peer *channel.Channel, listed channel.Member, hint string) {
+	ctx := context.Background()
 	var logBuf syncBuffer
 	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	listed := channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: peer.LocalMember().Port, SecurePort: -1, UDPPort: -1,
-		UniqueID: channel.UniqueID{9}}
-	ch, err := channel.New(channel.Config{Transport: newTransport(log), Membership: static.New(listed), Logger: log,
+	ch, err := channel.New(channel.Config{Transport: loopbackTransport(t, log), Membership: static.New(listed), Logger: log,
 		HeartbeatInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +67,19 @@ func TestNonMemberWarningNamesListedID(t *testing.T) {
 	}
 	out := logBuf.String()
 	if !strings.Contains(out, "non-member") || !strings.Contains(out, listed.String()) ||
-		!strings.Contains(out, "another unique id") {
-		t.Fatalf("the non-member warning does not name the member listed at the sender's address (%s) with another id:\n%s",
-			listed, out)
+		!strings.Contains(out, hint) {
+		t.Fatalf("the non-member warning does not name the member listed at the sender's address (%s) with %q:\n%s",
+			listed, hint, out)
 	}
+}
+
+// loopbackTransport is an nio transport on 127.0.0.1, port chosen by the kernel.
+func loopbackTransport(t *testing.T, log *slog.Logger) *nio.Transport {
+	cfg := nio.DefaultConfig()
+	cfg.Port, cfg.Logger = 0, log
+	tr, err := nio.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

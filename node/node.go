@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 
 	"github.com/gotribes/tribes/channel"
@@ -34,7 +35,9 @@ type Config struct {
 	Cloud *cloud.Config
 	// StaticMembers are the members of the static membership (default none). Setting them
 	// together with Multicast is an error: add static members to multicast with the
-	// staticmember interceptor instead.
+	// staticmember interceptor instead. Each needs Host and Port (else an error wrapping
+	// channel.ErrInvalidConfig); an IPv4 Host in the 16-byte form of net.IPv4 and
+	// net.ParseIP is listed in its 4-byte form, the one members' messages carry.
 	StaticMembers []channel.Member
 	// StaticProtocol, if not nil, makes the static membership speak Tribes'
 	// StaticMembershipService protocol (membership/staticsvc) with these settings, so Java
@@ -76,11 +79,15 @@ func New(cfg Config) (*channel.Channel, error) {
 	if tcfg.Logger == nil {
 		tcfg.Logger = cfg.Logger
 	}
-	var membership channel.MembershipService = static.New(cfg.StaticMembers...)
+	statics, err := staticMembers(cfg.StaticMembers)
+	if err != nil {
+		return nil, err
+	}
+	var membership channel.MembershipService = static.New(statics...)
 	if cfg.StaticProtocol != nil {
 		scfg := *cfg.StaticProtocol
 		if scfg.Members == nil {
-			scfg.Members = cfg.StaticMembers
+			scfg.Members = statics
 		}
 		if scfg.Logger == nil {
 			scfg.Logger = cfg.Logger
@@ -151,4 +158,27 @@ func New(cfg Config) (*channel.Channel, error) {
 		AckUnaccepted:    cfg.AckUnaccepted,
 		Logger:           cfg.Logger,
 	})
+}
+
+// staticMembers checks the static members and returns them with IPv4 hosts in their
+// 4-byte form: net.IPv4 and net.ParseIP return 16 bytes, but members' messages carry 4
+// (as Java's do), and a member is identified by its host's bytes, so such a member's
+// messages were dropped as a non-member's (TestStaticMembersFromNetIP). A member without
+// host or port is refused, as staticsvc refuses it.
+func staticMembers(ms []channel.Member) ([]channel.Member, error) {
+	if ms == nil {
+		return nil, nil
+	}
+	out := make([]channel.Member, len(ms))
+	for i, m := range ms {
+		if m.Port <= 0 || len(m.Host) == 0 {
+			return nil, fmt.Errorf("%w: node: static member %d (%s) has no address: it needs Host and Port",
+				channel.ErrInvalidConfig, i, m.String())
+		}
+		if v4 := net.IP(m.Host).To4(); len(m.Host) == net.IPv6len && v4 != nil {
+			m.Host = slices.Clone([]byte(v4))
+		}
+		out[i] = m
+	}
+	return out, nil
 }
