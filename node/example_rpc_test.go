@@ -3,12 +3,11 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/internal/freeport"
+	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/rpc"
 	"github.com/gotribes/tribes/transport/nio"
@@ -19,22 +18,18 @@ import (
 // RpcChannel of the same id would answer the same call.
 func Example_rpc() {
 	ctx := context.Background()
-	ports, release, err := freeport.Pick(2, freeport.TCP, "127.0.0.1") // choose your own
-	if err != nil {
-		panic(err)
-	}
-	defer release()
 	names := []string{"A", "B"}
 	ids := []channel.UniqueID{{1}, {2}}
-	member := func(i int) channel.Member {
-		return channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: int32(ports[i]), SecurePort: -1, UDPPort: -1,
-			UniqueID: ids[i]}
-	}
 
-	var rpcs []*rpc.Channel
-	for i, name := range names {
-		ch, err := node.New(node.Config{Transport: &nio.Config{Address: "127.0.0.1", Port: ports[i]},
-			UniqueID: ids[i], StaticMembers: []channel.Member{member(1 - i)}})
+	var chans []*channel.Channel
+	for i := range names {
+		// Each node on a port of the kernel's choice; B lists A from the start, and A
+		// adds B to its static list once B runs.
+		cfg := node.Config{Transport: &nio.Config{Address: "127.0.0.1"}, UniqueID: ids[i]}
+		if i == 1 {
+			cfg.StaticMembers = []channel.Member{chans[0].LocalMember()}
+		}
+		ch, err := node.New(cfg)
 		if err != nil {
 			panic(err)
 		}
@@ -42,6 +37,13 @@ func Example_rpc() {
 			panic(err)
 		}
 		defer ch.Stop(ctx, channel.SvcAll)
+		chans = append(chans, ch)
+	}
+	chans[0].Membership().(*static.Service).Add(chans[1].LocalMember())
+
+	var rpcs []*rpc.Channel
+	for i, name := range names {
+		ch := chans[i]
 		// Wait until the node lists the other: a static list does so once started,
 		// multicast or cloud membership only after a moment. A channel drops requests
 		// from nodes it does not list, and a call to no member fails.

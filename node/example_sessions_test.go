@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/internal/freeport"
+	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
@@ -21,21 +20,15 @@ import (
 // sessions: it has no manager yet, so node1 starts with none).
 func Example_sessions() {
 	ctx := context.Background()
-	ports, release, err := freeport.Pick(2, freeport.TCP, "127.0.0.1") // choose your own
-	if err != nil {
-		panic(err)
-	}
-	defer release()
-	ids := []channel.UniqueID{{1}, {2}}
-	member := func(i int) channel.Member {
-		return channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: int32(ports[i]), SecurePort: -1, UDPPort: -1,
-			UniqueID: ids[i]}
-	}
-
 	var chans []*channel.Channel
 	for i := range 2 {
-		ch, err := node.New(node.Config{Transport: &nio.Config{Address: "127.0.0.1", Port: ports[i]},
-			UniqueID: ids[i], StaticMembers: []channel.Member{member(1 - i)}})
+		// Each node on a port of the kernel's choice; node2 lists node1 from the start,
+		// and node1 adds node2 to its static list once node2 runs.
+		cfg := node.Config{Transport: &nio.Config{Address: "127.0.0.1"}, UniqueID: channel.UniqueID{byte(i + 1)}}
+		if i == 1 {
+			cfg.StaticMembers = []channel.Member{chans[0].LocalMember()}
+		}
+		ch, err := node.New(cfg)
 		if err != nil {
 			panic(err)
 		}
@@ -45,6 +38,7 @@ func Example_sessions() {
 		defer ch.Stop(ctx, channel.SvcAll)
 		chans = append(chans, ch)
 	}
+	chans[0].Membership().(*static.Service).Add(chans[1].LocalMember())
 
 	var handlers []http.Handler
 	for i, ch := range chans {
