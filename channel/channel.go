@@ -435,11 +435,11 @@ func (c *Channel) memberEvent(m Member, added bool) {
 	}
 }
 
-// AddMessageListener registers l and returns a function that removes it. A nil l (or a nil
-// MessageListenerFunc) is ignored and its remove function does nothing
-// (TestNilListenersIgnored).
+// AddMessageListener registers l and returns a function that removes it. A nil l, or a nil
+// function or pointer of a listener type (MessageListenerFunc, objects.Func), is ignored and
+// its remove function does nothing (TestNilListenersIgnored).
 func (c *Channel) AddMessageListener(l MessageListener) (remove func()) {
-	if f, ok := l.(MessageListenerFunc); l == nil || ok && f == nil {
+	if isNil(l) {
 		return func() {}
 	}
 	e := &msgEntry{l: l}
@@ -449,10 +449,11 @@ func (c *Channel) AddMessageListener(l MessageListener) (remove func()) {
 	}
 }
 
-// AddMembershipListener registers l and returns a function that removes it. A nil l is
-// ignored and its remove function does nothing (TestNilListenersIgnored).
+// AddMembershipListener registers l and returns a function that removes it. A nil l, or a
+// nil pointer or function of a listener type, is ignored and its remove function does
+// nothing (TestNilListenersIgnored).
 func (c *Channel) AddMembershipListener(l MembershipListener) (remove func()) {
-	if l == nil {
+	if isNil(l) {
 		return func() {}
 	}
 	e := &mbrEntry{l: l}
@@ -460,6 +461,19 @@ func (c *Channel) AddMembershipListener(l MembershipListener) (remove func()) {
 	return func() {
 		updateList(&c.lmu, &c.mbrL, func(s []*mbrEntry) []*mbrEntry { return without(s, e) })
 	}
+}
+
+// isNil reports whether l is nil or a nil function, pointer, map, channel or slice: a
+// listener variable left unset, whose methods would panic when called.
+func isNil(l any) bool {
+	if l == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(l); v.Kind() {
+	case reflect.Func, reflect.Pointer, reflect.Map, reflect.Chan, reflect.Slice:
+		return v.IsNil()
+	}
+	return false
 }
 
 func updateList[T any](mu *sync.Mutex, p *atomic.Pointer[[]T], f func([]T) []T) {

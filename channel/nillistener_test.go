@@ -13,7 +13,8 @@ import (
 // so the next membership event dereferenced it and crashed the process (in Start for a
 // static member, on a membership goroutine for the others), and every received message
 // panicked in delivery (recovered by the transport as a FAIL_ACK, failing the messages of
-// every other listener too).
+// every other listener too). So is a nil function or pointer of any listener type
+// (objects.Func(nil), a *T left unset).
 func TestNilListenersIgnored(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
@@ -28,11 +29,15 @@ func TestNilListenersIgnored(t *testing.T) {
 		var ml channel.MessageListener
 		var bl channel.MembershipListener
 		var fn channel.MessageListenerFunc
+		var own ownFunc                // a function type of the application's (as objects.Func)
+		var ptr *ownMembers            // a pointer listener left unset
 		ch.AddMessageListener(ml)()    // removing an ignored listener is a no-op
 		ch.AddMessageListener(ml)      // nil interface
 		ch.AddMessageListener(fn)      // nil function
+		ch.AddMessageListener(own)     // nil function of another type
 		ch.AddMembershipListener(bl)   // nil interface
 		ch.AddMembershipListener(bl)() // removing is a no-op
+		ch.AddMembershipListener(ptr)  // nil pointer
 		if i == 1 {
 			ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
 				got <- string(m.Data)
@@ -62,3 +67,15 @@ func TestNilListenersIgnored(t *testing.T) {
 		t.Fatalf("received %q", m)
 	}
 }
+
+// ownFunc is a listener function type as an application or objects.Func declares one.
+type ownFunc func(*channel.Message) error
+
+func (f ownFunc) Accept(*channel.Message) bool             { return true }
+func (f ownFunc) MessageReceived(m *channel.Message) error { return f(m) }
+
+// ownMembers is a pointer membership listener.
+type ownMembers struct{ n int }
+
+func (o *ownMembers) MemberAdded(channel.Member)       { o.n++ }
+func (o *ownMembers) MemberDisappeared(channel.Member) { o.n-- }
