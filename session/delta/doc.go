@@ -183,7 +183,9 @@
 // virtual machine. GODEBUG=disablethp=1 turns that off. Messages that
 // arrive at the joiner meanwhile are queued and replayed afterwards; those older than that
 // time are dropped (Tomcat's stateTimestampDrop), except deltas newer than the
-// transferred copy of their session. If the donor leaves the membership, cannot be
+// transferred copy of their session, and expiries and id changes of sessions the joiner
+// holds (the donor applied them after its snapshot, or the copy came from a donor that
+// left mid-transfer; a rename whose new id is held drops the old id's copy). If the donor leaves the membership, cannot be
 // reached or has no sessions to give (EVT_ALL_SESSION_NOCONTEXTMANAGER), the next member
 // is asked; so it is when a message from the donor was lost on receipt (the transport
 // reports it through channel.LossListener: larger than its MaxFrameSize, or cut off by

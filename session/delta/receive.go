@@ -247,11 +247,29 @@ func (m *Manager) handleChangeID(msg *Message) {
 			return
 		}
 		ok, taken := m.renameReplica(s, old, msg.NewID)
-		if ok || taken || s.ID() == old {
-			return // done, the new id taken, or s no longer held (expired, the manager stopping)
+		if taken {
+			m.dropRenamedCopy(s, old, msg.NewID)
+			return
+		}
+		if ok || s.ID() == old {
+			return // done, or s no longer held (expired, the manager stopping)
 		}
 		// renamed concurrently (by this node's binder): rename it from its current id
 	}
+}
+
+// dropRenamedCopy handles a rename from old to newID that finds newID held already: the
+// copy under newID came from a member that had applied the rename (a state transfer's
+// snapshot, while the copy under old came from an earlier donor, or a repair's), so the
+// copy s under the old id is a name the session no longer has, and it goes (without
+// telling the cluster) unless it is newer than the one under newID.
+func (m *Manager) dropRenamedCopy(s *Session, old, newID string) {
+	held := m.st.get(newID)
+	if held == nil || held == s || !s.olderThan(held.highestVersion()+1) {
+		return
+	}
+	_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+	m.noteRemoved(old, s, 0, true) // an old name: the session lives on
 }
 
 // renameReplica renames s from old to newID as the cluster asks (a rename received, or a

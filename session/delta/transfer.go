@@ -440,15 +440,27 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 // stale reports whether a message queued during the transfer is already reflected in
 // the transferred state (Tomcat's stateTimestampDrop): it is older than the donor's
 // snapshot. A delta is kept anyway when it is newer than the transferred copy of its
-// session (its version is higher), which happens when the donor received it late.
+// session (its version is higher), which happens when the donor received it late. So is
+// an expiry or an id change of a session this node holds (under the id it names): the
+// copy came from a snapshot that did not reflect it, the donor's if it applied the
+// message after it walked the session, or an earlier donor's (one that left mid-transfer:
+// its sessions stay, and the next donor's snapshot lacks the sessions removed or renamed
+// since). An expiry spares a copy created after it (the id was used again).
 func (m *Manager) stale(msg *Message, ts int64) bool {
 	if m.cfg.KeepStaleTransferMessages || ts == 0 || msg.Timestamp >= ts {
 		return false
 	}
-	if msg.Event == EventDelta {
+	switch msg.Event {
+	case EventDelta:
 		if s := m.st.get(msg.SessionID); s != nil {
 			return !s.olderThan(msg.Version)
 		}
+	case EventExpired:
+		if s := m.replicaOf(msg.SessionID); s != nil {
+			return s.CreationTime().UnixMilli() > msg.Timestamp
+		}
+	case EventChangeSessionID:
+		return m.replicaOf(msg.SessionID) == nil
 	}
 	return true
 }
