@@ -80,6 +80,8 @@ type batch struct {
 	want int           // the size its leader waits for (awaitCohort); 0: none
 	done chan struct{} // closed once the batch was sent and err set
 	err  error
+	// refused: the messages the codec refused to encode, with why (their calls get that)
+	refused refusedSet
 }
 
 // send sends msg in a batch with the messages of concurrent calls (to the members at the
@@ -96,7 +98,7 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 		}
 		b.mu.Unlock()
 		<-nb.done
-		return nb.err
+		return nb.refused.errFor(msg, nb.err)
 	}
 	nb := &batch{msgs: []*Message{msg}, done: make(chan struct{})}
 	b.next = nb
@@ -120,10 +122,10 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 	var err error
 	to := b.m.cl.ch.Members()
 	if len(to) > 0 { // none: the changes are dropped, as takeDelta does, but with a quorum
-		err = b.m.sendBatch(ctx, b.bc, to, msgs)
+		err = b.m.sendBatch(ctx, b.bc, to, msgs, &nb.refused)
 	}
 	nb.err = b.m.judge(len(to), err)
-	return nb.err
+	return nb.refused.errFor(msg, nb.err)
 }
 
 // awaitCohort waits, up to b.wait, until the open batch nb, whose leader holds the send
@@ -231,11 +233,30 @@ func (b *batcher) handOver() {
 	b.sending = false
 }
 
-// sendBatch sends msgs in one channel message of bc's batch format; a batch that would
-// exceed the codec's size limit is split in two.
-func (m *Manager) sendBatch(ctx context.Context, bc batchCodec, to []channel.Member, msgs []*Message) error {
+// sendBatch sends msgs in one channel message of bc's batch format; a batch that cannot
+// be encoded (it would exceed the codec's size limit, or a message in it its other
+// limits) is split in two. A message that cannot be encoded on its own is not sent: it
+// goes into *refused with the codec's error, and the others are sent without it.
+func (m *Manager) sendBatch(ctx context.Context, bc batchCodec, to []channel.Member, msgs []*Message, refused *refusedSet) error {
 	if len(msgs) == 1 {
-		return m.sendTo(ctx, to, msgs[0], m.opts)
+		msg := msgs[0]
+		msg.Context = m.cfg.Name
+		bp := m.buffer()
+		data, err := m.cl.codec.AppendMessage((*bp)[:0], msg)
+		if err != nil {
+			m.release(bp, data)
+			if *refused == nil {
+				*refused = refusedSet{}
+			}
+			(*refused)[msg] = err
+			return nil
+		}
+		sent, err := m.transmit(ctx, to, data, m.opts)
+		m.release(bp, data)
+		if sent {
+			m.countSent(msg)
+		}
+		return err
 	}
 	for _, msg := range msgs {
 		msg.Context = m.cfg.Name
@@ -245,7 +266,7 @@ func (m *Manager) sendBatch(ctx context.Context, bc batchCodec, to []channel.Mem
 	if err != nil {
 		m.release(bp, data)
 		h := len(msgs) / 2
-		return errors.Join(m.sendBatch(ctx, bc, to, msgs[:h]), m.sendBatch(ctx, bc, to, msgs[h:]))
+		return errors.Join(m.sendBatch(ctx, bc, to, msgs[:h], refused), m.sendBatch(ctx, bc, to, msgs[h:], refused))
 	}
 	sent, err := m.transmit(ctx, to, data, m.opts)
 	m.release(bp, data)
@@ -278,6 +299,9 @@ type batchCodec interface {
 //
 // It fails if the result exceeds MaxMessageSize.
 func (c BinaryCodec) appendBatch(dst []byte, msgs []*Message) ([]byte, error) {
+	if n := c.maxEntries(); len(msgs) > n {
+		return dst, fmt.Errorf("%w: a batch of %d messages (MaxEntries %d)", ErrMessageLimit, len(msgs), n)
+	}
 	b := append(dst, batchMagic...)
 	b = binary.AppendUvarint(b, uint64(len(msgs)))
 	for _, m := range msgs {

@@ -103,6 +103,9 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	if !m.Event.Valid() {
 		return dst, fmt.Errorf("delta: cannot encode unknown event %d", m.Event)
 	}
+	if err := c.checkLimits(m); err != nil {
+		return dst, err
+	}
 	b := append(dst, binaryMagic...)
 	b = binary.AppendUvarint(b, uint64(m.Event))
 	b = appendString(b, m.Context)

@@ -238,12 +238,14 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 	members := m.cl.ch.Members()
 	q.hadMembers.Store(len(members) > 0)
 	var err error
+	var refused refusedSet
 	if len(members) > 0 { // none: the changes are dropped, as takeDelta does
-		err = m.judge(len(members), m.sendBatch(context.Background(), q.bc, members, q.msgs))
+		err = m.judge(len(members), m.sendBatch(context.Background(), q.bc, members, q.msgs, &refused))
 	}
 	clear(q.msgs)
 	waited := false
 	for _, it := range batch {
+		err := refused.errFor(it.msg, err)
 		if it.s != nil {
 			q.settle(it, err, len(members) > 0)
 		}
@@ -252,7 +254,7 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 			it.done <- err
 		}
 	}
-	if err != nil && !waited {
+	if (err != nil || refused != nil) && !waited {
 		m.cl.refusals.Log(slog.LevelWarn, m.cfg.Name, "async replication",
 			"delta: asynchronous replication failed; the changes go out with the session's next request", "err", err)
 	}

@@ -278,6 +278,9 @@ func (m *Manager) encodeValue(name string, v any) ([]byte, error) {
 	if err != nil {
 		return nil, &ValueError{Name: name, Type: typ(), Err: err}
 	}
+	if err := m.checkValueLimits(name, v, data); err != nil {
+		return nil, err
+	}
 	if _, ok := m.cfg.Codec.(GobCodec); ok && len(data) > 0 && data[0] != tagGob {
 		return data, nil // GobCodec's own encodings decode to the type they were made from
 	}

@@ -1,0 +1,118 @@
+package delta_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// TestBatchWithAnUnencodableChangeLosesNoOther: one request's change that the peers'
+// codec refuses (a note name longer than MaxStringLen) travels in a batch with three other
+// requests' changes. Every peer refused the whole batch as malformed and acknowledged it,
+// so all four acked Replicate calls returned nil while no peer had any of the changes.
+// Now the sender refuses that change (its request gets the error and keeps it pending)
+// and the others go out and are acknowledged.
+func TestBatchWithAnUnencodableChangeLosesNoOther(t *testing.T) {
+	const n, bad = 4, 2
+	ctx := context.Background()
+	codec := delta.BinaryCodec{MaxStringLen: 256}
+	nw := channeltest.NewNetwork()
+	a, g := startGated(t, nw, codec, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+	_, bch := newChannel(t, nw)
+	b := readyManager(t, bch, codec, delta.Config{JvmRoute: "b"})
+	ss := make([]*delta.Session, n)
+	for i := range ss {
+		s, err := a.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set("k", i); err != nil {
+			t.Fatal(err)
+		}
+		ss[i] = s
+	}
+	if err := ss[bad].SetNote(strings.Repeat("n", 300), "v"); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := g.arm(nil)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = a.Replicate(ctx, ss[0]) })
+	<-entered
+	for i := 1; i < n; i++ {
+		wg.Go(func() { errs[i] = a.Replicate(ctx, ss[i]) })
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "the deltas wait for the send in flight", func() bool {
+		return delta.QueuedForBatch(a) == n-1
+	})
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if i == bad {
+			if err == nil {
+				t.Errorf("Replicate %d: nil, though no peer can read its change", i)
+			}
+			if !ss[i].Dirty() {
+				t.Errorf("session %d lost its pending change", i)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Replicate %d: %v", i, err)
+		}
+		if v, _ := delta.Attr[int](b.Find(ss[i].ID()), "k"); v != i {
+			t.Errorf("Replicate %d succeeded, but B holds k=%v", i, v)
+		}
+	}
+	if got := b.Stats().Received[delta.EventDelta]; got != n-1 {
+		t.Errorf("B received %d deltas, want %d", got, n-1)
+	}
+	if err := errs[bad]; err != nil && !errors.Is(err, delta.ErrMessageLimit) {
+		t.Errorf("Replicate %d: %v, want ErrMessageLimit", bad, err)
+	}
+}
+
+// TestSetRefusesWhatThePeersWouldRefuse: an attribute value larger than the codec's
+// MaxValueSize, or a name longer than its MaxStringLen, was taken by Set and its delta
+// acknowledged by the peer that refused it as malformed: an acked write that no other
+// node held. Set refuses both now, as it refuses values that would not decode there.
+func TestSetRefusesWhatThePeersWouldRefuse(t *testing.T) {
+	ctx := context.Background()
+	codec := delta.BinaryCodec{MaxStringLen: 256, MaxValueSize: 1024}
+	nw := channeltest.NewNetwork()
+	_, ach := newChannel(t, nw)
+	a := readyManager(t, ach, codec, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+	_, bch := newChannel(t, nw)
+	b := readyManager(t, bch, codec, delta.Config{JvmRoute: "b"})
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		v    any
+	}{{"big", make([]byte, 2048)}, {strings.Repeat("n", 300), 1}} {
+		err := s.Set(c.name, c.v)
+		var ve *delta.ValueError
+		if !errors.As(err, &ve) || !errors.Is(err, delta.ErrValueNotReplicable) || !errors.Is(err, delta.ErrMessageLimit) {
+			t.Errorf("Set of a %d-byte name: %v, want a *ValueError wrapping ErrValueNotReplicable and ErrMessageLimit",
+				len(c.name), err)
+		}
+	}
+	if err := s.Set("fits", make([]byte, 512)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Find(s.ID()).Names(); len(got) != 1 || got[0] != "fits" {
+		t.Errorf("B holds the attributes %q, want [fits]", got)
+	}
+}
