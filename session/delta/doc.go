@@ -45,8 +45,9 @@
 // (attribute, principal, isnew, maxinterval, authtype, listener, note; set or remove); a
 // later action on the same name replaces the earlier one. When the request ends,
 // Manager.Replicate sends the actions as one EVT_SESSION_DELTA, only if there are any;
-// otherwise it sends EVT_SESSION_ACCESSED when the session was not primary here or was
-// not replicated for longer than its max inactive interval. The node that served the
+// otherwise it sends EVT_SESSION_ACCESSED when the session was not primary here, was
+// not replicated for longer than its max inactive interval, or its last message from here
+// failed (the node primary before would expire it). The node that served the
 // request becomes the session's primary; the others hold copies. Replications of one
 // session are serialised, so concurrent requests on it reach the other nodes in order.
 //

@@ -268,6 +268,7 @@ func (q *asyncQueue) settle(it queuedMsg, err error, members bool) {
 	defer s.mu.Unlock()
 	if err != nil && s.valid {
 		s.restore(it.actions, s.stampOfDelta(it.msg))
+		s.sendFailedLocked()
 	}
 	s.queued = false
 	if s.sent != nil {

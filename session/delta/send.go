@@ -163,11 +163,27 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	}
 	if err != nil {
 		s.requeue(msg, actions)
+		s.sendFailed()
 		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
 	}
 	s.reuse(actions) // sent: the message is done with them
 	return nil
 }
+
+// sendFailed records that a message of s (a delta or an EVT_SESSION_ACCESSED) did not
+// reach every member. takeDelta made this node the session's primary, and the members
+// may not know it: the one that was primary before goes on expiring the session after
+// its timeout counted from the request it served last, and tells the others. So the
+// next request on s tells the members again that it was served here (an
+// EVT_SESSION_ACCESSED, when its changes do not go out anyway).
+func (s *Session) sendFailed() {
+	s.mu.Lock()
+	s.sendFailedLocked()
+	s.mu.Unlock()
+}
+
+// sendFailedLocked is sendFailed with s.mu held.
+func (s *Session) sendFailedLocked() { s.lastRepl = 0 }
 
 // Invalidate destroys s here and on every other node (EVT_SESSION_EXPIRED). Session
 // listeners fire; the session's pending changes go out first, as Tomcat does.
