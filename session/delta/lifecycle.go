@@ -80,6 +80,11 @@ func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Unlock()
 	m.cl.unregister(m)
 	m.wg.Wait()
+	if m.async != nil {
+		// Send what waits in the queue before the sessions go, the changes that wait for
+		// their session's delta in flight included: those requests were answered.
+		m.async.stop()
+	}
 	var errs []error
 	for _, s := range m.st.clear() {
 		if err := m.expire(ctx, s, m.cfg.ExpireSessionsOnShutdown, causeStopped, false); err != nil {
@@ -87,7 +92,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		}
 	}
 	if m.async != nil {
-		m.async.stop() // what was queued has been sent
+		m.async.stop() // the expiries queued since (ExpireSessionsOnShutdown) have been sent
 	}
 	m.log.Info("delta: session manager stopped")
 	return errors.Join(errs...)

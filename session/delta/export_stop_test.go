@@ -1,0 +1,21 @@
+package delta
+
+import "context"
+
+// ReplicateNoWait is the asynchronous middleware's replication of s: its delta is queued
+// (or, while one of s's is queued or being sent, left pending to follow it) and the call
+// returns at once (tests only).
+func ReplicateNoWait(m *Manager, s *Session) error {
+	return m.replicate(context.Background(), s, false)
+}
+
+// AsyncStopping reports whether m's asynchronous replication queue was told to stop
+// (Manager.Stop reached it; tests only).
+func AsyncStopping(m *Manager) bool {
+	if m.async == nil {
+		return false
+	}
+	m.async.mu.Lock()
+	defer m.async.mu.Unlock()
+	return m.async.stopped
+}
