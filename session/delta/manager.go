@@ -92,6 +92,9 @@ type Manager struct {
 	liveOn  atomic.Bool
 	skipMu  sync.Mutex
 	skipped map[string]bool
+
+	// renamedIDs: the sessions renamed lately, by old id (renamed.go)
+	renamedIDs recentRenames
 }
 
 // maxKnownRoutes bounds Manager.routes.

@@ -136,15 +136,18 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 	case EventCreated:
 		m.handleCreated(msg)
 	case EventExpired:
-		if s := m.replicaOf(msg.SessionID); s != nil {
-			top := s.highestVersion() // before the expiry empties it
+		if s := m.targetOf(msg.SessionID); s != nil {
+			top, cur := s.highestVersion(), s.ID() // before the expiry empties it
 			_ = m.expire(context.Background(), s, false, causeInvalidated, true)
 			m.noteRemoved(msg.SessionID, s, top, false) // the cluster removed it (removals.go)
+			if cur != msg.SessionID {
+				m.noteRemoved(cur, s, top, false) // under the id it was renamed to
+			}
 		} else {
 			m.stats.unknownID.Add(1)
 		}
 	case EventAccessed:
-		if s := m.replicaOf(msg.SessionID); s != nil {
+		if s := m.targetOf(msg.SessionID); s != nil {
 			s.accessedElsewhere()
 		} else {
 			m.stats.unknownID.Add(1)
@@ -170,7 +173,10 @@ func (m *Manager) lacks(msg *Message) bool {
 			return false
 		}
 		s, exact := m.lookup(msg.SessionID, m.st.get)
-		return s == nil || !exact && s.missed(msg.Version)
+		if s == nil {
+			return m.renamedFrom(msg.SessionID) == nil
+		}
+		return !exact && s.missed(msg.Version)
 	case EventChangeSessionID:
 		return validID(msg.NewID) && m.replicaOf(msg.SessionID) == nil && m.st.get(msg.NewID) == nil
 	}
@@ -192,7 +198,7 @@ func (m *Manager) handleCreated(msg *Message) {
 }
 
 func (m *Manager) handleDelta(msg *Message, origin uint32) {
-	s := m.replicaOf(msg.SessionID)
+	s := m.targetOf(msg.SessionID)
 	if s == nil {
 		// The first delta of a session carries isnew=true: a node that missed (or has not
 		// yet received) the EVT_SESSION_CREATED creates the session from it.
@@ -277,6 +283,7 @@ func (m *Manager) dropRenamedCopy(s *Session, old, newID string) {
 func (m *Manager) renameReplica(s *Session, old, newID string) (ok, taken bool) {
 	ok, taken = m.st.rename(old, newID, s, func() { s.setID(newID) })
 	if ok {
+		m.noteRenamed(old, s)
 		m.noteRemoved(old, s, 0, true)
 		m.skip(old)
 		m.fire(s, true, notice{kind: nIDChanged, oldID: old})

@@ -231,6 +231,7 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 			continue // renamed concurrently: try again from its current id
 		}
 		m.skip(oldID)
+		m.noteRenamed(oldID, s)
 		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
 		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
 		if err != nil {
