@@ -145,6 +145,7 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 			}
 		} else {
 			m.stats.unknownID.Add(1)
+			m.repairExpired(msg.SessionID)
 		}
 	case EventAccessed:
 		if s := m.targetOf(msg.SessionID); s != nil {

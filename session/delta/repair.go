@@ -30,11 +30,20 @@ type repair struct {
 	renamed map[string]bool // old ids of sessions held under their new id
 	asked   map[channel.MemberKey]bool
 	loaded  map[string]int64 // ids asked for again, with the time of that snapshot
+	// expired: ids whose EVT_SESSION_EXPIRED was replayed: not asked for (a member's
+	// answer taken before it applied the expiry would bring the session back)
+	expired map[string]bool
 }
 
 // replayed records a replayed (or dropped as stale) message; missing is whether the
 // manager lacked its session (lacks) before.
 func (r *repair) replayed(e queued, missing bool) {
+	if e.msg.Event == EventExpired {
+		if r.expired == nil {
+			r.expired = map[string]bool{}
+		}
+		r.expired[e.msg.SessionID] = true
+	}
 	if missing {
 		r.misses = append(r.misses, e)
 		return
@@ -48,10 +57,11 @@ func (r *repair) replayed(e queued, missing bool) {
 }
 
 // pending drops the misses that need no repair (a delta for an id the session was since
-// renamed from, a sender already asked) and reports whether any is left.
+// renamed from or that an expiry removed, a sender already asked) and reports whether any
+// is left.
 func (r *repair) pending() bool {
 	r.misses = slices.DeleteFunc(r.misses, func(e queued) bool {
-		return r.asked[e.src.Key()] || e.msg.Event == EventDelta && r.renamed[e.msg.SessionID]
+		return r.asked[e.src.Key()] || e.msg.Event == EventDelta && (r.renamed[e.msg.SessionID] || r.expired[e.msg.SessionID])
 	})
 	return len(r.misses) > 0
 }
@@ -162,6 +172,27 @@ type liveRepair struct {
 	// not end meanwhile, so that no other round starts before it is over.
 	asking bool
 	held   []queued // the messages about wanted sessions not loaded yet, in arrival order
+	// expired: the wanted ids an EVT_SESSION_EXPIRED removed while this node lacked them
+	// (repairExpired); an answer that still holds them (its member got the expiry after
+	// its snapshot) does not bring them back. Kept across rounds.
+	expired map[string]bool
+}
+
+// repairExpired records an EVT_SESSION_EXPIRED about id, a session this node lacks: if the
+// repair under way wants it, its answer must not load it (the messages held about it are
+// given up with the round).
+func (m *Manager) repairExpired(id string) {
+	if !m.liveOn.Load() {
+		return
+	}
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	if r := m.live; r != nil && r.want[id] {
+		if r.expired == nil {
+			r.expired = map[string]bool{}
+		}
+		r.expired[id] = true
+	}
 }
 
 // add adds ids to the round's.
@@ -421,7 +452,7 @@ func (m *Manager) loadRepaired(chunk *Message) {
 	loaded := map[string]bool{}
 	for i := range chunk.Sessions {
 		st := &chunk.Sessions[i]
-		if !r.want[st.ID] || !validID(st.ID) || st.Removed {
+		if !r.want[st.ID] || r.expired[st.ID] || !validID(st.ID) || st.Removed {
 			continue
 		}
 		m.noteRoute(st.ID)
