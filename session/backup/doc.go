@@ -47,8 +47,12 @@
 // writes return ErrNotReplicated, and the next request's replication sends the session in full, so
 // that the failed request's changes reach the backup too. A session whose creation
 // found no backup (no map member took it) is published with its next request, or that
-// request gets 503 (replmap.Map.Replicate). Changes made after the response started are
-// sent when the handler returns.
+// request gets 503 (replmap.Map.Replicate). A request that changed its session while
+// another node took it over (a concurrent request there made that node the primary), or
+// while it was removed, gets 503 too: the map sends nothing for a session this node no
+// longer serves, so the changes are on no other node (ErrNotPrimary;
+// TestTakenOverDuringRequest). Changes made after the response started are sent when
+// the handler returns.
 //
 // A request whose session id carries another node's route (the load balancer failed
 // over to this node) gets the session renamed to this node's route, as Tomcat's

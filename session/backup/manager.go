@@ -319,6 +319,22 @@ func (m *Manager) Replicate(ctx context.Context, id string) error {
 	return m.m.Replicate(ctx, id, false)
 }
 
+// servedHere returns an error wrapping ErrNotPrimary when s has changes no Replicate
+// took (the map sends nothing for an entry the local node is not the primary of) and the
+// map's entry under its id is no longer s with the local node as its primary: another
+// node took the session over while a request changed it here (a concurrent request
+// there), or it was removed. Its changes are then on no other node.
+func (m *Manager) servedHere(s *Session) error {
+	if !s.Dirty() {
+		return nil
+	}
+	id := s.ID()
+	if v, primary, ok := m.m.Peek(id); ok && primary && v == any(s) {
+		return nil
+	}
+	return fmt.Errorf("%w: session %s", ErrNotPrimary, id)
+}
+
 // sweep removes expired sessions every ExpireInterval: those this node is the primary
 // of once they are idle for their max inactive interval, backups after twice that (their
 // primary is probably gone), as DeltaSession.isValid does.

@@ -210,6 +210,9 @@ func (q *Request) replicate(access bool) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(q.r.Context()), RPCTimeout)
 	defer cancel()
 	err := q.m.Replicate(ctx, s.ID())
+	if err == nil {
+		err = q.m.servedHere(s)
+	}
 	if err != nil {
 		q.m.log.Warn("backup: replicate session", "manager", q.m.cfg.Name, "id", s.ID(), "err", err)
 	}
