@@ -87,7 +87,10 @@
 // (Config.MaxInactive, 30 minutes), and the backups it holds after twice that (their
 // primary is probably gone), as DeltaSession.isValid does. A request for a session
 // that expired so on the node it reaches removes it and finds none. A node that becomes
-// a session's primary marks it used (objectMadePrimary).
+// a session's primary marks it used (objectMadePrimary). A session a request on this
+// node holds (it found or created it) is not expired before that request ends, whose
+// response marks it used, as Tomcat measures idleness from the start of the request that
+// uses the session (TestSweepSparesSessionInUse).
 //
 // A session whose max inactive interval is 0 or negative never expires, as in Tomcat
 // (Session.SetMaxInactive(0) sets -1; a Tomcat node's setMaxInactiveInterval(0) sends 0:

@@ -257,11 +257,13 @@ func (m *Manager) routes() []string {
 // expired reports whether the local node holds session id and it expired at now: as
 // its primary, idle for its max inactive interval; as its backup, for twice that (the
 // backup's times lag: an unchanged session tells its backup it was used only once per
-// interval, and the primary is probably gone), as DeltaSession.isValid does.
+// interval, and the primary is probably gone), as DeltaSession.isValid does. A session
+// a local request holds (Request) is not expired: its request marks it used when its
+// response starts (TestSweepSparesSessionInUse).
 func (m *Manager) expired(id any, now time.Time) bool {
 	v, primary, ok := m.m.Peek(id)
 	s, isSession := v.(*Session)
-	if !ok || !isSession {
+	if !ok || !isSession || s.inUse() {
 		return false
 	}
 	if !primary {

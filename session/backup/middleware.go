@@ -46,6 +46,15 @@ type Request struct {
 	looked bool
 	// original is the cookie's session id when the jvmRoute binding renamed the session.
 	original string
+	// held are the sessions the request holds (Session.hold), released when it ends.
+	held []*Session
+}
+
+// use makes s the request's session and holds it until the request ends, q.mu held.
+func (q *Request) use(s *Session) {
+	q.s = s
+	s.hold()
+	q.held = append(q.held, s)
 }
 
 // FromContext returns the request's session state, nil outside Manager.Wrap (whose
@@ -98,7 +107,7 @@ func (q *Request) find() (*Session, error) {
 			q.setCookie()
 		}
 	}
-	q.s = s
+	q.use(s)
 	return s, nil
 }
 
@@ -158,7 +167,8 @@ func (q *Request) Create() (*Session, error) {
 	if s == nil {
 		return nil, err
 	}
-	q.s, q.id = s, s.ID()
+	q.use(s)
+	q.id = s.ID()
 	q.setCookie()
 	return s, err
 }
@@ -222,6 +232,15 @@ func (q *Request) replicate(access bool) error {
 // done ends the request: it commits the response if the handler wrote nothing, then
 // sends the changes made after the response started.
 func (q *Request) done() {
+	defer func() {
+		q.mu.Lock()
+		held := q.held
+		q.held = nil
+		q.mu.Unlock()
+		for _, s := range held {
+			s.release()
+		}
+	}()
 	if !q.w.Committed() && !q.w.Commit() {
 		return
 	}

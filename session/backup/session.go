@@ -25,6 +25,9 @@ type Session struct {
 	// (lastTimeReplicated).
 	replicated time.Time
 	limits     Limits
+	// requests counts the local requests holding the session (hold, release): the sweep
+	// spares it meanwhile.
+	requests int
 }
 
 // NewSession returns a new session with the id, created now, with max inactive interval
@@ -175,6 +178,29 @@ func (s *Session) Expired(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.st.MaxInactive > 0 && now.UnixMilli()-s.st.LastAccessedTime >= int64(s.st.MaxInactive)*1000
+}
+
+// hold records that a local request uses the session, until release: the manager does
+// not expire it meanwhile, as Tomcat measures idleness from the start of the request
+// that uses the session (thisAccessedTime).
+func (s *Session) hold() {
+	s.mu.Lock()
+	s.requests++
+	s.mu.Unlock()
+}
+
+// release ends a hold.
+func (s *Session) release() {
+	s.mu.Lock()
+	s.requests--
+	s.mu.Unlock()
+}
+
+// inUse reports whether a local request holds the session.
+func (s *Session) inUse() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests > 0
 }
 
 // Access marks the session used now (Tomcat's access and endAccess): its last accessed
