@@ -51,8 +51,10 @@
 // another node took it over (a concurrent request there made that node the primary), or
 // while it was removed, gets 503 too: the map sends nothing for a session this node no
 // longer serves, so the changes are on no other node (ErrNotPrimary;
-// TestTakenOverDuringRequest). Changes made after the response started are sent when
-// the handler returns.
+// TestTakenOverDuringRequest), and so does one whose replication ends after
+// Manager.Stop started: its diff may reach the backup after the backup took the session
+// over and passed its copy on without it (TestStopDuringReplicate). Changes made after
+// the response started are sent when the handler returns.
 //
 // A request whose session id carries another node's route (the load balancer failed
 // over to this node) gets the session renamed to this node's route, as Tomcat's

@@ -75,6 +75,8 @@ type Manager struct {
 	routeList []string
 
 	expiredN atomic.Uint64
+	// stopping is set when Stop starts: a Replicate that ends after that reports an error.
+	stopping atomic.Bool
 }
 
 // Stats are a Manager's counters.
@@ -162,6 +164,7 @@ func (m *Manager) Start(ctx context.Context) error {
 // stopped before, or that runs none, is no failure, so a clean shutdown of every node
 // returns nil (TestSecondStopOfACleanShutdown).
 func (m *Manager) Stop(ctx context.Context) error {
+	m.stopping.Store(true)
 	m.mu.Lock()
 	stop, done := m.stop, m.done
 	m.stop = nil
@@ -316,9 +319,17 @@ func (m *Manager) Invalidate(ctx context.Context, id string) error {
 
 // Replicate sends what a request did to session id to its backup (BackupManager's
 // requestCompleted): its changes as a diff, or MSG_ACCESS when it only was used and was
-// not replicated for its max inactive interval, or nothing.
+// not replicated for its max inactive interval, or nothing. A Replicate that ends after
+// Stop started returns an error wrapping replmap.ErrNotStarted, as one that starts after
+// it: its diff may reach the backup after the backup took the session over on this
+// node's MSG_STOP and passed its copy, without the diff, to a new backup
+// (TestStopDuringReplicate).
 func (m *Manager) Replicate(ctx context.Context, id string) error {
-	return m.m.Replicate(ctx, id, false)
+	err := m.m.Replicate(ctx, id, false)
+	if err == nil && m.stopping.Load() {
+		err = fmt.Errorf("backup: session %s: the manager stopped during its replication: %w", id, replmap.ErrNotStarted)
+	}
+	return err
 }
 
 // servedHere returns an error wrapping ErrNotPrimary when s has changes no Replicate

@@ -34,6 +34,13 @@ func startChannels(n int, heartbeat time.Duration) (chans []*channel.Channel, st
 
 // startNodes is startChannels that also returns the channels' channeltest nodes.
 func startNodes(n int, heartbeat time.Duration) (chans []*channel.Channel, nodes []*channeltest.Node, stop func()) {
+	return startNodesWith(n, heartbeat, nil)
+}
+
+// startNodesWith is startNodes with extra[i], if any, as node i's first interceptor
+// (the closest to the application).
+func startNodesWith(n int, heartbeat time.Duration, extra map[int]channel.Interceptor) (chans []*channel.Channel,
+	nodes []*channeltest.Node, stop func()) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	stop = func() {
@@ -41,15 +48,19 @@ func startNodes(n int, heartbeat time.Duration) (chans []*channel.Channel, nodes
 			_ = ch.Stop(ctx, channel.SvcAll)
 		}
 	}
-	for range n {
+	for i := range n {
 		tn := nw.NewNode()
 		nodes = append(nodes, tn)
 		d, err := interceptors.NewMessageDispatch(interceptors.DispatchConfig{})
 		if err != nil {
 			panic(err)
 		}
+		stack := []channel.Interceptor{d}
+		if x := extra[i]; x != nil {
+			stack = []channel.Interceptor{x, d}
+		}
 		ch, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: tn.Membership(),
-			Interceptors: []channel.Interceptor{d}, HeartbeatInterval: heartbeat})
+			Interceptors: stack, HeartbeatInterval: heartbeat})
 		if err != nil {
 			panic(err)
 		}
@@ -72,7 +83,14 @@ func startManagers(t *testing.T, n int, cfg backup.Config) []*backup.Manager {
 // startManagerNodes is startManagers that also returns the channeltest nodes.
 func startManagerNodes(t *testing.T, n int, cfg backup.Config) ([]*backup.Manager, []*channeltest.Node) {
 	t.Helper()
-	chans, nodes, stop := startNodes(n, -1)
+	return startManagerNodesWith(t, n, cfg, nil)
+}
+
+// startManagerNodesWith is startManagerNodes with extra interceptors (startNodesWith).
+func startManagerNodesWith(t *testing.T, n int, cfg backup.Config, extra map[int]channel.Interceptor) ([]*backup.Manager,
+	[]*channeltest.Node) {
+	t.Helper()
+	chans, nodes, stop := startNodesWith(n, -1, extra)
 	t.Cleanup(stop)
 	for _, ch := range chans {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(ch.Members()) == n-1 })

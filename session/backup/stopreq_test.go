@@ -1,0 +1,103 @@
+package backup_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/session/backup"
+)
+
+// gate is an interceptor that, once armed, holds the next message sent through it until
+// released (held is closed when it holds it); later messages pass.
+type gate struct {
+	channel.InterceptorBase
+	mu          sync.Mutex
+	armed       bool
+	held, after chan struct{}
+}
+
+func newGate() *gate { return &gate{held: make(chan struct{}), after: make(chan struct{})} }
+
+func (g *gate) arm() {
+	g.mu.Lock()
+	g.armed = true
+	g.mu.Unlock()
+}
+
+func (g *gate) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	g.mu.Lock()
+	hold := g.armed
+	g.armed = false
+	g.mu.Unlock()
+	if hold {
+		close(g.held)
+		<-g.after
+	}
+	return g.InterceptorBase.SendMessage(ctx, to, msg)
+}
+
+// TestStopDuringReplicate: the primary's manager stops (a rolling restart) while a
+// request's diff is on its way to the backup. The backup takes the session over on the
+// MSG_STOP (it republishes its copy, without the diff, to the third node) and the diff
+// arrives after: the backup applies it but the third node's copy lacks it, and a client
+// sent there loses the change. The request must not answer 200 for it: it answers 503,
+// as every request does whose Replicate runs into Stop. Before, Replicate returned nil
+// once the backup acknowledged the late diff, and the middleware answered 200.
+func TestStopDuringReplicate(t *testing.T) {
+	g := newGate()
+	ms, _ := startManagerNodesWith(t, 3, backup.Config{DisableJvmRouteBinder: true}, map[int]channel.Interceptor{0: g})
+	body, c := request(t, ms[0], "/", "")
+	id := c.Value
+	if body != id+" 1\n" {
+		t.Fatalf("first request: %q", body)
+	}
+	b := backupOf(ms, id)
+	if b <= 0 {
+		t.Fatalf("no backup node of %s", id)
+	}
+	other := 3 - b
+	h := ms[0].Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := backup.FromContext(r.Context()).Session()
+		if err != nil || s == nil {
+			http.Error(w, "no session", http.StatusInternalServerError)
+			return
+		}
+		_ = s.Set("x", "acknowledged")
+		g.arm() // the diff's send is held
+		_, _ = w.Write([]byte("ok\n"))
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(&http.Cookie{Name: backup.CookieName, Value: id})
+	w := httptest.NewRecorder()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		h.ServeHTTP(w, r)
+	}()
+	select {
+	case <-g.held:
+	case <-served:
+		t.Fatalf("the request ended before its diff was sent: %d %q", w.Code, w.Body)
+	}
+	stopErr := ms[0].Stop(context.Background())
+	close(g.after)
+	<-served
+	if stopErr != nil {
+		t.Fatalf("Stop: %v", stopErr)
+	}
+	s, err := ms[other].Find(context.Background(), id)
+	if err != nil || s == nil {
+		t.Fatalf("n%d: %v, %v", other, s, err)
+	}
+	_, kept, _ := s.Get("x")
+	switch {
+	case w.Code == http.StatusOK && !kept:
+		t.Errorf("the request answered 200, and n%d serves the session without its change", other)
+	case w.Code != http.StatusOK && w.Code != http.StatusServiceUnavailable:
+		t.Errorf("the request: %d %q, want 503", w.Code, w.Body)
+	}
+}
