@@ -58,9 +58,12 @@
 //
 // A request whose session id carries another node's route (the load balancer failed
 // over to this node) gets the session renamed to this node's route, as Tomcat's
-// JvmRouteBinderValve does: Manager.ChangeSessionID removes the map's entry under the old
-// id on every node and puts the session under the new one, and the response sets the new
-// cookie; Request.OriginalID returns the old id. A client whose new cookie was lost comes
+// JvmRouteBinderValve does: Manager.ChangeSessionID puts the session under the new id and
+// then removes the map's entry under the old one on every node, and the response sets the
+// new cookie; Request.OriginalID returns the old id. A request with the old id during the
+// rename (a page's parallel requests) finds the session, not a new one, and gets the new
+// cookie; it answers 503 when it changed the session before the rename reached the backup
+// (TestRequestDuringRename). A client whose new cookie was lost comes
 // back with the old id and finds the session under this node's route, or under the route
 // of the node that renamed it (which died, or answered with an error, before its response
 // left), and this node takes it over (Tomcat's valve does not look), also when the old

@@ -277,8 +277,8 @@ func (m *Manager) expired(id any, now time.Time) bool {
 
 // ChangeSessionID renames session s to newID on every node, as Tomcat's
 // StandardSession.setId does for BackupManager (JvmRouteBinderValve, changeSessionId):
-// the map's entry under the old id is removed everywhere, and s is put under newID,
-// which gives it a backup as a new session gets one. It fails with ErrIDTaken if the map
+// s is put under newID, which gives it a backup as a new session gets one, and then the
+// map's entry under the old id is removed everywhere. It fails with ErrIDTaken if the map
 // holds another session under newID, and returns a wrapped replmap error if the old id's
 // removal missed a member or the session could not reach a backup: it is renamed and
 // stored here under newID all the same, as Tomcat's rename goes on after its map logs a
@@ -297,18 +297,19 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 	if v, _, ok := m.m.Peek(newID); ok && v != s {
 		return fmt.Errorf("%w: %s", ErrIDTaken, newID)
 	}
-	// The map drops the local entry before it sends MSG_REMOVE: a removal some member
-	// missed (a dead node still listed, the usual reason for a failover) must not stop
-	// the rename, or the session would be in no map at all.
-	_, rerr := m.m.Remove(ctx, oldID)
-	if rerr != nil {
-		rerr = fmt.Errorf("backup: rename %s: %w", oldID, rerr)
-	}
+	// Under the new id first, then the old one removed: a request of the session with the
+	// old id meanwhile (a page's parallel requests after a failover) finds it under the
+	// old one, already renamed (TestRequestDuringRename). A removal some member missed (a
+	// dead node still listed, the usual reason for a failover) does not undo the rename.
 	s.setID(newID)
+	var perr error
 	if _, err := m.m.Put(ctx, newID, s); err != nil {
-		return errors.Join(rerr, fmt.Errorf("backup: session %s renamed %s without a backup: %w", oldID, newID, err))
+		perr = fmt.Errorf("backup: session %s renamed %s without a backup: %w", oldID, newID, err)
 	}
-	return rerr
+	if _, err := m.m.Remove(ctx, oldID); err != nil {
+		return errors.Join(perr, fmt.Errorf("backup: rename %s: %w", oldID, err))
+	}
+	return perr
 }
 
 // Invalidate removes session id from every node.
