@@ -143,7 +143,11 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	}
 	m.mu.Lock()
 	if e = m.entries[k]; e == nil { // removed meanwhile
+		published := cur.role == roleBackup && m.state != stateDestroyed
 		m.mu.Unlock()
+		if published { // the new backup and the proxies may hold it after the removal
+			m.retract(ctx, k)
+		}
 		return nil, false, nil
 	}
 	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary

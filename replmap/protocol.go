@@ -419,13 +419,18 @@ func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channe
 			nodes, err = m.publish(ctx, key, value)
 		}
 		m.mu.Lock()
-		left := false
+		left, gone := false, false
 		if e = m.entries[k]; e != nil {
 			e.nodes, e.primary, e.role = nodes, m.local(), rolePrimary
 			m.account(k, e)
 			left = m.departed(nodes)
+		} else {
+			gone = !notify && m.state != stateDestroyed
 		}
 		m.mu.Unlock()
+		if gone {
+			m.retract(ctx, k)
+		}
 		if !left {
 			return nodes, err
 		}
@@ -443,6 +448,19 @@ func (m *Map) firstRemaining(nodes []channel.Member, local channel.Member) bool 
 // anyMember reports whether one of nodes is a map member, m.mu held.
 func (m *Map) anyMember(nodes []channel.Member) bool {
 	return slices.ContainsFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) >= 0 })
+}
+
+// retract sends MSG_REMOVE of k to the map members, for an entry removed while this
+// node published it (a lazy map's publish: its value to a backup, proxies to the
+// others): the removal's MSG_REMOVE may have reached them before the publish did, and
+// would leave them a copy or a proxy of a removed entry, which a Get there takes over
+// (session/backup TestLogoutDuringRelocation). Failures are logged.
+func (m *Map) retract(ctx context.Context, k string) {
+	if members := m.Members(); len(members) > 0 {
+		if err := m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
+			m.log.Warn("replmap: remove an entry removed while published", "map", m.cfg.Name, "err", err)
+		}
+	}
 }
 
 // departed reports whether one of nodes is no longer a map member, m.mu held.
