@@ -45,7 +45,9 @@
 // fails, the client gets 503 Service Unavailable instead (without the headers the handler
 // set for its body: Content-Encoding, Content-Disposition, ETag, ...) and the handler's
 // writes return ErrNotReplicated, and the next request's replication sends the session in full, so
-// that the failed request's changes reach the backup too. A session whose creation
+// that the failed request's changes reach the backup too. Concurrent requests of one
+// session on its primary replicate one at a time, so that the backup applies their
+// diffs in the order they were taken (TestConcurrentRequestsReplicateInOrder). A session whose creation
 // found no backup (no map member took it) is published with its next request, or that
 // request gets 503 (replmap.Map.Replicate). A request that changed its session while
 // another node took it over (a concurrent request there made that node the primary), or

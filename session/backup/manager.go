@@ -17,6 +17,10 @@ import (
 	"github.com/gotribes/tribes/replmap"
 )
 
+// replicateWaitHook, if set (by tests), runs when a Replicate waits for another one of
+// the same session.
+var replicateWaitHook func()
+
 // DefaultExpireInterval is how often a Manager looks for expired sessions (Tomcat's
 // processExpiresFrequency 6 × backgroundProcessorDelay 10 s).
 const DefaultExpireInterval = 60 * time.Second
@@ -320,12 +324,28 @@ func (m *Manager) Invalidate(ctx context.Context, id string) error {
 
 // Replicate sends what a request did to session id to its backup (BackupManager's
 // requestCompleted): its changes as a diff, or MSG_ACCESS when it only was used and was
-// not replicated for its max inactive interval, or nothing. A Replicate that ends after
+// not replicated for its max inactive interval, or nothing. Replicates of one session
+// run one at a time, so that its diffs reach the backup in the order they were taken
+// (concurrent requests). A Replicate that ends after
 // Stop started returns an error wrapping replmap.ErrNotStarted, as one that starts after
 // it: its diff may reach the backup after the backup took the session over on this
 // node's MSG_STOP and passed its copy, without the diff, to a new backup
 // (TestStopDuringReplicate).
 func (m *Manager) Replicate(ctx context.Context, id string) error {
+	if v, _, ok := m.m.Peek(id); ok {
+		if s, ok := v.(*Session); ok {
+			// One at a time per session: the diffs leave in the order they were taken, so
+			// the backup applies a later change after an earlier one of the same attribute
+			// (TestConcurrentRequestsReplicateInOrder).
+			if !s.replMu.TryLock() {
+				if replicateWaitHook != nil {
+					replicateWaitHook()
+				}
+				s.replMu.Lock()
+			}
+			defer s.replMu.Unlock()
+		}
+	}
 	err := m.m.Replicate(ctx, id, false)
 	if err == nil && m.stopping.Load() {
 		err = fmt.Errorf("backup: session %s: the manager stopped during its replication: %w", id, replmap.ErrNotStarted)

@@ -28,6 +28,9 @@ type Session struct {
 	// requests counts the local requests holding the session (hold, release): the sweep
 	// spares it meanwhile.
 	requests int
+	// replMu orders Manager.Replicate's of the session: each takes its diff and sends it
+	// holding it.
+	replMu sync.Mutex
 }
 
 // NewSession returns a new session with the id, created now, with max inactive interval
