@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -380,10 +381,26 @@ func TestSessionEndEndsSignOn(t *testing.T) {
 	var ssos []*sso.SSO
 	var ms []*delta.Manager
 	var pages []http.Handler
-	for range 2 {
+	// The nodes' warnings (a failed replication of the entry, say) are shown if the test
+	// fails: the listeners' work is otherwise invisible.
+	var logs testutil.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the nodes' log:\n%s", logs.String())
+		}
+	})
+	for i := range 2 {
 		ch := newChannel(t, nw)
-		s := startSSOOn(t, ch, nil)
-		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		logger := slog.New(slog.NewTextHandler(&logs, nil)).With("node", string(rune('a'+i)))
+		s, err := sso.New(sso.Config{Channel: ch, Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+		cl := delta.NewCluster(ch, delta.ClusterConfig{Logger: logger})
 		t.Cleanup(func() { _ = cl.Close(ctx) })
 		m, err := cl.NewManager(delta.Config{Name: "localhost#/app", Replication: delta.ReplicateAcked, MemberWait: -1,
 			ExpireInterval: -1, NamedListener: s.Listeners("localhost", "/app")})
