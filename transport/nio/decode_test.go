@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -322,15 +323,34 @@ func TestDecoderRejects(t *testing.T) {
 			t.Errorf("%s: consumed bytes before failing", name)
 		}
 	}
-	// A header announcing a large body allocates nothing and waits, under the limit and
-	// (until the sender is known) over it.
+	// A header announcing a 512 MiB body waits, under the limit and (until the sender is
+	// known) over it. Over the limit it allocates nothing for the frame; under it, on a
+	// connection no member's frame made trusted, only the 64 KiB start of the frame's
+	// buffer. Either way well under 1 MiB, whatever the header claims.
 	for _, max := range []int{1 << 30, 1 << 20} {
-		d := decoder{maxBody: max}
+		var pending atomic.Int64
+		d := decoder{maxBody: max, pending: &pending, limit: 256 << 20}
 		in := &memInbound{buf: wire.AppendFrameHeader(nil, 1<<29)}
-		if got, err := drain(&d, in, nil); err != nil || len(got) != 0 {
+		var got []decoded
+		var err error
+		alloc := allocatedBy(func() { got, err = drain(&d, in, nil) })
+		if err != nil || len(got) != 0 {
 			t.Fatalf("max %d: got %d, %v", max, len(got), err)
 		}
+		if alloc >= 1<<20 {
+			t.Errorf("max %d: a header announcing 512 MiB allocated %d bytes", max, alloc)
+		}
 	}
+}
+
+// allocatedBy returns the bytes the heap allocated while f ran (the test's own goroutine
+// and any other that ran meanwhile: an upper bound of f's).
+func allocatedBy(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
 
 // A frame over maxBody is refused once its header names the sender, whatever has arrived
