@@ -1,0 +1,54 @@
+package nio
+
+import (
+	"testing"
+	"time"
+)
+
+// The defaults a zero Config gets are the ones docs/operations.md gives in its Sizing
+// table and docs/security.md in its defences: the literal values, not the constants, so
+// that a changed constant fails here until the documents follow it.
+func TestDefaultsAsDocumented(t *testing.T) {
+	tr, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tr.Config()
+	for _, f := range []struct {
+		name      string
+		got, want any
+	}{
+		{"Engine", c.Engine, EngineGoroutine},
+		{"Port of DefaultConfig", DefaultConfig().Port, 4000}, // a zero Config's 0 picks a free port
+		{"AutoBind", c.AutoBind, 100},
+		{"Workers", c.Workers, 15},
+		{"MaxConnQueueBytes", c.MaxConnQueueBytes, 4 << 20},
+		{"MaxFrameSize", c.MaxFrameSize, 16 << 20},
+		{"MaxPendingBytes", c.MaxPendingBytes, 256 << 20},
+		{"MaxPooledBytes", c.MaxPooledBytes, 16 << 20},
+		{"MaxConnections", c.MaxConnections, 4096},
+		{"MaxConnOutboundBytes", c.MaxConnOutboundBytes, 256 << 10},
+		{"FirstFrameTimeout", c.FirstFrameTimeout, 10 * time.Second},
+		{"FrameTimeout", c.FrameTimeout, 30 * time.Second},
+		{"PoolSize", c.PoolSize, 25},
+		{"MaxWait", c.MaxWait, 3 * time.Second},
+		{"Timeout", c.Timeout, 3 * time.Second},
+		{"MaxRetryAttempts", c.MaxRetryAttempts, 1},
+		{"RxBufSize", c.RxBufSize, -1},
+		{"TxBufSize", c.TxBufSize, 25188},
+		{"SenderRxBufSize", c.SenderRxBufSize, 25188},
+		{"SenderTxBufSize", c.SenderTxBufSize, -1},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %v, documented %v", f.name, f.got, f.want)
+		}
+	}
+	// MaxRetryAttempts: 0 is the default (1), negative none, as the Sizing table says.
+	cfg := DefaultConfig()
+	cfg.MaxRetryAttempts = -1
+	if tr, err := New(cfg); err != nil {
+		t.Errorf("MaxRetryAttempts -1: %v", err)
+	} else if got := tr.Config().MaxRetryAttempts; got != 0 {
+		t.Errorf("MaxRetryAttempts -1 became %d, want 0 (none)", got)
+	}
+}
