@@ -125,7 +125,10 @@ func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
 		t.Fatalf("read on the shed connection: %v", err)
 	}
 	fmt.Fprintln(stdin, "free")
-	expect("freed")
+	// The shed connection is counted as refused (Stats.ConnsRefused).
+	if refused, _ := strconv.Atoi(strings.TrimSpace(expect("freed"))); refused < 1 {
+		t.Fatalf("Stats.ConnsRefused %d after a connection was shed, want at least 1", refused)
+	}
 }
 
 // spareChild runs the receiver of TestReceiverRetakesItsSpareDescriptor: it takes every
@@ -190,7 +193,7 @@ func spareChild() {
 		switch in.Text() {
 		case "free":
 			free()
-			say("freed")
+			say("freed %d", tr.Stats().ConnsRefused)
 		case "exhaust":
 			exhaust()
 			say("exhausted")
