@@ -111,17 +111,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := ch.Health(); err != nil {
-			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if !m.Ready() {
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	mux.HandleFunc("/healthz", healthz(ch.Health, m.Ready))
 	mux.Handle("/", mw.Wrap(sessionPage(ch, m)))
 	mux.Handle("/logout", mw.Wrap(http.HandlerFunc(logout)))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -242,4 +232,21 @@ func logout(w http.ResponseWriter, r *http.Request) {
 // not refused by the decoder.
 func javaCodec(maxFrame int) delta.JavaCodec {
 	return delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: max(int64(maxFrame), jserial.DefaultMaxBytes)}}
+}
+
+// healthz answers a balancer's health check: 503 while the channel reports a failure
+// (health, Channel.Health: a receiver restarting after descriptor exhaustion, say) or the
+// session manager is not ready (ready, Manager.Ready), else 200 "ok".
+func healthz(health func() error, ready func() bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if err := health(); err != nil {
+			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if !ready() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	}
 }
