@@ -24,7 +24,8 @@ const spareChildEnv = "TRIBES_NIO_SPARE_CHILD"
 // EngineGoroutine sheds connections while descriptors are exhausted on a descriptor it
 // holds in reserve. A receiver that could not take that reserve (descriptors ran out when
 // it started, or another goroutine took the descriptor shed had freed) takes it again once
-// an accept works: the next exhaustion still closes pending connections at once. Before,
+// an accept works: the next exhaustion still closes pending connections at once (counted
+// in Stats.ConnsRefused), and the connections already open stay served. Before,
 // the reserve was lost for the receiver's life and such connections waited in the
 // kernel's backlog for as long as descriptors stayed exhausted. The receiver runs in a
 // child process started with a single free descriptor (its listener's), so that its
@@ -124,6 +125,11 @@ func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
 	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("read on the shed connection: %v", err)
 	}
+	// The connection opened before stays open and served while descriptors are exhausted.
+	if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("still here"))); err != nil {
+		t.Fatalf("write on the connection opened before the exhaustion: %v", err)
+	}
+	readAcks(t, c, 1)
 	fmt.Fprintln(stdin, "free")
 	// The shed connection is counted as refused (Stats.ConnsRefused).
 	if refused, _ := strconv.Atoi(strings.TrimSpace(expect("freed"))); refused < 1 {
