@@ -49,8 +49,8 @@ const (
 	// DefaultMaxWait is Tomcat's PooledSender maxWait.
 	DefaultMaxWait = 3 * time.Second
 	// DefaultMaxFrameSize is the largest frame body accepted (no Tomcat equivalent: Java
-	// only limits a frame to int32). Sixteen partial frames of this size fill the default
-	// MaxPendingBytes; further ones are refused.
+	// only limits a frame to int32). Fifteen partial frames of this size (and 18 bytes of
+	// framing each) fit the default MaxPendingBytes; the sixteenth is refused.
 	DefaultMaxFrameSize = 16 << 20
 	// DefaultMaxPendingBytes is the receiver-wide budget for bytes of partly received frames
 	// (no Tomcat equivalent).

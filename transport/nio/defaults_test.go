@@ -1,8 +1,12 @@
 package nio
 
 import (
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gotribes/tribes/wire"
 )
 
 // The defaults a zero Config gets are the ones docs/operations.md gives in its Sizing
@@ -50,5 +54,32 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		t.Errorf("MaxRetryAttempts -1: %v", err)
 	} else if got := tr.Config().MaxRetryAttempts; got != 0 {
 		t.Errorf("MaxRetryAttempts -1 became %d, want 0 (none)", got)
+	}
+}
+
+// With the defaults, MaxPendingBytes (256 MiB) holds the reservations of 15 frames of the
+// largest size, each MaxFrameSize (16 MiB) plus its 18 bytes of framing, as a member's
+// connection reserves them when they start (TestPendingBudgetBoundsPartialFrames, with
+// smaller sizes): the 16th is refused (docs/security.md).
+func TestDefaultBudgetHoldsFifteenLargestFrames(t *testing.T) {
+	tr, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tr.Config()
+	var pending atomic.Int64
+	fits := 0
+	for range 17 {
+		d := decoder{maxBody: c.MaxFrameSize, pending: &pending, limit: int64(c.MaxPendingBytes)}
+		if err := d.reserve(wire.FrameLen(c.MaxFrameSize)); err != nil {
+			if !errors.Is(err, errOverBudget) {
+				t.Fatalf("reservation %d: %v", fits+1, err)
+			}
+			break
+		}
+		fits++
+	}
+	if fits != 15 {
+		t.Fatalf("%d frames of %d bytes reserved in a budget of %d, want 15", fits, wire.FrameLen(c.MaxFrameSize), c.MaxPendingBytes)
 	}
 }
