@@ -1,11 +1,13 @@
 package nio
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -82,4 +84,26 @@ func TestDefaultBudgetHoldsFifteenLargestFrames(t *testing.T) {
 	if fits != 15 {
 		t.Fatalf("%d frames of %d bytes reserved in a budget of %d, want 15", fits, wire.FrameLen(c.MaxFrameSize), c.MaxPendingBytes)
 	}
+}
+
+// KeepAliveCount and KeepAliveTime of 0 or below, as Tomcat's -1, leave a connection
+// open however many messages it carried and however old it is (docs/operations.md).
+func TestKeepAliveNegativeIsUnlimited(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ecfg Config) {
+		rec := newRecorder(8)
+		b := startNode(t, ecfg, rec.rx)
+		cfg := ecfg
+		cfg.KeepAliveCount, cfg.KeepAliveTime = -1, -1
+		a := startNode(t, cfg, nil)
+		for i := range 5 {
+			if err := a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, seqPayload(i))); err != nil {
+				t.Fatal(err)
+			}
+			rec.next(t)
+			a.t.Heartbeat() // where an aged connection would be closed
+		}
+		if st := a.t.Stats(); st.Dials != 1 || st.ConnsExpired != 0 || st.ConnsPooled != 1 {
+			t.Fatalf("5 messages with KeepAliveCount and KeepAliveTime -1: sender stats %+v, want 1 dial, none expired", st)
+		}
+	})
 }
