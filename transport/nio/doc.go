@@ -126,16 +126,20 @@
 //     connection's buffer (64 KiB) rather than refused against the budget. A frame above
 //     MaxFrameSize whose header before the message (its sender member) does not fit that
 //     buffer is rejected as invalid (Stats.FramesRejected) without a loss report.
-//   - Accept failures (EMFILE, ENFILE) do not stop the listener: the first failure of a run
-//     is counted (Stats.ReceiverFailures), logged and reported (an error wrapping
-//     channel.ErrReceiverFailed). Each pending connection is then accepted on a
-//     descriptor the receiver holds in reserve and closed at once (Stats.ConnsRefused),
+//   - Accept failures do not stop the listener. Exhaustion (EMFILE, ENFILE, ENOBUFS,
+//     ENOMEM): the first failure of a run is counted (Stats.ReceiverFailures), logged and
+//     reported (an error wrapping channel.ErrReceiverFailed). Each pending connection is
+//     then accepted on a descriptor the receiver holds in reserve and closed at once (Stats.ConnsRefused),
 //     so that peers learn at once instead of waiting in the kernel's backlog; without
 //     that reserve, accept is retried after 5 ms, doubling up to 1 s, as net/http does.
 //     A reserve that could not be taken (descriptors ran out when the receiver started,
 //     or another goroutine took the one freed for a shed) is taken at the next accept
 //     that works (TestReceiverRetakesItsSpareDescriptor). The first accept that works
-//     again is counted in Stats.ReceiverRestarts and reported as the recovery (nil).
+//     again is counted in Stats.ReceiverRestarts and reported as the recovery (nil). Any
+//     other accept error (ECONNABORTED, EPERM from a firewall rule, ETIMEDOUT) concerns one
+//     pending connection: it is counted in Stats.AcceptErrors, logged rate-limited and
+//     accept retried after the back-off, without shedding a connection or reporting a
+//     failure (TestAcceptErrorClassified).
 //   - Stop closes the listener and every connection; each goroutine finishes the frames
 //     it had decoded (their ACKs fail on the closed socket) and exits, and Stop joins
 //     them. If ctx ends first, what is not delivered yet is dropped and Stop returns the

@@ -45,8 +45,8 @@ type netpoll struct {
 	spare *os.File
 }
 
-// Accept back-off bounds: after a failed accept (descriptors exhausted) the receiver waits
-// acceptMin, doubling up to acceptMax while accept keeps failing, as net/http does.
+// Accept back-off bounds: after a failed accept the receiver waits acceptMin, doubling up
+// to acceptMax while accept keeps failing, as net/http does.
 const (
 	acceptMin = 5 * time.Millisecond
 	acceptMax = time.Second
@@ -85,6 +85,9 @@ func (t *Transport) bindNetpoll(ctx context.Context, r *receiver, ip netip.Addr)
 	if err != nil {
 		return 0, err
 	}
+	if wrapListener != nil {
+		ln = wrapListener(ln)
+	}
 	np := &netpoll{r: r, ln: ln, cfg: cfg, conns: make(map[*gconn]struct{})}
 	np.spare, _ = os.Open(os.DevNull)
 	np.now.Store(time.Now().UnixNano())
@@ -95,13 +98,36 @@ func (t *Transport) bindNetpoll(ctx context.Context, r *receiver, ip netip.Addr)
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// acceptLoop accepts connections until the listener closes. A failing accept (EMFILE,
-// ENFILE: descriptors exhausted) does not end it: the first failure of a run is counted
-// (Stats.ReceiverFailures), logged and reported to the channel (an error wrapping
+// wrapListener, nil but in tests, wraps the listener bindNetpoll bound before the accept
+// loop takes it: a test listener makes Accept fail with an error the kernel cannot be
+// made to return on demand (TestAcceptErrorClassified).
+var wrapListener func(net.Listener) net.Listener
+
+// exhausted reports whether a failed accept means the process or the system ran out of
+// descriptors (EMFILE, ENFILE) or of socket memory (ENOBUFS, ENOMEM): the receiver cannot
+// take connections until that ends. Any other error (ECONNABORTED, EPERM from a firewall
+// rule, ETIMEDOUT, EPROTO...) concerns one pending connection only.
+func exhausted(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
+		return true
+	}
+	return false
+}
+
+// acceptLoop accepts connections until the listener closes. A failing accept does not
+// end it. If resources are exhausted (see exhausted), the first failure of a run is
+// counted (Stats.ReceiverFailures), logged and reported to the channel (an error wrapping
 // channel.ErrReceiverFailed); the pending connection is shed on the spare descriptor (or,
 // without one, accept is retried with a back-off), and the first accept that works again
 // is counted (Stats.ReceiverRestarts) and reported as the recovery (nil). A spare that
-// could not be taken is taken at the next accept that works.
+// could not be taken is taken at the next accept that works. Any other accept error is
+// counted (Stats.AcceptErrors), logged rate-limited and retried with the back-off: it
+// neither sheds a connection nor marks the receiver failing.
 func (np *netpoll) acceptLoop() {
 	defer func() {
 		if np.spare != nil {
@@ -117,14 +143,19 @@ func (np *netpoll) acceptLoop() {
 			if r.stopping.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if !failing {
+			ex := exhausted(err)
+			if !ex {
+				r.st.acceptErrors.Add(1)
+				r.plog.Log(slog.LevelWarn, np.ln.Addr().String(), "accept-error",
+					"tribes nio receiver: accept failed; retrying", "err", err, "retry_in", wait)
+			} else if !failing {
 				failing = true
 				r.st.receiverFailures.Add(1)
 				err = fmt.Errorf("%w: nio receiver on %s cannot accept: %w", channel.ErrReceiverFailed, np.ln.Addr(), err)
 				r.log.Error("tribes nio receiver cannot accept connections; retrying", "err", err, "retry_in", wait)
 				r.report(err)
 			}
-			if np.shed() {
+			if ex && np.shed() {
 				continue
 			}
 			t := time.NewTimer(wait)

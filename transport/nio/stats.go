@@ -28,6 +28,7 @@ type Stats struct {
 	PendingBytes      int64  // gauge: bytes of partly received frames held, all connections
 	ReceiverFailures  uint64 // times the receiver's engine stopped by itself (for example on EMFILE); EngineGoroutine: runs of failing accepts
 	ReceiverRestarts  uint64 // times it was restarted after such a failure; EngineGoroutine: times accept worked again after them
+	AcceptErrors      uint64 // EngineGoroutine: accepts that failed other than on exhausted descriptors or memory (ECONNABORTED, EPERM...), retried after a back-off
 	ConnsNonMember    uint64 // connections closed because the channel refused a message from a non-member on them, or because they carried only non-members' frames and none for FirstFrameTimeout
 
 	// Sender.
@@ -48,7 +49,7 @@ type counters struct {
 	acksSent, failAcksSent, framesRejected, connsOverflowed, readPauses     atomic.Uint64
 	datagramsReceived, connsRefused, connsTimedOut, connsStalled, ackPauses atomic.Uint64
 	framesRefused, receiverFailures, receiverRestarts, connsNonMember       atomic.Uint64
-	framesLost                                                              atomic.Uint64
+	framesLost, acceptErrors                                                atomic.Uint64
 	connsOpen, queuedBytes, pendingBytes                                    atomic.Int64
 	messagesSent, bytesSent, sendErrors, retries, ackTimeouts, failAcksRecv atomic.Uint64
 	dials, dialFailures, connsExpired                                       atomic.Uint64
@@ -79,6 +80,7 @@ func (c *counters) snapshot() Stats {
 		PendingBytes:      c.pendingBytes.Load(),
 		ReceiverFailures:  c.receiverFailures.Load(),
 		ReceiverRestarts:  c.receiverRestarts.Load(),
+		AcceptErrors:      c.acceptErrors.Load(),
 		ConnsNonMember:    c.connsNonMember.Load(),
 		MessagesSent:      c.messagesSent.Load(),
 		BytesSent:         c.bytesSent.Load(),

@@ -1,0 +1,123 @@
+package nio
+
+import (
+	"context"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// failOnceListener fails its first Accept with err (closing failed), then accepts.
+type failOnceListener struct {
+	net.Listener
+	err    error
+	done   atomic.Bool
+	failed chan struct{}
+}
+
+func (l *failOnceListener) Accept() (net.Conn, error) {
+	if l.done.CompareAndSwap(false, true) {
+		close(l.failed)
+		return nil, l.err
+	}
+	return l.Listener.Accept()
+}
+
+// EngineGoroutine's accept loop tells descriptor or memory exhaustion (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM) from the other errors accept can return. Exhaustion still marks the
+// receiver failing and sheds the pending connection on the spare descriptor. A one-off
+// error (EPERM from a firewall rule, ECONNABORTED, ETIMEDOUT) is counted in
+// Stats.AcceptErrors and retried: the next connection is served and the channel is told
+// of no failure. Before, every accept error was taken for exhaustion: the next healthy
+// connection was closed and the receiver reported failed. The listener fails one Accept
+// with the chosen error, as the kernel cannot be made to on demand.
+func TestAcceptErrorClassified(t *testing.T) {
+	for _, c := range []struct {
+		errno     syscall.Errno
+		exhausted bool
+	}{
+		{syscall.EPERM, false},
+		{syscall.ECONNABORTED, false},
+		{syscall.ETIMEDOUT, false},
+		{syscall.EMFILE, true},
+		{syscall.ENFILE, true},
+	} {
+		t.Run(c.errno.Error(), func(t *testing.T) {
+			var ln *failOnceListener
+			wrapListener = func(inner net.Listener) net.Listener {
+				ln = &failOnceListener{Listener: inner, failed: make(chan struct{}),
+					err: &net.OpError{Op: "accept", Net: "tcp", Addr: inner.Addr(), Err: os.NewSyscallError("accept4", c.errno)}}
+				return ln
+			}
+			defer func() { wrapListener = nil }()
+			cfg := testConfig()
+			cfg.Engine = EngineGoroutine
+			tr, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var reports []error
+			tr.SetHealthFunc(func(err error) {
+				mu.Lock()
+				reports = append(reports, err)
+				mu.Unlock()
+			})
+			if err := tr.Start(context.Background(), channel.SvcTransport, func(*channel.Message) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+			wrapListener = nil
+			n := &node{t: tr, member: memberOf(tr)}
+			select {
+			case <-ln.failed:
+			case <-time.After(waitTimeout):
+				t.Fatal("the accept loop never called Accept")
+			}
+
+			src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+			srcBytes, _ := src.MarshalBinary()
+			send := func() net.Conn {
+				conn := dialRaw(t, n)
+				if _, err := conn.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
+					t.Fatal(err)
+				}
+				return conn
+			}
+			if c.exhausted {
+				expectClosed(t, send()) // shed on the spare descriptor
+				readAcks(t, send(), 1)  // accept works again: the recovery
+				testutil.EventuallyTrue(t, waitTimeout, "the recovery reported", func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return len(reports) == 2 && reports[0] != nil && reports[1] == nil
+				})
+				st := tr.Stats()
+				if st.ReceiverFailures != 1 || st.ReceiverRestarts != 1 || st.ConnsRefused != 1 || st.AcceptErrors != 0 {
+					t.Fatalf("stats: failures %d restarts %d refused %d accept errors %d; want 1 1 1 0",
+						st.ReceiverFailures, st.ReceiverRestarts, st.ConnsRefused, st.AcceptErrors)
+				}
+				return
+			}
+			// The connection after the error is served, not shed.
+			readAcks(t, send(), 1)
+			st := tr.Stats()
+			if st.ReceiverFailures != 0 || st.ReceiverRestarts != 0 || st.ConnsRefused != 0 || st.AcceptErrors != 1 {
+				t.Fatalf("stats: failures %d restarts %d refused %d accept errors %d; want 0 0 0 1",
+					st.ReceiverFailures, st.ReceiverRestarts, st.ConnsRefused, st.AcceptErrors)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(reports) != 0 {
+				t.Fatalf("the channel was told %v after a one-off accept error; want nothing", reports)
+			}
+		})
+	}
+}
