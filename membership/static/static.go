@@ -31,6 +31,8 @@ type Service struct {
 	l       channel.MembershipListener
 }
 
+var _ channel.LocalMemberUpdater = (*Service)(nil)
+
 // New returns a static membership of the given members. The local member, recognised by
 // its unique id or by host and port once the channel starts, is left out of the view. A
 // member listed more than once (the same host, port and unique id) is one member: the
@@ -173,6 +175,18 @@ func (s *Service) Member(key channel.MemberKey) (channel.Member, bool) {
 	defer s.mu.Unlock()
 	m, ok := s.byKey[key]
 	return m, ok
+}
+
+// UpdateLocalMember implements channel.LocalMemberUpdater: the channel calls it when the
+// local member changes (its receiver restarted on another address, SetPayload,
+// SetDomain), as Tribes' coordinator calls setLocalMemberProperties. From then on m is
+// the member Add recognises as the local one. As in Tribes' StaticMembershipService,
+// which finds its local member in the list once, the current view is not re-evaluated
+// (and no listener is told from here: the channel holds its local-member lock).
+func (s *Service) UpdateLocalMember(m channel.Member) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.local = m.Clone()
 }
 
 // Heartbeat implements channel.MembershipService; a static list needs no upkeep.
