@@ -43,6 +43,9 @@ type sendResult struct {
 	Errors           []string `json:"errors,omitempty"`
 }
 
+// membersHint says how send is given its members.
+const membersHint = "--static host:port:uniqueIdHex (comma separated), --mcast-addr with --mcast-bind (multicast), or --cloud"
+
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -53,6 +56,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	optStr := fs.String("options", "use_ack", "send options: byte, use_ack, sync, async, udp, multicast (comma separated) or a number")
 	conc := fs.Int("concurrency", 1, "goroutines sending at once")
 	warmup := fs.Int("warmup", 0, "unmeasured messages sent first (they do reach the members)")
+	wait := fs.Duration("wait", 10*time.Second, "how long to wait for a member (multicast discovery takes a few heartbeats)")
 	profiles := registerProfileFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo send [flags]\n\nSends --count messages of --size bytes to every known member and prints a JSON summary.")
@@ -71,6 +75,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	limit, err := nf.checkSend(*size)
 	if err != nil {
 		return err
+	}
+	if nf.static == "" && nf.mcastAddr == "" && nf.cloud == "" {
+		return fmt.Errorf("%w: %w: give them with %s", errUsage, channel.ErrNoMembers, membersHint)
 	}
 	stopProfile, err := profiles.start()
 	if err != nil {
@@ -101,11 +108,15 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer c2()
 		_ = ch.Stop(stopCtx, channel.SvcAll)
 	}()
+	if !waitMembers(ctx, func() int { return len(ch.Members()) }, 1, *wait) && ctx.Err() != nil {
+		return ctx.Err()
+	}
 	members := ch.Members()
 	res := sendResult{Event: "summary", Members: len(members), Size: *size, Options: opts.String()}
 	if len(members) == 0 {
 		newLineWriter(stdout).emit(res)
-		return channel.ErrNoMembers
+		return fmt.Errorf("%w after waiting %v (--wait): check that the members run and are given with %s",
+			channel.ErrNoMembers, *wait, membersHint)
 	}
 	payload := make([]byte, *size)
 	for i := range payload {
