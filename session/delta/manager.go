@@ -287,8 +287,13 @@ func (m *Manager) otherRouteIDs(id string) iter.Seq[string] {
 }
 
 // Range calls f for every session, until f returns false. Sessions created or removed
-// meanwhile may or may not be seen; a session renamed meanwhile is seen once.
-func (m *Manager) Range(f func(*Session) bool) { m.st.forEach(f) }
+// meanwhile may or may not be seen; a session renamed meanwhile is seen once. A nil f
+// does nothing.
+func (m *Manager) Range(f func(*Session) bool) {
+	if f != nil {
+		m.st.forEach(f)
+	}
+}
 
 func (m *Manager) valueDecodeFailed(name string, err error) {
 	if m.stats.valueDecodeErrors.Add(1) <= 10 {

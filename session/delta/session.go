@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -303,10 +304,14 @@ func (s *Session) Set(name string, v any) error {
 // same attribute, or an Update on another node, is not ordered with it: of two concurrent
 // changes on two nodes every node keeps the same one, the other is lost (see "Concurrent
 // requests on two nodes" in the package documentation), so route a session's requests to
-// one node when several update it at once.
+// one node when several update it at once. A nil f is an error wrapping ErrInvalidConfig
+// (a misuse, as a nil *Manager given to NewMiddleware) and changes nothing.
 func (s *Session) Update(name string, f func(old any) (any, error)) (any, error) {
 	if s == nil {
 		return nil, ErrNoSession
+	}
+	if f == nil {
+		return nil, fmt.Errorf("%w: Update of attribute %q with a nil function", ErrInvalidConfig, name)
 	}
 	s.updateMu.Lock()
 	defer s.updateMu.Unlock()

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -288,10 +289,14 @@ func (s *Session) Remove(name string) error {
 // is not a lock across nodes: two requests of one session on two nodes each update
 // their own copy, and the second to save gets ErrConflict (see the package
 // documentation, "Concurrent requests"). Returning nil removes the attribute; an error
-// from f, or a value Set refuses, leaves the session unchanged.
+// from f, or a value Set refuses, leaves the session unchanged. A nil f is an error
+// wrapping ErrInvalidConfig and changes nothing.
 func (s *Session) Update(name string, f func(old any) (any, error)) (any, error) {
 	if s == nil {
 		return nil, delta.ErrNoSession
+	}
+	if f == nil {
+		return nil, fmt.Errorf("%w: Update of attribute %q with a nil function", ErrInvalidConfig, name)
 	}
 	s.updateMu.Lock()
 	defer s.updateMu.Unlock()
