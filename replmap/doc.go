@@ -131,7 +131,9 @@
 //   - Get returns an error wrapping ErrUnavailable where Java returns null after logging
 //     that the backup did not answer, and also when the backup answers without a value
 //     (it holds the key as a proxy), where Java takes the entry over with none
-//     (TestGetBackupAnswersWithoutValue).
+//     (TestGetBackupAnswersWithoutValue). When the backup answers null (it holds no entry
+//     for the key, which Java's get cannot tell from no answer), the error wraps ErrNoEntry
+//     too (TestProxyGetOfRemovedEntryIsNoEntry).
 //   - Stop returns the MSG_STOP's send error (Java ignores it), but not a FAIL_ACK from a
 //     channel member that runs no such map (never joined, or stopped before: it sent its
 //     MSG_STOP), which a Go channel answers when no listener takes a synchronized-ack

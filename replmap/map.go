@@ -38,6 +38,11 @@ var (
 	// ErrUnavailable: Get found a proxy entry whose backup did not return the value
 	// (Java logs it and returns null).
 	ErrUnavailable = errors.New("replmap: value not retrieved from its backup")
+	// ErrNoEntry: Get asked a proxy entry's backup for the value and every backup node
+	// answered that it holds no entry for the key (Java's null reply to
+	// MSG_RETRIEVE_BACKUP): the key was removed on the other nodes. The error wraps
+	// ErrUnavailable too; a backup that does not answer never gives ErrNoEntry.
+	ErrNoEntry = errors.New("replmap: the backup holds no entry for the key")
 	// ErrNoBackup: no map member took an entry's value (Put, Replicate); the local node
 	// holds it alone.
 	ErrNoBackup = errors.New("replmap: no backup")

@@ -61,7 +61,8 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // TestFailoverToProxyWhileDeadPrimaryListed).
 // ok is false when the map has no such key; err wraps ErrUnavailable when the backup did
 // not return the value (also when it answered without one:
-// TestGetBackupAnswersWithoutValue), and also the context's error when ctx ended first.
+// TestGetBackupAnswersWithoutValue), and also ErrNoEntry when every backup node answered
+// that it holds no entry for the key, or the context's error when ctx ended first.
 // After Stop (or before Start) it returns ErrNotStarted.
 func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
 	k, err := keyOf(key)
@@ -103,16 +104,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		if len(cur.nodes) == 0 { // a proxy without a backup: nobody to ask
 			return nil, false, fmt.Errorf("%w: key %v has no backup", ErrUnavailable, key)
 		}
-		rctx, cancel := m.rpcContext(ctx)
-		resp, cerr := m.call(rctx, cur.nodes, &message{Type: msgRetrieveBackup, Key: []byte(k)})
-		cancel()
-		if len(resp) == 0 || resp[0].Message == nil {
-			if cerr == nil { // the backup answered null
-				return nil, false, fmt.Errorf("%w: key %v from %v", ErrUnavailable, key, cur.nodes)
-			}
-			return nil, false, fmt.Errorf("%w: key %v from %v: %w", ErrUnavailable, key, cur.nodes, cerr)
-		}
-		msg, err := m.decodeReply(resp[0])
+		msg, err := m.retrieveBackup(ctx, key, k, cur.nodes)
 		if err != nil {
 			return nil, false, err
 		}
@@ -227,6 +219,37 @@ func (m *Map) Len() int {
 		}
 	}
 	return n
+}
+
+// retrieveBackup asks nodes, a proxy entry's backup nodes, for key's value
+// (MSG_RETRIEVE_BACKUP, first reply). A node that answers null holds no entry for the key
+// (AbstractReplicatedMap.replyRequest): the other nodes are asked in turn, and when every
+// one answered so the error wraps ErrNoEntry and ErrUnavailable. No reply (timeout, the
+// node left or runs no such map) is ErrUnavailable with the call's error.
+func (m *Map) retrieveBackup(ctx context.Context, key any, k string, nodes []channel.Member) (*message, error) {
+	for ask := nodes; ; {
+		rctx, cancel := m.rpcContext(ctx)
+		resp, cerr := m.call(rctx, ask, &message{Type: msgRetrieveBackup, Key: []byte(k)})
+		cancel()
+		var null []channel.Member
+		for _, r := range resp {
+			if r.Message != nil {
+				return m.decodeReply(r)
+			}
+			null = append(null, r.Member)
+		}
+		rest := exclude(ask, null)
+		switch {
+		case len(rest) == 0:
+			return nil, fmt.Errorf("%w: %w: key %v: %v answered null", ErrUnavailable, ErrNoEntry, key, nodes)
+		case len(rest) < len(ask):
+			ask = rest
+		case cerr == nil:
+			return nil, fmt.Errorf("%w: key %v from %v: no reply", ErrUnavailable, key, ask)
+		default:
+			return nil, fmt.Errorf("%w: key %v from %v: %w", ErrUnavailable, key, ask, cerr)
+		}
+	}
 }
 
 // Peek returns the value the local node holds for key, without asking another node or

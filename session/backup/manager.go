@@ -198,13 +198,20 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 
 // Find returns the session id, fetching it from its backup when another node is its
 // primary (the local node becomes the primary); nil when there is none or it expired
-// here (see expired).
+// here (see expired), and also when this node lists it but its backup answers that it
+// holds none (replmap.ErrNoEntry: the session was removed on the other nodes while this
+// one missed it). A backup that does not answer is an error wrapping
+// replmap.ErrUnavailable.
 func (m *Manager) Find(ctx context.Context, id string) (*Session, error) {
 	if m.expired(id, time.Now()) {
 		_, err := m.m.Remove(ctx, id)
 		return nil, err
 	}
 	v, ok, err := m.m.Get(ctx, id)
+	if errors.Is(err, replmap.ErrNoEntry) {
+		m.log.Debug("backup: session listed here is gone from its backup", "manager", m.cfg.Name, "id", id, "err", err)
+		return nil, nil
+	}
 	if err != nil || !ok {
 		return nil, err
 	}
