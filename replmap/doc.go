@@ -12,10 +12,12 @@
 //   - New registers the map on the channel: from then on it answers the other members'
 //     map messages, as Java's constructor does before it sends anything.
 //   - Start sends MSG_INIT to every channel member as an RPC (package rpc, the map name
-//     as rpc id) and takes the members that answer as map members, transfers the state
-//     from the first one (MSG_STATE: its entries, as proxies; from the next one when it
-//     gives no reply within RPCTimeout, as when it left: Java asks the first only), then
-//     sends MSG_START.
+//     as rpc id) and takes the members that answer as map members, sends MSG_START to
+//     every channel member and waits for the replies of those running the map (Java
+//     sends it after the transfer, without waiting; see below), then transfers the
+//     state from the first map member (MSG_STATE: its entries, as proxies; from the next
+//     one when it gives no reply within RPCTimeout, as when it left: Java asks the first
+//     only), and applies the map messages it received meanwhile.
 //   - Put removes an older entry everywhere (MSG_REMOVE), sends key and value to the next
 //     map member in turn (MSG_BACKUP) and a proxy to the others (MSG_PROXY). A backup
 //     that leaves the map before the entry recorded it makes the primary pick another,
@@ -100,6 +102,25 @@
 //     decoding allows 2^20 objects, or 32 per entry up to MaxEntries if that is more. A
 //     reply lost to a limit leaves the joiner without the state, as one that never came,
 //     and it logs the cause with the error of the call (rpc.Call names the loss).
+//   - A joiner gets the changes made while it joins. Java's sends MSG_START after the
+//     state transfer, and members send it their changes only once they handle it: what
+//     they put, removed or renamed after the donor's snapshot and before that never
+//     reaches it (a removed key stays a proxy there, a new one is unknown). A Go joiner
+//     sends MSG_START first and waits for the replies of the members running the map
+//     (within RPCTimeout), so that every change after the snapshot is sent to it; the
+//     map messages it receives from then on are queued and applied after the state's
+//     entries, in the order received (TestPutDuringStateTransfer,
+//     TestRemoveDuringStateTransfer; session/backup TestRenameDuringJoin). Members may pick it as a backup from its MSG_START on: it
+//     answers a MSG_RETRIEVE_BACKUP with the value of a queued MSG_BACKUP
+//     (TestPutDuringStateTransfer). A queued message is acknowledged when queued, so an
+//     error applying it later (a limit, a diff) is logged, not returned to its sender.
+//     The queue holds at most MaxEntries messages and MaxMessageBytes of their data;
+//     beyond, a message is refused as it comes with an error wrapping ErrLimit,
+//     counted in Stats.RefusedOverLimit (TestJoinQueueBounded). The joiner answers pings
+//     STATETRANSFERRED (starting) from its MSG_START until Start returns. Not covered: a
+//     member that answers MSG_START after RPCTimeout, and a change whose message a
+//     member sent before it handled the MSG_START but which reached the donor only after
+//     its snapshot.
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it
@@ -126,8 +147,10 @@
 //     itself as the only backup node, so that its replicate reaches no other node.
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
-//     wait RPCTimeout for it. New registers the map's own rpc.Channel, so Go nodes that
-//     create their maps before starting them answer each other at once.
+//     wait RPCTimeout for it (MSG_START waits for every channel member;
+//     TestStopReasonlessFailAck has such a node). New registers the map's own
+//     rpc.Channel, so Go nodes that create their maps before starting them answer each
+//     other at once.
 //   - Get returns an error wrapping ErrUnavailable where Java returns null after logging
 //     that the backup did not answer, and also when the backup answers without a value
 //     (it holds the key as a proxy), where Java takes the entry over with none

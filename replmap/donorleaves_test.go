@@ -41,13 +41,15 @@ func TestStateFromNextMemberWhenDonorLeaves(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The joiner's second message is its state request, to its first map member: that
-	// member's node dies just before.
-	hook := &onSend{n: 2}
+	// The joiner's third message (after MSG_INIT and MSG_START) is its state request, to
+	// its first map member: that member's node dies just before.
+	hook := &onSend{n: 3}
+	killed := false
 	hook.f = func(to []channel.Member) {
 		for _, nd := range nodes {
 			if len(to) == 1 && nd.ch.LocalMember().Key() == to[0].Key() {
 				nw.Kill(nd.tn)
+				killed = true
 			}
 		}
 	}
@@ -56,8 +58,8 @@ func TestStateFromNextMemberWhenDonorLeaves(t *testing.T) {
 	newMap(t, joiner, replmap.Config{})
 	hook.armed.Store(true)
 	start(t, joiner)
-	if hook.sent.Load() < 2 {
-		t.Fatal("the joiner sent no state request")
+	if hook.sent.Load() < 3 || !killed {
+		t.Fatal("the joiner sent no state request, or its donor did not die")
 	}
 	if got := len(joiner.m.Keys()); got != 6 {
 		t.Fatalf("the joiner knows %d keys, want 6 from the surviving members", got)

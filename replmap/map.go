@@ -179,6 +179,11 @@ type Map struct {
 	rlog            *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
 
 	startCalled bool
+	// queuing is set while Start transfers the state after its MSG_START: received map
+	// messages wait in queue (queuedBytes of data) until the state is applied.
+	queuing     bool
+	queue       []queued
+	queuedBytes int
 	rpc         *rpc.Channel // set by New
 	removeL     []func()
 	stopped     chan struct{} // closed by Stop: ends a heartbeat's ping
@@ -252,8 +257,10 @@ func New(cfg Config) (*Map, error) {
 func (m *Map) Name() string { return m.cfg.Name }
 
 // Start joins the map (AbstractReplicatedMap.init): MSG_INIT to every channel member,
-// state transfer (MSG_STATE) from the first map member that answered (the next one when
-// it gives no reply, TestStateFromNextMemberWhenDonorLeaves), then MSG_START.
+// MSG_START, waiting for the map members' replies (Java sends it last), state transfer
+// (MSG_STATE) from the first map member that answered (the next one when it gives no
+// reply, TestStateFromNextMemberWhenDonorLeaves), then the map messages received since
+// the MSG_START, queued until the state is applied (see join.go).
 // Members without the map answer at once; one that does not answer makes Start wait up to
 // RPCTimeout, as in Java. An error means the requests could not be sent (Java's
 // terminate=true), or ctx ended (TestStartWithEndedContextFails): the map is stopped
@@ -269,8 +276,11 @@ func (m *Map) Start(ctx context.Context) error {
 
 	err := m.broadcastRPC(ctx, msgInit)
 	if err == nil {
+		err = m.announce(ctx)
+	}
+	if err == nil {
 		m.transferState(ctx)
-		err = m.broadcastRPC(ctx, msgStart)
+		m.applyQueued(ctx)
 	}
 	if err != nil {
 		_ = m.Stop(ctx)
@@ -297,6 +307,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	m.state = stateDestroyed
 	r, remove := m.rpc, m.removeL
 	close(m.stopped)
+	m.queue, m.queuedBytes, m.queuing = nil, 0, false
 	m.mu.Unlock()
 	var err error
 	_ = r.Close()
@@ -370,10 +381,14 @@ func (m *Map) broadcastRPC(ctx context.Context, t msgType) error {
 	resp, err := m.call(rctx, members, &message{Type: t, Primary: m.local()})
 	for _, r := range resp {
 		m.mapMemberAdded(r.Member)
-		if msg, derr := m.decodeReply(r); derr == nil && msg.Type == msgStart && msg.Primary != nil {
-			m.mapMemberAdded(*msg.Primary)
-		}
 	}
+	return startCallError(ctx, err)
+}
+
+// startCallError returns the error of a start-up RPC that makes Start fail: a failure
+// to send, or ctx ending; not missing replies, as in Java, nor those of members that
+// left the channel during the call (rpc.ErrMemberLeft).
+func startCallError(ctx context.Context, err error) error {
 	if err != nil && (ctx.Err() != nil || !errors.Is(err, rpc.ErrTimeout) && !errors.Is(err, rpc.ErrMemberLeft)) {
 		return err
 	}
@@ -418,7 +433,6 @@ func (m *Map) send(ctx context.Context, to []channel.Member, msg *message) error
 // map member, within the same RPCTimeout (Java asks the first only). Failures are
 // logged, as in Java.
 func (m *Map) transferState(ctx context.Context) {
-	defer m.setState(stateTransferred)
 	members := m.Members()
 	if len(members) == 0 {
 		return

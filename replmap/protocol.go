@@ -44,6 +44,9 @@ func (l *listener) MessageReceived(msg *channel.Message) error {
 	if !bytes.Equal(mm.MapID, l.m.id) {
 		return nil
 	}
+	if ok, err := l.m.enqueue(mm, src, len(msg.Data)); ok {
+		return err
+	}
 	return l.m.received(context.Background(), mm, src)
 }
 
@@ -226,10 +229,17 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 		m.mu.Lock()
 		e := m.entries[string(mm.Key)]
 		var v any
+		var queued []byte
 		if e != nil {
 			v = e.value
+		} else {
+			queued = m.queuedValue(mm.Key)
 		}
 		m.mu.Unlock()
+		if queued != nil {
+			mm.Value = queued
+			break
+		}
 		if e == nil {
 			return nil, nil
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -74,8 +75,12 @@ func TestStopReasonlessFailAck(t *testing.T) {
 		waitChannelMembers(t, nd, 2)
 	}
 	nodes := []*node{a, b}
+	// other answers no RPC (it has no rpc.Channel): each Start waits RPCTimeout for its
+	// reply to MSG_START.
+	cfg := syncAckConfig
+	cfg.RPCTimeout = 200 * time.Millisecond
 	for _, nd := range nodes {
-		newMap(t, nd, syncAckConfig)
+		newMap(t, nd, cfg)
 	}
 	for _, nd := range nodes {
 		start(t, nd)

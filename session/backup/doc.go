@@ -65,7 +65,10 @@
 // new cookie; Request.OriginalID returns the old id. A request with the old id during the
 // rename (a page's parallel requests) finds the session, not a new one, and gets the new
 // cookie; it answers 503 when it changed the session before the rename reached the backup
-// (TestRequestDuringRename). A client whose new cookie was lost comes
+// (TestRequestDuringRename). A node whose manager starts during a rename, after the map's
+// donor took its snapshot, finds the session under its new id and not under its old
+// (TestRenameDuringJoin; the map's joiner applies the changes made while it joins, see
+// package replmap). A client whose new cookie was lost comes
 // back with the old id and finds the session under this node's route, or under the route
 // of the node that renamed it (which died, or answered with an error, before its response
 // left), and this node takes it over (Tomcat's valve does not look), also when the old

@@ -1,0 +1,130 @@
+package replmap
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/rpc"
+)
+
+// A joiner closes the gap of Java's start, where members send a joiner their changes only
+// once they handle its MSG_START, sent after the state transfer: what they put, removed
+// or renamed after the donor's snapshot and before that never reached the joiner. Here
+// the joiner sends MSG_START first and waits for the map members' replies, so that every
+// change after the snapshot is sent to it too; it queues the map messages it receives
+// from then on and applies them, in the order received, after the state's entries
+// (TestPutDuringStateTransfer, TestRemoveDuringStateTransfer).
+
+// queued is a map message received while the state transfer runs.
+type queued struct {
+	mm   *message
+	from channel.Member
+	size int
+}
+
+// announce sends MSG_START (the joiner is ready for the map's messages) to every channel
+// member and waits, within RPCTimeout, for the reply of each that runs the map (one
+// that does not answers NoRpcChannelReply, see package rpc): they handled it, so their
+// later changes reach the joiner. From then on received map messages are queued until
+// the state is applied (applyQueued). Only a failure to send, or ctx ending, is an
+// error; missing replies are not.
+func (m *Map) announce(ctx context.Context) error {
+	m.mu.Lock()
+	if m.state != stateDestroyed {
+		m.queuing = true
+		m.state = stateTransferred // a member's ping keeps it while it joins
+	}
+	m.mu.Unlock()
+	members := m.cfg.Channel.Members()
+	if len(members) == 0 {
+		return nil
+	}
+	rctx, cancel := m.rpcContext(ctx)
+	defer cancel()
+	resp, err := m.callMode(rctx, members, &message{Type: msgStart, Primary: m.local()}, rpc.AllReply)
+	for _, r := range resp {
+		m.mapMemberAdded(r.Member)
+	}
+	return startCallError(ctx, err)
+}
+
+// maxQueuedBytes bounds the data of the messages queued during a state transfer, with
+// Config.MaxEntries bounding their number.
+func (m *Map) maxQueuedBytes() int { return m.cfg.MaxMessageBytes }
+
+// enqueue queues mm while the state transfer runs and reports whether it did. Beyond
+// MaxEntries messages or MaxMessageBytes of their data it refuses mm with an error
+// wrapping ErrLimit (FAIL_ACK to a synchronized-ack sender), counted in
+// Stats.RefusedOverLimit and logged rate-limited.
+func (m *Map) enqueue(mm *message, from channel.Member, size int) (bool, error) {
+	if mm.Type == msgStart || mm.Type == msgStop {
+		return false, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.queuing {
+		return false, nil
+	}
+	if len(m.queue) >= m.cfg.MaxEntries || m.queuedBytes+size > m.maxQueuedBytes() {
+		m.refused++
+		m.rlog.Log(slog.LevelWarn, from.String(), "join-queue", "replmap: message refused while joining, queue full",
+			"map", m.cfg.Name, "from", from.String(), "queued", len(m.queue))
+		return true, fmt.Errorf("%w: replmap %q: %s from %s while joining: %d messages queued",
+			ErrLimit, m.cfg.Name, mm.Type, from.String(), len(m.queue))
+	}
+	m.queue = append(m.queue, queued{mm, from, size})
+	m.queuedBytes += size
+	return true, nil
+}
+
+// applyQueued applies the messages queued during the state transfer, in the order they
+// came, then stops queuing; those that come meanwhile are applied after them. Failures
+// are logged.
+func (m *Map) applyQueued(ctx context.Context) {
+	var failed int
+	var first error
+	for {
+		m.mu.Lock()
+		q := m.queue
+		m.queue, m.queuedBytes = nil, 0
+		if len(q) == 0 || m.state == stateDestroyed {
+			m.queuing = false
+			m.mu.Unlock()
+			break
+		}
+		m.mu.Unlock()
+		for _, x := range q {
+			if err := m.received(ctx, x.mm, x.from); err != nil {
+				failed, first = failed+1, cmp.Or(first, err)
+			}
+		}
+	}
+	if failed > 0 {
+		m.log.Error("replmap: messages received while joining not applied", "map", m.cfg.Name, "count", failed, "first", first)
+	}
+}
+
+// queuedValue returns the value stream of key's last message in the queue while the
+// state transfer runs, if that is a value in full (MSG_BACKUP, MSG_COPY; later accesses
+// change nothing), for a member's MSG_RETRIEVE_BACKUP: members pick the joiner as a
+// backup from its MSG_START on (TestGetDuringStateTransfer). nil otherwise; m.mu held.
+func (m *Map) queuedValue(key []byte) []byte {
+	for i := len(m.queue) - 1; i >= 0; i-- {
+		mm := m.queue[i].mm
+		if !bytes.Equal(mm.Key, key) {
+			continue
+		}
+		switch {
+		case mm.Type == msgAccess || mm.Type == msgNotifyMember:
+		case (mm.Type == msgBackup || mm.Type == msgCopy) && !mm.Diff && mm.Value != nil:
+			return mm.Value
+		default:
+			return nil
+		}
+	}
+	return nil
+}
