@@ -5,7 +5,10 @@ package delta
 //
 // Calls run on the goroutine that caused them (a request, the expiry sweep, or a message
 // from another node) with no lock of the package held, so a listener may use the session
-// and the manager. They may be concurrent with each other.
+// and the manager. They may be concurrent with each other. A listener that panics is
+// recovered from and logged, as Tomcat catches what a listener throws: the event's other
+// listeners still run and the operation that fired it completes
+// (TestPanickingListenerIsRecovered, Stats.ListenerPanics).
 type SessionListener interface {
 	// SessionCreated is called after a session was created.
 	SessionCreated(e SessionEvent)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,7 @@ type counters struct {
 	staleRefused, refreshOverflows              atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 	olderChanges                                atomic.Uint64
+	listenerPanics                              atomic.Uint64
 }
 
 func newManager(cl *Cluster, cfg Config) *Manager {
@@ -302,7 +304,11 @@ func (m *Manager) valueDecodeFailed(name string, err error) {
 	}
 }
 
-// fire calls the listeners for notices, outside every lock.
+// fire calls the listeners for notices, outside every lock. A listener that panics is
+// recovered from and logged (listenerPanicked), as Tomcat catches and logs what a
+// listener throws: the other listeners still hear of the event, and what fired it
+// completes (a session the sweep or Stop expires is still removed and the cluster
+// told).
 func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 	notify := !replicated || m.notifyReplicated()
 	for _, n := range ns {
@@ -312,46 +318,91 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 		switch n.kind {
 		case nCreated:
 			for _, l := range m.cfg.SessionListeners {
-				l.SessionCreated(SessionEvent{Session: s, Replicated: replicated})
+				m.callSession(l, false, SessionEvent{Session: s, Replicated: replicated})
 			}
 		case nDestroyed:
 			e := SessionEvent{Session: s, Replicated: replicated, Expired: n.expired, Stopping: n.stopping}
 			for _, l := range m.cfg.SessionListeners {
-				l.SessionDestroyed(e)
+				m.callSession(l, true, e)
 			}
 			for _, name := range n.named {
-				if l := m.namedListener(name); l != nil {
-					l.SessionDestroyed(e)
-				}
+				m.callNamed(name, e, "")
 			}
 		case nIDChanged:
 			e := SessionEvent{Session: s, Replicated: replicated}
 			if notify {
 				for _, l := range m.cfg.SessionListeners {
 					if il, ok := l.(IDListener); ok {
-						il.SessionIDChanged(e, n.oldID)
+						m.callID(il, e, n.oldID)
 					}
 				}
 			}
 			// The session's own listeners, as Tomcat's SESSION_CHANGED_ID_EVENT: always.
 			for _, name := range s.listenerNames() {
-				if il, ok := m.namedListener(name).(IDListener); ok {
-					il.SessionIDChanged(e, n.oldID)
-				}
+				m.callNamed(name, e, n.oldID)
 			}
 		case nAdded, nReplaced, nRemoved:
 			e := AttributeEvent{Session: s, Name: n.name, Value: n.value, Replicated: replicated}
 			for _, l := range m.cfg.AttributeListeners {
-				switch n.kind {
-				case nAdded:
-					l.AttributeAdded(e)
-				case nReplaced:
-					l.AttributeReplaced(e)
-				default:
-					l.AttributeRemoved(e)
-				}
+				m.callAttribute(l, n.kind, e)
 			}
 		}
+	}
+}
+
+// callSession calls l's SessionDestroyed, or SessionCreated, recovering from a panic.
+func (m *Manager) callSession(l SessionListener, destroyed bool, e SessionEvent) {
+	defer m.listenerPanicked()
+	if destroyed {
+		l.SessionDestroyed(e)
+	} else {
+		l.SessionCreated(e)
+	}
+}
+
+// callID calls l's SessionIDChanged, recovering from a panic.
+func (m *Manager) callID(l IDListener, e SessionEvent, oldID string) {
+	defer m.listenerPanicked()
+	l.SessionIDChanged(e, oldID)
+}
+
+// callNamed calls the named listener of name, if there is one: its SessionDestroyed when
+// oldID is empty, else its SessionIDChanged if it is an IDListener. A panic, of the
+// listener or of Config.NamedListener, is recovered from.
+func (m *Manager) callNamed(name string, e SessionEvent, oldID string) {
+	defer m.listenerPanicked()
+	l := m.namedListener(name)
+	if l == nil {
+		return
+	}
+	if oldID == "" {
+		l.SessionDestroyed(e)
+	} else if il, ok := l.(IDListener); ok {
+		il.SessionIDChanged(e, oldID)
+	}
+}
+
+// callAttribute calls l for an attribute notice of kind, recovering from a panic.
+func (m *Manager) callAttribute(l AttributeListener, kind noticeKind, e AttributeEvent) {
+	defer m.listenerPanicked()
+	switch kind {
+	case nAdded:
+		l.AttributeAdded(e)
+	case nReplaced:
+		l.AttributeReplaced(e)
+	default:
+		l.AttributeRemoved(e)
+	}
+}
+
+// listenerPanicked, deferred around a listener call, recovers from its panic and logs it
+// (rate-limited) with the stack.
+func (m *Manager) listenerPanicked() {
+	if p := recover(); p != nil {
+		m.stats.listenerPanics.Add(1)
+		m.cl.refusals.Log(slog.LevelError, m.cfg.Name, "listener panic",
+			"delta: a session listener panicked; the event's other listeners and the operation went on",
+			"panic", p, "stack", string(debug.Stack()))
 	}
 }
 
@@ -440,6 +491,9 @@ type Stats struct {
 	// its own, ordered by the changes' stamps: see "Concurrent requests on two nodes" in
 	// the package documentation).
 	OlderChangesSkipped uint64
+	// ListenerPanics counts the listener calls that panicked: recovered from and logged,
+	// the event's other listeners and the operation that fired it going on.
+	ListenerPanics uint64
 }
 
 func (m *Manager) transferDonor() string {
@@ -465,7 +519,7 @@ func (m *Manager) Stats() Stats {
 		MemberWait: time.Duration(c.memberWaitNanos.Load()), TransferDonor: m.transferDonor(),
 		UnknownSession: c.unknownID.Load(), Unexpected: c.unexpected.Load(),
 		ValueDecodeErrors: c.valueDecodeErrors.Load(), BadActions: c.badActions.Load(),
-		MutationsDetected: c.mutations.Load(), OlderChangesSkipped: c.olderChanges.Load(), TransfersActive: int(c.transfersActive.Load()),
+		MutationsDetected: c.mutations.Load(), OlderChangesSkipped: c.olderChanges.Load(), ListenerPanics: c.listenerPanics.Load(), TransfersActive: int(c.transfersActive.Load()),
 		TransfersWaiting: int(c.transfersWaiting.Load()), TransferRequestsRefused: c.transfersRefused.Load(),
 		TransferAskedAgain: c.askedAgain.Load(),
 		SessionsRerouted:   c.rerouted.Load(), BatchWaits: c.batchWaits.Load(), BatchWaitsRanOut: c.batchWaitsRanOut.Load(),
