@@ -250,7 +250,11 @@
 //
 // Every exported method is safe for concurrent use. Listeners run on the goroutine that
 // caused the event (a request, the sweep, a message receiver) with no lock of this
-// package held, so they may call back into the manager. Locks, in the order they may be
+// package held, so they may call back into the manager, about the session of the event
+// too: a SessionDestroyed that invalidates the user's other sessions, whose listeners
+// invalidate it in turn (TestDestroyedListenerMayInvalidateTheSession), an IDListener
+// that replicates the renamed session (TestIDListenerMayReplicateTheSession; id
+// listeners hear of a rename once the cluster was told). Locks, in the order they may be
 // taken: a Session's Update slot (held while the update function runs), its send slot (held across the sends of one replication, id change or
 // expiry, which keeps one session's messages in order), a shard of the session table, the
 // Session's mutex. The Manager's and the Cluster's mutexes are only held briefly and never

@@ -196,7 +196,9 @@ func (m *Manager) Invalidate(ctx context.Context, s *Session) error {
 
 // ChangeSessionID gives s a new id, here and on every other node
 // (EVT_CHANGE_SESSION_ID): use it on login against session fixation. An empty newID
-// means a fresh random one with this node's route. It returns the new id.
+// means a fresh random one with this node's route. It returns the new id. The id
+// listeners hear of the change once the cluster was told (or failed to be), outside the
+// session's send slot, so that they may call back into the manager about the session.
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
 	if s == nil {
 		return "", ErrNoSession
@@ -205,40 +207,49 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 	if !generate && !validID(newID) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidSessionID, newID)
 	}
+	oldID, newID, renamed, err := m.changeID(ctx, s, newID, generate)
+	if renamed {
+		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
+	}
+	return newID, err
+}
+
+// changeID is ChangeSessionID with the session's send slot held; renamed reports
+// whether it renamed s from oldID (the listeners are then to be told).
+func (m *Manager) changeID(ctx context.Context, s *Session, newID string, generate bool) (oldID, id string, renamed bool, err error) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	for {
-		oldID := s.ID()
+		oldID = s.ID()
 		if generate {
 			newID = newSessionID(m.cfg.JvmRoute)
 		}
 		if oldID == newID {
 			if !s.IsValid() {
-				return "", ErrInvalidSession
+				return "", "", false, ErrInvalidSession
 			}
-			return newID, nil
+			return oldID, newID, false, nil
 		}
 		ok, taken := m.st.rename(oldID, newID, s, func() { s.setID(newID) })
 		switch {
 		case taken && generate:
 			continue
 		case taken:
-			return "", fmt.Errorf("%w: %s", ErrSessionIDInUse, newID)
+			return "", "", false, fmt.Errorf("%w: %s", ErrSessionIDInUse, newID)
 		case !ok:
 			if !s.IsValid() {
-				return "", ErrInvalidSession
+				return "", "", false, ErrInvalidSession
 			}
 			continue // renamed concurrently: try again from its current id
 		}
 		m.skip(oldID)
 		m.noteRenamed(oldID, s)
-		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
 		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
 		if err != nil {
-			return newID, fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
+			return oldID, newID, true, fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
 		}
 		m.noteRemoved(oldID, s, 0, true)
-		return newID, nil
+		return oldID, newID, true, nil
 	}
 }
 
@@ -253,17 +264,29 @@ const (
 
 // expire destroys s locally; with notifyCluster it sends the pending delta and an
 // EVT_SESSION_EXPIRED. cause and replicated describe the event for listeners.
+//
+// With notifyCluster the session's send slot is held while the session is marked
+// expiring and removed (so that no id change of it runs meanwhile, and a send in flight
+// ends first) and again while the expiry is sent, but not while the listeners run: a
+// listener may call back into the manager about the session (an Invalidate, a Replicate:
+// they find it expiring and return), or invalidate another session whose listener
+// invalidates this one (TestDestroyedListenerMayInvalidateTheSession). Nothing else can
+// send a message about the session in between: it is expiring, and no longer held.
 func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, cause destroyCause, replicated bool) error {
 	if notifyCluster {
 		s.sendMu.Lock()
-		defer s.sendMu.Unlock()
 	}
 	e, ok := s.beginExpire()
+	if ok {
+		m.st.remove(e.id, s)
+		m.skip(e.id)
+	}
+	if notifyCluster {
+		s.sendMu.Unlock()
+	}
 	if !ok {
 		return nil
 	}
-	m.st.remove(e.id, s)
-	m.skip(e.id)
 	m.stats.destroyed.Add(1)
 	if cause == causeTimedOut {
 		m.stats.expired.Add(1)
@@ -276,6 +299,8 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	if !notifyCluster {
 		return nil
 	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
 		if err := m.judge(0, nil); err != nil {
