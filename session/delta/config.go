@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -239,11 +240,12 @@ type Config struct {
 	Codec ValueCodec
 
 	// SessionListeners and AttributeListeners are called for every session of the manager.
+	// A nil entry is refused (ErrInvalidConfig).
 	SessionListeners   []SessionListener
 	AttributeListeners []AttributeListener
 	// NamedListeners are session listeners a session can attach by name
 	// (Session.AttachListener); the attachment replicates, the listener is looked up by
-	// name on each node (Tomcat's replicated session listeners).
+	// name on each node (Tomcat's replicated session listeners). A nil one is refused.
 	NamedListeners map[string]SessionListener
 	// NamedListener, if set, gives the listener of a name NamedListeners lacks (nil:
 	// none): names made at run time, such as the single sign-on id that names Tomcat's
@@ -312,6 +314,9 @@ func (c *Config) fill() error {
 	if c.ClusterSize > 0 && (c.Replication != ReplicateAcked || !c.SendOptions.WaitsForAck()) {
 		return fmt.Errorf("%w: ClusterSize needs acked replication (a quorum counts acknowledgements)", ErrInvalidConfig)
 	}
+	if err := c.checkListeners(); err != nil {
+		return err
+	}
 	if c.Codec == nil {
 		c.Codec = GobCodec{}
 	}
@@ -319,6 +324,36 @@ func (c *Config) fill() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// checkListeners refuses nil listeners (a nil interface or a nil pointer), which would
+// panic at the first event instead (TestNewManagerRefusesNilListeners).
+func (c *Config) checkListeners() error {
+	for i, l := range c.SessionListeners {
+		if isNil(l) {
+			return fmt.Errorf("%w: SessionListeners[%d] is nil", ErrInvalidConfig, i)
+		}
+	}
+	for i, l := range c.AttributeListeners {
+		if isNil(l) {
+			return fmt.Errorf("%w: AttributeListeners[%d] is nil", ErrInvalidConfig, i)
+		}
+	}
+	for name, l := range c.NamedListeners {
+		if isNil(l) {
+			return fmt.Errorf("%w: NamedListeners[%q] is nil", ErrInvalidConfig, name)
+		}
+	}
+	return nil
+}
+
+// isNil reports whether v is nil or a nil pointer.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // Errors. Use errors.Is.

@@ -1,0 +1,37 @@
+package delta_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// A nil listener is refused when the manager is made, with ErrInvalidConfig: it used to
+// be taken, and the first event panicked calling it (in a request, or in the sweep's
+// goroutine).
+func TestNewManagerRefusesNilListeners(t *testing.T) {
+	var nilRec *events
+	for _, tc := range []struct {
+		name string
+		cfg  delta.Config
+	}{
+		{"nil session listener", delta.Config{SessionListeners: []delta.SessionListener{&events{}, nil}}},
+		{"nil pointer session listener", delta.Config{SessionListeners: []delta.SessionListener{nilRec}}},
+		{"nil attribute listener", delta.Config{AttributeListeners: []delta.AttributeListener{nil}}},
+		{"nil pointer attribute listener", delta.Config{AttributeListeners: []delta.AttributeListener{nilRec}}},
+		{"nil named listener", delta.Config{NamedListeners: map[string]delta.SessionListener{"sso": nil}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ch := newChannel(t, channeltest.NewNetwork())
+			cl := delta.NewCluster(ch, delta.ClusterConfig{})
+			defer func() { _ = cl.Close(context.Background()) }()
+			tc.cfg.Name = appName
+			if _, err := cl.NewManager(tc.cfg); !errors.Is(err, delta.ErrInvalidConfig) {
+				t.Errorf("NewManager: %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
