@@ -64,7 +64,9 @@ func (m *Manager) Start(ctx context.Context) error {
 
 // Stop unregisters the manager, ends its goroutines and destroys every session locally
 // (session listeners fire); with Config.ExpireSessionsOnShutdown the cluster is told to
-// expire them too. Stop is idempotent.
+// expire them too. A creation or a message from the cluster that races with Stop leaves
+// no session behind it: Create returns ErrStopped (TestCreateRacingStopLeavesNoSession).
+// Stop is idempotent.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	if m.state == stateStopped || m.state == stateNew {

@@ -210,6 +210,9 @@ func (m *Manager) handleDelta(msg *Message, origin uint32) {
 		m.noteRoute(msg.SessionID)
 		var added bool
 		s, added = m.st.getOrAdd(msg.SessionID, func() *Session { return newReplica(m, msg.SessionID, msg.Timestamp) })
+		if s == nil {
+			return // the manager stopped meanwhile
+		}
 		if added {
 			m.fire(s, true, notice{kind: nCreated})
 		}

@@ -237,6 +237,9 @@ func (m *Manager) mergeSessions(list []SessionState) {
 		m.noteRoute(st.ID)
 		renamed := m.renameForRepair(st.ID)
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
+		if s == nil {
+			return // the manager stopped meanwhile
+		}
 		switch {
 		case added:
 			s.loadTransferred(st)

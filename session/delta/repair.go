@@ -458,6 +458,9 @@ func (m *Manager) loadRepaired(chunk *Message) {
 		m.noteRoute(st.ID)
 		renamed := m.renameForRepair(st.ID)
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newReplica(m, st.ID, st.CreationTime) })
+		if s == nil {
+			break // the manager stopped meanwhile
+		}
 		if !added && !renamed {
 			continue
 		}

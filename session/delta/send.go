@@ -52,11 +52,17 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 			return nil, fmt.Errorf("%w: %s was removed recently", ErrSessionIDInUse, id)
 		}
 		if s = newPrimarySession(m, id, now); !m.st.add(id, s) {
+			if m.st.closed.Load() {
+				return nil, ErrStopped // Stop ran meanwhile
+			}
 			return nil, fmt.Errorf("%w: %s", ErrSessionIDInUse, id)
 		}
 	} else {
 		id = newSessionID(m.cfg.JvmRoute)
 		for s = newPrimarySession(m, id, now); !m.st.add(id, s); s = newPrimarySession(m, id, now) {
+			if m.st.closed.Load() {
+				return nil, ErrStopped // Stop ran meanwhile
+			}
 			id = newSessionID(m.cfg.JvmRoute)
 		}
 	}

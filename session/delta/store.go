@@ -31,6 +31,10 @@ type store struct {
 	// renames counts the renames done (rename), for the lookups that try several ids
 	// one after the other (Manager.lookup).
 	renames atomic.Uint64
+	// closed is set by clear (the manager stopped): add and getOrAdd insert nothing
+	// after it, so that no session is left in a stopped manager by a creation or a
+	// message that raced with its Stop.
+	closed atomic.Bool
 
 	// walks are the forEach calls running (nWalks of them), which rename tells about
 	// the sessions it moves from one shard to another.
@@ -116,12 +120,13 @@ func (st *store) reserve(n int, final bool) {
 	}
 }
 
-// add inserts s under id unless the id is taken; it reports whether it inserted.
+// add inserts s under id unless the id is taken or the store is closed; it reports
+// whether it inserted.
 func (st *store) add(id string, s *Session) bool {
 	sh := &st.shards[shardIndex(id)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, ok := sh.m[id]; ok {
+	if _, ok := sh.m[id]; ok || st.closed.Load() {
 		return false
 	}
 	sh.m[id] = s
@@ -129,13 +134,17 @@ func (st *store) add(id string, s *Session) bool {
 	return true
 }
 
-// getOrAdd returns the session under id, inserting the one made by mk if there is none.
+// getOrAdd returns the session under id, inserting the one made by mk if there is none;
+// nil if there is none and the store is closed.
 func (st *store) getOrAdd(id string, mk func() *Session) (s *Session, added bool) {
 	sh := &st.shards[shardIndex(id)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if s := sh.m[id]; s != nil {
 		return s, false
+	}
+	if st.closed.Load() {
+		return nil, false
 	}
 	s = mk()
 	sh.m[id] = s
@@ -289,8 +298,10 @@ func (w *walk) notCopied() []*Session {
 	return out
 }
 
-// clear removes every session and returns them.
+// clear removes every session and returns them, and closes the store: nothing is added
+// after it.
 func (st *store) clear() []*Session {
+	st.closed.Store(true) // before any shard is emptied: an add after its shard was sees it
 	var out []*Session
 	for i := range st.shards {
 		sh := &st.shards[i]

@@ -481,6 +481,9 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 		m.noteRoute(st.ID)
 		renamed := fillIn != nil && m.renameForRepair(st.ID)
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
+		if s == nil {
+			break // the manager stopped meanwhile
+		}
 		if fillIn != nil && !added && !renamed {
 			continue
 		}
