@@ -205,6 +205,9 @@ func (m *Manager) Invalidate(ctx context.Context, s *Session) error {
 // means a fresh random one with this node's route. It returns the new id. The id
 // listeners hear of the change once the cluster was told (or failed to be), outside the
 // session's send slot, so that they may call back into the manager about the session.
+// A session the manager does not hold (invalid, another manager's, or one its Stop took
+// out) is refused with an error wrapping ErrInvalidSession
+// (TestChangeSessionIDOfASessionNotHeld).
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
 	if s == nil {
 		return "", ErrNoSession
@@ -245,6 +248,12 @@ func (m *Manager) changeID(ctx context.Context, s *Session, newID string, genera
 		case !ok:
 			if !s.IsValid() {
 				return "", "", false, ErrInvalidSession
+			}
+			if s.ID() == oldID {
+				// Not held under its id, nor renamed meanwhile (a rename sets the id
+				// under the table's locks that rename took): the session is not this
+				// manager's (another's, or taken out by Stop and not expired yet).
+				return "", "", false, fmt.Errorf("%w: session %s is not held by manager %q", ErrInvalidSession, oldID, m.cfg.Name)
 			}
 			continue // renamed concurrently: try again from its current id
 		}
