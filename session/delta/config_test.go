@@ -35,3 +35,42 @@ func TestNewManagerRefusesNilListeners(t *testing.T) {
 		})
 	}
 }
+
+// Start of a stopped manager (stopped after it ran, or before it was ever started) says
+// so with ErrStopped, not "already started"; a new manager of the name starts.
+func TestStartAfterStopIsErrStopped(t *testing.T) {
+	ctx := context.Background()
+	_, ch := newChannel(t, channeltest.NewNetwork())
+	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	defer func() { _ = cl.Close(ctx) }()
+	cfg := delta.Config{Name: appName, MemberWait: -1}
+	ran, err := cl.NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ran.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ran.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	never, err := cl.NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := never.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*delta.Manager{"stopped after running": ran, "stopped before starting": never} {
+		if err := m.Start(ctx); !errors.Is(err, delta.ErrStopped) {
+			t.Errorf("%s: Start = %v, want ErrStopped", name, err)
+		}
+	}
+	again, err := cl.NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(ctx); err != nil {
+		t.Errorf("a new manager of the name: %v", err)
+	}
+}

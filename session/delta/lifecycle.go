@@ -21,10 +21,14 @@ const (
 // background, waiting up to Config.MemberWait for one to appear if there is none: Ready
 // reports when that is over and WaitReady waits for it; Stats tells what happened.
 // Messages that arrive meanwhile are queued and replayed when the transfer completes.
-// A manager starts once; after Stop, create a new one.
+// A manager starts once; after Stop, create a new one: Start of a stopped manager
+// returns an error wrapping ErrStopped (TestStartAfterStopIsErrStopped).
 func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.state == stateStopped {
+		return fmt.Errorf("%w: manager %q was stopped and does not start again; create a new one", ErrStopped, m.cfg.Name)
+	}
 	if m.state != stateNew {
 		return fmt.Errorf("delta: manager %q already started", m.cfg.Name)
 	}
