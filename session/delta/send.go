@@ -124,6 +124,9 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	if s == nil {
 		return ErrNoSession
 	}
+	if s.m != m {
+		return m.notMine(s)
+	}
 	// Hold the session's send slot across the send so that two requests on the same
 	// session send in the order they took their deltas (and one that finds nothing to
 	// send returns after the send of the changes another one took).
@@ -192,12 +195,24 @@ func (s *Session) sendFailed() {
 func (s *Session) sendFailedLocked() { s.lastRepl = 0 }
 
 // Invalidate destroys s here and on every other node (EVT_SESSION_EXPIRED). Session
-// listeners fire; the session's pending changes go out first, as Tomcat does.
+// listeners fire; the session's pending changes go out first, as Tomcat does. A session
+// of another manager is refused with an error wrapping ErrInvalidSession, as by
+// Replicate and ChangeSessionID (TestSessionOfAnotherManagerRefused).
 func (m *Manager) Invalidate(ctx context.Context, s *Session) error {
 	if s == nil {
 		return ErrNoSession
 	}
+	if s.m != m {
+		return m.notMine(s)
+	}
 	return m.expire(ctx, s, true, causeInvalidated, false)
+}
+
+// notMine is the error of Replicate, Invalidate and ChangeSessionID for a session of
+// another manager (another application): handled here, it would go to this manager's
+// context on the other nodes, and stay behind, invalid, in its own manager's table.
+func (m *Manager) notMine(s *Session) error {
+	return fmt.Errorf("%w: session %s belongs to manager %q, not %q", ErrInvalidSession, s.ID(), s.m.cfg.Name, m.cfg.Name)
 }
 
 // ChangeSessionID gives s a new id, here and on every other node
@@ -211,6 +226,9 @@ func (m *Manager) Invalidate(ctx context.Context, s *Session) error {
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
 	if s == nil {
 		return "", ErrNoSession
+	}
+	if s.m != m {
+		return "", m.notMine(s)
 	}
 	generate := newID == ""
 	if !generate && !validID(newID) {
