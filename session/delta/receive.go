@@ -285,7 +285,7 @@ func (m *Manager) dropRenamedCopy(s *Session, old, newID string) {
 // renameReplica renames s from old to newID as the cluster asks (a rename received, or a
 // repair's), telling the listeners; it fails as store.rename does.
 func (m *Manager) renameReplica(s *Session, old, newID string) (ok, taken bool) {
-	ok, taken = m.st.rename(old, newID, s, func() { s.setID(newID) })
+	ok, taken = m.st.rename(old, newID, s)
 	if ok {
 		m.noteRenamed(old, s)
 		m.noteRemoved(old, s, 0, true)

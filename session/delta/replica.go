@@ -67,13 +67,6 @@ func (s *Session) expiryDue(now int64) (due, primary bool) {
 	return due, primary
 }
 
-// setID renames the session (the store holds the table's locks meanwhile).
-func (s *Session) setID(id string) {
-	s.mu.Lock()
-	s.id = id
-	s.mu.Unlock()
-}
-
 // takeDelta ends a request on the session (Manager.Replicate): the session becomes
 // primary here and its pending changes are taken. It returns the message to send, nil
 // when there is nothing to tell (or nobody: members false), and the actions it carries,

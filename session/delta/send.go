@@ -257,7 +257,7 @@ func (m *Manager) changeID(ctx context.Context, s *Session, newID string, genera
 			}
 			return oldID, newID, false, nil
 		}
-		ok, taken := m.st.rename(oldID, newID, s, func() { s.setID(newID) })
+		ok, taken := m.st.rename(oldID, newID, s)
 		switch {
 		case taken && generate:
 			continue

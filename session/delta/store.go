@@ -165,9 +165,12 @@ func (st *store) remove(id string, s *Session) bool {
 	return true
 }
 
-// rename moves s from oldID to newID atomically, holding both shard locks and then s.mu
-// while f updates the session. It fails if s is not under oldID or newID is taken.
-func (st *store) rename(oldID, newID string, s *Session, f func()) (ok, taken bool) {
+// rename moves s from oldID to newID atomically and sets its id, holding both shard
+// locks and then s.mu. It fails if s is not under oldID, newID is taken (taken), or s is
+// invalid or being expired: an expiry reads the session's id under s.mu and then removes
+// it from the table under that id, so a rename in between would leave it in the table,
+// invalid, for ever (TestExpiringSessionNotRenamed).
+func (st *store) rename(oldID, newID string, s *Session) (ok, taken bool) {
 	a, b := shardIndex(oldID), shardIndex(newID)
 	first, second := &st.shards[min(a, b)], &st.shards[max(a, b)]
 	first.mu.Lock()
@@ -182,13 +185,19 @@ func (st *store) rename(oldID, newID string, s *Session, f func()) (ok, taken bo
 	if _, exists := st.shards[b].m[newID]; exists {
 		return false, true
 	}
+	s.mu.Lock()
+	if !s.valid || s.expiring {
+		s.mu.Unlock()
+		return false, false
+	}
 	delete(st.shards[a].m, oldID)
 	st.shards[b].m[newID] = s
 	st.renames.Add(1) // before the locks are released: see Manager.lookup
+	s.id = newID
+	s.mu.Unlock()
 	if a != b && st.nWalks.Load() > 0 {
 		st.movedShard(s, a)
 	}
-	f()
 	return true, false
 }
 

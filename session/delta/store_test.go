@@ -44,7 +44,7 @@ func TestForEachSeesARenamedSessionOnce(t *testing.T) {
 			st.forEach(func(x *Session) bool {
 				seen[x] = append(seen[x], x.ID())
 				if x == trigger {
-					if ok, _ := st.rename(oldID, newID, s, func() { s.setID(newID) }); !ok {
+					if ok, _ := st.rename(oldID, newID, s); !ok {
 						t.Fatal("rename failed")
 					}
 				}
@@ -90,7 +90,7 @@ func TestForEachRenamesConcurrently(t *testing.T) {
 			if sessionhttp.RouteOf(old) == "a" {
 				next = sessionhttp.WithRoute(old, "b")
 			}
-			st.rename(old, next, s, func() { s.setID(next) })
+			st.rename(old, next, s)
 		}
 	}()
 	for range 200 {
