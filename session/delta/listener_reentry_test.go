@@ -119,3 +119,52 @@ func TestIDListenerMayReplicateTheSession(t *testing.T) {
 	// The recorder is the last listener: it hears of the id change after the Set.
 	wantEvents(t, "A", a.rec.take(), "added local previousID="+old, "idchanged local")
 }
+
+// An attribute listener may Update the session it hears of: Update held the session's
+// Update slot while its Set told the listeners, and the listener's Update waited for it.
+// Here a listener counts the changes of "cart" in "changes".
+func TestAttributeListenerMayUpdateTheSession(t *testing.T) {
+	ctx := context.Background()
+	count := func(e delta.AttributeEvent) {
+		if e.Name != "cart" || e.Replicated {
+			return
+		}
+		if _, err := e.Session.Update("changes", func(old any) (any, error) {
+			n, _ := old.(int)
+			return n + 1, nil
+		}); err != nil {
+			t.Errorf("Update from a listener: %v", err)
+		}
+	}
+	nw := channeltest.NewNetwork()
+	a := startReady(t, nw, delta.Config{AttributeListeners: []delta.AttributeListener{
+		delta.AttributeListenerFuncs{Added: count, Replaced: count}}})
+	s := create(t, a)
+	done := make(chan error, 1)
+	go func() {
+		for range 2 {
+			if _, err := s.Update("cart", func(old any) (any, error) {
+				n, _ := old.(int)
+				return n + 1, nil
+			}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Update did not return: the listener's Update waits for the session's Update slot")
+	}
+	if got, _ := delta.Attr[int](s, "changes"); got != 2 {
+		t.Errorf("changes = %d, want 2", got)
+	}
+	if err := a.m.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+}

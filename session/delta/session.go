@@ -261,19 +261,27 @@ func (s *Session) Set(name string, v any) error {
 	if s == nil {
 		return ErrNoSession
 	}
+	n, ok, err := s.set(name, v)
+	if ok {
+		s.m.fire(s, false, n)
+	}
+	return err
+}
+
+// set is Set without telling the listeners: it returns the notice for them, if any (ok).
+func (s *Session) set(name string, v any) (n notice, ok bool, err error) {
 	if v == nil {
-		return s.Remove(name)
+		return s.remove(name)
 	}
 	data, err := s.m.encodeValue(name, v)
 	if err != nil {
-		return err
+		return n, false, err
 	}
 	s.mu.Lock()
 	if !s.valid {
 		s.mu.Unlock()
-		return ErrInvalidSession
+		return n, false, ErrInvalidSession
 	}
-	var n notice
 	// The entry keeps the stamp of the value it replaces until the request's delta
 	// stamps it (takeDelta): meanwhile, a change from another node older than that value
 	// must not apply.
@@ -290,8 +298,7 @@ func (s *Session) Set(name string, v any) error {
 	}
 	s.record(Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: data})
 	s.mu.Unlock()
-	s.m.fire(s, false, n)
-	return nil
+	return n, true, nil
 }
 
 // Update sets attribute name to what f returns for its current value (nil when it has
@@ -300,7 +307,8 @@ func (s *Session) Set(name string, v any) error {
 // checked and recorded as one action, replicated when the request ends; returning nil
 // removes the attribute. If f returns an error, or the current value cannot be decoded,
 // or the new one cannot be encoded, nothing changes and the error is returned. f may read
-// the session but must not call Update on it (that would wait for itself). A Set of the
+// the session but must not call Update on it (that would wait for itself); attribute
+// listeners hear of the change after the Update is over, and may. A Set of the
 // same attribute, or an Update on another node, is not ordered with it: of two concurrent
 // changes on two nodes every node keeps the same one, the other is lost (see "Concurrent
 // requests on two nodes" in the package documentation), so route a session's requests to
@@ -313,20 +321,31 @@ func (s *Session) Update(name string, f func(old any) (any, error)) (any, error)
 	if f == nil {
 		return nil, fmt.Errorf("%w: Update of attribute %q with a nil function", ErrInvalidConfig, name)
 	}
+	n, ok, v, err := s.update(name, f)
+	if ok {
+		// After the Update slot is released: an attribute listener may Update the
+		// session too (TestAttributeListenerMayUpdateTheSession).
+		s.m.fire(s, false, n)
+	}
+	return v, err
+}
+
+// update is Update with the session's Update slot held, without telling the listeners:
+// it returns the notice for them, if any (ok).
+func (s *Session) update(name string, f func(old any) (any, error)) (n notice, ok bool, v any, err error) {
 	s.updateMu.Lock()
 	defer s.updateMu.Unlock()
 	old, err := s.current(name)
 	if err != nil {
-		return nil, err
+		return n, false, nil, err
 	}
-	v, err := f(old)
-	if err != nil {
-		return nil, err
+	if v, err = f(old); err != nil {
+		return n, false, nil, err
 	}
-	if err := s.Set(name, v); err != nil {
-		return nil, err
+	if n, ok, err = s.set(name, v); err != nil {
+		return n, false, nil, err
 	}
-	return v, nil
+	return n, ok, v, nil
 }
 
 // current returns attribute name (nil if missing), or why it cannot be read.
@@ -352,23 +371,32 @@ func (s *Session) Remove(name string) error {
 	if s == nil {
 		return ErrNoSession
 	}
+	n, ok, err := s.remove(name)
+	if ok {
+		s.m.fire(s, false, n)
+	}
+	return err
+}
+
+// remove is Remove without telling the listeners: it returns the notice for them, if any
+// (ok).
+func (s *Session) remove(name string) (n notice, ok bool, err error) {
 	s.mu.Lock()
 	if !s.valid {
 		s.mu.Unlock()
-		return ErrInvalidSession
+		return n, false, ErrInvalidSession
 	}
 	i := s.find(name)
 	if i < 0 {
 		s.mu.Unlock()
-		return nil
+		return n, false, nil
 	}
 	old, _ := s.decodeForNotice(&s.attrs[i])
 	s.buryHere(name, s.attrs[i].stamp()) // stamped anew by the request's delta (takeDelta)
 	s.attrs = slices.Delete(s.attrs, i, i+1)
 	s.record(Action{Type: ActionAttribute, Op: OpRemove, Name: name})
 	s.mu.Unlock()
-	s.m.fire(s, false, notice{kind: nRemoved, name: name, value: old})
-	return nil
+	return notice{kind: nRemoved, name: name, value: old}, true, nil
 }
 
 // MarkDirty re-encodes the current value of attribute name and records it for
