@@ -168,3 +168,39 @@ func TestAttributeListenerMayUpdateTheSession(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A SessionCreated listener may invalidate the new session (a limit of sessions per
+// user): Create told the listeners before the cluster, so the invalidation's
+// EVT_SESSION_EXPIRED went out before the EVT_SESSION_CREATED, and every other node kept
+// a copy of a session gone here until it timed out there (twice its max inactive
+// interval).
+func TestCreatedListenerMayInvalidateTheSession(t *testing.T) {
+	ctx := context.Background()
+	var m *delta.Manager
+	limit := delta.SessionListenerFuncs{Created: func(e delta.SessionEvent) {
+		if !e.Replicated {
+			if err := m.Invalidate(ctx, e.Session); err != nil {
+				t.Errorf("Invalidate from a created listener: %v", err)
+			}
+		}
+	}}
+	for _, mode := range []delta.ReplicationMode{delta.ReplicateAcked, delta.ReplicateAsync} {
+		nw := channeltest.NewNetwork()
+		a := startReady(t, nw, delta.Config{Replication: mode, JvmRoute: "a",
+			SessionListeners: []delta.SessionListener{limit}})
+		b := startReady(t, nw, delta.Config{Replication: mode, JvmRoute: "b"})
+		m = a.m
+		s, err := a.m.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delta.DrainAsync(a.m)
+		if s.IsValid() || a.m.Len() != 0 {
+			t.Errorf("%v: the invalidated session is still here", mode)
+		}
+		if n := b.m.Len(); n != 0 {
+			t.Errorf("%v: b holds %d copies of a session invalidated at its creation", mode, n)
+		}
+		wantEvents(t, "B", b.rec.take(), "created rep", "destroyed rep expired=false")
+	}
+}

@@ -9,8 +9,9 @@ import (
 )
 
 // Create makes a new session with a fresh id, primary on this node, and tells the
-// cluster (EVT_SESSION_CREATED). A failure to tell the cluster is logged, not returned:
-// the session's first delta also creates it on nodes that missed the message.
+// cluster (EVT_SESSION_CREATED), then the session listeners. A failure to tell the
+// cluster is logged, not returned: the session's first delta also creates it on nodes
+// that missed the message.
 func (m *Manager) Create(ctx context.Context) (*Session, error) {
 	return m.create(ctx, "")
 }
@@ -67,10 +68,14 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 		}
 	}
 	m.stats.created.Add(1)
-	m.fire(s, false, notice{kind: nCreated})
+	// The cluster first, then the listeners: a listener that invalidates the new session
+	// (a limit of sessions per user) or renames it sends its message after the creation,
+	// which would otherwise make a copy of a session gone here on every other node
+	// (TestCreatedListenerMayInvalidateTheSession).
 	if err := m.broadcast(ctx, &Message{Event: EventCreated, SessionID: id, Timestamp: now}); err != nil {
 		m.log.Debug("delta: cannot tell the cluster about a new session", "err", err)
 	}
+	m.fire(s, false, notice{kind: nCreated})
 	return s, nil
 }
 
