@@ -19,7 +19,8 @@ type GzipConfig struct {
 	// compressionMinSize, default 0: every non-empty message is compressed).
 	MinSize int
 	// Level is the gzip level, gzip.BestSpeed (1) … gzip.BestCompression (9); 0 means
-	// gzip.DefaultCompression (Java's GZIPOutputStream default).
+	// gzip.DefaultCompression, klauspost's level 5 (Java's GZIPOutputStream uses zlib's
+	// default, level 6; either side reads the other's bytes).
 	Level int
 	// MaxDecompressedSize refuses received messages that expand beyond it (no Tomcat
 	// equivalent; default DefaultMaxDecompressedSize, 64 MiB).
