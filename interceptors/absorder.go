@@ -8,12 +8,12 @@ import (
 	"github.com/gotribes/tribes/channel"
 )
 
-// CompareAbsolute orders members as Tribes' AbsoluteOrder does (Tomcat 10.1.60, 11.0.x):
+// CompareAbsolute orders members as Tribes' AbsoluteOrder does (Tomcat 10.1.56+, 11.0.23+, 9.0.119+):
 // by host address, a shorter address (IPv4) first and equal lengths compared byte by byte
 // as unsigned numbers; then by port; then by unique id, byte by byte, unsigned. It returns
 // -1, 0 or +1; the first member in this order is the coordinator of the coordinators.
 //
-// Older Tomcat releases compared the bytes as signed Java bytes (so 192.168.x.x came
+// Earlier Tomcat releases compared the bytes as signed Java bytes (so 192.168.x.x came
 // before 10.x.x.x); nodes of such versions will not agree with this order.
 func CompareAbsolute(a, b channel.Member) int {
 	if c := cmp.Compare(len(a.Host), len(b.Host)); c != 0 {
