@@ -126,6 +126,7 @@ func TestJavaSeesGo(t *testing.T) {
 	if ev.Member.Command != "" {
 		t.Fatalf("a killed node sent a shutdown? %s", ev.Line)
 	}
+	notBefore(t, "Java", time.Since(kill))
 	t.Logf("kill of the Go node: gone at Java after %v", time.Since(kill).Round(time.Millisecond))
 }
 
@@ -177,5 +178,16 @@ func TestGoSeesJava(t *testing.T) {
 	if m := gone(ids[2], expiryWithin); m.Shutdown() {
 		t.Fatalf("a killed node sent a shutdown? %+v", m)
 	}
+	notBefore(t, "Go", time.Since(kill))
 	t.Logf("kill of the Java node: gone at Go after %v", time.Since(kill).Round(time.Millisecond))
+}
+
+// notBefore fails the test when a killed node was dropped before the expiration time,
+// less the ping interval (its last ping may have come up to one interval before the kill):
+// a kill is noticed by expiry, not by the closed connection.
+func notBefore(t *testing.T, who string, gone time.Duration) {
+	t.Helper()
+	if least := staticsvc.DefaultExpirationTime - staticsvc.DefaultPingInterval; gone < least {
+		t.Fatalf("%s dropped the killed node after %v, before the expiration time (at least %v)", who, gone, least)
+	}
 }
