@@ -15,6 +15,7 @@ import (
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/internal/netbench"
 	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -106,6 +107,7 @@ func TestJavaStopAndKill(t *testing.T) {
 	if e.m.IsShutdown() {
 		t.Fatal("a killed node sent a shutdown packet?")
 	}
+	killedNotBefore(t, "Go", e.at.Sub(kill))
 	t.Logf("kill: gone after %v (drop time %v)", e.at.Sub(kill).Round(time.Millisecond), dropTime)
 }
 
@@ -150,7 +152,18 @@ func TestGoNodeStopAndKill(t *testing.T) {
 	b.Kill()
 	// Java checks expiry on its receive timeout (= frequency): up to DropTime + 500 ms when idle.
 	j.WaitEvent(t, dropTime+waitLimit, isMember("memberDisappeared", idb))
+	killedNotBefore(t, "Java", time.Since(kill))
 	t.Logf("kill of the Go node: gone at Java after %v", time.Since(kill).Round(time.Millisecond))
+}
+
+// killedNotBefore fails the test when a killed node was dropped before the drop time less
+// one heartbeat period (its last heartbeat may have come up to one period before the
+// kill): a kill is noticed by expiry.
+func killedNotBefore(t *testing.T, who string, gone time.Duration) {
+	t.Helper()
+	if least := dropTime - mcast.DefaultFrequency; gone < least {
+		t.Fatalf("%s dropped the killed node after %v, before the drop time (at least %v)", who, gone, least)
+	}
 }
 
 // TestBroadcastBothWays: an OptMulticast message crosses from Go to Java and back.
