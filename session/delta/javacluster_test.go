@@ -94,6 +94,12 @@ func TestJavaCodecCluster(t *testing.T) {
 	if err := s.Set("big", 1<<40); !errors.Is(err, delta.ErrNoJavaForm) {
 		t.Fatalf("Set of an int beyond Integer: %v", err)
 	}
+	// The other examples docs/tomcat.md gives of values without a Java form.
+	for name, v := range map[string]any{"uint": uint(1), "map[string]int": map[string]int{"a": 1}} {
+		if err := s.Set("bad", v); !errors.As(err, &ve) || !errors.Is(err, delta.ErrNoJavaForm) {
+			t.Fatalf("Set of a %s: %v", name, err)
+		}
+	}
 	if err := a.Replicate(ctx, s); err != nil {
 		t.Fatal(err)
 	}
