@@ -336,7 +336,7 @@ func TestDispatchConfig(t *testing.T) {
 	if d.OptionFlag() != channel.OptAsync {
 		t.Fatalf("flag %v", d.OptionFlag())
 	}
-	ics, err := Build("dispatch(maxQueueSize=1024;maxThreads=2;alwaysSend=false;keepAliveTime=5000)", nil)
+	ics, err := Build("dispatch(maxQueueSize=1024;maxThreads=2;alwaysSend=false;keepAliveTime=5000;maxSpareThreads=2;useDeepClone=false)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
