@@ -105,7 +105,9 @@ func sizeName(n int) string {
 }
 
 // TestGoToJava sends from Go to a Java node in every ack mode and size; Java sees the bytes
-// and the Go member's host, port and unique id.
+// and the Go member's host, port and unique id. The Java node runs no membership, so its
+// ACKs of the synchronized sends show that Java acknowledges a sender it does not list
+// (docs/wire-format.md).
 func TestGoToJava(t *testing.T) {
 	p := javapeer.Start(t)
 	g := startGo(t, javaMember(t, p))
