@@ -42,7 +42,7 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  * interop tests (see internal/javapeer). Stdout carries only JSON lines.
  *
  * <pre>
- * node --bind 127.0.0.1 --port 4000 [--autobind 100] [--id HEX32] [--throw-prefix STR] [--udp-port N]
+ * node --bind 127.0.0.1 --port 4000 [--autobind 100] [--id HEX32] [--throw-prefix STR] [--refuse-prefix STR] [--udp-port N]
  *      [--echo] [--quiet] [--seconds N] [--rx-threads N] [--domain STR] [--payload HEX]
  *      [--log-level WARNING] [--interceptors "TcpFailureDetector,Gzip(compressionMinSize=10),…"]
  *      [--mcast-addr 228.0.0.4 --mcast-port 45564 --mcast-bind 127.0.0.1 --frequency 500
@@ -527,6 +527,8 @@ public final class TribesPeer {
         final AtomicLong echoed = new AtomicLong();
         final AtomicLong echoFailed = new AtomicLong();
         final ThreadPoolExecutor echoPool;
+        /** Byte messages starting with it are not accepted (--refuse-prefix). */
+        byte[] refusePrefix;
 
         Listener(Node node, String throwPrefix, boolean echo, boolean quiet) {
             this.node = node;
@@ -543,7 +545,7 @@ public final class TribesPeer {
 
         @Override
         public boolean accept(Serializable msg, Member sender) {
-            return true;
+            return refusePrefix == null || !(msg instanceof ByteMessage bm) || !startsWith(bm.getMessage(), refusePrefix);
         }
 
         @Override
@@ -703,6 +705,9 @@ public final class TribesPeer {
             n.receiver.setUdpPort(a.getInt("udp-port", -1)); // messages with option 0x20 arrive here
         }
         Listener l = new Listener(n, a.opts.get("throw-prefix"), a.flag("echo"), a.flag("quiet"));
+        if (a.opts.containsKey("refuse-prefix")) {
+            l.refusePrefix = a.opts.get("refuse-prefix").getBytes(StandardCharsets.ISO_8859_1);
+        }
         n.channel.addChannelListener(l);
         RpcPeer rp = RpcPeer.create(n, a);
         addInterceptors(n.channel, a.opts.get("interceptors"));
