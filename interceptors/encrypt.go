@@ -222,6 +222,10 @@ func NewEncrypt(cfg EncryptConfig) (*Encrypt, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	if mode != "GCM" { // as Tomcat's encryptInterceptor.algorithm.switch
+		e.log.Warn("encrypt: the algorithm is accepted but not recommended, as Tomcat warns: switch to AES/GCM/NoPadding",
+			"algorithm", cfg.Algorithm)
+	}
 	if mode == "GCM" {
 		if e.gcm, err = cipher.NewGCM(block); err != nil {
 			return nil, configError("encrypt: %v", err)
