@@ -15,7 +15,6 @@ import (
 	"github.com/gotribes/tribes/internal/javapeer"
 	"github.com/gotribes/tribes/internal/netbench"
 	"github.com/gotribes/tribes/internal/testutil"
-	"github.com/gotribes/tribes/membership/mcast"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -156,12 +155,13 @@ func TestGoNodeStopAndKill(t *testing.T) {
 	t.Logf("kill of the Go node: gone at Java after %v", time.Since(kill).Round(time.Millisecond))
 }
 
-// killedNotBefore fails the test when a killed node was dropped before the drop time less
-// one heartbeat period (its last heartbeat may have come up to one period before the
-// kill): a kill is noticed by expiry.
+// killedNotBefore fails the test when a killed node was dropped before half the drop time:
+// a kill is noticed by expiry, not at once. (Its last heartbeat may have come up to a
+// period before the kill, more on a loaded machine: the bound leaves half the drop time
+// for that rather than one period, so that the check does not time the machine.)
 func killedNotBefore(t *testing.T, who string, gone time.Duration) {
 	t.Helper()
-	if least := dropTime - mcast.DefaultFrequency; gone < least {
+	if least := dropTime / 2; gone < least {
 		t.Fatalf("%s dropped the killed node after %v, before the drop time (at least %v)", who, gone, least)
 	}
 }

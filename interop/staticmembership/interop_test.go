@@ -182,12 +182,13 @@ func TestGoSeesJava(t *testing.T) {
 	t.Logf("kill of the Java node: gone at Go after %v", time.Since(kill).Round(time.Millisecond))
 }
 
-// notBefore fails the test when a killed node was dropped before the expiration time,
-// less the ping interval (its last ping may have come up to one interval before the kill):
-// a kill is noticed by expiry, not by the closed connection.
+// notBefore fails the test when a killed node was dropped before half the expiration
+// time: a kill is noticed by expiry, not by the closed connection. (Its last ping may have
+// come up to an interval before the kill, more on a loaded machine: the bound leaves half
+// the expiration time for that, so that the check does not time the machine.)
 func notBefore(t *testing.T, who string, gone time.Duration) {
 	t.Helper()
-	if least := staticsvc.DefaultExpirationTime - staticsvc.DefaultPingInterval; gone < least {
+	if least := staticsvc.DefaultExpirationTime / 2; gone < least {
 		t.Fatalf("%s dropped the killed node after %v, before the expiration time (at least %v)", who, gone, least)
 	}
 }
