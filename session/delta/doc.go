@@ -77,8 +77,9 @@
 // different attributes all apply (TestConcurrentChangesConverge); skipped changes are
 // counted in Stats.OlderChangesSkipped. The losing change is lost, as on one node;
 // Session.Update is atomic on one node only. Only attributes carry stamps: the principal,
-// auth type, notes, listeners and max inactive interval apply in arrival order (and not
-// from a delta older than a transferred copy). Deltas in Tomcat's format carry no version
+// auth type, notes, listeners and max inactive interval apply in arrival order (but not
+// from a delta older than a transferred copy, nor from one a later delta of its sender
+// overtook: "Replication modes"). Deltas in Tomcat's format carry no version
 // and apply in arrival order, as in Tomcat, and values transferred from a member of an
 // earlier version are stamped zero (older than any Go node's change). docs/sessions.md
 // lists the cases where a later change can still lose.
@@ -129,15 +130,36 @@
 // mode the middleware does not wait for the send at all: it hands the delta to the
 // manager's sending goroutine and the response leaves; that goroutine sends what was
 // handed over while it sent the previous channel message in the next one. Every message
-// of an async manager goes through that goroutine, in order, and a session has at most
-// one delta queued or in flight (changes made meanwhile go out after it), so the members
-// apply each session's changes in order; a failed send leaves them pending for the
-// session's next request, as in acked mode (Manager.Replicate itself still returns once
-// its message was sent). Once a channel message carried several deltas, that goroutine
-// starts the next one no sooner than Config.AsyncBatchInterval (1 ms) after it, so that
-// under load the members receive fewer, larger messages (the copies lag by up to that
-// much more). Under concurrent load this sends far fewer messages and ACKs than
-// requests; a lone request is sent at once.
+// of an async manager leaves through that goroutine, in order, and a session has at most
+// one delta queued or in flight (changes made meanwhile go out after it); a failed send
+// leaves them pending for the session's next request, as in acked mode
+// (Manager.Replicate itself still returns once its message was sent). Once a channel
+// message carried several deltas, that goroutine starts the next one no sooner than
+// Config.AsyncBatchInterval (1 ms) after it, so that under load the members receive
+// fewer, larger messages (the copies lag by up to that much more). Under concurrent load
+// this sends far fewer messages and ACKs than requests; a lone request is sent at once.
+//
+// Leaving in order is not arriving in order: an async send returns once written, the next
+// channel message can take another of the transport's pooled connections to a member
+// (transport/nio keeps several), and a member serves its connections concurrently, so it
+// can apply a session's later message first. Members order them themselves: attribute
+// changes by their stamps (above); the other parts of a delta (principal, auth type, max
+// inactive interval, notes, listeners, isnew) are skipped when a later delta of the same
+// sender was applied (TestOvertakenDeltaKeepsLaterMeta); and every member remembers the
+// last 4096 sessions removed (EVT_SESSION_EXPIRED, whose version is above every change of
+// the session its sender held), so that a creation, a first delta or an id change that
+// the removal overtook does not make the copy again (TestExpiryOvertakingFirstDelta,
+// TestExpiryOvertakingRename); a session made again under a removed id (CreateWithID)
+// starts above the removal's version (TestSessionMadeAgainUnderRemovedID). A delta that
+// overtakes the id change before it waits for it (repair, below), and one overtaken by an
+// id change applies to the renamed session (TestDeltaCrossingARename). Not ordered: the
+// non-attribute parts of deltas from different senders (arrival order, as above); a
+// removal forgotten (4096 later removals) before the message it overtook arrives; a
+// removal without a version (Tomcat's format, a Go node of an earlier version, a resent
+// expiry), which keeps any delta from making the copy again but not a late creation
+// (Tomcat's arrival order; the delta then applies to that copy). In acked mode a send
+// returns once every member applied the message, and a session's messages are sent one
+// at a time (its send slot), so the members apply them in order.
 //
 // "Every member" is every member in this node's view: a node that a partition cut off
 // and whose membership dropped the others acknowledges changes they never get, as Tomcat

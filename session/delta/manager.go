@@ -96,6 +96,8 @@ type Manager struct {
 
 	// renamedIDs: the sessions renamed lately, by old id (renamed.go)
 	renamedIDs recentRenames
+	// expiredIDs: the sessions removed lately, with their version (expired.go)
+	expiredIDs recentExpiries
 }
 
 // maxKnownRoutes bounds Manager.routes.
@@ -489,7 +491,8 @@ type Stats struct {
 	// OlderChangesSkipped counts attribute changes from another Go node not applied
 	// because this copy holds a newer one (a change the sender had not seen when it made
 	// its own, ordered by the changes' stamps: see "Concurrent requests on two nodes" in
-	// the package documentation).
+	// the package documentation), and the other changes of a delta that a later delta
+	// of its sender overtook ("Replication modes").
 	OlderChangesSkipped uint64
 	// ListenerPanics counts the listener calls that panicked: recovered from and logged,
 	// the event's other listeners and the operation that fired it going on.

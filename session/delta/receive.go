@@ -138,6 +138,11 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 	case EventExpired:
 		if s := m.targetOf(msg.SessionID); s != nil {
 			top, cur := s.highestVersion(), s.ID() // before the expiry empties it
+			// Remembered, so that messages it overtook do not bring it back (expired.go).
+			m.noteExpired(msg.SessionID, max(top, msg.Version))
+			if cur != msg.SessionID {
+				m.noteExpired(cur, max(top, msg.Version))
+			}
 			_ = m.expire(context.Background(), s, false, causeInvalidated, true)
 			m.noteRemoved(msg.SessionID, s, top, false) // the cluster removed it (removals.go)
 			if cur != msg.SessionID {
@@ -145,6 +150,7 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 			}
 		} else {
 			m.stats.unknownID.Add(1)
+			m.noteExpired(msg.SessionID, msg.Version) // it may arrive before the session's first messages
 			m.repairExpired(msg.SessionID)
 		}
 	case EventAccessed:
@@ -191,6 +197,10 @@ func (m *Manager) handleCreated(msg *Message) {
 		m.stats.unexpected.Add(1)
 		return
 	}
+	if m.removedBefore(msg) { // a late EVT_SESSION_CREATED (expired.go)
+		m.stats.unknownID.Add(1)
+		return
+	}
 	m.noteRoute(msg.SessionID)
 	s, added := m.st.getOrAdd(msg.SessionID, func() *Session { return newReplica(m, msg.SessionID, msg.Timestamp) })
 	if added {
@@ -204,6 +214,10 @@ func (m *Manager) handleDelta(msg *Message, origin uint32) {
 		// The first delta of a session carries isnew=true: a node that missed (or has not
 		// yet received) the EVT_SESSION_CREATED creates the session from it.
 		if !validID(msg.SessionID) || !createsSession(msg.Actions) {
+			m.stats.unknownID.Add(1)
+			return
+		}
+		if m.removedBefore(msg) { // the first delta of a session removed since (expired.go)
 			m.stats.unknownID.Add(1)
 			return
 		}
@@ -248,6 +262,14 @@ func (m *Manager) handleChangeID(msg *Message) {
 	}
 	if !validID(msg.NewID) {
 		m.stats.unexpected.Add(1)
+		return
+	}
+	if _, gone := m.expiredAt(msg.NewID); gone {
+		// The session's expiry under its new id overtook the rename (expired.go): it is
+		// removed, not renamed.
+		top := s.highestVersion()
+		_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+		m.noteExpired(msg.SessionID, top)
 		return
 	}
 	m.noteRoute(msg.NewID)

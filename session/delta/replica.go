@@ -258,9 +258,17 @@ func (s *Session) applyDelta(msg *Message, origin uint32, notify bool) []notice 
 	if msg.Version > 0 { // a Go node's: attribute changes carry stamps (stamp.go)
 		st = stamp{msg.Version, origin}
 	}
-	ns := s.apply(msg.Actions, st, notify, msg.ownValues)
-	if !hasAction(msg.Actions, ActionIsNew) {
-		s.isNew = false // a later request: the client has joined the session
+	// A delta of a node that applied a later one of the same node first was overtaken by
+	// it (asynchronous sends on different connections): its attribute changes go by their
+	// stamps, the rest (principal, auth type, max inactive interval, notes, listeners,
+	// isnew) has been replaced by the later delta's and is skipped (expired.go).
+	overtaken := st.version > 0 && origin == s.lastOrigin && st.version < s.lastVersion
+	ns := s.applyActions(msg.Actions, st, notify, msg.ownValues, overtaken)
+	if !overtaken {
+		s.lastVersion, s.lastOrigin = st.version, st.origin
+		if !hasAction(msg.Actions, ActionIsNew) {
+			s.isNew = false // a later request: the client has joined the session
+		}
 	}
 	if msg.Version > 0 {
 		// A concurrent delta of another node may carry a version this copy already has

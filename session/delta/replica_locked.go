@@ -134,6 +134,12 @@ func (s *Session) load(st *SessionState) {
 // allocated them for this message alone (Message.ownValues), where several actions may
 // share one.
 func (s *Session) apply(actions []Action, st stamp, notify, owned bool) []notice {
+	return s.applyActions(actions, st, notify, owned, false)
+}
+
+// applyActions is apply; with attrsOnly it skips, and counts, every action but the
+// attribute changes (those of a delta a later one of its sender overtook, applyDelta).
+func (s *Session) applyActions(actions []Action, st stamp, notify, owned, attrsOnly bool) []notice {
 	var out []notice
 	// Only the last principal action counts: the earlier ones are not decoded, which a
 	// message naming one large principal many times would make cost its size each time.
@@ -141,6 +147,10 @@ func (s *Session) apply(actions []Action, st stamp, notify, owned bool) []notice
 	// Attribute notices only matter to attribute listeners.
 	notify = notify && len(s.m.cfg.AttributeListeners) > 0
 	for i, a := range actions {
+		if attrsOnly && a.Type != ActionAttribute {
+			s.m.stats.olderChanges.Add(1)
+			continue
+		}
 		if a.Type == ActionAttribute && st.version > 0 {
 			if s.changedHere(a.Name) {
 				// This node's change, not sent yet, is the later one. Its entry takes the

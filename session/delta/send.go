@@ -40,6 +40,7 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 	}
 	now := nowMs()
 	var s *Session
+	var start uint64 // the version of a session of that id removed lately (expired.go)
 	if id != "" {
 		if old := m.st.get(id); old != nil && !old.findable(now) {
 			// Timed out, not swept yet: expire it now, as the sweep would.
@@ -52,7 +53,12 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 		if m.gone.covers(id, 0) {
 			return nil, fmt.Errorf("%w: %s was removed recently", ErrSessionIDInUse, id)
 		}
-		if s = newPrimarySession(m, id, now); !m.st.add(id, s) {
+		s = newPrimarySession(m, id, now)
+		// Above the version of a session of that id removed lately, so that the members,
+		// which remember that removal, take this one's first delta (expired.go).
+		start, _ = m.expiredAt(id)
+		s.version = start
+		if !m.st.add(id, s) {
 			if m.st.closed.Load() {
 				return nil, ErrStopped // Stop ran meanwhile
 			}
@@ -72,7 +78,7 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 	// (a limit of sessions per user) or renames it sends its message after the creation,
 	// which would otherwise make a copy of a session gone here on every other node
 	// (TestCreatedListenerMayInvalidateTheSession).
-	if err := m.broadcast(ctx, &Message{Event: EventCreated, SessionID: id, Timestamp: now}); err != nil {
+	if err := m.broadcast(ctx, &Message{Event: EventCreated, SessionID: id, Timestamp: now, Version: start}); err != nil {
 		m.log.Debug("delta: cannot tell the cluster about a new session", "err", err)
 	}
 	m.fire(s, false, notice{kind: nCreated})
@@ -316,6 +322,9 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	}
 	e, ok := s.beginExpire()
 	if ok {
+		if notifyCluster {
+			m.noteExpired(e.id, e.version) // a session made again under its id starts above it
+		}
 		m.st.remove(e.id, s)
 		m.skip(e.id)
 	}
@@ -358,7 +367,10 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 		errs = append(errs, m.replicateTo(ctx, members, &Message{Event: EventDelta, SessionID: e.id, Timestamp: now,
 			Version: e.version, Actions: e.pending}))
 	}
-	errs = append(errs, m.replicateTo(ctx, members, &Message{Event: EventExpired, SessionID: e.id, Timestamp: now}))
+	// Its version, above every change of the session this node held, tells the members
+	// which deltas came before it (expired.go).
+	errs = append(errs, m.replicateTo(ctx, members, &Message{Event: EventExpired, SessionID: e.id, Timestamp: now,
+		Version: e.version}))
 	if err := errors.Join(errs...); err != nil {
 		if cause != causeStopped {
 			m.noteUnsent(e.id)

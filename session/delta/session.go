@@ -50,6 +50,10 @@ type Session struct {
 	// forgot: the highest version of a tombstone forgotten (stamp.go), saturated
 	forgot uint32
 	sent   chan struct{}
+	// lastVersion and lastOrigin: the stamp of the last delta applied whole here (zero:
+	// none, or Tomcat's), whose sender's earlier deltas are not to undo it (applyDelta)
+	lastVersion uint64
+	lastOrigin  uint32
 }
 
 type attrEntry struct {

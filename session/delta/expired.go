@@ -1,0 +1,90 @@
+package delta
+
+import "sync"
+
+// An asynchronous send returns once written, and a node's next message can travel on
+// another connection of its transport's pool (transport/nio keeps several per member)
+// while the receiver serves connections concurrently: two messages of one session can
+// be applied in the other order. A session's EVT_SESSION_EXPIRED (a logout) overtaking
+// its first delta, or its EVT_SESSION_CREATED, would then make the copy again from it on
+// that member: a logged-out session alive there. So every manager remembers the ids of
+// the sessions the cluster told it were removed lately (recentExpiries), with the
+// session's version then (the expiry's Message.Version: its sender's version for the
+// removal, above every change it held; and the copy's own), and neither an
+// EVT_SESSION_CREATED nor a delta that is not newer than that makes the copy again
+// (TestExpiryOvertakingFirstDelta). A session made again under the same id
+// (CreateWithID) after its removal here starts above the removal's version, so that the
+// members take its creation and its first delta. Messages in Tomcat's format carry no
+// version: a removal without one keeps every delta from making the copy again (Tomcat
+// makes none from a delta at all), and a creation after it applies, as in Tomcat. An id change whose new id names a session removed lately removes the
+// copy instead of renaming it (TestExpiryOvertakingRename).
+//
+// Other parts of a session than its attributes carry no stamps: a copy remembers the
+// stamp of the last delta it applied whole (Session.lastVersion, lastOrigin), and a delta
+// of the same sender with a lower version, overtaken by that one, applies its attribute
+// changes only (TestOvertakenDeltaKeepsLaterMeta). Deltas of different senders apply
+// those parts in arrival order, as before: two that did not see each other would
+// otherwise end different on different members.
+
+// maxRecentExpiries bounds the removals a manager remembers; the oldest are forgotten.
+const maxRecentExpiries = 1 << 12
+
+// recentExpiries maps the ids of sessions removed lately to their version then.
+type recentExpiries struct {
+	mu    sync.Mutex
+	byID  map[string]uint64
+	order []string // ring of the ids in byID, oldest at next once full
+	next  int
+}
+
+// noteExpired records that the session id was removed at version (0: not known).
+func (m *Manager) noteExpired(id string, version uint64) {
+	if id == "" {
+		return
+	}
+	r := &m.expiredIDs
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID == nil {
+		r.byID = map[string]uint64{}
+	}
+	if old, ok := r.byID[id]; ok {
+		r.byID[id] = max(old, version)
+		return
+	}
+	if len(r.order) < maxRecentExpiries {
+		r.order = append(r.order, id)
+	} else {
+		delete(r.byID, r.order[r.next])
+		r.order[r.next] = id
+		r.next = (r.next + 1) % maxRecentExpiries
+	}
+	r.byID[id] = version
+}
+
+// expiredAt returns the version at which the session id was removed lately, if it was.
+func (m *Manager) expiredAt(id string) (version uint64, ok bool) {
+	r := &m.expiredIDs
+	r.mu.Lock()
+	version, ok = r.byID[id]
+	r.mu.Unlock()
+	return version, ok
+}
+
+// removedBefore reports whether msg, an EVT_SESSION_CREATED or a delta that would make
+// a copy of a session this node does not hold, is about a session removed since: its
+// id's removal is remembered and the message is not newer than it. A creation carries
+// the version its session starts from, the removal's for a session made again under
+// the id, and 0 otherwise; a delta is newer when its version is above the removal's. A
+// removal without a version (Tomcat's format) keeps every delta from making the copy
+// (Tomcat makes none from a delta) but not a creation (Tomcat's arrival order).
+func (m *Manager) removedBefore(msg *Message) bool {
+	v, ok := m.expiredAt(msg.SessionID)
+	switch {
+	case !ok:
+		return false
+	case msg.Event == EventCreated:
+		return v > 0 && msg.Version < v
+	}
+	return v == 0 || msg.Version <= v
+}
