@@ -1,6 +1,9 @@
 package delta
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // An asynchronous send returns once written, and a node's next message can travel on
 // another connection of its transport's pool (transport/nio keeps several per member)
@@ -87,4 +90,30 @@ func (m *Manager) removedBefore(msg *Message) bool {
 		return v > 0 && msg.Version < v
 	}
 	return v == 0 || msg.Version <= v
+}
+
+// madeAfterRemoval removes s, a copy msg (a creation or a first delta) just made, if its
+// session's removal arrived meanwhile (on another connection: the removal's lookup did
+// not find the copy yet, and removedBefore passed before the record), and reports
+// whether it did.
+func (m *Manager) madeAfterRemoval(msg *Message, s *Session) bool {
+	if !m.removedBefore(msg) {
+		return false
+	}
+	_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+	m.stats.unknownID.Add(1)
+	return true
+}
+
+// renamedAfterRemoval removes s, the copy msg (an id change) renames or renamed, if a
+// session under the new id was removed lately: the removal overtook the rename
+// (TestExpiryOvertakingRename). It reports whether it did.
+func (m *Manager) renamedAfterRemoval(msg *Message, s *Session) bool {
+	if _, gone := m.expiredAt(msg.NewID); !gone {
+		return false
+	}
+	top := s.highestVersion()
+	_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+	m.noteExpired(msg.SessionID, top)
+	return true
 }

@@ -136,10 +136,13 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 	case EventCreated:
 		m.handleCreated(msg)
 	case EventExpired:
+		// Remembered, so that messages it overtook do not bring the session back; before
+		// the lookup, so that a copy such a message makes meanwhile is either found here
+		// or finds the record (madeAfterRemoval; expired.go).
+		m.noteExpired(msg.SessionID, msg.Version)
 		if s := m.targetOf(msg.SessionID); s != nil {
 			top, cur := s.highestVersion(), s.ID() // before the expiry empties it
-			// Remembered, so that messages it overtook do not bring it back (expired.go).
-			m.noteExpired(msg.SessionID, max(top, msg.Version))
+			m.noteExpired(msg.SessionID, top)
 			if cur != msg.SessionID {
 				m.noteExpired(cur, max(top, msg.Version))
 			}
@@ -150,7 +153,6 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 			}
 		} else {
 			m.stats.unknownID.Add(1)
-			m.noteExpired(msg.SessionID, msg.Version) // it may arrive before the session's first messages
 			m.repairExpired(msg.SessionID)
 		}
 	case EventAccessed:
@@ -205,6 +207,7 @@ func (m *Manager) handleCreated(msg *Message) {
 	s, added := m.st.getOrAdd(msg.SessionID, func() *Session { return newReplica(m, msg.SessionID, msg.Timestamp) })
 	if added {
 		m.fire(s, true, notice{kind: nCreated})
+		m.madeAfterRemoval(msg, s)
 	}
 }
 
@@ -229,6 +232,9 @@ func (m *Manager) handleDelta(msg *Message, origin uint32) {
 		}
 		if added {
 			m.fire(s, true, notice{kind: nCreated})
+			if m.madeAfterRemoval(msg, s) {
+				return
+			}
 		}
 	}
 	m.fire(s, true, s.applyDelta(msg, origin, m.notifyReplicated())...)
@@ -264,12 +270,7 @@ func (m *Manager) handleChangeID(msg *Message) {
 		m.stats.unexpected.Add(1)
 		return
 	}
-	if _, gone := m.expiredAt(msg.NewID); gone {
-		// The session's expiry under its new id overtook the rename (expired.go): it is
-		// removed, not renamed.
-		top := s.highestVersion()
-		_ = m.expire(context.Background(), s, false, causeInvalidated, true)
-		m.noteExpired(msg.SessionID, top)
+	if m.renamedAfterRemoval(msg, s) {
 		return
 	}
 	m.noteRoute(msg.NewID)
@@ -283,8 +284,12 @@ func (m *Manager) handleChangeID(msg *Message) {
 			m.dropRenamedCopy(s, old, msg.NewID)
 			return
 		}
-		if ok || s.ID() == old {
-			return // done, or s no longer held (expired, the manager stopping)
+		if ok {
+			m.renamedAfterRemoval(msg, s) // the expiry may have come meanwhile
+			return
+		}
+		if s.ID() == old {
+			return // s no longer held (expired, the manager stopping)
 		}
 		// renamed concurrently (by this node's binder): rename it from its current id
 	}
