@@ -106,11 +106,12 @@
 //     state transfer, and members send it their changes only once they handle it: what
 //     they put, removed or renamed after the donor's snapshot and before that never
 //     reaches it (a removed key stays a proxy there, a new one is unknown). A Go joiner
-//     sends MSG_START first and waits for the replies of the members running the map
-//     (within RPCTimeout), so that every change after the snapshot is sent to it; the
-//     map messages it receives from then on are queued and applied after the state's
-//     entries, in the order received (TestPutDuringStateTransfer,
-//     TestRemoveDuringStateTransfer; session/backup TestRenameDuringJoin). Members may pick it as a backup from its MSG_START on: it
+//     sends MSG_START first and waits for the replies of the map members that answered
+//     its MSG_INIT (within RPCTimeout), so that every change after the snapshot is sent
+//     to it; the map messages it receives from then on are queued and applied after
+//     the state's entries, in the order received (TestPutDuringStateTransfer,
+//     TestRemoveDuringStateTransfer; session/backup TestRenameDuringJoin). Members may
+//     pick it as a backup from its MSG_START on: it
 //     answers a MSG_RETRIEVE_BACKUP with the value of a queued MSG_BACKUP
 //     (TestPutDuringStateTransfer). A queued message is acknowledged when queued, so an
 //     error applying it later (a limit, a diff) is logged, not returned to its sender.
@@ -118,9 +119,10 @@
 //     beyond, a message is refused as it comes with an error wrapping ErrLimit,
 //     counted in Stats.RefusedOverLimit (TestJoinQueueBounded). The joiner answers pings
 //     STATETRANSFERRED (starting) from its MSG_START until Start returns. Not covered: a
-//     member that answers MSG_START after RPCTimeout, and a change whose message a
-//     member sent before it handled the MSG_START but which reached the donor only after
-//     its snapshot.
+//     member that answers MSG_START after RPCTimeout, a map member whose reply to
+//     MSG_INIT came after Start went on (it gets the MSG_START without a wait), and a
+//     change whose message a member sent before it handled the MSG_START but which
+//     reached the donor only after its snapshot.
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it
@@ -147,10 +149,10 @@
 //     itself as the only backup node, so that its replicate reaches no other node.
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
-//     wait RPCTimeout for it (MSG_START waits for every channel member;
-//     TestStopReasonlessFailAck has such a node). New registers the map's own
-//     rpc.Channel, so Go nodes that create their maps before starting them answer each
-//     other at once.
+//     wait RPCTimeout for it only when no map member answers MSG_INIT (the MSG_START
+//     waits for the map members alone: TestStartWithMemberWithoutRPC). New registers the
+//     map's own rpc.Channel, so Go nodes that create their maps before starting them
+//     answer each other at once.
 //   - Get returns an error wrapping ErrUnavailable where Java returns null after logging
 //     that the backup did not answer, and also when the backup answers without a value
 //     (it holds the key as a proxy), where Java takes the entry over with none

@@ -27,11 +27,15 @@ type queued struct {
 }
 
 // announce sends MSG_START (the joiner is ready for the map's messages) to every channel
-// member and waits, within RPCTimeout, for the reply of each that runs the map (one
-// that does not answers NoRpcChannelReply, see package rpc): they handled it, so their
-// later changes reach the joiner. From then on received map messages are queued until
-// the state is applied (applyQueued). Only a failure to send, or ctx ending, is an
-// error; missing replies are not.
+// member and waits, within RPCTimeout, for the reply of each map member known so far
+// (those whose MSG_INIT reply came): they handled it, so their later changes reach the
+// joiner. The other channel members get it without a wait: a Java node without the map
+// answers NoRpcChannelReply, but a Go node without any rpc.Channel (no map yet, another
+// application only) answers nothing, and waiting for it would make every Start take
+// RPCTimeout (TestStartWithMemberWithoutRPC); a map member among them that replies is
+// added as the replies to MSG_INIT are (leftOver). From then on received map messages
+// are queued until the state is applied (applyQueued). Only a failure to send, or ctx
+// ending, is an error; missing replies are not.
 func (m *Map) announce(ctx context.Context) error {
 	m.mu.Lock()
 	if m.state != stateDestroyed {
@@ -43,9 +47,21 @@ func (m *Map) announce(ctx context.Context) error {
 	if len(members) == 0 {
 		return nil
 	}
+	others := exclude(members, m.Members())
+	known := exclude(members, others) // the channel members that are map members
 	rctx, cancel := m.rpcContext(ctx)
 	defer cancel()
-	resp, err := m.callMode(rctx, members, &message{Type: msgStart, Primary: m.local()}, rpc.AllReply)
+	if len(others) > 0 {
+		// A send that RPCTimeout cut short is no failure, as for a call's missing reply.
+		_, err := m.callMode(rctx, others, &message{Type: msgStart, Primary: m.local()}, rpc.NoReply)
+		if err != nil && (ctx.Err() != nil || rctx.Err() == nil) {
+			return err
+		}
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	resp, err := m.callMode(rctx, known, &message{Type: msgStart, Primary: m.local()}, rpc.AllReply)
 	for _, r := range resp {
 		m.mapMemberAdded(r.Member)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -75,12 +74,8 @@ func TestStopReasonlessFailAck(t *testing.T) {
 		waitChannelMembers(t, nd, 2)
 	}
 	nodes := []*node{a, b}
-	// other answers no RPC (it has no rpc.Channel): each Start waits RPCTimeout for its
-	// reply to MSG_START.
-	cfg := syncAckConfig
-	cfg.RPCTimeout = 200 * time.Millisecond
 	for _, nd := range nodes {
-		newMap(t, nd, cfg)
+		newMap(t, nd, syncAckConfig)
 	}
 	for _, nd := range nodes {
 		start(t, nd)
