@@ -127,7 +127,7 @@ func (m *Map) applyQueued(ctx context.Context) {
 // queuedValue returns the value stream of key's last message in the queue while the
 // state transfer runs, if that is a value in full (MSG_BACKUP, MSG_COPY; later accesses
 // change nothing), for a member's MSG_RETRIEVE_BACKUP: members pick the joiner as a
-// backup from its MSG_START on (TestGetDuringStateTransfer). nil otherwise; m.mu held.
+// backup from its MSG_START on (TestPutDuringStateTransfer). nil otherwise; m.mu held.
 func (m *Map) queuedValue(key []byte) []byte {
 	for i := len(m.queue) - 1; i >= 0; i-- {
 		mm := m.queue[i].mm
