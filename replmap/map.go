@@ -367,10 +367,10 @@ func (m *Map) rpcContext(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeout(ctx, m.cfg.RPCTimeout)
 }
 
-// broadcastRPC sends msgInit or msgStart to every channel member (broadcast(type, true)):
-// the first reply is handled here, the later ones arrive as left-overs. Only a failure to
-// send, or ctx ending, is an error; missing replies are not, as in Java, nor those of
-// members that left the channel during the call (rpc.ErrMemberLeft).
+// broadcastRPC sends msgInit to every channel member (broadcast(type, true); announce
+// sends MSG_START): the first reply is handled here, the later ones arrive as left-overs.
+// Only a failure to send, or ctx ending, is an error; missing replies are not, as in
+// Java, nor those of members that left the channel during the call (rpc.ErrMemberLeft).
 func (m *Map) broadcastRPC(ctx context.Context, t msgType) error {
 	members := m.cfg.Channel.Members()
 	if len(members) == 0 {
