@@ -23,7 +23,11 @@ import (
 //     (https when r.TLS is set, http otherwise), its host or port not r.Host's, or its
 //     path not contextPath or below it (relative references always share r's scheme,
 //     host and port);
-//   - loc already carries the parameter with this id.
+//   - loc already carries the parameter with this id;
+//   - a browser may read another host in loc than url.Parse does (browserHost): a
+//     backslash before its query or fragment (\\evil.example/x, /\evil.example/x:
+//     browsers read a backslash as '/' in http(s) URLs), or a leading or trailing space or
+//     control character (" //evil.example/x": browsers remove them).
 //
 // An empty loc stands for r's own path and query, and an absolute URL without a path
 // gets "/" before the parameter, as in Tomcat.
@@ -44,6 +48,9 @@ func EncodeURL(r *http.Request, cookie, contextPath, id, loc string) string {
 		if r.URL.RawQuery != "" {
 			loc += "?" + r.URL.RawQuery
 		}
+	}
+	if browserHost(loc) {
+		return loc
 	}
 	u, err := url.Parse(loc)
 	if err != nil || u.Opaque != "" || u.User != nil {
@@ -79,6 +86,22 @@ func EncodeURL(r *http.Request, cookie, contextPath, id, loc string) string {
 		path += "/"
 	}
 	return path + tok + rest
+}
+
+// browserHost reports whether a browser may take loc to another host than url.Parse
+// does: the WHATWG URL parser, unlike url.Parse, reads a backslash before the query as
+// a '/' in http(s) URLs and removes leading and trailing spaces and C0 controls, so that
+// \\evil.example/x and " //evil.example/x", a path on this server to url.Parse, are
+// links to evil.example to a browser.
+func browserHost(loc string) bool {
+	if loc != "" && (loc[0] <= ' ' || loc[len(loc)-1] <= ' ') {
+		return true
+	}
+	end := strings.IndexAny(loc, "?#")
+	if end < 0 {
+		end = len(loc)
+	}
+	return strings.IndexByte(loc[:end], '\\') >= 0
 }
 
 // sameHost reports whether the host[:port] of a URL names the server of a request whose
