@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +103,9 @@ return v
 func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
-	limit := versionLen + st.cfg.MaxSessionSize // the most a session's value takes
+	// The most a session's value takes; a MaxSessionSize near math.MaxInt (no limit) must
+	// not overflow into a negative GETRANGE end, which Redis counts from the value's end.
+	limit := versionLen + min(st.cfg.MaxSessionSize, math.MaxInt-versionLen)
 	res, err := loadScript.Run(ctx, st.cfg.Client, []string{st.Key(id)}, limit).Result()
 	if err != nil {
 		return nil, unavailable(err)
