@@ -41,8 +41,10 @@ type Config struct {
 	// not close it. Create it with ContextTimeoutEnabled, so that Timeout and the
 	// request's context bound its socket reads and writes too; without it go-redis bounds
 	// them by its ReadTimeout and WriteTimeout (3 s) only. A session id change writes two
-	// keys in one script (and an invalidation may follow it from one to the other), so a
-	// Redis Cluster client works only while both keys land on one node; it is not tested.
+	// keys in one script, and an invalidation may follow it from one to the other in
+	// another: Redis Cluster refuses both (CROSSSLOT) unless the keys hash to one slot,
+	// even on one node, so a Redis Cluster needs a hash tag in KeyPrefix (for example
+	// "{tribes}:session:", which puts every session on one node); it is not tested.
 	Client redis.Cmdable
 	// Name identifies the application: sessions of different names never mix, even on
 	// one Redis (Tomcat's context name, e.g. "localhost#/app"). Required; at most 4 KiB,
