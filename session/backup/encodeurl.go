@@ -18,6 +18,9 @@ import (
 // r's, or a path that is not Config.CookiePath or below it. A new session's first page
 // gets encoded links, since the client has not shown yet that it keeps the cookie.
 func EncodeURL(r *http.Request, loc string) string {
+	if r == nil {
+		return loc
+	}
 	q := FromContext(r.Context())
 	if q == nil {
 		return loc

@@ -56,4 +56,7 @@ func TestEncodeURL(t *testing.T) {
 	if got, _ := page(ms[0], "/logout;jsessionid="+id, ""); got != "/app/next#top /other" {
 		t.Errorf("after the session's invalidation: %q, want the links without the id", got)
 	}
+	if got := backup.EncodeURL(nil, "/app/next"); got != "/app/next" {
+		t.Errorf("nil request: %q", got)
+	}
 }

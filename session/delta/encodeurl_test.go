@@ -47,4 +47,7 @@ func TestEncodeURL(t *testing.T) {
 	if got := delta.EncodeURL(httptest.NewRequest(http.MethodGet, "/app/page", nil), "/app/next"); got != "/app/next" {
 		t.Errorf("outside the middleware: %q", got)
 	}
+	if got := delta.EncodeURL(nil, "/app/next"); got != "/app/next" {
+		t.Errorf("nil request: %q", got)
+	}
 }

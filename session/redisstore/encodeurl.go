@@ -20,6 +20,9 @@ import (
 // since the client has not shown yet that it keeps the cookie. Call it after any
 // ChangeID: the id written is the session's at the time of the call.
 func EncodeURL(r *http.Request, loc string) string {
+	if r == nil {
+		return loc
+	}
 	rq := FromContext(r.Context())
 	if rq == nil {
 		return loc

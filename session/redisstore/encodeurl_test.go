@@ -52,4 +52,7 @@ func TestEncodeURL(t *testing.T) {
 	if got, want := serve("/app/page", id).Body.String(), "count=3 next /other"; got != want {
 		t.Errorf("with the cookie: %q, want %q", got, want)
 	}
+	if got := redisstore.EncodeURL(nil, "/app/next"); got != "/app/next" {
+		t.Errorf("nil request: %q", got)
+	}
 }
