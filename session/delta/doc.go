@@ -235,8 +235,8 @@
 // waits 200 ms first: a rename or creation arriving meanwhile (a delta sent
 // asynchronously can overtake the rename before it) applies the messages held about its
 // session, and a repair left with none asks nobody. Neither repair loads a session whose
-// EVT_SESSION_EXPIRED arrived meanwhile (the member asked may have answered before it
-// applied the expiry). A donor from which nothing of the
+// EVT_SESSION_EXPIRED arrived meanwhile, or before it asked, not newer than the expiry
+// (the member asked may have answered before it applied the expiry). A donor from which nothing of the
 // answer came for Config.TransferIdleTimeout (10 s; its answer was lost, or it gave up
 // sending it) is asked again, each time after twice as long. The whole transfer is bounded by
 // Config.StateTransferTimeout (60 s); on timeout WaitReady returns a *StateTransferError

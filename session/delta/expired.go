@@ -92,6 +92,16 @@ func (m *Manager) removedBefore(msg *Message) bool {
 	return v == 0 || msg.Version <= v
 }
 
+// stateRemoved reports whether st, a session of a repair's answer, is not newer than its
+// removal remembered lately: the member took its answer before the expiry reached it,
+// while the expiry reached this node before the repair asked
+// (TestRepairAfterExpiryDoesNotBringBackTheSession). A removal without a version
+// (Tomcat's format) keeps every copy out, as it keeps every delta.
+func (m *Manager) stateRemoved(st *SessionState) bool {
+	v, ok := m.expiredAt(st.ID)
+	return ok && (v == 0 || st.Version <= v)
+}
+
 // madeAfterRemoval removes s, a copy msg (a creation or a first delta) just made, if its
 // session's removal arrived meanwhile (on another connection: the removal's lookup did
 // not find the copy yet, and removedBefore passed before the record), and reports

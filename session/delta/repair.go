@@ -452,7 +452,7 @@ func (m *Manager) loadRepaired(chunk *Message) {
 	loaded := map[string]bool{}
 	for i := range chunk.Sessions {
 		st := &chunk.Sessions[i]
-		if !r.want[st.ID] || r.expired[st.ID] || !validID(st.ID) || st.Removed {
+		if !r.want[st.ID] || r.expired[st.ID] || !validID(st.ID) || st.Removed || m.stateRemoved(st) {
 			continue
 		}
 		m.noteRoute(st.ID)
