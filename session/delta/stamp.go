@@ -258,9 +258,16 @@ func (s *Session) unchanged(a Action, st stamp) bool {
 // came with stamps, the attribute changes of a Go node's delta: the stamps skip those the
 // copy holds or replaced, and apply one the member had not applied yet when it took its
 // snapshot (a concurrent change that wins by its origin, arriving there later).
+//
+// An expiry of a session the copy lacks is remembered all the same (expired.go): a
+// creation or first delta of the session that it overtook, arriving after the transfer,
+// must not make the copy again (TestStaleExpiryDuringTransferIsRemembered).
 func (m *Manager) dropStale(e queued) {
 	m.stats.droppedStale.Add(1)
 	msg := e.msg
+	if msg.Event == EventExpired && m.replicaOf(msg.SessionID) == nil {
+		m.noteExpired(msg.SessionID, msg.Version)
+	}
 	if msg.Event != EventDelta || msg.Version == 0 {
 		return
 	}
