@@ -261,12 +261,21 @@ func (s *Session) unchanged(a Action, st stamp) bool {
 //
 // An expiry of a session the copy lacks is remembered all the same (expired.go): a
 // creation or first delta of the session that it overtook, arriving after the transfer,
-// must not make the copy again (TestStaleExpiryDuringTransferIsRemembered).
+// must not make the copy again (TestStaleExpiryDuringTransferIsRemembered). So is an id
+// change whose session the copy holds under its new id (renamed.go): a delta under the
+// old id that crossed the rename applies to it (TestStaleRenameDuringTransferIsRemembered).
 func (m *Manager) dropStale(e queued) {
 	m.stats.droppedStale.Add(1)
 	msg := e.msg
-	if msg.Event == EventExpired && m.replicaOf(msg.SessionID) == nil {
-		m.noteExpired(msg.SessionID, msg.Version)
+	switch msg.Event {
+	case EventExpired:
+		if m.replicaOf(msg.SessionID) == nil {
+			m.noteExpired(msg.SessionID, msg.Version)
+		}
+	case EventChangeSessionID:
+		if s := m.replicaOf(msg.NewID); s != nil && validID(msg.SessionID) && m.replicaOf(msg.SessionID) == nil {
+			m.noteRenamed(msg.SessionID, s)
+		}
 	}
 	if msg.Event != EventDelta || msg.Version == 0 {
 		return
