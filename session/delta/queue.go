@@ -244,19 +244,29 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 	}
 	clear(q.msgs)
 	waited := false
+	var unheard error       // the failure of a message nobody waits for, to log
+	refusedUnheard := false // unheard is the codec's refusal of such a message
 	for _, it := range batch {
 		err := refused.errFor(it.msg, err)
 		if it.s != nil {
 			q.settle(it, err, len(members) > 0)
 		}
-		if it.done != nil {
+		switch {
+		case it.done != nil:
 			waited = true
 			it.done <- err
+		case refused[it.msg] != nil && !refusedUnheard:
+			unheard, refusedUnheard = err, true
+		case err != nil && unheard == nil:
+			unheard = err
 		}
 	}
-	if (err != nil || refused != nil) && !waited {
+	// A refusal is logged with its reason (the batch's other messages may have gone out:
+	// err is nil), even when others of the batch had a caller to tell
+	// (TestAsyncRefusedChangeIsLoggedWithItsReason).
+	if unheard != nil && (!waited || refusedUnheard) {
 		m.cl.refusals.Log(slog.LevelWarn, m.cfg.Name, "async replication",
-			"delta: asynchronous replication failed; the changes go out with the session's next request", "err", err)
+			"delta: asynchronous replication failed; the changes go out with the session's next request", "err", unheard)
 	}
 }
 
