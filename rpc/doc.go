@@ -42,6 +42,8 @@
 //     AllReply call for one that did not reply. A second reply goes to
 //     Config.LeftOver (TestCollectorCountsMembersOnce, TestCollectorLeftOvers,
 //     TestFaultyMemberReplyDoesNotCompleteAllReply).
+//   - A member listed more than once in Call's destinations is sent the request once,
+//     so its handler runs once (TestCallToRepeatedMemberSendsOnce).
 //   - A channel.Channel drops messages from nodes that are not its members unless
 //     channel.Config.AcceptNonMembers is set or the rpc.Channel is configured with
 //     Config.AcceptNonMembers; otherwise requests from such a node get no reply at all,

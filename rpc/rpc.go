@@ -243,10 +243,11 @@ func (c *Channel) Stats() Stats {
 // A member whose node has no rpc.Channel (Go) or RpcChannel (Java) with this id answers
 // with a NoRpcChannelReply, which also stops it counting as an expected replier, as
 // does leaving the channel. A member that stays but never answers makes AllReply (and
-// MajorityReply, when it matters) wait for ctx. Each destination counts once, as
-// failed, left, answering NoRpcChannelReply or replying
-// (members are the same when channel.Member.Equal, or, when one has no unique id, when
-// their host and port are): its first reply is its response, a later one goes to
+// MajorityReply, when it matters) wait for ctx. A member listed more than once in to
+// is sent the request once (to is deduplicated first, keeping the order of first
+// occurrence), and each destination counts once, as failed, left, answering
+// NoRpcChannelReply or replying (members are the same when channel.Member.Equal, or,
+// when one has no unique id, when their host and port are): its first reply is its response, a later one goes to
 // Config.LeftOver. A reply from a member that is not a destination is among the
 // responses but counts towards no mode (Java counts every reply, whoever sends it); beyond
 // len(to) of them, and their NoRpcChannelReplies, go to Config.LeftOver.
@@ -262,12 +263,14 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 			return nil, channel.ErrNoMembers
 		}
 	}
+	// A member listed twice gets the request once (TestCallToRepeatedMemberSendsOnce).
+	to = distinct(to)
 	m := &message{uuid: channel.NewMessageID(), rpcID: c.cfg.ID, payload: msg}
 	data, err := m.marshal()
 	if err != nil {
 		return nil, err
 	}
-	col := &collector{mode: mode, to: distinct(to), done: make(chan struct{})}
+	col := &collector{mode: mode, to: to, done: make(chan struct{})}
 	key := string(m.uuid)
 	if mode != NoReply {
 		c.mu.Lock()
