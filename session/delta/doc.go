@@ -93,7 +93,7 @@
 // on every node; common maps and []any are registered by this package). Set encodes at
 // once and decodes back: a value that cannot be encoded, or would not read back as the
 // same Go type with the same fields on another node (ErrValueNotReplicable), or that the
-// other nodes' BinaryCodec would refuse as too large (ErrMessageLimit), is refused there
+// other nodes' BinaryCodec or JavaCodec would refuse as too large (ErrMessageLimit), is refused there
 // with a *ValueError, not when the request ends. Session.Update is an atomic
 // read-modify-write on the node that serves the request. A value mutated in place does not
 // replicate by itself; call Session.MarkDirty, or set Config.DetectMutations to have the

@@ -37,7 +37,11 @@ import (
 // note whose Java value is not a
 // String is kept as that value's serialization stream in the Go note string and written
 // back as the object. Malformed streams are errors wrapping ErrMalformed; the zero value
-// applies the jserial decoder defaults and BinaryCodec's count limit.
+// applies the jserial decoder defaults and BinaryCodec's count limit. AppendMessage
+// refuses, with an error wrapping ErrMessageLimit, a delta or id change that a JavaCodec
+// configured alike would refuse to decode: more actions than MaxEntries, a stream longer
+// than Limits.MaxBytes (the other Limits and MaxExpansion bound what a value's stream
+// holds, and are not checked).
 type JavaCodec struct {
 	// Limits bound every decoded stream (depth, handles, lengths, size). Zero fields take
 	// jserial's defaults.

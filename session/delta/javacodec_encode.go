@@ -8,11 +8,27 @@ import (
 	"github.com/gotribes/tribes/jserial"
 )
 
-// AppendMessage appends the SessionMessageImpl stream Tomcat writes for m.
+// AppendMessage appends the SessionMessageImpl stream Tomcat writes for m. It refuses,
+// with an error wrapping ErrMessageLimit, a message that a JavaCodec configured alike
+// would refuse to decode (javaCheckLimits).
 func (c JavaCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	if !m.Event.Valid() {
 		return dst, fmt.Errorf("delta: cannot encode unknown event %d", m.Event)
 	}
+	if err := c.checkLimits(m); err != nil {
+		return dst, err
+	}
+	out, err := c.appendMessage(dst, m)
+	if err != nil {
+		return dst, err
+	}
+	if err := c.checkSize(m, len(out)-len(dst)); err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+func (c JavaCodec) appendMessage(dst []byte, m *Message) ([]byte, error) {
 	var payload []byte
 	var err error
 	switch m.Event {

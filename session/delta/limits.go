@@ -3,12 +3,17 @@ package delta
 import (
 	"errors"
 	"fmt"
+	"math"
+
+	"github.com/gotribes/tribes/jserial"
 )
 
 // ErrMessageLimit is wrapped by the error of a send whose session message BinaryCodec
-// refuses to encode because another node's codec, configured alike, would refuse to
-// decode it: a string (an id, an attribute or note name, a principal's name) longer
-// than MaxStringLen, a value larger than MaxValueSize, more actions than MaxEntries. A
+// or JavaCodec refuses to encode because another node's codec, configured alike, would
+// refuse to decode it: for BinaryCodec a string (an id, an attribute or note name, a
+// principal's name) longer than MaxStringLen, a value larger than MaxValueSize, more
+// actions than MaxEntries; for JavaCodec more actions than MaxEntries, or a stream
+// longer than Limits.MaxBytes. A
 // node refuses such a message whole, and acknowledges it all the same (malformed input
 // is ignored), so the change would be lost on every member while the sender was told it
 // arrived; with group commit, so would every other change of its batch. Session.Set
@@ -42,13 +47,59 @@ func (c BinaryCodec) checkLimits(m *Message) error {
 	return nil
 }
 
+// checkLimits refuses m if JavaCodec's decoder would refuse it for its action count
+// (MaxEntries) or a value larger than the stream it would travel in may be
+// (Limits.MaxBytes). As for BinaryCodec, the sessions of a state transfer chunk are not
+// checked.
+func (c JavaCodec) checkLimits(m *Message) error {
+	if m.Event != EventDelta {
+		return nil
+	}
+	if n := orDefault(c.MaxEntries, DefaultMaxEntries); len(m.Actions) > n {
+		return fmt.Errorf("%w: %d actions (MaxEntries %d)", ErrMessageLimit, len(m.Actions), n)
+	}
+	maxB := c.maxBytes()
+	for i := range m.Actions {
+		if a := &m.Actions[i]; int64(len(a.Value)) > maxB {
+			return fmt.Errorf("%w: the value of %.64q, %d bytes (Limits.MaxBytes %d)", ErrMessageLimit, a.Name, len(a.Value), maxB)
+		}
+	}
+	return nil
+}
+
+// checkSize refuses an encoded message of size bytes that JavaCodec's decoder would
+// refuse as longer than Limits.MaxBytes (the stream, and its mSession payload, which is
+// shorter). A state transfer chunk is not checked.
+func (c JavaCodec) checkSize(m *Message, size int) error {
+	if maxB := c.maxBytes(); m.Event != EventAllSessionData && int64(size) > maxB {
+		return fmt.Errorf("%w: a %s message of %d bytes about session %.64q (Limits.MaxBytes %d)",
+			ErrMessageLimit, m.Event, size, m.SessionID, maxB)
+	}
+	return nil
+}
+
+// maxBytes is the longest stream JavaCodec's decoder reads.
+func (c JavaCodec) maxBytes() int64 {
+	if c.Limits.MaxBytes > 0 {
+		return c.Limits.MaxBytes
+	}
+	return jserial.DefaultMaxBytes
+}
+
 // valueLimits is implemented by message codecs that bound attribute names and values
-// (BinaryCodec), so that Session.Set refuses what the other nodes would not read.
+// (BinaryCodec, JavaCodec), so that Session.Set refuses what the other nodes would not read.
 type valueLimits interface {
 	limits() (maxString, maxValue int)
 }
 
 func (c BinaryCodec) limits() (maxString, maxValue int) { return c.maxString(), c.maxValue() }
+
+// limits of JavaCodec: a name travels in a delta as writeUTF's string (at most 65535
+// bytes; WriteUTF refuses the longer modified UTF-8 forms), a value in a stream of at
+// most Limits.MaxBytes.
+func (c JavaCodec) limits() (maxString, maxValue int) {
+	return math.MaxUint16, int(min(c.maxBytes(), math.MaxInt))
+}
 
 // checkValueLimits returns a *ValueError if the cluster's codec would refuse an attribute
 // name or an encoded value of this size.

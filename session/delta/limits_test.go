@@ -10,6 +10,7 @@ import (
 
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -107,6 +108,37 @@ func TestSetRefusesWhatThePeersWouldRefuse(t *testing.T) {
 		}
 	}
 	if err := s.Set("fits", make([]byte, 512)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Find(s.ID()).Names(); len(got) != 1 || got[0] != "fits" {
+		t.Errorf("B holds the attributes %q, want [fits]", got)
+	}
+}
+
+// TestSetRefusesWhatJavaPeersWouldRefuse: with JavaCodec, Session.Set took a value longer
+// than the peers' Limits.MaxBytes, whose delta they would refuse; it refuses it now, as
+// with BinaryCodec.
+func TestSetRefusesWhatJavaPeersWouldRefuse(t *testing.T) {
+	ctx := context.Background()
+	codec := delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: 4096}}
+	nw := channeltest.NewNetwork()
+	_, ach := newChannel(t, nw)
+	a := readyManager(t, ach, codec, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked, Codec: delta.JavaValueCodec{}})
+	_, bch := newChannel(t, nw)
+	b := readyManager(t, bch, codec, delta.Config{JvmRoute: "b", Codec: delta.JavaValueCodec{}})
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Set("big", strings.Repeat("x", 5000))
+	var ve *delta.ValueError
+	if !errors.As(err, &ve) || !errors.Is(err, delta.ErrValueNotReplicable) || !errors.Is(err, delta.ErrMessageLimit) {
+		t.Errorf("Set of a 5000-byte value: %v, want a *ValueError wrapping ErrValueNotReplicable and ErrMessageLimit", err)
+	}
+	if err := s.Set("fits", strings.Repeat("x", 1000)); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Replicate(ctx, s); err != nil {
