@@ -319,7 +319,10 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 }
 
 // Members implements channel.MembershipService: the members heard from, oldest first,
-// with their alive time as of now.
+// with their alive time as of now, in a new slice the caller may modify. The order is
+// kept between calls and sorted again only after the membership changed (a member
+// added or removed, or its start estimate moved); the alive times are computed at each
+// call, so the slice itself is not shared.
 func (s *Service) Members() []channel.Member {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -28,6 +28,12 @@ type table struct {
 	due time.Time
 	// scanned counts the entries looked at by expiry scans (tests measure the cost).
 	scanned int
+	// order is the entries oldest first (sortEntries), kept between calls of members,
+	// which the channel makes for every message sent to all members; nil once an entry
+	// is added or removed or a start estimate (born) changes, and rebuilt by the next
+	// call. A payload or alive time update leaves it: members reads each entry's member
+	// and computes its alive time at every call.
+	order []*entry
 }
 
 type entry struct {
@@ -78,6 +84,7 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 			return unchanged, channel.Member{}
 		}
 		delete(t.entries, k)
+		t.order = nil
 		// Announce the member with the shutdown command, as Tribes does, so that listeners
 		// (and the TCP failure detector) know it left on purpose.
 		gone := e.m
@@ -91,6 +98,7 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 		}
 		m = m.Clone()
 		t.entries[k] = &entry{m: m, heard: now, born: born}
+		t.order = nil
 		t.heardAt(now)
 		return added, m
 	}
@@ -108,6 +116,7 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 		e.m.Domain = dom
 		if restarted || born.Before(e.born) {
 			e.born = born
+			t.order = nil
 		}
 	}
 	return refreshed, channel.Member{}
@@ -158,6 +167,7 @@ func (t *table) expire(now time.Time) []channel.Member {
 		if now.Sub(e.heard) > t.dropTime {
 			gone = append(gone, e)
 			delete(t.entries, k)
+			t.order = nil
 		} else {
 			t.heardAt(e.heard)
 		}
@@ -179,15 +189,23 @@ func (t *table) nextExpiry() time.Time {
 	return t.due.Add(time.Millisecond)
 }
 
-// members returns the members oldest first, each with its alive time as of now.
+// members returns the members oldest first, each with its alive time as of now, in a
+// new slice the caller may modify. The order is sorted again only after the membership
+// changed (t.order): each call allocates the returned slice only
+// (BenchmarkTableMembers, TestTableMembersFollowChanges).
 func (t *table) members(now time.Time) []channel.Member {
-	es := make([]*entry, 0, len(t.entries))
-	for _, e := range t.entries {
-		es = append(es, e)
+	if t.order == nil && len(t.entries) > 0 {
+		t.order = make([]*entry, 0, len(t.entries))
+		for _, e := range t.entries {
+			t.order = append(t.order, e)
+		}
+		sortEntries(t.order)
 	}
-	sortEntries(es)
-	out := make([]channel.Member, len(es))
-	for i, e := range es {
+	if len(t.order) == 0 {
+		return []channel.Member{}
+	}
+	out := make([]channel.Member, len(t.order))
+	for i, e := range t.order {
 		out[i] = e.m
 		out[i].AliveTime = max(0, now.Sub(e.born).Milliseconds())
 	}
@@ -212,6 +230,7 @@ func (t *table) clear() []channel.Member {
 	}
 	sortEntries(es)
 	clear(t.entries)
+	t.order = nil
 	t.lastCheck, t.due = time.Time{}, time.Time{}
 	out := make([]channel.Member, len(es))
 	for i, e := range es {
