@@ -1,9 +1,6 @@
 package delta
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
 // An asynchronous send returns once written, and a node's next message can travel on
 // another connection of its transport's pool (transport/nio keeps several per member)
@@ -11,7 +8,7 @@ import (
 // be applied in the other order. A session's EVT_SESSION_EXPIRED (a logout) overtaking
 // its first delta, or its EVT_SESSION_CREATED, would then make the copy again from it on
 // that member: a logged-out session alive there. So every manager remembers the ids of
-// the sessions the cluster told it were removed lately (recentExpiries), with the
+// the sessions the cluster told it were removed lately (Manager.expiredIDs), with the
 // session's version then (the expiry's Message.Version: its sender's version for the
 // removal, above every change it held; and the copy's own), and neither an
 // EVT_SESSION_CREATED nor a delta that is not newer than that makes the copy again
@@ -32,46 +29,16 @@ import (
 // maxRecentExpiries bounds the removals a manager remembers; the oldest are forgotten.
 const maxRecentExpiries = 1 << 12
 
-// recentExpiries maps the ids of sessions removed lately to their version then.
-type recentExpiries struct {
-	mu    sync.Mutex
-	byID  map[string]uint64
-	order []string // ring of the ids in byID, oldest at next once full
-	next  int
-}
-
 // noteExpired records that the session id was removed at version (0: not known).
 func (m *Manager) noteExpired(id string, version uint64) {
-	if id == "" {
-		return
+	if id != "" {
+		m.expiredIDs.put(id, version, func(old, v uint64) uint64 { return max(old, v) })
 	}
-	r := &m.expiredIDs
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byID == nil {
-		r.byID = map[string]uint64{}
-	}
-	if old, ok := r.byID[id]; ok {
-		r.byID[id] = max(old, version)
-		return
-	}
-	if len(r.order) < maxRecentExpiries {
-		r.order = append(r.order, id)
-	} else {
-		delete(r.byID, r.order[r.next])
-		r.order[r.next] = id
-		r.next = (r.next + 1) % maxRecentExpiries
-	}
-	r.byID[id] = version
 }
 
 // expiredAt returns the version at which the session id was removed lately, if it was.
 func (m *Manager) expiredAt(id string) (version uint64, ok bool) {
-	r := &m.expiredIDs
-	r.mu.Lock()
-	version, ok = r.byID[id]
-	r.mu.Unlock()
-	return version, ok
+	return m.expiredIDs.get(id)
 }
 
 // removedBefore reports whether msg, an EVT_SESSION_CREATED or a delta that would make

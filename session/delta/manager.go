@@ -95,9 +95,9 @@ type Manager struct {
 	skipped map[string]bool
 
 	// renamedIDs: the sessions renamed lately, by old id (renamed.go)
-	renamedIDs recentRenames
+	renamedIDs recent[*Session]
 	// expiredIDs: the sessions removed lately, with their version (expired.go)
-	expiredIDs recentExpiries
+	expiredIDs recent[uint64]
 }
 
 // maxKnownRoutes bounds Manager.routes.
@@ -132,6 +132,7 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
 		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]*serve{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
+	m.renamedIDs.max, m.expiredIDs.max = maxRecentRenames, maxRecentExpiries
 	if m.quorum > 0 && sendsRemovals(cl.codec) {
 		m.gone = newRemovals()
 	}
