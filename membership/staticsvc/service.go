@@ -65,6 +65,22 @@ type runState struct {
 // membershipId of the member messages and the id of the RPCs they travel in.
 func (s *Service) MembershipID() []byte { return slices.Clone(s.id) }
 
+var _ channel.LocalMemberUpdater = (*Service)(nil)
+
+// UpdateLocalMember implements channel.LocalMemberUpdater: the channel calls it when the
+// local member changes (its receiver restarted on another address, SetPayload,
+// SetDomain). From then on the static member at m's address is the one left out of the
+// STARTs and PINGs, and a member announcing itself as m is not listed; the static member
+// at the address the receiver left is pinged like the others
+// (TestReceiverRestartMovesLocalMember). The messages always carry the channel's current
+// local member. The view is not re-evaluated, and no listener is told from here (the
+// channel holds its local-member lock).
+func (s *Service) UpdateLocalMember(m channel.Member) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.local = m.Clone()
+}
+
 // SetChannel implements channel.ChannelUser: channel.New calls it.
 func (s *Service) SetChannel(c *channel.Channel) {
 	s.mu.Lock()
