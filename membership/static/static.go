@@ -2,6 +2,8 @@ package static
 
 import (
 	"context"
+	"maps"
+	"net"
 	"slices"
 	"sync"
 
@@ -29,6 +31,9 @@ type Service struct {
 	view    []channel.Member                     // replaced on every change, never modified: Members returns it
 	byKey   map[channel.MemberKey]channel.Member // the view by key: Member is one lookup
 	l       channel.MembershipListener
+	// aliases maps the key of a member given with the 16-byte form of an IPv4 host to
+	// the key it is listed under (its 4-byte host), for Member and Remove; nil if none.
+	aliases map[channel.MemberKey]channel.MemberKey
 }
 
 var _ channel.LocalMemberUpdater = (*Service)(nil)
@@ -36,11 +41,15 @@ var _ channel.LocalMemberUpdater = (*Service)(nil)
 // New returns a static membership of the given members. The local member, recognised by
 // its unique id or by host and port once the channel starts, is left out of the view. A
 // member listed more than once (the same host, port and unique id) is one member: the
-// first entry is kept.
+// first entry is kept. An IPv4 host in its 16-byte form (net.IPv4, net.ParseIP) is
+// listed in its 4-byte form, the one members' messages carry, so that the sender check
+// finds the member (TestIPv4HostInEitherFormIsOneMember); Member and Remove take the key
+// of either form.
 func New(members ...channel.Member) *Service {
 	s := &Service{members: make([]channel.Member, 0, len(members))}
 	seen := make(map[channel.MemberKey]bool, len(members))
 	for _, m := range members {
+		m = s.canonLocked(m)
 		if k := m.Key(); !seen[k] {
 			seen[k] = true
 			s.members = append(s.members, m)
@@ -91,6 +100,33 @@ func tell(l channel.MembershipListener, ms []channel.Member, added bool) {
 	}
 }
 
+// canonLocked returns m with an IPv4 host in its 4-byte form (a copy, m is left as it
+// is), and records the key m had under the key returned (s.aliases).
+func (s *Service) canonLocked(m channel.Member) channel.Member {
+	if len(m.Host) != net.IPv6len {
+		return m
+	}
+	v4 := net.IP(m.Host).To4()
+	if v4 == nil {
+		return m
+	}
+	from := m.Key()
+	m.Host = slices.Clone([]byte(v4))
+	if s.aliases == nil {
+		s.aliases = map[channel.MemberKey]channel.MemberKey{}
+	}
+	s.aliases[from] = m.Key()
+	return m
+}
+
+// keyLocked returns the key a member with key k is listed under.
+func (s *Service) keyLocked(k channel.MemberKey) channel.MemberKey {
+	if a, ok := s.aliases[k]; ok {
+		return a
+	}
+	return k
+}
+
 func isLocal(m, local channel.Member) bool {
 	if m.UniqueID != (wire.UniqueID{}) && m.UniqueID == local.UniqueID {
 		return true
@@ -116,11 +152,13 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 }
 
 // Add adds a member to the list at run time; if the membership-rx level runs, the member is
-// announced at once. Adding a known member or the local one does nothing.
+// announced at once. Adding a known member or the local one does nothing. An IPv4 host in
+// its 16-byte form is listed in its 4-byte form, as by New.
 func (s *Service) Add(m channel.Member) {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	s.mu.Lock()
+	m = s.canonLocked(m)
 	for _, x := range s.members {
 		if x.Equal(m) {
 			s.mu.Unlock()
@@ -145,6 +183,8 @@ func (s *Service) Remove(key channel.MemberKey) {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	s.mu.Lock()
+	key = s.keyLocked(key)
+	maps.DeleteFunc(s.aliases, func(_, to channel.MemberKey) bool { return to == key })
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
 	var gone []channel.Member
 	if m, ok := s.byKey[key]; ok {
@@ -174,6 +214,9 @@ func (s *Service) Member(key channel.MemberKey) (channel.Member, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.byKey[key]
+	if !ok && s.aliases != nil {
+		m, ok = s.byKey[s.keyLocked(key)]
+	}
 	return m, ok
 }
 
