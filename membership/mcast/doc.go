@@ -32,9 +32,13 @@
 //
 // Unlike Tribes, which takes every heartbeat's alive time, a member's age (and so the
 // oldest-first order) follows the earliest start its heartbeats show, so that network
-// delay does not make it look younger. An alive time lower than the last one by more
-// than Frequency is the member restarted with the same id: its new age is taken. As in
-// Tribes it is the same member, and listeners are not told of the restart.
+// delay does not make it look younger. An alive time lower than that start gives by
+// more than Frequency, and no longer than the silence since the member's previous
+// heartbeat (plus Frequency), is the member restarted with the same id: its new age is
+// taken. A drop that does not fit in that silence, or a negative alive time, is the
+// member's wall clock stepping back (a Java node's alive time is its clock less its
+// start): it keeps its age. As in Tribes a restarted member is the same member, and
+// listeners are not told of the restart.
 //
 // Where it does better than Tomcat: the first heartbeat goes out at once and a node that
 // sees a newcomer answers at once, so a joining node is seen and sees the group within

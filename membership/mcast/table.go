@@ -39,10 +39,11 @@ type table struct {
 type entry struct {
 	m     channel.Member
 	heard time.Time // last heartbeat (or other datagram) from the member
+	beat  time.Time // last heartbeat, as received (the stall guard does not move it)
 	// born is the member's estimated start on our clock (heard - its alive time), the key
 	// of the oldest-first order. Network delay only makes an estimate later, so the
-	// earliest estimate of all heartbeats is kept, until the member restarts (its alive
-	// time drops by more than restartTol): then it is its new run's estimate.
+	// earliest estimate of all heartbeats is kept, until the member restarts (see
+	// heartbeat): then it is its new run's estimate.
 	born time.Time
 }
 
@@ -97,19 +98,26 @@ func (t *table) heartbeat(now time.Time, m channel.Member) (change, channel.Memb
 			return full, channel.Member{}
 		}
 		m = m.Clone()
-		t.entries[k] = &entry{m: m, heard: now, born: born}
+		t.entries[k] = &entry{m: m, heard: now, beat: now, born: born}
 		t.order = nil
 		t.heardAt(now)
 		return added, m
 	}
-	e.heard = now
+	prevBeat := e.beat
+	e.heard, e.beat = now, now
 	t.heardAt(now)
 	if m.AliveTime != e.m.AliveTime {
 		// Tribes updates alive time, payload and command of a known member, never its domain.
-		// An alive time lower than the last one by more than restartTol (more than a
-		// reordered heartbeat explains) is the member's process restarted with the same
-		// id: like Tomcat, which takes the new alive time, the table takes its new start.
-		restarted := time.Duration(e.m.AliveTime-m.AliveTime)*time.Millisecond > t.restartTol
+		// An alive time lower than the one the start estimate gives by more than
+		// restartTol (more than a reordered heartbeat explains) is the member's process
+		// restarted with the same id if the new run fits in the silence since the previous
+		// heartbeat: like Tomcat, which takes the new alive time, the table takes its new
+		// start. A drop that does not fit, or a negative alive time, is the member's wall
+		// clock stepping back (a Java node's alive time is currentTimeMillis() less its
+		// start): the same run, whose estimate is kept (TestTableClockStepBackIsNoRestart).
+		// In milliseconds, as the wire has them: any alive time compares without overflow.
+		alive, tol := m.AliveTime, t.restartTol.Milliseconds()
+		restarted := alive >= 0 && now.Sub(e.born).Milliseconds()-alive > tol && alive <= now.Sub(prevBeat).Milliseconds()+tol
 		dom := e.m.Domain
 		m.Domain = nil
 		e.m = m.Clone()
