@@ -50,7 +50,9 @@ type NonBlockingCoordinatorConfig struct {
 	// (default DefaultCoordInboxLimit, 64; Tomcat: none, it blocks the receiving thread). A
 	// message that repeats a queued one (same sender, same election id) replaces it; one
 	// beyond the limit is dropped and counted (CoordinatorStats.InboxDropped): its election
-	// is abandoned after WaitTimeout, as a lost token.
+	// is abandoned after WaitTimeout, as a lost token. It also bounds the senders whose
+	// latest coordination message is held because they were not members when it arrived
+	// (CoordinatorStats.NotFromMember); beyond it, such a message is dropped.
 	InboxLimit int
 	// DeadMemberTTL is how long a member that failed AliveCheck is remembered as dead: it is
 	// dropped from election views without another check meanwhile (default
@@ -72,7 +74,8 @@ type CoordinatorStats struct {
 	AliveIgnored     uint64 // COORD_ALIVE messages swallowed
 	ViewsInstalled   uint64
 	SendFailures     uint64
-	NotFromMember    uint64 // coordination messages refused: the sender is not a member
+	NotFromMember    uint64 // coordination messages whose sender was not a member when they arrived: held, not handled
+	HeldHandled      uint64 // of those, handled once the membership listed their sender (within WaitTimeout)
 	InboxDropped     uint64 // coordination messages dropped: the inbox was full (InboxLimit)
 	DeadSkipped      uint64 // alive checks skipped: the member failed one within DeadMemberTTL
 }
@@ -92,11 +95,15 @@ type CoordinatorStats struct {
 // learnt from election messages.
 //
 // Departing from Tomcat, which takes election messages from anyone: a coordination message
-// is refused (CoordinatorStats.NotFromMember) unless its sender is a member — known to the
-// membership below, or learnt from a member's election message and alive — so a stranger
-// can neither join the membership (and so pass the channel's member check) nor install a
-// view; and a confirmed view is installed without the members that are unknown and fail
-// the alive check (Tomcat installs the confirmation's view as it is).
+// is handled only once its sender is a member — known to the membership below, or learnt
+// from a member's election message and alive — so a stranger can neither join the
+// membership (and so pass the channel's member check) nor install a view; and a confirmed
+// view is installed without the members that are unknown and fail the alive check (Tomcat
+// installs the confirmation's view as it is). A message from a sender that is not a member
+// yet is held (CoordinatorStats.NotFromMember; the latest per sender, for at most
+// InboxLimit senders) and handled if the membership lists the sender within WaitTimeout
+// (CoordinatorStats.HeldHandled): a member that sees this one first may pass it the token
+// before this one's membership lists it.
 type NonBlockingCoordinator struct {
 	channel.InterceptorBase
 	cfg NonBlockingCoordinatorConfig
@@ -110,6 +117,7 @@ type NonBlockingCoordinator struct {
 	hasView  bool
 	changed  chan struct{}
 	inbox    []coordEvent
+	held     map[channel.MemberKey]heldCoordMessage // from senders not members yet (hold)
 	wake     chan struct{}
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -124,11 +132,11 @@ type NonBlockingCoordinator struct {
 	dead map[channel.MemberKey]time.Time // failed the alive check, until; run goroutine only
 
 	elections, sent, recv, bad, alive, views, sendFail atomic.Uint64
-	notMember, dropped, deadSkipped                    atomic.Uint64
+	notMember, dropped, deadSkipped, heldHandled       atomic.Uint64
 }
 
 type coordEvent struct {
-	kind  int // evElect, evMessage, evHeartbeat
+	kind  int // evElect, evMessage, evHeartbeat, evRelease
 	force bool
 	from  channel.MemberKey // the sender of msg
 	msg   CoordinationMessage
@@ -138,6 +146,7 @@ const (
 	evElect = iota
 	evMessage
 	evHeartbeat
+	evRelease // a member was added: handle the messages held for it (releaseHeld)
 )
 
 // NewNonBlockingCoordinator returns a NonBlockingCoordinator.
@@ -232,7 +241,7 @@ func (c *NonBlockingCoordinator) Stop(ctx context.Context, svc channel.Service) 
 		c.mu.Lock()
 		running, cancel, done := c.running, c.cancel, c.done
 		c.running = false
-		c.inbox = nil
+		c.inbox, c.held = nil, nil
 		c.mu.Unlock()
 		if running {
 			cancel()
@@ -283,6 +292,8 @@ func (c *NonBlockingCoordinator) handle(ctx context.Context, ev coordEvent) {
 		c.startElection(ctx, ev.force)
 	case evMessage:
 		c.process(ctx, ev.msg)
+	case evRelease:
+		c.releaseHeld()
 	case evHeartbeat:
 		local := c.local()
 		c.mu.Lock()
@@ -323,7 +334,7 @@ func newViewID() [16]byte {
 
 // MessageReceived consumes coordination messages, ignores COORD_ALIVE and passes
 // everything else up. A coordination message whose sender is not a member (isMember) is
-// dropped and counted.
+// counted and held until it is one (hold).
 func (c *NonBlockingCoordinator) MessageReceived(msg *channel.Message) error {
 	switch {
 	case IsCoordAlive(msg.Data):
@@ -338,7 +349,8 @@ func (c *NonBlockingCoordinator) MessageReceived(msg *channel.Message) error {
 		}
 		if !c.isMember(msg.Source) {
 			c.notMember.Add(1)
-			c.log.Debug("tribes coordinator: coordination message from a non-member dropped", "from", msg.Source.String())
+			c.log.Debug("tribes coordinator: coordination message from a non-member held", "from", msg.Source.String())
+			c.hold(msg.Source, cm)
 			return nil
 		}
 		c.recv.Add(1)
@@ -348,10 +360,14 @@ func (c *NonBlockingCoordinator) MessageReceived(msg *channel.Message) error {
 	return c.Prev().MessageReceived(msg)
 }
 
-// MemberAdded records m, passes the event up and starts an election.
+// MemberAdded records m, passes the event up and starts an election; a coordination
+// message m sent before it was a member is handled then (releaseHeld, on the
+// coordinator's goroutine: it asks the layers below who is a member, and the caller may
+// hold their locks).
 func (c *NonBlockingCoordinator) MemberAdded(m channel.Member) {
 	if c.addMember(m) {
 		c.post(coordEvent{kind: evElect})
+		c.post(coordEvent{kind: evRelease})
 	}
 }
 
@@ -426,8 +442,8 @@ func (c *NonBlockingCoordinator) Stats() CoordinatorStats {
 	return CoordinatorStats{
 		ElectionsStarted: c.elections.Load(), MessagesSent: c.sent.Load(), MessagesReceived: c.recv.Load(),
 		BadMessages: c.bad.Load(), AliveIgnored: c.alive.Load(), ViewsInstalled: c.views.Load(),
-		SendFailures: c.sendFail.Load(), NotFromMember: c.notMember.Load(), InboxDropped: c.dropped.Load(),
-		DeadSkipped: c.deadSkipped.Load(),
+		SendFailures: c.sendFail.Load(), NotFromMember: c.notMember.Load(), HeldHandled: c.heldHandled.Load(),
+		InboxDropped: c.dropped.Load(), DeadSkipped: c.deadSkipped.Load(),
 	}
 }
 

@@ -143,7 +143,9 @@ func (c *NonBlockingCoordinator) mergeOnArrive(ctx context.Context, local channe
 			continue
 		}
 		delete(c.dead, m.Key())
-		c.addMember(m)
+		if c.addMember(m) {
+			c.releaseHeld()
+		}
 	}
 	return merged
 }

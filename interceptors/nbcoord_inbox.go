@@ -7,8 +7,81 @@ import (
 )
 
 // What the non-blocking coordinator takes from the network, bounded: coordination
-// messages of members only (isMember), an inbox that coalesces and drops beyond
-// InboxLimit (post), and a memory of members that failed the alive check (knownDead).
+// messages of members only (isMember), the latest of each sender not a member yet held
+// until it is one (hold), an inbox that coalesces and drops beyond InboxLimit (post), and
+// a memory of members that failed the alive check (knownDead).
+
+// heldCoordMessage is a coordination message whose sender was not a member when it arrived.
+type heldCoordMessage struct {
+	src channel.Member
+	msg CoordinationMessage
+	at  time.Time
+}
+
+// hold keeps cm from src, which is not a member, until the membership lists src
+// (releaseHeld): a member that sees this one first may pass it the election token before
+// this one's membership lists that member, and the token dropped would stall the
+// election for WaitTimeout. One message is held per sender (the latest), for at most
+// InboxLimit senders: beyond, messages held for longer than WaitTimeout (their election
+// is abandoned by then) make room, or the new one is dropped.
+func (c *NonBlockingCoordinator) hold(src channel.Member, cm CoordinationMessage) {
+	now := time.Now()
+	k := src.Key()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running {
+		return
+	}
+	if _, ok := c.held[k]; !ok && len(c.held) >= c.cfg.InboxLimit {
+		for hk, h := range c.held {
+			if now.Sub(h.at) > c.cfg.WaitTimeout {
+				delete(c.held, hk)
+			}
+		}
+		if len(c.held) >= c.cfg.InboxLimit {
+			return
+		}
+	}
+	if c.held == nil {
+		c.held = map[channel.MemberKey]heldCoordMessage{}
+	}
+	c.held[k] = heldCoordMessage{src: src.Clone(), msg: cm, at: now}
+}
+
+// releaseHeld queues the held messages whose senders are members now, and forgets those
+// held for longer than WaitTimeout. Run goroutine only, once a member was added.
+func (c *NonBlockingCoordinator) releaseHeld() {
+	c.mu.Lock()
+	if len(c.held) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	cands := make([]heldCoordMessage, 0, len(c.held))
+	for _, h := range c.held {
+		cands = append(cands, h)
+	}
+	c.mu.Unlock()
+	now := time.Now()
+	for _, h := range cands {
+		stale := now.Sub(h.at) > c.cfg.WaitTimeout
+		if !stale && !c.isMember(h.src) { // isMember takes c.mu: not held here
+			continue
+		}
+		k := h.src.Key()
+		c.mu.Lock()
+		cur, ok := c.held[k]
+		ok = ok && cur.at.Equal(h.at) // not replaced by a newer message meanwhile
+		if ok {
+			delete(c.held, k)
+		}
+		c.mu.Unlock()
+		if ok && !stale {
+			c.heldHandled.Add(1)
+			c.recv.Add(1)
+			c.post(coordEvent{kind: evMessage, from: k, msg: h.msg})
+		}
+	}
+}
 
 // post queues ev for the run goroutine. The inbox stays bounded whatever arrives: an
 // election or heartbeat event already queued absorbs a new one, a message replaces a queued
@@ -44,7 +117,7 @@ func (c *NonBlockingCoordinator) coalesce(ev coordEvent) bool {
 		case evElect:
 			q.force = q.force || ev.force
 			return true
-		case evHeartbeat:
+		case evHeartbeat, evRelease:
 			return true
 		case evMessage:
 			if q.from == ev.from && q.msg.ID == ev.msg.ID {
