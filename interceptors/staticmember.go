@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -94,8 +95,11 @@ func NewStaticMembership(cfg StaticMembershipConfig) (*StaticMembership, error) 
 	return s, nil
 }
 
-// AddStaticMember adds a member (if not there yet: same host, port and unique id).
+// AddStaticMember adds a member (if not there yet: same host, port and unique id). An
+// IPv4 host in its 16-byte form is listed in its 4-byte form, the one the member's
+// messages carry (TestStaticMembershipIPv4HostInEitherForm).
 func (s *StaticMembership) AddStaticMember(m channel.Member) {
+	m = m.Unmapped()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.byKey[m.Key()]; ok {
@@ -106,13 +110,28 @@ func (s *StaticMembership) AddStaticMember(m channel.Member) {
 	s.byKey[c.Key()] = c
 }
 
-// RemoveStaticMember removes a member from the list.
+// RemoveStaticMember removes a member from the list; key may be that of the member as
+// added, with an IPv4 host in either form.
 func (s *StaticMembership) RemoveStaticMember(key channel.MemberKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, x := range s.members {
+		if mapped(x).Key() == key { // the key of its host's 16-byte form
+			key = x.Key()
+			break
+		}
+	}
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
 	delete(s.byKey, key)
 	delete(s.down, key)
+}
+
+// mapped returns m with a 4-byte host in its 16-byte form.
+func mapped(m channel.Member) channel.Member {
+	if len(m.Host) == net.IPv4len {
+		m.Host = net.IP(m.Host).To16()
+	}
+	return m
 }
 
 // SetLocalMember makes LocalMember return m (Tribes' setLocalMember) instead of asking the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 
 	"github.com/gotribes/tribes/channel"
@@ -175,10 +174,7 @@ func staticMembers(ms []channel.Member) ([]channel.Member, error) {
 			return nil, fmt.Errorf("%w: node: static member %d (%s) has no address: it needs Host and Port",
 				channel.ErrInvalidConfig, i, m.String())
 		}
-		if v4 := net.IP(m.Host).To4(); len(m.Host) == net.IPv6len && v4 != nil {
-			m.Host = slices.Clone([]byte(v4))
-		}
-		out[i] = m
+		out[i] = m.Unmapped()
 	}
 	return out, nil
 }

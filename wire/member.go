@@ -106,6 +106,22 @@ func (m Member) Key() MemberKey {
 	return k
 }
 
+// Unmapped returns m with an IPv4 host given in its 16-byte form (net.IPv4,
+// net.ParseIP) in its 4-byte form, the one Tribes nodes put in their messages and
+// membership packets; the host is copied, m is left as it is. Any other host is
+// returned as it is. Member keys follow Java's equality (the host's bytes), so a member
+// built from a 16-byte IPv4 host is another member than the same node read off the wire:
+// code that takes members from users converts them with Unmapped (TestMemberUnmapped).
+func (m Member) Unmapped() Member {
+	if len(m.Host) != net.IPv6len {
+		return m
+	}
+	if v4 := net.IP(m.Host).To4(); v4 != nil {
+		m.Host = bytes.Clone(v4)
+	}
+	return m
+}
+
 // Equal reports whether a and b are the same member (host, port, unique id).
 func (m Member) Equal(o Member) bool {
 	return m.Port == o.Port && m.UniqueID == o.UniqueID && bytes.Equal(m.Host, o.Host)

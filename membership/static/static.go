@@ -3,7 +3,6 @@ package static
 import (
 	"context"
 	"maps"
-	"net"
 	"slices"
 	"sync"
 
@@ -103,15 +102,12 @@ func tell(l channel.MembershipListener, ms []channel.Member, added bool) {
 // canonLocked returns m with an IPv4 host in its 4-byte form (a copy, m is left as it
 // is), and records the key m had under the key returned (s.aliases).
 func (s *Service) canonLocked(m channel.Member) channel.Member {
-	if len(m.Host) != net.IPv6len {
-		return m
-	}
-	v4 := net.IP(m.Host).To4()
-	if v4 == nil {
+	u := m.Unmapped()
+	if len(u.Host) == len(m.Host) {
 		return m
 	}
 	from := m.Key()
-	m.Host = slices.Clone([]byte(v4))
+	m = u
 	if s.aliases == nil {
 		s.aliases = map[channel.MemberKey]channel.MemberKey{}
 	}
