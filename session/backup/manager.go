@@ -56,6 +56,12 @@ type Config struct {
 	// Map, if set, adjusts the map's configuration (MapConfig's) before the map is made:
 	// its limits, its logger. Channel, Name, Values and MadePrimary are the Manager's.
 	Map func(*replmap.Config)
+	// NamedListener, if set, gives the listener of a name attached to a session
+	// (Session.AttachListener, or a Tomcat node's ClusterSingleSignOnListener under its
+	// single sign-on id); nil for a name it does not know. The listeners of a session
+	// this node renames (ChangeSessionID) are told after the rename: sso.SSO's
+	// BackupListeners keeps the user's single sign-on entry listing the new id.
+	NamedListener func(name string) IDListener
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -293,20 +299,32 @@ func (m *Manager) expired(id any, now time.Time) bool {
 // holds another session under newID, and returns a wrapped replmap error if the old id's
 // removal missed a member or the session could not reach a backup: it is renamed and
 // stored here under newID all the same, as Tomcat's rename goes on after its map logs a
-// failed removal (TestRenameWhileDeadPrimaryListed). Renaming a session to the id it has
-// does nothing.
+// failed removal (TestRenameWhileDeadPrimaryListed). Once renamed, the session's
+// listeners that Config.NamedListener gives are told (IDListener). Renaming a session to
+// the id it has does nothing.
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) error {
 	if newID == "" || strings.ContainsAny(newID, ";, \t") {
 		return fmt.Errorf("backup: invalid session id %q", newID)
 	}
+	oldID, renamed, err := m.rename(ctx, s, newID)
+	if renamed {
+		// Outside renameMu: a listener may take a while (the single sign-on's replicates).
+		m.tellIDChanged(s, oldID)
+	}
+	return err
+}
+
+// rename is ChangeSessionID under renameMu: it returns the session's old id and whether
+// the session was renamed (with an error too when the map missed a member).
+func (m *Manager) rename(ctx context.Context, s *Session, newID string) (oldID string, renamed bool, err error) {
 	m.renameMu.Lock()
 	defer m.renameMu.Unlock()
-	oldID := s.ID()
+	oldID = s.ID()
 	if oldID == newID {
-		return nil
+		return oldID, false, nil
 	}
 	if v, _, ok := m.m.Peek(newID); ok && v != s {
-		return fmt.Errorf("%w: %s", ErrIDTaken, newID)
+		return oldID, false, fmt.Errorf("%w: %s", ErrIDTaken, newID)
 	}
 	// Under the new id first, then the old one removed: a request of the session with the
 	// old id meanwhile (a page's parallel requests after a failover) finds it under the
@@ -318,9 +336,9 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 		perr = fmt.Errorf("backup: session %s renamed %s without a backup: %w", oldID, newID, err)
 	}
 	if _, err := m.m.Remove(ctx, oldID); err != nil {
-		return errors.Join(perr, fmt.Errorf("backup: rename %s: %w", oldID, err))
+		return oldID, true, errors.Join(perr, fmt.Errorf("backup: rename %s: %w", oldID, err))
 	}
-	return perr
+	return oldID, true, perr
 }
 
 // Invalidate removes session id from every node.

@@ -31,6 +31,9 @@
 // With Listeners as a delta manager's NamedListener, an entry ends with its sessions as
 // Tomcat's do: a session's invalidation signs the user off, the last one's timeout too;
 // and it follows their id changes (SingleSignOn.sessionChangedId), this node's and those
-// applied from other nodes, so that a sign-off ends a renamed session. session/backup
-// has no such listener: an entry does not follow its sessions' renames.
+// applied from other nodes, so that a sign-off ends a renamed session. With
+// BackupListeners as a session/backup manager's NamedListener and AssociateBackup
+// attaching the listener, an entry follows the renames that node makes of its sessions
+// (its jvmRoute binder's, ChangeSessionID); a backup session's end does not end the
+// sign-on.
 package sso
