@@ -51,7 +51,9 @@ type FaultyMember struct {
 }
 
 // SendError reports the members a message could not be delivered to. The other
-// destinations did get the message. It is Tribes' ChannelException with faulty members.
+// destinations did get the message, or, for an asynchronous send (OptAsync through the
+// message dispatch interceptor), their copies were queued and the message's OnComplete
+// reports their outcome. It is Tribes' ChannelException with faulty members.
 type SendError struct {
 	// MessageID is the id of the message that failed.
 	MessageID []byte

@@ -32,7 +32,9 @@ type Message struct {
 	Data []byte
 
 	// OnComplete, if set, is called once with the outcome when an asynchronous send
-	// (OptAsync through the message dispatch interceptor) finishes. It is not transmitted.
+	// (OptAsync through the message dispatch interceptor) finishes: after a Send that
+	// returned nil, or a *SendError naming only some of the destinations (then with the
+	// outcome for the others); not after another error. It is not transmitted.
 	OnComplete func(error)
 
 	// release hands the buffer Data was received into back to its transport (Release).

@@ -2,7 +2,6 @@ package interceptors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -24,17 +23,24 @@ const (
 // sendEach sends one message per destination, in parallel, each built by mk, and merges
 // the failures into one *channel.SendError. mk must return a message that the caller may
 // hand down the chain (its own Data).
-func sendEach(ctx context.Context, next channel.Interceptor, to []channel.Member, id []byte,
+// done, if not nil, is the completion whose parts mk hands out: each copy's result is
+// settled in it.
+func sendEach(ctx context.Context, next channel.Interceptor, to []channel.Member, id []byte, done *completion,
 	mk func(i int) *channel.Message) error {
+	send := func(i int) error {
+		err := next.SendMessage(ctx, to[i:i+1], mk(i))
+		done.settle(to[i:i+1], err)
+		return err
+	}
 	if len(to) == 1 {
-		return next.SendMessage(ctx, to, mk(0))
+		return send(0)
 	}
 	errs := make([]error, len(to))
 	var wg sync.WaitGroup
 	for i := 1; i < len(to); i++ {
-		wg.Go(func() { errs[i] = next.SendMessage(ctx, to[i:i+1], mk(i)) })
+		wg.Go(func() { errs[i] = send(i) })
 	}
-	errs[0] = next.SendMessage(ctx, to[:1], mk(0))
+	errs[0] = send(0)
 	wg.Wait()
 	var faulty []channel.FaultyMember
 	for i, err := range errs {
@@ -154,106 +160,4 @@ func fromMember(ic channel.Interceptor, src channel.Member) bool {
 // notMemberError is the error of a message refused because its source is not a member.
 func notMemberError(name string, msg *channel.Message) error {
 	return fmt.Errorf("tribes: %s: message %s: %w: %s", name, msg.IDString(), channel.ErrNotMember, msg.Source.Addr())
-}
-
-// completion gives the copies an interceptor sends for one message (Order's one per
-// destination, Fragmentation's pieces, TwoPhaseCommit's message and confirmation) one
-// shared OnComplete, so that the message's own OnComplete is called once, as the contract
-// of MessageDispatch asks, with the outcomes of all the copies: nil, or a
-// *channel.SendError naming every member a copy failed for (its first error per member).
-//
-// The sender calls part for each copy, and sent once with what its SendMessage returns. A
-// non-nil error there means OnComplete must not be called (the send failed, the caller
-// knows): the copies that were accepted still complete, into nothing. A nil completion
-// (the message has no OnComplete) hands out nil callbacks.
-type completion struct {
-	cb func(error)
-	id []byte
-
-	mu      sync.Mutex
-	pending int  // copies outstanding, plus one until sent
-	refused bool // the send returned an error: cb is not called
-	parts   int
-	first   error // the outcome of the only copy, when there is one
-	faulty  []channel.FaultyMember
-	seen    map[channel.MemberKey]bool
-	other   error // the first error that names no member (a multicast copy's)
-}
-
-func newCompletion(msg *channel.Message) *completion {
-	if msg.OnComplete == nil {
-		return nil
-	}
-	return &completion{cb: msg.OnComplete, id: msg.ID, pending: 1}
-}
-
-// part returns the OnComplete of a copy sent to to.
-func (c *completion) part(to []channel.Member) func(error) {
-	if c == nil {
-		return nil
-	}
-	c.mu.Lock()
-	c.pending++
-	c.parts++
-	c.mu.Unlock()
-	var once sync.Once
-	return func(err error) { once.Do(func() { c.done(to, err) }) }
-}
-
-func (c *completion) done(to []channel.Member, err error) {
-	c.mu.Lock()
-	c.first = err
-	if err != nil {
-		if f := channel.AppendFaulty(nil, err, to); len(f) > 0 {
-			if c.seen == nil {
-				c.seen = map[channel.MemberKey]bool{}
-			}
-			for _, fm := range f {
-				if k := fm.Member.Key(); !c.seen[k] {
-					c.seen[k] = true
-					c.faulty = append(c.faulty, fm)
-				}
-			}
-		} else if c.other == nil {
-			c.other = err
-		}
-	}
-	c.pending--
-	c.fire() // unlocks
-}
-
-// sent tells c that the sender has handed down every copy and returns err, its result.
-func (c *completion) sent(err error) error {
-	if c == nil {
-		return err
-	}
-	c.mu.Lock()
-	if err != nil {
-		c.refused = true
-	}
-	c.pending--
-	c.fire()
-	return err
-}
-
-// fire calls cb once every copy completed and the send returned nil. Caller holds c.mu;
-// fire releases it.
-func (c *completion) fire() {
-	if c.pending > 0 || c.refused {
-		c.mu.Unlock()
-		return
-	}
-	c.refused = true // never again
-	var err error
-	if c.parts == 1 {
-		err = c.first
-	} else if se := channel.NewSendError(c.id, c.faulty); se != nil && c.other != nil {
-		err = errors.Join(se, c.other)
-	} else if se != nil {
-		err = se
-	} else {
-		err = c.other
-	}
-	c.mu.Unlock()
-	c.cb(err)
 }

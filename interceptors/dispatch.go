@@ -64,7 +64,11 @@ type DispatchStats struct {
 //
 // The contract of OnComplete: when SendMessage returns nil for an asynchronous message,
 // OnComplete (if set) will be called exactly once with its outcome; when SendMessage returns
-// an error, OnComplete is not called. Nothing is dropped silently: on Stop, queued messages
+// a *channel.SendError that names only some of the destinations (the copies to the others
+// were accepted: an interceptor above sent the message as several copies, or the
+// synchronous fallback reached the others), OnComplete is called exactly once with the
+// outcome for the others only; when SendMessage returns another error, OnComplete is not
+// called. Nothing is dropped silently: on Stop, queued messages
 // are sent until the context ends, and whatever is left then is completed with an error
 // wrapping ErrDispatchStopped.
 //
@@ -265,14 +269,15 @@ func (d *MessageDispatch) SendMessage(ctx context.Context, to []channel.Member, 
 }
 
 // sendNow is the alwaysSend fallback: a synchronous send whose success is also reported to
-// OnComplete (a failure is returned, and so not reported twice).
+// OnComplete, and so is the success of the copies to the members a failure that names
+// only some of them leaves out (the failure is returned, and so not reported twice).
 func (d *MessageDispatch) sendNow(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	d.sentSync.Add(1)
 	cb := msg.OnComplete
 	msg.OnComplete = nil
 	err := d.Next().SendMessage(ctx, to, msg)
 	msg.OnComplete = cb
-	if err == nil && cb != nil {
+	if cb != nil && (err == nil || partial(err, to)) {
 		cb(nil)
 	}
 	return err

@@ -184,6 +184,7 @@ func (f *Fragmentation) SendMessage(ctx context.Context, to []channel.Member, ms
 		c.OnComplete = done.part(dst)
 		f.pieces.Add(1)
 		err := f.Next().SendMessage(ctx, dst, &c)
+		done.settle(dst, err)
 		if err != nil && len(to) == 0 {
 			// A multicast: the rest of the message is of no use without this piece.
 			return done.sent(err)

@@ -167,7 +167,7 @@ func (o *Order) SendMessage(ctx context.Context, to []channel.Member, msg *chann
 	if len(to) > 1 {
 		done = newCompletion(msg)
 	}
-	return done.sent(sendEach(ctx, o.Next(), to, msg.ID, func(i int) *channel.Message {
+	return done.sent(sendEach(ctx, o.Next(), to, msg.ID, done, func(i int) *channel.Message {
 		c := *msg
 		c.Data = AppendOrderTrailer(append(make([]byte, 0, len(msg.Data)+OrderTrailerLen), msg.Data...), nrs[i])
 		if done != nil {

@@ -185,6 +185,7 @@ func (t *TwoPhaseCommit) SendMessage(ctx context.Context, to []channel.Member, m
 		first = &c
 	}
 	err := t.Next().SendMessage(ctx, to, first)
+	done.settle(to, err)
 	bad := failedMembers(err, to)
 	ok := without(to, bad)
 	if len(ok) == 0 && len(to) > 0 {
@@ -196,6 +197,7 @@ func (t *TwoPhaseCommit) SendMessage(ctx context.Context, to []channel.Member, m
 	conf.OnComplete = done.part(ok)
 	t.sent.Add(1)
 	cerr := t.Next().SendMessage(ctx, ok, &conf)
+	done.settle(ok, cerr)
 	if err == nil && cerr == nil {
 		return done.sent(nil)
 	}
