@@ -76,10 +76,10 @@
 // of the map's session ids, read from its keys at most every 5 s. The rename is off
 // without a JvmRoute or with Config.DisableJvmRouteBinder; once the response has started
 // the session keeps its id. Tomcat nodes with the valve rename sessions the same way, and
-// the map carries their renames too. The listeners attached to a session this node
-// renames (Session.AttachListener, a Tomcat ClusterSingleSignOnListener's single
-// sign-on id) hear of it through Config.NamedListener (IDListener): sso.SSO's
-// BackupListeners keeps the user's single sign-on entry in step.
+// the map carries their renames too. The listeners attached to a session
+// (Session.AttachListener, a Tomcat ClusterSingleSignOnListener's single sign-on id) hear
+// through Config.NamedListener (SessionListener) of its rename, invalidation and expiry
+// on this node: sso.SSO's BackupListeners keeps the user's single sign-on entry in step.
 //
 // # Sessions
 //

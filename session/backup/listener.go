@@ -7,21 +7,40 @@ import (
 	"github.com/gotribes/tribes/session/delta"
 )
 
-// IDListener learns of a session's id change made on this node (ChangeSessionID: the
-// middleware's jvmRoute binder, or a handler's call), after the rename: s.ID() is the
-// new id. It is the part of Tomcat's session listeners a session carries (its
-// ClusterSingleSignOnListener, SESSION_CHANGED_ID_EVENT) that BackupManager's renames
-// fire: a rename is made on one node, which tells the listeners of the session there;
-// the other nodes see the map's entry move from one key to the other.
-type IDListener interface {
+// SessionListener learns of the events of a session that this node causes, as the
+// listeners a Tomcat session carries (its ClusterSingleSignOnListener) learn of them
+// from BackupManager: a rename (ChangeSessionID: the middleware's jvmRoute binder, or a
+// handler's call) and the session's end (Invalidate, or the expiry sweep). The other
+// nodes see only the map's entry move or go. Calls run on the goroutine that caused the
+// event, with no lock of the package held; a listener that panics is recovered from and
+// logged, so that the others still run and the operation completes.
+type SessionListener interface {
+	// SessionIDChanged is called after the rename: s.ID() is the new id.
 	SessionIDChanged(s *Session, oldID string)
+	// SessionDestroyed is called after the session was removed from the map: expired
+	// says the sweep removed it, not an invalidation. Its attributes can still be read.
+	SessionDestroyed(s *Session, expired bool)
 }
 
-// IDListenerFunc adapts a function to an IDListener.
-type IDListenerFunc func(s *Session, oldID string)
+// SessionListenerFuncs adapts functions to a SessionListener; nil fields are skipped.
+type SessionListenerFuncs struct {
+	IDChanged func(s *Session, oldID string)
+	Destroyed func(s *Session, expired bool)
+}
 
-// SessionIDChanged calls f.
-func (f IDListenerFunc) SessionIDChanged(s *Session, oldID string) { f(s, oldID) }
+// SessionIDChanged calls IDChanged if set.
+func (f SessionListenerFuncs) SessionIDChanged(s *Session, oldID string) {
+	if f.IDChanged != nil {
+		f.IDChanged(s, oldID)
+	}
+}
+
+// SessionDestroyed calls Destroyed if set.
+func (f SessionListenerFuncs) SessionDestroyed(s *Session, expired bool) {
+	if f.Destroyed != nil {
+		f.Destroyed(s, expired)
+	}
+}
 
 // AttachListener attaches the named listener to the session (a single sign-on id:
 // Tomcat's ClusterSingleSignOnListener, which the session carries to every node and to
@@ -48,10 +67,9 @@ func (s *Session) Listeners() []string {
 	return slices.Clone(s.st.Listeners)
 }
 
-// tellIDChanged tells the listeners attached to s, that Config.NamedListener knows, of
-// its rename from oldID. A listener that panics is recovered from and logged, so that
-// the others still run and the request that renamed the session completes.
-func (m *Manager) tellIDChanged(s *Session, oldID string) {
+// tell calls f on each listener attached to s that Config.NamedListener knows. A
+// listener that panics is recovered from and logged.
+func (m *Manager) tell(s *Session, event string, f func(SessionListener)) {
 	if m.cfg.NamedListener == nil {
 		return
 	}
@@ -64,10 +82,23 @@ func (m *Manager) tellIDChanged(s *Session, oldID string) {
 			defer func() {
 				if p := recover(); p != nil {
 					m.log.Error("backup: session listener panicked", "manager", m.cfg.Name, "listener", name,
-						"id", s.ID(), "panic", p)
+						"event", event, "id", s.ID(), "panic", p)
 				}
 			}()
-			l.SessionIDChanged(s, oldID)
+			f(l)
 		}()
+	}
+}
+
+// tellIDChanged tells the listeners of s of its rename from oldID.
+func (m *Manager) tellIDChanged(s *Session, oldID string) {
+	m.tell(s, "id changed", func(l SessionListener) { l.SessionIDChanged(s, oldID) })
+}
+
+// tellDestroyed tells the listeners of old, a session removed from the map here, if it
+// is one, of its end.
+func (m *Manager) tellDestroyed(old any, expired bool) {
+	if s, ok := old.(*Session); ok && s != nil {
+		m.tell(s, "destroyed", func(l SessionListener) { l.SessionDestroyed(s, expired) })
 	}
 }

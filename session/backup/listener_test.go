@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -18,16 +19,16 @@ func TestNamedListenerIDChanged(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	var told []string
-	cfg := backup.Config{NamedListener: func(name string) backup.IDListener {
+	cfg := backup.Config{NamedListener: func(name string) backup.SessionListener {
 		switch name {
 		case "panics":
-			return backup.IDListenerFunc(func(*backup.Session, string) { panic("listener") })
+			return backup.SessionListenerFuncs{IDChanged: func(*backup.Session, string) { panic("listener") }}
 		case "sso":
-			return backup.IDListenerFunc(func(s *backup.Session, oldID string) {
+			return backup.SessionListenerFuncs{IDChanged: func(s *backup.Session, oldID string) {
 				mu.Lock()
 				defer mu.Unlock()
 				told = append(told, oldID+" -> "+s.ID())
-			})
+			}}
 		}
 		return nil
 	}}
@@ -75,5 +76,44 @@ func TestNamedListenerIDChanged(t *testing.T) {
 	}
 	if got, want := other.Listeners(), []string{"panics", "sso", "unknown"}; !slices.Equal(got, want) {
 		t.Errorf("the other node's copy has the listeners %v, want %v", got, want)
+	}
+}
+
+// TestNamedListenerDestroyed: the listeners attached to a session are told of its end on
+// the node that invalidates it (not expired), with the session, whose attributes can
+// still be read; the other node, which only sees the map's entry go, tells nothing.
+func TestNamedListenerDestroyed(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var told []string
+	ms := startManagers(t, 2, backup.Config{NamedListener: func(name string) backup.SessionListener {
+		return backup.SessionListenerFuncs{Destroyed: func(s *backup.Session, expired bool) {
+			v, _, err := s.Get("k")
+			mu.Lock()
+			defer mu.Unlock()
+			told = append(told, fmt.Sprintf("%s %s expired=%v %v %v", name, s.ID(), expired, v, err))
+		}}
+	}})
+	s, err := ms[0].Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AttachListener("sso"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms[0].Replicate(ctx, s.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms[0].Invalidate(ctx, s.ID()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := slices.Clone(told)
+	mu.Unlock()
+	if want := []string{"sso " + s.ID() + " expired=false v <nil>"}; !slices.Equal(got, want) {
+		t.Errorf("listeners told %q, want %q", got, want)
 	}
 }

@@ -59,9 +59,10 @@ type Config struct {
 	// NamedListener, if set, gives the listener of a name attached to a session
 	// (Session.AttachListener, or a Tomcat node's ClusterSingleSignOnListener under its
 	// single sign-on id); nil for a name it does not know. The listeners of a session
-	// this node renames (ChangeSessionID) are told after the rename: sso.SSO's
-	// BackupListeners keeps the user's single sign-on entry listing the new id.
-	NamedListener func(name string) IDListener
+	// this node renames (ChangeSessionID), invalidates (Invalidate) or expires are told
+	// (SessionListener): sso.SSO's BackupListeners keeps the user's single sign-on entry
+	// in step with the sessions.
+	NamedListener func(name string) SessionListener
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -300,7 +301,7 @@ func (m *Manager) expired(id any, now time.Time) bool {
 // removal missed a member or the session could not reach a backup: it is renamed and
 // stored here under newID all the same, as Tomcat's rename goes on after its map logs a
 // failed removal (TestRenameWhileDeadPrimaryListed). Once renamed, the session's
-// listeners that Config.NamedListener gives are told (IDListener). Renaming a session to
+// listeners that Config.NamedListener gives are told (SessionIDChanged). Renaming a session to
 // the id it has does nothing.
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) error {
 	if newID == "" || strings.ContainsAny(newID, ";, \t") {
@@ -341,9 +342,11 @@ func (m *Manager) rename(ctx context.Context, s *Session, newID string) (oldID s
 	return oldID, true, perr
 }
 
-// Invalidate removes session id from every node.
+// Invalidate removes session id from every node. If this node held it, the listeners
+// Config.NamedListener gives for it are told (SessionDestroyed, not expired).
 func (m *Manager) Invalidate(ctx context.Context, id string) error {
-	_, err := m.m.Remove(ctx, id)
+	old, err := m.m.Remove(ctx, id)
+	m.tellDestroyed(old, false)
 	return err
 }
 
@@ -417,11 +420,13 @@ func (m *Manager) expire(now time.Time) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), RPCTimeout)
-		if _, err := m.m.Remove(ctx, key); err != nil {
+		old, err := m.m.Remove(ctx, key)
+		if err != nil {
 			m.log.Warn("backup: remove expired session", "manager", m.cfg.Name, "id", key, "err", err)
 		} else {
 			m.expiredN.Add(1)
 		}
 		cancel()
+		m.tellDestroyed(old, true)
 	}
 }

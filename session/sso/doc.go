@@ -34,6 +34,6 @@
 // applied from other nodes, so that a sign-off ends a renamed session. With
 // BackupListeners as a session/backup manager's NamedListener and AssociateBackup
 // attaching the listener, an entry follows the renames that node makes of its sessions
-// (its jvmRoute binder's, ChangeSessionID); a backup session's end does not end the
-// sign-on.
+// (its jvmRoute binder's, ChangeSessionID) and ends with them (their invalidation or,
+// the last one's, expiry there).
 package sso
