@@ -118,7 +118,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 		}
 		return fail(ctx.Err()) == nil
 	})
-	if removals && m.gone != nil {
+	if removals && sendsRemovals(m.cl.codec) {
 		for _, r := range m.gone.list() {
 			if fail(ctx.Err()) != nil {
 				break

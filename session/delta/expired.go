@@ -8,7 +8,7 @@ import "context"
 // be applied in the other order. A session's EVT_SESSION_EXPIRED (a logout) overtaking
 // its first delta, or its EVT_SESSION_CREATED, would then make the copy again from it on
 // that member: a logged-out session alive there. So every manager remembers the ids of
-// the sessions the cluster told it were removed lately (Manager.expiredIDs), with the
+// the sessions the cluster told it were removed lately (its record of removals, removals.go), with the
 // session's version then (the expiry's Message.Version: its sender's version for the
 // removal, above every change it held; and the copy's own), and neither an
 // EVT_SESSION_CREATED nor a delta that is not newer than that makes the copy again
@@ -26,19 +26,15 @@ import "context"
 // those parts in arrival order, as before: two that did not see each other would
 // otherwise end different on different members.
 
-// maxRecentExpiries bounds the removals a manager remembers; the oldest are forgotten.
-const maxRecentExpiries = 1 << 12
-
-// noteExpired records that the session id was removed at version (0: not known).
+// noteExpired records that the session id was removed at version (0: not known), in the
+// manager's record of removals (removals.go).
 func (m *Manager) noteExpired(id string, version uint64) {
-	if id != "" {
-		m.expiredIDs.put(id, version, func(old, v uint64) uint64 { return max(old, v) })
-	}
+	m.gone.note(id, version, keepRemoval(0), false, nil)
 }
 
 // expiredAt returns the version at which the session id was removed lately, if it was.
 func (m *Manager) expiredAt(id string) (version uint64, ok bool) {
-	return m.expiredIDs.get(id)
+	return m.gone.removedAt(id)
 }
 
 // removedBefore reports whether msg, an EVT_SESSION_CREATED or a delta that would make

@@ -28,8 +28,8 @@ type Manager struct {
 	// quorum is how many members must acknowledge a change besides this node
 	// (Config.ClusterSize/2; 0 without a quorum).
 	quorum int
-	// gone records the ids removed with the cluster's agreement, for refreshes
-	// (removals.go); nil without a quorum or with a codec that cannot send them.
+	// gone records the ids removed or renamed lately: for message application, refreshes
+	// and state transfers (removals.go).
 	gone *removals
 	// quorumLost: the view fell below the quorum, and no refresh started since;
 	// refreshOn mirrors refreshing; refreshPending: a refresh goroutine runs
@@ -93,11 +93,6 @@ type Manager struct {
 	liveOn  atomic.Bool
 	skipMu  sync.Mutex
 	skipped map[string]bool
-
-	// renamedIDs: the sessions renamed lately, by old id (renamed.go)
-	renamedIDs recent[*Session]
-	// expiredIDs: the sessions removed lately, with their version (expired.go)
-	expiredIDs recent[uint64]
 }
 
 // maxKnownRoutes bounds Manager.routes.
@@ -132,10 +127,7 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
 		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]*serve{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
-	m.renamedIDs.max, m.expiredIDs.max = maxRecentRenames, maxRecentExpiries
-	if m.quorum > 0 && sendsRemovals(cl.codec) {
-		m.gone = newRemovals()
-	}
+	m.gone = newRemovals()
 	if bc, ok := cl.codec.(batchCodec); ok {
 		if m.opts.WaitsForAck() {
 			m.batch = &batcher{m: m, bc: bc, wait: cfg.AckedBatchWait}
@@ -447,8 +439,9 @@ type Stats struct {
 	// or replaced with a higher version.
 	QuorumRefreshes, SessionsRefreshed uint64
 	// RefreshRemovals counts the copies refreshes removed: their sessions were removed or
-	// renamed by the others meanwhile. RemovalsKept is how many such removals this node
-	// remembers now, to tell members that refresh (BinaryCodec only).
+	// renamed by the others meanwhile. RemovalsKept is how many records of removed and
+	// renamed ids this node keeps now (removals.go): for the messages that arrive, and to
+	// tell members that refresh or join (BinaryCodec only).
 	RefreshRemovals uint64
 	RemovalsKept    int
 	// StaleRequestsRefused counts the requests for a session the middleware refused

@@ -228,7 +228,7 @@ func (m *Manager) mergeSessions(list []SessionState) {
 			continue
 		}
 		if st.Removed {
-			m.mergeRemoval(st)
+			m.mergeRemoval(st, true)
 			continue
 		}
 		if m.gone.covers(st.ID, st.Version) {

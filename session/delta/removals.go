@@ -5,34 +5,51 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
-// A refresh (refresh.go) only adds and replaces copies: a session the majority removed
-// while this node was cut off would stay here, served to whoever holds its id (a user who
-// logged out on the other side is logged in again here). So a manager with a quorum
-// remembers for a while the ids that stopped naming a session with the cluster's
-// agreement (removals): sessions invalidated here or expired by their primary, with the
-// cluster told and acknowledging, and sessions another node said were removed; and the
-// old ids of renamed sessions. A member asked for every session by a refresh sends them
-// after its sessions, as entries with SessionState.Removed (and Renamed for an old id),
-// and the refreshing node removes its copies unless they are newer than the removal
-// (mergeRemoval). A removed session goes under every route of its id: this node may hold
-// it under one the others never knew (its binder renamed it while cut off, and the rename
-// was refused). An old id goes only under itself: the session lives on under its new id.
-// A copy this node times out on its own leaves no record: the others time theirs out too.
+// A manager keeps one record of the ids that stopped naming a session lately
+// (removals): sessions removed by the cluster (invalidated here or elsewhere, expired
+// by their primary: an EVT_SESSION_EXPIRED sent or received), and the old ids of renamed
+// sessions. It is always on, and three things read it:
+//
+//   - message application (expired.go, renamed.go): an asynchronous message that a
+//     removal overtook does not make the session again, a session made again under a
+//     removed id starts above the removal's version, and a delta, access or expiry
+//     naming an old id applies to the session it became;
+//   - the quorum refresh (refresh.go): a refresh only adds and replaces copies, so a
+//     session the majority removed while this node was cut off would stay here (a user
+//     who logged out on the other side logged in again here). A member asked for every
+//     session by a refresh sends its records after its sessions, as entries with
+//     SessionState.Removed (and Renamed for an old id), and the refreshing node removes
+//     its copies unless they are newer than the removal (mergeRemoval), and takes no copy
+//     a record covers, a member's or its own, from a member that missed the removal;
+//   - the state transfer (donor.go, transfer.go): a joiner asks for the records as a
+//     refresh does (AskRemovals, BinaryCodec only) and keeps them, so that a late message
+//     does not make a removed session on it, and a session it makes again under a removed
+//     id starts above the removal.
+//
+// A removed session goes under every route of its id: this node may hold it under one
+// the others never knew (its binder renamed it while cut off, and the rename was
+// refused). An old id goes only under itself: the session lives on under its new id. A
+// copy this node times out on its own leaves no record: the others time theirs out too.
 //
 // A record is kept for twice the removed session's max inactive interval (an hour for
-// one that never expires, a minute at least): a copy that nobody uses times out by then
-// anyway. At most maxRemovals are kept, the oldest forgotten first.
+// one that never expires or that this node does not hold, a minute at least): a copy
+// that nobody uses times out by then anyway, and a message overtaken for longer is not
+// waited for. At most maxRemovals are kept, the oldest forgotten first (a cluster that
+// removes more sessions than that within the time forgets the oldest early). A record
+// holds its id twice at most (ids are at most 256 bytes) and a weak pointer, so the
+// record takes at most about 80 MiB, and about 20 MiB with Create's ids.
 
 // maxRemovals bounds the records a manager keeps.
 const maxRemovals = 1 << 17
 
-// removals is a manager's record of removed ids (nil without a quorum). A removed
-// session's record is keyed by its id without the route, an old id's by the id itself
-// after a byte no id holds.
+// removals is a manager's record of removed and renamed ids. A removed session's record
+// is keyed by its id without the route, an old id's by the id itself after a byte no id
+// holds.
 type removals struct {
 	mu    sync.Mutex
 	byID  map[string]removal
@@ -45,6 +62,9 @@ type removal struct {
 	version uint64 // the session's version when it was removed: copies up to it go
 	until   int64  // unix nanoseconds
 	renamed bool   // an old id, not a removed session
+	// to is the session an old id became, when this node held it (renamed.go); weak, so
+	// that a record does not keep a session's memory once it is gone.
+	to weak.Pointer[Session]
 }
 
 type removedID struct {
@@ -72,9 +92,9 @@ func keepRemoval(sec int32) time.Duration {
 }
 
 // note records that id named a session up to version and no longer does (renamed: it
-// was renamed), for keep.
-func (r *removals) note(id string, version uint64, keep time.Duration, renamed bool) {
-	if r == nil || id == "" {
+// was renamed, to the session to if not nil), for keep.
+func (r *removals) note(id string, version uint64, keep time.Duration, renamed bool, to *Session) {
+	if id == "" {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -82,11 +102,19 @@ func (r *removals) note(id string, version uint64, keep time.Duration, renamed b
 	key := removalKey(id, renamed)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old, ok := r.byID[key]; ok {
-		version = max(version, old.version)
-		until = max(until, old.until)
+	e := removal{id: id, version: version, until: until, renamed: renamed}
+	if to != nil {
+		e.to = weak.Make(to)
 	}
-	r.byID[key] = removal{id: id, version: version, until: until, renamed: renamed}
+	if old, ok := r.byID[key]; ok {
+		e.version = max(version, old.version)
+		e.until = max(until, old.until)
+		if to == nil {
+			e.to = old.to
+		}
+	}
+	until = e.until
+	r.byID[key] = e
 	r.order = append(r.order, removedID{key: key, until: until})
 	for r.head < len(r.order) {
 		e := r.order[r.head]
@@ -125,9 +153,6 @@ func (r *removals) current(e removedID) bool {
 // covers reports whether a record still kept removes a copy of id at version: the
 // session's (under any route) or id's own as an old id, at that version or later.
 func (r *removals) covers(id string, version uint64) bool {
-	if r == nil {
-		return false
-	}
 	now := time.Now().UnixNano()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -139,11 +164,34 @@ func (r *removals) covers(id string, version uint64) bool {
 	return false
 }
 
-// list returns the removals still kept, as entries of a state transfer chunk.
-func (r *removals) list() []SessionState {
-	if r == nil {
+// removedAt returns the version at which the session id (under any route) was removed,
+// if its record is still kept.
+func (r *removals) removedAt(id string) (version uint64, ok bool) {
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.byID[removalKey(id, false)]
+	if !ok || e.until <= now {
+		return 0, false
+	}
+	return e.version, true
+}
+
+// renamedTo returns the session renamed from old that this node held, if old's record
+// is still kept and the session not collected.
+func (r *removals) renamedTo(old string) *Session {
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.byID[removalKey(old, true)]
+	if !ok || e.until <= now {
 		return nil
 	}
+	return e.to.Value()
+}
+
+// list returns the removals still kept, as entries of a state transfer chunk.
+func (r *removals) list() []SessionState {
 	now := time.Now().UnixNano()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -158,9 +206,6 @@ func (r *removals) list() []SessionState {
 
 // len returns how many removals are recorded.
 func (r *removals) len() int {
-	if r == nil {
-		return 0
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.byID)
@@ -176,22 +221,21 @@ func sendsRemovals(codec MessageCodec) bool {
 }
 
 // noteRemoved records that id no longer names s, whose version was at most version:
-// s was removed, or renamed from id (a no-op without a quorum).
+// s was removed, or renamed from id.
 func (m *Manager) noteRemoved(id string, s *Session, version uint64, renamed bool) {
-	if m.gone == nil {
-		return
-	}
 	s.mu.Lock()
 	sec := s.maxInactive
 	version = max(version, s.topVersion())
 	s.mu.Unlock()
-	m.gone.note(id, version, keepRemoval(sec), renamed)
+	m.gone.note(id, version, keepRemoval(sec), renamed, nil)
 }
 
-// mergeRemoval applies a member's removal record (mergeSessions): it removes this node's
-// copies it covers and records it, to pass on and to keep a session it covers from
-// coming back from another member that missed the removal.
-func (m *Manager) mergeRemoval(st *SessionState) {
+// mergeRemoval applies a member's removal record (mergeSessions, or a state transfer's
+// loadSessions): it removes this node's copies it covers and records it, to pass on, to
+// keep a session it covers from coming back from another member that missed the removal,
+// and a late message from making it again. refresh counts the copies it removes in
+// Stats.RefreshRemovals.
+func (m *Manager) mergeRemoval(st *SessionState, refresh bool) {
 	ids := []string{st.ID}
 	if !st.Renamed { // the session, under every route this node knows
 		if base := sessionhttp.WithRoute(st.ID, ""); base != st.ID {
@@ -205,7 +249,9 @@ func (m *Manager) mergeRemoval(st *SessionState) {
 			continue // none, changed after the removal, or being removed
 		}
 		_ = m.expire(context.Background(), s, false, causeInvalidated, true)
-		m.stats.refreshRemoved.Add(1)
+		if refresh {
+			m.stats.refreshRemoved.Add(1)
+		}
 	}
-	m.gone.note(st.ID, st.Version, keepRemoval(0), st.Renamed)
+	m.gone.note(st.ID, st.Version, keepRemoval(0), st.Renamed, nil)
 }

@@ -11,7 +11,7 @@ import (
 func TestRemovalsBounded(t *testing.T) {
 	r := newRemovals()
 	for i := range maxRemovals + 10 {
-		r.note(fmt.Sprint("id", i), uint64(i), time.Hour, false)
+		r.note(fmt.Sprint("id", i), uint64(i), time.Hour, false, nil)
 	}
 	if n := r.len(); n != maxRemovals {
 		t.Fatalf("%d records, want %d", n, maxRemovals)
@@ -28,7 +28,7 @@ func TestRemovalsBounded(t *testing.T) {
 
 	r = newRemovals()
 	for i := range 3 * maxRemovals {
-		r.note("again", uint64(i%5), time.Hour, false)
+		r.note("again", uint64(i%5), time.Hour, false, nil)
 	}
 	if !r.covers("again", 4) || r.covers("again", 5) || r.len() != 1 {
 		t.Errorf("an id noted again: %d records, want 1 covering up to version 4 (the highest)", r.len())
@@ -38,21 +38,38 @@ func TestRemovalsBounded(t *testing.T) {
 	}
 
 	r = newRemovals()
-	r.note("short", 1, -time.Second, false)
+	r.note("short", 1, -time.Second, false, nil)
 	if r.covers("short", 0) {
 		t.Error("an expired record is still found")
 	}
-	r.note("next", 1, time.Hour, false)
+	r.note("next", 1, time.Hour, false, nil)
 	if n := r.len(); n != 1 || len(r.list()) != 1 {
 		t.Errorf("%d records after the expired one's time, want 1", n)
 	}
 	// A removed session's record covers its id under every route; an old id's only itself.
-	r.note("S.a", 3, time.Hour, false)
-	r.note("R.a", 3, time.Hour, true)
+	r.note("S.a", 3, time.Hour, false, nil)
+	r.note("R.a", 3, time.Hour, true, nil)
 	for id, want := range map[string]bool{"S.a": true, "S.b": true, "S": true, "R.a": true, "R.b": false, "R": false} {
 		if got := r.covers(id, 3); got != want {
 			t.Errorf("covers(%s) = %v, want %v", id, got, want)
 		}
+	}
+	// The record of message application: a removal's version under any route, and the
+	// session an old id became while it is kept and alive.
+	if v, ok := r.removedAt("S.b"); !ok || v != 3 {
+		t.Errorf("removedAt(S.b) = %d, %v, want 3, true", v, ok)
+	}
+	if _, ok := r.removedAt("R.a"); ok {
+		t.Error("an old id's record taken for a removal")
+	}
+	s := &Session{id: "N.a"}
+	r.note("O.a", 0, time.Hour, true, s)
+	r.note("O.a", 2, time.Hour, true, nil) // noted again without the session: it stays
+	if got := r.renamedTo("O.a"); got != s || !r.covers("O.a", 2) {
+		t.Errorf("renamedTo(O.a) = %p, want %p; covers(O.a, 2) = %v", got, s, r.covers("O.a", 2))
+	}
+	if r.renamedTo("O.b") != nil || r.renamedTo("S.a") != nil {
+		t.Error("renamedTo found a session for an id not renamed")
 	}
 	if keepRemoval(0) != time.Hour || keepRemoval(1) != time.Minute || keepRemoval(1800) != time.Hour {
 		t.Errorf("keepRemoval: %v %v %v", keepRemoval(0), keepRemoval(1), keepRemoval(1800))

@@ -5,21 +5,22 @@ package delta
 // rename), and B applies the rename while its delta is on its way. The delta then names
 // an id A no longer holds, and was dropped there (an id a node renamed is not asked for
 // again), though A acknowledged it: B kept the change, A never had it. So every node
-// remembers the sessions it renamed, or saw renamed, lately (Manager.renamedIDs), and a delta,
+// remembers the sessions it renamed, or saw renamed, lately (its record of removals, removals.go), and a delta,
 // an access or an expiry naming an old id applies to the session it became. Requests
 // never look sessions up this way: an id changed at login stays dead for clients.
 
-// maxRecentRenames bounds the renames a manager remembers; the oldest are forgotten.
-const maxRecentRenames = 1 << 12
-
-// noteRenamed records that s was renamed from old.
+// noteRenamed records that s was renamed from old, in the manager's record of removals
+// (removals.go).
 func (m *Manager) noteRenamed(old string, s *Session) {
-	m.renamedIDs.put(old, s, nil)
+	s.mu.Lock()
+	sec := s.maxInactive
+	s.mu.Unlock()
+	m.gone.note(old, 0, keepRemoval(sec), true, s)
 }
 
 // renamedFrom returns the session renamed lately from old, if this node still holds it.
 func (m *Manager) renamedFrom(old string) *Session {
-	s, _ := m.renamedIDs.get(old)
+	s := m.gone.renamedTo(old)
 	if s == nil || m.st.get(s.ID()) != s {
 		return nil
 	}

@@ -50,7 +50,7 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 				}
 			}
 		}
-		if m.gone.covers(id, 0) {
+		if m.quorum > 0 && m.gone.covers(id, 0) {
 			return nil, fmt.Errorf("%w: %s was removed recently", ErrSessionIDInUse, id)
 		}
 		s = newPrimarySession(m, id, now)

@@ -228,7 +228,7 @@ func (m *Manager) endAttempt() {
 // removals it remembers too (a refresh's request).
 func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool) func() error {
 	var ask uint64 = AskStamps
-	if removals && m.gone != nil {
+	if removals && sendsRemovals(m.cl.codec) {
 		ask |= AskRemovals
 	}
 	return func() error {

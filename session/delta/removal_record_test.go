@@ -1,0 +1,77 @@
+package delta_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// TestRefreshConsultsRecentRemovals: j, whose only member is a raw peer, is told a
+// session it does not hold (its creation never reached j) was removed; then a partition
+// cuts them apart and heals, and the peer's answer to j's refresh holds that session at a
+// version up to the removal's (a member that missed the removal). The refresh consulted
+// only the records kept for refreshes, not the one of the removals j was told of, and
+// made the session again on j.
+func TestRefreshConsultsRecentRemovals(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	peer, asked := newCounter(t, nw)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
+	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asked.Load() == 1 })
+	T := time.Now().UnixMilli()
+	transferFrom(t, peer, j, T, repairState(T, "S.p", 1, "v1"))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	expiry := repairMsg(delta.EventExpired, "X.p", T+1)
+	expiry.Version = 3
+	peer.send(t, j.ch.LocalMember(), expiry)
+	nw.Partition(peer.tn, j.tn)
+	nw.Heal(peer.tn, j.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's request", func() bool { return asked.Load() >= 2 })
+	transferFrom(t, peer, j, T+2, repairState(T, "S.p", 1, "v1"), repairState(T, "X.p", 3, "x"))
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
+	if got := valueK(j.m, "X.p"); got != nil {
+		t.Errorf("the refresh made the removed session X.p again on j (k = %v)", got)
+	}
+	if got := valueK(j.m, "S.p"); got != "v1" {
+		t.Errorf("S.p: k = %v, want v1", got)
+	}
+}
+
+// TestRemovalRememberedPastCount: a session's EVT_SESSION_EXPIRED overtakes its creation
+// and first delta on their way to B, and 4096 other removals reach B in between (a busy
+// cluster). B forgot the removal after 4096 newer ones, whatever its age, and the late
+// messages made the logged-out session again.
+func TestRemovalRememberedPastCount(t *testing.T) {
+	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAsync}
+	a, sent := recorded(t, cfg)
+	ctx := context.Background()
+	s := create(t, a, "user", "alice")
+	if err := a.m.Invalidate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	msgs := sent()
+	wantSent(t, msgs, delta.EventCreated, delta.EventDelta, delta.EventExpired)
+	cfg.JvmRoute = "b"
+	nw := channeltest.NewNetwork()
+	b := startReady(t, nw, cfg)
+	r := newRaw(t, nw, nil)
+	to := b.ch.LocalMember()
+	r.send(t, to, msgs[2])
+	for i := range 4096 {
+		m := repairMsg(delta.EventExpired, fmt.Sprintf("other%d.c", i), time.Now().UnixMilli())
+		m.Version = 2
+		r.send(t, to, m)
+	}
+	r.send(t, to, msgs[0])
+	r.send(t, to, msgs[1])
+	if got := b.m.Find(s.ID()); got != nil {
+		v, _ := got.Get("user")
+		t.Fatalf("B holds the logged-out session %s again (user %v)", s.ID(), v)
+	}
+}
