@@ -349,7 +349,7 @@ func TestQuorumRefreshRemovesWhatTheMajorityRemoved(t *testing.T) {
 // itself for an old id (R, K: renamed, they live on; K's copy removed as an old name is not
 // taken for the session's removal), a newer one stays, and a session the
 // answer holds at a version up to one removed does not come (another member missed the
-// removal). Only a refresh asks for them.
+// removal). A joiner asks for them too (TestJoinerKnowsWhatWasRemoved).
 func TestQuorumRefreshRemovalRecords(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	var asks []uint64
@@ -394,8 +394,8 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 
 	nw.Partition(peer.tn, j.tn)
 	nw.Heal(peer.tn, j.tn)
-	if got, want := asked(2), []uint64{delta.AskStamps, delta.AskStamps | delta.AskRemovals}; !slices.Equal(got, want) {
-		t.Fatalf("the requests' versions: %v, want %v (a joiner does not ask for removals, a refresh does; both ask for stamps)",
+	if got, want := asked(2), []uint64{delta.AskStamps | delta.AskRemovals, delta.AskStamps | delta.AskRemovals}; !slices.Equal(got, want) {
+		t.Fatalf("the requests' versions: %v, want %v (a joiner and a refresh both ask for removals and stamps)",
 			got, want)
 	}
 	chunk = repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+1)

@@ -3,13 +3,75 @@ package delta_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
+
+// TestJoinerKnowsWhatWasRemoved: a session is made, changed and invalidated on A before
+// J joins. J's state transfer carried no record of the removal, so a late message of
+// that session (its creation and first delta, overtaken on their way to J) made it
+// again on J, and a session J made again under that id (CreateWithID) started at version
+// 0: A, which remembers the removal, dropped its creation and first delta.
+func TestJoinerKnowsWhatWasRemoved(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
+	a := startReady(t, nw, cfg)
+	var mu sync.Mutex
+	var msgs []*delta.Message
+	r := newRaw(t, nw, func(m *delta.Message, _ channel.Member) {
+		mu.Lock()
+		msgs = append(msgs, m)
+		mu.Unlock()
+	})
+	const id = "tok"
+	s, err := a.m.CreateWithID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.Set("k", i); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.m.Invalidate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	old := append([]*delta.Message(nil), msgs...)
+	mu.Unlock()
+	wantSent(t, old, delta.EventCreated, delta.EventDelta, delta.EventDelta, delta.EventDelta, delta.EventExpired)
+
+	cfg.JvmRoute = "j"
+	j := startReady(t, nw, cfg)
+	r.send(t, j.ch.LocalMember(), old[0]) // the old session's creation and first delta, late
+	r.send(t, j.ch.LocalMember(), old[1])
+	if j.m.Find(id) != nil {
+		t.Fatal("J made the removed session again from its late messages")
+	}
+	s2, err := j.m.CreateWithID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Set("k", "again"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.m.Replicate(ctx, s2); err != nil {
+		t.Fatal(err)
+	}
+	if got := valueK(a.m, id); got != "again" {
+		t.Errorf("A has k = %v in the session J made again under %s, want again", got, id)
+	}
+}
 
 // TestRefreshConsultsRecentRemovals: j, whose only member is a raw peer, is told a
 // session it does not hold (its creation never reached j) was removed; then a partition

@@ -126,7 +126,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			_, ok := untried()
 			return ok
 		}
-		ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor, false), sig, deadline, waitUntil, others, last)
+		ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor, true), sig, deadline, waitUntil, others, last)
 		if err != nil {
 			fail(err)
 			return
@@ -224,8 +224,8 @@ func (m *Manager) endAttempt() {
 	m.signal, m.fillIn = nil, nil
 }
 
-// asker returns the function that asks donor for every session; with removals, for the
-// removals it remembers too (a refresh's request).
+// asker returns the function that asks donor for every session; with removals, for its
+// records of removed and renamed ids too (a joiner's and a refresh's request; removals.go).
 func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool) func() error {
 	var ask uint64 = AskStamps
 	if removals && sendsRemovals(m.cl.codec) {
@@ -466,13 +466,19 @@ func (m *Manager) stale(msg *Message, ts int64) bool {
 }
 
 // loadSessions stores a chunk of transferred sessions as non-primary copies, replacing
-// copies already held; with fillIn, only the sessions it names that this node lacks.
+// copies already held; with fillIn, only the sessions it names that this node lacks. The
+// donor's records of removed and renamed ids (a state transfer asks for them) join this
+// node's, and remove the copies they cover (an earlier donor's: mergeRemoval).
 func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 	loaded := 0 // counted once per chunk: chunks are loaded in parallel
 	for i := range list {
 		st := &list[i]
-		if !validID(st.ID) || st.Removed { // removals come only to a refresh, which asks for them
+		if !validID(st.ID) || st.Removed && fillIn != nil { // a repair does not ask for removals
 			m.stats.unexpected.Add(1)
+			continue
+		}
+		if st.Removed {
+			m.mergeRemoval(st, false)
 			continue
 		}
 		if fillIn != nil && !fillIn[st.ID] {
