@@ -19,6 +19,16 @@ import "context"
 // makes none from a delta at all), and a creation after it applies, as in Tomcat. An id change whose new id names a session removed lately removes the
 // copy instead of renaming it (TestExpiryOvertakingRename).
 //
+// A session made again under a removed id tells the members so: its EVT_SESSION_CREATED
+// carries the removal's version (Session.born), the earlier session's EVT_SESSION_EXPIRED
+// carries that version at most, and the new session's deltas carry higher ones. A late
+// expiry of the earlier session then spares the new one (TestLateExpiryOfOldSession),
+// and a creation that finds the earlier session's copy still held (its expiry not arrived
+// yet, the new session's deltas not applied yet) removes that copy first: the new
+// session's first delta would otherwise apply over the earlier one's attributes.
+// A copy that a state transfer or a repair loaded does not know born: an expiry of an
+// earlier session still removes it.
+//
 // Other parts of a session than its attributes carry no stamps: a copy remembers the
 // stamp of the last delta it applied whole (Session.lastVersion, lastOrigin), and a delta
 // of the same sender with a lower version, overtaken by that one, applies its attribute
@@ -89,4 +99,35 @@ func (m *Manager) renamedAfterRemoval(msg *Message, s *Session) bool {
 	_ = m.expire(context.Background(), s, false, causeInvalidated, true)
 	m.noteExpired(msg.SessionID, top)
 	return true
+}
+
+// replaceEarlierSession removes this node's copy of an earlier session under the id of
+// msg, an EVT_SESSION_CREATED of a session made again above a removal at msg.Version,
+// whose own expiry has not arrived yet: the copy is no newer than that removal, and was
+// not made again itself. The removal is remembered, as the expiry would have.
+func (m *Manager) replaceEarlierSession(msg *Message) {
+	old := m.st.get(msg.SessionID)
+	if old == nil {
+		return
+	}
+	old.mu.Lock()
+	earlier := old.born < msg.Version && old.topVersion() <= msg.Version
+	old.mu.Unlock()
+	if !earlier {
+		return
+	}
+	m.noteExpired(msg.SessionID, msg.Version)
+	_ = m.expire(context.Background(), old, false, causeInvalidated, true)
+}
+
+// expiresEarlier reports whether msg, an EVT_SESSION_EXPIRED naming s, is the expiry of
+// an earlier session under s's id: s was made again above a removal at a version msg's
+// does not pass.
+func (m *Manager) expiresEarlier(msg *Message, s *Session) bool {
+	if msg.Version == 0 {
+		return false // Tomcat's format: no version to tell
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return msg.Version <= s.born
 }

@@ -140,7 +140,9 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 		// the lookup, so that a copy such a message makes meanwhile is either found here
 		// or finds the record (madeAfterRemoval; expired.go).
 		m.noteExpired(msg.SessionID, msg.Version)
-		if s := m.targetOf(msg.SessionID); s != nil {
+		if s := m.targetOf(msg.SessionID); s != nil && m.expiresEarlier(msg, s) {
+			m.stats.unknownID.Add(1) // the session it removed is gone already (expired.go)
+		} else if s != nil {
 			top, cur := s.highestVersion(), s.ID() // before the expiry empties it
 			m.noteExpired(msg.SessionID, top)
 			if cur != msg.SessionID {
@@ -204,10 +206,22 @@ func (m *Manager) handleCreated(msg *Message) {
 		return
 	}
 	m.noteRoute(msg.SessionID)
-	s, added := m.st.getOrAdd(msg.SessionID, func() *Session { return newReplica(m, msg.SessionID, msg.Timestamp) })
-	if added {
+	if msg.Version > 0 {
+		m.replaceEarlierSession(msg)
+	}
+	s, added := m.st.getOrAdd(msg.SessionID, func() *Session {
+		r := newReplica(m, msg.SessionID, msg.Timestamp)
+		r.born = msg.Version
+		return r
+	})
+	switch {
+	case added:
 		m.fire(s, true, notice{kind: nCreated})
 		m.madeAfterRemoval(msg, s)
+	case s != nil && msg.Version > 0: // its first delta overtook it and made the copy
+		s.mu.Lock()
+		s.born = max(s.born, msg.Version)
+		s.mu.Unlock()
 	}
 }
 

@@ -137,3 +137,50 @@ func TestRemovalRememberedPastCount(t *testing.T) {
 		t.Fatalf("B holds the logged-out session %s again (user %v)", s.ID(), v)
 	}
 }
+
+// TestLateExpiryOfOldSession: a session is made, invalidated and made again under the
+// same id on A (CreateWithID), with asynchronous replication; the old session's
+// EVT_SESSION_EXPIRED reaches B after the new session's creation (and first delta). B
+// took it for the new session's removal and removed it.
+func TestLateExpiryOfOldSession(t *testing.T) {
+	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAsync}
+	a, sent := recorded(t, cfg)
+	ctx := context.Background()
+	const id = "tok"
+	for i := range 2 {
+		s, err := a.m.CreateWithID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set("k", i); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := a.m.Invalidate(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	msgs := sent()
+	wantSent(t, msgs, delta.EventCreated, delta.EventDelta, delta.EventExpired, delta.EventCreated, delta.EventDelta)
+	cfg.JvmRoute = "b"
+	for name, order := range map[string][]int{
+		"expiry last":                        {0, 1, 3, 4, 2},
+		"expiry after the creation":          {0, 1, 3, 2, 4},
+		"delta before creation, expiry last": {0, 1, 4, 3, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := replayTo(t, cfg, msgs, order...)
+			c := b.m.Find(id)
+			if c == nil {
+				t.Fatal("the old session's late expiry removed the session made again on B")
+			}
+			if v, _ := delta.Attr[int](c, "k"); v != 1 {
+				t.Errorf("k on B is %d, want 1 (the new session's)", v)
+			}
+		})
+	}
+}

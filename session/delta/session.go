@@ -54,6 +54,10 @@ type Session struct {
 	// none, or Tomcat's), whose sender's earlier deltas are not to undo it (applyDelta)
 	lastVersion uint64
 	lastOrigin  uint32
+	// born: the version of the removal of a session under the same id that this one was
+	// made again above (CreateWithID; a creation's Message.Version), 0 if none is known.
+	// An expiry up to it is the earlier session's (expired.go).
+	born uint64
 }
 
 type attrEntry struct {
