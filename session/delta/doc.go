@@ -145,16 +145,21 @@
 // can apply a session's later message first. Members order them themselves: attribute
 // changes by their stamps (above); the other parts of a delta (principal, auth type, max
 // inactive interval, notes, listeners, isnew) are skipped when a later delta of the same
-// sender was applied (TestOvertakenDeltaKeepsLaterMeta); and every member remembers the
-// last 4096 sessions removed (EVT_SESSION_EXPIRED, whose version is above every change of
-// the session its sender held), so that a creation, a first delta or an id change that
-// the removal overtook does not make the copy again (TestExpiryOvertakingFirstDelta,
-// TestExpiryOvertakingRename); a session made again under a removed id (CreateWithID)
-// starts above the removal's version (TestSessionMadeAgainUnderRemovedID). A delta that
+// sender was applied (TestOvertakenDeltaKeepsLaterMeta); and every member keeps one record
+// of the sessions removed and renamed lately (EVT_SESSION_EXPIRED, whose version is above
+// every change of the session its sender held; for twice the session's max inactive
+// interval, at most 131 072 records; a state transfer carries it to a joiner, and a
+// refresh consults it), so that a creation, a first delta or an id change that the
+// removal overtook does not make the copy again (TestExpiryOvertakingFirstDelta,
+// TestExpiryOvertakingRename, TestRemovalRememberedPastCount, TestJoinerKnowsWhatWasRemoved);
+// a session made again under a removed id (CreateWithID) starts above the removal's
+// version (TestSessionMadeAgainUnderRemovedID), and a late expiry of the earlier session
+// spares it (TestLateExpiryOfOldSession). A delta that
 // overtakes the id change before it waits for it (repair, below), and one overtaken by an
 // id change applies to the renamed session (TestDeltaCrossingARename). Not ordered: the
 // non-attribute parts of deltas from different senders (arrival order, as above); a
-// removal forgotten (4096 later removals) before the message it overtook arrives; a
+// removal forgotten (its time passed, or 131 072 later ones) before the message it
+// overtook arrives; a
 // removal without a version (Tomcat's format, a Go node of an earlier version, a resent
 // expiry), which keeps any delta from making the copy again but not a late creation
 // (Tomcat's arrival order; the delta then applies to that copy). In acked mode a send

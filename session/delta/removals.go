@@ -41,8 +41,9 @@ import (
 // that nobody uses times out by then anyway, and a message overtaken for longer is not
 // waited for. At most maxRemovals are kept, the oldest forgotten first (a cluster that
 // removes more sessions than that within the time forgets the oldest early). A record
-// holds its id twice at most (ids are at most 256 bytes) and a weak pointer, so the
-// record takes at most about 80 MiB, and about 20 MiB with Create's ids.
+// holds its id (at most 256 bytes; twice for an old id: its key) and about 150 bytes more
+// (map entry, order entry, weak pointer): at most about 85 MiB for maxRemovals records of
+// the longest ids, about 30 MiB with Create's.
 
 // maxRemovals bounds the records a manager keeps.
 const maxRemovals = 1 << 17
