@@ -26,8 +26,9 @@ import "context"
 // and a creation that finds the earlier session's copy still held (its expiry not arrived
 // yet, the new session's deltas not applied yet) removes that copy first: the new
 // session's first delta would otherwise apply over the earlier one's attributes.
-// A copy that a state transfer or a repair loaded does not know born: an expiry of an
-// earlier session still removes it.
+// A copy that a state transfer or a refresh loaded learns it from the removal's record
+// that came with it, when the copy is newer (TestJoinerSparesSessionMadeAgain); one a
+// repair loaded does not: an expiry of an earlier session still removes it.
 //
 // Other parts of a session than its attributes carry no stamps: a copy remembers the
 // stamp of the last delta it applied whole (Session.lastVersion, lastOrigin), and a delta
@@ -118,6 +119,15 @@ func (m *Manager) replaceEarlierSession(msg *Message) {
 	}
 	m.noteExpired(msg.SessionID, msg.Version)
 	_ = m.expire(context.Background(), old, false, causeInvalidated, true)
+}
+
+// madeAgainAbove records that s was made again above a removal of its id at version:
+// a creation said so, or s is newer than a removal's record (mergeRemoval, a state
+// transfer's loadSessions).
+func (s *Session) madeAgainAbove(version uint64) {
+	s.mu.Lock()
+	s.born = max(s.born, version)
+	s.mu.Unlock()
 }
 
 // expiresEarlier reports whether msg, an EVT_SESSION_EXPIRED naming s, is the expiry of

@@ -219,9 +219,7 @@ func (m *Manager) handleCreated(msg *Message) {
 		m.fire(s, true, notice{kind: nCreated})
 		m.madeAfterRemoval(msg, s)
 	case s != nil && msg.Version > 0: // its first delta overtook it and made the copy
-		s.mu.Lock()
-		s.born = max(s.born, msg.Version)
-		s.mu.Unlock()
+		s.madeAgainAbove(msg.Version)
 	}
 }
 

@@ -184,3 +184,58 @@ func TestLateExpiryOfOldSession(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinerSparesSessionMadeAgain: a session is made, invalidated and made again under
+// the same id on A before J joins; the earlier session's EVT_SESSION_EXPIRED reaches J
+// late, after J's state transfer. The transferred copy did not know it was made again,
+// and the late expiry removed it on J; J now learns it from the removal's record, which
+// the copy is newer than.
+func TestJoinerSparesSessionMadeAgain(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
+	a := startReady(t, nw, cfg)
+	var mu sync.Mutex
+	var expiry *delta.Message
+	r := newRaw(t, nw, func(m *delta.Message, _ channel.Member) {
+		if m.Event == delta.EventExpired {
+			mu.Lock()
+			expiry = m
+			mu.Unlock()
+		}
+	})
+	const id = "tok"
+	for i := range 2 {
+		s, err := a.m.CreateWithID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set("k", i); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := a.m.Invalidate(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mu.Lock()
+	late := expiry
+	mu.Unlock()
+	if late == nil {
+		t.Fatal("A sent no expiry")
+	}
+	cfg.JvmRoute = "j"
+	j := startReady(t, nw, cfg)
+	r.send(t, j.ch.LocalMember(), late)
+	c := j.m.Find(id)
+	if c == nil {
+		t.Fatal("the earlier session's late expiry removed the transferred session made again on J")
+	}
+	if v, _ := delta.Attr[int](c, "k"); v != 1 {
+		t.Errorf("k on J is %d, want 1", v)
+	}
+}

@@ -244,15 +244,23 @@ func (m *Manager) mergeRemoval(st *SessionState, refresh bool) {
 		}
 		ids = slices.AppendSeq(ids, m.otherRouteIDs(st.ID))
 	}
+	// Noted first: a copy a state transfer loads meanwhile (chunks load in parallel)
+	// finds the record if this loop does not find the copy (loadSessions).
+	m.gone.note(st.ID, st.Version, keepRemoval(0), st.Renamed, nil)
 	for _, id := range ids {
 		s := m.st.get(id)
-		if s == nil || !s.olderThan(st.Version+1) || !s.IsValid() {
-			continue // none, changed after the removal, or being removed
+		if s == nil || !s.IsValid() {
+			continue // none, or being removed
+		}
+		if !s.olderThan(st.Version + 1) { // changed after the removal: made again above it
+			if !st.Renamed {
+				s.madeAgainAbove(st.Version)
+			}
+			continue
 		}
 		_ = m.expire(context.Background(), s, false, causeInvalidated, true)
 		if refresh {
 			m.stats.refreshRemoved.Add(1)
 		}
 	}
-	m.gone.note(st.ID, st.Version, keepRemoval(0), st.Renamed, nil)
 }
