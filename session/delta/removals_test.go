@@ -2,6 +2,7 @@ package delta
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -84,5 +85,40 @@ func TestJavaCodecRefusesRemovalRecords(t *testing.T) {
 	}
 	if sendsRemovals(JavaCodec{}) || !sendsRemovals(BinaryCodec{}) || !sendsRemovals(&BinaryCodec{}) {
 		t.Error("sendsRemovals")
+	}
+}
+
+// The record's memory bound, as documented (removals.go, docs/sessions.md): maxRemovals
+// records of old ids of the longest length (each held twice: id and key) take at most
+// 100 MiB, and of removed sessions with Create's ids (32 hex digits, a route) 40 MiB.
+func TestRemovalsMemoryBound(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		id      func(int) string
+		renamed bool
+		mib     int64
+	}{
+		{"old ids of 256 bytes", func(i int) string { return fmt.Sprintf("%0256d", i) }, true, 100},
+		{"removed sessions, Create's ids", func(i int) string { return fmt.Sprintf("%032X.node1", i) }, false, 40},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r := newRemovals()
+		s := &Session{id: "x"}
+		for i := range maxRemovals + 100 {
+			r.note(c.id(i), uint64(i), time.Hour, c.renamed, s)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if r.len() != maxRemovals {
+			t.Fatalf("%s: %d records, want %d", c.name, r.len(), maxRemovals)
+		}
+		used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		if used > c.mib<<20 {
+			t.Errorf("%s: %d records take %d MiB, over the documented %d", c.name, maxRemovals, used>>20, c.mib)
+		}
+		t.Logf("%s: %d records, %d MiB", c.name, maxRemovals, used>>20)
+		runtime.KeepAlive(r)
 	}
 }
