@@ -330,7 +330,7 @@ func (BinaryCodec) ownsBatch(data []byte) bool { return bytes.HasPrefix(data, ba
 // DecodeMessage checks one; attribute values alias data.
 func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
 	if len(data) > c.maxMessage() {
-		return nil, fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrMalformed, len(data), c.maxMessage())
+		return nil, fmt.Errorf("%w: %w: %d bytes exceed the limit of %d", ErrMalformed, ErrMessageLimit, len(data), c.maxMessage())
 	}
 	if !c.ownsBatch(data) {
 		return nil, fmt.Errorf("%w: bad batch header", ErrMalformed)
@@ -341,7 +341,7 @@ func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
 		r.fail("empty batch")
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
+		return nil, r.decodeErr()
 	}
 	// One array holds the batch's messages, another their actions.
 	all, msgs := make([]Message, n), make([]*Message, n)
@@ -349,7 +349,7 @@ func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
 	for i := range n {
 		b := r.take(c.maxMessage(), "message")
 		if r.err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
+			return nil, r.decodeErr()
 		}
 		if err := c.decodeInto(&all[i], b, &a); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package delta
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -65,7 +66,7 @@ type Cluster struct {
 // ClusterStats are a cluster's counters since it was created.
 type ClusterStats struct {
 	Messages         uint64 // session messages received (well formed)
-	Malformed        uint64 // messages with the codec's header that failed to decode: ignored
+	Malformed        uint64 // messages with the codec's header that failed to decode: ignored (past the codec's limits: FAIL_ACK)
 	UnknownContext   uint64 // messages for a context with no running manager: ignored
 	NoContextReplies uint64 // EVT_ALL_SESSION_NOCONTEXTMANAGER answers sent for them
 	// RefusedNonMember counts session messages from a sender that is not a current member
@@ -221,8 +222,9 @@ func (l clusterListener) MessageLost(lost channel.LostMessage) {
 }
 
 func (l clusterListener) MessageReceived(msg *channel.Message) error {
-	// Malformed or unknown messages are ignored, never FAIL_ACKed; a non-member's are
-	// refused, so that a synchronized-ack request from a node this one does not list yet
+	// Malformed or unknown messages are ignored, never FAIL_ACKed; one past this node's
+	// codec limits is refused (FAIL_ACK: the sender's acked send fails, ErrAckFailed),
+	// and so is a non-member's, so that a synchronized-ack request from a node this one does not list yet
 	// (a restarted joiner) gets FAIL_ACK and is asked again, not an ACK and no answer.
 	return l.c.receive(msg)
 }
@@ -230,7 +232,8 @@ func (l clusterListener) MessageReceived(msg *channel.Message) error {
 // receive handles a session message. Only current members of the channel are heard:
 // a message from anyone else is neither decoded nor answered, and replies go to the
 // membership's record of the sender, never to an address only the message names. The
-// error is channel.ErrNotMember for a sender that is not a member, nil otherwise.
+// error is channel.ErrNotMember for a sender that is not a member, one wrapping
+// ErrMessageLimit for a message past the codec's limits, nil otherwise.
 func (c *Cluster) receive(raw *channel.Message) error {
 	src, ok := c.ch.Member(raw.Source.Key())
 	if !ok {
@@ -258,6 +261,13 @@ func (c *Cluster) receive(raw *channel.Message) error {
 			"size", len(raw.Data), "err", err)
 		for _, m := range c.running() { // it may have carried sessions of a transfer
 			m.transferLost(src, len(raw.Data), err)
+		}
+		if errors.Is(err, ErrMessageLimit) {
+			// Well formed, but past this node's limits (a sender whose codec allows more):
+			// FAIL_ACK, so that an acked send fails instead of being taken for applied.
+			c.refusals.Log(slog.LevelWarn, src.Addr(), "over limits",
+				"delta: refusing a session message past this node's codec limits", "size", len(raw.Data), "err", err)
+			return err
 		}
 		return nil
 	}

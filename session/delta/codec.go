@@ -273,7 +273,7 @@ func (c BinaryCodec) DecodeMessage(data []byte) (*Message, error) {
 // (context, action names) are allocated once and the actions go into a's array.
 func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 	if len(data) > c.maxMessage() {
-		return fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrMalformed, len(data), c.maxMessage())
+		return fmt.Errorf("%w: %w: %d bytes exceed the limit of %d", ErrMalformed, ErrMessageLimit, len(data), c.maxMessage())
 	}
 	if !c.Owns(data) {
 		return fmt.Errorf("%w: bad header", ErrMalformed)
@@ -340,7 +340,7 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 	}
 	if r.err != nil {
 		m.release()
-		return fmt.Errorf("%w: %v", ErrMalformed, r.err)
+		return r.decodeErr()
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package delta
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"unsafe"
 )
 
@@ -15,6 +16,9 @@ type reader struct {
 	// budget is what the counts read may still make the decoder allocate ahead of the
 	// elements they announce (count), in bytes.
 	budget int
+	// overLimit is set when the error is a well-formed field past one of the codec's
+	// limits (a string, a value, a count), not bytes no encoder writes.
+	overLimit bool
 }
 
 // allocFactor bounds what the counts of a message (or of a batch, its messages
@@ -48,6 +52,23 @@ func (r *reader) fail(what string) {
 		r.err = errors.New(what)
 	}
 	r.b = nil
+}
+
+// failLimit is fail for a field that is there in full but larger than the codec allows.
+func (r *reader) failLimit(what string) {
+	if r.err == nil {
+		r.overLimit = true
+	}
+	r.fail(what)
+}
+
+// decodeErr is the error of a decoder that failed: ErrMalformed, and ErrMessageLimit
+// too when a limit refused it.
+func (r *reader) decodeErr() error {
+	if r.overLimit {
+		return fmt.Errorf("%w: %w: %v", ErrMalformed, ErrMessageLimit, r.err)
+	}
+	return fmt.Errorf("%w: %v", ErrMalformed, r.err)
 }
 
 func (r *reader) byte() byte {
@@ -108,12 +129,12 @@ func (r *reader) take(max int, what string) []byte {
 	if r.err != nil {
 		return nil
 	}
-	if n > uint64(max) {
-		r.fail(what + " too long")
-		return nil
-	}
 	if n > uint64(len(r.b)) {
 		r.fail("truncated " + what)
+		return nil
+	}
+	if n > uint64(max) {
+		r.failLimit(what + " too long")
 		return nil
 	}
 	v := r.b[:n:n]
@@ -140,8 +161,12 @@ func (r *reader) count(minSize, elemSize, max int) int {
 	if r.err != nil {
 		return 0
 	}
-	if n > uint64(max) || n > uint64(len(r.b)/minSize) {
+	if n > uint64(len(r.b)/minSize) {
 		r.fail("count too large")
+		return 0
+	}
+	if n > uint64(max) {
+		r.failLimit("count too large")
 		return 0
 	}
 	cost := int(n) * elemSize

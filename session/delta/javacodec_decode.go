@@ -13,6 +13,10 @@ import (
 func (c JavaCodec) DecodeMessage(data []byte) (*Message, error) {
 	m, err := c.decode(data)
 	if err != nil {
+		if errors.Is(err, jserial.ErrLimit) && !errors.Is(err, ErrMessageLimit) {
+			// Past Limits (MaxBytes...): a limit, not bytes no encoder writes.
+			err = fmt.Errorf("%w: %w", ErrMessageLimit, err)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return m, nil
@@ -89,8 +93,11 @@ func (c JavaCodec) decode(data []byte) (*Message, error) {
 // count checks a count read off the wire against MaxEntries and against max, what the
 // bytes left can hold.
 func (c JavaCodec) count(n int32, max int) (int, error) {
-	if n < 0 || int(n) > orDefault(c.MaxEntries, DefaultMaxEntries) || int(n) > max {
+	if n < 0 || int(n) > max {
 		return 0, fmt.Errorf("bad count %d", n)
+	}
+	if limit := orDefault(c.MaxEntries, DefaultMaxEntries); int(n) > limit {
+		return 0, fmt.Errorf("%w: a count of %d (MaxEntries %d)", ErrMessageLimit, n, limit)
 	}
 	return int(n), nil
 }

@@ -14,10 +14,13 @@ import (
 // principal's name) longer than MaxStringLen, a value larger than MaxValueSize, more
 // actions than MaxEntries; for JavaCodec more actions than MaxEntries, or a stream
 // longer than Limits.MaxBytes. A
-// node refuses such a message whole, and acknowledges it all the same (malformed input
-// is ignored), so the change would be lost on every member while the sender was told it
-// arrived; with group commit, so would every other change of its batch. Session.Set
-// refuses such a value or name at once (a *ValueError).
+// node refuses such a message whole; with group commit, every other change of its batch
+// with it. Session.Set refuses such a value or name at once (a *ValueError).
+//
+// A node whose codec has lower limits than the sender's refuses what goes past them
+// with an error wrapping ErrMalformed and ErrMessageLimit, and answers FAIL_ACK: the
+// sender's acked send fails with channel.ErrAckFailed naming that node, its changes
+// pending (TestLowerLimitsOnAReceiverFailTheAckedSend).
 var ErrMessageLimit = errors.New("delta: session message exceeds the codec's limits")
 
 // checkLimits refuses m if its header strings or actions exceed what decodeInto accepts.
