@@ -70,15 +70,29 @@ func (m *Manager) Start(ctx context.Context) error {
 // (session listeners fire); with Config.ExpireSessionsOnShutdown the cluster is told to
 // expire them too. A creation or a message from the cluster that races with Stop leaves
 // no session behind it: Create returns ErrStopped (TestCreateRacingStopLeavesNoSession).
-// Stop is idempotent.
+// Stop is idempotent: a Stop called while another one runs waits until that one has
+// finished, then returns nil, or returns ctx's error if ctx ends first
+// (TestConcurrentStopWaitsForTheFirst). So a session listener that Stop itself calls
+// (SessionDestroyed with Stopping) must not call Stop with a context that does not end.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
-	if m.state == stateStopped || m.state == stateNew {
+	switch m.state {
+	case stateStopped:
+		m.mu.Unlock()
+		select {
+		case <-m.stopped:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	case stateNew:
 		m.state = stateStopped
 		m.closeReadyLocked(ErrStopped)
+		close(m.stopped)
 		m.mu.Unlock()
 		return nil
 	}
+	defer close(m.stopped)
 	m.state = stateStopped
 	m.queue = nil
 	m.bgCancel()

@@ -5,7 +5,8 @@ package delta
 //
 // Calls run on the goroutine that caused them (a request, the expiry sweep, or a message
 // from another node) with no lock of the package held, so a listener may use the session
-// and the manager. They may be concurrent with each other. A listener that panics is
+// and the manager (but a SessionDestroyed with Stopping runs inside Stop, and a Stop it
+// calls waits for that one to finish: give it a context that ends). They may be concurrent with each other. A listener that panics is
 // recovered from and logged, as Tomcat catches what a listener throws: the event's other
 // listeners still run and the operation that fired it completes
 // (TestPanickingListenerIsRecovered, Stats.ListenerPanics).

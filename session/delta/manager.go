@@ -52,6 +52,7 @@ type Manager struct {
 	fillIn      map[string]bool     // the sessions a repair attempt loads (nil: all)
 	heard       atomic.Int64        // when a message of the current attempt's donor last arrived (Unix ns)
 	ready       chan struct{}
+	stopped     chan struct{} // closed when the first Stop has finished
 	joined      chan struct{} // a member was added (for Config.MemberWait)
 	readyClosed bool
 	// refreshing: the manager refreshes its copies after getting the quorum back
@@ -125,7 +126,7 @@ type counters struct {
 
 func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
-		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]*serve{},
+		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), stopped: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]*serve{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	m.gone = newRemovals()
 	if bc, ok := cl.codec.(batchCodec); ok {
