@@ -143,6 +143,16 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	// send returns after the send of the changes another one took).
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	// A rename that failed goes first; failing again, it stays to be sent and the
+	// changes go out all the same, to the members that can take them.
+	if err := m.sendUnsentRename(ctx, s); err != nil {
+		return errors.Join(err, m.replicateLocked(ctx, s, wait))
+	}
+	return m.replicateLocked(ctx, s, wait)
+}
+
+// replicateLocked is replicate with s's send slot held.
+func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) error {
 	now := nowMs()
 	if s.quiet(now) {
 		return nil // the acked middleware's second call, after the response started
@@ -233,7 +243,10 @@ func (m *Manager) notMine(s *Session) error {
 // session's send slot, so that they may call back into the manager about the session.
 // A session the manager does not hold (invalid, another manager's, or one its Stop took
 // out) is refused with an error wrapping ErrInvalidSession
-// (TestChangeSessionIDOfASessionNotHeld).
+// (TestChangeSessionIDOfASessionNotHeld). If the cluster could not be told (the error
+// wraps a *channel.SendError or ErrNoQuorum), the session keeps the new id here and the
+// rename goes out again before the session's next message (Replicate, ChangeSessionID,
+// Invalidate) until every member acknowledged it (TestFailedRenameIsSentAgain).
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
 	if s == nil {
 		return "", ErrNoSession
@@ -257,6 +270,18 @@ func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string)
 func (m *Manager) changeID(ctx context.Context, s *Session, newID string, generate bool) (oldID, id string, renamed bool, err error) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	// A rename that failed before goes first; failing again, it is sent again later
+	// from the id the members may hold to the session's id then.
+	resendErr := m.sendUnsentRename(ctx, s)
+	oldID, id, renamed, err = m.changeIDLocked(ctx, s, newID, generate)
+	if resendErr != nil {
+		err = errors.Join(resendErr, err)
+	}
+	return oldID, id, renamed, err
+}
+
+// changeIDLocked is changeID with s's send slot held.
+func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, generate bool) (oldID, id string, renamed bool, err error) {
 	for {
 		oldID = s.ID()
 		if generate {
@@ -290,6 +315,7 @@ func (m *Manager) changeID(ctx context.Context, s *Session, newID string, genera
 		m.noteRenamed(oldID, s)
 		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
 		if err != nil {
+			s.noteUnsentRename(oldID) // sent again before the session's next message
 			return oldID, newID, true, fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
 		}
 		m.noteRemoved(oldID, s, 0, true)
@@ -348,6 +374,14 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	// The members that missed a rename hold the session under its old id: renamed first,
+	// they remove it with the expiry.
+	unsentOld := s.unsentRename
+	renameErr := m.sendUnsentRename(ctx, s)
+	if renameErr != nil && cause != causeStopped {
+		m.noteUnsent(unsentOld) // the sweep removes their copies (expire.go)
+	}
+	s.unsentRename = "" // the session is gone: nothing is to rename it again
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
 		if err := m.judge(0, nil); err != nil {
@@ -362,7 +396,7 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 		return nil
 	}
 	now := nowMs()
-	var errs []error
+	errs := []error{renameErr}
 	if len(e.pending) > 0 {
 		errs = append(errs, m.replicateTo(ctx, members, &Message{Event: EventDelta, SessionID: e.id, Timestamp: now,
 			Version: e.version, Actions: e.pending}))
