@@ -76,10 +76,12 @@
 // member's copy that is not newer by version the attributes whose stamps win. Changes to
 // different attributes all apply (TestConcurrentChangesConverge); skipped changes are
 // counted in Stats.OlderChangesSkipped. The losing change is lost, as on one node;
-// Session.Update is atomic on one node only. Only attributes carry stamps: the principal,
-// auth type, notes, listeners and max inactive interval apply in arrival order (but not
-// from a delta older than a transferred copy, nor from one a later delta of its sender
-// overtook: "Replication modes"). Deltas in Tomcat's format carry no version
+// Session.Update is atomic on one node only. The principal, auth type, notes, listeners
+// and max inactive interval follow the stamps too (TestConcurrentMetaChangesConverge),
+// but state transfers do not carry their stamps (a transferred copy's count as older
+// than any Go node's change), and they do not apply from a delta older than a
+// transferred copy, nor from one a later delta of its sender overtook ("Replication
+// modes"). Deltas in Tomcat's format carry no version
 // and apply in arrival order, as in Tomcat, and values transferred from a member of an
 // earlier version are stamped zero (older than any Go node's change). docs/sessions.md
 // lists the cases where a later change can still lose.
@@ -156,8 +158,7 @@
 // version (TestSessionMadeAgainUnderRemovedID), and a late expiry of the earlier session
 // spares it (TestLateExpiryOfOldSession). A delta that
 // overtakes the id change before it waits for it (repair, below), and one overtaken by an
-// id change applies to the renamed session (TestDeltaCrossingARename). Not ordered: the
-// non-attribute parts of deltas from different senders (arrival order, as above); a
+// id change applies to the renamed session (TestDeltaCrossingARename). Not ordered: a
 // removal forgotten (its time passed, or 131 072 later ones) before the message it
 // overtook arrives; a
 // removal without a version (Tomcat's format, a Go node of an earlier version, a resent

@@ -30,12 +30,10 @@ import "context"
 // that came with it, when the copy is newer (TestJoinerSparesSessionMadeAgain); one a
 // repair loaded does not: an expiry of an earlier session still removes it.
 //
-// Other parts of a session than its attributes carry no stamps: a copy remembers the
-// stamp of the last delta it applied whole (Session.lastVersion, lastOrigin), and a delta
-// of the same sender with a lower version, overtaken by that one, applies its attribute
-// changes only (TestOvertakenDeltaKeepsLaterMeta). Deltas of different senders apply
-// those parts in arrival order, as before: two that did not see each other would
-// otherwise end different on different members.
+// A copy also remembers the stamp of the last delta it applied whole (Session.lastVersion,
+// lastOrigin), and a delta of the same sender with a lower version, overtaken by that
+// one, applies its attribute changes only (TestOvertakenDeltaKeepsLaterMeta). The other
+// parts of deltas of different senders follow their stamps (stamp_meta.go).
 
 // noteExpired records that the session id was removed at version (0: not known), in the
 // manager's record of removals (removals.go).

@@ -123,13 +123,15 @@ func (s *Session) load(st *SessionState) {
 		s.notes = append(s.notes, noteEntry{nv.Name, valueString(nv.Value, st.owned)})
 	}
 	s.named = slices.Clone(st.Listeners)
+	s.meta = nil // not transferred: older than any Go node's change (stamp_meta.go)
 	s.primary = false
 	s.valid = true
 }
 
-// apply executes actions received from another node, their attribute changes stamped st
-// (zero: Tomcat's, applied in arrival order), and returns the listener calls to make. A
-// change older than the attribute's stamp is skipped and counted (stamp.go). Malformed
+// apply executes actions received from another node, stamped st (zero: Tomcat's,
+// applied in arrival order), and returns the listener calls to make. A change older than
+// the attribute's (or other part's) stamp is skipped and counted (stamp.go,
+// stamp_meta.go). Malformed
 // meta values are skipped and counted. Values are copied unless owned: the decoder
 // allocated them for this message alone (Message.ownValues), where several actions may
 // share one.
@@ -150,6 +152,13 @@ func (s *Session) applyActions(actions []Action, st stamp, notify, owned, attrsO
 		if attrsOnly && a.Type != ActionAttribute {
 			s.m.stats.olderChanges.Add(1)
 			continue
+		}
+		if a.Type != ActionAttribute { // the other parts follow the stamps too (stamp_meta.go)
+			if st.version == 0 {
+				s.setMetaStamp(a.Type, a.Name, stamp{}) // Tomcat's: in arrival order
+			} else if !s.metaApplies(a, st) {
+				continue
+			}
 		}
 		if a.Type == ActionAttribute && st.version > 0 {
 			if s.changedHere(a.Name) {

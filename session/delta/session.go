@@ -58,6 +58,8 @@ type Session struct {
 	// made again above (CreateWithID; a creation's Message.Version), 0 if none is known.
 	// An expiry up to it is the earlier session's (expired.go).
 	born uint64
+	// meta: the stamps of the parts that are not attributes (stamp_meta.go)
+	meta []metaStamp
 	// unsentRename, under sendMu: the id the members may still hold the session under,
 	// its rename having failed to reach them all (rename_unsent.go); "" when none.
 	unsentRename string

@@ -115,6 +115,9 @@ func (s *Session) topVersion() uint64 {
 	for _, t := range s.tombs {
 		v = max(v, t.st.version)
 	}
+	for _, m := range s.meta {
+		v = max(v, m.st.version)
+	}
 	return v
 }
 
@@ -183,10 +186,11 @@ func (s *Session) unbury(name string) {
 	}
 }
 
-// stampLocal stamps the attribute changes of a delta this node sends with st.
+// stampLocal stamps the changes of a delta this node sends with st.
 func (s *Session) stampLocal(actions []Action, st stamp) {
 	for _, a := range actions {
 		if a.Type != ActionAttribute {
+			s.setMetaStamp(a.Type, a.Name, st)
 			continue
 		}
 		if a.Op == OpRemove {
@@ -217,6 +221,11 @@ func (s *Session) foreignVersion() uint64 {
 			v = max(v, t.st.version)
 		}
 	}
+	for _, m := range s.meta {
+		if m.st.origin != self {
+			v = max(v, m.st.version)
+		}
+	}
 	return v
 }
 
@@ -235,6 +244,11 @@ func (s *Session) appliedFromOthers(v uint64) bool {
 			return true
 		}
 	}
+	for _, m := range s.meta {
+		if m.st.version >= v && m.st.origin != self {
+			return true
+		}
+	}
 	return false
 }
 
@@ -244,8 +258,10 @@ func (s *Session) appliedFromOthers(v uint64) bool {
 // every action.
 func (s *Session) unchanged(a Action, st stamp) bool {
 	switch {
-	case a.Type != ActionAttribute || st.version == 0:
+	case st.version == 0:
 		return true
+	case a.Type != ActionAttribute:
+		return s.metaStampOf(a.Type, a.Name) == st // no later change of another node
 	case a.Op == OpRemove:
 		// Still removed here (its tombstone may be gone: a session keeps maxTombs).
 		return s.find(a.Name) < 0

@@ -1,0 +1,74 @@
+package delta
+
+import "slices"
+
+// The parts of a session that are not attributes (principal, auth type, max inactive
+// interval, the isnew flag, each note and each named listener) follow the stamps as
+// attributes do: each remembers the stamp of the Go node's change that set it last,
+// and a change of another node applies only if its stamp is not older, or is skipped
+// while this node has a change of it not sent yet (in the session's pending actions),
+// which will be stamped above it. Concurrent requests on two nodes then end with the
+// same principal everywhere, the winning delta's. A state transfer does not carry these
+// stamps: a transferred copy's parts count as stamped zero, older than any Go node's
+// change; Tomcat's deltas (version 0) apply in arrival order and leave them at zero.
+
+// metaStamp is the stamp of the change that set the part of type typ named name.
+type metaStamp struct {
+	typ  ActionType
+	name string
+	st   stamp
+}
+
+// ---- the caller holds s.mu ----
+
+// metaStampOf returns the stamp of the part typ, name; zero when none is known.
+func (s *Session) metaStampOf(typ ActionType, name string) stamp {
+	for _, m := range s.meta {
+		if m.typ == typ && m.name == name {
+			return m.st
+		}
+	}
+	return stamp{}
+}
+
+// setMetaStamp records st as the stamp of the part typ, name (zero forgets it).
+func (s *Session) setMetaStamp(typ ActionType, name string, st stamp) {
+	i := slices.IndexFunc(s.meta, func(m metaStamp) bool { return m.typ == typ && m.name == name })
+	switch {
+	case i >= 0 && st == stamp{}:
+		s.meta = slices.Delete(s.meta, i, i+1)
+	case i >= 0:
+		s.meta[i].st = st
+	case st != stamp{}:
+		s.meta = append(s.meta, metaStamp{typ: typ, name: name, st: st})
+	}
+}
+
+// metaChangedHere reports whether this node changed the part typ, name since its last
+// delta was taken: a change of it is pending.
+func (s *Session) metaChangedHere(typ ActionType, name string) bool {
+	return slices.ContainsFunc(s.pending, func(p Action) bool { return p.Type == typ && p.Name == name })
+}
+
+// metaApplies reports whether a, an action of another node's delta stamped st (not
+// zero) that is not an attribute change, is to apply; if so its stamp is recorded. One
+// that is not is counted as older (Stats.OlderChangesSkipped).
+func (s *Session) metaApplies(a Action, st stamp) bool {
+	cur := s.metaStampOf(a.Type, a.Name)
+	if s.metaChangedHere(a.Type, a.Name) {
+		// This node's change is the later one. The part takes the skipped change's
+		// stamp if newer, so that a failed delta of this node does not give back a
+		// version that change took (appliedFromOthers).
+		if st.notBefore(cur) {
+			s.setMetaStamp(a.Type, a.Name, st)
+		}
+		s.m.stats.olderChanges.Add(1)
+		return false
+	}
+	if !st.notBefore(cur) {
+		s.m.stats.olderChanges.Add(1)
+		return false
+	}
+	s.setMetaStamp(a.Type, a.Name, st)
+	return true
+}
