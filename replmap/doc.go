@@ -110,7 +110,10 @@
 //     its MSG_INIT (within RPCTimeout), so that every change after the snapshot is sent
 //     to it; the map messages it receives from then on are queued and applied after
 //     the state's entries, in the order received (TestPutDuringStateTransfer,
-//     TestRemoveDuringStateTransfer; session/backup TestRenameDuringJoin). Members may
+//     TestRemoveDuringStateTransfer; session/backup TestRenameDuringJoin). A member
+//     that leaves meanwhile (MSG_STOP, or the channel drops it) stops being a map
+//     member at once, and its entries are handled in turn, after the messages it sent
+//     before (TestStopDuringStateTransferAfterQueuedBackup). Members may
 //     pick it as a backup from its MSG_START on: it
 //     answers a MSG_RETRIEVE_BACKUP with the value of a queued MSG_BACKUP
 //     (TestPutDuringStateTransfer). A queued message is acknowledged when queued, so an

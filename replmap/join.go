@@ -19,11 +19,14 @@ import (
 // from then on and applies them, in the order received, after the state's entries
 // (TestPutDuringStateTransfer, TestRemoveDuringStateTransfer).
 
-// queued is a map message received while the state transfer runs.
+// queued is a map message received while the state transfer runs, or, with left set, a
+// map member's departure (its MSG_STOP, or the channel no longer lists it): its entries
+// are handled in turn, after the messages it sent before.
 type queued struct {
 	mm   *message
 	from channel.Member
 	size int
+	left *channel.Member
 }
 
 // announce sends MSG_START (the joiner is ready for the map's messages) to every channel
@@ -92,7 +95,7 @@ func (m *Map) enqueue(mm *message, from channel.Member, size int) (bool, error) 
 		return true, fmt.Errorf("%w: replmap %q: %s from %s while joining: %d messages queued",
 			ErrLimit, m.cfg.Name, mm.Type, from.String(), len(m.queue))
 	}
-	m.queue = append(m.queue, queued{mm, from, size})
+	m.queue = append(m.queue, queued{mm: mm, from: from, size: size})
 	m.queuedBytes += size
 	return true, nil
 }
@@ -114,6 +117,10 @@ func (m *Map) applyQueued(ctx context.Context) {
 		}
 		m.mu.Unlock()
 		for _, x := range q {
+			if x.left != nil {
+				m.memberGone(*x.left)
+				continue
+			}
 			if err := m.received(ctx, x.mm, x.from); err != nil {
 				failed, first = failed+1, cmp.Or(first, err)
 			}
@@ -131,7 +138,7 @@ func (m *Map) applyQueued(ctx context.Context) {
 func (m *Map) queuedValue(key []byte) []byte {
 	for i := len(m.queue) - 1; i >= 0; i-- {
 		mm := m.queue[i].mm
-		if !bytes.Equal(mm.Key, key) {
+		if mm == nil || !bytes.Equal(mm.Key, key) {
 			continue
 		}
 		switch {

@@ -484,8 +484,11 @@ func (m *Map) departed(nodes []channel.Member) bool {
 // it become local primaries with a new backup. In a replicated map the first of an
 // entry's backup nodes still in the map takes over when its primary goes (Java: the
 // first listed, which may have left before without the primary telling the others).
+//
+// While the state transfer runs, mb stops being a map member at once (no state request
+// or backup goes to it) but its entries are handled only after the messages it sent
+// before, queued meanwhile, are applied (TestStopDuringStateTransferAfterQueuedBackup).
 func (m *Map) memberDisappeared(mb channel.Member) {
-	local := m.cfg.Channel.LocalMember()
 	m.mu.Lock()
 	i := indexOf(m.members, mb)
 	if i < 0 {
@@ -494,6 +497,19 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 	}
 	m.members = append(m.members[:i:i], m.members[i+1:]...)
 	delete(m.lastSeen, mb.Key())
+	if m.queuing {
+		m.queue = append(m.queue, queued{left: &mb})
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	m.memberGone(mb)
+}
+
+// memberGone handles the entries of mb, a map member that left (memberDisappeared).
+func (m *Map) memberGone(mb channel.Member) {
+	local := m.cfg.Channel.LocalMember()
+	m.mu.Lock()
 	var relocate, promoted []string
 	for k, e := range m.entries {
 		if e.role == rolePrimary && (m.cfg.Replicated || indexOf(e.nodes, mb) >= 0) {
