@@ -115,3 +115,23 @@ func MessageType(data []byte) int {
 	}
 	return int(mm.Type)
 }
+
+// DeliverBackup has m receive, as a plain message from the channel member from, a
+// MSG_BACKUP of key and value with from as primary and the local member as backup node
+// (tests only).
+func DeliverBackup(m *Map, from channel.Member, key, value any) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	vb, err := jserial.Marshal(value)
+	if err != nil {
+		return err
+	}
+	b, err := m.codec.marshal(&message{MapID: m.id, Type: msgBackup, Key: kb, Value: vb,
+		Primary: &from, Nodes: []channel.Member{m.cfg.Channel.LocalMember()}})
+	if err != nil {
+		return err
+	}
+	return (&listener{m}).MessageReceived(&channel.Message{Source: from, Data: b})
+}

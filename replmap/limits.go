@@ -42,6 +42,9 @@ type Stats struct {
 	// requests of this map refused because their sender is not a member of the channel,
 	// which delivers them when configured with AcceptNonMembers.
 	RefusedNonMember uint64
+	// RefusedStopped counts the plain map messages refused with ErrMemberStopped: they
+	// came from a member after its MSG_STOP and would have changed an entry.
+	RefusedStopped uint64
 }
 
 // Stats returns the map's counters.
@@ -49,7 +52,8 @@ func (m *Map) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return Stats{Entries: len(m.entries), StoredBytes: m.stored, RefusedOverLimit: m.refused,
-		DiffsNotApplied: m.diffsNotApplied, RefusedNonMember: m.nonMember}
+		DiffsNotApplied: m.diffsNotApplied, RefusedNonMember: m.nonMember,
+		RefusedStopped: m.refusedStopped}
 }
 
 // admit checks, m.mu held, that a received message may make the entry under k (nil when

@@ -46,6 +46,12 @@ var (
 	// ErrNoBackup: no map member took an entry's value (Put, Replicate); the local node
 	// holds it alone.
 	ErrNoBackup = errors.New("replmap: no backup")
+	// ErrMemberStopped: a received MSG_BACKUP, MSG_COPY, MSG_PROXY, MSG_ACCESS or
+	// MSG_NOTIFY_MAPMEMBER came from a member after its MSG_STOP (a change of its still
+	// under way as its map stopped), and was refused: applied, it would name the stopped
+	// node as the entry's primary again (Java applies it). A MSG_INIT or MSG_START from
+	// that member (a new map there) ends the refusal.
+	ErrMemberStopped = errors.New("replmap: message from a member whose map stopped")
 	// ErrType: a key or value that jserial cannot marshal; it wraps jserial.ErrType.
 	ErrType = jserial.ErrType
 )
@@ -176,7 +182,11 @@ type Map struct {
 	// diffsNotApplied counts received diffs for a value that is not a Diffable, or
 	// that its ApplyDiff rejected.
 	diffsNotApplied uint64
-	rlog            *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
+	// stoppedMembers holds the channel members whose MSG_STOP came last (no MSG_INIT or
+	// MSG_START since); refusedStopped counts the messages refused for that.
+	stoppedMembers map[channel.MemberKey]struct{}
+	refusedStopped uint64
+	rlog           *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
 
 	startCalled bool
 	// queuing is set while Start transfers the state after its MSG_START: received map
@@ -238,7 +248,8 @@ func New(cfg Config) (*Map, error) {
 	}
 	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
 		rlog:    ratelog.New(ratelog.Config{Logger: log}),
-		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{})}
+		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{}),
+		stoppedMembers: map[channel.MemberKey]struct{}{}}
 	// A reply carries a MapMessage (a state transfer's, the whole state) in an RpcMessage:
 	// the rpc layer decodes up to MaxMessageBytes and the envelope.
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver,
@@ -249,7 +260,7 @@ func New(cfg Config) (*Map, error) {
 	l := &listener{m}
 	m.rpc = r
 	m.removeL = []func(){cfg.Channel.AddMessageListener(l),
-		cfg.Channel.AddMembershipListener(channel.MembershipFuncs{Disappeared: m.memberDisappeared})}
+		cfg.Channel.AddMembershipListener(channel.MembershipFuncs{Disappeared: m.channelMemberLeft})}
 	return m, nil
 }
 
@@ -319,6 +330,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	clear(m.entries)
+	clear(m.stoppedMembers)
 	m.stored = 0
 	m.members, m.lastSeen = nil, map[channel.MemberKey]time.Time{}
 	m.mu.Unlock()

@@ -44,6 +44,9 @@ func (l *listener) MessageReceived(msg *channel.Message) error {
 	if !bytes.Equal(mm.MapID, l.m.id) {
 		return nil
 	}
+	if err := l.m.refuseStopped(mm, src); err != nil {
+		return err
+	}
 	if ok, err := l.m.enqueue(mm, src, len(msg.Data)); ok {
 		return err
 	}
@@ -76,11 +79,13 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	}
 	switch mm.Type {
 	case msgStart:
+		m.setStopped(from, false)
 		if mm.Primary != nil {
 			m.mapMemberAdded(*mm.Primary)
 		}
 		return nil
 	case msgStop:
+		m.setStopped(from, true)
 		if mm.Primary != nil {
 			m.memberDisappeared(*mm.Primary)
 		}
@@ -221,8 +226,10 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 	}
 	switch mm.Type {
 	case msgInit:
+		m.setStopped(sender, false)
 		mm.Primary = m.local()
 	case msgStart:
+		m.setStopped(sender, false)
 		mm.Primary = m.local()
 		m.mapMemberAdded(sender)
 	case msgRetrieveBackup:

@@ -1,0 +1,53 @@
+package replmap_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// A MSG_BACKUP from a member whose map sent its MSG_STOP (a Replicate of its still under
+// way as it stopped) is refused with ErrMemberStopped, counted, and leaves the entry the
+// local node took over as it was. Before, it was applied: the new primary's entry became
+// a backup again, with the stale value and the stopped node as its primary, so that no
+// node was the entry's primary. A new map on that node is a member again.
+func TestMessageAfterStopRefused(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	nodes := cluster(t, nw, 2)
+	a, b := nodes[0], nodes[1]
+	if _, err := a.m.Put(ctx(t), "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.m.Stop(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	local := b.ch.LocalMember()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "k taken over", func() bool {
+		p, ok := replmap.Primary(b.m, "k")
+		return ok && p.Key() == local.Key()
+	})
+	err := replmap.DeliverBackup(b.m, a.ch.LocalMember(), "k", "stale")
+	if !errors.Is(err, replmap.ErrMemberStopped) {
+		t.Fatalf("a MSG_BACKUP after the sender's MSG_STOP: %v, want ErrMemberStopped", err)
+	}
+	if p, ok := replmap.Primary(b.m, "k"); !ok || p.Key() != local.Key() || replmap.Held(b.m, "k") != "v" {
+		t.Fatalf("k after the refused backup: primary %s (%v), value %#v; want this node, v", p.String(), ok, replmap.Held(b.m, "k"))
+	}
+	if got := b.m.Stats().RefusedStopped; got != 1 {
+		t.Errorf("Stats.RefusedStopped = %d, want 1", got)
+	}
+
+	// A new map on the stopped node's channel joins again; its messages are applied.
+	newMap(t, a, replmap.Config{})
+	start(t, a)
+	waitMapMembers(t, nodes, 1)
+	if err := replmap.DeliverBackup(b.m, a.ch.LocalMember(), "k2", "v2"); err != nil {
+		t.Fatalf("a MSG_BACKUP from the new map: %v", err)
+	}
+	if got := replmap.Held(b.m, "k2"); got != "v2" {
+		t.Errorf("k2 from the new map = %#v, want v2", got)
+	}
+}
