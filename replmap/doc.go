@@ -12,7 +12,10 @@
 //   - New registers the map on the channel: from then on it answers the other members'
 //     map messages, as Java's constructor does before it sends anything.
 //   - Start sends MSG_INIT to every channel member as an RPC (package rpc, the map name
-//     as rpc id) and takes the members that answer as map members, sends MSG_START to
+//     as rpc id) and takes the members that answer as map members (while none did, it
+//     sends MSG_INIT again every second within RPCTimeout: a member whose membership
+//     lists the joiner late dropped the first, TestStartWithMemberListingJoinerLate;
+//     Java waits rpcTimeout), sends MSG_START to
 //     every channel member and waits for the replies of those running the map (Java
 //     sends it after the transfer, without waiting; see below), then transfers the
 //     state from the first map member (MSG_STATE: its entries, as proxies; from the next

@@ -273,7 +273,8 @@ func (m *Map) Name() string { return m.cfg.Name }
 // reply, TestStateFromNextMemberWhenDonorLeaves), then the map messages received since
 // the MSG_START, queued until the state is applied (see join.go).
 // Members without the map answer at once; one that does not answer makes Start wait up to
-// RPCTimeout, as in Java. An error means the requests could not be sent (Java's
+// RPCTimeout, as in Java, only while no map member answered: MSG_INIT goes again every
+// second meanwhile, which a member that lists the joiner late answers. An error means the requests could not be sent (Java's
 // terminate=true), or ctx ended (TestStartWithEndedContextFails): the map is stopped
 // again.
 func (m *Map) Start(ctx context.Context) error {
@@ -383,19 +384,35 @@ func (m *Map) rpcContext(ctx context.Context) (context.Context, context.CancelFu
 // sends MSG_START): the first reply is handled here, the later ones arrive as left-overs.
 // Only a failure to send, or ctx ending, is an error; missing replies are not, as in
 // Java, nor those of members that left the channel during the call (rpc.ErrMemberLeft).
+//
+// While no map member answered, the message is sent again every initRetry within
+// RPCTimeout: a member whose membership lists the joiner late dropped the first one as a
+// non-member's (TestStartWithMemberListingJoinerLate); a reply to an earlier one still
+// counts (leftOver). Members that answer NoRpcChannelReply, or cannot be sent to, end
+// the wait as before.
 func (m *Map) broadcastRPC(ctx context.Context, t msgType) error {
-	members := m.cfg.Channel.Members()
-	if len(members) == 0 {
-		return nil
-	}
 	rctx, cancel := m.rpcContext(ctx)
 	defer cancel()
-	resp, err := m.call(rctx, members, &message{Type: t, Primary: m.local()})
-	for _, r := range resp {
-		m.mapMemberAdded(r.Member)
+	for {
+		members := m.cfg.Channel.Members()
+		if len(members) == 0 {
+			return nil
+		}
+		actx, acancel := context.WithTimeout(rctx, initRetry)
+		resp, err := m.call(actx, members, &message{Type: t, Primary: m.local()})
+		acancel()
+		for _, r := range resp {
+			m.mapMemberAdded(r.Member)
+		}
+		if len(resp) > 0 || rctx.Err() != nil || !errors.Is(err, rpc.ErrTimeout) || len(m.Members()) > 0 {
+			return startCallError(ctx, err)
+		}
 	}
-	return startCallError(ctx, err)
 }
+
+// initRetry is how long a joiner's MSG_INIT waits for a reply before it is sent again
+// (broadcastRPC).
+const initRetry = time.Second
 
 // startCallError returns the error of a start-up RPC that makes Start fail: a failure
 // to send, or ctx ending; not missing replies, as in Java, nor those of members that
