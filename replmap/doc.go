@@ -19,8 +19,9 @@
 //     every channel member and waits for the replies of those running the map (Java
 //     sends it after the transfer, without waiting; see below), then transfers the
 //     state from the first map member (MSG_STATE: its entries, as proxies; from the next
-//     one when it gives no reply within RPCTimeout, as when it left: Java asks the first
-//     only), and applies the map messages it received meanwhile.
+//     one when it gives no reply within RPCTimeout, as when it left, and at once when it
+//     stops being a map member, TestStateFromNextMemberWhenDonorStops: Java asks the
+//     first only), and applies the map messages it received meanwhile.
 //   - Put removes an older entry everywhere (MSG_REMOVE), sends key and value to the next
 //     map member in turn (MSG_BACKUP) and a proxy to the others (MSG_PROXY). A backup
 //     that leaves the map before the entry recorded it makes the primary pick another,

@@ -194,6 +194,10 @@ type Map struct {
 	queuing     bool
 	queue       []queued
 	queuedBytes int
+	// donorCancel, while not nil, ends the wait for the state transfer's reply from
+	// donor (memberDisappeared).
+	donor       channel.MemberKey
+	donorCancel context.CancelFunc
 	rpc         *rpc.Channel // set by New
 	removeL     []func()
 	stopped     chan struct{} // closed by Stop: ends a heartbeat's ping
@@ -459,8 +463,9 @@ func (m *Map) send(ctx context.Context, to []channel.Member, msg *message) error
 // transferState asks the first map member for the entries (MSG_STATE: proxies;
 // MSG_STATE_COPY: copies with their values); when it gives no reply before the context
 // or RPCTimeout ends (it left, its map stopped, the request could not be sent), the next
-// map member, within the same RPCTimeout (Java asks the first only). Failures are
-// logged, as in Java.
+// map member, within the same RPCTimeout (Java asks the first only). A donor that stops
+// being a map member (its MSG_STOP, the channel dropping it) ends the wait for its reply
+// at once (TestStateFromNextMemberWhenDonorStops). Failures are logged, as in Java.
 func (m *Map) transferState(ctx context.Context) {
 	members := m.Members()
 	if len(members) == 0 {
@@ -474,8 +479,24 @@ func (m *Map) transferState(ctx context.Context) {
 	}
 	var resp []rpc.Response
 	for _, donor := range members {
+		dctx, dcancel := context.WithCancel(rctx)
+		m.mu.Lock()
+		gone := indexOf(m.members, donor) < 0 // it left, or stopped its map, meanwhile
+		if !gone {
+			m.donor, m.donorCancel = donor.Key(), dcancel
+		}
+		m.mu.Unlock()
+		if gone {
+			dcancel()
+			continue
+		}
 		var err error
-		if resp, err = m.call(rctx, []channel.Member{donor}, &message{Type: t}); len(resp) > 0 {
+		resp, err = m.call(dctx, []channel.Member{donor}, &message{Type: t})
+		m.mu.Lock()
+		m.donorCancel = nil
+		m.mu.Unlock()
+		dcancel()
+		if len(resp) > 0 {
 			break
 		}
 		m.log.Error("replmap: no state transfer reply", "map", m.cfg.Name, "from", donor.String(), "err", err)

@@ -504,6 +504,9 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 	}
 	m.members = append(m.members[:i:i], m.members[i+1:]...)
 	delete(m.lastSeen, mb.Key())
+	if m.donorCancel != nil && m.donor == mb.Key() {
+		m.donorCancel() // the state transfer asks the next member
+	}
 	if m.queuing {
 		m.queue = append(m.queue, queued{left: &mb})
 		m.mu.Unlock()
