@@ -93,7 +93,8 @@
 // The value under a session's key is an 8-byte big-endian version and a delta.BinaryCodec
 // message EVT_ALL_SESSION_DATA (a state transfer chunk) of the store's Name holding the
 // one session, with the same version (the layout is in delta.BinaryCodec's documentation),
-// and a random token of the save as its UniqueID (no two saves write the same bytes). Decoding
+// and a random token of the save as its UniqueID (no two saves write the same bytes),
+// which the save also records under the session's key + ":saves" (see Redis down). Decoding
 // checks the version, the application name and the session id against the key, with
 // limits (Config.MaxSessionSize, MaxValueSize, MaxAttributes, 4 KiB strings); any
 // mismatch is ErrCorrupt, never a panic (FuzzDecode).
@@ -105,7 +106,12 @@
 // fails with an error wrapping ErrUnavailable. A failed load or save answers 503; a save that
 // timed out may still have been applied by Redis, but the client was not told it was.
 // A save whose reply was lost with its connection, which go-redis sends again
-// (MaxRetries), finds its own write and succeeds instead of failing with ErrConflict.
+// (MaxRetries), finds the record of its own write and succeeds instead of failing with
+// ErrConflict, also when another request saved, renamed or invalidated the session in
+// between (the write did commit, and was then replaced). The record (under the
+// session's key + ":saves", a list of the latest 16 save tokens of the session) expires
+// Config.Timeout plus a minute after the session's latest save; a resend after more than
+// 16 later saves of the session is still ErrConflict.
 // Durability is Redis's: without persistence (appendonly) or a replica, a restarted Redis
 // has no sessions.
 package redisstore

@@ -4,4 +4,12 @@ import "github.com/gotribes/tribes/session/delta"
 
 // EncodeForTest returns the stored form of state, for tests that write a stored value
 // themselves.
-func (st *Store) EncodeForTest(state *delta.SessionState) ([]byte, error) { return st.encode(state) }
+func (st *Store) EncodeForTest(state *delta.SessionState) ([]byte, error) {
+	return st.encode(state, newID())
+}
+
+// SavesKeyForTest returns the key of the record of session id's recent saves.
+func (st *Store) SavesKeyForTest(id string) string { return st.savesKey(id) }
+
+// MaxSaveRecords is how many of a session's saves its record keeps.
+const MaxSaveRecords = maxSaveRecords

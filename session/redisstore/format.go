@@ -27,14 +27,13 @@ func (st *Store) codec() delta.BinaryCodec {
 // maxNameLen bounds ids, attribute names and the other strings of a stored session.
 const maxNameLen = 4 << 10
 
-// encode returns the stored form of state. Its message's UniqueID is a random token of
-// this encoding (as long as a session id), so that two saves never write the same bytes,
-// even of equal sessions in the same millisecond: the save script takes finding its own
-// bytes for its own earlier run (see saveScript).
-func (st *Store) encode(state *delta.SessionState) ([]byte, error) {
+// encode returns the stored form of state. Its message's UniqueID is token, a random
+// token of the save (newID), so that two saves never write the same bytes, even of equal
+// sessions in the same millisecond; the save script records it (see saves.go).
+func (st *Store) encode(state *delta.SessionState, token string) ([]byte, error) {
 	b := binary.BigEndian.AppendUint64(make([]byte, 0, 256), state.Version)
 	msg := delta.Message{Event: delta.EventAllSessionData, Context: st.cfg.Name, SessionID: state.ID,
-		UniqueID: newID(), Sessions: []delta.SessionState{*state}}
+		UniqueID: token, Sessions: []delta.SessionState{*state}}
 	b, err := delta.BinaryCodec{}.AppendMessage(b, &msg) // the limit is checked below, with the size
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: encoding session %s: %w", state.ID, err)

@@ -36,7 +36,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	state.Principal = &delta.Principal{Name: "ada", Roles: []string{"admin"}}
 	state.Notes = []delta.NamedValue{{Name: "n", Value: []byte("v")}}
-	good, err := st.encode(&state)
+	good, err := st.encode(&state, newID())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		again, err := st.encode(got)
+		again, err := st.encode(got, newID())
 		if err != nil {
 			t.Fatalf("accepted session does not encode: %v", err)
 		}
@@ -91,7 +91,7 @@ func TestDecodeEncoded(t *testing.T) {
 	s := st.NewSession()
 	_ = s.Set("k", "v")
 	state, _, _, _ := s.snapshot(5)
-	data, err := st.encode(&state)
+	data, err := st.encode(&state, newID())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,10 @@ type replyDropper struct {
 	backend string
 	armed   atomic.Bool
 	dropped chan struct{} // one value per dropped reply
+	// between, if set before arming, runs after Redis answered the armed call and
+	// before the connection is closed, so before go-redis sends the call again: a
+	// competing request's turn.
+	between func()
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -105,6 +109,9 @@ func (p *replyDropper) accept() {
 				n, err := server.Read(buf)
 				if n > 0 {
 					if drop.Load() {
+						if p.between != nil {
+							p.between()
+						}
 						p.dropped <- struct{}{}
 						return // closes the client's connection: the reply is lost
 					}

@@ -403,7 +403,7 @@ func (s *Session) stateLocked(now int64) delta.SessionState {
 func (s *Session) baseLocked() (int, error) {
 	if s.base == 0 {
 		st := s.stateLocked(time.Now().UnixMilli())
-		b, err := s.st.encode(&st)
+		b, err := s.st.encode(&st, newID()) // every token is as long
 		if err != nil {
 			return 0, err
 		}

@@ -138,36 +138,35 @@ func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 // saveScript writes a session if the stored one is the version it was loaded from
 // (compare and set). KEYS[1] is the key it was loaded from, KEYS[2] the key to write
 // (another one after an id change: the old key then holds a forward to the new id,
-// ARGV[4], for ARGV[5] milliseconds; see movedTTL). ARGV[1] is the expected version (8
-// bytes; empty: the session is new and its key must not exist), ARGV[2] the value,
-// ARGV[3] the TTL in milliseconds ("0": none). It returns 1 when written, 0 when the
-// stored version differs (a forward's is 0) or the new key is taken, -1 when the
-// session is gone.
+// ARGV[4], for ARGV[5] milliseconds; see movedTTL), KEYS[3] the record of KEYS[2]'s
+// saves (savesKey). ARGV[1] is the expected version (8 bytes; empty: the session is new
+// and its key must not exist), ARGV[2] the value, ARGV[3] the TTL in milliseconds ("0":
+// none), ARGV[6] the save's token, ARGV[7] the record's TTL in milliseconds, ARGV[8] the
+// most tokens it keeps. It returns 1 when written, 0 when the stored version differs (a
+// forward's is 0) or the new key is taken, -1 when the session is gone.
 //
-// It is idempotent: when the comparison fails because KEYS[2] already holds ARGV[2]
-// byte for byte, it returns 1. That is this very call run a second time: go-redis
-// resends a command whose connection broke before the reply came (MaxRetries), after
-// Redis may have run it; the first run's write is then found instead of reported as a
-// conflict. The value carries a random token of its encoding (encode), so no other save
-// writes the same bytes, not even one of an equal session in the same millisecond (two
-// requests that both counted from 1 to 2: the second must still conflict).
+// It is idempotent: if the record holds its token, this very call ran before (a resend
+// by go-redis after a lost reply, see saves.go) and it returns 1 without writing, even
+// if the session was saved again or removed since. The token is random for every
+// encoding, so no other save finds it, not even one of an equal session in the same
+// millisecond (two requests that both counted from 1 to 2: the second must still
+// conflict). A record of another type than a list (not written by this store) is
+// replaced.
 var saveScript = redis.NewScript(`
-local function ours() return redis.call('GET', KEYS[2]) == ARGV[2] end
-if ARGV[1] == '' then
-  if redis.call('EXISTS', KEYS[2]) == 1 then
-    if ours() then return 1 end
-    return 0
+local max = tonumber(ARGV[8])
+if redis.call('TYPE', KEYS[3]).ok == 'list' then
+  for _, t in ipairs(redis.call('LRANGE', KEYS[3], 0, max - 1)) do
+    if t == ARGV[6] then return 1 end
   end
 else
+  redis.call('DEL', KEYS[3])
+end
+if ARGV[1] == '' then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+else
   local cur = redis.call('GETRANGE', KEYS[1], 0, 7)
-  if cur == '' then
-    if KEYS[1] ~= KEYS[2] and ours() then return 1 end
-    return -1
-  end
-  if cur ~= ARGV[1] then
-    if ours() then return 1 end
-    return 0
-  end
+  if cur == '' then return -1 end
+  if cur ~= ARGV[1] then return 0 end
   if KEYS[1] ~= KEYS[2] then
     if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
     redis.call('SET', KEYS[1], string.rep('\0', 8) .. ARGV[4], 'PX', ARGV[5])
@@ -178,6 +177,9 @@ if ARGV[3] ~= '0' then
 else
   redis.call('SET', KEYS[2], ARGV[2])
 end
+redis.call('LPUSH', KEYS[3], ARGV[6])
+redis.call('LTRIM', KEYS[3], 0, max - 1)
+redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return 1
 `)
 
@@ -198,7 +200,8 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	data, err := st.encode(&state)
+	token := newID()
+	data, err := st.encode(&state, token)
 	if err != nil {
 		return err
 	}
@@ -214,8 +217,9 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
-	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID)}, expect, data, ttl,
-		state.ID, movedTTL.Milliseconds()).Int()
+	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID), st.savesKey(state.ID)},
+		expect, data, ttl, state.ID, movedTTL.Milliseconds(), token, st.saveRecordTTL().Milliseconds(),
+		maxSaveRecords).Int()
 	switch {
 	case err != nil:
 		return unavailable(err)
