@@ -40,9 +40,10 @@ type Config struct {
 	// (redis.NewClient, or redis.NewFailoverClient for Sentinel). Required. The store does
 	// not close it. Create it with ContextTimeoutEnabled, so that Timeout and the
 	// request's context bound its socket reads and writes too; without it go-redis bounds
-	// them by its ReadTimeout and WriteTimeout (3 s) only. A session id change writes two
-	// keys in one script, and an invalidation may follow it from one to the other in
-	// another: Redis Cluster refuses both (CROSSSLOT) unless the keys hash to one slot,
+	// them by its ReadTimeout and WriteTimeout (3 s) only. A save writes several keys in
+	// one script (the session's, the record of its saves and, after an id change, the old
+	// key and a forward), and an invalidation may follow a forward to another session's
+	// key: Redis Cluster refuses both (CROSSSLOT) unless the keys hash to one slot,
 	// even on one node, so a Redis Cluster needs a hash tag in KeyPrefix (for example
 	// "{tribes}:session:", which puts every session on one node); it is not tested.
 	Client redis.Cmdable

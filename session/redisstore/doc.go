@@ -61,9 +61,11 @@
 //
 // Invalidate deletes the key at once (its error is the handler's, and the response
 // becomes OnError's); ChangeID moves the session to a new random id, and the save moves
-// the key in the same script, leaving under the old key a forward that an Invalidate of
-// a concurrent request which loaded the old id follows (invalidation wins over a
-// concurrent rename too).
+// the key in the same script, leaving for 5 minutes a forward (under the old key +
+// ":moved") that an Invalidate of a concurrent request which loaded the old id follows
+// (invalidation wins over a concurrent rename too). The old key itself is deleted, so
+// that a node of a release before forwards, during a rolling upgrade, reads the old id
+// as no session, not as a corrupt one (TestRenamedIDIsNoSessionToThePreviousRelease).
 //
 // # Concurrent requests
 //

@@ -13,3 +13,6 @@ func (st *Store) SavesKeyForTest(id string) string { return st.savesKey(id) }
 
 // MaxSaveRecords is how many of a session's saves its record keeps.
 const MaxSaveRecords = maxSaveRecords
+
+// MovedKeyForTest returns the key of the forward an id change from id leaves.
+func (st *Store) MovedKeyForTest(id string) string { return st.movedKey(id) }

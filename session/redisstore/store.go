@@ -137,13 +137,13 @@ func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
 
 // saveScript writes a session if the stored one is the version it was loaded from
 // (compare and set). KEYS[1] is the key it was loaded from, KEYS[2] the key to write
-// (another one after an id change: the old key then holds a forward to the new id,
-// ARGV[4], for ARGV[5] milliseconds; see movedTTL), KEYS[3] the record of KEYS[2]'s
-// saves (savesKey). ARGV[1] is the expected version (8 bytes; empty: the session is new
+// (another one after an id change: the old key is then deleted and KEYS[4], its
+// movedKey, holds a forward to the new id, ARGV[4], for ARGV[5] milliseconds; see
+// moved.go), KEYS[3] the record of KEYS[2]'s saves (savesKey). ARGV[1] is the expected version (8 bytes; empty: the session is new
 // and its key must not exist), ARGV[2] the value, ARGV[3] the TTL in milliseconds ("0":
 // none), ARGV[6] the save's token, ARGV[7] the record's TTL in milliseconds, ARGV[8] the
 // most tokens it keeps. It returns 1 when written, 0 when the stored version differs (a
-// forward's is 0) or the new key is taken, -1 when the session is gone.
+// forward in the value's is 0) or the new key is taken, -1 when the session is gone.
 //
 // It is idempotent: if the record holds its token, this very call ran before (a resend
 // by go-redis after a lost reply, see saves.go) and it returns 1 without writing, even
@@ -169,7 +169,8 @@ else
   if cur ~= ARGV[1] then return 0 end
   if KEYS[1] ~= KEYS[2] then
     if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-    redis.call('SET', KEYS[1], string.rep('\0', 8) .. ARGV[4], 'PX', ARGV[5])
+    redis.call('DEL', KEYS[1])
+    redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[5])
   end
 end
 if ARGV[3] ~= '0' then
@@ -217,7 +218,7 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
-	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID), st.savesKey(state.ID)},
+	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID), st.savesKey(state.ID), st.movedKey(from)},
 		expect, data, ttl, state.ID, movedTTL.Milliseconds(), token, st.saveRecordTTL().Milliseconds(),
 		maxSaveRecords).Int()
 	switch {
