@@ -87,8 +87,13 @@
 // session, and every request that uses it renews the TTL when its response starts, and
 // again when its handler returns if that is more than a second later: the idle time
 // counts from the end of the last request, as Tomcat's
-// (TestLongResponseRenewsTTLAtTheEnd). A session that never expires (a negative
-// interval) has a key without TTL. No sweep runs and no listener fires on expiry.
+// (TestLongResponseRenewsTTLAtTheEnd). Loading a session for a request counts as an
+// access too: the middleware's load extends a TTL shorter than a minute to a minute, so
+// a session loaded just before its idle time ran out is not removed under the request
+// (TestSessionLoadedBeforeItsExpiryOutlivesTheRequest); a request that neither saves nor
+// renews it (its handler panicked before the response started) may leave it up to a
+// minute longer than its interval. A session that never expires (a negative interval)
+// has a key without TTL. No sweep runs and no listener fires on expiry.
 //
 // # Stored format
 //

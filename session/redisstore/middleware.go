@@ -133,7 +133,7 @@ func (mw *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		if rq.requestedID == "" {
 			rq.requestedID = id
 		}
-		s, err := mw.st.Load(r.Context(), id)
+		s, err := mw.st.load(r.Context(), id, loadGrace)
 		switch {
 		case err == nil:
 			rq.requestedID, rq.s = id, s

@@ -89,24 +89,41 @@ func newID() string {
 // is inclusive): one byte more than a session of the store's limits takes, so that a
 // larger value (up to Redis's 512 MB, written by something else) is known to be too
 // large without crossing the network. A missing key is 0 (an integer: a Lua false
-// would reach a RESP3 client as a boolean).
+// would reach a RESP3 client as a boolean). A key that expires in less than ARGV[2]
+// milliseconds is given that long (loadGrace; "0": none).
 var loadScript = redis.NewScript(`
 local v = redis.call('GETRANGE', KEYS[1], 0, ARGV[1])
 if v == '' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl >= 0 and ttl < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v
 `)
+
+// loadGrace is how long at least a session stays in Redis after the middleware loaded
+// it for a request: the load counts as an access, as the start of a request in Tomcat,
+// so that a session loaded just before its idle time ran out is not removed under the
+// request using it (its save would fail with ErrConflict, and its renewal would find
+// nothing). The save or renewal (Touch) when the response starts sets the session's
+// own interval again; a session whose request did neither (its handler panicked) may
+// outlive its interval by up to loadGrace. A key without TTL (a session that never
+// expires) keeps none. Store.Load does not extend the TTL.
+const loadGrace = time.Minute
 
 // Load reads session id. It returns an error wrapping ErrNotFound when there is none,
 // ErrCorrupt when the stored value is not a session of this store, ErrUnavailable when
 // Redis does not answer. Its LastAccessedTime is the stored one (its last save); the
-// access of this request is stored by Save (Touch renews the TTL only).
-func (st *Store) Load(ctx context.Context, id string) (*Session, error) {
+// access of this request is stored by Save (Touch renews the TTL only). Load changes
+// nothing in Redis (the middleware's load also extends a session's TTL: loadGrace).
+func (st *Store) Load(ctx context.Context, id string) (*Session, error) { return st.load(ctx, id, 0) }
+
+// load is Load, which also extends a TTL shorter than grace to grace.
+func (st *Store) load(ctx context.Context, id string, grace time.Duration) (*Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
 	// The most a session's value takes; a MaxSessionSize near math.MaxInt (no limit) must
 	// not overflow into a negative GETRANGE end, which Redis counts from the value's end.
 	limit := versionLen + min(st.cfg.MaxSessionSize, math.MaxInt-versionLen)
-	res, err := loadScript.Run(ctx, st.cfg.Client, []string{st.Key(id)}, limit).Result()
+	res, err := loadScript.Run(ctx, st.cfg.Client, []string{st.Key(id)}, limit, grace.Milliseconds()).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
