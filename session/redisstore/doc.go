@@ -104,7 +104,8 @@
 // which the save also records under the session's key + ":saves" (see Redis down). Decoding
 // checks the version, the application name and the session id against the key, with
 // limits (Config.MaxSessionSize, MaxValueSize, MaxAttributes, 4 KiB strings); any
-// mismatch is ErrCorrupt, never a panic (FuzzDecode).
+// mismatch is ErrCorrupt, never a panic (FuzzDecode), and so is a version of 2^64-1,
+// after which no save could follow (TestStoredMaxVersionIsCorrupt).
 //
 // # Redis down
 //

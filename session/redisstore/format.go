@@ -3,6 +3,7 @@ package redisstore
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -64,6 +65,8 @@ func (st *Store) decode(id string, data []byte) (*delta.SessionState, error) {
 		return nil, fmt.Errorf("%w: holds session %q", ErrCorrupt, msg.Sessions[0].ID)
 	case msg.Sessions[0].Version != version || version == 0:
 		return nil, fmt.Errorf("%w: version %d, header says %d", ErrCorrupt, msg.Sessions[0].Version, version)
+	case version == math.MaxUint64: // no save could follow it: the next version would be 0
+		return nil, fmt.Errorf("%w: version %d", ErrCorrupt, version)
 	case len(msg.Sessions[0].Attributes) > st.cfg.MaxAttributes:
 		return nil, fmt.Errorf("%w: %d attributes", ErrCorrupt, len(msg.Sessions[0].Attributes))
 	}

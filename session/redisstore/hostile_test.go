@@ -1,0 +1,48 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/session/delta"
+	"github.com/gotribes/tribes/session/redisstore"
+)
+
+// A stored session at the largest version (written by something else: the store would
+// need 2^64 saves) is corrupt: no save can follow it. It used to load, and its save
+// wrapped the version to 0 and returned nil, writing a value that no Load reads (version
+// 0 is refused): the session and the save's changes were lost although Save reported
+// them in Redis. Now Load refuses it with ErrCorrupt (the middleware: no session).
+func TestStoredMaxVersionIsCorrupt(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{})
+	ctx := context.Background()
+	state := delta.SessionState{ID: "MAXVERSION", CreationTime: 1000, LastAccessedTime: 2000, MaxInactive: 600,
+		Version: math.MaxUint64}
+	data, err := st.EncodeForTest(&state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.client().Set(ctx, st.Key(state.ID), data, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.Load(ctx, state.ID)
+	if err != nil {
+		if !errors.Is(err, redisstore.ErrCorrupt) {
+			t.Fatalf("load: %v, want ErrCorrupt", err)
+		}
+		return
+	}
+	if err := s.Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, s); err != nil {
+		return // refused: nothing claimed
+	}
+	if _, err := st.Load(ctx, state.ID); err != nil {
+		t.Fatalf("Save of a session loaded at version 2^64-1 returned nil, and it loads as: %v", err)
+	}
+}
