@@ -105,7 +105,8 @@
 // checks the version, the application name and the session id against the key, with
 // limits (Config.MaxSessionSize, MaxValueSize, MaxAttributes, 4 KiB strings); any
 // mismatch is ErrCorrupt, never a panic (FuzzDecode), and so is a version of 2^64-1,
-// after which no save could follow (TestStoredMaxVersionIsCorrupt).
+// after which no save could follow (TestStoredMaxVersionIsCorrupt), and an attribute
+// named twice (TestStoredDuplicateAttributeIsCorrupt).
 //
 // # Redis down
 //

@@ -71,5 +71,14 @@ func (st *Store) decode(id string, data []byte) (*delta.SessionState, error) {
 		return nil, fmt.Errorf("%w: %d attributes", ErrCorrupt, len(msg.Sessions[0].Attributes))
 	}
 	s := msg.Sessions[0]
+	// Set replaces an attribute: a name twice is not this store's, and the session's
+	// methods would see only the first (a Remove would bring back the second).
+	seen := make(map[string]struct{}, len(s.Attributes))
+	for _, a := range s.Attributes {
+		if _, dup := seen[a.Name]; dup {
+			return nil, fmt.Errorf("%w: attribute %q twice", ErrCorrupt, a.Name)
+		}
+		seen[a.Name] = struct{}{}
+	}
 	return &s, nil
 }

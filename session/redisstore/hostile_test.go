@@ -46,3 +46,43 @@ func TestStoredMaxVersionIsCorrupt(t *testing.T) {
 		t.Fatalf("Save of a session loaded at version 2^64-1 returned nil, and it loads as: %v", err)
 	}
 }
+
+// A stored session that names one attribute twice (written by something else: Set
+// replaces) is corrupt. It used to load with both: Remove took out the first and Get
+// then found the second, so a handler removing "user" on logout left the user logged in,
+// and the save wrote the second back.
+func TestStoredDuplicateAttributeIsCorrupt(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{})
+	ctx := context.Background()
+	a, err := delta.GobCodec{}.Marshal("ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := delta.GobCodec{}.Marshal("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := delta.SessionState{ID: "DUPLICATE", CreationTime: 1000, LastAccessedTime: 2000, MaxInactive: 600,
+		Version: 3, Attributes: []delta.NamedValue{{Name: "user", Value: a}, {Name: "user", Value: b}}}
+	data, err := st.EncodeForTest(&state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.client().Set(ctx, st.Key(state.ID), data, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.Load(ctx, state.ID)
+	if err != nil {
+		if !errors.Is(err, redisstore.ErrCorrupt) {
+			t.Fatalf("load: %v, want ErrCorrupt", err)
+		}
+		return
+	}
+	if err := s.Remove("user"); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := s.Get("user"); ok {
+		t.Fatalf("after Remove(\"user\"), Get(\"user\") = %v: the attribute is still there", v)
+	}
+}
