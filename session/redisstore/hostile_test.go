@@ -86,3 +86,32 @@ func TestStoredDuplicateAttributeIsCorrupt(t *testing.T) {
 		t.Fatalf("after Remove(\"user\"), Get(\"user\") = %v: the attribute is still there", v)
 	}
 }
+
+// Keys beside a session that something else overwrote with another type (the record of
+// its saves, the forward of an id change) neither fail a save nor an invalidation: the
+// save replaces the record, Delete removes the forward without following it.
+func TestHostileSideKeysAreReplaced(t *testing.T) {
+	r := startRedis(t)
+	st := newStore(t, r, redisstore.Config{})
+	c := r.client()
+	ctx := context.Background()
+	s := st.NewSession()
+	if err := c.HSet(ctx, st.SavesKeyForTest(s.ID()), "x", "y").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatalf("save with a hash as its record: %v", err)
+	}
+	if n, err := c.LLen(ctx, st.SavesKeyForTest(s.ID())).Result(); err != nil || n != 1 {
+		t.Fatalf("record after the save: %d, %v; want a list of 1", n, err)
+	}
+	if err := c.SAdd(ctx, st.MovedKeyForTest(s.ID()), "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, s.ID()); err != nil {
+		t.Fatalf("delete with a set as its forward: %v", err)
+	}
+	if n := c.Exists(ctx, st.Key(s.ID()), st.MovedKeyForTest(s.ID())).Val(); n != 0 {
+		t.Errorf("%d of the session and its forward left, want none", n)
+	}
+}

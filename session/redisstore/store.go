@@ -156,11 +156,12 @@ func (st *Store) load(ctx context.Context, id string, grace time.Duration) (*Ses
 // (compare and set). KEYS[1] is the key it was loaded from, KEYS[2] the key to write
 // (another one after an id change: the old key is then deleted and KEYS[4], its
 // movedKey, holds a forward to the new id, ARGV[4], for ARGV[5] milliseconds; see
-// moved.go), KEYS[3] the record of KEYS[2]'s saves (savesKey). ARGV[1] is the expected version (8 bytes; empty: the session is new
-// and its key must not exist), ARGV[2] the value, ARGV[3] the TTL in milliseconds ("0":
-// none), ARGV[6] the save's token, ARGV[7] the record's TTL in milliseconds, ARGV[8] the
-// most tokens it keeps. It returns 1 when written, 0 when the stored version differs (a
-// forward in the value's is 0) or the new key is taken, -1 when the session is gone.
+// moved.go), KEYS[3] the record of KEYS[2]'s saves (savesKey). ARGV[1] is the expected
+// version (8 bytes; empty: the session is new and its key must not exist), ARGV[2] the
+// value, ARGV[3] the TTL in milliseconds ("0": none), ARGV[6] the save's token, ARGV[7]
+// the record's TTL in milliseconds, ARGV[8] the most tokens it keeps. It returns 1 when
+// written, 0 when the stored version differs (a forward in the value's is 0) or the new
+// key is taken, -1 when the session is gone.
 //
 // It is idempotent: if the record holds its token, this very call ran before (a resend
 // by go-redis after a lost reply, see saves.go) and it returns 1 without writing, even
@@ -171,12 +172,11 @@ func (st *Store) load(ctx context.Context, id string, grace time.Duration) (*Ses
 // replaced.
 var saveScript = redis.NewScript(`
 local max = tonumber(ARGV[8])
-if redis.call('TYPE', KEYS[3]).ok == 'list' then
+local record = redis.call('TYPE', KEYS[3]).ok
+if record == 'list' then
   for _, t in ipairs(redis.call('LRANGE', KEYS[3], 0, max - 1)) do
     if t == ARGV[6] then return 1 end
   end
-else
-  redis.call('DEL', KEYS[3])
 end
 if ARGV[1] == '' then
   if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -195,6 +195,7 @@ if ARGV[3] ~= '0' then
 else
   redis.call('SET', KEYS[2], ARGV[2])
 end
+if record ~= 'list' and record ~= 'none' then redis.call('DEL', KEYS[3]) end
 redis.call('LPUSH', KEYS[3], ARGV[6])
 redis.call('LTRIM', KEYS[3], 0, max - 1)
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
