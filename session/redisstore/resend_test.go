@@ -23,7 +23,8 @@ func TestSaveResentAfterACompetingSaveSucceeds(t *testing.T) {
 	p := newReplyDropper(t, r.addr())
 	rc := redis.NewClient(&redis.Options{Addr: p.addr(), DialTimeout: time.Second, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rc.Close() })
-	st, err := redisstore.New(redisstore.Config{Client: rc, Name: "localhost#/app"})
+	// A long Timeout: the competing request runs while the save waits for its reply.
+	st, err := redisstore.New(redisstore.Config{Client: rc, Name: "localhost#/app", Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
