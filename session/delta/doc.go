@@ -251,6 +251,15 @@
 // until then. A manager not started or stopped is not waited for: 503 at once, its text
 // saying which.
 //
+// A member whose membership lists the joiner late sends it none of the changes it makes
+// meanwhile, and one that reaches the donor after the donor read its session is one the
+// joiner would get from nobody. So with BinaryCodec a joiner, once its donor's transfer is
+// complete and before it is ready, catches up: it asks every other member it lists for
+// the sessions that member sent a message about since the joiner started (AskRecent),
+// asking again every second a member that does not list it yet (FAIL_ACK) while
+// Config.MemberWait lasts, and merges the answers as a refresh does, by version and
+// stamps (Stats.CatchUps). A member answers it before acknowledging it.
+//
 // A rename to another route (the middleware's jvmRoute binding) keeps an id's random
 // part, and a message from the cluster about an id this node does not hold applies to the
 // session held under the same random part with another route (this node's, then every

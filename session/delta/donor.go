@@ -21,8 +21,10 @@ type serve struct{ completing atomic.Bool }
 // most transferWindow unacknowledged, then EVT_ALL_SESSION_TRANSFERCOMPLETE once all
 // were. to is the membership's record of the joiner. With removals (a refresh asks), the
 // removals this node remembers follow the sessions (removals.go). With stamps, the
-// sessions carry their attributes' stamps (AskStamps).
-func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, removals, stamps bool) {
+// sessions carry their attributes' stamps (AskStamps). With since (not 0: a joiner's
+// catch-up, AskRecent), only the sessions this node sent a message about at or after
+// that time (unix ms) go.
+func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, removals, stamps bool, since int64) {
 	defer m.wg.Done()
 	defer func() {
 		m.mu.Lock()
@@ -31,19 +33,12 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 		}
 		m.mu.Unlock()
 	}()
-	m.stats.transfersWaiting.Add(1)
-	select {
-	case m.slots <- struct{}{}:
-		m.stats.transfersWaiting.Add(-1)
-	case <-ctx.Done():
-		m.stats.transfersWaiting.Add(-1)
-		return
+	if since == 0 { // a catch-up takes no slot: it is small, and answered at once
+		if !m.takeSlot(ctx) {
+			return
+		}
+		defer m.releaseSlot()
 	}
-	m.stats.transfersActive.Add(1)
-	defer func() {
-		m.stats.transfersActive.Add(-1)
-		<-m.slots
-	}()
 	start := time.Now()
 	ts := nowMs()
 	total := m.Len() // the joiner's hint for sizing its table
@@ -107,6 +102,9 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 		})
 	}
 	m.st.forEach(func(s *Session) bool {
+		if since != 0 && !s.sentSince(since) {
+			return true
+		}
 		st, ok := s.transferable(&values, tombs)
 		if !ok {
 			return true
@@ -144,6 +142,29 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 		m.log.Warn("delta: state transfer to a joining member aborted", "to", to.Addr(), "sent", sent, "err", err)
 		return
 	}
-	m.log.Info("delta: sent every session to a joining member", "to", to.Addr(), "sessions", sent,
-		"elapsed", time.Since(start))
+	what := "delta: sent every session to a joining member"
+	if since != 0 {
+		what = "delta: sent the sessions sent about lately to a joining member (its catch-up)"
+	}
+	m.log.Info(what, "to", to.Addr(), "sessions", sent, "elapsed", time.Since(start))
+}
+
+// takeSlot waits for one of the Config.MaxConcurrentTransfers slots of a state transfer
+// served; false when ctx ended first.
+func (m *Manager) takeSlot(ctx context.Context) bool {
+	m.stats.transfersWaiting.Add(1)
+	defer m.stats.transfersWaiting.Add(-1)
+	select {
+	case m.slots <- struct{}{}:
+		m.stats.transfersActive.Add(1)
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// releaseSlot frees the slot takeSlot took.
+func (m *Manager) releaseSlot() {
+	m.stats.transfersActive.Add(-1)
+	<-m.slots
 }

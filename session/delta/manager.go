@@ -50,6 +50,7 @@ type Manager struct {
 	doneFrom    string              // address of the donor whose transfer completed
 	signal      chan transferSignal // the current transfer attempt's, nil when none
 	fillIn      map[string]bool     // the sessions a repair attempt loads (nil: all)
+	merging     bool                // the attempt is a joiner's catch-up: its chunks are merged (catchup.go)
 	heard       atomic.Int64        // when a message of the current attempt's donor last arrived (Unix ns)
 	ready       chan struct{}
 	stopped     chan struct{} // closed when the first Stop has finished
@@ -118,6 +119,7 @@ type counters struct {
 	transfersRefused, rerouted, askedAgain      atomic.Uint64
 	repairs                                     atomic.Uint64
 	refreshes, refreshed, refreshRemoved        atomic.Uint64
+	catchUps                                    atomic.Uint64
 	staleRefused, refreshOverflows              atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 	olderChanges                                atomic.Uint64
@@ -435,6 +437,10 @@ type Stats struct {
 	TransferAttempts     uint64        // donors asked
 	TransferRepairs      uint64        // members asked again for every session: messages named sessions this node lacked
 	TransferDuration     time.Duration // how long the state transfer took
+	// CatchUps counts the members that answered this node's catch-up after its state
+	// transfer with the sessions they sent about since it started (docs/sessions.md);
+	// the copies it added or replaced count in SessionsRefreshed.
+	CatchUps uint64
 	// QuorumRefreshes counts the refreshes of this node's copies from every member after
 	// it got the quorum back (Config.ClusterSize); SessionsRefreshed the copies they added
 	// or replaced with a higher version.
@@ -509,7 +515,7 @@ func (m *Manager) Stats() Stats {
 		SendFailures: c.sendFailures.Load(), BytesSent: c.bytesSent.Load(), UnreachableTolerated: c.unreachable.Load(),
 		QueuedDuringTransfer: c.queued.Load(), DroppedStale: c.droppedStale.Load(),
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
-		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
+		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), CatchUps: c.catchUps.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		QuorumRefreshes: c.refreshes.Load(), SessionsRefreshed: c.refreshed.Load(),
 		RefreshRemovals: c.refreshRemoved.Load(), RemovalsKept: m.gone.len(), StaleRequestsRefused: c.staleRefused.Load(),
 		RefreshQueueOverflows: c.refreshOverflows.Load(),

@@ -84,6 +84,13 @@ const (
 	// package documentation). A node of an earlier version ignores it and sends none:
 	// its sessions' values then count as older than any Go node's change.
 	AskStamps = 2
+	// AskRecent asks the member for the sessions it sent a message about (created,
+	// changed, used or renamed) in the last Version>>AskAgeShift milliseconds only: a
+	// joiner's catch-up after its state transfer (docs/sessions.md). A node of an earlier
+	// version ignores it and sends every session.
+	AskRecent = 4
+	// AskAgeShift is where the age of an AskRecent request starts in its Version.
+	AskAgeShift = 8
 )
 
 // Session ids Tomcat puts in messages that are not about one session.
@@ -123,7 +130,8 @@ type Message struct {
 	// Version is the session's change counter after this message (EventDelta) or the
 	// donor's counter (0 otherwise). It refines the stale-message rule of a transfer. In
 	// an EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
-	// removed sessions and for attribute stamps; other bits are ignored.
+	// removed sessions and for attribute stamps, AskRecent for the sessions sent about
+	// lately (with their age above AskAgeShift); other bits are ignored.
 	Version uint64
 
 	// NewID is the new session id (EventChangeSessionID).

@@ -66,7 +66,12 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		m.serving[src.Key()] = sv
 		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 		m.mu.Unlock()
-		go m.serveAll(m.bg, src, sv, msg.Version&AskRemovals != 0, msg.Version&AskStamps != 0)
+		if since := recentSince(msg.Version); since != 0 {
+			// A joiner's catch-up (catchup.go): answered before it is acknowledged.
+			m.serveAll(m.bg, src, sv, msg.Version&AskRemovals != 0, msg.Version&AskStamps != 0, since)
+			return
+		}
+		go m.serveAll(m.bg, src, sv, msg.Version&AskRemovals != 0, msg.Version&AskStamps != 0, 0)
 		return
 	}
 	m.mu.Unlock()
@@ -90,7 +95,7 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 		defer m.loadMu.RUnlock()
 		m.mu.Lock()
 		current := m.signal != nil && src.Key() == m.donor
-		running, want, refreshing := m.state == stateRunning, m.fillIn, m.refreshing
+		running, want, refreshing, merging := m.state == stateRunning, m.fillIn, m.refreshing, m.merging
 		if current {
 			m.heard.Store(time.Now().UnixNano())
 		}
@@ -98,7 +103,7 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 		switch {
 		case !current:
 			m.stats.unexpected.Add(1)
-		case running && refreshing:
+		case merging || running && refreshing:
 			m.mergeSessions(msg.Sessions)
 		case running:
 			m.loadRepaired(msg)

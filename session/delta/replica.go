@@ -12,7 +12,7 @@ import (
 // (isnew, max interval) recorded.
 func newPrimarySession(m *Manager, id string, now int64) *Session {
 	s := &Session{m: m, id: id, created: now, accessed: now, maxInactive: m.defaultMaxInactive(),
-		isNew: true, valid: true, primary: true, lastRepl: now}
+		isNew: true, valid: true, primary: true, lastRepl: now, sentAt: now}
 	s.record(Action{Type: ActionIsNew, Op: OpSet, Name: nameIsNew, Value: encodeBool(true)})
 	s.record(Action{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(s.maxInactive)})
 	return s
@@ -129,7 +129,7 @@ func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) 
 		msg = &Message{Event: EventAccessed, SessionID: s.id, Timestamp: now}
 	}
 	if msg != nil {
-		s.lastRepl = now
+		s.lastRepl, s.sentAt = now, now
 	}
 	return msg, actions
 }

@@ -313,6 +313,7 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 		}
 		m.skip(oldID)
 		m.noteRenamed(oldID, s)
+		s.markSent()
 		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
 		if err != nil {
 			s.noteUnsentRename(oldID) // sent again before the session's next message

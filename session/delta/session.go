@@ -41,6 +41,9 @@ type Session struct {
 	named       []string
 	tombs       []tomb // attributes removed recently (stamp.go)
 	pending     []Action
+	// sentAt is lastRepl kept when a send fails: a joiner's catch-up asks for the
+	// sessions this node sent a message about lately (catchup.go)
+	sentAt int64
 	// With the manager's asyncQueue: queued is set while a message of this session's is
 	// queued or being sent; resend asks for the session's pending changes to be taken
 	// when it was; sent, if not nil, is closed then (a waiting Replicate made it).

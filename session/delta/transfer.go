@@ -137,6 +137,10 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			m.mu.Lock()
 			m.doneFrom = donor.Addr()
 			m.mu.Unlock()
+			if err := m.catchUp(ctx, donor, start, waitUntil, deadline); err != nil {
+				fail(err)
+				return
+			}
 			finish(ts, nil)
 			return
 		}
@@ -221,7 +225,7 @@ func (m *Manager) endAttempt() {
 	defer m.loadMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.signal, m.fillIn = nil, nil
+	m.signal, m.fillIn, m.merging = nil, nil, false
 }
 
 // asker returns the function that asks donor for every session; with removals, for its

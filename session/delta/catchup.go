@@ -1,0 +1,168 @@
+package delta
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// A member sends its changes to the members it lists. One whose membership lists a
+// joiner late (it has not heard the joiner's heartbeats yet, while the donor has) sends
+// the joiner none of the changes it makes meanwhile, and a change that reaches the
+// donor after the donor read the session for the joiner is one the joiner gets from
+// nobody, though the member's caller was told every member has it (acked replication).
+// So a joiner, once its donor's transfer is complete and before it is ready, catches up:
+// it asks every other member it lists for the sessions that member sent a message about
+// since the joiner started (AskRecent, with that age), and keeps each copy with the
+// higher version, or merges concurrent changes by their stamps (mergeSessions), as a
+// refresh does. A member that does not list the joiner yet refuses the request
+// (FAIL_ACK) and is asked again every second while Config.MemberWait lasts, counted from
+// the start; once it lists the joiner, every change it makes goes to the joiner too, and
+// its answer holds those it made before. The donor is not asked: it listed the joiner
+// when it took the snapshot, so its own changes since went to the joiner. Messages that
+// arrive meanwhile are queued, as during the transfer. BinaryCodec only: a Tomcat member
+// would send every session, and Tomcat's deltas carry no versions to merge by.
+
+// catchUpSlack widens the window a catch-up asks for beyond the joiner's age: a change
+// made just before the joiner started can still have been on its way to the donor when
+// the donor read its sessions.
+const catchUpSlack = 2 * time.Second
+
+// recentSince returns the time (unix ms) from which an EventGetAllSessions whose Version
+// is ask wants the sessions sent about (AskRecent), 0 for every session.
+func recentSince(ask uint64) int64 {
+	if ask&AskRecent == 0 {
+		return 0
+	}
+	age := min(ask>>AskAgeShift, uint64(time.Now().UnixMilli()))
+	return max(nowMs()-int64(age), 1)
+}
+
+// sentSince reports whether this node sent a message about s at or after ms (unix ms).
+func (s *Session) sentSince(ms int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sentAt >= ms
+}
+
+// markSent records that a message about s is being sent from here.
+func (s *Session) markSent() {
+	s.mu.Lock()
+	s.sentAt = nowMs()
+	s.mu.Unlock()
+}
+
+// catchUp asks every member but donor for the sessions it sent a message about since
+// start (see above). settle is the end of Config.MemberWait, deadline the transfer's. It
+// returns the error that ends the transfer (timeout, stop); a member that runs no
+// session manager, has none for this context, leaves or fails is skipped and logged.
+func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, settle time.Time, deadline <-chan time.Time) error {
+	if _, ok := m.cl.codec.(batchCodec); !ok {
+		return nil
+	}
+	for _, mem := range m.cl.ch.Members() {
+		if mem.Key() == donor.Key() {
+			continue
+		}
+		if err := m.catchUpFrom(ctx, mem, start, settle, deadline); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catchUpFrom is catchUp's request to one member. A Go member of this version answers
+// it before it acknowledges it (Manager.receive serves it inline), so an ACK with no answer before it is a
+// member with nothing to give: one that runs no session manager for this context but
+// acknowledges what it does not handle, or a Go node of an earlier version (its answer,
+// if any, comes after and is ignored). An ack timeout means the member is still
+// answering: its answer is waited for, up to Config.TransferIdleTimeout.
+func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, settle time.Time, deadline <-chan time.Time) error {
+	sig := make(chan transferSignal, 2) // as runTransfer's
+	if !m.beginMerge(mem, sig) {
+		return ErrStopped
+	}
+	defer m.endAttempt()
+	for {
+		age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
+		err := m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
+			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs(),
+			Version: AskStamps | AskRecent | age<<AskAgeShift}, askOpts)
+		var wait <-chan time.Time // for an answer still coming
+		switch {
+		case ctx.Err() != nil:
+			return ErrStopped
+		case err == nil:
+			select {
+			case s := <-sig:
+				m.caughtUp(mem, s)
+			default:
+				m.log.Info("delta: a member acknowledged the catch-up request without answering it: "+
+					"it runs no session manager for this context, or an earlier version", "member", mem.Addr())
+			}
+			return nil
+		case errors.Is(err, channel.ErrAckFailed) && time.Now().Before(settle):
+			// It does not list this node yet, or runs no session manager: ask again.
+			t := time.NewTimer(askAgainAfter)
+			select {
+			case <-t.C:
+				continue
+			case <-deadline:
+				t.Stop()
+				return ErrStateTransferTimeout
+			case <-ctx.Done():
+				t.Stop()
+				return ErrStopped
+			}
+		case errors.Is(err, channel.ErrAckTimeout) && m.cfg.TransferIdleTimeout > 0:
+			t := time.NewTimer(m.cfg.TransferIdleTimeout)
+			defer t.Stop()
+			wait = t.C
+		default:
+			m.log.Warn("delta: could not catch up with a member: it refused or did not answer the request",
+				"member", mem.Addr(), "err", err)
+			return nil
+		}
+		select {
+		case s := <-sig:
+			m.caughtUp(mem, s)
+		case <-wait:
+			m.log.Warn("delta: could not catch up with a member: no answer", "member", mem.Addr(),
+				"waited", m.cfg.TransferIdleTimeout)
+		case <-deadline:
+			return ErrStateTransferTimeout
+		case <-ctx.Done():
+			return ErrStopped
+		}
+		return nil
+	}
+}
+
+// caughtUp logs and counts the outcome s of a catch-up's request to mem.
+func (m *Manager) caughtUp(mem channel.Member, s transferSignal) {
+	switch s.kind {
+	case sigComplete:
+		m.stats.catchUps.Add(1)
+		m.log.Info("delta: caught up with a member", "member", mem.Addr())
+	case sigLost:
+		m.log.Warn("delta: could not catch up with a member: a message of its answer was lost",
+			"member", mem.Addr(), "err", s.err)
+	default: // it has no manager for this context, or left
+	}
+}
+
+// beginMerge is beginAttempt for a catch-up: the chunks from mem are merged into the
+// copies held (mergeSessions), not loaded over them.
+func (m *Manager) beginMerge(mem channel.Member, sig chan transferSignal) bool {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != stateTransferring {
+		return false
+	}
+	m.donor, m.signal, m.fillIn, m.merging = mem.Key(), sig, nil, true
+	return true
+}

@@ -1,0 +1,167 @@
+package delta_test
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// lateView is a delta.Channel that does not list one member yet, neither to send to nor
+// to hear from: the view of a node whose membership has not heard from a joiner while
+// the joiner, and the other members, already list it.
+type lateView struct {
+	*channel.Channel
+	hidden *atomic.Pointer[channel.MemberKey]
+}
+
+func (v lateView) hides(k channel.MemberKey) bool {
+	h := v.hidden.Load()
+	return h != nil && *h == k
+}
+
+func (v lateView) Members() []channel.Member {
+	return slices.DeleteFunc(v.Channel.Members(), func(m channel.Member) bool { return v.hides(m.Key()) })
+}
+
+func (v lateView) Member(k channel.MemberKey) (channel.Member, bool) {
+	if v.hides(k) {
+		return channel.Member{}, false
+	}
+	return v.Channel.Member(k)
+}
+
+// A member a that lists a joiner j late sends its acknowledged changes to the members it
+// lists only. A change that reaches j's donor d after d took j's sessions is one j never
+// gets from either, though a's caller was told every member has it. So j, once its
+// transfer is done, asks every other member for the sessions it sent a message about
+// since j started, asking again while a member does not list it yet (FAIL_ACK), and is
+// ready only then: with a's copy merged, j holds the change.
+func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		nw := channeltest.NewNetwork()
+		d := startReady(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked}) // the oldest: the donor
+
+		var hidden atomic.Pointer[channel.MemberKey]
+		atn, ach := newChannel(t, nw)
+		acl := delta.NewCluster(lateView{ach, &hidden}, delta.ClusterConfig{})
+		t.Cleanup(func() { _ = acl.Close(ctx) })
+		am, err := acl.NewManager(delta.Config{Name: appName, JvmRoute: "a", Replication: delta.ReplicateAcked, MemberWait: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := am.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := am.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		a := &node{tn: atn, ch: ach, cl: acl, m: am}
+		s := create(t, a, "k", 1)
+		untouched := create(t, a, "k", 1) // no catch-up sends it: a sent nothing about it since j started
+		time.Sleep(time.Minute)           // synctest's clock: the two are a minute older than j
+
+		jtn, jch := newChannel(t, nw)
+		k := jtn.Member().Key()
+		hidden.Store(&k) // before any message about a session: a does not list j yet
+		j := startManager(t, jtn, jch, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked,
+			MemberWait: 10 * time.Second})
+		synctest.Wait()
+		if served := d.m.Stats().SessionsServed; served != 2 {
+			t.Fatalf("the donor served %d sessions, want 2", served)
+		}
+
+		// d took j's sessions; a's change reaches d (and every member a lists) only.
+		if err := s.Set("k", 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := am.Replicate(ctx, s); err != nil {
+			t.Fatalf("a's change was not acknowledged: %v", err)
+		}
+		if v, _ := delta.Attr[int](d.m.Find(s.ID()), "k"); v != 2 {
+			t.Fatalf("the donor holds k=%d, want 2", v)
+		}
+		if j.m.Ready() {
+			t.Error("j is ready while a member it lists has not listed it")
+		}
+
+		hidden.Store(nil) // a lists j now
+		if err := j.m.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := delta.Attr[int](j.m.Find(s.ID()), "k"); v != 2 {
+			t.Errorf("j holds k=%d of a's session, want the acknowledged 2", v)
+		}
+		if v, _ := delta.Attr[int](j.m.Find(untouched.ID()), "k"); v != 1 {
+			t.Errorf("j holds k=%d of the untouched session, want 1", v)
+		}
+		synctest.Wait() // a's goroutine counts after its last send
+		if st := j.m.Stats(); st.TransferAttempts != 1 || st.SessionsTransferred != 2 || st.CatchUps != 1 {
+			t.Errorf("attempts %d, transferred %d, caught up with %d: want the donor's 2 sessions in 1 attempt, then a",
+				st.TransferAttempts, st.SessionsTransferred, st.CatchUps)
+		}
+		if served := am.Stats().SessionsServed; served != 1 {
+			t.Errorf("a sent %d sessions to catch j up, want 1 (the one it sent a change of since j started)", served)
+		}
+	})
+}
+
+// TestJoinerCatchesUpOverTCP is TestJoinerCatchesUpWithAMemberThatListsItLate over TCP
+// (transport/nio) with static memberships: a lists j only when the test adds it, and
+// refuses j's requests until then (its channel answers FAIL_ACK); its answer to the
+// catch-up precedes its ACK on another connection.
+func TestJoinerCatchesUpOverTCP(t *testing.T) {
+	ctx := context.Background()
+	dch, dms := startTCPChannel(t)
+	ach, ams := startTCPChannel(t)
+	dms.Add(ach.LocalMember())
+	ams.Add(dch.LocalMember())
+	cfg := delta.Config{Replication: delta.ReplicateAcked, SkipStateTransfer: true}
+	cfg.JvmRoute = "d"
+	d := startJoiner(t, dch, delta.ClusterConfig{}, cfg)
+	cfg.JvmRoute = "a"
+	a := startJoiner(t, ach, delta.ClusterConfig{}, cfg)
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("k", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+
+	jch, jms := startTCPChannel(t)
+	jms.Add(dch.LocalMember()) // the donor first
+	jms.Add(ach.LocalMember())
+	dms.Add(jch.LocalMember())
+	j := startJoiner(t, jch, delta.ClusterConfig{}, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked,
+		MemberWait: time.Minute})
+	testutil.EventuallyTrue(t, 10*time.Second, "the donor served j", func() bool { return d.Stats().SessionsServed == 1 })
+
+	if err := s.Set("k", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatalf("a's change was not acknowledged: %v", err)
+	}
+	ams.Add(jch.LocalMember())
+	if err := j.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := delta.Attr[int](j.Find(s.ID()), "k"); v != 2 {
+		t.Errorf("j holds k=%d of a's session, want the acknowledged 2", v)
+	}
+	if n := j.Stats().CatchUps; n != 1 {
+		t.Errorf("j caught up with %d members, want 1", n)
+	}
+}
