@@ -15,9 +15,10 @@ import (
 // nobody, though the member's caller was told every member has it (acked replication).
 // So a joiner, once its donor's transfer is complete and before it is ready, catches up:
 // it asks every other member it lists for the sessions that member sent a message about
-// since the joiner started (AskRecent, with that age), and keeps each copy with the
-// higher version, or merges concurrent changes by their stamps (mergeSessions), as a
-// refresh does. A member that does not list the joiner yet refuses the request
+// since the joiner started (AskRecent, with that age), and the records of the removals
+// and renames it noted since (removals.go), and keeps each copy with the
+// higher version, or merges concurrent changes by their stamps, and removes the copies a
+// record covers unless they are newer (mergeSessions), as a refresh does. A member that does not list the joiner yet refuses the request
 // (FAIL_ACK) and is asked again every second while Config.MemberWait lasts, counted from
 // the start; once it lists the joiner, every change it makes goes to the joiner too, and
 // its answer holds those it made before. The donor is not asked: it listed the joiner

@@ -255,7 +255,8 @@
 // meanwhile, and one that reaches the donor after the donor read its session is one the
 // joiner would get from nobody. So with BinaryCodec a joiner, once its donor's transfer is
 // complete and before it is ready, catches up: it asks every other member it lists for
-// the sessions that member sent a message about since the joiner started (AskRecent),
+// the sessions that member sent a message about since the joiner started, and the
+// records of the removals and renames it sent since (AskRecent),
 // asking again every second a member that does not list it yet (FAIL_ACK) while
 // Config.MemberWait lasts, and merges the answers as a refresh does, by version and
 // stamps (Stats.CatchUps). A member answers it before acknowledging it.

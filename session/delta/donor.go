@@ -116,8 +116,8 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, re
 		}
 		return fail(ctx.Err()) == nil
 	})
-	if removals && sendsRemovals(m.cl.codec) {
-		for _, r := range m.gone.list() {
+	if since != 0 || (removals && sendsRemovals(m.cl.codec)) {
+		for _, r := range m.gone.list(since) {
 			if fail(ctx.Err()) != nil {
 				break
 			}

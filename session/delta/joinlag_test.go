@@ -42,8 +42,10 @@ func (v lateView) Member(k channel.MemberKey) (channel.Member, bool) {
 // lists only. A change that reaches j's donor d after d took j's sessions is one j never
 // gets from either, though a's caller was told every member has it. So j, once its
 // transfer is done, asks every other member for the sessions it sent a message about
-// since j started, asking again while a member does not list it yet (FAIL_ACK), and is
-// ready only then: with a's copy merged, j holds the change.
+// since j started, and the removals and renames it sent since, asking again while a
+// member does not list it yet (FAIL_ACK), and is ready only then: with a's copy merged,
+// j holds the change, not the session a invalidated (a logout), and the renamed session
+// under its new id only.
 func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -66,6 +68,9 @@ func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 		}
 		a := &node{tn: atn, ch: ach, cl: acl, m: am}
 		s := create(t, a, "k", 1)
+		out := create(t, a, "k", 1)
+		ren := create(t, a, "k", 1)
+		oldID := ren.ID()
 		untouched := create(t, a, "k", 1) // no catch-up sends it: a sent nothing about it since j started
 		time.Sleep(time.Minute)           // synctest's clock: the two are a minute older than j
 
@@ -75,8 +80,8 @@ func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 		j := startManager(t, jtn, jch, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked,
 			MemberWait: 10 * time.Second})
 		synctest.Wait()
-		if served := d.m.Stats().SessionsServed; served != 2 {
-			t.Fatalf("the donor served %d sessions, want 2", served)
+		if served := d.m.Stats().SessionsServed; served != 4 {
+			t.Fatalf("the donor served %d sessions, want 4", served)
 		}
 
 		// d took j's sessions; a's change reaches d (and every member a lists) only.
@@ -85,6 +90,16 @@ func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 		}
 		if err := am.Replicate(ctx, s); err != nil {
 			t.Fatalf("a's change was not acknowledged: %v", err)
+		}
+		if err := am.Invalidate(ctx, out); err != nil {
+			t.Fatalf("a's logout was not acknowledged: %v", err)
+		}
+		newID, err := am.ChangeSessionID(ctx, ren, "")
+		if err != nil {
+			t.Fatalf("a's rename was not acknowledged: %v", err)
+		}
+		if d.m.Find(out.ID()) != nil || d.m.Find(oldID) != nil || d.m.Find(newID) == nil {
+			t.Fatal("the donor missed a's logout or rename")
 		}
 		if v, _ := delta.Attr[int](d.m.Find(s.ID()), "k"); v != 2 {
 			t.Fatalf("the donor holds k=%d, want 2", v)
@@ -100,16 +115,24 @@ func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 		if v, _ := delta.Attr[int](j.m.Find(s.ID()), "k"); v != 2 {
 			t.Errorf("j holds k=%d of a's session, want the acknowledged 2", v)
 		}
+		if j.m.Find(out.ID()) != nil {
+			t.Error("j holds the session a invalidated")
+		}
+		if j.m.Find(oldID) != nil || j.m.Find(newID) == nil {
+			t.Errorf("j holds the renamed session under its old id %v, under its new one %v",
+				j.m.Find(oldID) != nil, j.m.Find(newID) != nil)
+		}
 		if v, _ := delta.Attr[int](j.m.Find(untouched.ID()), "k"); v != 1 {
 			t.Errorf("j holds k=%d of the untouched session, want 1", v)
 		}
 		synctest.Wait() // a's goroutine counts after its last send
-		if st := j.m.Stats(); st.TransferAttempts != 1 || st.SessionsTransferred != 2 || st.CatchUps != 1 {
-			t.Errorf("attempts %d, transferred %d, caught up with %d: want the donor's 2 sessions in 1 attempt, then a",
+		if st := j.m.Stats(); st.TransferAttempts != 1 || st.SessionsTransferred != 4 || st.CatchUps != 1 {
+			t.Errorf("attempts %d, transferred %d, caught up with %d: want the donor's 4 sessions in 1 attempt, then a",
 				st.TransferAttempts, st.SessionsTransferred, st.CatchUps)
 		}
-		if served := am.Stats().SessionsServed; served != 1 {
-			t.Errorf("a sent %d sessions to catch j up, want 1 (the one it sent a change of since j started)", served)
+		if served := am.Stats().SessionsServed; served != 4 {
+			t.Errorf("a sent %d entries to catch j up, want 4 (the changed and the renamed session, the records of "+
+				"the logout and of the old id)", served)
 		}
 	})
 }

@@ -62,6 +62,7 @@ type removal struct {
 	id      string // the id as noted
 	version uint64 // the session's version when it was removed: copies up to it go
 	until   int64  // unix nanoseconds
+	noted   int64  // unix milliseconds: when last noted (a catch-up asks for those since)
 	renamed bool   // an old id, not a removed session
 	// to is the session an old id became, when this node held it (renamed.go); weak, so
 	// that a record does not keep a session's memory once it is gone.
@@ -103,7 +104,7 @@ func (r *removals) note(id string, version uint64, keep time.Duration, renamed b
 	key := removalKey(id, renamed)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e := removal{id: id, version: version, until: until, renamed: renamed}
+	e := removal{id: id, version: version, until: until, noted: now / int64(time.Millisecond), renamed: renamed}
 	if to != nil {
 		e.to = weak.Make(to)
 	}
@@ -191,14 +192,15 @@ func (r *removals) renamedTo(old string) *Session {
 	return e.to.Value()
 }
 
-// list returns the removals still kept, as entries of a state transfer chunk.
-func (r *removals) list() []SessionState {
+// list returns the removals still kept that were noted at or after since (unix ms; 0:
+// all), as entries of a state transfer chunk.
+func (r *removals) list(since int64) []SessionState {
 	now := time.Now().UnixNano()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]SessionState, 0, len(r.byID))
 	for _, e := range r.byID {
-		if e.until > now {
+		if e.until > now && e.noted >= since {
 			out = append(out, SessionState{ID: e.id, Version: e.version, Removed: true, Renamed: e.renamed})
 		}
 	}

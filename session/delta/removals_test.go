@@ -23,8 +23,8 @@ func TestRemovalsBounded(t *testing.T) {
 	if last := fmt.Sprint("id", maxRemovals+9); !r.covers(last, maxRemovals+9) || r.covers(last, maxRemovals+10) {
 		t.Error("the newest record does not cover its version, or covers a later one")
 	}
-	if len(r.list()) != maxRemovals {
-		t.Errorf("list has %d records", len(r.list()))
+	if len(r.list(0)) != maxRemovals {
+		t.Errorf("list has %d records", len(r.list(0)))
 	}
 
 	r = newRemovals()
@@ -44,7 +44,7 @@ func TestRemovalsBounded(t *testing.T) {
 		t.Error("an expired record is still found")
 	}
 	r.note("next", 1, time.Hour, false, nil)
-	if n := r.len(); n != 1 || len(r.list()) != 1 {
+	if n := r.len(); n != 1 || len(r.list(0)) != 1 {
 		t.Errorf("%d records after the expired one's time, want 1", n)
 	}
 	// A removed session's record covers its id under every route; an old id's only itself.

@@ -10,12 +10,13 @@ package delta
 // never look sessions up this way: an id changed at login stays dead for clients.
 
 // noteRenamed records that s was renamed from old, in the manager's record of removals
-// (removals.go).
+// (removals.go), with the highest version s knew then: a copy under old up to it is
+// stale (a refresh or a joiner's catch-up removes it, mergeRemoval).
 func (m *Manager) noteRenamed(old string, s *Session) {
 	s.mu.Lock()
-	sec := s.maxInactive
+	sec, v := s.maxInactive, s.topVersion()
 	s.mu.Unlock()
-	m.gone.note(old, 0, keepRemoval(sec), true, s)
+	m.gone.note(old, v, keepRemoval(sec), true, s)
 }
 
 // renamedFrom returns the session renamed lately from old, if this node still holds it.
