@@ -188,3 +188,29 @@ func TestJoinerCatchesUpOverTCP(t *testing.T) {
 		t.Errorf("j caught up with %d members, want 1", n)
 	}
 }
+
+// A member that runs no session manager refuses a catch-up's request (FAIL_ACK) as one
+// that does not list the joiner yet does: the two look alike, so the joiner asks it again
+// every second until MemberWait, counted from its start, is over, and is ready then,
+// with its donor's sessions and without counting it as caught up with.
+func TestCatchUpAsksAMemberWithoutSessionsUntilMemberWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		d := startReady(t, nw, delta.Config{JvmRoute: "d"})
+		ids := fill(t, d, 3)
+		_, _, kv := newKVChannel(t, nw)
+		start := time.Now()
+		j := startNode(t, nw, delta.Config{JvmRoute: "j", MemberWait: 3 * time.Second})
+		if err := j.m.WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited != 3*time.Second {
+			t.Errorf("ready after %v, want MemberWait (3s)", waited)
+		}
+		checkAll(t, j, ids)
+		if st := j.m.Stats(); st.TransferDonor == "" || st.CatchUps != 0 || kv.foreign.Load() != 4 {
+			t.Errorf("donor %q, caught up with %d, the kv node refused %d requests (want 4: at 0, 1, 2 and 3 s)",
+				st.TransferDonor, st.CatchUps, kv.foreign.Load())
+		}
+	})
+}
