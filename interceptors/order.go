@@ -50,6 +50,18 @@ type OrderConfig struct {
 	// Flag restricts ordering to messages carrying these option bits (Tomcat optionFlag,
 	// default 0 = every message). Both ends must agree.
 	Flag channel.SendOptions
+	// AcceptNonMembers holds the out-of-order messages of senders that are not members of
+	// the channel (neither the local member nor one the chain below lists, as the
+	// channel's own sender check asks) also where the channel checks senders
+	// (InterceptorBase.SendersChecked). By default such a message is never held: it is
+	// passed up at once, in arrival order, and its sender's counter moves past it (the gap
+	// is skipped), so that a stranger cannot make the node keep up to MaxQueue messages
+	// for Expire; the channel then drops it, unless a channel.NonMemberListener wants it.
+	// A channel with channel.Config.AcceptNonMembers, or without a Membership, has every
+	// sender's messages ordered. Set it when a NonMemberListener needs non-members'
+	// messages in order (no Tomcat equivalent: Tribes orders every sender's messages;
+	// default false).
+	AcceptNonMembers bool
 }
 
 // OrderStats are an Order interceptor's counters.
@@ -62,6 +74,7 @@ type OrderStats struct {
 	Late        uint64 // messages numbered below the counter (skipped already, or a restarted sender), delivered at once
 	Dropped     uint64 // expired messages dropped (DropExpired)
 	QueueFlush  uint64 // times a sender's queue reached MaxQueue
+	NonMember   uint64 // out-of-order messages of non-members passed up without waiting (AcceptNonMembers)
 	Waiting     int    // messages waiting now
 	UpErrors    uint64 // errors of deliveries made on behalf of another message
 	ShortFrames uint64 // received messages too short for the trailer
@@ -78,13 +91,15 @@ type OrderStats struct {
 // counters follow the application's order. A message whose delivery is made on behalf of a
 // later one (it was waiting) cannot report a listener error to its sender.
 //
-// The receive state of a sender that is not a member (Channel.Member) is forgotten by the
+// Where the channel checks senders, a non-member's message is never held: one numbered
+// ahead of its sender's counter is passed up at once (OrderConfig.AcceptNonMembers). The
+// receive state of a sender that is not a member (Channel.Member) is forgotten by the
 // first heartbeat after it sent nothing for a minute with nothing waiting, so that invented
 // sources cannot make it grow (Tomcat keeps it until memberDisappeared, which a non-member
-// never gets). This matters only where non-members' messages are wanted
-// (channel.Config.AcceptNonMembers, a channel.NonMemberListener): such a sender's next
-// message after a pause of a minute is numbered above 1 and waits Expire for the numbers
-// before it, then is delivered, or dropped with DropExpired.
+// never gets). Where non-members' messages are ordered (channel.Config.AcceptNonMembers,
+// OrderConfig.AcceptNonMembers), such a sender's next message after a pause of a minute is
+// numbered above 1 and waits Expire for the numbers before it, then is delivered, or
+// dropped with DropExpired.
 type Order struct {
 	channel.InterceptorBase
 	cfg OrderConfig
@@ -95,7 +110,7 @@ type Order struct {
 	inMu sync.Mutex
 	in   map[channel.MemberKey]*orderIn
 
-	sent, delivered, reordered, expired, skipped, late, dropped, flushes, upErrors, short atomic.Uint64
+	sent, delivered, reordered, expired, skipped, late, dropped, flushes, upErrors, short, nonMember atomic.Uint64
 }
 
 // orderIn is the receive state for one sender.
@@ -239,6 +254,18 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		// restarted its counter: deliver it, as Tomcat does whatever forwardExpired says.
 		o.late.Add(1)
 		s.ready = append(s.ready, msg)
+	case o.SendersChecked() && !o.cfg.AcceptNonMembers && !fromMember(o.Next(), msg.Source):
+		// A non-member's message is dropped by the channel (or taken by a
+		// NonMemberListener, unordered): never hold it. Its number is used up, so that
+		// the earlier ones count as late and its sender, once a member, is in step.
+		o.nonMember.Add(1)
+		o.releaseUpTo(s, nr-1, time.Time{})
+		s.ready = append(s.ready, msg)
+		if !before(nr, s.next) {
+			o.skipped.Add(uint64(nr - s.next))
+			s.next = nr + 1
+			o.releaseConsecutive(s)
+		}
 	default:
 		if _, dup := s.held[nr]; !dup {
 			s.held[nr] = &orderEntry{msg: msg, at: now}
@@ -433,17 +460,18 @@ func (o *Order) Stats() OrderStats {
 		Sent: o.sent.Load(), Delivered: o.delivered.Load(), Reordered: o.reordered.Load(),
 		Expired: o.expired.Load(), Skipped: o.skipped.Load(), Late: o.late.Load(),
 		Dropped: o.dropped.Load(), QueueFlush: o.flushes.Load(), Waiting: waiting,
-		UpErrors: o.upErrors.Load(), ShortFrames: o.short.Load(),
+		UpErrors: o.upErrors.Load(), ShortFrames: o.short.Load(), NonMember: o.nonMember.Load(),
 	}
 }
 
 func init() {
 	Register("order", func(p *Props) (channel.Interceptor, error) {
 		return NewOrder(OrderConfig{
-			Expire:      p.Duration("expire", DefaultOrderExpire),
-			DropExpired: !p.Bool("forwardExpired", true),
-			MaxQueue:    p.Int("maxQueue", DefaultOrderMaxQueue),
-			Flag:        channel.SendOptions(p.Int("optionFlag", 0)),
+			Expire:           p.Duration("expire", DefaultOrderExpire),
+			DropExpired:      !p.Bool("forwardExpired", true),
+			MaxQueue:         p.Int("maxQueue", DefaultOrderMaxQueue),
+			Flag:             channel.SendOptions(p.Int("optionFlag", 0)),
+			AcceptNonMembers: p.Bool("acceptNonMembers", false),
 		})
 	})
 }

@@ -433,3 +433,72 @@ func TestOrderDropExpiredKeepsFreshMessages(t *testing.T) {
 		}
 	})
 }
+
+// Order sits below the channel's member check, so a stranger's out-of-order messages used
+// to wait in its queue up to MaxQueue (2³¹−1) each for Expire, memory held for a sender
+// the channel drops anyway. Where the channel checks senders, a non-member's message is
+// passed up at once (and refused by the channel); a member's still waits.
+func TestOrderHoldsNothingForNonMembers(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	o := newOrder(t, OrderConfig{})
+	n := newCheckingNode(t, nw, o)
+	peer := newCheckingNode(t, nw, newOrder(t, OrderConfig{}))
+	startNodes(t, n, peer)
+	stranger := strangerMember(1)
+	const forged = 1000
+	for i := range uint32(forged) { // 2, 4, 6...: each one's predecessor never comes
+		nr := 2 * (i + 1)
+		err := n.tap.inject(orderedMsg(stranger, nr, "forged"))
+		if !errors.Is(err, channel.ErrNotMember) {
+			t.Fatalf("message %d from a stranger: %v, want ErrNotMember", nr, err)
+		}
+	}
+	if st := o.Stats(); st.Waiting != 0 {
+		t.Fatalf("after %d out-of-order messages of a stranger: %d of them waiting, want 0", forged, st.Waiting)
+	}
+	if got := len(n.messages()); got != 0 {
+		t.Fatalf("%d messages of a stranger delivered", got)
+	}
+	// A member's out-of-order message still waits for the one before it.
+	if err := n.tap.inject(orderedMsg(peer.member(), 2, "2")); err != nil {
+		t.Fatal(err)
+	}
+	if st := o.Stats(); st.Waiting != 1 {
+		t.Fatalf("a member's message numbered 2 before 1: %d waiting, want 1", st.Waiting)
+	}
+	if err := n.tap.inject(orderedMsg(peer.member(), 1, "1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%s", n.payloads()); got != "[1 2]" {
+		t.Fatalf("member's messages delivered as %s, want [1 2]", got)
+	}
+}
+
+// With AcceptNonMembers (a NonMemberListener that needs non-members' messages in order),
+// Order keeps ordering them where the channel checks senders.
+func TestOrderAcceptNonMembersHolds(t *testing.T) {
+	ics, err := Build("order(acceptNonMembers=true)", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ics[0].(*Order)
+	if !o.Config().AcceptNonMembers {
+		t.Fatal("acceptNonMembers=true not read")
+	}
+	nw := channeltest.NewNetwork()
+	n := newCheckingNode(t, nw, o)
+	startNodes(t, n)
+	if err := n.tap.inject(orderedMsg(strangerMember(1), 2, "2")); err != nil {
+		t.Fatal(err)
+	}
+	if st := o.Stats(); st.Waiting != 1 || st.NonMember != 0 {
+		t.Fatalf("with AcceptNonMembers: %d waiting, %d passed up (want 1 and 0)", st.Waiting, st.NonMember)
+	}
+	o.cfg.AcceptNonMembers = false
+	if err := n.tap.inject(orderedMsg(strangerMember(2), 2, "2")); !errors.Is(err, channel.ErrNotMember) {
+		t.Fatalf("without AcceptNonMembers: %v, want ErrNotMember", err)
+	}
+	if st := o.Stats(); st.Waiting != 1 || st.NonMember != 1 {
+		t.Fatalf("without AcceptNonMembers: %d waiting, %d passed up (want 1 and 1)", st.Waiting, st.NonMember)
+	}
+}
