@@ -55,6 +55,9 @@ const (
 	// DefaultMaxPendingBytes is the receiver-wide budget for bytes of partly received frames
 	// (no Tomcat equivalent).
 	DefaultMaxPendingBytes = 256 << 20
+	// DefaultUntrustedShare is the divisor of MaxPendingBytes that gives the default
+	// MaxUntrustedPendingBytes: a quarter of the budget (64 MiB of the default 256 MiB).
+	DefaultUntrustedShare = 4
 	// DefaultMaxPooledBytes is how many bytes of released large-frame buffers the receiver
 	// keeps for reuse (no Tomcat equivalent).
 	DefaultMaxPooledBytes = 16 << 20
@@ -146,6 +149,16 @@ type Config struct {
 	// while these and the decoded bytes waiting for workers (Stats.QueuedBytes) pass it. It must hold one frame of MaxFrameSize; zero
 	// means the larger of the default and that.
 	MaxPendingBytes int
+	// MaxUntrustedPendingBytes is the part of MaxPendingBytes that the large frames of
+	// strangers may hold together: frames on connections that have not carried a
+	// member's frame yet (any complete frame when the channel gives no sender check,
+	// Transport.SetSenderCheck) whose header, when the frame's buffer is reserved, does not
+	// name a member. Beyond it such a frame is refused and its connection closed
+	// (Stats.FramesRefused), so that however many connections strangers open, members
+	// keep the rest of the budget. No Tomcat equivalent; zero means MaxPendingBytes /
+	// DefaultUntrustedShare (64 MiB of the default budget); it must not exceed
+	// MaxPendingBytes.
+	MaxUntrustedPendingBytes int
 	// MaxPooledBytes bounds the buffers of large frames (32 KiB and more) that the receiver
 	// keeps for the next ones once the application released their messages
 	// (channel.Message.Release): the next large frame is read into such a buffer instead of
@@ -365,6 +378,12 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.MaxPendingBytes < wire.FrameLen(c.MaxFrameSize) {
 		return c, invalid("max pending bytes %d below one frame of MaxFrameSize %d", c.MaxPendingBytes, c.MaxFrameSize)
+	}
+	if c.MaxUntrustedPendingBytes == 0 {
+		c.MaxUntrustedPendingBytes = c.MaxPendingBytes / DefaultUntrustedShare
+	}
+	if c.MaxUntrustedPendingBytes < 0 || c.MaxUntrustedPendingBytes > c.MaxPendingBytes {
+		return c, invalid("max untrusted pending bytes %d not within 0 and MaxPendingBytes %d", c.MaxUntrustedPendingBytes, c.MaxPendingBytes)
 	}
 	for _, f := range []struct {
 		v   *time.Duration

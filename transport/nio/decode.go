@@ -70,6 +70,15 @@ type decoder struct {
 	bufs    *bufPool
 	doneBuf []byte
 
+	// strangers, if set, counts the part of pending reserved for frames of strangers:
+	// frames on a connection not trusted whose header, when their buffer was reserved,
+	// named no member (isMember); at most strangerLimit together (strangers.go).
+	strangers     *atomic.Int64
+	strangerLimit int64
+	isMember      func(*channel.Member) bool // the receiver's sender check; nil: any sender is a member
+	stranger      bool                       // the frame being assembled is charged to strangers
+	strangerRes   int64                      // the part of reserved charged to strangers
+
 	// trusted: the connection carried a member's frame (any complete frame when the
 	// receiver does not check senders; receiver.vet). Read by the sweeper.
 	trusted atomic.Bool
@@ -111,6 +120,7 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 		large = largeFrame
 	}
 	if total >= large {
+		d.stranger = d.isStranger(in, buffered)
 		if err := d.startAssembly(total, buffered); err != nil {
 			return cd, 0, false, err
 		}
@@ -345,6 +355,14 @@ func (d *decoder) reserve(n int) error {
 		d.pending.Add(-int64(n))
 		return errOverBudget
 	}
+	if d.stranger {
+		if d.strangers.Add(int64(n)) > d.strangerLimit {
+			d.strangers.Add(-int64(n))
+			d.pending.Add(-int64(n))
+			return errStrangersOverBudget
+		}
+		d.strangerRes += int64(n)
+	}
 	d.reserved += int64(n)
 	return nil
 }
@@ -359,6 +377,7 @@ func (d *decoder) grow(need int) error {
 	var grown []byte
 	size := min(d.asmTotal, max(2*cap(d.asm), need))
 	if d.pending != nil {
+		d.vouched()
 		size = d.asmTotal
 		if extra := size - int(d.reserved); extra > 0 {
 			if err := d.reserve(extra); err != nil {
@@ -383,6 +402,7 @@ func (d *decoder) abandon() {
 	if d.reserved > 0 {
 		d.pending.Add(-d.reserved)
 	}
+	d.unchargeStranger()
 	if d.counted {
 		d.arriving.add(d.from, -1)
 		d.counted = false

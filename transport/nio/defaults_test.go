@@ -31,6 +31,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"MaxConnQueueBytes", c.MaxConnQueueBytes, 4 << 20},
 		{"MaxFrameSize", c.MaxFrameSize, 16 << 20},
 		{"MaxPendingBytes", c.MaxPendingBytes, 256 << 20},
+		{"MaxUntrustedPendingBytes", c.MaxUntrustedPendingBytes, 64 << 20},
 		{"MaxPooledBytes", c.MaxPooledBytes, 16 << 20},
 		{"MaxConnections", c.MaxConnections, 4096},
 		{"MaxConnOutboundBytes", c.MaxConnOutboundBytes, 256 << 10},

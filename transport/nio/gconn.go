@@ -117,7 +117,7 @@ type gconn struct {
 func newGconn(np *netpoll, c *net.TCPConn) *gconn {
 	r := np.r
 	gc := &gconn{np: np, r: r, c: c, opened: time.Now().UnixNano(),
-		dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending, arriving: r.arriving, bufs: r.bufs}}
+		dec: r.newDecoder()}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		gc.remote, gc.peer = a.String(), a.IP.String()
 	}

@@ -36,6 +36,7 @@ type receiver struct {
 	limit      int64 // MaxConnQueueBytes
 	hardCap    int   // inbound bytes beyond which a connection is closed (only a paused one gets there)
 	maxPending int64
+	maxStrange int64 // MaxUntrustedPendingBytes
 	maxConns   int64
 	maxOut     int
 	inline     bool                       // DeliverOnEventLoop
@@ -79,6 +80,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		limit:      int64(cfg.MaxConnQueueBytes),
 		hardCap:    cfg.MaxConnQueueBytes + readBufferCap,
 		maxPending: int64(cfg.MaxPendingBytes),
+		maxStrange: int64(cfg.MaxUntrustedPendingBytes),
 		bufs:       newBufPool(cfg.MaxPooledBytes),
 		maxConns:   int64(cfg.MaxConnections),
 		maxOut:     cfg.MaxConnOutboundBytes,
@@ -242,8 +244,7 @@ func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			"tribes nio receiver refusing a connection: MaxConnections are open", "remote", remote(c), "max", r.maxConns)
 		return nil, gnet.Close
 	}
-	rc := &rconn{r: r, c: c, dec: decoder{maxBody: r.maxBody, pending: &r.st.pendingBytes, limit: r.maxPending, arriving: r.arriving,
-		bufs: r.bufs},
+	rc := &rconn{r: r, c: c, dec: r.newDecoder(),
 		fd: c.Fd(), opened: time.Now(), remote: remote(c), peer: peerOf(c), drained: make(chan struct{}, 1)}
 	rc.ackDone = rc.onAckWritten
 	rc.dec.direct = rc.readSocket

@@ -26,6 +26,7 @@ type Stats struct {
 	AckPauses         uint64 // times decoding of a connection paused because MaxConnOutboundBytes were queued (EngineGoroutine: an ACK write blocked for a sweeper tick)
 	FramesRefused     uint64 // frames refused, and their connections closed, because MaxPendingBytes was spent
 	PendingBytes      int64  // gauge: bytes of partly received frames held, all connections
+	UntrustedBytes    int64  // gauge: the part of PendingBytes reserved for strangers' large frames (MaxUntrustedPendingBytes)
 	ReceiverFailures  uint64 // times the receiver's engine stopped by itself (for example on EMFILE); EngineGoroutine: runs of accepts failing on exhausted descriptors or memory (other accept errors are AcceptErrors)
 	ReceiverRestarts  uint64 // times it was restarted after such a failure; EngineGoroutine: times accept worked again after them
 	AcceptErrors      uint64 // EngineGoroutine: accepts that failed other than on exhausted descriptors or memory (ECONNABORTED, EPERM...), retried after a back-off
@@ -50,7 +51,7 @@ type counters struct {
 	datagramsReceived, connsRefused, connsTimedOut, connsStalled, ackPauses atomic.Uint64
 	framesRefused, receiverFailures, receiverRestarts, connsNonMember       atomic.Uint64
 	framesLost, acceptErrors                                                atomic.Uint64
-	connsOpen, queuedBytes, pendingBytes                                    atomic.Int64
+	connsOpen, queuedBytes, pendingBytes, untrustedBytes                    atomic.Int64
 	messagesSent, bytesSent, sendErrors, retries, ackTimeouts, failAcksRecv atomic.Uint64
 	dials, dialFailures, connsExpired                                       atomic.Uint64
 	connsPooled                                                             atomic.Int64
@@ -78,6 +79,7 @@ func (c *counters) snapshot() Stats {
 		AckPauses:         c.ackPauses.Load(),
 		FramesRefused:     c.framesRefused.Load(),
 		PendingBytes:      c.pendingBytes.Load(),
+		UntrustedBytes:    c.untrustedBytes.Load(),
 		ReceiverFailures:  c.receiverFailures.Load(),
 		ReceiverRestarts:  c.receiverRestarts.Load(),
 		AcceptErrors:      c.acceptErrors.Load(),

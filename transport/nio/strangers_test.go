@@ -1,0 +1,102 @@
+package nio
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/wire"
+)
+
+// A connection that has not carried a member's frame reserves minAssembly (64 KiB) of
+// MaxPendingBytes for a large frame's header alone. Each is small, but they added up:
+// MaxPendingBytes / 64 KiB such connections (4 096, MaxConnections, at the defaults) spent
+// the whole budget, and every large message of the members was refused until FrameTimeout
+// closed them (the stranger reopens them). Strangers' large frames now share
+// MaxUntrustedPendingBytes (a quarter of the budget by default): the connections beyond
+// it are refused, and a member's message of MaxFrameSize, on a new connection of its own,
+// gets through.
+func TestStrangersShareOfTheBudgetIsBounded(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, cfg Config) {
+		const (
+			maxFrame = 1 << 20
+			budget   = 4 << 20
+			conns    = budget / minAssembly // enough to spend the whole budget
+		)
+		cfg.MaxFrameSize = maxFrame
+		cfg.MaxPendingBytes = budget
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var member atomic.Pointer[channel.MemberKey]
+		tr.SetSenderCheck(func(src *channel.Member) bool {
+			k := member.Load()
+			return k != nil && src.Key() == *k
+		})
+		rec := newRecorder(4)
+		if err := tr.Start(context.Background(), channel.SvcTransport, rec.rx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+		b := &node{t: tr, member: memberOf(tr)}
+		if got := tr.cfg.MaxUntrustedPendingBytes; got != budget/DefaultUntrustedShare {
+			t.Fatalf("MaxUntrustedPendingBytes %d, want a quarter of MaxPendingBytes, %d", got, budget/DefaultUntrustedShare)
+		}
+
+		hdr := wire.AppendFrameHeader(nil, maxFrame-wire.FrameOverhead)
+		for range conns {
+			c := dialRaw(t, b)
+			if _, err := c.Write(hdr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Every header was read: it holds minAssembly or its connection was refused.
+		testutil.EventuallyTrue(t, waitTimeout, "headers read", func() bool {
+			st := tr.Stats()
+			return st.PendingBytes/minAssembly+int64(st.FramesRefused) >= conns
+		})
+		st := tr.Stats()
+		t.Logf("%d stranger connections: %d bytes of the budget held (%d by strangers), %d refused",
+			conns, st.PendingBytes, st.UntrustedBytes, st.FramesRefused)
+		if st.PendingBytes > budget/DefaultUntrustedShare || st.UntrustedBytes != st.PendingBytes {
+			t.Errorf("strangers hold %d bytes of the budget (%d counted as theirs), want at most MaxUntrustedPendingBytes, %d",
+				st.PendingBytes, st.UntrustedBytes, budget/DefaultUntrustedShare)
+		}
+
+		// A member's message of nearly MaxFrameSize, on a new connection.
+		a := startNode(t, testConfig(), nil)
+		k := a.member.Key()
+		member.Store(&k)
+		err = a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, make([]byte, maxFrame-1024)))
+		if err != nil {
+			t.Fatalf("a member's message is refused while strangers hold %d bytes of the %d-byte budget (FramesRefused %d): %v",
+				tr.Stats().PendingBytes, budget, tr.Stats().FramesRefused, err)
+		}
+		if m := rec.next(t); len(m.Data) != maxFrame-1024 {
+			t.Fatalf("delivered %d bytes, want %d", len(m.Data), maxFrame-1024)
+		}
+		if st := tr.Stats(); st.UntrustedBytes > budget/DefaultUntrustedShare {
+			t.Fatalf("strangers' share %d after the member's message, over %d", st.UntrustedBytes, budget/DefaultUntrustedShare)
+		}
+	})
+}
+
+// MaxUntrustedPendingBytes is a part of MaxPendingBytes: more, or negative, is refused.
+func TestMaxUntrustedPendingBytesValidated(t *testing.T) {
+	for _, v := range []int{-1, DefaultMaxPendingBytes + 1} {
+		cfg := DefaultConfig()
+		cfg.MaxUntrustedPendingBytes = v
+		if _, err := New(cfg); !errors.Is(err, channel.ErrInvalidConfig) {
+			t.Errorf("MaxUntrustedPendingBytes %d: %v, want ErrInvalidConfig", v, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.MaxUntrustedPendingBytes = DefaultMaxPendingBytes
+	if _, err := New(cfg); err != nil {
+		t.Errorf("MaxUntrustedPendingBytes = MaxPendingBytes: %v", err)
+	}
+}
