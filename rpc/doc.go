@@ -51,9 +51,13 @@
 //     decided on its rpc id alone, the payload not decoded
 //     (TestNonMemberPayloadNotDecoded).
 //   - The reply to a non-member's request is sent off the receiving goroutine, at most
-//     MaxNonMemberReplies at once, the rest dropped (Stats); Java replies from the
-//     receiver thread, where a send to an address that does not answer holds it for the
-//     sender's timeout (TestNonMemberRepliesOffTheReceiver).
+//     MaxNonMemberReplies at once, one more cancelling the oldest (Stats); Java replies
+//     from the receiver thread, where a send to an address that does not answer holds it
+//     for the sender's timeout (TestNonMemberRepliesOffTheReceiver). A stranger keeping
+//     MaxNonMemberReplies replies hanging so cannot have the replies to joining nodes
+//     dropped (TestStrangerCannotCrowdOutRepliesToJoiners); while as many cancelled
+//     sends have not ended yet, further replies are dropped
+//     (TestStrangerRepliesGoroutinesBounded).
 //   - A received RpcMessage is bounded by Config.MaxMessageBytes (64 MiB by default;
 //     Java has none), on top of the transport's frame limit. A reply lost to either
 //     limit leaves its call waiting for its context, as a reply lost in Java would; the

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -119,26 +118,30 @@ type Config struct {
 	// membership one. Default false.
 	//
 	// The reply to a non-member's request is sent off the receiving goroutine, at most
-	// MaxNonMemberReplies at once; beyond, it is not sent (Stats.NonMemberRepliesDropped):
-	// the address it goes to is the request's to write, and a send to one that does not
-	// answer takes the transport's timeout, which would otherwise hold the receiving
-	// goroutine (Java's RpcChannel sends every reply from the receiver thread). Whether
+	// MaxNonMemberReplies at once; one more cancels the oldest of them
+	// (Stats.NonMemberRepliesCancelled): the address a reply goes to is the request's to
+	// write, and a send to one that does not answer takes the transport's timeout, which
+	// would otherwise hold the receiving goroutine (Java's RpcChannel sends every reply
+	// from the receiver thread), and a stranger keeping MaxNonMemberReplies such sends in
+	// flight would otherwise have every other non-member's reply dropped. Whether
 	// the sender is a member is decided before the Handler runs. Replies to members are
 	// sent on the receiving goroutine, as in Java.
 	AcceptNonMembers bool
 }
 
 // MaxNonMemberReplies is how many replies to non-members an rpc.Channel sends at once
-// (Config.AcceptNonMembers).
+// (Config.AcceptNonMembers); as many more may still be ending after being cancelled.
 const MaxNonMemberReplies = 16
 
 // Stats are the counters of an rpc.Channel.
 type Stats struct {
 	// NonMemberReplies counts the replies to non-members sent off the receiving goroutine
-	// (Config.AcceptNonMembers), NonMemberRepliesDropped those not sent because
-	// MaxNonMemberReplies were in flight (or the rpc.Channel was closed), and
-	// NonMemberReplyErrors those whose send failed.
-	NonMemberReplies, NonMemberRepliesDropped, NonMemberReplyErrors uint64
+	// (Config.AcceptNonMembers); NonMemberRepliesCancelled those of them cancelled to make
+	// room for a newer one when MaxNonMemberReplies were in flight;
+	// NonMemberRepliesDropped those not sent because, besides MaxNonMemberReplies in
+	// flight, as many cancelled ones had not ended yet (or the rpc.Channel was closed);
+	// and NonMemberReplyErrors those whose send failed otherwise.
+	NonMemberReplies, NonMemberRepliesCancelled, NonMemberRepliesDropped, NonMemberReplyErrors uint64
 }
 
 // Channel is Tribes' RpcChannel: request/reply calls over a channel.Channel, wire
@@ -154,9 +157,7 @@ type Channel struct {
 	mu      sync.Mutex
 	pending map[string]*collector // by call uuid
 
-	// strangerSends holds a token per reply to a non-member in flight; Close takes them all.
-	strangerSends                              chan struct{}
-	strangerSent, strangerDropped, strangerErr atomic.Uint64
+	strangers strangerReplies // replies to non-members in flight (stranger.go)
 }
 
 // New registers an rpc.Channel with id cfg.ID on cfg.Channel. Several rpc.Channels with
@@ -176,7 +177,7 @@ func New(cfg Config) (*Channel, error) {
 		cfg.MaxMessageBytes = jserial.DefaultMaxBytes
 	}
 	cfg.ID = append([]byte(nil), cfg.ID...)
-	c := &Channel{cfg: cfg, pending: map[string]*collector{}, strangerSends: make(chan struct{}, MaxNonMemberReplies)}
+	c := &Channel{cfg: cfg, pending: map[string]*collector{}}
 	c.life, c.close = context.WithCancel(context.Background())
 	if err := register(c); err != nil {
 		return nil, err
@@ -194,18 +195,16 @@ func (c *Channel) ID() []byte { return append([]byte(nil), c.cfg.ID...) }
 func (c *Channel) Close() error {
 	c.once.Do(func() {
 		unregister(c)
+		c.strangers.close()
 		c.close()
-		for range cap(c.strangerSends) {
-			c.strangerSends <- struct{}{}
-		}
+		c.strangers.wait()
 	})
 	return nil
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Channel) Stats() Stats {
-	return Stats{NonMemberReplies: c.strangerSent.Load(), NonMemberRepliesDropped: c.strangerDropped.Load(),
-		NonMemberReplyErrors: c.strangerErr.Load()}
+	return c.strangers.stats()
 }
 
 // Call sends msg to the members in to (every current member when to is empty) as an
@@ -366,33 +365,9 @@ func (c *Channel) received(m *message, from channel.Member) error {
 	}
 	out := &message{reply: true, uuid: m.uuid, rpcID: m.rpcID, payload: reply}
 	if stranger {
-		return c.replyToStranger(from, out)
+		return c.strangers.reply(c, from, out)
 	}
 	return c.disp.send(context.Background(), from, out, c.cfg.ReplyOptions)
-}
-
-// replyToStranger sends the reply to a non-member's request from a goroutine of its own,
-// at most MaxNonMemberReplies at once (Config.AcceptNonMembers); beyond, the reply is
-// dropped and counted.
-func (c *Channel) replyToStranger(to channel.Member, m *message) error {
-	data, err := m.marshal()
-	if err != nil {
-		return err
-	}
-	select {
-	case c.strangerSends <- struct{}{}:
-	default:
-		c.strangerDropped.Add(1)
-		return nil
-	}
-	c.strangerSent.Add(1)
-	go func() {
-		defer func() { <-c.strangerSends }()
-		if c.disp.sendData(c.life, to, data, c.cfg.ReplyOptions) != nil {
-			c.strangerErr.Add(1)
-		}
-	}()
-	return nil
 }
 
 // collector gathers the replies of one call (Java's RpcCollector). Unlike Java's, which

@@ -1,0 +1,98 @@
+package rpc
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// strangerReplies sends the replies to non-members' requests, each from a goroutine of
+// its own (Config.AcceptNonMembers). At most MaxNonMemberReplies are in flight; one more
+// cancels the oldest, so that sends to addresses that do not answer (a stranger's
+// requests name any address) cannot keep the replies to joining nodes from being sent:
+// a reply to a reachable node is done long before MaxNonMemberReplies newer requests
+// arrive. A cancelled send still holds its goroutine until the transport gives up; while
+// MaxNonMemberReplies of them are ending, further replies are dropped, so that at most
+// twice MaxNonMemberReplies goroutines exist.
+type strangerReplies struct {
+	mu       sync.Mutex
+	inFlight []*strangerSend // oldest first, at most MaxNonMemberReplies
+	ending   int             // cancelled sends whose goroutine has not returned
+	closed   bool
+	wg       sync.WaitGroup
+
+	sent, cancelled, dropped, failed atomic.Uint64
+}
+
+type strangerSend struct {
+	cancel    context.CancelFunc
+	cancelled bool // by a newer reply; guarded by strangerReplies.mu
+}
+
+// reply sends m to the non-member to from a goroutine of its own.
+func (s *strangerReplies) reply(c *Channel, to channel.Member, m *message) error {
+	data, err := m.marshal()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed || len(s.inFlight) == MaxNonMemberReplies && s.ending >= MaxNonMemberReplies {
+		s.mu.Unlock()
+		s.dropped.Add(1)
+		return nil
+	}
+	if len(s.inFlight) == MaxNonMemberReplies {
+		oldest := s.inFlight[0]
+		s.inFlight = s.inFlight[1:]
+		oldest.cancelled = true
+		oldest.cancel()
+		s.ending++
+		s.cancelled.Add(1)
+	}
+	ctx, cancel := context.WithCancel(c.life)
+	send := &strangerSend{cancel: cancel}
+	s.inFlight = append(s.inFlight, send)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.sent.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := c.disp.sendData(ctx, to, data, c.cfg.ReplyOptions)
+		cancel()
+		s.mu.Lock()
+		cancelled := send.cancelled
+		if cancelled {
+			s.ending--
+		} else {
+			for i, x := range s.inFlight {
+				if x == send {
+					s.inFlight = append(s.inFlight[:i], s.inFlight[i+1:]...)
+					break
+				}
+			}
+		}
+		s.mu.Unlock()
+		if err != nil && !cancelled {
+			s.failed.Add(1)
+		}
+	}()
+	return nil
+}
+
+// close refuses further replies; the caller then cancels the channel's life (which ends
+// the sends in flight) and waits.
+func (s *strangerReplies) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// wait returns once every reply's goroutine has returned.
+func (s *strangerReplies) wait() { s.wg.Wait() }
+
+func (s *strangerReplies) stats() Stats {
+	return Stats{NonMemberReplies: s.sent.Load(), NonMemberRepliesCancelled: s.cancelled.Load(),
+		NonMemberRepliesDropped: s.dropped.Load(), NonMemberReplyErrors: s.failed.Load()}
+}
