@@ -27,6 +27,13 @@ const (
 // after its last message (Heartbeat).
 const orderForgetIdle = time.Minute
 
+// orderMaxStrangers bounds the receive states of senders that were not members when their
+// first message came, where the channel checks senders: beyond it, such a sender's
+// messages are passed up at once, unordered, without a state (the channel drops them),
+// so that invented sources, one per connection, cannot make Order keep a state each for
+// orderForgetIdle.
+const orderMaxStrangers = 1024
+
 // OrderTrailerLen is the size of the counter Order appends to each message.
 const OrderTrailerLen = 4
 
@@ -92,7 +99,9 @@ type OrderStats struct {
 // later one (it was waiting) cannot report a listener error to its sender.
 //
 // Where the channel checks senders, a non-member's message is never held: one numbered
-// ahead of its sender's counter is passed up at once (OrderConfig.AcceptNonMembers). The
+// ahead of its sender's counter is passed up at once (OrderConfig.AcceptNonMembers), and at
+// most 1 024 senders that were not members at their first message get a receive state:
+// the messages of further ones are passed up at once without one. The
 // receive state of a sender that is not a member (Channel.Member) is forgotten by the
 // first heartbeat after it sent nothing for a minute with nothing waiting, so that invented
 // sources cannot make it grow (Tomcat keeps it until memberDisappeared, which a non-member
@@ -107,8 +116,9 @@ type Order struct {
 	outMu sync.Mutex
 	out   map[channel.MemberKey]*atomic.Uint32
 
-	inMu sync.Mutex
-	in   map[channel.MemberKey]*orderIn
+	inMu      sync.Mutex
+	in        map[channel.MemberKey]*orderIn
+	strangers int // states in in marked stranger (orderMaxStrangers)
 
 	sent, delivered, reordered, expired, skipped, late, dropped, flushes, upErrors, short, nonMember atomic.Uint64
 }
@@ -121,6 +131,7 @@ type orderIn struct {
 	ready      []*channel.Message     // in order, to be delivered by whoever delivers
 	delivering bool                   // a goroutine is delivering ready messages
 	gone       bool                   // removed by MemberDisappeared or Heartbeat; look the sender up again
+	stranger   bool                   // counted in Order.strangers; guarded by Order.inMu
 	src        channel.Member         // the sender (its address and id only)
 	lastRecv   time.Time              // when its last message arrived
 }
@@ -208,16 +219,44 @@ func ParseOrderTrailer(b []byte) (data []byte, nr uint32, err error) {
 // that the 32-bit counters may wrap).
 func before(a, b uint32) bool { return int32(a-b) < 0 }
 
-func (o *Order) sender(m channel.Member) *orderIn {
+// sender returns the receive state of m, made if needed; nil for a sender that is not a
+// member, where non-members are not ordered (checked), once orderMaxStrangers of them
+// have a state.
+func (o *Order) sender(m channel.Member, checked bool) *orderIn {
+	k := m.Key()
+	o.inMu.Lock()
+	s := o.in[k]
+	o.inMu.Unlock()
+	if s != nil {
+		return s
+	}
+	stranger := checked && !fromMember(o.Next(), m)
 	o.inMu.Lock()
 	defer o.inMu.Unlock()
-	s := o.in[m.Key()]
-	if s == nil {
-		src := channel.Member{Host: slices.Clone(m.Host), Port: m.Port, UniqueID: m.UniqueID}
-		s = &orderIn{next: 1, held: map[uint32]*orderEntry{}, src: src}
-		o.in[m.Key()] = s
+	if s = o.in[k]; s != nil {
+		return s
 	}
+	if stranger {
+		if o.strangers >= orderMaxStrangers {
+			return nil
+		}
+		o.strangers++
+	}
+	src := channel.Member{Host: slices.Clone(m.Host), Port: m.Port, UniqueID: m.UniqueID}
+	s = &orderIn{next: 1, held: map[uint32]*orderEntry{}, src: src, stranger: stranger}
+	o.in[k] = s
 	return s
+}
+
+// forget removes s from the receive states. Caller holds o.inMu.
+func (o *Order) forget(s *orderIn) {
+	if k := s.src.Key(); o.in[k] == s {
+		delete(o.in, k)
+		if s.stranger {
+			s.stranger = false
+			o.strangers--
+		}
+	}
 }
 
 // MessageReceived strips the trailer and delivers msg once every earlier message of its
@@ -236,12 +275,19 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 	}
 	msg.Data = data
 	now := time.Now()
-	s := o.sender(msg.Source)
-	s.mu.Lock()
-	for s.gone {
-		s.mu.Unlock()
-		s = o.sender(msg.Source)
+	checked := o.SendersChecked() && !o.cfg.AcceptNonMembers
+	s := o.sender(msg.Source, checked)
+	for s != nil {
 		s.mu.Lock()
+		if !s.gone {
+			break
+		}
+		s.mu.Unlock()
+		s = o.sender(msg.Source, checked)
+	}
+	if s == nil { // a non-member beyond orderMaxStrangers: never held, never recorded
+		o.nonMember.Add(1)
+		return o.Prev().MessageReceived(msg)
 	}
 	s.lastRecv = now
 	switch {
@@ -254,7 +300,7 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		// restarted its counter: deliver it, as Tomcat does whatever forwardExpired says.
 		o.late.Add(1)
 		s.ready = append(s.ready, msg)
-	case o.SendersChecked() && !o.cfg.AcceptNonMembers && !fromMember(o.Next(), msg.Source):
+	case checked && !fromMember(o.Next(), msg.Source):
 		// A non-member's message is dropped by the channel (or taken by a
 		// NonMemberListener, unordered): never hold it. Its number is used up, so that
 		// the earlier ones count as late and its sender, once a member, is in step.
@@ -398,16 +444,31 @@ func (o *Order) Heartbeat() {
 		s.mu.Lock()
 		idle := s.idle(now)
 		s.mu.Unlock()
-		if !idle || fromMember(o.Next(), s.src) {
+		o.inMu.Lock()
+		stranger := s.stranger
+		o.inMu.Unlock()
+		if !idle && !stranger {
+			continue
+		}
+		if fromMember(o.Next(), s.src) {
+			if stranger { // a sender that joined: no longer counted among the strangers
+				o.inMu.Lock()
+				if s.stranger {
+					s.stranger = false
+					o.strangers--
+				}
+				o.inMu.Unlock()
+			}
+			continue
+		}
+		if !idle {
 			continue
 		}
 		s.mu.Lock()
 		if s.idle(now) { // nothing arrived meanwhile
 			s.gone = true
 			o.inMu.Lock()
-			if k := s.src.Key(); o.in[k] == s {
-				delete(o.in, k)
-			}
+			o.forget(s)
 			o.inMu.Unlock()
 		}
 		s.mu.Unlock()
@@ -429,7 +490,9 @@ func (o *Order) MemberDisappeared(m channel.Member) {
 	o.outMu.Unlock()
 	o.inMu.Lock()
 	s := o.in[m.Key()]
-	delete(o.in, m.Key())
+	if s != nil {
+		o.forget(s)
+	}
 	o.inMu.Unlock()
 	if s != nil {
 		s.mu.Lock()

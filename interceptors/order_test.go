@@ -14,6 +14,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 func newOrder(t testing.TB, cfg OrderConfig) *Order {
@@ -500,5 +501,75 @@ func TestOrderAcceptNonMembersHolds(t *testing.T) {
 	}
 	if st := o.Stats(); st.Waiting != 1 || st.NonMember != 1 {
 		t.Fatalf("without AcceptNonMembers: %d waiting, %d passed up (want 1 and 1)", st.Waiting, st.NonMember)
+	}
+}
+
+// Each invented source a stranger writes in a message (one per connection: the receiver
+// closes it after the channel's refusal) made Order keep a receive state for a minute
+// (TestOrderForgetsNonMemberSenders), however many arrived in that minute. Where the
+// channel checks senders, states of non-members are now capped at orderMaxStrangers; the
+// messages of the others pass unordered, and a member still gets a state.
+func TestOrderBoundsStrangerStates(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	o := newOrder(t, OrderConfig{})
+	n := newCheckingNode(t, nw, o)
+	peer := newCheckingNode(t, nw, newOrder(t, OrderConfig{}))
+	startNodes(t, n, peer)
+	const strangers = 3 * orderMaxStrangers
+	for i := range strangers {
+		if err := n.tap.inject(orderedMsg(strangerMember(i), 1, "forged")); !errors.Is(err, channel.ErrNotMember) {
+			t.Fatalf("message of stranger %d: %v, want ErrNotMember", i, err)
+		}
+	}
+	o.inMu.Lock()
+	kept := len(o.in)
+	o.inMu.Unlock()
+	if kept > orderMaxStrangers {
+		t.Fatalf("%d receive states kept for %d invented senders, want at most %d", kept, strangers, orderMaxStrangers)
+	}
+	for _, nr := range []uint32{2, 1} {
+		if err := n.tap.inject(orderedMsg(peer.member(), nr, fmt.Sprint(nr))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fmt.Sprintf("%s", n.payloads()); got != "[1 2]" {
+		t.Fatalf("a member's messages with the strangers' states full: delivered %s, want [1 2]", got)
+	}
+}
+
+// A sender counted among the strangers when its first message came (a node joining) stops
+// counting once it is a member, at the next heartbeat: its state is kept, in step.
+func TestOrderJoinerLeavesTheStrangers(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	o := newOrder(t, OrderConfig{})
+	n := newCheckingNode(t, nw, o)
+	joiner := newCheckingNode(t, nw, newOrder(t, OrderConfig{}))
+	startNodes(t, n, joiner)
+	listed := func() bool {
+		_, ok := n.ch.Member(joiner.member().Key())
+		return ok
+	}
+	nw.Partition(n.net, joiner.net) // n does not list the joiner (yet)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the joiner not listed", func() bool { return !listed() })
+	if err := n.tap.inject(orderedMsg(joiner.member(), 1, "early")); !errors.Is(err, channel.ErrNotMember) {
+		t.Fatalf("a joiner's message before it is a member: %v, want ErrNotMember", err)
+	}
+	o.inMu.Lock()
+	before := o.strangers
+	o.inMu.Unlock()
+	nw.Heal(n.net, joiner.net)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the joiner listed", listed)
+	n.ch.Heartbeat()
+	o.inMu.Lock()
+	after, kept := o.strangers, o.in[joiner.member().Key()] != nil
+	o.inMu.Unlock()
+	if before != 1 || after != 0 || !kept {
+		t.Fatalf("strangers counted %d before the join, %d after (want 1, 0); state kept %v", before, after, kept)
+	}
+	if err := n.tap.inject(orderedMsg(joiner.member(), 2, "2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%s", n.payloads()); got != "[2]" {
+		t.Fatalf("the joiner's next message: delivered %s, want [2] at once", got)
 	}
 }
