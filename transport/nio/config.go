@@ -149,11 +149,13 @@ type Config struct {
 	// while these and the decoded bytes waiting for workers (Stats.QueuedBytes) pass it. It must hold one frame of MaxFrameSize; zero
 	// means the larger of the default and that.
 	MaxPendingBytes int
-	// MaxUntrustedPendingBytes is the part of MaxPendingBytes that the large frames of
-	// strangers may hold together: frames on connections that have not carried a
-	// member's frame yet (any complete frame when the channel gives no sender check,
-	// Transport.SetSenderCheck) whose header, when the frame's buffer is reserved, does not
-	// name a member. Beyond it such a frame is refused and its connection closed
+	// MaxUntrustedPendingBytes is the part of MaxPendingBytes that the partly received
+	// frames of strangers may hold together: frames on connections that have not carried
+	// a member's frame yet (any complete frame when the channel gives no sender check,
+	// Transport.SetSenderCheck) whose header does not name a member (or has not arrived),
+	// large ones from when their buffer is reserved, small ones (under 32 KiB) as their
+	// bytes wait in the connection's buffer. Beyond it such a frame is refused and its
+	// connection closed
 	// (Stats.FramesRefused), so that however many connections strangers open, members
 	// keep the rest of the budget. No Tomcat equivalent; zero means MaxPendingBytes /
 	// DefaultUntrustedShare (64 MiB of the default budget); it must not exceed

@@ -216,11 +216,12 @@
 //     fit, or a connection whose buffered bytes arrive while the budget (counting the
 //     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
 //     received frames hold at most MaxPendingBytes, however many connections send them.
-//     Strangers' large frames (on a connection not trusted, whose header names no member
-//     when their buffer is reserved) share MaxUntrustedPendingBytes of it, a quarter by
+//     Strangers' partial frames (on a connection not trusted, whose header names no
+//     member: large ones when their buffer is reserved, small ones while their bytes wait
+//     in the connection's buffer) share MaxUntrustedPendingBytes of it, a quarter by
 //     default (Stats.UntrustedBytes): beyond it they are refused the same way, so that
-//     many connections of 64 KiB each cannot spend what members need
-//     (TestStrangersShareOfTheBudgetIsBounded).
+//     many connections of up to 64 KiB each cannot spend what members need
+//     (TestStrangersShareOfTheBudgetIsBounded, TestStrangersPartialSmallFramesBounded).
 //   - A ReceiveFunc (or a channel listener) that is done with a large message's Data can
 //     call channel.Message.Release: the frame's buffer then goes to a receiver-wide pool
 //     of at most MaxPooledBytes (default 16 MiB), and a later large frame is read into it

@@ -110,6 +110,7 @@ type gconn struct {
 
 	batch  []inItem
 	held   int64                       // bytes of a partial small frame counted in Stats.PendingBytes
+	strays int64                       // the part of them counted in strangers' share (decoder.strangerHeld)
 	direct func(p []byte) (int, error) // readDirect, made once (a method value allocates)
 	sock   rawSock                     // c's small reads and writes
 }
@@ -135,13 +136,18 @@ func (gc *gconn) serve() {
 		gc.expired.Store(true) // the sweeper must not count it any more
 		_ = gc.c.Close()
 		r.st.pendingBytes.Add(-gc.held)
+		gc.dec.releaseHeld(&gc.strays)
 		gc.dec.abandon()
 	}()
 	for {
 		if !gc.decodeAndDeliver() {
 			return
 		}
-		gc.trackPartial()
+		if !gc.trackPartial() {
+			gc.markExpired()
+			r.reject(errStrangersOverBudget, gc.peer, gc.remote)
+			return
+		}
 		n, err := gc.in.fill(&gc.sock)
 		if n > 0 && !gc.started.Load() {
 			gc.started.Store(true)
@@ -283,9 +289,10 @@ func (gc *gconn) readDirect(p []byte) (int, error) {
 }
 
 // trackPartial updates the connection's share of Stats.PendingBytes (the bytes of a
-// partial small frame; large ones are reserved by the decoder) and starts the frame
-// deadline when a partial frame waits.
-func (gc *gconn) trackPartial() {
+// partial small frame; large ones are reserved by the decoder) and of strangers' share,
+// and starts the frame deadline when a partial frame waits. It reports false when the
+// connection is to be refused: a stranger's partial frame passes strangers' share.
+func (gc *gconn) trackPartial() bool {
 	in := int64(gc.in.InboundBuffered())
 	if d := in - gc.held; d != 0 {
 		gc.r.st.pendingBytes.Add(d)
@@ -294,6 +301,7 @@ func (gc *gconn) trackPartial() {
 	if (in > 0 || gc.dec.asm != nil) && gc.frameSince.Load() == 0 {
 		gc.frameSince.Store(gc.np.now.Load())
 	}
+	return gc.dec.strangerHeld(&gc.in, &gc.strays)
 }
 
 // markExpired marks the connection as closed for a counted reason, so that the sweeper

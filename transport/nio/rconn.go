@@ -50,6 +50,7 @@ type rconn struct {
 
 	// Owned by the connection's event loop.
 	inHeld     int64 // inbound bytes counted in Stats.PendingBytes
+	strays     int64 // the part of them counted in strangers' share (decoder.strangerHeld)
 	batch      []inItem
 	batchBytes int
 	early      int  // ACKs of the batch to write before it is queued (writeEarlyAcks)
@@ -172,6 +173,9 @@ func (rc *rconn) onTraffic() gnet.Action {
 		return gnet.Close
 	case rc.inHeld > largeFrame && rc.r.st.pendingBytes.Load()+rc.r.st.queuedBytes.Load() > rc.r.maxPending:
 		rc.reject(errOverBudget)
+		return gnet.Close
+	case !rc.dec.strangerHeld(rc.c, &rc.strays):
+		rc.reject(errStrangersOverBudget)
 		return gnet.Close
 	}
 	return gnet.None
@@ -374,6 +378,7 @@ func (rc *rconn) onClose(error) {
 	rc.cmu.Unlock()
 	rc.r.st.pendingBytes.Add(-rc.inHeld)
 	rc.inHeld = 0
+	rc.dec.releaseHeld(&rc.strays)
 	defer rc.dec.abandon()
 	if rc.dead || rc.r.stopping.Load() {
 		return

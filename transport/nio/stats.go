@@ -26,7 +26,7 @@ type Stats struct {
 	AckPauses         uint64 // times decoding of a connection paused because MaxConnOutboundBytes were queued (EngineGoroutine: an ACK write blocked for a sweeper tick)
 	FramesRefused     uint64 // frames refused, and their connections closed, because MaxPendingBytes was spent
 	PendingBytes      int64  // gauge: bytes of partly received frames held, all connections
-	UntrustedBytes    int64  // gauge: the part of PendingBytes reserved for strangers' large frames (MaxUntrustedPendingBytes)
+	UntrustedBytes    int64  // gauge: the part of PendingBytes held by strangers' partial frames (MaxUntrustedPendingBytes)
 	ReceiverFailures  uint64 // times the receiver's engine stopped by itself (for example on EMFILE); EngineGoroutine: runs of accepts failing on exhausted descriptors or memory (other accept errors are AcceptErrors)
 	ReceiverRestarts  uint64 // times it was restarted after such a failure; EngineGoroutine: times accept worked again after them
 	AcceptErrors      uint64 // EngineGoroutine: accepts that failed other than on exhausted descriptors or memory (ECONNABORTED, EPERM...), retried after a back-off

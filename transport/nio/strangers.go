@@ -8,11 +8,13 @@ import (
 
 // Strangers' share of the budget: every connection that has not carried a member's frame
 // reserves up to minAssembly (or twice what arrived) at a large frame's header, and the
-// whole frame once more arrived. Each is small, but MaxConnections of them could spend
-// all of MaxPendingBytes, leaving no room for members' frames. So a large frame whose
-// header, when its buffer is reserved, names no member on a connection not trusted is
-// charged to a second counter too (Stats.UntrustedBytes), capped at
-// MaxUntrustedPendingBytes: strangers together hold at most that.
+// whole frame once more arrived, or holds up to largeFrame bytes of a small frame in its
+// buffer. Each is small, but MaxConnections of them could spend all of MaxPendingBytes,
+// leaving no room for members' frames. So on a connection not trusted, a large frame
+// whose header, when its buffer is reserved, names no member, and the buffered bytes of a
+// small frame whose header names no member, are charged to a second counter too
+// (Stats.UntrustedBytes), capped at MaxUntrustedPendingBytes: strangers together hold at
+// most that.
 
 // newDecoder returns the decoder of a new inbound connection: its large frames reserved
 // in the receiver's budget, strangers' within their share.
@@ -66,4 +68,35 @@ func (d *decoder) unchargeStranger() {
 		d.strangers.Add(-d.strangerRes)
 	}
 	d.stranger, d.strangerRes = false, 0
+}
+
+// strangerHeld counts in strangers' share the bytes buffered on a connection not trusted
+// (a partial frame under largeFrame, read into the connection's buffer) unless the frame's
+// header names a member: *counted is what the connection counts there, updated to what it
+// holds now. It reports false when that passes MaxUntrustedPendingBytes: the connection
+// is to be refused (errStrangersOverBudget); it keeps *counted until releaseHeld.
+func (d *decoder) strangerHeld(in inbound, counted *int64) bool {
+	if d.strangers == nil {
+		return true
+	}
+	var want int64
+	if n := in.InboundBuffered(); n > 0 && d.asm == nil && !d.trusted.Load() {
+		if b, err := in.Peek(min(n, wire.FrameHeaderLen+headMax)); err != nil || !d.namesMember(b) {
+			want = int64(n)
+		}
+	}
+	diff := want - *counted
+	if diff == 0 {
+		return true
+	}
+	*counted = want
+	return d.strangers.Add(diff) <= d.strangerLimit || diff < 0
+}
+
+// releaseHeld returns what a closing connection counted in strangers' share (strangerHeld).
+func (d *decoder) releaseHeld(counted *int64) {
+	if d.strangers != nil && *counted != 0 {
+		d.strangers.Add(-*counted)
+		*counted = 0
+	}
 }

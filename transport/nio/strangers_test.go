@@ -100,3 +100,62 @@ func TestMaxUntrustedPendingBytesValidated(t *testing.T) {
 		t.Errorf("MaxUntrustedPendingBytes = MaxPendingBytes: %v", err)
 	}
 }
+
+// The same with partial small frames (under 32 KiB, read into the connection's buffer
+// rather than assembled): each stranger's connection held its bytes in MaxPendingBytes,
+// and enough of them spent it all. They count in strangers' share too now.
+func TestStrangersPartialSmallFramesBounded(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, cfg Config) {
+		const (
+			maxFrame = 1 << 20
+			budget   = 4 << 20
+			part     = 20 << 10 // of a frame of largeFrame-1 bytes
+			conns    = budget/part + 8
+		)
+		cfg.MaxFrameSize = maxFrame
+		cfg.MaxPendingBytes = budget
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var member atomic.Pointer[channel.MemberKey]
+		tr.SetSenderCheck(func(src *channel.Member) bool {
+			k := member.Load()
+			return k != nil && src.Key() == *k
+		})
+		rec := newRecorder(4)
+		if err := tr.Start(context.Background(), channel.SvcTransport, rec.rx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+		b := &node{t: tr, member: memberOf(tr)}
+
+		start := append(wire.AppendFrameHeader(nil, largeFrame-1-wire.FrameOverhead), make([]byte, part-wire.FrameHeaderLen)...)
+		for range conns {
+			c := dialRaw(t, b)
+			if _, err := c.Write(start); err != nil {
+				t.Fatal(err)
+			}
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "partial frames read", func() bool {
+			st := tr.Stats()
+			return st.PendingBytes/part+int64(st.FramesRefused) >= conns
+		})
+		st := tr.Stats()
+		t.Logf("%d stranger connections: %d bytes of the budget held (%d in strangers' share), %d refused",
+			conns, st.PendingBytes, st.UntrustedBytes, st.FramesRefused)
+		if share := int64(budget / DefaultUntrustedShare); st.PendingBytes > share+part {
+			t.Errorf("strangers' partial small frames hold %d bytes of the budget, want at most their share, %d, and one frame", st.PendingBytes, share)
+		}
+
+		a := startNode(t, testConfig(), nil)
+		k := a.member.Key()
+		member.Store(&k)
+		err = a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, make([]byte, maxFrame-1024)))
+		if err != nil {
+			t.Fatalf("a member's message is refused while strangers hold %d bytes of the %d-byte budget (FramesRefused %d): %v",
+				tr.Stats().PendingBytes, budget, tr.Stats().FramesRefused, err)
+		}
+		rec.next(t)
+	})
+}
