@@ -345,7 +345,17 @@ func (m *Manager) rename(ctx context.Context, s *Session, newID string) (oldID s
 // Invalidate removes session id from every node. If this node held it, the listeners
 // Config.NamedListener gives for it are told (SessionDestroyed, not expired).
 func (m *Manager) Invalidate(ctx context.Context, id string) error {
+	return m.invalidate(ctx, id, nil)
+}
+
+// invalidate is Invalidate of a session a request holds, held (nil: none): if this
+// node's map held no session under id any more (another node took it over, leaving a
+// proxy here), held's listeners are told.
+func (m *Manager) invalidate(ctx context.Context, id string, held *Session) error {
 	old, err := m.m.Remove(ctx, id)
+	if s, ok := old.(*Session); (!ok || s == nil) && held != nil {
+		old = held
+	}
 	m.tellDestroyed(old, false)
 	return err
 }

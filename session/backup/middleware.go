@@ -174,19 +174,22 @@ func (q *Request) Create() (*Session, error) {
 }
 
 // Invalidate removes the request's session from every node; the request has none
-// afterwards.
+// afterwards. The session's listeners are told (Config.NamedListener), outside the
+// request's lock.
 func (q *Request) Invalidate() error {
 	if q == nil {
 		return delta.ErrNoSession
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	s, err := q.find()
+	q.s = nil
+	q.mu.Unlock()
 	if s == nil {
 		return err
 	}
-	q.s = nil
-	return q.m.Invalidate(q.r.Context(), s.ID())
+	// The listeners hear of the session the request holds even when another node took
+	// it over meanwhile, leaving a proxy here (TestInvalidateAfterTakeoverTellsListeners).
+	return q.m.invalidate(q.r.Context(), s.ID(), s)
 }
 
 // CommitResponse runs before the first byte of the response leaves (sessionhttp): the
