@@ -68,16 +68,12 @@ func (s *Session) Listeners() []string {
 }
 
 // tell calls f on each listener attached to s that Config.NamedListener knows. A
-// listener that panics is recovered from and logged.
+// listener, or a NamedListener look-up, that panics is recovered from and logged.
 func (m *Manager) tell(s *Session, event string, f func(SessionListener)) {
 	if m.cfg.NamedListener == nil {
 		return
 	}
 	for _, name := range s.Listeners() {
-		l := m.cfg.NamedListener(name)
-		if l == nil {
-			continue
-		}
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
@@ -85,7 +81,11 @@ func (m *Manager) tell(s *Session, event string, f func(SessionListener)) {
 						"event", event, "id", s.ID(), "panic", p)
 				}
 			}()
-			f(l)
+			// The look-up too: a NamedListener that panics for a name is recovered from
+			// (TestNamedListenerLookupPanicRecovered).
+			if l := m.cfg.NamedListener(name); l != nil {
+				f(l)
+			}
 		}()
 	}
 }

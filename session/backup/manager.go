@@ -61,7 +61,8 @@ type Config struct {
 	// single sign-on id); nil for a name it does not know. The listeners of a session
 	// this node renames (ChangeSessionID), invalidates (Invalidate) or expires are told
 	// (SessionListener): sso.SSO's BackupListeners keeps the user's single sign-on entry
-	// in step with the sessions.
+	// in step with the sessions. A panic of NamedListener, as of a listener, is recovered
+	// from and logged.
 	NamedListener func(name string) SessionListener
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
