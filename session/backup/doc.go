@@ -130,8 +130,9 @@
 //
 // # Not done
 //
-// Session listeners, attribute listeners and notes are replicated as Tomcat writes them
-// but a Go handler cannot set them. The principal and the authentication type it can
+// Session listeners, attribute listeners and notes are replicated as Tomcat writes them.
+// A Go handler cannot set notes or attribute listeners, and of session listeners it
+// attaches only named ones (Session.AttachListener: a single sign-on id). The principal and the authentication type it can
 // (Session.SetPrincipal, SetAuthType); Tomcat's full DeltaSession stream carries no
 // authentication type, so a node that receives a session in full has none until a diff
 // sets it, as between Tomcat nodes. Config has no equivalent of BackupManager's other

@@ -12,7 +12,9 @@ import (
 // from BackupManager: a rename (ChangeSessionID: the middleware's jvmRoute binder, or a
 // handler's call) and the session's end (Invalidate, or the expiry sweep). The other
 // nodes see only the map's entry move or go. Calls run on the goroutine that caused the
-// event, with no lock of the package held; a listener that panics is recovered from and
+// event, outside the manager's and the session's locks (the rename of the middleware's
+// jvmRoute binder runs as the request looks its session up, under that Request's lock:
+// a listener must not use the Request); a listener that panics is recovered from and
 // logged, so that the others still run and the operation completes.
 type SessionListener interface {
 	// SessionIDChanged is called after the rename: s.ID() is the new id.
