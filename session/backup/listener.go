@@ -10,12 +10,13 @@ import (
 // SessionListener learns of the events of a session that this node causes, as the
 // listeners a Tomcat session carries (its ClusterSingleSignOnListener) learn of them
 // from BackupManager: a rename (ChangeSessionID: the middleware's jvmRoute binder, or a
-// handler's call) and the session's end (Invalidate, or the expiry sweep). The other
-// nodes see only the map's entry move or go. Calls run on the goroutine that caused the
-// event, outside the manager's and the session's locks (the rename of the middleware's
-// jvmRoute binder runs as the request looks its session up, under that Request's lock:
-// a listener must not use the Request); a listener that panics is recovered from and
-// logged, so that the others still run and the operation completes.
+// handler's call) and the session's end (Invalidate, or its expiry: the sweep, or
+// Find). The other nodes see only the map's entry move or go. Calls run on the
+// goroutine that caused the event, outside the manager's and the session's locks (as
+// the middleware looks a request's session up, its jvmRoute binder's rename or the
+// expiry that Find finds runs under that Request's lock: a listener must not use the
+// Request); a listener that panics is recovered from and logged, so that the others
+// still run and the operation completes.
 type SessionListener interface {
 	// SessionIDChanged is called after the rename: s.ID() is the new id.
 	SessionIDChanged(s *Session, oldID string)

@@ -59,7 +59,8 @@ type Config struct {
 	// NamedListener, if set, gives the listener of a name attached to a session
 	// (Session.AttachListener, or a Tomcat node's ClusterSingleSignOnListener under its
 	// single sign-on id); nil for a name it does not know. The listeners of a session
-	// this node renames (ChangeSessionID), invalidates (Invalidate) or expires are told
+	// this node renames (ChangeSessionID), invalidates (Invalidate) or expires (the
+	// sweep, or Find of an expired session) are told
 	// (SessionListener): sso.SSO's BackupListeners keeps the user's single sign-on entry
 	// in step with the sessions. A panic of NamedListener, as of a listener, is recovered
 	// from and logged.
@@ -206,13 +207,17 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 
 // Find returns the session id, fetching it from its backup when another node is its
 // primary (the local node becomes the primary); nil when there is none or it expired
-// here (see expired), and also when this node lists it but its backup answers that it
+// here (see expired: it is then removed and its listeners are told, as by the expiry
+// sweep), and also when this node lists it but its backup answers that it
 // holds none (replmap.ErrNoEntry: the session was removed on the other nodes while this
 // one missed it). A backup that does not answer is an error wrapping
 // replmap.ErrUnavailable.
 func (m *Manager) Find(ctx context.Context, id string) (*Session, error) {
 	if m.expired(id, time.Now()) {
-		_, err := m.m.Remove(ctx, id)
+		// Removed as the sweep removes it, and its listeners told the same way
+		// (TestFindExpiredTellsListeners).
+		old, err := m.m.Remove(ctx, id)
+		m.tellDestroyed(old, true)
 		return nil, err
 	}
 	v, ok, err := m.m.Get(ctx, id)
