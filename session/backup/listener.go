@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/gotribes/tribes/session/delta"
@@ -48,10 +47,11 @@ func (f SessionListenerFuncs) SessionDestroyed(s *Session, expired bool) {
 // AttachListener attaches the named listener to the session (a single sign-on id:
 // Tomcat's ClusterSingleSignOnListener, which the session carries to every node and to
 // Tomcat) and records the change for the next Diff. Attaching an attached name does
-// nothing. Config.NamedListener gives the listener of a name.
+// nothing; an empty name is ErrListenerName. Config.NamedListener gives the listener of
+// a name.
 func (s *Session) AttachListener(name string) error {
 	if name == "" {
-		return fmt.Errorf("backup: empty listener name")
+		return ErrListenerName
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

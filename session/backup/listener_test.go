@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -42,8 +43,8 @@ func TestNamedListenerIDChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.AttachListener(""); err == nil {
-		t.Error("an empty listener name was attached")
+	if err := s.AttachListener(""); !errors.Is(err, backup.ErrListenerName) {
+		t.Errorf("attaching an empty listener name: %v, want ErrListenerName", err)
 	}
 	if got, want := s.Listeners(), []string{"panics", "sso", "unknown"}; !slices.Equal(got, want) {
 		t.Fatalf("attached %v, want %v", got, want)

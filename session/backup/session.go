@@ -346,6 +346,8 @@ var (
 	ErrNotSession = errors.New("backup: not a DeltaSession")
 	// ErrIDTaken: ChangeSessionID's new id names another session.
 	ErrIDTaken = errors.New("backup: session id taken")
+	// ErrListenerName: AttachListener's name is empty.
+	ErrListenerName = errors.New("backup: empty listener name")
 	// ErrNotPrimary: a request changed a session that, meanwhile, another node took over
 	// (its own request made it the primary) or that was removed: the changes are on no
 	// other node, and the middleware answers 503.
