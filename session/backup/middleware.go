@@ -93,6 +93,9 @@ func (q *Request) find() (*Session, error) {
 	if s == nil || err != nil {
 		return nil, err
 	}
+	// Held from now on, the rename and its listeners included: the session does not
+	// expire under the request (TestSessionHeldDuringBinderRename).
+	q.use(s)
 	route := q.m.cfg.JvmRoute
 	if route != "" && !q.m.cfg.DisableJvmRouteBinder && !q.w.Committed() {
 		if cur := s.ID(); sessionhttp.RouteOf(cur) != "" && sessionhttp.RouteOf(cur) != route {
@@ -107,7 +110,6 @@ func (q *Request) find() (*Session, error) {
 			q.setCookie()
 		}
 	}
-	q.use(s)
 	return s, nil
 }
 
