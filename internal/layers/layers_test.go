@@ -42,6 +42,7 @@ var sameLayer = map[[2]string]bool{
 	{"membership/staticsvc", "rpc"}:            true, // the member protocol travels as RPCs
 	{"replmap", "rpc"}:                         true, // the maps' INIT/STATE/START/PING/RETRIEVE_BACKUP are RPCs
 	{"internal/testutil", "internal/freeport"}: true, // FreePorts
+	{"session/sso", "session/backup"}:          true, // sign-on follows backup sessions' renames and logouts (BackupListeners)
 }
 
 // imports returns, for every package directory under root, the module packages its
