@@ -19,7 +19,8 @@ import (
 // the peer is dropped as a non-member's; the warning now says that a member is listed at
 // that address with another id, and which, so that the reader knows what to change. It
 // named only the source. A member listed with the sender's id but a 16-byte IPv4 host
-// (net.IPv4) gets a hint of its own.
+// (net.IPv4) by a membership service that lists hosts as given gets a hint of its own
+// (membership/static converts such hosts: TestIPv4HostInEitherFormIsOneMember).
 func TestNonMemberWarningNamesListedID(t *testing.T) {
 	ctx := context.Background()
 	peer, err := channel.New(channel.Config{Transport: loopbackTransport(t, nil), Membership: static.New(),
@@ -35,23 +36,43 @@ func TestNonMemberWarningNamesListedID(t *testing.T) {
 	for _, tc := range []struct {
 		name, hint string
 		listed     channel.Member
+		asGiven    bool // listed by a service that keeps hosts as given, not static.New
 	}{
 		{"another id", "another unique id", channel.Member{Host: net.IPv4(127, 0, 0, 1).To4(), Port: peer.LocalMember().Port,
-			SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{9}}},
-		// channel.Config takes a static.New list as it is: a 16-byte IPv4 host (net.IPv4)
-		// is another member than the 4-byte one the peer's messages carry.
+			SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{9}}, false},
+		// A 16-byte IPv4 host (net.IPv4) is another member than the 4-byte one the peer's
+		// messages carry.
 		{"16-byte host", "16-byte host", channel.Member{Host: net.IPv4(127, 0, 0, 1), Port: peer.LocalMember().Port,
-			SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{2}}},
+			SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{2}}, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) { checkNonMemberWarning(t, peer, tc.listed, tc.hint) })
+		t.Run(tc.name, func(t *testing.T) {
+			var ms channel.MembershipService = static.New(tc.listed)
+			if tc.asGiven {
+				ms = asGiven{tc.listed}
+			}
+			checkNonMemberWarning(t, peer, ms, tc.listed, tc.hint)
+		})
 	}
 }
 
-func checkNonMemberWarning(t *testing.T, peer *channel.Channel, listed channel.Member, hint string) {
+// asGiven is a membership service that lists one member with its host as given.
+type asGiven struct{ m channel.Member }
+
+func (asGiven) Start(context.Context, channel.Service, channel.Member, channel.MembershipListener) error {
+	return nil
+}
+func (asGiven) Stop(context.Context, channel.Service) error { return nil }
+func (a asGiven) Members() []channel.Member                 { return []channel.Member{a.m} }
+func (a asGiven) Member(k channel.MemberKey) (channel.Member, bool) {
+	return a.m, k == a.m.Key()
+}
+func (asGiven) Heartbeat() {}
+
+func checkNonMemberWarning(t *testing.T, peer *channel.Channel, ms channel.MembershipService, listed channel.Member, hint string) {
 	ctx := context.Background()
 	var logBuf syncBuffer
 	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ch, err := channel.New(channel.Config{Transport: loopbackTransport(t, log), Membership: static.New(listed), Logger: log,
+	ch, err := channel.New(channel.Config{Transport: loopbackTransport(t, log), Membership: ms, Logger: log,
 		HeartbeatInterval: -1})
 	if err != nil {
 		t.Fatal(err)
