@@ -128,6 +128,14 @@ func (s *Session) madeAgainAbove(version uint64) {
 	s.mu.Unlock()
 }
 
+// madeAgainSince reports whether s is known to have been made again above a removal
+// of its id at version: a removal record up to it is an earlier session's.
+func (s *Session) madeAgainSince(version uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return version > 0 && version <= s.born
+}
+
 // expiresEarlier reports whether msg, an EVT_SESSION_EXPIRED naming s, is the expiry of
 // an earlier session under s's id: s was made again above a removal at a version msg's
 // does not pass.

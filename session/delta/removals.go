@@ -254,6 +254,9 @@ func (m *Manager) mergeRemoval(st *SessionState, refresh bool) {
 		if s == nil || !s.IsValid() {
 			continue // none, or being removed
 		}
+		if !st.Renamed && s.madeAgainSince(st.Version) {
+			continue // made again above this removal (a creation said so, born)
+		}
 		if !s.olderThan(st.Version + 1) { // changed after the removal: made again above it
 			if !st.Renamed {
 				s.madeAgainAbove(st.Version)
