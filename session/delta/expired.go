@@ -1,6 +1,9 @@
 package delta
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // An asynchronous send returns once written, and a node's next message can travel on
 // another connection of its transport's pool (transport/nio keeps several per member)
@@ -25,7 +28,10 @@ import "context"
 // expiry of the earlier session then spares the new one (TestLateExpiryOfOldSession),
 // and a creation that finds the earlier session's copy still held (its expiry not arrived
 // yet, the new session's deltas not applied yet) removes that copy first: the new
-// session's first delta would otherwise apply over the earlier one's attributes.
+// session's first delta would otherwise apply over the earlier one's attributes. One
+// that finds the new session's first delta applied over that copy (it overtook the
+// creation) takes out what no change of the new session set (shedEarlier,
+// TestOvertakingFirstDeltaDoesNotInheritTheEarlierSession).
 // A copy that a state transfer or a refresh loaded learns it from the removal's record
 // that came with it, when the copy is newer (TestJoinerSparesSessionMadeAgain); one a
 // repair loaded does not: an expiry of an earlier session still removes it.
@@ -126,6 +132,61 @@ func (s *Session) madeAgainAbove(version uint64) {
 	s.mu.Lock()
 	s.born = max(s.born, version)
 	s.mu.Unlock()
+}
+
+// shedEarlier records that s was made again above a removal of its id at version, as
+// madeAgainAbove does; a copy that did not know it yet may hold parts of the earlier
+// session, which a delta of the new one (above version) applied over: those no change
+// above version set (attributes, removals, principal, auth type, max inactive interval,
+// the isnew flag, notes, listeners) go back to a new copy's. A copy loaded from a
+// transferred copy newer than the removal keeps its parts: they carry no stamps, and are
+// the new session's (TestLateCreationKeepsARepairedCopy). It returns the attribute
+// removals to notify.
+func (s *Session) shedEarlier(version uint64) []notice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.born >= version {
+		return nil
+	}
+	s.born = version
+	if s.primary || !s.valid || s.expiring || s.loaded > version {
+		return nil // loaded from a copy of the new session: its parts carry no stamps
+	}
+	// earlier: no change above version set the part (of type typ, and name unless "")
+	earlier := func(typ ActionType, name string) bool {
+		return !slices.ContainsFunc(s.meta, func(m metaStamp) bool {
+			return m.typ == typ && (name == "" || m.name == name) && m.st.version > version
+		})
+	}
+	var out []notice
+	notify := len(s.m.cfg.AttributeListeners) > 0
+	s.attrs = slices.DeleteFunc(s.attrs, func(e attrEntry) bool {
+		if e.version > version {
+			return false
+		}
+		if notify {
+			v, _ := s.decode(&e)
+			out = append(out, notice{kind: nRemoved, name: e.name, value: v})
+		}
+		return true
+	})
+	s.tombs = slices.DeleteFunc(s.tombs, func(t tomb) bool { return t.st.version <= version })
+	if earlier(ActionPrincipal, "") {
+		s.principal = nil
+	}
+	if earlier(ActionAuthType, "") {
+		s.authType = ""
+	}
+	if earlier(ActionMaxInterval, "") {
+		s.maxInactive = s.m.defaultMaxInactive()
+	}
+	if earlier(ActionIsNew, "") {
+		s.isNew = true
+	}
+	s.notes = slices.DeleteFunc(s.notes, func(n noteEntry) bool { return earlier(ActionNote, n.name) })
+	s.named = slices.DeleteFunc(s.named, func(n string) bool { return earlier(ActionListener, n) })
+	s.meta = slices.DeleteFunc(s.meta, func(m metaStamp) bool { return m.st.version <= version })
+	return out
 }
 
 // madeAgainSince reports whether s is known to have been made again above a removal

@@ -223,8 +223,10 @@ func (m *Manager) handleCreated(msg *Message) {
 	case added:
 		m.fire(s, true, notice{kind: nCreated})
 		m.madeAfterRemoval(msg, s)
-	case s != nil && msg.Version > 0: // its first delta overtook it and made the copy
-		s.madeAgainAbove(msg.Version)
+	case s != nil && msg.Version > 0:
+		// Its first delta overtook it, and made the copy or applied over the earlier
+		// session's copy, whose parts the new session's deltas did not set go.
+		m.fire(s, true, s.shedEarlier(msg.Version)...)
 	}
 }
 

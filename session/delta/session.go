@@ -61,6 +61,10 @@ type Session struct {
 	// made again above (CreateWithID; a creation's Message.Version), 0 if none is known.
 	// An expiry up to it is the earlier session's (expired.go).
 	born uint64
+	// loaded: the version of the state transfer's copy this one was last loaded from
+	// (SessionState.Version; a refresh's, a repair's), 0 if none: parts a later creation
+	// made again below it must not take for the earlier session's (shedEarlier)
+	loaded uint64
 	// meta: the stamps of the parts that are not attributes (stamp_meta.go)
 	meta []metaStamp
 	// unsentRename, under sendMu: the id the members may still hold the session under,
