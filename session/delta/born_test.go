@@ -152,3 +152,38 @@ func TestLateCreationKeepsARepairedCopy(t *testing.T) {
 		t.Errorf("principal %v, want bob", p)
 	}
 }
+
+// TestRepairedCopyOfSessionMadeAgainOutlivesTheEarlierExpiry: J holds the record of X.r's
+// removal at version 5 when a delta (version 7) of the session made again under that id
+// overtakes its creation; J asks R for it and loads R's copy. The earlier session's
+// expiry, delivered again (a sender's retry), then removed the copy: the repaired copy
+// did not learn it was made again above that removal, as a transferred one does.
+func TestRepairedCopyOfSessionMadeAgainOutlivesTheEarlierExpiry(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	r, askedR := newAsker(t, nw)
+	q := newRaw(t, nw, nil)
+	j := startNode(t, nw, delta.Config{JvmRoute: "j"})
+	jm := waitFor(t, askedR)
+	T := time.Now().UnixMilli()
+	r.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T))
+	if err := j.m.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	expiry := repairMsg(delta.EventExpired, "X.r", T+1)
+	expiry.Version = 5
+	q.send(t, jm, expiry)
+	r.send(t, jm, repairSet(repairMsg(delta.EventDelta, "X.r", T+10), 7, "v7"))
+	waitFor(t, askedR)
+	chunk := repairMsg(delta.EventAllSessionData, "SESSION-STATE", T+15)
+	chunk.Sessions = []delta.SessionState{repairState(T, "X.r", 7, "v7")}
+	r.send(t, jm, chunk)
+	r.send(t, jm, repairMsg(delta.EventTransferComplete, "SESSION-STATE-TRANSFERRED", T+15))
+	testutil.EventuallyTrue(t, 10*time.Second, "the repair ended", func() bool { return delta.RepairIdle(j.m) })
+	if got := valueK(j.m, "X.r"); got != "v7" {
+		t.Fatalf("after the repair k = %v, want v7", got)
+	}
+	q.send(t, jm, expiry)
+	if got := valueK(j.m, "X.r"); got != "v7" {
+		t.Errorf("the earlier session's expiry, again, removed the repaired copy (k = %v)", got)
+	}
+}

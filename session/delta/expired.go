@@ -32,9 +32,9 @@ import (
 // that finds the new session's first delta applied over that copy (it overtook the
 // creation) takes out what no change of the new session set (shedEarlier,
 // TestOvertakingFirstDeltaDoesNotInheritTheEarlierSession).
-// A copy that a state transfer or a refresh loaded learns it from the removal's record
-// that came with it, when the copy is newer (TestJoinerSparesSessionMadeAgain); one a
-// repair loaded does not: an expiry of an earlier session still removes it.
+// A copy that a state transfer, a refresh or a repair loaded learns it from the
+// removal's record this node keeps or that came with it, when the copy is newer
+// (TestJoinerSparesSessionMadeAgain, TestRepairedCopyOfSessionMadeAgainOutlivesTheEarlierExpiry).
 //
 // A copy also remembers the stamp of the last delta it applied whole (Session.lastVersion,
 // lastOrigin), and a delta of the same sender with a lower version, overtaken by that
@@ -187,6 +187,15 @@ func (s *Session) shedEarlier(version uint64) []notice {
 	s.named = slices.DeleteFunc(s.named, func(n string) bool { return earlier(ActionListener, n) })
 	s.meta = slices.DeleteFunc(s.meta, func(m metaStamp) bool { return m.st.version <= version })
 	return out
+}
+
+// loadedAboveRemoval records that s, just loaded from st (a state transfer's, a
+// refresh's or a repair's copy), was made again above a removal of its id this node
+// keeps the record of (its own, or one the donor sent: mergeRemoval) when st is newer.
+func (m *Manager) loadedAboveRemoval(s *Session, st *SessionState) {
+	if v, ok := m.gone.removedAt(st.ID); ok && v > 0 && v < st.Version {
+		s.madeAgainAbove(v)
+	}
 }
 
 // madeAgainSince reports whether s is known to have been made again above a removal

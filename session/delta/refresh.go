@@ -254,6 +254,7 @@ func (m *Manager) mergeSessions(list []SessionState) {
 			m.dropOlderNames(s, st.Version)
 			continue
 		}
+		m.loadedAboveRemoval(s, st)
 		m.dropOlderNames(s, st.Version)
 		m.stats.refreshed.Add(1)
 	}

@@ -465,6 +465,7 @@ func (m *Manager) loadRepaired(chunk *Message) {
 			continue
 		}
 		s.loadTransferred(st)
+		m.loadedAboveRemoval(s, st)
 		m.stats.transferred.Add(1)
 		loaded[st.ID] = true
 	}

@@ -499,9 +499,7 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 		}
 		thp.Advise(unsafe.Pointer(s)) // while the transfer runs (thp.Hold above)
 		s.loadTransferred(st)
-		if v, ok := m.gone.removedAt(st.ID); ok && v > 0 && v < st.Version {
-			s.madeAgainAbove(v) // newer than a removal the donor sent (mergeRemoval)
-		}
+		m.loadedAboveRemoval(s, st)
 		loaded++
 	}
 	m.stats.transferred.Add(uint64(loaded))
