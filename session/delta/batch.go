@@ -236,8 +236,18 @@ func (b *batcher) handOver() {
 // sendBatch sends msgs in one channel message of bc's batch format; a batch that cannot
 // be encoded (it would exceed the codec's size limit, or a message in it its other
 // limits) is split in two. A message that cannot be encoded on its own is not sent: it
-// goes into *refused with the codec's error, and the others are sent without it.
+// goes into *refused with the codec's error, and the others are sent without it. A
+// batch that members refused (FAIL_ACK) goes to them again in parts (isolateRefused).
 func (m *Manager) sendBatch(ctx context.Context, bc batchCodec, to []channel.Member, msgs []*Message, refused *refusedSet) error {
+	err := m.transmitBatch(ctx, bc, to, msgs, refused)
+	if err == nil || len(msgs) < 2 {
+		return err
+	}
+	return m.isolateRefused(ctx, bc, msgs, err, refused)
+}
+
+// transmitBatch is sendBatch without isolateRefused.
+func (m *Manager) transmitBatch(ctx context.Context, bc batchCodec, to []channel.Member, msgs []*Message, refused *refusedSet) error {
 	if len(msgs) == 1 {
 		msg := msgs[0]
 		msg.Context = m.cfg.Name

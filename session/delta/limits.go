@@ -20,7 +20,8 @@ import (
 // A node whose codec has lower limits than the sender's refuses what goes past them
 // with an error wrapping ErrMalformed and ErrMessageLimit, and answers FAIL_ACK: the
 // sender's acked send fails with channel.ErrAckFailed naming that node, its changes
-// pending (TestLowerLimitsOnAReceiverFailTheAckedSend).
+// pending (TestLowerLimitsOnAReceiverFailTheAckedSend); the other messages of its batch
+// are sent to that node again without it (batch_refused.go).
 var ErrMessageLimit = errors.New("delta: session message exceeds the codec's limits")
 
 // checkLimits refuses m if its header strings or actions exceed what decodeInto accepts.
@@ -129,8 +130,9 @@ func (m *Manager) checkValueLimits(name string, v any, data []byte) error {
 	return &ValueError{Name: name, Type: fmt.Sprintf("%T", v), Err: err}
 }
 
-// refusedSet collects the messages of a batch the codec refused to encode (sendBatch):
-// their senders get that error instead of the batch's outcome. Nil until one is refused.
+// refusedSet collects the messages of a batch the codec refused to encode (sendBatch),
+// or a member refused (isolateRefused): their senders get that error instead of the
+// batch's outcome. Nil until one is refused.
 type refusedSet map[*Message]error
 
 // errFor returns msg's refusal, or err, the outcome of the send that carried the others.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -80,4 +83,60 @@ func setMany(s *delta.Session, n int) error {
 		}
 	}
 	return nil
+}
+
+// TestLowerLimitsRefuseOnlyTheChangePastThem: with group commit, a delta past the limits
+// of a receiver (B's MaxValueSize is lower than A's) went out in one batch with the
+// deltas of concurrent requests; B refused the whole batch, and every request in it
+// failed. A now sends a batch a member refused again to that member in halves, down to
+// the delta it refuses: only that request fails.
+func TestLowerLimitsRefuseOnlyTheChangePastThem(t *testing.T) {
+	const n, big = 6, 3
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	a, g := startGated(t, nw, nil, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+	_, bch := newChannel(t, nw)
+	b := readyManager(t, bch, delta.BinaryCodec{MaxValueSize: 1024}, delta.Config{JvmRoute: "b"})
+	ss := make([]*delta.Session, n)
+	for i := range ss {
+		s, err := a.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set("k", i); err != nil {
+			t.Fatal(err)
+		}
+		ss[i] = s
+	}
+	if err := ss[big].Set("big", strings.Repeat("x", 2048)); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := g.arm(nil)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = a.Replicate(ctx, ss[0]) })
+	<-entered
+	for i := 1; i < n; i++ {
+		wg.Go(func() { errs[i] = a.Replicate(ctx, ss[i]) })
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "the deltas are queued", func() bool { return delta.QueuedForBatch(a) == n-1 })
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if i == big {
+			if !errors.Is(err, channel.ErrAckFailed) {
+				t.Errorf("Replicate of the delta past B's limits: %v, want an error wrapping channel.ErrAckFailed", err)
+			}
+			if !ss[i].Dirty() {
+				t.Error("the refused change is no longer pending on A")
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Replicate %d, batched with the delta B refuses: %v", i, err)
+		}
+		if v, _ := delta.Attr[int](b.Find(ss[i].ID()), "k"); v != i {
+			t.Errorf("B: session %d has k = %d, want %d", i, v, i)
+		}
+	}
 }
