@@ -187,3 +187,37 @@ func TestRepairedCopyOfSessionMadeAgainOutlivesTheEarlierExpiry(t *testing.T) {
 		t.Errorf("the earlier session's expiry, again, removed the repaired copy (k = %v)", got)
 	}
 }
+
+// TestJoinerKeepsSessionJustMadeAgain: a session is made, invalidated and made again
+// under the same id on A (CreateWithID), and J joins before the new session's first
+// delta. A's copy starts at the removal's version, and the state transfer carried it and
+// the removal's record, but not that the copy was made again above it: J removed the
+// copy with the earlier session.
+func TestJoinerKeepsSessionJustMadeAgain(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
+	a := startReady(t, nw, cfg)
+	const id = "tok"
+	s, err := a.m.CreateWithID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("k", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.m.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.m.Invalidate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.m.CreateWithID(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	cfg.JvmRoute = "j"
+	j := startReady(t, nw, cfg)
+	if j.m.Find(id) == nil {
+		t.Error("the joiner removed the session made again, with the earlier session's record")
+	}
+}

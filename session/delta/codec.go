@@ -52,11 +52,13 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 //	[uvarint n, n × session]
 //
 // A session is: id | varint created | varint lastAccessed | varint maxInactive seconds |
-// flags (1 isNew, 2 principal, 4 principal's Java form, 8 removed, 16 renamed, 32 stamps) |
+// flags (1 isNew, 2 principal, 4 principal's Java form, 8 removed, 16 renamed, 32 stamps,
+// 64 born) |
 // uvarint version | [principal name, uvarint n, n × role, [Java form]] | authType |
 // uvarint n, n × (name, value) attributes | same for notes | uvarint n, n × listener name
 // | [with stamps: per attribute (uvarint version, 4-byte origin), then uvarint n (at most
-// 8), n × (name, uvarint version, 4-byte origin) removals]. The Java form of a
+// 8), n × (name, uvarint version, 4-byte origin) removals] | [with born: uvarint the
+// version of the removal the session was made again above]. The Java form of a
 // principal with attributes, a user principal or Tomcat's bytes to keep is a byte field
 // holding its GenericPrincipal$SerializablePrincipal stream, also at the end of an
 // ActionPrincipal's value (EncodePrincipal); a node of an earlier version refuses a
@@ -93,6 +95,10 @@ const (
 	// listeners (AskStamps). A node of an earlier version refuses it as malformed, and is
 	// never sent one (it does not ask).
 	sessFlagStamps = 32
+	// sessFlagBorn: the version of the removal the session was made again above
+	// (SessionState.born) ends it (AskBorn). A node of an earlier version refuses it as
+	// malformed, and is never sent one (it does not ask).
+	sessFlagBorn = 64
 )
 
 // Owns reports whether data starts with the codec's header.
@@ -181,6 +187,9 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	if s.stamped && !s.Removed {
 		f |= sessFlagStamps
 	}
+	if s.born > 0 && !s.Removed {
+		f |= sessFlagBorn
+	}
 	var java []byte
 	if p := s.Principal; p != nil {
 		f |= sessFlagPrincipal
@@ -228,12 +237,15 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 			b = binary.BigEndian.AppendUint32(b, t.st.origin)
 		}
 	}
+	if f&sessFlagBorn != 0 {
+		b = binary.AppendUvarint(b, s.born)
+	}
 	return b, nil
 }
 
 // sessionSize estimates appendSession's output, for sizing transfer chunks.
 func sessionSize(s *SessionState) int {
-	n := 48 + len(s.ID) + len(s.AuthType)
+	n := 58 + len(s.ID) + len(s.AuthType) // 10 for born
 	if p := s.Principal; p != nil {
 		n += len(p.Name) + 8
 		for _, r := range p.Roles {

@@ -189,7 +189,7 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	}
 	s.MaxInactive = int32(mi)
 	f := r.byte()
-	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed|sessFlagStamps) != 0 ||
+	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed|sessFlagStamps|sessFlagBorn) != 0 ||
 		f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava ||
 		f&sessFlagRemoved != 0 && f&^sessFlagRenamed != sessFlagRemoved || f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
 		r.fail("unknown session flags")
@@ -244,6 +244,9 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 			t.st.origin = r.uint32()
 			s.tombs = append(s.tombs, t)
 		}
+	}
+	if f&sessFlagBorn != 0 {
+		s.born = r.uvarint()
 	}
 	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||
 		len(s.Attributes)+len(s.Notes)+len(s.Listeners) > 0) {

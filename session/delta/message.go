@@ -92,6 +92,11 @@ const (
 	AskRecent = 4
 	// AskAgeShift is where the age of an AskRecent request starts in its Version.
 	AskAgeShift = 8
+	// AskBorn asks the member to send, with each session made again under a removed id
+	// (Manager.CreateWithID), the version of that removal, so that the record of the
+	// removal, sent too, does not remove it (TestJoinerKeepsSessionJustMadeAgain). A node
+	// of an earlier version ignores it and sends none.
+	AskBorn = 8
 )
 
 // Session ids Tomcat puts in messages that are not about one session.
@@ -261,6 +266,9 @@ type SessionState struct {
 	// removals (a donor sets it when the joiner asked with AskStamps; BinaryCodec only).
 	stamped bool
 	tombs   []tomb
+	// born: the version of the removal the session was made again above (Session.born),
+	// sent when the joiner asked with AskBorn (BinaryCodec only); 0 if none.
+	born uint64
 	// owned: the values were allocated by the decoder for this message alone (JavaCodec's,
 	// which several sessions may share), not cut out of a received buffer: a session keeps
 	// them without a copy.

@@ -68,10 +68,10 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		m.mu.Unlock()
 		if since := recentSince(msg.Version); since != 0 {
 			// A joiner's catch-up (catchup.go): answered before it is acknowledged.
-			m.serveAll(m.bg, src, sv, msg.Version&AskRemovals != 0, msg.Version&AskStamps != 0, since)
+			m.serveAll(m.bg, src, sv, msg.Version, since)
 			return
 		}
-		go m.serveAll(m.bg, src, sv, msg.Version&AskRemovals != 0, msg.Version&AskStamps != 0, 0)
+		go m.serveAll(m.bg, src, sv, msg.Version, 0)
 		return
 	}
 	m.mu.Unlock()

@@ -303,13 +303,17 @@ func (s *Session) olderThan(version uint64) bool {
 // and notes are appended to *nv, the array a transfer chunk's sessions share (reused
 // from chunk to chunk), instead of arrays of their own. With tombs (the joiner asked for
 // stamps, AskStamps), it is stamped and its removals are appended to *tombs likewise.
-func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb) (SessionState, bool) {
+// With born (AskBorn), it carries the version of the removal it was made again above.
+func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, born bool) (SessionState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
 		return SessionState{}, false
 	}
 	st := s.state(nv)
+	if born {
+		st.born = s.born
+	}
 	if tombs != nil {
 		st.stamped = true
 		if len(s.tombs) > 0 {

@@ -108,6 +108,7 @@ func (s *Session) load(st *SessionState) {
 	s.created, s.accessed, s.maxInactive = st.CreationTime, st.LastAccessedTime, st.MaxInactive
 	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
 	s.loaded = st.Version
+	s.born = max(s.born, st.born)
 	s.principal = st.Principal.clone()
 	// Without stamps (a donor of an earlier version, Tomcat) the values are stamped zero:
 	// older than any Go node's change. The decoder gave each session its own tombs.
