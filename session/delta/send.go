@@ -144,7 +144,12 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	// A rename that failed goes first; failing again, it stays to be sent and the
-	// changes go out all the same, to the members that can take them.
+	// changes go out all the same, to the members that can take them. An asynchronous
+	// request queues it before its delta, and does not wait for it either.
+	if !wait && m.async != nil {
+		m.queueUnsentRename(s)
+		return m.replicateLocked(ctx, s, wait)
+	}
 	if err := m.sendUnsentRename(ctx, s); err != nil {
 		return errors.Join(err, m.replicateLocked(ctx, s, wait))
 	}

@@ -70,6 +70,9 @@ type Session struct {
 	// unsentRename, under sendMu: the id the members may still hold the session under,
 	// its rename having failed to reach them all (rename_unsent.go); "" when none.
 	unsentRename string
+	// renameQueued, under sendMu: the outcome of unsentRename's resend queued by an
+	// asynchronous request (queueUnsentRename), nil when none is on its way.
+	renameQueued chan error
 }
 
 type attrEntry struct {
