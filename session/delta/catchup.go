@@ -90,7 +90,7 @@ func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, se
 		age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
 		err := m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
 			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs(),
-			Version: AskStamps | AskBorn | AskRecent | age<<AskAgeShift}, askOpts)
+			Version: AskStamps | AskBorn | AskMetaStamps | AskRecent | age<<AskAgeShift}, askOpts)
 		var wait <-chan time.Time // for an answer still coming
 		switch {
 		case ctx.Err() != nil:

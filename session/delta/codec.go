@@ -53,12 +53,13 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 //
 // A session is: id | varint created | varint lastAccessed | varint maxInactive seconds |
 // flags (1 isNew, 2 principal, 4 principal's Java form, 8 removed, 16 renamed, 32 stamps,
-// 64 born) |
+// 64 born, 128 meta stamps) |
 // uvarint version | [principal name, uvarint n, n × role, [Java form]] | authType |
 // uvarint n, n × (name, value) attributes | same for notes | uvarint n, n × listener name
 // | [with stamps: per attribute (uvarint version, 4-byte origin), then uvarint n (at most
 // 8), n × (name, uvarint version, 4-byte origin) removals] | [with born: uvarint the
-// version of the removal the session was made again above]. The Java form of a
+// version of the removal the session was made again above] | [with meta stamps: uvarint
+// n, n × (type byte, name, uvarint version, 4-byte origin)]. The Java form of a
 // principal with attributes, a user principal or Tomcat's bytes to keep is a byte field
 // holding its GenericPrincipal$SerializablePrincipal stream, also at the end of an
 // ActionPrincipal's value (EncodePrincipal); a node of an earlier version refuses a
@@ -99,6 +100,10 @@ const (
 	// (SessionState.born) ends it (AskBorn). A node of an earlier version refuses it as
 	// malformed, and is never sent one (it does not ask).
 	sessFlagBorn = 64
+	// sessFlagMeta: the stamps of the session's parts that are not attributes
+	// (SessionState.meta) follow (AskMetaStamps). A node of an earlier version refuses
+	// it as malformed, and is never sent one (it does not ask).
+	sessFlagMeta = 128
 )
 
 // Owns reports whether data starts with the codec's header.
@@ -190,6 +195,9 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	if s.born > 0 && !s.Removed {
 		f |= sessFlagBorn
 	}
+	if len(s.meta) > 0 && !s.Removed {
+		f |= sessFlagMeta
+	}
 	var java []byte
 	if p := s.Principal; p != nil {
 		f |= sessFlagPrincipal
@@ -240,6 +248,15 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	if f&sessFlagBorn != 0 {
 		b = binary.AppendUvarint(b, s.born)
 	}
+	if f&sessFlagMeta != 0 {
+		b = binary.AppendUvarint(b, uint64(len(s.meta)))
+		for _, m := range s.meta {
+			b = append(b, byte(m.typ))
+			b = appendString(b, m.name)
+			b = binary.AppendUvarint(b, m.st.version)
+			b = binary.BigEndian.AppendUint32(b, m.st.origin)
+		}
+	}
 	return b, nil
 }
 
@@ -262,6 +279,9 @@ func sessionSize(s *SessionState) int {
 	}
 	for _, l := range s.Listeners {
 		n += len(l) + 2
+	}
+	for _, m := range s.meta {
+		n += len(m.name) + 16
 	}
 	if s.stamped {
 		n += 14*len(s.Attributes) + 1

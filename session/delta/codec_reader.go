@@ -44,6 +44,7 @@ const (
 	sizeSession    = int(unsafe.Sizeof(SessionState{}))
 	sizeNamedValue = int(unsafe.Sizeof(NamedValue{}))
 	sizeTomb       = int(unsafe.Sizeof(tomb{}))
+	sizeMetaStamp  = int(unsafe.Sizeof(metaStamp{}))
 	sizeBatched    = int(unsafe.Sizeof(Message{}) + unsafe.Sizeof((*Message)(nil)))
 )
 
@@ -189,7 +190,7 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	}
 	s.MaxInactive = int32(mi)
 	f := r.byte()
-	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed|sessFlagStamps|sessFlagBorn) != 0 ||
+	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed|sessFlagStamps|sessFlagBorn|sessFlagMeta) != 0 ||
 		f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava ||
 		f&sessFlagRemoved != 0 && f&^sessFlagRenamed != sessFlagRemoved || f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
 		r.fail("unknown session flags")
@@ -247,6 +248,22 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 	}
 	if f&sessFlagBorn != 0 {
 		s.born = r.uvarint()
+	}
+	if f&sessFlagMeta != 0 {
+		n := r.count(7, sizeMetaStamp, maxEntries)
+		if n > 0 {
+			s.meta = make([]metaStamp, 0, n) // the session keeps it (Session.load)
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			m := metaStamp{typ: ActionType(r.byte())}
+			if m.typ == ActionAttribute || m.typ > ActionNote {
+				r.fail("bad meta stamp type")
+			}
+			m.name = r.name()
+			m.st.version = r.uvarint()
+			m.st.origin = r.uint32()
+			s.meta = append(s.meta, m)
+		}
 	}
 	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||
 		len(s.Attributes)+len(s.Notes)+len(s.Listeners) > 0) {

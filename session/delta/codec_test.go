@@ -141,19 +141,6 @@ func TestBinaryCodecRejectsMalformed(t *testing.T) {
 		c    BinaryCodec
 		data []byte
 	}{c, record(sessFlagRenamed)}
-	cases["removal, born"] = struct {
-		c    BinaryCodec
-		data []byte
-	}{c, append(record(sessFlagRemoved|sessFlagBorn), 5)}
-	// A session made again above a removal carries its version (AskBorn); a record never.
-	born, err := c.AppendMessage(nil, &Message{Event: EventAllSessionData, Sessions: []SessionState{
-		{ID: "S4.a", Version: 5, born: 5}, {ID: "S3.a", Version: 5, Removed: true, born: 5}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m, err := c.DecodeMessage(born); err != nil || m.Sessions[0].born != 5 || m.Sessions[1].born != 0 {
-		t.Errorf("a session made again and a removal record: %+v, %v; want born 5 and 0", m, err)
-	}
 	if _, err := c.AppendMessage(nil, &Message{Event: EventAllSessionData, Sessions: []SessionState{
 		{ID: "S3.a", Removed: true, MaxInactive: 1800}}}); err == nil {
 		t.Error("encoded a removal record holding session state")

@@ -22,11 +22,11 @@ type serve struct{ completing atomic.Bool }
 // were. to is the membership's record of the joiner. With removals (a refresh asks), the
 // removals this node remembers follow the sessions (removals.go). ask holds the bits of
 // the request (AskRemovals, AskStamps: the sessions carry their attributes' stamps,
-// AskBorn: the version of the removal they were made again above). With since (not 0: a
-// joiner's catch-up, AskRecent), only the sessions this node sent a message about at or
-// after that time (unix ms) go.
+// AskBorn: the version of the removal they were made again above, AskMetaStamps: the
+// stamps of their other parts). With since (not 0: a joiner's catch-up, AskRecent), only
+// the sessions this node sent a message about at or after that time (unix ms) go.
 func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, ask uint64, since int64) {
-	removals, stamps, born := ask&AskRemovals != 0, ask&AskStamps != 0, ask&AskBorn != 0
+	removals, stamps := ask&AskRemovals != 0, ask&AskStamps != 0
 	defer m.wg.Done()
 	defer func() {
 		m.mu.Lock()
@@ -107,7 +107,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 		if since != 0 && !s.sentSince(since) {
 			return true
 		}
-		st, ok := s.transferable(&values, tombs, born)
+		st, ok := s.transferable(&values, tombs, ask)
 		if !ok {
 			return true
 		}

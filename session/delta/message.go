@@ -97,6 +97,12 @@ const (
 	// removal, sent too, does not remove it (TestJoinerKeepsSessionJustMadeAgain). A node
 	// of an earlier version ignores it and sends none.
 	AskBorn = 8
+	// AskMetaStamps asks the member to send, with each session, the stamps of its parts
+	// that are not attributes (principal, auth type, max inactive interval, isnew, notes,
+	// listeners: stamp_meta.go), so that an older change of them arriving after the
+	// transfer does not apply (TestTransferredMetaKeepsItsStamps). A node of an earlier
+	// version ignores it and sends none: those parts then count as stamped zero.
+	AskMetaStamps = 16
 )
 
 // Session ids Tomcat puts in messages that are not about one session.
@@ -269,6 +275,9 @@ type SessionState struct {
 	// born: the version of the removal the session was made again above (Session.born),
 	// sent when the joiner asked with AskBorn (BinaryCodec only); 0 if none.
 	born uint64
+	// meta: the stamps of the parts that are not attributes, sent when the joiner asked
+	// with AskMetaStamps (BinaryCodec only)
+	meta []metaStamp
 	// owned: the values were allocated by the decoder for this message alone (JavaCodec's,
 	// which several sessions may share), not cut out of a received buffer: a session keeps
 	// them without a copy.

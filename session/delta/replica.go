@@ -303,16 +303,20 @@ func (s *Session) olderThan(version uint64) bool {
 // and notes are appended to *nv, the array a transfer chunk's sessions share (reused
 // from chunk to chunk), instead of arrays of their own. With tombs (the joiner asked for
 // stamps, AskStamps), it is stamped and its removals are appended to *tombs likewise.
-// With born (AskBorn), it carries the version of the removal it was made again above.
-func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, born bool) (SessionState, bool) {
+// With AskBorn in ask, it carries the version of the removal it was made again above;
+// with AskMetaStamps, the stamps of its parts that are not attributes.
+func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (SessionState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
 		return SessionState{}, false
 	}
 	st := s.state(nv)
-	if born {
+	if ask&AskBorn != 0 {
 		st.born = s.born
+	}
+	if ask&AskMetaStamps != 0 && len(s.meta) > 0 {
+		st.meta = slices.Clone(s.meta)
 	}
 	if tombs != nil {
 		st.stamped = true

@@ -125,7 +125,7 @@ func (s *Session) load(st *SessionState) {
 		s.notes = append(s.notes, noteEntry{nv.Name, valueString(nv.Value, st.owned)})
 	}
 	s.named = slices.Clone(st.Listeners)
-	s.meta = nil // not transferred: older than any Go node's change (stamp_meta.go)
+	s.meta = st.meta // none from a donor not asked or of an earlier version: stamped zero, older than any Go node's change (stamp_meta.go)
 	s.primary = false
 	s.valid = true
 }

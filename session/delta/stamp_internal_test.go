@@ -59,7 +59,7 @@ func TestTransferableAllocatesNoTombsUnasked(t *testing.T) {
 	nv = make([]NamedValue, 0, 16)
 	allocs := testing.AllocsPerRun(100, func() {
 		nv = nv[:0]
-		st, _ := s.transferable(&nv, nil, false)
+		st, _ := s.transferable(&nv, nil, 0)
 		_ = st
 	})
 	if allocs > 0 {

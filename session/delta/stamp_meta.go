@@ -8,9 +8,11 @@ import "slices"
 // and a change of another node applies only if its stamp is not older, or is skipped
 // while this node has a change of it not sent yet (in the session's pending actions),
 // which will be stamped above it. Concurrent requests on two nodes then end with the
-// same principal everywhere, the winning delta's. A state transfer does not carry these
-// stamps: a transferred copy's parts count as stamped zero, older than any Go node's
-// change; Tomcat's deltas (version 0) apply in arrival order and leave them at zero.
+// same principal everywhere, the winning delta's. A state transfer or a refresh between
+// Go nodes carries these stamps (AskMetaStamps, TestTransferredMetaKeepsItsStamps); from
+// a donor that sends none a transferred copy's parts count as stamped zero, older than
+// any Go node's change. Tomcat's deltas (version 0) apply in arrival order and leave
+// them at zero.
 
 // metaStamp is the stamp of the change that set the part of type typ named name.
 type metaStamp struct {

@@ -231,7 +231,7 @@ func (m *Manager) endAttempt() {
 // asker returns the function that asks donor for every session; with removals, for its
 // records of removed and renamed ids too (a joiner's and a refresh's request; removals.go).
 func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool) func() error {
-	var ask uint64 = AskStamps | AskBorn
+	var ask uint64 = AskStamps | AskBorn | AskMetaStamps
 	if removals && sendsRemovals(m.cl.codec) {
 		ask |= AskRemovals
 	}
