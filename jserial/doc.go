@@ -72,6 +72,12 @@
 // correctly but re-encodes with a different handle layout. Go string literals with the
 // same text share memory, like Java's interned literals.
 //
+// Java writes a class descriptor once a stream. The encoder writes a *ClassDesc once and
+// refers back to it, and refers back as well for a distinct *ClassDesc equal to one
+// written (the same name, serialVersionUID, flags, fields and superclass, neither with an
+// annotation): values decoded from streams of their own, written together, share their
+// descriptors as Java's stream would (TestEncoderSharesEqualDescriptors).
+//
 // A mapped value that contains itself (an ArrayList holding itself) cannot be
 // represented by a Go slice or Map: decoding it fails with ErrCycle. *Object graphs
 // may be cyclic. The encoder writes any Go graph, cyclic ones with back-references.

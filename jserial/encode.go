@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -43,8 +44,9 @@ type encState struct {
 	handles  handleTable      // identity -> handle
 	types    map[string]int32 // field signatures by value (Java interns them)
 	chains   map[*ClassDesc][]*ClassDesc
-	open     []*ClassDesc // the class descriptors being written, outermost first
-	sizeHint int          // Marshal: capacity of the next output (the size of the last one)
+	descs    map[string][]writtenDesc // class descriptors written whole, by name (equalDesc)
+	open     []*ClassDesc             // the class descriptors being written, outermost first
+	sizeHint int                      // Marshal: capacity of the next output (the size of the last one)
 }
 
 // NewEncoder returns an Encoder writing to w. Each Encode call writes its bytes to w
@@ -73,6 +75,7 @@ func (s *encState) reset() {
 	s.next = 0
 	s.handles.reset()
 	clear(s.types)
+	clear(s.descs)
 }
 
 // forget drops the handles assigned from next on: those of a value that failed, whose
@@ -85,6 +88,14 @@ func (s *encState) forget(next int32) {
 	for x, h := range s.types {
 		if h >= next {
 			delete(s.types, x)
+		}
+	}
+	for name, ws := range s.descs {
+		ws = slices.DeleteFunc(ws, func(w writtenDesc) bool { return w.h >= next })
+		if len(ws) == 0 {
+			delete(s.descs, name)
+		} else {
+			s.descs[name] = ws
 		}
 	}
 	s.next = next

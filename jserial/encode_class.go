@@ -1,6 +1,7 @@
 package jserial
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"unsafe"
@@ -36,16 +37,77 @@ func (s *encState) classDesc(cd *ClassDesc) error {
 	if s.ref(k) {
 		return nil
 	}
+	if h, ok := s.equalDesc(cd); ok {
+		// A descriptor equal to one written (a value decoded from a stream of its own
+		// has descriptors of its own): ObjectOutputStream writes a class once.
+		s.handles.put(k, h)
+		s.buf = append(s.buf, tcReference)
+		s.u32(uint32(baseWireHandle + h))
+		return nil
+	}
 	s.depth++
 	if s.depth > s.maxDepth {
 		s.depth--
 		return fmt.Errorf("%w: class descriptors nested deeper than MaxDepth %d", ErrLimit, s.maxDepth)
 	}
 	s.open = append(s.open, cd)
+	h := s.next
 	err := s.newClassDesc(cd, k)
 	s.open = s.open[:len(s.open)-1]
 	s.depth--
+	if err == nil {
+		s.written(cd, h)
+	}
 	return err
+}
+
+// writtenDesc is a class descriptor written whole, with its handle.
+type writtenDesc struct {
+	cd *ClassDesc
+	h  int32
+}
+
+// written records cd, written whole with handle h, for equalDesc. Only a descriptor
+// written whole is recorded: one still being written cannot be referred to.
+func (s *encState) written(cd *ClassDesc, h int32) {
+	if len(cd.Annotation) > 0 {
+		return // what annotateClass wrote is not compared
+	}
+	if s.descs == nil {
+		s.descs = map[string][]writtenDesc{}
+	}
+	s.descs[cd.Name] = append(s.descs[cd.Name], writtenDesc{cd, h})
+}
+
+// equalDesc returns the handle of a descriptor written before that is equal to cd: the
+// same class name, serialVersionUID, flags and fields, no annotation, and an equal
+// superclass. Java resolves a descriptor to its class by those, so a reader cannot tell
+// a reference to the earlier one from cd written again.
+func (s *encState) equalDesc(cd *ClassDesc) (int32, bool) {
+	if len(cd.Annotation) > 0 {
+		return 0, false
+	}
+	for _, w := range s.descs[cd.Name] {
+		if sameDesc(cd, w.cd) {
+			return w.h, true
+		}
+	}
+	return 0, false
+}
+
+// sameDesc reports whether a and b are equal descriptors without annotations. b was
+// written whole, so its superclass chain ends and the recursion with it.
+func sameDesc(a, b *ClassDesc) bool {
+	for {
+		if a == b {
+			return true
+		}
+		if a == nil || b == nil || a.Name != b.Name || a.SUID != b.SUID || a.Flags != b.Flags || a.kind != b.kind ||
+			len(a.Annotation) > 0 || len(b.Annotation) > 0 || !slices.Equal(a.Fields, b.Fields) || !bytes.Equal(a.wire, b.wire) {
+			return false
+		}
+		a, b = a.Super, b.Super
+	}
 }
 
 func (s *encState) newClassDesc(cd *ClassDesc, k refKey) error {
