@@ -105,7 +105,8 @@
 //     MaxFrameSize, 16 MiB by default); Java has neither. Raise both for larger maps. Its
 //     decoding allows 2^20 objects, or 32 per entry up to MaxEntries if that is more. A
 //     reply lost to a limit leaves the joiner without the state, as one that never came,
-//     and it logs the cause with the error of the call (rpc.Call names the loss).
+//     and it logs the cause with the error of the call (rpc.Call names the loss),
+//     wrapped with ErrStateTooLarge and the names of the two settings to raise.
 //   - A joiner gets the changes made while it joins. Java's sends MSG_START after the
 //     state transfer, and members send it their changes only once they handle it: what
 //     they put, removed or renamed after the donor's snapshot and before that never

@@ -23,6 +23,13 @@ const (
 // refused because it would pass Config.MaxEntries or Config.MaxStoredBytes.
 var ErrLimit = errors.New("replmap: map limit reached")
 
+// ErrStateTooLarge is wrapped by the error a joiner logs when the reply to its state
+// transfer, which carries every entry of the donor in one message, was larger than it
+// accepts: beyond its transport's frame limit (the error also wraps
+// channel.ErrMessageTooLarge) or Config.MaxMessageBytes (jserial.ErrLimit). The joiner
+// starts without the state; the error names both settings to raise.
+var ErrStateTooLarge = errors.New("replmap: the state transfer's reply is larger than this node accepts")
+
 // Stats are a map's counters.
 type Stats struct {
 	// Entries is the number of entries the map holds, proxies included.

@@ -499,7 +499,7 @@ func (m *Map) transferState(ctx context.Context) {
 		if len(resp) > 0 {
 			break
 		}
-		m.log.Error("replmap: no state transfer reply", "map", m.cfg.Name, "from", donor.String(), "err", err)
+		m.log.Error("replmap: no state transfer reply", "map", m.cfg.Name, "from", donor.String(), "err", m.stateErr(err))
 		if rctx.Err() != nil {
 			return
 		}
@@ -532,6 +532,17 @@ func (m *Map) transferState(ctx context.Context) {
 	if failed > 0 {
 		m.log.Error("replmap: state transfer entries dropped", "map", m.cfg.Name, "count", failed, "first", first)
 	}
+}
+
+// stateErr returns the error of a state transfer call, wrapped with ErrStateTooLarge and
+// the settings to raise when the reply was lost to one of this node's size limits.
+func (m *Map) stateErr(err error) error {
+	if !errors.Is(err, channel.ErrMessageTooLarge) && !errors.Is(err, jserial.ErrLimit) {
+		return err
+	}
+	return fmt.Errorf("%w (it holds every entry of the donor): raise this node's transport frame limit "+
+		"(transport/nio Config.MaxFrameSize, 16 MiB by default) and replmap Config.MaxMessageBytes (%d) above its size: %w",
+		ErrStateTooLarge, m.cfg.MaxMessageBytes, err)
 }
 
 // Members returns the map members: the other nodes that run this map.
