@@ -431,10 +431,16 @@ func (s *Session) fixID() {
 	s.idFixed = true
 }
 
-// saved records a successful save of the snapshot taken at change count changes.
-func (s *Session) saved(id string, version uint64, now int64, changes uint64) {
+// saved records the end of a save of the snapshot taken at change count changes, which
+// wrote it if ok, and reports whether s is still valid. Invalidate reads storedID under
+// s.mu too: either it sees the new key and deletes it, or the save sees s invalid
+// (Save).
+func (s *Session) saved(id string, version uint64, now int64, changes uint64, ok bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.storedID, s.version, s.accessed, s.savedChanges = id, version, now, changes
-	s.base = 0 // the next version may take another byte
+	if ok {
+		s.storedID, s.version, s.accessed, s.savedChanges = id, version, now, changes
+		s.base = 0 // the next version may take another byte
+	}
+	return s.valid
 }

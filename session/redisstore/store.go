@@ -209,7 +209,8 @@ return 1
 // load the session again to retry), ErrTooLarge when s exceeds Config.MaxSessionSize,
 // ErrUnavailable when Redis does not answer (the write may or may not have happened),
 // ErrInvalidSession for an invalidated session, delta.ErrNoSession for a nil one. A save
-// that returned nil is in Redis.
+// that returned nil is in Redis, unless s was invalidated while it ran: the invalidation
+// wins, and what the save wrote is deleted (TestInvalidateDuringSave).
 func (st *Store) Save(ctx context.Context, s *Session) error {
 	if s == nil {
 		return delta.ErrNoSession
@@ -239,16 +240,26 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID), st.savesKey(state.ID), st.movedKey(from)},
 		expect, data, ttl, state.ID, movedTTL.Milliseconds(), token, st.saveRecordTTL().Milliseconds(),
 		maxSaveRecords).Int()
-	switch {
-	case err != nil:
+	if err != nil {
 		return unavailable(err)
-	case r == -1:
+	}
+	if !s.saved(state.ID, state.Version, now, changes, r == 1) {
+		// Invalidated (Invalidate, by another goroutine) while the script ran: the
+		// invalidation wins. It deleted what was stored when it ran; what this save wrote
+		// after it (a session never saved had no key yet) is deleted here.
+		if r == 1 {
+			return st.Delete(ctx, state.ID)
+		}
+		return nil
+	}
+	switch r {
+	case 1:
+		return nil
+	case -1:
 		return fmt.Errorf("%w: session %s was removed (invalidated or expired) meanwhile", ErrConflict, from)
-	case r != 1:
+	default:
 		return fmt.Errorf("%w: session %s was saved by another request since version %d", ErrConflict, from, state.Version-1)
 	}
-	s.saved(state.ID, state.Version, now, changes)
-	return nil
 }
 
 // touchScript renews the TTL of KEYS[1] to ARGV[2] milliseconds if the stored version
@@ -284,8 +295,9 @@ func (st *Store) Touch(ctx context.Context, s *Session) error {
 
 // Invalidate removes s from Redis (if it was stored) and marks it invalid. Invalidation
 // wins over concurrent saves of older versions: they fail with ErrConflict; and over a
-// concurrent id change: the session under its new id is removed too (Delete). A nil s
-// is delta.ErrNoSession.
+// concurrent id change: the session under its new id is removed too (Delete); and over a
+// save of s itself under way (Save removes what it wrote, even for a session never saved
+// before). A nil s is delta.ErrNoSession.
 func (st *Store) Invalidate(ctx context.Context, s *Session) error {
 	if s == nil {
 		return delta.ErrNoSession
