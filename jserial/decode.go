@@ -41,7 +41,8 @@ const (
 
 func (c DecoderConfig) withDefaults() (DecoderConfig, error) {
 	if c.MaxDepth < 0 || c.MaxHandles < 0 || c.MaxArrayLen < 0 || c.MaxBytes < 0 {
-		return c, errors.New("jserial: negative DecoderConfig limit")
+		return c, fmt.Errorf("%w: negative DecoderConfig limit (MaxDepth %d, MaxHandles %d, MaxArrayLen %d, MaxBytes %d)",
+			ErrInvalidConfig, c.MaxDepth, c.MaxHandles, c.MaxArrayLen, c.MaxBytes)
 	}
 	if c.MaxDepth == 0 {
 		c.MaxDepth = DefaultMaxDepth
@@ -79,10 +80,10 @@ type Decoder struct {
 }
 
 // NewDecoder returns a Decoder reading the stream from r. It reads r as needed; it
-// errors only on an invalid config.
+// errors only on a nil r or an invalid config (ErrInvalidConfig).
 func NewDecoder(r io.Reader, cfg DecoderConfig) (*Decoder, error) {
 	if r == nil {
-		return nil, errors.New("jserial: NewDecoder with a nil io.Reader")
+		return nil, fmt.Errorf("%w: NewDecoder with a nil io.Reader", ErrInvalidConfig)
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -1,7 +1,6 @@
 package jserial
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -50,13 +49,13 @@ type encState struct {
 }
 
 // NewEncoder returns an Encoder writing to w. Each Encode call writes its bytes to w
-// with one Write.
+// with one Write. A nil w or a negative MaxDepth is an error wrapping ErrInvalidConfig.
 func NewEncoder(w io.Writer, cfg EncoderConfig) (*Encoder, error) {
 	if w == nil {
-		return nil, errors.New("jserial: NewEncoder with a nil io.Writer")
+		return nil, fmt.Errorf("%w: NewEncoder with a nil io.Writer", ErrInvalidConfig)
 	}
 	if cfg.MaxDepth < 0 {
-		return nil, errors.New("jserial: negative EncoderConfig.MaxDepth")
+		return nil, fmt.Errorf("%w: negative EncoderConfig.MaxDepth %d", ErrInvalidConfig, cfg.MaxDepth)
 	}
 	e := &Encoder{w: w}
 	e.e.init(cfg)

@@ -36,6 +36,10 @@ var (
 	// ErrType: Marshal/Encode got a Go value it cannot write, or a field value whose Go
 	// type does not match the field's type code.
 	ErrType = errors.New("jserial: value cannot be serialized")
+	// ErrInvalidConfig wraps every configuration error: a negative DecoderConfig or
+	// EncoderConfig limit, a nil io.Reader or io.Writer (NewDecoder, NewEncoder,
+	// UnmarshalConfig, UnmarshalAll). It is not a *DecodeError.
+	ErrInvalidConfig = errors.New("jserial: invalid configuration")
 )
 
 // DecodeError reports where and why decoding failed.
