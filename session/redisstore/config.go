@@ -124,9 +124,15 @@ var (
 	// ErrNotFound: no session is stored under the id (never was, expired, or invalidated).
 	ErrNotFound = errors.New("redisstore: session not found")
 	// ErrConflict: the session changed in Redis since it was loaded (a concurrent request
-	// on another node saved it first), or was removed meanwhile. Nothing was written; the
-	// middleware answers 409 Conflict.
+	// on another node saved it first), or was removed meanwhile (then ErrSessionGone too).
+	// Nothing was written; the middleware answers 409 Conflict.
 	ErrConflict = errors.New("redisstore: session was changed concurrently")
+	// ErrSessionGone: the session was no longer in Redis when the request saved it:
+	// another request invalidated it, or Redis lost it (a restart without persistence, a
+	// failover to a replica that did not have it). An error wrapping it wraps ErrConflict
+	// too: nothing was written, and the middleware answers 409 Conflict; a retry finds no
+	// session.
+	ErrSessionGone = errors.New("redisstore: session no longer exists")
 	// ErrTooLarge: an attribute name (4 KiB), an attribute value or the whole session
 	// exceeds its limit (Config.MaxValueSize, MaxSessionSize, MaxAttributes). The session
 	// is unchanged.

@@ -122,5 +122,7 @@
 // Config.Timeout plus a minute after the session's latest save; a resend after more than
 // 16 later saves of the session is still ErrConflict.
 // Durability is Redis's: without persistence (appendonly) or a replica, a restarted Redis
-// has no sessions.
+// has no sessions. A request whose session Redis lost while it ran fails its save with
+// ErrSessionGone (an ErrConflict, as for a session another request invalidated): 409,
+// whose body says the session no longer exists (TestSaveOfASessionLostByRedisIsSessionGone).
 package redisstore

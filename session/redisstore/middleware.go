@@ -55,10 +55,13 @@ type HTTPConfig struct {
 }
 
 // DefaultOnError answers 409 Conflict for ErrConflict (the client may retry: the
-// request's changes were not saved), 500 for ErrTooLarge, and 503 Service Unavailable
-// with Retry-After: 1 for anything else (ErrUnavailable).
+// request's changes were not saved; for ErrSessionGone the body says that the session no
+// longer exists, so the retry will have none), 500 for ErrTooLarge, and 503 Service
+// Unavailable with Retry-After: 1 for anything else (ErrUnavailable).
 func DefaultOnError(w http.ResponseWriter, _ *http.Request, err error) {
 	switch {
+	case errors.Is(err, ErrSessionGone):
+		http.Error(w, "session no longer exists (invalidated, or lost by the session store); its changes were not saved", http.StatusConflict)
 	case errors.Is(err, ErrConflict):
 		http.Error(w, "session changed concurrently; please retry", http.StatusConflict)
 	case errors.Is(err, ErrTooLarge):

@@ -206,7 +206,8 @@ return 1
 // if its id is free), with the next version, LastAccessedTime now and the TTL of its max
 // inactive interval; after ChangeID it moves the session to its new key. It returns an
 // error wrapping ErrConflict when another save came first (s is then left as it was:
-// load the session again to retry), ErrTooLarge when s exceeds Config.MaxSessionSize,
+// load the session again to retry; ErrSessionGone too if the session is no longer in
+// Redis), ErrTooLarge when s exceeds Config.MaxSessionSize,
 // ErrUnavailable when Redis does not answer (the write may or may not have happened),
 // ErrInvalidSession for an invalidated session, delta.ErrNoSession for a nil one. A save
 // that returned nil is in Redis, unless s was invalidated while it ran: the invalidation
@@ -256,11 +257,22 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	case 1:
 		return nil
 	case -1:
-		return fmt.Errorf("%w: session %s was removed (invalidated or expired) meanwhile", ErrConflict, from)
+		return &goneError{id: from}
 	default:
 		return fmt.Errorf("%w: session %s was saved by another request since version %d", ErrConflict, from, state.Version-1)
 	}
 }
+
+// goneError is the error of a save that found no session to replace: ErrSessionGone, an
+// ErrConflict.
+type goneError struct{ id string }
+
+func (e *goneError) Error() string {
+	return "redisstore: session " + e.id + " was removed meanwhile and no longer exists " +
+		"(invalidated by another request, expired, or lost by Redis: a restart without persistence)"
+}
+
+func (e *goneError) Unwrap() []error { return []error{ErrSessionGone, ErrConflict} }
 
 // touchScript renews the TTL of KEYS[1] to ARGV[2] milliseconds if the stored version
 // is still ARGV[1] (8 bytes): a request that saved the session since (another interval,
