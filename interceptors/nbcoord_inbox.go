@@ -24,13 +24,27 @@ type heldCoordMessage struct {
 // election for WaitTimeout. One message is held per sender (the latest), for at most
 // InboxLimit senders: beyond, messages held for longer than WaitTimeout (their election
 // is abandoned by then) make room, or the new one is dropped.
+//
+// The membership may list src between the caller's check and the hold, and the release
+// its addition queued may have run already, finding nothing: so hold checks again once
+// the message is held, and queues a release if src is a member now.
 func (c *NonBlockingCoordinator) hold(src channel.Member, cm CoordinationMessage) {
+	if !c.keep(src, cm) {
+		return
+	}
+	if c.isMember(src) { // isMember takes c.mu: not held here
+		c.post(coordEvent{kind: evRelease})
+	}
+}
+
+// keep adds cm from src to the held messages and reports whether it did.
+func (c *NonBlockingCoordinator) keep(src channel.Member, cm CoordinationMessage) bool {
 	now := time.Now()
 	k := src.Key()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.running {
-		return
+		return false
 	}
 	if _, ok := c.held[k]; !ok && len(c.held) >= c.cfg.InboxLimit {
 		for hk, h := range c.held {
@@ -39,13 +53,14 @@ func (c *NonBlockingCoordinator) hold(src channel.Member, cm CoordinationMessage
 			}
 		}
 		if len(c.held) >= c.cfg.InboxLimit {
-			return
+			return false
 		}
 	}
 	if c.held == nil {
 		c.held = map[channel.MemberKey]heldCoordMessage{}
 	}
 	c.held[k] = heldCoordMessage{src: src.Clone(), msg: cm, at: now}
+	return true
 }
 
 // releaseHeld queues the held messages whose senders are members now, and forgets those
