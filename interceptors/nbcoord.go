@@ -52,7 +52,9 @@ type NonBlockingCoordinatorConfig struct {
 	// beyond the limit is dropped and counted (CoordinatorStats.InboxDropped): its election
 	// is abandoned after WaitTimeout, as a lost token. It also bounds the senders whose
 	// latest coordination message is held because they were not members when it arrived
-	// (CoordinatorStats.NotFromMember); beyond it, such a message is dropped.
+	// (CoordinatorStats.NotFromMember); beyond it, such a message is dropped, so a
+	// stranger sending from that many invented sources within every WaitTimeout has a
+	// real member's early token dropped.
 	InboxLimit int
 	// DeadMemberTTL is how long a member that failed AliveCheck is remembered as dead: it is
 	// dropped from election views without another check meanwhile (default
