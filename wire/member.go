@@ -122,6 +122,20 @@ func (m Member) Unmapped() Member {
 	return m
 }
 
+// Unmapped returns k with an IPv4 host in its 16-byte form in its 4-byte form: the key of
+// m.Unmapped() for a member m of key k. Any other key is returned as it is.
+func (k MemberKey) Unmapped() MemberKey {
+	if k.hostLen != net.IPv6len {
+		return k
+	}
+	if v4 := net.IP(k.host[:]).To4(); v4 != nil {
+		var host [16]byte
+		k.hostLen = uint8(copy(host[:], v4))
+		k.host = host
+	}
+	return k
+}
+
 // Equal reports whether a and b are the same member (host, port, unique id).
 func (m Member) Equal(o Member) bool {
 	return m.Port == o.Port && m.UniqueID == o.UniqueID && bytes.Equal(m.Host, o.Host)

@@ -32,3 +32,19 @@ func TestMemberUnmapped(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberKeyUnmapped: the key of a member with a 16-byte IPv4 host becomes the key of
+// the member with the 4-byte host; other keys are kept.
+func TestMemberKeyUnmapped(t *testing.T) {
+	id := UniqueID{4, 5, 6}
+	wired := Member{Host: []byte{10, 0, 0, 7}, Port: 4001, UniqueID: id}
+	given := Member{Host: net.IPv4(10, 0, 0, 7), Port: 4001, UniqueID: id}
+	if got := given.Key().Unmapped(); got != wired.Key() || got != given.Unmapped().Key() {
+		t.Errorf("the 16-byte form's key unmapped is not the 4-byte form's key")
+	}
+	for _, h := range [][]byte{{10, 0, 0, 7}, net.ParseIP("::1"), net.ParseIP("fe80::1"), []byte("a-long-host-name-of-more-bytes")} {
+		if k := (Member{Host: h, Port: 1}).Key(); k.Unmapped() != k {
+			t.Errorf("Unmapped changed the key of host %v", h)
+		}
+	}
+}

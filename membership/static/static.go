@@ -2,7 +2,6 @@ package static
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"sync"
 
@@ -30,9 +29,6 @@ type Service struct {
 	view    []channel.Member                     // replaced on every change, never modified: Members returns it
 	byKey   map[channel.MemberKey]channel.Member // the view by key: Member is one lookup
 	l       channel.MembershipListener
-	// aliases maps the key of a member given with the 16-byte form of an IPv4 host to
-	// the key it is listed under (its 4-byte host), for Member and Remove; nil if none.
-	aliases map[channel.MemberKey]channel.MemberKey
 }
 
 var _ channel.LocalMemberUpdater = (*Service)(nil)
@@ -48,7 +44,7 @@ func New(members ...channel.Member) *Service {
 	s := &Service{members: make([]channel.Member, 0, len(members))}
 	seen := make(map[channel.MemberKey]bool, len(members))
 	for _, m := range members {
-		m = s.canonLocked(m)
+		m = m.Unmapped()
 		if k := m.Key(); !seen[k] {
 			seen[k] = true
 			s.members = append(s.members, m)
@@ -99,30 +95,6 @@ func tell(l channel.MembershipListener, ms []channel.Member, added bool) {
 	}
 }
 
-// canonLocked returns m with an IPv4 host in its 4-byte form (a copy, m is left as it
-// is), and records the key m had under the key returned (s.aliases).
-func (s *Service) canonLocked(m channel.Member) channel.Member {
-	u := m.Unmapped()
-	if len(u.Host) == len(m.Host) {
-		return m
-	}
-	from := m.Key()
-	m = u
-	if s.aliases == nil {
-		s.aliases = map[channel.MemberKey]channel.MemberKey{}
-	}
-	s.aliases[from] = m.Key()
-	return m
-}
-
-// keyLocked returns the key a member with key k is listed under.
-func (s *Service) keyLocked(k channel.MemberKey) channel.MemberKey {
-	if a, ok := s.aliases[k]; ok {
-		return a
-	}
-	return k
-}
-
 func isLocal(m, local channel.Member) bool {
 	if m.UniqueID != (wire.UniqueID{}) && m.UniqueID == local.UniqueID {
 		return true
@@ -153,8 +125,8 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 func (s *Service) Add(m channel.Member) {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
+	m = m.Unmapped()
 	s.mu.Lock()
-	m = s.canonLocked(m)
 	for _, x := range s.members {
 		if x.Equal(m) {
 			s.mu.Unlock()
@@ -179,8 +151,7 @@ func (s *Service) Remove(key channel.MemberKey) {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	s.mu.Lock()
-	key = s.keyLocked(key)
-	maps.DeleteFunc(s.aliases, func(_, to channel.MemberKey) bool { return to == key })
+	key = key.Unmapped() // members are listed with a 4-byte IPv4 host
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
 	var gone []channel.Member
 	if m, ok := s.byKey[key]; ok {
@@ -209,10 +180,7 @@ func (s *Service) Members() []channel.Member {
 func (s *Service) Member(key channel.MemberKey) (channel.Member, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m, ok := s.byKey[key]
-	if !ok && s.aliases != nil {
-		m, ok = s.byKey[s.keyLocked(key)]
-	}
+	m, ok := s.byKey[key.Unmapped()] // members are listed with a 4-byte IPv4 host
 	return m, ok
 }
 
