@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"time"
@@ -113,25 +112,12 @@ func (s *StaticMembership) AddStaticMember(m channel.Member) {
 // RemoveStaticMember removes a member from the list; key may be that of the member as
 // added, with an IPv4 host in either form.
 func (s *StaticMembership) RemoveStaticMember(key channel.MemberKey) {
+	key = key.Unmapped() // members are listed with 4-byte IPv4 hosts (AddStaticMember)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, x := range s.members {
-		if mapped(x).Key() == key { // the key of its host's 16-byte form
-			key = x.Key()
-			break
-		}
-	}
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
 	delete(s.byKey, key)
 	delete(s.down, key)
-}
-
-// mapped returns m with a 4-byte host in its 16-byte form.
-func mapped(m channel.Member) channel.Member {
-	if len(m.Host) == net.IPv4len {
-		m.Host = net.IP(m.Host).To16()
-	}
-	return m
 }
 
 // SetLocalMember makes LocalMember return m (Tribes' setLocalMember) instead of asking the
@@ -354,8 +340,10 @@ func (s *StaticMembership) Members() []channel.Member {
 	return out
 }
 
-// Member looks up a static member (not shut down), else asks the layer below.
+// Member looks up a static member (not shut down), else asks the layer below. key may
+// have an IPv4 host in either form.
 func (s *StaticMembership) Member(key channel.MemberKey) (channel.Member, bool) {
+	key = key.Unmapped()
 	if m, ok := s.configured(key); ok {
 		s.mu.Lock()
 		down := s.down[key]
