@@ -103,7 +103,9 @@
 // a session's primary marks it used (objectMadePrimary). A session a request on this
 // node holds (it found or created it) is not expired before that request ends, whose
 // response marks it used, as Tomcat measures idleness from the start of the request that
-// uses the session (TestSweepSparesSessionInUse).
+// uses the session (TestSweepSparesSessionInUse). The sweep finds a session expired and
+// removes it as one step for requests: a request that looks it up meanwhile finds none
+// (TestSweepCheckAndRemoveAtomic).
 //
 // A session whose max inactive interval is 0 or negative never expires, as in Tomcat
 // (Session.SetMaxInactive(0) sets -1; a Tomcat node's setMaxInactiveInterval(0) sends 0:

@@ -1,5 +1,7 @@
 package backup
 
+import "time"
+
 // SetReplicateWaitHook makes f run whenever a Replicate waits for another Replicate of
 // the same session, and returns a function restoring the previous hook.
 func SetReplicateWaitHook(f func()) (restore func()) {
@@ -7,3 +9,14 @@ func SetReplicateWaitHook(f func()) (restore func()) {
 	replicateWaitHook = f
 	return func() { replicateWaitHook = old }
 }
+
+// SetExpireHook makes f run whenever the sweep found a session expired, before it
+// removes it, and returns a function restoring the previous hook.
+func SetExpireHook(f func(id any)) (restore func()) {
+	old := expireHook
+	expireHook = f
+	return func() { expireHook = old }
+}
+
+// Expire runs one expiry sweep of m at now.
+func Expire(m *Manager, now time.Time) { m.expire(now) }

@@ -21,6 +21,10 @@ import (
 // the same session.
 var replicateWaitHook func()
 
+// expireHook, if set (by tests), runs when the sweep found session id expired (and
+// ended it), before it removes it.
+var expireHook func(id any)
+
 // DefaultExpireInterval is how often a Manager looks for expired sessions (Tomcat's
 // processExpiresFrequency 6 × backgroundProcessorDelay 10 s).
 const DefaultExpireInterval = 60 * time.Second
@@ -213,7 +217,7 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 // one missed it). A backup that does not answer is an error wrapping
 // replmap.ErrUnavailable.
 func (m *Manager) Find(ctx context.Context, id string) (*Session, error) {
-	if m.expired(id, time.Now()) {
+	if m.endIfExpired(id, time.Now()) {
 		// Removed as the sweep removes it, and its listeners told the same way
 		// (TestFindExpiredTellsListeners).
 		old, err := m.m.Remove(ctx, id)
@@ -231,6 +235,9 @@ func (m *Manager) Find(ctx context.Context, id string) (*Session, error) {
 	s, ok := v.(*Session)
 	if !ok {
 		return nil, fmt.Errorf("%w: %T under %s", ErrNotSession, v, id)
+	}
+	if s.isEnded() { // expired, and being removed by the sweep
+		return nil, nil
 	}
 	return s, nil
 }
@@ -281,22 +288,24 @@ func (m *Manager) routes() []string {
 	return list
 }
 
-// expired reports whether the local node holds session id and it expired at now: as
-// its primary, idle for its max inactive interval; as its backup, for twice that (the
+// endIfExpired reports whether the local node holds session id and it expired at now:
+// as its primary, idle for its max inactive interval; as its backup, for twice that (the
 // backup's times lag: an unchanged session tells its backup it was used only once per
 // interval, and the primary is probably gone), as DeltaSession.isValid does. A session
 // a local request holds (Request) is not expired: its request marks it used when its
-// response starts (TestSweepSparesSessionInUse).
-func (m *Manager) expired(id any, now time.Time) bool {
+// response starts (TestSweepSparesSessionInUse). An expired session is marked ended in
+// the same step (Session.endIfExpired), so that no request takes it before the caller
+// removes it; a session another caller ended is not reported again.
+func (m *Manager) endIfExpired(id any, now time.Time) bool {
 	v, primary, ok := m.m.Peek(id)
 	s, isSession := v.(*Session)
-	if !ok || !isSession || s.inUse() {
+	if !ok || !isSession {
 		return false
 	}
 	if !primary {
 		now = now.Add(-s.MaxInactive())
 	}
-	return s.Expired(now)
+	return s.endIfExpired(now)
 }
 
 // ChangeSessionID renames session s to newID on every node, as Tomcat's
@@ -432,8 +441,11 @@ func (m *Manager) sweep(stop, done chan struct{}) {
 
 func (m *Manager) expire(now time.Time) {
 	for _, key := range m.m.Keys() {
-		if !m.expired(key, now) {
+		if !m.endIfExpired(key, now) {
 			continue
+		}
+		if expireHook != nil {
+			expireHook(key)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), RPCTimeout)
 		old, err := m.m.Remove(ctx, key)

@@ -50,11 +50,16 @@ type Request struct {
 	held []*Session
 }
 
-// use makes s the request's session and holds it until the request ends, q.mu held.
-func (q *Request) use(s *Session) {
+// use makes s the request's session and holds it until the request ends, q.mu held. It
+// reports false, s not the request's, when the manager found s expired and is removing
+// it (Session.hold).
+func (q *Request) use(s *Session) bool {
+	if !s.hold() {
+		return false
+	}
 	q.s = s
-	s.hold()
 	q.held = append(q.held, s)
+	return true
 }
 
 // FromContext returns the request's session state, nil outside Manager.Wrap (whose
@@ -85,6 +90,12 @@ func (q *Request) find() (*Session, error) {
 	var err error
 	sessionhttp.EachRequestedID(q.r.Header, CookieName, q.urlID, func(id string) bool {
 		s, err = q.lookup(id)
+		// Held from now on, the rename and its listeners included: the session does not
+		// expire under the request (TestSessionHeldDuringBinderRename). One the sweep
+		// found expired after the lookup is none (TestSweepCheckAndRemoveAtomic).
+		if s != nil && err == nil && !q.use(s) {
+			s = nil
+		}
 		if s != nil && err == nil {
 			q.id = id
 		}
@@ -93,9 +104,6 @@ func (q *Request) find() (*Session, error) {
 	if s == nil || err != nil {
 		return nil, err
 	}
-	// Held from now on, the rename and its listeners included: the session does not
-	// expire under the request (TestSessionHeldDuringBinderRename).
-	q.use(s)
 	route := q.m.cfg.JvmRoute
 	if route != "" && !q.m.cfg.DisableJvmRouteBinder && !q.w.Committed() {
 		if cur := s.ID(); sessionhttp.RouteOf(cur) != "" && sessionhttp.RouteOf(cur) != route {
@@ -169,7 +177,7 @@ func (q *Request) Create() (*Session, error) {
 	if s == nil {
 		return nil, err
 	}
-	q.use(s)
+	q.use(s) // new: nothing ended it
 	q.id = s.ID()
 	q.setCookie()
 	return s, err

@@ -28,6 +28,9 @@ type Session struct {
 	// requests counts the local requests holding the session (hold, release): the sweep
 	// spares it meanwhile.
 	requests int
+	// ended is set when the manager found the session expired (endIfExpired), not held
+	// by any request, and is removing it: no request holds it from then on.
+	ended bool
 	// replMu orders Manager.Replicate's of the session: each takes its diff and sends it
 	// holding it.
 	replMu sync.Mutex
@@ -180,16 +183,49 @@ func (s *Session) SetPrimary(p bool) {
 func (s *Session) Expired(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.expiredLocked(now)
+}
+
+// expiredLocked is Expired, s.mu held.
+func (s *Session) expiredLocked(now time.Time) bool {
 	return s.st.MaxInactive > 0 && now.UnixMilli()-s.st.LastAccessedTime >= int64(s.st.MaxInactive)*1000
 }
 
 // hold records that a local request uses the session, until release: the manager does
 // not expire it meanwhile, as Tomcat measures idleness from the start of the request
-// that uses the session (thisAccessedTime).
-func (s *Session) hold() {
+// that uses the session (thisAccessedTime). It reports false, holding nothing, when the
+// manager already found the session expired and is removing it (endIfExpired): the
+// request has no session then.
+func (s *Session) hold() bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
 	s.requests++
-	s.mu.Unlock()
+	return true
+}
+
+// endIfExpired reports whether the session, held by no request, expired at now (see
+// Expired), and if so marks it ended in the same step: a request can no longer hold it,
+// so the manager removes it and tells its listeners of its expiry without a request
+// taking it in between (TestSweepCheckAndRemoveAtomic). A session already ended is not
+// reported again.
+func (s *Session) endIfExpired(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.requests > 0 || !s.expiredLocked(now) {
+		return false
+	}
+	s.ended = true
+	return true
+}
+
+// isEnded reports whether the manager found the session expired and removes it.
+func (s *Session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
 }
 
 // release ends a hold.
@@ -197,13 +233,6 @@ func (s *Session) release() {
 	s.mu.Lock()
 	s.requests--
 	s.mu.Unlock()
-}
-
-// inUse reports whether a local request holds the session.
-func (s *Session) inUse() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests > 0
 }
 
 // Access marks the session used now (Tomcat's access and endAccess): its last accessed
