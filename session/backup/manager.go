@@ -311,16 +311,18 @@ func (m *Manager) endIfExpired(id any, now time.Time) bool {
 // ChangeSessionID renames session s to newID on every node, as Tomcat's
 // StandardSession.setId does for BackupManager (JvmRouteBinderValve, changeSessionId):
 // s is put under newID, which gives it a backup as a new session gets one, and then the
-// map's entry under the old id is removed everywhere. It fails with ErrIDTaken if the map
-// holds another session under newID, and returns a wrapped replmap error if the old id's
+// map's entry under the old id is removed everywhere. It fails with ErrInvalidSessionID
+// if newID is not 1 to 256 characters from [A-Za-z0-9._-] (the ids the middleware reads:
+// a client could not come back with another), with ErrIDTaken if the map holds another
+// session under newID, and returns a wrapped replmap error if the old id's
 // removal missed a member or the session could not reach a backup: it is renamed and
 // stored here under newID all the same, as Tomcat's rename goes on after its map logs a
 // failed removal (TestRenameWhileDeadPrimaryListed). Once renamed, the session's
 // listeners that Config.NamedListener gives are told (SessionIDChanged). Renaming a session to
 // the id it has does nothing.
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) error {
-	if newID == "" || strings.ContainsAny(newID, ";, \t") {
-		return fmt.Errorf("backup: invalid session id %q", newID)
+	if !sessionhttp.ValidID(newID) {
+		return fmt.Errorf("%w: %q", ErrInvalidSessionID, newID)
 	}
 	oldID, renamed, err := m.rename(ctx, s, newID)
 	if renamed {

@@ -410,10 +410,15 @@ func TestChangeSessionID(t *testing.T) {
 	if err := ms[0].ChangeSessionID(ctx, a, a.ID()); err != nil {
 		t.Errorf("rename to its own id: %v", err)
 	}
-	for _, bad := range []string{"", "a;b", "a b"} {
-		if err := ms[0].ChangeSessionID(ctx, a, bad); err == nil {
-			t.Errorf("rename to %q: no error", bad)
+	// An id the middleware would not read from a cookie is ErrInvalidSessionID, the
+	// session unrenamed (the error was untyped, and an id such as a"b or a+b was taken).
+	for _, bad := range []string{"", "a;b", "a b", `a"b`, "a+b", strings.Repeat("A", 257)} {
+		if err := ms[0].ChangeSessionID(ctx, a, bad); !errors.Is(err, backup.ErrInvalidSessionID) {
+			t.Errorf("rename to %q: %v, want ErrInvalidSessionID", bad, err)
 		}
+	}
+	if _, _, ok := ms[0].Map().Peek(a.ID()); !ok {
+		t.Errorf("session %s gone after the refused renames", a.ID())
 	}
 	old := a.ID()
 	if err := ms[0].ChangeSessionID(ctx, a, "RENAMED.n0"); err != nil {

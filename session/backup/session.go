@@ -375,6 +375,9 @@ var (
 	ErrNotSession = errors.New("backup: not a DeltaSession")
 	// ErrIDTaken: ChangeSessionID's new id names another session.
 	ErrIDTaken = errors.New("backup: session id taken")
+	// ErrInvalidSessionID: ChangeSessionID's new id is not 1 to 256 characters from
+	// [A-Za-z0-9._-], the ids the middleware reads from a cookie or a URL.
+	ErrInvalidSessionID = errors.New("backup: invalid session id")
 	// ErrListenerName: AttachListener's name is empty.
 	ErrListenerName = errors.New("backup: empty listener name")
 	// ErrNotPrimary: a request changed a session that, meanwhile, another node took over
