@@ -51,3 +51,41 @@ func TestMessageAfterStopRefused(t *testing.T) {
 		t.Errorf("k2 from the new map = %#v, want v2", got)
 	}
 }
+
+// TestRefusalAfterStopEndsWhenChannelDropsMember: the refusal of a member's messages
+// after its MSG_STOP lasts until the channel drops the member (its departure, here a
+// partition) as well as until a new map there sends MSG_INIT or MSG_START: the map
+// forgets the MSG_STOP of a member the channel no longer lists, and a message of the
+// member back in the channel is applied as any other. (The docs said only MSG_INIT and
+// MSG_START ended it.)
+func TestRefusalAfterStopEndsWhenChannelDropsMember(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	nodes := cluster(t, nw, 2)
+	a, b := nodes[0], nodes[1]
+	if err := a.m.Stop(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitMapMembers(t, []*node{b}, 0)
+	from := a.ch.LocalMember()
+	if err := replmap.DeliverBackup(b.m, from, "k1", "v1"); !errors.Is(err, replmap.ErrMemberStopped) {
+		t.Fatalf("a MSG_BACKUP after the sender's MSG_STOP: %v, want ErrMemberStopped", err)
+	}
+
+	nw.Partition(a.tn, b.tn)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the channel drops the stopped member", func() bool {
+		return len(b.ch.Members()) == 0
+	})
+	nw.Heal(a.tn, b.tn)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the member back in the channel", func() bool {
+		return len(b.ch.Members()) == 1
+	})
+	if err := replmap.DeliverBackup(b.m, from, "k2", "v2"); err != nil {
+		t.Fatalf("a MSG_BACKUP of the member the channel dropped and listed again: %v, want it applied", err)
+	}
+	if got := replmap.Held(b.m, "k2"); got != "v2" {
+		t.Errorf("k2 = %#v, want v2", got)
+	}
+	if got := b.m.Stats().RefusedStopped; got != 1 {
+		t.Errorf("Stats.RefusedStopped = %d, want 1 (the message before the drop)", got)
+	}
+}

@@ -177,9 +177,11 @@
 //   - A MSG_BACKUP, MSG_COPY, MSG_PROXY, MSG_ACCESS or MSG_NOTIFY_MAPMEMBER from a member
 //     after its MSG_STOP (a change of its still under way as it stopped) is refused with
 //     an error wrapping ErrMemberStopped (FAIL_ACK to a synchronized-ack sender), counted
-//     in Stats.RefusedStopped, until a MSG_INIT or MSG_START of a new map there: Java
-//     applies it, and a backup that took the entry over becomes a backup of the stopped
-//     node again, the entry having no primary (TestMessageAfterStopRefused). Its
+//     in Stats.RefusedStopped, until a MSG_INIT or MSG_START of a new map there, or until
+//     the channel drops the member (the map then forgets its MSG_STOP, and a message of
+//     the member listed again is applied: TestRefusalAfterStopEndsWhenChannelDropsMember):
+//     Java applies it, and a backup that took the entry over becomes a backup of the
+//     stopped node again, the entry having no primary (TestMessageAfterStopRefused). Its
 //     MSG_REMOVE is applied.
 //   - A primary or backup that a MSG_PROXY turns into a proxy (another node's Get or Put
 //     took the entry) drops the value it held; Java keeps it, a copy that no longer

@@ -12,7 +12,7 @@ import (
 // publish). Applied, such a message names the stopped node as its entry's primary again
 // (a backup that took the entry over becomes a backup of a node gone), so it is refused
 // until that member's MSG_INIT or MSG_START (a new map there) or its departure from the
-// channel (TestMessageAfterStopRefused). A MSG_REMOVE is still applied: it only drops
+// channel (TestMessageAfterStopRefused, TestRefusalAfterStopEndsWhenChannelDropsMember). A MSG_REMOVE is still applied: it only drops
 // an entry. Java applies them all.
 
 // setStopped records whether mb's last map message was its MSG_STOP.
