@@ -10,7 +10,8 @@ import (
 // AssociateBackup is Associating with the session of a session/backup middleware
 // (backup.FromContext): s.Wrap(m.Wrap(s.AssociateBackup(app, "localhost", "/goapp"))).
 // The session it associates also gets the entry's listener (Session.AttachListener with
-// the single sign-on id, which travels to Tomcat as its ClusterSingleSignOnListener):
+// the single sign-on id, which travels to Tomcat as its ClusterSingleSignOnListener, and
+// a logout on Tomcat signs the user off by it: interop/tomcat TestBackupListenerOnTomcat):
 // with BackupListeners as the manager's backup.Config.NamedListener, the entry follows
 // the session's id changes.
 func (s *SSO) AssociateBackup(next http.Handler, host, contextPath string) http.Handler {
