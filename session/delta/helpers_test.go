@@ -207,11 +207,13 @@ func newRaw(t testing.TB, nw *channeltest.Network, on func(*delta.Message, chann
 }
 
 // newAsker is a raw member that reports on the returned channel who asks it for every
-// session (EVT_GET_ALL_SESSIONS); an ask while the last one is unread is not reported.
+// session (EVT_GET_ALL_SESSIONS); an ask while the last one is unread is not reported,
+// nor is a joiner's catch-up (AskRecent: the raw member acknowledges it and sends
+// nothing, as a member with nothing to give).
 func newAsker(t testing.TB, nw *channeltest.Network) (*raw, <-chan channel.Member) {
 	asked := make(chan channel.Member, 1)
 	r := newRaw(t, nw, func(m *delta.Message, src channel.Member) {
-		if m.Event == delta.EventGetAllSessions {
+		if m.Event == delta.EventGetAllSessions && m.Version&delta.AskRecent == 0 {
 			select {
 			case asked <- src:
 			default:
