@@ -51,7 +51,7 @@ func (s *Session) sentSince(ms int64) bool {
 // markSent records that a message about s is being sent from here.
 func (s *Session) markSent() {
 	s.mu.Lock()
-	s.sentAt = nowMs()
+	s.noteSentLocked(nowMs())
 	s.mu.Unlock()
 }
 

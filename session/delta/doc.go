@@ -260,7 +260,9 @@
 // records of the removals and renames it sent since (AskRecent),
 // asking again every second a member that does not list it yet (FAIL_ACK) while
 // Config.MemberWait lasts, and merges the answers as a refresh does, by version and
-// stamps (Stats.CatchUps). A member answers it before acknowledging it.
+// stamps (Stats.CatchUps). A member answers it before acknowledging it, from its log of
+// the sessions it sent about lately rather than by reading every session it holds
+// (Stats.CatchUpScans counts the answers the log did not reach back far enough for).
 //
 // A rename to another route (the middleware's jvmRoute binding) keeps an id's random
 // part, and a message from the cluster about an id this node does not hold applies to the

@@ -103,10 +103,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 			m.stats.bytesSent.Add(uint64(len(buf)))
 		})
 	}
-	m.st.forEach(func(s *Session) bool {
-		if since != 0 && !s.sentSince(since) {
-			return true
-		}
+	visit := func(s *Session) bool {
 		st, ok := s.transferable(&values, tombs, ask)
 		if !ok {
 			return true
@@ -117,7 +114,12 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 			flush()
 		}
 		return fail(ctx.Err()) == nil
-	})
+	}
+	if since != 0 {
+		m.forRecent(since, visit)
+	} else {
+		m.st.forEach(visit)
+	}
 	if since != 0 || (removals && sendsRemovals(m.cl.codec)) {
 		for _, r := range m.gone.list(since) {
 			if fail(ctx.Err()) != nil {

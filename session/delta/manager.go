@@ -31,6 +31,8 @@ type Manager struct {
 	// gone records the ids removed or renamed lately: for message application, refreshes
 	// and state transfers (removals.go).
 	gone *removals
+	// recent logs the sessions sent about lately, for a joiner's catch-up (recent.go)
+	recent recentSent
 	// quorumLost: the view fell below the quorum, and no refresh started since;
 	// refreshOn mirrors refreshing; refreshPending: a refresh goroutine runs
 	// (refresh.go).
@@ -119,7 +121,7 @@ type counters struct {
 	transfersRefused, rerouted, askedAgain      atomic.Uint64
 	repairs                                     atomic.Uint64
 	refreshes, refreshed, refreshRemoved        atomic.Uint64
-	catchUps                                    atomic.Uint64
+	catchUps, catchUpScans                      atomic.Uint64
 	staleRefused, refreshOverflows              atomic.Uint64
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 	olderChanges                                atomic.Uint64
@@ -441,6 +443,10 @@ type Stats struct {
 	// transfer with the sessions they sent about since it started (docs/sessions.md);
 	// the copies it added or replaced count in SessionsRefreshed.
 	CatchUps uint64
+	// CatchUpScans counts the catch-ups this node answered by reading every session: its
+	// log of the sessions it sent about lately (the last 65 536 sessions, each logged
+	// once a second it was sent about) no longer reached back to the joiner's start.
+	CatchUpScans uint64
 	// QuorumRefreshes counts the refreshes of this node's copies from every member after
 	// it got the quorum back (Config.ClusterSize); SessionsRefreshed the copies they added
 	// or replaced with a higher version.
@@ -515,7 +521,7 @@ func (m *Manager) Stats() Stats {
 		SendFailures: c.sendFailures.Load(), BytesSent: c.bytesSent.Load(), UnreachableTolerated: c.unreachable.Load(),
 		QueuedDuringTransfer: c.queued.Load(), DroppedStale: c.droppedStale.Load(),
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
-		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), CatchUps: c.catchUps.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
+		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), CatchUps: c.catchUps.Load(), CatchUpScans: c.catchUpScans.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		QuorumRefreshes: c.refreshes.Load(), SessionsRefreshed: c.refreshed.Load(),
 		RefreshRemovals: c.refreshRemoved.Load(), RemovalsKept: m.gone.len(), StaleRequestsRefused: c.staleRefused.Load(),
 		RefreshQueueOverflows: c.refreshOverflows.Load(),

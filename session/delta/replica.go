@@ -12,7 +12,8 @@ import (
 // (isnew, max interval) recorded.
 func newPrimarySession(m *Manager, id string, now int64) *Session {
 	s := &Session{m: m, id: id, created: now, accessed: now, maxInactive: m.defaultMaxInactive(),
-		isNew: true, valid: true, primary: true, lastRepl: now, sentAt: now}
+		isNew: true, valid: true, primary: true, lastRepl: now}
+	s.noteSentLocked(now) // not shared yet: no lock
 	s.record(Action{Type: ActionIsNew, Op: OpSet, Name: nameIsNew, Value: encodeBool(true)})
 	s.record(Action{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(s.maxInactive)})
 	return s
@@ -129,7 +130,8 @@ func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) 
 		msg = &Message{Event: EventAccessed, SessionID: s.id, Timestamp: now}
 	}
 	if msg != nil {
-		s.lastRepl, s.sentAt = now, now
+		s.lastRepl = now
+		s.noteSentLocked(now)
 	}
 	return msg, actions
 }
