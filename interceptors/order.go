@@ -101,7 +101,10 @@ type OrderStats struct {
 // Where the channel checks senders, a non-member's message is never held: one numbered
 // ahead of its sender's counter is passed up at once (OrderConfig.AcceptNonMembers), and at
 // most 1 024 senders that were not members at their first message get a receive state:
-// the messages of further ones are passed up at once without one. The
+// the messages of further ones are passed up at once without one, their numbers used up
+// unrecorded, so a member added within a minute of that starts its count at its first
+// message (one that joined meanwhile is in step at once; the first message of another
+// member added then, if it overtook an earlier one, is delivered first). The
 // receive state of a sender that is not a member (Channel.Member) is forgotten by the
 // first heartbeat after it sent nothing for a minute with nothing waiting, so that invented
 // sources cannot make it grow (Tomcat keeps it until memberDisappeared, which a non-member
@@ -119,6 +122,9 @@ type Order struct {
 	inMu      sync.Mutex
 	in        map[channel.MemberKey]*orderIn
 	strangers int // states in in marked stranger (orderMaxStrangers)
+	// overflowAt is when a stranger beyond orderMaxStrangers last had a message passed
+	// up without a state (unix ns; 0: never): see orderIn.adopt.
+	overflowAt atomic.Int64
 
 	sent, delivered, reordered, expired, skipped, late, dropped, flushes, upErrors, short, nonMember atomic.Uint64
 }
@@ -132,8 +138,14 @@ type orderIn struct {
 	delivering bool                   // a goroutine is delivering ready messages
 	gone       bool                   // removed by MemberDisappeared or Heartbeat; look the sender up again
 	stranger   bool                   // counted in Order.strangers; guarded by Order.inMu
-	src        channel.Member         // the sender (its address and id only)
-	lastRecv   time.Time              // when its last message arrived
+	// adopt: the state was made when its sender was added as a member, within
+	// orderForgetIdle of a stranger's message passed up without a state (beyond
+	// orderMaxStrangers; MemberAdded). The member may be that stranger, joined since: the
+	// numbers of the messages it sent as one were used up unrecorded, so its first
+	// message starts the count instead of waiting Expire for numbers that never come.
+	adopt    bool
+	src      channel.Member // the sender (its address and id only)
+	lastRecv time.Time      // when its last message arrived
 }
 
 type orderEntry struct {
@@ -238,6 +250,7 @@ func (o *Order) sender(m channel.Member, checked bool) *orderIn {
 	}
 	if stranger {
 		if o.strangers >= orderMaxStrangers {
+			o.overflowAt.Store(time.Now().UnixNano())
 			return nil
 		}
 		o.strangers++
@@ -290,6 +303,13 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		return o.Prev().MessageReceived(msg)
 	}
 	s.lastRecv = now
+	if s.adopt { // its first message: see orderIn.adopt
+		s.adopt = false
+		if before(s.next, nr) {
+			o.skipped.Add(uint64(nr - s.next))
+			s.next = nr
+		}
+	}
 	switch {
 	case nr == s.next:
 		s.ready = append(s.ready, msg)
@@ -480,6 +500,22 @@ func (o *Order) Heartbeat() {
 // message for orderForgetIdle. Caller holds s.mu.
 func (s *orderIn) idle(now time.Time) bool {
 	return !s.gone && !s.delivering && len(s.held) == 0 && len(s.ready) == 0 && now.Sub(s.lastRecv) > orderForgetIdle
+}
+
+// MemberAdded gives a member added within orderForgetIdle of a stranger's message passed
+// up without a state, and that has none, a state that starts its count at the member's
+// first message (orderIn.adopt).
+func (o *Order) MemberAdded(m channel.Member) {
+	if at := o.overflowAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < orderForgetIdle {
+		k := m.Key()
+		o.inMu.Lock()
+		if o.in[k] == nil {
+			src := channel.Member{Host: slices.Clone(m.Host), Port: m.Port, UniqueID: m.UniqueID}
+			o.in[k] = &orderIn{next: 1, held: map[uint32]*orderEntry{}, src: src, adopt: true, lastRecv: time.Now()}
+		}
+		o.inMu.Unlock()
+	}
+	o.Prev().MemberAdded(m)
 }
 
 // MemberDisappeared delivers what the member's messages were waiting for, in order, and
