@@ -40,7 +40,7 @@ func catchUpAnswer(t *testing.T, nw *channeltest.Network, m *Manager, since int6
 	done := make(chan []string, 1)
 	m.wg.Add(1)
 	go func() {
-		m.serveAll(context.Background(), to, &serve{}, false, true, since)
+		m.serveAll(context.Background(), to, &serve{}, AskStamps, since)
 		mu.Lock()
 		defer mu.Unlock()
 		done <- slices.Clone(ids)

@@ -32,9 +32,10 @@ import (
 // that finds the new session's first delta applied over that copy (it overtook the
 // creation) takes out what no change of the new session set (shedEarlier,
 // TestOvertakingFirstDeltaDoesNotInheritTheEarlierSession).
-// A copy that a state transfer, a refresh or a repair loaded learns it from the
+// A copy that a state transfer, a refresh, a joiner's catch-up or a repair loaded learns it from the
 // removal's record this node keeps or that came with it, when the copy is newer
-// (TestJoinerSparesSessionMadeAgain, TestRepairedCopyOfSessionMadeAgainOutlivesTheEarlierExpiry).
+// (TestJoinerSparesSessionMadeAgain, TestJoinerCatchUpSparesSessionMadeAgain,
+// TestRepairedCopyOfSessionMadeAgainOutlivesTheEarlierExpiry).
 //
 // A copy also remembers the stamp of the last delta it applied whole (Session.lastVersion,
 // lastOrigin), and a delta of the same sender with a lower version, overtaken by that
