@@ -177,3 +177,37 @@ func sameIDs(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// A session this node sent a message about and another node renamed since (its
+// EVT_CHANGE_SESSION_ID applied here) is in the log under its old id only: the answer
+// finds it under its new one.
+func TestCatchUpAnswerFollowsARenameFromTheCluster(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	_, ch := nw.StartChannel(t)
+	cl := NewCluster(ch, ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(ctx) })
+	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1, ExpireInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	since := nowMs()
+	s, err := m.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	old := s.ID()
+	m.handleChangeID(&Message{Event: EventChangeSessionID, SessionID: old, NewID: old + "x", Timestamp: nowMs()})
+	if s.ID() != old+"x" {
+		t.Fatalf("the rename was not applied: %s", s.ID())
+	}
+	if got := <-catchUpAnswer(t, nw, m, since); !slices.Equal(got, []string{old + "x"}) {
+		t.Errorf("the answer carried %v, want the renamed session %s", got, old+"x")
+	}
+}

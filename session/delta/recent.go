@@ -47,8 +47,9 @@ func (r *recentSent) add(id string, ms int64) {
 
 // since returns the ids logged in the second of ms (unix ms) or later, each once, and
 // whether the log covers that time (no entry of that second or later was overwritten).
-// The sessions they name may have been sent about before ms in that second, or renamed
-// since (the rename logs the new id): the caller checks each (Session.sentSince).
+// The sessions they name may have been sent about before ms in that second (the caller
+// checks each, Session.sentSince), or renamed since: by this node (the rename logs the
+// new id) or by another (the caller follows the record of the rename, renamedFrom).
 func (r *recentSent) since(ms int64) (ids []string, ok bool) {
 	sec := ms / 1000
 	r.mu.Lock()
@@ -88,6 +89,9 @@ func (m *Manager) forRecent(since int64, f func(*Session) bool) {
 	seen := make(map[*Session]bool, len(ids))
 	for _, id := range ids {
 		s := m.st.get(id)
+		if s == nil {
+			s = m.renamedFrom(id) // renamed since by another node (this node's renames log the new id)
+		}
 		if s == nil || seen[s] {
 			continue
 		}
