@@ -211,3 +211,60 @@ func TestCatchUpAnswerFollowsARenameFromTheCluster(t *testing.T) {
 		t.Errorf("the answer carried %v, want the renamed session %s", got, old+"x")
 	}
 }
+
+// A member still serving a full state transfer to the joiner (an attempt the joiner gave
+// up on: a message of it was lost, and it asked the next member) refused the joiner's
+// catch-up as a duplicate request, and acknowledged it: the joiner went on without its
+// changes. The catch-up, answered inline and small, is now served beside it.
+func TestCatchUpServedBesideAFullTransferToTheJoiner(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	_, ch := nw.StartChannel(t)
+	cl := NewCluster(ch, ClusterConfig{})
+	t.Cleanup(func() { _ = cl.Close(ctx) })
+	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1, ExpireInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	since := nowMs()
+	s, err := m.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	_, jch := nw.StartChannel(t)
+	got := make(chan string, 16)
+	jch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		dm, err := (BinaryCodec{}).DecodeMessage(msg.Data)
+		if err != nil {
+			return err
+		}
+		for _, st := range dm.Sessions {
+			got <- st.ID
+		}
+		return nil
+	}))
+	j, ok := m.cl.ch.Member(jch.LocalMember().Key())
+	if !ok {
+		t.Fatal("the joiner is not a member")
+	}
+	m.mu.Lock()
+	m.serving[j.Key()] = &serve{} // the full transfer still being served
+	m.mu.Unlock()
+	age := uint64(nowMs() - since + 1000)
+	m.receive(&Message{Event: EventGetAllSessions, Context: m.cfg.Name, SessionID: idGetAll, Timestamp: nowMs(),
+		Version: AskStamps | AskRecent | age<<AskAgeShift}, j)
+	select {
+	case id := <-got:
+		if id != s.ID() {
+			t.Errorf("the catch-up's answer carried %s, want %s", id, s.ID())
+		}
+	default:
+		t.Errorf("the catch-up was not answered (refused %d requests as duplicates)", m.Stats().TransferRequestsRefused)
+	}
+}

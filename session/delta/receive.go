@@ -55,6 +55,14 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		return
 	}
 	if msg.Event == EventGetAllSessions {
+		if since := recentSince(msg.Version); since != 0 {
+			// A joiner's catch-up (catchup.go): answered before it is acknowledged, small,
+			// so beside a full transfer still served to that member (one it gave up on).
+			m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
+			m.mu.Unlock()
+			m.serveAll(m.bg, src, &serve{}, msg.Version, since)
+			return
+		}
 		if sv := m.serving[src.Key()]; sv != nil && !sv.completing.Load() {
 			m.mu.Unlock()
 			m.stats.transfersRefused.Add(1)
@@ -66,11 +74,6 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 		m.serving[src.Key()] = sv
 		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 		m.mu.Unlock()
-		if since := recentSince(msg.Version); since != 0 {
-			// A joiner's catch-up (catchup.go): answered before it is acknowledged.
-			m.serveAll(m.bg, src, sv, msg.Version, since)
-			return
-		}
 		go m.serveAll(m.bg, src, sv, msg.Version, 0)
 		return
 	}
