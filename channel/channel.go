@@ -197,7 +197,7 @@ func New(cfg Config) (*Channel, error) {
 	layers = append(layers, c.coord)
 	for i := range layers {
 		b := layers[i].base()
-		b.open = c.nonMembers
+		b.open, b.top = c.nonMembers, layers[0]
 		if i > 0 {
 			b.prev = layers[i-1]
 		}

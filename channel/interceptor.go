@@ -54,6 +54,9 @@ type InterceptorBase struct {
 	Flag SendOptions
 
 	next, prev Interceptor
+	// top: the first layer of the chain, the channel's own (its Member is the channel's
+	// member check)
+	top Interceptor
 	// open: the channel delivers messages of senders that are not members
 	// (Config.AcceptNonMembers, or no Membership).
 	open bool
@@ -66,6 +69,17 @@ func (b *InterceptorBase) Next() Interceptor { return b.next }
 
 // Prev is the layer above (towards the application). Valid once the channel is built.
 func (b *InterceptorBase) Prev() Interceptor { return b.prev }
+
+// ChannelMember looks a member up as the channel's sender check does: from the top of the
+// chain, so that a member an interceptor above this one lists (a StaticMembership) counts
+// (TestMemberOfAStaticMembershipAboveIsAMember). Valid once the channel is built; an
+// interceptor must not call it from its own Member.
+func (b *InterceptorBase) ChannelMember(key MemberKey) (Member, bool) {
+	if b.top == nil {
+		return b.next.Member(key)
+	}
+	return b.top.Member(key)
+}
 
 // SendersChecked reports whether the channel delivers only messages of its members (the
 // default: Config.AcceptNonMembers unset and a Membership configured), so that an

@@ -139,21 +139,37 @@ func configError(format string, args ...any) error {
 }
 
 // fromMember reports whether src is the local member or a member the chain below ic lists,
-// matching a member listed without a unique id by its address alone: the channel's own
-// sender check (channel.Config.AcceptNonMembers), for interceptors that must not hold a
-// stranger's messages until that check runs.
+// matching a member listed without a unique id by its address alone.
 func fromMember(ic channel.Interceptor, src channel.Member) bool {
+	return memberBy(ic.LocalMember(false), ic.Member, src)
+}
+
+// fromChannelMember reports whether the channel's own sender check
+// (channel.Config.AcceptNonMembers) takes src for a member: the local member, or one the
+// whole chain lists, asked from its top (ChannelMember), an interceptor above ic (a
+// StaticMembership) included. For interceptors that must not hold a stranger's messages
+// until that check runs.
+func fromChannelMember(ic interface {
+	LocalMember(bool) channel.Member
+	ChannelMember(channel.MemberKey) (channel.Member, bool)
+}, src channel.Member) bool {
+	return memberBy(ic.LocalMember(false), ic.ChannelMember, src)
+}
+
+// memberBy reports whether src is local or found by lookup, by its key or, for a member
+// listed without a unique id, by its address alone.
+func memberBy(local channel.Member, lookup func(channel.MemberKey) (channel.Member, bool), src channel.Member) bool {
 	k := src.Key()
-	if k == ic.LocalMember(false).Key() {
+	if k == local.Key() {
 		return true
 	}
-	if _, ok := ic.Member(k); ok {
+	if _, ok := lookup(k); ok {
 		return true
 	}
 	if src.UniqueID == (channel.UniqueID{}) {
 		return false
 	}
-	_, ok := ic.Member(channel.Member{Host: src.Host, Port: src.Port}.Key())
+	_, ok := lookup(channel.Member{Host: src.Host, Port: src.Port}.Key())
 	return ok
 }
 

@@ -101,7 +101,7 @@ func (c *compression) MessageReceived(msg *channel.Message) error {
 	}
 	// A stranger's message is refused before it is expanded (up to maxSize from a frame
 	// a thousandth of it), as the channel would drop it once expanded.
-	if c.SendersChecked() && !c.acceptNonMembers && !fromMember(c.Next(), msg.Source) {
+	if c.SendersChecked() && !c.acceptNonMembers && !fromChannelMember(c, msg.Source) {
 		c.nonMember.Add(1)
 		return notMemberError(c.name, msg)
 	}

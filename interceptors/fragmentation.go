@@ -252,7 +252,7 @@ func (f *Fragmentation) MessageReceived(msg *channel.Message) error {
 		msg.Data = chunk
 		return f.Prev().MessageReceived(msg)
 	}
-	if f.SendersChecked() && !f.cfg.AcceptNonMembers && !fromMember(f.Next(), msg.Source) {
+	if f.SendersChecked() && !f.cfg.AcceptNonMembers && !fromChannelMember(f, msg.Source) {
 		f.refused.Add(1)
 		f.nonMember.Add(1)
 		return notMemberError("fragmentation", msg)

@@ -242,7 +242,7 @@ func (o *Order) sender(m channel.Member, checked bool) *orderIn {
 	if s != nil {
 		return s
 	}
-	stranger := checked && !fromMember(o.Next(), m)
+	stranger := checked && !fromChannelMember(o, m)
 	o.inMu.Lock()
 	defer o.inMu.Unlock()
 	if s = o.in[k]; s != nil {
@@ -320,7 +320,7 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		// restarted its counter: deliver it, as Tomcat does whatever forwardExpired says.
 		o.late.Add(1)
 		s.ready = append(s.ready, msg)
-	case checked && !fromMember(o.Next(), msg.Source):
+	case checked && !fromChannelMember(o, msg.Source):
 		// A non-member's message is dropped by the channel (or taken by a
 		// NonMemberListener, unordered): never hold it. Its number is used up, so that
 		// the earlier ones count as late and its sender, once a member, is in step.
@@ -470,7 +470,7 @@ func (o *Order) Heartbeat() {
 		if !idle && !stranger {
 			continue
 		}
-		if fromMember(o.Next(), s.src) {
+		if fromChannelMember(o, s.src) {
 			if stranger { // a sender that joined: no longer counted among the strangers
 				o.inMu.Lock()
 				if s.stranger {

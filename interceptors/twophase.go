@@ -212,7 +212,7 @@ func (t *TwoPhaseCommit) MessageReceived(msg *channel.Message) error {
 	}
 	src := msg.Source.Key()
 	id, isConf := ParseConfirmation(msg.Data, len(msg.ID))
-	if t.SendersChecked() && !t.cfg.AcceptNonMembers && !fromMember(t.Next(), msg.Source) {
+	if t.SendersChecked() && !t.cfg.AcceptNonMembers && !fromChannelMember(t, msg.Source) {
 		t.nonMember.Add(1)
 		return notMemberError("twophasecommit", msg)
 	}
