@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,12 +131,12 @@ type Order struct {
 // orderIn is the receive state for one sender.
 type orderIn struct {
 	mu         sync.Mutex
-	next       uint32                 // the number delivered next
-	held       map[uint32]*orderEntry // waiting, by number
-	ready      []*channel.Message     // in order, to be delivered by whoever delivers
-	delivering bool                   // a goroutine is delivering ready messages
-	gone       bool                   // removed by MemberDisappeared or Heartbeat; look the sender up again
-	stranger   bool                   // counted in Order.strangers; guarded by Order.inMu
+	next       uint32             // the number delivered next
+	held       orderHeld          // waiting
+	ready      []*channel.Message // in order, to be delivered by whoever delivers
+	delivering bool               // a goroutine is delivering ready messages
+	gone       bool               // removed by MemberDisappeared or Heartbeat; look the sender up again
+	stranger   bool               // counted in Order.strangers; guarded by Order.inMu
 	// adopt: the state was made when its sender was added as a member, within
 	// orderForgetIdle of a stranger's message passed up without a state (beyond
 	// orderMaxStrangers; MemberAdded). The member may be that stranger, joined since: the
@@ -146,11 +145,6 @@ type orderIn struct {
 	adopt    bool
 	src      channel.Member // the sender (its address and id only)
 	lastRecv time.Time      // when its last message arrived
-}
-
-type orderEntry struct {
-	msg *channel.Message
-	at  time.Time
 }
 
 // NewOrder returns an Order interceptor.
@@ -256,7 +250,7 @@ func (o *Order) sender(m channel.Member, checked bool) *orderIn {
 		o.strangers++
 	}
 	src := channel.Member{Host: slices.Clone(m.Host), Port: m.Port, UniqueID: m.UniqueID}
-	s = &orderIn{next: 1, held: map[uint32]*orderEntry{}, src: src, stranger: stranger}
+	s = &orderIn{next: 1, held: newOrderHeld(), src: src, stranger: stranger}
 	o.in[k] = s
 	return s
 }
@@ -287,7 +281,6 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		return fmt.Errorf("tribes: order: message %s from %s: %w", msg.IDString(), msg.Source.Addr(), err)
 	}
 	msg.Data = data
-	now := time.Now()
 	checked := o.SendersChecked() && !o.cfg.AcceptNonMembers
 	s := o.sender(msg.Source, checked)
 	for s != nil {
@@ -302,6 +295,7 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		o.nonMember.Add(1)
 		return o.Prev().MessageReceived(msg)
 	}
+	now := time.Now() // under s.mu: the held messages' arrivals are in order
 	s.lastRecv = now
 	if s.adopt { // its first message: see orderIn.adopt
 		s.adopt = false
@@ -333,13 +327,13 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 			o.releaseConsecutive(s)
 		}
 	default:
-		if _, dup := s.held[nr]; !dup {
-			s.held[nr] = &orderEntry{msg: msg, at: now}
+		if !s.held.has(nr) {
+			s.held.add(msg, nr, now)
 			o.reordered.Add(1)
 		}
-		if len(s.held) >= o.cfg.MaxQueue {
+		if s.held.len() >= o.cfg.MaxQueue {
 			o.flushes.Add(1)
-			o.releaseUpTo(s, o.highestHeld(s), time.Time{})
+			o.releaseUpTo(s, s.held.highest(), time.Time{})
 		}
 	}
 	o.expire(s, now)
@@ -349,25 +343,13 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 // releaseConsecutive moves held messages that are now next into ready. Caller holds s.mu.
 func (o *Order) releaseConsecutive(s *orderIn) {
 	for {
-		e, ok := s.held[s.next]
-		if !ok {
+		if nr, ok := s.held.first(); !ok || nr != s.next {
 			return
 		}
-		delete(s.held, s.next)
-		s.ready = append(s.ready, e.msg)
+		msg, _, _ := s.held.take()
+		s.ready = append(s.ready, msg)
 		s.next++
 	}
-}
-
-func (o *Order) highestHeld(s *orderIn) uint32 {
-	var hi uint32
-	first := true
-	for nr := range s.held {
-		if first || before(hi, nr) {
-			hi, first = nr, false
-		}
-	}
-	return hi
 }
 
 // releaseUpTo gives up on the missing numbers up to last: every held message numbered up
@@ -375,23 +357,18 @@ func (o *Order) highestHeld(s *orderIn) uint32 {
 // non-zero now, a message that waited longer than Expire by then is dropped instead.
 // Caller holds s.mu.
 func (o *Order) releaseUpTo(s *orderIn, last uint32, now time.Time) {
-	nrs := make([]uint32, 0, len(s.held))
-	for nr := range s.held {
-		if !before(last, nr) {
-			nrs = append(nrs, nr)
+	for {
+		if nr, ok := s.held.first(); !ok || before(last, nr) {
+			break
 		}
-	}
-	sort.Slice(nrs, func(i, j int) bool { return before(nrs[i], nrs[j]) })
-	for _, nr := range nrs {
-		e := s.held[nr]
-		delete(s.held, nr)
+		msg, nr, at := s.held.take()
 		o.skipped.Add(uint64(nr - s.next))
 		s.next = nr + 1
-		if o.cfg.DropExpired && !now.IsZero() && now.Sub(e.at) > o.cfg.Expire {
+		if o.cfg.DropExpired && !now.IsZero() && now.Sub(at) > o.cfg.Expire {
 			o.dropped.Add(1)
 			continue
 		}
-		s.ready = append(s.ready, e.msg)
+		s.ready = append(s.ready, msg)
 	}
 	o.releaseConsecutive(s)
 }
@@ -399,18 +376,7 @@ func (o *Order) releaseUpTo(s *orderIn, last uint32, now time.Time) {
 // expire releases everything up to the newest message that waited longer than Expire.
 // Caller holds s.mu.
 func (o *Order) expire(s *orderIn, now time.Time) {
-	var last uint32
-	found := false
-	n := 0
-	for nr, e := range s.held {
-		if now.Sub(e.at) > o.cfg.Expire {
-			n++
-			if !found || before(last, nr) {
-				last, found = nr, true
-			}
-		}
-	}
-	if found {
+	if n, last := s.held.expired(now, o.cfg.Expire); n > 0 {
 		o.expired.Add(uint64(n))
 		o.releaseUpTo(s, last, now)
 	}
@@ -499,7 +465,7 @@ func (o *Order) Heartbeat() {
 // idle reports whether s may be forgotten: nothing waiting or being delivered, and no
 // message for orderForgetIdle. Caller holds s.mu.
 func (s *orderIn) idle(now time.Time) bool {
-	return !s.gone && !s.delivering && len(s.held) == 0 && len(s.ready) == 0 && now.Sub(s.lastRecv) > orderForgetIdle
+	return !s.gone && !s.delivering && s.held.len() == 0 && len(s.ready) == 0 && now.Sub(s.lastRecv) > orderForgetIdle
 }
 
 // MemberAdded gives a member added within orderForgetIdle of a stranger's message passed
@@ -511,7 +477,7 @@ func (o *Order) MemberAdded(m channel.Member) {
 		o.inMu.Lock()
 		if o.in[k] == nil {
 			src := channel.Member{Host: slices.Clone(m.Host), Port: m.Port, UniqueID: m.UniqueID}
-			o.in[k] = &orderIn{next: 1, held: map[uint32]*orderEntry{}, src: src, adopt: true, lastRecv: time.Now()}
+			o.in[k] = &orderIn{next: 1, held: newOrderHeld(), src: src, adopt: true, lastRecv: time.Now()}
 		}
 		o.inMu.Unlock()
 	}
@@ -533,8 +499,8 @@ func (o *Order) MemberDisappeared(m channel.Member) {
 	if s != nil {
 		s.mu.Lock()
 		s.gone = true
-		if len(s.held) > 0 {
-			o.releaseUpTo(s, o.highestHeld(s), time.Time{})
+		if s.held.len() > 0 {
+			o.releaseUpTo(s, s.held.highest(), time.Time{})
 		}
 		_ = o.drain(s, nil)
 	}
@@ -552,7 +518,7 @@ func (o *Order) Stats() OrderStats {
 	waiting := 0
 	for _, s := range senders {
 		s.mu.Lock()
-		waiting += len(s.held)
+		waiting += s.held.len()
 		s.mu.Unlock()
 	}
 	return OrderStats{

@@ -1,0 +1,120 @@
+package interceptors
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// orderHeld is one sender's waiting messages, found three ways: by number (duplicates),
+// lowest number first (release in order) and oldest first (expiry), so that neither a
+// receipt nor a heartbeat looks at more than the messages it releases.
+//
+// Every number held comes after the sender's counter and less than 2³¹ after it, so serial
+// order (before) is a total order on them however the counter moves.
+type orderHeld struct {
+	byNr    map[uint32]*orderEntry
+	lowest  orderHeap     // the waiting messages, lowest number at the top
+	arrived []*orderEntry // in order of arrival; released entries stay until they are at the front
+}
+
+type orderEntry struct {
+	msg *channel.Message // nil once released
+	at  time.Time
+	nr  uint32
+}
+
+func newOrderHeld() orderHeld { return orderHeld{byNr: map[uint32]*orderEntry{}} }
+
+func (h *orderHeld) len() int { return len(h.byNr) }
+
+func (h *orderHeld) has(nr uint32) bool { _, ok := h.byNr[nr]; return ok }
+
+// add holds msg, number nr, arrived at (no earlier than the last one added).
+func (h *orderHeld) add(msg *channel.Message, nr uint32, at time.Time) {
+	e := &orderEntry{msg: msg, at: at, nr: nr}
+	h.byNr[nr] = e
+	heap.Push(&h.lowest, e)
+	h.arrived = append(h.arrived, e)
+}
+
+// first returns the lowest number held; ok is false when nothing waits.
+func (h *orderHeld) first() (nr uint32, ok bool) {
+	if len(h.lowest) == 0 {
+		return 0, false
+	}
+	return h.lowest[0].nr, true
+}
+
+// take removes the lowest-numbered message and returns it with its number and arrival.
+// Something must be held.
+func (h *orderHeld) take() (msg *channel.Message, nr uint32, at time.Time) {
+	e := heap.Pop(&h.lowest).(*orderEntry)
+	delete(h.byNr, e.nr)
+	msg, e.msg = e.msg, nil
+	if len(h.arrived) > 2*len(h.byNr)+64 {
+		h.compact()
+	}
+	return msg, e.nr, e.at
+}
+
+// highest returns the highest number held (a scan: only for releasing everything).
+func (h *orderHeld) highest() uint32 {
+	hi := h.lowest[0].nr
+	for _, e := range h.lowest[1:] {
+		if before(hi, e.nr) {
+			hi = e.nr
+		}
+	}
+	return hi
+}
+
+// expired forgets the messages that waited longer than expire by now, the oldest first, and
+// returns how many there were and the highest number among them (the caller releases
+// everything up to it).
+func (h *orderHeld) expired(now time.Time, expire time.Duration) (n int, last uint32) {
+	i := 0
+	for ; i < len(h.arrived); i++ {
+		e := h.arrived[i]
+		if e.msg == nil {
+			continue
+		}
+		if now.Sub(e.at) <= expire {
+			break
+		}
+		if n == 0 || before(last, e.nr) {
+			last = e.nr
+		}
+		n++
+	}
+	clear(h.arrived[:i])
+	h.arrived = h.arrived[i:]
+	return n, last
+}
+
+// compact drops the released entries from arrived.
+func (h *orderHeld) compact() {
+	kept := make([]*orderEntry, 0, 2*len(h.byNr))
+	for _, e := range h.arrived {
+		if e.msg != nil {
+			kept = append(kept, e)
+		}
+	}
+	h.arrived = kept
+}
+
+// orderHeap is a min-heap of entries by serial number (container/heap).
+type orderHeap []*orderEntry
+
+func (q orderHeap) Len() int           { return len(q) }
+func (q orderHeap) Less(i, j int) bool { return before(q[i].nr, q[j].nr) }
+func (q orderHeap) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *orderHeap) Push(x any)        { *q = append(*q, x.(*orderEntry)) }
+func (q *orderHeap) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return e
+}
