@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,8 +17,13 @@ import (
 const (
 	// DefaultOrderExpire is expire: how long a message waits for the ones before it.
 	DefaultOrderExpire = 3000 * time.Millisecond
-	// DefaultOrderMaxQueue is maxQueue: how many messages may wait per sender.
-	DefaultOrderMaxQueue = math.MaxInt32
+	// DefaultOrderMaxQueue is maxQueue: how many messages may wait per sender (Tomcat's
+	// default is Integer.MAX_VALUE, which let one sender make the node hold every message
+	// it sent within Expire).
+	DefaultOrderMaxQueue = 4096
+	// DefaultOrderMaxQueueBytes is maxQueueBytes (Go only): how many bytes of messages may
+	// wait per sender.
+	DefaultOrderMaxQueueBytes = 64 << 20
 )
 
 // orderForgetIdle is how long the receive state of a sender that is not a member is kept
@@ -51,8 +55,13 @@ type OrderConfig struct {
 	// skipped already, or its sender restarted its counter) is delivered, as in Tomcat.
 	DropExpired bool
 	// MaxQueue is how many messages may wait per sender; when the queue reaches it,
-	// everything waiting is delivered in order (Tomcat maxQueue, default MaxInt32).
+	// everything waiting is delivered in order, the gaps skipped (Tomcat maxQueue; default
+	// DefaultOrderMaxQueue, 4096, where Tomcat's is Integer.MAX_VALUE).
 	MaxQueue int
+	// MaxQueueBytes is how many bytes of messages (after the trailer is stripped) may wait
+	// per sender; when the queue reaches it, everything waiting is delivered as for
+	// MaxQueue (no Tomcat equivalent; default DefaultOrderMaxQueueBytes, 64 MiB).
+	MaxQueueBytes int
 	// Flag restricts ordering to messages carrying these option bits (Tomcat optionFlag,
 	// default 0 = every message). Both ends must agree.
 	Flag channel.SendOptions
@@ -79,9 +88,10 @@ type OrderStats struct {
 	Skipped     uint64 // sequence numbers given up on (never arrived)
 	Late        uint64 // messages numbered below the counter (skipped already, or a restarted sender), delivered at once
 	Dropped     uint64 // expired messages dropped (DropExpired)
-	QueueFlush  uint64 // times a sender's queue reached MaxQueue
+	QueueFlush  uint64 // times a sender's queue reached MaxQueue or MaxQueueBytes
 	NonMember   uint64 // out-of-order messages of non-members passed up without waiting (AcceptNonMembers)
 	Waiting     int    // messages waiting now
+	WaitingSize int    // their bytes
 	UpErrors    uint64 // errors of deliveries made on behalf of another message
 	ShortFrames uint64 // received messages too short for the trailer
 }
@@ -155,8 +165,11 @@ func NewOrder(cfg OrderConfig) (*Order, error) {
 	if cfg.MaxQueue == 0 {
 		cfg.MaxQueue = DefaultOrderMaxQueue
 	}
-	if cfg.Expire < 0 || cfg.MaxQueue < 0 {
-		return nil, configError("order: Expire and MaxQueue must not be negative")
+	if cfg.MaxQueueBytes == 0 {
+		cfg.MaxQueueBytes = DefaultOrderMaxQueueBytes
+	}
+	if cfg.Expire < 0 || cfg.MaxQueue < 0 || cfg.MaxQueueBytes < 0 {
+		return nil, configError("order: Expire, MaxQueue and MaxQueueBytes must not be negative")
 	}
 	o := &Order{cfg: cfg, out: map[channel.MemberKey]*atomic.Uint32{}, in: map[channel.MemberKey]*orderIn{}}
 	o.Flag = cfg.Flag
@@ -331,7 +344,7 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 			s.held.add(msg, nr, now)
 			o.reordered.Add(1)
 		}
-		if s.held.len() >= o.cfg.MaxQueue {
+		if s.held.len() >= o.cfg.MaxQueue || s.held.bytes >= o.cfg.MaxQueueBytes {
 			o.flushes.Add(1)
 			o.releaseUpTo(s, s.held.highest(), time.Time{})
 		}
@@ -515,16 +528,17 @@ func (o *Order) Stats() OrderStats {
 		senders = append(senders, s)
 	}
 	o.inMu.Unlock()
-	waiting := 0
+	waiting, size := 0, 0
 	for _, s := range senders {
 		s.mu.Lock()
 		waiting += s.held.len()
+		size += s.held.bytes
 		s.mu.Unlock()
 	}
 	return OrderStats{
 		Sent: o.sent.Load(), Delivered: o.delivered.Load(), Reordered: o.reordered.Load(),
 		Expired: o.expired.Load(), Skipped: o.skipped.Load(), Late: o.late.Load(),
-		Dropped: o.dropped.Load(), QueueFlush: o.flushes.Load(), Waiting: waiting,
+		Dropped: o.dropped.Load(), QueueFlush: o.flushes.Load(), Waiting: waiting, WaitingSize: size,
 		UpErrors: o.upErrors.Load(), ShortFrames: o.short.Load(), NonMember: o.nonMember.Load(),
 	}
 }
@@ -535,6 +549,7 @@ func init() {
 			Expire:           p.Duration("expire", DefaultOrderExpire),
 			DropExpired:      !p.Bool("forwardExpired", true),
 			MaxQueue:         p.Int("maxQueue", DefaultOrderMaxQueue),
+			MaxQueueBytes:    p.Int("maxQueueBytes", DefaultOrderMaxQueueBytes),
 			Flag:             channel.SendOptions(p.Int("optionFlag", 0)),
 			AcceptNonMembers: p.Bool("acceptNonMembers", false),
 		})

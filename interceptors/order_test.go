@@ -278,14 +278,14 @@ func TestOrderSerialArithmetic(t *testing.T) {
 }
 
 func TestOrderConfig(t *testing.T) {
-	ics, err := Build("order(expire=500;forwardExpired=false;maxQueue=10)", nil)
+	ics, err := Build("order(expire=500;forwardExpired=false;maxQueue=10;maxQueueBytes=1000)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := ics[0].(*Order).Config(); c.Expire != 500*time.Millisecond || !c.DropExpired || c.MaxQueue != 10 {
+	if c := ics[0].(*Order).Config(); c.Expire != 500*time.Millisecond || !c.DropExpired || c.MaxQueue != 10 || c.MaxQueueBytes != 1000 {
 		t.Fatalf("%+v", c)
 	}
-	if c := newOrder(t, OrderConfig{}).Config(); c.Expire != 3*time.Second || c.DropExpired || c.MaxQueue != 1<<31-1 {
+	if c := newOrder(t, OrderConfig{}).Config(); c.Expire != 3*time.Second || c.DropExpired || c.MaxQueue != 4096 || c.MaxQueueBytes != 64<<20 {
 		t.Fatalf("defaults %+v", c)
 	}
 }

@@ -17,6 +17,7 @@ type orderHeld struct {
 	byNr    map[uint32]*orderEntry
 	lowest  orderHeap     // the waiting messages, lowest number at the top
 	arrived []*orderEntry // in order of arrival; released entries stay until they are at the front
+	bytes   int           // of the waiting messages' data
 }
 
 type orderEntry struct {
@@ -37,6 +38,7 @@ func (h *orderHeld) add(msg *channel.Message, nr uint32, at time.Time) {
 	h.byNr[nr] = e
 	heap.Push(&h.lowest, e)
 	h.arrived = append(h.arrived, e)
+	h.bytes += len(msg.Data)
 }
 
 // first returns the lowest number held; ok is false when nothing waits.
@@ -53,6 +55,7 @@ func (h *orderHeld) take() (msg *channel.Message, nr uint32, at time.Time) {
 	e := heap.Pop(&h.lowest).(*orderEntry)
 	delete(h.byNr, e.nr)
 	msg, e.msg = e.msg, nil
+	h.bytes -= len(msg.Data)
 	if len(h.arrived) > 2*len(h.byNr)+64 {
 		h.compact()
 	}
