@@ -150,9 +150,13 @@
 //   - The socket buffers (RxBufSize, TxBufSize) are set on the listener, which accepted
 //     connections inherit.
 //
-// Each idle pooled connection holds a goroutine (a few KiB of stack) and its read buffer,
-// and no more: the array of a read's decoded frames is kept for reuse only up to 256 of
-// them (TestGoroutineConnectionReleasesItsBatchArray).
+// Each idle pooled connection holds a goroutine (a few KiB of stack) and a read buffer of
+// 4 KiB, and no more: on Linux a buffer that grew is given back when the connection has
+// nothing to read, kept only as large as a partial frame waiting in it needs (one
+// connection held up to 64 KiB for as long as it was open, MaxConnections of them
+// 256 MiB counted in no budget: TestIdleGoroutineConnectionGivesBackItsReadBuffer; on
+// other systems it keeps what it grew to), and the array of a read's decoded frames is
+// kept for reuse only up to 256 of them (TestGoroutineConnectionReleasesItsBatchArray).
 //
 // # Buffering and backpressure (EngineGnet)
 //

@@ -2,7 +2,6 @@ package nio
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -11,81 +10,6 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
 )
-
-// Read buffer of a connection served by EngineGoroutine: it starts small (most connections
-// carry small frames, and idle pooled ones hold their buffer) and doubles while reads fill
-// it, up to connBufMax. Frames of largeFrame bytes or more are read into buffers of their
-// own (decoder.assemble), so every smaller frame fits.
-const (
-	connBufMin = 4 << 10
-	connBufMax = 64 << 10
-)
-
-var errConnBufFull = errors.New("nio: an oversize frame's header does not fit the connection's 64 KiB read buffer")
-
-// connBuf is a connection's read buffer: bytes read from the socket and not yet decoded,
-// buf[r:w]. It implements inbound for the decoder.
-type connBuf struct {
-	buf  []byte
-	r, w int
-}
-
-func (b *connBuf) InboundBuffered() int { return b.w - b.r }
-
-func (b *connBuf) Peek(n int) ([]byte, error) {
-	if n > b.w-b.r {
-		return nil, io.ErrShortBuffer
-	}
-	return b.buf[b.r : b.r+n], nil
-}
-
-func (b *connBuf) Discard(n int) (int, error) {
-	n = min(n, b.w-b.r)
-	b.r += n
-	if b.r == b.w {
-		b.r, b.w = 0, 0
-	}
-	return n, nil
-}
-
-func (b *connBuf) Read(p []byte) (int, error) {
-	n := copy(p, b.buf[b.r:b.w])
-	_, _ = b.Discard(n)
-	return n, nil
-}
-
-// fill reads once from src into the buffer, making room first: the buffered bytes move to
-// the front, and a buffer that the last read filled doubles (up to connBufMax).
-func (b *connBuf) fill(src io.Reader) (int, error) {
-	if b.buf == nil {
-		b.buf = make([]byte, connBufMin)
-	}
-	if b.w == len(b.buf) {
-		if b.r > 0 {
-			b.w = copy(b.buf, b.buf[b.r:b.w])
-			b.r = 0
-		} else if len(b.buf) < connBufMax {
-			grown := make([]byte, min(2*len(b.buf), connBufMax))
-			b.w = copy(grown, b.buf[:b.w])
-			b.buf = grown
-		}
-	}
-	if b.w == len(b.buf) {
-		// A full buffer holds a complete frame or a large frame's start, which the decoder
-		// takes, unless it is the start of a frame above MaxFrameSize whose header (its
-		// sender member) is longer than the buffer: that closes the connection as an
-		// invalid frame.
-		return 0, errConnBufFull
-	}
-	n, err := src.Read(b.buf[b.w:])
-	b.w += max(n, 0)
-	if b.w == len(b.buf) && b.r == 0 && len(b.buf) < connBufMax {
-		grown := make([]byte, min(2*len(b.buf), connBufMax))
-		copy(grown, b.buf[:b.w])
-		b.buf = grown
-	}
-	return n, err
-}
 
 // gconn is one inbound connection of EngineGoroutine, served by its own goroutine: it
 // reads, decodes every complete frame read (Stats.FramesReceived), delivers them in order
@@ -138,6 +62,7 @@ func (gc *gconn) serve() {
 		r.st.pendingBytes.Add(-gc.held)
 		gc.dec.releaseHeld(&gc.strays)
 		gc.dec.abandon()
+		gc.in.release()
 	}()
 	for {
 		if !gc.decodeAndDeliver() {

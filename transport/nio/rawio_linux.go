@@ -14,7 +14,13 @@ import (
 func (s *rawSock) init(rc syscall.RawConn, alt sockIO) {
 	s.rc, s.alt = rc, alt
 	if rc != nil {
-		s.readFn, s.writeFn = s.readOnce, s.writeOnce
+		s.readFn, s.writeFn, s.peekFn = s.readOnce, s.writeOnce, s.peekOnce
+		s.tryReadFn = func(fd uintptr) bool {
+			if !s.readOnce(fd) {
+				s.rerrno = syscall.EAGAIN
+			}
+			return true // never wait
+		}
 		s.tryWriteFn = func(fd uintptr) bool {
 			s.writeOnce(fd)
 			return true // never wait
@@ -44,6 +50,49 @@ func (s *rawSock) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// canWait reports whether TryRead and WaitReadable work (connBuf's waiter): with a raw
+// socket.
+func (s *rawSock) canWait() bool { return s.rc != nil }
+
+// TryRead reads what the socket has now, at most len(p) bytes (1 to rawIOMax), or
+// returns errWouldBlock without waiting; io.EOF when the peer closed.
+func (s *rawSock) TryRead(p []byte) (int, error) {
+	s.rbuf, s.rn, s.rerrno = p, 0, 0
+	err := s.rc.Read(s.tryReadFn)
+	n, errno := s.rn, s.rerrno
+	s.rbuf = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case errno == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case errno != 0:
+		return 0, os.NewSyscallError("read", errno)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// WaitReadable waits, holding no buffer, until the socket has data, the peer closed or
+// an error is pending (one byte peeked, not taken), or until the connection is closed.
+func (s *rawSock) WaitReadable() error { return s.rc.Read(s.peekFn) }
+
+// peekOnce is WaitReadable's callback: false while the socket has nothing.
+func (s *rawSock) peekOnce(fd uintptr) bool {
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.peek[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true // a byte, the end or an error: the read that follows tells which
+	}
 }
 
 // readOnce is Read's callback: false while the socket has nothing (the poller waits, then

@@ -15,3 +15,12 @@ func (s *rawSock) WriteNoWait(b []byte) (int, error) { return s.alt.Write(b) }
 
 // init sets the fallback, which does every call here.
 func (s *rawSock) init(_ syscall.RawConn, alt sockIO) { s.alt = alt }
+
+// canWait is false: a connection's read buffer waits with its connection (connBuf).
+func (s *rawSock) canWait() bool { return false }
+
+// TryRead is never called (canWait).
+func (s *rawSock) TryRead([]byte) (int, error) { return 0, errWouldBlock }
+
+// WaitReadable is never called (canWait).
+func (s *rawSock) WaitReadable() error { return nil }
