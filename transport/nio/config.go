@@ -88,7 +88,8 @@ const (
 	// EngineGoroutine serves each connection on a goroutine of its own, blocked on Go's
 	// network poller (net.Listener, net.Conn), which decodes its frames and delivers them
 	// itself; at most Workers ReceiveFuncs run at once. It ignores EventLoops,
-	// DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes.
+	// DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes (New logs a warning
+	// naming those set to other than their defaults).
 	EngineGoroutine Engine = "goroutine"
 	// DefaultEngine is the engine of a Config whose Engine is empty.
 	DefaultEngine = EngineGoroutine
@@ -189,7 +190,10 @@ type Config struct {
 	// negative disables it.
 	FrameTimeout time.Duration
 	// EventLoops is the number of gnet event loops of the receiver (Tomcat has one
-	// selector thread). Default runtime.GOMAXPROCS(0). EngineGnet only.
+	// selector thread). Default runtime.GOMAXPROCS(0). EngineGnet only: EngineGoroutine,
+	// the default engine, serves each connection on a goroutine of its own and ignores it
+	// (New logs a warning when it is set to other than its default there, as for the other
+	// fields only EngineGnet uses).
 	EventLoops int
 	// Workers is the number of goroutines that hand received messages to the channel
 	// (Tomcat: maxThreads, default 15). With EngineGoroutine it is the most ReceiveFuncs
@@ -293,6 +297,30 @@ func DefaultConfig() Config {
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: nio: %s", channel.ErrInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+// ignoredByEngine names the fields of a normalized c that its engine ignores and that are
+// set to other than their defaults (New warns of them): EngineGoroutine's are EventLoops,
+// DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes.
+func (c Config) ignoredByEngine() []string {
+	if c.Engine != EngineGoroutine {
+		return nil
+	}
+	var names []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"EventLoops", c.EventLoops != runtime.GOMAXPROCS(0)},
+		{"DeliverOnEventLoop", c.DeliverOnEventLoop},
+		{"MaxConnQueueBytes", c.MaxConnQueueBytes != DefaultMaxConnQueueBytes},
+		{"MaxConnOutboundBytes", c.MaxConnOutboundBytes != DefaultMaxConnOutboundBytes},
+	} {
+		if f.set {
+			names = append(names, f.name)
+		}
+	}
+	return names
 }
 
 // normalize validates c and fills its zero fields with defaults.

@@ -110,8 +110,9 @@
 // syscall.RawConn (the poller still waits and deadlines still apply): a net.Conn call
 // enters the runtime's system call path, which, when the process was idle between two
 // round trips, first wakes the runtime's sleeping sysmon thread. It ignores
-// EventLoops, DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes, and
-// differs in these points:
+// EventLoops, DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes (New logs a
+// warning naming those set to other than their defaults:
+// TestNewWarnsOfSettingsTheEngineIgnores), and differs in these points:
 //
 //   - Deadlines: one sweeper goroutine closes connections past FirstFrameTimeout or
 //     FrameTimeout, reading per-connection timestamps of a clock it advances each tick

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -61,6 +62,10 @@ func New(cfg Config) (*Transport, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
 		return nil, err
+	}
+	if ignored := cfg.ignoredByEngine(); len(ignored) > 0 && cfg.Logger != nil {
+		cfg.Logger.Warn("tribes nio: the receiver engine ignores settings that only the gnet engine uses",
+			"engine", cfg.Engine, "ignored", strings.Join(ignored, ","))
 	}
 	t := &Transport{cfg: cfg}
 	t.bind, _ = parseHost(cfg.Address)
