@@ -146,11 +146,12 @@ func TestJavaToGo(t *testing.T) {
 }
 
 // TestJavaToGoDeliveringOnTheEventLoop is TestJavaToGo with nio.Config.DeliverOnEventLoop:
-// the Go receiver answers Java's ACKs from its event loop.
+// the Go receiver (on gnet, the engine with event loops) answers Java's ACKs from its
+// event loop.
 func TestJavaToGoDeliveringOnTheEventLoop(t *testing.T) {
 	p := javapeer.Start(t)
 	cfg := nio.DefaultConfig()
-	cfg.DeliverOnEventLoop = true
+	cfg.Engine, cfg.DeliverOnEventLoop = nio.EngineGnet, true // the goroutine engine, the default, has no event loop
 	g := startGoWith(t, cfg)
 	javaToGo(t, p, g)
 
