@@ -137,10 +137,11 @@ func BenchmarkThroughputParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkFanout4 sends each 1 KiB message to 4 receivers (one Transport each) from one
-// goroutine: the sender writes the frame to every member, then reads their ACKs, and
-// returns when all answered as the ack mode asks. allocs/op counts the sender's and the 4
-// receivers' (12 of them the receivers' messages).
+// BenchmarkFanout4 sends each message (1 KiB; 17 KiB and 64 KiB, above inlineMax, which
+// the sender writes with writev from a goroutine per member) to 4 receivers (one Transport
+// each) from one goroutine: the sender writes the frame to every member, then reads their
+// ACKs, and returns when all answered as the ack mode asks. allocs/op counts the sender's
+// and the 4 receivers' (12 of them the receivers' messages at 1 KiB).
 func BenchmarkFanout4(b *testing.B) {
 	cnt := newCountingRx()
 	send := startNode(b, benchConfig(), nil)
@@ -148,24 +149,33 @@ func BenchmarkFanout4(b *testing.B) {
 	for range 4 {
 		to = append(to, startNode(b, benchConfig(), cnt.rx).member)
 	}
-	for _, mode := range ackModes {
-		b.Run("size=1KiB/ack="+mode.name, func(b *testing.B) {
-			msg := send.msg(mode.opts, make([]byte, 1<<10))
-			ctx := context.Background()
-			b.SetBytes(int64(len(to)) << 10)
-			b.ReportAllocs()
-			wait := cnt.expect(len(to) * b.N)
-			b.ResetTimer()
-			for range b.N {
-				if err := send.t.Send(ctx, to, msg); err != nil {
-					b.Fatal(err)
-				}
-			}
-			wait(b)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-		})
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"1KiB", 1 << 10}, {"17KiB", 17 << 10}, {"64KiB", 64 << 10}} {
+		for _, mode := range ackModes {
+			benchFanout(b, send, to, cnt, size.name, size.n, mode.name, mode.opts)
+		}
 	}
+}
+
+func benchFanout(b *testing.B, send *node, to []channel.Member, cnt *countingRx, size string, n int, mode string, opts channel.SendOptions) {
+	b.Run("size="+size+"/ack="+mode, func(b *testing.B) {
+		msg := send.msg(opts, make([]byte, n))
+		ctx := context.Background()
+		b.SetBytes(int64(len(to) * n))
+		b.ReportAllocs()
+		wait := cnt.expect(len(to) * b.N)
+		b.ResetTimer()
+		for range b.N {
+			if err := send.t.Send(ctx, to, msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wait(b)
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	})
 }
 
 // BenchmarkSyncAckRTT measures the round trip of a 1 KiB synchronized-ack message: write,
