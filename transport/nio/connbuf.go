@@ -9,11 +9,11 @@ import (
 // Read buffer of a connection served by EngineGoroutine: it starts small (most connections
 // carry small frames) and doubles while reads fill it, up to connBufMax. Frames of
 // largeFrame bytes or more are read into buffers of their own (decoder.assemble), so every
-// smaller frame fits. A connection with nothing to read gives a grown buffer back (to
-// connBufPool if it has the largest size) before it waits, keeping at most one of
-// connBufMin or just large enough for the partial frame it holds, so that idle and
-// waiting connections hold no more than that each (on Linux, where the wait needs no
-// buffer: waiter).
+// smaller frame fits. On Linux (waiter) a grown buffer is given back when the connection
+// has to wait for data: released while it waits if it holds nothing (the largest size to
+// connBufPool, taken again when data comes), or kept at connBufMin if it holds the start
+// of a frame shorter than that, so that idle connections and ones waiting for a few bytes
+// hold connBufMin each, not connBufMax.
 const (
 	connBufMin = 4 << 10
 	connBufMax = 64 << 10
@@ -21,22 +21,17 @@ const (
 
 var errConnBufFull = errors.New("nio: an oversize frame's header does not fit the connection's 64 KiB read buffer")
 
-// connBufPool holds buffers of connBufMax bytes that idle connections gave back.
+// connBufPool holds buffers of connBufMax bytes that waiting connections gave back.
 var connBufPool = sync.Pool{New: func() any { return new([connBufMax]byte) }}
 
-// errWouldBlock is a waiter's TryRead finding nothing to read.
-var errWouldBlock = errors.New("nio: nothing to read now")
-
-// waiter is a source that can read without waiting and wait without a buffer (rawSock on
-// Linux).
+// waiter is a source that can give the buffer up while a read waits (rawSock on Linux).
 type waiter interface {
 	io.Reader
-	// canWait reports whether TryRead and WaitReadable work.
+	// canWait reports whether ReadOrRelease works.
 	canWait() bool
-	// TryRead reads what is there now, or returns errWouldBlock.
-	TryRead(p []byte) (int, error)
-	// WaitReadable waits until a read would not block (data, end of stream or an error).
-	WaitReadable() error
+	// ReadOrRelease reads into p as Read does, except that when nothing is there yet it
+	// calls release before it waits, and then reads into the buffer more returns.
+	ReadOrRelease(p []byte, release func(), more func() []byte) (int, error)
 }
 
 // connBuf is a connection's read buffer: bytes read from the socket and not yet decoded,
@@ -45,7 +40,10 @@ type connBuf struct {
 	buf    []byte
 	max    *[connBufMax]byte // buf's array when it came from connBufPool
 	r, w   int
-	wasMax bool // buf was given back at connBufMax: take a pooled one when data comes
+	wasMax bool // given back at connBufMax: the next buffer to grow to is a pooled one
+
+	releaseFn func()        // b.giveBack, made once
+	moreFn    func() []byte // b.room, made once
 }
 
 func (b *connBuf) InboundBuffered() int { return b.w - b.r }
@@ -96,48 +94,33 @@ func (b *connBuf) resize(size int) {
 func (b *connBuf) release() { b.resize(0) }
 
 // fill reads once from src into the buffer, making room first: the buffered bytes move to
-// the front, and a buffer that the last read filled doubles (up to connBufMax). A grown
-// buffer that would wait for data is first given back (see connBufMin).
+// the front, and a buffer that the last read filled grows (doubles, up to connBufMax). A
+// grown buffer is given back while the read waits (see connBufMin).
 func (b *connBuf) fill(src io.Reader) (int, error) {
-	if b.buf == nil {
-		b.take()
-	}
 	if err := b.makeRoom(); err != nil {
 		return 0, err
 	}
 	if ws, ok := src.(waiter); ok && len(b.buf) > connBufMin && ws.canWait() {
-		n, err := ws.TryRead(b.buf[b.w:])
-		if !errors.Is(err, errWouldBlock) {
-			return b.read(n, err)
+		if b.releaseFn == nil {
+			b.releaseFn, b.moreFn = b.giveBack, b.room
 		}
-		if b.shrink() {
-			if err := ws.WaitReadable(); err != nil {
-				return 0, err
-			}
-			b.take()
-		}
+		return b.read(ws.ReadOrRelease(b.buf[b.w:], b.releaseFn, b.moreFn))
 	}
 	return b.read(src.Read(b.buf[b.w:]))
 }
 
-// take gives an empty connection its buffer: connBufMin, or connBufMax again if it had
-// that when it went idle.
-func (b *connBuf) take() {
-	size := connBufMin
-	if b.wasMax {
-		size, b.wasMax = connBufMax, false
-	}
-	b.resize(size)
-}
-
-// makeRoom moves the buffered bytes to the front of a full buffer, or grows it.
+// makeRoom gives an empty connection its buffer, and moves the buffered bytes to the front
+// of a full buffer, or grows it.
 func (b *connBuf) makeRoom() error {
+	if b.buf == nil {
+		b.resize(b.next())
+	}
 	if b.w == len(b.buf) {
 		if b.r > 0 {
 			b.w = copy(b.buf, b.buf[b.r:b.w])
 			b.r = 0
 		} else if len(b.buf) < connBufMax {
-			b.resize(min(2*len(b.buf), connBufMax))
+			b.resize(b.next())
 		}
 	}
 	if b.w == len(b.buf) {
@@ -150,31 +133,44 @@ func (b *connBuf) makeRoom() error {
 	return nil
 }
 
-// read accounts a read of n bytes into buf[w:]; a read that filled the buffer doubles it.
+// next is the size the buffer grows to: twice its size (connBufMin for none), or
+// connBufMax straight away if it had that size before it was given back.
+func (b *connBuf) next() int {
+	if b.wasMax {
+		b.wasMax = false
+		return connBufMax
+	}
+	return min(max(2*len(b.buf), connBufMin), connBufMax)
+}
+
+// read accounts a read of n bytes into buf[w:]; a read that filled the buffer grows it.
 func (b *connBuf) read(n int, err error) (int, error) {
 	b.w += max(n, 0)
 	if b.w == len(b.buf) && b.r == 0 && len(b.buf) < connBufMax {
-		b.resize(min(2*len(b.buf), connBufMax))
+		b.resize(b.next())
 	}
 	return n, err
 }
 
-// shrink, when nothing is there to read, keeps the buffered bytes (a partial frame) in the
-// smallest buffer of connBufMin times a power of two with room left, and reports true, the
-// buffer given back, if there are none.
-func (b *connBuf) shrink() bool {
+// giveBack is called when a read of a grown buffer has to wait: the buffer goes, or, if it
+// holds fewer than connBufMin bytes of a frame, they move to a buffer of connBufMin.
+func (b *connBuf) giveBack() {
 	held := b.w - b.r
+	if held >= connBufMin {
+		return
+	}
+	b.wasMax = len(b.buf) == connBufMax
 	if held == 0 {
-		b.wasMax = len(b.buf) == connBufMax
 		b.resize(0)
-		return true
+	} else {
+		b.resize(connBufMin)
 	}
-	size := connBufMin
-	for size <= held {
-		size *= 2
+}
+
+// room returns the free part of the buffer, made again if it was given back.
+func (b *connBuf) room() []byte {
+	if b.buf == nil {
+		b.resize(b.next())
 	}
-	if size < len(b.buf) {
-		b.resize(size)
-	}
-	return false
+	return b.buf[b.w:]
 }

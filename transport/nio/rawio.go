@@ -32,9 +32,9 @@ type rawSock struct {
 	readFn         func(fd uintptr) bool // s.readOnce
 	writeFn        func(fd uintptr) bool // s.writeOnce
 	tryWriteFn     func(fd uintptr) bool // s.writeOnce, never waiting
-	tryReadFn      func(fd uintptr) bool // s.readOnce, never waiting
-	peekFn         func(fd uintptr) bool // s.peekOnce
-	peek           [1]byte               // WaitReadable's peeked byte
+	releaseFn      func(fd uintptr) bool // s.readOrReleaseOnce
+	release        func()                // ReadOrRelease's, until called
+	more           func() []byte         // ReadOrRelease's
 }
 
 // sockIO is what rawSock falls back to: the connection itself.

@@ -14,13 +14,7 @@ import (
 func (s *rawSock) init(rc syscall.RawConn, alt sockIO) {
 	s.rc, s.alt = rc, alt
 	if rc != nil {
-		s.readFn, s.writeFn, s.peekFn = s.readOnce, s.writeOnce, s.peekOnce
-		s.tryReadFn = func(fd uintptr) bool {
-			if !s.readOnce(fd) {
-				s.rerrno = syscall.EAGAIN
-			}
-			return true // never wait
-		}
+		s.readFn, s.writeFn, s.releaseFn = s.readOnce, s.writeOnce, s.readOrReleaseOnce
 		s.tryWriteFn = func(fd uintptr) bool {
 			s.writeOnce(fd)
 			return true // never wait
@@ -52,22 +46,22 @@ func (s *rawSock) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// canWait reports whether TryRead and WaitReadable work (connBuf's waiter): with a raw
-// socket.
+// canWait reports whether ReadOrRelease works (connBuf's waiter): with a raw socket.
 func (s *rawSock) canWait() bool { return s.rc != nil }
 
-// TryRead reads what the socket has now, at most len(p) bytes (1 to rawIOMax), or
-// returns errWouldBlock without waiting; io.EOF when the peer closed.
-func (s *rawSock) TryRead(p []byte) (int, error) {
+// ReadOrRelease is Read into p (1 to rawIOMax bytes), except that if the socket has
+// nothing yet it calls release, which may take p away, before it waits, and reads into
+// more() once data is there: a connection waiting for its peer needs no buffer meanwhile.
+// The system calls are Read's.
+func (s *rawSock) ReadOrRelease(p []byte, release func(), more func() []byte) (int, error) {
 	s.rbuf, s.rn, s.rerrno = p, 0, 0
-	err := s.rc.Read(s.tryReadFn)
+	s.release, s.more = release, more
+	err := s.rc.Read(s.releaseFn)
 	n, errno := s.rn, s.rerrno
-	s.rbuf = nil
+	s.rbuf, s.release, s.more = nil, nil, nil
 	switch {
 	case err != nil:
 		return 0, err
-	case errno == syscall.EAGAIN:
-		return 0, errWouldBlock
 	case errno != 0:
 		return 0, os.NewSyscallError("read", errno)
 	case n == 0:
@@ -76,23 +70,19 @@ func (s *rawSock) TryRead(p []byte) (int, error) {
 	return n, nil
 }
 
-// WaitReadable waits, holding no buffer, until the socket has data, the peer closed or
-// an error is pending (one byte peeked, not taken), or until the connection is closed.
-func (s *rawSock) WaitReadable() error { return s.rc.Read(s.peekFn) }
-
-// peekOnce is WaitReadable's callback: false while the socket has nothing.
-func (s *rawSock) peekOnce(fd uintptr) bool {
-	for {
-		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.peek[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		return true // a byte, the end or an error: the read that follows tells which
+// readOrReleaseOnce is ReadOrRelease's callback.
+func (s *rawSock) readOrReleaseOnce(fd uintptr) bool {
+	if s.rbuf == nil {
+		s.rbuf = s.more()
 	}
+	if s.readOnce(fd) {
+		return true
+	}
+	if s.release != nil { // the first time it would wait
+		s.release()
+		s.release, s.rbuf = nil, nil
+	}
+	return false
 }
 
 // readOnce is Read's callback: false while the socket has nothing (the poller waits, then

@@ -19,8 +19,7 @@ func (s *rawSock) init(_ syscall.RawConn, alt sockIO) { s.alt = alt }
 // canWait is false: a connection's read buffer waits with its connection (connBuf).
 func (s *rawSock) canWait() bool { return false }
 
-// TryRead is never called (canWait).
-func (s *rawSock) TryRead([]byte) (int, error) { return 0, errWouldBlock }
-
-// WaitReadable is never called (canWait).
-func (s *rawSock) WaitReadable() error { return nil }
+// ReadOrRelease is Read (never called: canWait).
+func (s *rawSock) ReadOrRelease(p []byte, _ func(), _ func() []byte) (int, error) {
+	return s.alt.Read(p)
+}
