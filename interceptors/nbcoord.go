@@ -106,6 +106,10 @@ type CoordinatorStats struct {
 // InboxLimit senders) and handled if the membership lists the sender within WaitTimeout
 // (CoordinatorStats.HeldHandled): a member that sees this one first may pass it the token
 // before this one's membership lists it.
+//
+// An entry at the local member's address (host and port) under another unique id, the
+// entry of the node that ran there before a restart that a peer still lists, is stale: it
+// is in no view or Members(), and no token is sent to it (it would come back to this node).
 type NonBlockingCoordinator struct {
 	channel.InterceptorBase
 	cfg NonBlockingCoordinatorConfig
@@ -299,7 +303,7 @@ func (c *NonBlockingCoordinator) handle(ctx context.Context, ev coordEvent) {
 	case evHeartbeat:
 		local := c.local()
 		c.mu.Lock()
-		inconsistent := c.hasView && !sameMembers(c.view, viewOf(local, c.memberList()))
+		inconsistent := c.hasView && !sameMembers(c.view, viewOf(local, c.memberList(local)))
 		c.mu.Unlock()
 		if inconsistent && c.isHighest(local) {
 			c.startElection(ctx, true)
@@ -309,11 +313,14 @@ func (c *NonBlockingCoordinator) handle(ctx context.Context, ev coordEvent) {
 
 func (c *NonBlockingCoordinator) local() channel.Member { return c.Next().LocalMember(false) }
 
-// memberList returns the membership in absolute order. Caller holds c.mu.
-func (c *NonBlockingCoordinator) memberList() []channel.Member {
+// memberList returns the membership in absolute order, without the stale entries of
+// local (staleSelf). Caller holds c.mu.
+func (c *NonBlockingCoordinator) memberList(local channel.Member) []channel.Member {
 	out := make([]channel.Member, 0, len(c.members))
 	for _, m := range c.members {
-		out = append(out, m)
+		if !staleSelf(local, m) {
+			out = append(out, m)
+		}
 	}
 	SortAbsolute(out)
 	return out
@@ -321,7 +328,7 @@ func (c *NonBlockingCoordinator) memberList() []channel.Member {
 
 func (c *NonBlockingCoordinator) isHighest(local channel.Member) bool {
 	c.mu.Lock()
-	ms := c.memberList()
+	ms := c.memberList(local)
 	c.mu.Unlock()
 	return len(ms) == 0 || CompareAbsolute(local, ms[0]) <= 0
 }
@@ -393,11 +400,13 @@ func (c *NonBlockingCoordinator) Heartbeat() {
 	c.Next().Heartbeat()
 }
 
-// Members returns the coordinator's membership in absolute order.
+// Members returns the coordinator's membership in absolute order, without entries at
+// the local member's address under another unique id (see NonBlockingCoordinator).
 func (c *NonBlockingCoordinator) Members() []channel.Member {
+	local := c.local()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.memberList()
+	return c.memberList(local)
 }
 
 // Member looks a member up in the coordinator's membership.

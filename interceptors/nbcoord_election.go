@@ -12,7 +12,7 @@ import (
 func (c *NonBlockingCoordinator) startElection(ctx context.Context, force bool) {
 	local := c.local()
 	c.mu.Lock()
-	others := c.memberList()
+	others := c.memberList(local)
 	view, hasView := c.view, c.hasView
 	c.mu.Unlock()
 	if len(others) == 0 {
@@ -83,9 +83,9 @@ func (c *NonBlockingCoordinator) process(ctx context.Context, cm CoordinationMes
 		return
 	}
 	if local.Equal(cm.Source) {
-		if local.Equal(cm.Leader) {
-			if sameMembers(cm.View, merged) {
-				cm.Type = CoordConf
+		if local.Equal(cm.Leader) || staleSelf(local, cm.Leader) {
+			if sameMembers(withoutStaleSelf(local, cm.View), merged) {
+				cm.Type, cm.Leader, cm.View = CoordConf, merged[0], merged
 				var rest []channel.Member
 				for _, m := range cm.View {
 					if !m.Equal(local) {
@@ -105,17 +105,17 @@ func (c *NonBlockingCoordinator) process(ctx context.Context, cm CoordinationMes
 		} else {
 			c.suggested, c.suggestedID = nil, nil
 		}
-		cm.View = merged
+		cm.View = keepStaleSelf(local, merged, cm.View)
 		c.forward(ctx, local, cm)
 		return
 	}
-	if local.Equal(cm.Leader) {
+	if local.Equal(cm.Leader) || staleSelf(local, cm.Leader) {
 		// Tomcat drops the token here and relies on its heartbeat; starting an election of
 		// our own (a no-op if nothing changed) converges sooner.
 		c.startElection(ctx, false)
 		return
 	}
-	cm.View = merged
+	cm.View = keepStaleSelf(local, merged, cm.View)
 	c.forward(ctx, local, cm)
 }
 
@@ -123,7 +123,7 @@ func (c *NonBlockingCoordinator) process(ctx context.Context, cm CoordinationMes
 // members new to the membership are added if they are alive, and dropped otherwise.
 func (c *NonBlockingCoordinator) mergeOnArrive(ctx context.Context, local channel.Member, cm CoordinationMessage) []channel.Member {
 	c.mu.Lock()
-	merged := viewOf(local, cm.View, c.memberList())
+	merged := viewOf(local, withoutStaleSelf(local, cm.View), c.memberList(local))
 	var unknown []channel.Member
 	for _, m := range merged {
 		if _, ok := c.members[m.Key()]; !ok && !m.Equal(local) {
@@ -172,6 +172,9 @@ func (c *NonBlockingCoordinator) forward(ctx context.Context, local channel.Memb
 	cm.Leader = cm.View[0]
 	for i := 1; i < len(cm.View); i++ {
 		next := cm.View[(idx+i)%len(cm.View)]
+		if staleSelf(local, next) {
+			continue // never to this node's own address
+		}
 		err := c.send(ctx, []channel.Member{next}, &cm)
 		if err == nil {
 			return
@@ -201,7 +204,7 @@ func (c *NonBlockingCoordinator) handleViewConf(ctx context.Context, local chann
 		c.suggested, c.suggestedID = nil, nil
 	}
 	c.mu.Lock()
-	ms := c.memberList()
+	ms := c.memberList(local)
 	c.mu.Unlock()
 	if c.suggestedID == nil && len(ms) > 0 && (len(merged) == 0 || CompareAbsolute(merged[0], ms[0]) > 0) {
 		c.startElection(ctx, false)
@@ -220,4 +223,27 @@ func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte)
 	if c.cfg.OnViewChange != nil {
 		c.cfg.OnViewChange(slices.Clone(view), id)
 	}
+}
+
+// staleSelf reports whether m is an entry of local's address (host and port) under another
+// unique id: the entry of the node that ran there before, which a peer may still list.
+// Whatever runs at that address is local, so such an entry is stale: it is left out of the
+// membership and views, and no token goes to it (it would come back to local, again and
+// again: TestNonBlockingCoordinatorStaleEntryOfItself).
+func staleSelf(local, m channel.Member) bool {
+	return m.Port == local.Port && m.IP() == local.IP() && !m.Equal(local)
+}
+
+// keepStaleSelf returns merged with the stale entries of local that view names put back:
+// the token passed on keeps them for the peers that list them (a peer's membership is
+// not this node's to change), so that its view comes back to them as they know it and the
+// election ends; this node leaves them out of what it installs or confirms.
+func keepStaleSelf(local channel.Member, merged, view []channel.Member) []channel.Member {
+	stale := slices.DeleteFunc(slices.Clone(view), func(m channel.Member) bool { return !staleSelf(local, m) })
+	return viewOf(local, merged, stale)
+}
+
+// withoutStaleSelf returns ms without local's stale entries (staleSelf), in a new slice.
+func withoutStaleSelf(local channel.Member, ms []channel.Member) []channel.Member {
+	return slices.DeleteFunc(slices.Clone(ms), func(m channel.Member) bool { return staleSelf(local, m) })
 }
