@@ -104,8 +104,8 @@ type CoordinatorStats struct {
 // installs the confirmation's view as it is). A message from a sender that is not a member
 // yet is held (CoordinatorStats.NotFromMember; the latest per sender, for at most
 // InboxLimit senders) and handled if the membership lists the sender within WaitTimeout
-// (CoordinatorStats.HeldHandled): a member that sees this one first may pass it the token
-// before this one's membership lists it.
+// (CoordinatorStats.HeldHandled), before the sender's later messages: a member that sees
+// this one first may pass it the token before this one's membership lists it.
 //
 // An entry at the local member's address (host and port) under another unique id, the
 // entry of the node that ran there before a restart that a peer still lists, is stale: it

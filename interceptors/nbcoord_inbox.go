@@ -85,34 +85,63 @@ func (c *NonBlockingCoordinator) releaseHeld() {
 		k := h.src.Key()
 		c.mu.Lock()
 		cur, ok := c.held[k]
-		ok = ok && cur.at.Equal(h.at) // not replaced by a newer message meanwhile
-		if ok {
-			delete(c.held, k)
+		if ok && cur.at.Equal(h.at) { // not replaced by a newer message, nor queued, meanwhile
+			c.unholdLocked(k, now)
 		}
+		wake := c.wake
 		c.mu.Unlock()
-		if ok && !stale {
-			c.heldHandled.Add(1)
-			c.recv.Add(1)
-			c.post(coordEvent{kind: evMessage, from: k, msg: h.msg})
-		}
+		signal(wake)
 	}
+}
+
+// unholdLocked takes the message held from the sender of key k out of the hold and queues
+// it, unless it was held for longer than WaitTimeout (its election is abandoned by then).
+// Taking it out and queueing it are one step under c.mu, so that a later message of that
+// sender, queued by post under c.mu too, cannot come first. Caller holds c.mu.
+func (c *NonBlockingCoordinator) unholdLocked(k channel.MemberKey, now time.Time) {
+	h, ok := c.held[k]
+	if !ok {
+		return
+	}
+	delete(c.held, k)
+	if now.Sub(h.at) > c.cfg.WaitTimeout {
+		return
+	}
+	c.heldHandled.Add(1)
+	c.recv.Add(1)
+	c.enqueueLocked(coordEvent{kind: evMessage, from: k, msg: h.msg})
 }
 
 // post queues ev for the run goroutine. The inbox stays bounded whatever arrives: an
 // election or heartbeat event already queued absorbs a new one, a message replaces a queued
 // one from the same sender with the same election id, and messages beyond InboxLimit are
-// dropped.
+// dropped. A message of a sender whose earlier message is still held (the sender was not a
+// member then; it is now) is queued behind that one: a sender's messages are handled in the
+// order they came (TestNonBlockingCoordinatorHeldBeforeNewer).
 func (c *NonBlockingCoordinator) post(ev coordEvent) {
 	c.mu.Lock()
 	if !c.running {
 		c.mu.Unlock()
 		return
 	}
+	if ev.kind == evMessage {
+		c.unholdLocked(ev.from, time.Now())
+	}
+	c.enqueueLocked(ev)
+	wake := c.wake
+	c.mu.Unlock()
+	signal(wake)
+}
+
+// enqueueLocked adds ev to the inbox unless coalesce merged or dropped it. Caller holds c.mu.
+func (c *NonBlockingCoordinator) enqueueLocked(ev coordEvent) {
 	if !c.coalesce(ev) {
 		c.inbox = append(c.inbox, ev)
 	}
-	wake := c.wake
-	c.mu.Unlock()
+}
+
+// signal wakes the run goroutine, if it is not signalled already.
+func signal(wake chan struct{}) {
 	select {
 	case wake <- struct{}{}:
 	default:
