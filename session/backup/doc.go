@@ -99,7 +99,8 @@
 // it is the primary of that were not used for their max inactive interval
 // (Config.MaxInactive, 30 minutes), and the backups it holds after twice that (their
 // primary is probably gone), as DeltaSession.isValid does. A request for a session
-// that expired so on the node it reaches removes it and finds none. A node that becomes
+// that expired so on the node it reaches removes it and finds none, also when a member
+// misses the removal (a dead node still listed; it is logged). A node that becomes
 // a session's primary marks it used (objectMadePrimary). A session a request on this
 // node holds (it found or created it) is not expired before that request ends, whose
 // response marks it used, as Tomcat measures idleness from the start of the request that
