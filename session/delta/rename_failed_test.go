@@ -199,3 +199,58 @@ func checkRenamed(t *testing.T, who string, m *delta.Manager, old, id string) {
 		t.Errorf("%s: user=%q under the new id, want ann", who, v)
 	}
 }
+
+// TestTwoPartlyFailedRenamesReachEveryMember: the first rename reached B but not C, the
+// second (with the first's resend before it) C but not B. Only the oldest unsent id was
+// kept, so the next message renamed it to the current id: B, which held the session
+// under the middle id, was told nothing it held and kept it there. Now the renames go
+// out again in their order, from the oldest id the members may hold to the current one.
+func TestTwoPartlyFailedRenamesReachEveryMember(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	_, ach := newChannel(t, nw)
+	d := &droppingChannel{Channel: ach}
+	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
+	a := readyManager(t, d, nil, cfg)
+	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
+	c := startReady(t, nw, delta.Config{JvmRoute: "c"})
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("user", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	first := s.ID()
+	ck, bk := c.ch.LocalMember().Key(), b.ch.LocalMember().Key()
+	d.drop.Store(&ck)
+	middle, err := a.ChangeSessionID(ctx, s, "")
+	if err == nil {
+		t.Fatal("the first ChangeSessionID succeeded though C did not get its message")
+	}
+	checkRenamed(t, "B after the first rename", b.m, first, middle)
+	d.drop.Store(&bk)
+	last, err := a.ChangeSessionID(ctx, s, "")
+	if err == nil {
+		t.Fatal("the second ChangeSessionID succeeded though B did not get its message")
+	}
+	checkRenamed(t, "C after the second rename", c.m, middle, last)
+	d.drop.Store(nil)
+	if err := a.Replicate(ctx, s); err != nil { // a request that changed nothing
+		t.Fatal(err)
+	}
+	for name, n := range map[string]*node{"B": b, "C": c} {
+		checkRenamed(t, name, n.m, first, last)
+		checkRenamed(t, name, n.m, middle, last)
+	}
+	sent := a.Stats().Sent[delta.EventChangeSessionID]
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if again := a.Stats().Sent[delta.EventChangeSessionID] - sent; again != 0 {
+		t.Errorf("A sent the id changes %d more times after they were acknowledged", again)
+	}
+}

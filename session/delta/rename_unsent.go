@@ -2,6 +2,7 @@ package delta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -10,93 +11,136 @@ import (
 // missed the message hold it under its old id: a request with the new cookie there finds
 // no session, one with the old cookie the session this node renamed against fixation.
 // Like a failed EVT_SESSION_ACCESSED (sendFailed), the rename goes out again before the
-// session's next message: its Replicate, ChangeSessionID or expiry, from the id the
-// members may hold to the session's id then; failing again, it stays to be sent, and the
-// message after it goes out all the same. A member that got it the first time holds the
-// new id already and ignores it. An asynchronous request (the middleware's, with an
-// asyncQueue) queues it before its delta without waiting for its send
-// (queueUnsentRename).
+// session's next message: its Replicate, ChangeSessionID or expiry; failing again, it
+// stays to be sent, and the message after it goes out all the same. A member that got it
+// the first time holds the new id already and ignores it. Renames that each failed to
+// reach some member (the second one's members need not be the first one's) go out again
+// in their order, each from the id it renamed to the next one's and the last to the
+// session's id then, so that a member holding any of these ids renames its copy on to
+// the current one (TestTwoPartlyFailedRenamesReachEveryMember); at most
+// maxUnsentRenames ids are kept, the oldest dropped past that. An asynchronous request
+// (the middleware's, with an asyncQueue) queues them before its delta without waiting
+// for their send (queueUnsentRename).
 
-// noteUnsentRename records that the members may still hold s under old, unless an
-// earlier rename is still to be sent: the members that missed it hold the id before.
-// The caller holds s.sendMu.
+// maxUnsentRenames bounds the ids a session's failed renames leave to be renamed again.
+const maxUnsentRenames = 8
+
+// queuedRenames is the outcome of the resends an asynchronous request queued: done gets
+// one result for each of them; n counts those not read yet, errs the failures read.
+type queuedRenames struct {
+	done chan error
+	n    int
+	errs []error
+}
+
+// wait returns the resends' outcome once every one is known, or ctx's error first (the
+// results read so far are kept for the next wait).
+func (q *queuedRenames) wait(ctx context.Context) error {
+	for ; q.n > 0; q.n-- {
+		select {
+		case err := <-q.done:
+			if err != nil {
+				q.errs = append(q.errs, err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.Join(q.errs...)
+}
+
+// known reports whether every resend's outcome arrived.
+func (q *queuedRenames) known() bool { return len(q.done) >= q.n }
+
+// noteUnsentRename records that the members may still hold s under old. The caller
+// holds s.sendMu.
 func (s *Session) noteUnsentRename(old string) {
-	if s.unsentRename == "" {
-		s.unsentRename = old
+	s.unsentRenames = append(s.unsentRenames, old)
+	if n := len(s.unsentRenames); n > maxUnsentRenames {
+		s.unsentRenames = append(s.unsentRenames[:0], s.unsentRenames[n-maxUnsentRenames:]...)
 	}
 }
 
-// sendUnsentRename sends s's rename again if one failed to reach every member, from the
-// id the members may still hold to s's current one. The caller holds s.sendMu. On
-// failure the rename stays to be sent, and so does an access (sendFailed). A resend an
-// asynchronous request queued is waited for first.
-func (m *Manager) sendUnsentRename(ctx context.Context, s *Session) error {
-	if done := s.renameQueued; done != nil {
-		select {
-		case err := <-done:
-			s.renameQueued = nil
-			if err == nil {
-				m.renameResent(s)
-				return nil
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("delta: replicating id change %s -> %s again: %w", s.unsentRename, s.ID(), ctx.Err())
+// unsentRenameMessages returns the renames to send again, oldest first: each unsent id
+// to the one after it, the last to s's current id. The caller holds s.sendMu.
+func (s *Session) unsentRenameMessages() []*Message {
+	if len(s.unsentRenames) == 0 {
+		return nil
+	}
+	ids := append(s.unsentRenames[:len(s.unsentRenames):len(s.unsentRenames)], s.ID())
+	now := nowMs()
+	var msgs []*Message
+	for i, old := range ids[:len(ids)-1] {
+		if old != ids[i+1] {
+			msgs = append(msgs, &Message{Event: EventChangeSessionID, SessionID: old, NewID: ids[i+1], Timestamp: now})
 		}
 	}
-	old := s.unsentRename
-	if old == "" {
-		return nil
+	if len(msgs) == 0 {
+		s.unsentRenames = nil // renamed back to the id the members hold
 	}
-	cur := s.ID()
-	if cur == old {
-		s.unsentRename = ""
-		return nil
+	return msgs
+}
+
+// sendUnsentRename sends s's renames again if some failed to reach every member. The
+// caller holds s.sendMu. On failure they stay to be sent, and so does an access
+// (sendFailed). A resend an asynchronous request queued is waited for first.
+func (m *Manager) sendUnsentRename(ctx context.Context, s *Session) error {
+	if q := s.renameQueued; q != nil {
+		err := q.wait(ctx)
+		if q.n > 0 {
+			return fmt.Errorf("delta: replicating id changes of session %s again: %w", s.ID(), err)
+		}
+		s.renameQueued = nil
+		if err == nil {
+			m.renameResent(s)
+			return nil
+		}
 	}
-	err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: old, NewID: cur, Timestamp: nowMs()})
-	if err != nil {
-		s.sendFailed()
-		return fmt.Errorf("delta: replicating id change %s -> %s again: %w", old, cur, err)
+	for _, msg := range s.unsentRenameMessages() {
+		if err := m.broadcast(ctx, msg); err != nil {
+			s.sendFailed()
+			return fmt.Errorf("delta: replicating id change %s -> %s again: %w", msg.SessionID, msg.NewID, err)
+		}
 	}
 	m.renameResent(s)
 	return nil
 }
 
-// renameResent records that s's rename reached the members. The caller holds s.sendMu.
+// renameResent records that s's renames reached the members. The caller holds s.sendMu.
 func (m *Manager) renameResent(s *Session) {
-	old := s.unsentRename
-	s.unsentRename = ""
-	m.noteRemoved(old, s, 0, true)
+	cur := s.ID()
+	for _, old := range s.unsentRenames {
+		if old != cur {
+			m.noteRemoved(old, s, 0, true)
+		}
+	}
+	s.unsentRenames = nil
 }
 
 // queueUnsentRename is sendUnsentRename for an asynchronous request (the middleware's,
-// with the manager's asyncQueue): the rename is queued, before the request's delta, and
-// the request does not wait for it (TestUnsentRenameDoesNotHoldTheAsyncRequest); the
-// session's next message reads its outcome, and sends it again if it failed. The caller
-// holds s.sendMu.
+// with the manager's asyncQueue): the renames are queued, before the request's delta,
+// and the request does not wait for them (TestUnsentRenameDoesNotHoldTheAsyncRequest);
+// the session's next message reads their outcome, and sends them again if one failed.
+// The caller holds s.sendMu.
 func (m *Manager) queueUnsentRename(s *Session) {
-	if done := s.renameQueued; done != nil {
-		select {
-		case err := <-done:
-			s.renameQueued = nil
-			if err == nil {
-				m.renameResent(s)
-				return
-			}
-			s.sendFailed()
-		default:
-			return // on its way: what the session sends next leaves after it
+	if q := s.renameQueued; q != nil {
+		if !q.known() {
+			return // on their way: what the session sends next leaves after them
 		}
+		s.renameQueued = nil
+		if err := q.wait(context.Background()); err == nil {
+			m.renameResent(s)
+			return
+		}
+		s.sendFailed()
 	}
-	old := s.unsentRename
-	if old == "" {
+	msgs := s.unsentRenameMessages()
+	if len(msgs) == 0 {
 		return
 	}
-	cur := s.ID()
-	if cur == old {
-		s.unsentRename = ""
-		return
+	q := &queuedRenames{done: make(chan error, len(msgs)), n: len(msgs)}
+	for _, msg := range msgs {
+		m.async.add(queuedMsg{msg: msg, done: q.done})
 	}
-	done := make(chan error, 1)
-	m.async.add(queuedMsg{msg: &Message{Event: EventChangeSessionID, SessionID: old, NewID: cur, Timestamp: nowMs()}, done: done})
-	s.renameQueued = done
+	s.renameQueued = q
 }

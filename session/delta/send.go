@@ -382,12 +382,14 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	defer s.sendMu.Unlock()
 	// The members that missed a rename hold the session under its old id: renamed first,
 	// they remove it with the expiry.
-	unsentOld := s.unsentRename
+	unsentOld := s.unsentRenames
 	renameErr := m.sendUnsentRename(ctx, s)
 	if renameErr != nil && cause != causeStopped {
-		m.noteUnsent(unsentOld) // the sweep removes their copies (expire.go)
+		for _, id := range unsentOld {
+			m.noteUnsent(id) // the sweep removes their copies (expire.go)
+		}
 	}
-	s.unsentRename = "" // the session is gone: nothing is to rename it again
+	s.unsentRenames = nil // the session is gone: nothing is to rename it again
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
 		if err := m.judge(0, nil); err != nil {

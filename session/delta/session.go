@@ -67,12 +67,13 @@ type Session struct {
 	loaded uint64
 	// meta: the stamps of the parts that are not attributes (stamp_meta.go)
 	meta []metaStamp
-	// unsentRename, under sendMu: the id the members may still hold the session under,
-	// its rename having failed to reach them all (rename_unsent.go); "" when none.
-	unsentRename string
-	// renameQueued, under sendMu: the outcome of unsentRename's resend queued by an
+	// unsentRenames, under sendMu: the ids the members may still hold the session
+	// under, oldest first, their renames having failed to reach them all
+	// (rename_unsent.go); empty when none.
+	unsentRenames []string
+	// renameQueued, under sendMu: the outcome of unsentRenames' resends queued by an
 	// asynchronous request (queueUnsentRename), nil when none is on its way.
-	renameQueued chan error
+	renameQueued *queuedRenames
 }
 
 type attrEntry struct {
