@@ -376,7 +376,8 @@ var (
 	// ErrStateTransferTimeout: the state transfer did not complete in StateTransferTimeout.
 	ErrStateTransferTimeout = errors.New("delta: state transfer timed out")
 	// ErrSessionIDInUse: ChangeSessionID or CreateWithID was given an id another session
-	// has (or, for CreateWithID, had until recently).
+	// has (or, for CreateWithID, had until recently, or had before a rename that did not
+	// reach every member yet).
 	ErrSessionIDInUse = errors.New("delta: session id already in use")
 	// ErrInvalidSessionID: ChangeSessionID or CreateWithID was given an id that is not 1
 	// to 256 characters from [A-Za-z0-9._-].

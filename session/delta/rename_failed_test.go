@@ -254,3 +254,61 @@ func TestTwoPartlyFailedRenamesReachEveryMember(t *testing.T) {
 		t.Errorf("A sent the id changes %d more times after they were acknowledged", again)
 	}
 }
+
+// TestCreateWithIDOfAnUnsentRenameRefused: a session's rename did not reach B, which
+// holds it under its old id still. CreateWithID under that id made a session there as
+// nothing held it here: B took its creation for its copy of the renamed session, and
+// the new session's deltas applied to that copy. The id is refused (ErrSessionIDInUse)
+// until the rename reached every member, and is free after.
+func TestCreateWithIDOfAnUnsentRenameRefused(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	_, ach := newChannel(t, nw)
+	d := &droppingChannel{Channel: ach}
+	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
+	a := readyManager(t, d, nil, cfg)
+	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("user", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	old := s.ID()
+	bk := b.ch.LocalMember().Key()
+	d.drop.Store(&bk)
+	if _, err := a.ChangeSessionID(ctx, s, ""); err == nil {
+		t.Fatal("ChangeSessionID succeeded though B did not get its message")
+	}
+	d.drop.Store(nil)
+	if _, err := a.CreateWithID(ctx, old); !errors.Is(err, delta.ErrSessionIDInUse) {
+		t.Fatalf("CreateWithID under the id B still holds the renamed session under: %v, want ErrSessionIDInUse", err)
+	}
+	if got := a.Find(old); got != nil {
+		t.Errorf("A holds a session under the refused id")
+	}
+	if err := a.Replicate(ctx, s); err != nil { // the rename goes out again
+		t.Fatal(err)
+	}
+	checkRenamed(t, "B", b.m, old, s.ID())
+	n, err := a.CreateWithID(ctx, old)
+	if err != nil {
+		t.Fatalf("CreateWithID once the rename reached B: %v", err)
+	}
+	if err := n.Set("user", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	checkRenamed(t, "B after the new session", b.m, "", s.ID())
+	if cp := b.m.Find(old); cp == nil {
+		t.Error("B has no copy of the new session")
+	} else if v, _ := delta.Attr[string](cp, "user"); v != "bob" {
+		t.Errorf("B's copy of the new session: user=%q, want bob", v)
+	}
+}

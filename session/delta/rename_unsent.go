@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // A rename whose EVT_CHANGE_SESSION_ID did not reach every member (ChangeSessionID, the
@@ -104,6 +105,20 @@ func (m *Manager) sendUnsentRename(ctx context.Context, s *Session) error {
 	}
 	m.renameResent(s)
 	return nil
+}
+
+// renameUnsentFrom reports whether a session this node renamed from id may still be
+// held under id by members its rename did not reach. It is called with the new session
+// under id added (create): a rename from id ran before that, and the session's send slot
+// is held from before its rename until its failure is noted.
+func (m *Manager) renameUnsentFrom(id string) bool {
+	s := m.renamedFrom(id)
+	if s == nil {
+		return false
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return slices.Contains(s.unsentRenames, id)
 }
 
 // renameResent records that s's renames reached the members. The caller holds s.sendMu.

@@ -25,7 +25,9 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 // refused with ErrSessionIDInUse (one that timed out is expired first, as the sweep
 // would), and so, with Config.ClusterSize, is one whose session was removed (invalidated
 // or expired) so recently that the cluster still keeps its record: a refresh would
-// remove the new session with the old.
+// remove the new session with the old. So is the old id of a session renamed here whose
+// rename did not reach every member yet (rename_unsent.go): they hold that session under
+// it, and would take the new session's changes for its.
 func (m *Manager) CreateWithID(ctx context.Context, id string) (*Session, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidSessionID, id)
@@ -53,6 +55,9 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 		if m.quorum > 0 && m.gone.covers(id, 0) {
 			return nil, fmt.Errorf("%w: %s was removed recently", ErrSessionIDInUse, id)
 		}
+		if m.renameUnsentFrom(id) {
+			return nil, fmt.Errorf("%w: members may still hold the session renamed from %s under it", ErrSessionIDInUse, id)
+		}
 		s = newPrimarySession(m, id, now)
 		// Above the version of a session of that id removed lately, so that the members,
 		// which remember that removal, take this one's first delta (expired.go).
@@ -63,6 +68,11 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 				return nil, ErrStopped // Stop ran meanwhile
 			}
 			return nil, fmt.Errorf("%w: %s", ErrSessionIDInUse, id)
+		}
+		// Checked again once added: a rename from id may end (and fail) meanwhile.
+		if m.renameUnsentFrom(id) {
+			m.st.remove(id, s)
+			return nil, fmt.Errorf("%w: members may still hold the session renamed from %s under it", ErrSessionIDInUse, id)
 		}
 	} else {
 		id = newSessionID(m.cfg.JvmRoute)
