@@ -80,9 +80,10 @@
 // and max inactive interval follow the stamps too (TestConcurrentMetaChangesConverge),
 // state transfers between Go nodes carry their stamps (AskMetaStamps,
 // TestTransferredMetaKeepsItsStamps; from a donor of an earlier version a transferred
-// copy's count as older than any Go node's change), and they do not apply from a delta
-// a joiner queued that is older than its transferred copy, nor from one a later delta of
-// its sender overtook ("Replication modes"). Deltas in Tomcat's format carry no version
+// copy's count as older than any Go node's change; those of removed notes and listeners
+// are bounded as attributes' tombstones are, TestMetaStampsOfRemovedPartsBounded), and
+// they do not apply from a delta a joiner queued that is older than its transferred
+// copy, nor from one a later delta of its sender overtook ("Replication modes"). Deltas in Tomcat's format carry no version
 // and apply in arrival order, as in Tomcat, and values transferred from a member of an
 // earlier version are stamped zero (older than any Go node's change). docs/sessions.md
 // lists the cases where a later change can still lose.

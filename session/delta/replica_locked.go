@@ -280,6 +280,7 @@ func (s *Session) applyActions(actions []Action, st stamp, notify, owned, attrsO
 			}
 		}
 	}
+	s.trimMeta()
 	return out
 }
 

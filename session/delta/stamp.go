@@ -205,6 +205,7 @@ func (s *Session) stampLocal(actions []Action, st stamp) {
 		}
 	}
 	s.trimTombs()
+	s.trimMeta()
 }
 
 // foreignVersion returns the highest version of another node's stamp this copy holds.

@@ -1,6 +1,9 @@
 package delta
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // The parts of a session that are not attributes (principal, auth type, max inactive
 // interval, the isnew flag, each note and each named listener) follow the stamps as
@@ -73,4 +76,47 @@ func (s *Session) metaApplies(a Action, st stamp) bool {
 	}
 	s.setMetaStamp(a.Type, a.Name, st)
 	return true
+}
+
+// The stamp of a note or named listener that was removed stays as its tombstone, so
+// that an older change setting it does not bring it back. Such stamps are bounded as
+// the attributes' tombstones are: past maxTombs, the oldest of them not changed here
+// since is forgotten, its version kept in forgot (trimMeta,
+// TestMetaStampsOfRemovedPartsBounded); an older change setting that part then applies,
+// as in arrival order.
+
+// trimMeta forgets the oldest stamps of removed notes and listeners past maxTombs.
+func (s *Session) trimMeta() {
+	for len(s.meta) > maxTombs {
+		gone, oldest := 0, -1
+		for i, m := range s.meta {
+			if !s.metaPartGone(m) {
+				continue
+			}
+			gone++
+			if s.metaChangedHere(m.typ, m.name) {
+				continue
+			}
+			if oldest < 0 || m.st.version < s.meta[oldest].st.version {
+				oldest = i
+			}
+		}
+		if gone <= maxTombs || oldest < 0 {
+			return
+		}
+		s.forgot = max(s.forgot, uint32(min(s.meta[oldest].st.version, math.MaxUint32)))
+		s.meta = slices.Delete(s.meta, oldest, oldest+1)
+	}
+}
+
+// metaPartGone reports whether m is the stamp of a note or a named listener the session
+// no longer has.
+func (s *Session) metaPartGone(m metaStamp) bool {
+	switch m.typ {
+	case ActionNote:
+		return !slices.ContainsFunc(s.notes, func(n noteEntry) bool { return n.name == m.name })
+	case ActionListener:
+		return !slices.Contains(s.named, m.name)
+	}
+	return false
 }
