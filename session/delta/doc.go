@@ -73,9 +73,10 @@
 // took, and only its changes that no other node's replaced since go out again. State
 // transfers carry the stamps (AskStamps); a delta older than the transferred copy still
 // applies its attribute changes where their stamps win, and a refresh takes from a
-// member's copy that is not newer by version the attributes whose stamps win. Changes to
-// different attributes all apply (TestConcurrentChangesConverge); skipped changes are
-// counted in Stats.OlderChangesSkipped. The losing change is lost, as on one node;
+// member's copy that is not newer by version the attributes, principal, auth type,
+// interval, notes and listeners whose stamps win (TestRefreshMergesConcurrentMetaChanges).
+// Changes to different attributes all apply (TestConcurrentChangesConverge); skipped
+// changes are counted in Stats.OlderChangesSkipped. The losing change is lost, as on one node;
 // Session.Update is atomic on one node only. The principal, auth type, notes, listeners
 // and max inactive interval follow the stamps too (TestConcurrentMetaChangesConverge),
 // state transfers between Go nodes carry their stamps (AskMetaStamps,

@@ -373,5 +373,7 @@ func (s *Session) mergeStamped(st *SessionState, notify bool) ([]notice, bool) {
 	for _, t := range st.tombs {
 		one(Action{Type: ActionAttribute, Op: OpRemove, Name: t.name}, t.st)
 	}
+	// The principal, auth type, interval, notes and listeners by their stamps too.
+	changed = s.mergeMeta(st, forgotten) || changed
 	return out, changed
 }

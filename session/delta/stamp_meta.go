@@ -120,3 +120,70 @@ func (s *Session) metaPartGone(m metaStamp) bool {
 	}
 	return false
 }
+
+// stateMetaAction returns the action that makes the part m stamps what st, a member's
+// copy, holds (a refresh's merge, mergeStamped); ok is false for a part it cannot
+// encode.
+func stateMetaAction(st *SessionState, m metaStamp) (a Action, ok bool) {
+	a = Action{Type: m.typ, Op: OpSet, Name: m.name}
+	switch m.typ {
+	case ActionPrincipal:
+		if st.Principal == nil {
+			a.Op = OpRemove
+			break
+		}
+		v, err := EncodePrincipal(st.Principal)
+		if err != nil {
+			return Action{}, false
+		}
+		a.Value = v
+	case ActionAuthType:
+		if st.AuthType == "" {
+			a.Op = OpRemove
+		} else {
+			a.Value = []byte(st.AuthType)
+		}
+	case ActionMaxInterval:
+		a.Value = encodeInterval(st.MaxInactive)
+	case ActionIsNew:
+		a.Value = encodeBool(st.IsNew)
+	case ActionNote:
+		i := slices.IndexFunc(st.Notes, func(n NamedValue) bool { return n.Name == m.name })
+		if i < 0 {
+			a.Op = OpRemove
+		} else {
+			a.Value = st.Notes[i].Value
+		}
+	case ActionListener:
+		if slices.Contains(st.Listeners, m.name) {
+			a.Value = []byte{}
+		} else {
+			a.Op = OpRemove
+		}
+	default:
+		return Action{}, false
+	}
+	return a, true
+}
+
+// mergeMeta applies the parts of st, a member's copy not newer by version, whose stamps
+// win over this copy's (mergeStamped); it reports whether any did. forgotten is the
+// highest version of a removal this copy forgot: a note or listener absent here and set
+// no later stays absent, as it may be one of those removed.
+func (s *Session) mergeMeta(st *SessionState, forgotten uint64) bool {
+	changed := false
+	for _, m := range st.meta {
+		cur := s.metaStampOf(m.typ, m.name)
+		if m.st.version == 0 || cur == m.st || !m.st.notBefore(cur) || s.metaChangedHere(m.typ, m.name) {
+			continue
+		}
+		a, ok := stateMetaAction(st, m)
+		if !ok || a.Op == OpSet && (m.typ == ActionNote || m.typ == ActionListener) &&
+			m.st.version <= forgotten && cur == (stamp{}) {
+			continue
+		}
+		s.apply([]Action{a}, m.st, false, false)
+		changed = changed || s.metaStampOf(m.typ, m.name) == m.st
+	}
+	return changed
+}
