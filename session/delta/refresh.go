@@ -231,7 +231,7 @@ func (m *Manager) mergeSessions(list []SessionState) {
 			m.mergeRemoval(st, true)
 			continue
 		}
-		if m.gone.covers(st.ID, st.Version) {
+		if m.gone.coversCopy(st.ID, st.Version, st.born) {
 			continue // that member missed the removal
 		}
 		m.noteRoute(st.ID)

@@ -154,14 +154,24 @@ func (r *removals) current(e removedID) bool {
 
 // covers reports whether a record still kept removes a copy of id at version: the
 // session's (under any route) or id's own as an old id, at that version or later.
-func (r *removals) covers(id string, version uint64) bool {
+func (r *removals) covers(id string, version uint64) bool { return r.coversCopy(id, version, 0) }
+
+// coversCopy is covers for a member's copy of a session made again above a removal at
+// born (SessionState.born, 0 if none): the removed session's record at born or below
+// is not its (TestRefreshTakesSessionMadeAgainAtTheRemoval).
+func (r *removals) coversCopy(id string, version, born uint64) bool {
 	now := time.Now().UnixNano()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, key := range [2]string{removalKey(id, false), removalKey(id, true)} {
-		if e, ok := r.byID[key]; ok && e.until > now && e.version >= version {
-			return true
+		e, ok := r.byID[key]
+		if !ok || e.until <= now || e.version < version {
+			continue
 		}
+		if !e.renamed && born > 0 && e.version <= born {
+			continue // made again above it
+		}
+		return true
 	}
 	return false
 }
