@@ -72,13 +72,24 @@ func (m *Manager) Start(ctx context.Context) error {
 // no session behind it: Create returns ErrStopped (TestCreateRacingStopLeavesNoSession).
 // Stop is idempotent: a Stop called while another one runs waits until that one has
 // finished, then returns nil, or returns ctx's error if ctx ends first
-// (TestConcurrentStopWaitsForTheFirst). So a session listener that Stop itself calls
-// (SessionDestroyed with Stopping) must not call Stop with a context that does not end.
+// (TestConcurrentStopWaitsForTheFirst). A session listener that Stop itself calls
+// (SessionDestroyed with Stopping) would wait for the Stop that waits for it: a Stop
+// called with the event's Context returns ErrStopping at once
+// (TestStopFromItsOwnListenerReturns); one called with another context waits until that
+// context ends.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	switch m.state {
 	case stateStopped:
 		m.mu.Unlock()
+		select {
+		case <-m.stopped:
+			return nil
+		default:
+		}
+		if ctx.Value(stopMark{m}) != nil {
+			return ErrStopping // from a listener of the Stop that runs, which waits for it
+		}
 		select {
 		case <-m.stopped:
 			return nil
@@ -106,8 +117,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 		m.async.stop()
 	}
 	var errs []error
+	lctx := context.WithValue(ctx, stopMark{m}, true) // the listeners' (SessionEvent.Context)
 	for _, s := range m.st.clear() {
-		if err := m.expire(ctx, s, m.cfg.ExpireSessionsOnShutdown, causeStopped, false); err != nil {
+		if err := m.expire(lctx, s, m.cfg.ExpireSessionsOnShutdown, causeStopped, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -117,6 +129,10 @@ func (m *Manager) Stop(ctx context.Context) error {
 	m.log.Info("delta: session manager stopped")
 	return errors.Join(errs...)
 }
+
+// stopMark is the key of the value that marks the context Stop gives its listeners
+// (SessionEvent.Context) as the manager's Stop's.
+type stopMark struct{ m *Manager }
 
 func (m *Manager) closeReadyLocked(err error) {
 	if m.readyClosed {

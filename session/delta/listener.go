@@ -1,12 +1,16 @@
 package delta
 
+import "context"
+
 // SessionListener learns of sessions being created and destroyed (the Servlet
 // HttpSessionListener).
 //
 // Calls run on the goroutine that caused them (a request, the expiry sweep, or a message
 // from another node) with no lock of the package held, so a listener may use the session
-// and the manager (but a SessionDestroyed with Stopping runs inside Stop, and a Stop it
-// calls waits for that one to finish: give it a context that ends). They may be concurrent with each other. A listener that panics is
+// and the manager (but a SessionDestroyed with Stopping runs inside Stop: a Stop it
+// calls with the event's Context returns ErrStopping at once, one with another context
+// waits for the running Stop, and so until that context ends). They may be concurrent
+// with each other. A listener that panics is
 // recovered from and logged, as Tomcat catches what a listener throws: the event's other
 // listeners still run and the operation that fired it completes
 // (TestPanickingListenerIsRecovered, Stats.ListenerPanics).
@@ -52,6 +56,12 @@ type SessionEvent struct {
 	// Stopping is true for SessionDestroyed when the manager's Stop destroyed the session
 	// (Tomcat: its context is no longer available).
 	Stopping bool
+	// Context is, with Stopping, the context Stop was called with, marked as Stop's: a
+	// Stop of the same manager called with it (or a context derived from it) returns
+	// ErrStopping at once instead of waiting for the Stop that calls the listener, which
+	// waits for the listener (TestStopFromItsOwnListenerReturns). context.Background()
+	// for the other events; never nil.
+	Context context.Context
 }
 
 // AttributeEvent describes an attribute change.
@@ -127,7 +137,8 @@ type notice struct {
 	oldID    string
 	expired  bool
 	stopping bool
-	named    []string // named listeners attached to the session (destroy)
+	named    []string        // named listeners attached to the session (destroy)
+	ctx      context.Context // with stopping: Stop's, marked (stopMark)
 }
 
 type noticeKind uint8

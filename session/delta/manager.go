@@ -318,10 +318,13 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 		switch n.kind {
 		case nCreated:
 			for _, l := range m.cfg.SessionListeners {
-				m.callSession(l, false, SessionEvent{Session: s, Replicated: replicated})
+				m.callSession(l, false, SessionEvent{Session: s, Replicated: replicated, Context: context.Background()})
 			}
 		case nDestroyed:
-			e := SessionEvent{Session: s, Replicated: replicated, Expired: n.expired, Stopping: n.stopping}
+			e := SessionEvent{Session: s, Replicated: replicated, Expired: n.expired, Stopping: n.stopping, Context: n.ctx}
+			if e.Context == nil {
+				e.Context = context.Background()
+			}
 			for _, l := range m.cfg.SessionListeners {
 				m.callSession(l, true, e)
 			}
@@ -329,7 +332,7 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 				m.callNamed(name, e, "")
 			}
 		case nIDChanged:
-			e := SessionEvent{Session: s, Replicated: replicated}
+			e := SessionEvent{Session: s, Replicated: replicated, Context: context.Background()}
 			if notify {
 				for _, l := range m.cfg.SessionListeners {
 					if il, ok := l.(IDListener); ok {

@@ -380,8 +380,11 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	if cause == causeTimedOut {
 		m.stats.expired.Add(1)
 	}
-	m.fire(s, replicated, notice{kind: nDestroyed, expired: cause == causeTimedOut, stopping: cause == causeStopped,
-		named: e.named})
+	n := notice{kind: nDestroyed, expired: cause == causeTimedOut, stopping: cause == causeStopped, named: e.named}
+	if n.stopping {
+		n.ctx = ctx // Stop's, marked (stopMark)
+	}
+	m.fire(s, replicated, n)
 	// Unbind the attributes (Tomcat fires attributeRemoved for each).
 	m.fire(s, replicated, s.endExpire()...)
 
