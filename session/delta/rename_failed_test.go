@@ -312,3 +312,59 @@ func TestCreateWithIDOfAnUnsentRenameRefused(t *testing.T) {
 		t.Errorf("B's copy of the new session: user=%q, want bob", v)
 	}
 }
+
+// TestCreateWithIDAfterAnUnsentRenameAndExpiry: a session whose rename did not reach B
+// was invalidated, the rename and the expiry failing to reach B again: B holds the
+// session under its old id. CreateWithID under that id (free here now) started the new
+// session at version 0, and B applied its creation and deltas to the stale copy (its
+// user stayed). The old id's removal is recorded at the session's version, so the new
+// session starts above it and B replaces the stale copy.
+func TestCreateWithIDAfterAnUnsentRenameAndExpiry(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	_, ach := newChannel(t, nw)
+	d := &droppingChannel{Channel: ach}
+	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
+	a := readyManager(t, d, nil, cfg)
+	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("user", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	old := s.ID()
+	bk := b.ch.LocalMember().Key()
+	d.drop.Store(&bk)
+	if _, err := a.ChangeSessionID(ctx, s, ""); err == nil {
+		t.Fatal("ChangeSessionID succeeded though B did not get its message")
+	}
+	if err := a.Invalidate(ctx, s); err == nil {
+		t.Fatal("Invalidate succeeded though B did not get its messages")
+	}
+	d.drop.Store(nil)
+	n, err := a.CreateWithID(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Set("cart", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	cp := b.m.Find(old)
+	if cp == nil {
+		t.Fatal("B has no copy of the new session")
+	}
+	if v, ok := delta.Attr[string](cp, "user"); ok {
+		t.Errorf("B's copy of the new session has the earlier session's user %q", v)
+	}
+	if v, _ := delta.Attr[string](cp, "cart"); v != "1" {
+		t.Errorf("B's copy: cart=%q, want 1", v)
+	}
+}

@@ -400,6 +400,9 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	if renameErr != nil && cause != causeStopped {
 		for _, id := range unsentOld {
 			m.noteUnsent(id) // the sweep removes their copies (expire.go)
+			// A session made again under it starts above the copies they hold, which
+			// its creation then replaces (TestCreateWithIDAfterAnUnsentRenameAndExpiry).
+			m.noteExpired(id, e.version)
 		}
 	}
 	s.unsentRenames = nil // the session is gone: nothing is to rename it again
