@@ -3,6 +3,7 @@ package nio
 import (
 	"errors"
 	"io"
+	"math/bits"
 	"sync"
 )
 
@@ -10,10 +11,10 @@ import (
 // carry small frames) and doubles while reads fill it, up to connBufMax. Frames of
 // largeFrame bytes or more are read into buffers of their own (decoder.assemble), so every
 // smaller frame fits. On Linux (waiter) a grown buffer is given back when the connection
-// has to wait for data: released while it waits if it holds nothing (the largest size to
-// connBufPool, taken again when data comes), or kept at connBufMin if it holds the start
-// of a frame shorter than that, so that idle connections and ones waiting for a few bytes
-// hold connBufMin each, not connBufMax.
+// has to wait for data: released while it waits if it holds nothing (to connBufPools,
+// and one of its size taken again when data comes), or kept at connBufMin if it holds the
+// start of a frame shorter than that, so that idle connections and ones waiting for a few
+// bytes hold connBufMin each, not connBufMax.
 const (
 	connBufMin = 4 << 10
 	connBufMax = 64 << 10
@@ -21,8 +22,27 @@ const (
 
 var errConnBufFull = errors.New("nio: an oversize frame's header does not fit the connection's 64 KiB read buffer")
 
-// connBufPool holds buffers of connBufMax bytes that waiting connections gave back.
-var connBufPool = sync.Pool{New: func() any { return new([connBufMax]byte) }}
+// connBufPools[i] holds buffers of connBufMin<<(i+1) bytes (8 to 64 KiB): the grown
+// buffers that waiting connections gave back, taken again at the size they had.
+var connBufPools [connBufClasses]sync.Pool
+
+const connBufClasses = 4 // 8, 16, 32 and 64 KiB
+
+func init() {
+	for i := range connBufPools {
+		size := connBufMin << (i + 1)
+		connBufPools[i].New = func() any {
+			b := make([]byte, size)
+			return &b
+		}
+	}
+}
+
+// connBufPool returns the pool of buffers of size bytes, a power of two from 2×connBufMin
+// to connBufMax.
+func connBufPool(size int) *sync.Pool {
+	return &connBufPools[bits.Len(uint(size/connBufMin))-2]
+}
 
 // waiter is a source that can give the buffer up while a read waits (rawSock on Linux).
 type waiter interface {
@@ -38,9 +58,9 @@ type waiter interface {
 // buf[r:w]. It implements inbound for the decoder.
 type connBuf struct {
 	buf    []byte
-	max    *[connBufMax]byte // buf's array when it came from connBufPool
+	pooled *[]byte // buf, when it came from connBufPools
 	r, w   int
-	wasMax bool // given back at connBufMax: the next buffer to grow to is a pooled one
+	back   int // the size of the buffer given back: the one taken again when data comes
 
 	releaseFn func()        // b.giveBack, made once
 	moreFn    func() []byte // b.room, made once
@@ -70,24 +90,24 @@ func (b *connBuf) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// resize moves the buffered bytes into a buffer of size bytes (0: none) and lets the old
-// one go, to connBufPool if it came from there.
+// resize moves the buffered bytes into a buffer of size bytes (0: none; above connBufMin
+// one from connBufPools) and lets the old one go, to its pool if it came from one.
 func (b *connBuf) resize(size int) {
 	var nb []byte
-	var arr *[connBufMax]byte
+	var pooled *[]byte
 	switch {
-	case size == connBufMax:
-		arr = connBufPool.Get().(*[connBufMax]byte)
-		nb = arr[:]
+	case size > connBufMin:
+		pooled = connBufPool(size).Get().(*[]byte)
+		nb = *pooled
 	case size > 0:
 		nb = make([]byte, size)
 	}
 	b.w = copy(nb, b.buf[b.r:b.w])
 	b.r = 0
-	if b.max != nil {
-		connBufPool.Put(b.max)
+	if b.pooled != nil {
+		connBufPool(len(*b.pooled)).Put(b.pooled)
 	}
-	b.buf, b.max = nb, arr
+	b.buf, b.pooled = nb, pooled
 }
 
 // release gives the buffer back when the connection closes.
@@ -133,13 +153,14 @@ func (b *connBuf) makeRoom() error {
 	return nil
 }
 
-// next is the size the buffer grows to: twice its size (connBufMin for none), or
-// connBufMax straight away if it had that size before it was given back.
+// next is the size the buffer grows to: twice its size (connBufMin for none), or the size
+// it had before it was given back, straight away.
 func (b *connBuf) next() int {
-	if b.wasMax {
-		b.wasMax = false
-		return connBufMax
+	if back := b.back; back > len(b.buf) {
+		b.back = 0
+		return back
 	}
+	b.back = 0
 	return min(max(2*len(b.buf), connBufMin), connBufMax)
 }
 
@@ -159,7 +180,7 @@ func (b *connBuf) giveBack() {
 	if held >= connBufMin {
 		return
 	}
-	b.wasMax = len(b.buf) == connBufMax
+	b.back = len(b.buf)
 	if held == 0 {
 		b.resize(0)
 	} else {
