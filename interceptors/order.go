@@ -344,6 +344,7 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 			s.held.add(msg, nr, now)
 			o.reordered.Add(1)
 		}
+		o.expire(s, now) // first: what waited longer than Expire is dropped with DropExpired
 		if s.held.len() >= o.cfg.MaxQueue || s.held.bytes >= o.cfg.MaxQueueBytes {
 			o.flushes.Add(1)
 			o.releaseUpTo(s, s.held.highest(), time.Time{})

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/gotribes/tribes/channel/channeltest"
 )
@@ -57,4 +59,33 @@ func TestOrderBoundsHeldPerSender(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With DropExpired, a message that waited longer than Expire is dropped, also when the
+// receipt that finds it expired is the one that fills the sender's queue (MaxQueue): the
+// queue's release delivered it before expiry was looked at.
+func TestOrderQueueFullStillDropsExpired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		o := newOrder(t, OrderConfig{DropExpired: true, MaxQueue: 2})
+		n := newNode(t, nw, o)
+		startNodes(t, n)
+		src := fakeMember(9)
+		// 1 and 2 never come; 3 waits from t=0, 4 arrives at t=3.1 s and fills the queue.
+		if err := n.tap.inject(orderedMsg(src, 3, "3")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3100 * time.Millisecond)
+		if err := n.tap.inject(orderedMsg(src, 4, "4")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		got := n.payloads()
+		if len(got) != 1 || string(got[0]) != "4" {
+			t.Fatalf("delivered %q, want [4]: 3 waited longer than Expire (3 s) and is dropped with DropExpired; stats %+v", got, o.Stats())
+		}
+		if st := o.Stats(); st.Dropped != 1 || st.Waiting != 0 {
+			t.Fatalf("stats %+v, want 1 dropped and none waiting", st)
+		}
+	})
 }
