@@ -132,7 +132,7 @@ type Config struct {
 	// meanwhile, about a second at most), and of two nodes cut off from each other while
 	// others reach both, the one with the higher unique id stands down as a node without
 	// the quorum does (ClusterStats.PartialCuts). 0 (default): no quorum. Needs acked replication (send options with
-	// use_ack). See docs/sessions.md, "Partitions".
+	// use_ack). See docs/consistency.md, "Partitions".
 	ClusterSize int
 	// SendOptions, if non-zero, replaces the channel options Replication implies
 	// (0 for async, use_ack|sync_ack for acked). For example channel.OptAsync when the

@@ -86,7 +86,7 @@
 // they do not apply from a delta a joiner queued that is older than its transferred
 // copy, nor from one a later delta of its sender overtook ("Replication modes"). Deltas in Tomcat's format carry no version
 // and apply in arrival order, as in Tomcat, and values transferred from a member of an
-// earlier version are stamped zero (older than any Go node's change). docs/sessions.md
+// earlier version are stamped zero (older than any Go node's change). docs/consistency.md
 // lists the cases where a later change can still lose.
 //
 // # Values
@@ -179,7 +179,7 @@
 // changes again. A partition of some links only, where two nodes cut off from each other
 // both still see a majority, is found by probes through the other members: the one of
 // the two with the higher unique id stands down until the link is back, then refreshes
-// (BinaryCodec only; docs/sessions.md, "Partitions").
+// (BinaryCodec only; docs/consistency.md, "Partitions").
 //
 // # State transfer
 //

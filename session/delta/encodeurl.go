@@ -11,7 +11,7 @@ import (
 // clients that do not keep cookies: Tomcat's HttpServletResponse.encodeURL (and
 // encodeRedirectURL), which a Tomcat application calls on the links of its pages. r is
 // the request the handler serves, inside the middleware. The middleware reads the id back
-// from the next request's path (docs/sessions.md).
+// from the next request's path (docs/failover.md).
 //
 // As in Tomcat, loc is returned unchanged when r has no session (none yet, or
 // invalidated), when r named its session in a cookie (the client keeps cookies), and

@@ -443,7 +443,7 @@ type Stats struct {
 	TransferRepairs      uint64        // members asked again for every session: messages named sessions this node lacked
 	TransferDuration     time.Duration // how long the state transfer took
 	// CatchUps counts the members that answered this node's catch-up after its state
-	// transfer with the sessions they sent about since it started (docs/sessions.md);
+	// transfer with the sessions they sent about since it started (docs/failover.md);
 	// the copies it added or replaced count in SessionsRefreshed.
 	CatchUps uint64
 	// CatchUpScans counts the catch-ups this node answered by reading every session: its

@@ -87,7 +87,7 @@ const (
 	// AskRecent asks the member for the sessions it sent a message about (created,
 	// changed, used or renamed) in the last Version>>AskAgeShift milliseconds only, and
 	// the records of the removals and renames it sent in that time: a joiner's catch-up
-	// after its state transfer (docs/sessions.md). A Go node of an earlier version ignores
+	// after its state transfer (docs/failover.md). A Go node of an earlier version ignores
 	// it and sends every session after its ACK, which the joiner no longer waits for.
 	AskRecent = 4
 	// AskAgeShift is where the age of an AskRecent request starts in its Version.

@@ -88,7 +88,7 @@ func TestJavaCodecRefusesRemovalRecords(t *testing.T) {
 	}
 }
 
-// The record's memory bound, as documented (removals.go, docs/sessions.md): maxRemovals
+// The record's memory bound, as documented (removals.go, docs/consistency.md): maxRemovals
 // records of old ids of the longest length (each held twice: id and key) take at most
 // 100 MiB, and of removed sessions with Create's ids (32 hex digits, a route) 40 MiB.
 func TestRemovalsMemoryBound(t *testing.T) {

@@ -46,7 +46,7 @@ func (g *gate) set(closed bool) {
 }
 
 // gatedPair starts two ready nodes a and b with replication mode r, b's channel behind a
-// gate, and returns their middlewares (binder off, as docs/sessions.md advises behind a
+// gate, and returns their middlewares (binder off, as docs/failover.md advises behind a
 // round-robin balancer) and b's gate.
 func gatedPair(t *testing.T, r delta.ReplicationMode) (ha, hb http.Handler, g *gate) {
 	t.Helper()
@@ -68,7 +68,7 @@ func gatedPair(t *testing.T, r delta.ReplicationMode) (ha, hb http.Handler, g *g
 	return wrap(t, a, cfg, counter), wrap(t, b, cfg, counter), g
 }
 
-// docs/sessions.md, "Load balancers and failover": without stickiness (plain round-robin,
+// docs/failover.md, "Load balancers and failover": without stickiness (plain round-robin,
 // binder off) use ReplicateAcked. A client's requests alternate between two nodes; every
 // message that is not acknowledged takes longer to reach b than the client's next
 // request (the gate), which acked replication does not depend on: each request sees the
@@ -104,7 +104,7 @@ func TestAckedRoundRobin(t *testing.T) {
 	}
 }
 
-// The limit of the default ReplicateAsync without stickiness (docs/sessions.md): the
+// The limit of the default ReplicateAsync without stickiness (docs/failover.md): the
 // middleware answers before the change has left, so a client's next request on another
 // node can arrive before it. Here the session's creation has not reached b (the gate
 // holds it, as network latency may): b does not know the id, and the handler's Set
