@@ -131,7 +131,8 @@ var (
 	// another request invalidated it, or Redis lost it (a restart without persistence, a
 	// failover to a replica that did not have it). An error wrapping it wraps ErrConflict
 	// too: nothing was written, and the middleware answers 409 Conflict; a retry finds no
-	// session.
+	// session. A session another request gave a new id is not gone: its save is a plain
+	// ErrConflict.
 	ErrSessionGone = errors.New("redisstore: session no longer exists")
 	// ErrTooLarge: an attribute name (4 KiB), an attribute value or the whole session
 	// exceeds its limit (Config.MaxValueSize, MaxSessionSize, MaxAttributes). The session

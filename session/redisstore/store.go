@@ -161,7 +161,9 @@ func (st *Store) load(ctx context.Context, id string, grace time.Duration) (*Ses
 // value, ARGV[3] the TTL in milliseconds ("0": none), ARGV[6] the save's token, ARGV[7]
 // the record's TTL in milliseconds, ARGV[8] the most tokens it keeps. It returns 1 when
 // written, 0 when the stored version differs (a forward in the value's is 0) or the new
-// key is taken, -1 when the session is gone.
+// key is taken, -2 when another save renamed the session (KEYS[1] is gone, and its
+// forward names a key, under the store's prefix ARGV[9], that exists), -1 when the
+// session is gone.
 //
 // It is idempotent: if the record holds its token, this very call ran before (a resend
 // by go-redis after a lost reply, see saves.go) and it returns 1 without writing, even
@@ -182,7 +184,13 @@ if ARGV[1] == '' then
   if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 else
   local cur = redis.call('GETRANGE', KEYS[1], 0, 7)
-  if cur == '' then return -1 end
+  if cur == '' then
+    if redis.call('TYPE', KEYS[4]).ok == 'string' and redis.call('STRLEN', KEYS[4]) <= 256 then
+      local to = redis.call('GET', KEYS[4])
+      if string.match(to, '^[A-Za-z0-9._-]+$') and redis.call('EXISTS', ARGV[9] .. to) == 1 then return -2 end
+    end
+    return -1
+  end
   if cur ~= ARGV[1] then return 0 end
   if KEYS[1] ~= KEYS[2] then
     if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -240,7 +248,7 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 	defer cancel()
 	r, err := saveScript.Run(ctx, st.cfg.Client, []string{st.Key(from), st.Key(state.ID), st.savesKey(state.ID), st.movedKey(from)},
 		expect, data, ttl, state.ID, movedTTL.Milliseconds(), token, st.saveRecordTTL().Milliseconds(),
-		maxSaveRecords).Int()
+		maxSaveRecords, st.Key("")).Int()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -258,6 +266,11 @@ func (st *Store) Save(ctx context.Context, s *Session) error {
 		return nil
 	case -1:
 		return &goneError{id: from}
+	case -2:
+		// Renamed by another request (a login in another tab): the session exists under
+		// its new id, which that request's cookie gave the client; a retry applies
+		// (TestSaveAfterConcurrentRenameIsNotSessionGone).
+		return fmt.Errorf("%w: session %s was given a new id by another request since version %d", ErrConflict, from, state.Version-1)
 	default:
 		return fmt.Errorf("%w: session %s was saved by another request since version %d", ErrConflict, from, state.Version-1)
 	}
