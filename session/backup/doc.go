@@ -100,11 +100,13 @@
 // (Config.MaxInactive, 30 minutes), and the backups it holds after twice that (their
 // primary is probably gone), as DeltaSession.isValid does. A request for a session
 // that expired so on the node it reaches removes it and finds none, also when a member
-// misses the removal (a dead node still listed; it is logged). A node that becomes
-// a session's primary marks it used (objectMadePrimary). A session a request on this
-// node holds (it found or created it) is not expired before that request ends, whose
-// response marks it used, as Tomcat measures idleness from the start of the request that
-// uses the session (TestSweepSparesSessionInUse). The sweep finds a session expired and
+// misses the removal (a dead node still listed; it is logged). A node that becomes a
+// session's primary marks it used (objectMadePrimary), unless the copy it took over was
+// idle for twice its interval: that one it expires, and a request that fetched it from
+// another node finds none (TestFindExpiredOnAnotherNode; Tomcat marks it used). A
+// session a request on this node holds (it found or created it) is not expired before
+// that request ends, whose response marks it used, as Tomcat measures idleness from the
+// start of the request that uses the session (TestSweepSparesSessionInUse). The sweep finds a session expired and
 // removes it as one step for requests: a request that looks it up meanwhile finds none
 // (TestSweepCheckAndRemoveAtomic).
 //

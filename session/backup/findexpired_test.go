@@ -57,3 +57,63 @@ func TestFindExpiredTellsListeners(t *testing.T) {
 		t.Errorf("listeners told %q, want %q", got, want)
 	}
 }
+
+// TestFindExpiredOnAnotherNode: a request that comes back, after its session expired,
+// to a node that holds only a proxy of it (neither its primary nor its backup, before
+// their sweeps ran) gets no session: the session is removed everywhere and its listeners
+// are told of its expiry. (Found when Find checked the expiry of local copies only: the
+// node took the expired session over from its owner and handed it to the request, which
+// used it again, its sign-on and data back from the dead.) A copy fetched from another
+// node is judged as a backup's, idle for twice its interval: the copy may be a backup's,
+// whose times lag.
+func TestFindExpiredOnAnotherNode(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var told []string
+	ms := startManagers(t, 3, backup.Config{ExpireInterval: time.Hour,
+		NamedListener: func(name string) backup.SessionListener {
+			return backup.SessionListenerFuncs{Destroyed: func(s *backup.Session, expired bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				told = append(told, fmt.Sprintf("%s %s expired=%v", name, s.ID(), expired))
+			}}
+		}})
+	s, err := ms[0].Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AttachListener("sso"); err != nil {
+		t.Fatal(err)
+	}
+	s.SetMaxInactive(time.Second)
+	if err := ms[0].Replicate(ctx, s.ID()); err != nil {
+		t.Fatal(err)
+	}
+	proxy := -1
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "a node with a proxy of the session", func() bool {
+		for i, m := range ms[1:] {
+			if _, _, ok := m.Map().Peek(s.ID()); !ok && slices.Contains(m.Map().Keys(), any(s.ID())) {
+				proxy = i + 1
+				return true
+			}
+		}
+		return false
+	})
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the session idle for twice its interval", func() bool {
+		return s.Expired(time.Now().Add(-s.MaxInactive()))
+	})
+	if got, err := ms[proxy].Find(ctx, s.ID()); err != nil || got != nil {
+		t.Fatalf("Find of the expired session on node %d (a proxy): %v, %v; want none", proxy, got, err)
+	}
+	for i, m := range ms {
+		if _, _, ok := m.Map().Peek(s.ID()); ok {
+			t.Errorf("node %d still holds the expired session", i)
+		}
+	}
+	mu.Lock()
+	got := slices.Clone(told)
+	mu.Unlock()
+	if want := []string{"sso " + s.ID() + " expired=true"}; !slices.Equal(got, want) {
+		t.Errorf("listeners told %q, want %q", got, want)
+	}
+}

@@ -152,11 +152,10 @@ func NewManager(cfg Config) (*Manager, error) {
 }
 
 // madePrimary is BackupManager.objectMadePrimary: the session was used now and is
-// served here.
+// served here (Session.takenOver).
 func madePrimary(_, value any) {
 	if s, ok := value.(*Session); ok {
-		s.Access()
-		s.SetPrimary(true)
+		s.takenOver(time.Now())
 	}
 }
 
@@ -213,7 +212,9 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 // primary (the local node becomes the primary); nil when there is none or it expired
 // here (see endIfExpired: it is then removed and its listeners are told, as by the expiry
 // sweep; a member that misses the removal, such as a dead node still listed, is logged,
-// not returned), and also when this node lists it but its backup answers that it
+// not returned) or on the node it was fetched from (idle for twice its interval, as a
+// backup's expiry, whose times lag: TestFindExpiredOnAnotherNode), and also when this
+// node lists it but its backup answers that it
 // holds none (replmap.ErrNoEntry: the session was removed on the other nodes while this
 // one missed it). A backup that does not answer is an error wrapping
 // replmap.ErrUnavailable.
@@ -246,6 +247,13 @@ func (m *Manager) Find(ctx context.Context, id string) (*Session, error) {
 	}
 	if s.isEnded() { // expired, and being removed by the sweep
 		return nil, nil
+	}
+	if m.endIfExpired(id, time.Now()) {
+		// Taken over from another node expired (Session.takenOver kept its idle time):
+		// removed and its listeners told, as above (TestFindExpiredOnAnotherNode).
+		old, err := m.m.Remove(ctx, id)
+		m.tellDestroyed(old, true)
+		return nil, err
 	}
 	return s, nil
 }

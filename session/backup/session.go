@@ -177,6 +177,24 @@ func (s *Session) SetPrimary(p bool) {
 	s.mu.Unlock()
 }
 
+// takenOver marks the session primary and used now, as BackupManager.objectMadePrimary
+// does when the local node takes it over (a Get of a proxy or backup, or a backup whose
+// primary left), unless the copy taken over has been idle for twice its interval at now
+// (expired by a backup's reckoning, whose times lag the primary's by up to one
+// interval): its idle time is kept then, so that Find or the sweep expires it as the
+// primary it now is. Tomcat marks it used all the same: a request that came back after
+// the session expired, to a node its primary's and backup's sweeps had not reached,
+// took it over and used it again (TestFindExpiredOnAnotherNode).
+func (s *Session) takenOver(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.expiredLocked(now.Add(-time.Duration(s.st.MaxInactive) * time.Second)) {
+		s.st.LastAccessedTime = now.UnixMilli()
+		s.st.IsNew = false
+	}
+	s.primary = true
+}
+
 // Expired reports whether the session has been idle for longer than its max inactive
 // interval at now. A session whose interval is 0 or negative never expires, as
 // DeltaSession.isValid has it (TestMaxInactiveZeroNeverExpires).
