@@ -89,6 +89,10 @@ func (c Codec) Decode(v any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One listener per name, as AttachListener and a diff keep them: a Tomcat session may
+	// list its single sign-on listener twice, which would be told of each event twice
+	// (TestFullCopyWithListenerTwice).
+	st.Listeners = uniqueNames(st.Listeners)
 	s := &Session{st: st, replicated: time.Now(), limits: l}
 	if n := s.attrBytes(); n > l.MaxSessionBytes {
 		return nil, fmt.Errorf("%w: session %s holds %d bytes, more than %d", ErrLimit, st.ID, n, l.MaxSessionBytes)
@@ -140,4 +144,24 @@ func sessionBudget(java delta.JavaCodec, o *jserial.Object) (delta.JavaCodec, er
 	}
 	java.Limits.MaxBytes = limit
 	return java, nil
+}
+
+// uniqueNames returns names without their repetitions, in the order of their first
+// occurrence (names itself when it repeats none), in time linear in their number.
+func uniqueNames(names []string) []string {
+	if len(names) < 2 {
+		return names
+	}
+	seen := make(map[string]bool, len(names))
+	out := names[:0:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if len(out) == len(names) {
+		return names
+	}
+	return out
 }

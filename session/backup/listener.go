@@ -63,7 +63,8 @@ func (s *Session) AttachListener(name string) error {
 }
 
 // Listeners returns the names of the listeners attached to the session, by this node
-// (AttachListener) or by the node that sent it (a Tomcat node's single sign-on).
+// (AttachListener) or by the node that sent it (a Tomcat node's single sign-on), each
+// once.
 func (s *Session) Listeners() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
