@@ -48,3 +48,13 @@ func TestTransferredReplicaClearsItsRoomWhenOutgrown(t *testing.T) {
 		t.Error("the outgrown room still holds the attribute")
 	}
 }
+
+// TestLoadListsAListenerOnce: a transferred copy that lists a listener name twice (a
+// Tomcat session can list its sign-on listener twice) is loaded with it once.
+func TestLoadListsAListenerOnce(t *testing.T) {
+	s := &Session{}
+	s.load(&SessionState{ID: "a", Listeners: []string{"SSO1", "SSO2", "SSO1", "SSO2"}})
+	if got := s.listenerNames(); len(got) != 2 || got[0] != "SSO1" || got[1] != "SSO2" {
+		t.Fatalf("listeners %q, want [SSO1 SSO2]", got)
+	}
+}

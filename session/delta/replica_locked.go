@@ -124,7 +124,7 @@ func (s *Session) load(st *SessionState) {
 	for _, nv := range st.Notes {
 		s.notes = append(s.notes, noteEntry{nv.Name, valueString(nv.Value, st.owned)})
 	}
-	s.named = slices.Clone(st.Listeners)
+	s.named = uniqueNames(st.Listeners)
 	s.meta = st.meta // none from a donor not asked or of an earlier version: stamped zero, older than any Go node's change (stamp_meta.go)
 	s.primary = false
 	s.valid = true
@@ -304,4 +304,23 @@ func lastOfType(actions []Action, t ActionType) int {
 		}
 	}
 	return -1
+}
+
+// uniqueNames returns a copy of names without their repetitions, in the order of their
+// first occurrence, in time linear in their number: a copy from Tomcat can list its
+// sign-on listener twice (Tomcat adds listeners without looking for an equal one), and
+// every event would reach it twice (TestLoadListsAListenerOnce).
+func uniqueNames(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	seen := make(map[string]bool, len(names))
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
