@@ -35,6 +35,12 @@ func (s *rawSock) Read(p []byte) (int, error) {
 	err := s.rc.Read(s.readFn)
 	n, errno := s.rn, s.rerrno
 	s.rbuf = nil
+	return readResult(n, errno, err)
+}
+
+// readResult is the outcome of a read that read n bytes, or failed with errno or err:
+// none read (and no error) is the end of the stream.
+func readResult(n int, errno syscall.Errno, err error) (int, error) {
 	switch {
 	case err != nil:
 		return 0, err
@@ -59,15 +65,7 @@ func (s *rawSock) ReadOrRelease(p []byte, release func(), more func() []byte) (i
 	err := s.rc.Read(s.releaseFn)
 	n, errno := s.rn, s.rerrno
 	s.rbuf, s.release, s.more = nil, nil, nil
-	switch {
-	case err != nil:
-		return 0, err
-	case errno != 0:
-		return 0, os.NewSyscallError("read", errno)
-	case n == 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	return readResult(n, errno, err)
 }
 
 // readOrReleaseOnce is ReadOrRelease's callback.
