@@ -53,22 +53,79 @@ func (q *queuedRenames) wait(ctx context.Context) error {
 // known reports whether every resend's outcome arrived.
 func (q *queuedRenames) known() bool { return len(q.done) >= q.n }
 
+// renameRetry is what a session keeps of its renames that failed to reach every member.
+type renameRetry struct {
+	// ids: the ids the members may still hold the session under, oldest first
+	ids []string
+	// queued: the outcome of ids' resends queued by an asynchronous request
+	// (queueUnsentRename), nil when none is on its way
+	queued *queuedRenames
+}
+
+// unsentIDs returns the ids the members may still hold s under, oldest first. The
+// caller holds s.sendMu.
+func (s *Session) unsentIDs() []string {
+	if s.retry == nil {
+		return nil
+	}
+	return s.retry.ids
+}
+
+// setUnsentIDs records ids as unsentIDs. The caller holds s.sendMu.
+func (s *Session) setUnsentIDs(ids []string) {
+	if s.retry == nil {
+		if len(ids) == 0 {
+			return
+		}
+		s.retry = &renameRetry{}
+	}
+	s.retry.ids = ids
+	if len(ids) == 0 && s.retry.queued == nil {
+		s.retry = nil
+	}
+}
+
+// queuedRenames returns the resends an asynchronous request queued, nil if none. The
+// caller holds s.sendMu.
+func (s *Session) queuedRenames() *queuedRenames {
+	if s.retry == nil {
+		return nil
+	}
+	return s.retry.queued
+}
+
+// setQueuedRenames records q as queuedRenames. The caller holds s.sendMu.
+func (s *Session) setQueuedRenames(q *queuedRenames) {
+	if s.retry == nil {
+		if q == nil {
+			return
+		}
+		s.retry = &renameRetry{}
+	}
+	s.retry.queued = q
+	if q == nil && len(s.retry.ids) == 0 {
+		s.retry = nil
+	}
+}
+
 // noteUnsentRename records that the members may still hold s under old. The caller
 // holds s.sendMu.
 func (s *Session) noteUnsentRename(old string) {
-	s.unsentRenames = append(s.unsentRenames, old)
-	if n := len(s.unsentRenames); n > maxUnsentRenames {
-		s.unsentRenames = append(s.unsentRenames[:0], s.unsentRenames[n-maxUnsentRenames:]...)
+	ids := append(s.unsentIDs(), old)
+	if n := len(ids); n > maxUnsentRenames {
+		ids = append(ids[:0], ids[n-maxUnsentRenames:]...)
 	}
+	s.setUnsentIDs(ids)
 }
 
 // unsentRenameMessages returns the renames to send again, oldest first: each unsent id
 // to the one after it, the last to s's current id. The caller holds s.sendMu.
 func (s *Session) unsentRenameMessages() []*Message {
-	if len(s.unsentRenames) == 0 {
+	unsent := s.unsentIDs()
+	if len(unsent) == 0 {
 		return nil
 	}
-	ids := append(s.unsentRenames[:len(s.unsentRenames):len(s.unsentRenames)], s.ID())
+	ids := append(unsent[:len(unsent):len(unsent)], s.ID())
 	now := nowMs()
 	var msgs []*Message
 	for i, old := range ids[:len(ids)-1] {
@@ -77,7 +134,7 @@ func (s *Session) unsentRenameMessages() []*Message {
 		}
 	}
 	if len(msgs) == 0 {
-		s.unsentRenames = nil // renamed back to the id the members hold
+		s.setUnsentIDs(nil) // renamed back to the id the members hold
 	}
 	return msgs
 }
@@ -86,12 +143,12 @@ func (s *Session) unsentRenameMessages() []*Message {
 // caller holds s.sendMu. On failure they stay to be sent, and so does an access
 // (sendFailed). A resend an asynchronous request queued is waited for first.
 func (m *Manager) sendUnsentRename(ctx context.Context, s *Session) error {
-	if q := s.renameQueued; q != nil {
+	if q := s.queuedRenames(); q != nil {
 		err := q.wait(ctx)
 		if q.n > 0 {
 			return fmt.Errorf("delta: replicating id changes of session %s again: %w", s.ID(), err)
 		}
-		s.renameQueued = nil
+		s.setQueuedRenames(nil)
 		if err == nil {
 			m.renameResent(s)
 			return nil
@@ -118,18 +175,18 @@ func (m *Manager) renameUnsentFrom(id string) bool {
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
-	return slices.Contains(s.unsentRenames, id)
+	return slices.Contains(s.unsentIDs(), id)
 }
 
 // renameResent records that s's renames reached the members. The caller holds s.sendMu.
 func (m *Manager) renameResent(s *Session) {
 	cur := s.ID()
-	for _, old := range s.unsentRenames {
+	for _, old := range s.unsentIDs() {
 		if old != cur {
 			m.noteRemoved(old, s, 0, true)
 		}
 	}
-	s.unsentRenames = nil
+	s.setUnsentIDs(nil)
 }
 
 // queueUnsentRename is sendUnsentRename for an asynchronous request (the middleware's,
@@ -138,11 +195,11 @@ func (m *Manager) renameResent(s *Session) {
 // the session's next message reads their outcome, and sends them again if one failed.
 // The caller holds s.sendMu.
 func (m *Manager) queueUnsentRename(s *Session) {
-	if q := s.renameQueued; q != nil {
+	if q := s.queuedRenames(); q != nil {
 		if !q.known() {
 			return // on their way: what the session sends next leaves after them
 		}
-		s.renameQueued = nil
+		s.setQueuedRenames(nil)
 		if err := q.wait(context.Background()); err == nil {
 			m.renameResent(s)
 			return
@@ -157,5 +214,5 @@ func (m *Manager) queueUnsentRename(s *Session) {
 	for _, msg := range msgs {
 		m.async.add(queuedMsg{msg: msg, done: q.done})
 	}
-	s.renameQueued = q
+	s.setQueuedRenames(q)
 }

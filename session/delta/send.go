@@ -395,7 +395,7 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 	defer s.sendMu.Unlock()
 	// The members that missed a rename hold the session under its old id: renamed first,
 	// they remove it with the expiry.
-	unsentOld := s.unsentRenames
+	unsentOld := s.unsentIDs()
 	renameErr := m.sendUnsentRename(ctx, s)
 	if renameErr != nil && cause != causeStopped {
 		for _, id := range unsentOld {
@@ -405,7 +405,7 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 			m.noteExpired(id, e.version)
 		}
 	}
-	s.unsentRenames = nil // the session is gone: nothing is to rename it again
+	s.setUnsentIDs(nil) // the session is gone: nothing is to rename it again
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
 		if err := m.judge(0, nil); err != nil {

@@ -67,13 +67,10 @@ type Session struct {
 	loaded uint64
 	// meta: the stamps of the parts that are not attributes (stamp_meta.go)
 	meta []metaStamp
-	// unsentRenames, under sendMu: the ids the members may still hold the session
-	// under, oldest first, their renames having failed to reach them all
-	// (rename_unsent.go); empty when none.
-	unsentRenames []string
-	// renameQueued, under sendMu: the outcome of unsentRenames' resends queued by an
-	// asynchronous request (queueUnsentRename), nil when none is on its way.
-	renameQueued *queuedRenames
+	// retry, under sendMu: the renames of the session that failed to reach every member
+	// (rename_unsent.go); nil when none, as for almost every session (a pointer, not its
+	// fields: a replica's size class, TestSessionSizeClass).
+	retry *renameRetry
 }
 
 type attrEntry struct {
