@@ -117,7 +117,7 @@ func (m *Manager) replaceEarlierSession(msg *Message) {
 		return
 	}
 	old.mu.Lock()
-	earlier := old.born < msg.Version && old.topVersion() <= msg.Version
+	earlier := old.e().born < msg.Version && old.topVersion() <= msg.Version
 	old.mu.Unlock()
 	if !earlier {
 		return
@@ -131,7 +131,9 @@ func (m *Manager) replaceEarlierSession(msg *Message) {
 // transfer's loadSessions).
 func (s *Session) madeAgainAbove(version uint64) {
 	s.mu.Lock()
-	s.born = max(s.born, version)
+	if version > s.e().born {
+		s.x().born = version
+	}
 	s.mu.Unlock()
 }
 
@@ -146,16 +148,16 @@ func (s *Session) madeAgainAbove(version uint64) {
 func (s *Session) shedEarlier(version uint64) []notice {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.born >= version {
+	if s.e().born >= version {
 		return nil
 	}
-	s.born = version
+	s.x().born = version
 	if s.primary || !s.valid || s.expiring || s.loaded > version {
 		return nil // loaded from a copy of the new session: its parts carry no stamps
 	}
 	// earlier: no change above version set the part (of type typ, and name unless "")
 	earlier := func(typ ActionType, name string) bool {
-		return !slices.ContainsFunc(s.meta, func(m metaStamp) bool {
+		return !slices.ContainsFunc(s.e().meta, func(m metaStamp) bool {
 			return m.typ == typ && (name == "" || m.name == name) && m.st.version > version
 		})
 	}
@@ -186,7 +188,9 @@ func (s *Session) shedEarlier(version uint64) []notice {
 	}
 	s.notes = slices.DeleteFunc(s.notes, func(n noteEntry) bool { return earlier(ActionNote, n.name) })
 	s.named = slices.DeleteFunc(s.named, func(n string) bool { return earlier(ActionListener, n) })
-	s.meta = slices.DeleteFunc(s.meta, func(m metaStamp) bool { return m.st.version <= version })
+	if s.ext != nil {
+		s.ext.meta = slices.DeleteFunc(s.ext.meta, func(m metaStamp) bool { return m.st.version <= version })
+	}
 	return out
 }
 
@@ -204,7 +208,7 @@ func (m *Manager) loadedAboveRemoval(s *Session, st *SessionState) {
 func (s *Session) madeAgainSince(version uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return version > 0 && version <= s.born
+	return version > 0 && version <= s.e().born
 }
 
 // expiresEarlier reports whether msg, an EVT_SESSION_EXPIRED naming s, is the expiry of
@@ -216,5 +220,5 @@ func (m *Manager) expiresEarlier(msg *Message, s *Session) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return msg.Version <= s.born
+	return msg.Version <= s.e().born
 }

@@ -219,7 +219,9 @@ func (m *Manager) handleCreated(msg *Message) {
 	}
 	s, added := m.st.getOrAdd(msg.SessionID, func() *Session {
 		r := newReplica(m, msg.SessionID, msg.Timestamp)
-		r.born = msg.Version
+		if msg.Version > 0 {
+			r.x().born = msg.Version
+		}
 		return r
 	})
 	switch {

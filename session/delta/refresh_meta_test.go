@@ -15,7 +15,7 @@ func TestRefreshMergesConcurrentMetaChanges(t *testing.T) {
 	s := &Session{m: m, id: "S", valid: true, version: 5, maxInactive: 60, authType: "FORM"}
 	s.notes = []noteEntry{{"kept", "here"}, {"gone", "here"}}
 	s.named = []string{"audit"}
-	s.meta = []metaStamp{
+	s.x().meta = []metaStamp{
 		{ActionNote, "kept", stamp{2, 1}}, {ActionNote, "gone", stamp{2, 1}},
 		{ActionListener, "audit", stamp{2, 1}}, {ActionMaxInterval, nameMaxInterval, stamp{2, 1}},
 		{ActionAuthType, nameAuthType, stamp{6, 1}}, // changed here after the member's

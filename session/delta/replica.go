@@ -315,10 +315,10 @@ func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (Ses
 	}
 	st := s.state(nv)
 	if ask&AskBorn != 0 {
-		st.born = s.born
+		st.born = s.e().born
 	}
-	if ask&AskMetaStamps != 0 && len(s.meta) > 0 {
-		st.meta = slices.Clone(s.meta)
+	if ask&AskMetaStamps != 0 && len(s.e().meta) > 0 {
+		st.meta = slices.Clone(s.e().meta)
 	}
 	if tombs != nil {
 		st.stamped = true

@@ -108,7 +108,9 @@ func (s *Session) load(st *SessionState) {
 	s.created, s.accessed, s.maxInactive = st.CreationTime, st.LastAccessedTime, st.MaxInactive
 	s.isNew, s.version, s.authType = st.IsNew, st.Version, st.AuthType
 	s.loaded = st.Version
-	s.born = max(s.born, st.born)
+	if st.born > s.e().born {
+		s.x().born = st.born
+	}
 	s.principal = st.Principal.clone()
 	// Without stamps (a donor of an earlier version, Tomcat) the values are stamped zero:
 	// older than any Go node's change. The decoder gave each session its own tombs.
@@ -125,7 +127,9 @@ func (s *Session) load(st *SessionState) {
 		s.notes = append(s.notes, noteEntry{nv.Name, valueString(nv.Value, st.owned)})
 	}
 	s.named = uniqueNames(st.Listeners)
-	s.meta = st.meta // none from a donor not asked or of an earlier version: stamped zero, older than any Go node's change (stamp_meta.go)
+	if st.meta != nil || s.ext != nil {
+		s.x().meta = st.meta
+	} // none from a donor not asked or of an earlier version: stamped zero, older than any Go node's change (stamp_meta.go)
 	s.primary = false
 	s.valid = true
 }

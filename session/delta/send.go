@@ -62,7 +62,10 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 		// Above the version of a session of that id removed lately, so that the members,
 		// which remember that removal, take this one's first delta (expired.go).
 		start, _ = m.expiredAt(id)
-		s.version, s.born = start, start
+		s.version = start
+		if start > 0 {
+			s.x().born = start
+		}
 		if !m.st.add(id, s) {
 			if m.st.closed.Load() {
 				return nil, ErrStopped // Stop ran meanwhile

@@ -57,20 +57,48 @@ type Session struct {
 	// none, or Tomcat's), whose sender's earlier deltas are not to undo it (applyDelta)
 	lastVersion uint64
 	lastOrigin  uint32
-	// born: the version of the removal of a session under the same id that this one was
-	// made again above (CreateWithID; a creation's Message.Version), 0 if none is known.
-	// An expiry up to it is the earlier session's (expired.go).
-	born uint64
 	// loaded: the version of the state transfer's copy this one was last loaded from
 	// (SessionState.Version; a refresh's, a repair's), 0 if none: parts a later creation
 	// made again below it must not take for the earlier session's (shedEarlier)
 	loaded uint64
-	// meta: the stamps of the parts that are not attributes (stamp_meta.go)
-	meta []metaStamp
+	// ext, under mu: what a session made again under a removed id, or whose principal,
+	// auth type, interval, notes or listeners another node's change stamped, keeps; nil
+	// for most replicas (a pointer, not its fields: a replica's size class,
+	// TestSessionSizeClass). Read through e, written through x.
+	ext *sessionExt
 	// retry, under sendMu: the renames of the session that failed to reach every member
 	// (rename_unsent.go); nil when none, as for almost every session (a pointer, not its
 	// fields: a replica's size class, TestSessionSizeClass).
 	retry *renameRetry
+}
+
+// sessionExt is the part of a Session most sessions leave empty (Session.ext).
+type sessionExt struct {
+	// born: the version of the removal of a session under the same id that this one was
+	// made again above (CreateWithID; a creation's Message.Version), 0 if none is known.
+	// An expiry up to it is the earlier session's (expired.go).
+	born uint64
+	// meta: the stamps of the parts that are not attributes (stamp_meta.go)
+	meta []metaStamp
+}
+
+// noExt is what e returns for a session without ext: never written.
+var noExt sessionExt
+
+// e returns s.ext for reading (noExt if nil). The caller holds s.mu.
+func (s *Session) e() *sessionExt {
+	if s.ext == nil {
+		return &noExt
+	}
+	return s.ext
+}
+
+// x returns s.ext for writing, made if nil. The caller holds s.mu.
+func (s *Session) x() *sessionExt {
+	if s.ext == nil {
+		s.ext = &sessionExt{}
+	}
+	return s.ext
 }
 
 type attrEntry struct {

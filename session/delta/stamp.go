@@ -115,7 +115,7 @@ func (s *Session) topVersion() uint64 {
 	for _, t := range s.tombs {
 		v = max(v, t.st.version)
 	}
-	for _, m := range s.meta {
+	for _, m := range s.e().meta {
 		v = max(v, m.st.version)
 	}
 	return v
@@ -222,7 +222,7 @@ func (s *Session) foreignVersion() uint64 {
 			v = max(v, t.st.version)
 		}
 	}
-	for _, m := range s.meta {
+	for _, m := range s.e().meta {
 		if m.st.origin != self {
 			v = max(v, m.st.version)
 		}
@@ -245,7 +245,7 @@ func (s *Session) appliedFromOthers(v uint64) bool {
 			return true
 		}
 	}
-	for _, m := range s.meta {
+	for _, m := range s.e().meta {
 		if m.st.version >= v && m.st.origin != self {
 			return true
 		}

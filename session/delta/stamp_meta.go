@@ -28,7 +28,7 @@ type metaStamp struct {
 
 // metaStampOf returns the stamp of the part typ, name; zero when none is known.
 func (s *Session) metaStampOf(typ ActionType, name string) stamp {
-	for _, m := range s.meta {
+	for _, m := range s.e().meta {
 		if m.typ == typ && m.name == name {
 			return m.st
 		}
@@ -38,14 +38,14 @@ func (s *Session) metaStampOf(typ ActionType, name string) stamp {
 
 // setMetaStamp records st as the stamp of the part typ, name (zero forgets it).
 func (s *Session) setMetaStamp(typ ActionType, name string, st stamp) {
-	i := slices.IndexFunc(s.meta, func(m metaStamp) bool { return m.typ == typ && m.name == name })
+	i := slices.IndexFunc(s.e().meta, func(m metaStamp) bool { return m.typ == typ && m.name == name })
 	switch {
 	case i >= 0 && st == stamp{}:
-		s.meta = slices.Delete(s.meta, i, i+1)
+		s.x().meta = slices.Delete(s.x().meta, i, i+1)
 	case i >= 0:
-		s.meta[i].st = st
+		s.x().meta[i].st = st
 	case st != stamp{}:
-		s.meta = append(s.meta, metaStamp{typ: typ, name: name, st: st})
+		s.x().meta = append(s.x().meta, metaStamp{typ: typ, name: name, st: st})
 	}
 }
 
@@ -87,9 +87,10 @@ func (s *Session) metaApplies(a Action, st stamp) bool {
 
 // trimMeta forgets the oldest stamps of removed notes and listeners past maxTombs.
 func (s *Session) trimMeta() {
-	for len(s.meta) > maxTombs {
+	for len(s.e().meta) > maxTombs {
+		meta := s.x().meta
 		gone, oldest := 0, -1
-		for i, m := range s.meta {
+		for i, m := range meta {
 			if !s.metaPartGone(m) {
 				continue
 			}
@@ -97,15 +98,15 @@ func (s *Session) trimMeta() {
 			if s.metaChangedHere(m.typ, m.name) {
 				continue
 			}
-			if oldest < 0 || m.st.version < s.meta[oldest].st.version {
+			if oldest < 0 || m.st.version < meta[oldest].st.version {
 				oldest = i
 			}
 		}
 		if gone <= maxTombs || oldest < 0 {
 			return
 		}
-		s.forgot = max(s.forgot, uint32(min(s.meta[oldest].st.version, math.MaxUint32)))
-		s.meta = slices.Delete(s.meta, oldest, oldest+1)
+		s.forgot = max(s.forgot, uint32(min(meta[oldest].st.version, math.MaxUint32)))
+		s.x().meta = slices.Delete(meta, oldest, oldest+1)
 	}
 }
 

@@ -38,8 +38,8 @@ func TestMetaStampsOfRemovedPartsBounded(t *testing.T) {
 		local.stampLocal([]Action{remove}, stamp{v, 1})
 	}
 	for name, s := range map[string]*Session{"local": local, "replica": replica} {
-		if len(s.meta) > maxTombs+1 {
-			t.Errorf("%s: %d meta stamps after %d parts set and removed, want at most %d", name, len(s.meta), names, maxTombs+1)
+		if len(s.e().meta) > maxTombs+1 {
+			t.Errorf("%s: %d meta stamps after %d parts set and removed, want at most %d", name, len(s.e().meta), names, maxTombs+1)
 		}
 		if got := s.metaStampOf(ActionNote, "kept"); got.version != 1 {
 			t.Errorf("%s: the stamp of a note still there is %+v, want version 1", name, got)
