@@ -74,11 +74,13 @@ func (m *Manager) removedBefore(msg *Message) bool {
 // stateRemoved reports whether st, a session of a repair's answer, is not newer than its
 // removal remembered lately: the member took its answer before the expiry reached it,
 // while the expiry reached this node before the repair asked
-// (TestRepairAfterExpiryDoesNotBringBackTheSession). A removal without a version
-// (Tomcat's format) keeps every copy out, as it keeps every delta.
+// (TestRepairAfterExpiryDoesNotBringBackTheSession); a session made again at or above
+// the removal (its copy born there, AskBorn) is not the removed one
+// (TestRepairTakesSessionMadeAgainAtTheRemoval). A removal without a version (Tomcat's
+// format) keeps every copy out, as it keeps every delta.
 func (m *Manager) stateRemoved(st *SessionState) bool {
 	v, ok := m.expiredAt(st.ID)
-	return ok && (v == 0 || st.Version <= v)
+	return ok && (v == 0 || (st.Version <= v && st.born < v))
 }
 
 // madeAfterRemoval removes s, a copy msg (a creation or a first delta) just made, if its
