@@ -6,7 +6,6 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/testutil"
-	"github.com/gotribes/tribes/wire"
 )
 
 // A stranger that opens a few connections and writes nothing but an 11-byte frame header
@@ -15,7 +14,9 @@ import (
 // connection, and every large message of the members was refused until FrameTimeout
 // (30 s by default) closed the stranger's connections, which it simply reopens. Now a
 // connection that has not carried a frame (a member's, where the channel checks senders)
-// reserves its large frame as the bytes arrive, and a member's message gets through.
+// reserves its large frame as the bytes arrive, and a member's message gets through. (An
+// 11-byte frame header alone, whose ChannelData header does not name the sender yet, now
+// reserves nothing: its bytes wait in the connection's buffer.)
 func TestHeaderOnlyConnectionsDoNotSpendTheBudget(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ecfg Config) {
 		const (
@@ -28,9 +29,10 @@ func TestHeaderOnlyConnectionsDoNotSpendTheBudget(t *testing.T) {
 		rec := newRecorder(4)
 		b := startNode(t, cfg, rec.rx)
 
-		// The stranger: budget/maxFrame connections, 11 bytes each, whose announced
-		// frames add up to the budget.
-		hdr := wire.AppendFrameHeader(nil, maxFrame-wire.FrameOverhead)
+		// The stranger: budget/maxFrame connections, a frame's headers each (naming a
+		// sender, a member since the receiver checks none), whose announced frames add up
+		// to the budget.
+		hdr := frameHead(maxFrame, testSource())
 		sent := 0
 		for range budget / maxFrame {
 			c := dialRaw(t, b)

@@ -77,6 +77,7 @@ type decoder struct {
 	strangerLimit int64
 	isMember      func(*channel.Member) bool // the receiver's sender check; nil: any sender is a member
 	stranger      bool                       // the frame being assembled is charged to strangers
+	headRead      bool                       // its header was complete when vouched read it
 	strangerRes   int64                      // the part of reserved charged to strangers
 
 	// trusted: the connection carried a member's frame (any complete frame when the
@@ -120,7 +121,11 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 		large = largeFrame
 	}
 	if total >= large {
-		d.stranger = d.isStranger(in, buffered)
+		stranger, wait := d.classify(in, buffered)
+		if wait {
+			return cd, 0, false, nil
+		}
+		d.stranger = stranger
 		if err := d.startAssembly(total, buffered); err != nil {
 			return cd, 0, false, err
 		}
@@ -274,6 +279,9 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 		if err := d.readDirect(); err != nil {
 			return cd, 0, false, err
 		}
+	}
+	if d.stranger {
+		d.vouched()
 	}
 	if d.arriving != nil && !d.counted && len(d.asm) > wire.FrameHeaderLen {
 		if head, complete, err := parseHead(d.asm[wire.FrameHeaderLen:], &d.cache); err == nil && complete {

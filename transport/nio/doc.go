@@ -214,7 +214,10 @@
 //     other connections twice what arrived when the frame starts (at least 64 KiB), and
 //     the whole frame once more than that arrived, so that headers announcing large
 //     frames cannot spend the budget (TestHeaderOnlyConnectionsDoNotSpendTheBudget,
-//     TestDecoderUntrustedReservesAsBytesArrive). A member's first large frame on a new
+//     TestDecoderUntrustedReservesAsBytesArrive). On such a connection a frame starts
+//     once its ChannelData header (which names the sender) is complete: until then its
+//     bytes, fewer than 4 KiB, wait in the connection's read buffer, charged to no one;
+//     a header not complete within 4 KiB is a stranger's. A member's first large frame on a new
 //     connection pays one copy of that first part; senders pool connections, so it is
 //     paid once. The whole frame is reserved in one step rather than in doublings:
 //     each step's buffer, written, would be left to the garbage collector, and the
@@ -229,6 +232,13 @@
 //     default (Stats.UntrustedBytes): beyond it they are refused the same way, so that
 //     many connections of up to 64 KiB each cannot spend what members need
 //     (TestStrangersShareOfTheBudgetIsBounded, TestStrangersPartialSmallFramesBounded).
+//     A member's frame is the member's as soon as its header is complete: its first
+//     frame on a new connection, whose header arrives in pieces, is neither refused nor
+//     charged to strangers while their share is spent
+//     (TestMemberFrameWithSplitHeaderIsNotAStrangers; a header longer than 4 KiB leaves
+//     strangers' share once complete: TestMemberFrameCountedAsMemberOnceItsHeaderCompletes;
+//     a stranger's split header is charged once complete, or at 4 KiB:
+//     TestStrangerFrameWithSplitHeaderStaysInItsShare).
 //   - A ReceiveFunc (or a channel listener) that is done with a large message's Data can
 //     call channel.Message.Release: the frame's buffer then goes to a receiver-wide pool
 //     of at most MaxPooledBytes (default 16 MiB), and a later large frame is read into it

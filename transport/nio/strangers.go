@@ -14,7 +14,7 @@ import (
 // whose header, when its buffer is reserved, names no member, and the buffered bytes of a
 // small frame whose header names no member, are charged to a second counter too
 // (Stats.UntrustedBytes), capped at MaxUntrustedPendingBytes: strangers together hold at
-// most that.
+// most that, besides the read buffer of connBufMin each connection holds.
 
 // newDecoder returns the decoder of a new inbound connection: its large frames reserved
 // in the receiver's budget, strangers' within their share.
@@ -27,38 +27,71 @@ func (r *receiver) newDecoder() decoder {
 // it wraps errOverBudget (Stats.FramesRefused).
 var errStrangersOverBudget = fmt.Errorf("%w (its share for connections that carried no member's frame, MaxUntrustedPendingBytes)", errOverBudget)
 
-// isStranger reports whether a large frame starting on in (buffered bytes arrived) is to
-// be charged to strangers: the connection is not trusted and the frame's header has not
-// arrived or names no member.
-func (d *decoder) isStranger(in inbound, buffered int) bool {
+// A frame's header names its sender, so a frame on a connection not trusted is charged to
+// strangers or not by that header. Until the header is complete its bytes (fewer than
+// connBufMin) wait in the connection's read buffer, which every connection holds anyway,
+// charged to no one: a large frame's buffer is not reserved before its header names the
+// sender, and a member's first frame whose header arrives in pieces is never a stranger's.
+// A header still incomplete at connBufMin bytes is a stranger's (headWait).
+
+// headState is what the start of a frame, as far as it arrived, says of its sender.
+type headState uint8
+
+const (
+	headStranger   headState = iota // complete (or malformed), naming no member
+	headMember                      // complete, naming a member (any sender without a sender check)
+	headIncomplete                  // not all there yet
+)
+
+// headOf reads the sender of the frame whose first bytes are b.
+func (d *decoder) headOf(b []byte) headState {
+	if len(b) <= wire.FrameHeaderLen {
+		return headIncomplete
+	}
+	head, complete, err := parseHead(b[wire.FrameHeaderLen:], &d.cache)
+	switch {
+	case err != nil:
+		return headStranger
+	case !complete:
+		return headIncomplete
+	case d.isMember == nil || d.isMember(&head.Address):
+		return headMember
+	}
+	return headStranger
+}
+
+// classify tells, for a large frame starting on in (buffered bytes arrived), whether it
+// is to be charged to strangers, or to wait, unreserved, for the rest of its header: on a
+// connection not trusted, while the header is incomplete and fewer than connBufMin bytes
+// arrived.
+func (d *decoder) classify(in inbound, buffered int) (stranger, wait bool) {
 	if d.strangers == nil || d.pending == nil || d.trusted.Load() {
-		return false
+		return false, false
 	}
 	b, err := in.Peek(min(buffered, wire.FrameHeaderLen+headMax))
 	if err != nil {
-		return true
+		return true, false
 	}
-	return !d.namesMember(b)
+	switch d.headOf(b) {
+	case headMember:
+		return false, false
+	case headIncomplete:
+		return true, buffered < connBufMin
+	}
+	return true, false
 }
 
-// namesMember reports whether the start of a frame, b, holds a ChannelData header naming
-// a member (any sender, without a sender check).
-func (d *decoder) namesMember(b []byte) bool {
-	if len(b) <= wire.FrameHeaderLen {
-		return false
-	}
-	head, complete, err := parseHead(b[wire.FrameHeaderLen:], &d.cache)
-	if err != nil || !complete {
-		return false
-	}
-	return d.isMember == nil || d.isMember(&head.Address)
-}
-
-// vouched moves the frame being assembled out of strangers' share once its header, which
-// has arrived by now, names a member.
+// vouched moves the frame being assembled out of strangers' share once its header names
+// a member; it reads the header once, when it is complete.
 func (d *decoder) vouched() {
-	if d.stranger && d.namesMember(d.asm) {
+	if !d.stranger || d.headRead {
+		return
+	}
+	switch d.headOf(d.asm) {
+	case headMember:
 		d.unchargeStranger()
+	case headStranger:
+		d.headRead = true
 	}
 }
 
@@ -67,12 +100,12 @@ func (d *decoder) unchargeStranger() {
 	if d.strangerRes > 0 {
 		d.strangers.Add(-d.strangerRes)
 	}
-	d.stranger, d.strangerRes = false, 0
+	d.stranger, d.strangerRes, d.headRead = false, 0, false
 }
 
 // strangerHeld counts in strangers' share the bytes buffered on a connection not trusted
 // (a partial frame under largeFrame, read into the connection's buffer) unless the frame's
-// header names a member: *counted is what the connection counts there, updated to what it
+// header names a member or is still arriving within connBufMin bytes: *counted is what the connection counts there, updated to what it
 // holds now. It reports false when that passes MaxUntrustedPendingBytes: the connection
 // is to be refused (errStrangersOverBudget); it keeps *counted until releaseHeld.
 func (d *decoder) strangerHeld(in inbound, counted *int64) bool {
@@ -81,7 +114,11 @@ func (d *decoder) strangerHeld(in inbound, counted *int64) bool {
 	}
 	var want int64
 	if n := in.InboundBuffered(); n > 0 && d.asm == nil && !d.trusted.Load() {
-		if b, err := in.Peek(min(n, wire.FrameHeaderLen+headMax)); err != nil || !d.namesMember(b) {
+		head := headStranger
+		if b, err := in.Peek(min(n, wire.FrameHeaderLen+headMax)); err == nil {
+			head = d.headOf(b)
+		}
+		if head == headStranger || head == headIncomplete && n >= connBufMin {
 			want = int64(n)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // A connection that has not carried a member's frame reserves minAssembly (64 KiB) of
-// MaxPendingBytes for a large frame's header alone. Each is small, but they added up:
+// MaxPendingBytes for a large frame's headers alone. Each is small, but they added up:
 // MaxPendingBytes / 64 KiB such connections (4 096, MaxConnections, at the defaults) spent
 // the whole budget, and every large message of the members was refused until FrameTimeout
 // closed them (the stranger reopens them). Strangers' large frames now share
@@ -47,7 +47,7 @@ func TestStrangersShareOfTheBudgetIsBounded(t *testing.T) {
 			t.Fatalf("MaxUntrustedPendingBytes %d, want a quarter of MaxPendingBytes, %d", got, budget/DefaultUntrustedShare)
 		}
 
-		hdr := wire.AppendFrameHeader(nil, maxFrame-wire.FrameOverhead)
+		hdr := frameHead(maxFrame, testSource()) // a sender the check refuses
 		for range conns {
 			c := dialRaw(t, b)
 			if _, err := c.Write(hdr); err != nil {
