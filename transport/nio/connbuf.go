@@ -12,9 +12,10 @@ import (
 // largeFrame bytes or more are read into buffers of their own (decoder.assemble), so every
 // smaller frame fits. On Linux (waiter) a grown buffer is given back when the connection
 // has to wait for data: released while it waits if it holds nothing (to connBufPools,
-// and one of its size taken again when data comes), or kept at connBufMin if it holds the
-// start of a frame shorter than that, so that idle connections and ones waiting for a few
-// bytes hold connBufMin each, not connBufMax.
+// and one of its size taken again when data comes), or cut to the smallest size that
+// holds the start of a frame it holds (connBufMin, or a pooled size of at most twice the
+// bytes), so that idle connections and ones waiting for a few bytes hold connBufMin each,
+// not connBufMax, and ones waiting with more hold at most twice what the budget counts.
 const (
 	connBufMin = 4 << 10
 	connBufMax = 64 << 10
@@ -173,19 +174,25 @@ func (b *connBuf) read(n int, err error) (int, error) {
 	return n, err
 }
 
-// giveBack is called when a read of a grown buffer has to wait: the buffer goes, or, if it
-// holds fewer than connBufMin bytes of a frame, they move to a buffer of connBufMin.
+// giveBack is called when a read of a grown buffer has to wait: the buffer goes, or the
+// bytes of a frame it holds move to the smallest buffer that holds them with room to read
+// (connBufMin, or a pooled one of at most twice their size), unless it is that size
+// already. So a waiting connection holds at most twice the bytes counted in
+// MaxPendingBytes (and in strangers' share for a stranger), besides connBufMin.
 func (b *connBuf) giveBack() {
 	held := b.w - b.r
-	if held >= connBufMin {
+	size := 0
+	switch {
+	case held >= connBufMin:
+		size = 1 << bits.Len(uint(held))
+	case held > 0:
+		size = connBufMin
+	}
+	if size >= len(b.buf) {
 		return
 	}
 	b.back = len(b.buf)
-	if held == 0 {
-		b.resize(0)
-	} else {
-		b.resize(connBufMin)
-	}
+	b.resize(size)
 }
 
 // room returns the free part of the buffer, made again if it was given back.

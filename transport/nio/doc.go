@@ -154,11 +154,15 @@
 // Each idle pooled connection holds a goroutine (a few KiB of stack) and a read buffer of
 // 4 KiB, and no more: on Linux a buffer that grew is given back while the connection
 // waits for data, inside the read that waits (no system call of its own), or cut to 4 KiB
-// when it holds fewer than 4 KiB of a frame; a connection holding more of a frame keeps
-// its buffer (up to 64 KiB) until the frame is complete or FrameTimeout closes it. (One
-// connection held up to 64 KiB for as long as it was open, MaxConnections of them 256 MiB
-// counted in no budget: TestIdleGoroutineConnectionGivesBackItsReadBuffer; on other
-// systems it still keeps what it grew to.) And the array of a read's decoded frames is
+// when it holds fewer than 4 KiB of a frame; a connection holding more of a frame moves
+// those bytes to a pooled buffer of at most twice their size (8, 16 or 32 KiB), so that
+// waiting connections hold at most twice the bytes MaxPendingBytes counts, and strangers'
+// at most twice their share (TestGoroutinePartialFrameBufferBoundedByItsBytes: with
+// 5 000 bytes of a frame waiting after a burst, the heap grew by 61 KiB per connection,
+// kept until the frame completed or FrameTimeout; now by 5.5 KiB). (One connection held
+// up to 64 KiB for as long as it was open, MaxConnections of them 256 MiB counted in no
+// budget: TestIdleGoroutineConnectionGivesBackItsReadBuffer; on other systems it still
+// keeps what it grew to.) And the array of a read's decoded frames is
 // kept for reuse only up to 256 of them (TestGoroutineConnectionReleasesItsBatchArray).
 //
 // # Buffering and backpressure (EngineGnet)
