@@ -239,10 +239,12 @@
 //     A member's frame is the member's as soon as its header is complete: its first
 //     frame on a new connection, whose header arrives in pieces, is neither refused nor
 //     charged to strangers while their share is spent
-//     (TestMemberFrameWithSplitHeaderIsNotAStrangers; a header longer than 4 KiB leaves
-//     strangers' share once complete: TestMemberFrameCountedAsMemberOnceItsHeaderCompletes;
-//     a stranger's split header is charged once complete, or at 4 KiB:
-//     TestStrangerFrameWithSplitHeaderStaysInItsShare).
+//     (TestMemberFrameWithSplitHeaderIsNotAStrangers; through the receiver on both
+//     engines, TestMemberFirstFrameWithSplitHeaderThroughTheReceiver); a header longer
+//     than 4 KiB leaves strangers' share once complete
+//     (TestMemberFrameCountedAsMemberOnceItsHeaderCompletes); a stranger's split header
+//     is charged once complete, or at 4 KiB
+//     (TestStrangerFrameWithSplitHeaderStaysInItsShare).
 //   - A ReceiveFunc (or a channel listener) that is done with a large message's Data can
 //     call channel.Message.Release: the frame's buffer then goes to a receiver-wide pool
 //     of at most MaxPooledBytes (default 16 MiB), and a later large frame is read into it

@@ -2,11 +2,13 @@ package nio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -148,4 +150,106 @@ func frameHead(total int, src []byte) []byte {
 	head := 12 + 4 + 1 + 4 + len(src) + 4
 	full := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, make([]byte, total-wire.FrameOverhead-head))
 	return full[:wire.FrameHeaderLen+head]
+}
+
+// The same through the receiver, on both engines: strangers hold their whole share with
+// the headers of large frames, and a member's first frame of nearly 1 MiB, on a new
+// connection, arrives in two writes, the first ending inside its ChannelData header, read
+// by the receiver before the second is written. It was refused and its connection closed
+// (the sender retries); now it is delivered and acknowledged.
+func TestMemberFirstFrameWithSplitHeaderThroughTheReceiver(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, cfg Config) {
+		const (
+			maxFrame = 1 << 20
+			budget   = 4 << 20
+			share    = budget / DefaultUntrustedShare
+			conns    = share/minAssembly + 2
+		)
+		cfg.MaxFrameSize = maxFrame
+		cfg.MaxPendingBytes = budget
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		member, _, err := wire.ParseMember(testSource())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.SetSenderCheck(func(src *channel.Member) bool { return src.Key() == member.Key() })
+		rec := newRecorder(4)
+		if err := tr.Start(context.Background(), channel.SvcTransport, rec.rx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+		b := &node{t: tr, member: memberOf(tr)}
+
+		stranger := channel.Member{Host: []byte{10, 0, 0, 2}, Port: 4000, SecurePort: -1, UDPPort: -1}
+		src, err := stranger.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range conns {
+			if _, err := dialRaw(t, b).Write(frameHead(maxFrame, src)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "strangers' headers read", func() bool {
+			st := tr.Stats()
+			return st.UntrustedBytes/minAssembly+int64(st.FramesRefused) >= conns
+		})
+		st := tr.Stats()
+		if st.UntrustedBytes != share {
+			t.Fatalf("strangers hold %d bytes, want their whole share, %d", st.UntrustedBytes, share)
+		}
+
+		f := frame(testSource(), channel.OptUseAck, pattern(maxFrame-1024))
+		c := dialRaw(t, b)
+		if _, err := c.Write(f[:wire.FrameHeaderLen+10]); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "the member's first bytes read", func() bool {
+			return connStarted(tr, c.LocalAddr().String()) || tr.Stats().FramesRefused > st.FramesRefused
+		})
+		if n := tr.Stats().FramesRefused; n > st.FramesRefused {
+			t.Fatalf("the member's first frame, its header not complete yet, is refused as a stranger's (FramesRefused %d, %d before)",
+				n, st.FramesRefused)
+		}
+		if _, err := c.Write(f[wire.FrameHeaderLen+10:]); err != nil {
+			t.Fatalf("the rest of the member's frame: %v (FramesRefused %d, %d before)", err, tr.Stats().FramesRefused, st.FramesRefused)
+		}
+		if kinds := readAcks(t, c, 1); kinds[0] != wire.Ack {
+			t.Fatalf("the member's frame answered %v", kinds[0])
+		}
+		if m := rec.next(t); len(m.Data) != maxFrame-1024 {
+			t.Fatalf("delivered %d bytes, want %d", len(m.Data), maxFrame-1024)
+		}
+		if now := tr.Stats(); now.FramesRefused != st.FramesRefused || now.UntrustedBytes != share {
+			t.Fatalf("after the member's frame: FramesRefused %d (%d before), strangers' share %d (want %d)",
+				now.FramesRefused, st.FramesRefused, now.UntrustedBytes, share)
+		}
+	})
+}
+
+// connStarted reports whether tr's receiver holds an open connection from local (the
+// dialer's address) on which bytes arrived.
+func connStarted(tr *Transport, local string) bool {
+	r := tr.rcv
+	if np := r.np; np != nil {
+		np.mu.Lock()
+		defer np.mu.Unlock()
+		for gc := range np.conns {
+			if gc.remote == local {
+				return gc.started.Load()
+			}
+		}
+		return false
+	}
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	for rc := range r.conns {
+		if rc.remote == local {
+			return rc.started.Load()
+		}
+	}
+	return false
 }
