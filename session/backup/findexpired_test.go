@@ -2,9 +2,7 @@ package backup_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,42 +18,15 @@ import (
 // single sign-on entry kept it and stayed signed on.)
 func TestFindExpiredTellsListeners(t *testing.T) {
 	ctx := context.Background()
-	var mu sync.Mutex
-	var told []string
-	ms := startManagers(t, 2, backup.Config{ExpireInterval: time.Hour,
-		NamedListener: func(name string) backup.SessionListener {
-			return backup.SessionListenerFuncs{Destroyed: func(s *backup.Session, expired bool) {
-				mu.Lock()
-				defer mu.Unlock()
-				told = append(told, fmt.Sprintf("%s %s expired=%v", name, s.ID(), expired))
-			}}
-		}})
-	s, err := ms[0].Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AttachListener("sso"); err != nil {
-		t.Fatal(err)
-	}
-	s.SetMaxInactive(time.Second)
-	if err := ms[0].Replicate(ctx, s.ID()); err != nil {
-		t.Fatal(err)
-	}
+	var ends endLog
+	ms := startManagers(t, 2, backup.Config{ExpireInterval: time.Hour, NamedListener: ends.named})
+	s := createWithSSO(t, ms[0], time.Second)
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the session expired", func() bool { return s.Expired(time.Now()) })
 	if got, err := ms[0].Find(ctx, s.ID()); err != nil || got != nil {
 		t.Fatalf("Find of the expired session: %v, %v; want none", got, err)
 	}
-	for i, m := range ms {
-		if _, _, ok := m.Map().Peek(s.ID()); ok {
-			t.Errorf("node %d still holds the expired session", i)
-		}
-	}
-	mu.Lock()
-	got := slices.Clone(told)
-	mu.Unlock()
-	if want := []string{"sso " + s.ID() + " expired=true"}; !slices.Equal(got, want) {
-		t.Errorf("listeners told %q, want %q", got, want)
-	}
+	checkNoneHolds(t, ms, 0, s.ID())
+	ends.checkToldExpired(t, s.ID())
 }
 
 // TestFindExpiredOnAnotherNode: a request that comes back, after its session expired,
@@ -68,27 +39,9 @@ func TestFindExpiredTellsListeners(t *testing.T) {
 // whose times lag.
 func TestFindExpiredOnAnotherNode(t *testing.T) {
 	ctx := context.Background()
-	var mu sync.Mutex
-	var told []string
-	ms := startManagers(t, 3, backup.Config{ExpireInterval: time.Hour,
-		NamedListener: func(name string) backup.SessionListener {
-			return backup.SessionListenerFuncs{Destroyed: func(s *backup.Session, expired bool) {
-				mu.Lock()
-				defer mu.Unlock()
-				told = append(told, fmt.Sprintf("%s %s expired=%v", name, s.ID(), expired))
-			}}
-		}})
-	s, err := ms[0].Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AttachListener("sso"); err != nil {
-		t.Fatal(err)
-	}
-	s.SetMaxInactive(time.Second)
-	if err := ms[0].Replicate(ctx, s.ID()); err != nil {
-		t.Fatal(err)
-	}
+	var ends endLog
+	ms := startManagers(t, 3, backup.Config{ExpireInterval: time.Hour, NamedListener: ends.named})
+	s := createWithSSO(t, ms[0], time.Second)
 	proxy := -1
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "a node with a proxy of the session", func() bool {
 		for i, m := range ms[1:] {
@@ -105,15 +58,6 @@ func TestFindExpiredOnAnotherNode(t *testing.T) {
 	if got, err := ms[proxy].Find(ctx, s.ID()); err != nil || got != nil {
 		t.Fatalf("Find of the expired session on node %d (a proxy): %v, %v; want none", proxy, got, err)
 	}
-	for i, m := range ms {
-		if _, _, ok := m.Map().Peek(s.ID()); ok {
-			t.Errorf("node %d still holds the expired session", i)
-		}
-	}
-	mu.Lock()
-	got := slices.Clone(told)
-	mu.Unlock()
-	if want := []string{"sso " + s.ID() + " expired=true"}; !slices.Equal(got, want) {
-		t.Errorf("listeners told %q, want %q", got, want)
-	}
+	checkNoneHolds(t, ms, 0, s.ID())
+	ends.checkToldExpired(t, s.ID())
 }

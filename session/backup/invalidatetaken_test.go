@@ -29,17 +29,7 @@ func TestInvalidateAfterTakeoverTellsListeners(t *testing.T) {
 			told = append(told, name+" "+s.ID())
 		}}
 	}})
-	s, err := ms[0].Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AttachListener("sso"); err != nil {
-		t.Fatal(err)
-	}
-	if err := ms[0].Replicate(ctx, s.ID()); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
+	id := createWithSSO(t, ms[0], 0).ID()
 	// Node 1 picks its backups in turn: this session's is node 0, the next one node 2.
 	if _, err := ms[1].Create(ctx); err != nil {
 		t.Fatal(err)

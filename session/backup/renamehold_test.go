@@ -40,17 +40,7 @@ func TestSessionHeldDuringBinderRename(t *testing.T) {
 				renamed.Store(&id)
 			}}
 		}})
-	s, err := ms[0].Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AttachListener("sso"); err != nil {
-		t.Fatal(err)
-	}
-	s.SetMaxInactive(time.Second)
-	if err := ms[0].Replicate(ctx, s.ID()); err != nil {
-		t.Fatal(err)
-	}
+	s := createWithSSO(t, ms[0], time.Second)
 	page := ms[1].Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, err := backup.FromContext(r.Context()).Session()
 		if err != nil || got == nil {

@@ -1,12 +1,9 @@
 package backup_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,29 +18,9 @@ import (
 // removed the session the request held and told its listeners of its expiry (the user's
 // single sign-on ended) while the request used it, which then answered 503.
 func TestSweepCheckAndRemoveAtomic(t *testing.T) {
-	ctx := context.Background()
-	var mu sync.Mutex
-	var told []string
-	ms := startManagers(t, 2, backup.Config{ExpireInterval: time.Hour, DisableJvmRouteBinder: true,
-		NamedListener: func(name string) backup.SessionListener {
-			return backup.SessionListenerFuncs{Destroyed: func(s *backup.Session, expired bool) {
-				mu.Lock()
-				defer mu.Unlock()
-				told = append(told, fmt.Sprintf("%s %s expired=%v", name, s.ID(), expired))
-			}}
-		}})
-	s, err := ms[0].Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AttachListener("sso"); err != nil {
-		t.Fatal(err)
-	}
-	s.SetMaxInactive(time.Minute)
-	if err := ms[0].Replicate(ctx, s.ID()); err != nil {
-		t.Fatal(err)
-	}
-	id := s.ID()
+	var ends endLog
+	ms := startManagers(t, 2, backup.Config{ExpireInterval: time.Hour, DisableJvmRouteBinder: true, NamedListener: ends.named})
+	id := createWithSSO(t, ms[0], time.Minute).ID()
 
 	found, release, served := make(chan bool, 1), make(chan struct{}), make(chan struct{})
 	w := httptest.NewRecorder()
@@ -81,14 +58,11 @@ func TestSweepCheckAndRemoveAtomic(t *testing.T) {
 	close(release)
 	<-served
 
-	mu.Lock()
-	got := slices.Clone(told)
-	mu.Unlock()
 	if held {
 		if want := id + " 1\n"; w.Code != http.StatusOK || w.Body.String() != want {
 			t.Errorf("the request that held the session across the sweep: %d %q, want 200 %q", w.Code, w.Body, want)
 		}
-		if len(got) != 0 {
+		if got := ends.got(); len(got) != 0 {
 			t.Errorf("listeners told %q of the end of a session a request held", got)
 		}
 		for i, m := range ms {
@@ -98,12 +72,7 @@ func TestSweepCheckAndRemoveAtomic(t *testing.T) {
 		}
 		return
 	}
-	if want := []string{"sso " + id + " expired=true"}; !slices.Equal(got, want) {
-		t.Errorf("the request found no session; listeners told %q, want %q", got, want)
-	}
-	for i, m := range ms {
-		if _, _, ok := m.Map().Peek(id); ok {
-			t.Errorf("node %d still holds the expired session", i)
-		}
-	}
+	// The request found no session.
+	ends.checkToldExpired(t, id)
+	checkNoneHolds(t, ms, 0, id)
 }
