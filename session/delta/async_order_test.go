@@ -165,27 +165,10 @@ func TestOvertakenDeltaKeepsLaterMeta(t *testing.T) {
 func TestSessionMadeAgainUnderRemovedID(t *testing.T) {
 	for _, mode := range []delta.ReplicationMode{delta.ReplicateAsync, delta.ReplicateAcked} {
 		t.Run(mode.String(), func(t *testing.T) {
-			ctx := context.Background()
 			nw := channeltest.NewNetwork()
 			a := startReady(t, nw, delta.Config{JvmRoute: "a", Replication: mode})
 			b := startReady(t, nw, delta.Config{JvmRoute: "b", Replication: mode})
-			for i := range 2 {
-				s, err := a.m.CreateWithID(ctx, "tok")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := s.Set("k", i); err != nil {
-					t.Fatal(err)
-				}
-				if err := a.m.Replicate(ctx, s); err != nil {
-					t.Fatal(err)
-				}
-				if i == 0 {
-					if err := a.m.Invalidate(ctx, s); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			makeAgain(t, a.m, "tok")
 			delta.DrainAsync(a.m)
 			c := b.m.Find("tok")
 			if c == nil {

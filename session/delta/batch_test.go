@@ -107,17 +107,7 @@ func readyManager(t *testing.T, ch delta.Channel, codec delta.MessageCodec, cfg 
 func replicateHeld(t *testing.T, m *delta.Manager, g *gatedChannel, n int, failWith error, after func(i int)) ([]*delta.Session, func() ([]error, [][]byte)) {
 	t.Helper()
 	ctx := context.Background()
-	ss := make([]*delta.Session, n)
-	for i := range ss {
-		s, err := m.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Set("k", i); err != nil {
-			t.Fatal(err)
-		}
-		ss[i] = s
-	}
+	ss := createNumbered(t, m, n)
 	before := len(g.payloads())
 	entered, release := g.arm(failWith)
 	errs := make([]error, n)

@@ -56,28 +56,10 @@ func catchUpAnswer(t *testing.T, nw *channeltest.Network, m *Manager, since int6
 // window while the answer is served: the answer completes without it, with the session
 // sent about since.
 func TestCatchUpAnswerReadsOnlyTheSessionsSentLately(t *testing.T) {
-	ctx := context.Background()
-	nw := channeltest.NewNetwork()
-	_, ch := nw.StartChannel(t)
-	cl := NewCluster(ch, ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(ctx) })
-	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1, ExpireInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nw, m := startLone(t, Config{ExpireInterval: -1})
 	var old []*Session
 	for range 100 {
-		s, err := m.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Replicate(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		old = append(old, s)
+		old = append(old, CreateReplicated(t, m))
 	}
 	// The window starts in a later second than every message sent so far.
 	sent := nowMs()
@@ -86,16 +68,7 @@ func TestCatchUpAnswerReadsOnlyTheSessionsSentLately(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	since := nowMs()
-	recent, err := m.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := recent.Set("k", 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Replicate(ctx, recent); err != nil {
-		t.Fatal(err)
-	}
+	recent := CreateReplicated(t, m, "k", 1)
 
 	held := old[len(old)/2]
 	held.mu.Lock()
@@ -121,17 +94,7 @@ func TestCatchUpAnswerBeyondTheLogReadsEverySession(t *testing.T) {
 	defer func(n int) { maxRecentSent = n }(maxRecentSent)
 	maxRecentSent = 8
 	ctx := context.Background()
-	nw := channeltest.NewNetwork()
-	_, ch := nw.StartChannel(t)
-	cl := NewCluster(ch, ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(ctx) })
-	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1, ExpireInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nw, m := startLone(t, Config{ExpireInterval: -1})
 	since := nowMs()
 	var want []string
 	for n := range 3 {
@@ -182,26 +145,9 @@ func sameIDs(a, b []string) bool {
 // EVT_CHANGE_SESSION_ID applied here) is in the log under its old id only: the answer
 // finds it under its new one.
 func TestCatchUpAnswerFollowsARenameFromTheCluster(t *testing.T) {
-	ctx := context.Background()
-	nw := channeltest.NewNetwork()
-	_, ch := nw.StartChannel(t)
-	cl := NewCluster(ch, ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(ctx) })
-	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1, ExpireInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nw, m := startLone(t, Config{ExpireInterval: -1})
 	since := nowMs()
-	s, err := m.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := CreateReplicated(t, m)
 	old := s.ID()
 	m.handleChangeID(&Message{Event: EventChangeSessionID, SessionID: old, NewID: old + "x", Timestamp: nowMs()})
 	if s.ID() != old+"x" {
@@ -217,26 +163,9 @@ func TestCatchUpAnswerFollowsARenameFromTheCluster(t *testing.T) {
 // catch-up as a duplicate request, and acknowledged it: the joiner went on without its
 // changes. The catch-up, answered inline and small, is now served beside it.
 func TestCatchUpServedBesideAFullTransferToTheJoiner(t *testing.T) {
-	ctx := context.Background()
-	nw := channeltest.NewNetwork()
-	_, ch := nw.StartChannel(t)
-	cl := NewCluster(ch, ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(ctx) })
-	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1, ExpireInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nw, m := startLone(t, Config{ExpireInterval: -1})
 	since := nowMs()
-	s, err := m.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := CreateReplicated(t, m)
 	_, jch := nw.StartChannel(t)
 	got := make(chan string, 16)
 	jch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {

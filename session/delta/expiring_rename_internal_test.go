@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-
-	"github.com/gotribes/tribes/channel/channeltest"
 )
 
 // TestExpiringSessionNotRenamed: an expiry reads the session's id when it marks the
@@ -16,16 +14,7 @@ import (
 // swept, counted by Len, its new id taken). The test makes that interleaving by hand.
 func TestExpiringSessionNotRenamed(t *testing.T) {
 	ctx := context.Background()
-	_, ch := channeltest.NewNetwork().StartChannel(t)
-	cl := NewCluster(ch, ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(ctx) })
-	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, m := startLone(t, Config{})
 	for _, rename := range []string{"ChangeSessionID", "a rename from the cluster"} {
 		s, err := m.Create(ctx)
 		if err != nil {

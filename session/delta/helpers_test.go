@@ -169,18 +169,49 @@ func wantEvents(t testing.TB, who string, got []string, want ...string) {
 // create makes a session on n with attributes set and replicated.
 func create(t testing.TB, n *node, kv ...any) *delta.Session {
 	t.Helper()
-	ctx := context.Background()
-	s, err := n.m.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if err := s.Set(kv[i].(string), kv[i+1]); err != nil {
+	return delta.CreateReplicated(t, n.m, kv...)
+}
+
+// createNumbered makes n sessions on m, each with attribute k set to its index, and does
+// not replicate them.
+func createNumbered(t testing.TB, m *delta.Manager, n int) []*delta.Session {
+	t.Helper()
+	ss := make([]*delta.Session, n)
+	for i := range ss {
+		s, err := m.Create(context.Background())
+		if err != nil {
 			t.Fatal(err)
 		}
+		if err := s.Set("k", i); err != nil {
+			t.Fatal(err)
+		}
+		ss[i] = s
 	}
-	if err := n.m.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
+	return ss
+}
+
+// makeAgain makes a session under id on m with k=0, replicates and invalidates it, then
+// makes one again under the same id (CreateWithID) with k=1, replicated, and returns it.
+func makeAgain(t testing.TB, m *delta.Manager, id string) *delta.Session {
+	t.Helper()
+	ctx := context.Background()
+	var s *delta.Session
+	for i := range 2 {
+		var err error
+		if s, err = m.CreateWithID(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set("k", i); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Replicate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := m.Invalidate(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	return s
 }
@@ -221,6 +252,25 @@ func newAsker(t testing.TB, nw *channeltest.Network) (*raw, <-chan channel.Membe
 		}
 	})
 	return r, asked
+}
+
+// newExpiryCatcher is a raw member that keeps the last EVT_SESSION_EXPIRED it hears;
+// last returns it (nil before any).
+func newExpiryCatcher(t testing.TB, nw *channeltest.Network) (r *raw, last func() *delta.Message) {
+	var mu sync.Mutex
+	var expiry *delta.Message
+	r = newRaw(t, nw, func(m *delta.Message, _ channel.Member) {
+		if m.Event == delta.EventExpired {
+			mu.Lock()
+			expiry = m
+			mu.Unlock()
+		}
+	})
+	return r, func() *delta.Message {
+		mu.Lock()
+		defer mu.Unlock()
+		return expiry
+	}
 }
 
 func (r *raw) send(t testing.TB, to channel.Member, m *delta.Message) {

@@ -2,13 +2,10 @@ package delta_test
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -25,29 +22,9 @@ func TestJoinerCatchUpSparesSessionMadeAgain(t *testing.T) {
 		ctx := context.Background()
 		nw := channeltest.NewNetwork()
 		d := startReady(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked})
-		var hidden atomic.Pointer[channel.MemberKey]
-		_, ach := newChannel(t, nw)
-		acl := delta.NewCluster(lateView{ach, &hidden}, delta.ClusterConfig{})
-		t.Cleanup(func() { _ = acl.Close(ctx) })
-		am, err := acl.NewManager(delta.Config{Name: appName, JvmRoute: "a", Replication: delta.ReplicateAcked, MemberWait: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := am.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := am.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		var mu sync.Mutex
-		var expiry *delta.Message
-		r := newRaw(t, nw, func(m *delta.Message, _ channel.Member) {
-			if m.Event == delta.EventExpired {
-				mu.Lock()
-				expiry = m
-				mu.Unlock()
-			}
-		})
+		a, hidden := startLateViewed(t, nw)
+		am := a.m
+		r, lastExpiry := newExpiryCatcher(t, nw)
 		const id = "tok"
 		s, err := am.CreateWithID(ctx, id)
 		if err != nil {
@@ -63,9 +40,7 @@ func TestJoinerCatchUpSparesSessionMadeAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		mu.Lock()
-		late := expiry
-		mu.Unlock()
+		late := lastExpiry()
 		if late == nil {
 			t.Fatal("a sent no expiry")
 		}

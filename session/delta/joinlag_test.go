@@ -38,6 +38,16 @@ func (v lateView) Member(k channel.MemberKey) (channel.Member, bool) {
 	return v.Channel.Member(k)
 }
 
+// startLateViewed starts A (route a, acknowledged replication), ready, on a lateView of
+// a channel of nw that hides the member whose key hidden holds.
+func startLateViewed(t *testing.T, nw *channeltest.Network) (a *node, hidden *atomic.Pointer[channel.MemberKey]) {
+	t.Helper()
+	hidden = new(atomic.Pointer[channel.MemberKey])
+	atn, ach := newChannel(t, nw)
+	am := readyManager(t, lateView{ach, hidden}, nil, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+	return &node{tn: atn, ch: ach, m: am}, hidden
+}
+
 // A member a that lists a joiner j late sends its acknowledged changes to the members it
 // lists only. A change that reaches j's donor d after d took j's sessions is one j never
 // gets from either, though a's caller was told every member has it. So j, once its
@@ -52,21 +62,7 @@ func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 		nw := channeltest.NewNetwork()
 		d := startReady(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked}) // the oldest: the donor
 
-		var hidden atomic.Pointer[channel.MemberKey]
-		atn, ach := newChannel(t, nw)
-		acl := delta.NewCluster(lateView{ach, &hidden}, delta.ClusterConfig{})
-		t.Cleanup(func() { _ = acl.Close(ctx) })
-		am, err := acl.NewManager(delta.Config{Name: appName, JvmRoute: "a", Replication: delta.ReplicateAcked, MemberWait: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := am.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := am.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		a := &node{tn: atn, ch: ach, cl: acl, m: am}
+		a, hidden := startLateViewed(t, nw)
 		s := create(t, a, "k", 1)
 		out := create(t, a, "k", 1)
 		ren := create(t, a, "k", 1)
@@ -88,13 +84,13 @@ func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 		if err := s.Set("k", 2); err != nil {
 			t.Fatal(err)
 		}
-		if err := am.Replicate(ctx, s); err != nil {
+		if err := a.m.Replicate(ctx, s); err != nil {
 			t.Fatalf("a's change was not acknowledged: %v", err)
 		}
-		if err := am.Invalidate(ctx, out); err != nil {
+		if err := a.m.Invalidate(ctx, out); err != nil {
 			t.Fatalf("a's logout was not acknowledged: %v", err)
 		}
-		newID, err := am.ChangeSessionID(ctx, ren, "")
+		newID, err := a.m.ChangeSessionID(ctx, ren, "")
 		if err != nil {
 			t.Fatalf("a's rename was not acknowledged: %v", err)
 		}
@@ -130,7 +126,7 @@ func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 			t.Errorf("attempts %d, transferred %d, caught up with %d: want the donor's 4 sessions in 1 attempt, then a",
 				st.TransferAttempts, st.SessionsTransferred, st.CatchUps)
 		}
-		if served := am.Stats().SessionsServed; served != 4 {
+		if served := a.m.Stats().SessionsServed; served != 4 {
 			t.Errorf("a sent %d entries to catch j up, want 4 (the changed and the renamed session, the records of "+
 				"the logout and of the old id)", served)
 		}

@@ -97,17 +97,7 @@ func TestLowerLimitsRefuseOnlyTheChangePastThem(t *testing.T) {
 	a, g := startGated(t, nw, nil, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
 	_, bch := newChannel(t, nw)
 	b := readyManager(t, bch, delta.BinaryCodec{MaxValueSize: 1024}, delta.Config{JvmRoute: "b"})
-	ss := make([]*delta.Session, n)
-	for i := range ss {
-		s, err := a.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Set("k", i); err != nil {
-			t.Fatal(err)
-		}
-		ss[i] = s
-	}
+	ss := createNumbered(t, a, n)
 	if err := ss[big].Set("big", strings.Repeat("x", 2048)); err != nil {
 		t.Fatal(err)
 	}

@@ -28,17 +28,7 @@ func TestBatchWithAnUnencodableChangeLosesNoOther(t *testing.T) {
 	a, g := startGated(t, nw, codec, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
 	_, bch := newChannel(t, nw)
 	b := readyManager(t, bch, codec, delta.Config{JvmRoute: "b"})
-	ss := make([]*delta.Session, n)
-	for i := range ss {
-		s, err := a.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Set("k", i); err != nil {
-			t.Fatal(err)
-		}
-		ss[i] = s
-	}
+	ss := createNumbered(t, a, n)
 	if err := ss[bad].SetNote(strings.Repeat("n", 300), "v"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,6 @@
 package delta
 
-import (
-	"context"
-	"testing"
-
-	"github.com/gotribes/tribes/channel/channeltest"
-)
+import "testing"
 
 // TestRefreshTakesSessionMadeAgainAtTheRemoval: a session made again under a removed id
 // (CreateWithID) starts at the removal's version, so until its first delta a member's
@@ -14,17 +9,7 @@ import (
 // copy says what it was made again above (AskBorn): one made again at or above the
 // record is taken, one that is not (a member that missed the removal) still is not.
 func TestRefreshTakesSessionMadeAgainAtTheRemoval(t *testing.T) {
-	ctx := context.Background()
-	_, ch := channeltest.NewNetwork().StartChannel(t)
-	cl := NewCluster(ch, ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(ctx) })
-	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, m := startLone(t, Config{})
 	const again, earlier = "made-again", "missed-removal"
 	m.noteExpired(again, 7)
 	m.noteExpired(earlier, 7)

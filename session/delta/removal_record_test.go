@@ -145,25 +145,8 @@ func TestRemovalRememberedPastCount(t *testing.T) {
 func TestLateExpiryOfOldSession(t *testing.T) {
 	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAsync}
 	a, sent := recorded(t, cfg)
-	ctx := context.Background()
 	const id = "tok"
-	for i := range 2 {
-		s, err := a.m.CreateWithID(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Set("k", i); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.m.Replicate(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			if err := a.m.Invalidate(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	makeAgain(t, a.m, id)
 	msgs := sent()
 	wantSent(t, msgs, delta.EventCreated, delta.EventDelta, delta.EventExpired, delta.EventCreated, delta.EventDelta)
 	cfg.JvmRoute = "b"
@@ -191,40 +174,13 @@ func TestLateExpiryOfOldSession(t *testing.T) {
 // and the late expiry removed it on J; J now learns it from the removal's record, which
 // the copy is newer than.
 func TestJoinerSparesSessionMadeAgain(t *testing.T) {
-	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
 	a := startReady(t, nw, cfg)
-	var mu sync.Mutex
-	var expiry *delta.Message
-	r := newRaw(t, nw, func(m *delta.Message, _ channel.Member) {
-		if m.Event == delta.EventExpired {
-			mu.Lock()
-			expiry = m
-			mu.Unlock()
-		}
-	})
+	r, lastExpiry := newExpiryCatcher(t, nw)
 	const id = "tok"
-	for i := range 2 {
-		s, err := a.m.CreateWithID(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Set("k", i); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.m.Replicate(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			if err := a.m.Invalidate(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	mu.Lock()
-	late := expiry
-	mu.Unlock()
+	makeAgain(t, a.m, id)
+	late := lastExpiry()
 	if late == nil {
 		t.Fatal("A sent no expiry")
 	}

@@ -2,7 +2,6 @@ package delta_test
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -23,24 +22,9 @@ func TestUnsentRenameDoesNotHoldTheAsyncRequest(t *testing.T) {
 		cfg := delta.Config{Replication: delta.ReplicateAsync}
 		a, g := startGated(t, nw, nil, cfg)
 		b := startReady(t, nw, cfg)
-		s, err := a.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Set("user", "ann"); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Replicate(ctx, s); err != nil {
-			t.Fatal(err)
-		}
+		s := delta.CreateReplicated(t, a, "user", "ann")
 		synctest.Wait()
-		old := s.ID()
-		g.fail(errors.New("connection lost"))
-		id, err := a.ChangeSessionID(ctx, s, "")
-		if err == nil {
-			t.Fatal("ChangeSessionID succeeded though its message was not sent")
-		}
-		g.fail(nil)
+		old, id := renameFailing(t, a, g, s)
 		if err := s.Set("cart", "book"); err != nil {
 			t.Fatal(err)
 		}

@@ -29,24 +29,9 @@ func TestFailedRenameIsSentAgain(t *testing.T) {
 				nw := channeltest.NewNetwork()
 				a, g := startGated(t, nw, nil, delta.Config{JvmRoute: "a", Replication: mode})
 				b := startReady(t, nw, delta.Config{JvmRoute: "b", Replication: mode})
-				s, err := a.Create(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := s.Set("user", "ann"); err != nil {
-					t.Fatal(err)
-				}
-				if err := a.Replicate(ctx, s); err != nil {
-					t.Fatal(err)
-				}
+				s := delta.CreateReplicated(t, a, "user", "ann")
 				synctest.Wait()
-				old := s.ID()
-				g.fail(errors.New("connection lost"))
-				id, err := a.ChangeSessionID(ctx, s, "")
-				if err == nil {
-					t.Fatal("ChangeSessionID succeeded though its message was not sent")
-				}
-				g.fail(nil)
+				old, id := renameFailing(t, a, g, s)
 				if err := a.Replicate(ctx, s); err != nil {
 					t.Fatal(err)
 				}
@@ -67,23 +52,8 @@ func TestFailedRenameSentBeforeTheInvalidation(t *testing.T) {
 		cfg := delta.Config{Replication: delta.ReplicateAcked}
 		a, g := startGated(t, nw, nil, cfg)
 		b := startReady(t, nw, cfg)
-		s, err := a.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Set("user", "ann"); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Replicate(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		old := s.ID()
-		g.fail(errors.New("connection lost"))
-		id, err := a.ChangeSessionID(ctx, s, "")
-		if err == nil {
-			t.Fatal("ChangeSessionID succeeded though its message was not sent")
-		}
-		g.fail(nil)
+		s := delta.CreateReplicated(t, a, "user", "ann")
+		old, id := renameFailing(t, a, g, s)
 		if err := a.Invalidate(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -101,29 +71,12 @@ func TestFailedRenameSentBeforeTheInvalidation(t *testing.T) {
 func TestPartlyFailedRenameIsSentAgain(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	_, ach := newChannel(t, nw)
-	d := &droppingChannel{Channel: ach}
-	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
-	a := readyManager(t, d, nil, cfg)
+	a, d := startDropping(t, nw)
 	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
 	c := startReady(t, nw, delta.Config{JvmRoute: "c"})
-	s, err := a.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Set("user", "ann"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := delta.CreateReplicated(t, a, "user", "ann")
 	old := s.ID()
-	ck := c.ch.LocalMember().Key()
-	d.drop.Store(&ck)
-	id, err := a.ChangeSessionID(ctx, s, "")
-	if err == nil {
-		t.Fatal("ChangeSessionID succeeded though C did not get its message")
-	}
+	id := renameMissing(t, a, d, s, "C", c)
 	d.drop.Store(nil)
 	checkRenamed(t, "B before the resend", b.m, old, id)
 	if err := a.Replicate(ctx, s); err != nil { // a request that changed nothing
@@ -132,13 +85,7 @@ func TestPartlyFailedRenameIsSentAgain(t *testing.T) {
 	for name, n := range map[string]*node{"B": b, "C": c} {
 		checkRenamed(t, name, n.m, old, id)
 	}
-	sent := a.Stats().Sent[delta.EventChangeSessionID]
-	if err := a.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	if again := a.Stats().Sent[delta.EventChangeSessionID] - sent; again != 0 {
-		t.Errorf("A sent the id change %d more times after it was acknowledged", again)
-	}
+	checkRenameNotResent(t, a, s)
 }
 
 // droppingChannel sends to every member but the one whose key drop holds (the send then
@@ -200,6 +147,56 @@ func checkRenamed(t *testing.T, who string, m *delta.Manager, old, id string) {
 	}
 }
 
+// startDropping starts A (route a, acknowledged replication), ready, on a channel of nw
+// that drops the sends to the member d.drop names.
+func startDropping(t *testing.T, nw *channeltest.Network) (*delta.Manager, *droppingChannel) {
+	t.Helper()
+	_, ach := newChannel(t, nw)
+	d := &droppingChannel{Channel: ach}
+	return readyManager(t, d, nil, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}), d
+}
+
+// renameFailing changes s's id on a while every send fails, checks that the change
+// reports it, and lets the sends succeed again. It returns the old id and the new one.
+func renameFailing(t *testing.T, a *delta.Manager, g *gatedChannel, s *delta.Session) (old, id string) {
+	t.Helper()
+	old = s.ID()
+	g.fail(errors.New("connection lost"))
+	defer g.fail(nil)
+	id, err := a.ChangeSessionID(context.Background(), s, "")
+	if err == nil {
+		t.Fatal("ChangeSessionID succeeded though its message was not sent")
+	}
+	return old, id
+}
+
+// renameMissing changes s's id on a while the sends to n (who) are dropped, checks that
+// the change reports it, and returns the new id. The sends to n stay dropped until the
+// caller clears d.drop.
+func renameMissing(t *testing.T, a *delta.Manager, d *droppingChannel, s *delta.Session, who string, n *node) string {
+	t.Helper()
+	k := n.ch.LocalMember().Key()
+	d.drop.Store(&k)
+	id, err := a.ChangeSessionID(context.Background(), s, "")
+	if err == nil {
+		t.Fatalf("ChangeSessionID succeeded though %s did not get its message", who)
+	}
+	return id
+}
+
+// checkRenameNotResent replicates s, unchanged, from a once more and checks that the
+// message carries no id change: the renames sent before were acknowledged.
+func checkRenameNotResent(t *testing.T, a *delta.Manager, s *delta.Session) {
+	t.Helper()
+	sent := a.Stats().Sent[delta.EventChangeSessionID]
+	if err := a.Replicate(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if again := a.Stats().Sent[delta.EventChangeSessionID] - sent; again != 0 {
+		t.Errorf("A sent id changes %d more times after they were acknowledged", again)
+	}
+}
+
 // TestTwoPartlyFailedRenamesReachEveryMember: the first rename reached B but not C, the
 // second (with the first's resend before it) C but not B. Only the oldest unsent id was
 // kept, so the next message renamed it to the current id: B, which held the session
@@ -208,35 +205,14 @@ func checkRenamed(t *testing.T, who string, m *delta.Manager, old, id string) {
 func TestTwoPartlyFailedRenamesReachEveryMember(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	_, ach := newChannel(t, nw)
-	d := &droppingChannel{Channel: ach}
-	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
-	a := readyManager(t, d, nil, cfg)
+	a, d := startDropping(t, nw)
 	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
 	c := startReady(t, nw, delta.Config{JvmRoute: "c"})
-	s, err := a.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Set("user", "ann"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := delta.CreateReplicated(t, a, "user", "ann")
 	first := s.ID()
-	ck, bk := c.ch.LocalMember().Key(), b.ch.LocalMember().Key()
-	d.drop.Store(&ck)
-	middle, err := a.ChangeSessionID(ctx, s, "")
-	if err == nil {
-		t.Fatal("the first ChangeSessionID succeeded though C did not get its message")
-	}
+	middle := renameMissing(t, a, d, s, "C", c)
 	checkRenamed(t, "B after the first rename", b.m, first, middle)
-	d.drop.Store(&bk)
-	last, err := a.ChangeSessionID(ctx, s, "")
-	if err == nil {
-		t.Fatal("the second ChangeSessionID succeeded though B did not get its message")
-	}
+	last := renameMissing(t, a, d, s, "B", b)
 	checkRenamed(t, "C after the second rename", c.m, middle, last)
 	d.drop.Store(nil)
 	if err := a.Replicate(ctx, s); err != nil { // a request that changed nothing
@@ -246,13 +222,7 @@ func TestTwoPartlyFailedRenamesReachEveryMember(t *testing.T) {
 		checkRenamed(t, name, n.m, first, last)
 		checkRenamed(t, name, n.m, middle, last)
 	}
-	sent := a.Stats().Sent[delta.EventChangeSessionID]
-	if err := a.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	if again := a.Stats().Sent[delta.EventChangeSessionID] - sent; again != 0 {
-		t.Errorf("A sent the id changes %d more times after they were acknowledged", again)
-	}
+	checkRenameNotResent(t, a, s)
 }
 
 // TestCreateWithIDOfAnUnsentRenameRefused: a session's rename did not reach B, which
@@ -263,27 +233,11 @@ func TestTwoPartlyFailedRenamesReachEveryMember(t *testing.T) {
 func TestCreateWithIDOfAnUnsentRenameRefused(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	_, ach := newChannel(t, nw)
-	d := &droppingChannel{Channel: ach}
-	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
-	a := readyManager(t, d, nil, cfg)
+	a, d := startDropping(t, nw)
 	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
-	s, err := a.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Set("user", "ann"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := delta.CreateReplicated(t, a, "user", "ann")
 	old := s.ID()
-	bk := b.ch.LocalMember().Key()
-	d.drop.Store(&bk)
-	if _, err := a.ChangeSessionID(ctx, s, ""); err == nil {
-		t.Fatal("ChangeSessionID succeeded though B did not get its message")
-	}
+	renameMissing(t, a, d, s, "B", b)
 	d.drop.Store(nil)
 	if _, err := a.CreateWithID(ctx, old); !errors.Is(err, delta.ErrSessionIDInUse) {
 		t.Fatalf("CreateWithID under the id B still holds the renamed session under: %v, want ErrSessionIDInUse", err)
@@ -322,27 +276,11 @@ func TestCreateWithIDOfAnUnsentRenameRefused(t *testing.T) {
 func TestCreateWithIDAfterAnUnsentRenameAndExpiry(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	_, ach := newChannel(t, nw)
-	d := &droppingChannel{Channel: ach}
-	cfg := delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked}
-	a := readyManager(t, d, nil, cfg)
+	a, d := startDropping(t, nw)
 	b := startReady(t, nw, delta.Config{JvmRoute: "b"})
-	s, err := a.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Set("user", "ann"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Replicate(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := delta.CreateReplicated(t, a, "user", "ann")
 	old := s.ID()
-	bk := b.ch.LocalMember().Key()
-	d.drop.Store(&bk)
-	if _, err := a.ChangeSessionID(ctx, s, ""); err == nil {
-		t.Fatal("ChangeSessionID succeeded though B did not get its message")
-	}
+	renameMissing(t, a, d, s, "B", b)
 	if err := a.Invalidate(ctx, s); err == nil {
 		t.Fatal("Invalidate succeeded though B did not get its messages")
 	}

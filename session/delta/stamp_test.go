@@ -92,20 +92,7 @@ func TestConcurrentChangesConverge(t *testing.T) {
 		for _, n := range []int{2, 3} {
 			t.Run(fmt.Sprint(mode, "/", n), func(t *testing.T) {
 				ms, gs := gatedNodes(t, n, mode)
-				ctx := context.Background()
-				s, err := ms[0].Create(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := s.Set("x", "start"); err != nil {
-					t.Fatal(err)
-				}
-				if err := s.Set("gone", "start"); err != nil {
-					t.Fatal(err)
-				}
-				if err := ms[0].Replicate(ctx, s); err != nil {
-					t.Fatal(err)
-				}
+				s := delta.CreateReplicated(t, ms[0], "x", "start", "gone", "start")
 				id := s.ID()
 				var changes []func(*delta.Session) error
 				for i := range n {

@@ -9,6 +9,25 @@ import (
 	"github.com/gotribes/tribes/session/delta"
 )
 
+// startStopHeld starts a node with one session whose destruction by a Stop waits, once
+// entered is closed, until the test closes release.
+func startStopHeld(t *testing.T) (a *node, entered <-chan struct{}, release chan struct{}) {
+	t.Helper()
+	in := make(chan struct{})
+	release = make(chan struct{})
+	blocker := delta.SessionListenerFuncs{Destroyed: func(e delta.SessionEvent) {
+		if e.Stopping {
+			close(in)
+			<-release
+		}
+	}}
+	a = startReady(t, channeltest.NewNetwork(), delta.Config{SessionListeners: []delta.SessionListener{blocker}})
+	if _, err := a.m.Create(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a, in, release
+}
+
 // TestConcurrentStopWaitsForTheFirst: a Stop called while another Stop drains the manager
 // (its sessions being destroyed, their listeners running) returned nil at once, so its
 // caller took the manager for stopped while the first was still at work. It now returns
@@ -16,18 +35,7 @@ import (
 func TestConcurrentStopWaitsForTheFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		entered, release := make(chan struct{}), make(chan struct{})
-		blocker := delta.SessionListenerFuncs{Destroyed: func(e delta.SessionEvent) {
-			if e.Stopping {
-				close(entered)
-				<-release
-			}
-		}}
-		nw := channeltest.NewNetwork()
-		a := startReady(t, nw, delta.Config{SessionListeners: []delta.SessionListener{blocker}})
-		if _, err := a.m.Create(ctx); err != nil {
-			t.Fatal(err)
-		}
+		a, entered, release := startStopHeld(t)
 		first, second := make(chan error, 1), make(chan error, 1)
 		go func() { first <- a.m.Stop(ctx) }()
 		<-entered // the first Stop is destroying the session
@@ -57,18 +65,7 @@ func TestConcurrentStopWaitsForTheFirst(t *testing.T) {
 func TestConcurrentStopHonoursItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		entered, release := make(chan struct{}), make(chan struct{})
-		blocker := delta.SessionListenerFuncs{Destroyed: func(e delta.SessionEvent) {
-			if e.Stopping {
-				close(entered)
-				<-release
-			}
-		}}
-		nw := channeltest.NewNetwork()
-		a := startReady(t, nw, delta.Config{SessionListeners: []delta.SessionListener{blocker}})
-		if _, err := a.m.Create(ctx); err != nil {
-			t.Fatal(err)
-		}
+		a, entered, release := startStopHeld(t)
 		first := make(chan error, 1)
 		go func() { first <- a.m.Stop(ctx) }()
 		<-entered
