@@ -215,6 +215,60 @@ func dialRaw(tb testing.TB, n *node) net.Conn {
 	return c
 }
 
+// guarded is a started transport whose sender check trusts no one until trust names a
+// member; it delivers to rec (room for 4 messages).
+type guarded struct {
+	*node
+	rec     *recorder
+	trusted atomic.Pointer[channel.MemberKey]
+}
+
+func startGuarded(t *testing.T, cfg Config) *guarded {
+	t.Helper()
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &guarded{rec: newRecorder(4)}
+	tr.SetSenderCheck(func(src *channel.Member) bool {
+		k := g.trusted.Load()
+		return k != nil && src.Key() == *k
+	})
+	if err := tr.Start(context.Background(), channel.SvcTransport, g.rec.rx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+	g.node = &node{t: tr, member: memberOf(tr)} // its address is known once started
+	return g
+}
+
+// strangers opens n plain connections to g, none of a member, and writes data on each.
+func (g *guarded) strangers(t *testing.T, n int, data []byte) {
+	t.Helper()
+	for range n {
+		if _, err := dialRaw(t, g.node).Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sendFromMember starts a node that g trusts as a member and sends g, from it, an
+// acknowledged message of size bytes on a new connection; the send must succeed. It
+// returns the message g delivered.
+func (g *guarded) sendFromMember(t *testing.T, size int) *channel.Message {
+	t.Helper()
+	a := startNode(t, testConfig(), nil)
+	k := a.member.Key()
+	g.trusted.Store(&k)
+	err := a.t.Send(context.Background(), []channel.Member{g.member}, a.msg(channel.OptUseAck, make([]byte, size)))
+	if err != nil {
+		st := g.t.Stats()
+		t.Fatalf("a member's message is refused while strangers hold %d bytes of the %d-byte budget (FramesRefused %d): %v",
+			st.PendingBytes, g.t.cfg.MaxPendingBytes, st.FramesRefused, err)
+	}
+	return g.rec.next(t)
+}
+
 // readAcks reads k 21-byte ACK frames and returns their kinds.
 func readAcks(tb testing.TB, c net.Conn, k int) []wire.AckKind {
 	tb.Helper()

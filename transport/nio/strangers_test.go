@@ -1,9 +1,7 @@
 package nio
 
 import (
-	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
@@ -28,32 +26,14 @@ func TestStrangersShareOfTheBudgetIsBounded(t *testing.T) {
 		)
 		cfg.MaxFrameSize = maxFrame
 		cfg.MaxPendingBytes = budget
-		tr, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var member atomic.Pointer[channel.MemberKey]
-		tr.SetSenderCheck(func(src *channel.Member) bool {
-			k := member.Load()
-			return k != nil && src.Key() == *k
-		})
-		rec := newRecorder(4)
-		if err := tr.Start(context.Background(), channel.SvcTransport, rec.rx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
-		b := &node{t: tr, member: memberOf(tr)}
+		b := startGuarded(t, cfg)
+		tr := b.t
 		if got := tr.cfg.MaxUntrustedPendingBytes; got != budget/DefaultUntrustedShare {
 			t.Fatalf("MaxUntrustedPendingBytes %d, want a quarter of MaxPendingBytes, %d", got, budget/DefaultUntrustedShare)
 		}
 
 		hdr := frameHead(maxFrame, testSource()) // a sender the check refuses
-		for range conns {
-			c := dialRaw(t, b)
-			if _, err := c.Write(hdr); err != nil {
-				t.Fatal(err)
-			}
-		}
+		b.strangers(t, conns, hdr)
 		// Every header was read: it holds minAssembly or its connection was refused.
 		testutil.EventuallyTrue(t, waitTimeout, "headers read", func() bool {
 			st := tr.Stats()
@@ -68,15 +48,7 @@ func TestStrangersShareOfTheBudgetIsBounded(t *testing.T) {
 		}
 
 		// A member's message of nearly MaxFrameSize, on a new connection.
-		a := startNode(t, testConfig(), nil)
-		k := a.member.Key()
-		member.Store(&k)
-		err = a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, make([]byte, maxFrame-1024)))
-		if err != nil {
-			t.Fatalf("a member's message is refused while strangers hold %d bytes of the %d-byte budget (FramesRefused %d): %v",
-				tr.Stats().PendingBytes, budget, tr.Stats().FramesRefused, err)
-		}
-		if m := rec.next(t); len(m.Data) != maxFrame-1024 {
+		if m := b.sendFromMember(t, maxFrame-1024); len(m.Data) != maxFrame-1024 {
 			t.Fatalf("delivered %d bytes, want %d", len(m.Data), maxFrame-1024)
 		}
 		if st := tr.Stats(); st.UntrustedBytes > budget/DefaultUntrustedShare {
@@ -114,29 +86,11 @@ func TestStrangersPartialSmallFramesBounded(t *testing.T) {
 		)
 		cfg.MaxFrameSize = maxFrame
 		cfg.MaxPendingBytes = budget
-		tr, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var member atomic.Pointer[channel.MemberKey]
-		tr.SetSenderCheck(func(src *channel.Member) bool {
-			k := member.Load()
-			return k != nil && src.Key() == *k
-		})
-		rec := newRecorder(4)
-		if err := tr.Start(context.Background(), channel.SvcTransport, rec.rx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
-		b := &node{t: tr, member: memberOf(tr)}
+		b := startGuarded(t, cfg)
+		tr := b.t
 
 		start := append(wire.AppendFrameHeader(nil, largeFrame-1-wire.FrameOverhead), make([]byte, part-wire.FrameHeaderLen)...)
-		for range conns {
-			c := dialRaw(t, b)
-			if _, err := c.Write(start); err != nil {
-				t.Fatal(err)
-			}
-		}
+		b.strangers(t, conns, start)
 		testutil.EventuallyTrue(t, waitTimeout, "partial frames read", func() bool {
 			st := tr.Stats()
 			return st.PendingBytes/part+int64(st.FramesRefused) >= conns
@@ -148,14 +102,8 @@ func TestStrangersPartialSmallFramesBounded(t *testing.T) {
 			t.Errorf("strangers' partial small frames hold %d bytes of the budget, want at most their share, %d, and one frame", st.PendingBytes, share)
 		}
 
-		a := startNode(t, testConfig(), nil)
-		k := a.member.Key()
-		member.Store(&k)
-		err = a.t.Send(context.Background(), []channel.Member{b.member}, a.msg(channel.OptUseAck, make([]byte, maxFrame-1024)))
-		if err != nil {
-			t.Fatalf("a member's message is refused while strangers hold %d bytes of the %d-byte budget (FramesRefused %d): %v",
-				tr.Stats().PendingBytes, budget, tr.Stats().FramesRefused, err)
+		if m := b.sendFromMember(t, maxFrame-1024); len(m.Data) != maxFrame-1024 {
+			t.Fatalf("delivered %d bytes, want %d", len(m.Data), maxFrame-1024)
 		}
-		rec.next(t)
 	})
 }
