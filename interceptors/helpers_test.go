@@ -10,6 +10,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // tnode is a channel over the in-memory network with a recording listener.
@@ -190,4 +191,42 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// newCoordNode is a node on nw whose NonBlockingCoordinator takes a member for alive if
+// the node reaches it (as the default TCP connect check), with extra interceptors
+// below the coordinator.
+func newCoordNode(t *testing.T, nw *channeltest.Network, extra ...channel.Interceptor) *coordNode {
+	t.Helper()
+	cn := &coordNode{}
+	c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+		AliveCheck: func(_ context.Context, m channel.Member) bool { return cn.net.Reaches(m) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn.c = c
+	cn.tnode = newNode(t, nw, append([]channel.Interceptor{c}, extra...)...)
+	return cn
+}
+
+// startUnlistedJoiner starts on nw a checking node n with o and a joiner with an Order of
+// its own, and partitions them until n no longer lists the joiner. list heals the
+// partition and waits until n lists the joiner.
+func startUnlistedJoiner(t *testing.T, nw *channeltest.Network, o *Order) (n, joiner *tnode, list func()) {
+	t.Helper()
+	n = newCheckingNode(t, nw, o)
+	joiner = newCheckingNode(t, nw, newOrder(t, OrderConfig{}))
+	startNodes(t, n, joiner)
+	listed := func() bool {
+		_, ok := n.ch.Member(joiner.member().Key())
+		return ok
+	}
+	nw.Partition(n.net, joiner.net)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the joiner not listed", func() bool { return !listed() })
+	return n, joiner, func() {
+		t.Helper()
+		nw.Heal(n.net, joiner.net)
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "the joiner listed", listed)
+	}
 }

@@ -2,9 +2,11 @@ package interceptors
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -76,21 +78,9 @@ func (l *lateSight) show() {
 func TestNonBlockingCoordinatorTokenBeforeMembership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
-		mk := func(extra ...channel.Interceptor) *coordNode {
-			cn := &coordNode{}
-			c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
-				AliveCheck: func(_ context.Context, m channel.Member) bool { return cn.net.Reaches(m) },
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cn.c = c
-			cn.tnode = newNode(t, nw, append([]channel.Interceptor{c}, extra...)...)
-			return cn
-		}
-		leader := mk() // first port: the absolute-first member
+		leader := newCoordNode(t, nw) // first port: the absolute-first member
 		sight := &lateSight{port: leader.net.Port()}
-		late := mk(sight)
+		late := newCoordNode(t, nw, sight)
 		startNodes(t, leader.tnode, late.tnode)
 		synctest.Wait()
 		if s := late.c.Stats(); s.NotFromMember == 0 {
@@ -137,4 +127,77 @@ func TestNonBlockingCoordinatorHeldBounded(t *testing.T) {
 	if s := c.Stats(); s.NotFromMember != strangers || s.MessagesReceived != 0 || s.HeldHandled != 0 {
 		t.Errorf("stats %+v: want every stranger's message refused, none handled", s)
 	}
+}
+
+// hider keeps memberAdded events of one port from the layers above (a membership that
+// does not see a member that can still send to it).
+type hider struct {
+	channel.InterceptorBase
+	port int32
+}
+
+func (h *hider) MemberAdded(m channel.Member) {
+	if m.Port != h.port {
+		h.Prev().MemberAdded(m)
+	}
+}
+
+func (h *hider) Members() []channel.Member {
+	return slices.DeleteFunc(h.Next().Members(), func(m channel.Member) bool { return m.Port == h.port })
+}
+
+// A member the leader does not see waits WaitTimeout for a token, then sends one itself;
+// the leader learns the member from it and runs the election.
+func TestNonBlockingCoordinatorForcedElection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		// Ports are handed out in order, so the first node is the leader (same host).
+		leader := newCoordNode(t, nw, &hider{port: 4001})
+		late := newCoordNode(t, nw)
+		startNodes(t, leader.tnode, late.tnode)
+		synctest.Wait()
+		if v, _, _ := leader.c.View(); len(v) != 1 {
+			t.Fatalf("leader view %v before the forced election", v)
+		}
+		if _, _, ok := late.c.View(); ok {
+			t.Fatal("the late node has a view before its wait timed out")
+		}
+		time.Sleep(DefaultCoordWaitTimeout + time.Second)
+		synctest.Wait()
+		checkAgreement(t, []*coordNode{leader, late})
+		if late.c.Stats().ElectionsStarted != 1 {
+			t.Fatalf("late stats %+v", late.c.Stats())
+		}
+	})
+}
+
+// settleOnStart sits below a coordinator: once the layers below it have started (the
+// receiver runs and the peers see the member) it lets every other goroutine of the bubble
+// run until idle, before the layers above finish starting.
+type settleOnStart struct{ channel.InterceptorBase }
+
+func (s *settleOnStart) Start(ctx context.Context, svc channel.Service) error {
+	if err := s.Next().Start(ctx, svc); err != nil {
+		return err
+	}
+	synctest.Wait()
+	return nil
+}
+
+// A token that reaches a member while its channel is still starting (the leader saw it
+// join and sent the token at once) is handled once the coordinator runs, not dropped.
+func TestNonBlockingCoordinatorTokenDuringStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		leader := newCoordNode(t, nw) // first port: the absolute-first member
+		startNodes(t, leader.tnode)
+		synctest.Wait()
+		late := newCoordNode(t, nw, &settleOnStart{})
+		startNodes(t, late.tnode)
+		if s := late.c.Stats(); s.MessagesReceived == 0 {
+			t.Fatalf("the leader sent no token while the late node started: stats %+v", s)
+		}
+		synctest.Wait()
+		checkAgreement(t, []*coordNode{leader, late})
+	})
 }

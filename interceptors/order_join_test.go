@@ -7,7 +7,6 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
-	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // A node that joins while orderMaxStrangers invented senders hold the strangers' states
@@ -21,15 +20,7 @@ func TestOrderJoinerPastTheStrangersCapInStep(t *testing.T) {
 		t.Run(fmt.Sprintf("DropExpired=%v", drop), func(t *testing.T) {
 			nw := channeltest.NewNetwork()
 			o := newOrder(t, OrderConfig{DropExpired: drop})
-			n := newCheckingNode(t, nw, o)
-			joiner := newCheckingNode(t, nw, newOrder(t, OrderConfig{}))
-			startNodes(t, n, joiner)
-			listed := func() bool {
-				_, ok := n.ch.Member(joiner.member().Key())
-				return ok
-			}
-			nw.Partition(n.net, joiner.net) // n does not list the joiner (yet)
-			testutil.EventuallyTrue(t, testutil.WaitLimit, "the joiner not listed", func() bool { return !listed() })
+			n, joiner, list := startUnlistedJoiner(t, nw, o)
 			for i := range orderMaxStrangers {
 				if err := n.tap.inject(orderedMsg(strangerMember(i), 1, "forged")); !errors.Is(err, channel.ErrNotMember) {
 					t.Fatalf("message of stranger %d: %v, want ErrNotMember", i, err)
@@ -40,8 +31,7 @@ func TestOrderJoinerPastTheStrangersCapInStep(t *testing.T) {
 					t.Fatalf("a joiner's message before it is a member: %v, want ErrNotMember", err)
 				}
 			}
-			nw.Heal(n.net, joiner.net)
-			testutil.EventuallyTrue(t, testutil.WaitLimit, "the joiner listed", listed)
+			list()
 			for _, nr := range []uint32{4, 6, 5} {
 				if err := n.tap.inject(orderedMsg(joiner.member(), nr, fmt.Sprint(nr))); err != nil {
 					t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
-	"github.com/gotribes/tribes/internal/testutil"
 )
 
 func newOrder(t testing.TB, cfg OrderConfig) *Order {
@@ -542,23 +541,14 @@ func TestOrderBoundsStrangerStates(t *testing.T) {
 func TestOrderJoinerLeavesTheStrangers(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	o := newOrder(t, OrderConfig{})
-	n := newCheckingNode(t, nw, o)
-	joiner := newCheckingNode(t, nw, newOrder(t, OrderConfig{}))
-	startNodes(t, n, joiner)
-	listed := func() bool {
-		_, ok := n.ch.Member(joiner.member().Key())
-		return ok
-	}
-	nw.Partition(n.net, joiner.net) // n does not list the joiner (yet)
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the joiner not listed", func() bool { return !listed() })
+	n, joiner, list := startUnlistedJoiner(t, nw, o)
 	if err := n.tap.inject(orderedMsg(joiner.member(), 1, "early")); !errors.Is(err, channel.ErrNotMember) {
 		t.Fatalf("a joiner's message before it is a member: %v, want ErrNotMember", err)
 	}
 	o.inMu.Lock()
 	before := o.strangers
 	o.inMu.Unlock()
-	nw.Heal(n.net, joiner.net)
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the joiner listed", listed)
+	list()
 	n.ch.Heartbeat()
 	o.inMu.Lock()
 	after, kept := o.strangers, o.in[joiner.member().Key()] != nil
