@@ -2,7 +2,6 @@ package sso_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -24,54 +23,27 @@ import (
 func TestBackupSessionEndEndsSignOn(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	const name = "localhost#/b"
-	bms := make([]*backup.Manager, 2)
-	ssos := make([]*sso.SSO, 2)
-	pages := make([]http.Handler, 2)
-	for i := range 2 {
-		ch := newChannel(t, nw)
-		ssos[i] = startSSOOn(t, ch, func(ctx context.Context, _ string, e *sso.Entry) error {
-			var errs []error
-			for _, k := range e.SessionKeys() {
-				if k.ManagerName() == name {
-					errs = append(errs, bms[i].Invalidate(ctx, k.ID))
-				}
-			}
-			return errors.Join(errs...)
-		})
-		bm, err := backup.NewManager(backup.Config{Channel: ch, Name: name, CookiePath: "/b",
-			ExpireInterval: 20 * time.Millisecond, NamedListener: ssos[i].BackupListeners("localhost", "/b")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = bm.Stop(ctx) })
-		bms[i] = bm
-		pages[i] = ssos[i].Wrap(bm.Wrap(ssos[i].AssociateBackup(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			q := backup.FromContext(r.Context())
-			if r.URL.Path == "/b/logout" {
-				if err := q.Invalidate(); err != nil {
-					t.Error(err)
-				}
-				return
-			}
-			s, err := q.Create()
-			if err == nil && r.URL.Path == "/b/short" {
-				s.SetMaxInactive(time.Second)
-			}
-			if err == nil {
-				err = s.Set("seen", true)
-			}
-			if err != nil {
+	page := func(w http.ResponseWriter, r *http.Request) {
+		q := backup.FromContext(r.Context())
+		if r.URL.Path == "/b/logout" {
+			if err := q.Invalidate(); err != nil {
 				t.Error(err)
 			}
-		}), "localhost", "/b")))
-	}
-	for _, bm := range bms {
-		if err := bm.Start(ctx); err != nil {
-			t.Fatal(err)
+			return
+		}
+		s, err := q.Create()
+		if err == nil && r.URL.Path == "/b/short" {
+			s.SetMaxInactive(time.Second)
+		}
+		if err == nil {
+			err = s.Set("seen", true)
+		}
+		if err != nil {
+			t.Error(err)
 		}
 	}
-	seeEachOther(t, bms[0].Map(), bms[1].Map(), ssos[0].Map(), ssos[1].Map())
+	_, ssos, pages := startBackupSSOs(t, nw, page, [2]backup.Config{
+		{ExpireInterval: 20 * time.Millisecond}, {ExpireInterval: 20 * time.Millisecond}})
 	signedOn := func(id string) error {
 		for i, s := range ssos {
 			if e, err := s.Lookup(ctx, id); err != nil || e != nil {

@@ -2,7 +2,6 @@ package sso_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,48 +23,20 @@ import (
 func TestBackupRenameKeepsEntryInSync(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	const name = "localhost#/b"
-	bms := make([]*backup.Manager, 2)
-	ssos := make([]*sso.SSO, 2)
-	pages := make([]http.Handler, 2)
-	for i, route := range []string{"a", "b"} {
-		ch := newChannel(t, nw)
-		ssos[i] = startSSOOn(t, ch, func(ctx context.Context, _ string, e *sso.Entry) error {
-			var errs []error
-			for _, k := range e.SessionKeys() {
-				if k.ManagerName() == name {
-					errs = append(errs, bms[i].Invalidate(ctx, k.ID))
-				}
-			}
-			return errors.Join(errs...)
-		})
-		bm, err := backup.NewManager(backup.Config{Channel: ch, Name: name, JvmRoute: route, CookiePath: "/b",
-			NamedListener: ssos[i].BackupListeners("localhost", "/b")})
+	page := func(w http.ResponseWriter, r *http.Request) {
+		q := backup.FromContext(r.Context())
+		s, err := q.Session()
+		if s == nil && err == nil {
+			s, err = q.Create()
+		}
+		if err == nil {
+			err = s.Set("seen", true)
+		}
 		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = bm.Stop(ctx) })
-		bms[i] = bm
-		pages[i] = ssos[i].Wrap(bm.Wrap(ssos[i].AssociateBackup(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			q := backup.FromContext(r.Context())
-			s, err := q.Session()
-			if s == nil && err == nil {
-				s, err = q.Create()
-			}
-			if err == nil {
-				err = s.Set("seen", true)
-			}
-			if err != nil {
-				t.Error(err)
-			}
-		}), "localhost", "/b")))
-	}
-	for _, bm := range bms {
-		if err := bm.Start(ctx); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 	}
-	seeEachOther(t, bms[0].Map(), bms[1].Map(), ssos[0].Map(), ssos[1].Map())
+	bms, ssos, pages := startBackupSSOs(t, nw, page, [2]backup.Config{{JvmRoute: "a"}, {JvmRoute: "b"}})
 
 	id, err := ssos[0].Register(ctx, &sso.Entry{Principal: &delta.Principal{Name: "ann"}, AuthType: "FORM"})
 	if err != nil {

@@ -51,20 +51,7 @@ func TestChangeIDKeepsEntryInSync(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	ch := newChannel(t, nw)
 	s := startSSOOn(t, ch, nil)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
-	t.Cleanup(func() { _ = cl.Close(ctx) })
-	m, err := cl.NewManager(delta.Config{Name: "localhost#/app", Replication: delta.ReplicateAcked, MemberWait: -1,
-		ExpireInterval: -1, NamedListener: s.Listeners("localhost", "/app")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mw, err := delta.NewMiddleware(m, delta.HTTPConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, mw := startSSOApp(t, ch, s, nil)
 	page := s.Wrap(mw.Wrap(s.AssociateDelta(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rq := delta.FromContext(r.Context())
 		if err := rq.Set("seen", true); err != nil {

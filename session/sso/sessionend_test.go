@@ -45,20 +45,7 @@ func TestSessionEndEndsSignOn(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Stop(context.Background()) })
-		cl := delta.NewCluster(ch, delta.ClusterConfig{Logger: logger})
-		t.Cleanup(func() { _ = cl.Close(ctx) })
-		m, err := cl.NewManager(delta.Config{Name: "localhost#/app", Replication: delta.ReplicateAcked, MemberWait: -1,
-			ExpireInterval: -1, NamedListener: s.Listeners("localhost", "/app")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		mw, err := delta.NewMiddleware(m, delta.HTTPConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, mw := startSSOApp(t, ch, s, logger)
 		ssos, ms = append(ssos, s), append(ms, m)
 		pages = append(pages, s.Wrap(mw.Wrap(s.AssociateDelta(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := delta.FromContext(r.Context()).Set("seen", true); err != nil {

@@ -3,6 +3,7 @@ package sso_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -52,6 +53,29 @@ func startSSOWith(t *testing.T, nw *channeltest.Network, names []string,
 		so = signedOff(ms)
 	}
 	return startSSOOn(t, ch, so), ms
+}
+
+// startSSOApp starts on ch a cluster logging to logger (nil: nowhere) and a manager of
+// the application localhost#/app (acknowledged replication, no sweep of its own) whose
+// NamedListener is s's Listeners, and returns the manager and its middleware.
+func startSSOApp(t *testing.T, ch *channel.Channel, s *sso.SSO, logger *slog.Logger) (*delta.Manager, *delta.Middleware) {
+	t.Helper()
+	ctx := context.Background()
+	cl := delta.NewCluster(ch, delta.ClusterConfig{Logger: logger})
+	t.Cleanup(func() { _ = cl.Close(ctx) })
+	m, err := cl.NewManager(delta.Config{Name: "localhost#/app", Replication: delta.ReplicateAcked, MemberWait: -1,
+		ExpireInterval: -1, NamedListener: s.Listeners("localhost", "/app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mw, err := delta.NewMiddleware(m, delta.HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, mw
 }
 
 // newChannel starts a channel on nw.
