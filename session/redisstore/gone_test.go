@@ -22,13 +22,7 @@ func TestSaveOfASessionLostByRedisIsSessionGone(t *testing.T) {
 	r := startRedis(t)
 	st := newStore(t, r, redisstore.Config{})
 	ctx := context.Background()
-	s := st.NewSession()
-	if err := s.Set("count", 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := savedSession(t, st, "count", 1)
 	loaded, err := st.Load(ctx, s.ID())
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gotribes/tribes/internal/testenv"
 	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/session/redisstore"
 )
 
@@ -156,4 +158,44 @@ func lookPath(t *testing.T, name string) string {
 		testenv.Missing(t, "%s not installed: %v", name, err)
 	}
 	return p
+}
+
+// savedSession makes a session in st with attribute name set to v, and saves it.
+func savedSession(t *testing.T, st *redisstore.Store, name string, v any) *redisstore.Session {
+	t.Helper()
+	s := st.NewSession()
+	if err := s.Set(name, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// storeState writes state, encoded as st stores it, under its id in r (as other
+// software sharing the format, or an attacker, could), for a minute.
+func storeState(t *testing.T, r *redisServer, st *redisstore.Store, state *delta.SessionState) {
+	t.Helper()
+	data, err := st.EncodeForTest(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.client().Set(context.Background(), st.Key(state.ID), data, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadUnlessCorrupt loads session id from st: nil if Load refuses it as ErrCorrupt, and
+// a failed test for any other error.
+func loadUnlessCorrupt(t *testing.T, st *redisstore.Store, id string) *redisstore.Session {
+	t.Helper()
+	s, err := st.Load(context.Background(), id)
+	if err != nil {
+		if !errors.Is(err, redisstore.ErrCorrupt) {
+			t.Fatalf("load: %v, want ErrCorrupt", err)
+		}
+		return nil
+	}
+	return s
 }

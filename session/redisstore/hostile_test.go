@@ -2,10 +2,8 @@ package redisstore_test
 
 import (
 	"context"
-	"errors"
 	"math"
 	"testing"
-	"time"
 
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/session/redisstore"
@@ -22,18 +20,9 @@ func TestStoredMaxVersionIsCorrupt(t *testing.T) {
 	ctx := context.Background()
 	state := delta.SessionState{ID: "MAXVERSION", CreationTime: 1000, LastAccessedTime: 2000, MaxInactive: 600,
 		Version: math.MaxUint64}
-	data, err := st.EncodeForTest(&state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.client().Set(ctx, st.Key(state.ID), data, time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := st.Load(ctx, state.ID)
-	if err != nil {
-		if !errors.Is(err, redisstore.ErrCorrupt) {
-			t.Fatalf("load: %v, want ErrCorrupt", err)
-		}
+	storeState(t, r, st, &state)
+	s := loadUnlessCorrupt(t, st, state.ID)
+	if s == nil {
 		return
 	}
 	if err := s.Set("k", "v"); err != nil {
@@ -54,7 +43,6 @@ func TestStoredMaxVersionIsCorrupt(t *testing.T) {
 func TestStoredDuplicateAttributeIsCorrupt(t *testing.T) {
 	r := startRedis(t)
 	st := newStore(t, r, redisstore.Config{})
-	ctx := context.Background()
 	a, err := delta.GobCodec{}.Marshal("ada")
 	if err != nil {
 		t.Fatal(err)
@@ -65,18 +53,9 @@ func TestStoredDuplicateAttributeIsCorrupt(t *testing.T) {
 	}
 	state := delta.SessionState{ID: "DUPLICATE", CreationTime: 1000, LastAccessedTime: 2000, MaxInactive: 600,
 		Version: 3, Attributes: []delta.NamedValue{{Name: "user", Value: a}, {Name: "user", Value: b}}}
-	data, err := st.EncodeForTest(&state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.client().Set(ctx, st.Key(state.ID), data, time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := st.Load(ctx, state.ID)
-	if err != nil {
-		if !errors.Is(err, redisstore.ErrCorrupt) {
-			t.Fatalf("load: %v, want ErrCorrupt", err)
-		}
+	storeState(t, r, st, &state)
+	s := loadUnlessCorrupt(t, st, state.ID)
+	if s == nil {
 		return
 	}
 	if err := s.Remove("user"); err != nil {

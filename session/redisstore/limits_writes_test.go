@@ -54,13 +54,7 @@ func TestTouchKeepsAConcurrentSavesTTL(t *testing.T) {
 	r := startRedis(t)
 	ctx := context.Background()
 	st := newStore(t, r, redisstore.Config{MaxInactiveInterval: time.Hour})
-	s := st.NewSession()
-	if err := s.Set("user", "ada"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := savedSession(t, st, "user", "ada")
 	writer, err := st.Load(ctx, s.ID()) // request 1: makes the session permanent
 	if err != nil {
 		t.Fatal(err)
@@ -161,13 +155,7 @@ func TestLoadReadsNoMoreThanTheSizeLimit(t *testing.T) {
 		t.Errorf("Load of a 32 MiB value: %v, want ErrCorrupt", err)
 	}
 
-	s := st.NewSession()
-	if err := s.Set("v", strings.Repeat("x", limit/2)); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := savedSession(t, st, "v", strings.Repeat("x", limit/2))
 	if got, err := st.Load(ctx, s.ID()); err != nil || got.Version() != 1 {
 		t.Fatalf("Load of a session within the limit: %v, %v", got, err)
 	}

@@ -20,13 +20,7 @@ func TestSaveAfterConcurrentRenameIsNotSessionGone(t *testing.T) {
 	r := startRedis(t)
 	st := newStore(t, r, redisstore.Config{})
 	ctx := context.Background()
-	s := st.NewSession()
-	if err := s.Set("count", 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := savedSession(t, st, "count", 1)
 	old := s.ID()
 	renaming, err := st.Load(ctx, old)
 	if err != nil {

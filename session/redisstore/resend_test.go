@@ -59,13 +59,7 @@ func TestSaveResentAfterACompetingSaveSucceeds(t *testing.T) {
 		}
 	}
 
-	s := st.NewSession()
-	if err := s.Set("count", 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := savedSession(t, st, "count", 1)
 	cur := s.ID() // the session's id, changed by the rename
 
 	t.Run("save", func(t *testing.T) {

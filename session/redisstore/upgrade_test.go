@@ -32,13 +32,7 @@ func TestRenamedIDIsNoSessionToThePreviousRelease(t *testing.T) {
 	st := newStore(t, r, redisstore.Config{})
 	c := r.client()
 	ctx := context.Background()
-	s := st.NewSession()
-	if err := s.Set("user", "ada"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := savedSession(t, st, "user", "ada")
 	old := s.ID()
 	id, err := s.ChangeID()
 	if err != nil {
