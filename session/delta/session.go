@@ -134,6 +134,21 @@ func (s *Session) ID() string {
 	return s.id
 }
 
+// lockValid locks s for a change. It returns ErrNoSession for a nil session, and
+// ErrInvalidSession, s unlocked again, for an invalidated one; after nil the caller
+// holds s.mu and unlocks it.
+func (s *Session) lockValid() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	if !s.valid {
+		s.mu.Unlock()
+		return ErrInvalidSession
+	}
+	return nil
+}
+
 // Manager returns the manager the session belongs to.
 func (s *Session) Manager() *Manager {
 	if s == nil {
@@ -249,18 +264,14 @@ func (s *Session) MaxInactiveInterval() time.Duration {
 
 // SetMaxInactiveInterval changes the idle timeout (whole seconds); d <= 0 means never.
 func (s *Session) SetMaxInactiveInterval(d time.Duration) error {
-	if s == nil {
-		return ErrNoSession
-	}
 	sec := int32(-1)
 	if d > 0 {
 		sec = int32(min(max(d/time.Second, 1), 1<<31-1))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.valid {
-		return ErrInvalidSession
+	if err := s.lockValid(); err != nil {
+		return err
 	}
+	defer s.mu.Unlock()
 	s.maxInactive = sec
 	s.record(Action{Type: ActionMaxInterval, Op: OpSet, Name: nameMaxInterval, Value: encodeInterval(sec)})
 	return nil
@@ -326,10 +337,8 @@ func (s *Session) set(name string, v any) (n notice, ok bool, err error) {
 	if err != nil {
 		return n, false, err
 	}
-	s.mu.Lock()
-	if !s.valid {
-		s.mu.Unlock()
-		return n, false, ErrInvalidSession
+	if err := s.lockValid(); err != nil {
+		return n, false, err
 	}
 	// The entry keeps the stamp of the value it replaces until the request's delta
 	// stamps it (takeDelta): meanwhile, a change from another node older than that value
@@ -399,11 +408,10 @@ func (s *Session) update(name string, f func(old any) (any, error)) (n notice, o
 
 // current returns attribute name (nil if missing), or why it cannot be read.
 func (s *Session) current(name string) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.valid {
-		return nil, ErrInvalidSession
+	if err := s.lockValid(); err != nil {
+		return nil, err
 	}
+	defer s.mu.Unlock()
 	i := s.find(name)
 	if i < 0 {
 		return nil, nil
@@ -430,10 +438,8 @@ func (s *Session) Remove(name string) error {
 // remove is Remove without telling the listeners: it returns the notice for them, if any
 // (ok).
 func (s *Session) remove(name string) (n notice, ok bool, err error) {
-	s.mu.Lock()
-	if !s.valid {
-		s.mu.Unlock()
-		return n, false, ErrInvalidSession
+	if err := s.lockValid(); err != nil {
+		return n, false, err
 	}
 	i := s.find(name)
 	if i < 0 {
@@ -452,14 +458,10 @@ func (s *Session) remove(name string) (n notice, ok bool, err error) {
 // replication: call it after mutating a value in place. A missing attribute is not an
 // error.
 func (s *Session) MarkDirty(name string) error {
-	if s == nil {
-		return ErrNoSession
+	if err := s.lockValid(); err != nil {
+		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.valid {
-		return ErrInvalidSession
-	}
 	i := s.find(name)
 	if i < 0 {
 		return nil

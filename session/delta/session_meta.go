@@ -19,14 +19,10 @@ func (s *Session) Principal() *Principal {
 // principal travel in Java's form with either codec: a value with no Java form (see
 // JavaValueCodec) is refused with an error wrapping ErrNoJavaForm, the session unchanged.
 func (s *Session) SetPrincipal(p *Principal) error {
-	if s == nil {
-		return ErrNoSession
+	if err := s.lockValid(); err != nil {
+		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.valid {
-		return ErrInvalidSession
-	}
 	if p == nil {
 		s.principal = nil
 		s.record(Action{Type: ActionPrincipal, Op: OpRemove, Name: namePrincipal})
@@ -53,14 +49,10 @@ func (s *Session) AuthType() string {
 
 // SetAuthType sets (empty: removes) the authentication type.
 func (s *Session) SetAuthType(t string) error {
-	if s == nil {
-		return ErrNoSession
+	if err := s.lockValid(); err != nil {
+		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.valid {
-		return ErrInvalidSession
-	}
 	s.authType = t
 	if t == "" {
 		s.record(Action{Type: ActionAuthType, Op: OpRemove, Name: nameAuthType})
@@ -88,14 +80,10 @@ func (s *Session) Note(name string) (string, bool) {
 
 // SetNote sets note name.
 func (s *Session) SetNote(name, value string) error {
-	if s == nil {
-		return ErrNoSession
+	if err := s.lockValid(); err != nil {
+		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.valid {
-		return ErrInvalidSession
-	}
 	s.setNote(name, value)
 	s.record(Action{Type: ActionNote, Op: OpSet, Name: name, Value: []byte(value)})
 	return nil
@@ -103,14 +91,10 @@ func (s *Session) SetNote(name, value string) error {
 
 // RemoveNote removes note name.
 func (s *Session) RemoveNote(name string) error {
-	if s == nil {
-		return ErrNoSession
+	if err := s.lockValid(); err != nil {
+		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.valid {
-		return ErrInvalidSession
-	}
 	if s.removeNote(name) {
 		s.record(Action{Type: ActionNote, Op: OpRemove, Name: name})
 	}
@@ -121,14 +105,10 @@ func (s *Session) RemoveNote(name string) error {
 // is told when the session is destroyed, and of its id changes if it is an IDListener,
 // on every node where that name is configured.
 func (s *Session) AttachListener(name string) error {
-	if s == nil {
-		return ErrNoSession
+	if err := s.lockValid(); err != nil {
+		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.valid {
-		return ErrInvalidSession
-	}
 	if !slices.Contains(s.named, name) {
 		s.named = append(s.named, name)
 		s.record(Action{Type: ActionListener, Op: OpSet, Name: name, Value: []byte{}})
@@ -145,14 +125,10 @@ func (s *Session) listenerNames() []string {
 
 // DetachListener detaches a named listener.
 func (s *Session) DetachListener(name string) error {
-	if s == nil {
-		return ErrNoSession
+	if err := s.lockValid(); err != nil {
+		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.valid {
-		return ErrInvalidSession
-	}
 	if i := slices.Index(s.named, name); i >= 0 {
 		s.named = slices.Delete(s.named, i, i+1)
 		s.record(Action{Type: ActionListener, Op: OpRemove, Name: name})

@@ -130,6 +130,10 @@ func TestNilSession(t *testing.T) {
 		"SetNote":    s.SetNote("n", "v"),
 		"SetAuth":    s.SetAuthType("FORM"),
 		"SetTimeout": s.SetMaxInactiveInterval(time.Minute),
+		"SetPrinc":   s.SetPrincipal(&delta.Principal{Name: "ann"}),
+		"RemoveNote": s.RemoveNote("n"),
+		"Attach":     s.AttachListener("sso"),
+		"Detach":     s.DetachListener("sso"),
 	} {
 		if !errors.Is(err, delta.ErrNoSession) {
 			t.Errorf("%s on nil: %v", name, err)
@@ -154,6 +158,38 @@ func inc(old any) (any, error) {
 
 // 32 concurrent requests of one session each add one with Update: none is lost, here or on
 // the other nodes, and each request saw a different value.
+// TestChangesOfAnInvalidatedSessionRefused: every change of a session after its
+// invalidation is ErrInvalidSession, and changes nothing.
+func TestChangesOfAnInvalidatedSessionRefused(t *testing.T) {
+	_, a, _, _ := three(t, delta.Config{})
+	s := create(t, a, "k", "v")
+	if err := a.m.Invalidate(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"Set":        s.Set("k", "again"),
+		"Remove":     s.Remove("k"),
+		"MarkDirty":  s.MarkDirty("k"),
+		"SetNote":    s.SetNote("n", "w"),
+		"RemoveNote": s.RemoveNote("n"),
+		"SetAuth":    s.SetAuthType("FORM"),
+		"SetPrinc":   s.SetPrincipal(&delta.Principal{Name: "ann"}),
+		"SetTimeout": s.SetMaxInactiveInterval(time.Minute),
+		"Attach":     s.AttachListener("sso"),
+		"Detach":     s.DetachListener("sso"),
+	} {
+		if !errors.Is(err, delta.ErrInvalidSession) {
+			t.Errorf("%s on an invalidated session: %v, want ErrInvalidSession", name, err)
+		}
+	}
+	if _, err := s.Update("k", func(any) (any, error) { return 1, nil }); !errors.Is(err, delta.ErrInvalidSession) {
+		t.Errorf("Update on an invalidated session: %v, want ErrInvalidSession", err)
+	}
+	if s.AuthType() != "" || s.Principal() != nil {
+		t.Errorf("an invalidated session changed: auth type %q, principal %v", s.AuthType(), s.Principal())
+	}
+}
+
 func TestUpdateConcurrentRequests(t *testing.T) {
 	_, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked})
 	h := wrap(t, a, delta.HTTPConfig{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
