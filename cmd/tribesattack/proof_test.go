@@ -189,6 +189,47 @@ func TestNoAckReaderReachesTheAckDefence(t *testing.T) {
 	}
 }
 
+// TestNoAckReadersLeaveTheirAcksUnread: no-ack-reader's connections must not read what
+// the target sends them. They wrote through stream, whose watch for the target's close
+// (closedByPeer) read every byte that came back: the target's ACK writes never blocked
+// (300 000 ACKs on 4 connections in 2 s), and the attack passed only on the pauses the
+// target counted for ACK writes under way at its sweeper's tick, which had not blocked.
+// Here a target writes 8 MiB to the attacker's connection: it must block, the attacker
+// reading none.
+func TestNoAckReadersLeaveTheirAcksUnread(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const total = 8 << 20
+	wrote := make(chan int, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			wrote <- -1
+			return
+		}
+		defer c.Close()
+		go func() { _, _ = io.Copy(io.Discard, c) }() // the attacker's frames
+		// Blocks once the attacker's receive buffer and this send buffer are full, until
+		// the attacker closes the connection as the attack ends.
+		n, _ := c.Write(make([]byte, total))
+		wrote <- n
+	}()
+	var st streamed
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	unreadStream(ctx, ln.Addr().String(), []byte("frames"), &st)
+	cancel()
+	n := <-wrote
+	if n < 0 || st.conns.Load() == 0 {
+		t.Fatalf("the attacker did not connect (%d connections)", st.conns.Load())
+	}
+	if n == total {
+		t.Errorf("the attacker read all %d bytes the target sent: its ACKs would never pile up", n)
+	}
+}
+
 // TestNoAckReaderFailsWithoutTheAckDefence: no-ack-reader's own outcome must count a
 // breach when the target shows no sign of its ACK defence. Here member B's unique id, as
 // the attack knows it, is one the target does not have: its frames are a non-member's,
