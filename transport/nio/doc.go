@@ -118,10 +118,13 @@
 //     FrameTimeout, reading per-connection timestamps of a clock it advances each tick
 //     (a quarter of the shorter timeout, at most 1 s): no system call per frame. A blocked
 //     ACK write (the peer does not read its ACKs, and the socket buffers are full) stops
-//     the goroutine, so nothing more is read or decoded; a write blocked for longer than a
-//     tick counts in Stats.AckPauses, and one blocked for FrameTimeout closes the
-//     connection (Stats.ConnsStalled). Unread ACKs are bounded by the socket buffers
-//     (TxBufSize and the peer's) instead of MaxConnOutboundBytes.
+//     the goroutine, so nothing more is read or decoded. It is stamped with the time it
+//     blocked, when the socket did not take it at once; blocked for longer than a tick it
+//     counts in Stats.AckPauses, and for FrameTimeout it closes the connection
+//     (Stats.ConnsStalled). A write the socket takes at once is never counted, however
+//     late its goroutine runs (TestAckWriteHeldOverTicksIsNoPause). Unread ACKs are
+//     bounded by the socket buffers (TxBufSize and the peer's) instead of
+//     MaxConnOutboundBytes.
 //   - Budget: frames of 32 KiB or more are reserved in MaxPendingBytes as with gnet; the
 //     bytes of a smaller partial frame are counted in Stats.PendingBytes but bounded by the
 //     connection's buffer (64 KiB) rather than refused against the budget. A frame above

@@ -194,15 +194,35 @@ func (gc *gconn) writeAck(frame []byte, ctr *atomic.Uint64) {
 	}
 }
 
-// write writes ACK frames to the peer. While it blocks (the peer does not read) the
-// sweeper sees writeSince, counts an ack pause and closes the connection after
-// FrameTimeout.
+// write writes ACK frames to the peer. What the socket's send buffer does not take at
+// once (the peer does not read) it writes waiting, with writeSince set: the sweeper counts
+// an ack pause when that wait lasts over a tick, and closes the connection after
+// FrameTimeout. A write the socket takes at once never sets writeSince, so that a
+// goroutine slow to make it (descheduled on a loaded machine) is not taken for a peer
+// that does not read.
 func (gc *gconn) write(b []byte) bool {
-	gc.writeSince.Store(gc.np.now.Load())
+	if ackWriteHook != nil {
+		ackWriteHook(gc)
+	}
+	if gc.sock.canTryWrite() {
+		n, err := gc.sock.WriteNoWait(b)
+		if err != nil {
+			return false
+		}
+		if b = b[n:]; len(b) == 0 {
+			return true
+		}
+	}
+	gc.writeSince.Store(time.Now().UnixNano())
 	_, err := gc.sock.Write(b)
 	gc.writeSince.Store(0)
 	return err == nil
 }
+
+// ackWriteHook, nil but in tests, runs as a connection's goroutine begins an ACK write,
+// before its first system call: a test holds the goroutine there across the sweeper's
+// ticks, as a loaded machine's scheduler may (TestAckWriteHeldOverTicksIsNoPause).
+var ackWriteHook func(gc *gconn)
 
 // readDirect is the decoder's direct read (decoder.direct): a blocking read of a large
 // frame's remaining bytes into its buffer, under FrameTimeout like any partial frame.

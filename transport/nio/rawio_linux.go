@@ -126,6 +126,9 @@ func (s *rawSock) WriteNoWait(b []byte) (int, error) {
 	return s.rawWrite(b, s.tryWriteFn)
 }
 
+// canTryWrite reports whether WriteNoWait returns without waiting: with a raw socket.
+func (s *rawSock) canTryWrite() bool { return s.rc != nil }
+
 // rawWrite writes b with fn (writeFn or tryWriteFn) through the raw connection.
 func (s *rawSock) rawWrite(b []byte, fn func(uintptr) bool) (int, error) {
 	s.wbuf, s.wn, s.werrno = b, 0, 0

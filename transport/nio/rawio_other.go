@@ -13,6 +13,9 @@ func (s *rawSock) Write(b []byte) (int, error) { return s.alt.Write(b) }
 // WriteNoWait is net.Conn's Write, which waits: raw system calls are only used on Linux.
 func (s *rawSock) WriteNoWait(b []byte) (int, error) { return s.alt.Write(b) }
 
+// canTryWrite is false: WriteNoWait waits.
+func (s *rawSock) canTryWrite() bool { return false }
+
 // init sets the fallback, which does every call here.
 func (s *rawSock) init(_ syscall.RawConn, alt sockIO) { s.alt = alt }
 
