@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -151,9 +152,7 @@ func runAttack(ctx context.Context, cfg suiteConfig, a attack) result {
 
 	c.resetPeak()
 	log0 := c.nodes[0].logBytes.Load()
-	actx, cancel := context.WithTimeout(ctx, cfg.duration)
-	out, err := a.run(actx, c)
-	cancel()
+	out, err := runTimed(ctx, cfg.duration, c, a)
 	r.Note, r.Breaches = out.note, out.breaches
 	if err != nil {
 		r.Err = err.Error()
@@ -197,6 +196,23 @@ func runAttack(ctx context.Context, cfg suiteConfig, a attack) result {
 		r.Changed = max(r.Changed, st.SessionsChanged)
 	}
 	return r
+}
+
+// errNoTimeLeft is runTimed's error for an attack it did not start: the suite's context
+// ends before the attack's duration would.
+var errNoTimeLeft = errors.New("the suite's time ran out before the attack")
+
+// runTimed runs a against c for d, or not at all if ctx ends before d passed: an attack
+// cut short by the suite's own deadline (a slow build and slow clusters on a loaded
+// machine) showed less than it should, or nothing ("not one connection reached the
+// target" when it began with no time left), and that is not the target's doing.
+func runTimed(ctx context.Context, d time.Duration, c *cluster, a attack) (outcome, error) {
+	if end, ok := ctx.Deadline(); ctx.Err() != nil || ok && time.Until(end) < d {
+		return outcome{}, fmt.Errorf("%w (%s needs %v)", errNoTimeLeft, a.name, d)
+	}
+	actx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return a.run(actx, c)
 }
 
 // sleep waits d or until ctx ends.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -32,9 +33,11 @@ func TestSuite(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "the attack suite needs root (a packet socket on lo, /proc/PID/clear_refs)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	bctx, bcancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	exe := buildAttacker(bctx, t)
+	bcancel()
+	ctx, cancel := context.WithTimeout(context.Background(), suiteBudget(t))
 	defer cancel()
-	exe := buildAttacker(ctx, t)
 	var progress bytes.Buffer
 	results := runSuite(ctx, defaultSuite(exe, true), "", &progress, false)
 	var table bytes.Buffer
@@ -70,6 +73,20 @@ func TestSuite(t *testing.T) {
 		check(r.LogBytes <= logLimit, "%d log bytes, limit %d", r.LogBytes, logLimit)
 		check(r.Breaches == 0, "the defence let %d through: %s", r.Breaches, r.Note)
 	}
+}
+
+// suiteBudget is the time the suite gets: what is left of the test binary's deadline
+// (go test -timeout) but a minute, 10 minutes without one. The suite takes about 90 s on
+// an idle machine; a fixed 4 minutes that included the command's build could run out on
+// a loaded one (the build alone, its cache cold, took 90 s at a load average of 16)
+// before the last attacks, and one begun with no time left reported "not one connection
+// reached the target" (runTimed now refuses to start it).
+func suiteBudget(t *testing.T) time.Duration {
+	end, ok := t.Deadline()
+	if !ok {
+		return 10 * time.Minute
+	}
+	return max(time.Until(end)-time.Minute, time.Minute)
 }
 
 // buildAttacker builds this command (without the race detector) into a temporary
@@ -123,5 +140,32 @@ func TestStartClusterRetriesWhenAPortIsTaken(t *testing.T) {
 	}
 	if c.nodes[2].addr == taken.Addr().String() {
 		t.Errorf("node C runs on the taken port %s", c.nodes[2].addr)
+	}
+}
+
+// TestAttackWithoutTimeLeftIsNotRun: an attack that the suite's deadline would cut short
+// is not started, and its error says so. fd-exhaustion begun with its context already
+// ended reported "not one connection reached the target", which blames the target (a
+// loaded CI run failed so), and begun with less than its duration it showed less than it
+// should.
+func TestAttackWithoutTimeLeftIsNotRun(t *testing.T) {
+	c, tr := startTarget(t)
+	var fd attack
+	for _, a := range attacks {
+		if a.name == "fd-exhaustion" {
+			fd = a
+		}
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	short, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for name, ctx := range map[string]context.Context{"ended": ended, "1 s left": short} {
+		if _, err := runTimed(ctx, 2500*time.Millisecond, c, fd); !errors.Is(err, errNoTimeLeft) {
+			t.Errorf("%s: fd-exhaustion for 2.5 s: %v, want errNoTimeLeft", name, err)
+		}
+	}
+	if n := tr.Stats().ConnsAccepted; n != 0 {
+		t.Errorf("the attack ran: the target accepted %d connections", n)
 	}
 }
