@@ -279,8 +279,13 @@
 //   - When the ReceiveFunc refuses a message with channel.ErrNotMember (the channel's
 //     sender check), its connection is closed after the FAIL_ACK and the messages it still
 //     had queued are dropped (Stats.ConnsNonMember, logged rate-limited), so that a
-//     stranger flooding frames gets one delivery per connection. Workers take connections
-//     in FIFO order, each with its whole queue: there is no other per-peer fairness.
+//     stranger flooding frames gets one delivery per connection. The dropped ones are not
+//     acknowledged: on a connection that carried no member's frame, a non-member's USE_ACK
+//     frame without SYNC is acknowledged right before its own delivery, never in a run
+//     with the frames before it, so a stranger gets at most one ACK or FAIL_ACK per
+//     connection (TestStrangerGetsNoAckForFramesDroppedAfterTheRefusal). Workers take
+//     connections in FIFO order, each with its whole queue: there is no other per-peer
+//     fairness.
 //   - Frames that interceptors consume below the channel's sender check (failure-detector
 //     probes, a foreign domain's messages) are never refused. When the channel checks
 //     senders it gives the transport its check (channel.SenderChecker, SetSenderCheck),

@@ -120,8 +120,9 @@ func (gc *gconn) decodeAndDeliver() bool {
 			gc.frameSince.Store(0)
 		}
 		from, counted := gc.dec.takeArrival()
-		gc.batch = append(gc.batch, inItem{msg: r.message(&gc.dec, &cd), size: n,
-			ack: ackModeOf(channel.SendOptions(cd.Options)), from: from, counted: counted})
+		msg := r.message(&gc.dec, &cd)
+		gc.batch = append(gc.batch, inItem{msg: msg, size: n, ack: ackModeOf(channel.SendOptions(cd.Options)),
+			from: from, counted: counted, untrusted: !gc.dec.trusted.Load()})
 		frames++
 		nbytes += n
 	}
@@ -144,8 +145,10 @@ func (gc *gconn) decodeAndDeliver() bool {
 }
 
 // deliverBatch delivers the decoded frames in order. USE_ACK frames without SYNC are
-// acknowledged right before their delivery, a run of them with one write; with SYNC after
-// it. A non-member's message ends the connection: the rest is dropped.
+// acknowledged right before their delivery, a run of them with one write (a non-member's
+// frame on a connection that carried no member's starts a run of its own); with SYNC
+// after it. A non-member's message ends the connection: the rest is dropped, and none of
+// it acknowledged.
 func (gc *gconn) deliverBatch() bool {
 	r := gc.r
 	stranger := false
@@ -159,6 +162,9 @@ func (gc *gconn) deliverBatch() bool {
 		if it.ack == ackBefore {
 			k := 0
 			for j := i; j < len(gc.batch) && gc.batch[j].ack == ackBefore && k < len(ackRun)/len(wire.AckFrame); j++ {
+				if j > i && gc.batch[j].untrusted {
+					break
+				}
 				gc.batch[j].ack = ackNone
 				k++
 			}

@@ -22,14 +22,20 @@ type inItem struct {
 	ack     ackMode
 	from    wire.MemberKey // the sender the message counts as arriving from until processed
 	counted bool
+	// untrusted: a non-member's, decoded on a connection that carried no member's frame
+	// (receiver.vet). Such a frame's early ACK is written right before its own delivery,
+	// never in a run with an earlier frame's: the channel may refuse that one and the
+	// connection close, and this frame is then dropped unacknowledged.
+	untrusted bool
 }
 
 // rconn is the receiver's state for one inbound connection.
 //
 // The event loop decodes frames and queues them; a worker takes the whole queue at once and
 // processes it in order. With Config.DeliverOnEventLoop the loop delivers each frame and
-// writes its ACK itself instead (deliverNow), and nothing is queued. ACKs that may be written at decode time (USE_ACK without SYNC, and
-// nothing still waiting to be acknowledged by a worker) are written by the loop itself; all
+// writes its ACK itself instead (deliverNow), and nothing is queued. ACKs that may be written at decode time (USE_ACK without SYNC,
+// nothing still waiting to be acknowledged by a worker, and a connection that carried a
+// member's frame) are written by the loop itself; all
 // others by the worker (writeAck). The loop writes only while no worker's ACK is pending
 // and a worker only while one is, so they never write at once, and ACKs leave in frame
 // order.
@@ -138,14 +144,17 @@ func (rc *rconn) onTraffic() gnet.Action {
 		}
 		frames++
 		nbytes += n
+		msg := rc.message(&cd)
 		switch {
-		case mode == ackBefore && rc.pendingAcks.Load() == 0:
+		case mode == ackBefore && rc.pendingAcks.Load() == 0 && rc.dec.trusted.Load():
 			rc.early++ // written before the batch is queued, so before anything a worker writes
 			mode = ackNone
 		case mode != ackNone:
+			// A worker writes it; a non-member's ACK too, right before its delivery, so
+			// that none goes out for frames dropped once the channel refuses one of them.
 			rc.pendingAcks.Add(1)
 		}
-		rc.batch = append(rc.batch, inItem{msg: rc.message(&cd), size: n, ack: mode, from: from, counted: counted})
+		rc.batch = append(rc.batch, inItem{msg: msg, size: n, ack: mode, from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	if frames > 0 {

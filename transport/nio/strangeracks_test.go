@@ -1,0 +1,53 @@
+package nio
+
+import (
+	"errors"
+	"io"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
+
+// A stranger's USE_ACK frames (without SYNC) sent in one write get one ACK, that of the
+// frame the channel refuses (acknowledged before its delivery, as every such frame is):
+// the frames after it are dropped with the connection, unacknowledged. A run of ACKs
+// covered every such frame decoded before the first delivery (up to 32 on the goroutine
+// engine, all of a read on gnet), so the stranger was told that frames were received
+// which the receiver then dropped.
+func TestStrangerGetsNoAckForFramesDroppedAfterTheRefusal(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, cfg Config) {
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.SetSenderCheck(func(*channel.Member) bool { return false })
+		if err := tr.Start(t.Context(), channel.SvcTransport, func(*channel.Message) error { return channel.ErrNotMember }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Stop(t.Context(), channel.SvcTransport) })
+		b := &node{t: tr, member: memberOf(tr)}
+		src, _ := memberOf(tr).MarshalBinary()
+		var stream []byte
+		for range 8 {
+			stream = append(stream, frame(src, channel.OptUseAck, []byte("x"))...)
+		}
+		c := dialRaw(t, b)
+		if _, err := c.Write(stream); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+		got, err := io.ReadAll(c)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("reading until the receiver closed the connection: %v", err)
+		}
+		if len(got) != len(wire.AckFrame) {
+			t.Fatalf("the stranger got %d bytes (%d ACK frames), want the one ACK of its refused frame", len(got), len(got)/len(wire.AckFrame))
+		}
+		if st := tr.Stats(); st.ConnsNonMember != 1 || st.MessagesDelivered != 1 {
+			t.Fatalf("ConnsNonMember %d, MessagesDelivered %d; want 1, 1", st.ConnsNonMember, st.MessagesDelivered)
+		}
+	})
+}
