@@ -30,7 +30,7 @@ var ErrMalformed = errors.New("delta: malformed session message")
 
 // Defaults of BinaryCodec's limits.
 const (
-	DefaultMaxMessageSize = 64 << 20 // the transport's default frame limit
+	DefaultMaxMessageSize = 64 << 20 // 4 × transport/nio's default frame limit (16 MiB), which a message fragmented on its way may exceed
 	DefaultMaxValueSize   = 16 << 20
 	maxStringDefault      = 16 << 10
 	DefaultMaxEntries     = 1 << 20 // sessions or actions in one message

@@ -1,0 +1,91 @@
+package delta
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/transport/nio"
+)
+
+// The defaults docs/sessions.md, docs/failover.md and docs/consistency.md give, as
+// literal values rather than the constants, so that a changed constant fails here until
+// the documents follow it: a zero Config's and HTTPConfig's, and the bounds the pages
+// state in numbers.
+func TestDefaultsAsDocumented(t *testing.T) {
+	var c Config
+	c.Name = "localhost#/app"
+	if err := c.fill(); err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{cfg: c}
+	mw, err := NewMiddleware(m, HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name      string
+		got, want any
+	}{
+		{"MaxInactiveInterval", c.MaxInactiveInterval, 30 * time.Minute},
+		{"ExpireInterval", c.ExpireInterval, 60 * time.Second},
+		{"StateTransferTimeout", c.StateTransferTimeout, 60 * time.Second},
+		{"MemberWait", c.MemberWait, 3 * time.Second},
+		{"TransferIdleTimeout", c.TransferIdleTimeout, 10 * time.Second},
+		{"MaxConcurrentTransfers", c.MaxConcurrentTransfers, 2},
+		{"SendAllSessionsSize", c.SendAllSessionsSize, 1000},
+		{"TransferGCPercent", c.TransferGCPercent, 400},
+		{"AckedBatchWait", c.AckedBatchWait, 2 * time.Millisecond},
+		{"Codec", fmt.Sprintf("%T", c.Codec), "delta.GobCodec"},
+		{"Replication", c.Replication, ReplicateAsync},
+		{"HTTPConfig.ReadyTimeout", mw.cfg.ReadyTimeout, 10 * time.Second},
+		{"HTTPConfig.CookieName", mw.cfg.CookieName, "JSESSIONID"},
+		{"HTTPConfig.CookiePath", mw.cfg.CookiePath, "/"},
+		{"HTTPConfig.CookieSameSite", mw.cfg.CookieSameSite, http.SameSiteLaxMode},
+		{"BinaryCodec MaxMessageSize", BinaryCodec{}.maxMessage(), 64 << 20},
+		// codec.go: four times the transport's default frame limit (it said equal).
+		{"BinaryCodec MaxMessageSize / nio.DefaultMaxFrameSize", BinaryCodec{}.maxMessage() / nio.DefaultMaxFrameSize, 4},
+		// failover.md: at most 8 ids of failed renames kept.
+		{"maxUnsentRenames", maxUnsentRenames, 8},
+		// failover.md: the catch-up's log of sessions sent lately, its margin, and the
+		// record of removals and renames.
+		{"maxRecentSent", maxRecentSent, 65536},
+		{"catchUpSlack", catchUpSlack, 2 * time.Second},
+		{"maxRemovals", maxRemovals, 131072},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %v, documented %v", f.name, f.got, f.want)
+		}
+	}
+}
+
+// A session's failed renames keep the ids its members may still hold, at most
+// maxUnsentRenames (8, docs/failover.md), the oldest dropped first; the resends then go
+// from each kept id to the next and from the last to the session's id.
+func TestUnsentRenamesKeepTheNewestEight(t *testing.T) {
+	s := &Session{id: "current.a"}
+	var ids []string
+	for i := range 10 {
+		id := fmt.Sprintf("id%d.a", i)
+		ids = append(ids, id)
+		s.noteUnsentRename(id)
+	}
+	if got, want := s.unsentIDs(), ids[2:]; !slices.Equal(got, want) {
+		t.Fatalf("after 10 failed renames the session keeps %v, want the newest 8 %v", got, want)
+	}
+	msgs := s.unsentRenameMessages()
+	if len(msgs) != 8 {
+		t.Fatalf("%d renames to send again, want 8", len(msgs))
+	}
+	for i, msg := range msgs {
+		want := "current.a"
+		if i < 7 {
+			want = ids[i+3]
+		}
+		if msg.Event != EventChangeSessionID || msg.SessionID != ids[i+2] || msg.NewID != want {
+			t.Errorf("resend %d: %v %s -> %s, want %v %s -> %s", i, msg.Event, msg.SessionID, msg.NewID, EventChangeSessionID, ids[i+2], want)
+		}
+	}
+}
