@@ -12,8 +12,9 @@ import (
 )
 
 // The defaults a zero Config gets are the ones docs/operations.md gives in its Sizing
-// table and docs/security.md in its defences: the literal values, not the constants, so
-// that a changed constant fails here until the documents follow it.
+// table and docs/security.md in its defences, and the thresholds the package
+// documentation states in numbers: the literal values, not the constants, so that a
+// changed constant fails here until the documents follow it.
 func TestDefaultsAsDocumented(t *testing.T) {
 	tr, err := New(Config{})
 	if err != nil {
@@ -45,6 +46,27 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"TxBufSize", c.TxBufSize, 25188},
 		{"SenderRxBufSize", c.SenderRxBufSize, 25188},
 		{"SenderTxBufSize", c.SenderTxBufSize, -1},
+		{"DialTimeout", c.DialTimeout, 3 * time.Second}, // Timeout's
+		{"Address of DefaultConfig", DefaultConfig().Address, "127.0.0.1"},
+		// The package documentation's thresholds: payloads over 16 KiB written from the
+		// caller's slice; an idle connection peeked at after 100 ms; frames of 32 KiB or
+		// more assembled on their own; a goroutine connection's read buffer of 4 KiB growing
+		// to 64 KiB; gnet's pause waits 20 ms and overflows one read (256 KiB) past
+		// MaxConnQueueBytes; queues keep arrays of 256; restarts back off from 20 ms to 2 s,
+		// accepts from 5 ms to 1 s. (A goroutine connection keeps its array of decoded frames
+		// up to 256 too: keptItems, TestGoroutineConnectionReleasesItsBatchArray.)
+		{"inlineMax", inlineMax, 16 << 10},
+		{"staleAfter", staleAfter, 100 * time.Millisecond},
+		{"largeFrame", largeFrame, 32 << 10},
+		{"connBufMin", connBufMin, 4 << 10},
+		{"connBufMax", connBufMax, 64 << 10},
+		{"pauseWait", pauseWait, 20 * time.Millisecond},
+		{"readBufferCap", readBufferCap, 256 << 10},
+		{"maxKeptItems", maxKeptItems, 256},
+		{"restartMin", restartMin, 20 * time.Millisecond},
+		{"restartMax", restartMax, 2 * time.Second},
+		{"acceptMin", acceptMin, 5 * time.Millisecond},
+		{"acceptMax", acceptMax, time.Second},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s = %v, documented %v", f.name, f.got, f.want)
