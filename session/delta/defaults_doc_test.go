@@ -54,6 +54,17 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"maxRecentSent", maxRecentSent, 65536},
 		{"catchUpSlack", catchUpSlack, 2 * time.Second},
 		{"maxRemovals", maxRemovals, 131072},
+		// consistency.md: a removal's record kept twice the interval, an hour when it never
+		// expires, a minute at least; a refresh asks again every 250 ms; an overtaking
+		// delta waits the repair's 200 ms; waits that ran out turn waiting off for 8 ms,
+		// doubling up to 256 ms, with the default AckedBatchWait.
+		{"keepRemoval(never)", keepRemoval(0), time.Hour},
+		{"keepRemoval(10 s)", keepRemoval(10), time.Minute},
+		{"keepRemoval(30 min)", keepRemoval(1800), time.Hour},
+		{"refreshRetry", refreshRetry, 250 * time.Millisecond},
+		{"repairSettle", repairSettle, 200 * time.Millisecond},
+		{"waiting off at first", minQuietWaits * c.AckedBatchWait, 8 * time.Millisecond},
+		{"waiting off at most", maxQuietWaits * c.AckedBatchWait, 256 * time.Millisecond},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s = %v, documented %v", f.name, f.got, f.want)
