@@ -45,6 +45,9 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"HTTPConfig.CookiePath", mw.cfg.CookiePath, "/"},
 		{"HTTPConfig.CookieSameSite", mw.cfg.CookieSameSite, http.SameSiteLaxMode},
 		{"BinaryCodec MaxMessageSize", BinaryCodec{}.maxMessage(), 64 << 20},
+		// sessions.md, "What can be stored": values up to 16 MiB, names up to 16 KiB.
+		{"BinaryCodec MaxValueSize", BinaryCodec{}.maxValue(), 16 << 20},
+		{"BinaryCodec MaxStringLen", BinaryCodec{}.maxString(), 16 << 10},
 		// codec.go: four times the transport's default frame limit (it said equal).
 		{"BinaryCodec MaxMessageSize / nio.DefaultMaxFrameSize", BinaryCodec{}.maxMessage() / nio.DefaultMaxFrameSize, 4},
 		// failover.md: at most 8 ids of failed renames kept.
