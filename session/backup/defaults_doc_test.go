@@ -27,6 +27,8 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"ExpireInterval", DefaultExpireInterval, 60 * time.Second},
 		{"Limits.MaxSessionBytes", l.MaxSessionBytes, int64(16 << 20)},
 		{"Limits.Java.MaxExpansion", delta.DefaultMaxExpansion, 16},
+		// The routes of the map's session ids are read at most every 5 s.
+		{"routeScan", routeScan, 5 * time.Second},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s = %v, documented %v", f.name, f.got, f.want)
