@@ -1,6 +1,9 @@
 // Package doccheck holds the test that keeps README.md and docs/*.md true: every fenced
-// block in them is compiled, run or checked by TestDocs (go test ./internal/doccheck), and
-// TestNoOutsidePaths keeps file names of one machine out of the repository.
+// block in them is compiled, run or checked by TestDocs (go test ./internal/doccheck),
+// TestLinksResolve checks that their relative links name files and headings that exist,
+// TestDocsNameEveryTestDependency that the README and getting-started.md name every
+// package the test dependencies' install script installs, and TestNoOutsidePaths keeps
+// file names of one machine out of the repository.
 //
 // What happens to a block depends on its language and on an optional annotation, an HTML
 // comment on the line right before the opening fence (invisible on a rendered page):
