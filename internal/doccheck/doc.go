@@ -1,6 +1,7 @@
 // Package doccheck holds the test that keeps README.md and docs/*.md true: every fenced
 // block in them is compiled, run or checked by TestDocs (go test ./internal/doccheck),
 // TestLinksResolve checks that their relative links name files and headings that exist,
+// TestCitedTestsExist that every test they and the packages' documentation cite exists,
 // TestDocsNameEveryTestDependency that the README and getting-started.md name every
 // package the test dependencies' install script installs, and TestNoOutsidePaths keeps
 // file names of one machine out of the repository.
