@@ -167,8 +167,11 @@ type Config struct {
 	// never waits (no Tomcat equivalent: Tomcat sends each request's message on its own).
 	AckedBatchWait time.Duration
 
-	// SkipStateTransfer starts the manager without asking other nodes for their sessions
-	// (Tomcat stateTransferTimeout 0).
+	// SkipStateTransfer starts the manager without asking other nodes for their sessions:
+	// it is ready at once and holds only what they replicate from then on
+	// (TestSkipStateTransferAsksNoMember). No Tomcat equivalent: Tomcat's
+	// stateTransferTimeout 0 still asks, and takes the sessions when they come, without
+	// waiting for them.
 	SkipStateTransfer bool
 	// StateTransferTimeout bounds the whole state transfer, MemberWait included. 0 means
 	// DefaultStateTransferTimeout; negative waits forever.
