@@ -2,6 +2,8 @@
 // block in them is compiled, run or checked by TestDocs (go test ./internal/doccheck),
 // TestLinksResolve checks that their relative links name files and headings that exist,
 // TestCitedTestsExist that every test they and the packages' documentation cite exists,
+// TestDocsNameExistingMembers that the fields and methods they name (`Config.MemberWait`)
+// exist on the repository's types of those names,
 // TestDocsNameEveryTestDependency that the README and getting-started.md name every
 // package the test dependencies' install script installs, and TestNoOutsidePaths keeps
 // file names of one machine out of the repository.
