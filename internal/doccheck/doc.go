@@ -3,7 +3,8 @@
 // TestLinksResolve checks that their relative links name files and headings that exist,
 // TestCitedTestsExist that every test they and the packages' documentation cite exists,
 // TestDocsNameExistingMembers that the fields and methods they name (`Config.MemberWait`)
-// exist on the repository's types of those names,
+// exist on the repository's types of those names, TestDocsFlagsExist that every --flag
+// they name is one a command of the repository or a Java peer defines,
 // TestDocsNameEveryTestDependency that the README and getting-started.md name every
 // package the test dependencies' install script installs, and TestNoOutsidePaths keeps
 // file names of one machine out of the repository.
