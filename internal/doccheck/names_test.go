@@ -90,10 +90,16 @@ func repoTypes(t *testing.T, root string) *typeMembers {
 			switch d := decl.(type) {
 			case *ast.GenDecl:
 				for _, s := range d.Specs {
+					if vs, ok := s.(*ast.ValueSpec); ok {
+						for _, n := range vs.Names {
+							tm.add(tm.members, "package "+pkg, n.Name)
+						}
+					}
 					ts, ok := s.(*ast.TypeSpec)
 					if !ok {
 						continue
 					}
+					tm.add(tm.members, "package "+pkg, ts.Name.Name)
 					member(ts.Name.Name, "")
 					switch st := ts.Type.(type) {
 					case *ast.StructType:
@@ -103,6 +109,9 @@ func repoTypes(t *testing.T, root string) *typeMembers {
 					}
 				}
 			case *ast.FuncDecl:
+				// A method counts as its package's name too: the docs write
+				// `channel.Send` for Channel.Send.
+				tm.add(tm.members, "package "+pkg, d.Name.Name)
 				if d.Recv != nil && len(d.Recv.List) == 1 {
 					if tn := typeName(d.Recv.List[0].Type); tn != "" {
 						member(tn, d.Name.Name)
@@ -159,12 +168,21 @@ func (tm *typeMembers) has(typ, m string) bool {
 	return rec(typ)
 }
 
-var memberRef = regexp.MustCompile("`((?:[a-z]+\\.)?[A-Z][A-Za-z0-9]*)\\.([A-Z][A-Za-z0-9]*)")
+// goneNames are names the documents give as removed, with the page that says so: they
+// must not exist.
+var goneNames = map[string]string{"metrics.Registry": "docs/operations.md", "metrics.L": "docs/operations.md"}
+
+var (
+	memberRef = regexp.MustCompile("`((?:[a-z]+\\.)?[A-Z][A-Za-z0-9]*)\\.([A-Z][A-Za-z0-9]*)")
+	// packageRef is a package's exported name: `delta.ErrNoQuorum`, `nio.DefaultConfig`.
+	packageRef = regexp.MustCompile("`([a-z][a-z0-9]*)\\.([A-Z][A-Za-z0-9]*)")
+)
 
 // TestDocsNameExistingMembers: a field or method the documents name in code type, as
 // `Config.MemberWait`, `nio.Config.MaxFrameSize` or `Stats.ConnsRefused`, exists on a
-// type of that name in the repository (names of other code, Java's or the standard
-// library's, are left alone), so that a renamed field leaves no stale name in the docs.
+// type of that name in the repository, and a package's name, as `delta.ErrNoQuorum`,
+// in a package of that name (names of other code, Java's or the standard library's, are
+// left alone), so that a renamed field, error or function leaves no stale name.
 func TestDocsNameExistingMembers(t *testing.T) {
 	root := repoRoot(t)
 	tm := repoTypes(t, root)
@@ -183,6 +201,22 @@ func TestDocsNameExistingMembers(t *testing.T) {
 				checked++
 				if !tm.has(typ, member) {
 					t.Errorf("%s:%d: %s.%s: the repository's %s has no such field or method", f, i+1, typ, member, typ)
+				}
+			}
+			for _, m := range packageRef.FindAllStringSubmatch(line, -1) {
+				pkg, name := m[1], m[2]
+				if pkg == "main" || tm.members["package "+pkg] == nil {
+					continue // not one of the repository's packages
+				}
+				checked++
+				if gone := goneNames[pkg+"."+name]; gone != "" {
+					if tm.members["package "+pkg][name] {
+						t.Errorf("%s:%d: %s.%s, which %s gives as gone, exists", f, i+1, pkg, name, gone)
+					}
+					continue
+				}
+				if !tm.members["package "+pkg][name] {
+					t.Errorf("%s:%d: %s.%s: the repository's package %s declares no %s", f, i+1, pkg, name, pkg, name)
 				}
 			}
 		}
