@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/gotribes/tribes/channel"
 )
 
@@ -175,6 +177,15 @@ func FuzzDecompress(f *testing.F) {
 			out, err := cd.decompress(b, limit)
 			if err == nil && len(out) > limit {
 				t.Fatalf("%d bytes out, cap %d", len(out), limit)
+			}
+		}
+		// The check of an S2 block's tags before allocating refuses no block the
+		// decoder takes, and takes none it refuses.
+		if n, err := s2.DecodedLen(b); err == nil && n <= limit {
+			want, werr := s2.Decode(nil, b)
+			got, err := s.codec.decompress(b, limit)
+			if (werr == nil) != (err == nil) || !bytes.Equal(got, want) {
+				t.Fatalf("s2: decoder %d bytes, %v; decompress %d bytes, %v", len(want), werr, len(got), err)
 			}
 		}
 	})

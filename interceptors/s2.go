@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -112,6 +113,10 @@ func (c *s2Codec) decompress(src []byte, maxLen int) ([]byte, error) {
 	}
 	if n > maxLen {
 		return nil, fmt.Errorf("%w: block announces %d bytes, limit %d", ErrDecompressedTooLarge, n, maxLen)
+	}
+	_, header := binary.Uvarint(src) // DecodedLen checked it: 1 to 5 bytes
+	if got, ok := s2BlockLen(src[header:], n); !ok || got != n {
+		return nil, fmt.Errorf("%w: s2: the block's tags do not make the %d bytes it announces", ErrCorrupt, n)
 	}
 	out, err := s2.Decode(make([]byte, n), src)
 	if err != nil {
