@@ -40,9 +40,13 @@ func (t CoordType) String() string {
 // ErrBadCoordMessage is wrapped by every error about a malformed coordination message.
 var ErrBadCoordMessage = errors.New("tribes: malformed coordination message")
 
-// maxCoordViewMembers bounds the view of a parsed message (each member takes at least 77
-// bytes on the wire, so this only guards against absurd counts).
+// maxCoordViewMembers bounds the view of a parsed message; the bytes left bound it first
+// (minCoordMember each).
 const maxCoordViewMembers = 1 << 16
+
+// minCoordMember is the fewest bytes a member of a view takes: its length, then a member
+// with every variable part empty (77).
+var minCoordMember = 4 + wire.Member{}.EncodedLen()
 
 // CoordinationMessage is the payload of NonBlockingCoordinator's election messages:
 //
@@ -142,7 +146,7 @@ func ParseCoordinationMessage(b []byte) (CoordinationMessage, error) {
 	if err != nil {
 		return m, err
 	}
-	if count > maxCoordViewMembers || count > len(r)/4 {
+	if count > maxCoordViewMembers || count > len(r)/minCoordMember {
 		return m, fmt.Errorf("%w: view of %d members in %d bytes", ErrBadCoordMessage, count, len(r))
 	}
 	m.View = make([]channel.Member, count)
