@@ -86,10 +86,11 @@ func (s SendOptions) String() string {
 // ParseSendOptions parses a comma-separated list of option names (Java's names: byte_message,
 // byte, use_ack, synchronized_ack, sync, asynchronous, async, secure, udp, multicast) or a
 // plain decimal or 0x-hex number, as Channel.parseSendOptions does. Names are case-sensitive.
+// Its errors wrap ErrInvalidConfig.
 func ParseSendOptions(s string) (SendOptions, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, fmt.Errorf("tribes: empty send options")
+		return 0, fmt.Errorf("%w: empty send options", ErrInvalidConfig)
 	}
 	if n, err := strconv.ParseUint(s, 0, 32); err == nil {
 		return SendOptions(n), nil
@@ -107,7 +108,7 @@ func ParseSendOptions(s string) (SendOptions, error) {
 			}
 		}
 		if !found {
-			return 0, fmt.Errorf("tribes: unknown send option %q", f)
+			return 0, fmt.Errorf("%w: unknown send option %q", ErrInvalidConfig, f)
 		}
 	}
 	return out, nil
