@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -219,6 +220,12 @@ func fragmentPiece(data []byte, maxSize, i, count int) []byte {
 	return append(p, fragPiece)
 }
 
+// ErrBadFragment is wrapped by the errors about a piece whose index or count is
+// impossible, or whose count disagrees with its message's earlier pieces. A piece beyond
+// the reassembly bounds (MaxMessageSize, MaxPendingBytes) is refused with an error
+// wrapping channel.ErrMessageTooLarge.
+var ErrBadFragment = errors.New("tribes: fragmentation: malformed piece")
+
 // ParseFragment reads the trailer of a received payload. For a whole message it returns
 // piece=false and the data without the marker byte; for a piece, its chunk, index and
 // count. As in Java any non-zero marker means a piece.
@@ -236,7 +243,7 @@ func ParseFragment(b []byte) (chunk []byte, piece bool, index, count int, err er
 	idx := int32(binary.BigEndian.Uint32(b[n-8:]))
 	cnt := int32(binary.BigEndian.Uint32(b[n-4:]))
 	if cnt < 1 || idx < 0 || idx >= cnt {
-		return nil, true, 0, 0, fmt.Errorf("tribes: fragmentation: bad piece %d of %d", idx, cnt)
+		return nil, true, 0, 0, fmt.Errorf("%w: piece %d of %d", ErrBadFragment, idx, cnt)
 	}
 	return b[:n-8], true, int(idx), int(cnt), nil
 }
@@ -274,7 +281,7 @@ func (f *Fragmentation) collect(msg *channel.Message, chunk []byte, idx, count i
 	// A message of count pieces is at least count-1 bytes long (all but the last piece
 	// hold something, as Tribes cuts them).
 	if count-1 > f.cfg.MaxMessageSize {
-		return nil, fmt.Errorf("%d pieces exceed the %d-byte reassembly limit", count, f.cfg.MaxMessageSize)
+		return nil, fmt.Errorf("%w: %d pieces exceed the %d-byte reassembly limit", channel.ErrMessageTooLarge, count, f.cfg.MaxMessageSize)
 	}
 	key := fragKey{src: msg.Source.Key(), id: string(msg.ID)}
 	f.mu.Lock()
@@ -286,26 +293,26 @@ func (f *Fragmentation) collect(msg *channel.Message, chunk []byte, idx, count i
 	}
 	if c.count != count {
 		f.drop(key, c)
-		return nil, fmt.Errorf("piece %d says %d pieces, earlier ones said %d", idx, count, c.count)
+		return nil, fmt.Errorf("%w: piece %d says %d pieces, earlier ones said %d", ErrBadFragment, idx, count, c.count)
 	}
 	if _, dup := c.pieces[idx]; dup {
 		return nil, nil // a duplicate: keep the first copy
 	}
 	if c.size+len(chunk) > f.cfg.MaxMessageSize {
 		f.drop(key, c)
-		return nil, fmt.Errorf("reassembled message exceeds %d bytes", f.cfg.MaxMessageSize)
+		return nil, fmt.Errorf("%w: reassembled message exceeds %d bytes", channel.ErrMessageTooLarge, f.cfg.MaxMessageSize)
 	}
 	if held := f.senders[key.src]; held+len(chunk) > f.cfg.MaxMessageSize {
 		// Refuse this piece only: the sender's other messages may still complete.
-		return nil, fmt.Errorf("the sender's incomplete messages would hold %d bytes, over MaxMessageSize %d",
-			held+len(chunk), f.cfg.MaxMessageSize)
+		return nil, fmt.Errorf("%w: the sender's incomplete messages would hold %d bytes, over MaxMessageSize %d",
+			channel.ErrMessageTooLarge, held+len(chunk), f.cfg.MaxMessageSize)
 	}
 	cost := len(chunk) + fragPieceCost
 	if fresh {
 		cost += fragMessageCost
 	}
 	if f.cost+cost > f.cfg.MaxPendingBytes {
-		return nil, fmt.Errorf("incomplete messages would hold %d bytes, over MaxPendingBytes %d", f.cost+cost, f.cfg.MaxPendingBytes)
+		return nil, fmt.Errorf("%w: incomplete messages would hold %d bytes, over MaxPendingBytes %d", channel.ErrMessageTooLarge, f.cost+cost, f.cfg.MaxPendingBytes)
 	}
 	if fresh {
 		f.pending[key] = c

@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ func FuzzParseFragment(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		chunk, piece, idx, count, err := ParseFragment(b)
 		if err != nil {
+			if !errors.Is(err, ErrShortMessage) && !errors.Is(err, ErrBadFragment) {
+				t.Fatalf("%v wraps neither ErrShortMessage nor ErrBadFragment", err)
+			}
 			return
 		}
 		if !piece {
