@@ -54,7 +54,9 @@ type NonBlockingCoordinatorConfig struct {
 	// latest coordination message is held because they were not members when it arrived
 	// (CoordinatorStats.NotFromMember); beyond it, such a message is dropped, so a
 	// stranger sending from that many invented sources within every WaitTimeout has a
-	// real member's early token dropped.
+	// real member's early token dropped. Apart from InboxLimit, the views of the queued
+	// messages, and apart from them those of the held ones, have at most 65 536 members
+	// together (the most one message's view may have): beyond, a message is dropped too.
 	InboxLimit int
 	// DeadMemberTTL is how long a member that failed AliveCheck is remembered as dead: it is
 	// dropped from election views without another check meanwhile (default

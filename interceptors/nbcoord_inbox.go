@@ -22,8 +22,9 @@ type heldCoordMessage struct {
 // (releaseHeld): a member that sees this one first may pass it the election token before
 // this one's membership lists that member, and the token dropped would stall the
 // election for WaitTimeout. One message is held per sender (the latest), for at most
-// InboxLimit senders: beyond, messages held for longer than WaitTimeout (their election
-// is abandoned by then) make room, or the new one is dropped.
+// InboxLimit senders and maxQueuedViewMembers view members together: beyond, messages
+// held for longer than WaitTimeout (their election is abandoned by then) make room, or
+// the new one is dropped.
 //
 // The membership may list src between the caller's check and the hold, and the release
 // its addition queued may have run already, finding nothing: so hold checks again once
@@ -46,13 +47,24 @@ func (c *NonBlockingCoordinator) keep(src channel.Member, cm CoordinationMessage
 	if !c.running {
 		return false
 	}
-	if _, ok := c.held[k]; !ok && len(c.held) >= c.cfg.InboxLimit {
+	// full: no room for cm beside the others held, by senders or by view members.
+	full := func() bool {
+		views := len(cm.View)
+		for hk, h := range c.held {
+			if hk != k {
+				views += len(h.msg.View)
+			}
+		}
+		_, replaces := c.held[k]
+		return !replaces && len(c.held) >= c.cfg.InboxLimit || views > maxQueuedViewMembers
+	}
+	if full() {
 		for hk, h := range c.held {
 			if now.Sub(h.at) > c.cfg.WaitTimeout {
 				delete(c.held, hk)
 			}
 		}
-		if len(c.held) >= c.cfg.InboxLimit {
+		if full() {
 			return false
 		}
 	}
@@ -151,7 +163,7 @@ func signal(wake chan struct{}) {
 // coalesce merges ev into the inbox if it can, or drops it if the inbox is full, and
 // reports whether it did either. Caller holds c.mu.
 func (c *NonBlockingCoordinator) coalesce(ev coordEvent) bool {
-	msgs := 0
+	msgs, views, same := 0, 0, -1
 	for i := range c.inbox {
 		q := &c.inbox[i]
 		if q.kind != ev.kind {
@@ -165,18 +177,33 @@ func (c *NonBlockingCoordinator) coalesce(ev coordEvent) bool {
 			return true
 		case evMessage:
 			if q.from == ev.from && q.msg.ID == ev.msg.ID {
-				*q = ev
-				return true
+				same = i
+				continue
 			}
 			msgs++
+			views += len(q.msg.View)
 		}
 	}
-	if ev.kind == evMessage && msgs >= c.cfg.InboxLimit {
+	if ev.kind != evMessage {
+		return false
+	}
+	if (same < 0 && msgs >= c.cfg.InboxLimit) || views+len(ev.msg.View) > maxQueuedViewMembers {
 		c.dropped.Add(1)
+		return true
+	}
+	if same >= 0 {
+		c.inbox[same] = ev
 		return true
 	}
 	return false
 }
+
+// maxQueuedViewMembers bounds the members of the views of the coordination messages
+// queued, and apart from them of those held: a message of the largest view
+// (maxCoordViewMembers, 5 MB on the wire) takes 13 MB parsed, so InboxLimit such messages
+// queued and as many held took 1.6 GB. Beyond it a message is dropped, as beyond
+// InboxLimit.
+const maxQueuedViewMembers = maxCoordViewMembers
 
 // isMember reports whether src is a member: in the coordinator's membership (the members
 // below and those learnt from members' election messages) or known to the layer below,
