@@ -40,15 +40,16 @@ type UniqueID [16]byte
 // String returns the id as 32 lowercase hex digits.
 func (u UniqueID) String() string { return hex.EncodeToString(u[:]) }
 
-// ParseUniqueID parses 32 hex digits (dashes allowed, as in UUID text).
+// ParseUniqueID parses 32 hex digits (dashes allowed, as in UUID text). Its errors wrap
+// ErrBadMemberText.
 func ParseUniqueID(s string) (UniqueID, error) {
 	var u UniqueID
 	h := strings.ReplaceAll(s, "-", "")
 	if len(h) != 32 {
-		return u, fmt.Errorf("tribes/wire: unique id %q: want 32 hex digits", s)
+		return u, fmt.Errorf("%w: unique id %q: want 32 hex digits", ErrBadMemberText, s)
 	}
 	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
-		return u, fmt.Errorf("tribes/wire: unique id %q: %w", s, err)
+		return u, fmt.Errorf("%w: unique id %q: %w", ErrBadMemberText, s, err)
 	}
 	return u, nil
 }

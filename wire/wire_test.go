@@ -286,9 +286,31 @@ func TestUniqueIDText(t *testing.T) {
 	if id.String() != "15ddf6a6977d4c619ac2137b358d5600" {
 		t.Fatal(id.String())
 	}
-	if _, err := ParseUniqueID("xyz"); err == nil {
-		t.Fatal("bad id accepted")
+	for _, bad := range []string{"xyz", "", "15ddf6a6977d4c619ac2137b358d560g", "15ddf6a6977d4c619ac2137b358d5600ff"} {
+		if _, err := ParseUniqueID(bad); !errors.Is(err, ErrBadMemberText) {
+			t.Errorf("ParseUniqueID(%q): %v, want ErrBadMemberText", bad, err)
+		}
 	}
+}
+
+// FuzzParseUniqueID: a unique id from a flag or a configuration file parses or is refused
+// with ErrBadMemberText; what parses is given back by its text.
+func FuzzParseUniqueID(f *testing.F) {
+	for _, s := range []string{"15ddf6a6-977d-4c61-9ac2-137b358d5600", "15ddf6a6977d4c619ac2137b358d5600", "xyz", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseUniqueID(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadMemberText) {
+				t.Fatalf("%q: %v does not wrap ErrBadMemberText", s, err)
+			}
+			return
+		}
+		if back, err := ParseUniqueID(id.String()); err != nil || back != id {
+			t.Fatalf("%q is %s, which parses as %s, %v", s, id, back, err)
+		}
+	})
 }
 
 func BenchmarkParseChannelData(b *testing.B) {
