@@ -285,6 +285,9 @@ func FuzzGobCodecUnmarshal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := GobCodec{}.Unmarshal(data)
+		if err != nil && !errors.Is(err, ErrMalformedValue) {
+			t.Fatalf("%v does not wrap ErrMalformedValue", err)
+		}
 		if err != nil || v == nil {
 			return
 		}

@@ -190,10 +190,22 @@ func (GobCodec) Marshal(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Unmarshal decodes Marshal's output.
+// ErrMalformedValue is wrapped by GobCodec.Unmarshal's errors: bytes that are no value
+// Marshal writes, or a gob stream that does not decode on this node.
+var ErrMalformedValue = errors.New("delta: malformed attribute value")
+
+// Unmarshal decodes Marshal's output. Its errors wrap ErrMalformedValue.
 func (GobCodec) Unmarshal(data []byte) (any, error) {
+	v, err := gobUnmarshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedValue, err)
+	}
+	return v, nil
+}
+
+func gobUnmarshal(data []byte) (any, error) {
 	if len(data) == 0 {
-		return nil, errors.New("delta: empty value")
+		return nil, errors.New("empty")
 	}
 	body := data[1:]
 	switch data[0] {
@@ -203,17 +215,17 @@ func (GobCodec) Unmarshal(data []byte) (any, error) {
 		return bytes.Clone(body), nil
 	case tagBool:
 		if len(body) != 1 || body[0] > 1 {
-			return nil, errors.New("delta: bad bool value")
+			return nil, errors.New("bad bool")
 		}
 		return body[0] == 1, nil
 	case tagInt, tagInt64:
 		v, n := binary.Varint(body)
 		if n <= 0 || n != len(body) {
-			return nil, errors.New("delta: bad integer value")
+			return nil, errors.New("bad integer")
 		}
 		if data[0] == tagInt {
 			if v != int64(int(v)) {
-				return nil, errors.New("delta: int value out of range")
+				return nil, errors.New("int out of range")
 			}
 			return int(v), nil
 		}
@@ -221,12 +233,12 @@ func (GobCodec) Unmarshal(data []byte) (any, error) {
 	case tagUint64:
 		v, n := binary.Uvarint(body)
 		if n <= 0 || n != len(body) {
-			return nil, errors.New("delta: bad integer value")
+			return nil, errors.New("bad integer")
 		}
 		return v, nil
 	case tagFloat64:
 		if len(body) != 8 {
-			return nil, errors.New("delta: bad float value")
+			return nil, errors.New("bad float")
 		}
 		return math.Float64frombits(binary.BigEndian.Uint64(body)), nil
 	case tagTime:
@@ -237,7 +249,7 @@ func (GobCodec) Unmarshal(data []byte) (any, error) {
 		return t, nil
 	case tagGob:
 		if err := gobcheck.Check(body); err != nil { // gob sizes maps by counts it does not check
-			return nil, fmt.Errorf("delta: %w", err)
+			return nil, err
 		}
 		var v any
 		if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&v); err != nil {
@@ -245,7 +257,7 @@ func (GobCodec) Unmarshal(data []byte) (any, error) {
 		}
 		return v, nil
 	}
-	return nil, fmt.Errorf("delta: unknown value tag %#x", data[0])
+	return nil, fmt.Errorf("unknown tag %#x", data[0])
 }
 
 // ValueError reports an attribute value the ValueCodec could not encode (from Set or
