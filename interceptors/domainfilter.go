@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -152,7 +153,7 @@ func (f *DomainFilter) Refused() (messages, members uint64) {
 }
 
 // ParseDomain reads a domain as Tribes does: "{1,2,3}" is a list of signed decimal bytes,
-// anything else is taken as ISO-8859-1 text.
+// anything else is taken as ISO-8859-1 text. Its errors wrap channel.ErrInvalidConfig.
 func ParseDomain(s string) ([]byte, error) {
 	if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
 		var out []byte
@@ -162,7 +163,7 @@ func ParseDomain(s string) ([]byte, error) {
 			}
 			n, err := strconv.ParseInt(f, 10, 8)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w: domain %q: %w", channel.ErrInvalidConfig, s, err)
 			}
 			out = append(out, byte(n))
 		}
@@ -171,7 +172,7 @@ func ParseDomain(s string) ([]byte, error) {
 	out := make([]byte, 0, len(s))
 	for _, r := range s {
 		if r > 0xff {
-			return nil, strconv.ErrRange
+			return nil, fmt.Errorf("%w: domain %q: %q is not ISO-8859-1: %w", channel.ErrInvalidConfig, s, r, strconv.ErrRange)
 		}
 		out = append(out, byte(r))
 	}

@@ -3,8 +3,11 @@ package interceptors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,10 +73,34 @@ func TestParseDomain(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"{1,300}", "{x}", "\u20ac"} {
-		if _, err := ParseDomain(bad); err == nil {
-			t.Errorf("ParseDomain(%q) accepted", bad)
+		if _, err := ParseDomain(bad); !errors.Is(err, channel.ErrInvalidConfig) {
+			t.Errorf("ParseDomain(%q): %v, want channel.ErrInvalidConfig", bad, err)
 		}
 	}
+}
+
+// FuzzParseDomain: a domain from a configuration parses or is refused with
+// channel.ErrInvalidConfig; what parses is given back by its list of signed bytes.
+func FuzzParseDomain(f *testing.F) {
+	for _, s := range []string{"{1,-2,3}", "abc", "", "{}", "caf\u00e9", "{1,300}", "{x}", "\u20ac", "{ 7 , ,8}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDomain(s)
+		if err != nil {
+			if !errors.Is(err, channel.ErrInvalidConfig) {
+				t.Fatalf("%q: %v does not wrap channel.ErrInvalidConfig", s, err)
+			}
+			return
+		}
+		list := make([]string, len(d))
+		for i, b := range d {
+			list[i] = strconv.Itoa(int(int8(b)))
+		}
+		if back, err := ParseDomain("{" + strings.Join(list, ",") + "}"); err != nil || !bytes.Equal(back, d) {
+			t.Fatalf("%q is %v, its list parses as %v, %v", s, d, back, err)
+		}
+	})
 }
 
 func TestMembershipInterceptorsFromSpec(t *testing.T) {
