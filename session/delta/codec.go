@@ -25,7 +25,8 @@ type MessageCodec interface {
 	DecodeMessage(data []byte) (*Message, error)
 }
 
-// ErrMalformed is wrapped by every DecodeMessage error of BinaryCodec and JavaCodec.
+// ErrMalformed is wrapped by every DecodeMessage error of BinaryCodec and JavaCodec, and
+// by DecodePrincipal's.
 var ErrMalformed = errors.New("delta: malformed session message")
 
 // Defaults of BinaryCodec's limits.

@@ -137,7 +137,7 @@ func appendPrincipalJava(b []byte, p *Principal) ([]byte, error) {
 }
 
 // DecodePrincipal parses EncodePrincipal's output; the Java stream in it is read with
-// jserial's default limits.
+// jserial's default limits. Its errors wrap ErrMalformed.
 func DecodePrincipal(b []byte) (*Principal, error) {
 	r := reader{b: b, maxString: maxStringDefault}
 	p := &Principal{Name: r.str()}
@@ -146,7 +146,7 @@ func DecodePrincipal(b []byte) (*Principal, error) {
 		p.Roles = append(p.Roles, r.str())
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("delta: bad principal: %w", r.err)
+		return nil, fmt.Errorf("%w: bad principal: %w", ErrMalformed, r.err)
 	}
 	if len(r.b) == 0 {
 		return p, nil
@@ -158,18 +158,18 @@ func DecodePrincipal(b []byte) (*Principal, error) {
 // before it).
 func withJava(p *Principal, stream []byte) (*Principal, error) {
 	if !bytes.HasPrefix(stream, streamMagic) {
-		return nil, errors.New("delta: bad principal: trailing bytes")
+		return nil, fmt.Errorf("%w: bad principal: trailing bytes", ErrMalformed)
 	}
 	v, err := jserial.UnmarshalConfig(stream, jserial.DecoderConfig{})
 	if err != nil {
-		return nil, fmt.Errorf("delta: bad principal: %w", err)
+		return nil, fmt.Errorf("%w: bad principal: %w", ErrMalformed, err)
 	}
 	q, err := goPrincipal(v, nil)
 	if err != nil {
-		return nil, fmt.Errorf("delta: bad principal: %w", err)
+		return nil, fmt.Errorf("%w: bad principal: %w", ErrMalformed, err)
 	}
 	if q.Name != p.Name || !slices.Equal(q.Roles, p.Roles) {
-		return nil, fmt.Errorf("delta: bad principal: Java form of %q does not match its name and roles", p.Name)
+		return nil, fmt.Errorf("%w: bad principal: Java form of %q does not match its name and roles", ErrMalformed, p.Name)
 	}
 	return q, nil
 }

@@ -244,8 +244,8 @@ func TestPrincipalMalformed(t *testing.T) {
 		"mismatch":    append(EncodePlain(t, "p"), java...),
 		"not a class": append(EncodePlain(t, "p"), mustMarshal(t, "text")...),
 	} {
-		if _, err := DecodePrincipal(b); err == nil || !strings.HasPrefix(err.Error(), "delta: bad principal") {
-			t.Errorf("%s: %v", name, err)
+		if _, err := DecodePrincipal(b); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "bad principal") {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
 
@@ -295,7 +295,7 @@ func FuzzDecodePrincipal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := DecodePrincipal(data)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "delta: bad principal: ") {
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "bad principal: ") {
 				t.Fatalf("unclear error %v", err)
 			}
 			return
