@@ -53,13 +53,17 @@ func (JavaValueCodec) Marshal(v any) ([]byte, error) {
 	return jserial.Marshal(j)
 }
 
-// Unmarshal decodes a Java serialization stream to its Go form.
+// Unmarshal decodes a Java serialization stream to its Go form. Its errors wrap
+// ErrMalformedValue (and jserial's *DecodeError for a stream jserial refuses).
 func (JavaValueCodec) Unmarshal(data []byte) (any, error) {
 	v, err := jserial.Unmarshal(data)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		v, err = fromJava(v, 0)
 	}
-	return fromJava(v, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedValue, err)
+	}
+	return v, nil
 }
 
 // javaConv converts values between their Java and Go forms, each list, set and map once:
@@ -200,7 +204,7 @@ func (c *javaConv) toJavaOnce(v any, depth int) (any, error) {
 
 func (c *javaConv) fromJava(v any, depth int) (any, error) {
 	if depth > maxValueDepth {
-		return nil, fmt.Errorf("delta: Java value nested deeper than %d", maxValueDepth)
+		return nil, fmt.Errorf("Java value nested deeper than %d", maxValueDepth)
 	}
 	return c.once(v, depth, c.fromJavaOnce)
 }

@@ -190,8 +190,9 @@ func (GobCodec) Marshal(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ErrMalformedValue is wrapped by GobCodec.Unmarshal's errors: bytes that are no value
-// Marshal writes, or a gob stream that does not decode on this node.
+// ErrMalformedValue is wrapped by the Unmarshal errors of GobCodec (bytes that are no
+// value Marshal writes, or a gob stream that does not decode on this node) and
+// JavaValueCodec.
 var ErrMalformedValue = errors.New("delta: malformed attribute value")
 
 // Unmarshal decodes Marshal's output. Its errors wrap ErrMalformedValue.
