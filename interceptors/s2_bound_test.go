@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gotribes/tribes/internal/testutil"
@@ -41,15 +42,25 @@ func TestS2AnnouncedSizeBounded(t *testing.T) {
 		}
 	}
 
-	// Real blocks still decode, the densest (zeros: repeats of 16 MiB) included.
-	for _, in := range [][]byte{nil, []byte("hello hello hello hello"), bytes.Repeat([]byte("abc"), 100000), make([]byte, size)} {
-		c, err := s.codec.compress(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := s.codec.decompress(c, size)
-		if err != nil || !bytes.Equal(out, in) {
-			t.Fatalf("%d bytes compressed to %d: %d bytes back, %v", len(in), len(c), len(out), err)
+	// Real blocks still decode at every level, the densest (zeros: repeats of 16 MiB)
+	// included, and copies from more than 64 KiB back (4-byte offsets).
+	random := make([]byte, 1<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	far := append(bytes.Clone(random), random...)
+	for _, lvl := range []S2Level{S2Fast, S2Better, S2Best} {
+		cd := &s2Codec{level: lvl}
+		for _, in := range [][]byte{nil, []byte("hello hello hello hello"), bytes.Repeat([]byte("abc"), 100000), make([]byte, size), random, far} {
+			c, err := cd.compress(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := cd.decompress(c, size)
+			if err != nil || !bytes.Equal(out, in) {
+				t.Fatalf("level %v: %d bytes compressed to %d: %d bytes back, %v", lvl, len(in), len(c), len(out), err)
+			}
 		}
 	}
 }
