@@ -2,6 +2,7 @@ package delta
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -23,4 +24,34 @@ func TestGobCodecUnmarshalErrorsTyped(t *testing.T) {
 			t.Errorf("%s (%x): %v, %v, want ErrMalformedValue", name, b, v, err)
 		}
 	}
+}
+
+// FuzzGobCodecUnmarshal: attribute values from other nodes never panic the decoder, and
+// whatever decodes encodes again to a value of the same type.
+func FuzzGobCodecUnmarshal(f *testing.F) {
+	for _, v := range []any{"s", []byte{1}, true, 42, int64(-1), uint64(7), 1.5, map[string]any{"k": []any{1, "x"}}, []string{"a"},
+		gobOuter{ID: 1, List: []gobInner{{Name: "n"}}, Any: gobEmbed{Extra: "e"}, ByInt: map[int]gobInner{2: {}}, Next: &gobOuter{}}} {
+		b, _ := GobCodec{}.Marshal(v)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := GobCodec{}.Unmarshal(data)
+		if err != nil && !errors.Is(err, ErrMalformedValue) {
+			t.Fatalf("%v does not wrap ErrMalformedValue", err)
+		}
+		if err != nil || v == nil {
+			return
+		}
+		b, err := GobCodec{}.Marshal(v)
+		if err != nil {
+			return // a registered type Marshal refuses (one with unexported fields) can be decoded
+		}
+		back, err := GobCodec{}.Unmarshal(b)
+		if err != nil {
+			t.Fatalf("decoding a re-encoded %T: %v", v, err)
+		}
+		if reflect.TypeOf(back) != reflect.TypeOf(v) {
+			t.Fatalf("%T came back as %T", v, back)
+		}
+	})
 }
