@@ -50,6 +50,18 @@
 // Interceptors with timers (Order, Fragmentation, TwoPhaseCommit expiry, the coordinators)
 // use the channel's heartbeat or the time package, so they run under testing/synctest.
 //
+// # Memory
+//
+// The interceptors that hold messages bound what one sender and what all senders together
+// make them hold: MessageDispatch its queue (MaxQueueSize, 64 MiB); Order the messages
+// waiting for earlier ones, per sender (MaxQueue, 4096; MaxQueueBytes, 64 MiB) and all
+// senders' together (MaxHeldBytes, 1 GiB, 256 bytes a message besides its data), a queue
+// over either released in order with its gaps skipped; Fragmentation the messages being
+// reassembled (MaxMessageSize a sender, MaxPendingBytes all, 256 MiB and 1 GiB), refusing
+// a piece beyond; TwoPhaseCommit the unconfirmed messages (MaxSenderBytes,
+// MaxHeldBytes, 256 MiB and 1 GiB), refusing a message beyond. docs/interceptors.md says
+// what each counts.
+//
 // # Wire compatibility
 //
 // Gzip, Order, Fragmentation, Encrypt, TwoPhaseCommit and the NonBlockingCoordinator's

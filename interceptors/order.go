@@ -24,6 +24,9 @@ const (
 	// DefaultOrderMaxQueueBytes is maxQueueBytes (Go only): how many bytes of messages may
 	// wait per sender.
 	DefaultOrderMaxQueueBytes = 64 << 20
+	// DefaultOrderMaxHeldBytes is maxHeldBytes (Go only): what the messages waiting for
+	// all senders together may count (their bytes plus 256 each).
+	DefaultOrderMaxHeldBytes = 1 << 30
 )
 
 // orderForgetIdle is how long the receive state of a sender that is not a member is kept
@@ -62,6 +65,15 @@ type OrderConfig struct {
 	// per sender; when the queue reaches it, everything waiting is delivered as for
 	// MaxQueue (no Tomcat equivalent; default DefaultOrderMaxQueueBytes, 64 MiB).
 	MaxQueueBytes int
+	// MaxHeldBytes caps what the messages waiting for all senders together count: their
+	// bytes (after the trailer is stripped) plus 256 each for the bookkeeping. When the
+	// queues reach it, the queue of the sender whose messages count the most is released
+	// as for MaxQueue: everything waiting there is delivered in order, the gaps skipped
+	// (with DropExpired, those that waited longer than Expire are dropped first), and a
+	// message that comes later for a skipped number is delivered late
+	// (OrderStats.HeldFlush). No Tomcat equivalent (Tribes bounds nothing); default
+	// DefaultOrderMaxHeldBytes, 1 GiB, or MaxQueueBytes if that is larger.
+	MaxHeldBytes int
 	// Flag restricts ordering to messages carrying these option bits (Tomcat optionFlag,
 	// default 0 = every message). Both ends must agree.
 	Flag channel.SendOptions
@@ -89,9 +101,11 @@ type OrderStats struct {
 	Late        uint64 // messages numbered below the counter (skipped already, or a restarted sender), delivered at once
 	Dropped     uint64 // expired messages dropped (DropExpired)
 	QueueFlush  uint64 // times a sender's queue reached MaxQueue or MaxQueueBytes
+	HeldFlush   uint64 // times a sender's queue was released because all senders' reached MaxHeldBytes
 	NonMember   uint64 // out-of-order messages of non-members passed up without waiting (AcceptNonMembers)
 	Waiting     int    // messages waiting now
 	WaitingSize int    // their bytes
+	HeldBytes   int    // what they count against MaxHeldBytes (bytes plus 256 each)
 	UpErrors    uint64 // errors of deliveries made on behalf of another message
 	ShortFrames uint64 // received messages too short for the trailer
 }
@@ -135,7 +149,10 @@ type Order struct {
 	// up without a state (unix ns; 0: never): see orderIn.adopt.
 	overflowAt atomic.Int64
 
-	sent, delivered, reordered, expired, skipped, late, dropped, flushes, upErrors, short, nonMember atomic.Uint64
+	// held is what the waiting messages of all senders count against MaxHeldBytes.
+	held atomic.Int64
+
+	sent, delivered, reordered, expired, skipped, late, dropped, flushes, heldFlushes, upErrors, short, nonMember atomic.Uint64
 }
 
 // orderIn is the receive state for one sender.
@@ -168,8 +185,11 @@ func NewOrder(cfg OrderConfig) (*Order, error) {
 	if cfg.MaxQueueBytes == 0 {
 		cfg.MaxQueueBytes = DefaultOrderMaxQueueBytes
 	}
-	if cfg.Expire < 0 || cfg.MaxQueue < 0 || cfg.MaxQueueBytes < 0 {
-		return nil, configError("order: Expire, MaxQueue and MaxQueueBytes must not be negative")
+	if cfg.MaxHeldBytes == 0 {
+		cfg.MaxHeldBytes = max(DefaultOrderMaxHeldBytes, cfg.MaxQueueBytes)
+	}
+	if cfg.Expire < 0 || cfg.MaxQueue < 0 || cfg.MaxQueueBytes < 0 || cfg.MaxHeldBytes < 0 {
+		return nil, configError("order: Expire, MaxQueue, MaxQueueBytes and MaxHeldBytes must not be negative")
 	}
 	o := &Order{cfg: cfg, out: map[channel.MemberKey]*atomic.Uint32{}, in: map[channel.MemberKey]*orderIn{}}
 	o.Flag = cfg.Flag
@@ -263,7 +283,7 @@ func (o *Order) sender(m channel.Member, checked bool) *orderIn {
 		o.strangers++
 	}
 	src := channel.Member{Host: slices.Clone(m.Host), Port: m.Port, UniqueID: m.UniqueID}
-	s = &orderIn{next: 1, held: newOrderHeld(), src: src, stranger: stranger}
+	s = &orderIn{next: 1, held: newOrderHeld(&o.held), src: src, stranger: stranger}
 	o.in[k] = s
 	return s
 }
@@ -351,7 +371,11 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		}
 	}
 	o.expire(s, now)
-	return o.drain(s, msg)
+	err = o.drain(s, msg)
+	if o.held.Load() >= int64(o.cfg.MaxHeldBytes) {
+		o.relieve()
+	}
+	return err
 }
 
 // releaseConsecutive moves held messages that are now next into ready. Caller holds s.mu.
@@ -491,7 +515,7 @@ func (o *Order) MemberAdded(m channel.Member) {
 		o.inMu.Lock()
 		if o.in[k] == nil {
 			src := channel.Member{Host: slices.Clone(m.Host), Port: m.Port, UniqueID: m.UniqueID}
-			o.in[k] = &orderIn{next: 1, held: newOrderHeld(), src: src, adopt: true, lastRecv: time.Now()}
+			o.in[k] = &orderIn{next: 1, held: newOrderHeld(&o.held), src: src, adopt: true, lastRecv: time.Now()}
 		}
 		o.inMu.Unlock()
 	}
@@ -539,7 +563,8 @@ func (o *Order) Stats() OrderStats {
 	return OrderStats{
 		Sent: o.sent.Load(), Delivered: o.delivered.Load(), Reordered: o.reordered.Load(),
 		Expired: o.expired.Load(), Skipped: o.skipped.Load(), Late: o.late.Load(),
-		Dropped: o.dropped.Load(), QueueFlush: o.flushes.Load(), Waiting: waiting, WaitingSize: size,
+		Dropped: o.dropped.Load(), QueueFlush: o.flushes.Load(), HeldFlush: o.heldFlushes.Load(),
+		Waiting: waiting, WaitingSize: size, HeldBytes: int(o.held.Load()),
 		UpErrors: o.upErrors.Load(), ShortFrames: o.short.Load(), NonMember: o.nonMember.Load(),
 	}
 }
@@ -551,6 +576,7 @@ func init() {
 			DropExpired:      !p.Bool("forwardExpired", true),
 			MaxQueue:         p.Int("maxQueue", DefaultOrderMaxQueue),
 			MaxQueueBytes:    p.Int("maxQueueBytes", DefaultOrderMaxQueueBytes),
+			MaxHeldBytes:     p.Int("maxHeldBytes", 0),
 			Flag:             channel.SendOptions(p.Int("optionFlag", 0)),
 			AcceptNonMembers: p.Bool("acceptNonMembers", false),
 		})

@@ -277,15 +277,22 @@ func TestOrderSerialArithmetic(t *testing.T) {
 }
 
 func TestOrderConfig(t *testing.T) {
-	ics, err := Build("order(expire=500;forwardExpired=false;maxQueue=10;maxQueueBytes=1000)", nil)
+	ics, err := Build("order(expire=500;forwardExpired=false;maxQueue=10;maxQueueBytes=1000;maxHeldBytes=5000)", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := ics[0].(*Order).Config(); c.Expire != 500*time.Millisecond || !c.DropExpired || c.MaxQueue != 10 || c.MaxQueueBytes != 1000 {
+	if c := ics[0].(*Order).Config(); c.Expire != 500*time.Millisecond || !c.DropExpired || c.MaxQueue != 10 || c.MaxQueueBytes != 1000 || c.MaxHeldBytes != 5000 {
 		t.Fatalf("%+v", c)
 	}
-	if c := newOrder(t, OrderConfig{}).Config(); c.Expire != 3*time.Second || c.DropExpired || c.MaxQueue != 4096 || c.MaxQueueBytes != 64<<20 {
+	if c := newOrder(t, OrderConfig{}).Config(); c.Expire != 3*time.Second || c.DropExpired || c.MaxQueue != 4096 || c.MaxQueueBytes != 64<<20 || c.MaxHeldBytes != 1<<30 {
 		t.Fatalf("defaults %+v", c)
+	}
+	// The all-senders cap is at least one sender's, as TwoPhaseCommit's.
+	if c := newOrder(t, OrderConfig{MaxQueueBytes: 1<<30 + 1}).Config(); c.MaxHeldBytes != 1<<30+1 {
+		t.Fatalf("MaxQueueBytes 1 GiB + 1: MaxHeldBytes %d, want the same", c.MaxHeldBytes)
+	}
+	if _, err := NewOrder(OrderConfig{MaxHeldBytes: -1}); !errors.Is(err, channel.ErrInvalidConfig) {
+		t.Fatalf("negative MaxHeldBytes: %v, want ErrInvalidConfig", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"container/heap"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -18,7 +19,16 @@ type orderHeld struct {
 	lowest  orderHeap     // the waiting messages, lowest number at the top
 	arrived []*orderEntry // in order of arrival; released entries stay until they are at the front
 	bytes   int           // of the waiting messages' data
+	// cost is what the waiting messages count against OrderConfig.MaxHeldBytes (their
+	// data plus orderEntryCost each), readable without the sender's lock; total is the sum
+	// of every sender's cost (Order.held).
+	cost  atomic.Int64
+	total *atomic.Int64
 }
+
+// orderEntryCost is what a waiting message counts against OrderConfig.MaxHeldBytes
+// besides its data: its envelope (channel.Message, id, source) and the queue's entries.
+const orderEntryCost = 256
 
 type orderEntry struct {
 	msg *channel.Message // nil once released
@@ -26,7 +36,10 @@ type orderEntry struct {
 	nr  uint32
 }
 
-func newOrderHeld() orderHeld { return orderHeld{byNr: map[uint32]*orderEntry{}} }
+// newOrderHeld returns an empty queue whose cost counts in total.
+func newOrderHeld(total *atomic.Int64) orderHeld {
+	return orderHeld{byNr: map[uint32]*orderEntry{}, total: total}
+}
 
 func (h *orderHeld) len() int { return len(h.byNr) }
 
@@ -39,6 +52,9 @@ func (h *orderHeld) add(msg *channel.Message, nr uint32, at time.Time) {
 	heap.Push(&h.lowest, e)
 	h.arrived = append(h.arrived, e)
 	h.bytes += len(msg.Data)
+	c := int64(len(msg.Data) + orderEntryCost)
+	h.cost.Add(c)
+	h.total.Add(c)
 }
 
 // first returns the lowest number held; ok is false when nothing waits.
@@ -56,6 +72,9 @@ func (h *orderHeld) take() (msg *channel.Message, nr uint32, at time.Time) {
 	delete(h.byNr, e.nr)
 	msg, e.msg = e.msg, nil
 	h.bytes -= len(msg.Data)
+	c := int64(len(msg.Data) + orderEntryCost)
+	h.cost.Add(-c)
+	h.total.Add(-c)
 	if len(h.arrived) > 2*len(h.byNr)+64 {
 		h.compact()
 	}
@@ -105,6 +124,35 @@ func (h *orderHeld) compact() {
 		}
 	}
 	h.arrived = kept
+}
+
+// relieve releases, while the messages waiting for all senders count MaxHeldBytes or
+// more, the queue of the sender whose messages count the most, as a full queue of its
+// own is released. One release brings them under the cap unless other receipts add
+// meanwhile: the largest queue counts at least what the receipt that reached the cap
+// added. Caller holds no sender's lock.
+func (o *Order) relieve() {
+	for o.held.Load() >= int64(o.cfg.MaxHeldBytes) {
+		var big *orderIn
+		var most int64
+		o.inMu.Lock()
+		for _, s := range o.in {
+			if c := s.held.cost.Load(); c > most {
+				big, most = s, c
+			}
+		}
+		o.inMu.Unlock()
+		if big == nil {
+			return
+		}
+		big.mu.Lock()
+		o.expire(big, time.Now()) // with DropExpired, what waited too long is dropped, not flushed
+		if big.held.len() > 0 {
+			o.heldFlushes.Add(1)
+			o.releaseUpTo(big, big.held.highest(), time.Time{})
+		}
+		_ = o.drain(big, nil)
+	}
 }
 
 // orderHeap is a min-heap of entries by serial number (container/heap).
