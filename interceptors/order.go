@@ -117,6 +117,9 @@ type OrderStats struct {
 // until the missing ones arrive, at most Expire. The trailer is Java's, so Order
 // interoperates with Java's OrderInterceptor.
 //
+// Stopping the receiver (Stop with channel.SvcReceiver) delivers what still waits, each
+// sender's in order, as MemberDisappeared does.
+//
 // Put Order above MessageDispatch (and anything else that may reorder sends) so that the
 // counters follow the application's order. A message whose delivery is made on behalf of a
 // later one (it was waiting) cannot report a listener error to its sender.

@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"container/heap"
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -153,6 +154,33 @@ func (o *Order) relieve() {
 		}
 		_ = o.drain(big, nil)
 	}
+}
+
+// Stop stops the levels below. Once the receiver is stopped, the messages still waiting
+// for earlier ones are released as when their sender disappears: no receipt or heartbeat
+// would come to release them. Each sender's are delivered in order, the gaps skipped
+// (with DropExpired, those that waited longer than Expire are dropped first); the counters
+// are kept, so a receiver started again is in step with senders that did not see it go.
+func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
+	err := o.Next().Stop(ctx, svc)
+	if svc&channel.SvcReceiver != 0 {
+		o.inMu.Lock()
+		senders := make([]*orderIn, 0, len(o.in))
+		for _, s := range o.in {
+			senders = append(senders, s)
+		}
+		o.inMu.Unlock()
+		now := time.Now()
+		for _, s := range senders {
+			s.mu.Lock()
+			o.expire(s, now)
+			if s.held.len() > 0 {
+				o.releaseUpTo(s, s.held.highest(), time.Time{})
+			}
+			_ = o.drain(s, nil)
+		}
+	}
+	return err
 }
 
 // orderHeap is a min-heap of entries by serial number (container/heap).
