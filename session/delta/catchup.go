@@ -18,10 +18,11 @@ import (
 // since the joiner started (AskRecent, with that age), and the records of the removals
 // and renames it noted since (removals.go), and keeps each copy with the
 // higher version, or merges concurrent changes by their stamps, and removes the copies a
-// record covers unless they are newer (mergeSessions), as a refresh does. A member that does not list the joiner yet refuses the request
-// (FAIL_ACK) and is asked again every second while Config.MemberWait lasts, counted from
-// the start; once it lists the joiner, every change it makes goes to the joiner too, and
-// its answer holds those it made before. The donor is not asked: it listed the joiner
+// record covers unless they are newer (mergeSessions), as a refresh does. A member that
+// does not list the joiner yet refuses the request (FAIL_ACK) and is asked again every
+// second while Config.MemberWait lasts, counted from the start, then once the joiner is
+// ready until Config.CatchUpWindow (catchup_late.go); once it lists the joiner, every
+// change it makes goes to the joiner too, and its answer holds those it made before. The donor is not asked: it listed the joiner
 // when it took the snapshot, so its own changes since went to the joiner. Messages that
 // arrive meanwhile are queued, as during the transfer. BinaryCodec only: a Tomcat member
 // would send every session, and Tomcat's deltas carry no versions to merge by.
@@ -58,87 +59,115 @@ func (s *Session) markSent() {
 // catchUp asks every member but donor for the sessions it sent a message about since
 // start (see above). settle is the end of Config.MemberWait, deadline the transfer's. It
 // returns the error that ends the transfer (timeout, stop); a member that runs no
-// session manager, has none for this context, leaves or fails is skipped and logged.
+// session manager, has none for this context, leaves or fails is skipped and logged. One
+// that still refuses the request once settle is past is left to the late catch-up
+// (catchup_late.go).
 func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, settle time.Time, deadline <-chan time.Time) error {
 	if _, ok := m.cl.codec.(batchCodec); !ok {
 		return nil
 	}
+	l := m.openLate(start)
 	for _, mem := range m.cl.ch.Members() {
 		if mem.Key() == donor.Key() {
 			continue
 		}
-		if err := m.catchUpFrom(ctx, mem, start, settle, deadline); err != nil {
+		refused, err := m.catchUpFrom(ctx, mem, start, settle, deadline)
+		switch {
+		case err != nil:
 			return err
+		case !refused:
+			l.asked(mem.Key(), false)
+		case l != nil:
+			m.log.Info("delta: a member still refuses the catch-up request once MemberWait is over: it does not "+
+				"list this node yet, or runs no session manager; asking it again once ready", "member", mem.Addr(),
+				"upTo", time.Until(l.until).Round(time.Millisecond))
+			l.asked(mem.Key(), true)
+		default:
+			m.log.Warn("delta: could not catch up with a member: it refused the request", "member", mem.Addr())
 		}
 	}
 	return nil
 }
 
-// catchUpFrom is catchUp's request to one member. A Go member of this version answers
-// it before it acknowledges it (Manager.receive serves it inline), so an ACK with no answer before it is a
-// member with nothing to give: one that runs no session manager for this context but
-// acknowledges what it does not handle, or a Go node of an earlier version (its answer,
-// if any, comes after and is ignored). An ack timeout means the member is still
-// answering: its answer is waited for, up to Config.TransferIdleTimeout.
-func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, settle time.Time, deadline <-chan time.Time) error {
+// catchUpFrom is catchUp's request to one member, asked again every askAgainAfter while
+// it refuses it (FAIL_ACK) until settle; refused reports that it still did then.
+func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, settle time.Time,
+	deadline <-chan time.Time) (refused bool, err error) {
 	sig := make(chan transferSignal, 2) // as runTransfer's
 	if !m.beginMerge(mem, sig) {
-		return ErrStopped
+		return false, ErrStopped
 	}
 	defer m.endAttempt()
 	for {
-		age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
-		err := m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs(),
-			Version: AskStamps | AskBorn | AskMetaStamps | AskRecent | age<<AskAgeShift}, askOpts)
-		var wait <-chan time.Time // for an answer still coming
-		switch {
-		case ctx.Err() != nil:
-			return ErrStopped
-		case err == nil:
-			select {
-			case s := <-sig:
-				m.caughtUp(mem, s)
-			default:
-				m.log.Info("delta: a member acknowledged the catch-up request without answering it: "+
-					"it runs no session manager for this context, or an earlier version", "member", mem.Addr())
-			}
-			return nil
-		case errors.Is(err, channel.ErrAckFailed) && time.Now().Before(settle):
-			// It does not list this node yet, or runs no session manager: ask again.
-			t := time.NewTimer(askAgainAfter)
-			select {
-			case <-t.C:
-				continue
-			case <-deadline:
-				t.Stop()
-				return ErrStateTransferTimeout
-			case <-ctx.Done():
-				t.Stop()
-				return ErrStopped
-			}
-		case errors.Is(err, channel.ErrAckTimeout) && m.cfg.TransferIdleTimeout > 0:
-			t := time.NewTimer(m.cfg.TransferIdleTimeout)
-			defer t.Stop()
-			wait = t.C
-		default:
-			m.log.Warn("delta: could not catch up with a member: it refused or did not answer the request",
-				"member", mem.Addr(), "err", err)
-			return nil
+		refused, err := m.askRecent(ctx, mem, sig, start, deadline)
+		if err != nil || !refused || !time.Now().Before(settle) {
+			return refused, err
 		}
+		// It does not list this node yet, or runs no session manager: ask again.
+		t := time.NewTimer(askAgainAfter)
+		select {
+		case <-t.C:
+		case <-deadline:
+			t.Stop()
+			return false, ErrStateTransferTimeout
+		case <-ctx.Done():
+			t.Stop()
+			return false, ErrStopped
+		}
+	}
+}
+
+// askRecent asks mem once, for the attempt whose outcome goes to sig (beginMerge), for
+// the sessions it sent a message about since start, and waits for its answer. A Go
+// member of this version answers it before it acknowledges it (Manager.receive serves it
+// inline), so an ACK with no answer before it is a member with nothing to give: one that
+// runs no session manager for this context but acknowledges what it does not handle, or
+// a Go node of an earlier version (its answer, if any, comes after and is ignored). An
+// ack timeout means the member is still answering: its answer is waited for, up to
+// Config.TransferIdleTimeout. refused reports a FAIL_ACK (it does not list this node
+// yet, or runs no session manager); err ends the transfer (deadline, stop).
+func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan transferSignal, start time.Time,
+	deadline <-chan time.Time) (refused bool, err error) {
+	age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
+	err = m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
+		UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs(),
+		Version: AskStamps | AskBorn | AskMetaStamps | AskRecent | age<<AskAgeShift}, askOpts)
+	var wait <-chan time.Time // for an answer still coming
+	switch {
+	case ctx.Err() != nil:
+		return false, ErrStopped
+	case err == nil:
 		select {
 		case s := <-sig:
 			m.caughtUp(mem, s)
-		case <-wait:
-			m.log.Warn("delta: could not catch up with a member: no answer", "member", mem.Addr(),
-				"waited", m.cfg.TransferIdleTimeout)
-		case <-deadline:
-			return ErrStateTransferTimeout
-		case <-ctx.Done():
-			return ErrStopped
+		default:
+			m.log.Info("delta: a member acknowledged the catch-up request without answering it: "+
+				"it runs no session manager for this context, or an earlier version", "member", mem.Addr())
 		}
-		return nil
+		return false, nil
+	case errors.Is(err, channel.ErrAckFailed):
+		return true, nil
+	case errors.Is(err, channel.ErrAckTimeout) && m.cfg.TransferIdleTimeout > 0:
+		t := time.NewTimer(m.cfg.TransferIdleTimeout)
+		defer t.Stop()
+		wait = t.C
+	default:
+		m.log.Warn("delta: could not catch up with a member: it refused or did not answer the request",
+			"member", mem.Addr(), "err", err)
+		return false, nil
 	}
+	select {
+	case s := <-sig:
+		m.caughtUp(mem, s)
+	case <-wait:
+		m.log.Warn("delta: could not catch up with a member: no answer", "member", mem.Addr(),
+			"waited", m.cfg.TransferIdleTimeout)
+	case <-deadline:
+		return false, ErrStateTransferTimeout
+	case <-ctx.Done():
+		return false, ErrStopped
+	}
+	return false, nil
 }
 
 // caughtUp logs and counts the outcome s of a catch-up's request to mem.
@@ -155,13 +184,14 @@ func (m *Manager) caughtUp(mem channel.Member, s transferSignal) {
 }
 
 // beginMerge is beginAttempt for a catch-up: the chunks from mem are merged into the
-// copies held (mergeSessions), not loaded over them.
+// copies held (mergeSessions), not loaded over them. A running manager merges them too
+// (a late catch-up, catchup_late.go).
 func (m *Manager) beginMerge(mem channel.Member, sig chan transferSignal) bool {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.state != stateTransferring {
+	if m.state != stateTransferring && m.state != stateRunning {
 		return false
 	}
 	m.donor, m.signal, m.fillIn, m.merging = mem.Key(), sig, nil, true

@@ -36,6 +36,10 @@ const (
 	// member it asked for every session before it asks again (no Tomcat equivalent:
 	// Tomcat waits for stateTransferTimeout).
 	DefaultTransferIdleTimeout = 10 * time.Second
+	// DefaultCatchUpWindow is how long after its start a joiner still catches up with the
+	// members that list it late or that it lists late (no Tomcat equivalent; see
+	// Config.CatchUpWindow).
+	DefaultCatchUpWindow = 60 * time.Second
 	// DefaultTransferGCPercent is the collector's target (GOGC) while a manager receives
 	// its state transfer (no Tomcat equivalent; see Config.TransferGCPercent).
 	DefaultTransferGCPercent = 400
@@ -188,6 +192,12 @@ type Config struct {
 	// The first node of a cluster is ready only after it. 0 means DefaultMemberWait;
 	// negative does not wait (Tomcat's rule: no member, no transfer).
 	MemberWait time.Duration
+	// CatchUpWindow is how long after its start a joiner (BinaryCodec) goes on catching up
+	// once it is ready: a member that refused its catch-up because it did not list the
+	// joiner yet (FAIL_ACK once MemberWait is over) is asked again every second for the
+	// sessions it sent a message about since the joiner started (docs/failover.md).
+	// 0 means DefaultCatchUpWindow; negative asks no member once the joiner is ready.
+	CatchUpWindow time.Duration
 	// TransferIdleTimeout is how long a joiner waits without any sign of the sessions it
 	// asked a member for (no chunk of them, no message from that member still arriving)
 	// before it asks that member again: the member's answer was lost, or it gave up
@@ -286,6 +296,9 @@ func (c *Config) fill() error {
 	}
 	if c.TransferIdleTimeout == 0 {
 		c.TransferIdleTimeout = DefaultTransferIdleTimeout
+	}
+	if c.CatchUpWindow == 0 {
+		c.CatchUpWindow = DefaultCatchUpWindow
 	}
 	if c.SendAllSessionsSize < 0 || c.SendAllSessionsBytes < 0 || c.MaxConcurrentTransfers < 0 {
 		return fmt.Errorf("%w: negative SendAllSessionsSize, SendAllSessionsBytes or MaxConcurrentTransfers", ErrInvalidConfig)

@@ -33,6 +33,8 @@ type Manager struct {
 	gone *removals
 	// recent logs the sessions sent about lately, for a joiner's catch-up (recent.go)
 	recent recentSent
+	// late is a joiner's late catch-up while its window lasts (catchup_late.go)
+	late atomic.Pointer[lateCatchUp]
 	// quorumLost: the view fell below the quorum, and no refresh started since;
 	// refreshOn mirrors refreshing; refreshPending: a refresh goroutine runs
 	// (refresh.go).

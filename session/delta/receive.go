@@ -107,7 +107,7 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 		case !current:
 			m.stats.unexpected.Add(1)
 		case merging || running && refreshing:
-			m.mergeSessions(msg.Sessions)
+			m.mergeSessions(msg.Sessions, running && merging)
 		case running:
 			m.loadRepaired(msg)
 		default:

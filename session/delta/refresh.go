@@ -219,8 +219,9 @@ again:
 // side) is here under its old id: that copy is renamed to the chunk's id, or removed if
 // the chunk's id is held too, unless it is newer. A removal record (removals.go) removes
 // the copy it names unless that is newer, and keeps a session it names that another
-// member still holds, at that version or older, from coming back.
-func (m *Manager) mergeSessions(list []SessionState) {
+// member still holds, at that version or older, from coming back. late: the chunk answers
+// a running joiner's late catch-up, whose copies merge by mergeLate.
+func (m *Manager) mergeSessions(list []SessionState, late bool) {
 	for i := range list {
 		st := &list[i]
 		if !validID(st.ID) {
@@ -239,6 +240,10 @@ func (m *Manager) mergeSessions(list []SessionState) {
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
 		if s == nil {
 			return // the manager stopped meanwhile
+		}
+		if late {
+			m.mergeLate(s, st, added)
+			continue
 		}
 		switch {
 		case added:

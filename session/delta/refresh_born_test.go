@@ -16,7 +16,7 @@ func TestRefreshTakesSessionMadeAgainAtTheRemoval(t *testing.T) {
 	m.mergeSessions([]SessionState{
 		{ID: again, Version: 7, born: 7, MaxInactive: 60, Notes: []NamedValue{{Name: "n", Value: []byte("new")}}},
 		{ID: earlier, Version: 7, MaxInactive: 60},
-	})
+	}, false)
 	s := m.st.get(again)
 	if s == nil {
 		t.Fatal("the refresh left out the copy of a session made again at its removal's version")

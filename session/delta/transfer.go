@@ -406,6 +406,7 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 		m.mu.Lock()
 		if m.state != stateTransferring || ctx.Err() != nil {
 			m.mu.Unlock()
+			m.late.Store(nil)
 			return
 		}
 		if len(m.queue) == 0 {
@@ -420,6 +421,7 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 			}
 			m.state = stateRunning
 			m.startedWithout()
+			m.startLateLocked()
 			m.closeReadyLocked(err)
 			m.mu.Unlock()
 			return

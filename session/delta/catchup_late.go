@@ -1,0 +1,202 @@
+package delta
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// A joiner's catch-up (catchup.go) reaches the members that list it before
+// Config.MemberWait is over. A member that lists it later refused the catch-up until
+// then, and may hold acknowledged changes the joiner got from nobody. So the joiner goes
+// on, once ready, until Config.CatchUpWindow after its start: it asks such a member again
+// every askAgainAfter for the sessions it sent a message about since the joiner started,
+// and merges the answer into the copies it serves by the stamps (mergeLate): a copy's
+// changes made here meanwhile stay. Each member is asked until it answers or
+// acknowledges (then never again) or the window ends; one refusing still then is logged.
+// BinaryCodec only, as the catch-up.
+
+// lateCatchUp is a joiner's late catch-up (Manager.late) while its window lasts.
+type lateCatchUp struct {
+	start, until time.Time
+	mu           sync.Mutex
+	due          map[channel.MemberKey]time.Time // to ask, not before the time
+}
+
+// openLate starts the window of a joiner's late catch-up, which started at start and
+// whose transfer completed; nil if Config.CatchUpWindow is negative or over.
+func (m *Manager) openLate(start time.Time) *lateCatchUp {
+	until := start.Add(m.cfg.CatchUpWindow)
+	if m.cfg.CatchUpWindow < 0 || !time.Now().Before(until) {
+		return nil
+	}
+	l := &lateCatchUp{start: start, until: until, due: map[channel.MemberKey]time.Time{}}
+	m.late.Store(l)
+	return l
+}
+
+// asked records the outcome of a request to the member k: refused (FAIL_ACK), it is
+// asked again after askAgainAfter; else it is done with. l may be nil (no window).
+func (l *lateCatchUp) asked(k channel.MemberKey, refused bool) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if refused {
+		l.due[k] = time.Now().Add(askAgainAfter)
+		return
+	}
+	delete(l.due, k)
+}
+
+// next returns the member to ask now, or how long until one is due; none (false and 0)
+// when no member is left to ask. A member no longer in ch's view is forgotten.
+func (l *lateCatchUp) next(ch Channel) (channel.Member, time.Duration, bool) {
+	now := time.Now()
+	wait := l.until.Sub(now)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, at := range l.due {
+		mem, ok := ch.Member(k)
+		switch {
+		case !ok:
+			delete(l.due, k)
+		case !at.After(now):
+			return mem, 0, true
+		default:
+			wait = min(wait, at.Sub(now))
+		}
+	}
+	if len(l.due) == 0 {
+		return channel.Member{}, 0, false
+	}
+	return channel.Member{}, wait, false
+}
+
+// left returns the members still to ask (the window ended).
+func (l *lateCatchUp) left(ch Channel) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var addrs []string
+	for k := range l.due {
+		if mem, ok := ch.Member(k); ok {
+			addrs = append(addrs, mem.Addr())
+		}
+	}
+	return addrs
+}
+
+// startLateLocked starts the late catch-up of a manager that just became ready, if its
+// window is open (m.mu held, the state running).
+func (m *Manager) startLateLocked() {
+	if l := m.late.Load(); l != nil {
+		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
+		go m.runLate(m.bg, l)
+	}
+}
+
+// runLate asks the members of l as they fall due, until the window ends or the manager
+// stops.
+func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
+	defer m.wg.Done()
+	defer m.late.CompareAndSwap(l, nil)
+	for {
+		if !time.Now().Before(l.until) {
+			if addrs := l.left(m.cl.ch); len(addrs) > 0 {
+				m.log.Warn("delta: could not catch up with members: they refused the request until CatchUpWindow "+
+					"after this node's start (they did not list it, or run no session manager)",
+					"members", addrs, "window", m.cfg.CatchUpWindow)
+			}
+			return
+		}
+		mem, wait, ok := l.next(m.cl.ch)
+		if !ok && wait == 0 {
+			return // nobody left to ask
+		}
+		if !ok {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		refused, err := m.askLate(ctx, mem, l.start)
+		if err != nil {
+			return
+		}
+		l.asked(mem.Key(), refused)
+	}
+}
+
+// askLate asks mem for the sessions it sent a message about since start, once, and
+// merges its answer (mergeLate); refused as askRecent's, err when the manager stops.
+func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Time) (refused bool, err error) {
+	m.attemptMu.Lock() // one request for every session of a running manager at a time
+	defer m.attemptMu.Unlock()
+	sig := make(chan transferSignal, 2) // as runTransfer's
+	if !m.beginMerge(mem, sig) {
+		return false, ErrStopped
+	}
+	defer m.endAttempt()
+	return m.askRecent(ctx, mem, sig, start, nil)
+}
+
+// mergeLate merges st, a member's copy in a late catch-up's answer, into s, this running
+// node's copy (added: just made for it from st; renamed: renamed to st's id for it).
+// Unlike a refresh's merge, a copy held is not replaced by a newer one but takes what
+// wins by the stamps and the newer version: the node serves its sessions meanwhile, and
+// changes made here (not sent yet, or on their way to that member) stay. A copy added
+// while an expiry of its session arrived (whose lookup did not find it yet) goes.
+func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
+	switch {
+	case added:
+		s.loadTransferred(st)
+		if m.gone.coversCopy(st.ID, st.Version, st.born) {
+			_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+			return
+		}
+	case s.loadIfUnstamped(st):
+	default:
+		ns, changed := s.mergeStamped(st, m.notifyReplicated())
+		m.fire(s, true, ns...)
+		if !s.raiseVersion(st.Version) && !changed {
+			m.dropOlderNames(s, st.Version)
+			return
+		}
+	}
+	m.loadedAboveRemoval(s, st)
+	m.dropOlderNames(s, st.Version)
+	m.stats.refreshed.Add(1)
+}
+
+// loadIfUnstamped loads st over the copy when the two cannot be merged by their stamps
+// (one came from a node that sends none), st is newer and no change made here waits.
+func (s *Session) loadIfUnstamped(st *SessionState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.stamped && !s.unstamped || len(s.pending) > 0 || s.queued || s.expiring || !s.valid || s.version >= st.Version {
+		return false
+	}
+	s.load(st)
+	return true
+}
+
+// raiseVersion records that the copy holds the changes of a member's copy at version,
+// merged by their stamps; false if it held that version already.
+func (s *Session) raiseVersion(version uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.valid || s.expiring || s.version >= version {
+		return false
+	}
+	s.version = version
+	return true
+}
