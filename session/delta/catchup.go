@@ -61,12 +61,12 @@ func (s *Session) markSent() {
 // returns the error that ends the transfer (timeout, stop); a member that runs no
 // session manager, has none for this context, leaves or fails is skipped and logged. One
 // that still refuses the request once settle is past is left to the late catch-up
-// (catchup_late.go).
+// (catchup_late.go), as are the members added from now on.
 func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, settle time.Time, deadline <-chan time.Time) error {
 	if _, ok := m.cl.codec.(batchCodec); !ok {
 		return nil
 	}
-	l := m.openLate(start)
+	l := m.openLate(start, donor)
 	for _, mem := range m.cl.ch.Members() {
 		if mem.Key() == donor.Key() {
 			continue

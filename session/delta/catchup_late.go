@@ -2,37 +2,44 @@ package delta
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
 )
 
-// A joiner's catch-up (catchup.go) reaches the members that list it before
-// Config.MemberWait is over. A member that lists it later refused the catch-up until
-// then, and may hold acknowledged changes the joiner got from nobody. So the joiner goes
-// on, once ready, until Config.CatchUpWindow after its start: it asks such a member again
-// every askAgainAfter for the sessions it sent a message about since the joiner started,
-// and merges the answer into the copies it serves by the stamps (mergeLate): a copy's
-// changes made here meanwhile stay. Each member is asked until it answers or
-// acknowledges (then never again) or the window ends; one refusing still then is logged.
-// BinaryCodec only, as the catch-up.
+// A joiner's catch-up (catchup.go) reaches the members it lists when its transfer is
+// complete, and those that list it before Config.MemberWait is over. Two kinds of member
+// may still hold acknowledged changes the joiner got from nobody: one that lists the
+// joiner later (it refused the catch-up until then), and one the joiner lists only after
+// its catch-up listed the members (the two had not heard each other; the member's
+// changes went to the others only). So the joiner goes on, once ready, until
+// Config.CatchUpWindow after its start: it asks a member that refused again every
+// askAgainAfter, and a member added since its catch-up began at once, for the sessions it
+// sent a message about since the joiner started, and merges the answer into the copies
+// it serves by the stamps (mergeLate): a copy's changes made here meanwhile stay. Each
+// member is asked until it answers or acknowledges (then never again) or the window
+// ends; one refusing still then is logged. BinaryCodec only, as the catch-up.
 
 // lateCatchUp is a joiner's late catch-up (Manager.late) while its window lasts.
 type lateCatchUp struct {
 	start, until time.Time
+	wake         chan struct{} // a member to ask was added
 	mu           sync.Mutex
+	done         map[channel.MemberKey]bool      // asked: answered, acknowledged, or the donor
 	due          map[channel.MemberKey]time.Time // to ask, not before the time
 }
 
 // openLate starts the window of a joiner's late catch-up, which started at start and
-// whose transfer completed; nil if Config.CatchUpWindow is negative or over.
-func (m *Manager) openLate(start time.Time) *lateCatchUp {
+// whose transfer donor completed; nil if Config.CatchUpWindow is negative or over.
+func (m *Manager) openLate(start time.Time, donor channel.Member) *lateCatchUp {
 	until := start.Add(m.cfg.CatchUpWindow)
 	if m.cfg.CatchUpWindow < 0 || !time.Now().Before(until) {
 		return nil
 	}
-	l := &lateCatchUp{start: start, until: until, due: map[channel.MemberKey]time.Time{}}
+	l := &lateCatchUp{start: start, until: until, wake: make(chan struct{}, 1),
+		done: map[channel.MemberKey]bool{donor.Key(): true}, due: map[channel.MemberKey]time.Time{}}
 	m.late.Store(l)
 	return l
 }
@@ -50,38 +57,61 @@ func (l *lateCatchUp) asked(k channel.MemberKey, refused bool) {
 		return
 	}
 	delete(l.due, k)
+	l.done[k] = true
 }
 
-// next returns the member to ask now, or how long until one is due; none (false and 0)
-// when no member is left to ask. A member no longer in ch's view is forgotten.
+// added records that the member k was added to the view: it is asked at once unless it
+// was done with.
+func (l *lateCatchUp) added(k channel.MemberKey) {
+	now := time.Now()
+	l.mu.Lock()
+	if l.done[k] || !now.Before(l.until) {
+		l.mu.Unlock()
+		return
+	}
+	l.due[k] = now
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next returns the member to ask now, or how long until one is due (until the window's
+// end if none is). A member no longer in ch's view is forgotten: added asks it again.
+// The view is read without l.mu, which memberAdded takes.
 func (l *lateCatchUp) next(ch Channel) (channel.Member, time.Duration, bool) {
 	now := time.Now()
 	wait := l.until.Sub(now)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k, at := range l.due {
+	for k, at := range l.snapshot() {
 		mem, ok := ch.Member(k)
 		switch {
 		case !ok:
-			delete(l.due, k)
+			l.mu.Lock()
+			if cur, ok := l.due[k]; ok && cur.Equal(at) { // not added again meanwhile
+				delete(l.due, k)
+			}
+			l.mu.Unlock()
 		case !at.After(now):
 			return mem, 0, true
 		default:
 			wait = min(wait, at.Sub(now))
 		}
 	}
-	if len(l.due) == 0 {
-		return channel.Member{}, 0, false
-	}
 	return channel.Member{}, wait, false
+}
+
+// snapshot returns a copy of l.due.
+func (l *lateCatchUp) snapshot() map[channel.MemberKey]time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.due)
 }
 
 // left returns the members still to ask (the window ended).
 func (l *lateCatchUp) left(ch Channel) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var addrs []string
-	for k := range l.due {
+	for k := range l.snapshot() {
 		if mem, ok := ch.Member(k); ok {
 			addrs = append(addrs, mem.Addr())
 		}
@@ -113,13 +143,11 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 			return
 		}
 		mem, wait, ok := l.next(m.cl.ch)
-		if !ok && wait == 0 {
-			return // nobody left to ask
-		}
 		if !ok {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+			case <-l.wake:
 			case <-ctx.Done():
 			}
 			t.Stop()

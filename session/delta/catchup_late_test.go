@@ -131,3 +131,91 @@ func TestLateCatchUpAsksForCatchUpWindowOnly(t *testing.T) {
 		}
 	})
 }
+
+// A member a that the joiner j lists only after its catch-up (the two did not hear each
+// other: a partition between them only) sent its acknowledged changes to the members it
+// listed, j's donor d among them, after d had read the session for j: j was ready
+// without them, and its catch-up had not asked a, which it did not list. j now asks a
+// member added within Config.CatchUpWindow after its start for what it sent about since
+// then, and merges it into the copies it serves by the stamps: a's copy, newer by
+// version, does not replace j's, and the change j made meanwhile to another attribute
+// of the session stays.
+func TestJoinerCatchesUpWithAMemberItListsAfterItsTransfer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		nw := channeltest.NewNetwork()
+		d := startReady(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked})
+		a := startReady(t, nw, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+		s := create(t, a, "k", 1)
+		time.Sleep(time.Minute)
+
+		jtn, jch := newChannel(t, nw)
+		nw.Partition(jtn, a.tn)
+		j := startManager(t, jtn, jch, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked,
+			MemberWait: 3 * time.Second})
+		synctest.Wait()
+		for k := 2; k <= 3; k++ { // a's copy ends newer by version than j's will be
+			if err := s.Set("k", k); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.m.Replicate(ctx, s); err != nil {
+				t.Fatalf("a's change was not acknowledged: %v", err)
+			}
+		}
+		if err := j.m.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// j serves the session meanwhile: its change goes to d (and to a once listed).
+		js := j.m.Find(s.ID())
+		if js == nil {
+			t.Fatal("j lacks a's session")
+		}
+		if err := js.Set("j", 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.m.Replicate(ctx, js); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		nw.Heal(jtn, a.tn)
+		synctest.Wait()
+		if v, _ := delta.Attr[int](j.m.Find(s.ID()), "k"); v != 3 {
+			t.Errorf("j holds k=%d of a's session, want the acknowledged 3", v)
+		}
+		if v, _ := delta.Attr[int](j.m.Find(s.ID()), "j"); v != 1 {
+			t.Errorf("j holds j=%d, want its own change 1", v)
+		}
+		if v, _ := delta.Attr[int](d.m.Find(s.ID()), "j"); v != 1 {
+			t.Errorf("d holds j=%d, want j's change 1", v)
+		}
+		if n := j.m.Stats().CatchUps; n != 1 {
+			t.Errorf("j caught up with %d members, want 1 (a)", n)
+		}
+	})
+}
+
+// A member added within Config.CatchUpWindow after the joiner's start is asked at once,
+// then (it refuses: it runs no session manager) every second until the window ends; one
+// added after it is not asked.
+func TestLateCatchUpAsksAddedMembersWithinCatchUpWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		startReady(t, nw, delta.Config{JvmRoute: "d"})
+		j := startNode(t, nw, delta.Config{JvmRoute: "j", MemberWait: -1, CatchUpWindow: 10 * time.Second})
+		if err := j.m.WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		_, _, within := newKVChannel(t, nw)
+		time.Sleep(10 * time.Second)
+		_, _, after := newKVChannel(t, nw)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := within.foreign.Load(); n != 5 {
+			t.Errorf("the member added 5 s after j's start refused %d requests, want 5 (at 5 to 9 s)", n)
+		}
+		if n := after.foreign.Load(); n != 0 {
+			t.Errorf("the member added after the window refused %d requests, want none", n)
+		}
+	})
+}

@@ -347,7 +347,7 @@ func (c *Cluster) memberGone(mem channel.Member) {
 func (c *Cluster) memberAdded(mem channel.Member) {
 	c.cutMemberAdded(mem)
 	for _, m := range c.running() {
-		m.memberAdded()
+		m.memberAdded(mem)
 	}
 }
 

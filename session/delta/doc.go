@@ -263,9 +263,11 @@
 // asking again every second a member that does not list it yet (FAIL_ACK) while
 // Config.MemberWait lasts, and merges the answers as a refresh does, by version and
 // stamps (Stats.CatchUps). A member that still refuses then is asked again every second
-// once the joiner is ready, until Config.CatchUpWindow (60 s) after its start, and its
-// answer is merged into the copies the joiner serves by the stamps only, so that changes
-// made there meanwhile stay (TestJoinerCatchesUpWithAMemberListingItAfterMemberWait). A member answers it before acknowledging it, from its log of
+// once the joiner is ready, until Config.CatchUpWindow (60 s) after its start, as is a
+// member the joiner lists only after its catch-up began, from when it is added; their
+// answers are merged into the copies the joiner serves by the stamps only, so that
+// changes made there meanwhile stay (TestJoinerCatchesUpWithAMemberListingItAfterMemberWait,
+// TestJoinerCatchesUpWithAMemberItListsAfterItsTransfer). A member answers it before acknowledging it, from its log of
 // the sessions it sent about lately rather than by reading every session it holds
 // (Stats.CatchUpScans counts the answers the log did not reach back far enough for).
 //

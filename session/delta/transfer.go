@@ -380,11 +380,15 @@ func (m *Manager) awaitMember(ctx context.Context, until time.Time, deadline <-c
 	}
 }
 
-// memberAdded wakes a start waiting for a member (Config.MemberWait).
-func (m *Manager) memberAdded() {
+// memberAdded wakes a start waiting for a member (Config.MemberWait), and has a joiner's
+// late catch-up ask mem (catchup_late.go).
+func (m *Manager) memberAdded(mem channel.Member) {
 	select {
 	case m.joined <- struct{}{}:
 	default:
+	}
+	if l := m.late.Load(); l != nil {
+		l.added(mem.Key())
 	}
 	m.noteView()
 }
