@@ -182,8 +182,11 @@ func TestJumpedVersionUnderAnotherRouteNeedsNoRepair(t *testing.T) {
 	if err := j.m.Replicate(ctx, sj); err != nil {
 		t.Fatal(err)
 	}
-	if got := attrs(a.m, "S1.a"); got != "x=p y=j " {
-		t.Errorf("a's copy under its route has %q right after j's delta, want x=p y=j (applied at once, as replicaOf does)", got)
+	// a may have taken the rename already: its late catch-up asks j once the two list
+	// each other again (CatchUpWindow), and j's answer carries the session under S1.j.
+	if got, renamed := attrs(a.m, "S1.a"), attrs(a.m, "S1.j"); got != "x=p y=j " && renamed != "x=p y=j " {
+		t.Errorf("a's copy has %q under its route and %q under j's right after j's delta, want x=p y=j "+
+			"(applied at once, as replicaOf does)", got, renamed)
 	}
 	testutil.EventuallyTrue(t, 10*time.Second, "j's change on a", func() bool {
 		return attrs(a.m, "S1.a") == "x=p y=j " || attrs(a.m, "S1.j") == "x=p y=j "
