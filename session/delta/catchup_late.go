@@ -181,7 +181,8 @@ func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Ti
 // node's copy (added: just made for it from st; renamed: renamed to st's id for it).
 // Unlike a refresh's merge, a copy held is not replaced by a newer one but takes what
 // wins by the stamps and the newer version: the node serves its sessions meanwhile, and
-// changes made here (not sent yet, or on their way to that member) stay. A copy added
+// changes made here stay, those not sent yet (as a refresh keeps them) and those on their
+// way to that member. A copy added
 // while an expiry of its session arrived (whose lookup did not find it yet) goes.
 func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
 	switch {

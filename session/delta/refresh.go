@@ -16,7 +16,8 @@ import (
 // keeps each session's copy with the highest version (refresh). Any majority holding the
 // latest acknowledged change of a session overlaps this node's view, and this node
 // acknowledged nothing without the quorum, so the highest version among the members is
-// the latest acknowledged one. A copy is replaced only by a higher version, and removed
+// the latest acknowledged one. A copy is replaced only by a higher version, keeping this
+// node's changes not sent yet (refresh_keep.go), and removed
 // when it is held under an id a member renamed meanwhile, or when a member remembers the
 // removal of its session (removals.go, mergeSessions).
 //

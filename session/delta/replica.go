@@ -161,8 +161,8 @@ func (s *Session) stampOfDelta(msg *Message) stamp {
 	return stamp{msg.Version, s.m.cl.origin()}
 }
 
-// loadIfNewer replaces the copy's content with st, a member's copy of a higher version,
-// dropping this node's changes not replicated yet (made on an older copy), unless the
+// loadIfNewer replaces the copy's content with st, a member's copy of a higher version (a
+// refresh's), keeping this node's changes not sent yet (refresh_keep.go), unless the
 // session is being expired. It reports whether it did.
 func (s *Session) loadIfNewer(st *SessionState) bool {
 	s.mu.Lock()
@@ -170,9 +170,7 @@ func (s *Session) loadIfNewer(st *SessionState) bool {
 	if s.expiring || !s.valid || s.version >= st.Version {
 		return false
 	}
-	s.load(st)
-	clear(s.pending)
-	s.pending = s.pending[:0]
+	s.loadKeepingUnsent(st)
 	return true
 }
 

@@ -1,0 +1,121 @@
+package delta
+
+import "slices"
+
+// A refresh (refresh.go) replaces a copy with a member's of a higher version: the
+// quorum's copy, holding every change the majority acknowledged while this node was
+// without it. This node's own changes not sent yet stay on the copy and in its pending
+// actions, so that its next delta sends them (stamped above every change the copy then
+// holds, they win everywhere):
+//
+//   - an attribute changed here by a request not replicated yet (marked: changedHere),
+//     and every other part with a change pending (metaChangedHere), whatever the member's
+//     copy holds, as a delta of another node arriving meanwhile would be skipped;
+//   - an attribute whose change failed to replicate (put back by requeue, stamped with
+//     the failed delta's version and this node's origin), unless the member's copy holds
+//     another change of it stamped at that version or later: a change of the majority
+//     made without this node's, acknowledged where this node's was refused, which wins
+//     (the pending action is dropped, as when such a change arrives in a delta).
+
+// unsentAttr is this node's attribute entry or removal kept across a refresh's load.
+type unsentAttr struct {
+	name  string
+	entry *attrEntry // set, or nil: removed (tomb, if one was held)
+	tomb  *tomb
+}
+
+// loadKeepingUnsent loads st over the copy (a refresh's member copy of a higher version)
+// and puts back this node's changes not sent yet (above). The caller holds s.mu.
+func (s *Session) loadKeepingUnsent(st *SessionState) {
+	keep, drop := s.unsentAgainst(st)
+	meta := slices.DeleteFunc(slices.Clone(s.pending), func(a Action) bool { return a.Type == ActionAttribute })
+	s.load(st)
+	s.pending = slices.DeleteFunc(s.pending, func(a Action) bool {
+		return a.Type == ActionAttribute && slices.Contains(drop, a.Name)
+	})
+	for _, u := range keep {
+		if i := s.find(u.name); i >= 0 {
+			s.attrs = slices.Delete(s.attrs, i, i+1)
+		}
+		s.unbury(u.name)
+		switch {
+		case u.entry != nil:
+			s.addAttr(*u.entry)
+		case u.tomb != nil:
+			s.addTomb(*u.tomb)
+		}
+	}
+	// The other parts: this node's values again, under the loaded copy's stamps (the
+	// next delta stamps them anew); with the pending actions set aside, apply does not
+	// take them for another node's and skip them.
+	pending := s.pending
+	s.pending = nil
+	for _, a := range meta {
+		s.apply([]Action{a}, s.metaStampOf(a.Type, a.Name), false, false)
+	}
+	s.pending = pending
+	s.trimTombs()
+}
+
+// unsentAgainst returns this node's attribute changes not sent yet to keep over st, and
+// the names of those st's stamps override. The caller holds s.mu.
+func (s *Session) unsentAgainst(st *SessionState) (keep []unsentAttr, drop []string) {
+	var names []string
+	for _, a := range s.pending {
+		if a.Type == ActionAttribute && !slices.Contains(names, a.Name) {
+			names = append(names, a.Name)
+		}
+	}
+	for i := range s.attrs {
+		if s.attrs[i].here && !slices.Contains(names, s.attrs[i].name) {
+			names = append(names, s.attrs[i].name)
+		}
+	}
+	for _, t := range s.tombs {
+		if t.here && !slices.Contains(names, t.name) {
+			names = append(names, t.name)
+		}
+	}
+	for _, name := range names {
+		u := unsentAttr{name: name}
+		var here bool
+		var mine stamp
+		if i := s.find(name); i >= 0 {
+			e := s.attrs[i]
+			u.entry, here, mine = &e, e.here, e.stamp()
+		} else if j := slices.IndexFunc(s.tombs, func(t tomb) bool { return t.name == name }); j >= 0 {
+			t := s.tombs[j]
+			u.tomb, here, mine = &t, t.here, t.st
+		}
+		theirs := stateStampOf(st, name)
+		if !here && theirs != mine && theirs.version >= mine.version {
+			drop = append(drop, name)
+			continue
+		}
+		if theirs.notBefore(mine) { // a marked change: its entry takes the later stamp
+			if u.entry != nil {
+				u.entry.setStamp(theirs)
+			} else if u.tomb != nil {
+				u.tomb.st = theirs
+			}
+		}
+		keep = append(keep, u)
+	}
+	return keep, drop
+}
+
+// stateStampOf returns the stamp st, a member's copy, gives attribute name: its value's,
+// or its removal's, or zero.
+func stateStampOf(st *SessionState, name string) stamp {
+	for _, nv := range st.Attributes {
+		if nv.Name == name {
+			return stamp{nv.version, nv.origin}
+		}
+	}
+	for _, t := range st.tombs {
+		if t.name == name {
+			return t.st
+		}
+	}
+	return stamp{}
+}
