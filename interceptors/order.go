@@ -118,7 +118,8 @@ type OrderStats struct {
 // interoperates with Java's OrderInterceptor.
 //
 // Stopping the receiver (Stop with channel.SvcReceiver) delivers what still waits, each
-// sender's in order, as MemberDisappeared does.
+// sender's in order, as MemberDisappeared does, within Stop's context (then it goes on in
+// the background and Stop returns the context's error).
 //
 // Put Order above MessageDispatch (and anything else that may reorder sends) so that the
 // counters follow the application's order. A message whose delivery is made on behalf of a

@@ -3,6 +3,8 @@ package interceptors
 import (
 	"container/heap"
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -161,26 +163,49 @@ func (o *Order) relieve() {
 // would come to release them. Each sender's are delivered in order, the gaps skipped
 // (with DropExpired, those that waited longer than Expire are dropped first); the counters
 // are kept, so a receiver started again is in step with senders that did not see it go.
+// The delivery is bounded by ctx, as the transport's receiver bounds what it drains: if
+// ctx ends while a listener still takes one of those messages, Stop returns an error
+// wrapping ctx's and the delivery goes on in the background.
 func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 	err := o.Next().Stop(ctx, svc)
-	if svc&channel.SvcReceiver != 0 {
-		o.inMu.Lock()
-		senders := make([]*orderIn, 0, len(o.in))
-		for _, s := range o.in {
-			senders = append(senders, s)
-		}
-		o.inMu.Unlock()
-		now := time.Now()
-		for _, s := range senders {
-			s.mu.Lock()
-			o.expire(s, now)
-			if s.held.len() > 0 {
-				o.releaseUpTo(s, s.held.highest(), time.Time{})
-			}
-			_ = o.drain(s, nil)
-		}
+	if svc&channel.SvcReceiver == 0 {
+		return err
 	}
-	return err
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		o.releaseAll()
+	}()
+	select {
+	case <-released:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case <-released: // done as ctx ended
+		return err
+	default:
+		return errors.Join(err, fmt.Errorf("tribes: order: the messages waiting when the receiver stopped are still being delivered (they go on in the background): %w", ctx.Err()))
+	}
+}
+
+// releaseAll delivers what waits for every sender, in order, the gaps skipped.
+func (o *Order) releaseAll() {
+	o.inMu.Lock()
+	senders := make([]*orderIn, 0, len(o.in))
+	for _, s := range o.in {
+		senders = append(senders, s)
+	}
+	o.inMu.Unlock()
+	now := time.Now()
+	for _, s := range senders {
+		s.mu.Lock()
+		o.expire(s, now)
+		if s.held.len() > 0 {
+			o.releaseUpTo(s, s.held.highest(), time.Time{})
+		}
+		_ = o.drain(s, nil)
+	}
 }
 
 // orderHeap is a min-heap of entries by serial number (container/heap).
