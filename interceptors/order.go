@@ -155,6 +155,10 @@ type Order struct {
 
 	// held is what the waiting messages of all senders count against MaxHeldBytes.
 	held atomic.Int64
+	// leaving: senders that disappeared whose released messages are being delivered
+	// (orderleave.go), guarded by inMu; nLeaving is its size.
+	leaving  map[channel.MemberKey]*orderIn
+	nLeaving atomic.Int32
 
 	sent, delivered, reordered, expired, skipped, late, dropped, flushes, heldFlushes, upErrors, short, nonMember atomic.Uint64
 }
@@ -167,6 +171,7 @@ type orderIn struct {
 	ready      []*channel.Message // in order, to be delivered by whoever delivers
 	delivering bool               // a goroutine is delivering ready messages
 	gone       bool               // removed by MemberDisappeared or Heartbeat; look the sender up again
+	leaving    bool               // in Order.leaving: its sender disappeared, its messages are being delivered
 	stranger   bool               // counted in Order.strangers; guarded by Order.inMu
 	// adopt: the state was made when its sender was added as a member, within
 	// orderForgetIdle of a stranger's message passed up without a state (beyond
@@ -450,6 +455,7 @@ func (o *Order) drain(s *orderIn, own *channel.Message) error {
 		s.mu.Lock()
 	}
 	s.delivering = false
+	o.endLeave(s)
 	s.mu.Unlock()
 	return ownErr
 }
@@ -526,8 +532,9 @@ func (o *Order) MemberAdded(m channel.Member) {
 	o.Prev().MemberAdded(m)
 }
 
-// MemberDisappeared delivers what the member's messages were waiting for, in order, and
-// forgets both counters: a member that comes back starts again at 1.
+// MemberDisappeared delivers what the member's messages were waiting for, in order (Member
+// reports m until then: see orderleave.go), and forgets both counters: a member that
+// comes back starts again at 1.
 func (o *Order) MemberDisappeared(m channel.Member) {
 	o.outMu.Lock()
 	delete(o.out, m.Key())
@@ -541,6 +548,9 @@ func (o *Order) MemberDisappeared(m channel.Member) {
 	if s != nil {
 		s.mu.Lock()
 		s.gone = true
+		if s.held.len() > 0 || len(s.ready) > 0 {
+			o.leave(s)
+		}
 		if s.held.len() > 0 {
 			o.releaseUpTo(s, s.held.highest(), time.Time{})
 		}
