@@ -282,8 +282,9 @@
 //     stranger flooding frames gets one delivery per connection. The dropped ones are not
 //     acknowledged: on a connection that carried no member's frame, a non-member's USE_ACK
 //     frame without SYNC is acknowledged right before its own delivery, never in a run
-//     with the frames before it, so a stranger gets at most one ACK or FAIL_ACK per
-//     connection (TestStrangerGetsNoAckForFramesDroppedAfterTheRefusal). Workers take
+//     with the frames before or after it, so a stranger gets at most one ACK or FAIL_ACK
+//     per connection (TestStrangerGetsNoAckForFramesDroppedAfterTheRefusal,
+//     TestStrangerFrameAckedAloneBeforeMembersFrames). Workers take
 //     connections in FIFO order, each with its whole queue: there is no other per-peer
 //     fairness.
 //   - Frames that interceptors consume below the channel's sender check (failure-detector

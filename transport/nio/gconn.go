@@ -146,7 +146,7 @@ func (gc *gconn) decodeAndDeliver() bool {
 
 // deliverBatch delivers the decoded frames in order. USE_ACK frames without SYNC are
 // acknowledged right before their delivery, a run of them with one write (a non-member's
-// frame on a connection that carried no member's starts a run of its own); with SYNC
+// frame on a connection that carried no member's is a run of its own); with SYNC
 // after it. A non-member's message ends the connection: the rest is dropped, and none of
 // it acknowledged.
 func (gc *gconn) deliverBatch() bool {
@@ -160,8 +160,14 @@ func (gc *gconn) deliverBatch() bool {
 			continue
 		}
 		if it.ack == ackBefore {
+			// A non-member's frame on a connection that carried no member's is a run of
+			// its own, and ends the run before it.
+			run := len(ackRun) / len(wire.AckFrame)
+			if it.untrusted {
+				run = 1
+			}
 			k := 0
-			for j := i; j < len(gc.batch) && gc.batch[j].ack == ackBefore && k < len(ackRun)/len(wire.AckFrame); j++ {
+			for j := i; j < len(gc.batch) && gc.batch[j].ack == ackBefore && k < run; j++ {
 				if j > i && gc.batch[j].untrusted {
 					break
 				}

@@ -51,3 +51,53 @@ func TestStrangerGetsNoAckForFramesDroppedAfterTheRefusal(t *testing.T) {
 		}
 	})
 }
+
+// A stranger's USE_ACK frame followed, in the same write, by frames naming a member gets
+// its one ACK only: the member's frames, decoded after it on a connection that became
+// trusted with the first of them, are dropped with the connection once the channel
+// refuses the stranger's, unacknowledged. On the goroutine engine the run of ACKs that
+// the stranger's frame began took in the frames after it (only an untrusted frame ended
+// a run), so all 8 were acknowledged and 7 of them dropped.
+func TestStrangerFrameAckedAloneBeforeMembersFrames(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, cfg Config) {
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		member := memberOf(tr) // a sender identity only: no node listens there
+		isMember := func(m *channel.Member) bool { return m.Key() == member.Key() }
+		tr.SetSenderCheck(isMember)
+		rx := func(m *channel.Message) error {
+			if !isMember(&m.Source) {
+				return channel.ErrNotMember
+			}
+			return nil
+		}
+		if err := tr.Start(t.Context(), channel.SvcTransport, rx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Stop(t.Context(), channel.SvcTransport) })
+		b := &node{t: tr, member: memberOf(tr)}
+		strangerSrc, _ := b.member.MarshalBinary()
+		memberSrc, _ := member.MarshalBinary()
+		stream := frame(strangerSrc, channel.OptUseAck, []byte("s"))
+		for range 7 {
+			stream = append(stream, frame(memberSrc, channel.OptUseAck, []byte("m"))...)
+		}
+		c := dialRaw(t, b)
+		if _, err := c.Write(stream); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+		got, err := io.ReadAll(c)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("reading until the receiver closed the connection: %v", err)
+		}
+		if len(got) != len(wire.AckFrame) {
+			t.Fatalf("got %d bytes (%d ACK frames), want the one ACK of the stranger's refused frame", len(got), len(got)/len(wire.AckFrame))
+		}
+		if st := tr.Stats(); st.ConnsNonMember != 1 || st.MessagesDelivered != 1 {
+			t.Fatalf("ConnsNonMember %d, MessagesDelivered %d; want 1, 1", st.ConnsNonMember, st.MessagesDelivered)
+		}
+	})
+}
