@@ -32,7 +32,7 @@ var errStrangersOverBudget = fmt.Errorf("%w (its share for connections that carr
 // connBufMin) wait in the connection's read buffer, which every connection holds anyway,
 // charged to no one: a large frame's buffer is not reserved before its header names the
 // sender, and a member's first frame whose header arrives in pieces is never a stranger's.
-// A header still incomplete at connBufMin bytes is a stranger's (headWait).
+// A header still incomplete at connBufMin bytes is a stranger's (classify).
 
 // headState is what the start of a frame, as far as it arrived, says of its sender.
 type headState uint8
