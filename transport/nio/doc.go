@@ -284,7 +284,11 @@
 //     frame without SYNC is acknowledged right before its own delivery, never in a run
 //     with the frames before or after it, so a stranger gets at most one ACK or FAIL_ACK
 //     per connection (TestStrangerGetsNoAckForFramesDroppedAfterTheRefusal,
-//     TestStrangerFrameAckedAloneBeforeMembersFrames). Workers take
+//     TestStrangerFrameAckedAloneBeforeMembersFrames). On a connection that carried a
+//     member's frame, such frames are acknowledged in a run before the frames before them
+//     are delivered; those acknowledged when the channel refuses one are still delivered,
+//     so that no frame is acknowledged and then dropped
+//     (TestAcknowledgedFramesDeliveredAfterARefusal). Workers take
 //     connections in FIFO order, each with its whole queue: there is no other per-peer
 //     fairness.
 //   - Frames that interceptors consume below the channel's sender check (failure-detector

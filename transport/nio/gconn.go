@@ -147,14 +147,14 @@ func (gc *gconn) decodeAndDeliver() bool {
 // deliverBatch delivers the decoded frames in order. USE_ACK frames without SYNC are
 // acknowledged right before their delivery, a run of them with one write (a non-member's
 // frame on a connection that carried no member's is a run of its own); with SYNC
-// after it. A non-member's message ends the connection: the rest is dropped, and none of
-// it acknowledged.
+// after it. A non-member's message ends the connection: the rest is dropped unacknowledged,
+// but for the frames of the run already acknowledged, which are delivered.
 func (gc *gconn) deliverBatch() bool {
 	r := gc.r
 	stranger := false
 	for i := range gc.batch {
 		it := &gc.batch[i]
-		if stranger || r.dropping.Load() {
+		if stranger && !it.acked || r.dropping.Load() {
 			it.msg.Release() // never delivered: nothing holds its buffer
 			gc.delivered(it)
 			continue
@@ -171,14 +171,14 @@ func (gc *gconn) deliverBatch() bool {
 				if j > i && gc.batch[j].untrusted {
 					break
 				}
-				gc.batch[j].ack = ackNone
+				gc.batch[j].ack, gc.batch[j].acked = ackNone, j > i
 				k++
 			}
 			if gc.write(ackRun[:k*len(wire.AckFrame)]) {
 				r.st.acksSent.Add(uint64(k))
 			}
 		}
-		if err := r.deliverAcked(it.msg, it.ack, gc.writeAck); errors.Is(err, channel.ErrNotMember) {
+		if err := r.deliverAcked(it.msg, it.ack, gc.writeAck); errors.Is(err, channel.ErrNotMember) && !stranger {
 			stranger = true
 			gc.markExpired()
 			r.countStranger(it.msg, gc.peer, gc.remote)

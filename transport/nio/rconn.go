@@ -15,20 +15,6 @@ import (
 	"github.com/gotribes/tribes/wire"
 )
 
-// inItem is one decoded message waiting for a worker.
-type inItem struct {
-	msg     *channel.Message
-	size    int // frame bytes, for the queue bound
-	ack     ackMode
-	from    wire.MemberKey // the sender the message counts as arriving from until processed
-	counted bool
-	// untrusted: a non-member's, decoded on a connection that carried no member's frame
-	// (receiver.vet). Such a frame's early ACK is written right before its own delivery,
-	// never in a run with an earlier frame's: the channel may refuse that one and the
-	// connection close, and this frame is then dropped unacknowledged.
-	untrusted bool
-}
-
 // rconn is the receiver's state for one inbound connection.
 //
 // The event loop decodes frames and queues them; a worker takes the whole queue at once and
@@ -145,16 +131,17 @@ func (rc *rconn) onTraffic() gnet.Action {
 		frames++
 		nbytes += n
 		msg := rc.message(&cd)
+		acked := false
 		switch {
 		case mode == ackBefore && rc.pendingAcks.Load() == 0 && rc.dec.trusted.Load():
 			rc.early++ // written before the batch is queued, so before anything a worker writes
-			mode = ackNone
+			mode, acked = ackNone, true
 		case mode != ackNone:
 			// A worker writes it; a non-member's ACK too, right before its delivery, so
 			// that none goes out for frames dropped once the channel refuses one of them.
 			rc.pendingAcks.Add(1)
 		}
-		rc.batch = append(rc.batch, inItem{msg: msg, size: n, ack: mode, from: from, counted: counted})
+		rc.batch = append(rc.batch, inItem{msg: msg, size: n, ack: mode, from: from, counted: counted, acked: acked})
 		rc.batchBytes += n
 	}
 	if frames > 0 {
@@ -476,19 +463,21 @@ func (rc *rconn) run() {
 
 // process delivers one message. When the channel refuses it as a non-member's
 // (channel.ErrNotMember, after the FAIL_ACK a synchronized-ack sender gets), the connection
-// is closed and what it still has queued is dropped: a stranger flooding valid frames gets
-// one message per connection to the workers, not a share of them equal to a member's.
+// is closed and what it still has queued is dropped, but for the frames acknowledged
+// already (early ACKs, on a connection that carried a member's frame): a stranger flooding
+// valid frames gets one message per connection to the workers, not a share of them equal
+// to a member's.
 func (rc *rconn) process(it *inItem) {
 	r := rc.r
 	defer r.settled(&rc.dec)
 	if it.counted {
 		defer r.arriving.add(it.from, -1)
 	}
-	if r.dropping.Load() || rc.stranger {
+	if r.dropping.Load() || rc.stranger && !it.acked {
 		it.msg.Release() // never delivered: nothing holds its buffer
 		return
 	}
-	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck); errors.Is(err, channel.ErrNotMember) {
+	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck); errors.Is(err, channel.ErrNotMember) && !rc.stranger {
 		rc.stranger = true
 		rc.countStranger(it.msg)
 		rc.gnetCall(func() { _ = rc.c.Close() })

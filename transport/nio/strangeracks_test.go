@@ -2,12 +2,15 @@ package nio
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -98,6 +101,69 @@ func TestStrangerFrameAckedAloneBeforeMembersFrames(t *testing.T) {
 		}
 		if st := tr.Stats(); st.ConnsNonMember != 1 || st.MessagesDelivered != 1 {
 			t.Fatalf("ConnsNonMember %d, MessagesDelivered %d; want 1, 1", st.ConnsNonMember, st.MessagesDelivered)
+		}
+	})
+}
+
+// No frame is acknowledged and then dropped. On a connection that carried a member's
+// frame, USE_ACK frames without SYNC are acknowledged in a run before the delivery of the
+// frames before them (up to 32 on the goroutine engine, every one of a read on gnet's
+// loop); when the channel then refused one as a non-member's (a member the membership
+// dropped meanwhile, or frames of another source), the frames after it were dropped with
+// the connection although their sender had its ACK: 8 acknowledged, 1 delivered. Now the
+// frames already acknowledged are still delivered; only the others are dropped.
+func TestAcknowledgedFramesDeliveredAfterARefusal(t *testing.T) {
+	forEachDelivery(t, func(t *testing.T, cfg Config) {
+		tr, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		member := memberOf(tr) // a sender identity only: no node listens there
+		isMember := func(m *channel.Member) bool { return m.Key() == member.Key() }
+		tr.SetSenderCheck(isMember)
+		var members atomic.Int64
+		rx := func(m *channel.Message) error {
+			if !isMember(&m.Source) {
+				return channel.ErrNotMember
+			}
+			members.Add(1)
+			return nil
+		}
+		if err := tr.Start(t.Context(), channel.SvcTransport, rx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Stop(t.Context(), channel.SvcTransport) })
+		b := &node{t: tr, member: memberOf(tr)}
+		strangerSrc, _ := b.member.MarshalBinary()
+		memberSrc, _ := member.MarshalBinary()
+		stream := frame(memberSrc, channel.OptUseAck, []byte("m"))
+		stream = append(stream, frame(strangerSrc, channel.OptUseAck, []byte("s"))...)
+		for range 6 {
+			stream = append(stream, frame(memberSrc, channel.OptUseAck, []byte("m"))...)
+		}
+		c := dialRaw(t, b)
+		if _, err := c.Write(stream); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+		got, err := io.ReadAll(c)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("reading until the receiver closed the connection: %v", err)
+		}
+		acks := int64(len(got) / len(wire.AckFrame))
+		if acks < 2 {
+			t.Fatalf("%d ACK frames, want at least those of the member's first frame and of the refused one", acks)
+		}
+		testutil.EventuallyTrue(t, waitTimeout, "the connection counted", func() bool { return tr.Stats().ConnsNonMember == 1 })
+		// Every ACK but the refused frame's is a member's frame delivered.
+		testutil.Eventually(t, waitTimeout, func() error {
+			if n := members.Load(); n != acks-1 {
+				return fmt.Errorf("%d ACKs, %d of the member's frames delivered; want %d delivered", acks, n, acks-1)
+			}
+			return nil
+		})
+		if st := tr.Stats(); st.ConnsNonMember != 1 {
+			t.Fatalf("ConnsNonMember %d, want 1 (the connection counted once)", st.ConnsNonMember)
 		}
 	})
 }

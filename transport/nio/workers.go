@@ -1,6 +1,11 @@
 package nio
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/wire"
+)
 
 // job is something a worker runs: one connection's queued messages, scheduled as a unit so
 // that a connection's messages are processed one at a time and in order.
@@ -88,6 +93,25 @@ func (p *workerPool) close() <-chan struct{} {
 // while the arrays a burst grew are left to the garbage collector instead of being held
 // for as long as the connection stays open.
 const maxKeptItems = 256
+
+// inItem is one decoded message waiting for a worker.
+type inItem struct {
+	msg     *channel.Message
+	size    int // frame bytes, for the queue bound
+	ack     ackMode
+	from    wire.MemberKey // the sender the message counts as arriving from until processed
+	counted bool
+	// untrusted: a non-member's, decoded on a connection that carried no member's frame
+	// (receiver.vet). Such a frame's early ACK is written right before its own delivery,
+	// in a run of its own: the channel may refuse it or an earlier frame and the
+	// connection close, and the frames after the refused one are then dropped
+	// unacknowledged.
+	untrusted bool
+	// acked: its ACK was written before the delivery of the frames before it (an early
+	// ACK, in a run). Such a frame is delivered even once the channel refused one of
+	// them and its connection closes: no frame is acknowledged and then dropped.
+	acked bool
+}
 
 // keptItems returns a, emptied, for reuse, or nil if it is larger than maxKeptItems.
 func keptItems(a []inItem) []inItem {
