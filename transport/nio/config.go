@@ -155,11 +155,10 @@ type Config struct {
 	// a member's frame yet (any complete frame when the channel gives no sender check,
 	// Transport.SetSenderCheck) whose header does not name a member (or is not complete
 	// within 4 KiB: the bytes of a header still arriving wait in the connection's read
-	// buffer, charged to no one), large ones from when their buffer is reserved, small
-	// ones (under 32 KiB) as their bytes wait in the connection's buffer. Beyond it such a frame is refused and its
-	// connection closed
-	// (Stats.FramesRefused), so that however many connections strangers open, members
-	// keep the rest of the budget. No Tomcat equivalent; zero means MaxPendingBytes /
+	// buffer, not in this share), large ones from when their buffer is reserved, small
+	// ones (under 32 KiB) as their bytes wait in the connection's buffer. Beyond it such
+	// a frame is refused and its connection closed (Stats.FramesRefused), so that however
+	// many connections strangers open, members keep the rest of the budget. No Tomcat equivalent; zero means MaxPendingBytes /
 	// DefaultUntrustedShare (64 MiB of the default budget); it must not exceed
 	// MaxPendingBytes.
 	MaxUntrustedPendingBytes int

@@ -223,13 +223,14 @@
 //     frames cannot spend the budget (TestHeaderOnlyConnectionsDoNotSpendTheBudget,
 //     TestDecoderUntrustedReservesAsBytesArrive). On such a connection a frame starts
 //     once its ChannelData header (which names the sender) is complete: until then its
-//     bytes, fewer than 4 KiB, wait in the connection's read buffer, charged to no one;
-//     a header not complete within 4 KiB is a stranger's. A member's first large frame on a new
-//     connection pays one copy of that first part; senders pool connections, so it is
-//     paid once. The whole frame is reserved in one step rather than in doublings:
-//     each step's buffer, written, would be left to the garbage collector, and the
-//     attack suite's partial-100 (100 connections sending 8 MiB of 16 MiB frames) made
-//     the receiver's RSS reach 757 MiB that way, 138 MiB in one step. A frame that does not
+//     bytes, fewer than 4 KiB, wait in the connection's read buffer, counted as buffered
+//     bytes but not in strangers' share; a header not complete within 4 KiB is a
+//     stranger's. A member's first large frame on a new connection pays one copy of that
+//     first part; senders pool connections, so it is paid once. The whole frame is
+//     reserved in one step rather than in doublings: each step's buffer, written, would
+//     be left to the garbage collector, and the attack suite's partial-100 (100
+//     connections sending 8 MiB of 16 MiB frames) made the receiver's RSS reach 757 MiB
+//     that way, 138 MiB in one step. A frame that does not
 //     fit, or a connection whose buffered bytes arrive while the budget (counting the
 //     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
 //     received frames hold at most MaxPendingBytes, however many connections send them.

@@ -30,7 +30,8 @@ var errStrangersOverBudget = fmt.Errorf("%w (its share for connections that carr
 // A frame's header names its sender, so a frame on a connection not trusted is charged to
 // strangers or not by that header. Until the header is complete its bytes (fewer than
 // connBufMin) wait in the connection's read buffer, which every connection holds anyway,
-// charged to no one: a large frame's buffer is not reserved before its header names the
+// counted in PendingBytes as any buffered bytes but in no reservation and not in
+// strangers' share: a large frame's buffer is not reserved before its header names the
 // sender, and a member's first frame whose header arrives in pieces is never a stranger's.
 // A header still incomplete at connBufMin bytes is a stranger's (classify).
 
