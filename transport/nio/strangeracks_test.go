@@ -155,10 +155,11 @@ func TestAcknowledgedFramesDeliveredAfterARefusal(t *testing.T) {
 			t.Fatalf("%d ACK frames, want at least those of the member's first frame and of the refused one", acks)
 		}
 		testutil.EventuallyTrue(t, waitTimeout, "the connection counted", func() bool { return tr.Stats().ConnsNonMember == 1 })
-		// Every ACK but the refused frame's is a member's frame delivered.
+		// Every ACK but the refused frame's is a member's frame delivered (an ACK the
+		// receiver's close cut off may be missing).
 		testutil.Eventually(t, waitTimeout, func() error {
-			if n := members.Load(); n != acks-1 {
-				return fmt.Errorf("%d ACKs, %d of the member's frames delivered; want %d delivered", acks, n, acks-1)
+			if n := members.Load(); n < acks-1 {
+				return fmt.Errorf("%d ACKs, %d of the member's frames delivered; want at least %d delivered", acks, n, acks-1)
 			}
 			return nil
 		})
