@@ -150,3 +150,6 @@ func SetStamp(st *SessionState, i int, version uint64, origin uint32) {
 // Refusing is what the manager answers a change now: nil, or why it acknowledges none
 // (refresh, a partial partition's stand-down, probes).
 func (m *Manager) Refusing() error { return m.refusing() }
+
+// ListenerNames returns the names of the listeners attached to s (tests only).
+func ListenerNames(s *Session) []string { return s.listenerNames() }

@@ -16,6 +16,9 @@ import "slices"
 //     another change of it stamped at that version or later: a change of the majority
 //     made without this node's, acknowledged where this node's was refused, which wins
 //     (the pending action is dropped, as when such a change arrives in a delta).
+//
+// A repair's load over a copy held under another route (loadTransferred) keeps them
+// the same way.
 
 // unsentAttr is this node's attribute entry or removal kept across a refresh's load.
 type unsentAttr struct {
@@ -24,8 +27,9 @@ type unsentAttr struct {
 	tomb  *tomb
 }
 
-// loadKeepingUnsent loads st over the copy (a refresh's member copy of a higher version)
-// and puts back this node's changes not sent yet (above). The caller holds s.mu.
+// loadKeepingUnsent loads st over the copy (a refresh's member copy of a higher version,
+// or a transferred one) and puts back this node's changes not sent yet (above). The
+// caller holds s.mu.
 func (s *Session) loadKeepingUnsent(st *SessionState) {
 	keep, drop := s.unsentAgainst(st)
 	meta := slices.DeleteFunc(slices.Clone(s.pending), func(a Action) bool { return a.Type == ActionAttribute })

@@ -330,37 +330,13 @@ func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (Ses
 }
 
 // loadTransferred replaces the copy's content with st from a state transfer, unless the
-// session is being expired.
+// session is being expired. A repair's load (of a copy held under another route) keeps
+// this node's changes not sent yet, every part's, as a refresh's does (refresh_keep.go):
+// its next delta sends them, and they must be what this node holds too.
 func (s *Session) loadTransferred(st *SessionState) {
 	s.mu.Lock()
 	if !s.expiring {
-		s.load(st)
-		s.keepPending()
+		s.loadKeepingUnsent(st)
 	}
 	s.mu.Unlock()
-}
-
-// keepPending puts this node's attribute changes not sent yet back on a copy just loaded
-// (a repair's), marked as made here: its next delta sends them, and they must be what
-// this node holds too.
-func (s *Session) keepPending() {
-	for _, a := range s.pending {
-		if a.Type != ActionAttribute {
-			continue
-		}
-		i := s.find(a.Name)
-		switch {
-		case a.Op == OpRemove && i >= 0:
-			s.buryHere(a.Name, s.attrs[i].stamp())
-			s.attrs = slices.Delete(s.attrs, i, i+1)
-		case a.Op == OpRemove:
-			s.buryHere(a.Name, s.stampOf(a.Name))
-		case i >= 0:
-			s.attrs[i] = attrEntry{name: a.Name, data: a.Value, version: s.attrs[i].version, origin: s.attrs[i].origin, here: true}
-		default:
-			st := s.stampOf(a.Name)
-			s.unbury(a.Name)
-			s.addAttr(attrEntry{name: a.Name, data: a.Value, version: st.version, origin: st.origin, here: true})
-		}
-	}
 }
