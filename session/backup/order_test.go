@@ -12,7 +12,8 @@ import (
 
 // TestConcurrentRequestsReplicateInOrder: two requests of one session on its primary
 // set the same attribute, one after the other; the first one's diff is slow to leave
-// (held here). The backup must end with the value the primary has, the second one's,
+// (held here: the gate holds that diff, the session's MSG_BACKUP, and nothing else; map
+// pings pass). The backup must end with the value the primary has, the second one's,
 // which the second request's 200 acknowledged: a failover then serves it. Before, the
 // second request took its diff and sent it while the first one's was still on its way;
 // the first arrived last and the backup kept the older value.
@@ -30,7 +31,7 @@ func TestConcurrentRequestsReplicateInOrder(t *testing.T) {
 			}
 			_ = s.Set("x", value)
 			if arm {
-				g.arm() // this request's diff is held
+				g.armDiff(id) // this request's diff is held
 			}
 			_, _ = w.Write([]byte(value + "\n"))
 		}))
@@ -54,7 +55,11 @@ func TestConcurrentRequestsReplicateInOrder(t *testing.T) {
 		}
 	})()
 	w1, done1 := serve(set("first", true))
-	<-g.held
+	select {
+	case <-g.held: // the first request's diff, and only it, is held
+	case <-done1:
+		t.Fatalf("the first request ended before its diff was sent: %d %q", w1.Code, w1.Body)
+	}
 	w2, done2 := serve(set("second", false))
 	select {
 	case <-done2: // it sent its diff past the held one

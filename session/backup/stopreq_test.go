@@ -8,36 +8,77 @@ import (
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/backup"
 )
 
-// gate is an interceptor that, once armed, holds the next message sent through it until
-// released (held is closed when it holds it); later messages pass.
+// gate is an interceptor that, once armed, holds the next message sent through it that
+// it was armed for until released (held is closed when it holds it); other messages
+// pass, as do later ones.
 type gate struct {
 	channel.InterceptorBase
 	mu          sync.Mutex
-	armed       bool
+	match       func(data []byte) bool // the message to hold; nil when not armed
 	held, after chan struct{}
 }
 
 func newGate() *gate { return &gate{held: make(chan struct{}), after: make(chan struct{})} }
 
-func (g *gate) arm() {
+// arm makes g hold the next message of any kind.
+func (g *gate) arm() { g.armFor(func([]byte) bool { return true }) }
+
+// armDiff makes g hold the next diff of session id: a replicated map's MSG_BACKUP with
+// its diff set, the message Replicate sends for a request's changes. Map pings and every
+// other message pass.
+func (g *gate) armDiff(id string) { g.armFor(func(data []byte) bool { return isDiffOf(data, id) }) }
+
+func (g *gate) armFor(match func([]byte) bool) {
 	g.mu.Lock()
-	g.armed = true
+	g.match = match
 	g.mu.Unlock()
 }
 
 func (g *gate) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	g.mu.Lock()
-	hold := g.armed
-	g.armed = false
+	hold := g.match != nil && g.match(msg.Data)
+	if hold {
+		g.match = nil
+	}
 	g.mu.Unlock()
 	if hold {
 		close(g.held)
 		<-g.after
 	}
 	return g.InterceptorBase.SendMessage(ctx, to, msg)
+}
+
+// The MapMessage's class and its MSG_BACKUP type (replmap/message.go).
+const (
+	mapMessageClass = "org.apache.catalina.tribes.tipis.AbstractReplicatedMap$MapMessage"
+	msgBackup       = 1
+)
+
+// isDiffOf reports whether data is a replicated map's MSG_BACKUP carrying a diff of the
+// session id (its key a serialization stream of the id).
+func isDiffOf(data []byte, id string) bool {
+	v, err := jserial.Unmarshal(data)
+	if err != nil {
+		return false
+	}
+	o, ok := v.(*jserial.Object)
+	if !ok || o.Class == nil || o.Class.Name != mapMessageClass {
+		return false
+	}
+	field := func(name string) any { f, _ := o.Field(name); return f }
+	if t, _ := field("msgtype").(int32); t != msgBackup {
+		return false
+	}
+	if diff, _ := field("diff").(bool); !diff {
+		return false
+	}
+	key, _ := field("keydata").([]byte)
+	k, err := jserial.Unmarshal(key)
+	return err == nil && k == any(id)
 }
 
 // TestStopDuringReplicate: the primary's manager stops (a rolling restart) while a
@@ -67,7 +108,7 @@ func TestStopDuringReplicate(t *testing.T) {
 			return
 		}
 		_ = s.Set("x", "acknowledged")
-		g.arm() // the diff's send is held
+		g.armDiff(id) // the diff's send is held
 		_, _ = w.Write([]byte("ok\n"))
 	}))
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
