@@ -57,6 +57,10 @@ type NonBlockingCoordinatorConfig struct {
 	// real member's early token dropped. Apart from InboxLimit, the views of the queued
 	// messages, and apart from them those of the held ones, have at most 65 536 members
 	// together (the most one message's view may have): beyond, a message is dropped too.
+	// In a cluster of N members an election message's view has about N, so at most
+	// 65 536 / N of them are queued (and as many held): fewer than InboxLimit's 64 above
+	// 1 024 members, 32 at 2 048, one from 32 769 on (at 40 000, say), the others dropped
+	// and counted in InboxDropped.
 	InboxLimit int
 	// DeadMemberTTL is how long a member that failed AliveCheck is remembered as dead: it is
 	// dropped from election views without another check meanwhile (default

@@ -202,7 +202,9 @@ func (c *NonBlockingCoordinator) coalesce(ev coordEvent) bool {
 // queued, and apart from them of those held: a message of the largest view
 // (maxCoordViewMembers, 5 MB on the wire) takes 13 MB parsed, so InboxLimit such messages
 // queued and as many held took 1.6 GB. Beyond it a message is dropped, as beyond
-// InboxLimit.
+// InboxLimit: in a cluster of N members, at most maxQueuedViewMembers / N election
+// messages are queued, fewer than the default InboxLimit above 1 024 members
+// (TestNonBlockingCoordinatorQueuedMessagesByViewSize).
 const maxQueuedViewMembers = maxCoordViewMembers
 
 // isMember reports whether src is a member: in the coordinator's membership (the members
