@@ -206,12 +206,7 @@ func (o *Order) Config() OrderConfig { return o.cfg }
 
 // Stats returns a snapshot of the counters.
 func (o *Order) Stats() OrderStats {
-	o.inMu.Lock()
-	senders := make([]*orderIn, 0, len(o.in))
-	for _, s := range o.in {
-		senders = append(senders, s)
-	}
-	o.inMu.Unlock()
+	senders := o.senders()
 	waiting, size := 0, 0
 	for _, s := range senders {
 		s.mu.Lock()

@@ -191,12 +191,7 @@ func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 
 // releaseAll delivers what waits for every sender, in order, the gaps skipped.
 func (o *Order) releaseAll() {
-	o.inMu.Lock()
-	senders := make([]*orderIn, 0, len(o.in))
-	for _, s := range o.in {
-		senders = append(senders, s)
-	}
-	o.inMu.Unlock()
+	senders := o.senders()
 	now := time.Now()
 	for _, s := range senders {
 		s.mu.Lock()

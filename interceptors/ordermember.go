@@ -11,12 +11,7 @@ import (
 // and forgets the receive state of senders that are not members and sent nothing for
 // orderForgetIdle, with nothing waiting.
 func (o *Order) Heartbeat() {
-	o.inMu.Lock()
-	senders := make([]*orderIn, 0, len(o.in))
-	for _, s := range o.in {
-		senders = append(senders, s)
-	}
-	o.inMu.Unlock()
+	senders := o.senders()
 	now := time.Now()
 	for _, s := range senders {
 		s.mu.Lock()
@@ -104,4 +99,15 @@ func (o *Order) MemberDisappeared(m channel.Member) {
 		_ = o.drain(s, nil)
 	}
 	o.Prev().MemberDisappeared(m)
+}
+
+// senders returns the receive states of every sender known, taken under o.inMu.
+func (o *Order) senders() []*orderIn {
+	o.inMu.Lock()
+	defer o.inMu.Unlock()
+	senders := make([]*orderIn, 0, len(o.in))
+	for _, s := range o.in {
+		senders = append(senders, s)
+	}
+	return senders
 }

@@ -49,7 +49,7 @@ func TestConcurrentRequestsReplicateInOrder(t *testing.T) {
 	}
 	waiting := make(chan struct{}, 1)
 	defer backup.SetReplicateWaitHook(func() {
-		select { // another Replicate of the session (the sweep's) may wait too: never block on it
+		select { // never block the request: nothing may read a second signal
 		case waiting <- struct{}{}:
 		default:
 		}
