@@ -61,7 +61,9 @@ func (l *lateCatchUp) asked(k channel.MemberKey, refused bool) {
 }
 
 // added records that the member k was added to the view: it is asked at once unless it
-// was done with.
+// was done with; one that refused less than askAgainAfter ago is asked when that is over
+// (a member that leaves and comes back over and over is asked no more often than one
+// that stays).
 func (l *lateCatchUp) added(k channel.MemberKey) {
 	now := time.Now()
 	l.mu.Lock()
@@ -69,7 +71,9 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 		l.mu.Unlock()
 		return
 	}
-	l.due[k] = now
+	if at, ok := l.due[k]; !ok || !at.After(now) {
+		l.due[k] = now
+	}
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -78,14 +82,16 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 }
 
 // next returns the member to ask now, or how long until one is due (until the window's
-// end if none is). A member no longer in ch's view is forgotten: added asks it again.
-// The view is read without l.mu, which memberAdded takes.
+// end if none is). A member no longer in ch's view is forgotten once it is due: added
+// asks it again (one due later stays until then, for added's bound). The view is read
+// without l.mu, which memberAdded takes.
 func (l *lateCatchUp) next(ch Channel) (channel.Member, time.Duration, bool) {
 	now := time.Now()
 	wait := l.until.Sub(now)
 	for k, at := range l.snapshot() {
 		mem, ok := ch.Member(k)
 		switch {
+		case !ok && at.After(now):
 		case !ok:
 			l.mu.Lock()
 			if cur, ok := l.due[k]; ok && cur.Equal(at) { // not added again meanwhile

@@ -219,3 +219,33 @@ func TestLateCatchUpAsksAddedMembersWithinCatchUpWindow(t *testing.T) {
 		}
 	})
 }
+
+// A member that flaps (it leaves and comes back over and over, refusing each request) is
+// asked at most once a second as one that stays: its coming back does not ask it again
+// before askAgainAfter is over, so the joiner sends no request per addition.
+func TestLateCatchUpAsksAFlappingMemberOnceASecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		startReady(t, nw, delta.Config{JvmRoute: "d"})
+		j := startNode(t, nw, delta.Config{JvmRoute: "j", MemberWait: -1, CatchUpWindow: 10 * time.Second})
+		if err := j.m.WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		kvtn, _, kv := newKVChannel(t, nw)
+		synctest.Wait()
+		for range 40 { // 4 s of a member leaving and coming back every 100 ms
+			time.Sleep(50 * time.Millisecond)
+			nw.Partition(j.tn, kvtn)
+			synctest.Wait()
+			time.Sleep(50 * time.Millisecond)
+			nw.Heal(j.tn, kvtn)
+			synctest.Wait()
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := kv.foreign.Load(); n < 4 || n > 5 {
+			t.Errorf("the flapping member refused %d requests, want 4 or 5 (one a second from 5 to 9 s, while it is listed)", n)
+		}
+	})
+}
