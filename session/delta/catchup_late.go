@@ -188,8 +188,10 @@ func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Ti
 // Unlike a refresh's merge, a copy held is not replaced by a newer one but takes what
 // wins by the stamps and the newer version: the node serves its sessions meanwhile, and
 // changes made here stay, those not sent yet (as a refresh keeps them) and those on their
-// way to that member. A copy added
-// while an expiry of its session arrived (whose lookup did not find it yet) goes.
+// way to that member. A copy that cannot be merged by the stamps (one side sent none) is
+// loaded over only when no change made here waits (loadIfUnstamped); else it stays as it
+// is, at its own version. A copy added while an expiry of its session arrived (whose
+// lookup did not find it yet) goes.
 func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
 	switch {
 	case added:
@@ -202,7 +204,7 @@ func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
 	default:
 		ns, changed := s.mergeStamped(st, m.notifyReplicated())
 		m.fire(s, true, ns...)
-		if !s.raiseVersion(st.Version) && !changed {
+		if !s.raiseVersion(st) && !changed {
 			m.dropOlderNames(s, st.Version)
 			return
 		}
@@ -224,14 +226,16 @@ func (s *Session) loadIfUnstamped(st *SessionState) bool {
 	return true
 }
 
-// raiseVersion records that the copy holds the changes of a member's copy at version,
-// merged by their stamps; false if it held that version already.
-func (s *Session) raiseVersion(version uint64) bool {
+// raiseVersion records that the copy holds the changes of st, a member's copy, merged by
+// their stamps; false if it held st's version already, or the two could not be merged
+// (one carries no stamps): the copy lacks st's changes, and a later copy of that version
+// (a refresh's) must still be taken.
+func (s *Session) raiseVersion(st *SessionState) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.valid || s.expiring || s.version >= version {
+	if !st.stamped || s.unstamped || !s.valid || s.expiring || s.version >= st.Version {
 		return false
 	}
-	s.version = version
+	s.version = st.Version
 	return true
 }
