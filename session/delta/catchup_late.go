@@ -171,16 +171,64 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 }
 
 // askLate asks mem for the sessions it sent a message about since start, once, and
-// merges its answer (mergeLate); refused as askRecent's, err when the manager stops.
+// merges its answer (mergeLate); refused as askRecent's, err when the manager stops. A
+// refresh or a repair that waits for attemptMu (lockAttempt) ends the request, waiting
+// for an acknowledgement or for the answer after an ack timeout (up to
+// TransferIdleTimeout): the member is then asked again as one that refused.
 func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Time) (refused bool, err error) {
 	m.attemptMu.Lock() // one request for every session of a running manager at a time
 	defer m.attemptMu.Unlock()
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !m.yield.hold(cancel) {
+		return true, nil
+	}
+	defer m.yield.hold(nil)
 	sig := make(chan transferSignal, 2) // as runTransfer's
 	if !m.beginMerge(mem, sig) {
 		return false, ErrStopped
 	}
 	defer m.endAttempt()
-	return m.askRecent(ctx, mem, sig, start, nil)
+	refused, err = m.askRecent(actx, mem, sig, start, nil)
+	if err != nil && ctx.Err() == nil { // it gave way
+		return true, nil
+	}
+	return refused, err
+}
+
+// lateYield has a late catch-up's request give way to a refresh or a repair
+// (Manager.lockAttempt). mu is taken last.
+type lateYield struct {
+	mu      sync.Mutex
+	waiting int                // refreshes and repairs waiting for attemptMu
+	cancel  context.CancelFunc // ends the late request holding attemptMu
+}
+
+// hold records cancel as ending the late request that holds attemptMu (nil: it ends);
+// false if a refresh or a repair waits for attemptMu.
+func (y *lateYield) hold(cancel context.CancelFunc) bool {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if cancel != nil && y.waiting > 0 {
+		return false
+	}
+	y.cancel = cancel
+	return true
+}
+
+// lockAttempt takes attemptMu for a refresh or a repair, ending a late catch-up's request
+// that holds it.
+func (m *Manager) lockAttempt() {
+	m.yield.mu.Lock()
+	m.yield.waiting++
+	if m.yield.cancel != nil {
+		m.yield.cancel()
+	}
+	m.yield.mu.Unlock()
+	m.attemptMu.Lock()
+	m.yield.mu.Lock()
+	m.yield.waiting--
+	m.yield.mu.Unlock()
 }
 
 // mergeLate merges st, a member's copy in a late catch-up's answer, into s, this running

@@ -35,6 +35,8 @@ type Manager struct {
 	recent recentSent
 	// late is a joiner's late catch-up while its window lasts (catchup_late.go)
 	late atomic.Pointer[lateCatchUp]
+	// yield has a late catch-up's request give way to a refresh or a repair
+	yield lateYield
 	// quorumLost: the view fell below the quorum, and no refresh started since;
 	// refreshOn mirrors refreshing; refreshPending: a refresh goroutine runs
 	// (refresh.go).

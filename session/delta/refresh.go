@@ -143,7 +143,7 @@ func (m *Manager) runRefresh(ctx context.Context) {
 
 // refresh is one refresh (see above).
 func (m *Manager) refresh(ctx context.Context) {
-	m.attemptMu.Lock() // no repair asks a member meanwhile: chunks go to mergeSessions
+	m.lockAttempt() // no repair asks a member meanwhile: chunks go to mergeSessions
 	defer m.attemptMu.Unlock()
 	m.mu.Lock()
 	m.refreshing = true

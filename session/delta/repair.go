@@ -327,7 +327,7 @@ func (m *Manager) runLiveRepair(ctx context.Context, r *liveRepair, settle time.
 		}
 		m.stats.repairs.Add(1)
 		m.log.Info("delta: messages about sessions this node lacks; asking for the sessions again", "member", donor.Addr())
-		m.attemptMu.Lock()
+		m.lockAttempt()
 		_, err := m.refetch(ctx, donor, nil, false)
 		m.attemptMu.Unlock()
 		if err != nil {
