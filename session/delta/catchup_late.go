@@ -257,7 +257,9 @@ func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
 			return
 		}
 	}
-	m.loadedAboveRemoval(s, st)
+	if s.ID() == st.ID { // not a copy this node renamed since (mergeSessions)
+		m.loadedAboveRemoval(s, st)
+	}
 	m.dropOlderNames(s, st.Version)
 	m.stats.refreshed.Add(1)
 }

@@ -221,7 +221,8 @@ again:
 // the chunk's id is held too, unless it is newer. A removal record (removals.go) removes
 // the copy it names unless that is newer, and keeps a session it names that another
 // member still holds, at that version or older, from coming back. late: the chunk answers
-// a running joiner's late catch-up, whose copies merge by mergeLate.
+// a running joiner's late catch-up, whose copies merge by mergeLate; one this node
+// renamed lately merges into the renamed copy.
 func (m *Manager) mergeSessions(list []SessionState, late bool) {
 	for i := range list {
 		st := &list[i]
@@ -235,6 +236,13 @@ func (m *Manager) mergeSessions(list []SessionState, late bool) {
 		}
 		if m.gone.coversCopy(st.ID, st.Version, st.born) {
 			continue // that member missed the removal
+		}
+		if r := m.renamedFrom(st.ID); late && r != nil {
+			// This node renamed the session lately (a client's failover to it), and that
+			// member did not take the rename (it refused it, not listing this node yet):
+			// the copy stays under its new id, the client's.
+			m.mergeLate(r, st, false)
+			continue
 		}
 		m.noteRoute(st.ID)
 		renamed := m.renameForRepair(st.ID)
