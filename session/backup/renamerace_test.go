@@ -13,10 +13,11 @@ import (
 
 // TestRequestDuringRename: a failover sends a page's parallel requests, all with the
 // old id, to one node. While the first one's jvmRoute rename is under way (its first
-// message held here), a second request with the old id must still find the session: it
-// must not get a new, empty session, whose cookie would replace the user's. Before,
-// ChangeSessionID removed the old id (the local entry first) before it put the session
-// under the new one, and a lookup between the two found neither.
+// message, the session's copy under the new id to its backup, held here), a second
+// request with the old id must still find the session: it must not get a new, empty
+// session, whose cookie would replace the user's. Before, ChangeSessionID removed the old
+// id (the local entry first) before it put the session under the new one, and a lookup
+// between the two found neither.
 func TestRequestDuringRename(t *testing.T) {
 	g := newGate()
 	ms, _ := startManagerNodesWith(t, 3, backup.Config{}, map[int]channel.Interceptor{1: g})
@@ -28,7 +29,7 @@ func TestRequestDuringRename(t *testing.T) {
 	if err != nil || s == nil {
 		t.Fatalf("n1 takes the session over: %v, %v", s, err)
 	}
-	g.arm()
+	g.armCopy(base + ".n1")
 	renamed := make(chan error, 1)
 	go func() { renamed <- ms[1].ChangeSessionID(ctx, s, base+".n1") }()
 	<-g.held // the rename's first message is held

@@ -30,7 +30,7 @@ func TestLogoutDuringRelocation(t *testing.T) {
 		t.Fatalf("no backup node of %s", id)
 	}
 	third := 3 - b
-	g.arm()
+	g.armCopy(id)
 	stopped := make(chan error, 1)
 	go func() { stopped <- ms[b].Stop(context.Background()) }()
 	<-g.held // n0's MSG_BACKUP of the session to the third node
@@ -64,7 +64,7 @@ func TestLogoutDuringTakeover(t *testing.T) {
 		t.Fatalf("no backup node of %s", id)
 	}
 	g := gates[b]
-	g.arm()
+	g.armCopy(id)
 	type found struct {
 		s   *backup.Session
 		err error

@@ -24,13 +24,15 @@ type gate struct {
 
 func newGate() *gate { return &gate{held: make(chan struct{}), after: make(chan struct{})} }
 
-// arm makes g hold the next message of any kind.
-func (g *gate) arm() { g.armFor(func([]byte) bool { return true }) }
-
 // armDiff makes g hold the next diff of session id: a replicated map's MSG_BACKUP with
 // its diff set, the message Replicate sends for a request's changes. Map pings and every
 // other message pass.
 func (g *gate) armDiff(id string) { g.armFor(func(data []byte) bool { return isDiffOf(data, id) }) }
+
+// armCopy makes g hold the next whole copy of session id: a replicated map's MSG_BACKUP
+// with its value and no diff, what the map sends the backup it picks when it publishes the
+// session (a put, a takeover, a new backup). Proxies, pings and diffs pass.
+func (g *gate) armCopy(id string) { g.armFor(func(data []byte) bool { return isCopyOf(data, id) }) }
 
 func (g *gate) armFor(match func([]byte) bool) {
 	g.mu.Lock()
@@ -60,7 +62,16 @@ const (
 
 // isDiffOf reports whether data is a replicated map's MSG_BACKUP carrying a diff of the
 // session id (its key a serialization stream of the id).
-func isDiffOf(data []byte, id string) bool {
+func isDiffOf(data []byte, id string) bool { return isBackupOf(data, id, true) }
+
+// isCopyOf reports whether data is a replicated map's MSG_BACKUP carrying the whole
+// session id (not a diff): what the map publishes to a session's backup when it puts the
+// session under a key, takes it over or gives it a new backup.
+func isCopyOf(data []byte, id string) bool { return isBackupOf(data, id, false) }
+
+// isBackupOf reports whether data is a replicated map's MSG_BACKUP of the session id
+// (its key a serialization stream of the id) whose diff flag is diff.
+func isBackupOf(data []byte, id string, diff bool) bool {
 	v, err := jserial.Unmarshal(data)
 	if err != nil {
 		return false
@@ -73,7 +84,7 @@ func isDiffOf(data []byte, id string) bool {
 	if t, _ := field("msgtype").(int32); t != msgBackup {
 		return false
 	}
-	if diff, _ := field("diff").(bool); !diff {
+	if d, _ := field("diff").(bool); d != diff {
 		return false
 	}
 	key, _ := field("keydata").([]byte)
