@@ -41,8 +41,13 @@ func startNodes(n int, heartbeat time.Duration) (chans []*channel.Channel, nodes
 // (the closest to the application).
 func startNodesWith(n int, heartbeat time.Duration, extra map[int]channel.Interceptor) (chans []*channel.Channel,
 	nodes []*channeltest.Node, stop func()) {
+	return startNodesOn(channeltest.NewNetwork(), n, heartbeat, extra)
+}
+
+// startNodesOn is startNodesWith on network nw (a test cuts its links).
+func startNodesOn(nw *channeltest.Network, n int, heartbeat time.Duration, extra map[int]channel.Interceptor) (
+	chans []*channel.Channel, nodes []*channeltest.Node, stop func()) {
 	ctx := context.Background()
-	nw := channeltest.NewNetwork()
 	stop = func() {
 		for _, ch := range chans {
 			_ = ch.Stop(ctx, channel.SvcAll)
@@ -90,7 +95,14 @@ func startManagerNodes(t *testing.T, n int, cfg backup.Config) ([]*backup.Manage
 func startManagerNodesWith(t *testing.T, n int, cfg backup.Config, extra map[int]channel.Interceptor) ([]*backup.Manager,
 	[]*channeltest.Node) {
 	t.Helper()
-	chans, nodes, stop := startNodesWith(n, -1, extra)
+	return startManagerNodesOn(t, channeltest.NewNetwork(), n, cfg, extra)
+}
+
+// startManagerNodesOn is startManagerNodesWith on network nw (startNodesOn).
+func startManagerNodesOn(t *testing.T, nw *channeltest.Network, n int, cfg backup.Config,
+	extra map[int]channel.Interceptor) ([]*backup.Manager, []*channeltest.Node) {
+	t.Helper()
+	chans, nodes, stop := startNodesOn(nw, n, -1, extra)
 	t.Cleanup(stop)
 	for _, ch := range chans {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(ch.Members()) == n-1 })
