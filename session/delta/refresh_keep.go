@@ -16,6 +16,9 @@ import "slices"
 //     another change of it stamped at that version or later: a change of the majority
 //     made without this node's, acknowledged where this node's was refused, which wins
 //     (the pending action is dropped, as when such a change arrives in a delta).
+//   - an attribute whose change is in a delta of this node on its way (taken: stamped,
+//     neither pending nor marked) that the member's copy holds older: if the delta
+//     fails, requeue gives its changes back only while the copy still holds them.
 //
 // A repair's load over a copy held under another route (loadTransferred) keeps them
 // the same way.
@@ -77,6 +80,22 @@ func (s *Session) unsentAgainst(st *SessionState) (keep []unsentAttr, drop []str
 	}
 	for _, t := range s.tombs {
 		if t.here && !slices.Contains(names, t.name) {
+			names = append(names, t.name)
+		}
+	}
+	// This node's changes sent but st lacks (a delta on its way, which a failure gives
+	// back to requeue only while the copy still holds them): only those st holds older
+	// allocate.
+	self := s.m.cl.origin()
+	for i := range s.attrs {
+		if e := &s.attrs[i]; e.origin == self && e.version > 0 && !slices.Contains(names, e.name) &&
+			!stateStampOf(st, e.name).notBefore(e.stamp()) {
+			names = append(names, e.name)
+		}
+	}
+	for _, t := range s.tombs {
+		if t.st.origin == self && t.st.version > 0 && !slices.Contains(names, t.name) &&
+			!stateStampOf(st, t.name).notBefore(t.st) {
 			names = append(names, t.name)
 		}
 	}
