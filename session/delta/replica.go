@@ -330,12 +330,13 @@ func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (Ses
 }
 
 // loadTransferred replaces the copy's content with st from a state transfer, unless the
-// session is being expired. A repair's load (of a copy held under another route) keeps
+// session is being expired or is gone (an expiry or invalidation between its lookup and
+// this load: TestTransferredLoadDoesNotReviveAnExpiredSession). A repair's load (of a copy held under another route) keeps
 // this node's changes not sent yet, every part's, as a refresh's does (refresh_keep.go):
 // its next delta sends them, and they must be what this node holds too.
 func (s *Session) loadTransferred(st *SessionState) {
 	s.mu.Lock()
-	if !s.expiring {
+	if !s.expiring && s.valid {
 		s.loadKeepingUnsent(st)
 	}
 	s.mu.Unlock()
