@@ -22,32 +22,16 @@ import (
 // which the receiver then dropped.
 func TestStrangerGetsNoAckForFramesDroppedAfterTheRefusal(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, cfg Config) {
-		tr, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.SetSenderCheck(func(*channel.Member) bool { return false })
-		if err := tr.Start(t.Context(), channel.SvcTransport, func(*channel.Message) error { return channel.ErrNotMember }); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Stop(t.Context(), channel.SvcTransport) })
-		b := &node{t: tr, member: memberOf(tr)}
-		src, _ := memberOf(tr).MarshalBinary()
-		var stream []byte
-		for range 8 {
-			stream = append(stream, frame(src, channel.OptUseAck, []byte("x"))...)
-		}
-		c := dialRaw(t, b)
-		if _, err := c.Write(stream); err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
-		got, err := io.ReadAll(c)
-		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("reading until the receiver closed the connection: %v", err)
-		}
-		if len(got) != len(wire.AckFrame) {
-			t.Fatalf("the stranger got %d bytes (%d ACK frames), want the one ACK of its refused frame", len(got), len(got)/len(wire.AckFrame))
+		var delivered atomic.Int64
+		tr, acks := ackedStream(t, cfg, false, &delivered, func(stranger, _ []byte) []byte {
+			var stream []byte
+			for range 8 {
+				stream = append(stream, frame(stranger, channel.OptUseAck, []byte("x"))...)
+			}
+			return stream
+		})
+		if acks != 1 {
+			t.Fatalf("the stranger got %d ACK frames, want the one ACK of its refused frame", acks)
 		}
 		if st := tr.Stats(); st.ConnsNonMember != 1 || st.MessagesDelivered != 1 {
 			t.Fatalf("ConnsNonMember %d, MessagesDelivered %d; want 1, 1", st.ConnsNonMember, st.MessagesDelivered)
@@ -63,41 +47,16 @@ func TestStrangerGetsNoAckForFramesDroppedAfterTheRefusal(t *testing.T) {
 // a run), so all 8 were acknowledged and 7 of them dropped.
 func TestStrangerFrameAckedAloneBeforeMembersFrames(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, cfg Config) {
-		tr, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		member := memberOf(tr) // a sender identity only: no node listens there
-		isMember := func(m *channel.Member) bool { return m.Key() == member.Key() }
-		tr.SetSenderCheck(isMember)
-		rx := func(m *channel.Message) error {
-			if !isMember(&m.Source) {
-				return channel.ErrNotMember
+		var delivered atomic.Int64
+		tr, acks := ackedStream(t, cfg, true, &delivered, func(stranger, member []byte) []byte {
+			stream := frame(stranger, channel.OptUseAck, []byte("s"))
+			for range 7 {
+				stream = append(stream, frame(member, channel.OptUseAck, []byte("m"))...)
 			}
-			return nil
-		}
-		if err := tr.Start(t.Context(), channel.SvcTransport, rx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Stop(t.Context(), channel.SvcTransport) })
-		b := &node{t: tr, member: memberOf(tr)}
-		strangerSrc, _ := b.member.MarshalBinary()
-		memberSrc, _ := member.MarshalBinary()
-		stream := frame(strangerSrc, channel.OptUseAck, []byte("s"))
-		for range 7 {
-			stream = append(stream, frame(memberSrc, channel.OptUseAck, []byte("m"))...)
-		}
-		c := dialRaw(t, b)
-		if _, err := c.Write(stream); err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
-		got, err := io.ReadAll(c)
-		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("reading until the receiver closed the connection: %v", err)
-		}
-		if len(got) != len(wire.AckFrame) {
-			t.Fatalf("got %d bytes (%d ACK frames), want the one ACK of the stranger's refused frame", len(got), len(got)/len(wire.AckFrame))
+			return stream
+		})
+		if acks != 1 {
+			t.Fatalf("got %d ACK frames, want the one ACK of the stranger's refused frame", acks)
 		}
 		if st := tr.Stats(); st.ConnsNonMember != 1 || st.MessagesDelivered != 1 {
 			t.Fatalf("ConnsNonMember %d, MessagesDelivered %d; want 1, 1", st.ConnsNonMember, st.MessagesDelivered)
@@ -114,43 +73,16 @@ func TestStrangerFrameAckedAloneBeforeMembersFrames(t *testing.T) {
 // frames already acknowledged are still delivered; only the others are dropped.
 func TestAcknowledgedFramesDeliveredAfterARefusal(t *testing.T) {
 	forEachDelivery(t, func(t *testing.T, cfg Config) {
-		tr, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		member := memberOf(tr) // a sender identity only: no node listens there
-		isMember := func(m *channel.Member) bool { return m.Key() == member.Key() }
-		tr.SetSenderCheck(isMember)
 		var members atomic.Int64
-		rx := func(m *channel.Message) error {
-			if !isMember(&m.Source) {
-				return channel.ErrNotMember
+		tr, n := ackedStream(t, cfg, true, &members, func(stranger, member []byte) []byte {
+			stream := frame(member, channel.OptUseAck, []byte("m"))
+			stream = append(stream, frame(stranger, channel.OptUseAck, []byte("s"))...)
+			for range 6 {
+				stream = append(stream, frame(member, channel.OptUseAck, []byte("m"))...)
 			}
-			members.Add(1)
-			return nil
-		}
-		if err := tr.Start(t.Context(), channel.SvcTransport, rx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Stop(t.Context(), channel.SvcTransport) })
-		b := &node{t: tr, member: memberOf(tr)}
-		strangerSrc, _ := b.member.MarshalBinary()
-		memberSrc, _ := member.MarshalBinary()
-		stream := frame(memberSrc, channel.OptUseAck, []byte("m"))
-		stream = append(stream, frame(strangerSrc, channel.OptUseAck, []byte("s"))...)
-		for range 6 {
-			stream = append(stream, frame(memberSrc, channel.OptUseAck, []byte("m"))...)
-		}
-		c := dialRaw(t, b)
-		if _, err := c.Write(stream); err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
-		got, err := io.ReadAll(c)
-		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("reading until the receiver closed the connection: %v", err)
-		}
-		acks := int64(len(got) / len(wire.AckFrame))
+			return stream
+		})
+		acks := int64(n)
 		if acks < 2 {
 			t.Fatalf("%d ACK frames, want at least those of the member's first frame and of the refused one", acks)
 		}
@@ -167,4 +99,45 @@ func TestAcknowledgedFramesDeliveredAfterARefusal(t *testing.T) {
 			t.Fatalf("ConnsNonMember %d, want 1 (the connection counted once)", st.ConnsNonMember)
 		}
 	})
+}
+
+// ackedStream starts a transport that takes one sender identity for a member's (none
+// without withMember: every sender is a stranger; no node listens at it), whose application refuses non-members'
+// messages (channel.ErrNotMember) and counts members' in *delivered, writes the frames
+// build makes (given the stranger's and the member's source bytes) in one write on a new
+// connection, and returns the ACK frames read until the receiver closed it.
+func ackedStream(t *testing.T, cfg Config, withMember bool, delivered *atomic.Int64,
+	build func(stranger, member []byte) []byte) (*Transport, int) {
+	t.Helper()
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := memberOf(tr)
+	isMember := func(m *channel.Member) bool { return withMember && m.Key() == member.Key() }
+	tr.SetSenderCheck(isMember)
+	rx := func(m *channel.Message) error {
+		if !isMember(&m.Source) {
+			return channel.ErrNotMember
+		}
+		delivered.Add(1)
+		return nil
+	}
+	if err := tr.Start(t.Context(), channel.SvcTransport, rx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Stop(t.Context(), channel.SvcTransport) })
+	b := &node{t: tr, member: memberOf(tr)}
+	strangerSrc, _ := b.member.MarshalBinary()
+	memberSrc, _ := member.MarshalBinary()
+	c := dialRaw(t, b)
+	if _, err := c.Write(build(strangerSrc, memberSrc)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	got, err := io.ReadAll(c)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("reading until the receiver closed the connection: %v", err)
+	}
+	return tr, len(got) / len(wire.AckFrame)
 }
