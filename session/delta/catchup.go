@@ -60,8 +60,8 @@ func (s *Session) markSent() {
 // start (see above). settle is the end of Config.MemberWait, deadline the transfer's. It
 // returns the error that ends the transfer (timeout, stop); a member that runs no
 // session manager, has none for this context, leaves or fails is skipped and logged. One
-// that still refuses the request once settle is past is left to the late catch-up
-// (catchup_late.go), as are the members added from now on.
+// that still refuses the request once settle is past, or whose request failed, is left to
+// the late catch-up (catchup_late.go), as are the members added from now on.
 func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, settle time.Time, deadline <-chan time.Time) error {
 	if _, ok := m.cl.codec.(batchCodec); !ok {
 		return nil
@@ -71,18 +71,22 @@ func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, sett
 		if mem.Key() == donor.Key() {
 			continue
 		}
-		refused, err := m.catchUpFrom(ctx, mem, start, settle, deadline)
+		out, err := m.catchUpFrom(ctx, mem, start, settle, deadline)
 		switch {
 		case err != nil:
 			return err
-		case !refused:
+		case out == askDone:
 			l.asked(mem.Key(), false)
-		case l != nil:
+		case l != nil && out == askRefused:
 			m.log.Info("delta: a member still refuses the catch-up request once MemberWait is over: it does not "+
 				"list this node yet, or runs no session manager; asking it again once ready", "member", mem.Addr(),
 				"upTo", time.Until(l.until).Round(time.Millisecond))
 			l.asked(mem.Key(), true)
-		default:
+		case l != nil:
+			m.log.Info("delta: asking a member whose catch-up request failed again once ready", "member", mem.Addr(),
+				"upTo", time.Until(l.until).Round(time.Millisecond))
+			l.asked(mem.Key(), true)
+		case out == askRefused:
 			m.log.Warn("delta: could not catch up with a member: it refused the request", "member", mem.Addr())
 		}
 	}
@@ -90,18 +94,18 @@ func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, sett
 }
 
 // catchUpFrom is catchUp's request to one member, asked again every askAgainAfter while
-// it refuses it (FAIL_ACK) until settle; refused reports that it still did then.
+// it refuses it (FAIL_ACK) until settle; askRefused reports that it still did then.
 func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, settle time.Time,
-	deadline <-chan time.Time) (refused bool, err error) {
+	deadline <-chan time.Time) (askOutcome, error) {
 	sig := make(chan transferSignal, 2) // as runTransfer's
 	if !m.beginMerge(mem, sig) {
-		return false, ErrStopped
+		return askDone, ErrStopped
 	}
 	defer m.endAttempt()
 	for {
-		refused, err := m.askRecent(ctx, mem, sig, start, deadline)
-		if err != nil || !refused || !time.Now().Before(settle) {
-			return refused, err
+		out, err := m.askRecent(ctx, mem, sig, start, deadline)
+		if err != nil || out != askRefused || !time.Now().Before(settle) {
+			return out, err
 		}
 		// It does not list this node yet, or runs no session manager: ask again.
 		t := time.NewTimer(askAgainAfter)
@@ -109,13 +113,22 @@ func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, se
 		case <-t.C:
 		case <-deadline:
 			t.Stop()
-			return false, ErrStateTransferTimeout
+			return askDone, ErrStateTransferTimeout
 		case <-ctx.Done():
 			t.Stop()
-			return false, ErrStopped
+			return askDone, ErrStopped
 		}
 	}
 }
+
+// askOutcome is how a catch-up's request to a member ended.
+type askOutcome uint8
+
+const (
+	askDone    askOutcome = iota // answered, or acknowledged or declined: nothing more to give
+	askRefused                   // FAIL_ACK: it does not list this node yet, or runs no session manager
+	askFailed                    // not sent, no answer, a message of the answer lost, or the member left
+)
 
 // askRecent asks mem once, for the attempt whose outcome goes to sig (beginMerge), for
 // the sessions it sent a message about since start, and waits for its answer. A Go
@@ -124,29 +137,31 @@ func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, se
 // runs no session manager for this context but acknowledges what it does not handle, or
 // a Go node of an earlier version (its answer, if any, comes after and is ignored). An
 // ack timeout means the member is still answering: its answer is waited for, up to
-// Config.TransferIdleTimeout. refused reports a FAIL_ACK (it does not list this node
-// yet, or runs no session manager); err ends the transfer (deadline, stop).
+// Config.TransferIdleTimeout. askRefused reports a FAIL_ACK (it does not list this node
+// yet, or runs no session manager), askFailed a request that failed otherwise (a send
+// error, no answer, a message of the answer lost, the member gone); err ends the transfer
+// (deadline, stop).
 func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan transferSignal, start time.Time,
-	deadline <-chan time.Time) (refused bool, err error) {
+	deadline <-chan time.Time) (askOutcome, error) {
 	age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
-	err = m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
+	err := m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
 		UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs(),
 		Version: AskStamps | AskBorn | AskMetaStamps | AskRecent | age<<AskAgeShift}, askOpts)
 	var wait <-chan time.Time // for an answer still coming
 	switch {
 	case ctx.Err() != nil:
-		return false, ErrStopped
+		return askDone, ErrStopped
 	case err == nil:
 		select {
 		case s := <-sig:
-			m.caughtUp(mem, s)
+			return m.caughtUp(mem, s), nil
 		default:
 			m.log.Info("delta: a member acknowledged the catch-up request without answering it: "+
 				"it runs no session manager for this context, or an earlier version", "member", mem.Addr())
 		}
-		return false, nil
+		return askDone, nil
 	case errors.Is(err, channel.ErrAckFailed):
-		return true, nil
+		return askRefused, nil
 	case errors.Is(err, channel.ErrAckTimeout) && m.cfg.TransferIdleTimeout > 0:
 		t := time.NewTimer(m.cfg.TransferIdleTimeout)
 		defer t.Stop()
@@ -154,24 +169,25 @@ func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan 
 	default:
 		m.log.Warn("delta: could not catch up with a member: it refused or did not answer the request",
 			"member", mem.Addr(), "err", err)
-		return false, nil
+		return askFailed, nil
 	}
 	select {
 	case s := <-sig:
-		m.caughtUp(mem, s)
+		return m.caughtUp(mem, s), nil
 	case <-wait:
 		m.log.Warn("delta: could not catch up with a member: no answer", "member", mem.Addr(),
 			"waited", m.cfg.TransferIdleTimeout)
+		return askFailed, nil
 	case <-deadline:
-		return false, ErrStateTransferTimeout
+		return askDone, ErrStateTransferTimeout
 	case <-ctx.Done():
-		return false, ErrStopped
+		return askDone, ErrStopped
 	}
-	return false, nil
 }
 
-// caughtUp logs and counts the outcome s of a catch-up's request to mem.
-func (m *Manager) caughtUp(mem channel.Member, s transferSignal) {
+// caughtUp logs and counts the outcome s of a catch-up's request to mem, and returns it:
+// askFailed when a message of the answer was lost or mem left.
+func (m *Manager) caughtUp(mem channel.Member, s transferSignal) askOutcome {
 	switch s.kind {
 	case sigComplete:
 		m.stats.catchUps.Add(1)
@@ -179,8 +195,13 @@ func (m *Manager) caughtUp(mem channel.Member, s transferSignal) {
 	case sigLost:
 		m.log.Warn("delta: could not catch up with a member: a message of its answer was lost",
 			"member", mem.Addr(), "err", s.err)
-	default: // it has no manager for this context, or left
+		return askFailed
+	case sigGone:
+		m.log.Info("delta: could not catch up with a member: it left", "member", mem.Addr())
+		return askFailed
+	default: // it has no manager for this context
 	}
+	return askDone
 }
 
 // beginMerge is beginAttempt for a catch-up: the chunks from mem are merged into the

@@ -20,14 +20,17 @@ import (
 // sent a message about since the joiner started, and merges the answer into the copies
 // it serves by the stamps (mergeLate): a copy's changes made here meanwhile stay. Each
 // member is asked until it answers or acknowledges (then never again) or the window
-// ends; one refusing still then is logged. BinaryCodec only, as the catch-up.
+// ends; one refusing still then is logged. A request that fails otherwise (a send error,
+// no answer, a message of the answer lost, the member gone) is one the member did not
+// answer: it is asked again as one that refused, askAgainAfter later while it is listed,
+// or once it is added again. BinaryCodec only, as the catch-up.
 
 // lateCatchUp is a joiner's late catch-up (Manager.late) while its window lasts.
 type lateCatchUp struct {
 	start, until time.Time
 	wake         chan struct{} // a member to ask was added
 	mu           sync.Mutex
-	done         map[channel.MemberKey]bool      // asked: answered, acknowledged, or the donor
+	done         map[channel.MemberKey]bool      // asked: answered, acknowledged or declined, or the donor
 	due          map[channel.MemberKey]time.Time // to ask, not before the time
 }
 
@@ -44,15 +47,16 @@ func (m *Manager) openLate(start time.Time, donor channel.Member) *lateCatchUp {
 	return l
 }
 
-// asked records the outcome of a request to the member k: refused (FAIL_ACK), it is
-// asked again after askAgainAfter; else it is done with. l may be nil (no window).
-func (l *lateCatchUp) asked(k channel.MemberKey, refused bool) {
+// asked records the outcome of a request to the member k: again (it refused, FAIL_ACK, or
+// the request failed), it is asked again after askAgainAfter; else it is done with. l may
+// be nil (no window).
+func (l *lateCatchUp) asked(k channel.MemberKey, again bool) {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if refused {
+	if again {
 		l.due[k] = time.Now().Add(askAgainAfter)
 		return
 	}
@@ -61,7 +65,8 @@ func (l *lateCatchUp) asked(k channel.MemberKey, refused bool) {
 }
 
 // added records that the member k was added to the view: it is asked at once unless it
-// was done with; one that refused less than askAgainAfter ago is asked when that is over
+// was done with; one that refused (or whose request failed) less than askAgainAfter ago
+// is asked when that is over
 // (a member that leaves and comes back over and over is asked no more often than one
 // that stays).
 func (l *lateCatchUp) added(k channel.MemberKey) {
@@ -142,8 +147,9 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 	for {
 		if !time.Now().Before(l.until) {
 			if addrs := l.left(m.cl.ch); len(addrs) > 0 {
-				m.log.Warn("delta: could not catch up with members: they refused the request until CatchUpWindow "+
-					"after this node's start (they did not list it, or run no session manager)",
+				m.log.Warn("delta: could not catch up with members: they refused the request, or it failed, until "+
+					"CatchUpWindow after this node's start (they did not list it, run no session manager, or were "+
+					"unreachable)",
 					"members", addrs, "window", m.cfg.CatchUpWindow)
 			}
 			return
@@ -162,20 +168,21 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 			}
 			continue
 		}
-		refused, err := m.askLate(ctx, mem, l.start)
+		again, err := m.askLate(ctx, mem, l.start)
 		if err != nil {
 			return
 		}
-		l.asked(mem.Key(), refused)
+		l.asked(mem.Key(), again)
 	}
 }
 
 // askLate asks mem for the sessions it sent a message about since start, once, and
-// merges its answer (mergeLate); refused as askRecent's, err when the manager stops. A
-// refresh or a repair that waits for attemptMu (lockAttempt) ends the request, waiting
-// for an acknowledgement or for the answer after an ack timeout (up to
-// TransferIdleTimeout): the member is then asked again as one that refused.
-func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Time) (refused bool, err error) {
+// merges its answer (mergeLate); again when it refused or the request failed (askRecent),
+// err when the manager stops. A refresh or a repair that waits for attemptMu
+// (lockAttempt) ends the request, waiting for an acknowledgement or for the answer after
+// an ack timeout (up to TransferIdleTimeout): the member is then asked again as one that
+// refused.
+func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Time) (again bool, err error) {
 	m.attemptMu.Lock() // one request for every session of a running manager at a time
 	defer m.attemptMu.Unlock()
 	actx, cancel := context.WithCancel(ctx)
@@ -189,11 +196,11 @@ func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Ti
 		return false, ErrStopped
 	}
 	defer m.endAttempt()
-	refused, err = m.askRecent(actx, mem, sig, start, nil)
+	out, err := m.askRecent(actx, mem, sig, start, nil)
 	if err != nil && ctx.Err() == nil { // it gave way
 		return true, nil
 	}
-	return refused, err
+	return out != askDone, err
 }
 
 // lateYield has a late catch-up's request give way to a refresh or a repair

@@ -194,9 +194,10 @@ type Config struct {
 	MemberWait time.Duration
 	// CatchUpWindow is how long after its start a joiner (BinaryCodec) goes on catching up
 	// once it is ready: a member that refused its catch-up because it did not list the
-	// joiner yet (FAIL_ACK once MemberWait is over) is asked again every second, and a
-	// member the joiner lists only after its catch-up began is asked once it is added, for
-	// the sessions it sent a message about since the joiner started (docs/failover.md).
+	// joiner yet (FAIL_ACK once MemberWait is over), or whose request failed otherwise, is
+	// asked again every second while listed, and a member the joiner lists only after its
+	// catch-up began is asked once it is added, for the sessions it sent a message about
+	// since the joiner started (docs/failover.md).
 	// 0 means DefaultCatchUpWindow; negative asks no member once the joiner is ready.
 	CatchUpWindow time.Duration
 	// TransferIdleTimeout is how long a joiner waits without any sign of the sessions it
