@@ -244,9 +244,10 @@ func (m *Manager) lockAttempt() {
 // wins by the stamps and the newer version: the node serves its sessions meanwhile, and
 // changes made here stay, those not sent yet (as a refresh keeps them) and those on their
 // way to that member. A copy that cannot be merged by the stamps (one side sent none) is
-// loaded over only when no change made here waits (loadIfUnstamped); else it stays as it
-// is, at its own version. A copy added while an expiry of its session arrived (whose
-// lookup did not find it yet) goes.
+// loaded over when the member's is newer, keeping this node's changes not sent yet or on
+// their way as a refresh does (loadIfUnstamped); else it stays as it is, at its own
+// version. A copy added while an expiry of its session arrived (whose lookup did not find
+// it yet) goes.
 func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
 	switch {
 	case added:
@@ -272,14 +273,16 @@ func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
 }
 
 // loadIfUnstamped loads st over the copy when the two cannot be merged by their stamps
-// (one came from a node that sends none), st is newer and no change made here waits.
+// (one came from a node that sends none) and st is newer, keeping this node's changes not
+// sent yet or on their way (loadKeepingUnsent, as a refresh's load): they stay pending,
+// and its next delta sends them.
 func (s *Session) loadIfUnstamped(st *SessionState) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st.stamped && !s.unstamped || len(s.pending) > 0 || s.queued || s.expiring || !s.valid || s.version >= st.Version {
+	if st.stamped && !s.unstamped || s.expiring || !s.valid || s.version >= st.Version {
 		return false
 	}
-	s.load(st)
+	s.loadKeepingUnsent(st)
 	return true
 }
 

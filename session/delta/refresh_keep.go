@@ -20,8 +20,9 @@ import "slices"
 //     neither pending nor marked) that the member's copy holds older: if the delta
 //     fails, requeue gives its changes back only while the copy still holds them.
 //
-// A repair's load over a copy held under another route (loadTransferred) keeps them
-// the same way.
+// A repair's load over a copy held under another route (loadTransferred), and a late
+// catch-up's load of a newer copy over one that cannot be merged by the stamps
+// (loadIfUnstamped), keep them the same way.
 
 // unsentAttr is this node's attribute entry or removal kept across a refresh's load.
 type unsentAttr struct {
