@@ -237,7 +237,12 @@ func (o Op) String() string {
 type Action struct {
 	Type ActionType
 	Op   Op
-	Name string
+	// requeued: a pending action put back after its delta failed to replicate (restore),
+	// not made again since; a refresh or repair drops it where the member's copy holds a
+	// change of its part at its version or later (refresh_keep.go). It takes no room: the
+	// struct's padding.
+	requeued bool
+	Name     string
 	// Value is the encoded value of a set; nil for OpRemove. See ActionType for the
 	// encoding of each type. Values are never modified once recorded.
 	Value []byte

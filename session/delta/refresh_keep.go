@@ -9,13 +9,15 @@ import "slices"
 // holds, they win everywhere):
 //
 //   - an attribute changed here by a request not replicated yet (marked: changedHere),
-//     and every other part with a change pending (metaChangedHere), whatever the member's
-//     copy holds, as a delta of another node arriving meanwhile would be skipped;
-//   - an attribute whose change failed to replicate (put back by requeue, stamped with
-//     the failed delta's version and this node's origin), unless the member's copy holds
-//     another change of it stamped at that version or later: a change of the majority
-//     made without this node's, acknowledged where this node's was refused, which wins
-//     (the pending action is dropped, as when such a change arrives in a delta).
+//     and every other part changed here so (a pending action not requeued), whatever the
+//     member's copy holds, as a delta of another node arriving meanwhile would be skipped;
+//   - an attribute or other part whose change failed to replicate (put back by requeue,
+//     stamped with the failed delta's version and this node's origin; for the other
+//     parts, a pending action marked requeued), unless the member's copy holds another
+//     change of it stamped at that version or later: a change of the majority made
+//     without this node's, acknowledged where this node's was refused, which wins (the
+//     pending action is dropped, as when such a change arrives in a delta; for the other
+//     parts: TestRefreshMajorityLoginWinsOverARefusedOne).
 //   - an attribute whose change is in a delta of this node on its way (taken: stamped,
 //     neither pending nor marked) that the member's copy holds older: if the delta
 //     fails, requeue gives its changes back only while the copy still holds them.
@@ -36,10 +38,18 @@ type unsentAttr struct {
 // caller holds s.mu.
 func (s *Session) loadKeepingUnsent(st *SessionState) {
 	keep, drop := s.unsentAgainst(st)
-	meta := slices.DeleteFunc(slices.Clone(s.pending), func(a Action) bool { return a.Type == ActionAttribute })
+	var meta []Action // the other parts' pending actions to keep (not overridden by st)
+	for _, a := range s.pending {
+		if a.Type != ActionAttribute && !(a.requeued && s.metaOverridden(a, st)) {
+			meta = append(meta, a)
+		}
+	}
 	s.load(st)
 	s.pending = slices.DeleteFunc(s.pending, func(a Action) bool {
-		return a.Type == ActionAttribute && slices.Contains(drop, a.Name)
+		if a.Type == ActionAttribute {
+			return slices.Contains(drop, a.Name)
+		}
+		return !slices.ContainsFunc(meta, func(k Action) bool { return k.Type == a.Type && k.Name == a.Name })
 	})
 	for _, u := range keep {
 		if i := s.find(u.name); i >= 0 {
@@ -126,6 +136,19 @@ func (s *Session) unsentAgainst(st *SessionState) (keep []unsentAttr, drop []str
 		keep = append(keep, u)
 	}
 	return keep, drop
+}
+
+// metaOverridden reports whether st, a member's copy, holds a change of the part a
+// changes (a's type and name, not an attribute) stamped at the version of this node's
+// failed change a or later, another than it: a requeued a is then dropped. The caller
+// holds s.mu.
+func (s *Session) metaOverridden(a Action, st *SessionState) bool {
+	mine := s.metaStampOf(a.Type, a.Name) // the failed delta's (restore keeps no other)
+	var theirs stamp
+	if i := slices.IndexFunc(st.meta, func(m metaStamp) bool { return m.typ == a.Type && m.name == a.Name }); i >= 0 {
+		theirs = st.meta[i].st
+	}
+	return theirs != mine && theirs.version >= mine.version
 }
 
 // stateStampOf returns the stamp st, a member's copy, gives attribute name: its value's,

@@ -34,6 +34,7 @@ func (s *Session) restore(old []Action, st stamp) {
 			}
 		}
 		if !newer {
+			a.requeued = true
 			keep = append(keep, a)
 		}
 	}
