@@ -25,12 +25,14 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 // Config.ExpireInterval) and returns how many sessions it expired. A primary session
 // idle for its max inactive interval expires and the cluster is told (EVT_SESSION_EXPIRED);
 // a copy expires silently after twice that, in case its primary died without telling
-// (Tomcat's rule).
+// (Tomcat's rule). It first sends again what earlier sends could not: expiries, and the
+// changes a refresh or a repair kept (resend_kept.go).
 func (m *Manager) ProcessExpires(ctx context.Context) int {
 	if !m.running() {
 		return 0
 	}
 	m.resendExpiries(ctx)
+	m.resendKept(ctx)
 	now := nowMs()
 	n := 0
 	m.st.forEach(func(s *Session) bool {

@@ -78,6 +78,11 @@ type Manager struct {
 	unsentMu sync.Mutex
 	unsent   map[string]struct{}
 
+	// kept holds the sessions whose changes a refresh or a repair kept, to be sent again
+	// (resend_kept.go); keptMu is taken after a session's mu.
+	keptMu sync.Mutex
+	kept   map[*Session]struct{}
+
 	stats   counters
 	bufPool sync.Pool
 	batch   *batcher    // acked replication with a codec that can batch, else nil

@@ -131,6 +131,7 @@ func (m *Manager) runRefresh(ctx context.Context) {
 	defer m.wg.Done()
 	for {
 		m.refresh(ctx)
+		m.resendKept(ctx) // its copies' changes sent that their members lacked
 		m.refreshPending.Store(false)
 		// A loss and return of the quorum since the refresh began, seen by noteView while
 		// refreshPending was still set: refresh again, unless noteView started one now.

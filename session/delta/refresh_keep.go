@@ -18,9 +18,18 @@ import "slices"
 //     without this node's, acknowledged where this node's was refused, which wins (the
 //     pending action is dropped, as when such a change arrives in a delta; for the other
 //     parts: TestRefreshMajorityLoginWinsOverARefusedOne).
-//   - an attribute whose change is in a delta of this node on its way (taken: stamped,
-//     neither pending nor marked) that the member's copy holds older: if the delta
-//     fails, requeue gives its changes back only while the copy still holds them.
+//   - an attribute whose change this node sent (taken: stamped with this node's origin,
+//     neither pending nor marked) that the member's copy holds older: the member lacks
+//     it. Its delta may still be on its way, or it was lost without an error (an
+//     asynchronous send to a member that crashed with it unread, or dropped it), which
+//     the stamps do not tell apart. So the change is pending again, unmarked under its
+//     stamp, as a failed one that requeue gave back (a later change of another node
+//     still replaces it and drops the action), and the session is sent again
+//     (resendKept) without waiting for its next request: else, its delta lost, this
+//     node would hold its value and the members theirs until the attribute's next
+//     change. A delta still on its way that arrives too is harmless (the change sent
+//     again is stamped above it); one that fails gives nothing back twice (restore skips
+//     what is pending).
 //
 // A repair's load over a copy held under another route (loadTransferred), and a late
 // catch-up's load of a newer copy over one that cannot be merged by the stamps
@@ -31,6 +40,7 @@ type unsentAttr struct {
 	name  string
 	entry *attrEntry // set, or nil: removed (tomb, if one was held)
 	tomb  *tomb
+	sent  bool // sent already, and lacking in the member's copy: to send again
 }
 
 // loadKeepingUnsent loads st over the copy (a refresh's member copy of a higher version,
@@ -51,6 +61,7 @@ func (s *Session) loadKeepingUnsent(st *SessionState) {
 		}
 		return !slices.ContainsFunc(meta, func(k Action) bool { return k.Type == a.Type && k.Name == a.Name })
 	})
+	resend := false
 	for _, u := range keep {
 		if i := s.find(u.name); i >= 0 {
 			s.attrs = slices.Delete(s.attrs, i, i+1)
@@ -59,9 +70,19 @@ func (s *Session) loadKeepingUnsent(st *SessionState) {
 		switch {
 		case u.entry != nil:
 			s.addAttr(*u.entry)
+			if u.sent {
+				s.record(Action{Type: ActionAttribute, Op: OpSet, Name: u.name, Value: u.entry.data})
+			}
 		case u.tomb != nil:
 			s.addTomb(*u.tomb)
+			if u.sent {
+				s.record(Action{Type: ActionAttribute, Op: OpRemove, Name: u.name})
+			}
 		}
+		resend = resend || u.sent
+	}
+	if resend {
+		s.m.noteKept(s)
 	}
 	// The other parts: this node's values again, under the loaded copy's stamps (the
 	// next delta stamps them anew); with the pending actions set aside, apply does not
@@ -94,9 +115,9 @@ func (s *Session) unsentAgainst(st *SessionState) (keep []unsentAttr, drop []str
 			names = append(names, t.name)
 		}
 	}
-	// This node's changes sent but st lacks (a delta on its way, which a failure gives
-	// back to requeue only while the copy still holds them): only those st holds older
-	// allocate.
+	// This node's changes sent but st lacks (a delta on its way, or lost): only those st
+	// holds older allocate.
+	unsent := len(names)
 	self := s.m.cl.origin()
 	for i := range s.attrs {
 		if e := &s.attrs[i]; e.origin == self && e.version > 0 && !slices.Contains(names, e.name) &&
@@ -110,8 +131,8 @@ func (s *Session) unsentAgainst(st *SessionState) (keep []unsentAttr, drop []str
 			names = append(names, t.name)
 		}
 	}
-	for _, name := range names {
-		u := unsentAttr{name: name}
+	for k, name := range names {
+		u := unsentAttr{name: name, sent: k >= unsent}
 		var here bool
 		var mine stamp
 		if i := s.find(name); i >= 0 {

@@ -334,6 +334,7 @@ func (m *Manager) runLiveRepair(ctx context.Context, r *liveRepair, settle time.
 			m.log.Warn("delta: asking again for sessions this node lacks failed", "member", donor.Addr(), "err", err)
 		}
 		m.endRound(r, err)
+		m.resendKept(ctx) // the loaded copies' changes sent that the member lacked
 		t.Reset(settle)
 	}
 }
