@@ -122,7 +122,12 @@
 //     pick it as a backup from its MSG_START on: it
 //     answers a MSG_RETRIEVE_BACKUP with the value of a queued MSG_BACKUP
 //     (TestPutDuringStateTransfer). A queued message is acknowledged when queued, so an
-//     error applying it later (a limit, a diff) is logged, not returned to its sender.
+//     error applying it later (a limit, a diff) is logged, not returned to its sender;
+//     but a lazy map's joiner refuses as it comes a diff for a key of which no value in
+//     full is queued, with an error wrapping ErrDiff: the state holds the key as a proxy
+//     at most (a primary naming this node as the backup of an earlier map here, restarted
+//     without its MSG_STOP reaching the primary), so that the sender's next Replicate
+//     sends the value in full (TestDiffToJoinerWithoutQueuedValueRefused).
 //     The queue holds at most MaxEntries messages and MaxMessageBytes of their data;
 //     beyond, a message is refused as it comes with an error wrapping ErrLimit,
 //     counted in Stats.RefusedOverLimit (TestJoinQueueBounded). The joiner answers pings

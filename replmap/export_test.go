@@ -117,18 +117,34 @@ func MessageType(data []byte) int {
 }
 
 // DeliverBackup has m receive, as a plain message from the channel member from, a
-// MSG_BACKUP of key and value with from as primary and the local member as backup node
-// (tests only).
+// MSG_BACKUP of key and value (through Config.Values) with from as primary and the local
+// member as backup node (tests only).
 func DeliverBackup(m *Map, from channel.Member, key, value any) error {
 	kb, err := jserial.Marshal(key)
 	if err != nil {
 		return err
 	}
-	vb, err := jserial.Marshal(value)
+	vb, err := m.marshalValue(value)
 	if err != nil {
 		return err
 	}
 	b, err := m.codec.marshal(&message{MapID: m.id, Type: msgBackup, Key: kb, Value: vb,
+		Primary: &from, Nodes: []channel.Member{m.cfg.Channel.LocalMember()}})
+	if err != nil {
+		return err
+	}
+	return (&listener{m}).MessageReceived(&channel.Message{Source: from, Data: b})
+}
+
+// DeliverDiff has m receive, as a plain message from the channel member from, a
+// MSG_BACKUP of key with diff set, from as primary and the local member as backup node
+// (tests only).
+func DeliverDiff(m *Map, from channel.Member, key any, diff []byte) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	b, err := m.codec.marshal(&message{MapID: m.id, Type: msgBackup, Diff: true, Key: kb, DiffValue: diff,
 		Primary: &from, Nodes: []channel.Member{m.cfg.Channel.LocalMember()}})
 	if err != nil {
 		return err

@@ -78,7 +78,11 @@ func (m *Map) maxQueuedBytes() int { return m.cfg.MaxMessageBytes }
 // enqueue queues mm while the state transfer runs and reports whether it did. Beyond
 // MaxEntries messages or MaxMessageBytes of their data it refuses mm with an error
 // wrapping ErrLimit (FAIL_ACK to a synchronized-ack sender), counted in
-// Stats.RefusedOverLimit and logged rate-limited.
+// Stats.RefusedOverLimit and logged rate-limited. A lazy map refuses a diff for a key of
+// which no value in full is queued with an error wrapping ErrDiff, counted in
+// Stats.DiffsNotApplied: the state holds the key as a proxy at most, so the diff would
+// find no value, and the sender's next Replicate sends the value in full
+// (TestDiffToJoinerWithoutQueuedValueRefused).
 func (m *Map) enqueue(mm *message, from channel.Member, size int) (bool, error) {
 	if mm.Type == msgStart || mm.Type == msgStop {
 		return false, nil
@@ -95,9 +99,40 @@ func (m *Map) enqueue(mm *message, from channel.Member, size int) (bool, error) 
 		return true, fmt.Errorf("%w: replmap %q: %s from %s while joining: %d messages queued",
 			ErrLimit, m.cfg.Name, mm.Type, from.String(), len(m.queue))
 	}
+	if mm.Type == msgBackup && mm.Diff && !m.cfg.Replicated && !m.queuedFull(mm.Key) {
+		// The state gives a lazy map's joiner proxies only: acknowledged, the diff would
+		// find no value once applied, and the sender would take its changes for delivered
+		// (a primary naming this node as the backup of an earlier map here).
+		m.diffsNotApplied++
+		m.rlog.Log(slog.LevelWarn, from.String(), "diff", "replmap: diff not applied", "map", m.cfg.Name,
+			"from", from.String(), "err", "no value queued for the key while joining")
+		return true, fmt.Errorf("replmap %q: %s from %s while joining: %w: no value queued for the key",
+			m.cfg.Name, mm.Type, from.String(), ErrDiff)
+	}
 	m.queue = append(m.queue, queued{mm: mm, from: from, size: size})
 	m.queuedBytes += size
 	return true, nil
+}
+
+// queuedFull reports whether the queue holds key's value in full (MSG_BACKUP, MSG_COPY)
+// that no later message of the key made a proxy or removed (diffs and accesses after it
+// apply to it), m.mu held.
+func (m *Map) queuedFull(key []byte) bool {
+	for i := len(m.queue) - 1; i >= 0; i-- {
+		mm := m.queue[i].mm
+		if mm == nil || !bytes.Equal(mm.Key, key) {
+			continue
+		}
+		switch {
+		case mm.Type == msgAccess || mm.Type == msgNotifyMember:
+		case (mm.Type == msgBackup || mm.Type == msgCopy) && mm.Diff:
+		case mm.Type == msgBackup || mm.Type == msgCopy:
+			return mm.Value != nil
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // applyQueued applies the messages queued during the state transfer, in the order they
