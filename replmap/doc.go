@@ -136,6 +136,14 @@
 //     MSG_INIT came after Start went on (it gets the MSG_START without a wait), and a
 //     change whose message a member sent before it handled the MSG_START but which
 //     reached the donor only after its snapshot.
+//   - A lazy map's MSG_START from a member whose map this node lists already, as the
+//     backup of entries it is the primary of, publishes those entries anew, in full: a
+//     map that starts holds no value (its state gives it proxies only), so its node
+//     restarted without its MSG_STOP reaching this node (killed, with the same member
+//     identity, before the membership dropped it), or its map took a backup between New
+//     and Start. Java's mapMemberAdded ignores a member it lists: that backup held a
+//     proxy, refused the primary's diffs, and the entry was lost with its primary
+//     (TestRestartedBackupGetsEntriesAgain).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

@@ -81,7 +81,7 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	case msgStart:
 		m.setStopped(from, false)
 		if mm.Primary != nil {
-			m.mapMemberAdded(*mm.Primary)
+			m.memberStarted(*mm.Primary)
 		}
 		return nil
 	case msgStop:
@@ -231,7 +231,7 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 	case msgStart:
 		m.setStopped(sender, false)
 		mm.Primary = m.local()
-		m.mapMemberAdded(sender)
+		m.memberStarted(sender)
 	case msgRetrieveBackup:
 		m.mu.Lock()
 		e := m.entries[string(mm.Key)]
