@@ -50,7 +50,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"BinaryCodec MaxStringLen", BinaryCodec{}.maxString(), 16 << 10},
 		// codec.go: four times the transport's default frame limit (it said equal).
 		{"BinaryCodec MaxMessageSize / nio.DefaultMaxFrameSize", BinaryCodec{}.maxMessage() / nio.DefaultMaxFrameSize, 4},
-		// failover.md: at most 8 ids of failed renames kept.
+		// failover.md: at most 8 ids of failed renames kept, a ninth rename refused.
 		{"maxUnsentRenames", maxUnsentRenames, 8},
 		// failover.md: the catch-up's log of sessions sent lately, its margin, and the
 		// record of removals and renames.
@@ -76,30 +76,31 @@ func TestDefaultsAsDocumented(t *testing.T) {
 }
 
 // A session's failed renames keep the ids its members may still hold, at most
-// maxUnsentRenames (8, docs/failover.md), the oldest dropped first; the resends then go
-// from each kept id to the next and from the last to the session's id.
-func TestUnsentRenamesKeepTheNewestEight(t *testing.T) {
+// maxUnsentRenames (8, docs/failover.md; ChangeSessionID refuses a ninth while they are
+// unsent, TestNinthRenameRefusedWhileEightUnsent), none dropped; the resends go from
+// each kept id to the next and from the last to the session's id.
+func TestUnsentRenamesResentInOrder(t *testing.T) {
 	s := &Session{id: "current.a"}
 	var ids []string
-	for i := range 10 {
+	for i := range maxUnsentRenames {
 		id := fmt.Sprintf("id%d.a", i)
 		ids = append(ids, id)
 		s.noteUnsentRename(id)
 	}
-	if got, want := s.unsentIDs(), ids[2:]; !slices.Equal(got, want) {
-		t.Fatalf("after 10 failed renames the session keeps %v, want the newest 8 %v", got, want)
+	if got := s.unsentIDs(); !slices.Equal(got, ids) {
+		t.Fatalf("after %d failed renames the session keeps %v, want %v", maxUnsentRenames, got, ids)
 	}
 	msgs := s.unsentRenameMessages()
-	if len(msgs) != 8 {
-		t.Fatalf("%d renames to send again, want 8", len(msgs))
+	if len(msgs) != maxUnsentRenames {
+		t.Fatalf("%d renames to send again, want %d", len(msgs), maxUnsentRenames)
 	}
 	for i, msg := range msgs {
 		want := "current.a"
-		if i < 7 {
-			want = ids[i+3]
+		if i < len(ids)-1 {
+			want = ids[i+1]
 		}
-		if msg.Event != EventChangeSessionID || msg.SessionID != ids[i+2] || msg.NewID != want {
-			t.Errorf("resend %d: %v %s -> %s, want %v %s -> %s", i, msg.Event, msg.SessionID, msg.NewID, EventChangeSessionID, ids[i+2], want)
+		if msg.Event != EventChangeSessionID || msg.SessionID != ids[i] || msg.NewID != want {
+			t.Errorf("resend %d: %v %s -> %s, want %v %s -> %s", i, msg.Event, msg.SessionID, msg.NewID, EventChangeSessionID, ids[i], want)
 		}
 	}
 }

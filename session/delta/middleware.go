@@ -327,7 +327,7 @@ func (rq *Request) bind(r *http.Request, urlID string) {
 				rq.s = m.Find(sessionhttp.WithRoute(cur, route))
 			case err != nil:
 				rq.err = err
-				fallthrough // renamed here, not replicated
+				fallthrough // renamed here, not replicated (or refused: ErrRenamesUnsent)
 			default:
 				m.rerouted(sessionhttp.RouteOf(cur))
 			}

@@ -18,12 +18,17 @@ import (
 // reach some member (the second one's members need not be the first one's) go out again
 // in their order, each from the id it renamed to the next one's and the last to the
 // session's id then, so that a member holding any of these ids renames its copy on to
-// the current one (TestTwoPartlyFailedRenamesReachEveryMember); at most
-// maxUnsentRenames ids are kept, the oldest dropped past that. An asynchronous request
+// the current one (TestTwoPartlyFailedRenamesReachEveryMember). At most
+// maxUnsentRenames ids are kept, none forgotten: with that many unsent, and their
+// resend failing again, ChangeSessionID refuses a further rename with ErrRenamesUnsent
+// (changeID; TestNinthRenameRefusedWhileEightUnsent). Before, the oldest was dropped,
+// and a member that had missed every rename kept the session under its first id for
+// good, never renamed by the resends. An asynchronous request
 // (the middleware's, with an asyncQueue) queues them before its delta without waiting
 // for their send (queueUnsentRename).
 
-// maxUnsentRenames bounds the ids a session's failed renames leave to be renamed again.
+// maxUnsentRenames bounds the ids a session's failed renames leave to be renamed again:
+// a rename beyond it is refused (ErrRenamesUnsent).
 const maxUnsentRenames = 8
 
 // queuedRenames is the outcome of the resends an asynchronous request queued: done gets
@@ -109,13 +114,9 @@ func (s *Session) setQueuedRenames(q *queuedRenames) {
 }
 
 // noteUnsentRename records that the members may still hold s under old. The caller
-// holds s.sendMu.
+// holds s.sendMu; changeID keeps the ids within maxUnsentRenames.
 func (s *Session) noteUnsentRename(old string) {
-	ids := append(s.unsentIDs(), old)
-	if n := len(ids); n > maxUnsentRenames {
-		ids = append(ids[:0], ids[n-maxUnsentRenames:]...)
-	}
-	s.setUnsentIDs(ids)
+	s.setUnsentIDs(append(s.unsentIDs(), old))
 }
 
 // unsentRenameMessages returns the renames to send again, oldest first: each unsent id

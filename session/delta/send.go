@@ -264,7 +264,11 @@ func (m *Manager) notMine(s *Session) error {
 // (TestChangeSessionIDOfASessionNotHeld). If the cluster could not be told (the error
 // wraps a *channel.SendError or ErrNoQuorum), the session keeps the new id here and the
 // rename goes out again before the session's next message (Replicate, ChangeSessionID,
-// Invalidate) until every member acknowledged it (TestFailedRenameIsSentAgain).
+// Invalidate) until every member acknowledged it (TestFailedRenameIsSentAgain). While
+// eight renames of s are unsent so (and their resend, which goes first, fails again),
+// a further rename is refused with an error wrapping ErrRenamesUnsent and s keeps its id:
+// the members that missed them may hold s under any of those ids, none of which is
+// forgotten (TestNinthRenameRefusedWhileEightUnsent).
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
 	if s == nil {
 		return "", ErrNoSession
@@ -291,6 +295,11 @@ func (m *Manager) changeID(ctx context.Context, s *Session, newID string, genera
 	// A rename that failed before goes first; failing again, it is sent again later
 	// from the id the members may hold to the session's id then.
 	resendErr := m.sendUnsentRename(ctx, s)
+	if resendErr != nil && len(s.unsentIDs()) >= maxUnsentRenames {
+		// A member may hold the session under any of them: one more would make the
+		// session forget the oldest (TestNinthRenameRefusedWhileEightUnsent).
+		return "", "", false, fmt.Errorf("%w: session %s, %d renames unsent: %w", ErrRenamesUnsent, s.ID(), maxUnsentRenames, resendErr)
+	}
 	oldID, id, renamed, err = m.changeIDLocked(ctx, s, newID, generate)
 	if resendErr != nil {
 		err = errors.Join(resendErr, err)
