@@ -146,8 +146,10 @@ type Config struct {
 	// frame once more arrived) and the bytes
 	// buffered on connections but not decoded yet (no Tomcat equivalent; default
 	// DefaultMaxPendingBytes, 256 MiB). A frame that does not fit is refused and its
-	// connection closed (Stats.FramesRefused), and so is a connection buffering bytes
-	// while these and the decoded bytes waiting for workers (Stats.QueuedBytes) pass it. It must hold one frame of MaxFrameSize; zero
+	// connection closed (Stats.FramesRefused), and so is a connection whose buffered bytes
+	// (a member's small frame as well as a stranger's) grow while these pass it, and on
+	// EngineGnet one buffering more than 32 KiB while these and the decoded bytes waiting
+	// for workers (Stats.QueuedBytes) pass it. It must hold one frame of MaxFrameSize; zero
 	// means the larger of the default and that.
 	MaxPendingBytes int
 	// MaxUntrustedPendingBytes is the part of MaxPendingBytes that the partly received

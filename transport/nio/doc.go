@@ -126,8 +126,10 @@
 //     bounded by the socket buffers (TxBufSize and the peer's) instead of
 //     MaxConnOutboundBytes.
 //   - Budget: frames of 32 KiB or more are reserved in MaxPendingBytes as with gnet; the
-//     bytes of a smaller partial frame are counted in Stats.PendingBytes but bounded by the
-//     connection's buffer (64 KiB) rather than refused against the budget. A frame above
+//     bytes of a smaller partial frame are counted in Stats.PendingBytes as they arrive,
+//     and a connection whose bytes take it past MaxPendingBytes is refused
+//     (Stats.FramesRefused), as with gnet (TestMembersPartialSmallFramesWithinTheBudget;
+//     before, they were bounded only by the connection's buffer). A frame above
 //     MaxFrameSize whose header before the message (its sender member) does not fit that
 //     buffer is rejected as invalid (Stats.FramesRejected) without a loss report.
 //   - Accept failures do not stop the listener. Exhaustion (EMFILE, ENFILE, ENOBUFS,
@@ -231,9 +233,13 @@
 //     be left to the garbage collector, and the attack suite's partial-100 (100
 //     connections sending 8 MiB of 16 MiB frames) made the receiver's RSS reach 757 MiB
 //     that way, 138 MiB in one step. A frame that does not
-//     fit, or a connection whose buffered bytes arrive while the budget (counting the
-//     decoded bytes queued for workers too, Stats.QueuedBytes) is spent, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
-//     received frames hold at most MaxPendingBytes, however many connections send them.
+//     fit, a connection whose buffered bytes (the start of a small frame, a member's as
+//     well) grow while partly received frames pass the budget, or one buffering more than
+//     32 KiB while they and the decoded bytes queued for workers (Stats.QueuedBytes) pass
+//     it, is refused: the connection is closed and Stats.FramesRefused counts it. So partly
+//     received frames hold at most MaxPendingBytes, however many connections send them
+//     (members' small ones were counted but never refused before:
+//     TestMembersPartialSmallFramesWithinTheBudget).
 //     Strangers' partial frames (on a connection not trusted, whose header names no
 //     member: large ones when their buffer is reserved, small ones while their bytes wait
 //     in the connection's buffer) share MaxUntrustedPendingBytes of it, a quarter by

@@ -68,9 +68,9 @@ func (gc *gconn) serve() {
 		if !gc.decodeAndDeliver() {
 			return
 		}
-		if !gc.trackPartial() {
+		if err := gc.trackPartial(); err != nil {
 			gc.markExpired()
-			r.reject(errStrangersOverBudget, gc.peer, gc.remote)
+			r.reject(err, gc.peer, gc.remote)
 			return
 		}
 		n, err := gc.in.fill(&gc.sock)
@@ -247,18 +247,27 @@ func (gc *gconn) readDirect(p []byte) (int, error) {
 
 // trackPartial updates the connection's share of Stats.PendingBytes (the bytes of a
 // partial small frame; large ones are reserved by the decoder) and of strangers' share,
-// and starts the frame deadline when a partial frame waits. It reports false when the
-// connection is to be refused: a stranger's partial frame passes strangers' share.
-func (gc *gconn) trackPartial() bool {
+// and starts the frame deadline when a partial frame waits. It returns the error that
+// refuses the connection: a stranger's partial frame passes strangers' share
+// (errStrangersOverBudget), or its bytes grew while partly received frames pass
+// MaxPendingBytes (errOverBudget), as a large frame that does not fit is refused.
+func (gc *gconn) trackPartial() error {
 	in := int64(gc.in.InboundBuffered())
+	over := false
 	if d := in - gc.held; d != 0 {
-		gc.r.st.pendingBytes.Add(d)
+		over = gc.r.st.pendingBytes.Add(d) > gc.r.maxPending && d > 0
 		gc.held = in
 	}
 	if (in > 0 || gc.dec.asm != nil) && gc.frameSince.Load() == 0 {
 		gc.frameSince.Store(gc.np.now.Load())
 	}
-	return gc.dec.strangerHeld(&gc.in, &gc.strays)
+	switch {
+	case !gc.dec.strangerHeld(&gc.in, &gc.strays):
+		return errStrangersOverBudget
+	case over:
+		return errOverBudget
+	}
+	return nil
 }
 
 // markExpired marks the connection as closed for a counted reason, so that the sweeper

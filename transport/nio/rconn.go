@@ -150,7 +150,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 	}
 	rc.writeEarlyAcks()
 	rc.flush()
-	rc.track(progress, held)
+	grew := rc.track(progress, held)
 	if act != gnet.None {
 		return act
 	}
@@ -172,6 +172,9 @@ func (rc *rconn) onTraffic() gnet.Action {
 		return gnet.Close
 	case !rc.dec.strangerHeld(rc.c, &rc.strays):
 		rc.reject(errStrangersOverBudget)
+		return gnet.Close
+	case grew && rc.r.st.pendingBytes.Load() > rc.r.maxPending: // a partial small frame past the budget
+		rc.reject(errOverBudget)
 		return gnet.Close
 	}
 	return gnet.None
@@ -195,13 +198,14 @@ func (rc *rconn) acksUnread() bool {
 }
 
 // track updates the connection's share of Stats.PendingBytes (its undecoded inbound bytes)
-// and the start of the partial frame it waits for. A frame that completes resets the
-// frame deadline; bytes held back by the receiver's own limits do not start it.
-func (rc *rconn) track(progress, held bool) {
+// and the start of the partial frame it waits for, and reports whether that share grew. A
+// frame that completes resets the frame deadline; bytes held back by the receiver's own
+// limits do not start it.
+func (rc *rconn) track(progress, held bool) (grew bool) {
 	in := int64(rc.c.InboundBuffered())
 	if d := in - rc.inHeld; d != 0 {
 		rc.r.st.pendingBytes.Add(d)
-		rc.inHeld = in
+		rc.inHeld, grew = in, d > 0
 	}
 	if progress || held {
 		if rc.frameSince.Load() != 0 {
@@ -211,6 +215,7 @@ func (rc *rconn) track(progress, held bool) {
 	if !held && (in > 0 || rc.dec.asm != nil) && rc.frameSince.Load() == 0 {
 		rc.frameSince.Store(time.Now().UnixNano())
 	}
+	return grew
 }
 
 // expire closes the connection from OnTick, once, counting it in ctr.
