@@ -155,9 +155,10 @@ type Config struct {
 	// MaxUntrustedPendingBytes is the part of MaxPendingBytes that the partly received
 	// frames of strangers may hold together: frames on connections that have not carried
 	// a member's frame yet (any complete frame when the channel gives no sender check,
-	// Transport.SetSenderCheck) whose header does not name a member (or is not complete
-	// within 4 KiB: the bytes of a header still arriving wait in the connection's read
-	// buffer, not in this share), large ones from when their buffer is reserved, small
+	// Transport.SetSenderCheck) whose header does not name a member (or has not named
+	// one within 4 KiB: a member is named by its identity, before its payload; the bytes
+	// of a header still arriving wait in the connection's read buffer, not in this
+	// share), large ones from when their buffer is reserved, small
 	// ones (under 32 KiB) as their bytes wait in the connection's buffer. Beyond it such
 	// a frame is refused and its connection closed (Stats.FramesRefused), so that however
 	// many connections strangers open, members keep the rest of the budget. No Tomcat equivalent; zero means MaxPendingBytes /

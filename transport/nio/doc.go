@@ -224,10 +224,12 @@
 //     the whole frame once more than that arrived, so that headers announcing large
 //     frames cannot spend the budget (TestHeaderOnlyConnectionsDoNotSpendTheBudget,
 //     TestDecoderUntrustedReservesAsBytesArrive). On such a connection a frame starts
-//     once its ChannelData header (which names the sender) is complete: until then its
-//     bytes, fewer than 4 KiB, wait in the connection's read buffer, counted as buffered
-//     bytes but not in strangers' share; a header not complete within 4 KiB is a
-//     stranger's. A member's first large frame on a new connection pays one copy of that
+//     once its ChannelData header (which names the sender) is complete, or, for a longer
+//     header, once the sender member's identity (host, port, unique id, which come
+//     before its payload) arrived: until then its bytes, fewer than 4 KiB, wait in the
+//     connection's read buffer, counted as buffered bytes but not in strangers' share; a
+//     header naming no member within 4 KiB is a stranger's (with no sender check, a
+//     member's). A member's first large frame on a new connection pays one copy of that
 //     first part; senders pool connections, so it is paid once. The whole frame is
 //     reserved in one step rather than in doublings: each step's buffer, written, would
 //     be left to the garbage collector, and the attack suite's partial-100 (100
@@ -250,8 +252,12 @@
 //     frame on a new connection, whose header arrives in pieces, is neither refused nor
 //     charged to strangers while their share is spent
 //     (TestMemberFrameWithSplitHeaderIsNotAStrangers; through the receiver on both
-//     engines, TestMemberFirstFrameWithSplitHeaderThroughTheReceiver); a header longer
-//     than 4 KiB leaves strangers' share once complete
+//     engines, TestMemberFirstFrameWithSplitHeaderThroughTheReceiver); so is one whose
+//     header is longer than 4 KiB (a member advertising a payload of some KiB), named by
+//     its identity before its payload arrived (TestMemberWithALongHeaderNotRefusedAsAStranger:
+//     before, it was a stranger's until its header was complete, and refused while
+//     their share was spent); a header whose identity itself passes 4 KiB (a domain of
+//     some KiB) leaves strangers' share once complete
 //     (TestMemberFrameCountedAsMemberOnceItsHeaderCompletes); a stranger's split header
 //     is charged once complete, or at 4 KiB
 //     (TestStrangerFrameWithSplitHeaderStaysInItsShare).

@@ -64,34 +64,79 @@ func TestMemberFrameWithSplitHeaderIsNotAStrangers(t *testing.T) {
 	}
 }
 
-// A member whose header is longer than connBufMin (a large member payload) and arrives
-// past it starts as a stranger's frame: it moves out of strangers' share as soon as the
-// header is complete (it stayed there until its first buffer of 64 KiB was full).
+// A member whose header is longer than connBufMin (a payload of some KiB) and arrives
+// past it: its frame is the member's from the start, as soon as the member's identity
+// (host, port, unique id, before the payload) arrived; it was a stranger's until the
+// header was complete (TestMemberWithALongHeaderNotRefusedAsAStranger has it through the
+// receiver). Only an identity beyond connBufMin (a domain of some KiB) starts as a
+// stranger's, and moves out of strangers' share as soon as the header is complete (it
+// stayed there until its first buffer of 64 KiB was full).
 func TestMemberFrameCountedAsMemberOnceItsHeaderCompletes(t *testing.T) {
-	m := channel.Member{Host: []byte{10, 0, 0, 1}, Port: 4000, SecurePort: -1, UDPPort: -1, AliveTime: 42,
-		Payload: pattern(6 << 10)}
+	for _, v := range []struct {
+		name            string
+		payload, domain int
+		charged         int64 // to strangers while the header is incomplete
+	}{{"payload", 6 << 10, 0, 0}, {"domain", 0, 6 << 10, minAssembly}} {
+		t.Run(v.name, func(t *testing.T) {
+			m := channel.Member{Host: []byte{10, 0, 0, 1}, Port: 4000, SecurePort: -1, UDPPort: -1, AliveTime: 42,
+				Payload: pattern(v.payload), Domain: pattern(v.domain)}
+			if v.payload == 0 {
+				m.Payload = nil
+			}
+			if v.domain == 0 {
+				m.Domain = nil
+			}
+			src, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			frame := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, pattern(1<<20))
+			d, pending, strangers := splitHeadDecoder(t, 0)
+			d.isMember = func(c *channel.Member) bool { return c.Key() == m.Key() }
+			in := &memInbound{buf: bytes.Clone(frame[:connBufMin])}
+			if got, err := drain(d, in, nil); err != nil || len(got) != 0 {
+				t.Fatalf("%d bytes of an incomplete header: %d frames, %v", connBufMin, len(got), err)
+			}
+			if strangers.Load() != v.charged || pending.Load() != minAssembly {
+				t.Fatalf("an incomplete header of %d bytes charges %d to strangers (pending %d), want %d (%d)",
+					connBufMin, strangers.Load(), pending.Load(), v.charged, minAssembly)
+			}
+			in.buf = append(in.buf, frame[connBufMin:16<<10]...)
+			if got, err := drain(d, in, nil); err != nil || len(got) != 0 {
+				t.Fatalf("the header complete: %d frames, %v", len(got), err)
+			}
+			if strangers.Load() != 0 {
+				t.Fatalf("a member's frame whose header is complete still charges %d to strangers", strangers.Load())
+			}
+			d.abandon()
+		})
+	}
+}
+
+// With no sender check every sender is a member: a header still incomplete at
+// connBufMin (a long one) is charged to no stranger's share either (it was, as a
+// stranger's, until complete).
+func TestLongHeaderWithoutSenderCheckIsAMembers(t *testing.T) {
+	m := channel.Member{Host: []byte{10, 0, 0, 1}, Port: 4000, SecurePort: -1, UDPPort: -1, Domain: pattern(6 << 10)}
 	src, err := m.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, pattern(1<<20))
-	d, _, strangers := splitHeadDecoder(t, 0)
-	d.isMember = func(c *channel.Member) bool { return c.Key() == m.Key() }
-	in := &memInbound{buf: bytes.Clone(frame[:connBufMin])}
-	if got, err := drain(d, in, nil); err != nil || len(got) != 0 {
-		t.Fatalf("%d bytes of an incomplete header: %d frames, %v", connBufMin, len(got), err)
+	d, pending, strangers := splitHeadDecoder(t, 0)
+	d.isMember = nil
+	large := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, pattern(1<<20))
+	if _, err := drain(d, &memInbound{buf: bytes.Clone(large[:connBufMin])}, nil); err != nil {
+		t.Fatal(err)
 	}
-	if strangers.Load() != minAssembly {
-		t.Fatalf("an incomplete header of %d bytes charges %d to strangers, want %d", connBufMin, strangers.Load(), minAssembly)
-	}
-	in.buf = append(in.buf, frame[connBufMin:16<<10]...)
-	if got, err := drain(d, in, nil); err != nil || len(got) != 0 {
-		t.Fatalf("the header complete: %d frames, %v", len(got), err)
-	}
-	if strangers.Load() != 0 {
-		t.Fatalf("a member's frame whose header is complete still charges %d to strangers", strangers.Load())
+	if strangers.Load() != 0 || pending.Load() != minAssembly || d.stranger {
+		t.Fatalf("a large frame's incomplete header of %d bytes: strangers %d, pending %d; want 0, %d", connBufMin, strangers.Load(), pending.Load(), minAssembly)
 	}
 	d.abandon()
+	small := wire.AppendChannelDataFrame(nil, 0, 1, []byte{1}, src, pattern(10<<10))
+	var counted int64
+	if !d.strangerHeld(&memInbound{buf: bytes.Clone(small[:connBufMin])}, &counted) || counted != 0 || strangers.Load() != 0 {
+		t.Fatalf("a small frame's incomplete header of %d bytes: %d counted in strangers' share", connBufMin, counted)
+	}
 }
 
 // A stranger gains nothing from splitting its header: once it is complete its frame is

@@ -1,8 +1,11 @@
 package nio
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -28,19 +31,25 @@ func (r *receiver) newDecoder() decoder {
 var errStrangersOverBudget = fmt.Errorf("%w (its share for connections that carried no member's frame, MaxUntrustedPendingBytes)", errOverBudget)
 
 // A frame's header names its sender, so a frame on a connection not trusted is charged to
-// strangers or not by that header. Until the header is complete its bytes (fewer than
-// connBufMin) wait in the connection's read buffer, which every connection holds anyway,
-// counted in PendingBytes as any buffered bytes but in no reservation and not in
-// strangers' share: a large frame's buffer is not reserved before its header names the
-// sender, and a member's first frame whose header arrives in pieces is never a stranger's.
-// A header still incomplete at connBufMin bytes is a stranger's (classify).
+// strangers or not by that header: the ChannelData header up to the message (options,
+// timestamp, id, the sender member with its payload), up to headMax bytes. Until the
+// sender is known its bytes (fewer than connBufMin) wait in the connection's read buffer,
+// which every connection holds anyway, counted in PendingBytes as any buffered bytes but
+// in no reservation and not in strangers' share: a large frame's buffer is not reserved
+// before the header names the sender, and a member's first frame whose header arrives in
+// pieces is never a stranger's. The sender is known once the header is complete or, for
+// a header longer than that (a member advertising a payload of some KiB), once the
+// member's identity has arrived: its host, port and unique id, which come before its
+// payload and are all the channel's check looks up (memberKeyOf). A header that names no
+// member by connBufMin bytes is a stranger's (classify); with no sender check, a frame
+// whose header is still incomplete there is a member's, as every sender is.
 
 // headState is what the start of a frame, as far as it arrived, says of its sender.
 type headState uint8
 
 const (
 	headStranger   headState = iota // complete (or malformed), naming no member
-	headMember                      // complete, naming a member (any sender without a sender check)
+	headMember                      // naming a member (any sender without a sender check)
 	headIncomplete                  // not all there yet
 )
 
@@ -53,12 +62,69 @@ func (d *decoder) headOf(b []byte) headState {
 	switch {
 	case err != nil:
 		return headStranger
+	case !complete && d.isMember == nil && len(b) >= connBufMin:
+		return headMember
 	case !complete:
+		if m, ok := memberKeyOf(b[wire.FrameHeaderLen:]); ok && d.isMember != nil && d.isMember(&m) {
+			return headMember
+		}
 		return headIncomplete
 	case d.isMember == nil || d.isMember(&head.Address):
 		return headMember
 	}
 	return headStranger
+}
+
+// memberKeyOf reads, from the start of a frame body whose ChannelData header is not
+// complete, the sender's identity: a member with the host, port and unique id the header
+// names (Member.Key), and its alive time, ports, command and domain, all of which precede
+// its payload in the member's bytes. ok is false while they have not all arrived, or when
+// they are malformed.
+func memberKeyOf(prefix []byte) (m channel.Member, ok bool) {
+	off := 12 // options, timestamp
+	if off+4 > len(prefix) {
+		return m, false
+	}
+	idLen := int32(binary.BigEndian.Uint32(prefix[off:]))
+	if idLen < 0 || int(idLen) > wire.MaxMessageIDLen {
+		return m, false
+	}
+	off += 4 + int(idLen) + 4 // the id, the member's length
+	const begin = 10 + 4      // TRIBES-B marker, the member's body length
+	if off+begin+8+12+1 > len(prefix) || !bytes.Equal(prefix[off:off+10], []byte("TRIBES-B\x01\x00")) {
+		return m, false
+	}
+	off += begin
+	m.AliveTime = int64(binary.BigEndian.Uint64(prefix[off:]))
+	m.Port = int32(binary.BigEndian.Uint32(prefix[off+8:]))
+	m.SecurePort = int32(binary.BigEndian.Uint32(prefix[off+12:]))
+	m.UDPPort = int32(binary.BigEndian.Uint32(prefix[off+16:]))
+	off += 20
+	hostLen := int(prefix[off])
+	off++
+	if hostLen > wire.MaxHostLen || off+hostLen > len(prefix) {
+		return m, false
+	}
+	m.Host = bytes.Clone(prefix[off : off+hostLen])
+	off += hostLen
+	for _, field := range []*[]byte{&m.Command, &m.Domain} {
+		if off+4 > len(prefix) {
+			return m, false
+		}
+		n := int32(binary.BigEndian.Uint32(prefix[off:]))
+		if n < 0 || int(n) > wire.MaxMemberSize || off+4+int(n) > len(prefix) {
+			return m, false
+		}
+		if n > 0 {
+			*field = bytes.Clone(prefix[off+4 : off+4+int(n)])
+		}
+		off += 4 + int(n)
+	}
+	if off+16 > len(prefix) {
+		return m, false
+	}
+	copy(m.UniqueID[:], prefix[off:off+16])
+	return m, true
 }
 
 // classify tells, for a large frame starting on in (buffered bytes arrived), whether it

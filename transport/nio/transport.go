@@ -177,7 +177,10 @@ func (t *Transport) SetLossFunc(f func(channel.LostMessage)) { t.loss.Store(&f) 
 // an inbound connection whose frames all came from non-members (frames that interceptors
 // below the channel's check consumed, so the channel never refused them) is closed once it
 // stayed idle for FirstFrameTimeout (Stats.ConnsNonMember), and its large frames reserve
-// MaxPendingBytes as their bytes arrive instead of whole at their header. Without it (a
+// MaxPendingBytes as their bytes arrive instead of whole at their header. A frame whose
+// header is still arriving may be checked before its sender's payload arrived: f is then
+// given the member without it (its identity, Member.Key, is there, all the channel's
+// check looks up). Without it (a
 // channel with AcceptNonMembers or without a membership) every connection is treated as a
 // member's.
 func (t *Transport) SetSenderCheck(f func(src *channel.Member) bool) { t.check.Store(&f) }
