@@ -158,7 +158,9 @@
 //
 // Each idle pooled connection holds a goroutine (a few KiB of stack) and a read buffer of
 // 4 KiB, and no more: on Linux a buffer that grew is given back while the connection
-// waits for data, inside the read that waits (no system call of its own), or cut to 4 KiB
+// waits for data, inside the read that waits (no system call of its own), and before an
+// ACK write waits for a peer that does not read (it was kept for as long, up to
+// FrameTimeout: TestGoroutineBufferGivenBackWhileAnAckWriteWaits), or cut to 4 KiB
 // when it holds fewer than 4 KiB of a frame; a connection holding more of a frame moves
 // those bytes to a pooled buffer of at most twice their size (8, 16 or 32 KiB), so that
 // waiting connections hold at most twice the bytes MaxPendingBytes counts, and strangers'

@@ -207,7 +207,8 @@ func (gc *gconn) writeAck(frame []byte, ctr *atomic.Uint64) {
 }
 
 // write writes ACK frames to the peer. What the socket's send buffer does not take at
-// once (the peer does not read) it writes waiting, with writeSince set: the sweeper counts
+// once (the peer does not read) it writes waiting, with writeSince set and the read
+// buffer given back (connBuf.giveBack; on Linux, where it can tell): the sweeper counts
 // an ack pause when that wait lasts over a tick, and closes the connection after
 // FrameTimeout. A write the socket takes at once never sets writeSince, so that a
 // goroutine slow to make it (descheduled on a loaded machine) is not taken for a peer
@@ -224,6 +225,13 @@ func (gc *gconn) write(b []byte) bool {
 		if b = b[n:]; len(b) == 0 {
 			return true
 		}
+		// The write waits for the peer to read, up to FrameTimeout: the read buffer is
+		// given back meanwhile, or cut to the partial frame it holds, as while a read
+		// waits (decoded messages own copies of their bytes).
+		gc.in.giveBack()
+		if ackWaitHook != nil {
+			ackWaitHook(gc)
+		}
 	}
 	gc.writeSince.Store(time.Now().UnixNano())
 	_, err := gc.sock.Write(b)
@@ -235,6 +243,11 @@ func (gc *gconn) write(b []byte) bool {
 // before its first system call: a test holds the goroutine there across the sweeper's
 // ticks, as a loaded machine's scheduler may (TestAckWriteHeldOverTicksIsNoPause).
 var ackWriteHook func(gc *gconn)
+
+// ackWaitHook, nil but in tests, runs on a connection's goroutine when an ACK write is
+// about to wait for the peer to read (Linux): a test looks at the read buffer the wait
+// holds (TestGoroutineBufferGivenBackWhileAnAckWriteWaits).
+var ackWaitHook func(gc *gconn)
 
 // readDirect is the decoder's direct read (decoder.direct): a blocking read of a large
 // frame's remaining bytes into its buffer, under FrameTimeout like any partial frame.
