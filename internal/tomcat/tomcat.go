@@ -224,13 +224,21 @@ func Launch(t testutil.TB, dir, app string, cfg Config) *Node {
 // Wait waits until a launched node's /app answers.
 func (n *Node) Wait(t testutil.TB) {
 	t.Helper()
-	testutil.Eventually(t, 120*time.Second, func() error {
+	exited := false
+	err := poll(120*time.Second, func() error {
 		if !n.alive() {
-			return fmt.Errorf("tomcat %s exited: %s", n.Route, n.Log())
+			exited = true
+			return nil
 		}
 		_, err := n.Get("/health", nil)
 		return err
 	})
+	if exited {
+		t.Fatalf("tomcat %s exited:\n%s", n.Route, n.Log())
+	}
+	if err != nil {
+		t.Fatalf("tomcat %s not answering within 120s: %v\n%s", n.Route, err, n.Log())
+	}
 }
 
 // poll is testutil.Poll bounded by timeout.

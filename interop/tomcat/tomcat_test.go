@@ -64,6 +64,16 @@ func startGoTraced(t *testing.T, tr *recvTrace, route string, port int, id chann
 	peers ...*goNode) *goNode {
 	t.Helper()
 	ch := startChannel(t, port, id, members, nio.DefaultConfig())
+	return joinGo(t, tr, ch, route, len(members), 15*time.Second, peers...)
+}
+
+// joinGo has tr, if not nil, record what ch receives, waits until ch sees members
+// members and each of peers counts it as a member, then starts ch's manager of /app as
+// route with memberWait (delta.Config.MemberWait; negative for the first node of a
+// cluster whose members run no manager yet) and waits until it is ready.
+func joinGo(t *testing.T, tr *recvTrace, ch *channel.Channel, route string, members int, memberWait time.Duration,
+	peers ...*goNode) *goNode {
+	t.Helper()
 	if tr != nil {
 		tr.ch = ch
 		t.Cleanup(ch.AddMessageListener(tr))
@@ -72,15 +82,16 @@ func startGoTraced(t *testing.T, tr *recvTrace, route string, port int, id chann
 	ctx := context.Background()
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if err := ch.WaitForMembers(wctx, len(members)); err != nil {
+	if err := ch.WaitForMembers(wctx, members); err != nil {
 		t.Fatal(err)
 	}
+	id := ch.LocalMember().UniqueID
 	for _, p := range peers {
 		testutil.EventuallyTrue(t, within, "a peer counts "+route+" as a member", func() bool {
 			return slices.ContainsFunc(p.ch.Members(), func(m channel.Member) bool { return m.UniqueID == id })
 		})
 	}
-	g := newGoNode(t, ch, delta.JavaCodec{}, delta.Config{JvmRoute: route, MemberWait: 15 * time.Second})
+	g := newGoNode(t, ch, delta.JavaCodec{}, delta.Config{JvmRoute: route, MemberWait: memberWait})
 	if tr != nil {
 		tr.m.Store(g.m)
 	}

@@ -15,8 +15,9 @@ import (
 
 // recvTrace records, per session id, the session messages a Go node received and the
 // state its manager was in then (no manager yet, not ready, ready): what
-// TestRollingMigration prints about a session a node lost. Register it on the channel
-// before the manager, so it also sees what arrives before the manager runs.
+// TestRollingMigration and TestRollingBack print about a session a node lost. Register
+// it on the channel before the manager, so it also sees what arrives before the manager
+// runs.
 type recvTrace struct {
 	start time.Time // the test's clock
 	ch    *channel.Channel

@@ -26,6 +26,8 @@ import jakarta.servlet.http.HttpSession;
  * /invalidate    invalidates the session
  * /changeid      changes the session id (HttpServletRequest.changeSessionId)
  * /count         prints the manager's number of active sessions
+ * /counters      prints a line "id counter" for every session the manager holds ("-" for a
+ *                session without counter), read through JMX: no session is touched or renamed
  * /manager?attr=&value=    sets an int or boolean property of the DeltaManager (JMX)
  * /heap          runs a full collection, then prints "used committed": the heap in use and
  *                the heap the JVM holds, in bytes
@@ -35,7 +37,7 @@ import jakarta.servlet.http.HttpSession;
  * /ctxget?name=  prints "class|value" of a ServletContext attribute ("-" when absent)
  * /health        prints ok
  *
- * Every answer is one line of text; /counter and /changeid print "id counter".
+ * Every answer but /counters' is one line of text; /counter and /changeid print "id counter".
  */
 public class TestServlet extends HttpServlet {
     private static final long serialVersionUID = 1L;
@@ -85,6 +87,26 @@ public class TestServlet extends HttpServlet {
             case "/count":
                 try {
                     out.println(ManagementFactory.getPlatformMBeanServer().getAttribute(manager(req), "activeSessions"));
+                } catch (Exception e) {
+                    throw new IOException(e);
+                }
+                return;
+            case "/counters":
+                try {
+                    javax.management.MBeanServer mbs = ManagementFactory.getPlatformMBeanServer();
+                    String[] sig = {String.class.getName(), String.class.getName()};
+                    for (String id : ((String) mbs.invoke(manager(req), "listSessionIds", null, null)).split(" ")) {
+                        if (id.isEmpty()) {
+                            continue;
+                        }
+                        Object n;
+                        try {
+                            n = mbs.invoke(manager(req), "getSessionAttribute", new Object[] {id, "counter"}, sig);
+                        } catch (javax.management.MBeanException e) { // invalidated meanwhile
+                            n = null;
+                        }
+                        out.println(id + " " + (n == null ? "-" : n));
+                    }
                 } catch (Exception e) {
                     throw new IOException(e);
                 }
