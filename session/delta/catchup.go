@@ -3,6 +3,8 @@ package delta
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -66,6 +68,7 @@ func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, sett
 	if _, ok := m.cl.codec.(batchCodec); !ok {
 		return nil
 	}
+	m.askFails.reset()
 	l := m.openLate(start, donor)
 	for _, mem := range m.cl.ch.Members() {
 		if mem.Key() == donor.Key() {
@@ -167,15 +170,15 @@ func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan 
 		defer t.Stop()
 		wait = t.C
 	default:
-		m.log.Warn("delta: could not catch up with a member: it refused or did not answer the request",
-			"member", mem.Addr(), "err", err)
+		m.askFailed(slog.LevelWarn, mem, "delta: could not catch up with a member: it refused or did not answer the request",
+			"err", err)
 		return askFailed, nil
 	}
 	select {
 	case s := <-sig:
 		return m.caughtUp(mem, s), nil
 	case <-wait:
-		m.log.Warn("delta: could not catch up with a member: no answer", "member", mem.Addr(),
+		m.askFailed(slog.LevelWarn, mem, "delta: could not catch up with a member: no answer",
 			"waited", m.cfg.TransferIdleTimeout)
 		return askFailed, nil
 	case <-deadline:
@@ -191,13 +194,14 @@ func (m *Manager) caughtUp(mem channel.Member, s transferSignal) askOutcome {
 	switch s.kind {
 	case sigComplete:
 		m.stats.catchUps.Add(1)
-		m.log.Info("delta: caught up with a member", "member", mem.Addr())
+		m.log.Info("delta: caught up with a member", "member", mem.Addr(),
+			"failedBefore", m.askFails.count(mem.Key()))
 	case sigLost:
-		m.log.Warn("delta: could not catch up with a member: a message of its answer was lost",
-			"member", mem.Addr(), "err", s.err)
+		m.askFailed(slog.LevelWarn, mem, "delta: could not catch up with a member: a message of its answer was lost",
+			"err", s.err)
 		return askFailed
 	case sigGone:
-		m.log.Info("delta: could not catch up with a member: it left", "member", mem.Addr())
+		m.askFailed(slog.LevelInfo, mem, "delta: could not catch up with a member: it left")
 		return askFailed
 	default: // it has no manager for this context
 	}
@@ -217,4 +221,48 @@ func (m *Manager) beginMerge(mem channel.Member, sig chan transferSignal) bool {
 	}
 	m.donor, m.signal, m.fillIn, m.merging = mem.Key(), sig, nil, true
 	return true
+}
+
+// askFailures counts a joiner's failed catch-up requests per member. A member listed but
+// unreachable is asked again every second for Config.CatchUpWindow: its first failure is
+// logged at the level given, the others at debug level, and the window's end (runLate)
+// or the catch-up's (catchUp, no window) sums them up.
+type askFailures struct {
+	mu sync.Mutex
+	n  map[channel.MemberKey]int
+}
+
+// add counts a failed request to k and returns how many there were.
+func (f *askFailures) add(k channel.MemberKey) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == nil {
+		f.n = map[channel.MemberKey]int{}
+	}
+	f.n[k]++
+	return f.n[k]
+}
+
+// count returns how many requests to k failed.
+func (f *askFailures) count(k channel.MemberKey) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n[k]
+}
+
+// reset forgets the failures counted (a new catch-up).
+func (f *askFailures) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.n)
+}
+
+// askFailed counts a failed catch-up request to mem and logs msg with args: at level
+// the first time for mem, at debug level after.
+func (m *Manager) askFailed(level slog.Level, mem channel.Member, msg string, args ...any) {
+	n := m.askFails.add(mem.Key())
+	if n > 1 {
+		level = slog.LevelDebug
+	}
+	m.log.Log(context.Background(), level, msg, append([]any{"member", mem.Addr(), "failures", n}, args...)...)
 }

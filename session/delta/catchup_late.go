@@ -3,6 +3,7 @@ package delta
 import (
 	"context"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -119,15 +120,21 @@ func (l *lateCatchUp) snapshot() map[channel.MemberKey]time.Time {
 	return maps.Clone(l.due)
 }
 
-// left returns the members still to ask (the window ended).
-func (l *lateCatchUp) left(ch Channel) []string {
+// left returns the members still to ask (the window ended), and the number of failed
+// requests (fails) of those whose requests failed, by address.
+func (l *lateCatchUp) left(ch Channel, fails *askFailures) ([]string, map[string]int) {
 	var addrs []string
+	failed := map[string]int{}
 	for k := range l.snapshot() {
 		if mem, ok := ch.Member(k); ok {
 			addrs = append(addrs, mem.Addr())
+			if n := fails.count(k); n > 0 {
+				failed[mem.Addr()] = n
+			}
 		}
 	}
-	return addrs
+	slices.Sort(addrs)
+	return addrs, failed
 }
 
 // startLateLocked starts the late catch-up of a manager that just became ready, if its
@@ -146,11 +153,11 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 	defer m.late.CompareAndSwap(l, nil)
 	for {
 		if !time.Now().Before(l.until) {
-			if addrs := l.left(m.cl.ch); len(addrs) > 0 {
+			if addrs, failed := l.left(m.cl.ch, &m.askFails); len(addrs) > 0 {
 				m.log.Warn("delta: could not catch up with members: they refused the request, or it failed, until "+
 					"CatchUpWindow after this node's start (they did not list it, run no session manager, or were "+
 					"unreachable)",
-					"members", addrs, "window", m.cfg.CatchUpWindow)
+					"members", addrs, "failedRequests", failed, "window", m.cfg.CatchUpWindow)
 			}
 			return
 		}

@@ -35,6 +35,8 @@ type Manager struct {
 	recent recentSent
 	// late is a joiner's late catch-up while its window lasts (catchup_late.go)
 	late atomic.Pointer[lateCatchUp]
+	// askFails counts a joiner's failed catch-up requests per member, for its logs
+	askFails askFailures
 	// yield has a late catch-up's request give way to a refresh or a repair
 	yield lateYield
 	// quorumLost: the view fell below the quorum, and no refresh started since;
