@@ -20,18 +20,22 @@ import (
 // askAgainAfter, and a member added since its catch-up began at once, for the sessions it
 // sent a message about since the joiner started, and merges the answer into the copies
 // it serves by the stamps (mergeLate): a copy's changes made here meanwhile stay. Each
-// member is asked until it answers or acknowledges (then never again) or the window
+// member is asked until it answers or acknowledges (then not again, below) or the window
 // ends; one refusing still then is logged. A request that fails otherwise (a send error,
 // no answer, a message of the answer lost, the member gone) is one the member did not
 // answer: it is asked again as one that refused, askAgainAfter later while it is listed,
-// or once it is added again. BinaryCodec only, as the catch-up.
+// or once it is added again. A member done with (the donor too) that leaves and is added
+// again within the window is asked again, askAgainAfter after it was last done with at
+// the earliest: while the two did not list each other (a partition) its acknowledged
+// changes went to the others only. BinaryCodec only, as the catch-up.
 
 // lateCatchUp is a joiner's late catch-up (Manager.late) while its window lasts.
 type lateCatchUp struct {
 	start, until time.Time
 	wake         chan struct{} // a member to ask was added
 	mu           sync.Mutex
-	done         map[channel.MemberKey]bool      // asked: answered, acknowledged or declined, or the donor
+	done         map[channel.MemberKey]time.Time // asked (answered, acknowledged or declined) at, or the donor
+	gone         map[channel.MemberKey]bool      // done with, and left the view since
 	due          map[channel.MemberKey]time.Time // to ask, not before the time
 }
 
@@ -43,7 +47,8 @@ func (m *Manager) openLate(start time.Time, donor channel.Member) *lateCatchUp {
 		return nil
 	}
 	l := &lateCatchUp{start: start, until: until, wake: make(chan struct{}, 1),
-		done: map[channel.MemberKey]bool{donor.Key(): true}, due: map[channel.MemberKey]time.Time{}}
+		done: map[channel.MemberKey]time.Time{donor.Key(): time.Now()}, gone: map[channel.MemberKey]bool{},
+		due: map[channel.MemberKey]time.Time{}}
 	m.late.Store(l)
 	return l
 }
@@ -62,23 +67,42 @@ func (l *lateCatchUp) asked(k channel.MemberKey, again bool) {
 		return
 	}
 	delete(l.due, k)
-	l.done[k] = true
+	delete(l.gone, k)
+	l.done[k] = time.Now()
+}
+
+// removed records that the member k left the view: one done with is asked again once it is
+// added again (added).
+func (l *lateCatchUp) removed(k channel.MemberKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.done[k]; ok {
+		l.gone[k] = true
+	}
 }
 
 // added records that the member k was added to the view: it is asked at once unless it
-// was done with; one that refused (or whose request failed) less than askAgainAfter ago
-// is asked when that is over
-// (a member that leaves and comes back over and over is asked no more often than one
-// that stays).
+// was done with and did not leave since; one that refused (or whose request failed), or
+// was done with, less than askAgainAfter ago is asked when that is over (a member that
+// leaves and comes back over and over is asked no more often than one that stays).
 func (l *lateCatchUp) added(k channel.MemberKey) {
 	now := time.Now()
 	l.mu.Lock()
-	if l.done[k] || !now.Before(l.until) {
+	doneAt, done := l.done[k]
+	if done && !l.gone[k] || !now.Before(l.until) {
 		l.mu.Unlock()
 		return
 	}
-	if at, ok := l.due[k]; !ok || !at.After(now) {
-		l.due[k] = now
+	earliest := now
+	if done {
+		delete(l.done, k)
+		delete(l.gone, k)
+		if again := doneAt.Add(askAgainAfter); again.After(now) {
+			earliest = again
+		}
+	}
+	if at, ok := l.due[k]; !ok || at.Before(earliest) {
+		l.due[k] = earliest
 	}
 	l.mu.Unlock()
 	select {

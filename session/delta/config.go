@@ -196,8 +196,9 @@ type Config struct {
 	// once it is ready: a member that refused its catch-up because it did not list the
 	// joiner yet (FAIL_ACK once MemberWait is over), or whose request failed otherwise, is
 	// asked again every second while listed, and a member the joiner lists only after its
-	// catch-up began is asked once it is added, for the sessions it sent a message about
-	// since the joiner started (docs/failover.md). A member's first failed request is
+	// catch-up began, or that answered (or was the donor) then left and is added again, is
+	// asked once it is added, for the sessions it sent a message about since the joiner
+	// started (docs/failover.md). A member's first failed request is
 	// logged as a warning, the others at debug level, and the window's end names those
 	// still not caught up with the number of their failed requests.
 	// 0 means DefaultCatchUpWindow; negative asks no member once the joiner is ready.

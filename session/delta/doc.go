@@ -265,7 +265,8 @@
 // stamps (Stats.CatchUps). A member that still refuses then is asked again every second
 // once the joiner is ready, until Config.CatchUpWindow (60 s) after its start, as is a
 // member the joiner lists only after its catch-up began, from when it is added, and one
-// whose request failed (a send error, no answer, the member gone: when it is listed); their
+// whose request failed (a send error, no answer, the member gone: when it is listed), and
+// one that answered (or the donor) then left and is added again within the window; their
 // answers are merged into the copies the joiner serves by the stamps only, so that
 // changes made there meanwhile stay (TestJoinerCatchesUpWithAMemberListingItAfterMemberWait,
 // TestJoinerCatchesUpWithAMemberItListsAfterItsTransfer). A member answers it before acknowledging it, from its log of

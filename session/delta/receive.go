@@ -355,5 +355,8 @@ func (m *Manager) memberGone(mem channel.Member) {
 		}
 	}
 	m.mu.Unlock()
+	if l := m.late.Load(); l != nil {
+		l.removed(mem.Key())
+	}
 	m.noteView()
 }
