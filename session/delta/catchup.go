@@ -61,9 +61,11 @@ func (s *Session) markSent() {
 // catchUp asks every member but donor for the sessions it sent a message about since
 // start (see above). settle is the end of Config.MemberWait, deadline the transfer's. It
 // returns the error that ends the transfer (timeout, stop); a member that runs no
-// session manager, has none for this context, leaves or fails is skipped and logged. One
-// that still refuses the request once settle is past, or whose request failed, is left to
-// the late catch-up (catchup_late.go), as are the members added from now on.
+// session manager or has none for this context is skipped. One that still refuses the
+// request once settle is past, or whose request failed, is left to the late catch-up
+// (catchup_late.go), as are the members added from now on. Without one
+// (Config.CatchUpWindow negative), a member whose request failed is asked again as one
+// that refuses while it is listed, until settle, then skipped with a warning.
 func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, settle time.Time, deadline <-chan time.Time) error {
 	if _, ok := m.cl.codec.(batchCodec); !ok {
 		return nil
@@ -74,7 +76,7 @@ func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, sett
 		if mem.Key() == donor.Key() {
 			continue
 		}
-		out, err := m.catchUpFrom(ctx, mem, start, settle, deadline)
+		out, err := m.catchUpFrom(ctx, mem, start, settle, deadline, l == nil)
 		switch {
 		case err != nil:
 			return err
@@ -91,26 +93,34 @@ func (m *Manager) catchUp(ctx context.Context, donor channel.Member, start, sett
 			l.asked(mem.Key(), true)
 		case out == askRefused:
 			m.log.Warn("delta: could not catch up with a member: it refused the request", "member", mem.Addr())
+		default:
+			m.log.Warn("delta: could not catch up with a member: its requests failed until MemberWait was over, "+
+				"or it left (CatchUpWindow is negative: it is not asked again)", "member", mem.Addr(),
+				"failedRequests", m.askFails.count(mem.Key()))
 		}
 	}
 	return nil
 }
 
 // catchUpFrom is catchUp's request to one member, asked again every askAgainAfter while
-// it refuses it (FAIL_ACK) until settle; askRefused reports that it still did then.
+// it refuses it (FAIL_ACK) until settle, and with retryFailed while its request fails and
+// it is listed; the outcome is the last request's.
 func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, settle time.Time,
-	deadline <-chan time.Time) (askOutcome, error) {
-	sig := make(chan transferSignal, 2) // as runTransfer's
-	if !m.beginMerge(mem, sig) {
-		return askDone, ErrStopped
-	}
-	defer m.endAttempt()
+	deadline <-chan time.Time, retryFailed bool) (askOutcome, error) {
 	for {
-		out, err := m.askRecent(ctx, mem, sig, start, deadline)
-		if err != nil || out != askRefused || !time.Now().Before(settle) {
+		out, err := m.askOnce(ctx, mem, start, deadline)
+		switch {
+		case err != nil || out == askDone || !time.Now().Before(settle):
 			return out, err
+		case out == askFailed && !retryFailed:
+			return out, nil
+		case out == askFailed:
+			if _, listed := m.cl.ch.Member(mem.Key()); !listed {
+				return out, nil
+			}
 		}
-		// It does not list this node yet, or runs no session manager: ask again.
+		// It does not list this node yet, runs no session manager, or was not reached: ask
+		// again.
 		t := time.NewTimer(askAgainAfter)
 		select {
 		case <-t.C:
@@ -122,6 +132,19 @@ func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, se
 			return askDone, ErrStopped
 		}
 	}
+}
+
+// askOnce is askRecent in an attempt of its own (beginMerge), so that a signal a failed
+// request's attempt still got (a loss reported after its member left) does not end the
+// next request.
+func (m *Manager) askOnce(ctx context.Context, mem channel.Member, start time.Time,
+	deadline <-chan time.Time) (askOutcome, error) {
+	sig := make(chan transferSignal, 2) // as runTransfer's
+	if !m.beginMerge(mem, sig) {
+		return askDone, ErrStopped
+	}
+	defer m.endAttempt()
+	return m.askRecent(ctx, mem, sig, start, deadline)
 }
 
 // askOutcome is how a catch-up's request to a member ended.
