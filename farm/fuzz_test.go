@@ -2,8 +2,6 @@ package farm_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -17,12 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // FuzzDecodeMessage: decoding never panics and fails with ErrMalformed or one of
 // jserial's errors; what decodes encodes and decodes to the same message.
 func FuzzDecodeMessage(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "java", "*.ser"))
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range fuzzSeeds(f) {
 		f.Add(b)
 	}
 	limits := jserial.DecoderConfig{MaxBytes: 1 << 20, MaxArrayLen: 1 << 16, MaxDepth: 8, MaxHandles: 64}

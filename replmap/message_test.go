@@ -2,8 +2,6 @@ package replmap
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -59,12 +57,7 @@ func TestUnmarshalErrors(t *testing.T) {
 
 // FuzzMessage: decoding never panics; what decodes encodes and decodes to the same.
 func FuzzMessage(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.ser"))
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range messageSeeds(f) {
 		f.Add(b)
 	}
 	c := testCodec()
@@ -96,18 +89,7 @@ func FuzzMessage(f *testing.F) {
 // fails with ErrBadMessage or, for a list longer than max, ErrLimit with the first max.
 func FuzzStateList(f *testing.F) {
 	c := testCodec()
-	var list []any
-	for i := range 6 {
-		o, err := c.object(&message{MapID: []byte("m"), Type: msgProxy, Key: []byte{byte(i)}})
-		if err != nil {
-			f.Fatal(err)
-		}
-		list = append(list, o)
-	}
-	b, err := jserial.Marshal(list)
-	if err != nil {
-		f.Fatal(err)
-	}
+	b := stateListSeed(f, c)
 	f.Add(b, uint8(4))
 	f.Add(b, uint8(6))
 	f.Add([]byte{0xAC, 0xED, 0, 5, 0x73}, uint8(1))

@@ -3,8 +3,6 @@ package rpc
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gotribes/tribes/jserial"
@@ -95,22 +93,7 @@ func TestPeekRPCID(t *testing.T) {
 }
 
 func FuzzUnmarshal(f *testing.F) {
-	for _, m := range []*message{
-		{uuid: []byte("0123456789abcdef"), rpcID: []byte("id"), payload: "hello"},
-		{reply: true, noChannel: true, uuid: []byte{1, 2}, rpcID: []byte("x")},
-	} {
-		b, err := m.marshal()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	golden, _ := filepath.Glob(filepath.Join("testdata", "*.ser"))
-	for _, name := range golden {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range fuzzSeeds(f) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -139,18 +139,7 @@ func TestBadMessages(t *testing.T) {
 
 func FuzzUnmarshal(f *testing.F) {
 	cls := newClasses(MemberImplSUID)
-	for _, typ := range []int32{msgStart, msgStop, msgPing} {
-		b, err := cls.marshal(memberMessage{typ: typ, member: testMember(), id: []byte("Catalina-Channel-StaticMembership")})
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	for _, name := range []string{"start-memberimpl.ser", "stop-staticmember.ser"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range fuzzSeeds(f) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -1,0 +1,78 @@
+package allocbound
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var sink []byte
+
+// TestBytesMeasuresTheCall: a call that allocates 1 MiB measures at least that, one that
+// allocates nothing under 1 KiB, and Check fails an input over its bound (on a fake T).
+func TestBytesMeasuresTheCall(t *testing.T) {
+	if got := Bytes(func() { sink = make([]byte, 1<<20) }); got < 1<<20 {
+		t.Errorf("a 1 MiB allocation measured %d bytes", got)
+	}
+	if got := Bytes(func() {}); got >= 1<<10 {
+		t.Errorf("an empty call measured %d bytes", got)
+	}
+	var fake testing.T
+	in := make([]byte, 100)
+	r := Check(&fake, Bound{K: 2, C: 1 << 10}, [][]byte{in}, func(b []byte) { sink = make([]byte, 64*len(b)) })
+	if !fake.Failed() || r.Bytes < 6400 || r.Ratio < 64 || !bytes.Equal(r.Worst, in) {
+		t.Errorf("an input over its bound: failed %v, %+v", fake.Failed(), r)
+	}
+}
+
+// TestSmash: each variant has the seed's length and differs from it in at most 5
+// consecutive bytes, and a large value lands at every offset.
+func TestSmash(t *testing.T) {
+	seed := bytes.Repeat([]byte{0}, 16)
+	vs := Smash(seed)
+	if len(vs) < 4*len(seed) {
+		t.Fatalf("%d variants of %d bytes", len(vs), len(seed))
+	}
+	at := map[int]bool{}
+	for _, v := range vs {
+		if len(v) != len(seed) {
+			t.Fatalf("variant of %d bytes", len(v))
+		}
+		first, last := -1, -1
+		for i := range v {
+			if v[i] != seed[i] {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if first < 0 || last-first >= 5 {
+			t.Fatalf("variant %x", v)
+		}
+		at[first] = true
+	}
+	if len(at) != len(seed) {
+		t.Errorf("large values at %d of %d offsets", len(at), len(seed))
+	}
+}
+
+// TestCorpus reads the []byte and string arguments of a corpus file.
+func TestCorpus(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll(filepath.Join("testdata", "fuzz", "FuzzX"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := "go test fuzz v1\n[]byte(\"a\\x00b\")\nstring(\"cd\")\nuint8(4)\n"
+	if err := os.WriteFile(filepath.Join("testdata", "fuzz", "FuzzX", "seed"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := Corpus(t, "FuzzX")
+	if len(got) != 2 || string(got[0]) != "a\x00b" || string(got[1]) != "cd" {
+		t.Errorf("corpus %q", got)
+	}
+	if got := Corpus(t, "FuzzMissing"); len(got) != 0 {
+		t.Errorf("a missing corpus gave %q", got)
+	}
+}

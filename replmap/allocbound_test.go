@@ -1,0 +1,64 @@
+package replmap
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gotribes/tribes/internal/allocbound"
+	"github.com/gotribes/tribes/internal/jmember"
+	"github.com/gotribes/tribes/jserial"
+)
+
+// messageSeeds are FuzzMessage's seeds: the Java map's messages.
+func messageSeeds(tb testing.TB) [][]byte {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.ser"))
+	var out [][]byte
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// stateListSeed is FuzzStateList's list of six proxies.
+func stateListSeed(tb testing.TB, c *codec) []byte {
+	var list []any
+	for i := range 6 {
+		o, err := c.object(&message{MapID: []byte("m"), Type: msgProxy, Key: []byte{byte(i)}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		list = append(list, o)
+	}
+	b, err := jserial.Marshal(list)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// TestMessageAllocationBound: a received map message, decoded as the map does (unmarshal,
+// its key's and value's streams, a state list), allocates at most 40 times its length
+// plus 128 KiB (docs/security.md, "Memory amplification") for the fuzz targets' seeds
+// and every seed with a length or count smashed to a large value.
+func TestMessageAllocationBound(t *testing.T) {
+	c := newCodec(jmember.SUID, DefaultMaxMessageBytes)
+	inputs := append(messageSeeds(t), stateListSeed(t, c))
+	inputs = append(inputs, allocbound.Corpus(t, "FuzzMessage")...)
+	inputs = append(inputs, allocbound.Corpus(t, "FuzzStateList")...)
+	for _, in := range inputs[:len(inputs):len(inputs)] {
+		inputs = append(inputs, allocbound.Smash(in)...)
+	}
+	bound := allocbound.Bound{K: 40, C: 128 << 10}
+	allocbound.Check(t, bound, inputs, func(b []byte) {
+		if m, err := c.unmarshal(b); err == nil {
+			_, _ = c.value(m.Key)
+			_, _ = c.value(m.Value)
+		}
+	})
+	allocbound.Check(t, bound, inputs, func(b []byte) { _, _ = c.stateList(b, DefaultMaxEntries) })
+}
