@@ -77,6 +77,9 @@ type Decoder struct {
 	// decoder allocates ahead of the elements stays within a constant factor of the
 	// input, however deeply arrays, collections and objects nest.
 	claimed int
+	// objBytes is what the objects read so far took: each Object, its Slots and its
+	// slots' field values (chargeObject).
+	objBytes int64
 }
 
 // NewDecoder returns a Decoder reading the stream from r. It reads r as needed; it
@@ -266,6 +269,33 @@ func (d *Decoder) prealloc(n int) int {
 		return n
 	}
 	return min(n, 1024)
+}
+
+// objectRate is how many bytes the objects of a stream (each Object, its Slots and their
+// Values) may take per byte of the stream, beyond objectSlack. An object's data may take
+// a byte a class (a boolean field, or the end of what a writeObject method wrote) where
+// its Slot takes 56 bytes and its values 16: a stream of objects of deep hierarchies took
+// 100 to 130 times its size (TestClassDataBounded). Objects of classes with more data
+// than that, as Java writes them, take a few times their size.
+const (
+	objectRate  = 24
+	objectSlack = 64 << 10
+)
+
+// chargeObject adds n bytes to what the stream's objects take and fails with ErrLimit
+// once they would take more than objectRate times the stream (the input when given
+// whole, the bytes read so far from an io.Reader) plus objectSlack.
+func (d *Decoder) chargeObject(n int, what string) error {
+	d.objBytes += int64(n)
+	size := d.src.offset()
+	if d.src.r == nil {
+		size = int64(len(d.src.buf))
+	}
+	if limit := objectRate*size + objectSlack; d.objBytes > limit {
+		return d.failf(ErrLimit, "%s: the stream's objects would take %d bytes, over %d times its %d bytes plus %d",
+			what, d.objBytes, objectRate, size, objectSlack)
+	}
+	return nil
 }
 
 // fits checks that a length read off the wire is not negative and, when the whole input

@@ -5,6 +5,9 @@ import (
 	"unsafe"
 )
 
+// slotSize is the bytes a Slot takes.
+const slotSize = int(unsafe.Sizeof(Slot{}))
+
 func (d *Decoder) object() (any, error) {
 	cd, err := d.classDesc()
 	if err != nil {
@@ -20,6 +23,9 @@ func (d *Decoder) object() (any, error) {
 		return d.mapped(cd)
 	}
 	o := &Object{Class: cd}
+	if err := d.chargeObject(int(unsafe.Sizeof(Object{})), cd.Name); err != nil {
+		return nil, err
+	}
 	if _, err := d.newHandle(o); err != nil {
 		return nil, err
 	}
@@ -52,10 +58,14 @@ func (d *Decoder) object() (any, error) {
 	d.claim(least)
 	// A Slot takes 56 bytes and a class's data may be one byte: the slots are allocated
 	// ahead of their data k at a time, k as many as the bytes claimed pay for at an
-	// Object[] element's rate (16 bytes a byte; 2 at least), at most 1024 from an
+	// Object[] element's rate (16 bytes a byte; 8 at least), at most 1024 from an
 	// io.Reader. They are filled superclass first; marks holds every k-th class with
 	// data from cd up, where each group of k starts (only cd when they are all in one).
-	k := min(d.prealloc(n), max(2, 16*least/int(unsafe.Sizeof(Slot{}))))
+	// What they take counts in the stream's objects' budget (chargeObject).
+	k := min(d.prealloc(n), max(8, 16*least/slotSize))
+	if err := d.chargeObject(k*slotSize, cd.Name); err != nil {
+		return nil, err
+	}
 	o.Slots = make([]Slot, 0, k)
 	var one [1]*ClassDesc
 	marks := append(one[:0], cd)
@@ -76,7 +86,11 @@ func (d *Decoder) object() (any, error) {
 		if cnt := min(k, n-j*k); cap(o.Slots)-base >= cnt {
 			o.Slots = o.Slots[:base+cnt] // the unused capacity is zero
 		} else {
-			grown := make([]Slot, base+cnt, min(n, max(2*cap(o.Slots), base+cnt)))
+			size := min(n, max(2*cap(o.Slots), base+cnt))
+			if err := d.chargeObject(size*slotSize, cd.Name); err != nil {
+				return nil, err
+			}
+			grown := make([]Slot, base+cnt, size)
 			copy(grown, o.Slots)
 			o.Slots = grown
 		}
@@ -123,7 +137,11 @@ func (d *Decoder) fieldValues(c *ClassDesc) ([]any, error) {
 	if len(c.Fields) == 0 {
 		return nil, nil
 	}
-	vals := make([]any, 0, d.prealloc(len(c.Fields)))
+	n := d.prealloc(len(c.Fields))
+	if err := d.chargeObject(n*int(unsafe.Sizeof(any(nil))), c.Name); err != nil {
+		return nil, err
+	}
+	vals := make([]any, 0, n)
 	for _, f := range c.Fields {
 		var v any
 		var err error

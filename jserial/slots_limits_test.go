@@ -47,11 +47,17 @@ func slotsStream(n, depth int) []byte {
 // each (a writeObject class's TC_ENDBLOCKDATA): they are allocated ahead of their data
 // only as far as 16 bytes a byte claimed, and a writeObject class's end stays claimed
 // while its annotation is read, so that nested objects fail as soon as the data cannot
-// be there. Before, a stream one byte short allocated over 50 times its size.
+// be there. Before, a stream one byte short allocated over 50 times its size. The whole
+// stream, whose objects would take 54 times its size, is refused too (ErrLimit: the
+// stream's objects' budget, TestClassDataBounded); one object fewer deep is well formed
+// and decodes.
 func TestSlotsBounded(t *testing.T) {
+	if _, err := Unmarshal(slotsStream(1000, 1)); err != nil {
+		t.Fatalf("a stream of one object does not decode: %v", err)
+	}
 	in := slotsStream(1000, 900)
-	if _, err := Unmarshal(in); err != nil {
-		t.Fatalf("the whole stream does not decode: %v", err)
+	if _, err := Unmarshal(in); !errors.Is(err, ErrLimit) {
+		t.Fatalf("the whole stream: %v, want ErrLimit", err)
 	}
 	in = in[:len(in)-1] // announces one byte more than it holds
 	var before, after runtime.MemStats
@@ -59,8 +65,8 @@ func TestSlotsBounded(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	_, err := Unmarshal(in)
 	runtime.ReadMemStats(&after)
-	if !errors.Is(err, ErrTruncated) {
-		t.Fatalf("got %v, want ErrTruncated", err)
+	if !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrLimit) {
+		t.Fatalf("got %v, want ErrTruncated or ErrLimit", err)
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 32*uint64(len(in))+1<<20 {
 		t.Errorf("%d MiB allocated for %d KiB of input, %.0f times its size (%v)",
@@ -89,8 +95,8 @@ func TestSlotsBoundedFromReader(t *testing.T) {
 	}
 	_, err = d.Decode()
 	runtime.ReadMemStats(&after)
-	if !errors.Is(err, ErrTruncated) {
-		t.Fatalf("got %v, want ErrTruncated", err)
+	if !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrLimit) { // ErrLimit: the objects' budget
+		t.Fatalf("got %v, want ErrTruncated or ErrLimit", err)
 	}
 	// Generous: the whole-input bound, plus 1024 Slots ahead of the data at every level.
 	bound := 32*uint64(len(in)) + depth*1024*56 + 1<<20
