@@ -44,7 +44,8 @@ func stateListSeed(tb testing.TB, c *codec) []byte {
 // TestMessageAllocationBound: a received map message, decoded as the map does (unmarshal,
 // its key's and value's streams, a state list), allocates at most 40 times its length
 // plus 128 KiB (docs/security.md, "Memory amplification") for the fuzz targets' seeds
-// and every seed with a length or count smashed to a large value.
+// and every seed with a length or count smashed to a large value, and the densest state
+// list at most 48 times its length plus 128 KiB.
 func TestMessageAllocationBound(t *testing.T) {
 	c := newCodec(jmember.SUID, DefaultMaxMessageBytes)
 	inputs := append(messageSeeds(t), stateListSeed(t, c))
@@ -61,4 +62,27 @@ func TestMessageAllocationBound(t *testing.T) {
 		}
 	})
 	allocbound.Check(t, bound, inputs, func(b []byte) { _, _ = c.stateList(b, DefaultMaxEntries) })
+
+	// The densest state list: 20 000 proxies without map id, key or members, 17 bytes
+	// each (the class by reference, the flag, the type and six nulls), each a jserial
+	// object of 240 bytes and a message of 160 with the list's and maps' share: 39 times
+	// the list. State lists alone are held to 48 times.
+	list := make([]any, 20_000)
+	for i := range list {
+		o, err := c.object(&message{Type: msgProxy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list[i] = o
+	}
+	dense, err := jserial.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := allocbound.Check(t, allocbound.Bound{K: 48, C: 128 << 10}, [][]byte{dense}, func(b []byte) {
+		if out, err := c.stateList(b, DefaultMaxEntries); err != nil || len(out) != len(list) {
+			t.Errorf("%d of %d entries, %v", len(out), len(list), err)
+		}
+	})
+	t.Logf("the densest state list: %d bytes, %.1f times", len(dense), r.Ratio)
 }

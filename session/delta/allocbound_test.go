@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
@@ -57,6 +58,43 @@ func TestJavaCodecAllocationBound(t *testing.T) {
 	}
 	inputs = append(inputs, allocbound.Corpus(t, "FuzzJavaCodec")...)
 	allocbound.Check(t, allocbound.Bound{K: 40, C: 256 << 10}, smashed(inputs), func(b []byte) { _, _ = JavaCodec{}.DecodeMessage(b) })
+}
+
+// denseMessages are a transfer chunk of 5 000 empty sessions and a delta of 5 000
+// attribute removals, the densest of each the codecs write.
+func denseMessages() []*Message {
+	ss := make([]SessionState, 5000)
+	acts := make([]Action, 5000)
+	for i := range ss {
+		ss[i].ID = strconv.Itoa(i)
+		acts[i] = Action{Type: ActionAttribute, Op: OpRemove, Name: "a"}
+	}
+	return []*Message{
+		{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Sessions: ss},
+		{Event: EventDelta, Context: "c", SessionID: "S1", Actions: acts},
+	}
+}
+
+// TestDenseMessagesAllocationBound: the densest chunk and delta each codec writes decode
+// within its bound: JavaCodec 26 and 21 times their length, BinaryCodec 16 and 12.
+func TestDenseMessagesAllocationBound(t *testing.T) {
+	for _, c := range []struct {
+		codec MessageCodec
+		bound allocbound.Bound
+	}{{JavaCodec{}, allocbound.Bound{K: 40, C: 256 << 10}}, {BinaryCodec{}, allocbound.Bound{K: 32, C: 128 << 10}}} {
+		for _, m := range denseMessages() {
+			b, err := c.codec.AppendMessage(nil, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := allocbound.Check(t, c.bound, [][]byte{b}, func(b []byte) {
+				if got, err := c.codec.DecodeMessage(b); err != nil || len(got.Sessions)+len(got.Actions) != 5000 {
+					t.Errorf("%T %v: %v", c.codec, m.Event, err)
+				}
+			})
+			t.Logf("%T %v: %d bytes, %.1f times", c.codec, m.Event, len(b), r.Ratio)
+		}
+	}
 }
 
 // TestValueCodecsAllocationBound: attribute values (GobCodec, JavaValueCodec) and
