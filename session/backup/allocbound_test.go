@@ -1,7 +1,9 @@
 package backup_test
 
 import (
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/internal/allocbound"
 	"github.com/gotribes/tribes/jserial"
@@ -30,4 +32,30 @@ func TestSessionAllocationBound(t *testing.T) {
 	})
 	s := backup.NewSession("A1.node1", 0, backup.Limits{}) // the golden diffs' id
 	allocbound.Check(t, bound, inputs, func(b []byte) { _ = s.ApplyDiff(b) })
+}
+
+// TestDenseDiffAllocationBound: a diff setting 5 000 new attributes to true (22 bytes an
+// action) allocates 42 times its length when applied to a session that has none: the
+// actions' Go form (48 bytes each in a slice grown by appending, the names interned in a
+// map, each value's stream) and the session's storage of them (its attributes, their
+// index by name, the changes it records). It is held to 64 times its length plus
+// 256 KiB.
+func TestDenseDiffAllocationBound(t *testing.T) {
+	src := backup.NewSession("A1.node1", time.Hour, backup.Limits{})
+	for i := range 5000 {
+		if err := src.Set(strconv.Itoa(i), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	diff, err := src.Diff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := allocbound.Check(t, allocbound.Bound{K: 64, C: 256 << 10}, [][]byte{diff}, func(b []byte) {
+		s := backup.NewSession("A1.node1", time.Hour, backup.Limits{})
+		if err := s.ApplyDiff(b); err != nil || len(s.AttributeNames()) != 5000 {
+			t.Errorf("%d attributes, %v", len(s.AttributeNames()), err)
+		}
+	})
+	t.Logf("a diff of 5 000 attributes: %d bytes, %.1f times", len(diff), r.Ratio)
 }
