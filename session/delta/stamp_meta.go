@@ -9,8 +9,9 @@ import (
 // interval, the isnew flag, each note and each named listener) follow the stamps as
 // attributes do: each remembers the stamp of the Go node's change that set it last,
 // and a change of another node applies only if its stamp is not older, or is skipped
-// while this node has a change of it not sent yet (in the session's pending actions),
-// which will be stamped above it. Concurrent requests on two nodes then end with the
+// while this node has a change of it not sent yet (in the session's pending actions, but
+// for one put back after its delta failed, which keeps that delta's stamp), which will be
+// stamped above it. Concurrent requests on two nodes then end with the
 // same principal everywhere, the winning delta's. A state transfer or a refresh between
 // Go nodes carries these stamps (AskMetaStamps, TestTransferredMetaKeepsItsStamps); from
 // a donor that sends none a transferred copy's parts count as stamped zero, older than
@@ -50,8 +51,17 @@ func (s *Session) setMetaStamp(typ ActionType, name string, st stamp) {
 }
 
 // metaChangedHere reports whether this node changed the part typ, name since its last
-// delta was taken: a change of it is pending.
+// delta was taken: a change of it is pending, made by a request, not put back after its
+// delta failed (requeued). A failed change goes by its stamp (the failed delta's), as an
+// attribute's does: a later change of another node replaces it
+// (TestLaterLoginWinsOverAFailedOne).
 func (s *Session) metaChangedHere(typ ActionType, name string) bool {
+	return slices.ContainsFunc(s.pending, func(p Action) bool { return p.Type == typ && p.Name == name && !p.requeued })
+}
+
+// metaPending reports whether a change of the part typ, name is pending: made here, or
+// put back after its delta failed.
+func (s *Session) metaPending(typ ActionType, name string) bool {
 	return slices.ContainsFunc(s.pending, func(p Action) bool { return p.Type == typ && p.Name == name })
 }
 
@@ -95,7 +105,7 @@ func (s *Session) trimMeta() {
 				continue
 			}
 			gone++
-			if s.metaChangedHere(m.typ, m.name) {
+			if s.metaPending(m.typ, m.name) {
 				continue
 			}
 			if oldest < 0 || m.st.version < meta[oldest].st.version {
@@ -175,7 +185,7 @@ func (s *Session) mergeMeta(st *SessionState, forgotten uint64) bool {
 	changed := false
 	for _, m := range st.meta {
 		cur := s.metaStampOf(m.typ, m.name)
-		if m.st.version == 0 || cur == m.st || !m.st.notBefore(cur) || s.metaChangedHere(m.typ, m.name) {
+		if m.st.version == 0 || cur == m.st || !m.st.notBefore(cur) || s.metaPending(m.typ, m.name) {
 			continue
 		}
 		a, ok := stateMetaAction(st, m)
