@@ -178,14 +178,17 @@ func stateMetaAction(st *SessionState, m metaStamp) (a Action, ok bool) {
 }
 
 // mergeMeta applies the parts of st, a member's copy not newer by version, whose stamps
-// win over this copy's (mergeStamped); it reports whether any did. forgotten is the
-// highest version of a removal this copy forgot: a note or listener absent here and set
-// no later stays absent, as it may be one of those removed.
+// win over this copy's (mergeStamped), but not those changed here and not sent yet
+// (metaChangedHere); a change of this node that failed goes by its stamp, and the pending
+// action of one replaced is dropped, as an attribute's
+// (TestRefreshMergeDropsFailedMetaChangesTheMemberReplaced). It reports whether any
+// applied. forgotten is the highest version of a removal this copy forgot: a note or
+// listener absent here and set no later stays absent, as it may be one of those removed.
 func (s *Session) mergeMeta(st *SessionState, forgotten uint64) bool {
 	changed := false
 	for _, m := range st.meta {
 		cur := s.metaStampOf(m.typ, m.name)
-		if m.st.version == 0 || cur == m.st || !m.st.notBefore(cur) || s.metaPending(m.typ, m.name) {
+		if m.st.version == 0 || cur == m.st || !m.st.notBefore(cur) || s.metaChangedHere(m.typ, m.name) {
 			continue
 		}
 		a, ok := stateMetaAction(st, m)
