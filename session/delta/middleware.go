@@ -321,14 +321,14 @@ func (rq *Request) bind(r *http.Request, urlID string) {
 	}
 	if binder {
 		if cur := rq.s.ID(); sessionhttp.RouteOf(cur) != "" && sessionhttp.RouteOf(cur) != route {
-			_, err := m.ChangeSessionID(rq.ctx, rq.s, sessionhttp.WithRoute(cur, route))
+			_, renamed, err := m.renameSession(rq.ctx, rq.s, sessionhttp.WithRoute(cur, route))
 			switch {
 			case errors.Is(err, ErrSessionIDInUse) || errors.Is(err, ErrInvalidSession):
 				rq.s = m.Find(sessionhttp.WithRoute(cur, route))
 			case err != nil:
-				rq.err = err
-				fallthrough // renamed here, not replicated (or refused: ErrRenamesUnsent)
-			default:
+				rq.err = err // renamed here, not replicated; or refused (ErrRenamesUnsent)
+			}
+			if renamed {
 				m.rerouted(sessionhttp.RouteOf(cur))
 			}
 		}

@@ -270,21 +270,28 @@ func (m *Manager) notMine(s *Session) error {
 // the members that missed them may hold s under any of those ids, none of which is
 // forgotten (TestNinthRenameRefusedWhileEightUnsent).
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
+	id, _, err := m.renameSession(ctx, s, newID)
+	return id, err
+}
+
+// renameSession is ChangeSessionID reporting whether it renamed s here (the binder
+// counts only those: TestRefusedRerouteNotCounted).
+func (m *Manager) renameSession(ctx context.Context, s *Session, newID string) (id string, renamed bool, err error) {
 	if s == nil {
-		return "", ErrNoSession
+		return "", false, ErrNoSession
 	}
 	if s.m != m {
-		return "", m.notMine(s)
+		return "", false, m.notMine(s)
 	}
 	generate := newID == ""
 	if !generate && !validID(newID) {
-		return "", fmt.Errorf("%w: %q", ErrInvalidSessionID, newID)
+		return "", false, fmt.Errorf("%w: %q", ErrInvalidSessionID, newID)
 	}
 	oldID, newID, renamed, err := m.changeID(ctx, s, newID, generate)
 	if renamed {
 		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
 	}
-	return newID, err
+	return newID, renamed, err
 }
 
 // changeID is ChangeSessionID with the session's send slot held; renamed reports
