@@ -20,7 +20,8 @@ type watched struct {
 	modTime  time.Time
 	deployed bool // deployed since its last change
 	// live: a version of the file was deployed (this one or one before a change), so
-	// that its removal undeploys it, even while it was changing.
+	// that its removal undeploys it, even while it was changing. A version skipped as
+	// older than DeployDir's does not make it live.
 	live bool
 }
 
@@ -56,12 +57,16 @@ func (w *watcher) scan(ctx context.Context) {
 		if f.deployed {
 			continue
 		}
-		f.deployed, f.live = true, true
-		// Tomcat skips a file older than the one already deployed for its context.
+		f.deployed = true
+		// Tomcat skips a file older than the one already deployed for its context. Such a
+		// file is not made live: its removal is to undeploy nothing, the context deployed
+		// not having come from it (Tomcat undeploys it everywhere:
+		// TestWatchSkippedFileRemovedUndeploysNothing).
 		if dfi, err := os.Stat(filepath.Join(d.cfg.DeployDir, name)); err == nil && dfi.ModTime().After(fi.ModTime()) {
 			d.cfg.Logger.Info("farm: watched file older than the deployed one; not deployed", "file", name)
 			continue
 		}
+		f.live = true
 		if err := act(ctx, func(ctx context.Context) error { return d.Deploy(ctx, filepath.Join(d.cfg.WatchDir, name)) }); err != nil {
 			d.cfg.Logger.Error("farm: cannot deploy a watched file", "file", name, "err", err)
 		}
