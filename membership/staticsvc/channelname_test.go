@@ -57,3 +57,49 @@ func TestOtherChannelNameNeverListed(t *testing.T) {
 		t.Error("b reported a added")
 	}
 }
+
+// TestStartWaitsForANodeOfAnotherChannelName: docs/membership.md says a listed node with
+// another channel name, which accepts the TCP connection but never answers the START,
+// holds every other node's Start until RPCTimeout (or Start's context) ends. With an
+// RPCTimeout of an hour, a's Start has not returned once c answered its START; it
+// returns when its context is cancelled, listing c, which answered, and not b.
+func TestStartWaitsForANodeOfAnotherChannelName(t *testing.T) {
+	p := testutil.FreePorts(t, 3)
+	cfg := staticsvc.Config{Members: members(t, p[0], p[1], p[2]), ExpirationTime: time.Hour, PingInterval: time.Hour,
+		RPCTimeout: time.Hour}
+	other := cfg
+	other.ChannelName = "Other-Channel"
+	short := cfg
+	short.RPCTimeout = 200 * time.Millisecond // c's and b's own STARTs find a down
+	a, b, c := newNode(t, p[0], cfg), newNode(t, p[1], other), newNode(t, p[2], short)
+	for _, n := range []*node{b, c} {
+		if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.ch.Start(ctx, channel.SvcAll) }()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "c answered a's START", func() bool { return c.has(p[0]) })
+	select {
+	case err := <-done:
+		t.Fatalf("a's Start returned (%v) while b, of another channel name, had not answered its START", err)
+	default:
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a's Start, its context cancelled while waiting for b: %v", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("a's Start did not return once its context was cancelled")
+	}
+	if !a.has(p[2]) || a.has(p[1]) {
+		t.Errorf("a lists %v after its Start, want c (which answered) and not b", a.ch.Members())
+	}
+	if ms := b.ch.Members(); len(ms) != 0 {
+		t.Errorf("b, of another channel name, lists %v", ms)
+	}
+}
