@@ -64,10 +64,16 @@ func (m *Map) memberGone(mb channel.Member) {
 	m.mu.Unlock()
 	m.log.Info("replmap: map member left", "map", m.cfg.Name, "member", mb.String(), "relocated", len(relocate))
 	m.republish(relocate)
+	m.madePrimary(promoted)
+}
+
+// madePrimary calls Config.MadePrimary for the entries of keys this node took over and
+// holds as their primary.
+func (m *Map) madePrimary(keys []string) {
 	if m.cfg.MadePrimary == nil {
 		return
 	}
-	for _, k := range promoted {
+	for _, k := range keys {
 		m.mu.Lock()
 		e := m.entries[k]
 		var key, value any

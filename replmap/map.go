@@ -106,9 +106,10 @@ type Config struct {
 	Values ValueCodec
 	// MadePrimary, if set, is called with an entry's key and value when the local node
 	// becomes the primary of an entry it did not own: a Get of a proxy, backup or copy,
-	// or a backup or copy taking over from a primary that left (MapOwner's
-	// objectMadePrimary; Tomcat's BackupManager marks the session primary and accessed).
-	// It runs on the goroutine of the Get or of the membership event, with no lock held.
+	// or a backup or copy taking over from a primary that left, or whose map restarted
+	// (its MSG_START while this node backs up for it) (MapOwner's objectMadePrimary;
+	// Tomcat's BackupManager marks the session primary and accessed). It runs on the
+	// goroutine of the Get, of the membership event or of the message, with no lock held.
 	MadePrimary func(key, value any)
 	// Removed, if set, is called with an entry's key and value (nil where this node held
 	// none: a proxy) when a member removed it (MSG_REMOVE), not for the local node's own
