@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/ratelog"
@@ -35,6 +36,18 @@ type ClusterConfig struct {
 	Codec MessageCodec
 	// Logger receives warnings (unknown contexts, malformed messages). Nil discards them.
 	Logger *slog.Logger
+	// UnlistedRequestWait is how long, with JavaCodec, a session message from a sender
+	// that is not a member is held in case the membership lists that sender soon: a
+	// Tomcat joiner asks once, asynchronously, for every session and waits 60 s
+	// (stateTransferTimeout) without asking again, and its request may come before this
+	// node's membership lists it. Once listed within the wait, its held requests for
+	// every session are answered, to the membership's record of it; its other held
+	// messages, and all of a sender not listed by then, are dropped, never decoded.
+	// At most 8 messages per sender and 32 in all are held, each of at most 4 KiB
+	// (ClusterStats.UnlistedHeld). With BinaryCodec nothing is held: Go joiners ask
+	// again while Config.MemberWait lasts, and catch up after. 0 means
+	// DefaultUnlistedRequestWait (10 s); negative holds nothing.
+	UnlistedRequestWait time.Duration
 }
 
 // Cluster connects session managers to one channel (Tomcat's SimpleTcpCluster with its
@@ -58,6 +71,10 @@ type Cluster struct {
 
 	messages, malformed, unknownContext, noContextReplies, nonMember atomic.Uint64
 
+	unlisted                          unlisted // non-members' messages held (unlisted.go)
+	unlistedWait                      time.Duration
+	unlistedAnswered, unlistedDropped atomic.Uint64
+
 	cuts cuts // partial partitions (cut.go)
 
 	self atomic.Pointer[uint32] // origin(), once known
@@ -77,6 +94,13 @@ type ClusterStats struct {
 	// of some links only; Config.ClusterSize with BinaryCodec). ProbesRequested counts
 	// the probe requests it sent for the members that left its view.
 	PartialCuts, ProbesRequested uint64
+	// UnlistedHeld is how many session messages of senders that are not members are
+	// held (ClusterConfig.UnlistedRequestWait), UnlistedHeldBytes their size;
+	// UnlistedAnswered counts the held requests for every session answered once their
+	// sender was listed, UnlistedDropped the messages not held (past the bounds), not
+	// such a request, or whose wait ended first.
+	UnlistedHeld, UnlistedHeldBytes   int
+	UnlistedAnswered, UnlistedDropped uint64
 	// Probing is how many members that just left this node's view are being probed for
 	// the first time: meanwhile its managers with a quorum acknowledge no change and
 	// serve no session (ErrNoQuorum), for at most about two seconds.
@@ -97,6 +121,10 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.unlistedWait = cfg.UnlistedRequestWait
+	if c.unlistedWait == 0 {
+		c.unlistedWait = DefaultUnlistedRequestWait
 	}
 	c.refusals = ratelog.New(ratelog.Config{Logger: c.log, First: 1})
 	c.cuts.probing = make(chan struct{}, maxProbing)
@@ -152,6 +180,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	c.removeMsg()
 	c.removeMbr()
+	c.closeUnlisted()
 	c.stopCuts()
 	c.wg.Wait()
 	c.refusals.Flush()
@@ -163,7 +192,9 @@ func (c *Cluster) Stats() ClusterStats {
 	c.cuts.mu.Lock()
 	probing := len(c.cuts.pending)
 	c.cuts.mu.Unlock()
-	return ClusterStats{Probing: probing, Messages: c.messages.Load(), Malformed: c.malformed.Load(),
+	held, heldBytes := c.heldUnlisted()
+	return ClusterStats{Probing: probing, UnlistedHeld: held, UnlistedHeldBytes: heldBytes,
+		UnlistedAnswered: c.unlistedAnswered.Load(), UnlistedDropped: c.unlistedDropped.Load(), Messages: c.messages.Load(), Malformed: c.malformed.Load(),
 		UnknownContext: c.unknownContext.Load(), NoContextReplies: c.noContextReplies.Load(),
 		RefusedNonMember: c.nonMember.Load(), PartialCuts: c.cuts.stepDowns.Load(), ProbesRequested: c.cuts.probes.Load()}
 }
@@ -225,13 +256,17 @@ func (l clusterListener) MessageReceived(msg *channel.Message) error {
 	// Malformed or unknown messages are ignored, never FAIL_ACKed; one past this node's
 	// codec limits is refused (FAIL_ACK: the sender's acked send fails, ErrAckFailed),
 	// and so is a non-member's, so that a synchronized-ack request from a node this one does not list yet
-	// (a restarted joiner) gets FAIL_ACK and is asked again, not an ACK and no answer.
+	// (a restarted joiner) gets FAIL_ACK and is asked again, not an ACK and no answer
+	// (with JavaCodec the message is held as well, for a Tomcat joiner that does not ask
+	// again: unlisted.go).
 	return l.c.receive(msg)
 }
 
 // receive handles a session message. Only current members of the channel are heard:
 // a message from anyone else is neither decoded nor answered, and replies go to the
-// membership's record of the sender, never to an address only the message names. The
+// membership's record of the sender, never to an address only the message names (with
+// JavaCodec a non-member's message is held, undecoded, until the membership lists its
+// sender: unlisted.go). The
 // error is channel.ErrNotMember for a sender that is not a member, one wrapping
 // ErrMessageLimit for a message past the codec's limits, nil otherwise.
 func (c *Cluster) receive(raw *channel.Message) error {
@@ -240,6 +275,7 @@ func (c *Cluster) receive(raw *channel.Message) error {
 		c.nonMember.Add(1)
 		c.refusals.Log(slog.LevelWarn, raw.Source.Addr(), "non-member",
 			"delta: ignoring session messages from a sender that is not a member of the channel")
+		c.holdUnlisted(raw)
 		return fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
 	}
 	if _, ok := c.codec.(batchCodec); ok && bytes.HasPrefix(raw.Data, cutMagic) {
@@ -349,6 +385,7 @@ func (c *Cluster) memberAdded(mem channel.Member) {
 	for _, m := range c.running() {
 		m.memberAdded(mem)
 	}
+	c.answerHeld(mem)
 }
 
 // running returns the registered managers.

@@ -52,6 +52,12 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"BinaryCodec MaxMessageSize / nio.DefaultMaxFrameSize", BinaryCodec{}.maxMessage() / nio.DefaultMaxFrameSize, 4},
 		// failover.md: at most 8 ids of failed renames kept, a ninth rename refused.
 		{"maxUnsentRenames", maxUnsentRenames, 8},
+		// sessions.md, security.md and tomcat.md: a non-member's messages held 10 s, at
+		// most 8 per sender and 32 in all, each of at most 4 KiB (JavaCodec).
+		{"DefaultUnlistedRequestWait", DefaultUnlistedRequestWait, 10 * time.Second},
+		{"maxUnlistedPerSender", maxUnlistedPerSender, 8},
+		{"maxUnlisted", maxUnlisted, 32},
+		{"maxUnlistedSize", maxUnlistedSize, 4 << 10},
 		// failover.md: the catch-up's log of sessions sent lately, its margin, and the
 		// record of removals and renames.
 		{"maxRecentSent", maxRecentSent, 65536},

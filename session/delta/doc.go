@@ -284,7 +284,11 @@
 //
 // Only current members of the channel are heard: a session message whose sender is not
 // in the member list is ignored and counted (ClusterStats.RefusedNonMember), and a state
-// transfer goes to the membership's record of the member that asked. A node serves
+// transfer goes to the membership's record of the member that asked. With JavaCodec such
+// a message is also held, undecoded, for ClusterConfig.UnlistedRequestWait (10 s): a
+// Tomcat joiner asks once for every session, and its request may come before this node's
+// membership lists it; it is answered once the joiner is listed, and dropped otherwise
+// (TestTomcatJoinerAskingBeforeItIsListedGetsTheSessions). A node serves
 // Config.MaxConcurrentTransfers transfers at once, one per member.
 //
 // # Expiry
