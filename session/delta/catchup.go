@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -140,11 +142,12 @@ func (m *Manager) catchUpFrom(ctx context.Context, mem channel.Member, start, se
 func (m *Manager) askOnce(ctx context.Context, mem channel.Member, start time.Time,
 	deadline <-chan time.Time) (askOutcome, error) {
 	sig := make(chan transferSignal, 2) // as runTransfer's
-	if !m.beginMerge(mem, sig) {
+	id, ok := m.beginMerge(mem, sig)
+	if !ok {
 		return askDone, ErrStopped
 	}
 	defer m.endAttempt()
-	return m.askRecent(ctx, mem, sig, start, deadline)
+	return m.askRecent(ctx, mem, sig, id, start, deadline)
 }
 
 // askOutcome is how a catch-up's request to a member ended.
@@ -156,8 +159,9 @@ const (
 	askFailed                    // not sent, no answer, a message of the answer lost, or the member left
 )
 
-// askRecent asks mem once, for the attempt whose outcome goes to sig (beginMerge), for
-// the sessions it sent a message about since start, and waits for its answer. A Go
+// askRecent asks mem once, for the attempt whose outcome goes to sig and whose request's
+// id is id (beginMerge), for the sessions it sent a message about since start, and waits
+// for its answer, which echoes id (AskEcho; receive.go ignores one to an earlier request). A Go
 // member of this version answers it before it acknowledges it (Manager.receive serves it
 // inline), so an ACK with no answer before it is a member with nothing to give: one that
 // runs no session manager for this context but acknowledges what it does not handle, or
@@ -167,12 +171,12 @@ const (
 // yet, or runs no session manager), askFailed a request that failed otherwise (a send
 // error, no answer, a message of the answer lost, the member gone); err ends the transfer
 // (deadline, stop).
-func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan transferSignal, start time.Time,
-	deadline <-chan time.Time) (askOutcome, error) {
+func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan transferSignal, id string,
+	start time.Time, deadline <-chan time.Time) (askOutcome, error) {
 	age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
 	err := m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-		UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs(),
-		Version: AskStamps | AskBorn | AskMetaStamps | AskRecent | age<<AskAgeShift}, askOpts)
+		UniqueID: id, Timestamp: nowMs(),
+		Version: AskStamps | AskBorn | AskMetaStamps | AskEcho | AskRecent | age<<AskAgeShift}, askOpts)
 	var wait <-chan time.Time // for an answer still coming
 	switch {
 	case ctx.Err() != nil:
@@ -233,17 +237,26 @@ func (m *Manager) caughtUp(mem channel.Member, s transferSignal) askOutcome {
 
 // beginMerge is beginAttempt for a catch-up: the chunks from mem are merged into the
 // copies held (mergeSessions), not loaded over them. A running manager merges them too
-// (a late catch-up, catchup_late.go).
-func (m *Manager) beginMerge(mem channel.Member, sig chan transferSignal) bool {
+// (a late catch-up, catchup_late.go). id is the attempt's request's own (askID): only an
+// answer echoing it, or none (a member of an earlier version), is taken for its answer.
+func (m *Manager) beginMerge(mem channel.Member, sig chan transferSignal) (id string, ok bool) {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.state != stateTransferring && m.state != stateRunning {
-		return false
+		return "", false
 	}
-	m.donor, m.signal, m.fillIn, m.merging = mem.Key(), sig, nil, true
-	return true
+	id = m.askID()
+	m.donor, m.signal, m.fillIn, m.merging, m.asking = mem.Key(), sig, nil, true, id
+	return id, true
+}
+
+// askID returns an id for a catch-up request of its own: "GET-ALL-", the context's name,
+// "#" and a random number (echoed: no other request of this node, nor of an earlier run,
+// has it).
+func (m *Manager) askID() string {
+	return idGetAll + "-" + m.cfg.Name + "#" + strconv.FormatUint(rand.Uint64(), 36)
 }
 
 // askFailures counts a joiner's failed catch-up requests per member. A member listed but

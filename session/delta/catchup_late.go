@@ -223,11 +223,12 @@ func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Ti
 	}
 	defer m.yield.hold(nil)
 	sig := make(chan transferSignal, 2) // as runTransfer's
-	if !m.beginMerge(mem, sig) {
+	id, ok := m.beginMerge(mem, sig)
+	if !ok {
 		return false, ErrStopped
 	}
 	defer m.endAttempt()
-	out, err := m.askRecent(actx, mem, sig, start, nil)
+	out, err := m.askRecent(actx, mem, sig, id, start, nil)
 	if err != nil && ctx.Err() == nil { // it gave way
 		return true, nil
 	}

@@ -337,7 +337,7 @@ func (c *Cluster) dispatch(msg *Message, src channel.Member) {
 	c.unknownContext.Add(1)
 	c.warnUnknown(msg, src)
 	if msg.Event == EventGetAllSessions {
-		c.replyNoContext(msg.Context, src, uniqueNoContext)
+		c.replyNoContext(msg.Context, src, replyID(msg, uniqueNoContext))
 	}
 }
 
@@ -354,13 +354,14 @@ func (c *Cluster) warnUnknown(msg *Message, from channel.Member) {
 	}
 }
 
-// replyNoContext answers a GET_ALL_SESSIONS that cannot be served. The context name ""
-// is a Tomcat manager's own (Message.EmptyContext): a request naming none reaches every
-// manager and is not answered here.
-func (c *Cluster) replyNoContext(ctxName string, to channel.Member, reason string) {
+// replyNoContext answers a GET_ALL_SESSIONS that cannot be served, with id as its
+// UniqueID (the reason, or the request's: replyID). The context name "" is a Tomcat
+// manager's own (Message.EmptyContext): a request naming none reaches every manager and
+// is not answered here.
+func (c *Cluster) replyNoContext(ctxName string, to channel.Member, id string) {
 	c.goTracked(func() {
 		msg := &Message{Event: EventNoContextManager, Context: ctxName, EmptyContext: ctxName == "",
-			SessionID: idNoContext, UniqueID: reason, Timestamp: nowMs()}
+			SessionID: idNoContext, UniqueID: id, Timestamp: nowMs()}
 		data, err := c.codec.AppendMessage(nil, msg)
 		if err == nil {
 			err = c.send(context.Background(), []channel.Member{to}, data, 0)

@@ -198,9 +198,11 @@ type Config struct {
 	// asked again every second while listed, and a member the joiner lists only after its
 	// catch-up began, or that answered (or was the donor) then left and is added again, is
 	// asked once it is added, for the sessions it sent a message about since the joiner
-	// started (docs/failover.md). A member's first failed request is
-	// logged as a warning, the others at debug level, and the window's end names those
-	// still not caught up with the number of their failed requests.
+	// started (docs/failover.md). A late answer to a request whose wait ended (see
+	// TransferIdleTimeout) is not taken for the next request's (AskEcho). A member's
+	// first failed request is logged as a warning, the others at debug level, and the
+	// window's end names those still not caught up with the number of their failed
+	// requests.
 	// 0 means DefaultCatchUpWindow; negative asks no member once the joiner is ready: a
 	// request that failed before it was ready (not a refusal) is then asked again every
 	// second while the member is listed, until MemberWait is over (within
@@ -215,6 +217,10 @@ type Config struct {
 	// is still serving; a Tomcat donor serialises every session anew for each request, so
 	// with a Tomcat donor that sends all its sessions in one message
 	// (sendAllSessions="true") keep this above the time it takes to serialise them.
+	// A joiner's catch-up request (CatchUpWindow) whose acknowledgement timed out waits
+	// this long for the answer, then counts as failed, and its member is asked again a
+	// second later; the answer to the earlier request, should it arrive then, is ignored
+	// (from a member of this version, which echoes the request's id: AskEcho).
 	// 0 means DefaultTransferIdleTimeout; negative never asks again (Tomcat's behaviour).
 	TransferIdleTimeout time.Duration
 	// SendAllSessionsSize is the number of sessions per transfer chunk a donor sends.

@@ -271,7 +271,9 @@
 // changes made there meanwhile stay (TestJoinerCatchesUpWithAMemberListingItAfterMemberWait,
 // TestJoinerCatchesUpWithAMemberItListsAfterItsTransfer). A member answers it before acknowledging it, from its log of
 // the sessions it sent about lately rather than by reading every session it holds
-// (Stats.CatchUpScans counts the answers the log did not reach back far enough for).
+// (Stats.CatchUpScans counts the answers the log did not reach back far enough for),
+// and puts the request's own id in every message of its answer (AskEcho), so that the
+// late answer to a request whose wait ended is not taken for the next request's.
 //
 // A rename to another route (the middleware's jvmRoute binding) keeps an id's random
 // part, and a message from the cluster about an id this node does not hold applies to the

@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -12,8 +13,12 @@ import (
 // serve is a state transfer being served (Manager.serving). Once its last chunk was
 // acknowledged and its EVT_ALL_SESSION_TRANSFERCOMPLETE is on its way (completing), the
 // joiner may be done with it: a new request from that member (a refresh right after its
-// state transfer, refresh.go) is served anew, not refused as a duplicate.
-type serve struct{ completing atomic.Bool }
+// state transfer, refresh.go) is served anew, not refused as a duplicate. id is the
+// request's UniqueID when it asks for it in every message of the answer (AskEcho).
+type serve struct {
+	completing atomic.Bool
+	id         string
+}
 
 // serveAll is the donor side: once a slot is free (Config.MaxConcurrentTransfers), stream
 // every session to the joiner in chunks, reading the live table shard by shard (never a
@@ -77,7 +82,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 		n := len(chunk)
 		var eerr error
 		buf, eerr = m.cl.codec.AppendMessage(buf[:0], &Message{Event: EventAllSessionData, Context: m.cfg.Name,
-			SessionID: idSessionState, Timestamp: ts, Sessions: chunk, Total: total})
+			SessionID: idSessionState, UniqueID: sv.id, Timestamp: ts, Sessions: chunk, Total: total})
 		clear(chunk)
 		clear(values)
 		chunk, values, size = chunk[:0], values[:0], 0
@@ -138,7 +143,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 	if err == nil {
 		sv.completing.Store(true)
 		err = m.sendTo(ctx, dst, &Message{Event: EventTransferComplete, SessionID: idTransferred,
-			UniqueID: idTransferred + m.cfg.Name, Timestamp: ts}, transferOpts)
+			UniqueID: cmp.Or(sv.id, idTransferred+m.cfg.Name), Timestamp: ts}, transferOpts)
 	}
 	m.stats.served.Add(uint64(sent))
 	if err != nil {

@@ -59,6 +59,7 @@ type Manager struct {
 	signal      chan transferSignal // the current transfer attempt's, nil when none
 	fillIn      map[string]bool     // the sessions a repair attempt loads (nil: all)
 	merging     bool                // the attempt is a joiner's catch-up: its chunks are merged (catchup.go)
+	asking      string              // the id of the attempt's request, which its answer echoes (AskEcho), or ""
 	heard       atomic.Int64        // when a message of the current attempt's donor last arrived (Unix ns)
 	ready       chan struct{}
 	stopped     chan struct{} // closed when the first Stop has finished

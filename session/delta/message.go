@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Event is the type of a session message, with the values of Tomcat's SessionMessage
@@ -103,6 +104,16 @@ const (
 	// transfer does not apply (TestTransferredMetaKeepsItsStamps). A node of an earlier
 	// version ignores it and sends none: those parts then count as stamped zero.
 	AskMetaStamps = 16
+	// AskEcho asks the member to put the request's UniqueID in every message of its
+	// answer (its chunks, its EVT_ALL_SESSION_TRANSFERCOMPLETE or its
+	// EVT_ALL_SESSION_NOCONTEXTMANAGER), so that the asker tells the answer to this
+	// request from a late one to an earlier request to that member (one whose wait
+	// ended: a joiner's catch-up request that timed out, asked again a second later).
+	// A joiner's catch-up gives each request an id of its own, starting with "GET-ALL",
+	// and ignores an answer echoing another (TestCatchUpIgnoresALateAnswerToAnEarlierRequest).
+	// A node of an earlier version ignores it and echoes none: its answers are taken for
+	// the current request's.
+	AskEcho = 32
 )
 
 // Session ids Tomcat puts in messages that are not about one session.
@@ -114,6 +125,20 @@ const (
 	uniqueNotReady  = "NOT-READY"
 	uniqueNoContext = "NO-CONTEXT"
 )
+
+// replyID returns the UniqueID of a message answering req, an EVT_GET_ALL_SESSIONS:
+// req's own when it asks for it (AskEcho), else def.
+func replyID(req *Message, def string) string {
+	if req.Version&AskEcho != 0 {
+		return req.UniqueID
+	}
+	return def
+}
+
+// echoed reports whether id, an answer's UniqueID, is the id of a request it answers
+// (AskEcho; a joiner's catch-up request has one of its own, askID) rather than one a
+// node of an earlier version, or one not asked to echo, gives every answer.
+func echoed(id string) bool { return strings.HasPrefix(id, idGetAll) }
 
 // Message is one session message (Tomcat's SessionMessageImpl) in decoded form. Which of
 // the event-specific fields are set depends on Event. A MessageCodec turns it into bytes.
@@ -132,7 +157,8 @@ type Message struct {
 	// about one session.
 	SessionID string
 	// UniqueID is Tomcat's message identifier (informational; Go nodes leave it empty or
-	// put a reason in it).
+	// put a reason in it), but for the request of a joiner's catch-up and the messages of
+	// its answer: they carry the request's own id (AskEcho).
 	UniqueID string
 	// Timestamp is the sender's wall clock in milliseconds since the epoch when it built
 	// the message; for EventTransferComplete and EventAllSessionData it is the time the
@@ -143,7 +169,8 @@ type Message struct {
 	// donor's counter (0 otherwise). It refines the stale-message rule of a transfer. In
 	// an EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
 	// removed sessions and for attribute stamps, AskRecent for the sessions sent about
-	// lately (with their age above AskAgeShift); other bits are ignored.
+	// lately (with their age above AskAgeShift), AskEcho the request's UniqueID in its
+	// answer; other bits are ignored.
 	Version uint64
 
 	// NewID is the new session id (EventChangeSessionID).

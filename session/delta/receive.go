@@ -29,7 +29,7 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 			// time out; answering at once lets it ask someone else (and two nodes starting
 			// together do not wait for each other).
 			m.mu.Unlock()
-			m.cl.replyNoContext(m.cfg.Name, src, uniqueNotReady)
+			m.cl.replyNoContext(m.cfg.Name, src, replyID(msg, uniqueNotReady))
 			return
 		}
 		m.queue = append(m.queue, queued{msg: msg, src: src})
@@ -60,7 +60,7 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 			// so beside a full transfer still served to that member (one it gave up on).
 			m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 			m.mu.Unlock()
-			m.serveAll(m.bg, src, &serve{}, msg.Version, since)
+			m.serveAll(m.bg, src, &serve{id: replyID(msg, "")}, msg.Version, since)
 			return
 		}
 		if sv := m.serving[src.Key()]; sv != nil && !sv.completing.Load() {
@@ -70,7 +70,7 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 				"delta: refusing a state transfer request: one is already running for this member", "context", m.cfg.Name)
 			return
 		}
-		sv := &serve{}
+		sv := &serve{id: replyID(msg, "")}
 		m.serving[src.Key()] = sv
 		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 		m.mu.Unlock()
@@ -92,12 +92,13 @@ func answersAsk(ev Event) bool {
 
 // attemptMessage handles the answer of the member asked for every session: a chunk of
 // sessions is loaded, the end of the transfer or a refusal goes to the waiting attempt.
+// One that answers another request (answersLocked) is ignored.
 func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 	if msg.Event == EventAllSessionData {
 		m.loadMu.RLock()
 		defer m.loadMu.RUnlock()
 		m.mu.Lock()
-		current := m.signal != nil && src.Key() == m.donor
+		current := m.answersLocked(msg, src)
 		running, want, refreshing, merging := m.state == stateRunning, m.fillIn, m.refreshing, m.merging
 		if current {
 			m.heard.Store(time.Now().UnixNano())
@@ -123,7 +124,7 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.signal == nil || src.Key() != m.donor {
+	if !m.answersLocked(msg, src) {
 		m.stats.unexpected.Add(1)
 		return
 	}
@@ -136,6 +137,24 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 	case m.signal <- transferSignal{kind: kind, ts: msg.Timestamp}:
 	default:
 	}
+}
+
+// answersLocked reports whether msg from src answers the current attempt's request: src
+// is the member asked, and msg echoes no request's id (AskEcho: a node of an earlier
+// version, or a request that did not ask) or this one's. An answer echoing another
+// request's id is a late one to an earlier request to that member (a catch-up request
+// whose wait ended, asked again since): its "transfer complete" would end this request
+// as if it were its answer, the joiner missing the sessions of this answer still to
+// come (TestCatchUpIgnoresALateAnswerToAnEarlierRequest). m.mu held.
+func (m *Manager) answersLocked(msg *Message, src channel.Member) bool {
+	if m.signal == nil || src.Key() != m.donor {
+		return false
+	}
+	if echoed(msg.UniqueID) && msg.UniqueID != m.asking {
+		m.log.Debug("delta: ignoring an answer to an earlier request", "member", src.Addr(), "event", msg.Event.String())
+		return false
+	}
+	return true
 }
 
 // dispatch applies a session message from src in the running state.

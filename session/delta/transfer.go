@@ -215,7 +215,7 @@ func (m *Manager) beginAttempt(donor channel.Member, sig chan transferSignal, fi
 	if m.state != stateTransferring && m.state != stateRunning {
 		return false
 	}
-	m.donor, m.signal, m.fillIn = donor.Key(), sig, fillIn
+	m.donor, m.signal, m.fillIn, m.asking = donor.Key(), sig, fillIn, ""
 	return true
 }
 
@@ -225,7 +225,7 @@ func (m *Manager) endAttempt() {
 	defer m.loadMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.signal, m.fillIn, m.merging = nil, nil, false
+	m.signal, m.fillIn, m.merging, m.asking = nil, nil, false, ""
 }
 
 // asker returns the function that asks donor for every session; with removals, for its
