@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -265,25 +266,41 @@ func (m *Manager) askID() string {
 // or the catch-up's (catchUp, no window) sums them up.
 type askFailures struct {
 	mu sync.Mutex
-	n  map[channel.MemberKey]int
+	n  map[channel.MemberKey]failCount
 }
 
-// add counts a failed request to k and returns how many there were.
-func (f *askFailures) add(k channel.MemberKey) int {
+// failCount is how many requests to a member failed, and its address.
+type failCount struct {
+	n    int
+	addr string
+}
+
+// add counts a failed request to mem and returns how many there were.
+func (f *askFailures) add(mem channel.Member) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.n == nil {
-		f.n = map[channel.MemberKey]int{}
+		f.n = map[channel.MemberKey]failCount{}
 	}
-	f.n[k]++
-	return f.n[k]
+	c := f.n[mem.Key()]
+	c.n++
+	c.addr = mem.Addr()
+	f.n[mem.Key()] = c
+	return c.n
 }
 
 // count returns how many requests to k failed.
 func (f *askFailures) count(k channel.MemberKey) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.n[k]
+	return f.n[k].n
+}
+
+// all returns a copy of the counts.
+func (f *askFailures) all() map[channel.MemberKey]failCount {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.n)
 }
 
 // reset forgets the failures counted (a new catch-up).
@@ -296,7 +313,7 @@ func (f *askFailures) reset() {
 // askFailed counts a failed catch-up request to mem and logs msg with args: at level
 // the first time for mem, at debug level after.
 func (m *Manager) askFailed(level slog.Level, mem channel.Member, msg string, args ...any) {
-	n := m.askFails.add(mem.Key())
+	n := m.askFails.add(mem)
 	if n > 1 {
 		level = slog.LevelDebug
 	}

@@ -21,7 +21,8 @@ import (
 // sent a message about since the joiner started, and merges the answer into the copies
 // it serves by the stamps (mergeLate): a copy's changes made here meanwhile stay. Each
 // member is asked until it answers or acknowledges (then not again, below) or the window
-// ends; one refusing still then is logged. A request that fails otherwise (a send error,
+// ends; one refusing still then is logged, as is one whose requests failed and that left
+// since without answering. A request that fails otherwise (a send error,
 // no answer, a message of the answer lost, the member gone) is one the member did not
 // answer: it is asked again as one that refused, askAgainAfter later while it is listed,
 // or once it is added again. A member done with (the donor too) that leaves and is added
@@ -144,21 +145,36 @@ func (l *lateCatchUp) snapshot() map[channel.MemberKey]time.Time {
 	return maps.Clone(l.due)
 }
 
-// left returns the members still to ask (the window ended), and the number of failed
-// requests (fails) of those whose requests failed, by address.
+// left returns the members not caught up with (the window ended), by address: those
+// listed still to ask, and those whose requests failed (fails) that are no longer listed
+// and did not answer since (they left for good, or came back as another run, under
+// another key); and the number of failed requests of those whose requests failed. The
+// view is read without l.mu, as in next.
 func (l *lateCatchUp) left(ch Channel, fails *askFailures) ([]string, map[string]int) {
 	var addrs []string
 	failed := map[string]int{}
+	counts := fails.all()
+	l.mu.Lock()
+	for k := range l.done {
+		delete(counts, k) // answered, or the donor
+	}
+	l.mu.Unlock()
 	for k := range l.snapshot() {
 		if mem, ok := ch.Member(k); ok {
 			addrs = append(addrs, mem.Addr())
-			if n := fails.count(k); n > 0 {
-				failed[mem.Addr()] = n
+			if c := counts[k]; c.n > 0 {
+				failed[mem.Addr()] += c.n
 			}
 		}
 	}
+	for k, c := range counts {
+		if _, listed := ch.Member(k); !listed {
+			addrs = append(addrs, c.addr)
+			failed[c.addr] += c.n
+		}
+	}
 	slices.Sort(addrs)
-	return addrs, failed
+	return slices.Compact(addrs), failed
 }
 
 // startLateLocked starts the late catch-up of a manager that just became ready, if its
@@ -179,8 +195,8 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 		if !time.Now().Before(l.until) {
 			if addrs, failed := l.left(m.cl.ch, &m.askFails); len(addrs) > 0 {
 				m.log.Warn("delta: could not catch up with members: they refused the request, or it failed, until "+
-					"CatchUpWindow after this node's start (they did not list it, run no session manager, or were "+
-					"unreachable)",
+					"CatchUpWindow after this node's start, or until they left (they did not list it, run no session "+
+					"manager, or were unreachable)",
 					"members", addrs, "failedRequests", failed, "window", m.cfg.CatchUpWindow)
 			}
 			return

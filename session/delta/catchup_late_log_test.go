@@ -92,3 +92,41 @@ func TestLateCatchUpLogsAFailingMemberOnce(t *testing.T) {
 		}
 	})
 }
+
+// The window's end named only the members still listed: one whose catch-up requests
+// failed and that then left for good (it was never caught up with) was named only in the
+// warning of its first failure, among others' warnings. The summary names it too, with
+// the number of its failed requests.
+func TestLateCatchUpNamesAFailingMemberThatLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		startReady(t, nw, delta.Config{JvmRoute: "d", Replication: delta.ReplicateAcked})
+		a := startReady(t, nw, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+		var logs lockedBuffer
+		var down atomic.Bool
+		var failed atomic.Int32
+		down.Store(true)
+		jtn, jch := newChannel(t, nw)
+		jm := startJoiner(t, failCatchUps{Channel: jch, to: a.tn.Port(), down: &down, failed: &failed},
+			delta.ClusterConfig{}, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked,
+				MemberWait: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err := jm.WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		nw.Partition(jtn, a.tn) // a leaves j's view for good
+		time.Sleep(delta.DefaultCatchUpWindow)
+		synctest.Wait()
+		n := failed.Load()
+		if n < 5 {
+			t.Fatalf("%d catch-up requests to a failed, want one about every second until it left", n)
+		}
+		w := warnings(logs.String(), "could not catch up with members")
+		if len(w) != 1 {
+			t.Fatalf("%d summaries at the window's end, want 1 naming a:\n%s", len(w), logs.String())
+		}
+		if want := fmt.Sprintf("%s:%d", a.tn.Member().Addr(), n); !strings.Contains(w[0], want) {
+			t.Errorf("the summary does not name a with its %d failed requests (%s):\n%s", n, want, w[0])
+		}
+	})
+}

@@ -202,7 +202,7 @@ type Config struct {
 	// TransferIdleTimeout) is not taken for the next request's (AskEcho). A member's
 	// first failed request is logged as a warning, the others at debug level, and the
 	// window's end names those still not caught up with the number of their failed
-	// requests.
+	// requests, those whose requests failed and that then left too.
 	// 0 means DefaultCatchUpWindow; negative asks no member once the joiner is ready: a
 	// request that failed before it was ready (not a refusal) is then asked again every
 	// second while the member is listed, until MemberWait is over (within
