@@ -27,6 +27,10 @@ const (
 	// DefaultMaxConnQueueBytes bounds the decoded bytes of one connection waiting for a
 	// worker (no Tomcat equivalent: Tomcat stops reading a connection while its task runs).
 	DefaultMaxConnQueueBytes = 4 << 20
+	// DefaultMaxQueuedBytes bounds the decoded frames of all connections waiting for one of
+	// the Workers slots with EngineGoroutine (no Tomcat equivalent: Tomcat stops reading a
+	// connection while its task runs; the decoded frames of 256 connections' 64 KiB reads).
+	DefaultMaxQueuedBytes = 16 << 20
 	// DefaultRxBufSize and DefaultTxBufSize are the receiver's socket buffers (Tomcat
 	// rxBufSize / txBufSize on the receiver, 65536 and 25188). The receive buffer, which
 	// carries the messages, is left to the operating system (-1: on Linux its auto-tuning,
@@ -87,7 +91,8 @@ const (
 	EngineGnet Engine = "gnet"
 	// EngineGoroutine serves each connection on a goroutine of its own, blocked on Go's
 	// network poller (net.Listener, net.Conn), which decodes its frames and delivers them
-	// itself; at most Workers ReceiveFuncs run at once. It ignores EventLoops,
+	// itself; at most Workers ReceiveFuncs run at once, and MaxQueuedBytes bounds the
+	// decoded frames waiting for them. It ignores EventLoops,
 	// DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes (New logs a warning
 	// naming those set to other than their defaults).
 	EngineGoroutine Engine = "goroutine"
@@ -218,8 +223,20 @@ type Config struct {
 	// (no Tomcat equivalent; default 4 MiB). Beyond it the receiver stops decoding that
 	// connection until a worker drained it; a paused connection that buffers more than
 	// this again (plus one read of 256 KiB) is closed (Stats.ConnsOverflowed). See the
-	// package documentation. EngineGnet only: EngineGoroutine queues nothing.
+	// package documentation. EngineGnet only: EngineGoroutine bounds the decoded frames of
+	// all its connections with MaxQueuedBytes.
 	MaxConnQueueBytes int
+	// MaxQueuedBytes bounds the decoded frames of all connections together that wait for
+	// one of the Workers slots (Stats.QueuedBytes; no Tomcat equivalent; default
+	// DefaultMaxQueuedBytes, 16 MiB). A connection whose next frame does not fit delivers
+	// what it decoded first; with nothing decoded it waits, neither decoding nor reading,
+	// until deliveries make room, so TCP slows its peer down and nothing is dropped. A frame
+	// is taken alone when nothing is queued, whatever its size. A frame of 32 KiB or more
+	// starts once its size fits but counts once complete (within MaxPendingBytes while it
+	// arrives), so the frames that complete together may pass the budget by at most
+	// MaxPendingBytes. EngineGoroutine only: EngineGnet bounds each connection's queue with
+	// MaxConnQueueBytes.
+	MaxQueuedBytes int
 
 	// RxBufSize and TxBufSize are the receiver's SO_RCVBUF / SO_SNDBUF (Tomcat rxBufSize
 	// 65536, txBufSize 25188; defaults here DefaultRxBufSize, the OS's, and 25188).
@@ -281,6 +298,7 @@ func DefaultConfig() Config {
 		EventLoops:           runtime.GOMAXPROCS(0),
 		Workers:              DefaultWorkers,
 		MaxConnQueueBytes:    DefaultMaxConnQueueBytes,
+		MaxQueuedBytes:       DefaultMaxQueuedBytes,
 		MaxPooledBytes:       DefaultMaxPooledBytes,
 		MaxConnections:       DefaultMaxConnections,
 		MaxConnOutboundBytes: DefaultMaxConnOutboundBytes,
@@ -364,6 +382,7 @@ func (c Config) normalize() (Config, error) {
 		{"event loops", &c.EventLoops, runtime.GOMAXPROCS(0)},
 		{"workers", &c.Workers, DefaultWorkers},
 		{"max connection queue bytes", &c.MaxConnQueueBytes, DefaultMaxConnQueueBytes},
+		{"max queued bytes", &c.MaxQueuedBytes, DefaultMaxQueuedBytes},
 		{"max connections", &c.MaxConnections, DefaultMaxConnections},
 		{"max connection outbound bytes", &c.MaxConnOutboundBytes, DefaultMaxConnOutboundBytes},
 		{"pool size", &c.PoolSize, DefaultPoolSize},

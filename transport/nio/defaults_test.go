@@ -30,6 +30,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"AutoBind", c.AutoBind, 100},
 		{"Workers", c.Workers, 15},
 		{"MaxConnQueueBytes", c.MaxConnQueueBytes, 4 << 20},
+		{"MaxQueuedBytes", c.MaxQueuedBytes, 16 << 20},
 		{"MaxFrameSize", c.MaxFrameSize, 16 << 20},
 		{"MaxPendingBytes", c.MaxPendingBytes, 256 << 20},
 		{"MaxUntrustedPendingBytes", c.MaxUntrustedPendingBytes, 64 << 20},

@@ -100,9 +100,14 @@
 // delivery, a run of them with one write; with SYNC after it), and only then reads again.
 // So a connection's messages are delivered one at a time and in order, different
 // connections' concurrently, and a slow application leaves the peer's bytes in the socket,
-// where TCP slows the peer down: nothing queues, pauses or overflows (Stats.ReadPauses and
-// Stats.ConnsOverflowed stay 0; Stats.QueuedBytes counts the decoded frames not delivered
-// yet). A semaphore of Workers slots bounds the ReceiveFuncs running at once. It saves
+// where TCP slows the peer down: nothing overflows (Stats.ConnsOverflowed stays 0). A
+// semaphore of Workers slots bounds the ReceiveFuncs running at once; the decoded frames
+// waiting for a slot (Stats.QueuedBytes), all connections together, are bounded by
+// Config.MaxQueuedBytes (16 MiB; a frame of 32 KiB or more starts once its size fits and
+// counts once complete): a connection whose next frame does not fit delivers what
+// it decoded first, and with nothing decoded waits (Stats.ReadPauses), neither decoding
+// nor reading, until deliveries make room, so that TCP slows its peer down and no frame is
+// dropped (TestGoroutineQueuedBytesWithinTheBudget). It saves
 // gnet's hand-off from event loop to worker and back, which on a synchronous round trip
 // (one acknowledged message at a time) costs a goroutine wake-up each way. On Linux its
 // reads of up to 64 KiB and its ACK writes, like the sender's writes of frames up to

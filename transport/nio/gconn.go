@@ -36,6 +36,7 @@ type gconn struct {
 	held   int64                       // bytes of a partial small frame counted in Stats.PendingBytes
 	strays int64                       // the part of them counted in strangers' share (decoder.strangerHeld)
 	direct func(p []byte) (int, error) // readDirect, made once (a method value allocates)
+	stop   func() bool                 // stopWaiting, made once
 	sock   rawSock                     // c's small reads and writes
 }
 
@@ -47,6 +48,7 @@ func newGconn(np *netpoll, c *net.TCPConn) *gconn {
 		gc.remote, gc.peer = a.String(), a.IP.String()
 	}
 	gc.direct = gc.readDirect
+	gc.stop = gc.stopWaiting
 	rc, _ := c.SyscallConn()
 	gc.sock.init(rc, c)
 	return gc
@@ -94,10 +96,24 @@ func (gc *gconn) serve() {
 	}
 }
 
-// decodeAndDeliver decodes every complete frame buffered and delivers them in order. It
+// decodeAndDeliver decodes every complete frame buffered and delivers them in order, in
+// batches as the queue budget (receiver.queue, Config.MaxQueuedBytes) takes them. It
 // reports false when the connection must close: an invalid or refused frame (after the
-// frames before it were delivered), or a non-member's message.
+// frames before it were delivered), or a non-member's message, or Stop (or the sweeper)
+// while it waited for the budget.
 func (gc *gconn) decodeAndDeliver() bool {
+	for {
+		more, ok := gc.decodeBatch()
+		if !ok || !more {
+			return ok
+		}
+	}
+}
+
+// decodeBatch decodes the complete frames buffered, as many as the queue budget takes,
+// and delivers them; more reports that it stopped at the budget with frames left. With
+// nothing decoded it waits for the budget to take the first frame, not reading meanwhile.
+func (gc *gconn) decodeBatch() (more, ok bool) {
 	r := gc.r
 	var frames, nbytes int
 	var decErr error
@@ -108,13 +124,42 @@ func (gc *gconn) decodeAndDeliver() bool {
 		if len(gc.batch) == 0 {
 			gc.dec.direct = gc.direct
 		}
+		var taken int64
+		if total, small := gc.nextFrame(); total > 0 {
+			n := int64(total)
+			fit := r.queue.fits(n) // a large frame may start
+			if small {
+				fit = r.queue.tryTake(n)
+			}
+			if !fit && len(gc.batch) > 0 {
+				more = true
+				break
+			}
+			if !fit {
+				// No frame timeout while it waits: the frame is complete, or a large one
+				// that has not started.
+				gc.frameSince.Store(0)
+				if !r.queue.wait(n, small, gc.stop) {
+					return false, false
+				}
+			}
+			if small {
+				taken = n
+			}
+		}
 		cd, n, ok, err := gc.dec.next(&gc.in)
+		if taken > 0 && (err != nil || !ok) {
+			r.queue.add(-taken)
+		}
 		if err != nil {
 			decErr = err
 			break
 		}
 		if !ok {
 			break
+		}
+		if taken == 0 {
+			r.queue.add(int64(n)) // a large frame, started once its size fitted
 		}
 		if gc.frameSince.Load() != 0 {
 			gc.frameSince.Store(0)
@@ -129,19 +174,18 @@ func (gc *gconn) decodeAndDeliver() bool {
 	if frames > 0 {
 		r.st.framesReceived.Add(uint64(frames))
 		r.st.bytesReceived.Add(uint64(nbytes))
-		r.st.queuedBytes.Add(int64(nbytes))
 		ok := gc.deliverBatch()
-		r.st.queuedBytes.Add(-int64(nbytes))
+		r.queue.add(-int64(nbytes))
 		if !ok {
-			return false
+			return false, false
 		}
 	}
 	if decErr != nil {
 		gc.markExpired()
 		r.reject(decErr, gc.peer, gc.remote)
-		return false
+		return false, false
 	}
-	return true
+	return more, true
 }
 
 // deliverBatch delivers the decoded frames in order. USE_ACK frames without SYNC are
@@ -283,6 +327,10 @@ func (gc *gconn) trackPartial() error {
 	return nil
 }
 
+// stopWaiting reports whether a connection waiting for the queue budget must give up: Stop
+// or the sweeper closed it (both wake the waiting connections).
+func (gc *gconn) stopWaiting() bool { return gc.r.stopping.Load() || gc.expired.Load() }
+
 // markExpired marks the connection as closed for a counted reason, so that the sweeper
 // does not count it again.
 func (gc *gconn) markExpired() { gc.expired.Store(true) }
@@ -296,4 +344,5 @@ func (gc *gconn) expire(ctr *atomic.Uint64, kind, why string, after time.Duratio
 	gc.r.plog.Log(slog.LevelWarn, gc.peer, kind, "tribes receiver closing a connection that "+why,
 		"remote", gc.remote, "after", after)
 	_ = gc.c.Close()
+	gc.r.queue.wake()
 }

@@ -294,6 +294,7 @@ func (np *netpoll) shutdown(ctx context.Context) error {
 		_ = gc.c.Close()
 	}
 	np.mu.Unlock()
+	np.r.queue.wake() // connections waiting for the queue budget see Stop
 	done := make(chan struct{})
 	go func() {
 		np.wg.Wait()

@@ -51,6 +51,7 @@ type receiver struct {
 	// them) bounds the ReceiveFuncs running at once. Both nil with gnet.
 	np    *netpoll
 	slots chan struct{}
+	queue *queueGate // EngineGoroutine: MaxQueuedBytes of decoded frames waiting for slots
 
 	cmu   sync.Mutex // guards conns
 	conns map[*rconn]struct{}
@@ -83,6 +84,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		maxStrange: int64(cfg.MaxUntrustedPendingBytes),
 		bufs:       newBufPool(cfg.MaxPooledBytes),
 		maxConns:   int64(cfg.MaxConnections),
+		queue:      newQueueGate(st, cfg.MaxQueuedBytes),
 		maxOut:     cfg.MaxConnOutboundBytes,
 		inline:     cfg.DeliverOnEventLoop,
 		firstFrame: cfg.FirstFrameTimeout,

@@ -17,7 +17,7 @@ type Stats struct {
 	FramesRejected    uint64 // malformed, oversize or undecodable frames; each closed its connection (or dropped its datagram)
 	FramesLost        uint64 // frames dropped after their header named the sender, reported to the channel: oversize, or cut off by their connection's close
 	ConnsOverflowed   uint64 // connections closed because, paused, they buffered more than MaxConnQueueBytes plus a read
-	ReadPauses        uint64 // times a connection's queue reached MaxConnQueueBytes and decoding paused
+	ReadPauses        uint64 // times a connection's queue reached MaxConnQueueBytes and decoding paused (EngineGoroutine: times a connection waited, not reading, for MaxQueuedBytes)
 	QueuedBytes       int64  // gauge: decoded bytes waiting for workers, all connections
 	DatagramsReceived uint64 // UDP datagrams received
 	ConnsRefused      uint64 // connections closed on accept because MaxConnections were open
