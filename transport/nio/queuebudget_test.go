@@ -148,3 +148,28 @@ func TestStopEndsConnectionsWaitingForTheQueueBudget(t *testing.T) {
 		t.Fatalf("%d frames acknowledged, but only %d were taken", st.AcksSent, taken)
 	}
 }
+
+// A connection waiting for room for a frame larger than what is left is not overtaken by
+// smaller frames that would fit: while it waits nobody takes room, and it is served first
+// once bytes are given back (before, small frames arriving all the time could keep a frame
+// of about the budget's size waiting for ever).
+func TestQueueBudgetServesWaitersInOrder(t *testing.T) {
+	var st counters
+	g := newQueueGate(&st, 100)
+	if !g.tryTake(90) {
+		t.Fatal("90 bytes of an empty budget of 100 not taken")
+	}
+	done := make(chan bool, 1)
+	go func() { done <- g.wait(50, true, func() bool { return false }) }()
+	testutil.EventuallyTrue(t, waitTimeout, "the connection waits", func() bool { return st.readPauses.Load() == 1 })
+	if g.tryTake(5) {
+		t.Fatal("5 bytes taken past a connection waiting for 50")
+	}
+	g.add(-90)
+	if !<-done {
+		t.Fatal("the waiting connection was not served")
+	}
+	if q := st.queuedBytes.Load(); q != 50 {
+		t.Fatalf("%d bytes queued, want the waiter's 50", q)
+	}
+}

@@ -13,86 +13,126 @@ import (
 // not fit it delivers what it decoded already, or, with nothing decoded, waits for room
 // without reading, so that its peer is slowed down by TCP and no frame is dropped. A frame
 // is let in alone when nothing is queued, whatever its size, so that every connection moves
-// on. A large frame (32 KiB and more, read into a buffer of its own) starts only once its
+// on. Connections that wait are served in order, and none takes room while one waits, so
+// that a large frame is not overtaken for ever. A large frame (32 KiB and more, read into a buffer of its own) starts only once its
 // size fits, but is counted only once complete: a connection that stalls in the middle of
 // one holds none of this budget (it holds MaxPendingBytes meanwhile), so the frames that
 // complete together may pass the budget by the large frames being received at once, at
 // most MaxPendingBytes.
 type queueGate struct {
-	queued  *atomic.Int64  // counters.queuedBytes
-	pauses  *atomic.Uint64 // counters.readPauses: a connection waited
-	max     int64
-	waiters atomic.Int32
-	mu      sync.Mutex
-	cond    sync.Cond
+	queued *atomic.Int64  // counters.queuedBytes
+	pauses *atomic.Uint64 // counters.readPauses: a connection waited
+	max    int64
+	nwait  atomic.Int32 // connections waiting or about to: the fast path leaves them the room
+	mu     sync.Mutex
+	fifo   []*queueWaiter // served in order, so that a large frame is not overtaken for ever
+}
+
+// queueWaiter is a connection waiting for n bytes of room (taking them if take).
+type queueWaiter struct {
+	n       int64
+	take    bool
+	granted bool          // under queueGate.mu
+	ch      chan struct{} // granted, or woken to check whether it must stop
 }
 
 func newQueueGate(st *counters, limit int) *queueGate {
-	g := &queueGate{queued: &st.queuedBytes, pauses: &st.readPauses, max: int64(limit)}
-	g.cond.L = &g.mu
-	return g
+	return &queueGate{queued: &st.queuedBytes, pauses: &st.readPauses, max: int64(limit)}
 }
 
-// tryTake takes n bytes if they fit the budget, or if nothing is queued.
-func (g *queueGate) tryTake(n int64) bool {
+// admit reports whether n bytes fit the budget now, or nothing is queued, and takes them
+// if take.
+func (g *queueGate) admit(n int64, take bool) bool {
 	for {
 		cur := g.queued.Load()
 		if cur > 0 && cur+n > g.max {
 			return false
 		}
-		if g.queued.CompareAndSwap(cur, cur+n) {
+		if !take || g.queued.CompareAndSwap(cur, cur+n) {
 			return true
 		}
 	}
 }
 
-// add counts n bytes (negative: gives them back) without waiting, and wakes the waiting
-// connections when bytes are given back.
+// tryTake takes n bytes if they fit and no connection waits for room.
+func (g *queueGate) tryTake(n int64) bool { return g.nwait.Load() == 0 && g.admit(n, true) }
+
+// fits reports whether a large frame of n bytes may start: it fits and no connection
+// waits for room.
+func (g *queueGate) fits(n int64) bool { return g.nwait.Load() == 0 && g.admit(n, false) }
+
+// add counts n bytes (negative: gives them back) without waiting; bytes given back go to
+// the waiting connections in order.
 func (g *queueGate) add(n int64) {
 	g.queued.Add(n)
-	if n < 0 && g.waiters.Load() > 0 {
-		g.wake()
+	if n < 0 && g.nwait.Load() > 0 {
+		g.mu.Lock()
+		g.serve()
+		g.mu.Unlock()
 	}
 }
 
-// wake wakes the waiting connections, to take their bytes or to see that they must stop.
+// serve grants room to the waiting connections in order, while the first one fits. Call
+// it with mu held.
+func (g *queueGate) serve() {
+	for len(g.fifo) > 0 && g.admit(g.fifo[0].n, g.fifo[0].take) {
+		w := g.fifo[0]
+		w.granted = true
+		w.ch <- struct{}{}
+		g.fifo[0] = nil
+		g.fifo = g.fifo[1:]
+		g.nwait.Add(-1)
+	}
+}
+
+// wake wakes the waiting connections to check whether they must stop (Stop, the sweeper).
 func (g *queueGate) wake() {
 	g.mu.Lock()
-	g.cond.Broadcast()
+	for _, w := range g.fifo {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
 	g.mu.Unlock()
 }
 
-// fits reports whether n bytes fit the budget now, or nothing is queued.
-func (g *queueGate) fits(n int64) bool {
-	cur := g.queued.Load()
-	return cur == 0 || cur+n <= g.max
-}
-
-// wait waits until n bytes fit the budget, and takes them if take. It reports false,
-// having taken nothing, once stop reports true (checked at every wake-up: see wake). A
-// wait counts in Stats.ReadPauses.
+// wait waits, behind the connections waiting already, until n bytes fit the budget, and
+// takes them if take. It reports false, having taken nothing, once stop reports true
+// (checked when woken: see wake). A wait counts in Stats.ReadPauses.
 func (g *queueGate) wait(n int64, take bool, stop func() bool) bool {
-	try := func() bool {
-		if take {
-			return g.tryTake(n)
-		}
-		return g.fits(n)
-	}
-	if try() {
+	g.mu.Lock()
+	g.nwait.Add(1) // before admit: a release from now on serves the queue
+	if len(g.fifo) == 0 && g.admit(n, take) {
+		g.nwait.Add(-1)
+		g.mu.Unlock()
 		return true
 	}
+	w := &queueWaiter{n: n, take: take, ch: make(chan struct{}, 1)}
+	g.fifo = append(g.fifo, w)
 	g.pauses.Add(1)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.waiters.Add(1)
-	defer g.waiters.Add(-1)
-	for !try() {
+	g.mu.Unlock()
+	for range w.ch {
+		g.mu.Lock()
+		if w.granted {
+			g.mu.Unlock()
+			return true
+		}
 		if stop() {
+			for i, x := range g.fifo {
+				if x == w {
+					g.fifo = append(g.fifo[:i], g.fifo[i+1:]...)
+					g.nwait.Add(-1)
+					break
+				}
+			}
+			g.serve() // the ones behind it may fit
+			g.mu.Unlock()
 			return false
 		}
-		g.cond.Wait()
+		g.mu.Unlock()
 	}
-	return true
+	return false // not reached: ch is never closed
 }
 
 // nextFrame returns the length of the frame whose header is at the front of the
