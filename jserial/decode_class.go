@@ -70,13 +70,20 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 	}
 	if nf > 0 {
 		// A field takes at least 3 bytes (type code and name length): claimed like an
-		// array's elements, and given back as each is read.
+		// array's elements, and given back as each is read. From an io.Reader, a list
+		// longer than what is allocated ahead of its data waits for those bytes first,
+		// then is allocated whole, as from bytes (appended, it took 5 times its size).
 		n, err := d.count(int32(nf), 3, "field list")
 		if err != nil {
 			return nil, err
 		}
+		if n < int(nf) {
+			if err := d.src.need(3 * int(nf)); err != nil {
+				return nil, err
+			}
+		}
 		d.claim(3 * int(nf))
-		cd.Fields = make([]Field, 0, n)
+		cd.Fields = make([]Field, 0, nf)
 		for range nf {
 			d.unclaim(3)
 			var f Field

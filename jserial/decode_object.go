@@ -118,27 +118,44 @@ func (d *Decoder) object() (any, error) {
 }
 
 // minData is the fewest bytes the data of class c in an object takes: its fields' values
-// (an object field at least a TC_NULL) and a writeObject method's TC_ENDBLOCKDATA.
+// (minFieldData) and a writeObject method's TC_ENDBLOCKDATA.
 func minData(c *ClassDesc) int {
-	n := 0
-	for _, f := range c.Fields {
-		n += max(primSize(f.Type), 1)
-	}
+	n := minFieldData(c)
 	if c.Flags&SCWriteMethod != 0 {
 		n++
 	}
 	return n
 }
 
-// fieldValues reads the values of c's fields, whose bytes object claimed; when the input
-// is not known whole, the values are appended as read (no more is allocated ahead of
-// them than for an array).
+// minFieldData is the fewest bytes the values of class c's fields take: a primitive's
+// size, at least a byte (a TC_NULL) an object field.
+func minFieldData(c *ClassDesc) int {
+	n := 0
+	for _, f := range c.Fields {
+		n += max(primSize(f.Type), 1)
+	}
+	return n
+}
+
+// valueSize is the bytes a field's value takes in its slice.
+const valueSize = int(unsafe.Sizeof(any(nil)))
+
+// fieldValues reads the values of c's fields, whose bytes object claimed. Their slice
+// is allocated once, whole, and counts in the stream's objects' budget (chargeObject).
+// When the input is not known whole and c has more fields than are allocated ahead of
+// their data (prealloc), the fewest bytes their values take are received first, so that
+// the values are allocated only for data that is there, as for the input given whole.
 func (d *Decoder) fieldValues(c *ClassDesc) ([]any, error) {
-	if len(c.Fields) == 0 {
+	n := len(c.Fields)
+	if n == 0 {
 		return nil, nil
 	}
-	n := d.prealloc(len(c.Fields))
-	if err := d.chargeObject(n*int(unsafe.Sizeof(any(nil))), c.Name); err != nil {
+	if d.prealloc(n) < n {
+		if err := d.src.need(minFieldData(c)); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.chargeObject(n*valueSize, c.Name); err != nil {
 		return nil, err
 	}
 	vals := make([]any, 0, n)

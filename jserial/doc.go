@@ -113,8 +113,11 @@
 // decoding a stream allocates at most 40 times its size plus 128 KiB
 // (TestDecodeAllocationBound, over the golden streams and each with a length or count
 // smashed to a large value). Reading an io.Reader, buffers grow only with the data received, and
-// at most 1024 elements of an array, collection, object's fields or slots or
-// descriptor's field list are allocated ahead of them (TestSlotsBoundedFromReader). A
+// at most 1024 elements of an array, collection or object's slots are allocated ahead of
+// them (TestSlotsBoundedFromReader); an object's field values and a descriptor's field
+// list longer than that are allocated whole once the fewest bytes they take have
+// arrived, as from bytes (TestWideClassBoundedFromReader,
+// TestWideClassDescriptorBoundedFromReader). A
 // stream that goes on beyond MaxBytes fails with ErrLimit, also where MaxBytes falls
 // between two elements; one that ends exactly there decodes
 // (TestInputBeyondMaxBytesFails, TestReaderStreamOfExactlyMaxBytes). Errors are
