@@ -45,10 +45,20 @@ func (s *Session) ApplyDiff(diff []byte) error {
 	if id != s.st.ID {
 		return fmt.Errorf("%w: diff of %q for session %q", ErrOtherID, id, s.st.ID)
 	}
+	// The names a diff of many actions may add are made room for at once (an action
+	// takes at least 11 bytes of it): grown by appending, they took twice as much.
+	var sets [delta.ActionNote + 1]int
+	if len(actions) > smallDiff {
+		for _, a := range actions {
+			if a.Op == delta.OpSet && a.Type <= delta.ActionNote {
+				sets[a.Type]++
+			}
+		}
+	}
 	st := s.st
-	st.Attributes = slices.Clone(st.Attributes)
-	st.Notes = slices.Clone(st.Notes)
-	st.Listeners = slices.Clone(st.Listeners)
+	st.Attributes = cloneGrow(st.Attributes, sets[delta.ActionAttribute])
+	st.Notes = cloneGrow(st.Notes, sets[delta.ActionNote])
+	st.Listeners = cloneGrow(st.Listeners, sets[delta.ActionListener])
 	// Only the last principal action counts (each replaces the principal): the earlier
 	// ones are not decoded, as a diff's principal actions may all refer to one principal.
 	last := -1
@@ -79,6 +89,14 @@ func (s *Session) ApplyDiff(diff []byte) error {
 	return nil
 }
 
+// cloneGrow returns a copy of vs with room for extra more elements.
+func cloneGrow[T any](vs []T, extra int) []T {
+	if extra == 0 {
+		return slices.Clone(vs)
+	}
+	return append(make([]T, 0, len(vs)+extra), vs...)
+}
+
 // smallDiff is the most actions a diff applies by scanning the session's names; a larger
 // one builds maps of them first (newIndexes).
 const smallDiff = 8
@@ -101,7 +119,7 @@ type named[T any] struct {
 }
 
 func newNamed[T any](vs *[]T, name func(T) string) (named[T], bool) {
-	n := named[T]{vs: vs, name: name, at: make(map[string]int, len(*vs))}
+	n := named[T]{vs: vs, name: name, at: make(map[string]int, cap(*vs))}
 	for i, v := range *vs {
 		if _, dup := n.at[name(v)]; dup {
 			return n, false
@@ -123,10 +141,10 @@ func newIndexes(st *delta.SessionState) *indexes {
 	return &indexes{attrs: attrs, notes: notes, listeners: listeners}
 }
 
-// put replaces the element named name with v (update), or appends v.
-func (n *named[T]) put(name string, v T, update func(*T)) {
+// put replaces the element named name with v (update(old, v)), or appends v.
+func (n *named[T]) put(name string, v T, update func(*T, T)) {
 	if i, ok := n.at[name]; ok {
-		update(&(*n.vs)[i])
+		update(&(*n.vs)[i], v)
 		return
 	}
 	n.at[name] = len(*n.vs)
@@ -175,7 +193,10 @@ func (ix *indexes) finish(st *delta.SessionState) {
 }
 
 // setValue is named.put's update of a named value.
-func setValue(b []byte) func(*delta.NamedValue) { return func(v *delta.NamedValue) { v.Value = b } }
+func setValue(old *delta.NamedValue, v delta.NamedValue) { old.Value = v.Value }
+
+// keepName is named.put's update of a listener: it is there already.
+func keepName(*string, string) {}
 
 // apply executes one action on st (DeltaRequest.execute, without recording it), looking
 // names up in ix when it is not nil.
@@ -185,7 +206,7 @@ func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
 	case delta.ActionAttribute:
 		switch {
 		case ix != nil && set:
-			ix.attrs.put(a.Name, delta.NamedValue{Name: a.Name, Value: a.Value}, setValue(a.Value))
+			ix.attrs.put(a.Name, delta.NamedValue{Name: a.Name, Value: a.Value}, setValue)
 		case ix != nil:
 			ix.attrs.remove(a.Name)
 		case set:
@@ -196,7 +217,7 @@ func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
 	case delta.ActionNote:
 		switch {
 		case ix != nil && set:
-			ix.notes.put(a.Name, delta.NamedValue{Name: a.Name, Value: a.Value}, setValue(a.Value))
+			ix.notes.put(a.Name, delta.NamedValue{Name: a.Name, Value: a.Value}, setValue)
 		case ix != nil:
 			ix.notes.remove(a.Name)
 		case set:
@@ -232,7 +253,7 @@ func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
 	case delta.ActionListener:
 		if ix != nil {
 			if set {
-				ix.listeners.put(a.Name, a.Name, func(*string) {})
+				ix.listeners.put(a.Name, a.Name, keepName)
 			} else {
 				ix.listeners.remove(a.Name)
 			}

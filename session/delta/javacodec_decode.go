@@ -121,8 +121,11 @@ func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) (string, []Act
 	if err != nil {
 		return "", nil, err
 	}
-	var out []Action
+	// The actions and the names' map are allocated at the count (at most an action per
+	// 11 bytes), not grown by appending: a dense diff's would take twice as much.
+	out := make([]Action, 0, n)
 	refs := newJavaRefs(c.budget(size))
+	refs.names = make(map[string]string, n)
 	for range n {
 		t, err1 := r.ReadInt32()
 		op, err2 := r.ReadInt32()
