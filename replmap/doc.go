@@ -143,7 +143,12 @@
 //     identity, before the membership dropped it), or its map took a backup between New
 //     and Start. Java's mapMemberAdded ignores a member it lists: that backup held a
 //     proxy, refused the primary's diffs, and the entry was lost with its primary
-//     (TestRestartedBackupGetsEntriesAgain).
+//     (TestRestartedBackupGetsEntriesAgain). Likewise the entries this node is the
+//     only backup of with that member as their primary, whose values went with its
+//     earlier map, are taken over as on its MSG_STOP (Config.MadePrimary is called) and
+//     published with this node as primary; before, this node kept naming the restarted
+//     map as their primary, and once it left no node held their values
+//     (TestRestartedPrimaryEntriesTakenOver).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it
