@@ -266,7 +266,8 @@ func (m *Manager) notMine(s *Session) error {
 // rename goes out again before the session's next message (Replicate, ChangeSessionID,
 // Invalidate) until every member acknowledged it (TestFailedRenameIsSentAgain). While
 // eight renames of s are unsent so (and their resend, which goes first, fails again),
-// a further rename is refused with an error wrapping ErrRenamesUnsent and s keeps its id:
+// a further rename is refused with an error wrapping ErrRenamesUnsent (and neither a
+// *channel.SendError nor ErrNoQuorum: TestRenamesUnsentErrorIsNoSendError) and s keeps its id:
 // the members that missed them may hold s under any of those ids, none of which is
 // forgotten (TestNinthRenameRefusedWhileEightUnsent).
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
@@ -305,7 +306,9 @@ func (m *Manager) changeID(ctx context.Context, s *Session, newID string, genera
 	if resendErr != nil && len(s.unsentIDs()) >= maxUnsentRenames {
 		// A member may hold the session under any of them: one more would make the
 		// session forget the oldest (TestNinthRenameRefusedWhileEightUnsent).
-		return "", "", false, fmt.Errorf("%w: session %s, %d renames unsent: %w", ErrRenamesUnsent, s.ID(), maxUnsentRenames, resendErr)
+		// The resend's error is told, not wrapped: a *channel.SendError or ErrNoQuorum
+		// says the session has its new id here (TestRenamesUnsentErrorIsNoSendError).
+		return "", "", false, fmt.Errorf("%w: session %s, %d renames unsent: %v", ErrRenamesUnsent, s.ID(), maxUnsentRenames, resendErr)
 	}
 	oldID, id, renamed, err = m.changeIDLocked(ctx, s, newID, generate)
 	if resendErr != nil {
