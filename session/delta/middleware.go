@@ -456,7 +456,11 @@ func (rq *Request) Invalidate() error {
 
 // ChangeID gives the request's session a new random id on every node and sends the
 // client the new cookie: call it on login (session fixation protection). It must be
-// called before the response starts.
+// called before the response starts. An error wrapping ErrRenamesUnsent means the
+// session was not renamed and keeps the client's id: do not log the user in on it
+// (TestMiddlewareLoginRefusedWhileRenamesUnsent); after one wrapping a
+// *channel.SendError or ErrNoQuorum the session has its new id here, and in the cookie,
+// though not on every member (Manager.ChangeSessionID).
 func (rq *Request) ChangeID() (string, error) {
 	if rq == nil {
 		return "", ErrNoSession
