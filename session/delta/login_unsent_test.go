@@ -1,7 +1,9 @@
 package delta_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -78,5 +80,34 @@ func TestMiddlewareLoginRefusedWhileRenamesUnsent(t *testing.T) {
 		if n.m.Find(id) != nil || n.m.Find(ck.Value) == nil {
 			t.Errorf("%s: the session is not held under the login's new id %s alone", name, ck.Value)
 		}
+	}
+}
+
+// TestBinderRenameRefusedNotCountedAsRerouted: a request with another node's route whose
+// binder rename is refused (ErrRenamesUnsent: eight renames of the session have not
+// reached B) leaves the session under that route: it is answered 503 with acknowledged
+// replication, without a cookie, and not counted in Stats.SessionsRerouted, which counts
+// the sessions the binder renamed (it was, and logged as renamed).
+func TestBinderRenameRefusedNotCountedAsRerouted(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	a := startReady(t, nw, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+	b := startReady(t, nw, delta.Config{JvmRoute: "b", Replication: delta.ReplicateAcked})
+	s := delta.CreateReplicated(t, a.m, "user", "ann")
+	remove := b.ch.AddMessageListener(failingSessions{func() bool { return true }})
+	defer remove()
+	for i := range 8 { // each to an id of B's route, as a failover from B would give
+		if _, err := a.m.ChangeSessionID(ctx, s, fmt.Sprintf("ID%d.b", i)); err == nil {
+			t.Fatalf("rename %d succeeded though B refuses session messages", i+1)
+		}
+	}
+	id := s.ID()
+	w := get(wrap(t, a, delta.HTTPConfig{}, counter), "/", id)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Set-Cookie") != "" || s.ID() != id {
+		t.Errorf("a request with %s on A: %d, Set-Cookie %q, session id %s; want 503, no cookie, %s kept",
+			id, w.Code, w.Header().Get("Set-Cookie"), s.ID(), id)
+	}
+	if got := a.m.Stats().SessionsRerouted; got != 0 {
+		t.Errorf("SessionsRerouted %d after a refused binder rename, want 0", got)
 	}
 }
