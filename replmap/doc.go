@@ -137,7 +137,8 @@
 //     change whose message a member sent before it handled the MSG_START but which
 //     reached the donor only after its snapshot.
 //   - A lazy map's MSG_START from a member whose map this node lists already, as the
-//     backup of entries it is the primary of, publishes those entries anew, in full: a
+//     backup of entries it is the primary of, publishes those entries anew, in full, to
+//     the next backup in turn (that member in a map of two nodes): a
 //     map that starts holds no value (its state gives it proxies only), so its node
 //     restarted without its MSG_STOP reaching this node (killed, with the same member
 //     identity, before the membership dropped it), or its map took a backup between New
@@ -146,7 +147,7 @@
 //     (TestRestartedBackupGetsEntriesAgain). Likewise the entries this node is the
 //     only backup of with that member as their primary, whose values went with its
 //     earlier map, are taken over as on its MSG_STOP (Config.MadePrimary is called) and
-//     published with this node as primary; before, this node kept naming the restarted
+//     published so with this node as primary; before, this node kept naming the restarted
 //     map as their primary, and once it left no node held their values
 //     (TestRestartedPrimaryEntriesTakenOver).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
