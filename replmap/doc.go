@@ -127,7 +127,9 @@
 //     full is queued, with an error wrapping ErrDiff: the state holds the key as a proxy
 //     at most (a primary naming this node as the backup of an earlier map here, restarted
 //     without its MSG_STOP reaching the primary), so that the sender's next Replicate
-//     sends the value in full (TestDiffToJoinerWithoutQueuedValueRefused).
+//     sends the value in full (TestDiffToJoinerWithoutQueuedValueRefused). A value in
+//     full the joiner applied already from its queue counts as queued: a diff reaching it
+//     while the rest of the queue is applied is queued (TestDiffWhileQueueAppliedNotRefused).
 //     The queue holds at most MaxEntries messages and MaxMessageBytes of their data;
 //     beyond, a message is refused as it comes with an error wrapping ErrLimit,
 //     counted in Stats.RefusedOverLimit (TestJoinQueueBounded). The joiner answers pings

@@ -79,10 +79,11 @@ func (m *Map) maxQueuedBytes() int { return m.cfg.MaxMessageBytes }
 // MaxEntries messages or MaxMessageBytes of their data it refuses mm with an error
 // wrapping ErrLimit (FAIL_ACK to a synchronized-ack sender), counted in
 // Stats.RefusedOverLimit and logged rate-limited. A lazy map refuses a diff for a key of
-// which no value in full is queued with an error wrapping ErrDiff, counted in
-// Stats.DiffsNotApplied: the state holds the key as a proxy at most, so the diff would
-// find no value, and the sender's next Replicate sends the value in full
-// (TestDiffToJoinerWithoutQueuedValueRefused).
+// which no value in full is queued (nor held, once the state is applied: queuedFull) with
+// an error wrapping ErrDiff, counted in Stats.DiffsNotApplied: the state holds the key
+// as a proxy at most, so the diff would find no value, and the sender's next Replicate
+// sends the value in full (TestDiffToJoinerWithoutQueuedValueRefused,
+// TestDiffWhileQueueAppliedNotRefused).
 func (m *Map) enqueue(mm *message, from channel.Member, size int) (bool, error) {
 	if mm.Type == msgStart || mm.Type == msgStop {
 		return false, nil
@@ -116,10 +117,28 @@ func (m *Map) enqueue(mm *message, from channel.Member, size int) (bool, error) 
 
 // queuedFull reports whether the queue holds key's value in full (MSG_BACKUP, MSG_COPY)
 // that no later message of the key made a proxy or removed (diffs and accesses after it
-// apply to it), m.mu held.
+// apply to it), m.mu held. Once the state is applied, the part of the queue applyQueued
+// applies now counts too, and without a message of the key there, the value the entry
+// holds from the state and the parts applied before: a full value applyQueued took out
+// of the queue is no reason to refuse its diffs (TestDiffWhileQueueAppliedNotRefused).
 func (m *Map) queuedFull(key []byte) bool {
-	for i := len(m.queue) - 1; i >= 0; i-- {
-		mm := m.queue[i].mm
+	for _, q := range [][]queued{m.queue, m.applying} {
+		if full, found := lastFull(q, key); found {
+			return full
+		}
+	}
+	if !m.stateApplied { // the state gives a lazy map proxies only
+		return false
+	}
+	e := m.entries[string(key)]
+	return e != nil && e.role != roleProxy && e.value != nil
+}
+
+// lastFull reports, for the last message of key in q that is not a diff or an access,
+// whether it is a value in full; found is false without one.
+func lastFull(q []queued, key []byte) (full, found bool) {
+	for i := len(q) - 1; i >= 0; i-- {
+		mm := q[i].mm
 		if mm == nil || !bytes.Equal(mm.Key, key) {
 			continue
 		}
@@ -127,12 +146,12 @@ func (m *Map) queuedFull(key []byte) bool {
 		case mm.Type == msgAccess || mm.Type == msgNotifyMember:
 		case (mm.Type == msgBackup || mm.Type == msgCopy) && mm.Diff:
 		case mm.Type == msgBackup || mm.Type == msgCopy:
-			return mm.Value != nil
+			return mm.Value != nil, true
 		default:
-			return false
+			return false, true
 		}
 	}
-	return false
+	return false, false
 }
 
 // applyQueued applies the messages queued during the state transfer, in the order they
@@ -145,8 +164,9 @@ func (m *Map) applyQueued(ctx context.Context) {
 		m.mu.Lock()
 		q := m.queue
 		m.queue, m.queuedBytes = nil, 0
+		m.applying, m.stateApplied = q, true
 		if len(q) == 0 || m.state == stateDestroyed {
-			m.queuing = false
+			m.queuing, m.applying = false, nil
 			m.mu.Unlock()
 			break
 		}

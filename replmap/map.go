@@ -195,6 +195,10 @@ type Map struct {
 	queuing     bool
 	queue       []queued
 	queuedBytes int
+	// applying is the part of the queue applyQueued applies now, after the state
+	// (stateApplied), which entries holds (join.go, queuedFull).
+	applying     []queued
+	stateApplied bool
 	// donorCancel, while not nil, ends the wait for the state transfer's reply from
 	// donor (memberDisappeared).
 	donor       channel.MemberKey
