@@ -27,7 +27,9 @@ func TestOrderBoundsHeldPerSender(t *testing.T) {
 		{"bytes", 200, 1 << 20, DefaultOrderMaxQueueBytes >> 20, DefaultOrderMaxQueueBytes, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := newOrder(t, OrderConfig{})
+			// Expire far off: on a loaded machine injecting 200 MiB took longer than the
+			// default 3 s, and expiry, not the bounds, released what waited.
+			o := newOrder(t, OrderConfig{Expire: time.Hour})
 			n := newNode(t, channeltest.NewNetwork(), o)
 			src := fakeMember(1)
 			pad := string(bytes.Repeat([]byte{'x'}, tc.size-8))
