@@ -253,9 +253,9 @@ func (m *Manager) beginMerge(mem channel.Member, sig chan transferSignal) (id st
 	return id, true
 }
 
-// askID returns an id for a catch-up request of its own: "GET-ALL-", the context's name,
-// "#" and a random number (echoed: no other request of this node, nor of an earlier run,
-// has it).
+// askID returns an id for a request of its own (a catch-up's, or with BinaryCodec any
+// request for every session: beginAttempt): "GET-ALL-", the context's name, "#" and a
+// random number (echoed: no other request of this node, nor of an earlier run, has it).
 func (m *Manager) askID() string {
 	return idGetAll + "-" + m.cfg.Name + "#" + strconv.FormatUint(rand.Uint64(), 36)
 }

@@ -109,8 +109,11 @@ const (
 	// EVT_ALL_SESSION_NOCONTEXTMANAGER), so that the asker tells the answer to this
 	// request from a late one to an earlier request to that member (one whose wait
 	// ended: a joiner's catch-up request that timed out, asked again a second later).
-	// A joiner's catch-up gives each request an id of its own, starting with "GET-ALL",
-	// and ignores an answer echoing another (TestCatchUpIgnoresALateAnswerToAnEarlierRequest).
+	// A joiner's catch-up, and with BinaryCodec every request for every session (a
+	// transfer's, a repair's, a refresh's), gives each request an id of its own, starting
+	// with "GET-ALL", and ignores an answer echoing another
+	// (TestCatchUpIgnoresALateAnswerToAnEarlierRequest,
+	// TestRefetchIgnoresALateAnswerToAnEarlierRequest).
 	// A node of an earlier version ignores it and echoes none: its answers are taken for
 	// the current request's.
 	AskEcho = 32
@@ -157,8 +160,9 @@ type Message struct {
 	// about one session.
 	SessionID string
 	// UniqueID is Tomcat's message identifier (informational; Go nodes leave it empty or
-	// put a reason in it), but for the request of a joiner's catch-up and the messages of
-	// its answer: they carry the request's own id (AskEcho).
+	// put a reason in it), but for a request for every session with BinaryCodec (a
+	// joiner's catch-up's, transfer's, a repair's, a refresh's) and the messages of its
+	// answer: they carry the request's own id (AskEcho).
 	UniqueID string
 	// Timestamp is the sender's wall clock in milliseconds since the epoch when it built
 	// the message; for EventTransferComplete and EventAllSessionData it is the time the

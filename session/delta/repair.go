@@ -123,7 +123,8 @@ func (r *repair) tsOf(msg *Message) int64 {
 // only the sessions in want that it lacks. It returns the time of the donor's snapshot.
 func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[string]bool, removals bool) (int64, error) {
 	sig := make(chan transferSignal, 2) // as runTransfer's
-	if !m.beginAttempt(donor, sig, want) {
+	id, ok := m.beginAttempt(donor, sig, want)
+	if !ok {
 		return 0, ErrStopped
 	}
 	defer m.endAttempt()
@@ -134,7 +135,7 @@ func (m *Manager) refetch(ctx context.Context, donor channel.Member, want map[st
 		deadline = t.C
 	}
 	last := TransferAttempt{Donor: donor}
-	ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor, removals), sig, deadline, time.Time{}, func() bool { return true }, &last)
+	ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor, removals, id), sig, deadline, time.Time{}, func() bool { return true }, &last)
 	if err == nil {
 		err = last.Err
 	}

@@ -110,7 +110,8 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		}
 		tried[donor.Key()] = true
 		sig := make(chan transferSignal, 2) // a loss reported after the completion still fits
-		if !m.beginAttempt(donor, sig, nil) {
+		id, ok := m.beginAttempt(donor, sig, nil)
+		if !ok {
 			return
 		}
 		m.stats.attempts.Add(1)
@@ -126,7 +127,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			_, ok := untried()
 			return ok
 		}
-		ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor, true), sig, deadline, waitUntil, others, last)
+		ts, err := m.awaitTransfer(ctx, m.asker(ctx, donor, true, id), sig, deadline, waitUntil, others, last)
 		if err != nil {
 			fail(err)
 			return
@@ -207,16 +208,25 @@ func (m *Manager) transferLost(src channel.Member, size int, cause error) {
 // beginAttempt makes donor the member whose transfer chunks are loaded (while
 // transferring, only the sessions named in fillIn unless it is nil; while running, see
 // loadRepaired) and whose outcome goes to sig. It reports false when the manager stopped.
-func (m *Manager) beginAttempt(donor channel.Member, sig chan transferSignal, fillIn map[string]bool) bool {
+// id is the attempt's request's own with BinaryCodec (askID), which a member of this
+// version echoes (AskEcho): the late answer to an earlier request to donor (a refresh's or
+// a repair's whose wait ended, asked again by the next round) is not taken for this one's
+// (TestRefetchIgnoresALateAnswerToAnEarlierRequest). With JavaCodec it is "": Tomcat's
+// format has no place for AskEcho, and Tomcat never sees an id of another form than its
+// own (TestJavaCodecRequestKeepsTomcatsID).
+func (m *Manager) beginAttempt(donor channel.Member, sig chan transferSignal, fillIn map[string]bool) (id string, ok bool) {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.state != stateTransferring && m.state != stateRunning {
-		return false
+		return "", false
 	}
-	m.donor, m.signal, m.fillIn, m.asking = donor.Key(), sig, fillIn, ""
-	return true
+	if _, binary := m.cl.codec.(batchCodec); binary {
+		id = m.askID()
+	}
+	m.donor, m.signal, m.fillIn, m.asking = donor.Key(), sig, fillIn, id
+	return id, true
 }
 
 // endAttempt ends the current attempt: no chunk is being loaded, and none will be.
@@ -230,14 +240,21 @@ func (m *Manager) endAttempt() {
 
 // asker returns the function that asks donor for every session; with removals, for its
 // records of removed and renamed ids too (a joiner's and a refresh's request; removals.go).
-func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool) func() error {
+// id is the attempt's (beginAttempt): when set, the request carries it and asks for it
+// to be echoed (AskEcho), else it carries Tomcat's "GET-ALL-" and the context's name.
+func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool, id string) func() error {
 	var ask uint64 = AskStamps | AskBorn | AskMetaStamps
 	if removals && sendsRemovals(m.cl.codec) {
 		ask |= AskRemovals
 	}
+	if id != "" {
+		ask |= AskEcho
+	} else {
+		id = idGetAll + "-" + m.cfg.Name
+	}
 	return func() error {
 		return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-			UniqueID: idGetAll + "-" + m.cfg.Name, Timestamp: nowMs(), Version: ask}, askOpts)
+			UniqueID: id, Timestamp: nowMs(), Version: ask}, askOpts)
 	}
 }
 
