@@ -121,11 +121,13 @@ func (c JavaCodec) decodeActions(r *jserial.DataReader, size int) (string, []Act
 	if err != nil {
 		return "", nil, err
 	}
-	// The actions and the names' map are allocated at the count (at most an action per
-	// 11 bytes), not grown by appending: a dense diff's would take twice as much.
+	// The actions are allocated at the count (at most an action per 11 bytes), not grown
+	// by appending: a dense diff's would take twice as much. The names' map starts at 64:
+	// names repeat, and one sized at the count outgrew the decode budget's allowance when
+	// a message failed early (TestJavaCodecSharedUserPrincipalDelta).
 	out := make([]Action, 0, n)
 	refs := newJavaRefs(c.budget(size))
-	refs.names = make(map[string]string, n)
+	refs.names = make(map[string]string, min(n, 64))
 	for range n {
 		t, err1 := r.ReadInt32()
 		op, err2 := r.ReadInt32()
