@@ -258,7 +258,7 @@ func (m *Manager) transmitBatch(ctx context.Context, bc batchCodec, to []channel
 			if *refused == nil {
 				*refused = refusedSet{}
 			}
-			(*refused)[msg] = err
+			(*refused)[msg] = notSent(err)
 			return nil
 		}
 		sent, err := m.transmit(ctx, to, data, m.opts)

@@ -269,11 +269,15 @@ type Action struct {
 	Type ActionType
 	Op   Op
 	// requeued: a pending action put back after its delta failed to replicate (restore),
-	// not made again since; a refresh or repair drops it where the member's copy holds a
-	// change of its part at its version or later (refresh_keep.go). It takes no room: the
-	// struct's padding.
+	// not made again since; a delta arriving, a refresh or a repair drops it where another
+	// node's change of its part replaces it (unsent.go, refresh_keep.go). It takes no
+	// room: the struct's padding, as unsent.
 	requeued bool
-	Name     string
+	// unsent: requeued, and no delta that carried it left this node (refused before any
+	// send); it then gives way to another node's change at its version or later
+	// (unsent.go).
+	unsent bool
+	Name   string
 	// Value is the encoded value of a set; nil for OpRemove. See ActionType for the
 	// encoding of each type. Values are never modified once recorded.
 	Value []byte

@@ -277,7 +277,7 @@ func (q *asyncQueue) settle(it queuedMsg, err error, members bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil && s.valid {
-		s.restore(it.actions, s.stampOfDelta(it.msg))
+		s.restore(it.actions, s.stampOfDelta(it.msg), neverSent(err))
 		s.sendFailedLocked()
 	}
 	s.queued = false

@@ -14,10 +14,13 @@ import "slices"
 //   - an attribute or other part whose change failed to replicate (put back by requeue,
 //     stamped with the failed delta's version and this node's origin; for the other
 //     parts, a pending action marked requeued), unless the member's copy holds another
-//     change of it stamped at that version or later: a change of the majority made
-//     without this node's, acknowledged where this node's was refused, which wins (the
-//     pending action is dropped, as when such a change arrives in a delta; for the other
-//     parts: TestRefreshMajorityLoginWinsOverARefusedOne).
+//     change of it that replaces it, as when such a change arrives in a delta (the
+//     pending action is dropped; unsent.go): if the failed delta never left this node,
+//     any change at its version or later, such as the majority's made without this
+//     node's, acknowledged where this node's was refused
+//     (TestRefreshMajorityLoginWinsOverARefusedOne); if it may have reached some
+//     member, only a change later by its stamp, as on those members
+//     (TestFailedDeltaThatReachedAMemberConvergesAfterARefresh).
 //   - an attribute whose change this node sent (taken: stamped with this node's origin,
 //     neither pending nor marked) that the member's copy holds older: the member lacks
 //     it. Its delta may still be on its way, or it was lost without an error (an
@@ -48,10 +51,12 @@ type unsentAttr struct {
 // caller holds s.mu.
 func (s *Session) loadKeepingUnsent(st *SessionState) {
 	keep, drop := s.unsentAgainst(st)
-	var meta []Action // the other parts' pending actions to keep (not overridden by st)
+	var meta []Action  // the other parts' pending actions to keep (not overridden by st)
+	var stamps []stamp // their stamps here
 	for _, a := range s.pending {
 		if a.Type != ActionAttribute && !(a.requeued && s.metaOverridden(a, st)) {
 			meta = append(meta, a)
+			stamps = append(stamps, s.metaStampOf(a.Type, a.Name))
 		}
 	}
 	s.load(st)
@@ -84,13 +89,20 @@ func (s *Session) loadKeepingUnsent(st *SessionState) {
 	if resend {
 		s.m.noteKept(s)
 	}
-	// The other parts: this node's values again, under the loaded copy's stamps (the
-	// next delta stamps them anew); with the pending actions set aside, apply does not
-	// take them for another node's and skip them.
+	// The other parts: this node's values again, under the later of their stamps here and
+	// the loaded copy's (the next delta stamps them anew), as an attribute's entry: a
+	// member's copy merged next that holds this node's failed change, sent to it, does
+	// not take it for another node's and drop the pending action
+	// (TestFailedDeltaThatReachedAMemberConvergesAfterARefresh). With the pending actions
+	// set aside, apply does not take them for another node's and skip them.
 	pending := s.pending
 	s.pending = nil
-	for _, a := range meta {
-		s.apply([]Action{a}, s.metaStampOf(a.Type, a.Name), false, false)
+	for i, a := range meta {
+		at := s.metaStampOf(a.Type, a.Name)
+		if stamps[i].notBefore(at) {
+			at = stamps[i]
+		}
+		s.apply([]Action{a}, at, false, false)
 	}
 	s.pending = pending
 	s.trimTombs()
@@ -143,7 +155,7 @@ func (s *Session) unsentAgainst(st *SessionState) (keep []unsentAttr, drop []str
 			u.tomb, here, mine = &t, t.here, t.st
 		}
 		theirs := stateStampOf(st, name)
-		if !here && theirs != mine && theirs.version >= mine.version {
+		if !here && theirs != mine && (theirs.notBefore(mine) || s.yieldsTo(ActionAttribute, name, mine, theirs)) {
 			drop = append(drop, name)
 			continue
 		}
@@ -160,16 +172,16 @@ func (s *Session) unsentAgainst(st *SessionState) (keep []unsentAttr, drop []str
 }
 
 // metaOverridden reports whether st, a member's copy, holds a change of the part a
-// changes (a's type and name, not an attribute) stamped at the version of this node's
-// failed change a or later, another than it: a requeued a is then dropped. The caller
-// holds s.mu.
+// changes (a's type and name, not an attribute) that replaces this node's failed change
+// a: one later by its stamp, or, a refused before any send (unsent), one at its version
+// or later (unsent.go). A requeued a is then dropped. The caller holds s.mu.
 func (s *Session) metaOverridden(a Action, st *SessionState) bool {
 	mine := s.metaStampOf(a.Type, a.Name) // the failed delta's (restore keeps no other)
 	var theirs stamp
 	if i := slices.IndexFunc(st.meta, func(m metaStamp) bool { return m.typ == a.Type && m.name == a.Name }); i >= 0 {
 		theirs = st.meta[i].st
 	}
-	return theirs != mine && theirs.version >= mine.version
+	return theirs != mine && (theirs.notBefore(mine) || a.unsent && theirs.version >= mine.version)
 }
 
 // stateStampOf returns the stamp st, a member's copy, gives attribute name: its value's,

@@ -52,7 +52,7 @@ func TestRefreshKeepsChangesOfADeltaInFlight(t *testing.T) {
 		}
 	}
 	check("after the refresh")
-	s.requeue(msg, actions) // the delta failed
+	s.requeue(msg, actions, false) // the delta failed
 	check("after the delta failed")
 	s.mu.Lock()
 	var names []string

@@ -12,14 +12,15 @@ import (
 )
 
 // TestRepairDropsFailedChangesTheMemberMadeLater: a created X.a; j holds it too. While a
-// is cut off from j (both reach p, a raw member), j renames it to X.j, sets x and logs
-// pat in (version 2), then sets w (version 3); a's request sets x and y and logs ann in,
-// and its delta fails (stamped (2, a), the changes put back). The link is back and j's
-// next delta (version 4) reaches a, whose copy under the other route missed versions 2
-// and 3: a repair loads j's copy over a's. As in a refresh, a's failed changes of x and
-// of the principal lose to j's of version 2 (they are dropped), and its failed change of
-// y, which j did not change, stays and goes out with a's next delta: both nodes end with
-// x and the principal j's, y a's.
+// is cut off from j (both reach p, a raw member), j renames it to X.j, sets w (version
+// 2), then sets x and logs pat in (version 3); a's request sets x and y and logs ann in,
+// and its delta fails (stamped (2, a), the changes put back; sent, it may have reached
+// p, so it goes by its stamp: unsent.go). The link is back and j's next delta (version 4)
+// reaches a, whose copy under the other route missed versions 2 and 3: a repair loads
+// j's copy over a's. As in a refresh, a's failed changes of x and of the principal lose
+// to j's later ones (they are dropped), and its failed change of y, which j did not
+// change, stays and goes out with a's next delta: both nodes end with x and the
+// principal j's, y a's.
 func TestRepairDropsFailedChangesTheMemberMadeLater(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
@@ -42,10 +43,10 @@ func TestRepairDropsFailedChangesTheMemberMadeLater(t *testing.T) {
 	if _, err := j.m.ChangeSessionID(ctx, sj, newID); err != nil {
 		t.Fatal(err)
 	}
-	if err := firstErr(sj.Set("x", "j"), sj.SetPrincipal(&delta.Principal{Name: "pat"}), j.m.Replicate(ctx, sj)); err != nil {
+	if err := firstErr(sj.Set("w", "j"), j.m.Replicate(ctx, sj)); err != nil {
 		t.Fatal(err) // version 2, to p only
 	}
-	if err := firstErr(sj.Set("w", "j"), j.m.Replicate(ctx, sj)); err != nil {
+	if err := firstErr(sj.Set("x", "j"), sj.SetPrincipal(&delta.Principal{Name: "pat"}), j.m.Replicate(ctx, sj)); err != nil {
 		t.Fatal(err) // version 3
 	}
 	if err := firstErr(sa.Set("x", "a"), sa.Set("y", "a"), sa.SetPrincipal(&delta.Principal{Name: "ann"})); err != nil {
@@ -70,7 +71,7 @@ func TestRepairDropsFailedChangesTheMemberMadeLater(t *testing.T) {
 	})
 	want := "w=j2 x=j y=a principal=pat"
 	if got := attrsAndPrincipal(a.m, newID); got != want {
-		t.Errorf("a, repaired, has %q; want %q (j's changes of version 2 win over a's failed ones)", got, want)
+		t.Errorf("a, repaired, has %q; want %q (j's changes of version 3 win over a's failed ones)", got, want)
 	}
 	if err := a.m.Replicate(ctx, sa); err != nil { // a's next request ends
 		t.Fatal(err)

@@ -136,13 +136,14 @@ func (s *Session) takeDeltaLocked(now int64, members bool) (*Message, []Action) 
 	return msg, actions
 }
 
-// requeue puts actions that failed to replicate back, unless the session is gone.
-func (s *Session) requeue(msg *Message, actions []Action) {
+// requeue puts actions that failed to replicate back, unless the session is gone;
+// unsent says msg never left this node (unsent.go).
+func (s *Session) requeue(msg *Message, actions []Action, unsent bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stampOfDelta(msg)
 	if len(actions) > 0 && s.valid {
-		s.restore(actions, st)
+		s.restore(actions, st, unsent)
 	}
 	// Take back the version the delta took (a refresh, refresh.go, compares versions),
 	// unless the session changed version since, or a concurrent delta of another node

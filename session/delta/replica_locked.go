@@ -22,8 +22,10 @@ func (s *Session) record(a Action) {
 
 // restore puts actions that failed to replicate (in a delta stamped st) back in front of
 // the pending ones, unless a newer action of the same type and name exists, or another
-// node's change replaced the attribute since (unchanged).
-func (s *Session) restore(old []Action, st stamp) {
+// node's change replaced the attribute since (unchanged). unsent says the delta never
+// left this node: an action put back so and never sent before is marked unsent
+// (unsent.go).
+func (s *Session) restore(old []Action, st stamp, unsent bool) {
 	var keep []Action
 	for _, a := range old {
 		newer := !s.unchanged(a, st)
@@ -34,6 +36,7 @@ func (s *Session) restore(old []Action, st stamp) {
 			}
 		}
 		if !newer {
+			a.unsent = unsent && (!a.requeued || a.unsent) // once maybe sent, it stays so
 			a.requeued = true
 			keep = append(keep, a)
 		}
@@ -176,9 +179,10 @@ func (s *Session) applyActions(actions []Action, st stamp, notify, owned, attrsO
 				s.m.stats.olderChanges.Add(1)
 				continue
 			}
-			if !st.notBefore(s.stampOf(a.Name)) {
+			if mine := s.stampOf(a.Name); !st.notBefore(mine) && !s.yieldsTo(a.Type, a.Name, mine, st) {
 				// The value here is newer: this node's (sent with a higher stamp) or
-				// another node's that won.
+				// another node's that won; but a change of this node refused before
+				// any send gives way to one of its version (unsent.go).
 				s.m.stats.olderChanges.Add(1)
 				continue
 			}

@@ -199,7 +199,7 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 	if msg == nil {
 		return nil
 	}
-	err := m.refusing()
+	err := notSent(m.refusing())
 	switch {
 	case err != nil:
 	case batched:
@@ -210,7 +210,7 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 		err = m.replicateTo(ctx, members, msg)
 	}
 	if err != nil {
-		s.requeue(msg, actions)
+		s.requeue(msg, actions, neverSent(err))
 		s.sendFailed()
 		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
 	}
@@ -494,6 +494,14 @@ func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg
 // could not even be connected to succeeds; with Config.ClusterSize fewer than m.quorum
 // members holding the change fail it with ErrNoQuorum.
 func (m *Manager) judge(n int, err error) error {
+	if n == 0 && err == nil { // sent to nobody: its failure is of a message that never left
+		return notSent(m.judgeSent(0, nil))
+	}
+	return m.judgeSent(n, err)
+}
+
+// judgeSent is judge.
+func (m *Manager) judgeSent(n int, err error) error {
 	sent := n
 	if err != nil {
 		if !m.cfg.TolerateUnreachable {
@@ -541,6 +549,8 @@ func (m *Manager) sendTo(ctx context.Context, to []channel.Member, msg *Message,
 	sent := false
 	if err == nil {
 		sent, err = m.transmit(ctx, to, data, opts)
+	} else {
+		err = notSent(err)
 	}
 	m.release(bp, data)
 	if sent {

@@ -80,7 +80,7 @@ func (s *Session) metaApplies(a Action, st stamp) bool {
 		s.m.stats.olderChanges.Add(1)
 		return false
 	}
-	if !st.notBefore(cur) {
+	if !st.notBefore(cur) && !s.yieldsTo(a.Type, a.Name, cur, st) {
 		s.m.stats.olderChanges.Add(1)
 		return false
 	}
@@ -179,8 +179,9 @@ func stateMetaAction(st *SessionState, m metaStamp) (a Action, ok bool) {
 
 // mergeMeta applies the parts of st, a member's copy not newer by version, whose stamps
 // win over this copy's (mergeStamped), but not those changed here and not sent yet
-// (metaChangedHere); a change of this node that failed goes by its stamp, and the pending
-// action of one replaced is dropped, as an attribute's
+// (metaChangedHere); a change of this node that failed goes by its stamp, or gives way
+// to one of its version if refused before any send (unsent.go), and the pending action
+// of one replaced is dropped, as an attribute's
 // (TestRefreshMergeDropsFailedMetaChangesTheMemberReplaced). It reports whether any
 // applied. forgotten is the highest version of a removal this copy forgot: a note or
 // listener absent here and set no later stays absent, as it may be one of those removed.
@@ -188,7 +189,8 @@ func (s *Session) mergeMeta(st *SessionState, forgotten uint64) bool {
 	changed := false
 	for _, m := range st.meta {
 		cur := s.metaStampOf(m.typ, m.name)
-		if m.st.version == 0 || cur == m.st || !m.st.notBefore(cur) || s.metaChangedHere(m.typ, m.name) {
+		if m.st.version == 0 || cur == m.st || !m.st.notBefore(cur) && !s.yieldsTo(m.typ, m.name, cur, m.st) ||
+			s.metaChangedHere(m.typ, m.name) {
 			continue
 		}
 		a, ok := stateMetaAction(st, m)
