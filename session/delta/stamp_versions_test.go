@@ -185,8 +185,11 @@ func refreshAfterForgottenRemoval(t *testing.T, setAgain bool) {
 }
 
 // TestRefreshMergedStampKeepsTheNextVersionAbove: the refresh side of
-// TestChangeAfterATransferredFailedChangeWins. j (ClusterSize 3, raw Go peers p and q)
-// holds S at version 1. p's delta setting x (version 2) failed (p was cut off too), so p
+// TestChangeAfterATransferredFailedChangeWins. j (raw Go peers p and q) holds S at
+// version 1. ClusterSize is 4, so that j's refresh takes both members' copies: with 3, j
+// and either member are a majority, and a refresh that began with q alone back in j's
+// view (the links heal one after the other) ended on q's copy, without p's x (1 run in
+// 20 failed so). p's delta setting x (version 2) failed (p was cut off too), so p
 // holds x=p stamped (2, p) at version 1, its version given back. j refreshes and takes
 // x=p by its stamp. j's user then sets x, a change made after p's was seen: j's delta
 // must take a version above 2, or its stamp (2, j) loses to p's (2, p) on p.
@@ -223,7 +226,7 @@ func TestRefreshMergedStampKeepsTheNextVersionAbove(t *testing.T) {
 		}
 	}
 	r1, r2 = answerer(t, nw, pick(&r1)), answerer(t, nw, pick(&r2))
-	j := startNodeID(t, nw, lowOriginID(), delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 3})
+	j := startNodeID(t, nw, zeroOriginID(), delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 4})
 	if err := j.m.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -232,14 +235,14 @@ func TestRefreshMergedStampKeepsTheNextVersionAbove(t *testing.T) {
 	}
 	testutil.EventuallyTrue(t, 10*time.Second, "j serving", func() bool { return j.m.Serving() == nil })
 	jOrigin = delta.OriginOf(j.ch.LocalMember())
-	// p: a raw peer whose origin is above j's.
+	// p: a raw peer whose origin is above j's, 0.
 	p := r1
 	if delta.OriginOf(r2.ch.LocalMember()) > delta.OriginOf(r1.ch.LocalMember()) {
 		p = r2
 	}
 	pOrigin = delta.OriginOf(p.ch.LocalMember())
-	if pOrigin < jOrigin {
-		t.Skip("neither raw peer's origin is above j's")
+	if jOrigin != 0 || pOrigin == 0 {
+		t.Fatalf("origins: j %d, want 0; p %d, want above it", jOrigin, pOrigin)
 	}
 	withX[p] = true
 	p.ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
@@ -294,16 +297,11 @@ func valueX(m *delta.Manager, id string) any {
 	return nil
 }
 
-// lowOriginID returns a unique id whose origin is low (the lowest of 256 candidates).
-func lowOriginID() channel.UniqueID {
-	var best channel.UniqueID
-	for b := range 256 {
-		id := channel.UniqueID{7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, byte(b)}
-		if b == 0 || delta.OriginOf(channel.Member{UniqueID: id}) < delta.OriginOf(channel.Member{UniqueID: best}) {
-			best = id
-		}
-	}
-	return best
+// zeroOriginID returns a unique id whose origin is 0, the lowest: any other member's is
+// above it but for a collision of the 32-bit hash (found by inverting FNV-1a's last two
+// steps).
+func zeroOriginID() channel.UniqueID {
+	return channel.UniqueID{7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 2, 111, 190, 129, 94}
 }
 
 // startNodeID is startNode on a channel with the given unique id.
