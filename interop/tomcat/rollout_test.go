@@ -46,12 +46,20 @@ func newBalancer(noHold bool) *balancer {
 	return &balancer{nodes: map[string]*backend{}, held: map[string]bool{}, released: make(chan struct{}), noHold: noHold}
 }
 
+// add puts a node in the pool, and wakes the requests that waited for a pool.
 func (b *balancer) add(route, url string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	be := &backend{route: route, url: url}
 	b.nodes[route] = be
 	b.pool = append(b.pool, be)
+	b.wake()
+}
+
+// wake closes (and replaces) released: the requests waiting on it pick again.
+func (b *balancer) wake() {
+	close(b.released)
+	b.released = make(chan struct{})
 }
 
 // drain takes route out of the pool, holds its sessions (unless noHold) and waits until
@@ -75,13 +83,12 @@ func (b *balancer) release(route string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.held, route)
-	close(b.released)
-	b.released = make(chan struct{})
+	b.wake()
 }
 
 // pick chooses the backend of session number i with id (empty before it has one) and
-// counts the request in flight; for a held session it returns nil and a channel closed
-// at the next release.
+// counts the request in flight; for a held session, or while the pool is empty, it
+// returns nil and a channel closed at the next release or add.
 func (b *balancer) pick(i int, id string) (*backend, <-chan struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -98,6 +105,9 @@ func (b *balancer) pick(i int, id string) (*backend, <-chan struct{}) {
 		}
 	}
 	if be == nil {
+		if len(b.pool) == 0 {
+			return nil, b.released
+		}
 		be = b.pool[i%len(b.pool)]
 	}
 	be.inflight.Add(1)
