@@ -91,7 +91,11 @@ func TestTomcatJoinerListedLateGetsTheSessions(t *testing.T) {
 	ch := startChannel(t, goMember.Port, goMember.UniqueID, []tomcat.Member{tcMember}, nio.DefaultConfig())
 	view := &lateView{Channel: ch, hidden: tcMember.UniqueID}
 	cl := delta.NewCluster(view, delta.ClusterConfig{Codec: delta.JavaCodec{}})
-	t.Cleanup(func() { _ = cl.Close(ctx) })
+	cleanupWithin(t, "closing the Go node's cluster", stopWithin, func() {
+		ctx, cancel := context.WithTimeout(ctx, stopWithin)
+		defer cancel()
+		_ = cl.Close(ctx)
+	})
 	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "go1", Codec: delta.JavaValueCodec{},
 		Replication: delta.ReplicateAcked, MemberWait: -1})
 	if err != nil {

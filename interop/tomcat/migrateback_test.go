@@ -58,7 +58,7 @@ func TestRollingBack(t *testing.T) {
 		r.logf(t, "draining %s", route)
 		lb.drain(t, route)
 		r.logf(t, "stopping %s", route)
-		g.stop()
+		g.stop(t)
 		completed := make([]uint64, len(goes))
 		for j, p := range goes {
 			completed[j] = p.m.Stats().Sent[delta.EventTransferComplete]

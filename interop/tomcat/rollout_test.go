@@ -294,7 +294,8 @@ func serveGo(t *testing.T, g *goNode) string {
 		fmt.Fprintf(w, "%s %d\n", s.ID(), n)
 	})
 	srv := httptest.NewServer(mw.Wrap(mux))
-	t.Cleanup(srv.Close)
+	// Close waits for the requests being served, which replicate regardless of the client.
+	cleanupWithin(t, g.m.JvmRoute()+"'s HTTP server", stopWithin, srv.Close)
 	return srv.URL + "/app"
 }
 
@@ -370,7 +371,9 @@ type rollout struct {
 	gos     []*goNode
 	traces  []*recvTrace // what each Go node received
 	tomcats []*tomcat.Node
-	stop    func() // stops the client and waits for its workers (once)
+	// stop stops the client and waits up to stopWithin for its workers (once; the same
+	// error after).
+	stop func() error
 }
 
 // newRollout starts the test's clock for a cluster of slots nodes behind lb.
@@ -393,8 +396,18 @@ func (r *rollout) load(t *testing.T, workers int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := r.c.run(ctx, workers)
-	r.stop = sync.OnceFunc(func() { cancel(); wg.Wait() })
-	t.Cleanup(r.stop)
+	r.stop = sync.OnceValue(func() error {
+		cancel()
+		if !doneWithin(stopWithin, wg.Wait) {
+			return fmt.Errorf("the client's workers did not end within %v", stopWithin)
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		if err := r.stop(); err != nil {
+			t.Error(err)
+		}
+	})
 	r.c.nextPhase(t, r.diag)
 }
 
@@ -486,7 +499,9 @@ func tomcatCounters(n *tomcat.Node) (map[string]int, error) {
 // below one acknowledged before.
 func (r *rollout) checkNoneLost(t *testing.T) {
 	t.Helper()
-	r.stop()
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
 	if len(r.c.lost) > 0 {
 		t.Fatalf("%d acknowledged writes lost, e.g. %s%s", len(r.c.lost), r.c.lost[0], r.diag(r.c.lostIdx[0]))
 	}

@@ -44,10 +44,21 @@ type goNode struct {
 	m  *delta.Manager
 }
 
-// stop stops the node now (the test's cleanup does it otherwise).
-func (g *goNode) stop() {
-	_ = g.cl.Close(context.Background())
-	_ = g.ch.Stop(context.Background(), channel.SvcAll)
+// stop stops the node now (the test's cleanup does it otherwise), failing t if that
+// takes more than stopWithin.
+func (g *goNode) stop(t testing.TB) {
+	t.Helper()
+	if !doneWithin(stopWithin, g.close) {
+		t.Fatalf("stopping the Go node did not end within %v", stopWithin)
+	}
+}
+
+// close closes the node's cluster and stops its channel, each given stopWithin.
+func (g *goNode) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), stopWithin)
+	defer cancel()
+	_ = g.cl.Close(ctx)
+	_ = g.ch.Stop(ctx, channel.SvcAll)
 }
 
 // startGo starts a Go node with static members (all running) and, before its manager
@@ -106,14 +117,14 @@ func joinGo(t *testing.T, tr *recvTrace, ch *channel.Channel, route string, memb
 
 // startChannel starts a channel on 127.0.0.1:port (tcfg's other settings) with the static
 // members.
-func startChannel(t testutil.TB, port int, id channel.UniqueID, members []tomcat.Member, tcfg nio.Config) *channel.Channel {
+func startChannel(t testing.TB, port int, id channel.UniqueID, members []tomcat.Member, tcfg nio.Config) *channel.Channel {
 	t.Helper()
 	return startChannelNamed(t, port, id, members, tcfg, staticsvc.DefaultChannelName)
 }
 
 // startChannelNamed is startChannel for a Tomcat cluster whose channel has another name
 // than an Engine's cluster: a Host's cluster names it "<host>-Channel".
-func startChannelNamed(t testutil.TB, port int, id channel.UniqueID, members []tomcat.Member, tcfg nio.Config,
+func startChannelNamed(t testing.TB, port int, id channel.UniqueID, members []tomcat.Member, tcfg nio.Config,
 	name string) *channel.Channel {
 	t.Helper()
 	var list []string
@@ -136,16 +147,24 @@ func startChannelNamed(t testutil.TB, port int, id channel.UniqueID, members []t
 	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
 		t.Fatalf("%v", err)
 	}
-	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	cleanupWithin(t, fmt.Sprintf("stopping the Go channel on port %d", port), stopWithin, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stopWithin)
+		defer cancel()
+		_ = ch.Stop(ctx, channel.SvcAll)
+	})
 	return ch
 }
 
 // newGoNode makes the cluster and the manager of /app (not started) on ch; cfg gives the
 // manager's JvmRoute, MemberWait and Logger.
-func newGoNode(t testutil.TB, ch *channel.Channel, codec delta.JavaCodec, cfg delta.Config) *goNode {
+func newGoNode(t testing.TB, ch *channel.Channel, codec delta.JavaCodec, cfg delta.Config) *goNode {
 	t.Helper()
 	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: codec, Logger: cfg.Logger})}
-	t.Cleanup(func() { _ = g.cl.Close(context.Background()) })
+	cleanupWithin(t, "closing the Go node's cluster", stopWithin, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stopWithin)
+		defer cancel()
+		_ = g.cl.Close(ctx)
+	})
 	cfg.Name, cfg.Codec, cfg.Replication = appName, delta.JavaValueCodec{}, delta.ReplicateAcked
 	// Replay every message that arrived during the state transfer: the donor may apply one
 	// after taking its snapshot, and Java-format messages carry no session version to tell
@@ -480,7 +499,7 @@ func TestTomcatAndGo(t *testing.T) {
 			t.Fatal(err)
 		}
 		g2 := startGo(t, "go2", go2Member.Port, go2Member.UniqueID, []tomcat.Member{{Port: tc.Port, UniqueID: tc.UniqueID}})
-		defer g2.stop()
+		defer g2.stop(t)
 		st := g2.m.Stats()
 		if strconv.Itoa(g2.m.Len()) != count || st.Received[delta.EventAllSessionData] < 2 {
 			t.Fatalf("second Go node: %d sessions in %d messages, Tomcat holds %s", g2.m.Len(),
