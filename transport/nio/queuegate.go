@@ -99,7 +99,8 @@ func (g *queueGate) wake() {
 
 // wait waits, behind the connections waiting already, until n bytes fit the budget, and
 // takes them if take. It reports false, having taken nothing, once stop reports true
-// (checked when woken: see wake). A wait counts in Stats.ReadPauses.
+// (checked before it waits and when woken: see wake; stop's condition is set before wake
+// runs, so one that comes after the wake-up sees it). A wait counts in Stats.ReadPauses.
 func (g *queueGate) wait(n int64, take bool, stop func() bool) bool {
 	g.mu.Lock()
 	g.nwait.Add(1) // before admit: a release from now on serves the queue
@@ -107,6 +108,11 @@ func (g *queueGate) wait(n int64, take bool, stop func() bool) bool {
 		g.nwait.Add(-1)
 		g.mu.Unlock()
 		return true
+	}
+	if stop() { // woken before it came (wake sets nothing for the ones to come)
+		g.nwait.Add(-1)
+		g.mu.Unlock()
+		return false
 	}
 	w := &queueWaiter{n: n, take: take, ch: make(chan struct{}, 1)}
 	g.fifo = append(g.fifo, w)
