@@ -79,7 +79,8 @@ func (d *decoder) headOf(b []byte) headState {
 // complete, the sender's identity: a member with the host, port and unique id the header
 // names (Member.Key), and its alive time, ports, command and domain, all of which precede
 // its payload in the member's bytes. ok is false while they have not all arrived, or when
-// they are malformed.
+// they are malformed: wire's decoding of the whole header would refuse them, whatever
+// follows (FuzzMemberKeyOf).
 func memberKeyOf(prefix []byte) (m channel.Member, ok bool) {
 	off := 12 // options, timestamp
 	if off+4 > len(prefix) {
@@ -89,9 +90,20 @@ func memberKeyOf(prefix []byte) (m channel.Member, ok bool) {
 	if idLen < 0 || int(idLen) > wire.MaxMessageIDLen {
 		return m, false
 	}
-	off += 4 + int(idLen) + 4 // the id, the member's length
-	const begin = 10 + 4      // TRIBES-B marker, the member's body length
-	if off+begin+8+12+1 > len(prefix) || !bytes.Equal(prefix[off:off+10], []byte("TRIBES-B\x01\x00")) {
+	off += 4 + int(idLen) // the id
+	const begin = 10 + 4  // TRIBES-B marker, the member's body length
+	if off+4+begin+8+12+1 > len(prefix) {
+		return m, false
+	}
+	// The member's length, and its body's (24 bytes less: the markers and that length),
+	// as wire.ParseMember holds them: the identity must leave room for the payload's
+	// length and the end marker.
+	memberLen := int32(binary.BigEndian.Uint32(prefix[off:]))
+	off += 4
+	start := off
+	if memberLen < memberMinLen || memberLen > wire.MaxMemberSize ||
+		int32(binary.BigEndian.Uint32(prefix[off+10:])) != memberLen-24 ||
+		!bytes.Equal(prefix[off:off+10], []byte("TRIBES-B\x01\x00")) {
 		return m, false
 	}
 	off += begin
@@ -120,12 +132,15 @@ func memberKeyOf(prefix []byte) (m channel.Member, ok bool) {
 		}
 		off += 4 + int(n)
 	}
-	if off+16 > len(prefix) {
+	if off+16 > len(prefix) || off+16+4+10-start > int(memberLen) { // the payload's length, TRIBES-E
 		return m, false
 	}
 	copy(m.UniqueID[:], prefix[off:off+16])
 	return m, true
 }
+
+// memberMinLen is the length of a member with empty fields (wire.ParseMember's least).
+const memberMinLen = 10 + 4 + 8 + 4 + 4 + 4 + 1 + 4 + 4 + 16 + 4 + 10
 
 // classify tells, for a large frame starting on in (buffered bytes arrived), whether it
 // is to be charged to strangers, or to wait, unreserved, for the rest of its header: on a
