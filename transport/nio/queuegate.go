@@ -73,12 +73,16 @@ func (g *queueGate) add(n int64) {
 }
 
 // serve grants room to the waiting connections in order, while the first one fits. Call
-// it with mu held.
+// it with mu held. It never blocks: a waiter woken (wake) but not back yet may be waiting
+// for mu, its channel full.
 func (g *queueGate) serve() {
 	for len(g.fifo) > 0 && g.admit(g.fifo[0].n, g.fifo[0].take) {
 		w := g.fifo[0]
 		w.granted = true
-		w.ch <- struct{}{}
+		select { // a wake-up already there makes it look, and see it granted
+		case w.ch <- struct{}{}:
+		default:
+		}
 		g.fifo[0] = nil
 		g.fifo = g.fifo[1:]
 		g.nwait.Add(-1)
