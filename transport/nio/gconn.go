@@ -306,15 +306,11 @@ func (gc *gconn) readDirect(p []byte) (int, error) {
 // partial small frame; large ones are reserved by the decoder) and of strangers' share,
 // and starts the frame deadline when a partial frame waits. It returns the error that
 // refuses the connection: a stranger's partial frame passes strangers' share
-// (errStrangersOverBudget), or its bytes grew while partly received frames pass
-// MaxPendingBytes (errOverBudget), as a large frame that does not fit is refused.
+// (errStrangersOverBudget), or its bytes grew past MaxPendingBytes (errOverBudget: not
+// counted, as a large frame that does not fit is refused).
 func (gc *gconn) trackPartial() error {
 	in := int64(gc.in.InboundBuffered())
-	over := false
-	if d := in - gc.held; d != 0 {
-		over = gc.r.st.pendingBytes.Add(d) > gc.r.maxPending && d > 0
-		gc.held = in
-	}
+	over := !gc.r.countBuffered(in, &gc.held)
 	if (in > 0 || gc.dec.asm != nil) && gc.frameSince.Load() == 0 {
 		gc.frameSince.Store(gc.np.now.Load())
 	}

@@ -150,7 +150,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 	}
 	rc.writeEarlyAcks()
 	rc.flush()
-	grew := rc.track(progress, held)
+	over := rc.track(progress, held)
 	if act != gnet.None {
 		return act
 	}
@@ -173,7 +173,7 @@ func (rc *rconn) onTraffic() gnet.Action {
 	case !rc.dec.strangerHeld(rc.c, &rc.strays):
 		rc.reject(errStrangersOverBudget)
 		return gnet.Close
-	case grew && rc.r.st.pendingBytes.Load() > rc.r.maxPending: // a partial small frame past the budget
+	case over: // a partial small frame past the budget
 		rc.reject(errOverBudget)
 		return gnet.Close
 	}
@@ -198,15 +198,13 @@ func (rc *rconn) acksUnread() bool {
 }
 
 // track updates the connection's share of Stats.PendingBytes (its undecoded inbound bytes)
-// and the start of the partial frame it waits for, and reports whether that share grew. A
+// and the start of the partial frame it waits for, and reports whether its growth would
+// pass MaxPendingBytes (countBuffered: not counted, the connection to be refused). A
 // frame that completes resets the frame deadline; bytes held back by the receiver's own
 // limits do not start it.
-func (rc *rconn) track(progress, held bool) (grew bool) {
+func (rc *rconn) track(progress, held bool) (over bool) {
 	in := int64(rc.c.InboundBuffered())
-	if d := in - rc.inHeld; d != 0 {
-		rc.r.st.pendingBytes.Add(d)
-		rc.inHeld, grew = in, d > 0
-	}
+	over = !rc.r.countBuffered(in, &rc.inHeld)
 	if progress || held {
 		if rc.frameSince.Load() != 0 {
 			rc.frameSince.Store(0)
@@ -215,7 +213,7 @@ func (rc *rconn) track(progress, held bool) (grew bool) {
 	if !held && (in > 0 || rc.dec.asm != nil) && rc.frameSince.Load() == 0 {
 		rc.frameSince.Store(time.Now().UnixNano())
 	}
-	return grew
+	return over
 }
 
 // expire closes the connection from OnTick, once, counting it in ctr.

@@ -396,3 +396,20 @@ func remote(c gnet.Conn) string {
 	}
 	return "?"
 }
+
+// countBuffered updates a connection's share of Stats.PendingBytes, *counted, to in, its
+// undecoded inbound bytes now. It reports false, counting none of the growth, when that
+// would pass MaxPendingBytes: the connection is to be refused (errOverBudget), as a large
+// frame that does not fit is, and the budget holds (its bytes are given back as it closes).
+func (r *receiver) countBuffered(in int64, counted *int64) bool {
+	d := in - *counted
+	if d == 0 {
+		return true
+	}
+	if r.st.pendingBytes.Add(d) > r.maxPending && d > 0 {
+		r.st.pendingBytes.Add(-d)
+		return false
+	}
+	*counted = in
+	return true
+}
