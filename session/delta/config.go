@@ -415,11 +415,6 @@ var (
 	// ErrInvalidSessionID: ChangeSessionID or CreateWithID was given an id that is not 1
 	// to 256 characters from [A-Za-z0-9._-].
 	ErrInvalidSessionID = errors.New("delta: invalid session id")
-	// ErrRenamesUnsent: ChangeSessionID refused to rename a session whose last eight
-	// renames still fail to reach every member (sent again first, they failed again):
-	// the members that missed them may hold the session under any of those ids, and a
-	// ninth would make it forget the oldest. The session keeps its id.
-	ErrRenamesUnsent = errors.New("delta: too many id changes of the session have not reached every member")
 )
 
 // StateTransferError reports a state transfer that did not complete. The manager is

@@ -3,7 +3,6 @@ package delta
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
@@ -50,8 +49,6 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"BinaryCodec MaxStringLen", BinaryCodec{}.maxString(), 16 << 10},
 		// codec.go: four times the transport's default frame limit (it said equal).
 		{"BinaryCodec MaxMessageSize / nio.DefaultMaxFrameSize", BinaryCodec{}.maxMessage() / nio.DefaultMaxFrameSize, 4},
-		// failover.md: at most 8 ids of failed renames kept, a ninth rename refused.
-		{"maxUnsentRenames", maxUnsentRenames, 8},
 		// sessions.md, security.md and tomcat.md: a non-member's messages held 10 s, at
 		// most 8 per sender and 32 in all, each of at most 4 KiB (JavaCodec).
 		{"DefaultUnlistedRequestWait", DefaultUnlistedRequestWait, 10 * time.Second},
@@ -77,36 +74,6 @@ func TestDefaultsAsDocumented(t *testing.T) {
 	} {
 		if f.got != f.want {
 			t.Errorf("%s = %v, documented %v", f.name, f.got, f.want)
-		}
-	}
-}
-
-// A session's failed renames keep the ids its members may still hold, at most
-// maxUnsentRenames (8, docs/failover.md; ChangeSessionID refuses a ninth while they are
-// unsent, TestNinthRenameRefusedWhileEightUnsent), none dropped; the resends go from
-// each kept id to the next and from the last to the session's id.
-func TestUnsentRenamesResentInOrder(t *testing.T) {
-	s := &Session{id: "current.a"}
-	var ids []string
-	for i := range maxUnsentRenames {
-		id := fmt.Sprintf("id%d.a", i)
-		ids = append(ids, id)
-		s.noteUnsentRename(id)
-	}
-	if got := s.unsentIDs(); !slices.Equal(got, ids) {
-		t.Fatalf("after %d failed renames the session keeps %v, want %v", maxUnsentRenames, got, ids)
-	}
-	msgs := s.unsentRenameMessages()
-	if len(msgs) != maxUnsentRenames {
-		t.Fatalf("%d renames to send again, want %d", len(msgs), maxUnsentRenames)
-	}
-	for i, msg := range msgs {
-		want := "current.a"
-		if i < len(ids)-1 {
-			want = ids[i+1]
-		}
-		if msg.Event != EventChangeSessionID || msg.SessionID != ids[i] || msg.NewID != want {
-			t.Errorf("resend %d: %v %s -> %s, want %v %s -> %s", i, msg.Event, msg.SessionID, msg.NewID, EventChangeSessionID, ids[i], want)
 		}
 	}
 }

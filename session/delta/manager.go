@@ -499,8 +499,7 @@ type Stats struct {
 	// after Config.TransferIdleTimeout without a sign of its answer.
 	TransferAskedAgain uint64
 	// SessionsRerouted counts sessions the middleware's jvmRoute binder renamed to this
-	// node's route (HTTPConfig.DisableJvmRouteBinder); a rename refused (ErrRenamesUnsent)
-	// is not counted.
+	// node's route (HTTPConfig.DisableJvmRouteBinder).
 	SessionsRerouted uint64
 	// BatchWaits counts the acked batches that waited for their cohort
 	// (Config.AckedBatchWait); BatchWaitsRanOut those that left before all of it came.

@@ -326,7 +326,7 @@ func (rq *Request) bind(r *http.Request, urlID string) {
 			case errors.Is(err, ErrSessionIDInUse) || errors.Is(err, ErrInvalidSession):
 				rq.s = m.Find(sessionhttp.WithRoute(cur, route))
 			case err != nil:
-				rq.err = err // renamed here, not replicated; or refused (ErrRenamesUnsent)
+				rq.err = err // renamed here, not replicated to every member
 			}
 			if renamed {
 				m.rerouted(sessionhttp.RouteOf(cur))
@@ -456,11 +456,11 @@ func (rq *Request) Invalidate() error {
 
 // ChangeID gives the request's session a new random id on every node and sends the
 // client the new cookie: call it on login (session fixation protection). It must be
-// called before the response starts. An error wrapping ErrRenamesUnsent means the
-// session was not renamed and keeps the client's id: do not log the user in on it
-// (TestMiddlewareLoginRefusedWhileRenamesUnsent); after one wrapping a
-// *channel.SendError or ErrNoQuorum the session has its new id here, and in the cookie,
-// though not on every member (Manager.ChangeSessionID).
+// called before the response starts. After an error wrapping a *channel.SendError or
+// ErrNoQuorum the session has its new id here, and in the cookie, though not on every
+// member yet (Manager.ChangeSessionID): the rename is never refused for renames not
+// sent yet, so a handler that logs the user in regardless does so under the new id
+// (TestLoginIgnoringErrorsNeverUnderTheOldID).
 func (rq *Request) ChangeID() (string, error) {
 	if rq == nil {
 		return "", ErrNoSession

@@ -107,7 +107,8 @@ func (d *droppingChannel) filter(to []channel.Member) ([]channel.Member, error) 
 	var err error
 	for _, m := range to {
 		if m.Key() == *drop {
-			err = fmt.Errorf("connection to %s lost", m.Addr())
+			// As the channel reports it: the member the send failed for.
+			err = &channel.SendError{Faulty: []channel.FaultyMember{{Member: m, Err: fmt.Errorf("connection to %s lost", m.Addr())}}}
 			continue
 		}
 		kept = append(kept, m)

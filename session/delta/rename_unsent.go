@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/gotribes/tribes/channel"
 )
 
 // A rename whose EVT_CHANGE_SESSION_ID did not reach every member (ChangeSessionID, the
@@ -13,23 +15,31 @@ import (
 // no session, one with the old cookie the session this node renamed against fixation.
 // Like a failed EVT_SESSION_ACCESSED (sendFailed), the rename goes out again before the
 // session's next message: its Replicate, ChangeSessionID or expiry; failing again, it
-// stays to be sent, and the message after it goes out all the same. A member that got it
-// the first time holds the new id already and ignores it. Renames that each failed to
-// reach some member (the second one's members need not be the first one's) go out again
-// in their order, each from the id it renamed to the next one's and the last to the
-// session's id then, so that a member holding any of these ids renames its copy on to
-// the current one (TestTwoPartlyFailedRenamesReachEveryMember). At most
-// maxUnsentRenames ids are kept, none forgotten: with that many unsent, and their
-// resend failing again, ChangeSessionID refuses a further rename with ErrRenamesUnsent
-// (changeID; TestNinthRenameRefusedWhileEightUnsent). Before, the oldest was dropped,
-// and a member that had missed every rename kept the session under its first id for
-// good, never renamed by the resends. An asynchronous request
-// (the middleware's, with an asyncQueue) queues them before its delta without waiting
-// for their send (queueUnsentRename).
+// stays to be sent, and the message after it goes out all the same. The session keeps,
+// for each member a rename failed for, the one id that member may still hold it under:
+// the id before the first rename it missed (the members a *channel.SendError names; for
+// a failure naming none, every member listed then, or, with none listed, any member).
+// A member that missed later renames too keeps that id, so there is at most one id per
+// member, however many renames it missed. The resend renames each such id straight to
+// the session's id then, one message for all the renames in between (a Tomcat node
+// follows it as any EVT_CHANGE_SESSION_ID): no id is forgotten, and no rename is refused
+// (TestNinthRenameDoneWhileEightUnsent, TestMemberMissingNineRenamesHoldsTheCurrentIDOnly).
+// Members that hold another id ignore it; a member the resend fails for keeps its id,
+// the others are done with (TestTwoPartlyFailedRenamesReachEveryMember). An asynchronous
+// request (the middleware's, with an asyncQueue) queues them before its delta without
+// waiting for their send (queueUnsentRename).
+//
+// A member that holds the session under an id in between (it took a rename though its
+// send reported a failure, an acknowledgement lost, and missed a later one) ignores the
+// resend and keeps that id; so does a member listed only after the failure (a state
+// transfer or a catch-up gives it the session under its id then).
 
-// maxUnsentRenames bounds the ids a session's failed renames leave to be renamed again:
-// a rename beyond it is refused (ErrRenamesUnsent).
-const maxUnsentRenames = 8
+// heldID is an id a member may still hold a session under.
+type heldID struct {
+	member channel.MemberKey
+	any    bool // every member: the failure named none, and none was listed
+	id     string
+}
 
 // queuedRenames is the outcome of the resends an asynchronous request queued: done gets
 // one result for each of them; n counts those not read yet, errs the failures read.
@@ -60,34 +70,50 @@ func (q *queuedRenames) known() bool { return len(q.done) >= q.n }
 
 // renameRetry is what a session keeps of its renames that failed to reach every member.
 type renameRetry struct {
-	// ids: the ids the members may still hold the session under, oldest first
-	ids []string
+	// held: for each member a rename missed, the id it may still hold the session
+	// under, in the order of the renames
+	held []heldID
 	// queued: the outcome of ids' resends queued by an asynchronous request
 	// (queueUnsentRename), nil when none is on its way
 	queued *queuedRenames
 }
 
-// unsentIDs returns the ids the members may still hold s under, oldest first. The
-// caller holds s.sendMu.
+// unsentIDs returns the ids members may still hold s under, each once, oldest first.
+// The caller holds s.sendMu.
 func (s *Session) unsentIDs() []string {
 	if s.retry == nil {
 		return nil
 	}
-	return s.retry.ids
+	var ids []string
+	for _, h := range s.retry.held {
+		if !slices.Contains(ids, h.id) {
+			ids = append(ids, h.id)
+		}
+	}
+	return ids
 }
 
-// setUnsentIDs records ids as unsentIDs. The caller holds s.sendMu.
-func (s *Session) setUnsentIDs(ids []string) {
+// setHeld records held as the ids members may still hold s under. The caller holds
+// s.sendMu.
+func (s *Session) setHeld(held []heldID) {
 	if s.retry == nil {
-		if len(ids) == 0 {
+		if len(held) == 0 {
 			return
 		}
 		s.retry = &renameRetry{}
 	}
-	s.retry.ids = ids
-	if len(ids) == 0 && s.retry.queued == nil {
+	s.retry.held = held
+	if len(held) == 0 && s.retry.queued == nil {
 		s.retry = nil
 	}
+}
+
+// heldIDs returns what setHeld recorded. The caller holds s.sendMu.
+func (s *Session) heldIDs() []heldID {
+	if s.retry == nil {
+		return nil
+	}
+	return s.retry.held
 }
 
 // queuedRenames returns the resends an asynchronous request queued, nil if none. The
@@ -108,36 +134,80 @@ func (s *Session) setQueuedRenames(q *queuedRenames) {
 		s.retry = &renameRetry{}
 	}
 	s.retry.queued = q
-	if q == nil && len(s.retry.ids) == 0 {
+	if q == nil && len(s.retry.held) == 0 {
 		s.retry = nil
 	}
 }
 
-// noteUnsentRename records that the members may still hold s under old. The caller
-// holds s.sendMu; changeID keeps the ids within maxUnsentRenames.
-func (s *Session) noteUnsentRename(old string) {
-	s.setUnsentIDs(append(s.unsentIDs(), old))
+// missedKeys returns the members err says a send failed for; ok is false when it names
+// none (an error of another kind).
+func missedKeys(err error) (keys []channel.MemberKey, ok bool) {
+	for _, f := range channel.FaultyMembers(err) {
+		keys = append(keys, f.Member.Key())
+	}
+	return keys, len(keys) > 0
 }
 
-// unsentRenameMessages returns the renames to send again, oldest first: each unsent id
-// to the one after it, the last to s's current id. The caller holds s.sendMu.
-func (s *Session) unsentRenameMessages() []*Message {
-	unsent := s.unsentIDs()
-	if len(unsent) == 0 {
-		return nil
-	}
-	ids := append(unsent[:len(unsent):len(unsent)], s.ID())
-	now := nowMs()
-	var msgs []*Message
-	for i, old := range ids[:len(ids)-1] {
-		if old != ids[i+1] {
-			msgs = append(msgs, &Message{Event: EventChangeSessionID, SessionID: old, NewID: ids[i+1], Timestamp: now})
+// noteUnsentRename records that the rename of s from old failed with err, listed being
+// the members then: those it failed for may hold s under old, unless an earlier rename
+// missed them already (they hold an older id, kept). The caller holds s.sendMu.
+func (s *Session) noteUnsentRename(old string, err error, listed []channel.Member) {
+	keys, ok := missedKeys(err)
+	if !ok {
+		for _, m := range listed {
+			keys = append(keys, m.Key())
 		}
 	}
-	if len(msgs) == 0 {
-		s.setUnsentIDs(nil) // renamed back to the id the members hold
+	held := s.heldIDs()
+	if len(keys) == 0 {
+		if !slices.ContainsFunc(held, func(h heldID) bool { return h.any }) {
+			held = append(held, heldID{any: true, id: old})
+		}
+		s.setHeld(held)
+		return
+	}
+	for _, k := range keys {
+		if !slices.ContainsFunc(held, func(h heldID) bool { return !h.any && h.member == k }) {
+			held = append(held, heldID{member: k, id: old})
+		}
+	}
+	s.setHeld(held)
+}
+
+// unsentRenameMessages returns the renames to send again, one for each id a member may
+// hold s under, from it to s's current id. The caller holds s.sendMu.
+func (s *Session) unsentRenameMessages() []*Message {
+	cur := s.ID()
+	// Renamed back to the id a member holds: nothing to send it.
+	s.setHeld(slices.DeleteFunc(s.heldIDs(), func(h heldID) bool { return h.id == cur }))
+	now := nowMs()
+	var msgs []*Message
+	for _, id := range s.unsentIDs() {
+		msgs = append(msgs, &Message{Event: EventChangeSessionID, SessionID: id, NewID: cur, Timestamp: now})
 	}
 	return msgs
+}
+
+// resent records the outcome err of the resend renaming s from id: the members it failed
+// for keep id (all of them, if err names none), the others are done with; any member
+// keeps it after any failure. The caller holds s.sendMu.
+func (s *Session) resent(id string, err error) {
+	held := s.heldIDs()
+	if err == nil {
+		s.setHeld(slices.DeleteFunc(held, func(h heldID) bool { return h.id == id }))
+		return
+	}
+	keys, ok := missedKeys(err)
+	if !ok {
+		return
+	}
+	var kept []heldID
+	for _, h := range held {
+		if h.id != id || h.any || slices.Contains(keys, h.member) {
+			kept = append(kept, h)
+		}
+	}
+	s.setHeld(kept)
 }
 
 // sendUnsentRename sends s's renames again if some failed to reach every member. The
@@ -155,13 +225,20 @@ func (m *Manager) sendUnsentRename(ctx context.Context, s *Session) error {
 			return nil
 		}
 	}
+	var errs []error
 	for _, msg := range s.unsentRenameMessages() {
-		if err := m.broadcast(ctx, msg); err != nil {
-			s.sendFailed()
-			return fmt.Errorf("delta: replicating id change %s -> %s again: %w", msg.SessionID, msg.NewID, err)
+		err := m.broadcast(ctx, msg)
+		s.resent(msg.SessionID, err)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delta: replicating id change %s -> %s again: %w", msg.SessionID, msg.NewID, err))
+		} else {
+			m.noteRemoved(msg.SessionID, s, 0, true)
 		}
 	}
-	m.renameResent(s)
+	if len(errs) > 0 {
+		s.sendFailed()
+		return errors.Join(errs...)
+	}
 	return nil
 }
 
@@ -187,7 +264,7 @@ func (m *Manager) renameResent(s *Session) {
 			m.noteRemoved(old, s, 0, true)
 		}
 	}
-	s.setUnsentIDs(nil)
+	s.setHeld(nil)
 }
 
 // queueUnsentRename is sendUnsentRename for an asynchronous request (the middleware's,

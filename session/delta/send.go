@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -264,19 +265,17 @@ func (m *Manager) notMine(s *Session) error {
 // (TestChangeSessionIDOfASessionNotHeld). If the cluster could not be told (the error
 // wraps a *channel.SendError or ErrNoQuorum), the session keeps the new id here and the
 // rename goes out again before the session's next message (Replicate, ChangeSessionID,
-// Invalidate) until every member acknowledged it (TestFailedRenameIsSentAgain). While
-// eight renames of s are unsent so (and their resend, which goes first, fails again),
-// a further rename is refused with an error wrapping ErrRenamesUnsent (and neither a
-// *channel.SendError nor ErrNoQuorum: TestRenamesUnsentErrorIsNoSendError) and s keeps its id:
-// the members that missed them may hold s under any of those ids, none of which is
-// forgotten (TestNinthRenameRefusedWhileEightUnsent).
+// Invalidate) until every member acknowledged it (TestFailedRenameIsSentAgain), from
+// the id each member that missed it may hold straight to the session's id then. A rename
+// is never refused for the renames not sent yet, however many
+// (TestNinthRenameDoneWhileEightUnsent).
 func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
 	id, _, err := m.renameSession(ctx, s, newID)
 	return id, err
 }
 
 // renameSession is ChangeSessionID reporting whether it renamed s here (the binder
-// counts only those: TestRefusedRerouteNotCounted).
+// counts only those: TestRerouteWhileRenamesUnsentCounted).
 func (m *Manager) renameSession(ctx context.Context, s *Session, newID string) (id string, renamed bool, err error) {
 	if s == nil {
 		return "", false, ErrNoSession
@@ -303,13 +302,6 @@ func (m *Manager) changeID(ctx context.Context, s *Session, newID string, genera
 	// A rename that failed before goes first; failing again, it is sent again later
 	// from the id the members may hold to the session's id then.
 	resendErr := m.sendUnsentRename(ctx, s)
-	if resendErr != nil && len(s.unsentIDs()) >= maxUnsentRenames {
-		// A member may hold the session under any of them: one more would make the
-		// session forget the oldest (TestNinthRenameRefusedWhileEightUnsent).
-		// The resend's error is told, not wrapped: a *channel.SendError or ErrNoQuorum
-		// says the session has its new id here (TestRenamesUnsentErrorIsNoSendError).
-		return "", "", false, fmt.Errorf("%w: session %s, %d renames unsent: %v", ErrRenamesUnsent, s.ID(), maxUnsentRenames, resendErr)
-	}
 	oldID, id, renamed, err = m.changeIDLocked(ctx, s, newID, generate)
 	if resendErr != nil {
 		err = errors.Join(resendErr, err)
@@ -353,7 +345,11 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 		s.markSent()
 		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
 		if err != nil {
-			s.noteUnsentRename(oldID) // sent again before the session's next message
+			// Sent again before the session's next message, to the members it missed.
+			s.noteUnsentRename(oldID, err, m.cl.ch.Members())
+			if !slices.Contains(s.unsentIDs(), oldID) {
+				m.noteRemoved(oldID, s, 0, true) // they hold an earlier id: none holds this one
+			}
 			return oldID, newID, true, fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
 		}
 		m.noteRemoved(oldID, s, 0, true)
@@ -427,7 +423,7 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 			m.noteExpired(id, e.version)
 		}
 	}
-	s.setUnsentIDs(nil) // the session is gone: nothing is to rename it again
+	s.setHeld(nil) // the session is gone: nothing is to rename it again
 	members := m.cl.ch.Members()
 	if len(members) == 0 {
 		if err := m.judge(0, nil); err != nil {
