@@ -22,8 +22,16 @@ import "github.com/gotribes/tribes/channel"
 //     one, and the value was lost once this node left
 //     (TestRestartedPrimaryBackupTakesOver).
 //
-// A replicated map's joiner takes the values with the state.
+// A replicated map's joiner takes the values with the state. A MSG_START naming a node
+// the channel does not list changes nothing: a stranger makes this node neither
+// republish nor take over (TestStrangerStartTakesNothingOver).
 func (m *Map) memberStarted(mb channel.Member) {
+	cm, ok := m.cfg.Channel.Member(mb.Key())
+	if !ok { // a joiner not listed yet is answered, and added once listed (leftOver)
+		m.log.Debug("replmap: MSG_START from a node that is not a channel member", "map", m.cfg.Name, "member", mb.String())
+		return
+	}
+	mb = cm
 	var stale, orphaned []string
 	if !m.cfg.Replicated {
 		local := m.cfg.Channel.LocalMember()
