@@ -195,9 +195,11 @@ type Map struct {
 	queuing     bool
 	queue       []queued
 	queuedBytes int
+	queueKeys   map[string]queuedKey // what queue holds of each key (join.go)
 	// applying is the part of the queue applyQueued applies now, after the state
-	// (stateApplied), which entries holds (join.go, queuedFull).
+	// (stateApplied), which entries holds (join.go, queuedFull); applyingKeys indexes it.
 	applying     []queued
+	applyingKeys map[string]queuedKey
 	stateApplied bool
 	// donorCancel, while not nil, ends the wait for the state transfer's reply from
 	// donor (memberDisappeared).
@@ -328,7 +330,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	m.state = stateDestroyed
 	r, remove := m.rpc, m.removeL
 	close(m.stopped)
-	m.queue, m.queuedBytes, m.queuing = nil, 0, false
+	m.queue, m.queueKeys, m.queuedBytes, m.queuing = nil, nil, 0, false
 	m.mu.Unlock()
 	var err error
 	_ = r.Close()
