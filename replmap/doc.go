@@ -151,7 +151,13 @@
 //     earlier map, are taken over as on its MSG_STOP (Config.MadePrimary is called) and
 //     published so with this node as primary; before, this node kept naming the restarted
 //     map as their primary, and once it left no node held their values
-//     (TestRestartedPrimaryEntriesTakenOver).
+//     (TestRestartedPrimaryEntriesTakenOver). Both are done after the MSG_START is
+//     answered (the joiner's Start does not wait for the sends), the entries' next
+//     Replicate meanwhile sending their values in full, and a member's MSG_STARTs are
+//     gathered into one pass a second at most, Stop running a waiting one at once: a
+//     member repeating MSG_START does not have every entry naming it sent again each time
+//     (TestRepeatedStartRepublishesBounded). A MSG_START naming a node the channel does
+//     not list does neither (TestStrangerStartTakesNothingOver).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/rpc"
 )
 
 // SetState sets the state a map's ping replies report (tests only).
@@ -150,4 +151,28 @@ func DeliverDiff(m *Map, from channel.Member, key any, diff []byte) error {
 		return err
 	}
 	return (&listener{m}).MessageReceived(&channel.Message{Source: from, Data: b})
+}
+
+// AnnounceStart sends m's MSG_START to its map members as Start does, again, and returns
+// the members whose reply came (tests only).
+func AnnounceStart(ctx context.Context, m *Map) ([]channel.Member, error) {
+	resp, err := m.callMode(ctx, m.Members(), &message{Type: msgStart, Primary: m.local()}, rpc.AllReply)
+	var replied []channel.Member
+	for _, r := range resp {
+		replied = append(replied, r.Member)
+	}
+	return replied, err
+}
+
+// StartPassesRunning reports whether a republish pass for members' MSG_STARTs runs or
+// waits on m (tests only).
+func StartPassesRunning(m *Map) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.starts.byMember {
+		if p.done != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -208,6 +208,7 @@ type Map struct {
 	rpc         *rpc.Channel // set by New
 	removeL     []func()
 	stopped     chan struct{} // closed by Stop: ends a heartbeat's ping
+	starts      startPasses   // what members' MSG_STARTs left to do (started.go)
 }
 
 // New returns a map configured by cfg. It already answers the other members' map
@@ -322,6 +323,7 @@ func (m *Map) Start(ctx context.Context) error {
 // answers ACK). Java ignores every error of the STOP. The map is stopped in any case.
 // Idempotent.
 func (m *Map) Stop(ctx context.Context) error {
+	m.finishStarts(ctx)
 	m.mu.Lock()
 	if m.state == stateDestroyed {
 		m.mu.Unlock()
