@@ -19,3 +19,17 @@ func AsyncStopping(m *Manager) bool {
 	defer m.async.mu.Unlock()
 	return m.async.stopped
 }
+
+// HoldBackground starts a background goroutine of m's that Stop waits for, as its sweep
+// or a state transfer stuck, until the returned release is called (tests only).
+func HoldBackground(m *Manager) (release func()) {
+	held := make(chan struct{})
+	m.mu.Lock()
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		<-held
+	}()
+	return func() { close(held) }
+}

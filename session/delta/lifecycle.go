@@ -77,6 +77,14 @@ func (m *Manager) Start(ctx context.Context) error {
 // called with the event's Context returns ErrStopping at once
 // (TestStopFromItsOwnListenerReturns); one called with another context waits until that
 // context ends.
+//
+// Every wait of Stop is bounded by ctx: when ctx ends first (a background goroutine
+// stuck, the asynchronous queue's last sends or a session listener slow), Stop returns
+// an error wrapping ctx.Err() and the rest of the stop goes on in the background: the
+// manager takes no more work, and waiting for its goroutines, flushing the queue and
+// destroying the sessions (with ctx, so that their sends to the cluster now fail at
+// once) finish there (TestStopHonoursItsContext). A later Stop does not start it again:
+// it waits for that background stop to finish, or for its own ctx.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	switch m.state {
@@ -103,13 +111,33 @@ func (m *Manager) Stop(ctx context.Context) error {
 		m.mu.Unlock()
 		return nil
 	}
-	defer close(m.stopped)
 	m.state = stateStopped
 	m.queue = nil
 	m.bgCancel()
 	m.closeReadyLocked(&StateTransferError{Context: m.cfg.Name, Err: ErrStopped})
 	m.mu.Unlock()
 	m.cl.unregister(m)
+	finished := make(chan error, 1)
+	go func() { finished <- m.finishStop(ctx) }()
+	select {
+	case err := <-finished:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-finished: // done as ctx ended
+			return err
+		default:
+		}
+		return fmt.Errorf("delta: manager %q still stopping in the background: %w", m.cfg.Name, ctx.Err())
+	}
+}
+
+// finishStop is what Stop waits for once the manager no longer takes work: its
+// goroutines' end, the asynchronous queue's last sends and every session's destruction;
+// it then closes m.stopped. It runs on a goroutine of its own, so that a Stop whose ctx
+// ends first returns (TestStopHonoursItsContext).
+func (m *Manager) finishStop(ctx context.Context) error {
+	defer close(m.stopped)
 	m.wg.Wait()
 	if m.async != nil {
 		// Send what waits in the queue before the sessions go, the changes that wait for
@@ -126,8 +154,13 @@ func (m *Manager) Stop(ctx context.Context) error {
 	if m.async != nil {
 		m.async.stop() // the expiries queued since (ExpireSessionsOnShutdown) have been sent
 	}
-	m.log.Info("delta: session manager stopped")
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err != nil && ctx.Err() != nil {
+		m.log.Warn("delta: session manager stopped after its Stop returned", "err", err)
+	} else {
+		m.log.Info("delta: session manager stopped")
+	}
+	return err
 }
 
 // stopMark is the key of the value that marks the context Stop gives its listeners
