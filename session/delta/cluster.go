@@ -64,6 +64,7 @@ type Cluster struct {
 	managers map[string]*Manager
 	warned   map[string]bool // contexts already warned about (bounded)
 	closed   bool
+	closing  chan struct{}  // closed once Close has finished, in the background if its ctx ended
 	wg       sync.WaitGroup // reply goroutines
 
 	removeMsg, removeMbr func()
@@ -160,13 +161,24 @@ func (c *Cluster) Manager(name string) *Manager {
 }
 
 // Close stops every running manager and removes the cluster's listeners from the channel.
+// Each of its waits (the managers' Stop, the cluster's own goroutines) is bounded by ctx:
+// when ctx ends first, Close returns an error wrapping ctx.Err() and the rest finishes in
+// the background; a later Close waits for that, or for its own ctx, and closes nothing
+// again (TestClusterCloseHonoursItsContext).
 func (c *Cluster) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
+		closing := c.closing
 		c.mu.Unlock()
-		return nil
+		select {
+		case <-closing:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	c.closed = true
+	c.closing = make(chan struct{})
 	var ms []*Manager
 	for _, m := range c.managers {
 		ms = append(ms, m)
@@ -182,9 +194,28 @@ func (c *Cluster) Close(ctx context.Context) error {
 	c.removeMbr()
 	c.closeUnlisted()
 	c.stopCuts()
-	c.wg.Wait()
-	c.refusals.Flush()
-	return err
+	go func() {
+		defer close(c.closing)
+		for _, m := range ms {
+			<-m.stopped // those whose Stop returned ctx's error finish in the background
+		}
+		c.wg.Wait()
+		c.refusals.Flush()
+	}()
+	select {
+	case <-c.closing:
+		return err
+	case <-ctx.Done():
+		select {
+		case <-c.closing: // done as ctx ended
+			return err
+		default:
+		}
+		if err == nil {
+			err = fmt.Errorf("delta: cluster still closing in the background: %w", ctx.Err())
+		}
+		return err
+	}
 }
 
 // Stats returns the cluster's counters.

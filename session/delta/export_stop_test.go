@@ -33,3 +33,11 @@ func HoldBackground(m *Manager) (release func()) {
 	}()
 	return func() { close(held) }
 }
+
+// HoldTracked starts a goroutine of c's that Close waits for, as a reply stuck, until
+// the returned release is called (tests only).
+func HoldTracked(c *Cluster) (release func()) {
+	held := make(chan struct{})
+	c.goTracked(func() { <-held })
+	return func() { close(held) }
+}

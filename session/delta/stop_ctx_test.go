@@ -56,3 +56,42 @@ func TestStopHonoursItsContext(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterCloseHonoursItsContext: Cluster.Close waited for the cluster's goroutines (a
+// reply, a probe) without looking at its context. It now returns ctx's error when ctx ends
+// first and finishes in the background; a later Close waits for that.
+func TestClusterCloseHonoursItsContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := startReady(t, channeltest.NewNetwork(), delta.Config{})
+		release := delta.HoldTracked(a.cl)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		closed := make(chan error, 1)
+		go func() { closed <- a.cl.Close(ctx) }()
+		time.Sleep(2 * time.Second) // the bubble's clock: ctx has ended
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Close with a goroutine held: %v, want context.DeadlineExceeded", err)
+			}
+		default:
+			t.Error("Close still waits for a held goroutine after its context ended")
+			release()
+			<-closed
+			return
+		}
+		if a.cl.Manager(a.m.Name()) != nil {
+			t.Error("the manager is still the cluster's after Close returned")
+		}
+		ended, cancelEnded := context.WithCancel(context.Background())
+		cancelEnded()
+		if err := a.cl.Close(ended); !errors.Is(err, context.Canceled) {
+			t.Errorf("a later Close with an ended context while the first goes on: %v, want context.Canceled", err)
+		}
+		release()
+		if err := a.cl.Close(context.Background()); err != nil {
+			t.Errorf("a later Close once the goroutine was released: %v", err)
+		}
+	})
+}
