@@ -221,23 +221,30 @@ func Launch(t testutil.TB, dir, app string, cfg Config) *Node {
 	return n
 }
 
-// Wait waits until a launched node's /app answers.
+// waitTimeout bounds Wait, its requests included.
+const waitTimeout = 120 * time.Second
+
+// Wait waits up to 120 s until a launched node's /app answers. Each /health request is
+// bounded by what is left of those 120 s as well as by the client's 30 s timeout, so a
+// request that hangs near the end does not take Wait past them (TestWaitWithinItsBound).
 func (n *Node) Wait(t testutil.TB) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
 	exited := false
-	err := poll(120*time.Second, func() error {
+	err := testutil.Poll(ctx, func() error {
 		if !n.alive() {
 			exited = true
 			return nil
 		}
-		_, err := n.Get("/health", nil)
+		_, err := n.get(ctx, "/health", nil)
 		return err
 	})
 	if exited {
 		t.Fatalf("tomcat %s exited:\n%s", n.Route, n.Log())
 	}
 	if err != nil {
-		t.Fatalf("tomcat %s not answering within 120s: %v\n%s", n.Route, err, n.Log())
+		t.Fatalf("tomcat %s not answering within %v: %v\n%s", n.Route, waitTimeout, err, n.Log())
 	}
 }
 
@@ -356,7 +363,12 @@ func (n *Node) Log() string {
 // returns the trimmed body of a 200 answer; other statuses are errors that start with
 // the status code.
 func (n *Node) Get(path string, cookie *http.Cookie) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, n.URL+path, nil)
+	return n.get(context.Background(), path, cookie)
+}
+
+// get is Get with ctx bounding the request besides the client's timeout.
+func (n *Node) get(ctx context.Context, path string, cookie *http.Cookie) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL+path, nil)
 	if err != nil {
 		return "", err
 	}
