@@ -114,14 +114,29 @@ func New(cfg Config) (*SSO, error) {
 func (s *SSO) Start(ctx context.Context) error { return s.m.Start(ctx) }
 
 // Stop leaves the map, and waits for the SignedOff calls of members' removals (their
-// context is cancelled).
+// context is cancelled) until ctx ends: a call still running then is left to finish in
+// the background, and Stop returns an error wrapping ctx.Err(). A later Stop waits for
+// such calls again (TestStopHonoursItsContext).
 func (s *SSO) Stop(ctx context.Context) error {
 	err := s.m.Stop(ctx)
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
 	s.stopBg()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		select {
+		case <-done: // done as ctx ended
+		default:
+			err = errors.Join(err, fmt.Errorf("sso: stop: SignedOff calls still running: %w", ctx.Err()))
+		}
+	}
 	return err
 }
 
