@@ -179,17 +179,31 @@ func (m *Manager) Start(ctx context.Context) error {
 // this node is the primary of). Its error is replmap.Map.Stop's: a node whose manager
 // stopped before, or that runs none, is no failure, so a clean shutdown of every node
 // returns nil (TestSecondStopOfACleanShutdown).
+//
+// Stop waits for an expiry sweep under way only until ctx ends: it then stops the map all
+// the same (the sweep's removals of a stopped map fail) and returns an error wrapping
+// ctx.Err(), the sweep left to end in the background; a later Stop does not wait for it
+// again (TestStopHonoursItsContext).
 func (m *Manager) Stop(ctx context.Context) error {
 	m.stopping.Store(true)
 	m.mu.Lock()
 	stop, done := m.stop, m.done
 	m.stop = nil
 	m.mu.Unlock()
+	var err error
 	if stop != nil {
 		close(stop)
-		<-done
+		select {
+		case <-done:
+		case <-ctx.Done():
+			select {
+			case <-done: // done as ctx ended
+			default:
+				err = fmt.Errorf("backup: stop of manager %q: the expiry sweep still runs: %w", m.cfg.Name, ctx.Err())
+			}
+		}
 	}
-	return m.m.Stop(ctx)
+	return errors.Join(err, m.m.Stop(ctx))
 }
 
 // Create makes a new session (a random id with the JvmRoute), stores it in the map
