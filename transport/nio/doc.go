@@ -320,8 +320,10 @@
 //     rate-limited), so that such connections cannot hold MaxConnections
 //     (TestStrangerConnectionThroughAnInterceptorClosedWhenIdle). The frames are still
 //     delivered, so a node not listed yet is served; its idle connection is closed and
-//     its sender reconnects. A connection that carried a member's frame is looked up no
-//     more.
+//     its sender reconnects. A frame being delivered, or waiting for MaxQueuedBytes room
+//     (EngineGoroutine), keeps its connection from being idle, so it is never dropped
+//     for idling (TestStrangerWaitingForQueueRoomNotIdle). A connection that carried a
+//     member's frame is looked up no more.
 //   - A connection that sends nothing within FirstFrameTimeout (default 10 s) of being
 //     accepted, and one whose frame is not complete FrameTimeout (default 30 s) after it
 //     started (slowloris), are closed (Stats.ConnsTimedOut). Idle connections that carried

@@ -137,9 +137,11 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 			}
 			if !fit {
 				// No frame timeout while it waits: the frame is complete, or a large one
-				// that has not started.
+				// that has not started. Nor is a stranger's connection idle: its frame
+				// counts as queued (receiver.idleStranger) until the wait ends, bounded by
+				// the deliveries that make room, as a member's.
 				gc.frameSince.Store(0)
-				if !r.queue.wait(n, small, gc.stop) {
+				if !gc.waitQueue(n, small) {
 					return false, false
 				}
 			}
@@ -321,6 +323,19 @@ func (gc *gconn) trackPartial() error {
 		return errOverBudget
 	}
 	return nil
+}
+
+// waitQueue waits for n bytes of the queue budget (queueGate.wait). On a connection not
+// trusted the frame waiting counts in dec.inflight meanwhile, as one queued, so that the
+// sweeper does not take the connection for idle (receiver.idleStranger) and drop it.
+func (gc *gconn) waitQueue(n int64, take bool) bool {
+	if gc.dec.trusted.Load() { // trust comes only from this goroutine's vet
+		return gc.r.queue.wait(n, take, gc.stop)
+	}
+	gc.dec.inflight.Add(1)
+	ok := gc.r.queue.wait(n, take, gc.stop)
+	gc.r.settled(&gc.dec) // its idle time counts from the end of the wait
+	return ok
 }
 
 // stopWaiting reports whether a connection waiting for the queue budget must give up: Stop

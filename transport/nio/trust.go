@@ -53,7 +53,8 @@ func (r *receiver) settled(dec *decoder) {
 
 // idleStranger reports whether a connection with decoder dec, whose partial frame waits
 // since frameSince (0 none), carried only non-members' frames and none for
-// FirstFrameTimeout, with none of them queued or being delivered (its ACK may be owed).
+// FirstFrameTimeout, with none of them queued (waiting for MaxQueuedBytes room included) or
+// being delivered (its ACK may be owed).
 func (r *receiver) idleStranger(dec *decoder, frameSince, now int64) bool {
 	return r.firstFrame > 0 && frameSince == 0 && !dec.trusted.Load() && dec.inflight.Load() == 0 &&
 		since(dec.lastFrame.Load(), now) > r.firstFrame
