@@ -76,6 +76,7 @@ type decoder struct {
 	strangers     *atomic.Int64
 	strangerLimit int64
 	isMember      func(*channel.Member) bool // the receiver's sender check; nil: any sender is a member
+	probe         *channel.Member            // memberKeyOf's member, reused (made at its first use)
 	stranger      bool                       // the frame being assembled is charged to strangers
 	headRead      bool                       // its header was complete when vouched read it
 	strangerRes   int64                      // the part of reserved charged to strangers

@@ -115,15 +115,17 @@ func TestMemberKeyOfEveryCut(t *testing.T) {
 	}
 	body := frame(src, 0, []byte("x"))[wire.FrameHeaderLen:]
 	known := 12 + 4 + 16 + 4 + len(src) - len(m.Payload) - 4 - 10 // up to the unique id's end
+
+	var got channel.Member // reused, as a decoder does
 	for n := range len(body) {
-		got, ok := memberKeyOf(body[:n])
+		ok := memberKeyOf(body[:n], &got)
 		if ok != (n >= known) || ok && got.Key() != m.Key() {
 			t.Fatalf("%d bytes of %d: ok %v (want %v), key %v", n, len(body), ok, n >= known, got.Key() == m.Key())
 		}
 	}
 	bad := bytes.Clone(body)
 	bad[12+4+16+4] = 'X' // the TRIBES-B marker
-	if _, ok := memberKeyOf(bad); ok {
+	if memberKeyOf(bad, new(channel.Member)) {
 		t.Fatal("a member without its marker named")
 	}
 }

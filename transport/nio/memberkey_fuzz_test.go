@@ -32,7 +32,8 @@ func FuzzMemberKeyOf(f *testing.F) {
 		f.Add(short)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, ok := memberKeyOf(b)
+		var m channel.Member
+		ok := memberKeyOf(b, &m)
 		if head, complete, err := parseHead(b, nil); complete && err == nil {
 			if !ok || m.Key() != head.Address.Key() {
 				t.Fatalf("a header wire reads as from %v named %v (ok %v)", head.Address, m, ok)
@@ -45,7 +46,11 @@ func FuzzMemberKeyOf(f *testing.F) {
 		start := 12 + 4 + idLen + 4 // the member's bytes
 		addrLen := int(int32(binary.BigEndian.Uint32(b[start-4:])))
 		bodyLen := int(int32(binary.BigEndian.Uint32(b[start+10:])))
-		end := start + 14 + 8 + 12 + 1 + len(m.Host) + 4 + len(m.Command) + 4 + len(m.Domain) + 16
+		end := start + 14 + 8 + 12 + 1 + len(m.Host) // the command and the domain next
+		for range 2 {
+			end += 4 + int(binary.BigEndian.Uint32(b[end:]))
+		}
+		end += 16 // the unique id
 		payload := start + 14 + bodyLen - end - 4
 		if addrLen > wire.MaxMemberSize || payload < 0 || payload > wire.MaxMemberSize {
 			t.Fatalf("named %v from a member of %d bytes, body %d, its identity ending at %d: no header completes it", m, addrLen, bodyLen, end-start)

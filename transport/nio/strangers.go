@@ -1,7 +1,6 @@
 package nio
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -65,35 +64,49 @@ func (d *decoder) headOf(b []byte) headState {
 	case !complete && d.isMember == nil && len(b) >= connBufMin:
 		return headMember
 	case !complete:
-		if m, ok := memberKeyOf(b[wire.FrameHeaderLen:]); ok && d.isMember != nil && d.isMember(&m) {
+		if d.isMember == nil {
+			return headIncomplete
+		}
+		if d.probe == nil {
+			d.probe = new(channel.Member)
+		}
+		if memberKeyOf(b[wire.FrameHeaderLen:], d.probe) && d.isMember(d.probe) {
 			return headMember
 		}
 		return headIncomplete
-	case d.isMember == nil || d.isMember(&head.Address):
+	case d.isMember == nil || d.checkSender(head.Address):
 		return headMember
 	}
 	return headStranger
 }
 
+// checkSender asks the sender check about a complete header's sender. A copy of it, so
+// that only this path, whose header was copied already, puts the member on the heap (the
+// check takes a pointer): the header read before, while incomplete, allocates nothing.
+func (d *decoder) checkSender(a channel.Member) bool { return d.isMember(&a) }
+
 // memberKeyOf reads, from the start of a frame body whose ChannelData header is not
-// complete, the sender's identity: a member with the host, port and unique id the header
-// names (Member.Key), and its alive time, ports, command and domain, all of which precede
-// its payload in the member's bytes. ok is false while they have not all arrived, or when
+// complete, the sender's identity into m: the host, port and unique id the header names
+// (Member.Key, all the channel's sender check looks up), the host into m.Host's own
+// buffer, reused (an untrusted header is read again on each read while it arrives: it
+// allocates nothing once m.Host holds a host that long). Its other fields are left zero;
+// the alive time, ports, command and domain, which precede the payload in the member's
+// bytes, are only checked. It reports false while they have not all arrived, or when
 // they are malformed: wire's decoding of the whole header would refuse them, whatever
 // follows (FuzzMemberKeyOf).
-func memberKeyOf(prefix []byte) (m channel.Member, ok bool) {
+func memberKeyOf(prefix []byte, m *channel.Member) bool {
 	off := 12 // options, timestamp
 	if off+4 > len(prefix) {
-		return m, false
+		return false
 	}
 	idLen := int32(binary.BigEndian.Uint32(prefix[off:]))
 	if idLen < 0 || int(idLen) > wire.MaxMessageIDLen {
-		return m, false
+		return false
 	}
 	off += 4 + int(idLen) // the id
 	const begin = 10 + 4  // TRIBES-B marker, the member's body length
 	if off+4+begin+8+12+1 > len(prefix) {
-		return m, false
+		return false
 	}
 	// The member's length, and its body's (24 bytes less: the markers and that length),
 	// as wire.ParseMember holds them: the identity must leave room for the payload's
@@ -103,40 +116,36 @@ func memberKeyOf(prefix []byte) (m channel.Member, ok bool) {
 	start := off
 	if memberLen < memberMinLen || memberLen > wire.MaxMemberSize ||
 		int32(binary.BigEndian.Uint32(prefix[off+10:])) != memberLen-24 ||
-		!bytes.Equal(prefix[off:off+10], []byte("TRIBES-B\x01\x00")) {
-		return m, false
+		string(prefix[off:off+10]) != "TRIBES-B\x01\x00" {
+		return false
 	}
-	off += begin
-	m.AliveTime = int64(binary.BigEndian.Uint64(prefix[off:]))
-	m.Port = int32(binary.BigEndian.Uint32(prefix[off+8:]))
-	m.SecurePort = int32(binary.BigEndian.Uint32(prefix[off+12:]))
-	m.UDPPort = int32(binary.BigEndian.Uint32(prefix[off+16:]))
-	off += 20
+	off += begin + 8 // the alive time
+	port := int32(binary.BigEndian.Uint32(prefix[off:]))
+	off += 12 // the port, secure port and UDP port
 	hostLen := int(prefix[off])
 	off++
 	if hostLen > wire.MaxHostLen || off+hostLen > len(prefix) {
-		return m, false
+		return false
 	}
-	m.Host = bytes.Clone(prefix[off : off+hostLen])
+	host := prefix[off : off+hostLen]
 	off += hostLen
-	for _, field := range []*[]byte{&m.Command, &m.Domain} {
+	for range 2 { // the command, the domain
 		if off+4 > len(prefix) {
-			return m, false
+			return false
 		}
 		n := int32(binary.BigEndian.Uint32(prefix[off:]))
 		if n < 0 || int(n) > wire.MaxMemberSize || off+4+int(n) > len(prefix) {
-			return m, false
-		}
-		if n > 0 {
-			*field = bytes.Clone(prefix[off+4 : off+4+int(n)])
+			return false
 		}
 		off += 4 + int(n)
 	}
 	if off+16 > len(prefix) || off+16+4+10-start > int(memberLen) { // the payload's length, TRIBES-E
-		return m, false
+		return false
 	}
+	m.Host = append(m.Host[:0], host...)
+	m.Port = port
 	copy(m.UniqueID[:], prefix[off:off+16])
-	return m, true
+	return true
 }
 
 // memberMinLen is the length of a member with empty fields (wire.ParseMember's least).

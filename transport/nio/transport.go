@@ -179,8 +179,9 @@ func (t *Transport) SetLossFunc(f func(channel.LostMessage)) { t.loss.Store(&f) 
 // stayed idle for FirstFrameTimeout (Stats.ConnsNonMember), and its large frames reserve
 // MaxPendingBytes as their bytes arrive instead of whole at their header. A frame whose
 // header is still arriving may be checked before its sender's payload arrived: f is then
-// given the member without it (its identity, Member.Key, is there, all the channel's
-// check looks up). Without it (a
+// given only the member's identity (its host, port and unique id, Member.Key, all the
+// channel's check looks up), in a member the receiver reuses, so f must not keep src past
+// its call. Without it (a
 // channel with AcceptNonMembers or without a membership) every connection is treated as a
 // member's.
 func (t *Transport) SetSenderCheck(f func(src *channel.Member) bool) { t.check.Store(&f) }
