@@ -230,7 +230,8 @@ type Config struct {
 	// one of the Workers slots (Stats.QueuedBytes; no Tomcat equivalent; default
 	// DefaultMaxQueuedBytes, 16 MiB). A connection whose next frame does not fit delivers
 	// what it decoded first; with nothing decoded it waits, neither decoding nor reading,
-	// until deliveries make room, so TCP slows its peer down and nothing is dropped. A frame
+	// until deliveries make room, so TCP slows its peer down and nothing is dropped while
+	// the receiver runs (Stop drops what is not delivered once its context ends). A frame
 	// is taken alone when nothing is queued, whatever its size. A frame of 32 KiB or more
 	// starts once its size fits but counts once complete (within MaxPendingBytes while it
 	// arrives), so the frames that complete together may pass the budget by at most

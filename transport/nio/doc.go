@@ -107,7 +107,8 @@
 // counts once complete): a connection whose next frame does not fit delivers what
 // it decoded first, and with nothing decoded waits (Stats.ReadPauses), neither decoding
 // nor reading, until deliveries make room, so that TCP slows its peer down and no frame is
-// dropped (TestGoroutineQueuedBytesWithinTheBudget). It saves
+// dropped while the receiver runs (TestGoroutineQueuedBytesWithinTheBudget; Stop drops
+// some, see below). It saves
 // gnet's hand-off from event loop to worker and back, which on a synchronous round trip
 // (one acknowledged message at a time) costs a goroutine wake-up each way. On Linux its
 // reads of up to 64 KiB and its ACK writes, like the sender's writes of frames up to
@@ -153,8 +154,10 @@
 //     failure (TestAcceptErrorClassified).
 //   - Stop closes the listener and every connection; each goroutine finishes the frames
 //     it had decoded (their ACKs fail on the closed socket) and exits, and Stop joins
-//     them. If ctx ends first, what is not delivered yet is dropped and Stop returns the
-//     context's error; a running ReceiveFunc finishes in the background.
+//     them. If ctx ends first, what is not delivered yet is dropped, frames acknowledged
+//     already included (USE_ACK without SYNC is acknowledged right before its delivery, a
+//     run of them with one write: TestStopDropsAcknowledgedFramesNotYetDelivered), and
+//     Stop returns the context's error; a running ReceiveFunc finishes in the background.
 //   - At EOF every complete frame was delivered already, before the read that found the
 //     end, and its ACK written (it fails if the peer closed both directions); a trailing
 //     partial frame is dropped and reported lost as with gnet.
