@@ -6,6 +6,7 @@ package delta_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,12 +22,14 @@ import (
 // viewChannel is a channel whose view can be emptied (hide: the node's membership lost
 // the others, while theirs still list it and their messages reach it), and whose next
 // send, once armed with a member, goes to that member alone and then fails (its ACK
-// lost, the other members never reached).
+// lost, the other members never reached). Made unreachable, its sends fail for every
+// member with ErrConnect, nothing leaving the node.
 type viewChannel struct {
 	*channel.Channel
-	hidden atomic.Bool
-	mu     sync.Mutex
-	only   *channel.Member
+	hidden      atomic.Bool
+	unreachable atomic.Bool
+	mu          sync.Mutex
+	only        *channel.Member
 }
 
 func (v *viewChannel) Members() []channel.Member {
@@ -44,6 +47,13 @@ func (v *viewChannel) arm(member channel.Member) {
 }
 
 func (v *viewChannel) Send(ctx context.Context, to []channel.Member, data []byte, opts channel.SendOptions) error {
+	if v.unreachable.Load() {
+		se := &channel.SendError{}
+		for _, m := range to {
+			se.Faulty = append(se.Faulty, channel.FaultyMember{Member: m, Err: fmt.Errorf("%w: refused", channel.ErrConnect)})
+		}
+		return se
+	}
 	v.mu.Lock()
 	only := v.only
 	v.only = nil
@@ -66,8 +76,8 @@ type viewNode struct {
 
 // threeByOrigin starts three acked nodes (ClusterSize 3) behind viewChannels, on unique
 // ids whose origins order a below b below c, started in that order; it returns once all
-// three serve.
-func threeByOrigin(t *testing.T) (nw *channeltest.Network, a, b, c *viewNode) {
+// three serve. With, each node's config is changed by with (i: 0 for a, 1 for b, 2 for c).
+func threeByOrigin(t *testing.T, with ...func(i int, cfg *delta.Config)) (nw *channeltest.Network, a, b, c *viewNode) {
 	t.Helper()
 	nw = channeltest.NewNetwork()
 	var ns []*viewNode
@@ -80,8 +90,11 @@ func threeByOrigin(t *testing.T) (nw *channeltest.Network, a, b, c *viewNode) {
 		}
 		channeltest.Start(t, ch)
 		v := &viewChannel{Channel: ch}
-		m := readyManager(t, v, nil, delta.Config{JvmRoute: string(rune('a' + i)), Replication: delta.ReplicateAcked,
-			ClusterSize: 3})
+		cfg := delta.Config{JvmRoute: string(rune('a' + i)), Replication: delta.ReplicateAcked, ClusterSize: 3}
+		for _, f := range with {
+			f(i, &cfg)
+		}
+		m := readyManager(t, v, nil, cfg)
 		ns = append(ns, &viewNode{tn: tn, ch: v, m: m})
 	}
 	testutil.EventuallyTrue(t, 10*time.Second, "the three nodes serving", func() bool {

@@ -488,12 +488,31 @@ func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg
 // judge returns the outcome of a session change sent to n members, whose send returned
 // err. With Config.TolerateUnreachable a send that failed only because some members
 // could not even be connected to succeeds; with Config.ClusterSize fewer than m.quorum
-// members holding the change fail it with ErrNoQuorum.
+// members holding the change fail it with ErrNoQuorum. A message sent to nobody, or
+// that no member could even be connected to, never left this node: so marked
+// (notSent), its change gives way to any other node's of its version (unsent.go;
+// TestUnreachableChangeLosesToTheMajoritysDelta).
 func (m *Manager) judge(n int, err error) error {
-	if n == 0 && err == nil { // sent to nobody: its failure is of a message that never left
-		return notSent(m.judgeSent(0, nil))
+	if n == 0 && err == nil || n > 0 && connectedToNone(n, err) {
+		return notSent(m.judgeSent(n, err))
 	}
 	return m.judgeSent(n, err)
+}
+
+// connectedToNone reports whether err, the failure of a send to n members, names every
+// one of them as one that could not be connected to (ErrConnect), by no attempt that
+// wrote it first (ErrConnectionLost: transport/nio): none received it.
+func connectedToNone(n int, err error) bool {
+	faulty := channel.FaultyMembers(err)
+	if len(faulty) < n {
+		return false
+	}
+	for _, f := range faulty {
+		if !errors.Is(f.Err, channel.ErrConnect) || errors.Is(f.Err, channel.ErrConnectionLost) {
+			return false
+		}
+	}
+	return true
 }
 
 // judgeSent is judge.

@@ -6,7 +6,8 @@ import "errors"
 // next delta. How it settles against another node's change of the same attribute or
 // other part, at the failed delta's version or later, depends on where that delta went:
 //
-//   - refused before any send (no quorum, no member, the codec's refusal): nobody else
+//   - refused before any send (no quorum, no member, the codec's refusal, no member that
+//     could be connected to: send.go's judge): nobody else
 //     holds the change. It gives way to any other node's change at its version or later,
 //     whatever the origins, wherever the two meet (a delta arriving, a refresh's merge
 //     or load): in a partition, the majority's acknowledged change wins over the refused
