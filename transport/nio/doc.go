@@ -28,8 +28,8 @@
 // channel.ErrConnect (with the *net.OpError inside, so errors.Is(err,
 // syscall.ECONNREFUSED) works), channel.ErrConnectionLost, channel.ErrMessageTooLarge,
 // channel.ErrNotStarted, ErrPoolExhausted or the context's error (a retry that cannot
-// connect after an earlier attempt wrote the frame wraps both channel.ErrConnectionLost
-// and channel.ErrConnect: the member may hold the message). Stop stops levels;
+// connect, or is answered FAIL_ACK, after an earlier attempt lost its connection wraps
+// channel.ErrConnectionLost too: the member may hold the message). Stop stops levels;
 // stopping a stopped level is a no-op and Start may be called again.
 //
 // # Sending

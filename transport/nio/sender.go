@@ -238,7 +238,7 @@ func (op *sendOp) sendAll(to []channel.Member, ls []leg) {
 			l.c = nil
 		}
 		if l.tried && l.err != nil && op.again(0, l.err) {
-			l.err = op.attempts(l.p, l.k, 1, !errors.Is(l.err, channel.ErrConnect))
+			l.err = op.attempts(l.p, l.k, 1, errors.Is(l.err, channel.ErrConnectionLost))
 		}
 	}
 	for i := range ls {
@@ -333,28 +333,28 @@ func (op *sendOp) key(m *channel.Member) (poolKey, error) {
 }
 
 // attempts runs the attempts from first on (a retry from 1) until one succeeds or again
-// says stop; wrote says an attempt before first connected (its error was not
-// ErrConnect). A last attempt that could not connect after an earlier one wrote the frame
-// (its connection lost, or a FAIL_ACK) wraps ErrConnectionLost too: ErrConnect alone
-// says the member was never sent the message.
-func (op *sendOp) attempts(p *memberPool, k poolKey, first int, wrote bool) error {
+// says stop; lost says an attempt before first lost its connection (ErrConnectionLost:
+// the member may have taken the frame). A last attempt after such a one that could not
+// connect or was answered FAIL_ACK wraps ErrConnectionLost too: ErrConnect or
+// ErrAckFailed alone says the member did not take the message.
+func (op *sendOp) attempts(p *memberPool, k poolKey, first int, lost bool) error {
 	for attempt := first; ; attempt++ {
 		if attempt > 0 {
 			op.s.st.retries.Add(1)
 		}
 		c, err := p.get(op, attempt > 0)
 		if err == nil {
-			wrote = true
 			if err = op.finish(p, k, c, op.roundTrip(c)); err == nil {
 				return nil
 			}
 		}
 		if !op.again(attempt, err) {
-			if wrote && errors.Is(err, channel.ErrConnect) && !errors.Is(err, channel.ErrConnectionLost) {
+			if lost && !errors.Is(err, channel.ErrConnectionLost) {
 				err = fmt.Errorf("%w after an earlier attempt sent it: %w", channel.ErrConnectionLost, err)
 			}
 			return err
 		}
+		lost = lost || errors.Is(err, channel.ErrConnectionLost)
 	}
 }
 
