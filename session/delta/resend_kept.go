@@ -39,6 +39,14 @@ func (m *Manager) resendKept(ctx context.Context) {
 	clear(m.kept)
 	m.keptMu.Unlock()
 	for i, s := range ss {
+		if !s.hasPending() {
+			// Sent since, or replaced by another node's later change (the pending action
+			// dropped), or the session gone: replicating it would tell the members that
+			// this node served it (an EVT_SESSION_ACCESSED: their copies no longer the
+			// primary, their access times reset) though no request came here
+			// (TestSweepSendsNothingOnceKeptChangesAreReplaced).
+			continue
+		}
 		err := ctx.Err()
 		if err == nil {
 			err = m.replicate(ctx, s, true) // asynchronous: until sent, to know it failed
@@ -53,4 +61,11 @@ func (m *Manager) resendKept(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// hasPending reports whether s, valid, holds changes not sent yet.
+func (s *Session) hasPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.valid && !s.expiring && len(s.pending) > 0
 }
