@@ -10,7 +10,7 @@ import (
 
 // decodeBound is what decoding may allocate for an input of n bytes with the default
 // limits (docs/security.md, "Memory amplification").
-var decodeBound = allocbound.Bound{K: 40, C: 128 << 10}
+var decodeBound = allocbound.Bound{K: 56, C: 128 << 10}
 
 // TestDecodeAllocationBound: the golden streams, the fuzz corpus and every stream of
 // them with a length or count smashed to a large value (allocbound.Smash) allocate at

@@ -49,8 +49,8 @@ func deepObjects(depth, objects int, writeMethod bool) []byte {
 // allocate at most decodeBound, decoded from bytes or a Reader (or fail with ErrLimit);
 // before, their slots (grown by doubling) and values took 98 to 132 times the stream (a
 // 1.8 MB stream, 242 MB). A stream of objects of a 4-level hierarchy with a boolean
-// each is refused; objects of one boolean field, or of a 4-level hierarchy with an int
-// at each level, still decode.
+// each is refused; objects of one boolean field, of a 3-level hierarchy with a boolean
+// each, or of a 4-level hierarchy with an int at each level, still decode.
 func TestClassDataBounded(t *testing.T) {
 	for _, wm := range []bool{false, true} {
 		for _, depth := range []int{4, 10, 100, 900} {
@@ -79,6 +79,12 @@ func TestClassDataBounded(t *testing.T) {
 	// a 4-level hierarchy with an int at each level (22 bytes, 344 taken).
 	if _, err := UnmarshalAll(deepObjects(1, 100_000, false), DecoderConfig{}); err != nil {
 		t.Errorf("objects of a boolean field: %v", err)
+	}
+	if _, err := UnmarshalAll(deepObjects(3, 100_000, false), DecoderConfig{}); err != nil {
+		t.Errorf("objects of a 3-level hierarchy with a boolean each: %v", err)
+	}
+	if _, err := UnmarshalAll(deepObjects(4, 100_000, false), DecoderConfig{}); !errors.Is(err, ErrLimit) {
+		t.Errorf("objects of a 4-level hierarchy with a boolean each: %v, want ErrLimit", err)
 	}
 	ints := bytes.ReplaceAll(deepObjects(4, 100_000, false), []byte{0, 1, 'Z', 0, 1, 'z'}, []byte{0, 1, 'I', 0, 1, 'i'})
 	ints = bytes.ReplaceAll(ints, []byte{1, 1, 1, 1}, make([]byte, 16))

@@ -1,0 +1,78 @@
+import java.io.*;
+import java.math.BigDecimal;
+import java.util.*;
+
+// StreamGen writes, into the directory its argument names, streams of what web
+// applications keep in sessions (TestJavaStreamsDecode decodes each).
+public class StreamGen {
+    enum Color { RED, GREEN, BLUE }
+    static class Flag implements Serializable { private static final long serialVersionUID = 1L; boolean on; Flag(boolean b){on=b;} }
+    static class Point implements Serializable { private static final long serialVersionUID = 1L; int x, y; Point(int x,int y){this.x=x;this.y=y;} }
+    static class Base implements Serializable { private static final long serialVersionUID = 1L; boolean active = true; }
+    static class Mid extends Base { private static final long serialVersionUID = 1L; byte b = 1; }
+    static class Leaf extends Mid { private static final long serialVersionUID = 1L; boolean z; Color c = Color.GREEN; }
+    static class Item implements Serializable { private static final long serialVersionUID = 1L; String sku; int qty; Boolean gift; Item(String s,int q){sku=s;qty=q;gift=Boolean.FALSE;} }
+
+    static void write(File dir, String name, Object o) throws IOException {
+        try (ObjectOutputStream out = new ObjectOutputStream(new FileOutputStream(new File(dir, name + ".ser")))) {
+            out.writeObject(o);
+        }
+    }
+
+    public static void main(String[] a) throws Exception {
+        File dir = new File(a[0]);
+        int n = 10000;
+        ArrayList<Integer> ints = new ArrayList<>(); for (int i = 0; i < n; i++) ints.add(i); write(dir, "arraylist_integer", ints);
+        ArrayList<Integer> small = new ArrayList<>(); for (int i = 0; i < n; i++) small.add(i % 100); write(dir, "arraylist_integer_cached", small);
+        ArrayList<Long> longs = new ArrayList<>(); for (int i = 0; i < n; i++) longs.add((long) i * 1000003L); write(dir, "arraylist_long", longs);
+        ArrayList<Boolean> bools = new ArrayList<>(); for (int i = 0; i < n; i++) bools.add(i % 3 == 0); write(dir, "arraylist_boolean", bools);
+        ArrayList<Date> dates = new ArrayList<>(); for (int i = 0; i < n; i++) dates.add(new Date(1700000000000L + i)); write(dir, "arraylist_date", dates);
+        ArrayList<BigDecimal> decs = new ArrayList<>(); for (int i = 0; i < n; i++) decs.add(new BigDecimal(i).movePointLeft(2)); write(dir, "arraylist_bigdecimal", decs);
+        ArrayList<Color> enums = new ArrayList<>(); for (int i = 0; i < n; i++) enums.add(Color.values()[i % 3]); write(dir, "arraylist_enum", enums);
+        HashMap<Integer, Long> hm = new HashMap<>(); for (int i = 0; i < n; i++) hm.put(i, (long) i); write(dir, "hashmap_integer_long", hm);
+        HashMap<Integer, Boolean> hb = new HashMap<>(); for (int i = 0; i < n; i++) hb.put(i, i % 2 == 0); write(dir, "hashmap_integer_boolean", hb);
+        ArrayList<Flag> flags = new ArrayList<>(); for (int i = 0; i < n; i++) flags.add(new Flag(i % 2 == 0)); write(dir, "beans_flag", flags);
+        ArrayList<Point> pts = new ArrayList<>(); for (int i = 0; i < n; i++) pts.add(new Point(i, -i)); write(dir, "beans_point", pts);
+        ArrayList<Leaf> leaves = new ArrayList<>(); for (int i = 0; i < n; i++) leaves.add(new Leaf()); write(dir, "beans_leaf", leaves);
+        ArrayList<Item> items = new ArrayList<>(); for (int i = 0; i < n; i++) items.add(new Item("s", i)); write(dir, "beans_item", items);
+        HashMap<String, Object> sess = new HashMap<>();
+        for (int i = 0; i < n; i++) {
+            Object v;
+            switch (i % 6) {
+                case 0: v = Integer.valueOf(i); break;
+                case 1: v = Boolean.TRUE; break;
+                case 2: v = new Flag(true); break;
+                case 3: v = new Point(i, i); break;
+                case 4: v = Color.BLUE; break;
+                default: v = "v" + i;
+            }
+            sess.put("a" + i, v);
+        }
+        write(dir, "session_map", sess);
+        HashMap<String, Object> sessFlags = new HashMap<>(); for (int i = 0; i < n; i++) sessFlags.put("k" + i, new Flag(true)); write(dir, "session_flags", sessFlags);
+        HashMap<String, Object> sessLeaf = new HashMap<>(); for (int i = 0; i < n; i++) sessLeaf.put("k" + i, new Leaf()); write(dir, "session_leaf", sessLeaf);
+        ArrayList<String> roles = new ArrayList<>(); for (int i = 0; i < 50; i++) roles.add("role" + i);
+        Object gp = new org.apache.catalina.realm.GenericPrincipal("alice", roles);
+        write(dir, "generic_principal", gp);
+        ArrayList<Object> gps = new ArrayList<>(); for (int i = 0; i < 1000; i++) gps.add(new org.apache.catalina.realm.GenericPrincipal("u" + i, List.of("r"))); write(dir, "generic_principals", gps);
+
+        ArrayList<Ent3> e3 = new ArrayList<>(); for (int i = 0; i < n; i++) e3.add(new Ent3()); write(dir, "beans_ent3", e3);
+        ArrayList<java.util.concurrent.atomic.AtomicBoolean> ab = new ArrayList<>(); for (int i = 0; i < n; i++) ab.add(new java.util.concurrent.atomic.AtomicBoolean(i%2==0)); write(dir, "atomic_boolean", ab);
+        ArrayList<java.util.concurrent.atomic.AtomicInteger> ai = new ArrayList<>(); for (int i = 0; i < n; i++) ai.add(new java.util.concurrent.atomic.AtomicInteger(i)); write(dir, "atomic_integer", ai);
+        java.util.concurrent.ConcurrentHashMap<String,Boolean> chm = new java.util.concurrent.ConcurrentHashMap<>(); for (int i = 0; i < n; i++) chm.put("k"+i, Boolean.TRUE); write(dir, "concurrent_hashmap", chm);
+        Hashtable<String,Integer> ht = new Hashtable<>(); for (int i = 0; i < n; i++) ht.put("k"+i, i); write(dir, "hashtable", ht);
+        Vector<Integer> vec = new Vector<>(); for (int i = 0; i < n; i++) vec.add(i); write(dir, "vector", vec);
+        TreeSet<Integer> ts = new TreeSet<>(); for (int i = 0; i < n; i++) ts.add(i); write(dir, "treeset", ts);
+        ArrayList<java.sql.Timestamp> tss = new ArrayList<>(); for (int i = 0; i < n; i++) tss.add(new java.sql.Timestamp(1700000000000L+i)); write(dir, "timestamps", tss);
+        ArrayList<Object> ul = new ArrayList<>(); for (int i = 0; i < n; i++) ul.add(Collections.unmodifiableList(new ArrayList<>(List.of(i)))); write(dir, "unmodifiable_lists", ul);
+        ArrayList<Object> lo = new ArrayList<>(); for (int i = 0; i < n; i++) lo.add(List.of(i%2==0)); write(dir, "list_of", lo);
+        ArrayList<Object> es = new ArrayList<>(); for (int i = 0; i < n; i++) es.add(EnumSet.of(Color.RED)); write(dir, "enumsets", es);
+        ArrayList<Object> em = new ArrayList<>(); for (int i = 0; i < n; i++) { EnumMap<Color,Boolean> m = new EnumMap<>(Color.class); m.put(Color.RED, true); em.add(m);} write(dir, "enummaps", em);
+        ArrayList<Object> ck = new ArrayList<>(); for (int i = 0; i < 2000; i++) { jakarta.servlet.http.Cookie c = new jakarta.servlet.http.Cookie("c"+i, "v"); ck.add(c);} write(dir, "cookies", ck);
+        ArrayList<Object> opts = new ArrayList<>(); for (int i = 0; i < n; i++) opts.add(new Opt()); write(dir, "beans_opts", opts);
+    }
+    static class E1 implements Serializable { private static final long serialVersionUID = 1L; boolean deleted; }
+    static class E2 extends E1 { private static final long serialVersionUID = 1L; boolean dirty; }
+    static class Ent3 extends E2 { private static final long serialVersionUID = 1L; boolean selected; }
+    static class Opt implements Serializable { private static final long serialVersionUID = 1L; boolean a, b, c, d; }
+}
