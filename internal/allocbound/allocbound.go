@@ -5,10 +5,15 @@
 // arrived, a map or slice presized from the input, nested structures each allocating a
 // minimum).
 //
-// The measure is runtime.MemStats.TotalAlloc before and after a call; a call over its
-// bound is measured again, its least of a few calls counting, so that what another
-// goroutine allocates meanwhile rarely fails a test. The
-// tests that use it run their package's tests one at a time (none calls t.Parallel).
+// The measure is runtime.MemStats.TotalAlloc before and after a call, which counts what
+// every goroutine allocates. Goroutines an earlier test left running (a node shutting
+// down, a timer, a connection) are kept out of it as far as they can be: the calls run
+// with GOMAXPROCS 1 (as testing.AllocsPerRun does), so that no other goroutine runs
+// beside them, only where the call blocks or the scheduler preempts it (every 10 ms),
+// and a call over its bound is measured again, its least of a few calls counting (what
+// others allocate only adds). A goroutine allocating all the time beside the calls
+// counted megabytes in each before (TestCheckIgnoresABusyGoroutine). The tests that use
+// it run their package's tests one at a time (none calls t.Parallel).
 package allocbound
 
 import (
@@ -36,10 +41,19 @@ func (b Bound) Max(n int) uint64 { return raceScale * (uint64(b.K)*uint64(n) + b
 func (b Bound) String() string { return fmt.Sprintf("%d×len + %d", b.K, b.C) }
 
 // runs is how many times Bytes calls its function; it reports the least.
-const runs = 3
+const runs = 5
 
-// Bytes reports the bytes f allocates: the least TotalAlloc difference of a few calls.
+// alone runs f with GOMAXPROCS 1: no other goroutine runs beside it, only where it
+// blocks or is preempted.
+func alone(f func()) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	f()
+}
+
+// Bytes reports the bytes f allocates: the least TotalAlloc difference of a few calls,
+// run with GOMAXPROCS 1.
 func Bytes(f func()) uint64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var least uint64
 	var before, after runtime.MemStats
 	for i := range runs {
@@ -83,26 +97,28 @@ func Check(t testing.TB, bound Bound, inputs [][]byte, decode func([]byte)) Resu
 	t.Helper()
 	var r Result
 	failed := 0
-	for _, in := range inputs {
-		got := once(func() { decode(in) })
-		if got > bound.Max(len(in)) { // measured again: another goroutine may have allocated meanwhile
-			got = min(got, Bytes(func() { decode(in) }))
-		}
-		r.Inputs++
-		r.MaxBytes = max(r.MaxBytes, got)
-		if len(in) >= 64 {
-			if ratio := float64(got) / float64(len(in)); ratio > r.Ratio {
-				r.Ratio, r.Worst, r.Bytes = ratio, in, got
+	alone(func() {
+		for _, in := range inputs {
+			got := once(func() { decode(in) })
+			if got > bound.Max(len(in)) { // measured again: another goroutine may have allocated meanwhile
+				got = min(got, Bytes(func() { decode(in) }))
+			}
+			r.Inputs++
+			r.MaxBytes = max(r.MaxBytes, got)
+			if len(in) >= 64 {
+				if ratio := float64(got) / float64(len(in)); ratio > r.Ratio {
+					r.Ratio, r.Worst, r.Bytes = ratio, in, got
+				}
+			}
+			if got > bound.Max(len(in)) {
+				failed++
+				if failed <= 5 {
+					t.Errorf("a %d-byte input allocated %d bytes, over %s = %d: %x", len(in), got, bound,
+						bound.Max(len(in)), in[:min(len(in), 96)])
+				}
 			}
 		}
-		if got > bound.Max(len(in)) {
-			failed++
-			if failed <= 5 {
-				t.Errorf("a %d-byte input allocated %d bytes, over %s = %d: %x", len(in), got, bound,
-					bound.Max(len(in)), in[:min(len(in), 96)])
-			}
-		}
-	}
+	})
 	if failed > 5 {
 		t.Errorf("%d inputs in all over %s", failed, bound)
 	}

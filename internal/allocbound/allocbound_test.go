@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 var sink []byte
@@ -76,3 +78,39 @@ func TestCorpus(t *testing.T) {
 		t.Errorf("a missing corpus gave %q", got)
 	}
 }
+
+// spin runs for d without allocating.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
+// TestCheckIgnoresABusyGoroutine: a goroutine left running by an earlier test that
+// allocates all the time does not count in what Check measures of a call that
+// allocates nothing: before, the call ran beside it on another P and each of its
+// measures took in what it allocated meanwhile (megabytes in 200 µs), over any bound.
+func TestCheckIgnoresABusyGoroutine(t *testing.T) {
+	var stop atomic.Bool
+	done := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		defer close(done)
+		close(started)
+		for !stop.Load() {
+			busySink = make([]byte, 64)
+		}
+	}()
+	defer func() { stop.Store(true); <-done }()
+	<-started
+	if got := Bytes(func() { spin(200 * time.Microsecond) }); got >= 4<<10 {
+		t.Errorf("a call allocating nothing measured %d bytes beside a busy goroutine", got)
+	}
+	in := make([]byte, 64)
+	var fake testing.T
+	r := Check(&fake, Bound{K: 1, C: 4 << 10}, [][]byte{in, in, in, in}, func([]byte) { spin(200 * time.Microsecond) })
+	if fake.Failed() {
+		t.Errorf("Check failed calls allocating nothing beside a busy goroutine: %+v", r)
+	}
+}
+
+var busySink []byte
