@@ -11,14 +11,16 @@ import (
 // slots, all connections together (Config.MaxQueuedBytes; the bytes are Stats.QueuedBytes).
 // A connection takes a small frame's bytes from it before decoding the frame; when they do
 // not fit it delivers what it decoded already, or, with nothing decoded, waits for room
-// without reading, so that its peer is slowed down by TCP and no frame is dropped. A frame
-// is let in alone when nothing is queued, whatever its size, so that every connection moves
-// on. Connections that wait are served in order, and none takes room while one waits, so
-// that a large frame is not overtaken for ever. A large frame (32 KiB and more, read into a buffer of its own) starts only once its
-// size fits, but is counted only once complete: a connection that stalls in the middle of
-// one holds none of this budget (it holds MaxPendingBytes meanwhile), so the frames that
-// complete together may pass the budget by the large frames being received at once, at
-// most MaxPendingBytes.
+// without reading, so that its peer is slowed down by TCP and no frame is dropped while the
+// receiver runs (once Stop's context ends, a waiting connection gives up, its frame not
+// acknowledged: TestQueueBudgetWaiterAfterTheWakeUpStops). A frame is let in alone when
+// nothing is queued, whatever its size, so that every connection moves on. Connections
+// that wait are served in order, and none takes room while one waits, so that a large
+// frame is not overtaken for ever. A large frame (32 KiB and more, read into a buffer of
+// its own) starts only once its size fits, but is counted only once complete: a
+// connection that stalls in the middle of one holds none of this budget (it holds
+// MaxPendingBytes meanwhile), so the frames that complete together may pass the budget by
+// the large frames being received at once, at most MaxPendingBytes.
 type queueGate struct {
 	queued *atomic.Int64  // counters.queuedBytes
 	pauses *atomic.Uint64 // counters.readPauses: a connection waited
