@@ -107,8 +107,9 @@ func (d *droppingChannel) filter(to []channel.Member) ([]channel.Member, error) 
 	var err error
 	for _, m := range to {
 		if m.Key() == *drop {
-			// As the channel reports it: the member the send failed for.
-			err = &channel.SendError{Faulty: []channel.FaultyMember{{Member: m, Err: fmt.Errorf("connection to %s lost", m.Addr())}}}
+			// As the channel reports a member it cannot connect to: the member the
+			// send failed for, the message never sent to it.
+			err = &channel.SendError{Faulty: []channel.FaultyMember{{Member: m, Err: fmt.Errorf("%w: %s", channel.ErrConnect, m.Addr())}}}
 			continue
 		}
 		kept = append(kept, m)

@@ -16,29 +16,35 @@ import (
 // Like a failed EVT_SESSION_ACCESSED (sendFailed), the rename goes out again before the
 // session's next message: its Replicate, ChangeSessionID or expiry; failing again, it
 // stays to be sent, and the message after it goes out all the same. The session keeps,
-// for each member a rename failed for, the one id that member may still hold it under:
+// for each member a rename failed for, the ids that member may still hold it under:
 // the id before the first rename it missed (the members a *channel.SendError names; for
-// a failure naming none, every member listed then, or, with none listed, any member).
-// A member that missed later renames too keeps that id, so there is at most one id per
-// member, however many renames it missed. The resend renames each such id straight to
-// the session's id then, one message for all the renames in between (a Tomcat node
-// follows it as any EVT_CHANGE_SESSION_ID): no id is forgotten, and no rename is refused
-// (TestNinthRenameDoneWhileEightUnsent, TestMemberMissingNineRenamesHoldsTheCurrentIDOnly).
-// Members that hold another id ignore it; a member the resend fails for keeps its id,
-// the others are done with (TestTwoPartlyFailedRenamesReachEveryMember). An asynchronous
-// request (the middleware's, with an asyncQueue) queues them before its delta without
-// waiting for their send (queueUnsentRename).
+// a failure naming none, every member listed then, or, with none listed, any member),
+// and, when a failed send may have reached it (not a connect failure: its
+// acknowledgement or connection lost after the write), the id of each later rename it
+// missed meanwhile, since it may have taken the one before
+// (TestMemberTakingAFailedRenameThenMissingOneIsRenamedOn). A member whose failures
+// were all connect failures has one id, however many renames it missed; the ids of one
+// member are bounded by maxHeldPerMember (TestHeldIDsPerMemberBounded). The resend
+// renames each such id straight to the session's id then, one message for all the
+// renames in between (a Tomcat node follows it as any EVT_CHANGE_SESSION_ID): no rename
+// is refused (TestNinthRenameDoneWhileEightUnsent,
+// TestMemberMissingNineRenamesHoldsTheCurrentIDOnly). Members that hold another id
+// ignore it; a member the resend fails for keeps its id, the others are done with
+// (TestTwoPartlyFailedRenamesReachEveryMember). An asynchronous request (the
+// middleware's, with an asyncQueue) queues them before its delta without waiting for
+// their send (queueUnsentRename).
 //
-// A member that holds the session under an id in between (it took a rename though its
-// send reported a failure, an acknowledgement lost, and missed a later one) ignores the
-// resend and keeps that id; so does a member listed only after the failure (a state
-// transfer or a catch-up gives it the session under its id then).
+// A member listed only after the failure is sent nothing for it (a state transfer or a
+// catch-up gives it the session under its id then).
 
 // heldID is an id a member may still hold a session under.
 type heldID struct {
 	member channel.MemberKey
 	any    bool // every member: the failure named none, and none was listed
-	id     string
+	// id: "" for the session's current id, recorded beside a member's other ids when a
+	// failed send may have reached it (its acknowledgement lost), so that a rename it
+	// then misses leaves the id it renamed from among those it may hold
+	id string
 }
 
 // queuedRenames is the outcome of the resends an asynchronous request queued: done gets
@@ -86,7 +92,7 @@ func (s *Session) unsentIDs() []string {
 	}
 	var ids []string
 	for _, h := range s.retry.held {
-		if !slices.Contains(ids, h.id) {
+		if h.id != "" && !slices.Contains(ids, h.id) {
 			ids = append(ids, h.id)
 		}
 	}
@@ -139,39 +145,116 @@ func (s *Session) setQueuedRenames(q *queuedRenames) {
 	}
 }
 
+// maxHeldPerMember bounds the ids kept for one member: an id is added only by a failure
+// that may have sent the rename (its ACK lost) while the member may have held the
+// session's id, so it takes a run of such failures to reach it; beyond it the ids
+// after the first are forgotten, oldest first, the first (the id before any rename the
+// member missed: the id a client had before logging in) kept.
+const maxHeldPerMember = 8
+
+// missed is a member a send failed for; sure when the message was never sent to it (no
+// connection could be opened, none lost), so it cannot have taken it.
+type missed struct {
+	key  channel.MemberKey
+	sure bool
+}
+
+// missedMembers returns the members err says a send failed for, with listed standing
+// for every member when err names none.
+func missedMembers(err error, listed []channel.Member) []missed {
+	var out []missed
+	for _, f := range channel.FaultyMembers(err) {
+		sure := errors.Is(f.Err, channel.ErrConnect) && !errors.Is(f.Err, channel.ErrConnectionLost)
+		out = append(out, missed{key: f.Member.Key(), sure: sure || neverSent(err)})
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, m := range listed {
+		out = append(out, missed{key: m.Key(), sure: neverSent(err)})
+	}
+	return out
+}
+
 // missedKeys returns the members err says a send failed for; ok is false when it names
 // none (an error of another kind).
 func missedKeys(err error) (keys []channel.MemberKey, ok bool) {
-	for _, f := range channel.FaultyMembers(err) {
-		keys = append(keys, f.Member.Key())
+	for _, f := range missedMembers(err, nil) {
+		keys = append(keys, f.key)
 	}
 	return keys, len(keys) > 0
 }
 
-// noteUnsentRename records that the rename of s from old failed with err, listed being
-// the members then: those it failed for may hold s under old, unless an earlier rename
-// missed them already (they hold an older id, kept). The caller holds s.sendMu.
-func (s *Session) noteUnsentRename(old string, err error, listed []channel.Member) {
-	keys, ok := missedKeys(err)
-	if !ok {
-		for _, m := range listed {
-			keys = append(keys, m.Key())
+// holds reports whether held records for member k the id (id "" for the session's
+// current id, which a member that may hold an earlier one may hold too).
+func holds(held []heldID, k channel.MemberKey, id string) bool {
+	return slices.ContainsFunc(held, func(h heldID) bool { return !h.any && h.member == k && h.id == id })
+}
+
+// memberHeld reports whether held records member k at all.
+func memberHeld(held []heldID, k channel.MemberKey) bool {
+	return slices.ContainsFunc(held, func(h heldID) bool { return !h.any && h.member == k })
+}
+
+// tidy drops the members left with the current id alone ("" only: in step) and bounds
+// each member's ids by maxHeldPerMember.
+func tidy(held []heldID) []heldID {
+	held = slices.DeleteFunc(held, func(h heldID) bool {
+		return !h.any && h.id == "" && !slices.ContainsFunc(held, func(o heldID) bool {
+			return !o.any && o.member == h.member && o.id != ""
+		})
+	})
+	for i := 0; i < len(held); i++ {
+		h := held[i]
+		if h.any || h.id == "" {
+			continue
+		}
+		n := 0
+		first := -1
+		for j, o := range held {
+			if !o.any && o.member == h.member && o.id != "" {
+				if first < 0 {
+					first = j
+				}
+				n++
+			}
+		}
+		if n > maxHeldPerMember && i != first {
+			held = slices.Delete(held, i, i+1)
+			i--
 		}
 	}
-	held := s.heldIDs()
-	if len(keys) == 0 {
+	return held
+}
+
+// noteUnsentRename records that the rename of s from old failed with err, listed being
+// the members then: those it failed for may hold s under old, if they may have held it
+// before (none of their earlier renames failed, or one may have reached them, its
+// acknowledgement lost); a member that may have taken it may hold the new id too. The
+// caller holds s.sendMu.
+func (s *Session) noteUnsentRename(old string, err error, listed []channel.Member) {
+	ms := missedMembers(err, listed)
+	held := slices.Clone(s.heldIDs())
+	if len(ms) == 0 {
 		if !slices.ContainsFunc(held, func(h heldID) bool { return h.any }) {
 			held = append(held, heldID{any: true, id: old})
 		}
 		s.setHeld(held)
 		return
 	}
-	for _, k := range keys {
-		if !slices.ContainsFunc(held, func(h heldID) bool { return !h.any && h.member == k }) {
-			held = append(held, heldID{member: k, id: old})
+	for _, f := range ms {
+		k := f.key
+		if !memberHeld(held, k) || holds(held, k, "") {
+			if !holds(held, k, old) {
+				held = append(held, heldID{member: k, id: old})
+			}
+			held = slices.DeleteFunc(held, func(h heldID) bool { return !h.any && h.member == k && h.id == "" })
+			if !f.sure {
+				held = append(held, heldID{member: k})
+			}
 		}
 	}
-	s.setHeld(held)
+	s.setHeld(tidy(held))
 }
 
 // unsentRenameMessages returns the renames to send again, one for each id a member may
@@ -179,7 +262,14 @@ func (s *Session) noteUnsentRename(old string, err error, listed []channel.Membe
 func (s *Session) unsentRenameMessages() []*Message {
 	cur := s.ID()
 	// Renamed back to the id a member holds: nothing to send it.
-	s.setHeld(slices.DeleteFunc(s.heldIDs(), func(h heldID) bool { return h.id == cur }))
+	held := slices.Clone(s.heldIDs())
+	for i, h := range held {
+		if h.id == cur {
+			held[i].id = ""
+		}
+	}
+	held = slices.DeleteFunc(held, func(h heldID) bool { return h.any && h.id == "" })
+	s.setHeld(tidy(dedupe(held)))
 	now := nowMs()
 	var msgs []*Message
 	for _, id := range s.unsentIDs() {
@@ -188,26 +278,58 @@ func (s *Session) unsentRenameMessages() []*Message {
 	return msgs
 }
 
-// resent records the outcome err of the resend renaming s from id: the members it failed
-// for keep id (all of them, if err names none), the others are done with; any member
-// keeps it after any failure. The caller holds s.sendMu.
-func (s *Session) resent(id string, err error) {
-	held := s.heldIDs()
-	if err == nil {
-		s.setHeld(slices.DeleteFunc(held, func(h heldID) bool { return h.id == id }))
-		return
+// dedupe drops repeated entries of held.
+func dedupe(held []heldID) []heldID {
+	var out []heldID
+	for _, h := range held {
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
 	}
-	keys, ok := missedKeys(err)
-	if !ok {
-		return
+	return out
+}
+
+// resent records the outcome err of the resend renaming s from id: the members it failed
+// for keep id (all of them, if err names none), those it may have reached holding the
+// current id too; the others are done with id; any member keeps it after any failure.
+// The caller holds s.sendMu.
+func (s *Session) resent(id string, err error) {
+	held := slices.Clone(s.heldIDs())
+	var ms []missed
+	if err != nil {
+		if ms = missedMembers(err, nil); len(ms) == 0 {
+			// Naming no member: each may have taken it, or not.
+			for _, h := range held {
+				if !h.any && h.id == id {
+					ms = append(ms, missed{key: h.member, sure: neverSent(err)})
+				}
+			}
+			if slices.ContainsFunc(held, func(h heldID) bool { return h.any && h.id == id }) {
+				return
+			}
+		}
 	}
 	var kept []heldID
 	for _, h := range held {
-		if h.id != id || h.any || slices.Contains(keys, h.member) {
+		if h.id != id {
+			kept = append(kept, h)
+			continue
+		}
+		if h.any {
+			if err != nil {
+				kept = append(kept, h)
+			}
+			continue
+		}
+		i := slices.IndexFunc(ms, func(f missed) bool { return f.key == h.member })
+		if i >= 0 {
 			kept = append(kept, h)
 		}
+		if i < 0 || !ms[i].sure {
+			kept = append(kept, heldID{member: h.member}) // it may hold the current id
+		}
 	}
-	s.setHeld(kept)
+	s.setHeld(tidy(dedupe(kept)))
 }
 
 // sendUnsentRename sends s's renames again if some failed to reach every member. The
