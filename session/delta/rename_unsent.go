@@ -332,6 +332,19 @@ func (s *Session) resent(id string, err error) {
 	s.setHeld(tidy(dedupe(kept)))
 }
 
+// resentUnknown records that resends of s's ids failed without saying for which
+// members: each member may still hold its ids, or have taken one and hold the current
+// id. The caller holds s.sendMu.
+func (s *Session) resentUnknown() {
+	held := slices.Clone(s.heldIDs())
+	for _, h := range s.heldIDs() {
+		if !h.any && h.id != "" && !holds(held, h.member, "") {
+			held = append(held, heldID{member: h.member})
+		}
+	}
+	s.setHeld(held)
+}
+
 // sendUnsentRename sends s's renames again if some failed to reach every member. The
 // caller holds s.sendMu. On failure they stay to be sent, and so does an access
 // (sendFailed). A resend an asynchronous request queued is waited for first.
@@ -339,6 +352,12 @@ func (m *Manager) sendUnsentRename(ctx context.Context, s *Session) error {
 	if q := s.queuedRenames(); q != nil {
 		err := q.wait(ctx)
 		if q.n > 0 {
+			// Their outcome unknown, they are given up (done is buffered: the queue
+			// never blocks on it): each may have reached a member or not, and what
+			// comes next (a rename) must not be cleared by their late success.
+			s.setQueuedRenames(nil)
+			s.resentUnknown()
+			s.sendFailed()
 			return fmt.Errorf("delta: replicating id changes of session %s again: %w", s.ID(), err)
 		}
 		s.setQueuedRenames(nil)
@@ -404,6 +423,7 @@ func (m *Manager) queueUnsentRename(s *Session) {
 			m.renameResent(s)
 			return
 		}
+		s.resentUnknown()
 		s.sendFailed()
 	}
 	msgs := s.unsentRenameMessages()
