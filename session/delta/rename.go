@@ -1,0 +1,113 @@
+package delta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Renaming a session (ChangeSessionID): here at once, on the other nodes by
+// EVT_CHANGE_SESSION_ID; what a member missed goes out again (rename_unsent.go).
+
+// ChangeSessionID gives s a new id, here and on every other node
+// (EVT_CHANGE_SESSION_ID): use it on login against session fixation. An empty newID
+// means a fresh random one with this node's route. It returns the new id. The id
+// listeners hear of the change once the cluster was told (or failed to be), outside the
+// session's send slot, so that they may call back into the manager about the session.
+// A session the manager does not hold (invalid, another manager's, or one its Stop took
+// out) is refused with an error wrapping ErrInvalidSession
+// (TestChangeSessionIDOfASessionNotHeld). If the cluster could not be told (the error
+// wraps a *channel.SendError or ErrNoQuorum), the session keeps the new id here and the
+// rename goes out again before the session's next message (Replicate, ChangeSessionID,
+// Invalidate) until every member acknowledged it (TestFailedRenameIsSentAgain), from
+// the id each member that missed it may hold straight to the session's id then. A rename
+// is never refused for the renames not sent yet, however many
+// (TestNinthRenameDoneWhileEightUnsent).
+func (m *Manager) ChangeSessionID(ctx context.Context, s *Session, newID string) (string, error) {
+	id, _, err := m.renameSession(ctx, s, newID)
+	return id, err
+}
+
+// renameSession is ChangeSessionID reporting whether it renamed s here (the binder
+// counts only those: TestRerouteWhileRenamesUnsentCounted).
+func (m *Manager) renameSession(ctx context.Context, s *Session, newID string) (id string, renamed bool, err error) {
+	if s == nil {
+		return "", false, ErrNoSession
+	}
+	if s.m != m {
+		return "", false, m.notMine(s)
+	}
+	generate := newID == ""
+	if !generate && !validID(newID) {
+		return "", false, fmt.Errorf("%w: %q", ErrInvalidSessionID, newID)
+	}
+	oldID, newID, renamed, err := m.changeID(ctx, s, newID, generate)
+	if renamed {
+		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
+	}
+	return newID, renamed, err
+}
+
+// changeID is ChangeSessionID with the session's send slot held; renamed reports
+// whether it renamed s from oldID (the listeners are then to be told).
+func (m *Manager) changeID(ctx context.Context, s *Session, newID string, generate bool) (oldID, id string, renamed bool, err error) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	// A rename that failed before goes first; failing again, it is sent again later
+	// from the id the members may hold to the session's id then.
+	resendErr := m.sendUnsentRename(ctx, s)
+	oldID, id, renamed, err = m.changeIDLocked(ctx, s, newID, generate)
+	if resendErr != nil {
+		err = errors.Join(resendErr, err)
+	}
+	return oldID, id, renamed, err
+}
+
+// changeIDLocked is changeID with s's send slot held.
+func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, generate bool) (oldID, id string, renamed bool, err error) {
+	for {
+		oldID = s.ID()
+		if generate {
+			newID = newSessionID(m.cfg.JvmRoute)
+		}
+		if oldID == newID {
+			if !s.IsValid() {
+				return "", "", false, ErrInvalidSession
+			}
+			return oldID, newID, false, nil
+		}
+		ok, taken := m.st.rename(oldID, newID, s)
+		switch {
+		case taken && generate:
+			continue
+		case taken:
+			return "", "", false, fmt.Errorf("%w: %s", ErrSessionIDInUse, newID)
+		case !ok:
+			if !s.IsValid() {
+				return "", "", false, ErrInvalidSession
+			}
+			if s.ID() == oldID {
+				// Not held under its id, nor renamed meanwhile (a rename sets the id
+				// under the table's locks that rename took): the session is not this
+				// manager's (another's, or taken out by Stop and not expired yet).
+				return "", "", false, fmt.Errorf("%w: session %s is not held by manager %q", ErrInvalidSession, oldID, m.cfg.Name)
+			}
+			continue // renamed concurrently: try again from its current id
+		}
+		m.skip(oldID)
+		m.noteRenamed(oldID, s)
+		s.markSent()
+		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
+		if err != nil {
+			// Sent again before the session's next message, to the members it missed.
+			s.noteUnsentRename(oldID, err, m.cl.ch.Members())
+			if !slices.Contains(s.unsentIDs(), oldID) {
+				m.noteRemoved(oldID, s, 0, true) // they hold an earlier id: none holds this one
+			}
+			return oldID, newID, true, fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
+		}
+		m.noteRemoved(oldID, s, 0, true)
+		return oldID, newID, true, nil
+	}
+}
