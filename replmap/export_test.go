@@ -176,3 +176,7 @@ func StartPassesRunning(m *Map) bool {
 	}
 	return false
 }
+
+// BeginStop does what Stop does first: it runs the members' waiting passes at once and
+// waits for them, or for ctx (tests only: the window before the map is marked stopped).
+func BeginStop(ctx context.Context, m *Map) { m.finishStarts(ctx) }

@@ -90,11 +90,13 @@ func (m *Map) memberStarted(mb channel.Member) {
 }
 
 // startPass adds stale and orphaned to mb's pending pass and starts the goroutine that
-// runs mb's passes if none runs.
+// runs mb's passes if none runs. Once Stop has begun (m.starts.hurried) it starts none:
+// Stop has waited for the passes already, and the map stops, its MSG_STOP telling mb
+// (TestStartDuringStopStartsNoPass).
 func (m *Map) startPass(mb channel.Member, stale, orphaned []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.state == stateDestroyed {
+	if m.state == stateDestroyed || m.starts.hurried {
 		return
 	}
 	if m.starts.byMember == nil {
