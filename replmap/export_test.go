@@ -180,3 +180,11 @@ func StartPassesRunning(m *Map) bool {
 // BeginStop does what Stop does first: it runs the members' waiting passes at once and
 // waits for them, or for ctx (tests only: the window before the map is marked stopped).
 func BeginStop(ctx context.Context, m *Map) { m.finishStarts(ctx) }
+
+// StartPassMembers returns how many members m keeps MSG_START pass bookkeeping for
+// (tests only).
+func StartPassMembers(m *Map) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.starts.byMember)
+}

@@ -134,7 +134,7 @@ func (m *Map) runStartPasses(mb channel.Member, p *startPass) {
 		if len(p.stale) == 0 && len(p.orphaned) == 0 {
 			close(p.done)
 			p.done = nil
-			if p.last.IsZero() || time.Since(p.last) >= startPassInterval {
+			if p.last.IsZero() || time.Since(p.last) >= startPassInterval || indexOf(m.members, mb) < 0 {
 				delete(m.starts.byMember, mb.Key())
 			}
 			m.mu.Unlock()
@@ -199,5 +199,13 @@ func (m *Map) finishStarts(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// forgetStartPassLocked drops the pass bookkeeping of mb, a member that left, m.mu held;
+// a pass still running drops it as it ends (TestStartPassForgottenWhenMemberLeaves).
+func (m *Map) forgetStartPassLocked(mb channel.Member) {
+	if p := m.starts.byMember[mb.Key()]; p != nil && p.done == nil {
+		delete(m.starts.byMember, mb.Key())
 	}
 }
