@@ -182,8 +182,9 @@ func (m *Manager) Start(ctx context.Context) error {
 //
 // Stop waits for an expiry sweep under way only until ctx ends: it then stops the map all
 // the same (the sweep's removals of a stopped map fail) and returns an error wrapping
-// ctx.Err(), the sweep left to end in the background; a later Stop does not wait for it
-// again (TestStopHonoursItsContext).
+// ctx.Err(), the sweep left to end in the background (TestStopHonoursItsContext). A
+// later Stop waits for that sweep again, or for its own ctx
+// (TestLaterStopWaitsForTheSweep).
 func (m *Manager) Stop(ctx context.Context) error {
 	m.stopping.Store(true)
 	m.mu.Lock()
@@ -193,6 +194,8 @@ func (m *Manager) Stop(ctx context.Context) error {
 	var err error
 	if stop != nil {
 		close(stop)
+	}
+	if done != nil {
 		select {
 		case <-done:
 		case <-ctx.Done():
