@@ -164,12 +164,17 @@ func (c *Cluster) Manager(name string) *Manager {
 // Each of its waits (the managers' Stop, the cluster's own goroutines) is bounded by ctx:
 // when ctx ends first, Close returns an error wrapping ctx.Err() and the rest finishes in
 // the background; a later Close waits for that, or for its own ctx, and closes nothing
-// again (TestClusterCloseHonoursItsContext).
+// again (TestClusterCloseHonoursItsContext). A Close called from a session listener that
+// Close itself calls (with the event's Context) returns ErrStopping at once: the Close
+// that runs waits for it (TestClusterCloseFromItsOwnListenerReturns).
 func (c *Cluster) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		closing := c.closing
 		c.mu.Unlock()
+		if ctx.Value(closeMark{c}) != nil {
+			return ErrStopping
+		}
 		select {
 		case <-closing:
 			return nil
@@ -185,8 +190,9 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	var err error
+	sctx := context.WithValue(ctx, closeMark{c}, true) // the listeners' (SessionEvent.Context)
 	for _, m := range ms {
-		if e := m.Stop(ctx); e != nil && err == nil {
+		if e := m.Stop(sctx); e != nil && err == nil {
 			err = e
 		}
 	}
@@ -217,6 +223,10 @@ func (c *Cluster) Close(ctx context.Context) error {
 		return err
 	}
 }
+
+// closeMark is the key of the value that marks the context Close gives its managers'
+// Stop, and so their listeners, as the cluster's Close's.
+type closeMark struct{ c *Cluster }
 
 // Stats returns the cluster's counters.
 func (c *Cluster) Stats() ClusterStats {

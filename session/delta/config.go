@@ -406,7 +406,9 @@ var (
 	// ErrStateTransferTimeout: the state transfer did not complete in StateTransferTimeout.
 	ErrStateTransferTimeout = errors.New("delta: state transfer timed out")
 	// ErrStopping: Stop was called with the context of a SessionDestroyed event that the
-	// manager's running Stop fired (SessionEvent.Context): that Stop completes on its own.
+	// manager's running Stop fired (SessionEvent.Context), or Cluster.Close with the context
+	// of one that the cluster's running Close fired: that Stop or Close completes on its
+	// own.
 	ErrStopping = errors.New("delta: called from a listener of the manager's Stop, which is running")
 	// ErrSessionIDInUse: ChangeSessionID or CreateWithID was given an id another session
 	// has (or, for CreateWithID, had until recently, or had before a rename that did not

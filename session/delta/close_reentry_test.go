@@ -1,0 +1,48 @@
+package delta_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// TestClusterCloseFromItsOwnListenerReturns: a SessionDestroyed listener that Cluster.Close
+// calls (through the manager's Stop) and that closes the cluster again waited for the
+// first Close to finish, which waits for the manager's stop, which waits for the
+// listener: both held until the listener's context ended (for ever with none), the first
+// Close returning its ctx's error. Such a Close now returns ErrStopping at once, as a
+// manager's Stop from its own listener does.
+func TestClusterCloseFromItsOwnListenerReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var cl *delta.Cluster
+		nested := make(chan error, 1)
+		l := delta.SessionListenerFuncs{Destroyed: func(e delta.SessionEvent) {
+			if e.Stopping {
+				cctx, cancel := context.WithTimeout(e.Context, time.Hour)
+				defer cancel()
+				nested <- cl.Close(cctx)
+			}
+		}}
+		a := startReady(t, channeltest.NewNetwork(), delta.Config{SessionListeners: []delta.SessionListener{l}})
+		cl = a.cl
+		if _, err := a.m.Create(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := cl.Close(ctx); err != nil {
+			t.Errorf("Close whose listener closes the cluster again: %v, want nil", err)
+		}
+		if err := <-nested; !errors.Is(err, delta.ErrStopping) {
+			t.Errorf("Close from the listener Close called: %v, want ErrStopping", err)
+		}
+		if err := cl.Close(context.Background()); err != nil {
+			t.Errorf("Close once closed: %v", err)
+		}
+	})
+}
