@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,10 +63,13 @@ type Cluster struct {
 
 	mu       sync.RWMutex
 	managers map[string]*Manager
-	warned   map[string]bool // contexts already warned about (bounded)
-	closed   bool
-	closing  chan struct{}  // closed once Close has finished, in the background if its ctx ended
-	wg       sync.WaitGroup // reply goroutines
+	// finishing are the managers that left the cluster on their Stop and still stop in
+	// the background (their Stop's ctx ended first): Close waits for them too.
+	finishing map[*Manager]struct{}
+	warned    map[string]bool // contexts already warned about (bounded)
+	closed    bool
+	closing   chan struct{}  // closed once Close has finished, in the background if its ctx ended
+	wg        sync.WaitGroup // reply goroutines
 
 	removeMsg, removeMbr func()
 	refusals             *ratelog.Limiter // refused senders and requests, logged rate-limited
@@ -164,9 +168,13 @@ func (c *Cluster) Manager(name string) *Manager {
 // Each of its waits (the managers' Stop, the cluster's own goroutines) is bounded by ctx:
 // when ctx ends first, Close returns an error wrapping ctx.Err() and the rest finishes in
 // the background; a later Close waits for that, or for its own ctx, and closes nothing
-// again (TestClusterCloseHonoursItsContext). A Close called from a session listener that
-// Close itself calls (with the event's Context) returns ErrStopping at once: the Close
-// that runs waits for it (TestClusterCloseFromItsOwnListenerReturns).
+// again (TestClusterCloseHonoursItsContext). It waits, within ctx, for the managers whose
+// own Stop returned first and that still stop in the background too
+// (TestClusterCloseWaitsForAManagerStoppingInTheBackground), but for none whose Stop
+// called it from a session listener (TestClusterCloseFromAStoppingListenerReturns). A
+// Close called from a session listener that Close itself calls (with the event's
+// Context) returns ErrStopping at once: the Close that runs waits for it
+// (TestClusterCloseFromItsOwnListenerReturns).
 func (c *Cluster) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
@@ -188,6 +196,12 @@ func (c *Cluster) Close(ctx context.Context) error {
 	for _, m := range c.managers {
 		ms = append(ms, m)
 	}
+	waits := slices.Clone(ms)
+	for m := range c.finishing {
+		if ctx.Value(stopMark{m}) == nil { // not from a listener of m's Stop, which waits for it
+			waits = append(waits, m)
+		}
+	}
 	c.mu.Unlock()
 	var err error
 	sctx := context.WithValue(ctx, closeMark{c}, true) // the listeners' (SessionEvent.Context)
@@ -202,7 +216,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	c.stopCuts()
 	go func() {
 		defer close(c.closing)
-		for _, m := range ms {
+		for _, m := range waits {
 			<-m.stopped // those whose Stop returned ctx's error finish in the background
 		}
 		c.wg.Wait()
@@ -258,6 +272,23 @@ func (c *Cluster) unregister(m *Manager) {
 	defer c.mu.Unlock()
 	if c.managers[m.cfg.Name] == m {
 		delete(c.managers, m.cfg.Name)
+	}
+}
+
+// finishingStop records m, which has left the cluster (unregister), as still stopping
+// until done is called, so that Close waits for it
+// (TestClusterCloseWaitsForAManagerStoppingInTheBackground).
+func (c *Cluster) finishingStop(m *Manager) (done func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finishing == nil {
+		c.finishing = map[*Manager]struct{}{}
+	}
+	c.finishing[m] = struct{}{}
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.finishing, m)
 	}
 }
 

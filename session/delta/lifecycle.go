@@ -116,9 +116,13 @@ func (m *Manager) Stop(ctx context.Context) error {
 	m.bgCancel()
 	m.closeReadyLocked(&StateTransferError{Context: m.cfg.Name, Err: ErrStopped})
 	m.mu.Unlock()
+	finishing := m.cl.finishingStop(m)
 	m.cl.unregister(m)
 	finished := make(chan error, 1)
-	go func() { finished <- m.finishStop(ctx) }()
+	go func() {
+		defer finishing()
+		finished <- m.finishStop(ctx)
+	}()
 	select {
 	case err := <-finished:
 		return err
