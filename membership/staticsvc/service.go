@@ -34,6 +34,9 @@ type Service struct {
 	local   channel.Member
 	view    map[channel.MemberKey]*entry
 	run     *runState // nil unless both levels run
+	// stopping is the run a Stop ended whose stop has not finished (its ping goroutine
+	// still runs): a later Stop waits for it, and so does a Start.
+	stopping *runState
 	// stopped holds when the members that sent a STOP did, by unique id: for stopMemory
 	// after it, a PING of theirs or a reply to this node's (sent before the STOP, on
 	// another connection, or late) does not add them again; a START (the node restarted
@@ -57,6 +60,7 @@ type runState struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the ping goroutine ended (nil if there is none)
+	stopped  chan struct{} // closed when Stop's work for this run is finished
 	unlisten func()
 	rpc      *rpc.Channel
 }
@@ -104,6 +108,19 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 		s.mu.Unlock()
 		return nil
 	}
+	// A stop whose ctx ended before its ping goroutine did finishes first: it clears
+	// the view and closes the RPC channel of the run it stopped.
+	for s.stopping != nil {
+		f := s.stopping
+		s.mu.Unlock()
+		if err := waitStopped(ctx, f); err != nil {
+			s.mu.Lock()
+			s.running &^= svc
+			s.mu.Unlock()
+			return fmt.Errorf("staticsvc: start: the previous stop has not finished: %w", err)
+		}
+		s.mu.Lock()
+	}
 	ch := s.ch
 	s.mu.Unlock()
 
@@ -116,7 +133,8 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 		return fmt.Errorf("staticsvc: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	r := &runState{ctx: rctx, cancel: cancel, rpc: rc, unlisten: ch.AddMessageListener(stopListener{s})}
+	r := &runState{ctx: rctx, cancel: cancel, rpc: rc, unlisten: ch.AddMessageListener(stopListener{s}),
+		stopped: make(chan struct{})}
 	if s.cfg.PingInterval > 0 {
 		r.done = make(chan struct{})
 	}
@@ -134,19 +152,59 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 // members get a STOP (the local member with the BABY-ALEX command) and are reported gone.
 // A member that cannot be sent the STOP (it may be stopping too) is logged, as in Tomcat,
 // and does not make Stop fail.
+//
+// Stop first waits for the ping goroutine (a ping under way: its connects, its RPC, the
+// membership listeners it calls) only until ctx ends: it then returns an error wrapping
+// ctx.Err(), and the rest of the stop (the STOP, sent with ctx, and the members reported
+// gone) is done once that ping ends, in the background. A later Stop waits for it again,
+// within its own ctx, and so does a Start (TestStopHonoursItsContext).
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.mu.Lock()
 	s.running &^= svc
 	r := s.run
 	if s.running != 0 || r == nil {
+		f := s.stopping
 		s.mu.Unlock()
-		return nil
+		if s.running != 0 || f == nil {
+			return nil
+		}
+		return waitStopped(ctx, f)
 	}
-	s.run = nil
+	s.run, s.stopping = nil, r
 	ch := s.ch
 	s.mu.Unlock()
 
 	r.cancel()
+	go s.finishStop(ctx, ch, r)
+	return waitStopped(ctx, r)
+}
+
+// waitStopped waits for the stop of r to finish, or for ctx to end.
+func waitStopped(ctx context.Context, r *runState) error {
+	select {
+	case <-r.stopped:
+		return nil
+	case <-ctx.Done():
+		select {
+		case <-r.stopped: // finished as ctx ended
+			return nil
+		default:
+		}
+		return fmt.Errorf("staticsvc: stop: the ping goroutine still runs: %w", ctx.Err())
+	}
+}
+
+// finishStop is the stop of run r once its ping goroutine ended: its RPC channel closed,
+// the STOP sent, the view emptied.
+func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runState) {
+	defer func() {
+		s.mu.Lock()
+		if s.stopping == r {
+			s.stopping = nil
+		}
+		s.mu.Unlock()
+		close(r.stopped)
+	}()
 	if r.done != nil {
 		<-r.done
 	}
@@ -169,7 +227,6 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 		}
 		return nil, gone
 	})
-	return nil
 }
 
 // Members implements channel.MembershipService: the members, oldest first. It returns
