@@ -20,3 +20,11 @@ func SetExpireHook(f func(id any)) (restore func()) {
 
 // Expire runs one expiry sweep of m at now.
 func Expire(m *Manager, now time.Time) { m.expire(now) }
+
+// SetMapStartedHook makes f run in Start once the map started, before the sweep starts,
+// and returns a function restoring the previous hook.
+func SetMapStartedHook(f func()) (restore func()) {
+	old := mapStartedHook
+	mapStartedHook = f
+	return func() { mapStartedHook = old }
+}

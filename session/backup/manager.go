@@ -25,6 +25,10 @@ var replicateWaitHook func()
 // ended it), before it removes it.
 var expireHook func(id any)
 
+// mapStartedHook, if set (by tests), runs in Start once the map started, before the
+// sweep starts.
+var mapStartedHook func()
+
 // DefaultExpireInterval is how often a Manager looks for expired sessions (Tomcat's
 // processExpiresFrequency 6 × backgroundProcessorDelay 10 s).
 const DefaultExpireInterval = 60 * time.Second
@@ -163,13 +167,23 @@ func madePrimary(_, value any) {
 func (m *Manager) Map() *replmap.Map { return m.m }
 
 // Start joins the map to the other nodes' (replmap.Map.Start) and starts the expiry
-// sweep.
+// sweep. A Stop that begins while Start joins the map stops it: Start then starts no
+// sweep and returns an error wrapping replmap.ErrNotStarted
+// (TestStopDuringStartLeavesNoSweep).
 func (m *Manager) Start(ctx context.Context) error {
 	if err := m.m.Start(ctx); err != nil {
 		return err
 	}
+	if mapStartedHook != nil {
+		mapStartedHook()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Stop sets stopping before it looks for a sweep under mu: either it finds this one,
+	// or this Start sees that it began.
+	if m.stopping.Load() {
+		return fmt.Errorf("backup: start of manager %q: stopped meanwhile: %w", m.cfg.Name, replmap.ErrNotStarted)
+	}
 	m.stop, m.done = make(chan struct{}), make(chan struct{})
 	go m.sweep(m.stop, m.done)
 	return nil
