@@ -55,7 +55,8 @@ type Config struct {
 	// SignedOff, if set, is called with every entry that leaves the map: signed off by
 	// this node (Deregister, Logout; on the caller's goroutine, with its context, the
 	// error joined to theirs) or by a member (a Tomcat logout, or another Go node's; on a
-	// goroutine of the SSO, with a context that Stop cancels, the error logged). It ends
+	// goroutine of the SSO, with a context that Stop cancels, the error logged; a Stop
+	// called with that context returns ErrStopping at once). It ends
 	// the application sessions of e.SessionKeys() that this node serves, as Tomcat's
 	// deregister expires those of its own contexts; ExpireSessions does it for
 	// session/delta managers. No Java attribute.
@@ -72,6 +73,7 @@ type SSO struct {
 
 	bg      context.Context // the SignedOff calls of members' removals; Stop cancels it
 	stopBg  context.CancelFunc
+	offCtx  context.Context // bg marked (signedOffMark): the context of those calls
 	mu      sync.Mutex
 	stopped bool // no more SignedOff calls start
 	wg      sync.WaitGroup
@@ -96,6 +98,7 @@ func New(cfg Config) (*SSO, error) {
 	}
 	s := &SSO{cfg: cfg}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
+	s.offCtx = context.WithValue(s.bg, signedOffMark{s}, true)
 	mcfg := replmap.Config{Channel: cfg.Channel, Name: cfg.MapName, Replicated: true,
 		RPCTimeout: RPCTimeout, AccessTimeout: AccessTimeout, SendOptions: SendOptions, Values: Codec{},
 		MaxEntries: cfg.MaxEntries, MaxStoredBytes: cfg.MaxStoredBytes, Logger: cfg.Logger}
@@ -113,16 +116,35 @@ func New(cfg Config) (*SSO, error) {
 // Start joins the map: the entries the members hold are copied here.
 func (s *SSO) Start(ctx context.Context) error { return s.m.Start(ctx) }
 
+// ErrStopping is returned by a Stop called, with the call's context, from a SignedOff
+// call of a member's removal: Stop waits for those calls, and that one waits for Stop.
+var ErrStopping = errors.New("sso: Stop called from a SignedOff call, which Stop waits for")
+
+// signedOffMark is the key of the value that marks the context of the SignedOff calls of
+// members' removals.
+type signedOffMark struct{ s *SSO }
+
 // Stop leaves the map, and waits for the SignedOff calls of members' removals (their
 // context is cancelled) until ctx ends: a call still running then is left to finish in
 // the background, and Stop returns an error wrapping ctx.Err(). A later Stop waits for
 // such calls again (TestStopHonoursItsContext).
+//
+// A SignedOff call of a member's removal that Stop would wait for may stop the SSO too:
+// a Stop called with the call's context (or one derived from it) leaves the map and ends
+// the calls' context as any Stop, but waits for no SignedOff call, its own among them: it
+// returns ErrStopping (joined to the map's error) at once, as session/delta's Stop called
+// from its own listener does, and a later Stop from elsewhere waits for those calls
+// (TestStopFromSignedOffReturns). One called there with another context waits for its
+// own call, until that context ends.
 func (s *SSO) Stop(ctx context.Context) error {
 	err := s.m.Stop(ctx)
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
 	s.stopBg()
+	if ctx.Value(signedOffMark{s}) != nil {
+		return errors.Join(err, ErrStopping)
+	}
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -155,7 +177,7 @@ func (s *SSO) removed(key, value any) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.cfg.SignedOff(s.bg, id, e); err != nil {
+		if err := s.cfg.SignedOff(s.offCtx, id, e); err != nil {
 			s.cfg.Logger.Warn("sso: signed off by a member", "id", id, "err", err)
 		}
 	}()
