@@ -62,7 +62,7 @@ func Example_rpc() {
 		if err != nil {
 			panic(err)
 		}
-		defer r.Close() // before its channel stops (defers run last first)
+		defer r.Close(context.Background()) // before its channel stops (defers run last first)
 		rpcs = append(rpcs, r)
 	}
 

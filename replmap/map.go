@@ -335,7 +335,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	m.queue, m.queueKeys, m.queuedBytes, m.queuing = nil, nil, 0, false
 	m.mu.Unlock()
 	var err error
-	_ = r.Close()
+	_ = r.Close(ctx) // it takes no non-members' requests: nothing to wait for
 	if members := m.cfg.Channel.Members(); len(members) > 0 {
 		err = m.stopFailures(m.send(ctx, members, &message{Type: msgStop, Primary: m.local()}))
 	}

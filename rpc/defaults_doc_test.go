@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
@@ -23,7 +24,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer c.Close(context.Background())
 	for _, f := range []struct {
 		name      string
 		got, want any

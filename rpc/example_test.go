@@ -38,7 +38,7 @@ func Example() {
 		if err != nil {
 			panic(err)
 		}
-		defer r.Close()
+		defer r.Close(context.Background())
 		rpcs = append(rpcs, r)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second) // Java's timeout argument

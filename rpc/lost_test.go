@@ -166,7 +166,7 @@ func TestCallToSilentMemberEnds(t *testing.T) {
 		case "cancel":
 			cancel()
 		case "close":
-			_ = c.Close()
+			_ = c.Close(context.Background())
 		}
 		var err error
 		select {

@@ -32,7 +32,7 @@ func TestNonMemberPayloadNotDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closed.Close()
+	defer closed.Close(context.Background())
 
 	sn := nw.NewNode()
 	stranger, err := channel.New(channel.Config{Transport: sn.Transport(), Membership: static.New(callee.LocalMember()), HeartbeatInterval: -1})

@@ -64,7 +64,7 @@ func TestNonMemberRepliesOffTheReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer srv.Close(context.Background())
 	var leftOver atomic.Int32
 	c := newRPC(t, rpc.Config{Channel: caller.ch, ID: id, Handler: answer("caller"), AcceptNonMembers: true,
 		LeftOver: func(any, channel.Member) { leftOver.Add(1) }})
@@ -102,7 +102,7 @@ func TestNonMemberRepliesOffTheReceiver(t *testing.T) {
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the released reply received", func() bool { return leftOver.Load() == 1 })
 	done := make(chan struct{})
 	go func() {
-		_ = srv.Close()
+		_ = srv.Close(context.Background())
 		close(done)
 	}()
 	select {
@@ -141,7 +141,7 @@ func TestStrangerCannotCrowdOutRepliesToJoiners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer srv.Close(context.Background())
 	s := newRPC(t, rpc.Config{Channel: stranger.ch, ID: id, Handler: answer("stranger"), AcceptNonMembers: true})
 	j := newRPC(t, rpc.Config{Channel: joiner.ch, ID: id, Handler: answer("joiner"), AcceptNonMembers: true})
 	to := []channel.Member{callee.LocalMember()}
@@ -185,7 +185,7 @@ func TestStrangerRepliesGoroutinesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer srv.Close(context.Background())
 	c := newRPC(t, rpc.Config{Channel: caller.ch, ID: id, Handler: answer("caller"), AcceptNonMembers: true})
 	to := []channel.Member{callee.LocalMember()}
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)

@@ -153,6 +153,9 @@ type Channel struct {
 	life  context.Context // cancelled by Close: ends the sends of calls in progress
 	close context.CancelFunc
 	once  sync.Once
+	// closed is closed once Close's work is done: the replies to non-members in flight
+	// ended.
+	closed chan struct{}
 
 	mu      sync.Mutex
 	pending map[string]*collector // by call uuid
@@ -177,7 +180,7 @@ func New(cfg Config) (*Channel, error) {
 		cfg.MaxMessageBytes = jserial.DefaultMaxBytes
 	}
 	cfg.ID = append([]byte(nil), cfg.ID...)
-	c := &Channel{cfg: cfg, pending: map[string]*collector{}}
+	c := &Channel{cfg: cfg, pending: map[string]*collector{}, closed: make(chan struct{})}
 	c.life, c.close = context.WithCancel(context.Background())
 	if err := register(c); err != nil {
 		return nil, err
@@ -191,15 +194,32 @@ func (c *Channel) ID() []byte { return append([]byte(nil), c.cfg.ID...) }
 // Close unregisters the rpc.Channel (Java's breakdown): requests for its id get a
 // NoRpcChannelReply afterwards, and calls in progress return ErrClosed, also one whose
 // request is still waiting for a member's ACK. Replies to non-members in flight are
-// cancelled, and Close waits for their goroutines. Idempotent.
-func (c *Channel) Close() error {
+// cancelled, and Close waits for their goroutines until ctx ends: a send that ignores
+// its cancellation (a transport blocked in a connect) then makes Close return an error
+// wrapping ctx.Err(), the reply left to end in the background. A later Close waits for
+// such replies again, within its own ctx, and returns nil once they ended
+// (TestCloseHonoursItsContext); the rest is done once.
+func (c *Channel) Close(ctx context.Context) error {
 	c.once.Do(func() {
 		unregister(c)
 		c.strangers.close()
 		c.close()
-		c.strangers.wait()
+		go func() {
+			c.strangers.wait()
+			close(c.closed)
+		}()
 	})
-	return nil
+	select {
+	case <-c.closed:
+		return nil
+	case <-ctx.Done():
+		select {
+		case <-c.closed: // done as ctx ended
+			return nil
+		default:
+		}
+		return fmt.Errorf("rpc: close: replies to non-members still in flight: %w", ctx.Err())
+	}
 }
 
 // Stats returns a snapshot of the counters.

@@ -68,7 +68,7 @@ func newRPC(t *testing.T, cfg rpc.Config) *rpc.Channel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c
 }
 
@@ -293,7 +293,7 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := c.Call(ctx, []channel.Member{n.mbr}, make(chan int), rpc.AllReply, 0); !errors.Is(err, jserial.ErrType) {
 		t.Errorf("unmarshallable message: %v", err)
 	}
-	_ = c.Close()
+	_ = c.Close(context.Background())
 	if _, err := c.Call(ctx, []channel.Member{n.mbr}, "x", rpc.AllReply, 0); !errors.Is(err, rpc.ErrClosed) {
 		t.Errorf("closed: %v", err)
 	}
@@ -385,7 +385,7 @@ func TestCloseDuringCall(t *testing.T) {
 		done <- err
 	}()
 	<-got
-	_ = c.Close()
+	_ = c.Close(context.Background())
 	select {
 	case err := <-done:
 		if !errors.Is(err, rpc.ErrClosed) || errors.Is(err, rpc.ErrTimeout) {

@@ -1,6 +1,7 @@
 package rpcinterop_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -65,7 +66,7 @@ func addRPC(t testing.TB, ch *channel.Channel, id string, h rpc.Handler, leftOve
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c
 }
 

@@ -68,7 +68,7 @@ func TestStrangerBadRequestsLogBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
+	defer rc.Close(context.Background())
 	base := len(log.String())
 	const requests = 1000
 	for i := range requests {

@@ -123,7 +123,7 @@ func TestStrangerRequestsDoNotBlockTheReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
+	defer rc.Close(context.Background())
 	if _, err := rc.Call(context.Background(), []channel.Member{target}, "ping", rpc.NoReply, 0); err != nil || cp.data == nil {
 		t.Fatalf("building the request: %v", err)
 	}

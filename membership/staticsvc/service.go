@@ -208,7 +208,10 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 	if r.done != nil {
 		<-r.done
 	}
-	_ = r.rpc.Close()
+	// Replies to non-members still in flight when ctx ends are left to end by themselves.
+	if err := r.rpc.Close(ctx); err != nil {
+		s.log.Warn("tribes static membership: close the RPC channel", "err", err)
+	}
 	r.unlisten()
 	s.rl.Flush()
 	if to := s.Members(); len(to) > 0 {
