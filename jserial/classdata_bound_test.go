@@ -13,7 +13,7 @@ import (
 // deepObjects is a stream of objects of one class whose hierarchy has depth classes, each
 // with one boolean field (with writeMethod: none, and a writeObject method), the first
 // object writing the descriptors and each other one referring to them: a byte of data
-// per class, where its Slot takes 56 bytes and its values 16.
+// per class, where its Slot takes 32 bytes and its value 16.
 func deepObjects(depth, objects int, writeMethod bool) []byte {
 	b := header(tcObject)
 	for i := range depth {
@@ -48,9 +48,11 @@ func deepObjects(depth, objects int, writeMethod bool) []byte {
 // TestClassDataBounded: objects of deep hierarchies with a byte of data per class
 // allocate at most decodeBound, decoded from bytes or a Reader (or fail with ErrLimit);
 // before, their slots (grown by doubling) and values took 98 to 132 times the stream (a
-// 1.8 MB stream, 242 MB). A stream of objects of a 4-level hierarchy with a boolean
-// each is refused; objects of one boolean field, of a 3-level hierarchy with a boolean
-// each, or of a 4-level hierarchy with an int at each level, still decode.
+// 1.8 MB stream, 242 MB). Objects of one boolean field, of hierarchies of 3, 4 and 8
+// classes with a boolean each (4 and 8 were refused when a Slot took 56 bytes and each
+// class's values a slice of their own), or of a 4-level hierarchy with an int at each
+// level decode; those of a 9-level and of a 100-level hierarchy with a boolean each (15
+// and 106 bytes an object: 32.5 and 45.9 times) are still refused with ErrLimit.
 func TestClassDataBounded(t *testing.T) {
 	for _, wm := range []bool{false, true} {
 		for _, depth := range []int{4, 10, 100, 900} {
@@ -75,16 +77,24 @@ func TestClassDataBounded(t *testing.T) {
 			})
 		}
 	}
-	// Objects of one boolean field (7 bytes each, 128 taken) decode, and so do objects of
-	// a 4-level hierarchy with an int at each level (22 bytes, 344 taken).
+	// Objects of one boolean field (7 bytes each, 104 taken) decode, and so do objects of
+	// hierarchies with a boolean (4 levels: 10 bytes, 248 taken; 8: 14 bytes, 440 taken)
+	// or an int (4 levels: 22 bytes, 248 taken) at each level.
 	if _, err := UnmarshalAll(deepObjects(1, 100_000, false), DecoderConfig{}); err != nil {
 		t.Errorf("objects of a boolean field: %v", err)
 	}
 	if _, err := UnmarshalAll(deepObjects(3, 100_000, false), DecoderConfig{}); err != nil {
 		t.Errorf("objects of a 3-level hierarchy with a boolean each: %v", err)
 	}
-	if _, err := UnmarshalAll(deepObjects(4, 100_000, false), DecoderConfig{}); !errors.Is(err, ErrLimit) {
-		t.Errorf("objects of a 4-level hierarchy with a boolean each: %v, want ErrLimit", err)
+	for _, depth := range []int{4, 8} {
+		if _, err := UnmarshalAll(deepObjects(depth, 100_000, false), DecoderConfig{}); err != nil {
+			t.Errorf("objects of a %d-level hierarchy with a boolean each: %v", depth, err)
+		}
+	}
+	for _, depth := range []int{9, 100} {
+		if _, err := UnmarshalAll(deepObjects(depth, 100_000, false), DecoderConfig{}); !errors.Is(err, ErrLimit) {
+			t.Errorf("objects of a %d-level hierarchy with a boolean each: %v, want ErrLimit", depth, err)
+		}
 	}
 	ints := bytes.ReplaceAll(deepObjects(4, 100_000, false), []byte{0, 1, 'Z', 0, 1, 'z'}, []byte{0, 1, 'I', 0, 1, 'i'})
 	ints = bytes.ReplaceAll(ints, []byte{1, 1, 1, 1}, make([]byte, 16))

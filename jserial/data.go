@@ -7,7 +7,7 @@ import (
 )
 
 // DataWriter builds the custom data of a writeObject or writeExternal method (an
-// Object's Slot.Annotation or External) the way ObjectOutputStream does in block-data
+// Object's Slot annotation, Slot.SetAnnotation, or External) the way ObjectOutputStream does in block-data
 // mode: primitives are collected into BlockData of at most 1024 bytes, and each
 // WriteObject closes the current block. The zero value is ready to use.
 type DataWriter struct {
@@ -88,7 +88,7 @@ func (w *DataWriter) flush() {
 	}
 }
 
-// Contents returns what was written: BlockData and values, for Slot.Annotation or
+// Contents returns what was written: BlockData and values, for Slot.SetAnnotation or
 // Object.External. The writer starts afresh afterwards.
 func (w *DataWriter) Contents() []any {
 	w.flush()
@@ -97,7 +97,7 @@ func (w *DataWriter) Contents() []any {
 	return out
 }
 
-// DataReader reads custom data (Slot.Annotation, Object.External, or the elements
+// DataReader reads custom data (Slot.Annotation's, Object.External, or the elements
 // UnmarshalAll returns) the way ObjectInputStream does: primitives may span
 // consecutive BlockData; ReadObject returns the next value and fails while block
 // data is left unread.

@@ -274,12 +274,14 @@ func (d *Decoder) prealloc(n int) int {
 // objectRate is how many bytes the objects of a stream (each Object, its Slots and their
 // Values) may take per byte of the stream, beyond objectSlack. An object's data may take
 // a byte a class (a boolean field, or the end of what a writeObject method wrote) where
-// its Slot takes 56 bytes and its values 16: a stream of objects of deep hierarchies took
-// 100 to 130 times its size (TestClassDataBounded). An object of a hierarchy of three
-// classes with a boolean each (9 bytes, 280 taken: 31 times), which at 24 times was
-// refused, decodes (TestJavaStreamsDecode); one of four such classes (35 times) does not.
-// Objects of classes with more data than that, as Java writes them, take a few times
-// their size.
+// its Slot takes 32 bytes and a value 16: a stream of objects of deep hierarchies took
+// 100 to 130 times its size (TestClassDataBounded). Objects of hierarchies of three,
+// four and eight classes with a boolean each (9, 10 and 14 bytes an object after the
+// first, 200, 248 and 440 taken: 22, 25 and 31 times) decode (TestJavaStreamsDecode);
+// with a Slot of 56 bytes and a value slice per class, those of four (35 times) and eight
+// (45) were refused. Objects of a deeper hierarchy of one boolean a class (nine classes:
+// 33 times) still are. Objects of classes with more data than that, as Java writes them,
+// take a few times their size.
 const (
 	objectRate  = 32
 	objectSlack = 64 << 10

@@ -200,8 +200,10 @@ func (d *Decoder) jdkDesc(m *ClassDesc) (*ClassDesc, error) {
 }
 
 // annotation reads BlockData and values up to TC_ENDBLOCKDATA.
-func (d *Decoder) annotation() ([]any, error) {
-	var out []any
+func (d *Decoder) annotation() ([]any, error) { return d.annotationTo(nil) }
+
+// annotationTo reads BlockData and values up to TC_ENDBLOCKDATA, appending them to out.
+func (d *Decoder) annotationTo(out []any) ([]any, error) {
 	for {
 		tc, err := d.src.peek()
 		if err != nil {

@@ -45,18 +45,22 @@ func (d *Decoder) object() (any, error) {
 	// least least bytes (a byte a field, more for a primitive one, and one for a
 	// writeObject method's end). Those bytes are claimed before any slot is allocated,
 	// so that objects nested in the first field leave room for the rest.
-	n, least := 0, 0
+	n, least, nvals, leastVals := 0, 0, 0, 0
 	for c := cd; c != nil; c = c.dataSuper {
 		if c.hasData() {
 			n++
 			least += minData(c)
+			if c.Flags&SCWriteMethod == 0 {
+				nvals += len(c.Fields)
+				leastVals += minFieldData(c)
+			}
 		}
 	}
 	if err := d.fits(1, least, cd.Name+" data"); err != nil {
 		return nil, err
 	}
 	d.claim(least)
-	// A Slot takes 56 bytes and a class's data may be one byte: the slots are allocated
+	// A Slot takes 32 bytes and a class's data may be one byte: the slots are allocated
 	// ahead of their data k at a time, k as many as the bytes claimed pay for at an
 	// Object[] element's rate (16 bytes a byte; 8 at least), at most 1024 from an
 	// io.Reader. They are filled superclass first; marks holds every k-th class with
@@ -67,6 +71,13 @@ func (d *Decoder) object() (any, error) {
 		return nil, err
 	}
 	o.Slots = make([]Slot, 0, k)
+	// The field values of the classes without a writeObject method share one array,
+	// each slot's Values a part of it (a writeObject method's annotation follows the
+	// values of its class: theirs have slices of their own).
+	vals, err := d.valueArray(nvals, leastVals, cd.Name)
+	if err != nil {
+		return nil, err
+	}
 	var one [1]*ClassDesc
 	marks := append(one[:0], cd)
 	if n > k {
@@ -103,14 +114,17 @@ func (d *Decoder) object() (any, error) {
 		for i := base; i < len(o.Slots); i++ {
 			sl := &o.Slots[i]
 			c := sl.Class
-			if sl.Values, err = d.fieldValues(c); err != nil {
-				return nil, err
-			}
 			if c.Flags&SCWriteMethod != 0 {
-				if sl.Annotation, err = d.annotation(); err != nil {
+				if sl.Values, err = d.writeObjectData(c); err != nil {
 					return nil, err
 				}
-				d.unclaim(1) // its TC_ENDBLOCKDATA, read last
+				continue
+			}
+			if nf := len(c.Fields); nf > 0 {
+				sl.Values, vals = vals[:nf:nf], vals[nf:]
+				if err := d.fieldValues(c, sl.Values); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -140,39 +154,59 @@ func minFieldData(c *ClassDesc) int {
 // valueSize is the bytes a field's value takes in its slice.
 const valueSize = int(unsafe.Sizeof(any(nil)))
 
-// fieldValues reads the values of c's fields, whose bytes object claimed. Their slice
-// is allocated once, whole, and counts in the stream's objects' budget (chargeObject).
-// When the input is not known whole and c has more fields than are allocated ahead of
-// their data (prealloc), the fewest bytes their values take are received first, so that
-// the values are allocated only for data that is there, as for the input given whole.
-func (d *Decoder) fieldValues(c *ClassDesc) ([]any, error) {
-	n := len(c.Fields)
+// valueArray allocates n field values, whose fewest bytes (least) object claimed,
+// counting them in the stream's objects' budget (chargeObject). When the input is not
+// known whole and n is more than is allocated ahead of the data (prealloc), those bytes
+// are received first, so that the values are allocated only for data that is there, as
+// for the input given whole.
+func (d *Decoder) valueArray(n, least int, what string) ([]any, error) {
 	if n == 0 {
 		return nil, nil
 	}
 	if d.prealloc(n) < n {
-		if err := d.src.need(minFieldData(c)); err != nil {
+		if err := d.src.need(least); err != nil {
 			return nil, err
 		}
 	}
-	if err := d.chargeObject(n*valueSize, c.Name); err != nil {
+	if err := d.chargeObject(n*valueSize, what); err != nil {
 		return nil, err
 	}
-	vals := make([]any, 0, n)
-	for _, f := range c.Fields {
-		var v any
+	return make([]any, n), nil
+}
+
+// fieldValues reads the values of c's fields, whose bytes object claimed, into vals
+// (one for each field).
+func (d *Decoder) fieldValues(c *ClassDesc, vals []any) error {
+	for i, f := range c.Fields {
 		var err error
 		d.unclaim(max(primSize(f.Type), 1))
 		if f.Type == 'L' || f.Type == '[' {
-			v, err = d.content(false)
+			vals[i], err = d.content(false)
 		} else {
-			v, err = d.prim(f.Type)
+			vals[i], err = d.prim(f.Type)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		vals = append(vals, v)
 	}
+	return nil
+}
+
+// writeObjectData reads the data of class c with a writeObject method, whose fewest
+// bytes object claimed: its field values, then what the method wrote after them, up to
+// its TC_ENDBLOCKDATA.
+func (d *Decoder) writeObjectData(c *ClassDesc) ([]any, error) {
+	vals, err := d.valueArray(len(c.Fields), minFieldData(c), c.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.fieldValues(c, vals); err != nil {
+		return nil, err
+	}
+	if vals, err = d.annotationTo(vals); err != nil {
+		return nil, err
+	}
+	d.unclaim(1) // its TC_ENDBLOCKDATA, read last
 	return vals, nil
 }
 

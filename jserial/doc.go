@@ -86,8 +86,9 @@
 //
 // Build a *ClassDesc (name, serialVersionUID, flags, fields) once and share it. A
 // Serializable class is an *Object with one Slot per class of its hierarchy that has
-// fields or a writeObject method (NewObject, SetField; writeObject's extra data goes
-// into Slot.Annotation, built with a DataWriter); an Externalizable class (Flags
+// fields or a writeObject method (NewObject, SetField; writeObject's extra data follows
+// the field values in Slot.Values, as in the stream: Slot.Annotation returns it and
+// Slot.SetAnnotation sets it, built with a DataWriter); an Externalizable class (Flags
 // SCExternalizable|SCBlockData) writes its data with a DataWriter into
 // Object.External, and its reader uses a DataReader, exactly as writeExternal and
 // readExternal do with ObjectOutput and ObjectInput.
@@ -102,19 +103,23 @@
 // size, a field of a descriptor three), so that nesting does not multiply what is
 // allocated ahead of the data: a stream that announces more than it holds fails having
 // allocated a small multiple of its size (TestNestedLengthsBounded,
-// TestFieldListsBounded). An object's Slots (56 bytes each, for data that may be one
+// TestFieldListsBounded). An object's Slots (32 bytes each, for data that may be one
 // byte) are allocated ahead of their data only as far as 16 bytes a byte it announces,
-// the rest as it is read (TestSlotsBounded). The objects of a stream (each Object, its
-// Slots and their Values) take at most 32 times the stream (the bytes read so far from
-// an io.Reader) plus 64 KiB: beyond, decoding fails with ErrLimit. Objects of deep
-// hierarchies with a byte of data per class took 100 to 130 times their stream before;
-// objects with a few bytes of data or more a class, as Java classes have, take far
-// less, one boolean field's objects 18 times, and those of a hierarchy of three classes
-// with a boolean each 31 times (TestClassDataBounded; streams the JDK writes of what
-// applications keep in sessions decode: TestJavaStreamsDecode). In all, decoding a
-// stream allocates at most 56 times its size plus 128 KiB
-// (TestDecodeAllocationBound, over the golden streams and each with a length or count
-// smashed to a large value). Reading an io.Reader, buffers grow only with the data received, and
+// the rest as it is read (TestSlotsBounded); the field values of its classes without a
+// writeObject method (16 bytes each) share one slice. The objects of a stream (each
+// Object, its Slots and their Values) take at most 32 times the stream (the bytes read
+// so far from an io.Reader) plus 64 KiB: beyond, decoding fails with ErrLimit. Objects
+// of deep hierarchies with a byte of data per class took 100 to 130 times their stream
+// before; objects with a few bytes of data or more a class, as Java classes have, take
+// far less, one boolean field's objects 15 times, and those of hierarchies of three,
+// four and eight classes with a boolean each 22, 25 and 31 times (nine such classes,
+// 32.5 times, are refused: TestClassDataBounded; streams the JDK writes of what
+// applications keep in sessions, and of hierarchies of four and eight classes with one
+// or two primitive fields each, decode: TestJavaStreamsDecode). In all, decoding a
+// stream allocates at most 56 times its size plus 128 KiB (44 measured: objects of a
+// hierarchy of four classes with a boolean each; TestDecodeAllocationBound, over the
+// golden streams and each with a length or count smashed to a large value, and
+// TestClassDataBounded). Reading an io.Reader, buffers grow only with the data received, and
 // at most 1024 elements of an array, collection or object's slots are allocated ahead of
 // them (TestSlotsBoundedFromReader); an object's field values and a descriptor's field
 // list longer than that are allocated whole once the fewest bytes they take have

@@ -101,8 +101,13 @@ func (s *encState) genericObject(o *Object) error {
 		if sl.Class != c {
 			return typeErr("%s: slot %d is for class %v, want %s", cd.Name, i, className(sl.Class), c.Name)
 		}
-		if len(sl.Values) != len(c.Fields) {
+		wm := c.Flags&SCWriteMethod != 0
+		if len(sl.Values) < len(c.Fields) {
 			return typeErr("%s: %d values for %d fields", c.Name, len(sl.Values), len(c.Fields))
+		}
+		if !wm && len(sl.Values) > len(c.Fields) {
+			return typeErr("%s: %d values for %d fields: an annotation without SCWriteMethod",
+				c.Name, len(sl.Values), len(c.Fields))
 		}
 		for j, f := range c.Fields {
 			var err error
@@ -118,12 +123,10 @@ func (s *encState) genericObject(o *Object) error {
 				return fmt.Errorf("%s.%s: %w", c.Name, f.Name, err)
 			}
 		}
-		if c.Flags&SCWriteMethod != 0 {
-			if err := s.contents(sl.Annotation); err != nil {
+		if wm {
+			if err := s.contents(sl.Values[len(c.Fields):]); err != nil {
 				return err
 			}
-		} else if len(sl.Annotation) > 0 {
-			return typeErr("%s: annotation without SCWriteMethod", c.Name)
 		}
 	}
 	return nil

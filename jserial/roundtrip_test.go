@@ -207,7 +207,7 @@ func TestLongHierarchyRoundTrip(t *testing.T) {
 		if len(o.Slots[i].Values) > 0 {
 			o.Slots[i].Values[0] = int8(i)
 		} else {
-			o.Slots[i].Annotation = []any{BlockData{byte(i)}}
+			o.Slots[i].SetAnnotation([]any{BlockData{byte(i)}})
 		}
 	}
 	list = append(list, o)
@@ -226,11 +226,11 @@ func TestLongHierarchyRoundTrip(t *testing.T) {
 			t.Fatalf("%s: %d slots, want %d", how, len(got.Slots), n)
 		}
 		for i, sl := range got.Slots {
-			if sl.Class.Name != fmt.Sprintf("C%d", i) || len(sl.Values) != len(o.Slots[i].Values) ||
-				len(sl.Values) > 0 && sl.Values[0] != o.Slots[i].Values[0] ||
-				!reflect.DeepEqual(sl.Annotation, o.Slots[i].Annotation) {
-				t.Fatalf("%s: slot %d is %s %v %v, want C%d %v %v", how, i, sl.Class.Name, sl.Values, sl.Annotation,
-					i, o.Slots[i].Values, o.Slots[i].Annotation)
+			f, wf := sl.Fields(), o.Slots[i].Fields()
+			if sl.Class.Name != fmt.Sprintf("C%d", i) || len(f) != len(wf) || len(f) > 0 && f[0] != wf[0] ||
+				!reflect.DeepEqual(sl.Annotation(), o.Slots[i].Annotation()) {
+				t.Fatalf("%s: slot %d is %s %v %v, want C%d %v %v", how, i, sl.Class.Name, sl.Values, sl.Annotation(),
+					i, o.Slots[i].Values, o.Slots[i].Annotation())
 			}
 		}
 		if b2, err := Marshal(v); err != nil || !bytes.Equal(b, b2) {

@@ -12,7 +12,7 @@ import (
 // descriptors, each the Serializable subclass (with a writeObject method, no fields) of
 // the one before, and depth objects of the last class, each nested in the first
 // writeObject annotation of the one before. Every object's data is n TC_ENDBLOCKDATA
-// bytes (one per class), and each becomes n Slots of 56 bytes.
+// bytes (one per class), and each becomes n Slots of 32 bytes.
 func slotsStream(n, depth int) []byte {
 	b := header(tcArray, tcClassDesc, 0, 19)
 	b = append(b, "[Ljava.lang.Object;"...)
@@ -43,7 +43,7 @@ func slotsStream(n, depth int) []byte {
 // The package documents that a stream announcing more than it holds fails having
 // allocated a small multiple of its size, and TestNestedLengthsBounded holds every such
 // stream to 32 times its size (an element decoded takes up to 16 times its smallest
-// encoding, a TC_NULL). An object's Slots take 56 bytes each but may be claimed one byte
+// encoding, a TC_NULL). An object's Slots take 32 bytes each but may be claimed one byte
 // each (a writeObject class's TC_ENDBLOCKDATA): they are allocated ahead of their data
 // only as far as 16 bytes a byte claimed, and a writeObject class's end stays claimed
 // while its annotation is read, so that nested objects fail as soon as the data cannot
@@ -78,7 +78,7 @@ func TestSlotsBounded(t *testing.T) {
 // received and at most 1024 elements of an array, collection or object's fields or
 // slots are allocated ahead of them. Class descriptors are cheap to chain (each the
 // subclass of the one before, ~21 bytes each), and every object of the last class, 6
-// bytes (TC_OBJECT and a reference), has a Slot of 56 bytes per class: before, they were
+// bytes (TC_OBJECT and a reference), has a Slot of 32 bytes per class (56 then): before, they were
 // all allocated ahead of the data, and 500 such objects nested in each other's first
 // annotation after 5000 descriptors (108 KiB) allocated 140 MB (with MaxHandles'
 // million descriptors and MaxDepth's 1000 levels, 56 GB).

@@ -123,15 +123,40 @@ type Object struct {
 	External []any
 }
 
-// Slot is the data one class of an object's hierarchy wrote.
+// Slot is the data one class of an object's hierarchy wrote, in the order the stream
+// holds it. It takes 32 bytes, its values 16 each: a class's data may be one byte of
+// the stream (a boolean field), and what objects take is bounded by their stream's size
+// (see the package documentation, Limits and errors).
 type Slot struct {
 	Class *ClassDesc // the class of the hierarchy this is the data of
-	// Values has one entry per field of that class's descriptor, in descriptor order.
-	// Primitive fields hold int8, Char, float64, float32, int32, int64, int16 or bool.
+	// Values has one entry per field of that class's descriptor, in descriptor order:
+	// primitive fields hold int8, Char, float64, float32, int32, int64, int16 or bool.
+	// For a class with a writeObject method (SCWriteMethod), what that method wrote
+	// after the fields (BlockData and values) follows them: Fields and Annotation
+	// return the two parts, SetAnnotation replaces the second.
 	Values []any
-	// Annotation is what a writeObject method wrote after the fields (SCWriteMethod):
-	// BlockData and values.
-	Annotation []any
+}
+
+// nFields is how many of s.Values are field values.
+func (s Slot) nFields() int {
+	if s.Class == nil {
+		return len(s.Values)
+	}
+	return min(len(s.Class.Fields), len(s.Values))
+}
+
+// Fields returns the slot's field values: Values without the annotation.
+func (s Slot) Fields() []any { n := s.nFields(); return s.Values[:n:n] }
+
+// Annotation returns what the class's writeObject method wrote after the fields
+// (SCWriteMethod): BlockData and values, the Values beyond those of the fields. It
+// shares their memory: setting an element sets that of Values.
+func (s Slot) Annotation() []any { return s.Values[s.nFields():] }
+
+// SetAnnotation replaces the slot's annotation (what follows the field values) with a
+// copy of a.
+func (s *Slot) SetAnnotation(a []any) {
+	s.Values = append(s.Fields(), a...) // Fields is capped: a copy
 }
 
 // NewObject returns an object of class c with zero field values (null for object
@@ -146,10 +171,20 @@ func NewObject(c *ClassDesc) (*Object, error) {
 		return nil, err
 	}
 	o.Slots = make([]Slot, len(chain))
+	n := 0
+	for _, cd := range chain {
+		n += len(cd.Fields)
+	}
+	vals := make([]any, 0, n) // one array for every slot's values
 	for i, cd := range chain {
-		o.Slots[i] = Slot{Class: cd, Values: make([]any, len(cd.Fields))}
-		for j, f := range cd.Fields {
-			o.Slots[i].Values[j] = zeroValue(f.Type)
+		start := len(vals)
+		for _, f := range cd.Fields {
+			vals = append(vals, zeroValue(f.Type))
+		}
+		if len(vals) > start {
+			o.Slots[i] = Slot{Class: cd, Values: vals[start:len(vals):len(vals)]}
+		} else {
+			o.Slots[i] = Slot{Class: cd}
 		}
 	}
 	return o, nil

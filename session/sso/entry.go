@@ -196,7 +196,7 @@ func (Codec) Decode(v any) (any, error) {
 		e.keys.Store(&ks)
 	}
 	// writeObject: a boolean (the principal follows), then the principal.
-	ann := entrySlot(o).Annotation
+	ann := entrySlot(o).Annotation()
 	if len(ann) > 0 {
 		if b, ok := ann[0].(jserial.BlockData); ok && len(b) > 0 && b[0] != 0 {
 			if len(ann) < 2 {
@@ -242,17 +242,17 @@ func (Codec) Encode(v any) (any, error) {
 	sl := entrySlot(o)
 	switch {
 	case e.Principal == nil && e.other != nil:
-		sl.Annotation = []any{jserial.BlockData{1}, e.other}
+		sl.SetAnnotation([]any{jserial.BlockData{1}, e.other})
 		return o, nil
 	case e.Principal == nil:
-		sl.Annotation = []any{jserial.BlockData{0}}
+		sl.SetAnnotation([]any{jserial.BlockData{0}})
 		return o, nil
 	}
 	p, err := delta.PrincipalToJava(e.Principal)
 	if err != nil {
 		return nil, err
 	}
-	sl.Annotation = []any{jserial.BlockData{1}, p}
+	sl.SetAnnotation([]any{jserial.BlockData{1}, p})
 	return o, nil
 }
 
@@ -279,7 +279,7 @@ func readSessionKeys(o *jserial.Object) ([]SessionKey, error) {
 	}
 	var keys []SessionKey
 	seen := map[SessionKey]bool{}
-	ann := sl.Annotation
+	ann := sl.Annotation()
 	for i := 0; i+1 < len(ann) && ann[i] != nil; i += 2 {
 		if i/2 == MaxSessionKeys {
 			return nil, fmt.Errorf("%w: more than %d sessions", ErrBadEntry, MaxSessionKeys)
@@ -329,7 +329,7 @@ func writeSessionKeys(o *jserial.Object, keys []SessionKey) error {
 		}
 		ann = append(ann, ko, ko)
 	}
-	sl.Annotation = append(ann, nil, nil)
+	sl.SetAnnotation(append(ann, nil, nil))
 	return o.SetField("sessionKeys", &c)
 }
 

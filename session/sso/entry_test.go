@@ -131,7 +131,7 @@ func TestOtherPrincipalCarried(t *testing.T) {
 	if err := p.SetField("name", "carol"); err != nil {
 		t.Fatal(err)
 	}
-	o.Slots[0].Annotation[1] = p
+	o.Slots[0].Annotation()[1] = p
 	want, err := jserial.Marshal(o)
 	if err != nil {
 		t.Fatal(err)
@@ -185,15 +185,15 @@ func TestTooManySessionKeys(t *testing.T) {
 	keys, _ := v.(*jserial.Object).Field("sessionKeys")
 	m := keys.(*jserial.Object)
 	sl := &m.Slots[len(m.Slots)-1]
-	pair := sl.Annotation[:2]
+	pair := slices.Clone(sl.Annotation()[:2])
 	if _, err := (sso.Codec{}).Decode(v); err != nil {
 		t.Fatalf("one session: %v", err)
 	}
-	sl.Annotation = nil
+	var ann []any
 	for range sso.MaxSessionKeys + 1 {
-		sl.Annotation = append(sl.Annotation, pair...)
+		ann = append(ann, pair...)
 	}
-	sl.Annotation = append(sl.Annotation, nil, nil)
+	sl.SetAnnotation(append(ann, nil, nil))
 	if _, err := (sso.Codec{}).Decode(v); !errors.Is(err, sso.ErrBadEntry) {
 		t.Fatalf("Decode of %d sessions: %v, want ErrBadEntry", sso.MaxSessionKeys+1, err)
 	}

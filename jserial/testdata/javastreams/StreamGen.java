@@ -70,9 +70,30 @@ public class StreamGen {
         ArrayList<Object> em = new ArrayList<>(); for (int i = 0; i < n; i++) { EnumMap<Color,Boolean> m = new EnumMap<>(Color.class); m.put(Color.RED, true); em.add(m);} write(dir, "enummaps", em);
         ArrayList<Object> ck = new ArrayList<>(); for (int i = 0; i < 2000; i++) { jakarta.servlet.http.Cookie c = new jakarta.servlet.http.Cookie("c"+i, "v"); ck.add(c);} write(dir, "cookies", ck);
         ArrayList<Object> opts = new ArrayList<>(); for (int i = 0; i < n; i++) opts.add(new Opt()); write(dir, "beans_opts", opts);
+        ArrayList<H4> e4 = new ArrayList<>(); for (int i = 0; i < n; i++) { H4 h = new H4(); h.h1 = i % 2 == 0; h.h4 = i % 3 == 0; e4.add(h); } write(dir, "beans_ent4", e4);
+        ArrayList<H8> e8 = new ArrayList<>(); for (int i = 0; i < n; i++) { H8 h = new H8(); h.h1 = i % 2 == 0; h.h8 = i % 3 == 0; e8.add(h); } write(dir, "beans_ent8", e8);
+        ArrayList<G8> g8 = new ArrayList<>(); for (int i = 0; i < n; i++) { G8 g = new G8(); g.a1 = i % 2 == 0; g.b8 = (byte) i; g8.add(g); } write(dir, "beans_ent8x2", g8);
     }
     static class E1 implements Serializable { private static final long serialVersionUID = 1L; boolean deleted; }
     static class E2 extends E1 { private static final long serialVersionUID = 1L; boolean dirty; }
     static class Ent3 extends E2 { private static final long serialVersionUID = 1L; boolean selected; }
+    // Hierarchies of four and eight classes with a boolean each (H), and of eight with a
+    // boolean and a byte each (G).
+    static class H1 implements Serializable { private static final long serialVersionUID = 1L; boolean h1; }
+    static class H2 extends H1 { private static final long serialVersionUID = 1L; boolean h2; }
+    static class H3 extends H2 { private static final long serialVersionUID = 1L; boolean h3; }
+    static class H4 extends H3 { private static final long serialVersionUID = 1L; boolean h4; }
+    static class H5 extends H4 { private static final long serialVersionUID = 1L; boolean h5; }
+    static class H6 extends H5 { private static final long serialVersionUID = 1L; boolean h6; }
+    static class H7 extends H6 { private static final long serialVersionUID = 1L; boolean h7; }
+    static class H8 extends H7 { private static final long serialVersionUID = 1L; boolean h8; }
+    static class G1 implements Serializable { private static final long serialVersionUID = 1L; boolean a1; byte b1; }
+    static class G2 extends G1 { private static final long serialVersionUID = 1L; boolean a2; byte b2; }
+    static class G3 extends G2 { private static final long serialVersionUID = 1L; boolean a3; byte b3; }
+    static class G4 extends G3 { private static final long serialVersionUID = 1L; boolean a4; byte b4; }
+    static class G5 extends G4 { private static final long serialVersionUID = 1L; boolean a5; byte b5; }
+    static class G6 extends G5 { private static final long serialVersionUID = 1L; boolean a6; byte b6; }
+    static class G7 extends G6 { private static final long serialVersionUID = 1L; boolean a7; byte b7; }
+    static class G8 extends G7 { private static final long serialVersionUID = 1L; boolean a8; byte b8; }
     static class Opt implements Serializable { private static final long serialVersionUID = 1L; boolean a, b, c, d; }
 }
