@@ -54,7 +54,9 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
-go test -race -count=1 -timeout 600s ./...
+# 20 minutes a package: interop/tomcat starts many Tomcat JVMs and took over 10 on a loaded
+# machine (2026-12-06, six other test runs beside it).
+go test -race -count=1 -timeout 1200s ./...
 
 echo "== fuzz (each target ${FUZZTIME:=8s})"
 # Every Fuzz* function in the module, run one at a time for a bounded time.
