@@ -39,12 +39,16 @@ type ClusterConfig struct {
 	Logger *slog.Logger
 	// UnlistedRequestWait is how long, with JavaCodec, a session message from a sender
 	// that is not a member is held in case the membership lists that sender soon: a
-	// Tomcat joiner asks once, asynchronously, for every session and waits 60 s
-	// (stateTransferTimeout) without asking again, and its request may come before this
-	// node's membership lists it. Once listed within the wait, its held requests for
-	// every session are answered, to the membership's record of it; its other held
-	// messages, and all of a sender not listed by then, are dropped, never decoded.
-	// At most 8 messages per sender and 32 in all are held, each of at most 4 KiB
+	// Tomcat node may list this node before this node lists it, and it sends each
+	// message once: a joiner asks once, asynchronously, for every session and waits 60 s
+	// (stateTransferTimeout) without asking again, a member whose send of a change
+	// failed logs it and goes on. Once the sender is listed within the wait, its held
+	// messages are handled in the order they came, as from the membership's record of
+	// it (its requests for every session: the latest per application); all of a sender
+	// not listed by then are dropped, never decoded. A synchronized-ack message held
+	// gets its ACK once applied, FAIL_ACK once dropped; meanwhile it keeps one of the
+	// transport's receive workers, at most 4 of them at once. At most 64 messages per
+	// sender and 256 in all are held, each of at most 64 KiB and 1 MiB in all
 	// (ClusterStats.UnlistedHeld). With BinaryCodec nothing is held: Go joiners ask
 	// again while Config.MemberWait lasts, and catch up after. 0 means
 	// DefaultUnlistedRequestWait (10 s); negative holds nothing.
@@ -79,6 +83,7 @@ type Cluster struct {
 	unlisted                          unlisted // non-members' messages held (unlisted.go)
 	unlistedWait                      time.Duration
 	unlistedAnswered, unlistedDropped atomic.Uint64
+	unlistedApplied                   atomic.Uint64
 
 	cuts cuts // partial partitions (cut.go)
 
@@ -102,10 +107,13 @@ type ClusterStats struct {
 	// UnlistedHeld is how many session messages of senders that are not members are
 	// held (ClusterConfig.UnlistedRequestWait), UnlistedHeldBytes their size;
 	// UnlistedAnswered counts the held requests for every session answered once their
-	// sender was listed, UnlistedDropped the messages not held (past the bounds), not
-	// such a request, or whose wait ended first.
+	// sender was listed, UnlistedApplied the other held messages (changes, expiries,
+	// renames) applied then, UnlistedDropped the messages not held (past the bounds), a
+	// request for every session a later one of the same sender replaced, a held message
+	// that failed to decode, or one whose wait ended first.
 	UnlistedHeld, UnlistedHeldBytes   int
-	UnlistedAnswered, UnlistedDropped uint64
+	UnlistedAnswered, UnlistedApplied uint64
+	UnlistedDropped                   uint64
 	// Probing is how many members that just left this node's view are being probed for
 	// the first time: meanwhile its managers with a quorum acknowledge no change and
 	// serve no session (ErrNoQuorum), for at most about two seconds.
@@ -249,7 +257,7 @@ func (c *Cluster) Stats() ClusterStats {
 	c.cuts.mu.Unlock()
 	held, heldBytes := c.heldUnlisted()
 	return ClusterStats{Probing: probing, UnlistedHeld: held, UnlistedHeldBytes: heldBytes,
-		UnlistedAnswered: c.unlistedAnswered.Load(), UnlistedDropped: c.unlistedDropped.Load(), Messages: c.messages.Load(), Malformed: c.malformed.Load(),
+		UnlistedAnswered: c.unlistedAnswered.Load(), UnlistedApplied: c.unlistedApplied.Load(), UnlistedDropped: c.unlistedDropped.Load(), Messages: c.messages.Load(), Malformed: c.malformed.Load(),
 		UnknownContext: c.unknownContext.Load(), NoContextReplies: c.noContextReplies.Load(),
 		RefusedNonMember: c.nonMember.Load(), PartialCuts: c.cuts.stepDowns.Load(), ProbesRequested: c.cuts.probes.Load()}
 }
@@ -329,8 +337,9 @@ func (l clusterListener) MessageReceived(msg *channel.Message) error {
 	// codec limits is refused (FAIL_ACK: the sender's acked send fails, ErrAckFailed),
 	// and so is a non-member's, so that a synchronized-ack request from a node this one does not list yet
 	// (a restarted joiner) gets FAIL_ACK and is asked again, not an ACK and no answer
-	// (with JavaCodec the message is held as well, for a Tomcat joiner that does not ask
-	// again: unlisted.go).
+	// (with JavaCodec the message is held instead, for a Tomcat node that does not send
+	// it again, and a synchronized-ack one answered once it was applied or dropped:
+	// unlisted.go).
 	return l.c.receive(msg)
 }
 
@@ -347,9 +356,13 @@ func (c *Cluster) receive(raw *channel.Message) error {
 		c.nonMember.Add(1)
 		c.refusals.Log(slog.LevelWarn, raw.Source.Addr(), "non-member",
 			"delta: ignoring session messages from a sender that is not a member of the channel")
-		c.holdUnlisted(raw)
-		return fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
+		refused := fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
+		if done := c.holdUnlisted(raw); done != nil {
+			return awaitHeld(done, refused) // the ACK once applied, FAIL_ACK once dropped
+		}
+		return refused
 	}
+	c.answerHeld(src) // its messages held from before it was listed come first
 	if _, ok := c.codec.(batchCodec); ok && bytes.HasPrefix(raw.Data, cutMagic) {
 		c.receiveCut(src, raw.Data)
 		return nil

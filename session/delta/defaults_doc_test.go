@@ -50,11 +50,14 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		// codec.go: four times the transport's default frame limit (it said equal).
 		{"BinaryCodec MaxMessageSize / nio.DefaultMaxFrameSize", BinaryCodec{}.maxMessage() / nio.DefaultMaxFrameSize, 4},
 		// sessions.md, security.md and tomcat.md: a non-member's messages held 10 s, at
-		// most 8 per sender and 32 in all, each of at most 4 KiB (JavaCodec).
+		// most 64 per sender and 256 in all, each of at most 64 KiB and 1 MiB in all, 4
+		// of them waiting for their ACK (JavaCodec).
 		{"DefaultUnlistedRequestWait", DefaultUnlistedRequestWait, 10 * time.Second},
-		{"maxUnlistedPerSender", maxUnlistedPerSender, 8},
-		{"maxUnlisted", maxUnlisted, 32},
-		{"maxUnlistedSize", maxUnlistedSize, 4 << 10},
+		{"maxUnlistedPerSender", maxUnlistedPerSender, 64},
+		{"maxUnlisted", maxUnlisted, 256},
+		{"maxUnlistedSize", maxUnlistedSize, 64 << 10},
+		{"maxUnlistedBytes", maxUnlistedBytes, 1 << 20},
+		{"maxUnlistedWaiting", maxUnlistedWaiting, 4},
 		// failover.md: the catch-up's log of sessions sent lately, its margin, and the
 		// record of removals and renames.
 		{"maxRecentSent", maxRecentSent, 65536},

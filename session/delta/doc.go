@@ -288,9 +288,12 @@
 // in the member list is ignored and counted (ClusterStats.RefusedNonMember), and a state
 // transfer goes to the membership's record of the member that asked. With JavaCodec such
 // a message is also held, undecoded, for ClusterConfig.UnlistedRequestWait (10 s): a
-// Tomcat joiner asks once for every session, and its request may come before this node's
-// membership lists it; it is answered once the joiner is listed, and dropped otherwise
-// (TestTomcatJoinerAskingBeforeItIsListedGetsTheSessions). A node serves
+// Tomcat node may list this node before this node lists it, and sends each message once
+// (a joiner's request for every session, a member's changes); the messages are handled
+// in the order they came once the sender is listed, a synchronized-ack one acknowledged
+// then, and dropped otherwise (TestTomcatJoinerAskingBeforeItIsListedGetsTheSessions,
+// TestChangesOfAMemberNotListedYetAppliedOnceListed,
+// TestAckedChangeOfAMemberNotListedYetAckedOnceApplied). A node serves
 // Config.MaxConcurrentTransfers transfers at once, one per member.
 //
 // # Expiry

@@ -2,8 +2,11 @@ package delta
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -12,65 +15,111 @@ import (
 // DefaultUnlistedRequestWait is ClusterConfig.UnlistedRequestWait's default.
 const DefaultUnlistedRequestWait = 10 * time.Second
 
-// The bounds of the session messages held for senders not listed yet: at most
-// maxUnlistedPerSender per sender (as the message names it: one request per application
-// of a Tomcat joiner), maxUnlisted in all, each of at most maxUnlistedSize bytes (a
-// Tomcat EVT_GET_ALL_SESSIONS takes some hundred), so 128 KiB at most.
+// The bounds of the session messages held for senders not listed yet (no Tomcat
+// equivalent: Tomcat's channel delivers every sender's messages): at most
+// maxUnlistedPerSender per sender (as the message names it), maxUnlisted in all, each of
+// at most maxUnlistedSize bytes and maxUnlistedBytes together (a Tomcat
+// EVT_GET_ALL_SESSIONS takes some hundred bytes, a delta of a few attributes some KiB).
+// Of them, at most maxUnlistedWaiting keep their receive waiting for the outcome (a
+// synchronized-ack sender's: Tomcat's channelSendOptions 6), each on one of the
+// transport's receive workers (Tomcat's maxThreads, 15 by default).
 const (
-	maxUnlistedPerSender = 8
-	maxUnlisted          = 32
-	maxUnlistedSize      = 4 << 10
+	maxUnlistedPerSender = 64
+	maxUnlisted          = 256
+	maxUnlistedSize      = 64 << 10
+	maxUnlistedBytes     = 1 << 20
+	maxUnlistedWaiting   = 4
 )
 
+// errUnlistedDropped is the outcome of a held message dropped before its sender was
+// listed (its wait ended, or the cluster closed): the receive that waits for it answers
+// FAIL_ACK.
+var errUnlistedDropped = errors.New("delta: session message held for a sender that was not listed in time, dropped")
+
 // unlisted holds the session messages of senders this node does not list yet, in a
-// cluster whose codec is JavaCodec: a Tomcat joiner asks its donor for every session
-// once, asynchronously, and waits stateTransferTimeout (60 s) for them without asking
-// again, so a request that reaches this node before its membership lists the joiner
-// would leave the joiner without sessions. The messages are kept as received, never
-// decoded, until the membership lists their sender (Cluster.memberAdded): only then is
-// a held EVT_GET_ALL_SESSIONS answered, to the membership's record of the sender; any
-// other message is dropped, and so is every message whose wait
-// (ClusterConfig.UnlistedRequestWait) ended first.
+// cluster whose codec is JavaCodec: a Tomcat node may list this node before this node
+// lists it (a joiner asking for every session once, and waiting stateTransferTimeout,
+// 60 s, without asking again; a member sending its changes, which it never sends again
+// when they fail), so a message that reaches this node before its membership lists the
+// sender would be lost. The messages are kept as received, never decoded, until the
+// membership lists their sender (Cluster.memberAdded, or its next message): only then
+// are they decoded and handled, in the order they came, as from the membership's record
+// of the sender (a held EVT_GET_ALL_SESSIONS only the latest per application); every
+// message whose wait (ClusterConfig.UnlistedRequestWait) ended first is dropped. A
+// synchronized-ack message's receive waits for that outcome, so that its sender gets the
+// ACK once the message was applied, FAIL_ACK once it was dropped.
 type unlisted struct {
-	mu     sync.Mutex
-	held   []*heldMessage // oldest first
-	closed bool
+	mu      sync.Mutex
+	held    []*heldMessage // oldest first
+	size    int            // bytes held
+	waiting int            // held messages whose receive waits (heldMessage.done)
+	closed  bool
+	// pending counts the messages held or being handled, so that a member's receive
+	// looks for held messages of its own only while there are some.
+	pending atomic.Int64
 }
 
 type heldMessage struct {
 	key   channel.MemberKey
 	data  []byte
 	timer *time.Timer
+	// done, for a synchronized-ack message, receives the outcome its receive answers:
+	// nil once applied, an error once dropped. Buffered; sent to once.
+	done chan error
 }
 
 // holdUnlisted keeps raw, a session message from a sender that is not a member, until
 // its sender is listed or the wait ends; a message past the bounds is not kept. A
 // sender listed meanwhile (its Added event may have come before the message was kept)
-// has its messages handled at once.
-func (c *Cluster) holdUnlisted(raw *channel.Message) {
+// has its messages handled at once. The channel returned, for a synchronized-ack
+// message held, gives the message's outcome; it is nil when the receive need not wait.
+func (c *Cluster) holdUnlisted(raw *channel.Message) <-chan error {
 	if _, java := c.codec.(objectCodec); !java || c.unlistedWait <= 0 {
-		return
+		return nil
 	}
 	if len(raw.Data) > maxUnlistedSize {
 		c.unlistedDropped.Add(1)
-		return
+		return nil
 	}
 	key := raw.Source.Key()
 	h := &heldMessage{key: key, data: bytes.Clone(raw.Data)}
+	wait := raw.Options.IsSyncAck()
+	if wait {
+		h.done = make(chan error, 1)
+	}
 	u := &c.unlisted
 	u.mu.Lock()
-	if u.closed || len(u.held) >= maxUnlisted ||
-		countHeld(u.held, key) >= maxUnlistedPerSender {
+	if u.closed || len(u.held) >= maxUnlisted || u.size+len(h.data) > maxUnlistedBytes ||
+		wait && u.waiting >= maxUnlistedWaiting || countHeld(u.held, key) >= maxUnlistedPerSender {
 		u.mu.Unlock()
 		c.unlistedDropped.Add(1)
-		return
+		return nil
 	}
 	u.held = append(u.held, h)
+	u.size += len(h.data)
+	if wait {
+		u.waiting++
+	}
+	u.pending.Add(1)
 	h.timer = time.AfterFunc(c.unlistedWait, func() { c.dropHeld(h) })
 	u.mu.Unlock()
 	if mem, ok := c.ch.Member(key); ok {
 		c.answerHeld(mem)
 	}
+	return h.done
+}
+
+// awaitHeld is the error a synchronized-ack message held with outcome done answers,
+// once there is one: nil once applied, refused (wrapping channel.ErrNotMember) once
+// dropped. The wait is bounded by the hold's: its timer, or the cluster's Close.
+func awaitHeld(done <-chan error, refused error) error {
+	if err := <-done; err != nil {
+		if errors.Is(err, errUnlistedDropped) {
+			return fmt.Errorf("%w (%w)", refused, err)
+		}
+		return err
+	}
+	return nil
 }
 
 func countHeld(held []*heldMessage, key channel.MemberKey) int {
@@ -83,29 +132,62 @@ func countHeld(held []*heldMessage, key channel.MemberKey) int {
 	return n
 }
 
+// takeHeld removes the held message at i; u.mu is held.
+func (u *unlisted) takeHeld(i int) *heldMessage {
+	h := u.held[i]
+	u.held = slices.Delete(u.held, i, i+1)
+	u.release(h)
+	return h
+}
+
+// release forgets h's bytes and waiting receive in the bounds; u.mu is held.
+func (u *unlisted) release(h *heldMessage) {
+	h.timer.Stop()
+	u.size -= len(h.data)
+	if h.done != nil {
+		u.waiting--
+	}
+}
+
+// finish hands h's outcome to the receive waiting for it, if any, and forgets h.
+func (u *unlisted) finish(h *heldMessage, err error) {
+	if h.done != nil {
+		h.done <- err
+	}
+	u.pending.Add(-1)
+}
+
 // dropHeld forgets h once its wait ended, unless it was taken already.
 func (c *Cluster) dropHeld(h *heldMessage) {
 	u := &c.unlisted
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	if i := slices.Index(u.held, h); i >= 0 {
-		u.held = slices.Delete(u.held, i, i+1)
+	i := slices.Index(u.held, h)
+	if i >= 0 {
+		u.takeHeld(i)
+	}
+	u.mu.Unlock()
+	if i >= 0 {
 		c.unlistedDropped.Add(1)
+		u.finish(h, errUnlistedDropped)
 	}
 }
 
-// answerHeld handles the messages held for mem, now a member: its requests for every
-// session are dispatched as if they came now, from the membership's record of it (one
-// per application, the latest), its other messages are dropped.
+// answerHeld handles the messages held for mem, now a member, in the order they came,
+// as if they came now, from the membership's record of it: its requests for every
+// session (one per application, the latest) and its other messages (changes, expiries,
+// renames) alike. Each waiting receive gets its message's outcome once it was handled.
 func (c *Cluster) answerHeld(mem channel.Member) {
 	u := &c.unlisted
+	if u.pending.Load() == 0 {
+		return
+	}
 	u.mu.Lock()
 	var mine []*heldMessage
 	u.held = slices.DeleteFunc(u.held, func(h *heldMessage) bool {
 		if h.key != mem.Key() {
 			return false
 		}
-		h.timer.Stop()
+		u.release(h)
 		mine = append(mine, h)
 		return true
 	})
@@ -116,18 +198,39 @@ func (c *Cluster) answerHeld(mem channel.Member) {
 	if rec, ok := c.ch.Member(mem.Key()); ok {
 		mem = rec
 	}
-	answered := map[string]bool{}
-	for _, h := range slices.Backward(mine) {
-		msg, err := c.codec.DecodeMessage(h.data)
-		if err != nil || msg.Event != EventGetAllSessions || answered[msg.Context] {
-			c.unlistedDropped.Add(1)
-			continue
+	msgs := make([]*Message, len(mine))
+	errs := make([]error, len(mine))
+	latest := map[string]int{} // the latest request for every session, per application
+	for i, h := range mine {
+		msgs[i], errs[i] = c.codec.DecodeMessage(h.data)
+		if errs[i] == nil && msgs[i].Event == EventGetAllSessions {
+			latest[msgs[i].Context] = i
 		}
-		answered[msg.Context] = true
-		c.unlistedAnswered.Add(1)
-		c.log.Info("delta: answering a state transfer request that came before its sender was a member",
-			"context", msg.Context, "from", mem.Addr())
-		c.dispatch(msg, mem)
+	}
+	for i, h := range mine {
+		msg, err := msgs[i], errs[i]
+		switch {
+		case err != nil:
+			c.malformed.Add(1)
+			c.unlistedDropped.Add(1)
+			if !errors.Is(err, ErrMessageLimit) {
+				err = nil // as receive: malformed messages are ignored, never FAIL_ACKed
+			}
+		case msg.Event == EventGetAllSessions && latest[msg.Context] != i:
+			c.unlistedDropped.Add(1) // a later one is answered
+		case msg.Event == EventGetAllSessions:
+			c.unlistedAnswered.Add(1)
+			c.log.Info("delta: answering a state transfer request that came before its sender was a member",
+				"context", msg.Context, "from", mem.Addr())
+			c.dispatch(msg, mem)
+		default:
+			c.unlistedApplied.Add(1)
+			c.dispatch(msg, mem)
+			if msg.Event == EventAllSessionData {
+				msg.release()
+			}
+		}
+		u.finish(h, err)
 	}
 }
 
@@ -135,13 +238,16 @@ func (c *Cluster) answerHeld(mem channel.Member) {
 func (c *Cluster) closeUnlisted() {
 	u := &c.unlisted
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	u.closed = true
-	for _, h := range u.held {
-		h.timer.Stop()
+	held := u.held
+	for _, h := range held {
+		u.release(h)
 	}
-	clear(u.held)
 	u.held = nil
+	u.mu.Unlock()
+	for _, h := range held {
+		u.finish(h, errUnlistedDropped)
+	}
 }
 
 // heldUnlisted returns how many messages are held, and their bytes.
@@ -149,8 +255,5 @@ func (c *Cluster) heldUnlisted() (n, size int) {
 	u := &c.unlisted
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for _, h := range u.held {
-		size += len(h.data)
-	}
-	return len(u.held), size
+	return len(u.held), u.size
 }

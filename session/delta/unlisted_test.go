@@ -219,11 +219,12 @@ func TestTomcatJoinerAskingBeforeItIsListedGetsTheSessions(t *testing.T) {
 	})
 }
 
-// A stranger's session messages are held within bounds (8 per sender, 32 in all, none
-// over 4 KiB), never decoded nor answered while it is not listed, and dropped once the
+// A stranger's session messages are held within bounds (64 per sender, 256 in all, none
+// over 64 KiB), never decoded nor answered while it is not listed, and dropped once the
 // wait is over: a stranger listed later gets nothing. A sender listed within the wait
-// gets its request for every session answered at the membership's record of it, not
-// at what its message claimed, and its other held messages (an expiry) are dropped.
+// has its held messages handled in the order they came, as from the membership's record
+// of it, not from what its messages claimed: its expiry applied, then its request for
+// every session answered (the latest only).
 func TestStrangersHeldRequestsBoundedAndDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
@@ -231,25 +232,25 @@ func TestStrangersHeldRequestsBoundedAndDropped(t *testing.T) {
 		req := getAll(t)
 
 		stranger := fakeMember(4666, 66)
-		for range 20 {
+		for range 100 {
 			if err := view.inject(stranger, req); !errors.Is(err, channel.ErrNotMember) {
 				t.Fatalf("a stranger's request: %v, want channel.ErrNotMember", err)
 			}
 		}
-		if st := cl.Stats(); st.UnlistedHeld != 8 {
-			t.Fatalf("one stranger's 20 requests: %d held, want 8", st.UnlistedHeld)
+		if st := cl.Stats(); st.UnlistedHeld != 64 {
+			t.Fatalf("one stranger's 100 requests: %d held, want 64", st.UnlistedHeld)
 		}
-		for i := range 100 { // invented senders
+		for i := range 300 { // invented senders
 			if err := view.inject(fakeMember(int32(5000+i), byte(i)), req); !errors.Is(err, channel.ErrNotMember) {
 				t.Fatalf("an invented sender's request: %v", err)
 			}
 		}
-		big := append(slices.Clone(req), make([]byte, 4<<10)...)
+		big := append(slices.Clone(req), make([]byte, 64<<10)...)
 		_ = view.inject(fakeMember(4777, 77), big)
 		st := cl.Stats()
-		if st.UnlistedHeld != 32 || st.UnlistedHeldBytes != 32*len(req) || st.UnlistedDropped != 12+100-24+1 {
-			t.Fatalf("held %d (%d bytes), dropped %d; want 32 (%d bytes), %d", st.UnlistedHeld, st.UnlistedHeldBytes,
-				st.UnlistedDropped, 32*len(req), 12+100-24+1)
+		if st.UnlistedHeld != 256 || st.UnlistedHeldBytes != 256*len(req) || st.UnlistedDropped != 36+300-192+1 {
+			t.Fatalf("held %d (%d bytes), dropped %d; want 256 (%d bytes), %d", st.UnlistedHeld, st.UnlistedHeldBytes,
+				st.UnlistedDropped, 256*len(req), 36+300-192+1)
 		}
 
 		time.Sleep(delta.DefaultUnlistedRequestWait)
@@ -263,8 +264,8 @@ func TestStrangersHeldRequestsBoundedAndDropped(t *testing.T) {
 			t.Fatalf("%d messages sent, %d sessions served to senders listed after the wait", n, m.Stats().SessionsServed)
 		}
 
-		// A joiner listed within the wait: its expiry is dropped, its request answered at
-		// its record (no payload), not at the payload its messages claimed.
+		// A joiner listed within the wait: its expiry applied, its request answered at its
+		// record (no payload), not at the payload its messages claimed.
 		_, jch := newChannel(t, nw)
 		jch.AddMessageListener(channel.MessageListenerFunc(func(*channel.Message) error { return nil }))
 		joiner := jch.LocalMember()
@@ -281,20 +282,20 @@ func TestStrangersHeldRequestsBoundedAndDropped(t *testing.T) {
 		time.Sleep(time.Second)
 		view.list(joiner)
 		synctest.Wait()
-		if m.Find(ids[0]) == nil || m.Len() != 2 {
-			t.Error("a held expiry was applied once its sender was listed")
+		if m.Find(ids[0]) != nil || m.Len() != 1 {
+			t.Error("a held expiry was not applied once its sender was listed")
 		}
 		sent := view.sends()
-		if len(sent) == 0 || sent[len(sent)-1].msg.Event != delta.EventTransferComplete || m.Stats().SessionsServed != 2 {
-			t.Fatalf("the joiner was sent %d messages, %d sessions; want its transfer of 2", len(sent), m.Stats().SessionsServed)
+		if len(sent) == 0 || sent[len(sent)-1].msg.Event != delta.EventTransferComplete || m.Stats().SessionsServed != 1 {
+			t.Fatalf("the joiner was sent %d messages, %d sessions; want its transfer of the 1 left", len(sent), m.Stats().SessionsServed)
 		}
 		for _, s := range sent {
 			if !s.to.Equal(joiner) || len(s.to.Payload) != 0 {
 				t.Fatalf("sent to %v (payload %q), want the membership's record of the joiner", s.to.Addr(), s.to.Payload)
 			}
 		}
-		if st := cl.Stats(); st.UnlistedAnswered != 1 || st.UnlistedHeld != 0 {
-			t.Errorf("answered %d, held %d; want 1, 0", st.UnlistedAnswered, st.UnlistedHeld)
+		if st := cl.Stats(); st.UnlistedAnswered != 1 || st.UnlistedApplied != 1 || st.UnlistedHeld != 0 {
+			t.Errorf("answered %d, applied %d, held %d; want 1, 1, 0", st.UnlistedAnswered, st.UnlistedApplied, st.UnlistedHeld)
 		}
 	})
 }
