@@ -89,8 +89,8 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) <-chan error {
 	}
 	u := &c.unlisted
 	u.mu.Lock()
-	if u.closed || len(u.held) >= maxUnlisted || u.size+len(h.data) > maxUnlistedBytes ||
-		wait && u.waiting >= maxUnlistedWaiting || countHeld(u.held, key) >= maxUnlistedPerSender {
+	evicted, ok := u.makeRoom(h)
+	if !ok {
 		u.mu.Unlock()
 		c.unlistedDropped.Add(1)
 		return nil
@@ -103,6 +103,10 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) <-chan error {
 	u.pending.Add(1)
 	h.timer = time.AfterFunc(c.unlistedWait, func() { c.dropHeld(h) })
 	u.mu.Unlock()
+	for _, e := range evicted {
+		c.unlistedDropped.Add(1)
+		u.finish(e, errUnlistedDropped)
+	}
 	if mem, ok := c.ch.Member(key); ok {
 		c.answerHeld(mem)
 	}
@@ -122,14 +126,74 @@ func awaitHeld(done <-chan error, refused error) error {
 	return nil
 }
 
-func countHeld(held []*heldMessage, key channel.MemberKey) int {
-	n := 0
-	for _, h := range held {
-		if h.key == key {
-			n++
+// makeRoom takes out of the hold what h needs evicted to fit in the bounds, and reports
+// whether h fits; u.mu is held. The senders of the held messages, as the messages name
+// them, share the hold fairly: a message that does not fit evicts the oldest message of
+// the sender holding the most (its oldest waiting message, for a waiting place), as long
+// as that sender holds more than h's sender would once h is kept; otherwise h is not
+// kept and nothing is evicted. A stranger holding the hold full from invented senders
+// has its oldest messages evicted by a joiner's, which stays until as many messages of
+// other new senders came after it (TestStrangerCannotCrowdOutAJoinersHeldMessages).
+func (u *unlisted) makeRoom(h *heldMessage) (evicted []*heldMessage, ok bool) {
+	if u.closed {
+		return nil, false
+	}
+	held, waiting := map[channel.MemberKey]int{}, map[channel.MemberKey]int{}
+	for _, m := range u.held {
+		held[m.key]++
+		if m.done != nil {
+			waiting[m.key]++
 		}
 	}
-	return n
+	if held[h.key] >= maxUnlistedPerSender {
+		return nil, false
+	}
+	out := map[*heldMessage]bool{} // to evict
+	n, size, nwait := len(u.held), u.size, u.waiting
+	evict := func(counts map[channel.MemberKey]int, waitingOnly bool) bool {
+		most := 0
+		for k, c := range counts {
+			if k != h.key && c > most {
+				most = c
+			}
+		}
+		if most < counts[h.key]+1 {
+			return false
+		}
+		for _, m := range u.held { // oldest first
+			if out[m] || m.key == h.key || counts[m.key] != most || waitingOnly && m.done == nil {
+				continue
+			}
+			out[m] = true
+			held[m.key]--
+			n, size = n-1, size-len(m.data)
+			if m.done != nil {
+				waiting[m.key]--
+				nwait--
+			}
+			return true
+		}
+		return false
+	}
+	if h.done != nil && nwait >= maxUnlistedWaiting && !evict(waiting, true) {
+		return nil, false
+	}
+	for n >= maxUnlisted || size+len(h.data) > maxUnlistedBytes {
+		if !evict(held, false) {
+			return nil, false
+		}
+	}
+	if len(out) == 0 {
+		return nil, true
+	}
+	u.held = slices.DeleteFunc(u.held, func(m *heldMessage) bool {
+		if out[m] {
+			u.release(m)
+			evicted = append(evicted, m)
+		}
+		return out[m]
+	})
+	return evicted, true
 }
 
 // takeHeld removes the held message at i; u.mu is held.

@@ -167,8 +167,9 @@ func (l *lagging) injectWith(src channel.Member, data []byte, opts channel.SendO
 }
 
 // At most 4 synchronized-ack messages of senders not listed keep their receive (a
-// transport worker) waiting: a fifth is refused at once, and the four get FAIL_ACK once
-// the wait ends. The messages held take at most 1 MiB in all.
+// transport worker) waiting: a fifth of a new sender evicts the oldest, which gets
+// FAIL_ACK at once, and the four get FAIL_ACK once the wait ends. The messages held take
+// at most 1 MiB in all.
 func TestUnlistedWaitingReceivesAndBytesBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
@@ -183,10 +184,10 @@ func TestUnlistedWaitingReceivesAndBytesBounded(t *testing.T) {
 		}
 		synctest.Wait()
 		if n := len(errs); n != 1 {
-			t.Fatalf("%d of 5 waiting receives returned at once, want 1 (past the 4 that wait)", n)
+			t.Fatalf("%d of 5 waiting receives returned at once, want 1 (the oldest, evicted by the fifth)", n)
 		}
 		if err := <-errs; !errors.Is(err, channel.ErrNotMember) {
-			t.Fatalf("the fifth: %v, want ErrNotMember", err)
+			t.Fatalf("the evicted one: %v, want ErrNotMember", err)
 		}
 		time.Sleep(delta.DefaultUnlistedRequestWait)
 		synctest.Wait()
