@@ -45,13 +45,14 @@ type ClusterConfig struct {
 	// failed logs it and goes on. Once the sender is listed within the wait, its held
 	// messages are handled in the order they came, as from the membership's record of
 	// it (its requests for every session: the latest per application); all of a sender
-	// not listed by then are dropped, never decoded. A synchronized-ack message held
-	// gets its ACK once applied, FAIL_ACK once dropped; meanwhile it keeps one of the
-	// transport's receive workers, at most 4 of them at once. At most 64 messages per
-	// sender and 256 in all are held, each of at most 64 KiB and 1 MiB in all
-	// (ClusterStats.UnlistedHeld), the senders sharing the hold when it is full: a
-	// message evicts the oldest of the sender holding the most, if it holds more. With BinaryCodec nothing is held: Go joiners ask
-	// again while Config.MemberWait lasts, and catch up after. 0 means
+	// not listed by then are dropped, never decoded, with a warning (rate-limited)
+	// naming the sender and this setting. A synchronized-ack message held gets its ACK
+	// once applied, FAIL_ACK once dropped; meanwhile it keeps one of the transport's
+	// receive workers, at most 4 of them at once. At most 64 messages per sender and 256
+	// in all are held, each of at most 64 KiB and 1 MiB in all (ClusterStats.UnlistedHeld),
+	// the senders sharing the hold when it is full: a message evicts the oldest of the
+	// sender holding the most, if it holds more. With BinaryCodec nothing is held: Go
+	// joiners ask again while Config.MemberWait lasts, and catch up after. 0 means
 	// DefaultUnlistedRequestWait (10 s); negative holds nothing.
 	UnlistedRequestWait time.Duration
 }

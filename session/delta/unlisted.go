@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,7 @@ type unlisted struct {
 
 type heldMessage struct {
 	key   channel.MemberKey
+	from  string // the sender's address, as the message names it
 	data  []byte
 	timer *time.Timer
 	// done, for a synchronized-ack message, receives the outcome its receive answers:
@@ -82,7 +84,7 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) <-chan error {
 		return nil
 	}
 	key := raw.Source.Key()
-	h := &heldMessage{key: key, data: bytes.Clone(raw.Data)}
+	h := &heldMessage{key: key, from: raw.Source.Addr(), data: bytes.Clone(raw.Data)}
 	wait := raw.Options.IsSyncAck()
 	if wait {
 		h.done = make(chan error, 1)
@@ -232,6 +234,12 @@ func (c *Cluster) dropHeld(h *heldMessage) {
 	u.mu.Unlock()
 	if i >= 0 {
 		c.unlistedDropped.Add(1)
+		// Rate-limited per sender and in all: the sender may be a stranger's invention.
+		c.refusals.Log(slog.LevelWarn, h.from, "unlisted-wait",
+			"delta: dropping a session message held for a sender the membership did not list within "+
+				"ClusterConfig.UnlistedRequestWait: a Tomcat node joining starts without sessions after its "+
+				"stateTransferTimeout, a Tomcat member's change is lost; raise UnlistedRequestWait if new members "+
+				"are listed later than that", "from", h.from, "wait", c.unlistedWait)
 		u.finish(h, errUnlistedDropped)
 	}
 }

@@ -1,7 +1,11 @@
 package delta_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -86,6 +90,40 @@ func TestStrangerCannotCrowdOutAJoinersHeldMessages(t *testing.T) {
 			if err := <-strangers; !errors.Is(err, channel.ErrNotMember) {
 				t.Fatalf("a stranger's waiting receive: %v, want ErrNotMember", err)
 			}
+		}
+	})
+}
+
+// A Tomcat joiner's request held for a sender the membership does not list within
+// UnlistedRequestWait is dropped, and the Go node says so once for that sender, naming
+// it and the setting to raise (the joiner, asked once, starts without sessions after its
+// stateTransferTimeout); before, the drop was only counted.
+func TestUnlistedWaitEndedWarnsNamingTheSender(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var logs bytes.Buffer
+		nw := channeltest.NewNetwork()
+		view, cl, _, _ := startLaggingDonorWith(t, nw, 0, delta.ClusterConfig{
+			Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
+		joiner := fakeMember(4888, 88)
+		for range 3 {
+			_ = view.inject(joiner, getAll(t))
+		}
+		time.Sleep(delta.DefaultUnlistedRequestWait)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		var warned []string
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "UnlistedRequestWait") {
+				warned = append(warned, line)
+			}
+		}
+		if len(warned) != 1 || !strings.Contains(warned[0], "level=WARN") || !strings.Contains(warned[0], joiner.Addr()) {
+			t.Fatalf("warnings about the wait: %q; want one naming %s", warned, joiner.Addr())
+		}
+		if st := cl.Stats(); st.UnlistedDropped != 3 || st.UnlistedHeld != 0 {
+			t.Errorf("dropped %d, held %d; want 3, 0", st.UnlistedDropped, st.UnlistedHeld)
 		}
 	})
 }

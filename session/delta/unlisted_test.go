@@ -116,10 +116,17 @@ func (l *lagging) inject(src channel.Member, data []byte) error {
 // channel of nw, holding n sessions.
 func startLaggingDonor(t *testing.T, nw *channeltest.Network, n int) (*lagging, *delta.Cluster, *delta.Manager, []string) {
 	t.Helper()
+	return startLaggingDonorWith(t, nw, n, delta.ClusterConfig{})
+}
+
+// startLaggingDonorWith is startLaggingDonor with the cluster's other settings from ccfg.
+func startLaggingDonorWith(t *testing.T, nw *channeltest.Network, n int, ccfg delta.ClusterConfig) (*lagging, *delta.Cluster, *delta.Manager, []string) {
+	t.Helper()
 	ctx := context.Background()
 	_, ch := newChannel(t, nw)
 	view := newLagging(ch)
-	cl := delta.NewCluster(view, delta.ClusterConfig{Codec: delta.JavaCodec{}})
+	ccfg.Codec = delta.JavaCodec{}
+	cl := delta.NewCluster(view, ccfg)
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "go1", MemberWait: -1, Codec: delta.JavaValueCodec{}})
 	if err != nil {
