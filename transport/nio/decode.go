@@ -80,6 +80,13 @@ type decoder struct {
 	stranger      bool                       // the frame being assembled is charged to strangers
 	headRead      bool                       // its header was complete when vouched read it
 	strangerRes   int64                      // the part of reserved charged to strangers
+	// front is what the complete header of the frame at the front of the connection's
+	// buffer says of its sender, once frontKnown (frontHead): read once, not on every read
+	// of its rest. arrivalRead: the header of the frame being assembled was read for
+	// arriving (complete or malformed), not to be read again.
+	front       headState
+	frontKnown  bool
+	arrivalRead bool
 
 	// trusted: the connection carried a member's frame (any complete frame when the
 	// receiver does not check senders; receiver.vet). Read by the sweeper.
@@ -147,7 +154,7 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 		return cd, 0, false, err
 	}
 	_, _ = in.Discard(n)
-	d.doneBuf = nil
+	d.doneBuf, d.frontKnown = nil, false
 	return cd, n, true, nil
 }
 
@@ -218,19 +225,9 @@ const headMax = 12 + 4 + wire.MaxMessageIDLen + 4 + wire.MaxMemberSize + 4
 // prefix has arrived (options, timestamp, id, sender; no message). complete is false while
 // prefix is too short to hold it; an error means it is malformed.
 func parseHead(prefix []byte, cache *wire.MemberCache) (cd wire.ChannelData, complete bool, err error) {
-	off := 12 // options, timestamp
-	for _, limit := range []int{wire.MaxMessageIDLen, wire.MaxMemberSize} {
-		if off+4 > len(prefix) {
-			return cd, false, nil
-		}
-		n := int32(binary.BigEndian.Uint32(prefix[off:]))
-		if n < 0 || int(n) > limit {
-			return cd, false, fmt.Errorf("%w: a field of %d bytes in a frame's header", wire.ErrBadChannelData, n)
-		}
-		off += 4 + int(n)
-	}
-	if off+4 > len(prefix) {
-		return cd, false, nil
+	off, complete, err := headLen(prefix)
+	if !complete || err != nil {
+		return cd, false, err
 	}
 	head := make([]byte, off+4) // the message's length left 0
 	copy(head, prefix[:off])
@@ -238,6 +235,27 @@ func parseHead(prefix []byte, cache *wire.MemberCache) (cd wire.ChannelData, com
 		return cd, false, err
 	}
 	return cd, true, nil
+}
+
+// headLen returns the length of the ChannelData header at the start of prefix before the
+// message's length, once prefix holds that header and the message's length (complete),
+// reading only the id's and the sender's lengths: it copies nothing.
+func headLen(prefix []byte) (off int, complete bool, err error) {
+	off = 12 // options, timestamp
+	for _, limit := range [2]int{wire.MaxMessageIDLen, wire.MaxMemberSize} {
+		if off+4 > len(prefix) {
+			return 0, false, nil
+		}
+		n := int32(binary.BigEndian.Uint32(prefix[off:]))
+		if n < 0 || int(n) > limit {
+			return 0, false, fmt.Errorf("%w: a field of %d bytes in a frame's header", wire.ErrBadChannelData, n)
+		}
+		off += 4 + int(n)
+	}
+	if off+4 > len(prefix) {
+		return 0, false, nil
+	}
+	return off, true, nil
 }
 
 // startAssembly allocates the buffer of a large frame, reserved in pending (refused if it
@@ -254,7 +272,7 @@ func (d *decoder) startAssembly(total, buffered int) error {
 			return err
 		}
 	}
-	d.asmTotal = total
+	d.asmTotal, d.frontKnown = total, false
 	if d.pending != nil {
 		d.asm = d.bufs.get(size)[:0]
 	} else {
@@ -284,8 +302,10 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 	if d.stranger {
 		d.vouched()
 	}
-	if d.arriving != nil && !d.counted && len(d.asm) > wire.FrameHeaderLen {
-		if head, complete, err := parseHead(d.asm[wire.FrameHeaderLen:], &d.cache); err == nil && complete {
+	if d.arriving != nil && !d.arrivalRead && len(d.asm) > wire.FrameHeaderLen {
+		head, complete, err := parseHead(d.asm[wire.FrameHeaderLen:], &d.cache)
+		d.arrivalRead = complete || err != nil // read once, as the header is copied
+		if err == nil && complete {
 			d.from, d.counted = head.Address.Key(), true
 			d.arriving.add(d.from, 1)
 		}
@@ -419,7 +439,7 @@ func (d *decoder) abandon() {
 	if d.asm != nil {
 		d.bufs.put(d.asm)
 	}
-	d.asm, d.asmTotal, d.reserved = nil, 0, 0
+	d.asm, d.asmTotal, d.reserved, d.arrivalRead = nil, 0, 0, false
 }
 
 // parseOwned decodes a ChannelData body that the decoder owns, with the message aliasing

@@ -80,6 +80,29 @@ func (d *decoder) headOf(b []byte) headState {
 	return headStranger
 }
 
+// frontHead is headOf for the frame at the front of the connection's buffer, whose first
+// bytes are b: once its header is complete (or malformed) the answer is kept until the
+// frame leaves the buffer (decoded, or moved into an assembly buffer), so that a header
+// is copied and decoded once, not again on every read of the frame's rest (a stranger
+// sending the rest a byte at a time made that quadratic: TestCompleteHeaderReadOnce).
+func (d *decoder) frontHead(b []byte) headState {
+	if d.frontKnown {
+		return d.front
+	}
+	h := d.headOf(b)
+	if h == headStranger || len(b) > wire.FrameHeaderLen && headComplete(b[wire.FrameHeaderLen:]) {
+		d.front, d.frontKnown = h, true
+	}
+	return h
+}
+
+// headComplete reports whether prefix holds a whole ChannelData header before the message
+// (or a malformed one): what parseHead decodes, found without copying it.
+func headComplete(prefix []byte) bool {
+	_, complete, err := headLen(prefix)
+	return complete || err != nil
+}
+
 // checkSender asks the sender check about a complete header's sender. A copy of it, so
 // that only this path, whose header was copied already, puts the member on the heap (the
 // check takes a pointer): the header read before, while incomplete, allocates nothing.
@@ -163,7 +186,7 @@ func (d *decoder) classify(in inbound, buffered int) (stranger, wait bool) {
 	if err != nil {
 		return true, false
 	}
-	switch d.headOf(b) {
+	switch d.frontHead(b) {
 	case headMember:
 		return false, false
 	case headIncomplete:
@@ -207,7 +230,7 @@ func (d *decoder) strangerHeld(in inbound, counted *int64) bool {
 	if n := in.InboundBuffered(); n > 0 && d.asm == nil && !d.trusted.Load() {
 		head := headStranger
 		if b, err := in.Peek(min(n, wire.FrameHeaderLen+headMax)); err == nil {
-			head = d.headOf(b)
+			head = d.frontHead(b)
 		}
 		if head == headStranger || head == headIncomplete && n >= connBufMin {
 			want = int64(n)
