@@ -232,10 +232,11 @@ type Config struct {
 	// what it decoded first; with nothing decoded it waits, neither decoding nor reading,
 	// until deliveries make room, so TCP slows its peer down and nothing is dropped while
 	// the receiver runs (Stop drops what is not delivered once its context ends). A frame
-	// is taken alone when nothing is queued, whatever its size. A frame of 32 KiB or more
-	// starts once its size fits but counts once complete (within MaxPendingBytes while it
-	// arrives), so the frames that complete together may pass the budget by at most
-	// MaxPendingBytes. EngineGoroutine only: EngineGnet bounds each connection's queue with
+	// is taken alone when nothing is queued, whatever its size: the budget is passed only
+	// so. A frame of 32 KiB or more starts once its size fits but counts once complete
+	// (within MaxPendingBytes while it arrives); if others took the room meanwhile it then
+	// waits for room as a small frame does, still counted in MaxPendingBytes.
+	// EngineGoroutine only: EngineGnet bounds each connection's queue with
 	// MaxConnQueueBytes.
 	MaxQueuedBytes int
 

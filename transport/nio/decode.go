@@ -87,6 +87,12 @@ type decoder struct {
 	front       headState
 	frontKnown  bool
 	arrivalRead bool
+	// holdDone: a large frame's reservation (in pending and strangers' share) is kept
+	// once next returned it, in doneRes and doneStrange, until releaseDone: EngineGoroutine
+	// counts it there until MaxQueuedBytes takes it.
+	holdDone    bool
+	doneRes     int64
+	doneStrange int64
 
 	// trusted: the connection carried a member's frame (any complete frame when the
 	// receiver does not check senders; receiver.vet). Read by the sweeper.
@@ -316,12 +322,17 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 	frame, from, counted := d.asm, d.from, d.counted
 	d.counted = false // still counted until delivered: see takeArrival
 	d.asm = nil       // the frame's message keeps its buffer: abandon must not take it back
+	if d.holdDone {
+		d.doneRes, d.doneStrange = d.reserved, d.strangerRes
+		d.reserved, d.strangerRes = 0, 0
+	}
 	d.abandon()
 	body, n, err := wire.ParseFrame(frame, d.maxBody)
 	if err == nil {
 		cd, err = parseOwned(body, &d.cache)
 	}
 	if err != nil {
+		d.releaseDone()
 		if counted {
 			d.arriving.add(from, -1)
 		}
@@ -330,6 +341,18 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 	}
 	d.done, d.doneCounted, d.doneBuf = from, counted, frame
 	return cd, n, true, nil
+}
+
+// releaseDone gives back the reservation of the large frame next returned last, kept with
+// holdDone; it does nothing without one.
+func (d *decoder) releaseDone() {
+	if d.doneRes != 0 {
+		d.pending.Add(-d.doneRes)
+	}
+	if d.doneStrange != 0 {
+		d.strangers.Add(-d.doneStrange)
+	}
+	d.doneRes, d.doneStrange = 0, 0
 }
 
 // takeBuffer returns the buffer of the large frame next just returned, which its message

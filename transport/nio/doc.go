@@ -105,12 +105,14 @@
 // where TCP slows the peer down: nothing overflows (Stats.ConnsOverflowed stays 0). A
 // semaphore of Workers slots bounds the ReceiveFuncs running at once; the decoded frames
 // waiting for a slot (Stats.QueuedBytes), all connections together, are bounded by
-// Config.MaxQueuedBytes (16 MiB; a frame of 32 KiB or more starts once its size fits and
-// counts once complete): a connection whose next frame does not fit delivers what
-// it decoded first, and with nothing decoded waits (Stats.ReadPauses), neither decoding
-// nor reading, until deliveries make room, so that TCP slows its peer down and no frame is
-// dropped while the receiver runs (TestGoroutineQueuedBytesWithinTheBudget; Stop drops
-// some, see below). It saves
+// Config.MaxQueuedBytes (16 MiB; passed only by a frame let in alone, nothing else
+// queued; a frame of 32 KiB or more starts once its size fits and counts once complete,
+// waiting then, still in MaxPendingBytes, if others took the room meanwhile:
+// TestGoroutineLargeFramesWithinTheQueueBudget): a connection whose next frame does not
+// fit delivers what it decoded first, and with nothing decoded waits (Stats.ReadPauses),
+// neither decoding nor reading, until deliveries make room, so that TCP slows its peer
+// down and no frame is dropped while the receiver runs
+// (TestGoroutineQueuedBytesWithinTheBudget; Stop drops some, see below). It saves
 // gnet's hand-off from event loop to worker and back, which on a synchronous round trip
 // (one acknowledged message at a time) costs a goroutine wake-up each way. On Linux its
 // reads of up to 64 KiB and its ACK writes, like the sender's writes of frames up to

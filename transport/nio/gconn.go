@@ -33,6 +33,7 @@ type gconn struct {
 	pausedAt   int64        // owned by the sweeper: the writeSince it counted in Stats.AckPauses
 
 	batch  []inItem
+	late   inItem                      // a large frame decoded that did not fit MaxQueuedBytes, behind the batch
 	held   int64                       // bytes of a partial small frame counted in Stats.PendingBytes
 	strays int64                       // the part of them counted in strangers' share (decoder.strangerHeld)
 	direct func(p []byte) (int, error) // readDirect, made once (a method value allocates)
@@ -49,6 +50,7 @@ func newGconn(np *netpoll, c *net.TCPConn) *gconn {
 	}
 	gc.direct = gc.readDirect
 	gc.stop = gc.stopWaiting
+	gc.dec.holdDone = true // a large frame stays in PendingBytes until MaxQueuedBytes takes it
 	rc, _ := c.SyscallConn()
 	gc.sock.init(rc, c)
 	return gc
@@ -63,6 +65,10 @@ func (gc *gconn) serve() {
 		_ = gc.c.Close()
 		r.st.pendingBytes.Add(-gc.held)
 		gc.dec.releaseHeld(&gc.strays)
+		if gc.late.msg != nil {
+			gc.drop(&gc.late)
+		}
+		gc.dec.releaseDone()
 		gc.dec.abandon()
 		gc.in.release()
 	}()
@@ -117,6 +123,16 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 	r := gc.r
 	var frames, nbytes int
 	var decErr error
+	if gc.late.msg != nil { // its turn, the frames before it delivered
+		it := gc.late
+		gc.late = inItem{}
+		if !gc.takeLarge(&it) {
+			return false, false
+		}
+		gc.batch = append(gc.batch, it)
+		frames++
+		nbytes += it.size
+	}
 	for {
 		// A large frame's remaining bytes are read straight into its buffer, a read that
 		// blocks: only while nothing decoded waits for delivery.
@@ -160,16 +176,23 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 		if !ok {
 			break
 		}
-		if taken == 0 {
-			r.queue.add(int64(n)) // a large frame, started once its size fitted
-		}
 		if gc.frameSince.Load() != 0 {
 			gc.frameSince.Store(0)
 		}
 		from, counted := gc.dec.takeArrival()
 		msg := r.message(&gc.dec, &cd)
-		gc.batch = append(gc.batch, inItem{msg: msg, size: n, ack: ackModeOf(channel.SendOptions(cd.Options)),
-			from: from, counted: counted, untrusted: !gc.dec.trusted.Load()})
+		it := inItem{msg: msg, size: n, ack: ackModeOf(channel.SendOptions(cd.Options)),
+			from: from, counted: counted, untrusted: !gc.dec.trusted.Load()}
+		if taken == 0 { // a large frame, started once its size fitted, counted now it is complete
+			if len(gc.batch) > 0 && !r.queue.tryTake(int64(n)) {
+				gc.late, more = it, true // it waits for room once the batch is delivered
+				break
+			}
+			if !gc.takeLarge(&it) {
+				return false, false
+			}
+		}
+		gc.batch = append(gc.batch, it)
 		frames++
 		nbytes += n
 	}
@@ -188,6 +211,28 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 		return false, false
 	}
 	return more, true
+}
+
+// takeLarge takes a large frame decoded into MaxQueuedBytes, waiting for room if it does
+// not fit (others took it since the frame started: TestGoroutineLargeFramesWithinTheQueueBudget),
+// its bytes still counted in PendingBytes meanwhile; it then gives back that reservation.
+// Once Stop (or the sweeper) ends the wait, it drops the frame, unacknowledged, and
+// reports false.
+func (gc *gconn) takeLarge(it *inItem) bool {
+	n := int64(it.size)
+	if !gc.r.queue.tryTake(n) && !gc.waitQueue(n, true) {
+		gc.drop(it)
+		gc.dec.releaseDone()
+		return false
+	}
+	gc.dec.releaseDone()
+	return true
+}
+
+// drop lets go of a decoded frame that will not be delivered.
+func (gc *gconn) drop(it *inItem) {
+	it.msg.Release() // never delivered: nothing holds its buffer
+	gc.delivered(it)
 }
 
 // deliverBatch delivers the decoded frames in order. USE_ACK frames without SYNC are

@@ -19,8 +19,10 @@ import (
 // frame is not overtaken for ever. A large frame (32 KiB and more, read into a buffer of
 // its own) starts only once its size fits, but is counted only once complete: a
 // connection that stalls in the middle of one holds none of this budget (it holds
-// MaxPendingBytes meanwhile), so the frames that complete together may pass the budget by
-// the large frames being received at once, at most MaxPendingBytes.
+// MaxPendingBytes meanwhile). Once complete it is taken as a small frame is, waiting for
+// room if others took it meanwhile, still counted in MaxPendingBytes, so that the budget
+// is never passed but by a frame let in alone
+// (TestGoroutineLargeFramesWithinTheQueueBudget).
 type queueGate struct {
 	queued *atomic.Int64  // counters.queuedBytes
 	pauses *atomic.Uint64 // counters.readPauses: a connection waited

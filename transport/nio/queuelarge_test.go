@@ -1,0 +1,79 @@
+package nio
+
+import (
+	"net"
+	"testing"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// EngineGoroutine: a frame of 32 KiB or more started once its size fitted MaxQueuedBytes
+// but was counted only once complete, so frames that started together and completed
+// together all went in: here four 40 KiB frames, started while 1 KiB was queued, took
+// 161 KiB of a 100 KiB budget. A large frame that no longer fits once complete now waits
+// for room like a small one (Stats.ReadPauses), still counted in PendingBytes, and the
+// budget holds: two go in, two wait, and all five are delivered once the listener goes on.
+func TestGoroutineLargeFramesWithinTheQueueBudget(t *testing.T) {
+	const (
+		conns  = 4
+		size   = 40 << 10 // large frames: assembled in buffers of their own
+		budget = 100 << 10
+	)
+	cfg := goroutineConfig()
+	cfg.Workers = 1
+	cfg.MaxQueuedBytes = budget
+	rec := newRecorder(conns + 1)
+	release := newGate()
+	b := startNode(t, cfg, func(m *channel.Message) error {
+		release.wait()
+		return rec.rx(m)
+	})
+	t.Cleanup(release.open)
+	first := frame(b.wire, 0, make([]byte, 1<<10))
+	if _, err := dialRaw(t, b).Write(first); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "the first frame in delivery", func() bool { return b.t.Stats().QueuedBytes == int64(len(first)) })
+	f := frame(b.wire, 0, make([]byte, size))
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		cs[i] = dialRaw(t, b)
+		if _, err := cs[i].Write(f[:len(f)/2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each started its frame (its size fitted), reserving it in PendingBytes.
+	testutil.EventuallyTrue(t, waitTimeout, "every large frame started", func() bool { return b.t.Stats().PendingBytes == conns*int64(len(f)) })
+	for _, c := range cs {
+		if _, err := c.Write(f[len(f)/2:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var most int64
+	testutil.EventuallyTrue(t, waitTimeout, "every large frame decoded or waiting for room", func() bool {
+		st := b.t.Stats()
+		most = max(most, st.QueuedBytes)
+		return st.FramesReceived+st.ReadPauses == conns+1
+	})
+	st := b.t.Stats()
+	t.Logf("%d frames of %d bytes completed together: %d bytes queued (budget %d, most seen %d), %d held in PendingBytes, %d decoded, %d waits",
+		conns, len(f), st.QueuedBytes, budget, most, st.PendingBytes, st.FramesReceived, st.ReadPauses)
+	if most > budget {
+		t.Fatalf("%d bytes of decoded frames waited for a worker, over MaxQueuedBytes %d", most, budget)
+	}
+	if st.ReadPauses != 2 || st.PendingBytes != 2*int64(len(f)) {
+		t.Fatalf("%d connections wait, %d bytes held in PendingBytes: want the two frames that do not fit, %d bytes", st.ReadPauses, st.PendingBytes, 2*len(f))
+	}
+	release.open()
+	for range conns + 1 {
+		rec.next(t)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "the budgets drained", func() bool {
+		st := b.t.Stats()
+		return st.QueuedBytes == 0 && st.PendingBytes == 0
+	})
+	if st := b.t.Stats(); st.MessagesDelivered != conns+1 || st.FramesRefused != 0 {
+		t.Fatalf("delivered %d of %d messages (%d refused)", st.MessagesDelivered, conns+1, st.FramesRefused)
+	}
+}
