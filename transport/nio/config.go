@@ -231,7 +231,9 @@ type Config struct {
 	// DefaultMaxQueuedBytes, 16 MiB). A connection whose next frame does not fit delivers
 	// what it decoded first; with nothing decoded it waits, neither decoding nor reading,
 	// until deliveries make room, so TCP slows its peer down and nothing is dropped while
-	// the receiver runs (Stop drops what is not delivered once its context ends). A frame
+	// the receiver runs but a frame asking for an ACK whose peer closed the connection
+	// meanwhile (Stats.FramesAbandoned; Stop drops what is not delivered once its context
+	// ends). A frame
 	// is taken alone when nothing is queued, whatever its size: the budget is passed only
 	// so. A frame of 32 KiB or more starts once its size fits but counts once complete
 	// (within MaxPendingBytes while it arrives); if others took the room meanwhile it then

@@ -111,8 +111,9 @@
 // TestGoroutineLargeFramesWithinTheQueueBudget): a connection whose next frame does not
 // fit delivers what it decoded first, and with nothing decoded waits (Stats.ReadPauses),
 // neither decoding nor reading, until deliveries make room, so that TCP slows its peer
-// down and no frame is dropped while the receiver runs
-// (TestGoroutineQueuedBytesWithinTheBudget; Stop drops some, see below). It saves
+// down and no frame is dropped while the receiver runs but one asking for an ACK whose
+// peer closed meanwhile (TestGoroutineQueuedBytesWithinTheBudget; Stop drops some, and
+// see below). It saves
 // gnet's hand-off from event loop to worker and back, which on a synchronous round trip
 // (one acknowledged message at a time) costs a goroutine wake-up each way. On Linux its
 // reads of up to 64 KiB and its ACK writes, like the sender's writes of frames up to
@@ -165,6 +166,14 @@
 //   - At EOF every complete frame was delivered already, before the read that found the
 //     end, and its ACK written (it fails if the peer closed both directions); a trailing
 //     partial frame is dropped and reported lost as with gnet.
+//   - A frame that waited for its turn (its connection for MaxQueuedBytes room, reading
+//     nothing, or a synchronized-ack frame for one of the Workers slots) and asks for an
+//     ACK is dropped, neither delivered nor acknowledged, if its peer closed the connection
+//     (or shut down its sending side) meanwhile, as far as the socket tells on Linux
+//     (Stats.FramesAbandoned): its sender gave up on it and may send it again. A frame
+//     without ACK is delivered: its sender took it for sent
+//     (TestGoroutineAckFramesOfAClosedPeerDropped). Java Tribes delivers both
+//     (NioReplicationTask). The socket is asked only about a frame that waited.
 //   - The socket buffers (RxBufSize, TxBufSize) are set on the listener, which accepted
 //     connections inherit.
 //

@@ -34,10 +34,12 @@ type gconn struct {
 
 	batch  []inItem
 	late   inItem                      // a large frame decoded that did not fit MaxQueuedBytes, behind the batch
+	waited bool                        // the batch waited for MaxQueuedBytes room: its peer may have gone meanwhile
 	held   int64                       // bytes of a partial small frame counted in Stats.PendingBytes
 	strays int64                       // the part of them counted in strangers' share (decoder.strangerHeld)
 	direct func(p []byte) (int, error) // readDirect, made once (a method value allocates)
 	stop   func() bool                 // stopWaiting, made once
+	gone   func() bool                 // sock.peerGone, made once
 	sock   rawSock                     // c's small reads and writes
 }
 
@@ -50,6 +52,7 @@ func newGconn(np *netpoll, c *net.TCPConn) *gconn {
 	}
 	gc.direct = gc.readDirect
 	gc.stop = gc.stopWaiting
+	gc.gone = gc.sock.peerGone
 	gc.dec.holdDone = true // a large frame stays in PendingBytes until MaxQueuedBytes takes it
 	rc, _ := c.SyscallConn()
 	gc.sock.init(rc, c)
@@ -160,6 +163,7 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 				if !gc.waitQueue(n, small) {
 					return false, false
 				}
+				gc.waited = true
 			}
 			if small {
 				taken = n
@@ -220,10 +224,13 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 // reports false.
 func (gc *gconn) takeLarge(it *inItem) bool {
 	n := int64(it.size)
-	if !gc.r.queue.tryTake(n) && !gc.waitQueue(n, true) {
-		gc.drop(it)
-		gc.dec.releaseDone()
-		return false
+	if !gc.r.queue.tryTake(n) {
+		if !gc.waitQueue(n, true) {
+			gc.drop(it)
+			gc.dec.releaseDone()
+			return false
+		}
+		gc.waited = true
 	}
 	gc.dec.releaseDone()
 	return true
@@ -239,7 +246,10 @@ func (gc *gconn) drop(it *inItem) {
 // acknowledged right before their delivery, a run of them with one write (a non-member's
 // frame on a connection that carried no member's is a run of its own); with SYNC
 // after it. A non-member's message ends the connection: the rest is dropped unacknowledged,
-// but for the frames of the run already acknowledged, which are delivered.
+// but for the frames of the run already acknowledged, which are delivered. A frame asking
+// for an ACK, not acknowledged yet, is dropped if its peer closed the connection while the
+// batch waited for MaxQueuedBytes room (abandoned), or, with SYNC, while it waited for a
+// Workers slot (receiver.deliver): its sender gave up on it and may have sent it again.
 func (gc *gconn) deliverBatch() bool {
 	r := gc.r
 	stranger := false
@@ -248,6 +258,11 @@ func (gc *gconn) deliverBatch() bool {
 		if stranger && !it.acked || r.dropping.Load() {
 			it.msg.Release() // never delivered: nothing holds its buffer
 			gc.delivered(it)
+			continue
+		}
+		if it.ack != ackNone && !it.acked && gc.abandoned() {
+			r.st.framesAbandoned.Add(1)
+			gc.drop(it)
 			continue
 		}
 		if it.ack == ackBefore {
@@ -269,7 +284,7 @@ func (gc *gconn) deliverBatch() bool {
 				r.st.acksSent.Add(uint64(k))
 			}
 		}
-		if err := r.deliverAcked(it.msg, it.ack, gc.writeAck); errors.Is(err, channel.ErrNotMember) && !stranger {
+		if err := r.deliverAcked(it.msg, it.ack, gc.writeAck, gc.gone); errors.Is(err, channel.ErrNotMember) && !stranger {
 			stranger = true
 			gc.markExpired()
 			r.countStranger(it.msg, gc.peer, gc.remote)
@@ -277,8 +292,14 @@ func (gc *gconn) deliverBatch() bool {
 		gc.delivered(it)
 	}
 	gc.batch = keptItems(gc.batch) // what a read of many small frames grew is not kept
+	gc.waited = false
 	return !stranger
 }
+
+// abandoned reports whether the batch waited for MaxQueuedBytes room and the peer closed
+// the connection since (rawSock.peerGone: Linux only). Once it did, that holds for the rest
+// of the batch, which stays marked waited.
+func (gc *gconn) abandoned() bool { return gc.waited && gc.sock.peerGone() }
 
 // delivered ends its delivery (or drop): a large frame no longer counts as arriving
 // (Transport.Arriving), and the batch lets go of the message.

@@ -12,7 +12,8 @@ import (
 // A connection takes a small frame's bytes from it before decoding the frame; when they do
 // not fit it delivers what it decoded already, or, with nothing decoded, waits for room
 // without reading, so that its peer is slowed down by TCP and no frame is dropped while the
-// receiver runs (once Stop's context ends, a waiting connection gives up, its frame not
+// receiver runs, but one asking for an ACK whose peer closed meanwhile (gconn.abandoned;
+// once Stop's context ends, a waiting connection gives up, its frame not
 // acknowledged: TestQueueBudgetWaiterAfterTheWakeUpStops). A frame is let in alone when
 // nothing is queued, whatever its size, so that every connection moves on. Connections
 // that wait are served in order, and none takes room while one waits, so that a large

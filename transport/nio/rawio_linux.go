@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // init sets the socket (rc nil: none, alt does every call) and the fallback; call it
@@ -50,6 +52,29 @@ func readResult(n int, errno syscall.Errno, err error) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// peerGone reports whether the peer closed the connection (or shut down its sending side,
+// which Tribes senders never do alone), as far as the socket knows, whatever unread bytes
+// it still holds: one poll for POLLRDHUP that does not wait. A connection whose frame
+// waited asks before the frame's delivery and ACK (gconn.abandoned).
+func (s *rawSock) peerGone() bool {
+	if s.rc == nil {
+		return false
+	}
+	gone := false
+	_ = s.rc.Control(func(fd uintptr) {
+		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		for {
+			n, err := unix.Poll(fds[:], 0)
+			if err == unix.EINTR {
+				continue
+			}
+			gone = err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+			return
+		}
+	})
+	return gone
 }
 
 // canWait reports whether ReadOrRelease works (connBuf's waiter): with a raw socket.

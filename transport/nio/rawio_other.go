@@ -19,6 +19,9 @@ func (s *rawSock) canTryWrite() bool { return false }
 // init sets the fallback, which does every call here.
 func (s *rawSock) init(_ syscall.RawConn, alt sockIO) { s.alt = alt }
 
+// peerGone is false: a peer's close is only looked for on Linux.
+func (s *rawSock) peerGone() bool { return false }
+
 // canWait is false: a connection's read buffer waits with its connection (connBuf).
 func (s *rawSock) canWait() bool { return false }
 

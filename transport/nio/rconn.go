@@ -480,7 +480,7 @@ func (rc *rconn) process(it *inItem) {
 		it.msg.Release() // never delivered: nothing holds its buffer
 		return
 	}
-	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck); errors.Is(err, channel.ErrNotMember) && !rc.stranger {
+	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck, nil); errors.Is(err, channel.ErrNotMember) && !rc.stranger {
 		rc.stranger = true
 		rc.countStranger(it.msg)
 		rc.gnetCall(func() { _ = rc.c.Close() })
@@ -539,7 +539,7 @@ func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
 	if r.dropping.Load() {
 		return true
 	}
-	if err := r.deliverAcked(msg, mode, rc.loopAck); !errors.Is(err, channel.ErrNotMember) {
+	if err := r.deliverAcked(msg, mode, rc.loopAck, nil); !errors.Is(err, channel.ErrNotMember) {
 		return true
 	}
 	rc.dead = true

@@ -333,15 +333,33 @@ func (r *receiver) lose(l *lostFrame) {
 // Stop's context ended (receiver.dropping) before the message's turn: it gets no answer.
 var errDropped = errors.New("nio: message dropped: the receiver stopped")
 
+// errAbandoned is deliver's error for a synchronized-ack message it did not hand to the
+// ReceiveFunc because its peer closed the connection while it waited for a Workers slot
+// (Stats.FramesAbandoned): it gets no answer.
+var errAbandoned = errors.New("nio: message dropped: its sender closed the connection while it waited")
+
 // deliver hands one message to the ReceiveFunc. A panic is reported like an error, so that
 // a synchronized-ack sender gets a FAIL_ACK instead of the node crashing. With
 // EngineGoroutine it first waits for one of the Workers slots; a message whose turn comes
 // after Stop gave up waiting (its context ended) is dropped (errDropped), so that only the
-// ReceiveFuncs running when Stop returned finish after it.
-func (r *receiver) deliver(msg *channel.Message) (err error) {
+// ReceiveFuncs running when Stop returned finish after it. A message whose slot was not
+// free at once is dropped (errAbandoned, Stats.FramesAbandoned) if gone, non-nil, then
+// reports its peer gone.
+func (r *receiver) deliver(msg *channel.Message, gone func() bool) (err error) {
 	if r.slots != nil {
-		r.slots <- struct{}{}
+		waited := false
+		select {
+		case r.slots <- struct{}{}:
+		default:
+			r.slots <- struct{}{}
+			waited = true
+		}
 		defer func() { <-r.slots }()
+		if waited && gone != nil && !r.dropping.Load() && gone() {
+			msg.Release()
+			r.st.framesAbandoned.Add(1)
+			return errAbandoned
+		}
 	}
 	if r.dropping.Load() {
 		msg.Release() // never delivered: nothing holds its buffer
@@ -362,14 +380,18 @@ func (r *receiver) deliver(msg *channel.Message) (err error) {
 }
 
 // deliverAcked delivers msg and answers it as mode says (spec 5.2), on TCP and UDP alike:
-// ack writes one ACK or FAIL_ACK frame and counts it in ctr. It returns the delivery's
-// error.
-func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(frame []byte, ctr *atomic.Uint64)) error {
+// ack writes one ACK or FAIL_ACK frame and counts it in ctr. gone, if set, is asked
+// about a synchronized-ack message that had to wait for a Workers slot (see deliver). It
+// returns the delivery's error.
+func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(frame []byte, ctr *atomic.Uint64), gone func() bool) error {
 	if mode == ackBefore {
 		ack(wire.AckFrame, &r.st.acksSent)
 	}
-	err := r.deliver(msg)
-	if mode != ackAfter || err == errDropped {
+	if mode != ackAfter {
+		gone = nil // no ACK, or written already: delivered whatever the peer does
+	}
+	err := r.deliver(msg, gone)
+	if mode != ackAfter || err == errDropped || err == errAbandoned {
 		return err
 	}
 	if err == nil {

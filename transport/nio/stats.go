@@ -31,6 +31,7 @@ type Stats struct {
 	ReceiverRestarts  uint64 // times it was restarted after such a failure; EngineGoroutine: times accept worked again after them
 	AcceptErrors      uint64 // EngineGoroutine: accepts that failed other than on exhausted descriptors or memory (ECONNABORTED, EPERM...), retried after a back-off
 	ConnsNonMember    uint64 // connections closed because the channel refused a message from a non-member on them, or because they carried only non-members' frames and none for FirstFrameTimeout
+	FramesAbandoned   uint64 // EngineGoroutine, on Linux: frames asking for an ACK dropped, neither delivered nor acknowledged, because their peer closed the connection while they waited for MaxQueuedBytes room or a Workers slot
 
 	// Sender.
 	MessagesSent     uint64 // deliveries that succeeded, one per destination
@@ -50,7 +51,7 @@ type counters struct {
 	acksSent, failAcksSent, framesRejected, connsOverflowed, readPauses     atomic.Uint64
 	datagramsReceived, connsRefused, connsTimedOut, connsStalled, ackPauses atomic.Uint64
 	framesRefused, receiverFailures, receiverRestarts, connsNonMember       atomic.Uint64
-	framesLost, acceptErrors                                                atomic.Uint64
+	framesLost, acceptErrors, framesAbandoned                               atomic.Uint64
 	connsOpen, queuedBytes, pendingBytes, untrustedBytes                    atomic.Int64
 	messagesSent, bytesSent, sendErrors, retries, ackTimeouts, failAcksRecv atomic.Uint64
 	dials, dialFailures, connsExpired                                       atomic.Uint64
@@ -84,6 +85,7 @@ func (c *counters) snapshot() Stats {
 		ReceiverRestarts:  c.receiverRestarts.Load(),
 		AcceptErrors:      c.acceptErrors.Load(),
 		ConnsNonMember:    c.connsNonMember.Load(),
+		FramesAbandoned:   c.framesAbandoned.Load(),
 		MessagesSent:      c.messagesSent.Load(),
 		BytesSent:         c.bytesSent.Load(),
 		SendErrors:        c.sendErrors.Load(),

@@ -64,7 +64,7 @@ func (u *udpReceiver) datagram(b []byte, from netip.AddrPort, cache *wire.Member
 			// Counted before it leaves, so that a sender that got it sees the counter.
 			ctr.Add(1)
 			u.ack(frame, from)
-		})
+		}, nil)
 	}
 }
 
