@@ -188,12 +188,15 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 		it := inItem{msg: msg, size: n, ack: ackModeOf(channel.SendOptions(cd.Options)),
 			from: from, counted: counted, untrusted: !gc.dec.trusted.Load()}
 		if taken == 0 { // a large frame, started once its size fitted, counted now it is complete
-			if len(gc.batch) > 0 && !r.queue.tryTake(int64(n)) {
+			if len(gc.batch) == 0 {
+				if !gc.takeLarge(&it) {
+					return false, false
+				}
+			} else if r.queue.tryTake(int64(n)) {
+				gc.dec.releaseDone()
+			} else {
 				gc.late, more = it, true // it waits for room once the batch is delivered
 				break
-			}
-			if !gc.takeLarge(&it) {
-				return false, false
 			}
 		}
 		gc.batch = append(gc.batch, it)

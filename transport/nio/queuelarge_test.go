@@ -77,3 +77,34 @@ func TestGoroutineLargeFramesWithinTheQueueBudget(t *testing.T) {
 		t.Fatalf("delivered %d of %d messages (%d refused)", st.MessagesDelivered, conns+1, st.FramesRefused)
 	}
 }
+
+// A large frame completed from a read that also held small frames before it is taken
+// into MaxQueuedBytes once: once all is delivered, nothing stays queued. (Taken twice, it
+// left its size counted for ever, and the budget shrank by it each time.)
+func TestGoroutineLargeFrameAfterSmallOnesTakenOnce(t *testing.T) {
+	cfg := goroutineConfig()
+	rec := newRecorder(64)
+	b := startNode(t, cfg, rec.rx)
+	c := dialRaw(t, b)
+	small := frame(b.wire, 0, make([]byte, 100))
+	large := frame(b.wire, 0, make([]byte, 40<<10))
+	var burst []byte // grows the connection's read buffer to 64 KiB
+	for range 30 {
+		burst = append(burst, frame(b.wire, 0, make([]byte, 3<<10))...)
+	}
+	if _, err := c.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	for range 30 {
+		rec.next(t)
+	}
+	const rounds = 10
+	for range rounds {
+		if _, err := c.Write(append(append([]byte(nil), small...), large...)); err != nil {
+			t.Fatal(err)
+		}
+		rec.next(t)
+		rec.next(t)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "the queue drained", func() bool { return b.t.Stats().QueuedBytes == 0 })
+}
