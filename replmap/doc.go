@@ -158,6 +158,16 @@
 //     member repeating MSG_START does not have every entry naming it sent again each time
 //     (TestRepeatedStartRepublishesBounded). A MSG_START naming a node the channel does
 //     not list does neither (TestStrangerStartTakesNothingOver).
+//   - A lazy map whose state transfer names it the backup of entries it holds no value
+//     of (proxies naming another map member their primary) asks those primaries for the
+//     values once Start applied the state (MSG_RETRIEVE_BACKUP, which Java answers for
+//     any entry it holds) and holds them as their backup: its node restarted without its
+//     MSG_STOP reaching a Java primary, whose mapMemberAdded publishes nothing anew to a
+//     member it lists (interop/maps TestJavaPrimaryRestartedGoBackup); before, the values
+//     were lost with that primary. One pass asks, with at most four requests in flight,
+//     each within RPCTimeout; a primary that gives no reply is not asked for its other
+//     entries (TestFetchFromSilentPrimaryBounded); Stop ends the pass and waits for it,
+//     within its context (TestStopEndsFetch).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

@@ -188,3 +188,22 @@ func StartPassMembers(m *Map) int {
 	defer m.mu.Unlock()
 	return len(m.starts.byMember)
 }
+
+// FetchRunning reports whether m's pass asking primaries for the values of the entries
+// it backs up runs (tests only).
+func FetchRunning(m *Map) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fetch.done == nil {
+		return false
+	}
+	select {
+	case <-m.fetch.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// FetchWorkers is fetchWorkers (tests only).
+const FetchWorkers = fetchWorkers

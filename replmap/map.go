@@ -209,6 +209,7 @@ type Map struct {
 	removeL     []func()
 	stopped     chan struct{} // closed by Stop: ends a heartbeat's ping
 	starts      startPasses   // what members' MSG_STARTs left to do (started.go)
+	fetch       backupFetch   // the values asked of primaries after Start (fetch.go)
 }
 
 // New returns a map configured by cfg. It already answers the other members' map
@@ -305,6 +306,7 @@ func (m *Map) Start(ctx context.Context) error {
 	if err == nil {
 		m.transferState(ctx)
 		m.applyQueued(ctx)
+		m.startFetch()
 	}
 	if err != nil {
 		_ = m.Stop(ctx)
@@ -324,6 +326,7 @@ func (m *Map) Start(ctx context.Context) error {
 // Idempotent.
 func (m *Map) Stop(ctx context.Context) error {
 	m.finishStarts(ctx)
+	m.stopFetch(ctx)
 	m.mu.Lock()
 	if m.state == stateDestroyed {
 		m.mu.Unlock()

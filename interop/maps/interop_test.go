@@ -1,6 +1,7 @@
 package mapsinterop_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -71,10 +72,24 @@ type testCluster struct {
 }
 
 // gate is an interceptor that, while only is set, passes up only the messages from
-// that member (the others are dropped, and acknowledged).
+// that member (the others are dropped, and acknowledged), and, while dropMapSends is
+// set, drops the map messages its node sends (reporting them sent).
 type gate struct {
 	channel.InterceptorBase
-	only atomic.Pointer[channel.MemberKey]
+	only         atomic.Pointer[channel.MemberKey]
+	dropMapSends atomic.Bool
+	droppedSends atomic.Int32
+}
+
+// mapMessageClass is in every serialized MapMessage (a plain map message's stream).
+var mapMessageClass = []byte("AbstractReplicatedMap$MapMessage")
+
+func (g *gate) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	if g.dropMapSends.Load() && bytes.Contains(msg.Data, mapMessageClass) {
+		g.droppedSends.Add(1)
+		return nil
+	}
+	return g.InterceptorBase.SendMessage(ctx, to, msg)
 }
 
 func (g *gate) MessageReceived(msg *channel.Message) error {
