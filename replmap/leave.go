@@ -64,8 +64,7 @@ func (m *Map) memberGone(mb channel.Member) {
 	}
 	m.mu.Unlock()
 	m.log.Info("replmap: map member left", "map", m.cfg.Name, "member", mb.String(), "relocated", len(relocate))
-	m.republish(relocate)
-	m.madePrimary(promoted)
+	m.gonePass(mb, relocate, promoted)
 }
 
 // madePrimary calls Config.MadePrimary for the entries of keys this node took over and

@@ -210,6 +210,13 @@ type Map struct {
 	stopped     chan struct{} // closed by Stop: ends a heartbeat's ping
 	starts      startPasses   // what members' MSG_STARTs left to do (started.go)
 	fetch       backupFetch   // the values asked of primaries after Start (fetch.go)
+	// life is the context of the passes' sends (passes.go), ended by endLife once Stop
+	// marks the map stopped; passes counts the passes running, gone the departed
+	// members' passes.
+	life    context.Context
+	endLife context.CancelFunc
+	passes  passTracker
+	gone    map[channel.MemberKey]*gonePass
 }
 
 // New returns a map configured by cfg. It already answers the other members' map
@@ -263,6 +270,7 @@ func New(cfg Config) (*Map, error) {
 		rlog:    ratelog.New(ratelog.Config{Logger: log}),
 		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{}),
 		stoppedMembers: map[channel.MemberKey]struct{}{}}
+	m.life, m.endLife = context.WithCancel(context.Background())
 	// A reply carries a MapMessage (a state transfer's, the whole state) in an RpcMessage:
 	// the rpc layer decodes up to MaxMessageBytes and the envelope.
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver,
@@ -322,21 +330,27 @@ func (m *Map) Start(ctx context.Context) error {
 // from a member that runs no such map: a channel member that never was a map member or
 // whose map stopped (it sent its MSG_STOP) before, which a Go channel answers with
 // FAIL_ACK since no listener takes the message (channel.ErrUnaccepted; a Java node
-// answers ACK). Java ignores every error of the STOP. The map is stopped in any case.
-// Idempotent.
+// answers ACK). Java ignores every error of the STOP. Stop first waits, within ctx, for
+// the republish of the entries of a map member that left (their new backups, the
+// entries taken over), which ends once the map is marked stopped: when ctx ends with
+// it still running, the error wraps ctx's error, and a later Stop waits for it
+// (TestStopWaitsForAMemberStopPass). The map is stopped in any case. Idempotent.
 func (m *Map) Stop(ctx context.Context) error {
-	m.finishStarts(ctx)
 	m.stopFetch(ctx)
+	m.finishStarts(ctx)
+	_ = m.waitPasses(ctx) // the departed members' entries get their new backups first
 	m.mu.Lock()
 	if m.state == stateDestroyed {
 		m.mu.Unlock()
-		return nil
+		return m.waitPasses(ctx)
 	}
 	m.state = stateDestroyed
+	m.endLife()
 	r, remove := m.rpc, m.removeL
 	close(m.stopped)
 	m.queue, m.queueKeys, m.queuedBytes, m.queuing = nil, nil, 0, false
 	m.mu.Unlock()
+	perr := m.waitPasses(ctx)
 	var err error
 	_ = r.Close(ctx) // it takes no non-members' requests: nothing to wait for
 	if members := m.cfg.Channel.Members(); len(members) > 0 {
@@ -351,7 +365,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	m.stored = 0
 	m.members, m.lastSeen = nil, map[channel.MemberKey]time.Time{}
 	m.mu.Unlock()
-	return err
+	return errors.Join(perr, err)
 }
 
 // stopFailures drops from a MSG_STOP's send error the members that answered FAIL_ACK

@@ -396,14 +396,18 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 		}
 	}
 	m.mu.Unlock()
-	m.republish(orphans)
+	m.republish(context.Background(), orphans)
 }
 
 // republish publishes the entries under keys anew, with the local node as primary (a
-// replicated map only tells the members, which hold copies); failures are logged.
-func (m *Map) republish(keys []string) {
+// replicated map only tells the members, which hold copies), until ctx ends; failures
+// are logged.
+func (m *Map) republish(ctx context.Context, keys []string) {
 	for _, k := range keys {
-		if _, err := m.republishKey(context.Background(), k, m.cfg.Replicated); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated); err != nil {
 			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
 		}
 	}
@@ -417,13 +421,14 @@ const maxRepublish = 4
 // returns its backup nodes: its value to the next backup in turn (publish), or with
 // notify MSG_NOTIFY_MAPMEMBER to the members of a replicated map, which hold copies. A
 // backup node that left before the entry named it (memberDisappeared, which ran
-// meanwhile, could not see it there) makes it publish again.
+// meanwhile, could not see it there) makes it publish again. Once the map is stopped it
+// publishes nothing.
 func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channel.Member, error) {
 	var nodes []channel.Member
 	for range maxRepublish {
 		m.mu.Lock()
 		e := m.entries[k]
-		if e == nil || e.role == roleProxy { // removed meanwhile, or holds no value
+		if e == nil || e.role == roleProxy || m.state == stateDestroyed { // removed meanwhile, holds no value, or stopped
 			m.mu.Unlock()
 			return nil, nil
 		}

@@ -157,11 +157,11 @@ func (m *Map) runStartPasses(mb channel.Member, p *startPass) {
 		stale, orphaned := keysOf(p.stale), keysOf(p.orphaned)
 		p.stale, p.orphaned = nil, nil
 		m.mu.Unlock()
-		m.republish(stale)
+		m.republish(context.Background(), stale)
 		if len(orphaned) > 0 {
 			m.log.Info("replmap: map member restarted; taking over the entries backed up for it", "map", m.cfg.Name,
 				"member", mb.String(), "entries", len(orphaned))
-			m.republish(orphaned)
+			m.republish(context.Background(), orphaned)
 			m.madePrimary(orphaned)
 		}
 		m.mu.Lock()
