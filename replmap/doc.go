@@ -211,9 +211,10 @@
 //     membership decides): a clean shutdown with synchronized-ack SendOptions is no
 //     error (TestStopAfterPeerStoppedIsClean, TestStopWithMemberWithoutMap,
 //     TestStopReasonlessFailAck). A FAIL_ACK from a map member is still reported. When
-//     its context ends while a departed member's republish still runs, Stop's error
-//     wraps the context's error, and a later Stop waits for it; that pass sends no
-//     MSG_BACKUP once it sees the stop (TestStopWaitsForAMemberStopPass).
+//     its context ends while a republish pass (a departed member's, a MSG_START's) still
+//     runs, Stop's error wraps the context's error, and a later Stop waits for it; such a
+//     pass sends no MSG_BACKUP once it sees the stop (TestStopWaitsForAMemberStopPass,
+//     TestLaterStopWaitsForTheStartPass).
 //   - A MSG_BACKUP, MSG_COPY, MSG_PROXY, MSG_ACCESS or MSG_NOTIFY_MAPMEMBER from a member
 //     after its MSG_STOP (a change of its still under way as it stopped) is refused with
 //     an error wrapping ErrMemberStopped (FAIL_ACK to a synchronized-ack sender), counted

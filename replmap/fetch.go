@@ -57,8 +57,9 @@ func (m *Map) startFetch() {
 	if len(items) == 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(m.life)
 	m.fetch.cancel, m.fetch.done = cancel, make(chan struct{})
+	m.beginPassLocked()
 	m.log.Info("replmap: named the backup of entries without their values; asking their primaries",
 		"map", m.cfg.Name, "entries", len(items))
 	go m.runFetch(ctx, items, m.fetch.done)
@@ -73,6 +74,7 @@ func (m *Map) lacksBackupValue(e *entry, local channel.Member) bool {
 
 // runFetch fetches items with fetchWorkers workers and closes done.
 func (m *Map) runFetch(ctx context.Context, items []fetchItem, done chan struct{}) {
+	defer m.endPass()
 	defer close(done)
 	work := make(chan fetchItem)
 	var mu sync.Mutex

@@ -331,10 +331,11 @@ func (m *Map) Start(ctx context.Context) error {
 // whose map stopped (it sent its MSG_STOP) before, which a Go channel answers with
 // FAIL_ACK since no listener takes the message (channel.ErrUnaccepted; a Java node
 // answers ACK). Java ignores every error of the STOP. Stop first waits, within ctx, for
-// the republish of the entries of a map member that left (their new backups, the
-// entries taken over), which ends once the map is marked stopped: when ctx ends with
-// it still running, the error wraps ctx's error, and a later Stop waits for it
-// (TestStopWaitsForAMemberStopPass). The map is stopped in any case. Idempotent.
+// the republish passes: a map member's that left (their new backups, the entries taken
+// over: TestStopWaitsForAMemberStopPass) and those of members' MSG_STARTs (run at once:
+// TestLaterStopWaitsForTheStartPass). They send nothing once they see the map stopped:
+// when ctx ends with one still running, the error wraps ctx's error, and a later Stop
+// waits for it. The map is stopped in any case. Idempotent.
 func (m *Map) Stop(ctx context.Context) error {
 	m.stopFetch(ctx)
 	m.finishStarts(ctx)

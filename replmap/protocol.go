@@ -396,7 +396,7 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 		}
 	}
 	m.mu.Unlock()
-	m.republish(context.Background(), orphans)
+	m.republish(m.life, orphans)
 }
 
 // republish publishes the entries under keys anew, with the local node as primary (a

@@ -56,7 +56,9 @@ type startPass struct {
 // most once every startPassInterval, with the entries of every MSG_START since the last
 // one began, so that a member repeating MSG_START does not have every entry naming it
 // sent again each time (TestRepeatedStartRepublishesBounded). Stop runs the passes
-// still waiting at once and waits for them, within its context.
+// still waiting at once and waits for them, within its context; a pass sends nothing
+// once it sees the map stopped, and a later Stop waits for one that outlived a Stop
+// whose context ended (TestLaterStopWaitsForTheStartPass).
 //
 // A replicated map's joiner takes the values with the state. A MSG_START naming a node
 // the channel does not list changes nothing: a stranger makes this node neither
@@ -112,7 +114,8 @@ func (m *Map) startPass(mb channel.Member, stale, orphaned []string) {
 	p.orphaned = addKeys(p.orphaned, orphaned)
 	if p.done == nil {
 		p.done = make(chan struct{})
-		go m.runStartPasses(mb, p)
+		m.beginPassLocked()
+		go m.runStartPasses(m.life, mb, p)
 	}
 }
 
@@ -127,10 +130,15 @@ func addKeys(set map[string]struct{}, keys []string) map[string]struct{} {
 }
 
 // runStartPasses runs mb's passes while MSG_STARTs add to them, each startPassInterval
-// after the end of the one before at the earliest (at once once Stop began).
-func (m *Map) runStartPasses(mb channel.Member, p *startPass) {
+// after the end of the one before at the earliest (at once once Stop began), sending
+// with ctx, the map's life: once the map is stopped it drops what is left to do.
+func (m *Map) runStartPasses(ctx context.Context, mb channel.Member, p *startPass) {
+	defer m.endPass()
 	for {
 		m.mu.Lock()
+		if m.state == stateDestroyed {
+			p.stale, p.orphaned = nil, nil
+		}
 		if len(p.stale) == 0 && len(p.orphaned) == 0 {
 			close(p.done)
 			p.done = nil
@@ -151,17 +159,19 @@ func (m *Map) runStartPasses(mb channel.Member, p *startPass) {
 			case <-t.C:
 			case <-hurry:
 				t.Stop()
+			case <-ctx.Done():
+				t.Stop()
 			}
 		}
 		m.mu.Lock()
 		stale, orphaned := keysOf(p.stale), keysOf(p.orphaned)
 		p.stale, p.orphaned = nil, nil
 		m.mu.Unlock()
-		m.republish(context.Background(), stale)
+		m.republish(ctx, stale)
 		if len(orphaned) > 0 {
 			m.log.Info("replmap: map member restarted; taking over the entries backed up for it", "map", m.cfg.Name,
 				"member", mb.String(), "entries", len(orphaned))
-			m.republish(context.Background(), orphaned)
+			m.republish(ctx, orphaned)
 			m.madePrimary(orphaned)
 		}
 		m.mu.Lock()
