@@ -1,7 +1,6 @@
 package replmap
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -485,91 +484,6 @@ func (m *Map) send(ctx context.Context, to []channel.Member, msg *message) error
 		return err
 	}
 	return m.cfg.Channel.SendMessage(ctx, to, &channel.Message{Options: m.cfg.SendOptions &^ channel.OptByteMessage, Data: b})
-}
-
-// transferState asks the first map member for the entries (MSG_STATE: proxies;
-// MSG_STATE_COPY: copies with their values); when it gives no reply before the context
-// or RPCTimeout ends (it left, its map stopped, the request could not be sent), the next
-// map member, within the same RPCTimeout (Java asks the first only). A donor that stops
-// being a map member (its MSG_STOP, the channel dropping it) ends the wait for its reply
-// at once (TestStateFromNextMemberWhenDonorStops). Failures are logged, as in Java.
-func (m *Map) transferState(ctx context.Context) {
-	members := m.Members()
-	if len(members) == 0 {
-		return
-	}
-	rctx, cancel := m.rpcContext(ctx)
-	defer cancel()
-	t := msgState
-	if m.cfg.Replicated {
-		t = msgStateCopy
-	}
-	var resp []rpc.Response
-	for _, donor := range members {
-		dctx, dcancel := context.WithCancel(rctx)
-		m.mu.Lock()
-		gone := indexOf(m.members, donor) < 0 // it left, or stopped its map, meanwhile
-		if !gone {
-			m.donor, m.donorCancel = donor.Key(), dcancel
-		}
-		m.mu.Unlock()
-		if gone {
-			dcancel()
-			continue
-		}
-		var err error
-		resp, err = m.call(dctx, []channel.Member{donor}, &message{Type: t})
-		m.mu.Lock()
-		m.donorCancel = nil
-		m.mu.Unlock()
-		dcancel()
-		if len(resp) > 0 {
-			break
-		}
-		m.log.Error("replmap: no state transfer reply", "map", m.cfg.Name, "from", donor.String(), "err", m.stateErr(err))
-		if rctx.Err() != nil {
-			return
-		}
-	}
-	if len(resp) == 0 {
-		return
-	}
-	msg, err := m.decodeReply(resp[0])
-	var list []*message
-	if err == nil {
-		list, err = m.codec.stateList(msg.Value, m.cfg.MaxEntries)
-	}
-	if err != nil && !errors.Is(err, ErrLimit) {
-		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
-		return
-	}
-	if err != nil { // the entries beyond MaxEntries are dropped
-		m.mu.Lock()
-		m.refused++
-		m.mu.Unlock()
-		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
-	}
-	var failed int
-	var first error
-	for _, e := range list {
-		if err := m.received(ctx, e, resp[0].Member); err != nil {
-			failed, first = failed+1, cmp.Or(first, err)
-		}
-	}
-	if failed > 0 {
-		m.log.Error("replmap: state transfer entries dropped", "map", m.cfg.Name, "count", failed, "first", first)
-	}
-}
-
-// stateErr returns the error of a state transfer call, wrapped with ErrStateTooLarge and
-// the settings to raise when the reply was lost to one of this node's size limits.
-func (m *Map) stateErr(err error) error {
-	if !errors.Is(err, channel.ErrMessageTooLarge) && !errors.Is(err, jserial.ErrLimit) {
-		return err
-	}
-	return fmt.Errorf("%w (it holds every entry of the donor): raise this node's transport frame limit "+
-		"(transport/nio Config.MaxFrameSize, 16 MiB by default) and replmap Config.MaxMessageBytes (%d) above its size: %w",
-		ErrStateTooLarge, m.cfg.MaxMessageBytes, err)
 }
 
 // Members returns the map members: the other nodes that run this map.
