@@ -159,7 +159,7 @@
 //     (TestRepeatedStartRepublishesBounded). A MSG_START naming a node the channel does
 //     not list does neither (TestStrangerStartTakesNothingOver).
 //   - A lazy map whose state transfer names it the backup of entries it holds no value
-//     of (proxies naming another map member their primary) asks those primaries for the
+//     of (proxies naming another node their primary) asks those primaries for the
 //     values once Start applied the state (MSG_RETRIEVE_BACKUP, which Java answers for
 //     any entry it holds) and holds them as their backup: its node restarted without its
 //     MSG_STOP reaching a Java primary, whose mapMemberAdded publishes nothing anew to a

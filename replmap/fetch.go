@@ -43,18 +43,29 @@ func (m *Map) startFetch() {
 		return
 	}
 	local := m.cfg.Channel.LocalMember()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.state == stateDestroyed || m.fetch.stopped || m.fetch.done != nil {
-		return
-	}
 	var items []fetchItem
+	m.mu.Lock()
 	for k, e := range m.entries {
-		if m.lacksBackupValue(e, local) {
+		if lacksBackupValue(e, local) {
 			items = append(items, fetchItem{k: k, primary: *e.primary})
 		}
 	}
+	m.mu.Unlock()
+	// The primary is asked when the channel lists it: it may not be a map member yet
+	// (its reply to MSG_INIT still on its way, handled as a left-over).
+	listed := items[:0]
+	for _, it := range items {
+		if cm, ok := m.cfg.Channel.Member(it.primary.Key()); ok {
+			listed = append(listed, fetchItem{k: it.k, primary: cm})
+		}
+	}
+	items = listed
 	if len(items) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == stateDestroyed || m.fetch.stopped || m.fetch.done != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(m.life)
@@ -65,11 +76,10 @@ func (m *Map) startFetch() {
 	go m.runFetch(ctx, items, m.fetch.done)
 }
 
-// lacksBackupValue reports, m.mu held, whether e is a proxy that names local among its
-// backup nodes and a map member other than local as its primary.
-func (m *Map) lacksBackupValue(e *entry, local channel.Member) bool {
-	return e.role == roleProxy && e.primary != nil && !same(e.primary, local) && indexOf(e.nodes, local) >= 0 &&
-		indexOf(m.members, *e.primary) >= 0
+// lacksBackupValue reports whether e is a proxy that names local among its backup nodes
+// and another node as its primary.
+func lacksBackupValue(e *entry, local channel.Member) bool {
+	return e.role == roleProxy && e.primary != nil && !same(e.primary, local) && indexOf(e.nodes, local) >= 0
 }
 
 // runFetch fetches items with fetchWorkers workers and closes done.
@@ -140,7 +150,7 @@ func (m *Map) fetchValue(ctx context.Context, it fetchItem) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.entries[it.k]
-	if m.state == stateDestroyed || e == nil || !m.lacksBackupValue(e, local) || !same(e.primary, it.primary) {
+	if m.state == stateDestroyed || e == nil || !lacksBackupValue(e, local) || !same(e.primary, it.primary) {
 		return true // changed meanwhile: a message told this node what it holds now
 	}
 	vbytes := int64(len(mm.Value))
