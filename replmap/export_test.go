@@ -207,3 +207,7 @@ func FetchRunning(m *Map) bool {
 
 // FetchWorkers is fetchWorkers (tests only).
 const FetchWorkers = fetchWorkers
+
+// MemberGone handles the entries of mb as when it leaves the map (tests only: a second
+// departure of a member whose pass runs).
+func MemberGone(m *Map, mb channel.Member) { m.memberGone(mb) }

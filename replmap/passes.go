@@ -74,7 +74,7 @@ func (m *Map) waitPasses(ctx context.Context) error {
 // gonePass publishes anew the entries under relocate (of them, promoted were taken
 // over: Config.MadePrimary is called for them) after mb left. One pass runs at a time
 // for a member: the keys of a departure of mb while its pass runs are added to it, and
-// this call returns; each key is published once however many departures named it.
+// this call returns; an entry the pass published since is not published again.
 func (m *Map) gonePass(mb channel.Member, relocate, promoted []string) {
 	if len(relocate) == 0 {
 		return
@@ -99,8 +99,18 @@ func (m *Map) gonePass(mb channel.Member, relocate, promoted []string) {
 	ctx := m.life
 	m.mu.Unlock()
 	defer m.endPass()
-	for {
+	for first := true; ; first = false {
 		m.mu.Lock()
+		if !first {
+			// A later departure named entries this pass has published since: they name
+			// mb no longer.
+			for k := range p.relocate {
+				if e := m.entries[k]; e == nil || e.role == rolePrimary && indexOf(e.nodes, mb) < 0 {
+					delete(p.relocate, k)
+					delete(p.promoted, k)
+				}
+			}
+		}
 		if len(p.relocate) == 0 || m.state == stateDestroyed {
 			delete(m.gone, mb.Key())
 			m.mu.Unlock()

@@ -86,3 +86,70 @@ func stopWithin(t *testing.T, n *node, d time.Duration) error {
 		return nil
 	}
 }
+
+// One pass runs at a time for a departed member: a departure of b while its pass runs
+// (blocked on c, which holds its MSG_BACKUPs) adds the entries it names to that pass and
+// returns, rather than sending them beside it, and the pass publishes each entry once.
+func TestMemberStopPassOneAtATime(t *testing.T) {
+	const entries = 10
+	nw := channeltest.NewNetwork()
+	cfg := replmap.Config{SendOptions: syncAck, RPCTimeout: time.Minute}
+	hold := &holdBackups{release: make(chan struct{})}
+	a, b, c := newChannel(t, nw), newChannel(t, nw), newChannel(t, nw, hold)
+	nodes := []*node{a, b, c}
+	for _, n := range nodes {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(n.ch.Members()) == 2 })
+		newMap(t, n, cfg)
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, 2)
+	backedByB := 0
+	for i := range entries {
+		if _, err := a.m.Put(ctx(t), fmt.Sprint("k", i), int32(i)); err != nil {
+			t.Fatal(err)
+		}
+		if replmap.Held(b.m, fmt.Sprint("k", i)) != nil {
+			backedByB++
+		}
+	}
+	if backedByB < 2 {
+		t.Fatalf("b backs up %d of a's entries, want 2 at least", backedByB)
+	}
+	hold.n.Store(0)
+	hold.armed.Store(true)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			hold.armed.Store(false)
+			close(hold.release)
+		}
+	}
+	t.Cleanup(release)
+	bStopped := make(chan error, 1)
+	go func() { bStopped <- b.m.Stop(context.Background()) }()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "a's pass sends to c", func() bool { return hold.n.Load() > 0 })
+
+	again := make(chan struct{})
+	go func() {
+		replmap.MemberGone(a.m, b.ch.LocalMember())
+		close(again)
+	}()
+	select {
+	case <-again:
+	case <-time.After(testutil.WaitLimit):
+		t.Error("a second departure of b while its pass runs has not returned: it ran a pass of its own")
+	}
+	if got := hold.n.Load(); got != 1 {
+		t.Errorf("c received %d MSG_BACKUPs while a's pass was held at its first, want 1", got)
+	}
+	release()
+	<-again
+	<-bStopped
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "c backs up every entry", func() bool { return c.m.Len() == entries })
+	if got := hold.n.Load(); got != int32(backedByB) {
+		t.Errorf("c received %d MSG_BACKUPs for the %d entries b backed up, want each once", got, backedByB)
+	}
+}
