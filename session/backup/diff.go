@@ -198,6 +198,18 @@ func setValue(old *delta.NamedValue, v delta.NamedValue) { old.Value = v.Value }
 // keepName is named.put's update of a listener: it is there already.
 func keepName(*string, string) {}
 
+// scanHook, when set (tests), is told the length of each list of names a name is looked
+// up in by a scan.
+var scanHook func(n int)
+
+// removeNamed removes name from vs.
+func removeNamed(vs []delta.NamedValue, name string) []delta.NamedValue {
+	if scanHook != nil {
+		scanHook(len(vs))
+	}
+	return slices.DeleteFunc(vs, func(v delta.NamedValue) bool { return v.Name == name })
+}
+
 // apply executes one action on st (DeltaRequest.execute, without recording it), looking
 // names up in ix when it is not nil.
 func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
@@ -212,7 +224,7 @@ func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
 		case set:
 			st.Attributes = setNamed(st.Attributes, a.Name, a.Value)
 		default:
-			st.Attributes = slices.DeleteFunc(st.Attributes, func(v delta.NamedValue) bool { return v.Name == a.Name })
+			st.Attributes = removeNamed(st.Attributes, a.Name)
 		}
 	case delta.ActionNote:
 		switch {
@@ -223,7 +235,7 @@ func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
 		case set:
 			st.Notes = setNamed(st.Notes, a.Name, a.Value)
 		default:
-			st.Notes = slices.DeleteFunc(st.Notes, func(v delta.NamedValue) bool { return v.Name == a.Name })
+			st.Notes = removeNamed(st.Notes, a.Name)
 		}
 	case delta.ActionPrincipal:
 		st.Principal = nil

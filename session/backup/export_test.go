@@ -28,3 +28,11 @@ func SetMapStartedHook(f func()) (restore func()) {
 	mapStartedHook = f
 	return func() { mapStartedHook = old }
 }
+
+// CountScans makes the lookups of names by a scan add the length of the list scanned to
+// *n, and returns a function restoring the previous hook.
+func CountScans(n *int) (restore func()) {
+	old := scanHook
+	scanHook = func(l int) { *n += l }
+	return func() { scanHook = old }
+}

@@ -376,6 +376,9 @@ func namedBytes(vs []delta.NamedValue) int64 {
 
 // setNamed replaces the value of name in vs, or appends it.
 func setNamed(vs []delta.NamedValue, name string, b []byte) []delta.NamedValue {
+	if scanHook != nil {
+		scanHook(len(vs))
+	}
 	if i := slices.IndexFunc(vs, func(a delta.NamedValue) bool { return a.Name == name }); i >= 0 {
 		vs[i].Value = b
 		return vs
