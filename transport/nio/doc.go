@@ -393,7 +393,9 @@
 // goroutine it started; if ctx ends first, queued messages are dropped and Stop returns the
 // context's error while running ReceiveFuncs finish in the background (with
 // DeliverOnEventLoop, one still running holds its event loop, and gnet's engine ends
-// when it returns). Stop(SvcSender)
+// when it returns). An engine still stopping then may decode more frames until it ends:
+// the workers drop them too, and give their bytes back to Stats.QueuedBytes
+// (TestGnetFrameDecodedAfterStopGaveUpReleased). Stop(SvcSender)
 // closes every pooled connection, idle or busy: sends in flight fail at once with an error
 // wrapping channel.ErrNotStarted.
 //

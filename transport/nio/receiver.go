@@ -217,6 +217,24 @@ func (r *receiver) shutdown(ctx context.Context) error {
 	}
 }
 
+// closePoolLater closes the worker pool once gnet's engine has stopped, after a shutdown
+// whose context ended first: until then the event loops still decode what their
+// connections send and queue it for the workers, which drop it (dropping) and give its
+// bytes back to Stats.QueuedBytes. A pool closed at once lost its workers as soon as they
+// had nothing queued, and a frame queued later stayed counted for ever
+// (TestGnetFrameDecodedAfterStopGaveUpReleased). EngineGoroutine's pool has no workers and
+// gets no jobs: it is closed now.
+func (r *receiver) closePoolLater() {
+	if r.np != nil {
+		r.pool.close()
+		return
+	}
+	go func() {
+		<-r.done // the supervisor saw gnet.Run return: every connection's OnClose ran
+		r.pool.close()
+	}()
+}
+
 // isClosed reports whether done is closed. Shutdowns check it once their context ended:
 // select picks at random among ready cases, and a cancelled context must not hide a
 // shutdown that completed.
@@ -237,6 +255,18 @@ func (r *receiver) OnBoot(eng gnet.Engine) gnet.Action {
 	close(r.booted)
 	return gnet.None
 }
+
+// OnShutdown runs on gnet's engine goroutine as the engine begins to stop, its event
+// loops still serving their connections.
+func (r *receiver) OnShutdown(gnet.Engine) {
+	if engineShutdownHook != nil {
+		engineShutdownHook()
+	}
+}
+
+// engineShutdownHook, nil but in tests, runs as gnet's engine begins to stop (OnShutdown):
+// a hook that blocks keeps the event loops decoding after Stop gave up waiting for them.
+var engineShutdownHook func()
 
 func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	r.st.connsAccepted.Add(1)

@@ -385,11 +385,13 @@ func (t *Transport) stopReceiver(ctx context.Context) error {
 	t.local.Store(nil)
 	if err := r.shutdown(ctx); err != nil {
 		// A ReceiveFunc on an event loop (DeliverOnEventLoop) or on a connection's
-		// goroutine (EngineGoroutine) holds the engine: stop the rest, skip what is still
-		// to deliver, and let the engine end in the background.
+		// goroutine (EngineGoroutine) holds the engine, or gnet's event loops are slow to
+		// close their connections (a loaded machine): stop the rest, skip what is still
+		// to deliver, and let the engine end in the background; the workers drop what its
+		// event loops decode meanwhile.
 		r.dropping.Store(true)
 		t.stopUDP(ctx)
-		r.pool.close()
+		r.closePoolLater()
 		return fmt.Errorf("nio: receiver not stopped when the context ended (it stops in the background; a ReceiveFunc still running holds it): %w", err)
 	}
 	t.stopUDP(ctx)

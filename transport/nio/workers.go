@@ -22,6 +22,7 @@ type workerPool struct {
 	head   int
 	closed bool
 	wg     sync.WaitGroup
+	done   chan struct{} // closed once close was called and every worker exited
 }
 
 // compactAfter is how many taken slots the FIFO's front may hold before the waiting jobs
@@ -30,7 +31,7 @@ type workerPool struct {
 const compactAfter = 256
 
 func newWorkerPool(n int) *workerPool {
-	p := &workerPool{}
+	p := &workerPool{done: make(chan struct{})}
 	p.cond.L = &p.mu
 	for range n {
 		p.wg.Go(p.loop)
@@ -74,18 +75,22 @@ func (p *workerPool) loop() {
 }
 
 // close lets the workers finish every queued job, then returns a channel closed when all
-// of them have exited.
+// of them have exited. A job submitted once they exited is never run: close the pool only
+// once nothing submits any more (receiver.closePoolLater). Closing it again returns the same
+// channel.
 func (p *workerPool) close() <-chan struct{} {
 	p.mu.Lock()
+	first := !p.closed
 	p.closed = true
 	p.mu.Unlock()
-	p.cond.Broadcast()
-	done := make(chan struct{})
-	go func() {
-		p.wg.Wait()
-		close(done)
-	}()
-	return done
+	if first {
+		p.cond.Broadcast()
+		go func() {
+			p.wg.Wait()
+			close(p.done)
+		}()
+	}
+	return p.done
 }
 
 // maxKeptItems is the largest queue array (80 bytes an item) a connection keeps for
