@@ -148,7 +148,7 @@ func (m *Manager) askOnce(ctx context.Context, mem channel.Member, start time.Ti
 		return askDone, ErrStopped
 	}
 	defer m.endAttempt()
-	return m.askRecent(ctx, mem, sig, id, start, deadline)
+	return m.askRecent(ctx, mem, sig, id, start, deadline, 0)
 }
 
 // askOutcome is how a catch-up's request to a member ended.
@@ -173,11 +173,11 @@ const (
 // error, no answer, a message of the answer lost, the member gone); err ends the transfer
 // (deadline, stop).
 func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan transferSignal, id string,
-	start time.Time, deadline <-chan time.Time) (askOutcome, error) {
+	start time.Time, deadline <-chan time.Time, extra uint64) (askOutcome, error) {
 	age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
 	err := m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
 		UniqueID: id, Timestamp: nowMs(),
-		Version: AskStamps | AskBorn | AskMetaStamps | AskEcho | AskRecent | age<<AskAgeShift}, askOpts)
+		Version: extra | AskStamps | AskBorn | AskMetaStamps | AskEcho | AskRecent | age<<AskAgeShift}, askOpts)
 	var wait <-chan time.Time // for an answer still coming
 	switch {
 	case ctx.Err() != nil:
@@ -301,6 +301,14 @@ func (f *askFailures) all() map[channel.MemberKey]failCount {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return maps.Clone(f.n)
+}
+
+// forget forgets the failures counted for k (a member back in view is done with:
+// catchup_back.go).
+func (f *askFailures) forget(k channel.MemberKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.n, k)
 }
 
 // reset forgets the failures counted (a new catch-up).

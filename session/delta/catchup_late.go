@@ -215,7 +215,7 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 			}
 			continue
 		}
-		again, err := m.askLate(ctx, mem, l.start)
+		again, err := m.askLate(ctx, mem, l.start, 0)
 		if err != nil {
 			return
 		}
@@ -223,13 +223,13 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 	}
 }
 
-// askLate asks mem for the sessions it sent a message about since start, once, and
-// merges its answer (mergeLate); again when it refused or the request failed (askRecent),
+// askLate asks mem for the sessions it sent a message about since start, once (the
+// request's Version with the bits extra too), and merges its answer (mergeLate); again when it refused or the request failed (askRecent),
 // err when the manager stops. A refresh or a repair that waits for attemptMu
 // (lockAttempt) ends the request, waiting for an acknowledgement or for the answer after
 // an ack timeout (up to TransferIdleTimeout): the member is then asked again as one that
 // refused.
-func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Time) (again bool, err error) {
+func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Time, extra uint64) (again bool, err error) {
 	m.attemptMu.Lock() // one request for every session of a running manager at a time
 	defer m.attemptMu.Unlock()
 	actx, cancel := context.WithCancel(ctx)
@@ -244,7 +244,7 @@ func (m *Manager) askLate(ctx context.Context, mem channel.Member, start time.Ti
 		return false, ErrStopped
 	}
 	defer m.endAttempt()
-	out, err := m.askRecent(actx, mem, sig, id, start, nil)
+	out, err := m.askRecent(actx, mem, sig, id, start, nil, extra)
 	if err != nil && ctx.Err() == nil { // it gave way
 		return true, nil
 	}

@@ -203,10 +203,15 @@ type Config struct {
 	// first failed request is logged as a warning, the others at debug level, and the
 	// window's end names those still not caught up with the number of their failed
 	// requests, those whose requests failed and that then left too.
-	// 0 means DefaultCatchUpWindow; negative asks no member once the joiner is ready: a
-	// request that failed before it was ready (not a refusal) is then asked again every
-	// second while the member is listed, until MemberWait is over (within
-	// StateTransferTimeout), and a member still failing then is named in a warning.
+	// A running node past that window (without ClusterSize) asks a member that left its
+	// view and is added again for what it sent since it left, again every second while it refuses or its
+	// request fails, for CatchUpWindow after it came back
+	// (TestMemberBackAfterLeavingGetsTheRenamesMadeMeanwhile).
+	// 0 means DefaultCatchUpWindow; negative asks no member back, and none once the
+	// joiner is ready: a request that failed before it was ready (not a refusal) is then
+	// asked again every second while the member is listed, until MemberWait is over
+	// (within StateTransferTimeout), and a member still failing then is named in a
+	// warning.
 	CatchUpWindow time.Duration
 	// TransferIdleTimeout is how long a joiner waits without any sign of the sessions it
 	// asked a member for (no chunk of them, no message from that member still arriving)

@@ -35,6 +35,9 @@ type Manager struct {
 	recent recentSent
 	// late is a joiner's late catch-up while its window lasts (catchup_late.go)
 	late atomic.Pointer[lateCatchUp]
+	// back records the members that left the view, and asks those that come back
+	// (catchup_back.go)
+	back backCatchUp
 	// askFails counts a joiner's failed catch-up requests per member, for its logs
 	askFails askFailures
 	// yield has a late catch-up's request give way to a refresh or a repair
@@ -455,8 +458,9 @@ type Stats struct {
 	TransferRepairs      uint64        // members asked again for every session: messages named sessions this node lacked
 	TransferDuration     time.Duration // how long the state transfer took
 	// CatchUps counts the members that answered this node's catch-up after its state
-	// transfer with the sessions they sent about since it started (docs/failover.md);
-	// the copies it added or replaced count in SessionsRefreshed.
+	// transfer with the sessions they sent about since it started (docs/failover.md),
+	// and those back in its view after leaving it that answered with the sessions they
+	// sent about since; the copies it added or replaced count in SessionsRefreshed.
 	CatchUps uint64
 	// CatchUpScans counts the catch-ups this node answered by reading every session: its
 	// log of the sessions it sent about lately (the last 65 536 sessions, each logged

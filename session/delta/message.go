@@ -117,6 +117,13 @@ const (
 	// A node of an earlier version ignores it and echoes none: its answers are taken for
 	// the current request's.
 	AskEcho = 32
+	// AskBack, with AskRecent, says the asker's view dropped this member and lists it
+	// again (a member back after leaving, catchup_back.go): the member, which may have
+	// kept the asker listed meanwhile and so seen nothing leave, asks it back for the
+	// sessions it sent a message about in that time, unless it asks or asked it already
+	// (TestMemberBackInOneViewOnlyGetsTheRenames). A node of an earlier version ignores
+	// it.
+	AskBack = 64
 )
 
 // Session ids Tomcat puts in messages that are not about one session.

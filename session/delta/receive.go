@@ -60,6 +60,9 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 			// so beside a full transfer still served to that member (one it gave up on).
 			m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 			m.mu.Unlock()
+			if msg.Version&AskBack != 0 { // a member back in its view: ask it back (catchup_back.go)
+				m.askedBack(src.Key(), since)
+			}
 			m.serveAll(m.bg, src, &serve{id: replyID(msg, "")}, msg.Version, since)
 			return
 		}
@@ -377,5 +380,6 @@ func (m *Manager) memberGone(mem channel.Member) {
 	if l := m.late.Load(); l != nil {
 		l.removed(mem.Key())
 	}
+	m.memberLeft(mem.Key())
 	m.noteView()
 }

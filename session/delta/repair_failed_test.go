@@ -24,7 +24,9 @@ import (
 func TestRepairDropsFailedChangesTheMemberMadeLater(t *testing.T) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
-	aTn, a := startCtlNode(t, nw, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked})
+	// a asks j nothing once j is back (catchup_back.go): the repair of j's next delta is what is tested
+	aTn, a := startCtlNode(t, nw, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked,
+		CatchUpWindow: -1})
 	j := startReady(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked})
 	newRaw(t, nw, nil) // p: j's and a's member while they are cut off from each other
 	if err := a.WaitForMembers(ctx, 2); err != nil {

@@ -407,6 +407,7 @@ func (m *Manager) memberAdded(mem channel.Member) {
 	if l := m.late.Load(); l != nil {
 		l.added(mem.Key())
 	}
+	m.memberBack(mem.Key())
 	m.noteView()
 }
 
