@@ -16,8 +16,10 @@ import (
 // succeed, every member holding them (TestLowerLimitsRefuseOnlyTheChangePastThem). If
 // they refuse both halves (more than one message, or every one: a member that does not
 // list this node yet answers FAIL_ACK too) or a resend fails otherwise, the calls of the
-// messages left get that error. That costs at most two sends per halving, only after a
-// refusal.
+// messages left get that error, and those of the halves taken succeed
+// (TestBatchPartlyRefusedByEveryMemberKeepsWhatWentOut: they got it too, and judge took
+// them for messages no member took when every member refused the batch). That costs at
+// most two sends per halving, only after a refusal.
 
 // isolateRefused handles err, the failure of the batch msgs (at least two), and returns
 // the outcome of the calls whose messages it does not put in *refused.
@@ -26,6 +28,7 @@ func (m *Manager) isolateRefused(ctx context.Context, bc batchCodec, msgs []*Mes
 	if refusers == nil {
 		return err
 	}
+	whole := len(msgs)
 	for len(msgs) > 1 {
 		h := len(msgs) / 2
 		lo, hi := msgs[:h], msgs[h:]
@@ -34,14 +37,25 @@ func (m *Manager) isolateRefused(ctx context.Context, bc batchCodec, msgs []*Mes
 		switch {
 		case errLo == nil && errHi == nil:
 			return nil // refused no more: every member holds them now
-		case errLo != nil && errHi != nil:
+		case errLo != nil && errHi != nil && len(msgs) == whole:
+			// Every call gets the outcome: a refusal by each member if they refused both
+			// halves again, else the failure of a half that may have reached them.
+			if refusedBy(errLo) == nil {
+				return errLo
+			}
+			if refusedBy(errHi) == nil {
+				return errHi
+			}
 			return err
+		case errLo != nil && errHi != nil:
+			// The others went to every member: only these get err (not the batch's
+			// outcome, which judge would take for one no member took).
 		case errLo != nil:
 			msgs, err = lo, errLo
 		default:
 			msgs, err = hi, errHi
 		}
-		if refusedBy(err) == nil {
+		if errLo != nil && errHi != nil || refusedBy(err) == nil {
 			break
 		}
 	}

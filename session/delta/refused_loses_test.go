@@ -23,13 +23,23 @@ import (
 // the others, while theirs still list it and their messages reach it), and whose next
 // send, once armed with a member, goes to that member alone and then fails (its ACK
 // lost, the other members never reached). Made unreachable, its sends fail for every
-// member with ErrConnect, nothing leaving the node.
+// member with ErrConnect, nothing leaving the node. Made deaf to a member, its session
+// cluster no longer lists that member (Member), as a membership that dropped it, and
+// refuses its messages (FAIL_ACK) while the member still lists this node.
 type viewChannel struct {
 	*channel.Channel
 	hidden      atomic.Bool
 	unreachable atomic.Bool
+	deaf        atomic.Pointer[channel.MemberKey]
 	mu          sync.Mutex
 	only        *channel.Member
+}
+
+func (v *viewChannel) Member(k channel.MemberKey) (channel.Member, bool) {
+	if d := v.deaf.Load(); d != nil && *d == k {
+		return channel.Member{}, false
+	}
+	return v.Channel.Member(k)
 }
 
 func (v *viewChannel) Members() []channel.Member {

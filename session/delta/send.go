@@ -386,26 +386,40 @@ func (m *Manager) replicateTo(ctx context.Context, members []channel.Member, msg
 // err. With Config.TolerateUnreachable a send that failed only because some members
 // could not even be connected to succeeds; with Config.ClusterSize fewer than m.quorum
 // members holding the change fail it with ErrNoQuorum. A message sent to nobody, or
-// that no member could even be connected to, never left this node: so marked
-// (notSent), its change gives way to any other node's of its version (unsent.go;
-// TestUnreachableChangeLosesToTheMajoritysDelta).
+// that no member took (each could not even be connected to or, with BinaryCodec,
+// refused it with FAIL_ACK), is held by no other node: so marked (notSent), its change
+// gives way to any other node's of its version (unsent.go;
+// TestUnreachableChangeLosesToTheMajoritysDelta,
+// TestFailAckedChangeLosesToTheMajoritysDelta).
 func (m *Manager) judge(n int, err error) error {
-	if n == 0 && err == nil || n > 0 && connectedToNone(n, err) {
+	_, goOnly := m.cl.codec.(batchCodec)
+	if n == 0 && err == nil || n > 0 && takenByNone(n, err, goOnly) {
 		return notSent(m.judgeSent(n, err))
 	}
 	return m.judgeSent(n, err)
 }
 
-// connectedToNone reports whether err, the failure of a send to n members, names every
-// one of them as one that could not be connected to (ErrConnect), by no attempt that
-// wrote it first (ErrConnectionLost: transport/nio): none received it.
-func connectedToNone(n int, err error) bool {
+// takenByNone reports whether err, the failure of a send to n members, names every one
+// of them as one that did not take the message: it could not be connected to
+// (ErrConnect) or, with refusals (BinaryCodec: every member a Go node), it answered
+// FAIL_ACK (ErrAckFailed), which a Go node's session cluster and channel answer only
+// before applying a message (a sender not listed, a message past its limits, no
+// listener for it); and by no attempt that wrote it first (ErrConnectionLost:
+// transport/nio) nor one whose ACK did not come (ErrAckTimeout). A Tomcat node answers
+// FAIL_ACK when any listener of its channel threw on the message, which may be after
+// its DeltaManager applied it (SimpleTcpCluster hands a message to each cluster listener
+// that accepts it in turn, GroupChannel to each channel listener), so with JavaCodec a
+// FAIL_ACK leaves the change one that may have been sent.
+func takenByNone(n int, err error, refusals bool) bool {
 	faulty := channel.FaultyMembers(err)
 	if len(faulty) < n {
 		return false
 	}
 	for _, f := range faulty {
-		if !errors.Is(f.Err, channel.ErrConnect) || errors.Is(f.Err, channel.ErrConnectionLost) {
+		if errors.Is(f.Err, channel.ErrConnectionLost) || errors.Is(f.Err, channel.ErrAckTimeout) {
+			return false
+		}
+		if !errors.Is(f.Err, channel.ErrConnect) && !(refusals && errors.Is(f.Err, channel.ErrAckFailed)) {
 			return false
 		}
 	}

@@ -7,15 +7,17 @@ import "errors"
 // other part, at the failed delta's version or later, depends on where that delta went:
 //
 //   - refused before any send (no quorum, no member, the codec's refusal, no member that
-//     could be connected to: send.go's judge): nobody else
-//     holds the change. It gives way to any other node's change at its version or later,
+//     could be connected to) or, with BinaryCodec, refused by every member it was sent
+//     to that could be connected to (FAIL_ACK, which a Go node answers only before
+//     applying a message: send.go's judge, TestFailAckedChangeLosesToTheMajoritysDelta):
+//     nobody else holds the change. It gives way to any other node's change at its version or later,
 //     whatever the origins, wherever the two meet (a delta arriving, a refresh's merge
 //     or load): in a partition, the majority's acknowledged change wins over the refused
 //     change of the node cut off, made from the same version
 //     (TestRefusedChangeLosesToTheMajoritysDelta, TestRefreshMergeDropsARefusedChange).
 //     Dropping it converges.
-//   - sent, its outcome failed (an ACK missing or late, a member's refusal, a send
-//     error): some members may hold it. It goes by its stamp everywhere, as those
+//   - sent, its outcome failed (an ACK missing or late, a member's refusal while
+//     another took it or may have, a send error): some members may hold it. It goes by its stamp everywhere, as those
 //     members do, or this node would drop what they keep
 //     (TestFailedDeltaThatReachedAMemberConvergesAfterARefresh).
 //
