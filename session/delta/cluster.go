@@ -364,32 +364,39 @@ func (c *Cluster) receive(raw *channel.Message) error {
 		}
 		return refused
 	}
-	c.answerHeld(src) // its messages held from before it was listed come first
-	if _, ok := c.codec.(batchCodec); ok && bytes.HasPrefix(raw.Data, cutMagic) {
-		c.receiveCut(src, raw.Data)
+	if took, err := c.drainHeld(src, raw); took { // its messages held from before it was listed come first
+		return err
+	}
+	return c.receiveListed(src, raw.Data)
+}
+
+// receiveListed handles data, a session message of src, a member.
+func (c *Cluster) receiveListed(src channel.Member, data []byte) error {
+	if _, ok := c.codec.(batchCodec); ok && bytes.HasPrefix(data, cutMagic) {
+		c.receiveCut(src, data)
 		return nil
 	}
 	var msgs []*Message
 	var err error
-	if bc, ok := c.codec.(batchCodec); ok && bc.ownsBatch(raw.Data) {
-		msgs, err = bc.decodeBatch(raw.Data)
+	if bc, ok := c.codec.(batchCodec); ok && bc.ownsBatch(data) {
+		msgs, err = bc.decodeBatch(data)
 	} else {
 		var msg *Message
-		msg, err = c.codec.DecodeMessage(raw.Data)
+		msg, err = c.codec.DecodeMessage(data)
 		msgs = []*Message{msg}
 	}
 	if err != nil {
 		c.malformed.Add(1)
 		c.refusals.Log(slog.LevelDebug, src.Addr(), "malformed", "delta: ignoring malformed session message",
-			"size", len(raw.Data), "err", err)
+			"size", len(data), "err", err)
 		for _, m := range c.running() { // it may have carried sessions of a transfer
-			m.transferLost(src, len(raw.Data), err)
+			m.transferLost(src, len(data), err)
 		}
 		if errors.Is(err, ErrMessageLimit) {
 			// Well formed, but past this node's limits (a sender whose codec allows more):
 			// FAIL_ACK, so that an acked send fails instead of being taken for applied.
 			c.refusals.Log(slog.LevelWarn, src.Addr(), "over limits",
-				"delta: refusing a session message past this node's codec limits", "size", len(raw.Data), "err", err)
+				"delta: refusing a session message past this node's codec limits", "size", len(data), "err", err)
 			return err
 		}
 		return nil

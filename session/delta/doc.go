@@ -297,10 +297,12 @@
 // a message is also held, undecoded, for ClusterConfig.UnlistedRequestWait (10 s): a
 // Tomcat node may list this node before this node lists it, and sends each message once
 // (a joiner's request for every session, a member's changes); the messages are handled
-// in the order they came once the sender is listed, a synchronized-ack one acknowledged
-// then, and dropped otherwise (TestTomcatJoinerAskingBeforeItIsListedGetsTheSessions,
+// in the order they came once the sender is listed, before the messages it sends once
+// listed, a synchronized-ack one acknowledged then, and dropped otherwise
+// (TestTomcatJoinerAskingBeforeItIsListedGetsTheSessions,
 // TestChangesOfAMemberNotListedYetAppliedOnceListed,
-// TestAckedChangeOfAMemberNotListedYetAckedOnceApplied). A node serves
+// TestAckedChangeOfAMemberNotListedYetAckedOnceApplied,
+// TestChangeOfAMemberJustListedAppliedAfterItsHeldOnes). A node serves
 // Config.MaxConcurrentTransfers transfers at once, one per member.
 //
 // # Expiry

@@ -153,3 +153,19 @@ func (m *Manager) Refusing() error { return m.refusing() }
 
 // ListenerNames returns the names of the listeners attached to s (tests only).
 func ListenerNames(s *Session) []string { return s.listenerNames() }
+
+// PauseUnlistedDrain has c call pause, once, when it starts handling the messages it
+// held for a sender just listed, before the first of them (tests only).
+func PauseUnlistedDrain(c *Cluster, pause func()) {
+	c.unlisted.mu.Lock()
+	defer c.unlisted.mu.Unlock()
+	c.unlisted.drainHook = pause
+}
+
+// UnlistedPending returns how many messages c holds, handles or queues behind the drain
+// of a sender's held ones, and how many senders are being drained (tests only).
+func UnlistedPending(c *Cluster) (pending int64, draining int) {
+	c.unlisted.mu.Lock()
+	defer c.unlisted.mu.Unlock()
+	return c.unlisted.pending.Load(), len(c.unlisted.draining)
+}

@@ -43,9 +43,9 @@ var errUnlistedDropped = errors.New("delta: session message held for a sender th
 // 60 s, without asking again; a member sending its changes, which it never sends again
 // when they fail), so a message that reaches this node before its membership lists the
 // sender would be lost. The messages are kept as received, never decoded, until the
-// membership lists their sender (Cluster.memberAdded, or its next message): only then
-// are they decoded and handled, in the order they came, as from the membership's record
-// of the sender (a held EVT_GET_ALL_SESSIONS only the latest per application); every
+// membership lists their sender (Cluster.memberAdded, or its next message, which waits
+// behind them: drainHeld): only then are they decoded and handled, in the order they
+// came, as from the membership's record of the sender (a held EVT_GET_ALL_SESSIONS only the latest per application); every
 // message whose wait (ClusterConfig.UnlistedRequestWait) ended first is dropped. A
 // synchronized-ack message's receive waits for that outcome, so that its sender gets the
 // ACK once the message was applied, FAIL_ACK once it was dropped.
@@ -55,6 +55,10 @@ type unlisted struct {
 	size    int            // bytes held
 	waiting int            // held messages whose receive waits (heldMessage.done)
 	closed  bool
+	// draining are the senders whose held messages are being handled (drainHeld).
+	draining map[channel.MemberKey]*drain
+	// drainHook, if set, is called once when a drain starts (tests only).
+	drainHook func()
 	// pending counts the messages held or being handled, so that a member's receive
 	// looks for held messages of its own only while there are some.
 	pending atomic.Int64
@@ -68,6 +72,11 @@ type heldMessage struct {
 	// done, for a synchronized-ack message, receives the outcome its receive answers:
 	// nil once applied, an error once dropped. Buffered; sent to once.
 	done chan error
+	// live marks a message its sender sent as a member, queued behind the drain of its
+	// held ones; state is then 0 while queued, 1 once the drain handles it, 2 once its
+	// receive, tired of waiting, does.
+	live  bool
+	state atomic.Int32
 }
 
 // holdUnlisted keeps raw, a session message from a sender that is not a member, until
@@ -244,36 +253,130 @@ func (c *Cluster) dropHeld(h *heldMessage) {
 	}
 }
 
-// answerHeld handles the messages held for mem, now a member, in the order they came,
-// as if they came now, from the membership's record of it: its requests for every
-// session (one per application, the latest) and its other messages (changes, expiries,
-// renames) alike. Each waiting receive gets its message's outcome once it was handled.
-func (c *Cluster) answerHeld(mem channel.Member) {
+// answerHeld handles the messages held for mem, now a member, in the order they came
+// (drainHeld).
+func (c *Cluster) answerHeld(mem channel.Member) { c.drainHeld(mem, nil) }
+
+// drainHeld handles the messages held for mem, now a member, in the order they came, as
+// if they came now, from the membership's record of it: its requests for every session
+// (of those handled together, one per application, the latest) and its other messages
+// (changes, expiries, renames) alike; then live, a message mem sent as a member (nil for
+// none). Each waiting receive gets its message's outcome once it was handled. One
+// goroutine at a time drains a sender: what another finds meanwhile (messages held since,
+// live) it queues behind the drain, so that no message of the sender is handled before
+// one held earlier (TestChangeOfAMemberJustListedAppliedAfterItsHeldOnes). It reports
+// whether it took live (handled or queued it), and live's outcome then.
+func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took bool, err error) {
 	u := &c.unlisted
 	if u.pending.Load() == 0 {
-		return
+		return false, nil
 	}
+	key := mem.Key()
 	u.mu.Lock()
 	var mine []*heldMessage
 	u.held = slices.DeleteFunc(u.held, func(h *heldMessage) bool {
-		if h.key != mem.Key() {
+		if h.key != key {
 			return false
 		}
 		u.release(h)
 		mine = append(mine, h)
 		return true
 	})
-	u.mu.Unlock()
-	if len(mine) == 0 {
-		return
+	d := u.draining[key]
+	if d == nil && len(mine) == 0 {
+		u.mu.Unlock()
+		return false, nil
 	}
-	if rec, ok := c.ch.Member(mem.Key()); ok {
+	var item *heldMessage
+	if live != nil {
+		item = &heldMessage{key: key, from: mem.Addr(), data: live.Data, live: true}
+		// A synchronized-ack message waits for its outcome, and so does one of a sender
+		// whose queue is long; any other is queued and its receive returns.
+		if d == nil || live.Options.IsSyncAck() || len(d.queue) >= maxUnlistedPerSender {
+			item.done = make(chan error, 1)
+		}
+		if d != nil {
+			item.data = bytes.Clone(live.Data) // the transport may reuse it once the receive returns
+		}
+		mine = append(mine, item)
+		u.pending.Add(1)
+	}
+	if d != nil {
+		d.queue = append(d.queue, mine...)
+		u.mu.Unlock()
+		if item == nil || item.done == nil {
+			return item != nil, nil
+		}
+		return true, c.awaitQueued(mem, item)
+	}
+	d = &drain{}
+	if u.draining == nil {
+		u.draining = map[channel.MemberKey]*drain{}
+	}
+	u.draining[key] = d
+	hook := u.drainHook
+	u.drainHook = nil
+	u.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	if rec, ok := c.ch.Member(key); ok {
 		mem = rec
 	}
+	for len(mine) > 0 {
+		c.handleHeld(mem, mine)
+		u.mu.Lock()
+		mine, d.queue = d.queue, nil
+		if len(mine) == 0 {
+			delete(u.draining, key)
+		}
+		u.mu.Unlock()
+	}
+	if item == nil {
+		return false, nil
+	}
+	return true, <-item.done // handled above
+}
+
+// drain is a sender whose held messages one goroutine handles: the messages of the
+// sender that come meanwhile wait in queue, oldest first, for that goroutine.
+type drain struct {
+	queue []*heldMessage
+}
+
+// awaitQueued is the outcome of live, a member's message queued behind the drain of its
+// held messages. The wait is bounded by the hold's (UnlistedRequestWait): a drain that
+// does not come to live by then (one that waits, through a synchronous send, for this
+// very receive) leaves it to this receive, which handles it itself, out of its order.
+func (c *Cluster) awaitQueued(mem channel.Member, live *heldMessage) error {
+	t := time.NewTimer(c.unlistedWait)
+	defer t.Stop()
+	select {
+	case err := <-live.done:
+		return err
+	case <-t.C:
+	}
+	if !live.state.CompareAndSwap(0, 2) {
+		return <-live.done // the drain is handling it
+	}
+	c.unlisted.pending.Add(-1)
+	c.refusals.Log(slog.LevelWarn, mem.Addr(), "unlisted-order",
+		"delta: handling a session message out of its order: the messages held for its sender before it was "+
+			"listed were not handled within ClusterConfig.UnlistedRequestWait", "from", mem.Addr(), "wait", c.unlistedWait)
+	return c.receiveListed(mem, live.data)
+}
+
+// handleHeld handles mine, messages of mem taken from the hold or queued behind its
+// drain, in order.
+func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
+	u := &c.unlisted
 	msgs := make([]*Message, len(mine))
 	errs := make([]error, len(mine))
 	latest := map[string]int{} // the latest request for every session, per application
 	for i, h := range mine {
+		if h.live {
+			continue
+		}
 		msgs[i], errs[i] = c.codec.DecodeMessage(h.data)
 		if errs[i] == nil && msgs[i].Event == EventGetAllSessions {
 			latest[msgs[i].Context] = i
@@ -282,6 +385,11 @@ func (c *Cluster) answerHeld(mem channel.Member) {
 	for i, h := range mine {
 		msg, err := msgs[i], errs[i]
 		switch {
+		case h.live:
+			if !h.state.CompareAndSwap(0, 1) {
+				continue // its receive, tired of waiting, handles it
+			}
+			err = c.receiveListed(mem, h.data)
 		case err != nil:
 			c.malformed.Add(1)
 			c.unlistedDropped.Add(1)

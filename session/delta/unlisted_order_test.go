@@ -1,0 +1,129 @@
+package delta_test
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// A Tomcat member's changes held before the Go node listed it are applied before the
+// change it sends once listed, even when that change comes while the held ones are being
+// applied (on the membership's goroutine): it waits behind them. Before, it was applied
+// at once, to a session not created yet, and the held changes after it left k = 2.
+func TestChangeOfAMemberJustListedAppliedAfterItsHeldOnes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		sch, sm := startJavaSender(t, nw, "tc1", delta.ReplicateAsync)
+		view, cl, m, _ := startLaggingDonor(t, nw, 0)
+
+		s, err := changeAndReplicate(t, sm, nil, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := changeAndReplicate(t, sm, s, 2); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if st := cl.Stats(); st.UnlistedHeld != 3 {
+			t.Fatalf("%d held, want 3", st.UnlistedHeld)
+		}
+
+		paused, resume := make(chan struct{}), make(chan struct{})
+		resumed := sync.OnceFunc(func() { close(resume) })
+		defer resumed()
+		delta.PauseUnlistedDrain(cl, func() { close(paused); <-resume })
+		listed := make(chan struct{})
+		go func() { view.list(sch.LocalMember()); close(listed) }()
+		<-paused // the held messages are taken, none applied yet
+		if _, err := changeAndReplicate(t, sm, s, 3); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		resumed()
+		<-listed
+		synctest.Wait()
+		if v := valueOn(m, s.ID()); v != 3 {
+			t.Fatalf("k = %v on the Go node, want 3 (the change sent once listed, applied after the held ones)", v)
+		}
+		if n, d := delta.UnlistedPending(cl); n != 0 || d != 0 {
+			t.Errorf("%d messages pending, %d senders draining; want none", n, d)
+		}
+		if st := cl.Stats(); st.UnlistedApplied != 3 || st.UnlistedHeld != 0 || st.UnlistedDropped != 0 {
+			t.Errorf("applied %d held messages, %d still held, %d dropped; want 3, 0, 0",
+				st.UnlistedApplied, st.UnlistedHeld, st.UnlistedDropped)
+		}
+	})
+}
+
+// A synchronized-ack change that a member just listed sends while its held change is
+// being applied waits behind it, and gets its ACK once applied itself; when the held
+// ones are not applied within UnlistedRequestWait (a drain that waits for this very
+// receive, through a synchronous send), the receive applies its change itself, out of
+// its order, and the drain does not apply it again.
+func TestAckedChangeOfAMemberJustListedWaitsForItsHeldOnes(t *testing.T) {
+	for _, stall := range []bool{false, true} {
+		t.Run(map[bool]string{false: "drained", true: "stalled"}[stall], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := channeltest.NewNetwork()
+				sch, sm := startJavaSender(t, nw, "tc1", delta.ReplicateAcked)
+				view, cl, m, _ := startLaggingDonor(t, nw, 0)
+
+				sent := func(v int) <-chan error {
+					out := make(chan error, 1)
+					go func() { _, err := changeAndReplicate(t, sm, nil, v); out <- err }()
+					return out
+				}
+				first := sent(1) // its creation held, its receive waiting
+				synctest.Wait()
+				paused, resume := make(chan struct{}), make(chan struct{})
+				resumed := sync.OnceFunc(func() { close(resume) })
+				defer resumed()
+				delta.PauseUnlistedDrain(cl, func() { close(paused); <-resume })
+				go view.list(sch.LocalMember())
+				<-paused
+				second := sent(2) // comes while the held creation is being applied
+				synctest.Wait()
+				if len(second) != 0 {
+					t.Fatalf("the second send returned before the held change was applied: %v", <-second)
+				}
+				if stall {
+					time.Sleep(delta.DefaultUnlistedRequestWait)
+					if err := <-second; err != nil {
+						t.Fatalf("the second send, once the wait ended: %v", err)
+					}
+				}
+				resumed()
+				if err := <-first; err != nil {
+					t.Fatalf("the first send: %v", err)
+				}
+				if !stall {
+					if err := <-second; err != nil {
+						t.Fatalf("the second send: %v", err)
+					}
+				}
+				synctest.Wait()
+				var ks []any
+				m.Range(func(s *delta.Session) bool {
+					ks = append(ks, valueOn(m, s.ID()))
+					return true
+				})
+				slices.SortFunc(ks, func(a, b any) int { return a.(int) - b.(int) })
+				if !slices.Equal(ks, []any{1, 2}) {
+					t.Fatalf("the Go node's sessions hold k = %v, want [1 2]", ks)
+				}
+				if n, d := delta.UnlistedPending(cl); n != 0 || d != 0 {
+					t.Errorf("%d messages pending, %d senders draining; want none", n, d)
+				}
+				if st := cl.Stats(); st.UnlistedApplied != 1 || st.UnlistedHeld != 0 || st.UnlistedDropped != 0 {
+					t.Errorf("applied %d held messages, %d still held, %d dropped; want 1, 0, 0",
+						st.UnlistedApplied, st.UnlistedHeld, st.UnlistedDropped)
+				}
+			})
+		})
+	}
+}
