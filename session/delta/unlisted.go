@@ -53,7 +53,7 @@ type unlisted struct {
 	mu      sync.Mutex
 	held    []*heldMessage // oldest first
 	size    int            // bytes held
-	waiting int            // held messages whose receive waits (heldMessage.done)
+	waiting int            // held messages whose receive waits (heldMessage.done), until handled
 	closed  bool
 	// draining are the senders whose held messages are being handled (drainHeld).
 	draining map[channel.MemberKey]*drain
@@ -217,11 +217,17 @@ func (u *unlisted) takeHeld(i int) *heldMessage {
 
 // release forgets h's bytes and waiting receive in the bounds; u.mu is held.
 func (u *unlisted) release(h *heldMessage) {
-	h.timer.Stop()
-	u.size -= len(h.data)
+	u.forget(h)
 	if h.done != nil {
 		u.waiting--
 	}
+}
+
+// forget forgets h's bytes in the bounds, not its waiting receive: a message taken to be
+// handled keeps its waiting place until it was (handleHeld); u.mu is held.
+func (u *unlisted) forget(h *heldMessage) {
+	h.timer.Stop()
+	u.size -= len(h.data)
 }
 
 // finish hands h's outcome to the receive waiting for it, if any, and forgets h.
@@ -278,7 +284,7 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 		if h.key != key {
 			return false
 		}
-		u.release(h)
+		u.forget(h)
 		mine = append(mine, h)
 		return true
 	})
@@ -409,6 +415,11 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 			if msg.Event == EventAllSessionData {
 				msg.release()
 			}
+		}
+		if h.done != nil && !h.live { // its waiting place is free once it was handled
+			u.mu.Lock()
+			u.waiting--
+			u.mu.Unlock()
 		}
 		u.finish(h, err)
 	}

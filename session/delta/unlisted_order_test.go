@@ -1,12 +1,14 @@
 package delta_test
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -126,4 +128,55 @@ func TestAckedChangeOfAMemberJustListedWaitsForItsHeldOnes(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The synchronized-ack messages held for a sender just listed keep their receives
+// waiting until they are applied: while they are, they still take the 4 waiting places,
+// so that a stranger's synchronized-ack messages then get FAIL_ACK at once instead of
+// keeping 4 more of the transport's workers. Before, the places were freed as the drain
+// took the messages, and 8 receives waited.
+func TestUnlistedWaitingBoundHoldsWhileHeldAreApplied(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		view, cl, _, _ := startLaggingDonor(t, nw, 0)
+		req := getAll(t)
+		acked := channel.OptUseAck | channel.OptSyncAck
+
+		joiner := fakeMember(6100, 100)
+		mine := make(chan error, 4)
+		for range 4 {
+			go func() { mine <- view.injectWith(joiner, req, acked) }()
+		}
+		synctest.Wait()
+		paused, resume := make(chan struct{}), make(chan struct{})
+		resumed := sync.OnceFunc(func() { close(resume) })
+		defer resumed()
+		delta.PauseUnlistedDrain(cl, func() { close(paused); <-resume })
+		go view.list(joiner)
+		<-paused // the joiner's 4 taken, their receives waiting until they are handled
+
+		strangers := make(chan error, 4)
+		for i := range 4 {
+			go func() { strangers <- view.injectWith(fakeMember(int32(6200+i), byte(i)), req, acked) }()
+		}
+		synctest.Wait()
+		if n := len(strangers); n != 4 || len(mine) != 0 {
+			t.Fatalf("%d of the strangers' 4 receives and %d of the joiner's 4 returned; want 4 and 0 (4 waiting at most)",
+				n, len(mine))
+		}
+		for range 4 {
+			if err := <-strangers; !errors.Is(err, channel.ErrNotMember) {
+				t.Fatalf("a stranger's receive: %v, want ErrNotMember", err)
+			}
+		}
+		resumed()
+		for range 4 {
+			if err := <-mine; err != nil {
+				t.Fatalf("the joiner's receive once handled: %v, want nil (ACK)", err)
+			}
+		}
+		if n, d := delta.UnlistedPending(cl); n != 0 || d != 0 {
+			t.Errorf("%d messages pending, %d senders draining; want none", n, d)
+		}
+	})
 }
