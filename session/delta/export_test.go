@@ -163,9 +163,10 @@ func PauseUnlistedDrain(c *Cluster, pause func()) {
 }
 
 // UnlistedPending returns how many messages c holds, handles or queues behind the drain
-// of a sender's held ones, and how many senders are being drained (tests only).
-func UnlistedPending(c *Cluster) (pending int64, draining int) {
+// of a sender's held ones, how many senders are being drained, and the bytes queued
+// (tests only).
+func UnlistedPending(c *Cluster) (pending int64, draining, queued int) {
 	c.unlisted.mu.Lock()
 	defer c.unlisted.mu.Unlock()
-	return c.unlisted.pending.Load(), len(c.unlisted.draining)
+	return c.unlisted.pending.Load(), len(c.unlisted.draining), c.unlisted.queued
 }

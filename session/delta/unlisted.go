@@ -55,8 +55,10 @@ type unlisted struct {
 	size    int            // bytes held
 	waiting int            // held messages whose receive waits (heldMessage.done), until handled
 	closed  bool
-	// draining are the senders whose held messages are being handled (drainHeld).
+	// draining are the senders whose held messages are being handled (drainHeld);
+	// queued, the bytes of the messages queued behind them whose receive returned.
 	draining map[channel.MemberKey]*drain
+	queued   int
 	// drainHook, if set, is called once when a drain starts (tests only).
 	drainHook func()
 	// pending counts the messages held or being handled, so that a member's receive
@@ -297,12 +299,14 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 	if live != nil {
 		item = &heldMessage{key: key, from: mem.Addr(), data: live.Data, live: true}
 		// A synchronized-ack message waits for its outcome, and so does one of a sender
-		// whose queue is long; any other is queued and its receive returns.
-		if d == nil || live.Options.IsSyncAck() || len(d.queue) >= maxUnlistedPerSender {
+		// whose queue is long, or that would take the messages queued past
+		// maxUnlistedBytes; any other is queued, a copy, and its receive returns.
+		if d == nil || live.Options.IsSyncAck() || len(d.queue) >= maxUnlistedPerSender ||
+			u.queued+len(live.Data) > maxUnlistedBytes {
 			item.done = make(chan error, 1)
-		}
-		if d != nil {
+		} else {
 			item.data = bytes.Clone(live.Data) // the transport may reuse it once the receive returns
+			u.queued += len(item.data)
 		}
 		mine = append(mine, item)
 		u.pending.Add(1)
@@ -396,6 +400,11 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 				continue // its receive, tired of waiting, handles it
 			}
 			err = c.receiveListed(mem, h.data)
+			if h.done == nil { // its copy
+				u.mu.Lock()
+				u.queued -= len(h.data)
+				u.mu.Unlock()
+			}
 		case err != nil:
 			c.malformed.Add(1)
 			c.unlistedDropped.Add(1)

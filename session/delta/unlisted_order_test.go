@@ -52,8 +52,8 @@ func TestChangeOfAMemberJustListedAppliedAfterItsHeldOnes(t *testing.T) {
 		if v := valueOn(m, s.ID()); v != 3 {
 			t.Fatalf("k = %v on the Go node, want 3 (the change sent once listed, applied after the held ones)", v)
 		}
-		if n, d := delta.UnlistedPending(cl); n != 0 || d != 0 {
-			t.Errorf("%d messages pending, %d senders draining; want none", n, d)
+		if n, d, q := delta.UnlistedPending(cl); n != 0 || d != 0 || q != 0 {
+			t.Errorf("%d messages pending, %d senders draining, %d bytes queued; want none", n, d, q)
 		}
 		if st := cl.Stats(); st.UnlistedApplied != 3 || st.UnlistedHeld != 0 || st.UnlistedDropped != 0 {
 			t.Errorf("applied %d held messages, %d still held, %d dropped; want 3, 0, 0",
@@ -118,8 +118,8 @@ func TestAckedChangeOfAMemberJustListedWaitsForItsHeldOnes(t *testing.T) {
 				if !slices.Equal(ks, []any{1, 2}) {
 					t.Fatalf("the Go node's sessions hold k = %v, want [1 2]", ks)
 				}
-				if n, d := delta.UnlistedPending(cl); n != 0 || d != 0 {
-					t.Errorf("%d messages pending, %d senders draining; want none", n, d)
+				if n, d, q := delta.UnlistedPending(cl); n != 0 || d != 0 || q != 0 {
+					t.Errorf("%d messages pending, %d senders draining, %d bytes queued; want none", n, d, q)
 				}
 				if st := cl.Stats(); st.UnlistedApplied != 1 || st.UnlistedHeld != 0 || st.UnlistedDropped != 0 {
 					t.Errorf("applied %d held messages, %d still held, %d dropped; want 1, 0, 0",
@@ -175,8 +175,49 @@ func TestUnlistedWaitingBoundHoldsWhileHeldAreApplied(t *testing.T) {
 				t.Fatalf("the joiner's receive once handled: %v, want nil (ACK)", err)
 			}
 		}
-		if n, d := delta.UnlistedPending(cl); n != 0 || d != 0 {
-			t.Errorf("%d messages pending, %d senders draining; want none", n, d)
+		synctest.Wait() // the drain ends
+		if n, d, q := delta.UnlistedPending(cl); n != 0 || d != 0 || q != 0 {
+			t.Errorf("%d messages pending, %d senders draining, %d bytes queued; want none", n, d, q)
+		}
+	})
+}
+
+// The messages a member just listed sends while its held ones are being applied, and
+// whose receives return at once, take at most 1 MiB queued behind them: a later one
+// waits for its turn with its receive, as the transport's workers bound. Before, 64 of
+// them were queued, each up to the transport's frame limit (16 MiB).
+func TestQueuedBehindHeldBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		view, cl, _, _ := startLaggingDonor(t, nw, 0)
+		req := getAll(t)
+		joiner := fakeMember(6100, 100)
+		if err := view.inject(joiner, req); err != nil && !errors.Is(err, channel.ErrNotMember) {
+			t.Fatal(err)
+		}
+		paused, resume := make(chan struct{}), make(chan struct{})
+		resumed := sync.OnceFunc(func() { close(resume) })
+		defer resumed()
+		delta.PauseUnlistedDrain(cl, func() { close(paused); <-resume })
+		go view.list(joiner)
+		<-paused
+
+		big := append(slices.Clone(req), make([]byte, 400<<10)...)
+		returned := make(chan error, 4)
+		for range 4 {
+			go func() { returned <- view.inject(joiner, big) }()
+		}
+		synctest.Wait()
+		if n := len(returned); n != 2 {
+			t.Fatalf("%d of 4 receives of 400 KiB returned at once, want 2 (at most 1 MiB queued)", n)
+		}
+		resumed()
+		for range 4 {
+			<-returned
+		}
+		synctest.Wait() // the drain ends
+		if n, d, q := delta.UnlistedPending(cl); n != 0 || d != 0 || q != 0 {
+			t.Errorf("%d messages pending, %d senders draining, %d bytes queued; want none", n, d, q)
 		}
 	})
 }
