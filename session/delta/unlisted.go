@@ -37,6 +37,10 @@ const (
 // FAIL_ACK.
 var errUnlistedDropped = errors.New("delta: session message held for a sender that was not listed in time, dropped")
 
+// errQueuedClosed is the outcome of a member's message queued behind the drain of its
+// held ones when the cluster closed first: its receive answers FAIL_ACK.
+var errQueuedClosed = errors.New("delta: the cluster closed before the session message was handled")
+
 // unlisted holds the session messages of senders this node does not list yet, in a
 // cluster whose codec is JavaCodec: a Tomcat node may list this node before this node
 // lists it (a joiner asking for every session once, and waiting stateTransferTimeout,
@@ -59,6 +63,8 @@ type unlisted struct {
 	// queued, the bytes of the messages queued behind them whose receive returned.
 	draining map[channel.MemberKey]*drain
 	queued   int
+	// closing is closed by closeUnlisted: it ends the waits behind drains.
+	closing chan struct{}
 	// drainHook, if set, is called once when a drain starts (tests only).
 	drainHook func()
 	// pending counts the messages held or being handled, so that a member's receive
@@ -313,11 +319,12 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 	}
 	if d != nil {
 		d.queue = append(d.queue, mine...)
+		closing := u.closingChan()
 		u.mu.Unlock()
 		if item == nil || item.done == nil {
 			return item != nil, nil
 		}
-		return true, c.awaitQueued(mem, item)
+		return true, c.awaitQueued(mem, item, closing)
 	}
 	d = &drain{}
 	if u.draining == nil {
@@ -355,25 +362,40 @@ type drain struct {
 }
 
 // awaitQueued is the outcome of live, a member's message queued behind the drain of its
-// held messages. The wait is bounded by the hold's (UnlistedRequestWait): a drain that
+// held ones. The wait is bounded by the hold's (UnlistedRequestWait): a drain that
 // does not come to live by then (one that waits, through a synchronous send, for this
 // very receive) leaves it to this receive, which handles it itself, out of its order.
-func (c *Cluster) awaitQueued(mem channel.Member, live *heldMessage) error {
+// The cluster's Close (closing) ends it too, with errQueuedClosed, live not handled.
+func (c *Cluster) awaitQueued(mem channel.Member, live *heldMessage, closing <-chan struct{}) error {
 	t := time.NewTimer(c.unlistedWait)
 	defer t.Stop()
+	closed := false
 	select {
 	case err := <-live.done:
 		return err
 	case <-t.C:
+	case <-closing:
+		closed = true
 	}
 	if !live.state.CompareAndSwap(0, 2) {
 		return <-live.done // the drain is handling it
 	}
 	c.unlisted.pending.Add(-1)
+	if closed {
+		return errQueuedClosed
+	}
 	c.refusals.Log(slog.LevelWarn, mem.Addr(), "unlisted-order",
 		"delta: handling a session message out of its order: the messages held for its sender before it was "+
 			"listed were not handled within ClusterConfig.UnlistedRequestWait", "from", mem.Addr(), "wait", c.unlistedWait)
 	return c.receiveListed(mem, live.data)
+}
+
+// closingChan returns u.closing, made if need be; u.mu is held.
+func (u *unlisted) closingChan() chan struct{} {
+	if u.closing == nil {
+		u.closing = make(chan struct{})
+	}
+	return u.closing
 }
 
 // handleHeld handles mine, messages of mem taken from the hold or queued behind its
@@ -438,6 +460,9 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 func (c *Cluster) closeUnlisted() {
 	u := &c.unlisted
 	u.mu.Lock()
+	if !u.closed {
+		close(u.closingChan())
+	}
 	u.closed = true
 	held := u.held
 	for _, h := range held {

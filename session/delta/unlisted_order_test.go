@@ -1,6 +1,7 @@
 package delta_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -216,6 +217,47 @@ func TestQueuedBehindHeldBounded(t *testing.T) {
 			<-returned
 		}
 		synctest.Wait() // the drain ends
+		if n, d, q := delta.UnlistedPending(cl); n != 0 || d != 0 || q != 0 {
+			t.Errorf("%d messages pending, %d senders draining, %d bytes queued; want none", n, d, q)
+		}
+	})
+}
+
+// Close ends the wait of a synchronized-ack message queued behind the drain of its
+// sender's held ones: its receive answers FAIL_ACK at once, and the drain, once it goes
+// on, does not apply it. Before, the receive waited for the drain or UnlistedRequestWait.
+func TestCloseEndsTheWaitBehindHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		view, cl, _, _ := startLaggingDonor(t, nw, 0)
+		req := getAll(t)
+		joiner := fakeMember(6100, 100)
+		_ = view.inject(joiner, req)
+		paused, resume := make(chan struct{}), make(chan struct{})
+		resumed := sync.OnceFunc(func() { close(resume) })
+		defer resumed()
+		delta.PauseUnlistedDrain(cl, func() { close(paused); <-resume })
+		go view.list(joiner)
+		<-paused
+
+		queued := make(chan error, 1)
+		go func() { queued <- view.injectWith(joiner, req, channel.OptUseAck|channel.OptSyncAck) }()
+		synctest.Wait()
+		if len(queued) != 0 {
+			t.Fatalf("the queued receive returned before Close: %v", <-queued)
+		}
+		if err := cl.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if len(queued) != 1 {
+			t.Fatal("the queued receive still waits once the cluster closed")
+		}
+		if err := <-queued; err == nil {
+			t.Fatal("the queued receive once the cluster closed: nil (ACK), want an error (FAIL_ACK)")
+		}
+		resumed()
+		synctest.Wait()
 		if n, d, q := delta.UnlistedPending(cl); n != 0 || d != 0 || q != 0 {
 			t.Errorf("%d messages pending, %d senders draining, %d bytes queued; want none", n, d, q)
 		}
