@@ -390,12 +390,20 @@
 //
 // Stop(SvcReceiver) on EngineGnet shuts gnet down (without Engine.Stop's 500 ms polling), closes every
 // inbound connection, lets the workers finish the messages already queued and joins every
-// goroutine it started; if ctx ends first, queued messages are dropped and Stop returns the
-// context's error while running ReceiveFuncs finish in the background (with
-// DeliverOnEventLoop, one still running holds its event loop, and gnet's engine ends
-// when it returns). An engine still stopping then may decode more frames until it ends:
-// the workers drop them too, and give their bytes back to Stats.QueuedBytes
-// (TestGnetFrameDecodedAfterStopGaveUpReleased). Stop(SvcSender)
+// goroutine it started; EngineGoroutine closes its listener and connections and joins
+// their goroutines. If ctx ends first, what is still to deliver is dropped and Stop
+// returns an error wrapping the context's error that names what still runs: gnet's engine
+// (its event loops slow to close their connections on a loaded machine, or, with
+// DeliverOnEventLoop, one held by a ReceiveFunc until it returns), the goroutine engine's
+// connections (a ReceiveFunc delivering on one), the UDP loop, or the workers (a
+// ReceiveFunc delivering); the rest ends in the background. An engine still stopping
+// then may decode more frames until it ends: the workers drop them too, and give their
+// bytes back to Stats.QueuedBytes (TestGnetFrameDecodedAfterStopGaveUpReleased). A later
+// Stop waits for that receiver to end, or for its own ctx (then returning an error
+// wrapping that ctx's error), and so does a Start, which binds no new receiver until the
+// old one ended: two never run at once, and a restart on a configured Port listens on it
+// again rather than on the next port of the AutoBind range
+// (TestLaterStopWaitsForTheReceiver, TestStartAfterATimedOutStopWaits). Stop(SvcSender)
 // closes every pooled connection, idle or busy: sends in flight fail at once with an error
 // wrapping channel.ErrNotStarted.
 //

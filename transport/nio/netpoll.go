@@ -283,10 +283,9 @@ func (np *netpoll) sweep() {
 	}
 }
 
-// shutdown closes the listener and every connection and waits for every goroutine, or
-// until ctx ends: then what connections still have decoded is dropped and their
-// goroutines end in the background once their ReceiveFunc returns.
-func (np *netpoll) shutdown(ctx context.Context) error {
+// shutdown closes the listener and every connection; receiver.done is closed once every
+// goroutine ended (a connection's once its ReceiveFunc returned).
+func (np *netpoll) shutdown() {
 	_ = np.ln.Close()
 	np.mu.Lock()
 	np.closed = true
@@ -295,19 +294,8 @@ func (np *netpoll) shutdown(ctx context.Context) error {
 	}
 	np.mu.Unlock()
 	np.r.queue.wake() // connections waiting for the queue budget see Stop
-	done := make(chan struct{})
 	go func() {
 		np.wg.Wait()
-		close(done)
+		close(np.r.done)
 	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		if isClosed(done) {
-			return nil
-		}
-		np.r.dropping.Store(true)
-		return ctx.Err()
-	}
 }

@@ -66,7 +66,12 @@ type receiver struct {
 	runErr  chan error // gnet.Run's result, for the engine started last
 	running bool
 	quit    chan struct{} // closed by shutdown
-	done    chan struct{} // closed when the supervisor exits
+	// done is closed once the engine ended: gnet's supervisor exited (gnet.Run returned,
+	// every connection's OnClose ran), or every goroutine of the goroutine engine ended.
+	done chan struct{}
+
+	udp   *udpReceiver  // nil without Config.UDP
+	ended chan struct{} // closed by finish once the engine, the UDP loop and the workers ended
 }
 
 func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(error), lost func(channel.LostMessage)) *receiver {
@@ -92,6 +97,7 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		conns:      make(map[*rconn]struct{}),
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
+		ended:      make(chan struct{}),
 	}
 }
 
@@ -188,16 +194,20 @@ func (r *receiver) restart(addr string, wait *time.Duration) bool {
 	}
 }
 
-// shutdown stops the engine for good and waits for the supervisor to return, or until ctx
-// ends: a ReceiveFunc running on an event loop (DeliverOnEventLoop) holds the engine until
-// it returns.
-func (r *receiver) shutdown(ctx context.Context) error {
+// shutdown begins to stop the engine for good: gnet's engine is told to stop, the
+// goroutine engine's listener and connections are closed. done is closed once the engine
+// ended: a ReceiveFunc running on an event loop (DeliverOnEventLoop) or on a connection's
+// goroutine (EngineGoroutine) holds it until it returns, and gnet's event loops may be
+// slow to close their connections (a loaded machine).
+func (r *receiver) shutdown() {
 	r.stopping.Store(true)
 	close(r.quit)
 	if r.np != nil {
-		return r.np.shutdown(ctx)
+		r.np.shutdown()
+		return
 	}
 	r.emu.Lock()
+	defer r.emu.Unlock()
 	if r.running {
 		// Engine.Stop polls every 500 ms; a cancelled context makes it only trigger the
 		// shutdown, and gnet.Run's return (seen by the supervisor) is the completion signal.
@@ -205,34 +215,56 @@ func (r *receiver) shutdown(ctx context.Context) error {
 		cancel()
 		_ = r.eng.Stop(cctx)
 	}
-	r.emu.Unlock()
+}
+
+// finish, on a goroutine of its own once shutdown began, ends the rest of the receiver
+// in order and then closes ended: once the engine ended (nothing decodes any more) the
+// UDP loop is closed and waited for, and the worker pool is closed, its workers finishing
+// what is queued (or dropping it, once a Stop's context ended: dropping) and exiting. The
+// pool is closed only once the engine ended: closed earlier, its workers would exit as
+// soon as they had nothing queued while the event loops still decoded frames and queued
+// them for no one, their bytes counted in Stats.QueuedBytes for ever
+// (TestGnetFrameDecodedAfterStopGaveUpReleased). EngineGoroutine's pool has no workers.
+func (r *receiver) finish() {
+	<-r.done
+	if u := r.udp; u != nil {
+		_ = u.conn.Close()
+		<-u.done
+	}
+	r.plog.Flush()
+	<-r.pool.close()
+	close(r.ended)
+}
+
+// wait waits for finish to close ended, or for ctx to end: it then returns an error
+// wrapping ctx.Err() that names what still runs.
+func (r *receiver) wait(ctx context.Context) error {
 	select {
-	case <-r.done:
+	case <-r.ended:
 		return nil
 	case <-ctx.Done():
-		if isClosed(r.done) {
+		if isClosed(r.ended) {
 			return nil
 		}
-		return ctx.Err()
+		return fmt.Errorf("nio: receiver still stopping when the context ended, %s; it ends in the background: %w",
+			r.stillRunning(), ctx.Err())
 	}
 }
 
-// closePoolLater closes the worker pool once gnet's engine has stopped, after a shutdown
-// whose context ended first: until then the event loops still decode what their
-// connections send and queue it for the workers, which drop it (dropping) and give its
-// bytes back to Stats.QueuedBytes. A pool closed at once lost its workers as soon as they
-// had nothing queued, and a frame queued later stayed counted for ever
-// (TestGnetFrameDecodedAfterStopGaveUpReleased). EngineGoroutine's pool has no workers and
-// gets no jobs: it is closed now.
-func (r *receiver) closePoolLater() {
-	if r.np != nil {
-		r.pool.close()
-		return
+// stillRunning says which part of a stopping receiver has not ended yet, and what may
+// hold it.
+func (r *receiver) stillRunning() string {
+	switch {
+	case !isClosed(r.done) && r.np != nil:
+		return "its connections' goroutines still running (closing, or a ReceiveFunc delivering on one)"
+	case !isClosed(r.done) && r.inline:
+		return "gnet's engine still running (its event loops closing their connections, or one held by a ReceiveFunc delivering on it)"
+	case !isClosed(r.done):
+		return "gnet's engine still running (its event loops closing their connections)"
+	case r.udp != nil && !isClosed(r.udp.done):
+		return "its UDP loop still running (a ReceiveFunc delivering a datagram)"
 	}
-	go func() {
-		<-r.done // the supervisor saw gnet.Run return: every connection's OnClose ran
-		r.pool.close()
-	}()
+	return "its workers still busy (a ReceiveFunc delivering, or messages still queued)"
 }
 
 // isClosed reports whether done is closed. Shutdowns check it once their context ended:

@@ -36,9 +36,11 @@ type Transport struct {
 
 	st counters
 
-	mu     sync.Mutex // serialises Start and Stop
-	rcv    *receiver
-	udp    *udpReceiver
+	mu  sync.Mutex // serialises Start and Stop
+	rcv *receiver
+	// ending is the receiver a Stop whose context ended left stopping in the background:
+	// a later Stop, or a Start, waits for it to end (nil once one saw it end).
+	ending *receiver
 	snd    atomic.Pointer[sender]
 	local  atomic.Pointer[channel.LocalAddress]
 	health atomic.Pointer[func(error)]
@@ -79,13 +81,18 @@ func (t *Transport) Config() Config { return t.cfg }
 // Start starts the levels of svc that concern a transport: channel.SvcReceiver binds the
 // receiver and returns once it listens (LocalAddress is then valid); channel.SvcSender
 // enables Send. Levels already running are left alone. rx receives every message; it is
-// required with SvcReceiver.
+// required with SvcReceiver. A receiver that an earlier Stop left stopping in the
+// background (its context ended first) is waited for before the new one binds, until ctx
+// ends: Start then returns an error wrapping ctx.Err() and starts no receiver.
 func (t *Transport) Start(ctx context.Context, svc channel.Service, rx channel.ReceiveFunc) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if svc.Has(channel.SvcReceiver) && t.rcv == nil {
 		if rx == nil {
 			return invalid("Start with the receiver level needs a ReceiveFunc")
+		}
+		if err := t.awaitEnding(ctx); err != nil {
+			return fmt.Errorf("nio: start: the receiver an earlier Stop left stopping has not ended: %w", err)
 		}
 		if err := t.startReceiver(ctx, rx); err != nil {
 			return err
@@ -97,10 +104,13 @@ func (t *Transport) Start(ctx context.Context, svc channel.Service, rx channel.R
 	return nil
 }
 
-// Stop stops the levels of svc that run. Stopping the receiver stops gnet, closes every
-// inbound connection, lets the workers finish what is queued (or, once ctx ends, drop it)
-// and joins every goroutine; stopping the sender closes every pooled connection, so that
-// sends in flight fail promptly. Stopping a stopped level is a no-op.
+// Stop stops the levels of svc that run. Stopping the receiver stops its engine, closes
+// every inbound connection, lets the workers finish what is queued and joins every
+// goroutine; if ctx ends first, what is still to deliver is dropped, the rest ends in the
+// background and Stop returns an error wrapping ctx.Err() that names what still runs. A
+// later Stop waits for that, until its own ctx ends, and so does a Start. Stopping the
+// sender closes every pooled connection, so that sends in flight fail promptly. Stopping
+// a stopped level is a no-op.
 func (t *Transport) Stop(ctx context.Context, svc channel.Service) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -110,8 +120,12 @@ func (t *Transport) Stop(ctx context.Context, svc channel.Service) error {
 			s.close()
 		}
 	}
-	if svc.Has(channel.SvcReceiver) && t.rcv != nil {
-		errs = append(errs, t.stopReceiver(ctx))
+	if svc.Has(channel.SvcReceiver) {
+		if t.rcv != nil {
+			errs = append(errs, t.stopReceiver(ctx))
+		} else {
+			errs = append(errs, t.awaitEnding(ctx))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -244,11 +258,12 @@ func (t *Transport) startReceiver(ctx context.Context, rx channel.ReceiveFunc) (
 		var u *udpReceiver
 		var uport int
 		if u, uport, err = t.bindUDP(ctx, r, bindIP); err != nil {
-			_ = r.shutdown(context.Background())
+			r.shutdown()
+			<-r.done
 			return err
 		}
 		local.UDPPort = int32(uport)
-		t.udp = u
+		r.udp = u
 		go u.loop()
 	}
 	t.rcv = r
@@ -297,7 +312,8 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 	go r.supervise()
 	port, err := r.port, r.portErr
 	if err != nil {
-		_ = r.shutdown(context.Background())
+		r.shutdown()
+		<-r.done
 		return 0, fmt.Errorf("nio: cannot read the bound port: %w", err)
 	}
 	// A restart must listen on the port the local member advertises.
@@ -366,45 +382,37 @@ func (t *Transport) bindUDP(ctx context.Context, r *receiver, ip netip.Addr) (*u
 	return &udpReceiver{r: r, conn: conn, done: make(chan struct{})}, bound, nil
 }
 
-// stopUDP closes the UDP receiver and waits for its loop (which delivers datagrams
-// itself) to end, or for ctx.
-func (t *Transport) stopUDP(ctx context.Context) {
-	if u := t.udp; u != nil {
-		t.udp = nil
-		_ = u.conn.Close()
-		select {
-		case <-u.done:
-		case <-ctx.Done():
-		}
-	}
-}
-
+// stopReceiver stops the running receiver and waits for it to end, or for ctx: then what
+// is still queued or waits for a Workers slot is dropped (receiver.dropping), the UDP
+// socket is closed at once, and the receiver, left to end in the background, is kept for
+// a later Stop or Start to wait for (awaitEnding).
 func (t *Transport) stopReceiver(ctx context.Context) error {
 	r := t.rcv
 	t.rcv = nil
 	t.local.Store(nil)
-	if err := r.shutdown(ctx); err != nil {
-		// A ReceiveFunc on an event loop (DeliverOnEventLoop) or on a connection's
-		// goroutine (EngineGoroutine) holds the engine, or gnet's event loops are slow to
-		// close their connections (a loaded machine): stop the rest, skip what is still
-		// to deliver, and let the engine end in the background; the workers drop what its
-		// event loops decode meanwhile.
+	r.shutdown()
+	go r.finish()
+	err := r.wait(ctx)
+	if err != nil {
 		r.dropping.Store(true)
-		t.stopUDP(ctx)
-		r.closePoolLater()
-		return fmt.Errorf("nio: receiver not stopped when the context ended (it stops in the background; a ReceiveFunc still running holds it): %w", err)
-	}
-	t.stopUDP(ctx)
-	r.plog.Flush()
-	done := r.pool.close()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		if isClosed(done) {
-			return nil
+		if r.udp != nil {
+			_ = r.udp.conn.Close()
 		}
-		r.dropping.Store(true)
-		return fmt.Errorf("nio: receiver workers still busy when the context ended: %w", ctx.Err())
+		t.ending = r
 	}
+	return err
+}
+
+// awaitEnding waits for the receiver an earlier Stop left stopping to end, or for ctx; it
+// returns nil at once if there is none.
+func (t *Transport) awaitEnding(ctx context.Context) error {
+	r := t.ending
+	if r == nil {
+		return nil
+	}
+	if err := r.wait(ctx); err != nil {
+		return err
+	}
+	t.ending = nil
+	return nil
 }

@@ -76,7 +76,7 @@ func (p *workerPool) loop() {
 
 // close lets the workers finish every queued job, then returns a channel closed when all
 // of them have exited. A job submitted once they exited is never run: close the pool only
-// once nothing submits any more (receiver.closePoolLater). Closing it again returns the same
+// once nothing submits any more (receiver.finish). Closing it again returns the same
 // channel.
 func (p *workerPool) close() <-chan struct{} {
 	p.mu.Lock()
