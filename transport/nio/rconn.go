@@ -477,7 +477,12 @@ func (rc *rconn) process(it *inItem) {
 		defer r.arriving.add(it.from, -1)
 	}
 	if r.dropping.Load() || rc.stranger && !it.acked {
-		it.msg.Release() // never delivered: nothing holds its buffer
+		// Never delivered: nothing holds its buffer. An ACK the loop counted in
+		// pendingAcks stays counted: the connection is closing (the refusal that set
+		// stranger closed it; dropping: Stop closes them all), and a count left raised
+		// only routes its remaining ACKs through the workers and the loop. Reads pause on
+		// queued and outbound bytes, never on pendingAcks.
+		it.msg.Release()
 		return
 	}
 	if err := r.deliverAcked(it.msg, it.ack, rc.writeAck, nil); errors.Is(err, channel.ErrNotMember) && !rc.stranger {
