@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/freeport"
 )
 
 // stopHold is a way a receiver's stop can outlast a Stop's context: a ReceiveFunc that
@@ -145,12 +146,12 @@ func TestLaterStopWaitsForTheReceiver(t *testing.T) {
 func TestStartAfterATimedOutStopWaits(t *testing.T) {
 	for _, h := range stopHolds {
 		t.Run(h.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			ports, free, err := freeport.Pick(1, freeport.TCP, "127.0.0.1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			port := ln.Addr().(*net.TCPAddr).Port
-			_ = ln.Close()
+			t.Cleanup(free)
+			port := ports[0]
 			cfg := h.cfg()
 			cfg.Port, cfg.AutoBind = port, 10
 			tr, release := heldReceiver(t, cfg, h)
