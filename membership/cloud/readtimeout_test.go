@@ -78,9 +78,12 @@ func TestKubernetesReadTimeoutIsPerRead(t *testing.T) {
 }
 
 // TestKubernetesReadTimeoutEndsSilentAnswer: an answer that stops coming fails the fetch
-// with ErrFetch once the server has been silent for ReadTimeout.
+// with ErrFetch once the server has been silent for ReadTimeout (400 ms), not at
+// FetchTimeout, made 30 s here: the error is the read timeout's, not the fetch timeout's
+// (context.DeadlineExceeded), and comes within half of FetchTimeout.
 func TestKubernetesReadTimeoutEndsSilentAnswer(t *testing.T) {
 	cfg := tricklingServer(t, recorded(t), 4, 10*time.Millisecond, true)
+	cfg.FetchTimeout = 30 * time.Second
 	k, err := NewKubernetes(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -88,10 +91,11 @@ func TestKubernetesReadTimeoutEndsSilentAnswer(t *testing.T) {
 	defer k.CloseIdleConnections()
 	begin := time.Now()
 	_, err = k.Fetch(context.Background())
-	if !errors.Is(err, ErrFetch) {
-		t.Fatalf("err = %v, want ErrFetch", err)
+	took := time.Since(begin)
+	if !errors.Is(err, ErrFetch) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v after %v, want ErrFetch from the read timeout, not the fetch timeout", err, took)
 	}
-	if took := time.Since(begin); took > 10*cfg.ReadTimeout {
-		t.Errorf("a silent answer failed after %v, ReadTimeout %v", took, cfg.ReadTimeout)
+	if took > cfg.FetchTimeout/2 {
+		t.Errorf("a silent answer failed after %v, ReadTimeout %v, FetchTimeout %v", took, cfg.ReadTimeout, cfg.FetchTimeout)
 	}
 }
