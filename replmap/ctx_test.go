@@ -14,15 +14,19 @@ import (
 	"github.com/gotribes/tribes/transport/nio"
 )
 
+// ctxMapTimeout is the transport's Timeout and the map's RPCTimeout of tcpMap's map:
+// long, so that a wait that ends at half of it ended because of its context.
+const ctxMapTimeout = 30 * time.Second
+
 // tcpMap starts a map on a loopback TCP channel with no other member; it is stopped at
 // cleanup.
 func tcpMap(t *testing.T) *replmap.Map {
 	t.Helper()
 	tcfg := nio.DefaultConfig()
 	tcfg.Port = 0
-	tcfg.Timeout = testutil.WaitLimit // only a context ends a wait for an ACK
+	tcfg.Timeout = ctxMapTimeout // only a context ends a wait for an ACK
 	ch := nodetest.Start(t, tribesnode.Config{Transport: &tcfg})
-	m, err := replmap.New(replmap.Config{Channel: ch, Name: "ctx-map"})
+	m, err := replmap.New(replmap.Config{Channel: ch, Name: "ctx-map", RPCTimeout: ctxMapTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +38,9 @@ func tcpMap(t *testing.T) *replmap.Map {
 }
 
 // A proxy's Get whose backup accepts the RETRIEVE_BACKUP but never answers ends when
-// its context does, with an error that wraps the context's (and ErrUnavailable); after
-// Stop, Get returns ErrNotStarted as Put does, not "no such key".
+// its context does (within half of RPCTimeout and the transport's Timeout, 30 s), with
+// an error that wraps the context's (and ErrUnavailable); after Stop, Get returns
+// ErrNotStarted as Put does, not "no such key".
 func TestGetFromSilentBackupEndsWithContext(t *testing.T) {
 	m := tcpMap(t)
 	peer := testutil.NewSilentPeer(t)
@@ -62,8 +67,8 @@ func TestGetFromSilentBackupEndsWithContext(t *testing.T) {
 			want = context.Canceled
 		}
 		cancel()
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("%s: Get took %v", end, d)
+		if d := time.Since(start); d > ctxMapTimeout/2 {
+			t.Errorf("%s: Get took %v, RPCTimeout and the transport's Timeout %v", end, d, ctxMapTimeout)
 		}
 		if ok || !errors.Is(err, want) || !errors.Is(err, replmap.ErrUnavailable) {
 			t.Fatalf("%s: ok=%v err=%v, want ErrUnavailable and %v", end, ok, err, want)
