@@ -18,8 +18,18 @@ import (
 
 func startChannel(t *testing.T, port int, mb channel.MembershipService) *channel.Channel {
 	t.Helper()
+	return startChannelTimeout(t, port, mb, 0)
+}
+
+// startChannelTimeout is startChannel with the transport's Timeout and DialTimeout (their
+// defaults if 0).
+func startChannelTimeout(t *testing.T, port int, mb channel.MembershipService, timeout time.Duration) *channel.Channel {
+	t.Helper()
 	tcfg := nio.DefaultConfig()
 	tcfg.Port, tcfg.AutoBind = port, 1
+	if timeout > 0 {
+		tcfg.Timeout, tcfg.DialTimeout = timeout, timeout
+	}
 	tr, err := nio.New(tcfg)
 	if err != nil {
 		t.Fatal(err)
