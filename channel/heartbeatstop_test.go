@@ -33,7 +33,7 @@ func (s *stopOnBeat) Heartbeat() {
 		select {
 		case <-s.done:
 			s.blocked <- false
-		case <-time.After(2 * time.Second):
+		case <-time.After(blockedAfter):
 			s.blocked <- true
 		}
 	})
@@ -60,7 +60,7 @@ func TestStopFromHeartbeat(t *testing.T) {
 	blocked := <-l.blocked
 	<-l.done // the listener returned, so the heartbeat goroutine ended and Stop finished
 	if blocked {
-		t.Fatal("Stop called from a listener's Heartbeat did not return within 2s: it waits for the heartbeat goroutine, which is waiting for Stop (a deadlock)")
+		t.Fatal("Stop called from a listener's Heartbeat did not return within 20s: it waits for the heartbeat goroutine, which is waiting for Stop (a deadlock)")
 	}
 	if ch.Started() != 0 {
 		t.Fatalf("levels %v still running", ch.Started())

@@ -56,7 +56,7 @@ func TestStartHonoursContextWhileStopRuns(t *testing.T) {
 	select {
 	case startErr = <-started:
 		returned = true
-	case <-time.After(3 * time.Second):
+	case <-time.After(blockedAfter):
 	}
 	close(tr.release) // let Stop finish, and then Start
 	if err := <-stopped; err != nil {
@@ -69,7 +69,7 @@ func TestStartHonoursContextWhileStopRuns(t *testing.T) {
 		_ = ch.Stop(context.Background(), channel.SvcAll)
 	}
 	if !returned {
-		t.Fatalf("Start with a 100ms context had not returned after 3s: it waits for a concurrent Stop regardless of its context (it returned %v once the Stop finished)", startErr)
+		t.Fatalf("Start with a 100ms context had not returned after 20s: it waits for a concurrent Stop regardless of its context (it returned %v once the Stop finished)", startErr)
 	}
 	if !errors.Is(startErr, context.DeadlineExceeded) {
 		t.Fatalf("Start = %v, want context.DeadlineExceeded", startErr)
@@ -102,14 +102,14 @@ func TestStopHonoursContextWhileStopRuns(t *testing.T) {
 	select {
 	case secondErr = <-second:
 		returned = true
-	case <-time.After(3 * time.Second):
+	case <-time.After(blockedAfter):
 	}
 	close(tr.release)
 	if err := <-stopped; err != nil {
 		t.Errorf("stop: %v", err)
 	}
 	if !returned {
-		t.Fatalf("Stop with a 100ms context had not returned after 3s (it returned %v once the other Stop finished)", <-second)
+		t.Fatalf("Stop with a 100ms context had not returned after 20s (it returned %v once the other Stop finished)", <-second)
 	}
 	if !errors.Is(secondErr, context.DeadlineExceeded) {
 		t.Fatalf("second Stop = %v, want context.DeadlineExceeded", secondErr)

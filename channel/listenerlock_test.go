@@ -10,6 +10,12 @@ import (
 	"github.com/gotribes/tribes/wire"
 )
 
+// blockedAfter is how long the lifecycle tests wait for a call that returns at once
+// unless it is blocked (a deadlock, a wait that ignores its context): long, so that a
+// call a loaded machine slowed is not taken for a blocked one; only a failing run waits
+// it out.
+const blockedAfter = 20 * time.Second
+
 // TestSetPayloadFromMembershipListenerDuringStart: membership/static (like
 // channeltest) announces its members from inside Start, so the membership listeners run
 // while the coordinator's Start holds the coordinator's lock. SetPayload and SetDomain
@@ -40,7 +46,7 @@ func TestSetPayloadFromMembershipListenerDuringStart(t *testing.T) {
 		select {
 		case <-done:
 			blocked <- false
-		case <-time.After(2 * time.Second):
+		case <-time.After(blockedAfter):
 			blocked <- true
 		}
 	}})
@@ -48,6 +54,6 @@ func TestSetPayloadFromMembershipListenerDuringStart(t *testing.T) {
 	<-done // Start returned: the lock is free, SetPayload finishes
 	if <-blocked {
 		t.Fatal("SetPayload called from a membership listener while Start announces the members did not return " +
-			"within 2s: it waits for the coordinator's lock, which Start holds until the listener returns (a deadlock)")
+			"within 20s: it waits for the coordinator's lock, which Start holds until the listener returns (a deadlock)")
 	}
 }
