@@ -155,9 +155,11 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 //
 // Stop first waits for the ping goroutine (a ping under way: its connects, its RPC, the
 // membership listeners it calls) only until ctx ends: it then returns an error wrapping
-// ctx.Err(), and the rest of the stop (the STOP, sent with ctx, and the members reported
-// gone) is done once that ping ends, in the background. A later Stop waits for it again,
-// within its own ctx, and so does a Start (TestStopHonoursItsContext).
+// ctx.Err(), and the rest of the stop (the STOP, and the members reported gone) is done
+// once that ping ends, in the background, within ctx or, if ctx has ended by then, within
+// RPCTimeout, so the members still learn of the stop if the transport still runs
+// (TestStopAfterItsContextStillTellsTheMembers). A later Stop waits for it again, within
+// its own ctx, and so does a Start (TestStopHonoursItsContext)..
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.mu.Lock()
 	s.running &^= svc
@@ -207,6 +209,13 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 	}()
 	if r.done != nil {
 		<-r.done
+	}
+	// Once Stop's ctx has ended (Stop returned its error while the ping was held), the
+	// rest has a bounded context of its own, so that the members still get the STOP.
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RPCTimeout)
+		defer cancel()
 	}
 	// Replies to non-members still in flight when ctx ends are left to end by themselves.
 	if err := r.rpc.Close(ctx); err != nil {
