@@ -159,7 +159,11 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 // once that ping ends, in the background, within ctx or, if ctx has ended by then, within
 // RPCTimeout, so the members still learn of the stop if the transport still runs
 // (TestStopAfterItsContextStillTellsTheMembers). A later Stop waits for it again, within
-// its own ctx, and so does a Start (TestStopHonoursItsContext)..
+// its own ctx, and so does a Start (TestStopHonoursItsContext). A membership listener the
+// ping goroutine calls gets no context that could mark its call, so a Stop it makes waits
+// for itself: it returns ctx's error once ctx ends (never, with a ctx that never ends),
+// and the stop finishes once the listener has returned
+// (TestStopFromAPingListenerReturnsAtItsContextEnd).
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.mu.Lock()
 	s.running &^= svc

@@ -69,3 +69,46 @@ func TestStopAfterItsContextStillTellsTheMembers(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestStopFromAPingListenerReturnsAtItsContextEnd: a membership listener called by the
+// ping goroutine (here for a member's expiry) that stops the membership waits for that
+// goroutine, itself: listeners get no context to mark such a call with, so that Stop
+// returns ctx's error once ctx ends, not never, and the stop finishes once the listener
+// has returned (a later Stop returns nil, nobody listed).
+func TestStopFromAPingListenerReturnsAtItsContextEnd(t *testing.T) {
+	ctx := context.Background()
+	p := testutil.FreePorts(t, 2)
+	a := newNode(t, p[0], staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: 50 * time.Millisecond,
+		PingInterval: 10 * time.Millisecond})
+	stopped := make(chan error, 1)
+	var once sync.Once
+	a.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(m channel.Member) {
+		once.Do(func() {
+			sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			stopped <- a.ch.Stop(sctx, channel.SvcMembership)
+		})
+	}})
+	if err := a.ch.Start(ctx, channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	gone := members(t, p[1])[0] // nothing listens there: it expires at the next ping
+	gone.UniqueID = channel.UniqueID{7}
+	staticsvc.Hear(a.svc, gone, true)
+	select {
+	case err := <-stopped:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Stop from the ping's listener: %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatalf("Stop from the ping's listener has not returned after %v", testutil.WaitLimit)
+	}
+	wctx, cancel := context.WithTimeout(ctx, testutil.WaitLimit)
+	defer cancel()
+	if err := a.svc.Stop(wctx, channel.SvcMembership); err != nil {
+		t.Fatalf("a later Stop once the listener returned: %v", err)
+	}
+	if ms := a.svc.Members(); len(ms) != 0 {
+		t.Errorf("stopped service lists %v", ms)
+	}
+}
