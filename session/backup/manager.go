@@ -198,7 +198,11 @@ func (m *Manager) Start(ctx context.Context) error {
 // the same (the sweep's removals of a stopped map fail) and returns an error wrapping
 // ctx.Err(), the sweep left to end in the background (TestStopHonoursItsContext). A
 // later Stop waits for that sweep again, or for its own ctx
-// (TestLaterStopWaitsForTheSweep).
+// (TestLaterStopWaitsForTheSweep). A SessionListener the sweep calls gets no context
+// that could mark its call, so a Stop it makes waits for the sweep, itself: it returns
+// ctx's error once ctx ends (never, with a ctx that never ends), the map stopped, and the
+// sweep ends once the listener has returned
+// (TestStopFromASweepListenerReturnsAtItsContextEnd).
 func (m *Manager) Stop(ctx context.Context) error {
 	m.stopping.Store(true)
 	m.mu.Lock()
