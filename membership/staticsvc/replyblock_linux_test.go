@@ -106,31 +106,7 @@ func TestStrangerRequestsDoNotBlockTheReceiver(t *testing.T) {
 		t.Fatalf("a member's message before the attack: %v", err)
 	}
 
-	// The stranger's request: an RpcMessage for the service's id (what the payload is
-	// does not matter: a bad request gets a null answer), in a frame naming the blackhole.
-	bh := blackholePort(t)
-	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(bh), SecurePort: -1, UDPPort: -1, AliveTime: 1}
-	src.UniqueID[0] = 0x99
-	tcfg := nio.DefaultConfig()
-	tcfg.Port, tcfg.AutoBind = p[2], 1
-	tr, err := nio.New(tcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := &capture{}
-	x, err := channel.New(channel.Config{Transport: tr, Membership: static.New(target), HeartbeatInterval: -1, Interceptors: []channel.Interceptor{cp}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := rpc.New(rpc.Config{Channel: x, ID: svc.MembershipID(), Handler: rpc.HandlerFunc(func(any, channel.Member) (any, error) { return nil, nil })})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close(context.Background())
-	if _, err := rc.Call(context.Background(), []channel.Member{target}, "ping", rpc.NoReply, 0); err != nil || cp.data == nil {
-		t.Fatalf("building the request: %v", err)
-	}
-	frame := wire.AppendChannelDataFrame(nil, 0, time.Now().UnixMilli(), channel.NewMessageID(), wire.AppendMember(nil, &src), cp.data)
+	frame, _ := strangerFrame(t, svc, target, p[2])
 
 	received := a.Stats().MessagesReceived
 	const conns = nio.DefaultWorkers + 1
@@ -153,4 +129,35 @@ func TestStrangerRequestsDoNotBlockTheReceiver(t *testing.T) {
 		t.Errorf("a member's synchronized message took %v (%v) while %d requests of a stranger named an address that does not answer: "+
 			"their answers hold the receiver's workers for the sender's timeout (%v)", took.Round(time.Millisecond), err, conns, timeout)
 	}
+}
+
+// strangerFrame returns a frame of a stranger's RPC request to target's service svc
+// (what the payload is does not matter: a bad request gets a null answer) naming as its
+// source a blackhole, where the reply's connect hangs, and the blackhole's port; port is
+// a free one the stranger's channel, which builds it, binds.
+func strangerFrame(t *testing.T, svc *Service, target channel.Member, port int) ([]byte, int) {
+	t.Helper()
+	bh := blackholePort(t)
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: int32(bh), SecurePort: -1, UDPPort: -1, AliveTime: 1}
+	src.UniqueID[0] = 0x99
+	tcfg := nio.DefaultConfig()
+	tcfg.Port, tcfg.AutoBind = port, 1
+	tr, err := nio.New(tcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := &capture{}
+	x, err := channel.New(channel.Config{Transport: tr, Membership: static.New(target), HeartbeatInterval: -1, Interceptors: []channel.Interceptor{cp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rpc.New(rpc.Config{Channel: x, ID: svc.MembershipID(), Handler: rpc.HandlerFunc(func(any, channel.Member) (any, error) { return nil, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close(context.Background())
+	if _, err := rc.Call(context.Background(), []channel.Member{target}, "ping", rpc.NoReply, 0); err != nil || cp.data == nil {
+		t.Fatalf("building the request: %v", err)
+	}
+	return wire.AppendChannelDataFrame(nil, 0, time.Now().UnixMilli(), channel.NewMessageID(), wire.AppendMember(nil, &src), cp.data), bh
 }

@@ -156,9 +156,11 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 // Stop first waits for the ping goroutine (a ping under way: its connects, its RPC, the
 // membership listeners it calls) only until ctx ends: it then returns an error wrapping
 // ctx.Err(), and the rest of the stop (the STOP, and the members reported gone) is done
-// once that ping ends, in the background, within ctx or, if ctx has ended by then, within
+// once that ping ends, in the background, within ctx and, what is left once ctx has
+// ended (the RPC channel's close may wait for replies to strangers past it), within
 // RPCTimeout, so the members still learn of the stop if the transport still runs
-// (TestStopAfterItsContextStillTellsTheMembers). A later Stop waits for it again, within
+// (TestStopAfterItsContextStillTellsTheMembers,
+// TestStopWhileAReplyIsHeldStillTellsTheMembers). A later Stop waits for it again, within
 // its own ctx, and so does a Start (TestStopHonoursItsContext). A membership listener the
 // ping goroutine calls gets no context that could mark its call, so a Stop it makes waits
 // for itself: it returns ctx's error once ctx ends (never, with a ctx that never ends),
@@ -196,7 +198,7 @@ func waitStopped(ctx context.Context, r *runState) error {
 			return nil
 		default:
 		}
-		return fmt.Errorf("staticsvc: stop: the ping goroutine still runs: %w", ctx.Err())
+		return fmt.Errorf("staticsvc: stop: not finished (the ping goroutine, or the RPC channel's close, still runs): %w", ctx.Err())
 	}
 }
 
@@ -214,15 +216,23 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 	if r.done != nil {
 		<-r.done
 	}
-	// Once Stop's ctx has ended (Stop returned its error while the ping was held), the
-	// rest has a bounded context of its own, so that the members still get the STOP.
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RPCTimeout)
-		defer cancel()
+	// Once Stop's ctx has ended (Stop returned its error while the ping was held, or
+	// while rpc.Close waited), what is left has a bounded context of its own, so that
+	// the members still get the STOP.
+	var own context.Context
+	cancelOwn := func() {}
+	defer func() { cancelOwn() }()
+	bounded := func() context.Context {
+		if ctx.Err() == nil {
+			return ctx
+		}
+		if own == nil {
+			own, cancelOwn = context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RPCTimeout)
+		}
+		return own
 	}
 	// Replies to non-members still in flight when ctx ends are left to end by themselves.
-	if err := r.rpc.Close(ctx); err != nil {
+	if err := r.rpc.Close(bounded()); err != nil {
 		s.log.Warn("tribes static membership: close the RPC channel", "err", err)
 	}
 	r.unlisten()
@@ -232,7 +242,7 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 		local.Command = wire.ShutdownCommand
 		// As Tomcat's stopMembership: a member that cannot be told (it may be stopping
 		// too) is logged, and the stop goes on; it expires that member's view of us.
-		if err := s.sendPlain(ctx, ch, to, memberMessage{typ: msgStop, member: local, id: s.id}); err != nil {
+		if err := s.sendPlain(bounded(), ch, to, memberMessage{typ: msgStop, member: local, id: s.id}); err != nil {
 			s.log.Warn("tribes static membership: send MSG_STOP", "err", err)
 		}
 	}
