@@ -102,24 +102,24 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 		s.mu.Unlock()
 		return ErrNoChannel
 	}
+	// A stop whose ctx ended before its ping goroutine did finishes first: it clears
+	// the view and closes the RPC channel of the run it stopped. Waited for before any
+	// level is taken, so that a Start that gives up has started nothing: the channel
+	// stops the levels a failed Start took with a context that does not end, and that
+	// Stop would wait for the same stop.
+	for s.stopping != nil {
+		f := s.stopping
+		s.mu.Unlock()
+		if err := waitStopped(ctx, f); err != nil {
+			return fmt.Errorf("staticsvc: start: the previous stop has not finished: %w", err)
+		}
+		s.mu.Lock()
+	}
 	s.l, s.local = l, local
 	s.running |= svc & channel.SvcMembership
 	if s.running != channel.SvcMembership || s.run != nil {
 		s.mu.Unlock()
 		return nil
-	}
-	// A stop whose ctx ended before its ping goroutine did finishes first: it clears
-	// the view and closes the RPC channel of the run it stopped.
-	for s.stopping != nil {
-		f := s.stopping
-		s.mu.Unlock()
-		if err := waitStopped(ctx, f); err != nil {
-			s.mu.Lock()
-			s.running &^= svc
-			s.mu.Unlock()
-			return fmt.Errorf("staticsvc: start: the previous stop has not finished: %w", err)
-		}
-		s.mu.Lock()
 	}
 	ch := s.ch
 	s.mu.Unlock()
@@ -161,10 +161,11 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 // RPCTimeout, so the members still learn of the stop if the transport still runs
 // (TestStopAfterItsContextStillTellsTheMembers,
 // TestStopWhileAReplyIsHeldStillTellsTheMembers). A later Stop waits for it again, within
-// its own ctx, and so does a Start (TestStopHonoursItsContext). A membership listener the
-// ping goroutine calls gets no context that could mark its call, so a Stop it makes waits
-// for itself: it returns ctx's error once ctx ends (never, with a ctx that never ends),
-// and the stop finishes once the listener has returned
+// its own ctx, and so does a Start, before it takes any level, so that one that gives up
+// has started nothing (TestStopHonoursItsContext, TestStartAfterATimedOutStop). A
+// membership listener the ping goroutine calls gets no context that could mark its call,
+// so a Stop it makes waits for itself: it returns ctx's error once ctx ends (never, with a
+// ctx that never ends), and the stop finishes once the listener has returned
 // (TestStopFromAPingListenerReturnsAtItsContextEnd).
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.mu.Lock()
