@@ -154,9 +154,17 @@ func (s Slot) Fields() []any { n := s.nFields(); return s.Values[:n:n] }
 func (s Slot) Annotation() []any { return s.Values[s.nFields():] }
 
 // SetAnnotation replaces the slot's annotation (what follows the field values) with a
-// copy of a.
+// copy of a. Field values Values does not hold yet (a Slot built as a literal) are zero
+// values first, null for object fields, as NewObject gives them
+// (TestSetAnnotationOnALiteralSlotKeepsTheFields).
 func (s *Slot) SetAnnotation(a []any) {
-	s.Values = append(s.Fields(), a...) // Fields is capped: a copy
+	vals := s.Fields() // capped: appending copies
+	if s.Class != nil {
+		for _, f := range s.Class.Fields[len(vals):] {
+			vals = append(vals, zeroValue(f.Type))
+		}
+	}
+	s.Values = append(vals, a...)
 }
 
 // NewObject returns an object of class c with zero field values (null for object
