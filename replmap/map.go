@@ -331,8 +331,9 @@ func (m *Map) Start(ctx context.Context) error {
 // FAIL_ACK since no listener takes the message (channel.ErrUnaccepted; a Java node
 // answers ACK). Java ignores every error of the STOP. Stop first waits, within ctx, for
 // the republish passes: a map member's that left (their new backups, the entries taken
-// over: TestStopWaitsForAMemberStopPass) and those of members' MSG_STARTs (run at once:
-// TestLaterStopWaitsForTheStartPass). They send nothing once they see the map stopped:
+// over: TestStopWaitsForAMemberStopPass), those of members' MSG_STARTs (run at once:
+// TestLaterStopWaitsForTheStartPass) and a new member's backups of the entries that had
+// none (TestStopWaitsForTheJoinRepublish). They send nothing once they see the map stopped:
 // when ctx ends with one still running, the error wraps ctx's error, and a later Stop
 // waits for it. The map is stopped in any case. Idempotent.
 func (m *Map) Stop(ctx context.Context) error {

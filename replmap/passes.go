@@ -9,7 +9,8 @@ import (
 
 // The map republishes entries in passes besides the calls of its API: when a map member
 // leaves (memberGone), the entries it backed up get a new backup and those this node
-// backed up for it are taken over. A pass sends with the map's life context, which
+// backed up for it are taken over; when a member joins (mapMemberAdded), the entries
+// without a backup get it as their backup. A pass sends with the map's life context, which
 // Stop ends once it marks the map stopped, and looks at the map's state before each
 // entry: no new MSG_BACKUP goes once it sees the stop. Stop first waits for the passes
 // to end (within its context), so that their entries have their new backups before its

@@ -365,7 +365,8 @@ func (m *Map) touch(mb channel.Member) {
 }
 
 // mapMemberAdded adds a channel member to the map members; a new one gets a backup of
-// every primary entry that has none yet.
+// every primary entry that has none yet, in a pass Stop waits for
+// (TestStopWaitsForTheJoinRepublish). A stopped map adds none.
 func (m *Map) mapMemberAdded(mb channel.Member) {
 	if mb.Key() == m.cfg.Channel.LocalMember().Key() {
 		return
@@ -376,7 +377,7 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 		return
 	}
 	m.mu.Lock()
-	if indexOf(m.members, cm) >= 0 {
+	if indexOf(m.members, cm) >= 0 || m.state == stateDestroyed {
 		m.mu.Unlock()
 		return
 	}
@@ -395,7 +396,15 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 			orphans = append(orphans, k)
 		}
 	}
+	if len(orphans) == 0 {
+		m.mu.Unlock()
+		return
+	}
+	// A pass Stop waits for (passes.go): the newcomer gets the backups before the
+	// MSG_STOP, and nothing is sent once the map is stopped.
+	m.beginPassLocked()
 	m.mu.Unlock()
+	defer m.endPass()
 	m.republish(m.life, orphans)
 }
 
