@@ -211,3 +211,25 @@ const FetchWorkers = fetchWorkers
 // MemberGone handles the entries of mb as when it leaves the map (tests only: a second
 // departure of a member whose pass runs).
 func MemberGone(m *Map, mb channel.Member) { m.memberGone(mb) }
+
+// HoldAsJavaPrimary makes m hold value under key as a Java primary does, naming itself
+// the primary and backup its backup node, sending nothing; the entry is not one its
+// MSG_START pass publishes anew, as a Java primary publishes nothing on a member's
+// MSG_START (tests only: a primary whose backup restarted without its MSG_STOP).
+func HoldAsJavaPrimary(m *Map, key, value any, backup channel.Member) error {
+	k, err := keyOf(key)
+	if err != nil {
+		return err
+	}
+	vb, err := m.marshalValue(value)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := &entry{key: key, value: value, vbytes: int64(len(vb)), role: roleBackup, primary: m.local(),
+		nodes: []channel.Member{backup}}
+	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
+	m.store(k, e)
+	return nil
+}

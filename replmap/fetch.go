@@ -19,12 +19,19 @@ import (
 // fetchWorkers bounds the MSG_RETRIEVE_BACKUP requests a fetch pass has in flight.
 const fetchWorkers = 4
 
+// fetchTries bounds how often an entry's value is asked for: again when a diff for it
+// came, and was refused (the node holding no value yet), while the request waited for
+// its reply, which may hold the value before that diff.
+const fetchTries = 3
+
 // backupFetch is the map's fetch pass, m.mu held: cancel ends it, done is closed when
-// it ended; stopped is set once Stop began (no pass starts then).
+// it ended; stopped is set once Stop began (no pass starts then). refused counts, while
+// the pass runs, the diffs refused for each of its keys (one per entry to fetch).
 type backupFetch struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	stopped bool
+	refused map[string]int
 }
 
 // fetchItem is an entry to fetch: its key's stream and the primary to ask.
@@ -70,6 +77,10 @@ func (m *Map) startFetch() {
 	}
 	ctx, cancel := context.WithCancel(m.life)
 	m.fetch.cancel, m.fetch.done = cancel, make(chan struct{})
+	m.fetch.refused = make(map[string]int, len(items))
+	for _, it := range items {
+		m.fetch.refused[it.k] = 0
+	}
 	m.beginPassLocked()
 	m.log.Info("replmap: named the backup of entries without their values; asking their primaries",
 		"map", m.cfg.Name, "entries", len(items))
@@ -86,6 +97,11 @@ func lacksBackupValue(e *entry, local channel.Member) bool {
 func (m *Map) runFetch(ctx context.Context, items []fetchItem, done chan struct{}) {
 	defer m.endPass()
 	defer close(done)
+	defer func() {
+		m.mu.Lock()
+		m.fetch.refused = nil
+		m.mu.Unlock()
+	}()
 	work := make(chan fetchItem)
 	var mu sync.Mutex
 	var silent []channel.Member // primaries that gave no reply
@@ -123,19 +139,49 @@ func (m *Map) runFetch(ctx context.Context, items []fetchItem, done chan struct{
 	}
 }
 
+// noteRefusedDiffLocked counts a diff for k refused for want of a value, m.mu held, when
+// the fetch pass that runs has k to fetch.
+func (m *Map) noteRefusedDiffLocked(k string) {
+	if n, ok := m.fetch.refused[k]; ok {
+		m.fetch.refused[k] = n + 1
+	}
+}
+
 // fetchValue asks it.primary for the value of the entry under it.k and makes the entry
 // a backup holding it, if it still is a proxy naming this node as its backup and
-// it.primary as its primary. It reports false when the primary gave no reply.
+// it.primary as its primary. A value whose request a diff for the key overtook (refused
+// here, the node holding no value) may be older than that diff: it is asked for again,
+// up to fetchTries times in all, and then left (the entry stays a proxy). Java's
+// entries carry no version to compare. It reports false when the primary gave no reply.
 func (m *Map) fetchValue(ctx context.Context, it fetchItem) bool {
+	for try := 1; ; try++ {
+		m.mu.Lock()
+		before := m.fetch.refused[it.k]
+		m.mu.Unlock()
+		replied, stale := m.fetchOnce(ctx, it, before)
+		if !stale {
+			return replied
+		}
+		if try == fetchTries || ctx.Err() != nil {
+			m.log.Warn("replmap: backup value not retrieved: diffs overtook every reply", "map", m.cfg.Name,
+				"from", it.primary.String(), "tries", try)
+			return true
+		}
+	}
+}
+
+// fetchOnce is one request of fetchValue; stale reports that a diff for the key was
+// refused since the refused count was before, the value not taken.
+func (m *Map) fetchOnce(ctx context.Context, it fetchItem, before int) (replied, stale bool) {
 	rctx, cancel := m.rpcContext(ctx)
 	resp, err := m.call(rctx, []channel.Member{it.primary}, &message{Type: msgRetrieveBackup, Key: []byte(it.k)})
 	cancel()
 	if len(resp) == 0 {
 		m.log.Debug("replmap: no reply to a backup value's request", "map", m.cfg.Name, "from", it.primary.String(), "err", err)
-		return false
+		return false, false
 	}
 	if resp[0].Message == nil { // the primary holds no entry for the key (removed)
-		return true
+		return true, false
 	}
 	mm, err := m.decodeReply(resp[0])
 	var v any
@@ -144,24 +190,27 @@ func (m *Map) fetchValue(ctx context.Context, it fetchItem) bool {
 	}
 	if err != nil || v == nil {
 		m.log.Warn("replmap: backup value from its primary", "map", m.cfg.Name, "from", it.primary.String(), "err", err)
-		return true
+		return true, false
 	}
 	local := m.cfg.Channel.LocalMember()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.entries[it.k]
 	if m.state == stateDestroyed || e == nil || !lacksBackupValue(e, local) || !same(e.primary, it.primary) {
-		return true // changed meanwhile: a message told this node what it holds now
+		return true, false // changed meanwhile: a message told this node what it holds now
+	}
+	if m.fetch.refused[it.k] != before {
+		return true, true
 	}
 	vbytes := int64(len(mm.Value))
 	size := entrySize(it.k, vbytes, e.primary, e.nodes)
 	mm.Type = msgBackup
 	if m.admit(it.k, e, size, mm, it.primary) != nil {
-		return true
+		return true, false
 	}
 	e.value, e.vbytes, e.role = v, vbytes, roleBackup
 	m.resize(e, size)
-	return true
+	return true, false
 }
 
 // stopFetch ends the fetch pass and waits for it, or for ctx to end (Stop); no pass

@@ -155,7 +155,9 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 	case msgBackup, msgCopy:
 		if mm.Diff && (e == nil || e.role == roleProxy || e.value == nil) {
 			// Nothing to apply the diff to: making an entry without a value of it would
-			// let a Get here take the entry over with no value.
+			// let a Get here take the entry over with no value. A value fetched for
+			// the key meanwhile may be older than the diff (fetch.go).
+			m.noteRefusedDiffLocked(k)
 			return noValue{}, nil
 		}
 		apply = !mm.Diff && value != nil
