@@ -1,6 +1,7 @@
 package replmap_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -50,7 +51,11 @@ type madePrimary struct {
 	keys []any
 }
 
-func (p *madePrimary) add(key, _ any) { p.mu.Lock(); p.keys = append(p.keys, key); p.mu.Unlock() }
+func (p *madePrimary) add(_ context.Context, key, _ any) {
+	p.mu.Lock()
+	p.keys = append(p.keys, key)
+	p.mu.Unlock()
+}
 
 func (p *madePrimary) count() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.keys) }
 

@@ -82,7 +82,7 @@ func (m *Map) madePrimary(keys []string) {
 		}
 		m.mu.Unlock()
 		if e != nil && key != nil {
-			m.cfg.MadePrimary(key, value)
+			m.cfg.MadePrimary(m.passCtx, key, value)
 		}
 	}
 }

@@ -37,6 +37,10 @@ var (
 	// ErrUnavailable: Get found a proxy entry whose backup did not return the value
 	// (Java logs it and returns null).
 	ErrUnavailable = errors.New("replmap: value not retrieved from its backup")
+	// ErrStopping: Stop was called with the context of a Config.MadePrimary call of a
+	// republish pass, which Stop waits for: it stopped the map without waiting for the
+	// passes (a later Stop from elsewhere waits for them).
+	ErrStopping = errors.New("replmap: Stop called from a MadePrimary call of a pass it waits for")
 	// ErrNoEntry: Get asked a proxy entry's backup for the value and every backup node
 	// answered that it holds no entry for the key (Java's null reply to
 	// MSG_RETRIEVE_BACKUP): the key was removed on the other nodes. The error wraps
@@ -109,7 +113,12 @@ type Config struct {
 	// (its MSG_START while this node backs up for it) (MapOwner's objectMadePrimary;
 	// Tomcat's BackupManager marks the session primary and accessed). It runs on the
 	// goroutine of the Get, of the membership event or of the message, with no lock held.
-	MadePrimary func(key, value any)
+	// ctx is the Get's, or for a pass Stop waits for (a member's departure or restart)
+	// one without deadline that a Stop called with it, or with a context derived from
+	// it, recognises: that Stop stops the map (its MSG_STOP sent) without waiting for the
+	// passes and returns ErrStopping (TestStopFromMadePrimaryReturns). A Stop called
+	// there with another context waits for the call until that context ends.
+	MadePrimary func(ctx context.Context, key, value any)
 	// Removed, if set, is called with an entry's key and value (nil where this node held
 	// none: a proxy) when a member removed it (MSG_REMOVE), not for the local node's own
 	// Remove. It runs on the goroutine that received the message, with no lock held. No
@@ -214,6 +223,7 @@ type Map struct {
 	// members' passes.
 	life    context.Context
 	endLife context.CancelFunc
+	passCtx context.Context // the passes' MadePrimary calls', marked (passes.go)
 	passes  passTracker
 	gone    map[channel.MemberKey]*gonePass
 }
@@ -270,6 +280,7 @@ func New(cfg Config) (*Map, error) {
 		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{}),
 		stoppedMembers: map[channel.MemberKey]struct{}{}}
 	m.life, m.endLife = context.WithCancel(context.Background())
+	m.passCtx = context.WithValue(context.Background(), passKey{}, m)
 	// A reply carries a MapMessage (a state transfer's, the whole state) in an RpcMessage:
 	// the rpc layer decodes up to MaxMessageBytes and the envelope.
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver,
@@ -335,14 +346,25 @@ func (m *Map) Start(ctx context.Context) error {
 // TestLaterStopWaitsForTheStartPass) and a new member's backups of the entries that had
 // none (TestStopWaitsForTheJoinRepublish). They send nothing once they see the map stopped:
 // when ctx ends with one still running, the error wraps ctx's error, and a later Stop
-// waits for it. The map is stopped in any case. Idempotent.
+// waits for it. Called from a pass's Config.MadePrimary with its context, it waits for
+// no pass and returns ErrStopping. The map is stopped in any case. Idempotent.
 func (m *Map) Stop(ctx context.Context) error {
-	m.stopFetch(ctx)
-	m.finishStarts(ctx)
-	_ = m.waitPasses(ctx) // the departed members' entries get their new backups first
+	wait := ctx // what the passes are waited for with
+	own := m.fromOwnPass(ctx)
+	if own { // the pass waits for the call of this Stop: nothing to wait for
+		c, cancel := context.WithCancel(ctx)
+		cancel()
+		wait = c
+	}
+	m.stopFetch(wait)
+	m.finishStarts(wait)
+	_ = m.waitPasses(wait) // the departed members' entries get their new backups first
 	m.mu.Lock()
 	if m.state == stateDestroyed {
 		m.mu.Unlock()
+		if own {
+			return ErrStopping
+		}
 		return m.waitPasses(ctx)
 	}
 	m.state = stateDestroyed
@@ -351,7 +373,10 @@ func (m *Map) Stop(ctx context.Context) error {
 	close(m.stopped)
 	m.queue, m.queueKeys, m.queuedBytes, m.queuing = nil, nil, 0, false
 	m.mu.Unlock()
-	perr := m.waitPasses(ctx)
+	perr := ErrStopping
+	if !own {
+		perr = m.waitPasses(ctx)
+	}
 	var err error
 	_ = r.Close(ctx) // it takes no non-members' requests: nothing to wait for
 	if members := m.cfg.Channel.Members(); len(members) > 0 {

@@ -156,7 +156,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		}
 	}
 	if m.cfg.MadePrimary != nil {
-		m.cfg.MadePrimary(key, v)
+		m.cfg.MadePrimary(ctx, key, v)
 	}
 	return v, true, nil
 }

@@ -16,6 +16,17 @@ import (
 // to end (within its context), so that their entries have their new backups before its
 // MSG_STOP; a later Stop waits for a pass still running too.
 
+// passKey marks the context of the MadePrimary calls of the passes (Map.passCtx): a
+// Stop called with it returns ErrStopping at once.
+type passKey struct{}
+
+// fromOwnPass reports whether ctx is, or derives from, the context of m's passes'
+// MadePrimary calls.
+func (m *Map) fromOwnPass(ctx context.Context) bool {
+	p, _ := ctx.Value(passKey{}).(*Map)
+	return p == m
+}
+
 // passTracker counts the passes running, m.mu held; idle is closed when the count
 // falls to zero.
 type passTracker struct {

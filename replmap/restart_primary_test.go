@@ -1,6 +1,7 @@
 package replmap_test
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"testing"
@@ -27,7 +28,7 @@ func TestRestartedPrimaryEntriesTakenOver(t *testing.T) {
 	for _, n := range []*node{a, b} {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(n.ch.Members()) == 1 })
 	}
-	newMap(t, a, replmap.Config{MadePrimary: func(key, _ any) {
+	newMap(t, a, replmap.Config{MadePrimary: func(_ context.Context, key, _ any) {
 		mu.Lock()
 		madePrimary = append(madePrimary, key)
 		mu.Unlock()

@@ -1,6 +1,7 @@
 package replmap_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestRestartedPrimaryBackupTakesOver(t *testing.T) {
 	b := newChannel(t, nw, drop)
 	var mu sync.Mutex
 	var madePrimary []any
-	bcfg := replmap.Config{SendOptions: syncAck, MadePrimary: func(key, _ any) {
+	bcfg := replmap.Config{SendOptions: syncAck, MadePrimary: func(_ context.Context, key, _ any) {
 		mu.Lock()
 		defer mu.Unlock()
 		madePrimary = append(madePrimary, key)

@@ -26,7 +26,7 @@ func TestStrangerStartTakesNothingOver(t *testing.T) {
 	}
 	channeltest.Start(t, ch)
 	var made []any
-	m, err := New(Config{Channel: ch, Name: "stranger-start", MadePrimary: func(key, _ any) { made = append(made, key) }})
+	m, err := New(Config{Channel: ch, Name: "stranger-start", MadePrimary: func(_ context.Context, key, _ any) { made = append(made, key) }})
 	if err != nil {
 		t.Fatal(err)
 	}

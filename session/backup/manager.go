@@ -157,7 +157,7 @@ func NewManager(cfg Config) (*Manager, error) {
 
 // madePrimary is BackupManager.objectMadePrimary: the session was used now and is
 // served here (Session.takenOver).
-func madePrimary(_, value any) {
+func madePrimary(_ context.Context, _, value any) {
 	if s, ok := value.(*Session); ok {
 		s.takenOver(time.Now())
 	}
