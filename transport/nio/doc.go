@@ -403,7 +403,9 @@
 // wrapping that ctx's error), and so does a Start, which binds no new receiver until the
 // old one ended: two never run at once, and a restart on a configured Port listens on it
 // again rather than on the next port of the AutoBind range
-// (TestLaterStopWaitsForTheReceiver, TestStartAfterATimedOutStopWaits). Stop(SvcSender)
+// (TestLaterStopWaitsForTheReceiver, TestStartAfterATimedOutStopWaits). A Start or Stop
+// waiting for another one under way gives up when its own ctx ends
+// (TestStopHonoursContextWhileStartWaits). Stop(SvcSender)
 // closes every pooled connection, idle or busy: sends in flight fail at once with an error
 // wrapping channel.ErrNotStarted.
 //

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -24,7 +23,7 @@ import (
 //	rconn.mu → workerPool.mu      (queueing a connection's batch schedules it)
 //	rconn.cmu → gnet's task queue (workers' AsyncWrite and Wake)
 //	sender.mu → memberPool.mu     (Stop closes every pool)
-//	Transport.mu → everything     (Start and Stop)
+//	Transport.life → everything   (Start and Stop)
 
 // Transport is a channel.Transport over TCP (and optionally UDP) that speaks Java Tribes'
 // wire protocol: a gnet receiver and a pooled net.Conn sender. Create it with New; nothing
@@ -36,8 +35,11 @@ type Transport struct {
 
 	st counters
 
-	mu  sync.Mutex // serialises Start and Stop
-	rcv *receiver
+	// life serialises Start and Stop: a one-slot semaphore, so that one waiting for the
+	// other (a Start waiting for the receiver a Stop left stopping) gives up when its own
+	// ctx ends.
+	life chan struct{}
+	rcv  *receiver
 	// ending is the receiver a Stop whose context ended left stopping in the background:
 	// a later Stop, or a Start, waits for it to end (nil once one saw it end).
 	ending *receiver
@@ -69,7 +71,7 @@ func New(cfg Config) (*Transport, error) {
 		cfg.Logger.Warn("tribes nio: the receiver engine ignores settings that only the gnet engine uses",
 			"engine", cfg.Engine, "ignored", strings.Join(ignored, ","))
 	}
-	t := &Transport{cfg: cfg}
+	t := &Transport{cfg: cfg, life: make(chan struct{}, 1)}
 	t.bind, _ = parseHost(cfg.Address)
 	t.adv, _ = parseHost(cfg.AdvertiseAddress)
 	return t, nil
@@ -82,11 +84,14 @@ func (t *Transport) Config() Config { return t.cfg }
 // receiver and returns once it listens (LocalAddress is then valid); channel.SvcSender
 // enables Send. Levels already running are left alone. rx receives every message; it is
 // required with SvcReceiver. A receiver that an earlier Stop left stopping in the
-// background (its context ended first) is waited for before the new one binds, until ctx
-// ends: Start then returns an error wrapping ctx.Err() and starts no receiver.
+// background (its context ended first) is waited for before the new one binds, and so is
+// a Start or Stop under way, until ctx ends: Start then returns an error wrapping
+// ctx.Err() and starts no receiver.
 func (t *Transport) Start(ctx context.Context, svc channel.Service, rx channel.ReceiveFunc) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	if err := t.lock(ctx); err != nil {
+		return fmt.Errorf("nio: start: %w", err)
+	}
+	defer t.unlock()
 	if svc.Has(channel.SvcReceiver) && t.rcv == nil {
 		if rx == nil {
 			return invalid("Start with the receiver level needs a ReceiveFunc")
@@ -108,12 +113,16 @@ func (t *Transport) Start(ctx context.Context, svc channel.Service, rx channel.R
 // every inbound connection, lets the workers finish what is queued and joins every
 // goroutine; if ctx ends first, what is still to deliver is dropped, the rest ends in the
 // background and Stop returns an error wrapping ctx.Err() that names what still runs. A
-// later Stop waits for that, until its own ctx ends, and so does a Start. Stopping the
-// sender closes every pooled connection, so that sends in flight fail promptly. Stopping
-// a stopped level is a no-op.
+// later Stop waits for that, until its own ctx ends, and so does a Start. A Stop waiting
+// for a Start or Stop under way (a Start waiting for such a receiver) gives up when its
+// ctx ends: it then returns an error wrapping ctx.Err() and stops nothing
+// (TestStopHonoursContextWhileStartWaits). Stopping the sender closes every pooled
+// connection, so that sends in flight fail promptly. Stopping a stopped level is a no-op.
 func (t *Transport) Stop(ctx context.Context, svc channel.Service) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	if err := t.lock(ctx); err != nil {
+		return fmt.Errorf("nio: stop: %w", err)
+	}
+	defer t.unlock()
 	var errs []error
 	if svc.Has(channel.SvcSender) {
 		if s := t.snd.Swap(nil); s != nil {
@@ -129,6 +138,24 @@ func (t *Transport) Stop(ctx context.Context, svc channel.Service) error {
 	}
 	return errors.Join(errs...)
 }
+
+// lock waits for a Start or Stop under way to return, or for ctx: it then returns an
+// error wrapping ctx.Err(). A free lock is taken even once ctx ended.
+func (t *Transport) lock(ctx context.Context) error {
+	select {
+	case t.life <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case t.life <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("another Start or Stop still under way when the context ended: %w", ctx.Err())
+	}
+}
+
+func (t *Transport) unlock() { <-t.life }
 
 // LocalAddress reports the advertised host and the bound ports once the receiver runs.
 func (t *Transport) LocalAddress() channel.LocalAddress {
