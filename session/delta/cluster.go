@@ -99,7 +99,10 @@ type ClusterStats struct {
 	UnknownContext   uint64 // messages for a context with no running manager: ignored
 	NoContextReplies uint64 // EVT_ALL_SESSION_NOCONTEXTMANAGER answers sent for them
 	// RefusedNonMember counts session messages from a sender that is not a current member
-	// of the channel: ignored, neither applied nor answered.
+	// of the channel that were ignored, neither applied nor answered; with JavaCodec, a
+	// message held for its sender instead (ClusterConfig.UnlistedRequestWait) is not
+	// counted here but in UnlistedHeld, then UnlistedAnswered, UnlistedApplied or
+	// UnlistedDropped.
 	RefusedNonMember uint64
 	// PartialCuts counts the times this node stopped serving because a member it is cut
 	// off from, with a lower unique id, was still reached by another member (a partition
@@ -355,13 +358,20 @@ func (l clusterListener) MessageReceived(msg *channel.Message) error {
 func (c *Cluster) receive(raw *channel.Message) error {
 	src, ok := c.ch.Member(raw.Source.Key())
 	if !ok {
+		refused := fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
+		if done, held := c.holdUnlisted(raw); held {
+			// Held, not refused: counted in UnlistedHeld, then answered, applied or dropped.
+			c.refusals.Log(slog.LevelDebug, raw.Source.Addr(), "unlisted-held",
+				"delta: holding a session message from a sender that is not a member of the channel yet",
+				"wait", c.unlistedWait)
+			if done != nil {
+				return awaitHeld(done, refused) // the ACK once applied, FAIL_ACK once dropped
+			}
+			return refused
+		}
 		c.nonMember.Add(1)
 		c.refusals.Log(slog.LevelWarn, raw.Source.Addr(), "non-member",
 			"delta: ignoring session messages from a sender that is not a member of the channel")
-		refused := fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
-		if done := c.holdUnlisted(raw); done != nil {
-			return awaitHeld(done, refused) // the ACK once applied, FAIL_ACK once dropped
-		}
 		return refused
 	}
 	if took, err := c.drainHeld(src, raw); took { // its messages held from before it was listed come first

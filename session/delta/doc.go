@@ -294,7 +294,8 @@
 // Only current members of the channel are heard: a session message whose sender is not
 // in the member list is ignored and counted (ClusterStats.RefusedNonMember), and a state
 // transfer goes to the membership's record of the member that asked. With JavaCodec such
-// a message is also held, undecoded, for ClusterConfig.UnlistedRequestWait (10 s): a
+// a message is held instead, undecoded (ClusterStats.UnlistedHeld, not RefusedNonMember:
+// TestHeldMessageNotCountedAsRefused), for ClusterConfig.UnlistedRequestWait (10 s): a
 // Tomcat node may list this node before this node lists it, and sends each message once
 // (a joiner's request for every session, a member's changes); the messages are handled
 // in the order they came once the sender is listed, before the messages it sends once

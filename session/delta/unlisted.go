@@ -90,15 +90,16 @@ type heldMessage struct {
 // holdUnlisted keeps raw, a session message from a sender that is not a member, until
 // its sender is listed or the wait ends; a message past the bounds is not kept. A
 // sender listed meanwhile (its Added event may have come before the message was kept)
-// has its messages handled at once. The channel returned, for a synchronized-ack
-// message held, gives the message's outcome; it is nil when the receive need not wait.
-func (c *Cluster) holdUnlisted(raw *channel.Message) <-chan error {
+// has its messages handled at once. It reports whether raw was kept; the channel
+// returned, for a synchronized-ack message kept, gives the message's outcome (nil when
+// the receive need not wait).
+func (c *Cluster) holdUnlisted(raw *channel.Message) (<-chan error, bool) {
 	if _, java := c.codec.(objectCodec); !java || c.unlistedWait <= 0 {
-		return nil
+		return nil, false
 	}
 	if len(raw.Data) > maxUnlistedSize {
 		c.unlistedDropped.Add(1)
-		return nil
+		return nil, false
 	}
 	key := raw.Source.Key()
 	h := &heldMessage{key: key, from: raw.Source.Addr(), data: bytes.Clone(raw.Data)}
@@ -112,7 +113,7 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) <-chan error {
 	if !ok {
 		u.mu.Unlock()
 		c.unlistedDropped.Add(1)
-		return nil
+		return nil, false
 	}
 	u.held = append(u.held, h)
 	u.size += len(h.data)
@@ -129,7 +130,7 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) <-chan error {
 	if mem, ok := c.ch.Member(key); ok {
 		c.answerHeld(mem)
 	}
-	return h.done
+	return h.done, true
 }
 
 // awaitHeld is the error a synchronized-ack message held with outcome done answers,
