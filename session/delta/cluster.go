@@ -359,13 +359,13 @@ func (c *Cluster) receive(raw *channel.Message) error {
 	src, ok := c.ch.Member(raw.Source.Key())
 	if !ok {
 		refused := fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
-		if done, held := c.holdUnlisted(raw); held {
+		if h, held := c.holdUnlisted(raw); held {
 			// Held, not refused: counted in UnlistedHeld, then answered, applied or dropped.
 			c.refusals.Log(slog.LevelDebug, raw.Source.Addr(), "unlisted-held",
 				"delta: holding a session message from a sender that is not a member of the channel yet",
 				"wait", c.unlistedWait)
-			if done != nil {
-				return awaitHeld(done, refused) // the ACK once applied, FAIL_ACK once dropped
+			if h != nil {
+				return c.awaitHeld(h, refused) // the ACK once applied, FAIL_ACK once dropped
 			}
 			return refused
 		}

@@ -77,12 +77,16 @@ type heldMessage struct {
 	from  string // the sender's address, as the message names it
 	data  []byte
 	timer *time.Timer
+	// until is when its wait ends (UnlistedRequestWait from when it was held): a
+	// waiting receive gives up then, even once a drain took the message.
+	until time.Time
 	// done, for a synchronized-ack message, receives the outcome its receive answers:
 	// nil once applied, an error once dropped. Buffered; sent to once.
 	done chan error
 	// live marks a message its sender sent as a member, queued behind the drain of its
-	// held ones; state is then 0 while queued, 1 once the drain handles it, 2 once its
-	// receive, tired of waiting, does.
+	// held ones; state is 0 while held or queued, 1 once the drain handles it, 2 once its
+	// receive, tired of waiting, does (a live one) or gave up on it (a held one: the
+	// drain then skips it).
 	live  bool
 	state atomic.Int32
 }
@@ -90,10 +94,10 @@ type heldMessage struct {
 // holdUnlisted keeps raw, a session message from a sender that is not a member, until
 // its sender is listed or the wait ends; a message past the bounds is not kept. A
 // sender listed meanwhile (its Added event may have come before the message was kept)
-// has its messages handled at once. It reports whether raw was kept; the channel
-// returned, for a synchronized-ack message kept, gives the message's outcome (nil when
-// the receive need not wait).
-func (c *Cluster) holdUnlisted(raw *channel.Message) (<-chan error, bool) {
+// has its messages handled at once. It reports whether raw was kept; the message
+// returned, a synchronized-ack one kept, is the one whose outcome its receive waits for
+// (awaitHeld), nil when the receive need not wait.
+func (c *Cluster) holdUnlisted(raw *channel.Message) (*heldMessage, bool) {
 	if _, java := c.codec.(objectCodec); !java || c.unlistedWait <= 0 {
 		return nil, false
 	}
@@ -102,7 +106,7 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) (<-chan error, bool) {
 		return nil, false
 	}
 	key := raw.Source.Key()
-	h := &heldMessage{key: key, from: raw.Source.Addr(), data: bytes.Clone(raw.Data)}
+	h := &heldMessage{key: key, from: raw.Source.Addr(), data: bytes.Clone(raw.Data), until: time.Now().Add(c.unlistedWait)}
 	wait := raw.Options.IsSyncAck()
 	if wait {
 		h.done = make(chan error, 1)
@@ -130,14 +134,47 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) (<-chan error, bool) {
 	if mem, ok := c.ch.Member(key); ok {
 		c.answerHeld(mem)
 	}
-	return h.done, true
+	if !wait {
+		return nil, true
+	}
+	return h, true
 }
 
-// awaitHeld is the error a synchronized-ack message held with outcome done answers,
-// once there is one: nil once applied, refused (wrapping channel.ErrNotMember) once
-// dropped. The wait is bounded by the hold's: its timer, or the cluster's Close.
-func awaitHeld(done <-chan error, refused error) error {
-	if err := <-done; err != nil {
+// awaitHeld is the error h, a synchronized-ack message held, answers, once there is
+// one: nil once applied, refused (wrapping channel.ErrNotMember) once dropped. The wait
+// ends with h's (UnlistedRequestWait from when it was held), even when a drain took h
+// meanwhile and has not come to it (one stalled, on the membership's goroutine or a
+// receive's, by a synchronous send waiting for this very receive), and with the
+// cluster's Close: the receive then answers FAIL_ACK and the drain skips h. Once the
+// drain handles h, the receive waits for that only
+// (TestHeldAckedMessageWaitBoundedWhileDrained).
+func (c *Cluster) awaitHeld(h *heldMessage, refused error) error {
+	u := &c.unlisted
+	u.mu.Lock()
+	closing := u.closingChan()
+	u.mu.Unlock()
+	t := time.NewTimer(time.Until(h.until))
+	defer t.Stop()
+	var err error
+	ended := false
+	select {
+	case err = <-h.done:
+	case <-t.C:
+		err, ended = errUnlistedDropped, true
+	case <-closing:
+		err = errUnlistedDropped // closeUnlisted drops it if it is still held
+	}
+	if err == errUnlistedDropped {
+		switch {
+		case h.state.CompareAndSwap(0, 2):
+			if ended {
+				c.dropHeld(h) // if still held, as its timer does: a drain that took it skips it
+			}
+		case h.state.Load() == 1:
+			err = <-h.done // the drain is handling it
+		}
+	}
+	if err != nil {
 		if errors.Is(err, errUnlistedDropped) {
 			return fmt.Errorf("%w (%w)", refused, err)
 		}
@@ -418,6 +455,11 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 	for i, h := range mine {
 		msg, err := msgs[i], errs[i]
 		switch {
+		case !h.live && !h.state.CompareAndSwap(0, 1):
+			// Its receive gave up waiting (its wait ended, the cluster closed) and
+			// answered FAIL_ACK: dropped, not applied.
+			c.unlistedDropped.Add(1)
+			err = errUnlistedDropped
 		case h.live:
 			if !h.state.CompareAndSwap(0, 1) {
 				continue // its receive, tired of waiting, handles it
