@@ -178,6 +178,9 @@ func (c *Cluster) Manager(name string) *Manager {
 }
 
 // Close stops every running manager and removes the cluster's listeners from the channel.
+// It drops the messages held for senders not listed yet, and waits for the goroutines
+// applying those of a sender just listed, which apply none once it closed
+// (TestCloseStopsTheDrainOfHeldMessages).
 // Each of its waits (the managers' Stop, the cluster's own goroutines) is bounded by ctx:
 // when ctx ends first, Close returns an error wrapping ctx.Err() and the rest finishes in
 // the background; a later Close waits for that, or for its own ctx, and closes nothing
@@ -233,6 +236,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 			<-m.stopped // those whose Stop returned ctx's error finish in the background
 		}
 		c.wg.Wait()
+		c.unlisted.drains.Wait() // none handles a message after closeUnlisted
 		c.refusals.Flush()
 	}()
 	select {

@@ -63,8 +63,12 @@ type unlisted struct {
 	// queued, the bytes of the messages queued behind them whose receive returned.
 	draining map[channel.MemberKey]*drain
 	queued   int
-	// closing is closed by closeUnlisted: it ends the waits behind drains.
-	closing chan struct{}
+	// closing is closed by closeUnlisted: it ends the waits behind drains, and the
+	// drains (closedFlag). drains counts the drains running, which the cluster's Close
+	// waits for (within its ctx).
+	closing    chan struct{}
+	closedFlag atomic.Bool
+	drains     sync.WaitGroup
 	// drainHook, if set, is called once when a drain starts (tests only).
 	drainHook func()
 	// pending counts the messages held or being handled, so that a member's receive
@@ -335,7 +339,7 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 		return true
 	})
 	d := u.draining[key]
-	if d == nil && len(mine) == 0 {
+	if d == nil && (len(mine) == 0 || u.closed) { // none held after closeUnlisted
 		u.mu.Unlock()
 		return false, nil
 	}
@@ -369,6 +373,8 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 		u.draining = map[channel.MemberKey]*drain{}
 	}
 	u.draining[key] = d
+	u.drains.Add(1) // not closed: before closeUnlisted, so before Close waits
+	defer u.drains.Done()
 	hook := u.drainHook
 	u.drainHook = nil
 	u.mu.Unlock()
@@ -437,7 +443,9 @@ func (u *unlisted) closingChan() chan struct{} {
 }
 
 // handleHeld handles mine, messages of mem taken from the hold or queued behind its
-// drain, in order.
+// drain, in order; once the cluster closes, it handles none: the held ones are dropped
+// (FAIL_ACK), the queued ones' receives answer errQueuedClosed
+// (TestCloseStopsTheDrainOfHeldMessages).
 func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 	u := &c.unlisted
 	msgs := make([]*Message, len(mine))
@@ -454,7 +462,22 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 	}
 	for i, h := range mine {
 		msg, err := msgs[i], errs[i]
+		closed := u.closedFlag.Load()
 		switch {
+		case closed && h.live:
+			if !h.state.CompareAndSwap(0, 1) {
+				continue // its receive, tired of waiting or closed, handles it
+			}
+			err = errQueuedClosed
+			if h.done == nil {
+				u.mu.Lock()
+				u.queued -= len(h.data)
+				u.mu.Unlock()
+			}
+		case closed:
+			h.state.CompareAndSwap(0, 1)
+			c.unlistedDropped.Add(1)
+			err = errUnlistedDropped
 		case !h.live && !h.state.CompareAndSwap(0, 1):
 			// Its receive gave up waiting (its wait ended, the cluster closed) and
 			// answered FAIL_ACK: dropped, not applied.
@@ -499,7 +522,8 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 	}
 }
 
-// closeUnlisted drops every held message; none is held after.
+// closeUnlisted drops every held message; none is held after, and the drains running
+// handle no more (u.drains, which Close waits for).
 func (c *Cluster) closeUnlisted() {
 	u := &c.unlisted
 	u.mu.Lock()
@@ -507,6 +531,7 @@ func (c *Cluster) closeUnlisted() {
 		close(u.closingChan())
 	}
 	u.closed = true
+	u.closedFlag.Store(true)
 	held := u.held
 	for _, h := range held {
 		u.release(h)

@@ -254,8 +254,11 @@ func TestCloseEndsTheWaitBehindHeld(t *testing.T) {
 		if len(queued) != 0 {
 			t.Fatalf("the queued receive returned before Close: %v", <-queued)
 		}
-		if err := cl.Close(context.Background()); err != nil {
-			t.Fatal(err)
+		// Close waits for the drain, within its ctx (TestCloseStopsTheDrainOfHeldMessages).
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := cl.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close while the drain is paused: %v, want one wrapping context.DeadlineExceeded", err)
 		}
 		synctest.Wait()
 		if len(queued) != 1 {
@@ -265,6 +268,9 @@ func TestCloseEndsTheWaitBehindHeld(t *testing.T) {
 			t.Fatal("the queued receive once the cluster closed: nil (ACK), want an error (FAIL_ACK)")
 		}
 		resumed()
+		if err := cl.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		synctest.Wait()
 		if n, d, q := delta.UnlistedPending(cl); n != 0 || d != 0 || q != 0 {
 			t.Errorf("%d messages pending, %d senders draining, %d bytes queued; want none", n, d, q)
