@@ -326,8 +326,47 @@ func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (Ses
 			*tombs = append(*tombs, s.tombs[max(0, len(s.tombs)-maxTombs):]...) // marked ones may pass it
 			st.tombs = (*tombs)[at:len(*tombs):len(*tombs)]
 		}
+		s.yieldUnsent(&st)
 	}
 	return st, true
+}
+
+// yieldUnsent gives the changes of st (s's stamped transferable form) that this node
+// made and that were refused before any send (a pending action marked unsent: nobody
+// else holds them) the origin 0 beside their version, the lowest stamp of that version:
+// the node it goes to (a catch-up's asker, a joiner, a member repaired or refreshed)
+// takes such a change over an older one, as a delta of it would bring it, but keeps any
+// other node's change at its version or later, as this node would on meeting it
+// (unsent.go): shipped under this node's origin, it won there over an acknowledged change
+// of its version whose origin orders first
+// (TestMemberBackAnswerCarriesNoRefusedChange). The caller holds s.mu.
+func (s *Session) yieldUnsent(st *SessionState) {
+	unsent := func(typ ActionType, name string) bool {
+		for _, p := range s.pending {
+			if p.Type == typ && p.Name == name {
+				return p.unsent
+			}
+		}
+		return false
+	}
+	if !slices.ContainsFunc(s.pending, func(p Action) bool { return p.unsent }) {
+		return
+	}
+	for i := range st.Attributes {
+		if nv := &st.Attributes[i]; nv.version > 0 && unsent(ActionAttribute, nv.Name) {
+			nv.origin = 0
+		}
+	}
+	for i := range st.tombs {
+		if t := &st.tombs[i]; t.st.version > 0 && unsent(ActionAttribute, t.name) {
+			t.st.origin = 0
+		}
+	}
+	for i := range st.meta {
+		if m := &st.meta[i]; m.st.version > 0 && unsent(m.typ, m.name) {
+			m.st.origin = 0
+		}
+	}
 }
 
 // loadTransferred replaces the copy's content with st from a state transfer, unless the

@@ -15,7 +15,9 @@ import "errors"
 //     or load): in a partition, the majority's acknowledged change wins over the refused
 //     change of the node cut off, made from the same version
 //     (TestRefusedChangeLosesToTheMajoritysDelta, TestRefreshMergeDropsARefusedChange).
-//     Dropping it converges.
+//     Dropping it converges. A transfer or a catch-up's answer from this node carries it
+//     stamped with origin 0 (yieldUnsent), so that the node it goes to keeps any other
+//     change at its version too (TestMemberBackAnswerCarriesNoRefusedChange).
 //   - sent, its outcome failed (an ACK missing or late, a member's refusal while
 //     another took it or may have, a send error): some members may hold it. It goes by its stamp everywhere, as those
 //     members do, or this node would drop what they keep
