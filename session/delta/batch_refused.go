@@ -18,8 +18,12 @@ import (
 // list this node yet answers FAIL_ACK too) or a resend fails otherwise, the calls of the
 // messages left get that error, and those of the halves taken succeed
 // (TestBatchPartlyRefusedByEveryMemberKeepsWhatWentOut: they got it too, and judge took
-// them for messages no member took when every member refused the batch). That costs at
-// most two sends per halving, only after a refusal.
+// them for messages no member took when every member refused the batch). Both halves
+// refused again, but not by every member that refused the batch, the calls get the
+// refusal of a half, which names only the members that refused it: the others hold it
+// (TestBatchRefusedByAllThenTakenByOneCountsAsSent: the batch's refusal by every member
+// went to every call, and judge took the messages for ones no member took). That costs
+// at most two sends per halving, only after a refusal.
 
 // isolateRefused handles err, the failure of the batch msgs (at least two), and returns
 // the outcome of the calls whose messages it does not put in *refused.
@@ -44,6 +48,14 @@ func (m *Manager) isolateRefused(ctx context.Context, bc batchCodec, msgs []*Mes
 				return errLo
 			}
 			if refusedBy(errHi) == nil {
+				return errHi
+			}
+			// A member that took a half holds its messages: the outcome must not name
+			// every member as refusing, or judge takes it for one no member took.
+			if len(channel.FaultyMembers(errLo)) < len(refusers) {
+				return errLo
+			}
+			if len(channel.FaultyMembers(errHi)) < len(refusers) {
 				return errHi
 			}
 			return err
