@@ -174,14 +174,16 @@ func (s *Session) unsentAgainst(st *SessionState) (keep []unsentAttr, drop []str
 // metaOverridden reports whether st, a member's copy, holds a change of the part a
 // changes (a's type and name, not an attribute) that replaces this node's failed change
 // a: one later by its stamp, or, a refused before any send (unsent), one at its version
-// or later (unsent.go). A requeued a is then dropped. The caller holds s.mu.
+// or later that was not refused too (unsent.go). A requeued a is then dropped. The
+// caller holds s.mu.
 func (s *Session) metaOverridden(a Action, st *SessionState) bool {
 	mine := s.metaStampOf(a.Type, a.Name) // the failed delta's (restore keeps no other)
 	var theirs stamp
 	if i := slices.IndexFunc(st.meta, func(m metaStamp) bool { return m.typ == a.Type && m.name == a.Name }); i >= 0 {
 		theirs = st.meta[i].st
 	}
-	return theirs != mine && (theirs.notBefore(mine) || a.unsent && theirs.version >= mine.version)
+	return theirs != mine && (theirs.notBefore(mine) ||
+		a.unsent && theirs.version >= mine.version && !shippedUnsent(theirs, mine))
 }
 
 // stateStampOf returns the stamp st, a member's copy, gives attribute name: its value's,

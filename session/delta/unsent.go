@@ -17,7 +17,9 @@ import "errors"
 //     (TestRefusedChangeLosesToTheMajoritysDelta, TestRefreshMergeDropsARefusedChange).
 //     Dropping it converges. A transfer or a catch-up's answer from this node carries it
 //     stamped with origin 0 (yieldUnsent), so that the node it goes to keeps any other
-//     change at its version too (TestMemberBackAnswerCarriesNoRefusedChange).
+//     change at its version too (TestMemberBackAnswerCarriesNoRefusedChange); coming
+//     back so, it is not taken for another node's change
+//     (TestRefusedChangeEchoedBackStaysPending).
 //   - sent, its outcome failed (an ACK missing or late, a member's refusal while
 //     another took it or may have, a send error): some members may hold it. It goes by its stamp everywhere, as those
 //     members do, or this node would drop what they keep
@@ -48,9 +50,11 @@ func neverSent(err error) bool {
 // yieldsTo reports whether this node's change of the part typ, name (an attribute or
 // another), stamped mine, is a failed one refused before any send (a pending action
 // marked unsent) that another node's change stamped st replaces: st is of its version
-// or later. The caller holds s.mu.
+// or later, but not a change refused too, as a transfer or a catch-up's answer stamps
+// one (origin 0 at its version: shippedUnsent), which may be this very change come back
+// (TestRefusedChangeEchoedBackStaysPending). The caller holds s.mu.
 func (s *Session) yieldsTo(typ ActionType, name string, mine, st stamp) bool {
-	if st == mine || st.version < mine.version {
+	if st == mine || st.version < mine.version || shippedUnsent(st, mine) {
 		return false
 	}
 	for _, p := range s.pending {
@@ -59,4 +63,11 @@ func (s *Session) yieldsTo(typ ActionType, name string, mine, st stamp) bool {
 		}
 	}
 	return false
+}
+
+// shippedUnsent reports whether st is the stamp a transfer or a catch-up's answer gives a
+// change refused before any send whose version is mine's (yieldUnsent): such a change
+// does not replace a refused change of this node, which may be the same one.
+func shippedUnsent(st, mine stamp) bool {
+	return st.origin == 0 && st.version == mine.version
 }
