@@ -19,11 +19,13 @@ import (
 // messages left get that error, and those of the halves taken succeed
 // (TestBatchPartlyRefusedByEveryMemberKeepsWhatWentOut: they got it too, and judge took
 // them for messages no member took when every member refused the batch). Both halves
-// refused again, but not by every member that refused the batch, the calls get the
-// refusal of a half, which names only the members that refused it: the others hold it
-// (TestBatchRefusedByAllThenTakenByOneCountsAsSent: the batch's refusal by every member
-// went to every call, and judge took the messages for ones no member took). That costs
-// at most two sends per halving, only after a refusal.
+// failing again, but one not refused by every member that refused the batch (nor
+// failing to connect to them), the calls get that half's failure, which names only the
+// members that did not take it: the others hold it
+// (TestBatchRefusedByAllThenTakenByOneCountsAsSent: the batch's refusal by every member,
+// or a half's refusal and connect failures naming every member, went to every call, and
+// judge took the messages for ones no member took). That costs at most two sends per
+// halving, only after a refusal.
 
 // isolateRefused handles err, the failure of the batch msgs (at least two), and returns
 // the outcome of the calls whose messages it does not put in *refused.
@@ -42,21 +44,19 @@ func (m *Manager) isolateRefused(ctx context.Context, bc batchCodec, msgs []*Mes
 		case errLo == nil && errHi == nil:
 			return nil // refused no more: every member holds them now
 		case errLo != nil && errHi != nil && len(msgs) == whole:
-			// Every call gets the outcome: a refusal by each member if they refused both
-			// halves again, else the failure of a half that may have reached them.
-			if refusedBy(errLo) == nil {
-				return errLo
+			// Every call gets the outcome: the failure of a half that may have reached
+			// them, else a refusal of a half that names fewer members than refused the
+			// batch (the others took it: the outcome must not be one judge takes for a
+			// message no member took), else the refusal by each member.
+			for _, e := range []error{errLo, errHi} {
+				if refusedBy(e) == nil && !takenByNone(len(refusers), e, true) {
+					return e
+				}
 			}
-			if refusedBy(errHi) == nil {
-				return errHi
-			}
-			// A member that took a half holds its messages: the outcome must not name
-			// every member as refusing, or judge takes it for one no member took.
-			if len(channel.FaultyMembers(errLo)) < len(refusers) {
-				return errLo
-			}
-			if len(channel.FaultyMembers(errHi)) < len(refusers) {
-				return errHi
+			for _, e := range []error{errLo, errHi} {
+				if len(channel.FaultyMembers(e)) < len(refusers) {
+					return e
+				}
 			}
 			return err
 		case errLo != nil && errHi != nil:
