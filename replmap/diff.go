@@ -110,6 +110,7 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 		return nil
 	}
 	value, nodes, failed := e.value, slices.Clone(e.nodes), e.failed
+	e.sends++
 	full := failed > e.covered
 	m.mu.Unlock()
 	msg := &message{Type: msgBackup, Key: []byte(k), Primary: m.local(), Nodes: nodes}

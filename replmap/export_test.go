@@ -117,6 +117,13 @@ func MessageType(data []byte) int {
 	return int(mm.Type)
 }
 
+// FullValue reports whether a plain message's data holds a MapMessage carrying a value
+// in full (not a diff; tests only).
+func FullValue(data []byte) bool {
+	mm, err := newCodec(0, DefaultMaxMessageBytes).unmarshal(data)
+	return err == nil && !mm.Diff && mm.Value != nil
+}
+
 // DeliverBackup has m receive, as a plain message from the channel member from, a
 // MSG_BACKUP of key and value (through Config.Values) with from as primary and the local
 // member as backup node (tests only).

@@ -164,6 +164,9 @@ type entry struct {
 	// covered, changes a Diff handed over may not have reached the backup nodes, and
 	// Replicate sends the value in full.
 	failed, covered uint64
+	// sends counts Replicate's reads of the value to send: a republish pass that
+	// published the value while it changed sends it again (republishKey).
+	sends uint64
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
