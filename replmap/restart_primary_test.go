@@ -54,6 +54,13 @@ func TestRestartedPrimaryEntriesTakenOver(t *testing.T) {
 	newMap(t, restarted, replmap.Config{})
 	start(t, restarted)
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the restarted map backs k up", func() bool { return replmap.Held(restarted.m, "k") == "v" })
+	// The pass calls MadePrimary once its MSG_BACKUP is sent: the restarted map may
+	// hold the value first.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A's MadePrimary call", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(madePrimary) > 0
+	})
 	mu.Lock()
 	made := slices.Clone(madePrimary)
 	mu.Unlock()
