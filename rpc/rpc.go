@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ctxwait"
 	"github.com/gotribes/tribes/jserial"
 )
 
@@ -209,17 +210,10 @@ func (c *Channel) Close(ctx context.Context) error {
 			close(c.closed)
 		}()
 	})
-	select {
-	case <-c.closed:
+	if ctxwait.Done(ctx, c.closed) {
 		return nil
-	case <-ctx.Done():
-		select {
-		case <-c.closed: // done as ctx ended
-			return nil
-		default:
-		}
-		return fmt.Errorf("rpc: close: replies to non-members still in flight: %w", ctx.Err())
 	}
+	return fmt.Errorf("rpc: close: replies to non-members still in flight: %w", ctx.Err())
 }
 
 // Stats returns a snapshot of the counters.

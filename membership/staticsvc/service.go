@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ctxwait"
 	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/rpc"
 	"github.com/gotribes/tribes/wire"
@@ -190,17 +191,10 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 
 // waitStopped waits for the stop of r to finish, or for ctx to end.
 func waitStopped(ctx context.Context, r *runState) error {
-	select {
-	case <-r.stopped:
+	if ctxwait.Done(ctx, r.stopped) {
 		return nil
-	case <-ctx.Done():
-		select {
-		case <-r.stopped: // finished as ctx ended
-			return nil
-		default:
-		}
-		return fmt.Errorf("staticsvc: stop: not finished (the ping goroutine, or the RPC channel's close, still runs): %w", ctx.Err())
 	}
+	return fmt.Errorf("staticsvc: stop: not finished (the ping goroutine, or the RPC channel's close, still runs): %w", ctx.Err())
 }
 
 // finishStop is the stop of run r once its ping goroutine ended: its RPC channel closed,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ctxwait"
 	"github.com/gotribes/tribes/internal/sessionhttp"
 	"github.com/gotribes/tribes/replmap"
 )
@@ -213,16 +214,8 @@ func (m *Manager) Stop(ctx context.Context) error {
 	if stop != nil {
 		close(stop)
 	}
-	if done != nil {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			select {
-			case <-done: // done as ctx ended
-			default:
-				err = fmt.Errorf("backup: stop of manager %q: the expiry sweep still runs: %w", m.cfg.Name, ctx.Err())
-			}
-		}
+	if done != nil && !ctxwait.Done(ctx, done) {
+		err = fmt.Errorf("backup: stop of manager %q: the expiry sweep still runs: %w", m.cfg.Name, ctx.Err())
 	}
 	return errors.Join(err, m.m.Stop(ctx))
 }

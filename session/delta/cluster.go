@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ctxwait"
 	"github.com/gotribes/tribes/internal/ratelog"
 )
 
@@ -239,20 +240,10 @@ func (c *Cluster) Close(ctx context.Context) error {
 		c.unlisted.drains.Wait() // none handles a message after closeUnlisted
 		c.refusals.Flush()
 	}()
-	select {
-	case <-c.closing:
-		return err
-	case <-ctx.Done():
-		select {
-		case <-c.closing: // done as ctx ended
-			return err
-		default:
-		}
-		if err == nil {
-			err = fmt.Errorf("delta: cluster still closing in the background: %w", ctx.Err())
-		}
-		return err
+	if !ctxwait.Done(ctx, c.closing) && err == nil {
+		err = fmt.Errorf("delta: cluster still closing in the background: %w", ctx.Err())
 	}
+	return err
 }
 
 // closeMark is the key of the value that marks the context Close gives its managers'

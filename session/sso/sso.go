@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ctxwait"
 	"github.com/gotribes/tribes/internal/sessionhttp"
 	"github.com/gotribes/tribes/replmap"
 	"github.com/gotribes/tribes/session/delta"
@@ -150,14 +151,8 @@ func (s *SSO) Stop(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		select {
-		case <-done: // done as ctx ended
-		default:
-			err = errors.Join(err, fmt.Errorf("sso: stop: SignedOff calls still running: %w", ctx.Err()))
-		}
+	if !ctxwait.Done(ctx, done) {
+		err = errors.Join(err, fmt.Errorf("sso: stop: SignedOff calls still running: %w", ctx.Err()))
 	}
 	return err
 }
