@@ -22,6 +22,12 @@ type coordinator struct {
 
 	mu      sync.Mutex // serialises Start and Stop
 	started atomic.Uint32
+	// unfinished: the levels whose last Stop returned an error once its ctx had ended (a
+	// transport/nio receiver, a membership/staticsvc ping goroutine still stopping in the
+	// background). They are not running; the next Stop of such a level, and a Start of
+	// it before it starts it, call the level's Stop again with their own ctx, which waits
+	// for that stop. Guarded by mu.
+	unfinished Service
 
 	identity  Member // id, domain, payload from the configuration; address filled at start
 	startedAt atomic.Int64
@@ -129,6 +135,9 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 	if svc&started != 0 {
 		return fmt.Errorf("%w: %v", ErrAlreadyStarted, svc&started)
 	}
+	if err := c.awaitUnfinished(ctx, svc); err != nil {
+		return err // nothing started
+	}
 	if started == 0 {
 		c.startedAt.Store(time.Now().UnixMilli())
 	}
@@ -184,7 +193,8 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 	return nil
 }
 
-// Stop stops svc's running levels in reverse order and returns every error met.
+// Stop stops svc's running levels in reverse order, waits (calling their Stop again)
+// for svc's levels whose last Stop ended with its ctx, and returns every error met.
 func (c *coordinator) Stop(ctx context.Context, svc Service) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -196,26 +206,61 @@ func (c *coordinator) Stop(ctx context.Context, svc Service) error {
 }
 
 func (c *coordinator) stopLocked(ctx context.Context, svc Service) error {
-	svc &= Service(c.started.Load())
+	svc &= Service(c.started.Load()) | c.unfinished
 	var errs []error
 	for _, lvl := range []Service{SvcMembershipTx, SvcMembershipRx, SvcSender, SvcReceiver} {
 		if svc&lvl == 0 {
 			continue
 		}
-		var err error
-		if lvl&SvcMembership != 0 {
-			err = c.mb.Stop(ctx, lvl)
-		} else {
-			err = c.tr.Stop(ctx, lvl)
-		}
-		if err != nil {
+		if err := c.stopLevel(ctx, lvl); err != nil {
 			errs = append(errs, fmt.Errorf("tribes: stop %v: %w", lvl, err))
 		}
 		// A level that failed to stop cleanly is still considered stopped: its resources
-		// were released as far as possible and a restart must be allowed.
+		// were released as far as possible and a restart must be allowed. One whose
+		// Stop gave up when ctx ended is unfinished as well: the next Stop, or a Start
+		// of it, calls its Stop again (stopLevel), which waits for the stop still running.
 		c.started.Store(uint32(Service(c.started.Load()) &^ lvl))
 	}
 	return errors.Join(errs...)
+}
+
+// stopLevel calls the Stop of the transport or membership service for lvl, and records
+// whether it returned an error once ctx had ended: its stop may still run. Guarded by mu.
+func (c *coordinator) stopLevel(ctx context.Context, lvl Service) error {
+	var err error
+	if lvl&SvcMembership != 0 {
+		err = c.mb.Stop(ctx, lvl)
+	} else {
+		err = c.tr.Stop(ctx, lvl)
+	}
+	if err != nil && ctx.Err() != nil {
+		c.unfinished |= lvl
+	} else {
+		c.unfinished &^= lvl
+	}
+	return err
+}
+
+// awaitUnfinished calls the Stop of each level of svc whose last Stop ended with its ctx
+// again, with ctx, so that the level's stop is over before the level starts again. It
+// returns the first error: a level still stopping when ctx ended. Guarded by mu.
+func (c *coordinator) awaitUnfinished(ctx context.Context, svc Service) error {
+	for _, lvl := range []Service{SvcMembershipTx, SvcMembershipRx, SvcSender, SvcReceiver} {
+		if svc&c.unfinished&lvl == 0 {
+			continue
+		}
+		if err := c.stopLevel(ctx, lvl); err != nil {
+			return fmt.Errorf("tribes: start %v: the stop of an earlier Stop has not finished: %w", lvl, err)
+		}
+	}
+	return nil
+}
+
+// pending returns the levels whose last Stop ended with its ctx (see unfinished).
+func (c *coordinator) pending() Service {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unfinished
 }
 
 // updateLocal applies f to the local member (its address, domain or payload) and, with

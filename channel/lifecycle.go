@@ -2,6 +2,7 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -13,7 +14,11 @@ import (
 // running are an error (ErrAlreadyStarted) only if nothing else was asked. If starting
 // fails, the levels this call started are stopped again and the error is returned. If ctx
 // ends while another Start or Stop runs, or before the levels start, Start returns its
-// error and starts nothing (TestStartHonoursContextWhileStopRuns).
+// error and starts nothing (TestStartHonoursContextWhileStopRuns). A level whose last Stop
+// gave up when its ctx ended (see Stop) is first stopped again with ctx, which waits for
+// the stop still running, so that the level does not start alongside it; if ctx ends
+// first, Start returns an error wrapping ctx's and starts nothing
+// (TestStartAfterATimedOutStopWaitsForIt).
 func (c *Channel) Start(ctx context.Context, svc Service) error {
 	if svc&^SvcAll != 0 || svc == 0 {
 		return fmt.Errorf("%w: unknown start levels %d", ErrInvalidConfig, svc)
@@ -54,16 +59,35 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 // regardless. If ctx ends while another Start or Stop runs, Stop returns its error and
 // stops nothing; once it runs, the levels stop however ctx ends (ctx bounds what they
 // drain).
+//
+// A level whose transport or membership service returned an error from its Stop once ctx
+// had ended may still be stopping in the background (transport/nio's receiver,
+// membership/staticsvc's ping goroutine). A later Stop of that level calls the service's
+// Stop again with its own ctx, after stopping the running levels: transport/nio and
+// membership/staticsvc wait there for the stop still running, and when ctx ends first
+// Stop returns an error wrapping ctx's again, so that a caller learns the stop has not
+// finished (TestStopAgainWaitsForATimedOutStop). Once such a Stop returned nil, or an
+// error while its ctx was still live, the level is stopped and stopping it is a no-op.
 func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	if err := c.lock(ctx); err != nil {
 		return fmt.Errorf("tribes: stop: waiting for another Start or Stop: %w", err)
 	}
 	defer c.unlock()
 	todo := svc & c.started
+	// Levels an earlier Stop left stopping (its ctx ended first) are stopped already as
+	// far as the interceptors know: only their transport or membership service is asked
+	// again, after the running levels stopped.
+	pending := svc & c.coord.pending() &^ todo
 	if todo == 0 {
-		return nil
+		if pending == 0 {
+			return nil
+		}
+		return c.coord.Stop(ctx, pending)
 	}
 	err := c.head.Stop(ctx, todo)
+	if pending != 0 {
+		err = errors.Join(err, c.coord.Stop(ctx, pending))
+	}
 	c.started &^= todo
 	if c.started == 0 {
 		c.health.Clear()
