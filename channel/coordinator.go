@@ -144,7 +144,11 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 	var done Service
 	defer func() {
 		if err != nil {
-			c.stopLocked(context.WithoutCancel(ctx), done)
+			uctx, cancel := undoContext(ctx)
+			defer cancel()
+			if serr := c.stopLocked(uctx, done); serr != nil {
+				err = errors.Join(err, fmt.Errorf("tribes: start: stopping the levels it started: %w", serr))
+			}
 			if Service(c.started.Load()) == 0 {
 				c.startedAt.Store(0)
 			}
@@ -191,6 +195,22 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 		mark(lvl)
 	}
 	return nil
+}
+
+// failedStartStop bounds the stop of the levels a failed Start had started, and from the
+// moment it failed when Start's ctx had ended already: see Channel.Start.
+const failedStartStop = 5 * time.Second
+
+// undoContext returns the context with which a failed Start stops the levels it started:
+// ctx's values, ending with ctx if it is still live, and failedStartStop from now in any
+// case, so that a level whose Stop waits (a receiver finishing its deliveries) cannot keep
+// the failed Start for ever. A level that has not stopped by then is left stopping
+// (unfinished): a later Stop or Start waits for it.
+func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	return context.WithTimeout(ctx, failedStartStop)
 }
 
 // Stop stops svc's running levels in reverse order, waits (calling their Stop again)

@@ -12,7 +12,12 @@ import (
 
 // Start starts the given levels (SvcAll for everything) and the heartbeat. Levels already
 // running are an error (ErrAlreadyStarted) only if nothing else was asked. If starting
-// fails, the levels this call started are stopped again and the error is returned. If ctx
+// fails, the levels this call started are stopped again and the error is returned. That
+// stop ends with ctx if ctx is still live when starting fails, and 5 seconds after it
+// failed in any case (when ctx had ended, the levels still get those 5 seconds to stop):
+// a level not stopped by then is left stopping, the error also wraps the stop's error
+// (context.DeadlineExceeded, or ctx's), and a later Stop or Start of it waits for it as
+// after a Stop whose ctx ended (TestFailedStartStopsWithinABoundedContext). If ctx
 // ends while another Start or Stop runs, or before the levels start, Start returns its
 // error and starts nothing (TestStartHonoursContextWhileStopRuns). A level whose last Stop
 // gave up when its ctx ended (see Stop) is first stopped again with ctx, which waits for

@@ -198,3 +198,125 @@ func TestStartAfterATimedOutStopWaitsForIt(t *testing.T) {
 		}
 	})
 }
+
+// failingMembership is channeltest's membership service whose Start fails at once.
+type failingMembership struct{ channel.MembershipService }
+
+func (failingMembership) Start(context.Context, channel.Service, channel.Member, channel.MembershipListener) error {
+	return errMembershipStart
+}
+
+// TestFailedStartStopsWithinABoundedContext: a Start that fails stops again the levels it
+// started; it stopped them with a context that never ends, so a level whose Stop waits
+// (a receiver finishing its deliveries) kept the failed Start waiting for as long, for
+// ever if it never finished, whatever Start's ctx. That stop is now bounded by Start's
+// ctx, if still live, and by 5 seconds; the level is then left stopping, and a later
+// Stop waits for it.
+func TestFailedStartStopsWithinABoundedContext(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration // Start's ctx; 0: none
+		bound   time.Duration // how long the failed Start may take
+	}{
+		{"ctx without deadline", 0, 5 * time.Second},
+		{"ctx with deadline", 2 * time.Second, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := channeltest.NewNetwork().NewNode()
+				tr := newLingeringTransport(n)
+				defer tr.finish()
+				ch, err := channel.New(channel.Config{Transport: tr, Membership: failingMembership{n.Membership()},
+					HeartbeatInterval: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				if tc.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+					defer cancel()
+				}
+				began := time.Now()
+				done := make(chan error, 1)
+				go func() { done <- ch.Start(ctx, channel.SvcAll) }()
+				select {
+				case err = <-done:
+				case <-time.After(time.Hour):
+					t.Fatal("the failed Start still waited, after an hour, for the receiver it started to stop")
+				}
+				if took := time.Since(began); took > tc.bound {
+					t.Errorf("the failed Start took %v, want at most %v", took, tc.bound)
+				}
+				if !errors.Is(err, errMembershipStart) {
+					t.Errorf("Start = %v, want the membership's error", err)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Start = %v, want it to say the receiver's stop did not finish (context.DeadlineExceeded)", err)
+				}
+				if s := ch.Started(); s != 0 {
+					t.Errorf("Started() = %v after the failed Start, want none", s)
+				}
+
+				stopped := make(chan error, 1)
+				go func() { stopped <- ch.Stop(context.Background(), channel.SvcAll) }()
+				synctest.Wait()
+				select {
+				case err := <-stopped:
+					t.Fatalf("Stop returned %v while the receiver the failed Start stopped still stopped", err)
+				default:
+				}
+				tr.finish()
+				if err := <-stopped; err != nil {
+					t.Fatalf("Stop once the receiver's stop finished = %v", err)
+				}
+			})
+		})
+	}
+}
+
+// cancellingMembership is channeltest's membership service whose Start ends Start's ctx
+// (cancel) and fails.
+type cancellingMembership struct {
+	channel.MembershipService
+	cancel context.CancelFunc
+}
+
+func (c cancellingMembership) Start(context.Context, channel.Service, channel.Member, channel.MembershipListener) error {
+	c.cancel()
+	return errMembershipStart
+}
+
+// TestFailedStartWithAnEndedContextStillStopsItsLevels: a Start that failed once its ctx
+// had ended gives the levels it started 5 seconds to stop all the same: a receiver that
+// takes 3 of them stops within the failed Start, which then reports the start's failure
+// alone, and leaves nothing stopping.
+func TestFailedStartWithAnEndedContextStillStopsItsLevels(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := channeltest.NewNetwork().NewNode()
+		tr := newLingeringTransport(n)
+		defer tr.finish()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ch, err := channel.New(channel.Config{Transport: tr,
+			Membership: cancellingMembership{MembershipService: n.Membership(), cancel: cancel}, HeartbeatInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(3*time.Second, tr.finish)
+		began := time.Now()
+		err = ch.Start(ctx, channel.SvcAll)
+		if took := time.Since(began); took != 3*time.Second {
+			t.Errorf("the failed Start took %v, want the 3s the receiver took to stop", took)
+		}
+		if !errors.Is(err, errMembershipStart) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Start = %v, want the membership's error alone", err)
+		}
+		if s := ch.Started(); s != 0 {
+			t.Errorf("Started() = %v after the failed Start, want none", s)
+		}
+		if err := ch.Stop(endedContext(), channel.SvcAll); err != nil {
+			t.Errorf("Stop after the failed Start = %v, want nil: nothing left stopping", err)
+		}
+	})
+}

@@ -106,8 +106,7 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	// A stop whose ctx ended before its ping goroutine did finishes first: it clears
 	// the view and closes the RPC channel of the run it stopped. Waited for before any
 	// level is taken, so that a Start that gives up has started nothing: the channel
-	// stops the levels a failed Start took with a context that does not end, and that
-	// Stop would wait for the same stop.
+	// stops the levels a failed Start took, and that Stop would wait for the same stop.
 	for s.stopping != nil {
 		f := s.stopping
 		s.mu.Unlock()
