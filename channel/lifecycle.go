@@ -11,19 +11,24 @@ import (
 // and WaitForMembers, which Stop wakes.
 
 // Start starts the given levels (SvcAll for everything) and the heartbeat. Levels already
-// running are an error (ErrAlreadyStarted) only if nothing else was asked. If starting
-// fails, the levels this call started are stopped again and the error is returned. That
-// stop ends with ctx if ctx is still live when starting fails, and 5 seconds after it
-// failed in any case (when ctx had ended, the levels still get those 5 seconds to stop):
-// a level not stopped by then is left stopping, the error also wraps the stop's error
-// (context.DeadlineExceeded, or ctx's), and a later Stop or Start of it waits for it as
-// after a Stop whose ctx ended (TestFailedStartStopsWithinABoundedContext). If ctx
-// ends while another Start or Stop runs, or before the levels start, Start returns its
-// error and starts nothing (TestStartHonoursContextWhileStopRuns). A level whose last Stop
-// gave up when its ctx ended (see Stop) is first stopped again with ctx, which waits for
-// the stop still running, so that the level does not start alongside it; if ctx ends
-// first, Start returns an error wrapping ctx's and starts nothing
+// running are an error (ErrAlreadyStarted) only if nothing else was asked. If ctx ends
+// while another Start or Stop runs, or before the levels start, Start returns its error
+// and starts nothing (TestStartHonoursContextWhileStopRuns). A level whose last Stop gave
+// up when its ctx ended (see Stop) is first stopped again with ctx, which waits for the
+// stop still running, so that the level does not start alongside it; if ctx ends first,
+// Start returns an error wrapping ctx's and starts nothing
 // (TestStartAfterATimedOutStopWaitsForIt).
+//
+// If starting fails, the levels this call started are stopped again, those an interceptor
+// started in an earlier call of its own included
+// (TestFailedStartStopsWhatAnInterceptorStartedBefore), and the error is returned. That
+// stop ends with ctx if ctx is still live when starting fails, and 5 seconds after it
+// failed in any case (when ctx had ended, the levels still get those 5 seconds to stop,
+// TestFailedStartWithAnEndedContextStillStopsItsLevels); the levels an interceptor
+// started earlier are stopped the same way after them. A level not stopped in time is
+// left stopping, the error also wraps the stop's (context.DeadlineExceeded, or ctx's),
+// and a later Stop or Start of that level waits for it as after a Stop whose ctx ended
+// (TestFailedStartStopsWithinABoundedContext).
 func (c *Channel) Start(ctx context.Context, svc Service) error {
 	if svc&^SvcAll != 0 || svc == 0 {
 		return fmt.Errorf("%w: unknown start levels %d", ErrInvalidConfig, svc)
@@ -40,6 +45,18 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 		return fmt.Errorf("%w: %v", ErrAlreadyStarted, svc)
 	}
 	if err := c.head.Start(ctx, todo); err != nil {
+		// The coordinator stopped the levels of its call that failed. An interceptor that
+		// starts the levels below it in several calls (interceptors.StaticMembership: the
+		// transport's first) may have left those of an earlier call running: they are
+		// stopped here, through the chain, within the same bounds.
+		if left := c.Started() &^ c.started; left != 0 {
+			uctx, cancel := undoContext(ctx)
+			serr := c.head.Stop(uctx, left)
+			cancel()
+			if serr != nil {
+				err = errors.Join(err, fmt.Errorf("tribes: start: stopping the levels it started: %w", serr))
+			}
+		}
 		if c.started == 0 {
 			c.wakeWaiters() // levels started meanwhile were stopped again
 		}
