@@ -78,7 +78,10 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // the map has members (its Put or Get found no member to take it) is first published in
 // full as Put does, and the error wraps ErrNoBackup when no member takes it; after a
 // send failed (the Diff it sent is gone from the value), the next Replicate sends the
-// value in full, whatever complete says, and forgets its changes with a Diff.
+// value in full, whatever complete says, and forgets its changes with a Diff. A change
+// made while it marshals that value reaches the backup nodes once: when the value is
+// dirty after its marshal, Replicate takes its Diff and marshals it again, a few times
+// at most, and when it still changed, the next Replicate sends it in full again.
 func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	k, err := keyOf(key)
 	if err != nil {
@@ -118,14 +121,10 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 		msg.Type = msgCopy
 	}
 	d, diffable := value.(Diffable)
+	settled := true
 	switch {
 	case full:
-		if diffable { // the full value holds the changes
-			if _, err := d.Diff(); err != nil {
-				return fmt.Errorf("replmap: diff of %v: %w", key, err)
-			}
-		}
-		if msg.Value, err = m.marshalValue(value); err != nil {
+		if msg.Value, settled, err = m.fullValue(key, value); err != nil {
 			return err
 		}
 	case diffable && (complete || d.Dirty()):
@@ -152,7 +151,7 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	switch {
 	case serr != nil:
 		e.failed++
-	case full && failed > e.covered:
+	case full && settled && failed > e.covered:
 		e.covered = failed
 	}
 	m.mu.Unlock()
@@ -160,6 +159,39 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 		return fmt.Errorf("replmap: replicate %v: %w", key, serr)
 	}
 	return nil
+}
+
+// maxFullMarshals bounds how often Replicate marshals a Diffable's value in full again
+// because it changed while marshalled.
+const maxFullMarshals = 3
+
+// fullValue returns the serialization stream of value for a Replicate that sends it in
+// full, and whether every change of a Diffable value up to its marshal is in the stream
+// and none in its next Diff. For a Diffable it forgets the changes with a Diff (the full
+// value holds them) and then marshals the value; a change made in between would be in
+// the stream and in the next Diff as well, and applied twice on the backup nodes, so
+// while the value is dirty after its marshal it does both again, up to maxFullMarshals
+// times. When the value still changed the last time, settled is false: the stream is
+// sent all the same, and the next Replicate sends the value in full again (a full value
+// replaces the backup's, so that the change is applied once).
+func (m *Map) fullValue(key, value any) (b []byte, settled bool, err error) {
+	d, ok := value.(Diffable)
+	if !ok {
+		b, err = m.marshalValue(value)
+		return b, true, err
+	}
+	for range maxFullMarshals {
+		if _, err := d.Diff(); err != nil {
+			return nil, false, fmt.Errorf("replmap: diff of %v: %w", key, err)
+		}
+		if b, err = m.marshalValue(value); err != nil {
+			return nil, false, err
+		}
+		if !d.Dirty() {
+			return b, true, nil
+		}
+	}
+	return b, false, nil
 }
 
 // applyDiff applies a received diff to d, the value held under the message's key (nil
