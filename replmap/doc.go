@@ -167,7 +167,14 @@
 //     were lost with that primary. One pass asks, with at most four requests in flight,
 //     each within RPCTimeout; a primary that gives no reply is not asked for its other
 //     entries (TestFetchFromSilentPrimaryBounded); Stop ends the pass and waits for it,
-//     within its context (TestStopEndsFetch).
+//     within its context (TestStopEndsFetch). The same pass asks the backup of each
+//     proxy naming this node its primary for the value (its node restarted without its
+//     MSG_STOP reaching a Java backup, which does nothing on the MSG_START of a member it
+//     lists), as Java's get of a proxy would, and holds it as the primary again
+//     (Config.MadePrimary is called); before, the values were lost once that backup left
+//     (TestRestartedPrimaryAsksJavaLikeBackup, interop/maps
+//     TestGoPrimaryRestartedJavaBackup). A Go backup takes such entries over on the
+//     MSG_START (above), and what it publishes replaces what the pass made of them.
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

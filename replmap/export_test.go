@@ -2,6 +2,7 @@ package replmap
 
 import (
 	"context"
+	"io"
 	"slices"
 
 	"github.com/gotribes/tribes/channel"
@@ -239,4 +240,36 @@ func HoldAsJavaPrimary(m *Map, key, value any, backup channel.Member) error {
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	m.store(k, e)
 	return nil
+}
+
+// RPCRequestType returns the MapMessage type (Java's MSG_* value) of an RPC request's
+// data, -1 when it holds none (a reply, a plain message; tests only).
+func RPCRequestType(data []byte) int {
+	v, err := jserial.Unmarshal(data)
+	o, ok := v.(*jserial.Object)
+	if err != nil || !ok || o.Class.Name != "org.apache.catalina.tribes.group.RpcMessage" {
+		return -1
+	}
+	r := jserial.NewDataReader(o.External)
+	if reply, err := r.ReadBool(); err != nil || reply {
+		return -1
+	}
+	for range 2 { // uuid, rpcId
+		n, err := r.ReadInt32()
+		if err != nil || n < 0 {
+			return -1
+		}
+		if _, err := io.ReadFull(r, make([]byte, n)); err != nil {
+			return -1
+		}
+	}
+	payload, err := r.ReadObject()
+	if err != nil {
+		return -1
+	}
+	mm, err := decodeMessage(payload)
+	if err != nil {
+		return -1
+	}
+	return int(mm.Type)
 }

@@ -15,6 +15,16 @@ import (
 // ignores a member it lists, publishes nothing anew, so that its entries' values would be
 // lost with it (TestJavaPrimaryRestartedGoBackup in interop/maps). A Go primary publishes
 // them anew on the MSG_START (memberStarted) as well.
+//
+// Likewise a lazy map whose state names it the primary of entries it holds no value of
+// (its node restarted without its MSG_STOP reaching their backup) asks their backup for
+// the values, as Java's get of a proxy does, and holds them as their primary again
+// (Config.MadePrimary is called), the backup and the other members naming it so already:
+// a Java backup, which does nothing on the MSG_START of a member it lists, holds them
+// alone otherwise, and they would be lost once it left before a Get of each here
+// (TestRestartedPrimaryAsksJavaLikeBackup; TestGoPrimaryRestartedJavaBackup in
+// interop/maps). A Go backup takes such entries over on the MSG_START (memberStarted),
+// and what it then publishes replaces what the fetch made of them.
 
 // fetchWorkers bounds the MSG_RETRIEVE_BACKUP requests a fetch pass has in flight.
 const fetchWorkers = 4
@@ -34,17 +44,20 @@ type backupFetch struct {
 	refused map[string]int
 }
 
-// fetchItem is an entry to fetch: its key's stream and the primary to ask.
+// fetchItem is an entry to fetch: its key's stream and the member to ask, its primary,
+// or with own (an entry naming this node as its primary) its backup.
 type fetchItem struct {
-	k       string
-	primary channel.Member
+	k    string
+	from channel.Member
+	own  bool
 }
 
 // startFetch starts, after Start applied the state and the queued messages, the pass
 // that asks the primaries for the values of the proxies naming this node as their
-// backup. At most one pass runs, with fetchWorkers requests in flight, each bounded by
-// RPCTimeout; a primary that gives no reply is not asked for its other entries; the
-// pass ends with Stop, which waits for it within its context.
+// backup, and the backups for those of the proxies naming it as their primary. At most
+// one pass runs, with fetchWorkers requests in flight, each bounded by RPCTimeout; a
+// member that gives no reply is not asked for its other entries; the pass ends with
+// Stop, which waits for it within its context.
 func (m *Map) startFetch() {
 	if m.cfg.Replicated {
 		return
@@ -53,17 +66,21 @@ func (m *Map) startFetch() {
 	var items []fetchItem
 	m.mu.Lock()
 	for k, e := range m.entries {
-		if lacksBackupValue(e, local) {
-			items = append(items, fetchItem{k: k, primary: *e.primary})
+		switch {
+		case lacksBackupValue(e, local):
+			items = append(items, fetchItem{k: k, from: *e.primary})
+		case lacksPrimaryValue(e, local):
+			items = append(items, fetchItem{k: k, from: e.nodes[0], own: true})
 		}
 	}
 	m.mu.Unlock()
-	// The primary is asked when the channel lists it: it may not be a map member yet
+	// The member is asked when the channel lists it: it may not be a map member yet
 	// (its reply to MSG_INIT still on its way, handled as a left-over).
 	listed := items[:0]
 	for _, it := range items {
-		if cm, ok := m.cfg.Channel.Member(it.primary.Key()); ok {
-			listed = append(listed, fetchItem{k: it.k, primary: cm})
+		if cm, ok := m.cfg.Channel.Member(it.from.Key()); ok {
+			it.from = cm
+			listed = append(listed, it)
 		}
 	}
 	items = listed
@@ -82,7 +99,7 @@ func (m *Map) startFetch() {
 		m.fetch.refused[it.k] = 0
 	}
 	m.beginPassLocked()
-	m.log.Info("replmap: named the backup of entries without their values; asking their primaries",
+	m.log.Info("replmap: named the primary or backup of entries without their values; asking their holders",
 		"map", m.cfg.Name, "entries", len(items))
 	go m.runFetch(ctx, items, m.fetch.done)
 }
@@ -91,6 +108,20 @@ func (m *Map) startFetch() {
 // and another node as its primary.
 func lacksBackupValue(e *entry, local channel.Member) bool {
 	return e.role == roleProxy && e.primary != nil && !same(e.primary, local) && indexOf(e.nodes, local) >= 0
+}
+
+// lacksPrimaryValue reports whether e is a proxy that names local as its primary and
+// another node as its first backup node.
+func lacksPrimaryValue(e *entry, local channel.Member) bool {
+	return e.role == roleProxy && same(e.primary, local) && len(e.nodes) > 0 && e.nodes[0].Key() != local.Key()
+}
+
+// lacks reports whether e is still the proxy it.k was to fetch from it.from.
+func (it fetchItem) lacks(e *entry, local channel.Member) bool {
+	if it.own {
+		return lacksPrimaryValue(e, local) && e.nodes[0].Key() == it.from.Key()
+	}
+	return lacksBackupValue(e, local) && same(e.primary, it.from)
 }
 
 // runFetch fetches items with fetchWorkers workers and closes done.
@@ -104,22 +135,22 @@ func (m *Map) runFetch(ctx context.Context, items []fetchItem, done chan struct{
 	}()
 	work := make(chan fetchItem)
 	var mu sync.Mutex
-	var silent []channel.Member // primaries that gave no reply
+	var silent []channel.Member // members that gave no reply
 	var missed int              // entries not fetched for that
 	var wg sync.WaitGroup
 	for range min(fetchWorkers, len(items)) {
 		wg.Go(func() {
 			for it := range work {
 				mu.Lock()
-				skip := indexOf(silent, it.primary) >= 0
+				skip := indexOf(silent, it.from) >= 0
 				mu.Unlock()
 				if !skip && (m.fetchValue(ctx, it) || ctx.Err() != nil) {
 					continue
 				}
 				mu.Lock()
 				missed++
-				if indexOf(silent, it.primary) < 0 {
-					silent = append(silent, it.primary)
+				if indexOf(silent, it.from) < 0 {
+					silent = append(silent, it.from)
 				}
 				mu.Unlock()
 			}
@@ -134,8 +165,8 @@ func (m *Map) runFetch(ctx context.Context, items []fetchItem, done chan struct{
 	close(work)
 	wg.Wait()
 	if missed > 0 {
-		m.log.Warn("replmap: backup values not retrieved: their primary did not answer", "map", m.cfg.Name,
-			"entries", missed, "primaries", len(silent))
+		m.log.Warn("replmap: values not retrieved: the member holding them did not answer", "map", m.cfg.Name,
+			"entries", missed, "members", len(silent))
 	}
 }
 
@@ -147,12 +178,14 @@ func (m *Map) noteRefusedDiffLocked(k string) {
 	}
 }
 
-// fetchValue asks it.primary for the value of the entry under it.k and makes the entry
+// fetchValue asks it.from for the value of the entry under it.k and makes the entry
 // a backup holding it, if it still is a proxy naming this node as its backup and
-// it.primary as its primary. A value whose request a diff for the key overtook (refused
+// it.from as its primary; with it.own, the primary holding it (Config.MadePrimary
+// called), if it still is a proxy naming this node as its primary and it.from as its
+// backup. A value whose request a diff for the key overtook (refused
 // here, the node holding no value) may be older than that diff: it is asked for again,
 // up to fetchTries times in all, and then left (the entry stays a proxy). Java's
-// entries carry no version to compare. It reports false when the primary gave no reply.
+// entries carry no version to compare. It reports false when it.from gave no reply.
 func (m *Map) fetchValue(ctx context.Context, it fetchItem) bool {
 	for try := 1; ; try++ {
 		m.mu.Lock()
@@ -164,7 +197,7 @@ func (m *Map) fetchValue(ctx context.Context, it fetchItem) bool {
 		}
 		if try == fetchTries || ctx.Err() != nil {
 			m.log.Warn("replmap: backup value not retrieved: diffs overtook every reply", "map", m.cfg.Name,
-				"from", it.primary.String(), "tries", try)
+				"from", it.from.String(), "tries", try)
 			return true
 		}
 	}
@@ -174,13 +207,13 @@ func (m *Map) fetchValue(ctx context.Context, it fetchItem) bool {
 // refused since the refused count was before, the value not taken.
 func (m *Map) fetchOnce(ctx context.Context, it fetchItem, before int) (replied, stale bool) {
 	rctx, cancel := m.rpcContext(ctx)
-	resp, err := m.call(rctx, []channel.Member{it.primary}, &message{Type: msgRetrieveBackup, Key: []byte(it.k)})
+	resp, err := m.call(rctx, []channel.Member{it.from}, &message{Type: msgRetrieveBackup, Key: []byte(it.k)})
 	cancel()
 	if len(resp) == 0 {
-		m.log.Debug("replmap: no reply to a backup value's request", "map", m.cfg.Name, "from", it.primary.String(), "err", err)
+		m.log.Debug("replmap: no reply to a value's request", "map", m.cfg.Name, "from", it.from.String(), "err", err)
 		return false, false
 	}
-	if resp[0].Message == nil { // the primary holds no entry for the key (removed)
+	if resp[0].Message == nil { // the member holds no entry for the key (removed)
 		return true, false
 	}
 	mm, err := m.decodeReply(resp[0])
@@ -189,27 +222,37 @@ func (m *Map) fetchOnce(ctx context.Context, it fetchItem, before int) (replied,
 		v, err = m.decodeValue(mm.Value)
 	}
 	if err != nil || v == nil {
-		m.log.Warn("replmap: backup value from its primary", "map", m.cfg.Name, "from", it.primary.String(), "err", err)
+		m.log.Warn("replmap: value from the member holding it", "map", m.cfg.Name, "from", it.from.String(), "err", err)
 		return true, false
 	}
 	local := m.cfg.Channel.LocalMember()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	e := m.entries[it.k]
-	if m.state == stateDestroyed || e == nil || !lacksBackupValue(e, local) || !same(e.primary, it.primary) {
+	if m.state == stateDestroyed || e == nil || !it.lacks(e, local) {
+		m.mu.Unlock()
 		return true, false // changed meanwhile: a message told this node what it holds now
 	}
 	if m.fetch.refused[it.k] != before {
+		m.mu.Unlock()
 		return true, true
 	}
 	vbytes := int64(len(mm.Value))
 	size := entrySize(it.k, vbytes, e.primary, e.nodes)
 	mm.Type = msgBackup
-	if m.admit(it.k, e, size, mm, it.primary) != nil {
+	if m.admit(it.k, e, size, mm, it.from) != nil {
+		m.mu.Unlock()
 		return true, false
 	}
 	e.value, e.vbytes, e.role = v, vbytes, roleBackup
+	if it.own {
+		e.role = rolePrimary
+	}
 	m.resize(e, size)
+	key := e.key
+	m.mu.Unlock()
+	if it.own && m.cfg.MadePrimary != nil {
+		m.cfg.MadePrimary(m.passCtx, key, v)
+	}
 	return true, false
 }
 

@@ -110,10 +110,12 @@ type Config struct {
 	// MadePrimary, if set, is called with an entry's key and value when the local node
 	// becomes the primary of an entry it did not own: a Get of a proxy, backup or copy,
 	// or a backup or copy taking over from a primary that left, or whose map restarted
-	// (its MSG_START while this node backs up for it) (MapOwner's objectMadePrimary;
+	// (its MSG_START while this node backs up for it), or a map that Start named the
+	// primary of a proxy getting its value from the backup (MapOwner's objectMadePrimary;
 	// Tomcat's BackupManager marks the session primary and accessed). It runs on the
-	// goroutine of the Get, of the membership event or of the message, with no lock held.
-	// ctx is the Get's, or for a pass Stop waits for (a member's departure or restart)
+	// goroutine of the Get, of the membership event, of the message or of Start's fetch
+	// pass, with no lock held. ctx is the Get's, or for a pass Stop waits for (a member's
+	// departure or restart, Start's fetch: TestStopFromFetchMadePrimaryReturns)
 	// one without deadline that a Stop called with it, or with a context derived from
 	// it, recognises: that Stop stops the map (its MSG_STOP sent) without waiting for the
 	// passes and returns ErrStopping (TestStopFromMadePrimaryReturns). A Stop called
