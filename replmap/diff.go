@@ -23,7 +23,8 @@ type Diffable interface {
 	// Diff returns the changes since the last Diff and forgets them (getDiff and
 	// resetDiff under the entry's lock). Put, and Replicate publishing an entry that
 	// has no backup nodes, send a value in full and leave its changes as they are, as
-	// Java's put does.
+	// Java's put does; when it is dirty then, the next Replicate sends it in full again
+	// rather than a diff of changes the value sent may hold.
 	Diff() ([]byte, error)
 	// ApplyDiff applies the bytes another node's Diff returned (applyDiff). The bytes
 	// come from the network: bad ones must give an error, never a panic, and what a
@@ -192,6 +193,25 @@ func (m *Map) fullValue(key, value any) (b []byte, settled bool, err error) {
 		}
 	}
 	return b, false, nil
+}
+
+// dirtyDiffable reports whether v is a Diffable with changes its next Diff holds. A
+// primary that sent such a value in full (Put, a republish, a state transfer's copy) has
+// its next Replicate send it in full again: the changes may be in what it sent, and a
+// diff of them would apply them twice there (TestFullValueOfDirtyDiffableNotFollowedByItsDiff).
+func dirtyDiffable(v any) bool {
+	d, ok := v.(Diffable)
+	return ok && d.Dirty()
+}
+
+// fullSent has the next Replicate of e, the entry under k, send its value in full when
+// it still is the local node's primary entry there (dirtyDiffable).
+func (m *Map) fullSent(k string, e *entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries[k] == e && e.role == rolePrimary {
+		e.failed++
+	}
 }
 
 // applyDiff applies a received diff to d, the value held under the message's key (nil

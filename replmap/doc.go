@@ -248,5 +248,10 @@
 //     TestNoBackupErrors), and after a failed send the next Replicate sends the value in
 //     full, forgetting its changes with a Diff (the full value holds them); a change
 //     made while it marshals that value reaches the backup nodes once, in the value or
-//     in a later diff (TestReplicateFullValueChangedWhileMarshalledSentOnce).
+//     in a later diff (TestReplicateFullValueChangedWhileMarshalledSentOnce). A dirty
+//     Diffable that the primary sends in full otherwise (Put, a republish, a replicated
+//     map's state transfer), whose changes its next Diff holds still, is sent in full
+//     again by the next Replicate, not as that diff, which would apply them twice where
+//     the value went (TestFullValueOfDirtyDiffableNotFollowedByItsDiff); Java sends the
+//     diff.
 package replmap

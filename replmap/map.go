@@ -161,10 +161,11 @@ type entry struct {
 	nodes      []channel.Member // backup nodes
 	vbytes     int64            // bytes of the value's serialization stream
 	size       int64            // entrySize: what the entry counts towards MaxStoredBytes
-	// failed counts Replicate's failed sends, and covered the failed count a later
-	// complete send (full value) read before it marshalled the value: while failed >
-	// covered, changes a Diff handed over may not have reached the backup nodes, and
-	// Replicate sends the value in full.
+	// failed counts Replicate's failed sends, and the sends in full of a dirty Diffable
+	// (dirtyDiffable), and covered the failed count a later complete send (full value)
+	// read before it marshalled the value: while failed > covered, changes a Diff handed
+	// over may not have reached the backup nodes, or a diff of the changes would apply
+	// them twice, and Replicate sends the value in full.
 	failed, covered uint64
 	// sends counts Replicate's reads of the value to send: a republish pass that
 	// published the value while it changed sends it again (republishKey).

@@ -34,6 +34,9 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	nodes, perr := m.publish(ctx, key, value)
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
+	if dirtyDiffable(value) {
+		e.failed++ // the next Replicate sends the value in full
+	}
 	m.mu.Lock()
 	m.store(k, e)
 	left := m.departed(e.nodes)

@@ -293,10 +293,11 @@ func (m *Map) stateList(copies bool) ([]any, error) {
 		value   any
 		primary *channel.Member
 		nodes   []channel.Member
+		e       *entry
 	}
 	items := make([]item, 0, len(m.entries))
 	for k, e := range m.entries {
-		items = append(items, item{k, e.value, e.primary, e.nodes})
+		items = append(items, item{k, e.value, e.primary, e.nodes, e})
 	}
 	m.mu.Unlock()
 	list := make([]any, 0, len(items))
@@ -311,6 +312,9 @@ func (m *Map) stateList(copies bool) ([]any, error) {
 					return nil, err
 				}
 				msg.Value = b
+				if dirtyDiffable(it.value) {
+					m.fullSent(it.k, it.e)
+				}
 			}
 		}
 		o, err := m.codec.objectWith(msg, &mo)
@@ -455,10 +459,14 @@ func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channe
 		} else {
 			nodes, err = m.publish(ctx, key, value)
 		}
+		dirty := !notify && dirtyDiffable(value)
 		m.mu.Lock()
 		left, gone, overtaken := false, false, false
 		if e = m.entries[k]; e != nil {
 			e.nodes, e.primary, e.role = nodes, m.local(), rolePrimary
+			if dirty {
+				e.failed++ // the next Replicate sends the value in full (dirtyDiffable)
+			}
 			m.account(k, e)
 			left = m.departed(nodes)
 			overtaken = !notify && err == nil && len(nodes) > 0 && (e != read || e.sends != sends)
