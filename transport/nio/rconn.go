@@ -542,6 +542,7 @@ func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
 	r := rc.r
 	defer r.settled(&rc.dec)
 	if r.dropping.Load() {
+		msg.Release() // never delivered: nothing holds its buffer
 		return true
 	}
 	if err := r.deliverAcked(msg, mode, rc.loopAck, nil); !errors.Is(err, channel.ErrNotMember) {
