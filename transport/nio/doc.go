@@ -173,7 +173,9 @@
 //     (Stats.FramesAbandoned): its sender gave up on it and may send it again. A frame
 //     without ACK is delivered: its sender took it for sent
 //     (TestGoroutineAckFramesOfAClosedPeerDropped). Java Tribes delivers both
-//     (NioReplicationTask). The socket is asked only about a frame that waited.
+//     (NioReplicationTask). The socket is asked only about a frame that waited; gnet,
+//     which learns of the close when it reads it, drops any such frame whose turn comes
+//     after (see EOF below).
 //   - The socket buffers (RxBufSize, TxBufSize) are set on the listener, which accepted
 //     connections inherit.
 //
@@ -356,7 +358,12 @@
 //
 // On EOF the complete frames still buffered are processed (ACKs can no longer be sent) and
 // a trailing partial frame is dropped, as Java does; so short-lived connections carrying
-// one frame, like TcpFailureDetector's probes, are delivered.
+// one frame without ACK, like TcpFailureDetector's probes without its read test, are
+// delivered. A frame asking for an ACK not written yet, still buffered or queued for a
+// worker when its connection closed, is dropped instead, neither delivered nor
+// acknowledged (Stats.FramesAbandoned): its sender gave up on it and may send it again
+// (TestAckFramesOfAClosedPeerDropped, TestGnetAckFramesLeftAtCloseDropped; Java Tribes
+// delivers it, and so did this engine).
 //
 // The UDP receiver reads datagrams on one goroutine and runs the ReceiveFunc there, in
 // arrival order; while it runs, datagrams wait in the socket buffer and the kernel drops

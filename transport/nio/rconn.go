@@ -281,35 +281,6 @@ func (rc *rconn) awaitDrain() bool {
 	}
 }
 
-// writeEarlyAcks writes the batch's early ACKs from the loop. No worker ACK is pending
-// meanwhile: those of the frames decoded with them are queued after this.
-func (rc *rconn) writeEarlyAcks() {
-	n := rc.early
-	if n == 0 {
-		return
-	}
-	rc.early = 0
-	rc.r.st.acksSent.Add(uint64(n))
-	for n > 0 {
-		k := min(n, len(ackRun)/len(wire.AckFrame))
-		if _, err := rc.c.Write(ackRun[:k*len(wire.AckFrame)]); err != nil {
-			return
-		}
-		n -= k
-	}
-	if rc.c.OutboundBuffered() > 0 {
-		rc.viaLoop.Store(true)
-	}
-}
-
-// directAcks lets workers write their ACKs to the socket again once the loop has nothing
-// of theirs left to write. It runs on the loop.
-func (rc *rconn) directAcks() {
-	if rc.viaLoop.Load() && rc.pendingAcks.Load() == 0 && rc.c.OutboundBuffered() == 0 {
-		rc.viaLoop.Store(false)
-	}
-}
-
 // flush queues the decoded batch for a worker.
 func (rc *rconn) flush() {
 	if len(rc.batch) == 0 {
@@ -368,9 +339,10 @@ func (r *receiver) reject(err error, peer, remote string) {
 }
 
 // onClose runs on the loop when the connection closes. Complete frames still buffered
-// (because decoding was paused) are processed as Java does at EOF; ACKs are no longer
-// possible. A trailing partial frame is dropped, and reported lost if its header named
-// its sender.
+// (because decoding was paused) are processed as Java does at EOF, but for those asking
+// for an ACK, which is no longer possible: process drops them, as the ones queued before
+// them (Stats.FramesAbandoned). A trailing partial frame is dropped, and reported lost if
+// its header named its sender.
 func (rc *rconn) onClose(error) {
 	rc.cmu.Lock()
 	rc.closed = true
@@ -395,7 +367,9 @@ func (rc *rconn) onClose(error) {
 		rc.r.st.framesReceived.Add(1)
 		rc.r.st.bytesReceived.Add(uint64(n))
 		from, counted := rc.dec.takeArrival()
-		rc.batch = append(rc.batch, inItem{msg: rc.message(&cd), size: n, from: from, counted: counted})
+		// One asking for an ACK is dropped by process (Stats.FramesAbandoned).
+		rc.batch = append(rc.batch, inItem{msg: rc.message(&cd), size: n, ack: ackModeOf(channel.SendOptions(cd.Options)),
+			from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	rc.flush()
@@ -411,16 +385,6 @@ func (r *receiver) cutOff(dec *decoder, in inbound, peer, remote string) {
 			"remote", remote, "source", lost.source.Address.String(), "err", lost.err)
 		r.lose(lost)
 	}
-}
-
-// onAckWritten runs on the loop after it wrote (or buffered, or failed to write) a worker's
-// ACK. After a failure the connection is closed: its buffers must not be looked at.
-func (rc *rconn) onAckWritten(_ gnet.Conn, err error) error {
-	rc.pendingAcks.Add(-1)
-	if err == nil {
-		rc.directAcks()
-	}
-	return nil
 }
 
 // run is the worker side: process everything queued, in order, then give the connection
@@ -469,7 +433,10 @@ func (rc *rconn) run() {
 // is closed and what it still has queued is dropped, but for the frames acknowledged
 // already (early ACKs, on a connection that carried a member's frame): a stranger flooding
 // valid frames gets one message per connection to the workers, not a share of them equal
-// to a member's.
+// to a member's. A message asking for an ACK not written yet whose connection closed
+// while it waited for its turn is dropped, neither delivered nor acknowledged
+// (Stats.FramesAbandoned), as EngineGoroutine does with one whose peer it sees gone; one
+// without ACK, or acknowledged already, is delivered.
 func (rc *rconn) process(it *inItem) {
 	r := rc.r
 	defer r.settled(&rc.dec)
@@ -482,6 +449,13 @@ func (rc *rconn) process(it *inItem) {
 		// stranger closed it; dropping: Stop closes them all), and a count left raised
 		// only routes its remaining ACKs through the workers and the loop. Reads pause on
 		// queued and outbound bytes, never on pendingAcks.
+		it.msg.Release()
+		return
+	}
+	if it.ack != ackNone && rc.isClosed() {
+		// Its ACK can reach no one: the sender gave up on it (its Timeout, or the lost
+		// connection) and may send it again (Stats.FramesAbandoned).
+		r.st.framesAbandoned.Add(1)
 		it.msg.Release()
 		return
 	}
@@ -503,38 +477,6 @@ func (r *receiver) countStranger(msg *channel.Message, peer, remote string) {
 		"remote", remote, "source", msg.Source.String())
 }
 
-// writeAck writes a worker's ACK or FAIL_ACK frame and counts it in ctr. Unless viaLoop,
-// the worker writes it to the socket itself: one write, instead of waking the event loop
-// to write it. What the socket does not take at once (its buffer is full: the peer does
-// not read) goes through the loop, as do the ACKs after it until the loop has written them
-// all; there MaxConnOutboundBytes bounds them. Holding cmu keeps the descriptor valid:
-// gnet closes it only after onClose.
-func (rc *rconn) writeAck(frame []byte, ctr *atomic.Uint64) {
-	rc.cmu.Lock()
-	defer rc.cmu.Unlock()
-	if rc.closed {
-		return
-	}
-	if !rc.viaLoop.Load() {
-		n, err := ignoringEINTR(unix.Write, rc.fd, frame)
-		if n == len(frame) || (err != nil && err != unix.EAGAIN) {
-			// Written, or the connection failed: the loop's next read sees that and closes it.
-			if err == nil {
-				ctr.Add(1)
-			}
-			rc.pendingAcks.Add(-1)
-			return
-		}
-		frame = frame[max(n, 0):]
-		rc.viaLoop.Store(true)
-	}
-	// AckFrame and FailAckFrame are immutable package-level slices, so AsyncWrite may keep
-	// them (or their tail) as long as it likes.
-	if err := rc.c.AsyncWrite(frame, rc.ackDone); err == nil {
-		ctr.Add(1)
-	}
-}
-
 // deliverNow delivers msg on the event loop (Config.DeliverOnEventLoop) and writes its ACK
 // there. It returns false when the connection must close: the channel refused a
 // non-member's message.
@@ -551,13 +493,6 @@ func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
 	rc.dead = true
 	rc.countStranger(msg)
 	return false
-}
-
-// loopAck writes an ACK or FAIL_ACK frame from the event loop and counts it in ctr.
-func (rc *rconn) loopAck(frame []byte, ctr *atomic.Uint64) {
-	if _, err := rc.c.Write(frame); err == nil {
-		ctr.Add(1)
-	}
 }
 
 // message is the channel message of the frame the decoder just returned. A large frame's
@@ -579,6 +514,13 @@ func ignoringEINTR(call func(int, []byte) (int, error), fd int, p []byte) (int, 
 			return n, err
 		}
 	}
+}
+
+// isClosed reports whether onClose ran: an ACK can no longer be written.
+func (rc *rconn) isClosed() bool {
+	rc.cmu.Lock()
+	defer rc.cmu.Unlock()
+	return rc.closed
 }
 
 // gnetCall runs f, a call into gnet from a worker, unless the connection closed. gnet's
