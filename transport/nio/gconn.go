@@ -33,7 +33,7 @@ type gconn struct {
 	pausedAt   int64        // owned by the sweeper: the writeSince it counted in Stats.AckPauses
 
 	batch  []inItem
-	late   inItem                      // a large frame decoded that did not fit MaxQueuedBytes, behind the batch
+	late   inItem                      // a large frame decoded that did not fit MaxQueuedBytes, behind the batch (TestGoroutineLargeFrameWaitsBehindItsBatch)
 	waited bool                        // the batch waited for MaxQueuedBytes room: its peer may have gone meanwhile
 	held   int64                       // bytes of a partial small frame counted in Stats.PendingBytes
 	strays int64                       // the part of them counted in strangers' share (decoder.strangerHeld)
@@ -192,11 +192,15 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 				if !gc.takeLarge(&it) {
 					return false, false
 				}
-			} else if r.queue.tryTake(int64(n)) {
-				gc.dec.releaseDone()
 			} else {
-				gc.late, more = it, true // it waits for room once the batch is delivered
-				break
+				if largeBehindHook != nil {
+					largeBehindHook(gc)
+				}
+				if !r.queue.tryTake(int64(n)) {
+					gc.late, more = it, true // it waits for room once the batch is delivered
+					break
+				}
+				gc.dec.releaseDone()
 			}
 		}
 		gc.batch = append(gc.batch, it)
@@ -353,6 +357,12 @@ func (gc *gconn) write(b []byte) bool {
 	gc.writeSince.Store(0)
 	return err == nil
 }
+
+// largeBehindHook, nil but in tests, runs on a connection's goroutine when a large frame
+// completed behind frames decoded before it, before it takes its room in MaxQueuedBytes:
+// a test has another connection take the room meanwhile, so that the frame waits behind
+// the batch (gconn.late: TestGoroutineLargeFrameWaitsBehindItsBatch).
+var largeBehindHook func(gc *gconn)
 
 // ackWriteHook, nil but in tests, runs as a connection's goroutine begins an ACK write,
 // before its first system call: a test holds the goroutine there across the sweeper's
