@@ -172,7 +172,9 @@
 //     (or shut down its sending side) meanwhile, as far as the socket tells on Linux
 //     (Stats.FramesAbandoned): its sender gave up on it and may send it again. A frame
 //     without ACK is delivered: its sender took it for sent
-//     (TestGoroutineAckFramesOfAClosedPeerDropped). Java Tribes delivers both
+//     (TestGoroutineAckFramesOfAClosedPeerDropped); once one is dropped so, those asking
+//     for an ACK decoded after it with it are dropped too, without asking the socket again
+//     (TestGoroutineAckFramesAfterAnAbandonedOneDropped). Java Tribes delivers both
 //     (NioReplicationTask). The socket is asked only about a frame that waited; gnet,
 //     which learns of the close when it reads it, drops any such frame whose turn comes
 //     after (see EOF below).

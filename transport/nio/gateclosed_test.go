@@ -76,3 +76,42 @@ func TestGoroutineAckFramesOfAClosedPeerDropped(t *testing.T) {
 			st.MessagesDelivered, st.FramesAbandoned, st.AcksSent, st.FramesReceived)
 	}
 }
+
+// EngineGoroutine: of two synchronized-ack frames read together, the first waited for the
+// Workers slot, saw its peer gone and was dropped; the second, finding the slot free at
+// once, asked nothing and was delivered, its ACK written to the closed socket, though its
+// sender had given up on it as on the first. Once a frame of the batch found its peer
+// gone, every later one asking for an ACK is now dropped too.
+func TestGoroutineAckFramesAfterAnAbandonedOneDropped(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("a peer's close is seen while a frame waits on Linux only")
+	}
+	cfg := goroutineConfig()
+	cfg.Workers = 1
+	tr, release, started, delivered := startBlocked(t, cfg)
+	t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcAll) })
+	t.Cleanup(release.open)
+	m := memberOf(tr)
+	src, _ := m.MarshalBinary()
+	n := &node{t: tr, member: m}
+	if _, err := dialRaw(t, n).Write(frame(src, 0, []byte("holds the slot"))); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	synced := dialRaw(t, n)
+	opts := channel.OptUseAck | channel.OptSyncAck
+	if _, err := synced.Write(append(frame(src, opts, []byte("first")), frame(src, opts, []byte("second"))...)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, waitTimeout, "both synchronized-ack frames decoded", func() bool { return tr.Stats().FramesReceived == 3 })
+	_ = synced.Close()
+	testutil.EventuallyTrue(t, waitTimeout, "the receiver sees the peer closed", func() bool { return peersSeenClosed(tr) == 1 })
+	release.open()
+	testutil.EventuallyTrue(t, waitTimeout, "every frame delivered or dropped", func() bool {
+		return delivered.Load()+int32(tr.Stats().FramesAbandoned) == 3
+	})
+	if st := tr.Stats(); delivered.Load() != 1 || st.FramesAbandoned != 2 || st.AcksSent != 0 || st.FailAcksSent != 0 {
+		t.Fatalf("delivered %d, FramesAbandoned %d, AcksSent %d, FailAcksSent %d: want 1 (the first), 2, 0 and 0",
+			delivered.Load(), st.FramesAbandoned, st.AcksSent, st.FailAcksSent)
+	}
+}

@@ -256,10 +256,13 @@ func (gc *gconn) drop(it *inItem) {
 // but for the frames of the run already acknowledged, which are delivered. A frame asking
 // for an ACK, not acknowledged yet, is dropped if its peer closed the connection while the
 // batch waited for MaxQueuedBytes room (abandoned), or, with SYNC, while it waited for a
-// Workers slot (receiver.deliver): its sender gave up on it and may have sent it again.
+// Workers slot (receiver.deliver), and so is every such frame after it in the batch
+// (TestGoroutineAckFramesAfterAnAbandonedOneDropped): its sender gave up on it and may
+// have sent it again.
 func (gc *gconn) deliverBatch() bool {
 	r := gc.r
 	stranger := false
+	gone := false // a frame of the batch found its peer gone: so will the rest
 	for i := range gc.batch {
 		it := &gc.batch[i]
 		if stranger && !it.acked || r.dropping.Load() {
@@ -267,7 +270,8 @@ func (gc *gconn) deliverBatch() bool {
 			gc.delivered(it)
 			continue
 		}
-		if it.ack != ackNone && !it.acked && gc.abandoned() {
+		if it.ack != ackNone && !it.acked && (gone || gc.abandoned()) {
+			gone = true
 			r.st.framesAbandoned.Add(1)
 			gc.drop(it)
 			continue
@@ -291,11 +295,13 @@ func (gc *gconn) deliverBatch() bool {
 				r.st.acksSent.Add(uint64(k))
 			}
 		}
-		if err := r.deliverAcked(it.msg, it.ack, gc.writeAck, gc.gone); errors.Is(err, channel.ErrNotMember) && !stranger {
+		err := r.deliverAcked(it.msg, it.ack, gc.writeAck, gc.gone)
+		if errors.Is(err, channel.ErrNotMember) && !stranger {
 			stranger = true
 			gc.markExpired()
 			r.countStranger(it.msg, gc.peer, gc.remote)
 		}
+		gone = gone || err == errAbandoned
 		gc.delivered(it)
 	}
 	gc.batch = keptItems(gc.batch) // what a read of many small frames grew is not kept
