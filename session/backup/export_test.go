@@ -19,7 +19,7 @@ func SetExpireHook(f func(id any)) (restore func()) {
 }
 
 // Expire runs one expiry sweep of m at now.
-func Expire(m *Manager, now time.Time) { m.expire(now) }
+func Expire(m *Manager, now time.Time) { m.expire(now, nil, nil) }
 
 // SetMapStartedHook makes f run in Start once the map started, before the sweep starts,
 // and returns a function restoring the previous hook.
