@@ -48,7 +48,13 @@ type Service struct {
 	// every change of the view, so Members does not allocate.
 	members atomic.Pointer[[]channel.Member]
 
-	evMu sync.Mutex // held while the view changes and its events are delivered, to keep them in order
+	// evq holds the view's changes not yet delivered to the membership listener, in
+	// order; delivering is set while a goroutine (deliver) delivers them. Guarded by mu.
+	evq        []memberEvent
+	delivering bool
+	// calling is set while deliver is inside a listener call: a Stop that begins then
+	// does not wait for the delivery of its events (the listener may be its caller).
+	calling atomic.Bool
 }
 
 type entry struct {
@@ -62,6 +68,7 @@ type runState struct {
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the ping goroutine ended (nil if there is none)
 	stopped  chan struct{} // closed when Stop's work for this run is finished
+	reported chan struct{} // closed once the members the stop reported gone were delivered
 	unlisten func()
 	rpc      *rpc.Channel
 }
@@ -96,7 +103,9 @@ func (s *Service) SetChannel(c *channel.Channel) {
 // Start implements channel.MembershipService. The member protocol runs once both
 // membership levels run (Tribes starts the provider when its start level is
 // MBR_RX|MBR_TX): the static members that accept a TCP connection get a START and the
-// ones that answer are members; then they are pinged every PingInterval.
+// ones that answer are members, reported to the membership listener before Start
+// returns (unless it is called from a listener call); then they are pinged every
+// PingInterval.
 func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
 	s.mu.Lock()
 	if s.ch == nil {
@@ -110,7 +119,7 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	for s.stopping != nil {
 		f := s.stopping
 		s.mu.Unlock()
-		if err := waitStopped(ctx, f); err != nil {
+		if err := waitStopped(ctx, f, false); err != nil {
 			return fmt.Errorf("staticsvc: start: the previous stop has not finished: %w", err)
 		}
 		s.mu.Lock()
@@ -134,7 +143,7 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &runState{ctx: rctx, cancel: cancel, rpc: rc, unlisten: ch.AddMessageListener(stopListener{s}),
-		stopped: make(chan struct{})}
+		stopped: make(chan struct{}), reported: make(chan struct{})}
 	if s.cfg.PingInterval > 0 {
 		r.done = make(chan struct{})
 	}
@@ -145,7 +154,19 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	if r.done != nil {
 		go s.pingLoop(r)
 	}
+	s.flushEvents(ctx)
 	return nil
+}
+
+// flushEvents waits, within ctx, for the events queued so far to reach the membership
+// listener, unless a listener call is under way (the caller may be that listener).
+func (s *Service) flushEvents(ctx context.Context) {
+	if s.calling.Load() {
+		return
+	}
+	done := make(chan struct{})
+	s.updateThen(done, func(time.Time) (added, gone []channel.Member) { return nil, nil })
+	ctxwait.Done(ctx, done)
 }
 
 // Stop implements channel.MembershipService. When neither level runs any more, the
@@ -153,21 +174,27 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 // A member that cannot be sent the STOP (it may be stopping too) is logged, as in Tomcat,
 // and does not make Stop fail.
 //
-// Stop first waits for the ping goroutine (a ping under way: its connects, its RPC, the
-// membership listeners it calls) only until ctx ends: it then returns an error wrapping
-// ctx.Err(), and the rest of the stop (the STOP, and the members reported gone) is done
-// once that ping ends, in the background, within ctx and, what is left once ctx has
-// ended (the RPC channel's close may wait for replies to strangers past it), within
-// RPCTimeout, so the members still learn of the stop if the transport still runs
-// (TestStopAfterItsContextStillTellsTheMembers,
-// TestStopWhileAReplyIsHeldStillTellsTheMembers). A later Stop waits for it again, within
-// its own ctx, and so does a Start, before it takes any level, so that one that gives up
-// has started nothing (TestStopHonoursItsContext, TestStartAfterATimedOutStop). A
-// membership listener the ping goroutine calls gets no context that could mark its call,
-// so a Stop it makes waits for itself: it returns ctx's error once ctx ends (never, with a
-// ctx that never ends), and the stop finishes once the listener has returned
-// (TestStopFromAPingListenerReturnsAtItsContextEnd).
+// The membership listener is called on a goroutine of the service's own, one event at a
+// time and in order, never on the ping goroutine or a receiving one, so that neither
+// waits for a listener. Stop waits for the members it reports gone to reach the
+// listener, unless a listener call is under way when Stop begins: it does not wait for
+// that call, nor for the events after it, as the channel's Stop does not wait for a
+// heartbeat under way. A listener gets no context that could mark its call, so a Stop it
+// makes, with whatever ctx, would otherwise wait for itself; such a Stop (or one from
+// elsewhere while a listener is held) returns once the rest of the stop is done, and the
+// events are delivered once the call under way has returned
+// (TestStopFromAPingListenerReturns, TestStopDoesNotWaitForAHeldListener).
+//
+// Stop waits for the ping goroutine (a ping under way: its connects, its RPC) and the
+// rest only until ctx ends: it then returns an error wrapping ctx.Err(), and the rest of
+// the stop (the STOP, and the members reported gone) is done in the background, within
+// ctx and, what is left once ctx has ended (the RPC channel's close may wait for replies
+// to strangers past it), within RPCTimeout, so the members still learn of the stop if
+// the transport still runs (TestStopWhileAReplyIsHeldStillTellsTheMembers). A later Stop
+// waits for it again, within its own ctx, and so does a Start, before it takes any level,
+// so that one that gives up has started nothing (TestStartAfterATimedOutStop).
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
+	inCall := s.calling.Load()
 	s.mu.Lock()
 	s.running &^= svc
 	r := s.run
@@ -177,7 +204,7 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 		if s.running != 0 || f == nil {
 			return nil
 		}
-		return waitStopped(ctx, f)
+		return waitStopped(ctx, f, !inCall)
 	}
 	s.run, s.stopping = nil, r
 	ch := s.ch
@@ -185,15 +212,19 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 
 	r.cancel()
 	go s.finishStop(ctx, ch, r)
-	return waitStopped(ctx, r)
+	return waitStopped(ctx, r, !inCall)
 }
 
-// waitStopped waits for the stop of r to finish, or for ctx to end.
-func waitStopped(ctx context.Context, r *runState) error {
-	if ctxwait.Done(ctx, r.stopped) {
-		return nil
+// waitStopped waits for the stop of r to finish and, with reported, for the members it
+// reported gone to reach the listener, or for ctx to end.
+func waitStopped(ctx context.Context, r *runState, reported bool) error {
+	if !ctxwait.Done(ctx, r.stopped) {
+		return fmt.Errorf("staticsvc: stop: not finished (the ping goroutine, or the RPC channel's close, still runs): %w", ctx.Err())
 	}
-	return fmt.Errorf("staticsvc: stop: not finished (the ping goroutine, or the RPC channel's close, still runs): %w", ctx.Err())
+	if reported && !ctxwait.Done(ctx, r.reported) {
+		return fmt.Errorf("staticsvc: stop: the members gone not yet delivered to the membership listener: %w", ctx.Err())
+	}
+	return nil
 }
 
 // finishStop is the stop of run r once its ping goroutine ended: its RPC channel closed,
@@ -240,7 +271,7 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 			s.log.Warn("tribes static membership: send MSG_STOP", "err", err)
 		}
 	}
-	s.update(func(now time.Time) (added, gone []channel.Member) {
+	s.updateThen(r.reported, func(now time.Time) (added, gone []channel.Member) {
 		for k, e := range s.view {
 			gone = append(gone, e.m)
 			delete(s.view, k)

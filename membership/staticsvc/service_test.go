@@ -75,8 +75,9 @@ func members(t testing.TB, ports ...int) []channel.Member {
 	return ms
 }
 
-// newNode builds (but does not start) a node listening on port with static membership cfg.
-func newNode(t testing.TB, port int, cfg staticsvc.Config) *node {
+// newNode builds (but does not start) a node listening on port with static membership cfg
+// and the interceptors ics.
+func newNode(t testing.TB, port int, cfg staticsvc.Config, ics ...channel.Interceptor) *node {
 	t.Helper()
 	tcfg := nio.DefaultConfig()
 	tcfg.Port, tcfg.AutoBind = port, 1
@@ -90,7 +91,7 @@ func newNode(t testing.TB, port int, cfg staticsvc.Config) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: svc, HeartbeatInterval: -1})
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: svc, HeartbeatInterval: -1, Interceptors: ics})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,33 +17,27 @@ import (
 // left to the background had not finished started the first level (MBR_RX) at once and
 // waited in the second for that stop; once its ctx ended the channel stopped the first
 // level again with a context that does not end, and that Stop waited for the same stop:
-// Start returned only once the held ping did, for ever if it never did. A Start now waits
+// Start returned only once the held ping (here its PING's send, which ignores its
+// context) did, for ever if it never did. A Start now waits
 // for the previous stop before it takes any level, within its own ctx (an error, nothing
 // started), and once that stop finished starts one ping goroutine, the stopped run's gone.
 func TestStartAfterATimedOutStop(t *testing.T) {
 	ctx := context.Background()
 	p := testutil.FreePorts(t, 2)
-	a := newNode(t, p[0], staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: 50 * time.Millisecond,
-		PingInterval: 10 * time.Millisecond})
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	a.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(channel.Member) {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-	}})
+	acceptOnly(t, p[1]) // reachable: the ping sends it a PING
+	hold := newHoldPings()
+	release := hold.release
+	a := newNode(t, p[0], staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: time.Hour,
+		PingInterval: 10 * time.Millisecond, RPCTimeout: time.Second}, hold) // p[1] never replies
 	if err := a.ch.Start(ctx, channel.SvcAll); err != nil {
 		t.Fatal(err)
 	}
-	gone := members(t, p[1])[0]
-	gone.UniqueID = channel.UniqueID{7}
-	staticsvc.Hear(a.svc, gone, true)
+	hold.port.Store(int32(p[1]))
 	select {
-	case <-entered:
+	case <-hold.entered:
 	case <-time.After(testutil.WaitLimit):
 		close(release)
-		t.Fatal("the member did not expire")
+		t.Fatal("no PING was sent")
 	}
 	short := func() context.Context {
 		c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)

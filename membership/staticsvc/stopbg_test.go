@@ -13,30 +13,20 @@ import (
 )
 
 // TestStopAfterItsContextStillTellsTheMembers: a Stop whose ctx ended while the ping
-// goroutine was held left the rest of the stop to the background, which sent the STOP
-// with that ended ctx, so it always failed and the members learned of the stop only when
-// they expired this node (ExpirationTime later, here an hour). The background stop now
-// sends it within a bounded context of its own (RPCTimeout): b drops a at once.
+// goroutine was held (here its PING's send to a third static member, which ignores its
+// context) left the rest of the stop to the background, which sent the STOP with that
+// ended ctx, so it always failed and the members learned of the stop only when they
+// expired this node (ExpirationTime later, here an hour). The background stop now sends
+// it within a bounded context of its own (RPCTimeout): b drops a at once.
 func TestStopAfterItsContextStillTellsTheMembers(t *testing.T) {
 	ctx := context.Background()
 	p := testutil.FreePorts(t, 3)
 	all := members(t, p[0], p[1], p[2])
-	a := newNode(t, p[0], staticsvc.Config{Members: all, ExpirationTime: 500 * time.Millisecond,
-		PingInterval: 10 * time.Millisecond})
+	acceptOnly(t, p[2]) // reachable: a's ping sends it a PING, which is held
+	hold := newHoldPings()
+	a := newNode(t, p[0], staticsvc.Config{Members: all, ExpirationTime: time.Hour,
+		PingInterval: 10 * time.Millisecond, RPCTimeout: time.Second}, hold) // p[2] never replies
 	b := newNode(t, p[1], staticsvc.Config{Members: all, ExpirationTime: time.Hour, PingInterval: time.Hour})
-	gone := members(t, p[2])[0] // nothing listens there: a expires it
-	gone.UniqueID = channel.UniqueID{7}
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	a.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(m channel.Member) {
-		if m.Port != int32(p[2]) {
-			return
-		}
-		once.Do(func() {
-			close(entered)
-			<-release // ignores Stop's context
-		})
-	}})
 	for _, n := range []*node{b, a} {
 		if err := n.ch.Start(ctx, channel.SvcAll); err != nil {
 			t.Fatal(err)
@@ -45,17 +35,17 @@ func TestStopAfterItsContextStillTellsTheMembers(t *testing.T) {
 	if !b.has(p[0]) {
 		t.Fatalf("b does not list a: %v", b.ch.Members())
 	}
-	staticsvc.Hear(a.svc, gone, true)
+	hold.port.Store(int32(p[2]))
 	select {
-	case <-entered:
+	case <-hold.entered:
 	case <-time.After(testutil.WaitLimit):
-		close(release)
-		t.Fatal("the member did not expire")
+		close(hold.release)
+		t.Fatal("no PING was sent")
 	}
 	sctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	err := a.svc.Stop(sctx, channel.SvcMembership)
 	cancel()
-	close(release)
+	close(hold.release)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Stop with the ping held: %v, want context.DeadlineExceeded", err)
 	}
@@ -70,23 +60,96 @@ func TestStopAfterItsContextStillTellsTheMembers(t *testing.T) {
 	}
 }
 
-// TestStopFromAPingListenerReturnsAtItsContextEnd: a membership listener called by the
-// ping goroutine (here for a member's expiry) that stops the membership waits for that
-// goroutine, itself: listeners get no context to mark such a call with, so that Stop
-// returns ctx's error once ctx ends, not never, and the stop finishes once the listener
-// has returned (a later Stop returns nil, nobody listed).
-func TestStopFromAPingListenerReturnsAtItsContextEnd(t *testing.T) {
+// TestStopDoesNotWaitForAHeldListener: a membership listener held (here in the
+// MemberDisappeared of a member's expiry, ignoring everything) held the ping goroutine
+// that called it, and with it a Stop from elsewhere until that Stop's ctx ended. The
+// listeners are now called on a goroutine of their own, which Stop does not wait for
+// while it is inside a listener call: Stop, with a context that never ends, returns nil,
+// the STOP sent (b drops a at once), and the members it reports gone reach the listener
+// once the held call has returned.
+func TestStopDoesNotWaitForAHeldListener(t *testing.T) {
+	ctx := context.Background()
+	p := testutil.FreePorts(t, 3)
+	all := members(t, p[0], p[1], p[2])
+	a := newNode(t, p[0], staticsvc.Config{Members: all, ExpirationTime: 500 * time.Millisecond,
+		PingInterval: 10 * time.Millisecond})
+	b := newNode(t, p[1], staticsvc.Config{Members: all, ExpirationTime: time.Hour, PingInterval: time.Hour})
+	gone := members(t, p[2])[0] // nothing listens there: a expires it
+	gone.UniqueID = channel.UniqueID{7}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once, releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	a.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(m channel.Member) {
+		if m.Port != int32(p[2]) {
+			return
+		}
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}})
+	for _, n := range []*node{b, a} {
+		if err := n.ch.Start(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !b.has(p[0]) || !a.has(p[1]) {
+		t.Fatalf("a and b do not list each other: a %v, b %v", a.ch.Members(), b.ch.Members())
+	}
+	staticsvc.Hear(a.svc, gone, true)
+	select {
+	case <-entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("the member did not expire")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.svc.Stop(ctx, channel.SvcMembership) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Stop with a listener held: %v", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatalf("Stop(context.Background()) with a listener held has not returned after %v", testutil.WaitLimit)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "b drops a: its STOP arrived", func() bool { return !b.has(p[0]) })
+	if _, ok := a.ev.find(false, int32(p[1])); ok {
+		t.Fatal("b reported gone to a's listeners while an earlier call was held")
+	}
+	releaseOnce.Do(func() { close(release) })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "a reports b gone", func() bool {
+		_, ok := a.ev.find(false, int32(p[1]))
+		return ok
+	})
+}
+
+// TestStopFromAPingListenerReturns: a membership listener called for an event of the ping
+// goroutine (here a member's expiry) that stopped the membership with a context of its
+// own (here one that never ends) waited in Stop for that goroutine, which waited for the
+// listener: listeners get no context that could mark the call, so such a Stop returned
+// only once its ctx ended, and with context.Background() never. The listeners are now
+// called on a goroutine of their own, which Stop does not wait for while it is inside a
+// listener call: such a Stop returns nil at once, and the members it reports gone reach
+// the listeners once the call has returned.
+func TestStopFromAPingListenerReturns(t *testing.T) {
 	ctx := context.Background()
 	p := testutil.FreePorts(t, 2)
 	a := newNode(t, p[0], staticsvc.Config{Members: members(t, p[0], p[1]), ExpirationTime: 50 * time.Millisecond,
 		PingInterval: 10 * time.Millisecond})
-	stopped := make(chan error, 1)
+	stopped, hung := make(chan error, 1), make(chan bool, 1)
 	var once sync.Once
 	a.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(m channel.Member) {
 		once.Do(func() {
-			sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-			defer cancel()
-			stopped <- a.ch.Stop(sctx, channel.SvcMembership)
+			done := make(chan error, 1)
+			go func() { done <- a.ch.Stop(context.Background(), channel.SvcMembership) }()
+			select {
+			case err := <-done:
+				stopped <- err
+				hung <- false
+			case <-time.After(testutil.WaitLimit):
+				hung <- true
+				go func() { stopped <- <-done }() // returns once the listener did
+			}
 		})
 	}})
 	if err := a.ch.Start(ctx, channel.SvcAll); err != nil {
@@ -95,13 +158,12 @@ func TestStopFromAPingListenerReturnsAtItsContextEnd(t *testing.T) {
 	gone := members(t, p[1])[0] // nothing listens there: it expires at the next ping
 	gone.UniqueID = channel.UniqueID{7}
 	staticsvc.Hear(a.svc, gone, true)
-	select {
-	case err := <-stopped:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Stop from the ping's listener: %v, want context.DeadlineExceeded", err)
-		}
-	case <-time.After(testutil.WaitLimit):
-		t.Fatalf("Stop from the ping's listener has not returned after %v", testutil.WaitLimit)
+	if <-hung {
+		<-stopped
+		t.Fatalf("Stop(context.Background()) from a listener of the ping's event has not returned after %v", testutil.WaitLimit)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop from the ping's listener: %v", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, testutil.WaitLimit)
 	defer cancel()

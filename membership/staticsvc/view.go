@@ -7,8 +7,9 @@ import (
 	"github.com/gotribes/tribes/channel"
 )
 
-// The view's changes: members heard from, stopped, found faulty; each delivered to the
-// channel's membership listener in order (update).
+// The view's changes: members heard from, stopped, found faulty; each queued under the
+// view's lock (update) and delivered to the channel's membership listener in order, on
+// a goroutine of its own (deliver), so that no protocol goroutine waits for a listener.
 
 // maxStopped bounds Service.stopped.
 const maxStopped = 1024
@@ -102,22 +103,71 @@ func (s *Service) dropFaulty(faulty []channel.FaultyMember) {
 	})
 }
 
-// update changes the view under the lock and then delivers the events, in the order of
-// the changes.
+// memberEvent is a change of the view for the membership listener l; done, if set, is
+// closed once it was delivered.
+type memberEvent struct {
+	l     channel.MembershipListener
+	m     channel.Member
+	added bool
+	done  chan struct{}
+}
+
+// update changes the view under the lock and queues its events, in the order of the
+// changes, for deliver; it does not wait for them.
 func (s *Service) update(f func(now time.Time) (added, gone []channel.Member)) {
-	s.evMu.Lock()
-	defer s.evMu.Unlock()
+	s.updateThen(nil, f)
+}
+
+// updateThen is update, closing done (if not nil) once the events were delivered.
+func (s *Service) updateThen(done chan struct{}, f func(now time.Time) (added, gone []channel.Member)) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	added, gone := f(time.Now())
 	s.snapshotLocked()
-	l := s.l
-	s.mu.Unlock()
 	for _, m := range gone {
-		s.log.Info("tribes static membership: member gone", "member", m.String())
-		l.MemberDisappeared(m)
+		s.evq = append(s.evq, memberEvent{l: s.l, m: m})
 	}
 	for _, m := range added {
-		s.log.Info("tribes static membership: member added", "member", m.String())
-		l.MemberAdded(m)
+		s.evq = append(s.evq, memberEvent{l: s.l, m: m, added: true})
+	}
+	if done != nil {
+		s.evq = append(s.evq, memberEvent{done: done})
+	}
+	if len(s.evq) > 0 && !s.delivering {
+		s.delivering = true
+		go s.deliver()
+	}
+}
+
+// deliver calls the membership listener with the queued events, one at a time and in
+// order, until none is left.
+func (s *Service) deliver() {
+	for {
+		s.mu.Lock()
+		if len(s.evq) == 0 {
+			s.evq = nil
+			s.delivering = false
+			s.mu.Unlock()
+			return
+		}
+		e := s.evq[0]
+		s.evq[0] = memberEvent{}
+		s.evq = s.evq[1:]
+		s.mu.Unlock()
+		switch {
+		case e.l == nil && e.done == nil:
+		case e.done != nil:
+			close(e.done)
+		case e.added:
+			s.log.Info("tribes static membership: member added", "member", e.m.String())
+			s.calling.Store(true)
+			e.l.MemberAdded(e.m)
+			s.calling.Store(false)
+		default:
+			s.log.Info("tribes static membership: member gone", "member", e.m.String())
+			s.calling.Store(true)
+			e.l.MemberDisappeared(e.m)
+			s.calling.Store(false)
+		}
 	}
 }
