@@ -185,14 +185,17 @@ func (s *Service) flushEvents(ctx context.Context) {
 // events are delivered once the call under way has returned
 // (TestStopFromAPingListenerReturns, TestStopDoesNotWaitForAHeldListener).
 //
-// Stop waits for the ping goroutine (a ping under way: its connects, its RPC) and the
-// rest only until ctx ends: it then returns an error wrapping ctx.Err(), and the rest of
-// the stop (the STOP, and the members reported gone) is done in the background, within
-// ctx and, what is left once ctx has ended (the RPC channel's close may wait for replies
-// to strangers past it), within RPCTimeout, so the members still learn of the stop if
-// the transport still runs (TestStopWhileAReplyIsHeldStillTellsTheMembers). A later Stop
-// waits for it again, within its own ctx, and so does a Start, before it takes any level,
-// so that one that gives up has started nothing (TestStartAfterATimedOutStop).
+// Stop first closes the RPC channel to requests and sends the STOP, within ctx, before
+// it waits for anything, as Tribes' stop does, so that the members learn of the stop
+// even when the transport stops as soon as Stop returned
+// (TestStopSendsItsStopBeforeWaitingForReplies). It then waits for the ping goroutine (a
+// ping under way: its connects, its RPC) and for the replies to strangers in flight
+// only until ctx ends: it then returns an error wrapping ctx.Err(), and the rest of the
+// stop (the members reported gone) is done in the background; what is left of the STOP
+// once ctx has ended is sent within RPCTimeout (TestStopAfterItsContextStillTellsTheMembers,
+// TestStopWhileAReplyIsHeldStillTellsTheMembers). A later Stop waits for it again, within
+// its own ctx, and so does a Start, before it takes any level, so that one that gives up
+// has started nothing (TestStopHonoursItsContext, TestStartAfterATimedOutStop).
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	inCall := s.calling.Load()
 	s.mu.Lock()
@@ -227,8 +230,9 @@ func waitStopped(ctx context.Context, r *runState, reported bool) error {
 	return nil
 }
 
-// finishStop is the stop of run r once its ping goroutine ended: its RPC channel closed,
-// the STOP sent, the view emptied.
+// finishStop is the stop of run r: its RPC channel closed (it takes no more requests),
+// the STOP sent, then, once its ping goroutine ended and the replies to strangers did,
+// the view emptied.
 func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runState) {
 	defer func() {
 		s.mu.Lock()
@@ -238,9 +242,6 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 		s.mu.Unlock()
 		close(r.stopped)
 	}()
-	if r.done != nil {
-		<-r.done
-	}
 	// Once Stop's ctx has ended (Stop returned its error while the ping was held, or
 	// while rpc.Close waited), what is left has a bounded context of its own, so that
 	// the members still get the STOP.
@@ -256,12 +257,17 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 		}
 		return own
 	}
-	// Replies to non-members still in flight when ctx ends are left to end by themselves.
-	if err := r.rpc.Close(bounded()); err != nil {
-		s.log.Warn("tribes static membership: close the RPC channel", "err", err)
-	}
-	r.unlisten()
-	s.rl.Flush()
+	// The RPC channel is unregistered first, at once (Close with an ended context does
+	// not wait for the replies to strangers): a reply to a START or PING sent after the
+	// STOP is then its next run's (see heard). The STOP follows, before anything is waited
+	// for, as Tribes' stop sends it without waiting for its ping thread: a Stop whose ctx
+	// ends while the ping or a reply to a stranger is held has sent it, so it reaches the
+	// members although the transport stops right after
+	// (TestStopSendsItsStopBeforeWaitingForReplies). A PING of the ping goroutine that
+	// leaves after it is ignored by the members, as any PING after a STOP.
+	ended, cancelEnded := context.WithCancel(context.Background())
+	cancelEnded()
+	_ = r.rpc.Close(ended)
 	if to := s.Members(); len(to) > 0 {
 		local := ch.LocalMember()
 		local.Command = wire.ShutdownCommand
@@ -271,6 +277,15 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 			s.log.Warn("tribes static membership: send MSG_STOP", "err", err)
 		}
 	}
+	if r.done != nil {
+		<-r.done
+	}
+	// Replies to non-members still in flight when ctx ends are left to end by themselves.
+	if err := r.rpc.Close(bounded()); err != nil {
+		s.log.Warn("tribes static membership: close the RPC channel", "err", err)
+	}
+	r.unlisten()
+	s.rl.Flush()
 	s.updateThen(r.reported, func(now time.Time) (added, gone []channel.Member) {
 		for k, e := range s.view {
 			gone = append(gone, e.m)
