@@ -136,7 +136,10 @@ type signedOffMark struct{ s *SSO }
 // returns ErrStopping (joined to the map's error) at once, as session/delta's Stop called
 // from its own listener does, and a later Stop from elsewhere waits for those calls
 // (TestStopFromSignedOffReturns). One called there with another context waits for its
-// own call, until that context ends.
+// own call, until that context ends, and with one that never ends for ever: nothing
+// tells it from a Stop made elsewhere, which waits for the calls under way; a SignedOff
+// that stops the SSO must pass its own context
+// (TestStopFromSignedOffWithAnotherContextReturnsAtItsEnd).
 func (s *SSO) Stop(ctx context.Context) error {
 	err := s.m.Stop(ctx)
 	s.mu.Lock()
