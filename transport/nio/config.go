@@ -2,6 +2,7 @@ package nio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -100,8 +101,20 @@ const (
 	DefaultEngine = EngineGoroutine
 )
 
-// Engines returns the receiver engines, for flags and tests.
-func Engines() []Engine { return []Engine{EngineGnet, EngineGoroutine} }
+// ErrEngineUnsupported is wrapped, with channel.ErrInvalidConfig, by New's error for a
+// Config whose Engine this system cannot run: EngineGnet needs a Unix-like system (its
+// event loops and workers read and write the sockets with Unix system calls), so New
+// refuses it on Windows. EngineGoroutine, the default, runs everywhere.
+var ErrEngineUnsupported = errors.New("nio: receiver engine not supported on this system")
+
+// Engines returns the receiver engines New accepts on this system (EngineGnet only on
+// Unix-like systems), for flags and tests.
+func Engines() []Engine {
+	if !gnetSupported {
+		return []Engine{EngineGoroutine}
+	}
+	return []Engine{EngineGnet, EngineGoroutine}
+}
 
 // Config configures a Transport. Unless a field says otherwise, its zero value means the
 // default given in its comment, so Config{} is a usable configuration (an "auto" address,
@@ -362,6 +375,9 @@ func (c Config) normalize() (Config, error) {
 	case EngineGnet, EngineGoroutine:
 	default:
 		return c, invalid("unknown receiver engine %q (want %q or %q)", c.Engine, EngineGnet, EngineGoroutine)
+	}
+	if c.Engine == EngineGnet && !gnetSupported {
+		return c, fmt.Errorf("%w: %w: %q on %s (use %q)", channel.ErrInvalidConfig, ErrEngineUnsupported, c.Engine, runtime.GOOS, EngineGoroutine)
 	}
 	if c.AutoBind < 0 {
 		return c, invalid("negative autobind %d", c.AutoBind)

@@ -418,6 +418,18 @@
 // closes every pooled connection, idle or busy: sends in flight fail at once with an error
 // wrapping channel.ErrNotStarted.
 //
-// The package needs a Unix-like system (Linux, the BSDs, macOS): gnet's Windows support is
-// a development shim, and the port lookup uses golang.org/x/sys/unix.
+// # Platforms
+//
+// The package builds on Linux, macOS, FreeBSD and Windows; its tests run on Linux. Only
+// Linux makes the raw system
+// calls of small reads and writes described above, and looks for a peer's close
+// (POLLRDHUP) before a waiting frame's delivery; macOS and the BSDs read and write through
+// net.Conn. EngineGnet, the peek at an idle pooled connection and the reads of replies
+// that arrived by a send's deadline use Unix system calls. On Windows New refuses
+// EngineGnet with an error wrapping ErrEngineUnsupported and channel.ErrInvalidConfig
+// (TestNewRefusesGnetWhereUnsupported), and Engines leaves it out: EngineGoroutine, the
+// default, serves the receiver (gnet itself supports Windows for development only).
+// There an idle pooled connection is not peeked at, so one its peer closed fails the next
+// send on it as a lost connection (retried per MaxRetryAttempts), and a reply that arrived
+// but was not read by the send's deadline does not count.
 package nio

@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gotribes/tribes/channel"
 )
 
@@ -65,17 +63,7 @@ func (t *Transport) bindNetpoll(ctx context.Context, r *receiver, ip netip.Addr)
 	// connections inherit: set on a connection after its handshake, a smaller receive
 	// buffer than the window it advertised stalls it (seen under gVisor).
 	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, rc syscall.RawConn) error {
-		var err error
-		if cerr := rc.Control(func(fd uintptr) {
-			for _, o := range []struct{ opt, size int }{{unix.SO_RCVBUF, cfg.RxBufSize}, {unix.SO_SNDBUF, cfg.TxBufSize}} {
-				if o.size > 0 && err == nil {
-					err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o.opt, o.size)
-				}
-			}
-		}); cerr != nil {
-			return cerr
-		}
-		return err
+		return listenBuffers(rc, cfg.RxBufSize, cfg.TxBufSize)
 	}}
 	var ln net.Listener
 	err := autobind(ctx, "tcp", ip, cfg.Port, cfg.AutoBind, func(port int) (err error) {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
@@ -499,22 +498,6 @@ func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
 // message aliases the frame's buffer; its Release gives that buffer back to the
 // receiver's pool.
 func (rc *rconn) message(cd *wire.ChannelData) *channel.Message { return rc.r.message(&rc.dec, cd) }
-
-// readSocket is the decoder's direct read (decoder.direct); it runs on the loop.
-func (rc *rconn) readSocket(p []byte) (int, error) {
-	return ignoringEINTR(unix.Read, rc.fd, p)
-}
-
-// ignoringEINTR calls a read or write system call on fd until a signal does not interrupt
-// it.
-func ignoringEINTR(call func(int, []byte) (int, error), fd int, p []byte) (int, error) {
-	for {
-		n, err := call(fd, p)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
-}
 
 // isClosed reports whether onClose ran: an ACK can no longer be written.
 func (rc *rconn) isClosed() bool {

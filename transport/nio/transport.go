@@ -13,7 +13,6 @@ import (
 	"syscall"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -372,26 +371,6 @@ func autobind(ctx context.Context, network string, ip netip.Addr, first, tries i
 		lastErr = err
 	}
 	return fmt.Errorf("nio: no free %s port in %d…%d on %s: %w", network, first, first+tries-1, ip, lastErr)
-}
-
-// enginePort reads the port gnet's listener is bound to (gnet has no Addr()).
-func enginePort(eng gnet.Engine) (int, error) {
-	fd, err := eng.Dup()
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(fd)
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return 0, err
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return a.Port, nil
-	case *unix.SockaddrInet6:
-		return a.Port, nil
-	}
-	return 0, fmt.Errorf("unexpected socket address %T", sa)
 }
 
 func (t *Transport) bindUDP(ctx context.Context, r *receiver, ip netip.Addr) (*udpReceiver, int, error) {
