@@ -75,9 +75,7 @@ func dialRcvBuf(ctx context.Context, addr string, rcvbuf int) (net.Conn, error) 
 	if rcvbuf > 0 {
 		d.Control = func(_, _ string, rc syscall.RawConn) error {
 			var err error
-			if cerr := rc.Control(func(fd uintptr) {
-				err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-			}); cerr != nil {
+			if cerr := rc.Control(func(fd uintptr) { err = setRcvBuf(fd, rcvbuf) }); cerr != nil {
 				return cerr
 			}
 			return err

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -111,8 +110,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if f.nofile > 0 {
-		lim := syscall.Rlimit{Cur: uint64(f.nofile), Max: uint64(f.nofile)}
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		if err := setNofile(f.nofile); err != nil {
 			return fmt.Errorf("setrlimit: %w", err)
 		}
 	}
@@ -269,10 +267,7 @@ func (n *suiteNode) stats() nodeStats {
 			st.OversizedMembers++
 		}
 	}
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
-		st.Nofile = lim.Cur
-	}
+	st.Nofile = nofile()
 	n.mu.Lock()
 	st.Delivered, st.Failed = maps.Clone(n.delivered), maps.Clone(n.failed)
 	n.mu.Unlock()

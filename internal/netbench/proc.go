@@ -252,12 +252,6 @@ func (p *Proc) signal(s syscall.Signal) error {
 	return p.cmd.Process.Signal(s)
 }
 
-// Freeze stops the process (SIGSTOP).
-func (p *Proc) Freeze() error { return p.signal(syscall.SIGSTOP) }
-
-// Thaw continues it (SIGCONT).
-func (p *Proc) Thaw() error { return p.signal(syscall.SIGCONT) }
-
 // Kill sends SIGKILL (by PID) and waits until the process is reaped. Idempotent.
 func (p *Proc) Kill() {
 	_ = p.signal(syscall.SIGKILL)

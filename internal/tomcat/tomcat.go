@@ -293,7 +293,7 @@ func (n *Node) Stop() {
 	if !n.alive() {
 		return
 	}
-	_ = syscall.Kill(n.pid, syscall.SIGTERM)
+	_ = signal(n.pid, syscall.SIGTERM)
 	if poll(30*time.Second, func() error {
 		if n.alive() {
 			return errors.New("running")
@@ -310,7 +310,7 @@ func (n *Node) Kill() {
 	if !n.alive() {
 		return
 	}
-	_ = syscall.Kill(n.pid, syscall.SIGKILL)
+	_ = signal(n.pid, syscall.SIGKILL)
 	_ = poll(10*time.Second, func() error {
 		if n.alive() {
 			return errors.New("running")

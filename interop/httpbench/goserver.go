@@ -123,8 +123,7 @@ func (h *harness) child(role string, cfg any, logPath string) (*exec.Cmd, io.Rea
 	cmd := exec.Command(h.exe)
 	cmd.Env = append(os.Environ(), envRole+"="+role, envConfig+"="+string(b))
 	cmd.Stderr = logFile
-	// The children die with the harness.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, err

@@ -1,0 +1,8 @@
+package main
+
+import "syscall"
+
+// setRcvBuf sets the SO_RCVBUF of the socket fd to n bytes.
+func setRcvBuf(fd uintptr, n int) error {
+	return syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
+}
