@@ -34,7 +34,7 @@ var layer = map[string]int{
 	"cmd/tribesdemo": 5, "cmd/tribesattack": 5,
 	"interop": 5, "interop/interceptors": 5, "interop/mcast": 5, "interop/rpc": 5,
 	"interop/sessions": 5, "interop/maps": 5, "interop/staticmembership": 5, "interop/cloudmembership": 5, "interop/tomcat": 5, "interop/httpbench": 5,
-	"internal/layers": 5, "internal/doccheck": 5, "internal/nodetest": 5,
+	"internal/layers": 5, "internal/doccheck": 5, "internal/nodetest": 5, "internal/crossbuild": 5,
 }
 
 // sameLayer lists the allowed imports between packages of one layer.

@@ -420,8 +420,8 @@
 //
 // # Platforms
 //
-// The package builds on Linux, macOS, FreeBSD and Windows; its tests run on Linux. Only
-// Linux makes the raw system
+// The package builds on Linux, macOS, FreeBSD and Windows (the test of internal/crossbuild
+// builds the module for each); its tests run on Linux. Only Linux makes the raw system
 // calls of small reads and writes described above, and looks for a peer's close
 // (POLLRDHUP) before a waiting frame's delivery; macOS and the BSDs read and write through
 // net.Conn. EngineGnet, the peek at an idle pooled connection and the reads of replies

@@ -1,0 +1,51 @@
+package crossbuild_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testenv"
+)
+
+// targets are the systems the module must build for besides Linux.
+var targets = []struct{ goos, goarch string }{
+	{"windows", "amd64"},
+	{"darwin", "amd64"},
+	{"darwin", "arm64"},
+	{"freebsd", "amd64"},
+}
+
+// TestModuleBuildsForOtherSystems builds every package of the module (./..., commands and
+// interop harnesses included) for each target, the four builds in parallel.
+func TestModuleBuildsForOtherSystems(t *testing.T) {
+	goTool, err := exec.LookPath("go") // go test puts its own GOROOT/bin first in PATH
+	if err != nil {
+		testenv.Missing(t, "no go tool to build the module with: %v", err)
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("the module's root: %v", err)
+	}
+	for _, tg := range targets {
+		t.Run(tg.goos+"/"+tg.goarch, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), goTool, "build", "./...")
+			cmd.Dir = root
+			// The last value of a variable wins: the caller's GOOS and GOARCH, and GOFLAGS
+			// such as -race (which needs cgo), do not apply.
+			cmd.Env = append(os.Environ(), "GOOS="+tg.goos, "GOARCH="+tg.goarch, "CGO_ENABLED=0", "GOFLAGS=")
+			start := time.Now()
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("GOOS=%s GOARCH=%s go build ./...: %v\n%s", tg.goos, tg.goarch, err, out)
+			}
+			t.Logf("GOOS=%s GOARCH=%s go build ./... took %v", tg.goos, tg.goarch, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
