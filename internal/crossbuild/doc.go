@@ -1,6 +1,6 @@
 // Package crossbuild holds the test that keeps the module building on the systems Go users
 // develop on besides Linux, where it is tested: TestModuleBuildsForOtherSystems runs
-// `go build ./...` over the whole module for Windows (amd64), macOS (amd64, arm64) and
+// `go build ./...` over the whole module for Windows (amd64), macOS (arm64) and
 // FreeBSD (amd64), in parallel, and fails with the go tool's output. A call of a Unix- or
 // Linux-only API outside a file built only there (a _unix.go, _linux.go or build-tagged
 // file, with a file for the other systems beside it) fails it. It builds the packages, not
