@@ -273,3 +273,15 @@ func RPCRequestType(data []byte) int {
 	}
 	return int(mm.Type)
 }
+
+// FetchFrom has m ask from for the value of key as its fetch pass does
+// (MSG_RETRIEVE_BACKUP), taking it when m holds a proxy naming itself the backup and
+// from the primary (tests only).
+func FetchFrom(ctx context.Context, m *Map, key any, from channel.Member) error {
+	k, err := keyOf(key)
+	if err != nil {
+		return err
+	}
+	m.fetchOnce(ctx, fetchItem{k: k, from: from}, 0)
+	return nil
+}

@@ -239,8 +239,9 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 		e := m.entries[string(mm.Key)]
 		var v any
 		var queued []byte
+		primary := false
 		if e != nil {
-			v = e.value
+			v, primary = e.value, e.role == rolePrimary
 		} else {
 			queued = m.queuedValue(mm.Key)
 		}
@@ -253,11 +254,17 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 			return nil, nil
 		}
 		if v != nil {
+			dirty := primary && dirtyDiffable(v) // read before the marshal (dirtyDiffable)
 			b, err := m.marshalValue(v)
 			if err != nil {
 				return nil, err
 			}
 			mm.Value = b
+			if dirty || primary && dirtyDiffable(v) {
+				// The asker (a Java node's Get, a restarted backup's fetch) holds the
+				// changes: the next Replicate sends the value in full.
+				m.fullSent(string(mm.Key), e)
+			}
 		}
 	case msgState, msgStateCopy:
 		list, err := m.stateList(mm.Type == msgStateCopy)
