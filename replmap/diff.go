@@ -197,11 +197,12 @@ func (m *Map) fullValue(key, value any) (b []byte, settled bool, err error) {
 
 // dirtyDiffable reports whether v is a Diffable with changes its next Diff holds. A
 // primary that sent such a value in full (Put, a republish, a state transfer's copy, the
-// answer to a MSG_RETRIEVE_BACKUP) has its next Replicate send it in full again: the
-// changes may be in what it sent, and a diff of them would apply them twice there
-// (TestFullValueOfDirtyDiffableNotFollowedByItsDiff). The answer to a
-// MSG_RETRIEVE_BACKUP checks before its marshal and after it: a Diff taken in between
-// (a Replicate) leaves the value clean, the changes in the stream all the same.
+// answer to a MSG_RETRIEVE_BACKUP, a Get on the backup) has its next Replicate send it in
+// full again: the changes may be in what it sent, and a diff of them would apply them
+// twice there (TestFullValueOfDirtyDiffableNotFollowedByItsDiff). The answer to a
+// MSG_RETRIEVE_BACKUP and a Get on the backup check before the marshal and after it: a
+// Diff taken in between (a Replicate) leaves the value clean, the changes in the stream
+// all the same.
 func dirtyDiffable(v any) bool {
 	d, ok := v.(Diffable)
 	return ok && d.Dirty()

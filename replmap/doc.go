@@ -250,9 +250,10 @@
 //     made while it marshals that value reaches the backup nodes once, in the value or
 //     in a later diff (TestReplicateFullValueChangedWhileMarshalledSentOnce). A dirty
 //     Diffable that the primary sends in full otherwise (Put, a republish, a replicated
-//     map's state transfer, its answer to a MSG_RETRIEVE_BACKUP), whose changes its next
-//     Diff holds still, is sent in full again by the next Replicate, not as that diff,
-//     which would apply them twice where the value went
+//     map's state transfer, its answer to a MSG_RETRIEVE_BACKUP, a Get on the backup),
+//     whose changes its next Diff holds still, is sent in full again by the next
+//     Replicate, not as that diff, which would apply them twice where the value went
 //     (TestFullValueOfDirtyDiffableNotFollowedByItsDiff,
-//     TestRetrieveBackupAnswerOfDirtyDiffableNotFollowedByItsDiff); Java sends the diff.
+//     TestRetrieveBackupAnswerOfDirtyDiffableNotFollowedByItsDiff,
+//     TestGetOnBackupOfDirtyDiffableNotFollowedByItsDiff); Java sends the diff.
 package replmap

@@ -89,9 +89,13 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	cur := *e
 	m.mu.Unlock()
 	var nodes []channel.Member
+	dirty := false // a dirty Diffable published in full (dirtyDiffable)
 	switch cur.role {
 	case roleBackup:
-		if nodes, err = m.publish(ctx, key, cur.value); err != nil {
+		dirty = dirtyDiffable(cur.value)
+		nodes, err = m.publish(ctx, key, cur.value)
+		dirty = dirty || dirtyDiffable(cur.value)
+		if err != nil {
 			// No member took the new backup: the local node becomes the primary without
 			// one all the same, as Java's publishEntryInfo logs its failed sends and its get
 			// returns the value (the primary is probably failing). Replicate or a joining
@@ -146,6 +150,9 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		return nil, false, nil
 	}
 	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary
+	if dirty {
+		e.failed++ // the next Replicate sends the value in full
+	}
 	m.account(k, e)
 	v := e.value
 	left := m.departed(nodes)
