@@ -199,10 +199,11 @@ func (m *Map) fullValue(key, value any) (b []byte, settled bool, err error) {
 // primary that sent such a value in full (Put, a republish, a state transfer's copy, the
 // answer to a MSG_RETRIEVE_BACKUP, a Get on the backup) has its next Replicate send it in
 // full again: the changes may be in what it sent, and a diff of them would apply them
-// twice there (TestFullValueOfDirtyDiffableNotFollowedByItsDiff). The answer to a
-// MSG_RETRIEVE_BACKUP and a Get on the backup check before the marshal and after it: a
-// Diff taken in between (a Replicate) leaves the value clean, the changes in the stream
-// all the same.
+// twice there (TestFullValueOfDirtyDiffableNotFollowedByItsDiff). A republish, the
+// answer to a MSG_RETRIEVE_BACKUP and a Get on the backup check before the marshal and
+// after it: a Diff taken in between (a Replicate that read the entry before) leaves the
+// value clean, the changes in the stream all the same
+// (TestRepublishOfDirtyDiffableDiffedMeanwhileSentInFullNext).
 func dirtyDiffable(v any) bool {
 	d, ok := v.(Diffable)
 	return ok && d.Dirty()

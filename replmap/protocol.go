@@ -461,12 +461,15 @@ func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channe
 		key, value, read, sends := e.key, e.value, e, e.sends
 		m.mu.Unlock()
 		var err error
+		// Read before the marshal as well: a Replicate that read the entry before this
+		// may take the Diff after it, the changes in what publish sends all the same.
+		dirty := !notify && dirtyDiffable(value)
 		if notify {
 			nodes, err = m.notifyPrimary(ctx, k)
 		} else {
 			nodes, err = m.publish(ctx, key, value)
 		}
-		dirty := !notify && dirtyDiffable(value)
+		dirty = dirty || !notify && dirtyDiffable(value)
 		m.mu.Lock()
 		left, gone, overtaken := false, false, false
 		if e = m.entries[k]; e != nil {
