@@ -47,13 +47,6 @@ func recentSince(ask uint64) int64 {
 	return max(nowMs()-int64(age), 1)
 }
 
-// sentSince reports whether this node sent a message about s at or after ms (unix ms).
-func (s *Session) sentSince(ms int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sentAt >= ms
-}
-
 // markSent records that a message about s is being sent from here.
 func (s *Session) markSent() {
 	s.mu.Lock()

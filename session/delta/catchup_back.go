@@ -17,8 +17,9 @@ import (
 // client's new id finding no session there, and a change stayed missing until the
 // session's next delta. A joiner asks such a member again within its window
 // (catchup_late.go); past it, and on a node that never joined, each running node asks a
-// member added again for the sessions it sent a message about since it left (with
-// catchUpSlack), and the records of the removals and renames it noted since, and merges
+// member added again for the sessions it sent a message about, or took another node's
+// change of, since it left (with catchUpSlack: a node that left for good meanwhile
+// reached this one only, TestMemberBackGetsTheChangesOfANodeThatLeftMeanwhile), and the records of the removals and renames it noted since, and merges
 // its answer as a late catch-up does (mergeLate): the copy under an old id goes, the
 // session under its new id carries the member's state where that wins by the stamps
 // (TestMemberBackAfterLeavingGetsTheRenamesMadeMeanwhile). The member does the same

@@ -271,13 +271,15 @@
 // changes made there meanwhile stay (TestJoinerCatchesUpWithAMemberListingItAfterMemberWait,
 // TestJoinerCatchesUpWithAMemberItListsAfterItsTransfer). Past that window, a running
 // node without a quorum (Config.ClusterSize) asks a member that left its view and is added again (a partition healed, or its
-// membership timed the member out while it kept running) for what it sent since it left
-// in the same way, AskBack asking the member to ask it back (its own view may have kept
+// membership timed the member out while it kept running) for what it sent, or took of
+// another node's changes, since it left in the same way (a node that changed a session
+// then left for good meanwhile reached this one only,
+// TestMemberBackGetsTheChangesOfANodeThatLeftMeanwhile), AskBack asking the member to ask it back (its own view may have kept
 // this node), so that a session renamed meanwhile is held under its new id there, with
 // the changes made meanwhile, not under its old id
 // (TestMemberBackAfterLeavingGetsTheRenamesMadeMeanwhile,
-// TestMemberBackInOneViewOnlyGetsTheRenames). A member answers it before acknowledging it, from its log of
-// the sessions it sent about lately rather than by reading every session it holds
+// TestMemberBackInOneViewOnlyGetsTheRenames). A member answers it before acknowledging it, from its logs of
+// the sessions it sent about (or, asked back, took changes of) lately rather than by reading every session it holds
 // (Stats.CatchUpScans counts the answers the log did not reach back far enough for),
 // and puts the request's own id in every message of its answer (AskEcho), so that the
 // late answer to a request whose wait ended is not taken for the next request's.

@@ -29,7 +29,9 @@ type serve struct {
 // the request (AskRemovals, AskStamps: the sessions carry their attributes' stamps,
 // AskBorn: the version of the removal they were made again above, AskMetaStamps: the
 // stamps of their other parts). With since (not 0: a joiner's catch-up, AskRecent), only
-// the sessions this node sent a message about at or after that time (unix ms) go.
+// the sessions this node sent a message about at or after that time (unix ms) go, and
+// with AskBack (a member back in view) those it took another node's change of then too
+// (forRecent).
 func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, ask uint64, since int64) {
 	removals, stamps := ask&AskRemovals != 0, ask&AskStamps != 0
 	defer m.wg.Done()
@@ -121,7 +123,7 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 		return fail(ctx.Err()) == nil
 	}
 	if since != 0 {
-		m.forRecent(since, visit)
+		m.forRecent(since, ask&AskBack != 0, visit)
 	} else {
 		m.st.forEach(visit)
 	}

@@ -33,6 +33,9 @@ type Manager struct {
 	gone *removals
 	// recent logs the sessions sent about lately, for a joiner's catch-up (recent.go)
 	recent recentSent
+	// taken logs the sessions another node's change was taken of lately, for the answer
+	// to a member back in view (recent.go)
+	taken recentSent
 	// late is a joiner's late catch-up while its window lasts (catchup_late.go)
 	late atomic.Pointer[lateCatchUp]
 	// back records the members that left the view, and asks those that come back

@@ -121,8 +121,10 @@ const (
 	// again (a member back after leaving, catchup_back.go): the member, which may have
 	// kept the asker listed meanwhile and so seen nothing leave, asks it back for the
 	// sessions it sent a message about in that time, unless it asks or asked it already
-	// (TestMemberBackInOneViewOnlyGetsTheRenames). A node of an earlier version ignores
-	// it.
+	// (TestMemberBackInOneViewOnlyGetsTheRenames). It also asks for the sessions the
+	// member took another node's change of in that time, a node that may have left for
+	// good since (TestMemberBackGetsTheChangesOfANodeThatLeftMeanwhile). A node of an
+	// earlier version ignores it.
 	AskBack = 64
 )
 

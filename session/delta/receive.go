@@ -248,6 +248,7 @@ func (m *Manager) handleCreated(msg *Message) {
 	})
 	switch {
 	case added:
+		s.noteTaken()
 		m.fire(s, true, notice{kind: nCreated})
 		m.madeAfterRemoval(msg, s)
 	case s != nil && msg.Version > 0:
@@ -360,6 +361,7 @@ func (m *Manager) dropRenamedCopy(s *Session, old, newID string) {
 func (m *Manager) renameReplica(s *Session, old, newID string) (ok, taken bool) {
 	ok, taken = m.st.rename(old, newID, s)
 	if ok {
+		s.noteTaken() // logged under its new id
 		m.noteRenamed(old, s)
 		m.noteRemoved(old, s, 0, true)
 		m.skip(old)

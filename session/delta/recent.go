@@ -9,7 +9,9 @@ import "sync"
 // second (unix), so that one sent about often takes one entry a second; the log keeps
 // the last maxRecentSent entries. When the window a catch-up asks for starts no later
 // than the second of an entry overwritten since, the log no longer covers it, and the
-// answer reads every session (Stats.CatchUpScans).
+// answer reads every session (Stats.CatchUpScans). A second log of the same kind (the
+// manager's taken) holds the sessions another node's change was taken of, for the answer
+// to a member back in view.
 type recentSent struct {
 	mu   sync.Mutex
 	ring []recentEntry // up to maxRecentSent, then overwritten from next on
@@ -48,7 +50,7 @@ func (r *recentSent) add(id string, ms int64) {
 // since returns the ids logged in the second of ms (unix ms) or later, each once, and
 // whether the log covers that time (no entry of that second or later was overwritten).
 // The sessions they name may have been sent about before ms in that second (the caller
-// checks each, Session.sentSince), or renamed since: by this node (the rename logs the
+// checks each, Session.changedSince), or renamed since: by this node (the rename logs the
 // new id) or by another (the caller follows the record of the rename, renamedFrom).
 func (r *recentSent) since(ms int64) (ids []string, ok bool) {
 	sec := ms / 1000
@@ -76,27 +78,62 @@ func (s *Session) noteSentLocked(now int64) {
 	s.sentAt = now
 }
 
+// noteTaken records that another node's change of s (a delta, its creation, a rename)
+// is taken here now, logging s in its manager's taken log at its first such change in a
+// second, under the id it has then.
+func (s *Session) noteTaken() {
+	s.mu.Lock()
+	s.noteTakenLocked(nowMs())
+	s.mu.Unlock()
+}
+
+// noteTakenLocked is noteTaken at now (unix ms); the caller holds s.mu.
+func (s *Session) noteTakenLocked(now int64) {
+	if sec := uint32(now / 1000); s.m != nil && sec != s.takenSec {
+		s.m.taken.add(s.id, now)
+		s.takenSec = sec
+	}
+}
+
+// changedSince reports whether this node sent a message about s at or after ms (unix
+// ms), or, with taken, took another node's change of it in the second of ms or later.
+func (s *Session) changedSince(ms int64, taken bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sentAt >= ms || taken && int64(s.takenSec) >= ms/1000
+}
+
 // forRecent calls f for every session this node sent a message about at or after since
-// (unix ms), from its log of them when the log covers that time, else by reading every
-// session. f returning false stops early.
-func (m *Manager) forRecent(since int64, f func(*Session) bool) {
+// (unix ms), and with taken every session it took another node's change of then too
+// (the second of since included), from its logs of them when they cover that time, else
+// by reading every session. f returning false stops early. A member back in view asks
+// with taken (AskBack): what a node that left for good meanwhile changed reached this
+// node, not it (TestMemberBackGetsTheChangesOfANodeThatLeftMeanwhile); a joiner's
+// catch-up asks without, every member answering for its own changes (its donor's
+// transfer holds the others').
+func (m *Manager) forRecent(since int64, taken bool, f func(*Session) bool) {
 	ids, ok := m.recent.since(since)
+	if ok && taken {
+		var more []string
+		more, ok = m.taken.since(since)
+		ids = append(ids, more...)
+	}
 	if !ok {
 		m.stats.catchUpScans.Add(1)
-		m.st.forEach(func(s *Session) bool { return !s.sentSince(since) || f(s) })
+		m.st.forEach(func(s *Session) bool { return !s.changedSince(since, taken) || f(s) })
 		return
 	}
 	seen := make(map[*Session]bool, len(ids))
 	for _, id := range ids {
 		s := m.st.get(id)
 		if s == nil {
-			s = m.renamedFrom(id) // renamed since by another node (this node's renames log the new id)
+			s = m.renamedFrom(id) // renamed since (a rename logs the new id, but not in a second logged already)
 		}
 		if s == nil || seen[s] {
 			continue
 		}
 		seen[s] = true
-		if s.sentSince(since) && !f(s) {
+		if s.changedSince(since, taken) && !f(s) {
 			return
 		}
 	}

@@ -280,6 +280,7 @@ func (s *Session) applyDelta(msg *Message, origin uint32, notify bool) []notice 
 	}
 	s.accessed = nowMs()
 	s.primary = false
+	s.noteTakenLocked(s.accessed)
 	return ns
 }
 

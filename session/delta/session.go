@@ -57,6 +57,10 @@ type Session struct {
 	// none, or Tomcat's), whose sender's earlier deltas are not to undo it (applyDelta)
 	lastVersion uint64
 	lastOrigin  uint32
+	// takenSec: the unix second another node's change of the session (a delta, its
+	// creation, a rename) was last taken here, for the answer to a member back in view
+	// (recent.go); a uint32 in lastOrigin's padding (TestSessionSizeClass)
+	takenSec uint32
 	// loaded: the version of the state transfer's copy this one was last loaded from
 	// (SessionState.Version; a refresh's, a repair's), 0 if none: parts a later creation
 	// made again below it must not take for the earlier session's (shedEarlier)
