@@ -36,6 +36,9 @@ type Manager struct {
 	// taken logs the sessions another node's change was taken of lately, for the answer
 	// to a member back in view (recent.go)
 	taken recentSent
+	// shipped counts, during a transfer, the sessions it carried a donor's refused change
+	// of (transfer_unsent.go)
+	shipped atomic.Int64
 	// late is a joiner's late catch-up while its window lasts (catchup_late.go)
 	late atomic.Pointer[lateCatchUp]
 	// back records the members that left the view, and asks those that come back

@@ -142,6 +142,10 @@ func (m *Manager) runTransfer(ctx context.Context) {
 				fail(err)
 				return
 			}
+			if err := m.askPastUnsent(ctx, donor, deadline); err != nil {
+				fail(err)
+				return
+			}
 			finish(ts, nil)
 			return
 		}
@@ -523,6 +527,9 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 		}
 		thp.Advise(unsafe.Pointer(s)) // while the transfer runs (thp.Hold above)
 		s.loadTransferred(st)
+		if fillIn == nil && carriesRefused(st) {
+			m.shipped.Add(1) // transfer_unsent.go
+		}
 		m.loadedAboveRemoval(s, st)
 		loaded++
 	}

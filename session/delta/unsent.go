@@ -17,7 +17,8 @@ import "errors"
 //     (TestRefusedChangeLosesToTheMajoritysDelta, TestRefreshMergeDropsARefusedChange).
 //     Dropping it converges. A transfer or a catch-up's answer from this node carries it
 //     stamped with origin 0 (yieldUnsent), so that the node it goes to keeps any other
-//     change at its version too (TestMemberBackAnswerCarriesNoRefusedChange); coming
+//     change at its version too (TestMemberBackAnswerCarriesNoRefusedChange; a joiner
+//     whose transfer carried one merges one more member's sessions: transfer_unsent.go); coming
 //     back so, it is not taken for another node's change
 //     (TestRefusedChangeEchoedBackStaysPending).
 //   - sent, its outcome failed (an ACK missing or late, a member's refusal while
