@@ -34,10 +34,12 @@ import (
 // asks no member back. Nor does a manager with a quorum (Config.ClusterSize): a node
 // cut off from the majority refreshes its copies from the members once it has the
 // quorum again (refresh.go), one cut off from some members only stands down and
-// refreshes too (cut.go), and its changes made meanwhile were refused; asking members
-// back beside the refresh made such a refused login win over the majority's on every
-// node in about one run in five of TestRefreshMajorityLoginWinsOverARefusedOne. At most maxBack members are remembered as gone, the ones that
-// left first forgotten beyond it (TestMembersGoneBounded). BinaryCodec only, as the
+// refreshes too (cut.go), and its changes made meanwhile were refused: the refresh
+// brings it what asking the members back would, a third node's changes made meanwhile
+// included (TestMemberBackWithQuorumGetsTheChangesOfANodeThatLeftMeanwhile), and
+// asking them back too would only add a request per member back beside the refresh's.
+// At most maxBack members are remembered as gone, the ones that left first forgotten
+// beyond it (TestMembersGoneBounded). BinaryCodec only, as the
 // catch-up.
 
 // maxBack bounds the members a manager remembers as gone, and those it is to ask.
