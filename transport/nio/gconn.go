@@ -124,7 +124,8 @@ func (gc *gconn) decodeAndDeliver() bool {
 // nothing decoded it waits for the budget to take the first frame, not reading meanwhile.
 func (gc *gconn) decodeBatch() (more, ok bool) {
 	r := gc.r
-	var frames, nbytes int
+	var frames, nbytes int // taken into the queue budget: delivered (or dropped) now
+	var got, gotBytes int  // decoded now (Stats.FramesReceived), whatever becomes of them
 	var decErr error
 	if gc.late.msg != nil { // its turn, the frames before it delivered
 		it := gc.late
@@ -183,12 +184,18 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 		if gc.frameSince.Load() != 0 {
 			gc.frameSince.Store(0)
 		}
+		got++
+		gotBytes += n
 		from, counted := gc.dec.takeArrival()
 		msg := r.message(&gc.dec, &cd)
 		it := inItem{msg: msg, size: n, ack: ackModeOf(channel.SendOptions(cd.Options)),
 			from: from, counted: counted, untrusted: !gc.dec.trusted.Load()}
 		if taken == 0 { // a large frame, started once its size fitted, counted now it is complete
 			if len(gc.batch) == 0 {
+				// Received before it waits for room, as it may wait long, and be
+				// dropped by Stop.
+				gc.received(got, gotBytes)
+				got, gotBytes = 0, 0
 				if !gc.takeLarge(&it) {
 					return false, false
 				}
@@ -207,9 +214,8 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 		frames++
 		nbytes += n
 	}
+	gc.received(got, gotBytes)
 	if frames > 0 {
-		r.st.framesReceived.Add(uint64(frames))
-		r.st.bytesReceived.Add(uint64(nbytes))
 		ok := gc.deliverBatch()
 		r.queue.add(-int64(nbytes))
 		if !ok {
@@ -222,6 +228,17 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 		return false, false
 	}
 	return more, true
+}
+
+// received counts frames decoded in Stats.FramesReceived, as soon as they are decoded,
+// delivered or not: a large frame waiting for MaxQueuedBytes room (and dropped if Stop ends
+// the wait) is counted as EngineGnet counts a frame decoded and queued
+// (TestGoroutineLargeFramesWithinTheQueueBudget, TestGoroutineLargeFrameWaitsBehindItsBatch).
+func (gc *gconn) received(frames, nbytes int) {
+	if frames > 0 {
+		gc.r.st.framesReceived.Add(uint64(frames))
+		gc.r.st.bytesReceived.Add(uint64(nbytes))
+	}
 }
 
 // takeLarge takes a large frame decoded into MaxQueuedBytes, waiting for room if it does

@@ -19,7 +19,9 @@ import (
 // (it fitted then), waits behind its batch (gconn.late): the batch is delivered, then the
 // frame waits for room, not reading, still counted in PendingBytes, and is delivered in
 // order once a delivery makes room, the frames after it following; Stop ends its wait
-// and drops it, its buffer back in the receiver's pool. Linux: the test needs the read
+// and drops it, its buffer back in the receiver's pool, counted in Stats.FramesReceived
+// (decoded) as EngineGnet counts a frame decoded and dropped by Stop (it was not: a frame
+// counted only once taken into the budget). Linux: the test needs the read
 // buffer grown and the socket's unread bytes (SIOCINQ), so that the batch and the whole
 // large frame are read at once.
 func TestGoroutineLargeFrameWaitsBehindItsBatch(t *testing.T) {
@@ -167,6 +169,12 @@ func lateLargeFrame(t *testing.T, stop bool) {
 		}
 		if got, want := x.delivered(), []uint32{0, 1, 2, 3, 4, 5, other}; !slices.Equal(got, want) {
 			t.Fatalf("delivered %v, want %v: the large frame and the one after it dropped", got, want)
+		}
+		// The large frame was decoded (received) and dropped; frame 7, never decoded, was
+		// not received: as EngineGnet counts a frame it decoded and Stop dropped.
+		if st := b.t.Stats(); st.FramesReceived != 8 || st.MessagesDelivered != 7 || st.FramesAbandoned != 0 {
+			t.Fatalf("FramesReceived %d, MessagesDelivered %d, FramesAbandoned %d: want 8 (frames 0 to 6 and the other), 7 and 0",
+				st.FramesReceived, st.MessagesDelivered, st.FramesAbandoned)
 		}
 		return
 	}

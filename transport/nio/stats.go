@@ -8,7 +8,7 @@ type Stats struct {
 	// Receiver.
 	ConnsAccepted     uint64 // TCP connections accepted
 	ConnsOpen         int64  // gauge: inbound TCP connections open now
-	FramesReceived    uint64 // frames decoded (TCP and UDP)
+	FramesReceived    uint64 // frames decoded (TCP and UDP), counted once decoded, whether then delivered or dropped (FramesAbandoned, or by Stop), on both engines
 	BytesReceived     uint64 // bytes of those frames, markers included
 	MessagesDelivered uint64 // messages handed to the ReceiveFunc
 	DeliveryErrors    uint64 // ReceiveFunc calls that returned an error (or panicked)
