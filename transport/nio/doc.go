@@ -138,7 +138,9 @@
 //     MaxConnOutboundBytes.
 //   - Budget: frames of 32 KiB or more are reserved in MaxPendingBytes as with gnet; the
 //     bytes of a smaller partial frame are counted in Stats.PendingBytes as they arrive,
-//     and a connection whose bytes take it past MaxPendingBytes is refused
+//     until it is complete and queued (then in QueuedBytes only, as with gnet:
+//     TestSmallFrameInPiecesLeavesPendingBytesOnceQueued), and a connection whose bytes
+//     take it past MaxPendingBytes is refused
 //     (Stats.FramesRefused), as with gnet (TestMembersPartialSmallFramesWithinTheBudget;
 //     before, they were bounded only by the connection's buffer). A frame above
 //     MaxFrameSize whose header before the message (its sender member) does not fit that

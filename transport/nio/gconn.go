@@ -216,6 +216,7 @@ func (gc *gconn) decodeBatch() (more, ok bool) {
 	}
 	gc.received(got, gotBytes)
 	if frames > 0 {
+		gc.untrackDecoded()
 		ok := gc.deliverBatch()
 		r.queue.add(-int64(nbytes))
 		if !ok {
@@ -425,6 +426,23 @@ func (gc *gconn) trackPartial() error {
 		return errOverBudget
 	}
 	return nil
+}
+
+// untrackDecoded takes the frames just decoded out of the connection's share of
+// Stats.PendingBytes (and of strangers' share) before they are delivered: a small frame
+// that arrived in pieces, counted there while partial, counts in QueuedBytes now, not in
+// both while its delivery lasts (TestSmallFrameInPiecesLeavesPendingBytesOnceQueued).
+// Only what was decoded leaves: the shares fall to the bytes still buffered, and
+// trackPartial counts what the next read brings.
+func (gc *gconn) untrackDecoded() {
+	in := int64(gc.in.InboundBuffered())
+	if in < gc.held {
+		gc.r.countBuffered(in, &gc.held)
+	}
+	if in < gc.strays {
+		gc.dec.strangers.Add(in - gc.strays)
+		gc.strays = in
+	}
 }
 
 // waitQueue waits for n bytes of the queue budget (queueGate.wait). On a connection not
