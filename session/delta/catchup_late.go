@@ -307,7 +307,7 @@ func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
 	case s.loadIfUnstamped(st):
 	default:
 		ns, changed := s.mergeStamped(st, m.notifyReplicated())
-		m.fire(s, true, ns...)
+		m.fire(context.Background(), s, true, ns...)
 		if !s.raiseVersion(st) && !changed {
 			m.dropOlderNames(s, st.Version)
 			return

@@ -149,7 +149,7 @@ func TestCatchUpAnswerFollowsARenameFromTheCluster(t *testing.T) {
 	since := nowMs()
 	s := CreateReplicated(t, m)
 	old := s.ID()
-	m.handleChangeID(&Message{Event: EventChangeSessionID, SessionID: old, NewID: old + "x", Timestamp: nowMs()})
+	m.handleChangeID(context.Background(), &Message{Event: EventChangeSessionID, SessionID: old, NewID: old + "x", Timestamp: nowMs()})
 	if s.ID() != old+"x" {
 		t.Fatalf("the rename was not applied: %s", s.ID())
 	}
@@ -186,7 +186,7 @@ func TestCatchUpServedBesideAFullTransferToTheJoiner(t *testing.T) {
 	m.serving[j.Key()] = &serve{} // the full transfer still being served
 	m.mu.Unlock()
 	age := uint64(nowMs() - since + 1000)
-	m.receive(&Message{Event: EventGetAllSessions, Context: m.cfg.Name, SessionID: idGetAll, Timestamp: nowMs(),
+	m.receive(context.Background(), &Message{Event: EventGetAllSessions, Context: m.cfg.Name, SessionID: idGetAll, Timestamp: nowMs(),
 		Version: AskStamps | AskRecent | age<<AskAgeShift}, j)
 	select {
 	case id := <-got:

@@ -191,14 +191,21 @@ func (c *Cluster) Manager(name string) *Manager {
 // called it from a session listener (TestClusterCloseFromAStoppingListenerReturns). A
 // Close called from a session listener that Close itself calls (with the event's
 // Context) returns ErrStopping at once: the Close that runs waits for it
-// (TestClusterCloseFromItsOwnListenerReturns).
+// (TestClusterCloseFromItsOwnListenerReturns). So does a Close called, while one runs,
+// from a session or attribute listener that the goroutine applying a sender's held
+// messages calls (with the event's Context, marked as that goroutine's); a first Close
+// called so closes the cluster without waiting for that goroutine, which applies no more
+// of them once the listener returned, and returns nil, as one from a manager's Stop
+// listener does; a later Close waits for it (TestCloseFromAHeldMessagesListenerReturns).
+// Called there with another context, Close waits for that goroutine, and so until the
+// context ends (TestCloseFromAHeldMessagesListenerWithItsOwnContext).
 func (c *Cluster) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		closing := c.closing
 		c.mu.Unlock()
-		if ctx.Value(closeMark{c}) != nil {
-			return ErrStopping
+		if ctx.Value(closeMark{c}) != nil || c.callingDrain(ctx) != nil {
+			return ErrStopping // from a listener of what the Close that runs waits for
 		}
 		select {
 		case <-closing:
@@ -220,6 +227,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
+	self := c.callingDrain(ctx) // the drain whose listener calls Close, if one does
 	var err error
 	sctx := context.WithValue(ctx, closeMark{c}, true) // the listeners' (SessionEvent.Context)
 	for _, m := range ms {
@@ -229,18 +237,31 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	c.removeMsg()
 	c.removeMbr()
-	c.closeUnlisted()
+	drains := c.closeUnlisted()
 	c.stopCuts()
+	others := make(chan struct{}) // closed once all but self is done
 	go func() {
 		defer close(c.closing)
 		for _, m := range waits {
 			<-m.stopped // those whose Stop returned ctx's error finish in the background
 		}
 		c.wg.Wait()
-		c.unlisted.drains.Wait() // none handles a message after closeUnlisted
+		for _, d := range drains { // none handles a message after closeUnlisted
+			if d != self {
+				<-d.done
+			}
+		}
+		close(others)
+		if self != nil {
+			<-self.done // once its listener returned
+		}
 		c.refusals.Flush()
 	}()
-	if !ctxwait.Done(ctx, c.closing) && err == nil {
+	wait := c.closing
+	if self != nil {
+		wait = others
+	}
+	if !ctxwait.Done(ctx, wait) && err == nil {
 		err = fmt.Errorf("delta: cluster still closing in the background: %w", ctx.Err())
 	}
 	return err
@@ -372,11 +393,11 @@ func (c *Cluster) receive(raw *channel.Message) error {
 	if took, err := c.drainHeld(src, raw); took { // its messages held from before it was listed come first
 		return err
 	}
-	return c.receiveListed(src, raw.Data)
+	return c.receiveListed(context.Background(), src, raw.Data)
 }
 
 // receiveListed handles data, a session message of src, a member.
-func (c *Cluster) receiveListed(src channel.Member, data []byte) error {
+func (c *Cluster) receiveListed(ctx context.Context, src channel.Member, data []byte) error {
 	if _, ok := c.codec.(batchCodec); ok && bytes.HasPrefix(data, cutMagic) {
 		c.receiveCut(src, data)
 		return nil
@@ -407,7 +428,7 @@ func (c *Cluster) receiveListed(src channel.Member, data []byte) error {
 		return nil
 	}
 	for _, msg := range msgs {
-		c.dispatch(msg, src)
+		c.dispatch(ctx, msg, src)
 		if msg.Event == EventAllSessionData {
 			msg.release() // applied (or refused): nothing keeps a chunk's decoded sessions
 		}
@@ -418,11 +439,11 @@ func (c *Cluster) receiveListed(src channel.Member, data []byte) error {
 // dispatch hands a received message to the manager of its context (every manager when
 // it names none; the name "" of a Tomcat peer, Message.EmptyContext, is a context no Go
 // manager has).
-func (c *Cluster) dispatch(msg *Message, src channel.Member) {
+func (c *Cluster) dispatch(ctx context.Context, msg *Message, src channel.Member) {
 	c.messages.Add(1)
 	if msg.Context == "" && !msg.EmptyContext {
 		for _, m := range c.running() {
-			m.receive(msg, src)
+			m.receive(ctx, msg, src)
 		}
 		return
 	}
@@ -430,7 +451,7 @@ func (c *Cluster) dispatch(msg *Message, src channel.Member) {
 	m := c.managers[msg.Context]
 	c.mu.RUnlock()
 	if m != nil {
-		m.receive(msg, src)
+		m.receive(ctx, msg, src)
 		return
 	}
 	c.unknownContext.Add(1)

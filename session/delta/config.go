@@ -412,7 +412,8 @@ var (
 	ErrStateTransferTimeout = errors.New("delta: state transfer timed out")
 	// ErrStopping: Stop was called with the context of a SessionDestroyed event that the
 	// manager's running Stop fired (SessionEvent.Context), or Cluster.Close with the context
-	// of one that the cluster's running Close fired: that Stop or Close completes on its
+	// of one that the cluster's running Close fired, or of an event of a held message's
+	// application that the running Close waits for: that Stop or Close completes on its
 	// own.
 	ErrStopping = errors.New("delta: called from a listener of the manager's Stop, which is running")
 	// ErrSessionIDInUse: ChangeSessionID or CreateWithID was given an id another session

@@ -87,11 +87,11 @@ func (m *Manager) stateRemoved(st *SessionState) bool {
 // session's removal arrived meanwhile (on another connection: the removal's lookup did
 // not find the copy yet, and removedBefore passed before the record), and reports
 // whether it did.
-func (m *Manager) madeAfterRemoval(msg *Message, s *Session) bool {
+func (m *Manager) madeAfterRemoval(ctx context.Context, msg *Message, s *Session) bool {
 	if !m.removedBefore(msg) {
 		return false
 	}
-	_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+	_ = m.expire(ctx, s, false, causeInvalidated, true)
 	m.stats.unknownID.Add(1)
 	return true
 }
@@ -99,12 +99,12 @@ func (m *Manager) madeAfterRemoval(msg *Message, s *Session) bool {
 // renamedAfterRemoval removes s, the copy msg (an id change) renames or renamed, if a
 // session under the new id was removed lately: the removal overtook the rename
 // (TestExpiryOvertakingRename). It reports whether it did.
-func (m *Manager) renamedAfterRemoval(msg *Message, s *Session) bool {
+func (m *Manager) renamedAfterRemoval(ctx context.Context, msg *Message, s *Session) bool {
 	if _, gone := m.expiredAt(msg.NewID); !gone {
 		return false
 	}
 	top := s.highestVersion()
-	_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+	_ = m.expire(ctx, s, false, causeInvalidated, true)
 	m.noteExpired(msg.SessionID, top)
 	return true
 }
@@ -113,7 +113,7 @@ func (m *Manager) renamedAfterRemoval(msg *Message, s *Session) bool {
 // msg, an EVT_SESSION_CREATED of a session made again above a removal at msg.Version,
 // whose own expiry has not arrived yet: the copy is no newer than that removal, and was
 // not made again itself. The removal is remembered, as the expiry would have.
-func (m *Manager) replaceEarlierSession(msg *Message) {
+func (m *Manager) replaceEarlierSession(ctx context.Context, msg *Message) {
 	old := m.st.get(msg.SessionID)
 	if old == nil {
 		return
@@ -125,7 +125,7 @@ func (m *Manager) replaceEarlierSession(msg *Message) {
 		return
 	}
 	m.noteExpired(msg.SessionID, msg.Version)
-	_ = m.expire(context.Background(), old, false, causeInvalidated, true)
+	_ = m.expire(ctx, old, false, causeInvalidated, true)
 }
 
 // madeAgainAbove records that s was made again above a removal of its id at version:

@@ -31,7 +31,7 @@ func TestExpiringSessionNotRenamed(t *testing.T) {
 				t.Errorf("%s of an expiring session: %v, want ErrInvalidSession", rename, err)
 			}
 		default:
-			m.handleChangeID(&Message{Event: EventChangeSessionID, SessionID: old, NewID: old + "x"})
+			m.handleChangeID(context.Background(), &Message{Event: EventChangeSessionID, SessionID: old, NewID: old + "x"})
 		}
 		m.st.remove(e.id, s) // the expiry's next step
 		s.endExpire()

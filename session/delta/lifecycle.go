@@ -76,7 +76,9 @@ func (m *Manager) Start(ctx context.Context) error {
 // (SessionDestroyed with Stopping) would wait for the Stop that waits for it: a Stop
 // called with the event's Context returns ErrStopping at once
 // (TestStopFromItsOwnListenerReturns); one called with another context waits until that
-// context ends.
+// context ends. Stop does not wait for the cluster's goroutines applying the messages
+// held for a sender just listed: one of their listeners may call it with any context
+// (TestStopFromAHeldMessagesListenerReturns).
 //
 // Every wait of Stop is bounded by ctx: when ctx ends first (a background goroutine
 // stuck, the asynchronous queue's last sends or a session listener slow), Stop returns

@@ -9,8 +9,10 @@ import "context"
 // from another node) with no lock of the package held, so a listener may use the session
 // and the manager (but a SessionDestroyed with Stopping runs inside Stop: a Stop it
 // calls with the event's Context returns ErrStopping at once, one with another context
-// waits for the running Stop, and so until that context ends). They may be concurrent
-// with each other. A listener that panics is
+// waits for the running Stop, and so until that context ends; and the calls for the
+// messages a sender sent before this node listed it run on a goroutine Cluster.Close
+// waits for: a Close called with the event's Context does not wait for it, see
+// SessionEvent.Context). They may be concurrent with each other. A listener that panics is
 // recovered from and logged, as Tomcat catches what a listener throws: the event's other
 // listeners still run and the operation that fired it completes
 // (TestPanickingListenerIsRecovered, Stats.ListenerPanics).
@@ -59,8 +61,14 @@ type SessionEvent struct {
 	// Context is, with Stopping, the context Stop was called with, marked as Stop's: a
 	// Stop of the same manager called with it (or a context derived from it) returns
 	// ErrStopping at once instead of waiting for the Stop that calls the listener, which
-	// waits for the listener (TestStopFromItsOwnListenerReturns). context.Background()
-	// for the other events; never nil.
+	// waits for the listener (TestStopFromItsOwnListenerReturns). For the events of a
+	// message that the cluster held for a sender not listed yet (JavaCodec) and applies
+	// once the sender is listed, it is marked as the goroutine applying them, which
+	// Cluster.Close waits for: a Close called with it (or a context derived from it)
+	// does not wait for that goroutine, which waits for the listener; it closes the
+	// cluster and returns nil, or returns ErrStopping at once while another Close runs
+	// (TestCloseFromAHeldMessagesListenerReturns). context.Background() for the other
+	// events; never nil.
 	Context context.Context
 }
 
@@ -70,6 +78,11 @@ type AttributeEvent struct {
 	Name       string
 	Value      any
 	Replicated bool
+	// Context is, as SessionEvent.Context, for the events of a held message's
+	// application marked as the goroutine applying it, so that a Cluster.Close called
+	// with it does not wait for that goroutine (TestCloseFromAHeldMessagesListenerReturns);
+	// never nil.
+	Context context.Context
 }
 
 // SessionListenerFuncs adapts functions to a SessionListener and an IDListener; nil
@@ -137,8 +150,7 @@ type notice struct {
 	oldID    string
 	expired  bool
 	stopping bool
-	named    []string        // named listeners attached to the session (destroy)
-	ctx      context.Context // with stopping: Stop's, marked (stopMark)
+	named    []string // named listeners attached to the session (destroy)
 }
 
 type noticeKind uint8

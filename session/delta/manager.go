@@ -325,12 +325,13 @@ func (m *Manager) valueDecodeFailed(name string, err error) {
 	}
 }
 
-// fire calls the listeners for notices, outside every lock. A listener that panics is
+// fire calls the listeners for notices, outside every lock, with ctx as the events'
+// Context (context.Background(), or one marked as the caller's: a Stop's, a drain's). A listener that panics is
 // recovered from and logged (listenerPanicked), as Tomcat catches and logs what a
 // listener throws: the other listeners still hear of the event, and what fired it
 // completes (a session the sweep or Stop expires is still removed and the cluster
 // told).
-func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
+func (m *Manager) fire(ctx context.Context, s *Session, replicated bool, ns ...notice) {
 	notify := !replicated || m.notifyReplicated()
 	for _, n := range ns {
 		if !notify && n.kind != nIDChanged {
@@ -339,13 +340,10 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 		switch n.kind {
 		case nCreated:
 			for _, l := range m.cfg.SessionListeners {
-				m.callSession(l, false, SessionEvent{Session: s, Replicated: replicated, Context: context.Background()})
+				m.callSession(l, false, SessionEvent{Session: s, Replicated: replicated, Context: ctx})
 			}
 		case nDestroyed:
-			e := SessionEvent{Session: s, Replicated: replicated, Expired: n.expired, Stopping: n.stopping, Context: n.ctx}
-			if e.Context == nil {
-				e.Context = context.Background()
-			}
+			e := SessionEvent{Session: s, Replicated: replicated, Expired: n.expired, Stopping: n.stopping, Context: ctx}
 			for _, l := range m.cfg.SessionListeners {
 				m.callSession(l, true, e)
 			}
@@ -353,7 +351,7 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 				m.callNamed(name, e, "")
 			}
 		case nIDChanged:
-			e := SessionEvent{Session: s, Replicated: replicated, Context: context.Background()}
+			e := SessionEvent{Session: s, Replicated: replicated, Context: ctx}
 			if notify {
 				for _, l := range m.cfg.SessionListeners {
 					if il, ok := l.(IDListener); ok {
@@ -366,7 +364,7 @@ func (m *Manager) fire(s *Session, replicated bool, ns ...notice) {
 				m.callNamed(name, e, n.oldID)
 			}
 		case nAdded, nReplaced, nRemoved:
-			e := AttributeEvent{Session: s, Name: n.name, Value: n.value, Replicated: replicated}
+			e := AttributeEvent{Session: s, Name: n.name, Value: n.value, Replicated: replicated, Context: ctx}
 			for _, l := range m.cfg.AttributeListeners {
 				m.callAttribute(l, n.kind, e)
 			}

@@ -9,7 +9,7 @@ import (
 )
 
 // receive handles a message from another node.
-func (m *Manager) receive(msg *Message, src channel.Member) {
+func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member) {
 	if msg.Event >= 0 && int(msg.Event) < len(m.stats.received) {
 		m.stats.received[msg.Event].Add(1)
 	}
@@ -84,8 +84,8 @@ func (m *Manager) receive(msg *Message, src channel.Member) {
 	if m.holdForRepair(msg, src) {
 		return
 	}
-	m.dispatch(msg, src)
-	m.releaseHeld(msg)
+	m.dispatch(ctx, msg, src)
+	m.releaseHeld(ctx, msg)
 }
 
 // answersAsk reports whether ev answers an EVT_GET_ALL_SESSIONS.
@@ -161,10 +161,10 @@ func (m *Manager) answersLocked(msg *Message, src channel.Member) bool {
 }
 
 // dispatch applies a session message from src in the running state.
-func (m *Manager) dispatch(msg *Message, src channel.Member) {
+func (m *Manager) dispatch(ctx context.Context, msg *Message, src channel.Member) {
 	switch msg.Event {
 	case EventCreated:
-		m.handleCreated(msg)
+		m.handleCreated(ctx, msg)
 	case EventExpired:
 		// Remembered, so that messages it overtook do not bring the session back; before
 		// the lookup, so that a copy such a message makes meanwhile is either found here
@@ -178,7 +178,7 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 			if cur != msg.SessionID {
 				m.noteExpired(cur, max(top, msg.Version))
 			}
-			_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+			_ = m.expire(ctx, s, false, causeInvalidated, true)
 			m.noteRemoved(msg.SessionID, s, top, false) // the cluster removed it (removals.go)
 			if cur != msg.SessionID {
 				m.noteRemoved(cur, s, top, false) // under the id it was renamed to
@@ -194,9 +194,9 @@ func (m *Manager) dispatch(msg *Message, src channel.Member) {
 			m.stats.unknownID.Add(1)
 		}
 	case EventDelta:
-		m.handleDelta(msg, originOf(src))
+		m.handleDelta(ctx, msg, originOf(src))
 	case EventChangeSessionID:
-		m.handleChangeID(msg)
+		m.handleChangeID(ctx, msg)
 	default:
 		m.stats.unexpected.Add(1)
 	}
@@ -226,7 +226,7 @@ func (m *Manager) lacks(msg *Message) bool {
 
 func (m *Manager) notifyReplicated() bool { return !m.cfg.SkipListenersOnReplication }
 
-func (m *Manager) handleCreated(msg *Message) {
+func (m *Manager) handleCreated(ctx context.Context, msg *Message) {
 	if !validID(msg.SessionID) {
 		m.stats.unexpected.Add(1)
 		return
@@ -237,7 +237,7 @@ func (m *Manager) handleCreated(msg *Message) {
 	}
 	m.noteRoute(msg.SessionID)
 	if msg.Version > 0 {
-		m.replaceEarlierSession(msg)
+		m.replaceEarlierSession(ctx, msg)
 	}
 	s, added := m.st.getOrAdd(msg.SessionID, func() *Session {
 		r := newReplica(m, msg.SessionID, msg.Timestamp)
@@ -249,16 +249,16 @@ func (m *Manager) handleCreated(msg *Message) {
 	switch {
 	case added:
 		s.noteTaken()
-		m.fire(s, true, notice{kind: nCreated})
-		m.madeAfterRemoval(msg, s)
+		m.fire(ctx, s, true, notice{kind: nCreated})
+		m.madeAfterRemoval(ctx, msg, s)
 	case s != nil && msg.Version > 0:
 		// Its first delta overtook it, and made the copy or applied over the earlier
 		// session's copy, whose parts the new session's deltas did not set go.
-		m.fire(s, true, s.shedEarlier(msg.Version)...)
+		m.fire(ctx, s, true, s.shedEarlier(msg.Version)...)
 	}
 }
 
-func (m *Manager) handleDelta(msg *Message, origin uint32) {
+func (m *Manager) handleDelta(ctx context.Context, msg *Message, origin uint32) {
 	s := m.targetOf(msg.SessionID)
 	if s == nil {
 		// The first delta of a session carries isnew=true: a node that missed (or has not
@@ -278,13 +278,13 @@ func (m *Manager) handleDelta(msg *Message, origin uint32) {
 			return // the manager stopped meanwhile
 		}
 		if added {
-			m.fire(s, true, notice{kind: nCreated})
-			if m.madeAfterRemoval(msg, s) {
+			m.fire(ctx, s, true, notice{kind: nCreated})
+			if m.madeAfterRemoval(ctx, msg, s) {
 				return
 			}
 		}
 	}
-	m.fire(s, true, s.applyDelta(msg, origin, m.notifyReplicated())...)
+	m.fire(ctx, s, true, s.applyDelta(msg, origin, m.notifyReplicated())...)
 }
 
 func hasAction(actions []Action, t ActionType) bool {
@@ -307,7 +307,7 @@ func createsSession(actions []Action) bool {
 
 // handleChangeID renames the session msg names, held under its old id or under that id
 // with another route (replicaOf), to the new id.
-func (m *Manager) handleChangeID(msg *Message) {
+func (m *Manager) handleChangeID(ctx context.Context, msg *Message) {
 	s := m.replicaOf(msg.SessionID)
 	if s == nil {
 		m.stats.unknownID.Add(1)
@@ -317,7 +317,7 @@ func (m *Manager) handleChangeID(msg *Message) {
 		m.stats.unexpected.Add(1)
 		return
 	}
-	if m.renamedAfterRemoval(msg, s) {
+	if m.renamedAfterRemoval(ctx, msg, s) {
 		return
 	}
 	m.noteRoute(msg.NewID)
@@ -326,13 +326,13 @@ func (m *Manager) handleChangeID(msg *Message) {
 		if old == msg.NewID {
 			return
 		}
-		ok, taken := m.renameReplica(s, old, msg.NewID)
+		ok, taken := m.renameReplica(ctx, s, old, msg.NewID)
 		if taken {
-			m.dropRenamedCopy(s, old, msg.NewID)
+			m.dropRenamedCopy(ctx, s, old, msg.NewID)
 			return
 		}
 		if ok {
-			m.renamedAfterRemoval(msg, s) // the expiry may have come meanwhile
+			m.renamedAfterRemoval(ctx, msg, s) // the expiry may have come meanwhile
 			return
 		}
 		if s.ID() == old {
@@ -347,25 +347,25 @@ func (m *Manager) handleChangeID(msg *Message) {
 // snapshot, while the copy under old came from an earlier donor, or a repair's), so the
 // copy s under the old id is a name the session no longer has, and it goes (without
 // telling the cluster) unless it is newer than the one under newID.
-func (m *Manager) dropRenamedCopy(s *Session, old, newID string) {
+func (m *Manager) dropRenamedCopy(ctx context.Context, s *Session, old, newID string) {
 	held := m.st.get(newID)
 	if held == nil || held == s || !s.olderThan(held.highestVersion()+1) {
 		return
 	}
-	_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+	_ = m.expire(ctx, s, false, causeInvalidated, true)
 	m.noteRemoved(old, s, 0, true) // an old name: the session lives on
 }
 
 // renameReplica renames s from old to newID as the cluster asks (a rename received, or a
 // repair's), telling the listeners; it fails as store.rename does.
-func (m *Manager) renameReplica(s *Session, old, newID string) (ok, taken bool) {
+func (m *Manager) renameReplica(ctx context.Context, s *Session, old, newID string) (ok, taken bool) {
 	ok, taken = m.st.rename(old, newID, s)
 	if ok {
 		s.noteTaken() // logged under its new id
 		m.noteRenamed(old, s)
 		m.noteRemoved(old, s, 0, true)
 		m.skip(old)
-		m.fire(s, true, notice{kind: nIDChanged, oldID: old})
+		m.fire(ctx, s, true, notice{kind: nIDChanged, oldID: old})
 	}
 	return ok, taken
 }

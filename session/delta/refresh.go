@@ -262,7 +262,7 @@ func (m *Manager) mergeSessions(list []SessionState, late bool) {
 		default:
 			// Not newer by version, but it may hold a concurrent change this copy lacks.
 			ns, changed := s.mergeStamped(st, m.notifyReplicated())
-			m.fire(s, true, ns...)
+			m.fire(context.Background(), s, true, ns...)
 			if changed {
 				m.stats.refreshed.Add(1)
 			}
@@ -305,6 +305,6 @@ func (m *Manager) replayRefreshed(e queued) {
 	if m.holdForRepair(e.msg, e.src) {
 		return
 	}
-	m.dispatch(e.msg, e.src)
-	m.releaseHeld(e.msg)
+	m.dispatch(context.Background(), e.msg, e.src)
+	m.releaseHeld(context.Background(), e.msg)
 }

@@ -44,7 +44,7 @@ func (m *Manager) renameSession(ctx context.Context, s *Session, newID string) (
 	}
 	oldID, newID, renamed, err := m.changeID(ctx, s, newID, generate)
 	if renamed {
-		m.fire(s, false, notice{kind: nIDChanged, oldID: oldID})
+		m.fire(context.Background(), s, false, notice{kind: nIDChanged, oldID: oldID})
 	}
 	return newID, renamed, err
 }

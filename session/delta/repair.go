@@ -350,7 +350,7 @@ func (m *Manager) nextRound(ctx context.Context, r *liveRepair) (channel.Member,
 	if m.live != r {
 		return channel.Member{}, false
 	}
-	m.applyHeldLocked(ctx.Err() != nil)
+	m.applyHeldLocked(context.Background(), ctx.Err() != nil)
 	if m.live == nil {
 		return channel.Member{}, false
 	}
@@ -378,7 +378,7 @@ func (m *Manager) endRound(r *liveRepair, err error) {
 		for _, id := range ids {
 			m.skip(id)
 		}
-		m.dispatch(e.msg, e.src)
+		m.dispatch(context.Background(), e.msg, e.src)
 	}
 	clear(r.held[len(rest):])
 	r.held = rest
@@ -387,7 +387,7 @@ func (m *Manager) endRound(r *liveRepair, err error) {
 
 // releaseHeld applies the held messages whose session this node holds now that msg (a
 // rename or a creation) was applied, and ends the repair if none is left.
-func (m *Manager) releaseHeld(msg *Message) {
+func (m *Manager) releaseHeld(ctx context.Context, msg *Message) {
 	if !m.liveOn.Load() || !(msg.Event == EventChangeSessionID || msg.Event == EventCreated ||
 		msg.Event == EventDelta && createsSession(msg.Actions)) {
 		return
@@ -397,13 +397,13 @@ func (m *Manager) releaseHeld(msg *Message) {
 	if m.live == nil {
 		return
 	}
-	m.applyHeldLocked(false)
+	m.applyHeldLocked(ctx, false)
 }
 
 // applyHeldLocked applies, in arrival order, the held messages whose session this node
 // holds (all of them with all) and ends the repair if none is left and no round is under
 // way. m.liveMu is held.
-func (m *Manager) applyHeldLocked(all bool) {
+func (m *Manager) applyHeldLocked(ctx context.Context, all bool) {
 	r := m.live
 	rest := r.held[:0]
 	for _, e := range r.held {
@@ -411,7 +411,7 @@ func (m *Manager) applyHeldLocked(all bool) {
 			rest = append(rest, e)
 			continue
 		}
-		m.dispatch(e.msg, e.src)
+		m.dispatch(ctx, e.msg, e.src)
 	}
 	clear(r.held[len(rest):])
 	r.held = rest
@@ -436,7 +436,7 @@ func (m *Manager) renameForRepair(id string) bool {
 	if s == nil {
 		return false
 	}
-	ok, _ := m.renameReplica(s, s.ID(), id)
+	ok, _ := m.renameReplica(context.Background(), s, s.ID(), id)
 	return ok
 }
 
@@ -481,7 +481,7 @@ func (m *Manager) loadRepaired(chunk *Message) {
 			m.dropStale(e)
 			continue
 		}
-		m.dispatch(e.msg, e.src)
+		m.dispatch(context.Background(), e.msg, e.src)
 	}
 	clear(r.held[len(rest):])
 	r.held = rest

@@ -94,7 +94,7 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 	if err := m.broadcast(ctx, &Message{Event: EventCreated, SessionID: id, Timestamp: now, Version: start}); err != nil {
 		m.log.Debug("delta: cannot tell the cluster about a new session", "err", err)
 	}
-	m.fire(s, false, notice{kind: nCreated})
+	m.fire(context.Background(), s, false, notice{kind: nCreated})
 	return s, nil
 }
 
@@ -296,12 +296,15 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 		m.stats.expired.Add(1)
 	}
 	n := notice{kind: nDestroyed, expired: cause == causeTimedOut, stopping: cause == causeStopped, named: e.named}
-	if n.stopping {
-		n.ctx = ctx // Stop's, marked (stopMark)
+	// The listeners' Context: Stop's, marked (stopMark), or that of the goroutine applying
+	// a replicated expiry (a drain's, marked: drainMark); else context.Background().
+	lctx := context.Background()
+	if n.stopping || replicated {
+		lctx = ctx
 	}
-	m.fire(s, replicated, n)
+	m.fire(lctx, s, replicated, n)
 	// Unbind the attributes (Tomcat fires attributeRemoved for each).
-	m.fire(s, replicated, s.endExpire()...)
+	m.fire(lctx, s, replicated, s.endExpire()...)
 
 	if !notifyCluster {
 		return nil

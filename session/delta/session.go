@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -327,7 +328,7 @@ func (s *Session) Set(name string, v any) error {
 	}
 	n, ok, err := s.set(name, v)
 	if ok {
-		s.m.fire(s, false, n)
+		s.m.fire(context.Background(), s, false, n)
 	}
 	return err
 }
@@ -387,7 +388,7 @@ func (s *Session) Update(name string, f func(old any) (any, error)) (any, error)
 	if ok {
 		// After the Update slot is released: an attribute listener may Update the
 		// session too (TestAttributeListenerMayUpdateTheSession).
-		s.m.fire(s, false, n)
+		s.m.fire(context.Background(), s, false, n)
 	}
 	return v, err
 }
@@ -434,7 +435,7 @@ func (s *Session) Remove(name string) error {
 	}
 	n, ok, err := s.remove(name)
 	if ok {
-		s.m.fire(s, false, n)
+		s.m.fire(context.Background(), s, false, n)
 	}
 	return err
 }

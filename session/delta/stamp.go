@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"slices"
 
@@ -308,7 +309,7 @@ func (m *Manager) dropStale(e queued) {
 		}
 	}
 	if len(attrs) > 0 {
-		m.fire(s, true, s.applyAttributes(attrs, stamp{msg.Version, originOf(e.src)}, m.notifyReplicated())...)
+		m.fire(context.Background(), s, true, s.applyAttributes(attrs, stamp{msg.Version, originOf(e.src)}, m.notifyReplicated())...)
 	}
 }
 

@@ -2,9 +2,11 @@ package delta
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -64,11 +66,12 @@ type unlisted struct {
 	draining map[channel.MemberKey]*drain
 	queued   int
 	// closing is closed by closeUnlisted: it ends the waits behind drains, and the
-	// drains (closedFlag). drains counts the drains running, which the cluster's Close
-	// waits for (within its ctx).
+	// drains (closedFlag). running are the drains running (a drain leaves draining once
+	// its queue is empty, before it ends), which the cluster's Close waits for (within
+	// its ctx), but for the one whose listener calls it.
 	closing    chan struct{}
 	closedFlag atomic.Bool
-	drains     sync.WaitGroup
+	running    map[*drain]struct{}
 	// drainHook, if set, is called once when a drain starts (tests only).
 	drainHook func()
 	// pending counts the messages held or being handled, so that a member's receive
@@ -368,13 +371,19 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 		}
 		return true, c.awaitQueued(mem, item, closing)
 	}
-	d = &drain{}
+	d = &drain{done: make(chan struct{})}
 	if u.draining == nil {
 		u.draining = map[channel.MemberKey]*drain{}
+		u.running = map[*drain]struct{}{}
 	}
 	u.draining[key] = d
-	u.drains.Add(1) // not closed: before closeUnlisted, so before Close waits
-	defer u.drains.Done()
+	u.running[d] = struct{}{} // not closed: before closeUnlisted, so before Close waits
+	defer func() {
+		u.mu.Lock()
+		delete(u.running, d)
+		u.mu.Unlock()
+		close(d.done)
+	}()
 	hook := u.drainHook
 	u.drainHook = nil
 	u.mu.Unlock()
@@ -384,8 +393,12 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 	if rec, ok := c.ch.Member(key); ok {
 		mem = rec
 	}
+	// The context of the listener calls the drain makes (SessionEvent.Context,
+	// AttributeEvent.Context): a Close called with it does not wait for this drain,
+	// which waits for the listener (TestCloseFromAHeldMessagesListenerReturns).
+	ctx := context.WithValue(context.Background(), drainMark{c}, d)
 	for len(mine) > 0 {
-		c.handleHeld(mem, mine)
+		c.handleHeld(ctx, mem, mine)
 		u.mu.Lock()
 		mine, d.queue = d.queue, nil
 		if len(mine) == 0 {
@@ -400,9 +413,30 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 }
 
 // drain is a sender whose held messages one goroutine handles: the messages of the
-// sender that come meanwhile wait in queue, oldest first, for that goroutine.
+// sender that come meanwhile wait in queue, oldest first, for that goroutine; done is
+// closed once it ended.
 type drain struct {
 	queue []*heldMessage
+	done  chan struct{}
+}
+
+// drainMark is the key of the value, the drain, that marks the context a drain gives the
+// listeners it calls (SessionEvent.Context, AttributeEvent.Context) as that drain's.
+type drainMark struct{ c *Cluster }
+
+// callingDrain returns the drain of c whose listener call ctx is the context of, if that
+// drain still runs, else nil.
+func (c *Cluster) callingDrain(ctx context.Context) *drain {
+	d, _ := ctx.Value(drainMark{c}).(*drain)
+	if d == nil {
+		return nil
+	}
+	select {
+	case <-d.done:
+		return nil
+	default:
+		return d
+	}
 }
 
 // awaitQueued is the outcome of live, a member's message queued behind the drain of its
@@ -431,7 +465,7 @@ func (c *Cluster) awaitQueued(mem channel.Member, live *heldMessage, closing <-c
 	c.refusals.Log(slog.LevelWarn, mem.Addr(), "unlisted-order",
 		"delta: handling a session message out of its order: the messages held for its sender before it was "+
 			"listed were not handled within ClusterConfig.UnlistedRequestWait", "from", mem.Addr(), "wait", c.unlistedWait)
-	return c.receiveListed(mem, live.data)
+	return c.receiveListed(context.Background(), mem, live.data)
 }
 
 // closingChan returns u.closing, made if need be; u.mu is held.
@@ -446,7 +480,7 @@ func (u *unlisted) closingChan() chan struct{} {
 // drain, in order; once the cluster closes, it handles none: the held ones are dropped
 // (FAIL_ACK), the queued ones' receives answer errQueuedClosed
 // (TestCloseStopsTheDrainOfHeldMessages).
-func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
+func (c *Cluster) handleHeld(ctx context.Context, mem channel.Member, mine []*heldMessage) {
 	u := &c.unlisted
 	msgs := make([]*Message, len(mine))
 	errs := make([]error, len(mine))
@@ -487,7 +521,7 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 			if !h.state.CompareAndSwap(0, 1) {
 				continue // its receive, tired of waiting, handles it
 			}
-			err = c.receiveListed(mem, h.data)
+			err = c.receiveListed(ctx, mem, h.data)
 			if h.done == nil { // its copy
 				u.mu.Lock()
 				u.queued -= len(h.data)
@@ -505,10 +539,10 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 			c.unlistedAnswered.Add(1)
 			c.log.Info("delta: answering a state transfer request that came before its sender was a member",
 				"context", msg.Context, "from", mem.Addr())
-			c.dispatch(msg, mem)
+			c.dispatch(ctx, msg, mem)
 		default:
 			c.unlistedApplied.Add(1)
-			c.dispatch(msg, mem)
+			c.dispatch(ctx, msg, mem)
 			if msg.Event == EventAllSessionData {
 				msg.release()
 			}
@@ -522,9 +556,9 @@ func (c *Cluster) handleHeld(mem channel.Member, mine []*heldMessage) {
 	}
 }
 
-// closeUnlisted drops every held message; none is held after, and the drains running
-// handle no more (u.drains, which Close waits for).
-func (c *Cluster) closeUnlisted() {
+// closeUnlisted drops every held message; none is held after, and the drains running,
+// which it returns (for Close to wait for), handle no more. No drain starts after it.
+func (c *Cluster) closeUnlisted() []*drain {
 	u := &c.unlisted
 	u.mu.Lock()
 	if !u.closed {
@@ -537,10 +571,12 @@ func (c *Cluster) closeUnlisted() {
 		u.release(h)
 	}
 	u.held = nil
+	running := slices.Collect(maps.Keys(u.running))
 	u.mu.Unlock()
 	for _, h := range held {
 		u.finish(h, errUnlistedDropped)
 	}
+	return running
 }
 
 // heldUnlisted returns how many messages are held, and their bytes.
