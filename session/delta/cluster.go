@@ -198,13 +198,18 @@ func (c *Cluster) Manager(name string) *Manager {
 // of them once the listener returned, and returns nil, as one from a manager's Stop
 // listener does; a later Close waits for it (TestCloseFromAHeldMessagesListenerReturns).
 // Called there with another context, Close waits for that goroutine, and so until the
-// context ends (TestCloseFromAHeldMessagesListenerWithItsOwnContext).
+// context ends (TestCloseFromAHeldMessagesListenerWithItsOwnContext). Likewise for a
+// listener of a manager's own goroutines (the expiry sweep, the state transfer's
+// replay), whose Stop waits for them: with the event's Context, Close closes the cluster
+// without waiting for that manager's stop and returns nil, or returns ErrStopping at once
+// while another Close runs (TestCloseFromASweepListenerReturns,
+// TestCloseFromASweepListenerWhileClosing).
 func (c *Cluster) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		closing := c.closing
 		c.mu.Unlock()
-		if ctx.Value(closeMark{c}) != nil || c.callingDrain(ctx) != nil {
+		if ctx.Value(closeMark{c}) != nil || c.callingDrain(ctx) != nil || c.callingWorker(ctx) != nil {
 			return ErrStopping // from a listener of what the Close that runs waits for
 		}
 		select {
@@ -227,11 +232,17 @@ func (c *Cluster) Close(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
-	self := c.callingDrain(ctx) // the drain whose listener calls Close, if one does
+	// The drain, or the manager whose goroutine, whose listener calls Close, if one
+	// does: Close does not wait for it, which waits for the listener.
+	self, selfM := c.callingDrain(ctx), c.callingWorker(ctx)
 	var err error
 	sctx := context.WithValue(ctx, closeMark{c}, true) // the listeners' (SessionEvent.Context)
 	for _, m := range ms {
-		if e := m.Stop(sctx); e != nil && err == nil {
+		e := m.Stop(sctx)
+		if m == selfM && errors.Is(e, ErrStopping) {
+			continue // it stops once the listener returned
+		}
+		if e != nil && err == nil {
 			err = e
 		}
 	}
@@ -243,7 +254,9 @@ func (c *Cluster) Close(ctx context.Context) error {
 	go func() {
 		defer close(c.closing)
 		for _, m := range waits {
-			<-m.stopped // those whose Stop returned ctx's error finish in the background
+			if m != selfM {
+				<-m.stopped // those whose Stop returned ctx's error finish in the background
+			}
 		}
 		c.wg.Wait()
 		for _, d := range drains { // none handles a message after closeUnlisted
@@ -255,10 +268,13 @@ func (c *Cluster) Close(ctx context.Context) error {
 		if self != nil {
 			<-self.done // once its listener returned
 		}
+		if selfM != nil {
+			<-selfM.stopped // likewise
+		}
 		c.refusals.Flush()
 	}()
 	wait := c.closing
-	if self != nil {
+	if self != nil || selfM != nil {
 		wait = others
 	}
 	if !ctxwait.Done(ctx, wait) && err == nil {

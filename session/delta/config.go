@@ -413,8 +413,9 @@ var (
 	// ErrStopping: Stop was called with the context of a SessionDestroyed event that the
 	// manager's running Stop fired (SessionEvent.Context), or Cluster.Close with the context
 	// of one that the cluster's running Close fired, or of an event of a held message's
-	// application that the running Close waits for: that Stop or Close completes on its
-	// own.
+	// application that the running Close waits for, or of an event of one of the
+	// manager's goroutines (its sweep, its state transfer), which Stop waits for: that
+	// Stop or Close completes on its own, once the listener returned.
 	ErrStopping = errors.New("delta: called from a listener of the manager's Stop, which is running")
 	// ErrSessionIDInUse: ChangeSessionID or CreateWithID was given an id another session
 	// has (or, for CreateWithID, had until recently, or had before a rename that did not

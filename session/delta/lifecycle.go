@@ -46,8 +46,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	if m.quorum > 0 {
 		m.cl.enableCuts() // partial partitions (cut.go)
 	}
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.bg, m.bgCancel = bg, cancel
+	bg, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), workMark{}, m))
+	m.bg, m.bgCancel, m.work = bg, cancel, context.WithoutCancel(bg)
 	if !transfer {
 		m.startedWithout() // a member may have come before the manager was registered
 	}
@@ -78,7 +78,13 @@ func (m *Manager) Start(ctx context.Context) error {
 // (TestStopFromItsOwnListenerReturns); one called with another context waits until that
 // context ends. Stop does not wait for the cluster's goroutines applying the messages
 // held for a sender just listed: one of their listeners may call it with any context
-// (TestStopFromAHeldMessagesListenerReturns).
+// (TestStopFromAHeldMessagesListenerReturns). It waits for the manager's own goroutines
+// (the expiry sweep, the state transfer's replay of the messages queued meanwhile): a
+// Stop that one of their listeners calls with the event's Context stops the manager and
+// returns ErrStopping at once, the stop finishing once the listener returned, and a
+// later Stop waits for that (TestStopFromASweepListenerReturns,
+// TestStopFromATransferReplayListenerReturns); one called there with another context
+// waits until that context ends.
 //
 // Every wait of Stop is bounded by ctx: when ctx ends first (a background goroutine
 // stuck, the asynchronous queue's last sends or a session listener slow), Stop returns
@@ -97,8 +103,10 @@ func (m *Manager) Stop(ctx context.Context) error {
 			return nil
 		default:
 		}
-		if ctx.Value(stopMark{m}) != nil {
-			return ErrStopping // from a listener of the Stop that runs, which waits for it
+		if ctx.Value(stopMark{m}) != nil || ctx.Value(workMark{}) == m {
+			// From a listener of the Stop that runs, or of one of the goroutines it
+			// waits for: it waits for the listener.
+			return ErrStopping
 		}
 		select {
 		case <-m.stopped:
@@ -125,6 +133,11 @@ func (m *Manager) Stop(ctx context.Context) error {
 		defer finishing()
 		finished <- m.finishStop(ctx)
 	}()
+	if ctx.Value(workMark{}) == m {
+		// From a listener of one of m's goroutines, which finishStop waits for: the
+		// stop finishes once the listener returned.
+		return ErrStopping
+	}
 	select {
 	case err := <-finished:
 		return err
@@ -172,6 +185,25 @@ func (m *Manager) finishStop(ctx context.Context) error {
 // stopMark is the key of the value that marks the context Stop gives its listeners
 // (SessionEvent.Context) as the manager's Stop's.
 type stopMark struct{ m *Manager }
+
+// workMark is the key of the value, the manager, that marks the context of the manager's
+// goroutines that Stop waits for (m.bg), and so of their listener calls (m.work).
+type workMark struct{}
+
+// callingWorker returns the manager of c whose goroutine's listener call ctx is the
+// context of, if its stop has not finished, else nil.
+func (c *Cluster) callingWorker(ctx context.Context) *Manager {
+	m, _ := ctx.Value(workMark{}).(*Manager)
+	if m == nil || m.cl != c {
+		return nil
+	}
+	select {
+	case <-m.stopped:
+		return nil
+	default:
+		return m
+	}
+}
 
 func (m *Manager) closeReadyLocked(err error) {
 	if m.readyClosed {

@@ -10,8 +10,9 @@ import "context"
 // and the manager (but a SessionDestroyed with Stopping runs inside Stop: a Stop it
 // calls with the event's Context returns ErrStopping at once, one with another context
 // waits for the running Stop, and so until that context ends; and the calls for the
-// messages a sender sent before this node listed it run on a goroutine Cluster.Close
-// waits for: a Close called with the event's Context does not wait for it, see
+// messages a sender sent before this node listed it, and those of the manager's expiry
+// sweep and state transfer, run on goroutines that Cluster.Close, or Stop, waits for: a
+// Close or Stop called with the event's Context does not wait for them, see
 // SessionEvent.Context). They may be concurrent with each other. A listener that panics is
 // recovered from and logged, as Tomcat catches what a listener throws: the event's other
 // listeners still run and the operation that fired it completes
@@ -67,8 +68,13 @@ type SessionEvent struct {
 	// Cluster.Close waits for: a Close called with it (or a context derived from it)
 	// does not wait for that goroutine, which waits for the listener; it closes the
 	// cluster and returns nil, or returns ErrStopping at once while another Close runs
-	// (TestCloseFromAHeldMessagesListenerReturns). context.Background() for the other
-	// events; never nil.
+	// (TestCloseFromAHeldMessagesListenerReturns). For the events of the manager's own
+	// goroutines, which its Stop waits for (the expiry sweep, the state transfer's replay
+	// of the messages queued meanwhile), it is marked as theirs: a Stop called with it
+	// stops the manager and returns ErrStopping at once, and a Close closes the cluster
+	// without waiting for that manager (TestStopFromASweepListenerReturns,
+	// TestCloseFromASweepListenerReturns). context.Background() for the other events;
+	// never nil.
 	Context context.Context
 }
 

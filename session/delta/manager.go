@@ -81,9 +81,14 @@ type Manager struct {
 	refreshQueue  []queued
 	queueOverflow bool
 	transferErr   error
-	bg            context.Context // cancelled by Stop
+	bg            context.Context // cancelled by Stop; marked as its goroutines' (workMark)
 	bgCancel      context.CancelFunc
 	wg            sync.WaitGroup // sweep, transfer and donor goroutines
+
+	// work is the Context of the listener calls of the goroutines Stop waits for (the
+	// sweep, the transfer's, a refresh's and a repair's replays): bg's values, marked,
+	// never cancelled.
+	work context.Context
 
 	// unsent holds the ids of sessions removed here whose EVT_SESSION_EXPIRED did not
 	// reach every member (expire.go): the sweep sends it again.

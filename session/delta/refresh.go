@@ -305,6 +305,6 @@ func (m *Manager) replayRefreshed(e queued) {
 	if m.holdForRepair(e.msg, e.src) {
 		return
 	}
-	m.dispatch(context.Background(), e.msg, e.src)
-	m.releaseHeld(context.Background(), e.msg)
+	m.dispatch(m.work, e.msg, e.src)
+	m.releaseHeld(m.work, e.msg)
 }

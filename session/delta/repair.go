@@ -350,7 +350,7 @@ func (m *Manager) nextRound(ctx context.Context, r *liveRepair) (channel.Member,
 	if m.live != r {
 		return channel.Member{}, false
 	}
-	m.applyHeldLocked(context.Background(), ctx.Err() != nil)
+	m.applyHeldLocked(m.work, ctx.Err() != nil)
 	if m.live == nil {
 		return channel.Member{}, false
 	}
@@ -378,7 +378,7 @@ func (m *Manager) endRound(r *liveRepair, err error) {
 		for _, id := range ids {
 			m.skip(id)
 		}
-		m.dispatch(context.Background(), e.msg, e.src)
+		m.dispatch(m.work, e.msg, e.src)
 	}
 	clear(r.held[len(rest):])
 	r.held = rest

@@ -296,11 +296,15 @@ func (m *Manager) expire(ctx context.Context, s *Session, notifyCluster bool, ca
 		m.stats.expired.Add(1)
 	}
 	n := notice{kind: nDestroyed, expired: cause == causeTimedOut, stopping: cause == causeStopped, named: e.named}
-	// The listeners' Context: Stop's, marked (stopMark), or that of the goroutine applying
-	// a replicated expiry (a drain's, marked: drainMark); else context.Background().
+	// The listeners' Context: Stop's, marked (stopMark), that of the goroutine applying a
+	// replicated expiry (a drain's, marked: drainMark; the manager's, m.work), or the
+	// sweep's (m.work); else context.Background().
 	lctx := context.Background()
-	if n.stopping || replicated {
+	switch {
+	case n.stopping || replicated:
 		lctx = ctx
+	case ctx.Value(workMark{}) == m:
+		lctx = m.work
 	}
 	m.fire(lctx, s, replicated, n)
 	// Unbind the attributes (Tomcat fires attributeRemoved for each).

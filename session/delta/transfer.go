@@ -462,7 +462,7 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 			if m.stale(e.msg, r.tsOf(e.msg)) {
 				m.dropStale(e)
 			} else {
-				m.dispatch(context.Background(), e.msg, e.src)
+				m.dispatch(m.work, e.msg, e.src)
 			}
 			r.replayed(e, missing)
 		}
