@@ -10,3 +10,10 @@ import (
 // reply to this node's) and what its STOP does, in the order a test chooses (tests only).
 func Hear(s *Service, m channel.Member, start bool) { s.heard(m, m, start, time.Time{}) }
 func Leave(s *Service, m channel.Member)            { s.left(m) }
+
+// QueuedEvents returns how many events wait for the membership listener (tests only).
+func QueuedEvents(s *Service) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.evq)
+}

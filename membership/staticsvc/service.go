@@ -50,7 +50,10 @@ type Service struct {
 
 	// evq holds the view's changes not yet delivered to the membership listener, in
 	// order; delivering is set while a goroutine (deliver) delivers them. Guarded by mu.
+	// The queue is coalesced per member once it reaches evqLimit (at least minEvqLimit),
+	// so that it stays bounded however long a listener call takes (coalesce).
 	evq        []memberEvent
+	evqLimit   int
 	delivering bool
 	// calling is set while deliver is inside a listener call: a Stop that begins then
 	// does not wait for the delivery of its events (the listener may be its caller).
@@ -183,7 +186,9 @@ func (s *Service) flushEvents(ctx context.Context) {
 // makes, with whatever ctx, would otherwise wait for itself; such a Stop (or one from
 // elsewhere while a listener is held) returns once the rest of the stop is done, and the
 // events are delivered once the call under way has returned
-// (TestStopFromAPingListenerReturns, TestStopDoesNotWaitForAHeldListener).
+// (TestStopFromAPingListenerReturns, TestStopDoesNotWaitForAHeldListener). The events
+// waiting meanwhile are coalesced per member once there are many (see doc.go), so a held
+// listener may not be told of a member that came and went while it was held.
 //
 // Stop first closes the RPC channel to requests and sends the STOP, within ctx, before
 // it waits for anything, as Tribes' stop does, so that the members learn of the stop

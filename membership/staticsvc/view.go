@@ -133,10 +133,70 @@ func (s *Service) updateThen(done chan struct{}, f func(now time.Time) (added, g
 	if done != nil {
 		s.evq = append(s.evq, memberEvent{done: done})
 	}
+	if len(s.evq) >= max(minEvqLimit, s.evqLimit) {
+		s.evq = coalesce(s.evq)
+		s.evqLimit = 2 * len(s.evq)
+	}
 	if len(s.evq) > 0 && !s.delivering {
 		s.delivering = true
 		go s.deliver()
 	}
+}
+
+// minEvqLimit is the least length of Service.evq that has it coalesced.
+const minEvqLimit = 64
+
+// coalesce returns q with each member's events (by key) reduced to what the listener
+// needs, for a queue that grew while the listener was held or slow: each member's events
+// alternate (a member is added only when not in the view, reported gone only when in it),
+// so its first pending event says what the listener was told of it before (gone: that it
+// is present) and its last one what the view holds now. A member whose two states differ
+// keeps its last event alone (its latest Member); one present in both that left and came
+// back meanwhile keeps its first event (gone) and its last (added, its latest Member), so
+// that the listener knows it went away; one absent from both (a member that came and went
+// while the listener was held, such as a stranger's unique ids) keeps none: the listener
+// was never told of it. The kept events take the place of the member's first one, so
+// that a Start's or Stop's wait (done) still follows the events queued before it; the
+// other events and the waits keep their order. What is kept is at most one event per
+// member in the view now or in the one the listener was last told, and twice that for
+// members in both, each view bounded by Config.MaxMembers: so the queue, coalesced each
+// time it doubles (at least minEvqLimit), stays within about 4 × MaxMembers events
+// (TestHeldListenerEventQueueStaysBounded).
+func coalesce(q []memberEvent) []memberEvent {
+	type span struct{ first, last int }
+	spans := make(map[channel.MemberKey]span, len(q))
+	for i, e := range q {
+		if e.done != nil {
+			continue
+		}
+		k := e.m.Key()
+		if sp, ok := spans[k]; ok {
+			sp.last = i
+			spans[k] = sp
+		} else {
+			spans[k] = span{i, i}
+		}
+	}
+	out := make([]memberEvent, 0, len(q))
+	for i, e := range q {
+		if e.done != nil {
+			out = append(out, e)
+			continue
+		}
+		sp := spans[e.m.Key()]
+		if sp.first != i {
+			continue
+		}
+		first, last := q[sp.first], q[sp.last]
+		switch wasPresent := !first.added; {
+		case wasPresent != last.added:
+			out = append(out, last)
+		case wasPresent && sp.first != sp.last:
+			out = append(out, first, last)
+		}
+	}
+	clear(q)
+	return out
 }
 
 // deliver calls the membership listener with the queued events, one at a time and in
