@@ -106,9 +106,11 @@ func (s *Service) SetChannel(c *channel.Channel) {
 // Start implements channel.MembershipService. The member protocol runs once both
 // membership levels run (Tribes starts the provider when its start level is
 // MBR_RX|MBR_TX): the static members that accept a TCP connection get a START and the
-// ones that answer are members, reported to the membership listener before Start
-// returns (unless it is called from a listener call); then they are pinged every
-// PingInterval.
+// ones that answer are members, which Start waits, within ctx, to see reported to the
+// membership listener, unless a listener call is under way when it comes to wait (the
+// caller may be that listener, or a call from elsewhere may be held): Start then returns
+// nil and they follow once the call returned (TestStartDoesNotWaitForAHeldListener);
+// then they are pinged every PingInterval.
 func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
 	s.mu.Lock()
 	if s.ch == nil {
