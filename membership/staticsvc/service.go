@@ -190,7 +190,11 @@ func (s *Service) flushEvents(ctx context.Context) {
 // events are delivered once the call under way has returned
 // (TestStopFromAPingListenerReturns, TestStopDoesNotWaitForAHeldListener). The events
 // waiting meanwhile are coalesced per member once there are many (see doc.go), so a held
-// listener may not be told of a member that came and went while it was held.
+// listener may not be told of a member that came and went while it was held. A listener
+// call that Stop's own events make (a member it reports gone) is waited for, so it must
+// not call the channel's Start or Stop: a channel's Stop waits for it holding the
+// channel's Start/Stop lock, which such a call waits for, until the Stop's ctx ends
+// (TestChannelStopFromAListenerOfItsOwnEventWaitsForItsContext).
 //
 // Stop first closes the RPC channel to requests and sends the STOP, within ctx, before
 // it waits for anything, as Tribes' stop does, so that the members learn of the stop
