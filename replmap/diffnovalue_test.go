@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/mapnotes"
 	"github.com/gotribes/tribes/internal/testutil"
@@ -17,12 +16,13 @@ import (
 // A diff for a key the node holds no value of is not applied and creates nothing: its
 // error wraps ErrDiff, so that a synchronized-ack sender's Replicate fails and the next
 // one sends the value in full. Here a joiner of a replicated map lost the state
-// transfer's reply (beyond its transport's frame limit), and the primary, which counts
-// every map member among the entry's backup nodes once it started, replicates a diff.
-// Before, the joiner made a copy entry without a value out of the diff and the
-// primary's Replicate returned nil; the joiner's Get of the key then made it the
-// primary, with no value, everywhere: it returned nil as the value, and the node that
-// held the value was no longer the primary, so its changes stopped replicating.
+// transfer's reply (beyond its transport's frame limit) and gets a diff of the key from
+// its primary. Before, the joiner made a copy entry without a value out of the diff; the
+// joiner's Get of the key then made it the primary, with no value, everywhere: it
+// returned nil as the value, and the node that held the value was no longer the
+// primary, so its changes stopped replicating. The primary's next Replicate after the
+// join sends the value in full (TestReplicatedDiffBeforeSnapshotAppliedOnce), and the
+// joiner holds it then.
 func TestDiffForNoValueRefused(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	cfg := replmap.Config{Replicated: true, Values: mapnotes.Codec{}, SendOptions: syncAck}
@@ -50,9 +50,14 @@ func TestDiffForNoValueRefused(t *testing.T) {
 	}
 
 	v.Add("b")
-	err := a.m.Replicate(ctx(t), "k", false)
-	if !errors.Is(err, channel.ErrAckFailed) {
-		t.Errorf("Replicate of a diff the joiner could not apply: %v, want a FAIL_ACK", err)
+	changed := mapnotes.New("a")
+	changed.Add("b")
+	diff, err := changed.Diff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replmap.DeliverDiff(j.m, a.ch.LocalMember(), "k", diff); !errors.Is(err, replmap.ErrDiff) {
+		t.Errorf("a diff the joiner could not apply: %v, want an error wrapping ErrDiff (a FAIL_ACK)", err)
 	}
 	if keys := j.m.Keys(); len(keys) != 0 {
 		t.Errorf("the joiner made entries %v out of a diff for a value it does not hold", keys)
@@ -60,9 +65,9 @@ func TestDiffForNoValueRefused(t *testing.T) {
 	if got := j.m.Stats().DiffsNotApplied; got != 1 {
 		t.Errorf("the joiner counted %d diffs not applied, want 1", got)
 	}
-	// The next Replicate sends the value in full.
+	// The primary's next Replicate sends the value in full.
 	if err := a.m.Replicate(ctx(t), "k", false); err != nil {
-		t.Fatalf("Replicate after the failed one: %v", err)
+		t.Fatalf("Replicate after the join: %v", err)
 	}
 	n, ok := get(t, j, "k").(*mapnotes.Notes)
 	if !ok || !slices.Equal(n.Items(), []string{"a", "b"}) {
