@@ -115,8 +115,14 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	}
 	value, nodes, failed := e.value, slices.Clone(e.nodes), e.failed
 	e.sends++
+	e.replicating++
 	full := failed > e.covered
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		e.replicating--
+		m.mu.Unlock()
+	}()
 	msg := &message{Type: msgBackup, Key: []byte(k), Primary: m.local(), Nodes: nodes}
 	if m.cfg.Replicated {
 		msg.Type = msgCopy
@@ -215,6 +221,19 @@ func (m *Map) fullSent(k string, e *entry) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.entries[k] == e && e.role == rolePrimary {
+		e.failed++
+	}
+}
+
+// answerSent is fullSent for the answer to a MSG_RETRIEVE_BACKUP, which read e's sends
+// and replicating counts before its marshal: it also marks e when a Replicate was
+// sending e's value then, or read it since. Such a Replicate may have taken the value's
+// Diff before the marshal, leaving it clean, and its diff of changes the answer holds
+// reach the asker after the answer (TestRetrieveBackupAnswerDuringReplicateSentInFullNext).
+func (m *Map) answerSent(k string, e *entry, dirty bool, sends uint64, replicating int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries[k] == e && e.role == rolePrimary && (dirty || replicating > 0 || e.sends != sends) {
 		e.failed++
 	}
 }

@@ -168,8 +168,10 @@ type entry struct {
 	// them twice, and Replicate sends the value in full.
 	failed, covered uint64
 	// sends counts Replicate's reads of the value to send: a republish pass that
-	// published the value while it changed sends it again (republishKey).
-	sends uint64
+	// published the value while it changed sends it again (republishKey). replicating
+	// counts the Replicates that read it and have not sent yet.
+	sends       uint64
+	replicating int
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that

@@ -240,8 +240,10 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 		var v any
 		var queued []byte
 		primary := false
+		var sends uint64
+		var replicating int
 		if e != nil {
-			v, primary = e.value, e.role == rolePrimary
+			v, primary, sends, replicating = e.value, e.role == rolePrimary, e.sends, e.replicating
 		} else {
 			queued = m.queuedValue(mm.Key)
 		}
@@ -260,10 +262,10 @@ func (m *Map) reply(req any, sender channel.Member) (any, error) {
 				return nil, err
 			}
 			mm.Value = b
-			if dirty || primary && dirtyDiffable(v) {
+			if _, ok := v.(Diffable); ok && primary {
 				// The asker (a Java node's Get, a restarted backup's fetch) holds the
 				// changes: the next Replicate sends the value in full.
-				m.fullSent(string(mm.Key), e)
+				m.answerSent(string(mm.Key), e, dirty || dirtyDiffable(v), sends, replicating)
 			}
 		}
 	case msgState, msgStateCopy:
