@@ -402,7 +402,10 @@
 // Stop(SvcReceiver) on EngineGnet shuts gnet down (without Engine.Stop's 500 ms polling), closes every
 // inbound connection, lets the workers finish the messages already queued and joins every
 // goroutine it started; EngineGoroutine closes its listener and connections and joins
-// their goroutines. If ctx ends first, what is still to deliver is dropped and Stop
+// their goroutines, which deliver the frames they decoded, a connection waiting for
+// MaxQueuedBytes room included (TestGoroutineQueueWaiterDeliveredOnGracefulStop). If ctx
+// ends first, what is still to deliver is dropped (a connection waiting for room gives up:
+// TestGoroutineQueueWaiterGivesUpWhenStopsContextEnds) and Stop
 // returns an error wrapping the context's error that names what still runs: gnet's engine
 // (its event loops slow to close their connections on a loaded machine, or, with
 // DeliverOnEventLoop, one held by a ReceiveFunc until it returns), the goroutine engine's

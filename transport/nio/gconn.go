@@ -108,8 +108,8 @@ func (gc *gconn) serve() {
 // decodeAndDeliver decodes every complete frame buffered and delivers them in order, in
 // batches as the queue budget (receiver.queue, Config.MaxQueuedBytes) takes them. It
 // reports false when the connection must close: an invalid or refused frame (after the
-// frames before it were delivered), or a non-member's message, or Stop (or the sweeper)
-// while it waited for the budget.
+// frames before it were delivered), or a non-member's message, or the end of Stop's
+// context (or the sweeper) while it waited for the budget.
 func (gc *gconn) decodeAndDeliver() bool {
 	for {
 		more, ok := gc.decodeBatch()
@@ -245,8 +245,8 @@ func (gc *gconn) received(frames, nbytes int) {
 // takeLarge takes a large frame decoded into MaxQueuedBytes, waiting for room if it does
 // not fit (others took it since the frame started: TestGoroutineLargeFramesWithinTheQueueBudget),
 // its bytes still counted in PendingBytes meanwhile; it then gives back that reservation.
-// Once Stop (or the sweeper) ends the wait, it drops the frame, unacknowledged, and
-// reports false.
+// Once the end of Stop's context (or the sweeper) ends the wait, it drops the frame,
+// unacknowledged, and reports false.
 func (gc *gconn) takeLarge(it *inItem) bool {
 	n := int64(it.size)
 	if !gc.r.queue.tryTake(n) {
@@ -458,9 +458,21 @@ func (gc *gconn) waitQueue(n int64, take bool) bool {
 	return ok
 }
 
-// stopWaiting reports whether a connection waiting for the queue budget must give up: Stop
-// or the sweeper closed it (both wake the waiting connections).
-func (gc *gconn) stopWaiting() bool { return gc.r.stopping.Load() || gc.expired.Load() }
+// stopWaiting reports whether a connection waiting for the queue budget must give up: Stop's
+// context ended (receiver.dropping), or the sweeper closed it (both wake the waiting
+// connections). A Stop whose context has not ended lets it wait: the deliveries before it
+// make room, and its frame is delivered, as EngineGnet's workers deliver what is queued
+// (TestGoroutineQueueWaiterDeliveredOnGracefulStop).
+func (gc *gconn) stopWaiting() bool {
+	if stopWaitHook != nil {
+		stopWaitHook(gc)
+	}
+	return gc.r.dropping.Load() || gc.expired.Load()
+}
+
+// stopWaitHook, nil but in tests, runs as a connection waiting for the queue budget asks
+// whether it must give up (TestGoroutineQueueWaiterDeliveredOnGracefulStop).
+var stopWaitHook func(gc *gconn)
 
 // markExpired marks the connection as closed for a counted reason, so that the sweeper
 // does not count it again.

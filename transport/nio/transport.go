@@ -401,6 +401,7 @@ func (t *Transport) stopReceiver(ctx context.Context) error {
 	err := r.wait(ctx)
 	if err != nil {
 		r.dropping.Store(true)
+		r.queue.wake() // EngineGoroutine's connections waiting for room give up now
 		if r.udp != nil {
 			_ = r.udp.conn.Close()
 		}
