@@ -367,7 +367,9 @@
 // worker when its connection closed, is dropped instead, neither delivered nor
 // acknowledged (Stats.FramesAbandoned): its sender gave up on it and may send it again
 // (TestAckFramesOfAClosedPeerDropped, TestGnetAckFramesLeftAtCloseDropped; Java Tribes
-// delivers it, and so did this engine).
+// delivers it, and so did this engine). One whose connection Stop closed is delivered
+// while Stop's context has not ended, as on EngineGoroutine and in Java Tribes
+// (TestAckFrameQueuedAtAGracefulStopDelivered).
 //
 // The UDP receiver reads datagrams on one goroutine and runs the ReceiveFunc there, in
 // arrival order; while it runs, datagrams wait in the socket buffer and the kernel drops

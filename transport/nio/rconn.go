@@ -62,6 +62,7 @@ type rconn struct {
 	// Shared between the loop and workers.
 	cmu     sync.Mutex // held by workers and OnTick around gnet calls, and by onClose
 	closed  bool       // under cmu: onClose ran, gnet must not be called any more
+	byStop  bool       // under cmu: onClose ran once Stop began (Stop closed it, most likely)
 	expired bool       // under cmu: OnTick closed it, or the loop closed it for overflow: counted once
 
 	mu        sync.Mutex
@@ -345,6 +346,7 @@ func (r *receiver) reject(err error, peer, remote string) {
 func (rc *rconn) onClose(error) {
 	rc.cmu.Lock()
 	rc.closed = true
+	rc.byStop = rc.r.stopping.Load()
 	rc.cmu.Unlock()
 	rc.r.st.pendingBytes.Add(-rc.inHeld)
 	rc.inHeld = 0
@@ -435,7 +437,9 @@ func (rc *rconn) run() {
 // to a member's. A message asking for an ACK not written yet whose connection closed
 // while it waited for its turn is dropped, neither delivered nor acknowledged
 // (Stats.FramesAbandoned), as EngineGoroutine does with one whose peer it sees gone; one
-// without ACK, or acknowledged already, is delivered.
+// without ACK, or acknowledged already, is delivered, and so is one whose connection
+// closed once Stop began: a Stop whose context has not ended delivers what is queued, as
+// EngineGoroutine and Java Tribes do (TestAckFrameQueuedAtAGracefulStopDelivered).
 func (rc *rconn) process(it *inItem) {
 	r := rc.r
 	defer r.settled(&rc.dec)
@@ -451,7 +455,7 @@ func (rc *rconn) process(it *inItem) {
 		it.msg.Release()
 		return
 	}
-	if it.ack != ackNone && rc.isClosed() {
+	if it.ack != ackNone && rc.abandoned() {
 		// Its ACK can reach no one: the sender gave up on it (its Timeout, or the lost
 		// connection) and may send it again (Stats.FramesAbandoned).
 		r.st.framesAbandoned.Add(1)
@@ -499,11 +503,13 @@ func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
 // receiver's pool.
 func (rc *rconn) message(cd *wire.ChannelData) *channel.Message { return rc.r.message(&rc.dec, cd) }
 
-// isClosed reports whether onClose ran: an ACK can no longer be written.
-func (rc *rconn) isClosed() bool {
+// abandoned reports whether onClose ran before Stop began: an ACK can no longer be
+// written, and the sender, not Stop, gave up on the frames (or the receiver closed the
+// connection for a fault of its peer's).
+func (rc *rconn) abandoned() bool {
 	rc.cmu.Lock()
 	defer rc.cmu.Unlock()
-	return rc.closed
+	return rc.closed && !rc.byStop
 }
 
 // gnetCall runs f, a call into gnet from a worker, unless the connection closed. gnet's
