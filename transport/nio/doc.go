@@ -176,8 +176,11 @@
 //     without ACK is delivered: its sender took it for sent
 //     (TestGoroutineAckFramesOfAClosedPeerDropped); once one is dropped so, those asking
 //     for an ACK decoded after it with it are dropped too, without asking the socket again
-//     (TestGoroutineAckFramesAfterAnAbandonedOneDropped). Java Tribes delivers both
-//     (NioReplicationTask). The socket is asked only about a frame that waited; gnet,
+//     (TestGoroutineAckFramesAfterAnAbandonedOneDropped). So is one asking for an ACK
+//     whose connection the receiver closed itself before the frame's turn (the sweeper:
+//     unread ACKs, FrameTimeout), on any system, as with gnet
+//     (TestGoroutineAckFrameOfAConnectionTheReceiverClosedDropped). Java Tribes delivers
+//     them all (NioReplicationTask). The socket is asked only about a frame that waited; gnet,
 //     which learns of the close when it reads it, drops any such frame whose turn comes
 //     after (see EOF below).
 //   - The socket buffers (RxBufSize, TxBufSize) are set on the listener, which accepted

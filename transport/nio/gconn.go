@@ -274,9 +274,11 @@ func (gc *gconn) drop(it *inItem) {
 // but for the frames of the run already acknowledged, which are delivered. A frame asking
 // for an ACK, not acknowledged yet, is dropped if its peer closed the connection while the
 // batch waited for MaxQueuedBytes room (abandoned), or, with SYNC, while it waited for a
-// Workers slot (receiver.deliver), and so is every such frame after it in the batch
-// (TestGoroutineAckFramesAfterAnAbandonedOneDropped): its sender gave up on it and may
-// have sent it again.
+// Workers slot (receiver.deliver), or if the receiver closed the connection itself before
+// its turn (the sweeper: unread ACKs, FrameTimeout), and so is every such frame after it
+// in the batch (TestGoroutineAckFramesAfterAnAbandonedOneDropped,
+// TestGoroutineAckFrameOfAConnectionTheReceiverClosedDropped): its sender gave up on it
+// and may have sent it again, or its ACK can reach no one.
 func (gc *gconn) deliverBatch() bool {
 	r := gc.r
 	stranger := false
@@ -327,10 +329,13 @@ func (gc *gconn) deliverBatch() bool {
 	return !stranger
 }
 
-// abandoned reports whether the batch waited for MaxQueuedBytes room and the peer closed
-// the connection since (rawSock.peerGone: Linux only). Once it did, that holds for the rest
-// of the batch, which stays marked waited.
-func (gc *gconn) abandoned() bool { return gc.waited && gc.sock.peerGone() }
+// abandoned reports whether the receiver closed the connection itself (the sweeper:
+// FrameTimeout, unread ACKs; expired), as EngineGnet drops a frame whose connection closed
+// whichever end closed it (TestGoroutineAckFrameOfAConnectionTheReceiverClosedDropped), or
+// the batch waited for MaxQueuedBytes room and the peer closed the connection since
+// (rawSock.peerGone: Linux only). Once it did, that holds for the rest of the batch, which
+// stays marked waited. Stop's close is neither: a graceful Stop delivers the batch.
+func (gc *gconn) abandoned() bool { return gc.expired.Load() || gc.waited && gc.sock.peerGone() }
 
 // delivered ends its delivery (or drop): a large frame no longer counts as arriving
 // (Transport.Arriving), and the batch lets go of the message.
