@@ -440,6 +440,8 @@
 // (TestNewRefusesGnetWhereUnsupported), and Engines leaves it out: EngineGoroutine, the
 // default, serves the receiver (gnet itself supports Windows for development only).
 // There an idle pooled connection is not peeked at, so one its peer closed fails the next
-// send on it as a lost connection (retried per MaxRetryAttempts), and a reply that arrived
-// but was not read by the send's deadline does not count.
+// send on it that waits for an ACK as a lost connection (retried per MaxRetryAttempts),
+// while a send without ACK on it may succeed and its message be lost (nothing tests this
+// on Windows), and a reply that arrived but was not read by the send's deadline does not
+// count.
 package nio
