@@ -296,27 +296,27 @@ func (m *Manager) lockAttempt() {
 // their way as a refresh does (loadIfUnstamped); else it stays as it is, at its own
 // version. A copy added while an expiry of its session arrived (whose lookup did not find
 // it yet) goes.
-func (m *Manager) mergeLate(s *Session, st *SessionState, added bool) {
+func (m *Manager) mergeLate(ctx context.Context, s *Session, st *SessionState, added bool) {
 	switch {
 	case added:
 		s.loadTransferred(st)
 		if m.gone.coversCopy(st.ID, st.Version, st.born) {
-			_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+			_ = m.expire(ctx, s, false, causeInvalidated, true)
 			return
 		}
 	case s.loadIfUnstamped(st):
 	default:
 		ns, changed := s.mergeStamped(st, m.notifyReplicated())
-		m.fire(context.Background(), s, true, ns...)
+		m.fire(ctx, s, true, ns...)
 		if !s.raiseVersion(st) && !changed {
-			m.dropOlderNames(s, st.Version)
+			m.dropOlderNames(ctx, s, st.Version)
 			return
 		}
 	}
 	if s.ID() == st.ID { // not a copy this node renamed since (mergeSessions)
 		m.loadedAboveRemoval(s, st)
 	}
-	m.dropOlderNames(s, st.Version)
+	m.dropOlderNames(ctx, s, st.Version)
 	m.stats.refreshed.Add(1)
 }
 

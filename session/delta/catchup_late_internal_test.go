@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"testing"
 )
@@ -18,7 +19,7 @@ func TestLateMergeOfAnUnstampedCopyClaimsNoVersion(t *testing.T) {
 	_, m := startLone(t, Config{})
 	const id = "unstamped-copy"
 	// From a donor of an earlier version: no stamps.
-	m.mergeSessions([]SessionState{{ID: id, Version: 2, MaxInactive: 60,
+	m.mergeSessions(context.Background(), []SessionState{{ID: id, Version: 2, MaxInactive: 60,
 		Notes: []NamedValue{{Name: "n", Value: []byte("old")}}}}, false)
 	s := m.st.get(id)
 	if s == nil {
@@ -29,7 +30,7 @@ func TestLateMergeOfAnUnstampedCopyClaimsNoVersion(t *testing.T) {
 	}
 	member := SessionState{ID: id, Version: 5, MaxInactive: 60, stamped: true,
 		Notes: []NamedValue{{Name: "n", Value: []byte("new")}}}
-	m.mergeSessions([]SessionState{member}, true) // a late catch-up's answer
+	m.mergeSessions(context.Background(), []SessionState{member}, true) // a late catch-up's answer
 	if n, _ := s.Note("n"); n != "new" && !s.olderThan(member.Version) {
 		t.Errorf("the copy claims the member's version %d but holds n=%q, not its %q", member.Version, n, "new")
 	}
@@ -37,7 +38,7 @@ func TestLateMergeOfAnUnstampedCopyClaimsNoVersion(t *testing.T) {
 		t.Errorf("the change made here went: j=%q", j)
 	}
 	member.Notes = []NamedValue{{Name: "n", Value: []byte("new")}} // a refresh from that member
-	m.mergeSessions([]SessionState{member}, false)
+	m.mergeSessions(context.Background(), []SessionState{member}, false)
 	if n, _ := s.Note("n"); n != "new" {
 		t.Errorf("after a refresh from the member the copy holds n=%q, want its %q", n, "new")
 	}
@@ -52,7 +53,7 @@ func TestLateMergeOfAnUnstampedCopyClaimsNoVersion(t *testing.T) {
 func TestLateAnswerLoadsAnUnstampedCopyKeepingUnsentChanges(t *testing.T) {
 	_, m := startLone(t, Config{})
 	const id = "unstamped-unsent"
-	m.mergeSessions([]SessionState{{ID: id, Version: 2, MaxInactive: 60, // no stamps
+	m.mergeSessions(context.Background(), []SessionState{{ID: id, Version: 2, MaxInactive: 60, // no stamps
 		Attributes: []NamedValue{{Name: "k", Value: []byte("old")}, {Name: "j", Value: []byte("old")}},
 		Notes:      []NamedValue{{Name: "n", Value: []byte("old")}}}}, false)
 	s := m.st.get(id)
@@ -79,7 +80,7 @@ func TestLateAnswerLoadsAnUnstampedCopyKeepingUnsentChanges(t *testing.T) {
 		Attributes: []NamedValue{{Name: "k", Value: []byte("new"), version: 4, origin: other},
 			{Name: "j", Value: []byte("theirs"), version: 3, origin: other}},
 		Notes: []NamedValue{{Name: "n", Value: []byte("theirs")}}}
-	m.mergeSessions([]SessionState{member}, true) // a late catch-up's answer
+	m.mergeSessions(context.Background(), []SessionState{member}, true) // a late catch-up's answer
 	if k := attr("k"); !bytes.Equal(k, []byte("new")) {
 		t.Errorf("k=%q, want the member's acknowledged %q", k, "new")
 	}

@@ -337,6 +337,12 @@ func (m *Manager) valueDecodeFailed(name string, err error) {
 // completes (a session the sweep or Stop expires is still removed and the cluster
 // told).
 func (m *Manager) fire(ctx context.Context, s *Session, replicated bool, ns ...notice) {
+	if len(ns) == 0 {
+		return
+	}
+	if d, _ := ctx.Value(deferMark{}).(*deferred); d != nil && d.put(deferredCall{ctx, s, replicated, slices.Clone(ns)}) {
+		return // made once the caller released m.loadMu (loadfire.go)
+	}
 	notify := !replicated || m.notifyReplicated()
 	for _, n := range ns {
 		if !notify && n.kind != nIDChanged {

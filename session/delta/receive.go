@@ -22,7 +22,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member)
 		switch msg.Event {
 		case EventAllSessionData, EventTransferComplete, EventNoContextManager:
 			m.mu.Unlock()
-			m.attemptMessage(msg, src)
+			m.attemptMessage(ctx, msg, src)
 			return
 		case EventGetAllSessions:
 			// Tomcat queues this and drops it after its own transfer, leaving the asker to
@@ -51,7 +51,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member)
 	}
 	if m.signal != nil && answersAsk(msg.Event) { // a repair's or a refresh's answer
 		m.mu.Unlock()
-		m.attemptMessage(msg, src)
+		m.attemptMessage(ctx, msg, src)
 		return
 	}
 	if msg.Event == EventGetAllSessions {
@@ -95,34 +95,15 @@ func answersAsk(ev Event) bool {
 
 // attemptMessage handles the answer of the member asked for every session: a chunk of
 // sessions is loaded, the end of the transfer or a refusal goes to the waiting attempt.
-// One that answers another request (answersLocked) is ignored.
-func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
+// One that answers another request (answersLocked) is ignored. The listeners a chunk's
+// load calls (a merge's, a repair's held messages) run once it released m.loadMu
+// (deferFires): one that stops the manager does not wait for a goroutine that waits for
+// that lock (TestStopFromAMergeListenerReturns).
+func (m *Manager) attemptMessage(ctx context.Context, msg *Message, src channel.Member) {
 	if msg.Event == EventAllSessionData {
-		m.loadMu.RLock()
-		defer m.loadMu.RUnlock()
-		m.mu.Lock()
-		current := m.answersLocked(msg, src)
-		running, want, refreshing, merging := m.state == stateRunning, m.fillIn, m.refreshing, m.merging
-		if current {
-			m.heard.Store(time.Now().UnixNano())
-		}
-		m.mu.Unlock()
-		switch {
-		case !current:
-			m.stats.unexpected.Add(1)
-		case merging || running && refreshing:
-			m.mergeSessions(msg.Sessions, running && merging)
-		case running:
-			m.loadRepaired(msg)
-		default:
-			if want == nil {
-				// Total is the donor's word: size the table for it only as far as
-				// sessions arrive, reserveAhead entries per session received.
-				ahead := reserveAhead * (int(m.st.n.Load()) + len(msg.Sessions))
-				m.st.reserve(min(msg.Total, ahead), msg.Total <= ahead)
-			}
-			m.loadSessions(msg.Sessions, want)
-		}
+		lctx, fire := m.deferFires(ctx)
+		defer fire()
+		m.loadChunk(lctx, msg, src)
 		return
 	}
 	m.mu.Lock()
@@ -139,6 +120,36 @@ func (m *Manager) attemptMessage(msg *Message, src channel.Member) {
 	select {
 	case m.signal <- transferSignal{kind: kind, ts: msg.Timestamp}:
 	default:
+	}
+}
+
+// loadChunk loads a chunk of sessions that answers the current attempt (attemptMessage),
+// holding m.loadMu for reading: the attempt does not end (endAttempt) while it loads.
+func (m *Manager) loadChunk(ctx context.Context, msg *Message, src channel.Member) {
+	m.loadMu.RLock()
+	defer m.loadMu.RUnlock()
+	m.mu.Lock()
+	current := m.answersLocked(msg, src)
+	running, want, refreshing, merging := m.state == stateRunning, m.fillIn, m.refreshing, m.merging
+	if current {
+		m.heard.Store(time.Now().UnixNano())
+	}
+	m.mu.Unlock()
+	switch {
+	case !current:
+		m.stats.unexpected.Add(1)
+	case merging || running && refreshing:
+		m.mergeSessions(ctx, msg.Sessions, running && merging)
+	case running:
+		m.loadRepaired(ctx, msg)
+	default:
+		if want == nil {
+			// Total is the donor's word: size the table for it only as far as
+			// sessions arrive, reserveAhead entries per session received.
+			ahead := reserveAhead * (int(m.st.n.Load()) + len(msg.Sessions))
+			m.st.reserve(min(msg.Total, ahead), msg.Total <= ahead)
+		}
+		m.loadSessions(ctx, msg.Sessions, want)
 	}
 }
 

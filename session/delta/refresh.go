@@ -224,7 +224,7 @@ again:
 // member still holds, at that version or older, from coming back. late: the chunk answers
 // a running joiner's late catch-up, whose copies merge by mergeLate; one this node
 // renamed lately merges into the renamed copy.
-func (m *Manager) mergeSessions(list []SessionState, late bool) {
+func (m *Manager) mergeSessions(ctx context.Context, list []SessionState, late bool) {
 	for i := range list {
 		st := &list[i]
 		if !validID(st.ID) {
@@ -232,7 +232,7 @@ func (m *Manager) mergeSessions(list []SessionState, late bool) {
 			continue
 		}
 		if st.Removed {
-			m.mergeRemoval(st, true)
+			m.mergeRemoval(ctx, st, true)
 			continue
 		}
 		if m.gone.coversCopy(st.ID, st.Version, st.born) {
@@ -242,7 +242,7 @@ func (m *Manager) mergeSessions(list []SessionState, late bool) {
 			// This node renamed the session lately (a client's failover to it), and that
 			// member did not take the rename (it refused it, not listing this node yet):
 			// the copy stays under its new id, the client's.
-			m.mergeLate(r, st, false)
+			m.mergeLate(ctx, r, st, false)
 			continue
 		}
 		m.noteRoute(st.ID)
@@ -252,7 +252,7 @@ func (m *Manager) mergeSessions(list []SessionState, late bool) {
 			return // the manager stopped meanwhile
 		}
 		if late {
-			m.mergeLate(s, st, added)
+			m.mergeLate(ctx, s, st, added)
 			continue
 		}
 		switch {
@@ -262,15 +262,15 @@ func (m *Manager) mergeSessions(list []SessionState, late bool) {
 		default:
 			// Not newer by version, but it may hold a concurrent change this copy lacks.
 			ns, changed := s.mergeStamped(st, m.notifyReplicated())
-			m.fire(context.Background(), s, true, ns...)
+			m.fire(ctx, s, true, ns...)
 			if changed {
 				m.stats.refreshed.Add(1)
 			}
-			m.dropOlderNames(s, st.Version)
+			m.dropOlderNames(ctx, s, st.Version)
 			continue
 		}
 		m.loadedAboveRemoval(s, st)
-		m.dropOlderNames(s, st.Version)
+		m.dropOlderNames(ctx, s, st.Version)
 		m.stats.refreshed.Add(1)
 	}
 }
@@ -281,14 +281,14 @@ const maxOlderNames = 8
 
 // dropOlderNames removes the copies of s held under its id with another route (see
 // mergeSessions) whose version is at most version.
-func (m *Manager) dropOlderNames(s *Session, version uint64) {
+func (m *Manager) dropOlderNames(ctx context.Context, s *Session, version uint64) {
 	for range maxOlderNames {
 		o := m.underOtherRoute(s.ID(), m.st.get)
 		if o == nil || o == s || !o.olderThan(version+1) {
 			return
 		}
 		old := o.ID()
-		_ = m.expire(context.Background(), o, false, causeInvalidated, true)
+		_ = m.expire(ctx, o, false, causeInvalidated, true)
 		m.noteRemoved(old, o, 0, true) // an old name: the session lives on
 	}
 }
@@ -298,7 +298,7 @@ func (m *Manager) dropOlderNames(s *Session, version uint64) {
 func (m *Manager) replayRefreshed(e queued) {
 	if e.msg.Event == EventDelta && e.msg.Version != 0 {
 		if s := m.st.get(e.msg.SessionID); s != nil && !s.olderThan(e.msg.Version) {
-			m.dropStale(e)
+			m.dropStale(m.work, e)
 			return
 		}
 	}

@@ -1,6 +1,9 @@
 package delta
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // TestRefreshTakesSessionMadeAgainAtTheRemoval: a session made again under a removed id
 // (CreateWithID) starts at the removal's version, so until its first delta a member's
@@ -13,7 +16,7 @@ func TestRefreshTakesSessionMadeAgainAtTheRemoval(t *testing.T) {
 	const again, earlier = "made-again", "missed-removal"
 	m.noteExpired(again, 7)
 	m.noteExpired(earlier, 7)
-	m.mergeSessions([]SessionState{
+	m.mergeSessions(context.Background(), []SessionState{
 		{ID: again, Version: 7, born: 7, MaxInactive: 60, Notes: []NamedValue{{Name: "n", Value: []byte("new")}}},
 		{ID: earlier, Version: 7, MaxInactive: 60},
 	}, false)

@@ -248,7 +248,7 @@ func (m *Manager) noteRemoved(id string, s *Session, version uint64, renamed boo
 // keep a session it covers from coming back from another member that missed the removal,
 // and a late message from making it again. refresh counts the copies it removes in
 // Stats.RefreshRemovals.
-func (m *Manager) mergeRemoval(st *SessionState, refresh bool) {
+func (m *Manager) mergeRemoval(ctx context.Context, st *SessionState, refresh bool) {
 	ids := []string{st.ID}
 	if !st.Renamed { // the session, under every route this node knows
 		if base := sessionhttp.WithRoute(st.ID, ""); base != st.ID {
@@ -273,7 +273,7 @@ func (m *Manager) mergeRemoval(st *SessionState, refresh bool) {
 			}
 			continue
 		}
-		_ = m.expire(context.Background(), s, false, causeInvalidated, true)
+		_ = m.expire(ctx, s, false, causeInvalidated, true)
 		if refresh {
 			m.stats.refreshRemoved.Add(1)
 		}

@@ -443,7 +443,7 @@ func (m *Manager) renameForRepair(id string) bool {
 // loadRepaired loads, from a chunk answering a running manager's repair, the wanted
 // sessions this node lacks, and applies the messages held about them (dropping those
 // older than the chunk's snapshot, as a transfer does).
-func (m *Manager) loadRepaired(chunk *Message) {
+func (m *Manager) loadRepaired(ctx context.Context, chunk *Message) {
 	m.liveMu.Lock()
 	defer m.liveMu.Unlock()
 	r := m.live
@@ -478,10 +478,10 @@ func (m *Manager) loadRepaired(chunk *Message) {
 			continue
 		}
 		if m.stale(e.msg, chunk.Timestamp) {
-			m.dropStale(e)
+			m.dropStale(ctx, e)
 			continue
 		}
-		m.dispatch(context.Background(), e.msg, e.src)
+		m.dispatch(ctx, e.msg, e.src)
 	}
 	clear(r.held[len(rest):])
 	r.held = rest

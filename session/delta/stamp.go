@@ -282,7 +282,7 @@ func (s *Session) unchanged(a Action, st stamp) bool {
 // must not make the copy again (TestStaleExpiryDuringTransferIsRemembered). So is an id
 // change whose session the copy holds under its new id (renamed.go): a delta under the
 // old id that crossed the rename applies to it (TestStaleRenameDuringTransferIsRemembered).
-func (m *Manager) dropStale(e queued) {
+func (m *Manager) dropStale(ctx context.Context, e queued) {
 	m.stats.droppedStale.Add(1)
 	msg := e.msg
 	switch msg.Event {
@@ -309,7 +309,7 @@ func (m *Manager) dropStale(e queued) {
 		}
 	}
 	if len(attrs) > 0 {
-		m.fire(context.Background(), s, true, s.applyAttributes(attrs, stamp{msg.Version, originOf(e.src)}, m.notifyReplicated())...)
+		m.fire(ctx, s, true, s.applyAttributes(attrs, stamp{msg.Version, originOf(e.src)}, m.notifyReplicated())...)
 	}
 }
 

@@ -460,7 +460,7 @@ func (m *Manager) finishTransfer(ctx context.Context, start time.Time, ts int64,
 			// transfer left the session out.
 			missing := m.lacks(e.msg)
 			if m.stale(e.msg, r.tsOf(e.msg)) {
-				m.dropStale(e)
+				m.dropStale(m.work, e)
 			} else {
 				m.dispatch(m.work, e.msg, e.src)
 			}
@@ -501,7 +501,7 @@ func (m *Manager) stale(msg *Message, ts int64) bool {
 // copies already held; with fillIn, only the sessions it names that this node lacks. The
 // donor's records of removed and renamed ids (a state transfer asks for them) join this
 // node's, and remove the copies they cover (an earlier donor's: mergeRemoval).
-func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
+func (m *Manager) loadSessions(ctx context.Context, list []SessionState, fillIn map[string]bool) {
 	loaded := 0 // counted once per chunk: chunks are loaded in parallel
 	for i := range list {
 		st := &list[i]
@@ -510,7 +510,7 @@ func (m *Manager) loadSessions(list []SessionState, fillIn map[string]bool) {
 			continue
 		}
 		if st.Removed {
-			m.mergeRemoval(st, false)
+			m.mergeRemoval(ctx, st, false)
 			continue
 		}
 		if fillIn != nil && !fillIn[st.ID] {
