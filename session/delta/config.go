@@ -416,7 +416,8 @@ var (
 	// application that the running Close waits for, or of an event of one of the
 	// manager's goroutines (its sweep, its state transfer), which Stop waits for: that
 	// Stop or Close completes on its own, once the listener returned.
-	ErrStopping = errors.New("delta: called from a listener of the manager's Stop, which is running")
+	ErrStopping = errors.New("delta: called with the context of a listener that a running Stop or Close waits for; " +
+		"it completes once the listener returned")
 	// ErrSessionIDInUse: ChangeSessionID or CreateWithID was given an id another session
 	// has (or, for CreateWithID, had until recently, or had before a rename that did not
 	// reach every member yet).
