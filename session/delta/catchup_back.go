@@ -16,7 +16,8 @@ import (
 // login's ChangeSessionID, the binder's) stayed on that member under its old id, the
 // client's new id finding no session there, and a change stayed missing until the
 // session's next delta. A joiner asks such a member again within its window
-// (catchup_late.go); past it, and on a node that never joined, each running node asks a
+// (catchup_late.go), its request saying so (AskBack) as below
+// (TestJoinerMemberBackInOneViewOnlyGetsTheRenames); past it, and on a node that never joined, each running node asks a
 // member added again for the sessions it sent a message about, or took another node's
 // change of, since it left (with catchUpSlack: a node that left for good meanwhile
 // reached this one only, TestMemberBackGetsTheChangesOfANodeThatLeftMeanwhile), and the records of the removals and renames it noted since, and merges

@@ -38,6 +38,11 @@ type lateCatchUp struct {
 	done         map[channel.MemberKey]time.Time // asked (answered, acknowledged or declined) at, or the donor
 	gone         map[channel.MemberKey]bool      // done with, and left the view since
 	due          map[channel.MemberKey]time.Time // to ask, not before the time
+	// back: done with, then left the view and was added again (added): its request says
+	// so (AskBack), as a running node's to a member back does (catchup_back.go), since
+	// that member's view may have kept this node and seen nothing leave; it also brings
+	// the changes the member took of a node that may have left meanwhile
+	back map[channel.MemberKey]bool
 }
 
 // openLate starts the window of a joiner's late catch-up, which started at start and
@@ -49,7 +54,7 @@ func (m *Manager) openLate(start time.Time, donor channel.Member) *lateCatchUp {
 	}
 	l := &lateCatchUp{start: start, until: until, wake: make(chan struct{}, 1),
 		done: map[channel.MemberKey]time.Time{donor.Key(): time.Now()}, gone: map[channel.MemberKey]bool{},
-		due: map[channel.MemberKey]time.Time{}}
+		due: map[channel.MemberKey]time.Time{}, back: map[channel.MemberKey]bool{}}
 	m.late.Store(l)
 	return l
 }
@@ -69,7 +74,19 @@ func (l *lateCatchUp) asked(k channel.MemberKey, again bool) {
 	}
 	delete(l.due, k)
 	delete(l.gone, k)
+	delete(l.back, k)
 	l.done[k] = time.Now()
+}
+
+// askBits returns the bits the request to the member k carries beside AskRecent: AskBack
+// for a member back in the view (lateCatchUp.back).
+func (l *lateCatchUp) askBits(k channel.MemberKey) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.back[k] {
+		return AskBack
+	}
+	return 0
 }
 
 // removed records that the member k left the view: one done with is asked again once it is
@@ -98,6 +115,7 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 	if done {
 		delete(l.done, k)
 		delete(l.gone, k)
+		l.back[k] = true
 		if again := doneAt.Add(askAgainAfter); again.After(now) {
 			earliest = again
 		}
@@ -215,7 +233,7 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 			}
 			continue
 		}
-		again, err := m.askLate(ctx, mem, l.start, 0)
+		again, err := m.askLate(ctx, mem, l.start, l.askBits(mem.Key()))
 		if err != nil {
 			return
 		}
