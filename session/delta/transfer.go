@@ -114,6 +114,9 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		if !ok {
 			return
 		}
+		// What an earlier donor's failed attempt carried is loaded over by this one's
+		// (transfer_unsent.go: TestFailedDonorsRefusedChangesAskNoSecondTransfer).
+		m.shipped.Store(0)
 		m.stats.attempts.Add(1)
 		if releaseHeap == nil {
 			gc, huge := raiseGCPercent(m.cfg.TransferGCPercent), thp.Hold()
