@@ -84,9 +84,10 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 //
 // A level whose transport or membership service returned an error from its Stop once ctx
 // had ended may still be stopping in the background (transport/nio's receiver,
-// membership/staticsvc's ping goroutine). A later Stop of that level calls the service's
-// Stop again with its own ctx, after stopping the running levels: transport/nio and
-// membership/staticsvc wait there for the stop still running, and when ctx ends first
+// membership/staticsvc's ping goroutine, membership/mcast's listener calls). A later Stop
+// of that level calls the service's Stop again with its own ctx, after stopping the
+// running levels: transport/nio, membership/staticsvc and membership/mcast wait there for
+// the stop still running, and when ctx ends first
 // Stop returns an error wrapping ctx's again, so that a caller learns the stop has not
 // finished (TestStopAgainWaitsForATimedOutStop). Once such a Stop returned nil, or an
 // error while its ctx was still live, the level is stopped and stopping it is a no-op.

@@ -2,14 +2,15 @@ package mcast
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ctxwait"
 	"github.com/gotribes/tribes/internal/ratelog"
 )
 
@@ -104,6 +105,15 @@ type Service struct {
 	msgs      *msgQueue
 	kick      chan struct{} // asks the sender for a heartbeat now
 	addSignal chan struct{} // a member was added (for JoinWait)
+	// stopping are the stops whose ctx ended before what they stopped did (a loop, the
+	// dispatcher still calling the listener, the message pump): a later Stop waits for
+	// them, and so does a Start before it takes any level.
+	stopping []*stopState
+}
+
+// stopState is a Stop that returned before what it stopped had ended.
+type stopState struct {
+	done chan struct{} // closed once every goroutine the Stop waited for has ended
 }
 
 // New validates cfg and returns a stopped Service. The interface (Bind / Interface) must
@@ -148,6 +158,20 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	}
 	s.mu.Lock()
 	want := svc & channel.SvcMembership &^ s.running
+	// A stop whose ctx ended before its goroutines did finishes first, before any level
+	// is taken: a Start that gives up has started nothing.
+	for want != 0 {
+		f := s.stoppingLocked()
+		if f == nil {
+			break
+		}
+		s.mu.Unlock()
+		if !ctxwait.Done(ctx, f.done) {
+			return fmt.Errorf("mcast: start: the previous stop has not finished: %w", ctx.Err())
+		}
+		s.mu.Lock()
+		want = svc & channel.SvcMembership &^ s.running
+	}
 	if want == 0 {
 		s.mu.Unlock()
 		return nil
@@ -244,30 +268,37 @@ func (s *Service) awaitJoin(ctx context.Context, added <-chan struct{}) {
 // Stop implements channel.MembershipService. Stopping Tx sends the BABY-ALEX shutdown
 // packet, so that the others drop this node at once; stopping Rx reports every member as
 // gone. When no level is left the socket is closed. Stop returns once no more events or
-// messages will be delivered, or when ctx ends.
+// messages will be delivered, or when ctx ends: it then returns an error wrapping
+// ctx.Err(), and what it stopped (a listener call under way, the message pump handing a
+// message up, a loop) ends in the background. A later Stop, after stopping the levels it
+// was asked to, waits for that again within its own ctx (an error wrapping ctx.Err()
+// again when ctx ends first, nil once it ended), and so does a Start before it takes any
+// level, so that one that gives up has started nothing (TestStopAgainWaitsForATimedOutStop,
+// TestStartAfterATimedOutStopWaitsForIt).
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.mu.Lock()
 	stop := svc & s.running
 	if stop == 0 {
 		s.mu.Unlock()
-		return nil
+		return s.awaitStopping(ctx)
 	}
 	txDone, rxDone := s.txDone, s.rxDone
+	var waits []<-chan struct{} // what this Stop waits for
 	if stop&channel.SvcMembershipTx != 0 {
 		s.txStop()
+		waits = append(waits, txDone)
 	}
 	if stop&channel.SvcMembershipRx != 0 {
 		s.rxStop()
 		if ic, ok := s.conn.(interruptible); ok {
 			ic.Interrupt()
 		}
+		waits = append(waits, rxDone)
 	}
 	s.mu.Unlock()
 	var err error
 	wait := func(done chan struct{}) {
-		select {
-		case <-done:
-		case <-ctx.Done():
+		if err == nil && !ctxwait.Done(ctx, done) {
 			err = fmt.Errorf("mcast: stop: %w", ctx.Err())
 		}
 	}
@@ -300,22 +331,73 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	}
 	s.mu.Unlock()
 	s.log.Info("mcast membership stopped", "levels", stop.String())
-	if !last {
+	if last {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		s.rl.Flush()
+		events.close()
+		bgDone := make(chan struct{})
+		go func() { bg.Wait(); close(bgDone) }()
+		waits = append(waits, bgDone)
+		if err == nil && !ctxwait.Done(ctx, bgDone) {
+			err = fmt.Errorf("mcast: stop: waiting for listeners: %w", ctx.Err())
+		}
+	}
+	if err != nil {
+		s.leaveStopping(waits)
 		return err
 	}
-	if conn != nil {
-		_ = conn.Close()
+	return s.awaitStopping(ctx)
+}
+
+// leaveStopping records a Stop that returned before waits were all closed, until they are.
+func (s *Service) leaveStopping(waits []<-chan struct{}) {
+	f := &stopState{done: make(chan struct{})}
+	s.mu.Lock()
+	s.stopping = append(s.stopping, f)
+	s.mu.Unlock()
+	go func() {
+		for _, w := range waits {
+			<-w
+		}
+		close(f.done)
+		s.mu.Lock()
+		s.stoppingLocked() // drops f
+		s.mu.Unlock()
+	}()
+}
+
+// stoppingLocked drops the stops that finished and returns one that has not, or nil.
+func (s *Service) stoppingLocked() *stopState {
+	s.stopping = slices.DeleteFunc(s.stopping, func(f *stopState) bool {
+		select {
+		case <-f.done:
+			return true
+		default:
+			return false
+		}
+	})
+	if len(s.stopping) == 0 {
+		s.stopping = nil
+		return nil
 	}
-	s.rl.Flush()
-	events.close()
-	done := make(chan struct{})
-	go func() { bg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, fmt.Errorf("mcast: stop: waiting for listeners: %w", ctx.Err()))
+	return s.stopping[0]
+}
+
+// awaitStopping waits for the stops an earlier Stop left running, or for ctx to end.
+func (s *Service) awaitStopping(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		f := s.stoppingLocked()
+		s.mu.Unlock()
+		if f == nil {
+			return nil
+		}
+		if !ctxwait.Done(ctx, f.done) {
+			return fmt.Errorf("mcast: stop: an earlier stop has not finished: %w", ctx.Err())
+		}
 	}
-	return err
 }
 
 // Members implements channel.MembershipService: the members heard from, oldest first,
