@@ -3,6 +3,7 @@ package interceptors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -59,12 +60,13 @@ type TCPPing struct {
 
 	sent, failed, swallowed atomic.Uint64
 
-	mu      sync.Mutex
-	levels  channel.Service
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
-	pinging atomic.Bool
-	life    context.Context
+	mu       sync.Mutex
+	levels   channel.Service
+	stop     context.CancelFunc
+	run      *runGroup // the ping goroutines of this run
+	stopping stoppingRuns
+	pinging  atomic.Bool
+	life     context.Context
 }
 
 // PingStats are a TCPPing's counters.
@@ -93,8 +95,13 @@ func NewTCPPing(cfg TCPPingConfig) (*TCPPing, error) {
 // Config returns the configuration in use (defaults filled in).
 func (p *TCPPing) Config() TCPPingConfig { return p.cfg }
 
-// Start starts the layers below, then (with UseThread) the ping goroutine.
+// Start starts the layers below, then (with UseThread) the ping goroutine. A ping of a
+// run whose Stop returned before it ended (see Stop) is waited for first, within ctx:
+// if ctx ends first, Start returns an error wrapping ctx.Err() and starts nothing.
 func (p *TCPPing) Start(ctx context.Context, svc channel.Service) error {
+	if err := p.stopping.await(ctx, "ping: start"); err != nil {
+		return err
+	}
 	if err := p.Next().Start(ctx, svc); err != nil {
 		return err
 	}
@@ -102,9 +109,9 @@ func (p *TCPPing) Start(ctx context.Context, svc channel.Service) error {
 	defer p.mu.Unlock()
 	if p.levels == 0 {
 		life, stop := context.WithCancel(context.Background())
-		p.life, p.stop = life, stop
+		p.life, p.stop, p.run = life, stop, newRunGroup()
 		if p.cfg.UseThread {
-			p.wg.Go(func() {
+			p.run.Go(func() {
 				t := time.NewTicker(p.cfg.Interval)
 				defer t.Stop()
 				for {
@@ -122,20 +129,26 @@ func (p *TCPPing) Start(ctx context.Context, svc channel.Service) error {
 	return nil
 }
 
-// Stop ends the pinging once no level is left, then stops the layers below.
+// Stop ends the pinging once no level is left, then stops the layers below. It waits
+// for a ping under way (a send the layers below hold) until ctx ends: it then returns an
+// error wrapping ctx.Err() (joined with the layers below's), the layers below stopped all
+// the same, and the ping ends in the background; a later Stop waits for it again within
+// its own ctx, and so does a Start (TestPingStopHonoursItsContext).
 func (p *TCPPing) Stop(ctx context.Context, svc channel.Service) error {
 	p.mu.Lock()
 	p.levels &^= svc
 	var stop context.CancelFunc
+	var run *runGroup
 	if p.levels == 0 {
 		stop, p.stop = p.stop, nil
+		run, p.run = p.run, nil
 	}
 	p.mu.Unlock()
 	if stop != nil {
 		stop()
-		p.wg.Wait()
 	}
-	return p.Next().Stop(ctx, svc)
+	err := p.stopping.stop(ctx, "ping", run)
+	return errors.Join(err, p.Next().Stop(ctx, svc))
 }
 
 // Heartbeat pings (unless UseThread) and passes the heartbeat down.
@@ -144,7 +157,7 @@ func (p *TCPPing) Heartbeat() {
 		p.mu.Lock()
 		if p.stop != nil && p.pinging.CompareAndSwap(false, true) {
 			life := p.life
-			p.wg.Go(func() {
+			p.run.Go(func() {
 				defer p.pinging.Store(false)
 				p.ping(life)
 			})
