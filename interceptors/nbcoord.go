@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
@@ -132,7 +133,8 @@ type NonBlockingCoordinator struct {
 	held     map[channel.MemberKey]heldCoordMessage // from senders not members yet (hold)
 	wake     chan struct{}
 	cancel   context.CancelFunc
-	done     chan struct{}
+	run      *runGroup // the goroutine of the running coordinator
+	stopping stoppingRuns
 	received atomic.Bool // a coordination message arrived since the last wait began
 
 	// owned by the run goroutine
@@ -219,26 +221,43 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 	if svc&channel.SvcSender == 0 {
 		return c.Next().Start(ctx, svc)
 	}
+	// The goroutine of a run whose Stop returned before it ended (see Stop) is waited
+	// for first, so that a Start that gives up has started nothing.
+	if err := c.stopping.await(ctx, "nonblockingcoordinator: start"); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	if c.running {
 		c.mu.Unlock()
 		return c.Next().Start(ctx, svc)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	c.running, c.cancel, c.done = true, cancel, make(chan struct{})
+	prev := c.run // the previous run's goroutine, ended unless this Start runs on it
+	g := newRunGroup()
+	c.running, c.cancel, c.run = true, cancel, g
 	c.wake = make(chan struct{}, 1)
 	c.inbox = append(c.inbox[:0], coordEvent{kind: evElect})
-	done, wake := c.done, c.wake
+	wake := c.wake
 	c.mu.Unlock()
 	if err := c.Next().Start(ctx, svc); err != nil {
 		c.mu.Lock()
 		c.running, c.inbox = false, nil
 		c.mu.Unlock()
 		cancel()
-		close(done)
 		return err
 	}
-	go c.run(rctx, done, wake)
+	g.Go(func() {
+		if prev != nil {
+			// Started from a listener the previous run's goroutine called (a restart):
+			// that goroutine owns the election state until it ends.
+			select {
+			case <-prev.finished():
+			case <-rctx.Done():
+				return
+			}
+		}
+		c.runLoop(rctx, wake)
+	})
 	select {
 	case wake <- struct{}{}:
 	default: // already signalled
@@ -248,27 +267,38 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 
 // Stop stops the coordinator's goroutine (with the sender level) and the layers below. The
 // view is forgotten.
+//
+// Stop waits for the goroutine (an alive check, a send, OnViewChange, a membership
+// listener it calls) until ctx ends: it then returns an error wrapping ctx.Err() (joined
+// with the layers below's, which it stops all the same), and the goroutine ends in the
+// background; a later Stop waits for it again within its own ctx, and so does a Start
+// before it starts anything (TestNonBlockingCoordinatorStopHonoursItsContext). A Stop or
+// Start made on that goroutine (from OnViewChange or a membership listener it calls) does
+// not wait for it, which cannot end before they return; a run such a Start begins handles
+// its events once the old goroutine ended (TestNonBlockingCoordinatorRestartFromItsGoroutine).
 func (c *NonBlockingCoordinator) Stop(ctx context.Context, svc channel.Service) error {
+	var err error
 	if svc&channel.SvcSender != 0 {
 		c.mu.Lock()
-		running, cancel, done := c.running, c.cancel, c.done
+		running, cancel, g := c.running, c.cancel, c.run
 		c.running = false
 		c.inbox, c.held = nil, nil
 		c.mu.Unlock()
 		if running {
 			cancel()
-			<-done
 			c.mu.Lock()
 			c.view, c.hasView, c.viewID = nil, false, [16]byte{}
 			c.mu.Unlock()
+		} else {
+			g = nil
 		}
+		err = c.stopping.stop(ctx, "nonblockingcoordinator", g)
 	}
-	return c.Next().Stop(ctx, svc)
+	return errors.Join(err, c.Next().Stop(ctx, svc))
 }
 
-// run owns the election state and processes events one at a time.
-func (c *NonBlockingCoordinator) run(ctx context.Context, done chan struct{}, wake chan struct{}) {
-	defer close(done)
+// runLoop owns the election state and processes events one at a time.
+func (c *NonBlockingCoordinator) runLoop(ctx context.Context, wake chan struct{}) {
 	c.suggested, c.suggestedID = nil, nil
 	c.wait = time.NewTimer(time.Hour)
 	c.wait.Stop()

@@ -1,0 +1,125 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// TestNonBlockingCoordinatorStopHonoursItsContext: Stop waited for the coordinator's
+// goroutine whatever its ctx, so an OnViewChange (or alive check, or listener) that did
+// not return kept Stop, and the channel's Stop with it, waiting for ever. Stop now
+// returns an error wrapping ctx's once ctx ends, a later Stop waits for the goroutine
+// again within its own ctx, a Start too and starts nothing when its ctx ends first, and
+// both succeed once it returned.
+func TestNonBlockingCoordinatorStopHonoursItsContext(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once, free sync.Once
+	open := func() { free.Do(func() { close(release) }) }
+	defer open()
+	c := must(NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+		OnViewChange: func([]channel.Member, [16]byte) {
+			once.Do(func() {
+				close(entered)
+				<-release
+			})
+		},
+	}))
+	n := newNode(t, channeltest.NewNetwork(), c)
+	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("no view installed")
+	}
+	err := returnsWithin(t, "Stop", open, func() error {
+		return n.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop with OnViewChange held: %v, want context.DeadlineExceeded", err)
+	}
+	err = returnsWithin(t, "Stop again", open, func() error {
+		return c.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop again with OnViewChange held: %v, want context.DeadlineExceeded", err)
+	}
+	err = returnsWithin(t, "Start", open, func() error {
+		return n.ch.Start(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start with OnViewChange held: %v, want context.DeadlineExceeded", err)
+	}
+	if got := n.ch.Started(); got != 0 {
+		t.Fatalf("a Start that gave up left %v running", got)
+	}
+	open()
+	if err := c.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop once OnViewChange returned: %v", err)
+	}
+	if err := n.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Start once OnViewChange returned: %v", err)
+	}
+	if err := n.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNonBlockingCoordinatorRestartFromItsGoroutine: a hook of the coordinator's
+// goroutine (OnViewChange here; a membership listener it calls is the same) that stops
+// the channel waited in Stop for that goroutine, that is for itself: for ever, whatever
+// Stop's ctx. A Stop made there now does not wait for it, a Start made there neither,
+// and the run that Start began installs its view once the old goroutine ended.
+func TestNonBlockingCoordinatorRestartFromItsGoroutine(t *testing.T) {
+	type result struct{ stop, start error }
+	done := make(chan result, 1)
+	var views atomic.Int32
+	var ch *channel.Channel
+	c := must(NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+		OnViewChange: func([]channel.Member, [16]byte) {
+			if views.Add(1) != 1 {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+			defer cancel()
+			var r result
+			r.stop = ch.Stop(ctx, channel.SvcAll)
+			if r.stop == nil {
+				r.start = ch.Start(ctx, channel.SvcAll)
+			}
+			done <- r
+		},
+	}))
+	n := newNode(t, channeltest.NewNetwork(), c)
+	ch = n.ch
+	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(2 * testutil.WaitLimit):
+		t.Fatal("OnViewChange's Stop and Start did not return")
+	}
+	if r.stop != nil || r.start != nil {
+		t.Fatalf("from the coordinator's goroutine: Stop %v, Start %v; want both nil at once", r.stop, r.start)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the restarted run's view", func() bool { return views.Load() >= 2 })
+	if got := n.ch.Started(); got != channel.SvcAll {
+		t.Fatalf("running %v after the restart", got)
+	}
+}
