@@ -3,6 +3,7 @@ package interceptors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -67,15 +68,16 @@ type StaticMembership struct {
 	channel.InterceptorBase
 	log *slog.Logger
 
-	mu      sync.Mutex
-	members []channel.Member
-	byKey   map[channel.MemberKey]channel.Member // members by key: Member is one lookup
-	down    map[channel.MemberKey]bool
-	local   *channel.Member
-	levels  channel.Service
-	life    context.Context
-	endLife context.CancelFunc
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	members  []channel.Member
+	byKey    map[channel.MemberKey]channel.Member // members by key: Member is one lookup
+	down     map[channel.MemberKey]bool
+	local    *channel.Member
+	levels   channel.Service
+	life     context.Context
+	endLife  context.CancelFunc
+	run      *runGroup // the announcing goroutines of this run
+	stopping stoppingRuns
 }
 
 // NewStaticMembership returns the interceptor with the configured members.
@@ -179,8 +181,13 @@ func (s *StaticMembership) top() channel.Interceptor {
 }
 
 // Start starts the transport levels below, announces the configured members, then starts
-// the other levels below.
+// the other levels below. The announcing goroutines of a run whose Stop returned before
+// they ended (see Stop) are waited for first, within ctx: if ctx ends first, Start
+// returns an error wrapping ctx.Err() and starts nothing.
 func (s *StaticMembership) Start(ctx context.Context, svc channel.Service) error {
+	if err := s.stopping.await(ctx, "staticmembership: start"); err != nil {
+		return err
+	}
 	if t := svc & channel.SvcTransport; t != 0 {
 		if err := s.Next().Start(ctx, t); err != nil {
 			return err
@@ -196,8 +203,9 @@ func (s *StaticMembership) Start(ctx context.Context, svc channel.Service) error
 	members := slices.Clone(s.members)
 	life := s.life
 	if first {
+		s.run = newRunGroup()
 		for _, m := range members {
-			s.wg.Go(func() { s.announce(life, m) })
+			s.run.Go(func() { s.announce(life, m) })
 		}
 	}
 	s.mu.Unlock()
@@ -255,14 +263,23 @@ func (s *StaticMembership) notify(ctx context.Context, to []channel.Member, data
 }
 
 // Stop sends the shutdown notice to every member when the sender level stops, then stops
-// the layers below.
+// the layers below. Once no level is left it waits for the goroutines announcing the
+// members (a membership listener they call, a start notice the layers below hold) until
+// ctx ends: it then returns an error wrapping ctx.Err() (joined with the layers below's,
+// which it stops all the same), and they end in the background; a later Stop waits for
+// them again within its own ctx, and so does a Start before it starts anything
+// (TestStaticMembershipStopHonoursItsContext). A Stop or Start made on one of them (a
+// membership listener stopping the channel when a static member is announced) does not
+// wait for it, which cannot end before they return (TestStaticMembershipStopFromAnnounce).
 func (s *StaticMembership) Stop(ctx context.Context, svc channel.Service) error {
 	s.mu.Lock()
 	sending := svc&s.levels&channel.SvcSender != 0
 	s.levels &^= svc
 	var end context.CancelFunc
+	var run *runGroup
 	if s.levels == 0 {
 		end, s.endLife = s.endLife, nil
+		run, s.run = s.run, nil
 	}
 	s.mu.Unlock()
 	if sending {
@@ -274,9 +291,9 @@ func (s *StaticMembership) Stop(ctx context.Context, svc channel.Service) error 
 	}
 	if end != nil {
 		end()
-		s.wg.Wait()
 	}
-	return s.Next().Stop(ctx, svc)
+	err := s.stopping.stop(ctx, "staticmembership", run)
+	return errors.Join(err, s.Next().Stop(ctx, svc))
 }
 
 // MessageReceived consumes start and shutdown notices and passes everything else up.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // transport stuck in a write that ignores it).
 type holdSend struct {
 	channel.InterceptorBase
-	once    sync.Once
+	first   atomic.Bool
 	entered chan struct{}
 	release chan struct{}
 	free    sync.Once
@@ -27,10 +28,10 @@ func newHoldSend() *holdSend {
 }
 
 func (h *holdSend) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
-	h.once.Do(func() {
+	if h.first.CompareAndSwap(false, true) { // later sends pass (a sync.Once would hold them)
 		close(h.entered)
 		<-h.release
-	})
+	}
 	return h.Next().SendMessage(ctx, to, msg)
 }
 

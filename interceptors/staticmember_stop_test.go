@@ -1,0 +1,100 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// TestStaticMembershipStopHonoursItsContext: Stop waited for the goroutines announcing
+// the static members whatever its ctx, so a start notice the layers below held (a send
+// that ignores its context) kept Stop, and the channel's Stop with it, waiting for ever.
+// Stop now returns an error wrapping ctx's once ctx ends, a later Stop waits for them
+// again within its own ctx, a Start too and starts nothing when its ctx ends first, and
+// both succeed once the notice was sent.
+func TestStaticMembershipStopHonoursItsContext(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	b := mbNew(t, nw, mbOpt{id: 2})
+	s := must(NewStaticMembership(StaticMembershipConfig{Members: []channel.Member{b.expected(2)}}))
+	h := newHoldSend()
+	defer h.open()
+	a := mbNew(t, nw, mbOpt{id: 1}, s, h)
+	mbStart(t, b, a)
+	select {
+	case <-h.entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("no start notice sent")
+	}
+	err := returnsWithin(t, "Stop", h.open, func() error {
+		return a.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop with the start notice held: %v, want context.DeadlineExceeded", err)
+	}
+	err = returnsWithin(t, "Stop again", h.open, func() error {
+		return s.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop again with the start notice held: %v, want context.DeadlineExceeded", err)
+	}
+	err = returnsWithin(t, "Start", h.open, func() error {
+		return a.ch.Start(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start with the start notice held: %v, want context.DeadlineExceeded", err)
+	}
+	if got := a.ch.Started(); got != 0 {
+		t.Fatalf("a Start that gave up left %v running", got)
+	}
+	h.open()
+	if err := s.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop once the notice was sent: %v", err)
+	}
+	if err := a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Start once the notice was sent: %v", err)
+	}
+}
+
+// TestStaticMembershipStopFromAnnounce: a membership listener that stops the channel when
+// a static member is announced runs on the goroutine announcing it, which Stop waited
+// for: it waited for itself, for ever, holding the channel's lifecycle lock. Such a Stop
+// now does not wait for that goroutine and returns nil.
+func TestStaticMembershipStopFromAnnounce(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	ghost := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1, UniqueID: channel.UniqueID{9}}
+	s := must(NewStaticMembership(StaticMembershipConfig{Members: []channel.Member{ghost}}))
+	a := mbNew(t, nw, mbOpt{id: 1}, s)
+	stopped := make(chan error, 1)
+	var once sync.Once
+	a.ch.AddMembershipListener(channel.MembershipFuncs{Added: func(m channel.Member) {
+		if m.Port != ghost.Port {
+			return
+		}
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+			defer cancel()
+			stopped <- a.ch.Stop(ctx, channel.SvcAll)
+		})
+	}})
+	if err := a.ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mbStop(t, a) })
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Stop from the announcing goroutine: %v, want nil at once", err)
+		}
+	case <-time.After(2 * testutil.WaitLimit):
+		t.Fatal("Stop from the announcing goroutine did not return")
+	}
+	if got := a.ch.Started(); got != 0 {
+		t.Fatalf("running %v after the listener's Stop", got)
+	}
+}
