@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -181,13 +182,18 @@ func (s *StaticMembership) top() channel.Interceptor {
 }
 
 // Start starts the transport levels below, announces the configured members, then starts
-// the other levels below. The announcing goroutines of a run whose Stop returned before
+// the other levels below. If those fail to start, it stops again the transport levels it
+// started (within ctx if still live, and 5 seconds in any case) before returning the
+// error (TestStaticMembershipFailedStartStopsItsTransport). The announcing goroutines of a run whose Stop returned before
 // they ended (see Stop) are waited for first, within ctx: if ctx ends first, Start
 // returns an error wrapping ctx.Err() and starts nothing.
 func (s *StaticMembership) Start(ctx context.Context, svc channel.Service) error {
 	if err := s.stopping.await(ctx, "staticmembership: start"); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	before := s.levels
+	s.mu.Unlock()
 	if t := svc & channel.SvcTransport; t != 0 {
 		if err := s.Next().Start(ctx, t); err != nil {
 			return err
@@ -218,12 +224,34 @@ func (s *StaticMembership) Start(ctx context.Context, svc channel.Service) error
 	}
 	if rest := svc &^ channel.SvcTransport; rest != 0 {
 		if err := s.Next().Start(ctx, rest); err != nil {
+			if t := svc & channel.SvcTransport &^ before; t != 0 {
+				err = errors.Join(err, s.undoStart(ctx, t))
+			}
 			return err
 		}
 	}
 	s.mu.Lock()
 	s.levels |= svc
 	s.mu.Unlock()
+	return nil
+}
+
+// staticUndoWait bounds the stop of the transport levels a failed Start started, as the
+// channel bounds its own undo.
+const staticUndoWait = 5 * time.Second
+
+// undoStart stops the transport levels t a Start started before the other levels failed
+// to start, within ctx if still live and staticUndoWait in any case.
+func (s *StaticMembership) undoStart(ctx context.Context, t channel.Service) error {
+	base := ctx
+	if ctx.Err() != nil {
+		base = context.WithoutCancel(ctx)
+	}
+	uctx, cancel := context.WithTimeout(base, staticUndoWait)
+	defer cancel()
+	if err := s.Stop(uctx, t); err != nil {
+		return fmt.Errorf("staticmembership: start: stopping the transport levels it started: %w", err)
+	}
 	return nil
 }
 
