@@ -138,6 +138,7 @@ type NonBlockingCoordinator struct {
 	received atomic.Bool // a coordination message arrived since the last wait began
 
 	// owned by the run goroutine
+	own         *runGroup // the run the goroutine belongs to, marked around its calls up
 	suggested   []channel.Member
 	suggestedID *[16]byte
 	suggestedAt time.Time
@@ -248,15 +249,15 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 	}
 	g.Go(func() {
 		if prev != nil {
-			// Started from a listener the previous run's goroutine called (a restart):
-			// that goroutine owns the election state until it ends.
+			// Started from a listener the previous run's goroutine called (a restart), or
+			// while one was held: that goroutine owns the election state until it ends.
 			select {
 			case <-prev.finished():
 			case <-rctx.Done():
 				return
 			}
 		}
-		c.runLoop(rctx, wake)
+		c.runLoop(rctx, g, wake)
 	})
 	select {
 	case wake <- struct{}{}:
@@ -268,14 +269,19 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 // Stop stops the coordinator's goroutine (with the sender level) and the layers below. The
 // view is forgotten.
 //
-// Stop waits for the goroutine (an alive check, a send, OnViewChange, a membership
-// listener it calls) until ctx ends: it then returns an error wrapping ctx.Err() (joined
-// with the layers below's, which it stops all the same), and the goroutine ends in the
-// background; a later Stop waits for it again within its own ctx, and so does a Start
-// before it starts anything (TestNonBlockingCoordinatorStopHonoursItsContext). A Stop or
-// Start made on that goroutine (from OnViewChange or a membership listener it calls) does
-// not wait for it, which cannot end before they return; a run such a Start begins handles
-// its events once the old goroutine ended (TestNonBlockingCoordinatorRestartFromItsGoroutine).
+// Stop waits for the goroutine (an alive check, a send the layers below hold) until ctx
+// ends: it then returns an error wrapping ctx.Err() (joined with the layers below's, which
+// it stops all the same), and the goroutine ends in the background; a later Stop waits
+// for it again within its own ctx, and so does a Start before it starts anything
+// (TestNonBlockingCoordinatorStopHonoursItsContext). Neither waits for the goroutine
+// while it is inside an OnViewChange or membership listener call when they begin, as the
+// channel's Stop does not wait for a heartbeat under way: the caller may be that
+// listener, stopping or restarting the channel, and the goroutine cannot end before it
+// returns; a run such a Start begins handles its events once the old goroutine ended
+// (TestNonBlockingCoordinatorRestartFromItsGoroutine). The trade-off: a Stop made
+// elsewhere while such a call is held returns without waiting for the goroutine, which
+// handles no more events once the call returned and ends, and a later Stop waits for it
+// (TestNonBlockingCoordinatorStopDoesNotWaitForAHeldListener).
 func (c *NonBlockingCoordinator) Stop(ctx context.Context, svc channel.Service) error {
 	var err error
 	if svc&channel.SvcSender != 0 {
@@ -297,8 +303,10 @@ func (c *NonBlockingCoordinator) Stop(ctx context.Context, svc channel.Service) 
 	return errors.Join(err, c.Next().Stop(ctx, svc))
 }
 
-// runLoop owns the election state and processes events one at a time.
-func (c *NonBlockingCoordinator) runLoop(ctx context.Context, wake chan struct{}) {
+// runLoop owns the election state and processes events one at a time, as a goroutine of
+// run g.
+func (c *NonBlockingCoordinator) runLoop(ctx context.Context, g *runGroup, wake chan struct{}) {
+	c.own = g
 	c.suggested, c.suggestedID = nil, nil
 	c.wait = time.NewTimer(time.Hour)
 	c.wait.Stop()
@@ -410,7 +418,7 @@ func (c *NonBlockingCoordinator) MessageReceived(msg *channel.Message) error {
 // coordinator's goroutine: it asks the layers below who is a member, and the caller may
 // hold their locks).
 func (c *NonBlockingCoordinator) MemberAdded(m channel.Member) {
-	if c.addMember(m) {
+	if c.addMember(m, nil) {
 		c.post(coordEvent{kind: evElect})
 		c.post(coordEvent{kind: evRelease})
 	}

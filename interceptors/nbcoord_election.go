@@ -143,21 +143,22 @@ func (c *NonBlockingCoordinator) mergeOnArrive(ctx context.Context, local channe
 			continue
 		}
 		delete(c.dead, m.Key())
-		if c.addMember(m) {
+		if c.addMember(m, c.own) {
 			c.releaseHeld()
 		}
 	}
 	return merged
 }
 
-// addMember adds m to the membership and passes MemberAdded up if it is new.
-func (c *NonBlockingCoordinator) addMember(m channel.Member) bool {
+// addMember adds m to the membership and passes MemberAdded up if it is new, on a
+// goroutine of run g if not nil (the call marked in g).
+func (c *NonBlockingCoordinator) addMember(m channel.Member, g *runGroup) bool {
 	c.mu.Lock()
 	_, had := c.members[m.Key()]
 	c.members[m.Key()] = m
 	c.mu.Unlock()
 	if !had {
-		c.Prev().MemberAdded(m)
+		g.callUp(func() { c.Prev().MemberAdded(m) })
 	}
 	return !had
 }
@@ -221,7 +222,7 @@ func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte)
 	co := view[0]
 	c.log.Info("tribes coordinator: view installed", "coordinator", co.String(), "members", len(view))
 	if c.cfg.OnViewChange != nil {
-		c.cfg.OnViewChange(slices.Clone(view), id)
+		c.own.callUp(func() { c.cfg.OnViewChange(slices.Clone(view), id) })
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 )
 
 // TestNonBlockingCoordinatorStopHonoursItsContext: Stop waited for the coordinator's
-// goroutine whatever its ctx, so an OnViewChange (or alive check, or listener) that did
-// not return kept Stop, and the channel's Stop with it, waiting for ever. Stop now
+// goroutine whatever its ctx, so an alive check that did not return (or a send the layers
+// below held) kept Stop, and the channel's Stop with it, waiting for ever. Stop now
 // returns an error wrapping ctx's once ctx ends, a later Stop waits for the goroutine
 // again within its own ctx, a Start too and starts nothing when its ctx ends first, and
 // both succeed once it returned.
@@ -25,49 +25,55 @@ func TestNonBlockingCoordinatorStopHonoursItsContext(t *testing.T) {
 	open := func() { free.Do(func() { close(release) }) }
 	defer open()
 	c := must(NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
-		OnViewChange: func([]channel.Member, [16]byte) {
-			once.Do(func() {
-				close(entered)
-				<-release
-			})
+		// An alive check that ignores its context (a connect that does not give up).
+		AliveCheck: func(context.Context, channel.Member) bool {
+			once.Do(func() { close(entered) })
+			<-release
+			return false
 		},
 	}))
-	n := newNode(t, channeltest.NewNetwork(), c)
-	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+	nw := channeltest.NewNetwork()
+	n := newNode(t, nw, c)
+	peer := newNode(t, nw) // a member without a coordinator: it starts no election
+	startNodes(t, n, peer)
+	member := peer.member()
+	cm := CoordinationMessage{Leader: unreachableMember, Source: member,
+		View: []channel.Member{unreachableMember, member}, ID: newViewID(), Type: CoordRequest}
+	if err := n.tap.inject(coordMessage(t, member, cm)); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-entered:
 	case <-time.After(testutil.WaitLimit):
-		t.Fatal("no view installed")
+		t.Fatal("the coordinator never checked the unknown member")
 	}
 	err := returnsWithin(t, "Stop", open, func() error {
 		return n.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
 	})
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop with OnViewChange held: %v, want context.DeadlineExceeded", err)
+		t.Fatalf("Stop with the alive check held: %v, want context.DeadlineExceeded", err)
 	}
 	err = returnsWithin(t, "Stop again", open, func() error {
 		return c.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
 	})
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop again with OnViewChange held: %v, want context.DeadlineExceeded", err)
+		t.Fatalf("Stop again with the alive check held: %v, want context.DeadlineExceeded", err)
 	}
 	err = returnsWithin(t, "Start", open, func() error {
 		return n.ch.Start(within(t, 100*time.Millisecond), channel.SvcAll)
 	})
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Start with OnViewChange held: %v, want context.DeadlineExceeded", err)
+		t.Fatalf("Start with the alive check held: %v, want context.DeadlineExceeded", err)
 	}
 	if got := n.ch.Started(); got != 0 {
 		t.Fatalf("a Start that gave up left %v running", got)
 	}
 	open()
 	if err := c.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Stop once OnViewChange returned: %v", err)
+		t.Fatalf("Stop once the alive check returned: %v", err)
 	}
 	if err := n.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Start once OnViewChange returned: %v", err)
+		t.Fatalf("Start once the alive check returned: %v", err)
 	}
 	if err := n.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
 		t.Fatal(err)
@@ -121,5 +127,73 @@ func TestNonBlockingCoordinatorRestartFromItsGoroutine(t *testing.T) {
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the restarted run's view", func() bool { return views.Load() >= 2 })
 	if got := n.ch.Started(); got != channel.SvcAll {
 		t.Fatalf("running %v after the restart", got)
+	}
+}
+
+// TestNonBlockingCoordinatorStopDoesNotWaitForAHeldListener: the trade-off of not
+// waiting for a goroutine that is inside a listener call (the caller may be that
+// listener): a Stop made elsewhere while OnViewChange is held returns nil without waiting
+// for the goroutine, and so does a later Stop while it is still held; once the call
+// returned, a later Stop waits for the goroutine (the run left stopping is gone when it
+// returns), and the channel starts again.
+func TestNonBlockingCoordinatorStopDoesNotWaitForAHeldListener(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once, free sync.Once
+	open := func() { free.Do(func() { close(release) }) }
+	defer open()
+	c := must(NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+		OnViewChange: func([]channel.Member, [16]byte) {
+			once.Do(func() {
+				close(entered)
+				<-release
+			})
+		},
+	}))
+	n := newNode(t, channeltest.NewNetwork(), c)
+	if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("no view installed")
+	}
+	stopping := func() int {
+		c.stopping.mu.Lock()
+		defer c.stopping.mu.Unlock()
+		return len(c.stopping.runs)
+	}
+	if err := returnsWithin(t, "Stop", open, func() error {
+		return n.ch.Stop(context.Background(), channel.SvcAll)
+	}); err != nil {
+		t.Fatalf("Stop with OnViewChange held: %v, want nil at once", err)
+	}
+	if got := n.ch.Started(); got != 0 {
+		t.Fatalf("running %v after the Stop", got)
+	}
+	if err := returnsWithin(t, "Stop again", open, func() error {
+		return c.Stop(context.Background(), channel.SvcAll)
+	}); err != nil {
+		t.Fatalf("Stop again with OnViewChange held: %v, want nil at once", err)
+	}
+	if got := stopping(); got != 1 {
+		t.Fatalf("%d runs left stopping while OnViewChange is held, want 1", got)
+	}
+	c.stopping.mu.Lock()
+	run := c.stopping.runs[0]
+	c.stopping.mu.Unlock()
+	open()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "OnViewChange returned", func() bool { return !run.callingUp() })
+	if err := c.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop once OnViewChange returned: %v", err)
+	}
+	if got := stopping(); got != 0 {
+		t.Fatalf("%d runs left stopping after a Stop once OnViewChange returned, want it waited for", got)
+	}
+	if err := n.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Start once OnViewChange returned: %v", err)
+	}
+	if err := n.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatal(err)
 	}
 }

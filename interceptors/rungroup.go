@@ -3,9 +3,9 @@ package interceptors
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gotribes/tribes/internal/ctxwait"
 )
@@ -15,71 +15,46 @@ import (
 // on are left to stopping, which a later Stop and a Start wait for.
 //
 // Those goroutines call up the stack (membership listeners, hooks), and a listener may
-// stop or restart the channel from there: such a Stop or Start runs on the very goroutine
-// it would wait for. A group knows its goroutines, so that a Stop or Start made on one of
-// them does not wait for it (it cannot end before that call returns), as the channel does
-// not wait for a heartbeat under way (TestStopFromHeartbeat).
+// stop or restart the channel from there: such a Stop or Start runs on a goroutine it
+// would wait for. A goroutine marks the group while it is inside such a call (callUp),
+// and a Stop or Start does not wait for a group marked when it begins, as the channel's
+// Stop does not wait for a heartbeat under way (TestStopFromHeartbeat): the caller may
+// be that listener, which cannot return before the Stop does. The trade-off: a Stop made
+// elsewhere while a listener is held returns without waiting for the group either; the
+// group stays stopping, and a later Stop or Start waits for it unless it is marked again
+// (TestNonBlockingCoordinatorStopDoesNotWaitForAHeldListener).
 type runGroup struct {
 	wg   sync.WaitGroup
-	mu   sync.Mutex
-	ids  map[uint64]bool // the goroutines running
+	up   atomic.Int32 // goroutines of the group inside a call up the stack
 	once sync.Once
 	done chan struct{} // closed once every goroutine ended, after finished was called
 }
 
-func newRunGroup() *runGroup {
-	return &runGroup{ids: map[uint64]bool{}, done: make(chan struct{})}
-}
+func newRunGroup() *runGroup { return &runGroup{done: make(chan struct{})} }
 
 // Go runs f on a goroutine of g. Not after finished.
-func (g *runGroup) Go(f func()) {
-	g.wg.Go(func() {
-		id := goroutineID()
-		g.mu.Lock()
-		g.ids[id] = true
-		g.mu.Unlock()
-		defer func() {
-			g.mu.Lock()
-			delete(g.ids, id)
-			g.mu.Unlock()
-		}()
+func (g *runGroup) Go(f func()) { g.wg.Go(f) }
+
+// callUp runs f, a call up the stack made on a goroutine of g (a listener, a hook), with
+// g marked as inside one meanwhile. A nil g runs f unmarked.
+func (g *runGroup) callUp(f func()) {
+	if g == nil {
 		f()
-	})
+		return
+	}
+	g.up.Add(1)
+	defer g.up.Add(-1)
+	f()
 }
+
+// callingUp reports whether a goroutine of g is inside a call up the stack.
+func (g *runGroup) callingUp() bool { return g.up.Load() > 0 }
 
 // finished returns a channel closed once every goroutine of g ended. No goroutine may be
 // added to g once it was called.
 func (g *runGroup) finished() <-chan struct{} {
 	g.once.Do(func() { go func() { g.wg.Wait(); close(g.done) }() })
 	return g.done
-}
-
-// calledFromOwn reports whether the caller runs on one of g's goroutines.
-func (g *runGroup) calledFromOwn() bool {
-	id := goroutineID()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.ids[id]
-}
-
-// goroutineID returns the id of the calling goroutine, as its stack trace's first line
-// ("goroutine 42 [running]:") gives it.
-func goroutineID() uint64 {
-	var buf [32]byte
-	n := runtime.Stack(buf[:], false)
-	b := buf[:n]
-	const prefix = "goroutine "
-	if len(b) < len(prefix) {
-		return 0
-	}
-	var id uint64
-	for _, c := range b[len(prefix):] {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
 }
 
 // stoppingRuns are the runs of an interceptor whose goroutines have not all ended after
@@ -90,9 +65,9 @@ type stoppingRuns struct {
 }
 
 // stop ends the wait for run g (its goroutines told to end): it waits for g and for the
-// runs left earlier, within ctx, but not for a run the caller is a goroutine of. When ctx
-// ends first it returns an error wrapping ctx.Err(), and g is waited for again by the next
-// stop or await.
+// runs left earlier, within ctx, but not for a run inside a call up the stack when stop
+// begins. When ctx ends first it returns an error wrapping ctx.Err(), and g is waited
+// for again by the next stop or await.
 func (s *stoppingRuns) stop(ctx context.Context, name string, g *runGroup) error {
 	if g != nil {
 		s.mu.Lock()
@@ -102,8 +77,8 @@ func (s *stoppingRuns) stop(ctx context.Context, name string, g *runGroup) error
 	return s.await(ctx, name+": stop")
 }
 
-// await waits, within ctx, for the runs left stopping, but not for one the caller is a
-// goroutine of.
+// await waits, within ctx, for the runs left stopping, but not for those inside a call
+// up the stack when it begins (they stay stopping).
 func (s *stoppingRuns) await(ctx context.Context, what string) error {
 	s.mu.Lock()
 	s.runs = slices.DeleteFunc(s.runs, func(g *runGroup) bool {
@@ -114,12 +89,9 @@ func (s *stoppingRuns) await(ctx context.Context, what string) error {
 			return false
 		}
 	})
-	runs := slices.Clone(s.runs)
+	runs := slices.DeleteFunc(slices.Clone(s.runs), (*runGroup).callingUp)
 	s.mu.Unlock()
 	for _, g := range runs {
-		if g.calledFromOwn() {
-			continue
-		}
 		if !ctxwait.Done(ctx, g.finished()) {
 			return fmt.Errorf("interceptors: %s: goroutines of the stopped run still run: %w", what, ctx.Err())
 		}
