@@ -107,7 +107,8 @@ type TCPFailureDetector struct {
 	levels      channel.Service
 	life        context.Context
 	endLife     context.CancelFunc
-	wg          sync.WaitGroup
+	run         *runGroup // the checking goroutines of this run
+	stopping    stoppingRuns
 	view        map[channel.MemberKey]channel.Member
 	suspects    map[channel.MemberKey]suspect // still answering, dropped below
 	addSuspects map[channel.MemberKey]suspect // announced below, not answering
@@ -173,12 +174,18 @@ func (d *TCPFailureDetector) initLocked() {
 	}
 }
 
-// Start activates checking, then starts the layers below.
+// Start activates checking, then starts the layers below. The checks of a run whose Stop
+// returned before they ended (see Stop) are waited for first, within ctx: if ctx ends
+// first, Start returns an error wrapping ctx.Err() and starts nothing.
 func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) error {
+	if err := d.stopping.await(ctx, "tcpfailure: start"); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	d.initLocked()
 	if d.levels == 0 {
 		d.life, d.endLife = context.WithCancel(context.Background())
+		d.run = newRunGroup()
 	}
 	d.levels |= svc
 	d.mu.Unlock()
@@ -189,39 +196,42 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 		last := d.levels == 0
 		d.mu.Unlock()
 		if last {
-			d.deactivate(ctx)
+			err = errors.Join(err, d.deactivate(ctx))
 		}
 	}
 	return err
 }
 
 // Stop stops checking once no level is left (later events pass through unchecked), then
-// stops the layers below.
+// stops the layers below. It waits for the checks under way (a probe, the membership
+// listener a check's event goes to) until ctx ends: it then returns an error wrapping
+// ctx.Err() (joined with the layers below's, which it stops all the same), and they end
+// in the background; a later Stop waits for them again within its own ctx, and so does a
+// Start before it starts anything (TestFailureDetectorStopHonoursItsContext).
 func (d *TCPFailureDetector) Stop(ctx context.Context, svc channel.Service) error {
 	d.mu.Lock()
 	d.levels &^= svc
 	last := d.levels == 0 && d.endLife != nil
 	d.mu.Unlock()
+	var err error
 	if last {
-		d.deactivate(ctx)
+		err = d.deactivate(ctx)
+	} else {
+		err = d.stopping.await(ctx, "tcpfailure: stop") // a run an earlier Stop left
 	}
-	return d.Next().Stop(ctx, svc)
+	return errors.Join(err, d.Next().Stop(ctx, svc))
 }
 
-func (d *TCPFailureDetector) deactivate(ctx context.Context) {
+// deactivate ends checking and waits for the run's goroutines (see Stop).
+func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 	d.mu.Lock()
-	end := d.endLife
-	d.endLife = nil
+	end, run := d.endLife, d.run
+	d.endLife, d.run = nil, nil
 	d.mu.Unlock()
 	if end != nil {
 		end()
 	}
-	done := make(chan struct{})
-	go func() { d.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	return d.stopping.stop(ctx, "tcpfailure", run)
 }
 
 // MessageReceived swallows probes (when OKToProcess) and passes everything else up. A

@@ -65,7 +65,7 @@ func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
 	d.initLocked()
 	if d.endLife == nil {
 		d.mu.Unlock()
-		d.apply(nil, nil, o)
+		d.apply(nil, nil, nil, o)
 		return
 	}
 	q := d.queues[k]
@@ -80,13 +80,14 @@ func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
 	q.ops = append(q.ops, o)
 	if !q.running {
 		q.running = true
-		life := d.life
-		d.wg.Go(func() { d.drain(life, k, q) })
+		life, g := d.life, d.run
+		g.Go(func() { d.drain(life, g, k, q) })
 	}
 	d.mu.Unlock()
 }
 
-func (d *TCPFailureDetector) drain(ctx context.Context, k channel.MemberKey, q *fdQueue) {
+// drain applies q's ops until none is left, as a goroutine of run g.
+func (d *TCPFailureDetector) drain(ctx context.Context, g *runGroup, k channel.MemberKey, q *fdQueue) {
 	for {
 		d.mu.Lock()
 		if len(q.ops) == 0 {
@@ -101,9 +102,9 @@ func (d *TCPFailureDetector) drain(ctx context.Context, k channel.MemberKey, q *
 		q.ops = q.ops[1:]
 		d.mu.Unlock()
 		if ctx.Err() != nil {
-			d.apply(nil, q, o)
+			d.apply(nil, g, q, o)
 		} else {
-			d.apply(ctx, q, o)
+			d.apply(ctx, g, q, o)
 		}
 	}
 }
@@ -111,8 +112,9 @@ func (d *TCPFailureDetector) drain(ctx context.Context, k channel.MemberKey, q *
 // apply carries out one op of q (nil: the detector is stopped). ctx nil means "no
 // check": added members are taken as alive, gone ones as dead (a stopped detector passes
 // events through). A check that fails while a message of the member arrives counts as
-// passed: the message is the fresher news.
-func (d *TCPFailureDetector) apply(ctx context.Context, q *fdQueue, o fdOp) {
+// passed: the message is the fresher news. On a goroutine of run g (nil: the caller's),
+// the event going up is marked in g.
+func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue, o fdOp) {
 	k := o.m.Key()
 	alive := func() bool {
 		if ctx == nil {
@@ -238,7 +240,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, q *fdQueue, o fdOp) {
 		d.mu.Unlock()
 	}
 	if up != nil {
-		up(who)
+		g.callUp(func() { up(who) })
 	}
 }
 
