@@ -271,7 +271,8 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 //
 // Stop waits for the goroutine (an alive check, a send the layers below hold) until ctx
 // ends: it then returns an error wrapping ctx.Err() (joined with the layers below's, which
-// it stops all the same), and the goroutine ends in the background; a later Stop waits
+// it stops all the same), and the goroutine ends in the background, installing no view
+// (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop); a later Stop waits
 // for it again within its own ctx, and so does a Start before it starts anything
 // (TestNonBlockingCoordinatorStopHonoursItsContext). Neither waits for the goroutine
 // while it is inside an OnViewChange or membership listener call when they begin, as the

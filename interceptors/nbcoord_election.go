@@ -212,8 +212,16 @@ func (c *NonBlockingCoordinator) handleViewConf(ctx context.Context, local chann
 	}
 }
 
+// installView installs view, unless the goroutine's run is no longer the running one: a
+// Stop that gave up waiting for it (an alive check that ignores its context) has
+// forgotten the view, and a Start may have begun another run
+// (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop).
 func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte) {
 	c.mu.Lock()
+	if !c.running || c.run != c.own {
+		c.mu.Unlock()
+		return
+	}
 	c.view, c.viewID, c.hasView = view, id, true
 	close(c.changed)
 	c.changed = make(chan struct{})

@@ -197,3 +197,60 @@ func TestNonBlockingCoordinatorStopDoesNotWaitForAHeldListener(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNonBlockingCoordinatorInstallsNoViewAfterItsStop: a view confirmation whose alive
+// check the goroutine was held in (a check that ignores its context) when a Stop gave
+// up waiting for it was installed once the check returned, after Stop had forgotten the
+// view: View reported it and OnViewChange was called for a stopped coordinator. The
+// goroutine of a stopped run now installs nothing.
+func TestNonBlockingCoordinatorInstallsNoViewAfterItsStop(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once, free sync.Once
+	open := func() { free.Do(func() { close(release) }) }
+	defer open()
+	var views atomic.Int32
+	c := must(NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+		AliveCheck: func(context.Context, channel.Member) bool {
+			once.Do(func() { close(entered) })
+			<-release
+			return false
+		},
+		OnViewChange: func([]channel.Member, [16]byte) { views.Add(1) },
+	}))
+	nw := channeltest.NewNetwork()
+	n := newNode(t, nw, c)
+	peer := newNode(t, nw)
+	startNodes(t, n, peer)
+	member := peer.member()
+	cm := CoordinationMessage{Leader: unreachableMember, Source: member,
+		View: []channel.Member{unreachableMember, n.member(), member}, ID: newViewID(), Type: CoordConf}
+	if err := n.tap.inject(coordMessage(t, member, cm)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("the coordinator never checked the unknown member")
+	}
+	before, installed := views.Load(), c.Stats().ViewsInstalled
+	err := returnsWithin(t, "Stop", open, func() error {
+		return n.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop with the alive check held: %v, want context.DeadlineExceeded", err)
+	}
+	open()
+	// A Stop that returns nil has waited for the goroutine: it handled the confirmation.
+	if err := c.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop once the alive check returned: %v", err)
+	}
+	if v, _, ok := c.View(); ok {
+		t.Fatalf("view %v installed after the Stop", v)
+	}
+	if got := views.Load(); got != before {
+		t.Fatalf("OnViewChange called %d times after the Stop", got-before)
+	}
+	if got := c.Stats().ViewsInstalled; got != installed {
+		t.Fatalf("%d views installed after the Stop", got-installed)
+	}
+}
