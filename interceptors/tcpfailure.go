@@ -92,6 +92,10 @@ type TCPFailureDetectorConfig struct {
 // (unless NoSendTest), waits for a byte back (the ACK) within ReadTestTimeout if
 // PerformReadTest, and closes. Checks of different members run in parallel; the events of
 // one member keep their order. Heartbeat never blocks: checks run on their own goroutines.
+// Events go up one at a time, in the order of the changes, outside the detector's locks:
+// a membership listener may stop the channel, and the disappearances its membership
+// reports meanwhile go up once the listener returned
+// (TestFailureDetectorListenerStopsTheChannel).
 //
 // Without the read test, a frozen process (stopped, swapping) still passes: its kernel
 // accepts the connection and buffers the probe. Turn PerformReadTest on to catch those.
@@ -102,7 +106,9 @@ type TCPFailureDetector struct {
 
 	probes, failures, swallowed, keptAlive atomic.Uint64
 
-	evMu        sync.Mutex // held while the view changes and the event goes up, to keep events in order
+	evMu        sync.Mutex // held while the view changes and its event is queued, to keep events in order
+	events      []fdEvent  // under evMu: events to go up, in order (see deliver)
+	delivering  bool       // under evMu: a goroutine is delivering events
 	mu          sync.Mutex
 	levels      channel.Service
 	life        context.Context
@@ -282,17 +288,21 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey) {
 		return
 	}
 	d.evMu.Lock()
-	defer d.evMu.Unlock()
 	d.mu.Lock()
 	if _, known := d.view[k]; known {
 		d.mu.Unlock()
+		d.evMu.Unlock()
 		return
 	}
 	delete(d.addSuspects, k)
 	d.view[k] = m
 	d.mu.Unlock()
 	d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
-	d.Prev().MemberAdded(m)
+	up := make(chan struct{})
+	d.queueUp(nil, d.Prev().MemberAdded, m, up)
+	d.evMu.Unlock()
+	d.deliver(nil)
+	<-up // announced before its message goes up, whoever delivered it
 }
 
 // MemberAdded checks the member before passing the event up.
@@ -371,11 +381,14 @@ func (d *TCPFailureDetector) Stats() FailureDetectorStats {
 		Swallowed: d.swallowed.Load(), KeptAlive: d.keptAlive.Load(), Suspects: ns, AddSuspects: na}
 }
 
-// Settled reports whether no check is queued or running (for tests and orderly waits).
+// Settled reports whether no check is queued or running and no event waits to go up (for
+// tests and orderly waits).
 func (d *TCPFailureDetector) Settled() bool {
+	d.evMu.Lock()
+	defer d.evMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queues) == 0
+	return len(d.queues) == 0 && len(d.events) == 0 && !d.delivering
 }
 
 func init() {

@@ -115,6 +115,7 @@ func (d *TCPFailureDetector) drain(ctx context.Context, g *runGroup, k channel.M
 // passed: the message is the fresher news. On a goroutine of run g (nil: the caller's),
 // the event going up is marked in g.
 func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue, o fdOp) {
+	defer d.deliver(g) // after evMu's unlock
 	k := o.m.Key()
 	alive := func() bool {
 		if ctx == nil {
@@ -132,8 +133,6 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 		return ok || q.heard != heard
 	}
 	log := d.log
-	var up func(channel.Member)
-	var who channel.Member
 	switch o.kind {
 	case opAdded:
 		d.mu.Lock()
@@ -160,7 +159,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
 			if !known {
-				up, who = d.Prev().MemberAdded, o.m
+				d.queueUp(g, d.Prev().MemberAdded, o.m, nil)
 			}
 		case !known:
 			d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
@@ -206,7 +205,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 		default:
 			delete(d.view, k)
 			delete(d.suspects, k)
-			up, who = d.Prev().MemberDisappeared, o.m
+			d.queueUp(g, d.Prev().MemberDisappeared, o.m, nil)
 		}
 		d.mu.Unlock()
 
@@ -221,17 +220,17 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 		case ok && !inView:
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
-			up, who = d.Prev().MemberAdded, o.m
+			d.queueUp(g, d.Prev().MemberAdded, o.m, nil)
 		case ok && isSuspect && o.kind == opRecheck && d.cfg.RemoveSuspectsTimeout > 0 &&
 			time.Since(s.since) > d.cfg.RemoveSuspectsTimeout:
 			delete(d.view, k)
 			delete(d.suspects, k)
-			up, who = d.Prev().MemberDisappeared, s.m
+			d.queueUp(g, d.Prev().MemberDisappeared, s.m, nil)
 			log.Info("tcp failure detector: suspect kept too long, removed", "member", o.m.String())
 		case !ok && inView && (isSuspect || o.kind == opForced):
 			delete(d.view, k)
 			delete(d.suspects, k)
-			up, who = d.Prev().MemberDisappeared, o.m
+			d.queueUp(g, d.Prev().MemberDisappeared, o.m, nil)
 		case !ok && !inView:
 			if _, below := d.Next().Member(k); below {
 				d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
@@ -239,8 +238,67 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 		}
 		d.mu.Unlock()
 	}
-	if up != nil {
-		g.callUp(func() { up(who) })
+}
+
+// fdEvent is an event waiting to go up.
+type fdEvent struct {
+	up   func(channel.Member)
+	m    channel.Member
+	g    *runGroup     // the run of the goroutine that queued it (nil: none)
+	done chan struct{} // closed once delivered, if not nil
+}
+
+// queueUp queues an event, with evMu held: events queue in the order of the view changes.
+// Run g (nil: none) of the goroutine queuing it does not finish before it went up.
+func (d *TCPFailureDetector) queueUp(g *runGroup, up func(channel.Member), m channel.Member, done chan struct{}) {
+	if g != nil {
+		g.wg.Add(1) // the caller is a goroutine of g: g has not finished
+	}
+	d.events = append(d.events, fdEvent{up: up, m: m, g: g, done: done})
+}
+
+// deliver passes the queued events up, in order and one at a time, outside evMu: a
+// listener may stop the channel, whose membership then reports members gone on this
+// goroutine (TestFailureDetectorListenerStopsTheChannel). One goroutine delivers at a
+// time: an event queued meanwhile, by the listener's own calls too, goes up after the one
+// under way, from the goroutine delivering. g is the caller's run (nil: none), marked as
+// inside a call up meanwhile, as is the run that queued the event.
+func (d *TCPFailureDetector) deliver(g *runGroup) {
+	d.evMu.Lock()
+	if d.delivering {
+		d.evMu.Unlock()
+		return
+	}
+	d.delivering = true
+	d.evMu.Unlock()
+	finished := false
+	defer func() {
+		if !finished { // a listener panicked: let the next event find a deliverer
+			d.evMu.Lock()
+			d.delivering = false
+			d.evMu.Unlock()
+		}
+	}()
+	for {
+		d.evMu.Lock()
+		if len(d.events) == 0 {
+			d.delivering, finished = false, true
+			d.evMu.Unlock()
+			return
+		}
+		e := d.events[0]
+		d.events[0] = fdEvent{}
+		d.events = d.events[1:]
+		d.evMu.Unlock()
+		func() {
+			if e.g != nil {
+				defer e.g.wg.Done()
+			}
+			if e.done != nil {
+				defer close(e.done)
+			}
+			g.callUp(func() { e.g.callUp(func() { e.up(e.m) }) })
+		}()
 	}
 }
 

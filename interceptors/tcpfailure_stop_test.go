@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -67,5 +68,68 @@ func TestFailureDetectorStopHonoursItsContext(t *testing.T) {
 	}
 	if err := a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
 		t.Fatalf("Start once the check returned: %v", err)
+	}
+}
+
+// TestFailureDetectorListenerStopsTheChannel: the detector called the membership
+// listener while holding the lock that keeps its events in order, so a listener that
+// stopped the channel when a member was announced (after its check, or when a message of
+// it arrived first) had the membership below report that member gone on the same
+// goroutine, whose event waited for that lock: a deadlock, holding the channel's
+// lifecycle lock. Events now go up outside that lock, in the same order: the Stop
+// returns nil, and the member's disappearance goes up once the listener returned.
+func TestFailureDetectorListenerStopsTheChannel(t *testing.T) {
+	for _, heard := range []bool{false, true} {
+		name := "check"
+		if heard {
+			name = "heard"
+		}
+		t.Run(name, func(t *testing.T) {
+			nw := channeltest.NewNetwork()
+			alive := newAliveSet()
+			d := newTestDetector(alive)
+			a := mbNew(t, nw, mbOpt{id: 1}, d)
+			b := mbNew(t, nw, mbOpt{id: 2})
+			alive.set(b.port(), !heard)
+			stopped := make(chan error, 1)
+			var once sync.Once
+			a.ch.AddMembershipListener(channel.MembershipFuncs{Added: func(channel.Member) {
+				once.Do(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+					defer cancel()
+					stopped <- a.ch.Stop(ctx, channel.SvcAll)
+				})
+			}})
+			for _, n := range []*mbNode{a, b} {
+				if err := n.ch.Start(context.Background(), channel.SvcAll); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if heard {
+				testutil.EventuallyTrue(t, testutil.WaitLimit, "B checked", func() bool {
+					return d.Settled() && d.Stats().AddSuspects == 1
+				})
+				go func() { // A's listener runs on this goroutine: it must not hold the test
+					_ = b.ch.Send(context.Background(), []channel.Member{a.ch.LocalMember()}, []byte("x"), 0)
+				}()
+			}
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Fatalf("Stop from the listener: %v, want nil", err)
+				}
+			case <-time.After(2 * testutil.WaitLimit):
+				// Deadlocked: stopping the nodes would wait for ever too.
+				t.Fatal("Stop from the detector's listener did not return")
+			}
+			t.Cleanup(func() { mbStop(t, b); mbStop(t, a) })
+			testutil.EventuallyTrue(t, testutil.WaitLimit, "B's disappearance delivered", func() bool {
+				return len(a.evs()) == 2 && d.Settled()
+			})
+			mbWantEvents(t, a, fmt.Sprintf("+%d", b.port()), fmt.Sprintf("-%d", b.port()))
+			if got := a.ch.Started(); got != 0 {
+				t.Fatalf("running %v after the listener's Stop", got)
+			}
+		})
 	}
 }
