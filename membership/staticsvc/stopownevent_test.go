@@ -35,9 +35,9 @@ func TestChannelStopFromAListenerOfItsOwnEventWaitsForItsContext(t *testing.T) {
 		}
 	}
 	const wait = 300 * time.Millisecond
+	start := time.Now() // before the ctx's deadline is set from the clock
 	sctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	start := time.Now()
 	err := a.ch.Stop(sctx, channel.SvcAll)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Stop whose gone event's listener stops the channel: %v, want context.DeadlineExceeded", err)
