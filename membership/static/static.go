@@ -2,6 +2,7 @@ package static
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -15,13 +16,22 @@ import (
 // It sends nothing on the network, so it works with Java nodes that list the Go node the
 // same way (or that only answer its messages).
 //
-// Membership events are delivered one at a time and in the order of the changes: Start,
-// Stop, Add and Remove return once the listener has been told of their change. Do not
-// call them from the listener.
+// Membership events are delivered one at a time and in the order of the changes, outside
+// the service's locks: Start, Stop, Add and Remove return once the listener has been told
+// of their change (Start and Stop only until their ctx ends: they then return an error
+// wrapping ctx's, and the events are still delivered, in order). The goroutine of a
+// change delivers its events, and the events queued meanwhile by other changes, unless
+// another one is delivering: then that one delivers them after the event under way. So a
+// listener may stop the channel: its Stop waits for the members it reports gone, which go
+// up once the listener returned, only until its ctx ends
+// (TestChannelStopFromAListenerReturns). Do not call Add or Remove from the listener:
+// they wait for their event without a context.
 type Service struct {
 	members []channel.Member
 
-	evMu sync.Mutex // held across each change and its listener calls, to keep events in order; taken before mu
+	evMu       sync.Mutex    // held across each change and the queueing of its events, to keep them in order; taken before mu
+	events     []staticEvent // waiting to go up; guarded by evMu
+	delivering bool          // a goroutine is delivering events; guarded by evMu
 
 	mu      sync.Mutex
 	running channel.Service
@@ -55,9 +65,8 @@ func New(members ...channel.Member) *Service {
 
 // Start implements channel.MembershipService. Starting the membership-rx level announces
 // every configured member to l.
-func (s *Service) Start(_ context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
+func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
 	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	s.mu.Lock()
 	s.local, s.l = local, l
 	was := s.running
@@ -76,22 +85,97 @@ func (s *Service) Start(_ context.Context, svc channel.Service, local channel.Me
 		added = s.view
 	}
 	s.mu.Unlock()
-	tell(l, added, true)
+	done := s.queueLocked(l, added, true)
+	s.evMu.Unlock()
+	if err := s.deliverAndWait(ctx, done); err != nil {
+		return fmt.Errorf("static: start: the members not yet delivered to the membership listener: %w", err)
+	}
 	return nil
 }
 
-// tell reports ms to l as added or gone; a nil l (a service started without a listener)
-// is told nothing.
-func tell(l channel.MembershipListener, ms []channel.Member, added bool) {
-	if l == nil {
+// staticEvent is a change for the membership listener l: m added or gone; done, if not
+// nil, is closed once it went up (the last event of a change).
+type staticEvent struct {
+	l     channel.MembershipListener
+	m     channel.Member
+	added bool
+	done  chan struct{}
+}
+
+// queueLocked queues the events of ms for l, with evMu held: events queue in the order of
+// the changes. It returns the channel closed once the last went up, nil if there is none
+// (no member, or a nil l: a service started without a listener is told nothing).
+func (s *Service) queueLocked(l channel.MembershipListener, ms []channel.Member, added bool) chan struct{} {
+	if l == nil || len(ms) == 0 {
+		return nil
+	}
+	done := make(chan struct{})
+	for i, m := range ms {
+		e := staticEvent{l: l, m: m, added: added}
+		if i == len(ms)-1 {
+			e.done = done
+		}
+		s.events = append(s.events, e)
+	}
+	return done
+}
+
+// deliverAndWait delivers the queued events outside evMu, unless another goroutine is
+// delivering them, and then waits for done (nil: nothing to wait for) until ctx ends.
+func (s *Service) deliverAndWait(ctx context.Context, done chan struct{}) error {
+	if done == nil {
+		return nil
+	}
+	s.deliver()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// deliver passes the queued events up, in order and one at a time, outside evMu, from one
+// goroutine at a time: an event queued meanwhile, by the listener's own calls too (a
+// channel Stop), goes up after the one under way, from the goroutine delivering it.
+func (s *Service) deliver() {
+	s.evMu.Lock()
+	if s.delivering {
+		s.evMu.Unlock()
 		return
 	}
-	for _, m := range ms {
-		if added {
-			l.MemberAdded(m)
-		} else {
-			l.MemberDisappeared(m)
+	s.delivering = true
+	s.evMu.Unlock()
+	finished := false
+	defer func() {
+		if !finished { // a listener panicked: let the next change find a deliverer
+			s.evMu.Lock()
+			s.delivering = false
+			s.evMu.Unlock()
 		}
+	}()
+	for {
+		s.evMu.Lock()
+		if len(s.events) == 0 {
+			s.events = nil
+			s.delivering, finished = false, true
+			s.evMu.Unlock()
+			return
+		}
+		e := s.events[0]
+		s.events[0] = staticEvent{}
+		s.events = s.events[1:]
+		s.evMu.Unlock()
+		func() {
+			if e.done != nil {
+				defer close(e.done)
+			}
+			if e.added {
+				e.l.MemberAdded(e.m)
+			} else {
+				e.l.MemberDisappeared(e.m)
+			}
+		}()
 	}
 }
 
@@ -104,9 +188,8 @@ func isLocal(m, local channel.Member) bool {
 
 // Stop implements channel.MembershipService. Stopping the membership-rx level reports every
 // member as gone.
-func (s *Service) Stop(_ context.Context, svc channel.Service) error {
+func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	s.mu.Lock()
 	var gone []channel.Member
 	l := s.l
@@ -115,7 +198,11 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	}
 	s.running &^= svc
 	s.mu.Unlock()
-	tell(l, gone, false)
+	done := s.queueLocked(l, gone, false)
+	s.evMu.Unlock()
+	if err := s.deliverAndWait(ctx, done); err != nil {
+		return fmt.Errorf("static: stop: the members gone not yet delivered to the membership listener: %w", err)
+	}
 	return nil
 }
 
@@ -124,12 +211,12 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 // its 16-byte form is listed in its 4-byte form, as by New.
 func (s *Service) Add(m channel.Member) {
 	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	m = m.Unmapped()
 	s.mu.Lock()
 	for _, x := range s.members {
 		if x.Equal(m) {
 			s.mu.Unlock()
+			s.evMu.Unlock()
 			return
 		}
 	}
@@ -141,15 +228,17 @@ func (s *Service) Add(m channel.Member) {
 		s.byKey[m.Key()] = m
 	}
 	s.mu.Unlock()
+	var done chan struct{}
 	if announce {
-		tell(l, []channel.Member{m}, true)
+		done = s.queueLocked(l, []channel.Member{m}, true)
 	}
+	s.evMu.Unlock()
+	_ = s.deliverAndWait(context.Background(), done)
 }
 
 // Remove takes a member off the list; if it was in the view, it is reported gone.
 func (s *Service) Remove(key channel.MemberKey) {
 	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	s.mu.Lock()
 	key = key.Unmapped() // members are listed with a 4-byte IPv4 host
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
@@ -161,7 +250,9 @@ func (s *Service) Remove(key channel.MemberKey) {
 	}
 	l := s.l
 	s.mu.Unlock()
-	tell(l, gone, false)
+	done := s.queueLocked(l, gone, false)
+	s.evMu.Unlock()
+	_ = s.deliverAndWait(context.Background(), done)
 }
 
 // Members implements channel.MembershipService. It returns the same slice to every
