@@ -24,6 +24,12 @@ import (
 // the source itself. A member the source stopped listing disappears ExpirationTime after
 // its last listing. Every member has the local receiver's port: all nodes of a cloud
 // cluster listen on the same port, each at its own address.
+//
+// Membership events go up one at a time and in the order of the changes, outside the
+// service's locks, from the goroutine of the change (Start, a heartbeat, Stop) or, if
+// another one is delivering, from that one, after the event under way; each waits for
+// its events (Stop only until its ctx ends), so a listener may stop the channel
+// (TestChannelStopFromAListenerReturns).
 type Service struct {
 	cfg     Config
 	prov    Provider
@@ -33,7 +39,9 @@ type Service struct {
 
 	overLimit atomic.Uint64
 
-	evMu sync.Mutex // events one at a time, in order; taken before mu
+	evMu       sync.Mutex   // held across each change and the queueing of its events, to keep them in order; taken before mu
+	events     []cloudEvent // waiting to go up; guarded by evMu
+	delivering bool         // a goroutine is delivering events; guarded by evMu
 
 	mu       sync.Mutex
 	running  channel.Service
@@ -213,10 +221,12 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 // wait for it); what that fetch returns, its failure included, is neither applied nor
 // reported to the health function (TestStopDuringHeartbeatFetchIsNoFailure), and a Start
 // that follows asks the source at once without waiting for it
-// (TestRestartDuringCancelledFetchFetchesAtStart).
-func (s *Service) Stop(_ context.Context, svc channel.Service) error {
+// (TestRestartDuringCancelledFetchFetchesAtStart). Stop waits for the members it reports
+// gone to reach the listener until ctx ends: it then returns an error wrapping ctx's, and
+// they go up after the listener call under way (a listener's own Stop of the channel:
+// TestChannelStopFromAListenerReturns).
+func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	s.mu.Lock()
 	var gone []channel.Member
 	l := s.l
@@ -233,10 +243,12 @@ func (s *Service) Stop(_ context.Context, svc channel.Service) error {
 	}
 	s.running &^= svc
 	s.mu.Unlock()
-	for _, m := range gone {
-		l.MemberDisappeared(m)
-	}
+	done := s.queueLocked(l, nil, gone)
+	s.evMu.Unlock()
 	s.rl.Flush()
+	if err := s.deliverAndWait(ctx, done); err != nil {
+		return fmt.Errorf("cloud: stop: the members gone not yet delivered to the membership listener: %w", err)
+	}
 	return nil
 }
 
@@ -314,10 +326,10 @@ func (s *Service) report(r *run, err error) bool {
 // apply records a listing of run r made at now and delivers the resulting events.
 func (s *Service) apply(r *run, insts []Instance, now time.Time) {
 	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	s.mu.Lock()
 	if s.run != r {
 		s.mu.Unlock()
+		s.evMu.Unlock()
 		return
 	}
 	var added, gone []channel.Member
@@ -358,12 +370,9 @@ func (s *Service) apply(r *run, insts []Instance, now time.Time) {
 	}
 	l := s.l
 	s.mu.Unlock()
-	for _, m := range added {
-		l.MemberAdded(m)
-	}
-	for _, m := range gone {
-		l.MemberDisappeared(m)
-	}
+	done := s.queueLocked(l, added, gone)
+	s.evMu.Unlock()
+	_ = s.deliverAndWait(context.Background(), done)
 }
 
 // touchLocked marks m seen at now; it reports whether m is new (and was added).
@@ -502,17 +511,19 @@ func (s *Service) sawSender(src channel.Member) {
 	}
 	s.mu.Unlock()
 	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	s.mu.Lock()
 	if s.running&channel.SvcMembershipRx == 0 || s.known(src) || s.isLocalLocked(m) || !s.touchLocked(m, time.Now()) {
 		s.mu.Unlock()
+		s.evMu.Unlock()
 		return
 	}
 	s.rebuildLocked()
 	l := s.l
 	s.mu.Unlock()
+	done := s.queueLocked(l, []channel.Member{m}, nil)
+	s.evMu.Unlock()
 	s.log.Info("tribes cloud membership: a sender not listed became a member", "member", m.String())
-	l.MemberAdded(m)
+	_ = s.deliverAndWait(context.Background(), done)
 }
 
 // isLocalLocked reports whether m is this node: its key, or its address and port.
