@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/callq"
 )
 
 // tcpFailDetect is TcpFailureDetector.TCP_FAIL_DETECT: the payload of a probe.
@@ -106,9 +107,8 @@ type TCPFailureDetector struct {
 
 	probes, failures, swallowed, keptAlive atomic.Uint64
 
-	evMu        sync.Mutex // held while the view changes and its event is queued, to keep events in order
-	events      []fdEvent  // under evMu: events to go up, in order (see deliver)
-	delivering  bool       // under evMu: a goroutine is delivering events
+	evMu        sync.Mutex  // held while the view changes and its event is queued, to keep events in order
+	events      callq.Queue // events to go up, queued under evMu, in order (see deliver)
 	mu          sync.Mutex
 	levels      channel.Service
 	life        context.Context
@@ -388,7 +388,7 @@ func (d *TCPFailureDetector) Settled() bool {
 	defer d.evMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queues) == 0 && len(d.events) == 0 && !d.delivering
+	return len(d.queues) == 0 && d.events.Idle()
 }
 
 func init() {

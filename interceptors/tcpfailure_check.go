@@ -240,21 +240,22 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 	}
 }
 
-// fdEvent is an event waiting to go up.
-type fdEvent struct {
-	up   func(channel.Member)
-	m    channel.Member
-	g    *runGroup     // the run of the goroutine that queued it (nil: none)
-	done chan struct{} // closed once delivered, if not nil
-}
-
 // queueUp queues an event, with evMu held: events queue in the order of the view changes.
-// Run g (nil: none) of the goroutine queuing it does not finish before it went up.
+// Run g (nil: none) of the goroutine queuing it does not finish before it went up, and is
+// marked as inside a call up while it goes up; done (if not nil) is closed then.
 func (d *TCPFailureDetector) queueUp(g *runGroup, up func(channel.Member), m channel.Member, done chan struct{}) {
 	if g != nil {
 		g.wg.Add(1) // the caller is a goroutine of g: g has not finished
 	}
-	d.events = append(d.events, fdEvent{up: up, m: m, g: g, done: done})
+	d.events.Add(func() {
+		if g != nil {
+			defer g.wg.Done()
+		}
+		if done != nil {
+			defer close(done)
+		}
+		g.callUp(func() { up(m) })
+	})
 }
 
 // deliver passes the queued events up, in order and one at a time, outside evMu: a
@@ -264,42 +265,7 @@ func (d *TCPFailureDetector) queueUp(g *runGroup, up func(channel.Member), m cha
 // under way, from the goroutine delivering. g is the caller's run (nil: none), marked as
 // inside a call up meanwhile, as is the run that queued the event.
 func (d *TCPFailureDetector) deliver(g *runGroup) {
-	d.evMu.Lock()
-	if d.delivering {
-		d.evMu.Unlock()
-		return
-	}
-	d.delivering = true
-	d.evMu.Unlock()
-	finished := false
-	defer func() {
-		if !finished { // a listener panicked: let the next event find a deliverer
-			d.evMu.Lock()
-			d.delivering = false
-			d.evMu.Unlock()
-		}
-	}()
-	for {
-		d.evMu.Lock()
-		if len(d.events) == 0 {
-			d.delivering, finished = false, true
-			d.evMu.Unlock()
-			return
-		}
-		e := d.events[0]
-		d.events[0] = fdEvent{}
-		d.events = d.events[1:]
-		d.evMu.Unlock()
-		func() {
-			if e.g != nil {
-				defer e.g.wg.Done()
-			}
-			if e.done != nil {
-				defer close(e.done)
-			}
-			g.callUp(func() { e.g.callUp(func() { e.up(e.m) }) })
-		}()
-	}
+	d.events.Run(g.callUp)
 }
 
 // check reports whether m answers; checked is false when ctx ended during the check.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/callq"
 	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/wire"
 )
@@ -39,9 +40,8 @@ type Service struct {
 
 	overLimit atomic.Uint64
 
-	evMu       sync.Mutex   // held across each change and the queueing of its events, to keep them in order; taken before mu
-	events     []cloudEvent // waiting to go up; guarded by evMu
-	delivering bool         // a goroutine is delivering events; guarded by evMu
+	evMu   sync.Mutex  // held across each change and the queueing of its events, to keep them in order; taken before mu
+	events callq.Queue // the events waiting to go up, queued under evMu, run outside it
 
 	mu       sync.Mutex
 	running  channel.Service
@@ -246,7 +246,7 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	done := s.queueLocked(l, nil, gone)
 	s.evMu.Unlock()
 	s.rl.Flush()
-	if err := s.deliverAndWait(ctx, done); err != nil {
+	if err := s.events.RunWait(ctx, done); err != nil {
 		return fmt.Errorf("cloud: stop: the members gone not yet delivered to the membership listener: %w", err)
 	}
 	return nil
@@ -372,7 +372,7 @@ func (s *Service) apply(r *run, insts []Instance, now time.Time) {
 	s.mu.Unlock()
 	done := s.queueLocked(l, added, gone)
 	s.evMu.Unlock()
-	_ = s.deliverAndWait(context.Background(), done)
+	_ = s.events.RunWait(context.Background(), done)
 }
 
 // touchLocked marks m seen at now; it reports whether m is new (and was added).
@@ -523,7 +523,7 @@ func (s *Service) sawSender(src channel.Member) {
 	done := s.queueLocked(l, []channel.Member{m}, nil)
 	s.evMu.Unlock()
 	s.log.Info("tribes cloud membership: a sender not listed became a member", "member", m.String())
-	_ = s.deliverAndWait(context.Background(), done)
+	_ = s.events.RunWait(context.Background(), done)
 }
 
 // isLocalLocked reports whether m is this node: its key, or its address and port.

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/callq"
 	"github.com/gotribes/tribes/wire"
 )
 
@@ -29,9 +30,8 @@ import (
 type Service struct {
 	members []channel.Member
 
-	evMu       sync.Mutex    // held across each change and the queueing of its events, to keep them in order; taken before mu
-	events     []staticEvent // waiting to go up; guarded by evMu
-	delivering bool          // a goroutine is delivering events; guarded by evMu
+	evMu   sync.Mutex  // held across each change and the queueing of its events, to keep them in order; taken before mu
+	events callq.Queue // the events waiting to go up, queued under evMu, run outside it
 
 	mu      sync.Mutex
 	running channel.Service
@@ -87,19 +87,10 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	s.mu.Unlock()
 	done := s.queueLocked(l, added, true)
 	s.evMu.Unlock()
-	if err := s.deliverAndWait(ctx, done); err != nil {
+	if err := s.events.RunWait(ctx, done); err != nil {
 		return fmt.Errorf("static: start: the members not yet delivered to the membership listener: %w", err)
 	}
 	return nil
-}
-
-// staticEvent is a change for the membership listener l: m added or gone; done, if not
-// nil, is closed once it went up (the last event of a change).
-type staticEvent struct {
-	l     channel.MembershipListener
-	m     channel.Member
-	added bool
-	done  chan struct{}
 }
 
 // queueLocked queues the events of ms for l, with evMu held: events queue in the order of
@@ -111,72 +102,19 @@ func (s *Service) queueLocked(l channel.MembershipListener, ms []channel.Member,
 	}
 	done := make(chan struct{})
 	for i, m := range ms {
-		e := staticEvent{l: l, m: m, added: added}
-		if i == len(ms)-1 {
-			e.done = done
-		}
-		s.events = append(s.events, e)
+		last := i == len(ms)-1
+		s.events.Add(func() {
+			if last {
+				defer close(done)
+			}
+			if added {
+				l.MemberAdded(m)
+			} else {
+				l.MemberDisappeared(m)
+			}
+		})
 	}
 	return done
-}
-
-// deliverAndWait delivers the queued events outside evMu, unless another goroutine is
-// delivering them, and then waits for done (nil: nothing to wait for) until ctx ends.
-func (s *Service) deliverAndWait(ctx context.Context, done chan struct{}) error {
-	if done == nil {
-		return nil
-	}
-	s.deliver()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// deliver passes the queued events up, in order and one at a time, outside evMu, from one
-// goroutine at a time: an event queued meanwhile, by the listener's own calls too (a
-// channel Stop), goes up after the one under way, from the goroutine delivering it.
-func (s *Service) deliver() {
-	s.evMu.Lock()
-	if s.delivering {
-		s.evMu.Unlock()
-		return
-	}
-	s.delivering = true
-	s.evMu.Unlock()
-	finished := false
-	defer func() {
-		if !finished { // a listener panicked: let the next change find a deliverer
-			s.evMu.Lock()
-			s.delivering = false
-			s.evMu.Unlock()
-		}
-	}()
-	for {
-		s.evMu.Lock()
-		if len(s.events) == 0 {
-			s.events = nil
-			s.delivering, finished = false, true
-			s.evMu.Unlock()
-			return
-		}
-		e := s.events[0]
-		s.events[0] = staticEvent{}
-		s.events = s.events[1:]
-		s.evMu.Unlock()
-		func() {
-			if e.done != nil {
-				defer close(e.done)
-			}
-			if e.added {
-				e.l.MemberAdded(e.m)
-			} else {
-				e.l.MemberDisappeared(e.m)
-			}
-		}()
-	}
 }
 
 func isLocal(m, local channel.Member) bool {
@@ -200,7 +138,7 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.mu.Unlock()
 	done := s.queueLocked(l, gone, false)
 	s.evMu.Unlock()
-	if err := s.deliverAndWait(ctx, done); err != nil {
+	if err := s.events.RunWait(ctx, done); err != nil {
 		return fmt.Errorf("static: stop: the members gone not yet delivered to the membership listener: %w", err)
 	}
 	return nil
@@ -233,7 +171,7 @@ func (s *Service) Add(m channel.Member) {
 		done = s.queueLocked(l, []channel.Member{m}, true)
 	}
 	s.evMu.Unlock()
-	_ = s.deliverAndWait(context.Background(), done)
+	_ = s.events.RunWait(context.Background(), done)
 }
 
 // Remove takes a member off the list; if it was in the view, it is reported gone.
@@ -252,7 +190,7 @@ func (s *Service) Remove(key channel.MemberKey) {
 	s.mu.Unlock()
 	done := s.queueLocked(l, gone, false)
 	s.evMu.Unlock()
-	_ = s.deliverAndWait(context.Background(), done)
+	_ = s.events.RunWait(context.Background(), done)
 }
 
 // Members implements channel.MembershipService. It returns the same slice to every

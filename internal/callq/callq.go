@@ -1,0 +1,94 @@
+// Package callq runs calls up the stack, such as a membership listener's, one at a time and
+// in the order they were queued, outside the lock that ordered them.
+//
+// A service that tells a listener of its changes must keep the events in the order of the
+// changes, but must not hold its lock while the listener runs: a listener that stops the
+// channel makes the service report members gone on the same goroutine, which would take
+// the lock again. So the service queues each event while it holds the lock (Add) and runs
+// the queue after releasing it (Run). One goroutine runs the queue at a time: another Run
+// returns at once, and a call queued meanwhile, by the listener's own calls too, runs
+// after the one under way, on the goroutine running the queue.
+package callq
+
+import (
+	"context"
+	"sync"
+)
+
+// Queue is a first-in first-out queue of calls. The zero value is an empty queue.
+type Queue struct {
+	mu      sync.Mutex
+	calls   []func()
+	running bool
+}
+
+// Add queues f. A caller that orders f against changes of its own state calls Add while
+// holding the lock that orders those changes, and Run once it released it.
+func (q *Queue) Add(f func()) {
+	q.mu.Lock()
+	q.calls = append(q.calls, f)
+	q.mu.Unlock()
+}
+
+// Run calls the queued functions one at a time, in order, each through around (nil: called
+// directly), until none is left; unless another goroutine is running them, when Run
+// returns at once and that goroutine calls those queued meanwhile. A call that panics
+// leaves the rest of the queue to the next Run.
+func (q *Queue) Run(around func(call func())) {
+	q.mu.Lock()
+	if q.running {
+		q.mu.Unlock()
+		return
+	}
+	q.running = true
+	q.mu.Unlock()
+	finished := false
+	defer func() {
+		if !finished { // a call panicked: let the next Run find no runner
+			q.mu.Lock()
+			q.running = false
+			q.mu.Unlock()
+		}
+	}()
+	for {
+		q.mu.Lock()
+		if len(q.calls) == 0 {
+			q.calls = nil
+			q.running, finished = false, true
+			q.mu.Unlock()
+			return
+		}
+		f := q.calls[0]
+		q.calls[0] = nil
+		q.calls = q.calls[1:]
+		q.mu.Unlock()
+		if around != nil {
+			around(f)
+		} else {
+			f()
+		}
+	}
+}
+
+// RunWait runs the queue (Run, with no around) and then waits until done is closed or ctx
+// ends, returning ctx.Err() then. A nil done (nothing queued to wait for) returns nil at
+// once, running nothing.
+func (q *Queue) RunWait(ctx context.Context, done <-chan struct{}) error {
+	if done == nil {
+		return nil
+	}
+	q.Run(nil)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Idle reports whether no call is queued or running.
+func (q *Queue) Idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.calls) == 0 && !q.running
+}

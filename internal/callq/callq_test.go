@@ -1,0 +1,89 @@
+package callq_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/callq"
+)
+
+// TestRunInOrderOneRunner: calls run in the order queued; a call that queues more and
+// runs the queue again (a listener stopping the channel) does not run them inside itself:
+// they run after it, on the goroutine running the queue.
+func TestRunInOrderOneRunner(t *testing.T) {
+	var q callq.Queue
+	var got []string
+	q.Add(func() {
+		got = append(got, "a")
+		q.Add(func() { got = append(got, "c") })
+		q.Run(nil) // returns at once: this goroutine runs the queue already
+		got = append(got, "a-end")
+	})
+	q.Add(func() { got = append(got, "b") })
+	q.Run(nil)
+	if want := []string{"a", "a-end", "b", "c"}; !slices.Equal(got, want) {
+		t.Fatalf("calls ran as %v, want %v", got, want)
+	}
+	if !q.Idle() {
+		t.Error("Idle() = false after the queue ran")
+	}
+}
+
+// TestRunAround: every call runs through around.
+func TestRunAround(t *testing.T) {
+	var q callq.Queue
+	n, wrapped := 0, 0
+	for range 3 {
+		q.Add(func() { n++ })
+	}
+	q.Run(func(call func()) { wrapped++; call() })
+	if n != 3 || wrapped != 3 {
+		t.Fatalf("calls %d, through around %d, want 3 and 3", n, wrapped)
+	}
+}
+
+// TestPanicLeavesTheRestToTheNextRun: a call that panics does not keep the queue running
+// for ever: the next Run calls the rest.
+func TestPanicLeavesTheRestToTheNextRun(t *testing.T) {
+	var q callq.Queue
+	ran := false
+	q.Add(func() { panic("listener") })
+	q.Add(func() { ran = true })
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the call's panic did not reach Run's caller")
+			}
+		}()
+		q.Run(nil)
+	}()
+	if ran || q.Idle() {
+		t.Fatalf("after the panic: the next call ran %v, Idle %v; want false and false", ran, q.Idle())
+	}
+	q.Run(nil)
+	if !ran || !q.Idle() {
+		t.Fatalf("after the next Run: the call ran %v, Idle %v; want true and true", ran, q.Idle())
+	}
+}
+
+// TestRunWait: RunWait returns once done is closed by a queued call, returns ctx's error
+// when ctx ends first, and nil at once for a nil done.
+func TestRunWait(t *testing.T) {
+	var q callq.Queue
+	done := make(chan struct{})
+	q.Add(func() { close(done) })
+	if err := q.RunWait(context.Background(), done); err != nil {
+		t.Fatalf("RunWait with done closed by the queue: %v", err)
+	}
+	if err := q.RunWait(context.Background(), nil); err != nil {
+		t.Fatalf("RunWait with a nil done: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := q.RunWait(ctx, make(chan struct{})); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RunWait with done never closed: %v, want context.DeadlineExceeded", err)
+	}
+}
