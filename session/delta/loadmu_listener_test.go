@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -28,45 +27,8 @@ func TestStopFromAMergeListenerReturns(t *testing.T) {
 		ctx := context.Background()
 		nw := channeltest.NewNetwork()
 		cfg := delta.Config{Replication: delta.ReplicateAcked}
-		_, ach := startByOrigin(t, nw, 0)
-		av := &oneSideView{Channel: ach, hidden: new(atomic.Pointer[channel.MemberKey])}
-		am := startJoiner(t, av, delta.ClusterConfig{}, withRoute(cfg, "a"))
-		if err := am.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		_, bch := startByOrigin(t, nw, 1)
-		bm := startJoiner(t, bch, delta.ClusterConfig{}, withRoute(cfg, "b"))
-		if err := bm.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		ctn, cch := startByOrigin(t, nw, 2)
-		cv := &viewChannel{Channel: cch}
-		cm := startJoiner(t, cv, delta.ClusterConfig{}, withRoute(cfg, "c"))
-		if err := cm.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		s, err := am.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := s.ID()
-		if err := firstErr(s.Set("x", "start"), am.Replicate(ctx, s)); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * delta.DefaultCatchUpWindow)
-		synctest.Wait()
-
-		av.hide(ctn.Member())
-		synctest.Wait()
-		sc := cm.Find(id)
-		cv.unreachable.Store(true)
-		if err := sc.Set("x", "c"); err != nil {
-			t.Fatal(err)
-		}
-		if err := cm.Replicate(ctx, sc); !errors.Is(err, channel.ErrConnect) {
-			t.Fatalf("c's change, cut off: %v, want ErrConnect", err)
-		}
-		cv.unreachable.Store(false)
+		co := cutOffDonor(t, nw, cfg)
+		am, s, id, ctn := co.am, co.s, co.id, co.ctn
 		if err := am.Invalidate(ctx, s); err != nil {
 			t.Fatalf("a's invalidation: %v", err)
 		}
@@ -93,7 +55,7 @@ func TestStopFromAMergeListenerReturns(t *testing.T) {
 		_, jch := newChannel(t, nw)
 		jm.Store(startJoiner(t, donorFirst{Channel: jch, first: ctn.Member().Key()}, delta.ClusterConfig{}, jcfg))
 		close(started)
-		err = nestedWithin(t, stopped, "Stop from the merge's listener")
+		err := nestedWithin(t, stopped, "Stop from the merge's listener")
 		if err != nil && !errors.Is(err, delta.ErrStopping) {
 			t.Fatalf("Stop from the merge's listener: %v", err)
 		}

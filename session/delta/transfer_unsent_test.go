@@ -49,45 +49,8 @@ func TestJoinerFromACutOffDonorTakesTheMajoritysValue(t *testing.T) {
 		ctx := context.Background()
 		nw := channeltest.NewNetwork()
 		cfg := delta.Config{Replication: delta.ReplicateAcked}
-		_, ach := startByOrigin(t, nw, 0)
-		av := &oneSideView{Channel: ach, hidden: new(atomic.Pointer[channel.MemberKey])}
-		am := startJoiner(t, av, delta.ClusterConfig{}, withRoute(cfg, "a"))
-		if err := am.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		_, bch := startByOrigin(t, nw, 1)
-		bm := startJoiner(t, bch, delta.ClusterConfig{}, withRoute(cfg, "b"))
-		if err := bm.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		ctn, cch := startByOrigin(t, nw, 2)
-		cv := &viewChannel{Channel: cch}
-		cm := startJoiner(t, cv, delta.ClusterConfig{}, withRoute(cfg, "c"))
-		if err := cm.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		s, err := am.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := s.ID()
-		if err := firstErr(s.Set("x", "start"), am.Replicate(ctx, s)); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * delta.DefaultCatchUpWindow) // the joiners' windows are over
-		synctest.Wait()
-
-		av.hide(ctn.Member())
-		synctest.Wait()
-		sc := cm.Find(id)
-		cv.unreachable.Store(true)
-		if err := sc.Set("x", "c"); err != nil {
-			t.Fatal(err)
-		}
-		if err := cm.Replicate(ctx, sc); !errors.Is(err, channel.ErrConnect) {
-			t.Fatalf("c's change, cut off: %v, want ErrConnect", err)
-		}
-		cv.unreachable.Store(false)
+		co := cutOffDonor(t, nw, cfg)
+		am, bm, s, id, ctn := co.am, co.bm, co.s, co.id, co.ctn
 		if err := firstErr(s.Set("x", "a"), am.Replicate(ctx, s)); err != nil {
 			t.Fatalf("a's change: %v", err)
 		}
@@ -111,4 +74,63 @@ func TestJoinerFromACutOffDonorTakesTheMajoritysValue(t *testing.T) {
 			t.Errorf("j, whose donor was c, has %q; want the majority's x=a", got)
 		}
 	})
+}
+
+// cutOff is three nodes after cutOffDonor: a and b listed each other and c, c's change of
+// x ("c") refused before any send (ErrConnect) and still pending on c, which a hid from
+// its view.
+type cutOff struct {
+	am, bm *delta.Manager
+	s      *delta.Session // a's copy of the session
+	id     string
+	ctn    *channeltest.Node // c's node
+}
+
+// cutOffDonor starts a, b and c with cfg (their routes set), has a create a session with
+// x=start, waits past the joiners' catch-up windows, hides c from a's view and has c,
+// unreachable, change x to "c": refused before any send (ErrConnect). The caller then
+// makes a's own change of the session.
+func cutOffDonor(t *testing.T, nw *channeltest.Network, cfg delta.Config) cutOff {
+	t.Helper()
+	ctx := context.Background()
+	_, ach := startByOrigin(t, nw, 0)
+	av := &oneSideView{Channel: ach, hidden: new(atomic.Pointer[channel.MemberKey])}
+	am := startJoiner(t, av, delta.ClusterConfig{}, withRoute(cfg, "a"))
+	if err := am.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, bch := startByOrigin(t, nw, 1)
+	bm := startJoiner(t, bch, delta.ClusterConfig{}, withRoute(cfg, "b"))
+	if err := bm.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ctn, cch := startByOrigin(t, nw, 2)
+	cv := &viewChannel{Channel: cch}
+	cm := startJoiner(t, cv, delta.ClusterConfig{}, withRoute(cfg, "c"))
+	if err := cm.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := am.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := s.ID()
+	if err := firstErr(s.Set("x", "start"), am.Replicate(ctx, s)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * delta.DefaultCatchUpWindow) // the joiners' windows are over
+	synctest.Wait()
+
+	av.hide(ctn.Member())
+	synctest.Wait()
+	sc := cm.Find(id)
+	cv.unreachable.Store(true)
+	if err := sc.Set("x", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cm.Replicate(ctx, sc); !errors.Is(err, channel.ErrConnect) {
+		t.Fatalf("c's change, cut off: %v, want ErrConnect", err)
+	}
+	cv.unreachable.Store(false)
+	return cutOff{am: am, bm: bm, s: s, id: id, ctn: ctn}
 }
