@@ -24,7 +24,9 @@ type Diffable interface {
 	// resetDiff under the entry's lock). Put, and Replicate publishing an entry that
 	// has no backup nodes, send a value in full and leave its changes as they are, as
 	// Java's put does; when it is dirty then, the next Replicate sends it in full again
-	// rather than a diff of changes the value sent may hold.
+	// rather than a diff of changes the value sent may hold. When Diff returns an error,
+	// Replicate returns it and the next Replicate sends the value in full, so that the
+	// changes a failed Diff forgot are not lost.
 	Diff() ([]byte, error)
 	// ApplyDiff applies the bytes another node's Diff returned (applyDiff). The bytes
 	// come from the network: bad ones must give an error, never a panic, and what a
@@ -78,11 +80,13 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // error means the changes are on the backup nodes: an entry without backup nodes while
 // the map has members (its Put or Get found no member to take it) is first published in
 // full as Put does, and the error wraps ErrNoBackup when no member takes it; after a
-// send failed (the Diff it sent is gone from the value), the next Replicate sends the
-// value in full, whatever complete says, and forgets its changes with a Diff. A change
-// made while it marshals that value reaches the backup nodes once: when the value is
-// dirty after its marshal, Replicate takes its Diff and marshals it again, a few times
-// at most, and when it still changed, the next Replicate sends it in full again.
+// send failed (the Diff it sent is gone from the value), or a Diff failed (it may have
+// forgotten changes it did not return: TestDiffErrorSendsInFullNext), the next
+// Replicate sends the value in full, whatever complete says, and forgets its changes
+// with a Diff. A change made while it marshals that value reaches the backup nodes
+// once: when the value is dirty after its marshal, Replicate takes its Diff and
+// marshals it again, a few times at most, and when it still changed, the next
+// Replicate sends it in full again.
 func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	k, err := keyOf(key)
 	if err != nil {
@@ -136,6 +140,11 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 		}
 	case diffable && (complete || d.Dirty()):
 		if msg.DiffValue, err = d.Diff(); err != nil {
+			// The changes it dropped, if any, are in the value only: as after a
+			// failed send, the next Replicate sends it in full.
+			m.mu.Lock()
+			e.failed++
+			m.mu.Unlock()
 			return fmt.Errorf("replmap: diff of %v: %w", key, err)
 		}
 		msg.Diff = true

@@ -245,8 +245,9 @@
 //     changes of a diff it failed to send: an entry without backup nodes while the map
 //     has members (its Put, or a Get on its backup, found no member to take it) is
 //     published in full first (an error wrapping ErrNoBackup when no member takes it:
-//     TestNoBackupErrors), and after a failed send the next Replicate sends the value in
-//     full, forgetting its changes with a Diff (the full value holds them); a change
+//     TestNoBackupErrors), and after a failed send, or a failed Diff
+//     (TestDiffErrorSendsInFullNext), the next Replicate sends the value in full,
+//     forgetting its changes with a Diff (the full value holds them); a change
 //     made while it marshals that value reaches the backup nodes once, in the value or
 //     in a later diff (TestReplicateFullValueChangedWhileMarshalledSentOnce). A dirty
 //     Diffable that the primary sends in full otherwise (Put, a republish, a replicated
