@@ -173,7 +173,9 @@ func (m *Manager) Map() *replmap.Map { return m.m }
 // Start joins the map to the other nodes' (replmap.Map.Start) and starts the expiry
 // sweep. A Stop that begins while Start joins the map stops it: Start then starts no
 // sweep and returns an error wrapping replmap.ErrNotStarted
-// (TestStopDuringStartLeavesNoSweep).
+// (TestStopDuringStartLeavesNoSweep). A Manager starts once: a later Start returns the
+// map's error, wrapping replmap.ErrStarted, and starts no sweep, also beside one that a
+// Stop did not wait for (TestStartAfterStopFromBesideASweepListener).
 func (m *Manager) Start(ctx context.Context) error {
 	if err := m.m.Start(ctx); err != nil {
 		return err
@@ -208,7 +210,7 @@ func (m *Manager) Start(ctx context.Context) error {
 // would wait for itself. Such a Stop, from the listener or from elsewhere, stops the map
 // and returns at once, whatever its ctx; the sweep removes no more sessions and ends
 // once the listener has returned, and a later Stop waits for it
-// (TestStopFromASweepListenerReturns).
+// (TestStopFromASweepListenerReturns); a later Start starts no other sweep (Start).
 func (m *Manager) Stop(ctx context.Context) error {
 	m.stopping.Store(true)
 	m.mu.Lock()

@@ -2,11 +2,13 @@ package backup_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/gotribes/tribes/replmap"
 	"github.com/gotribes/tribes/session/backup"
 )
 
@@ -58,6 +60,50 @@ func TestStopFromASweepListenerReturns(t *testing.T) {
 		}
 		if n := sweeps(); n != 0 {
 			t.Errorf("%d expiry sweeps still run", n)
+		}
+	})
+}
+
+// TestStartAfterStopFromBesideASweepListener pins what a Start does after a Stop that did
+// not wait for the sweep (it was inside a listener call): a Manager starts once, its map
+// refusing a second Start (replmap.ErrStarted), so that Start starts no second sweep
+// beside the old one, and the old sweep ends as soon as the listener returns (it looks
+// at its stop channel before each session and after the loop), removing nothing more.
+func TestStartAfterStopFromBesideASweepListener(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		entered, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		l := backup.SessionListenerFuncs{Destroyed: func(_ *backup.Session, expired bool) {
+			if expired {
+				once.Do(func() {
+					close(entered)
+					<-release
+				})
+			}
+		}}
+		ms := startManagers(t, 1, backup.Config{ExpireInterval: time.Second, DisableJvmRouteBinder: true,
+			NamedListener: func(string) backup.SessionListener { return l }})
+		m := ms[0]
+		createWithSSO(t, m, time.Minute)
+		createWithSSO(t, m, time.Minute)
+		<-entered // the sweep expired a session and is inside its listener call
+		if err := m.Stop(context.Background()); err != nil {
+			t.Fatalf("Stop beside the sweep's listener: %v", err)
+		}
+		err := m.Start(context.Background())
+		if !errors.Is(err, replmap.ErrStarted) {
+			t.Errorf("Start after Stop: %v, want replmap.ErrStarted", err)
+		}
+		if n := sweeps(); n != 1 {
+			t.Errorf("%d expiry sweeps run after Start, want the old one only", n)
+		}
+		close(release)
+		synctest.Wait()
+		if n := sweeps(); n != 0 {
+			t.Errorf("%d expiry sweeps still run once the listener returned", n)
+		}
+		if n := m.Stats().Expired; n != 1 {
+			t.Errorf("Stats.Expired = %d, want 1: the old sweep removed more after Stop", n)
 		}
 	})
 }
