@@ -16,7 +16,11 @@ import (
 // are. A value the map cannot send to any backup stays local (and is published when a
 // map member joins, as in Java, or by the next Replicate); the error then wraps
 // ErrNoBackup and says which members failed. When the backup leaves the map before Put
-// recorded it, Put picks another one (TestPutWhileBackupLeaves).
+// recorded it, Put picks another one (TestPutWhileBackupLeaves). A Put of a Diffable
+// value while a Replicate of the entry it replaces sends (the same value's Diff, taken
+// before or after Put marshals it) has the next Replicate send the value in full: that
+// diff may reach the backup before the value or after it, losing its changes or
+// applying them twice there (TestPutDuringReplicateOfTheSameDiffableSentInFullNext).
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -29,12 +33,21 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	if err := m.started(); err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	prev := m.entries[k]
+	var sends uint64
+	var replicating int
+	if prev != nil {
+		sends, replicating = prev.sends, prev.replicating
+	}
+	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
 	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
 	nodes, perr := m.publish(ctx, key, value)
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
-	if dirtyDiffable(value) {
+	_, diffable := value.(Diffable)
+	if dirtyDiffable(value) || diffable && m.replicatedSince(prev, sends, replicating) {
 		e.failed++ // the next Replicate sends the value in full
 	}
 	m.mu.Lock()
@@ -50,6 +63,21 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 		err = perr
 	}
 	return old, err
+}
+
+// replicatedSince reports whether a Replicate of prev, the entry a Put replaces, was
+// under way when the Put read its sends and replicating counts, is under way, or read
+// prev since. Its diff may reach the backup nodes after the Put's value in full, which
+// then gets a change it holds already, or before it (a change made after the Put's
+// marshal, lost): the next Replicate sends the value in full
+// (TestPutDuringReplicateOfTheSameDiffableSentInFullNext).
+func (m *Map) replicatedSince(prev *entry, sends uint64, replicating int) bool {
+	if prev == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return replicating > 0 || prev.replicating > 0 || prev.sends != sends
 }
 
 // Get returns the value of key. On a node that holds a proxy it fetches the value from
