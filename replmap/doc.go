@@ -174,7 +174,8 @@
 //     (Config.MadePrimary is called); before, the values were lost once that backup left
 //     (TestRestartedPrimaryAsksJavaLikeBackup, interop/maps
 //     TestGoPrimaryRestartedJavaBackup). A Go backup takes such entries over on the
-//     MSG_START (above), and what it publishes replaces what the pass made of them.
+//     MSG_START (above), and what it publishes replaces what the pass made of them, in
+//     either order (TestFetchAndTakeoverMadePrimaryRace).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

@@ -244,14 +244,20 @@ func HoldAsJavaPrimary(m *Map, key, value any, backup channel.Member) error {
 
 // RPCRequestType returns the MapMessage type (Java's MSG_* value) of an RPC request's
 // data, -1 when it holds none (a reply, a plain message; tests only).
-func RPCRequestType(data []byte) int {
+func RPCRequestType(data []byte) int { return rpcType(data, false) }
+
+// RPCReplyType returns the MapMessage type of an RPC reply's data, -1 when it holds none
+// (a request, a plain message, a reply without a message; tests only).
+func RPCReplyType(data []byte) int { return rpcType(data, true) }
+
+func rpcType(data []byte, wantReply bool) int {
 	v, err := jserial.Unmarshal(data)
 	o, ok := v.(*jserial.Object)
 	if err != nil || !ok || o.Class.Name != "org.apache.catalina.tribes.group.RpcMessage" {
 		return -1
 	}
 	r := jserial.NewDataReader(o.External)
-	if reply, err := r.ReadBool(); err != nil || reply {
+	if reply, err := r.ReadBool(); err != nil || reply != wantReply {
 		return -1
 	}
 	for range 2 { // uuid, rpcId

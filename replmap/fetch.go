@@ -24,7 +24,10 @@ import (
 // alone otherwise, and they would be lost once it left before a Get of each here
 // (TestRestartedPrimaryAsksJavaLikeBackup; TestGoPrimaryRestartedJavaBackup in
 // interop/maps). A Go backup takes such entries over on the MSG_START (memberStarted),
-// and what it then publishes replaces what the fetch made of them.
+// and what it then publishes replaces what the fetch made of them: when the fetch took
+// the value first, Config.MadePrimary is called on both nodes, and the backup ends the
+// primary, this node its backup; when the takeover reached this node first, the fetch's
+// reply changes nothing (TestFetchAndTakeoverMadePrimaryRace).
 
 // fetchWorkers bounds the MSG_RETRIEVE_BACKUP requests a fetch pass has in flight.
 const fetchWorkers = 4
