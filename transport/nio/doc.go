@@ -405,8 +405,9 @@
 // # Stopping
 //
 // Stop(SvcReceiver) on EngineGnet shuts gnet down (without Engine.Stop's 500 ms polling), closes every
-// inbound connection, lets the workers finish the messages already queued and joins every
-// goroutine it started; EngineGoroutine closes its listener and connections and joins
+// inbound connection, lets the workers finish the messages already queued, complete
+// frames a paused connection still held in its buffer included (decoded as it closes:
+// TestFramesBufferedAtAGracefulStopDelivered), and joins every goroutine it started; EngineGoroutine closes its listener and connections and joins
 // their goroutines, which deliver the frames they decoded, a connection waiting for
 // MaxQueuedBytes room included (TestGoroutineQueueWaiterDeliveredOnGracefulStop). If ctx
 // ends first, what is still to deliver is dropped (a connection waiting for room gives up:

@@ -342,17 +342,22 @@ func (r *receiver) reject(err error, peer, remote string) {
 // (because decoding was paused) are processed as Java does at EOF, but for those asking
 // for an ACK, which is no longer possible: process drops them, as the ones queued before
 // them (Stats.FramesAbandoned). A trailing partial frame is dropped, and reported lost if
-// its header named its sender.
+// its header named its sender. When Stop closed the connection, its complete frames are
+// queued too, those asking for an ACK included, and delivered as the ones queued before
+// them (or dropped, once Stop's context ended), as EngineGoroutine delivers the frames it
+// read (TestFramesBufferedAtAGracefulStopDelivered); a partial frame is dropped without
+// a report, Stop having cut it off.
 func (rc *rconn) onClose(error) {
 	rc.cmu.Lock()
 	rc.closed = true
-	rc.byStop = rc.r.stopping.Load()
+	byStop := rc.r.stopping.Load()
+	rc.byStop = byStop
 	rc.cmu.Unlock()
 	rc.r.st.pendingBytes.Add(-rc.inHeld)
 	rc.inHeld = 0
 	rc.dec.releaseHeld(&rc.strays)
 	defer rc.dec.abandon()
-	if rc.dead || rc.r.stopping.Load() {
+	if rc.dead {
 		return
 	}
 	rc.dec.direct = nil // only what was read already
@@ -368,13 +373,16 @@ func (rc *rconn) onClose(error) {
 		rc.r.st.framesReceived.Add(1)
 		rc.r.st.bytesReceived.Add(uint64(n))
 		from, counted := rc.dec.takeArrival()
-		// One asking for an ACK is dropped by process (Stats.FramesAbandoned).
+		// One asking for an ACK is dropped by process (Stats.FramesAbandoned), unless Stop
+		// closed the connection.
 		rc.batch = append(rc.batch, inItem{msg: rc.message(&cd), size: n, ack: ackModeOf(channel.SendOptions(cd.Options)),
 			from: from, counted: counted})
 		rc.batchBytes += n
 	}
 	rc.flush()
-	rc.r.cutOff(&rc.dec, rc.c, rc.peer, rc.remote)
+	if !byStop {
+		rc.r.cutOff(&rc.dec, rc.c, rc.peer, rc.remote)
+	}
 }
 
 // cutOff reports the frame that dec, whose connection closed, left incomplete with the
