@@ -410,7 +410,8 @@
 // TestFramesBufferedAtAGracefulStopDelivered), and joins every goroutine it started; EngineGoroutine closes its listener and connections and joins
 // their goroutines, which deliver the frames they decoded, a connection waiting for
 // MaxQueuedBytes room included (TestGoroutineQueueWaiterDeliveredOnGracefulStop). If ctx
-// ends first, what is still to deliver is dropped (a connection waiting for room gives up:
+// ends first, what is still to deliver is dropped, the frames decoded counted in
+// Stats.FramesDroppedByStop (TestStopDropsAreCounted; a connection waiting for room gives up:
 // TestGoroutineQueueWaiterGivesUpWhenStopsContextEnds) and Stop
 // returns an error wrapping the context's error that names what still runs: gnet's engine
 // (its event loops slow to close their connections on a loaded machine, or, with

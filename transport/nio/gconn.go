@@ -69,7 +69,7 @@ func (gc *gconn) serve() {
 		r.st.pendingBytes.Add(-gc.held)
 		gc.dec.releaseHeld(&gc.strays)
 		if gc.late.msg != nil {
-			gc.drop(&gc.late)
+			gc.dropOnStop(&gc.late)
 		}
 		gc.dec.releaseDone()
 		gc.dec.abandon()
@@ -251,7 +251,7 @@ func (gc *gconn) takeLarge(it *inItem) bool {
 	n := int64(it.size)
 	if !gc.r.queue.tryTake(n) {
 		if !gc.waitQueue(n, true) {
-			gc.drop(it)
+			gc.dropOnStop(it)
 			gc.dec.releaseDone()
 			return false
 		}
@@ -265,6 +265,15 @@ func (gc *gconn) takeLarge(it *inItem) bool {
 func (gc *gconn) drop(it *inItem) {
 	it.msg.Release() // never delivered: nothing holds its buffer
 	gc.delivered(it)
+}
+
+// dropOnStop drops a decoded frame whose connection ends before its delivery: counted in
+// Stats.FramesDroppedByStop if Stop's context ended (the sweeper may end it too).
+func (gc *gconn) dropOnStop(it *inItem) {
+	if gc.r.dropping.Load() {
+		gc.r.st.framesDroppedByStop.Add(1)
+	}
+	gc.drop(it)
 }
 
 // deliverBatch delivers the decoded frames in order. USE_ACK frames without SYNC are
@@ -285,7 +294,10 @@ func (gc *gconn) deliverBatch() bool {
 	gone := false // a frame of the batch found its peer gone: so will the rest
 	for i := range gc.batch {
 		it := &gc.batch[i]
-		if stranger && !it.acked || r.dropping.Load() {
+		if refused := stranger && !it.acked; refused || r.dropping.Load() {
+			if !refused {
+				r.st.framesDroppedByStop.Add(1)
+			}
 			it.msg.Release() // never delivered: nothing holds its buffer
 			gc.delivered(it)
 			continue

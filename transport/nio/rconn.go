@@ -442,7 +442,8 @@ func (rc *rconn) run() {
 // is closed and what it still has queued is dropped, but for the frames acknowledged
 // already (early ACKs, on a connection that carried a member's frame): a stranger flooding
 // valid frames gets one message per connection to the workers, not a share of them equal
-// to a member's. A message asking for an ACK not written yet whose connection closed
+// to a member's. Once Stop's context ended, what is queued is dropped
+// (Stats.FramesDroppedByStop). A message asking for an ACK not written yet whose connection closed
 // while it waited for its turn is dropped, neither delivered nor acknowledged
 // (Stats.FramesAbandoned), as EngineGoroutine does with one whose peer it sees gone; one
 // without ACK, or acknowledged already, is delivered, and so is one whose connection
@@ -454,7 +455,10 @@ func (rc *rconn) process(it *inItem) {
 	if it.counted {
 		defer r.arriving.add(it.from, -1)
 	}
-	if r.dropping.Load() || rc.stranger && !it.acked {
+	if refused := rc.stranger && !it.acked; refused || r.dropping.Load() {
+		if !refused {
+			r.st.framesDroppedByStop.Add(1)
+		}
 		// Never delivered: nothing holds its buffer. An ACK the loop counted in
 		// pendingAcks stays counted: the connection is closing (the refusal that set
 		// stranger closed it; dropping: Stop closes them all), and a count left raised
@@ -495,6 +499,7 @@ func (rc *rconn) deliverNow(msg *channel.Message, mode ackMode) bool {
 	r := rc.r
 	defer r.settled(&rc.dec)
 	if r.dropping.Load() {
+		r.st.framesDroppedByStop.Add(1)
 		msg.Release() // never delivered: nothing holds its buffer
 		return true
 	}

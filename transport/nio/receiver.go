@@ -424,6 +424,7 @@ func (r *receiver) deliver(msg *channel.Message, gone func() bool) (err error) {
 		}
 	}
 	if r.dropping.Load() {
+		r.st.framesDroppedByStop.Add(1)
 		msg.Release() // never delivered: nothing holds its buffer
 		return errDropped
 	}

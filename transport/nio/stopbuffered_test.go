@@ -2,6 +2,7 @@ package nio
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -67,9 +68,38 @@ func TestFramesBufferedAtAGracefulStopDelivered(t *testing.T) {
 			t.Fatalf("Stop: %v", err)
 		}
 		if st := tr.Stats(); delivered.Load() != 4 || st.FramesReceived != 4 || st.MessagesDelivered != 4 ||
-			st.QueuedBytes != 0 || st.PendingBytes != 0 {
-			t.Fatalf("delivered %d, FramesReceived %d, MessagesDelivered %d, QueuedBytes %d, PendingBytes %d: want 4, 4, 4, 0 and 0",
-				delivered.Load(), st.FramesReceived, st.MessagesDelivered, st.QueuedBytes, st.PendingBytes)
+			st.FramesDroppedByStop != 0 || st.QueuedBytes != 0 || st.PendingBytes != 0 {
+			t.Fatalf("delivered %d, FramesReceived %d, MessagesDelivered %d, FramesDroppedByStop %d, QueuedBytes %d, PendingBytes %d: want 4, 4, 4, 0, 0 and 0",
+				delivered.Load(), st.FramesReceived, st.MessagesDelivered, st.FramesDroppedByStop, st.QueuedBytes, st.PendingBytes)
+		}
+	})
+}
+
+// The frames a Stop drops once its context ends are counted in Stats.FramesDroppedByStop,
+// on both engines: here the 3 frames waiting behind the only worker's delivery, two
+// decoded and queued and one (gnet) decoded as Stop closed its connection. Nothing
+// counted them: they were in FramesReceived only, neither delivered nor abandoned.
+func TestStopDropsAreCounted(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, cfg Config) {
+		tr, release, delivered, conns := heldBehindAWorker(t, cfg)
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan error, 1)
+		go func() { stopped <- tr.Stop(ctx, channel.SvcAll) }()
+		for _, c := range conns {
+			expectClosed(t, c)
+		}
+		cancel()
+		if err := <-stopped; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Stop = %v, want the context's error", err)
+		}
+		release.open()
+		if err := tr.Stop(context.Background(), channel.SvcAll); err != nil {
+			t.Fatalf("second Stop: %v", err)
+		}
+		if st := tr.Stats(); delivered.Load() != 1 || st.FramesReceived != 4 || st.MessagesDelivered != 1 ||
+			st.FramesDroppedByStop != 3 || st.FramesAbandoned != 0 || st.QueuedBytes != 0 {
+			t.Fatalf("delivered %d, FramesReceived %d, MessagesDelivered %d, FramesDroppedByStop %d, FramesAbandoned %d, QueuedBytes %d: want 1, 4, 1, 3, 0 and 0",
+				delivered.Load(), st.FramesReceived, st.MessagesDelivered, st.FramesDroppedByStop, st.FramesAbandoned, st.QueuedBytes)
 		}
 	})
 }
