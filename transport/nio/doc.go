@@ -444,6 +444,12 @@
 // There an idle pooled connection is not peeked at, so one its peer closed fails the next
 // send on it that waits for an ACK as a lost connection (retried per MaxRetryAttempts),
 // while a send without ACK on it may succeed and its message be lost (nothing tests this
-// on Windows), and a reply that arrived but was not read by the send's deadline does not
-// count.
+// on Windows): a message whose loss matters is sent with channel.OptUseAck there. Nor are
+// bytes a peer wrote unasked on an idle pooled connection seen before its reuse: the next
+// send on it that waits for an ACK reads them as the start of its reply (a receiver that
+// follows the protocol writes none). A reply that arrived but was not read by the send's
+// deadline does not count. No portable check replaces the peek: a read whose deadline has
+// already passed reads nothing in Go, the runtime reporting the timeout before it asks
+// the system (TestReadPastItsDeadlineReadsNothing), and one with a deadline ahead waits it
+// out on every live connection, which the pool's sweep checks under its lock.
 package nio
