@@ -144,7 +144,7 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 	var done Service
 	defer func() {
 		if err != nil {
-			uctx, cancel := undoContext(ctx)
+			uctx, cancel := FailedStartContext(ctx)
 			defer cancel()
 			if serr := c.stopLocked(uctx, done); serr != nil {
 				err = errors.Join(err, fmt.Errorf("tribes: start: stopping the levels it started: %w", serr))
@@ -197,20 +197,49 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 	return nil
 }
 
-// failedStartStop bounds the stop of the levels a failed Start had started, and from the
-// moment it failed when Start's ctx had ended already: see Channel.Start.
+// failedStartStop bounds the stop of the levels a failed Start had started, from the
+// moment it failed: see Channel.Start.
 const failedStartStop = 5 * time.Second
 
-// undoContext returns the context with which a failed Start stops the levels it started:
-// ctx's values, ending with ctx if it is still live, and failedStartStop from now in any
-// case, so that a level whose Stop waits (a receiver finishing its deliveries) cannot keep
-// the failed Start for ever. A level that has not stopped by then is left stopping
-// (unfinished): a later Stop or Start waits for it.
-func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx.Err() != nil {
+// undoBound is the one bound of a failed Channel.Start's undo, shared by every stop it
+// makes (the coordinator's, an interceptor's, the channel's): the first of them fixes it.
+type undoBound struct {
+	mu       sync.Mutex
+	set      bool
+	deadline time.Time // failedStartStop after the first stop began
+	detached bool      // Start's ctx had ended then: the stops run until deadline regardless
+}
+
+type undoKey struct{}
+
+// withUndoBound returns ctx carrying a fresh undoBound, for one Channel.Start.
+func withUndoBound(ctx context.Context) context.Context {
+	return context.WithValue(ctx, undoKey{}, &undoBound{})
+}
+
+// FailedStartContext returns the context with which a Start that failed stops again the
+// levels it had started: ctx's values, ending with ctx if ctx was still live when the
+// failed Channel.Start's undo began, and 5 seconds after that in any case. Within one
+// Channel.Start every call shares that bound (the coordinator's, an interceptor's that
+// starts the levels below it in several calls, the channel's own), so that the whole
+// undo takes no longer than Start's doc says (TestFailedStartUndoSharesOneBound). Called
+// with a ctx that does not come from a Channel.Start, the 5 seconds run from the call
+// (TestFailedStartContextOutsideAStart). The caller must call the CancelFunc.
+func FailedStartContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	b, _ := ctx.Value(undoKey{}).(*undoBound)
+	if b == nil {
+		b = &undoBound{}
+	}
+	b.mu.Lock()
+	if !b.set {
+		b.set, b.deadline, b.detached = true, time.Now().Add(failedStartStop), ctx.Err() != nil
+	}
+	deadline, detached := b.deadline, b.detached
+	b.mu.Unlock()
+	if detached {
 		ctx = context.WithoutCancel(ctx)
 	}
-	return context.WithTimeout(ctx, failedStartStop)
+	return context.WithDeadline(ctx, deadline)
 }
 
 // Stop stops svc's running levels in reverse order, waits (calling their Stop again)

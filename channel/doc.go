@@ -40,7 +40,9 @@
 //
 // Tribes starts a channel in four levels with fixed values: SvcReceiver (1), SvcSender (2),
 // SvcMembershipRx (4), SvcMembershipTx (8). They start in that order (the receiver's address
-// becomes the local member's) and stop in reverse; a failed Start undoes what it started.
+// becomes the local member's) and stop in reverse; a failed Start undoes what it started,
+// within 5 seconds of failing (or its ctx): an interceptor that stops levels it started
+// itself when a Start fails does so with FailedStartContext, sharing that bound.
 //
 // # Who may send
 //

@@ -24,10 +24,13 @@ import (
 // (TestFailedStartStopsWhatAnInterceptorStartedBefore), and the error is returned. That
 // stop ends with ctx if ctx is still live when starting fails, and 5 seconds after it
 // failed in any case (when ctx had ended, the levels still get those 5 seconds to stop,
-// TestFailedStartWithAnEndedContextStillStopsItsLevels); the levels an interceptor
-// started earlier are stopped the same way after them. A level not stopped in time is
-// left stopping, the error also wraps the stop's (context.DeadlineExceeded, or ctx's),
-// and a later Stop or Start of that level waits for it as after a Stop whose ctx ended
+// TestFailedStartWithAnEndedContextStillStopsItsLevels). The whole undo shares that one
+// bound: the coordinator's stop of the levels of its failing call, the channel's of
+// those an interceptor started earlier, after them, and an interceptor's own stop made
+// with FailedStartContext, so that a failed Start takes no more than those 5 seconds, or
+// ctx (TestFailedStartUndoSharesOneBound). A level not stopped in time is left stopping,
+// the error also wraps the stop's (context.DeadlineExceeded, or ctx's), and a later Stop
+// or Start of that level waits for it as after a Stop whose ctx ended
 // (TestFailedStartStopsWithinABoundedContext).
 func (c *Channel) Start(ctx context.Context, svc Service) error {
 	if svc&^SvcAll != 0 || svc == 0 {
@@ -44,13 +47,14 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 	if todo == 0 {
 		return fmt.Errorf("%w: %v", ErrAlreadyStarted, svc)
 	}
+	ctx = withUndoBound(ctx) // one bound for every stop of a failed start's undo
 	if err := c.head.Start(ctx, todo); err != nil {
 		// The coordinator stopped the levels of its call that failed. An interceptor that
 		// starts the levels below it in several calls (interceptors.StaticMembership: the
 		// transport's first) may have left those of an earlier call running: they are
-		// stopped here, through the chain, within the same bounds.
+		// stopped here, through the chain, within the bound the coordinator's stop fixed.
 		if left := c.Started() &^ c.started; left != 0 {
-			uctx, cancel := undoContext(ctx)
+			uctx, cancel := FailedStartContext(ctx)
 			serr := c.head.Stop(uctx, left)
 			cancel()
 			if serr != nil {

@@ -183,8 +183,10 @@ func (s *StaticMembership) top() channel.Interceptor {
 
 // Start starts the transport levels below, announces the configured members, then starts
 // the other levels below. If those fail to start, it stops again the transport levels it
-// started (within ctx if still live, and 5 seconds in any case) before returning the
-// error (TestStaticMembershipFailedStartStopsItsTransport). The announcing goroutines
+// started (within ctx if still live, and 5 seconds in any case, a bound shared with the
+// rest of the failed channel Start's undo: channel.FailedStartContext) before returning
+// the error (TestStaticMembershipFailedStartStopsItsTransport,
+// TestStaticMembershipFailedStartSharesTheUndoBound). The announcing goroutines
 // of a run whose Stop returned before they ended (see Stop) are waited for first, within
 // ctx, unless one is inside a membership listener call: if ctx ends first, Start returns
 // an error wrapping ctx.Err() and starts nothing.
@@ -238,18 +240,11 @@ func (s *StaticMembership) Start(ctx context.Context, svc channel.Service) error
 	return nil
 }
 
-// staticUndoWait bounds the stop of the transport levels a failed Start started, as the
-// channel bounds its own undo.
-const staticUndoWait = 5 * time.Second
-
 // undoStart stops the transport levels t a Start started before the other levels failed
-// to start, within ctx if still live and staticUndoWait in any case.
+// to start, with channel.FailedStartContext: within ctx if still live and 5 seconds in any
+// case, a bound shared with the rest of the failed channel Start's undo.
 func (s *StaticMembership) undoStart(ctx context.Context, t channel.Service) error {
-	base := ctx
-	if ctx.Err() != nil {
-		base = context.WithoutCancel(ctx)
-	}
-	uctx, cancel := context.WithTimeout(base, staticUndoWait)
+	uctx, cancel := channel.FailedStartContext(ctx)
 	defer cancel()
 	if err := s.Stop(uctx, t); err != nil {
 		return fmt.Errorf("staticmembership: start: stopping the transport levels it started: %w", err)
