@@ -116,8 +116,13 @@ type Channel struct {
 
 	life    chan struct{} // lifecycle: a one-slot semaphore, so that Start and Stop can give up when ctx ends
 	started Service       // guarded by life
-	hbStop  context.CancelFunc
-	hbMu    sync.Mutex // held by the heartbeat goroutine while it beats: beats never overlap
+	// unfinished: the levels whose last Stop down the chain returned an error once its
+	// ctx had ended (an interceptor's goroutines, a transport's receiver, still stopping
+	// in the background). Not running; the next Stop of such a level, and a Start of it
+	// before it starts it, call the chain's Stop again for it. Guarded by life.
+	unfinished Service
+	hbStop     context.CancelFunc
+	hbMu       sync.Mutex // held by the heartbeat goroutine while it beats: beats never overlap
 
 	smu     sync.Mutex    // guards stopped
 	stopped chan struct{} // closed (and replaced) when the last level stops: wakes WaitForMembers

@@ -32,8 +32,9 @@
 //   - its source is not a member (ErrNotMember, see below).
 //
 // A message with OptUseAck alone is answered ACK on receipt, before any listener runs. Stop(ctx, SvcAll) shuts down; calling
-// it again is a no-op, unless a level's stop was still running when the first Stop's ctx
-// ended: the later Stop waits for it, within its own ctx (see Channel.Stop). Start may be
+// it again is a no-op, unless a level's stop (an interceptor's, the transport's, the
+// membership service's) was still running when the first Stop's ctx ended: the later Stop
+// waits for it, within its own ctx (see Channel.Stop). Start may be
 // called again afterwards.
 //
 // # Levels

@@ -13,7 +13,9 @@ import "context"
 // on every receiving connection's worker at once.
 //
 // Start calls Next().Start before starting its own goroutines; Stop stops its own first and
-// then calls Next().Stop. Heartbeat is called every Config.HeartbeatInterval by the
+// then calls Next().Stop. Stop may be called for levels that are not running: when a
+// Stop's ctx ended before the stop finished (its error then wraps ctx's), the channel's
+// next Stop or Start of those levels calls Stop again, with its own ctx, to wait for it. Heartbeat is called every Config.HeartbeatInterval by the
 // channel's heartbeat goroutine, one beat at a time (besides any Channel.Heartbeat call of
 // the application's), and must not block.
 type Interceptor interface {

@@ -14,10 +14,11 @@ import (
 // running are an error (ErrAlreadyStarted) only if nothing else was asked. If ctx ends
 // while another Start or Stop runs, or before the levels start, Start returns its error
 // and starts nothing (TestStartHonoursContextWhileStopRuns). A level whose last Stop gave
-// up when its ctx ended (see Stop) is first stopped again with ctx, which waits for the
-// stop still running, so that the level does not start alongside it; if ctx ends first,
-// Start returns an error wrapping ctx's and starts nothing
-// (TestStartAfterATimedOutStopWaitsForIt).
+// up when its ctx ended (see Stop) is first stopped again with ctx, down the chain, which
+// waits for the stop still running, so that the level does not start alongside it; if
+// ctx ends first, Start returns an error wrapping ctx's and starts nothing
+// (TestStartAfterATimedOutStopWaitsForIt,
+// TestStartAfterAnInterceptorsTimedOutStopWaitsForIt).
 //
 // If starting fails, the levels this call started are stopped again, those an interceptor
 // started in an earlier call of its own included
@@ -47,6 +48,11 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 	if todo == 0 {
 		return fmt.Errorf("%w: %v", ErrAlreadyStarted, svc)
 	}
+	if p := todo & c.pending(); p != 0 {
+		if err := c.stopChain(ctx, p); err != nil {
+			return fmt.Errorf("tribes: start %v: the stop of an earlier Stop has not finished: %w", p, err)
+		}
+	}
 	ctx = withUndoBound(ctx) // one bound for every stop of a failed start's undo
 	if err := c.head.Start(ctx, todo); err != nil {
 		// The coordinator stopped the levels of its call that failed. An interceptor that
@@ -55,7 +61,7 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 		// stopped here, through the chain, within the bound the coordinator's stop fixed.
 		if left := c.Started() &^ c.started; left != 0 {
 			uctx, cancel := FailedStartContext(ctx)
-			serr := c.head.Stop(uctx, left)
+			serr := c.stopChain(uctx, left)
 			cancel()
 			if serr != nil {
 				err = errors.Join(err, fmt.Errorf("tribes: start: stopping the levels it started: %w", serr))
@@ -86,14 +92,16 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 // stops nothing; once it runs, the levels stop however ctx ends (ctx bounds what they
 // drain).
 //
-// A level whose transport or membership service returned an error from its Stop once ctx
-// had ended may still be stopping in the background (transport/nio's receiver,
-// membership/staticsvc's ping goroutine, membership/mcast's listener calls). A later Stop
-// of that level calls the service's Stop again with its own ctx, after stopping the
-// running levels: transport/nio, membership/staticsvc and membership/mcast wait there for
-// the stop still running, and when ctx ends first
-// Stop returns an error wrapping ctx's again, so that a caller learns the stop has not
-// finished (TestStopAgainWaitsForATimedOutStop). Once such a Stop returned nil, or an
+// A level whose Stop down the chain returned an error once ctx had ended may still be
+// stopping in the background: an interceptor's goroutines (interceptors.StaticMembership,
+// TCPPing, NonBlockingCoordinator, TCPFailureDetector), a transport or membership service
+// (transport/nio's receiver, membership/staticsvc's ping goroutine, membership/mcast's
+// listener calls). A later Stop of that level calls the chain's Stop again for it with its
+// own ctx, after stopping the running levels, and the coordinator calls the service's
+// Stop again if that one was left stopping: they wait there for the stop still running,
+// and when ctx ends first Stop returns an error wrapping ctx's again, so that a caller
+// learns the stop has not finished (TestStopAgainWaitsForATimedOutStop,
+// TestStopAgainReachesAnInterceptorsTimedOutStop). Once such a Stop returned nil, or an
 // error while its ctx was still live, the level is stopped and stopping it is a no-op.
 func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	if err := c.lock(ctx); err != nil {
@@ -101,19 +109,18 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	}
 	defer c.unlock()
 	todo := svc & c.started
-	// Levels an earlier Stop left stopping (its ctx ended first) are stopped already as
-	// far as the interceptors know: only their transport or membership service is asked
-	// again, after the running levels stopped.
-	pending := svc & c.coord.pending() &^ todo
+	// Levels an earlier Stop left stopping (its ctx ended first): the chain's Stop is
+	// called again for them, after the running levels stopped.
+	pending := svc & c.pending() &^ todo
 	if todo == 0 {
 		if pending == 0 {
 			return nil
 		}
-		return c.coord.Stop(ctx, pending)
+		return c.stopChain(ctx, pending)
 	}
-	err := c.head.Stop(ctx, todo)
+	err := c.stopChain(ctx, todo)
 	if pending != 0 {
-		err = errors.Join(err, c.coord.Stop(ctx, pending))
+		err = errors.Join(err, c.stopChain(ctx, pending))
 	}
 	c.started &^= todo
 	if c.started == 0 {
@@ -130,6 +137,24 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	c.log.Info("tribes channel stopped", "levels", todo.String())
 	return err
 }
+
+// stopChain stops svc down the chain and records whether that Stop returned an error once
+// ctx had ended: an interceptor, the transport or the membership service may still be
+// stopping. Under the lifecycle semaphore.
+func (c *Channel) stopChain(ctx context.Context, svc Service) error {
+	err := c.head.Stop(ctx, svc)
+	if err != nil && ctx.Err() != nil {
+		c.unfinished |= svc
+	} else {
+		c.unfinished &^= svc
+	}
+	return err
+}
+
+// pending returns the levels an earlier Stop left stopping: its Stop down the chain gave
+// up when its ctx ended, or the coordinator's did within a failed Start's undo. Under the
+// lifecycle semaphore.
+func (c *Channel) pending() Service { return c.unfinished | c.coord.pending() }
 
 // lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
 // semaphore is taken whatever ctx, so that Stop with an ended context still stops.
