@@ -68,7 +68,8 @@ type NonBlockingCoordinatorConfig struct {
 	// DefaultCoordDeadMemberTTL, 30 s; Tomcat checks on every message).
 	DeadMemberTTL time.Duration
 	// OnViewChange, if set, is called with every installed view and its id, one call at a
-	// time, from the coordinator's goroutine. It must not block for long.
+	// time, from the coordinator's goroutine. It must not block for long. No call begins
+	// once Stop has begun (see Stop for a call under way then).
 	OnViewChange func(view []channel.Member, id [16]byte)
 	// Logger receives view changes (Info) and election problems (Warn). Nil discards.
 	Logger *slog.Logger
@@ -272,7 +273,8 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 // Stop waits for the goroutine (an alive check, a send the layers below hold) until ctx
 // ends: it then returns an error wrapping ctx.Err() (joined with the layers below's, which
 // it stops all the same), and the goroutine ends in the background, installing no view
-// (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop); a later Stop waits
+// and calling no listener (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop,
+// TestNonBlockingCoordinatorNoViewChangeAfterItsStop); a later Stop waits
 // for it again within its own ctx, and so does a Start before it starts anything
 // (TestNonBlockingCoordinatorStopHonoursItsContext). Neither waits for the goroutine
 // while it is inside an OnViewChange or membership listener call when they begin, as the

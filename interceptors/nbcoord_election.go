@@ -215,10 +215,13 @@ func (c *NonBlockingCoordinator) handleViewConf(ctx context.Context, local chann
 // installView installs view, unless the goroutine's run is no longer the running one: a
 // Stop that gave up waiting for it (an alive check that ignores its context) has
 // forgotten the view, and a Start may have begun another run
-// (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop).
+// (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop). OnViewChange is called only if
+// the run is still the running one then too (callUpRunning): a Stop that began after the
+// install, and returned, is followed by no call
+// (TestNonBlockingCoordinatorNoViewChangeAfterItsStop).
 func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte) {
 	c.mu.Lock()
-	if !c.running || c.run != c.own {
+	if !c.runningLocked(c.own) {
 		c.mu.Unlock()
 		return
 	}
@@ -230,8 +233,29 @@ func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte)
 	co := view[0]
 	c.log.Info("tribes coordinator: view installed", "coordinator", co.String(), "members", len(view))
 	if c.cfg.OnViewChange != nil {
-		c.own.callUp(func() { c.cfg.OnViewChange(slices.Clone(view), id) })
+		c.callUpRunning(c.own, func() { c.cfg.OnViewChange(slices.Clone(view), id) })
 	}
+}
+
+// runningLocked reports whether g is the running run. Caller holds c.mu.
+func (c *NonBlockingCoordinator) runningLocked(g *runGroup) bool { return c.running && c.run == g }
+
+// callUpRunning runs f, a call up the stack made on a goroutine of run g, marked in g
+// (runGroup.callUp), if g is still the running run, and reports whether it did. The check
+// and the mark are one step under c.mu, as Stop marks the run stopped under it: a call
+// marked first began before the Stop (which does not wait for it, as for any call under
+// way), and once the Stop marked the run stopped no call begins.
+func (c *NonBlockingCoordinator) callUpRunning(g *runGroup, f func()) bool {
+	c.mu.Lock()
+	if !c.runningLocked(g) {
+		c.mu.Unlock()
+		return false
+	}
+	g.up.Add(1)
+	c.mu.Unlock()
+	defer g.up.Add(-1)
+	f()
+	return true
 }
 
 // staleSelf reports whether m is an entry of local's address (host and port) under another
