@@ -136,9 +136,10 @@ type NonBlockingCoordinator struct {
 	cancel   context.CancelFunc
 	run      *runGroup // the goroutine of the running coordinator
 	stopping stoppingRuns
-	received atomic.Bool // a coordination message arrived since the last wait began
+	owner    chan struct{} // holds the token of the election state while no run goroutine has it
+	received atomic.Bool   // a coordination message arrived since the last wait began
 
-	// owned by the run goroutine
+	// owned by the run goroutine holding the token of owner
 	own         *runGroup // the run the goroutine belongs to, marked around its calls up
 	suggested   []channel.Member
 	suggestedID *[16]byte
@@ -186,7 +187,8 @@ func NewNonBlockingCoordinator(cfg NonBlockingCoordinatorConfig) (*NonBlockingCo
 		return nil, configError("nonblockingcoordinator: negative inbox limit")
 	}
 	c := &NonBlockingCoordinator{cfg: cfg, log: cfg.Logger, members: map[channel.MemberKey]channel.Member{},
-		changed: make(chan struct{}), dead: map[channel.MemberKey]time.Time{}}
+		changed: make(chan struct{}), dead: map[channel.MemberKey]time.Time{}, owner: make(chan struct{}, 1)}
+	c.owner <- struct{}{}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -234,7 +236,6 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 		return c.Next().Start(ctx, svc)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	prev := c.run // the previous run's goroutine, ended unless this Start runs on it
 	g := newRunGroup()
 	c.running, c.cancel, c.run = true, cancel, g
 	c.wake = make(chan struct{}, 1)
@@ -249,15 +250,15 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 		return err
 	}
 	g.Go(func() {
-		if prev != nil {
-			// Started from a listener the previous run's goroutine called (a restart), or
-			// while one was held: that goroutine owns the election state until it ends.
-			select {
-			case <-prev.finished():
-			case <-rctx.Done():
-				return
-			}
+		// Started from a listener an older run's goroutine called (a restart), or while
+		// one was held: that goroutine owns the election state until it ends, whichever
+		// runs began and stopped since (TestNonBlockingCoordinatorOldRunLeavesTheNewOne).
+		select {
+		case <-c.owner:
+		case <-rctx.Done():
+			return
 		}
+		defer func() { c.owner <- struct{}{} }()
 		c.runLoop(rctx, g, wake)
 	})
 	select {
@@ -272,9 +273,11 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 //
 // Stop waits for the goroutine (an alive check, a send the layers below hold) until ctx
 // ends: it then returns an error wrapping ctx.Err() (joined with the layers below's, which
-// it stops all the same), and the goroutine ends in the background, installing no view
-// and calling no listener (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop,
-// TestNonBlockingCoordinatorNoViewChangeAfterItsStop); a later Stop waits
+// it stops all the same), and the goroutine ends in the background, installing no view,
+// adding no member, calling no listener and sending nothing
+// (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop,
+// TestNonBlockingCoordinatorNoViewChangeAfterItsStop,
+// TestNonBlockingCoordinatorStoppedRunChangesNothing); a later Stop waits
 // for it again within its own ctx, and so does a Start before it starts anything
 // (TestNonBlockingCoordinatorStopHonoursItsContext). Neither waits for the goroutine
 // while it is inside an OnViewChange or membership listener call when they begin, as the
@@ -283,8 +286,9 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 // returns; a run such a Start begins handles its events once the old goroutine ended
 // (TestNonBlockingCoordinatorRestartFromItsGoroutine). The trade-off: a Stop made
 // elsewhere while such a call is held returns without waiting for the goroutine, which
-// handles no more events once the call returned and ends, and a later Stop waits for it
-// (TestNonBlockingCoordinatorStopDoesNotWaitForAHeldListener).
+// does nothing more once the call returned (nor in a run a later Start began) and ends,
+// and a later Stop waits for it (TestNonBlockingCoordinatorStopDoesNotWaitForAHeldListener,
+// TestNonBlockingCoordinatorOldRunLeavesTheNewOne).
 func (c *NonBlockingCoordinator) Stop(ctx context.Context, svc channel.Service) error {
 	var err error
 	if svc&channel.SvcSender != 0 {
@@ -326,7 +330,7 @@ func (c *NonBlockingCoordinator) runLoop(ctx context.Context, g *runGroup, wake 
 		case <-wake:
 			for {
 				c.mu.Lock()
-				if len(c.inbox) == 0 || ctx.Err() != nil {
+				if len(c.inbox) == 0 || ctx.Err() != nil || !c.runningLocked(g) {
 					c.mu.Unlock()
 					break
 				}

@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -42,7 +43,7 @@ func (c *NonBlockingCoordinator) startElection(ctx context.Context, force bool) 
 		id := msg.ID
 		c.suggested, c.suggestedID, c.suggestedAt = all, &id, time.Now()
 		c.elections.Add(1)
-		if err := c.send(ctx, []channel.Member{others[0]}, &msg); err != nil {
+		if err := c.send(ctx, []channel.Member{others[0]}, &msg); err != nil && !errors.Is(err, errRunEnded) {
 			c.log.Warn("tribes coordinator: sending election request failed", "to", others[0].String(), "err", err)
 		}
 		return
@@ -52,7 +53,16 @@ func (c *NonBlockingCoordinator) startElection(ctx context.Context, force bool) 
 	c.wait.Reset(c.cfg.WaitTimeout)
 }
 
+// errRunEnded: the goroutine's run is no longer the running one; it sends nothing more.
+var errRunEnded = errors.New("nonblockingcoordinator: the run ended")
+
+// send sends cm to the members to, unless the goroutine's run is no longer the running
+// one (errRunEnded): a Stop that did not wait for it, or gave up, returned, and a Start
+// may have begun another run (TestNonBlockingCoordinatorStoppedRunChangesNothing).
 func (c *NonBlockingCoordinator) send(ctx context.Context, to []channel.Member, cm *CoordinationMessage) error {
+	if !c.ownRunning() {
+		return errRunEnded
+	}
 	payload, err := cm.MarshalBinary()
 	if err != nil {
 		return err
@@ -93,7 +103,7 @@ func (c *NonBlockingCoordinator) process(ctx context.Context, cm CoordinationMes
 					}
 				}
 				if len(rest) > 0 {
-					if err := c.send(ctx, rest, &cm); err != nil {
+					if err := c.send(ctx, rest, &cm); err != nil && !errors.Is(err, errRunEnded) {
 						c.log.Warn("tribes coordinator: sending view confirmation failed", "err", err)
 					}
 				}
@@ -137,7 +147,11 @@ func (c *NonBlockingCoordinator) mergeOnArrive(ctx context.Context, local channe
 			merged = slices.DeleteFunc(merged, m.Equal)
 			continue
 		}
-		if !c.cfg.AliveCheck(ctx, m) {
+		alive := c.cfg.AliveCheck(ctx, m)
+		if !c.ownRunning() {
+			return merged // the check outlasted the run, which changes nothing more
+		}
+		if !alive {
 			c.markDead(m)
 			merged = slices.DeleteFunc(merged, m.Equal)
 			continue
@@ -150,15 +164,24 @@ func (c *NonBlockingCoordinator) mergeOnArrive(ctx context.Context, local channe
 	return merged
 }
 
-// addMember adds m to the membership and passes MemberAdded up if it is new, on a
-// goroutine of run g if not nil (the call marked in g).
+// addMember adds m to the membership and passes MemberAdded up if it is new. On a
+// goroutine of run g if not nil: only if g is still the running run, checked in one step
+// with the addition and the call's mark in g (as callUpRunning).
 func (c *NonBlockingCoordinator) addMember(m channel.Member, g *runGroup) bool {
 	c.mu.Lock()
+	if g != nil && !c.runningLocked(g) {
+		c.mu.Unlock()
+		return false
+	}
 	_, had := c.members[m.Key()]
 	c.members[m.Key()] = m
+	if !had && g != nil {
+		g.up.Add(1)
+		defer g.up.Add(-1)
+	}
 	c.mu.Unlock()
 	if !had {
-		g.callUp(func() { c.Prev().MemberAdded(m) })
+		c.Prev().MemberAdded(m)
 	}
 	return !had
 }
@@ -177,7 +200,7 @@ func (c *NonBlockingCoordinator) forward(ctx context.Context, local channel.Memb
 			continue // never to this node's own address
 		}
 		err := c.send(ctx, []channel.Member{next}, &cm)
-		if err == nil {
+		if err == nil || errors.Is(err, errRunEnded) {
 			return
 		}
 		c.log.Warn("tribes coordinator: passing the election token failed, trying the next member", "to", next.String(), "err", err)
@@ -239,6 +262,13 @@ func (c *NonBlockingCoordinator) installView(view []channel.Member, id [16]byte)
 
 // runningLocked reports whether g is the running run. Caller holds c.mu.
 func (c *NonBlockingCoordinator) runningLocked(g *runGroup) bool { return c.running && c.run == g }
+
+// ownRunning reports whether the goroutine's run is the running one. Run goroutine only.
+func (c *NonBlockingCoordinator) ownRunning() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runningLocked(c.own)
+}
 
 // callUpRunning runs f, a call up the stack made on a goroutine of run g, marked in g
 // (runGroup.callUp), if g is still the running run, and reports whether it did. The check

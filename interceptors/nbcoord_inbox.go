@@ -79,7 +79,7 @@ func (c *NonBlockingCoordinator) keep(src channel.Member, cm CoordinationMessage
 // held for longer than WaitTimeout. Run goroutine only, once a member was added.
 func (c *NonBlockingCoordinator) releaseHeld() {
 	c.mu.Lock()
-	if len(c.held) == 0 {
+	if len(c.held) == 0 || !c.runningLocked(c.own) {
 		c.mu.Unlock()
 		return
 	}
@@ -96,6 +96,10 @@ func (c *NonBlockingCoordinator) releaseHeld() {
 		}
 		k := h.src.Key()
 		c.mu.Lock()
+		if !c.runningLocked(c.own) { // the held messages are another run's now
+			c.mu.Unlock()
+			return
+		}
 		cur, ok := c.held[k]
 		if ok && cur.at.Equal(h.at) { // not replaced by a newer message, nor queued, meanwhile
 			c.unholdLocked(k, now)
