@@ -77,6 +77,20 @@ func (s *stoppingRuns) stop(ctx context.Context, name string, g *runGroup) error
 	return s.await(ctx, name+": stop")
 }
 
+// ended reports whether every run left stopping has ended.
+func (s *stoppingRuns) ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.runs {
+		select {
+		case <-g.finished():
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // await waits, within ctx, for the runs left stopping, but not for those inside a call
 // up the stack when it begins (they stay stopping).
 func (s *stoppingRuns) await(ctx context.Context, what string) error {

@@ -213,7 +213,12 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 // listener a check's event goes to) until ctx ends: it then returns an error wrapping
 // ctx.Err() (joined with the layers below's, which it stops all the same), and they end
 // in the background; a later Stop waits for them again within its own ctx, and so does a
-// Start before it starts anything (TestFailureDetectorStopHonoursItsContext).
+// Start before it starts anything (TestFailureDetectorStopHonoursItsContext). Neither
+// waits for a check's goroutine inside a membership listener call when they begin (the
+// caller may be that listener: TestFailureDetectorListenerStopsTheChannel); a run a
+// Start begins then checks that member at once, not after that call, and the member's
+// events left to the old goroutine go to the new run's checks once the call returned
+// (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
 func (d *TCPFailureDetector) Stop(ctx context.Context, svc channel.Service) error {
 	d.mu.Lock()
 	d.levels &^= svc
@@ -233,6 +238,10 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 	d.mu.Lock()
 	end, run := d.endLife, d.run
 	d.endLife, d.run = nil, nil
+	// The run's queues are left to its goroutines, which end once they applied their ops
+	// (passed through): a later run does not wait for one held in a listener call
+	// (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
+	clear(d.queues)
 	d.mu.Unlock()
 	if end != nil {
 		end()
@@ -381,14 +390,14 @@ func (d *TCPFailureDetector) Stats() FailureDetectorStats {
 		Swallowed: d.swallowed.Load(), KeptAlive: d.keptAlive.Load(), Suspects: ns, AddSuspects: na}
 }
 
-// Settled reports whether no check is queued or running and no event waits to go up (for
-// tests and orderly waits).
+// Settled reports whether no check is queued or running, in this run or one stopped, and
+// no event waits to go up (for tests and orderly waits).
 func (d *TCPFailureDetector) Settled() bool {
 	d.evMu.Lock()
 	defer d.evMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queues) == 0 && d.events.Idle()
+	return len(d.queues) == 0 && d.events.Idle() && d.stopping.ended()
 }
 
 func init() {

@@ -86,16 +86,23 @@ func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
 	d.mu.Unlock()
 }
 
-// drain applies q's ops until none is left, as a goroutine of run g.
+// drain applies q's ops until none is left, as a goroutine of run g. Once a later run
+// began (a Stop does not wait for a goroutine inside a listener call, and leaves it its
+// queue: deactivate), the ops left go to that run's queue of the member, to be checked
+// there, after those it queued meanwhile.
 func (d *TCPFailureDetector) drain(ctx context.Context, g *runGroup, k channel.MemberKey, q *fdQueue) {
 	for {
 		d.mu.Lock()
-		if len(q.ops) == 0 {
-			q.running = false
+		if len(q.ops) == 0 || (d.run != nil && d.run != g) {
+			ops := q.ops
+			q.ops, q.running = nil, false
 			if d.queues[k] == q {
 				delete(d.queues, k)
 			}
 			d.mu.Unlock()
+			for _, o := range ops {
+				d.enqueue(o, false)
+			}
 			return
 		}
 		o := q.ops[0]

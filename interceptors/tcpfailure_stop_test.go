@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,5 +132,75 @@ func TestFailureDetectorListenerStopsTheChannel(t *testing.T) {
 				t.Fatalf("running %v after the listener's Stop", got)
 			}
 		})
+	}
+}
+
+// TestFailureDetectorRestartDoesNotWaitForAnOldListener: a member's checks run one at a
+// time from its queue, and the queue of a run whose goroutine was held in a membership
+// listener (the member's announcement) when the channel was stopped, which the Stop does
+// not wait for, stayed the member's queue after a Start: the new run's checks of that
+// member were queued behind the held call (or dropped as the queue was busy) and made
+// only once it returned, by the old run's goroutine, without checking (a report of the
+// member gone, queued behind the held call, removed the member the new run listed). A
+// Stop now leaves the old run's queues to it: the new run checks the member at once, and
+// the report left to the old goroutine goes to the new run's checks once the call
+// returned (the member answers: it stays).
+func TestFailureDetectorRestartDoesNotWaitForAnOldListener(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once, free sync.Once
+	open := func() { free.Do(func() { close(release) }) }
+	defer open()
+	var probes atomic.Int32
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{
+		Probe: func(context.Context, channel.Member) error {
+			probes.Add(1)
+			return nil
+		},
+	}))
+	hold := &holdAdded{hold: func(channel.Member) {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}}
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, hold, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	mbStart(t, a, b)
+	select {
+	case <-entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("the added member was not announced")
+	}
+	// A failed send reports the member gone meanwhile: queued behind the held call.
+	member := b.ch.LocalMember()
+	d.MemberDisappeared(member)
+	if err := returnsWithin(t, "Stop", open, func() error {
+		return a.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll)
+	}); err != nil {
+		t.Fatalf("Stop with the announcement held: %v", err)
+	}
+	before := probes.Load()
+	if err := returnsWithin(t, "Start", open, func() error {
+		return a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll)
+	}); err != nil {
+		t.Fatalf("Start with the old announcement held: %v", err)
+	}
+	d.CheckMembers(true)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the new run checked and listed the member", func() bool {
+		_, listed := d.Member(member.Key())
+		d.mu.Lock()
+		_, checking := d.queues[member.Key()] // the new run's queue: done when gone
+		d.mu.Unlock()
+		return probes.Load() > before && listed && !checking
+	})
+	before = probes.Load()
+	open()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the old run ended and the events went up", d.Settled)
+	if _, ok := d.Member(member.Key()); !ok {
+		t.Fatal("the old run's report removed the member the new run listed, without a check")
+	}
+	if probes.Load() == before {
+		t.Fatal("the old run's report was not checked by the new run")
 	}
 }
