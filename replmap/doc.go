@@ -175,7 +175,15 @@
 //     (TestRestartedPrimaryAsksJavaLikeBackup, interop/maps
 //     TestGoPrimaryRestartedJavaBackup). A Go backup takes such entries over on the
 //     MSG_START (above), and what it publishes replaces what the pass made of them, in
-//     either order (TestFetchAndTakeoverMadePrimaryRace).
+//     either order (TestFetchAndTakeoverMadePrimaryRace). A MSG_BACKUP makes the entry
+//     it names a backup here also when this node is its primary, as Java's
+//     messageReceived does (an old primary becomes the backup of the node that took its
+//     entry over), so two crossing MSG_BACKUPs leave each node the other's backup and
+//     none the primary: this map, the primary after the fetch, sending the value (a
+//     Replicate) while the backup's takeover reaches it, its MSG_BACKUP reaching the
+//     backup after the takeover. Replicate then sends nothing from either node; a Get on
+//     either takes the entry over again, the other its backup
+//     (TestFetchTakeoverThenReplicateLeavesNoPrimary).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

@@ -27,7 +27,10 @@ import (
 // and what it then publishes replaces what the fetch made of them: when the fetch took
 // the value first, Config.MadePrimary is called on both nodes, and the backup ends the
 // primary, this node its backup; when the takeover reached this node first, the fetch's
-// reply changes nothing (TestFetchAndTakeoverMadePrimaryRace).
+// reply changes nothing (TestFetchAndTakeoverMadePrimaryRace). A Replicate from this node
+// while briefly the primary, whose MSG_BACKUP reaches the backup after its takeover,
+// leaves each node the other's backup and none the primary, as two crossing MSG_BACKUPs
+// do in Java, until a Get on either (TestFetchTakeoverThenReplicateLeavesNoPrimary).
 
 // fetchWorkers bounds the MSG_RETRIEVE_BACKUP requests a fetch pass has in flight.
 const fetchWorkers = 4
