@@ -120,11 +120,16 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	value, nodes, failed := e.value, slices.Clone(e.nodes), e.failed
 	e.sends++
 	e.replicating++
+	kr := m.keyReplicatesLocked(k)
+	kr.reads++
+	kr.running++
 	full := failed > e.covered
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
 		e.replicating--
+		kr.running--
+		m.releaseKeyReplicatesLocked(k, kr)
 		m.mu.Unlock()
 	}()
 	msg := &message{Type: msgBackup, Key: []byte(k), Primary: m.local(), Nodes: nodes}

@@ -291,3 +291,11 @@ func FetchFrom(ctx context.Context, m *Map, key any, from channel.Member) error 
 	m.fetchOnce(ctx, fetchItem{k: k, from: from}, 0)
 	return nil
 }
+
+// KeyReplicatesListed returns how many keys m tracks the Replicates of for Put (tests
+// only): none once no Replicate runs and no Put watches.
+func KeyReplicatesListed(m *Map) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.keyReplicates)
+}

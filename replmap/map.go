@@ -204,6 +204,9 @@ type Map struct {
 	stoppedMembers map[channel.MemberKey]struct{}
 	refusedStopped uint64
 	rlog           *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
+	// keyReplicates tracks, by key, the Replicates under way and those a Put watches
+	// (replicatedSince); a key is listed only while either is.
+	keyReplicates map[string]*keyReplicates
 
 	startCalled bool
 	// queuing is set while Start transfers the state after its MSG_START: received map

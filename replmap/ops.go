@@ -17,10 +17,12 @@ import (
 // map member joins, as in Java, or by the next Replicate); the error then wraps
 // ErrNoBackup and says which members failed. When the backup leaves the map before Put
 // recorded it, Put picks another one (TestPutWhileBackupLeaves). A Put of a Diffable
-// value while a Replicate of the entry it replaces sends (the same value's Diff, taken
-// before or after Put marshals it) has the next Replicate send the value in full: that
-// diff may reach the backup before the value or after it, losing its changes or
-// applying them twice there (TestPutDuringReplicateOfTheSameDiffableSentInFullNext).
+// value while a Replicate of the key sends (the same value's Diff, taken before or after
+// Put marshals it), of the entry the Put replaces or of one a Remove dropped before,
+// has the next Replicate send the value in full: that diff may reach the backup before
+// the value or after it, losing its changes or applying them twice there
+// (TestPutDuringReplicateOfTheSameDiffableSentInFullNext,
+// TestPutAfterRemoveDuringReplicateOfTheSameDiffableSentInFullNext).
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -34,12 +36,9 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 		return nil, err
 	}
 	m.mu.Lock()
-	prev := m.entries[k]
-	var sends uint64
-	var replicating int
-	if prev != nil {
-		sends, replicating = prev.sends, prev.replicating
-	}
+	kr := m.keyReplicatesLocked(k)
+	kr.watchers++
+	running, reads := kr.running, kr.reads
 	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
 	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
@@ -47,7 +46,8 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	_, diffable := value.(Diffable)
-	if dirtyDiffable(value) || diffable && m.replicatedSince(prev, sends, replicating) {
+	// replicatedSince first: it ends the Put's watch.
+	if m.replicatedSince(k, kr, running, reads) && diffable || dirtyDiffable(value) {
 		e.failed++ // the next Replicate sends the value in full
 	}
 	m.mu.Lock()
@@ -65,19 +65,49 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	return old, err
 }
 
-// replicatedSince reports whether a Replicate of prev, the entry a Put replaces, was
-// under way when the Put read its sends and replicating counts, is under way, or read
-// prev since. Its diff may reach the backup nodes after the Put's value in full, which
-// then gets a change it holds already, or before it (a change made after the Put's
-// marshal, lost): the next Replicate sends the value in full
-// (TestPutDuringReplicateOfTheSameDiffableSentInFullNext).
-func (m *Map) replicatedSince(prev *entry, sends uint64, replicating int) bool {
-	if prev == nil {
-		return false
+// keyReplicates is what the map tracks of a key's Replicates for Put (replicatedSince):
+// running counts those under way, reads those that read an entry of the key to send it
+// since the key was listed, watchers the Puts looking at them.
+type keyReplicates struct {
+	running, watchers int
+	reads             uint64
+}
+
+// keyReplicatesLocked returns the key's keyReplicates, listing it, m.mu held.
+func (m *Map) keyReplicatesLocked(k string) *keyReplicates {
+	kr := m.keyReplicates[k]
+	if kr == nil {
+		if m.keyReplicates == nil {
+			m.keyReplicates = make(map[string]*keyReplicates)
+		}
+		kr = &keyReplicates{}
+		m.keyReplicates[k] = kr
 	}
+	return kr
+}
+
+// releaseKeyReplicatesLocked unlists kr, the key's keyReplicates, once no Replicate of
+// the key runs and no Put watches them, m.mu held.
+func (m *Map) releaseKeyReplicatesLocked(k string, kr *keyReplicates) {
+	if kr.running == 0 && kr.watchers == 0 && m.keyReplicates[k] == kr {
+		delete(m.keyReplicates, k)
+	}
+}
+
+// replicatedSince ends a Put's watch of kr, the keyReplicates of k it listed, and reports
+// whether a Replicate of the key was under way when the Put read running and reads, is
+// under way, or read an entry of the key since: of the entry the Put replaces, or of one
+// a Remove dropped before. Its diff may reach the backup nodes after
+// the Put's value in full, which then gets a change it holds already, or before it (a
+// change made after the Put's marshal, lost): the next Replicate sends the value in full
+// (TestPutDuringReplicateOfTheSameDiffableSentInFullNext,
+// TestPutAfterRemoveDuringReplicateOfTheSameDiffableSentInFullNext).
+func (m *Map) replicatedSince(k string, kr *keyReplicates, running int, reads uint64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return replicating > 0 || prev.replicating > 0 || prev.sends != sends
+	kr.watchers--
+	m.releaseKeyReplicatesLocked(k, kr)
+	return running > 0 || kr.running > 0 || kr.reads != reads
 }
 
 // Get returns the value of key. On a node that holds a proxy it fetches the value from
