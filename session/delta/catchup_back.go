@@ -26,7 +26,9 @@ import (
 // (TestMemberBackAfterLeavingGetsTheRenamesMadeMeanwhile). The member does the same
 // with this node; and since its own view may have kept this node (it saw nothing leave),
 // the request says so (AskBack): the member asks this node back for the same time,
-// unless it asks or asked it already (TestMemberBackInOneViewOnlyGetsTheRenames). A
+// unless it asks or asked it already (TestMemberBackInOneViewOnlyGetsTheRenames); a
+// member whose own joiner's window is open has its late catch-up ask this node so
+// (TestMemberBackAskingAJoinerInItsWindowGetsTheRenames). A
 // member that refuses the request (it does not list this node yet) or whose request
 // fails is asked again askAgainAfter later while it is listed, for Config.CatchUpWindow
 // after it came back; one that leaves again is asked once it is back, from the time it
@@ -139,8 +141,11 @@ func (m *Manager) askedBack(k channel.MemberKey, since int64) {
 // queueBack has the member k asked for what it sent since since; lately, unless it
 // was asked within askAgainAfter (then not at all, or once that is over).
 func (m *Manager) queueBack(k channel.MemberKey, since time.Time, lately bool) {
-	if l := m.late.Load(); l != nil && time.Now().Before(l.until) {
-		return // the joiner's window is open: it asks the member again (lateCatchUp.added)
+	if l := m.late.Load(); l != nil && time.Now().Before(l.until) && (!lately || l.askBack(k)) {
+		// The joiner's window is open: it asks the member again, as one back in its view
+		// (lateCatchUp.added), or as one whose request asks it to though its view kept it
+		// (lateCatchUp.askBack, TestMemberBackAskingAJoinerInItsWindowGetsTheRenames).
+		return
 	}
 	b := &m.back
 	b.mu.Lock()

@@ -28,7 +28,9 @@ import (
 // or once it is added again. A member done with (the donor too) that leaves and is added
 // again within the window is asked again, askAgainAfter after it was last done with at
 // the earliest: while the two did not list each other (a partition) its acknowledged
-// changes went to the others only. BinaryCodec only, as the catch-up.
+// changes went to the others only. So is one whose request asks the joiner to ask it
+// back (AskBack: its view dropped the joiner, the joiner's kept it), unless it was done
+// with less than askAgainAfter ago (askBack). BinaryCodec only, as the catch-up.
 
 // lateCatchUp is a joiner's late catch-up (Manager.late) while its window lasts.
 type lateCatchUp struct {
@@ -128,6 +130,37 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// askBack has the member k asked again, its request saying so (AskBack), as k's own
+// request asked (Manager.askedBack): k's view dropped this node while this one's kept k,
+// so added was not called, and k's changes made meanwhile went to the others only. One
+// due already is asked as due, with AskBack; one done with less than askAgainAfter ago
+// (it answered a moment ago) is not asked again. False if the window is over: the caller
+// then asks it as a running node does.
+func (l *lateCatchUp) askBack(k channel.MemberKey) bool {
+	now := time.Now()
+	l.mu.Lock()
+	if !now.Before(l.until) {
+		l.mu.Unlock()
+		return false
+	}
+	if doneAt, done := l.done[k]; done && doneAt.Add(askAgainAfter).After(now) {
+		l.mu.Unlock()
+		return true
+	}
+	l.back[k] = true
+	if _, due := l.due[k]; !due {
+		delete(l.done, k)
+		delete(l.gone, k)
+		l.due[k] = now
+	}
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // next returns the member to ask now, or how long until one is due (until the window's

@@ -266,7 +266,8 @@
 // once the joiner is ready, until Config.CatchUpWindow (60 s) after its start, as is a
 // member the joiner lists only after its catch-up began, from when it is added, and one
 // whose request failed (a send error, no answer, the member gone: when it is listed), and
-// one that answered (or the donor) then left and is added again within the window; their
+// one that answered (or the donor) then left and is added again within the window, or
+// asks the joiner back (TestMemberBackAskingAJoinerInItsWindowGetsTheRenames); their
 // answers are merged into the copies the joiner serves by the stamps only, so that
 // changes made there meanwhile stay (TestJoinerCatchesUpWithAMemberListingItAfterMemberWait,
 // TestJoinerCatchesUpWithAMemberItListsAfterItsTransfer). Past that window, a running
