@@ -364,6 +364,8 @@ func (m *Manager) mergeLate(ctx context.Context, s *Session, st *SessionState, a
 			return
 		}
 	}
+	// for a member back (AskBack): TestTakenThroughAMergeAnswersAMemberBack
+	s.noteTaken()
 	if s.ID() == st.ID { // not a copy this node renamed since (mergeSessions)
 		m.loadedAboveRemoval(s, st)
 	}

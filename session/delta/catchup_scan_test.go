@@ -16,6 +16,12 @@ import (
 // yields the ids of the sessions the answer carried once it is complete.
 func catchUpAnswer(t *testing.T, nw *channeltest.Network, m *Manager, since int64) <-chan []string {
 	t.Helper()
+	return askedAnswer(t, nw, m, AskStamps, since)
+}
+
+// askedAnswer is catchUpAnswer for a request with the bits ask (AskBack: a member back).
+func askedAnswer(t *testing.T, nw *channeltest.Network, m *Manager, ask uint64, since int64) <-chan []string {
+	t.Helper()
 	_, jch := nw.StartChannel(t)
 	var mu sync.Mutex
 	var ids []string
@@ -40,7 +46,7 @@ func catchUpAnswer(t *testing.T, nw *channeltest.Network, m *Manager, since int6
 	done := make(chan []string, 1)
 	m.wg.Add(1)
 	go func() {
-		m.serveAll(context.Background(), to, &serve{}, AskStamps, since)
+		m.serveAll(context.Background(), to, &serve{}, ask, since)
 		mu.Lock()
 		defer mu.Unlock()
 		done <- slices.Clone(ids)

@@ -78,9 +78,10 @@ func (s *Session) noteSentLocked(now int64) {
 	s.sentAt = now
 }
 
-// noteTaken records that another node's change of s (a delta, its creation, a rename)
-// is taken here now, logging s in its manager's taken log at its first such change in a
-// second, under the id it has then.
+// noteTaken records that another node's change of s (a delta, its creation, a rename, a
+// member's copy merged or loaded by a refresh, a repair, a late catch-up or an ask-back:
+// TestTakenThroughAMergeAnswersAMemberBack) is taken here now, logging s in its
+// manager's taken log at its first such change in a second, under the id it has then.
 func (s *Session) noteTaken() {
 	s.mu.Lock()
 	s.noteTakenLocked(nowMs())

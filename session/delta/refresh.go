@@ -264,11 +264,13 @@ func (m *Manager) mergeSessions(ctx context.Context, list []SessionState, late b
 			ns, changed := s.mergeStamped(st, m.notifyReplicated())
 			m.fire(ctx, s, true, ns...)
 			if changed {
+				s.noteTaken()
 				m.stats.refreshed.Add(1)
 			}
 			m.dropOlderNames(ctx, s, st.Version)
 			continue
 		}
+		s.noteTaken() // for a member back (AskBack): TestTakenThroughAMergeAnswersAMemberBack
 		m.loadedAboveRemoval(s, st)
 		m.dropOlderNames(ctx, s, st.Version)
 		m.stats.refreshed.Add(1)

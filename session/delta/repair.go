@@ -467,6 +467,7 @@ func (m *Manager) loadRepaired(ctx context.Context, chunk *Message) {
 			continue
 		}
 		s.loadTransferred(st)
+		s.noteTaken() // for a member back (AskBack): TestTakenThroughAMergeAnswersAMemberBack
 		m.loadedAboveRemoval(s, st)
 		m.stats.transferred.Add(1)
 		loaded[st.ID] = true

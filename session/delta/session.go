@@ -59,7 +59,8 @@ type Session struct {
 	lastVersion uint64
 	lastOrigin  uint32
 	// takenSec: the unix second another node's change of the session (a delta, its
-	// creation, a rename) was last taken here, for the answer to a member back in view
+	// creation, a rename, a refresh's, a repair's or a catch-up's merge or load of a
+	// member's copy) was last taken here, for the answer to a member back in view
 	// (recent.go); a uint32 in lastOrigin's padding (TestSessionSizeClass)
 	takenSec uint32
 	// loaded: the version of the state transfer's copy this one was last loaded from
