@@ -79,11 +79,12 @@ func (m *Manager) Start(ctx context.Context) error {
 // context ends. Stop does not wait for the cluster's goroutines applying the messages
 // held for a sender just listed: one of their listeners may call it with any context
 // (TestStopFromAHeldMessagesListenerReturns). It waits for the manager's own goroutines
-// (the expiry sweep, the state transfer's replay of the messages queued meanwhile): a
-// Stop that one of their listeners calls with the event's Context stops the manager and
-// returns ErrStopping at once, the stop finishing once the listener returned, and a
-// later Stop waits for that (TestStopFromASweepListenerReturns,
-// TestStopFromATransferReplayListenerReturns); one called there with another context
+// (the expiry sweep, the state transfer's, a refresh's and a repair's replay of the
+// messages that waited): a Stop that one of their listeners calls with the event's
+// Context stops the manager and returns ErrStopping at once, the stop finishing once the
+// listener returned, and a later Stop waits for that (TestStopFromASweepListenerReturns,
+// TestStopFromATransferReplayListenerReturns, TestStopFromARefreshReplayListenerReturns,
+// TestStopFromARepairReplayListenerReturns); one called there with another context
 // waits until that context ends.
 //
 // Every wait of Stop is bounded by ctx: when ctx ends first (a background goroutine

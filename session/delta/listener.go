@@ -11,7 +11,7 @@ import "context"
 // calls with the event's Context returns ErrStopping at once, one with another context
 // waits for the running Stop, and so until that context ends; and the calls for the
 // messages a sender sent before this node listed it, and those of the manager's expiry
-// sweep and state transfer, run on goroutines that Cluster.Close, or Stop, waits for: a
+// sweep, state transfer, refresh and repair, run on goroutines that Cluster.Close, or Stop, waits for: a
 // Close or Stop called with the event's Context does not wait for them, see
 // SessionEvent.Context). They may be concurrent with each other. A listener that panics is
 // recovered from and logged, as Tomcat catches what a listener throws: the event's other
@@ -69,11 +69,13 @@ type SessionEvent struct {
 	// does not wait for that goroutine, which waits for the listener; it closes the
 	// cluster and returns nil, or returns ErrStopping at once while another Close runs
 	// (TestCloseFromAHeldMessagesListenerReturns). For the events of the manager's own
-	// goroutines, which its Stop waits for (the expiry sweep, the state transfer's replay
-	// of the messages queued meanwhile), it is marked as theirs: a Stop called with it
-	// stops the manager and returns ErrStopping at once, and a Close closes the cluster
-	// without waiting for that manager (TestStopFromASweepListenerReturns,
-	// TestCloseFromASweepListenerReturns). context.Background() for the other events;
+	// goroutines, which its Stop waits for (the expiry sweep, the state transfer's, a
+	// refresh's and a repair's replay of the messages that waited), it is marked as
+	// theirs: a Stop called with it stops the manager and returns ErrStopping at once, and
+	// a Close closes the cluster without waiting for that manager
+	// (TestStopFromASweepListenerReturns, TestStopFromARefreshReplayListenerReturns,
+	// TestStopFromARepairReplayListenerReturns, TestCloseFromASweepListenerReturns).
+	// context.Background() for the other events;
 	// never nil.
 	Context context.Context
 }

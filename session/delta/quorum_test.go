@@ -225,7 +225,15 @@ func TestQuorumRefreshKeepsTheSurvivorsSessions(t *testing.T) {
 // partition cuts them apart and heals: j refreshes. asks counts the requests peer got.
 func healedAfterTransfer(t *testing.T, nw *channeltest.Network, peer *raw, asks func() int32) (j *node, T int64) {
 	t.Helper()
-	j = startNode(t, nw, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked, ClusterSize: 2})
+	return healedAfterTransferWith(t, nw, peer, asks, delta.Config{})
+}
+
+// healedAfterTransferWith is healedAfterTransfer with cfg's other settings (listeners).
+func healedAfterTransferWith(t *testing.T, nw *channeltest.Network, peer *raw, asks func() int32,
+	cfg delta.Config) (j *node, T int64) {
+	t.Helper()
+	cfg.JvmRoute, cfg.Replication, cfg.ClusterSize = "j", delta.ReplicateAcked, 2
+	j = startNode(t, nw, cfg)
 	testutil.EventuallyTrue(t, 10*time.Second, "the state transfer's request", func() bool { return asks() == 1 })
 	T = time.Now().UnixMilli()
 	transferFrom(t, peer, j, T, repairState(T, "S.p", 1, "v1"))

@@ -107,7 +107,8 @@ func (s *Session) changedSince(ms int64, taken bool) bool {
 // forRecent calls f for every session this node sent a message about at or after since
 // (unix ms), and with taken every session it took another node's change of then too
 // (the second of since included), from its logs of them when they cover that time, else
-// by reading every session. f returning false stops early. A member back in view asks
+// by reading every session (TestTakenBeyondTheLogAnswerReadsEverySession). f returning
+// false stops early. A member back in view asks
 // with taken (AskBack): what a node that left for good meanwhile changed reached this
 // node, not it (TestMemberBackGetsTheChangesOfANodeThatLeftMeanwhile); a joiner's
 // catch-up asks without, every member answering for its own changes (its donor's
