@@ -30,7 +30,9 @@ import (
 // the earliest: while the two did not list each other (a partition) its acknowledged
 // changes went to the others only. So is one whose request asks the joiner to ask it
 // back (AskBack: its view dropped the joiner, the joiner's kept it), unless it was done
-// with less than askAgainAfter ago (askBack). BinaryCodec only, as the catch-up.
+// with less than askAgainAfter ago (askBack). Such a member back, or one added again,
+// still to ask when the window ends is then asked as a running node asks a member back
+// (catchup_back.go; backDue). BinaryCodec only, as the catch-up.
 
 // lateCatchUp is a joiner's late catch-up (Manager.late) while its window lasts.
 type lateCatchUp struct {
@@ -189,6 +191,24 @@ func (l *lateCatchUp) next(ch Channel) (channel.Member, time.Duration, bool) {
 	return channel.Member{}, wait, false
 }
 
+// backDue removes from l.due, once the window is over, the members back in view (back)
+// still to ask, and returns them: the running node asks them (queueBack). An AskBack
+// that came while the window was open, but whose request this node had not made when it
+// ended (it was asking another member, TestMemberBackAskingAtAJoinersWindowEndGetsTheRenames),
+// would be lost otherwise: queueBack had left it to the window.
+func (l *lateCatchUp) backDue() []channel.MemberKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ks []channel.MemberKey
+	for k := range l.due {
+		if l.back[k] {
+			ks = append(ks, k)
+			delete(l.due, k)
+		}
+	}
+	return ks
+}
+
 // snapshot returns a copy of l.due.
 func (l *lateCatchUp) snapshot() map[channel.MemberKey]time.Time {
 	l.mu.Lock()
@@ -244,6 +264,9 @@ func (m *Manager) runLate(ctx context.Context, l *lateCatchUp) {
 	defer m.late.CompareAndSwap(l, nil)
 	for {
 		if !time.Now().Before(l.until) {
+			for _, k := range l.backDue() { // asked as a running node asks a member back
+				m.queueBack(k, l.start, false)
+			}
 			if addrs, failed := l.left(m.cl.ch, &m.askFails); len(addrs) > 0 {
 				m.log.Warn("delta: could not catch up with members: they refused the request, or it failed, until "+
 					"CatchUpWindow after this node's start, or until they left (they did not list it, run no session "+
