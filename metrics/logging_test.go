@@ -81,8 +81,12 @@ func TestNoPerMessageLogging(t *testing.T) {
 	rec := &recorder{}
 	log := slog.New(rec)
 	a, b := startNioNode(t, log), startNioNode(t, log)
-	a.mbr.Add(b.ch.LocalMember())
-	b.mbr.Add(a.ch.LocalMember())
+	if err := a.mbr.Add(context.Background(), b.ch.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.mbr.Add(context.Background(), a.ch.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

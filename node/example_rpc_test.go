@@ -39,7 +39,9 @@ func Example_rpc() {
 		defer ch.Stop(ctx, channel.SvcAll)
 		chans = append(chans, ch)
 	}
-	chans[0].Membership().(*static.Service).Add(chans[1].LocalMember())
+	if err := chans[0].Membership().(*static.Service).Add(ctx, chans[1].LocalMember()); err != nil {
+		panic(err)
+	}
 
 	var rpcs []*rpc.Channel
 	for i, name := range names {

@@ -38,7 +38,9 @@ func Example_sessions() {
 		defer ch.Stop(ctx, channel.SvcAll)
 		chans = append(chans, ch)
 	}
-	chans[0].Membership().(*static.Service).Add(chans[1].LocalMember())
+	if err := chans[0].Membership().(*static.Service).Add(ctx, chans[1].LocalMember()); err != nil {
+		panic(err)
+	}
 
 	var handlers []http.Handler
 	for i, ch := range chans {

@@ -47,8 +47,12 @@ func TestLostReplyNamed(t *testing.T) {
 	tcfg.MaxFrameSize = 64 << 10
 	caller, callerMs := startTCP(t, tcfg)
 	peer, peerMs := startTCP(t, nio.DefaultConfig())
-	callerMs.Add(peer.LocalMember())
-	peerMs.Add(caller.LocalMember())
+	if err := callerMs.Add(context.Background(), peer.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
+	if err := peerMs.Add(context.Background(), caller.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
 	// The peer replies with as many bytes as the request asks for.
 	newRPC(t, rpc.Config{Channel: peer, Handler: rpc.HandlerFunc(func(msg any, _ channel.Member) (any, error) {
 		return make([]byte, msg.(int32)), nil
@@ -145,7 +149,9 @@ func TestCallToSilentMemberEnds(t *testing.T) {
 	tcfg.Timeout = 30 * time.Second
 	caller, ms := startTCP(t, tcfg)
 	silent, peer := silentMember(t)
-	ms.Add(silent)
+	if err := ms.Add(context.Background(), silent); err != nil {
+		t.Fatal(err)
+	}
 	c := newRPC(t, rpc.Config{Channel: caller, Handler: answer("caller")})
 
 	for _, end := range []string{"cancel", "deadline", "close"} {

@@ -71,13 +71,18 @@ func (q *Queue) Run(around func(call func())) {
 }
 
 // RunWait runs the queue (Run, with no around) and then waits until done is closed or ctx
-// ends, returning ctx.Err() then. A nil done (nothing queued to wait for) returns nil at
-// once, running nothing.
+// ends, returning ctx.Err() then: a done closed by the Run returns nil even if ctx has
+// ended. A nil done (nothing queued to wait for) returns nil at once, running nothing.
 func (q *Queue) RunWait(ctx context.Context, done <-chan struct{}) error {
 	if done == nil {
 		return nil
 	}
 	q.Run(nil)
+	select {
+	case <-done:
+		return nil
+	default:
+	}
 	select {
 	case <-done:
 		return nil

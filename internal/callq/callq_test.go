@@ -69,8 +69,9 @@ func TestPanicLeavesTheRestToTheNextRun(t *testing.T) {
 	}
 }
 
-// TestRunWait: RunWait returns once done is closed by a queued call, returns ctx's error
-// when ctx ends first, and nil at once for a nil done.
+// TestRunWait: RunWait returns once done is closed by a queued call (nil even when ctx
+// had ended, if its Run closed done), returns ctx's error when ctx ends first, and nil at
+// once for a nil done.
 func TestRunWait(t *testing.T) {
 	var q callq.Queue
 	done := make(chan struct{})
@@ -80,6 +81,15 @@ func TestRunWait(t *testing.T) {
 	}
 	if err := q.RunWait(context.Background(), nil); err != nil {
 		t.Fatalf("RunWait with a nil done: %v", err)
+	}
+	ended, end := context.WithCancel(context.Background())
+	end()
+	done2 := make(chan struct{})
+	q.Add(func() { close(done2) })
+	for range 100 { // the select between two ready cases would pick either
+		if err := q.RunWait(ended, done2); err != nil {
+			t.Fatalf("RunWait with an ended ctx and done closed by its Run: %v, want nil", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()

@@ -29,7 +29,8 @@ import (
 // Membership events go up one at a time and in the order of the changes, outside the
 // service's locks, from the goroutine of the change (Start, a heartbeat, Stop) or, if
 // another one is delivering, from that one, after the event under way; each waits for
-// its events (Stop only until its ctx ends), so a listener may stop the channel
+// its events, Start and Stop until their ctx ends, a heartbeat and a sender become a
+// member until the membership-rx level stops, so a listener may stop the channel
 // (TestChannelStopFromAListenerReturns).
 type Service struct {
 	cfg     Config
@@ -190,7 +191,8 @@ func (s *Service) SetChannel(c *channel.Channel) {
 // Start implements channel.MembershipService. Starting the membership-rx level asks the
 // source at once (within ctx and the timeouts); a failed first fetch is logged and
 // reported to the health function, not returned, as in Tomcat: the next heartbeat tries
-// again.
+// again. Start waits for the members listed to reach the listener until ctx ends: it then
+// returns an error wrapping ctx's, and they still go up, in order.
 func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
 	s.mu.Lock()
 	s.local, s.l = local, l
@@ -211,7 +213,9 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	}
 	s.mu.Unlock()
 	if first {
-		s.poll(ctx, r)
+		if err := s.poll(ctx, r); err != nil {
+			return fmt.Errorf("cloud: start: the members listed not yet delivered to the membership listener: %w", err)
+		}
 	}
 	return nil
 }
@@ -271,7 +275,9 @@ type Stats struct {
 func (s *Service) Stats() Stats { return Stats{MembersOverLimit: s.overLimit.Load()} }
 
 // Heartbeat implements channel.MembershipService: it asks the source, adds the members
-// it lists for the first time and expires those it has not listed for ExpirationTime.
+// it lists for the first time and expires those it has not listed for ExpirationTime. It
+// waits for their events to reach the listener until the membership-rx level stops
+// (TestWaitsForEventsEndWithStop).
 func (s *Service) Heartbeat() {
 	s.mu.Lock()
 	r := s.run
@@ -279,22 +285,23 @@ func (s *Service) Heartbeat() {
 	if r == nil {
 		return
 	}
-	s.poll(r.ctx, r)
+	_ = s.poll(r.ctx, r) // an error only once r ended
 }
 
-// poll fetches for run r and applies; the expiry runs even when the fetch failed. A
-// fetch that returns after r ended (Stop cancelled it) is neither reported nor applied.
-func (s *Service) poll(ctx context.Context, r *run) {
+// poll fetches for run r and applies, waiting for the events until ctx ends (ctx's error
+// then); the expiry runs even when the fetch failed. A fetch that returns after r ended
+// (Stop cancelled it) is neither reported nor applied.
+func (s *Service) poll(ctx context.Context, r *run) error {
 	if !r.fetching.TryLock() {
-		return // a fetch is under way; it will do
+		return nil // a fetch is under way; it will do
 	}
 	defer r.fetching.Unlock()
 	insts, err := s.fetch(ctx)
 	if !s.report(r, err) {
 		s.closeIdle() // the connection kept alive by a fetch that outlived Stop
-		return
+		return nil
 	}
-	s.apply(r, insts, time.Now())
+	return s.apply(ctx, r, insts, time.Now())
 }
 
 // report reports the outcome of a fetch of run r; it reports nothing, and returns
@@ -323,14 +330,15 @@ func (s *Service) report(r *run, err error) bool {
 	return true
 }
 
-// apply records a listing of run r made at now and delivers the resulting events.
-func (s *Service) apply(r *run, insts []Instance, now time.Time) {
+// apply records a listing of run r made at now and delivers the resulting events,
+// waiting for them until ctx ends (ctx's error then: they still go up, in order).
+func (s *Service) apply(ctx context.Context, r *run, insts []Instance, now time.Time) error {
 	s.evMu.Lock()
 	s.mu.Lock()
 	if s.run != r {
 		s.mu.Unlock()
 		s.evMu.Unlock()
-		return
+		return nil
 	}
 	var added, gone []channel.Member
 	skipped := 0
@@ -372,7 +380,7 @@ func (s *Service) apply(r *run, insts []Instance, now time.Time) {
 	s.mu.Unlock()
 	done := s.queueLocked(l, added, gone)
 	s.evMu.Unlock()
-	_ = s.events.RunWait(context.Background(), done)
+	return s.events.RunWait(ctx, done)
 }
 
 // touchLocked marks m seen at now; it reports whether m is new (and was added).
@@ -497,7 +505,8 @@ func (w senderWatcher) MessageReceived(*channel.Message) error { return nil }
 // DNSMembershipProvider.accept). A sender at this node's own address and port is never
 // added, whatever id it claims: the member added carries the id derived from the address,
 // which for IPv4 is the local id itself (Tomcat's memberAlive ignores a member equal to
-// the local one).
+// the local one). It waits for the member to reach the listener until the membership-rx
+// level stops (TestWaitsForEventsEndWithStop).
 func (s *Service) sawSender(src channel.Member) {
 	if len(src.Host) != 4 && len(src.Host) != 16 {
 		return
@@ -518,12 +527,12 @@ func (s *Service) sawSender(src channel.Member) {
 		return
 	}
 	s.rebuildLocked()
-	l := s.l
+	l, r := s.l, s.run
 	s.mu.Unlock()
 	done := s.queueLocked(l, []channel.Member{m}, nil)
 	s.evMu.Unlock()
 	s.log.Info("tribes cloud membership: a sender not listed became a member", "member", m.String())
-	_ = s.events.RunWait(context.Background(), done)
+	_ = s.events.RunWait(r.ctx, done) // an error only once r ended
 }
 
 // isLocalLocked reports whether m is this node: its key, or its address and port.

@@ -60,8 +60,12 @@ func TestDuplicateListEntriesAreOneMember(t *testing.T) {
 	if len(recv) != 0 {
 		t.Errorf("a message to all members reached the node %d times", 1+len(recv))
 	}
-	svc.Add(list[0]) // adding it again changes nothing
-	svc.Remove(bm.Key())
+	if err := svc.Add(context.Background(), list[0]); err != nil { // adding it again changes nothing
+		t.Fatal(err)
+	}
+	if err := svc.Remove(context.Background(), bm.Key()); err != nil {
+		t.Fatal(err)
+	}
 	if ms := svc.Members(); len(ms) != 0 {
 		t.Errorf("members after Remove: %v", ms)
 	}

@@ -58,7 +58,7 @@ func TestChannelStopFromAListenerReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	added := make(chan struct{})
-	go func() { defer close(added); svc.Add(bm) }() // the listener runs on this goroutine
+	go func() { defer close(added); _ = svc.Add(context.Background(), bm) }() // the listener runs on this goroutine
 	select {
 	case err := <-stopped:
 		// Its member gone goes up once the listener returned: Stop waits for it until

@@ -75,8 +75,12 @@ func TestReceiverRestartMovesLocalMember(t *testing.T) {
 		return m
 	}
 	self, left := at(moved.Port), at(old.Port)
-	svc.Add(self)
-	svc.Add(left)
+	if err := svc.Add(context.Background(), self); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Add(context.Background(), left); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := ch.Member(self.Key()); ok {
 		t.Errorf("a member added at the receiver's new address %s is listed: the service still takes the local member for %s",
 			self.Addr(), old.Addr())

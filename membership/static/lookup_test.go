@@ -63,11 +63,15 @@ func TestMemberLookupByKey(t *testing.T) {
 	if err := svc.Start(context.Background(), channel.SvcAll, channel.Member{}, channel.MembershipFuncs{}); err != nil {
 		t.Fatal(err)
 	}
-	svc.Add(ms[5])
+	if err := svc.Add(context.Background(), ms[5]); err != nil {
+		t.Fatal(err)
+	}
 	if m, ok := svc.Member(ms[5].Key()); !ok || !m.Equal(ms[5]) {
 		t.Fatalf("added member not found: %v %v", m, ok)
 	}
-	svc.Remove(ms[0].Key())
+	if err := svc.Remove(context.Background(), ms[0].Key()); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := svc.Member(ms[0].Key()); ok {
 		t.Fatal("removed member still found")
 	}
@@ -135,8 +139,12 @@ func TestMembersShared(t *testing.T) {
 		t.Errorf("Members allocates %v times", a)
 	}
 	_ = append(got, ms[2])
-	svc.Add(ms[2])
-	svc.Remove(ms[0].Key())
+	if err := svc.Add(context.Background(), ms[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Remove(context.Background(), ms[0].Key()); err != nil {
+		t.Fatal(err)
+	}
 	if len(got) != 2 || !got[0].Equal(ms[0]) || !got[1].Equal(ms[1]) {
 		t.Errorf("a list returned before the changes became %v", got)
 	}

@@ -30,12 +30,16 @@ func TestMemberGivenShortFoundByEitherKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		if viaAdd {
-			svc.Add(short)
+			if err := svc.Add(context.Background(), short); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if m, ok := svc.Member(long.Key()); !ok || !m.Equal(short) {
 			t.Errorf("viaAdd %v: Member with the key of the 16-byte form: %v %v, want the member", viaAdd, m, ok)
 		}
-		svc.Remove(long.Key())
+		if err := svc.Remove(context.Background(), long.Key()); err != nil {
+			t.Fatal(err)
+		}
 		if ms := svc.Members(); len(ms) != 0 {
 			t.Errorf("viaAdd %v: members after Remove with the key of the 16-byte form: %v", viaAdd, ms)
 		}

@@ -70,14 +70,18 @@ func TestIPv4HostInEitherFormIsOneMember(t *testing.T) {
 		t.Errorf("b's message did not reach a's listener: dropped as a non-member's")
 	}
 
-	svc.Add(short) // the same node written with its 4-byte host
+	if err := svc.Add(context.Background(), short); err != nil { // the same node written with its 4-byte host
+		t.Fatal(err)
+	}
 	if ms := svc.Members(); len(ms) != 1 {
 		t.Errorf("%d members listed for one node added with a 4-byte host after its 16-byte one: %v", len(ms), ms)
 	}
 	if _, ok := svc.Member(long.Key()); !ok {
 		t.Errorf("the member is not found by the key of its 16-byte form")
 	}
-	svc.Remove(long.Key())
+	if err := svc.Remove(context.Background(), long.Key()); err != nil {
+		t.Fatal(err)
+	}
 	if ms := svc.Members(); len(ms) != 0 {
 		t.Errorf("members after Remove with the key of the 16-byte form: %v", ms)
 	}

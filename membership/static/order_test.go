@@ -70,7 +70,7 @@ func TestAddConcurrentWithStopKeepsEventsInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	added := make(chan struct{})
-	go func() { defer close(added); s.Add(bm) }()
+	go func() { defer close(added); _ = s.Add(context.Background(), bm) }()
 	select {
 	case <-l.entered:
 	case <-time.After(10 * time.Second):

@@ -19,14 +19,13 @@ import (
 //
 // Membership events are delivered one at a time and in the order of the changes, outside
 // the service's locks: Start, Stop, Add and Remove return once the listener has been told
-// of their change (Start and Stop only until their ctx ends: they then return an error
-// wrapping ctx's, and the events are still delivered, in order). The goroutine of a
-// change delivers its events, and the events queued meanwhile by other changes, unless
-// another one is delivering: then that one delivers them after the event under way. So a
-// listener may stop the channel: its Stop waits for the members it reports gone, which go
-// up once the listener returned, only until its ctx ends
-// (TestChannelStopFromAListenerReturns). Do not call Add or Remove from the listener:
-// they wait for their event without a context.
+// of their change, or when their ctx ends: they then return an error wrapping ctx's, and
+// the events are still delivered, in order. The goroutine of a change delivers its
+// events, and the events queued meanwhile by other changes, unless another one is
+// delivering: then that one delivers them after the event under way. So a listener may
+// stop the channel: its Stop waits for the members it reports gone, which go up once the
+// listener returned, only until its ctx ends (TestChannelStopFromAListenerReturns); Add
+// and Remove from the listener likewise wait until their ctx ends.
 type Service struct {
 	members []channel.Member
 
@@ -145,9 +144,16 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 }
 
 // Add adds a member to the list at run time; if the membership-rx level runs, the member is
-// announced at once. Adding a known member or the local one does nothing. An IPv4 host in
-// its 16-byte form is listed in its 4-byte form, as by New.
-func (s *Service) Add(m channel.Member) {
+// announced at once, and Add returns once the listener has been told, or when ctx ends:
+// it then returns an error wrapping ctx's, and the member, listed already, still goes up
+// after the events under way, in order (TestAddWaitsOnlyUntilItsContextEnds). Adding a
+// known member or the local one does nothing. An IPv4 host in its 16-byte form is listed
+// in its 4-byte form, as by New.
+//
+// From the membership listener, Add's event goes up only once the listener returned, so
+// Add waits until ctx ends: pass a ctx that ends, or one already cancelled to return at
+// once (TestAddFromTheListener).
+func (s *Service) Add(ctx context.Context, m channel.Member) error {
 	s.evMu.Lock()
 	m = m.Unmapped()
 	s.mu.Lock()
@@ -155,7 +161,7 @@ func (s *Service) Add(m channel.Member) {
 		if x.Equal(m) {
 			s.mu.Unlock()
 			s.evMu.Unlock()
-			return
+			return nil
 		}
 	}
 	s.members = append(s.members, m)
@@ -171,11 +177,15 @@ func (s *Service) Add(m channel.Member) {
 		done = s.queueLocked(l, []channel.Member{m}, true)
 	}
 	s.evMu.Unlock()
-	_ = s.events.RunWait(context.Background(), done)
+	if err := s.events.RunWait(ctx, done); err != nil {
+		return fmt.Errorf("static: add: the member not yet delivered to the membership listener: %w", err)
+	}
+	return nil
 }
 
-// Remove takes a member off the list; if it was in the view, it is reported gone.
-func (s *Service) Remove(key channel.MemberKey) {
+// Remove takes a member off the list; if it was in the view, it is reported gone, and
+// Remove returns once the listener has been told, or when ctx ends, as Add.
+func (s *Service) Remove(ctx context.Context, key channel.MemberKey) error {
 	s.evMu.Lock()
 	s.mu.Lock()
 	key = key.Unmapped() // members are listed with a 4-byte IPv4 host
@@ -190,7 +200,10 @@ func (s *Service) Remove(key channel.MemberKey) {
 	s.mu.Unlock()
 	done := s.queueLocked(l, gone, false)
 	s.evMu.Unlock()
-	_ = s.events.RunWait(context.Background(), done)
+	if err := s.events.RunWait(ctx, done); err != nil {
+		return fmt.Errorf("static: remove: the member gone not yet delivered to the membership listener: %w", err)
+	}
+	return nil
 }
 
 // Members implements channel.MembershipService. It returns the same slice to every

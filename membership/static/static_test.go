@@ -87,11 +87,15 @@ func TestNilListener(t *testing.T) {
 	if err := svc.Start(ctx, channel.SvcMembership, local, nil); err != nil {
 		t.Fatal(err)
 	}
-	svc.Add(ms[1])
+	if err := svc.Add(context.Background(), ms[1]); err != nil {
+		t.Fatal(err)
+	}
 	if got := svc.Members(); len(got) != 2 {
 		t.Fatalf("members %v", got)
 	}
-	svc.Remove(ms[0].Key())
+	if err := svc.Remove(context.Background(), ms[0].Key()); err != nil {
+		t.Fatal(err)
+	}
 	if err := svc.Stop(ctx, channel.SvcMembership); err != nil {
 		t.Fatal(err)
 	}

@@ -264,9 +264,13 @@ func runHelper(role string) error {
 					return err
 				}
 				if cmd == "add" {
-					ms.Add(j)
+					if err := ms.Add(context.Background(), j); err != nil {
+						return err
+					}
 				} else {
-					ms.Remove(j.Key())
+					if err := ms.Remove(context.Background(), j.Key()); err != nil {
+						return err
+					}
 				}
 				_ = helperproc.Report(helperReport{Event: cmd})
 			case "reset":
@@ -308,7 +312,9 @@ func runHelper(role string) error {
 		runtime.GC()
 		h := newHeapSampler()
 		work := readGCWork()
-		ms.Add(donor)
+		if err := ms.Add(context.Background(), donor); err != nil {
+			return err
+		}
 		start := time.Now()
 		if err := m.Start(ctx); err != nil {
 			return err

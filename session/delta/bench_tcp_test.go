@@ -63,7 +63,9 @@ func tcpCluster(tb testing.TB, n int, cfg delta.Config) []*tcpNode {
 	for _, a := range nodes {
 		for _, o := range nodes {
 			if o != a {
-				a.ms.Add(o.ch.LocalMember())
+				if err := a.ms.Add(context.Background(), o.ch.LocalMember()); err != nil {
+					tb.Fatal(err)
+				}
 			}
 		}
 	}

@@ -141,8 +141,12 @@ func TestJoinerCatchesUpOverTCP(t *testing.T) {
 	ctx := context.Background()
 	dch, dms := startTCPChannel(t)
 	ach, ams := startTCPChannel(t)
-	dms.Add(ach.LocalMember())
-	ams.Add(dch.LocalMember())
+	if err := dms.Add(context.Background(), ach.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ams.Add(context.Background(), dch.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
 	cfg := delta.Config{Replication: delta.ReplicateAcked, SkipStateTransfer: true}
 	cfg.JvmRoute = "d"
 	d := startJoiner(t, dch, delta.ClusterConfig{}, cfg)
@@ -160,9 +164,15 @@ func TestJoinerCatchesUpOverTCP(t *testing.T) {
 	}
 
 	jch, jms := startTCPChannel(t)
-	jms.Add(dch.LocalMember()) // the donor first
-	jms.Add(ach.LocalMember())
-	dms.Add(jch.LocalMember())
+	if err := jms.Add(context.Background(), dch.LocalMember()); err != nil { // the donor first
+		t.Fatal(err)
+	}
+	if err := jms.Add(context.Background(), ach.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
+	if err := dms.Add(context.Background(), jch.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
 	j := startJoiner(t, jch, delta.ClusterConfig{}, delta.Config{JvmRoute: "j", Replication: delta.ReplicateAcked,
 		MemberWait: time.Minute})
 	testutil.EventuallyTrue(t, 10*time.Second, "the donor served j", func() bool { return d.Stats().SessionsServed == 1 })
@@ -173,7 +183,9 @@ func TestJoinerCatchesUpOverTCP(t *testing.T) {
 	if err := a.Replicate(ctx, s); err != nil {
 		t.Fatalf("a's change was not acknowledged: %v", err)
 	}
-	ams.Add(jch.LocalMember())
+	if err := ams.Add(context.Background(), jch.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
 	if err := j.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -246,8 +246,12 @@ func TestJoinerGoesOnWhenPeerRunsNoSessionManagerTCP(t *testing.T) {
 	app := &kvApp{}
 	ach.AddMessageListener(app)
 	bch, bms := startTCPChannel(t)
-	ams.Add(bch.LocalMember())
-	bms.Add(ach.LocalMember())
+	if err := ams.Add(context.Background(), bch.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
+	if err := bms.Add(context.Background(), ach.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
 	m := startJoiner(t, bch, delta.ClusterConfig{}, delta.Config{JvmRoute: "b", MemberWait: -1, StateTransferTimeout: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

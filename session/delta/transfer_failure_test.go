@@ -80,8 +80,12 @@ func TestJoinerReportsAFrameAboveMaxFrameSize(t *testing.T) {
 	cfg := nio.DefaultConfig()
 	cfg.MaxFrameSize = 64 << 10
 	ch, ms := startTCPChannelWith(t, cfg)
-	ms.Add(donor.ch.LocalMember())
-	donor.ms.Add(ch.LocalMember())
+	if err := ms.Add(context.Background(), donor.ch.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
+	if err := donor.ms.Add(context.Background(), ch.LocalMember()); err != nil {
+		t.Fatal(err)
+	}
 	m := startJoiner(t, ch, delta.ClusterConfig{}, delta.Config{JvmRoute: "j", StateTransferTimeout: time.Minute, MemberWait: -1})
 	ste := failedTransfer(t, m, channel.ErrMessageTooLarge)
 	if got := ste.Attempts[0].Err.Error(); !strings.Contains(got, "raise this node's MaxFrameSize") {
