@@ -20,6 +20,7 @@ type Queue struct {
 	mu      sync.Mutex
 	calls   []func()
 	running bool
+	exited  chan struct{} // while running: closed when the goroutine running the queue stops
 }
 
 // Add queues f. A caller that orders f against changes of its own state calls Add while
@@ -33,7 +34,8 @@ func (q *Queue) Add(f func()) {
 // Run calls the queued functions one at a time, in order, each through around (nil: called
 // directly), until none is left; unless another goroutine is running them, when Run
 // returns at once and that goroutine calls those queued meanwhile. A call that panics
-// leaves the rest of the queue to the next Run.
+// leaves the rest of the queue to the next Run, or to a RunWait waiting meanwhile, which
+// runs them (TestPanicWhileAnotherWaitsReleasesTheWaiter).
 func (q *Queue) Run(around func(call func())) {
 	q.mu.Lock()
 	if q.running {
@@ -41,21 +43,25 @@ func (q *Queue) Run(around func(call func())) {
 		return
 	}
 	q.running = true
+	exited := make(chan struct{})
+	q.exited = exited
 	q.mu.Unlock()
 	finished := false
 	defer func() {
 		if !finished { // a call panicked: let the next Run find no runner
 			q.mu.Lock()
-			q.running = false
+			q.running, q.exited = false, nil
 			q.mu.Unlock()
+			close(exited) // wakes the RunWaits waiting meanwhile: they run the rest
 		}
 	}()
 	for {
 		q.mu.Lock()
 		if len(q.calls) == 0 {
 			q.calls = nil
-			q.running, finished = false, true
+			q.running, q.exited, finished = false, nil, true
 			q.mu.Unlock()
+			close(exited)
 			return
 		}
 		f := q.calls[0]
@@ -73,21 +79,33 @@ func (q *Queue) Run(around func(call func())) {
 // RunWait runs the queue (Run, with no around) and then waits until done is closed or ctx
 // ends, returning ctx.Err() then: a done closed by the Run returns nil even if ctx has
 // ended. A nil done (nothing queued to wait for) returns nil at once, running nothing.
+// When the goroutine running the queue stops with calls left (one of its calls
+// panicked), a RunWait waiting meanwhile runs them, so that its done, closed by one of
+// them, is not left open until another Run.
 func (q *Queue) RunWait(ctx context.Context, done <-chan struct{}) error {
 	if done == nil {
 		return nil
 	}
-	q.Run(nil)
-	select {
-	case <-done:
-		return nil
-	default:
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		q.Run(nil)
+		select {
+		case <-done:
+			return nil
+		default:
+		}
+		q.mu.Lock()
+		exited, left := q.exited, len(q.calls) > 0 // exited nil: no runner
+		q.mu.Unlock()
+		if exited == nil && left {
+			continue // the runner stopped between Run and here: run what it left
+		}
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-exited: // the runner stopped: Run again, to run what it left
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gotribes/tribes/internal/callq"
@@ -95,5 +96,66 @@ func TestRunWait(t *testing.T) {
 	defer cancel()
 	if err := q.RunWait(ctx, make(chan struct{})); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("RunWait with done never closed: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// TestPanicWhileAnotherWaitsReleasesTheWaiter: a call that panicked on the goroutine
+// running the queue (a caller that recovers, as net/http's server does) left the rest to
+// the next Run, so a RunWait that had queued its calls behind it, on another goroutine,
+// waited until its ctx ended (for ever with context.Background) although nothing ran
+// them any more: whether the call that panicked was another change's or the first of its
+// own. The waiter now runs what is left, and returns once its done is closed.
+func TestPanicWhileAnotherWaitsReleasesTheWaiter(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ownPanic bool // the waiter's first call panics, not the held call before it
+	}{{"an earlier call panics", false}, {"the waiter's first call panics", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var q callq.Queue
+				entered, release := make(chan struct{}), make(chan struct{})
+				q.Add(func() {
+					close(entered)
+					<-release
+					if !tc.ownPanic {
+						panic("listener")
+					}
+				})
+				runner := make(chan any, 1)
+				go func() {
+					defer func() { runner <- recover() }()
+					q.Run(nil)
+				}()
+				<-entered
+				done := make(chan struct{})
+				ran := 0
+				if tc.ownPanic {
+					q.Add(func() { panic("listener") })
+				} else {
+					q.Add(func() { ran++ })
+				}
+				q.Add(func() { ran++; close(done) })
+				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+				defer cancel()
+				waited := make(chan error, 1)
+				go func() { waited <- q.RunWait(ctx, done) }()
+				synctest.Wait() // the waiter waits behind the held call
+				close(release)
+				if r := <-runner; r == nil {
+					t.Fatal("the call's panic did not reach the runner")
+				}
+				if err := <-waited; err != nil {
+					// Before: an hour (of the bubble's time) later, ctx's error.
+					t.Fatalf("RunWait behind a call that panicked on another goroutine: %v, want nil", err)
+				}
+				want := 2
+				if tc.ownPanic {
+					want = 1
+				}
+				if ran != want || !q.Idle() {
+					t.Fatalf("calls left by the panic ran %d times, Idle %v; want %d and true", ran, q.Idle(), want)
+				}
+			})
+		})
 	}
 }
