@@ -9,12 +9,23 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/callq"
 )
 
 // Network connects in-memory nodes.
+//
+// Membership events go up one at a time, in the order of the changes, outside the
+// network's locks: the goroutine of a change (a membership's Start or Stop, Partition,
+// Heal, Isolate, Kill) delivers them, and the events queued meanwhile by other changes,
+// unless another one is delivering: then that one delivers them after the event under
+// way. Each change returns once its events went up; a membership's Start and Stop only
+// until their ctx ends (they then return an error wrapping ctx's, the events still going
+// up in order), so a listener may stop its channel (TestChannelStopFromAListenerReturns).
+// Partition, Heal, Isolate and Kill wait without a ctx: a listener must not call them.
 type Network struct {
 	mu       sync.Mutex
-	evMu     sync.Mutex // serialises membership event delivery across the network
+	evMu     sync.Mutex  // held across each change of the views and the queueing of its events, to keep them in order; taken before mu
+	events   callq.Queue // the membership events waiting to go up, queued under evMu, run outside it
 	nodes    map[int32]*Node
 	nextPort int32
 	cut      map[[2]int32]bool
@@ -93,7 +104,6 @@ func (nw *Network) Isolate(n *Node, others ...*Node) { nw.setCut(n, nil, true, o
 
 func (nw *Network) setCut(a, b *Node, cut bool, more ...*Node) {
 	nw.evMu.Lock()
-	defer nw.evMu.Unlock()
 	nw.mu.Lock()
 	for _, o := range append(slices.Clip(more), b) { // Clip: never write into the caller's array
 		if o != nil {
@@ -103,19 +113,22 @@ func (nw *Network) setCut(a, b *Node, cut bool, more ...*Node) {
 	}
 	ev := nw.recompute()
 	nw.mu.Unlock()
-	ev.deliver()
+	done := nw.queueLocked(ev)
+	nw.evMu.Unlock()
+	_ = nw.events.RunWait(context.Background(), done)
 }
 
 // Kill stops n abruptly: it neither sends nor receives any more, and the others see it
 // disappear, as a crashed process.
 func (nw *Network) Kill(n *Node) {
 	nw.evMu.Lock()
-	defer nw.evMu.Unlock()
 	nw.mu.Lock()
 	n.killed = true
 	ev := nw.recompute()
 	nw.mu.Unlock()
-	ev.deliver()
+	done := nw.queueLocked(ev)
+	nw.evMu.Unlock()
+	_ = nw.events.RunWait(context.Background(), done)
 }
 
 // Reaches reports whether a message n sent to m now would be delivered: m's node exists,
@@ -140,14 +153,27 @@ type event struct {
 
 type events []event
 
-func (ev events) deliver() {
-	for _, e := range ev {
-		if e.added {
-			e.l.MemberAdded(e.m)
-		} else {
-			e.l.MemberDisappeared(e.m)
-		}
+// queueLocked queues ev, with evMu held: events queue in the order of the changes. It
+// returns the channel closed once the last went up, nil if there is none.
+func (nw *Network) queueLocked(ev events) chan struct{} {
+	if len(ev) == 0 {
+		return nil
 	}
+	done := make(chan struct{})
+	for i, e := range ev {
+		last := i == len(ev)-1
+		nw.events.Add(func() {
+			if last {
+				defer close(done)
+			}
+			if e.added {
+				e.l.MemberAdded(e.m)
+			} else {
+				e.l.MemberDisappeared(e.m)
+			}
+		})
+	}
+	return done
 }
 
 // recompute updates every node's view and returns the events to deliver. Caller holds nw.mu.
@@ -283,10 +309,9 @@ func (n *Node) deliver(to channel.Member, msg *channel.Message) error {
 
 type membership Node
 
-func (s *membership) Start(_ context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
+func (s *membership) Start(ctx context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
 	n := (*Node)(s)
 	n.nw.evMu.Lock()
-	defer n.nw.evMu.Unlock()
 	n.nw.mu.Lock()
 	if n.levels&channel.SvcMembership == 0 {
 		n.startedAt = time.Now()
@@ -295,19 +320,26 @@ func (s *membership) Start(_ context.Context, svc channel.Service, local channel
 	n.levels |= svc & channel.SvcMembership
 	ev := n.nw.recompute()
 	n.nw.mu.Unlock()
-	ev.deliver()
+	done := n.nw.queueLocked(ev)
+	n.nw.evMu.Unlock()
+	if err := n.nw.events.RunWait(ctx, done); err != nil {
+		return fmt.Errorf("channeltest: start: the membership events not yet delivered: %w", err)
+	}
 	return nil
 }
 
-func (s *membership) Stop(_ context.Context, svc channel.Service) error {
+func (s *membership) Stop(ctx context.Context, svc channel.Service) error {
 	n := (*Node)(s)
 	n.nw.evMu.Lock()
-	defer n.nw.evMu.Unlock()
 	n.nw.mu.Lock()
 	n.levels &^= svc & channel.SvcMembership
 	ev := n.nw.recompute()
 	n.nw.mu.Unlock()
-	ev.deliver()
+	done := n.nw.queueLocked(ev)
+	n.nw.evMu.Unlock()
+	if err := n.nw.events.RunWait(ctx, done); err != nil {
+		return fmt.Errorf("channeltest: stop: the membership events not yet delivered: %w", err)
+	}
 	return nil
 }
 
