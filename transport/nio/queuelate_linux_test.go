@@ -172,9 +172,9 @@ func lateLargeFrame(t *testing.T, stop bool) {
 		}
 		// The large frame was decoded (received) and dropped; frame 7, never decoded, was
 		// not received: as EngineGnet counts a frame it decoded and Stop dropped.
-		if st := b.t.Stats(); st.FramesReceived != 8 || st.MessagesDelivered != 7 || st.FramesAbandoned != 0 {
-			t.Fatalf("FramesReceived %d, MessagesDelivered %d, FramesAbandoned %d: want 8 (frames 0 to 6 and the other), 7 and 0",
-				st.FramesReceived, st.MessagesDelivered, st.FramesAbandoned)
+		if st := b.t.Stats(); st.FramesReceived != 8 || st.MessagesDelivered != 7 || st.FramesAbandoned != 0 || st.FramesDroppedByStop != 1 {
+			t.Fatalf("FramesReceived %d, MessagesDelivered %d, FramesAbandoned %d, FramesDroppedByStop %d: want 8 (frames 0 to 6 and the other), 7, 0 and 1 (the large frame)",
+				st.FramesReceived, st.MessagesDelivered, st.FramesAbandoned, st.FramesDroppedByStop)
 		}
 		return
 	}
