@@ -25,14 +25,31 @@ import (
 // buffer grown and the socket's unread bytes (SIOCINQ), so that the batch and the whole
 // large frame are read at once.
 func TestGoroutineLargeFrameWaitsBehindItsBatch(t *testing.T) {
-	t.Run("delivered in order", func(t *testing.T) { lateLargeFrame(t, false) })
-	t.Run("dropped at Stop", func(t *testing.T) { lateLargeFrame(t, true) })
+	t.Run("delivered in order", func(t *testing.T) { lateLargeFrame(t, lateDelivered) })
+	t.Run("dropped at Stop", func(t *testing.T) { lateLargeFrame(t, lateStopped) })
 }
+
+// A non-member's frames dropped with their connection are not dropped by Stop, even once
+// Stop's context ended: the large frame waiting behind a batch whose frame the channel
+// refuses as a non-member's, refused while a Stop that gave up waits, was counted in
+// Stats.FramesDroppedByStop (dropped as the connection's goroutine ends), where the
+// frames of the batch after the refused one are not.
+func TestGoroutineLargeFrameBehindARefusedOneNotDroppedByStop(t *testing.T) {
+	lateLargeFrame(t, lateRefused)
+}
+
+// What lateLargeFrame does once the large frame waits behind its batch.
+const (
+	lateDelivered = iota // room made: it is delivered in order
+	lateStopped          // a Stop whose context ended drops it
+	lateRefused          // the frame before it is refused as a non-member's during such a Stop
+)
 
 // lateRx is a ReceiveFunc recording the sequence numbers (seqPayload) of the messages it
 // gets, in order; the delivery of a number with a gate waits for it.
 type lateRx struct {
 	gates   map[uint32]*gate         // fixed before Start
+	refuse  uint32                   // a sequence number refused as a non-member's (0: none)
 	started map[uint32]chan struct{} // closed as that number's delivery begins
 	mu      sync.Mutex
 	got     []uint32
@@ -49,6 +66,9 @@ func (x *lateRx) rx(m *channel.Message) error {
 	x.mu.Lock()
 	x.got = append(x.got, seq)
 	x.mu.Unlock()
+	if seq != 0 && seq == x.refuse {
+		return channel.ErrNotMember
+	}
 	return nil
 }
 
@@ -58,7 +78,7 @@ func (x *lateRx) delivered() []uint32 {
 	return slices.Clone(x.got)
 }
 
-func lateLargeFrame(t *testing.T, stop bool) {
+func lateLargeFrame(t *testing.T, mode int) {
 	const (
 		budget = 64 << 10
 		other  = 100 // the sequence number of the other connection's frame
@@ -68,7 +88,10 @@ func lateLargeFrame(t *testing.T, stop bool) {
 	cfg.MaxQueuedBytes = budget
 	x := &lateRx{
 		gates:   map[uint32]*gate{0: newGate(), 4: newGate(), other: newGate()},
-		started: map[uint32]chan struct{}{0: make(chan struct{}), 4: make(chan struct{}), other: make(chan struct{})},
+		started: map[uint32]chan struct{}{0: make(chan struct{}), 4: make(chan struct{}), 5: make(chan struct{}), other: make(chan struct{})},
+	}
+	if mode == lateRefused {
+		x.gates[5], x.refuse = newGate(), 5
 	}
 	hit, resume := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -136,6 +159,10 @@ func lateLargeFrame(t *testing.T, stop bool) {
 	}
 	wait(x.started[other], "the other connection's frame in delivery")
 	close(resume)
+	if mode == lateRefused {
+		refusedBehindStop(t, b, x, other)
+		return
+	}
 	testutil.EventuallyTrue(t, waitTimeout, "frame 5 delivered and the large frame waiting for room", func() bool {
 		return b.t.Stats().ReadPauses == pauses+1 && len(x.delivered()) == 6
 	})
@@ -147,7 +174,7 @@ func lateLargeFrame(t *testing.T, stop bool) {
 			st.QueuedBytes, st.PendingBytes, len(fb), len(large))
 	}
 
-	if stop {
+	if mode == lateStopped {
 		// (The other connection's bytes count in PendingBytes until its delivery ends.)
 		held := b.t.Stats().PendingBytes
 		ctx, cancel := context.WithCancel(context.Background())
@@ -187,4 +214,39 @@ func lateLargeFrame(t *testing.T, stop bool) {
 		st := b.t.Stats()
 		return st.QueuedBytes == 0 && st.PendingBytes == 0
 	})
+}
+
+// refusedBehindStop is lateLargeFrame's lateRefused ending (other: the other connection's
+// sequence number): frame 5, the batch before the
+// large frame, is in delivery, the large frame waiting behind it (gconn.late); a Stop
+// whose context ends gives up, and the channel then refuses frame 5 as a non-member's,
+// which closes the connection and drops the large frame with it.
+func refusedBehindStop(t *testing.T, b *node, x *lateRx, other uint32) {
+	t.Helper()
+	testutil.EventuallyTrue(t, waitTimeout, "frame 5 in delivery, the large frame behind it", func() bool {
+		return isClosed(x.started[5])
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.t.Stop(ctx, channel.SvcReceiver); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop = %v, want the context's error (deliveries are held)", err)
+	}
+	r := b.t.ending
+	x.gates[5].open()
+	testutil.EventuallyTrue(t, waitTimeout, "the connection closed for the refusal, the large frame's buffer back in the pool", func() bool {
+		r.bufs.mu.Lock()
+		back := r.bufs.held > 0
+		r.bufs.mu.Unlock()
+		return back && b.t.Stats().ConnsNonMember == 1
+	})
+	x.gates[other].open()
+	testutil.EventuallyTrue(t, waitTimeout, "the receiver ended", func() bool { return isClosed(r.ended) })
+	if got, want := x.delivered(), []uint32{0, 1, 2, 3, 4, 5, other}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %v, want %v", got, want)
+	}
+	if st := b.t.Stats(); st.FramesReceived != 8 || st.MessagesDelivered != 7 || st.FramesDroppedByStop != 0 ||
+		st.FramesAbandoned != 0 || st.QueuedBytes != 0 || st.PendingBytes != 0 {
+		t.Fatalf("FramesReceived %d, MessagesDelivered %d, FramesDroppedByStop %d, FramesAbandoned %d, QueuedBytes %d, PendingBytes %d: want 8, 7, 0 (the large frame dropped with the non-member's connection), 0, 0 and 0",
+			st.FramesReceived, st.MessagesDelivered, st.FramesDroppedByStop, st.FramesAbandoned, st.QueuedBytes, st.PendingBytes)
+	}
 }
