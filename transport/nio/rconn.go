@@ -345,8 +345,9 @@ func (r *receiver) reject(err error, peer, remote string) {
 // its header named its sender. When Stop closed the connection, its complete frames are
 // queued too, those asking for an ACK included, and delivered as the ones queued before
 // them (or dropped, once Stop's context ended), as EngineGoroutine delivers the frames it
-// read (TestFramesBufferedAtAGracefulStopDelivered); a partial frame is dropped without
-// a report, Stop having cut it off.
+// read (TestFramesBufferedAtAGracefulStopDelivered,
+// TestAckFramesBufferedAtAGracefulStopDelivered); a partial frame is dropped without a
+// report, Stop having cut it off.
 func (rc *rconn) onClose(error) {
 	rc.cmu.Lock()
 	rc.closed = true

@@ -13,12 +13,12 @@ import (
 
 // heldBehindAWorker starts a receiver of cfg with one worker, whose ReceiveFunc blocks
 // until release opens, has one connection's frame take that worker, and writes 3 frames
-// of 600 bytes without ACK on a second connection. With MaxConnQueueBytes 1024, gnet
+// of 600 bytes with opts on a second connection. With MaxConnQueueBytes 1024, gnet
 // decodes two of them and pauses, the third left complete in the connection's inbound
 // buffer; EngineGoroutine decodes the three and waits for the Workers slot. It returns
 // once every byte sent is in the receiver's hands (BytesReceived, or PendingBytes for
 // gnet's undecoded frame), with the connections.
-func heldBehindAWorker(t *testing.T, cfg Config) (tr *Transport, release *gate, delivered *atomic.Int32, conns []net.Conn) {
+func heldBehindAWorker(t *testing.T, cfg Config, opts channel.SendOptions) (tr *Transport, release *gate, delivered *atomic.Int32, conns []net.Conn) {
 	t.Helper()
 	cfg.Workers = 1
 	cfg.MaxConnQueueBytes = 1024
@@ -36,7 +36,7 @@ func heldBehindAWorker(t *testing.T, cfg Config) (tr *Transport, release *gate, 
 	<-started
 	var burst []byte
 	for range 3 {
-		burst = append(burst, frame(src, 0, make([]byte, 600))...)
+		burst = append(burst, frame(src, opts, make([]byte, 600))...)
 	}
 	c2 := dialRaw(t, n)
 	if _, err := c2.Write(burst); err != nil {
@@ -57,7 +57,7 @@ func heldBehindAWorker(t *testing.T, cfg Config) (tr *Transport, release *gate, 
 // which had decoded them, delivered them.
 func TestFramesBufferedAtAGracefulStopDelivered(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, cfg Config) {
-		tr, release, delivered, conns := heldBehindAWorker(t, cfg)
+		tr, release, delivered, conns := heldBehindAWorker(t, cfg, 0)
 		stopped := make(chan error, 1)
 		go func() { stopped <- tr.Stop(context.Background(), channel.SvcAll) }()
 		for _, c := range conns {
@@ -81,7 +81,7 @@ func TestFramesBufferedAtAGracefulStopDelivered(t *testing.T) {
 // counted them: they were in FramesReceived only, neither delivered nor abandoned.
 func TestStopDropsAreCounted(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, cfg Config) {
-		tr, release, delivered, conns := heldBehindAWorker(t, cfg)
+		tr, release, delivered, conns := heldBehindAWorker(t, cfg, 0)
 		ctx, cancel := context.WithCancel(context.Background())
 		stopped := make(chan error, 1)
 		go func() { stopped <- tr.Stop(ctx, channel.SvcAll) }()
@@ -100,6 +100,30 @@ func TestStopDropsAreCounted(t *testing.T) {
 			st.FramesDroppedByStop != 3 || st.FramesAbandoned != 0 || st.QueuedBytes != 0 {
 			t.Fatalf("delivered %d, FramesReceived %d, MessagesDelivered %d, FramesDroppedByStop %d, FramesAbandoned %d, QueuedBytes %d: want 1, 4, 1, 3, 0 and 0",
 				delivered.Load(), st.FramesReceived, st.MessagesDelivered, st.FramesDroppedByStop, st.FramesAbandoned, st.QueuedBytes)
+		}
+	})
+}
+
+// The frames asking for an ACK that a paused connection left in its inbound buffer are
+// delivered too by a graceful Stop (their ACKs reach no one), on both engines, as those
+// queued for a worker are (TestAckFrameQueuedAtAGracefulStopDelivered): neither dropped
+// as abandoned nor by Stop.
+func TestAckFramesBufferedAtAGracefulStopDelivered(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, cfg Config) {
+		tr, release, delivered, conns := heldBehindAWorker(t, cfg, channel.OptUseAck|channel.OptSyncAck)
+		stopped := make(chan error, 1)
+		go func() { stopped <- tr.Stop(context.Background(), channel.SvcAll) }()
+		for _, c := range conns {
+			expectClosed(t, c)
+		}
+		release.open()
+		if err := <-stopped; err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if st := tr.Stats(); delivered.Load() != 4 || st.FramesReceived != 4 || st.MessagesDelivered != 4 ||
+			st.FramesAbandoned != 0 || st.FramesDroppedByStop != 0 || st.QueuedBytes != 0 || st.PendingBytes != 0 {
+			t.Fatalf("delivered %d, FramesReceived %d, MessagesDelivered %d, FramesAbandoned %d, FramesDroppedByStop %d, QueuedBytes %d, PendingBytes %d: want 4, 4, 4, 0, 0, 0 and 0",
+				delivered.Load(), st.FramesReceived, st.MessagesDelivered, st.FramesAbandoned, st.FramesDroppedByStop, st.QueuedBytes, st.PendingBytes)
 		}
 	})
 }
