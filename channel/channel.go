@@ -117,8 +117,8 @@ type Channel struct {
 	life    chan struct{} // lifecycle: a one-slot semaphore, so that Start and Stop can give up when ctx ends
 	started Service       // guarded by life
 	// unfinished: the levels whose last Stop down the chain returned an error once its
-	// ctx had ended (an interceptor's goroutines, a transport's receiver, still stopping
-	// in the background). Not running; the next Stop of such a level, and a Start of it
+	// ctx had ended, or whose failed Start's undo ran out of its bound (an interceptor's
+	// goroutines, a transport's receiver, still stopping in the background). Not running; the next Stop of such a level, and a Start of it
 	// before it starts it, call the chain's Stop again for it. Guarded by life.
 	unfinished Service
 	hbStop     context.CancelFunc

@@ -242,6 +242,19 @@ func FailedStartContext(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithDeadline(ctx, deadline)
 }
 
+// undoEnded reports whether the undo of the failed Channel.Start whose ctx this is ran out
+// of its bound: a stop of it fixed the bound (FailedStartContext), which has ended since,
+// at its deadline or with ctx if ctx was live then.
+func undoEnded(ctx context.Context) bool {
+	b, _ := ctx.Value(undoKey{}).(*undoBound)
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.set && (!time.Now().Before(b.deadline) || !b.detached && ctx.Err() != nil)
+}
+
 // Stop stops svc's running levels in reverse order, waits (calling their Stop again)
 // for svc's levels whose last Stop ended with its ctx, and returns every error met.
 func (c *coordinator) Stop(ctx context.Context, svc Service) error {

@@ -32,7 +32,10 @@ import (
 // ctx (TestFailedStartUndoSharesOneBound). A level not stopped in time is left stopping,
 // the error also wraps the stop's (context.DeadlineExceeded, or ctx's), and a later Stop
 // or Start of that level waits for it as after a Stop whose ctx ended
-// (TestFailedStartStopsWithinABoundedContext).
+// (TestFailedStartStopsWithinABoundedContext): when the undo ran out of that bound, the
+// levels this call was to start are remembered, whichever stop of the undo gave up (an
+// interceptor's own included), and the next Stop calls the chain's Stop again for them
+// (interceptors' TestStopAgainReachesAFailedStartsTimedOutUndo).
 func (c *Channel) Start(ctx context.Context, svc Service) error {
 	if svc&^SvcAll != 0 || svc == 0 {
 		return fmt.Errorf("%w: unknown start levels %d", ErrInvalidConfig, svc)
@@ -59,7 +62,14 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 		// starts the levels below it in several calls (interceptors.StaticMembership: the
 		// transport's first) may have left those of an earlier call running: they are
 		// stopped here, through the chain, within the bound the coordinator's stop fixed.
-		if left := c.Started() &^ c.started; left != 0 {
+		left := c.Started() &^ c.started
+		if undoEnded(ctx) {
+			// A stop of the undo made down the chain (the coordinator's, an interceptor's
+			// own: StaticMembership's announcers) ran out of the bound: its error came
+			// once its ctx had ended, as in stopChain, and it may still be stopping.
+			c.unfinished |= todo &^ left
+		}
+		if left != 0 {
 			uctx, cancel := FailedStartContext(ctx)
 			serr := c.stopChain(uctx, left)
 			cancel()
@@ -92,8 +102,8 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 // stops nothing; once it runs, the levels stop however ctx ends (ctx bounds what they
 // drain).
 //
-// A level whose Stop down the chain returned an error once ctx had ended may still be
-// stopping in the background: an interceptor's goroutines (interceptors.StaticMembership,
+// A level whose Stop down the chain returned an error once ctx had ended, or whose failed
+// Start's undo ran out of its bound (see Start), may still be stopping in the background: an interceptor's goroutines (interceptors.StaticMembership,
 // TCPPing, NonBlockingCoordinator, TCPFailureDetector), a transport or membership service
 // (transport/nio's receiver, membership/staticsvc's ping goroutine, membership/mcast's
 // listener calls). A later Stop of that level calls the chain's Stop again for it with its
@@ -152,8 +162,8 @@ func (c *Channel) stopChain(ctx context.Context, svc Service) error {
 }
 
 // pending returns the levels an earlier Stop left stopping: its Stop down the chain gave
-// up when its ctx ended, or the coordinator's did within a failed Start's undo. Under the
-// lifecycle semaphore.
+// up when its ctx ended, a failed Start's undo ran out of its bound, or the coordinator's
+// stop did within such an undo. Under the lifecycle semaphore.
 func (c *Channel) pending() Service { return c.unfinished | c.coord.pending() }
 
 // lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
