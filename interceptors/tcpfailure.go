@@ -182,7 +182,10 @@ func (d *TCPFailureDetector) initLocked() {
 
 // Start activates checking, then starts the layers below. The checks of a run whose Stop
 // returned before they ended (see Stop) are waited for first, within ctx: if ctx ends
-// first, Start returns an error wrapping ctx.Err() and starts nothing.
+// first, Start returns an error wrapping ctx.Err() and starts nothing. If the layers
+// below fail to start, checking stops again and the checks under way are waited for with
+// channel.FailedStartContext, within the bound the rest of the failed channel Start's
+// undo shares (TestTCPFailureDetectorFailedStartSharesTheUndoBound).
 func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) error {
 	if err := d.stopping.await(ctx, "tcpfailure: start"); err != nil {
 		return err
@@ -202,7 +205,11 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 		last := d.levels == 0
 		d.mu.Unlock()
 		if last {
-			err = errors.Join(err, d.deactivate(ctx))
+			// The checks under way are waited for within the failed Start's undo bound,
+			// not for as long as ctx allows.
+			uctx, cancel := channel.FailedStartContext(ctx)
+			err = errors.Join(err, d.deactivate(uctx))
+			cancel()
 		}
 	}
 	return err
