@@ -14,10 +14,11 @@ import "context"
 //
 // Start calls Next().Start before starting its own goroutines; Stop stops its own first and
 // then calls Next().Stop. Stop may be called for levels that are not running: when a
-// Stop's ctx ended before the stop finished (its error then wraps ctx's), the channel's
-// next Stop or Start of those levels calls Stop again, with its own ctx, to wait for it. Heartbeat is called every Config.HeartbeatInterval by the
-// channel's heartbeat goroutine, one beat at a time (besides any Channel.Heartbeat call of
-// the application's), and must not block.
+// Stop's ctx ended before the stop finished (its error then wraps ctx's), or a failed
+// Start's undo ran out of its bound (FailedStartContext), the channel's next Stop or Start
+// of those levels calls Stop again, with its own ctx, to wait for it. Heartbeat is called
+// every Config.HeartbeatInterval by the channel's heartbeat goroutine, one beat at a time
+// (besides any Channel.Heartbeat call of the application's), and must not block.
 type Interceptor interface {
 	// SendMessage passes a message down towards the transport.
 	SendMessage(ctx context.Context, to []Member, msg *Message) error
