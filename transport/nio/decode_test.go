@@ -7,9 +7,8 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/wire"
@@ -144,7 +143,7 @@ type memSocket struct {
 func (s *memSocket) read(p []byte) (int, error) {
 	s.reads++
 	if len(s.buf) == 0 {
-		return -1, unix.EAGAIN
+		return -1, syscall.EAGAIN
 	}
 	n := copy(p, s.buf)
 	s.buf = s.buf[n:]

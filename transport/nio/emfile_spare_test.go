@@ -35,6 +35,9 @@ func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
 		spareChild()
 		return
 	}
+	if !canLowerDescriptorLimit {
+		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestReceiverRetakesItsSpareDescriptor$")
 	cmd.Env = append(os.Environ(), spareChildEnv+"=1")
 	cmd.Stderr = os.Stderr
@@ -151,10 +154,7 @@ func spareChild() {
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 		_ = ln.Close()
 	}
-	var lim syscall.Rlimit
-	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	lim.Cur = 256
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	if err := lowerDescriptorLimit(); err != nil {
 		fail("%v", err)
 	}
 	var hog []*os.File

@@ -145,13 +145,7 @@ func TestStalledWriteOnPooledConnectionsDoesNotFailTheOtherMembers(t *testing.T)
 func notReadingPeer(t *testing.T, rcvBuf int) channel.Member {
 	t.Helper()
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvBuf)
-		}); err != nil {
-			return err
-		}
-		return serr
+		return listenBuffers(rc, rcvBuf, 0)
 	}}
 	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	if err != nil {

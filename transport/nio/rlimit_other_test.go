@@ -1,0 +1,12 @@
+//go:build !unix
+
+package nio
+
+import "errors"
+
+// canLowerDescriptorLimit is false: there is no RLIMIT_NOFILE here, and the
+// descriptor-exhaustion tests skip.
+const canLowerDescriptorLimit = false
+
+// lowerDescriptorLimit fails: there is no RLIMIT_NOFILE here.
+func lowerDescriptorLimit() error { return errors.ErrUnsupported }

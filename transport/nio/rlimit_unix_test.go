@@ -1,0 +1,17 @@
+//go:build unix
+
+package nio
+
+import "syscall"
+
+// canLowerDescriptorLimit reports whether lowerDescriptorLimit works here.
+const canLowerDescriptorLimit = true
+
+// lowerDescriptorLimit lowers the process's soft limit of open descriptors
+// (RLIMIT_NOFILE) to 256, for the descriptor-exhaustion tests' child processes.
+func lowerDescriptorLimit() error {
+	var lim syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	lim.Cur = 256
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
