@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -151,15 +150,6 @@ func waitApplied(tb testing.TB, src *tcpNode, peers ...*tcpNode) {
 			return nil
 		})
 	}
-}
-
-// processCPU returns the user and system CPU time the process has used.
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // bareCounter is the ceiling of BenchmarkHTTPLoopback: the counter page as a bare

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -256,6 +255,9 @@ func TestConcurrentRequestsOnTwoNodes(t *testing.T) {
 // Invalidate (logout) whose DEL gets no answer (the client must not believe it logged
 // out). Once Redis runs again requests succeed.
 func TestMiddlewareRedisHangs(t *testing.T) {
+	if !canStopProcesses {
+		t.Skip("stops Redis with SIGSTOP, which only Unix systems have")
+	}
 	r := startRedis(t)
 	st := newStore(t, r, redisstore.Config{Timeout: 300 * time.Millisecond})
 	mw, err := redisstore.NewMiddleware(st, redisstore.HTTPConfig{})
@@ -280,11 +282,11 @@ func TestMiddlewareRedisHangs(t *testing.T) {
 	c := &http.Client{Timeout: 20 * time.Second}
 	_, _, _, id := get(t, c, srv.URL, "")
 	pause := func() {
-		if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		if err := stopProcess(r.cmd.Process); err != nil {
 			t.Fatal(err)
 		}
 	}
-	resume := func() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
+	resume := func() { _ = continueProcess(r.cmd.Process) }
 	defer resume()
 
 	pause()
