@@ -19,7 +19,10 @@ var targets = []struct{ goos, goarch string }{
 }
 
 // TestModuleBuildsForOtherSystems builds every package of the module (./..., commands and
-// interop harnesses included) for each target, the builds in parallel.
+// interop harnesses included) for each target, then vets them there: go vet type-checks
+// each package with its test files, which go build leaves out, so a test calling a Unix-
+// or Linux-only API outside a file built only there fails it too. The targets run in
+// parallel, each one's vet after its build (which compiled most of what vet needs).
 func TestModuleBuildsForOtherSystems(t *testing.T) {
 	goTool, err := exec.LookPath("go") // go test puts its own GOROOT/bin first in PATH
 	if err != nil {
@@ -35,17 +38,19 @@ func TestModuleBuildsForOtherSystems(t *testing.T) {
 	for _, tg := range targets {
 		t.Run(tg.goos+"/"+tg.goarch, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), goTool, "build", "./...")
-			cmd.Dir = root
-			// The last value of a variable wins: the caller's GOOS and GOARCH, and GOFLAGS
-			// such as -race (which needs cgo), do not apply.
-			cmd.Env = append(os.Environ(), "GOOS="+tg.goos, "GOARCH="+tg.goarch, "CGO_ENABLED=0", "GOFLAGS=")
-			start := time.Now()
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("GOOS=%s GOARCH=%s go build ./...: %v\n%s", tg.goos, tg.goarch, err, out)
+			for _, verb := range []string{"build", "vet"} {
+				cmd := exec.CommandContext(t.Context(), goTool, verb, "./...")
+				cmd.Dir = root
+				// The last value of a variable wins: the caller's GOOS and GOARCH, and
+				// GOFLAGS such as -race (which needs cgo), do not apply.
+				cmd.Env = append(os.Environ(), "GOOS="+tg.goos, "GOARCH="+tg.goarch, "CGO_ENABLED=0", "GOFLAGS=")
+				start := time.Now()
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("GOOS=%s GOARCH=%s go %s ./...: %v\n%s", tg.goos, tg.goarch, verb, err, out)
+				}
+				t.Logf("GOOS=%s GOARCH=%s go %s ./... took %v", tg.goos, tg.goarch, verb, time.Since(start).Round(time.Millisecond))
 			}
-			t.Logf("GOOS=%s GOARCH=%s go build ./... took %v", tg.goos, tg.goarch, time.Since(start).Round(time.Millisecond))
 		})
 	}
 }
