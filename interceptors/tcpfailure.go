@@ -141,6 +141,7 @@ type fdOp struct {
 }
 
 type fdQueue struct {
+	run     *runGroup // the run whose goroutine drains it
 	ops     []fdOp
 	running bool
 	heard   uint64 // messages received from the member since the queue was made
@@ -215,8 +216,10 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 	return err
 }
 
-// Stop stops checking once no level is left (later events pass through unchecked), then
-// stops the layers below. It waits for the checks under way (a probe, the membership
+// Stop stops checking once no level is left (later events pass through unchecked; one
+// whose member has ops left to a goroutine of the run that the Stop did not wait for,
+// below, goes behind them, so that they are applied in the order they came:
+// TestFailureDetectorStoppedRunKeepsTheOrderOfEvents), then stops the layers below. It waits for the checks under way (a probe, the membership
 // listener a check's event goes to) until ctx ends: it then returns an error wrapping
 // ctx.Err() (joined with the layers below's, which it stops all the same), and they end
 // in the background; a later Stop waits for them again within its own ctx, and so does a
@@ -224,7 +227,8 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 // waits for a check's goroutine inside a membership listener call when they begin (the
 // caller may be that listener: TestFailureDetectorListenerStopsTheChannel); a run a
 // Start begins then checks that member at once, not after that call, and the member's
-// events left to the old goroutine go to the new run's checks once the call returned
+// events left to the old goroutine go to the new run's checks, first, once that run
+// queues a check of the member, or else once the call returned
 // (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
 func (d *TCPFailureDetector) Stop(ctx context.Context, svc channel.Service) error {
 	d.mu.Lock()
@@ -246,9 +250,9 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 	end, run := d.endLife, d.run
 	d.endLife, d.run = nil, nil
 	// The run's queues are left to its goroutines, which end once they applied their ops
-	// (passed through): a later run does not wait for one held in a listener call
+	// (passed through), and those of the events reported meanwhile (enqueue); a later run
+	// makes queues of its own, and does not wait for one held in a listener call
 	// (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
-	clear(d.queues)
 	d.mu.Unlock()
 	if end != nil {
 		end()

@@ -57,25 +57,48 @@ func (d *TCPFailureDetector) schedule(force bool) {
 }
 
 // enqueue runs op after the member's earlier ops, on a goroutine of its own. A stopped
-// detector applies it at once without checking (the event passes through). With
-// skipIfBusy, an op for a member that already has work queued is dropped.
+// detector applies it at once without checking (the event passes through), or, if a
+// stopped run's goroutine still has ops of the member (a Stop did not wait for it), after
+// those, as they are applied: unchecked, in the order the events came
+// (TestFailureDetectorStoppedRunKeepsTheOrderOfEvents). With skipIfBusy, an op for a
+// member that already has work queued is dropped.
 func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
-	k := o.m.Key()
 	d.mu.Lock()
 	d.initLocked()
-	if d.endLife == nil {
-		d.mu.Unlock()
+	now := d.enqueueLocked(o, skipIfBusy)
+	d.mu.Unlock()
+	if now {
 		d.apply(nil, nil, nil, o)
-		return
 	}
+}
+
+// enqueueLocked queues o (see enqueue) and reports whether it is to be applied at once,
+// unchecked, by the caller instead. Caller holds d.mu.
+func (d *TCPFailureDetector) enqueueLocked(o fdOp, skipIfBusy bool) bool {
+	k := o.m.Key()
 	q := d.queues[k]
-	if q == nil {
-		q = &fdQueue{}
+	if d.endLife == nil {
+		if q == nil {
+			return true
+		}
+		if !skipIfBusy {
+			q.ops = append(q.ops, o) // a stopped run's queue (queues hold running ones only)
+		}
+		return false
+	}
+	if q == nil || q.run != d.run {
+		nq := &fdQueue{run: d.run}
+		if q != nil {
+			// A stopped run's queue, whose goroutine the Stop did not wait for: this run
+			// checks the ops it has left at once, first, and that goroutine applies no
+			// more (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
+			nq.ops, q.ops = q.ops, nil
+		}
+		q = nq
 		d.queues[k] = q
 	}
 	if skipIfBusy && q.running {
-		d.mu.Unlock()
-		return
+		return false
 	}
 	q.ops = append(q.ops, o)
 	if !q.running {
@@ -83,13 +106,15 @@ func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
 		life, g := d.life, d.run
 		g.Go(func() { d.drain(life, g, k, q) })
 	}
-	d.mu.Unlock()
+	return false
 }
 
 // drain applies q's ops until none is left, as a goroutine of run g. Once a later run
-// began (a Stop does not wait for a goroutine inside a listener call, and leaves it its
-// queue: deactivate), the ops left go to that run's queue of the member, to be checked
-// there, after those it queued meanwhile.
+// began (a Stop does not wait for a goroutine inside a listener call), that run takes
+// the ops left when it queues one of the member (enqueue), or else they go to its queue
+// of the member when this goroutine finds it, in the same step, to be checked there.
+// While no run follows, a stopped run's goroutine applies its ops, and those of the
+// events reported meanwhile (enqueue), unchecked.
 func (d *TCPFailureDetector) drain(ctx context.Context, g *runGroup, k channel.MemberKey, q *fdQueue) {
 	for {
 		d.mu.Lock()
@@ -99,10 +124,10 @@ func (d *TCPFailureDetector) drain(ctx context.Context, g *runGroup, k channel.M
 			if d.queues[k] == q {
 				delete(d.queues, k)
 			}
-			d.mu.Unlock()
 			for _, o := range ops {
-				d.enqueue(o, false)
+				d.enqueueLocked(o, false) // a run runs: queued there, never applied here
 			}
+			d.mu.Unlock()
 			return
 		}
 		o := q.ops[0]

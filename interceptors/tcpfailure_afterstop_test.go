@@ -1,0 +1,152 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// TestFailureDetectorStoppedRunKeepsTheOrderOfEvents: a Stop that does not wait for a
+// member's check goroutine (held in a membership listener, or in a check that ignores its
+// context) left the goroutine its queue, but the events the membership below reported
+// once the detector was stopped (every member gone, as it stops) were applied at once,
+// ahead of the ops still queued: once the goroutine went on, it applied those unchecked
+// after them, and listed again a member the stopped membership had reported gone, with a
+// MemberAdded after the Stop returned. An event of a stopped detector now goes behind the
+// ops a stopped run still has for its member, so they are applied in the order they came
+// (the member ends unlisted). Dropping those ops instead (as a stopped
+// NonBlockingCoordinator does) is no remedy: a disappearance queued behind the held call
+// that the membership below will not report again would be lost, and the member stay
+// listed ("gone").
+func TestFailureDetectorStoppedRunKeepsTheOrderOfEvents(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T) (d *TCPFailureDetector, a, b *mbNode, want []string)
+	}{
+		{"probe", stoppedRunProbe},
+		{"listener", stoppedRunListener},
+		{"gone", stoppedRunGone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, a, b, want := tc.run(t)
+			testutil.EventuallyTrue(t, testutil.WaitLimit, "the stopped run ended", d.Settled)
+			if _, ok := d.Member(b.expected(2).Key()); ok {
+				t.Errorf("the stopped detector lists the member (events [%v])", a.evs())
+			}
+			mbWantEvents(t, a, want...)
+		})
+	}
+}
+
+// holdOnce returns a function that blocks the first time it is called until open is
+// called, and a channel closed when it was.
+func holdOnce() (hold func(), entered chan struct{}, open func()) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once, free sync.Once
+	hold = func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	return hold, entered, func() { free.Do(func() { close(release) }) }
+}
+
+func waitClosed(t *testing.T, ch chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal(what)
+	}
+}
+
+// stoppedRunProbe: the check of an added member ignores its context and outlasts the
+// Stop, whose membership reports the member gone meanwhile.
+func stoppedRunProbe(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []string) {
+	hold, entered, open := holdOnce()
+	t.Cleanup(open)
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{
+		Probe: func(context.Context, channel.Member) error { hold(); return nil },
+	}))
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	mbStart(t, a, b)
+	waitClosed(t, entered, "the added member was not checked")
+	err := returnsWithin(t, "Stop", open, func() error {
+		return a.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop with the check held: %v, want context.DeadlineExceeded", err)
+	}
+	open()
+	p := fmt.Sprint(b.port())
+	return d, a, b, []string{"+" + p, "-" + p}
+}
+
+// stoppedRunListener: the member's announcement is held in a listener, and the layer
+// below drops the member and adds it again meanwhile (queued behind the held call);
+// then the channel is stopped, its membership reporting the member gone.
+func stoppedRunListener(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []string) {
+	hold, entered, open := holdOnce()
+	t.Cleanup(open)
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{
+		Probe: func(context.Context, channel.Member) error { return nil },
+	}))
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, &holdAdded{hold: func(channel.Member) { hold() }}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	mbStart(t, a, b)
+	waitClosed(t, entered, "the added member was not announced")
+	member := b.ch.LocalMember()
+	d.MemberDisappeared(member)
+	d.MemberAdded(member)
+	if err := returnsWithin(t, "Stop", open, func() error {
+		return a.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll)
+	}); err != nil {
+		t.Fatalf("Stop with the announcement held: %v", err)
+	}
+	open()
+	p := fmt.Sprint(b.port())
+	return d, a, b, []string{"+" + p, "-" + p, "+" + p, "-" + p}
+}
+
+// stoppedRunGone: the member's announcement is held in a listener, and the member leaves
+// meanwhile (its disappearance queued behind the held call); then the channel is
+// stopped, its membership not listing the member any more.
+func stoppedRunGone(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []string) {
+	hold, entered, open := holdOnce()
+	t.Cleanup(open)
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{
+		Probe: func(context.Context, channel.Member) error { return nil },
+	}))
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, &holdAdded{hold: func(channel.Member) { hold() }}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	mbStart(t, a, b)
+	waitClosed(t, entered, "the added member was not announced")
+	mbStop(t, b)
+	k := b.expected(2).Key()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the departure queued behind the held call", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		q := d.queues[k]
+		return q != nil && len(q.ops) == 1
+	})
+	if err := returnsWithin(t, "Stop", open, func() error {
+		return a.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll)
+	}); err != nil {
+		t.Fatalf("Stop with the announcement held: %v", err)
+	}
+	open()
+	p := fmt.Sprint(b.port())
+	return d, a, b, []string{"+" + p, "-" + p}
+}
