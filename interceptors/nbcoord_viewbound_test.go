@@ -108,6 +108,10 @@ func blockedCoordinator(t *testing.T) (*tnode, *NonBlockingCoordinator, channel.
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
 	c, err := NewNonBlockingCoordinator(NonBlockingCoordinatorConfig{
+		// Nothing held expires while the test runs: under the race detector on a busy
+		// machine, parsing its messages takes longer than the default 15 s, and the
+		// strangers' messages held first made room for later ones.
+		WaitTimeout: time.Hour,
 		AliveCheck: func(ctx context.Context, m channel.Member) bool { // blocks the goroutine
 			select {
 			case entered <- struct{}{}:
