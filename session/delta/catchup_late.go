@@ -47,6 +47,9 @@ type lateCatchUp struct {
 	// that member's view may have kept this node and seen nothing leave; it also brings
 	// the changes the member took of a node that may have left meanwhile
 	back map[channel.MemberKey]bool
+	// ended: the window is over and its members back still to ask went to the running
+	// node's (backDue); none is added to due after
+	ended bool
 }
 
 // openLate starts the window of a joiner's late catch-up, which started at start and
@@ -108,10 +111,10 @@ func (l *lateCatchUp) removed(k channel.MemberKey) {
 // was done with, less than askAgainAfter ago is asked when that is over (a member that
 // leaves and comes back over and over is asked no more often than one that stays).
 func (l *lateCatchUp) added(k channel.MemberKey) {
-	now := time.Now()
 	l.mu.Lock()
+	now := time.Now() // under l.mu: not before backDue's time if after it
 	doneAt, done := l.done[k]
-	if done && !l.gone[k] || !now.Before(l.until) {
+	if done && !l.gone[k] || l.ended || !now.Before(l.until) {
 		l.mu.Unlock()
 		return
 	}
@@ -138,12 +141,13 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 // request asked (Manager.askedBack): k's view dropped this node while this one's kept k,
 // so added was not called, and k's changes made meanwhile went to the others only. One
 // due already is asked as due, with AskBack; one done with less than askAgainAfter ago
-// (it answered a moment ago) is not asked again. False if the window is over: the caller
-// then asks it as a running node does.
+// (it answered a moment ago) is not asked again. False if the window is over, or its
+// members back went to the running node's (backDue, TestAskBackAtTheWindowsEndIsNotLost):
+// the caller then asks it as a running node does.
 func (l *lateCatchUp) askBack(k channel.MemberKey) bool {
-	now := time.Now()
 	l.mu.Lock()
-	if !now.Before(l.until) {
+	now := time.Now() // under l.mu: not before backDue's time if after it
+	if l.ended || !now.Before(l.until) {
 		l.mu.Unlock()
 		return false
 	}
@@ -195,10 +199,12 @@ func (l *lateCatchUp) next(ch Channel) (channel.Member, time.Duration, bool) {
 // still to ask, and returns them: the running node asks them (queueBack). An AskBack
 // that came while the window was open, but whose request this node had not made when it
 // ended (it was asking another member, TestMemberBackAskingAtAJoinersWindowEndGetsTheRenames),
-// would be lost otherwise: queueBack had left it to the window.
+// would be lost otherwise: queueBack had left it to the window. None is added after
+// (ended): askBack then returns false, and its caller asks the member as a running node.
 func (l *lateCatchUp) backDue() []channel.MemberKey {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.ended = true
 	var ks []channel.MemberKey
 	for k := range l.due {
 		if l.back[k] {
