@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ctxwait"
 )
 
 // Defaults of MessageDispatch, with Tomcat's attribute names.
@@ -85,10 +86,10 @@ type MessageDispatch struct {
 	bytes    int64           // queued + in flight
 	pending  int
 	running  bool
-	stopping bool
+	draining bool // the workers end once the queue is empty
 	abort    context.CancelFunc
-	abortCtx context.Context
-	workers  sync.WaitGroup
+	run      *runGroup    // the workers of this run
+	stopping stoppingRuns // runs whose workers a Stop gave up on
 
 	queued, sent, failed, sentSync, rejected atomic.Uint64
 }
@@ -121,8 +122,14 @@ func NewMessageDispatch(cfg DispatchConfig) (*MessageDispatch, error) {
 // Config returns the configuration in use (defaults filled in).
 func (d *MessageDispatch) Config() DispatchConfig { return d.cfg }
 
-// Start starts the sending goroutines with the sender level, after the layers below.
+// Start starts the sending goroutines with the sender level, after the layers below. The
+// workers of a run whose Stop returned before they ended (see Stop) are waited for first,
+// within ctx: if ctx ends first, Start returns an error wrapping ctx.Err() and starts
+// nothing, so that new workers never send beside old ones.
 func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error {
+	if err := d.stopping.await(ctx, "dispatch: start"); err != nil {
+		return err
+	}
 	if err := d.Next().Start(ctx, svc); err != nil {
 		return err
 	}
@@ -134,10 +141,11 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 	if d.running {
 		return nil
 	}
-	d.running, d.stopping = true, false
-	d.abortCtx, d.abort = context.WithCancel(context.Background())
+	d.running, d.draining = true, false
+	abortCtx, abort := context.WithCancel(context.Background())
+	d.abort, d.run = abort, newRunGroup()
 	for range d.cfg.MaxThreads {
-		d.workers.Go(d.work)
+		d.run.Go(func() { d.work(abortCtx) })
 	}
 	return nil
 }
@@ -145,52 +153,58 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 // Stop stops the sending goroutines with the sender level, before the layers below. It
 // first lets them send what is queued; if ctx ends before the queue is empty, the queued
 // messages are completed with ErrDispatchStopped and the sends in progress are cancelled
-// (they complete with an error wrapping both ErrDispatchStopped and the cause).
+// (they complete with an error wrapping both ErrDispatchStopped and the cause), and Stop
+// returns an error wrapping ctx.Err() (joined with the layers below's, which it stops all
+// the same) without waiting for the cancelled sends: a send below that ignores its
+// cancellation does not hold Stop. Its worker ends in the background; a later Stop waits
+// for it again within its own ctx, and so does a Start before it starts anything
+// (TestDispatchStopHonoursItsContext).
 func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
+	var err error
 	if svc&channel.SvcSender != 0 {
-		d.shutdown(ctx)
+		err = d.shutdown(ctx)
 	}
-	return d.Next().Stop(ctx, svc)
+	return errors.Join(err, d.Next().Stop(ctx, svc))
 }
 
-func (d *MessageDispatch) shutdown(ctx context.Context) {
+func (d *MessageDispatch) shutdown(ctx context.Context) error {
 	d.mu.Lock()
-	if !d.running {
-		d.mu.Unlock()
-		return
-	}
-	d.running, d.stopping = false, true
-	d.cond.Broadcast()
+	run := d.run
 	abort := d.abort
-	d.mu.Unlock()
-
-	drained := make(chan struct{})
-	go func() {
-		d.workers.Wait()
-		close(drained)
-	}()
-	select {
-	case <-drained:
-	case <-ctx.Done():
-		d.mu.Lock()
-		left := d.queue
-		d.queue = nil
-		d.mu.Unlock()
-		abort()
-		cause := fmt.Errorf("%w: stopped before the message was sent: %w", ErrDispatchStopped, context.Cause(ctx))
-		for _, t := range left {
-			d.finish(t, cause)
-		}
-		<-drained
+	if d.running {
+		d.running, d.draining = false, true
+		d.run, d.abort = nil, nil
+		d.cond.Broadcast()
 	}
+	d.mu.Unlock()
+	if run == nil {
+		return d.stopping.await(ctx, "dispatch: stop")
+	}
+	if ctxwait.Done(ctx, run.finished()) {
+		abort()
+		return d.stopping.stop(ctx, "dispatch", run) // the runs left earlier
+	}
+	d.mu.Lock()
+	left := d.queue
+	d.queue = nil
+	d.mu.Unlock()
 	abort()
+	cause := fmt.Errorf("%w: stopped before the message was sent: %w", ErrDispatchStopped, context.Cause(ctx))
+	for _, t := range left {
+		d.finish(t, cause)
+	}
+	if err := d.stopping.stop(ctx, "dispatch", run); err != nil {
+		return err
+	}
+	return fmt.Errorf("interceptors: dispatch: stop: sends under way cancelled, %d queued messages failed: %w", len(left), ctx.Err())
 }
 
 // work sends queued messages until the interceptor stops and the queue is empty.
-func (d *MessageDispatch) work() {
+// abortCtx is the run's: cancelled when a Stop gives up waiting.
+func (d *MessageDispatch) work(abortCtx context.Context) {
 	for {
 		d.mu.Lock()
-		for len(d.queue) == 0 && !d.stopping {
+		for len(d.queue) == 0 && !d.draining {
 			d.cond.Wait()
 		}
 		if len(d.queue) == 0 {
@@ -200,7 +214,6 @@ func (d *MessageDispatch) work() {
 		t := d.queue[0]
 		d.queue[0] = nil
 		d.queue = d.queue[1:]
-		abortCtx := d.abortCtx
 		d.mu.Unlock()
 
 		ctx, cancel := context.WithCancel(t.ctx)

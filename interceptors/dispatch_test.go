@@ -241,7 +241,8 @@ func TestDispatchStopDrains(t *testing.T) {
 }
 
 // When Stop's context ends, queued messages fail with ErrDispatchStopped and sends in
-// progress are cancelled; every message completes exactly once.
+// progress are cancelled; every message completes exactly once. Stop returns ctx's error
+// when it ends (the cancelled sends end just after), and a later Stop finds them ended.
 func TestDispatchStopTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
@@ -260,11 +261,15 @@ func TestDispatchStopTimeout(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
-		if err := a.ch.Stop(ctx, channel.SvcAll); err != nil {
-			t.Fatal(err)
+		if err := a.ch.Stop(ctx, channel.SvcAll); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Stop: %v, want context.DeadlineExceeded", err)
 		}
 		if d := time.Since(start); d != time.Second {
 			t.Fatalf("Stop took %v, want the 1 s context", d)
+		}
+		synctest.Wait()
+		if err := d.Stop(context.Background(), channel.SvcAll); err != nil {
+			t.Fatalf("Stop again once the cancelled sends ended: %v", err)
 		}
 		errs := out.get()
 		if len(errs) != 10 {

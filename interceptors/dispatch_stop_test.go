@@ -1,0 +1,97 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// TestDispatchStopHonoursItsContext: once Stop's ctx ended, Stop cancelled the sends in
+// progress and failed the queued messages, then waited for its workers without a bound,
+// so a send held by the layers below (one that ignores its context) kept Stop, and the
+// channel's Stop with it, waiting for ever. Stop now returns an error wrapping ctx's; a
+// later Stop waits for the worker again within its own ctx, a Start too and starts no
+// worker beside it (nor the layers below) when its ctx ends first; every message
+// completes once, and both succeed once the send returned.
+func TestDispatchStopHonoursItsContext(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	d := newDispatch(t, DispatchConfig{MaxThreads: 1})
+	h := newHoldSend()
+	defer h.open()
+	a, b := newNode(t, nw, d, h), newNode(t, nw)
+	startNodes(t, a, b)
+	var out outcomes
+	for i := range 2 { // the first is held below, the second stays queued
+		if err := sendAsync(t, a, b, seqData(i, 8), out.cb()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-h.entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("no send reached the layer below")
+	}
+	err := returnsWithin(t, "Stop", h.open, func() error {
+		return a.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop with a send held: %v, want context.DeadlineExceeded", err)
+	}
+	if errs := out.get(); len(errs) != 1 || !errors.Is(errs[0], ErrDispatchStopped) {
+		t.Fatalf("completions after Stop: %v, want the queued message's ErrDispatchStopped", errs)
+	}
+	err = returnsWithin(t, "Stop again", h.open, func() error {
+		return d.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop again with a send held: %v, want context.DeadlineExceeded", err)
+	}
+	err = returnsWithin(t, "Start", h.open, func() error {
+		return d.Start(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the dispatcher's Start with a send held: %v, want context.DeadlineExceeded", err)
+	}
+	if err := sendAsync(t, a, b, []byte("late"), out.cb()); !errors.Is(err, ErrDispatchStopped) {
+		t.Fatalf("send after a Start that gave up: %v, want ErrDispatchStopped (no worker started)", err)
+	}
+	err = returnsWithin(t, "the channel's Start", h.open, func() error {
+		return a.ch.Start(within(t, 100*time.Millisecond), channel.SvcAll)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the channel's Start with a send held: %v, want context.DeadlineExceeded", err)
+	}
+	if got := a.ch.Started(); got != 0 {
+		t.Fatalf("a Start that gave up left %v running", got)
+	}
+	h.open()
+	if err := d.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop once the send returned: %v", err)
+	}
+	if errs := out.get(); len(errs) != 2 || !errors.Is(errs[1], ErrDispatchStopped) {
+		t.Fatalf("completions: %v, want two, the cancelled send's wrapping ErrDispatchStopped", errs)
+	}
+	if err := a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Start once the send returned: %v", err)
+	}
+	done := make(chan error, 1)
+	if err := sendAsync(t, a, b, []byte("again"), func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("send after the restart: %v", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("the send after the restart did not complete")
+	}
+	if err := a.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+}
