@@ -25,7 +25,10 @@ import (
 // delivering: then that one delivers them after the event under way. So a listener may
 // stop the channel: its Stop waits for the members it reports gone, which go up once the
 // listener returned, only until its ctx ends (TestChannelStopFromAListenerReturns); Add
-// and Remove from the listener likewise wait until their ctx ends.
+// and Remove from the listener likewise wait until their ctx ends. A listener that
+// panics panics the call delivering its event, which may be another change's than the
+// event's own; a change waiting meanwhile for its events then delivers them, and those
+// queued after them, itself (TestListenerPanicLeavesTheRestToTheWaiter).
 type Service struct {
 	members []channel.Member
 
