@@ -190,6 +190,13 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 			r.SetReceiveFunc(c.MessageReceived)
 		}
 		if err := c.mb.Start(ctx, lvl, c.LocalMember(true), c); err != nil {
+			// The service may have started the level before failing (membership/static,
+			// membership/cloud and channeltest return ctx's error when it ended before
+			// their events went up, the level running): the undo stops it as a level left
+			// stopping; stopping a stopped level is a no-op
+			// (TestFailedStartStopsTheMembershipLevelThatFailed).
+			done |= lvl
+			c.unfinished |= lvl
 			return fmt.Errorf("tribes: start %v: %w", lvl, err)
 		}
 		mark(lvl)

@@ -22,7 +22,10 @@ import (
 //
 // If starting fails, the levels this call started are stopped again, those an interceptor
 // started in an earlier call of its own included
-// (TestFailedStartStopsWhatAnInterceptorStartedBefore), and the error is returned. That
+// (TestFailedStartStopsWhatAnInterceptorStartedBefore), and the membership level whose
+// Start failed, which the service may have started (membership/static when its ctx ended
+// before its events went up, TestFailedStartStopsTheMembershipLevelThatFailed), and the
+// error is returned. That
 // stop ends with ctx if ctx is still live when starting fails, and 5 seconds after it
 // failed in any case (when ctx had ended, the levels still get those 5 seconds to stop,
 // TestFailedStartWithAnEndedContextStillStopsItsLevels). The whole undo shares that one
