@@ -158,7 +158,9 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 // the same) without waiting for the cancelled sends: a send below that ignores its
 // cancellation does not hold Stop. Its worker ends in the background; a later Stop waits
 // for it again within its own ctx, and so does a Start before it starts anything
-// (TestDispatchStopHonoursItsContext).
+// (TestDispatchStopHonoursItsContext). A dispatcher with nothing queued or in flight stops
+// whatever ctx, an ended one included, and returns the layers below's error only
+// (TestDispatchIdleStopWithAnEndedContext).
 func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
 	var err error
 	if svc&channel.SvcSender != 0 {
@@ -171,6 +173,7 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	run := d.run
 	abort := d.abort
+	idle := d.pending == 0 // nothing queued or in flight: the workers end without sending
 	if d.running {
 		d.running, d.draining = false, true
 		d.run, d.abort = nil, nil
@@ -179,6 +182,15 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 	d.mu.Unlock()
 	if run == nil {
 		return d.stopping.await(ctx, "dispatch: stop")
+	}
+	if idle {
+		// Nothing can be queued any more (SendMessage refuses once not running) and the
+		// workers only wake and return: waited for whatever ctx, so that a Stop with an
+		// ended context of an idle dispatcher is no failure
+		// (TestDispatchIdleStopWithAnEndedContext).
+		<-run.finished()
+		abort()
+		return d.stopping.await(ctx, "dispatch: stop") // the runs left earlier
 	}
 	if ctxwait.Done(ctx, run.finished()) {
 		abort()

@@ -95,3 +95,37 @@ func TestDispatchStopHonoursItsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDispatchIdleStopWithAnEndedContext: a dispatcher with nothing queued or in flight
+// whose Stop came with a context that had ended already (a shutdown's cancelled context)
+// returned an error wrapping ctx's, "0 queued messages failed", when its idle workers had
+// not yet been scheduled to end, and left the channel's level stopping; idle workers send
+// nothing, so Stop now waits for them and returns nil, and a later Stop has nothing to
+// wait for.
+func TestDispatchIdleStopWithAnEndedContext(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	d := newDispatch(t, DispatchConfig{MaxThreads: 4})
+	a, b := newNode(t, nw, d), newNode(t, nw)
+	startNodes(t, a, b)
+	var out outcomes
+	if err := sendAsync(t, a, b, seqData(0, 8), out.cb()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the message sent", func() bool { return len(out.get()) == 1 })
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 20 { // idle workers not yet scheduled: the race the fix removes
+		if err := d.Stop(ended, channel.SvcAll); err != nil {
+			t.Fatalf("Stop %d of an idle dispatcher with an ended context: %v, want nil", i, err)
+		}
+		if err := d.Start(context.Background(), channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.ch.Stop(ended, channel.SvcAll); err != nil {
+		t.Fatalf("the channel's Stop of an idle dispatcher with an ended context: %v, want nil", err)
+	}
+	if errs := out.get(); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("completions: %v, want one nil", errs)
+	}
+}
