@@ -47,34 +47,7 @@ func TestNonBlockingCoordinatorStopHonoursItsContext(t *testing.T) {
 	case <-time.After(testutil.WaitLimit):
 		t.Fatal("the coordinator never checked the unknown member")
 	}
-	err := returnsWithin(t, "Stop", open, func() error {
-		return n.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop with the alive check held: %v, want context.DeadlineExceeded", err)
-	}
-	err = returnsWithin(t, "Stop again", open, func() error {
-		return c.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop again with the alive check held: %v, want context.DeadlineExceeded", err)
-	}
-	err = returnsWithin(t, "Start", open, func() error {
-		return n.ch.Start(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Start with the alive check held: %v, want context.DeadlineExceeded", err)
-	}
-	if got := n.ch.Started(); got != 0 {
-		t.Fatalf("a Start that gave up left %v running", got)
-	}
-	open()
-	if err := c.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Stop once the alive check returned: %v", err)
-	}
-	if err := n.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Start once the alive check returned: %v", err)
-	}
+	stopsWithinItsContext(t, n.ch, c, "the alive check", open)
 	if err := n.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
 		t.Fatal(err)
 	}

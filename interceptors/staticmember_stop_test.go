@@ -2,7 +2,6 @@ package interceptors
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -32,34 +31,7 @@ func TestStaticMembershipStopHonoursItsContext(t *testing.T) {
 	case <-time.After(testutil.WaitLimit):
 		t.Fatal("no start notice sent")
 	}
-	err := returnsWithin(t, "Stop", h.open, func() error {
-		return a.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop with the start notice held: %v, want context.DeadlineExceeded", err)
-	}
-	err = returnsWithin(t, "Stop again", h.open, func() error {
-		return s.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop again with the start notice held: %v, want context.DeadlineExceeded", err)
-	}
-	err = returnsWithin(t, "Start", h.open, func() error {
-		return a.ch.Start(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Start with the start notice held: %v, want context.DeadlineExceeded", err)
-	}
-	if got := a.ch.Started(); got != 0 {
-		t.Fatalf("a Start that gave up left %v running", got)
-	}
-	h.open()
-	if err := s.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Stop once the notice was sent: %v", err)
-	}
-	if err := a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Start once the notice was sent: %v", err)
-	}
+	stopsWithinItsContext(t, a.ch, s, "the start notice", h.open)
 }
 
 // TestStaticMembershipStopFromAnnounce: a membership listener that stops the channel when

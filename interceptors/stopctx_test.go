@@ -61,6 +61,36 @@ func returnsWithin(t *testing.T, what string, unblock func(), f func() error) er
 	}
 }
 
+// stopsWithinItsContext checks an interceptor's Stop and Start while one of its goroutines
+// is held (what, released by open, a send or check ignoring its ctx): the channel's Stop
+// and the interceptor's own Stop with a context of 100 ms return an error wrapping
+// context.DeadlineExceeded, so does the channel's Start, which leaves nothing running;
+// once open released it, the interceptor's Stop returns nil and the channel starts again.
+func stopsWithinItsContext(t *testing.T, ch *channel.Channel, ic channel.Interceptor, what string, open func()) {
+	t.Helper()
+	short := func(f func(context.Context, channel.Service) error) func() error {
+		return func() error { return f(within(t, 100*time.Millisecond), channel.SvcAll) }
+	}
+	for _, step := range []struct {
+		name string
+		f    func() error
+	}{{"Stop", short(ch.Stop)}, {"Stop again", short(ic.Stop)}, {"Start", short(ch.Start)}} {
+		if err := returnsWithin(t, step.name, open, step.f); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s with %s held: %v, want context.DeadlineExceeded", step.name, what, err)
+		}
+	}
+	if got := ch.Started(); got != 0 {
+		t.Fatalf("a Start that gave up left %v running", got)
+	}
+	open()
+	if err := ic.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop once %s was released: %v", what, err)
+	}
+	if err := ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Start once %s was released: %v", what, err)
+	}
+}
+
 // TestPingStopHonoursItsContext: a ping under way held by the layers below (a send that
 // ignores its context) kept Stop waiting for it, whatever Stop's ctx, for ever if it never
 // returned. Stop now returns an error wrapping ctx's once ctx ends, a later Stop waits
@@ -81,32 +111,5 @@ func TestPingStopHonoursItsContext(t *testing.T) {
 	case <-time.After(testutil.WaitLimit):
 		t.Fatal("no ping sent")
 	}
-	err := returnsWithin(t, "Stop", h.open, func() error {
-		return a.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop with the ping held: %v, want context.DeadlineExceeded", err)
-	}
-	err = returnsWithin(t, "Stop again", h.open, func() error {
-		return p.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop again with the ping held: %v, want context.DeadlineExceeded", err)
-	}
-	err = returnsWithin(t, "Start", h.open, func() error {
-		return a.ch.Start(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Start with the ping held: %v, want context.DeadlineExceeded", err)
-	}
-	if got := a.ch.Started(); got != 0 {
-		t.Fatalf("a Start that gave up left %v running", got)
-	}
-	h.open()
-	if err := p.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Stop once the ping returned: %v", err)
-	}
-	if err := a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Start once the ping returned: %v", err)
-	}
+	stopsWithinItsContext(t, a.ch, p, "the ping", h.open)
 }

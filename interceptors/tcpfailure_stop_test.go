@@ -2,7 +2,6 @@ package interceptors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -42,34 +41,7 @@ func TestFailureDetectorStopHonoursItsContext(t *testing.T) {
 	case <-time.After(testutil.WaitLimit):
 		t.Fatal("the added member was not checked")
 	}
-	err := returnsWithin(t, "Stop", open, func() error {
-		return a.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop with the check held: %v, want context.DeadlineExceeded", err)
-	}
-	err = returnsWithin(t, "Stop again", open, func() error {
-		return d.Stop(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop again with the check held: %v, want context.DeadlineExceeded", err)
-	}
-	err = returnsWithin(t, "Start", open, func() error {
-		return a.ch.Start(within(t, 100*time.Millisecond), channel.SvcAll)
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Start with the check held: %v, want context.DeadlineExceeded", err)
-	}
-	if got := a.ch.Started(); got != 0 {
-		t.Fatalf("a Start that gave up left %v running", got)
-	}
-	open()
-	if err := d.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Stop once the check returned: %v", err)
-	}
-	if err := a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
-		t.Fatalf("Start once the check returned: %v", err)
-	}
+	stopsWithinItsContext(t, a.ch, d, "the check", open)
 }
 
 // TestFailureDetectorListenerStopsTheChannel: the detector called the membership
