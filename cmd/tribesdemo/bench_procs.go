@@ -113,8 +113,10 @@ func goSummary(ctx context.Context, exe string, args ...string) (sendResult, err
 
 // rawTCPMBps measures one loopback TCP connection carrying chunk-sized writes for d, read
 // into one reused buffer of chunk bytes: the write and read sizes of a Tribes receiver,
-// which reads a large frame up to its end, without the framing.
-func rawTCPMBps(ctx context.Context, chunk int, d time.Duration) float64 {
+// which reads a large frame up to its end, without the framing. A positive sndbuf sets
+// the writer's SO_SNDBUF (as nio's Config.SenderTxBufSize does); otherwise the OS's
+// default (and Linux's auto-tuning) applies.
+func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int) float64 {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return 0
@@ -142,6 +144,9 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration) float64 {
 	c, err := net.Dial("tcp4", ln.Addr().String())
 	if err != nil {
 		return 0
+	}
+	if sndbuf > 0 {
+		_ = c.(*net.TCPConn).SetWriteBuffer(sndbuf)
 	}
 	buf := make([]byte, chunk)
 	start := time.Now()

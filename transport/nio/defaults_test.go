@@ -46,7 +46,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"RxBufSize", c.RxBufSize, -1},
 		{"TxBufSize", c.TxBufSize, 25188},
 		{"SenderRxBufSize", c.SenderRxBufSize, 25188},
-		{"SenderTxBufSize", c.SenderTxBufSize, -1},
+		{"SenderTxBufSize", c.SenderTxBufSize, 512 << 10},
 		{"DialTimeout", c.DialTimeout, 3 * time.Second}, // Timeout's
 		{"Address of DefaultConfig", DefaultConfig().Address, "127.0.0.1"},
 		// The package documentation's thresholds: payloads over 16 KiB written from the

@@ -531,7 +531,7 @@ func TestNewValidates(t *testing.T) {
 	c := tr.Config()
 	if c.AutoBind != 100 || c.Workers != 15 || c.PoolSize != 25 || c.Timeout != 3*time.Second ||
 		c.DialTimeout != 3*time.Second || c.MaxRetryAttempts != 1 || c.MaxWait != 3*time.Second ||
-		c.MaxFrameSize != DefaultMaxFrameSize || c.RxBufSize != -1 || c.SenderTxBufSize != -1 || c.TxBufSize != 25188 || c.SenderRxBufSize != 25188 ||
+		c.MaxFrameSize != DefaultMaxFrameSize || c.RxBufSize != -1 || c.SenderTxBufSize != 512<<10 || c.TxBufSize != 25188 || c.SenderRxBufSize != 25188 ||
 		c.Engine != DefaultEngine {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
