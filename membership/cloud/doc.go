@@ -13,7 +13,10 @@
 //   - ProviderDNS: the addresses a name resolves to (a headless service). A member's id
 //     is the MD5 digest of its address; its alive time is -1. A message from a sender
 //     the name does not resolve to makes the sender a member, as in Tomcat (whose
-//     comment explains: DNS caches may lag behind new nodes); a sender at this node's
+//     comment explains: DNS caches may lag behind new nodes), before that message's
+//     delivery returns; its MemberAdded goes up on a goroutine of the service, in order
+//     with the other events, so messages that follow may reach message listeners first
+//     (no listener holds the receive of a connection); a sender at this node's
 //     own address and port never does, whatever id it claims (Tomcat ignores it for IPv4
 //     only, where the id it derives is the local one). With the channel's default
 //     sender check (channel.Config.AcceptNonMembers false), that first message itself is

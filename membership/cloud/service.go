@@ -29,9 +29,12 @@ import (
 // Membership events go up one at a time and in the order of the changes, outside the
 // service's locks, from the goroutine of the change (Start, a heartbeat, Stop) or, if
 // another one is delivering, from that one, after the event under way; each waits for
-// its events, Start and Stop until their ctx ends, a heartbeat and a sender become a
-// member until the membership-rx level stops, so a listener may stop the channel
-// (TestChannelStopFromAListenerReturns).
+// its events, Start and Stop until their ctx ends, a heartbeat until the membership-rx
+// level stops, so a listener may stop the channel (TestChannelStopFromAListenerReturns).
+// The event of a sender that became a member (DNS provider) goes up on a goroutine of the
+// service instead, so that no listener holds the receive of a message
+// (TestSenderEventLeavesTheReceivePath); a listener's panic there is logged, and the events
+// after it still go up.
 type Service struct {
 	cfg     Config
 	prov    Provider
@@ -505,8 +508,13 @@ func (w senderWatcher) MessageReceived(*channel.Message) error { return nil }
 // DNSMembershipProvider.accept). A sender at this node's own address and port is never
 // added, whatever id it claims: the member added carries the id derived from the address,
 // which for IPv4 is the local id itself (Tomcat's memberAlive ignores a member equal to
-// the local one). It waits for the member to reach the listener until the membership-rx
-// level stops (TestWaitsForEventsEndWithStop).
+// the local one). The member is listed (Members, Member, the channel's sender check) when
+// sawSender returns; its event is queued in order with the service's other events and goes
+// up on a goroutine of the service, without sawSender waiting for it: the transport's
+// receive of the message's connection never waits for a listener, and messages that
+// follow from the sender may reach the message listeners before, or while, its
+// MemberAdded runs (TestSenderEventLeavesTheReceivePath), as Tomcat hands it to its
+// utility executor.
 func (s *Service) sawSender(src channel.Member) {
 	if len(src.Host) != 4 && len(src.Host) != 16 {
 		return
@@ -527,12 +535,34 @@ func (s *Service) sawSender(src channel.Member) {
 		return
 	}
 	s.rebuildLocked()
-	l, r := s.l, s.run
+	l := s.l
 	s.mu.Unlock()
 	done := s.queueLocked(l, []channel.Member{m}, nil)
 	s.evMu.Unlock()
 	s.log.Info("tribes cloud membership: a sender not listed became a member", "member", m.String())
-	_ = s.events.RunWait(r.ctx, done) // an error only once r ended
+	if done != nil {
+		go s.runEvents()
+	}
+}
+
+// runEvents runs the queued events on a goroutine of its own (sawSender's: not on the
+// transport's receive path), until none is left or another goroutine runs them. A
+// listener's panic is logged (rate-limited) instead of ending the process, and the events
+// after it still go up.
+func (s *Service) runEvents() {
+	for !s.runEventsOnce() {
+	}
+}
+
+// runEventsOnce runs the queue once; it reports false if a call panicked.
+func (s *Service) runEventsOnce() (finished bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.rl.Log(slog.LevelError, "listener", "listener panic", "tribes cloud membership: the membership listener panicked", "panic", p)
+		}
+	}()
+	s.events.Run(nil)
+	return true
 }
 
 // isLocalLocked reports whether m is this node: its key, or its address and port.

@@ -15,10 +15,12 @@ import (
 // TestWaitsForEventsEndWithStop: a heartbeat and a sender that became a member waited for
 // their events with no context, so with the listener held in the event of another change
 // (here one that does not return until released) they waited for ever, a Stop of the
-// service included. They now wait until the membership-rx level stops: Stop (returning
-// its ctx's error, its own event being behind the held one too) releases both, and the
-// events still go up in order once the listener returns. A Start behind the held
-// listener (a new run) returns when its ctx ends, with an error wrapping ctx's.
+// service included. A heartbeat now waits until the membership-rx level stops: Stop
+// (returning its ctx's error, its own event being behind the held one too) releases it; a
+// sender no longer waits for its event at all, which goes up on a goroutine of the service
+// (TestSenderEventLeavesTheReceivePath). The events still go up in order once the listener
+// returns. A Start behind the held listener (a new run) returns when its ctx ends, with an
+// error wrapping ctx's.
 func TestWaitsForEventsEndWithStop(t *testing.T) {
 	p := &listProvider{}
 	s, err := New(Config{Custom: p, LookupEnv: NoEnv, LocalIP: "10.0.0.1"})
@@ -49,7 +51,7 @@ func TestWaitsForEventsEndWithStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := make(chan struct{})
-	go func() { // the listener is held on this goroutine
+	go func() { // the listener is held on a goroutine of the service
 		defer close(first)
 		senderWatcher{s}.AcceptNonMember(&channel.Message{Source: localMember("10.0.0.3", 4000, [16]byte{3})})
 	}()
