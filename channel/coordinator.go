@@ -158,8 +158,19 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 		done |= s
 		c.started.Store(uint32(Service(c.started.Load()) | s))
 	}
+	// failed takes the level whose Start failed as one left stopping, so that the undo
+	// calls its Stop (a no-op for a level not started): the transport or membership
+	// service may have started it before failing (a bound listener, goroutines), or
+	// returned ctx's error once ctx ended with the level running
+	// (TestFailedStartStopsTheTransportLevelThatFailed,
+	// TestFailedStartStopsTheMembershipLevelThatFailed).
+	failed := func(s Service) {
+		done |= s
+		c.unfinished |= s
+	}
 	if svc&SvcReceiver != 0 {
 		if err := c.tr.Start(ctx, SvcReceiver, c.MessageReceived); err != nil {
+			failed(SvcReceiver)
 			return fmt.Errorf("tribes: start receiver: %w", err)
 		}
 		mark(SvcReceiver)
@@ -175,6 +186,7 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 	}
 	if svc&SvcSender != 0 {
 		if err := c.tr.Start(ctx, SvcSender, c.MessageReceived); err != nil {
+			failed(SvcSender)
 			return fmt.Errorf("tribes: start sender: %w", err)
 		}
 		mark(SvcSender)
@@ -190,13 +202,9 @@ func (c *coordinator) Start(ctx context.Context, svc Service) (err error) {
 			r.SetReceiveFunc(c.MessageReceived)
 		}
 		if err := c.mb.Start(ctx, lvl, c.LocalMember(true), c); err != nil {
-			// The service may have started the level before failing (membership/static,
-			// membership/cloud and channeltest return ctx's error when it ended before
-			// their events went up, the level running): the undo stops it as a level left
-			// stopping; stopping a stopped level is a no-op
-			// (TestFailedStartStopsTheMembershipLevelThatFailed).
-			done |= lvl
-			c.unfinished |= lvl
+			// membership/static, membership/cloud and channeltest return ctx's error
+			// when it ended before their events went up, the level running.
+			failed(lvl)
 			return fmt.Errorf("tribes: start %v: %w", lvl, err)
 		}
 		mark(lvl)

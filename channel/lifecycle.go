@@ -22,13 +22,14 @@ import (
 //
 // If starting fails, the levels this call started are stopped again, those an interceptor
 // started in an earlier call of its own included
-// (TestFailedStartStopsWhatAnInterceptorStartedBefore), and the membership level whose
-// Start failed, which the service may have started (membership/static when its ctx ended
-// before its events went up, TestFailedStartStopsTheMembershipLevelThatFailed), and the
-// error is returned. That
-// stop ends with ctx if ctx is still live when starting fails, and 5 seconds after it
-// failed in any case (when ctx had ended, the levels still get those 5 seconds to stop,
-// TestFailedStartWithAnEndedContextStillStopsItsLevels). The whole undo shares that one
+// (TestFailedStartStopsWhatAnInterceptorStartedBefore), and the transport or membership
+// level whose Start failed, which the transport or service may have started
+// (membership/static when its ctx ended before its events went up,
+// TestFailedStartStopsTheMembershipLevelThatFailed; a transport that bound its listener
+// before failing, TestFailedStartStopsTheTransportLevelThatFailed), and the error is
+// returned. That stop ends with ctx if ctx is still live when starting fails, and 5
+// seconds after it failed in any case (when ctx had ended, the levels still get those 5
+// seconds to stop, TestFailedStartWithAnEndedContextStillStopsItsLevels). The whole undo shares that one
 // bound: the coordinator's stop of the levels of its failing call, the channel's of
 // those an interceptor started earlier, after them, and an interceptor's own stop made
 // with FailedStartContext, so that a failed Start takes no more than those 5 seconds, or

@@ -21,6 +21,9 @@ type LocalAddress struct {
 type Transport interface {
 	// Start starts the levels of svc that concern it (SvcReceiver, SvcSender). The receiver
 	// delivers every message to rx. Start with SvcReceiver must leave LocalAddress valid.
+	// A Start that fails may have started its level, in part or whole: the channel's
+	// failed Start calls Stop for that level all the same
+	// (TestFailedStartStopsTheTransportLevelThatFailed).
 	Start(ctx context.Context, svc Service, rx ReceiveFunc) error
 	// Stop stops those levels; stopping a stopped level is a no-op.
 	Stop(ctx context.Context, svc Service) error

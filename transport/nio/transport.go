@@ -85,7 +85,9 @@ func (t *Transport) Config() Config { return t.cfg }
 // required with SvcReceiver. A receiver that an earlier Stop left stopping in the
 // background (its context ended first) is waited for before the new one binds, and so is
 // a Start or Stop under way, until ctx ends: Start then returns an error wrapping
-// ctx.Err() and starts no receiver.
+// ctx.Err() and starts no receiver. A Start that fails half way (the TCP listener bound,
+// then the UDP port taken) stops what it started before returning: nothing of the
+// receiver runs, and its ports are free (TestStartFailingOnItsUDPPortLeavesNothingRunning).
 func (t *Transport) Start(ctx context.Context, svc channel.Service, rx channel.ReceiveFunc) error {
 	if err := t.lock(ctx); err != nil {
 		return fmt.Errorf("nio: start: %w", err)
