@@ -29,13 +29,18 @@ import (
 // before failing, TestFailedStartStopsTheTransportLevelThatFailed), and the error is
 // returned. That stop ends with ctx if ctx is still live when starting fails, and 5
 // seconds after it failed in any case (when ctx had ended, the levels still get those 5
-// seconds to stop, TestFailedStartWithAnEndedContextStillStopsItsLevels). The whole undo shares that one
-// bound: the coordinator's stop of the levels of its failing call, the channel's of
-// those an interceptor started earlier, after them, and an interceptor's own stop made
-// with FailedStartContext, so that a failed Start takes no more than those 5 seconds, or
-// ctx (TestFailedStartUndoSharesOneBound). A level not stopped in time is left stopping,
-// the error also wraps the stop's (context.DeadlineExceeded, or ctx's), and a later Stop
-// or Start of that level waits for it as after a Stop whose ctx ended
+// seconds to stop, TestFailedStartWithAnEndedContextStillStopsItsLevels). The whole undo
+// shares that one bound: the coordinator's stop of the levels of its failing call, the
+// channel's of those an interceptor started earlier, after them, and an interceptor's own
+// stop made with FailedStartContext, so that the undo takes no more than those 5 seconds,
+// or ctx (TestFailedStartUndoSharesOneBound). A failed Start thus returns within 5
+// seconds of starting failing. Starting fails no later than ctx's end when the
+// interceptors, the transport and the membership service honour ctx, but a start that
+// fails because ctx ended (membership/static returns ctx's error with its level running)
+// leaves the undo its 5 seconds all the same: the worst case of a failed Start is its ctx
+// plus 5 seconds (TestFailedStartTakesUpToItsContextPlusTheUndoBound). A level not stopped in time is
+// left stopping, the error also wraps the stop's (context.DeadlineExceeded, or ctx's),
+// and a later Stop or Start of that level waits for it as after a Stop whose ctx ended
 // (TestFailedStartStopsWithinABoundedContext): when the undo ran out of that bound, the
 // levels this call was to start are remembered, whichever stop of the undo gave up (an
 // interceptor's own included), and the next Stop calls the chain's Stop again for them
