@@ -14,9 +14,10 @@
 //     is the MD5 digest of its address; its alive time is -1. A message from a sender
 //     the name does not resolve to makes the sender a member, as in Tomcat (whose
 //     comment explains: DNS caches may lag behind new nodes), before that message's
-//     delivery returns; its MemberAdded goes up on a goroutine of the service, in order
-//     with the other events, so messages that follow may reach message listeners first
-//     (no listener holds the receive of a connection); a sender at this node's
+//     delivery returns; its MemberAdded goes up on a goroutine of the service (or of a
+//     change delivering meanwhile), in order with the other events, a listener's panic
+//     in it logged, so messages that follow may reach message listeners first (no
+//     listener holds the receive of a connection); a sender at this node's
 //     own address and port never does, whatever id it claims (Tomcat ignores it for IPv4
 //     only, where the id it derives is the local one). With the channel's default
 //     sender check (channel.Config.AcceptNonMembers false), that first message itself is

@@ -34,3 +34,25 @@ func (s *Service) queueLocked(l channel.MembershipListener, added, gone []channe
 	}
 	return done
 }
+
+// queueSenderLocked queues the MemberAdded of m, a sender that became a member
+// (sawSender), for l, with evMu held; it reports whether it queued it. Nothing waits for
+// it, and it goes up on whichever goroutine delivers the service's events when its turn
+// comes (the service's own, or that of a change under way: Start, a heartbeat, Stop), so
+// a listener's panic in it is logged (rate-limited) there instead of coming out of that
+// goroutine, and the events after it still go up on it
+// (TestSenderEventPanicIsLoggedOnAnyGoroutine).
+func (s *Service) queueSenderLocked(l channel.MembershipListener, m channel.Member) bool {
+	if l == nil {
+		return false
+	}
+	s.events.Add(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				s.logListenerPanic(p)
+			}
+		}()
+		l.MemberAdded(m)
+	})
+	return true
+}

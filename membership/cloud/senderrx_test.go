@@ -157,3 +157,84 @@ func logText(l *lockedBuffer) string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestSenderEventPanicIsLoggedOnAnyGoroutine: the event of a sender that became a member
+// goes up in order with the service's other events, so while a heartbeat delivers its own
+// events (here held in the listener) the sender's goes up on the heartbeat's goroutine,
+// after them. A listener's panic in it was logged only on the service's goroutine: on the
+// heartbeat's it came out of Heartbeat (the channel's heartbeat goroutine: the process
+// ended), and the events queued after it waited for the next change. It is now logged
+// whichever goroutine delivers it, and the events after it go up on that goroutine.
+func TestSenderEventPanicIsLoggedOnAnyGoroutine(t *testing.T) {
+	p := &listProvider{}
+	var log lockedBuffer
+	s, err := New(Config{Custom: p, LookupEnv: NoEnv, LocalIP: "10.0.0.1",
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelError}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, bad := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+	entered, release := make(chan struct{}), make(chan struct{})
+	rec := &recorder{}
+	l := channel.MembershipFuncs{
+		Added: func(m channel.Member) {
+			switch m.IP() {
+			case bad:
+				panic("listener failure")
+			case listed:
+				close(entered)
+				<-release
+			}
+			rec.MemberAdded(m)
+		},
+		Disappeared: rec.MemberDisappeared,
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	if err := s.Start(context.Background(), channel.SvcMembership, localMember("10.0.0.1", 4000, [16]byte{1}), l); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background(), channel.SvcMembership)
+	p.insts.Store(&[]Instance{{IP: listed.String(), UniqueID: [16]byte{2}}})
+	beat := make(chan any, 1)
+	go func() { // the heartbeat's listing holds the listener on this goroutine
+		defer func() { beat <- recover() }()
+		s.Heartbeat()
+	}()
+	select {
+	case <-entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("MemberAdded of the listed member not called")
+	}
+	senderWatcher{s}.AcceptNonMember(&channel.Message{Source: localMember(bad.String(), 4000, [16]byte{3})})
+	senderWatcher{s}.AcceptNonMember(&channel.Message{Source: localMember("10.0.0.4", 4000, [16]byte{4})})
+	released = true
+	close(release)
+	select {
+	case p := <-beat:
+		if p != nil {
+			t.Fatalf("the panic of the sender's listener came out of the heartbeat delivering its event: %v", p)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("Heartbeat did not return")
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the listed member's and the second sender's events go up", func() bool {
+		return len(rec.get()) == 2
+	})
+	if ev := rec.get(); !strings.HasPrefix(ev[0], "+10.0.0.2:") || !strings.HasPrefix(ev[1], "+10.0.0.4:") {
+		t.Fatalf("events %v: the listed member added, then the second sender", ev)
+	}
+	if !strings.Contains(logText(&log), "listener failure") {
+		t.Errorf("the panic was not logged: %q", logText(&log))
+	}
+	if err := s.Stop(context.Background(), channel.SvcMembership); err != nil {
+		t.Fatal(err)
+	}
+	if ev := rec.get(); len(ev) != 5 || ev[2][0] != '-' || ev[3][0] != '-' || ev[4][0] != '-' {
+		t.Fatalf("events %v: the three members gone at Stop after the two added", ev)
+	}
+}

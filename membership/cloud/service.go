@@ -31,10 +31,11 @@ import (
 // another one is delivering, from that one, after the event under way; each waits for
 // its events, Start and Stop until their ctx ends, a heartbeat until the membership-rx
 // level stops, so a listener may stop the channel (TestChannelStopFromAListenerReturns).
-// The event of a sender that became a member (DNS provider) goes up on a goroutine of the
-// service instead, so that no listener holds the receive of a message
-// (TestSenderEventLeavesTheReceivePath); a listener's panic there is logged, and the events
-// after it still go up.
+// The event of a sender that became a member (DNS provider) is waited for by nothing: it
+// goes up on a goroutine of the service, or on that of a change delivering meanwhile, so
+// that no listener holds the receive of a message (TestSenderEventLeavesTheReceivePath); a
+// listener's panic in it is logged whichever goroutine delivers it, and the events after
+// it still go up (TestSenderEventPanicIsLoggedOnAnyGoroutine).
 type Service struct {
 	cfg     Config
 	prov    Provider
@@ -510,7 +511,8 @@ func (w senderWatcher) MessageReceived(*channel.Message) error { return nil }
 // which for IPv4 is the local id itself (Tomcat's memberAlive ignores a member equal to
 // the local one). The member is listed (Members, Member, the channel's sender check) when
 // sawSender returns; its event is queued in order with the service's other events and goes
-// up on a goroutine of the service, without sawSender waiting for it: the transport's
+// up on a goroutine of the service (or on that of a change delivering meanwhile: Start, a
+// heartbeat, Stop), without sawSender waiting for it: the transport's
 // receive of the message's connection never waits for a listener, and messages that
 // follow from the sender may reach the message listeners before, or while, its
 // MemberAdded runs (TestSenderEventLeavesTheReceivePath), as Tomcat hands it to its
@@ -537,18 +539,19 @@ func (s *Service) sawSender(src channel.Member) {
 	s.rebuildLocked()
 	l := s.l
 	s.mu.Unlock()
-	done := s.queueLocked(l, []channel.Member{m}, nil)
+	queued := s.queueSenderLocked(l, m)
 	s.evMu.Unlock()
 	s.log.Info("tribes cloud membership: a sender not listed became a member", "member", m.String())
-	if done != nil {
+	if queued {
 		go s.runEvents()
 	}
 }
 
 // runEvents runs the queued events on a goroutine of its own (sawSender's: not on the
 // transport's receive path), until none is left or another goroutine runs them. A
-// listener's panic is logged (rate-limited) instead of ending the process, and the events
-// after it still go up.
+// listener's panic, in the event of another change that this goroutine delivers, is
+// logged (rate-limited) instead of ending the process, and the events after it still go
+// up (a sender's event logs its own: queueSenderLocked).
 func (s *Service) runEvents() {
 	for !s.runEventsOnce() {
 	}
@@ -558,11 +561,15 @@ func (s *Service) runEvents() {
 func (s *Service) runEventsOnce() (finished bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.rl.Log(slog.LevelError, "listener", "listener panic", "tribes cloud membership: the membership listener panicked", "panic", p)
+			s.logListenerPanic(p)
 		}
 	}()
 	s.events.Run(nil)
 	return true
+}
+
+func (s *Service) logListenerPanic(p any) {
+	s.rl.Log(slog.LevelError, "listener", "listener panic", "tribes cloud membership: the membership listener panicked", "panic", p)
 }
 
 // isLocalLocked reports whether m is this node: its key, or its address and port.
