@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/internal/ctxwait"
 )
 
 // Defaults of MessageDispatch, with Tomcat's attribute names.
@@ -85,13 +84,34 @@ type MessageDispatch struct {
 	queue    []*dispatchTask // FIFO; head at index 0
 	bytes    int64           // queued + in flight
 	pending  int
-	running  bool
-	draining bool // the workers end once the queue is empty
-	abort    context.CancelFunc
-	run      *runGroup    // the workers of this run
-	stopping stoppingRuns // runs whose workers a Stop gave up on
+	run      *dispatchRun // the running run; nil once its Stop began
+	stopping stoppingRuns // runs whose workers a Stop did not wait for
 
 	queued, sent, failed, sentSync, rejected atomic.Uint64
+}
+
+// dispatchRun is one run of the workers, from a Start to the Stop that ends it.
+type dispatchRun struct {
+	g     *runGroup
+	ctx   context.Context // cancelled when a Stop gives up waiting: the sends under way end
+	abort context.CancelFunc
+	// Under MessageDispatch.mu:
+	busy    int           // workers alive and not inside an OnComplete call begun before stopped
+	stopped bool          // the run's Stop began
+	closed  bool          // the run's Stop is over: its workers take nothing more and end
+	idle    chan struct{} // holds a token once busy dropped to 0
+}
+
+// leave takes a worker out of busy: it ended or calls an OnComplete before the run's Stop
+// began. Under d.mu.
+func (r *dispatchRun) leave() {
+	r.busy--
+	if r.busy == 0 {
+		select {
+		case r.idle <- struct{}{}:
+		default: // a token is there already
+		}
+	}
 }
 
 type dispatchTask struct {
@@ -125,7 +145,10 @@ func (d *MessageDispatch) Config() DispatchConfig { return d.cfg }
 // Start starts the sending goroutines with the sender level, after the layers below. The
 // workers of a run whose Stop returned before they ended (see Stop) are waited for first,
 // within ctx: if ctx ends first, Start returns an error wrapping ctx.Err() and starts
-// nothing, so that new workers never send beside old ones.
+// nothing, so that new workers never send beside old ones. Neither waits for a worker
+// inside an OnComplete call when it begins: the caller may be that callback, restarting
+// the channel (TestDispatchRestartFromOnComplete); such a worker takes none of the new
+// run's messages and ends once its callback returned.
 func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error {
 	if err := d.stopping.await(ctx, "dispatch: start"); err != nil {
 		return err
@@ -138,14 +161,14 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.running {
+	if d.run != nil {
 		return nil
 	}
-	d.running, d.draining = true, false
-	abortCtx, abort := context.WithCancel(context.Background())
-	d.abort, d.run = abort, newRunGroup()
+	rctx, abort := context.WithCancel(context.Background())
+	r := &dispatchRun{g: newRunGroup(), ctx: rctx, abort: abort, busy: d.cfg.MaxThreads, idle: make(chan struct{}, 1)}
+	d.run = r
 	for range d.cfg.MaxThreads {
-		d.run.Go(func() { d.work(abortCtx) })
+		r.g.Go(func() { d.work(r) })
 	}
 	return nil
 }
@@ -161,6 +184,17 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 // (TestDispatchStopHonoursItsContext). A dispatcher with nothing queued or in flight stops
 // whatever ctx, an ended one included, and returns the layers below's error only
 // (TestDispatchIdleStopWithAnEndedContext).
+//
+// OnComplete callbacks run on the workers, and a callback may stop the channel: Stop does
+// not wait for a worker inside an OnComplete call that began before Stop did (the caller
+// may be that callback, which cannot return before Stop does), as the channel's Stop does
+// not wait for a heartbeat under way; it waits for the callbacks of the messages it
+// sends. When every worker left is inside such a call while messages are still queued,
+// Stop starts another worker to send them, so that they still go out, within ctx, before
+// Stop returns (TestDispatchStopFromOnComplete). The trade-off: a Stop made elsewhere while
+// a callback is held returns without waiting for it to return; its worker sends nothing
+// more and ends once it returned, and a later Stop or Start waits for it unless it is
+// then still inside the callback.
 func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
 	var err error
 	if svc&channel.SvcSender != 0 {
@@ -171,55 +205,98 @@ func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
 
 func (d *MessageDispatch) shutdown(ctx context.Context) error {
 	d.mu.Lock()
-	run := d.run
-	abort := d.abort
-	idle := d.pending == 0 // nothing queued or in flight: the workers end without sending
-	if d.running {
-		d.running, d.draining = false, true
-		d.run, d.abort = nil, nil
-		d.cond.Broadcast()
+	r := d.run
+	d.run = nil
+	if r != nil {
+		r.stopped = true
 	}
+	idle := d.pending == 0 // nothing queued or in flight: the workers end without sending
+	d.cond.Broadcast()
 	d.mu.Unlock()
-	if run == nil {
+	if r == nil {
 		return d.stopping.await(ctx, "dispatch: stop")
 	}
+	wait := ctx
 	if idle {
 		// Nothing can be queued any more (SendMessage refuses once not running) and the
 		// workers only wake and return: waited for whatever ctx, so that a Stop with an
 		// ended context of an idle dispatcher is no failure
 		// (TestDispatchIdleStopWithAnEndedContext).
-		<-run.finished()
-		abort()
-		return d.stopping.await(ctx, "dispatch: stop") // the runs left earlier
+		wait = context.Background()
 	}
-	if ctxwait.Done(ctx, run.finished()) {
-		abort()
-		return d.stopping.stop(ctx, "dispatch", run) // the runs left earlier
+	if d.settle(wait, r) {
+		r.abort()
+		err := d.stopping.await(ctx, "dispatch: stop") // the runs left earlier
+		// r's workers still alive are inside an OnComplete call, or return from one to
+		// end: the latter are waited for, the former left stopping.
+		if r.g.callingUp() {
+			d.stopping.leave(r.g)
+		} else {
+			<-r.g.finished()
+		}
+		return err
 	}
 	d.mu.Lock()
 	left := d.queue
 	d.queue = nil
+	r.closed = true
+	d.cond.Broadcast()
 	d.mu.Unlock()
-	abort()
+	r.abort()
 	cause := fmt.Errorf("%w: stopped before the message was sent: %w", ErrDispatchStopped, context.Cause(ctx))
 	for _, t := range left {
 		d.finish(t, cause)
 	}
-	if err := d.stopping.stop(ctx, "dispatch", run); err != nil {
+	if err := d.stopping.stop(ctx, "dispatch", r.g); err != nil {
 		return err
 	}
 	return fmt.Errorf("interceptors: dispatch: stop: sends under way cancelled, %d queued messages failed: %w", len(left), ctx.Err())
 }
 
-// work sends queued messages until the interceptor stops and the queue is empty.
-// abortCtx is the run's: cancelled when a Stop gives up waiting.
-func (d *MessageDispatch) work(abortCtx context.Context) {
+// settle waits, within ctx, until the queue is empty and every worker of r ended or is
+// inside an OnComplete call begun before r's Stop, and then closes r: its workers take
+// nothing more. While every worker left is inside such a call (one may be this Stop's
+// caller) with messages still queued, it starts one more to send them. It reports whether
+// it closed r before ctx ended.
+func (d *MessageDispatch) settle(ctx context.Context, r *dispatchRun) bool {
 	for {
 		d.mu.Lock()
-		for len(d.queue) == 0 && !d.draining {
+		if r.busy == 0 {
+			if len(d.queue) == 0 {
+				r.closed = true
+				d.mu.Unlock()
+				return true
+			}
+			if ctx.Err() == nil {
+				r.busy++
+				r.g.Go(func() { d.work(r) })
+			}
+		}
+		d.mu.Unlock()
+		select {
+		case <-r.idle:
+		case <-ctx.Done():
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if r.busy == 0 && len(d.queue) == 0 { // settled as ctx ended: that counts
+				r.closed = true
+				return true
+			}
+			return false
+		}
+	}
+}
+
+// work sends queued messages, as a worker of run r, until r is stopped and the queue is
+// empty, or r is closed.
+func (d *MessageDispatch) work(r *dispatchRun) {
+	d.mu.Lock()
+	for {
+		for !r.closed && d.run == r && len(d.queue) == 0 {
 			d.cond.Wait()
 		}
-		if len(d.queue) == 0 {
+		if r.closed || len(d.queue) == 0 {
+			r.leave()
 			d.mu.Unlock()
 			return
 		}
@@ -229,15 +306,43 @@ func (d *MessageDispatch) work(abortCtx context.Context) {
 		d.mu.Unlock()
 
 		ctx, cancel := context.WithCancel(t.ctx)
-		stop := context.AfterFunc(abortCtx, cancel)
+		stop := context.AfterFunc(r.ctx, cancel)
 		err := d.Next().SendMessage(ctx, t.to, t.msg)
 		stop()
 		cancel()
-		if err != nil && abortCtx.Err() != nil {
+		if err != nil && r.ctx.Err() != nil {
 			err = fmt.Errorf("%w: send cancelled: %w", ErrDispatchStopped, err)
 		}
-		d.finish(t, err)
+		d.complete(r, t, err)
+		d.mu.Lock()
 	}
+}
+
+// complete is finish on a worker of r: while the OnComplete call runs, r's group is
+// marked as inside a call up (as runGroup.callUp does), so that neither a Stop nor a
+// Start waits for it then. A call begun before r's Stop takes the worker out of busy,
+// marked first, so that every worker alive and not busy when r closes is marked or ends.
+func (d *MessageDispatch) complete(r *dispatchRun, t *dispatchTask, err error) {
+	if t.done == nil {
+		d.finish(t, err)
+		return
+	}
+	d.mu.Lock()
+	early := !r.stopped
+	r.g.up.Add(1)
+	if early {
+		r.leave()
+	}
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		if early {
+			r.busy++
+		}
+		r.g.up.Add(-1)
+		d.mu.Unlock()
+	}()
+	d.finish(t, err)
 }
 
 func (d *MessageDispatch) finish(t *dispatchTask, err error) {
@@ -262,7 +367,7 @@ func (d *MessageDispatch) SendMessage(ctx context.Context, to []channel.Member, 
 	}
 	size := int64(len(msg.Data))
 	d.mu.Lock()
-	if !d.running {
+	if d.run == nil {
 		d.mu.Unlock()
 		d.rejected.Add(1)
 		return ErrDispatchStopped

@@ -70,9 +70,7 @@ type stoppingRuns struct {
 // for again by the next stop or await.
 func (s *stoppingRuns) stop(ctx context.Context, name string, g *runGroup) error {
 	if g != nil {
-		s.mu.Lock()
-		s.runs = append(s.runs, g)
-		s.mu.Unlock()
+		s.leave(g)
 	}
 	return s.await(ctx, name+": stop")
 }
@@ -114,4 +112,11 @@ func (s *stoppingRuns) await(ctx context.Context, what string) error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// leave leaves run g stopping without waiting for it: the next stop or await waits for it.
+func (s *stoppingRuns) leave(g *runGroup) {
+	s.mu.Lock()
+	s.runs = append(s.runs, g)
+	s.mu.Unlock()
 }

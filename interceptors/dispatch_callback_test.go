@@ -1,0 +1,158 @@
+package interceptors
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// TestDispatchStopFromOnComplete: the OnComplete callbacks of queued messages run on the
+// dispatcher's workers, and a Stop waited for every worker, the one calling it included,
+// so an OnComplete that stopped the channel with context.Background() waited for itself
+// for ever. Such a Stop now does not wait for a worker inside an OnComplete call, as the
+// channel's Stop does not wait for a listener that calls it; what is still queued is sent
+// first (here by a worker started in place of the one held), and Stop returns nil with
+// the channel stopped; the worker ends once its callback returned (goleak).
+func TestDispatchStopFromOnComplete(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	d := newDispatch(t, DispatchConfig{MaxThreads: 1})
+	a, b := newNode(t, nw, d), newNode(t, nw)
+	startNodes(t, a, b)
+	queued := make(chan struct{})
+	stopped := make(chan error, 1)
+	first := func(err error) {
+		if err != nil {
+			stopped <- err
+			return
+		}
+		<-queued // the second message waits in the queue behind this callback
+		stopped <- a.ch.Stop(context.Background(), channel.SvcAll)
+	}
+	if err := sendAsync(t, a, b, []byte("first"), first); err != nil {
+		t.Fatal(err)
+	}
+	var out outcomes
+	if err := sendAsync(t, a, b, []byte("second"), out.cb()); err != nil {
+		t.Fatal(err)
+	}
+	close(queued)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Stop from OnComplete: %v, want nil", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("Stop called from an OnComplete callback did not return: it waits for its own worker")
+	}
+	if errs := out.get(); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("the queued message's completions: %v, want one nil (sent before Stop returned)", errs)
+	}
+	if got := len(b.messages()); got != 2 {
+		t.Fatalf("%d messages delivered, want 2", got)
+	}
+	if s := a.ch.Started(); s != 0 {
+		t.Fatalf("running %v after the Stop from OnComplete", s)
+	}
+	if err := sendAsync(t, a, b, []byte("late"), out.cb()); !errors.Is(err, ErrDispatchStopped) {
+		t.Fatalf("send after the Stop: %v, want ErrDispatchStopped", err)
+	}
+	if err := d.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop again once the callback returned: %v", err)
+	}
+}
+
+// gateSend holds the send of the message whose data is hold until release is closed, and
+// counts the other sends made meanwhile.
+type gateSend struct {
+	channel.InterceptorBase
+	hold    []byte
+	entered chan struct{}
+	release chan struct{}
+	beside  atomic.Int32
+}
+
+func (g *gateSend) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	if bytes.Equal(msg.Data, g.hold) {
+		close(g.entered)
+		<-g.release
+	} else {
+		select {
+		case <-g.entered:
+			select {
+			case <-g.release:
+			default:
+				g.beside.Add(1)
+			}
+		default:
+		}
+	}
+	return g.Next().SendMessage(ctx, to, msg)
+}
+
+// TestDispatchRestartFromOnComplete: an OnComplete that stops and starts the channel
+// again returns, and the worker it ran on, once its callback returned, takes none of the
+// new run's messages (its run was stopped: its sends would be cancelled), though they
+// wait in the queue then, the new run's only worker being held: none is sent until that
+// worker goes on, and every message sent after the restart completes with nil.
+func TestDispatchRestartFromOnComplete(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	d := newDispatch(t, DispatchConfig{MaxThreads: 1})
+	g := &gateSend{hold: []byte("hold"), entered: make(chan struct{}), release: make(chan struct{})}
+	a, b := newNode(t, nw, d, g), newNode(t, nw)
+	startNodes(t, a, b)
+	restarted := make(chan error, 1)
+	back := make(chan struct{})
+	if err := sendAsync(t, a, b, []byte("first"), func(error) {
+		err := a.ch.Stop(context.Background(), channel.SvcAll)
+		restarted <- errors.Join(err, a.ch.Start(context.Background(), channel.SvcAll))
+		<-back // the new run's messages are queued meanwhile
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-restarted:
+		if err != nil {
+			close(back)
+			t.Fatalf("restart from OnComplete: %v", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("Stop called from an OnComplete callback did not return: it waits for its own worker")
+	}
+	var out outcomes
+	if err := sendAsync(t, a, b, g.hold, out.cb()); err != nil { // holds the new worker
+		t.Fatal(err)
+	}
+	<-g.entered
+	const n = 20
+	for i := range n {
+		if err := sendAsync(t, a, b, seqData(i, 8), out.cb()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(back)
+	// The old worker could take the queued messages now; the held one lets it be seen.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the old worker ended", func() bool {
+		return d.stopping.ended()
+	})
+	if c := g.beside.Load(); c != 0 {
+		close(g.release)
+		t.Fatalf("%d of the new run's messages sent by the old run's worker, want 0", c)
+	}
+	close(g.release)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the messages sent after the restart completed", func() bool { return len(out.get()) == n+1 })
+	for i, err := range out.get() {
+		if err != nil {
+			t.Fatalf("completion %d after the restart: %v, want nil", i, err)
+		}
+	}
+	if got := len(b.messages()); got != n+2 {
+		t.Fatalf("%d messages delivered, want %d", got, n+2)
+	}
+}
