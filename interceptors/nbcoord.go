@@ -277,7 +277,8 @@ func (c *NonBlockingCoordinator) Start(ctx context.Context, svc channel.Service)
 // adding no member, calling no listener and sending nothing
 // (TestNonBlockingCoordinatorInstallsNoViewAfterItsStop,
 // TestNonBlockingCoordinatorNoViewChangeAfterItsStop,
-// TestNonBlockingCoordinatorStoppedRunChangesNothing); a later Stop waits
+// TestNonBlockingCoordinatorStoppedRunChangesNothing,
+// TestNonBlockingCoordinatorSendsNothingAfterItsStop); a later Stop waits
 // for it again within its own ctx, and so does a Start before it starts anything
 // (TestNonBlockingCoordinatorStopHonoursItsContext). Neither waits for the goroutine
 // while it is inside an OnViewChange or membership listener call when they begin, as the

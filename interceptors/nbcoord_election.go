@@ -58,10 +58,14 @@ var errRunEnded = errors.New("nonblockingcoordinator: the run ended")
 
 // send sends cm to the members to, unless the goroutine's run is no longer the running
 // one (errRunEnded): a Stop that did not wait for it, or gave up, returned, and a Start
-// may have begun another run (TestNonBlockingCoordinatorStoppedRunChangesNothing).
+// may have begun another run (TestNonBlockingCoordinatorStoppedRunChangesNothing). The
+// message is built first, its source asked of the layers below included, so that the
+// check is the last step before the send: a send that passed it began before the Stop
+// (whose cancel of ctx reaches it), and once Stop marked the run stopped none begins
+// (TestNonBlockingCoordinatorSendsNothingAfterItsStop).
 func (c *NonBlockingCoordinator) send(ctx context.Context, to []channel.Member, cm *CoordinationMessage) error {
 	if !c.ownRunning() {
-		return errRunEnded
+		return errRunEnded // nothing to build
 	}
 	payload, err := cm.MarshalBinary()
 	if err != nil {
@@ -73,6 +77,9 @@ func (c *NonBlockingCoordinator) send(ctx context.Context, to []channel.Member, 
 		ID:        channel.NewMessageID(),
 		Source:    c.Next().LocalMember(true),
 		Data:      payload,
+	}
+	if !c.ownRunning() {
+		return errRunEnded
 	}
 	c.sent.Add(1)
 	err = c.Next().SendMessage(ctx, to, msg)
