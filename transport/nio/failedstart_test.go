@@ -37,13 +37,13 @@ func TestStartFailingOnItsUDPPortLeavesNothingRunning(t *testing.T) {
 				t.Skip("gnet does not run on this system")
 			}
 			ignore := goleak.IgnoreCurrent()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			tcpPort := ln.Addr().(*net.TCPAddr).Port
-			ln.Close() // free: the failed Start binds it before failing
-			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			// The ports are bound again after being free a while (the TCP port by both
+			// Starts and the check between them, the UDP port by the second Start): they
+			// come from below the kernel's ephemeral range, reserved against other test
+			// processes, so that no server or connection of a test running alongside
+			// takes them meanwhile, as it could a port the kernel picked for port 0.
+			tcpPort := testutil.FreePorts(t, 1)[0]
+			pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(testutil.FreePortsUDP(t, 1)[0])))
 			if err != nil {
 				t.Fatal(err)
 			}
