@@ -26,7 +26,10 @@ import (
 // (TestMemberBackAfterLeavingGetsTheRenamesMadeMeanwhile). The member does the same
 // with this node; and since its own view may have kept this node (it saw nothing leave),
 // the request says so (AskBack): the member asks this node back for the same time,
-// unless it asks or asked it already (TestMemberBackInOneViewOnlyGetsTheRenames); a
+// unless it asks or asked it already (TestMemberBackInOneViewOnlyGetsTheRenames), its
+// request saying it is a reply (AskBackReply), which this node answers without asking
+// the member back again: with requests slower than askAgainAfter, the two asked each
+// other back for ever (TestSlowAskBacksDoNotAskEachOtherForEver); a
 // member whose own joiner's window is open has its late catch-up ask this node so
 // (TestMemberBackAskingAJoinerInItsWindowGetsTheRenames). A
 // member that refuses the request (it does not list this node yet) or whose request
@@ -59,9 +62,12 @@ type backCatchUp struct {
 	wake    chan struct{}                   // a member to ask was added
 }
 
-// backDue is a member to ask: for what it sent since since, not before at, until until.
+// backDue is a member to ask: for what it sent since since, not before at, until until;
+// reply when because its request asked this node to (askedBack), so that this node's
+// request says so (AskBackReply) and the member does not ask it back in turn.
 type backDue struct {
 	since, at, until time.Time
+	reply            bool
 }
 
 // backOn reports whether the manager asks members that come back: BinaryCodec, and no
@@ -121,10 +127,10 @@ func (m *Manager) memberBack(k channel.MemberKey) {
 }
 
 // askedBack has the member k asked for what it sent since since (unix ms), as its
-// request asks (AskBack): its view dropped this node, though this one may have kept it
-// listed, so neither's messages reached the other. A member this node asks already, or
-// asked lately, or that it does not list (it asks it once it is added), is not asked
-// again.
+// request asks (AskBack without AskBackReply): its view dropped this node, though this
+// one may have kept it listed, so neither's messages reached the other. This node's
+// request is a reply (AskBackReply). A member this node asks already, or asked lately,
+// or that it does not list (it asks it once it is added), is not asked again.
 func (m *Manager) askedBack(k channel.MemberKey, since int64) {
 	if !m.backOn() {
 		return
@@ -167,7 +173,7 @@ func (m *Manager) queueBack(k channel.MemberKey, since time.Time, lately bool) {
 		b.mu.Unlock()
 		return
 	}
-	b.due[k] = backDue{since: since, at: at, until: at.Add(m.cfg.CatchUpWindow)}
+	b.due[k] = backDue{since: since, at: at, until: at.Add(m.cfg.CatchUpWindow), reply: lately}
 	if b.wake == nil {
 		b.wake = make(chan struct{}, 1)
 	}
@@ -195,12 +201,13 @@ func (m *Manager) queueBack(k channel.MemberKey, since time.Time, lately bool) {
 	go m.runBack(m.bg)
 }
 
-// next returns the member to ask now and since when, or how long until one is due; ok
-// false and wait 0 when none is left (the goroutine then ends, running false). A member
+// next returns the member to ask now, since when and the bits its request carries
+// (AskBack, and AskBackReply for a reply), or how long until one is due; ok false and
+// wait 0 when none is left (the goroutine then ends, running false). A member
 // no longer listed is remembered as gone again from its since; one whose time is over
 // is forgotten with a warning. The view is read without b.mu, which the membership
 // listener takes (memberLeft, memberBack).
-func (b *backCatchUp) next(m *Manager) (mem channel.Member, since time.Time, wait time.Duration, ok bool) {
+func (b *backCatchUp) next(m *Manager) (mem channel.Member, since time.Time, bits uint64, wait time.Duration, ok bool) {
 	b.mu.Lock()
 	due := maps.Clone(b.due)
 	b.mu.Unlock()
@@ -233,16 +240,20 @@ func (b *backCatchUp) next(m *Manager) (mem channel.Member, since time.Time, wai
 				"for CatchUpWindow", "member", cur.Addr(), "failedRequests", m.askFails.count(k))
 			m.askFails.forget(k)
 		case !d.at.After(now):
-			return cur, d.since, 0, true
+			bits = AskBack
+			if d.reply {
+				bits |= AskBackReply
+			}
+			return cur, d.since, bits, 0, true
 		case wait < 0 || d.at.Sub(now) < wait:
 			wait = d.at.Sub(now)
 		}
 	}
 	if wait < 0 {
 		b.running = false
-		return channel.Member{}, time.Time{}, 0, false
+		return channel.Member{}, time.Time{}, 0, 0, false
 	}
-	return channel.Member{}, time.Time{}, max(wait, time.Millisecond), false
+	return channel.Member{}, time.Time{}, 0, max(wait, time.Millisecond), false
 }
 
 // asked records the outcome of a request to k: again, it is asked askAgainAfter later;
@@ -287,7 +298,7 @@ func (m *Manager) runBack(ctx context.Context) {
 	wake := b.wake
 	b.mu.Unlock()
 	for {
-		mem, since, wait, ok := b.next(m)
+		mem, since, bits, wait, ok := b.next(m)
 		if !ok {
 			if wait == 0 {
 				return
@@ -307,7 +318,7 @@ func (m *Manager) runBack(ctx context.Context) {
 		}
 		m.log.Info("delta: a member is back in view; asking it for what it sent since it left",
 			"member", mem.Addr(), "left", since)
-		again, err := m.askLate(ctx, mem, since, AskBack)
+		again, err := m.askLate(ctx, mem, since, bits)
 		if err != nil {
 			b.stop()
 			return

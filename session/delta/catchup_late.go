@@ -47,6 +47,9 @@ type lateCatchUp struct {
 	// that member's view may have kept this node and seen nothing leave; it also brings
 	// the changes the member took of a node that may have left meanwhile
 	back map[channel.MemberKey]bool
+	// reply: back because its own request asked this node to (askBack), not added again:
+	// the request says so too (AskBackReply), and the member does not ask this node back
+	reply map[channel.MemberKey]bool
 	// ended: the window is over and its members back still to ask went to the running
 	// node's (backDue); none is added to due after
 	ended bool
@@ -61,7 +64,7 @@ func (m *Manager) openLate(start time.Time, donor channel.Member) *lateCatchUp {
 	}
 	l := &lateCatchUp{start: start, until: until, wake: make(chan struct{}, 1),
 		done: map[channel.MemberKey]time.Time{donor.Key(): time.Now()}, gone: map[channel.MemberKey]bool{},
-		due: map[channel.MemberKey]time.Time{}, back: map[channel.MemberKey]bool{}}
+		due: map[channel.MemberKey]time.Time{}, back: map[channel.MemberKey]bool{}, reply: map[channel.MemberKey]bool{}}
 	m.late.Store(l)
 	return l
 }
@@ -82,15 +85,20 @@ func (l *lateCatchUp) asked(k channel.MemberKey, again bool) {
 	delete(l.due, k)
 	delete(l.gone, k)
 	delete(l.back, k)
+	delete(l.reply, k)
 	l.done[k] = time.Now()
 }
 
 // askBits returns the bits the request to the member k carries beside AskRecent: AskBack
-// for a member back in the view (lateCatchUp.back).
+// for a member back in the view (lateCatchUp.back), with AskBackReply for one whose
+// request asked this node to (lateCatchUp.reply).
 func (l *lateCatchUp) askBits(k channel.MemberKey) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.back[k] {
+	switch {
+	case l.back[k] && l.reply[k]:
+		return AskBack | AskBackReply
+	case l.back[k]:
 		return AskBack
 	}
 	return 0
@@ -122,6 +130,7 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 	if done {
 		delete(l.done, k)
 		delete(l.gone, k)
+		delete(l.reply, k)
 		l.back[k] = true
 		if again := doneAt.Add(askAgainAfter); again.After(now) {
 			earliest = again
@@ -137,8 +146,9 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 	}
 }
 
-// askBack has the member k asked again, its request saying so (AskBack), as k's own
-// request asked (Manager.askedBack): k's view dropped this node while this one's kept k,
+// askBack has the member k asked again, its request saying so (AskBack, and
+// AskBackReply unless k was added again meanwhile), as k's own request asked
+// (Manager.askedBack): k's view dropped this node while this one's kept k,
 // so added was not called, and k's changes made meanwhile went to the others only. One
 // due already is asked as due, with AskBack; one done with less than askAgainAfter ago
 // (it answered a moment ago) is not asked again. False if the window is over, or its
@@ -154,6 +164,9 @@ func (l *lateCatchUp) askBack(k channel.MemberKey) bool {
 	if doneAt, done := l.done[k]; done && doneAt.Add(askAgainAfter).After(now) {
 		l.mu.Unlock()
 		return true
+	}
+	if !l.back[k] {
+		l.reply[k] = true
 	}
 	l.back[k] = true
 	if _, due := l.due[k]; !due {

@@ -126,6 +126,13 @@ const (
 	// good since (TestMemberBackGetsTheChangesOfANodeThatLeftMeanwhile). A node of an
 	// earlier version ignores it.
 	AskBack = 64
+	// AskBackReply, with AskBack, says the asker asks the member back because the
+	// member's own request asked it to (AskBack): the member, which asks the asker
+	// already, answers it but does not ask it back again. Two nodes whose requests each
+	// took more than a second to arrive asked each other back for as long as both ran
+	// (TestSlowAskBacksDoNotAskEachOtherForEver). A node of an earlier version ignores
+	// it, and asks the asker back as for AskBack alone.
+	AskBackReply = 128
 )
 
 // Session ids Tomcat puts in messages that are not about one session.

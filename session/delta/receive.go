@@ -60,7 +60,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member)
 			// so beside a full transfer still served to that member (one it gave up on).
 			m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 			m.mu.Unlock()
-			if msg.Version&AskBack != 0 { // a member back in its view: ask it back (catchup_back.go)
+			if msg.Version&(AskBack|AskBackReply) == AskBack { // a member back in its view: ask it back (catchup_back.go)
 				m.askedBack(src.Key(), since)
 			}
 			m.serveAll(m.bg, src, &serve{id: replyID(msg, "")}, msg.Version, since)
