@@ -539,7 +539,8 @@ func (c *Cluster) running() []*Manager {
 // origin returns the origin part of the stamps of changes made on this node (stamp.go):
 // originOf the channel's local member, as the other nodes see it in the messages from
 // here. A channel that does not tell its local member gives 0; concurrent changes made
-// there may then end different on different nodes, as in arrival order.
+// there may then end different on different nodes, as in arrival order (its transfers
+// say which of its changes were refused before any send: transfer_unsent.go).
 func (c *Cluster) origin() uint32 {
 	if p := c.self.Load(); p != nil {
 		return *p

@@ -110,10 +110,14 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 			m.stats.bytesSent.Add(uint64(len(buf)))
 		})
 	}
+	refused := 0 // sessions carrying a change refused here (transfer_unsent.go)
 	visit := func(s *Session) bool {
-		st, ok := s.transferable(&values, tombs, ask)
+		st, r, ok := s.transferableMarked(&values, tombs, ask)
 		if !ok {
 			return true
+		}
+		if r {
+			refused++
 		}
 		chunk = append(chunk, st)
 		size += sessionSize(&st)
@@ -144,8 +148,12 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 	wg.Wait()
 	if err == nil {
 		sv.completing.Store(true)
+		var told uint64 // with stamps, 1 + the sessions that carried a refused change
+		if stamps {
+			told = uint64(refused) + 1
+		}
 		err = m.sendTo(ctx, dst, &Message{Event: EventTransferComplete, SessionID: idTransferred,
-			UniqueID: cmp.Or(sv.id, idTransferred+m.cfg.Name), Timestamp: ts}, transferOpts)
+			UniqueID: cmp.Or(sv.id, idTransferred+m.cfg.Name), Timestamp: ts, Version: told}, transferOpts)
 	}
 	m.stats.served.Add(uint64(sent))
 	if err != nil {

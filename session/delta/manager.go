@@ -39,6 +39,10 @@ type Manager struct {
 	// shipped counts, during a transfer, the sessions it carried a donor's refused change
 	// of (transfer_unsent.go)
 	shipped atomic.Int64
+	// toldRefused is what the donor of a transfer said of those in its
+	// EVT_ALL_SESSION_TRANSFERCOMPLETE: 1 + their number, 0 if it did not say
+	// (transfer_unsent.go)
+	toldRefused atomic.Uint64
 	// late is a joiner's late catch-up while its window lasts (catchup_late.go)
 	late atomic.Pointer[lateCatchUp]
 	// back records the members that left the view, and asks those that come back

@@ -190,7 +190,13 @@ type Message struct {
 	// an EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
 	// removed sessions and for attribute stamps, AskRecent for the sessions sent about
 	// lately (with their age above AskAgeShift), AskEcho the request's UniqueID in its
-	// answer; other bits are ignored.
+	// answer; other bits are ignored. In an EventTransferComplete answering a request with
+	// AskStamps (BinaryCodec), a Go donor puts 1 + the number of the sessions it sent that
+	// carried a change refused before any send on it (stamped with origin 0, as every
+	// change of a donor whose channel does not tell its local member is), so that the
+	// joiner asks one more member for every session only when there were some
+	// (TestJoinerFromADonorWithoutIdentityAsksOnce); 0 from a node of an earlier version,
+	// whose joiner finds them by their stamps.
 	Version uint64
 
 	// NewID is the new session id (EventChangeSessionID).

@@ -116,6 +116,8 @@ func (m *Manager) attemptMessage(ctx context.Context, msg *Message, src channel.
 	kind := sigComplete
 	if msg.Event == EventNoContextManager {
 		kind = sigDeclined
+	} else if m.state == stateTransferring && !m.merging && m.fillIn == nil {
+		m.toldRefused.Store(msg.Version) // the donor's count of refused changes (transfer_unsent.go)
 	}
 	select {
 	case m.signal <- transferSignal{kind: kind, ts: msg.Timestamp}:

@@ -308,12 +308,19 @@ func (s *Session) olderThan(version uint64) bool {
 // With AskBorn in ask, it carries the version of the removal it was made again above;
 // with AskMetaStamps, the stamps of its parts that are not attributes.
 func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (SessionState, bool) {
+	st, _, ok := s.transferableMarked(nv, tombs, ask)
+	return st, ok
+}
+
+// transferableMarked is transferable, reporting too whether the session, stamped, carries
+// a change of this node refused before any send (yieldUnsent).
+func (s *Session) transferableMarked(nv *[]NamedValue, tombs *[]tomb, ask uint64) (st SessionState, refused, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
-		return SessionState{}, false
+		return SessionState{}, false, false
 	}
-	st := s.state(nv)
+	st = s.state(nv)
 	if ask&AskBorn != 0 {
 		st.born = s.e().born
 	}
@@ -327,9 +334,9 @@ func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (Ses
 			*tombs = append(*tombs, s.tombs[max(0, len(s.tombs)-maxTombs):]...) // marked ones may pass it
 			st.tombs = (*tombs)[at:len(*tombs):len(*tombs)]
 		}
-		s.yieldUnsent(&st)
+		refused = s.yieldUnsent(&st)
 	}
-	return st, true
+	return st, refused, true
 }
 
 // yieldUnsent gives the changes of st (s's stamped transferable form) that this node
@@ -340,8 +347,9 @@ func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (Ses
 // other node's change at its version or later, as this node would on meeting it
 // (unsent.go): shipped under this node's origin, it won there over an acknowledged change
 // of its version whose origin orders first
-// (TestMemberBackAnswerCarriesNoRefusedChange). The caller holds s.mu.
-func (s *Session) yieldUnsent(st *SessionState) {
+// (TestMemberBackAnswerCarriesNoRefusedChange). It reports whether st carries such a
+// change (serveAll counts them: transfer_unsent.go). The caller holds s.mu.
+func (s *Session) yieldUnsent(st *SessionState) (refused bool) {
 	unsent := func(typ ActionType, name string) bool {
 		for _, p := range s.pending {
 			if p.Type == typ && p.Name == name {
@@ -351,23 +359,24 @@ func (s *Session) yieldUnsent(st *SessionState) {
 		return false
 	}
 	if !slices.ContainsFunc(s.pending, func(p Action) bool { return p.unsent }) {
-		return
+		return false
 	}
 	for i := range st.Attributes {
 		if nv := &st.Attributes[i]; nv.version > 0 && unsent(ActionAttribute, nv.Name) {
-			nv.origin = 0
+			nv.origin, refused = 0, true
 		}
 	}
 	for i := range st.tombs {
 		if t := &st.tombs[i]; t.st.version > 0 && unsent(ActionAttribute, t.name) {
-			t.st.origin = 0
+			t.st.origin, refused = 0, true
 		}
 	}
 	for i := range st.meta {
 		if m := &st.meta[i]; m.st.version > 0 && unsent(m.typ, m.name) {
-			m.st.origin = 0
+			m.st.origin, refused = 0, true
 		}
 	}
+	return refused
 }
 
 // loadTransferred replaces the copy's content with st from a state transfer, unless the

@@ -117,6 +117,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 		// What an earlier donor's failed attempt carried is loaded over by this one's
 		// (transfer_unsent.go: TestFailedDonorsRefusedChangesAskNoSecondTransfer).
 		m.shipped.Store(0)
+		m.toldRefused.Store(0)
 		m.stats.attempts.Add(1)
 		if releaseHeap == nil {
 			gc, huge := raiseGCPercent(m.cfg.TransferGCPercent), thp.Hold()

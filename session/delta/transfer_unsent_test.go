@@ -92,6 +92,13 @@ type cutOff struct {
 // makes a's own change of the session.
 func cutOffDonor(t *testing.T, nw *channeltest.Network, cfg delta.Config) cutOff {
 	t.Helper()
+	return cutOffDonorOf(t, nw, cfg, false)
+}
+
+// cutOffDonorOf is cutOffDonor, c's channel not telling its local member if anonymous
+// (noLocal: c stamps its own changes with origin 0).
+func cutOffDonorOf(t *testing.T, nw *channeltest.Network, cfg delta.Config, anonymous bool) cutOff {
+	t.Helper()
 	ctx := context.Background()
 	_, ach := startByOrigin(t, nw, 0)
 	av := &oneSideView{Channel: ach, hidden: new(atomic.Pointer[channel.MemberKey])}
@@ -106,7 +113,11 @@ func cutOffDonor(t *testing.T, nw *channeltest.Network, cfg delta.Config) cutOff
 	}
 	ctn, cch := startByOrigin(t, nw, 2)
 	cv := &viewChannel{Channel: cch}
-	cm := startJoiner(t, cv, delta.ClusterConfig{}, withRoute(cfg, "c"))
+	var cd delta.Channel = cv
+	if anonymous {
+		cd = noLocal{cv}
+	}
+	cm := startJoiner(t, cd, delta.ClusterConfig{}, withRoute(cfg, "c"))
 	if err := cm.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
