@@ -141,10 +141,11 @@ type fdOp struct {
 }
 
 type fdQueue struct {
-	run     *runGroup // the run whose goroutine drains it
-	ops     []fdOp
-	running bool
-	heard   uint64 // messages received from the member since the queue was made
+	run      *runGroup // the run whose goroutine drains it
+	ops      []fdOp
+	running  bool
+	applying bool   // an op was taken from ops and is not applied yet (its check runs)
+	heard    uint64 // messages received from the member since the queue was made
 }
 
 // NewTCPFailureDetector returns a detector; zero fields of cfg get Tomcat's defaults.
@@ -229,7 +230,11 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 // Start begins then checks that member at once, not after that call, and the member's
 // events left to the old goroutine go to the new run's checks, first, once that run
 // queues a check of the member, or else once the call returned
-// (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
+// (TestFailureDetectorRestartDoesNotWaitForAnOldListener). Such a Stop or Start does not
+// wait for the other goroutines of that run either; one of them still checking a member
+// (a check that ignores its context) keeps the member's later events behind that check,
+// whatever runs began and ended meanwhile, so that a member's events keep their order
+// across restarts (TestFailureDetectorRestartsKeepAMembersOrder).
 func (d *TCPFailureDetector) Stop(ctx context.Context, svc channel.Service) error {
 	d.mu.Lock()
 	d.levels &^= svc

@@ -69,6 +69,7 @@ func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
 	d.mu.Unlock()
 	if now {
 		d.apply(nil, nil, nil, o)
+		d.deliver(nil)
 	}
 }
 
@@ -86,17 +87,22 @@ func (d *TCPFailureDetector) enqueueLocked(o fdOp, skipIfBusy bool) bool {
 		}
 		return false
 	}
-	if q == nil || q.run != d.run {
+	if q == nil || (q.run != d.run && !q.applying) {
 		nq := &fdQueue{run: d.run}
 		if q != nil {
-			// A stopped run's queue, whose goroutine the Stop did not wait for: this run
-			// checks the ops it has left at once, first, and that goroutine applies no
-			// more (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
+			// A stopped run's queue, whose goroutine the Stop did not wait for (inside a
+			// listener call, or between two ops): this run checks the ops it has left at
+			// once, first, and that goroutine applies no more
+			// (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
 			nq.ops, q.ops = q.ops, nil
 		}
 		q = nq
 		d.queues[k] = q
 	}
+	// A stopped run's goroutine still applying an op of the member (its check ignores its
+	// context) keeps the queue: the op goes behind, and is handed to this run once that
+	// op is applied (drain), so a member's ops are applied in order whatever the runs
+	// (TestFailureDetectorRestartsKeepAMembersOrder).
 	if skipIfBusy && q.running {
 		return false
 	}
@@ -110,44 +116,60 @@ func (d *TCPFailureDetector) enqueueLocked(o fdOp, skipIfBusy bool) bool {
 }
 
 // drain applies q's ops until none is left, as a goroutine of run g. Once a later run
-// began (a Stop does not wait for a goroutine inside a listener call), that run takes
-// the ops left when it queues one of the member (enqueue), or else they go to its queue
-// of the member when this goroutine finds it, in the same step, to be checked there.
-// While no run follows, a stopped run's goroutine applies its ops, and those of the
-// events reported meanwhile (enqueue), unchecked.
+// began (a Stop does not wait for a goroutine inside a listener call, nor for the other
+// goroutines of its run then), that run takes the ops left when it queues one of the
+// member (enqueue), unless this goroutine is applying one: they are handed to its queue
+// of the member when this goroutine has applied it or finds the run between two ops, in
+// the same step, to be checked there. While no run follows, a stopped run's goroutine
+// applies its ops, and those of the events reported meanwhile (enqueue), unchecked.
 func (d *TCPFailureDetector) drain(ctx context.Context, g *runGroup, k channel.MemberKey, q *fdQueue) {
 	for {
 		d.mu.Lock()
-		if len(q.ops) == 0 || (d.run != nil && d.run != g) {
-			ops := q.ops
-			q.ops, q.running = nil, false
-			if d.queues[k] == q {
-				delete(d.queues, k)
-			}
-			for _, o := range ops {
-				d.enqueueLocked(o, false) // a run runs: queued there, never applied here
-			}
+		if d.leaveLocked(g, k, q, true) {
 			d.mu.Unlock()
 			return
 		}
 		o := q.ops[0]
 		q.ops = q.ops[1:]
+		q.applying = true
 		d.mu.Unlock()
 		if ctx.Err() != nil {
 			d.apply(nil, g, q, o)
 		} else {
 			d.apply(ctx, g, q, o)
 		}
+		d.mu.Lock()
+		q.applying = false
+		d.leaveLocked(g, k, q, false) // the ops a later run queued meanwhile go to it now
+		d.mu.Unlock()
+		d.deliver(g)
 	}
+}
+
+// leaveLocked ends q's part in run g, handing the ops it has left to the run that began
+// since, if one did, or when idle (no op left) is true and q has none, and reports whether
+// it did. Caller holds d.mu.
+func (d *TCPFailureDetector) leaveLocked(g *runGroup, k channel.MemberKey, q *fdQueue, idle bool) bool {
+	if !(idle && len(q.ops) == 0) && (d.run == nil || d.run == g) {
+		return false
+	}
+	ops := q.ops
+	q.ops, q.running = nil, false
+	if d.queues[k] == q {
+		delete(d.queues, k)
+	}
+	for _, o := range ops {
+		d.enqueueLocked(o, false) // a run runs: queued there, never applied here
+	}
+	return true
 }
 
 // apply carries out one op of q (nil: the detector is stopped). ctx nil means "no
 // check": added members are taken as alive, gone ones as dead (a stopped detector passes
 // events through). A check that fails while a message of the member arrives counts as
 // passed: the message is the fresher news. On a goroutine of run g (nil: the caller's),
-// the event going up is marked in g.
+// the event going up is marked in g. The caller delivers the event queued (deliver).
 func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue, o fdOp) {
-	defer d.deliver(g) // after evMu's unlock
 	k := o.m.Key()
 	alive := func() bool {
 		if ctx == nil {
