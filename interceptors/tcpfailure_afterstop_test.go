@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,4 +150,46 @@ func stoppedRunGone(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []stri
 	open()
 	p := fmt.Sprint(b.port())
 	return d, a, b, []string{"+" + p, "-" + p}
+}
+
+// TestFailureDetectorStopDuringARecheckAnnouncesNothing: a Stop that cut short a
+// heartbeat's re-check (or a forced check) of a member the layer below lists but that had
+// not answered took the cut check as passed, as for an event of the layer below passed
+// through unchecked: the member, never found alive, was listed and announced as it
+// stopped (and reported gone right after by the stopping membership). A re-check that
+// could not be made now changes nothing: the member is announced neither way.
+func TestFailureDetectorStopDuringARecheckAnnouncesNothing(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		t.Run(map[bool]string{false: "heartbeat", true: "forced"}[force], func(t *testing.T) {
+			var armed atomic.Bool
+			checking := make(chan struct{})
+			d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{
+				Probe: func(ctx context.Context, m channel.Member) error {
+					if armed.CompareAndSwap(true, false) {
+						close(checking)
+						<-ctx.Done() // a connect cut short by the Stop
+						return ctx.Err()
+					}
+					return fmt.Errorf("%w: %d does not answer", channel.ErrConnect, m.Port)
+				},
+			}))
+			nw := channeltest.NewNetwork()
+			a := mbNew(t, nw, mbOpt{id: 1}, d)
+			b := mbNew(t, nw, mbOpt{id: 2})
+			mbStart(t, a, b)
+			testutil.EventuallyTrue(t, testutil.WaitLimit, "B checked", func() bool {
+				return d.Settled() && d.Stats().AddSuspects == 1
+			})
+			armed.Store(true)
+			if force {
+				d.CheckMembers(true)
+			} else {
+				a.ch.Heartbeat()
+			}
+			waitClosed(t, checking, "B was not checked again")
+			mbStop(t, a)
+			testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", d.Settled)
+			mbWantEvents(t, a)
+		})
+	}
 }

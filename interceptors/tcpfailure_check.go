@@ -166,25 +166,29 @@ func (d *TCPFailureDetector) leaveLocked(g *runGroup, k channel.MemberKey, q *fd
 
 // apply carries out one op of q (nil: the detector is stopped). ctx nil means "no
 // check": added members are taken as alive, gone ones as dead (a stopped detector passes
-// events through). A check that fails while a message of the member arrives counts as
+// events through), and so they are when a Stop cuts their check short; a re-check or a
+// forced check that was not made or was cut short changes nothing (a member never found
+// alive is not announced as the detector stops:
+// TestFailureDetectorStopDuringARecheckAnnouncesNothing). A check that fails while a message of the member arrives counts as
 // passed: the message is the fresher news. On a goroutine of run g (nil: the caller's),
 // the event going up is marked in g. The caller delivers the event queued (deliver).
 func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue, o fdOp) {
 	k := o.m.Key()
-	alive := func() bool {
+	// alive reports whether the member answers, and checked whether it was asked.
+	alive := func() (ok, checked bool) {
 		if ctx == nil {
-			return o.kind != opGone
+			return o.kind != opGone, false
 		}
 		d.mu.Lock()
 		heard := q.heard
 		d.mu.Unlock()
-		ok, checked := d.check(ctx, o.m)
-		if !checked { // stopped while checking: pass through
-			return o.kind != opGone
+		ok, checked = d.check(ctx, o.m)
+		if !checked { // stopped while checking
+			return o.kind != opGone, false
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return ok || q.heard != heard
+		return ok || q.heard != heard, true
 	}
 	log := d.log
 	switch o.kind {
@@ -203,7 +207,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			return
 		}
 		d.mu.Unlock()
-		ok := alive()
+		ok, _ := alive()
 		d.evMu.Lock()
 		defer d.evMu.Unlock()
 		d.mu.Lock()
@@ -230,7 +234,10 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			return
 		}
 		d.mu.Unlock()
-		ok := !o.m.IsShutdown() && alive()
+		ok := !o.m.IsShutdown()
+		if ok {
+			ok, _ = alive()
+		}
 		// A member the layer below still lists was reported by a failed send: it answered,
 		// so it is no suspect. Should the layer below drop it after this look, its event
 		// is queued behind this op.
@@ -264,7 +271,10 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 		d.mu.Unlock()
 
 	case opRecheck, opForced:
-		ok := alive()
+		ok, checked := alive()
+		if !checked {
+			return // no news: the detector is stopped
+		}
 		d.evMu.Lock()
 		defer d.evMu.Unlock()
 		d.mu.Lock()
