@@ -78,8 +78,9 @@ type TCPFailureDetectorConfig struct {
 // one that does not answer yet is re-checked on every heartbeat. A member reported gone is
 // checked before it is passed on: one that left with a shutdown (BABY-ALEX) is gone at
 // once; one that still answers is kept as a suspect and re-checked on every heartbeat for
-// up to RemoveSuspectsTimeout after the latest report (as Tomcat); one that does not answer
-// is gone. A send that fails for a member (other than with a FAIL_ACK) also triggers that
+// up to RemoveSuspectsTimeout after the latest report (as Tomcat), and reported gone when
+// the detector stops (TestFailureDetectorStopReportsItsSuspectsGone); one that does not
+// answer is gone. A send that fails for a member (other than with a FAIL_ACK) also triggers that
 // check, and counts as such a report; a member the layer below still lists that answers
 // is no suspect. Probes received from other nodes are swallowed.
 //
@@ -217,11 +218,12 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 	return err
 }
 
-// Stop stops checking once no level is left (later events pass through unchecked; one
-// whose member has ops left to a goroutine of the run that the Stop did not wait for,
-// below, goes behind them, so that they are applied in the order they came:
-// TestFailureDetectorStoppedRunKeepsTheOrderOfEvents), then stops the layers below. It waits for the checks under way (a probe, the membership
-// listener a check's event goes to) until ctx ends: it then returns an error wrapping
+// Stop stops checking once no level is left, reporting the suspects gone (later events
+// pass through unchecked; one whose member has ops left to a goroutine of the run that
+// the Stop did not wait for, below, goes behind them, so that they are applied in the
+// order they came: TestFailureDetectorStoppedRunKeepsTheOrderOfEvents), then stops the
+// layers below. It waits for the checks under way (a probe, the membership listener a
+// check's event goes to) until ctx ends: it then returns an error wrapping
 // ctx.Err() (joined with the layers below's, which it stops all the same), and they end
 // in the background; a later Stop waits for them again within its own ctx, and so does a
 // Start before it starts anything (TestFailureDetectorStopHonoursItsContext). Neither
@@ -258,9 +260,20 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 	// (passed through), and those of the events reported meanwhile (enqueue); a later run
 	// makes queues of its own, and does not wait for one held in a listener call
 	// (TestFailureDetectorRestartDoesNotWaitForAnOldListener).
+	// The suspects (members the layer below dropped that still answered) are reported
+	// gone, as the layer below reports its members as it stops: passed through, behind the
+	// ops a stopped run's goroutine has left for them
+	// (TestFailureDetectorStopReportsItsSuspectsGone).
+	gone := make([]fdOp, 0, len(d.suspects))
+	for _, s := range d.suspects {
+		gone = append(gone, fdOp{kind: opGone, m: s.m})
+	}
 	d.mu.Unlock()
 	if end != nil {
 		end()
+	}
+	for _, o := range gone {
+		d.enqueue(o, false)
 	}
 	return d.stopping.stop(ctx, "tcpfailure", run)
 }

@@ -193,3 +193,33 @@ func TestFailureDetectorStopDuringARecheckAnnouncesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestFailureDetectorStopReportsItsSuspectsGone: the layer below reports its members gone
+// as it stops, but not the suspects the detector keeps (members it dropped that still
+// answered), so a stopped detector went on listing them, for ever, its listener's last
+// event for them their addition. The detector now reports them gone when it stops.
+func TestFailureDetectorStopReportsItsSuspectsGone(t *testing.T) {
+	alive := newAliveSet()
+	d := newTestDetector(alive)
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	alive.set(b.port(), true)
+	mbStart(t, a, b)
+	p := fmt.Sprint(b.port())
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B announced", func() bool { return d.Settled() && len(a.evs()) == 1 })
+	nw.Partition(a.net, b.net) // dropped below; B still answers
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B kept as a suspect", func() bool {
+		return d.Settled() && d.Stats().Suspects == 1
+	})
+	mbWantEvents(t, a, "+"+p)
+	mbStop(t, a)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", d.Settled)
+	mbWantEvents(t, a, "+"+p, "-"+p)
+	if got := mbPorts(a.ch.Members()); len(got) != 0 {
+		t.Errorf("the stopped channel lists %v", got)
+	}
+	if st := d.Stats(); st.Suspects != 0 {
+		t.Errorf("the stopped detector keeps suspects: %+v", st)
+	}
+}
