@@ -223,3 +223,60 @@ func TestFailureDetectorStopReportsItsSuspectsGone(t *testing.T) {
 		t.Errorf("the stopped detector keeps suspects: %+v", st)
 	}
 }
+
+// holdMember is a layer whose Member lookup of key calls hold first, once armed.
+type holdMember struct {
+	channel.InterceptorBase
+	armed atomic.Bool
+	key   channel.MemberKey
+	hold  func()
+}
+
+func (h *holdMember) Member(k channel.MemberKey) (channel.Member, bool) {
+	if k == h.key && h.armed.CompareAndSwap(true, false) {
+		h.hold()
+	}
+	return h.Next().Member(k)
+}
+
+// TestFailureDetectorStopDuringASuspectsCheck: a member the layer below dropped, whose
+// check passed just before the Stop, was kept as a suspect after the Stop reported the
+// suspects gone (its goroutine decided once the Stop had looked): the stopped detector
+// listed it for ever, its last event its addition. A member found alive once the detector
+// stopped is now reported gone, as the suspects the Stop found.
+func TestFailureDetectorStopDuringASuspectsCheck(t *testing.T) {
+	hold, looking, open := holdOnce()
+	defer open()
+	var checkCtx atomic.Pointer[context.Context]
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{
+		Probe: func(ctx context.Context, _ channel.Member) error {
+			checkCtx.Store(&ctx)
+			return nil // answers
+		},
+	}))
+	below := &holdMember{hold: hold}
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, d, below)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	below.key = b.expected(2).Key()
+	mbStart(t, a, b)
+	p := fmt.Sprint(b.port())
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B announced", func() bool { return d.Settled() && len(a.evs()) == 1 })
+	below.armed.Store(true)
+	nw.Partition(a.net, b.net) // dropped below: checked, answers, and held as it looks below
+	waitClosed(t, looking, "B's check did not look below")
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll) }()
+	ended := make(chan struct{})
+	go func() { <-(*checkCtx.Load()).Done(); close(ended) }()
+	waitClosed(t, ended, "the Stop did not end the checks")
+	open()
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", d.Settled)
+	mbWantEvents(t, a, "+"+p, "-"+p)
+	if st := d.Stats(); st.Suspects != 0 {
+		t.Errorf("the stopped detector keeps suspects: %+v", st)
+	}
+}

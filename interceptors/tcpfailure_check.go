@@ -257,9 +257,11 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			delete(d.suspects, k)
 			d.keptAlive.Add(1)
 			log.Info("tcp failure detector: send failed but the member answers; kept", "member", o.m.String())
-		case ok:
+		case ok && d.endLife != nil:
 			// Every report restarts the time, as Tomcat's memberDisappeared does: the
-			// member is kept for RemoveSuspectsTimeout from the latest.
+			// member is kept for RemoveSuspectsTimeout from the latest. Once the detector
+			// stopped (after this check), it is gone, as the suspects its Stop reported
+			// (TestFailureDetectorStopDuringASuspectsCheck).
 			d.suspects[k] = suspect{m: d.view[k], since: time.Now()}
 			d.keptAlive.Add(1)
 			log.Info("tcp failure detector: member reported gone still answers; kept as suspect", "member", o.m.String())
