@@ -254,11 +254,12 @@ func (m *Map) fetchOnce(ctx context.Context, it fetchItem, before int) (replied,
 		e.role = rolePrimary
 	}
 	m.resize(e, size)
-	key := e.key
-	m.mu.Unlock()
 	if it.own && m.cfg.MadePrimary != nil {
-		m.cfg.MadePrimary(m.passCtx, key, v)
+		key := e.key
+		m.queueCallLocked(func() { m.cfg.MadePrimary(m.passCtx, key, v) })
 	}
+	m.mu.Unlock()
+	m.deliver()
 	return true, false
 }
 

@@ -75,14 +75,11 @@ func (m *Map) madePrimary(keys []string) {
 	}
 	for _, k := range keys {
 		m.mu.Lock()
-		e := m.entries[k]
-		var key, value any
-		if e != nil && e.role == rolePrimary {
-			key, value = e.key, e.value
+		if e := m.entries[k]; e != nil && e.role == rolePrimary && e.key != nil {
+			key, value := e.key, e.value
+			m.queueCallLocked(func() { m.cfg.MadePrimary(m.passCtx, key, value) })
 		}
 		m.mu.Unlock()
-		if e != nil && key != nil {
-			m.cfg.MadePrimary(m.passCtx, key, value)
-		}
+		m.deliver()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/callq"
 	"github.com/gotribes/tribes/internal/jmember"
 	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/jserial"
@@ -112,9 +113,15 @@ type Config struct {
 	// or a backup or copy taking over from a primary that left, or whose map restarted
 	// (its MSG_START while this node backs up for it), or a map that Start named the
 	// primary of a proxy getting its value from the backup (MapOwner's objectMadePrimary;
-	// Tomcat's BackupManager marks the session primary and accessed). It runs on the
-	// goroutine of the Get, of the membership event, of the message or of Start's fetch
-	// pass, with no lock held. ctx is the Get's, or for a pass Stop waits for (a member's
+	// Tomcat's BackupManager marks the session primary and accessed). It runs with no
+	// lock held, on the goroutine of the Get, of the membership event, of the message or
+	// of Start's fetch pass, unless another goroutine is making the map's calls (this,
+	// Removed, a value's Accessed): the map makes them one at a time, in the order of
+	// the changes they tell of, and that goroutine makes it after the one under way, so
+	// that a call that takes a while is not overtaken by a later change's
+	// (TestMadePrimaryAndRemovedInOrder; Java calls them as they come). A Get returns
+	// once its call returned, or its ctx ended; one called from a call's own context
+	// does not wait for its call. ctx is the Get's, or for a pass Stop waits for (a member's
 	// departure or restart, Start's fetch: TestStopFromFetchMadePrimaryReturns)
 	// one without deadline that a Stop called with it, or with a context derived from
 	// it, recognises: that Stop stops the map (its MSG_STOP sent) without waiting for the
@@ -123,8 +130,10 @@ type Config struct {
 	MadePrimary func(ctx context.Context, key, value any)
 	// Removed, if set, is called with an entry's key and value (nil where this node held
 	// none: a proxy) when a member removed it (MSG_REMOVE), not for the local node's own
-	// Remove. It runs on the goroutine that received the message, with no lock held. No
-	// Java attribute (Tomcat's ClusterSingleSignOn has no such hook).
+	// Remove. It runs on the goroutine that received the message, with no lock held,
+	// unless another goroutine is making the map's calls: then in order after the one
+	// under way, as MadePrimary. No Java attribute (Tomcat's ClusterSingleSignOn has no
+	// such hook).
 	Removed func(key, value any)
 	// Logger receives the map's logs; nil discards them.
 	Logger *slog.Logger
@@ -237,6 +246,9 @@ type Map struct {
 	passCtx context.Context // the passes' MadePrimary calls', marked (passes.go)
 	passes  passTracker
 	gone    map[channel.MemberKey]*gonePass
+	// calls queues the application's calls (Config.MadePrimary, Config.Removed, a
+	// value's Accessed) in the order of the changes they report (calls.go).
+	calls callq.Queue
 }
 
 // New returns a map configured by cfg. It already answers the other members' map

@@ -213,6 +213,11 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	}
 	m.account(k, e)
 	v := e.value
+	var made chan struct{} // closed once MadePrimary returned
+	if m.cfg.MadePrimary != nil {
+		cctx := context.WithValue(ctx, callKey{}, m)
+		made = m.queueCallLocked(func() { m.cfg.MadePrimary(cctx, key, v) })
+	}
 	left := m.departed(nodes)
 	m.mu.Unlock()
 	if left {
@@ -223,9 +228,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 			m.log.Warn("replmap: relocate after get", "map", m.cfg.Name, "err", err)
 		}
 	}
-	if m.cfg.MadePrimary != nil {
-		m.cfg.MadePrimary(ctx, key, v)
-	}
+	m.deliverWait(ctx, made)
 	return v, true, nil
 }
 

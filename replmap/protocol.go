@@ -102,17 +102,10 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 		}
 	}
 	held, err := m.update(key, value, mm, from)
+	m.deliver() // Config.Removed, a value's Accessed (calls.go)
 	switch {
 	case err != nil:
 		return err
-	case mm.Type == msgRemove:
-		if r, ok := held.(removed); ok && m.cfg.Removed != nil {
-			m.cfg.Removed(r.key, r.value)
-		}
-	case mm.Type == msgAccess || mm.Type == msgNotifyMember:
-		if a, ok := held.(AccessReplicated); ok {
-			a.Accessed()
-		}
 	case mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy):
 		if _, ok := held.(noValue); ok {
 			return m.diffNotApplied(fmt.Errorf("replmap %q: %s from %s: %w: no value held for the key",
@@ -124,16 +117,14 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	return nil
 }
 
-// removed is what update returns for a MSG_REMOVE that dropped an entry.
-type removed struct{ key, value any }
-
 // noValue is what update returns for a diff (MSG_BACKUP, MSG_COPY) for a key the node
 // holds no value of (no entry, or a proxy): the entry is left as it was.
 type noValue struct{}
 
 // update applies a received message to the entry under its key and returns the entry's
-// value for a diff (MSG_BACKUP, MSG_COPY) or an access (MSG_ACCESS,
-// MSG_NOTIFY_MAPMEMBER) to apply to, or the entry a MSG_REMOVE dropped (a removed).
+// value for a diff (MSG_BACKUP, MSG_COPY) to apply to. It queues the call of
+// Config.Removed for the entry a MSG_REMOVE dropped, and that of the held value's
+// Accessed for an access (MSG_ACCESS, MSG_NOTIFY_MAPMEMBER): the caller delivers them.
 func (m *Map) update(key, value any, mm *message, from channel.Member) (any, error) {
 	k := string(mm.Key)
 	m.mu.Lock()
@@ -143,11 +134,12 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 	var held any
 	switch mm.Type {
 	case msgRemove:
-		if e != nil {
-			held = removed{key: e.key, value: e.value}
+		if e != nil && m.cfg.Removed != nil {
+			key, value := e.key, e.value
+			m.queueCallLocked(func() { m.cfg.Removed(key, value) })
 		}
 		m.drop(k)
-		return held, nil
+		return nil, nil
 	case msgProxy:
 		// A proxy holds no value: a primary or backup another node's Get or Put turned
 		// into one drops the value it held, a copy that no longer changes.
@@ -208,6 +200,10 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 		}
 	}
 	m.resize(e, size)
+	if a, ok := held.(AccessReplicated); ok && (mm.Type == msgAccess || mm.Type == msgNotifyMember) {
+		m.queueCallLocked(a.Accessed)
+		held = nil
+	}
 	return held, nil
 }
 

@@ -1,0 +1,41 @@
+package replmap
+
+import "context"
+
+// The map's calls to the application (Config.MadePrimary, Config.Removed, a held value's
+// Accessed) tell of changes made with m.mu held, and run without it. Each is queued in
+// the step that makes its change, m.mu held, and the queue is run once m.mu is released
+// (internal/callq): the calls reach the application one at a time, in the order of the
+// changes, whichever goroutines made them (TestMadePrimaryAndRemovedInOrder). A
+// goroutine that finds another one running the queue leaves its calls to it and goes on;
+// only a Get waits for its MadePrimary call (deliverWait).
+
+// callKey marks the context of a Get's Config.MadePrimary call (Map.Get): a Get called
+// with it, or with a context derived from it, does not wait for its own call, which the
+// queue runs after the one under way.
+type callKey struct{}
+
+// queueCallLocked queues f, m.mu held, and returns a channel closed once f returned.
+func (m *Map) queueCallLocked(f func()) chan struct{} {
+	done := make(chan struct{})
+	m.calls.Add(func() {
+		defer close(done)
+		f()
+	})
+	return done
+}
+
+// deliver runs the queued calls, unless another goroutine runs them (it then runs those
+// queued meanwhile too).
+func (m *Map) deliver() { m.calls.Run(nil) }
+
+// deliverWait runs the queued calls and waits until done (nil: nothing to wait for) is
+// closed or ctx ends; from a call's context (a Get's MadePrimary, or a pass's) it does
+// not wait, as the call it would wait for comes after the one running it.
+func (m *Map) deliverWait(ctx context.Context, done <-chan struct{}) {
+	if ctx.Value(callKey{}) == m || m.fromOwnPass(ctx) {
+		m.deliver()
+		return
+	}
+	_ = m.calls.RunWait(ctx, done)
+}
