@@ -87,7 +87,9 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // with a Diff. A change made while it marshals that value reaches the backup nodes
 // once: when the value is dirty after its marshal, Replicate takes its Diff and
 // marshals it again, a few times at most, and when it still changed, the next
-// Replicate sends it in full again.
+// Replicate sends it in full again. When a Put replaced the entry before the message
+// left, Replicate sends nothing of it and replicates the new entry instead
+// (TestReplicateOfAReplacedEntrySendsNoStaleDiff).
 func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	k, err := keyOf(key)
 	if err != nil {
@@ -113,10 +115,35 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 			return fmt.Errorf("replmap: replicate %v: %w", key, err)
 		}
 	}
+	replaced, err := m.replicateOnce(ctx, k, key, complete, false)
+	if !replaced {
+		return err
+	}
+	// A Put replaced the entry: the new one is read and sent with the key's send lock
+	// held throughout, so that no Put replaces it again meanwhile.
+	unlock, err := m.lockKey(ctx, k)
+	if err != nil {
+		return fmt.Errorf("replmap: replicate %v: %w", key, err)
+	}
+	defer unlock()
+	_, err = m.replicateOnce(ctx, k, key, complete, true)
+	return err
+}
+
+// replicateOnce is one try of Replicate: it reads the entry under k and sends its
+// changes, unless a Put replaced the entry before the send could leave (replaced). Its
+// send and the Puts of the key hold the key's send lock (lockKey; held already with
+// locked), so that a Put's messages and the Replicate's leave one after the other, and
+// the Replicate of an entry replaced meanwhile sends nothing: the backup nodes converge
+// to the value the node holds (TestConcurrentPutsOfOneKeyConverge). Replicate then
+// tries again, which reads the new entry: a Put that replaced the entry while a
+// Replicate read it has its value sent in full next (replicatedSince).
+func (m *Map) replicateOnce(ctx context.Context, k string, key any, complete, locked bool) (replaced bool, err error) {
 	m.mu.Lock()
-	if e = m.entries[k]; e == nil || e.role != rolePrimary || len(e.nodes) == 0 {
+	e := m.entries[k]
+	if e == nil || e.role != rolePrimary || len(e.nodes) == 0 {
 		m.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	value, nodes, failed := e.value, slices.Clone(e.nodes), e.failed
 	e.sends++
@@ -142,7 +169,7 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	switch {
 	case full:
 		if msg.Value, settled, err = m.fullValue(key, value); err != nil {
-			return err
+			return false, err
 		}
 	case diffable && (complete || d.Dirty()):
 		if msg.DiffValue, err = d.Diff(); err != nil {
@@ -151,24 +178,38 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 			m.mu.Lock()
 			e.failed++
 			m.mu.Unlock()
-			return fmt.Errorf("replmap: diff of %v: %w", key, err)
+			return false, fmt.Errorf("replmap: diff of %v: %w", key, err)
 		}
 		msg.Diff = true
 	case complete:
 		if msg.Value, err = m.marshalValue(value); err != nil {
-			return err
+			return false, err
 		}
 	default:
 		a, ok := value.(AccessReplicated)
 		if !ok || !a.AccessReplicate() {
-			return nil
+			return false, nil
 		}
 		msg.Type = msgAccess
 	}
 	if a, ok := value.(AccessReplicated); ok {
 		a.Replicated(time.Now())
 	}
+	unlock := func() {}
+	if !locked {
+		if unlock, err = m.lockKey(ctx, k); err != nil {
+			return false, fmt.Errorf("replmap: replicate %v: %w", key, err)
+		}
+	}
+	m.mu.Lock()
+	replaced = m.entries[k] != e
+	m.mu.Unlock()
+	if replaced {
+		unlock()
+		return true, nil
+	}
 	serr := m.send(ctx, nodes, msg)
+	unlock()
 	m.mu.Lock()
 	switch {
 	case serr != nil:
@@ -178,9 +219,9 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	}
 	m.mu.Unlock()
 	if serr != nil {
-		return fmt.Errorf("replmap: replicate %v: %w", key, serr)
+		return false, fmt.Errorf("replmap: replicate %v: %w", key, serr)
 	}
-	return nil
+	return false, nil
 }
 
 // maxFullMarshals bounds how often Replicate marshals a Diffable's value in full again

@@ -216,6 +216,9 @@ type Map struct {
 	// keyReplicates tracks, by key, the Replicates under way and those a Put watches
 	// (replicatedSince); a key is listed only while either is.
 	keyReplicates map[string]*keyReplicates
+	// keyLocks holds the send locks of the keys a Put or Replicate holds or waits for
+	// (lockKey).
+	keyLocks map[string]*keyLock
 
 	startCalled bool
 	// queuing is set while Start transfers the state after its MSG_START: received map

@@ -22,7 +22,9 @@ import (
 // has the next Replicate send the value in full: that diff may reach the backup before
 // the value or after it, losing its changes or applying them twice there
 // (TestPutDuringReplicateOfTheSameDiffableSentInFullNext,
-// TestPutAfterRemoveDuringReplicateOfTheSameDiffableSentInFullNext).
+// TestPutAfterRemoveDuringReplicateOfTheSameDiffableSentInFullNext). A node's Puts of
+// one key run one at a time, and their messages do not overlap a Replicate's of the key
+// (lockKey): the backup ends with the value of the last one (TestConcurrentPutsOfOneKeyConverge).
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -35,6 +37,11 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	if err := m.started(); err != nil {
 		return nil, err
 	}
+	unlock, err := m.lockKey(ctx, k)
+	if err != nil {
+		return nil, fmt.Errorf("replmap: put %v: %w", key, err)
+	}
+	defer unlock()
 	m.mu.Lock()
 	kr := m.keyReplicatesLocked(k)
 	kr.watchers++
