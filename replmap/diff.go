@@ -48,7 +48,8 @@ type AccessReplicated interface {
 	Replicated(t time.Time)
 	// Accessed is called on a node holding the value when its primary used it
 	// (MSG_ACCESS) or another node became its primary (MSG_NOTIFY_MAPMEMBER)
-	// (accessEntry), in order with the map's other calls, as Config.MadePrimary.
+	// (accessEntry), in order with the map's other calls, as Config.MadePrimary
+	// (TestAccessedAndMadePrimaryInOrder).
 	Accessed()
 }
 
