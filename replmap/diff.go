@@ -90,7 +90,8 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // marshals it again, a few times at most, and when it still changed, the next
 // Replicate sends it in full again. When a Put replaced the entry before the message
 // left, Replicate sends nothing of it and replicates the new entry instead
-// (TestReplicateOfAReplacedEntrySendsNoStaleDiff).
+// (TestReplicateOfAReplacedEntrySendsNoStaleDiff); when a Remove dropped it before
+// that check, nothing (TestReplicateOfARemovedEntrySendsNothing).
 func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	k, err := keyOf(key)
 	if err != nil {

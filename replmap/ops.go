@@ -242,7 +242,8 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 // Remove deletes key everywhere (MSG_REMOVE to every map member) and returns its value
 // (nil if none). It sends MSG_REMOVE also when the local node holds no entry for key (it
 // missed the key's MSG_PROXY, or refused it at MaxEntries), where Java's remove sends
-// nothing.
+// nothing. A Replicate of the entry that checks it after the Remove dropped it sends
+// nothing (TestReplicateOfARemovedEntrySendsNothing).
 func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -127,5 +128,70 @@ func TestReplicateOfAReplacedEntrySendsNoStaleDiff(t *testing.T) {
 	// Synchronized ACKs: what the Replicate sent is applied.
 	if got, ok := replmap.Held(b.m, "k").(*mapnotes.Notes); !ok || !slices.Equal(got.Items(), []string{"b"}) {
 		t.Errorf("the backup holds %#v after the Replicate of the replaced entry, want the notes [b]", replmap.Held(b.m, "k"))
+	}
+}
+
+// heldEncode is a ValueCodec for strings whose Encode, once armed, waits for release
+// (entered closed when it does).
+type heldEncode struct {
+	armed            *atomic.Bool
+	entered, release chan struct{}
+}
+
+func (c heldEncode) Decode(v any) (any, error) { return v, nil }
+func (c heldEncode) Encode(v any) (any, error) {
+	if c.armed.CompareAndSwap(true, false) {
+		close(c.entered)
+		<-c.release
+	}
+	return v, nil
+}
+
+// A Replicate in full whose entry a Remove dropped before its message left: the backup
+// made an entry of that message, and held the key as the backup of a primary that holds
+// none, for good. Now such a Replicate sends nothing.
+func TestReplicateOfARemovedEntrySendsNothing(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	a, b := newChannel(t, nw), newChannel(t, nw)
+	for _, n := range []*node{a, b} {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(n.ch.Members()) == 1 })
+	}
+	codec := heldEncode{armed: new(atomic.Bool), entered: make(chan struct{}), release: make(chan struct{})}
+	released := false
+	defer func() {
+		if !released {
+			close(codec.release)
+		}
+	}()
+	newMap(t, a, replmap.Config{Values: codec, SendOptions: syncAck})
+	newMap(t, b, replmap.Config{SendOptions: syncAck})
+	start(t, a)
+	start(t, b)
+	waitMapMembers(t, []*node{a, b}, 1)
+	if _, err := a.m.Put(ctx(t), "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B backs k up", func() bool { return replmap.Held(b.m, "k") == "v" })
+
+	codec.armed.Store(true)
+	replicated := make(chan error, 1)
+	go func() { replicated <- a.m.Replicate(ctx(t), "k", true) }()
+	select {
+	case <-codec.entered: // the Replicate read the entry and marshals its value
+	case err := <-replicated:
+		t.Fatalf("Replicate returned (%v) without marshalling the value", err)
+	}
+	if _, err := a.m.Remove(ctx(t), "k"); err != nil {
+		t.Fatal(err)
+	}
+	close(codec.release)
+	released = true
+	if err := <-replicated; err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range []*node{a, b} {
+		if keys := n.m.Keys(); len(keys) != 0 {
+			t.Errorf("node %d holds %v after the Remove and the Replicate, want nothing", i, keys)
+		}
 	}
 }
