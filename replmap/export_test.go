@@ -299,3 +299,18 @@ func KeyReplicatesListed(m *Map) int {
 	defer m.mu.Unlock()
 	return len(m.keyReplicates)
 }
+
+// KeyLockRefs returns how many goroutines hold or wait for the send lock of key (tests
+// only).
+func KeyLockRefs(m *Map, key any) int {
+	k, err := keyOf(key)
+	if err != nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.keyLocks[k]; l != nil {
+		return l.refs
+	}
+	return 0
+}

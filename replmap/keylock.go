@@ -12,7 +12,7 @@ type keyLock struct {
 // lockKey takes the send lock of the key under k, which a Put holds from its MSG_REMOVE
 // to its entry's store and a Replicate while it checks that its entry is still the
 // key's and sends, and returns the function that releases it, or ctx's error when ctx
-// ended first. A key is listed only while a goroutine holds or waits for its lock.
+// ended before the lock was free. A key is listed only while a goroutine holds or waits for its lock.
 func (m *Map) lockKey(ctx context.Context, k string) (unlock func(), err error) {
 	m.mu.Lock()
 	l := m.keyLocks[k]
@@ -32,12 +32,18 @@ func (m *Map) lockKey(ctx context.Context, k string) (unlock func(), err error) 
 		}
 		m.mu.Unlock()
 	}
+	unlock = func() {
+		<-l.slot
+		release()
+	}
+	select {
+	case l.slot <- struct{}{}: // free: taken whatever ctx
+		return unlock, nil
+	default:
+	}
 	select {
 	case l.slot <- struct{}{}:
-		return func() {
-			<-l.slot
-			release()
-		}, nil
+		return unlock, nil
 	case <-ctx.Done():
 		release()
 		return nil, ctx.Err()

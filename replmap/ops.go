@@ -131,7 +131,9 @@ func (m *Map) replicatedSince(k string, kr *keyReplicates, running int, reads ui
 // not return the value (also when it answered without one:
 // TestGetBackupAnswersWithoutValue), and also ErrNoEntry when every backup node answered
 // that it holds no entry for the key, or the context's error when ctx ended first.
-// After Stop (or before Start) it returns ErrNotStarted.
+// After Stop (or before Start) it returns ErrNotStarted. A Put of the key on the node
+// while a Get takes the entry over waits until the Get made the entry the node's
+// primary, so that the Put's value is kept (TestPutDuringAGetOnTheBackupKeepsThePutsValue).
 func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -150,6 +152,29 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		v := e.value
 		m.mu.Unlock()
 		return v, true, nil
+	}
+	m.mu.Unlock()
+	// The key's send lock: a Put of the key waits until the entry is the primary
+	// (TestPutDuringAGetOnTheBackupKeepsThePutsValue). Released before the MadePrimary
+	// call, which may put the key.
+	unlock, err := m.lockKey(ctx, k)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: key %v: %w", ErrUnavailable, key, err)
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	m.mu.Lock()
+	if e = m.entries[k]; e == nil || e.role == rolePrimary { // changed while waiting
+		var v any
+		if e != nil {
+			v = e.value
+		}
+		m.mu.Unlock()
+		return v, e != nil, nil
 	}
 	cur := *e
 	m.mu.Unlock()
@@ -235,6 +260,8 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 			m.log.Warn("replmap: relocate after get", "map", m.cfg.Name, "err", err)
 		}
 	}
+	unlock()
+	locked = false
 	m.deliverWait(ctx, made)
 	return v, true, nil
 }
