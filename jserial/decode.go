@@ -287,11 +287,12 @@ const (
 	objectSlack = 64 << 10
 )
 
-// chargeObject adds n bytes to what the stream's objects take and fails with ErrLimit
-// once they would take more than objectRate times the stream (the input when given
-// whole, the bytes read so far from an io.Reader) plus objectSlack.
+// chargeObject adds an allocation of n bytes, as the runtime takes it (allocSize: an
+// Object of 56 bytes takes 64), to what the stream's objects take and fails with
+// ErrLimit once they would take more than objectRate times the stream (the input when
+// given whole, the bytes read so far from an io.Reader) plus objectSlack.
 func (d *Decoder) chargeObject(n int, what string) error {
-	d.objBytes += int64(n)
+	d.objBytes += int64(allocSize(n))
 	size := d.src.offset()
 	if d.src.r == nil {
 		size = int64(len(d.src.buf))

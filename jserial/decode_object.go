@@ -56,8 +56,8 @@ func (d *Decoder) object() (any, error) {
 			}
 		}
 	}
-	if err := d.fits(1, least, cd.Name+" data"); err != nil {
-		return nil, err
+	if rem := d.src.knownRemaining(); rem >= 0 && least > rem-d.claimed {
+		return nil, d.fits(1, least, cd.Name+" data") // the name built only for the error
 	}
 	d.claim(least)
 	// A Slot takes 32 bytes and a class's data may be one byte: the slots are allocated
