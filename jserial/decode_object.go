@@ -60,13 +60,18 @@ func (d *Decoder) object() (any, error) {
 		return nil, d.fits(1, least, cd.Name+" data") // the name built only for the error
 	}
 	d.claim(least)
-	// A Slot takes 32 bytes and a class's data may be one byte: the slots are allocated
-	// ahead of their data k at a time, k as many as the bytes claimed pay for at an
-	// Object[] element's rate (16 bytes a byte; 8 at least), at most 1024 from an
-	// io.Reader. They are filled superclass first; marks holds every k-th class with
+	// A Slot takes 32 bytes and a class's data may be one byte. From input given whole,
+	// where the bytes claimed are there (fits), the n slots are allocated at once: a
+	// byte claimed a slot, never grown, so that no array is left to the collector. From
+	// an io.Reader they are allocated ahead of their data k at a time, k as many as the
+	// bytes claimed pay for at an Object[] element's rate (16 bytes a byte; 8 at least),
+	// at most 1024. They are filled superclass first; marks holds every k-th class with
 	// data from cd up, where each group of k starts (only cd when they are all in one).
 	// What they take counts in the stream's objects' budget (chargeObject).
-	k := min(d.prealloc(n), max(8, 16*least/slotSize))
+	k := n
+	if d.src.r != nil {
+		k = min(d.prealloc(n), max(8, 16*least/slotSize))
+	}
 	if err := d.chargeObject(k*slotSize, cd.Name); err != nil {
 		return nil, err
 	}
