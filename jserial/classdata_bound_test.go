@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/gotribes/tribes/internal/allocbound"
@@ -48,14 +49,13 @@ func deepObjects(depth, objects int, writeMethod bool) []byte {
 // TestClassDataBounded: objects of deep hierarchies with a byte of data per class
 // allocate at most decodeBound, decoded from bytes or a Reader (or fail with ErrLimit);
 // before, their slots (grown by doubling) and values took 98 to 132 times the stream (a
-// 1.8 MB stream, 242 MB). Objects of one boolean field, of hierarchies of 3, 4 and 8
-// classes with a boolean each (4 and 8 were refused when a Slot took 56 bytes and each
-// class's values a slice of their own), or of a 4-level hierarchy with an int at each
-// level decode; those of a 9-level and of a 100-level hierarchy with a boolean each (15
-// and 106 bytes an object: 32.5 and 45.9 times) are still refused with ErrLimit.
+// 1.8 MB stream, 242 MB). Objects of one boolean field, of hierarchies of 1 to 47
+// classes with a boolean each (a Slot of 32 bytes and a value of 16 a byte: at most 47.2
+// times their stream; nine and more were refused at the objects' budget of 32 times), or
+// of a 4-level hierarchy with an int at each level decode, from bytes and from a Reader.
 func TestClassDataBounded(t *testing.T) {
 	for _, wm := range []bool{false, true} {
-		for _, depth := range []int{4, 10, 100, 900} {
+		for _, depth := range []int{4, 10, 48, 100, 900} {
 			in := deepObjects(depth, 200_000/depth, wm)
 			decode := func(b []byte) {
 				if _, err := UnmarshalAll(b, DecoderConfig{}); err != nil && !errors.Is(err, ErrLimit) {
@@ -77,23 +77,28 @@ func TestClassDataBounded(t *testing.T) {
 			})
 		}
 	}
-	// Objects of one boolean field (7 bytes each, 104 taken) decode, and so do objects of
-	// hierarchies with a boolean (4 levels: 10 bytes, 248 taken; 8: 14 bytes, 440 taken)
-	// or an int (4 levels: 22 bytes, 248 taken) at each level.
-	if _, err := UnmarshalAll(deepObjects(1, 100_000, false), DecoderConfig{}); err != nil {
-		t.Errorf("objects of a boolean field: %v", err)
-	}
-	if _, err := UnmarshalAll(deepObjects(3, 100_000, false), DecoderConfig{}); err != nil {
-		t.Errorf("objects of a 3-level hierarchy with a boolean each: %v", err)
-	}
-	for _, depth := range []int{4, 8} {
-		if _, err := UnmarshalAll(deepObjects(depth, 100_000, false), DecoderConfig{}); err != nil {
+	// Objects of one boolean field (7 bytes each, 112 taken) decode, and so do objects of
+	// hierarchies with a boolean (4 levels: 10 bytes, 256 taken; 9: 15 bytes, 496 taken;
+	// 47: 53 bytes, 2 496 taken) or an int (4 levels: 22 bytes, 256 taken) at each level.
+	for depth := 1; depth <= 47; depth++ {
+		in := deepObjects(depth, 400_000/(depth+6), false)
+		if _, err := UnmarshalAll(in, DecoderConfig{}); err != nil {
 			t.Errorf("objects of a %d-level hierarchy with a boolean each: %v", depth, err)
 		}
-	}
-	for _, depth := range []int{9, 100} {
-		if _, err := UnmarshalAll(deepObjects(depth, 100_000, false), DecoderConfig{}); !errors.Is(err, ErrLimit) {
-			t.Errorf("objects of a %d-level hierarchy with a boolean each: %v, want ErrLimit", depth, err)
+		if depth%8 != 1 && depth != 47 {
+			continue
+		}
+		d, err := NewDecoder(&chunkReader{b: in, n: 4096}, DecoderConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := d.Decode(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Errorf("objects of a %d-level hierarchy with a boolean each from a Reader: %v", depth, err)
+				break
+			}
 		}
 	}
 	ints := bytes.ReplaceAll(deepObjects(4, 100_000, false), []byte{0, 1, 'Z', 0, 1, 'z'}, []byte{0, 1, 'I', 0, 1, 'i'})

@@ -60,22 +60,23 @@ func (d *Decoder) object() (any, error) {
 		return nil, d.fits(1, least, cd.Name+" data") // the name built only for the error
 	}
 	d.claim(least)
-	// A Slot takes 32 bytes and a class's data may be one byte. From input given whole,
-	// where the bytes claimed are there (fits), the n slots are allocated at once: a
-	// byte claimed a slot, never grown, so that no array is left to the collector. From
-	// an io.Reader they are allocated ahead of their data k at a time, k as many as the
-	// bytes claimed pay for at an Object[] element's rate (16 bytes a byte; 8 at least),
-	// at most 1024. They are filled superclass first; marks holds every k-th class with
-	// data from cd up, where each group of k starts (only cd when they are all in one).
-	// What they take counts in the stream's objects' budget (chargeObject).
-	k := n
-	if d.src.r != nil {
-		k = min(d.prealloc(n), max(8, 16*least/slotSize))
+	// A Slot takes 32 bytes and a class's data at least a byte: the n slots are
+	// allocated at once, a slot for a byte of the data, and never grown (no array left
+	// to the collector). From input given whole those bytes are there (fits); from an
+	// io.Reader, when the slots are more than may be allocated ahead of the data (at
+	// most 1024, and as many as the bytes claimed pay for at an Object[] element's rate,
+	// 16 bytes a byte, 8 at least), the bytes are received first, as for the values
+	// (valueArray). What the slots take counts in the stream's objects' budget
+	// (chargeObject).
+	if d.src.r != nil && n > min(d.prealloc(n), max(8, 16*least/slotSize)) {
+		if err := d.src.need(least); err != nil {
+			return nil, err
+		}
 	}
-	if err := d.chargeObject(k*slotSize, cd.Name); err != nil {
+	if err := d.chargeObject(n*slotSize, cd.Name); err != nil {
 		return nil, err
 	}
-	o.Slots = make([]Slot, 0, k)
+	o.Slots = make([]Slot, n)
 	// The field values of the classes without a writeObject method share one array,
 	// each slot's Values a part of it (a writeObject method's annotation follows the
 	// values of its class: theirs have slices of their own).
@@ -83,53 +84,26 @@ func (d *Decoder) object() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var one [1]*ClassDesc
-	marks := append(one[:0], cd)
-	if n > k {
-		marks = make([]*ClassDesc, 0, (n+k-1)/k)
-		i := 0
-		for c := cd; c != nil; c = c.dataSuper {
-			if c.hasData() {
-				if i%k == 0 {
-					marks = append(marks, c)
-				}
-				i++
-			}
+	i := n - 1 // filled superclass first
+	for c := cd; c != nil; c = c.dataSuper {
+		if c.hasData() {
+			o.Slots[i].Class = c
+			i--
 		}
 	}
-	for j := len(marks) - 1; j >= 0; j-- {
-		base := len(o.Slots)
-		if cnt := min(k, n-j*k); cap(o.Slots)-base >= cnt {
-			o.Slots = o.Slots[:base+cnt] // the unused capacity is zero
-		} else {
-			size := min(n, max(2*cap(o.Slots), base+cnt))
-			if err := d.chargeObject(size*slotSize, cd.Name); err != nil {
+	for i := range o.Slots {
+		sl := &o.Slots[i]
+		c := sl.Class
+		if c.Flags&SCWriteMethod != 0 {
+			if sl.Values, err = d.writeObjectData(c); err != nil {
 				return nil, err
 			}
-			grown := make([]Slot, base+cnt, size)
-			copy(grown, o.Slots)
-			o.Slots = grown
+			continue
 		}
-		for c, i := marks[j], len(o.Slots)-1; i >= base; c = c.dataSuper {
-			if c.hasData() {
-				o.Slots[i].Class = c
-				i--
-			}
-		}
-		for i := base; i < len(o.Slots); i++ {
-			sl := &o.Slots[i]
-			c := sl.Class
-			if c.Flags&SCWriteMethod != 0 {
-				if sl.Values, err = d.writeObjectData(c); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			if nf := len(c.Fields); nf > 0 {
-				sl.Values, vals = vals[:nf:nf], vals[nf:]
-				if err := d.fieldValues(c, sl.Values); err != nil {
-					return nil, err
-				}
+		if nf := len(c.Fields); nf > 0 {
+			sl.Values, vals = vals[:nf:nf], vals[nf:]
+			if err := d.fieldValues(c, sl.Values); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -104,39 +104,41 @@
 // the data: a stream that announces more than it holds fails having allocated a small
 // multiple of its size (TestNestedLengthsBounded, TestFieldListsBounded). An object's
 // Slots (32 bytes each, for data that may be one byte) are allocated at once, a Slot for
-// a byte its data announces at least, from input given whole, and from an io.Reader
-// ahead of their data only as far as 16 bytes a byte, the rest as it is read
+// a byte its data announces at least; from an io.Reader, more than 1024 of them, or than
+// 16 bytes a byte its data announces pay for, only once those bytes have arrived
 // (TestSlotsBounded, TestSlotsBoundedFromReader); the field values of its classes
 // without a writeObject method (16 bytes each) share one slice. The objects of a stream
 // (each Object, its Slots and their Values, counted as the runtime allocates them: an
-// Object of 56 bytes takes 64; TestObjectChargeIsWhatItAllocates) take at most 32 times
-// the stream (the bytes read so far from an io.Reader) plus 64 KiB: beyond, decoding
-// fails with ErrLimit. Objects of deep hierarchies with a byte of data per class took
-// 100 to 130 times their stream before; objects with a few bytes of data or more a
-// class, as Java classes have, take far less, one boolean field's objects 15 times, and
-// those of hierarchies of three, four and eight classes with a boolean each 23, 26 and
-// 32 times (nine such classes, 33 times, are refused: TestClassDataBounded; streams the
-// JDK writes of what applications keep in sessions, and of hierarchies of four and eight
-// classes with one or two primitive fields each, decode: TestJavaStreamsDecode). In all,
-// decoding a stream allocates at most 56 times its size plus 128 KiB
+// Object of 56 bytes takes 64; TestObjectChargeIsWhatItAllocates) take at most 48 times
+// the stream (the bytes read so far from an io.Reader) plus 64 KiB, a Slot and a value
+// for each byte of data: beyond, decoding fails with ErrLimit. Objects of deep
+// hierarchies with a byte of data per class took 100 to 130 times their stream before;
+// objects with a few bytes of data or more a class, as Java classes have, take far less,
+// one boolean field's objects 16 times, and those of hierarchies of 1 to 47 classes with
+// a boolean each at most 47.2 times (TestClassDataBounded; nine and more were refused at
+// the budget's 32 times before; deeper hierarchies whose slots or values the allocator
+// rounds up far, 48, 64 or 100 classes, take 48.2 times and are refused); streams the
+// JDK writes of what applications keep in sessions, and of hierarchies of 4, 8, 9, 12
+// and 16 classes with one or two primitive fields each, decode (TestJavaStreamsDecode).
+// In all, decoding a stream allocates at most 56 times its size plus 128 KiB
 // (TestDecodeAllocationBound, over the golden streams and each with a length or count
-// smashed to a large value, and TestClassDataBounded: 37.6 measured, objects of
-// hierarchies of nine to twelve classes with a boolean each, refused; 44 before the
-// handle table and UnmarshalAll's result grew by doubling, not by a quarter at a time),
-// and one of objects of class hierarchies whose classes each have a writeObject method
-// and no field (a byte of data a class) at most 36 times plus 128 KiB (33.8 measured;
-// 40.5 before, when their slots were grown: TestWriteMethodHierarchiesBounded). Reading
+// smashed to a large value, and TestClassDataBounded: 50 measured, objects of a
+// hierarchy of 48 classes with a boolean each, refused; 37.6 when the objects' budget
+// was 32 times, 44 before the handle table and UnmarshalAll's result grew by doubling,
+// not by a quarter at a time), and one of objects of class hierarchies whose classes
+// each have a writeObject method and no field (a byte of data a class) at most 40 times
+// plus 128 KiB (36.9 measured, and they decode; 40.5 before, when their slots were
+// grown, refused at the objects' 32 times: TestWriteMethodHierarchiesBounded). Reading
 // an io.Reader, buffers grow only with the data received, and at most 1024 elements of
-// an array, collection or object's slots are allocated ahead of them
-// (TestSlotsBoundedFromReader); an object's field values and a descriptor's field list
-// longer than that are allocated whole once the fewest bytes they take have arrived, as
-// from bytes (TestWideClassBoundedFromReader, TestWideClassDescriptorBoundedFromReader).
-// A stream that goes on beyond MaxBytes fails with ErrLimit, also where MaxBytes falls
-// between two elements; one that ends exactly there decodes
-// (TestInputBeyondMaxBytesFails, TestReaderStreamOfExactlyMaxBytes). Errors are
-// *DecodeError values wrapping a sentinel (ErrTruncated, ErrUnknownTypeCode, ErrLimit,
-// ErrCycle, ErrSUIDMismatch, ...); the decoder never panics, which FuzzDecode checks. A
-// Decoder or Encoder is for one goroutine; Marshal and Unmarshal may be called
+// an array or collection are allocated ahead of them; an object's slots and field values
+// and a descriptor's field list longer than that are allocated whole once the fewest
+// bytes they take have arrived, as from bytes (TestWideClassBoundedFromReader,
+// TestWideClassDescriptorBoundedFromReader). A stream that goes on beyond MaxBytes fails
+// with ErrLimit, also where MaxBytes falls between two elements; one that ends exactly
+// there decodes (TestInputBeyondMaxBytesFails, TestReaderStreamOfExactlyMaxBytes).
+// Errors are *DecodeError values wrapping a sentinel (ErrTruncated, ErrUnknownTypeCode,
+// ErrLimit, ErrCycle, ErrSUIDMismatch, ...); the decoder never panics, which FuzzDecode
+// checks. A Decoder or Encoder is for one goroutine; Marshal and Unmarshal may be called
 // concurrently.
 //
 // # Golden streams

@@ -21,7 +21,9 @@ import (
 // hierarchies of four and eight classes with a boolean each (10 and 14 bytes an object),
 // and of eight with a boolean and a byte each (22 bytes), decode with their values:
 // with a Slot of 56 bytes and a value slice per class, those of four booleans took 35
-// times their bytes, of eight 45, and were refused.
+// times their bytes, of eight 45, and were refused. Lists of objects of hierarchies of
+// 9, 12 and 16 classes with a boolean each (15, 18 and 22 bytes an object, 33, 36 and 38
+// times) were refused at the objects' budget of 32 times, now 48, and decode.
 func TestJavaStreamsDecode(t *testing.T) {
 	tomcat.Skip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -74,6 +76,9 @@ func TestJavaStreamsDecode(t *testing.T) {
 	}{
 		{"beans_ent4", 4, "h1", "h4", false, 1},
 		{"beans_ent8", 8, "h1", "h8", false, 1},
+		{"beans_ent9", 9, "h1", "h9", false, 1},
+		{"beans_ent12", 12, "h1", "h12", false, 1},
+		{"beans_ent16", 16, "h1", "h16", false, 1},
 		{"beans_ent8x2", 8, "a1", "b8", true, 2},
 	} {
 		b, err := os.ReadFile(filepath.Join(dir, h.file+".ser"))

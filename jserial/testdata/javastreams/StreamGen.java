@@ -72,6 +72,9 @@ public class StreamGen {
         ArrayList<Object> opts = new ArrayList<>(); for (int i = 0; i < n; i++) opts.add(new Opt()); write(dir, "beans_opts", opts);
         ArrayList<H4> e4 = new ArrayList<>(); for (int i = 0; i < n; i++) { H4 h = new H4(); h.h1 = i % 2 == 0; h.h4 = i % 3 == 0; e4.add(h); } write(dir, "beans_ent4", e4);
         ArrayList<H8> e8 = new ArrayList<>(); for (int i = 0; i < n; i++) { H8 h = new H8(); h.h1 = i % 2 == 0; h.h8 = i % 3 == 0; e8.add(h); } write(dir, "beans_ent8", e8);
+        ArrayList<H9> e9 = new ArrayList<>(); for (int i = 0; i < n; i++) { H9 h = new H9(); h.h1 = i % 2 == 0; h.h9 = i % 3 == 0; e9.add(h); } write(dir, "beans_ent9", e9);
+        ArrayList<H12> e12 = new ArrayList<>(); for (int i = 0; i < n; i++) { H12 h = new H12(); h.h1 = i % 2 == 0; h.h12 = i % 3 == 0; e12.add(h); } write(dir, "beans_ent12", e12);
+        ArrayList<H16> e16 = new ArrayList<>(); for (int i = 0; i < n; i++) { H16 h = new H16(); h.h1 = i % 2 == 0; h.h16 = i % 3 == 0; e16.add(h); } write(dir, "beans_ent16", e16);
         ArrayList<G8> g8 = new ArrayList<>(); for (int i = 0; i < n; i++) { G8 g = new G8(); g.a1 = i % 2 == 0; g.b8 = (byte) i; g8.add(g); } write(dir, "beans_ent8x2", g8);
     }
     static class E1 implements Serializable { private static final long serialVersionUID = 1L; boolean deleted; }
@@ -87,6 +90,14 @@ public class StreamGen {
     static class H6 extends H5 { private static final long serialVersionUID = 1L; boolean h6; }
     static class H7 extends H6 { private static final long serialVersionUID = 1L; boolean h7; }
     static class H8 extends H7 { private static final long serialVersionUID = 1L; boolean h8; }
+    static class H9 extends H8 { private static final long serialVersionUID = 1L; boolean h9; }
+    static class H10 extends H9 { private static final long serialVersionUID = 1L; boolean h10; }
+    static class H11 extends H10 { private static final long serialVersionUID = 1L; boolean h11; }
+    static class H12 extends H11 { private static final long serialVersionUID = 1L; boolean h12; }
+    static class H13 extends H12 { private static final long serialVersionUID = 1L; boolean h13; }
+    static class H14 extends H13 { private static final long serialVersionUID = 1L; boolean h14; }
+    static class H15 extends H14 { private static final long serialVersionUID = 1L; boolean h15; }
+    static class H16 extends H15 { private static final long serialVersionUID = 1L; boolean h16; }
     static class G1 implements Serializable { private static final long serialVersionUID = 1L; boolean a1; byte b1; }
     static class G2 extends G1 { private static final long serialVersionUID = 1L; boolean a2; byte b2; }
     static class G3 extends G2 { private static final long serialVersionUID = 1L; boolean a3; byte b3; }
