@@ -45,9 +45,12 @@ func slotsStream(n, depth int) []byte {
 // stream to 32 times its size (an element decoded takes up to 16 times its smallest
 // encoding, a TC_NULL). An object's Slots take 32 bytes each but may be claimed one byte
 // each (a writeObject class's TC_ENDBLOCKDATA): they are allocated ahead of their data
-// only as far as 16 bytes a byte claimed, and a writeObject class's end stays claimed
+// at a slot a byte claimed (16 bytes a byte, and grown, before: objects of deep
+// hierarchies took up to twice their slots), and a writeObject class's end stays claimed
 // while its annotation is read, so that nested objects fail as soon as the data cannot
-// be there. Before, a stream one byte short allocated over 50 times its size. The whole
+// be there: the stream one byte short allocates 32.1 times its size (a number of classes
+// whose slots the allocator rounds up far, 513, takes 35.1). Before the claims,
+// a stream one byte short allocated over 50 times its size. The whole
 // stream, whose objects took 54 times its size when their slots were grown from 500 to
 // 1000 and were refused (ErrLimit: the stream's objects' budget, TestClassDataBounded),
 // takes 32 times now, its slots allocated once, and is decoded or refused; one object
@@ -78,8 +81,9 @@ func TestSlotsBounded(t *testing.T) {
 }
 
 // Reading an io.Reader, the package documents that buffers grow only with the data
-// received and at most 1024 elements of an array, collection or object's fields or
-// slots are allocated ahead of them. Class descriptors are cheap to chain (each the
+// received, at most 1024 elements of an array or collection are allocated ahead of
+// them, and an object's fields and slots beyond that (or beyond what 16 bytes a byte of
+// its data pays for) once their data's bytes have arrived. Class descriptors are cheap to chain (each the
 // subclass of the one before, ~21 bytes each), and every object of the last class, 6
 // bytes (TC_OBJECT and a reference), has a Slot of 32 bytes per class (56 then): before, they were
 // all allocated ahead of the data, and 500 such objects nested in each other's first
