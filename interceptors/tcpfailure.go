@@ -321,13 +321,22 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey) {
 	if known {
 		return
 	}
-	m, below := d.Next().Member(k)
-	if !below {
+	if _, below := d.Next().Member(k); !below {
 		return
 	}
 	d.evMu.Lock()
 	d.mu.Lock()
 	if _, known := d.view[k]; known {
+		d.mu.Unlock()
+		d.evMu.Unlock()
+		return
+	}
+	// Asked again with the view locked: a disappearance the layer below reports after this
+	// look finds the member listed (its op reads the view under d.mu) and goes up after the
+	// addition; one reported before it leaves the member unlisted here, as the layer below
+	// does (TestFailureDetectorHeardFromAMemberDroppedMeanwhile).
+	m, below := d.Next().Member(k)
+	if !below {
 		d.mu.Unlock()
 		d.evMu.Unlock()
 		return
