@@ -284,6 +284,13 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 		s, isSuspect := d.suspects[k]
 		switch {
 		case ok && !inView:
+			// The layer below listed the member when the check was queued, and may have
+			// dropped it since (its disappearance, of a member not listed, changed nothing):
+			// no heartbeat would re-check it then, nor any event remove it
+			// (TestFailureDetectorRecheckOfAMemberDroppedMeanwhile).
+			if _, below := d.Next().Member(k); !below {
+				break
+			}
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
 			d.queueUp(g, d.Prev().MemberAdded, o.m, nil)
