@@ -257,12 +257,19 @@ func isNilInterceptor(ic Interceptor) (isNil bool) {
 // when the transport's ack timeout passes; a partial failure is a *SendError naming each
 // faulty member (errors.Is works with ErrAckTimeout, ErrAckFailed, ErrConnect, ...).
 // With to empty and no member listed yet (a membership or failure detector that needs a
-// moment after Start; see WaitForMembers) it sends nothing and returns ErrNoMembers, or
-// an error wrapping ErrNotStarted when the channel's sender level is not running.
+// moment after Start; see WaitForMembers) it sends nothing and returns an error wrapping
+// ErrNoMembers that says so and names WaitForMembers (TestSendToNoMembersSaysWhatToDo),
+// or an error wrapping ErrNotStarted when the channel's sender level is not running.
 // Send does not modify data and does not keep it after it returns.
 func (c *Channel) Send(ctx context.Context, to []Member, data []byte, opts SendOptions) error {
 	return c.SendMessage(ctx, to, &Message{Options: opts | OptByteMessage, Data: data})
 }
+
+// errNoMembersYet is Send's error to every member of a running channel that lists none:
+// the bare ErrNoMembers did not tell a newcomer, who sent right after Start, that the
+// members come a moment later and how to wait for them.
+var errNoMembersYet = fmt.Errorf("%w: the channel lists no member yet (a membership or failure detector may "+
+	"need a moment after Start: Channel.WaitForMembers waits for them), or name the members to send to", ErrNoMembers)
 
 // SendMessage sends a message prepared by the caller, for options Send does not offer
 // (for example a Java-serialized payload without OptByteMessage). Zero ID, Timestamp and
@@ -281,7 +288,7 @@ func (c *Channel) SendMessage(ctx context.Context, to []Member, msg *Message) er
 				// Not started (or stopped): say so rather than blame the empty group.
 				return fmt.Errorf("%w: the sender level is stopped", ErrNotStarted)
 			}
-			return ErrNoMembers
+			return errNoMembersYet
 		}
 	}
 	if msg.ID == nil {
