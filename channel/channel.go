@@ -526,7 +526,11 @@ func (c *Channel) Member(key MemberKey) (Member, bool) { return c.head.Member(ke
 // HasMembers reports whether any other member is known.
 func (c *Channel) HasMembers() bool { return len(c.head.Members()) > 0 }
 
-// LocalMember returns the local member with a current alive time.
+// LocalMember returns the local member with a current alive time. Its address (Host,
+// Port) is the receiver's, so a channel whose receiver level has not started yet (before
+// Start) returns a member without one: Host empty and Port 0, which Member.Addr prints as
+// "invalid IP:0". Hand it to other nodes once Start returned
+// (TestStaticMemberFromAnUnstartedChannel in package node).
 func (c *Channel) LocalMember() Member { return c.head.LocalMember(true) }
 
 // SetPayload changes the payload advertised in the local member. A payload that makes the

@@ -163,7 +163,8 @@ func New(cfg Config) (*channel.Channel, error) {
 // 4-byte form: net.IPv4 and net.ParseIP return 16 bytes, but members' messages carry 4
 // (as Java's do), and a member is identified by its host's bytes, so such a member's
 // messages were dropped as a non-member's (TestStaticMembersFromNetIP). A member without
-// host or port is refused, as staticsvc refuses it.
+// host or port is refused, as staticsvc refuses it, saying that a channel's LocalMember
+// has them once started (TestStaticMemberFromAnUnstartedChannel).
 func staticMembers(ms []channel.Member) ([]channel.Member, error) {
 	if ms == nil {
 		return nil, nil
@@ -171,7 +172,8 @@ func staticMembers(ms []channel.Member) ([]channel.Member, error) {
 	out := make([]channel.Member, len(ms))
 	for i, m := range ms {
 		if m.Port <= 0 || len(m.Host) == 0 {
-			return nil, fmt.Errorf("%w: node: static member %d (%s) has no address: it needs Host and Port",
+			return nil, fmt.Errorf("%w: node: static member %d (%s) has no address: it needs Host and Port "+
+				"(a channel's LocalMember has them only once the channel started: start it first)",
 				channel.ErrInvalidConfig, i, m.String())
 		}
 		out[i] = m.Unmapped()
