@@ -85,7 +85,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 	for {
 		donor, found := untried()
 		if !found && time.Now().Before(waitUntil) {
-			joined, err := m.awaitMember(ctx, waitUntil, deadline)
+			joined, err := m.awaitMember(ctx, waitUntil, deadline, len(attempts))
 			if err != nil {
 				fail(err)
 				return
@@ -167,6 +167,12 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			m.stats.declined.Add(1)
 			m.log.Info("delta: member has no manager for the context (EVT_ALL_SESSION_NOCONTEXTMANAGER); asking the next member if any",
 				"member", donor.Addr())
+		case errors.Is(last.Err, channel.ErrConnect):
+			m.log.Info("delta: cannot connect to the member to ask for its sessions (a listed member that does not run yet, "+
+				"as when a cluster starts); asking the next member if any", "member", donor.Addr(), "err", last.Err)
+		default:
+			m.log.Info("delta: asking the member for its sessions failed; asking the next member if any",
+				"member", donor.Addr(), "err", last.Err)
 		}
 	}
 }
@@ -383,40 +389,6 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 			return 0, ErrStopped
 		}
 	}
-}
-
-// awaitMember waits until a member is added (true), until (false), or the transfer's
-// deadline or the manager's end (an error for the StateTransferError).
-func (m *Manager) awaitMember(ctx context.Context, until time.Time, deadline <-chan time.Time) (bool, error) {
-	began := time.Now()
-	defer func() { m.stats.memberWaitNanos.Add(int64(time.Since(began))) }()
-	m.log.Info("delta: no member to ask for the sessions yet; waiting for one", "upTo", time.Until(until).Round(time.Millisecond))
-	t := time.NewTimer(time.Until(until))
-	defer t.Stop()
-	select {
-	case <-m.joined:
-		return true, nil
-	case <-t.C:
-		return false, nil
-	case <-deadline:
-		return false, ErrStateTransferTimeout
-	case <-ctx.Done():
-		return false, ErrStopped
-	}
-}
-
-// memberAdded wakes a start waiting for a member (Config.MemberWait), and has a joiner's
-// late catch-up ask mem (catchup_late.go).
-func (m *Manager) memberAdded(mem channel.Member) {
-	select {
-	case m.joined <- struct{}{}:
-	default:
-	}
-	if l := m.late.Load(); l != nil {
-		l.added(mem.Key())
-	}
-	m.memberBack(mem.Key())
-	m.noteView()
 }
 
 // finishTransfer replays the queued messages (dropping those older than the transferred
