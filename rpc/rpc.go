@@ -250,8 +250,11 @@ func (c *Channel) Stats() Stats {
 //     reported failed that replies all the same (it got the request, its ACK came too
 //     late) counts as having replied, not as failed
 //     (TestFaultyMemberReplyDoesNotCompleteAllReply).
-//   - channel.ErrNoMembers, ErrInvalidMode, or a marshalling error wrapping
-//     jserial.ErrType: nothing was sent.
+//   - an error wrapping channel.ErrNoMembers (to empty and no member listed yet: it
+//     names channel.Channel.WaitForMembers), or channel.ErrNotStarted (to empty and the
+//     channel not started or stopped, as channel.Channel.Send;
+//     TestCallToAllBeforeStartSaysNotStarted), ErrInvalidMode, or a marshalling error
+//     wrapping jserial.ErrType: nothing was sent.
 //
 // A member whose node has no rpc.Channel (Go) or RpcChannel (Java) with this id answers
 // with a NoRpcChannelReply, which also stops it counting as an expected replier, as
@@ -273,7 +276,13 @@ func (c *Channel) Call(ctx context.Context, to []channel.Member, msg any, mode M
 	}
 	if len(to) == 0 {
 		if to = c.cfg.Channel.Members(); len(to) == 0 {
-			return nil, channel.ErrNoMembers
+			if c.cfg.Channel.Started()&channel.SvcSender == 0 {
+				// As channel.Channel.Send: not the empty group's fault.
+				return nil, fmt.Errorf("%w: rpc: the channel's sender level is not running", channel.ErrNotStarted)
+			}
+			return nil, fmt.Errorf("%w: rpc: the channel lists no member yet (a membership or failure detector may "+
+				"need a moment after Start: channel.Channel.WaitForMembers waits for them), or name the members to call",
+				channel.ErrNoMembers)
 		}
 	}
 	// A member listed twice gets the request once (TestCallToRepeatedMemberSendsOnce).
