@@ -13,7 +13,7 @@ import (
 // response.encodeURL: a client that keeps no cookies follows the link and stays in its
 // session; a request that sent the cookie gets the plain link.
 func ExampleEncodeURL() {
-	ms, stop := exampleCluster(delta.Config{Name: "localhost#/shop"}, "node1")
+	ms, stop := exampleCluster(delta.Config{Name: "localhost#/shop", MemberWait: -1}, "node1")
 	defer stop()
 	mw, err := delta.NewMiddleware(ms[0], delta.HTTPConfig{CookiePath: "/shop"})
 	if err != nil {

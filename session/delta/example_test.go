@@ -121,7 +121,7 @@ func ExampleMiddleware() {
 // Session values go through the manager's ValueCodec when they are set: what cannot be
 // replicated is refused at once.
 func ExampleSession_Set() {
-	ms, stop := exampleCluster(delta.Config{Name: "localhost#/"}, "node1")
+	ms, stop := exampleCluster(delta.Config{Name: "localhost#/", MemberWait: -1}, "node1")
 	defer stop()
 	s, _ := ms[0].Create(context.Background())
 	err := s.Set("callback", func() {})
