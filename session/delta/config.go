@@ -290,7 +290,9 @@ type Config struct {
 
 func (c *Config) fill() error {
 	if c.Name == "" {
-		return fmt.Errorf("%w: Config.Name is required", ErrInvalidConfig)
+		// Say what to give (TestNewManagerWithoutNameSaysWhatToGive).
+		return fmt.Errorf("%w: Config.Name is required: the application's name, the same on every node, "+
+			"Tomcat's context name host#path (\"localhost#/app\", \"localhost#\" for ROOT)", ErrInvalidConfig)
 	}
 	if c.JvmRoute != "" && !validRoute(c.JvmRoute) {
 		return fmt.Errorf("%w: JvmRoute %q must be letters, digits, '-' or '_'", ErrInvalidConfig, c.JvmRoute)

@@ -3,6 +3,7 @@ package delta_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -72,5 +73,24 @@ func TestStartAfterStopIsErrStopped(t *testing.T) {
 	}
 	if err := again.Start(ctx); err != nil {
 		t.Errorf("a new manager of the name: %v", err)
+	}
+}
+
+// TestNewManagerWithoutNameSaysWhatToGive: NewManager without Config.Name said only
+// "Config.Name is required", so a newcomer had to look up what a name is; the error now
+// says it is the application's name, the same on every node, in Tomcat's host#path form
+// with an example.
+func TestNewManagerWithoutNameSaysWhatToGive(t *testing.T) {
+	_, ch := newChannel(t, channeltest.NewNetwork())
+	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	defer func() { _ = cl.Close(context.Background()) }()
+	_, err := cl.NewManager(delta.Config{JvmRoute: "node1"})
+	if !errors.Is(err, delta.ErrInvalidConfig) {
+		t.Fatalf("NewManager without Name: %v, want ErrInvalidConfig", err)
+	}
+	for _, want := range []string{"Config.Name", "same on every node", `"localhost#/app"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("NewManager without Name: %q does not say %q", err, want)
+		}
 	}
 }
