@@ -16,8 +16,10 @@ import (
 
 // Two nodes over TCP on loopback, each listing the other, share sessions with acked
 // replication: a session a client starts through node1's middleware is read through
-// node2's. The channels start first, then the managers (node1's asks node2 for its
-// sessions: it has no manager yet, so node1 starts with none).
+// node2's. The channels start first, then the managers: each asks the other for its
+// sessions, and the other, still waiting for its own, has none to give (it answers
+// EVT_ALL_SESSION_NOCONTEXTMANAGER, or FAIL_ACK before its manager runs), so both start
+// empty once delta.Config.MemberWait (3 s) has passed; the first request waits for that.
 func Example_sessions() {
 	ctx := context.Background()
 	var chans []*channel.Channel
