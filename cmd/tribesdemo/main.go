@@ -29,7 +29,7 @@ var commands = []struct {
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }{
 	{"cluster", "start 3 nodes on loopback, show members, messages with each ack mode, a node stopping; exits by itself", runCluster},
-	{"node", "run one node, print a JSON line per member added/gone and per message received", runNode},
+	{"node", "run one node, print a line per member added/gone and per message received (text on a terminal, JSON lines otherwise or with --json)", runNode},
 	{"send", "send --count messages of --size bytes to the members and print a summary", runSend},
 	{"sessions", "web app with a replicated per-session counter (HTML or ?format=json)", runSessions},
 	{"bench", "measure Go→Go and Java→Java throughput and latency in one run, print the ratios", runBench},
