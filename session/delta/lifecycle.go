@@ -22,7 +22,9 @@ const (
 // reports when that is over and WaitReady waits for it; Stats tells what happened.
 // Messages that arrive meanwhile are queued and replayed when the transfer completes.
 // A manager starts once; after Stop, create a new one: Start of a stopped manager
-// returns an error wrapping ErrStopped (TestStartAfterStopIsErrStopped).
+// returns an error wrapping ErrStopped (TestStartAfterStopIsErrStopped). Start does not
+// block, and ctx bounds nothing: the manager, its state transfer included, runs until
+// Stop however ctx ends, keeping only its values (TestStartContextDoesNotBoundTheManager).
 func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
