@@ -17,7 +17,9 @@ var (
 	ErrNoMembers = errors.New("tribes: no destination members")
 	// ErrAckTimeout: a member did not acknowledge within the ack timeout.
 	ErrAckTimeout = errors.New("tribes: ack timeout")
-	// ErrAckFailed: a member answered FAIL_ACK: its listener failed to process the message.
+	// ErrAckFailed: a member answered FAIL_ACK: a listener there failed to process the
+	// message, or none accepted it (ErrUnaccepted there), or the sender is not its member
+	// (ErrNotMember there).
 	ErrAckFailed = errors.New("tribes: member failed to process the message (FAIL_ACK)")
 	// ErrConnect: a connection to a member could not be opened (refused, unreachable, timed out).
 	ErrConnect = errors.New("tribes: cannot connect to member")

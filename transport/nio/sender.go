@@ -508,7 +508,10 @@ func (op *sendOp) describe(k poolKey, err error) error {
 	case op.ctx.Err() != nil && !errors.Is(err, errFailAck):
 		return fmt.Errorf("nio: send to %s: %w", addr, op.ctx.Err())
 	case errors.Is(err, errFailAck):
-		return fmt.Errorf("%w: %s answered FAIL_ACK", channel.ErrAckFailed, addr)
+		// The answer carries no reason: say what it may be (TestFailAckErrorSaysWhatItMayMean).
+		return fmt.Errorf("%w: %s answered FAIL_ACK: a listener there returned an error, or none accepted the message, "+
+			"or that node does not list this one as a member (its channel's Stats count which: ListenerFailures, Unhandled, "+
+			"NonMemberDropped)", channel.ErrAckFailed, addr)
 	case errors.Is(err, os.ErrDeadlineExceeded) && op.ctxBound:
 		// The context's deadline came first; its timer may not have fired yet.
 		return fmt.Errorf("nio: send to %s: %w", addr, context.DeadlineExceeded)
