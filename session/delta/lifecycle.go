@@ -253,6 +253,17 @@ func (m *Manager) lifecycleState() mgrState {
 	return m.state
 }
 
+// notRunning is the error of a call that needs the manager running: ErrStopped, saying
+// whether Start was not called yet or the manager stopped (TestCreateBeforeStartSaysSo).
+func (m *Manager) notRunning() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == stateNew {
+		return fmt.Errorf("%w: manager %q is not started yet: call Start first", ErrStopped, m.cfg.Name)
+	}
+	return fmt.Errorf("%w: manager %q is stopped", ErrStopped, m.cfg.Name)
+}
+
 func (m *Manager) running() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -11,7 +11,9 @@ import (
 // Create makes a new session with a fresh id, primary on this node, and tells the
 // cluster (EVT_SESSION_CREATED), then the session listeners. A failure to tell the
 // cluster is logged, not returned: the session's first delta also creates it on nodes
-// that missed the message.
+// that missed the message. A manager not running refuses with an error wrapping
+// ErrStopped that says whether Start was not called yet or it stopped
+// (TestCreateBeforeStartSaysSo).
 func (m *Manager) Create(ctx context.Context) (*Session, error) {
 	return m.create(ctx, "")
 }
@@ -38,7 +40,7 @@ func (m *Manager) CreateWithID(ctx context.Context, id string) (*Session, error)
 // create is Create with id, or a fresh id when id is empty.
 func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 	if !m.running() {
-		return nil, ErrStopped
+		return nil, m.notRunning()
 	}
 	now := nowMs()
 	var s *Session
@@ -101,13 +103,14 @@ func (m *Manager) create(ctx context.Context, id string) (*Session, error) {
 // Serving returns nil while the manager serves its sessions: it is running and, with
 // Config.ClusterSize, holds the quorum, is not standing down for a partial partition and
 // has refreshed its copies since it last lost the quorum (the middleware answers 503
-// meanwhile). Otherwise it returns ErrStopped or an error wrapping ErrNoQuorum. Code that
+// meanwhile). Otherwise it returns an error wrapping ErrStopped (saying whether Start
+// was not called yet or the manager stopped) or ErrNoQuorum. Code that
 // reads sessions without the middleware (Find) checks it first, so as not to serve a copy
 // that may be stale, after Ready (or WaitReady): during the state transfer Serving
 // returns nil while sessions are still arriving.
 func (m *Manager) Serving() error {
 	if !m.running() {
-		return ErrStopped
+		return m.notRunning()
 	}
 	if m.lacksQuorum() {
 		if err := m.refusing(); err != nil {
