@@ -175,11 +175,13 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 
 // Stop stops the sending goroutines with the sender level, before the layers below. It
 // first lets them send what is queued; if ctx ends before the queue is empty, the queued
-// messages are completed with ErrDispatchStopped and the sends in progress are cancelled
-// (they complete with an error wrapping both ErrDispatchStopped and the cause), and Stop
-// returns an error wrapping ctx.Err() (joined with the layers below's, which it stops all
-// the same) without waiting for the cancelled sends: a send below that ignores its
-// cancellation does not hold Stop. Its worker ends in the background; a later Stop waits
+// messages are completed with ErrDispatchStopped (their OnComplete callbacks run on a
+// goroutine of their own that Stop does not wait for, as a callback may stop the channel,
+// TestDispatchStopFromTheCallbackOfAMessageItFailed) and the sends in progress are
+// cancelled (they complete with an error wrapping both ErrDispatchStopped and the cause),
+// and Stop returns an error wrapping ctx.Err() (joined with the layers below's, which it
+// stops all the same) without waiting for the cancelled sends: a send below that ignores
+// its cancellation does not hold Stop. Its worker ends in the background; a later Stop waits
 // for it again within its own ctx, and so does a Start before it starts anything
 // (TestDispatchStopHonoursItsContext). A dispatcher with nothing queued or in flight stops
 // whatever ctx, an ended one included, and returns the layers below's error only
@@ -244,9 +246,7 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 	d.mu.Unlock()
 	r.abort()
 	cause := fmt.Errorf("%w: stopped before the message was sent: %w", ErrDispatchStopped, context.Cause(ctx))
-	for _, t := range left {
-		d.finish(t, cause)
-	}
+	d.failLeft(left, cause)
 	if err := d.stopping.stop(ctx, "dispatch", r.g); err != nil {
 		return err
 	}
@@ -343,6 +343,38 @@ func (d *MessageDispatch) complete(r *dispatchRun, t *dispatchTask, err error) {
 		d.mu.Unlock()
 	}()
 	d.finish(t, err)
+}
+
+// failLeft completes with err the messages a Stop whose ctx ended took from the queue.
+// Their callbacks run on a goroutine of their own, left stopping and marked as inside a
+// call up for its whole life, so that neither this Stop nor a later Stop or Start waits
+// for it: Stop runs under the channel's lifecycle, and a callback that stops the channel
+// waits for that Stop to return (TestDispatchStopFromTheCallbackOfAMessageItFailed). The
+// counters are updated at once.
+func (d *MessageDispatch) failLeft(left []*dispatchTask, err error) {
+	var done []func(error)
+	d.mu.Lock()
+	for _, t := range left {
+		d.bytes -= t.size
+		d.pending--
+		if t.done != nil {
+			done = append(done, t.done)
+		}
+	}
+	d.mu.Unlock()
+	d.failed.Add(uint64(len(left)))
+	if len(done) == 0 {
+		return
+	}
+	g := newRunGroup()
+	g.up.Add(1)
+	g.Go(func() {
+		defer g.up.Add(-1)
+		for _, f := range done {
+			f(err)
+		}
+	})
+	d.stopping.leave(g)
 }
 
 func (d *MessageDispatch) finish(t *dispatchTask, err error) {

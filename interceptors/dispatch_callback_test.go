@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,5 +155,76 @@ func TestDispatchRestartFromOnComplete(t *testing.T) {
 	}
 	if got := len(b.messages()); got != n+2 {
 		t.Fatalf("%d messages delivered, want %d", got, n+2)
+	}
+}
+
+// TestDispatchStopFromTheCallbackOfAMessageItFailed: when Stop's ctx ended with messages
+// still queued, Stop completed them with ErrDispatchStopped on its own goroutine, under
+// the channel's lifecycle, so a callback that stopped the channel there (Channel.Stop with
+// context.Background()) waited for that lifecycle, held by its own goroutine, for ever,
+// and Stop with it. Those callbacks now run on a goroutine of their own, which Stop does
+// not wait for: Stop returns its ctx's error, the callback's Stop returns nil once the
+// held send returned, and every message completes once.
+func TestDispatchStopFromTheCallbackOfAMessageItFailed(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	d := newDispatch(t, DispatchConfig{MaxThreads: 1})
+	h := newHoldSend()
+	defer h.open()
+	a, b := newNode(t, nw, d, h), newNode(t, nw)
+	startNodes(t, a, b)
+	var out outcomes
+	if err := sendAsync(t, a, b, seqData(0, 8), out.cb()); err != nil { // held below
+		t.Fatal(err)
+	}
+	select {
+	case <-h.entered:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("no send reached the layer below")
+	}
+	// cbCtx is context.Background() but for a failing test, which ends it to get its
+	// goroutines back.
+	cbCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inner := make(chan error, 2)
+	if err := sendAsync(t, a, b, seqData(1, 8), func(err error) { // stays queued
+		if !errors.Is(err, ErrDispatchStopped) {
+			inner <- fmt.Errorf("completion %v, want ErrDispatchStopped", err)
+			return
+		}
+		inner <- a.ch.Stop(cbCtx, channel.SvcAll)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	outer := make(chan error, 1)
+	go func() { outer <- a.ch.Stop(within(t, 100*time.Millisecond), channel.SvcAll) }()
+	select {
+	case err := <-outer:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Stop with a send held: %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		cancel()
+		h.open()
+		<-outer
+		t.Fatal("Stop whose ctx ended did not return: the callback of a message it failed stops the channel on Stop's goroutine")
+	}
+	h.open() // the callback's Stop waits for the held send, its level left stopping
+	select {
+	case err := <-inner:
+		if err != nil {
+			t.Fatalf("Stop from the callback of a message failed by Stop: %v, want nil", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("the callback of the message Stop failed did not return")
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the held message completed", func() bool { return len(out.get()) == 1 })
+	if s := d.Stats(); s.PendingCount != 0 || s.QueuedBytes != 0 || s.Failed+s.Sent != 2 {
+		t.Fatalf("stats %+v, want nothing pending and two messages completed", s)
+	}
+	if err := d.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop again once the callbacks returned: %v", err)
+	}
+	if len(inner) != 0 || len(out.get()) != 1 {
+		t.Fatalf("a message completed twice: callback %d more, held message %d", len(inner), len(out.get()))
 	}
 }

@@ -42,6 +42,8 @@ func TestDispatchStopHonoursItsContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Stop with a send held: %v, want context.DeadlineExceeded", err)
 	}
+	// The queued message's callback runs on a goroutine of its own, not waited for.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the queued message completed", func() bool { return len(out.get()) == 1 })
 	if errs := out.get(); len(errs) != 1 || !errors.Is(errs[0], ErrDispatchStopped) {
 		t.Fatalf("completions after Stop: %v, want the queued message's ErrDispatchStopped", errs)
 	}
