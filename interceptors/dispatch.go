@@ -96,14 +96,12 @@ type dispatchRun struct {
 	ctx   context.Context // cancelled when a Stop gives up waiting: the sends under way end
 	abort context.CancelFunc
 	// Under MessageDispatch.mu:
-	busy    int           // workers alive and not inside an OnComplete call begun before stopped
-	stopped bool          // the run's Stop began
-	closed  bool          // the run's Stop is over: its workers take nothing more and end
-	idle    chan struct{} // holds a token once busy dropped to 0
+	busy   int           // workers alive and not inside an OnComplete call
+	closed bool          // the run's Stop is over: its workers take nothing more and end
+	idle   chan struct{} // holds a token once busy dropped to 0
 }
 
-// leave takes a worker out of busy: it ended or calls an OnComplete before the run's Stop
-// began. Under d.mu.
+// leave takes a worker out of busy: it ended or calls an OnComplete. Under d.mu.
 func (r *dispatchRun) leave() {
 	r.busy--
 	if r.busy == 0 {
@@ -188,15 +186,16 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 // (TestDispatchIdleStopWithAnEndedContext).
 //
 // OnComplete callbacks run on the workers, and a callback may stop the channel: Stop does
-// not wait for a worker inside an OnComplete call that began before Stop did (the caller
-// may be that callback, which cannot return before Stop does), as the channel's Stop does
-// not wait for a heartbeat under way; it waits for the callbacks of the messages it
-// sends. When every worker left is inside such a call while messages are still queued,
-// Stop starts another worker to send them, so that they still go out, within ctx, before
-// Stop returns (TestDispatchStopFromOnComplete). The trade-off: a Stop made elsewhere while
-// a callback is held returns without waiting for it to return; its worker sends nothing
-// more and ends once it returned, and a later Stop or Start waits for it unless it is
-// then still inside the callback.
+// not wait for a worker inside an OnComplete call (the caller may be that callback, which
+// cannot return before Stop does, and the callback of a message Stop sends may stop the
+// channel too, which waits for Stop to return:
+// TestDispatchStopFromTheCallbackOfAMessageItSends), as the channel's Stop does not wait
+// for a heartbeat under way. When every worker left is inside such a call while messages
+// are still queued, Stop starts another worker to send them, so that they still go out,
+// within ctx, before Stop returns (TestDispatchStopFromOnComplete); their callbacks may
+// still run then. The trade-off: a Stop returns without waiting for a callback to return;
+// its worker sends nothing more and ends once it returned, and a later Stop or Start
+// waits for it unless it is then still inside the callback.
 func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
 	var err error
 	if svc&channel.SvcSender != 0 {
@@ -209,9 +208,6 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	r := d.run
 	d.run = nil
-	if r != nil {
-		r.stopped = true
-	}
 	idle := d.pending == 0 // nothing queued or in flight: the workers end without sending
 	d.cond.Broadcast()
 	d.mu.Unlock()
@@ -254,7 +250,7 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 }
 
 // settle waits, within ctx, until the queue is empty and every worker of r ended or is
-// inside an OnComplete call begun before r's Stop, and then closes r: its workers take
+// inside an OnComplete call, and then closes r: its workers take
 // nothing more. While every worker left is inside such a call (one may be this Stop's
 // caller) with messages still queued, it starts one more to send them. It reports whether
 // it closed r before ctx ended.
@@ -319,26 +315,23 @@ func (d *MessageDispatch) work(r *dispatchRun) {
 }
 
 // complete is finish on a worker of r: while the OnComplete call runs, r's group is
-// marked as inside a call up (as runGroup.callUp does), so that neither a Stop nor a
-// Start waits for it then. A call begun before r's Stop takes the worker out of busy,
-// marked first, so that every worker alive and not busy when r closes is marked or ends.
+// marked as inside a call up (as runGroup.callUp does) and the worker is out of busy,
+// marked first, so that neither a Stop nor a Start waits for it then, whether the call
+// began before r's Stop or during it (the callback of a message the Stop sends may stop
+// the channel too, TestDispatchStopFromTheCallbackOfAMessageItSends), and every worker
+// alive and not busy when r closes is marked or ends.
 func (d *MessageDispatch) complete(r *dispatchRun, t *dispatchTask, err error) {
 	if t.done == nil {
 		d.finish(t, err)
 		return
 	}
 	d.mu.Lock()
-	early := !r.stopped
 	r.g.up.Add(1)
-	if early {
-		r.leave()
-	}
+	r.leave()
 	d.mu.Unlock()
 	defer func() {
 		d.mu.Lock()
-		if early {
-			r.busy++
-		}
+		r.busy++
 		r.g.up.Add(-1)
 		d.mu.Unlock()
 	}()

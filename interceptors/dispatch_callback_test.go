@@ -52,8 +52,10 @@ func TestDispatchStopFromOnComplete(t *testing.T) {
 	case <-time.After(testutil.WaitLimit):
 		t.Fatal("Stop called from an OnComplete callback did not return: it waits for its own worker")
 	}
+	// Sent before Stop returned; its callback, not waited for, may run later.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the queued message completed", func() bool { return len(out.get()) == 1 })
 	if errs := out.get(); len(errs) != 1 || errs[0] != nil {
-		t.Fatalf("the queued message's completions: %v, want one nil (sent before Stop returned)", errs)
+		t.Fatalf("the queued message's completions: %v, want one nil", errs)
 	}
 	if got := len(b.messages()); got != 2 {
 		t.Fatalf("%d messages delivered, want 2", got)
@@ -226,5 +228,58 @@ func TestDispatchStopFromTheCallbackOfAMessageItFailed(t *testing.T) {
 	}
 	if len(inner) != 0 || len(out.get()) != 1 {
 		t.Fatalf("a message completed twice: callback %d more, held message %d", len(inner), len(out.get()))
+	}
+}
+
+// TestDispatchStopFromTheCallbackOfAMessageItSends: Stop did not wait for a worker inside
+// an OnComplete call begun before it, but waited for the callbacks of the messages it
+// sent itself, so when the callback of a message still queued as the channel stopped
+// stopped the channel too (every callback here does, as one that stops the channel on the
+// first outcome), its Stop waited for the first Stop, which waited for that callback, for
+// ever. Stop now waits for no OnComplete call: both Stops return nil once the queued
+// message went out, and every message completes once.
+func TestDispatchStopFromTheCallbackOfAMessageItSends(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	d := newDispatch(t, DispatchConfig{MaxThreads: 1})
+	a, b := newNode(t, nw, d), newNode(t, nw)
+	startNodes(t, a, b)
+	// cbCtx is context.Background() but for a failing test, which ends it to get its
+	// goroutines back.
+	cbCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	queued := make(chan struct{})
+	stops := make(chan error, 3)
+	var calls atomic.Int32
+	stop := func(err error) {
+		if calls.Add(1) == 1 {
+			<-queued // the second message waits in the queue behind this callback
+		}
+		stops <- errors.Join(err, a.ch.Stop(cbCtx, channel.SvcAll))
+	}
+	for i := range 2 {
+		if err := sendAsync(t, a, b, seqData(i, 8), stop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(queued)
+	for i := range 2 {
+		select {
+		case err := <-stops:
+			if err != nil {
+				t.Fatalf("Stop from OnComplete: %v, want nil", err)
+			}
+		case <-time.After(testutil.WaitLimit):
+			cancel()
+			t.Fatalf("%d of the 2 Stops called from OnComplete returned: the callback of a message the first sent waits for it, and it for the callback", i)
+		}
+	}
+	if got := len(b.messages()); got != 2 {
+		t.Fatalf("%d messages delivered, want 2", got)
+	}
+	if err := d.Stop(within(t, testutil.WaitLimit), channel.SvcAll); err != nil {
+		t.Fatalf("Stop again once the callbacks returned: %v", err)
+	}
+	if len(stops) != 0 || calls.Load() != 2 {
+		t.Fatalf("%d callbacks, want 2", calls.Load())
 	}
 }
