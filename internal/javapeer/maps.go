@@ -69,6 +69,38 @@ func (p *Peer) MapNotesAdd(ctx context.Context, key, item string) error {
 	return p.mapKeyed(ctx, "map-notes-add", key, item)
 }
 
+// MapNotesTouch replicates the MapNotes under key unchanged (replicate(key, false)):
+// since MapNotes asks for access replication, Java sends MSG_ACCESS to the entry's
+// backup nodes. The peer's map must be its primary.
+func (p *Peer) MapNotesTouch(ctx context.Context, key string) error {
+	if err := mapWord("key", key); err != nil {
+		return err
+	}
+	_, err := p.command(ctx, "map-notes-touch "+key)
+	return err
+}
+
+// MapNotesAccessed reports whether the peer's map holds a MapNotes value under key (as
+// its primary, backup or copy; it does not get the key) and how many times that value
+// was told of an access (accessEntry: MSG_ACCESS, MSG_NOTIFY_MAPMEMBER).
+func (p *Peer) MapNotesAccessed(ctx context.Context, key string) (held bool, accessed int, err error) {
+	if err := mapWord("key", key); err != nil {
+		return false, 0, err
+	}
+	ev, err := p.command(ctx, "map-notes-accessed "+key)
+	if err != nil {
+		return false, 0, err
+	}
+	var r struct {
+		Held     bool `json:"held"`
+		Accessed int  `json:"accessed"`
+	}
+	if err := json.Unmarshal([]byte(ev.Line), &r); err != nil {
+		return false, 0, fmt.Errorf("javapeer: bad mapNotesAccessed %q: %w", ev.Line, err)
+	}
+	return r.Held, r.Accessed, nil
+}
+
 // mapKeyed runs a map command with a key and a value, both without white space.
 func (p *Peer) mapKeyed(ctx context.Context, cmd, key, value string) error {
 	if err := mapWord("key", key); err != nil {

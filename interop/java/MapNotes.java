@@ -10,7 +10,9 @@ import org.apache.catalina.tribes.tipis.ReplicatedMapEntry;
 /**
  * A list of strings that replicates by diff (replmap's diff interop test; its Go form is
  * internal/mapnotes): the diff is the strings added since the last one, as a serialized
- * ArrayList. The methods are synchronized, so lock and unlock do nothing.
+ * ArrayList. The methods are synchronized, so lock and unlock do nothing. It asks for
+ * access replication: a replicate(key, false) without changes sends MSG_ACCESS, and
+ * accessEntry counts the MSG_ACCESS and MSG_NOTIFY_MAPMEMBER it is told of.
  */
 final class MapNotes implements ReplicatedMapEntry {
     private static final long serialVersionUID = 1L;
@@ -19,6 +21,7 @@ final class MapNotes implements ReplicatedMapEntry {
     private transient List<String> pending;
     private transient long version;
     private transient long lastTimeReplicated;
+    private transient int accessed;
 
     MapNotes(String first) {
         items.add(first);
@@ -108,10 +111,15 @@ final class MapNotes implements ReplicatedMapEntry {
 
     @Override
     public boolean isAccessReplicate() {
-        return false;
+        return true;
     }
 
     @Override
-    public void accessEntry() {
+    public synchronized void accessEntry() {
+        accessed++;
+    }
+
+    synchronized int accessed() {
+        return accessed;
     }
 }

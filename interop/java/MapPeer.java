@@ -19,6 +19,11 @@ import org.apache.catalina.tribes.tipis.ReplicatedMap;
  * map-notes-put KEY ITEM            put(KEY, new MapNotes(ITEM))
  * map-notes-add KEY ITEM            adds ITEM to the MapNotes under KEY (get) and
  *                                   replicate(KEY, false): its diff to the backup nodes
+ * map-notes-touch KEY               replicate(KEY, false) of the MapNotes under KEY
+ *                                   unchanged: MSG_ACCESS to the backup nodes
+ * map-notes-accessed KEY            {"held":bool,"accessed":N}: whether the node holds a
+ *                                   value of KEY (getInternal, no get) and how many
+ *                                   accessEntry calls that MapNotes had
  * map-stop                          breakdown() (MSG_STOP to the others); map-start may follow
  * map-access-timeout MS             setAccessTimeout(MS)
  * map-heartbeat                     heartbeat(): pings the members, drops those silent for
@@ -73,6 +78,16 @@ final class MapPeer {
                 ((MapNotes) map.get(f[1])).add(f[2]);
                 map.replicate(f[1], false);
                 return Json.event("mapNotesAdd").put("reply", true);
+            }
+            case "map-notes-touch": {
+                map.replicate(f[1], false);
+                return Json.event("mapNotesTouch").put("reply", true);
+            }
+            case "map-notes-accessed": {
+                AbstractReplicatedMap.MapEntry<Serializable, Serializable> e = map.getInternal(f[1]);
+                boolean held = e != null && e.getValue() instanceof MapNotes;
+                return Json.event("mapNotesAccessed").put("reply", true).put("held", held)
+                        .put("accessed", held ? ((MapNotes) e.getValue()).accessed() : 0);
             }
             case "map-keys": {
                 List<String> keys = new ArrayList<>();
