@@ -130,3 +130,82 @@ func TestGetOfDiffedValue(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicatedGetOfDiffedValue: in a ReplicatedMap whose values replicate by diff, a
+// get on a copy makes its node the primary (MSG_NOTIFY_MAPMEMBER to the others), and the
+// new primary's diff reaches every copy, as the primary moves from a Go node to Java, to
+// the other Go node and back to Java: each get returns the value with every diff sent
+// before it, and the Go nodes hold it (none of them the primary while Java is).
+func TestReplicatedGetOfDiffedValue(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := cluster(t, setup{replicated: true, values: mapnotes.Codec{}})
+	g0, g1 := c.maps[0], c.maps[1]
+	const key = "r"
+	if _, err := g0.Put(ctx, key, mapnotes.New("x")); err != nil {
+		t.Fatal(err)
+	}
+	add := func(m *replmap.Map, item string) {
+		t.Helper()
+		v, primary, ok := m.Peek(key)
+		if !ok || !primary {
+			t.Fatalf("adding %s: the Go node holds %s as primary %v, ok %v", item, key, primary, ok)
+		}
+		v.(*mapnotes.Notes).Add(item)
+		if err := m.Replicate(ctx, key, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	javaGet := func(want string) {
+		t.Helper()
+		if v, found, err := c.j.MapGet(ctx, key); err != nil || !found || v != want {
+			t.Fatalf("Java get %s = %q %v %v, want %q", key, v, found, err, want)
+		}
+	}
+	peekAll := func(want string) {
+		t.Helper()
+		for gi, m := range c.maps {
+			v, _, ok := m.Peek(key)
+			n, isNotes := v.(*mapnotes.Notes)
+			if !ok || !isNotes || !slices.Equal(n.Items(), strings.Split(want, ",")) {
+				t.Fatalf("Go %d holds %s = %#v %v, want %q", gi, key, v, ok, want)
+			}
+		}
+	}
+	primaries := func() (n int) {
+		for _, m := range c.maps {
+			if _, primary, _ := m.Peek(key); primary {
+				n++
+			}
+		}
+		return n
+	}
+
+	add(g0, "y")
+	javaGet("x,y")
+	if n := primaries(); n != 0 {
+		t.Fatalf("%d Go primaries after Java's get", n)
+	}
+	if err := c.j.MapNotesAdd(ctx, key, "z"); err != nil {
+		t.Fatal(err)
+	}
+	peekAll("x,y,z")
+	if v, ok, err := g1.Get(ctx, key); err != nil || !ok || !slices.Equal(v.(*mapnotes.Notes).Items(), []string{"x", "y", "z"}) {
+		t.Fatalf("Go 1 get %s = %#v %v %v", key, v, ok, err)
+	}
+	add(g1, "w")
+	peekAll("x,y,z,w")
+	javaGet("x,y,z,w")
+	if n := primaries(); n != 0 {
+		t.Fatalf("%d Go primaries after Java's second get", n)
+	}
+	if err := c.j.MapNotesAdd(ctx, key, "v"); err != nil {
+		t.Fatal(err)
+	}
+	peekAll("x,y,z,w,v")
+	for gi, m := range c.maps {
+		if s := m.Stats(); s.DiffsNotApplied != 0 {
+			t.Fatalf("Go %d: %d diffs not applied", gi, s.DiffsNotApplied)
+		}
+	}
+}
