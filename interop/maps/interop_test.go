@@ -58,6 +58,8 @@ type setup struct {
 	expiration time.Duration
 	// values is the Go maps' Config.Values.
 	values replmap.ValueCodec
+	// idleMaxFrame is the idle Go nodes' nio.Config.MaxFrameSize (0: the default).
+	idleMaxFrame int
 }
 
 // testCluster is two Go nodes running the map, a Java node running it, and the idle Go
@@ -104,6 +106,9 @@ func startGo(t *testing.T, port, n int, others []channel.Member, s setup) (*chan
 	t.Helper()
 	cfg := nio.DefaultConfig()
 	cfg.Port, cfg.AutoBind = port, 1
+	if n > 2 && s.idleMaxFrame > 0 { // an idle node (the Java node is number 2)
+		cfg.MaxFrameSize = s.idleMaxFrame
+	}
 	g := &gate{}
 	ch, err := node.New(node.Config{Transport: &cfg, UniqueID: id(n), StaticMembers: others,
 		StaticProtocol: &staticsvc.Config{ExpirationTime: s.expiration}, Above: []channel.Interceptor{g}})
