@@ -69,6 +69,12 @@ func (p *Peer) MapNotesAdd(ctx context.Context, key, item string) error {
 	return p.mapKeyed(ctx, "map-notes-add", key, item)
 }
 
+// MapNotesChange adds item to the MapNotes under key without replicating it: the value
+// is dirty, and the next replicate (MapNotesAdd) sends item in its diff.
+func (p *Peer) MapNotesChange(ctx context.Context, key, item string) error {
+	return p.mapKeyed(ctx, "map-notes-change", key, item)
+}
+
 // MapNotesTouch replicates the MapNotes under key unchanged (replicate(key, false)):
 // since MapNotes asks for access replication, Java sends MSG_ACCESS to the entry's
 // backup nodes. The peer's map must be its primary.

@@ -19,6 +19,8 @@ import org.apache.catalina.tribes.tipis.ReplicatedMap;
  * map-notes-put KEY ITEM            put(KEY, new MapNotes(ITEM))
  * map-notes-add KEY ITEM            adds ITEM to the MapNotes under KEY (get) and
  *                                   replicate(KEY, false): its diff to the backup nodes
+ * map-notes-change KEY ITEM         adds ITEM to the MapNotes under KEY (get) without
+ *                                   replicating it: the value is dirty
  * map-notes-touch KEY               replicate(KEY, false) of the MapNotes under KEY
  *                                   unchanged: MSG_ACCESS to the backup nodes
  * map-notes-accessed KEY            {"held":bool,"accessed":N}: whether the node holds a
@@ -78,6 +80,10 @@ final class MapPeer {
                 ((MapNotes) map.get(f[1])).add(f[2]);
                 map.replicate(f[1], false);
                 return Json.event("mapNotesAdd").put("reply", true);
+            }
+            case "map-notes-change": {
+                ((MapNotes) map.get(f[1])).add(f[2]);
+                return Json.event("mapNotesChange").put("reply", true);
             }
             case "map-notes-touch": {
                 map.replicate(f[1], false);
