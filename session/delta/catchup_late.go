@@ -127,10 +127,13 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 		return
 	}
 	earliest := now
+	// Back in the view: whatever this node did while k was out of it went to the
+	// others only, so a request that was to be a reply to k's own (askBack) asks k back
+	// now (TestJoinerReplyToAMemberBackAgainAsksItBack), due or done with.
+	delete(l.reply, k)
 	if done {
 		delete(l.done, k)
 		delete(l.gone, k)
-		delete(l.reply, k)
 		l.back[k] = true
 		if again := doneAt.Add(askAgainAfter); again.After(now) {
 			earliest = again
