@@ -28,7 +28,10 @@ import (
 // or once it is added again. A member done with (the donor too) that leaves and is added
 // again within the window is asked again, askAgainAfter after it was last done with at
 // the earliest: while the two did not list each other (a partition) its acknowledged
-// changes went to the others only. So is one whose request asks the joiner to ask it
+// changes went to the others only; one still to ask that leaves and is added again is
+// asked as one back in view too (AskBack), since the joiner's changes made meanwhile went
+// to the others only as well (TestJoinerMemberDueBackAgainAsksItBack: a member added in
+// the window, still to ask, never got them). So is one whose request asks the joiner to ask it
 // back (AskBack: its view dropped the joiner, the joiner's kept it), unless it was done
 // with less than askAgainAfter ago (askBack). Such a member back, or one added again,
 // still to ask when the window ends is then asked as a running node asks a member back
@@ -40,9 +43,9 @@ type lateCatchUp struct {
 	wake         chan struct{} // a member to ask was added
 	mu           sync.Mutex
 	done         map[channel.MemberKey]time.Time // asked (answered, acknowledged or declined) at, or the donor
-	gone         map[channel.MemberKey]bool      // done with, and left the view since
+	gone         map[channel.MemberKey]bool      // done with or still to ask, and left the view since
 	due          map[channel.MemberKey]time.Time // to ask, not before the time
-	// back: done with, then left the view and was added again (added): its request says
+	// back: done with or still to ask, then left the view and was added again (added): its request says
 	// so (AskBack), as a running node's to a member back does (catchup_back.go), since
 	// that member's view may have kept this node and seen nothing leave; it also brings
 	// the changes the member took of a node that may have left meanwhile
@@ -105,11 +108,14 @@ func (l *lateCatchUp) askBits(k channel.MemberKey) uint64 {
 }
 
 // removed records that the member k left the view: one done with is asked again once it is
-// added again (added).
+// added again (added), and one still to ask is then asked back too (AskBack: what this
+// node did meanwhile went to the others only; TestJoinerMemberDueBackAgainAsksItBack).
 func (l *lateCatchUp) removed(k channel.MemberKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.done[k]; ok {
+	_, done := l.done[k]
+	_, due := l.due[k]
+	if done || due {
 		l.gone[k] = true
 	}
 }
@@ -131,10 +137,12 @@ func (l *lateCatchUp) added(k channel.MemberKey) {
 	// others only, so a request that was to be a reply to k's own (askBack) asks k back
 	// now (TestJoinerReplyToAMemberBackAgainAsksItBack), due or done with.
 	delete(l.reply, k)
-	if done {
-		delete(l.done, k)
+	if l.gone[k] {
 		delete(l.gone, k)
 		l.back[k] = true
+	}
+	if done {
+		delete(l.done, k)
 		if again := doneAt.Add(askAgainAfter); again.After(now) {
 			earliest = again
 		}
