@@ -41,7 +41,7 @@ func TestBinaryCodecAllocationBound(t *testing.T) {
 	allocbound.Check(t, bound, inputs, func(b []byte) { _, _ = BinaryCodec{}.DecodeMessage(b) })
 	allocbound.Check(t, bound, inputs, func(b []byte) { _, _ = BinaryCodec{}.decodeBatch(b) })
 	id := channel.UniqueID{1, 2, 3}
-	cuts := [][]byte{appendCut(nil, cutProbe, id, false), appendCut(nil, cutPing, id, false),
+	cuts := [][]byte{appendCut(nil, cutProbe, id, false), appendCut(nil, cutPing, id, false), appendCut(nil, cutCheck, id, false),
 		appendCut(nil, cutResult, id, true), appendCut(nil, cutResult, id, false)}
 	allocbound.Check(t, bound, smashed(cuts), func(b []byte) { _, _, _, _ = parseCut(b) })
 }

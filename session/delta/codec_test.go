@@ -546,7 +546,7 @@ func TestBatchNestedCountsBounded(t *testing.T) {
 // what it accepts encodes back to the same bytes.
 func FuzzParseCut(f *testing.F) {
 	id := channel.UniqueID{1, 2, 3}
-	for _, b := range [][]byte{appendCut(nil, cutProbe, id, false), appendCut(nil, cutPing, id, false),
+	for _, b := range [][]byte{appendCut(nil, cutProbe, id, false), appendCut(nil, cutPing, id, false), appendCut(nil, cutCheck, id, false),
 		appendCut(nil, cutResult, id, true), appendCut(nil, cutResult, id, false)} {
 		f.Add(b[len(cutMagic):])
 	}

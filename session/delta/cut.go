@@ -30,6 +30,16 @@ import (
 // changes reach every member it sees, and every node that still serves sees it, so no
 // node serves a copy that misses an acknowledged change.
 //
+// A ping can be stale: the requester may list this node again by the time it arrives (a
+// probe requested just before the member came back, or one its prober handled late), and
+// the cut it confirms would keep this node down for cutExpiry. So a node cut off from a
+// member it lists checks the cut with that member: a message with use_ack and sync_ack
+// (cutCheck), which a node acknowledges only if it lists the sender (a non-member's is
+// refused, receive). Acknowledged, and no confirmation of the cut arrived since it was
+// sent, the cut is over at once: the member listed this node after every claim of the
+// contrary. The check goes out when a cut by a member in view is confirmed and at each
+// round of probes while it lasts.
+//
 // The messages are in BinaryCodec's family (Tomcat nodes do not read them): a cluster
 // with another codec does not probe.
 
@@ -40,6 +50,7 @@ const (
 	cutProbe  = 1 // to the members: the sender cannot see the node named; probe it
 	cutPing   = 2 // to the node probed, with use_ack: the node named cannot see you
 	cutResult = 3 // to the requester: whether the node named acknowledged the ping
+	cutCheck  = 4 // to a member the node named cut off, with use_ack: acknowledged only by a node that lists the sender
 )
 
 // Timing of the probes; variables for the tests.
@@ -73,10 +84,19 @@ type cuts struct {
 	mu      sync.Mutex
 	self    channel.UniqueID
 	absent  map[channel.UniqueID]time.Time // members out of view, when one was last reached
-	cutBy   map[channel.UniqueID]time.Time // nodes alive but cut off from this one, when last confirmed
+	cutBy   map[channel.UniqueID]cutMark   // nodes alive but cut off from this one
+	marks   uint64                         // the confirmations of cuts so far
 	pending map[channel.UniqueID]*pendingProbe
 	started bool
 	stop    chan struct{}
+}
+
+// cutMark is the last confirmation of a cut: when, and its number (cuts.marks), by which
+// a check tells whether another confirmation came while it was out; checking while one is.
+type cutMark struct {
+	at       time.Time
+	n        uint64
+	checking bool
 }
 
 // pendingProbe is the first round of probes of a member that just left the view: until
@@ -126,7 +146,7 @@ func (c *Cluster) enableCuts() {
 	c.cuts.started = true
 	c.cuts.self = lm.LocalMember().UniqueID
 	c.cuts.absent = map[channel.UniqueID]time.Time{}
-	c.cuts.cutBy = map[channel.UniqueID]time.Time{}
+	c.cuts.cutBy = map[channel.UniqueID]cutMark{}
 	c.cuts.pending = map[channel.UniqueID]*pendingProbe{}
 	c.cuts.stop = make(chan struct{})
 	c.cuts.viewSize.Store(int32(len(c.ch.Members())))
@@ -257,6 +277,9 @@ func (c *Cluster) probeRound() {
 	c.cuts.mu.Unlock()
 	c.judgeCuts()
 	c.sendProbes(ids)
+	for _, m := range c.ch.Members() {
+		c.checkCut(m)
+	}
 }
 
 // sendProbes asks every member to probe each of ids.
@@ -301,7 +324,7 @@ func parseCut(data []byte) (kind byte, id channel.UniqueID, reached bool, err er
 	switch {
 	case kind == cutResult && len(rest) == 1 && rest[0] <= 1:
 		return kind, id, rest[0] == 1, nil
-	case (kind == cutProbe || kind == cutPing) && len(rest) == 0:
+	case (kind == cutProbe || kind == cutPing || kind == cutCheck) && len(rest) == 0:
 		return kind, id, false, nil
 	}
 	return 0, id, false, errBadCut
@@ -314,6 +337,9 @@ func (c *Cluster) receiveCut(src channel.Member, data []byte) {
 		c.malformed.Add(1)
 		c.refusals.Log(slog.LevelDebug, src.Addr(), "malformed", "delta: ignoring a malformed probe message", "size", len(data))
 		return
+	}
+	if kind == cutCheck {
+		return // listed (receive): acknowledged, which is the answer
 	}
 	if !c.cuts.on.Load() && kind != cutProbe {
 		// A node whose managers need no quorum still probes for the others, but keeps no
@@ -393,13 +419,61 @@ func (c *Cluster) confirmCut(id channel.UniqueID) {
 		return
 	}
 	if _, ok := c.cuts.cutBy[id]; ok || len(c.cuts.cutBy) < maxAbsent {
-		c.cuts.cutBy[id] = now
+		c.cuts.marks++
+		mark := c.cuts.cutBy[id]
+		mark.at, mark.n = now, c.cuts.marks
+		c.cuts.cutBy[id] = mark
 	}
 	if _, ok := c.cuts.absent[id]; ok {
 		c.cuts.absent[id] = now
 	}
 	c.cuts.mu.Unlock()
 	c.judgeCuts()
+	for _, m := range c.ch.Members() {
+		if m.UniqueID == id {
+			c.checkCut(m)
+		}
+	}
+}
+
+// checkCut checks a cut by mem, a member in view, unless no cut by it is recorded or a
+// check of it is out: if mem acknowledges the check, it lists this node, and the cut ends
+// unless another confirmation of it came meanwhile (a cut confirmed by a stale ping).
+func (c *Cluster) checkCut(mem channel.Member) {
+	id := mem.UniqueID
+	c.cuts.mu.Lock()
+	mark, ok := c.cuts.cutBy[id]
+	if !ok || mark.checking {
+		c.cuts.mu.Unlock()
+		return
+	}
+	mark.checking = true
+	c.cuts.cutBy[id] = mark
+	c.cuts.mu.Unlock()
+	c.goTracked(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		err := c.ch.Send(ctx, []channel.Member{mem}, appendCut(nil, cutCheck, id, false),
+			channel.OptUseAck|channel.OptSyncAck)
+		cancel()
+		c.cuts.mu.Lock()
+		cur, recorded := c.cuts.cutBy[id]
+		over := recorded && cur.n == mark.n && err == nil
+		again := recorded && cur.n != mark.n // confirmed again meanwhile: check that one
+		if over {
+			delete(c.cuts.cutBy, id)
+		} else if recorded {
+			cur.checking = false
+			c.cuts.cutBy[id] = cur
+		}
+		c.cuts.mu.Unlock()
+		switch {
+		case over:
+			c.log.Info("delta: a member said to be cut off from this node lists it: that cut is over", "member", id.String())
+			c.judgeCuts()
+		case again:
+			c.checkCut(mem)
+		}
+	})
 }
 
 // judgeCuts forgets the cuts not confirmed for cutExpiry and sets outranked: whether a
@@ -410,8 +484,8 @@ func (c *Cluster) judgeCuts() {
 	out := false
 	var by channel.UniqueID
 	c.cuts.mu.Lock()
-	for id, at := range c.cuts.cutBy {
-		if now.Sub(at) > cutExpiry {
+	for id, mark := range c.cuts.cutBy {
+		if now.Sub(mark.at) > cutExpiry {
 			delete(c.cuts.cutBy, id)
 			continue
 		}

@@ -133,6 +133,17 @@ func OccupyProbes(c *Cluster, n int) (free func()) {
 // ProbeRequest and ProbeResult are the probe messages of cut.go (tests only).
 func ProbeRequest(target channel.UniqueID) []byte { return appendCut(nil, cutProbe, target, false) }
 
+// ProbePing is the ping a node sends, on requester's behalf, to the member requester
+// cannot see (tests only).
+func ProbePing(requester channel.UniqueID) []byte { return appendCut(nil, cutPing, requester, false) }
+
+// SetCutExpiry sets cutExpiry and returns what restores it (tests only).
+func SetCutExpiry(d time.Duration) (restore func()) {
+	old := cutExpiry
+	cutExpiry = d
+	return func() { cutExpiry = old }
+}
+
 func ProbeResult(target channel.UniqueID, reached bool) []byte {
 	return appendCut(nil, cutResult, target, reached)
 }
