@@ -203,6 +203,10 @@ func (d *Decoder) jdkDesc(m *ClassDesc) (*ClassDesc, error) {
 func (d *Decoder) annotation() ([]any, error) { return d.annotationTo(nil) }
 
 // annotationTo reads BlockData and values up to TC_ENDBLOCKDATA, appending them to out.
+// A value may be one byte (a TC_NULL) where it takes 16: out grows by doubling, each
+// array it grows to counted in the stream's objects' budget (chargeObject), so that an
+// annotation of TC_NULLs allocates at most 64 bytes a byte while it is read and is
+// refused with ErrLimit at the budget (TestAnnotationValuesBounded).
 func (d *Decoder) annotationTo(out []any) ([]any, error) {
 	for {
 		tc, err := d.src.peek()
@@ -216,6 +220,15 @@ func (d *Decoder) annotationTo(out []any) ([]any, error) {
 		v, err := d.content(true)
 		if err != nil {
 			return nil, err
+		}
+		if len(out) == cap(out) {
+			size := max(1, 2*cap(out))
+			if err := d.chargeObject(size*valueSize, "annotation"); err != nil {
+				return nil, err
+			}
+			grown := make([]any, len(out), size)
+			copy(grown, out)
+			out = grown
 		}
 		out = append(out, v)
 	}
