@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"unsafe"
 )
@@ -70,12 +71,12 @@ type Decoder struct {
 	depth   int
 	started bool
 	err     error
-	// claimed is, when the input is known whole, how many bytes of what is left the
-	// elements announced and not read yet take at least: the open arrays' and
-	// collections' remaining elements and the open objects' remaining field values
-	// (claim). A length read off the wire must fit beside them (fits), so that what the
-	// decoder allocates ahead of the elements stays within a constant factor of the
-	// input, however deeply arrays, collections and objects nest.
+	// claimed is how many bytes of what is left of the input the elements announced and
+	// not read yet take at least: the open arrays' and collections' remaining elements
+	// and the open objects' remaining field values (claim). A length read off the wire
+	// must fit beside them (fits; from an io.Reader, they must have arrived), so that
+	// what the decoder allocates ahead of the elements stays within a constant factor of
+	// the input, however deeply arrays, collections and objects nest.
 	claimed int
 	// objBytes is what the objects read so far took: each Object, its Slots and its
 	// slots' field values (chargeObject).
@@ -260,10 +261,9 @@ func appendDoubling[T any](s []T, v T) []T {
 	return append(s, v)
 }
 
-// count checks a length read off the wire against MaxArrayLen and, when the whole
-// input is known, against what is left of it (each element takes at least minSize
-// bytes). It returns the capacity to preallocate: the length, or at most 1024 while
-// the rest of the input is unknown (the slice then grows with the elements read).
+// count checks a length read off the wire against MaxArrayLen and against the input
+// (fits: each element takes at least minSize bytes, which have arrived from an
+// io.Reader). It returns the capacity to allocate: the length.
 func (d *Decoder) count(n int32, minSize int, what string) (int, error) {
 	if n >= 0 && int(n) > d.cfg.MaxArrayLen {
 		return 0, d.failf(ErrLimit, "%s length %d > MaxArrayLen %d", what, n, d.cfg.MaxArrayLen)
@@ -271,7 +271,7 @@ func (d *Decoder) count(n int32, minSize int, what string) (int, error) {
 	if err := d.fits(n, minSize, what); err != nil {
 		return 0, err
 	}
-	return d.prealloc(int(n)), nil
+	return int(n), nil
 }
 
 // prealloc is the capacity to allocate ahead of n elements whose room was checked
@@ -315,12 +315,35 @@ func (d *Decoder) chargeObject(n int, what string) error {
 	return nil
 }
 
-// fits checks that a length read off the wire is not negative and, when the whole input
-// is known, that n elements of at least minSize bytes each fit in what is left of it
-// beside the elements already announced (claimed).
+// fits checks that a length read off the wire is not negative and that n elements of at
+// least minSize bytes each fit in what is left of the input beside the elements already
+// announced (claimed). From an io.Reader, those bytes and the claimed ones are received
+// first (the buffer grows only with what arrives), so that what is allocated for the
+// elements, however deeply they nest in one another, is as from bytes
+// (TestLengthsBoundedFromReader).
 func (d *Decoder) fits(n int32, minSize int, what string) error {
 	if n < 0 {
 		return d.failf(ErrMalformed, "negative %s length %d", what, n)
+	}
+	if d.src.r != nil {
+		total := int64(d.claimed) + int64(n)*int64(minSize)
+		if total <= 0 {
+			return nil
+		}
+		if total > d.src.max-d.src.offset() || total > math.MaxInt {
+			return d.failf(ErrLimit, "%s length %d beyond MaxBytes", what, n)
+		}
+		switch err := d.src.need(int(total)); err {
+		case nil:
+		case ErrLimit:
+			return d.failf(ErrLimit, "%s length %d beyond MaxBytes", what, n)
+		case ErrTruncated:
+			return d.failf(ErrTruncated, "%s length %d: the stream ends before its %d bytes beside %d announced",
+				what, n, int64(n)*int64(minSize), d.claimed)
+		default:
+			return err
+		}
+		return nil
 	}
 	if rem := d.src.knownRemaining(); rem >= 0 && int64(n)*int64(minSize) > int64(rem-d.claimed) {
 		if d.src.limited {
@@ -331,21 +354,13 @@ func (d *Decoder) fits(n int32, minSize int, what string) error {
 	return nil
 }
 
-// claim adds n bytes to those announced elements will take (claimed), when the input
-// is known whole; the caller checked with fits that they are there, and unclaims them as
-// it reads each element. After an error the decoder is done, claims and all.
-func (d *Decoder) claim(n int) {
-	if d.src.r == nil {
-		d.claimed += n
-	}
-}
+// claim adds n bytes to those announced elements will take (claimed); the caller
+// checked with fits that they are there, and unclaims them as it reads each element.
+// After an error the decoder is done, claims and all.
+func (d *Decoder) claim(n int) { d.claimed += n }
 
 // unclaim gives back n bytes of a claim: the element that takes them is read next.
-func (d *Decoder) unclaim(n int) {
-	if d.src.r == nil {
-		d.claimed -= n
-	}
-}
+func (d *Decoder) unclaim(n int) { d.claimed -= n }
 
 func (d *Decoder) enter() error {
 	d.depth++

@@ -70,17 +70,11 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 	}
 	if nf > 0 {
 		// A field takes at least 3 bytes (type code and name length): claimed like an
-		// array's elements, and given back as each is read. From an io.Reader, a list
-		// longer than what is allocated ahead of its data waits for those bytes first,
-		// then is allocated whole, as from bytes (appended, it took 5 times its size).
-		n, err := d.count(int32(nf), 3, "field list")
-		if err != nil {
+		// array's elements, and given back as each is read. From an io.Reader, the list
+		// waits for those bytes (count), then is allocated whole, as from bytes
+		// (appended, it took 5 times its size).
+		if _, err := d.count(int32(nf), 3, "field list"); err != nil {
 			return nil, err
-		}
-		if n < int(nf) {
-			if err := d.src.need(3 * int(nf)); err != nil {
-				return nil, err
-			}
 		}
 		d.claim(3 * int(nf))
 		cd.Fields = make([]Field, 0, nf)

@@ -133,10 +133,13 @@
 // each have a writeObject method and no field (a byte of data a class) at most 40 times
 // plus 128 KiB (36.9 measured, and they decode; 40.5 before, when their slots were
 // grown, refused at the objects' 32 times: TestWriteMethodHierarchiesBounded). Reading
-// an io.Reader, buffers grow only with the data received, and at most 1024 elements of
-// an array or collection are allocated ahead of them; an object's slots and field values
-// and a descriptor's field list longer than that are allocated whole once the fewest
-// bytes they take have arrived, as from bytes (TestWideClassBoundedFromReader,
+// an io.Reader, buffers grow only with the data received; an array, a collection or a
+// descriptor's field list is allocated whole once the fewest bytes its elements take,
+// beside those the enclosing elements announce, have arrived, as from bytes
+// (TestLengthsBoundedFromReader: before, 1024 elements of each were allocated ahead of
+// them, a 9 KB stream of arrays nested 900 deep allocating 1 844 times it, and the rest
+// appended), and an object's slots and field values more than 1024 once the fewest bytes
+// they take have (TestWideClassBoundedFromReader,
 // TestWideClassDescriptorBoundedFromReader). A stream that goes on beyond MaxBytes fails
 // with ErrLimit, also where MaxBytes falls between two elements; one that ends exactly
 // there decodes (TestInputBeyondMaxBytesFails, TestReaderStreamOfExactlyMaxBytes).
