@@ -8,7 +8,10 @@ import "context"
 // (internal/callq): the calls reach the application one at a time, in the order of the
 // changes, whichever goroutines made them (TestMadePrimaryAndRemovedInOrder). A
 // goroutine that finds another one running the queue leaves its calls to it and goes on;
-// only a Get waits for its MadePrimary call (deliverWait).
+// only a Get waits for its MadePrimary call (deliverWait), and only while none of the
+// calls is under way: a Get made from inside one (a Removed that gets another key), whose
+// own call comes after it, would wait for ever otherwise, and the map cannot tell that
+// Get from one on another goroutine, so neither waits (TestGetFromRemovedDoesNotWaitForItself).
 
 // callKey marks the context of a Get's Config.MadePrimary call (Map.Get): a Get called
 // with it, or with a context derived from it, does not wait for its own call, which the
@@ -20,6 +23,8 @@ func (m *Map) queueCallLocked(f func()) chan struct{} {
 	done := make(chan struct{})
 	m.calls.Add(func() {
 		defer close(done)
+		m.inCall.Add(1)
+		defer m.inCall.Add(-1)
 		f()
 	})
 	return done
@@ -30,10 +35,12 @@ func (m *Map) queueCallLocked(f func()) chan struct{} {
 func (m *Map) deliver() { m.calls.Run(nil) }
 
 // deliverWait runs the queued calls and waits until done (nil: nothing to wait for) is
-// closed or ctx ends; from a call's context (a Get's MadePrimary, or a pass's) it does
-// not wait, as the call it would wait for comes after the one running it.
+// closed or ctx ends; from a call's context (a Get's MadePrimary, or a pass's), or while
+// one of the calls is under way (it may be the caller's: Removed and Accessed have no
+// context to recognise), it does not wait, as the call it would wait for comes after the
+// one running.
 func (m *Map) deliverWait(ctx context.Context, done <-chan struct{}) {
-	if ctx.Value(callKey{}) == m || m.fromOwnPass(ctx) {
+	if ctx.Value(callKey{}) == m || m.fromOwnPass(ctx) || done != nil && m.inCall.Load() > 0 {
 		m.deliver()
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -120,10 +121,12 @@ type Config struct {
 	// the changes they tell of, and that goroutine makes it after the one under way, so
 	// that a call that takes a while is not overtaken by a later change's
 	// (TestMadePrimaryAndRemovedInOrder; Java calls them as they come). A Get returns
-	// once its call returned, or its ctx ended; one called from a call's own context
-	// does not wait for its call. ctx is the Get's, or for a pass Stop waits for (a member's
-	// departure or restart, Start's fetch: TestStopFromFetchMadePrimaryReturns)
-	// one without deadline that a Stop called with it, or with a context derived from
+	// once its call returned, or its ctx ended; one called from a call's own context,
+	// or while one of these calls is under way (a Removed that gets another key:
+	// TestGetFromRemovedDoesNotWaitForItself; the Get may be on another goroutine), does
+	// not wait for its call, which comes after the one under way. ctx is the Get's, or
+	// for a pass Stop waits for (a member's departure or restart, Start's fetch:
+	// TestStopFromFetchMadePrimaryReturns) one without deadline that a Stop called with it, or with a context derived from
 	// it, recognises: that Stop stops the map (its MSG_STOP sent) without waiting for the
 	// passes and returns ErrStopping (TestStopFromMadePrimaryReturns). A Stop called
 	// there with another context waits for the call until that context ends.
@@ -251,7 +254,8 @@ type Map struct {
 	gone    map[channel.MemberKey]*gonePass
 	// calls queues the application's calls (Config.MadePrimary, Config.Removed, a
 	// value's Accessed) in the order of the changes they report (calls.go).
-	calls callq.Queue
+	calls  callq.Queue
+	inCall atomic.Int32 // calls of the queue under way (deliverWait)
 }
 
 // New returns a map configured by cfg. It already answers the other members' map
