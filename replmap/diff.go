@@ -139,7 +139,7 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 // the Replicate of an entry replaced meanwhile sends nothing: the backup nodes converge
 // to the value the node holds (TestConcurrentPutsOfOneKeyConverge). Replicate then
 // tries again, which reads the new entry: a Put that replaced the entry while a
-// Replicate read it has its value sent in full next (replicatedSince).
+// Replicate read it has its value sent in full next (replicatedSinceLocked).
 func (m *Map) replicateOnce(ctx context.Context, k string, key any, complete, locked bool) (replaced bool, err error) {
 	m.mu.Lock()
 	e := m.entries[k]

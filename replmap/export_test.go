@@ -292,8 +292,8 @@ func FetchFrom(ctx context.Context, m *Map, key any, from channel.Member) error 
 	return nil
 }
 
-// KeyReplicatesListed returns how many keys m tracks the Replicates of for Put (tests
-// only): none once no Replicate runs and no Put watches.
+// KeyReplicatesListed returns how many keys m tracks the Replicates and Removes of for
+// Put (tests only): none once no Replicate or Remove runs and no Put watches.
 func KeyReplicatesListed(m *Map) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -216,8 +216,8 @@ type Map struct {
 	stoppedMembers map[channel.MemberKey]struct{}
 	refusedStopped uint64
 	rlog           *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
-	// keyReplicates tracks, by key, the Replicates under way and those a Put watches
-	// (replicatedSince); a key is listed only while either is.
+	// keyReplicates tracks, by key, the Replicates and Removes under way and those a Put
+	// watches (replicatedSinceLocked); a key is listed only while any is.
 	keyReplicates map[string]*keyReplicates
 	// keyLocks holds the send locks of the keys a Put or Replicate holds or waits for
 	// (lockKey).

@@ -25,6 +25,14 @@ import (
 // TestPutAfterRemoveDuringReplicateOfTheSameDiffableSentInFullNext). A node's Puts of
 // one key run one at a time, and their messages do not overlap a Replicate's of the key
 // (lockKey): the backup ends with the value of the last one (TestConcurrentPutsOfOneKeyConverge).
+// A Remove of the key on the node that overlaps a Put (under way when the Put began, or
+// made while it sent) comes after it: the Put stores no entry, sends MSG_REMOVE again so
+// that the members drop the backup copy and proxies it sent, and returns its old value
+// and nil (an error when that MSG_REMOVE fails), and no node holds the key after both,
+// where the Remove's MSG_REMOVE could drop the backup's copy before the Put stored its
+// entry, leaving the node the primary of a value no other node held
+// (TestRemoveDuringAPutLeavesNoUnbackedEntry, TestPutDuringARemoveLeavesNoUnbackedEntry).
+// Java orders neither.
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -46,6 +54,7 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	kr := m.keyReplicatesLocked(k)
 	kr.watchers++
 	running, reads := kr.running, kr.reads
+	removing, removes := kr.removing, kr.removes
 	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
 	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
@@ -53,14 +62,31 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	_, diffable := value.(Diffable)
-	// replicatedSince first: it ends the Put's watch.
-	if m.replicatedSince(k, kr, running, reads) && diffable || dirtyDiffable(value) {
+	dirty := dirtyDiffable(value)
+	m.mu.Lock()
+	// replicatedSinceLocked first: it ends the Put's watch.
+	if m.replicatedSinceLocked(k, kr, running, reads) && diffable || dirty {
 		e.failed++ // the next Replicate sends the value in full
 	}
-	m.mu.Lock()
-	m.store(k, e)
-	left := m.departed(e.nodes)
+	// A Remove of the key under way or made since the Put listed kr: its MSG_REMOVE may
+	// have reached the members before the Put's backup or proxy, or reach them after.
+	removed := removing > 0 || kr.removing > 0 || kr.removes != removes
+	left := false
+	if !removed {
+		m.store(k, e)
+		left = m.departed(e.nodes)
+	}
 	m.mu.Unlock()
+	if removed {
+		// The Remove comes after the Put: the entry is not stored, and the members drop
+		// what the Put sent them.
+		if members := m.Members(); len(members) > 0 {
+			if err := m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
+				return old, fmt.Errorf("replmap: put %v: remove again after a Remove of the key: %w", key, err)
+			}
+		}
+		return old, nil
+	}
 	if left {
 		// The backup left while publish ran, before the entry named it: the
 		// memberDisappeared that dropped it could not relocate the entry.
@@ -72,12 +98,13 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	return old, err
 }
 
-// keyReplicates is what the map tracks of a key's Replicates for Put (replicatedSince):
-// running counts those under way, reads those that read an entry of the key to send it
-// since the key was listed, watchers the Puts looking at them.
+// keyReplicates is what the map tracks of a key's Replicates (replicatedSinceLocked) and
+// Removes for Put: running counts the Replicates under way, reads those that read an
+// entry of the key to send it since the key was listed, removing the Removes under way,
+// removes those that returned since the key was listed, watchers the Puts looking at them.
 type keyReplicates struct {
-	running, watchers int
-	reads             uint64
+	running, removing, watchers int
+	reads, removes              uint64
 }
 
 // keyReplicatesLocked returns the key's keyReplicates, listing it, m.mu held.
@@ -93,25 +120,23 @@ func (m *Map) keyReplicatesLocked(k string) *keyReplicates {
 	return kr
 }
 
-// releaseKeyReplicatesLocked unlists kr, the key's keyReplicates, once no Replicate of
-// the key runs and no Put watches them, m.mu held.
+// releaseKeyReplicatesLocked unlists kr, the key's keyReplicates, once no Replicate or
+// Remove of the key runs and no Put watches them, m.mu held.
 func (m *Map) releaseKeyReplicatesLocked(k string, kr *keyReplicates) {
-	if kr.running == 0 && kr.watchers == 0 && m.keyReplicates[k] == kr {
+	if kr.running == 0 && kr.removing == 0 && kr.watchers == 0 && m.keyReplicates[k] == kr {
 		delete(m.keyReplicates, k)
 	}
 }
 
-// replicatedSince ends a Put's watch of kr, the keyReplicates of k it listed, and reports
+// replicatedSinceLocked ends a Put's watch of kr, the keyReplicates of k it listed, and reports
 // whether a Replicate of the key was under way when the Put read running and reads, is
 // under way, or read an entry of the key since: of the entry the Put replaces, or of one
 // a Remove dropped before. Its diff may reach the backup nodes after
 // the Put's value in full, which then gets a change it holds already, or before it (a
 // change made after the Put's marshal, lost): the next Replicate sends the value in full
 // (TestPutDuringReplicateOfTheSameDiffableSentInFullNext,
-// TestPutAfterRemoveDuringReplicateOfTheSameDiffableSentInFullNext).
-func (m *Map) replicatedSince(k string, kr *keyReplicates, running int, reads uint64) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// TestPutAfterRemoveDuringReplicateOfTheSameDiffableSentInFullNext). m.mu held.
+func (m *Map) replicatedSinceLocked(k string, kr *keyReplicates, running int, reads uint64) bool {
 	kr.watchers--
 	m.releaseKeyReplicatesLocked(k, kr)
 	return running > 0 || kr.running > 0 || kr.reads != reads
@@ -270,7 +295,11 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 // (nil if none). It sends MSG_REMOVE also when the local node holds no entry for key (it
 // missed the key's MSG_PROXY, or refused it at MaxEntries), where Java's remove sends
 // nothing. A Replicate of the entry that checks it after the Remove dropped it sends
-// nothing (TestReplicateOfARemovedEntrySendsNothing).
+// nothing (TestReplicateOfARemovedEntrySendsNothing). A Remove takes no key lock: it does
+// not wait for a Put of the key on the node (nor for a Get taking the entry over), and a
+// Put it overlaps stores nothing and removes the key again (see Put); the Remove then
+// returns the value it found, nil when the Put had not stored its entry yet
+// (TestRemoveDuringAPutLeavesNoUnbackedEntry).
 func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -279,6 +308,18 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	if err := m.started(); err != nil {
 		return nil, err
 	}
+	// Listed for a Put of the key on the node that this Remove overlaps.
+	m.mu.Lock()
+	kr := m.keyReplicatesLocked(k)
+	kr.removing++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		kr.removing--
+		kr.removes++
+		m.releaseKeyReplicatesLocked(k, kr)
+		m.mu.Unlock()
+	}()
 	return m.remove(ctx, k, key, true)
 }
 
