@@ -125,11 +125,15 @@ type Config struct {
 	// or while one of these calls is under way (a Removed that gets another key:
 	// TestGetFromRemovedDoesNotWaitForItself; the Get may be on another goroutine), does
 	// not wait for its call, which comes after the one under way. ctx is the Get's, or
-	// for a pass Stop waits for (a member's departure or restart, Start's fetch:
-	// TestStopFromFetchMadePrimaryReturns) one without deadline that a Stop called with it, or with a context derived from
-	// it, recognises: that Stop stops the map (its MSG_STOP sent) without waiting for the
-	// passes and returns ErrStopping (TestStopFromMadePrimaryReturns). A Stop called
-	// there with another context waits for the call until that context ends.
+	// for a pass's call (a member's departure or restart, Start's fetch:
+	// TestStopFromFetchMadePrimaryReturns) one without deadline that a Stop called with
+	// it, or with a context derived from it, recognises: that Stop stops the map (its
+	// MSG_STOP sent) without waiting for the passes and returns ErrStopping
+	// (TestStopFromMadePrimaryReturns). Stop waits for the passes, and so for the calls a
+	// pass makes on its own goroutine, but not for one that another goroutine making the
+	// map's calls makes for it (the pass has ended then). A Stop called there with another
+	// context waits for the passes until that context ends, the call's own among them
+	// when it makes the call.
 	MadePrimary func(ctx context.Context, key, value any)
 	// Removed, if set, is called with an entry's key and value (nil where this node held
 	// none: a proxy) when a member removed it (MSG_REMOVE), not for the local node's own
