@@ -25,14 +25,17 @@ import (
 // TestPutAfterRemoveDuringReplicateOfTheSameDiffableSentInFullNext). A node's Puts of
 // one key run one at a time, and their messages do not overlap a Replicate's of the key
 // (lockKey): the backup ends with the value of the last one (TestConcurrentPutsOfOneKeyConverge).
-// A Remove of the key on the node that overlaps a Put (under way when the Put began, or
-// made while it sent) comes after it: the Put stores no entry, sends MSG_REMOVE again so
-// that the members drop the backup copy and proxies it sent, and returns its old value
-// and nil (an error when that MSG_REMOVE fails), and no node holds the key after both,
-// where the Remove's MSG_REMOVE could drop the backup's copy before the Put stored its
-// entry, leaving the node the primary of a value no other node held
-// (TestRemoveDuringAPutLeavesNoUnbackedEntry, TestPutDuringARemoveLeavesNoUnbackedEntry).
-// Java orders neither.
+// A Put made while a Remove of the key on the node is under way (its MSG_REMOVE may reach
+// a member after the Put's MSG_BACKUP) waits until no Remove of the key is, and then
+// stores its value after them (TestPutDuringAStuckRemoveStoresAfterIt); when ctx ends
+// first it returns ctx's error, having stored and sent nothing
+// (TestPutWaitingForAStuckRemoveEndsWithItsContext). A Remove of the key on the node
+// made while the Put sends comes after it: the Put stores no entry, sends MSG_REMOVE
+// again so that the members drop the backup copy and proxies it sent, and returns its
+// old value and nil (an error when that MSG_REMOVE fails), and no node holds the key
+// after both, where the Remove's MSG_REMOVE could drop the backup's copy before the Put
+// stored its entry, leaving the node the primary of a value no other node held
+// (TestRemoveDuringAPutLeavesNoUnbackedEntry). Java orders neither.
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -53,8 +56,26 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	m.mu.Lock()
 	kr := m.keyReplicatesLocked(k)
 	kr.watchers++
-	running, reads := kr.running, kr.reads
-	removing, removes := kr.removing, kr.removes
+	// A Remove of the key under way on the node (its MSG_REMOVE may still reach a member
+	// after this Put's MSG_BACKUP): the Put waits until none is, and comes after them.
+	for kr.removing > 0 {
+		if kr.removed == nil {
+			kr.removed = make(chan struct{})
+		}
+		removed := kr.removed
+		m.mu.Unlock()
+		select {
+		case <-removed:
+		case <-ctx.Done():
+			m.mu.Lock()
+			kr.watchers--
+			m.releaseKeyReplicatesLocked(k, kr)
+			m.mu.Unlock()
+			return nil, fmt.Errorf("replmap: put %v: waiting for a Remove of the key: %w", key, ctx.Err())
+		}
+		m.mu.Lock()
+	}
+	running, reads, removes := kr.running, kr.reads, kr.removes
 	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
 	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
@@ -64,13 +85,13 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	_, diffable := value.(Diffable)
 	dirty := dirtyDiffable(value)
 	m.mu.Lock()
-	// replicatedSinceLocked first: it ends the Put's watch.
+	// A Remove of the key made since the Put began to send: its MSG_REMOVE may have
+	// reached the members before the Put's backup or proxy, or reach them after.
+	removed := kr.removing > 0 || kr.removes != removes
+	// replicatedSinceLocked after: it ends the Put's watch.
 	if m.replicatedSinceLocked(k, kr, running, reads) && diffable || dirty {
 		e.failed++ // the next Replicate sends the value in full
 	}
-	// A Remove of the key under way or made since the Put listed kr: its MSG_REMOVE may
-	// have reached the members before the Put's backup or proxy, or reach them after.
-	removed := removing > 0 || kr.removing > 0 || kr.removes != removes
 	left := false
 	if !removed {
 		m.store(k, e)
@@ -105,6 +126,9 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 type keyReplicates struct {
 	running, removing, watchers int
 	reads, removes              uint64
+	// removed, made by a Put that waits for the Removes under way, is closed when the
+	// last of them returns.
+	removed chan struct{}
 }
 
 // keyReplicatesLocked returns the key's keyReplicates, listing it, m.mu held.
@@ -296,10 +320,11 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 // missed the key's MSG_PROXY, or refused it at MaxEntries), where Java's remove sends
 // nothing. A Replicate of the entry that checks it after the Remove dropped it sends
 // nothing (TestReplicateOfARemovedEntrySendsNothing). A Remove takes no key lock: it does
-// not wait for a Put of the key on the node (nor for a Get taking the entry over), and a
-// Put it overlaps stores nothing and removes the key again (see Put); the Remove then
+// not wait for a Put of the key on the node (nor for a Get taking the entry over): a Put
+// under way when it began stores nothing and removes the key again, and the Remove
 // returns the value it found, nil when the Put had not stored its entry yet
-// (TestRemoveDuringAPutLeavesNoUnbackedEntry).
+// (TestRemoveDuringAPutLeavesNoUnbackedEntry); a Put made while it is under way waits
+// for it (see Put).
 func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -317,6 +342,10 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 		m.mu.Lock()
 		kr.removing--
 		kr.removes++
+		if kr.removing == 0 && kr.removed != nil {
+			close(kr.removed) // the Puts waiting for the Removes
+			kr.removed = nil
+		}
 		m.releaseKeyReplicatesLocked(k, kr)
 		m.mu.Unlock()
 	}()

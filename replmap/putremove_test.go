@@ -2,6 +2,7 @@ package replmap_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,13 +134,84 @@ func TestRemoveDuringAPutLeavesNoUnbackedEntry(t *testing.T) {
 }
 
 // A's Remove of a key it holds no entry for has dropped it locally, its MSG_REMOVE
-// waiting, when a Put of the key on A runs and returns. Before, the Put stored its
-// entry, and the Remove's MSG_REMOVE then dropped the backup's copy: A was left the
-// primary of a value no other node held. Now the Put, which a Remove overlapped, stores
-// nothing and removes the key again, and no node holds it after both.
-func TestPutDuringARemoveLeavesNoUnbackedEntry(t *testing.T) {
+// held (a slow member), when a Put of the key on A starts. Before, the Put, which the
+// Remove overlapped, stored nothing and returned nil: every Put of the key was lost
+// while the Remove was stuck. Now the Put waits for the Remove and stores after it: A is
+// the key's primary, one node backs it up and the third holds a proxy.
+func TestPutDuringAStuckRemoveStoresAfterIt(t *testing.T) {
 	nodes, hold, release := putRemoveCluster(t, msgRemoveType)
 	a := nodes[0]
+	removed := heldRemove(t, a, hold)
+	put := make(chan error, 1)
+	go func() {
+		_, err := a.m.Put(ctx(t), "k", "v")
+		put <- err
+	}()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A's Put takes the key's lock", func() bool { return replmap.KeyLockRefs(a.m, "k") == 1 })
+	select {
+	case err := <-put:
+		t.Fatalf("A's Put returned (%v) while the Remove before it was stuck", err)
+	default:
+	}
+	release()
+	if err := await(t, "A's Remove", removed); err != nil {
+		t.Fatalf("A's Remove: %v", err)
+	}
+	if err := await(t, "A's Put", put); err != nil {
+		t.Fatalf("A's Put: %v", err)
+	}
+	if v, primary, held := a.m.Peek("k"); !held || !primary || v != "v" {
+		t.Fatalf("A holds k: %v, primary %v, value %v; want its Put's value as the primary", held, primary, v)
+	}
+	noUnbackedEntry(t, nodes)
+	for i, n := range nodes {
+		if keys := n.m.Keys(); len(keys) != 1 {
+			t.Errorf("node %d holds %v, want k", i, keys)
+		}
+	}
+}
+
+// A Put waiting for a stuck Remove of its key (as above) whose context ends returns the
+// context's error, having stored and sent nothing: no node holds the key once the
+// Remove returned.
+func TestPutWaitingForAStuckRemoveEndsWithItsContext(t *testing.T) {
+	nodes, hold, release := putRemoveCluster(t, msgRemoveType)
+	a := nodes[0]
+	removed := heldRemove(t, a, hold)
+	pctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	put := make(chan error, 1)
+	go func() {
+		_, err := a.m.Put(pctx, "k", "v")
+		put <- err
+	}()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A's Put takes the key's lock", func() bool { return replmap.KeyLockRefs(a.m, "k") == 1 })
+	cancel()
+	if err := await(t, "A's Put", put); !errors.Is(err, context.Canceled) {
+		t.Errorf("A's Put, its context cancelled while it waited for the Remove: %v, want context.Canceled", err)
+	}
+	release()
+	if err := await(t, "A's Remove", removed); err != nil {
+		t.Fatalf("A's Remove: %v", err)
+	}
+	for i, n := range nodes {
+		if keys := n.m.Keys(); len(keys) != 0 {
+			t.Errorf("node %d holds %v after a Put that gave up", i, keys)
+		}
+	}
+	if n := replmap.KeyReplicatesListed(a.m); n != 0 {
+		t.Errorf("A lists %d keys for Put once its Put and Remove returned, want 0", n)
+	}
+	if n := replmap.KeyLockRefs(a.m, "k"); n != 0 {
+		t.Errorf("A lists %d holders of k's lock once its Put returned, want 0", n)
+	}
+}
+
+// heldRemove starts a Remove of "k" on a, whose sends pass through hold (of
+// MSG_REMOVE), and returns once its MSG_REMOVE is held, with the channel that delivers
+// its error.
+func heldRemove(t *testing.T, a *node, hold *holdSend) <-chan error {
+	t.Helper()
 	hold.armed.Store(true)
 	removed := make(chan error, 1)
 	go func() {
@@ -151,15 +223,5 @@ func TestPutDuringARemoveLeavesNoUnbackedEntry(t *testing.T) {
 	case err := <-removed:
 		t.Fatalf("A's Remove returned (%v) without sending MSG_REMOVE", err)
 	}
-	if _, err := a.m.Put(ctx(t), "k", "v"); err != nil {
-		t.Fatalf("A's Put: %v", err)
-	}
-	release()
-	if err := await(t, "A's Remove", removed); err != nil {
-		t.Fatalf("A's Remove: %v", err)
-	}
-	noUnbackedEntry(t, nodes)
-	if _, _, held := a.m.Peek("k"); held {
-		t.Errorf("A holds k once its Remove, under way while its Put ran, returned")
-	}
+	return removed
 }
