@@ -1,0 +1,188 @@
+package replmap_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// splitSend sends the first message of type typ sent once armed to its destinations but
+// last, then holds it for last until release is closed.
+type splitSend struct {
+	channel.InterceptorBase
+	typ           int
+	last          channel.Member
+	armed         atomic.Bool
+	held, release chan struct{}
+}
+
+func (s *splitSend) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	if replmap.MessageType(msg.Data) != s.typ || !s.armed.CompareAndSwap(true, false) {
+		return s.Next().SendMessage(ctx, to, msg)
+	}
+	var first, rest []channel.Member
+	for _, mb := range to {
+		if mb.Key() == s.last.Key() {
+			rest = append(rest, mb)
+		} else {
+			first = append(first, mb)
+		}
+	}
+	var err error
+	if len(first) > 0 {
+		m := *msg
+		err = s.Next().SendMessage(ctx, first, &m)
+	}
+	close(s.held)
+	<-s.release
+	if len(rest) > 0 {
+		m := *msg
+		err = errors.Join(err, s.Next().SendMessage(ctx, rest, &m))
+	}
+	return err
+}
+
+// crossCluster starts three nodes A, B and C with synchronized ACKs, A's sends passing
+// through a holdSend of MSG_PROXY and B's through a splitSend of MSG_REMOVE that holds
+// it for A, and returns them, the two interceptors and the function that releases what
+// they hold (also called at cleanup, before the maps stop).
+func crossCluster(t *testing.T) ([]*node, *holdSend, *splitSend, func()) {
+	nw := channeltest.NewNetwork()
+	hold := &holdSend{typ: msgProxyType, held: make(chan struct{}), release: make(chan struct{})}
+	split := &splitSend{typ: msgRemoveType, held: make(chan struct{}), release: make(chan struct{})}
+	var once sync.Once
+	nodes := []*node{newChannel(t, nw, hold), newChannel(t, nw, split), newChannel(t, nw)}
+	split.last = nodes[0].ch.LocalMember()
+	for _, n := range nodes {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(n.ch.Members()) == 2 })
+	}
+	for _, n := range nodes {
+		newMap(t, n, replmap.Config{SendOptions: syncAck})
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, 2)
+	release := func() {
+		once.Do(func() {
+			close(hold.release)
+			close(split.release)
+		})
+	}
+	t.Cleanup(release)
+	return nodes, hold, split, release
+}
+
+// keyState describes what each node holds of "k".
+func keyState(nodes []*node) string {
+	var b strings.Builder
+	for i, n := range nodes {
+		v, primary, held := n.m.Peek("k")
+		p, named := replmap.Primary(n.m, "k")
+		fmt.Fprintf(&b, "\n  node %d: listed %v, value %v (held %v, primary %v), names a primary %v %v",
+			i, slices.Contains(n.m.Keys(), any("k")), v, held, primary, named, p)
+	}
+	return b.String()
+}
+
+// consistentKey fails the test unless the nodes agree on "k": none lists it, or every
+// one does, one as its primary holding v, one other as its backup holding v, the third
+// as a proxy, the two naming the primary.
+func consistentKey(t *testing.T, nodes []*node, v any) {
+	t.Helper()
+	listed, primaries, backups := 0, 0, 0
+	var primary channel.Member
+	for _, n := range nodes {
+		if slices.Contains(n.m.Keys(), any("k")) {
+			listed++
+		}
+		if got, isPrimary, held := n.m.Peek("k"); held && got == v {
+			if isPrimary {
+				primaries++
+				primary = n.ch.LocalMember()
+			} else {
+				backups++
+			}
+		}
+	}
+	if listed == 0 {
+		return
+	}
+	ok := listed == len(nodes) && primaries == 1 && backups == 1
+	for _, n := range nodes {
+		if _, isPrimary, _ := n.m.Peek("k"); ok && !isPrimary {
+			p, named := replmap.Primary(n.m, "k")
+			ok = named && p.Key() == primary.Key()
+		}
+	}
+	if !ok {
+		t.Errorf("the nodes disagree on k once both returned:%s", keyState(nodes))
+	}
+}
+
+// A's Put of a new key has sent its MSG_BACKUP, its MSG_PROXY held, when B's Remove of
+// the key reaches every node (A holds no entry yet) and returns. A's Put then stores its
+// entry: A is the primary of a value whose backup B's MSG_REMOVE dropped.
+func TestRemoveOnAnotherNodeDuringAPutLeavesTheNodesAgreeing(t *testing.T) {
+	t.Skip("replmap/ops.go:97 (Put's store): a Put does not notice a MSG_REMOVE from another node that reached the node and its backup while it sent, and stores an entry whose backup that MSG_REMOVE dropped; not fixed, see docs/maps.md")
+	nodes, hold, _, release := crossCluster(t)
+	a, b := nodes[0], nodes[1]
+	hold.armed.Store(true)
+	put := make(chan error, 1)
+	go func() {
+		_, err := a.m.Put(ctx(t), "k", "v")
+		put <- err
+	}()
+	select {
+	case <-hold.held: // the Put sent its MSG_BACKUP; its MSG_PROXY waits
+	case err := <-put:
+		t.Fatalf("A's Put returned (%v) without sending a proxy", err)
+	}
+	if _, err := b.m.Remove(ctx(t), "k"); err != nil {
+		t.Fatalf("B's Remove: %v", err)
+	}
+	release()
+	if err := await(t, "A's Put", put); err != nil {
+		t.Fatalf("A's Put: %v", err)
+	}
+	consistentKey(t, nodes, "v")
+}
+
+// B's Remove of a key has reached C, its MSG_REMOVE to A held, when A's Put of the key
+// runs and returns (its MSG_BACKUP and MSG_PROXY reach B and C after the Remove); B's
+// MSG_REMOVE then drops A's entry: B and C are left a backup and a proxy of a primary
+// that holds nothing.
+func TestPutDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing(t *testing.T) {
+	t.Skip("replmap/protocol.go:136 (update's MSG_REMOVE): the primary that a MSG_REMOVE drops does not tell its backup and proxies, which its Put's messages reached after the Remove's; not fixed, see docs/maps.md")
+	nodes, _, split, release := crossCluster(t)
+	a, b := nodes[0], nodes[1]
+	split.armed.Store(true)
+	removed := make(chan error, 1)
+	go func() {
+		_, err := b.m.Remove(ctx(t), "k")
+		removed <- err
+	}()
+	select {
+	case <-split.held: // B's MSG_REMOVE reached C; the one to A waits
+	case err := <-removed:
+		t.Fatalf("B's Remove returned (%v) without sending MSG_REMOVE", err)
+	}
+	if _, err := a.m.Put(ctx(t), "k", "v"); err != nil {
+		t.Fatalf("A's Put: %v", err)
+	}
+	release()
+	if err := await(t, "B's Remove", removed); err != nil {
+		t.Fatalf("B's Remove: %v", err)
+	}
+	consistentKey(t, nodes, "v")
+}
