@@ -50,3 +50,32 @@ func BenchmarkStateTransfer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPut measures a Put on a node of a two-node lazy map (the other node holds the
+// backup), in memory (channeltest): a new key, or the same key again (a MSG_REMOVE of
+// the entry replaced first).
+//
+//	go test -run '^$' -bench 'Put$' -benchmem ./replmap/
+func BenchmarkPut(b *testing.B) {
+	for _, same := range []bool{false, true} {
+		b.Run(fmt.Sprintf("samekey=%v", same), func(b *testing.B) {
+			nodes := cluster(b, channeltest.NewNetwork(), 2)
+			keys := make([]string, 1024)
+			for i := range keys {
+				keys[i] = fmt.Sprint("k", i)
+			}
+			c := ctx(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				k := keys[0]
+				if !same {
+					k = keys[i%len(keys)]
+				}
+				if _, err := nodes[0].m.Put(c, k, int32(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -123,11 +123,11 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	}
 	// A Put replaced the entry: the new one is read and sent with the key's send lock
 	// held throughout, so that no Put replaces it again meanwhile.
-	unlock, err := m.lockKey(ctx, k)
+	l, err := m.lockKey(ctx, k)
 	if err != nil {
 		return fmt.Errorf("replmap: replicate %v: %w", key, err)
 	}
-	defer unlock()
+	defer m.unlockKey(k, l)
 	_, err = m.replicateOnce(ctx, k, key, complete, true)
 	return err
 }
@@ -197,9 +197,9 @@ func (m *Map) replicateOnce(ctx context.Context, k string, key any, complete, lo
 	if a, ok := value.(AccessReplicated); ok {
 		a.Replicated(time.Now())
 	}
-	unlock := func() {}
+	var l *keyLock // nil when held already
 	if !locked {
-		if unlock, err = m.lockKey(ctx, k); err != nil {
+		if l, err = m.lockKey(ctx, k); err != nil {
 			return false, fmt.Errorf("replmap: replicate %v: %w", key, err)
 		}
 	}
@@ -207,11 +207,11 @@ func (m *Map) replicateOnce(ctx context.Context, k string, key any, complete, lo
 	replaced = m.entries[k] != e
 	m.mu.Unlock()
 	if replaced {
-		unlock()
+		m.unlockKey(k, l)
 		return true, nil
 	}
 	serr := m.send(ctx, nodes, msg)
-	unlock()
+	m.unlockKey(k, l)
 	m.mu.Lock()
 	switch {
 	case serr != nil:

@@ -226,6 +226,10 @@ type Map struct {
 	// keyLocks holds the send locks of the keys a Put or Replicate holds or waits for
 	// (lockKey).
 	keyLocks map[string]*keyLock
+	// spareKeyLocks and spareKeyReplicates are unlisted key locks and keyReplicates kept
+	// for reuse (maxSpareKeyLocks).
+	spareKeyLocks      []*keyLock
+	spareKeyReplicates []*keyReplicates
 
 	startCalled bool
 	// queuing is set while Start transfers the state after its MSG_START: received map

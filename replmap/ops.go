@@ -48,11 +48,11 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	if err := m.started(); err != nil {
 		return nil, err
 	}
-	unlock, err := m.lockKey(ctx, k)
+	l, err := m.lockKey(ctx, k)
 	if err != nil {
 		return nil, fmt.Errorf("replmap: put %v: %w", key, err)
 	}
-	defer unlock()
+	defer m.unlockKey(k, l)
 	m.mu.Lock()
 	kr := m.keyReplicatesLocked(k)
 	kr.watchers++
@@ -138,17 +138,28 @@ func (m *Map) keyReplicatesLocked(k string) *keyReplicates {
 		if m.keyReplicates == nil {
 			m.keyReplicates = make(map[string]*keyReplicates)
 		}
-		kr = &keyReplicates{}
+		if n := len(m.spareKeyReplicates); n > 0 {
+			kr = m.spareKeyReplicates[n-1]
+			m.spareKeyReplicates[n-1] = nil
+			m.spareKeyReplicates = m.spareKeyReplicates[:n-1]
+		} else {
+			kr = &keyReplicates{}
+		}
 		m.keyReplicates[k] = kr
 	}
 	return kr
 }
 
 // releaseKeyReplicatesLocked unlists kr, the key's keyReplicates, once no Replicate or
-// Remove of the key runs and no Put watches them, m.mu held.
+// Remove of the key runs and no Put watches them, and keeps it for reuse (none of them
+// holds it then), m.mu held.
 func (m *Map) releaseKeyReplicatesLocked(k string, kr *keyReplicates) {
 	if kr.running == 0 && kr.removing == 0 && kr.watchers == 0 && m.keyReplicates[k] == kr {
 		delete(m.keyReplicates, k)
+		if len(m.spareKeyReplicates) < maxSpareKeyLocks {
+			*kr = keyReplicates{}
+			m.spareKeyReplicates = append(m.spareKeyReplicates, kr)
+		}
 	}
 }
 
@@ -206,16 +217,11 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	// The key's send lock: a Put of the key waits until the entry is the primary
 	// (TestPutDuringAGetOnTheBackupKeepsThePutsValue). Released before the MadePrimary
 	// call, which may put the key.
-	unlock, err := m.lockKey(ctx, k)
+	l, err := m.lockKey(ctx, k)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: key %v: %w", ErrUnavailable, key, err)
 	}
-	locked := true
-	defer func() {
-		if locked {
-			unlock()
-		}
-	}()
+	defer func() { m.unlockKey(k, l) }() // l is nil once released
 	m.mu.Lock()
 	if e = m.entries[k]; e == nil || e.role == rolePrimary { // changed while waiting
 		var v any
@@ -309,8 +315,8 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 			m.log.Warn("replmap: relocate after get", "map", m.cfg.Name, "err", err)
 		}
 	}
-	unlock()
-	locked = false
+	m.unlockKey(k, l)
+	l = nil
 	m.deliverWait(ctx, made)
 	return v, true, nil
 }
