@@ -35,7 +35,11 @@ import (
 // old value and nil (an error when that MSG_REMOVE fails), and no node holds the key
 // after both, where the Remove's MSG_REMOVE could drop the backup's copy before the Put
 // stored its entry, leaving the node the primary of a value no other node held
-// (TestRemoveDuringAPutLeavesNoUnbackedEntry). Java orders neither.
+// (TestRemoveDuringAPutLeavesNoUnbackedEntry). So does a MSG_REMOVE of the key from
+// another node that reaches the node while the Put sends, before its store
+// (TestRemoveOnAnotherNodeDuringAPutLeavesTheNodesAgreeing): another node's Remove, or
+// its Put replacing the key, which the messages of both Puts may then leave held by no
+// node. Java orders none of these.
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -85,8 +89,9 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	_, diffable := value.(Diffable)
 	dirty := dirtyDiffable(value)
 	m.mu.Lock()
-	// A Remove of the key made since the Put began to send: its MSG_REMOVE may have
-	// reached the members before the Put's backup or proxy, or reach them after.
+	// A Remove of the key made since the Put began to send, on the node or on another
+	// one (its MSG_REMOVE received): its MSG_REMOVE may have reached the members before
+	// the Put's backup or proxy, or reach them after.
 	removed := kr.removing > 0 || kr.removes != removes
 	// replicatedSinceLocked after: it ends the Put's watch.
 	if m.replicatedSinceLocked(k, kr, running, reads) && diffable || dirty {
@@ -122,7 +127,8 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // keyReplicates is what the map tracks of a key's Replicates (replicatedSinceLocked) and
 // Removes for Put: running counts the Replicates under way, reads those that read an
 // entry of the key to send it since the key was listed, removing the Removes under way,
-// removes those that returned since the key was listed, watchers the Puts looking at them.
+// removes those that returned since the key was listed and the MSG_REMOVEs of the key
+// from other nodes received while a Put watched, watchers the Puts looking at them.
 type keyReplicates struct {
 	running, removing, watchers int
 	reads, removes              uint64

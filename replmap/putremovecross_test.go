@@ -131,10 +131,11 @@ func consistentKey(t *testing.T, nodes []*node, v any) {
 }
 
 // A's Put of a new key has sent its MSG_BACKUP, its MSG_PROXY held, when B's Remove of
-// the key reaches every node (A holds no entry yet) and returns. A's Put then stores its
-// entry: A is the primary of a value whose backup B's MSG_REMOVE dropped.
+// the key reaches every node (A holds no entry yet) and returns. Before, A's Put then
+// stored its entry: A was the primary of a value whose backup B's MSG_REMOVE dropped.
+// Now A's Put, which the MSG_REMOVE reached while it sent, stores nothing and removes the
+// key again, as for a Remove on A: no node holds the key.
 func TestRemoveOnAnotherNodeDuringAPutLeavesTheNodesAgreeing(t *testing.T) {
-	t.Skip("replmap/ops.go:97 (Put's store): a Put does not notice a MSG_REMOVE from another node that reached the node and its backup while it sent, and stores an entry whose backup that MSG_REMOVE dropped; not fixed, see docs/maps.md")
 	nodes, hold, _, release := crossCluster(t)
 	a, b := nodes[0], nodes[1]
 	hold.armed.Store(true)
@@ -156,6 +157,14 @@ func TestRemoveOnAnotherNodeDuringAPutLeavesTheNodesAgreeing(t *testing.T) {
 		t.Fatalf("A's Put: %v", err)
 	}
 	consistentKey(t, nodes, "v")
+	for i, n := range nodes {
+		if keys := n.m.Keys(); len(keys) != 0 {
+			t.Errorf("node %d holds %v once A's Put and B's Remove returned", i, keys)
+		}
+	}
+	if n := replmap.KeyReplicatesListed(a.m); n != 0 {
+		t.Errorf("A lists %d keys for Put once its Put returned, want 0", n)
+	}
 }
 
 // B's Remove of a key has reached C, its MSG_REMOVE to A held, when A's Put of the key
