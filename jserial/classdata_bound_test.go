@@ -50,9 +50,11 @@ func deepObjects(depth, objects int, writeMethod bool) []byte {
 // allocate at most decodeBound, decoded from bytes or a Reader (or fail with ErrLimit);
 // before, their slots (grown by doubling) and values took 98 to 132 times the stream (a
 // 1.8 MB stream, 242 MB). Objects of one boolean field, of hierarchies of 1 to 47
-// classes with a boolean each (a Slot of 32 bytes and a value of 16 a byte: at most 47.2
-// times their stream; nine and more were refused at the objects' budget of 32 times), or
-// of a 4-level hierarchy with an int at each level decode, from bytes and from a Reader.
+// classes with a boolean each (a Slot of 32 bytes and a value of 16 a byte, and their
+// handles and values in UnmarshalAll's result: at most 50 times their stream, within the
+// objects' budget of 52 times; nine and more were refused at its 32 times, and some of 33
+// to 44 at its 48 times once the handles counted), or of a 4-level hierarchy with an int
+// at each level decode, from bytes and from a Reader.
 func TestClassDataBounded(t *testing.T) {
 	for _, wm := range []bool{false, true} {
 		for _, depth := range []int{4, 10, 48, 100, 900} {

@@ -175,7 +175,9 @@ func UnmarshalAll(b []byte, cfg DecoderConfig) ([]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = appendDoubling(out, v)
+		if out, err = d.appendCharged(out, v, "UnmarshalAll's result"); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -245,20 +247,31 @@ func (d *Decoder) newHandle(v any) (int, error) {
 	if len(d.handles) >= d.cfg.MaxHandles {
 		return 0, d.failf(ErrLimit, "more than %d handles", d.cfg.MaxHandles)
 	}
-	d.handles = appendDoubling(d.handles, v)
+	var err error
+	if d.handles, err = d.appendCharged(d.handles, v, "handle table"); err != nil {
+		return 0, err
+	}
 	return len(d.handles) - 1, nil
 }
 
-// appendDoubling appends v to s, doubling its capacity when it is full: append grows a
-// large slice by a quarter, and what it allocates while growing comes to about five
-// times its final size (80 bytes a handle), where doubling allocates at most twice it.
-func appendDoubling[T any](s []T, v T) []T {
+// appendCharged appends v to s, doubling its capacity when it is full, each array it
+// grows to counted in the stream's objects' budget (chargeObject): the handle table and
+// UnmarshalAll's result take a 16-byte value for an element that may be a byte (a
+// TC_NULL, a string of three), and what their arrays take while growing comes to up to
+// four times that (TestHandlesAndResultCharged). append would grow a large slice by a
+// quarter, which allocates about five times its final size while growing, where
+// doubling allocates at most twice it.
+func (d *Decoder) appendCharged(s []any, v any, what string) ([]any, error) {
 	if len(s) == cap(s) {
-		grown := make([]T, len(s), max(16, 2*cap(s)))
+		size := max(16, 2*cap(s))
+		if err := d.chargeObject(size*valueSize, what); err != nil {
+			return s, err
+		}
+		grown := make([]any, len(s), size)
 		copy(grown, s)
 		s = grown
 	}
-	return append(s, v)
+	return append(s, v), nil
 }
 
 // count checks a length read off the wire against MaxArrayLen and against the input
@@ -284,17 +297,18 @@ func (d *Decoder) prealloc(n int) int {
 }
 
 // objectRate is how many bytes the objects of a stream (each Object, its Slots and their
-// Values, as the runtime allocates them) may take per byte of the stream, beyond
+// Values, as the runtime allocates them), and the arrays the handle table and
+// UnmarshalAll's result grow to (appendCharged), may take per byte of the stream, beyond
 // objectSlack: a Slot of 32 bytes and a value of 16 for each byte of data, what a class
-// of one boolean field (or object field holding null) takes. Objects of hierarchies of
-// up to 47 classes with a boolean each take at most 47.2 times their stream and decode
+// of one boolean field (or object field holding null) takes, and an object's handle and
+// value in the result, up to 128 bytes while they grow. Objects of hierarchies of up to
+// 47 classes with a boolean each take at most 50 times their stream with them and decode
 // (TestClassDataBounded; the JDK's of 9, 12 and 16: TestJavaStreamsDecode); at the
-// objects' budget of 32 times, hierarchies of nine and more were refused. Deeper ones
-// whose arrays the allocator rounds up to a size class far above them (48, 64, 100
-// classes: 48.2 times) still are. Objects of classes with more data than that, as Java
-// writes them, take a few times their size.
+// objects' budget of 32 times, hierarchies of nine and more were refused, and at 48
+// times, with the handles counted, some of 33 to 44. Objects of classes with more data
+// than that, as Java writes them, take a few times their size.
 const (
-	objectRate  = 48
+	objectRate  = 52
 	objectSlack = 64 << 10
 )
 

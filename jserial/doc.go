@@ -113,23 +113,29 @@
 // values of an annotation, what a writeObject or writeExternal method wrote or a class
 // descriptor's, grow to by doubling: an annotation of TC_NULLs allocated 89 times its
 // stream before, grown by a quarter at a time outside the budget, and at most 42 now,
-// refused: TestAnnotationValuesBounded) take at most 48 times
-// the stream (the bytes read so far from an io.Reader) plus 64 KiB, a Slot and a value
-// for each byte of data: beyond, decoding fails with ErrLimit. Objects of deep
-// hierarchies with a byte of data per class took 100 to 130 times their stream before;
-// objects with a few bytes of data or more a class, as Java classes have, take far less,
-// one boolean field's objects 16 times, and those of hierarchies of 1 to 47 classes with
-// a boolean each at most 47.2 times (TestClassDataBounded; nine and more were refused at
-// the budget's 32 times before; deeper hierarchies whose slots or values the allocator
-// rounds up far, 48, 64 or 100 classes, take 48.2 times and are refused); streams the
-// JDK writes of what applications keep in sessions, and of hierarchies of 4, 8, 9, 12
-// and 16 classes with one or two primitive fields each, decode (TestJavaStreamsDecode).
-// In all, decoding a stream allocates at most 56 times its size plus 128 KiB
-// (TestDecodeAllocationBound, over the golden streams and each with a length or count
-// smashed to a large value, and TestClassDataBounded: 50 measured, objects of a
-// hierarchy of 48 classes with a boolean each, refused; 37.6 when the objects' budget
-// was 32 times, 44 before the handle table and UnmarshalAll's result grew by doubling,
-// not by a quarter at a time), and one of objects of class hierarchies whose classes
+// refused: TestAnnotationValuesBounded), with each array the handle table and
+// UnmarshalAll's result grow to by doubling (a 16-byte value for a handle or a
+// top-level element, which may take a byte: 131 073 top-level TC_NULLs allocated 64
+// times their stream before, uncounted, and a stream whose objects took the budget
+// whole and whose empty strings added their handles and values beside it 58.3 times;
+// TestHandlesAndResultCharged), take at most 52 times the stream (the bytes read so far
+// from an io.Reader) plus 64 KiB, a Slot and a value for each byte of data and the
+// handle and the result's value of an object: beyond, decoding fails with ErrLimit.
+// Objects of deep hierarchies with a byte of data per class took 100 to 130 times their
+// stream before; objects with a few bytes of data or more a class, as Java classes
+// have, take far less, one boolean field's objects 16 times (26.5 with their handles and
+// values in UnmarshalAll's result), and those of hierarchies of 1 to 47 classes with a
+// boolean each at most 50 times with them (TestClassDataBounded; nine and more were
+// refused at the budget's 32 times before, and when it was 48 times, before the handles
+// counted); streams the JDK writes of what applications keep in sessions, and of
+// hierarchies of 4, 8, 9, 12 and 16 classes with one or two primitive fields each,
+// decode (TestJavaStreamsDecode). In all, decoding a stream allocates at most 56 times
+// its size plus 128 KiB (TestDecodeAllocationBound, over the golden streams and each
+// with a length or count smashed to a large value, and TestClassDataBounded: 52.3
+// measured, objects of a hierarchy of 48 classes with a boolean each; 50 when the
+// objects' budget was 48 times and did not count the handles, 37.6 when it was 32
+// times, 44 before the handle table and UnmarshalAll's result grew by doubling, not by
+// a quarter at a time), and one of objects of class hierarchies whose classes
 // each have a writeObject method and no field (a byte of data a class) at most 40 times
 // plus 128 KiB (36.9 measured, and they decode; 40.5 before, when their slots were
 // grown, refused at the objects' 32 times: TestWriteMethodHierarchiesBounded). Reading

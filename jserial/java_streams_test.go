@@ -23,7 +23,7 @@ import (
 // with a Slot of 56 bytes and a value slice per class, those of four booleans took 35
 // times their bytes, of eight 45, and were refused. Lists of objects of hierarchies of
 // 9, 12 and 16 classes with a boolean each (15, 18 and 22 bytes an object, 33, 36 and 38
-// times) were refused at the objects' budget of 32 times, now 48, and decode.
+// times) were refused at the objects' budget of 32 times, now 52, and decode.
 func TestJavaStreamsDecode(t *testing.T) {
 	tomcat.Skip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
