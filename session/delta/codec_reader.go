@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/gotribes/tribes/jserial"
 )
 
 // reader consumes a byte slice; after the first error every call returns zero values.
@@ -208,7 +210,7 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 		if f&sessFlagPrincipalJava != 0 {
 			if java := r.value(maxValue); r.err == nil {
 				var err error
-				if p, err = withJava(p, java); err != nil {
+				if p, err = withJava(p, java, jserial.DecoderConfig{}); err != nil { // BinaryCodec sets no jserial limits
 					r.err, r.b = err, nil
 				}
 			}

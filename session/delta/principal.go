@@ -137,8 +137,14 @@ func appendPrincipalJava(b []byte, p *Principal) ([]byte, error) {
 }
 
 // DecodePrincipal parses EncodePrincipal's output; the Java stream in it is read with
-// jserial's default limits. Its errors wrap ErrMalformed.
+// jserial's default limits (a Manager reads a principal action's with its cluster
+// codec's: JavaCodec's Limits). Its errors wrap ErrMalformed.
 func DecodePrincipal(b []byte) (*Principal, error) {
+	return decodePrincipal(b, jserial.DecoderConfig{})
+}
+
+// decodePrincipal is DecodePrincipal, the Java stream read with limits.
+func decodePrincipal(b []byte, limits jserial.DecoderConfig) (*Principal, error) {
 	r := reader{b: b, maxString: maxStringDefault}
 	p := &Principal{Name: r.str()}
 	n := r.count(1, 0, DefaultMaxEntries)
@@ -151,16 +157,16 @@ func DecodePrincipal(b []byte) (*Principal, error) {
 	if len(r.b) == 0 {
 		return p, nil
 	}
-	return withJava(p, r.b)
+	return withJava(p, r.b, limits)
 }
 
 // withJava returns the principal of stream, the Java form of p (name and roles read
-// before it).
-func withJava(p *Principal, stream []byte) (*Principal, error) {
+// before it), read with limits.
+func withJava(p *Principal, stream []byte, limits jserial.DecoderConfig) (*Principal, error) {
 	if !bytes.HasPrefix(stream, streamMagic) {
 		return nil, fmt.Errorf("%w: bad principal: trailing bytes", ErrMalformed)
 	}
-	v, err := jserial.UnmarshalConfig(stream, jserial.DecoderConfig{})
+	v, err := jserial.UnmarshalConfig(stream, limits)
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad principal: %w", ErrMalformed, err)
 	}
@@ -359,4 +365,19 @@ func PrincipalToJava(p *Principal) (*jserial.Object, error) {
 		return nil, fmt.Errorf("delta: principal %q: %w", p.Name, err)
 	}
 	return o, nil
+}
+
+// javaLimits are the limits the cluster's codec reads Java serialization streams with
+// (JavaCodec's Limits), for those a Manager decodes on its own: a principal action's
+// (Session.apply). Another codec sets none: jserial's defaults.
+func (c *Cluster) javaLimits() jserial.DecoderConfig {
+	switch jc := c.codec.(type) {
+	case JavaCodec:
+		return jc.Limits
+	case *JavaCodec:
+		if jc != nil {
+			return jc.Limits
+		}
+	}
+	return jserial.DecoderConfig{}
 }
