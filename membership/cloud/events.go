@@ -56,3 +56,12 @@ func (s *Service) queueSenderLocked(l channel.MembershipListener, m channel.Memb
 	})
 	return true
 }
+
+// queueMarkLocked queues, with evMu held, a call that closes the channel it returns: it
+// is closed once every event queued before it went up (Stop's wait when it reports no
+// member gone).
+func (s *Service) queueMarkLocked() chan struct{} {
+	done := make(chan struct{})
+	s.events.Add(func() { close(done) })
+	return done
+}

@@ -31,8 +31,9 @@ import (
 // another one is delivering, from that one, after the event under way; each waits for
 // its events, Start and Stop until their ctx ends, a heartbeat until the membership-rx
 // level stops, so a listener may stop the channel (TestChannelStopFromAListenerReturns).
-// The event of a sender that became a member (DNS provider) is waited for by nothing: it
-// goes up on a goroutine of the service, or on that of a change delivering meanwhile, so
+// The event of a sender that became a member (DNS provider) is waited for by nothing but
+// a Stop that follows (Stop waits for every event queued before it): it goes up on a
+// goroutine of the service, or on that of a change delivering meanwhile, so
 // that no listener holds the receive of a message (TestSenderEventLeavesTheReceivePath); a
 // listener's panic in it is logged whichever goroutine delivers it, and the events after
 // it still go up (TestSenderEventPanicIsLoggedOnAnyGoroutine).
@@ -229,10 +230,14 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 // wait for it); what that fetch returns, its failure included, is neither applied nor
 // reported to the health function (TestStopDuringHeartbeatFetchIsNoFailure), and a Start
 // that follows asks the source at once without waiting for it
-// (TestRestartDuringCancelledFetchFetchesAtStart). Stop waits for the members it reports
-// gone to reach the listener until ctx ends: it then returns an error wrapping ctx's, and
-// they go up after the listener call under way (a listener's own Stop of the channel:
-// TestChannelStopFromAListenerReturns).
+// (TestRestartDuringCancelledFetchFetchesAtStart). Stop waits, until ctx ends, for every
+// event queued before it to reach the listener (a listing's, a sender's) and for the
+// members it reports gone, whether or not it reports any, so that the listener is called
+// no more once Stop returned nil (TestStopWaitsForEarlierEvents); when ctx ends first it
+// returns an error wrapping ctx's, and the events go up after the listener call under
+// way. A Stop made from the listener (a listener's own Stop of the channel) waits for the
+// call it is made in, so until its ctx ends: give it a deadline
+// (TestChannelStopFromAListenerReturns).
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.evMu.Lock()
 	s.mu.Lock()
@@ -252,10 +257,13 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.running &^= svc
 	s.mu.Unlock()
 	done := s.queueLocked(l, nil, gone)
+	if done == nil {
+		done = s.queueMarkLocked() // the events queued before: no listener call after Stop returns
+	}
 	s.evMu.Unlock()
 	s.rl.Flush()
 	if err := s.events.RunWait(ctx, done); err != nil {
-		return fmt.Errorf("cloud: stop: the members gone not yet delivered to the membership listener: %w", err)
+		return fmt.Errorf("cloud: stop: the membership events not yet delivered to the listener: %w", err)
 	}
 	return nil
 }
