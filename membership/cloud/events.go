@@ -1,6 +1,10 @@
 package cloud
 
-import "github.com/gotribes/tribes/channel"
+import (
+	"log/slog"
+
+	"github.com/gotribes/tribes/channel"
+)
 
 // queueLocked queues the events of a change for l, with evMu held, the members gone
 // after those added: events queue in the order of the changes (Service.events runs them
@@ -64,4 +68,29 @@ func (s *Service) queueMarkLocked() chan struct{} {
 	done := make(chan struct{})
 	s.events.Add(func() { close(done) })
 	return done
+}
+
+// runEvents runs the queued events on a goroutine of its own (sawSender's: not on the
+// transport's receive path), until none is left or another goroutine runs them. A
+// listener's panic, in the event of another change that this goroutine delivers, is
+// logged (rate-limited) instead of ending the process, and the events after it still go
+// up (a sender's event logs its own: queueSenderLocked).
+func (s *Service) runEvents() {
+	for !s.runEventsOnce() {
+	}
+}
+
+// runEventsOnce runs the queue once; it reports false if a call panicked.
+func (s *Service) runEventsOnce() (finished bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logListenerPanic(p)
+		}
+	}()
+	s.events.Run(nil)
+	return true
+}
+
+func (s *Service) logListenerPanic(p any) {
+	s.rl.Log(slog.LevelError, "listener", "listener panic", "tribes cloud membership: the membership listener panicked", "panic", p)
 }
