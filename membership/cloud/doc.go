@@ -59,6 +59,7 @@
 // A pod list is read item by item, at most MaxResponseBytes (32 MiB) and MaxPods
 // (10000) items; a larger or malformed answer fails the fetch with ErrTooLarge or
 // ErrBadResponse (the members then expire as after any failed fetch) and is reported to
-// the channel's health function. At most MaxMembers (1024) members are kept; new ones
+// the channel's health function; such an error, and that of a status other than 200,
+// holds at most 256 bytes of the answer, control characters replaced. At most MaxMembers (1024) members are kept; new ones
 // beyond are counted (Stats.MembersOverLimit) and logged rate-limited.
 package cloud

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -186,12 +187,17 @@ func (p *Kubernetes) Pods(ctx context.Context) (PodList, error) {
 		if silent.Load() {
 			err = fmt.Errorf("no answer within %v", p.connect+p.read)
 		}
-		return PodList{}, fmt.Errorf("%w: GET %s: %v", ErrFetch, p.url, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL again
+		}
+		// The HTTP client's error may quote a malformed answer (its status line) whole.
+		return PodList{}, fmt.Errorf("%w: GET %s: %s", ErrFetch, p.url, clipText(err.Error()))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.CopyN(io.Discard, resp.Body, 4096)
-		return PodList{}, fmt.Errorf("%w: GET %s: %s", ErrFetch, p.url, resp.Status)
+		return PodList{}, fmt.Errorf("%w: GET %s: %s", ErrFetch, p.url, clipText(resp.Status))
 	}
 	if resp.ContentLength > p.limits.MaxBytes {
 		return PodList{}, fmt.Errorf("%w: pod list of %d bytes, limit %d", ErrTooLarge, resp.ContentLength, p.limits.MaxBytes)

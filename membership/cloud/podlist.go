@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Pod is a running pod of a pod list, as the Kubernetes provider uses it.
@@ -53,8 +57,9 @@ type podJSON struct {
 // DecodePodList reads a Kubernetes PodList (GET /api/v1/namespaces/NS/pods) from r. The
 // document is read item by item: at most lim.MaxBytes bytes and lim.MaxPods items, else
 // an error wrapping ErrTooLarge; a document that is not a JSON object with an "items"
-// array fails with ErrBadResponse. Items that are not usable running pods are counted,
-// not returned (see PodList).
+// array fails with ErrBadResponse, whose text holds at most a short prefix of the
+// document (control characters replaced). Items that are not usable running pods are
+// counted, not returned (see PodList).
 func DecodePodList(r io.Reader, lim DecodeLimits) (PodList, error) {
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultMaxResponseBytes
@@ -72,7 +77,7 @@ func DecodePodList(r io.Reader, lim DecodeLimits) (PodList, error) {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return fmt.Errorf("%w: pod list: %v", ErrBadResponse, err)
+		return fmt.Errorf("%w: pod list: %s", ErrBadResponse, clipText(err.Error()))
 	}
 	if err := expectDelim(dec, '{'); err != nil {
 		return out, wrap(err)
@@ -168,9 +173,50 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 		return err
 	}
 	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("want %q, got %v", want, tok)
+		return fmt.Errorf("want %q, got %s", want, tokenKind(tok))
 	}
 	return nil
+}
+
+// tokenKind names a JSON token for an error without quoting the document: a string or
+// a number of the answer's may be as long as the answer.
+func tokenKind(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		return strconv.QuoteRune(rune(t))
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return strconv.FormatBool(t)
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", tok)
+}
+
+// maxClipped bounds clipText's result, in bytes before its ellipsis.
+const maxClipped = 256
+
+// clipText makes s, a text a source's answer may have written (a decoder's error that
+// quotes the document, an HTTP status line), fit for an error: its control characters
+// and invalid bytes replaced, cut at maxClipped bytes.
+func clipText(s string) string {
+	cut := len(s) > maxClipped
+	if cut {
+		s = s[:maxClipped] // a rune cut in two becomes a '?'
+	}
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if cut {
+		s += "…"
+	}
+	return s
 }
 
 // limitedReader is io.LimitReader that remembers it cut the input.

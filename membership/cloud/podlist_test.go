@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 func TestDecodeRecordedPodList(t *testing.T) {
@@ -166,12 +167,19 @@ func FuzzDecodePodList(f *testing.F) {
 	f.Add([]byte(`{"items":[{"kind":"Pod","metadata":{"name":"a","uid":"u","creationTimestamp":"2024-01-01T00:00:00Z"},"status":{"phase":"Running","podIP":"10.0.0.1"}}]}`))
 	f.Add([]byte(`{"items":[1,"x",null,{"metadata":[]}],"items":[]}`))
 	f.Add([]byte(`[{"items":[]}]`))
+	f.Add([]byte(`{"items":"` + strings.Repeat("A", 1000) + `"}`))
+	f.Add([]byte(`{"items":[],"x":` + strings.Repeat("9", 1000) + `}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lim := DecodeLimits{MaxBytes: 1 << 16, MaxPods: 64}
 		pl, err := DecodePodList(bytes.NewReader(b), lim)
 		if err != nil {
 			if !errors.Is(err, ErrBadResponse) && !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("untyped error %v", err)
+				t.Fatalf("untyped error %.200v", err)
+			}
+			// The error names what was wrong; it does not carry the document
+			// (TestPodListErrorsQuoteNoDocument).
+			if msg := err.Error(); len(msg) > maxErrorText || strings.IndexFunc(msg, unicode.IsControl) >= 0 {
+				t.Fatalf("error of %d bytes: %.200q", len(msg), msg)
 			}
 			return
 		}

@@ -1,0 +1,101 @@
+package cloud
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// maxErrorText bounds the text of an error about a source's answer: it names what was
+// wrong, it does not carry the answer.
+const maxErrorText = 512
+
+// TestPodListErrorsQuoteNoDocument: a pod list that is not a JSON object with an "items"
+// array failed with an error that quoted the token found instead, whole: a string of
+// MaxResponseBytes (32 MiB) from the API server went into the error, logged and handed to
+// the channel's health function on every heartbeat. The error now names the token's kind
+// and holds at most a short prefix of it.
+func TestPodListErrorsQuoteNoDocument(t *testing.T) {
+	big := strings.Repeat("A", 1<<20)
+	for name, doc := range map[string]string{
+		"a string":               `"` + big + `"`,
+		"items a string":         `{"items":"` + big + `"}`,
+		"items a control string": `{"items":"` + strings.Repeat("\x1b[2J", 1<<16) + `"}`,
+		"a number":               strings.Repeat("9", 1<<16),
+	} {
+		_, err := DecodePodList(strings.NewReader(doc), DecodeLimits{})
+		if !errors.Is(err, ErrBadResponse) {
+			t.Errorf("%s: err = %.200v, want ErrBadResponse", name, err)
+			continue
+		}
+		if msg := err.Error(); len(msg) > maxErrorText || strings.ContainsRune(msg, '\x1b') {
+			t.Errorf("%s: error of %d bytes (control characters: %v), want at most %d and none",
+				name, len(msg), strings.ContainsRune(msg, '\x1b'), maxErrorText)
+		}
+	}
+}
+
+// TestKubernetesErrorQuotesNoStatusLine: an API server's answer other than 200 failed the
+// fetch with an error that held its status line whole, up to the HTTP client's header
+// limit (10 MiB by default) of bytes the server chose: a long reason phrase with its
+// control characters, or a malformed line (quoted by the HTTP client). The error now
+// holds a short prefix of it, control characters replaced.
+func TestKubernetesErrorQuotesNoStatusLine(t *testing.T) {
+	junk := strings.Repeat("\x1b[2JA", 1<<18)
+	for name, line := range map[string]string{
+		"long reason":      "HTTP/1.1 503 " + junk,
+		"malformed status": "HTTP/1.1 5" + junk,
+		"malformed line":   junk,
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := fetchAnswer(t, line+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			if !errors.Is(err, ErrFetch) {
+				t.Fatalf("err = %.200v, want ErrFetch", err)
+			}
+			if msg := err.Error(); len(msg) > maxErrorText || strings.ContainsRune(msg, '\x1b') {
+				t.Fatalf("error of %d bytes (control characters: %v): %.200q; want at most %d bytes and none",
+					len(msg), strings.ContainsRune(msg, '\x1b'), msg, maxErrorText)
+			}
+			if name == "long reason" && !strings.Contains(err.Error(), "503") {
+				t.Fatalf("error %.200q does not name the status code", err)
+			}
+		})
+	}
+}
+
+// fetchAnswer is the error of a Kubernetes provider's fetch from a server that answers
+// its request with answer.
+func fetchAnswer(t *testing.T, answer string) error {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		_, _ = c.Write([]byte(answer))
+	}()
+	defer func() { ln.Close(); <-served }()
+	host, port, _ := strings.Cut(ln.Addr().String(), ":")
+	k, err := NewKubernetes(Config{LookupEnv: NoEnv, LocalIP: "127.0.0.1", Kubernetes: KubernetesConfig{
+		Protocol: "http", Host: host, Port: port, Namespace: "x", TokenFile: newAPIServer(t, nil).tokFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.CloseIdleConnections()
+	_, err = k.Fetch(context.Background())
+	return err
+}
