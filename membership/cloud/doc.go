@@ -8,8 +8,10 @@
 //
 //   - ProviderKubernetes (the default): the running pods of a namespace, from the
 //     Kubernetes API (GET /api/v1/namespaces/NS/pods[?labelSelector=…]) over HTTPS with
-//     the service account's CA and bearer token. A pod's member id is the MD5 digest of
-//     its uid; its alive time is how long before this node's start the pod was created.
+//     the service account's CA and bearer token, following no redirect (Go's HTTP client
+//     would send the token again to the same host on another scheme or port). A pod's
+//     member id is the MD5 digest of its uid; its alive time is how long before this
+//     node's start the pod was created.
 //   - ProviderDNS: the addresses a name resolves to (a headless service). A member's id
 //     is the MD5 digest of its address; its alive time is -1. A message from a sender
 //     the name does not resolve to makes the sender a member, as in Tomcat (whose

@@ -113,8 +113,15 @@ func newKubernetes(c Config) (*Kubernetes, error) {
 		}
 	}
 	// No client timeout: Pods bounds the wait for the answer and each read of it, as
-	// Tomcat's socket timeouts do, and the whole fetch by FetchTimeout.
-	p.client = &http.Client{Transport: rt}
+	// Tomcat's socket timeouts do, and the whole fetch by FetchTimeout. No redirect is
+	// followed (the API answers a pod list without one): Go's client sends the
+	// Authorization header again to the same host name whatever the scheme and port, so
+	// a redirect to http://the-same-host:other-port/ would send the token in clear; the
+	// redirect's answer fails the fetch as any other than 200
+	// (TestKubernetesFollowsNoRedirect).
+	p.client = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 	if k.ClientCertFile == "" {
 		p.tokenFile = k.TokenFile
 		if err := p.reloadToken(); err != nil {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -98,4 +100,39 @@ func fetchAnswer(t *testing.T, answer string) error {
 	defer k.CloseIdleConnections()
 	_, err = k.Fetch(context.Background())
 	return err
+}
+
+// TestKubernetesFollowsNoRedirect: the HTTP client followed the API server's redirects,
+// and Go's client sends the Authorization header again to the same host name whatever
+// the scheme and port: an answer 307 to http://the-same-host:other-port/ had the service
+// account's token sent there in clear. The provider now follows no redirect (the
+// Kubernetes API answers a pod list without one): the fetch fails with ErrFetch naming
+// the status, and nothing reaches the other address.
+func TestKubernetesFollowsNoRedirect(t *testing.T) {
+	api := newAPIServer(t, nil) // its CA (httptest's) and token files
+	var leaked atomic.Pointer[string]
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := r.Header.Get("Authorization")
+		leaked.Store(&a)
+		_, _ = w.Write(recorded(t))
+	}))
+	defer plain.Close()
+	redirecting := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirecting.Close()
+	cfg := api.config()
+	cfg.Kubernetes.Host, cfg.Kubernetes.Port, _ = strings.Cut(strings.TrimPrefix(redirecting.URL, "https://"), ":")
+	k, err := NewKubernetes(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.CloseIdleConnections()
+	_, err = k.Fetch(context.Background())
+	if a := leaked.Load(); a != nil {
+		t.Fatalf("the redirect was followed over plain HTTP, with the header Authorization %q", *a)
+	}
+	if !errors.Is(err, ErrFetch) || !strings.Contains(err.Error(), "307") {
+		t.Fatalf("err = %v, want ErrFetch naming the status 307", err)
+	}
 }
