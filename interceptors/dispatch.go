@@ -284,7 +284,9 @@ func (d *MessageDispatch) settle(ctx context.Context, r *dispatchRun) bool {
 }
 
 // work sends queued messages, as a worker of run r, until r is stopped and the queue is
-// empty, or r is closed.
+// empty, or r is closed. It takes d.mu once per message without an OnComplete (to account
+// for the one sent and take the next) and twice per message with one (to account for it
+// and leave busy, then to come back and take the next): BenchmarkDispatch.
 func (d *MessageDispatch) work(r *dispatchRun) {
 	d.mu.Lock()
 	for {
@@ -309,33 +311,35 @@ func (d *MessageDispatch) work(r *dispatchRun) {
 		if err != nil && r.ctx.Err() != nil {
 			err = fmt.Errorf("%w: send cancelled: %w", ErrDispatchStopped, err)
 		}
-		d.complete(r, t, err)
+		if err != nil {
+			d.failed.Add(1)
+		} else {
+			d.sent.Add(1)
+		}
 		d.mu.Lock()
+		d.bytes -= t.size
+		d.pending--
+		if t.done != nil {
+			d.callback(r, t.done, err)
+		}
 	}
 }
 
-// complete is finish on a worker of r: while the OnComplete call runs, r's group is
-// marked as inside a call up (as runGroup.callUp does) and the worker is out of busy,
-// marked first, so that neither a Stop nor a Start waits for it then, whether the call
-// began before r's Stop or during it (the callback of a message the Stop sends may stop
-// the channel too, TestDispatchStopFromTheCallbackOfAMessageItSends), and every worker
-// alive and not busy when r closes is marked or ends.
-func (d *MessageDispatch) complete(r *dispatchRun, t *dispatchTask, err error) {
-	if t.done == nil {
-		d.finish(t, err)
-		return
-	}
-	d.mu.Lock()
+// callback calls done(err) on a worker of r, d.mu held on entry and on return but not
+// during the call. While the call runs, r's group is marked as inside a call up (as
+// runGroup.callUp does) and the worker is out of busy, marked first, so that neither a
+// Stop nor a Start waits for it then, whether the call began before r's Stop or during it
+// (the callback of a message the Stop sends may stop the channel too,
+// TestDispatchStopFromTheCallbackOfAMessageItSends), and every worker alive and not busy
+// when r closes is marked or ends.
+func (d *MessageDispatch) callback(r *dispatchRun, done func(error), err error) {
 	r.g.up.Add(1)
 	r.leave()
 	d.mu.Unlock()
-	defer func() {
-		d.mu.Lock()
-		r.busy++
-		r.g.up.Add(-1)
-		d.mu.Unlock()
-	}()
-	d.finish(t, err)
+	done(err)
+	d.mu.Lock()
+	r.busy++
+	r.g.up.Add(-1)
 }
 
 // failLeft completes with err the messages a Stop whose ctx ended took from the queue.
@@ -368,21 +372,6 @@ func (d *MessageDispatch) failLeft(left []*dispatchTask, err error) {
 		}
 	})
 	d.stopping.leave(g)
-}
-
-func (d *MessageDispatch) finish(t *dispatchTask, err error) {
-	d.mu.Lock()
-	d.bytes -= t.size
-	d.pending--
-	d.mu.Unlock()
-	if err != nil {
-		d.failed.Add(1)
-	} else {
-		d.sent.Add(1)
-	}
-	if t.done != nil {
-		t.done(err)
-	}
 }
 
 // SendMessage queues an OptAsync message and returns; other messages go down synchronously.

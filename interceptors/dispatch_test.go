@@ -39,7 +39,7 @@ func sendAsync(t *testing.T, from, to *tnode, data []byte, cb func(error)) error
 		&channel.Message{Options: channel.OptAsync | channel.OptByteMessage, Data: data, OnComplete: cb})
 }
 
-func newDispatch(t *testing.T, cfg DispatchConfig) *MessageDispatch {
+func newDispatch(t testing.TB, cfg DispatchConfig) *MessageDispatch {
 	t.Helper()
 	d, err := NewMessageDispatch(cfg)
 	if err != nil {
