@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -49,10 +50,12 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 	if svc&^SvcAll != 0 || svc == 0 {
 		return fmt.Errorf("%w: unknown start levels %d", ErrInvalidConfig, svc)
 	}
-	if err := c.lock(ctx); err != nil {
+	h, err := c.lock(ctx)
+	if err != nil {
 		return fmt.Errorf("tribes: start: waiting for another Start or Stop: %w", err)
 	}
 	defer c.unlock()
+	ctx = context.WithValue(ctx, lifeKey{}, h)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("tribes: start: %w", err)
 	}
@@ -109,7 +112,8 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 // TestStopFromHeartbeat). It returns every error met; the levels are considered stopped
 // regardless. If ctx ends while another Start or Stop runs, Stop returns its error and
 // stops nothing; once it runs, the levels stop however ctx ends (ctx bounds what they
-// drain).
+// drain). The ctx it passes down the chain tells an interceptor when another Start or
+// Stop waits for it (LifecycleContended), and so does Start's.
 //
 // A level whose Stop down the chain returned an error once ctx had ended, or whose failed
 // Start's undo ran out of its bound (see Start), may still be stopping in the background: an interceptor's goroutines (interceptors.StaticMembership,
@@ -123,10 +127,12 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 // TestStopAgainReachesAnInterceptorsTimedOutStop). Once such a Stop returned nil, or an
 // error while its ctx was still live, the level is stopped and stopping it is a no-op.
 func (c *Channel) Stop(ctx context.Context, svc Service) error {
-	if err := c.lock(ctx); err != nil {
+	h, err := c.lock(ctx)
+	if err != nil {
 		return fmt.Errorf("tribes: stop: waiting for another Start or Stop: %w", err)
 	}
 	defer c.unlock()
+	ctx = context.WithValue(ctx, lifeKey{}, h)
 	todo := svc & c.started
 	// Levels an earlier Stop left stopping (its ctx ended first): the chain's Stop is
 	// called again for them, after the running levels stopped.
@@ -137,7 +143,7 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 		}
 		return c.stopChain(ctx, pending)
 	}
-	err := c.stopChain(ctx, todo)
+	err = c.stopChain(ctx, todo)
 	if pending != 0 {
 		err = errors.Join(err, c.stopChain(ctx, pending))
 	}
@@ -175,23 +181,62 @@ func (c *Channel) stopChain(ctx context.Context, svc Service) error {
 // stop did within such an undo. Under the lifecycle semaphore.
 func (c *Channel) pending() Service { return c.unfinished | c.coord.pending() }
 
-// lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
-// semaphore is taken whatever ctx, so that Stop with an ended context still stops.
-func (c *Channel) lock(ctx context.Context) error {
-	select {
-	case c.life <- struct{}{}:
-		return nil
-	default:
+// lifeHold is one hold of the lifecycle semaphore, by a Start or a Stop.
+type lifeHold struct {
+	once      sync.Once
+	contended chan struct{} // closed once another Start or Stop waits for this one
+	released  chan struct{} // closed when the hold ends
+}
+
+type lifeKey struct{}
+
+// LifecycleContended returns a channel closed once another Channel.Start or Channel.Stop
+// waits for the Start or Stop whose ctx this is (Channel.Start and Channel.Stop pass it
+// down the chain with it), or nil (never closed) for a ctx that comes from neither. An
+// interceptor whose Stop waits for calls up the stack it made (callbacks, listeners),
+// which may themselves start or stop the channel and so wait for that Stop to return,
+// stops waiting for them when it closes, rather than waiting for ever
+// (TestLifecycleContended; interceptors' TestDispatchStopFromTheCallbackOfAMessageItSends).
+// Another goroutine's Start or Stop closes it too: which one waits cannot be told.
+func LifecycleContended(ctx context.Context) <-chan struct{} {
+	if h, _ := ctx.Value(lifeKey{}).(*lifeHold); h != nil {
+		return h.contended
 	}
-	select {
-	case c.life <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	return nil
+}
+
+// lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
+// semaphore is taken whatever ctx, so that Stop with an ended context still stops. While
+// it waits, the hold it waits for is told so (LifecycleContended).
+func (c *Channel) lock(ctx context.Context) (*lifeHold, error) {
+	for {
+		c.hmu.Lock()
+		select {
+		case c.life <- struct{}{}:
+			h := &lifeHold{contended: make(chan struct{}), released: make(chan struct{})}
+			c.hold = h
+			c.hmu.Unlock()
+			return h, nil
+		default:
+		}
+		h := c.hold
+		c.hmu.Unlock()
+		h.once.Do(func() { close(h.contended) })
+		select {
+		case <-h.released:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
-func (c *Channel) unlock() { <-c.life }
+func (c *Channel) unlock() {
+	c.hmu.Lock()
+	close(c.hold.released)
+	c.hold = nil
+	<-c.life
+	c.hmu.Unlock()
+}
 
 // wakeWaiters wakes the WaitForMembers calls under way: no level runs any more.
 func (c *Channel) wakeWaiters() {

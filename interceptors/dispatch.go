@@ -96,9 +96,26 @@ type dispatchRun struct {
 	ctx   context.Context // cancelled when a Stop gives up waiting: the sends under way end
 	abort context.CancelFunc
 	// Under MessageDispatch.mu:
-	busy   int           // workers alive and not inside an OnComplete call
+	busy   int           // workers alive and not inside an OnComplete call Stop does not wait for
+	held   int           // workers inside an OnComplete call Stop waits for (counted in busy)
 	closed bool          // the run's Stop is over: its workers take nothing more and end
+	let    bool          // the run's Stop waits for no OnComplete call any more
 	idle   chan struct{} // holds a token once busy dropped to 0
+}
+
+// letGo makes r's Stop wait for no OnComplete call any more: the workers inside one it
+// waited for leave busy and mark r's group as inside a call up, as those inside a call
+// begun before the Stop. Under d.mu.
+func (r *dispatchRun) letGo() {
+	if r.let {
+		return
+	}
+	r.let = true
+	r.g.up.Add(int32(r.held))
+	for range r.held {
+		r.leave()
+	}
+	r.held = 0
 }
 
 // leave takes a worker out of busy: it ended or calls an OnComplete. Under d.mu.
@@ -186,16 +203,21 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 // (TestDispatchIdleStopWithAnEndedContext).
 //
 // OnComplete callbacks run on the workers, and a callback may stop the channel: Stop does
-// not wait for a worker inside an OnComplete call (the caller may be that callback, which
-// cannot return before Stop does, and the callback of a message Stop sends may stop the
-// channel too, which waits for Stop to return:
-// TestDispatchStopFromTheCallbackOfAMessageItSends), as the channel's Stop does not wait
+// not wait for a worker inside an OnComplete call begun before it (the caller may be that
+// callback, which cannot return before Stop does), as the channel's Stop does not wait
 // for a heartbeat under way. When every worker left is inside such a call while messages
 // are still queued, Stop starts another worker to send them, so that they still go out,
-// within ctx, before Stop returns (TestDispatchStopFromOnComplete); their callbacks may
-// still run then. The trade-off: a Stop returns without waiting for a callback to return;
-// its worker sends nothing more and ends once it returned, and a later Stop or Start
-// waits for it unless it is then still inside the callback.
+// within ctx, before Stop returns (TestDispatchStopFromOnComplete). The callbacks of the
+// messages Stop sends (those that begin while it runs) are waited for, within ctx, so that
+// none runs once Stop returned (TestDispatchStopWaitsForTheCallbacksOfTheMessagesItSends,
+// TestDispatchStopWaitsForCallbacksWithinItsContext), until another Start or Stop of the
+// channel waits for this one (channel.LifecycleContended): it may be such a callback's,
+// stopping or restarting the channel, which cannot return before Stop does, so Stop waits
+// for no callback from then on (TestDispatchStopFromTheCallbackOfAMessageItSends). The
+// trade-off: a Stop returns without waiting for a callback begun before it, or for one
+// it stopped waiting for, to return; its worker sends nothing more and ends once it
+// returned, and a later Stop or Start waits for it unless it is then still inside the
+// callback.
 func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
 	var err error
 	if svc&channel.SvcSender != 0 {
@@ -220,7 +242,7 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 		// workers only wake and return: waited for whatever ctx, so that a Stop with an
 		// ended context of an idle dispatcher is no failure
 		// (TestDispatchIdleStopWithAnEndedContext).
-		wait = context.Background()
+		wait = context.WithoutCancel(ctx)
 	}
 	if d.settle(wait, r) {
 		r.abort()
@@ -250,11 +272,13 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 }
 
 // settle waits, within ctx, until the queue is empty and every worker of r ended or is
-// inside an OnComplete call, and then closes r: its workers take
-// nothing more. While every worker left is inside such a call (one may be this Stop's
-// caller) with messages still queued, it starts one more to send them. It reports whether
-// it closed r before ctx ended.
+// inside an OnComplete call it does not wait for (see callback), and then closes r: its
+// workers take nothing more. While every worker left is inside such a call (one may be
+// this Stop's caller) with messages still queued, it starts one more to send them. Once
+// another Start or Stop of the channel waits for this one, or ctx ended, it waits for no
+// OnComplete call (letGo). It reports whether it closed r before ctx ended.
 func (d *MessageDispatch) settle(ctx context.Context, r *dispatchRun) bool {
+	contended := channel.LifecycleContended(ctx)
 	for {
 		d.mu.Lock()
 		if r.busy == 0 {
@@ -271,6 +295,13 @@ func (d *MessageDispatch) settle(ctx context.Context, r *dispatchRun) bool {
 		d.mu.Unlock()
 		select {
 		case <-r.idle:
+		case <-contended:
+			// A Start or Stop of the channel waits for this Stop: it may be made by an
+			// OnComplete call this Stop waits for, which cannot return before it does.
+			contended = nil
+			d.mu.Lock()
+			r.letGo()
+			d.mu.Unlock()
 		case <-ctx.Done():
 			d.mu.Lock()
 			defer d.mu.Unlock()
@@ -278,6 +309,7 @@ func (d *MessageDispatch) settle(ctx context.Context, r *dispatchRun) bool {
 				r.closed = true
 				return true
 			}
+			r.letGo()
 			return false
 		}
 	}
@@ -326,20 +358,30 @@ func (d *MessageDispatch) work(r *dispatchRun) {
 }
 
 // callback calls done(err) on a worker of r, d.mu held on entry and on return but not
-// during the call. While the call runs, r's group is marked as inside a call up (as
-// runGroup.callUp does) and the worker is out of busy, marked first, so that neither a
-// Stop nor a Start waits for it then, whether the call began before r's Stop or during it
-// (the callback of a message the Stop sends may stop the channel too,
-// TestDispatchStopFromTheCallbackOfAMessageItSends), and every worker alive and not busy
+// during the call. A call that begins while r's Stop runs (not before it: the caller may
+// be that call) is waited for by that Stop: the worker stays busy, counted held, until
+// the Stop lets it go (letGo). Any other call, or one let go, has r's group marked as
+// inside a call up (as runGroup.callUp does) and the worker out of busy, marked first, so
+// that neither a Stop nor a Start waits for it then, and every worker alive and not busy
 // when r closes is marked or ends.
 func (d *MessageDispatch) callback(r *dispatchRun, done func(error), err error) {
-	r.g.up.Add(1)
-	r.leave()
+	held := d.run != r && !r.let
+	if held {
+		r.held++
+	} else {
+		r.g.up.Add(1)
+		r.leave()
+	}
 	d.mu.Unlock()
 	done(err)
 	d.mu.Lock()
-	r.busy++
-	r.g.up.Add(-1)
+	switch {
+	case held && !r.let:
+		r.held--
+	default: // marked from the start, or let go meanwhile
+		r.busy++
+		r.g.up.Add(-1)
+	}
 }
 
 // failLeft completes with err the messages a Stop whose ctx ended took from the queue.

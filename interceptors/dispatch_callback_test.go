@@ -19,8 +19,9 @@ import (
 // so an OnComplete that stopped the channel with context.Background() waited for itself
 // for ever. Such a Stop now does not wait for a worker inside an OnComplete call, as the
 // channel's Stop does not wait for a listener that calls it; what is still queued is sent
-// first (here by a worker started in place of the one held), and Stop returns nil with
-// the channel stopped; the worker ends once its callback returned (goleak).
+// first (here by a worker started in place of the one held), and its callback has
+// returned when Stop returns nil with the channel stopped; the worker ends once its
+// callback returned (goleak).
 func TestDispatchStopFromOnComplete(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	d := newDispatch(t, DispatchConfig{MaxThreads: 1})
@@ -52,8 +53,7 @@ func TestDispatchStopFromOnComplete(t *testing.T) {
 	case <-time.After(testutil.WaitLimit):
 		t.Fatal("Stop called from an OnComplete callback did not return: it waits for its own worker")
 	}
-	// Sent before Stop returned; its callback, not waited for, may run later.
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the queued message completed", func() bool { return len(out.get()) == 1 })
+	// Sent before Stop returned, and its callback, which began while Stop ran, waited for.
 	if errs := out.get(); len(errs) != 1 || errs[0] != nil {
 		t.Fatalf("the queued message's completions: %v, want one nil", errs)
 	}
@@ -236,8 +236,10 @@ func TestDispatchStopFromTheCallbackOfAMessageItFailed(t *testing.T) {
 // sent itself, so when the callback of a message still queued as the channel stopped
 // stopped the channel too (every callback here does, as one that stops the channel on the
 // first outcome), its Stop waited for the first Stop, which waited for that callback, for
-// ever. Stop now waits for no OnComplete call: both Stops return nil once the queued
-// message went out, and every message completes once.
+// ever. Stop now waits for the callbacks of the messages it sends only until another
+// Start or Stop of the channel waits for it (channel.LifecycleContended), here the
+// callback's: both Stops return nil once the queued message went out, and every message
+// completes once.
 func TestDispatchStopFromTheCallbackOfAMessageItSends(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	d := newDispatch(t, DispatchConfig{MaxThreads: 1})
