@@ -165,7 +165,11 @@ func (o *Order) relieve() {
 // are kept, so a receiver started again is in step with senders that did not see it go.
 // The delivery is bounded by ctx, as the transport's receiver bounds what it drains: if
 // ctx ends while a listener still takes one of those messages, Stop returns an error
-// wrapping ctx's and the delivery goes on in the background.
+// wrapping ctx's and the delivery goes on in the background. A listener taking one of
+// those messages may stop or restart the channel, which waits for this Stop to return:
+// once another Start or Stop of the channel waits for it (channel.LifecycleContended),
+// Stop returns without waiting for the delivery, which goes on in the background
+// (TestOrderStopFromTheListenerOfAMessageItReleases).
 func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 	err := o.Next().Stop(ctx, svc)
 	if svc&channel.SvcReceiver == 0 {
@@ -178,6 +182,10 @@ func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 	}()
 	select {
 	case <-released:
+		return err
+	case <-channel.LifecycleContended(ctx):
+		// The Start or Stop waiting may be a listener's, which cannot return before this
+		// Stop does.
 		return err
 	case <-ctx.Done():
 	}
