@@ -116,11 +116,13 @@
 // see below). It saves
 // gnet's hand-off from event loop to worker and back, which on a synchronous round trip
 // (one acknowledged message at a time) costs a goroutine wake-up each way. On Linux its
-// reads of up to 64 KiB and its ACK writes, like the sender's writes of frames up to
-// 16 KiB of payload and its ACK reads, are raw system calls made through
-// syscall.RawConn (the poller still waits and deadlines still apply): a net.Conn call
-// enters the runtime's system call path, which, when the process was idle between two
-// round trips, first wakes the runtime's sleeping sysmon thread. It ignores
+// reads (a large frame's rest included) and its ACK writes, like the sender's writes of
+// frames (a large payload's writev included) and its ACK reads, are raw system calls
+// made through syscall.RawConn (the poller still waits and deadlines still apply): a
+// net.Conn call enters the runtime's system call path, which, when the process was idle
+// between two round trips, first wakes the runtime's sleeping sysmon thread, and whose
+// calls that copy a large frame for longer than 20 µs let sysmon hand the goroutine's
+// processor to another thread. It ignores
 // EventLoops, DeliverOnEventLoop, MaxConnQueueBytes and MaxConnOutboundBytes (New logs a
 // warning naming those set to other than their defaults:
 // TestNewWarnsOfSettingsTheEngineIgnores), and differs in these points:
@@ -434,7 +436,7 @@
 //
 // The package builds on Linux, macOS, FreeBSD and Windows (the test of internal/crossbuild
 // builds the module for each); its tests run on Linux. Only Linux makes the raw system
-// calls of small reads and writes described above, and looks for a peer's close
+// calls of reads and writes described above, and looks for a peer's close
 // (POLLRDHUP) before a waiting frame's delivery; macOS and the BSDs read and write through
 // net.Conn. EngineGnet, the peek at an idle pooled connection and the reads of replies
 // that arrived by a send's deadline use Unix system calls. On Windows New refuses

@@ -2,7 +2,6 @@ package nio
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"sync"
 
@@ -70,16 +69,16 @@ func (f *outFrame) release() {
 	framePool.Put(f)
 }
 
-// writeTo writes the whole frame to w: one write, or one writev for a large payload.
-// iov is scratch space owned by the caller (a net.Buffers that lives in a heap object
-// already, so that writev allocates nothing).
-func (f *outFrame) writeTo(w io.Writer, iov *net.Buffers) error {
+// writeTo writes the whole frame to s: one write, or writev for a large payload (raw
+// system calls on Linux: see rawSock). iov is scratch space owned by the caller (a
+// net.Buffers that lives in a heap object already, so that writev allocates nothing).
+func (f *outFrame) writeTo(s *rawSock, iov *net.Buffers) error {
 	if f.payload == nil {
-		_, err := w.Write(f.head)
+		_, err := s.Write(f.head)
 		return err
 	}
 	*iov = append((*iov)[:0], f.head, f.payload, trailer)
-	_, err := iov.WriteTo(w)
+	_, err := s.Writev(iov)
 	clear((*iov)[:cap(*iov)])
 	return err
 }

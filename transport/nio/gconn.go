@@ -419,12 +419,13 @@ var ackWriteHook func(gc *gconn)
 var ackWaitHook func(gc *gconn)
 
 // readDirect is the decoder's direct read (decoder.direct): a blocking read of a large
-// frame's remaining bytes into its buffer, under FrameTimeout like any partial frame.
+// frame's remaining bytes into its buffer, under FrameTimeout like any partial frame; a
+// raw system call on Linux, whatever its size (see rawSock).
 func (gc *gconn) readDirect(p []byte) (int, error) {
 	if gc.frameSince.Load() == 0 {
 		gc.frameSince.Store(gc.np.now.Load())
 	}
-	return gc.c.Read(p)
+	return gc.sock.Read(p)
 }
 
 // trackPartial updates the connection's share of Stats.PendingBytes (the bytes of a

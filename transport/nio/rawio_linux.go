@@ -4,6 +4,7 @@ package nio
 
 import (
 	"io"
+	"net"
 	"os"
 	"syscall"
 	"unsafe"
@@ -17,6 +18,7 @@ func (s *rawSock) init(rc syscall.RawConn, alt sockIO) {
 	s.rc, s.alt = rc, alt
 	if rc != nil {
 		s.readFn, s.writeFn, s.releaseFn = s.readOnce, s.writeOnce, s.readOrReleaseOnce
+		s.writevFn = s.writevOnce
 		s.tryWriteFn = func(fd uintptr) bool {
 			s.writeOnce(fd)
 			return true // never wait
@@ -27,7 +29,7 @@ func (s *rawSock) init(rc syscall.RawConn, alt sockIO) {
 // Read reads once, at most len(p) bytes, waiting for the socket to be readable (or
 // its deadline) like net.Conn.Read. It returns io.EOF when the peer closed.
 func (s *rawSock) Read(p []byte) (int, error) {
-	if s.rc == nil || len(p) > rawIOMax {
+	if s.rc == nil {
 		return s.alt.Read(p)
 	}
 	if len(p) == 0 {
@@ -131,7 +133,7 @@ func (s *rawSock) readOnce(fd uintptr) bool {
 // Write writes all of b, waiting while the socket's send buffer is full (or until its
 // deadline) like net.Conn.Write.
 func (s *rawSock) Write(b []byte) (int, error) {
-	if s.rc == nil || len(b) > rawIOMax {
+	if s.rc == nil {
 		return s.alt.Write(b)
 	}
 	return s.rawWrite(b, s.writeFn)
@@ -188,3 +190,75 @@ func (s *rawSock) writeOnce(fd uintptr) bool {
 	}
 	return true
 }
+
+// Writev writes all of *bufs with writev system calls, waiting while the socket's send
+// buffer is full (or until its deadline), like net.Buffers.WriteTo on the connection,
+// and returns the bytes written. *bufs is left as WriteTo leaves it: to be cleared.
+func (s *rawSock) Writev(bufs *net.Buffers) (int, error) {
+	if s.rc == nil {
+		n, err := bufs.WriteTo(s.alt)
+		return int(n), err
+	}
+	s.iov = s.iovs[:0]
+	for _, b := range *bufs {
+		if len(b) > 0 {
+			v := unix.Iovec{Base: &b[0]}
+			v.SetLen(len(b))
+			s.iov = append(s.iov, v)
+		}
+	}
+	s.iovs = s.iov[:0] // kept, grown if it had to be
+	if len(s.iov) == 0 {
+		return 0, nil
+	}
+	s.wn, s.werrno = 0, 0
+	err := s.rc.Write(s.writevFn)
+	n, errno := s.wn, s.werrno
+	clear(s.iovs[:cap(s.iovs)]) // holds no buffer once done
+	s.iov = nil
+	switch {
+	case err != nil:
+		return n, err
+	case errno != 0:
+		return n, os.NewSyscallError("writev", errno)
+	}
+	return n, nil
+}
+
+// writevOnce is Writev's callback: false while the send buffer is full (the poller
+// waits, then calls again with what is left of the vector).
+func (s *rawSock) writevOnce(fd uintptr) bool {
+	for len(s.iov) > 0 {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(len(s.iov)))
+		switch e {
+		case 0:
+			s.wn += int(r)
+			s.consumed(int(r))
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			s.werrno = e
+			return true
+		}
+	}
+	return true
+}
+
+// consumed drops the first n bytes of the vector: the buffers written whole, and the
+// start of the one written in part.
+func (s *rawSock) consumed(n int) {
+	for len(s.iov) > 0 && n >= int(s.iov[0].Len) {
+		n -= int(s.iov[0].Len)
+		s.iov[0] = unix.Iovec{}
+		s.iov = s.iov[1:]
+	}
+	if n > 0 {
+		v := &s.iov[0]
+		v.Base = (*byte)(unsafe.Add(unsafe.Pointer(v.Base), n))
+		v.SetLen(int(v.Len) - n)
+	}
+}
+
+// iovec is the system call's vector entry.
+type iovec = unix.Iovec

@@ -2,7 +2,10 @@
 
 package nio
 
-import "syscall"
+import (
+	"net"
+	"syscall"
+)
 
 // Read is net.Conn's: raw system calls are only used on Linux.
 func (s *rawSock) Read(p []byte) (int, error) { return s.alt.Read(p) }
@@ -29,3 +32,13 @@ func (s *rawSock) canWait() bool { return false }
 func (s *rawSock) ReadOrRelease(p []byte, _ func(), _ func() []byte) (int, error) {
 	return s.alt.Read(p)
 }
+
+// Writev is net.Buffers' WriteTo on the connection: raw system calls are only used on
+// Linux.
+func (s *rawSock) Writev(bufs *net.Buffers) (int, error) {
+	n, err := bufs.WriteTo(s.alt)
+	return int(n), err
+}
+
+// iovec is unused: raw system calls are only used on Linux.
+type iovec struct{}

@@ -99,7 +99,7 @@ func TestRawSockReadWrite(t *testing.T) {
 
 // Writes that fill the socket's send buffer wait (EAGAIN) until the peer reads, and
 // every byte arrives in order; with a peer that never reads, the write deadline ends the
-// wait. Reads and writes larger than rawIOMax go through net.Conn, the same bytes.
+// wait. A write larger than rawIOMax is raw too, the same bytes.
 func TestRawSockFullSendBuffer(t *testing.T) {
 	a, b, ra, rb := tcpPair(t)
 	_ = a.SetWriteBuffer(16 << 10)
@@ -133,8 +133,8 @@ func TestRawSockFullSendBuffer(t *testing.T) {
 		t.Fatal("the bytes read differ from those written")
 	}
 
-	_, _, ra2, rb2 := tcpPair(t)               // default buffers
-	big := bytes.Repeat([]byte{7}, rawIOMax+1) // through net.Conn
+	_, _, ra2, rb2 := tcpPair(t) // default buffers
+	big := bytes.Repeat([]byte{7}, rawIOMax+1)
 	go func() { _, err := ra2.Write(big); done <- err }()
 	back := make([]byte, 0, len(big))
 	for len(back) < len(big) {

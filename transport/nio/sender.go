@@ -464,7 +464,7 @@ func (op *sendOp) write(c *sconn) error {
 	} else if op.f.payload == nil {
 		_, err = c.sock.Write(op.f.head)
 	} else {
-		err = op.f.writeTo(c.conn, &c.iov)
+		err = op.f.writeTo(&c.sock, &c.iov)
 	}
 	if err != nil {
 		return err
