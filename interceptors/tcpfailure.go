@@ -120,6 +120,7 @@ type TCPFailureDetector struct {
 	suspects    map[channel.MemberKey]suspect // still answering, dropped below
 	addSuspects map[channel.MemberKey]suspect // announced below, not answering
 	queues      map[channel.MemberKey]*fdQueue
+	held        map[channel.MemberKey]*heldMsgs // members listed again on a message, until its messages went up
 }
 
 type suspect struct {
@@ -180,6 +181,7 @@ func (d *TCPFailureDetector) initLocked() {
 		d.suspects = map[channel.MemberKey]suspect{}
 		d.addSuspects = map[channel.MemberKey]suspect{}
 		d.queues = map[channel.MemberKey]*fdQueue{}
+		d.held = map[channel.MemberKey]*heldMsgs{}
 	}
 }
 
@@ -282,9 +284,29 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // message (a probe too) is a sign of life of its source: a member of the layer below that
 // is not verified (not answering yet, or found dead before) is listed and announced before
 // its message goes up, and a check of it running now cannot remove it.
+//
+// Such a message, and those of the member received until they went up, wait for the
+// announcement on a goroutine of their own and then go up from it, in the order they
+// came: a membership listener that blocks does not hold the transport's receive
+// goroutine, nor the messages of other members behind it there, and a message listener
+// that blocks does not hold the membership events. The caller waits for its message to go
+// up, and returns its error, for at most heardFromWait (1 s)
+// (TestFailureDetectorHeardFromReturnsTheMessagesError); a message still waiting then (a
+// listener slow to return) goes up later and MessageReceived returns nil, so that a
+// synchronized-ack sender gets its ACK before the message went up
+// (TestFailureDetectorSlowListenerDoesNotHoldTheReceivePath). A panic of the layers above
+// on that goroutine is returned as an error, and logged, as the transport's receive
+// goroutine would report it.
 func (d *TCPFailureDetector) MessageReceived(msg *channel.Message) error {
-	d.heardFrom(msg.Source.Key())
-	if d.OKToProcess(msg.Options) && bytes.Equal(msg.Data, tcpFailDetect) {
+	probe := d.OKToProcess(msg.Options) && bytes.Equal(msg.Data, tcpFailDetect)
+	up := msg
+	if probe {
+		up = nil // nothing goes up
+	}
+	if h := d.heardFrom(msg.Source.Key(), up); h != nil {
+		return h.wait()
+	}
+	if probe {
 		d.swallowed.Add(1)
 		return nil
 	}
@@ -307,49 +329,6 @@ func (d *TCPFailureDetector) SendMessage(ctx context.Context, to []channel.Membe
 		}
 	}
 	return err
-}
-
-// heardFrom takes a message from k as proof that k is alive (see MessageReceived).
-func (d *TCPFailureDetector) heardFrom(k channel.MemberKey) {
-	d.mu.Lock()
-	d.initLocked()
-	if q := d.queues[k]; q != nil {
-		q.heard++
-	}
-	_, known := d.view[k]
-	d.mu.Unlock()
-	if known {
-		return
-	}
-	if _, below := d.Next().Member(k); !below {
-		return
-	}
-	d.evMu.Lock()
-	d.mu.Lock()
-	if _, known := d.view[k]; known {
-		d.mu.Unlock()
-		d.evMu.Unlock()
-		return
-	}
-	// Asked again with the view locked: a disappearance the layer below reports after this
-	// look finds the member listed (its op reads the view under d.mu) and goes up after the
-	// addition; one reported before it leaves the member unlisted here, as the layer below
-	// does (TestFailureDetectorHeardFromAMemberDroppedMeanwhile).
-	m, below := d.Next().Member(k)
-	if !below {
-		d.mu.Unlock()
-		d.evMu.Unlock()
-		return
-	}
-	delete(d.addSuspects, k)
-	d.view[k] = m
-	d.mu.Unlock()
-	d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
-	up := make(chan struct{})
-	d.queueUp(nil, d.Prev().MemberAdded, m, up)
-	d.evMu.Unlock()
-	d.deliver(nil)
-	<-up // announced before its message goes up, whoever delivered it
 }
 
 // MemberAdded checks the member before passing the event up.
@@ -429,13 +408,14 @@ func (d *TCPFailureDetector) Stats() FailureDetectorStats {
 }
 
 // Settled reports whether no check is queued or running, in this run or one stopped, and
-// no event waits to go up (for tests and orderly waits).
+// no event, nor message held behind one (MessageReceived), waits to go up (for tests and
+// orderly waits).
 func (d *TCPFailureDetector) Settled() bool {
 	d.evMu.Lock()
 	defer d.evMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queues) == 0 && d.events.Idle() && d.stopping.ended()
+	return len(d.queues) == 0 && len(d.held) == 0 && d.events.Idle() && d.stopping.ended()
 }
 
 func init() {

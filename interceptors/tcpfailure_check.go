@@ -217,7 +217,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
 			if !known {
-				d.queueUp(g, d.Prev().MemberAdded, o.m, nil)
+				d.queueUp(g, d.Prev().MemberAdded, o.m)
 			}
 		case !known:
 			d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
@@ -268,7 +268,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 		default:
 			delete(d.view, k)
 			delete(d.suspects, k)
-			d.queueUp(g, d.Prev().MemberDisappeared, o.m, nil)
+			d.queueUp(g, d.Prev().MemberDisappeared, o.m)
 		}
 		d.mu.Unlock()
 
@@ -293,17 +293,17 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			}
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
-			d.queueUp(g, d.Prev().MemberAdded, o.m, nil)
+			d.queueUp(g, d.Prev().MemberAdded, o.m)
 		case ok && isSuspect && o.kind == opRecheck && d.cfg.RemoveSuspectsTimeout > 0 &&
 			time.Since(s.since) > d.cfg.RemoveSuspectsTimeout:
 			delete(d.view, k)
 			delete(d.suspects, k)
-			d.queueUp(g, d.Prev().MemberDisappeared, s.m, nil)
+			d.queueUp(g, d.Prev().MemberDisappeared, s.m)
 			log.Info("tcp failure detector: suspect kept too long, removed", "member", o.m.String())
 		case !ok && inView && (isSuspect || o.kind == opForced):
 			delete(d.view, k)
 			delete(d.suspects, k)
-			d.queueUp(g, d.Prev().MemberDisappeared, o.m, nil)
+			d.queueUp(g, d.Prev().MemberDisappeared, o.m)
 		case !ok && !inView:
 			if _, below := d.Next().Member(k); below {
 				d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
@@ -315,17 +315,14 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 
 // queueUp queues an event, with evMu held: events queue in the order of the view changes.
 // Run g (nil: none) of the goroutine queuing it does not finish before it went up, and is
-// marked as inside a call up while it goes up; done (if not nil) is closed then.
-func (d *TCPFailureDetector) queueUp(g *runGroup, up func(channel.Member), m channel.Member, done chan struct{}) {
+// marked as inside a call up while it goes up.
+func (d *TCPFailureDetector) queueUp(g *runGroup, up func(channel.Member), m channel.Member) {
 	if g != nil {
-		g.wg.Add(1) // the caller is a goroutine of g: g has not finished
+		g.wg.Add(1) // the caller is a goroutine of g, or holds g (runHoldLocked): g has not finished
 	}
 	d.events.Add(func() {
 		if g != nil {
 			defer g.wg.Done()
-		}
-		if done != nil {
-			defer close(done)
 		}
 		g.callUp(func() { up(m) })
 	})

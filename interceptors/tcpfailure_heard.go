@@ -1,0 +1,156 @@
+package interceptors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// A member of the layer below heard from before the detector verified it: its listing,
+// and its messages held until its announcement went up (see MessageReceived).
+
+// heardFromWait bounds MessageReceived's wait for a message held behind its member's
+// announcement.
+const heardFromWait = time.Second
+
+// heldMsgs are the messages of a member listed again on its message, held until the
+// member's announcement went up and then passed up in order by one goroutine (releaseHeld).
+type heldMsgs struct {
+	announced chan struct{} // closed once the announcement went up
+	msgs      []*heldMsg    // not passed up yet, in the order they came
+}
+
+// heldMsg is one message held behind its member's announcement.
+type heldMsg struct {
+	msg  *channel.Message
+	done chan struct{} // closed once the message went up
+	err  error         // what the layers above returned, once done is closed
+}
+
+// addLocked holds msg (nil: none, a probe) behind the others and returns it. Caller holds
+// d.mu.
+func (hs *heldMsgs) addLocked(msg *channel.Message) *heldMsg {
+	if msg == nil {
+		return nil
+	}
+	h := &heldMsg{msg: msg, done: make(chan struct{})}
+	hs.msgs = append(hs.msgs, h)
+	return h
+}
+
+// wait returns the message's error once it went up, or nil after heardFromWait.
+func (h *heldMsg) wait() error {
+	t := time.NewTimer(heardFromWait)
+	defer t.Stop()
+	select {
+	case <-h.done:
+		return h.err
+	case <-t.C:
+		return nil
+	}
+}
+
+// heardFrom takes a message from k as proof that k is alive (see MessageReceived). When it
+// lists k, or k's messages wait for its announcement still, msg (nil: none, a probe) is
+// held behind the announcement and returned, for the caller to wait for; otherwise it
+// returns nil and the caller passes msg up itself.
+func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message) *heldMsg {
+	d.mu.Lock()
+	d.initLocked()
+	if q := d.queues[k]; q != nil {
+		q.heard++
+	}
+	if hs := d.held[k]; hs != nil {
+		h := hs.addLocked(msg)
+		d.mu.Unlock()
+		return h
+	}
+	_, known := d.view[k]
+	d.mu.Unlock()
+	if known {
+		return nil
+	}
+	if _, below := d.Next().Member(k); !below {
+		return nil
+	}
+	d.evMu.Lock()
+	defer d.evMu.Unlock()
+	d.mu.Lock()
+	if _, known := d.view[k]; known {
+		// Listed meanwhile, by a message received on another goroutine: msg goes up
+		// behind that one while it waits.
+		var h *heldMsg
+		if hs := d.held[k]; hs != nil {
+			h = hs.addLocked(msg)
+		}
+		d.mu.Unlock()
+		return h
+	}
+	// Asked again with the view locked: a disappearance the layer below reports after this
+	// look finds the member listed (its op reads the view under d.mu) and goes up after the
+	// addition; one reported before it leaves the member unlisted here, as the layer below
+	// does (TestFailureDetectorHeardFromAMemberDroppedMeanwhile).
+	m, below := d.Next().Member(k)
+	if !below {
+		d.mu.Unlock()
+		return nil
+	}
+	delete(d.addSuspects, k)
+	d.view[k] = m
+	g := d.run
+	if g != nil {
+		// d.run is not left to stopping (finished) while d.mu is held: the goroutine the
+		// messages go up from is one of g's (releaseHeld).
+		g.wg.Add(1)
+	}
+	d.queueUp(g, d.Prev().MemberAdded, m)
+	hs := &heldMsgs{announced: make(chan struct{})}
+	d.events.Add(func() { close(hs.announced) }) // right behind the announcement
+	h := hs.addLocked(msg)
+	d.held[k] = hs
+	d.mu.Unlock()
+	d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
+	if g == nil {
+		go d.releaseHeld(nil, k, hs)
+	} else {
+		g.Go(func() { d.releaseHeld(g, k, hs) })
+		g.wg.Done()
+	}
+	return h
+}
+
+// releaseHeld has the events delivered, unless another goroutine delivers them, waits
+// for k's announcement, and then passes k's held messages up, in order, until none is
+// left, as a goroutine of run g (nil: none), marked as inside a call up meanwhile.
+func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *heldMsgs) {
+	d.deliver(g)
+	<-hs.announced
+	for {
+		d.mu.Lock()
+		if len(hs.msgs) == 0 {
+			if d.held[k] == hs {
+				delete(d.held, k) // k's next message goes up on its receive goroutine
+			}
+			d.mu.Unlock()
+			return
+		}
+		h := hs.msgs[0]
+		hs.msgs[0] = nil
+		hs.msgs = hs.msgs[1:]
+		d.mu.Unlock()
+		g.callUp(func() { h.err = d.passUp(h.msg) })
+		close(h.done)
+	}
+}
+
+// passUp passes msg up, returning a panic of the layers above as an error.
+func (d *TCPFailureDetector) passUp(msg *channel.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("tcpfailure: the layers above panicked on a message held behind its member's announcement: %v", p)
+			d.log.Error("tcp failure detector: the layers above panicked on a message", "panic", p, "source", msg.Source.String())
+		}
+	}()
+	return d.Prev().MessageReceived(msg)
+}
