@@ -62,7 +62,13 @@ var errRunEnded = errors.New("nonblockingcoordinator: the run ended")
 // message is built first, its source asked of the layers below included, so that the
 // check is the last step before the send: a send that passed it began before the Stop
 // (whose cancel of ctx reaches it), and once Stop marked the run stopped none begins
-// (TestNonBlockingCoordinatorSendsNothingAfterItsStop).
+// (TestNonBlockingCoordinatorSendsNothingAfterItsStop). Stop waits for a send under way,
+// as for the rest of the goroutine, within its ctx: a layer below that ignores the
+// cancelled ctx holds Stop until the send returned, and nothing is sent after
+// (TestNonBlockingCoordinatorStopWaitsForASendUnderWay). A Stop whose ctx ends first
+// returns its error, and a send that passed the check reaches the layer below after it,
+// whether the layer below held it or the goroutine had not called it yet: only a Stop
+// that waits beyond its ctx could close that window.
 func (c *NonBlockingCoordinator) send(ctx context.Context, to []channel.Member, cm *CoordinationMessage) error {
 	if !c.ownRunning() {
 		return errRunEnded // nothing to build
