@@ -44,7 +44,9 @@ type HTTPConfig struct {
 	// name), which the middleware removes from the handler's URL.Path and RawPath
 	// (TestURLSessionID).
 	CookieName string
-	// CookiePath is the cookie's Path. Empty means "/".
+	// CookiePath is the cookie's Path. Empty means "/", where Tomcat's default is the
+	// context path (Context sessionCookiePath): beside Tomcat nodes serving /app, set it
+	// to "/app", or a client that moves between the two holds two JSESSIONID cookies.
 	CookiePath string
 	// CookieDomain is the cookie's Domain; empty omits it.
 	CookieDomain string
@@ -52,7 +54,8 @@ type HTTPConfig struct {
 	// TLS.
 	CookieSecure bool
 	// CookieSameSite is the cookie's SameSite. 0 means http.SameSiteLaxMode;
-	// http.SameSiteDefaultMode omits the attribute.
+	// http.SameSiteDefaultMode omits the attribute (Tomcat's default, its cookie
+	// processor's sameSiteCookies "unset").
 	CookieSameSite http.SameSite
 	// CookieMaxAge is the cookie's Max-Age in seconds; 0 or negative (Tomcat's default
 	// -1) means a browser-session cookie, without Max-Age (TestCookieMaxAgeNegative).
