@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -480,13 +481,17 @@ func (c *Cluster) dispatch(ctx context.Context, msg *Message, src channel.Member
 func (c *Cluster) warnUnknown(msg *Message, from channel.Member) {
 	c.mu.Lock()
 	first := !c.warned[msg.Context] && len(c.warned) < maxWarned
+	var names []string
 	if first {
 		c.warned[msg.Context] = true
+		names = slices.Sorted(maps.Keys(c.managers))
 	}
 	c.mu.Unlock()
 	if first {
+		// The managers' names beside the message's: a manager named otherwise than the
+		// members' (its context path beside Tomcat's "localhost#/app") shows here.
 		c.log.Warn("delta: session message for a context without a manager (further ones are not logged)",
-			"context", msg.Context, "event", msg.Event.String(), "from", from.Addr())
+			"context", msg.Context, "event", msg.Event.String(), "from", from.Addr(), "managers", names)
 	}
 }
 

@@ -165,8 +165,13 @@ func (m *Manager) runTransfer(ctx context.Context) {
 				"member", donor.Addr())
 		case errors.Is(last.Err, ErrDonorDeclined):
 			m.stats.declined.Add(1)
-			m.log.Info("delta: member has no manager for the context (EVT_ALL_SESSION_NOCONTEXTMANAGER); asking the next member if any",
-				"member", donor.Addr())
+			// A warning, as Tomcat's DeltaManager logs this outcome, naming what the name
+			// must be: a manager named by its context path beside Tomcat's
+			// "localhost#/app" gets no session and hears of none.
+			m.log.Warn("delta: member has no manager for the context (EVT_ALL_SESSION_NOCONTEXTMANAGER): it does not run "+
+				"the application, or under another name; Config.Name must be the members' name for it, which Tomcat "+
+				"makes <host>#<context path> (localhost#/app) for a Cluster in the Engine, <context path> for one in "+
+				"the Host; asking the next member if any", "member", donor.Addr())
 		case errors.Is(last.Err, channel.ErrConnect):
 			m.log.Info("delta: cannot connect to the member to ask for its sessions (a listed member that does not run yet, "+
 				"as when a cluster starts); asking the next member if any", "member", donor.Addr(), "err", last.Err)
