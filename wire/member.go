@@ -40,16 +40,54 @@ type UniqueID [16]byte
 // String returns the id as 32 lowercase hex digits.
 func (u UniqueID) String() string { return hex.EncodeToString(u[:]) }
 
-// ParseUniqueID parses 32 hex digits (dashes allowed, as in UUID text). Its errors wrap
-// ErrBadMemberText.
+// ParseUniqueID parses 32 hex digits (dashes allowed, as in UUID text), or Tomcat's text
+// of a uniqueId attribute (StaticMember's in server.xml): 16 signed bytes in braces,
+// "{-64,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}", spaces around them allowed, each from -128 to 127
+// as Tomcat's setUniqueId requires. Its errors wrap ErrBadMemberText.
 func ParseUniqueID(s string) (UniqueID, error) {
 	var u UniqueID
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") {
+		return parseTomcatID(s, t)
+	}
 	h := strings.ReplaceAll(s, "-", "")
 	if len(h) != 32 {
-		return u, fmt.Errorf("%w: unique id %q: want 32 hex digits", ErrBadMemberText, s)
+		return u, fmt.Errorf("%w: unique id %q: want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} (16 signed bytes)",
+			ErrBadMemberText, s)
 	}
 	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
-		return u, fmt.Errorf("%w: unique id %q: %w", ErrBadMemberText, s, err)
+		return u, fmt.Errorf("%w: unique id %q: %w; want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} "+
+			"(16 signed bytes)", ErrBadMemberText, s, err)
+	}
+	return u, nil
+}
+
+// maxTomcatIDText bounds the text parseTomcatID splits: 16 bytes of "-128" with a comma and
+// spaces each fit many times over.
+const maxTomcatIDText = 256
+
+// parseTomcatID parses t, s trimmed and starting with "{", as Tomcat's uniqueId text.
+func parseTomcatID(s, t string) (UniqueID, error) {
+	var u UniqueID
+	bad := func(why string) error {
+		return fmt.Errorf("%w: unique id %q: %s; want Tomcat's uniqueId text, 16 bytes from -128 to 127 in "+
+			"braces as {-64,1,...}, or 32 hex digits", ErrBadMemberText, s, why)
+	}
+	if len(t) > maxTomcatIDText {
+		return u, bad(fmt.Sprintf("%d characters", len(t)))
+	}
+	if !strings.HasSuffix(t, "}") {
+		return u, bad("no closing brace")
+	}
+	parts := strings.Split(t[1:len(t)-1], ",")
+	if len(parts) != len(u) {
+		return u, bad(fmt.Sprintf("%d bytes", len(parts)))
+	}
+	for i, p := range parts {
+		n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 8)
+		if err != nil {
+			return u, bad(fmt.Sprintf("byte %d, %q, is not a number from -128 to 127", i, p))
+		}
+		u[i] = byte(n)
 	}
 	return u, nil
 }

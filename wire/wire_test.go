@@ -293,10 +293,43 @@ func TestUniqueIDText(t *testing.T) {
 	}
 }
 
+// A Tomcat user has the ids in server.xml as StaticMember's uniqueId attribute, 16 signed
+// bytes in braces: ParseUniqueID takes that text as it is, and refuses what Tomcat's
+// setUniqueId refuses (not 16 bytes, a byte outside -128..127) with an error naming both
+// forms.
+func TestUniqueIDTomcatText(t *testing.T) {
+	for text, want := range map[string]string{
+		"{-64,11,11,11,11,11,11,11,11,11,11,11,11,11,11,11}": "c00b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+		"{0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,-1}":            "000102030405060708090a0b0c0d0eff",
+		" { -128, 127,0,0,0,0,0,0,0,0,0,0,0,0,0,0 } ":        "807f0000000000000000000000000000",
+		"{-64,10,10,10,10,10,10,10,10,10,10,10,10,10,10,10}": "c00a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+		"{+1,-2,3,-4,5,-6,7,-8,9,-10,11,-12,13,-14,15,-16}":  "01fe03fc05fa07f809f60bf40df20ff0",
+		"{\t1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\n}":              "01010101010101010101010101010101",
+	} {
+		id, err := ParseUniqueID(text)
+		if err != nil || id.String() != want {
+			t.Errorf("ParseUniqueID(%q) = %s, %v; want %s", text, id, err, want)
+		}
+	}
+	for _, bad := range []string{"{}", "{1,2,3}", "{-64,11,11,11,11,11,11,11,11,11,11,11,11,11,11,11,11}",
+		"{128,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}", "{-129,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}", "{0x1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}",
+		"{1,,0,0,0,0,0,0,0,0,0,0,0,0,0,0}", "{1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0", "1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}"} {
+		_, err := ParseUniqueID(bad)
+		if !errors.Is(err, ErrBadMemberText) || !strings.Contains(err.Error(), "{-64,1,") ||
+			!strings.Contains(err.Error(), "32 hex digits") {
+			t.Errorf("ParseUniqueID(%q): %v, want ErrBadMemberText naming both forms", bad, err)
+		}
+	}
+	if _, err := ParseUniqueID("xyz"); err == nil || !strings.Contains(err.Error(), "{-64,1,") {
+		t.Errorf("ParseUniqueID(xyz): %v does not name Tomcat's form", err)
+	}
+}
+
 // FuzzParseUniqueID: a unique id from a flag or a configuration file parses or is refused
 // with ErrBadMemberText; what parses is given back by its text.
 func FuzzParseUniqueID(f *testing.F) {
-	for _, s := range []string{"15ddf6a6-977d-4c61-9ac2-137b358d5600", "15ddf6a6977d4c619ac2137b358d5600", "xyz", ""} {
+	for _, s := range []string{"15ddf6a6-977d-4c61-9ac2-137b358d5600", "15ddf6a6977d4c619ac2137b358d5600", "xyz", "",
+		"{-64,11,11,11,11,11,11,11,11,11,11,11,11,11,11,11}", "{1,2}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
