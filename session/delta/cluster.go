@@ -37,7 +37,8 @@ type ClusterConfig struct {
 	// Tomcat's format (with JavaValueCodec in each Config). Every node of the cluster must
 	// use the same codec.
 	Codec MessageCodec
-	// Logger receives warnings (unknown contexts, malformed messages). Nil discards them.
+	// Logger receives warnings (unknown contexts, malformed messages). Nil discards them
+	// (where Tomcat logs to catalina.out); ClusterStats counts those messages.
 	Logger *slog.Logger
 	// UnlistedRequestWait is how long, with JavaCodec, a session message from a sender
 	// that is not a member is held in case the membership lists that sender soon: a

@@ -88,12 +88,13 @@ func (r ReplicationMode) String() string {
 // default; booleans are named so that false is Tomcat's default.
 type Config struct {
 	// Name identifies the application across the cluster: Tomcat's context name such as
-	// "localhost#/app" (host#path, "localhost#" for ROOT). Required; one Manager per name
-	// on a Cluster.
+	// "localhost#/app" (host#path, "localhost#" for ROOT), its manager's name when the
+	// Cluster element is in the Engine; for a Cluster in the Host Tomcat names it by its
+	// path alone ("/app"). Required; one Manager per name on a Cluster.
 	Name string
 	// JvmRoute is appended to new session ids ("<32 hex>.<JvmRoute>") for sticky load
-	// balancers, and is what the middleware's jvmRoute binding renames ids to. Empty
-	// means no suffix (and no binding).
+	// balancers, and is what the middleware's jvmRoute binding renames ids to (Tomcat: the
+	// Engine's jvmRoute). Empty means no suffix (and no binding).
 	JvmRoute string
 
 	// MaxInactiveInterval is the idle timeout of new sessions, in whole seconds on the
@@ -103,7 +104,8 @@ type Config struct {
 	// DefaultExpireInterval; negative disables the sweep (call ProcessExpires yourself).
 	ExpireInterval time.Duration
 
-	// Replication chooses async (default) or acked sends.
+	// Replication chooses async (default) or acked sends: Tomcat's channelSendOptions on
+	// the SimpleTcpCluster, 8 (its default) for ReplicateAsync, 6 for ReplicateAcked.
 	Replication ReplicationMode
 	// TolerateUnreachable keeps a replication from failing because of members the
 	// transport could not connect to at all (channel.ErrConnect: the process is down or
@@ -284,7 +286,9 @@ type Config struct {
 	// ClusterSingleSignOnListener (sso.SSO.Listeners).
 	NamedListener func(name string) SessionListener
 
-	// Logger receives lifecycle logs and warnings. Nil discards them.
+	// Logger receives lifecycle logs and warnings. Nil discards them, where Tomcat logs
+	// to catalina.out: members that have no manager of this name are then seen only in
+	// Stats.TransferDeclined.
 	Logger *slog.Logger
 }
 

@@ -62,6 +62,13 @@ func TestWrongContextNameSaysWhatTheNameMustBe(t *testing.T) {
 		!strings.Contains(declined, "context=/app") {
 		t.Errorf("the joiner's log does not say how Tomcat names a manager:\n%s", got)
 	}
+	// Without a Logger (Config.Logger's doc), the counters still show both.
+	if st := m.Stats(); st.TransferDeclined != 1 {
+		t.Errorf("Stats.TransferDeclined = %d, want 1", st.TransferDeclined)
+	}
+	if st := cl.Stats(); st.UnknownContext == 0 {
+		t.Error("ClusterStats.UnknownContext = 0")
+	}
 	if !strings.Contains(unknown, "context=localhost#/app") || !strings.Contains(unknown, "managers=[/app]") {
 		t.Errorf("the unknown context's warning does not name this node's managers:\n%s", got)
 	}
