@@ -41,7 +41,9 @@ type Config struct {
 	// StaticProtocol, if not nil, makes the static membership speak Tribes'
 	// StaticMembershipService protocol (membership/staticsvc) with these settings, so Java
 	// nodes configured with StaticMembershipService list this node; its Members default to
-	// StaticMembers and its Logger to Logger. Nil: a silent static list (membership/static).
+	// StaticMembers and its Logger to Logger. Nil: a silent static list (membership/static),
+	// which such Java nodes never list: they send this node nothing, though it reaches
+	// them (interop/tomcat TestGoWithoutStaticProtocolIsNotListedByTomcat).
 	StaticProtocol *staticsvc.Config
 	// Interceptors is the interceptor stack as interceptors.Build reads it, in Tribes'
 	// configuration order (first = closest to the application), e.g.
