@@ -40,6 +40,21 @@ type UniqueID [16]byte
 // String returns the id as 32 lowercase hex digits.
 func (u UniqueID) String() string { return hex.EncodeToString(u[:]) }
 
+// TomcatText returns the id as Tomcat writes a uniqueId attribute (StaticMember's in
+// server.xml): 16 signed bytes in braces, "{-64,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}", which
+// ParseUniqueID reads back.
+func (u UniqueID) TomcatText() string {
+	b := make([]byte, 0, 2+len(u)*5)
+	b = append(b, '{')
+	for i, c := range u {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(int8(c)), 10)
+	}
+	return string(append(b, '}'))
+}
+
 // ParseUniqueID parses 32 hex digits (dashes allowed, as in UUID text), or Tomcat's text
 // of a uniqueId attribute (StaticMember's in server.xml): 16 signed bytes in braces,
 // "{-64,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}", spaces around them allowed, each from -128 to 127

@@ -325,6 +325,26 @@ func TestUniqueIDTomcatText(t *testing.T) {
 	}
 }
 
+// TomcatText writes an id as Tomcat's uniqueId attribute, the text a Go node's id needs in
+// every Tomcat node's server.xml (<Member ... uniqueId="...">), and ParseUniqueID reads it
+// back.
+func TestUniqueIDTomcatTextWritten(t *testing.T) {
+	id, err := ParseUniqueID("c00b0b0b0b0b0b0b0b0b0b0b0b0b0b0b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := id.TomcatText(), "{-64,11,11,11,11,11,11,11,11,11,11,11,11,11,11,11}"; got != want {
+		t.Fatalf("TomcatText = %s, want %s", got, want)
+	}
+	edge := UniqueID{0x80, 0x7f, 0xff, 0}
+	if got, want := edge.TomcatText(), "{-128,127,-1,0,0,0,0,0,0,0,0,0,0,0,0,0}"; got != want {
+		t.Fatalf("TomcatText = %s, want %s", got, want)
+	}
+	if back, err := ParseUniqueID(edge.TomcatText()); err != nil || back != edge {
+		t.Fatalf("%s parses as %s, %v", edge.TomcatText(), back, err)
+	}
+}
+
 // FuzzParseUniqueID: a unique id from a flag or a configuration file parses or is refused
 // with ErrBadMemberText; what parses is given back by its text.
 func FuzzParseUniqueID(f *testing.F) {
@@ -342,6 +362,9 @@ func FuzzParseUniqueID(f *testing.F) {
 		}
 		if back, err := ParseUniqueID(id.String()); err != nil || back != id {
 			t.Fatalf("%q is %s, which parses as %s, %v", s, id, back, err)
+		}
+		if back, err := ParseUniqueID(id.TomcatText()); err != nil || back != id {
+			t.Fatalf("%q is %s, whose Tomcat text %s parses as %s, %v", s, id, id.TomcatText(), back, err)
 		}
 	})
 }

@@ -435,15 +435,6 @@ func (n *Node) writeBase(app string) error {
 	return nil
 }
 
-// uniqueID writes an id as Tomcat's uniqueId attribute: {b0,b1,...} with signed bytes.
-func uniqueID(id channel.UniqueID) string {
-	parts := make([]string, len(id))
-	for i, b := range id {
-		parts[i] = strconv.Itoa(int(int8(b)))
-	}
-	return "{" + strings.Join(parts, ",") + "}"
-}
-
 func attr(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
@@ -454,7 +445,7 @@ func (n *Node) serverXML() string {
 	var members strings.Builder
 	for _, m := range n.Members {
 		fmt.Fprintf(&members, `            <Member className="org.apache.catalina.tribes.membership.StaticMember" host="127.0.0.1" port="%d" uniqueId="%s"/>
-`, m.Port, uniqueID(m.UniqueID))
+`, m.Port, m.UniqueID.TomcatText())
 	}
 	route := fmt.Sprintf(` jvmRoute="%s"`, attr(n.Route))
 	binder := `
@@ -503,7 +494,7 @@ func (n *Node) serverXML() string {
         <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>%s
         <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>%s
       </Cluster>
-`, n.SendOption, manager, n.Port, uniqueID(n.UniqueID), members.String(), n.Port, timeout, binder, deployer)
+`, n.SendOption, manager, n.Port, n.UniqueID.TomcatText(), members.String(), n.Port, timeout, binder, deployer)
 	}
 	engineCluster, inHost := cluster, ""
 	if n.Farm { // FarmWarDeployer only runs in a cluster of a Host
