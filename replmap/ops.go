@@ -3,6 +3,7 @@ package replmap
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/jserial"
@@ -37,9 +38,14 @@ import (
 // stored its entry, leaving the node the primary of a value no other node held
 // (TestRemoveDuringAPutLeavesNoUnbackedEntry). So does a MSG_REMOVE of the key from
 // another node that reaches the node while the Put sends, before its store
-// (TestRemoveOnAnotherNodeDuringAPutLeavesTheNodesAgreeing): another node's Remove, or
-// its Put replacing the key, which the messages of both Puts may then leave held by no
-// node. Java orders none of these.
+// (TestRemoveOnAnotherNodeDuringAPutLeavesTheNodesAgreeing), unless that node's
+// MSG_BACKUP or MSG_PROXY of the key follows it before the store: that is the node's Put
+// replacing the key, and the Put stores its entry, where both Puts' values were lost; a
+// Get of the key on every node then returns one of them, two nodes possibly each the
+// primary of its own (TestPutOnAnotherNodeDuringAPutKeepsAValue). A Put of the other
+// node whose MSG_BACKUP or MSG_PROXY reaches the node only after the store is taken for a
+// Remove, and the two Puts may then leave the key held by no node. Java orders none of
+// these.
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -80,6 +86,7 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 		m.mu.Lock()
 	}
 	running, reads, removes := kr.running, kr.reads, kr.removes
+	kr.removers = kr.removers[:0] // this Put is the key's only watcher: it holds the key lock
 	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
 	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
@@ -90,9 +97,10 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	dirty := dirtyDiffable(value)
 	m.mu.Lock()
 	// A Remove of the key made since the Put began to send, on the node or on another
-	// one (its MSG_REMOVE received): its MSG_REMOVE may have reached the members before
-	// the Put's backup or proxy, or reach them after.
-	removed := kr.removing > 0 || kr.removes != removes
+	// one (its MSG_REMOVE received, and no MSG_BACKUP or MSG_PROXY of the key from its
+	// node after it: that was the node's Put replacing the key): its MSG_REMOVE may have
+	// reached the members before the Put's backup or proxy, or reach them after.
+	removed := kr.removing > 0 || kr.removes != removes || len(kr.removers) > 0
 	// replicatedSinceLocked after: it ends the Put's watch.
 	if m.replicatedSinceLocked(k, kr, running, reads) && diffable || dirty {
 		e.failed++ // the next Replicate sends the value in full
@@ -127,14 +135,36 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // keyReplicates is what the map tracks of a key's Replicates (replicatedSinceLocked) and
 // Removes for Put: running counts the Replicates under way, reads those that read an
 // entry of the key to send it since the key was listed, removing the Removes under way,
-// removes those that returned since the key was listed and the MSG_REMOVEs of the key
-// from other nodes received while a Put watched, watchers the Puts looking at them.
+// removes those that returned since the key was listed, watchers the Puts looking at
+// them, and removers the nodes whose MSG_REMOVE of the key was received while the Put
+// watched, and no MSG_BACKUP or MSG_PROXY of the key from them after it (a node's Put
+// replacing the key sends MSG_REMOVE, then those: it is no Remove).
 type keyReplicates struct {
 	running, removing, watchers int
 	reads, removes              uint64
+	removers                    []channel.MemberKey
 	// removed, made by a Put that waits for the Removes under way, is closed when the
 	// last of them returns.
 	removed chan struct{}
+}
+
+// removedByLocked notes from's MSG_REMOVE of the key under k for the Put of the key
+// that watches (none: nothing to note): the removal may have reached its backup after its
+// MSG_BACKUP, and it comes after the Put (Put), unless from's MSG_BACKUP or MSG_PROXY of
+// the key follows (publishedByLocked). m.mu held.
+func (m *Map) removedByLocked(k string, from channel.Member) {
+	if kr := m.keyReplicates[k]; kr != nil && kr.watchers > 0 && !slices.Contains(kr.removers, from.Key()) {
+		kr.removers = append(kr.removers, from.Key())
+	}
+}
+
+// publishedByLocked notes from's MSG_BACKUP or MSG_PROXY of the key under k (a value in
+// full): the MSG_REMOVE from sent before was its Put's, replacing the key, not a Remove.
+// m.mu held.
+func (m *Map) publishedByLocked(k string, from channel.Member) {
+	if kr := m.keyReplicates[k]; kr != nil && len(kr.removers) > 0 {
+		kr.removers = slices.DeleteFunc(kr.removers, func(r channel.MemberKey) bool { return r == from.Key() })
+	}
 }
 
 // keyReplicatesLocked returns the key's keyReplicates, listing it, m.mu held.
@@ -163,7 +193,7 @@ func (m *Map) releaseKeyReplicatesLocked(k string, kr *keyReplicates) {
 	if kr.running == 0 && kr.removing == 0 && kr.watchers == 0 && m.keyReplicates[k] == kr {
 		delete(m.keyReplicates, k)
 		if len(m.spareKeyReplicates) < maxSpareKeyLocks {
-			*kr = keyReplicates{}
+			*kr = keyReplicates{removers: kr.removers[:0]}
 			m.spareKeyReplicates = append(m.spareKeyReplicates, kr)
 		}
 	}

@@ -139,12 +139,13 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 			m.queueCallLocked(func() { m.cfg.Removed(key, value) })
 		}
 		m.drop(k)
-		if kr := m.keyReplicates[k]; kr != nil && kr.watchers > 0 {
-			// A Put of the key sends: the removal may have reached its backup after its
-			// MSG_BACKUP, and it comes after the Put (Put).
-			kr.removes++
-		}
+		m.removedByLocked(k, from)
 		return nil, nil
+	}
+	if mm.Type == msgProxy || !mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy) {
+		m.publishedByLocked(k, from)
+	}
+	switch mm.Type {
 	case msgProxy:
 		// A proxy holds no value: a primary or backup another node's Get or Put turned
 		// into one drops the value it held, a copy that no longer changes.
