@@ -30,7 +30,9 @@ import (
 // a member after the Put's MSG_BACKUP) waits until no Remove of the key is, and then
 // stores its value after them (TestPutDuringAStuckRemoveStoresAfterIt); when ctx ends
 // first it returns ctx's error, having stored and sent nothing
-// (TestPutWaitingForAStuckRemoveEndsWithItsContext). A Remove of the key on the node
+// (TestPutWaitingForAStuckRemoveEndsWithItsContext), and when the map stopped meanwhile,
+// an error wrapping ErrNotStarted, where it stored its value in the stopped map and
+// returned nil (TestPutWaitingForAStuckRemoveWhenTheMapStops). A Remove of the key on the node
 // made while the Put sends comes after it: the Put stores no entry, sends MSG_REMOVE
 // again so that the members drop the backup copy and proxies it sent, and returns its
 // old value and nil (an error when that MSG_REMOVE fails), and no node holds the key
@@ -68,7 +70,9 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	kr.watchers++
 	// A Remove of the key under way on the node (its MSG_REMOVE may still reach a member
 	// after this Put's MSG_BACKUP): the Put waits until none is, and comes after them.
+	waited := false
 	for kr.removing > 0 {
+		waited = true
 		if kr.removed == nil {
 			kr.removed = make(chan struct{})
 		}
@@ -84,6 +88,13 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 			return nil, fmt.Errorf("replmap: put %v: waiting for a Remove of the key: %w", key, ctx.Err())
 		}
 		m.mu.Lock()
+	}
+	if waited && m.state == stateDestroyed {
+		// Stopped while the Put waited: it stores and sends nothing, as after Stop.
+		kr.watchers--
+		m.releaseKeyReplicatesLocked(k, kr)
+		m.mu.Unlock()
+		return nil, fmt.Errorf("replmap: put %v: the map stopped while it waited for a Remove of the key: %w", key, ErrNotStarted)
 	}
 	running, reads, removes := kr.running, kr.reads, kr.removes
 	kr.removers = kr.removers[:0] // this Put is the key's only watcher: it holds the key lock
