@@ -81,6 +81,14 @@ type gate struct {
 	only         atomic.Pointer[channel.MemberKey]
 	dropMapSends atomic.Bool
 	droppedSends atomic.Int32
+	// hold, when set, holds the first map message its node sends to hold.to alone.
+	hold atomic.Pointer[holdSend]
+}
+
+// holdSend is a gate's hold: the message is held, once held is closed, until release is.
+type holdSend struct {
+	to            channel.MemberKey
+	held, release chan struct{}
 }
 
 // mapMessageClass is in every serialized MapMessage (a plain map message's stream).
@@ -90,6 +98,11 @@ func (g *gate) SendMessage(ctx context.Context, to []channel.Member, msg *channe
 	if g.dropMapSends.Load() && bytes.Contains(msg.Data, mapMessageClass) {
 		g.droppedSends.Add(1)
 		return nil
+	}
+	if h := g.hold.Load(); h != nil && len(to) == 1 && to[0].Key() == h.to && bytes.Contains(msg.Data, mapMessageClass) &&
+		g.hold.CompareAndSwap(h, nil) {
+		close(h.held)
+		<-h.release
 	}
 	return g.InterceptorBase.SendMessage(ctx, to, msg)
 }
