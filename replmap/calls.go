@@ -13,6 +13,10 @@ import "context"
 // own call comes after it, would wait for ever otherwise, and the map cannot tell that
 // Get from one on another goroutine, so neither waits (TestGetFromRemovedDoesNotWaitForItself).
 
+// maxQueuedCalls bounds the calls received messages leave queued behind the one under
+// way (deliverReceived); a variable for the test of the bound.
+var maxQueuedCalls = 1024
+
 // callKey marks the context of a Get's Config.MadePrimary call (Map.Get): a Get called
 // with it, or with a context derived from it, does not wait for its own call, which the
 // queue runs after the one under way.
@@ -33,6 +37,25 @@ func (m *Map) queueCallLocked(f func()) chan struct{} {
 // deliver runs the queued calls, unless another goroutine runs them (it then runs those
 // queued meanwhile too).
 func (m *Map) deliver() { m.calls.Run(nil) }
+
+// deliverReceived runs the queued calls after a received message queued call (nil: none)
+// for it. While another goroutine makes a call that takes a while, the calls of a
+// member's messages (a Removed holding the entry's value, dropped from the entries and
+// MaxStoredBytes) would pile up behind it for as long as it lasts, each receive returning
+// at once; so with more than maxQueuedCalls queued the receive waits for its own call,
+// or for ctx or the map's life to end: the transport stops reading the member meanwhile,
+// as when the call ran on the receive itself, and the queue holds at most the bound and
+// a call per receiving goroutine (TestRemovedCallsQueuedBounded).
+func (m *Map) deliverReceived(ctx context.Context, call <-chan struct{}) {
+	m.deliver()
+	if call == nil || m.calls.Len() <= maxQueuedCalls {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.life, cancel)()
+	_ = m.calls.RunWait(ctx, call)
+}
 
 // deliverWait runs the queued calls and waits until done (nil: nothing to wait for) is
 // closed or ctx ends; from a call's context (a Get's MadePrimary, or a pass's), or while

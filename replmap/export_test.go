@@ -314,3 +314,24 @@ func KeyLockRefs(m *Map, key any) int {
 	}
 	return 0
 }
+
+// ReceiveRemove has m process a MSG_REMOVE of key from a peer (tests only).
+func ReceiveRemove(m *Map, from channel.Member, key any) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	return m.received(context.Background(), &message{MapID: m.id, Type: msgRemove, Key: kb}, from)
+}
+
+// QueuedCalls returns how many of m's calls to the application are queued and not
+// started (tests only).
+func QueuedCalls(m *Map) int { return m.calls.Len() }
+
+// SetMaxQueuedCalls sets the bound of the calls a received message leaves queued and
+// returns a function restoring it (tests only).
+func SetMaxQueuedCalls(n int) func() {
+	old := maxQueuedCalls
+	maxQueuedCalls = n
+	return func() { maxQueuedCalls = old }
+}

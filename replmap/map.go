@@ -139,8 +139,10 @@ type Config struct {
 	// none: a proxy) when a member removed it (MSG_REMOVE), not for the local node's own
 	// Remove. It runs on the goroutine that received the message, with no lock held,
 	// unless another goroutine is making the map's calls: then in order after the one
-	// under way, as MadePrimary. No Java attribute (Tomcat's ClusterSingleSignOn has no
-	// such hook).
+	// under way, as MadePrimary; a receive that finds more than 1024 calls queued then
+	// waits for its own, so that the transport stops reading the member meanwhile
+	// (TestRemovedCallsQueuedBounded). No Java attribute (Tomcat's ClusterSingleSignOn
+	// has no such hook).
 	Removed func(key, value any)
 	// Logger receives the map's logs; nil discards them.
 	Logger *slog.Logger

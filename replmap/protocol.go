@@ -101,8 +101,8 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 			return err
 		}
 	}
-	held, err := m.update(key, value, mm, from)
-	m.deliver() // Config.Removed, a value's Accessed (calls.go)
+	held, call, err := m.update(key, value, mm, from)
+	m.deliverReceived(ctx, call) // Config.Removed, a value's Accessed (calls.go)
 	switch {
 	case err != nil:
 		return err
@@ -124,8 +124,9 @@ type noValue struct{}
 // update applies a received message to the entry under its key and returns the entry's
 // value for a diff (MSG_BACKUP, MSG_COPY) to apply to. It queues the call of
 // Config.Removed for the entry a MSG_REMOVE dropped, and that of the held value's
-// Accessed for an access (MSG_ACCESS, MSG_NOTIFY_MAPMEMBER): the caller delivers them.
-func (m *Map) update(key, value any, mm *message, from channel.Member) (any, error) {
+// Accessed for an access (MSG_ACCESS, MSG_NOTIFY_MAPMEMBER), and returns the channel
+// closed once that call returned (nil if none): the caller delivers them.
+func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, call chan struct{}, _ error) {
 	k := string(mm.Key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -136,11 +137,11 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 	case msgRemove:
 		if e != nil && m.cfg.Removed != nil {
 			key, value := e.key, e.value
-			m.queueCallLocked(func() { m.cfg.Removed(key, value) })
+			call = m.queueCallLocked(func() { m.cfg.Removed(key, value) })
 		}
 		m.drop(k)
 		m.removedByLocked(k, from)
-		return nil, nil
+		return nil, call, nil
 	}
 	if mm.Type == msgProxy || !mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy) {
 		m.publishedByLocked(k, from)
@@ -156,7 +157,7 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 			// let a Get here take the entry over with no value. A value fetched for
 			// the key meanwhile may be older than the diff (fetch.go).
 			m.noteRefusedDiffLocked(k)
-			return noValue{}, nil
+			return noValue{}, nil, nil
 		}
 		apply = !mm.Diff && value != nil
 		if mm.Diff {
@@ -164,11 +165,11 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 		}
 	case msgAccess, msgNotifyMember:
 		if e == nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 		held = e.value
 	default:
-		return nil, nil
+		return nil, nil, nil
 	}
 	vbytes := e.valueBytes()
 	switch {
@@ -179,7 +180,7 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 	}
 	size := entrySize(k, vbytes, mm.Primary, mm.Nodes)
 	if err := m.admit(k, e, size, mm, from); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if e == nil {
 		e = &entry{key: key}
@@ -207,10 +208,10 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (any, err
 	}
 	m.resize(e, size)
 	if a, ok := held.(AccessReplicated); ok && (mm.Type == msgAccess || mm.Type == msgNotifyMember) {
-		m.queueCallLocked(a.Accessed)
+		call = m.queueCallLocked(a.Accessed)
 		held = nil
 	}
-	return held, nil
+	return held, call, nil
 }
 
 // reply answers the map's RPCs (AbstractReplicatedMap.replyRequest).

@@ -38,7 +38,7 @@ func TestStrangerStartTakesNothingOver(t *testing.T) {
 	key, _ := jserial.Marshal("k")
 	value, _ := jserial.Marshal("v")
 	// The entry this node backs up for the stranger, as if it had been a member.
-	if _, err := m.update("k", "v", &message{MapID: m.id, Type: msgBackup, Key: key, Value: value, Primary: &stranger,
+	if _, _, err := m.update("k", "v", &message{MapID: m.id, Type: msgBackup, Key: key, Value: value, Primary: &stranger,
 		Nodes: []channel.Member{ch.LocalMember()}}, stranger); err != nil {
 		t.Fatal(err)
 	}

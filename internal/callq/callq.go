@@ -109,6 +109,13 @@ func (q *Queue) RunWait(ctx context.Context, done <-chan struct{}) error {
 	}
 }
 
+// Len returns how many calls are queued and not started yet.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.calls)
+}
+
 // Idle reports whether no call is queued or running.
 func (q *Queue) Idle() bool {
 	q.mu.Lock()
