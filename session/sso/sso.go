@@ -57,7 +57,8 @@ type Config struct {
 	// this node (Deregister, Logout; on the caller's goroutine, with its context, the
 	// error joined to theirs) or by a member (a Tomcat logout, or another Go node's; on a
 	// goroutine of the SSO, with a context that Stop cancels, the error logged; a Stop
-	// called with that context returns ErrStopping at once). It ends
+	// called with that context returns ErrStopping at once; at most MaxSignedOffCalls at
+	// once, the member's further removals waiting). It ends
 	// the application sessions of e.SessionKeys() that this node serves, as Tomcat's
 	// deregister expires those of its own contexts; ExpireSessions does it for
 	// session/delta managers. No Java attribute.
@@ -78,6 +79,7 @@ type SSO struct {
 	mu      sync.Mutex
 	stopped bool // no more SignedOff calls start
 	wg      sync.WaitGroup
+	slots   chan struct{} // the SignedOff calls of members' removals running (MaxSignedOffCalls)
 }
 
 // New returns an SSO for cfg; it joins the map at Start.
@@ -97,7 +99,7 @@ func New(cfg Config) (*SSO, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &SSO{cfg: cfg}
+	s := &SSO{cfg: cfg, slots: make(chan struct{}, MaxSignedOffCalls)}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 	s.offCtx = context.WithValue(s.bg, signedOffMark{s}, true)
 	mcfg := replmap.Config{Channel: cfg.Channel, Name: cfg.MapName, Replicated: true,
@@ -160,21 +162,36 @@ func (s *SSO) Stop(ctx context.Context) error {
 	return err
 }
 
-// removed is the map's Removed: a member signed a user off.
+// MaxSignedOffCalls bounds the SignedOff calls of members' removals that run at once;
+// a removal beyond waits for one to end (Config.SignedOff).
+const MaxSignedOffCalls = 64
+
+// removed is the map's Removed: a member signed a user off. With MaxSignedOffCalls of
+// its calls running it waits for one to end (or for Stop), holding the map's calls: past
+// their bound (replmap.Config.Removed) the receive of the member's messages waits too,
+// where a goroutine and an entry were held per removal
+// (TestSignedOffCallsBounded).
 func (s *SSO) removed(key, value any) {
 	id, _ := key.(string)
 	e, ok := value.(*Entry)
 	if !ok {
 		return
 	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.bg.Done(): // stopped
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
+		<-s.slots
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer func() { <-s.slots }()
 		if err := s.cfg.SignedOff(s.offCtx, id, e); err != nil {
 			s.cfg.Logger.Warn("sso: signed off by a member", "id", id, "err", err)
 		}
