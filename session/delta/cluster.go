@@ -84,6 +84,7 @@ type Cluster struct {
 	refusals             *ratelog.Limiter // refused senders and requests, logged rate-limited
 
 	messages, malformed, unknownContext, noContextReplies, nonMember atomic.Uint64
+	noContextSlots                                                   chan struct{} // the answers on their way (replyNoContext)
 
 	unlisted                          unlisted // non-members' messages held (unlisted.go)
 	unlistedWait                      time.Duration
@@ -149,6 +150,7 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	}
 	c.refusals = ratelog.New(ratelog.Config{Logger: c.log, First: 1})
 	c.cuts.probing = make(chan struct{}, maxProbing)
+	c.noContextSlots = make(chan struct{}, MaxNoContextReplies)
 	c.removeMsg = ch.AddMessageListener(clusterListener{c})
 	c.removeMbr = ch.AddMembershipListener(channel.MembershipFuncs{Added: c.memberAdded, Disappeared: c.memberGone})
 	return c
@@ -339,18 +341,20 @@ func (c *Cluster) finishingStop(m *Manager) (done func()) {
 	}
 }
 
-// goTracked runs f on a goroutine Close waits for, unless the cluster is closed.
-func (c *Cluster) goTracked(f func()) {
+// goTracked runs f on a goroutine Close waits for, unless the cluster is closed; it
+// reports whether it did.
+func (c *Cluster) goTracked(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return
+		return false
 	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // clusterListener keeps Accept and MessageReceived off the Cluster's API.
@@ -496,12 +500,28 @@ func (c *Cluster) warnUnknown(msg *Message, from channel.Member) {
 	}
 }
 
+// MaxNoContextReplies bounds the answers to requests for every session that cannot be
+// served (EVT_ALL_SESSION_NOCONTEXTMANAGER) on their way at once.
+const MaxNoContextReplies = 16
+
 // replyNoContext answers a GET_ALL_SESSIONS that cannot be served, with id as its
 // UniqueID (the reason, or the request's: replyID). The context name "" is a Tomcat
 // manager's own (Message.EmptyContext): a request naming none reaches every manager and
-// is not answered here.
+// is not answered here. At most MaxNoContextReplies answers are on their way at once: a
+// request beyond is left unanswered, logged rate-limited (its asker's wait ends as for a
+// lost answer), where each had a goroutine of its own, however many were on their way
+// (TestNoContextRepliesBounded).
 func (c *Cluster) replyNoContext(ctxName string, to channel.Member, id string) {
-	c.goTracked(func() {
+	select {
+	case c.noContextSlots <- struct{}{}:
+	default:
+		c.refusals.Log(slog.LevelWarn, to.Addr(), "no-context replies",
+			"delta: not answering a state transfer request that cannot be served: too many answers on their way",
+			"context", ctxName, "max", MaxNoContextReplies)
+		return
+	}
+	started := c.goTracked(func() {
+		defer func() { <-c.noContextSlots }()
 		msg := &Message{Event: EventNoContextManager, Context: ctxName, EmptyContext: ctxName == "",
 			SessionID: idNoContext, UniqueID: id, Timestamp: nowMs()}
 		data, err := c.codec.AppendMessage(nil, msg)
@@ -514,6 +534,9 @@ func (c *Cluster) replyNoContext(ctxName string, to channel.Member, id string) {
 		}
 		c.noContextReplies.Add(1)
 	})
+	if !started {
+		<-c.noContextSlots
+	}
 }
 
 func (c *Cluster) memberGone(mem channel.Member) {
