@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -61,7 +62,10 @@ func (s *Service) sawSender(src channel.Member) {
 	s.mu.Unlock()
 	queued := s.queueSenderLocked(l, m)
 	s.evMu.Unlock()
-	s.log.Info("tribes cloud membership: a sender not listed became a member", "member", m.String())
+	// Rate-limited: a stranger writing a new source in each frame makes a member of each
+	// (TestStrangerSendersInfoLogBounded).
+	s.rl.LogFunc(slog.LevelInfo, m.Addr(), "sender member", "tribes cloud membership: a sender not listed became a member",
+		func() []any { return []any{"member", m.String()} })
 	if queued {
 		go s.runEvents()
 	}

@@ -86,3 +86,45 @@ func lastLine(b []byte) []byte {
 	}
 	return b
 }
+
+// TestStrangerSendersInfoLogBounded: below MaxMembers each invented sender becomes a
+// member, and each was logged at Info ("a sender not listed became a member") without a
+// limit, so that a stranger writing a new source address in each frame (the members it
+// invents expiring after ExpirationTime, making room for more) wrote an Info line into
+// the target's log per frame for as long as it went on. The line is rate-limited now,
+// as the member-limit warning is: the first ones, then a count.
+func TestStrangerSendersInfoLogBounded(t *testing.T) {
+	d := dnsmasq.Start(t, "127.0.0.1 tomcat-members\n")
+	var log lockedBuffer
+	const frames = 1500
+	cfg := Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1", MaxMembers: 2 * frames,
+		DNS:    DNSConfig{ServiceName: "tomcat-members", Resolver: d.Resolver()},
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.LocalUniqueID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := localMember("127.0.0.1", 4000, id)
+	if err := s.Start(context.Background(), channel.SvcMembership, local, &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background(), channel.SvcMembership)
+	base := log.Len()
+	for i := range frames {
+		var ip [4]byte
+		binary.BigEndian.PutUint32(ip[:], 0x0a000000+uint32(i)) // 10.0.x.y, one per frame
+		src := channel.Member{Host: ip[:], Port: 4000, SecurePort: -1, UDPPort: -1}
+		senderWatcher{s}.AcceptNonMember(&channel.Message{Source: src})
+	}
+	if n := len(s.Members()); n != frames {
+		t.Fatalf("%d members, want %d", n, frames)
+	}
+	if got := log.Len() - base; got > 64<<10 {
+		t.Errorf("%d frames from invented senders wrote %d bytes of log (limit 64 KiB); the last line:\n%s",
+			frames, got, lastLine(log.b.Bytes()))
+	}
+}
