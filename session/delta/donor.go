@@ -3,6 +3,7 @@ package delta
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,16 +157,21 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 			UniqueID: cmp.Or(sv.id, idTransferred+m.cfg.Name), Timestamp: ts, Version: told}, transferOpts)
 	}
 	m.stats.served.Add(uint64(sent))
+	// A member may ask as often as it likes (a catch-up is answered at once, a transfer
+	// once the one before ended), so these lines are rate-limited per member
+	// (TestCatchUpAnswersLogBounded).
 	if err != nil {
 		m.stats.sendFailures.Add(1)
-		m.log.Warn("delta: state transfer to a joining member aborted", "to", to.Addr(), "sent", sent, "err", err)
+		m.serveLog.LogFunc(slog.LevelWarn, to.Addr(), "transfer aborted", "delta: state transfer to a joining member aborted",
+			func() []any { return []any{"to", to.Addr(), "sent", sent, "err", err} })
 		return
 	}
 	what := "delta: sent every session to a joining member"
 	if since != 0 {
 		what = "delta: sent the sessions sent about lately to a joining member (its catch-up)"
 	}
-	m.log.Info(what, "to", to.Addr(), "sessions", sent, "elapsed", time.Since(start))
+	m.serveLog.LogFunc(slog.LevelInfo, to.Addr(), what, what,
+		func() []any { return []any{"to", to.Addr(), "sessions", sent, "elapsed", time.Since(start)} })
 }
 
 // takeSlot waits for one of the Config.MaxConcurrentTransfers slots of a state transfer

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
@@ -25,6 +26,9 @@ type Manager struct {
 	log  *slog.Logger
 	st   *store
 	opts channel.SendOptions
+	// serveLog logs the transfers and catch-ups served, rate-limited per member
+	// (serveAll).
+	serveLog *ratelog.Limiter
 	// quorum is how many members must acknowledge a change besides this node
 	// (Config.ClusterSize/2; 0 without a quorum).
 	quorum int
@@ -163,6 +167,7 @@ func newManager(cl *Cluster, cfg Config) *Manager {
 		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), stopped: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]*serve{},
 		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	m.gone = newRemovals()
+	m.serveLog = ratelog.New(ratelog.Config{Logger: m.log})
 	if bc, ok := cl.codec.(batchCodec); ok {
 		if m.opts.WaitsForAck() {
 			m.batch = &batcher{m: m, bc: bc, wait: cfg.AckedBatchWait}
