@@ -197,7 +197,9 @@ type lifeKey struct{}
 // which may themselves start or stop the channel and so wait for that Stop to return,
 // stops waiting for them when it closes, rather than waiting for ever
 // (TestLifecycleContended; interceptors' TestDispatchStopFromTheCallbackOfAMessageItSends).
-// Another goroutine's Start or Stop closes it too: which one waits cannot be told.
+// Another goroutine's Start or Stop closes it too: which one waits cannot be told. A
+// Start or Stop whose ctx had ended returns ctx's error without waiting, and does not
+// close it (TestLifecycleNotContendedByAnEndedContext).
 func LifecycleContended(ctx context.Context) <-chan struct{} {
 	if h, _ := ctx.Value(lifeKey{}).(*lifeHold); h != nil {
 		return h.contended
@@ -207,7 +209,8 @@ func LifecycleContended(ctx context.Context) <-chan struct{} {
 
 // lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
 // semaphore is taken whatever ctx, so that Stop with an ended context still stops. While
-// it waits, the hold it waits for is told so (LifecycleContended).
+// it waits, the hold it waits for is told so (LifecycleContended); with an ended ctx it
+// does not wait, and tells nothing.
 func (c *Channel) lock(ctx context.Context) (*lifeHold, error) {
 	for {
 		c.hmu.Lock()
@@ -221,6 +224,9 @@ func (c *Channel) lock(ctx context.Context) (*lifeHold, error) {
 		}
 		h := c.hold
 		c.hmu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return nil, err // no wait: the hold is not told (TestLifecycleNotContendedByAnEndedContext)
+		}
 		h.once.Do(func() { close(h.contended) })
 		select {
 		case <-h.released:
