@@ -199,7 +199,10 @@ type lifeKey struct{}
 // (TestLifecycleContended; interceptors' TestDispatchStopFromTheCallbackOfAMessageItSends).
 // Another goroutine's Start or Stop closes it too: which one waits cannot be told. A
 // Start or Stop whose ctx had ended returns ctx's error without waiting, and does not
-// close it (TestLifecycleNotContendedByAnEndedContext).
+// close it (TestLifecycleNotContendedByAnEndedContext). It speaks of the Start or Stop
+// under way only: a ctx kept after that returned (by a callback, a goroutine) has a
+// channel that a later Start or Stop does not close, and a Start or Stop made with such a
+// ctx passes down its own (TestLifecycleContendedOfAKeptContext).
 func LifecycleContended(ctx context.Context) <-chan struct{} {
 	if h, _ := ctx.Value(lifeKey{}).(*lifeHold); h != nil {
 		return h.contended
