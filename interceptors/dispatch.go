@@ -217,7 +217,9 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 // trade-off: a Stop returns without waiting for a callback begun before it, or for one
 // it stopped waiting for, to return; its worker sends nothing more and ends once it
 // returned, and a later Stop or Start waits for it unless it is then still inside the
-// callback.
+// callback. A callback of a message Stop sends that waits for something the goroutine
+// calling Stop holds (an application lock) makes Stop wait until its ctx ends: give Stop
+// a deadline, or do not hold such a lock around it.
 func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
 	var err error
 	if svc&channel.SvcSender != 0 {
