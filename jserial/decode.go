@@ -297,8 +297,10 @@ func (d *Decoder) prealloc(n int) int {
 }
 
 // objectRate is how many bytes the objects of a stream (each Object, its Slots and their
-// Values, as the runtime allocates them), and the arrays the handle table and
-// UnmarshalAll's result grow to (appendCharged), may take per byte of the stream, beyond
+// Values, as the runtime allocates them), the arrays the handle table and UnmarshalAll's
+// result grow to (appendCharged), and arrays' and collections' elements, class
+// descriptors and their fields (TestElementArraysAndDescriptorsCharged), may take per
+// byte of the stream, beyond
 // objectSlack: a Slot of 32 bytes and a value of 16 for each byte of data, what a class
 // of one boolean field (or object field holding null) takes, and an object's handle and
 // value in the result, up to 128 bytes while they grow. Objects of hierarchies of up to
@@ -318,13 +320,11 @@ const (
 // chargeObject adds an allocation of n bytes, as the runtime takes it (allocSize: an
 // Object of 56 bytes takes 64), to what the stream's objects take and fails with
 // ErrLimit once they would take more than objectRate times the stream (the input when
-// given whole, the bytes read so far from an io.Reader) plus objectSlack.
+// given whole, the bytes received so far from an io.Reader, decoded or not: an array's
+// elements are received before it is allocated, fits) plus objectSlack.
 func (d *Decoder) chargeObject(n int, what string) error {
 	d.objBytes += int64(allocSize(n))
-	size := d.src.offset()
-	if d.src.r == nil {
-		size = int64(len(d.src.buf))
-	}
+	size := d.src.received()
 	if limit := objectRate*size + objectSlack; d.objBytes > limit {
 		return d.failf(ErrLimit, "%s: the stream's objects would take %d bytes, over %d times its %d bytes plus %d",
 			what, d.objBytes, objectRate, size, objectSlack)

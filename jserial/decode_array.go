@@ -1,6 +1,12 @@
 package jserial
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
+
+// arraySize is the bytes an Array takes.
+const arraySize = int(unsafe.Sizeof(Array{}))
 
 func (d *Decoder) array() (any, error) {
 	cd, err := d.classDesc()
@@ -32,6 +38,14 @@ func (d *Decoder) array() (any, error) {
 	minSize := max(size, 1)
 	n, err := d.count(int32(l), minSize, "array")
 	if err != nil {
+		return nil, err
+	}
+	// The Array and its elements (16 bytes each, for elements that may take a byte)
+	// count in the stream's objects' budget (TestElementArraysAndDescriptorsCharged).
+	if err := d.chargeObject(arraySize, cd.Name); err != nil {
+		return nil, err
+	}
+	if err := d.chargeObject(n*valueSize, cd.Name); err != nil {
 		return nil, err
 	}
 	a := &Array{Class: cd, Elems: make([]any, 0, n)}

@@ -5,6 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
+)
+
+// classDescSize, fieldSize and entrySize are the bytes a ClassDesc, a Field and an
+// Entry take.
+const (
+	classDescSize = int(unsafe.Sizeof(ClassDesc{}))
+	fieldSize     = int(unsafe.Sizeof(Field{}))
+	entrySize     = int(unsafe.Sizeof(Entry{}))
 )
 
 // classDesc reads a class descriptor: TC_CLASSDESC, TC_NULL or TC_REFERENCE.
@@ -56,6 +65,12 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The descriptor (128 bytes for 17 at least) and its field list (40 bytes a field
+	// of three) count in the stream's objects' budget
+	// (TestElementArraysAndDescriptorsCharged).
+	if err := d.chargeObject(classDescSize, name); err != nil {
+		return nil, err
+	}
 	cd := &ClassDesc{Name: name, SUID: int64(suid)}
 	h, err := d.newHandle(inProgress{})
 	if err != nil {
@@ -74,6 +89,9 @@ func (d *Decoder) classDesc1() (*ClassDesc, error) {
 		// waits for those bytes (count), then is allocated whole, as from bytes
 		// (appended, it took 5 times its size).
 		if _, err := d.count(int32(nf), 3, "field list"); err != nil {
+			return nil, err
+		}
+		if err := d.chargeObject(int(nf)*fieldSize, name); err != nil {
 			return nil, err
 		}
 		d.claim(3 * int(nf))
@@ -186,6 +204,9 @@ func (d *Decoder) jdkDesc(m *ClassDesc) (*ClassDesc, error) {
 	}
 	cd := m
 	if super != m.Super { // unusual: keep it generic
+		if err := d.chargeObject(classDescSize+len(m.Fields)*fieldSize, m.Name); err != nil {
+			return nil, err
+		}
 		cd = &ClassDesc{Name: m.Name, SUID: m.SUID, Flags: m.Flags, Fields: slices.Clone(m.Fields), Super: super}
 		cd.linkDataSuper()
 	}

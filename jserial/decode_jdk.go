@@ -94,6 +94,11 @@ func (d *Decoder) elems(n int32, what string) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// 16 bytes an element that may take a byte, counted in the stream's objects' budget
+	// (TestElementArraysAndDescriptorsCharged).
+	if err := d.chargeObject(max(c, 1)*valueSize, what); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, max(c, 1))
 	d.claim(int(n))
 	for i := int32(0); i < n; i++ {
@@ -148,6 +153,10 @@ func (d *Decoder) list(cd *ClassDesc) (any, error) {
 func (d *Decoder) entries(n int32, what string) ([]Entry, error) {
 	c, err := d.count(n, 2, what)
 	if err != nil {
+		return nil, err
+	}
+	// 32 bytes an entry that may take two, counted in the stream's objects' budget.
+	if err := d.chargeObject(c*entrySize, what); err != nil {
 		return nil, err
 	}
 	out := make([]Entry, 0, c)

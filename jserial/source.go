@@ -18,6 +18,10 @@ type source struct {
 
 func (s *source) offset() int64 { return s.off + int64(s.pos) }
 
+// received is the number of bytes of the stream received so far: read from the
+// io.Reader, whether or not decoded yet.
+func (s *source) received() int64 { return s.off + int64(len(s.buf)) }
+
 // remaining is the number of bytes known to be available, or -1 if more may arrive.
 func (s *source) knownRemaining() int {
 	if s.r != nil {
