@@ -35,7 +35,13 @@ import (
 // and is written back byte for byte, so a Go node replicates what it cannot read. A Go
 // value with no Java form (uint, structs, other maps, ...) is refused by Session.Set
 // with a *ValueError wrapping ErrNoJavaForm.
-type JavaValueCodec struct{}
+type JavaValueCodec struct {
+	// Limits bound the streams Unmarshal reads (depth, handles, lengths, size: Java's
+	// jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes), as JavaCodec's Limits
+	// bound a message's: set them alike to hold attribute values to the cluster's limits.
+	// Zero fields take jserial's defaults (TestJavaValueCodecLimits).
+	Limits jserial.DecoderConfig
+}
 
 // ErrNoJavaForm is wrapped by the error JavaValueCodec returns for a Go value that has no
 // Java counterpart.
@@ -53,10 +59,11 @@ func (JavaValueCodec) Marshal(v any) ([]byte, error) {
 	return jserial.Marshal(j)
 }
 
-// Unmarshal decodes a Java serialization stream to its Go form. Its errors wrap
-// ErrMalformedValue (and jserial's *DecodeError for a stream jserial refuses).
-func (JavaValueCodec) Unmarshal(data []byte) (any, error) {
-	v, err := jserial.Unmarshal(data)
+// Unmarshal decodes a Java serialization stream to its Go form, within Limits. Its
+// errors wrap ErrMalformedValue (and jserial's *DecodeError for a stream jserial
+// refuses, wrapping jserial.ErrLimit for one beyond Limits).
+func (c JavaValueCodec) Unmarshal(data []byte) (any, error) {
+	v, err := jserial.UnmarshalConfig(data, c.Limits)
 	if err == nil {
 		v, err = fromJava(v, 0)
 	}
