@@ -290,13 +290,16 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // came: a membership listener that blocks does not hold the transport's receive
 // goroutine, nor the messages of other members behind it there, and a message listener
 // that blocks does not hold the membership events. The caller waits for its message to go
-// up, and returns its error, for at most heardFromWait (1 s)
-// (TestFailureDetectorHeardFromReturnsTheMessagesError); a message still waiting then (a
-// listener slow to return) goes up later and MessageReceived returns nil, so that a
-// synchronized-ack sender gets its ACK before the message went up
-// (TestFailureDetectorSlowListenerDoesNotHoldTheReceivePath). A panic of the layers above
-// on that goroutine is returned as an error, and logged, as the transport's receive
-// goroutine would report it.
+// up, and returns its error (TestFailureDetectorHeardFromReturnsTheMessagesError): for at
+// most heardFromWait (1 s) when the message is not synchronized-ack, a message still
+// waiting then (a listener slow to return) going up later and MessageReceived returning
+// nil (TestFailureDetectorSlowListenerDoesNotHoldTheReceivePath); for a synchronized-ack
+// message until it went up, so that its sender's ACK or FAIL_ACK tells what the layers
+// above did with it, or until the detector's run stops: MessageReceived then returns an
+// error wrapping channel.ErrNotStarted (a FAIL_ACK), and the message, unless already under
+// way, never goes up (TestFailureDetectorSyncAckWaitsForItsHeldMessage). A panic of the
+// layers above on that goroutine is returned as an error, and logged, as the transport's
+// receive goroutine would report it.
 func (d *TCPFailureDetector) MessageReceived(msg *channel.Message) error {
 	probe := d.OKToProcess(msg.Options) && bytes.Equal(msg.Data, tcpFailDetect)
 	up := msg
@@ -304,7 +307,7 @@ func (d *TCPFailureDetector) MessageReceived(msg *channel.Message) error {
 		up = nil // nothing goes up
 	}
 	if h := d.heardFrom(msg.Source.Key(), up); h != nil {
-		return h.wait()
+		return d.waitHeld(h)
 	}
 	if probe {
 		d.swallowed.Add(1)

@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -23,31 +24,62 @@ type heldMsgs struct {
 
 // heldMsg is one message held behind its member's announcement.
 type heldMsg struct {
-	msg  *channel.Message
-	done chan struct{} // closed once the message went up
-	err  error         // what the layers above returned, once done is closed
+	msg     *channel.Message
+	in      *heldMsgs       // the member's held messages
+	stopped <-chan struct{} // closed when the run the message came in stops (nil: none ran)
+	done    chan struct{}   // closed once the message went up
+	err     error           // what the layers above returned, once done is closed
 }
 
 // addLocked holds msg (nil: none, a probe) behind the others and returns it. Caller holds
 // d.mu.
-func (hs *heldMsgs) addLocked(msg *channel.Message) *heldMsg {
+func (d *TCPFailureDetector) addLocked(hs *heldMsgs, msg *channel.Message) *heldMsg {
 	if msg == nil {
 		return nil
 	}
-	h := &heldMsg{msg: msg, done: make(chan struct{})}
+	h := &heldMsg{msg: msg, in: hs, done: make(chan struct{})}
+	if d.endLife != nil {
+		h.stopped = d.life.Done()
+	}
 	hs.msgs = append(hs.msgs, h)
 	return h
 }
 
-// wait returns the message's error once it went up, or nil after heardFromWait.
-func (h *heldMsg) wait() error {
-	t := time.NewTimer(heardFromWait)
-	defer t.Stop()
+// waitHeld returns the error of h's message once it went up. It waits at most
+// heardFromWait for a message that is not synchronized-ack, and returns nil then. It waits
+// for a synchronized-ack message until it went up, or until the run it came in stops: it
+// then returns an error wrapping channel.ErrNotStarted (the sender gets a FAIL_ACK), and
+// the message, if not under way yet, never goes up.
+func (d *TCPFailureDetector) waitHeld(h *heldMsg) error {
+	if !h.msg.Options.IsSyncAck() {
+		t := time.NewTimer(heardFromWait)
+		defer t.Stop()
+		select {
+		case <-h.done:
+			return h.err
+		case <-t.C:
+			return nil
+		}
+	}
 	select {
 	case <-h.done:
 		return h.err
-	case <-t.C:
-		return nil
+	case <-h.stopped:
+	}
+	d.mu.Lock()
+	i := slices.Index(h.in.msgs, h)
+	if i >= 0 {
+		h.in.msgs = slices.Delete(h.in.msgs, i, i+1)
+	}
+	d.mu.Unlock()
+	if i >= 0 {
+		return fmt.Errorf("tcpfailure: the detector stopped before a synchronized-ack message held behind its member's announcement went up; dropped: %w", channel.ErrNotStarted)
+	}
+	select {
+	case <-h.done:
+		return h.err
+	default:
+		return fmt.Errorf("tcpfailure: the detector stopped while a synchronized-ack message held behind its member's announcement was going up: %w", channel.ErrNotStarted)
 	}
 }
 
@@ -62,7 +94,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		q.heard++
 	}
 	if hs := d.held[k]; hs != nil {
-		h := hs.addLocked(msg)
+		h := d.addLocked(hs, msg)
 		d.mu.Unlock()
 		return h
 	}
@@ -82,7 +114,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		// behind that one while it waits.
 		var h *heldMsg
 		if hs := d.held[k]; hs != nil {
-			h = hs.addLocked(msg)
+			h = d.addLocked(hs, msg)
 		}
 		d.mu.Unlock()
 		return h
@@ -107,7 +139,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	d.queueUp(g, d.Prev().MemberAdded, m)
 	hs := &heldMsgs{announced: make(chan struct{})}
 	d.events.Add(func() { close(hs.announced) }) // right behind the announcement
-	h := hs.addLocked(msg)
+	h := d.addLocked(hs, msg)
 	d.held[k] = hs
 	d.mu.Unlock()
 	d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
