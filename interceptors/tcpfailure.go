@@ -297,16 +297,25 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // message until it went up, so that its sender's ACK or FAIL_ACK tells what the layers
 // above did with it, or until the detector's run stops: MessageReceived then returns an
 // error wrapping channel.ErrNotStarted (a FAIL_ACK), and the message, unless already under
-// way, never goes up (TestFailureDetectorSyncAckWaitsForItsHeldMessage). A panic of the
-// layers above on that goroutine is returned as an error, and logged, as the transport's
-// receive goroutine would report it.
+// way, never goes up (TestFailureDetectorSyncAckWaitsForItsHeldMessage). A stopped
+// detector (its Stop under way, the layers below still running) has no run to hold them
+// on: the announcement and the member's held messages go up on the receiving goroutine
+// that listed the member, which returns once they went up, and no goroutine of the
+// detector outlives the Stop
+// (TestFailureDetectorStoppedDetectorPassesHeldMessagesOnTheReceiveGoroutine). A panic of
+// the layers above on a held message is returned as an error, and logged, as the
+// transport's receive goroutine would report it.
 func (d *TCPFailureDetector) MessageReceived(msg *channel.Message) error {
 	probe := d.OKToProcess(msg.Options) && bytes.Equal(msg.Data, tcpFailDetect)
 	up := msg
 	if probe {
 		up = nil // nothing goes up
 	}
-	if h := d.heardFrom(msg.Source.Key(), up); h != nil {
+	h, release := d.heardFrom(msg.Source.Key(), up)
+	if release != nil {
+		release() // a stopped detector: its message went up once it returned
+	}
+	if h != nil {
 		return d.waitHeld(h)
 	}
 	if probe {

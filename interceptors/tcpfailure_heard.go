@@ -86,8 +86,12 @@ func (d *TCPFailureDetector) waitHeld(h *heldMsg) error {
 // heardFrom takes a message from k as proof that k is alive (see MessageReceived). When it
 // lists k, or k's messages wait for its announcement still, msg (nil: none, a probe) is
 // held behind the announcement and returned, for the caller to wait for; otherwise it
-// returns nil and the caller passes msg up itself.
-func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message) *heldMsg {
+// returns nil and the caller passes msg up itself. When it lists k with the detector
+// stopped (no run to pass the held messages up from, nor to wait for that goroutine), it
+// returns release too, which the caller runs first: it passes the announcement and k's
+// held messages up on the caller's goroutine, as a stopped detector passes every message
+// (TestFailureDetectorStoppedDetectorPassesHeldMessagesOnTheReceiveGoroutine).
+func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message) (h *heldMsg, release func()) {
 	d.mu.Lock()
 	d.initLocked()
 	if q := d.queues[k]; q != nil {
@@ -96,15 +100,15 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	if hs := d.held[k]; hs != nil {
 		h := d.addLocked(hs, msg)
 		d.mu.Unlock()
-		return h
+		return h, nil
 	}
 	_, known := d.view[k]
 	d.mu.Unlock()
 	if known {
-		return nil
+		return nil, nil
 	}
 	if _, below := d.Next().Member(k); !below {
-		return nil
+		return nil, nil
 	}
 	d.evMu.Lock()
 	defer d.evMu.Unlock()
@@ -112,12 +116,11 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	if _, known := d.view[k]; known {
 		// Listed meanwhile, by a message received on another goroutine: msg goes up
 		// behind that one while it waits.
-		var h *heldMsg
 		if hs := d.held[k]; hs != nil {
 			h = d.addLocked(hs, msg)
 		}
 		d.mu.Unlock()
-		return h
+		return h, nil
 	}
 	// Asked again with the view locked: a disappearance the layer below reports after this
 	// look finds the member listed (its op reads the view under d.mu) and goes up after the
@@ -126,7 +129,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	m, below := d.Next().Member(k)
 	if !below {
 		d.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	delete(d.addSuspects, k)
 	d.view[k] = m
@@ -139,22 +142,22 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	d.queueUp(g, d.Prev().MemberAdded, m)
 	hs := &heldMsgs{announced: make(chan struct{})}
 	d.events.Add(func() { close(hs.announced) }) // right behind the announcement
-	h := d.addLocked(hs, msg)
+	h = d.addLocked(hs, msg)
 	d.held[k] = hs
 	d.mu.Unlock()
 	d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
 	if g == nil {
-		go d.releaseHeld(nil, k, hs)
-	} else {
-		g.Go(func() { d.releaseHeld(g, k, hs) })
-		g.wg.Done()
+		return h, func() { d.releaseHeld(nil, k, hs) }
 	}
-	return h
+	g.Go(func() { d.releaseHeld(g, k, hs) })
+	g.wg.Done()
+	return h, nil
 }
 
 // releaseHeld has the events delivered, unless another goroutine delivers them, waits
 // for k's announcement, and then passes k's held messages up, in order, until none is
-// left, as a goroutine of run g (nil: none), marked as inside a call up meanwhile.
+// left, as a goroutine of run g (nil: the caller's goroutine, the detector stopped),
+// marked as inside a call up meanwhile.
 func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *heldMsgs) {
 	d.deliver(g)
 	<-hs.announced
