@@ -113,14 +113,18 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	d.evMu.Lock()
 	defer d.evMu.Unlock()
 	d.mu.Lock()
-	if _, known := d.view[k]; known {
-		// Listed meanwhile, by a message received on another goroutine: msg goes up
-		// behind that one while it waits.
-		if hs := d.held[k]; hs != nil {
-			h = d.addLocked(hs, msg)
-		}
+	if hs := d.held[k]; hs != nil {
+		// Listed meanwhile, by a message received on another goroutine, whose messages are
+		// still held: msg goes up behind them, even if k was dropped again since (a failed
+		// check), so that one goroutine passes k's messages up in the order they came
+		// (TestFailureDetectorHeldMessagesOfAMemberDroppedMeanwhileKeepTheirOrder).
+		h = d.addLocked(hs, msg)
 		d.mu.Unlock()
 		return h, nil
+	}
+	if _, known := d.view[k]; known {
+		d.mu.Unlock()
+		return nil, nil
 	}
 	// Asked again with the view locked: a disappearance the layer below reports after this
 	// look finds the member listed (its op reads the view under d.mu) and goes up after the
