@@ -21,6 +21,7 @@ type Queue struct {
 	calls   []func()
 	running bool
 	exited  chan struct{} // while running: closed when the goroutine running the queue stops
+	runner  uint64        // while running: the id of the goroutine running the queue (0: unknown)
 }
 
 // Add queues f. A caller that orders f against changes of its own state calls Add while
@@ -37,6 +38,7 @@ func (q *Queue) Add(f func()) {
 // leaves the rest of the queue to the next Run, or to a RunWait waiting meanwhile, which
 // runs them (TestPanicWhileAnotherWaitsReleasesTheWaiter).
 func (q *Queue) Run(around func(call func())) {
+	id := goid()
 	q.mu.Lock()
 	if q.running {
 		q.mu.Unlock()
@@ -45,12 +47,13 @@ func (q *Queue) Run(around func(call func())) {
 	q.running = true
 	exited := make(chan struct{})
 	q.exited = exited
+	q.runner = id
 	q.mu.Unlock()
 	finished := false
 	defer func() {
 		if !finished { // a call panicked: let the next Run find no runner
 			q.mu.Lock()
-			q.running, q.exited = false, nil
+			q.running, q.exited, q.runner = false, nil, 0
 			q.mu.Unlock()
 			close(exited) // wakes the RunWaits waiting meanwhile: they run the rest
 		}
@@ -59,7 +62,7 @@ func (q *Queue) Run(around func(call func())) {
 		q.mu.Lock()
 		if len(q.calls) == 0 {
 			q.calls = nil
-			q.running, q.exited, finished = false, nil, true
+			q.running, q.exited, q.runner, finished = false, nil, 0, true
 			q.mu.Unlock()
 			close(exited)
 			return
@@ -114,6 +117,18 @@ func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.calls)
+}
+
+// InCall reports whether the calling goroutine is the one running the queue: whether
+// the caller is one of the queued calls, or something it called (a listener that stops
+// the service whose events it is told of). Such a caller cannot wait for the call it is
+// made in, nor for those queued behind it, which run on its goroutine once it returned:
+// RunWait would wait for them until its ctx ends (TestInCall).
+func (q *Queue) InCall() bool {
+	q.mu.Lock()
+	running, runner := q.running, q.runner
+	q.mu.Unlock()
+	return running && runner != 0 && runner == goid()
 }
 
 // Idle reports whether no call is queued or running.

@@ -159,3 +159,35 @@ func TestPanicWhileAnotherWaitsReleasesTheWaiter(t *testing.T) {
 		})
 	}
 }
+
+// TestInCall: InCall is true inside a queued call, and in what it calls, on the goroutine
+// running the queue; false on another goroutine while that call runs, and once the queue
+// ran.
+func TestInCall(t *testing.T) {
+	var q callq.Queue
+	if q.InCall() {
+		t.Fatal("InCall() = true with nothing running")
+	}
+	inside, elsewhere := false, true
+	entered, checked := make(chan struct{}), make(chan struct{})
+	go func() {
+		<-entered
+		elsewhere = q.InCall()
+		close(checked)
+	}()
+	q.Add(func() {
+		inside = func() bool { return q.InCall() }()
+		close(entered)
+		<-checked
+	})
+	q.Run(nil)
+	if !inside {
+		t.Error("InCall() = false inside a queued call")
+	}
+	if elsewhere {
+		t.Error("InCall() = true on another goroutine while a call ran")
+	}
+	if q.InCall() {
+		t.Error("InCall() = true once the queue ran")
+	}
+}

@@ -46,13 +46,17 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 // reported to the health function (TestStopDuringHeartbeatFetchIsNoFailure), and a Start
 // that follows asks the source at once without waiting for it
 // (TestRestartDuringCancelledFetchFetchesAtStart). Stop waits, until ctx ends, for every
-// event queued before it to reach the listener (a listing's, a sender's) and for the
-// members it reports gone, whether or not it reports any, so that the listener is called
-// no more once Stop returned nil (TestStopWaitsForEarlierEvents); when ctx ends first it
-// returns an error wrapping ctx's, and the events go up after the listener call under
-// way. A Stop made from the listener (a listener's own Stop of the channel) waits for the
-// call it is made in, so until its ctx ends: give it a deadline
-// (TestChannelStopFromAListenerReturns).
+// event queued before it to reach the listener (a listing's, a sender's, the listener
+// call under way included) and for the members it reports gone, whether or not it
+// reports any, so that the listener is called no more once Stop returned nil
+// (TestStopWaitsForEarlierEvents); when ctx ends first it returns an error wrapping ctx's,
+// and the events go up after the listener call under way. A Stop made from the listener,
+// on the goroutine that calls it (a listener's own Stop of the service or of the
+// channel), waits for none of them, whatever its ctx: not for the call it is made in, nor
+// for the events behind that call, its members gone included, which go up on that
+// goroutine once the listener returned; it returns nil
+// (TestStopFromTheListenerWithBackgroundReturns, TestChannelStopFromAListenerReturns). A
+// Stop the listener has another goroutine make, and waits for, waits until its ctx ends.
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.evMu.Lock()
 	s.mu.Lock()
@@ -72,11 +76,17 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.running &^= svc
 	s.mu.Unlock()
 	done := s.queueLocked(l, nil, gone)
-	if done == nil {
+	inCall := s.events.InCall()
+	if done == nil && !inCall {
 		done = s.queueMarkLocked() // the events queued before: no listener call after Stop returns
 	}
 	s.evMu.Unlock()
 	s.rl.Flush()
+	if inCall {
+		// Made from the listener, on the goroutine delivering its events: the call it is
+		// made in, and the events behind it, go up on this goroutine once it returned.
+		return nil
+	}
 	if err := s.events.RunWait(ctx, done); err != nil {
 		return fmt.Errorf("cloud: stop: the membership events not yet delivered to the listener: %w", err)
 	}

@@ -1,0 +1,27 @@
+package callq
+
+import (
+	"bytes"
+	"runtime"
+	"strconv"
+)
+
+// goid returns the id of the calling goroutine, as the first line of its stack trace
+// ("goroutine 18 [running]:") gives it, or 0 if that line cannot be read. Go gives a
+// goroutine no other identity; the queue asks it once per Run, and once per InCall.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b, ok := bytes.CutPrefix(b, []byte("goroutine "))
+	if !ok {
+		return 0
+	}
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
+}
