@@ -8,8 +8,9 @@
 //
 //   - ProviderKubernetes (the default): the running pods of a namespace, from the
 //     Kubernetes API (GET /api/v1/namespaces/NS/pods[?labelSelector=…]) over HTTPS with
-//     the service account's CA and bearer token, following no redirect (Go's HTTP client
-//     would send the token again to the same host on another scheme or port). A pod's
+//     the service account's CA and bearer token, following a redirect that keeps the
+//     protocol, as Tomcat's connection does, and no other (Go's HTTP client would send
+//     the token again to the same host on another scheme). A pod's
 //     member id is the MD5 digest of its uid; its alive time is how long before this
 //     node's start the pod was created.
 //   - ProviderDNS: the addresses a name resolves to (a headless service). A member's id

@@ -113,15 +113,8 @@ func newKubernetes(c Config) (*Kubernetes, error) {
 		}
 	}
 	// No client timeout: Pods bounds the wait for the answer and each read of it, as
-	// Tomcat's socket timeouts do, and the whole fetch by FetchTimeout. No redirect is
-	// followed (the API answers a pod list without one): Go's client sends the
-	// Authorization header again to the same host name whatever the scheme and port, so
-	// a redirect to http://the-same-host:other-port/ would send the token in clear; the
-	// redirect's answer fails the fetch as any other than 200
-	// (TestKubernetesFollowsNoRedirect).
-	p.client = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
+	// Tomcat's socket timeouts do, and the whole fetch by FetchTimeout.
+	p.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
 	if k.ClientCertFile == "" {
 		p.tokenFile = k.TokenFile
 		if err := p.reloadToken(); err != nil {
@@ -129,6 +122,28 @@ func newKubernetes(c Config) (*Kubernetes, error) {
 		}
 	}
 	return p, nil
+}
+
+// maxRedirects is the redirect at which a fetch stops, not following it: at most that
+// many requests (Go's HTTP client's own bound; TestKubernetesRedirectLoopEnds).
+const maxRedirects = 10
+
+// checkRedirect follows a redirect that keeps the protocol, as Java's HttpURLConnection
+// (Tomcat's) does, and no other: Go's client sends the Authorization header again to the
+// same host name whatever the scheme and port, so a redirect from https to
+// http://the-same-host:other-port/ would send the token in clear
+// (TestKubernetesFollowsNoRedirectToAnotherProtocol). Over https the token goes again
+// by TLS trusting the same CA (TestKubernetesFollowsARedirectThatKeepsTheProtocol), to
+// the same host name (Go's client drops it for another, but for a subdomain).
+// The error, which fails the fetch with ErrFetch, names where the redirect was to.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if req.URL.Scheme != via[0].URL.Scheme {
+		return fmt.Errorf("redirect from %s to another protocol not followed: %s", via[0].URL.Scheme, req.URL.Redacted())
+	}
+	return nil
 }
 
 // CloseIdleConnections closes the kept-alive connection to the API server (Service.Stop

@@ -102,13 +102,14 @@ func fetchAnswer(t *testing.T, answer string) error {
 	return err
 }
 
-// TestKubernetesFollowsNoRedirect: the HTTP client followed the API server's redirects,
-// and Go's client sends the Authorization header again to the same host name whatever
-// the scheme and port: an answer 307 to http://the-same-host:other-port/ had the service
-// account's token sent there in clear. The provider now follows no redirect (the
-// Kubernetes API answers a pod list without one): the fetch fails with ErrFetch naming
-// the status, and nothing reaches the other address.
-func TestKubernetesFollowsNoRedirect(t *testing.T) {
+// TestKubernetesFollowsNoRedirectToAnotherProtocol: the HTTP client followed the API
+// server's redirects, and Go's client sends the Authorization header again to the same
+// host name whatever the scheme and port: an answer 307 to
+// http://the-same-host:other-port/ had the service account's token sent there in clear.
+// A redirect to another protocol is not followed, as Java's HttpURLConnection (Tomcat's)
+// does not follow one: the fetch fails with ErrFetch naming where it was sent, and
+// nothing reaches the other address.
+func TestKubernetesFollowsNoRedirectToAnotherProtocol(t *testing.T) {
 	api := newAPIServer(t, nil) // its CA (httptest's) and token files
 	var leaked atomic.Pointer[string]
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +133,59 @@ func TestKubernetesFollowsNoRedirect(t *testing.T) {
 	if a := leaked.Load(); a != nil {
 		t.Fatalf("the redirect was followed over plain HTTP, with the header Authorization %q", *a)
 	}
-	if !errors.Is(err, ErrFetch) || !strings.Contains(err.Error(), "307") {
-		t.Fatalf("err = %v, want ErrFetch naming the status 307", err)
+	if !errors.Is(err, ErrFetch) || !strings.Contains(err.Error(), plain.URL+"/api/") {
+		t.Fatalf("err = %v, want ErrFetch naming the redirect's address", err)
+	}
+}
+
+// TestKubernetesFollowsARedirectThatKeepsTheProtocol: the provider followed no redirect,
+// where Tomcat's connection follows one that keeps the protocol: an API server behind a
+// proxy that sends the pod list request to another port of the same host over HTTPS
+// (307) failed every fetch. Such a redirect is now followed, the token sent again (the
+// same host, over TLS trusting the same CA), and the pods listed there are returned.
+func TestKubernetesFollowsARedirectThatKeepsTheProtocol(t *testing.T) {
+	api := newAPIServer(t, recorded(t))
+	redirecting := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, api.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer redirecting.Close()
+	cfg := api.config()
+	cfg.Kubernetes.Host, cfg.Kubernetes.Port, _ = strings.Cut(strings.TrimPrefix(redirecting.URL, "https://"), ":")
+	k, err := NewKubernetes(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.CloseIdleConnections()
+	insts, err := k.Fetch(context.Background())
+	if err != nil {
+		t.Fatalf("fetch through a redirect that keeps HTTPS: %v", err)
+	}
+	if len(insts) != 2 || api.requests.Load() != 1 {
+		t.Fatalf("%d instances, %d requests at the API server; want the recorded list's 2 pods, from 1 request", len(insts), api.requests.Load())
+	}
+}
+
+// TestKubernetesRedirectLoopEnds: a server that redirects the request to itself for
+// ever fails the fetch with ErrFetch at its tenth redirect, as Go's HTTP client stops.
+func TestKubernetesRedirectLoopEnds(t *testing.T) {
+	api := newAPIServer(t, nil)
+	var n atomic.Int64
+	looping := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.Redirect(w, r, r.URL.RequestURI(), http.StatusFound)
+	}))
+	defer looping.Close()
+	cfg := api.config()
+	cfg.Kubernetes.Host, cfg.Kubernetes.Port, _ = strings.Cut(strings.TrimPrefix(looping.URL, "https://"), ":")
+	k, err := NewKubernetes(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.CloseIdleConnections()
+	if _, err := k.Fetch(context.Background()); !errors.Is(err, ErrFetch) || !strings.Contains(err.Error(), "redirects") {
+		t.Fatalf("err = %v, want ErrFetch naming the redirects", err)
+	}
+	if got := n.Load(); got != 10 {
+		t.Fatalf("%d requests, want 10 (the tenth redirect not followed)", got)
 	}
 }
