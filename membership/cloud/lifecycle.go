@@ -12,7 +12,10 @@ import (
 // source at once (within ctx and the timeouts); a failed first fetch is logged and
 // reported to the health function, not returned, as in Tomcat: the next heartbeat tries
 // again. Start waits for the members listed to reach the listener until ctx ends: it then
-// returns an error wrapping ctx's, and they still go up, in order.
+// returns an error wrapping ctx's, and they still go up, in order. A Start made from the
+// listener, on the goroutine that calls it (a listener restarting the service), does not
+// wait for them, whatever its ctx: they go up on that goroutine once the listener
+// returned (TestRestartFromTheListenerWithBackgroundReturns).
 func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
 	s.mu.Lock()
 	s.local, s.l = local, l
@@ -103,7 +106,7 @@ func (s *Service) closeIdle() {
 // Heartbeat implements channel.MembershipService: it asks the source, adds the members
 // it lists for the first time and expires those it has not listed for ExpirationTime. It
 // waits for their events to reach the listener until the membership-rx level stops
-// (TestWaitsForEventsEndWithStop).
+// (TestWaitsForEventsEndWithStop), but for none when made from the listener, as Start.
 func (s *Service) Heartbeat() {
 	s.mu.Lock()
 	r := s.run

@@ -28,8 +28,9 @@ import (
 // service's locks, from the goroutine of the change (Start, a heartbeat, Stop) or, if
 // another one is delivering, from that one, after the event under way; each waits for
 // its events, Start and Stop until their ctx ends, a heartbeat until the membership-rx
-// level stops; a Stop made from the listener waits for none, so a listener may stop the
-// channel, with context.Background() too (TestChannelStopFromAListenerReturns).
+// level stops; a Start or Stop made from the listener waits for none, so a listener may
+// stop the channel, or restart the service, with context.Background() too
+// (TestChannelStopFromAListenerReturns, TestRestartFromTheListenerWithBackgroundReturns).
 // The event of a sender that became a member (DNS provider) is waited for by nothing but
 // a Stop that follows (Stop waits for every event queued before it): it goes up on a
 // goroutine of the service, or on that of a change delivering meanwhile, so

@@ -14,7 +14,9 @@ import (
 )
 
 // apply records a listing of run r made at now and delivers the resulting events,
-// waiting for them until ctx ends (ctx's error then: they still go up, in order).
+// waiting for them until ctx ends (ctx's error then: they still go up, in order), but
+// not on the goroutine delivering the events, inside a listener call, which they are
+// queued behind.
 func (s *Service) apply(ctx context.Context, r *run, insts []Instance, now time.Time) error {
 	s.evMu.Lock()
 	s.mu.Lock()
@@ -63,6 +65,11 @@ func (s *Service) apply(ctx context.Context, r *run, insts []Instance, now time.
 	s.mu.Unlock()
 	done := s.queueLocked(l, added, gone)
 	s.evMu.Unlock()
+	if s.events.InCall() {
+		// Made from the listener (its Start of the service), on the goroutine delivering
+		// its events: they go up on this goroutine once the listener returned.
+		return nil
+	}
 	return s.events.RunWait(ctx, done)
 }
 
