@@ -63,6 +63,7 @@
 // (10000) items; a larger or malformed answer fails the fetch with ErrTooLarge or
 // ErrBadResponse (the members then expire as after any failed fetch) and is reported to
 // the channel's health function; such an error, and that of a status other than 200,
-// holds at most 256 bytes of the answer, control characters replaced. At most MaxMembers (1024) members are kept; new ones
-// beyond are counted (Stats.MembersOverLimit) and logged rate-limited.
+// holds at most 256 bytes of the answer, control characters replaced: of a longer text,
+// its beginning and its end. At most MaxMembers (1024) members are kept; new ones beyond
+// are counted (Stats.MembersOverLimit) and logged rate-limited.
 package cloud

@@ -57,7 +57,7 @@ type podJSON struct {
 // DecodePodList reads a Kubernetes PodList (GET /api/v1/namespaces/NS/pods) from r. The
 // document is read item by item: at most lim.MaxBytes bytes and lim.MaxPods items, else
 // an error wrapping ErrTooLarge; a document that is not a JSON object with an "items"
-// array fails with ErrBadResponse, whose text holds at most a short prefix of the
+// array fails with ErrBadResponse, whose text holds at most a short part of the
 // document (control characters replaced). Items that are not usable running pods are
 // counted, not returned (see PodList).
 func DecodePodList(r io.Reader, lim DecodeLimits) (PodList, error) {
@@ -196,27 +196,35 @@ func tokenKind(tok json.Token) string {
 	return fmt.Sprintf("%T", tok)
 }
 
-// maxClipped bounds clipText's result, in bytes before its ellipsis.
-const maxClipped = 256
+// maxClipped bounds clipText's result, in bytes besides its ellipsis; clipTail of them
+// are the text's end.
+const (
+	maxClipped = 256
+	clipTail   = 96
+)
 
 // clipText makes s, a text a source's answer may have written (a decoder's error that
-// quotes the document, an HTTP status line), fit for an error: its control characters
-// and invalid bytes replaced, cut at maxClipped bytes.
+// quotes the document, an HTTP status line, the HTTP client's error quoting either or a
+// certificate's names), fit for an error: its control characters and invalid bytes
+// replaced, and, when longer than maxClipped bytes, its beginning and its end kept
+// around an ellipsis, as an error's end may tell what was wrong (the address a
+// certificate is not valid for: TestKubernetesErrorKeepsTheEndOfALongText).
 func clipText(s string) string {
-	cut := len(s) > maxClipped
-	if cut {
-		s = s[:maxClipped] // a rune cut in two becomes a '?'
+	if len(s) > maxClipped {
+		// A rune cut in two becomes a '?'.
+		return clean(s[:maxClipped-clipTail]) + "…" + clean(s[len(s)-clipTail:])
 	}
-	s = strings.Map(func(r rune) rune {
+	return clean(s)
+}
+
+// clean replaces the control characters and invalid bytes of s.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r == utf8.RuneError || unicode.IsControl(r) {
 			return '?'
 		}
 		return r
 	}, strings.ToValidUTF8(s, "?"))
-	if cut {
-		s += "…"
-	}
-	return s
 }
 
 // limitedReader is io.LimitReader that remembers it cut the input.
