@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // maxErrorText bounds the text of an error about a source's answer: it names what was
@@ -92,8 +94,11 @@ func fetchAnswer(t *testing.T, answer string) error {
 	}()
 	defer func() { ln.Close(); <-served }()
 	host, port, _ := strings.Cut(ln.Addr().String(), ":")
-	k, err := NewKubernetes(Config{LookupEnv: NoEnv, LocalIP: "127.0.0.1", Kubernetes: KubernetesConfig{
-		Protocol: "http", Host: host, Port: port, Namespace: "x", TokenFile: newAPIServer(t, nil).tokFile}})
+	// A status line of over a MiB is read within ReadTimeout: Tomcat's 1 s is too short
+	// for it under -race on a loaded machine.
+	k, err := NewKubernetes(Config{LookupEnv: NoEnv, LocalIP: "127.0.0.1", ReadTimeout: testutil.WaitLimit,
+		Kubernetes: KubernetesConfig{Protocol: "http", Host: host, Port: port, Namespace: "x",
+			TokenFile: newAPIServer(t, nil).tokFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
