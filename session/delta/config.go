@@ -239,6 +239,9 @@ type Config struct {
 	// MaxConcurrentTransfers bounds the state transfers this node serves at once, to
 	// different members; further requests wait for a slot (each member has at most one
 	// transfer running or waiting, so the waiting ones are bounded by the membership).
+	// A joiner's catch-up answer (AskRecent) takes one of as many slots of its own, one
+	// per member at a time: a member's catch-up request while its previous one is
+	// answered or waits is dropped (TestCatchUpFloodBounded).
 	// 0 means DefaultMaxConcurrentTransfers.
 	MaxConcurrentTransfers int
 	// TransferGCPercent is the garbage collector's target (GOGC, see runtime/debug's

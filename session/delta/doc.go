@@ -307,7 +307,8 @@
 // TestChangesOfAMemberNotListedYetAppliedOnceListed,
 // TestAckedChangeOfAMemberNotListedYetAckedOnceApplied,
 // TestChangeOfAMemberJustListedAppliedAfterItsHeldOnes). A node serves
-// Config.MaxConcurrentTransfers transfers at once, one per member.
+// Config.MaxConcurrentTransfers transfers at once, one per member, and as many catch-up
+// answers, one per member (TestCatchUpFloodBounded).
 //
 // # Expiry
 //

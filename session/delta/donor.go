@@ -43,11 +43,18 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 		}
 		m.mu.Unlock()
 	}()
-	if since == 0 { // a catch-up takes no slot: it is small, and answered at once
+	if since == 0 {
 		if !m.takeSlot(ctx) {
 			return
 		}
 		defer m.releaseSlot()
+	} else { // a catch-up, small and answered at once, has slots of its own (receive.go)
+		select {
+		case m.catchUpSlots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-m.catchUpSlots }()
 	}
 	start := time.Now()
 	ts := nowMs()

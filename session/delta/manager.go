@@ -117,6 +117,10 @@ type Manager struct {
 	// for (under mu); slots bounds the transfers served at once.
 	serving map[channel.MemberKey]*serve
 	slots   chan struct{}
+	// catchingUp holds the members a catch-up answer is being served to or waits for
+	// one of catchUpSlots for (under mu), which bound those served at once (receive.go).
+	catchingUp   map[channel.MemberKey]struct{}
+	catchUpSlots chan struct{}
 
 	// routes are the jvmRoutes (other than this node's) seen in the ids of sessions
 	// received from the cluster, copy on write: the middleware's binder looks a cookie's
@@ -165,7 +169,8 @@ type counters struct {
 func newManager(cl *Cluster, cfg Config) *Manager {
 	m := &Manager{cl: cl, cfg: cfg, log: cfg.Logger.With("context", cfg.Name), st: newStore(),
 		opts: cfg.SendOptions, quorum: cfg.ClusterSize / 2, ready: make(chan struct{}), stopped: make(chan struct{}), joined: make(chan struct{}, 1), serving: map[channel.MemberKey]*serve{},
-		slots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
+		slots: make(chan struct{}, cfg.MaxConcurrentTransfers), catchingUp: map[channel.MemberKey]struct{}{},
+		catchUpSlots: make(chan struct{}, cfg.MaxConcurrentTransfers)}
 	m.gone = newRemovals()
 	m.serveLog = ratelog.New(ratelog.Config{Logger: m.log})
 	if bc, ok := cl.codec.(batchCodec); ok {

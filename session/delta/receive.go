@@ -57,9 +57,26 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member)
 	if msg.Event == EventGetAllSessions {
 		if since := recentSince(msg.Version); since != 0 {
 			// A joiner's catch-up (catchup.go): answered before it is acknowledged, small,
-			// so beside a full transfer still served to that member (one it gave up on).
+			// so beside a full transfer still served to that member (one it gave up on),
+			// in one of catchUpSlots (MaxConcurrentTransfers), one per member at a time: a
+			// member's request while its previous one is answered or waits is dropped, so
+			// that one member cannot have answers run on every receive worker
+			// (TestCatchUpFloodBounded).
+			if _, busy := m.catchingUp[src.Key()]; busy {
+				m.mu.Unlock()
+				m.stats.transfersRefused.Add(1)
+				m.cl.refusals.Log(slog.LevelWarn, src.Addr(), "duplicate catch-up request",
+					"delta: dropping a catch-up request: one is already answered for this member", "context", m.cfg.Name)
+				return
+			}
+			m.catchingUp[src.Key()] = struct{}{}
 			m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 			m.mu.Unlock()
+			defer func() {
+				m.mu.Lock()
+				delete(m.catchingUp, src.Key())
+				m.mu.Unlock()
+			}()
 			if msg.Version&(AskBack|AskBackReply) == AskBack { // a member back in its view: ask it back (catchup_back.go)
 				m.askedBack(src.Key(), since)
 			}
