@@ -40,6 +40,14 @@ import (
 // contrary. The check goes out when a cut by a member in view is confirmed and at each
 // round of probes while it lasts.
 //
+// A member that lists this node can send such pings over and over (or have them sent), and
+// each would stand this node down and, the check ending the cut, make it refresh its
+// copies from every member. So once a check ended a cut by a member in view, for
+// cutHoldOff a new cut by that member (still in view) waits for a check before this node
+// stands down: acknowledged, the cut is over without a stand-down; refused or lost, the
+// node stands down then, a check's round trip later than the ping's acknowledgment
+// (TestRepeatedStalePingsStandDownOnce).
+//
 // The messages are in BinaryCodec's family (Tomcat nodes do not read them): a cluster
 // with another codec does not probe.
 
@@ -59,6 +67,9 @@ var (
 	probeTimeout = time.Second     // a ping's wait for its ACK
 	cutExpiry    = 3 * time.Second // a cut not confirmed again for this long is over
 	probeGiveUp  = 5 * time.Second // a member no one reached for this long is gone: no more probes
+	// cutHoldOff is how long after a check ended a cut by a member a new cut by it waits
+	// for a check before this node stands down (see above).
+	cutHoldOff = 10 * time.Second
 )
 
 // maxAbsent bounds the members out of view that are probed, and the cuts recorded.
@@ -81,11 +92,14 @@ type cuts struct {
 	probes    atomic.Uint64
 	probing   chan struct{} // semaphore of the probes run for others (maxProbing)
 
-	mu      sync.Mutex
-	self    channel.UniqueID
-	absent  map[channel.UniqueID]time.Time // members out of view, when one was last reached
-	cutBy   map[channel.UniqueID]cutMark   // nodes alive but cut off from this one
-	marks   uint64                         // the confirmations of cuts so far
+	mu     sync.Mutex
+	self   channel.UniqueID
+	absent map[channel.UniqueID]time.Time // members out of view, when one was last reached
+	cutBy  map[channel.UniqueID]cutMark   // nodes alive but cut off from this one
+	marks  uint64                         // the confirmations of cuts so far
+	// ended is when a check last ended a cut by a member (at most maxAbsent, forgotten
+	// after cutHoldOff): a new cut by it waits for a check (cutHoldOff).
+	ended   map[channel.UniqueID]time.Time
 	pending map[channel.UniqueID]*pendingProbe
 	started bool
 	stop    chan struct{}
@@ -97,6 +111,7 @@ type cutMark struct {
 	at       time.Time
 	n        uint64
 	checking bool
+	held     bool // waits for its check before this node stands down (cutHoldOff)
 }
 
 // pendingProbe is the first round of probes of a member that just left the view: until
@@ -147,6 +162,7 @@ func (c *Cluster) enableCuts() {
 	c.cuts.self = lm.LocalMember().UniqueID
 	c.cuts.absent = map[channel.UniqueID]time.Time{}
 	c.cuts.cutBy = map[channel.UniqueID]cutMark{}
+	c.cuts.ended = map[channel.UniqueID]time.Time{}
 	c.cuts.pending = map[channel.UniqueID]*pendingProbe{}
 	c.cuts.stop = make(chan struct{})
 	c.cuts.viewSize.Store(int32(len(c.ch.Members())))
@@ -194,6 +210,11 @@ func (c *Cluster) cutMemberGone(mem channel.Member) {
 	}
 	c.cuts.absent[mem.UniqueID] = time.Now()
 	id := mem.UniqueID
+	unheld := false // a cut by a member out of view waits for no check
+	if mark, ok := c.cuts.cutBy[id]; ok && mark.held {
+		mark.held, unheld = false, true
+		c.cuts.cutBy[id] = mark
+	}
 	view := c.ch.Members()
 	if len(view) > 0 && c.cuts.pending[id] == nil {
 		p := &pendingProbe{asked: map[channel.MemberKey]bool{}}
@@ -212,6 +233,9 @@ func (c *Cluster) cutMemberGone(mem channel.Member) {
 	}
 	c.cuts.viewSize.Store(int32(len(view))) // after pausing: see viewSize
 	c.cuts.mu.Unlock()
+	if unheld {
+		c.judgeCuts()
+	}
 	c.endPendings(over)
 	c.goTracked(func() { c.sendProbes([]channel.UniqueID{id}) })
 }
@@ -273,6 +297,11 @@ func (c *Cluster) probeRound() {
 			continue
 		}
 		ids = append(ids, id)
+	}
+	for id, at := range c.cuts.ended {
+		if now.Sub(at) > cutHoldOff {
+			delete(c.cuts.ended, id)
+		}
 	}
 	c.cuts.mu.Unlock()
 	c.judgeCuts()
@@ -413,14 +442,20 @@ func (c *Cluster) confirmCut(id channel.UniqueID) {
 		return
 	}
 	now := time.Now()
+	listed := c.inView(id)
 	c.cuts.mu.Lock()
 	if id == c.cuts.self {
 		c.cuts.mu.Unlock()
 		return
 	}
-	if _, ok := c.cuts.cutBy[id]; ok || len(c.cuts.cutBy) < maxAbsent {
+	if mark, ok := c.cuts.cutBy[id]; ok || len(c.cuts.cutBy) < maxAbsent {
 		c.cuts.marks++
-		mark := c.cuts.cutBy[id]
+		if !ok {
+			ended, recent := c.cuts.ended[id]
+			mark.held = listed && recent && now.Sub(ended) <= cutHoldOff
+		} else if !listed {
+			mark.held = false
+		}
 		mark.at, mark.n = now, c.cuts.marks
 		c.cuts.cutBy[id] = mark
 	}
@@ -459,14 +494,23 @@ func (c *Cluster) checkCut(mem channel.Member) {
 		cur, recorded := c.cuts.cutBy[id]
 		over := recorded && cur.n == mark.n && err == nil
 		again := recorded && cur.n != mark.n // confirmed again meanwhile: check that one
+		unheld := recorded && cur.n == mark.n && err != nil && cur.held
 		if over {
 			delete(c.cuts.cutBy, id)
+			if _, ok := c.cuts.ended[id]; ok || len(c.cuts.ended) < maxAbsent {
+				c.cuts.ended[id] = time.Now()
+			}
 		} else if recorded {
 			cur.checking = false
+			if unheld {
+				cur.held = false // the member does not list this node: stand down
+			}
 			c.cuts.cutBy[id] = cur
 		}
 		c.cuts.mu.Unlock()
 		switch {
+		case unheld:
+			c.judgeCuts()
 		case over:
 			c.log.Info("delta: a member said to be cut off from this node lists it: that cut is over", "member", id.String())
 			c.judgeCuts()
@@ -489,7 +533,7 @@ func (c *Cluster) judgeCuts() {
 			delete(c.cuts.cutBy, id)
 			continue
 		}
-		if bytes.Compare(id[:], c.cuts.self[:]) < 0 {
+		if !mark.held && bytes.Compare(id[:], c.cuts.self[:]) < 0 {
 			out, by = true, id
 		}
 	}
