@@ -150,6 +150,7 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	}
 	c.refusals = ratelog.New(ratelog.Config{Logger: c.log, First: 1})
 	c.cuts.probing = make(chan struct{}, maxProbing)
+	c.cuts.logs = ratelog.New(ratelog.Config{Logger: c.log})
 	c.noContextSlots = make(chan struct{}, MaxNoContextReplies)
 	c.removeMsg = ch.AddMessageListener(clusterListener{c})
 	c.removeMbr = ch.AddMembershipListener(channel.MembershipFuncs{Added: c.memberAdded, Disappeared: c.memberGone})
@@ -276,6 +277,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 			<-selfM.stopped // likewise
 		}
 		c.refusals.Flush()
+		c.cuts.logs.Flush()
 	}()
 	wait := c.closing
 	if self != nil || selfM != nil {

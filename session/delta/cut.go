@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 )
 
 // Partitions that cut only some links (Config.ClusterSize). When a and c no longer reach
@@ -91,12 +92,16 @@ type cuts struct {
 	stepDowns atomic.Uint64
 	probes    atomic.Uint64
 	probing   chan struct{} // semaphore of the probes run for others (maxProbing)
+	// logs writes the stand-downs and the ends of cuts, rate-limited per member: a member
+	// can send pings over and over (TestRepeatedStalePingsLogBounded).
+	logs *ratelog.Limiter
 
 	mu     sync.Mutex
 	self   channel.UniqueID
 	absent map[channel.UniqueID]time.Time // members out of view, when one was last reached
 	cutBy  map[channel.UniqueID]cutMark   // nodes alive but cut off from this one
 	marks  uint64                         // the confirmations of cuts so far
+	downBy channel.UniqueID               // the member of the last stand-down
 	// ended is when a check last ended a cut by a member (at most maxAbsent, forgotten
 	// after cutHoldOff): a new cut by it waits for a check (cutHoldOff).
 	ended   map[channel.UniqueID]time.Time
@@ -512,7 +517,8 @@ func (c *Cluster) checkCut(mem channel.Member) {
 		case unheld:
 			c.judgeCuts()
 		case over:
-			c.log.Info("delta: a member said to be cut off from this node lists it: that cut is over", "member", id.String())
+			c.cuts.logs.Log(slog.LevelInfo, id.String(), "cut over",
+				"delta: a member said to be cut off from this node lists it: that cut is over", "member", id.String())
 			c.judgeCuts()
 		case again:
 			c.checkCut(mem)
@@ -537,16 +543,22 @@ func (c *Cluster) judgeCuts() {
 			out, by = true, id
 		}
 	}
+	if out {
+		c.cuts.downBy = by
+	}
+	last := c.cuts.downBy
 	c.cuts.mu.Unlock()
 	if c.cuts.outranked.Swap(out) == out {
 		return
 	}
 	if out {
 		c.cuts.stepDowns.Add(1)
-		c.log.Warn("delta: cut off from a member that others still reach, whose id is lower: serving no session until the cut is over",
+		c.cuts.logs.Log(slog.LevelWarn, by.String(), "stand-down",
+			"delta: cut off from a member that others still reach, whose id is lower: serving no session until the cut is over",
 			"member", by.String())
 	} else {
-		c.log.Info("delta: no cut from a member with a lower id is confirmed any more")
+		c.cuts.logs.Log(slog.LevelInfo, last.String(), "stand-down over",
+			"delta: no cut from a member with a lower id is confirmed any more")
 	}
 	for _, m := range c.running() {
 		m.noteView()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,15 +26,25 @@ type pinger struct {
 	refuse atomic.Bool
 }
 
-func newPinger(t *testing.T, cfg delta.Config) *pinger {
+// a's cluster and manager log into log (nil: nowhere).
+func newPinger(t *testing.T, log *slog.Logger) *pinger {
 	t.Helper()
 	nw := channeltest.NewNetwork()
 	p := &pinger{}
+	cfg := delta.Config{Name: appName, MemberWait: -1, Replication: delta.ReplicateAcked, ClusterSize: 2}
 	acfg, bcfg := cfg, cfg
-	acfg.JvmRoute, bcfg.JvmRoute = "a", "b"
-	acfg.Replication, bcfg.Replication = delta.ReplicateAcked, delta.ReplicateAcked
-	acfg.ClusterSize, bcfg.ClusterSize = 2, 2
-	p.a = startReady(t, nw, acfg)
+	acfg.JvmRoute, bcfg.JvmRoute, acfg.Logger = "a", "b", log
+	tn, ch := newChannel(t, nw)
+	p.a = &node{tn: tn, ch: ch, rec: &events{}, cl: delta.NewCluster(ch, delta.ClusterConfig{Logger: log})}
+	t.Cleanup(func() { _ = p.a.cl.Close(context.Background()) })
+	m, err := p.a.cl.NewManager(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.a.m = m
 	p.b = startReady(t, nw, bcfg)
 	testutil.EventuallyTrue(t, 10*time.Second, "a serves", func() bool { return p.a.m.Refusing() == nil })
 	xn := nw.NewNode()
@@ -97,7 +108,7 @@ func (p *pinger) ping(t *testing.T) {
 // (the member does not list this node) still stands the node down.
 func TestRepeatedStalePingsStandDownOnce(t *testing.T) {
 	defer delta.SetCutExpiry(time.Minute)()
-	p := newPinger(t, delta.Config{})
+	p := newPinger(t, nil)
 	refreshes := p.a.m.Stats().QuorumRefreshes
 	const pings = 30
 	for i := range pings {
