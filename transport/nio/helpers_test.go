@@ -27,6 +27,30 @@ func TestMain(m *testing.M) {
 // waitTimeout bounds every wait in the tests.
 const waitTimeout = 10 * time.Second
 
+// whileProgressing waits until cond holds, polling, for as long as progress keeps
+// changing: it fails naming what once progress stayed the same for waitTimeout, or after
+// limit in all. A wait for a fixed amount of work (so many ACKs written, so many bytes
+// read) then takes what a loaded machine needs, and a stall still fails within
+// waitTimeout.
+func whileProgressing(tb testing.TB, limit time.Duration, what string, cond func() bool, progress func() int64) {
+	tb.Helper()
+	start := time.Now()
+	last, moved := progress(), start
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		now := time.Now()
+		if p := progress(); p != last {
+			last, moved = p, now
+		}
+		if now.Sub(moved) > waitTimeout || now.Sub(start) > limit {
+			tb.Fatalf("not within %v (no progress for %v): %s", now.Sub(start).Round(time.Millisecond),
+				now.Sub(moved).Round(time.Millisecond), what)
+		}
+		<-tick.C
+	}
+}
+
 // testConfig is a loopback configuration on ephemeral ports.
 func testConfig() Config {
 	cfg := DefaultConfig()

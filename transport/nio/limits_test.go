@@ -357,7 +357,10 @@ func TestPausedConnectionsBounded(t *testing.T) {
 		}()
 	}
 	before := heapInUse()
-	testutil.EventuallyTrue(t, waitTimeout, "pauses on unread ACKs", func() bool { return b.t.Stats().AckPauses >= conns })
+	// A connection pauses once the ACKs of its messages (some 23 000 here) fill the peer's
+	// socket buffers and MaxConnOutboundBytes: the wait lasts as long as the ACKs take.
+	whileProgressing(t, 2*time.Minute, "pauses on unread ACKs", func() bool { return b.t.Stats().AckPauses >= conns },
+		func() int64 { return int64(b.t.Stats().AcksSent) })
 	bound := int64(conns * (2*cfg.MaxConnQueueBytes + readBufferCap))
 	// Decoded messages take more heap than their frame bytes; twice the bound is far
 	// below what the connections held before the bound (36 MiB of buffer each).
@@ -374,7 +377,9 @@ func TestPausedConnectionsBounded(t *testing.T) {
 	if peak > bound {
 		t.Fatalf("paused connections held %d bytes, bound %d", peak, bound)
 	}
-	testutil.EventuallyTrue(t, waitTimeout, "overflowing connections closed", func() bool { return b.t.Stats().ConnsOverflowed >= conns })
+	// Each overflows once it buffers more than MaxConnQueueBytes and a read while paused.
+	whileProgressing(t, 2*time.Minute, "overflowing connections closed", func() bool { return b.t.Stats().ConnsOverflowed >= conns },
+		func() int64 { return b.t.Stats().PendingBytes })
 	t.Logf("peak %d bytes held, bound %d; %+v", peak, bound, b.t.Stats())
 }
 
