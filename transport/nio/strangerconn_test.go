@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -89,7 +90,18 @@ func TestStrangerConnectionThroughAnInterceptorClosedWhenIdle(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			testutil.EventuallyTrue(t, 10*time.Second, "probes swallowed", func() bool { return fd.Stats().Swallowed == maxConns })
+			// A probe not swallowed is one whose connection the receiver refused or closed
+			// before reading it: the counters say which.
+			testutil.Eventually(t, 10*time.Second, func() error {
+				if n := fd.Stats().Swallowed; n != maxConns {
+					st := btr.Stats()
+					return fmt.Errorf("%d of %d probes swallowed: ConnsAccepted %d, ConnsOpen %d, ConnsRefused %d, "+
+						"ConnsTimedOut %d, ConnsNonMember %d, FramesRejected %d, MessagesDelivered %d",
+						n, maxConns, st.ConnsAccepted, st.ConnsOpen, st.ConnsRefused, st.ConnsTimedOut,
+						st.ConnsNonMember, st.FramesRejected, st.MessagesDelivered)
+				}
+				return nil
+			})
 
 			// Member A's message gets through once the stranger's connections time out,
 			// within many times FirstFrameTimeout and FrameTimeout.
