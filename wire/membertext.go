@@ -16,7 +16,9 @@ var ErrBadMemberText = errors.New("tribes/wire: malformed member text")
 const MaxMemberListLen = 64 << 10
 
 // ParseMemberText parses a member written "host:port:uniqueIdHex", the form of Tomcat's
-// static member lists and of tribesdemo's --static flag. The unique id may be left out
+// static member lists and of tribesdemo's --static flag, or "host:port:{-64,11,...}", the
+// unique id as Tomcat's uniqueId attribute in server.xml (ParseUniqueID reads both forms of
+// the id). The unique id may be left out
 // ("host:port"), leaving it zero; an IPv6 host is written in brackets ("[::1]:4000:…"); a
 // host name is looked up and its first address taken. Only Host, Port and UniqueID are
 // set, and SecurePort and UDPPort are -1 (none).
@@ -29,12 +31,12 @@ func parseMemberText(s string, lookup func(string) ([]net.IP, error)) (Member, e
 	s = strings.TrimSpace(s)
 	hostPort, idHex := s, ""
 	if i := strings.LastIndexByte(s, ':'); i > 0 {
-		if len(s)-i-1 == 32 {
-			hostPort, idHex = s[:i], s[i+1:]
+		if id := s[i+1:]; len(id) == 32 || strings.HasPrefix(strings.TrimSpace(id), "{") {
+			hostPort, idHex = s[:i], id
 		} else if _, _, err := net.SplitHostPort(s[:i]); err == nil {
 			// host:port and something after it that is not a unique id.
-			return m, fmt.Errorf("%w: %q: bad unique id %q: want 32 hex digits (no dashes), got %d characters",
-				ErrBadMemberText, s, s[i+1:], len(s)-i-1)
+			return m, fmt.Errorf("%w: %q: bad unique id %q: want 32 hex digits (no dashes), got %d characters, "+
+				"or Tomcat's uniqueId text {-64,1,...}", ErrBadMemberText, s, s[i+1:], len(s)-i-1)
 		}
 	}
 	host, port, err := net.SplitHostPort(hostPort)
@@ -65,7 +67,9 @@ func parseMemberText(s string, lookup func(string) ([]net.IP, error)) (Member, e
 }
 
 // ParseMemberList parses a comma-separated list of members written as ParseMemberText
-// reads them; empty items are skipped. The list is at most MaxMemberListLen bytes.
+// reads them; empty items are skipped. A comma inside braces belongs to a unique id in
+// Tomcat's form, so that "h:4102:{-64,11,...},h:4103:{-64,12,...}" is two members;
+// unbalanced braces are an error. The list is at most MaxMemberListLen bytes.
 func ParseMemberList(list string) ([]Member, error) {
 	return parseMemberList(list, net.LookupIP)
 }
@@ -74,8 +78,12 @@ func parseMemberList(list string, lookup func(string) ([]net.IP, error)) ([]Memb
 	if len(list) > MaxMemberListLen {
 		return nil, fmt.Errorf("%w: list of %d bytes, at most %d", ErrBadMemberText, len(list), MaxMemberListLen)
 	}
+	items, err := splitMemberList(list)
+	if err != nil {
+		return nil, err
+	}
 	var out []Member
-	for _, f := range strings.Split(list, ",") {
+	for _, f := range items {
 		if strings.TrimSpace(f) == "" {
 			continue
 		}
@@ -86,6 +94,38 @@ func parseMemberList(list string, lookup func(string) ([]net.IP, error)) ([]Memb
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// splitMemberList splits list at the commas outside braces, refusing a brace that opens
+// inside braces or closes none.
+func splitMemberList(list string) ([]string, error) {
+	var items []string
+	start, open := 0, -1
+	for i := 0; i < len(list); i++ {
+		switch list[i] {
+		case '{':
+			if open >= 0 {
+				return nil, fmt.Errorf("%w: %q: a brace opens inside the unique id opened at byte %d; want "+
+					"host:port:{-64,1,...}", ErrBadMemberText, list[start:i+1], open)
+			}
+			open = i
+		case '}':
+			if open < 0 {
+				return nil, fmt.Errorf("%w: %q: a closing brace without its opening one; want host:port:{-64,1,...}",
+					ErrBadMemberText, list[start:i+1])
+			}
+			open = -1
+		case ',':
+			if open < 0 {
+				items = append(items, list[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if open >= 0 {
+		return nil, fmt.Errorf("%w: %q: no closing brace; want host:port:{-64,1,...}", ErrBadMemberText, list[start:])
+	}
+	return append(items, list[start:]), nil
 }
 
 // FormatMemberText writes m as ParseMemberText reads it: "host:port:uniqueIdHex".

@@ -63,6 +63,7 @@ func FuzzParseMemberList(f *testing.F) {
 	f.Add("127.0.0.1:4000:15ddf6a6977d4c619ac2137b358d5600,127.0.0.1:4001")
 	f.Add("[::1]:4001, [::ffff:10.0.0.1]:1:00000000-0000-0000-0000-000000000001,")
 	f.Add("host:1:zz")
+	f.Add("127.0.0.1:4102:{-64,11,11,11,11,11,11,11,11,11,11,11,11,11,11,11},[::1]:1:{1,2},h:1:}{")
 	noLookup := func(string) ([]net.IP, error) { return nil, errors.New("no lookups while fuzzing") }
 	f.Fuzz(func(t *testing.T, in string) {
 		ms, err := parseMemberList(in, noLookup)
