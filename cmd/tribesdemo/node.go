@@ -478,14 +478,15 @@ func describeMember(m channel.Member) string {
 
 func (p *nodePrinter) started(m channel.Member, chat bool) {
 	if p.json {
-		p.w.emit(map[string]any{"event": "started", "member": toJSON(m)})
+		p.w.emit(map[string]any{"event": "started", "member": toJSON(m), "tomcatId": m.UniqueID.TomcatText()})
 		return
 	}
 	hint := "Ctrl-C stops it"
 	if chat {
 		hint = "type a line to send it to every member; Ctrl-D or Ctrl-C stops"
 	}
-	p.text("started  %s  (%s)", describeMember(m), hint)
+	// The id also as a Tomcat node's <Member> needs it (uniqueId in server.xml).
+	p.text("started  %s  uniqueId=%q  (%s)", describeMember(m), m.UniqueID.TomcatText(), hint)
 }
 
 func (p *nodePrinter) member(m channel.Member, added bool) {

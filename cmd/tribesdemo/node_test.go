@@ -59,3 +59,20 @@ func TestStoppedLineCountsFailedEchoes(t *testing.T) {
 		}
 	}
 }
+
+// The started line gives the node's id as Tomcat's uniqueId text too, beside the hex, so
+// that a Tomcat user copies it into every Tomcat node's <Member uniqueId="..."> as it is
+// (text and JSON).
+func TestStartedLineGivesTomcatID(t *testing.T) {
+	m := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 4101, UniqueID: channel.UniqueID{0xc0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10}}
+	const want = "{-64,10,10,10,10,10,10,10,10,10,10,10,10,10,10,10}"
+	for _, asJSON := range []bool{false, true} {
+		var b strings.Builder
+		(&nodePrinter{w: newLineWriter(&b), raw: &b, json: asJSON}).started(m, false)
+		got := b.String()
+		if !strings.Contains(got, "c00a0a0a0a0a0a0a0a0a0a0a0a0a0a0a") ||
+			(!asJSON && !strings.Contains(got, `uniqueId="`+want+`"`)) || (asJSON && !strings.Contains(got, `"tomcatId":"`+want+`"`)) {
+			t.Errorf("json %v: started line %q does not give the id as %s", asJSON, got, want)
+		}
+	}
+}

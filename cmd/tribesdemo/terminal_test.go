@@ -139,10 +139,10 @@ func TestTerminal(t *testing.T) {
 		const id = "0f0e0d0c0b0a09080706050403020100"
 		x.start(t, "node", 200, 20, bin, "node", "--port", "0", "--id", id, "--quiet", "--seconds", "60")
 		// On a terminal the node speaks text, not JSON.
-		startedRE := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d{3}  started  (127\.0\.0\.1:\d+) id ([0-9a-f]{32})  \(Ctrl-C stops it\)$`)
+		startedRE := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d{3}  started  (127\.0\.0\.1:\d+) id ([0-9a-f]{32})  uniqueId="\{[-0-9,]+\}"  \(Ctrl-C stops it\)$`)
 		s := x.waitFor(t, "node", startedRE, 20*time.Second)
 		m := startedRE.FindStringSubmatch(s)
-		if m[2] != id || strings.Contains(s, "{") {
+		if m[2] != id || strings.Contains(s, `"event"`) {
 			t.Fatalf("started screen:\n%s", s)
 		}
 		target := m[1] + ":" + id
