@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gotribes/tribes/internal/counter"
@@ -38,16 +39,20 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	requireAll := fs.Bool("require-all", false, "with --acked, fail requests while a configured member is down (by default members refusing connections are skipped: static membership has no failure detection)")
 	app := fs.String("context", "localhost#/", "application (context) name; the same on every node")
 	codec := fs.String("codec", "go", "session message format: go (compact, Go nodes only) or java (Tomcat's DeltaManager format; the counter is a java.lang.Integer named counter)")
+	ctxPath := fs.String("path", "", "context path the page is served under, and the session cookie's Path, as Tomcat's (e.g. /app beside Tomcat nodes serving /app, so that a client holds one JSESSIONID cookie); empty: / (delta.HTTPConfig.CookiePath)")
 	routeBinder := fs.Bool("route-binder", true, "rename a session to this node's --route when a request brings another node's (Tomcat's JvmRouteBinderValve); turn off behind a balancer without stickiness, and beside Tomcat nodes without jvmRoute")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tribesdemo sessions [flags]\n\nServes a page with a per-session counter, replicated to the other members;\n?format=json gives the same as JSON; /logout invalidates the session on every node.\nPrints a JSON line when started and stopped.\n\n"+
-			"Beside Tomcat 10.1 DeltaManager nodes serving /app: --codec java --context 'localhost#/app'\n"+
+			"Beside Tomcat 10.1 DeltaManager nodes serving /app: --codec java --context 'localhost#/app' --path /app\n"+
 			"--static-protocol --route-binder=false, and Tomcat's Engine without jvmRoute or\n"+
 			"JvmRouteBinderValve, so a session keeps its id on both sides (docs/tomcat.md).")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if p := *ctxPath; p != "" && (!strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "{} ;,")) {
+		return fmt.Errorf("%w: --path %q: want a context path such as /app (no trailing slash), or none", errUsage, p)
 	}
 	if *clusterSize < 0 || *clusterSize > 0 && !*acked {
 		return fmt.Errorf("%w: --cluster-size needs --acked and is at least 0", errUsage)
@@ -86,7 +91,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	mw, err := delta.NewMiddleware(m, delta.HTTPConfig{SkipPath: regexp.MustCompile(`^/(favicon\.ico|healthz)$`),
-		DisableJvmRouteBinder: !*routeBinder})
+		DisableJvmRouteBinder: !*routeBinder, CookiePath: *ctxPath})
 	if err != nil {
 		return err
 	}
@@ -112,14 +117,14 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", healthz(ch.Health, m.Ready))
-	mux.Handle("/", mw.Wrap(sessionPage(ch, m)))
-	mux.Handle("/logout", mw.Wrap(http.HandlerFunc(logout)))
+	mux.Handle(*ctxPath+"/", mw.Wrap(sessionPage(ch, m, *ctxPath)))
+	mux.Handle(*ctxPath+"/logout", mw.Wrap(http.HandlerFunc(logout)))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
 	out := newLineWriter(stdout)
-	out.emit(map[string]any{"event": "started", "url": "http://" + ln.Addr().String() + "/", "route": *route,
+	out.emit(map[string]any{"event": "started", "url": "http://" + ln.Addr().String() + *ctxPath + "/", "route": *route,
 		"context": *app, "replication": mode.String(), "member": toJSON(ch.LocalMember())})
 	readyDone := make(chan struct{})
 	go func() {
@@ -169,6 +174,7 @@ type pageData struct {
 	New       bool   `json:"new"`
 	Members   int    `json:"members"`
 	Sessions  int    `json:"sessions"`
+	Path      string `json:"-"` // the context path, --path
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
@@ -182,13 +188,13 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <tr><td>other members</td><td>{{.Members}}</td></tr>
 <tr><td>sessions on this node</td><td>{{.Sessions}}</td></tr>
 </table>
-<p><a href="/">reload</a> · <a href="/?format=json">JSON</a></p>
+<p><a href="{{.Path}}/">reload</a> · <a href="{{.Path}}/?format=json">JSON</a></p>
 </body></html>
 `))
 
-func sessionPage(ch *channel.Channel, m *delta.Manager) http.Handler {
+func sessionPage(ch *channel.Channel, m *delta.Manager, path string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
+		if r.URL.Path != path+"/" {
 			http.NotFound(w, r)
 			return
 		}
@@ -203,7 +209,7 @@ func sessionPage(ch *channel.Channel, m *delta.Manager) http.Handler {
 			_ = s.Set("createdOn", created)
 		}
 		d := pageData{Node: ch.LocalMember().Addr(), Route: m.JvmRoute(), SessionID: s.ID(), Counter: count,
-			Created: created, New: s.IsNew(), Members: len(ch.Members()), Sessions: m.Len()}
+			Created: created, New: s.IsNew(), Members: len(ch.Members()), Sessions: m.Len(), Path: path}
 		w.Header().Set("Cache-Control", "no-store")
 		if r.URL.Query().Get("format") == "json" {
 			w.Header().Set("Content-Type", "application/json")
