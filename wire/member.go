@@ -66,14 +66,23 @@ func ParseUniqueID(s string) (UniqueID, error) {
 	}
 	h := strings.ReplaceAll(s, "-", "")
 	if len(h) != 32 {
-		return u, fmt.Errorf("%w: unique id %q: want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} (16 signed bytes)",
-			ErrBadMemberText, s)
+		return u, fmt.Errorf("%w: unique id %s: want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} (16 signed bytes)",
+			ErrBadMemberText, quoteIDText(s))
 	}
 	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
-		return u, fmt.Errorf("%w: unique id %q: %w; want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} "+
-			"(16 signed bytes)", ErrBadMemberText, s, err)
+		return u, fmt.Errorf("%w: unique id %s: %w; want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} "+
+			"(16 signed bytes)", ErrBadMemberText, quoteIDText(s), err)
 	}
 	return u, nil
+}
+
+// quoteIDText quotes s for an error, at most its first maxTomcatIDText bytes and then its
+// length, so that a huge text does not make a huge error.
+func quoteIDText(s string) string {
+	if len(s) <= maxTomcatIDText {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:maxTomcatIDText], len(s))
 }
 
 // maxTomcatIDText bounds the text parseTomcatID splits: 16 bytes of "-128" with a comma and
@@ -84,8 +93,8 @@ const maxTomcatIDText = 256
 func parseTomcatID(s, t string) (UniqueID, error) {
 	var u UniqueID
 	bad := func(why string) error {
-		return fmt.Errorf("%w: unique id %q: %s; want Tomcat's uniqueId text, 16 bytes from -128 to 127 in "+
-			"braces as {-64,1,...}, or 32 hex digits", ErrBadMemberText, s, why)
+		return fmt.Errorf("%w: unique id %s: %s; want Tomcat's uniqueId text, 16 bytes from -128 to 127 in "+
+			"braces as {-64,1,...}, or 32 hex digits", ErrBadMemberText, quoteIDText(s), why)
 	}
 	if len(t) > maxTomcatIDText {
 		return u, bad(fmt.Sprintf("%d characters", len(t)))
