@@ -66,8 +66,13 @@ func ParseUniqueID(s string) (UniqueID, error) {
 	}
 	h := strings.ReplaceAll(s, "-", "")
 	if len(h) != 32 {
-		return u, fmt.Errorf("%w: unique id %s: want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} (16 signed bytes)",
-			ErrBadMemberText, quoteIDText(s))
+		hint := ""
+		if _, err := strconv.ParseInt(s, 10, 8); err == nil {
+			// A shell expanded an unquoted {-64,1,...} into words, the first one read here.
+			hint = "; quote Tomcat's text in a shell, '{-64,1,...}', which expands it into words unquoted"
+		}
+		return u, fmt.Errorf("%w: unique id %s: want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} (16 signed bytes)%s",
+			ErrBadMemberText, quoteIDText(s), hint)
 	}
 	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
 		return u, fmt.Errorf("%w: unique id %s: %w; want 32 hex digits, or Tomcat's uniqueId text {-64,1,...} "+

@@ -27,3 +27,17 @@ func TestParseUniqueIDHugeInputShortError(t *testing.T) {
 		}
 	}
 }
+
+// A shell expands Tomcat's uniqueId text left unquoted, "--id {-64,10,...}", into words,
+// "--id -64 10 ...", so that the id read is its first byte: the error says to quote it.
+func TestParseUniqueIDUnquotedBracesHint(t *testing.T) {
+	for _, s := range []string{"-64", "10", "127", "-128"} {
+		_, err := ParseUniqueID(s)
+		if !errors.Is(err, ErrBadMemberText) || !strings.Contains(err.Error(), "quote") {
+			t.Errorf("ParseUniqueID(%q): %v, want a hint to quote the braces", s, err)
+		}
+	}
+	if _, err := ParseUniqueID("xyz"); err == nil || strings.Contains(err.Error(), "quote") {
+		t.Errorf("ParseUniqueID(xyz): %v, want no hint to quote", err)
+	}
+}

@@ -99,7 +99,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet, defaultSeconds float64) {
 	fs.StringVar(&f.bind, "bind", "127.0.0.1", "address the TCP receiver binds to and advertises")
 	fs.IntVar(&f.port, "port", nio.DefaultPort, "first TCP port to try (Tomcat port); 0 = any free port")
 	fs.IntVar(&f.autoBind, "autobind", nio.DefaultAutoBind, "how many ports to try from --port (Tomcat autoBind)")
-	fs.StringVar(&f.id, "id", "", "local unique id: 32 hex digits, or Tomcat's uniqueId text as in server.xml, {-64,1,...} (random if unset)")
+	fs.StringVar(&f.id, "id", "", "local unique id: 32 hex digits, or Tomcat's uniqueId text as in server.xml, quoted: '{-64,1,...}' (random if unset)")
 	fs.StringVar(&f.static, "static", "", "static members: host:port:uniqueIdHex, comma separated; the id may be Tomcat's text, host:port:{-64,1,...}")
 	fs.BoolVar(&f.staticProtocol, "static-protocol", f.staticProtocol, "static membership speaks Tomcat's StaticMembershipService protocol "+
 		"(START/PING/STOP member messages, members expire); false: a silent fixed list")
