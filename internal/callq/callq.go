@@ -38,9 +38,15 @@ func (q *Queue) Add(f func()) {
 // leaves the rest of the queue to the next Run, or to a RunWait waiting meanwhile, which
 // runs them (TestPanicWhileAnotherWaitsReleasesTheWaiter).
 func (q *Queue) Run(around func(call func())) {
+	q.mu.Lock()
+	idle := q.running || len(q.calls) == 0
+	q.mu.Unlock()
+	if idle {
+		return // the common case of a Run after every message: no goroutine id read
+	}
 	id := goid()
 	q.mu.Lock()
-	if q.running {
+	if q.running || len(q.calls) == 0 {
 		q.mu.Unlock()
 		return
 	}

@@ -8,7 +8,8 @@ import (
 
 // goid returns the id of the calling goroutine, as the first line of its stack trace
 // ("goroutine 18 [running]:") gives it, or 0 if that line cannot be read. Go gives a
-// goroutine no other identity; the queue asks it once per Run, and once per InCall.
+// goroutine no other identity; the queue asks it once per Run that finds calls to make,
+// and once per InCall.
 func goid() uint64 {
 	var buf [64]byte
 	b := buf[:runtime.Stack(buf[:], false)]
