@@ -1,0 +1,173 @@
+package replmap
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+)
+
+// mapMemberAdded adds a channel member to the map members; a new one gets a backup of
+// every primary entry that has none yet, in a pass Stop waits for
+// (TestStopWaitsForTheJoinRepublish); in a replicated map, the next Replicate of each
+// Diffable primary entry sends it in full. A stopped map adds none.
+func (m *Map) mapMemberAdded(mb channel.Member) {
+	if mb.Key() == m.cfg.Channel.LocalMember().Key() {
+		return
+	}
+	cm, ok := m.cfg.Channel.Member(mb.Key())
+	if !ok {
+		m.log.Warn("replmap: map member is not a channel member", "map", m.cfg.Name, "member", mb.String())
+		return
+	}
+	m.mu.Lock()
+	if indexOf(m.members, cm) >= 0 || m.state == stateDestroyed {
+		m.mu.Unlock()
+		return
+	}
+	m.members = append(m.members, cm)
+	m.lastSeen[cm.Key()] = time.Now()
+	var orphans []string
+	for k, e := range m.entries {
+		switch {
+		case e.role != rolePrimary:
+		case m.cfg.Replicated: // the newcomer took the copies by state transfer
+			if indexOf(e.nodes, cm) < 0 {
+				e.nodes = slices.Clone(m.members)
+				m.account(k, e)
+				if _, ok := e.value.(Diffable); ok {
+					// A joiner queues what it gets until its state is applied, and a
+					// diff sent before the donor's snapshot would apply there twice:
+					// the next Replicate sends the value in full, which replaces the
+					// state's (TestReplicatedDiffBeforeSnapshotAppliedOnce).
+					e.failed++
+				}
+			}
+		case len(e.nodes) == 0:
+			orphans = append(orphans, k)
+		}
+	}
+	if len(orphans) == 0 {
+		m.mu.Unlock()
+		return
+	}
+	// A pass Stop waits for (passes.go): the newcomer gets the backups before the
+	// MSG_STOP, and nothing is sent once the map is stopped.
+	m.beginPassLocked()
+	m.mu.Unlock()
+	defer m.endPass()
+	m.republish(m.life, orphans)
+}
+
+// republish publishes the entries under keys anew, with the local node as primary (a
+// replicated map only tells the members, which hold copies), until ctx ends; failures
+// are logged.
+func (m *Map) republish(ctx context.Context, keys []string) {
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated); err != nil {
+			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
+		}
+	}
+}
+
+// maxRepublish bounds how often republishKey publishes an entry again because a backup
+// node it picked left meanwhile.
+const maxRepublish = 4
+
+// republishKey publishes the entry under k anew with the local node as primary and
+// returns its backup nodes: its value to the next backup in turn (publish), or with
+// notify MSG_NOTIFY_MAPMEMBER to the members of a replicated map, which hold copies. A
+// backup node that left before the entry named it (memberDisappeared, which ran
+// meanwhile, could not see it there) makes it publish again. So does a Replicate of the
+// entry while it published the value: its message, sent from another goroutine, may
+// have reached the backup before this one, which then held the older value read before
+// it, the change lost there (TestStartPassOvertakenByReplicateSendsAgain); when that
+// still happens the last time, the next Replicate sends the value in full.
+// Once the map is stopped it publishes nothing.
+func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channel.Member, error) {
+	var nodes []channel.Member
+	for i := range maxRepublish {
+		m.mu.Lock()
+		e := m.entries[k]
+		if e == nil || e.role == roleProxy || m.state == stateDestroyed { // removed meanwhile, holds no value, or stopped
+			m.mu.Unlock()
+			return nil, nil
+		}
+		key, value, read, sends := e.key, e.value, e, e.sends
+		m.mu.Unlock()
+		var err error
+		// Read before the marshal as well: a Replicate that read the entry before this
+		// may take the Diff after it, the changes in what publish sends all the same.
+		dirty := !notify && dirtyDiffable(value)
+		if notify {
+			nodes, err = m.notifyPrimary(ctx, k)
+		} else {
+			nodes, err = m.publish(ctx, key, value)
+		}
+		dirty = dirty || !notify && dirtyDiffable(value)
+		m.mu.Lock()
+		left, gone, overtaken := false, false, false
+		if e = m.entries[k]; e != nil {
+			e.nodes, e.primary, e.role = nodes, m.local(), rolePrimary
+			if dirty {
+				e.failed++ // the next Replicate sends the value in full (dirtyDiffable)
+			}
+			m.account(k, e)
+			left = m.departed(nodes)
+			overtaken = !notify && err == nil && len(nodes) > 0 && (e != read || e.sends != sends)
+		} else {
+			gone = !notify && m.state != stateDestroyed
+		}
+		m.mu.Unlock()
+		if gone {
+			m.retract(ctx, k)
+		}
+		if !left && !overtaken {
+			return nodes, err
+		}
+		if !left && i == maxRepublish-1 {
+			m.mu.Lock()
+			if e = m.entries[k]; e != nil {
+				e.failed++ // the next Replicate sends the value in full
+			}
+			m.mu.Unlock()
+			return nodes, err
+		}
+	}
+	return nodes, fmt.Errorf("%w: the backup nodes picked left, %d times", ErrNoBackup, maxRepublish)
+}
+
+// firstRemaining reports whether local is the first of nodes that is local or a map
+// member, m.mu held.
+func (m *Map) firstRemaining(nodes []channel.Member, local channel.Member) bool {
+	i := slices.IndexFunc(nodes, func(n channel.Member) bool { return n.Key() == local.Key() || indexOf(m.members, n) >= 0 })
+	return i >= 0 && nodes[i].Key() == local.Key()
+}
+
+// anyMember reports whether one of nodes is a map member, m.mu held.
+func (m *Map) anyMember(nodes []channel.Member) bool {
+	return slices.ContainsFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) >= 0 })
+}
+
+// retract sends MSG_REMOVE of k to the map members, for an entry removed while this
+// node published it (a lazy map's publish: its value to a backup, proxies to the
+// others): the removal's MSG_REMOVE may have reached them before the publish did, and
+// would leave them a copy or a proxy of a removed entry, which a Get there takes over
+// (session/backup TestLogoutDuringRelocation). Failures are logged.
+func (m *Map) retract(ctx context.Context, k string) {
+	if members := m.Members(); len(members) > 0 {
+		if err := m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
+			m.log.Warn("replmap: remove an entry removed while published", "map", m.cfg.Name, "err", err)
+		}
+	}
+}
+
+// departed reports whether one of nodes is no longer a map member, m.mu held.
+func (m *Map) departed(nodes []channel.Member) bool {
+	return slices.ContainsFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) < 0 })
+}
