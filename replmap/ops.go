@@ -295,7 +295,15 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 // under way when it began stores nothing and removes the key again, and the Remove
 // returns the value it found, nil when the Put had not stored its entry yet
 // (TestRemoveDuringAPutLeavesNoUnbackedEntry); a Put made while it is under way waits
-// for it (see Put).
+// for it (see Put). A member's MSG_BACKUP, MSG_COPY (a value in full) or MSG_PROXY of
+// the key that the node applies while the Remove sends its MSG_REMOVE (another node's
+// Put, a Get taking the entry over, a Replicate in full) has the Remove drop what the
+// node got and send MSG_REMOVE again, up to 4 times: its MSG_REMOVE may have reached that
+// member after it stored its entry, where its backup and proxies were left naming a
+// primary that held nothing. The removal comes after that Put, and no node holds the
+// key after both (TestPutDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing). The Remove
+// sees the publishes received before its send returns: with synchronized-ack
+// SendOptions, the members applied its MSG_REMOVE by then.
 func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -308,6 +316,7 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	m.mu.Lock()
 	kr := m.keyReplicatesLocked(k)
 	kr.removing++
+	published := kr.published
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
@@ -320,7 +329,32 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 		m.releaseKeyReplicatesLocked(k, kr)
 		m.mu.Unlock()
 	}()
-	return m.remove(ctx, k, key, true)
+	old, err = m.remove(ctx, k, key, true)
+	// A member published the key (its Put, a Get taking the entry over, a Replicate in
+	// full) while the MSG_REMOVE was sent: the MSG_REMOVE may have reached it after it
+	// stored its entry, its backup and proxies (this node among them) holding the key
+	// for a primary that holds nothing. The removal comes after that publish: the node
+	// drops what it got and sends MSG_REMOVE again, up to maxRepublish times.
+	for range maxRepublish {
+		if err != nil {
+			break
+		}
+		m.mu.Lock()
+		again := kr.published != published
+		published = kr.published
+		if again {
+			m.drop(k)
+		}
+		members := m.members
+		m.mu.Unlock()
+		if !again || len(members) == 0 {
+			break
+		}
+		if err = m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
+			err = fmt.Errorf("replmap: remove %v again, published meanwhile: %w", key, err)
+		}
+	}
+	return old, err
 }
 
 // remove drops the entry under k and sends MSG_REMOVE to the map members: always with

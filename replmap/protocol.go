@@ -207,6 +207,9 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 		}
 	}
 	m.resize(e, size)
+	if mm.Type == msgProxy || !mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy) {
+		m.publishedDuringRemoveLocked(k)
+	}
 	if a, ok := held.(AccessReplicated); ok && (mm.Type == msgAccess || mm.Type == msgNotifyMember) {
 		call = m.queueCallLocked(a.Accessed)
 		held = nil
