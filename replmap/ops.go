@@ -45,8 +45,12 @@ import (
 // Get of the key on every node then returns one of them, two nodes possibly each the
 // primary of its own (TestPutOnAnotherNodeDuringAPutKeepsAValue). A Put of the other
 // node whose MSG_BACKUP or MSG_PROXY reaches the node only after the store is taken for a
-// Remove, and the two Puts may then leave the key held by no node. Java orders none of
-// these.
+// Remove: a MSG_REMOVE holds only the key (Java's put sends the same), and the Put cannot
+// wait for a publish that a Remove never sends. With synchronized-ack SendOptions its
+// MSG_REMOVE sent again then reaches the other node while that Put sends, which does the
+// same: both return nil and no node holds the key
+// (TestPutOnAnotherNodeWhosePublishComesAfterTheStoreLosesBothValues). Java orders none
+// of these.
 func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
