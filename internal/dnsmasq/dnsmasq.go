@@ -120,10 +120,13 @@ func (s *Server) Reload(t testing.TB) {
 	}
 }
 
-// Resolver asks this dnsmasq only, over UDP.
+// Resolver asks this dnsmasq only: over UDP, and over TCP when Go's resolver asks again
+// after a truncated answer (it dials the network the resolver asks for: a UDP
+// connection for its TCP attempt would get the truncated answer again, which the
+// resolver then takes as it is).
 func (s *Server) Resolver() *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "udp", s.Addr)
+		return d.DialContext(ctx, network, s.Addr)
 	}}
 }

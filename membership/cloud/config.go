@@ -174,7 +174,9 @@ type DNSConfig struct {
 	// ServiceName is resolved to the members' addresses (DNS_MEMBERSHIP_SERVICE_NAME;
 	// default the namespace, as the Kubernetes provider finds it).
 	ServiceName string
-	// Resolver resolves it (default net.DefaultResolver).
+	// Resolver resolves it (default net.DefaultResolver). When its Dial, asked for TCP
+	// (Go's resolver asks again over TCP after a truncated UDP answer), returns a UDP
+	// connection, the provider dials TCP to the same address instead.
 	Resolver *net.Resolver
 }
 

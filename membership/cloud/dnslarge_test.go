@@ -1,0 +1,107 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/dnsmasq"
+)
+
+// manyHosts is a hosts file listing n IPv4 addresses (10.x.y.z) under name.
+func manyHosts(name string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "10.%d.%d.%d %s\n", i/62500, (i/250)%250, 1+i%250, name)
+	}
+	return b.String()
+}
+
+// TestDNSListsEveryAddressOfALargeName: a name with 600 addresses (a large headless
+// service) served by a real dnsmasq gave 75 members: Go's resolver asks over UDP with
+// EDNS0 for at most 1232 bytes, dnsmasq answers with the records that fit (75 A
+// records of 16 bytes) and sets the truncated flag, and the resolver asks again over
+// TCP, but the resolver the tests used dialed UDP whatever network it was asked for, and
+// Go takes a truncated answer that came on its "tcp" attempt as it is. Over TCP the
+// whole answer comes: every address is a member.
+func TestDNSListsEveryAddressOfALargeName(t *testing.T) {
+	const n = 600
+	d := dnsmasq.Start(t, "127.0.0.1 tomcat-members\n"+manyHosts("tomcat-members", n))
+	s, err := New(Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
+		DNS: DNSConfig{ServiceName: "tomcat-members", Resolver: d.Resolver()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := s.Provider().Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insts) != n+1 {
+		t.Fatalf("the name resolves to %d addresses, want %d", len(insts), n+1)
+	}
+	if err := s.Start(context.Background(), channel.SvcMembership, localMember("127.0.0.1", 4000, AddressUniqueID(netip.MustParseAddr("127.0.0.1"))), &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background(), channel.SvcMembership)
+	if got := len(s.Members()); got != n {
+		t.Errorf("%d members, want %d", got, n)
+	}
+}
+
+// TestDNSResolverDialingUDPForTCPGetsTheWholeAnswer: a configured Resolver whose Dial
+// dials UDP whatever network Go's resolver asks for (a usual way of pointing it at a
+// DNS server, and what the tests' own resolver did) got a truncated answer (75 of 600
+// addresses) and no error. The provider now dials TCP to the same server when asked
+// for TCP and given a UDP connection, so the answer comes whole.
+func TestDNSResolverDialingUDPForTCPGetsTheWholeAnswer(t *testing.T) {
+	const n = 600
+	d := dnsmasq.Start(t, manyHosts("tomcat-members", n))
+	udpOnly := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var dialer net.Dialer
+		return dialer.DialContext(ctx, "udp", d.Addr)
+	}}
+	p, err := NewDNS(Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
+		DNS: DNSConfig{ServiceName: "tomcat-members", Resolver: udpOnly}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := p.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insts) != n {
+		t.Fatalf("the name resolves to %d addresses, want %d", len(insts), n)
+	}
+}
+
+// TestDNSAnswerBoundIsOneTCPMessage: the addresses of a name come in one DNS message,
+// at most 65535 bytes over TCP; each A record takes 16 bytes (the name compressed to 2,
+// type, class, TTL, length, 4 address bytes). A name with more addresses than fit gives
+// those that fit (dnsmasq truncates, and Go's resolver takes a truncated answer over
+// TCP as it is, as glibc's does): for a service's name in a cluster, 4093 of 5000.
+// (The name is chosen so that no whole number of records makes exactly 65536 bytes:
+// dnsmasq 2.90 then sends a length of 0 over TCP, which Go's resolver cannot parse, as
+// it does for "tomcat-members" from 4094 addresses on.)
+func TestDNSAnswerBoundIsOneTCPMessage(t *testing.T) {
+	const name, n = "tomcat.shop.svc.cluster.local", 5000
+	d := dnsmasq.Start(t, manyHosts(name, n))
+	p, err := NewDNS(Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
+		DNS: DNSConfig{ServiceName: name, Resolver: d.Resolver()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := p.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Header 12 bytes, question: the name (a length byte per label, the labels, a final
+	// zero), type and class.
+	want := (65535 - 12 - (len(name) + 2) - 4) / 16
+	if len(insts) != want && len(insts) != want-1 { // -1: room for an EDNS0 record
+		t.Fatalf("%d of %d addresses, want the %d A records one DNS message over TCP holds", len(insts), n, want)
+	}
+}
