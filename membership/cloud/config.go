@@ -69,7 +69,7 @@ const CustomEnvPrefix = "OPENSHIFT_KUBE_PING_"
 var (
 	// ErrConfig is a configuration that cannot work (unknown provider, unreadable CA file).
 	ErrConfig = errors.New("cloud: invalid configuration")
-	// ErrFetch is a failure to ask the source (network, HTTP status, DNS).
+	// ErrFetch is a failure to ask the source (network, HTTP status: an *APIError, DNS).
 	ErrFetch = errors.New("cloud: fetching members failed")
 	// ErrBadResponse is an answer that is not a pod list.
 	ErrBadResponse = errors.New("cloud: bad response")

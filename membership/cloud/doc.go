@@ -62,7 +62,10 @@
 // A pod list is read item by item, at most MaxResponseBytes (32 MiB) and MaxPods
 // (10000) items; a larger or malformed answer fails the fetch with ErrTooLarge or
 // ErrBadResponse (the members then expire as after any failed fetch) and is reported to
-// the channel's health function; such an error, and that of a status other than 200,
+// the channel's health function. A status other than 200 fails it with an *APIError
+// (wrapping ErrFetch) holding the status and the message of the API server's Status
+// document (a 403's names the user and what it may not list), or the beginning of the
+// body, of which at most 4 KiB is read. Such an error, like that of a malformed answer,
 // holds at most 256 bytes of the answer, control characters replaced: of a longer text,
 // its beginning and its end. At most MaxMembers (1024) members are kept; new ones beyond
 // are counted (Stats.MembersOverLimit) and logged rate-limited.

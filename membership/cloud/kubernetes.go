@@ -218,8 +218,7 @@ func (p *Kubernetes) Pods(ctx context.Context) (PodList, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.CopyN(io.Discard, resp.Body, 4096)
-		return PodList{}, fmt.Errorf("%w: GET %s: %s", ErrFetch, p.url, clipText(resp.Status))
+		return PodList{}, apiError(p.url, resp.StatusCode, resp.Status, &idleReader{r: resp.Body, timer: idle, d: p.read})
 	}
 	if resp.ContentLength > p.limits.MaxBytes {
 		return PodList{}, fmt.Errorf("%w: pod list of %d bytes, limit %d", ErrTooLarge, resp.ContentLength, p.limits.MaxBytes)
