@@ -165,7 +165,8 @@ type KubernetesConfig struct {
 	MaxPods          int
 
 	// Transport, if set, replaces the HTTP transport built from the files above (tests,
-	// proxies). Timeouts still apply.
+	// proxies). Timeouts still apply; MaxResponseHeaderBytes does not (it is the built
+	// transport's).
 	Transport http.RoundTripper
 }
 

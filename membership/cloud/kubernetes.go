@@ -103,13 +103,14 @@ func newKubernetes(c Config) (*Kubernetes, error) {
 			tcfg.Certificates = []tls.Certificate{cert}
 		}
 		rt = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: c.ConnectTimeout}).DialContext,
-			TLSClientConfig:       tcfg,
-			TLSHandshakeTimeout:   c.ConnectTimeout,
-			ResponseHeaderTimeout: c.ReadTimeout,
-			MaxIdleConns:          1,
-			IdleConnTimeout:       30 * time.Second,
+			Proxy:                  http.ProxyFromEnvironment,
+			DialContext:            (&net.Dialer{Timeout: c.ConnectTimeout}).DialContext,
+			TLSClientConfig:        tcfg,
+			TLSHandshakeTimeout:    c.ConnectTimeout,
+			ResponseHeaderTimeout:  c.ReadTimeout,
+			MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+			MaxIdleConns:           1,
+			IdleConnTimeout:        30 * time.Second,
 		}
 	}
 	// No client timeout: Pods bounds the wait for the answer and each read of it, as
@@ -123,6 +124,15 @@ func newKubernetes(c Config) (*Kubernetes, error) {
 	}
 	return p, nil
 }
+
+// MaxResponseHeaderBytes bounds the status line and headers of an answer of the
+// Kubernetes API, in bytes as they come, when the provider builds its HTTP transport
+// (KubernetesConfig.Transport unset): 384 KiB, the default of Java's
+// jdk.http.maxHeaderSize (the largest header section Java's HTTP clients accept,
+// counted as names and values plus 32 bytes a line), where Go's net/http takes 10 MiB.
+// An API server's headers are some hundred bytes (it cuts the text of its warnings at
+// 4096 characters). An answer over the bound fails the fetch with ErrFetch.
+const MaxResponseHeaderBytes = 384 << 10
 
 // maxRedirects is the redirect at which a fetch stops, not following it: at most that
 // many requests (Go's HTTP client's own bound; TestKubernetesRedirectLoopEnds).
