@@ -23,9 +23,10 @@ import (
 // the events are still delivered, in order. The goroutine of a change delivers its
 // events, and the events queued meanwhile by other changes, unless another one is
 // delivering: then that one delivers them after the event under way. So a listener may
-// stop the channel: its Stop waits for the members it reports gone, which go up once the
-// listener returned, only until its ctx ends (TestChannelStopFromAListenerReturns); Add
-// and Remove from the listener likewise wait until their ctx ends. A listener that
+// stop the channel: its Stop, on the goroutine delivering the events, waits for none of
+// them and returns nil, the members it reports gone going up once the listener returned
+// (TestChannelStopFromAListenerReturns); Add and Remove from the listener wait until
+// their ctx ends. A listener that
 // panics panics the call delivering its event, which may be another change's than the
 // event's own; a change waiting meanwhile for its events then delivers them, and those
 // queued after them, itself (TestListenerPanicLeavesTheRestToTheWaiter).
@@ -127,7 +128,15 @@ func isLocal(m, local channel.Member) bool {
 }
 
 // Stop implements channel.MembershipService. Stopping the membership-rx level reports every
-// member as gone.
+// member as gone. Stop returns once the members it reports gone went up, after the events
+// queued before them, or when ctx ends (an error wrapping ctx's, the events still going
+// up in order) (TestStopWaitsForEarlierEvents); a Stop reporting no member gone returns
+// at once. A Stop made from the listener, on the goroutine that calls it (a listener's
+// own Stop of the service or of the channel), waits for none of them, whatever its ctx:
+// not for the call it is made in, nor for the events behind that call, its members gone
+// included, which go up on that goroutine once the listener returned; it returns nil
+// (TestStopFromTheListenerWithBackgroundReturns, TestChannelStopFromAListenerReturns). A
+// Stop the listener has another goroutine make, and waits for, waits until its ctx ends.
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.evMu.Lock()
 	s.mu.Lock()
@@ -139,7 +148,13 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	s.running &^= svc
 	s.mu.Unlock()
 	done := s.queueLocked(l, gone, false)
+	inCall := done != nil && s.events.InCall() // no id read for a Stop reporting no member gone
 	s.evMu.Unlock()
+	if inCall {
+		// Made from the listener, on the goroutine delivering the events: the call it is
+		// made in, and the events behind it, go up on this goroutine once it returned.
+		return nil
+	}
 	if err := s.events.RunWait(ctx, done); err != nil {
 		return fmt.Errorf("static: stop: the members gone not yet delivered to the membership listener: %w", err)
 	}
