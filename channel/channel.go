@@ -117,6 +117,7 @@ type Channel struct {
 	life    chan struct{} // lifecycle: a one-slot semaphore, so that Start and Stop can give up when ctx ends
 	hmu     sync.Mutex    // guards hold, and taking and releasing life
 	hold    *lifeHold     // the Start or Stop holding life, nil when free
+	waiters []*lifeWaiter // the Starts and Stops waiting for life, in the order they came (guarded by hmu)
 	started Service       // guarded by life
 	// unfinished: the levels whose last Stop down the chain returned an error once its
 	// ctx had ended, or whose failed Start's undo ran out of its bound (an interceptor's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -110,8 +111,9 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 // under way is not waited for, as Tribes cancels its heartbeat without waiting: it may be
 // the caller (a Heartbeater or an interceptor's Heartbeat that stops the channel,
 // TestStopFromHeartbeat). It returns every error met; the levels are considered stopped
-// regardless. If ctx ends while another Start or Stop runs, Stop returns its error and
-// stops nothing; once it runs, the levels stop however ctx ends (ctx bounds what they
+// regardless. Start and Stop calls waiting for another run in the order they came
+// (TestLifecycleWaitersServedInOrder). If ctx ends while another Start or Stop runs, Stop
+// returns its error and stops nothing; once it runs, the levels stop however ctx ends (ctx bounds what they
 // drain). The ctx it passes down the chain tells an interceptor when another Start or
 // Stop waits for it (LifecycleContended), and so does Start's.
 //
@@ -185,7 +187,6 @@ func (c *Channel) pending() Service { return c.unfinished | c.coord.pending() }
 type lifeHold struct {
 	once      sync.Once
 	contended chan struct{} // closed once another Start or Stop waits for this one
-	released  chan struct{} // closed when the hold ends
 }
 
 type lifeKey struct{}
@@ -210,41 +211,81 @@ func LifecycleContended(ctx context.Context) <-chan struct{} {
 	return nil
 }
 
-// lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
-// semaphore is taken whatever ctx, so that Stop with an ended context still stops. While
-// it waits, the hold it waits for is told so (LifecycleContended); with an ended ctx it
-// does not wait, and tells nothing.
-func (c *Channel) lock(ctx context.Context) (*lifeHold, error) {
-	for {
-		c.hmu.Lock()
-		select {
-		case c.life <- struct{}{}:
-			h := &lifeHold{contended: make(chan struct{}), released: make(chan struct{})}
-			c.hold = h
-			c.hmu.Unlock()
-			return h, nil
-		default:
-		}
-		h := c.hold
-		c.hmu.Unlock()
-		if err := ctx.Err(); err != nil {
-			return nil, err // no wait: the hold is not told (TestLifecycleNotContendedByAnEndedContext)
-		}
-		h.once.Do(func() { close(h.contended) })
-		select {
-		case <-h.released:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+// lifeWaiter is a Start or Stop waiting for the lifecycle semaphore, in c.waiters.
+type lifeWaiter struct {
+	granted chan *lifeHold // receives its hold when the semaphore is handed to it
 }
+
+// lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free
+// semaphore is taken whatever ctx, so that Stop with an ended context still stops. Calls
+// that wait are served in the order they came: the semaphore is handed from one hold to
+// the first waiting, never left free for a later call to take first
+// (TestLifecycleWaitersServedInOrder). While it waits, the hold it waits for is told so
+// (LifecycleContended), and a hold handed on while others still wait is told at once;
+// with an ended ctx it does not wait, and tells nothing.
+func (c *Channel) lock(ctx context.Context) (*lifeHold, error) {
+	c.hmu.Lock()
+	select {
+	case c.life <- struct{}{}:
+		h := newLifeHold()
+		c.hold = h
+		c.hmu.Unlock()
+		return h, nil
+	default:
+	}
+	h := c.hold
+	if err := ctx.Err(); err != nil {
+		c.hmu.Unlock()
+		return nil, err // no wait: the hold is not told (TestLifecycleNotContendedByAnEndedContext)
+	}
+	w := &lifeWaiter{granted: make(chan *lifeHold, 1)}
+	c.waiters = append(c.waiters, w)
+	c.hmu.Unlock()
+	h.contend()
+	select {
+	case nh := <-w.granted:
+		return nh, nil
+	case <-ctx.Done():
+	}
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if i := slices.Index(c.waiters, w); i >= 0 {
+		c.waiters = slices.Delete(c.waiters, i, i+1)
+		return nil, ctx.Err()
+	}
+	<-w.granted // handed over as ctx ended: on to the next, or freed
+	c.releaseLocked()
+	return nil, ctx.Err()
+}
+
+func newLifeHold() *lifeHold { return &lifeHold{contended: make(chan struct{})} }
+
+// contend tells h that another Start or Stop waits for it.
+func (h *lifeHold) contend() { h.once.Do(func() { close(h.contended) }) }
 
 func (c *Channel) unlock() {
 	c.hmu.Lock()
-	close(c.hold.released)
-	c.hold = nil
-	<-c.life
+	c.releaseLocked()
 	c.hmu.Unlock()
+}
+
+// releaseLocked ends the hold: the semaphore goes to the first waiting Start or Stop,
+// with a new hold, or is freed. Under hmu.
+func (c *Channel) releaseLocked() {
+	if len(c.waiters) == 0 {
+		c.hold = nil
+		<-c.life
+		return
+	}
+	w := c.waiters[0]
+	c.waiters[0] = nil
+	c.waiters = c.waiters[1:]
+	nh := newLifeHold()
+	if len(c.waiters) > 0 {
+		nh.contend() // the others wait for this one now
+	}
+	c.hold = nh
+	w.granted <- nh
 }
 
 // wakeWaiters wakes the WaitForMembers calls under way: no level runs any more.
