@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,8 +127,10 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 // Stop again if that one was left stopping: they wait there for the stop still running,
 // and when ctx ends first Stop returns an error wrapping ctx's again, so that a caller
 // learns the stop has not finished (TestStopAgainWaitsForATimedOutStop,
-// TestStopAgainReachesAnInterceptorsTimedOutStop). Once such a Stop returned nil, or an
-// error while its ctx was still live, the level is stopped and stopping it is a no-op.
+// TestStopAgainReachesAnInterceptorsTimedOutStop). So is a level an interceptor's Stop
+// said it left stopping (StillStopping), though Stop returned nil. Once such a Stop
+// returned nil, or an error while its ctx was still live, and no interceptor said so
+// again, the level is stopped and stopping it is a no-op.
 func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	h, err := c.lock(ctx)
 	if err != nil {
@@ -169,11 +172,18 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 // ctx had ended: an interceptor, the transport or the membership service may still be
 // stopping. Under the lifecycle semaphore.
 func (c *Channel) stopChain(ctx context.Context, svc Service) error {
+	h, _ := ctx.Value(lifeKey{}).(*lifeHold)
+	if h != nil {
+		h.left.Store(0)
+	}
 	err := c.head.Stop(ctx, svc)
 	if err != nil && ctx.Err() != nil {
 		c.unfinished |= svc
 	} else {
 		c.unfinished &^= svc
+	}
+	if h != nil {
+		c.unfinished |= svc & Service(h.left.Swap(0)) // StillStopping
 	}
 	return err
 }
@@ -187,6 +197,7 @@ func (c *Channel) pending() Service { return c.unfinished | c.coord.pending() }
 type lifeHold struct {
 	once      sync.Once
 	contended chan struct{} // closed once another Start or Stop waits for this one
+	left      atomic.Uint32 // the levels an interceptor's Stop left stopping (StillStopping)
 }
 
 type lifeKey struct{}
@@ -214,6 +225,22 @@ func LifecycleContended(ctx context.Context) <-chan struct{} {
 // lifeWaiter is a Start or Stop waiting for the lifecycle semaphore, in c.waiters.
 type lifeWaiter struct {
 	granted chan *lifeHold // receives its hold when the semaphore is handed to it
+}
+
+// StillStopping tells the Channel.Stop or Channel.Start whose ctx this is (they pass it
+// down the chain with it) that the interceptor's Stop calling it returns before svc has
+// finished stopping, something of it going on in the background (Order's delivery of the
+// messages it released, once another Start or Stop waits for it): the channel then takes
+// svc as left stopping, as after a Stop whose ctx ended, and its next Stop of svc, or
+// Start of it before starting it, calls the chain's Stop again for svc, so that the
+// interceptor may wait there for what still runs
+// (TestStillStopping; interceptors' TestOrderLaterStopWaitsForTheDeliveryOfAnEarlierOne).
+// It does nothing with a ctx that comes from neither, or that a Start or Stop that
+// returned passed down.
+func StillStopping(ctx context.Context, svc Service) {
+	if h, _ := ctx.Value(lifeKey{}).(*lifeHold); h != nil {
+		h.left.Or(uint32(svc))
+	}
 }
 
 // lock takes the lifecycle semaphore, or returns ctx's error if ctx ends first. A free

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/callq"
 )
 
 // Defaults of Order, with Tomcat's attribute names.
@@ -155,6 +156,9 @@ type Order struct {
 	// (orderleave.go), guarded by inMu; nLeaving is its size.
 	leaving  map[channel.MemberKey]*orderIn
 	nLeaving atomic.Int32
+	// releases: the deliveries Stop makes of the messages it releases, one Stop's after
+	// another's, on a goroutine of their own (orderheld.go).
+	releases callq.Queue
 
 	sent, delivered, reordered, expired, skipped, late, dropped, flushes, heldFlushes, upErrors, short, nonMember atomic.Uint64
 }

@@ -163,29 +163,48 @@ func (o *Order) relieve() {
 // would come to release them. Each sender's are delivered in order, the gaps skipped
 // (with DropExpired, those that waited longer than Expire are dropped first); the counters
 // are kept, so a receiver started again is in step with senders that did not see it go.
-// The delivery is bounded by ctx, as the transport's receiver bounds what it drains: if
-// ctx ends while a listener still takes one of those messages, Stop returns an error
-// wrapping ctx's and the delivery goes on in the background. A listener taking one of
-// those messages may stop or restart the channel, which waits for this Stop to return:
-// once another Start or Stop of the channel waits for it (channel.LifecycleContended),
-// Stop returns without waiting for the delivery, which goes on in the background
-// (TestOrderStopFromTheListenerOfAMessageItReleases).
+// The delivery runs on a goroutine of its own, after any an earlier Stop left running, and
+// is bounded by ctx, as the transport's receiver bounds what it drains: if ctx ends while
+// a listener still takes one of those messages, Stop returns an error wrapping ctx's and
+// the delivery goes on in the background. A listener taking one of those messages may
+// stop or restart the channel, which waits for this Stop to return: once another Start or
+// Stop of the channel waits for it (channel.LifecycleContended), Stop returns nil without
+// waiting for the delivery, which goes on in the background
+// (TestOrderStopFromTheListenerOfAMessageItReleases). A delivery left in the background
+// either way leaves the receiver level stopping (channel.StillStopping, or the error once
+// ctx ended), so that the channel's next Stop or Start of it calls this Stop again, and
+// that one waits for the delivery, within its own ctx, on the same terms
+// (TestOrderLaterStopWaitsForTheDeliveryOfAnEarlierOne), unless it is made from a
+// listener the delivery calls, on its goroutine: that one waits for nothing and returns
+// nil, the delivery going on once the listener returned.
 func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 	err := o.Next().Stop(ctx, svc)
 	if svc&channel.SvcReceiver == 0 {
 		return err
 	}
 	released := make(chan struct{})
-	go func() {
+	o.releases.Add(func() {
 		defer close(released)
 		o.releaseAll()
-	}()
+	})
+	if o.releases.InCall() {
+		// Made from a listener the delivery calls: its release goes up on this goroutine
+		// once the listener returned.
+		channel.StillStopping(ctx, channel.SvcReceiver)
+		return err
+	}
+	go o.releases.Run(nil) // returns at once if an earlier Stop's delivery still runs
 	select {
 	case <-released:
 		return err
 	case <-channel.LifecycleContended(ctx):
 		// The Start or Stop waiting may be a listener's, which cannot return before this
 		// Stop does.
+		select {
+		case <-released:
+		default:
+			channel.StillStopping(ctx, channel.SvcReceiver)
+		}
 		return err
 	case <-ctx.Done():
 	}
