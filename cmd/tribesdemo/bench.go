@@ -111,7 +111,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	floorSizes := rawFloorSizes(sizes, modes)
-	total := *runs*((len(sizes)+len(fanoutSizes))*len(modes)*(*seconds+5)*2+len(floorSizes)*(*seconds+5)*2+*seconds) + 60
+	total := *runs*((len(sizes)+len(fanoutSizes))*len(modes)*(*seconds+5)*2+len(floorSizes)*(*seconds+5)*2+3*(*seconds)) + 60
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(total)*time.Second)
 	defer cancel()
 
@@ -187,7 +187,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// even ones (inRunOrder); the rows report each side's median of the runs (medianRows),
 	// so that the runs of the two sides alternate in time.
 	var runsRows, runsFloors [][]benchRow
-	var raws, rawsBuf []float64
+	var raws, rawsBuf, rawsAck []float64
+	acked := slices.Contains(modes, "use_ack") || slices.Contains(modes, "sync")
 	for run := range *runs {
 		var rows, floors []benchRow
 		for _, w := range work {
@@ -232,16 +233,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		runsRows = append(runsRows, rows)
 		runsFloors = append(runsFloors, floors)
-		raws = append(raws, rawTCPMBps(ctx, 1<<20, time.Duration(*seconds)*time.Second, -1))
-		rawsBuf = append(rawsBuf, rawTCPMBps(ctx, 1<<20, time.Duration(*seconds)*time.Second, nio.DefaultSenderTxBufSize))
+		d := time.Duration(*seconds) * time.Second
+		raws = append(raws, rawTCPMBps(ctx, 1<<20, d, -1, false))
+		rawsBuf = append(rawsBuf, rawTCPMBps(ctx, 1<<20, d, nio.DefaultSenderTxBufSize, false))
+		if acked {
+			rawsAck = append(rawsAck, rawTCPMBps(ctx, 1<<20, d, nio.DefaultSenderTxBufSize, true))
+		}
 	}
 	rows := medianRows(runsRows)
 	var floors []benchRow
 	if len(floorSizes) > 0 {
 		floors = medianRows(runsFloors)
 	}
-	rawMBs := medianOf(raws, func(v float64) float64 { return v }, func(a, b float64) float64 { return (a + b) / 2 })
-	rawBufMBs := medianOf(rawsBuf, func(v float64) float64 { return v }, func(a, b float64) float64 { return (a + b) / 2 })
+	raw := rawTCP{os: medianFloat(raws), buf: medianFloat(rawsBuf), acked: medianFloat(rawsAck)}
 
 	delivery := ", Go receivers on engine " + *engine
 	if *onLoop {
@@ -286,18 +290,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "Java %s to %d %s: %v\n", sizeLabel(r.size), r.receivers, r.mode, r.javaErr)
 		}
 	}
-	fmt.Fprintf(stdout, "\nraw loopback TCP, 1 MiB writes, one connection: %.0f MB/s with the OS's socket buffers, %.0f MB/s with the Go sender's SO_SNDBUF (%d)\n",
-		rawMBs, rawBufMBs, nio.DefaultSenderTxBufSize)
-	for _, r := range rows {
-		if r.size == 1<<20 && r.receivers == 1 && rawMBs > 0 && rawBufMBs > 0 {
-			line := fmt.Sprintf("1MiB %-8s Go %.0f%% of raw TCP (%.0f%% of raw TCP with the same SO_SNDBUF)", r.mode,
-				100*r.goRes.MBPerSec/rawMBs, 100*r.goRes.MBPerSec/rawBufMBs)
-			if !r.javaSkipped && r.javaErr == nil {
-				line += fmt.Sprintf(", Java %.0f%% (%.0f%%)", 100*r.javaRes.MBPerSec/rawMBs, 100*r.javaRes.MBPerSec/rawBufMBs)
-			}
-			fmt.Fprintln(stdout, line)
-		}
-	}
+	printRawTCP(stdout, rows, raw)
 	printRawFloors(stdout, rows, floors)
 	var goSendRSS, javaSendRSS int64
 	for _, r := range rows {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/internal/procfs"
+	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
 )
 
 type goProc struct {
@@ -115,8 +118,12 @@ func goSummary(ctx context.Context, exe string, args ...string) (sendResult, err
 // into one reused buffer of chunk bytes: the write and read sizes of a Tribes receiver,
 // which reads a large frame up to its end, without the framing. A positive sndbuf sets
 // the writer's SO_SNDBUF (as nio's Config.SenderTxBufSize does); otherwise the OS's
-// default (and Linux's auto-tuning) applies.
-func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int) float64 {
+// default (and Linux's auto-tuning) applies. With ack, the reader reads each chunk whole
+// and answers with an ACK frame (wire.AckFrame), which the writer reads before its next
+// write: the protocol of a row with ACKs, one message in flight, and then the writer's
+// SO_RCVBUF and the reader's SO_SNDBUF are the Go sender's and receiver's too
+// (nio.DefaultSenderRxBufSize, nio.DefaultTxBufSize); only acknowledged chunks count.
+func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int, ack bool) float64 {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return 0
@@ -132,6 +139,20 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int) flo
 		defer c.Close()
 		buf := make([]byte, chunk)
 		var n int64
+		if ack {
+			setBuffers(c, 0, nio.DefaultTxBufSize)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					break
+				}
+				if _, err := c.Write(wire.AckFrame); err != nil {
+					break
+				}
+				n += int64(chunk)
+			}
+			got <- n
+			return
+		}
 		for {
 			k, err := c.Read(buf)
 			n += int64(k)
@@ -148,6 +169,16 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int) flo
 	if sndbuf > 0 {
 		_ = c.(*net.TCPConn).SetWriteBuffer(sndbuf)
 	}
+	if ack {
+		setBuffers(c, nio.DefaultSenderRxBufSize, 0)
+		acked, elapsed := ackedWrites(ctx, c, chunk, d)
+		c.Close()
+		<-got
+		if acked == 0 {
+			return 0
+		}
+		return float64(acked) / elapsed.Seconds() / 1e6
+	}
 	buf := make([]byte, chunk)
 	start := time.Now()
 	for time.Since(start) < d && ctx.Err() == nil {
@@ -158,6 +189,40 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int) flo
 	c.Close()
 	n := <-got
 	return float64(n) / time.Since(start).Seconds() / 1e6
+}
+
+// ackedWrites writes chunk bytes to c and reads an ACK frame back, again and again for d
+// (or until ctx ends, a call fails or the reply is not wire.AckFrame), and returns the
+// bytes acknowledged and the time taken.
+func ackedWrites(ctx context.Context, c net.Conn, chunk int, d time.Duration) (int64, time.Duration) {
+	buf := make([]byte, chunk)
+	reply := make([]byte, len(wire.AckFrame))
+	var acked int64
+	start := time.Now()
+	for time.Since(start) < d && ctx.Err() == nil {
+		if _, err := c.Write(buf); err != nil {
+			break
+		}
+		if _, err := io.ReadFull(c, reply); err != nil || !bytes.Equal(reply, wire.AckFrame) {
+			break
+		}
+		acked += int64(chunk)
+	}
+	return acked, time.Since(start)
+}
+
+// setBuffers sets c's SO_RCVBUF to rx and SO_SNDBUF to tx where they are positive.
+func setBuffers(c net.Conn, rx, tx int) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if rx > 0 {
+		_ = tc.SetReadBuffer(rx)
+	}
+	if tx > 0 {
+		_ = tc.SetWriteBuffer(tx)
+	}
 }
 
 // procHWM is a process's peak resident set (VmHWM) in KiB, or 0 where /proc is missing.

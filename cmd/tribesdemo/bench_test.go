@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/wire"
 )
 
 func TestMedianRows(t *testing.T) {
@@ -124,5 +128,106 @@ func TestRunsAlternateTheSides(t *testing.T) {
 	}
 	if want := []string{"go", "java", "java", "go", "go", "java", "java", "go"}; !slices.Equal(got, want) {
 		t.Errorf("sides measured in runs 1-4: %v, want %v", got, want)
+	}
+}
+
+// TestPrintRawTCP: each 1 MiB row to one receiver is printed as a share of the two
+// streaming raw TCP baselines and, with ACKs, of the acked one (the same protocol: one
+// message in flight); Java's shares in the same order.
+func TestPrintRawTCP(t *testing.T) {
+	row := func(size, receivers int, mode string, goMB, javaMB float64) benchRow {
+		return benchRow{size: size, receivers: receivers, mode: mode,
+			goRes: sendResult{MBPerSec: goMB}, javaRes: javapeer.BenchResult{MBPerSec: javaMB}}
+	}
+	failed := row(1<<20, 1, "sync", 0, 300)
+	failed.goErr = errors.New("boom")
+	rows := []benchRow{row(1<<20, 1, "none", 8000, 400), row(1<<20, 1, "use_ack", 6000, 300), failed,
+		row(1024, 1, "use_ack", 50, 20), row(1<<20, 4, "use_ack", 1000, 100)}
+	var out bytes.Buffer
+	printRawTCP(&out, rows, rawTCP{os: 4000, buf: 8000, acked: 7500})
+	want := []string{
+		"raw loopback TCP, 1 MiB writes, one connection: 4000 MB/s with the OS's socket buffers, 8000 MB/s with the Go sender's SO_SNDBUF (524288); acked (each write answered by a 21-byte ACK frame before the next, the Go sender's and receiver's socket buffers): 7500 MB/s",
+		"1MiB none     Go 200% of raw TCP (100% of raw TCP with the same SO_SNDBUF), Java 10% (5%)",
+		"1MiB use_ack  Go 150% of raw TCP (75% of raw TCP with the same SO_SNDBUF, 80% of raw acked TCP), Java 8% (4%, 4%)",
+		"1MiB sync     Go error, Java 8% (4%, 4%)",
+	}
+	if got := strings.Split(strings.TrimSpace(out.String()), "\n"); !slices.Equal(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s", out.String(), strings.Join(want, "\n"))
+	}
+
+	// Without an acked baseline (no acked mode) nor Java, the streaming shares only.
+	out.Reset()
+	rows[1].javaSkipped = true
+	printRawTCP(&out, rows[1:2], rawTCP{os: 4000, buf: 8000})
+	if got, want := out.String(), "\nraw loopback TCP, 1 MiB writes, one connection: 4000 MB/s with the OS's socket buffers, 8000 MB/s with the Go sender's SO_SNDBUF (524288)\n"+
+		"1MiB use_ack  Go 150% of raw TCP (75% of raw TCP with the same SO_SNDBUF)\n"; got != want {
+		t.Fatalf("without the acked baseline:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestRawTCPMBps: both raw baselines move bytes, and a cancelled context stops the acked
+// one at once.
+func TestRawTCPMBps(t *testing.T) {
+	ctx := context.Background()
+	for _, ack := range []bool{false, true} {
+		if got := rawTCPMBps(ctx, 64<<10, 100*time.Millisecond, 512<<10, ack); got <= 0 {
+			t.Errorf("ack %v: %.1f MB/s", ack, got)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	start := time.Now()
+	if got := rawTCPMBps(cancelled, 64<<10, time.Minute, 512<<10, true); got != 0 || time.Since(start) > 30*time.Second {
+		t.Errorf("cancelled: %.1f MB/s after %v, want 0 at once", got, time.Since(start))
+	}
+}
+
+// TestAckedWritesWaitForTheAck: the acked raw baseline has one chunk in flight, as a row
+// with ACKs has one message: it counts only chunks its peer acknowledged with an ACK frame
+// (a peer that has read 3 chunks and answered them has 3 counted, not the bytes the socket
+// buffers took), and stops at a reply that is not one (a FAIL_ACK frame).
+func TestAckedWritesWaitForTheAck(t *testing.T) {
+	const chunk = 32 << 10
+	for _, reply := range [][]byte{wire.AckFrame, wire.FailAckFrame} {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := make(chan int, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				read <- -1
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, chunk)
+			n := 0
+			for n < 3 {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					break
+				}
+				n++
+				if _, err := c.Write(reply); err != nil {
+					break
+				}
+			}
+			read <- n
+		}()
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked, _ := ackedWrites(context.Background(), c, chunk, time.Minute) // the peer closes after 3 chunks
+		c.Close()
+		ln.Close()
+		n := <-read
+		want, wantRead := int64(3*chunk), 3
+		if !bytes.Equal(reply, wire.AckFrame) {
+			want, wantRead = 0, 1
+		}
+		if acked != want || n != wantRead {
+			t.Errorf("reply %x: %d bytes counted acknowledged, peer read %d chunks; want %d and %d", reply, acked, n, want, wantRead)
+		}
 	}
 }

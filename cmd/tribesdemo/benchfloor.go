@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/gotribes/tribes/internal/javapeer"
+	"github.com/gotribes/tribes/transport/nio"
+	"github.com/gotribes/tribes/wire"
 )
 
 // rawFloorMode is the mode of the rows measureRawFloor returns.
@@ -95,4 +97,55 @@ func share(rate float64, err error, floor float64, floorErr error) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f%%", 100*rate/floor)
+}
+
+// rawTCP holds the medians of bench's raw loopback TCP baselines of its 1 MiB rows, MB/s
+// (rawTCPMBps): streaming with the OS's socket buffers (os) and with the Go sender's
+// SO_SNDBUF (buf), and with that SO_SNDBUF and an ACK after each write (acked; 0 when no
+// mode waits for ACKs).
+type rawTCP struct{ os, buf, acked float64 }
+
+// medianFloat is the median of xs (it sorts xs), 0 of none.
+func medianFloat(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return medianOf(xs, func(v float64) float64 { return v }, func(a, b float64) float64 { return (a + b) / 2 })
+}
+
+// printRawTCP prints the raw TCP baselines and, for every 1 MiB row to one receiver, its
+// MB/s as a share of each: every row of the two streaming ones, the acked rows of the acked
+// one, Java's in the same order.
+func printRawTCP(w io.Writer, rows []benchRow, raw rawTCP) {
+	line := fmt.Sprintf("\nraw loopback TCP, 1 MiB writes, one connection: %.0f MB/s with the OS's socket buffers, %.0f MB/s with the Go sender's SO_SNDBUF (%d)",
+		raw.os, raw.buf, nio.DefaultSenderTxBufSize)
+	if raw.acked > 0 {
+		line += fmt.Sprintf("; acked (each write answered by a %d-byte ACK frame before the next, the Go sender's and receiver's socket buffers): %.0f MB/s",
+			len(wire.AckFrame), raw.acked)
+	}
+	fmt.Fprintln(w, line)
+	for _, r := range rows {
+		if r.size != 1<<20 || r.receivers != 1 || raw.os <= 0 || raw.buf <= 0 {
+			continue
+		}
+		withAck := r.mode != "none" && raw.acked > 0
+		pct := func(mbps, of float64) string { return fmt.Sprintf("%.0f%%", 100*mbps/of) }
+		line := fmt.Sprintf("1MiB %-8s Go error", r.mode)
+		if r.goErr == nil {
+			line = fmt.Sprintf("1MiB %-8s Go %s of raw TCP (%s of raw TCP with the same SO_SNDBUF", r.mode,
+				pct(r.goRes.MBPerSec, raw.os), pct(r.goRes.MBPerSec, raw.buf))
+			if withAck {
+				line += ", " + pct(r.goRes.MBPerSec, raw.acked) + " of raw acked TCP"
+			}
+			line += ")"
+		}
+		if !r.javaSkipped && r.javaErr == nil {
+			line += fmt.Sprintf(", Java %s (%s", pct(r.javaRes.MBPerSec, raw.os), pct(r.javaRes.MBPerSec, raw.buf))
+			if withAck {
+				line += ", " + pct(r.javaRes.MBPerSec, raw.acked)
+			}
+			line += ")"
+		}
+		fmt.Fprintln(w, line)
+	}
 }
