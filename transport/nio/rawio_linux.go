@@ -158,15 +158,24 @@ func (s *rawSock) canTryWrite() bool { return s.rc != nil }
 
 // rawWrite writes b with fn (writeFn or tryWriteFn) through the raw connection.
 func (s *rawSock) rawWrite(b []byte, fn func(uintptr) bool) (int, error) {
-	s.wbuf, s.wn, s.werrno = b, 0, 0
+	s.wbuf = b
+	n, err := s.writeResult(fn, "write")
+	s.wbuf = nil
+	return n, err
+}
+
+// writeResult runs fn, a write callback (writeOnce, writevOnce), through the raw
+// connection, waiting as it asks, and returns the bytes it wrote and the error that
+// stopped it: the connection's (deadline, closed) or the system call's, named call.
+func (s *rawSock) writeResult(fn func(uintptr) bool, call string) (int, error) {
+	s.wn, s.werrno = 0, 0
 	err := s.rc.Write(fn)
 	n, errno := s.wn, s.werrno
-	s.wbuf = nil
 	switch {
 	case err != nil:
 		return n, err
 	case errno != 0:
-		return n, os.NewSyscallError("write", errno)
+		return n, os.NewSyscallError(call, errno)
 	}
 	return n, nil
 }
@@ -191,9 +200,10 @@ func (s *rawSock) writeOnce(fd uintptr) bool {
 	return true
 }
 
-// Writev writes all of *bufs with writev system calls, waiting while the socket's send
-// buffer is full (or until its deadline), like net.Buffers.WriteTo on the connection,
-// and returns the bytes written. *bufs is left as WriteTo leaves it: to be cleared.
+// Writev writes all of *bufs, however many buffers, with writev system calls of at most
+// iovMax buffers each, waiting while the socket's send buffer is full (or until its
+// deadline), like net.Buffers.WriteTo on the connection, and returns the bytes written.
+// *bufs is left as WriteTo leaves it: to be cleared.
 func (s *rawSock) Writev(bufs *net.Buffers) (int, error) {
 	if s.rc == nil {
 		n, err := bufs.WriteTo(s.alt)
@@ -211,25 +221,22 @@ func (s *rawSock) Writev(bufs *net.Buffers) (int, error) {
 	if len(s.iov) == 0 {
 		return 0, nil
 	}
-	s.wn, s.werrno = 0, 0
-	err := s.rc.Write(s.writevFn)
-	n, errno := s.wn, s.werrno
+	n, err := s.writeResult(s.writevFn, "writev")
 	clear(s.iovs[:cap(s.iovs)]) // holds no buffer once done
 	s.iov = nil
-	switch {
-	case err != nil:
-		return n, err
-	case errno != 0:
-		return n, os.NewSyscallError("writev", errno)
-	}
-	return n, nil
+	return n, err
 }
 
+// iovMax is the most buffers one writev takes (Linux's IOV_MAX, UIO_MAXIOV); it refuses a
+// longer vector (EINVAL).
+const iovMax = 1024
+
 // writevOnce is Writev's callback: false while the send buffer is full (the poller
-// waits, then calls again with what is left of the vector).
+// waits, then calls again with what is left of the vector). Each system call takes at
+// most iovMax buffers of the vector.
 func (s *rawSock) writevOnce(fd uintptr) bool {
 	for len(s.iov) > 0 {
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(len(s.iov)))
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), uintptr(min(len(s.iov), iovMax)))
 		switch e {
 		case 0:
 			s.wn += int(r)

@@ -3,6 +3,7 @@ package nio
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync/atomic"
@@ -157,5 +158,54 @@ func TestRawSockWritevDeadlineAndAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per writev and read", allocs)
+	}
+}
+
+// A raw writev of more buffers than one system call takes (IOV_MAX, 1024; more is EINVAL)
+// writes them all, in order, through send and receive buffers that make it wait and
+// write buffers in part; and none of it goes through net.Conn.
+func TestRawSockWritevOverIOVMax(t *testing.T) {
+	a, b, ra, rb, fa, _ := rawPair(t)
+	_ = a.SetWriteBuffer(64 << 10)
+	_ = b.SetReadBuffer(32 << 10)
+	all := seeded(3*iovMax*101, 6)
+	var iov net.Buffers
+	for off := 0; off < len(all); {
+		n := min(1+len(iov)%201, len(all)-off) // 1 to 201 bytes, 101 on average
+		iov = append(iov, all[off:off+n])
+		off += n
+	}
+	if len(iov) <= 2*iovMax {
+		t.Fatalf("only %d buffers", len(iov))
+	}
+	done := make(chan error, 1)
+	go func() {
+		vec := iov
+		n, err := ra.Writev(&vec)
+		if err == nil && n != len(all) {
+			err = fmt.Errorf("writev wrote %d of %d bytes", n, len(all))
+		}
+		if err != nil {
+			_ = a.Close() // the reader sees the end at once
+		}
+		done <- err
+	}()
+	got := make([]byte, len(all))
+	_ = b.SetReadDeadline(time.Now().Add(time.Minute))
+	for off := 0; off < len(got); {
+		n, err := rb.Read(got[off:])
+		if err != nil {
+			t.Fatalf("read after %d of %d bytes: %v (writev: %v)", off, len(got), err, <-done)
+		}
+		off += n
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("writev of %d buffers: %v", len(iov), err)
+	}
+	if !bytes.Equal(got, all) {
+		t.Fatal("the bytes read differ from those written")
+	}
+	if n := fa.calls.Load(); n != 0 {
+		t.Fatalf("%d writes went through net.Conn, want none", n)
 	}
 }
