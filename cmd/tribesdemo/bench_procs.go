@@ -141,6 +141,9 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int, ack
 		var n int64
 		if ack {
 			setBuffers(c, 0, nio.DefaultTxBufSize)
+			if rawTCPBuffersHook != nil {
+				rawTCPBuffersHook("reader", c)
+			}
 			for {
 				if _, err := io.ReadFull(c, buf); err != nil {
 					break
@@ -171,6 +174,9 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int, ack
 	}
 	if ack {
 		setBuffers(c, nio.DefaultSenderRxBufSize, 0)
+		if rawTCPBuffersHook != nil {
+			rawTCPBuffersHook("writer", c)
+		}
 		acked, elapsed := ackedWrites(ctx, c, chunk, d)
 		c.Close()
 		<-got
@@ -190,6 +196,11 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int, ack
 	n := <-got
 	return float64(n) / time.Since(start).Seconds() / 1e6
 }
+
+// rawTCPBuffersHook, nil but in tests, is called with each end of the acked raw baseline's
+// connection ("writer", "reader") once its socket buffers are set
+// (TestRawTCPAckedBuffers).
+var rawTCPBuffersHook func(end string, c net.Conn)
 
 // ackedWrites writes chunk bytes to c and reads an ACK frame back, again and again for d
 // (or until ctx ends, a call fails or the reply is not wire.AckFrame), and returns the
