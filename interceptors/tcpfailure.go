@@ -121,6 +121,7 @@ type TCPFailureDetector struct {
 	addSuspects map[channel.MemberKey]suspect // announced below, not answering
 	queues      map[channel.MemberKey]*fdQueue
 	held        map[channel.MemberKey]*heldMsgs // members listed again on a message, until its messages went up
+	leaving     map[channel.MemberKey]*heldMsgs // members dropped whose held messages go up before the removal
 }
 
 type suspect struct {
@@ -182,6 +183,7 @@ func (d *TCPFailureDetector) initLocked() {
 		d.addSuspects = map[channel.MemberKey]suspect{}
 		d.queues = map[channel.MemberKey]*fdQueue{}
 		d.held = map[channel.MemberKey]*heldMsgs{}
+		d.leaving = map[channel.MemberKey]*heldMsgs{}
 	}
 }
 
@@ -305,6 +307,18 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // (TestFailureDetectorStoppedDetectorPassesHeldMessagesOnTheReceiveGoroutine). A panic of
 // the layers above on a held message is returned as an error, and logged, as the
 // transport's receive goroutine would report it.
+//
+// So a listener sees a member's messages after its addition and before its removal: when
+// the member is dropped (a failed check) before its held messages went up, its
+// disappearance goes up once they have, from the goroutine delivering the events (a
+// message listener that blocks on one of them holds that event and those behind it), and
+// Member still finds the member until then, so that the channel's sender check passes
+// them (TestFailureDetectorHeldMessagesGoUpBeforeTheirMembersRemoval). A stopped detector
+// passes the removals the stopping membership reports through at once, as it passes every
+// event, without waiting for the member's messages, as for a verified member: a listener
+// of one may be what stops the channel
+// (TestFailureDetectorStoppedDetectorPassesHeldMessagesOnTheReceiveGoroutine,
+// TestFailureDetectorHeldMessageWhoseListenerStopsTheChannel).
 func (d *TCPFailureDetector) MessageReceived(msg *channel.Message) error {
 	probe := d.OKToProcess(msg.Options) && bytes.Equal(msg.Data, tcpFailDetect)
 	up := msg
@@ -384,10 +398,15 @@ func (d *TCPFailureDetector) Members() []channel.Member {
 	return out
 }
 
-// Member looks up a verified member.
+// Member looks up a verified member. A member dropped whose messages held behind its
+// announcement (see MessageReceived) have not all gone up is still found until they have,
+// so that the channel's sender check passes them.
 func (d *TCPFailureDetector) Member(key channel.MemberKey) (channel.Member, bool) {
 	d.mu.Lock()
 	m, ok := d.view[key]
+	if hs := d.leaving[key]; !ok && hs != nil {
+		m, ok = *hs.gone, true
+	}
 	d.mu.Unlock()
 	if !ok {
 		return channel.Member{}, false
@@ -427,7 +446,7 @@ func (d *TCPFailureDetector) Settled() bool {
 	defer d.evMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queues) == 0 && len(d.held) == 0 && d.events.Idle() && d.stopping.ended()
+	return len(d.queues) == 0 && len(d.held) == 0 && len(d.leaving) == 0 && d.events.Idle() && d.stopping.ended()
 }
 
 func init() {

@@ -266,9 +266,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			d.keptAlive.Add(1)
 			log.Info("tcp failure detector: member reported gone still answers; kept as suspect", "member", o.m.String())
 		default:
-			delete(d.view, k)
-			delete(d.suspects, k)
-			d.queueUp(g, d.Prev().MemberDisappeared, o.m)
+			d.dropLocked(g, k, o.m)
 		}
 		d.mu.Unlock()
 
@@ -296,14 +294,10 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			d.queueUp(g, d.Prev().MemberAdded, o.m)
 		case ok && isSuspect && o.kind == opRecheck && d.cfg.RemoveSuspectsTimeout > 0 &&
 			time.Since(s.since) > d.cfg.RemoveSuspectsTimeout:
-			delete(d.view, k)
-			delete(d.suspects, k)
-			d.queueUp(g, d.Prev().MemberDisappeared, s.m)
+			d.dropLocked(g, k, s.m)
 			log.Info("tcp failure detector: suspect kept too long, removed", "member", o.m.String())
 		case !ok && inView && (isSuspect || o.kind == opForced):
-			delete(d.view, k)
-			delete(d.suspects, k)
-			d.queueUp(g, d.Prev().MemberDisappeared, o.m)
+			d.dropLocked(g, k, o.m)
 		case !ok && !inView:
 			if _, below := d.Next().Member(k); below {
 				d.addSuspects[k] = suspect{m: o.m, since: time.Now()}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/callq"
 )
 
 // A member of the layer below heard from before the detector verified it: its listing,
@@ -18,8 +19,11 @@ const heardFromWait = time.Second
 // heldMsgs are the messages of a member listed again on its message, held until the
 // member's announcement went up and then passed up in order by one goroutine (releaseHeld).
 type heldMsgs struct {
-	announced chan struct{} // closed once the announcement went up
-	msgs      []*heldMsg    // not passed up yet, in the order they came
+	announced chan struct{}   // closed once the announcement went up
+	msgs      []*heldMsg      // not passed up yet, in the order they came
+	upNow     *heldMsg        // the one releaseHeld took last (going up until its done is closed)
+	passing   callq.Queue     // runs releaseHeld's passing, to tell its goroutine (InCall)
+	gone      *channel.Member // the member's removal, queued behind these messages (dropLocked)
 }
 
 // heldMsg is one message held behind its member's announcement.
@@ -161,10 +165,17 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 // releaseHeld has the events delivered, unless another goroutine delivers them, waits
 // for k's announcement, and then passes k's held messages up, in order, until none is
 // left, as a goroutine of run g (nil: the caller's goroutine, the detector stopped),
-// marked as inside a call up meanwhile.
+// marked as inside a call up meanwhile. Those left when k's removal goes up are passed up
+// by the removal first (flushHeld).
 func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *heldMsgs) {
 	d.deliver(g)
 	<-hs.announced
+	hs.passing.Add(func() { d.passHeld(g, k, hs) })
+	hs.passing.Run(nil)
+}
+
+// passHeld passes k's held messages up until none is left (see releaseHeld).
+func (d *TCPFailureDetector) passHeld(g *runGroup, k channel.MemberKey, hs *heldMsgs) {
 	for {
 		d.mu.Lock()
 		if len(hs.msgs) == 0 {
@@ -177,10 +188,67 @@ func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *h
 		h := hs.msgs[0]
 		hs.msgs[0] = nil
 		hs.msgs = hs.msgs[1:]
+		hs.upNow = h
 		d.mu.Unlock()
 		g.callUp(func() { h.err = d.passUp(h.msg) })
 		close(h.done)
 	}
+}
+
+// dropLocked removes k from the view and queues its disappearance, m, for run g (see
+// queueUp). Caller holds evMu and d.mu. When k's messages are held behind its
+// announcement, they go up before the disappearance (flushHeld); k is still a member for
+// Member meanwhile, so that the channel's sender check passes them
+// (TestFailureDetectorHeldMessagesGoUpBeforeTheirMembersRemoval). A stopped detector
+// passes the disappearance through at once, as it does every event: the stopping
+// membership reports its members gone whatever their messages under way, and a listener
+// of one may be what stops the channel
+// (TestFailureDetectorHeldMessageWhoseListenerStopsTheChannel).
+func (d *TCPFailureDetector) dropLocked(g *runGroup, k channel.MemberKey, m channel.Member) {
+	delete(d.view, k)
+	delete(d.suspects, k)
+	hs := d.held[k]
+	if hs == nil || hs.gone != nil || d.endLife == nil {
+		d.queueUp(g, d.Prev().MemberDisappeared, m)
+		return
+	}
+	hs.gone = &m
+	d.leaving[k] = hs
+	d.queueUp(g, func(m channel.Member) {
+		d.flushHeld(k, hs)
+		d.Prev().MemberDisappeared(m)
+	}, m)
+}
+
+// flushHeld passes up the messages of hs, k's held messages whose removal is about to go
+// up, that releaseHeld has not passed yet, once the one it is passing went up, on the
+// goroutine delivering the events: a message listener that blocks on one of them holds
+// the removal, and the events behind it, as it would hold them were the messages passed up
+// by the receiving goroutine. Run on releaseHeld's goroutine from inside a listener of one
+// of them (a call of that listener ran the events queue), it cannot wait for that call: it
+// leaves the messages to that goroutine, which passes them up after the removal, as a
+// removed member's messages.
+func (d *TCPFailureDetector) flushHeld(k channel.MemberKey, hs *heldMsgs) {
+	inCall := hs.passing.InCall()
+	d.mu.Lock()
+	var msgs []*heldMsg
+	if !inCall {
+		msgs, hs.msgs = hs.msgs, nil
+	}
+	cur := hs.upNow
+	d.mu.Unlock()
+	if cur != nil && !inCall {
+		<-cur.done
+	}
+	for _, h := range msgs {
+		h.err = d.passUp(h.msg)
+		close(h.done)
+	}
+	d.mu.Lock()
+	if d.leaving[k] == hs {
+		delete(d.leaving, k)
+	}
+	d.mu.Unlock()
 }
 
 // passUp passes msg up, returning a panic of the layers above as an error.
