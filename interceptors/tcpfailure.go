@@ -313,7 +313,12 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // disappearance goes up once they have, from the goroutine delivering the events (a
 // message listener that blocks on one of them holds that event and those behind it), and
 // Member still finds the member until then, so that the channel's sender check passes
-// them (TestFailureDetectorHeldMessagesGoUpBeforeTheirMembersRemoval). A stopped detector
+// them (TestFailureDetectorHeldMessagesGoUpBeforeTheirMembersRemoval); a message of the
+// member that comes after it was dropped is no longer held with them: it lists the member
+// again, as any message of an unlisted member of the layer below, behind the removal
+// (TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain), or, the layer below
+// no longer listing it, goes up after the removal
+// (TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt). A stopped detector
 // passes the removals the stopping membership reports through at once, as it passes every
 // event, without waiting for the member's messages, as for a verified member: a listener
 // of one may be what stops the channel

@@ -24,6 +24,8 @@ type heldMsgs struct {
 	upNow     *heldMsg        // the one releaseHeld took last (going up until its done is closed)
 	passing   callq.Queue     // runs releaseHeld's passing, to tell its goroutine (InCall)
 	gone      *channel.Member // the member's removal, queued behind these messages (dropLocked)
+	after     <-chan struct{} // the member's earlier held messages' finished (nil: none)
+	finished  chan struct{}   // closed once releaseHeld passed these up and returned
 }
 
 // heldMsg is one message held behind its member's announcement.
@@ -95,65 +97,82 @@ func (d *TCPFailureDetector) waitHeld(h *heldMsg) error {
 // returns release too, which the caller runs first: it passes the announcement and k's
 // held messages up on the caller's goroutine, as a stopped detector passes every message
 // (TestFailureDetectorStoppedDetectorPassesHeldMessagesOnTheReceiveGoroutine).
+//
+// A message that comes once k's removal was queued behind its held messages (dropLocked)
+// does not join them: it lists k again if the layer below lists it, as for any unlisted
+// member, and is held behind that announcement, queued after the removal, or else behind
+// the removal itself, so that it goes up after the messages before it
+// (TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain).
 func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message) (h *heldMsg, release func()) {
 	d.mu.Lock()
 	d.initLocked()
 	if q := d.queues[k]; q != nil {
 		q.heard++
 	}
-	if hs := d.held[k]; hs != nil {
-		h := d.addLocked(hs, msg)
+	prev := d.held[k]
+	if prev != nil && prev.gone == nil {
+		h := d.addLocked(prev, msg)
 		d.mu.Unlock()
 		return h, nil
 	}
 	_, known := d.view[k]
 	d.mu.Unlock()
-	if known {
-		return nil, nil
-	}
-	if _, below := d.Next().Member(k); !below {
-		return nil, nil
+	if prev == nil {
+		if known {
+			return nil, nil
+		}
+		if _, below := d.Next().Member(k); !below {
+			return nil, nil
+		}
 	}
 	d.evMu.Lock()
 	defer d.evMu.Unlock()
 	d.mu.Lock()
-	if hs := d.held[k]; hs != nil {
+	prev = d.held[k]
+	if prev != nil && prev.gone == nil {
 		// Listed meanwhile, by a message received on another goroutine, whose messages are
-		// still held: msg goes up behind them, even if k was dropped again since (a failed
-		// check), so that one goroutine passes k's messages up in the order they came
+		// still held: msg goes up behind them, so that one goroutine passes k's messages up
+		// in the order they came
 		// (TestFailureDetectorHeldMessagesOfAMemberDroppedMeanwhileKeepTheirOrder).
-		h = d.addLocked(hs, msg)
+		h = d.addLocked(prev, msg)
 		d.mu.Unlock()
 		return h, nil
 	}
-	if _, known := d.view[k]; known {
+	var m channel.Member
+	list := false
+	if _, known := d.view[k]; !known {
+		// Asked again with the view locked: a disappearance the layer below reports after
+		// this look finds the member listed (its op reads the view under d.mu) and goes up
+		// after the addition; one reported before it leaves the member unlisted here, as
+		// the layer below does (TestFailureDetectorHeardFromAMemberDroppedMeanwhile).
+		m, list = d.Next().Member(k)
+	}
+	if !list && (prev == nil || msg == nil) {
 		d.mu.Unlock()
 		return nil, nil
 	}
-	// Asked again with the view locked: a disappearance the layer below reports after this
-	// look finds the member listed (its op reads the view under d.mu) and goes up after the
-	// addition; one reported before it leaves the member unlisted here, as the layer below
-	// does (TestFailureDetectorHeardFromAMemberDroppedMeanwhile).
-	m, below := d.Next().Member(k)
-	if !below {
-		d.mu.Unlock()
-		return nil, nil
-	}
-	delete(d.addSuspects, k)
-	d.view[k] = m
 	g := d.run
 	if g != nil {
 		// d.run is not left to stopping (finished) while d.mu is held: the goroutine the
 		// messages go up from is one of g's (releaseHeld).
 		g.wg.Add(1)
 	}
-	d.queueUp(g, d.Prev().MemberAdded, m)
-	hs := &heldMsgs{announced: make(chan struct{})}
+	if list {
+		delete(d.addSuspects, k)
+		d.view[k] = m
+		d.queueUp(g, d.Prev().MemberAdded, m)
+	}
+	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{})}
+	if prev != nil {
+		hs.after = prev.finished // the messages prev's removal left to its goroutine
+	}
 	d.events.Add(func() { close(hs.announced) }) // right behind the announcement
 	h = d.addLocked(hs, msg)
 	d.held[k] = hs
 	d.mu.Unlock()
-	d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
+	if list {
+		d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
+	}
 	if g == nil {
 		return h, func() { d.releaseHeld(nil, k, hs) }
 	}
@@ -168,7 +187,11 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 // marked as inside a call up meanwhile. Those left when k's removal goes up are passed up
 // by the removal first (flushHeld).
 func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *heldMsgs) {
+	defer close(hs.finished)
 	d.deliver(g)
+	if hs.after != nil {
+		<-hs.after
+	}
 	<-hs.announced
 	hs.passing.Add(func() { d.passHeld(g, k, hs) })
 	hs.passing.Run(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,4 +144,95 @@ func TestFailureDetectorHeldMessageWhoseListenerStopsTheChannel(t *testing.T) {
 		t.Errorf("A saw %v, want %v", got, want)
 	}
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", d.Settled)
+}
+
+// TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain: a message of a member
+// whose messages were held behind its announcement joined them, whatever the member's
+// listing, so one that came after the detector had dropped the member again (a failed
+// check), while those were still held, did not list it again, as a message of an unlisted
+// member of the layer below does: the member stayed unlisted although it had just been
+// heard from and the layer below listed it (Channel.Members without it until a check
+// passed), and the message went up as a member's before the removal although it came
+// after it. Such a message now lists the member again behind the removal, and goes up
+// after that announcement: "+B x1 x2 -B +B y".
+func TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain(t *testing.T) {
+	d, a, b, res, open := heldBehindBlockedAnnouncement(t, true)
+	k := b.expected(2).Key()
+	dropHeard(t, d, b)
+	go func() { res <- d.MessageReceived(&channel.Message{Source: b.ch.LocalMember(), Data: []byte("y")}) }()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "y held", func() bool {
+		return slices.Contains(heldData(d, k), "y")
+	})
+	open()
+	for range 3 {
+		if err := <-res; err != nil {
+			t.Errorf("MessageReceived: %v", err)
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", func() bool {
+		return d.Settled() && len(a.received()) == 3
+	})
+	p := fmt.Sprint(b.port())
+	want := []string{"+" + p, "msg:" + p, "msg:" + p, "-" + p, "+" + p, "msg:" + p}
+	if got := a.orderLog(); !slices.Equal(got, want) {
+		t.Errorf("A saw %v, want %v", got, want)
+	}
+	var data []string
+	for _, m := range a.received() {
+		data = append(data, string(m.Data))
+	}
+	if !slices.Equal(data, []string{"x1", "x2", "y"}) {
+		t.Errorf("delivered %v, want [x1 x2 y]", data)
+	}
+	if _, ok := d.Member(k); !ok {
+		t.Error("the detector does not list B, heard from after its removal and listed below")
+	}
+	if !slices.Contains(mbPorts(a.ch.Members()), b.port()) {
+		t.Errorf("A's members %v, want B (%d) among them", mbPorts(a.ch.Members()), b.port())
+	}
+}
+
+// TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt: a message of a member
+// whose removal was queued behind its held messages, once the layer below no longer lists
+// the member either, does not list it again: it is held behind the removal, and goes up
+// after the messages before it, as a non-member's (here accepted: Config.AcceptNonMembers).
+func TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt(t *testing.T) {
+	d, a, b, res, open := heldBehindBlockedAnnouncement(t, false)
+	k := b.expected(2).Key()
+	src := b.ch.LocalMember()
+	mbStop(t, b) // the layer below drops B: reported gone, dropped
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B dropped", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		_, listed := d.view[k]
+		return !listed
+	})
+	if _, below := d.Next().Member(k); below {
+		t.Fatal("the layer below still lists B")
+	}
+	go func() { res <- d.MessageReceived(&channel.Message{Source: src, Data: []byte("y")}) }()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "y held", func() bool {
+		return slices.Contains(heldData(d, k), "y")
+	})
+	open()
+	for range 3 {
+		if err := <-res; err != nil {
+			t.Errorf("MessageReceived: %v", err)
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", func() bool {
+		return d.Settled() && len(a.received()) == 3
+	})
+	p := fmt.Sprint(b.port())
+	var data []string
+	for _, m := range a.received() {
+		data = append(data, string(m.Data))
+	}
+	got := a.orderLog()
+	if len(got) != 5 || got[4] != "msg:"+p || !slices.Equal(data, []string{"x1", "x2", "y"}) || !strings.HasPrefix(got[3], "-"+p) {
+		t.Errorf("A saw %v (messages %v), want B's addition, x1, x2, its removal, y", got, data)
+	}
+	if _, ok := d.Member(k); ok {
+		t.Error("the detector lists B, which the layer below dropped")
+	}
 }
