@@ -13,7 +13,13 @@ import (
 // and its messages held until its announcement went up (see MessageReceived).
 
 // heardFromWait bounds MessageReceived's wait for a message held behind its member's
-// announcement.
+// announcement, when the message is not synchronized-ack. It is no Config field: Tomcat
+// has no counterpart (its detector passes every message up on the receiving thread), and
+// it changes neither whether nor in what order the message goes up, only how long the
+// receiving goroutine waits for that before it takes its next message; such a message's
+// sender had its ACK, if it asked for one, before the message was delivered, and is told
+// nothing of its delivery either way. A synchronized-ack message is waited for until it
+// went up (waitHeld).
 const heardFromWait = time.Second
 
 // heldMsgs are the messages of a member listed again on its message, held until the
