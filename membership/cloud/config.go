@@ -175,9 +175,11 @@ type DNSConfig struct {
 	// ServiceName is resolved to the members' addresses (DNS_MEMBERSHIP_SERVICE_NAME;
 	// default the namespace, as the Kubernetes provider finds it).
 	ServiceName string
-	// Resolver resolves it (default net.DefaultResolver). When its Dial, asked for TCP
-	// (Go's resolver asks again over TCP after a truncated UDP answer), returns a UDP
-	// connection, the provider dials TCP to the same address instead.
+	// Resolver resolves it (default net.DefaultResolver), used as configured. Its Dial
+	// should dial the network it is asked for: Go's resolver asks again over TCP after
+	// a truncated UDP answer (a name with more than about 75 IPv4 addresses), and takes
+	// what that attempt answers as it is, so that a Dial dialing UDP whatever it is
+	// asked gives those 75 or so addresses, with no error.
 	Resolver *net.Resolver
 }
 

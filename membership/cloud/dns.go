@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 )
 
@@ -27,37 +26,9 @@ func NewDNS(cfg Config) (*DNS, error) {
 }
 
 func newDNS(c Config) *DNS {
-	r := c.DNS.Resolver
-	if r.Dial != nil {
-		r = &net.Resolver{PreferGo: r.PreferGo, StrictErrors: r.StrictErrors, Dial: tcpWhenAsked(r.Dial)}
-	}
-	return &DNS{name: c.DNS.ServiceName, resolver: r, timeout: c.ConnectTimeout + c.ReadTimeout}
-}
-
-// tcpWhenAsked wraps a Resolver's Dial that may dial UDP whatever network Go's resolver
-// asks for (a usual way of pointing it at a DNS server). Go's resolver asks over UDP
-// for at most 1232 bytes; a larger answer comes truncated (about 75 IPv4 addresses),
-// and the resolver asks again over TCP, but takes the answer of that attempt as it is,
-// truncated or not: on a UDP connection it is truncated again. When asked for TCP and
-// given a UDP connection, the wrapper dials TCP to the same server instead; if that
-// fails it keeps the UDP connection (the truncated answer, as before).
-func tcpWhenAsked(dial func(ctx context.Context, network, address string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
-	return func(ctx context.Context, network, address string) (net.Conn, error) {
-		c, err := dial(ctx, network, address)
-		if err != nil || !strings.HasPrefix(network, "tcp") {
-			return c, err
-		}
-		if _, packet := c.(net.PacketConn); !packet || c.RemoteAddr() == nil {
-			return c, nil
-		}
-		var d net.Dialer
-		tc, err := d.DialContext(ctx, "tcp", c.RemoteAddr().String())
-		if err != nil {
-			return c, nil
-		}
-		_ = c.Close()
-		return tc, nil
-	}
+	// The resolver is used as configured: its Dial is the only way to its DNS server
+	// (TestDNSDialsOnlyThroughTheConfiguredResolver).
+	return &DNS{name: c.DNS.ServiceName, resolver: c.DNS.Resolver, timeout: c.ConnectTimeout + c.ReadTimeout}
 }
 
 // Name is the name resolved.

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/dnsmasq"
@@ -52,29 +54,73 @@ func TestDNSListsEveryAddressOfALargeName(t *testing.T) {
 	}
 }
 
-// TestDNSResolverDialingUDPForTCPGetsTheWholeAnswer: a configured Resolver whose Dial
-// dials UDP whatever network Go's resolver asks for (a usual way of pointing it at a
-// DNS server, and what the tests' own resolver did) got a truncated answer (75 of 600
-// addresses) and no error. The provider now dials TCP to the same server when asked
-// for TCP and given a UDP connection, so the answer comes whole.
-func TestDNSResolverDialingUDPForTCPGetsTheWholeAnswer(t *testing.T) {
+// peerConn is a UDP connection that reports another peer address, as a connection of a
+// network of the Dial's own reports an address of that network (a userspace network
+// stack, a tunnel, another network namespace): the host's network reaches something
+// else there, or nothing.
+type peerConn struct {
+	*net.UDPConn
+	peer net.Addr
+}
+
+func (c peerConn) RemoteAddr() net.Addr { return c.peer }
+
+// TestDNSDialsOnlyThroughTheConfiguredResolver: a configured Resolver's Dial that dials
+// UDP whatever network Go's resolver asks for, through a network of its own, got, for
+// Go's TCP attempt after a truncated answer, a TCP connection the provider dialed itself
+// from the host's network to the peer address of the Dial's connection: there a service
+// that is no DNS server of the Dial's (here a listener that closes what it accepts) was
+// sent the query, and the fetch failed where the Dial's own connections gave an answer.
+// The provider now asks only through the Dial configured: such a Dial gets the truncated
+// answer (about 75 of 600 addresses, documented), and no connection is made elsewhere.
+func TestDNSDialsOnlyThroughTheConfiguredResolver(t *testing.T) {
 	const n = 600
 	d := dnsmasq.Start(t, manyHosts("tomcat-members", n))
-	udpOnly := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	elsewhere, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := elsewhere.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			_ = c.Close()
+		}
+	}()
+	peer := elsewhere.Addr().(*net.TCPAddr)
+	ownNetwork := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var dialer net.Dialer
-		return dialer.DialContext(ctx, "udp", d.Addr)
+		c, err := dialer.DialContext(ctx, "udp", d.Addr)
+		if err != nil {
+			return nil, err
+		}
+		return peerConn{UDPConn: c.(*net.UDPConn), peer: &net.UDPAddr{IP: peer.IP, Port: peer.Port}}, nil
 	}}
 	p, err := NewDNS(Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
-		DNS: DNSConfig{ServiceName: "tomcat-members", Resolver: udpOnly}})
+		DNS: DNSConfig{ServiceName: "tomcat-members", Resolver: ownNetwork}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	insts, err := p.Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	insts, fetchErr := p.Fetch(context.Background())
+	// A connection the provider made completed its handshake before Fetch returned: it
+	// is in the listener's queue, and Accept returns it at once.
+	_ = elsewhere.(*net.TCPListener).SetDeadline(time.Now().Add(500 * time.Millisecond))
+	<-done
+	_ = elsewhere.Close()
+	if got := accepted.Load(); got != 0 {
+		t.Errorf("%d TCP connections to the peer address of the Dial's connection, made outside the Dial; want none", got)
 	}
-	if len(insts) != n {
-		t.Fatalf("the name resolves to %d addresses, want %d", len(insts), n)
+	if fetchErr != nil {
+		t.Fatalf("fetch failed: %v; want the answer the configured Dial gets", fetchErr)
+	}
+	if len(insts) == 0 || len(insts) >= n {
+		t.Fatalf("%d addresses, want the truncated answer of a UDP connection (some, fewer than %d)", len(insts), n)
 	}
 }
 
