@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -149,5 +150,29 @@ func TestDNSAnswerBoundIsOneTCPMessage(t *testing.T) {
 	want := (65535 - 12 - (len(name) + 2) - 4) / 16
 	if len(insts) != want && len(insts) != want-1 { // -1: room for an EDNS0 record
 		t.Fatalf("%d of %d addresses, want the %d A records one DNS message over TCP holds", len(insts), n, want)
+	}
+}
+
+// TestDNSAnswerFillingOneTCPMessageFails: what TestDNSAnswerBoundIsOneTCPMessage shows
+// holds for the server's answer, not for every name: the docs said that a name with more
+// addresses than one TCP message holds gives those that fit, with no error, but dnsmasq
+// 2.90, when the records that fit make exactly 65536 bytes (for "tomcat-members" from
+// 4094 addresses on: a 12-byte header, a 20-byte question, 4094 records of 16 bytes),
+// sends a length of 0 over TCP, which Go's resolver cannot parse: the fetch fails with
+// ErrFetch and gives no member. (The docs now say so.)
+func TestDNSAnswerFillingOneTCPMessageFails(t *testing.T) {
+	const name, n = "tomcat-members", 5000
+	if 12+(len(name)+2)+4+16*4094 != 65536 {
+		t.Fatal("the name's records do not fill 65536 bytes")
+	}
+	d := dnsmasq.Start(t, manyHosts(name, n))
+	p, err := NewDNS(Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
+		DNS: DNSConfig{ServiceName: name, Resolver: d.Resolver()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := p.Fetch(context.Background())
+	if !errors.Is(err, ErrFetch) || len(insts) != 0 {
+		t.Fatalf("%d addresses, err = %v; want ErrFetch (dnsmasq 2.90 sends a TCP length of 0)", len(insts), err)
 	}
 }
