@@ -20,8 +20,8 @@ type APIError struct {
 	// Status is the status line's code and text ("403 Forbidden"), clipped.
 	Status string
 	// Message is the Status document's message, or the body's text if it is no such
-	// document, clipped as the error's text; empty for an empty body. At most
-	// maxErrorBody bytes of the body are read.
+	// document, clipped as the error's text; empty for an empty body. At most 4 KiB of
+	// the body are read (TestKubernetesErrorBodyReadWithinALimit).
 	Message string
 }
 
