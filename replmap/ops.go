@@ -301,11 +301,18 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 // (TestRemoveDuringAPutLeavesNoUnbackedEntry); a Put made while it is under way waits
 // for it (see Put). A member's MSG_BACKUP, MSG_COPY (a value in full) or MSG_PROXY of
 // the key that the node applies while the Remove sends its MSG_REMOVE (another node's
-// Put, a Get taking the entry over, a Replicate in full) has the Remove drop what the
-// node got and send MSG_REMOVE again, up to 4 times: its MSG_REMOVE may have reached that
-// member after it stored its entry, where its backup and proxies were left naming a
-// primary that held nothing. The removal comes after that Put, and no node holds the
-// key after both (TestPutDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing). The Remove
+// Put, a Get taking the entry over, a Replicate in full of an entry the node backs up)
+// has the Remove drop what the node got and send MSG_REMOVE again, up to 4 times: its
+// MSG_REMOVE may have reached that member after it stored its entry, where its backup
+// and proxies were left naming a primary that held nothing. The removal comes after that
+// Put, and no node holds the key after both
+// (TestPutDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing,
+// TestGetTakeoverDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing). A Replicate reaches
+// only the backup nodes: on a node that holds a proxy of the key, the Remove does not
+// see it, and a Replicate in full that reaches the backup after the MSG_REMOVE, sent
+// before the primary got it, leaves the backup holding the value for a primary that
+// holds nothing (not fixed: TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing
+// skips that case). The Remove
 // sees the publishes received before its send returns: with synchronized-ack
 // SendOptions, the members applied its MSG_REMOVE by then.
 func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
