@@ -20,14 +20,15 @@ type keyReplicates struct {
 	// removed, made by a Put that waits for the Removes under way, is closed when the
 	// last of them returns.
 	removed chan struct{}
-	// published counts the entries of the key that a member's MSG_BACKUP, MSG_COPY (a
-	// value in full) or MSG_PROXY made or changed on the node while a Remove of the key
-	// was under way (publishedDuringRemoveLocked).
+	// published counts a member's MSG_BACKUP, MSG_COPY (a value in full) and MSG_PROXY
+	// of the key that the node received (applied, or refused by its limits) while a
+	// Remove of the key was under way
+	// (publishedDuringRemoveLocked).
 	published uint64
 }
 
 // publishedDuringRemoveLocked counts a member's publish of the key under k (its
-// MSG_BACKUP, MSG_COPY or MSG_PROXY, applied) for the Removes of the key under way (none:
+// MSG_BACKUP, MSG_COPY or MSG_PROXY, applied or refused) for the Removes of the key under way (none:
 // nothing to count): that member's Put (or Get, Replicate) may have stored its entry
 // before the Remove's MSG_REMOVE reached it, and the Remove then sends MSG_REMOVE again
 // (Remove). m.mu held.

@@ -300,9 +300,11 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 // returns the value it found, nil when the Put had not stored its entry yet
 // (TestRemoveDuringAPutLeavesNoUnbackedEntry); a Put made while it is under way waits
 // for it (see Put). A member's MSG_BACKUP, MSG_COPY (a value in full) or MSG_PROXY of
-// the key that the node applies while the Remove sends its MSG_REMOVE (another node's
-// Put, a Get taking the entry over, a Replicate in full of an entry the node backs up)
-// has the Remove drop what the node got and send MSG_REMOVE again, up to 4 times: its
+// the key that the node receives while the Remove sends its MSG_REMOVE (another node's
+// Put, a Get taking the entry over, a Replicate in full of an entry the node backs up),
+// applied or refused by the node's limits
+// (TestRefusedPutDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing), has the Remove
+// drop what the node got and send MSG_REMOVE again, up to 4 times: its
 // MSG_REMOVE may have reached that member after it stored its entry, where its backup
 // and proxies were left naming a primary that held nothing. The removal comes after that
 // Put, and no node holds the key after both

@@ -145,6 +145,8 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	}
 	if mm.Type == msgProxy || !mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy) {
 		m.publishedByLocked(k, from)
+		// Also when admit refuses it: the publish's node may be left naming this node.
+		m.publishedDuringRemoveLocked(k)
 	}
 	switch mm.Type {
 	case msgProxy:
@@ -207,9 +209,6 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 		}
 	}
 	m.resize(e, size)
-	if mm.Type == msgProxy || !mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy) {
-		m.publishedDuringRemoveLocked(k)
-	}
 	if a, ok := held.(AccessReplicated); ok && (mm.Type == msgAccess || mm.Type == msgNotifyMember) {
 		call = m.queueCallLocked(a.Accessed)
 		held = nil

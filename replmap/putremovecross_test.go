@@ -57,6 +57,11 @@ func (s *splitSend) SendMessage(ctx context.Context, to []channel.Member, msg *c
 // it for A, and returns them, the two interceptors and the function that releases what
 // they hold (also called at cleanup, before the maps stop).
 func crossCluster(t *testing.T) ([]*node, *holdSend, *splitSend, func()) {
+	return crossClusterWith(t, replmap.Config{})
+}
+
+// crossClusterWith is crossCluster with bcfg B's map's Config (its SendOptions syncAck).
+func crossClusterWith(t *testing.T, bcfg replmap.Config) ([]*node, *holdSend, *splitSend, func()) {
 	nw := channeltest.NewNetwork()
 	hold := &holdSend{typ: msgProxyType, held: make(chan struct{}), release: make(chan struct{})}
 	split := &splitSend{typ: msgRemoveType, held: make(chan struct{}), release: make(chan struct{})}
@@ -66,8 +71,13 @@ func crossCluster(t *testing.T) ([]*node, *holdSend, *splitSend, func()) {
 	for _, n := range nodes {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "channel members", func() bool { return len(n.ch.Members()) == 2 })
 	}
-	for _, n := range nodes {
-		newMap(t, n, replmap.Config{SendOptions: syncAck})
+	bcfg.SendOptions = syncAck
+	for i, n := range nodes {
+		cfg := replmap.Config{SendOptions: syncAck}
+		if i == 1 {
+			cfg = bcfg
+		}
+		newMap(t, n, cfg)
 	}
 	for _, n := range nodes {
 		start(t, n)

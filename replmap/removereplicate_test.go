@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/gotribes/tribes/replmap"
 )
 
 // A put a key, its backup B or C. B's Remove of the key has reached C, its MSG_REMOVE to
@@ -98,6 +100,54 @@ func TestGetTakeoverDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing(t *testing.
 	for i, n := range nodes {
 		if slices.Contains(n.m.Keys(), any("k")) {
 			t.Errorf("node %d lists k once B's Remove returned:%s", i, keyState(nodes))
+		}
+	}
+}
+
+// B, at MaxEntries, refuses the MSG_PROXY of A's Put of a key (its backup C) that comes
+// while B's Remove of the key sends, its MSG_REMOVE having reached C and the one to A
+// held until A's Put returned. Before, B counted only a publish it applied, sent
+// MSG_REMOVE once, and C was left a backup of a primary (A) that held nothing. Now the
+// refused publish counts too: B removes the key again, and no node holds it.
+func TestRefusedPutDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing(t *testing.T) {
+	nodes, _, split, release := crossClusterWith(t, replmap.Config{MaxEntries: 1})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	// B's only entry: the backup of A's first Put (A's publish takes its map members in
+	// turn: the Put of k's backup is C).
+	if _, err := a.m.Put(ctx(t), "other", "x"); err != nil {
+		t.Fatalf("A's Put of another key: %v", err)
+	}
+	if _, primary, held := b.m.Peek("other"); !held || primary {
+		t.Fatalf("B holds no backup of A's first key")
+	}
+	split.armed.Store(true)
+	removed := make(chan error, 1)
+	go func() {
+		_, err := b.m.Remove(ctx(t), "k")
+		removed <- err
+	}()
+	select {
+	case <-split.held: // B's MSG_REMOVE reached C; the one to A waits
+	case err := <-removed:
+		t.Fatalf("B's Remove returned (%v) without sending MSG_REMOVE", err)
+	}
+	// A proxy that a member refused fails no Put: only the backup must hold the value.
+	if _, err := a.m.Put(ctx(t), "k", "v"); err != nil {
+		t.Fatalf("A's Put: %v", err)
+	}
+	if _, primary, held := c.m.Peek("k"); !held || primary {
+		t.Fatalf("A's Put returned, C holds no backup of k:%s", keyState(nodes))
+	}
+	if slices.Contains(b.m.Keys(), any("k")) {
+		t.Fatalf("B, at MaxEntries, took A's proxy of k:%s", keyState(nodes))
+	}
+	release()
+	if err := await(t, "B's Remove", removed); err != nil {
+		t.Fatalf("B's Remove: %v", err)
+	}
+	for i, n := range nodes {
+		if slices.Contains(n.m.Keys(), any("k")) {
+			t.Errorf("node %d lists k once A's Put and B's Remove returned:%s", i, keyState(nodes))
 		}
 	}
 }
