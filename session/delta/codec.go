@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/gotribes/tribes/jserial"
 )
 
 // MessageCodec turns session messages into channel payloads and back. The default is
@@ -75,6 +77,13 @@ type BinaryCodec struct {
 	// MaxEntries caps the number of actions or sessions in one message. 0 means
 	// DefaultMaxEntries.
 	MaxEntries int
+	// Limits bound the Java serialization streams read (depth, handles, lengths, size:
+	// Java's jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes): a principal's
+	// Java form, in a session of a state transfer (a message past them is refused with an
+	// error wrapping ErrMessageLimit and jserial.ErrLimit) and in a principal action's
+	// value (the Manager drops the action and counts it in Stats.BadActions). Zero
+	// fields take jserial's defaults (TestBinaryCodecPrincipalReadWithItsLimits).
+	Limits jserial.DecoderConfig
 }
 
 const (
@@ -365,7 +374,7 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 		}
 		for i := 0; i < n && r.err == nil; i++ {
 			m.Sessions = append(m.Sessions, SessionState{})
-			r.session(&m.Sessions[i], c.maxValue(), c.maxEntries())
+			r.session(&m.Sessions[i], c.maxValue(), c.maxEntries(), c.Limits)
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

@@ -69,9 +69,9 @@ func (r *reader) failLimit(what string) {
 // too when a limit refused it.
 func (r *reader) decodeErr() error {
 	if r.overLimit {
-		return fmt.Errorf("%w: %w: %v", ErrMalformed, ErrMessageLimit, r.err)
+		return fmt.Errorf("%w: %w: %w", ErrMalformed, ErrMessageLimit, r.err)
 	}
-	return fmt.Errorf("%w: %v", ErrMalformed, r.err)
+	return fmt.Errorf("%w: %w", ErrMalformed, r.err)
 }
 
 func (r *reader) byte() byte {
@@ -181,8 +181,9 @@ func (r *reader) count(minSize, elemSize, max int) int {
 	return int(n)
 }
 
-// session decodes one session of a chunk into s (zero).
-func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
+// session decodes one session of a chunk into s (zero), its principal's Java form
+// within limits.
+func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jserial.DecoderConfig) {
 	s.ID = r.str()
 	s.CreationTime = r.varint()
 	s.LastAccessedTime = r.varint()
@@ -210,8 +211,9 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int) {
 		if f&sessFlagPrincipalJava != 0 {
 			if java := r.value(maxValue); r.err == nil {
 				var err error
-				if p, err = withJava(p, java, jserial.DecoderConfig{}); err != nil { // BinaryCodec sets no jserial limits
-					r.err, r.b = err, nil
+				if p, err = javaPrincipal(p, java, limits); err != nil {
+					// Past the codec's Limits: a limit, not bytes no encoder writes.
+					r.err, r.b, r.overLimit = err, nil, errors.Is(err, jserial.ErrLimit)
 				}
 			}
 		}

@@ -138,7 +138,7 @@ func appendPrincipalJava(b []byte, p *Principal) ([]byte, error) {
 
 // DecodePrincipal parses EncodePrincipal's output; the Java stream in it is read with
 // jserial's default limits (a Manager reads a principal action's with its cluster
-// codec's: JavaCodec's Limits). Its errors wrap ErrMalformed.
+// codec's: JavaCodec's or BinaryCodec's Limits). Its errors wrap ErrMalformed.
 func DecodePrincipal(b []byte) (*Principal, error) {
 	return decodePrincipal(b, jserial.DecoderConfig{})
 }
@@ -161,21 +161,31 @@ func decodePrincipal(b []byte, limits jserial.DecoderConfig) (*Principal, error)
 }
 
 // withJava returns the principal of stream, the Java form of p (name and roles read
-// before it), read with limits.
+// before it), read with limits. Its errors wrap ErrMalformed.
 func withJava(p *Principal, stream []byte, limits jserial.DecoderConfig) (*Principal, error) {
+	q, err := javaPrincipal(p, stream, limits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return q, nil
+}
+
+// javaPrincipal is withJava, its errors not wrapping ErrMalformed (a decoder wraps
+// them).
+func javaPrincipal(p *Principal, stream []byte, limits jserial.DecoderConfig) (*Principal, error) {
 	if !bytes.HasPrefix(stream, streamMagic) {
-		return nil, fmt.Errorf("%w: bad principal: trailing bytes", ErrMalformed)
+		return nil, errors.New("bad principal: trailing bytes")
 	}
 	v, err := jserial.UnmarshalConfig(stream, limits)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad principal: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("bad principal: %w", err)
 	}
 	q, err := goPrincipal(v, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad principal: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("bad principal: %w", err)
 	}
 	if q.Name != p.Name || !slices.Equal(q.Roles, p.Roles) {
-		return nil, fmt.Errorf("%w: bad principal: Java form of %q does not match its name and roles", ErrMalformed, p.Name)
+		return nil, fmt.Errorf("bad principal: Java form of %q does not match its name and roles", p.Name)
 	}
 	return q, nil
 }
@@ -368,8 +378,8 @@ func PrincipalToJava(p *Principal) (*jserial.Object, error) {
 }
 
 // javaLimits are the limits the cluster's codec reads Java serialization streams with
-// (JavaCodec's Limits), for those a Manager decodes on its own: a principal action's
-// (Session.apply). Another codec sets none: jserial's defaults.
+// (JavaCodec's or BinaryCodec's Limits), for those a Manager decodes on its own: a
+// principal action's (Session.apply). Another codec sets none: jserial's defaults.
 func (c *Cluster) javaLimits() jserial.DecoderConfig {
 	switch jc := c.codec.(type) {
 	case JavaCodec:
@@ -378,6 +388,21 @@ func (c *Cluster) javaLimits() jserial.DecoderConfig {
 		if jc != nil {
 			return jc.Limits
 		}
+	case BinaryCodec:
+		return jc.Limits
+	case *BinaryCodec:
+		if jc != nil {
+			return jc.Limits
+		}
 	}
 	return jserial.DecoderConfig{}
+}
+
+// isJava reports whether the cluster's codec is JavaCodec.
+func (c *Cluster) isJava() bool {
+	switch c.codec.(type) {
+	case JavaCodec, *JavaCodec:
+		return true
+	}
+	return false
 }

@@ -214,7 +214,7 @@ func (m *Manager) transferLost(src channel.Member, size int, cause error) {
 			"default): raise it, or have it send its sessions in chunks (DeltaManager sendAllSessions=\"false\")"
 	case errors.Is(cause, ErrDecodeBudget):
 		hint = "; raise JavaCodec.MaxExpansion: the Go forms of the message's values take more than it allows"
-	case errors.Is(cause, jserial.ErrLimit):
+	case errors.Is(cause, jserial.ErrLimit) && m.cl.isJava():
 		hint = fmt.Sprintf("; raise JavaCodec.Limits.MaxBytes above %d bytes", size)
 	}
 	err := fmt.Errorf("%w: %d bytes from %s: %w%s", errTransferLost, size, src.Addr(), cause, hint)
