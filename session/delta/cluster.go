@@ -160,7 +160,9 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 // NewManager creates a manager for one application. It does nothing until Start. A bad cfg
 // is an error wrapping ErrInvalidConfig, and so is GobCodec (Config.Codec's default) in a
 // cluster whose codec is JavaCodec, which writes values as Java serialization streams:
-// set Config.Codec to JavaValueCodec there (TestJavaCodecNeedsJavaValues).
+// set Config.Codec to JavaValueCodec there (TestJavaCodecNeedsJavaValues). A
+// JavaValueCodec's zero Limits fields take the cluster codec's (JavaCodec's or
+// BinaryCodec's Limits: TestJavaValueCodecTakesTheClustersLimits).
 func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -173,6 +175,7 @@ func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
 				ErrInvalidConfig)
 		}
 	}
+	cfg.Codec = c.valueLimits(cfg.Codec)
 	return newManager(c, cfg), nil
 }
 

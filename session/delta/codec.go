@@ -81,8 +81,10 @@ type BinaryCodec struct {
 	// Java's jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes): a principal's
 	// Java form, in a session of a state transfer (a message past them is refused with an
 	// error wrapping ErrMessageLimit and jserial.ErrLimit) and in a principal action's
-	// value (the Manager drops the action and counts it in Stats.BadActions). Zero
-	// fields take jserial's defaults (TestBinaryCodecPrincipalReadWithItsLimits).
+	// value (the Manager drops the action and counts it in Stats.BadActions), and the
+	// attribute values its managers' JavaValueCodec reads where that codec's own Limits
+	// fields are zero. Zero fields take jserial's defaults
+	// (TestBinaryCodecPrincipalReadWithItsLimits).
 	Limits jserial.DecoderConfig
 }
 

@@ -43,8 +43,9 @@ import (
 // than Limits.MaxBytes (the other Limits and MaxExpansion bound what a value's stream
 // holds, and are not checked).
 type JavaCodec struct {
-	// Limits bound every decoded stream (depth, handles, lengths, size). Zero fields take
-	// jserial's defaults.
+	// Limits bound every decoded stream (depth, handles, lengths, size), and the
+	// attribute values its managers' JavaValueCodec reads where that codec's own Limits
+	// fields are zero. Zero fields take jserial's defaults.
 	Limits jserial.DecoderConfig
 	// MaxEntries caps the actions or sessions of one message. 0 means DefaultMaxEntries.
 	MaxEntries int

@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -37,9 +38,11 @@ import (
 // with a *ValueError wrapping ErrNoJavaForm.
 type JavaValueCodec struct {
 	// Limits bound the streams Unmarshal reads (depth, handles, lengths, size: Java's
-	// jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes), as JavaCodec's Limits
-	// bound a message's: set them alike to hold attribute values to the cluster's limits.
-	// Zero fields take jserial's defaults (TestJavaValueCodecLimits).
+	// jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes). In a Manager's Config,
+	// zero fields take its cluster codec's Limits (JavaCodec's or BinaryCodec's), as a
+	// JVM's jdk.serialFilter bounds every stream it reads
+	// (TestJavaValueCodecTakesTheClustersLimits); zero fields left take jserial's
+	// defaults (TestJavaValueCodecLimits).
 	Limits jserial.DecoderConfig
 }
 
@@ -268,4 +271,30 @@ func (c *javaConv) fromJavaOnce(v any, depth int) (any, error) {
 		return &m, nil
 	}
 	return v, nil
+}
+
+// valueLimits returns v, the value codec of a Manager of c: a JavaValueCodec's zero
+// Limits fields take those the cluster's codec reads Java streams with (javaLimits), so
+// that the limits a user sets on the cluster bound attribute values too, as a JVM's
+// jdk.serialFilter bounds every stream it reads. A *JavaValueCodec becomes a
+// JavaValueCodec (the user's is not modified); another codec is v.
+func (c *Cluster) valueLimits(v ValueCodec) ValueCodec {
+	var jv JavaValueCodec
+	switch x := v.(type) {
+	case JavaValueCodec:
+		jv = x
+	case *JavaValueCodec:
+		if x == nil {
+			return v
+		}
+		jv = *x
+	default:
+		return v
+	}
+	l, cl := &jv.Limits, c.javaLimits()
+	l.MaxDepth = cmp.Or(l.MaxDepth, cl.MaxDepth)
+	l.MaxHandles = cmp.Or(l.MaxHandles, cl.MaxHandles)
+	l.MaxArrayLen = cmp.Or(l.MaxArrayLen, cl.MaxArrayLen)
+	l.MaxBytes = cmp.Or(l.MaxBytes, cl.MaxBytes)
+	return jv
 }
