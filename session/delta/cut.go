@@ -526,6 +526,13 @@ func (c *Cluster) checkCut(mem channel.Member) {
 	})
 }
 
+// standDownBy returns the id of the member whose cut last stood this node down.
+func (c *Cluster) standDownBy() string {
+	c.cuts.mu.Lock()
+	defer c.cuts.mu.Unlock()
+	return c.cuts.downBy.String()
+}
+
 // judgeCuts forgets the cuts not confirmed for cutExpiry and sets outranked: whether a
 // node with a lower unique id is cut off from this one. The managers hear of a change
 // (noteView).

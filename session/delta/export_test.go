@@ -144,6 +144,13 @@ func SetCutExpiry(d time.Duration) (restore func()) {
 	return func() { cutExpiry = old }
 }
 
+// SetCutHoldOff sets cutHoldOff and returns what restores it (tests only).
+func SetCutHoldOff(d time.Duration) (restore func()) {
+	old := cutHoldOff
+	cutHoldOff = d
+	return func() { cutHoldOff = old }
+}
+
 func ProbeResult(target channel.UniqueID, reached bool) []byte {
 	return appendCut(nil, cutResult, target, reached)
 }

@@ -27,7 +27,7 @@ type Manager struct {
 	st   *store
 	opts channel.SendOptions
 	// serveLog logs the transfers and catch-ups served, rate-limited per member
-	// (serveAll).
+	// (serveAll), and the quorum's losses and refreshes (Manager.quorumPeer).
 	serveLog *ratelog.Limiter
 	// quorum is how many members must acknowledge a change besides this node
 	// (Config.ClusterSize/2; 0 without a quorum).
@@ -58,8 +58,9 @@ type Manager struct {
 	yield lateYield
 	// quorumLost: the view fell below the quorum, and no refresh started since;
 	// refreshOn mirrors refreshing; refreshPending: a refresh goroutine runs
-	// (refresh.go).
+	// (refresh.go); quorumCause: the peer its lines are rate-limited under (quorumPeer).
 	quorumLost, refreshOn, refreshPending atomic.Bool
+	quorumCause                           atomic.Pointer[string]
 	// attemptMu makes the requests for every session of a running manager (a repair's
 	// round, a refresh) one at a time: they share the attempt (donor, signal).
 	attemptMu sync.Mutex

@@ -3,6 +3,7 @@ package delta
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -30,6 +31,19 @@ import (
 // BinaryCodec's: Tomcat's deltas carry none (a copy that applies one counts from 0
 // again), so with JavaCodec a refresh adds the sessions this node lacks and replaces a
 // copy only when the member's counted more changes since (a copy can stay stale).
+
+// quorumPeer returns the peer the lines of a loss of the quorum and of the refresh that
+// follows are rate-limited under (Manager.serveLog): the member whose cut stood this
+// node down, or "(view)" for a view below the quorum. A member can make a node stand
+// down over and over (stale pings, each past cutHoldOff:
+// TestRepeatedStandDownsQuorumLogBounded), and views can flap: the first lines are
+// logged, then a count.
+func (m *Manager) quorumPeer() string {
+	if p := m.quorumCause.Load(); p != nil {
+		return *p
+	}
+	return "(view)"
+}
 
 // maxRefreshQueue bounds the messages that wait for a refresh. Past it they are dropped
 // and the refresh asks every member for its sessions again: a member's sessions hold the
@@ -89,7 +103,13 @@ func (m *Manager) noteView() {
 	n := len(m.cl.ch.Members())
 	if n < m.quorum || m.cl.cuts.outranked.Load() {
 		if !m.quorumLost.Swap(true) {
-			m.log.Warn("delta: lost the quorum; acknowledging no change until it is back and the sessions are refreshed",
+			cause := "(view)"
+			if n >= m.quorum {
+				cause = m.cl.standDownBy()
+			}
+			m.quorumCause.Store(&cause)
+			m.serveLog.Log(slog.LevelWarn, cause, "quorum lost",
+				"delta: lost the quorum; acknowledging no change until it is back and the sessions are refreshed",
 				"members", n, "clusterSize", m.cfg.ClusterSize, "partialPartition", n >= m.quorum)
 		}
 		return
@@ -154,7 +174,8 @@ func (m *Manager) refresh(ctx context.Context) {
 	m.mu.Unlock()
 	start := time.Now()
 	before := m.stats.refreshed.Load()
-	m.log.Info("delta: the quorum is back; refreshing the sessions from every member", "members", len(m.cl.ch.Members()))
+	m.serveLog.Log(slog.LevelInfo, m.quorumPeer(), "quorum back",
+		"delta: the quorum is back; refreshing the sessions from every member", "members", len(m.cl.ch.Members()))
 	// Until at least the quorum's worth of members gave their sessions, the copies may
 	// miss what the majority acknowledged (this node and those members are a majority,
 	// which any majority that acknowledged a change overlaps): a member that does not list
@@ -211,8 +232,10 @@ again:
 		}
 	}
 	m.stats.refreshes.Add(1)
-	m.log.Info("delta: sessions refreshed", "answered", answered, "members", len(m.cl.ch.Members()),
-		"replaced", m.stats.refreshed.Load()-before, "elapsed", time.Since(start))
+	m.serveLog.LogFunc(slog.LevelInfo, m.quorumPeer(), "refreshed", "delta: sessions refreshed", func() []any {
+		return []any{"answered", answered, "members", len(m.cl.ch.Members()),
+			"replaced", m.stats.refreshed.Load() - before, "elapsed", time.Since(start)}
+	})
 }
 
 // mergeSessions loads a chunk answering a refresh: a session this node lacks is added, a

@@ -1,0 +1,75 @@
+package delta_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// lineCounter is a slog.Handler that counts the records it gets by message.
+type lineCounter struct {
+	mu    sync.Mutex
+	lines map[string]int
+}
+
+func (c *lineCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *lineCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *lineCounter) WithGroup(string) slog.Handler            { return c }
+func (c *lineCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines[r.Message]++
+	return nil
+}
+
+// count returns the records whose message starts with prefix.
+func (c *lineCounter) count(prefix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for msg, k := range c.lines {
+		if strings.HasPrefix(msg, prefix) {
+			n += k
+		}
+	}
+	return n
+}
+
+// A member that lists this node sends it stale pings in a loop, each naming a member in
+// view with a lower id that lists this node, and each past the wait after the check that
+// ended the cut before (cutHoldOff, here 0: as one ping every 10 s does over a day): each
+// stands the node down, which loses the quorum and refreshes its copies when the check
+// ends the cut. The stand-downs' own lines are rate-limited, but the quorum's were not:
+// "lost the quorum", "the quorum is back" and "sessions refreshed" were each logged once
+// per ping. They are rate-limited now (the first lines, then a count), while every
+// ping still stands the node down and refreshes it.
+func TestRepeatedStandDownsQuorumLogBounded(t *testing.T) {
+	defer delta.SetCutExpiry(time.Minute)()
+	defer delta.SetCutHoldOff(0)()
+	lines := &lineCounter{lines: map[string]int{}}
+	p := newPinger(t, slog.New(lines))
+	cuts, refreshes := p.a.cl.Stats().PartialCuts, p.a.m.Stats().QuorumRefreshes
+	const pings = 20
+	for i := range pings {
+		c := p.checks.Load()
+		p.ping(t)
+		testutil.EventuallyTrue(t, 10*time.Second, fmt.Sprintf("ping %d's check answered and a serving again", i), func() bool {
+			return p.checks.Load() > c && p.a.m.Refusing() == nil && p.a.m.Stats().QuorumRefreshes-refreshes > uint64(i)
+		})
+	}
+	if n := p.a.cl.Stats().PartialCuts - cuts; n != pings {
+		t.Fatalf("%d stale pings past the hold-off stood a down %d times, want %d", pings, n, pings)
+	}
+	for _, prefix := range []string{"delta: lost the quorum", "delta: the quorum is back", "delta: sessions refreshed"} {
+		if n := lines.count(prefix); n > 4 {
+			t.Errorf("%d stand-downs wrote %q %d times, want at most 4 (the first lines, then a count)", pings, prefix, n)
+		}
+	}
+}
