@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"time"
+	"unsafe"
 )
 
 // The custom data of the mapped JDK classes, exactly as their writeObject methods
@@ -178,6 +179,11 @@ func (d *Decoder) entries(n int32, what string) ([]Entry, error) {
 }
 
 func (d *Decoder) mapValue(cd *ClassDesc) (any, error) {
+	// The Map, Set or Enum a value decodes to counts in the stream's objects' budget, as
+	// an Object does (TestMapSetEnumStructsCharged).
+	if err := d.chargeObject(int(unsafe.Sizeof(Map{})), cd.Name); err != nil {
+		return nil, err
+	}
 	m := &Map{}
 	h, err := d.newHandle(inProgress{})
 	if err != nil {
@@ -235,6 +241,9 @@ func (d *Decoder) mapValue(cd *ClassDesc) (any, error) {
 }
 
 func (d *Decoder) set(cd *ClassDesc) (any, error) {
+	if err := d.chargeObject(int(unsafe.Sizeof(Set{})), cd.Name); err != nil {
+		return nil, err
+	}
 	s := &Set{}
 	if cd.kind == kindLinkedHashSet {
 		s.Class = LinkedHashSet

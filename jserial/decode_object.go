@@ -249,6 +249,9 @@ func (d *Decoder) enum() (any, error) {
 	if cd == nil || cd.Flags&SCEnum == 0 {
 		return nil, d.fail(ErrMalformed, "TC_ENUM of a non-enum class")
 	}
+	if err := d.chargeObject(int(unsafe.Sizeof(Enum{})), cd.Name); err != nil {
+		return nil, err
+	}
 	e := &Enum{Class: cd}
 	if _, err := d.newHandle(e); err != nil {
 		return nil, err

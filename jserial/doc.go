@@ -123,7 +123,9 @@
 // two), each class descriptor (128 bytes for 17) and its field list (40 bytes a field of
 // three: a stream whose objects took the budget whole beside an Object[], an ArrayList,
 // a HashSet or a HashMap of TC_NULLs allocated 56.5 times it before, uncounted, 57.0
-// from a Reader, and 52.1 and 49.1 now: TestElementArraysAndDescriptorsCharged), take
+// from a Reader, and 52.1 and 49.1 now: TestElementArraysAndDescriptorsCharged), and
+// with the Map, Set or Enum a HashMap, TreeMap, HashSet or enum constant decodes to (an
+// empty HashMap allocated 64 bytes, charged none: TestMapSetEnumStructsCharged), take
 // at most 52 times the stream (the bytes received so far from an io.Reader) plus 64 KiB, a Slot and a value for each byte of data and the
 // handle and the result's value of an object: beyond, decoding fails with ErrLimit.
 // Objects of deep hierarchies with a byte of data per class took 100 to 130 times their
