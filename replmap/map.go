@@ -51,6 +51,13 @@ var (
 	// ErrNoBackup: no map member took an entry's value (Put, Replicate); the local node
 	// holds it alone.
 	ErrNoBackup = errors.New("replmap: no backup")
+	// ErrRemoveIncomplete: a member published the key (its Put, a Get taking the
+	// entry over, a Replicate in full) while each of Remove's MSG_REMOVE sends (the
+	// first one and 4 again) was under way, the last one included: that member's
+	// entry, or its backup or proxies, may still hold the key, on a primary that holds
+	// nothing. Remove then returns the value it found and this error (wrapped); a
+	// Remove of the key again settles it once the members stop publishing it.
+	ErrRemoveIncomplete = errors.New("replmap: the key was published during the Remove's last MSG_REMOVE, a member may still hold it")
 	// ErrMemberStopped: a received MSG_BACKUP, MSG_COPY, MSG_PROXY, MSG_ACCESS or
 	// MSG_NOTIFY_MAPMEMBER came from a member after its MSG_STOP (a change of its still
 	// under way as its map stopped), and was refused: applied, it would name the stopped

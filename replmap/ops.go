@@ -316,7 +316,10 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 // holds nothing (not fixed: TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing
 // skips that case). The Remove
 // sees the publishes received before its send returns: with synchronized-ack
-// SendOptions, the members applied its MSG_REMOVE by then.
+// SendOptions, the members applied its MSG_REMOVE by then. When a publish came during
+// the last of those sends too (the first MSG_REMOVE and 4 again), a member may still
+// hold the key: Remove returns the value it found and an error wrapping
+// ErrRemoveIncomplete (TestRemoveOvertakenEveryTimeReturnsErrRemoveIncomplete).
 func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	k, err := keyOf(key)
 	if err != nil {
@@ -365,6 +368,15 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 		}
 		if err = m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
 			err = fmt.Errorf("replmap: remove %v again, published meanwhile: %w", key, err)
+		}
+	}
+	if err == nil {
+		// The last MSG_REMOVE too was overtaken: a member may still hold the key.
+		m.mu.Lock()
+		again := kr.published != published
+		m.mu.Unlock()
+		if again {
+			err = fmt.Errorf("%w: %v, its MSG_REMOVE sent %d times", ErrRemoveIncomplete, key, 1+maxRepublish)
 		}
 	}
 	return old, err
