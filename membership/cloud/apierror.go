@@ -11,7 +11,8 @@ import (
 // ErrFetch. Its text holds the status and what the answer says about it: the message of
 // a Kubernetes Status document (as the API server writes for a 403, "pods is forbidden:
 // User … cannot list resource "pods" …", the service account missing a role), else the
-// beginning of the body; together at most 256 bytes, control characters replaced.
+// beginning of the body; together at most 256 bytes, control characters and format
+// characters (bidi overrides and isolates, zero-width characters) replaced.
 type APIError struct {
 	// URL is the address asked.
 	URL string

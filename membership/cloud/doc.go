@@ -66,8 +66,9 @@
 // (wrapping ErrFetch) holding the status and the message of the API server's Status
 // document (a 403's names the user and what it may not list), or the beginning of the
 // body, of which at most 4 KiB is read. Such an error, like that of a malformed answer,
-// holds at most 256 bytes of the answer, control characters replaced: of a longer text,
-// its beginning and its end. The answer's status line and headers may take at most
+// holds at most 256 bytes of the answer, control characters and format characters
+// (bidi overrides and isolates, zero-width characters, which could reorder or hide a
+// log line's text) replaced: of a longer text, its beginning and its end. The answer's status line and headers may take at most
 // MaxResponseHeaderBytes (384 KiB; Go's net/http default is 10 MiB) when the provider
 // builds its HTTP transport; a longer header fails the fetch with ErrFetch. At most
 // MaxMembers (1024) members are kept; new ones beyond are counted

@@ -58,8 +58,8 @@ type podJSON struct {
 // document is read item by item: at most lim.MaxBytes bytes and lim.MaxPods items, else
 // an error wrapping ErrTooLarge; a document that is not a JSON object with an "items"
 // array fails with ErrBadResponse, whose text holds at most a short part of the
-// document (control characters replaced). Items that are not usable running pods are
-// counted, not returned (see PodList).
+// document (control and format characters replaced). Items that are not usable running
+// pods are counted, not returned (see PodList).
 func DecodePodList(r io.Reader, lim DecodeLimits) (PodList, error) {
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultMaxResponseBytes
@@ -205,10 +205,10 @@ const (
 
 // clipText makes s, a text a source's answer may have written (a decoder's error that
 // quotes the document, an HTTP status line, the HTTP client's error quoting either or a
-// certificate's names), fit for an error: its control characters and invalid bytes
-// replaced, and, when longer than maxClipped bytes, its beginning and its end kept
-// around an ellipsis, as an error's end may tell what was wrong (the address a
-// certificate is not valid for: TestKubernetesErrorKeepsTheEndOfALongText).
+// certificate's names), fit for an error: its control and format characters and
+// invalid bytes replaced (clean), and, when longer than maxClipped bytes, its beginning
+// and its end kept around an ellipsis, as an error's end may tell what was wrong (the
+// address a certificate is not valid for: TestKubernetesErrorKeepsTheEndOfALongText).
 func clipText(s string) string {
 	if len(s) > maxClipped {
 		// A rune cut in two becomes a '?'.
@@ -217,10 +217,13 @@ func clipText(s string) string {
 	return clean(s)
 }
 
-// clean replaces the control characters and invalid bytes of s.
+// clean replaces the control characters, format characters (bidi embeddings,
+// overrides and isolates, zero-width characters, the byte order mark), line and
+// paragraph separators and invalid bytes of s, any of which can reorder, hide or split
+// a log line's text.
 func clean(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
 			return '?'
 		}
 		return r
