@@ -45,8 +45,12 @@ const (
 	// 512 KiB (Linux doubles it for its own bookkeeping), fixed, which turns its
 	// auto-tuning off: on loopback, acknowledged 1 MiB messages ran at 4.4–6.4 GB/s with it
 	// against 2.7–4.3 (one run 6.1) with the auto-tuned one, which grows to megabytes
-	// (docs/benchmarks.md, "Thirtieth session"). Set -1 for the operating system's
-	// default, for example on links whose bandwidth-delay product exceeds a megabyte.
+	// (docs/benchmarks.md, "Thirtieth session"). Linux cuts a size above
+	// net.core.wmem_max to it with no error, and stock kernels default that to about 208
+	// KiB (212992 bytes on x86-64): there the send buffer is that, unless the sysctl is
+	// raised to 524288 or more (TestSenderSocketBuffers). Set -1 for the operating
+	// system's default, for example on links whose bandwidth-delay product exceeds a
+	// megabyte.
 	DefaultSenderRxBufSize = 25188
 	DefaultSenderTxBufSize = 512 << 10
 	// DefaultTimeout is Tomcat's sender timeout (ack timeout).
@@ -266,7 +270,11 @@ type Config struct {
 	RxBufSize, TxBufSize int
 	// SenderRxBufSize and SenderTxBufSize are the sender sockets' SO_RCVBUF / SO_SNDBUF
 	// (Tomcat sender rxBufSize 25188, txBufSize 65536; defaults here 25188 and
-	// DefaultSenderTxBufSize, 512 KiB). Negative leaves the OS default.
+	// DefaultSenderTxBufSize, 512 KiB). Negative leaves the OS default. Linux cuts a
+	// SenderTxBufSize above net.core.wmem_max to it with no error; stock kernels default
+	// that to about 208 KiB (212992 bytes on x86-64), below the 512 KiB default, which then
+	// gives that send buffer (TestSenderSocketBuffers). The transport does not report the
+	// size the kernel kept.
 	SenderRxBufSize, SenderTxBufSize int
 	// DisableTCPNoDelay turns Nagle's algorithm on for the receiver's and the sender's
 	// sockets. The zero value keeps TCP_NODELAY on, as Tomcat's tcpNoDelay=true.

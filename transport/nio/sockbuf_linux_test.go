@@ -2,6 +2,9 @@ package nio
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
@@ -33,18 +36,36 @@ func senderSndbufs(t *testing.T, tr *Transport) []int {
 	return got
 }
 
+// wmemMax returns net.core.wmem_max, the largest SO_SNDBUF Linux lets a socket set.
+func wmemMax(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/net/core/wmem_max")
+	if err != nil {
+		t.Skipf("net.core.wmem_max not readable here: %v", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		t.Fatalf("net.core.wmem_max %q: %v", b, err)
+	}
+	return n
+}
+
 // TestSenderSocketBuffers checks what Config.SenderTxBufSize does to the sender's
 // connections: by default SO_SNDBUF is DefaultSenderTxBufSize (Linux reports twice the
-// size set), and -1 leaves the kernel's auto-tuned size (on loopback, measured, the 4 MiB of
+// size set), cut to net.core.wmem_max when that is lower (stock kernels: 212992), a
+// size above net.core.wmem_max is cut to it with no error (what the field's doc says),
+// and -1 leaves the kernel's auto-tuned size (on loopback, measured, the 4 MiB of
 // net.ipv4.tcp_wmem's maximum straight away).
 func TestSenderSocketBuffers(t *testing.T) {
+	wmax := wmemMax(t)
 	for _, tc := range []struct {
 		name string
 		set  int
 		want func(int) bool
 	}{
-		{"default", DefaultSenderTxBufSize, func(v int) bool { return v == 2*DefaultSenderTxBufSize }},
-		{"os", -1, func(v int) bool { return v > 0 && v != 2*DefaultSenderTxBufSize }},
+		{"default", DefaultSenderTxBufSize, func(v int) bool { return v == 2*min(DefaultSenderTxBufSize, wmax) }},
+		{"over wmem_max", 3 * wmax, func(v int) bool { return v == 2*wmax }},
+		{"os", -1, func(v int) bool { return v > 0 && v != 2*min(DefaultSenderTxBufSize, wmax) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(1)
