@@ -318,7 +318,9 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // again, as any message of an unlisted member of the layer below, behind the removal
 // (TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain), or, the layer below
 // no longer listing it, goes up after the removal
-// (TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt). A stopped detector
+// (TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt), and a later one that
+// finds the layer below listing it again lists it again behind that message
+// (TestFailureDetectorMessageHeldBehindARemovalListsItsMemberBackAgain). A stopped detector
 // passes the removals the stopping membership reports through at once, as it passes every
 // event, without waiting for the member's messages, as for a verified member: a listener
 // of one may be what stops the channel

@@ -31,6 +31,7 @@ type heldMsgs struct {
 	passing   callq.Queue     // runs releaseHeld's passing, to tell its goroutine (InCall)
 	gone      *channel.Member // the member's removal, queued behind these messages (dropLocked)
 	after     <-chan struct{} // the member's earlier held messages' finished (nil: none)
+	listed    bool            // held behind the member's announcement (else behind its removal, unlisted)
 	finished  chan struct{}   // closed once releaseHeld passed these up and returned
 }
 
@@ -108,7 +109,10 @@ func (d *TCPFailureDetector) waitHeld(h *heldMsg) error {
 // does not join them: it lists k again if the layer below lists it, as for any unlisted
 // member, and is held behind that announcement, queued after the removal, or else behind
 // the removal itself, so that it goes up after the messages before it
-// (TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain).
+// (TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain). One held behind the
+// removal so, k unlisted, is joined by k's later messages only while the layer below does
+// not list k either: one that finds k listed below lists k again, behind them
+// (TestFailureDetectorMessageHeldBehindARemovalListsItsMemberBackAgain).
 func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message) (h *heldMsg, release func()) {
 	d.mu.Lock()
 	d.initLocked()
@@ -116,7 +120,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		q.heard++
 	}
 	prev := d.held[k]
-	if prev != nil && prev.gone == nil {
+	if prev != nil && prev.gone == nil && prev.listed {
 		h := d.addLocked(prev, msg)
 		d.mu.Unlock()
 		return h, nil
@@ -135,7 +139,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	defer d.evMu.Unlock()
 	d.mu.Lock()
 	prev = d.held[k]
-	if prev != nil && prev.gone == nil {
+	if prev != nil && prev.gone == nil && prev.listed {
 		// Listed meanwhile, by a message received on another goroutine, whose messages are
 		// still held: msg goes up behind them, so that one goroutine passes k's messages up
 		// in the order they came
@@ -157,6 +161,13 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		d.mu.Unlock()
 		return nil, nil
 	}
+	if !list && prev.gone == nil {
+		// Held behind k's removal, unlisted, and k is listed neither here nor below: msg
+		// goes up behind them.
+		h = d.addLocked(prev, msg)
+		d.mu.Unlock()
+		return h, nil
+	}
 	g := d.run
 	if g != nil {
 		// d.run is not left to stopping (finished) while d.mu is held: the goroutine the
@@ -166,9 +177,18 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	if list {
 		delete(d.addSuspects, k)
 		d.view[k] = m
-		d.queueUp(g, d.Prev().MemberAdded, m)
+		if prev != nil && prev.gone == nil {
+			// k's messages held behind its removal, unlisted, go up before it is listed
+			// again, as those held behind an announcement go up before the removal.
+			d.queueUp(g, func(m channel.Member) {
+				d.flushHeld(k, prev)
+				d.Prev().MemberAdded(m)
+			}, m)
+		} else {
+			d.queueUp(g, d.Prev().MemberAdded, m)
+		}
 	}
-	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{})}
+	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list}
 	if prev != nil {
 		hs.after = prev.finished // the messages prev's removal left to its goroutine
 	}
@@ -249,8 +269,8 @@ func (d *TCPFailureDetector) dropLocked(g *runGroup, k channel.MemberKey, m chan
 	}, m)
 }
 
-// flushHeld passes up the messages of hs, k's held messages whose removal is about to go
-// up, that releaseHeld has not passed yet, once the one it is passing went up, on the
+// flushHeld passes up the messages of hs, k's held messages whose removal (or, held behind
+// a removal, whose member's new announcement) is about to go up, that releaseHeld has not passed yet, once the one it is passing went up, on the
 // goroutine delivering the events: a message listener that blocks on one of them holds
 // the removal, and the events behind it, as it would hold them were the messages passed up
 // by the receiving goroutine. Run on releaseHeld's goroutine from inside a listener of one
