@@ -291,7 +291,8 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // announcement on a goroutine of their own and then go up from it, in the order they
 // came: a membership listener that blocks does not hold the transport's receive
 // goroutine, nor the messages of other members behind it there, and a message listener
-// that blocks does not hold the membership events. The caller waits for its message to go
+// that blocks does not hold the membership events, unless the member is dropped meanwhile
+// (below: TestFailureDetectorBlockedHeldMessageHoldsItsMembersRemoval). The caller waits for its message to go
 // up, and returns its error (TestFailureDetectorHeardFromReturnsTheMessagesError): for at
 // most heardFromWait (1 s) when the message is not synchronized-ack, a message still
 // waiting then (a listener slow to return) going up later and MessageReceived returning

@@ -132,3 +132,51 @@ func TestFailureDetectorRemovalRunInsideItsHeldMessagesListener(t *testing.T) {
 		t.Errorf("A saw %v, want %v", got, want)
 	}
 }
+
+// TestFailureDetectorBlockedHeldMessageHoldsItsMembersRemoval: a message listener that
+// blocks on a message held behind its member's announcement holds no membership event
+// (TestFailureDetectorHeldMessageDoesNotHoldTheEvents) until the member is dropped: its
+// removal waits for the message, on the goroutine delivering the events, and so do the
+// events behind it (another member found answering is announced once the listener
+// returned, after the removal), while the membership's reports still return at once.
+func TestFailureDetectorBlockedHeldMessageHoldsItsMembersRemoval(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	alive := newAliveSet() // neither B nor C answers the check yet
+	d := newTestDetector(alive)
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	c := mbNew(t, nw, mbOpt{id: 3})
+	hold, held, open := holdOnce()
+	defer open()
+	a.ch.AddMessageListener(blockingListener{hold: hold})
+	mbStart(t, a, b, c)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B and C not answering", func() bool {
+		return d.Settled() && d.Stats().AddSuspects == 2
+	})
+	pb, pc := fmt.Sprint(b.port()), fmt.Sprint(c.port())
+	res := make(chan error, 1)
+	go func() { res <- d.MessageReceived(&channel.Message{Source: b.ch.LocalMember(), Data: []byte("slow")}) }()
+	waitClosed(t, held, "B's message did not go up")
+	dropHeard(t, d, b) // returns at once: the removal waits on another goroutine
+	alive.set(c.port(), true)
+	a.ch.Heartbeat()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "C verified", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		_, ok := d.view[c.expected(3).Key()]
+		return ok
+	})
+	if got := a.evs(); !slices.Equal(got, []string{"+" + pb}) {
+		t.Errorf("while B's message is held up in a listener A saw %v, want [+%s] (B's removal and C's addition wait)", got, pb)
+	}
+	open()
+	if err := <-res; err != nil {
+		t.Errorf("MessageReceived: %v", err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", func() bool {
+		return d.Settled() && len(a.evs()) == 3
+	})
+	if got, want := a.orderLog(), []string{"+" + pb, "msg:" + pb, "-" + pb, "+" + pc}; !slices.Equal(got, want) {
+		t.Errorf("A saw %v, want %v", got, want)
+	}
+}
