@@ -159,6 +159,9 @@ type Order struct {
 	// releases: the deliveries Stop makes of the messages it releases, one Stop's after
 	// another's, on a goroutine of their own (orderheld.go).
 	releases callq.Queue
+	// rxStarts counts the Starts of the receiver: a release queued by a Stop before the
+	// receiver started again leaves the new run's messages held (orderheld.go).
+	rxStarts atomic.Uint64
 
 	sent, delivered, reordered, expired, skipped, late, dropped, flushes, heldFlushes, upErrors, short, nonMember atomic.Uint64
 }

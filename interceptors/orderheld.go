@@ -158,6 +158,19 @@ func (o *Order) relieve() {
 	}
 }
 
+// Start starts the levels below. A Start of the receiver begins a new run, whose held
+// messages wait for the earlier ones of their sender: a release of held messages that a
+// Stop made before it queued behind a delivery still running (a Start made from a
+// listener the delivery calls, or once another Start or Stop waited for that Stop) does
+// not run (TestOrderRestartFromTheListenerOfAReleasedMessageKeepsOrder). A delivery
+// already running goes on.
+func (o *Order) Start(ctx context.Context, svc channel.Service) error {
+	if svc&channel.SvcReceiver != 0 {
+		o.rxStarts.Add(1)
+	}
+	return o.Next().Start(ctx, svc)
+}
+
 // Stop stops the levels below. Once the receiver is stopped, the messages still waiting
 // for earlier ones are released as when their sender disappears: no receipt or heartbeat
 // would come to release them. Each sender's are delivered in order, the gaps skipped
@@ -183,9 +196,10 @@ func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 		return err
 	}
 	released := make(chan struct{})
+	run := o.rxStarts.Load()
 	o.releases.Add(func() {
 		defer close(released)
-		o.releaseAll()
+		o.releaseAll(run)
 	})
 	if o.releases.InCall() {
 		// Made from a listener the delivery calls: its release goes up on this goroutine
@@ -216,8 +230,12 @@ func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 	}
 }
 
-// releaseAll delivers what waits for every sender, in order, the gaps skipped.
-func (o *Order) releaseAll() {
+// releaseAll delivers what waits for every sender, in order, the gaps skipped, unless the
+// receiver was started again since run (rxStarts): what waits then waits for its gaps.
+func (o *Order) releaseAll(run uint64) {
+	if o.rxStarts.Load() != run {
+		return
+	}
 	senders := o.senders()
 	now := time.Now()
 	for _, s := range senders {
