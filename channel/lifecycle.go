@@ -267,8 +267,8 @@ func (c *Channel) lock(ctx context.Context) (*lifeHold, error) {
 	}
 	w := &lifeWaiter{granted: make(chan *lifeHold, 1)}
 	c.waiters = append(c.waiters, w)
+	h.contend() // under hmu: h is still the hold, not one already released
 	c.hmu.Unlock()
-	h.contend()
 	select {
 	case nh := <-w.granted:
 		return nh, nil
