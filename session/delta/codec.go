@@ -70,12 +70,15 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 type BinaryCodec struct {
 	// MaxMessageSize rejects larger messages before parsing. 0 means DefaultMaxMessageSize.
 	MaxMessageSize int
-	// MaxStringLen caps ids, names and other strings. 0 means 16 KiB.
+	// MaxStringLen caps ids, names and other strings, a principal's name and roles
+	// among them (in a session of a state transfer, and in a principal action's value:
+	// the Manager drops the action and counts it in Stats.BadActions;
+	// TestBinaryCodecPrincipalActionStringsWithinLimits). 0 means 16 KiB.
 	MaxStringLen int
 	// MaxValueSize caps one encoded attribute value. 0 means DefaultMaxValueSize.
 	MaxValueSize int
-	// MaxEntries caps the number of actions or sessions in one message. 0 means
-	// DefaultMaxEntries.
+	// MaxEntries caps the number of actions or sessions in one message, and of a
+	// principal's roles (as MaxStringLen its name). 0 means DefaultMaxEntries.
 	MaxEntries int
 	// Limits bound the Java serialization streams read (depth, handles, lengths, size:
 	// Java's jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes): a principal's

@@ -136,18 +136,28 @@ func appendPrincipalJava(b []byte, p *Principal) ([]byte, error) {
 	return jserial.MarshalAppend(b, o)
 }
 
-// DecodePrincipal parses EncodePrincipal's output; the Java stream in it is read with
+// DecodePrincipal parses EncodePrincipal's output; its name and roles are read with
+// BinaryCodec's default MaxStringLen and MaxEntries, the Java stream in it with
 // jserial's default limits (a Manager reads a principal action's with its cluster
-// codec's: JavaCodec's or BinaryCodec's Limits). Its errors wrap ErrMalformed.
+// codec's: BinaryCodec's MaxStringLen, MaxEntries and Limits, or JavaCodec's Limits).
+// Its errors wrap ErrMalformed.
 func DecodePrincipal(b []byte) (*Principal, error) {
-	return decodePrincipal(b, jserial.DecoderConfig{})
+	return decodePrincipal(b, principalLimits{})
 }
 
-// decodePrincipal is DecodePrincipal, the Java stream read with limits.
-func decodePrincipal(b []byte, limits jserial.DecoderConfig) (*Principal, error) {
-	r := reader{b: b, maxString: maxStringDefault}
+// principalLimits bound a principal's value (decodePrincipal): the length of its name
+// and of each role (maxString), the number of its roles (maxEntries), its Java stream
+// (java). Zero fields take the defaults: BinaryCodec's and jserial's.
+type principalLimits struct {
+	maxString, maxEntries int
+	java                  jserial.DecoderConfig
+}
+
+// decodePrincipal is DecodePrincipal, read with limits.
+func decodePrincipal(b []byte, limits principalLimits) (*Principal, error) {
+	r := reader{b: b, maxString: orDefault(limits.maxString, maxStringDefault)}
 	p := &Principal{Name: r.str()}
-	n := r.count(1, 0, DefaultMaxEntries)
+	n := r.count(1, 0, orDefault(limits.maxEntries, DefaultMaxEntries))
 	for i := 0; i < n && r.err == nil; i++ {
 		p.Roles = append(p.Roles, r.str())
 	}
@@ -157,7 +167,7 @@ func decodePrincipal(b []byte, limits jserial.DecoderConfig) (*Principal, error)
 	if len(r.b) == 0 {
 		return p, nil
 	}
-	return withJava(p, r.b, limits)
+	return withJava(p, r.b, limits.java)
 }
 
 // withJava returns the principal of stream, the Java form of p (name and roles read
@@ -396,6 +406,24 @@ func (c *Cluster) javaLimits() jserial.DecoderConfig {
 		}
 	}
 	return jserial.DecoderConfig{}
+}
+
+// principalLimits are the limits a Manager reads a principal action's value with
+// (Session.apply): BinaryCodec's MaxStringLen and MaxEntries, as it reads the principal
+// of a session of a state transfer, and the Java stream's javaLimits. Another codec
+// (JavaCodec, which writes a principal's name and roles in its Java stream) leaves the
+// name and roles to the defaults.
+func (c *Cluster) principalLimits() principalLimits {
+	l := principalLimits{java: c.javaLimits()}
+	switch bc := c.codec.(type) {
+	case BinaryCodec:
+		l.maxString, l.maxEntries = bc.maxString(), bc.maxEntries()
+	case *BinaryCodec:
+		if bc != nil {
+			l.maxString, l.maxEntries = bc.maxString(), bc.maxEntries()
+		}
+	}
+	return l
 }
 
 // isJava reports whether the cluster's codec is JavaCodec.

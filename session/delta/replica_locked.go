@@ -251,7 +251,7 @@ func (s *Session) applyActions(actions []Action, st stamp, notify, owned, attrsO
 			}
 			if a.Op == OpRemove {
 				s.principal = nil
-			} else if p, err := decodePrincipal(a.Value, s.m.cl.javaLimits()); err == nil {
+			} else if p, err := decodePrincipal(a.Value, s.m.cl.principalLimits()); err == nil {
 				s.principal = p
 			} else {
 				s.m.stats.badActions.Add(1)
