@@ -198,7 +198,12 @@ again:
 				continue
 			}
 			if _, err := m.refetch(ctx, donor, nil, true); err != nil {
-				m.log.Info("delta: a member did not give its sessions for the refresh", "member", donor.Addr(), "err", err)
+				// Asked again every refreshRetry while it refuses: rate-limited per member
+				// (TestRefreshRefusalsLogBounded).
+				m.serveLog.LogFunc(slog.LevelInfo, donor.Addr(), "refresh not given",
+					"delta: a member did not give its sessions for the refresh", func() []any {
+						return []any{"member", donor.Addr(), "err", err}
+					})
 				continue
 			}
 			gave[donor.Key()] = true

@@ -2,13 +2,17 @@ package delta_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -71,5 +75,39 @@ func TestRepeatedStandDownsQuorumLogBounded(t *testing.T) {
 		if n := lines.count(prefix); n > 4 {
 			t.Errorf("%d stand-downs wrote %q %d times, want at most 4 (the first lines, then a count)", pings, prefix, n)
 		}
+	}
+}
+
+// A member that keeps refusing a refresh's request (FAIL_ACK: it does not list the node
+// yet, or says so over and over) is asked again every 250 ms until the quorum's worth of
+// members gave their sessions; each refusal was logged ("a member did not give its
+// sessions for the refresh"), four lines a second for as long as it went on. They go
+// through the manager's limiter now: the first is logged, then a count, and the refresh
+// still ends once the member answers.
+func TestRefreshRefusalsLogBounded(t *testing.T) {
+	const refusals = 16
+	lines := &lineCounter{lines: map[string]int{}}
+	nw := channeltest.NewNetwork()
+	var asks atomic.Int32
+	peer := &raw{}
+	peer.tn, peer.ch = newChannel(t, nw)
+	peer.ch.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		if m, err := peer.codec.DecodeMessage(msg.Data); err == nil && m.Event == delta.EventGetAllSessions {
+			if n := asks.Add(1); n >= 2 && n < 2+refusals {
+				return errors.New("not listing the sender yet") // FAIL_ACK
+			}
+		}
+		return nil
+	}))
+	j, T := healedAfterTransferWith(t, nw, peer, asks.Load, delta.Config{Logger: slog.New(lines)})
+	testutil.EventuallyTrue(t, 20*time.Second, "the refresh's requests after the refusals", func() bool {
+		return asks.Load() == 2+refusals
+	})
+	transferFrom(t, peer, j, T+1, repairState(T, "S.p", 2, "v2"))
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
+	n := lines.count("delta: a member did not give its sessions for the refresh")
+	if n < 1 || n > 4 {
+		t.Errorf("%d refusals of the refresh's request wrote %d lines, want 1 to 4 (the first lines, then a count)",
+			refusals, n)
 	}
 }
