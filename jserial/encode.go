@@ -183,7 +183,7 @@ func (s *encState) top(v any) error {
 		s.blockData(x)
 		return nil
 	}
-	return s.value(v)
+	return closePath(s.value(v))
 }
 
 func (s *encState) blockData(b BlockData) {

@@ -1,9 +1,6 @@
 package jserial
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 func (s *encState) genericArray(a *Array) error {
 	k := ptrKey(a)
@@ -30,7 +27,7 @@ func (s *encState) genericArray(a *Array) error {
 			continue
 		}
 		if err := s.prim(f, v); err != nil {
-			return fmt.Errorf("%s: %w", a.Class.Name, err)
+			return inPath(a.Class.Name, err)
 		}
 	}
 	return nil
@@ -120,7 +117,7 @@ func (s *encState) genericObject(o *Object) error {
 				err = s.prim(f, sl.Values[j])
 			}
 			if err != nil {
-				return fmt.Errorf("%s.%s: %w", c.Name, f.Name, err)
+				return inPath(c.Name+"."+f.Name, err)
 			}
 		}
 		if wm {
