@@ -161,6 +161,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 func (m *Manager) finishStop(ctx context.Context) error {
 	defer close(m.stopped)
 	m.wg.Wait()
+	// The lines counted and not yet summarised, as Cluster.Close does for its own
+	// (TestManagerStopSummarisesCountedLines).
+	m.serveLog.Flush()
 	if m.async != nil {
 		// Send what waits in the queue before the sessions go, the changes that wait for
 		// their session's delta in flight included: those requests were answered.

@@ -78,15 +78,11 @@ func TestRepeatedStandDownsQuorumLogBounded(t *testing.T) {
 	}
 }
 
-// A member that keeps refusing a refresh's request (FAIL_ACK: it does not list the node
-// yet, or says so over and over) is asked again every 250 ms until the quorum's worth of
-// members gave their sessions; each refusal was logged ("a member did not give its
-// sessions for the refresh"), four lines a second for as long as it went on. They go
-// through the manager's limiter now: the first is logged, then a count, and the refresh
-// still ends once the member answers.
-func TestRefreshRefusalsLogBounded(t *testing.T) {
-	const refusals = 16
-	lines := &lineCounter{lines: map[string]int{}}
+// refusedRefresh starts j, a node whose only member, a raw peer, refuses the refresh's
+// request (FAIL_ACK) refusals times after a partition healed, then answers it; j logs to
+// lines. It returns once j's refresh ended.
+func refusedRefresh(t *testing.T, refusals int32, lines *lineCounter) *node {
+	t.Helper()
 	nw := channeltest.NewNetwork()
 	var asks atomic.Int32
 	peer := &raw{}
@@ -105,9 +101,42 @@ func TestRefreshRefusalsLogBounded(t *testing.T) {
 	})
 	transferFrom(t, peer, j, T+1, repairState(T, "S.p", 2, "v2"))
 	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
+	return j
+}
+
+// A member that keeps refusing a refresh's request (FAIL_ACK: it does not list the node
+// yet, or says so over and over) is asked again every 250 ms until the quorum's worth of
+// members gave their sessions; each refusal was logged ("a member did not give its
+// sessions for the refresh"), four lines a second for as long as it went on. They go
+// through the manager's limiter now: the first is logged, then a count, and the refresh
+// still ends once the member answers.
+func TestRefreshRefusalsLogBounded(t *testing.T) {
+	const refusals = 16
+	lines := &lineCounter{lines: map[string]int{}}
+	refusedRefresh(t, refusals, lines)
 	n := lines.count("delta: a member did not give its sessions for the refresh")
 	if n < 1 || n > 4 {
 		t.Errorf("%d refusals of the refresh's request wrote %d lines, want 1 to 4 (the first lines, then a count)",
 			refusals, n)
+	}
+}
+
+// The lines a manager's limiter counted instead of writing (a refresh's refusals, the
+// quorum's lines, the transfers served) are summarised at Stop, as the cluster's are at
+// Close: before, the count was written only at the next such line past the limiter's
+// minute, and never once they stopped, so that the log showed three refusals of sixteen.
+func TestManagerStopSummarisesCountedLines(t *testing.T) {
+	lines := &lineCounter{lines: map[string]int{}}
+	j := refusedRefresh(t, 16, lines)
+	if n := lines.count("repeated error lines were not logged"); n != 0 {
+		t.Fatalf("%d summaries before Stop, want 0 (the limiter's minute has not passed)", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := j.m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := lines.count("repeated error lines were not logged"); n != 1 {
+		t.Errorf("Stop wrote %d summaries of the counted refusals, want 1", n)
 	}
 }
