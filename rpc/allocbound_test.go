@@ -43,6 +43,6 @@ func TestUnmarshalAllocationBound(t *testing.T) {
 	}
 	allocbound.Check(t, allocbound.Bound{K: 40, C: 128 << 10}, inputs, func(b []byte) {
 		_, _ = peekRPCID(b)
-		_, _ = unmarshal(b, jserial.DefaultMaxBytes)
+		_, _ = unmarshal(b, jserial.DecoderConfig{})
 	})
 }

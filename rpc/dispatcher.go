@@ -1,12 +1,14 @@
 package rpc
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/jserial"
 )
 
 // dispatcher is the one message listener the package registers on a channel.Channel: it
@@ -17,9 +19,9 @@ type dispatcher struct {
 	ch     *channel.Channel
 	remove func() // removes the message and the membership listener
 
-	mu       sync.RWMutex
-	byID     map[string]*Channel
-	maxBytes atomic.Int64 // the largest MaxMessageBytes of byID (set under mu)
+	mu     sync.RWMutex
+	byID   map[string]*Channel
+	limits atomic.Pointer[jserial.DecoderConfig] // the largest Limits of byID (set under mu)
 }
 
 var (
@@ -34,6 +36,7 @@ func register(c *Channel) error {
 	d := registry[c.cfg.Channel]
 	if d == nil {
 		d = &dispatcher{ch: c.cfg.Channel, byID: map[string]*Channel{}}
+		d.limits.Store(&jserial.DecoderConfig{})
 		removeMsg := d.ch.AddMessageListener(d)
 		removeMbr := d.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: d.memberLeft})
 		d.remove = func() { removeMbr(); removeMsg() }
@@ -46,8 +49,37 @@ func register(c *Channel) error {
 	}
 	c.disp = d
 	d.byID[string(c.cfg.ID)] = c
-	d.maxBytes.Store(max(d.maxBytes.Load(), int64(c.cfg.MaxMessageBytes)))
+	d.setLimits()
 	return nil
+}
+
+// setLimits stores the largest of the rpc.Channels' Limits, field by field, a zero
+// field counting as jserial's default; a limit that no rpc.Channel raised beyond the
+// default stays zero when one of them left it so, for jserial to apply its default
+// (MaxHandles' scales with the message). Called under d.mu.
+func (d *dispatcher) setLimits() {
+	var l jserial.DecoderConfig
+	zero := struct{ depth, handles, array bool }{}
+	for _, c := range d.byID {
+		o := c.cfg.Limits
+		l.MaxDepth = max(l.MaxDepth, cmp.Or(o.MaxDepth, jserial.DefaultMaxDepth))
+		l.MaxHandles = max(l.MaxHandles, cmp.Or(o.MaxHandles, jserial.DefaultMaxHandles))
+		l.MaxArrayLen = max(l.MaxArrayLen, cmp.Or(o.MaxArrayLen, jserial.DefaultMaxArrayLen))
+		l.MaxBytes = max(l.MaxBytes, o.MaxBytes)
+		zero.depth = zero.depth || o.MaxDepth == 0
+		zero.handles = zero.handles || o.MaxHandles == 0
+		zero.array = zero.array || o.MaxArrayLen == 0
+	}
+	if zero.depth && l.MaxDepth == jserial.DefaultMaxDepth {
+		l.MaxDepth = 0
+	}
+	if zero.handles && l.MaxHandles == jserial.DefaultMaxHandles {
+		l.MaxHandles = 0
+	}
+	if zero.array && l.MaxArrayLen == jserial.DefaultMaxArrayLen {
+		l.MaxArrayLen = 0
+	}
+	d.limits.Store(&l)
 }
 
 // unregister removes c; the last rpc.Channel of a channel.Channel removes the listener.
@@ -57,11 +89,7 @@ func unregister(c *Channel) {
 	d := c.disp
 	d.mu.Lock()
 	delete(d.byID, string(c.cfg.ID))
-	var limit int64
-	for _, o := range d.byID {
-		limit = max(limit, int64(o.cfg.MaxMessageBytes))
-	}
-	d.maxBytes.Store(limit)
+	d.setLimits()
 	empty := len(d.byID) == 0
 	d.mu.Unlock()
 	if empty {
@@ -113,9 +141,10 @@ func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 	return d.send(context.Background(), msg.Source, &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}, channel.OptAsync)
 }
 
-// unmarshal decodes an RpcMessage within the largest MaxMessageBytes of the rpc.Channels.
+// unmarshal decodes an RpcMessage within the largest Limits (MaxMessageBytes among
+// them) of the rpc.Channels.
 func (d *dispatcher) unmarshal(b []byte) (*message, error) {
-	return unmarshal(b, d.maxBytes.Load())
+	return unmarshal(b, *d.limits.Load())
 }
 
 // MessageLost implements channel.LossListener: the calls waiting for the sender learn

@@ -63,4 +63,8 @@
 //     limit leaves its call waiting for its context, as a reply lost in Java would; the
 //     call's error then also wraps the loss (channel.ErrMessageTooLarge, or ErrMalformed
 //     and jserial.ErrLimit), which Java does not report.
+//   - A received RpcMessage is decoded within Config.Limits (depth, handles, array
+//     lengths: jserial's DecoderConfig, its defaults where zero); Tomcat's RpcChannel
+//     has no such setting, only a JVM-wide serial filter if one is configured
+//     (TestConfigLimits).
 package rpc

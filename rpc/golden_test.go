@@ -58,7 +58,7 @@ func TestGolden(t *testing.T) {
 			if id, ok := peekRPCID(b); !ok || !bytes.Equal(id, tc.rpcID) {
 				t.Fatalf("peekRPCID: %.20q, %v; want %.20q", id, ok, tc.rpcID)
 			}
-			m, err := unmarshal(b, jserial.DefaultMaxBytes)
+			m, err := unmarshal(b, jserial.DecoderConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}

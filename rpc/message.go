@@ -199,10 +199,10 @@ func (r *blockReader) next() bool {
 	return true
 }
 
-// unmarshal decodes a stream holding an RpcMessage or a NoRpcChannelReply, of at most
-// maxBytes bytes.
-func unmarshal(b []byte, maxBytes int64) (*message, error) {
-	v, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxBytes: maxBytes})
+// unmarshal decodes a stream holding an RpcMessage or a NoRpcChannelReply within the
+// limits (Config.Limits) of lim.
+func unmarshal(b []byte, lim jserial.DecoderConfig) (*message, error) {
+	v, err := jserial.UnmarshalConfig(b, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}

@@ -22,7 +22,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		if !isMessage(b) {
 			t.Fatalf("isMessage false for %x", b[:16])
 		}
-		got, err := unmarshal(b, jserial.DefaultMaxBytes)
+		got, err := unmarshal(b, jserial.DecoderConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func TestUnmarshalRejects(t *testing.T) {
 		"negative": negative,
 		"garbage":  {0xAC, 0xED, 0, 5, 0x73, 0x72, 0, 1},
 	} {
-		if _, err := unmarshal(b, jserial.DefaultMaxBytes); !errors.Is(err, ErrMalformed) {
+		if _, err := unmarshal(b, jserial.DecoderConfig{}); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
@@ -98,7 +98,7 @@ func FuzzUnmarshal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		id, peeked := peekRPCID(b)
-		m, err := unmarshal(b, jserial.DefaultMaxBytes)
+		m, err := unmarshal(b, jserial.DecoderConfig{})
 		if err != nil {
 			return
 		}

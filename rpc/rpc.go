@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -113,6 +114,20 @@ type Config struct {
 	// refused (transport/nio's MaxFrameSize, 16 MiB by default): raise both for large
 	// replies, such as a replicated map's state. Call's error names such a loss.
 	MaxMessageBytes int
+	// Limits bound the Java deserialization of a received RpcMessage, its request or
+	// reply included: nesting depth, handles, array and collection lengths (Java's
+	// jdk.serialFilter maxdepth, maxrefs, maxarray). Zero fields take jserial's defaults
+	// (jserial.DefaultMaxDepth 1000, DefaultMaxHandles 1<<20 or one per 8 bytes of the
+	// message, DefaultMaxArrayLen 1<<24); Tomcat's RpcChannel has no such setting (it
+	// reads with ObjectInputStream, bounded only by a JVM-wide serial filter, if any).
+	// Limits.MaxBytes is MaxMessageBytes: set either, or both to the same value; New
+	// refuses two different ones, and negative limits, with ErrInvalidConfig. As for
+	// MaxMessageBytes, the rpc.Channels of one channel.Channel share the decoding of its
+	// messages, and each limit is the largest of theirs. A message beyond them is not
+	// delivered, with an error wrapping ErrMalformed and jserial.ErrLimit
+	// (TestConfigLimits); a reply so lost is named in its call's error, as one beyond
+	// MaxMessageBytes.
+	Limits jserial.DecoderConfig
 	// AcceptNonMembers takes requests and replies of this id from nodes that are not
 	// members of the channel, which the channel's sender check otherwise drops
 	// (channel.NonMemberListener); for a protocol that lets nodes join, such as the static
@@ -176,10 +191,21 @@ func New(cfg Config) (*Channel, error) {
 		return nil, fmt.Errorf("%w: rpc.Config.Handler is required", ErrInvalidConfig)
 	case cfg.MaxMessageBytes < 0:
 		return nil, fmt.Errorf("%w: negative rpc.Config.MaxMessageBytes", ErrInvalidConfig)
+	case cfg.Limits.MaxDepth < 0 || cfg.Limits.MaxHandles < 0 || cfg.Limits.MaxArrayLen < 0 || cfg.Limits.MaxBytes < 0:
+		return nil, fmt.Errorf("%w: negative rpc.Config.Limits %+v", ErrInvalidConfig, cfg.Limits)
+	case cfg.Limits.MaxBytes != 0 && cfg.MaxMessageBytes != 0 && cfg.Limits.MaxBytes != int64(cfg.MaxMessageBytes):
+		return nil, fmt.Errorf("%w: rpc.Config.Limits.MaxBytes %d and MaxMessageBytes %d differ",
+			ErrInvalidConfig, cfg.Limits.MaxBytes, cfg.MaxMessageBytes)
+	case cfg.Limits.MaxBytes > math.MaxInt:
+		return nil, fmt.Errorf("%w: rpc.Config.Limits.MaxBytes %d too large", ErrInvalidConfig, cfg.Limits.MaxBytes)
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = int(cfg.Limits.MaxBytes)
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = jserial.DefaultMaxBytes
 	}
+	cfg.Limits.MaxBytes = int64(cfg.MaxMessageBytes)
 	cfg.ID = append([]byte(nil), cfg.ID...)
 	c := &Channel{cfg: cfg, pending: map[string]*collector{}, closed: make(chan struct{})}
 	c.life, c.close = context.WithCancel(context.Background())
