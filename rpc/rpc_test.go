@@ -239,9 +239,13 @@ func TestHandlerErrorSendsNoReply(t *testing.T) {
 	if !errors.Is(err, rpc.ErrTimeout) || len(rs) != 0 {
 		t.Fatalf("%v, %v", rs, err)
 	}
-	if s := callee.ch.Stats(); s.ListenerFailures != 1 {
-		t.Fatalf("callee listener failures %d, want 1", s.ListenerFailures)
-	}
+	// The call's 100 ms may end before the callee's listener has run: wait for its failure.
+	testutil.Eventually(t, testutil.WaitLimit, func() error {
+		if s := callee.ch.Stats(); s.ListenerFailures != 1 {
+			return fmt.Errorf("callee listener failures %d, want 1", s.ListenerFailures)
+		}
+		return nil
+	})
 }
 
 // Unreachable members count as lost: the call completes with the others' replies and
