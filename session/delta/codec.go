@@ -73,12 +73,14 @@ type BinaryCodec struct {
 	// MaxStringLen caps ids, names and other strings, a principal's name and roles
 	// among them (in a session of a state transfer, and in a principal action's value:
 	// the Manager drops the action and counts it in Stats.BadActions;
-	// TestBinaryCodecPrincipalActionStringsWithinLimits). 0 means 16 KiB.
+	// TestBinaryCodecPrincipalActionStringsWithinLimits; a sender refuses to encode
+	// such an action, ErrMessageLimit). 0 means 16 KiB.
 	MaxStringLen int
 	// MaxValueSize caps one encoded attribute value. 0 means DefaultMaxValueSize.
 	MaxValueSize int
 	// MaxEntries caps the number of actions or sessions in one message, and of a
-	// principal's roles (as MaxStringLen its name). 0 means DefaultMaxEntries.
+	// principal's roles (as MaxStringLen its name, on both sides). 0 means
+	// DefaultMaxEntries.
 	MaxEntries int
 	// Limits bound the Java serialization streams read (depth, handles, lengths, size:
 	// Java's jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes): a principal's

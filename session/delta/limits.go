@@ -12,10 +12,11 @@ import (
 // or JavaCodec refuses to encode because another node's codec, configured alike, would
 // refuse to decode it: for BinaryCodec a string (an id, an attribute or note name, a
 // principal's name) longer than MaxStringLen, a value larger than MaxValueSize, more
-// actions than MaxEntries; for JavaCodec more actions than MaxEntries, or a stream
-// longer than Limits.MaxBytes. A
-// node refuses such a message whole; with group commit, every other change of its batch
-// with it. Session.Set refuses such a value or name at once (a *ValueError).
+// actions than MaxEntries, a principal action whose name or a role is longer than
+// MaxStringLen or with more roles than MaxEntries
+// (TestBinaryCodecRefusesPrincipalPastLimitsOnSend); for JavaCodec more actions than
+// MaxEntries, or a stream longer than Limits.MaxBytes. A node refuses such a message
+// whole; with group commit, every other change of its batch with it. Session.Set refuses such a value or name at once (a *ValueError).
 //
 // A node whose codec has lower limits than the sender's refuses what goes past them
 // with an error wrapping ErrMalformed and ErrMessageLimit, and answers FAIL_ACK: the
@@ -46,6 +47,34 @@ func (c BinaryCodec) checkLimits(m *Message) error {
 			return fmt.Errorf("%w: the name %.64q... of %d bytes (MaxStringLen %d)", ErrMessageLimit, a.Name, len(a.Name), maxS)
 		case a.Op == OpSet && len(a.Value) > maxV:
 			return fmt.Errorf("%w: the value of %q, %d bytes (MaxValueSize %d)", ErrMessageLimit, a.Name, len(a.Value), maxV)
+		case a.Type == ActionPrincipal && a.Op == OpSet:
+			if err := c.checkPrincipal(a.Value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkPrincipal refuses a principal action's value (EncodePrincipal's) whose name or a
+// role is longer than MaxStringLen, or which has more roles than MaxEntries: a node
+// whose codec is configured alike drops such an action (decodePrincipal, counted in
+// Stats.BadActions). A value that does not parse is left to the receiver.
+func (c BinaryCodec) checkPrincipal(v []byte) error {
+	maxS, maxE := c.maxString(), c.maxEntries()
+	r := reader{b: v, maxString: math.MaxInt}
+	name := r.str()
+	if len(name) > maxS {
+		return fmt.Errorf("%w: a principal's name %.64q... of %d bytes (MaxStringLen %d)", ErrMessageLimit, name, len(name), maxS)
+	}
+	n := r.count(1, 0, math.MaxInt)
+	if n > maxE {
+		return fmt.Errorf("%w: the principal %.64q with %d roles (MaxEntries %d)", ErrMessageLimit, name, n, maxE)
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		if role := r.str(); len(role) > maxS {
+			return fmt.Errorf("%w: a role %.64q... of the principal %.64q, %d bytes (MaxStringLen %d)",
+				ErrMessageLimit, role, name, len(role), maxS)
 		}
 	}
 	return nil
