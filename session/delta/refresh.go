@@ -219,7 +219,10 @@ again:
 			m.queueOverflow = false
 			m.mu.Unlock()
 			clear(gave)
-			m.log.Warn("delta: too many messages arrived during the refresh; asking every member again",
+			// Members that keep sending more than the queue holds make it overflow
+			// round after round: rate-limited (TestRefreshQueueOverflowLogBounded).
+			m.serveLog.Log(slog.LevelWarn, m.quorumPeer(), "refresh queue overflow",
+				"delta: too many messages arrived during the refresh; asking every member again",
 				"limit", maxRefreshQueue)
 			goto again
 		}

@@ -140,3 +140,43 @@ func TestManagerStopSummarisesCountedLines(t *testing.T) {
 		t.Errorf("Stop wrote %d summaries of the counted refusals, want 1", n)
 	}
 }
+
+// A refresh whose queue of waiting messages overflows asks every member again, and
+// logged each time at Warn ("too many messages arrived during the refresh") without a
+// limit: a member that keeps sending more than the queue holds while the refresh waits
+// wrote a line per round for as long as it went on (12 rounds, 12 lines). The line goes
+// through the manager's limiter now (the first lines, then a count), and the refresh
+// still ends, with the last value, once a round passes without an overflow.
+func TestRefreshQueueOverflowLogBounded(t *testing.T) {
+	const rounds, bound = 12, 4
+	defer delta.SetMaxRefreshQueue(bound)()
+	lines := &lineCounter{lines: map[string]int{}}
+	nw := channeltest.NewNetwork()
+	peer, asked := newCounter(t, nw)
+	j, T := healedAfterTransferWith(t, nw, peer, asked.Load, delta.Config{Logger: slog.New(lines)})
+	jm := j.ch.LocalMember()
+	v := uint64(1)
+	for r := range rounds {
+		testutil.EventuallyTrue(t, 10*time.Second, fmt.Sprint("the refresh's request ", r+1), func() bool {
+			return asked.Load() == int32(2+r)
+		})
+		for range bound + 1 {
+			v++
+			peer.send(t, jm, repairSet(repairMsg(delta.EventDelta, "S.p", T+int64(v)), v, fmt.Sprint("v", v)))
+		}
+		transferFrom(t, peer, j, T, repairState(T, "S.p", v, fmt.Sprint("v", v)))
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's last request", func() bool {
+		return asked.Load() == 2+rounds
+	})
+	transferFrom(t, peer, j, T, repairState(T, "S.p", v, fmt.Sprint("v", v)))
+	testutil.EventuallyTrue(t, 10*time.Second, "the refresh's end", func() bool { return j.m.Stats().QuorumRefreshes == 1 })
+	if got, st := valueK(j.m, "S.p"), j.m.Stats(); got != fmt.Sprint("v", v) || st.RefreshQueueOverflows < rounds {
+		t.Errorf("after the refresh k = %v (want v%d), overflows %d (want at least %d)", got, v, st.RefreshQueueOverflows, rounds)
+	}
+	n := lines.count("delta: too many messages arrived during the refresh")
+	if n < 1 || n > 4 {
+		t.Errorf("%d overflows of the refresh's queue wrote %d lines, want 1 to 4 (the first lines, then a count)",
+			rounds, n)
+	}
+}
