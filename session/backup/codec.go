@@ -21,8 +21,10 @@ const (
 // Limits bound what a session read from the network may hold.
 type Limits struct {
 	// Java decodes the session data and the diffs; its Limits bound each stream (depth,
-	// handles, lengths) and its MaxEntries the attributes of a session and the actions
-	// of a diff. The zero value takes jserial's and session/delta's defaults.
+	// handles, lengths), the stream of a diff's principal and of the one a handler sets
+	// among them (TestApplyDiffPrincipalWithItsLimits), and its MaxEntries the
+	// attributes of a session and the actions of a diff. The zero value takes jserial's
+	// and session/delta's defaults.
 	Java delta.JavaCodec
 	// MaxSessionBytes bounds the attribute and note values (names included) of a
 	// session: a diff that would grow them beyond it is refused (ErrLimit), and so is a

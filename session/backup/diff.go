@@ -75,7 +75,7 @@ func (s *Session) ApplyDiff(diff []byte) error {
 		if a.Type == delta.ActionPrincipal && i != last {
 			continue
 		}
-		if err := apply(&st, a, ix); err != nil {
+		if err := apply(&st, a, ix, s.limits.Java); err != nil {
 			return fmt.Errorf("backup: diff of session %s: action %s %s %q: %w", st.ID, a.Type, a.Op, a.Name, err)
 		}
 	}
@@ -211,8 +211,9 @@ func removeNamed(vs []delta.NamedValue, name string) []delta.NamedValue {
 }
 
 // apply executes one action on st (DeltaRequest.execute, without recording it), looking
-// names up in ix when it is not nil.
-func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
+// names up in ix when it is not nil and reading a principal's Java stream with java's
+// Limits.
+func apply(st *delta.SessionState, a delta.Action, ix *indexes, java delta.JavaCodec) error {
 	set := a.Op == delta.OpSet
 	switch a.Type {
 	case delta.ActionAttribute:
@@ -240,7 +241,7 @@ func apply(st *delta.SessionState, a delta.Action, ix *indexes) error {
 	case delta.ActionPrincipal:
 		st.Principal = nil
 		if set {
-			p, err := delta.DecodePrincipal(a.Value)
+			p, err := java.DecodePrincipal(a.Value) // as the diff's stream, with Limits.Java
 			if err != nil {
 				return err
 			}

@@ -43,10 +43,10 @@ func TestApplyDiffIndexedSameAsScan(t *testing.T) {
 			t.Fatal("no indexes for distinct names")
 		}
 		for _, a := range actions {
-			if err := apply(&scanned, a, nil); err != nil {
+			if err := apply(&scanned, a, nil, delta.JavaCodec{}); err != nil {
 				t.Fatal(err)
 			}
-			if err := apply(&indexed, a, ix); err != nil {
+			if err := apply(&indexed, a, ix, delta.JavaCodec{}); err != nil {
 				t.Fatal(err)
 			}
 		}

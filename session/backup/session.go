@@ -124,7 +124,7 @@ func (s *Session) SetPrincipal(p *delta.Principal) error {
 	if err != nil {
 		return fmt.Errorf("backup: principal: %w", err)
 	}
-	cp, err := delta.DecodePrincipal(b) // the session's own copy, as it travels
+	cp, err := s.limits.Java.DecodePrincipal(b) // the session's own copy, as it travels
 	if err != nil {
 		return fmt.Errorf("backup: principal: %w", err)
 	}

@@ -124,7 +124,7 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action) ([]byte, erro
 	w.WriteInt32(int32(len(actions)))
 	for i := range actions {
 		a := &actions[i]
-		name, value, err := javaAction(a)
+		name, value, err := c.javaAction(a)
 		if err != nil {
 			return nil, fmt.Errorf("action %s %s %q: %w", a.Type, a.Op, a.Name, err)
 		}
@@ -141,8 +141,9 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action) ([]byte, erro
 	return marshalContents(w.Contents())
 }
 
-// javaAction returns the name and the value object Tomcat's DeltaRequest records for a.
-func javaAction(a *Action) (string, any, error) {
+// javaAction returns the name and the value object Tomcat's DeltaRequest records for a,
+// a principal's Java stream read with c.Limits (as a receiver alike reads it).
+func (c JavaCodec) javaAction(a *Action) (string, any, error) {
 	if a.Op != OpSet && a.Op != OpRemove {
 		return "", nil, errors.New("unknown operation")
 	}
@@ -158,7 +159,7 @@ func javaAction(a *Action) (string, any, error) {
 		if !set {
 			return namePrincipal, nil, nil
 		}
-		p, err := DecodePrincipal(a.Value)
+		p, err := c.DecodePrincipal(a.Value)
 		if err != nil {
 			return "", nil, err
 		}

@@ -69,3 +69,13 @@ func (c JavaCodec) EncodeDeltaRequest(sessionID string, actions []Action) ([]byt
 	}
 	return b, nil
 }
+
+// DecodePrincipal is the package's DecodePrincipal with the Java stream in the value read
+// with c.Limits (jserial's defaults for a zero field), as DecodeDeltaRequest reads the
+// stream that carried the principal: session/backup reads a diff's principal, and the
+// one its handler sets, with its Limits.Java (TestApplyDiffPrincipalWithItsLimits). The
+// name and roles are read with BinaryCodec's default MaxStringLen and MaxEntries. Its
+// errors wrap ErrMalformed.
+func (c JavaCodec) DecodePrincipal(b []byte) (*Principal, error) {
+	return decodePrincipal(b, principalLimits{java: c.Limits})
+}
