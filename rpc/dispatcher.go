@@ -21,7 +21,7 @@ type dispatcher struct {
 
 	mu     sync.RWMutex
 	byID   map[string]*Channel
-	limits atomic.Pointer[jserial.DecoderConfig] // the largest Limits of byID (set under mu)
+	limits atomic.Pointer[decodeLimits] // the largest Limits of byID (set under mu)
 }
 
 var (
@@ -36,7 +36,7 @@ func register(c *Channel) error {
 	d := registry[c.cfg.Channel]
 	if d == nil {
 		d = &dispatcher{ch: c.cfg.Channel, byID: map[string]*Channel{}}
-		d.limits.Store(&jserial.DecoderConfig{})
+		d.limits.Store(&decodeLimits{})
 		removeMsg := d.ch.AddMessageListener(d)
 		removeMbr := d.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: d.memberLeft})
 		d.remove = func() { removeMbr(); removeMsg() }
@@ -53,10 +53,40 @@ func register(c *Channel) error {
 	return nil
 }
 
+// decodeLimits are the limits the dispatcher decodes with: the largest of its
+// rpc.Channels' Limits (cfg) and whether one of them left MaxHandles zero (scaleHandles).
+type decodeLimits struct {
+	cfg          jserial.DecoderConfig
+	scaleHandles bool
+}
+
+// handleBytes is the input per handle that jserial's default MaxHandles allows beyond
+// DefaultMaxHandles for a message given whole (jserial.DecoderConfig.MaxHandles' doc).
+const handleBytes = 8
+
+// forMessage is the DecoderConfig for a message of n bytes. An rpc.Channel that left
+// MaxHandles zero takes jserial's default for it, 1<<20 or one handle per handleBytes of
+// the message, whichever is more: beside another rpc.Channel's explicit MaxHandles the
+// larger of the two applies, message by message.
+func (l *decodeLimits) forMessage(n int) jserial.DecoderConfig {
+	cfg := l.cfg
+	if l.scaleHandles && cfg.MaxHandles != 0 {
+		bytes := int64(n)
+		if cfg.MaxBytes != 0 {
+			bytes = min(bytes, cfg.MaxBytes)
+		}
+		if int64(cfg.MaxHandles) <= bytes/handleBytes {
+			cfg.MaxHandles = 0 // jserial's default, scaled, is at least as large
+		}
+	}
+	return cfg
+}
+
 // setLimits stores the largest of the rpc.Channels' Limits, field by field, a zero
 // field counting as jserial's default; a limit that no rpc.Channel raised beyond the
-// default stays zero when one of them left it so, for jserial to apply its default
-// (MaxHandles' scales with the message). Called under d.mu.
+// default stays zero when one of them left it so, for jserial to apply its default.
+// MaxHandles' default scales with the message: forMessage compares it, message by
+// message, with the largest explicit one. Called under d.mu.
 func (d *dispatcher) setLimits() {
 	var l jserial.DecoderConfig
 	zero := struct{ depth, handles, array bool }{}
@@ -79,7 +109,7 @@ func (d *dispatcher) setLimits() {
 	if zero.array && l.MaxArrayLen == jserial.DefaultMaxArrayLen {
 		l.MaxArrayLen = 0
 	}
-	d.limits.Store(&l)
+	d.limits.Store(&decodeLimits{cfg: l, scaleHandles: zero.handles})
 }
 
 // unregister removes c; the last rpc.Channel of a channel.Channel removes the listener.
@@ -144,7 +174,7 @@ func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 // unmarshal decodes an RpcMessage within the largest Limits (MaxMessageBytes among
 // them) of the rpc.Channels.
 func (d *dispatcher) unmarshal(b []byte) (*message, error) {
-	return unmarshal(b, *d.limits.Load())
+	return unmarshal(b, d.limits.Load().forMessage(len(b)))
 }
 
 // MessageLost implements channel.LossListener: the calls waiting for the sender learn
