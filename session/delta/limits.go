@@ -16,7 +16,8 @@ import (
 // MaxStringLen or with more roles than MaxEntries
 // (TestBinaryCodecRefusesPrincipalPastLimitsOnSend); for JavaCodec more actions than
 // MaxEntries, or a stream longer than Limits.MaxBytes. A node refuses such a message
-// whole; with group commit, every other change of its batch with it. Session.Set refuses such a value or name at once (a *ValueError).
+// whole; with group commit, every other change of its batch with it. Session.Set refuses such a value or name at once (a *ValueError), and Session.SetPrincipal such a principal
+// (TestSetPrincipalRefusesWhatThePeersWouldRefuse).
 //
 // A node whose codec has lower limits than the sender's refuses what goes past them
 // with an error wrapping ErrMalformed and ErrMessageLimit, and answers FAIL_ACK: the
@@ -132,6 +133,21 @@ func (c BinaryCodec) limits() (maxString, maxValue int) { return c.maxString(), 
 // most Limits.MaxBytes.
 func (c JavaCodec) limits() (maxString, maxValue int) {
 	return math.MaxUint16, int(min(c.maxBytes(), math.MaxInt))
+}
+
+// principalChecker is implemented by message codecs that bound a principal action's name
+// and roles (BinaryCodec), so that Session.SetPrincipal refuses what they would not send.
+type principalChecker interface {
+	checkPrincipal(v []byte) error
+}
+
+// checkPrincipalLimits returns an error wrapping ErrMessageLimit if the cluster's codec
+// would refuse to send a principal action of value v (EncodePrincipal's).
+func (m *Manager) checkPrincipalLimits(v []byte) error {
+	if c, ok := m.cl.codec.(principalChecker); ok {
+		return c.checkPrincipal(v)
+	}
+	return nil
 }
 
 // checkValueLimits returns a *ValueError if the cluster's codec would refuse an attribute

@@ -18,6 +18,10 @@ func (s *Session) Principal() *Principal {
 // SetPrincipal sets (nil: removes) the authenticated principal. Its attributes and user
 // principal travel in Java's form with either codec: a value with no Java form (see
 // JavaValueCodec) is refused with an error wrapping ErrNoJavaForm, the session unchanged.
+// A principal the cluster's BinaryCodec would refuse to send (a name or a role longer
+// than MaxStringLen, more roles than MaxEntries) is refused with an error wrapping
+// ErrMessageLimit that names the limit, the session unchanged
+// (TestSetPrincipalRefusesWhatThePeersWouldRefuse).
 func (s *Session) SetPrincipal(p *Principal) error {
 	if err := s.lockValid(); err != nil {
 		return err
@@ -30,6 +34,9 @@ func (s *Session) SetPrincipal(p *Principal) error {
 	}
 	v, err := EncodePrincipal(p)
 	if err != nil {
+		return err
+	}
+	if err := s.m.checkPrincipalLimits(v); err != nil {
 		return err
 	}
 	s.principal = p.clone()
