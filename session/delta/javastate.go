@@ -75,7 +75,8 @@ func (c JavaCodec) EncodeDeltaRequest(sessionID string, actions []Action) ([]byt
 // stream that carried the principal: session/backup reads a diff's principal, and the
 // one its handler sets, with its Limits.Java (TestApplyDiffPrincipalWithItsLimits). The
 // name and roles are read with BinaryCodec's default MaxStringLen and MaxEntries. Its
-// errors wrap ErrMalformed.
+// errors wrap ErrMalformed, and jserial.ErrLimit for a stream beyond c.Limits
+// (ExampleJavaCodec_DecodePrincipal).
 func (c JavaCodec) DecodePrincipal(b []byte) (*Principal, error) {
 	return decodePrincipal(b, principalLimits{java: c.Limits})
 }
