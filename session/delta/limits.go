@@ -101,6 +101,19 @@ func (c JavaCodec) checkLimits(m *Message) error {
 	return nil
 }
 
+// checkPrincipal of JavaCodec refuses a principal action's value longer than
+// Limits.MaxBytes (as checkLimits does), or whose Java stream its encoder would not read
+// within Limits (javaAction).
+func (c JavaCodec) checkPrincipal(v []byte) error {
+	if maxB := c.maxBytes(); int64(len(v)) > maxB {
+		return fmt.Errorf("%w: the principal's value, %d bytes (Limits.MaxBytes %d)", ErrMessageLimit, len(v), maxB)
+	}
+	if _, err := c.DecodePrincipal(v); err != nil {
+		return fmt.Errorf("%w: the principal, read with JavaCodec's Limits %+v: %w", ErrMessageLimit, c.Limits, err)
+	}
+	return nil
+}
+
 // checkSize refuses an encoded message of size bytes that JavaCodec's decoder would
 // refuse as longer than Limits.MaxBytes (the stream, and its mSession payload, which is
 // shorter). A state transfer chunk is not checked.
@@ -135,8 +148,9 @@ func (c JavaCodec) limits() (maxString, maxValue int) {
 	return math.MaxUint16, int(min(c.maxBytes(), math.MaxInt))
 }
 
-// principalChecker is implemented by message codecs that bound a principal action's name
-// and roles (BinaryCodec), so that Session.SetPrincipal refuses what they would not send.
+// principalChecker is implemented by message codecs that bound a principal action
+// (BinaryCodec its name and roles, JavaCodec its value and Java stream), so that
+// Session.SetPrincipal refuses what they would not send.
 type principalChecker interface {
 	checkPrincipal(v []byte) error
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -76,5 +77,88 @@ func TestSetPrincipalRefusesWhatThePeersWouldRefuse(t *testing.T) {
 	}
 	if got := b.Find(s.ID()); got == nil || got.Principal() == nil || len(got.Principal().Roles) != 8 {
 		t.Errorf("B does not hold the principal within the limits")
+	}
+}
+
+// TestSetPrincipalRefusesWhatJavaCodecWouldNotSend: JavaCodec's encoder reads a
+// principal's Java stream with its Limits since 05dc7e9, and refuses to encode a delta
+// whose principal goes past them, but Session.SetPrincipal took such a principal (a
+// 5000-byte attribute under a MaxBytes of 4096): set on this node only, the request's
+// delta refused whole, the attribute the same request set reaching no peer. SetPrincipal
+// refuses it now, at once (ErrMessageLimit, naming MaxBytes), the session unchanged.
+func TestSetPrincipalRefusesWhatJavaCodecWouldNotSend(t *testing.T) {
+	ctx := context.Background()
+	codec := delta.JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: 4096}}
+	nw := channeltest.NewNetwork()
+	_, ach := newChannel(t, nw)
+	a := readyManager(t, ach, codec, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked, Codec: delta.JavaValueCodec{}})
+	_, bch := newChannel(t, nw)
+	b := readyManager(t, bch, codec, delta.Config{JvmRoute: "b", Codec: delta.JavaValueCodec{}})
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("cart", "3 items"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.SetPrincipal(&delta.Principal{Name: "alice", Attributes: map[string]any{"note": strings.Repeat("x", 5000)}})
+	if !errors.Is(err, delta.ErrMessageLimit) || !strings.Contains(err.Error(), "MaxBytes") {
+		t.Errorf("SetPrincipal: %v, want an error wrapping ErrMessageLimit naming MaxBytes", err)
+	}
+	if s.Principal() != nil {
+		t.Errorf("the session holds the refused principal")
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatalf("Replicate: %v", err)
+	}
+	if got := b.Find(s.ID()); got == nil || len(got.Names()) != 1 {
+		t.Errorf("B does not hold the attribute the request set")
+	}
+	if err := s.SetPrincipal(&delta.Principal{Name: "alice", Attributes: map[string]any{"note": "short"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Find(s.ID()); got == nil || got.Principal() == nil || got.Principal().Name != "alice" {
+		t.Errorf("B does not hold the principal within the limits")
+	}
+}
+
+// TestSetPrincipalRefusesPastJavaCodecHandles: a principal within JavaCodec's MaxBytes
+// whose Java stream has more handles than its Limits.MaxHandles (an attribute of 100
+// distinct strings under 50) is refused by SetPrincipal with an error wrapping
+// ErrMessageLimit and jserial.ErrLimit, as JavaCodec's encoder would refuse the delta.
+func TestSetPrincipalRefusesPastJavaCodecHandles(t *testing.T) {
+	ctx := context.Background()
+	codec := delta.JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}
+	nw := channeltest.NewNetwork()
+	_, ach := newChannel(t, nw)
+	a := readyManager(t, ach, codec, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked, Codec: delta.JavaValueCodec{}})
+	_, bch := newChannel(t, nw)
+	b := readyManager(t, bch, codec, delta.Config{JvmRoute: "b", Codec: delta.JavaValueCodec{}})
+	s, err := a.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("cart", "3 items"); err != nil {
+		t.Fatal(err)
+	}
+	many := make([]any, 100)
+	for i := range many {
+		many[i] = fmt.Sprint("s", i)
+	}
+	err = s.SetPrincipal(&delta.Principal{Name: "alice", Attributes: map[string]any{"many": many}})
+	if !errors.Is(err, delta.ErrMessageLimit) || !errors.Is(err, jserial.ErrLimit) {
+		t.Errorf("SetPrincipal: %v, want an error wrapping ErrMessageLimit and jserial.ErrLimit", err)
+	}
+	if s.Principal() != nil {
+		t.Errorf("the session holds the refused principal")
+	}
+	if err := a.Replicate(ctx, s); err != nil {
+		t.Fatalf("Replicate: %v", err)
+	}
+	if got := b.Find(s.ID()); got == nil || len(got.Names()) != 1 {
+		t.Errorf("B does not hold the attribute the request set")
 	}
 }

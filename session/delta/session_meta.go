@@ -18,10 +18,11 @@ func (s *Session) Principal() *Principal {
 // SetPrincipal sets (nil: removes) the authenticated principal. Its attributes and user
 // principal travel in Java's form with either codec: a value with no Java form (see
 // JavaValueCodec) is refused with an error wrapping ErrNoJavaForm, the session unchanged.
-// A principal the cluster's BinaryCodec would refuse to send (a name or a role longer
-// than MaxStringLen, more roles than MaxEntries) is refused with an error wrapping
-// ErrMessageLimit that names the limit, the session unchanged
-// (TestSetPrincipalRefusesWhatThePeersWouldRefuse).
+// A principal the cluster's codec would refuse to send (BinaryCodec: a name or a role
+// longer than MaxStringLen, more roles than MaxEntries; JavaCodec: a value beyond its
+// Limits) is refused with an error wrapping ErrMessageLimit that names the limit, the
+// session unchanged (TestSetPrincipalRefusesWhatThePeersWouldRefuse,
+// TestSetPrincipalRefusesWhatJavaCodecWouldNotSend).
 func (s *Session) SetPrincipal(p *Principal) error {
 	if err := s.lockValid(); err != nil {
 		return err
