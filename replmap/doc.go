@@ -87,8 +87,9 @@
 //     entry's backup nodes, since a FAIL_ACK does not say the copy was not taken),
 //     Stats.RefusedOverLimit counts it, and a warning is logged, rate-limited per peer. Entries the map holds still update within the bytes. A state transfer
 //     keeps the first MaxEntries entries of the reply and logs that the rest was dropped;
-//     decoding the reply is bounded by MaxMessageBytes and jserial's default limits, not
-//     by MaxEntries. An entry of the reply whose key or value is the array another entry
+//     decoding the reply is bounded by MaxMessageBytes and jserial's default limits (or
+//     the larger rpc.Config.Limits of another rpc.Channel on the same channel, which
+//     share one decoding), not by MaxEntries. An entry of the reply whose key or value is the array another entry
 //     holds (no donor writes that) is not applied and logged with an error wrapping
 //     ErrBadMessage.
 //   - The map hears members of the channel only (Java's map hears anyone): on a
