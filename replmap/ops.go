@@ -350,15 +350,13 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 	// full) while the MSG_REMOVE was sent: the MSG_REMOVE may have reached it after it
 	// stored its entry, its backup and proxies (this node among them) holding the key
 	// for a primary that holds nothing. The removal comes after that publish: the node
-	// drops what it got and sends MSG_REMOVE again, up to maxRepublish times.
-	for range maxRepublish {
-		if err != nil {
-			break
-		}
+	// drops what it got and sends MSG_REMOVE again, up to maxRepublish times; a publish
+	// during the last of those sends too ends it with ErrRemoveIncomplete.
+	for i := 0; err == nil; i++ {
 		m.mu.Lock()
 		again := kr.published != published
 		published = kr.published
-		if again {
+		if again && i < maxRepublish {
 			m.drop(k)
 		}
 		members := m.members
@@ -366,17 +364,12 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 		if !again || len(members) == 0 {
 			break
 		}
+		if i == maxRepublish {
+			err = fmt.Errorf("%w: %v, its MSG_REMOVE sent %d times", ErrRemoveIncomplete, key, 1+maxRepublish)
+			break
+		}
 		if err = m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
 			err = fmt.Errorf("replmap: remove %v again, published meanwhile: %w", key, err)
-		}
-	}
-	if err == nil {
-		// The last MSG_REMOVE too was overtaken: a member may still hold the key.
-		m.mu.Lock()
-		again := kr.published != published
-		m.mu.Unlock()
-		if again {
-			err = fmt.Errorf("%w: %v, its MSG_REMOVE sent %d times", ErrRemoveIncomplete, key, 1+maxRepublish)
 		}
 	}
 	return old, err
