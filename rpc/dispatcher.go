@@ -83,33 +83,26 @@ func (l *decodeLimits) forMessage(n int) jserial.DecoderConfig {
 }
 
 // setLimits stores the largest of the rpc.Channels' Limits, field by field, a zero
-// field counting as jserial's default; a limit that no rpc.Channel raised beyond the
-// default stays zero when one of them left it so, for jserial to apply its default.
-// MaxHandles' default scales with the message: forMessage compares it, message by
-// message, with the largest explicit one. Called under d.mu.
+// field counting as jserial's default (for MaxDepth and MaxArrayLen a constant, so the
+// default given explicitly is the same limit). MaxHandles' default scales with the
+// message: it stays zero when no rpc.Channel raised it and one left it so, and otherwise
+// forMessage compares it, message by message, with the largest explicit one. Called
+// under d.mu.
 func (d *dispatcher) setLimits() {
 	var l jserial.DecoderConfig
-	zero := struct{ depth, handles, array bool }{}
+	zeroHandles := false
 	for _, c := range d.byID {
 		o := c.cfg.Limits
 		l.MaxDepth = max(l.MaxDepth, cmp.Or(o.MaxDepth, jserial.DefaultMaxDepth))
 		l.MaxHandles = max(l.MaxHandles, cmp.Or(o.MaxHandles, jserial.DefaultMaxHandles))
 		l.MaxArrayLen = max(l.MaxArrayLen, cmp.Or(o.MaxArrayLen, jserial.DefaultMaxArrayLen))
 		l.MaxBytes = max(l.MaxBytes, o.MaxBytes)
-		zero.depth = zero.depth || o.MaxDepth == 0
-		zero.handles = zero.handles || o.MaxHandles == 0
-		zero.array = zero.array || o.MaxArrayLen == 0
+		zeroHandles = zeroHandles || o.MaxHandles == 0
 	}
-	if zero.depth && l.MaxDepth == jserial.DefaultMaxDepth {
-		l.MaxDepth = 0
-	}
-	if zero.handles && l.MaxHandles == jserial.DefaultMaxHandles {
+	if zeroHandles && l.MaxHandles == jserial.DefaultMaxHandles {
 		l.MaxHandles = 0
 	}
-	if zero.array && l.MaxArrayLen == jserial.DefaultMaxArrayLen {
-		l.MaxArrayLen = 0
-	}
-	d.limits.Store(&decodeLimits{cfg: l, scaleHandles: zero.handles})
+	d.limits.Store(&decodeLimits{cfg: l, scaleHandles: zeroHandles})
 }
 
 // unregister removes c; the last rpc.Channel of a channel.Channel removes the listener.
