@@ -87,9 +87,9 @@
 //     entry's backup nodes, since a FAIL_ACK does not say the copy was not taken),
 //     Stats.RefusedOverLimit counts it, and a warning is logged, rate-limited per peer. Entries the map holds still update within the bytes. A state transfer
 //     keeps the first MaxEntries entries of the reply and logs that the rest was dropped;
-//     decoding the reply is bounded by MaxMessageBytes and jserial's default limits (or
-//     the larger rpc.Config.Limits of another rpc.Channel on the same channel, which
-//     share one decoding), not by MaxEntries. An entry of the reply whose key or value is the array another entry
+//     decoding the reply is bounded by MaxMessageBytes and Config.Limits (their
+//     defaults jserial's; for the RPC envelope the larger rpc.Config.Limits of another
+//     rpc.Channel on the same channel, which share one decoding), not by MaxEntries. An entry of the reply whose key or value is the array another entry
 //     holds (no donor writes that) is not applied and logged with an error wrapping
 //     ErrBadMessage.
 //   - The map hears members of the channel only (Java's map hears anyone): on a
@@ -104,7 +104,8 @@
 //     replicated map's with their values). A joiner receives it only within its
 //     MaxMessageBytes (64 MiB) and its transport's frame limit (transport/nio's
 //     MaxFrameSize, 16 MiB by default); Java has neither. Raise both for larger maps. Its
-//     decoding allows 2^20 objects, or 32 per entry up to MaxEntries if that is more. A
+//     decoding allows 2^20 objects, or 32 per entry up to MaxEntries if that is more
+//     (Config.Limits.MaxHandles if set: TestStateListBeyondLimits). A
 //     reply lost to a limit leaves the joiner without the state, as one that never came,
 //     and it logs the cause with the error of the call (rpc.Call names the loss),
 //     wrapped with ErrStateTooLarge and the names of the two settings to raise.

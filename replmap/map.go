@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -151,6 +152,16 @@ func New(cfg Config) (*Map, error) {
 	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0 || cfg.MaxEntries < 0 ||
 		cfg.MaxStoredBytes < 0:
 		return nil, fmt.Errorf("%w: negative replmap.Config timeout or limit", ErrInvalidConfig)
+	case cfg.Limits.MaxDepth < 0 || cfg.Limits.MaxHandles < 0 || cfg.Limits.MaxArrayLen < 0 || cfg.Limits.MaxBytes < 0:
+		return nil, fmt.Errorf("%w: negative replmap.Config.Limits %+v", ErrInvalidConfig, cfg.Limits)
+	case cfg.Limits.MaxBytes != 0 && cfg.MaxMessageBytes != 0 && cfg.Limits.MaxBytes != int64(cfg.MaxMessageBytes):
+		return nil, fmt.Errorf("%w: replmap.Config.Limits.MaxBytes %d and MaxMessageBytes %d differ",
+			ErrInvalidConfig, cfg.Limits.MaxBytes, cfg.MaxMessageBytes)
+	case cfg.Limits.MaxBytes > math.MaxInt:
+		return nil, fmt.Errorf("%w: replmap.Config.Limits.MaxBytes %d too large", ErrInvalidConfig, cfg.Limits.MaxBytes)
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = int(cfg.Limits.MaxBytes)
 	}
 	id := make([]byte, 0, len(cfg.Name))
 	for _, r := range cfg.Name {
@@ -174,6 +185,7 @@ func New(cfg Config) (*Map, error) {
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	cfg.Limits.MaxBytes = int64(cfg.MaxMessageBytes)
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = DefaultMaxEntries
 	}
@@ -184,16 +196,18 @@ func New(cfg Config) (*Map, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes), log: log,
+	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes).withLimits(cfg.Limits), log: log,
 		rlog:    ratelog.New(ratelog.Config{Logger: log}),
 		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{}),
 		stoppedMembers: map[channel.MemberKey]struct{}{}}
 	m.life, m.endLife = context.WithCancel(context.Background())
 	m.passCtx = context.WithValue(context.Background(), passKey{}, m)
 	// A reply carries a MapMessage (a state transfer's, the whole state) in an RpcMessage:
-	// the rpc layer decodes up to MaxMessageBytes and the envelope.
+	// the rpc layer decodes up to MaxMessageBytes and the envelope, within Limits.
+	limits := cfg.Limits
+	limits.MaxBytes = 0 // MaxMessageBytes
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver,
-		MaxMessageBytes: cfg.MaxMessageBytes + len(id) + rpcEnvelope})
+		MaxMessageBytes: cfg.MaxMessageBytes + len(id) + rpcEnvelope, Limits: limits})
 	if err != nil {
 		return nil, fmt.Errorf("replmap %q: %w", cfg.Name, err)
 	}

@@ -94,6 +94,14 @@ type codec struct {
 	msg, member, array *jserial.ClassDesc
 	state              *jserial.ClassDesc
 	dec                jserial.DecoderConfig
+	// limits are Config.Limits (zero fields: defaults), for the state list.
+	limits jserial.DecoderConfig
+}
+
+// withLimits sets the limits of the state list's decoding (Config.Limits) and returns c.
+func (c *codec) withLimits(l jserial.DecoderConfig) *codec {
+	c.limits = l
+	return c
 }
 
 func newCodec(memberSUID int64, maxBytes int) *codec {
@@ -334,11 +342,15 @@ const handlesPerEntry = 32
 
 // stateList decodes the value of a STATE reply: an ArrayList of MapMessages. It returns
 // at most limit of them; a longer list gives those and an error wrapping ErrLimit. The
-// decoding itself is bounded by MaxMessageBytes and, for its objects, by jserial's
-// default MaxHandles or handlesPerEntry per entry of limit, whichever is more.
+// decoding itself is bounded by MaxMessageBytes and Config.Limits: their MaxHandles, or
+// by default jserial's default or handlesPerEntry per entry of limit, whichever is more.
 func (c *codec) stateList(b []byte, limit int) ([]*message, error) {
-	v, err := c.valueWith(b, jserial.DecoderConfig{MaxBytes: c.dec.MaxBytes,
-		MaxHandles: max(jserial.DefaultMaxHandles, handlesPerEntry*min(limit, math.MaxInt32/handlesPerEntry))})
+	cfg := c.limits
+	cfg.MaxBytes = c.dec.MaxBytes
+	if cfg.MaxHandles == 0 {
+		cfg.MaxHandles = max(jserial.DefaultMaxHandles, handlesPerEntry*min(limit, math.MaxInt32/handlesPerEntry))
+	}
+	v, err := c.valueWith(b, cfg)
 	if err != nil || v == nil {
 		return nil, err
 	}
