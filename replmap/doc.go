@@ -251,6 +251,12 @@
 //   - Remove sends MSG_REMOVE also for a key the local node holds no entry of (it missed
 //     the key's MSG_PROXY, or refused it at MaxEntries), so that the key goes from the
 //     nodes that hold it; Java 10.1's remove sends nothing then.
+//   - A lazy map's primary that another member's MSG_REMOVE drops sends its other backup
+//     nodes a MSG_REMOVE naming itself as the primary, from a goroutine of its own: a
+//     full Replicate that crossed the Remove no longer leaves the backup holding the
+//     value for a primary that holds nothing (TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing).
+//     A Go node drops on it only a backup or proxy of that primary's; Java sends nothing
+//     more on a MSG_REMOVE, and a Java node drops the key on any.
 //   - Replicate makes a nil error mean that the changes reached the backup nodes, where
 //     Java's replicate does nothing for an entry without backup nodes and loses the
 //     changes of a diff it failed to send: an entry without backup nodes while the map

@@ -335,3 +335,13 @@ func SetMaxQueuedCalls(n int) func() {
 	maxQueuedCalls = n
 	return func() { maxQueuedCalls = old }
 }
+
+// ReceivePrimaryRemoved has m process the MSG_REMOVE of key that from, its primary, sends
+// its backup nodes once another member's MSG_REMOVE dropped it (forward.go; tests only).
+func ReceivePrimaryRemoved(m *Map, from channel.Member, key any) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	return m.received(context.Background(), &message{MapID: m.id, Type: msgRemove, Key: kb, Primary: &from}, from)
+}

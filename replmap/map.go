@@ -136,6 +136,10 @@ type Map struct {
 	// value's Accessed) in the order of the changes they report (calls.go).
 	calls  callq.Queue
 	inCall atomic.Int32 // calls of the queue under way (deliverWait)
+	// forwards are the removals of primaries the node sends its backups (forward.go);
+	// forwarding counts their goroutine, which Stop waits for.
+	forwards   removeForwards
+	forwarding sync.WaitGroup
 }
 
 // New returns a map configured by cfg. It already answers the other members' map
@@ -300,6 +304,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	if !own {
 		perr = m.waitPasses(ctx)
 	}
+	m.forwarding.Wait() // its sends end with the map's life
 	var err error
 	_ = r.Close(ctx) // it takes no non-members' requests: nothing to wait for
 	if members := m.cfg.Channel.Members(); len(members) > 0 {

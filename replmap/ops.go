@@ -311,10 +311,12 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 // (TestPutDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing,
 // TestGetTakeoverDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing). A Replicate reaches
 // only the backup nodes: on a node that holds a proxy of the key, the Remove does not
-// see it, and a Replicate in full that reaches the backup after the MSG_REMOVE, sent
-// before the primary got it, leaves the backup holding the value for a primary that
-// holds nothing (not fixed: TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing
-// skips that case). The Remove
+// see it; a Replicate in full that reaches the backup after the MSG_REMOVE, sent before
+// the primary got it, is undone by the primary: a lazy map's primary that another
+// member's MSG_REMOVE drops sends its backup nodes a MSG_REMOVE naming itself, which
+// drops a backup or proxy of its entry only, from a goroutine of its own, after that
+// Remove returned (TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing,
+// TestForwardedRemoveDropsOnlyTheSendersBackup). The Remove
 // sees the publishes received before its send returns: with synchronized-ack
 // SendOptions, the members applied its MSG_REMOVE by then. When a publish came during
 // the last of those sends too (the first MSG_REMOVE and 4 again), a member may still

@@ -135,6 +135,12 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	var held any
 	switch mm.Type {
 	case msgRemove:
+		if forwardedRemoveIgnored(mm, e, from) {
+			return nil, nil, nil
+		}
+		if mm.Primary == nil {
+			m.forwardRemoveLocked(k, e, from) // a primary dropped tells its backups (forward.go)
+		}
 		if e != nil && m.cfg.Removed != nil {
 			key, value := e.key, e.value
 			call = m.queueCallLocked(func() { m.cfg.Removed(key, value) })

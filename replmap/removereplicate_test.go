@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/replmap"
 )
 
@@ -12,15 +13,15 @@ import (
 // A held, when A's Replicate of the key in full sends its MSG_BACKUP to the backup; then
 // the MSG_REMOVE reaches A. With B the backup, B's Remove, which the Replicate reached
 // while its MSG_REMOVE was sent, removes the key again: no node holds it. With C the
-// backup, B (a proxy) gets nothing of the Replicate and sends MSG_REMOVE once: C is left
-// a backup of a primary that holds nothing (skipped: not fixed, docs/maps.md).
+// backup, B (a proxy) gets nothing of the Replicate and sends MSG_REMOVE once; A, the
+// primary that MSG_REMOVE drops, tells its backup C (forward.go), which drops the key
+// soon after. Before, C was left a backup of a primary that held nothing.
 func TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing(t *testing.T) {
 	for _, backup := range []int{1, 2} {
 		t.Run(fmt.Sprintf("backup node %d", backup), func(t *testing.T) {
 			nodes, _, split, release := crossCluster(t)
 			a, b := nodes[0], nodes[1]
 			if backup == 2 {
-				t.Skip("replmap/ops.go Remove: a Replicate in full reaches only the backup nodes, and the Remove's node, a proxy, does not see it; the primary that B's MSG_REMOVE drops does not tell its backup; not fixed, see docs/maps.md")
 				// A's publish takes its map members in turn: this Put's backup is B,
 				// the next one's C.
 				if _, err := a.m.Put(ctx(t), "other", "x"); err != nil {
@@ -51,6 +52,11 @@ func TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing(t *testing.T)
 			if err := await(t, "B's Remove", removed); err != nil {
 				t.Fatalf("B's Remove: %v", err)
 			}
+			if backup == 2 { // A's removal reaches C after B's Remove returned
+				testutil.EventuallyTrue(t, testutil.WaitLimit, "no node listing k", func() bool {
+					return !slices.ContainsFunc(nodes, func(n *node) bool { return slices.Contains(n.m.Keys(), any("k")) })
+				})
+			}
 			for i, n := range nodes {
 				if slices.Contains(n.m.Keys(), any("k")) {
 					t.Errorf("node %d lists k once B's Remove returned:%s", i, keyState(nodes))
@@ -64,9 +70,10 @@ func TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing(t *testing.T)
 // MSG_REMOVE to C held, when C's Get takes the entry over (the backup becomes the
 // primary, picks a new backup and sends the others a proxy); then the MSG_REMOVE reaches
 // C. B, which C's publish reached while its MSG_REMOVE was sent, removes the key again:
-// no node holds it.
+// no node holds it. A's removal forwarded to its backup C (forward.go) is held until
+// then too: it would drop C's backup before the Get; C's primary ignores it.
 func TestGetTakeoverDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing(t *testing.T) {
-	nodes, _, split, release := crossCluster(t)
+	nodes, hold, split, release := crossCluster(t)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	// A's publish takes its map members in turn: the Put of k's backup is C.
 	if _, err := a.m.Put(ctx(t), "other", "x"); err != nil {
@@ -80,6 +87,8 @@ func TestGetTakeoverDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing(t *testing.
 	}
 	split.last = c.ch.LocalMember() // before armed: the send reads it after
 	split.armed.Store(true)
+	hold.typ = msgRemoveType // A's first MSG_REMOVE: the forwarded removal
+	hold.armed.Store(true)
 	removed := make(chan error, 1)
 	go func() {
 		_, err := b.m.Remove(ctx(t), "k")
