@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,7 +32,9 @@ import (
 const helperEnv = "GOTRIBES_DELTA_HELPER"
 
 // profileEnv, when set, is a path prefix: each helper writes its CPU profile to
-// <prefix><role>.cpu.pprof (the helpers are separate processes, beyond -cpuprofile).
+// <prefix><role>.cpu.pprof (the helpers are separate processes, beyond -cpuprofile) and
+// its heap profile to <prefix><role>.mem.pprof (the joiner once ready, after a GC; the
+// donor at each report, after the joiner left).
 const profileEnv = "GOTRIBES_DELTA_PROFILE"
 
 // transferGCEnv, when set, is the joiner's Config.TransferGCPercent (-1: GOGC stays 100
@@ -50,6 +51,20 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// writeHeapProfile writes the heap profile (what is kept after the last GC, and every
+// allocation since the process started) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // helperReport is the JSON line a helper prints; which fields are set depends on event.
@@ -282,6 +297,11 @@ func runHelper(role string) error {
 				work = readGCWork()
 				_ = helperproc.Report(helperReport{Event: "reset"})
 			case "report":
+				if prefix := os.Getenv(profileEnv); prefix != "" {
+					if err := writeHeapProfile(prefix + role + ".mem.pprof"); err != nil {
+						return err
+					}
+				}
 				before, peak := h.read()
 				r := helperReport{Event: "report", HeapBefore: before, HeapPeak: peak,
 					Served: m.Stats().SessionsServed, Sessions: m.Len(), CPU: h.cpuTimeline()}
@@ -338,6 +358,11 @@ func runHelper(role string) error {
 		var mem runtime.MemStats
 		runtime.ReadMemStats(&mem)
 		r.HeapRetain = mem.HeapAlloc
+		if prefix := os.Getenv(profileEnv); prefix != "" {
+			if err := writeHeapProfile(prefix + role + ".mem.pprof"); err != nil {
+				return err
+			}
+		}
 		_ = helperproc.Report(r)
 		for stdin.Scan() { // the benchmark reads /proc/PID/status, then closes stdin
 		}
@@ -550,63 +575,4 @@ func TestHeapInuseIsMemStatsHeapInuse(t *testing.T) {
 		}
 	}
 	t.Fatalf("runtime/metrics heap in use %d, MemStats.HeapInuse %d (20 tries)", got, ms.HeapInuse)
-}
-
-// overlapBin is the span over which overlap compares the two processes' CPU time, and
-// overlapBusy how much CPU time a process must use in a bin to count as running then.
-const (
-	overlapBin  = 10 * time.Millisecond
-	overlapBusy = 2 * time.Millisecond
-)
-
-// overlap counts, over the bins (overlapBin) of the transfers, those in which the donor,
-// the joiner and both ran. If the two ran independently of each other, both-busy-% would
-// be about donor-busy-% × joiner-busy-%; far below that, they took turns.
-type overlap struct{ bins, donor, joiner, both int }
-
-// add counts the bins from start to end (Unix ns) given each process's CPU timeline.
-func (o *overlap) add(start, end int64, donor, joiner [][2]int64) {
-	for t := start; t+int64(overlapBin) <= end; t += int64(overlapBin) {
-		u := t + int64(overlapBin)
-		d := cpuAt(donor, u)-cpuAt(donor, t) >= int64(overlapBusy)
-		j := cpuAt(joiner, u)-cpuAt(joiner, t) >= int64(overlapBusy)
-		o.bins++
-		if d {
-			o.donor++
-		}
-		if j {
-			o.joiner++
-		}
-		if d && j {
-			o.both++
-		}
-	}
-}
-
-func (o *overlap) report(b *testing.B) {
-	if o.bins == 0 {
-		return
-	}
-	pct := func(n int) float64 { return 100 * float64(n) / float64(o.bins) }
-	b.ReportMetric(pct(o.donor), "donor-busy-%")
-	b.ReportMetric(pct(o.joiner), "joiner-busy-%")
-	b.ReportMetric(pct(o.both), "both-busy-%")
-}
-
-// cpuAt interpolates a CPU timeline ([Unix ns, CPU ns] pairs in time order) at t.
-func cpuAt(tl [][2]int64, t int64) int64 {
-	i := sort.Search(len(tl), func(i int) bool { return tl[i][0] >= t })
-	switch {
-	case len(tl) == 0:
-		return 0
-	case i == 0:
-		return tl[0][1]
-	case i == len(tl):
-		return tl[len(tl)-1][1]
-	}
-	a, z := tl[i-1], tl[i]
-	if z[0] == a[0] {
-		return z[1]
-	}
-	return a[1] + (z[1]-a[1])*(t-a[0])/(z[0]-a[0])
 }
