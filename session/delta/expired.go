@@ -188,10 +188,10 @@ func (s *Session) shedEarlier(version uint64) []notice {
 	if earlier(ActionIsNew, "") {
 		s.isNew = true
 	}
-	s.notes = slices.DeleteFunc(s.notes, func(n noteEntry) bool { return earlier(ActionNote, n.name) })
-	s.named = slices.DeleteFunc(s.named, func(n string) bool { return earlier(ActionListener, n) })
-	if s.ext != nil {
-		s.ext.meta = slices.DeleteFunc(s.ext.meta, func(m metaStamp) bool { return m.st.version <= version })
+	if x := s.ext; x != nil {
+		x.notes = slices.DeleteFunc(x.notes, func(n noteEntry) bool { return earlier(ActionNote, n.name) })
+		x.named = slices.DeleteFunc(x.named, func(n string) bool { return earlier(ActionListener, n) })
+		x.meta = slices.DeleteFunc(x.meta, func(m metaStamp) bool { return m.st.version <= version })
 	}
 	return out
 }

@@ -431,7 +431,7 @@ func TestJavaStateSharedNoteLoaded(t *testing.T) {
 			sessions[i].load(&m.Sessions[i])
 		}
 	})
-	if v, ok := sessions[n-1].notes[0], len(sessions[n-1].notes) == 1; !ok || v.value != big {
+	if v, ok := sessions[n-1].e().notes[0], len(sessions[n-1].e().notes) == 1; !ok || v.value != big {
 		t.Fatal("the note was not loaded")
 	}
 	if limit := uint64(len(in) + 1<<20); alloc > limit {

@@ -13,8 +13,8 @@ import (
 func TestRefreshMergesConcurrentMetaChanges(t *testing.T) {
 	m := &Manager{cl: &Cluster{}}
 	s := &Session{m: m, id: "S", valid: true, version: 5, maxInactive: 60, authType: "FORM"}
-	s.notes = []noteEntry{{"kept", "here"}, {"gone", "here"}}
-	s.named = []string{"audit"}
+	s.x().notes = []noteEntry{{"kept", "here"}, {"gone", "here"}}
+	s.x().named = []string{"audit"}
 	s.x().meta = []metaStamp{
 		{ActionNote, "kept", stamp{2, 1}}, {ActionNote, "gone", stamp{2, 1}},
 		{ActionListener, "audit", stamp{2, 1}}, {ActionMaxInterval, nameMaxInterval, stamp{2, 1}},
@@ -44,14 +44,14 @@ func TestRefreshMergesConcurrentMetaChanges(t *testing.T) {
 		t.Errorf("auth type %q, want this node's later FORM", s.authType)
 	}
 	notes := map[string]string{}
-	for _, n := range s.notes {
+	for _, n := range s.e().notes {
 		notes[n.name] = n.value
 	}
 	if want := map[string]string{"kept": "there", "new": "x"}; len(notes) != len(want) || notes["kept"] != "there" || notes["new"] != "x" {
 		t.Errorf("notes %v, want %v", notes, want)
 	}
-	if !slices.Equal(s.named, []string{"login"}) {
-		t.Errorf("listeners %v, want [login]", s.named)
+	if !slices.Equal(s.e().named, []string{"login"}) {
+		t.Errorf("listeners %v, want [login]", s.e().named)
 	}
 	if got := s.metaStampOf(ActionPrincipal, namePrincipal); got != (stamp{4, 2}) {
 		t.Errorf("principal's stamp %+v, want the member's", got)
@@ -81,7 +81,7 @@ func TestRefreshMergeDropsFailedMetaChangesTheMemberReplaced(t *testing.T) {
 	}
 	s := &Session{m: m, id: "S", valid: true, version: 5, maxInactive: 60, authType: "FORM", principal: ann}
 	s.addAttr(attrEntry{name: "x", data: []byte("c"), version: failed.version, origin: failed.origin})
-	s.notes = []noteEntry{{"m", "c"}}
+	s.x().notes = []noteEntry{{"m", "c"}}
 	s.x().meta = []metaStamp{
 		{ActionPrincipal, namePrincipal, failed}, {ActionNote, "m", failed}, {ActionAuthType, nameAuthType, failed},
 	}
@@ -111,8 +111,8 @@ func TestRefreshMergeDropsFailedMetaChangesTheMemberReplaced(t *testing.T) {
 	if s.authType != "FORM" {
 		t.Errorf("auth type %q, want FORM (changed here since, not sent yet)", s.authType)
 	}
-	if len(s.notes) != 1 || s.notes[0].value != "c" {
-		t.Errorf("notes %v, want m=c (the failed change the member did not replace)", s.notes)
+	if notes := s.e().notes; len(notes) != 1 || notes[0].value != "c" {
+		t.Errorf("notes %v, want m=c (the failed change the member did not replace)", notes)
 	}
 	var names []string
 	for _, a := range s.pending {

@@ -205,7 +205,7 @@ func (s *Session) beginExpire() (e expiry, ok bool) {
 		return e, false
 	}
 	s.expiring = true
-	e = expiry{id: s.id, pending: s.pending, version: max(s.version, s.foreignVersion()) + 1, named: slices.Clone(s.named)}
+	e = expiry{id: s.id, pending: s.pending, version: max(s.version, s.foreignVersion()) + 1, named: slices.Clone(s.e().named)}
 	s.pending = nil
 	return e, true
 }
@@ -222,7 +222,10 @@ func (s *Session) endExpire() []notice {
 			removed = append(removed, notice{kind: nRemoved, name: s.attrs[i].name, value: v})
 		}
 	}
-	s.attrs, s.notes, s.named, s.tombs = nil, nil, nil, nil
+	s.attrs, s.tombs = nil, nil
+	if s.ext != nil {
+		s.ext.notes, s.ext.named = nil, nil
+	}
 	s.valid, s.expiring = false, false
 	return removed
 }

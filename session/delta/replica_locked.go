@@ -75,7 +75,7 @@ func (s *Session) state(nv *[]NamedValue) SessionState {
 	st := SessionState{
 		ID: s.id, CreationTime: s.created, LastAccessedTime: s.accessed, MaxInactive: s.maxInactive,
 		IsNew: s.isNew, Version: s.version, Principal: s.principal, AuthType: s.authType,
-		Listeners: slices.Clone(s.named),
+		Listeners: slices.Clone(s.e().named),
 	}
 	if len(s.attrs) > 0 {
 		at := len(*nv)
@@ -85,9 +85,9 @@ func (s *Session) state(nv *[]NamedValue) SessionState {
 		}
 		st.Attributes = (*nv)[at:len(*nv):len(*nv)]
 	}
-	if len(s.notes) > 0 {
+	if notes := s.e().notes; len(notes) > 0 {
 		at := len(*nv)
-		for _, n := range s.notes {
+		for _, n := range notes {
 			*nv = append(*nv, NamedValue{Name: n.name, Value: []byte(n.value)})
 		}
 		st.Notes = (*nv)[at:len(*nv):len(*nv)]
@@ -126,11 +126,15 @@ func (s *Session) load(st *SessionState) {
 		}
 		s.addAttr(attrEntry{name: nv.Name, data: data, version: nv.version, origin: nv.origin})
 	}
-	s.notes = s.notes[:0]
-	for _, nv := range st.Notes {
-		s.notes = append(s.notes, noteEntry{nv.Name, valueString(nv.Value, st.owned)})
+	named := uniqueNames(st.Listeners)
+	if s.ext != nil || len(st.Notes) > 0 || len(named) > 0 { // most sessions have neither: no ext
+		x := s.x()
+		x.notes = x.notes[:0]
+		for _, nv := range st.Notes {
+			x.notes = append(x.notes, noteEntry{nv.Name, valueString(nv.Value, st.owned)})
+		}
+		x.named = named
 	}
-	s.named = uniqueNames(st.Listeners)
 	if st.meta != nil || s.ext != nil {
 		s.x().meta = st.meta
 	} // none from a donor not asked or of an earlier version: stamped zero, older than any Go node's change (stamp_meta.go)
@@ -275,11 +279,11 @@ func (s *Session) applyActions(actions []Action, st stamp, notify, owned, attrsO
 				s.authType = valueString(a.Value, owned)
 			}
 		case ActionListener:
-			i := slices.Index(s.named, a.Name)
+			i := slices.Index(s.e().named, a.Name)
 			if a.Op == OpSet && i < 0 {
-				s.named = append(s.named, a.Name)
+				s.x().named = append(s.x().named, a.Name)
 			} else if a.Op == OpRemove && i >= 0 {
-				s.named = slices.Delete(s.named, i, i+1)
+				s.x().named = slices.Delete(s.x().named, i, i+1)
 			}
 		case ActionNote:
 			if a.Op == OpRemove {

@@ -38,8 +38,6 @@ type Session struct {
 	principal   *Principal
 	authType    string
 	attrs       []attrEntry
-	notes       []noteEntry
-	named       []string
 	tombs       []tomb // attributes removed recently (stamp.go)
 	pending     []Action
 	// sentAt is lastRepl kept when a send fails: a joiner's catch-up asks for the
@@ -68,9 +66,9 @@ type Session struct {
 	// made again below it must not take for the earlier session's (shedEarlier)
 	loaded uint64
 	// ext, under mu: what a session made again under a removed id, or whose principal,
-	// auth type, interval, notes or listeners another node's change stamped, keeps; nil
-	// for most replicas (a pointer, not its fields: a replica's size class,
-	// TestSessionSizeClass). Read through e, written through x.
+	// auth type, interval, notes or listeners another node's change stamped, keeps, and
+	// its notes and named listeners; nil for most sessions (a pointer, not its fields: a
+	// replica's size class, TestSessionSizeClass). Read through e, written through x.
 	ext *sessionExt
 	// retry, under sendMu: the renames of the session that failed to reach every member
 	// (rename_unsent.go); nil when none, as for almost every session (a pointer, not its
@@ -86,6 +84,11 @@ type sessionExt struct {
 	born uint64
 	// meta: the stamps of the parts that are not attributes (stamp_meta.go)
 	meta []metaStamp
+	// notes (SetNote) and named, the names of the listeners attached (AttachListener):
+	// set by Tomcat's authenticators and by few applications, so kept here rather than
+	// in every Session (TestSessionSizeClass).
+	notes []noteEntry
+	named []string
 }
 
 // noExt is what e returns for a session without ext: never written.

@@ -78,7 +78,7 @@ func (s *Session) Note(name string) (string, bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, n := range s.notes {
+	for _, n := range s.e().notes {
 		if n.name == name {
 			return n.value, true
 		}
@@ -117,8 +117,8 @@ func (s *Session) AttachListener(name string) error {
 		return err
 	}
 	defer s.mu.Unlock()
-	if !slices.Contains(s.named, name) {
-		s.named = append(s.named, name)
+	if !slices.Contains(s.e().named, name) {
+		s.x().named = append(s.x().named, name)
 		s.record(Action{Type: ActionListener, Op: OpSet, Name: name, Value: []byte{}})
 	}
 	return nil
@@ -128,7 +128,7 @@ func (s *Session) AttachListener(name string) error {
 func (s *Session) listenerNames() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.named)
+	return slices.Clone(s.e().named)
 }
 
 // DetachListener detaches a named listener.
@@ -137,27 +137,32 @@ func (s *Session) DetachListener(name string) error {
 		return err
 	}
 	defer s.mu.Unlock()
-	if i := slices.Index(s.named, name); i >= 0 {
-		s.named = slices.Delete(s.named, i, i+1)
+	if i := slices.Index(s.e().named, name); i >= 0 {
+		s.x().named = slices.Delete(s.x().named, i, i+1)
 		s.record(Action{Type: ActionListener, Op: OpRemove, Name: name})
 	}
 	return nil
 }
 
 func (s *Session) setNote(name, value string) {
-	for i := range s.notes {
-		if s.notes[i].name == name {
-			s.notes[i].value = value
+	x := s.x()
+	for i := range x.notes {
+		if x.notes[i].name == name {
+			x.notes[i].value = value
 			return
 		}
 	}
-	s.notes = append(s.notes, noteEntry{name, value})
+	x.notes = append(x.notes, noteEntry{name, value})
 }
 
 func (s *Session) removeNote(name string) bool {
-	for i := range s.notes {
-		if s.notes[i].name == name {
-			s.notes = slices.Delete(s.notes, i, i+1)
+	x := s.ext
+	if x == nil {
+		return false
+	}
+	for i := range x.notes {
+		if x.notes[i].name == name {
+			x.notes = slices.Delete(x.notes, i, i+1)
 			return true
 		}
 	}

@@ -125,9 +125,9 @@ func (s *Session) trimMeta() {
 func (s *Session) metaPartGone(m metaStamp) bool {
 	switch m.typ {
 	case ActionNote:
-		return !slices.ContainsFunc(s.notes, func(n noteEntry) bool { return n.name == m.name })
+		return !slices.ContainsFunc(s.e().notes, func(n noteEntry) bool { return n.name == m.name })
 	case ActionListener:
-		return !slices.Contains(s.named, m.name)
+		return !slices.Contains(s.e().named, m.name)
 	}
 	return false
 }

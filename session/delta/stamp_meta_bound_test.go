@@ -51,7 +51,7 @@ func TestMetaStampsOfRemovedPartsBounded(t *testing.T) {
 	// The latest removal is remembered: its older set does not bring the part back.
 	last := fmt.Sprint("part", names-1)
 	replica.apply([]Action{{Type: ActionListener, Op: OpSet, Name: last, Value: []byte{}}}, stamp{v - 1, 3}, false, false)
-	if len(replica.named) != 0 {
-		t.Errorf("an older attach of a listener removed lately applied: %v", replica.named)
+	if named := replica.e().named; len(named) != 0 {
+		t.Errorf("an older attach of a listener removed lately applied: %v", named)
 	}
 }
