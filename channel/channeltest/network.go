@@ -20,11 +20,13 @@ import (
 // unless another one is delivering: then that one delivers them after the event under
 // way. Each change returns once its events went up; a membership's Start and Stop only
 // until their ctx ends (they then return an error wrapping ctx's, the events still going
-// up in order). A membership's Stop made from a listener, on the goroutine delivering the
-// events, waits for none of them and returns nil, whatever its ctx: they go up on that
-// goroutine once the listener returned, so a listener may stop its channel
-// (TestChannelStopFromAListenerReturns, TestChannelStopFromAListenerWithBackgroundReturns);
-// a Stop from another goroutine waits for its events, behind those queued before them.
+// up in order). A membership's Stop or Start made from a listener, on the goroutine
+// delivering the events, waits for none of them and returns nil, whatever its ctx: they
+// go up on that goroutine once the listener returned, so a listener may stop or restart
+// its channel (TestChannelStopFromAListenerReturns,
+// TestChannelStopFromAListenerWithBackgroundReturns,
+// TestChannelRestartFromAListenerReturns); a Stop from another goroutine waits for its
+// events, behind those queued before them.
 // Partition, Heal, Isolate and Kill wait without a ctx: a listener must not call them.
 type Network struct {
 	mu       sync.Mutex
@@ -325,7 +327,13 @@ func (s *membership) Start(ctx context.Context, svc channel.Service, local chann
 	ev := n.nw.recompute()
 	n.nw.mu.Unlock()
 	done := n.nw.queueLocked(ev)
+	inCall := done != nil && n.nw.events.InCall() // no id read for a Start with no event
 	n.nw.evMu.Unlock()
+	if inCall {
+		// Made from a listener (restarting its channel), on the goroutine delivering the
+		// events: they go up on this goroutine once it returned.
+		return nil
+	}
 	if err := n.nw.events.RunWait(ctx, done); err != nil {
 		return fmt.Errorf("channeltest: start: the membership events not yet delivered: %w", err)
 	}

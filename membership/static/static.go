@@ -23,13 +23,14 @@ import (
 // the events are still delivered, in order. The goroutine of a change delivers its
 // events, and the events queued meanwhile by other changes, unless another one is
 // delivering: then that one delivers them after the event under way. So a listener may
-// stop the channel: its Stop, on the goroutine delivering the events, waits for none of
-// them and returns nil, the members it reports gone going up once the listener returned
-// (TestChannelStopFromAListenerReturns); Add and Remove from the listener wait until
-// their ctx ends. A listener that
-// panics panics the call delivering its event, which may be another change's than the
-// event's own; a change waiting meanwhile for its events then delivers them, and those
-// queued after them, itself (TestListenerPanicLeavesTheRestToTheWaiter).
+// stop or restart the channel: its Stop or Start, on the goroutine delivering the events,
+// waits for none of them and returns nil, the members it reports gone or announces going
+// up once the listener returned (TestChannelStopFromAListenerReturns,
+// TestRestartFromTheListenerReturns); Add and Remove from the listener wait until their
+// ctx ends. A listener that panics panics the call delivering its event, which may be
+// another change's than the event's own; a change waiting meanwhile for its events then
+// delivers them, and those queued after them, itself
+// (TestListenerPanicLeavesTheRestToTheWaiter).
 type Service struct {
 	members []channel.Member
 
@@ -67,7 +68,11 @@ func New(members ...channel.Member) *Service {
 }
 
 // Start implements channel.MembershipService. Starting the membership-rx level announces
-// every configured member to l.
+// every configured member to l; Start returns once l has been told, or when ctx ends (an
+// error wrapping ctx's, the members still going up in order). A Start made from the
+// listener, on the goroutine that calls it (a listener restarting the service or the
+// channel), waits for none of them, whatever its ctx: they go up on that goroutine once
+// the listener returned; it returns nil (TestRestartFromTheListenerReturns).
 func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.Member, l channel.MembershipListener) error {
 	s.evMu.Lock()
 	s.mu.Lock()
@@ -89,7 +94,13 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	}
 	s.mu.Unlock()
 	done := s.queueLocked(l, added, true)
+	inCall := done != nil && s.events.InCall() // no id read for a Start announcing no member
 	s.evMu.Unlock()
+	if inCall {
+		// Made from the listener (a listener restarting the service), on the goroutine
+		// delivering the events: they go up on this goroutine once it returned.
+		return nil
+	}
 	if err := s.events.RunWait(ctx, done); err != nil {
 		return fmt.Errorf("static: start: the members not yet delivered to the membership listener: %w", err)
 	}
