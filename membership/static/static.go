@@ -141,11 +141,16 @@ func isLocal(m, local channel.Member) bool {
 // Stop implements channel.MembershipService. Stopping the membership-rx level reports every
 // member as gone. Stop returns once the members it reports gone went up, after the events
 // queued before them, or when ctx ends (an error wrapping ctx's, the events still going
-// up in order) (TestStopWaitsForEarlierEvents); a Stop reporting no member gone returns
-// at once. A Stop made from the listener, on the goroutine that calls it (a listener's
-// own Stop of the service or of the channel), waits for none of them, whatever its ctx:
-// not for the call it is made in, nor for the events behind that call, its members gone
-// included, which go up on that goroutine once the listener returned; it returns nil
+// up in order) (TestStopWaitsForEarlierEvents); a Stop of a running level that reports
+// no member gone (none listed) likewise waits for the events queued before it, so that
+// no listener call runs once it returned nil
+// (TestStopReportingNoMemberGoneWaitsForEarlierEvents), while a Stop of levels not
+// running returns at once (the undo of a failed channel Start may stop again a level
+// whose earlier Stop gave up: TestFailedStartStopsTheMembershipLevelThatFailed). A Stop
+// made from the listener, on the goroutine that calls it (a listener's own Stop of the
+// service or of the channel), waits for none of them, whatever its ctx: not for the call
+// it is made in, nor for the events behind that call, its members gone included, which
+// go up on that goroutine once the listener returned; it returns nil
 // (TestStopFromTheListenerWithBackgroundReturns, TestChannelStopFromAListenerReturns). A
 // Stop the listener has another goroutine make, and waits for, waits until its ctx ends.
 func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
@@ -156,10 +161,17 @@ func (s *Service) Stop(ctx context.Context, svc channel.Service) error {
 	if s.running&channel.SvcMembershipRx != 0 && svc&channel.SvcMembershipRx != 0 {
 		gone, s.view, s.byKey = s.view, nil, nil
 	}
+	stopping := s.running&svc&channel.SvcMembership != 0
 	s.running &^= svc
 	s.mu.Unlock()
 	done := s.queueLocked(l, gone, false)
-	inCall := done != nil && s.events.InCall() // no id read for a Stop reporting no member gone
+	inCall := stopping && s.events.InCall() // no id read for a Stop of levels not running
+	if done == nil && stopping && !inCall {
+		// No member gone: wait for the events queued before, so that no listener call
+		// runs once Stop returned.
+		done = make(chan struct{})
+		s.events.Add(func() { close(done) })
+	}
 	s.evMu.Unlock()
 	if inCall {
 		// Made from the listener, on the goroutine delivering the events: the call it is
