@@ -3,6 +3,8 @@ package jserial
 import (
 	"strconv"
 	"strings"
+
+	"github.com/gotribes/tribes/internal/clip"
 )
 
 // The path an encoder's error names (pathError) keeps its pathHead outermost and
@@ -42,12 +44,7 @@ func (e *pathError) Error() string {
 		b.WriteString(e.steps[i])
 		b.WriteString(": ")
 	}
-	path := b.String()
-	if len(path) > maxPathHead+maxPathTail {
-		// A rune cut in two becomes a '?'.
-		path = strings.ToValidUTF8(path[:maxPathHead], "?") + "…" + strings.ToValidUTF8(path[len(path)-maxPathTail:], "?")
-	}
-	return path + e.err.Error()
+	return clip.Ends(b.String(), maxPathHead, maxPathTail) + e.err.Error()
 }
 
 // inPath returns err, the error of the value at step, with step added to its path.

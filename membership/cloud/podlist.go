@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gotribes/tribes/internal/clip"
 )
 
 // Pod is a running pod of a pod list, as the Kubernetes provider uses it.
@@ -207,14 +209,10 @@ const (
 // quotes the document, an HTTP status line, the HTTP client's error quoting either or a
 // certificate's names), fit for an error: its control and format characters and
 // invalid bytes replaced (clean), and, when longer than maxClipped bytes, its beginning
-// and its end kept around an ellipsis, as an error's end may tell what was wrong (the
+// and its end kept around an ellipsis (internal/clip), as an error's end may tell what was wrong (the
 // address a certificate is not valid for: TestKubernetesErrorKeepsTheEndOfALongText).
 func clipText(s string) string {
-	if len(s) > maxClipped {
-		// A rune cut in two becomes a '?'.
-		return clean(s[:maxClipped-clipTail]) + "…" + clean(s[len(s)-clipTail:])
-	}
-	return clean(s)
+	return clean(clip.Ends(s, maxClipped-clipTail, clipTail)) // a rune cut in two becomes a '?'
 }
 
 // clean replaces the control characters, format characters (bidi embeddings,
