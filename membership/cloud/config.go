@@ -179,7 +179,9 @@ type DNSConfig struct {
 	// should dial the network it is asked for: Go's resolver asks again over TCP after
 	// a truncated UDP answer (a name with more than about 75 IPv4 addresses), and takes
 	// what that attempt answers as it is, so that a Dial dialing UDP whatever it is
-	// asked gives those 75 or so addresses, with no error.
+	// asked gives those 75 or so addresses, with no error: the provider, which watches
+	// the Dial's connections for the answer's truncated flag, logs a warning, once, then
+	// rate-limited (TestDNSTruncatedAnswerIsLogged).
 	Resolver *net.Resolver
 }
 

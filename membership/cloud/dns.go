@@ -3,17 +3,27 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
+
+	"github.com/gotribes/tribes/internal/ratelog"
 )
 
 // DNS resolves a name to the members' addresses, as Tomcat's DNSMembershipProvider: in
 // Kubernetes, a headless service (clusterIP: None) whose selector matches the pods.
 // Every address is an instance whose id is AddressUniqueID, with no creation time.
+//
+// An answer that came truncated on Go's TCP attempt (a Dial that answers it over UDP, or
+// more addresses than one TCP message holds) gives the addresses that came, and a warning
+// naming the name goes to Config.Logger, once, then rate-limited
+// (TestDNSTruncatedAnswerIsLogged).
 type DNS struct {
 	name     string
 	resolver *net.Resolver
-	timeout  time.Duration // ConnectTimeout + ReadTimeout
+	timeout  time.Duration    // ConnectTimeout + ReadTimeout
+	rl       *ratelog.Limiter // truncated answers
 }
 
 // NewDNS returns the DNS provider of cfg (resolved as New does).
@@ -27,8 +37,14 @@ func NewDNS(cfg Config) (*DNS, error) {
 
 func newDNS(c Config) *DNS {
 	// The resolver is used as configured: its Dial is the only way to its DNS server
-	// (TestDNSDialsOnlyThroughTheConfiguredResolver).
-	return &DNS{name: c.DNS.ServiceName, resolver: c.DNS.Resolver, timeout: c.ConnectTimeout + c.ReadTimeout}
+	// (TestDNSDialsOnlyThroughTheConfiguredResolver); its connections are watched for a
+	// truncated answer.
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &DNS{name: c.DNS.ServiceName, resolver: watchTruncation(c.DNS.Resolver), timeout: c.ConnectTimeout + c.ReadTimeout,
+		rl: ratelog.New(ratelog.Config{Logger: log, First: 1})}
 }
 
 // Name is the name resolved.
@@ -41,9 +57,15 @@ func (d *DNS) Fetch(ctx context.Context) ([]Instance, error) {
 		ctx, cancel = context.WithTimeout(ctx, d.timeout)
 		defer cancel()
 	}
-	addrs, err := d.resolver.LookupNetIP(ctx, "ip", d.name)
+	var truncated atomic.Bool
+	addrs, err := d.resolver.LookupNetIP(context.WithValue(ctx, truncKey{}, &truncated), "ip", d.name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: resolving %s: %v", ErrFetch, d.name, err)
+	}
+	if truncated.Load() {
+		d.rl.Log(slog.LevelWarn, d.name, "dns truncated",
+			"tribes cloud membership: DNS answer truncated: only the addresses it holds are members (a Resolver.Dial that answers Go's TCP attempt over UDP, or more addresses than one TCP message holds)",
+			"addresses", len(addrs)) // the name is the line's peer
 	}
 	out := make([]Instance, 0, len(addrs))
 	for _, a := range addrs {

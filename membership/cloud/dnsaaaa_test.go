@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -22,9 +23,9 @@ func manyHosts6(name string, n int) string {
 // records, the IPv6 addresses of a name come in one DNS message, at most 65535 bytes over
 // TCP, and each AAAA record takes 28 bytes (the name compressed to 2, type, class, TTL,
 // length, 16 address bytes): a name with more IPv6 addresses than fit gives those that
-// fit, with no error: for a service's name in a cluster, 2338 of 3000. (No whole number
-// of AAAA records makes exactly 65536 bytes with this name, which dnsmasq 2.90 would send
-// as a length of 0: TestDNSAnswerFillingOneTCPMessageFails.)
+// fit, with no error (a warning logged): for a service's name in a cluster, 2338 of
+// 3000. (No whole number of AAAA records makes exactly 65536 bytes with this name, which
+// dnsmasq 2.90 would send as a length of 0: TestDNSAnswerFillingOneTCPMessageFails.)
 func TestDNSAAAAAnswerBoundIsOneTCPMessage(t *testing.T) {
 	const name, n = "tomcat.shop.svc.cluster.local", 3000
 	header := 12 + (len(name) + 2) + 4 // header, question
@@ -32,8 +33,10 @@ func TestDNSAAAAAnswerBoundIsOneTCPMessage(t *testing.T) {
 		t.Fatal("the name's AAAA records fill 65536 bytes")
 	}
 	d := dnsmasq.Start(t, manyHosts6(name, n))
+	var log lockedBuffer
 	p, err := NewDNS(Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
-		DNS: DNSConfig{ServiceName: name, Resolver: d.Resolver()}})
+		DNS:    DNSConfig{ServiceName: name, Resolver: d.Resolver()},
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +48,9 @@ func TestDNSAAAAAnswerBoundIsOneTCPMessage(t *testing.T) {
 	wantEDNS := (65535 - header - 11) / 28 // room for an EDNS0 record
 	if len(insts) != want && len(insts) != wantEDNS {
 		t.Fatalf("%d of %d addresses, want the %d AAAA records one DNS message over TCP holds", len(insts), n, want)
+	}
+	if text := logText(&log); !strings.Contains(text, "DNS answer truncated") {
+		t.Errorf("log %q, want a warning of the truncated answer (TestDNSTruncatedAnswerIsLogged)", text)
 	}
 	for _, in := range insts {
 		if !strings.Contains(in.IP, ":") {

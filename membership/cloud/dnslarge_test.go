@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -129,21 +130,27 @@ func TestDNSDialsOnlyThroughTheConfiguredResolver(t *testing.T) {
 // at most 65535 bytes over TCP; each A record takes 16 bytes (the name compressed to 2,
 // type, class, TTL, length, 4 address bytes). A name with more addresses than fit gives
 // those that fit (dnsmasq truncates, and Go's resolver takes a truncated answer over
-// TCP as it is, as glibc's does): for a service's name in a cluster, 4093 of 5000.
+// TCP as it is, as glibc's does): for a service's name in a cluster, 4093 of 5000, and
+// the provider logs a warning of the truncated answer (TestDNSTruncatedAnswerIsLogged).
 // (The name is chosen so that no whole number of records makes exactly 65536 bytes:
 // dnsmasq 2.90 then sends a length of 0 over TCP, which Go's resolver cannot parse, as
 // it does for "tomcat-members" from 4094 addresses on.)
 func TestDNSAnswerBoundIsOneTCPMessage(t *testing.T) {
 	const name, n = "tomcat.shop.svc.cluster.local", 5000
 	d := dnsmasq.Start(t, manyHosts(name, n))
+	var log lockedBuffer
 	p, err := NewDNS(Config{Provider: ProviderDNS, LookupEnv: NoEnv, LocalIP: "127.0.0.1",
-		DNS: DNSConfig{ServiceName: name, Resolver: d.Resolver()}})
+		DNS:    DNSConfig{ServiceName: name, Resolver: d.Resolver()},
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	insts, err := p.Fetch(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if text := logText(&log); !strings.Contains(text, "DNS answer truncated") {
+		t.Errorf("log %q, want a warning of the truncated answer", text)
 	}
 	// Header 12 bytes, question: the name (a length byte per label, the labels, a final
 	// zero), type and class.
