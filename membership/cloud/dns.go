@@ -18,7 +18,10 @@ import (
 // An answer that came truncated on Go's TCP attempt (a Dial that answers it over UDP, or
 // more addresses than one TCP message holds) gives the addresses that came, and a warning
 // naming the name goes to Config.Logger, once, then rate-limited
-// (TestDNSTruncatedAnswerIsLogged).
+// (TestDNSTruncatedAnswerIsLogged): the provider watches the connections of Go's DNS
+// client, through the Resolver's Dial or, without one, through a zero net.Dialer as Go's
+// resolver dials (TestDNSTruncationWatchedWithoutADial); a lookup Go leaves to the
+// system's resolver (cgo) is not seen.
 type DNS struct {
 	name     string
 	resolver *net.Resolver

@@ -20,15 +20,22 @@ const dnsFlagsTC = 0x02
 // truncated on a TCP attempt.
 type truncKey struct{}
 
-// watchTruncation returns a resolver that asks as r does, through r's Dial, and marks the
-// Fetch's flag (truncKey) when an answer on a TCP attempt comes truncated. A resolver
-// without a Dial dials the network it is asked (Go's own dialer) and is returned as it
-// is.
+// watchTruncation returns a resolver that asks as r does, through r's Dial (a zero
+// net.Dialer's, as Go's resolver dials, if r has none), and marks the Fetch's flag
+// (truncKey) when an answer on a TCP attempt comes truncated. (A resolver that leaves
+// Go's DNS client to the system's, PreferGo unset where cgo is used, dials nothing, and
+// so is told nothing.)
 func watchTruncation(r *net.Resolver) *net.Resolver {
-	if r == nil || r.Dial == nil {
-		return r
+	if r == nil {
+		r = net.DefaultResolver
 	}
 	dial := r.Dial
+	if dial == nil {
+		dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, address)
+		}
+	}
 	return &net.Resolver{PreferGo: r.PreferGo, StrictErrors: r.StrictErrors,
 		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
 			c, err := dial(ctx, network, address)
