@@ -16,3 +16,13 @@ func processCPU(tb testing.TB) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// processSwitches returns the context switches (voluntary and involuntary) of the
+// process's threads, as getrusage(2) counts them.
+func processSwitches(tb testing.TB) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return ru.Nvcsw + ru.Nivcsw
+}
