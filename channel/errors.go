@@ -97,6 +97,9 @@ func NewSendError(id []byte, faulty []FaultyMember) error {
 
 // FaultyMembers returns the faulty members of err if it is or wraps a *SendError.
 func FaultyMembers(err error) []FaultyMember {
+	if err == nil {
+		return nil // without errors.As, whose target would escape: no allocation
+	}
 	var se *SendError
 	if errors.As(err, &se) {
 		return se.Faulty
