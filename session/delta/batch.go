@@ -58,6 +58,10 @@ type batcher struct {
 	quiet      int       // how many b.wait the next turning off lasts (0: minQuietWaits)
 	timer      *time.Timer
 	filled     chan struct{} // the open batch reached its want
+
+	// spare: the messages array of the last batch sent, cleared, for the next batch to
+	// open (at most two batches exist at a time, so two arrays serve them all), under mu
+	spare []*Message
 }
 
 // How many AckedBatchWait periods waits that ran out turn waiting off: minQuietWaits at
@@ -100,7 +104,11 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 		<-nb.done
 		return nb.refused.errFor(msg, nb.err)
 	}
-	nb := &batch{msgs: []*Message{msg}, done: make(chan struct{})}
+	arr := b.spare
+	if b.spare = nil; arr == nil {
+		arr = make([]*Message, 0, min(max(b.last, 1), maxCohort))
+	}
+	nb := &batch{msgs: append(arr, msg), done: make(chan struct{})}
 	b.next = nb
 	wait := b.sending
 	if wait {
@@ -112,9 +120,10 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 		<-nb.lead
 	}
 	nb.err = errBatchAborted // what the others see if the send panics
+	var sent []*Message      // the batch's messages once sent (none if the send panicked)
 	defer func() {
 		close(nb.done)
-		b.handOver()
+		b.handOver(sent)
 	}()
 	b.awaitCohort(nb, wait)
 	msgs := b.gather(nb)
@@ -125,6 +134,7 @@ func (b *batcher) send(ctx context.Context, msg *Message) error {
 		err = b.m.sendBatch(ctx, b.bc, to, msgs, &nb.refused)
 	}
 	nb.err = b.m.judge(len(to), err)
+	sent = msgs
 	return nb.refused.errFor(msg, nb.err)
 }
 
@@ -219,12 +229,19 @@ func (b *batcher) gather(nb *batch) []*Message {
 
 var errBatchAborted = errors.New("delta: the send of a batch of session messages panicked")
 
-// handOver ends a send: the open batch, if any, gets its leader.
-func (b *batcher) handOver() {
+// handOver ends a send: the open batch, if any, gets its leader, and sent, the messages
+// of the batch sent (nil if its send panicked), is kept cleared for the next batch to
+// open, unless larger than maxCohort: no one reads a sent batch's array any more (its
+// calls get their outcome from the batch's err and refused).
+func (b *batcher) handOver(sent []*Message) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.wait > 0 {
 		b.lastEnd = time.Now()
+	}
+	if sent != nil && cap(sent) <= maxCohort {
+		clear(sent)
+		b.spare = sent[:0]
 	}
 	if nb := b.next; nb != nil {
 		nb.lead <- struct{}{} // opened while this send was in flight: it has a lead channel

@@ -188,3 +188,18 @@ func UnlistedPending(c *Cluster) (pending int64, draining, queued int) {
 	defer c.unlisted.mu.Unlock()
 	return c.unlisted.pending.Load(), len(c.unlisted.draining), c.unlisted.queued
 }
+
+// SpareBatchArray reports the messages array m's batcher keeps for its next batch: its
+// capacity (0: none kept) and how many of its elements, up to that capacity, still hold a
+// message (tests only).
+func SpareBatchArray(m *Manager) (capacity, held int) {
+	m.batch.mu.Lock()
+	defer m.batch.mu.Unlock()
+	all := m.batch.spare[:cap(m.batch.spare)]
+	for _, msg := range all {
+		if msg != nil {
+			held++
+		}
+	}
+	return len(all), held
+}
