@@ -163,7 +163,9 @@ func (o *Order) relieve() {
 // Stop made before it queued behind a delivery still running (a Start made from a
 // listener the delivery calls, or once another Start or Stop waited for that Stop) does
 // not run (TestOrderRestartFromTheListenerOfAReleasedMessageKeepsOrder). A delivery
-// already running goes on.
+// already running goes on with the messages it released, but the senders it reaches once
+// the receiver started again keep theirs held, waiting for their gaps with those of the
+// new run (TestOrderRestartDuringTheReleaseKeepsOtherSendersHeld).
 func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 	if svc&channel.SvcReceiver != 0 {
 		o.rxStarts.Add(1)
@@ -232,6 +234,13 @@ func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 
 // releaseAll delivers what waits for every sender, in order, the gaps skipped, unless the
 // receiver was started again since run (rxStarts): what waits then waits for its gaps.
+// That is checked for each sender under its lock, since a listener the delivery calls may
+// restart the channel: a sender reached after that keeps its messages held, those of the
+// earlier run with those of the new one, released as on a running receiver (in order once
+// the gap fills, or on expiry), so that none is delivered past a missing earlier one
+// (TestOrderRestartDuringTheReleaseKeepsOtherSendersHeld). Messages of the new run reach
+// a sender's state only after the Start that counted it, so a sender released before
+// holds only the earlier run's.
 func (o *Order) releaseAll(run uint64) {
 	if o.rxStarts.Load() != run {
 		return
@@ -240,6 +249,10 @@ func (o *Order) releaseAll(run uint64) {
 	now := time.Now()
 	for _, s := range senders {
 		s.mu.Lock()
+		if o.rxStarts.Load() != run {
+			s.mu.Unlock()
+			return
+		}
 		o.expire(s, now)
 		if s.held.len() > 0 {
 			o.releaseUpTo(s, s.held.highest(), time.Time{})
