@@ -165,12 +165,21 @@ func (o *Order) relieve() {
 // not run (TestOrderRestartFromTheListenerOfAReleasedMessageKeepsOrder). A delivery
 // already running goes on with the messages it released, but the senders it reaches once
 // the receiver started again keep theirs held, waiting for their gaps with those of the
-// new run (TestOrderRestartDuringTheReleaseKeepsOtherSendersHeld).
+// new run (TestOrderRestartDuringTheReleaseKeepsOtherSendersHeld). A Start that fails
+// below Order starts no run: the receiver stays stopped (the channel stops the levels its
+// failing Start started), so it is not counted and those releases run
+// (TestOrderFailedStartIsNotARun).
 func (o *Order) Start(ctx context.Context, svc channel.Service) error {
-	if svc&channel.SvcReceiver != 0 {
-		o.rxStarts.Add(1)
+	if svc&channel.SvcReceiver == 0 {
+		return o.Next().Start(ctx, svc)
 	}
-	return o.Next().Start(ctx, svc)
+	// Counted before the receiver starts, so that a message of the new run finds it.
+	o.rxStarts.Add(1)
+	err := o.Next().Start(ctx, svc)
+	if err != nil {
+		o.rxStarts.Add(^uint64(0))
+	}
+	return err
 }
 
 // Stop stops the levels below. Once the receiver is stopped, the messages still waiting
