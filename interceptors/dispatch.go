@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/callq"
 )
 
 // Defaults of MessageDispatch, with Tomcat's attribute names.
@@ -86,6 +87,11 @@ type MessageDispatch struct {
 	pending  int
 	run      *dispatchRun // the running run; nil once its Stop began
 	stopping stoppingRuns // runs whose workers a Stop did not wait for
+	// upCalls: the goroutines inside an OnComplete call that began while a Stop ran, by
+	// goroutine id (a Stop waits for them, or let them go), and upDone, closed once none
+	// is left (nil then).
+	upCalls map[uint64]int
+	upDone  chan struct{}
 
 	queued, sent, failed, sentSync, rejected atomic.Uint64
 }
@@ -213,13 +219,17 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 // TestDispatchStopWaitsForCallbacksWithinItsContext), until another Start or Stop of the
 // channel waits for this one (channel.LifecycleContended): it may be such a callback's,
 // stopping or restarting the channel, which cannot return before Stop does, so Stop waits
-// for no callback from then on (TestDispatchStopFromTheCallbackOfAMessageItSends). The
-// trade-off: a Stop returns without waiting for a callback begun before it, or for one
-// it stopped waiting for, to return; its worker sends nothing more and ends once it
-// returned, and a later Stop or Start waits for it unless it is then still inside the
-// callback. A callback of a message Stop sends that waits for something the goroutine
-// calling Stop holds (an application lock) makes Stop wait until its ctx ends: give Stop
-// a deadline, or do not hold such a lock around it.
+// for no callback from then on (TestDispatchStopFromTheCallbackOfAMessageItSends). A
+// callback it stopped waiting for that still runs leaves the sender level stopping
+// (channel.StillStopping, or the error once ctx ended), so that the channel's next Stop or
+// Start of it calls this Stop again, which waits for that callback on the same terms,
+// unless it is made from such a callback: that one waits for none and returns nil
+// (TestDispatchLaterStopWaitsForACallbackAnEarlierOneLetGo). The trade-off: a Stop returns
+// without waiting for a callback begun before it to return; its worker sends nothing more
+// and ends once it returned, and a later Stop or Start waits for it unless it is then
+// still inside the callback. A callback of a message Stop sends that waits for something
+// the goroutine calling Stop holds (an application lock) makes Stop, or a later one, wait
+// until its ctx ends: give Stop a deadline, or do not hold such a lock around it.
 func (d *MessageDispatch) Stop(ctx context.Context, svc channel.Service) error {
 	var err error
 	if svc&channel.SvcSender != 0 {
@@ -236,6 +246,9 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 	d.cond.Broadcast()
 	d.mu.Unlock()
 	if r == nil {
+		if err := d.awaitLetGo(ctx); err != nil {
+			return err
+		}
 		return d.stopping.await(ctx, "dispatch: stop")
 	}
 	wait := ctx
@@ -256,7 +269,7 @@ func (d *MessageDispatch) shutdown(ctx context.Context) error {
 		} else {
 			<-r.g.finished()
 		}
-		return err
+		return errors.Join(err, d.awaitLetGo(ctx))
 	}
 	d.mu.Lock()
 	left := d.queue
@@ -368,8 +381,14 @@ func (d *MessageDispatch) work(r *dispatchRun) {
 // when r closes is marked or ends.
 func (d *MessageDispatch) callback(r *dispatchRun, done func(error), err error) {
 	held := d.run != r && !r.let
+	var id uint64
 	if held {
 		r.held++
+		id = callq.GoroutineID() // read only for a call that begins while a Stop runs
+		if len(d.upCalls) == 0 {
+			d.upCalls, d.upDone = map[uint64]int{}, make(chan struct{})
+		}
+		d.upCalls[id]++
 	} else {
 		r.g.up.Add(1)
 		r.leave()
@@ -384,6 +403,60 @@ func (d *MessageDispatch) callback(r *dispatchRun, done func(error), err error) 
 		r.busy++
 		r.g.up.Add(-1)
 	}
+	if held { // after the mark is gone, so that a Stop woken here waits for the worker
+		if d.upCalls[id]--; d.upCalls[id] == 0 {
+			delete(d.upCalls, id)
+		}
+		if len(d.upCalls) == 0 {
+			close(d.upDone)
+			d.upDone = nil
+		}
+	}
+}
+
+// awaitLetGo waits for the OnComplete calls that began while a Stop ran and still run (an
+// earlier Stop, or this one, let them go), within ctx and until another Start or Stop of
+// the channel waits for this one (channel.LifecycleContended), and then leaves the sender
+// level stopping (channel.StillStopping; an error wrapping ctx's once ctx ended), so that
+// the channel's next Stop or Start of it waits for them again on the same terms. A Stop
+// made from one of those calls waits for none (it cannot return before its own call
+// does) and leaves the level stopping.
+func (d *MessageDispatch) awaitLetGo(ctx context.Context) error {
+	d.mu.Lock()
+	done := d.upDone
+	d.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	id := callq.GoroutineID()
+	d.mu.Lock()
+	own := d.upCalls[id] > 0
+	done = d.upDone
+	d.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	if !own {
+		select {
+		case <-done:
+			return nil
+		case <-channel.LifecycleContended(ctx):
+		case <-ctx.Done():
+			select {
+			case <-done:
+				return nil
+			default:
+			}
+			return fmt.Errorf("interceptors: dispatch: stop: OnComplete calls of the messages a Stop sent still run: %w", ctx.Err())
+		}
+		select {
+		case <-done:
+			return nil
+		default:
+		}
+	}
+	channel.StillStopping(ctx, channel.SvcSender)
+	return nil
 }
 
 // failLeft completes with err the messages a Stop whose ctx ended took from the queue.

@@ -71,8 +71,8 @@ func TestDispatchStopWaitsForTheCallbacksOfTheMessagesItSends(t *testing.T) {
 
 // TestDispatchStopWaitsForCallbacksWithinItsContext: Stop waits for the callback of a
 // message it sent within its ctx only: when ctx ends first, it returns an error wrapping
-// ctx's; the callback is not waited for by a later Stop either (it may stop the channel
-// itself), which returns nil while it still runs.
+// ctx's; a later Stop made from another goroutine waits for the callback, and returns nil
+// once it returned (TestDispatchLaterStopWaitsForACallbackAnEarlierOneLetGo).
 func TestDispatchStopWaitsForCallbacksWithinItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := channeltest.NewNetwork()
@@ -103,16 +103,21 @@ func TestDispatchStopWaitsForCallbacksWithinItsContext(t *testing.T) {
 		if took := time.Since(start); took != time.Second {
 			t.Fatalf("Stop took %v, want its 1 s context", took)
 		}
-		if err := d.Stop(context.Background(), channel.SvcAll); err != nil {
-			t.Fatalf("Stop again with the callback held: %v", err)
+		again := make(chan error, 1)
+		go func() { again <- d.Stop(context.Background(), channel.SvcAll) }()
+		synctest.Wait()
+		if len(again) != 0 {
+			t.Fatalf("Stop again returned (%v) with the callback held", <-again)
 		}
 		if ended.Load() {
 			t.Fatal("the callback ended before it was released")
 		}
 		close(release)
-		synctest.Wait()
+		if err := <-again; err != nil {
+			t.Fatalf("Stop again once the callback was released: %v", err)
+		}
 		if !ended.Load() {
-			t.Fatal("the callback did not end")
+			t.Fatal("Stop again returned before the callback ended")
 		}
 	})
 }

@@ -26,3 +26,9 @@ func goid() uint64 {
 	}
 	return id
 }
+
+// GoroutineID returns the id of the calling goroutine, as goid does, for a caller that
+// must tell whether it is a goroutine it calls up from (interceptors' MessageDispatch, for
+// an OnComplete call that begins while its Stop runs). It reads a stack trace: never per
+// message.
+func GoroutineID() uint64 { return goid() }
