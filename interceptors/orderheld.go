@@ -201,6 +201,13 @@ func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 // (TestOrderLaterStopWaitsForTheDeliveryOfAnEarlierOne), unless it is made from a
 // listener the delivery calls, on its goroutine: that one waits for nothing and returns
 // nil, the delivery going on once the listener returned.
+//
+// The released messages of a sender whose messages another goroutine is delivering (a
+// receive goroutine whose listener still runs) are delivered by that goroutine, in order,
+// once its listener returned, and no Stop waits for them: it may be made from that
+// listener, which Order cannot tell
+// (TestOrderStopLeavesAReleaseHandedToAReceiveGoroutine). The transport's Stop is what
+// waits for its receive goroutines (transport/nio's, within ctx).
 func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 	err := o.Next().Stop(ctx, svc)
 	if svc&channel.SvcReceiver == 0 {
