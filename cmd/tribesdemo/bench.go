@@ -137,6 +137,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer goFloor.stop()
 	}
+	acked := slices.Contains(modes, "use_ack") || slices.Contains(modes, "sync")
+	var ackedFloor *goProc // the acked 1 MiB rows' baseline: a pingpong server with the Go receiver's buffers
+	if acked {
+		if ackedFloor, err = startGoProc(ctx, exe, *rxProcs, ackedFloorServeArgs()...); err != nil {
+			return err
+		}
+		defer ackedFloor.stop()
+	}
 	var jps []*javapeer.Peer
 	defer func() {
 		for _, p := range jps {
@@ -188,7 +196,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// so that the runs of the two sides alternate in time.
 	var runsRows, runsFloors [][]benchRow
 	var raws, rawsBuf, rawsAck []float64
-	acked := slices.Contains(modes, "use_ack") || slices.Contains(modes, "sync")
 	for run := range *runs {
 		var rows, floors []benchRow
 		for _, w := range work {
@@ -234,10 +241,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runsRows = append(runsRows, rows)
 		runsFloors = append(runsFloors, floors)
 		d := time.Duration(*seconds) * time.Second
-		raws = append(raws, rawTCPMBps(ctx, 1<<20, d, -1, false))
-		rawsBuf = append(rawsBuf, rawTCPMBps(ctx, 1<<20, d, nio.DefaultSenderTxBufSize, false))
+		raws = append(raws, rawTCPMBps(ctx, 1<<20, d, -1))
+		rawsBuf = append(rawsBuf, rawTCPMBps(ctx, 1<<20, d, nio.DefaultSenderTxBufSize))
 		if acked {
-			rawsAck = append(rawsAck, rawTCPMBps(ctx, 1<<20, d, nio.DefaultSenderTxBufSize, true))
+			rawsAck = append(rawsAck, ackedFloorMBps(ctx, exe, ackedFloor, *seconds))
 		}
 	}
 	rows := medianRows(runsRows)

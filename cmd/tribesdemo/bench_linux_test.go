@@ -8,22 +8,21 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/gotribes/tribes/transport/nio"
 )
 
-// TestRawTCPAckedBuffers: the acked raw baseline has the Go sender's and receiver's socket
-// buffers, as docs/benchmarks.md says: the writer's SO_SNDBUF nio.DefaultSenderTxBufSize
-// and SO_RCVBUF nio.DefaultSenderRxBufSize, the reader's SO_SNDBUF nio.DefaultTxBufSize
-// (Linux reports twice what was set).
-func TestRawTCPAckedBuffers(t *testing.T) {
+// TestPingPongBuffers: the acked 1 MiB baseline has the Go sender's and receiver's socket
+// buffers, as docs/benchmarks.md says: pingpong's client (the sender) SO_SNDBUF
+// nio.DefaultSenderTxBufSize and SO_RCVBUF nio.DefaultSenderRxBufSize, its server (the
+// receiver) SO_SNDBUF nio.DefaultTxBufSize (Linux reports twice what was set).
+func TestPingPongBuffers(t *testing.T) {
 	type bufs struct{ snd, rcv int }
 	var mu sync.Mutex
 	got := map[string]bufs{}
-	rawTCPBuffersHook = func(end string, c net.Conn) {
+	pingPongBuffersHook = func(end string, c net.Conn) {
 		rc, err := c.(*net.TCPConn).SyscallConn()
 		if err != nil {
 			t.Error(err)
@@ -38,18 +37,24 @@ func TestRawTCPAckedBuffers(t *testing.T) {
 		got[end] = b
 		mu.Unlock()
 	}
-	defer func() { rawTCPBuffersHook = nil }()
-	if mbps := rawTCPMBps(context.Background(), 64<<10, 50*time.Millisecond, nio.DefaultSenderTxBufSize, true); mbps <= 0 {
-		t.Fatalf("%.1f MB/s", mbps)
+	defer func() { pingPongBuffersHook = nil }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines, done := startCmd(t, ctx, ackedFloorServeArgs()...)
+	srv := memberArg(next(t, lines, "started"))
+	if res, err := runJSON[sendResult](t, runPingPong, append(ackedFloorArgs(srv, 1)[1:], "--count", "3", "--warmup", "0")...); err != nil || res.Sent != 3 {
+		t.Fatalf("%v, %+v", err, res)
 	}
+	cancel()
+	<-done
 	mu.Lock()
 	defer mu.Unlock()
-	w, r := got["writer"], got["reader"]
+	w, r := got["client"], got["server"]
 	// Linux caps what is set at net.core.wmem_max / rmem_max, then doubles it.
 	wmax, rmax := sysctlInt(t, "net/core/wmem_max"), sysctlInt(t, "net/core/rmem_max")
 	wantSnd, wantRcv, wantRsnd := 2*min(nio.DefaultSenderTxBufSize, wmax), 2*min(nio.DefaultSenderRxBufSize, rmax), 2*min(nio.DefaultTxBufSize, wmax)
 	if w.snd != wantSnd || w.rcv != wantRcv || r.snd != wantRsnd {
-		t.Fatalf("writer SO_SNDBUF %d, SO_RCVBUF %d; reader SO_SNDBUF %d; want %d, %d, %d", w.snd, w.rcv, r.snd, wantSnd, wantRcv, wantRsnd)
+		t.Fatalf("client SO_SNDBUF %d, SO_RCVBUF %d; server SO_SNDBUF %d; want %d, %d, %d", w.snd, w.rcv, r.snd, wantSnd, wantRcv, wantRsnd)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/gotribes/tribes/internal/procfs"
 	"github.com/gotribes/tribes/transport/nio"
-	"github.com/gotribes/tribes/wire"
 )
 
 type goProc struct {
@@ -114,16 +112,13 @@ func goSummary(ctx context.Context, exe string, args ...string) (sendResult, err
 	return res, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
 }
 
-// rawTCPMBps measures one loopback TCP connection carrying chunk-sized writes for d, read
-// into one reused buffer of chunk bytes: the write and read sizes of a Tribes receiver,
-// which reads a large frame up to its end, without the framing. A positive sndbuf sets
-// the writer's SO_SNDBUF (as nio's Config.SenderTxBufSize does); otherwise the OS's
-// default (and Linux's auto-tuning) applies. With ack, the reader reads each chunk whole
-// and answers with an ACK frame (wire.AckFrame), which the writer reads before its next
-// write: the protocol of a row with ACKs, one message in flight, and then the writer's
-// SO_RCVBUF and the reader's SO_SNDBUF are the Go sender's and receiver's too
-// (nio.DefaultSenderRxBufSize, nio.DefaultTxBufSize); only acknowledged chunks count.
-func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int, ack bool) float64 {
+// rawTCPMBps measures one loopback TCP connection between two goroutines of this process
+// carrying chunk-sized writes for d, read into one reused buffer of chunk bytes: the write
+// and read sizes of a Tribes receiver, which reads a large frame up to its end, without the
+// framing. A positive sndbuf sets the writer's SO_SNDBUF (as nio's Config.SenderTxBufSize
+// does); otherwise the OS's default (and Linux's auto-tuning) applies. These are bench's
+// streaming baselines; its acked one is ackedFloorMBps.
+func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int) float64 {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return 0
@@ -139,23 +134,6 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int, ack
 		defer c.Close()
 		buf := make([]byte, chunk)
 		var n int64
-		if ack {
-			setBuffers(c, 0, nio.DefaultTxBufSize)
-			if rawTCPBuffersHook != nil {
-				rawTCPBuffersHook("reader", c)
-			}
-			for {
-				if _, err := io.ReadFull(c, buf); err != nil {
-					break
-				}
-				if _, err := c.Write(wire.AckFrame); err != nil {
-					break
-				}
-				n += int64(chunk)
-			}
-			got <- n
-			return
-		}
 		for {
 			k, err := c.Read(buf)
 			n += int64(k)
@@ -172,19 +150,6 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int, ack
 	if sndbuf > 0 {
 		_ = c.(*net.TCPConn).SetWriteBuffer(sndbuf)
 	}
-	if ack {
-		setBuffers(c, nio.DefaultSenderRxBufSize, 0)
-		if rawTCPBuffersHook != nil {
-			rawTCPBuffersHook("writer", c)
-		}
-		acked, elapsed := ackedWrites(ctx, c, chunk, d)
-		c.Close()
-		<-got
-		if acked == 0 {
-			return 0
-		}
-		return float64(acked) / elapsed.Seconds() / 1e6
-	}
 	buf := make([]byte, chunk)
 	start := time.Now()
 	for time.Since(start) < d && ctx.Err() == nil {
@@ -197,43 +162,32 @@ func rawTCPMBps(ctx context.Context, chunk int, d time.Duration, sndbuf int, ack
 	return float64(n) / time.Since(start).Seconds() / 1e6
 }
 
-// rawTCPBuffersHook, nil but in tests, is called with each end of the acked raw baseline's
-// connection ("writer", "reader") once its socket buffers are set
-// (TestRawTCPAckedBuffers).
-var rawTCPBuffersHook func(end string, c net.Conn)
-
-// ackedWrites writes chunk bytes to c and reads an ACK frame back, again and again for d
-// (or until ctx ends, a call fails or the reply is not wire.AckFrame), and returns the
-// bytes acknowledged and the time taken.
-func ackedWrites(ctx context.Context, c net.Conn, chunk int, d time.Duration) (int64, time.Duration) {
-	buf := make([]byte, chunk)
-	reply := make([]byte, len(wire.AckFrame))
-	var acked int64
-	start := time.Now()
-	for time.Since(start) < d && ctx.Err() == nil {
-		if _, err := c.Write(buf); err != nil {
-			break
-		}
-		if _, err := io.ReadFull(c, reply); err != nil || !bytes.Equal(reply, wire.AckFrame) {
-			break
-		}
-		acked += int64(chunk)
-	}
-	return acked, time.Since(start)
+// ackedFloorServeArgs are the arguments of the pingpong server of bench's acked 1 MiB
+// baseline: the Go receiver's SO_SNDBUF (nio.DefaultTxBufSize) and the OS's SO_RCVBUF
+// (nio.DefaultRxBufSize is -1: Linux's auto-tuning).
+func ackedFloorServeArgs() []string {
+	return []string{"pingpong", "--serve", "--sndbuf", strconv.Itoa(nio.DefaultTxBufSize)}
 }
 
-// setBuffers sets c's SO_RCVBUF to rx and SO_SNDBUF to tx where they are positive.
-func setBuffers(c net.Conn, rx, tx int) {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return
+// ackedFloorArgs are the arguments of the client of bench's acked 1 MiB baseline, to
+// server for seconds: 1 MiB Tribes frames (use_ack) out and ACK frames back, one at a time,
+// with the Go sender's SO_SNDBUF and SO_RCVBUF (nio.DefaultSenderTxBufSize,
+// nio.DefaultSenderRxBufSize), 20 round trips of warm-up as the 1 MiB rows have.
+func ackedFloorArgs(server string, seconds int) []string {
+	return []string{"pingpong", "--to", server, "--size", strconv.Itoa(1 << 20),
+		"--options", strconv.Itoa(benchModes["use_ack"]), "--seconds", strconv.Itoa(seconds), "--warmup", "20",
+		"--sndbuf", strconv.Itoa(nio.DefaultSenderTxBufSize), "--rcvbuf", strconv.Itoa(nio.DefaultSenderRxBufSize)}
+}
+
+// ackedFloorMBps measures bench's acked 1 MiB baseline against srv (a pingpong server
+// started with ackedFloorServeArgs) from a pingpong process: MB/s of the messages
+// acknowledged, counted as a row's are (the payload), 0 when it failed.
+func ackedFloorMBps(ctx context.Context, exe string, srv *goProc, seconds int) float64 {
+	res, err := goSummary(ctx, exe, ackedFloorArgs(srv.member, seconds)...)
+	if err != nil {
+		return 0
 	}
-	if rx > 0 {
-		_ = tc.SetReadBuffer(rx)
-	}
-	if tx > 0 {
-		_ = tc.SetWriteBuffer(tx)
-	}
+	return res.MBPerSec
 }
 
 // procHWM is a process's peak resident set (VmHWM) in KiB, or 0 where /proc is missing.

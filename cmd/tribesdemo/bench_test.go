@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -146,7 +147,7 @@ func TestPrintRawTCP(t *testing.T) {
 	var out bytes.Buffer
 	printRawTCP(&out, rows, rawTCP{os: 4000, buf: 8000, acked: 7500})
 	want := []string{
-		"raw loopback TCP, 1 MiB writes, one connection: 4000 MB/s with the OS's socket buffers, 8000 MB/s with the Go sender's SO_SNDBUF (524288); acked (each write answered by a 21-byte ACK frame before the next, the Go sender's and receiver's socket buffers): 7500 MB/s",
+		"raw loopback TCP, 1 MiB writes, one connection: 4000 MB/s with the OS's socket buffers, 8000 MB/s with the Go sender's SO_SNDBUF (524288); acked, pingpong between two processes (each 1 MiB frame answered by a 21-byte ACK frame before the next, the Go sender's and receiver's socket buffers): 7500 MB/s",
 		"1MiB none     Go 200% of raw TCP (100% of raw TCP with the same SO_SNDBUF), Java 10% (5%)",
 		"1MiB use_ack  Go 150% of raw TCP (75% of raw TCP with the same SO_SNDBUF, 80% of raw acked TCP), Java 8% (4%, 4%)",
 		"1MiB sync     Go error, Java 8% (4%, 4%)",
@@ -165,69 +166,65 @@ func TestPrintRawTCP(t *testing.T) {
 	}
 }
 
-// TestRawTCPMBps: both raw baselines move bytes, and a cancelled context stops the acked
+// TestRawTCPMBps: both streaming raw baselines move bytes, and a cancelled context stops
 // one at once.
 func TestRawTCPMBps(t *testing.T) {
 	ctx := context.Background()
-	for _, ack := range []bool{false, true} {
-		if got := rawTCPMBps(ctx, 64<<10, 100*time.Millisecond, 512<<10, ack); got <= 0 {
-			t.Errorf("ack %v: %.1f MB/s", ack, got)
+	for _, sndbuf := range []int{-1, 512 << 10} {
+		if got := rawTCPMBps(ctx, 64<<10, 100*time.Millisecond, sndbuf); got <= 0 {
+			t.Errorf("SO_SNDBUF %d: %.1f MB/s", sndbuf, got)
 		}
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	start := time.Now()
-	if got := rawTCPMBps(cancelled, 64<<10, time.Minute, 512<<10, true); got != 0 || time.Since(start) > 30*time.Second {
-		t.Errorf("cancelled: %.1f MB/s after %v, want 0 at once", got, time.Since(start))
+	if got := rawTCPMBps(cancelled, 64<<10, time.Minute, 512<<10); time.Since(start) > 30*time.Second {
+		t.Errorf("cancelled: %.1f MB/s after %v, want an end at once", got, time.Since(start))
 	}
 }
 
-// TestAckedWritesWaitForTheAck: the acked raw baseline has one chunk in flight, as a row
-// with ACKs has one message: it counts only chunks its peer acknowledged with an ACK frame
-// (a peer that has read 3 chunks and answered them has 3 counted, not the bytes the socket
-// buffers took), and stops at a reply that is not one (a FAIL_ACK frame).
-func TestAckedWritesWaitForTheAck(t *testing.T) {
-	const chunk = 32 << 10
-	for _, reply := range [][]byte{wire.AckFrame, wire.FailAckFrame} {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+// TestAckedFloor: the acked 1 MiB baseline is bench's pingpong across two processes' worth
+// of code (here the command's functions): the client's summary counts the 1 MiB messages
+// the server acknowledged, with the payload's MB/s as the rows count theirs, a large frame
+// read whole by the server; and a server that answers with something other than an ACK
+// frame (a FAIL_ACK) stops the client with an error at the first message, none counted.
+func TestAckedFloor(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines, done := startCmd(t, ctx, ackedFloorServeArgs()...)
+	srv := memberArg(next(t, lines, "started"))
+	res, err := runJSON[sendResult](t, runPingPong, append(ackedFloorArgs(srv, 1)[1:], "--count", "5")...)
+	if err != nil || res.Sent != 5 || res.Size != 1<<20 || res.MBPerSec <= 0 || math.Abs(res.MBPerSec*1e6/(res.MsgsPerSec*(1<<20))-1) > 1e-9 {
+		t.Fatalf("%v, %+v", err, res)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("server: exit %d", code)
+	}
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
 		if err != nil {
-			t.Fatal(err)
+			return
 		}
-		read := make(chan int, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				read <- -1
-				return
-			}
-			defer c.Close()
-			buf := make([]byte, chunk)
-			n := 0
-			for n < 3 {
-				if _, err := io.ReadFull(c, buf); err != nil {
-					break
-				}
-				n++
-				if _, err := c.Write(reply); err != nil {
-					break
-				}
-			}
-			read <- n
-		}()
-		c, err := net.Dial("tcp4", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
+		defer c.Close()
+		head := make([]byte, wire.FrameHeaderLen)
+		if _, err := io.ReadFull(c, head); err != nil {
+			return
 		}
-		acked, _ := ackedWrites(context.Background(), c, chunk, time.Minute) // the peer closes after 3 chunks
-		c.Close()
-		ln.Close()
-		n := <-read
-		want, wantRead := int64(3*chunk), 3
-		if !bytes.Equal(reply, wire.AckFrame) {
-			want, wantRead = 0, 1
+		if n, err := wire.PeekFrameLen(head, 0); err == nil {
+			_, _ = io.CopyN(io.Discard, c, int64(n-len(head)))
+			_, _ = c.Write(wire.FailAckFrame)
 		}
-		if acked != want || n != wantRead {
-			t.Errorf("reply %x: %d bytes counted acknowledged, peer read %d chunks; want %d and %d", reply, acked, n, want, wantRead)
-		}
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	res, err = pingPong(context.Background(), ln.Addr().String(), 5, 1<<20, uint32(benchModes["use_ack"]), 0, time.Minute, sockBufs{})
+	if err == nil || res.Sent != 0 {
+		t.Fatalf("FAIL_ACK: %v, %d sent; want an error and none", err, res.Sent)
 	}
 }

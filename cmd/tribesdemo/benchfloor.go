@@ -99,10 +99,11 @@ func share(rate float64, err error, floor float64, floorErr error) string {
 	return fmt.Sprintf("%.0f%%", 100*rate/floor)
 }
 
-// rawTCP holds the medians of bench's raw loopback TCP baselines of its 1 MiB rows, MB/s
-// (rawTCPMBps): streaming with the OS's socket buffers (os) and with the Go sender's
-// SO_SNDBUF (buf), and with that SO_SNDBUF and an ACK after each write (acked; 0 when no
-// mode waits for ACKs).
+// rawTCP holds the medians of bench's raw loopback TCP baselines of its 1 MiB rows, MB/s:
+// streaming between two goroutines of bench (rawTCPMBps) with the OS's socket buffers (os)
+// and with the Go sender's SO_SNDBUF (buf), and pingpong's 1 MiB frames and ACKs between
+// two processes with the Go sender's and receiver's socket buffers (acked, ackedFloorMBps;
+// 0 when no mode waits for ACKs).
 type rawTCP struct{ os, buf, acked float64 }
 
 // medianFloat is the median of xs (it sorts xs), 0 of none.
@@ -120,7 +121,7 @@ func printRawTCP(w io.Writer, rows []benchRow, raw rawTCP) {
 	line := fmt.Sprintf("\nraw loopback TCP, 1 MiB writes, one connection: %.0f MB/s with the OS's socket buffers, %.0f MB/s with the Go sender's SO_SNDBUF (%d)",
 		raw.os, raw.buf, nio.DefaultSenderTxBufSize)
 	if raw.acked > 0 {
-		line += fmt.Sprintf("; acked (each write answered by a %d-byte ACK frame before the next, the Go sender's and receiver's socket buffers): %.0f MB/s",
+		line += fmt.Sprintf("; acked, pingpong between two processes (each 1 MiB frame answered by a %d-byte ACK frame before the next, the Go sender's and receiver's socket buffers): %.0f MB/s",
 			len(wire.AckFrame), raw.acked)
 	}
 	fmt.Fprintln(w, line)
