@@ -48,7 +48,8 @@ const (
 	// (docs/benchmarks.md, "Thirtieth session"). Linux cuts a size above
 	// net.core.wmem_max to it with no error, and stock kernels default that to about 208
 	// KiB (212992 bytes on x86-64): there the send buffer is that, unless the sysctl is
-	// raised to 524288 or more (TestSenderSocketBuffers). Set -1 for the operating
+	// raised to 524288 or more (TestSenderSocketBuffers); Stats.SenderTxBufKernel reports
+	// it and the transport logs the cut once. Set -1 for the operating
 	// system's default, for example on links whose bandwidth-delay product exceeds a
 	// megabyte.
 	DefaultSenderRxBufSize = 25188
@@ -266,15 +267,22 @@ type Config struct {
 	// RxBufSize and TxBufSize are the receiver's SO_RCVBUF / SO_SNDBUF (Tomcat rxBufSize
 	// 65536, txBufSize 25188; defaults here DefaultRxBufSize, the OS's, and 25188).
 	// Negative leaves the operating system's default (and, on Linux, its buffer
-	// auto-tuning).
+	// auto-tuning). Linux cuts an RxBufSize above net.core.rmem_max, and a TxBufSize above
+	// net.core.wmem_max, to it with no error (stock kernels default both to about 208 KiB,
+	// 212992 bytes on x86-64); Stats.RxBufKernel and TxBufKernel report what the kernel
+	// kept, and the transport logs a warning once when it kept less than was set
+	// (TestSocketBuffersCutAreReported).
 	RxBufSize, TxBufSize int
 	// SenderRxBufSize and SenderTxBufSize are the sender sockets' SO_RCVBUF / SO_SNDBUF
 	// (Tomcat sender rxBufSize 25188, txBufSize 65536; defaults here 25188 and
 	// DefaultSenderTxBufSize, 512 KiB). Negative leaves the OS default. Linux cuts a
-	// SenderTxBufSize above net.core.wmem_max to it with no error; stock kernels default
-	// that to about 208 KiB (212992 bytes on x86-64), below the 512 KiB default, which then
-	// gives that send buffer (TestSenderSocketBuffers). The transport does not report the
-	// size the kernel kept.
+	// SenderTxBufSize above net.core.wmem_max to it with no error, and a SenderRxBufSize
+	// above net.core.rmem_max likewise; stock kernels default both to about 208 KiB (212992
+	// bytes on x86-64), below the 512 KiB default, which then gives that send buffer
+	// (TestSenderSocketBuffers). Stats.SenderRxBufKernel and SenderTxBufKernel report what
+	// the kernel kept (getsockopt: twice the size on Linux), read after each connect, and
+	// the transport logs a warning once when it kept less than was set
+	// (TestSocketBuffersCutAreReported).
 	SenderRxBufSize, SenderTxBufSize int
 	// DisableTCPNoDelay turns Nagle's algorithm on for the receiver's and the sender's
 	// sockets. The zero value keeps TCP_NODELAY on, as Tomcat's tcpNoDelay=true.

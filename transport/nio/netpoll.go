@@ -63,7 +63,15 @@ func (t *Transport) bindNetpoll(ctx context.Context, r *receiver, ip netip.Addr)
 	// connections inherit: set on a connection after its handshake, a smaller receive
 	// buffer than the window it advertised stalls it (seen under gVisor).
 	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, rc syscall.RawConn) error {
-		return listenBuffers(rc, cfg.RxBufSize, cfg.TxBufSize)
+		if err := listenBuffers(rc, cfg.RxBufSize, cfg.TxBufSize); err != nil {
+			return err
+		}
+		var rcv, snd int
+		var gerr error
+		if err := rc.Control(func(fd uintptr) { rcv, snd, gerr = socketBuffers(fd) }); err == nil {
+			r.st.rxBufs.note(cfg.Logger, "receiver", cfg.RxBufSize, cfg.TxBufSize, rcv, snd, gerr)
+		}
+		return nil
 	}}
 	var ln net.Listener
 	err := autobind(ctx, "tcp", ip, cfg.Port, cfg.AutoBind, func(port int) (err error) {

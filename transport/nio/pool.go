@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
@@ -178,6 +179,7 @@ func (p *memberPool) dial(op *sendOp) (*sconn, error) {
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
 		c.raw, _ = tc.SyscallConn()
 		c.sock.init(c.raw, conn)
+		s.readBuffers(c.raw)
 	case *net.UDPConn:
 		setBuffers(tc, cfg.SenderRxBufSize, cfg.SenderTxBufSize)
 		c.raw, _ = tc.SyscallConn()
@@ -219,6 +221,19 @@ func (p *memberPool) makeRoom() {
 	for _, c := range drop {
 		p.s.st.connsPooled.Add(-1)
 		c.close()
+	}
+}
+
+// readBuffers reads a new TCP connection's socket buffers back into the sender's gauges
+// (Stats.SenderRxBufKernel, SenderTxBufKernel).
+func (s *sender) readBuffers(raw syscall.RawConn) {
+	if raw == nil {
+		return
+	}
+	var rcv, snd int
+	var gerr error
+	if err := raw.Control(func(fd uintptr) { rcv, snd, gerr = socketBuffers(fd) }); err == nil {
+		s.st.senderBufs.note(s.cfg.Logger, "sender", s.cfg.SenderRxBufSize, s.cfg.SenderTxBufSize, rcv, snd, gerr)
 	}
 }
 

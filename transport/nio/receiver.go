@@ -24,28 +24,32 @@ import (
 type receiver struct {
 	gnet.BuiltinEventEngine
 
-	rx         channel.ReceiveFunc
-	log        *slog.Logger
-	plog       *ratelog.Limiter // what a peer can repeat at will: a few lines per peer and kind, then counts
-	st         *counters
-	arriving   *arrivals // large frames being assembled, per sender (Transport.Arriving)
-	pool       *workerPool
-	report     func(error) // tells the channel about failures (non-nil) and recovery (nil)
-	lost       func(channel.LostMessage)
-	maxBody    int
-	limit      int64 // MaxConnQueueBytes
-	hardCap    int   // inbound bytes beyond which a connection is closed (only a paused one gets there)
-	maxPending int64
-	maxStrange int64 // MaxUntrustedPendingBytes
-	maxConns   int64
-	maxOut     int
-	inline     bool                       // DeliverOnEventLoop
-	bufs       *bufPool                   // released large-frame buffers; nil: none kept
-	isMember   func(*channel.Member) bool // the channel's sender check (Transport.SetSenderCheck); nil: none
-	firstFrame time.Duration              // FirstFrameTimeout, <= 0 off
-	frameTime  time.Duration              // FrameTimeout, <= 0 off
-	stopping   atomic.Bool
-	dropping   atomic.Bool // Stop's context ended: skip what is still queued
+	rx   channel.ReceiveFunc
+	log  *slog.Logger
+	plog *ratelog.Limiter // what a peer can repeat at will: a few lines per peer and kind, then counts
+	st   *counters
+	// rxBuf, txBuf: Config.RxBufSize and TxBufSize; bufsRead: the socket buffers of an
+	// accepted connection were read back (EngineGnet: once, on the first).
+	rxBuf, txBuf int
+	bufsRead     atomic.Bool
+	arriving     *arrivals // large frames being assembled, per sender (Transport.Arriving)
+	pool         *workerPool
+	report       func(error) // tells the channel about failures (non-nil) and recovery (nil)
+	lost         func(channel.LostMessage)
+	maxBody      int
+	limit        int64 // MaxConnQueueBytes
+	hardCap      int   // inbound bytes beyond which a connection is closed (only a paused one gets there)
+	maxPending   int64
+	maxStrange   int64 // MaxUntrustedPendingBytes
+	maxConns     int64
+	maxOut       int
+	inline       bool                       // DeliverOnEventLoop
+	bufs         *bufPool                   // released large-frame buffers; nil: none kept
+	isMember     func(*channel.Member) bool // the channel's sender check (Transport.SetSenderCheck); nil: none
+	firstFrame   time.Duration              // FirstFrameTimeout, <= 0 off
+	frameTime    time.Duration              // FrameTimeout, <= 0 off
+	stopping     atomic.Bool
+	dropping     atomic.Bool // Stop's context ended: skip what is still queued
 
 	// EngineGoroutine: np serves the connections instead of gnet, and slots (Workers of
 	// them) bounds the ReceiveFuncs running at once. Both nil with gnet.
@@ -81,6 +85,8 @@ func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(
 		log:        cfg.Logger,
 		plog:       ratelog.New(ratelog.Config{Logger: cfg.Logger}),
 		st:         st,
+		rxBuf:      cfg.RxBufSize,
+		txBuf:      cfg.TxBufSize,
 		report:     report,
 		maxBody:    cfg.MaxFrameSize,
 		limit:      int64(cfg.MaxConnQueueBytes),
@@ -310,6 +316,10 @@ func (r *receiver) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	rc := &rconn{r: r, c: c, dec: r.newDecoder(),
 		fd: c.Fd(), opened: time.Now(), remote: remote(c), peer: peerOf(c), drained: make(chan struct{}, 1)}
+	if !r.bufsRead.Swap(true) {
+		rcv, snd, err := socketBuffers(uintptr(rc.fd))
+		r.st.rxBufs.note(r.log, "receiver", r.rxBuf, r.txBuf, rcv, snd, err)
+	}
 	rc.ackDone = rc.onAckWritten
 	rc.dec.direct = rc.readSocket
 	c.SetContext(rc)

@@ -2,12 +2,15 @@ package nio
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,4 +92,76 @@ func TestSenderSocketBuffers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rmemMax returns net.core.rmem_max, the largest SO_RCVBUF Linux lets a socket set.
+func rmemMax(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		t.Skipf("net.core.rmem_max not readable here: %v", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		t.Fatalf("net.core.rmem_max %q: %v", b, err)
+	}
+	return n
+}
+
+// TestSocketBuffersCutAreReported: socket buffers set above the machine's caps
+// (net.core.rmem_max, wmem_max) are cut to them by the kernel with no error; Stats reports
+// what the kernel kept (getsockopt: twice the cap on Linux) on the receiver's side and the
+// sender's, and each side logs the cut once, not once per connection (the sender connects
+// to two receivers here). With the default sizes, under the caps, Stats reports twice each
+// size set and nothing is logged.
+func TestSocketBuffersCutAreReported(t *testing.T) {
+	wmax, rmax := wmemMax(t), rmemMax(t)
+	forEachEngine(t, func(t *testing.T, base Config) {
+		for _, over := range []bool{true, false} {
+			var rxLog, txLog testutil.Buffer
+			cfg := base
+			if over {
+				cfg.RxBufSize, cfg.TxBufSize = 3*rmax, 3*wmax
+				cfg.SenderRxBufSize, cfg.SenderTxBufSize = 3*rmax, 3*wmax
+			} else {
+				cfg.RxBufSize = 0 // the system's: not compared with a size set
+			}
+			rcfg, scfg := cfg, cfg
+			rcfg.Logger = slog.New(slog.NewTextHandler(&rxLog, nil))
+			scfg.Logger = slog.New(slog.NewTextHandler(&txLog, nil))
+			rec := newRecorder(2)
+			b, c := startNode(t, rcfg, rec.rx), startNode(t, cfg, rec.rx)
+			a := startNode(t, scfg, nil)
+			for _, to := range []*node{b, c} {
+				if err := a.t.Send(context.Background(), []channel.Member{to.member}, a.msg(channel.OptUseAck, []byte("x"))); err != nil {
+					t.Fatal(err)
+				}
+				rec.next(t)
+			}
+			bs, as := b.t.Stats(), a.t.Stats()
+			wantRx, wantTx := int64(2*rmax), int64(2*wmax)
+			wantSrx, wantStx := wantRx, wantTx
+			wantLog := 1
+			if !over {
+				wantRx = bs.RxBufKernel // the system's default, whatever it is
+				wantTx = int64(2 * min(DefaultTxBufSize, wmax))
+				wantSrx, wantStx = int64(2*min(DefaultSenderRxBufSize, rmax)), int64(2*min(DefaultSenderTxBufSize, wmax))
+				wantLog = 0
+			}
+			if bs.RxBufKernel <= 0 || bs.RxBufKernel != wantRx || bs.TxBufKernel != wantTx ||
+				as.SenderRxBufKernel != wantSrx || as.SenderTxBufKernel != wantStx {
+				t.Fatalf("over %v: receiver SO_RCVBUF %d, SO_SNDBUF %d; sender %d, %d; want %d, %d; %d, %d", over,
+					bs.RxBufKernel, bs.TxBufKernel, as.SenderRxBufKernel, as.SenderTxBufKernel, wantRx, wantTx, wantSrx, wantStx)
+			}
+			for side, log := range map[string]*testutil.Buffer{"receiver": &rxLog, "sender": &txLog} {
+				if n := strings.Count(log.String(), "smaller socket buffer than configured (raise its limit for the size set)\" side="+side); n != wantLog {
+					t.Errorf("over %v: %s logged %d cuts, want %d:\n%s", over, side, n, wantLog, log.String())
+				}
+			}
+			if want := fmt.Sprintf("SO_RCVBUF.set=%d SO_RCVBUF.kept=%d SO_RCVBUF.reported=%d SO_RCVBUF.limit=net.core.rmem_max SO_SNDBUF.set=%d SO_SNDBUF.kept=%d SO_SNDBUF.reported=%d SO_SNDBUF.limit=net.core.wmem_max",
+				3*rmax, rmax, 2*rmax, 3*wmax, wmax, 2*wmax); over && (!strings.Contains(rxLog.String(), "side=receiver "+want) || !strings.Contains(txLog.String(), "side=sender "+want)) {
+				t.Errorf("the cut's lines name no limit or size kept:\n%s%s", rxLog.String(), txLog.String())
+			}
+		}
+	})
 }

@@ -33,6 +33,8 @@ type Stats struct {
 	ConnsNonMember      uint64 // connections closed because the channel refused a message from a non-member on them, or because they carried only non-members' frames and none for FirstFrameTimeout
 	FramesAbandoned     uint64 // frames asking for an ACK dropped, neither delivered nor acknowledged, because their connection closed while they waited, so that the ACK could reach no one: EngineGoroutine, on Linux, closed by its peer while they waited for MaxQueuedBytes room or a Workers slot, or, on any system, closed by the receiver itself (unread ACKs, FrameTimeout) before their turn; EngineGnet, closed by either end (its peer, or the receiver itself: FrameTimeout, unread ACKs) while they waited for a worker, queued or left in the inbound buffer at the close; never for Stop's close, a Stop whose context has not ended delivering them on both engines
 	FramesDroppedByStop uint64 // frames decoded (in FramesReceived) that a Stop whose context ended dropped, neither delivered nor, if not written yet, acknowledged: waiting for a worker or a Workers slot, or decoded by a connection Stop closed, on both engines (TestStopDropsAreCounted), a large frame waiting for MaxQueuedBytes room (TestGoroutineLargeFrameWaitingForRoomDropCounted), or one decoded on an event loop delivering itself (DeliverOnEventLoop: TestStopDropOnTheEventLoopCounted); a graceful Stop drops none. Bytes not decoded when the connection closed are not frames received and not counted: a partial frame, and with EngineGoroutine the frames behind one waiting for MaxQueuedBytes room
+	RxBufKernel         int64  // gauge: SO_RCVBUF of the receiver's TCP sockets as the kernel reports it (getsockopt), read once the receiver set RxBufSize: on the listener, which accepted connections inherit (EngineGoroutine), or on the first accepted connection (EngineGnet); on Linux twice the size kept, which is RxBufSize cut to net.core.rmem_max, or the auto-tuned buffer's starting size when RxBufSize is -1; 0 before it is read, or where it is not (non-Unix)
+	TxBufKernel         int64  // gauge: SO_SNDBUF of the receiver's TCP sockets, read with RxBufKernel: twice TxBufSize cut to net.core.wmem_max on Linux
 
 	// Sender.
 	MessagesSent     uint64 // deliveries that succeeded, one per destination
@@ -45,6 +47,12 @@ type Stats struct {
 	DialFailures     uint64 // connection attempts that failed
 	ConnsPooled      int64  // gauge: outbound connections open now (idle and busy)
 	ConnsExpired     uint64 // outbound connections closed by keep-alive limits or found dead on Heartbeat
+	// SenderRxBufKernel and SenderTxBufKernel are gauges: SO_RCVBUF and SO_SNDBUF of the
+	// sender's last TCP connection as the kernel reports them (getsockopt), read after
+	// each connect: on Linux twice SenderRxBufSize and SenderTxBufSize, each cut to
+	// net.core.rmem_max / wmem_max first (or the auto-tuned buffer's starting size for
+	// -1); 0 before the first connection, or where they are not read (non-Unix).
+	SenderRxBufKernel, SenderTxBufKernel int64
 }
 
 type counters struct {
@@ -57,6 +65,7 @@ type counters struct {
 	messagesSent, bytesSent, sendErrors, retries, ackTimeouts, failAcksRecv atomic.Uint64
 	dials, dialFailures, connsExpired                                       atomic.Uint64
 	connsPooled                                                             atomic.Int64
+	rxBufs, senderBufs                                                      bufGauges
 }
 
 func (c *counters) snapshot() Stats {
@@ -98,5 +107,9 @@ func (c *counters) snapshot() Stats {
 		DialFailures:        c.dialFailures.Load(),
 		ConnsPooled:         c.connsPooled.Load(),
 		ConnsExpired:        c.connsExpired.Load(),
+		RxBufKernel:         c.rxBufs.rcv.Load(),
+		TxBufKernel:         c.rxBufs.snd.Load(),
+		SenderRxBufKernel:   c.senderBufs.rcv.Load(),
+		SenderTxBufKernel:   c.senderBufs.snd.Load(),
 	}
 }
