@@ -62,6 +62,11 @@ type connBuf struct {
 	pooled *[]byte // buf, when it came from connBufPools
 	r, w   int
 	back   int // the size of the buffer given back: the one taken again when data comes
+	// most, when positive, caps the next read (fill) at that many bytes: set while the
+	// connection reads a large frame, or its last frame was one, and nothing is buffered,
+	// so that what the decoder copies out of this buffer into a large frame's own is at
+	// most that per read (gconn.serve; the rest is read straight into the frame's buffer).
+	most int
 
 	releaseFn func()        // b.giveBack, made once
 	moreFn    func() []byte // b.room, made once
@@ -125,9 +130,9 @@ func (b *connBuf) fill(src io.Reader) (int, error) {
 		if b.releaseFn == nil {
 			b.releaseFn, b.moreFn = b.giveBack, b.room
 		}
-		return b.read(ws.ReadOrRelease(b.buf[b.w:], b.releaseFn, b.moreFn))
+		return b.read(ws.ReadOrRelease(b.free(), b.releaseFn, b.moreFn))
 	}
-	return b.read(src.Read(b.buf[b.w:]))
+	return b.read(src.Read(b.free()))
 }
 
 // makeRoom gives an empty connection its buffer, and moves the buffered bytes to the front
@@ -199,6 +204,15 @@ func (b *connBuf) giveBack() {
 func (b *connBuf) room() []byte {
 	if b.buf == nil {
 		b.resize(b.next())
+	}
+	return b.free()
+}
+
+// free is the part of the buffer the next read may fill: all its free room, or at most
+// b.most bytes of it.
+func (b *connBuf) free() []byte {
+	if b.most > 0 && len(b.buf)-b.w > b.most {
+		return b.buf[b.w : b.w+b.most]
 	}
 	return b.buf[b.w:]
 }

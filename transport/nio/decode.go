@@ -54,7 +54,9 @@ type decoder struct {
 
 	asm      []byte // a large frame being assembled
 	asmTotal int
-	reserved int64 // budget held by asm
+	// lastLarge: the last frame decoded was a large one (assembled).
+	lastLarge bool
+	reserved  int64 // budget held by asm
 
 	arriving *arrivals      // where asm is counted once its header named the sender; nil: not counted
 	from     wire.MemberKey // the sender asm is counted under, if counted
@@ -160,7 +162,7 @@ func (d *decoder) next(in inbound) (cd wire.ChannelData, frameLen int, ok bool, 
 		return cd, 0, false, err
 	}
 	_, _ = in.Discard(n)
-	d.doneBuf, d.frontKnown = nil, false
+	d.doneBuf, d.frontKnown, d.lastLarge = nil, false, false
 	return cd, n, true, nil
 }
 
@@ -287,6 +289,11 @@ func (d *decoder) startAssembly(total, buffered int) error {
 	return nil
 }
 
+// assembleCopyHook, nil but in tests, is called with the number of bytes assemble copies
+// out of the inbound buffer into a large frame's buffer, each time it does
+// (TestGoroutineLargeFramesCopyLittle).
+var assembleCopyHook func(n int)
+
 func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bool, err error) {
 	if take := min(d.asmTotal-len(d.asm), in.InboundBuffered()); take > 0 {
 		n := len(d.asm)
@@ -296,6 +303,9 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 			}
 		}
 		d.asm = d.asm[:n+take]
+		if assembleCopyHook != nil {
+			assembleCopyHook(take)
+		}
 		if _, err := in.Read(d.asm[n:]); err != nil {
 			return cd, 0, false, fmt.Errorf("nio: reading the inbound buffer: %w", err)
 		}
@@ -339,7 +349,7 @@ func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bo
 		d.bufs.put(frame)
 		return cd, 0, false, err
 	}
-	d.done, d.doneCounted, d.doneBuf = from, counted, frame
+	d.done, d.doneCounted, d.doneBuf, d.lastLarge = from, counted, frame, true
 	return cd, n, true, nil
 }
 

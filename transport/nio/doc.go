@@ -97,7 +97,11 @@
 //
 // EngineGoroutine: a net.Listener's accept loop starts a goroutine per connection, which
 // blocks on Go's network poller. It reads (into a buffer of 4 KiB that grows to 64 KiB
-// while reads fill it), decodes every complete frame read, then delivers them in order on
+// while reads fill it; a large frame's bytes, once its header is read, straight into the
+// frame's own buffer as far as the socket holds them, and, while a large frame is read and
+// after one, at most 4 KiB a read into that buffer, so that no more than that is copied out
+// of it into the frame's buffer at a time: TestGoroutineLargeFramesCopyLittle), decodes
+// every complete frame read, then delivers them in order on
 // the same goroutine, writing their ACKs itself (USE_ACK without SYNC right before the
 // delivery, a run of them with one write; with SYNC after it), and only then reads again.
 // So a connection's messages are delivered one at a time and in order, different

@@ -87,6 +87,15 @@ func (gc *gconn) serve() {
 			r.reject(err, gc.peer, gc.remote)
 			return
 		}
+		// While a large frame is read, and after one, a read into the empty buffer takes
+		// connBufMin bytes at most: the decoder copies what it takes of the frame out of
+		// the buffer into the frame's own, so that much at most instead of up to
+		// connBufMax, and reads the rest straight into the frame's buffer
+		// (decoder.readDirect).
+		gc.in.most = 0
+		if (gc.dec.lastLarge || gc.dec.asm != nil) && gc.in.InboundBuffered() == 0 {
+			gc.in.most = connBufMin
+		}
 		n, err := gc.in.fill(&gc.sock)
 		if n > 0 && !gc.started.Load() {
 			gc.started.Store(true)
