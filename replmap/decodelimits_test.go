@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +19,8 @@ import (
 // entry list. Before, the map had no such setting: the list was decoded with jserial's
 // default MaxArrayLen and 2^20 handles whatever the application wanted. A joiner whose
 // lowered MaxHandles or MaxArrayLen the donor's list of 200 entries passes starts
-// without the state, logs an error wrapping jserial.ErrLimit, and then works: its Put
+// without the state, logs an error wrapping jserial.ErrLimit and naming Config.Limits
+// (before, it read "malformed MapMessage"), and then works: its Put
 // reaches the donor and the donor's Put reaches it.
 func TestStateListBeyondLimits(t *testing.T) {
 	const entries = 200
@@ -41,6 +44,9 @@ func TestStateListBeyondLimits(t *testing.T) {
 			}
 			if !log.logged(jserial.ErrLimit) {
 				t.Fatalf("the joiner's log does not say its limit refused the state: %v", log.errs)
+			}
+			if !log.loggedText("Config.Limits") {
+				t.Fatalf("the joiner's log does not name the setting that refused the state: %v", log.errs)
 			}
 			if got := j.m.Members(); len(got) != 2 {
 				t.Fatalf("the joiner's map members: %v", got)
@@ -106,4 +112,11 @@ func TestRPCRepliesBeyondLimits(t *testing.T) {
 	if got := j.m.Members(); len(got) != 0 {
 		t.Fatalf("the joiner took map members' replies beyond its MaxDepth: %v", got)
 	}
+}
+
+// loggedText reports whether an error logged says text.
+func (l *errLog) loggedText(text string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.errs, func(err error) bool { return strings.Contains(err.Error(), text) })
 }

@@ -264,6 +264,12 @@ func (m *Map) transferState(ctx context.Context) {
 	var list []*message
 	if err == nil {
 		list, err = m.codec.stateList(msg.Value, m.cfg.MaxEntries)
+		if errors.Is(err, jserial.ErrLimit) && !errors.Is(err, ErrLimit) {
+			// Not a malformed list: this node's decoding limits refused it.
+			err = fmt.Errorf("replmap: the state list is beyond this node's replmap Config.Limits "+
+				"(MaxDepth, MaxArrayLen, MaxHandles; zero fields jserial's defaults) or MaxMessageBytes (%d): %w",
+				m.cfg.MaxMessageBytes, err)
+		}
 	}
 	if err != nil && !errors.Is(err, ErrLimit) {
 		m.log.Error("replmap: state transfer", "map", m.cfg.Name, "err", err)
