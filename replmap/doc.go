@@ -256,7 +256,10 @@
 //     full Replicate that crossed the Remove no longer leaves the backup holding the
 //     value for a primary that holds nothing (TestReplicateDuringARemoveOnAnotherNodeLeavesTheNodesAgreeing).
 //     A Go node drops on it only a backup or proxy of that primary's; Java sends nothing
-//     more on a MSG_REMOVE, and a Java node drops the key on any.
+//     more on a MSG_REMOVE, and a Java node drops the key on any: also the key of a put
+//     the Java node made after the Remove returned and before that MSG_REMOVE reached
+//     it, its own entry then, the Go nodes still naming it the primary (a known
+//     limitation: TestForwardedRemoveDropsAJavaPutMadeAfterTheRemove, interop/maps).
 //   - Replicate makes a nil error mean that the changes reached the backup nodes, where
 //     Java's replicate does nothing for an entry without backup nodes and loses the
 //     changes of a diff it failed to send: an entry without backup nodes while the map
