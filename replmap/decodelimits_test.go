@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -119,4 +120,25 @@ func (l *errLog) loggedText(text string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.ContainsFunc(l.errs, func(err error) bool { return strings.Contains(err.Error(), text) })
+}
+
+// The largest limits are taken: a MaxMessageBytes, or Limits.MaxBytes, of math.MaxInt
+// (no practical bound). Before, the map's rpc.Channel was given MaxMessageBytes plus the
+// RPC envelope, which overflowed to a negative limit: New failed with "negative
+// rpc.Config.MaxMessageBytes", a setting the caller never made.
+func TestLargestMessageLimitsAccepted(t *testing.T) {
+	n := newChannel(t, channeltest.NewNetwork())
+	for i, cfg := range []replmap.Config{
+		{MaxMessageBytes: math.MaxInt},
+		{Limits: jserial.DecoderConfig{MaxBytes: math.MaxInt64}},
+	} {
+		cfg.Channel, cfg.Name = n.ch, fmt.Sprint("z", i)
+		m, err := replmap.New(cfg)
+		if err != nil {
+			t.Fatalf("MaxMessageBytes %d, Limits.MaxBytes %d: %v", cfg.MaxMessageBytes, cfg.Limits.MaxBytes, err)
+		}
+		if err := m.Stop(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -207,11 +207,12 @@ func New(cfg Config) (*Map, error) {
 	m.life, m.endLife = context.WithCancel(context.Background())
 	m.passCtx = context.WithValue(context.Background(), passKey{}, m)
 	// A reply carries a MapMessage (a state transfer's, the whole state) in an RpcMessage:
-	// the rpc layer decodes up to MaxMessageBytes and the envelope, within Limits.
+	// the rpc layer decodes up to MaxMessageBytes and the envelope, within Limits (the
+	// sum saturating at math.MaxInt: TestLargestMessageLimitsAccepted).
 	limits := cfg.Limits
 	limits.MaxBytes = 0 // MaxMessageBytes
 	r, err := rpc.New(rpc.Config{Channel: cfg.Channel, ID: id, Handler: rpc.HandlerFunc(m.reply), LeftOver: m.leftOver,
-		MaxMessageBytes: cfg.MaxMessageBytes + len(id) + rpcEnvelope, Limits: limits})
+		MaxMessageBytes: min(cfg.MaxMessageBytes, math.MaxInt-len(id)-rpcEnvelope) + len(id) + rpcEnvelope, Limits: limits})
 	if err != nil {
 		return nil, fmt.Errorf("replmap %q: %w", cfg.Name, err)
 	}
