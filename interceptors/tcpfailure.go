@@ -93,11 +93,13 @@ type TCPFailureDetectorConfig struct {
 // A check opens a new connection to the member (ConnectTimeout), writes one probe frame
 // (unless NoSendTest), waits for a byte back (the ACK) within ReadTestTimeout if
 // PerformReadTest, and closes. Checks of different members run in parallel; the events of
-// one member keep their order. Heartbeat never blocks: checks run on their own goroutines.
-// Events go up one at a time, in the order of the changes, outside the detector's locks:
-// a membership listener may stop the channel, and the disappearances its membership
-// reports meanwhile go up once the listener returned
-// (TestFailureDetectorListenerStopsTheChannel).
+// one member keep their order. A membership listener that blocks holds the events behind
+// its call, not the checks: a member found dead meanwhile is dropped from the view at once
+// (TestFailureDetectorBlockedRemovalListenerHoldsNoOtherMembersCheck). Heartbeat never
+// blocks: checks run on their own goroutines. Events go up one at a time, in the order of
+// the changes, outside the detector's locks: a membership listener may stop the channel,
+// and the disappearances its membership reports meanwhile go up once the listener
+// returned (TestFailureDetectorListenerStopsTheChannel).
 //
 // Without the read test, a frozen process (stopped, swapping) still passes: its kernel
 // accepts the connection and buffers the probe. Turn PerformReadTest on to catch those.
@@ -144,11 +146,12 @@ type fdOp struct {
 }
 
 type fdQueue struct {
-	run      *runGroup // the run whose goroutine drains it
-	ops      []fdOp
-	running  bool
-	applying bool   // an op was taken from ops and is not applied yet (its check runs)
-	heard    uint64 // messages received from the member since the queue was made
+	run        *runGroup // the run whose goroutine drains it
+	ops        []fdOp
+	running    bool
+	applying   bool   // an op was taken from ops and is not applied yet (its check runs)
+	delivering bool   // its goroutine delivers events, no op left (drain)
+	heard      uint64 // messages received from the member since the queue was made
 }
 
 // NewTCPFailureDetector returns a detector; zero fields of cfg get Tomcat's defaults.

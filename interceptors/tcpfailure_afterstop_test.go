@@ -93,9 +93,11 @@ func stoppedRunProbe(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []str
 	return d, a, b, []string{"+" + p, "-" + p}
 }
 
-// stoppedRunListener: the member's announcement is held in a listener, and the layer
-// below drops the member and adds it again meanwhile (queued behind the held call);
-// then the channel is stopped, its membership reporting the member gone.
+// stoppedRunListener: the member's announcement is held in a listener on the goroutine
+// that checked it; then the channel is stopped, its membership reporting the member gone
+// (queued behind the held call, as the goroutine keeps the member's queue for a stopped
+// run). Reports the running detector gets meanwhile are checked at once, by a queue of
+// their own (TestFailureDetectorBlockedRemovalListenerHoldsNoOtherMembersCheck).
 func stoppedRunListener(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []string) {
 	hold, entered, open := holdOnce()
 	t.Cleanup(open)
@@ -107,22 +109,28 @@ func stoppedRunListener(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []
 	b := mbNew(t, nw, mbOpt{id: 2})
 	mbStart(t, a, b)
 	waitClosed(t, entered, "the added member was not announced")
-	member := b.ch.LocalMember()
-	d.MemberDisappeared(member)
-	d.MemberAdded(member)
 	if err := returnsWithin(t, "Stop", open, func() error {
 		return a.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll)
 	}); err != nil {
 		t.Fatalf("Stop with the announcement held: %v", err)
 	}
+	k := b.expected(2).Key()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the stop's report queued behind the held call", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		q := d.queues[k]
+		return q != nil && len(q.ops) == 1
+	})
 	open()
 	p := fmt.Sprint(b.port())
-	return d, a, b, []string{"+" + p, "-" + p, "+" + p, "-" + p}
+	return d, a, b, []string{"+" + p, "-" + p}
 }
 
 // stoppedRunGone: the member's announcement is held in a listener, and the member leaves
-// meanwhile (its disappearance queued behind the held call); then the channel is
-// stopped, its membership not listing the member any more.
+// meanwhile: its disappearance is checked at once, by a queue of its own
+// (TestFailureDetectorBlockedRemovalListenerHoldsNoOtherMembersCheck), and the member,
+// answering, kept as a suspect; then the channel is stopped, its membership not listing
+// the member any more, and the suspect is reported gone behind the held call.
 func stoppedRunGone(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []string) {
 	hold, entered, open := holdOnce()
 	t.Cleanup(open)
@@ -135,12 +143,8 @@ func stoppedRunGone(t *testing.T) (*TCPFailureDetector, *mbNode, *mbNode, []stri
 	mbStart(t, a, b)
 	waitClosed(t, entered, "the added member was not announced")
 	mbStop(t, b)
-	k := b.expected(2).Key()
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the departure queued behind the held call", func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		q := d.queues[k]
-		return q != nil && len(q.ops) == 1
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the departure checked, the member kept", func() bool {
+		return d.Stats().Suspects == 1
 	})
 	if err := returnsWithin(t, "Stop", open, func() error {
 		return a.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll)

@@ -87,7 +87,7 @@ func (d *TCPFailureDetector) enqueueLocked(o fdOp, skipIfBusy bool) bool {
 		}
 		return false
 	}
-	if q == nil || (q.run != d.run && !q.applying) {
+	if q == nil || (q.run != d.run && !q.applying) || (q.run == d.run && q.delivering) {
 		nq := &fdQueue{run: d.run}
 		if q != nil {
 			// A stopped run's queue, whose goroutine the Stop did not wait for (inside a
@@ -122,6 +122,13 @@ func (d *TCPFailureDetector) enqueueLocked(o fdOp, skipIfBusy bool) bool {
 // of the member when this goroutine has applied it or finds the run between two ops, in
 // the same step, to be checked there. While no run follows, a stopped run's goroutine
 // applies its ops, and those of the events reported meanwhile (enqueue), unchecked.
+//
+// The events an op queued go up (deliver) from this goroutine when q has no op left, and
+// otherwise from a goroutine of their own; while this goroutine delivers, an op of k the
+// run queues goes to a new queue of its own, checked at once: the events delivered may
+// include another member's whose listener blocks, which would hold k's checks meanwhile
+// (TestFailureDetectorBlockedRemovalListenerHoldsNoOtherMembersCheck). Once the run
+// stopped, such ops go behind the call, as behind a check under way.
 func (d *TCPFailureDetector) drain(ctx context.Context, g *runGroup, k channel.MemberKey, q *fdQueue) {
 	for {
 		d.mu.Lock()
@@ -141,8 +148,17 @@ func (d *TCPFailureDetector) drain(ctx context.Context, g *runGroup, k channel.M
 		d.mu.Lock()
 		q.applying = false
 		d.leaveLocked(g, k, q, false) // the ops a later run queued meanwhile go to it now
+		more := q.running && len(q.ops) > 0
+		q.delivering = !more
 		d.mu.Unlock()
+		if more {
+			g.Go(func() { d.deliver(g) }) // g has not finished: this goroutine is one of it
+			continue
+		}
 		d.deliver(g)
+		d.mu.Lock()
+		q.delivering = false
+		d.mu.Unlock()
 	}
 }
 

@@ -144,14 +144,22 @@ func TestFailureDetectorRestartDoesNotWaitForAnOldListener(t *testing.T) {
 	case <-time.After(testutil.WaitLimit):
 		t.Fatal("the added member was not announced")
 	}
-	// A failed send reports the member gone meanwhile: queued behind the held call.
 	member := b.ch.LocalMember()
-	d.MemberDisappeared(member)
 	if err := returnsWithin(t, "Stop", open, func() error {
 		return a.ch.Stop(within(t, testutil.WaitLimit), channel.SvcAll)
 	}); err != nil {
 		t.Fatalf("Stop with the announcement held: %v", err)
 	}
+	// The stopping membership reported the member gone, and a failed send reports it again:
+	// queued behind the held call (a running detector checks such a report at once:
+	// TestFailureDetectorBlockedRemovalListenerHoldsNoOtherMembersCheck).
+	d.MemberDisappeared(member)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the reports queued behind the held call", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		q := d.queues[member.Key()]
+		return q != nil && len(q.ops) == 2
+	})
 	before := probes.Load()
 	if err := returnsWithin(t, "Start", open, func() error {
 		return a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll)
