@@ -316,8 +316,9 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // the member is dropped (a failed check) before its held messages went up, its
 // disappearance goes up once they have, from the goroutine delivering the events (a
 // message listener that blocks on one of them holds that event and those behind it), and
-// Member still finds the member until then, so that the channel's sender check passes
-// them (TestFailureDetectorHeldMessagesGoUpBeforeTheirMembersRemoval); a message of the
+// Member and Members still find the member until then, so that the channel's sender check
+// passes them (TestFailureDetectorHeldMessagesGoUpBeforeTheirMembersRemoval,
+// TestFailureDetectorMemberAndMembersAgreeWhileARemovalWaits); a message of the
 // member that comes after it was dropped is no longer held with them: it lists the member
 // again, as any message of an unlisted member of the layer below, behind the removal
 // (TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain), or, the layer below
@@ -379,14 +380,16 @@ func (d *TCPFailureDetector) MemberDisappeared(m channel.Member) {
 }
 
 // Members returns the verified members: those of the layer below that passed a check, in
-// its order, then the suspects it dropped that still answer. When they are exactly the
+// its order, then the suspects it dropped that still answer, then the members dropped
+// whose removal waits for their held messages (see Member), as Member finds them
+// (TestFailureDetectorMemberAndMembersAgreeWhileARemovalWaits). When they are exactly the
 // layer below's (the usual case), it returns that slice itself, so the send path does not
 // allocate.
 func (d *TCPFailureDetector) Members() []channel.Member {
 	below := d.Next().Members()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(below) == len(d.view) && !slices.ContainsFunc(below, func(m channel.Member) bool {
+	if len(d.leaving) == 0 && len(below) == len(d.view) && !slices.ContainsFunc(below, func(m channel.Member) bool {
 		_, ok := d.view[m.Key()]
 		return !ok
 	}) {
@@ -404,6 +407,12 @@ func (d *TCPFailureDetector) Members() []channel.Member {
 	for k, m := range d.view {
 		if !seen[k] {
 			out = append(out, m)
+			seen[k] = true
+		}
+	}
+	for k, hs := range d.leaving {
+		if !seen[k] {
+			out = append(out, *hs.gone)
 		}
 	}
 	return out
@@ -411,7 +420,7 @@ func (d *TCPFailureDetector) Members() []channel.Member {
 
 // Member looks up a verified member. A member dropped whose messages held behind its
 // announcement (see MessageReceived) have not all gone up is still found until they have,
-// so that the channel's sender check passes them.
+// so that the channel's sender check passes them; Members lists it too.
 func (d *TCPFailureDetector) Member(key channel.MemberKey) (channel.Member, bool) {
 	d.mu.Lock()
 	m, ok := d.view[key]

@@ -247,7 +247,7 @@ func (d *TCPFailureDetector) passHeld(g *runGroup, k channel.MemberKey, hs *held
 // dropLocked removes k from the view and queues its disappearance, m, for run g (see
 // queueUp). Caller holds evMu and d.mu. When k's messages are held behind its
 // announcement, they go up before the disappearance (flushHeld); k is still a member for
-// Member meanwhile, so that the channel's sender check passes them
+// Member and Members meanwhile, so that the channel's sender check passes them
 // (TestFailureDetectorHeldMessagesGoUpBeforeTheirMembersRemoval). A stopped detector
 // passes the disappearance through at once, as it does every event: the stopping
 // membership reports its members gone whatever their messages under way, and a listener

@@ -236,3 +236,37 @@ func TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt(t *testing.T)
 		t.Error("the detector lists B, which the layer below dropped")
 	}
 }
+
+// TestFailureDetectorMemberAndMembersAgreeWhileARemovalWaits: a member dropped while its
+// messages were held behind its announcement was still found by Member until its removal
+// went up (so that the channel's sender check passes those messages), but Members no
+// longer listed it: the detector said two things at once. Members now lists such a member
+// too, after the others, until its removal goes up, so both say the same at every step.
+func TestFailureDetectorMemberAndMembersAgreeWhileARemovalWaits(t *testing.T) {
+	d, a, b, res, open := heldBehindBlockedAnnouncement(t, true)
+	k := b.expected(2).Key()
+	agree := func(step string, want bool) {
+		t.Helper()
+		_, found := d.Member(k)
+		listed := slices.Contains(mbPorts(d.Members()), b.port())
+		_, chFound := a.ch.Member(k)
+		chListed := slices.Contains(mbPorts(a.ch.Members()), b.port())
+		if found != want || listed != want || chFound != want || chListed != want {
+			t.Errorf("%s: detector Member %v, Members %v; channel Member %v, Members %v; want all %v",
+				step, found, listed, chFound, chListed, want)
+		}
+	}
+	agree("B listed, its messages held", true)
+	dropHeard(t, d, b)
+	agree("B dropped, its removal waiting for its messages", true)
+	open()
+	for range 2 {
+		if err := <-res; err != nil {
+			t.Errorf("MessageReceived: %v", err)
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B's removal went up", func() bool {
+		return d.Settled() && len(a.evs()) == 2
+	})
+	agree("B's removal went up", false)
+}
