@@ -39,6 +39,7 @@ type FailureDetectorStats struct {
 	ProbeFailures uint64 // checks that found the member dead
 	Swallowed     uint64 // probes received from others and not delivered
 	KeptAlive     uint64 // disappearances refused because the member answered
+	HeldDropped   uint64 // messages dropped over the caps on held messages (MessageReceived)
 	Suspects      int    // members kept although the layer below dropped them (now)
 	AddSuspects   int    // members announced below but not answering yet (now)
 }
@@ -108,7 +109,7 @@ type TCPFailureDetector struct {
 	cfg TCPFailureDetectorConfig
 	log *slog.Logger
 
-	probes, failures, swallowed, keptAlive atomic.Uint64
+	probes, failures, swallowed, keptAlive, heldDropped atomic.Uint64
 
 	evMu        sync.Mutex  // held while the view changes and its event is queued, to keep events in order
 	events      callq.Queue // events to go up, queued under evMu, in order (see deliver)
@@ -124,6 +125,7 @@ type TCPFailureDetector struct {
 	queues      map[channel.MemberKey]*fdQueue
 	held        map[channel.MemberKey]*heldMsgs // members listed again on a message, until its messages went up
 	leaving     map[channel.MemberKey]*heldMsgs // members dropped whose held messages go up before the removal
+	heldSets    map[channel.MemberKey]int       // a member's sets of held messages not finished (releaseHeld)
 }
 
 type suspect struct {
@@ -187,6 +189,7 @@ func (d *TCPFailureDetector) initLocked() {
 		d.queues = map[channel.MemberKey]*fdQueue{}
 		d.held = map[channel.MemberKey]*heldMsgs{}
 		d.leaving = map[channel.MemberKey]*heldMsgs{}
+		d.heldSets = map[channel.MemberKey]int{}
 	}
 }
 
@@ -310,7 +313,15 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // detector outlives the Stop
 // (TestFailureDetectorStoppedDetectorPassesHeldMessagesOnTheReceiveGoroutine). A panic of
 // the layers above on a held message is returned as an error, and logged, as the
-// transport's receive goroutine would report it.
+// transport's receive goroutine would report it. A member has at most 4 sets of held
+// messages at once (each behind one of its announcements or removals still to go up) and
+// at most 256 messages in each: a message beyond (a message listener blocking for ever
+// while the member is dropped and listed again and again, or while its messages keep
+// coming) is dropped, counted in Stats().HeldDropped and logged (the first drop, then
+// every power of two), and MessageReceived returns an error wrapping ErrHeldLimit (a
+// FAIL_ACK to a synchronized-ack sender); one beyond the sets' cap does not list the
+// member (TestFailureDetectorHeldMessagesStayBoundedWhileAListenerBlocks,
+// TestFailureDetectorHeldMessagesOfOneListingStayBounded).
 //
 // So a listener sees a member's messages after its addition and before its removal: when
 // the member is dropped (a failed check) before its held messages went up, its
@@ -337,7 +348,10 @@ func (d *TCPFailureDetector) MessageReceived(msg *channel.Message) error {
 	if probe {
 		up = nil // nothing goes up
 	}
-	h, release := d.heardFrom(msg.Source.Key(), up)
+	h, release, err := d.heardFrom(msg.Source.Key(), up)
+	if err != nil {
+		return err
+	}
 	if release != nil {
 		release() // a stopped detector: its message went up once it returned
 	}
@@ -455,7 +469,8 @@ func (d *TCPFailureDetector) Stats() FailureDetectorStats {
 	ns, na := len(d.suspects), len(d.addSuspects)
 	d.mu.Unlock()
 	return FailureDetectorStats{Probes: d.probes.Load(), ProbeFailures: d.failures.Load(),
-		Swallowed: d.swallowed.Load(), KeptAlive: d.keptAlive.Load(), Suspects: ns, AddSuspects: na}
+		Swallowed: d.swallowed.Load(), KeptAlive: d.keptAlive.Load(), HeldDropped: d.heldDropped.Load(),
+		Suspects: ns, AddSuspects: na}
 }
 
 // Settled reports whether no check is queued or running, in this run or one stopped, and

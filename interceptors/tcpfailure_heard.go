@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -21,6 +22,39 @@ import (
 // nothing of its delivery either way. A synchronized-ack message is waited for until it
 // went up (waitHeld).
 const heardFromWait = time.Second
+
+// The caps on a member's held messages: at most maxHeldSets sets of them at once (each
+// held behind one of the member's announcements, or removals, still to go up), and at most
+// maxHeldMsgs messages in each. A message beyond either is dropped (see MessageReceived):
+// without them, a message listener that blocks for ever on one of them while the member is
+// dropped and listed again and again would have the detector hold a set, a goroutine and
+// the member's events for every listing (TestFailureDetectorHeldMessagesStayBoundedWhileAListenerBlocks).
+const (
+	maxHeldSets = 4
+	maxHeldMsgs = 256
+)
+
+// ErrHeldLimit is wrapped by the error for a message TCPFailureDetector dropped because
+// its member's messages held behind its announcement reached their cap (see
+// TCPFailureDetector.MessageReceived).
+var ErrHeldLimit = errors.New("tribes: tcpfailure: messages held behind their member's announcement over their cap")
+
+// heldOverLocked reports whether hs holds as many messages as it may. Caller holds d.mu.
+func heldOverLocked(hs *heldMsgs) bool { return len(hs.msgs) >= maxHeldMsgs }
+
+// dropOver counts and logs msg (nil: a probe, neither) dropped over the caps (see
+// MessageReceived) and returns the error MessageReceived returns for it.
+func (d *TCPFailureDetector) dropOver(msg *channel.Message, why string) error {
+	if msg == nil {
+		return nil
+	}
+	n := d.heldDropped.Add(1)
+	if n&(n-1) == 0 { // the first, then every power of two
+		d.log.Warn("tcp failure detector: message of a member not verified dropped: "+why,
+			"member", msg.Source.String(), "dropped", n)
+	}
+	return fmt.Errorf("tcpfailure: message of %s dropped: %s: %w", msg.Source.Addr(), why, ErrHeldLimit)
+}
 
 // heldMsgs are the messages of a member listed again on its message, held until the
 // member's announcement went up and then passed up in order by one goroutine (releaseHeld).
@@ -113,7 +147,7 @@ func (d *TCPFailureDetector) waitHeld(h *heldMsg) error {
 // removal so, k unlisted, is joined by k's later messages only while the layer below does
 // not list k either: one that finds k listed below lists k again, behind them
 // (TestFailureDetectorMessageHeldBehindARemovalListsItsMemberBackAgain).
-func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message) (h *heldMsg, release func()) {
+func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message) (h *heldMsg, release func(), err error) {
 	d.mu.Lock()
 	d.initLocked()
 	if q := d.queues[k]; q != nil {
@@ -121,18 +155,22 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	}
 	prev := d.held[k]
 	if prev != nil && prev.gone == nil && prev.listed {
+		if heldOverLocked(prev) {
+			d.mu.Unlock()
+			return nil, nil, d.dropOver(msg, msgsOver)
+		}
 		h := d.addLocked(prev, msg)
 		d.mu.Unlock()
-		return h, nil
+		return h, nil, nil
 	}
 	_, known := d.view[k]
 	d.mu.Unlock()
 	if prev == nil {
 		if known {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if _, below := d.Next().Member(k); !below {
-			return nil, nil
+			return nil, nil, nil
 		}
 	}
 	d.evMu.Lock()
@@ -144,9 +182,13 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		// still held: msg goes up behind them, so that one goroutine passes k's messages up
 		// in the order they came
 		// (TestFailureDetectorHeldMessagesOfAMemberDroppedMeanwhileKeepTheirOrder).
+		if heldOverLocked(prev) {
+			d.mu.Unlock()
+			return nil, nil, d.dropOver(msg, msgsOver)
+		}
 		h = d.addLocked(prev, msg)
 		d.mu.Unlock()
-		return h, nil
+		return h, nil, nil
 	}
 	var m channel.Member
 	list := false
@@ -159,14 +201,23 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	}
 	if !list && (prev == nil || msg == nil) {
 		d.mu.Unlock()
-		return nil, nil
+		return nil, nil, nil
 	}
 	if !list && prev.gone == nil {
 		// Held behind k's removal, unlisted, and k is listed neither here nor below: msg
 		// goes up behind them.
+		if heldOverLocked(prev) {
+			d.mu.Unlock()
+			return nil, nil, d.dropOver(msg, msgsOver)
+		}
 		h = d.addLocked(prev, msg)
 		d.mu.Unlock()
-		return h, nil
+		return h, nil, nil
+	}
+	if d.heldSets[k] >= maxHeldSets {
+		// k is not listed (again): it would be once its sets went up.
+		d.mu.Unlock()
+		return nil, nil, d.dropOver(msg, setsOver)
 	}
 	g := d.run
 	if g != nil {
@@ -195,17 +246,24 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	d.events.Add(func() { close(hs.announced) }) // right behind the announcement
 	h = d.addLocked(hs, msg)
 	d.held[k] = hs
+	d.heldSets[k]++
 	d.mu.Unlock()
 	if list {
 		d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
 	}
 	if g == nil {
-		return h, func() { d.releaseHeld(nil, k, hs) }
+		return h, func() { d.releaseHeld(nil, k, hs) }, nil
 	}
 	g.Go(func() { d.releaseHeld(g, k, hs) })
 	g.wg.Done()
-	return h, nil
+	return h, nil, nil
 }
+
+// Why a message was dropped over the caps (dropOver).
+const (
+	msgsOver = "its held messages are at their cap (256)"
+	setsOver = "its sets of held messages are at their cap (4)"
+)
 
 // releaseHeld has the events delivered, unless another goroutine delivers them, waits
 // for k's announcement, and then passes k's held messages up, in order, until none is
@@ -214,6 +272,13 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 // by the removal first (flushHeld).
 func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *heldMsgs) {
 	defer close(hs.finished)
+	defer func() {
+		d.mu.Lock()
+		if d.heldSets[k]--; d.heldSets[k] <= 0 {
+			delete(d.heldSets, k)
+		}
+		d.mu.Unlock()
+	}()
 	d.deliver(g)
 	if hs.after != nil {
 		<-hs.after
