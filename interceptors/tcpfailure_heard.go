@@ -63,8 +63,10 @@ type heldMsgs struct {
 	msgs      []*heldMsg      // not passed up yet, in the order they came
 	upNow     *heldMsg        // the one releaseHeld took last (going up until its done is closed)
 	passing   callq.Queue     // runs releaseHeld's passing, to tell its goroutine (InCall)
+	starting  callq.Queue     // runs releaseHeld's delivering of the events, likewise
 	gone      *channel.Member // the member's removal, queued behind these messages (dropLocked)
 	after     <-chan struct{} // the member's earlier held messages' finished (nil: none)
+	prev      *heldMsgs       // those earlier messages, until after is closed (nil: none)
 	listed    bool            // held behind the member's announcement (else behind its removal, unlisted)
 	finished  chan struct{}   // closed once releaseHeld passed these up and returned
 }
@@ -241,7 +243,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	}
 	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list}
 	if prev != nil {
-		hs.after = prev.finished // the messages prev's removal left to its goroutine
+		hs.after, hs.prev = prev.finished, prev // the messages prev's removal left to its goroutine
 	}
 	d.events.Add(func() { close(hs.announced) }) // right behind the announcement
 	h = d.addLocked(hs, msg)
@@ -279,9 +281,13 @@ func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *h
 		}
 		d.mu.Unlock()
 	}()
-	d.deliver(g)
+	hs.starting.Add(func() { d.deliver(g) })
+	hs.starting.Run(nil)
 	if hs.after != nil {
 		<-hs.after
+		d.mu.Lock()
+		hs.prev = nil // finished: the chain need not be kept
+		d.mu.Unlock()
 	}
 	<-hs.announced
 	hs.passing.Add(func() { d.passHeld(g, k, hs) })
@@ -335,15 +341,36 @@ func (d *TCPFailureDetector) dropLocked(g *runGroup, k channel.MemberKey, m chan
 }
 
 // flushHeld passes up the messages of hs, k's held messages whose removal (or, held behind
-// a removal, whose member's new announcement) is about to go up, that releaseHeld has not passed yet, once the one it is passing went up, on the
-// goroutine delivering the events: a message listener that blocks on one of them holds
+// a removal, whose member's new announcement) is about to go up, that releaseHeld has not
+// passed yet, once the one it is passing went up, on the goroutine delivering the events: a message listener that blocks on one of them holds
 // the removal, and the events behind it, as it would hold them were the messages passed up
 // by the receiving goroutine. Run on releaseHeld's goroutine from inside a listener of one
 // of them (a call of that listener ran the events queue), it cannot wait for that call: it
 // leaves the messages to that goroutine, which passes them up after the removal, as a
 // removed member's messages.
+//
+// The member's earlier held messages (hs.prev), left to their goroutine by a removal run
+// inside one of their listeners, are waited for first, so that hs's messages go up after
+// them (TestFailureDetectorRemovalWaitsForAnEarlierSetsMessages); unless it runs on that
+// goroutine (inside the listener of one of them, or delivering the events before passing
+// them), which it would wait for: hs's messages are then left to hs's own goroutine, which
+// passes them up once those went up.
 func (d *TCPFailureDetector) flushHeld(k channel.MemberKey, hs *heldMsgs) {
 	inCall := hs.passing.InCall()
+	d.mu.Lock()
+	pending, mine := false, false
+	for p := hs.prev; p != nil; p = p.prev {
+		pending = pending || len(p.msgs) > 0 || p.upNow != nil && !isClosed(p.upNow.done)
+		mine = mine || p.passing.InCall() || p.starting.InCall()
+	}
+	after := hs.after
+	d.mu.Unlock()
+	if pending && mine {
+		inCall = true // waiting would wait for this goroutine
+	}
+	if pending && !inCall {
+		<-after
+	}
 	d.mu.Lock()
 	var msgs []*heldMsg
 	if !inCall {
@@ -363,6 +390,15 @@ func (d *TCPFailureDetector) flushHeld(k channel.MemberKey, hs *heldMsgs) {
 		delete(d.leaving, k)
 	}
 	d.mu.Unlock()
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // passUp passes msg up, returning a panic of the layers above as an error.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,5 +179,101 @@ func TestFailureDetectorBlockedHeldMessageHoldsItsMembersRemoval(t *testing.T) {
 	})
 	if got, want := a.orderLog(), []string{"+" + pb, "msg:" + pb, "-" + pb, "+" + pc}; !slices.Equal(got, want) {
 		t.Errorf("A saw %v, want %v", got, want)
+	}
+}
+
+// TestFailureDetectorRemovalWaitsForAnEarlierSetsMessages: a removal run from inside the
+// listener of one of its member's held messages leaves the others to the goroutine
+// passing them, after the removal (TestFailureDetectorRemovalRunInsideItsHeldMessagesListener).
+// A message of the member that came later, with the channel restarted, listed it again
+// and was held behind that earlier set; but when the member was dropped again, its removal
+// passed that later message up at once, without waiting for the earlier set, so it went up
+// before the earlier messages still held up in their listener, out of the order they came.
+// The removal now waits for the earlier set first.
+func TestFailureDetectorRemovalWaitsForAnEarlierSetsMessages(t *testing.T) {
+	d := newTestDetector(newAliveSet()) // B never answers the check
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	holdStop, stopEntered, openStop := holdOnce()
+	holdX, xEntered, openX := holdOnce()
+	defer openStop()
+	defer openX()
+	l := gatedStoppingListener{stoppingListener{ch: a.ch, stopped: make(chan error, 1)}, holdStop}
+	a.ch.AddMessageListener(l)
+	var mu sync.Mutex
+	var got []string // messages, once their listener returned
+	a.ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		if string(m.Data) == "x" {
+			holdX()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, string(m.Data))
+		return nil
+	}))
+	delivered := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+	mbStart(t, a, b)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B checked, not answering", func() bool {
+		return d.Settled() && d.Stats().AddSuspects == 1
+	})
+	k := b.expected(2).Key()
+	src := b.ch.LocalMember()
+	res := make(chan error, 3)
+	go func() { res <- d.MessageReceived(&channel.Message{Source: src, Data: []byte("stop")}) }()
+	waitClosed(t, stopEntered, "the held message did not go up")
+	go func() { res <- d.MessageReceived(&channel.Message{Source: src, Data: []byte("x")}) }()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "x held", func() bool {
+		return slices.Equal(heldData(d, k), []string{"x"})
+	})
+	// A failed check drops B, its removal left in the queue, which the listener's Stop runs.
+	d.evMu.Lock()
+	d.mu.Lock()
+	d.dropLocked(d.run, k, d.view[k])
+	d.mu.Unlock()
+	d.evMu.Unlock()
+	openStop()
+	select {
+	case err := <-l.stopped:
+		if err != nil {
+			t.Fatalf("Stop from the listener: %v", err)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("the listener's Stop did not return")
+	}
+	waitClosed(t, xEntered, "x did not go up after B's removal")
+	if err := returnsWithin(t, "Start", openX, func() error {
+		return a.ch.Start(within(t, testutil.WaitLimit), channel.SvcAll)
+	}); err != nil {
+		t.Fatalf("Start with x held: %v", err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B listed below again", func() bool {
+		_, below := d.Next().Member(k)
+		return below
+	})
+	// y lists B again, held behind x's set; then B is dropped again.
+	go func() { res <- d.MessageReceived(&channel.Message{Source: src, Data: []byte("y")}) }()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "y held", func() bool {
+		return slices.Equal(heldData(d, k), []string{"y"})
+	})
+	dropHeard(t, d, b)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B's second removal under way", func() bool {
+		return slices.Contains(delivered(), "y") || d.events.Len() == 0 && !d.events.Idle()
+	})
+	openX()
+	for range 3 {
+		if err := <-res; err != nil {
+			t.Errorf("MessageReceived: %v", err)
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", func() bool {
+		return d.Settled() && len(delivered()) == 3
+	})
+	if got, want := delivered(), []string{"stop", "x", "y"}; !slices.Equal(got, want) {
+		t.Errorf("messages went up as %v, want %v (the order they came)", got, want)
 	}
 }
