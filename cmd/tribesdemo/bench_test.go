@@ -228,3 +228,22 @@ func TestAckedFloor(t *testing.T) {
 		t.Fatalf("FAIL_ACK: %v, %d sent; want an error and none", err, res.Sent)
 	}
 }
+
+// TestPingPongBufferFlagsValidated: pingpong refuses a --sndbuf or --rcvbuf that is
+// negative or past what setsockopt takes (a C int: 2^31-1), which SetWriteBuffer and
+// SetReadBuffer would cut to 32 bits with no error (4 GiB to 0, the kernel's minimum
+// buffer), before serving or dialling.
+func TestPingPongBufferFlagsValidated(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a server that got past the check stops at once, with no error
+	for _, bad := range [][]string{{"--sndbuf", "-1"}, {"--rcvbuf", "-2"}, {"--sndbuf", "4294967296"},
+		{"--rcvbuf", "2147483648"}} {
+		err := runPingPong(ctx, append([]string{"--serve"}, bad...), io.Discard, io.Discard)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v: %v, want a usage error naming %s", bad, err, bad[0])
+		}
+	}
+	if err := runPingPong(ctx, []string{"--serve", "--sndbuf", "2147483647", "--rcvbuf", "1"}, io.Discard, io.Discard); err != nil {
+		t.Errorf("largest valid sizes: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -46,8 +47,9 @@ func runPingPong(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *sndbuf < 0 || *rcvbuf < 0 {
-		return fmt.Errorf("%w: --sndbuf and --rcvbuf >= 0", errUsage)
+	// setsockopt takes a C int: a larger size would be cut to 32 bits with no error.
+	if *sndbuf < 0 || *rcvbuf < 0 || *sndbuf > math.MaxInt32 || *rcvbuf > math.MaxInt32 {
+		return fmt.Errorf("%w: --sndbuf and --rcvbuf from 0 to %d", errUsage, math.MaxInt32)
 	}
 	bufs := sockBufs{snd: *sndbuf, rcv: *rcvbuf}
 	if *serve {
