@@ -267,15 +267,17 @@ type Config struct {
 	// RxBufSize and TxBufSize are the receiver's SO_RCVBUF / SO_SNDBUF (Tomcat rxBufSize
 	// 65536, txBufSize 25188; defaults here DefaultRxBufSize, the OS's, and 25188).
 	// Negative leaves the operating system's default (and, on Linux, its buffer
-	// auto-tuning). Linux cuts an RxBufSize above net.core.rmem_max, and a TxBufSize above
-	// net.core.wmem_max, to it with no error (stock kernels default both to about 208 KiB,
-	// 212992 bytes on x86-64); Stats.RxBufKernel and TxBufKernel report what the kernel
+	// auto-tuning); New refuses one above 2147483647, which setsockopt's C int would cut
+	// (TestNewRefusesSocketBufferSizesPastCInt). Linux cuts an RxBufSize above
+	// net.core.rmem_max, and a TxBufSize above net.core.wmem_max, to it with no error
+	// (stock kernels default both to about 208 KiB, 212992 bytes on x86-64); Stats.RxBufKernel and TxBufKernel report what the kernel
 	// kept, and the transport logs a warning once when it kept less than was set
 	// (TestSocketBuffersCutAreReported).
 	RxBufSize, TxBufSize int
 	// SenderRxBufSize and SenderTxBufSize are the sender sockets' SO_RCVBUF / SO_SNDBUF
 	// (Tomcat sender rxBufSize 25188, txBufSize 65536; defaults here 25188 and
-	// DefaultSenderTxBufSize, 512 KiB). Negative leaves the OS default. Linux cuts a
+	// DefaultSenderTxBufSize, 512 KiB). Negative leaves the OS default; above 2147483647
+	// New refuses one, as RxBufSize (TestNewRefusesSocketBufferSizesPastCInt). Linux cuts a
 	// SenderTxBufSize above net.core.wmem_max to it with no error, and a SenderRxBufSize
 	// above net.core.rmem_max likewise; stock kernels default both to about 208 KiB (212992
 	// bytes on x86-64), below the 512 KiB default, which then gives that send buffer
@@ -445,6 +447,10 @@ func (c Config) normalize() (Config, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	// setsockopt takes a C int: a larger size would be cut to 32 bits with no error.
+	if max(c.RxBufSize, c.TxBufSize, c.SenderRxBufSize, c.SenderTxBufSize) > math.MaxInt32 {
+		return c, invalid("a socket buffer size above %d", math.MaxInt32)
 	}
 	for _, f := range []struct {
 		name string

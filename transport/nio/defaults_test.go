@@ -3,6 +3,7 @@ package nio
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,4 +131,30 @@ func TestKeepAliveNegativeIsUnlimited(t *testing.T) {
 			t.Fatalf("5 messages with KeepAliveCount and KeepAliveTime -1: sender stats %+v, want 1 dial, none expired", st)
 		}
 	})
+}
+
+// TestNewRefusesSocketBufferSizesPastCInt: a socket buffer size above 2147483647 is
+// refused by New, not passed to setsockopt, whose C int would take it cut to 32 bits with
+// no error (4 GiB set as 0, the kernel's minimum, then reported as a cut by rmem_max or
+// wmem_max), and 2147483647 itself is taken.
+func TestNewRefusesSocketBufferSizesPastCInt(t *testing.T) {
+	for name, f := range map[string]func(*Config) *int{
+		"RxBufSize":       func(c *Config) *int { return &c.RxBufSize },
+		"TxBufSize":       func(c *Config) *int { return &c.TxBufSize },
+		"SenderRxBufSize": func(c *Config) *int { return &c.SenderRxBufSize },
+		"SenderTxBufSize": func(c *Config) *int { return &c.SenderTxBufSize },
+	} {
+		for _, v := range []int{math.MaxInt32 + 1, 1 << 32} {
+			cfg := DefaultConfig()
+			*f(&cfg) = v
+			if _, err := New(cfg); !errors.Is(err, channel.ErrInvalidConfig) {
+				t.Errorf("%s %d: err = %v, want ErrInvalidConfig", name, v, err)
+			}
+		}
+		cfg := DefaultConfig()
+		*f(&cfg) = math.MaxInt32
+		if _, err := New(cfg); err != nil {
+			t.Errorf("%s %d: %v", name, math.MaxInt32, err)
+		}
+	}
 }
