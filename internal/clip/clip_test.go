@@ -1,6 +1,7 @@
 package clip
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -57,4 +58,25 @@ func FuzzEnds(f *testing.F) {
 			t.Fatalf("Ends(%q, %d, %d) = %q: invalid UTF-8", s, head, tail, got)
 		}
 	})
+}
+
+// TestEndsHugeSizes: sizes whose sum overflows an int (a caller's "no limit" of
+// math.MaxInt) leave a text as it is, rather than panicking on a slice out of range.
+func TestEndsHugeSizes(t *testing.T) {
+	for _, c := range []struct{ head, tail int }{
+		{math.MaxInt, 1}, {1, math.MaxInt}, {math.MaxInt, math.MaxInt}, {math.MaxInt, -1},
+	} {
+		var got string
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("Ends(%q, %d, %d) panicked: %v", "abcdef", c.head, c.tail, r)
+				}
+			}()
+			got = Ends("abcdef", c.head, c.tail)
+		}()
+		if got != "abcdef" {
+			t.Errorf("Ends(%q, %d, %d) = %q, want it unchanged", "abcdef", c.head, c.tail, got)
+		}
+	}
 }
