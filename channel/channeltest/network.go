@@ -26,7 +26,10 @@ import (
 // its channel (TestChannelStopFromAListenerReturns,
 // TestChannelStopFromAListenerWithBackgroundReturns,
 // TestChannelRestartFromAListenerReturns); a Stop from another goroutine waits for its
-// events, behind those queued before them.
+// events, behind those queued before them, and a Stop of a running level with no event
+// (its node's view already empty) for the events queued before it, so that no listener
+// call runs once it returned nil (TestStopReportingNoMemberGoneWaitsForEarlierEvents),
+// while a Stop of levels not running returns at once.
 // Partition, Heal, Isolate and Kill wait without a ctx: a listener must not call them.
 type Network struct {
 	mu       sync.Mutex
@@ -344,11 +347,18 @@ func (s *membership) Stop(ctx context.Context, svc channel.Service) error {
 	n := (*Node)(s)
 	n.nw.evMu.Lock()
 	n.nw.mu.Lock()
+	stopping := n.levels&svc&channel.SvcMembership != 0
 	n.levels &^= svc & channel.SvcMembership
 	ev := n.nw.recompute()
 	n.nw.mu.Unlock()
 	done := n.nw.queueLocked(ev)
-	inCall := done != nil && n.nw.events.InCall() // no id read for a Stop with no event
+	inCall := (done != nil || stopping) && n.nw.events.InCall() // no id read for a Stop with nothing to wait for
+	if done == nil && stopping && !inCall {
+		// No event: wait for those queued before, so that no listener call runs once
+		// Stop returned (TestStopReportingNoMemberGoneWaitsForEarlierEvents).
+		done = make(chan struct{})
+		n.nw.events.Add(func() { close(done) })
+	}
 	n.nw.evMu.Unlock()
 	if inCall {
 		// Made from a listener, on the goroutine delivering the events: the call it is
