@@ -33,7 +33,7 @@ func (c JavaCodec) appendMessage(dst []byte, m *Message) ([]byte, error) {
 	var err error
 	switch m.Event {
 	case EventDelta:
-		payload, err = c.encodeDeltaRequest(m.SessionID, m.Actions)
+		payload, err = c.encodeDeltaRequest(m.SessionID, m.Actions, true)
 	case EventAllSessionData:
 		payload, err = c.encodeSessions(m.Sessions)
 	case EventChangeSessionID:
@@ -101,12 +101,22 @@ func marshalContents(contents []any) ([]byte, error) {
 }
 
 // inline decodes a value stream (a JavaValueCodec encoding) to write it inside another
-// stream.
-func inline(b []byte, what string) (any, error) {
+// stream: with c.Limits when checked (a delta's values, which a node alike reads with
+// them), a stream beyond them refused with an error wrapping ErrMessageLimit and
+// jserial.ErrLimit; else (a state transfer chunk, which the codec does not check, and
+// session/backup's session data and diffs) with jserial's defaults.
+func (c JavaCodec) inline(b []byte, what string, checked bool) (any, error) {
 	if !bytes.HasPrefix(b, streamMagic) {
 		return nil, fmt.Errorf("%s is not a Java serialization stream (use JavaValueCodec)", what)
 	}
-	v, err := jserial.Unmarshal(b)
+	var limits jserial.DecoderConfig
+	if checked {
+		limits = c.Limits
+	}
+	v, err := jserial.UnmarshalConfig(b, limits)
+	if checked && errors.Is(err, jserial.ErrLimit) {
+		return nil, fmt.Errorf("%w: %s, read with JavaCodec's Limits %+v: %w", ErrMessageLimit, what, c.Limits, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -114,8 +124,8 @@ func inline(b []byte, what string) (any, error) {
 }
 
 // encodeDeltaRequest returns the stream DeltaRequest.serialize writes for the actions of
-// session id.
-func (c JavaCodec) encodeDeltaRequest(id string, actions []Action) ([]byte, error) {
+// session id, its attribute and note values read with c.Limits when checked (inline).
+func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool) ([]byte, error) {
 	var w jserial.DataWriter
 	if err := w.WriteUTF(id); err != nil {
 		return nil, err
@@ -124,7 +134,7 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action) ([]byte, erro
 	w.WriteInt32(int32(len(actions)))
 	for i := range actions {
 		a := &actions[i]
-		name, value, err := c.javaAction(a)
+		name, value, err := c.javaAction(a, checked)
 		if err != nil {
 			return nil, fmt.Errorf("action %s %s %q: %w", a.Type, a.Op, a.Name, err)
 		}
@@ -142,8 +152,9 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action) ([]byte, erro
 }
 
 // javaAction returns the name and the value object Tomcat's DeltaRequest records for a,
-// a principal's Java stream read with c.Limits (as a receiver alike reads it).
-func (c JavaCodec) javaAction(a *Action) (string, any, error) {
+// a principal's Java stream read with c.Limits (as a receiver alike reads it), attribute
+// and note values as inline reads them.
+func (c JavaCodec) javaAction(a *Action, checked bool) (string, any, error) {
 	if a.Op != OpSet && a.Op != OpRemove {
 		return "", nil, errors.New("unknown operation")
 	}
@@ -153,7 +164,7 @@ func (c JavaCodec) javaAction(a *Action) (string, any, error) {
 		if !set {
 			return a.Name, nil, nil
 		}
-		v, err := inline(a.Value, "the value")
+		v, err := c.inline(a.Value, "the value", checked)
 		return a.Name, v, err
 	case ActionPrincipal:
 		if !set {
@@ -182,15 +193,15 @@ func (c JavaCodec) javaAction(a *Action) (string, any, error) {
 		if !set {
 			return a.Name, nil, nil
 		}
-		v, err := noteObject(a.Value)
+		v, err := c.noteObject(a.Value, checked)
 		return a.Name, v, err
 	}
 	return "", nil, errors.New("unknown action type")
 }
 
-func noteObject(v []byte) (any, error) {
+func (c JavaCodec) noteObject(v []byte, checked bool) (any, error) {
 	if bytes.HasPrefix(v, streamMagic) {
-		return inline(v, "the note")
+		return c.inline(v, "the note", checked)
 	}
 	return string(v), nil
 }
@@ -203,15 +214,16 @@ func (c JavaCodec) encodeSessions(ss []SessionState) ([]byte, error) {
 	var w jserial.DataWriter
 	w.WriteObject(int32(len(ss)))
 	for i := range ss {
-		if err := encodeSession(&w, &ss[i]); err != nil {
+		if err := c.encodeSession(&w, &ss[i]); err != nil {
 			return nil, err
 		}
 	}
 	return marshalContents(w.Contents())
 }
 
-// encodeSession writes s in DeltaSession's layout (doWriteObject).
-func encodeSession(w *jserial.DataWriter, s *SessionState) error {
+// encodeSession writes s in DeltaSession's layout (doWriteObject), its values read with
+// jserial's defaults (inline): a state transfer is not checked.
+func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState) error {
 	if s.Removed {
 		return fmt.Errorf("delta: JavaCodec cannot send the removal record of %s: Tomcat has none", s.ID)
 	}
@@ -236,7 +248,7 @@ func encodeSession(w *jserial.DataWriter, s *SessionState) error {
 		for _, n := range s.Notes {
 			if n.Name == name {
 				var err error
-				if v, err = noteObject(n.Value); err != nil {
+				if v, err = c.noteObject(n.Value, false); err != nil {
 					return err
 				}
 			}
@@ -245,7 +257,7 @@ func encodeSession(w *jserial.DataWriter, s *SessionState) error {
 	}
 	w.WriteObject(int32(len(s.Attributes)))
 	for _, a := range s.Attributes {
-		v, err := inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID))
+		v, err := c.inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID), false)
 		if err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func (c JavaCodec) DecodeSessionData(contents []any) (SessionState, error) {
 // session's *jserial.Object). Attribute values must be Java serialization streams.
 func (c JavaCodec) SessionData(s *SessionState) ([]any, error) {
 	var w jserial.DataWriter
-	if err := encodeSession(&w, s); err != nil {
+	if err := c.encodeSession(&w, s); err != nil {
 		return nil, fmt.Errorf("delta: session data: %w", err)
 	}
 	return w.Contents(), nil
@@ -63,7 +63,7 @@ func (c JavaCodec) DecodeDeltaRequest(data []byte) (sessionID string, actions []
 // EncodeDeltaRequest returns the stream DeltaRequest.serialize writes for the actions of
 // session sessionID. Attribute and note values must be in JavaValueCodec's form.
 func (c JavaCodec) EncodeDeltaRequest(sessionID string, actions []Action) ([]byte, error) {
-	b, err := c.encodeDeltaRequest(sessionID, actions)
+	b, err := c.encodeDeltaRequest(sessionID, actions, false)
 	if err != nil {
 		return nil, fmt.Errorf("delta: delta request: %w", err)
 	}

@@ -15,7 +15,8 @@ import (
 // actions than MaxEntries, a principal action whose name or a role is longer than
 // MaxStringLen or with more roles than MaxEntries
 // (TestBinaryCodecRefusesPrincipalPastLimitsOnSend); for JavaCodec more actions than
-// MaxEntries, or a stream longer than Limits.MaxBytes. A node refuses such a message
+// MaxEntries, a stream longer than Limits.MaxBytes, or a value whose stream goes beyond
+// Limits (TestJavaCodecValuePastLimitsNotSent). A node refuses such a message
 // whole; with group commit, every other change of its batch with it. Session.Set refuses such a value or name at once (a *ValueError), and Session.SetPrincipal such a principal
 // (TestSetPrincipalRefusesWhatThePeersWouldRefuse).
 //
@@ -83,7 +84,8 @@ func (c BinaryCodec) checkPrincipal(v []byte) error {
 
 // checkLimits refuses m if JavaCodec's decoder would refuse it for its action count
 // (MaxEntries) or a value larger than the stream it would travel in may be
-// (Limits.MaxBytes). As for BinaryCodec, the sessions of a state transfer chunk are not
+// (Limits.MaxBytes); the encoder reads each value's stream with Limits (inline,
+// javaAction). As for BinaryCodec, the sessions of a state transfer chunk are not
 // checked.
 func (c JavaCodec) checkLimits(m *Message) error {
 	if m.Event != EventDelta {
