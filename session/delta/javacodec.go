@@ -40,8 +40,9 @@ import (
 // applies the jserial decoder defaults and BinaryCodec's count limit. AppendMessage
 // refuses, with an error wrapping ErrMessageLimit, a delta or id change that a JavaCodec
 // configured alike would refuse to decode: more actions than MaxEntries, a stream longer
-// than Limits.MaxBytes, an attribute or note value whose stream alone goes
-// beyond Limits (also wrapping jserial.ErrLimit: TestJavaCodecReadsValuesWithItsLimits);
+// than Limits.MaxBytes, an attribute, note or principal value whose stream alone goes
+// beyond Limits (also wrapping jserial.ErrLimit: TestJavaCodecReadsValuesWithItsLimits,
+// TestJavaCodecRefusesPrincipalPastLimitsOnSend);
 // the handles of a message's values together and MaxExpansion are not checked, nor are
 // the values of a state transfer chunk (read with jserial's defaults).
 type JavaCodec struct {

@@ -171,6 +171,10 @@ func (c JavaCodec) javaAction(a *Action, checked bool) (string, any, error) {
 			return namePrincipal, nil, nil
 		}
 		p, err := c.DecodePrincipal(a.Value)
+		if errors.Is(err, jserial.ErrLimit) {
+			// As checkPrincipal refuses it in Session.SetPrincipal.
+			return "", nil, fmt.Errorf("%w: the principal, read with JavaCodec's Limits %+v: %w", ErrMessageLimit, c.Limits, err)
+		}
 		if err != nil {
 			return "", nil, err
 		}

@@ -135,3 +135,40 @@ func TestJavaCodecValuePastLimitsNotSent(t *testing.T) {
 		t.Errorf("B's copy of m holds %d entries, want 1", len(v.(map[string]any)))
 	}
 }
+
+// TestJavaCodecRefusesPrincipalPastLimitsOnSend: a Manager records a principal action
+// only in Session.SetPrincipal, which refuses one past JavaCodec's Limits (6e19aee), but
+// AppendMessage given such an action (100 distinct strings under MaxHandles 50) refused
+// it with an error wrapping ErrMalformed and jserial.ErrLimit, not ErrMessageLimit, as
+// its doc says and BinaryCodec's refusal does (checkPrincipal). It wraps ErrMessageLimit
+// and jserial.ErrLimit now, dst unchanged, and a principal within the limits encodes.
+func TestJavaCodecRefusesPrincipalPastLimitsOnSend(t *testing.T) {
+	codec := delta.JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}
+	principal := func(n int) *delta.Message {
+		many := make([]any, n)
+		for i := range many {
+			many[i] = fmt.Sprint("s", i)
+		}
+		v, err := delta.EncodePrincipal(&delta.Principal{Name: "alice", Attributes: map[string]any{"many": many}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &delta.Message{Event: delta.EventDelta, Context: "/app", SessionID: "S1", UniqueID: "u",
+			Actions: []delta.Action{{Type: delta.ActionPrincipal, Op: delta.OpSet, Name: "__SET__PRINCIPAL__", Value: v}}}
+	}
+	out, err := codec.AppendMessage([]byte("prefix"), principal(100))
+	if !errors.Is(err, delta.ErrMessageLimit) || !errors.Is(err, jserial.ErrLimit) || string(out) != "prefix" {
+		t.Errorf("AppendMessage: %d bytes, %v, want dst unchanged and an error wrapping ErrMessageLimit and jserial.ErrLimit", len(out), err)
+	}
+	b, err := codec.AppendMessage(nil, principal(20))
+	if err != nil {
+		t.Fatalf("a principal within the limits: %v", err)
+	}
+	m, err := codec.DecodeMessage(b)
+	if err != nil || len(m.Actions) != 1 {
+		t.Fatalf("decoding it: %v", err)
+	}
+	if p, err := codec.DecodePrincipal(m.Actions[0].Value); err != nil || p.Name != "alice" {
+		t.Errorf("its principal: %v, %v", p, err)
+	}
+}

@@ -84,9 +84,10 @@ func (c BinaryCodec) checkPrincipal(v []byte) error {
 
 // checkLimits refuses m if JavaCodec's decoder would refuse it for its action count
 // (MaxEntries) or a value larger than the stream it would travel in may be
-// (Limits.MaxBytes); the encoder reads each value's stream with Limits (inline,
-// javaAction). As for BinaryCodec, the sessions of a state transfer chunk are not
-// checked.
+// (Limits.MaxBytes); the encoder reads each value's stream, a principal's included, with
+// Limits (inline, javaAction), refusing one beyond them with ErrMessageLimit as
+// checkPrincipal does, without reading it twice. As for BinaryCodec, the sessions of a
+// state transfer chunk are not checked.
 func (c JavaCodec) checkLimits(m *Message) error {
 	if m.Event != EventDelta {
 		return nil
