@@ -91,7 +91,8 @@ type Cluster struct {
 	unlistedAnswered, unlistedDropped atomic.Uint64
 	unlistedApplied                   atomic.Uint64
 
-	cuts cuts // partial partitions (cut.go)
+	cuts     cuts                   // partial partitions (cut.go)
+	lastGone atomic.Pointer[string] // the address of the member that left last (Manager.noteView)
 
 	self atomic.Pointer[uint32] // origin(), once known
 }
@@ -545,6 +546,7 @@ func (c *Cluster) replyNoContext(ctxName string, to channel.Member, id string) {
 }
 
 func (c *Cluster) memberGone(mem channel.Member) {
+	c.lastGone.Store(new(mem.Addr())) // before the probes, which may tell the managers first
 	c.cutMemberGone(mem)
 	for _, m := range c.running() {
 		m.memberGone(mem)

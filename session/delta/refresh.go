@@ -34,10 +34,15 @@ import (
 
 // quorumPeer returns the peer the lines of a loss of the quorum and of the refresh that
 // follows are rate-limited under (Manager.serveLog): the member whose cut stood this
-// node down, or "(view)" for a view below the quorum. A member can make a node stand
-// down over and over (stale pings, each past cutHoldOff:
-// TestRepeatedStandDownsQuorumLogBounded), and views can flap: the first lines are
-// logged, then a count.
+// node down; for a view below the quorum, "(view) " and the address of the member that
+// left last (Cluster.lastGone), whose departure took it there, so that a member leaving
+// and coming back over and over uses up its own first lines and not those of another
+// member's departure (TestViewLossesLoggedPerMember), or "(view)" alone when none left
+// yet. A member can make a node stand down over and over (stale pings, each past
+// cutHoldOff: TestRepeatedStandDownsQuorumLogBounded), and views can flap: the first
+// lines are logged, then a count. The keys are members', as those of the transfers
+// served: the limiter tracks at most its MaxKeys (1024) of them, forgetting those quiet
+// for its interval, and new ones beyond share one entry.
 func (m *Manager) quorumPeer() string {
 	if p := m.quorumCause.Load(); p != nil {
 		return *p
@@ -104,6 +109,9 @@ func (m *Manager) noteView() {
 	if n < m.quorum || m.cl.cuts.outranked.Load() {
 		if !m.quorumLost.Swap(true) {
 			cause := "(view)"
+			if gone := m.cl.lastGone.Load(); gone != nil {
+				cause += " " + *gone
+			}
 			if n >= m.quorum {
 				cause = m.cl.standDownBy()
 			}
