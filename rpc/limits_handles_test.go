@@ -56,3 +56,39 @@ func TestConfigLimitsHandlesBesideDefault(t *testing.T) {
 		t.Fatalf("once that rpc.Channel closed: delivered %v, %v", ok, err)
 	}
 }
+
+// TestConfigLimitsHandlesCombined pins, without decoding, the MaxHandles that the
+// rpc.Channels of one channel.Channel decode a message with: for every size of message,
+// the largest of the limits each rpc.Channel would apply alone, an explicit MaxHandles
+// as given and a zero one as jserial's default for that message (1<<20 or one handle per
+// 8 bytes, whichever is more, up to MaxBytes).
+func TestConfigLimitsHandlesCombined(t *testing.T) {
+	alone := func(maxHandles int, n int, maxBytes int64) int {
+		if maxHandles != 0 {
+			return maxHandles
+		}
+		return max(jserial.DefaultMaxHandles, int(min(int64(n), maxBytes)/handleBytes))
+	}
+	const maxBytes = 64 << 20
+	for _, set := range [][]int{
+		{0}, {0, 0}, {1000}, {0, 1000}, {0, 1 << 20}, {1 << 20}, {0, 1<<20 + 16}, {1<<20 + 16, 2 << 20},
+		{0, 2 << 20}, {0, 8 << 20}, {4 << 20, 0, 1000},
+	} {
+		d := &dispatcher{byID: map[string]*Channel{}}
+		for i, h := range set {
+			d.byID[string(rune('a'+i))] = &Channel{cfg: Config{Limits: jserial.DecoderConfig{MaxHandles: h, MaxBytes: maxBytes}}}
+		}
+		d.setLimits()
+		for _, n := range []int{100, 1 << 20, 8<<20 + 1000, 16 << 20, 40 << 20, maxBytes, maxBytes + 1} {
+			want := 0
+			for _, h := range set {
+				want = max(want, alone(h, n, maxBytes))
+			}
+			cfg := d.limits.Load().forMessage(n)
+			if got := alone(cfg.MaxHandles, n, cfg.MaxBytes); got != want {
+				t.Errorf("MaxHandles %v, a message of %d bytes: decoded with %d handles, want %d (the largest alone)",
+					set, n, got, want)
+			}
+		}
+	}
+}
