@@ -9,6 +9,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/ratelog"
+	"github.com/gotribes/tribes/jserial"
 )
 
 // Defaults, Tomcat's StaticMembershipService properties.
@@ -80,6 +81,16 @@ type Config struct {
 	// is ignored and counted (Stats.OversizedMembers). 0 means DefaultMaxPayloadSize
 	// (4096); Tomcat has no limit.
 	MaxPayloadSize int
+	// Limits bound the Java deserialization of each member message received (its
+	// rpc.Channel's rpc.Config.Limits): nesting depth, handles, array lengths and the
+	// message's bytes. Zero fields take jserial's defaults (DefaultMaxDepth 1000,
+	// DefaultMaxHandles 1<<20 or one per 8 bytes of the message, DefaultMaxArrayLen 1<<24,
+	// DefaultMaxBytes 64 MiB); Tomcat has no such setting (a JVM-wide jdk.serialFilter
+	// maxdepth, maxrefs, maxarray and maxbytes, if one is set). A message beyond them is
+	// not handled, and its member not listed (TestConfigLimitsRefuseAMemberMessage). The
+	// rpc.Channels of one channel share the decoding of its messages, the largest of
+	// their limits applying. Negative fields are refused with ErrInvalidConfig.
+	Limits jserial.DecoderConfig
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -132,6 +143,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxMembers < 0 || cfg.MaxPayloadSize < 0 {
 		return nil, fmt.Errorf("%w: MaxMembers %d or MaxPayloadSize %d is negative", channel.ErrInvalidConfig,
 			cfg.MaxMembers, cfg.MaxPayloadSize)
+	}
+	if l := cfg.Limits; l.MaxDepth < 0 || l.MaxHandles < 0 || l.MaxArrayLen < 0 || l.MaxBytes < 0 {
+		return nil, fmt.Errorf("%w: negative Limits %+v", channel.ErrInvalidConfig, l)
 	}
 	if cfg.MaxMembers == 0 {
 		cfg.MaxMembers = DefaultMaxMembers

@@ -139,7 +139,7 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	s.mu.Unlock()
 
 	rc, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver,
-		AcceptNonMembers: true}) // START and PING come from nodes not listed yet: the protocol's purpose
+		AcceptNonMembers: true, Limits: s.cfg.Limits}) // START and PING come from nodes not listed yet: the protocol's purpose
 	if err != nil {
 		s.mu.Lock()
 		s.running &^= svc
