@@ -224,7 +224,10 @@ func (d *MessageDispatch) Start(ctx context.Context, svc channel.Service) error 
 // (channel.StillStopping, or the error once ctx ended), so that the channel's next Stop or
 // Start of it calls this Stop again, which waits for that callback on the same terms,
 // unless it is made from such a callback: that one waits for none and returns nil
-// (TestDispatchLaterStopWaitsForACallbackAnEarlierOneLetGo). The trade-off: a Stop returns
+// (TestDispatchLaterStopWaitsForACallbackAnEarlierOneLetGo). Made from such a callback
+// means on its goroutine: a Stop the callback hands to another goroutine and waits for
+// waits for the callback until its ctx ends, and then returns an error wrapping ctx's
+// (TestDispatchStopHandedByACallbackToAGoroutineItWaitsFor). The trade-off: a Stop returns
 // without waiting for a callback begun before it to return; its worker sends nothing more
 // and ends once it returned, and a later Stop or Start waits for it unless it is then
 // still inside the callback. A callback of a message Stop sends that waits for something

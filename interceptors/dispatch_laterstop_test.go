@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -61,6 +62,56 @@ func TestDispatchLaterStopWaitsForACallbackAnEarlierOneLetGo(t *testing.T) {
 		}
 		if !ended.Load() {
 			t.Fatal("the later Stop returned before the callback did")
+		}
+	})
+}
+
+// TestDispatchStopHandedByACallbackToAGoroutineItWaitsFor: a callback of a message Stop
+// sends that makes its Stop on another goroutine and waits for it is no call the
+// dispatcher can tell from any other goroutine's: the first Stop lets the callback go
+// once that Stop waits for it (channel.LifecycleContended), but that Stop, the channel's
+// next, waits for the callback, which waits for it, until its own ctx ends; it then
+// returns an error wrapping ctx's, the callback returns, and a later Stop returns nil.
+func TestDispatchStopHandedByACallbackToAGoroutineItWaitsFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		d := newDispatch(t, DispatchConfig{MaxThreads: 1})
+		h := newHoldSend()
+		a, b := newNode(t, nw, d, h), newNode(t, nw)
+		startNodes(t, a, b)
+		handed := make(chan error, 1)
+		var took time.Duration
+		if err := sendAsync(t, a, b, seqData(0, 8), func(err error) {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				start := time.Now()
+				serr := a.ch.Stop(ctx, channel.SvcAll)
+				took = time.Since(start)
+				handed <- errors.Join(err, serr)
+			}()
+			<-done
+		}); err != nil {
+			t.Fatal(err)
+		}
+		<-h.entered
+		first := make(chan error, 1)
+		go func() { first <- a.ch.Stop(context.Background(), channel.SvcAll) }()
+		synctest.Wait()
+		h.open()
+		if err := <-first; err != nil {
+			t.Fatalf("the first Stop: %v", err)
+		}
+		if err := <-handed; !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("the Stop the callback handed to a goroutine: %v, want its ctx's error", err)
+		}
+		if took != time.Second {
+			t.Fatalf("the handed Stop took %v, want its 1 s ctx", took)
+		}
+		if err := a.ch.Stop(context.Background(), channel.SvcAll); err != nil {
+			t.Fatalf("a later Stop: %v", err)
 		}
 	})
 }
