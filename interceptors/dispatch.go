@@ -338,6 +338,7 @@ func (d *MessageDispatch) settle(ctx context.Context, r *dispatchRun) bool {
 // for the one sent and take the next) and twice per message with one (to account for it
 // and leave busy, then to come back and take the next): BenchmarkDispatch.
 func (d *MessageDispatch) work(r *dispatchRun) {
+	var gid uint64 // this goroutine's id, read by the first callback that needs it
 	d.mu.Lock()
 	for {
 		for !r.closed && d.run == r && len(d.queue) == 0 {
@@ -370,7 +371,7 @@ func (d *MessageDispatch) work(r *dispatchRun) {
 		d.bytes -= t.size
 		d.pending--
 		if t.done != nil {
-			d.callback(r, t.done, err)
+			d.callback(r, t.done, err, &gid)
 		}
 	}
 }
@@ -381,13 +382,17 @@ func (d *MessageDispatch) work(r *dispatchRun) {
 // the Stop lets it go (letGo). Any other call, or one let go, has r's group marked as
 // inside a call up (as runGroup.callUp does) and the worker out of busy, marked first, so
 // that neither a Stop nor a Start waits for it then, and every worker alive and not busy
-// when r closes is marked or ends.
-func (d *MessageDispatch) callback(r *dispatchRun, done func(error), err error) {
+// when r closes is marked or ends. *gid caches the worker's goroutine id, read by the
+// first call that begins while a Stop runs (TestDispatchStopReadsAWorkersGoroutineIDOnce).
+func (d *MessageDispatch) callback(r *dispatchRun, done func(error), err error, gid *uint64) {
 	held := d.run != r && !r.let
 	var id uint64
 	if held {
 		r.held++
-		id = callq.GoroutineID() // read only for a call that begins while a Stop runs
+		if *gid == 0 { // read only for a call that begins while a Stop runs, once a worker
+			*gid = goroutineID()
+		}
+		id = *gid
 		if len(d.upCalls) == 0 {
 			d.upCalls, d.upDone = map[uint64]int{}, make(chan struct{})
 		}
@@ -417,6 +422,10 @@ func (d *MessageDispatch) callback(r *dispatchRun, done func(error), err error) 
 	}
 }
 
+// goroutineID is callq.GoroutineID, which reads a stack trace (microseconds, more on a
+// deep stack); a variable so that a test counts its reads.
+var goroutineID = callq.GoroutineID
+
 // awaitLetGo waits for the OnComplete calls that began while a Stop ran and still run (an
 // earlier Stop, or this one, let them go), within ctx and until another Start or Stop of
 // the channel waits for this one (channel.LifecycleContended), and then leaves the sender
@@ -431,7 +440,7 @@ func (d *MessageDispatch) awaitLetGo(ctx context.Context) error {
 	if done == nil {
 		return nil
 	}
-	id := callq.GoroutineID()
+	id := goroutineID()
 	d.mu.Lock()
 	own := d.upCalls[id] > 0
 	done = d.upDone
