@@ -200,7 +200,9 @@ func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 // that one waits for the delivery, within its own ctx, on the same terms
 // (TestOrderLaterStopWaitsForTheDeliveryOfAnEarlierOne), unless it is made from a
 // listener the delivery calls, on its goroutine: that one waits for nothing and returns
-// nil, the delivery going on once the listener returned.
+// nil, the delivery going on once the listener returned; one such a listener hands to
+// another goroutine and waits for waits until its ctx ends, and then returns an error
+// wrapping ctx's (TestOrderStopHandedByAListenerToAGoroutineItWaitsFor).
 //
 // The released messages of a sender whose messages another goroutine is delivering (a
 // receive goroutine whose listener still runs) are delivered by that goroutine, in order,
