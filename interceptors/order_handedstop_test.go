@@ -32,9 +32,9 @@ func TestOrderStopHandedByAListenerToAGoroutineItWaitsFor(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
+				start := time.Now() // before the ctx, whose deadline is then no earlier
 				ctx, cancel := context.WithTimeout(context.Background(), bound)
 				defer cancel()
-				start := time.Now()
 				err := n.ch.Stop(ctx, channel.SvcAll)
 				took = time.Since(start)
 				handed <- err
