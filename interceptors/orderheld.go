@@ -168,7 +168,9 @@ func (o *Order) relieve() {
 // new run (TestOrderRestartDuringTheReleaseKeepsOtherSendersHeld). A Start that fails
 // below Order starts no run: the receiver stays stopped (the channel stops the levels its
 // failing Start started), so it is not counted and those releases run
-// (TestOrderFailedStartIsNotARun).
+// (TestOrderFailedStartIsNotARun); a release that ran while it was under way and kept a
+// sender's messages held runs again once it failed
+// (TestOrderReleaseDuringAFailingStartStillRuns).
 func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 	if svc&channel.SvcReceiver == 0 {
 		return o.Next().Start(ctx, svc)
@@ -177,7 +179,12 @@ func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 	o.rxStarts.Add(1)
 	err := o.Next().Start(ctx, svc)
 	if err != nil {
-		o.rxStarts.Add(^uint64(0))
+		// A release running meanwhile (a delivery left in the background) may have found
+		// the count and kept a sender's messages held: release them on the stopped
+		// receiver, after any delivery still running.
+		run := o.rxStarts.Add(^uint64(0))
+		o.releases.Add(func() { o.releaseAll(run) })
+		go o.releases.Run(nil)
 	}
 	return err
 }
