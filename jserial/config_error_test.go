@@ -24,12 +24,16 @@ func TestInvalidConfigIsErrInvalidConfig(t *testing.T) {
 		}
 	}
 	for _, cfg := range bad {
+		check(t, "Validate", cfg.Validate())
 		_, err := NewDecoder(bytes.NewReader(stream), cfg)
 		check(t, "NewDecoder", err)
 		_, err = UnmarshalConfig(stream, cfg)
 		check(t, "UnmarshalConfig", err)
 		_, err = UnmarshalAll(stream, cfg)
 		check(t, "UnmarshalAll", err)
+	}
+	if err := (DecoderConfig{}).Validate(); err != nil {
+		t.Errorf("Validate of the zero DecoderConfig (every default): %v", err)
 	}
 	_, err = NewDecoder(nil, DecoderConfig{})
 	check(t, "NewDecoder(nil reader)", err)

@@ -40,10 +40,20 @@ const (
 	DefaultMaxBytes    = 64 << 20
 )
 
-func (c DecoderConfig) withDefaults() (DecoderConfig, error) {
+// Validate reports a DecoderConfig that no decoder takes: a negative field. Its error
+// wraps ErrInvalidConfig and names every field. Packages that hand a DecoderConfig on
+// (rpc, replmap, staticsvc) call it in their constructors.
+func (c DecoderConfig) Validate() error {
 	if c.MaxDepth < 0 || c.MaxHandles < 0 || c.MaxArrayLen < 0 || c.MaxBytes < 0 {
-		return c, fmt.Errorf("%w: negative DecoderConfig limit (MaxDepth %d, MaxHandles %d, MaxArrayLen %d, MaxBytes %d)",
+		return fmt.Errorf("%w: negative DecoderConfig limit (MaxDepth %d, MaxHandles %d, MaxArrayLen %d, MaxBytes %d)",
 			ErrInvalidConfig, c.MaxDepth, c.MaxHandles, c.MaxArrayLen, c.MaxBytes)
+	}
+	return nil
+}
+
+func (c DecoderConfig) withDefaults() (DecoderConfig, error) {
+	if err := c.Validate(); err != nil {
+		return c, err
 	}
 	if c.MaxDepth == 0 {
 		c.MaxDepth = DefaultMaxDepth

@@ -3,6 +3,7 @@ package jserial_test
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/gotribes/tribes/jserial"
@@ -14,6 +15,15 @@ func ExampleUnmarshal() {
 	v, err := jserial.Unmarshal(b)
 	fmt.Printf("%T %v %v\n", v, v, err)
 	// Output: int32 1800 <nil>
+}
+
+func ExampleDecoderConfig_Validate() {
+	err := jserial.DecoderConfig{MaxDepth: 64, MaxHandles: -1}.Validate()
+	fmt.Println(errors.Is(err, jserial.ErrInvalidConfig))
+	fmt.Println(jserial.DecoderConfig{}.Validate()) // zero fields take the defaults
+	// Output:
+	// true
+	// <nil>
 }
 
 func ExampleMarshal() {

@@ -156,8 +156,8 @@ func New(cfg Config) (*Map, error) {
 	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0 || cfg.MaxEntries < 0 ||
 		cfg.MaxStoredBytes < 0:
 		return nil, fmt.Errorf("%w: negative replmap.Config timeout or limit", ErrInvalidConfig)
-	case cfg.Limits.MaxDepth < 0 || cfg.Limits.MaxHandles < 0 || cfg.Limits.MaxArrayLen < 0 || cfg.Limits.MaxBytes < 0:
-		return nil, fmt.Errorf("%w: negative replmap.Config.Limits %+v", ErrInvalidConfig, cfg.Limits)
+	case cfg.Limits.Validate() != nil:
+		return nil, fmt.Errorf("%w: replmap.Config.Limits: %w", ErrInvalidConfig, cfg.Limits.Validate())
 	case cfg.Limits.MaxBytes != 0 && cfg.MaxMessageBytes != 0 && cfg.Limits.MaxBytes != int64(cfg.MaxMessageBytes):
 		return nil, fmt.Errorf("%w: replmap.Config.Limits.MaxBytes %d and MaxMessageBytes %d differ",
 			ErrInvalidConfig, cfg.Limits.MaxBytes, cfg.MaxMessageBytes)

@@ -163,6 +163,8 @@ func TestConfigLimitsErrors(t *testing.T) {
 				_ = c.Close(context.Background())
 			}
 			t.Errorf("New with Limits %+v, MaxMessageBytes %d: %v, want ErrInvalidConfig", cfg.Limits, cfg.MaxMessageBytes, err)
+		} else if cfg.Limits.Validate() != nil && !errors.Is(err, jserial.ErrInvalidConfig) {
+			t.Errorf("New with Limits %+v: %v, want jserial's Validate error wrapped too", cfg.Limits, err)
 		}
 	}
 	c, err := New(Config{Channel: ch, ID: []byte("x"), Handler: h, Limits: jserial.DecoderConfig{MaxBytes: 1 << 10}, MaxMessageBytes: 1 << 10})

@@ -191,8 +191,8 @@ func New(cfg Config) (*Channel, error) {
 		return nil, fmt.Errorf("%w: rpc.Config.Handler is required", ErrInvalidConfig)
 	case cfg.MaxMessageBytes < 0:
 		return nil, fmt.Errorf("%w: negative rpc.Config.MaxMessageBytes", ErrInvalidConfig)
-	case cfg.Limits.MaxDepth < 0 || cfg.Limits.MaxHandles < 0 || cfg.Limits.MaxArrayLen < 0 || cfg.Limits.MaxBytes < 0:
-		return nil, fmt.Errorf("%w: negative rpc.Config.Limits %+v", ErrInvalidConfig, cfg.Limits)
+	case cfg.Limits.Validate() != nil:
+		return nil, fmt.Errorf("%w: rpc.Config.Limits: %w", ErrInvalidConfig, cfg.Limits.Validate())
 	case cfg.Limits.MaxBytes != 0 && cfg.MaxMessageBytes != 0 && cfg.Limits.MaxBytes != int64(cfg.MaxMessageBytes):
 		return nil, fmt.Errorf("%w: rpc.Config.Limits.MaxBytes %d and MaxMessageBytes %d differ",
 			ErrInvalidConfig, cfg.Limits.MaxBytes, cfg.MaxMessageBytes)

@@ -144,8 +144,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("%w: MaxMembers %d or MaxPayloadSize %d is negative", channel.ErrInvalidConfig,
 			cfg.MaxMembers, cfg.MaxPayloadSize)
 	}
-	if l := cfg.Limits; l.MaxDepth < 0 || l.MaxHandles < 0 || l.MaxArrayLen < 0 || l.MaxBytes < 0 {
-		return nil, fmt.Errorf("%w: negative Limits %+v", channel.ErrInvalidConfig, l)
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: staticsvc.Config.Limits: %w", channel.ErrInvalidConfig, err)
 	}
 	if cfg.MaxMembers == 0 {
 		cfg.MaxMembers = DefaultMaxMembers
