@@ -396,7 +396,12 @@ func (d *TCPFailureDetector) MemberDisappeared(m channel.Member) {
 // Members returns the verified members: those of the layer below that passed a check, in
 // its order, then the suspects it dropped that still answer, then the members dropped
 // whose removal waits for their held messages (see Member), as Member finds them
-// (TestFailureDetectorMemberAndMembersAgreeWhileARemovalWaits). When they are exactly the
+// (TestFailureDetectorMemberAndMembersAgreeWhileARemovalWaits). Such a member, found dead,
+// is thus still one of the members a send to every member (the channel's SendMessage with
+// no members) goes to, and a count of the members (a quorum) counts, until its removal
+// goes up, as any member whose removal has not gone up; a send to it that fails reports
+// nothing new, the member being dropped already
+// (TestFailureDetectorSendToAllWhileARemovalWaits). When they are exactly the
 // layer below's (the usual case), it returns that slice itself, so the send path does not
 // allocate.
 func (d *TCPFailureDetector) Members() []channel.Member {
