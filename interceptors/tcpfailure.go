@@ -321,7 +321,8 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // every power of two), and MessageReceived returns an error wrapping ErrHeldLimit (a
 // FAIL_ACK to a synchronized-ack sender); one beyond the sets' cap does not list the
 // member (TestFailureDetectorHeldMessagesStayBoundedWhileAListenerBlocks,
-// TestFailureDetectorHeldMessagesOfOneListingStayBounded).
+// TestFailureDetectorHeldMessagesOfOneListingStayBounded,
+// TestFailureDetectorHeldDropsLoggedAtPowersOfTwo).
 //
 // So a listener sees a member's messages after its addition and before its removal: when
 // the member is dropped (a failed check) before its held messages went up, its

@@ -3,7 +3,9 @@ package interceptors
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -181,4 +183,76 @@ func TestFailureDetectorHeldMessagesOfOneListingStayBounded(t *testing.T) {
 			t.Fatalf("message %d is %s, want %s", i, m.Data, want)
 		}
 	}
+}
+
+// TestFailureDetectorHeldDropsLoggedAtPowersOfTwo: MessageReceived's doc says a message
+// dropped over the caps on held messages is logged the first time, then every power of
+// two, so that a member flooding a blocked listener cannot flood the log: 40 drops give 6
+// warnings (1, 2, 4, 8, 16, 32), all 40 counted.
+func TestFailureDetectorHeldDropsLoggedAtPowersOfTwo(t *testing.T) {
+	const over = 40
+	var log syncLog
+	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{Probe: newAliveSet().probe, // B never answers
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))}))
+	nw := channeltest.NewNetwork()
+	a := mbNew(t, nw, mbOpt{id: 1}, d)
+	b := mbNew(t, nw, mbOpt{id: 2})
+	hold, held, open := holdOnce()
+	a.ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		if string(m.Data) == "x0" {
+			hold()
+		}
+		return nil
+	}))
+	mbStart(t, a, b)
+	t.Cleanup(open)
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B checked, not answering", func() bool {
+		return d.Settled() && d.Stats().AddSuspects == 1
+	})
+	res := make(chan error, maxHeldMsgs+over+1)
+	receive := func(i int) {
+		res <- d.MessageReceived(&channel.Message{Source: b.ch.LocalMember(), Data: fmt.Appendf(nil, "x%d", i)})
+	}
+	go receive(0)
+	waitClosed(t, held, "x0 did not go up")
+	for i := 1; i <= maxHeldMsgs+over; i++ {
+		go receive(i)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the messages over the cap dropped", func() bool {
+		return d.Stats().HeldDropped == over && len(heldData(d, b.expected(2).Key())) == maxHeldMsgs
+	})
+	got := 0 // results read; the refused ones returned once their drop was logged
+	for refused := 0; refused < over; got++ {
+		if err := <-res; errors.Is(err, ErrHeldLimit) {
+			refused++
+		} else if err != nil {
+			t.Fatalf("MessageReceived: %v", err)
+		}
+	}
+	log.mu.Lock()
+	var dropped []int
+	for _, line := range strings.Split(log.b.String(), "\n") {
+		if strings.Contains(line, "held messages are at their cap") {
+			_, n, _ := strings.Cut(line, " dropped=")
+			i, err := strconv.Atoi(n)
+			if err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			dropped = append(dropped, i)
+		}
+	}
+	log.mu.Unlock()
+	slices.Sort(dropped) // concurrent drops log in any order
+	if want := []int{1, 2, 4, 8, 16, 32}; !slices.Equal(dropped, want) {
+		t.Errorf("drops logged at counts %v, want %v", dropped, want)
+	}
+	open()
+	for ; got < maxHeldMsgs+over+1; got++ {
+		if err := <-res; err != nil {
+			t.Errorf("MessageReceived: %v", err)
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", func() bool {
+		return d.Settled() && len(a.received()) == maxHeldMsgs+1
+	})
 }
