@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -65,4 +66,63 @@ func TestFailureDetectorBlockedRemovalListenerHoldsNoOtherMembersCheck(t *testin
 	})
 	release()
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", d.Settled)
+}
+
+// TestFailureDetectorMemberFlapsWhileItsAdditionIsHeld: a member's addition is held in a
+// membership listener on the goroutine that checked it, and the layer below reports the
+// member gone and then added again meanwhile (the reports stoppedRunListener made before
+// its Stop until TestFailureDetectorBlockedRemovalListenerHoldsNoOtherMembersCheck moved
+// them after it): each is checked at once by a queue of its own, the view follows the
+// checks while the listener blocks, and the events go up in the order of the changes once
+// it returned. A member that died and came back is dropped and listed again ("+B -B +B");
+// one that answered all along is kept, with no event ("+B").
+func TestFailureDetectorMemberFlapsWhileItsAdditionIsHeld(t *testing.T) {
+	for _, dies := range []bool{true, false} {
+		t.Run(map[bool]string{true: "dies", false: "answers"}[dies], func(t *testing.T) {
+			hold, entered, open := holdOnce()
+			t.Cleanup(open)
+			nw := channeltest.NewNetwork()
+			b := mbNew(t, nw, mbOpt{id: 2})
+			alive := newAliveSet(b.port())
+			d := newTestDetector(alive)
+			a := mbNew(t, nw, mbOpt{id: 1}, &holdAdded{hold: func(channel.Member) { hold() }}, d)
+			mbStart(t, a, b)
+			waitClosed(t, entered, "B's addition did not go up")
+			k := b.expected(2).Key()
+			listed := func() bool { _, ok := d.Member(k); return ok }
+			alive.set(b.port(), !dies)
+			d.MemberDisappeared(b.expected(2))
+			if dies {
+				testutil.EventuallyTrue(t, testutil.WaitLimit, "B, dead, dropped while its addition is held", func() bool {
+					return !listed()
+				})
+			} else {
+				testutil.EventuallyTrue(t, testutil.WaitLimit, "B, answering, kept while its addition is held", func() bool {
+					return d.Stats().KeptAlive == 1 && listed()
+				})
+			}
+			alive.set(b.port(), true)
+			d.MemberAdded(b.expected(2))
+			testutil.EventuallyTrue(t, testutil.WaitLimit, "B listed again while its addition is held", func() bool {
+				d.mu.Lock()
+				_, checking := d.queues[k]
+				d.mu.Unlock()
+				return listed() && !checking
+			})
+			if got := a.evs(); len(got) != 0 {
+				t.Fatalf("events %v went up while B's addition is held", got)
+			}
+			open()
+			testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", d.Settled)
+			p := fmt.Sprint(b.port())
+			if dies {
+				mbWantEvents(t, a, "+"+p, "-"+p, "+"+p)
+			} else {
+				mbWantEvents(t, a, "+"+p)
+			}
+			if !listed() {
+				t.Error("B, back and answering, is not listed")
+			}
+		})
+	}
 }
