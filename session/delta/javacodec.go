@@ -42,8 +42,9 @@ import (
 // configured alike would refuse to decode: more actions than MaxEntries, a stream longer
 // than Limits.MaxBytes, an attribute, note or principal value whose stream alone goes
 // beyond Limits (also wrapping jserial.ErrLimit: TestJavaCodecReadsValuesWithItsLimits,
-// TestJavaCodecRefusesPrincipalPastLimitsOnSend);
-// the handles of a message's values together and MaxExpansion are not checked, nor are
+// TestJavaCodecRefusesPrincipalPastLimitsOnSend), or values within them alone that
+// together go beyond them, as a delta's values share one stream's handles
+// (TestJavaCodecValuesTogetherPastLimitsNotSent); MaxExpansion is not checked, nor are
 // the values of a state transfer chunk (read with jserial's defaults).
 type JavaCodec struct {
 	// Limits bound every decoded stream (depth, handles, lengths, size), and the

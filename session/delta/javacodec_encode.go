@@ -124,7 +124,8 @@ func (c JavaCodec) inline(b []byte, what string, checked bool) (any, error) {
 }
 
 // encodeDeltaRequest returns the stream DeltaRequest.serialize writes for the actions of
-// session id, its attribute and note values read with c.Limits when checked (inline).
+// session id, its attribute and note values read with c.Limits when checked (inline),
+// and then, if it holds two values or more, the whole stream.
 func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool) ([]byte, error) {
 	var w jserial.DataWriter
 	if err := w.WriteUTF(id); err != nil {
@@ -132,6 +133,7 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool)
 	}
 	w.WriteBool(false) // recordAllActions
 	w.WriteInt32(int32(len(actions)))
+	values := 0
 	for i := range actions {
 		a := &actions[i]
 		name, value, err := c.javaAction(a, checked)
@@ -146,9 +148,23 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool)
 		w.WriteBool(value != nil)
 		if value != nil {
 			w.WriteObject(value)
+			values++
 		}
 	}
-	return marshalContents(w.Contents())
+	b, err := marshalContents(w.Contents())
+	if err != nil || !checked || values < 2 {
+		return b, err
+	}
+	// A node alike decodes the values in one stream, one handle table for them all
+	// (decode): each within Limits alone, together they may not be
+	// (TestJavaCodecValuesTogetherPastLimitsNotSent).
+	if _, err := jserial.UnmarshalAll(b, c.Limits); errors.Is(err, jserial.ErrLimit) {
+		return nil, fmt.Errorf("%w: the %d values of the delta together, read with JavaCodec's Limits %+v: %w",
+			ErrMessageLimit, values, c.Limits, err)
+	} else if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // javaAction returns the name and the value object Tomcat's DeltaRequest records for a,

@@ -172,3 +172,38 @@ func TestJavaCodecRefusesPrincipalPastLimitsOnSend(t *testing.T) {
 		t.Errorf("its principal: %v, %v", p, err)
 	}
 }
+
+// TestJavaCodecValuesTogetherPastLimitsNotSent: JavaCodec's encoder read each value of a
+// delta with Limits alone, but a node alike decodes the delta's values in one stream, one
+// handle table for them all, so that two values of 40 distinct strings each under
+// MaxHandles 50, each within it, were encoded and sent, and every node with the same codec
+// refused the message. Such a delta is refused at encode now, dst unchanged, with an error
+// wrapping ErrMessageLimit and jserial.ErrLimit, while two small values still travel.
+func TestJavaCodecValuesTogetherPastLimitsNotSent(t *testing.T) {
+	lowered := delta.JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}
+	twoOf := func(n int) *delta.Message {
+		return &delta.Message{Event: delta.EventDelta, Context: "/app", SessionID: "S1", UniqueID: "u",
+			Actions: []delta.Action{
+				{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "a", Value: manyStrings(t, n)},
+				{Type: delta.ActionNote, Op: delta.OpSet, Name: "b", Value: manyStrings(t, n)},
+			}}
+	}
+	// The premise: encoded with the defaults, the message does not decode with lowered.
+	b, err := delta.JavaCodec{}.AppendMessage(nil, twoOf(40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lowered.DecodeMessage(b); !errors.Is(err, delta.ErrMessageLimit) {
+		t.Fatalf("two values of 40 strings decoded with MaxHandles 50: %v, want ErrMessageLimit", err)
+	}
+	out, err := lowered.AppendMessage([]byte("prefix"), twoOf(40))
+	if !errors.Is(err, delta.ErrMessageLimit) || !errors.Is(err, jserial.ErrLimit) || string(out) != "prefix" {
+		t.Errorf("AppendMessage of two values of 40 strings with MaxHandles 50: %d bytes, %v, want dst unchanged and an error wrapping ErrMessageLimit and jserial.ErrLimit",
+			len(out), err)
+	}
+	if b, err := lowered.AppendMessage(nil, twoOf(10)); err != nil {
+		t.Errorf("two values of 10 strings: %v", err)
+	} else if _, err := lowered.DecodeMessage(b); err != nil {
+		t.Errorf("two values of 10 strings do not decode: %v", err)
+	}
+}

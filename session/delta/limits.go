@@ -16,7 +16,8 @@ import (
 // MaxStringLen or with more roles than MaxEntries
 // (TestBinaryCodecRefusesPrincipalPastLimitsOnSend); for JavaCodec more actions than
 // MaxEntries, a stream longer than Limits.MaxBytes, or a value whose stream goes beyond
-// Limits (TestJavaCodecValuePastLimitsNotSent). A node refuses such a message
+// Limits (TestJavaCodecValuePastLimitsNotSent) or a delta's values that do together
+// (TestJavaCodecValuesTogetherPastLimitsNotSent). A node refuses such a message
 // whole; with group commit, every other change of its batch with it. Session.Set refuses such a value or name at once (a *ValueError), and Session.SetPrincipal such a principal
 // (TestSetPrincipalRefusesWhatThePeersWouldRefuse).
 //
@@ -86,7 +87,8 @@ func (c BinaryCodec) checkPrincipal(v []byte) error {
 // (MaxEntries) or a value larger than the stream it would travel in may be
 // (Limits.MaxBytes); the encoder reads each value's stream, a principal's included, with
 // Limits (inline, javaAction), refusing one beyond them with ErrMessageLimit as
-// checkPrincipal does, without reading it twice. As for BinaryCodec, the sessions of a
+// checkPrincipal does, without reading it twice, and a delta of two values or more whole
+// (encodeDeltaRequest). As for BinaryCodec, the sessions of a
 // state transfer chunk are not checked.
 func (c JavaCodec) checkLimits(m *Message) error {
 	if m.Event != EventDelta {
