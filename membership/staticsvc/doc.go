@@ -26,7 +26,8 @@
 // is announced. A Service keeps at most Config.MaxMembers (1024) members and ignores a
 // member whose payload is over Config.MaxPayloadSize (4096 bytes) or whose domain or
 // command is over MaxNameSize (256 bytes); refusals are counted (Stats) and logged
-// rate-limited per sender. The view's changes wait for the membership listener in a
+// rate-limited per sender. Member messages are decoded within Config.Limits, the largest
+// of the limits of the channel's rpc.Channels applying (TestConfigLimitsRefuseAMemberMessage). The view's changes wait for the membership listener in a
 // queue coalesced per member once it is full, so that a held listener does not make it
 // grow with every member that flaps or every invented member a stranger announces and
 // stops: it stays within about 4 × MaxMembers events, and the listener is told what it
