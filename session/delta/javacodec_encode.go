@@ -152,7 +152,7 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool)
 		}
 	}
 	b, err := marshalContents(w.Contents())
-	if err != nil || !checked || values < 2 {
+	if err != nil || !checked || values < 2 || c.fewerBytesThanHandles(b) {
 		return b, err
 	}
 	// A node alike decodes the values in one stream, one handle table for them all
@@ -290,3 +290,20 @@ func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState) error {
 	}
 	return nil
 }
+
+// fewerBytesThanHandles reports whether stream b is shorter than the handles Limits
+// allow it: every element that takes a handle takes a byte of the stream at least, so
+// such a stream cannot go past MaxHandles, and its values' depth and array lengths
+// were checked one by one (inline), so reading it whole again would find nothing
+// (TestJavaCodecValuesTogetherPastLimitsNotSent still reads what could).
+func (c JavaCodec) fewerBytesThanHandles(b []byte) bool {
+	maxBytes, handles := c.Limits.MaxBytes, c.Limits.MaxHandles
+	if maxBytes == 0 {
+		maxBytes = jserial.DefaultMaxBytes
+	}
+	if handles == 0 { // the default scales with the stream, as UnmarshalAll's does
+		handles = max(jserial.DefaultMaxHandles, len(b)/8)
+	}
+	return int64(len(b)) <= maxBytes && len(b) < handles
+}
+
