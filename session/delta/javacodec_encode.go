@@ -306,4 +306,3 @@ func (c JavaCodec) fewerBytesThanHandles(b []byte) bool {
 	}
 	return int64(len(b)) <= maxBytes && len(b) < handles
 }
-
