@@ -217,8 +217,36 @@ func Launch(t testutil.TB, dir, app string, cfg Config) *Node {
 	}); err != nil {
 		t.Fatalf("tomcat %s: %v", cfg.Route, err)
 	}
+	// catalina.sh writes the pid of the shell it forks for "eval java ... &" and exits:
+	// until that shell has exec'd the JVM, the pid's command line is the shell's, which
+	// alive takes for another process, so that Wait would report the node exited with an
+	// empty log. Wait for the exec, or for the process to be gone (Wait then says so).
+	if err := n.awaitExec(10 * time.Second); err != nil {
+		t.Fatalf("tomcat %s: pid %d: %v", cfg.Route, n.pid, err)
+	}
 	t.Cleanup(n.Stop)
 	return n
+}
+
+// awaitExec waits up to timeout until the node's pid is its JVM (alive) or gone
+// (TestAwaitExec).
+func (n *Node) awaitExec(timeout time.Duration) error {
+	return poll(timeout, func() error {
+		if n.alive() || n.gone() {
+			return nil
+		}
+		return errors.New("the JVM not exec'd yet")
+	})
+}
+
+// gone reports whether the node's pid names no process or a zombie.
+func (n *Node) gone() bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }
 
 // waitTimeout bounds Wait, its requests included.
@@ -277,15 +305,7 @@ func (n *Node) alive() bool {
 	if err != nil || !bytes.Contains(cmdline, []byte("-Dcatalina.base="+n.Base)) {
 		return false
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.pid))
-	if err != nil {
-		return false
-	}
-	// A zombie (state Z) has exited.
-	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-		return false
-	}
-	return true
+	return !n.gone() // a zombie (state Z) has exited
 }
 
 // Stop sends SIGTERM and waits up to 30 s for the process to end, then SIGKILLs it.
