@@ -4,6 +4,7 @@ package delta_test
 // node decides how it settles against another node's change of its version (unsent.go).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ type viewChannel struct {
 	deaf        atomic.Pointer[channel.MemberKey]
 	mu          sync.Mutex
 	only        *channel.Member
+	match       string // arm's: only a send whose data holds it is the one armed
 }
 
 func (v *viewChannel) Member(k channel.MemberKey) (channel.Member, bool) {
@@ -49,11 +51,12 @@ func (v *viewChannel) Members() []channel.Member {
 	return v.Channel.Members()
 }
 
-// arm makes the next send go to member alone, then fail.
-func (v *viewChannel) arm(member channel.Member) {
+// arm makes the next send whose data holds match (a session id) go to member alone,
+// then fail; other sends meanwhile (probes, catch-ups) go as asked.
+func (v *viewChannel) arm(member channel.Member, match string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.only = &member
+	v.only, v.match = &member, match
 }
 
 func (v *viewChannel) Send(ctx context.Context, to []channel.Member, data []byte, opts channel.SendOptions) error {
@@ -66,7 +69,11 @@ func (v *viewChannel) Send(ctx context.Context, to []channel.Member, data []byte
 	}
 	v.mu.Lock()
 	only := v.only
-	v.only = nil
+	if only != nil && !bytes.Contains(data, []byte(v.match)) {
+		only = nil // another message (a probe, a catch-up): not the one armed for
+	} else {
+		v.only = nil
+	}
 	v.mu.Unlock()
 	if only == nil {
 		return v.Channel.Send(ctx, to, data, opts)
@@ -194,7 +201,7 @@ func TestFailedDeltaThatReachedAMemberConvergesAfterARefresh(t *testing.T) {
 	if err := firstErr(sc.Set("x", "c"), sc.SetPrincipal(&delta.Principal{Name: "cal"})); err != nil {
 		t.Fatal(err)
 	}
-	c.ch.arm(b.ch.LocalMember())
+	c.ch.arm(b.ch.LocalMember(), id)
 	if err := c.m.Replicate(ctx, sc); err == nil || errors.Is(err, delta.ErrNoQuorum) {
 		t.Fatalf("c's change, reaching b alone: %v, want the send's failure", err)
 	}
