@@ -3,8 +3,10 @@ package delta_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -29,6 +31,14 @@ func TestGroupCommitReusesBatchArray(t *testing.T) {
 					missing <- fmt.Sprintf("call %d: node %s holds k=%d, want %d", i, p.JvmRoute(), v, i)
 				}
 			}
+		})
+		// Release the held call only once every other one waits behind it, or a late one
+		// goes out in a third message.
+		testutil.Eventually(t, 10*time.Second, func() error {
+			if q := delta.QueuedForBatch(a); q != n-1 {
+				return fmt.Errorf("%d of %d deltas wait for the send in flight", q, n-1)
+			}
+			return nil
 		})
 		errs, sent := wait()
 		for i, err := range errs {
