@@ -145,8 +145,14 @@ func isLocal(m, local channel.Member) bool {
 // no member gone (none listed) likewise waits for the events queued before it, so that
 // no listener call runs once it returned nil
 // (TestStopReportingNoMemberGoneWaitsForEarlierEvents), while a Stop of levels not
-// running returns at once (the undo of a failed channel Start may stop again a level
-// whose earlier Stop gave up: TestFailedStartStopsTheMembershipLevelThatFailed). A Stop
+// running returns nil at once, waiting for nothing: even for the members gone of an
+// earlier Stop that gave up when its ctx ended, still queued behind a listener call, so
+// that a channel's second Stop of such a level returns nil before the listener was told
+// of them, and they still go up, in order, once it returned
+// (TestStopAgainOfAStoppedLevelDoesNotWaitForItsEvents). The channel's Start first stops
+// again a level whose earlier Stop gave up, and then the undo of a failed Start stops the
+// level that failed: waiting there would make such a Start fail, starting nothing, until
+// those events went up (TestFailedStartStopsTheMembershipLevelThatFailed). A Stop
 // made from the listener, on the goroutine that calls it (a listener's own Stop of the
 // service or of the channel), waits for none of them, whatever its ctx: not for the call
 // it is made in, nor for the events behind that call, its members gone included, which
