@@ -181,7 +181,9 @@ type DNSConfig struct {
 	// what that attempt answers as it is, so that a Dial dialing UDP whatever it is
 	// asked gives those 75 or so addresses, with no error: the provider, which watches
 	// the Dial's connections for the answer's truncated flag, logs a warning, once, then
-	// rate-limited (TestDNSTruncatedAnswerIsLogged).
+	// rate-limited, and counts it (Stats.TruncatedAnswers; TestDNSTruncatedAnswerIsLogged).
+	// It is read at each fetch, as a resolver used directly: a change of its fields
+	// between two fetches applies to the next (TestDNSFollowsTheResolverAfterNew).
 	Resolver *net.Resolver
 }
 

@@ -23,7 +23,8 @@ import (
 // 600 addresses, and nothing told the user (documented only). The provider now sees the
 // answer's truncated flag on that attempt and logs a warning naming the name, once (then
 // rate-limited: three fetches, one line), the fetch still giving the addresses that
-// came; a Dial that dials what it is asked gets every address, and nothing is logged.
+// came, and each such fetch is counted (TruncatedAnswers); a Dial that dials what it is
+// asked gets every address, and nothing is logged or counted.
 func TestDNSTruncatedAnswerIsLogged(t *testing.T) {
 	const name, n = "tomcat-members", 600
 	d := dnsmasq.Start(t, manyHosts(name, n))
@@ -51,6 +52,9 @@ func TestDNSTruncatedAnswerIsLogged(t *testing.T) {
 	if got := strings.Count(text, "DNS answer truncated"); got != 1 || !strings.Contains(text, name) {
 		t.Fatalf("log %q: %d warnings of a truncated answer, want 1 naming %s", text, got, name)
 	}
+	if got := p.TruncatedAnswers(); got != 3 {
+		t.Fatalf("TruncatedAnswers %d after three truncated fetches, want 3", got)
+	}
 
 	// Through a Dial that dials the network it is asked: every address, nothing logged.
 	var log2 lockedBuffer
@@ -69,6 +73,9 @@ func TestDNSTruncatedAnswerIsLogged(t *testing.T) {
 	}
 	if text := logText(&log2); text != "" {
 		t.Fatalf("log %q for a whole answer, want nothing", text)
+	}
+	if got := q.TruncatedAnswers(); got != 0 {
+		t.Fatalf("TruncatedAnswers %d for a whole answer, want 0", got)
 	}
 }
 

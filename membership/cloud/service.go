@@ -199,10 +199,20 @@ type Stats struct {
 	// listed by the source, or, with the DNS provider, senders of messages (logged
 	// rate-limited).
 	MembersOverLimit uint64
+	// TruncatedAnswers counts, with the DNS provider, the fetches whose answer came
+	// truncated on Go's TCP attempt (logged rate-limited; see DNS): each may have missed
+	// members. Zero with another provider.
+	TruncatedAnswers uint64
 }
 
 // Stats returns a snapshot of the counters.
-func (s *Service) Stats() Stats { return Stats{MembersOverLimit: s.overLimit.Load()} }
+func (s *Service) Stats() Stats {
+	st := Stats{MembersOverLimit: s.overLimit.Load()}
+	if d, ok := s.prov.(*DNS); ok {
+		st.TruncatedAnswers = d.TruncatedAnswers()
+	}
+	return st
+}
 
 var _ interface {
 	channel.MembershipService
