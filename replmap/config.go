@@ -95,14 +95,17 @@ type Config struct {
 	// Limits bound the Java deserialization of what the map receives beyond its
 	// MapMessages' own bounds: the RPC replies (its rpc.Channel's rpc.Config.Limits; the
 	// rpc.Channels of one channel.Channel share that decoding, the largest of their limits
-	// applying: TestRPCRepliesBeyondLimits) and a state transfer's entry list (the map's
-	// own decoding, these limits exactly). Zero fields take the defaults: MaxDepth
+	// applying: TestRPCRepliesBeyondLimits), a state transfer's entry list, and the key
+	// and value streams of the MapMessages it receives (the map's own decoding, these
+	// limits exactly). Zero fields take the defaults: MaxDepth
 	// jserial.DefaultMaxDepth (1000), MaxArrayLen jserial.DefaultMaxArrayLen (1<<24),
 	// MaxHandles jserial.DefaultMaxHandles (1<<20; for the state list 32 per entry up to
 	// MaxEntries if that is more). Limits.MaxBytes is MaxMessageBytes: set either, or both
 	// to the same value; New refuses two different ones, and negative limits, with
 	// ErrInvalidConfig. A state list beyond them is not applied: the joiner starts without
-	// the state and logs an error wrapping jserial.ErrLimit (TestStateListBeyondLimits).
+	// the state and logs an error wrapping jserial.ErrLimit (TestStateListBeyondLimits);
+	// a received key or value beyond them is refused with an error wrapping ErrBadMessage
+	// and jserial.ErrLimit, the entry left as it was (TestValueBeyondLimitsRefused).
 	// No Java attribute (Java reads with ObjectInputStream, bounded only by a JVM-wide
 	// serial filter, if any).
 	Limits jserial.DecoderConfig

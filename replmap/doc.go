@@ -75,7 +75,10 @@
 // # Limits and differences from Java
 //
 //   - A received MapMessage is at most Config.MaxMessageBytes and carries at most 1024
-//     backup members; errors wrap ErrBadMessage.
+//     backup members; errors wrap ErrBadMessage. The key and value streams it carries
+//     are decoded within MaxMessageBytes and Config.Limits (zero fields: jserial's
+//     defaults): one beyond them is refused with an error wrapping ErrBadMessage and
+//     jserial.ErrLimit, and the entry is left as it was (TestValueBeyondLimitsRefused).
 //   - What the other map members can make a map hold is bounded (Java's maps have no
 //     bound): at most Config.MaxEntries entries, proxies included (DefaultMaxEntries,
 //     262144), and Config.MaxStoredBytes (DefaultMaxStoredBytes, 1 GiB) of key and value

@@ -318,9 +318,14 @@ func decodeMessageWith(v any, members map[*jserial.Object]wire.Member) (*message
 	return m, nil
 }
 
-// value decodes the stream in keydata or valuedata (nil for none).
+// value decodes the stream in keydata or valuedata (nil for none) within MaxMessageBytes
+// and Config.Limits (zero fields: jserial's defaults), as the state list is: a key or
+// value beyond them is refused with an error wrapping ErrBadMessage and jserial.ErrLimit
+// (TestValueBeyondLimitsRefused).
 func (c *codec) value(b []byte) (any, error) {
-	return c.valueWith(b, jserial.DecoderConfig{MaxBytes: c.dec.MaxBytes})
+	cfg := c.limits
+	cfg.MaxBytes = c.dec.MaxBytes
+	return c.valueWith(b, cfg)
 }
 
 // valueWith is value with the limits of cfg.
