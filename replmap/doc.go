@@ -263,6 +263,14 @@
 //     the Java node made after the Remove returned and before that MSG_REMOVE reached
 //     it, its own entry then, the Go nodes still naming it the primary (a known
 //     limitation: TestForwardedRemoveDropsAJavaPutMadeAfterTheRemove, interop/maps).
+//     Each backup node has a queue of these removals, sent by at most 8 goroutines
+//     together: a backup node whose sends block delays only its own
+//     (TestForwardSlowBackupDoesNotDelayAnother). A failed send is counted in
+//     Stats.ForwardedRemovesFailed and logged, rate-limited per backup node
+//     (TestForwardFailuresCountedAndRateLimited). The send goes only while the node
+//     holds no entry of the key, and a republish of the key waits for one under way: it
+//     never drops a backup that a republish made after it
+//     (TestForwardedRemoveDoesNotDropARepublishedBackup).
 //   - Replicate makes a nil error mean that the changes reached the backup nodes, where
 //     Java's replicate does nothing for an entry without backup nodes and loses the
 //     changes of a diff it failed to send: an entry without backup nodes while the map

@@ -345,3 +345,11 @@ func ReceivePrimaryRemoved(m *Map, from channel.Member, key any) error {
 	}
 	return m.received(context.Background(), &message{MapID: m.id, Type: msgRemove, Key: kb, Primary: &from}, from)
 }
+
+// ForwardWaiters returns how many republishes of m wait for a forwarded removal's send
+// (tests only).
+func ForwardWaiters(m *Map) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.forwards.waiters
+}

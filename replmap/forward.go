@@ -2,8 +2,8 @@ package replmap
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"slices"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -20,84 +20,175 @@ import (
 //
 // The receive handler does not send it: with synchronized-ack SendOptions a handler
 // waiting for an ACK whose sender waits for this handler would be a cycle. It queues the
-// key (one pending send per key: the queue holds at most the entries the node held) for
-// one goroutine, which Stop ends and waits for. That goroutine holds the key's send lock
-// (lockKey) while it sends, and sends nothing when the node holds the key again: a Put
-// or Get here since then published it, and its messages are not overtaken.
+// key for each backup node (one queue per node, each key once in it: a queue holds at
+// most the entries the node held), and goroutines send the queues, one per backup node
+// and at most maxForwarders together: a goroutine whose queue is empty takes over the
+// queue of a node that waits for one. A backup node whose sends block delays its own
+// queue only, not another node's (TestForwardSlowBackupDoesNotDelayAnother), as long
+// as fewer than maxForwarders nodes block at once. Stop ends them and waits for them.
+// Each send holds the key's send lock (lockKey), and sends nothing when the node holds
+// the key again: a Put or Get here since then published it, and its messages are not
+// overtaken; a republish of the key (republishKey) waits for a send under way, so that
+// the removal never drops the backup a republish made after the check
+// (TestForwardedRemoveDoesNotDropARepublishedBackup). A send that fails (the map not
+// stopping) is counted in Stats.ForwardedRemovesFailed and logged, rate-limited per
+// backup node (TestForwardFailuresCountedAndRateLimited).
 
-// removeForwards are the keys whose removal the node forwards to the backup nodes it
-// named, m.mu held.
+// maxForwarders bounds the goroutines that send the forwarded removals.
+const maxForwarders = 8
+
+// removeForwards are the removals the node forwards to backup nodes, by node, m.mu
+// held; workers counts the goroutines sending them.
 type removeForwards struct {
-	keys    map[string][]channel.Member
+	queues  map[channel.MemberKey]*forwardQueue
+	workers int
+	// sending holds the keys whose removal is being sent (one at a time: the send holds
+	// the key's send lock), each with a channel closed once the send returned;
+	// waiters counts the republishes waiting for one (republishKey).
+	sending map[string]chan struct{}
+	waiters int
+	// failed counts the forwarded removals whose send to a backup node failed.
+	failed uint64
+}
+
+// forwardQueue is the keys whose removal the node forwards to one backup node; running
+// is set while a goroutine sends them.
+type forwardQueue struct {
+	to      channel.Member
+	keys    map[string]struct{}
 	running bool
 }
 
 // forwardRemoveLocked queues the removal of e, the primary entry under k that from's
-// MSG_REMOVE dropped, for e's backup nodes but from, m.mu held.
+// MSG_REMOVE dropped, for e's backup nodes that are map members, but from, m.mu held.
 func (m *Map) forwardRemoveLocked(k string, e *entry, from channel.Member) {
 	if m.cfg.Replicated || e == nil || e.role != rolePrimary || m.state == stateDestroyed {
 		return
 	}
-	nodes := exclude(e.nodes, []channel.Member{from})
-	if len(nodes) == 0 {
-		return
-	}
-	if m.forwards.keys == nil {
-		m.forwards.keys = make(map[string][]channel.Member)
-	}
-	for _, n := range m.forwards.keys[k] {
-		if indexOf(nodes, n) < 0 {
-			nodes = append(nodes, n)
+	for _, n := range e.nodes {
+		if same(&n, from) || indexOf(m.members, n) < 0 {
+			continue
+		}
+		if m.forwards.queues == nil {
+			m.forwards.queues = make(map[channel.MemberKey]*forwardQueue)
+		}
+		q := m.forwards.queues[n.Key()]
+		if q == nil {
+			q = &forwardQueue{to: n, keys: make(map[string]struct{})}
+			m.forwards.queues[n.Key()] = q
+		}
+		q.keys[k] = struct{}{}
+		if !q.running && m.forwards.workers < maxForwarders {
+			q.running = true
+			m.forwards.workers++
+			m.forwarding.Add(1)
+			go m.forwardRemoves(m.life, q)
 		}
 	}
-	m.forwards.keys[k] = nodes
-	if m.forwards.running {
-		return
-	}
-	m.forwards.running = true
-	m.forwarding.Add(1)
-	go m.forwardRemoves(m.life)
 }
 
-// forwardRemoves sends the queued removals until none is left, or the map stopped.
-func (m *Map) forwardRemoves(ctx context.Context) {
+// forwardRemoves sends the removals queued for q's node until none is left, then those
+// of another node whose queue waits for a goroutine, until no queue does, or the map
+// stopped.
+func (m *Map) forwardRemoves(ctx context.Context, q *forwardQueue) {
 	defer m.forwarding.Done()
 	for {
 		m.mu.Lock()
-		if len(m.forwards.keys) == 0 || m.state == stateDestroyed {
-			m.forwards.keys, m.forwards.running = nil, false
+		if m.state == stateDestroyed {
+			clear(m.forwards.queues)
+			m.forwards.workers--
 			m.mu.Unlock()
 			return
 		}
+		if len(q.keys) == 0 {
+			delete(m.forwards.queues, q.to.Key())
+			q.running = false
+			q = nil
+			for _, o := range m.forwards.queues {
+				if !o.running {
+					q = o
+					break
+				}
+			}
+			if q == nil {
+				m.forwards.workers--
+				m.mu.Unlock()
+				return
+			}
+			q.running = true
+			m.mu.Unlock()
+			continue
+		}
 		var k string
-		var nodes []channel.Member
-		for k, nodes = range m.forwards.keys {
+		for k = range q.keys {
 			break
 		}
-		delete(m.forwards.keys, k)
+		delete(q.keys, k)
+		to := q.to
 		m.mu.Unlock()
-		m.forwardRemove(ctx, k, nodes)
+		m.forwardRemove(ctx, k, to)
 	}
 }
 
-// forwardRemove sends the removal of the key under k to nodes, those of them that are
-// still map members, unless the node holds the key again.
-func (m *Map) forwardRemove(ctx context.Context, k string, nodes []channel.Member) {
+// forwardRemove sends the removal of the key under k to the backup node to, if it is
+// still a map member, unless the node holds the key again.
+func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member) {
 	l, err := m.lockKey(ctx, k)
 	if err != nil {
 		return // stopped
 	}
 	defer m.unlockKey(k, l)
 	m.mu.Lock()
-	held := m.entries[k] != nil
-	nodes = slices.DeleteFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) < 0 })
-	m.mu.Unlock()
-	if held || len(nodes) == 0 {
+	if m.entries[k] != nil || indexOf(m.members, to) < 0 {
+		m.mu.Unlock()
 		return
 	}
-	if err := m.send(ctx, nodes, &message{Type: msgRemove, Key: []byte(k), Primary: m.local()}); err != nil {
-		m.log.Log(ctx, slog.LevelWarn, "replmap: the removal of a primary not sent to its backup nodes",
-			"map", m.cfg.Name, "key bytes", len(k), "err", err)
+	// Checked with the entry in one critical section: a republish reading the entry
+	// after this waits until the send returned (awaitForwardLocked).
+	sent := make(chan struct{})
+	if m.forwards.sending == nil {
+		m.forwards.sending = make(map[string]chan struct{})
+	}
+	m.forwards.sending[k] = sent
+	m.mu.Unlock()
+	err = m.send(ctx, []channel.Member{to}, &message{Type: msgRemove, Key: []byte(k), Primary: m.local()})
+	m.mu.Lock()
+	delete(m.forwards.sending, k)
+	close(sent)
+	failed := err != nil && ctx.Err() == nil // not a send the map's stop ended
+	if failed {
+		m.forwards.failed++
+	}
+	m.mu.Unlock()
+	if !failed {
+		return
+	}
+	m.rlog.Log(slog.LevelWarn, to.String(), "forward", "replmap: the removal of a primary not sent to its backup node",
+		"map", m.cfg.Name, "key bytes", len(k), "err", err)
+}
+
+// awaitForwardLocked waits, m.mu held (released while it waits), until no forwarded
+// removal of the key under k is being sent, or ctx ends: then it returns an error
+// wrapping ctx's.
+func (m *Map) awaitForwardLocked(ctx context.Context, k string) error {
+	for {
+		sent := m.forwards.sending[k]
+		if sent == nil {
+			return nil
+		}
+		m.forwards.waiters++
+		m.mu.Unlock()
+		var err error
+		select {
+		case <-sent:
+		case <-ctx.Done():
+			err = fmt.Errorf("replmap: republish: waiting for the forwarded removal of the key: %w", ctx.Err())
+		}
+		m.mu.Lock()
+		m.forwards.waiters--
+		if err != nil {
+			return err
+		}
 	}
 }
 

@@ -52,6 +52,11 @@ type Stats struct {
 	// RefusedStopped counts the plain map messages refused with ErrMemberStopped: they
 	// came from a member after its MSG_STOP and would have changed an entry.
 	RefusedStopped uint64
+	// ForwardedRemovesFailed counts the removals this node forwards to a primary's backup
+	// nodes (a MSG_REMOVE naming it the primary, once another member's MSG_REMOVE dropped
+	// the primary it held) whose send to one of them failed, one per backup node; each
+	// is also logged, rate-limited per backup node.
+	ForwardedRemovesFailed uint64
 }
 
 // Stats returns the map's counters.
@@ -60,7 +65,7 @@ func (m *Map) Stats() Stats {
 	defer m.mu.Unlock()
 	return Stats{Entries: len(m.entries), StoredBytes: m.stored, RefusedOverLimit: m.refused,
 		DiffsNotApplied: m.diffsNotApplied, RefusedNonMember: m.nonMember,
-		RefusedStopped: m.refusedStopped}
+		RefusedStopped: m.refusedStopped, ForwardedRemovesFailed: m.forwards.failed}
 }
 
 // admit checks, m.mu held, that a received message may make the entry under k (nil when

@@ -89,10 +89,25 @@ const maxRepublish = 4
 // it, the change lost there (TestStartPassOvertakenByReplicateSendsAgain); when that
 // still happens the last time, the next Replicate sends the value in full.
 // Once the map is stopped it publishes nothing.
+//
+// It reads the entry once no forwarded removal of the key is being sent (forward.go),
+// and waits for one that is: that removal, which the node sends only while it holds no
+// entry of the key, would otherwise reach the backup after the publish and drop the
+// backup it made (TestForwardedRemoveDoesNotDropARepublishedBackup); one checked after
+// the read finds the entry, and is not sent. It takes no key lock: a pass republishing
+// on a membership event's goroutine does not wait for a Put's or Replicate's send.
 func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channel.Member, error) {
 	var nodes []channel.Member
 	for i := range maxRepublish {
 		m.mu.Lock()
+		if err := m.awaitForwardLocked(ctx, k); err != nil {
+			stopped := m.state == stateDestroyed
+			m.mu.Unlock()
+			if stopped {
+				return nil, nil
+			}
+			return nodes, err
+		}
 		e := m.entries[k]
 		if e == nil || e.role == roleProxy || m.state == stateDestroyed { // removed meanwhile, holds no value, or stopped
 			m.mu.Unlock()
