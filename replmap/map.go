@@ -13,6 +13,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/callq"
+	"github.com/gotribes/tribes/internal/declimits"
 	"github.com/gotribes/tribes/internal/jmember"
 	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/rpc"
@@ -156,17 +157,12 @@ func New(cfg Config) (*Map, error) {
 	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0 || cfg.MaxEntries < 0 ||
 		cfg.MaxStoredBytes < 0:
 		return nil, fmt.Errorf("%w: negative replmap.Config timeout or limit", ErrInvalidConfig)
-	case cfg.Limits.Validate() != nil:
-		return nil, fmt.Errorf("%w: replmap.Config.Limits: %w", ErrInvalidConfig, cfg.Limits.Validate())
-	case cfg.Limits.MaxBytes != 0 && cfg.MaxMessageBytes != 0 && cfg.Limits.MaxBytes != int64(cfg.MaxMessageBytes):
-		return nil, fmt.Errorf("%w: replmap.Config.Limits.MaxBytes %d and MaxMessageBytes %d differ",
-			ErrInvalidConfig, cfg.Limits.MaxBytes, cfg.MaxMessageBytes)
-	case cfg.Limits.MaxBytes > math.MaxInt:
-		return nil, fmt.Errorf("%w: replmap.Config.Limits.MaxBytes %d too large", ErrInvalidConfig, cfg.Limits.MaxBytes)
 	}
-	if cfg.MaxMessageBytes == 0 {
-		cfg.MaxMessageBytes = int(cfg.Limits.MaxBytes)
+	maxBytes, err := declimits.MaxBytes("replmap.Config", cfg.MaxMessageBytes, cfg.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
+	cfg.MaxMessageBytes = maxBytes
 	id := make([]byte, 0, len(cfg.Name))
 	for _, r := range cfg.Name {
 		if r > 0xFF {
