@@ -209,7 +209,7 @@ func report(w io.Writer, ms []measurement) {
 	fmt.Fprintln(w, "| configuration | side | CPU µs per node | CPU µs, all | context switches per node | switches, all |")
 	fmt.Fprintln(w, "|---|---|---|---:|---|---:|")
 	for _, s := range sums {
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", s.config, s.side, medians(s.cpu, "%.0f"), medians(s.sw, "%.1f"))
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", s.config, s.side, medians(s.cpu, "%.1f"), medians(s.sw, "%.2f"))
 	}
 	get := func(k [2]string) *summary {
 		for _, s := range sums {
