@@ -294,6 +294,11 @@ func (d *decoder) startAssembly(total, buffered int) error {
 // (TestGoroutineLargeFramesCopyLittle).
 var assembleCopyHook func(n int)
 
+// growCopyHook, nil but in tests, is called with the number of bytes grow copies from a
+// large frame's smaller buffer into its larger one, each time it does
+// (BenchmarkGnetLargeFrameReceive).
+var growCopyHook func(n int)
+
 func (d *decoder) assemble(in inbound) (cd wire.ChannelData, frameLen int, ok bool, err error) {
 	if take := min(d.asmTotal-len(d.asm), in.InboundBuffered()); take > 0 {
 		n := len(d.asm)
@@ -449,6 +454,9 @@ func (d *decoder) grow(need int) error {
 		grown = d.bufs.get(size)[:len(d.asm)]
 	} else {
 		grown = make([]byte, len(d.asm), size)
+	}
+	if growCopyHook != nil {
+		growCopyHook(len(d.asm))
 	}
 	copy(grown, d.asm)
 	if d.pending != nil {
