@@ -196,6 +196,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// so that the runs of the two sides alternate in time.
 	var runsRows, runsFloors [][]benchRow
 	var raws, rawsBuf, rawsAck []float64
+	var ackedErrs []error // the runs whose acked baseline failed
 	for run := range *runs {
 		var rows, floors []benchRow
 		for _, w := range work {
@@ -244,7 +245,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		raws = append(raws, rawTCPMBps(ctx, 1<<20, d, -1))
 		rawsBuf = append(rawsBuf, rawTCPMBps(ctx, 1<<20, d, nio.DefaultSenderTxBufSize))
 		if acked {
-			rawsAck = append(rawsAck, ackedFloorMBps(ctx, exe, ackedFloor, *seconds))
+			if mbps, err := ackedFloorMBps(ctx, exe, ackedFloor, *seconds); err != nil {
+				fmt.Fprintf(stderr, "run %d: %v\n", run+1, err)
+				ackedErrs = append(ackedErrs, err)
+			} else {
+				rawsAck = append(rawsAck, mbps)
+			}
 		}
 	}
 	rows := medianRows(runsRows)
@@ -253,6 +259,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		floors = medianRows(runsFloors)
 	}
 	raw := rawTCP{os: medianFloat(raws), buf: medianFloat(rawsBuf), acked: medianFloat(rawsAck)}
+	if len(ackedErrs) > 0 {
+		raw.ackedErr, raw.ackedFailed = ackedErrs[0], len(ackedErrs)
+	}
 
 	delivery := ", Go receivers on engine " + *engine
 	if *onLoop {

@@ -181,13 +181,17 @@ func ackedFloorArgs(server string, seconds int) []string {
 
 // ackedFloorMBps measures bench's acked 1 MiB baseline against srv (a pingpong server
 // started with ackedFloorServeArgs) from a pingpong process: MB/s of the messages
-// acknowledged, counted as a row's are (the payload), 0 when it failed.
-func ackedFloorMBps(ctx context.Context, exe string, srv *goProc, seconds int) float64 {
+// acknowledged, counted as a row's are (the payload), or why it could not be measured
+// (the process failed, or acknowledged nothing).
+func ackedFloorMBps(ctx context.Context, exe string, srv *goProc, seconds int) (float64, error) {
 	res, err := goSummary(ctx, exe, ackedFloorArgs(srv.member, seconds)...)
 	if err != nil {
-		return 0
+		return 0, fmt.Errorf("acked 1 MiB baseline: %w", err)
 	}
-	return res.MBPerSec
+	if res.MBPerSec <= 0 {
+		return 0, fmt.Errorf("acked 1 MiB baseline: %d messages at %g MB/s", res.Sent, res.MBPerSec)
+	}
+	return res.MBPerSec, nil
 }
 
 // procHWM is a process's peak resident set (VmHWM) in KiB, or 0 where /proc is missing.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -134,7 +135,9 @@ func TestRunsAlternateTheSides(t *testing.T) {
 
 // TestPrintRawTCP: each 1 MiB row to one receiver is printed as a share of the two
 // streaming raw TCP baselines and, with ACKs, of the acked one (the same protocol: one
-// message in flight); Java's shares in the same order.
+// message in flight); Java's shares in the same order. An acked baseline that could not
+// be measured prints as n/a with its reason (before, a failed one was a silent 0 and the
+// acked shares were left out).
 func TestPrintRawTCP(t *testing.T) {
 	row := func(size, receivers int, mode string, goMB, javaMB float64) benchRow {
 		return benchRow{size: size, receivers: receivers, mode: mode,
@@ -163,6 +166,33 @@ func TestPrintRawTCP(t *testing.T) {
 	if got, want := out.String(), "\nraw loopback TCP, 1 MiB writes, one connection: 4000 MB/s with the OS's socket buffers, 8000 MB/s with the Go sender's SO_SNDBUF (524288)\n"+
 		"1MiB use_ack  Go 150% of raw TCP (75% of raw TCP with the same SO_SNDBUF)\n"; got != want {
 		t.Fatalf("without the acked baseline:\n%q\nwant\n%q", got, want)
+	}
+
+	// An acked baseline that no run measured is n/a with its reason, in the baseline's
+	// line and in every acked row's share, not a share of 0 left out; one that some runs
+	// measured is their median, with the failures named.
+	boom := errors.New("acked 1 MiB baseline: exit status 1: no successful sends")
+	rows[1].javaSkipped = false
+	for _, v := range []struct {
+		raw  rawTCP
+		want []string
+	}{
+		{rawTCP{os: 4000, buf: 8000, ackedErr: boom, ackedFailed: 3}, []string{
+			"raw loopback TCP, 1 MiB writes, one connection: 4000 MB/s with the OS's socket buffers, 8000 MB/s with the Go sender's SO_SNDBUF (524288); acked, pingpong between two processes (each 1 MiB frame answered by a 21-byte ACK frame before the next, the Go sender's and receiver's socket buffers): n/a (acked 1 MiB baseline: exit status 1: no successful sends)",
+			"1MiB none     Go 200% of raw TCP (100% of raw TCP with the same SO_SNDBUF), Java 10% (5%)",
+			"1MiB use_ack  Go 150% of raw TCP (75% of raw TCP with the same SO_SNDBUF, raw acked TCP n/a (its baseline failed: see above)), Java 8% (4%, n/a)",
+		}},
+		{rawTCP{os: 4000, buf: 8000, acked: 7500, ackedErr: boom, ackedFailed: 1}, []string{
+			"raw loopback TCP, 1 MiB writes, one connection: 4000 MB/s with the OS's socket buffers, 8000 MB/s with the Go sender's SO_SNDBUF (524288); acked, pingpong between two processes (each 1 MiB frame answered by a 21-byte ACK frame before the next, the Go sender's and receiver's socket buffers): 7500 MB/s (1 run(s) failed, not counted: acked 1 MiB baseline: exit status 1: no successful sends)",
+			"1MiB none     Go 200% of raw TCP (100% of raw TCP with the same SO_SNDBUF), Java 10% (5%)",
+			"1MiB use_ack  Go 150% of raw TCP (75% of raw TCP with the same SO_SNDBUF, 80% of raw acked TCP), Java 8% (4%, 4%)",
+		}},
+	} {
+		out.Reset()
+		printRawTCP(&out, rows[:2], v.raw)
+		if got := strings.Split(strings.TrimSpace(out.String()), "\n"); !slices.Equal(got, v.want) {
+			t.Errorf("acked baseline %+v:\n%s\nwant:\n%s", v.raw, out.String(), strings.Join(v.want, "\n"))
+		}
 	}
 }
 
@@ -226,6 +256,23 @@ func TestAckedFloor(t *testing.T) {
 	res, err = pingPong(context.Background(), ln.Addr().String(), 5, 1<<20, uint32(benchModes["use_ack"]), 0, time.Minute, sockBufs{})
 	if err == nil || res.Sent != 0 {
 		t.Fatalf("FAIL_ACK: %v, %d sent; want an error and none", err, res.Sent)
+	}
+}
+
+// TestAckedFloorFailureIsAnError: an acked baseline whose pingpong client fails (here no
+// server listens where it is sent) is an error naming it, not 0 MB/s (before, the 0 was
+// returned silently and bench left the acked shares out).
+func TestAckedFloorFailureIsAnError(t *testing.T) {
+	t.Setenv(childEnv, "1") // exe is this test binary: behave as tribesdemo
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	mbps, err := ackedFloorMBps(context.Background(), os.Args[0], &goProc{member: addr}, 1)
+	if err == nil || mbps != 0 || !strings.Contains(err.Error(), "acked 1 MiB baseline") {
+		t.Fatalf("pingpong to %s, where nothing listens: %.1f MB/s, %v; want an error naming the baseline", addr, mbps, err)
 	}
 }
 

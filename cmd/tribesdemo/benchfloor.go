@@ -103,8 +103,28 @@ func share(rate float64, err error, floor float64, floorErr error) string {
 // streaming between two goroutines of bench (rawTCPMBps) with the OS's socket buffers (os)
 // and with the Go sender's SO_SNDBUF (buf), and pingpong's 1 MiB frames and ACKs between
 // two processes with the Go sender's and receiver's socket buffers (acked, ackedFloorMBps;
-// 0 when no mode waits for ACKs).
-type rawTCP struct{ os, buf, acked float64 }
+// 0 when no mode waits for ACKs, or when no run measured it). ackedErr is the first run's
+// failure to measure the acked one, ackedFailed how many runs failed so: with no run
+// measured, the acked shares print as n/a with that reason, never as a share of 0.
+type rawTCP struct {
+	os, buf, acked float64
+	ackedErr       error
+	ackedFailed    int
+}
+
+// ackedNote is how the acked baseline prints: its MB/s, with the runs that failed to
+// measure it, or n/a and why when none did; "" when it was not measured (no acked mode).
+func (raw rawTCP) ackedNote() string {
+	switch {
+	case raw.acked > 0 && raw.ackedErr != nil:
+		return fmt.Sprintf("%.0f MB/s (%d run(s) failed, not counted: %v)", raw.acked, raw.ackedFailed, raw.ackedErr)
+	case raw.acked > 0:
+		return fmt.Sprintf("%.0f MB/s", raw.acked)
+	case raw.ackedErr != nil:
+		return fmt.Sprintf("n/a (%v)", raw.ackedErr)
+	}
+	return ""
+}
 
 // medianFloat is the median of xs (it sorts xs), 0 of none.
 func medianFloat(xs []float64) float64 {
@@ -120,22 +140,30 @@ func medianFloat(xs []float64) float64 {
 func printRawTCP(w io.Writer, rows []benchRow, raw rawTCP) {
 	line := fmt.Sprintf("\nraw loopback TCP, 1 MiB writes, one connection: %.0f MB/s with the OS's socket buffers, %.0f MB/s with the Go sender's SO_SNDBUF (%d)",
 		raw.os, raw.buf, nio.DefaultSenderTxBufSize)
-	if raw.acked > 0 {
-		line += fmt.Sprintf("; acked, pingpong between two processes (each 1 MiB frame answered by a %d-byte ACK frame before the next, the Go sender's and receiver's socket buffers): %.0f MB/s",
-			len(wire.AckFrame), raw.acked)
+	if note := raw.ackedNote(); note != "" {
+		line += fmt.Sprintf("; acked, pingpong between two processes (each 1 MiB frame answered by a %d-byte ACK frame before the next, the Go sender's and receiver's socket buffers): %s",
+			len(wire.AckFrame), note)
 	}
 	fmt.Fprintln(w, line)
 	for _, r := range rows {
 		if r.size != 1<<20 || r.receivers != 1 || raw.os <= 0 || raw.buf <= 0 {
 			continue
 		}
-		withAck := r.mode != "none" && raw.acked > 0
-		pct := func(mbps, of float64) string { return fmt.Sprintf("%.0f%%", 100*mbps/of) }
+		withAck := r.mode != "none" && (raw.acked > 0 || raw.ackedErr != nil)
+		pct := func(mbps, of float64) string {
+			if of <= 0 {
+				return "n/a"
+			}
+			return fmt.Sprintf("%.0f%%", 100*mbps/of)
+		}
 		line := fmt.Sprintf("1MiB %-8s Go error", r.mode)
 		if r.goErr == nil {
 			line = fmt.Sprintf("1MiB %-8s Go %s of raw TCP (%s of raw TCP with the same SO_SNDBUF", r.mode,
 				pct(r.goRes.MBPerSec, raw.os), pct(r.goRes.MBPerSec, raw.buf))
-			if withAck {
+			switch {
+			case withAck && raw.acked <= 0:
+				line += ", raw acked TCP n/a (its baseline failed: see above)"
+			case withAck:
 				line += ", " + pct(r.goRes.MBPerSec, raw.acked) + " of raw acked TCP"
 			}
 			line += ")"
