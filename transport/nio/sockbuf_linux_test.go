@@ -165,3 +165,40 @@ func TestSocketBuffersCutAreReported(t *testing.T) {
 		}
 	})
 }
+
+// TestRxBufKernelIsTheAutoTunedStart: with RxBufSize -1 (the default: Linux's
+// auto-tuning) Stats.RxBufKernel is the receive buffer's starting size, net.ipv4.tcp_rmem's
+// default, read once: it stays that after the connection carried 8 MiB, whatever Linux grew
+// the connection's own buffer to meanwhile (what the field's doc says), on both engines.
+func TestRxBufKernelIsTheAutoTunedStart(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_rmem")
+	if err != nil {
+		t.Skipf("net.ipv4.tcp_rmem not readable here: %v", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		t.Fatalf("net.ipv4.tcp_rmem %q", b)
+	}
+	start, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		t.Fatalf("net.ipv4.tcp_rmem %q: %v", b, err)
+	}
+	forEachEngine(t, func(t *testing.T, cfg Config) {
+		if cfg.RxBufSize != -1 {
+			t.Fatalf("testConfig's RxBufSize %d, want -1 (DefaultRxBufSize)", cfg.RxBufSize)
+		}
+		rec := newRecorder(8)
+		recv := startNode(t, cfg, rec.rx)
+		send := startNode(t, testConfig(), nil)
+		msg := send.msg(channel.OptUseAck, make([]byte, 1<<20))
+		for i := range 8 {
+			if err := send.t.Send(context.Background(), []channel.Member{recv.member}, msg); err != nil {
+				t.Fatal(err)
+			}
+			rec.next(t)
+			if got := recv.t.Stats().RxBufKernel; got != start {
+				t.Fatalf("after %d MiB: RxBufKernel %d, want tcp_rmem's default %d", i+1, got, start)
+			}
+		}
+	})
+}

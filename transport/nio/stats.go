@@ -33,8 +33,20 @@ type Stats struct {
 	ConnsNonMember      uint64 // connections closed because the channel refused a message from a non-member on them, or because they carried only non-members' frames and none for FirstFrameTimeout
 	FramesAbandoned     uint64 // frames asking for an ACK dropped, neither delivered nor acknowledged, because their connection closed while they waited, so that the ACK could reach no one: EngineGoroutine, on Linux, closed by its peer while they waited for MaxQueuedBytes room or a Workers slot, or, on any system, closed by the receiver itself (unread ACKs, FrameTimeout) before their turn; EngineGnet, closed by either end (its peer, or the receiver itself: FrameTimeout, unread ACKs) while they waited for a worker, queued or left in the inbound buffer at the close; never for Stop's close, a Stop whose context has not ended delivering them on both engines
 	FramesDroppedByStop uint64 // frames decoded (in FramesReceived) that a Stop whose context ended dropped, neither delivered nor, if not written yet, acknowledged: waiting for a worker or a Workers slot, or decoded by a connection Stop closed, on both engines (TestStopDropsAreCounted), a large frame waiting for MaxQueuedBytes room (TestGoroutineLargeFrameWaitingForRoomDropCounted), or one decoded on an event loop delivering itself (DeliverOnEventLoop: TestStopDropOnTheEventLoopCounted); a graceful Stop drops none. Bytes not decoded when the connection closed are not frames received and not counted: a partial frame, and with EngineGoroutine the frames behind one waiting for MaxQueuedBytes room
-	RxBufKernel         int64  // gauge: SO_RCVBUF of the receiver's TCP sockets as the kernel reports it (getsockopt), read once the receiver set RxBufSize: on the listener, which accepted connections inherit (EngineGoroutine), or on the first accepted connection (EngineGnet); on Linux twice the size kept, which is RxBufSize cut to net.core.rmem_max, or the auto-tuned buffer's starting size when RxBufSize is -1; 0 before it is read, or where it is not (non-Unix)
-	TxBufKernel         int64  // gauge: SO_SNDBUF of the receiver's TCP sockets, read with RxBufKernel: twice TxBufSize cut to net.core.wmem_max on Linux
+	// RxBufKernel and TxBufKernel are gauges, metrics tribes_transport_rx_buf_kernel_bytes
+	// and tribes_transport_tx_buf_kernel_bytes: SO_RCVBUF and SO_SNDBUF of the receiver's
+	// TCP sockets as the kernel reports them (getsockopt), read once, when the receiver set
+	// RxBufSize and TxBufSize: on the listener, which accepted connections inherit
+	// (EngineGoroutine), or on the first accepted connection (EngineGnet); 0 before they
+	// are read, or where they are not (non-Unix). On Linux a size set is reported twice
+	// the size kept, which is RxBufSize cut to net.core.rmem_max (TxBufSize cut to
+	// net.core.wmem_max). With RxBufSize -1 (the default: Linux's auto-tuning) RxBufKernel
+	// is the receive buffer's starting size, net.ipv4.tcp_rmem's default (131072 bytes on
+	// stock kernels), and only that: Linux may grow each connection's buffer as it carries
+	// data, up to tcp_rmem's maximum, which the gauge, not read again, does not follow
+	// (TestRxBufKernelIsTheAutoTunedStart).
+	RxBufKernel int64 `metrics:"rx_buf_kernel_bytes,gauge"`
+	TxBufKernel int64 `metrics:"tx_buf_kernel_bytes,gauge"`
 
 	// Sender.
 	MessagesSent     uint64 // deliveries that succeeded, one per destination
@@ -47,12 +59,16 @@ type Stats struct {
 	DialFailures     uint64 // connection attempts that failed
 	ConnsPooled      int64  // gauge: outbound connections open now (idle and busy)
 	ConnsExpired     uint64 // outbound connections closed by keep-alive limits or found dead on Heartbeat
-	// SenderRxBufKernel and SenderTxBufKernel are gauges: SO_RCVBUF and SO_SNDBUF of the
-	// sender's last TCP connection as the kernel reports them (getsockopt), read after
-	// each connect: on Linux twice SenderRxBufSize and SenderTxBufSize, each cut to
-	// net.core.rmem_max / wmem_max first (or the auto-tuned buffer's starting size for
-	// -1); 0 before the first connection, or where they are not read (non-Unix).
-	SenderRxBufKernel, SenderTxBufKernel int64
+	// SenderRxBufKernel and SenderTxBufKernel are gauges, metrics
+	// tribes_transport_sender_rx_buf_kernel_bytes and
+	// tribes_transport_sender_tx_buf_kernel_bytes: SO_RCVBUF and SO_SNDBUF of the sender's
+	// last TCP connection as the kernel reports them (getsockopt), read after each
+	// connect: on Linux twice SenderRxBufSize and SenderTxBufSize, each cut to
+	// net.core.rmem_max / wmem_max first (or, for -1, the auto-tuned buffer's starting
+	// size at the connect, not what Linux grows it to later); 0 before the first
+	// connection, or where they are not read (non-Unix).
+	SenderRxBufKernel int64 `metrics:"sender_rx_buf_kernel_bytes,gauge"`
+	SenderTxBufKernel int64 `metrics:"sender_tx_buf_kernel_bytes,gauge"`
 }
 
 type counters struct {
