@@ -23,8 +23,11 @@ import (
 // resolver dials (TestDNSTruncationWatchedWithoutADial); a lookup Go leaves to the
 // system's resolver (cgo) is not seen. Only a truncated answer to the query counts: a
 // forged or stray one, which Go's resolver skips or rejects, does not
-// (TestDNSForgedTruncatedResponseIsNotCounted). Each fetch with a truncated answer is
-// counted (TruncatedAnswers, Stats.TruncatedAnswers).
+// (TestDNSForgedTruncatedResponseIsNotCounted), nor one cut short, which it fails to
+// read (TestTruncationWatchWaitsForTheWholeAnswer); its question is parsed as the
+// resolver parses it, a compression pointer beyond its first bytes followed
+// (TestDNSTruncatedAnswerWithAPointerInItsQuestionIsCounted). Each fetch with a
+// truncated answer is counted (TruncatedAnswers, Stats.TruncatedAnswers).
 //
 // The configured Resolver is read at each fetch, as when used directly: a change of its
 // fields made between two fetches applies to the next (TestDNSFollowsTheResolverAfterNew);

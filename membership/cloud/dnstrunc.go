@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"encoding/binary"
 	"net"
 	"sync/atomic"
 
@@ -13,13 +14,19 @@ import (
 // or not: a Dial that answers it over UDP (dialing UDP whatever network it is asked
 // for), or a server whose answer does not fit one TCP message, gives the addresses that
 // fit and no error. The provider watches, through the configured Dial, the answers of
-// the TCP attempts for that flag, and logs it (truncatedAnswers). Only an answer Go's
-// resolver takes for the query's counts: a response to it (ID and question as asked,
-// RCODE success); a forged or stray message, which the resolver skips (packet) or
-// rejects (stream), does not (TestDNSForgedTruncatedResponseIsNotCounted).
+// the TCP attempts for that flag, and the DNS provider logs and counts it
+// (DNS.TruncatedAnswers). Only an answer Go's resolver takes for the query's counts: a
+// response to it (ID and question as asked, RCODE success), on a stream once read whole
+// (TestTruncationWatchWaitsForTheWholeAnswer), its question name parsed as the resolver
+// parses it, through a compression pointer to anywhere in the message too
+// (TestDNSTruncatedAnswerWithAPointerInItsQuestionIsCounted); a forged or stray
+// message, which the resolver skips (packet) or rejects (stream), does not
+// (TestDNSForgedTruncatedResponseIsNotCounted).
 
 // maxQuestionEnd bounds what is kept of a stream's answer to check it: its length, the
-// header and one question of a name of at most 255 bytes.
+// header and one question of a name of at most 255 bytes. A question whose name is a
+// compression pointer beyond (which Go's resolver follows) needs the whole message: it
+// is then kept, up to the 2+65535 bytes its length allows.
 const maxQuestionEnd = 2 + 12 + 255 + 4
 
 // truncKey is the context key of a Fetch's *atomic.Bool, set when an answer came
@@ -61,18 +68,25 @@ func watchTruncation(r *net.Resolver) *net.Resolver {
 
 // truncConn is a connection of a TCP attempt: it keeps the query written on it and
 // checks the answers read for the TC flag. A stream's first message is the only answer
-// Go's resolver reads; a packet connection's every Read is a message.
+// Go's resolver reads, and takes only once it read it whole; a packet connection's every
+// Read is a message.
 type truncConn struct {
 	net.Conn
 	flag   *atomic.Bool
 	stream bool
 
-	out    []byte // a stream's query as written, up to maxQuestionEnd bytes
-	query  dnsmessage.Question
-	id     uint16
-	asked  bool   // query and id hold the query
-	in     []byte // a stream's answer as read, up to maxQuestionEnd bytes
-	judged bool   // a stream's answer was checked
+	out   []byte // a stream's query as written, up to maxQuestionEnd bytes
+	query dnsmessage.Question
+	id    uint16
+	asked bool // query and id hold the query
+
+	// A stream's answer.
+	in     []byte // as read, up to maxQuestionEnd bytes, or its size if whole
+	read   int    // bytes read so far
+	size   int    // its length prefix and message, once read (0 before)
+	whole  bool   // its question needs more than maxQuestionEnd bytes: keep it whole
+	match  bool   // a truncated answer to the query: the flag is marked once it is read whole
+	judged bool   // nothing more to keep
 }
 
 func (c *truncConn) Write(p []byte) (int, error) {
@@ -106,42 +120,87 @@ func (c *truncConn) ask(msg []byte) {
 func (c *truncConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if !c.stream {
-		c.check(p[:n])
+		if c.answers(p[:n], true) == answerTruncated {
+			c.flag.Store(true)
+		}
 		return n, err
 	}
-	if !c.judged && n > 0 {
-		c.in = append(c.in, p[:min(n, maxQuestionEnd-len(c.in))]...)
-		if len(c.in) >= 2 {
-			need := min(2+(int(c.in[0])<<8|int(c.in[1])), maxQuestionEnd)
-			if len(c.in) >= need {
-				c.judged = true
-				c.check(c.in[2:need])
-			}
-		}
-	}
+	c.readStream(p[:n])
 	return n, err
 }
 
-// check marks the flag if msg, or its beginning, is a truncated answer to the query: a
-// response with its ID, one question, the one asked (the name compared without ASCII
-// case, as Go's resolver compares it), and no error code.
-func (c *truncConn) check(msg []byte) {
+// readStream follows a stream's first message through the bytes b read next, keeping
+// what it needs to judge it, and marks the flag once a truncated answer to the query
+// was read whole.
+func (c *truncConn) readStream(b []byte) {
+	if c.size > 0 && c.read >= c.size {
+		return // the first message was read whole: Go's resolver reads no other
+	}
+	c.read += len(b)
+	for len(b) > 0 && !c.judged {
+		limit := maxQuestionEnd
+		if c.whole {
+			limit = c.size
+		}
+		k := min(len(b), limit-len(c.in))
+		c.in, b = append(c.in, b[:k]...), b[k:]
+		if len(c.in) < 2 {
+			continue
+		}
+		c.size = 2 + int(binary.BigEndian.Uint16(c.in))
+		end := min(c.size, limit)
+		if len(c.in) < end {
+			continue
+		}
+		switch c.answers(c.in[2:end], end == c.size) {
+		case answerTruncated:
+			c.match, c.judged = true, true
+		case answerOther:
+			c.judged = true
+		case answerUnsure:
+			c.whole = true // end < c.size: read on
+		}
+		if c.judged {
+			c.in = nil
+		}
+	}
+	if c.match && c.read >= c.size {
+		c.flag.Store(true)
+		c.match = false
+	}
+}
+
+// A verdict of answers on a message.
+const (
+	answerOther     = iota // not a truncated answer to the query
+	answerTruncated        // a truncated answer to the query
+	answerUnsure           // the question goes beyond the bytes given
+)
+
+// answers tells whether msg, a message (whole) or its beginning, is a truncated answer
+// to the query, as Go's resolver takes it: a response with its ID, one question, the one
+// asked (the name compared without ASCII case, as Go's resolver compares it), and no
+// error code.
+func (c *truncConn) answers(msg []byte, whole bool) int {
 	if !c.asked || len(msg) < 12 || msg[2]&0x02 == 0 { // the header's TC bit
-		return
+		return answerOther
 	}
 	if qd := int(msg[4])<<8 | int(msg[5]); qd != 1 {
-		return
+		return answerOther
 	}
 	var p dnsmessage.Parser
 	h, err := p.Start(msg)
 	if err != nil || !h.Response || !h.Truncated || h.ID != c.id || h.RCode != dnsmessage.RCodeSuccess {
-		return
+		return answerOther
 	}
 	q, err := p.Question()
-	if err != nil || q.Type != c.query.Type || q.Class != c.query.Class || !sameName(q.Name, c.query.Name) {
-		return
+	if err != nil && !whole {
+		return answerUnsure
 	}
-	c.flag.Store(true)
+	if err != nil || q.Type != c.query.Type || q.Class != c.query.Class || !sameName(q.Name, c.query.Name) {
+		return answerOther
+	}
+	return answerTruncated
 }
 
 // sameName compares two names without ASCII case.
@@ -172,7 +231,9 @@ type truncPacketConn struct {
 
 func (c *truncPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	n, a, err := c.pc.ReadFrom(p)
-	c.check(p[:n])
+	if c.answers(p[:n], true) == answerTruncated {
+		c.flag.Store(true)
+	}
 	return n, a, err
 }
 
