@@ -29,6 +29,9 @@ func ParseMemberText(s string) (Member, error) {
 func parseMemberText(s string, lookup func(string) ([]net.IP, error)) (Member, error) {
 	var m Member
 	s = strings.TrimSpace(s)
+	if head, _, _ := strings.Cut(s, "{"); strings.ContainsAny(head, " \t\r\n") {
+		return m, fmt.Errorf("%w: %q: a space inside a member; separate members with commas", ErrBadMemberText, s)
+	}
 	hostPort, idHex := s, ""
 	if i := strings.LastIndexByte(s, ':'); i > 0 {
 		if id := s[i+1:]; len(id) == 32 || strings.HasPrefix(strings.TrimSpace(id), "{") {
@@ -46,14 +49,19 @@ func parseMemberText(s string, lookup func(string) ([]net.IP, error)) (Member, e
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		ips, lerr := lookup(host)
-		if lerr != nil || len(ips) == 0 {
-			return m, fmt.Errorf("%w: %q: bad host: %w", ErrBadMemberText, s, err)
+		if lerr == nil && len(ips) == 0 {
+			lerr = errors.New("no addresses")
+		}
+		if lerr != nil {
+			// The lookup's error says what is wrong with a name; ParseAddr's would only
+			// say that it is not an IP address.
+			return m, fmt.Errorf("%w: %q: bad host %q: not an IP address, and looking it up failed: %w", ErrBadMemberText, s, host, lerr)
 		}
 		ip, _ = netip.AddrFromSlice(ips[0])
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil {
-		return m, fmt.Errorf("%w: %q: bad port: %w", ErrBadMemberText, s, err)
+		return m, fmt.Errorf("%w: %q: bad port %q: want a number from 0 to 65535", ErrBadMemberText, s, port)
 	}
 	m.Host = ip.Unmap().AsSlice()
 	m.Port = int32(p)

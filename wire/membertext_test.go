@@ -78,3 +78,35 @@ func FuzzParseMemberList(f *testing.F) {
 		}
 	})
 }
+
+// The member texts a user mistypes first get an error that names the part at fault and
+// says what was wanted (docaudit: a host name typo used to be reported as ParseAddr's
+// "unable to parse IP", the lookup's own error dropped).
+func TestMemberTextErrorsNameThePartAtFault(t *testing.T) {
+	lookup := func(host string) ([]net.IP, error) {
+		if host == "empty" {
+			return nil, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	for in, want := range map[string]string{
+		"localhst:4001:15ddf6a6977d4c619ac2137b358d5600": `bad host "localhst": not an IP address, and looking it up failed: lookup localhst: no such host`,
+		"empty:4001": `bad host "empty": not an IP address, and looking it up failed: no addresses`,
+		"127.0.0.1:99999:15ddf6a6977d4c619ac2137b358d5600": `bad port "99999": want a number from 0 to 65535`,
+		"127.0.0.1:40o1": `bad port "40o1"`,
+		"127.0.0.1:4001:15ddf6a6977d4c619ac2137b358d5600 127.0.0.1:4002:15ddf6a6977d4c619ac2137b358d5601": "separate members with commas",
+	} {
+		_, err := parseMemberList(in, lookup)
+		if !errors.Is(err, ErrBadMemberText) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want ErrBadMemberText saying %q", in, err, want)
+		}
+	}
+	var dns *net.DNSError
+	if _, err := parseMemberText("localhst:4001", lookup); !errors.As(err, &dns) {
+		t.Errorf("the lookup's error is not wrapped: %v", err)
+	}
+	// Spaces inside a Tomcat-form id and around items stay accepted.
+	if ms, err := parseMemberList(" 127.0.0.1:4102:{-64, 12,12,12,12,12,12,12,12,12,12,12,12,12,12,12} , 127.0.0.1:4103", lookup); err != nil || len(ms) != 2 {
+		t.Errorf("spaced list: %v, %v", ms, err)
+	}
+}
