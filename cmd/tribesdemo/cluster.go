@@ -90,8 +90,15 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *n < 2 || *n > 16 || *msgs < 1 || *size < 0 || *drop < 500*time.Millisecond {
-		return fmt.Errorf("%w: --nodes 2..16, --messages >= 1, --size >= 0, --drop-time >= 500ms", errUsage)
+	switch {
+	case *n < 2 || *n > 16:
+		return fmt.Errorf("%w: --nodes %d: want 2..16", errUsage, *n)
+	case *msgs < 1:
+		return fmt.Errorf("%w: --messages %d: want >= 1", errUsage, *msgs)
+	case *size < 0:
+		return fmt.Errorf("%w: --size %d: want >= 0", errUsage, *size)
+	case *drop < 500*time.Millisecond:
+		return fmt.Errorf("%w: --drop-time %v: want >= 500ms", errUsage, *drop)
 	}
 	if err := checkSize(*size, 0); err != nil {
 		return err

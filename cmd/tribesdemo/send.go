@@ -69,8 +69,13 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *count < 0 || *size < 0 || *conc < 1 {
-		return fmt.Errorf("%w: --count and --size must be >= 0, --concurrency >= 1", errUsage)
+	switch {
+	case *count < 0:
+		return fmt.Errorf("%w: --count %d: want >= 0", errUsage, *count)
+	case *size < 0:
+		return fmt.Errorf("%w: --size %d: want >= 0", errUsage, *size)
+	case *conc < 1:
+		return fmt.Errorf("%w: --concurrency %d: want >= 1", errUsage, *conc)
 	}
 	limit, err := nf.checkSend(*size)
 	if err != nil {
