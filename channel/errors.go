@@ -63,6 +63,8 @@ type SendError struct {
 	Faulty []FaultyMember
 }
 
+// Error names the message, how many members it failed for, and each of them with its
+// error (only the first four when there are more than five).
 func (e *SendError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tribes: send of message %s failed for %d member(s)", hex.EncodeToString(e.MessageID), len(e.Faulty))

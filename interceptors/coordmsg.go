@@ -27,6 +27,7 @@ var (
 		"4a4c8c326f674103b333dd00777509e67732b5979a244f25bcac850fea936ac9"))
 )
 
+// String is "request" or "conf" for those types, else the header in hex.
 func (t CoordType) String() string {
 	switch t {
 	case CoordRequest:

@@ -49,6 +49,7 @@ type DecodeError struct {
 	Detail string
 }
 
+// Error says what failed and at which offset.
 func (e *DecodeError) Error() string {
 	if e.Detail == "" {
 		return fmt.Sprintf("%v at offset %d", e.Err, e.Offset)
@@ -56,6 +57,7 @@ func (e *DecodeError) Error() string {
 	return fmt.Sprintf("%v at offset %d: %s", e.Err, e.Offset, e.Detail)
 }
 
+// Unwrap returns Err, so errors.Is finds the sentinel.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 func typeErr(format string, args ...any) error {

@@ -29,6 +29,7 @@ const (
 	NoReply Mode = 4
 )
 
+// String is the mode in a word ("first", "majority", "all", "none"), or Mode(n).
 func (m Mode) String() string {
 	switch m {
 	case FirstReply:

@@ -162,6 +162,7 @@ type LimitError struct {
 	Limit int
 }
 
+// Error says what was refused, its size and the limit.
 func (e *LimitError) Error() string {
 	return "redisstore: " + e.What + " of " + strconv.Itoa(e.Size) + " exceeds the limit of " + strconv.Itoa(e.Limit)
 }
