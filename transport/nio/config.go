@@ -535,11 +535,16 @@ func parseHost(s string) (hostSpec, error) {
 		return hostSpec{auto: true}, nil
 	}
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	if ip, err := netip.ParseAddr(s); err == nil {
+	ip, err := netip.ParseAddr(s)
+	if err == nil {
 		if ip.Zone() != "" {
 			return hostSpec{}, fmt.Errorf("%q: zoned addresses are not supported", s)
 		}
 		return hostSpec{ip: ip.Unmap()}, nil
+	}
+	if strings.Trim(s, "0123456789.") == "" {
+		// A mistyped IPv4 address ("127.0.0.300"), not a host name to look up at Start.
+		return hostSpec{}, fmt.Errorf("%q is not an IP address: %v", s, err)
 	}
 	if strings.ContainsAny(s, " /:") {
 		return hostSpec{}, fmt.Errorf("%q is neither an IP address nor a host name", s)
