@@ -130,7 +130,8 @@ func Engines() []Engine {
 // an ephemeral port). DefaultConfig returns Tomcat's defaults spelled out.
 type Config struct {
 	// Address is the receiver's bind address (Tomcat: address, default "auto"). An IP
-	// literal or a host name. Empty or "auto" resolves like Tomcat: the host name from
+	// literal or a host name, looked up at Start; digits and dots that are no IP address
+	// ("127.0.0.300") are refused by New (TestNewRefusesAMistypedIPv4Address). Empty or "auto" resolves like Tomcat: the host name from
 	// os.Hostname looked up in DNS (an IPv4 address preferred), falling back to 127.0.0.1.
 	// DefaultConfig sets "127.0.0.1", not "auto". A wildcard ("0.0.0.0", "::") binds every
 	// interface and then AdvertiseAddress is required, because a wildcard cannot be put in
