@@ -80,7 +80,7 @@ func FuzzParseMemberList(f *testing.F) {
 }
 
 // The member texts a user mistypes first get an error that names the part at fault and
-// says what was wanted (docaudit: a host name typo used to be reported as ParseAddr's
+// says what was wanted (a host name typo used to be reported as ParseAddr's
 // "unable to parse IP", the lookup's own error dropped).
 func TestMemberTextErrorsNameThePartAtFault(t *testing.T) {
 	lookup := func(host string) ([]net.IP, error) {
