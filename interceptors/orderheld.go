@@ -170,7 +170,8 @@ func (o *Order) relieve() {
 // failing Start started), so it is not counted and those releases run
 // (TestOrderFailedStartIsNotARun); a release that ran while it was under way and kept a
 // sender's messages held runs again once it failed
-// (TestOrderReleaseDuringAFailingStartStillRuns).
+// (TestOrderReleaseDuringAFailingStartStillRuns); with no message held, none is queued
+// (TestOrderFailedStartWithNothingHeldQueuesNoRelease).
 func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 	if svc&channel.SvcReceiver == 0 {
 		return o.Next().Start(ctx, svc)
@@ -182,11 +183,28 @@ func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 		// A release running meanwhile (a delivery left in the background) may have found
 		// the count and kept a sender's messages held: release them on the stopped
 		// receiver, after any delivery still running.
+		// Nothing held, nothing to release: no release is queued
+		// (TestOrderFailedStartWithNothingHeldQueuesNoRelease).
 		run := o.rxStarts.Add(^uint64(0))
-		o.releases.Add(func() { o.releaseAll(run) })
-		go o.releases.Run(nil)
+		if o.anyHeld() {
+			o.releases.Add(func() { o.releaseAll(run) })
+			go o.releases.Run(nil)
+		}
 	}
 	return err
+}
+
+// anyHeld reports whether a sender has messages waiting for earlier ones.
+func (o *Order) anyHeld() bool {
+	for _, s := range o.senders() {
+		s.mu.Lock()
+		n := s.held.len()
+		s.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop stops the levels below. Once the receiver is stopped, the messages still waiting
