@@ -31,6 +31,12 @@ const (
 	DefaultConnectTimeout        = 1000 * time.Millisecond
 	DefaultReadTestTimeout       = 5000 * time.Millisecond
 	DefaultRemoveSuspectsTimeout = 300 * time.Second
+	// DefaultMaxHeldSets is TCPFailureDetectorConfig.MaxHeldSets's default (maxHeldSets, Go
+	// only).
+	DefaultMaxHeldSets = 4
+	// DefaultMaxHeldMessages is TCPFailureDetectorConfig.MaxHeldMessages's default
+	// (maxHeldMessages, Go only).
+	DefaultMaxHeldMessages = 256
 )
 
 // FailureDetectorStats are a TCPFailureDetector's counters.
@@ -40,8 +46,13 @@ type FailureDetectorStats struct {
 	Swallowed     uint64 // probes received from others and not delivered
 	KeptAlive     uint64 // disappearances refused because the member answered
 	HeldDropped   uint64 // messages dropped over the caps on held messages (MessageReceived)
-	Suspects      int    // members kept although the layer below dropped them (now)
-	AddSuspects   int    // members announced below but not answering yet (now)
+	// HeldDroppedAcked counts those of HeldDropped that asked for an ACK but not a
+	// synchronized one (channel.OptUseAck without channel.OptSyncAck): the transport acked
+	// them on receipt, before the detector saw them, so their sender takes them as delivered
+	// and they are lost (TestFailureDetectorHeldCapsConfigurable).
+	HeldDroppedAcked uint64
+	Suspects         int // members kept although the layer below dropped them (now)
+	AddSuspects      int // members announced below but not answering yet (now)
 }
 
 // TCPFailureDetectorConfig configures a TCPFailureDetector. The zero value is Tomcat's
@@ -71,6 +82,17 @@ type TCPFailureDetectorConfig struct {
 	Flag channel.SendOptions
 	// Logger receives the detector's decisions. Nil discards them.
 	Logger *slog.Logger
+	// MaxHeldSets caps a member's sets of messages held at once, each behind one of its
+	// announcements or removals still to go up (see MessageReceived); a message that would
+	// start one more is dropped and does not list the member (maxHeldSets, Go only: Tomcat
+	// holds nothing; default DefaultMaxHeldSets, 4). Negative is an error.
+	MaxHeldSets int
+	// MaxHeldMessages caps the messages in one such set; a message beyond is dropped
+	// (maxHeldMessages, Go only; default DefaultMaxHeldMessages, 256). Negative is an error.
+	// A dropped message is refused with ErrHeldLimit: a FAIL_ACK to a synchronized-ack
+	// sender, but one that asked for a plain ACK (OptUseAck) had it on receipt and is told
+	// nothing (FailureDetectorStats.HeldDroppedAcked).
+	MaxHeldMessages int
 }
 
 // TCPFailureDetector verifies membership changes over TCP (Tribes' TcpFailureDetector).
@@ -109,7 +131,7 @@ type TCPFailureDetector struct {
 	cfg TCPFailureDetectorConfig
 	log *slog.Logger
 
-	probes, failures, swallowed, keptAlive, heldDropped atomic.Uint64
+	probes, failures, swallowed, keptAlive, heldDropped, heldDroppedAcked atomic.Uint64
 
 	evMu        sync.Mutex  // held while the view changes and its event is queued, to keep events in order
 	events      callq.Queue // events to go up, queued under evMu, in order (see deliver)
@@ -169,6 +191,15 @@ func NewTCPFailureDetector(cfg TCPFailureDetectorConfig) (*TCPFailureDetector, e
 	}
 	if cfg.ConnectTimeout < 0 || cfg.ReadTestTimeout < 0 {
 		return nil, configError("tcpfailure: timeouts must not be negative")
+	}
+	if cfg.MaxHeldSets < 0 || cfg.MaxHeldMessages < 0 {
+		return nil, configError("tcpfailure: MaxHeldSets and MaxHeldMessages must not be negative")
+	}
+	if cfg.MaxHeldSets == 0 {
+		cfg.MaxHeldSets = DefaultMaxHeldSets
+	}
+	if cfg.MaxHeldMessages == 0 {
+		cfg.MaxHeldMessages = DefaultMaxHeldMessages
 	}
 	d := &TCPFailureDetector{cfg: cfg, log: cfg.Logger}
 	if d.log == nil {
@@ -476,7 +507,7 @@ func (d *TCPFailureDetector) Stats() FailureDetectorStats {
 	d.mu.Unlock()
 	return FailureDetectorStats{Probes: d.probes.Load(), ProbeFailures: d.failures.Load(),
 		Swallowed: d.swallowed.Load(), KeptAlive: d.keptAlive.Load(), HeldDropped: d.heldDropped.Load(),
-		Suspects: ns, AddSuspects: na}
+		HeldDroppedAcked: d.heldDroppedAcked.Load(), Suspects: ns, AddSuspects: na}
 }
 
 // Settled reports whether no check is queued or running, in this run or one stopped, and
@@ -504,6 +535,8 @@ func init() {
 			RemoveSuspectsTimeout: rst,
 			Flag:                  channel.SendOptions(p.Int("optionFlag", 0)),
 			Logger:                p.Logger(),
+			MaxHeldSets:           p.Int("maxHeldSets", DefaultMaxHeldSets),
+			MaxHeldMessages:       p.Int("maxHeldMessages", DefaultMaxHeldMessages),
 		})
 	})
 }

@@ -23,16 +23,13 @@ import (
 // went up (waitHeld).
 const heardFromWait = time.Second
 
-// The caps on a member's held messages: at most maxHeldSets sets of them at once (each
-// held behind one of the member's announcements, or removals, still to go up), and at most
-// maxHeldMsgs messages in each. A message beyond either is dropped (see MessageReceived):
-// without them, a message listener that blocks for ever on one of them while the member is
-// dropped and listed again and again would have the detector hold a set, a goroutine and
-// the member's events for every listing (TestFailureDetectorHeldMessagesStayBoundedWhileAListenerBlocks).
-const (
-	maxHeldSets = 4
-	maxHeldMsgs = 256
-)
+// The caps on a member's held messages (Config.MaxHeldSets, MaxHeldMessages): at most so
+// many sets of them at once (each held behind one of the member's announcements, or
+// removals, still to go up), and at most so many messages in each. A message beyond either
+// is dropped (see MessageReceived): without them, a message listener that blocks for ever
+// on one of them while the member is dropped and listed again and again would have the
+// detector hold a set, a goroutine and the member's events for every listing
+// (TestFailureDetectorHeldMessagesStayBoundedWhileAListenerBlocks).
 
 // ErrHeldLimit is wrapped by the error for a message TCPFailureDetector dropped because
 // its member's messages held behind its announcement reached their cap (see
@@ -40,7 +37,9 @@ const (
 var ErrHeldLimit = errors.New("tribes: tcpfailure: messages held behind their member's announcement over their cap")
 
 // heldOverLocked reports whether hs holds as many messages as it may. Caller holds d.mu.
-func heldOverLocked(hs *heldMsgs) bool { return len(hs.msgs) >= maxHeldMsgs }
+func (d *TCPFailureDetector) heldOverLocked(hs *heldMsgs) bool {
+	return len(hs.msgs) >= d.cfg.MaxHeldMessages
+}
 
 // dropOver counts and logs msg (nil: a probe, neither) dropped over the caps (see
 // MessageReceived) and returns the error MessageReceived returns for it.
@@ -49,6 +48,9 @@ func (d *TCPFailureDetector) dropOver(msg *channel.Message, why string) error {
 		return nil
 	}
 	n := d.heldDropped.Add(1)
+	if msg.Options.WaitsForAck() && !msg.Options.IsSyncAck() {
+		d.heldDroppedAcked.Add(1) // acked on receipt: lost, its sender not told
+	}
 	if n&(n-1) == 0 { // the first, then every power of two
 		d.log.Warn("tcp failure detector: message of a member not verified dropped: "+why,
 			"member", msg.Source.String(), "dropped", n)
@@ -157,9 +159,9 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	}
 	prev := d.held[k]
 	if prev != nil && prev.gone == nil && prev.listed {
-		if heldOverLocked(prev) {
+		if d.heldOverLocked(prev) {
 			d.mu.Unlock()
-			return nil, nil, d.dropOver(msg, msgsOver)
+			return nil, nil, d.dropOver(msg, d.msgsOver())
 		}
 		h := d.addLocked(prev, msg)
 		d.mu.Unlock()
@@ -184,9 +186,9 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		// still held: msg goes up behind them, so that one goroutine passes k's messages up
 		// in the order they came
 		// (TestFailureDetectorHeldMessagesOfAMemberDroppedMeanwhileKeepTheirOrder).
-		if heldOverLocked(prev) {
+		if d.heldOverLocked(prev) {
 			d.mu.Unlock()
-			return nil, nil, d.dropOver(msg, msgsOver)
+			return nil, nil, d.dropOver(msg, d.msgsOver())
 		}
 		h = d.addLocked(prev, msg)
 		d.mu.Unlock()
@@ -208,18 +210,18 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	if !list && prev.gone == nil {
 		// Held behind k's removal, unlisted, and k is listed neither here nor below: msg
 		// goes up behind them.
-		if heldOverLocked(prev) {
+		if d.heldOverLocked(prev) {
 			d.mu.Unlock()
-			return nil, nil, d.dropOver(msg, msgsOver)
+			return nil, nil, d.dropOver(msg, d.msgsOver())
 		}
 		h = d.addLocked(prev, msg)
 		d.mu.Unlock()
 		return h, nil, nil
 	}
-	if d.heldSets[k] >= maxHeldSets {
+	if d.heldSets[k] >= d.cfg.MaxHeldSets {
 		// k is not listed (again): it would be once its sets went up.
 		d.mu.Unlock()
-		return nil, nil, d.dropOver(msg, setsOver)
+		return nil, nil, d.dropOver(msg, d.setsOver())
 	}
 	g := d.run
 	if g != nil {
@@ -262,10 +264,13 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 }
 
 // Why a message was dropped over the caps (dropOver).
-const (
-	msgsOver = "its held messages are at their cap (256)"
-	setsOver = "its sets of held messages are at their cap (4)"
-)
+func (d *TCPFailureDetector) msgsOver() string {
+	return fmt.Sprintf("its held messages are at their cap (%d)", d.cfg.MaxHeldMessages)
+}
+
+func (d *TCPFailureDetector) setsOver() string {
+	return fmt.Sprintf("its sets of held messages are at their cap (%d)", d.cfg.MaxHeldSets)
+}
 
 // releaseHeld has the events delivered, unless another goroutine delivers them, waits
 // for k's announcement, and then passes k's held messages up, in order, until none is

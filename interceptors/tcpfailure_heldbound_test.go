@@ -19,7 +19,7 @@ import (
 // member was dropped (a failed check) and a message of it came again, the message listed
 // the member again: a new set of held messages, a goroutine waiting for the earlier set,
 // and the member's addition and removal queued behind the blocked removal, without bound.
-// A member now has at most maxHeldSets sets of held messages and at most maxHeldMsgs
+// A member now has at most MaxHeldSets sets of held messages and at most MaxHeldMessages
 // messages in each: a message beyond is dropped, counted and refused with ErrHeldLimit,
 // and lists nobody. Once the listener returns, it sees a consistent story: the member's
 // messages between its additions and removals, in the order they came.
@@ -66,7 +66,7 @@ func TestFailureDetectorHeldMessagesStayBoundedWhileAListenerBlocks(t *testing.T
 		d.mu.Lock()
 		sets, pending := d.heldSets[k], d.events.Len()
 		d.mu.Unlock()
-		if sets > 4 || pending > 3*4+2 { // maxHeldSets is 4: an addition, its mark and a removal each
+		if sets > 4 || pending > 3*4+2 { // DefaultMaxHeldSets is 4: an addition, its mark and a removal each
 			t.Fatalf("cycle %d: %d sets of B's messages held, %d events pending: unbounded", i, sets, pending)
 		}
 	}
@@ -123,7 +123,7 @@ func TestFailureDetectorHeldMessagesStayBoundedWhileAListenerBlocks(t *testing.T
 }
 
 // TestFailureDetectorHeldMessagesOfOneListingStayBounded: a member listed on its message
-// holds at most maxHeldMsgs (256) of its messages behind the one a message listener
+// holds at most MaxHeldMessages (256) of its messages behind the one a message listener
 // blocks on; the others are dropped, counted and refused with ErrHeldLimit, and those
 // held go up in order once the listener returns.
 func TestFailureDetectorHeldMessagesOfOneListingStayBounded(t *testing.T) {
@@ -154,14 +154,14 @@ func TestFailureDetectorHeldMessagesOfOneListingStayBounded(t *testing.T) {
 		n := len(heldData(d, b.expected(2).Key()))
 		go func() { res <- receive(i) }()
 		testutil.EventuallyTrue(t, testutil.WaitLimit, fmt.Sprintf("x%d held or dropped", i), func() bool {
-			if i <= maxHeldMsgs {
+			if i <= DefaultMaxHeldMessages {
 				return len(heldData(d, b.expected(2).Key())) > n
 			}
-			return d.Stats().HeldDropped == uint64(i-maxHeldMsgs)
+			return d.Stats().HeldDropped == uint64(i-DefaultMaxHeldMessages)
 		})
 	}
-	if got := len(heldData(d, b.expected(2).Key())); got != maxHeldMsgs {
-		t.Errorf("%d messages held, want %d", got, maxHeldMsgs)
+	if got := len(heldData(d, b.expected(2).Key())); got != DefaultMaxHeldMessages {
+		t.Errorf("%d messages held, want %d", got, DefaultMaxHeldMessages)
 	}
 	open()
 	refused := 0
@@ -172,11 +172,11 @@ func TestFailureDetectorHeldMessagesOfOneListingStayBounded(t *testing.T) {
 			t.Errorf("MessageReceived: %v", err)
 		}
 	}
-	if refused != sent-maxHeldMsgs || d.Stats().HeldDropped != uint64(refused) {
-		t.Errorf("%d refused, %d counted, want %d", refused, d.Stats().HeldDropped, sent-maxHeldMsgs)
+	if refused != sent-DefaultMaxHeldMessages || d.Stats().HeldDropped != uint64(refused) {
+		t.Errorf("%d refused, %d counted, want %d", refused, d.Stats().HeldDropped, sent-DefaultMaxHeldMessages)
 	}
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", func() bool {
-		return d.Settled() && len(a.received()) == maxHeldMsgs+1
+		return d.Settled() && len(a.received()) == DefaultMaxHeldMessages+1
 	})
 	for i, m := range a.received() {
 		if want := fmt.Sprintf("x%d", i); string(m.Data) != want {
@@ -209,17 +209,17 @@ func TestFailureDetectorHeldDropsLoggedAtPowersOfTwo(t *testing.T) {
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "B checked, not answering", func() bool {
 		return d.Settled() && d.Stats().AddSuspects == 1
 	})
-	res := make(chan error, maxHeldMsgs+over+1)
+	res := make(chan error, DefaultMaxHeldMessages+over+1)
 	receive := func(i int) {
 		res <- d.MessageReceived(&channel.Message{Source: b.ch.LocalMember(), Data: fmt.Appendf(nil, "x%d", i)})
 	}
 	go receive(0)
 	waitClosed(t, held, "x0 did not go up")
-	for i := 1; i <= maxHeldMsgs+over; i++ {
+	for i := 1; i <= DefaultMaxHeldMessages+over; i++ {
 		go receive(i)
 	}
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the messages over the cap dropped", func() bool {
-		return d.Stats().HeldDropped == over && len(heldData(d, b.expected(2).Key())) == maxHeldMsgs
+		return d.Stats().HeldDropped == over && len(heldData(d, b.expected(2).Key())) == DefaultMaxHeldMessages
 	})
 	got := 0 // results read; the refused ones returned once their drop was logged
 	for refused := 0; refused < over; got++ {
@@ -247,12 +247,12 @@ func TestFailureDetectorHeldDropsLoggedAtPowersOfTwo(t *testing.T) {
 		t.Errorf("drops logged at counts %v, want %v", dropped, want)
 	}
 	open()
-	for ; got < maxHeldMsgs+over+1; got++ {
+	for ; got < DefaultMaxHeldMessages+over+1; got++ {
 		if err := <-res; err != nil {
 			t.Errorf("MessageReceived: %v", err)
 		}
 	}
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", func() bool {
-		return d.Settled() && len(a.received()) == maxHeldMsgs+1
+		return d.Settled() && len(a.received()) == DefaultMaxHeldMessages+1
 	})
 }
