@@ -327,7 +327,9 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // Such a message, and those of the member received until they went up, wait for the
 // announcement on a goroutine of their own and then go up from it, in the order they
 // came: a membership listener that blocks does not hold the transport's receive
-// goroutine, nor the messages of other members behind it there, and a message listener
+// goroutine, nor the messages of other members behind it there, nor, blocking on an event
+// queued after the member's announcement, the member's messages
+// (TestFailureDetectorHeldMessagesDoNotWaitForAnotherMembersListener), and a message listener
 // that blocks does not hold the membership events, unless the member is dropped meanwhile
 // (below: TestFailureDetectorBlockedHeldMessageHoldsItsMembersRemoval). The caller waits for its message to go
 // up, and returns its error (TestFailureDetectorHeardFromReturnsTheMessagesError): for at

@@ -70,6 +70,7 @@ type heldMsgs struct {
 	after     <-chan struct{} // the member's earlier held messages' finished (nil: none)
 	prev      *heldMsgs       // those earlier messages, until after is closed (nil: none)
 	listed    bool            // held behind the member's announcement (else behind its removal, unlisted)
+	inline    bool            // releaseHeld delivers the events on its own goroutine first (no run)
 	finished  chan struct{}   // closed once releaseHeld passed these up and returned
 }
 
@@ -243,7 +244,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 			d.queueUp(g, d.Prev().MemberAdded, m)
 		}
 	}
-	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list}
+	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list, inline: g == nil}
 	if prev != nil {
 		hs.after, hs.prev = prev.finished, prev // the messages prev's removal left to its goroutine
 	}
@@ -272,11 +273,12 @@ func (d *TCPFailureDetector) setsOver() string {
 	return fmt.Sprintf("its sets of held messages are at their cap (%d)", d.cfg.MaxHeldSets)
 }
 
-// releaseHeld has the events delivered, unless another goroutine delivers them, waits
-// for k's announcement, and then passes k's held messages up, in order, until none is
-// left, as a goroutine of run g (nil: the caller's goroutine, the detector stopped),
-// marked as inside a call up meanwhile. Those left when k's removal goes up are passed up
-// by the removal first (flushHeld).
+// releaseHeld has the events delivered, unless another goroutine delivers them (on a
+// goroutine of g of its own, or, g nil, first on the caller's), waits for k's
+// announcement, and then passes k's held messages up, in order, until none is left, as a
+// goroutine of run g (nil: the caller's goroutine, the detector stopped), marked as
+// inside a call up meanwhile. Those left when k's removal goes up are passed up by the
+// removal first (flushHeld).
 func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *heldMsgs) {
 	defer close(hs.finished)
 	defer func() {
@@ -287,7 +289,14 @@ func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *h
 		d.mu.Unlock()
 	}()
 	hs.starting.Add(func() { d.deliver(g) })
-	hs.starting.Run(nil)
+	if g != nil {
+		// On a goroutine of its own: the events delivered may go on past k's announcement
+		// to another member's, whose listener may block, and k's messages do not wait for
+		// that call (TestFailureDetectorHeldMessagesDoNotWaitForAnotherMembersListener).
+		g.Go(func() { hs.starting.Run(nil) })
+	} else {
+		hs.starting.Run(nil) // the caller's goroutine: no goroutine outlives a stopped detector
+	}
 	if hs.after != nil {
 		<-hs.after
 		d.mu.Lock()
@@ -357,8 +366,8 @@ func (d *TCPFailureDetector) dropLocked(g *runGroup, k channel.MemberKey, m chan
 // The member's earlier held messages (hs.prev), left to their goroutine by a removal run
 // inside one of their listeners, are waited for first, so that hs's messages go up after
 // them (TestFailureDetectorRemovalWaitsForAnEarlierSetsMessages); unless it runs on that
-// goroutine (inside the listener of one of them, or delivering the events before passing
-// them), which it would wait for: hs's messages are then left to hs's own goroutine, which
+// goroutine (inside the listener of one of them, or, the detector stopped, delivering the
+// events before passing them), which it would wait for: hs's messages are then left to hs's own goroutine, which
 // passes them up once those went up.
 func (d *TCPFailureDetector) flushHeld(k channel.MemberKey, hs *heldMsgs) {
 	inCall := hs.passing.InCall()
@@ -366,7 +375,7 @@ func (d *TCPFailureDetector) flushHeld(k channel.MemberKey, hs *heldMsgs) {
 	pending, mine := false, false
 	for p := hs.prev; p != nil; p = p.prev {
 		pending = pending || len(p.msgs) > 0 || p.upNow != nil && !isClosed(p.upNow.done)
-		mine = mine || p.passing.InCall() || p.starting.InCall()
+		mine = mine || p.passing.InCall() || p.inline && p.starting.InCall()
 	}
 	after := hs.after
 	d.mu.Unlock()
