@@ -45,7 +45,7 @@ type FailureDetectorStats struct {
 	ProbeFailures uint64 // checks that found the member dead
 	Swallowed     uint64 // probes received from others and not delivered
 	KeptAlive     uint64 // disappearances refused because the member answered
-	HeldDropped   uint64 // messages dropped over the caps on held messages (MessageReceived)
+	HeldDropped   uint64 // held messages dropped: over the caps (ErrHeldLimit), or superseded (ErrHeldSuperseded)
 	// HeldDroppedAcked counts those of HeldDropped that asked for an ACK but not a
 	// synchronized one (channel.OptUseAck without channel.OptSyncAck): the transport acked
 	// them on receipt, before the detector saw them, so their sender takes them as delivered
@@ -370,7 +370,13 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // no longer listing it, goes up after the removal
 // (TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt), and a later one that
 // finds the layer below listing it again lists it again behind that message
-// (TestFailureDetectorMessageHeldBehindARemovalListsItsMemberBackAgain). A stopped detector
+// (TestFailureDetectorMessageHeldBehindARemovalListsItsMemberBackAgain). A removal run
+// from inside the listener of one of the member's held messages (the listener stops the
+// channel) leaves the messages behind that one to their goroutine, which passes them up
+// after the removal; a later announcement of the member waits for them, so that they do
+// not go up as the new listing's (TestFailureDetectorRelistingWaitsForTheMessagesARemovalLeft),
+// or, delivered on that goroutine itself, drops them (Stats().HeldDropped, ErrHeldSuperseded:
+// TestFailureDetectorRelistingInsideAHeldListenerDropsWhatWasLeft). A stopped detector
 // passes the removals the stopping membership reports through at once, as it passes every
 // event, without waiting for the member's messages, as for a verified member: a listener
 // of one may be what stops the channel

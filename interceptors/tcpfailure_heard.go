@@ -41,9 +41,20 @@ func (d *TCPFailureDetector) heldOverLocked(hs *heldMsgs) bool {
 	return len(hs.msgs) >= d.cfg.MaxHeldMessages
 }
 
+// ErrHeldSuperseded is wrapped by the error for a message TCPFailureDetector dropped
+// because it was still held, behind its member's removal, when the member was listed
+// again, and could not go up before that announcement (see TCPFailureDetector.settleHeld).
+var ErrHeldSuperseded = errors.New("tribes: tcpfailure: message held behind its member's removal dropped: the member was listed again first")
+
 // dropOver counts and logs msg (nil: a probe, neither) dropped over the caps (see
 // MessageReceived) and returns the error MessageReceived returns for it.
 func (d *TCPFailureDetector) dropOver(msg *channel.Message, why string) error {
+	return d.dropHeld(msg, why, ErrHeldLimit)
+}
+
+// dropHeld counts and logs msg (nil: a probe, neither), dropped for why, and returns the
+// error, wrapping kind, that MessageReceived returns for it.
+func (d *TCPFailureDetector) dropHeld(msg *channel.Message, why string, kind error) error {
 	if msg == nil {
 		return nil
 	}
@@ -55,7 +66,7 @@ func (d *TCPFailureDetector) dropOver(msg *channel.Message, why string) error {
 		d.log.Warn("tcp failure detector: message of a member not verified dropped: "+why,
 			"member", msg.Source.String(), "dropped", n)
 	}
-	return fmt.Errorf("tcpfailure: message of %s dropped: %s: %w", msg.Source.Addr(), why, ErrHeldLimit)
+	return fmt.Errorf("tcpfailure: message of %s dropped: %s: %w", msg.Source.Addr(), why, kind)
 }
 
 // heldMsgs are the messages of a member listed again on its message, held until the
@@ -240,6 +251,15 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 				d.flushHeld(k, prev)
 				d.Prev().MemberAdded(m)
 			}, m)
+		} else if prev != nil {
+			// prev's removal went up before this announcement, but messages of prev (or of
+			// an earlier set) it left to their goroutine (run inside a listener of one of
+			// them: flushHeld) may still wait: they go up, or are dropped, before it
+			// (settleHeld), not after it as the new listing's.
+			d.queueUp(g, func(m channel.Member) {
+				d.settleHeld(prev)
+				d.Prev().MemberAdded(m)
+			}, m)
 		} else {
 			d.queueUp(g, d.Prev().MemberAdded, m)
 		}
@@ -404,6 +424,43 @@ func (d *TCPFailureDetector) flushHeld(k channel.MemberKey, hs *heldMsgs) {
 		delete(d.leaving, k)
 	}
 	d.mu.Unlock()
+}
+
+// settleHeld has the messages of hs, a set whose member's removal went up, and of the
+// member's earlier sets, that the removal left to their goroutine (flushHeld, run inside a
+// listener of one of them), and that have not begun to go up (one whose listener runs
+// began before; TestFailureDetectorRemovalWaitsForAnEarlierSetsMessages has the
+// announcement go up meanwhile), go up before the member's new announcement: it waits for that
+// goroutine to pass them (TestFailureDetectorRelistingWaitsForTheMessagesARemovalLeft).
+// Run on that goroutine itself (the announcement delivered from inside such a listener),
+// it cannot wait for it: it drops them instead, counted in Stats().HeldDropped and
+// refused with an error wrapping ErrHeldSuperseded, rather than have them go up after
+// the announcement as messages of the new listing
+// (TestFailureDetectorRelistingInsideAHeldListenerDropsWhatWasLeft).
+func (d *TCPFailureDetector) settleHeld(hs *heldMsgs) {
+	d.mu.Lock()
+	pending, mine := false, false
+	for p := hs; p != nil; p = p.prev {
+		// One going up already (its listener called) went up first: not waited for.
+		pending = pending || len(p.msgs) > 0
+		mine = mine || p.passing.InCall() || p.inline && p.starting.InCall()
+	}
+	var drop []*heldMsg
+	if pending && mine {
+		for p := hs; p != nil; p = p.prev {
+			drop = append(drop, p.msgs...)
+			p.msgs = nil
+		}
+	}
+	d.mu.Unlock()
+	if pending && !mine {
+		<-hs.finished // once its goroutine passed them, and every earlier set's (hs.after)
+		return
+	}
+	for _, h := range drop {
+		h.err = d.dropHeld(h.msg, "its member was listed again before it could go up", ErrHeldSuperseded)
+		close(h.done)
+	}
 }
 
 func isClosed(c <-chan struct{}) bool {
