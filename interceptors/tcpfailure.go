@@ -122,7 +122,12 @@ type TCPFailureDetectorConfig struct {
 // blocks: checks run on their own goroutines. Events go up one at a time, in the order of
 // the changes, outside the detector's locks: a membership listener may stop the channel,
 // and the disappearances its membership reports meanwhile go up once the listener
-// returned (TestFailureDetectorListenerStopsTheChannel).
+// returned (TestFailureDetectorListenerStopsTheChannel). A member's addition still
+// queued (behind a blocked listener) is cancelled by its removal: neither goes up, so a
+// member that flaps meanwhile keeps at most a removal and an addition queued, and the
+// listeners' view, once they had the events, is Members'
+// (TestFailureDetectorFlappingMemberBehindABlockedListenerStaysBounded); a removal then an
+// addition both go up.
 //
 // Without the read test, a frozen process (stopped, swapping) still passes: its kernel
 // accepts the connection and buffers the probe. Turn PerformReadTest on to catch those.
@@ -134,7 +139,11 @@ type TCPFailureDetector struct {
 	probes, failures, swallowed, keptAlive, heldDropped, heldDroppedAcked atomic.Uint64
 
 	evMu        sync.Mutex  // held while the view changes and its event is queued, to keep events in order
-	events      callq.Queue // events to go up, queued under evMu, in order (see deliver)
+	events      callq.Queue // runs the events to go up, one call each, queued under evMu (see deliver)
+	evqMu       sync.Mutex
+	evq         []*fdEvent                     // the events to go up, in order (pushEvent), guarded by evqMu
+	evSpare     int                            // calls in events beyond len(evq) (a coalesced pair's), guarded by evqMu
+	lastEv      map[channel.MemberKey]*fdEvent // the latest event of a member in evq, guarded by evqMu
 	mu          sync.Mutex
 	levels      channel.Service
 	life        context.Context

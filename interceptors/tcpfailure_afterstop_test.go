@@ -25,21 +25,27 @@ import (
 // (the member ends unlisted). Dropping those ops instead (as a stopped
 // NonBlockingCoordinator does) is no remedy: a disappearance queued behind the held call
 // that the membership below will not report again would be lost, and the member stay
-// listed ("gone").
+// listed ("gone"). In "probe" the addition may still be queued when the removal comes,
+// which then cancels it (TestFailureDetectorFlappingMemberBehindABlockedListenerStaysBounded):
+// the listener is told both or neither.
 func TestFailureDetectorStoppedRunKeepsTheOrderOfEvents(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		run  func(t *testing.T) (d *TCPFailureDetector, a, b *mbNode, want []string)
+		name   string
+		run    func(t *testing.T) (d *TCPFailureDetector, a, b *mbNode, want []string)
+		orNone bool // the events may also cancel out
 	}{
-		{"probe", stoppedRunProbe},
-		{"listener", stoppedRunListener},
-		{"gone", stoppedRunGone},
+		{"probe", stoppedRunProbe, true},
+		{"listener", stoppedRunListener, false},
+		{"gone", stoppedRunGone, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, a, b, want := tc.run(t)
 			testutil.EventuallyTrue(t, testutil.WaitLimit, "the stopped run ended", d.Settled)
 			if _, ok := d.Member(b.expected(2).Key()); ok {
 				t.Errorf("the stopped detector lists the member (events [%v])", a.evs())
+			}
+			if tc.orNone && len(a.evs()) == 0 {
+				return
 			}
 			mbWantEvents(t, a, want...)
 		})

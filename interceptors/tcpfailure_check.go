@@ -233,7 +233,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
 			if !known {
-				d.queueUp(g, d.Prev().MemberAdded, o.m)
+				d.queueUp(g, evAdded, d.Prev().MemberAdded, o.m)
 			}
 		case !known:
 			d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
@@ -307,7 +307,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			}
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
-			d.queueUp(g, d.Prev().MemberAdded, o.m)
+			d.queueUp(g, evAdded, d.Prev().MemberAdded, o.m)
 		case ok && isSuspect && o.kind == opRecheck && d.cfg.RemoveSuspectsTimeout > 0 &&
 			time.Since(s.since) > d.cfg.RemoveSuspectsTimeout:
 			d.dropLocked(g, k, s.m)
@@ -321,31 +321,6 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 		}
 		d.mu.Unlock()
 	}
-}
-
-// queueUp queues an event, with evMu held: events queue in the order of the view changes.
-// Run g (nil: none) of the goroutine queuing it does not finish before it went up, and is
-// marked as inside a call up while it goes up.
-func (d *TCPFailureDetector) queueUp(g *runGroup, up func(channel.Member), m channel.Member) {
-	if g != nil {
-		g.wg.Add(1) // the caller is a goroutine of g, or holds g (runHoldLocked): g has not finished
-	}
-	d.events.Add(func() {
-		if g != nil {
-			defer g.wg.Done()
-		}
-		g.callUp(func() { up(m) })
-	})
-}
-
-// deliver passes the queued events up, in order and one at a time, outside evMu: a
-// listener may stop the channel, whose membership then reports members gone on this
-// goroutine (TestFailureDetectorListenerStopsTheChannel). One goroutine delivers at a
-// time: an event queued meanwhile, by the listener's own calls too, goes up after the one
-// under way, from the goroutine delivering. g is the caller's run (nil: none), marked as
-// inside a call up meanwhile, as is the run that queued the event.
-func (d *TCPFailureDetector) deliver(g *runGroup) {
-	d.events.Run(g.callUp)
 }
 
 // check reports whether m answers; checked is false when ctx ended during the check.

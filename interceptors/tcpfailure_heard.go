@@ -247,7 +247,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		if prev != nil && prev.gone == nil {
 			// k's messages held behind its removal, unlisted, go up before it is listed
 			// again, as those held behind an announcement go up before the removal.
-			d.queueUp(g, func(m channel.Member) {
+			d.queueUp(g, evOther, func(m channel.Member) {
 				d.flushHeld(k, prev)
 				d.Prev().MemberAdded(m)
 			}, m)
@@ -256,19 +256,19 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 			// an earlier set) it left to their goroutine (run inside a listener of one of
 			// them: flushHeld) may still wait: they go up, or are dropped, before it
 			// (settleHeld), not after it as the new listing's.
-			d.queueUp(g, func(m channel.Member) {
+			d.queueUp(g, evOther, func(m channel.Member) {
 				d.settleHeld(prev)
 				d.Prev().MemberAdded(m)
 			}, m)
 		} else {
-			d.queueUp(g, d.Prev().MemberAdded, m)
+			d.queueUp(g, evAdded, d.Prev().MemberAdded, m)
 		}
 	}
 	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list, inline: g == nil}
 	if prev != nil {
 		hs.after, hs.prev = prev.finished, prev // the messages prev's removal left to its goroutine
 	}
-	d.events.Add(func() { close(hs.announced) }) // right behind the announcement
+	d.pushEvent(&fdEvent{k: k, f: func() { close(hs.announced) }}) // right behind the announcement
 	h = d.addLocked(hs, msg)
 	d.held[k] = hs
 	d.heldSets[k]++
@@ -363,12 +363,12 @@ func (d *TCPFailureDetector) dropLocked(g *runGroup, k channel.MemberKey, m chan
 	delete(d.suspects, k)
 	hs := d.held[k]
 	if hs == nil || hs.gone != nil || d.endLife == nil {
-		d.queueUp(g, d.Prev().MemberDisappeared, m)
+		d.queueUp(g, evGone, d.Prev().MemberDisappeared, m)
 		return
 	}
 	hs.gone = &m
 	d.leaving[k] = hs
-	d.queueUp(g, func(m channel.Member) {
+	d.queueUp(g, evOther, func(m channel.Member) {
 		d.flushHeld(k, hs)
 		d.Prev().MemberDisappeared(m)
 	}, m)
