@@ -1,6 +1,8 @@
 package interceptors
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -37,9 +39,17 @@ func TestFailureDetectorHeldMessagesDoNotWaitForAnotherMembersListener(t *testin
 				once.Do(func() {
 					alive.set(pc, true)
 					d.MemberAdded(c.expected(3))
-					testutil.EventuallyTrue(t, testutil.WaitLimit, "C's addition queued", func() bool {
-						return d.events.Len() >= 2
-					})
+					// Poll, not EventuallyTrue: this is not the test's goroutine.
+					ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+					defer cancel()
+					if err := testutil.Poll(ctx, func() error {
+						if d.events.Len() < 2 {
+							return errors.New("C's addition not queued behind B's announcement")
+						}
+						return nil
+					}); err != nil {
+						t.Error(err)
+					}
 				})
 			case pc:
 				hold()
