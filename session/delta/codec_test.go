@@ -169,6 +169,9 @@ func FuzzDecodeMessage(f *testing.F) {
 		c := BinaryCodec{MaxEntries: 1000}
 		m, err := c.DecodeMessage(data)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
 			return
 		}
 		b, err := c.AppendMessage(nil, m)
@@ -368,6 +371,9 @@ func FuzzDecodeBatch(f *testing.F) {
 		c := BinaryCodec{MaxEntries: 1000}
 		ms, err := c.decodeBatch(data)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
 			return
 		}
 		b, err := c.appendBatch(nil, ms)
