@@ -100,6 +100,9 @@ func FuzzUnmarshal(f *testing.F) {
 		id, peeked := peekRPCID(b)
 		m, err := unmarshal(b, jserial.DecoderConfig{})
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
 			return
 		}
 		if peeked && !bytes.Equal(id, m.rpcID) {

@@ -145,6 +145,9 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := unmarshal(b)
 		if err != nil {
+			if !errors.Is(err, ErrBadMessage) {
+				t.Fatalf("error %v does not wrap ErrBadMessage", err)
+			}
 			return
 		}
 		// What decodes encodes again and decodes to the same.
