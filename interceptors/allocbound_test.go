@@ -100,10 +100,11 @@ func emptyView(t *testing.T, n int) []byte {
 // 1 MiB (gzip's and zstd's decoder state), whatever the input.
 func TestDecompressAllocationBound(t *testing.T) {
 	const limit = 1 << 16
-	g, _ := NewGzip(GzipConfig{})
-	z, _ := NewZstd(ZstdConfig{})
-	s, _ := NewS2(S2Config{})
-	var seeds [][]byte
+	// Configured with the cap, as an interceptor's codec is with its MaxDecompressedSize.
+	g, _ := NewGzip(GzipConfig{MaxDecompressedSize: limit})
+	z, _ := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
+	s, _ := NewS2(S2Config{MaxDecompressedSize: limit})
+	seeds := [][]byte{streamedZstd(t, 8<<20)}
 	for _, cd := range []codec{g.codec, z.codec, s.codec} {
 		c, _ := cd.compress([]byte("hello hello hello hello"))
 		seeds = append(seeds, c)
