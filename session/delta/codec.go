@@ -76,7 +76,9 @@ type BinaryCodec struct {
 	// TestBinaryCodecPrincipalActionStringsWithinLimits; a sender refuses to encode
 	// such an action, ErrMessageLimit). 0 means 16 KiB.
 	MaxStringLen int
-	// MaxValueSize caps one encoded attribute value. 0 means DefaultMaxValueSize.
+	// MaxValueSize caps one encoded attribute value (a delta past it is refused whole;
+	// a session of a state transfer chunk with one is left out of the chunk, the rest
+	// applied: TestTransferRefusesOnlyTheSessionPastLimits). 0 means DefaultMaxValueSize.
 	MaxValueSize int
 	// MaxEntries caps the number of actions or sessions in one message, and of a
 	// principal's roles (as MaxStringLen its name, on both sides). 0 means
@@ -84,8 +86,8 @@ type BinaryCodec struct {
 	MaxEntries int
 	// Limits bound the Java serialization streams read (depth, handles, lengths, size:
 	// Java's jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes): a principal's
-	// Java form, in a session of a state transfer (a message past them is refused with an
-	// error wrapping ErrMessageLimit and jserial.ErrLimit) and in a principal action's
+	// Java form, in a session of a state transfer (that session past them is left out of
+	// the chunk, counted in Stats.TransferSessionsRefused) and in a principal action's
 	// value (the Manager drops the action and counts it in Stats.BadActions), and the
 	// attribute values its managers' JavaValueCodec reads where that codec's own Limits
 	// fields are zero. Zero fields take jserial's defaults
@@ -381,7 +383,17 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 		}
 		for i := 0; i < n && r.err == nil; i++ {
 			m.Sessions = append(m.Sessions, SessionState{})
-			r.session(&m.Sessions[i], c.maxValue(), c.maxEntries(), c.Limits)
+			last := len(m.Sessions) - 1
+			r.lenient, r.skipped = true, ""
+			r.session(&m.Sessions[last], c.maxValue(), c.maxEntries(), c.Limits)
+			r.lenient = false
+			if r.skipped != "" && r.err == nil {
+				// A field past this node's limits (a donor whose codec allows more):
+				// this session is left out, not the whole chunk.
+				m.refused = append(m.refused, refusedSession{id: m.Sessions[last].ID, why: r.skipped})
+				m.Sessions[last] = SessionState{}
+				m.Sessions = m.Sessions[:last]
+			}
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

@@ -21,6 +21,11 @@ type reader struct {
 	// overLimit is set when the error is a well-formed field past one of the codec's
 	// limits (a string, a value, a count), not bytes no encoder writes.
 	overLimit bool
+	// lenient is set while a chunk's session is decoded: a string or value past the
+	// limits, there in full, is skipped and noted in skipped instead of failing the
+	// whole message; the session is then left out of the chunk (decodeInto).
+	lenient bool
+	skipped string
 }
 
 // allocFactor bounds what the counts of a message (or of a batch, its messages
@@ -137,12 +142,24 @@ func (r *reader) take(max int, what string) []byte {
 		return nil
 	}
 	if n > uint64(max) {
+		if r.lenient {
+			r.skip(fmt.Sprintf("%s of %d bytes, past the limit of %d", what, n, max))
+			r.b = r.b[n:]
+			return nil
+		}
 		r.failLimit(what + " too long")
 		return nil
 	}
 	v := r.b[:n:n]
 	r.b = r.b[n:]
 	return v
+}
+
+// skip notes why the session being decoded (lenient) is left out: the first reason.
+func (r *reader) skip(why string) {
+	if r.skipped == "" {
+		r.skipped = why
+	}
 }
 
 func (r *reader) str() string { return string(r.take(r.maxString, "string")) }
@@ -211,7 +228,14 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 		if f&sessFlagPrincipalJava != 0 {
 			if java := r.value(maxValue); r.err == nil {
 				var err error
-				if p, err = javaPrincipal(p, java, limits); err != nil {
+				jp, err := javaPrincipal(p, java, limits)
+				switch {
+				case err == nil:
+					p = jp
+				case r.lenient && errors.Is(err, jserial.ErrLimit):
+					// The session is left out, the rest of the chunk read on.
+					r.skip(fmt.Sprintf("the principal's Java form, past the codec's Limits: %v", err))
+				default:
 					// Past the codec's Limits: a limit, not bytes no encoder writes.
 					r.err, r.b, r.overLimit = err, nil, errors.Is(err, jserial.ErrLimit)
 				}

@@ -91,8 +91,12 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 		buf := <-bufs
 		n := len(chunk)
 		var eerr error
-		buf, eerr = m.cl.codec.AppendMessage(buf[:0], &Message{Event: EventAllSessionData, Context: m.cfg.Name,
-			SessionID: idSessionState, UniqueID: sv.id, Timestamp: ts, Sessions: chunk, Total: total})
+		msg := &Message{Event: EventAllSessionData, Context: m.cfg.Name,
+			SessionID: idSessionState, UniqueID: sv.id, Timestamp: ts, Sessions: chunk, Total: total}
+		buf, eerr = m.cl.codec.AppendMessage(buf[:0], msg)
+		// Sessions the codec left out for values past its limits (JavaCodec's).
+		n -= len(msg.refused)
+		m.refusedInChunk(msg.refused, to.Addr(), "served")
 		clear(chunk)
 		clear(values)
 		chunk, values, size = chunk[:0], values[:0], 0

@@ -44,8 +44,14 @@ import (
 // beyond Limits (also wrapping jserial.ErrLimit: TestJavaCodecReadsValuesWithItsLimits,
 // TestJavaCodecRefusesPrincipalPastLimitsOnSend), or values within them alone that
 // together go beyond them, as a delta's values share one stream's handles
-// (TestJavaCodecValuesTogetherPastLimitsNotSent); MaxExpansion is not checked, nor are
-// the values of a state transfer chunk (read with jserial's defaults).
+// (TestJavaCodecValuesTogetherPastLimitsNotSent); MaxExpansion is not checked. In a
+// state transfer chunk, each session's values are read with Limits, and a session
+// holding one beyond them is left out of the chunk, counted in the donor's
+// Stats.TransferSessionsRefused and logged, the other sessions sent
+// (TestJavaDonorLeavesOutTheSessionPastItsLimits); the chunk's values together are not
+// checked (a joiner reads the chunk as one stream, and refuses it whole when they go
+// beyond its Limits together, MaxHandles for one). SessionData (session/backup) reads
+// the values with jserial's defaults.
 type JavaCodec struct {
 	// Limits bound every decoded stream (depth, handles, lengths, size), and the
 	// attribute values its managers' JavaValueCodec reads where that codec's own Limits

@@ -35,7 +35,7 @@ func (c JavaCodec) appendMessage(dst []byte, m *Message) ([]byte, error) {
 	case EventDelta:
 		payload, err = c.encodeDeltaRequest(m.SessionID, m.Actions, true)
 	case EventAllSessionData:
-		payload, err = c.encodeSessions(m.Sessions)
+		payload, err = c.encodeSessions(m)
 	case EventChangeSessionID:
 		var w jserial.DataWriter
 		err = w.WriteUTF(m.NewID)
@@ -230,20 +230,44 @@ func ssoListener(ssoID string) *jserial.Object {
 	return &jserial.Object{Class: ssoListenerDesc, Slots: []jserial.Slot{{Class: ssoListenerSuper, Values: []any{ssoID}}}}
 }
 
-func (c JavaCodec) encodeSessions(ss []SessionState) ([]byte, error) {
-	var w jserial.DataWriter
-	w.WriteObject(int32(len(ss)))
-	for i := range ss {
-		if err := c.encodeSession(&w, &ss[i]); err != nil {
+func (c JavaCodec) encodeSessions(m *Message) ([]byte, error) {
+	// Each session is written on its own first, its values read with c.Limits: one
+	// that a joiner alike would refuse (a value past them) is left out of the chunk and
+	// recorded in m.refused, instead of the joiner refusing the whole chunk
+	// (TestJavaDonorLeavesOutTheSessionPastItsLimits).
+	m.refused = m.refused[:0]
+	var kept []any
+	n := 0
+	for i := range m.Sessions {
+		s := &m.Sessions[i]
+		var one jserial.DataWriter
+		if err := c.encodeSession(&one, s, true); errors.Is(err, ErrMessageLimit) {
+			m.refused = append(m.refused, refusedSession{id: s.ID, why: err.Error()})
+			continue
+		} else if err != nil {
 			return nil, err
+		}
+		kept = append(kept, one.Contents()...)
+		n++
+	}
+	// Written again in one writer, block data joined as a single writer makes it:
+	// the stream is the one Tomcat writes.
+	var w jserial.DataWriter
+	w.WriteObject(int32(n))
+	for _, v := range kept {
+		if b, ok := v.(jserial.BlockData); ok {
+			_, _ = w.Write(b)
+		} else {
+			w.WriteObject(v)
 		}
 	}
 	return marshalContents(w.Contents())
 }
 
 // encodeSession writes s in DeltaSession's layout (doWriteObject), its values read with
-// jserial's defaults (inline): a state transfer is not checked.
-func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState) error {
+// c.Limits when checked (a state transfer chunk's: a value past them is refused with an
+// error wrapping ErrMessageLimit), else with jserial's defaults (inline; SessionData's).
+func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState, checked bool) error {
 	if s.Removed {
 		return fmt.Errorf("delta: JavaCodec cannot send the removal record of %s: Tomcat has none", s.ID)
 	}
@@ -268,7 +292,7 @@ func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState) error {
 		for _, n := range s.Notes {
 			if n.Name == name {
 				var err error
-				if v, err = c.noteObject(n.Value, false); err != nil {
+				if v, err = c.noteObject(n.Value, checked); err != nil {
 					return err
 				}
 			}
@@ -277,7 +301,7 @@ func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState) error {
 	}
 	w.WriteObject(int32(len(s.Attributes)))
 	for _, a := range s.Attributes {
-		v, err := c.inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID), false)
+		v, err := c.inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID), checked)
 		if err != nil {
 			return err
 		}

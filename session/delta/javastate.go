@@ -37,7 +37,7 @@ func (c JavaCodec) DecodeSessionData(contents []any) (SessionState, error) {
 // session's *jserial.Object). Attribute values must be Java serialization streams.
 func (c JavaCodec) SessionData(s *SessionState) ([]any, error) {
 	var w jserial.DataWriter
-	if err := c.encodeSession(&w, s); err != nil {
+	if err := c.encodeSession(&w, s, false); err != nil {
 		return nil, fmt.Errorf("delta: session data: %w", err)
 	}
 	return w.Contents(), nil

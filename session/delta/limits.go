@@ -29,8 +29,12 @@ import (
 var ErrMessageLimit = errors.New("delta: session message exceeds the codec's limits")
 
 // checkLimits refuses m if its header strings or actions exceed what decodeInto accepts.
-// The sessions of a state transfer chunk are not checked: a joiner that refuses a chunk
-// reports it lost and asks another member at once.
+// The sessions of a state transfer chunk are not checked: a joiner leaves out a session
+// with a string, a value or a principal's Java form past its limits, and applies the
+// rest of the chunk, counting it in Stats.TransferSessionsRefused
+// (TestTransferRefusesOnlyTheSessionPastLimits); a chunk with more sessions, or a
+// session with more attributes, than its MaxEntries it refuses whole, reports lost and
+// asks another member at once.
 func (c BinaryCodec) checkLimits(m *Message) error {
 	maxS := c.maxString()
 	for _, s := range [...]string{m.Context, m.SessionID, m.UniqueID, m.NewID} {
@@ -88,8 +92,8 @@ func (c BinaryCodec) checkPrincipal(v []byte) error {
 // (Limits.MaxBytes); the encoder reads each value's stream, a principal's included, with
 // Limits (inline, javaAction), refusing one beyond them with ErrMessageLimit as
 // checkPrincipal does, without reading it twice, and a delta of two values or more whole
-// (encodeDeltaRequest). As for BinaryCodec, the sessions of a
-// state transfer chunk are not checked.
+// (encodeDeltaRequest). A state transfer chunk is not checked here: its encoder leaves
+// out a session with a value beyond Limits (encodeSessions).
 func (c JavaCodec) checkLimits(m *Message) error {
 	if m.Event != EventDelta {
 		return nil

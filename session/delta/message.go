@@ -220,6 +220,19 @@ type Message struct {
 	// chunk holds the arrays a received chunk was decoded into, which the cluster
 	// recycles once the message is applied (nil for messages built otherwise).
 	chunk *chunkArrays
+
+	// refused are the sessions of a received chunk its decoder left out, each for a
+	// field past the codec's limits (a value, a string, a principal's Java form): the
+	// other sessions of the chunk are applied (TestTransferRefusesOnlyTheSessionPastLimits).
+	// A donor's encoder sets it likewise for the sessions it left out of a chunk
+	// (JavaCodec: a value its own Limits refuse).
+	refused []refusedSession
+}
+
+// refusedSession is a session of a state transfer chunk left out for a field past the
+// codec's limits: its id (empty when the id itself was too long) and why.
+type refusedSession struct {
+	id, why string
 }
 
 // ActionType is what a delta action changes, with Tomcat's DeltaRequest TYPE_* values.

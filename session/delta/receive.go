@@ -2,6 +2,7 @@ package delta
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -154,6 +155,9 @@ func (m *Manager) loadChunk(ctx context.Context, msg *Message, src channel.Membe
 		m.heard.Store(time.Now().UnixNano())
 	}
 	m.mu.Unlock()
+	if current {
+		m.refusedInChunk(msg.refused, src.Addr(), "received")
+	}
 	switch {
 	case !current:
 		m.stats.unexpected.Add(1)
@@ -414,4 +418,19 @@ func (m *Manager) memberGone(mem channel.Member) {
 	}
 	m.memberLeft(mem.Key())
 	m.noteView()
+}
+
+// refusedInChunk counts the sessions a chunk's codec left out for a field past its
+// limits (Message.refused), and logs each, rate-limited per member: received, the
+// joiner's decoder left them out; served, this donor's encoder.
+func (m *Manager) refusedInChunk(refused []refusedSession, peer, how string) {
+	if len(refused) == 0 {
+		return
+	}
+	m.stats.transferSessionsRefused.Add(uint64(len(refused)))
+	for _, r := range refused {
+		m.serveLog.Log(slog.LevelWarn, peer, "transfer session refused",
+			"delta: a session of a state transfer chunk left out for a field past the codec's limits; the rest of the chunk goes on",
+			"how", how, "member", peer, "session", fmt.Sprintf("%.64q", r.id), "why", r.why)
+	}
 }

@@ -16,13 +16,20 @@ type Stats struct {
 	UnreachableTolerated uint64
 	BytesSent            uint64 // encoded bytes of successful sends
 
-	QueuedDuringTransfer uint64        // messages queued while the state transfer ran
-	DroppedStale         uint64        // queued messages dropped as older than the transferred state
-	SessionsTransferred  uint64        // sessions received by state transfers
-	SessionsServed       uint64        // sessions sent to joining nodes
-	TransferAttempts     uint64        // donors asked
-	TransferRepairs      uint64        // members asked again for every session: messages named sessions this node lacked
-	TransferDuration     time.Duration // how long the state transfer took
+	QueuedDuringTransfer uint64 // messages queued while the state transfer ran
+	DroppedStale         uint64 // queued messages dropped as older than the transferred state
+	SessionsTransferred  uint64 // sessions received by state transfers
+	SessionsServed       uint64 // sessions sent to joining nodes
+	// TransferSessionsRefused counts the sessions of state transfer chunks (received, or
+	// served by this node) left out for a field past the codec's limits: a value, a
+	// string or a principal's Java form that this node's BinaryCodec refuses to read
+	// (the rest of the chunk applied; TestTransferRefusesOnlyTheSessionPastLimits), or
+	// that a donor's JavaCodec does not write for its Limits
+	// (TestJavaDonorLeavesOutTheSessionPastItsLimits). Each is logged, rate-limited.
+	TransferSessionsRefused uint64
+	TransferAttempts        uint64        // donors asked
+	TransferRepairs         uint64        // members asked again for every session: messages named sessions this node lacked
+	TransferDuration        time.Duration // how long the state transfer took
 	// CatchUps counts the members that answered this node's catch-up after its state
 	// transfer with the sessions they sent about since it started (docs/failover.md),
 	// and those back in its view after leaving it that answered with the sessions they
@@ -106,7 +113,8 @@ func (m *Manager) Stats() Stats {
 		SendFailures: c.sendFailures.Load(), BytesSent: c.bytesSent.Load(), UnreachableTolerated: c.unreachable.Load(),
 		QueuedDuringTransfer: c.queued.Load(), DroppedStale: c.droppedStale.Load(),
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
-		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), CatchUps: c.catchUps.Load(), CatchUpScans: c.catchUpScans.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
+		TransferSessionsRefused: c.transferSessionsRefused.Load(),
+		TransferAttempts:        c.attempts.Load(), TransferRepairs: c.repairs.Load(), CatchUps: c.catchUps.Load(), CatchUpScans: c.catchUpScans.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		QuorumRefreshes: c.refreshes.Load(), SessionsRefreshed: c.refreshed.Load(),
 		RefreshRemovals: c.refreshRemoved.Load(), RemovalsKept: m.gone.len(), StaleRequestsRefused: c.staleRefused.Load(),
 		RefreshQueueOverflows: c.refreshOverflows.Load(),
