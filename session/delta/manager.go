@@ -165,7 +165,7 @@ type counters struct {
 	batchWaits, batchWaitsRanOut                atomic.Uint64
 	olderChanges                                atomic.Uint64
 	listenerPanics                              atomic.Uint64
-	transferSessionsRefused                     atomic.Uint64
+	transferSessionsRefused, droppedPastLimits  atomic.Uint64
 }
 
 func newManager(cl *Cluster, cfg Config) *Manager {

@@ -129,9 +129,28 @@ func (m *Manager) Serving() error {
 //
 // With acked replication the call returns once every member applied the message; if
 // that fails the changes stay pending (the next Replicate sends them again, except those
-// a later change from another node replaced) and the error, which wraps a
-// *channel.SendError or, with Config.ClusterSize, ErrNoQuorum, is returned. With
+// a later change from another node replaced) and the error is returned. With
 // asynchronous replication it returns once the message was sent.
+//
+// Its errors (tested with errors.Is and errors.As):
+//   - ErrNoSession: s is nil (TestNilSession).
+//   - ErrInvalidSession: s belongs to another manager (TestSessionOfAnotherManagerRefused).
+//   - a *channel.SendError (channel.ErrAckFailed, channel.ErrAckTimeout,
+//     channel.ErrConnect...): members did not take the message; the changes stay pending.
+//   - ErrNoQuorum, with Config.ClusterSize: fewer than a majority hold the change, or
+//     this node refreshes its copies or probes a member that left its view; the changes
+//     stay pending.
+//   - ErrMessageLimit: the codec refused to encode the delta for its limits. The
+//     attribute, note or principal values that make it so are left out, counted in
+//     Stats.ChangesDroppedPastLimits and named in the error, the other changes sent
+//     (TestChangePastLimitsDoesNotBlockLaterDeltas); when no value is the cause (more
+//     actions than MaxEntries) the changes stay pending.
+//   - ErrNoObjectMessages: a JavaCodec cluster on a Channel without SendMessage
+//     (TestReplicateNoObjectMessages); the changes stay pending.
+//   - ctx.Err() (context.Canceled, context.DeadlineExceeded): with asynchronous
+//     replication, ctx ended while the call waited for its message; the changes still go.
+//   - any of these for an id change of s that failed earlier and is sent first
+//     (rename_unsent.go), joined with the delta's own error (errors.Join).
 //
 // With BinaryCodec, the messages of concurrent calls are coalesced (group commit): with
 // acked replication and a ctx that cannot be cancelled (ctx.Done() is nil, as the
@@ -202,23 +221,40 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 	if msg == nil {
 		return nil
 	}
-	err := notSent(m.refusing())
-	switch {
-	case err != nil:
-	case batched:
-		err = m.batch.send(ctx, msg)
-	case len(members) == 0: // only with a quorum: takeDelta drops the changes otherwise
-		err = m.judge(0, nil)
-	default:
-		err = m.replicateTo(ctx, members, msg)
+	send := func() error {
+		err := notSent(m.refusing())
+		switch {
+		case err != nil:
+		case batched:
+			err = m.batch.send(ctx, msg)
+		case len(members) == 0: // only with a quorum: takeDelta drops the changes otherwise
+			err = m.judge(0, nil)
+		default:
+			err = m.replicateTo(ctx, members, msg)
+		}
+		return err
+	}
+	err := send()
+	var dropped error // changes left out for the codec's limits (send_limits.go)
+	if err != nil && neverSent(err) && errors.Is(err, ErrMessageLimit) {
+		if kept, out := m.splitPastLimits(msg); len(out) > 0 {
+			dropped = m.droppedPastLimits(s, msg, out, err)
+			if len(kept) == 0 {
+				s.requeue(msg, nil, true) // nothing left to send: only the version goes back
+				return dropped
+			}
+			msg.Actions = kept
+			actions = kept
+			err = send()
+		}
 	}
 	if err != nil {
 		s.requeue(msg, actions, neverSent(err))
 		s.sendFailed()
-		return fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err)
+		return errors.Join(dropped, fmt.Errorf("delta: replicating session %s (%v): %w", msg.SessionID, msg.Event, err))
 	}
 	s.reuse(actions) // sent: the message is done with them
-	return nil
+	return dropped
 }
 
 // sendFailed records that a message of s (a delta or an EVT_SESSION_ACCESSED) did not

@@ -27,9 +27,15 @@ type Stats struct {
 	// that a donor's JavaCodec does not write for its Limits
 	// (TestJavaDonorLeavesOutTheSessionPastItsLimits). Each is logged, rate-limited.
 	TransferSessionsRefused uint64
-	TransferAttempts        uint64        // donors asked
-	TransferRepairs         uint64        // members asked again for every session: messages named sessions this node lacked
-	TransferDuration        time.Duration // how long the state transfer took
+	// ChangesDroppedPastLimits counts the changes (attribute, note or principal values)
+	// Replicate left out of a session's delta because the codec refused to encode them
+	// for its limits (an error wrapping ErrMessageLimit names them): not kept pending,
+	// they would have made every later delta of the session refused
+	// (TestChangePastLimitsDoesNotBlockLaterDeltas).
+	ChangesDroppedPastLimits uint64
+	TransferAttempts         uint64        // donors asked
+	TransferRepairs          uint64        // members asked again for every session: messages named sessions this node lacked
+	TransferDuration         time.Duration // how long the state transfer took
 	// CatchUps counts the members that answered this node's catch-up after its state
 	// transfer with the sessions they sent about since it started (docs/failover.md),
 	// and those back in its view after leaving it that answered with the sessions they
@@ -113,8 +119,8 @@ func (m *Manager) Stats() Stats {
 		SendFailures: c.sendFailures.Load(), BytesSent: c.bytesSent.Load(), UnreachableTolerated: c.unreachable.Load(),
 		QueuedDuringTransfer: c.queued.Load(), DroppedStale: c.droppedStale.Load(),
 		SessionsTransferred: c.transferred.Load(), SessionsServed: c.served.Load(),
-		TransferSessionsRefused: c.transferSessionsRefused.Load(),
-		TransferAttempts:        c.attempts.Load(), TransferRepairs: c.repairs.Load(), CatchUps: c.catchUps.Load(), CatchUpScans: c.catchUpScans.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
+		TransferSessionsRefused: c.transferSessionsRefused.Load(), ChangesDroppedPastLimits: c.droppedPastLimits.Load(),
+		TransferAttempts: c.attempts.Load(), TransferRepairs: c.repairs.Load(), CatchUps: c.catchUps.Load(), CatchUpScans: c.catchUpScans.Load(), TransferDuration: time.Duration(c.transferNanos.Load()),
 		QuorumRefreshes: c.refreshes.Load(), SessionsRefreshed: c.refreshed.Load(),
 		RefreshRemovals: c.refreshRemoved.Load(), RemovalsKept: m.gone.len(), StaleRequestsRefused: c.staleRefused.Load(),
 		RefreshQueueOverflows: c.refreshOverflows.Load(),
