@@ -18,8 +18,11 @@ import (
 // codec refuses (a note name longer than MaxStringLen) travels in a batch with three other
 // requests' changes. Every peer refused the whole batch as malformed and acknowledged it,
 // so all four acked Replicate calls returned nil while no peer had any of the changes.
-// Now the sender refuses that change (its request gets the error and keeps it pending)
-// and the others go out and are acknowledged.
+// Now the sender refuses that change and the others go out and are acknowledged. The
+// refused change was kept pending, and then made every later delta of its session
+// refused as well; it is now left out (its request gets an error wrapping
+// ErrMessageLimit, Stats.ChangesDroppedPastLimits counts it) and the rest of that
+// request's delta goes out too (TestChangePastLimitsDoesNotBlockLaterDeltas).
 func TestBatchWithAnUnencodableChangeLosesNoOther(t *testing.T) {
 	const n, bad = 4, 2
 	ctx := context.Background()
@@ -50,20 +53,21 @@ func TestBatchWithAnUnencodableChangeLosesNoOther(t *testing.T) {
 			if err == nil {
 				t.Errorf("Replicate %d: nil, though no peer can read its change", i)
 			}
-			if !ss[i].Dirty() {
-				t.Errorf("session %d lost its pending change", i)
+			if ss[i].Dirty() {
+				t.Errorf("session %d keeps the change no peer can read pending", i)
 			}
-			continue
-		}
-		if err != nil {
+		} else if err != nil {
 			t.Errorf("Replicate %d: %v", i, err)
 		}
 		if v, _ := delta.Attr[int](b.Find(ss[i].ID()), "k"); v != i {
 			t.Errorf("Replicate %d succeeded, but B holds k=%v", i, v)
 		}
 	}
-	if got := b.Stats().Received[delta.EventDelta]; got != n-1 {
-		t.Errorf("B received %d deltas, want %d", got, n-1)
+	if got := b.Stats().Received[delta.EventDelta]; got != n {
+		t.Errorf("B received %d deltas, want %d", got, n)
+	}
+	if got := a.Stats().ChangesDroppedPastLimits; got != 1 {
+		t.Errorf("ChangesDroppedPastLimits %d, want 1", got)
 	}
 	if err := errs[bad]; err != nil && !errors.Is(err, delta.ErrMessageLimit) {
 		t.Errorf("Replicate %d: %v, want ErrMessageLimit", bad, err)
