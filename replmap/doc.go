@@ -265,7 +265,9 @@
 //     limitation: TestForwardedRemoveDropsAJavaPutMadeAfterTheRemove, interop/maps).
 //     Each backup node has a queue of these removals, sent by at most 8 goroutines
 //     together: a backup node whose sends block delays only its own
-//     (TestForwardSlowBackupDoesNotDelayAnother). A failed send is counted in
+//     (TestForwardSlowBackupDoesNotDelayAnother) while fewer than 8 nodes block at
+//     once; a ninth node's queue waits until a goroutine is free
+//     (TestForwardersBoundedAndAWaitingQueueTakenOver). A failed send is counted in
 //     Stats.ForwardedRemovesFailed and logged, rate-limited per backup node
 //     (TestForwardFailuresCountedAndRateLimited). The send goes only while the node
 //     holds no entry of the key, and a republish of the key waits for one under way: it

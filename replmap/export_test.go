@@ -353,3 +353,11 @@ func ForwardWaiters(m *Map) int {
 	defer m.mu.Unlock()
 	return m.forwards.waiters
 }
+
+// Forwarders returns how many goroutines of m send forwarded removals and how many
+// backup nodes have a queue of them (tests only).
+func Forwarders(m *Map) (workers, queues int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.forwards.workers, len(m.forwards.queues)
+}

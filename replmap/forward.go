@@ -25,7 +25,9 @@ import (
 // and at most maxForwarders together: a goroutine whose queue is empty takes over the
 // queue of a node that waits for one. A backup node whose sends block delays its own
 // queue only, not another node's (TestForwardSlowBackupDoesNotDelayAnother), as long
-// as fewer than maxForwarders nodes block at once. Stop ends them and waits for them.
+// as fewer than maxForwarders nodes block at once; beyond, a node's queue waits for a
+// goroutine that is free (TestForwardersBoundedAndAWaitingQueueTakenOver). Stop ends
+// them and waits for them.
 // Each send holds the key's send lock (lockKey), and sends nothing when the node holds
 // the key again: a Put or Get here since then published it, and its messages are not
 // overtaken; a republish of the key (republishKey) waits for a send under way, so that

@@ -1,0 +1,94 @@
+package replmap_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// holdRemoves holds, once armed, every MSG_REMOVE sent until release is closed, and
+// counts those held at once (in) and the most ever held together (most).
+type holdRemoves struct {
+	channel.InterceptorBase
+	armed    atomic.Bool
+	release  chan struct{}
+	in, most atomic.Int64
+}
+
+func (h *holdRemoves) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	if h.armed.Load() && replmap.MessageType(msg.Data) == msgRemoveType {
+		n := h.in.Add(1)
+		for m := h.most.Load(); n > m && !h.most.CompareAndSwap(m, n); m = h.most.Load() {
+		}
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+		}
+		h.in.Add(-1)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return h.Next().SendMessage(ctx, to, msg)
+}
+
+// The forwarded removals of nine backup nodes whose sends all block: eight goroutines
+// send (maxForwarders), the ninth node's queue waits without one, and once the sends
+// are released a goroutine whose queue emptied takes it over, so that the ninth backup
+// node too drops its backup. Nothing showed the bound or the takeover before: with no
+// takeover the ninth queue would wait for ever, with no bound nine sends would be held.
+func TestForwardersBoundedAndAWaitingQueueTakenOver(t *testing.T) {
+	const backups = 9
+	nw := channeltest.NewNetwork()
+	hold := &holdRemoves{release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold.release) }) }
+	nodes := []*node{newChannel(t, nw, hold)}
+	for range backups {
+		nodes = append(nodes, newChannel(t, nw))
+	}
+	for _, n := range nodes {
+		waitChannelMembers(t, n, backups)
+	}
+	for _, n := range nodes {
+		newMap(t, n, replmap.Config{})
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, backups)
+	t.Cleanup(release) // before the maps stop
+	a := nodes[0]
+	keys := backedUpBy(t, a, nodes[1:]...)
+
+	hold.armed.Store(true)
+	for _, k := range keys {
+		if err := replmap.ReceiveRemove(a.m, stranger, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "eight forwards held and the ninth node's queue waiting", func() bool {
+		workers, queues := replmap.Forwarders(a.m)
+		return hold.in.Load() == 8 && workers == 8 && queues == backups
+	})
+	release()
+	for i, n := range nodes[1:] {
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "the backup node dropping A's removed key", func() bool {
+			_, _, held := n.m.Peek(keys[i])
+			return !held
+		})
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "no forwarder left", func() bool {
+		workers, queues := replmap.Forwarders(a.m)
+		return workers == 0 && queues == 0
+	})
+	if most := hold.most.Load(); most != 8 {
+		t.Fatalf("%d forwarded removals sent at once, want 8 (maxForwarders)", most)
+	}
+}
