@@ -361,3 +361,15 @@ func Forwarders(m *Map) (workers, queues int) {
 	defer m.mu.Unlock()
 	return m.forwards.workers, len(m.forwards.queues)
 }
+
+// ForwardQueued returns how many forwarded removals m has queued, all backup nodes
+// together, not counting those being sent (tests only).
+func ForwardQueued(m *Map) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, q := range m.forwards.queues {
+		n += len(q.keys)
+	}
+	return n
+}

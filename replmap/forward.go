@@ -26,8 +26,9 @@ import (
 // queue of a node that waits for one. A backup node whose sends block delays its own
 // queue only, not another node's (TestForwardSlowBackupDoesNotDelayAnother), as long
 // as fewer than maxForwarders nodes block at once; beyond, a node's queue waits for a
-// goroutine that is free (TestForwardersBoundedAndAWaitingQueueTakenOver). Stop ends
-// them and waits for them.
+// goroutine that is free (TestForwardersBoundedAndAWaitingQueueTakenOver). The queue
+// of a node that leaves the map is dropped (TestForwardsQueuedForALeavingMemberDropped).
+// Stop ends them and waits for them.
 // Each send holds the key's send lock (lockKey), and sends nothing when the node holds
 // the key again: a Put or Get here since then published it, and its messages are not
 // overtaken; a republish of the key (republishKey) waits for a send under way, so that
@@ -167,6 +168,21 @@ func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member) {
 	}
 	m.rlog.Log(slog.LevelWarn, to.String(), "forward", "replmap: the removal of a primary not sent to its backup node",
 		"map", m.cfg.Name, "key bytes", len(k), "err", err)
+}
+
+// dropForwardsLocked drops the removals queued for mb, a map member that left, m.mu
+// held: none of them would be sent (forwardRemove), and a queue waiting for a goroutine
+// would keep them until one is free (TestForwardsQueuedForALeavingMemberDropped). A
+// send under way ends as it does; its goroutine then finds the queue empty.
+func (m *Map) dropForwardsLocked(mb channel.Member) {
+	q := m.forwards.queues[mb.Key()]
+	if q == nil {
+		return
+	}
+	clear(q.keys)
+	if !q.running {
+		delete(m.forwards.queues, mb.Key())
+	}
 }
 
 // awaitForwardLocked waits, m.mu held (released while it waits), until no forwarded

@@ -92,3 +92,61 @@ func TestForwardersBoundedAndAWaitingQueueTakenOver(t *testing.T) {
 		t.Fatalf("%d forwarded removals sent at once, want 8 (maxForwarders)", most)
 	}
 }
+
+// The forwarded removals queued for a backup node that leaves the map are dropped when
+// it leaves. Before, they stayed queued, each taken in turn to find the node gone (and
+// with every goroutine busy elsewhere, a queue waiting for one kept them until one was
+// free). Here A's forward to B of k0 is held, k1 and k2 wait behind it, and B stops.
+func TestForwardsQueuedForALeavingMemberDropped(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	block := &removesTo{held: make(chan struct{}), release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(block.release) }) }
+	a, b := newChannel(t, nw, block), newChannel(t, nw)
+	for _, n := range []*node{a, b} {
+		waitChannelMembers(t, n, 1)
+	}
+	for _, n := range []*node{a, b} {
+		newMap(t, n, replmap.Config{})
+	}
+	start(t, a)
+	start(t, b)
+	waitMapMembers(t, []*node{a, b}, 1)
+	t.Cleanup(release) // before the maps stop
+	keys := []string{"k0", "k1", "k2"}
+	for _, k := range keys {
+		if _, err := a.m.Put(ctx(t), k, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bm := b.ch.LocalMember()
+	block.target.Store(&bm)
+	if err := replmap.ReceiveRemove(a.m, stranger, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-block.held:
+	case <-ctx(t).Done():
+		t.Fatal("A did not forward the removal of its primary to B")
+	}
+	for _, k := range keys[1:] {
+		if err := replmap.ReceiveRemove(a.m, stranger, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := replmap.ForwardQueued(a.m); n != 2 {
+		t.Fatalf("%d forwarded removals queued behind the held one, want 2", n)
+	}
+	if err := b.m.Stop(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B gone from A's map members", func() bool { return len(a.m.Members()) == 0 })
+	if n := replmap.ForwardQueued(a.m); n != 0 {
+		t.Fatalf("%d forwarded removals still queued for B, which left", n)
+	}
+	release()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "no forwarder left", func() bool {
+		workers, queues := replmap.Forwarders(a.m)
+		return workers == 0 && queues == 0
+	})
+}

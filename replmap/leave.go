@@ -25,6 +25,7 @@ func (m *Map) memberDisappeared(mb channel.Member) {
 	m.members = append(m.members[:i:i], m.members[i+1:]...)
 	delete(m.lastSeen, mb.Key())
 	m.forgetStartPassLocked(mb)
+	m.dropForwardsLocked(mb)
 	if m.donorCancel != nil && m.donor == mb.Key() {
 		m.donorCancel() // the state transfer asks the next member
 	}
