@@ -2,6 +2,7 @@ package replmap_test
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,4 +150,69 @@ func TestForwardsQueuedForALeavingMemberDropped(t *testing.T) {
 		workers, queues := replmap.Forwarders(a.m)
 		return workers == 0 && queues == 0
 	})
+}
+
+// Stop ends a forwarded removal blocked in its send (its context is the map's life,
+// which Stop ends) and waits for its goroutine, which leaves the keys queued behind it
+// unsent; a send so ended is neither counted in Stats.ForwardedRemovesFailed nor logged.
+// Here A's send to B blocks until its context ends, and A's Stop (with no deadline of
+// its own) returns within the test's with no forwarder left (goleak checks the
+// goroutines at the end).
+func TestStopEndsAForwardBlockedInItsSend(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	block := &removesTo{held: make(chan struct{}), release: make(chan struct{})} // released only on failure
+	log := &lineLog{text: "removal of a primary not sent"}
+	a, b := newChannel(t, nw, block), newChannel(t, nw)
+	for _, n := range []*node{a, b} {
+		waitChannelMembers(t, n, 1)
+	}
+	newMap(t, a, replmap.Config{Logger: slog.New(log)})
+	newMap(t, b, replmap.Config{})
+	start(t, a)
+	start(t, b)
+	waitMapMembers(t, []*node{a, b}, 1)
+	keys := []string{"k0", "k1"}
+	for _, k := range keys {
+		if _, err := a.m.Put(ctx(t), k, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bm := b.ch.LocalMember()
+	block.target.Store(&bm)
+	for _, k := range keys {
+		if err := replmap.ReceiveRemove(a.m, stranger, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-block.held:
+	case <-ctx(t).Done():
+		t.Fatal("A did not forward the removal of its primary to B")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.m.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("A's Stop with a forward blocked in its send: %v", err)
+		}
+	case <-ctx(t).Done():
+		close(block.release) // lets the send and the Stop end
+		<-stopped
+		t.Fatal("A's Stop did not end the forward blocked in its send")
+	}
+	if workers, queues := replmap.Forwarders(a.m); workers != 0 || queues != 0 {
+		t.Fatalf("after Stop: %d forwarders, %d queues, want none", workers, queues)
+	}
+	if n := a.m.Stats().ForwardedRemovesFailed; n != 0 {
+		t.Fatalf("ForwardedRemovesFailed = %d after a send the Stop ended, want 0", n)
+	}
+	if n := log.n.Load(); n != 0 {
+		t.Fatalf("%d lines logged for a send the Stop ended, want 0", n)
+	}
+	for _, k := range keys {
+		if got := replmap.Held(b.m, k); got != "v" {
+			t.Fatalf("B's backup of %s = %#v: a forward reached it", k, got)
+		}
+	}
 }
