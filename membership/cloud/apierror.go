@@ -26,6 +26,7 @@ type APIError struct {
 	Message string
 }
 
+// Error wraps ErrFetch's text with the request's URL, the status and the clipped message.
 func (e *APIError) Error() string {
 	what := e.Status
 	if e.Message != "" {

@@ -462,6 +462,8 @@ type TransferAttempt struct {
 	Err error
 }
 
+// Error names the context, the time spent, the sessions received, the cause and each
+// donor attempt's error.
 func (e *StateTransferError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "delta: state transfer for %q failed after %v (%d sessions received): %v",

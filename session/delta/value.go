@@ -269,6 +269,8 @@ type ValueError struct {
 	Err  error  // the codec's error
 }
 
+// Error names the attribute and says whether encoding (with the value's type) or
+// decoding failed, with the codec's error.
 func (e *ValueError) Error() string {
 	if e.Type != "" {
 		return fmt.Sprintf("delta: attribute %q: cannot encode value of type %s: %v", e.Name, e.Type, e.Err)
@@ -276,6 +278,7 @@ func (e *ValueError) Error() string {
 	return fmt.Sprintf("delta: attribute %q: cannot decode value: %v", e.Name, e.Err)
 }
 
+// Unwrap returns the codec's error, for errors.Is and errors.As.
 func (e *ValueError) Unwrap() error { return e.Err }
 
 // ErrValueNotReplicable is wrapped by the *ValueError Session.Set returns for a value that
