@@ -127,7 +127,10 @@ type TCPFailureDetectorConfig struct {
 // member that flaps meanwhile keeps at most a removal and an addition queued, and the
 // listeners' view, once they had the events, is Members'
 // (TestFailureDetectorFlappingMemberBehindABlockedListenerStaysBounded); a removal then an
-// addition both go up.
+// addition both go up. A message of a member whose addition is still queued waits behind
+// it (as a held message, see MessageReceived), and that addition is then not cancelled:
+// no listener has a message of a member it was not told of
+// (TestFailureDetectorMessageWaitsForItsMembersQueuedAddition).
 //
 // Without the read test, a frozen process (stopped, swapping) still passes: its kernel
 // accepts the connection and buffers the probe. Turn PerformReadTest on to catch those.
@@ -144,6 +147,7 @@ type TCPFailureDetector struct {
 	evq         []*fdEvent                     // the events to go up, in order (pushEvent), guarded by evqMu
 	evSpare     int                            // calls in events beyond len(evq) (a coalesced pair's), guarded by evqMu
 	lastEv      map[channel.MemberKey]*fdEvent // the latest event of a member in evq, guarded by evqMu
+	addsQueued  atomic.Int32                   // plain additions (evAdded) in evq
 	mu          sync.Mutex
 	levels      channel.Service
 	life        context.Context

@@ -49,6 +49,7 @@ func (d *TCPFailureDetector) queueUp(g *runGroup, kind fdEvKind, up func(channel
 		if last != nil && last.kind == evAdded && kind == evGone {
 			i := slices.Index(d.evq, last)
 			d.evq = slices.Delete(d.evq, i, i+1)
+			d.addsQueued.Add(-1)
 			d.evSpare++ // its call in events runs nothing
 			delete(d.lastEv, k)
 			for j := i - 1; j >= 0; j-- {
@@ -85,6 +86,9 @@ func (d *TCPFailureDetector) pushEvent(e *fdEvent) {
 		d.lastEv = map[channel.MemberKey]*fdEvent{}
 	}
 	d.evq = append(d.evq, e)
+	if e.kind == evAdded {
+		d.addsQueued.Add(1)
+	}
 	d.lastEv[e.k] = e
 	spare := d.evSpare > 0
 	if spare {
@@ -110,8 +114,24 @@ func (d *TCPFailureDetector) runEvent() {
 	if d.lastEv[e.k] == e {
 		delete(d.lastEv, e.k)
 	}
+	if e.kind == evAdded {
+		d.addsQueued.Add(-1)
+	}
 	d.evqMu.Unlock()
 	e.f()
+}
+
+// additionQueued reports whether the latest event of k still queued is a plain addition:
+// the listeners have not been told of k yet, and its removal would cancel that addition
+// (queueUp). Cheap while no addition is queued (the receive path of a listed member).
+func (d *TCPFailureDetector) additionQueued(k channel.MemberKey) bool {
+	if d.addsQueued.Load() == 0 {
+		return false
+	}
+	d.evqMu.Lock()
+	defer d.evqMu.Unlock()
+	e := d.lastEv[k]
+	return e != nil && e.kind == evAdded
 }
 
 // queuedEvents returns how many events wait to go up, and how many calls the events queue

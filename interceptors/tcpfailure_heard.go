@@ -183,9 +183,10 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 	d.mu.Unlock()
 	if prev == nil {
 		if known {
-			return nil, nil, nil
-		}
-		if _, below := d.Next().Member(k); !below {
+			if msg == nil || !d.additionQueued(k) {
+				return nil, nil, nil
+			}
+		} else if _, below := d.Next().Member(k); !below {
 			return nil, nil, nil
 		}
 	}
@@ -207,19 +208,26 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		return h, nil, nil
 	}
 	var m channel.Member
-	list := false
+	list, queued := false, false
 	if _, known := d.view[k]; !known {
 		// Asked again with the view locked: a disappearance the layer below reports after
 		// this look finds the member listed (its op reads the view under d.mu) and goes up
 		// after the addition; one reported before it leaves the member unlisted here, as
 		// the layer below does (TestFailureDetectorHeardFromAMemberDroppedMeanwhile).
 		m, list = d.Next().Member(k)
+	} else if prev == nil && msg != nil {
+		// Listed, but its addition still queued (behind a membership listener that
+		// blocks): msg is held behind it, as behind an announcement of its own, so that
+		// it does not go up before it, and the addition, the listeners having the
+		// member's message, is no longer cancelled by its removal (queueUp)
+		// (TestFailureDetectorMessageWaitsForItsMembersQueuedAddition).
+		queued = d.additionQueued(k)
 	}
-	if !list && (prev == nil || msg == nil) {
+	if !list && !queued && (prev == nil || msg == nil) {
 		d.mu.Unlock()
 		return nil, nil, nil
 	}
-	if !list && prev.gone == nil {
+	if !list && !queued && prev.gone == nil {
 		// Held behind k's removal, unlisted, and k is listed neither here nor below: msg
 		// goes up behind them.
 		if d.heldOverLocked(prev) {
@@ -264,7 +272,7 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 			d.queueUp(g, evAdded, d.Prev().MemberAdded, m)
 		}
 	}
-	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list, inline: g == nil}
+	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list || queued, inline: g == nil}
 	if prev != nil {
 		hs.after, hs.prev = prev.finished, prev // the messages prev's removal left to its goroutine
 	}
