@@ -387,7 +387,8 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // from inside the listener of one of the member's held messages (the listener stops the
 // channel) leaves the messages behind that one to their goroutine, which passes them up
 // after the removal; a later announcement of the member waits for them, so that they do
-// not go up as the new listing's (TestFailureDetectorRelistingWaitsForTheMessagesARemovalLeft),
+// not go up as the new listing's (TestFailureDetectorRelistingWaitsForTheMessagesARemovalLeft;
+// an announcement by a check too: TestFailureDetectorRelistingByACheckWaitsForTheMessagesARemovalLeft),
 // or, delivered on that goroutine itself, drops them (Stats().HeldDropped, ErrHeldSuperseded:
 // TestFailureDetectorRelistingInsideAHeldListenerDropsWhatWasLeft). A stopped detector
 // passes the removals the stopping membership reports through at once, as it passes every

@@ -233,7 +233,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
 			if !known {
-				d.queueUp(g, evAdded, d.Prev().MemberAdded, o.m)
+				d.queueAddedLocked(g, k, o.m)
 			}
 		case !known:
 			d.addSuspects[k] = suspect{m: o.m, since: time.Now()}
@@ -307,7 +307,7 @@ func (d *TCPFailureDetector) apply(ctx context.Context, g *runGroup, q *fdQueue,
 			}
 			delete(d.addSuspects, k)
 			d.view[k] = o.m
-			d.queueUp(g, evAdded, d.Prev().MemberAdded, o.m)
+			d.queueAddedLocked(g, k, o.m)
 		case ok && isSuspect && o.kind == opRecheck && d.cfg.RemoveSuspectsTimeout > 0 &&
 			time.Since(s.since) > d.cfg.RemoveSuspectsTimeout:
 			d.dropLocked(g, k, s.m)

@@ -434,6 +434,22 @@ func (d *TCPFailureDetector) flushHeld(k channel.MemberKey, hs *heldMsgs) {
 	d.mu.Unlock()
 }
 
+// queueAddedLocked queues k's announcement m found by a check, for run g (see queueUp).
+// Caller holds evMu and d.mu. When a removal of k left messages of k to their goroutine
+// (flushHeld, run inside a listener of one of them), the announcement waits for them, or
+// drops them (settleHeld), as one made on a message does, so that they do not go up after
+// it as the new listing's (TestFailureDetectorRelistingByACheckWaitsForTheMessagesARemovalLeft).
+func (d *TCPFailureDetector) queueAddedLocked(g *runGroup, k channel.MemberKey, m channel.Member) {
+	if prev := d.held[k]; prev != nil && prev.gone != nil {
+		d.queueUp(g, evOther, func(m channel.Member) {
+			d.settleHeld(prev)
+			d.Prev().MemberAdded(m)
+		}, m)
+		return
+	}
+	d.queueUp(g, evAdded, d.Prev().MemberAdded, m)
+}
+
 // settleHeld has the messages of hs, a set whose member's removal went up, and of the
 // member's earlier sets, that the removal left to their goroutine (flushHeld, run inside a
 // listener of one of them), and that have not begun to go up (one whose listener runs

@@ -21,7 +21,14 @@ import (
 // calls of "stop" and x.
 func relistSetup(t *testing.T, inside func(d *TCPFailureDetector, a, b *mbNode)) (d *TCPFailureDetector, a, b *mbNode, res chan error) {
 	t.Helper()
-	d = newTestDetector(newAliveSet())
+	return relistSetupWith(t, newAliveSet(), inside)
+}
+
+// relistSetupWith is relistSetup with the checks answered by alive (B must not answer
+// until inside runs).
+func relistSetupWith(t *testing.T, alive *aliveSet, inside func(d *TCPFailureDetector, a, b *mbNode)) (d *TCPFailureDetector, a, b *mbNode, res chan error) {
+	t.Helper()
+	d = newTestDetector(alive)
 	nw := channeltest.NewNetwork()
 	a = mbNew(t, nw, mbOpt{id: 1}, d)
 	b = mbNew(t, nw, mbOpt{id: 2})
