@@ -381,7 +381,9 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // again, as any message of an unlisted member of the layer below, behind the removal
 // (TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain), or, the layer below
 // no longer listing it, goes up after the removal
-// (TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt), and a later one that
+// (TestFailureDetectorMessageAfterItsMembersRemovalGoesUpAfterIt), before an announcement
+// of the member by a check
+// (TestFailureDetectorRelistingByACheckFlushesTheMessagesHeldBehindTheRemoval), and a later one that
 // finds the layer below listing it again lists it again behind that message
 // (TestFailureDetectorMessageHeldBehindARemovalListsItsMemberBackAgain). A removal run
 // from inside the listener of one of the member's held messages (the listener stops the

@@ -435,19 +435,28 @@ func (d *TCPFailureDetector) flushHeld(k channel.MemberKey, hs *heldMsgs) {
 }
 
 // queueAddedLocked queues k's announcement m found by a check, for run g (see queueUp).
-// Caller holds evMu and d.mu. When a removal of k left messages of k to their goroutine
-// (flushHeld, run inside a listener of one of them), the announcement waits for them, or
-// drops them (settleHeld), as one made on a message does, so that they do not go up after
-// it as the new listing's (TestFailureDetectorRelistingByACheckWaitsForTheMessagesARemovalLeft).
+// Caller holds evMu and d.mu. As one made on a message (heardFrom), it has k's messages
+// that are not the new listing's go up first, so that none goes up after it as the new
+// listing's: those held behind k's removal, unlisted (flushHeld:
+// TestFailureDetectorRelistingByACheckFlushesTheMessagesHeldBehindTheRemoval), and those a
+// removal of k run inside a listener of one of them left to their goroutine, which it
+// waits for or drops (settleHeld:
+// TestFailureDetectorRelistingByACheckWaitsForTheMessagesARemovalLeft).
 func (d *TCPFailureDetector) queueAddedLocked(g *runGroup, k channel.MemberKey, m channel.Member) {
-	if prev := d.held[k]; prev != nil && prev.gone != nil {
+	switch prev := d.held[k]; {
+	case prev != nil && prev.gone == nil && !prev.listed:
+		d.queueUp(g, evOther, func(m channel.Member) {
+			d.flushHeld(k, prev)
+			d.Prev().MemberAdded(m)
+		}, m)
+	case prev != nil && prev.gone != nil:
 		d.queueUp(g, evOther, func(m channel.Member) {
 			d.settleHeld(prev)
 			d.Prev().MemberAdded(m)
 		}, m)
-		return
+	default:
+		d.queueUp(g, evAdded, d.Prev().MemberAdded, m)
 	}
-	d.queueUp(g, evAdded, d.Prev().MemberAdded, m)
 }
 
 // settleHeld has the messages of hs, a set whose member's removal went up, and of the
