@@ -37,17 +37,19 @@ func (l *lockedBuffer) String() string {
 // TestAsyncRefusedChangeIsLoggedWithItsReason: an async manager's delta that the codec
 // refuses (a note name longer than the peers' MaxStringLen) has no caller waiting for
 // it: the warning is all that tells of it. It said "asynchronous replication failed"
-// with err=<nil> (the outcome of the batch's other messages), not why.
+// with err=<nil> (the outcome of the batch's other messages), not why. The note is now
+// left out of the delta (send_limits.go, as by Replicate), the warning saying so.
 func TestAsyncRefusedChangeIsLoggedWithItsReason(t *testing.T) {
 	ctx := context.Background()
 	codec := delta.BinaryCodec{MaxStringLen: 256}
 	var logs lockedBuffer
 	nw := channeltest.NewNetwork()
 	_, ach := newChannel(t, nw)
-	cl := delta.NewCluster(ach, delta.ClusterConfig{Codec: codec,
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cl := delta.NewCluster(ach, delta.ClusterConfig{Codec: codec, Logger: logger})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	a, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "a", MemberWait: -1, Replication: delta.ReplicateAsync})
+	a, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "a", MemberWait: -1, Replication: delta.ReplicateAsync,
+		Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func TestAsyncRefusedChangeIsLoggedWithItsReason(t *testing.T) {
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	testutil.EventuallyTrue(t, 10*time.Second, "the refusal was logged", func() bool {
-		return strings.Contains(logs.String(), "asynchronous replication failed")
+		return strings.Contains(logs.String(), "changes left out of a session's delta for the codec's limits")
 	})
 	if got := logs.String(); !strings.Contains(got, "MaxStringLen") {
 		t.Errorf("the warning does not say why the change was refused:\n%s", got)

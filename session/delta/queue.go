@@ -2,11 +2,14 @@ package delta
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gotribes/tribes/channel"
 )
 
 // asyncQueue sends the session messages of a manager whose sends wait for no ACK
@@ -243,18 +246,33 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 		err = m.judge(len(members), m.sendBatch(context.Background(), q.bc, members, q.msgs, &refused))
 	}
 	clear(q.msgs)
+	var dropped, resent []error
+	if len(members) > 0 {
+		dropped, resent = q.leaveOutPastLimits(batch, members, err, refused)
+	}
 	waited := false
 	var unheard error       // the failure of a message nobody waits for, to log
 	refusedUnheard := false // unheard is the codec's refusal of such a message
-	for _, it := range batch {
+	for i, it := range batch {
 		err := refused.errFor(it.msg, err)
+		cut := dropped != nil && dropped[i] != nil // values left out for the codec's limits
+		if cut {
+			err = resent[i]
+		}
 		if it.s != nil {
 			q.settle(it, err, len(members) > 0)
+		}
+		if cut {
+			err = errors.Join(dropped[i], err) // droppedPastLimits logged what was left out
 		}
 		switch {
 		case it.done != nil:
 			waited = true
 			it.done <- err
+		case cut:
+			if resent[i] != nil && unheard == nil {
+				unheard = resent[i]
+			}
 		case refused[it.msg] != nil && !refusedUnheard:
 			unheard, refusedUnheard = err, true
 		case err != nil && unheard == nil:
@@ -268,6 +286,52 @@ func (q *asyncQueue) sendBatch(batch []queuedMsg) {
 		m.cl.refusals.Log(slog.LevelWarn, m.cfg.Name, "async replication",
 			"delta: asynchronous replication failed; the changes go out with the session's next request", "err", unheard)
 	}
+}
+
+// leaveOutPastLimits handles the deltas of sessions in batch that the codec refused
+// for its limits (ErrMessageLimit in refused), as Replicate does (send_limits.go): the
+// values that make it refuse one are left out, counted and logged, and the rest goes
+// out now, in a batch of the deltas so cut. Put back whole by settle, they would make
+// the codec refuse every later delta of their sessions
+// (TestAsyncChangePastLimitsDoesNotBlockLaterDeltas). It returns, by index in batch,
+// the error naming what each call lost (nil where nothing was left out: then the
+// message's outcome is as before) and the outcome of the send of the rest (nil when
+// nothing was left to send, whose version is taken back as Replicate does).
+func (q *asyncQueue) leaveOutPastLimits(batch []queuedMsg, members []channel.Member, err error, refused refusedSet) (dropped, resent []error) {
+	m := q.m
+	var again []*Message
+	for i, it := range batch {
+		why := refused.errFor(it.msg, err)
+		if it.s == nil || why == nil || !neverSent(why) || !errors.Is(why, ErrMessageLimit) {
+			continue
+		}
+		kept, out := m.splitPastLimits(it.msg)
+		if len(out) == 0 {
+			continue // not the values: the delta stays pending whole
+		}
+		if dropped == nil {
+			dropped, resent = make([]error, len(batch)), make([]error, len(batch))
+		}
+		dropped[i] = m.droppedPastLimits(it.s, it.msg, out, why)
+		it.msg.Actions = kept
+		batch[i].actions = kept
+		if len(kept) > 0 {
+			again = append(again, it.msg)
+		} else {
+			it.s.requeue(it.msg, nil, true) // nothing left to send: only the version goes back
+		}
+	}
+	if len(again) == 0 {
+		return dropped, resent
+	}
+	var refusedAgain refusedSet
+	e := m.judge(len(members), m.sendBatch(context.Background(), q.bc, members, again, &refusedAgain))
+	for i, it := range batch {
+		if dropped != nil && dropped[i] != nil && len(it.msg.Actions) > 0 {
+			resent[i] = refusedAgain.errFor(it.msg, e)
+		}
+	}
+	return dropped, resent
 }
 
 // settle ends the queued delta it of a session after its send; members says whether

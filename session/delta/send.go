@@ -143,8 +143,9 @@ func (m *Manager) Serving() error {
 //   - ErrMessageLimit: the codec refused to encode the delta for its limits. The
 //     attribute, note or principal values that make it so are left out, counted in
 //     Stats.ChangesDroppedPastLimits and named in the error, the other changes sent
-//     (TestChangePastLimitsDoesNotBlockLaterDeltas); when no value is the cause (more
-//     actions than MaxEntries) the changes stay pending.
+//     (TestChangePastLimitsDoesNotBlockLaterDeltas; with asynchronous replication
+//     likewise, TestAsyncChangePastLimitsDoesNotBlockLaterDeltas); when no value is the
+//     cause (more actions than MaxEntries) the changes stay pending.
 //   - ErrNoObjectMessages: a JavaCodec cluster on a Channel without SendMessage
 //     (TestReplicateNoObjectMessages); the changes stay pending.
 //   - ctx.Err() (context.Canceled, context.DeadlineExceeded): with asynchronous
