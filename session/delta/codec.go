@@ -390,7 +390,7 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 			if r.skipped != "" && r.err == nil {
 				// A field past this node's limits (a donor whose codec allows more):
 				// this session is left out, not the whole chunk.
-				m.refused = append(m.refused, refusedSession{id: m.Sessions[last].ID, why: r.skipped})
+				m.leaveOut(m.Sessions[last].ID, r.skipped)
 				m.Sessions[last] = SessionState{}
 				m.Sessions = m.Sessions[:last]
 			}

@@ -95,8 +95,8 @@ func (m *Manager) serveAll(ctx context.Context, to channel.Member, sv *serve, as
 			SessionID: idSessionState, UniqueID: sv.id, Timestamp: ts, Sessions: chunk, Total: total}
 		buf, eerr = m.cl.codec.AppendMessage(buf[:0], msg)
 		// Sessions the codec left out for values past its limits (JavaCodec's).
-		n -= len(msg.refused)
-		m.refusedInChunk(msg.refused, to.Addr(), "served")
+		n -= msg.refusedCount()
+		m.refusedInChunk(msg, to.Addr(), "served")
 		clear(chunk)
 		clear(values)
 		chunk, values, size = chunk[:0], values[:0], 0

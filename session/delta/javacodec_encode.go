@@ -235,14 +235,14 @@ func (c JavaCodec) encodeSessions(m *Message) ([]byte, error) {
 	// that a joiner alike would refuse (a value past them) is left out of the chunk and
 	// recorded in m.refused, instead of the joiner refusing the whole chunk
 	// (TestJavaDonorLeavesOutTheSessionPastItsLimits).
-	m.refused = m.refused[:0]
+	m.refused, m.refusedMore = m.refused[:0], 0
 	var kept []any
 	n := 0
 	for i := range m.Sessions {
 		s := &m.Sessions[i]
 		var one jserial.DataWriter
 		if err := c.encodeSession(&one, s, true); errors.Is(err, ErrMessageLimit) {
-			m.refused = append(m.refused, refusedSession{id: s.ID, why: err.Error()})
+			m.leaveOut(s.ID, err.Error())
 			continue
 		} else if err != nil {
 			return nil, err

@@ -227,7 +227,27 @@ type Message struct {
 	// A donor's encoder sets it likewise for the sessions it left out of a chunk
 	// (JavaCodec: a value its own Limits refuse).
 	refused []refusedSession
+	// refusedMore counts the sessions left out past the first maxRefusedNamed, which
+	// refused does not hold: a hostile chunk of many sessions each with a principal's
+	// Java form a few bytes long but past the Limits would otherwise cost a record of
+	// each (TestChunkOfManyRefusedSessionsKeepsFewRecords).
+	refusedMore int
 }
+
+// maxRefusedNamed bounds the sessions left out of a chunk that Message.refused names.
+const maxRefusedNamed = 16
+
+// leaveOut records the session id left out of the chunk m for why.
+func (m *Message) leaveOut(id, why string) {
+	if len(m.refused) >= maxRefusedNamed {
+		m.refusedMore++
+		return
+	}
+	m.refused = append(m.refused, refusedSession{id: id, why: why})
+}
+
+// refusedCount is the number of sessions left out of the chunk m.
+func (m *Message) refusedCount() int { return len(m.refused) + m.refusedMore }
 
 // refusedSession is a session of a state transfer chunk left out for a field past the
 // codec's limits: its id (empty when the id itself was too long) and why.

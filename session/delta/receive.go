@@ -156,7 +156,7 @@ func (m *Manager) loadChunk(ctx context.Context, msg *Message, src channel.Membe
 	}
 	m.mu.Unlock()
 	if current {
-		m.refusedInChunk(msg.refused, src.Addr(), "received")
+		m.refusedInChunk(msg, src.Addr(), "received")
 	}
 	switch {
 	case !current:
@@ -421,14 +421,21 @@ func (m *Manager) memberGone(mem channel.Member) {
 }
 
 // refusedInChunk counts the sessions a chunk's codec left out for a field past its
-// limits (Message.refused), and logs each, rate-limited per member: received, the
-// joiner's decoder left them out; served, this donor's encoder.
-func (m *Manager) refusedInChunk(refused []refusedSession, peer, how string) {
-	if len(refused) == 0 {
+// limits (Message.refused), and logs each it names, and how many more, rate-limited
+// per member: received, the joiner's decoder left them out; served, this donor's
+// encoder.
+func (m *Manager) refusedInChunk(msg *Message, peer, how string) {
+	n := msg.refusedCount()
+	if n == 0 {
 		return
 	}
-	m.stats.transferSessionsRefused.Add(uint64(len(refused)))
-	for _, r := range refused {
+	m.stats.transferSessionsRefused.Add(uint64(n))
+	if msg.refusedMore > 0 {
+		m.serveLog.Log(slog.LevelWarn, peer, "transfer session refused",
+			"delta: more sessions of a state transfer chunk left out for a field past the codec's limits than are named",
+			"how", how, "member", peer, "more", msg.refusedMore)
+	}
+	for _, r := range msg.refused {
 		m.serveLog.Log(slog.LevelWarn, peer, "transfer session refused",
 			"delta: a session of a state transfer chunk left out for a field past the codec's limits; the rest of the chunk goes on",
 			"how", how, "member", peer, "session", fmt.Sprintf("%.64q", r.id), "why", r.why)
