@@ -25,7 +25,7 @@ var layer = map[string]int{
 	"wire": 0, "jserial": 0, "internal/ratelog": 0, "internal/testutil": 0, "internal/procfs": 0, "internal/testenv": 0,
 	"internal/helperproc": 0, "internal/allocbound": 0, "internal/sessionhttp": 0, "internal/thp": 0, "internal/freeport": 0, "internal/gobcheck": 0, "internal/ctxwait": 0,
 	"internal/callq": 0, "internal/clip": 0,
-	"channel": 1, "internal/jmember": 1, "internal/mapnotes": 1, "internal/dnsmasq": 1,
+	"channel": 1, "internal/jmember": 1, "internal/declimits": 1, "internal/mapnotes": 1, "internal/dnsmasq": 1,
 	"channel/channeltest": 2, "transport/nio": 2, "membership/static": 2, "membership/staticsvc": 2,
 	"membership/mcast": 2, "membership/cloud": 2, "rpc": 2, "objects": 2, "session/delta": 2, "replmap": 2, "farm": 2,
 	"internal/javapeer": 2, "internal/netbench": 2, "internal/tomcat": 2,
