@@ -37,7 +37,8 @@ const (
 	// carries the messages, is left to the operating system (-1: on Linux its auto-tuning,
 	// which grows it to megabytes for large messages): a fixed 64 KiB buffer costs a 1 MiB
 	// message about 12 reads, 12 writev calls by the sender and twice the wake-ups (see
-	// docs/benchmarks.md). Set 65536 for Tomcat's value.
+	// docs/benchmarks-history.md, "What the profile showed and what changed"). Set 65536
+	// for Tomcat's value.
 	DefaultRxBufSize = -1
 	DefaultTxBufSize = 25188
 	// DefaultSenderRxBufSize and DefaultSenderTxBufSize are the sender's socket buffers
@@ -45,7 +46,7 @@ const (
 	// 512 KiB (Linux doubles it for its own bookkeeping), fixed, which turns its
 	// auto-tuning off: on loopback, acknowledged 1 MiB messages ran at 4.4–6.4 GB/s with it
 	// against 2.7–4.3 (one run 6.1) with the auto-tuned one, which grows to megabytes
-	// (docs/benchmarks.md, "Thirtieth session"). Linux cuts a size above
+	// (docs/benchmarks-history.md, "Thirtieth session"). Linux cuts a size above
 	// net.core.wmem_max to it with no error, and stock kernels default that to about 208
 	// KiB (212992 bytes on x86-64): there the send buffer is that, unless the sysctl is
 	// raised to 524288 or more (TestSenderSocketBuffers); Stats.SenderTxBufKernel reports

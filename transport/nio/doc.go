@@ -88,7 +88,7 @@
 //
 // Config.Engine chooses how the TCP receiver serves connections; DefaultEngine (used when
 // Engine is empty) is EngineGoroutine (since 2026-12-04: on one acknowledged message at a
-// time it did 1.4-1.5x EngineGnet's rate in docs/benchmarks.md's run). Both keep the wire and ACK rules, the limits and the
+// time it did 1.4-1.5x EngineGnet's rate in the runs of docs/benchmarks-history.md, "The goroutine engine on a quiet machine"). Both keep the wire and ACK rules, the limits and the
 // Stats counters described here, except where this section says otherwise.
 //
 // EngineGnet: gnet event loops (EventLoops) read and decode, and Workers worker goroutines

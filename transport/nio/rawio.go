@@ -18,17 +18,19 @@ const rawIOMax = 64 << 10
 // sysmon thread goes to sleep, and each net.Conn read or write then woke it (a futex
 // call and a context switch) before the system call. A read or write on a non-blocking
 // socket never blocks, which is what a raw system call requires. In alternating runs of
-// 1 KiB synchronized-ack round trips (docs/benchmarks.md), CPU per message fell from 28
-// to 22.5 µs and context switches from 1.64 to 1.0 per message on each side.
+// 1 KiB synchronized-ack round trips (docs/benchmarks-history.md, "Small reads and writes
+// as raw system calls"), CPU per message fell from 28 to 22.5 µs and context switches
+// from 1.64 to 1.0 per message on each side.
 //
 // Large reads and writes are raw too. Copying a 1 MiB frame into or out of the kernel
 // takes longer than the 20 µs after which sysmon may take the processor (P) of a
 // goroutine in the runtime's system call path and hand it to another thread, waking one
 // (a futex call and a context switch) that finds nothing to do, and keeps sysmon itself
 // polling every 20 µs; a raw call keeps its P for the copy, as a memmove of the same
-// bytes would. In alternating runs of 1 MiB acknowledged messages (docs/benchmarks.md,
-// thirty-first session) context switches fell from 3.2-3.6 to 2.0 per message on each
-// side, and sysmon's share of the samples from 10-13 % to 0.1 %.
+// bytes would. In alternating runs of 1 MiB acknowledged messages
+// (docs/benchmarks-history.md, thirty-first session) context switches fell from 3.2-3.6
+// to 2.0 per message on each side, and sysmon's share of the samples from 10-13 % to
+// 0.1 %.
 //
 // A rawSock serves one goroutine at a time (a connection's reader, or the send that holds
 // a pooled connection): the callbacks given to RawConn are made once, in init, and take
