@@ -49,7 +49,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 	}
 }
 
-// The defaults of docs/interceptors.md's tables that no other test holds, read from
+// The defaults of the tables of docs/interceptors*.md that no other test holds, read from
 // interceptors built from text without properties: twophasecommit's expire (60 s),
 // simplecoordinator's quiet period (2.5 s, Tomcat's 10 × 250 ms), and for gzip, zstd and s2
 // compressionMinSize 0, their option flags (0x0100, 0x0200, 0x0400), zstd's level fastest,

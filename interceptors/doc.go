@@ -59,8 +59,8 @@
 // over either released in order with its gaps skipped; Fragmentation the messages being
 // reassembled (MaxMessageSize a sender, MaxPendingBytes all, 256 MiB and 1 GiB), refusing
 // a piece beyond; TwoPhaseCommit the unconfirmed messages (MaxSenderBytes,
-// MaxHeldBytes, 256 MiB and 1 GiB), refusing a message beyond. docs/interceptors.md says
-// what each counts.
+// MaxHeldBytes, 256 MiB and 1 GiB), refusing a message beyond. docs/interceptors.md and the pages it links
+// say what each counts.
 //
 // # Wire compatibility
 //

@@ -152,8 +152,8 @@ type EncryptStats struct {
 //
 // For protection against these, use GCM and carry the traffic over a transport that
 // authenticates each node (TLS with a certificate per node through a tunnel or service
-// mesh, or a VPN): the nio transport has no TLS of its own. docs/interceptors.md has the
-// details.
+// mesh, or a VPN): the nio transport has no TLS of its own. docs/interceptors-transforms.md
+// has the details.
 //
 // Like Tomcat, Encrypt must sit above TcpFailureDetector (its probes bypass encryption):
 // Start fails otherwise. It interoperates with Java's EncryptInterceptor of Tomcat

@@ -9,7 +9,7 @@ import (
 
 // Tomcat accepts AES with CBC, CFB or OFB and PKCS5Padding with a warning
 // ("encryptInterceptor.algorithm.switch": switch to AES/GCM/NoPadding); so does NewEncrypt
-// (docs/interceptors.md). GCM, the default, is accepted silently.
+// (docs/interceptors-transforms.md). GCM, the default, is accepted silently.
 func TestEncryptWarnsOfModesOtherThanGCM(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 16)
 	for _, tc := range []struct {

@@ -25,7 +25,7 @@ func gzipAt(t *testing.T, data []byte, level int) []byte {
 }
 
 // The default gzip level is klauspost's DefaultCompression, which is its level 5, not the
-// level 6 of zlib and of Java's GZIPOutputStream (docs/interceptors.md): a default Gzip
+// level 6 of zlib and of Java's GZIPOutputStream (docs/interceptors-transforms.md): a default Gzip
 // writes the bytes of level 5, and those differ from level 6's for session data.
 func TestGzipDefaultLevelIsKlauspostFive(t *testing.T) {
 	g, err := NewGzip(GzipConfig{})

@@ -10,7 +10,7 @@ import (
 )
 
 // TestTwoPhaseCommitJavaLosesEarlyConfirmation: a confirmation that overtakes its message
-// (docs/interceptors.md, TwoPhaseCommit) makes Java's TwoPhaseCommitInterceptor lose the
+// (docs/interceptors-coordination.md, TwoPhaseCommit) makes Java's TwoPhaseCommitInterceptor lose the
 // message: it drops the confirmation ("original message is missing") and then holds the
 // message, unconfirmed, until it expires. A Go node without the interceptor plays the
 // sender, confirmation first; both sends are sync-acked, so Java has processed each when
