@@ -99,7 +99,10 @@ func NewStaticMembership(cfg StaticMembershipConfig) (*StaticMembership, error) 
 
 // AddStaticMember adds a member (if not there yet: same host, port and unique id). An
 // IPv4 host in its 16-byte form is listed in its 4-byte form, the one the member's
-// messages carry (TestStaticMembershipIPv4HostInEitherForm).
+// messages carry (TestStaticMembershipIPv4HostInEitherForm). As Tribes' addStaticMember,
+// a member added while the channel runs is listed by Members at once, but announced to
+// the membership listeners, and sent the start notice, only when the channel starts
+// again (TestStaticMembershipAddWhileRunningIsAnnouncedAtTheNextStart).
 func (s *StaticMembership) AddStaticMember(m channel.Member) {
 	m = m.Unmapped()
 	s.mu.Lock()
