@@ -81,8 +81,18 @@ type StaticMembership struct {
 	stopping stoppingRuns
 }
 
-// NewStaticMembership returns the interceptor with the configured members.
+// NewStaticMembership returns the interceptor with the configured members. A member
+// without a host or a port is refused with an error wrapping channel.ErrInvalidConfig, as
+// node.Config.StaticMembers refuses it: a channel's LocalMember has them only once the
+// channel started (TestStaticMembershipRefusesAMemberWithoutAddress).
 func NewStaticMembership(cfg StaticMembershipConfig) (*StaticMembership, error) {
+	for i, m := range cfg.Members {
+		if m.Port <= 0 || len(m.Host) == 0 {
+			return nil, fmt.Errorf("%w: staticmembership: member %d (%s) has no address: it needs Host and Port "+
+				"(a channel's LocalMember has them only once the channel started: start it first)",
+				channel.ErrInvalidConfig, i, m.String())
+		}
+	}
 	s := &StaticMembership{log: cfg.Logger, byKey: map[channel.MemberKey]channel.Member{}, down: map[channel.MemberKey]bool{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
