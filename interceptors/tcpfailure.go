@@ -161,6 +161,7 @@ type TCPFailureDetector struct {
 	held        map[channel.MemberKey]*heldMsgs // members listed again on a message, until its messages went up
 	leaving     map[channel.MemberKey]*heldMsgs // members dropped whose held messages go up before the removal
 	heldSets    map[channel.MemberKey]int       // a member's sets of held messages not finished (releaseHeld)
+	stopDels    []*stopDel                      // the Stops under way: a stopped detector's events go up from the latest's (stopDeliver)
 }
 
 type suspect struct {
@@ -265,7 +266,9 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 			// The checks under way are waited for within the failed Start's undo bound,
 			// not for as long as ctx allows.
 			uctx, cancel := channel.FailedStartContext(ctx)
+			sg := d.beginStop()
 			err = errors.Join(err, d.deactivate(uctx))
+			err = errors.Join(err, d.endStop(uctx, sg, svc))
 			cancel()
 		}
 	}
@@ -290,8 +293,20 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 // wait for the other goroutines of that run either; one of them still checking a member
 // (a check that ignores its context) keeps the member's later events behind that check,
 // whatever runs began and ended meanwhile, so that a member's events keep their order
-// across restarts (TestFailureDetectorRestartsKeepAMembersOrder).
+// across restarts (TestFailureDetectorRestartsKeepAMembersOrder). The events a Stop
+// passes through (its suspects' removals, those the stopping layers below report) go up
+// from a goroutine of its own, which it waits for within ctx like the checks: a listener
+// blocking on one makes Stop return an error wrapping ctx.Err(), and they go up in the
+// background, in order, once it returned; once another Start or Stop of the channel
+// waits for it (channel.LifecycleContended: a listener of one may stop the channel
+// again), Stop returns without waiting for them, the level left stopping
+// (channel.StillStopping) (TestFailureDetectorStopReturnsAtItsContextWhileAListenerBlocks,
+// TestFailureDetectorStopFromTheListenerOfARemovalItReports). A Stop made from inside a
+// call the detector made up the stack (a membership listener, a held message's) has them
+// go up on its own goroutine, as a stopped detector passes events through (once that
+// call returned, when that goroutine is the one delivering the events).
 func (d *TCPFailureDetector) Stop(ctx context.Context, svc channel.Service) error {
+	sg := d.beginStop()
 	d.mu.Lock()
 	d.levels &^= svc
 	last := d.levels == 0 && d.endLife != nil
@@ -302,7 +317,8 @@ func (d *TCPFailureDetector) Stop(ctx context.Context, svc channel.Service) erro
 	} else {
 		err = d.stopping.await(ctx, "tcpfailure: stop") // a run an earlier Stop left
 	}
-	return errors.Join(err, d.Next().Stop(ctx, svc))
+	err = errors.Join(err, d.Next().Stop(ctx, svc))
+	return errors.Join(err, d.endStop(ctx, sg, svc))
 }
 
 // deactivate ends checking and waits for the run's goroutines (see Stop).

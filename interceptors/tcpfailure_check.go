@@ -57,7 +57,8 @@ func (d *TCPFailureDetector) schedule(force bool) {
 }
 
 // enqueue runs op after the member's earlier ops, on a goroutine of its own. A stopped
-// detector applies it at once without checking (the event passes through), or, if a
+// detector applies it at once without checking (the event passes through, from the
+// caller's goroutine, or during a Stop from a goroutine of the Stop's: stopDeliver), or, if a
 // stopped run's goroutine still has ops of the member (a Stop did not wait for it), after
 // those, as they are applied: unchecked, in the order the events came
 // (TestFailureDetectorStoppedRunKeepsTheOrderOfEvents). With skipIfBusy, an op for a
@@ -66,10 +67,14 @@ func (d *TCPFailureDetector) enqueue(o fdOp, skipIfBusy bool) {
 	d.mu.Lock()
 	d.initLocked()
 	now := d.enqueueLocked(o, skipIfBusy)
+	var sg *runGroup
+	if now {
+		sg = d.stopDeliveryLocked()
+	}
 	d.mu.Unlock()
 	if now {
 		d.apply(nil, nil, nil, o)
-		d.deliver(nil)
+		d.stopDeliver(sg)
 	}
 }
 
