@@ -85,7 +85,9 @@ type TCPFailureDetectorConfig struct {
 	// MaxHeldSets caps a member's sets of messages held at once, each behind one of its
 	// announcements or removals still to go up (see MessageReceived); a message that would
 	// start one more is dropped and does not list the member (maxHeldSets, Go only: Tomcat
-	// holds nothing; default DefaultMaxHeldSets, 4). Negative is an error.
+	// holds nothing; default DefaultMaxHeldSets, 4). Negative is an error. The set of
+	// messages held behind a listed member's addition still queued (at most one per
+	// member) is not counted (TestFailureDetectorQueuedAdditionsSetIsNotCounted).
 	MaxHeldSets int
 	// MaxHeldMessages caps the messages in one such set; a message beyond is dropped
 	// (maxHeldMessages, Go only; default DefaultMaxHeldMessages, 256). Negative is an error.
@@ -376,7 +378,8 @@ func (d *TCPFailureDetector) deactivate(ctx context.Context) error {
 // (TestFailureDetectorStoppedDetectorPassesHeldMessagesOnTheReceiveGoroutine). A panic of
 // the layers above on a held message is returned as an error, and logged, as the
 // transport's receive goroutine would report it. A member has at most 4 sets of held
-// messages at once (each behind one of its announcements or removals still to go up) and
+// messages at once (each behind one of its announcements or removals still to go up; one
+// behind its addition still queued, at most one, is not counted) and
 // at most 256 messages in each: a message beyond (a message listener blocking for ever
 // while the member is dropped and listed again and again, or while its messages keep
 // coming) is dropped, counted in Stats().HeldDropped and logged (the first drop, then

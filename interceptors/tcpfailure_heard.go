@@ -82,6 +82,7 @@ type heldMsgs struct {
 	prev      *heldMsgs       // those earlier messages, until after is closed (nil: none)
 	listed    bool            // held behind the member's announcement (else behind its removal, unlisted)
 	inline    bool            // releaseHeld delivers the events on its own goroutine first (no run)
+	counted   bool            // counted in heldSets (not held behind a queued addition)
 	finished  chan struct{}   // closed once releaseHeld passed these up and returned
 }
 
@@ -238,8 +239,11 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 		d.mu.Unlock()
 		return h, nil, nil
 	}
-	if d.heldSets[k] >= d.cfg.MaxHeldSets {
-		// k is not listed (again): it would be once its sets went up.
+	if !queued && d.heldSets[k] >= d.cfg.MaxHeldSets {
+		// k is not listed (again): it would be once its sets went up. A set behind k's
+		// queued addition is made only while k has none (prev nil), so k has at most one
+		// at a time: it is not counted, and takes no room from the sets behind k's
+		// listings and removals (TestFailureDetectorQueuedAdditionsSetIsNotCounted).
 		d.mu.Unlock()
 		return nil, nil, d.dropOver(msg, d.setsOver())
 	}
@@ -272,14 +276,17 @@ func (d *TCPFailureDetector) heardFrom(k channel.MemberKey, msg *channel.Message
 			d.queueUp(g, evAdded, d.Prev().MemberAdded, m)
 		}
 	}
-	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list || queued, inline: g == nil}
+	hs := &heldMsgs{announced: make(chan struct{}), finished: make(chan struct{}), listed: list || queued,
+		inline: g == nil, counted: !queued}
 	if prev != nil {
 		hs.after, hs.prev = prev.finished, prev // the messages prev's removal left to its goroutine
 	}
 	d.pushEvent(&fdEvent{k: k, f: func() { close(hs.announced) }}) // right behind the announcement
 	h = d.addLocked(hs, msg)
 	d.held[k] = hs
-	d.heldSets[k]++
+	if hs.counted {
+		d.heldSets[k]++
+	}
 	d.mu.Unlock()
 	if list {
 		d.log.Info("tcp failure detector: member heard from; listed again", "member", m.String())
@@ -310,6 +317,9 @@ func (d *TCPFailureDetector) setsOver() string {
 func (d *TCPFailureDetector) releaseHeld(g *runGroup, k channel.MemberKey, hs *heldMsgs) {
 	defer close(hs.finished)
 	defer func() {
+		if !hs.counted {
+			return
+		}
 		d.mu.Lock()
 		if d.heldSets[k]--; d.heldSets[k] <= 0 {
 			delete(d.heldSets, k)
