@@ -162,6 +162,10 @@ type Order struct {
 	// rxStarts counts the Starts of the receiver: a release queued by a Stop before the
 	// receiver started again leaves the new run's messages held (orderheld.go).
 	rxStarts atomic.Uint64
+	// rxStopped: the receiver stopped (Stop, or a Start that failed) and has not started
+	// again; a message that would wait for an earlier one then is released at once
+	// (orderrecv.go).
+	rxStopped atomic.Bool
 
 	sent, delivered, reordered, expired, skipped, late, dropped, flushes, heldFlushes, upErrors, short, nonMember atomic.Uint64
 }

@@ -16,10 +16,13 @@ import (
 // no message was held. It now queues one only when a sender has messages waiting: with
 // the releases queue kept busy by the test, a failed Start with nothing held leaves it
 // empty, and one with a message held queues its release, which delivers the message.
+// (The message is held during that Start: one that would wait on a stopped receiver is
+// released at once, TestOrderMessageHeldOnAStoppedReceiverIsReleased.)
 func TestOrderFailedStartWithNothingHeldQueuesNoRelease(t *testing.T) {
 	o := newOrder(t, OrderConfig{})
 	f := &failNextStart{}
-	n := newNode(t, channeltest.NewNetwork(), o, f)
+	g := &gateStart{armed: make(chan struct{}), inStart: make(chan struct{}), leave: make(chan struct{})}
+	n := newNode(t, channeltest.NewNetwork(), o, f, g)
 	startNodes(t, n)
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
 	defer cancel()
@@ -45,13 +48,20 @@ func TestOrderFailedStartWithNothingHeldQueuesNoRelease(t *testing.T) {
 	if got := o.releases.Len(); got != 0 {
 		t.Fatalf("a failed Start with nothing held queued %d releases, want none", got)
 	}
+	close(g.armed) // the next Start waits below Order, then fails
+	started := make(chan error, 1)
+	go func() { started <- n.ch.Start(ctx, channel.SvcAll) }()
+	waitClosed(t, g.inStart, "the Start did not reach the layer below Order")
 	if err := n.tap.inject(orderedMsg(fakeMember(1), 2, "a2")); err != nil { // held for 1
 		t.Fatal(err)
 	}
 	if st := o.Stats(); st.Waiting != 1 {
 		t.Fatalf("stats %+v, want a2 waiting", st)
 	}
-	failStart()
+	close(g.leave)
+	if err := <-started; !errors.Is(err, errStartRefused) {
+		t.Fatalf("Start: %v, want %v", err, errStartRefused)
+	}
 	if got := o.releases.Len(); got != 1 {
 		t.Fatalf("a failed Start with a message held queued %d releases, want 1", got)
 	}

@@ -178,8 +178,13 @@ func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 	}
 	// Counted before the receiver starts, so that a message of the new run finds it.
 	o.rxStarts.Add(1)
+	o.rxStopped.Store(false)
 	err := o.Next().Start(ctx, svc)
 	if err != nil {
+		// Stopped before anyHeld looks: a message held after it looked at its sender is
+		// released by its receiving goroutine (orderrecv.go), not stranded
+		// (TestOrderMessageHeldOnAStoppedReceiverIsReleased).
+		o.rxStopped.Store(true)
 		// A release running meanwhile (a delivery left in the background) may have found
 		// the count and kept a sender's messages held: release them on the stopped
 		// receiver, after any delivery still running.
@@ -212,6 +217,9 @@ func (o *Order) anyHeld() bool {
 // would come to release them. Each sender's are delivered in order, the gaps skipped
 // (with DropExpired, those that waited longer than Expire are dropped first); the counters
 // are kept, so a receiver started again is in step with senders that did not see it go.
+// A message that would wait once the receiver stopped (a delivery the transport's Stop did
+// not wait for; after a Start that failed below Order too) is released at once the same
+// way (TestOrderMessageHeldOnAStoppedReceiverIsReleased).
 // The delivery runs on a goroutine of its own, after any an earlier Stop left running, and
 // is bounded by ctx, as the transport's receiver bounds what it drains: if ctx ends while
 // a listener still takes one of those messages, Stop returns an error wrapping ctx's and
@@ -240,6 +248,9 @@ func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 	if svc&channel.SvcReceiver == 0 {
 		return err
 	}
+	// A message that would wait from now on is released by its receiving goroutine
+	// (orderrecv.go); those waiting now, by the release queued below.
+	o.rxStopped.Store(true)
 	released := make(chan struct{})
 	run := o.rxStarts.Load()
 	o.releases.Add(func() {
