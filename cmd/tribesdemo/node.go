@@ -60,7 +60,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	nf.register(fs, 0)
 	var mf metricsFlag
 	mf.register(fs)
-	echo := fs.Bool("echo", false, "send every message back to its sender (same options minus async)")
+	echo := fs.Bool("echo", false, "send every message back to its sender (same options minus async), not other nodes' tcpfailure probes and pings")
 	quiet := fs.Bool("quiet", false, "print no line per message (for load tests); counts, failed echoes included, are in the stopped line")
 	jsonOut := fs.Bool("json", false, "print one JSON object per line (the default when stdout is not a terminal)")
 	chat := fs.Bool("chat", false, "chat mode: send every line typed on stdin to all members; stdin's end stops the node")
@@ -108,9 +108,16 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	var echoFailed atomic.Int64 // for the stopped line: --quiet prints no line per echo
+	var checks checkCounter     // other nodes' tcpfailure probes and pings (nodechecks.go)
 	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
 		if svc != nil && svc.Owns(m) {
+			return nil
+		}
+		if kind := checkKind(m.Data); kind != "" {
+			if checks.first(m.Source, kind) && !*quiet {
+				out.check(m, kind)
+			}
 			return nil
 		}
 		if *quiet && !*echo {
@@ -149,7 +156,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stopCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer c2()
 	err = ch.Stop(stopCtx, channel.SvcAll)
-	out.stopped(ch.Stats(), echoFailed.Load())
+	out.stopped(ch.Stats(), echoFailed.Load(), checks.n.Load())
 	return err
 }
 
@@ -296,8 +303,9 @@ func (p *nodePrinter) chatSent(line string, members int, err error) {
 	}
 }
 
-// stopped prints the node's counts; echoFailed (--echo's failed echoes) only if there were any.
-func (p *nodePrinter) stopped(st channel.Stats, echoFailed int64) {
+// stopped prints the node's counts; echoFailed (--echo's failed echoes) and checks (other
+// nodes' tcpfailure probes and pings, in received) only if there were any.
+func (p *nodePrinter) stopped(st channel.Stats, echoFailed, checks int64) {
 	if p.json {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -306,15 +314,21 @@ func (p *nodePrinter) stopped(st channel.Stats, echoFailed int64) {
 		if echoFailed > 0 {
 			ev["echoFailed"] = echoFailed
 		}
+		if checks > 0 {
+			ev["checks"] = checks
+		}
 		p.w.emit(ev)
 		return
 	}
-	failed := ""
+	failed, checked := "", ""
 	if echoFailed > 0 {
 		failed = fmt.Sprintf(", %d echoes failed", echoFailed)
 	}
-	p.text("stopped: received %d messages (%d bytes), sent %d%s; peak memory %.1f MiB",
-		st.MessagesReceived, st.BytesReceived, st.MessagesSent, failed, float64(maxRSSKB())/1024)
+	if checks > 0 {
+		checked = fmt.Sprintf(", %d of them other nodes' tcpfailure probes or pings", checks)
+	}
+	p.text("stopped: received %d messages (%d bytes%s), sent %d%s; peak memory %.1f MiB",
+		st.MessagesReceived, st.BytesReceived, checked, st.MessagesSent, failed, float64(maxRSSKB())/1024)
 }
 
 // parseOptionsFlag reads the send options of flag name (--options, --chat-options):
