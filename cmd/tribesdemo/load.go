@@ -36,6 +36,9 @@ type loadResult struct {
 	MaxUs      float64        `json:"maxUs"`
 	Stopped    string         `json:"stopped"`          // "count", "time" or "interrupted"
 	Errors     map[string]int `json:"errors,omitempty"` // failures by member and cause
+	// Messages the members sent back (a "node --echo" peer's echoes), waited for after the
+	// run; omitted when none came.
+	Echoes int64 `json:"echoes,omitempty"`
 }
 
 // latencyKeep bounds the latencies kept for percentiles (8 MiB of durations).
@@ -65,7 +68,8 @@ known when it starts (run "tribesdemo node --quiet" or Java nodes as receivers),
 --threads goroutines, until the count is sent or --seconds pass. Shows a progress bar on a
 terminal and ends with a table: messages sent and failed, msgs/s, MB/s (payload x members)
 and the latency of one successful send (p50, p90, p99, max: until Send returned, that is
-written, ACKed or processed as --options say). Exits 1 if any send failed.
+written, ACKed or processed as --options say). Exits 1 if any send failed. Messages the
+members send back (a "node --echo" peer's echoes) are taken, waited for and counted.
 
 Example:
   tribesdemo node --port 4000 --id 000102030405060708090a0b0c0d0e0f --quiet &
@@ -94,6 +98,7 @@ Example:
 		return err
 	}
 	defer stopMetrics()
+	echoes := addEchoSink(ch)
 	if err := ch.Start(ctx, channel.SvcAll); err != nil {
 		return err
 	}
@@ -218,6 +223,8 @@ Example:
 	if len(res.Errors) == 0 {
 		res.Errors = nil
 	}
+	// A member that echoes (node --echo) is still sending the last echoes back.
+	res.Echoes = echoes.wait(ctx, res.Sent*int64(len(members)), nf.ackTimeout)
 	if *asJSON {
 		newLineWriter(stdout).emit(res)
 	} else {
@@ -265,6 +272,9 @@ func printLoadTable(w io.Writer, r loadResult, s summary) {
 		fmt.Fprintf(w, "stopped by --seconds after %d of %d messages\n", r.Sent+r.Failed, r.Count)
 	case "interrupted":
 		fmt.Fprintf(w, "interrupted after %d of %d messages\n", r.Sent+r.Failed, r.Count)
+	}
+	if r.Echoes > 0 {
+		fmt.Fprintf(w, "%d echoes received (a member echoes: node --echo)\n", r.Echoes)
 	}
 	printFailures(w, r.Errors)
 }

@@ -38,9 +38,12 @@ type sendResult struct {
 	CPUusPerMsg    float64 `json:"cpuUsPerMsg"`
 	SwitchesPerMsg float64 `json:"switchesPerMsg"`
 	// The same of the receiving processes, per message and receiver: filled in by bench.
-	RxCPUusPerMsg    float64  `json:"-"`
-	RxSwitchesPerMsg float64  `json:"-"`
-	Errors           []string `json:"errors,omitempty"`
+	RxCPUusPerMsg    float64 `json:"-"`
+	RxSwitchesPerMsg float64 `json:"-"`
+	// Messages the members sent back (a "node --echo" peer's echoes), waited for after the
+	// measured phase; omitted when none came.
+	Echoes int64    `json:"echoes,omitempty"`
+	Errors []string `json:"errors,omitempty"`
 }
 
 // membersHint says how send is given its members.
@@ -59,7 +62,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	wait := fs.Duration("wait", 10*time.Second, "how long to wait for a member (multicast discovery takes a few heartbeats)")
 	profiles := registerProfileFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tribesdemo send [flags]\n\nSends --count messages of --size bytes to every known member and prints a JSON summary.")
+		fmt.Fprintln(stderr, "usage: tribesdemo send [flags]\n\nSends --count messages of --size bytes to every known member and prints a JSON summary.\n"+
+			"Messages the members send back (a \"node --echo\" peer's echoes) are taken, waited for and counted (\"echoes\").")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -93,6 +97,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	echoes := addEchoSink(ch)
 	// --seconds bounds the sending loop; sends already under way finish (each is bounded by
 	// the ack timeout), so a timed run does not count its last send as a failure.
 	var stopAt time.Time
@@ -127,11 +132,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for i := range payload {
 		payload[i] = byte(i*7 + 1)
 	}
+	var warmed int64
 	for range *warmup {
 		if ctx.Err() != nil || timeUp() {
 			break
 		}
-		_ = ch.Send(ctx, members, payload, opts)
+		if ch.Send(ctx, members, payload, opts) == nil {
+			warmed++
+		}
 	}
 	if !stopAt.IsZero() {
 		stopAt = time.Now().Add(limit)
@@ -169,8 +177,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		})
 	}
 	wg.Wait()
+	el := time.Since(start)
 	res.Sent, res.Failed = sent.Load(), failed.Load()
-	res.summarize(lat, time.Since(start), work0, &ms0)
+	res.summarize(lat, el, work0, &ms0)
+	// A member that echoes (node --echo) is still sending the last echoes back: wait for
+	// them, so that its sends do not fail on this node's stop.
+	res.Echoes = echoes.wait(ctx, (warmed+res.Sent)*int64(len(members)), nf.ackTimeout)
 	newLineWriter(stdout).emit(res)
 	if res.Failed > 0 {
 		return errors.New("some messages failed")

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/membership/staticsvc"
+)
+
+// echoSink is the message listener of send and load. A "node --echo" peer sends every
+// message back with its options, and with use_ack,sync a node without a listener answers
+// FAIL_ACK (nothing accepted it), so the peer printed a failed echo for every message the
+// README's send sent it. The sink takes them, as Tribes' LoadTest takes its own messages
+// back, and counts them.
+type echoSink struct {
+	svc  *staticsvc.Service // its member messages are not echoes; nil without the protocol
+	n    atomic.Int64
+	came chan struct{} // a message came since the last look (capacity 1)
+}
+
+// addEchoSink adds a sink to ch, which must not be started yet.
+func addEchoSink(ch *channel.Channel) *echoSink {
+	s := &echoSink{came: make(chan struct{}, 1)}
+	s.svc, _ = ch.Membership().(*staticsvc.Service)
+	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
+		if s.svc != nil && s.svc.Owns(m) {
+			return nil
+		}
+		m.Release()
+		s.n.Add(1)
+		select {
+		case s.came <- struct{}{}:
+		default:
+		}
+		return nil
+	}))
+	return s
+}
+
+// wait returns once want messages came, or at once when none came yet (the peers do not
+// echo), or when none came for idle (an echo's send takes at most the ack timeout), or when
+// ctx ends. It returns how many came.
+func (s *echoSink) wait(ctx context.Context, want int64, idle time.Duration) int64 {
+	if s.n.Load() == 0 {
+		return 0
+	}
+	t := time.NewTimer(idle)
+	defer t.Stop()
+	for s.n.Load() < want {
+		select {
+		case <-s.came:
+			t.Reset(idle)
+		case <-t.C:
+			return s.n.Load()
+		case <-ctx.Done():
+			return s.n.Load()
+		}
+	}
+	return s.n.Load()
+}

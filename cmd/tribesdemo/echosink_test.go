@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"testing"
+)
+
+// The README runs "send --options use_ack,sync" against "node --echo". The node echoes
+// every message with its options, and send, which had no listener, answered each echo
+// FAIL_ACK (nothing accepted it): the node printed a failed echo for every message (10 000
+// there) and counted them in its stopped line. send and load now take the echoes, wait for
+// the last ones and count them; the node's echoes all succeed.
+func TestSendAndLoadTakeTheEchoes(t *testing.T) {
+	for _, tool := range []string{"send", "load"} {
+		t.Run(tool, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			lines, done := startCmd(t, ctx, "node", "--port", "0", "--echo", "--json", "--seconds", "60")
+			target := memberArg(next(t, lines, "started"))
+			const n = 200
+			args := []string{"--port", "0", "--static", target, "--count", "200", "--size", "100", "--options", "use_ack,sync"}
+			var echoes int64
+			if tool == "send" {
+				res, err := runJSON[sendResult](t, runSend, append(args, "--concurrency", "4")...)
+				if err != nil || res.Sent != n {
+					t.Fatalf("send: %v %+v", err, res)
+				}
+				echoes = res.Echoes
+			} else {
+				res, err := runJSON[loadResult](t, runLoad, append(args, "--threads", "4", "--json")...)
+				if err != nil || res.Sent != n {
+					t.Fatalf("load: %v %+v", err, res)
+				}
+				echoes = res.Echoes
+			}
+			if echoes != n {
+				t.Errorf("%s counted %d echoes, want %d", tool, echoes, n)
+			}
+			cancel()
+			echoed, failed := 0, 0
+			var stopped map[string]any
+			for m := range lines {
+				switch m["event"] {
+				case "echoed":
+					echoed++
+					if m["error"] != nil {
+						failed++
+						if failed == 1 {
+							t.Errorf("an echo to %s failed: %v", tool, m["error"])
+						}
+					}
+				case "stopped":
+					stopped = m
+				}
+			}
+			if code := <-done; code != 0 {
+				t.Fatalf("node exit %d", code)
+			}
+			if echoed != n || failed != 0 || stopped["echoFailed"] != nil {
+				t.Errorf("node: %d echoes, %d failed, stopped line %v; want %d, none failed", echoed, failed, stopped, n)
+			}
+		})
+	}
+}
