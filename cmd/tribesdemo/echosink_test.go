@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/gotribes/tribes/internal/freeport"
 )
 
 // The README runs "send --options use_ack,sync" against "node --echo". The node echoes
@@ -60,5 +64,26 @@ func TestSendAndLoadTakeTheEchoes(t *testing.T) {
 				t.Errorf("node: %d echoes, %d failed, stopped line %v; want %d, none failed", echoed, failed, stopped, n)
 			}
 		})
+	}
+}
+
+// send's summary listed the first 5 distinct error texts, and each names its message, so
+// 1000 sends to a listed member that does not run gave 5 copies of one cause ("send of
+// message <id> failed ... connection refused"). They are now listed by member and cause,
+// as load's table: one entry here.
+func TestSendListsEachFailureCauseOnce(t *testing.T) {
+	ports, release, err := freeport.Pick(1, freeport.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	to := fmt.Sprintf("127.0.0.1:%d:00000000000000000000000000000009", ports[0])
+	res, err := runJSON[sendResult](t, runSend, "--port", "0", "--static", to, "--count", "20", "--max-retries", "-1")
+	if err == nil || res.Failed != 20 {
+		t.Fatalf("send to a member not running: %v %+v", err, res)
+	}
+	if len(res.Errors) != 1 || !strings.HasPrefix(res.Errors[0], fmt.Sprintf("127.0.0.1:%d: ", ports[0])) ||
+		!strings.Contains(res.Errors[0], "connect") || strings.Contains(res.Errors[0], "send of message") {
+		t.Errorf("errors %q, want one: the member and its cause", res.Errors)
 	}
 }

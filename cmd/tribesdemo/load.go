@@ -241,24 +241,29 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 // maxErrorKinds bounds the distinct failure descriptions kept.
 const maxErrorKinds = 20
 
-// countFailure adds err to the failures by member and cause. Message ids are left out,
-// so that the same cause on the same member is counted once.
+// countFailure adds err to the failures by member and cause (failureKeys).
 func countFailure(byCause map[string]int, err error) {
-	key := func(k string) {
+	for _, k := range failureKeys(err) {
 		if _, ok := byCause[k]; ok || len(byCause) < maxErrorKinds {
 			byCause[k]++
 		} else {
 			byCause["other"]++
 		}
 	}
+}
+
+// failureKeys describes a failed send as "member: cause" for each member it failed for,
+// without the message's id, so that the same cause on the same member reads the same.
+func failureKeys(err error) []string {
 	faulty := channel.FaultyMembers(err)
 	if len(faulty) == 0 {
-		key(err.Error())
-		return
+		return []string{err.Error()}
 	}
+	keys := make([]string, 0, len(faulty))
 	for _, f := range faulty {
-		key(f.Member.Addr() + ": " + f.Err.Error())
+		keys = append(keys, f.Member.Addr()+": "+f.Err.Error())
 	}
+	return keys
 }
 
 func printLoadTable(w io.Writer, r loadResult, s summary) {

@@ -42,7 +42,8 @@ type sendResult struct {
 	RxSwitchesPerMsg float64 `json:"-"`
 	// Messages the members sent back (a "node --echo" peer's echoes), waited for after the
 	// measured phase; omitted when none came.
-	Echoes int64    `json:"echoes,omitempty"`
+	Echoes int64 `json:"echoes,omitempty"`
+	// The first 5 distinct failures, each "member: cause".
 	Errors []string `json:"errors,omitempty"`
 }
 
@@ -165,9 +166,13 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				}
 				if err != nil {
 					failed.Add(1)
-					if len(errSeen) < 5 && !errSeen[err.Error()] {
-						errSeen[err.Error()] = true
-						res.Errors = append(res.Errors, err.Error())
+					// By member and cause, as load's table: the error's text names the
+					// message, so that one cause repeated filled the list.
+					for _, k := range failureKeys(err) {
+						if len(errSeen) < 5 && !errSeen[k] {
+							errSeen[k] = true
+							res.Errors = append(res.Errors, k)
+						}
 					}
 				} else {
 					sent.Add(1)
