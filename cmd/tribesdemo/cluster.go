@@ -159,7 +159,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	last := nodes[len(nodes)-1]
-	d.say("== %s stops cleanly: its last heartbeat says BABY-ALEX, so the others drop it at once", last.name)
+	d.say("== %s stops cleanly: its last heartbeat carries Tribes' shutdown command (BABY-ALEX), so the others drop it at once", last.name)
 	stopAt := time.Now()
 	gone := make(chan time.Duration, 1)
 	remove := nodes[0].ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(m channel.Member) {
