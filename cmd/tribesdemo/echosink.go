@@ -7,6 +7,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/membership/staticsvc"
+	"github.com/gotribes/tribes/transport/nio"
 )
 
 // echoSink is the message listener of send and load. A "node --echo" peer sends every
@@ -15,18 +16,24 @@ import (
 // README's send sent it. The sink takes them, as Tribes' LoadTest takes its own messages
 // back, and counts them.
 type echoSink struct {
-	svc  *staticsvc.Service // its member messages are not echoes; nil without the protocol
-	n    atomic.Int64
-	came chan struct{} // a message came since the last look (capacity 1)
+	svc   *staticsvc.Service // its member messages are not echoes; nil without the protocol
+	tr    *nio.Transport     // for the ACKs written; nil with another transport
+	n     atomic.Int64
+	acked atomic.Int64  // of n, those that asked for an ACK
+	came  chan struct{} // a message came since the last look (capacity 1)
 }
 
 // addEchoSink adds a sink to ch, which must not be started yet.
 func addEchoSink(ch *channel.Channel) *echoSink {
 	s := &echoSink{came: make(chan struct{}, 1)}
 	s.svc, _ = ch.Membership().(*staticsvc.Service)
+	s.tr, _ = ch.Transport().(*nio.Transport)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
 		if s.svc != nil && s.svc.Owns(m) {
 			return nil
+		}
+		if m.Options&channel.OptUseAck != 0 {
+			s.acked.Add(1)
 		}
 		m.Release()
 		s.n.Add(1)
@@ -39,9 +46,11 @@ func addEchoSink(ch *channel.Channel) *echoSink {
 	return s
 }
 
-// wait returns once want messages came, or at once when none came yet (the peers do not
-// echo), or when none came for idle (an echo's send takes at most the ack timeout), or when
-// ctx ends. It returns how many came.
+// wait returns once want messages came and the transport wrote the ACKs they asked for
+// (a stop closes the connections, so an ACK not written by then would fail the peer's
+// echo), or at once when none came yet (the peers do not echo), or when none came for idle
+// (an echo's send takes at most the ack timeout), or when ctx ends. It returns how many
+// came.
 func (s *echoSink) wait(ctx context.Context, want int64, idle time.Duration) int64 {
 	if s.n.Load() == 0 {
 		return 0
@@ -58,5 +67,28 @@ func (s *echoSink) wait(ctx context.Context, want int64, idle time.Duration) int
 			return s.n.Load()
 		}
 	}
+	// The last ACKs follow their listener calls within moments; no message comes to wake
+	// this loop, so it looks again every millisecond, within idle.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for s.acksWritten() < s.acked.Load() {
+		select {
+		case <-tick.C:
+		case <-t.C:
+			return s.n.Load()
+		case <-ctx.Done():
+			return s.n.Load()
+		}
+	}
 	return s.n.Load()
+}
+
+// acksWritten is the ACK and FAIL_ACK frames the transport wrote (the member protocol's
+// included), or the most it could need without a nio transport.
+func (s *echoSink) acksWritten() int64 {
+	if s.tr == nil {
+		return s.acked.Load()
+	}
+	st := s.tr.Stats()
+	return int64(st.AcksSent + st.FailAcksSent)
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/internal/freeport"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // The README runs "send --options use_ack,sync" against "node --echo". The node echoes
@@ -40,10 +42,11 @@ func TestSendAndLoadTakeTheEchoes(t *testing.T) {
 			if echoes != n {
 				t.Errorf("%s counted %d echoes, want %d", tool, echoes, n)
 			}
-			cancel()
+			// Every echo's line, then the stop: an echo still waiting for its ACK when the
+			// node stops fails on the node's side, not the tool's.
 			echoed, failed := 0, 0
 			var stopped map[string]any
-			for m := range lines {
+			count := func(m map[string]any) {
 				switch m["event"] {
 				case "echoed":
 					echoed++
@@ -56,6 +59,22 @@ func TestSendAndLoadTakeTheEchoes(t *testing.T) {
 				case "stopped":
 					stopped = m
 				}
+			}
+			timeout := time.After(testutil.WaitLimit)
+			for echoed < n {
+				select {
+				case m, ok := <-lines:
+					if !ok {
+						t.Fatalf("node output ended after %d echoes", echoed)
+					}
+					count(m)
+				case <-timeout:
+					t.Fatalf("%d echo lines within %v, want %d", echoed, testutil.WaitLimit, n)
+				}
+			}
+			cancel()
+			for m := range lines {
+				count(m)
 			}
 			if code := <-done; code != 0 {
 				t.Fatalf("node exit %d", code)
