@@ -156,6 +156,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stopCtx, c2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer c2()
 	err = ch.Stop(stopCtx, channel.SvcAll)
+	// The echoes under way end with the stop (or their ack timeout): print and count them
+	// before the stopped line. Stop delivers nothing after it returns, so no echo starts.
+	bg.Wait()
 	out.stopped(ch.Stats(), echoFailed.Load(), checks.n.Load())
 	return err
 }
