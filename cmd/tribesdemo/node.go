@@ -99,9 +99,12 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer stopMetrics()
 	out := &nodePrinter{w: newLineWriter(stdout), raw: stdout, json: asJSON}
+	// A static member answering at once is added while Start runs: its line waits for the
+	// started line, which a reader looks for first.
+	var early heldLines
 	ch.AddMembershipListener(channel.MembershipFuncs{
-		Added:       func(m channel.Member) { out.member(m, true) },
-		Disappeared: func(m channel.Member) { out.member(m, false) },
+		Added:       func(m channel.Member) { early.do(func() { out.member(m, true) }) },
+		Disappeared: func(m channel.Member) { early.do(func() { out.member(m, false) }) },
 	})
 	ctx, cancel := withLimit(ctx, limit)
 	defer cancel()
@@ -145,7 +148,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := ch.Start(ctx, channel.SvcAll); err != nil {
 		return err
 	}
-	out.started(ch.LocalMember(), *chat)
+	early.open(func() { out.started(ch.LocalMember(), *chat) })
 	if *chat {
 		bg.Go(func() {
 			chatLoop(ctx, ch, sendOpts, out)
@@ -161,6 +164,34 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bg.Wait()
 	out.stopped(ch.Stats(), echoFailed.Load(), checks.n.Load())
 	return err
+}
+
+// heldLines holds the lines printed before open, prints them after open's own, and the
+// later ones at once.
+type heldLines struct {
+	mu     sync.Mutex
+	opened bool
+	held   []func()
+}
+
+func (h *heldLines) do(print func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.opened {
+		h.held = append(h.held, print)
+		return
+	}
+	print()
+}
+
+func (h *heldLines) open(first func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first()
+	for _, p := range h.held {
+		p()
+	}
+	h.opened, h.held = true, nil
 }
 
 // stdin is what chat mode reads; tests replace it.

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/freeport"
+	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/transport/nio"
 	"github.com/gotribes/tribes/wire"
@@ -67,5 +71,46 @@ func TestNodeStoppedLineComesAfterItsEchoes(t *testing.T) {
 	}
 	if events[len(events)-2]["event"] != "echoed" {
 		t.Errorf("the line before the stopped line is %v, want the held echo's", events[len(events)-2])
+	}
+}
+
+// getting-started.md's two static nodes: the second one's peer answers the member
+// protocol at once, and its "member joined" line came before its "started" line (seen on
+// a terminal: "+ member joined 127.0.0.1:4000" above "started 127.0.0.1:4001"). The started
+// line is now always the first, and the member's follows it.
+func TestNodeStartedLineComesFirst(t *testing.T) {
+	ports, release, err := freeport.Pick(2, freeport.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	const idA, idB = "00000000000000000000000000000001", "00000000000000000000000000000002"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, doneA := startCmd(t, ctx, "node", "--port", fmt.Sprint(ports[0]), "--autobind", "1", "--id", idA, "--json",
+		"--static", fmt.Sprintf("127.0.0.1:%d:%s", ports[1], idB), "--quiet", "--seconds", "60")
+	next(t, a, "started")
+	b, doneB := startCmd(t, ctx, "node", "--port", fmt.Sprint(ports[1]), "--autobind", "1", "--id", idB, "--json",
+		"--static", fmt.Sprintf("127.0.0.1:%d:%s", ports[0], idA), "--quiet", "--seconds", "60")
+	var first map[string]any
+	select {
+	case first = <-b:
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("no line from the second node")
+	}
+	if first["event"] != "started" {
+		t.Errorf("the second node's first line is %v, want its started line", first)
+	}
+	added := next(t, b, "member-added")
+	if id := added["member"].(map[string]any)["id"]; id != idA {
+		t.Errorf("member added %v, want %s", added, idA)
+	}
+	cancel()
+	for range a {
+	}
+	for range b {
+	}
+	if <-doneA != 0 || <-doneB != 0 {
+		t.Error("a node exited with an error")
 	}
 }
