@@ -145,32 +145,71 @@ func (c *compression) init(name string, cd codec, flag channel.SendOptions, minS
 	return nil
 }
 
-// readCapped reads r to the end into a buffer of at most max bytes, starting with
-// capacity hint. It fails with ErrDecompressedTooLarge as soon as r has more than max
-// bytes, without allocating beyond max+1.
-func readCapped(r io.Reader, hint, maxLen int) ([]byte, error) {
-	limit := maxLen + 1                 // one byte more tells "too large" from "exactly maxLen"
-	hint = min(max(hint, 511)+1, limit) // +1: room to see EOF without growing
-	buf := make([]byte, 0, hint)
+// readCapped reads the stream open returns to its end, refusing one of more than maxLen
+// bytes with ErrDecompressedTooLarge, and allocates about maxLen at most on the way: no
+// buffer grows by copying. It reads into a buffer of the hinted size (at most maxLen+1);
+// when the stream goes on past it, it counts the rest through a small scratch buffer,
+// keeping nothing, refuses it as soon as the count passes maxLen, and otherwise reads the
+// stream again, from open, into a buffer of its exact size. A good hint costs one pass;
+// a bad one two, and a bomb no more than the hint and the scratch buffer.
+func readCapped(open func() (io.Reader, error), hint, maxLen int) ([]byte, error) {
+	r, err := open()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, min(max(hint, 511)+1, maxLen+1)) // +1: room to see EOF
+	buf, done, err := readFill(r, buf)
+	if err != nil || done {
+		return capped(buf, maxLen, err)
+	}
+	total := len(buf)
+	buf = nil
+	scratch := make([]byte, 32<<10)
 	for {
-		if len(buf) == cap(buf) {
-			if cap(buf) >= limit {
-				return nil, fmt.Errorf("%w: more than %d bytes", ErrDecompressedTooLarge, maxLen)
-			}
-			nb := make([]byte, len(buf), min(2*cap(buf), limit))
-			copy(nb, buf)
-			buf = nb
+		n, err := r.Read(scratch)
+		total += n
+		if total > maxLen {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrDecompressedTooLarge, maxLen)
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			if len(buf) > maxLen {
-				return nil, fmt.Errorf("%w: more than %d bytes", ErrDecompressedTooLarge, maxLen)
-			}
-			return buf, nil
+			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 	}
+	if r, err = open(); err != nil {
+		return nil, err
+	}
+	buf, done, err = readFill(r, make([]byte, 0, total+1))
+	if err == nil && (!done || len(buf) != total) {
+		err = fmt.Errorf("%w: a second read made other bytes", ErrCorrupt)
+	}
+	return capped(buf, maxLen, err)
+}
+
+// readFill reads r into buf up to its capacity; done tells it met the end of r.
+func readFill(r io.Reader, buf []byte) (_ []byte, done bool, _ error) {
+	for len(buf) < cap(buf) {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, true, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+	}
+	return buf, false, nil
+}
+
+// capped returns buf, or the error of reading it, or ErrDecompressedTooLarge past maxLen.
+func capped(buf []byte, maxLen int, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(buf) > maxLen {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrDecompressedTooLarge, maxLen)
+	}
+	return buf, nil
 }

@@ -165,8 +165,8 @@ func FuzzParseConfirmation(f *testing.F) {
 
 // FuzzDecompress checks every codec with a small cap: no panic, never more than the cap.
 // The codecs are configured with that cap, as an interceptor's are with its
-// MaxDecompressedSize: zstd's decoder stops a frame without a content size at the limit
-// it was built with (TestZstdStreamedBombAllocationBound).
+// MaxDecompressedSize (zstd's bound does not depend on it:
+// TestZstdBoundIndependentOfDecoderLimit).
 func FuzzDecompress(f *testing.F) {
 	const limit = 1 << 16
 	g, _ := NewGzip(GzipConfig{MaxDecompressedSize: limit})

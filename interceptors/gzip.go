@@ -131,16 +131,19 @@ func (g *gzipCodec) decompress(src []byte, maxLen int) ([]byte, error) {
 		r = new(gzipReader)
 	}
 	defer g.readers.Put(r)
-	r.src.Reset(src)
-	var err error
-	if r.zr == nil {
-		r.zr, err = gzip.NewReader(&r.src)
-	} else {
-		err = r.zr.Reset(&r.src)
-	}
-	if err != nil {
-		r.zr = nil
-		return nil, fmt.Errorf("%w: gzip header: %w", ErrCorrupt, err)
+	open := func() (io.Reader, error) {
+		r.src.Reset(src)
+		var err error
+		if r.zr == nil {
+			r.zr, err = gzip.NewReader(&r.src)
+		} else {
+			err = r.zr.Reset(&r.src)
+		}
+		if err != nil {
+			r.zr = nil
+			return nil, fmt.Errorf("%w: gzip header: %w", ErrCorrupt, err)
+		}
+		return r.zr, nil
 	}
 	// ISIZE, the last four bytes, is the size of the (last) member modulo 2^32: a good
 	// first guess, never trusted beyond what deflate can produce from src (at most about
@@ -149,7 +152,7 @@ func (g *gzipCodec) decompress(src []byte, maxLen int) ([]byte, error) {
 	if len(src) >= 18 {
 		hint = min(int(binary.LittleEndian.Uint32(src[len(src)-4:])), len(src)*maxDeflateRatio)
 	}
-	out, err := readCapped(r.zr, hint, maxLen)
+	out, err := readCapped(open, hint, maxLen)
 	if err != nil {
 		r.zr = nil // a reader that failed mid-stream is not reused
 		return nil, err

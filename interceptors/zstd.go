@@ -35,7 +35,10 @@ type ZstdConfig struct {
 // Zstd compresses messages with Zstandard, like Gzip but on its own option bit (0x0200).
 // It is not part of Java Tribes: use it only between Go nodes. A message that would not
 // get smaller is sent as it is, unflagged. One encoder and one decoder serve all
-// goroutines; the decoder's memory is capped at MaxDecompressedSize.
+// goroutines. What a received message expands to is bounded from its frame and block
+// headers before it is decoded, and its output is allocated once, at most
+// MaxDecompressedSize (frames without a content size count each compressed block as a
+// whole block: such a message that might pass the cap is refused).
 type Zstd struct {
 	compression
 	cfg ZstdConfig
@@ -65,7 +68,8 @@ func NewZstd(cfg ZstdConfig) (*Zstd, error) {
 	}
 	dec, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(0),
-		zstd.WithDecoderMaxMemory(uint64(cfg.MaxDecompressedSize)))
+		zstd.WithDecoderMaxMemory(uint64(cfg.MaxDecompressedSize)),
+		zstd.WithDecodeAllCapLimit(true))
 	if err != nil {
 		return nil, configError("zstd: %v", err)
 	}
@@ -79,10 +83,6 @@ func NewZstd(cfg ZstdConfig) (*Zstd, error) {
 
 // Config returns the configuration in use (defaults filled in).
 func (z *Zstd) Config() ZstdConfig { return z.cfg }
-
-// maxZstdRatio is the most a zstd frame expands: an RLE block, a 3-byte header and one
-// byte, holds at most 128 KiB.
-const maxZstdRatio = 128 << 10 / 4
 
 type zstdCodec struct {
 	enc *zstd.Encoder
@@ -101,13 +101,21 @@ func (z *zstdCodec) decompress(src []byte, maxLen int) ([]byte, error) {
 	if h.HasFCS && h.FrameContentSize > uint64(maxLen) {
 		return nil, fmt.Errorf("%w: frame announces %d bytes, limit %d", ErrDecompressedTooLarge, h.FrameContentSize, maxLen)
 	}
-	// The decoder allocates the size a frame announces before it reads a block: no
-	// frame expands more than an RLE block does (4 bytes for 128 KiB), so one announcing
-	// more than that for its length lies, and is refused before it costs memory.
-	if h.HasFCS && h.FrameContentSize > uint64(len(src))*maxZstdRatio {
-		return nil, fmt.Errorf("%w: a frame of %d bytes announces %d", ErrCorrupt, len(src), h.FrameContentSize)
+	// The bound is ours, not the decoder's: the headers tell the most the frames expand
+	// to, and the output buffer is allocated once at that size (the decoder limited to
+	// it), so that neither a frame lying about its size nor frames without one make the
+	// decoder grow its output past the cap, whatever its memory limit.
+	sz, err := scanZstd(src, maxLen)
+	if err != nil {
+		return nil, err
 	}
-	out, err := z.dec.DecodeAll(src, nil)
+	if sz.most > uint64(maxLen) {
+		// Only frames without a content size get here: their compressed blocks could
+		// make more than the cap, and finding out would cost that much.
+		return nil, fmt.Errorf("%w: zstd frames without a content size whose blocks may make %d bytes, limit %d",
+			ErrDecompressedTooLarge, sz.most, maxLen)
+	}
+	out, err := z.dec.DecodeAll(src, make([]byte, 0, sz.most+sz.over+zstdOverAlloc))
 	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
 		return nil, fmt.Errorf("%w: %w (limit %d)", ErrDecompressedTooLarge, err, maxLen)
 	}
@@ -119,6 +127,10 @@ func (z *zstdCodec) decompress(src []byte, maxLen int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// zstdOverAlloc is the slack the decoder's fast paths want past the end of their output
+// (its compressedBlockOverAlloc); without it they take slower, exact copies.
+const zstdOverAlloc = 16
 
 func parseZstdLevel(s string) (zstd.EncoderLevel, error) {
 	switch strings.ToLower(s) {
