@@ -16,17 +16,19 @@ import (
 // fit and no error. The provider watches, through the configured Dial, the answers of
 // the TCP attempts for that flag, and the DNS provider logs and counts it
 // (DNS.TruncatedAnswers). Only an answer Go's resolver takes for the query's counts: a
-// response to it (ID and question as asked, RCODE success), on a stream once read whole
+// response to it (ID and question as asked, RCODE success, also EDNS's extended RCODE:
+// TestTruncationWatchEDNSExtendedRCode), on a stream once read whole
 // (TestTruncationWatchWaitsForTheWholeAnswer), its question name parsed as the resolver
 // parses it, through a compression pointer to anywhere in the message too
 // (TestDNSTruncatedAnswerWithAPointerInItsQuestionIsCounted); a forged or stray
 // message, which the resolver skips (packet) or rejects (stream), does not
 // (TestDNSForgedTruncatedResponseIsNotCounted).
 
-// maxQuestionEnd bounds what is kept of a stream's answer to check it: its length, the
-// header and one question of a name of at most 255 bytes. A question whose name is a
-// compression pointer beyond (which Go's resolver follows) needs the whole message: it
-// is then kept, up to the 2+65535 bytes its length allows.
+// maxQuestionEnd bounds what is kept of a stream's answer to judge whether it answers the
+// query: its length, the header and one question of a name of at most 255 bytes. A
+// question whose name is a compression pointer beyond (which Go's resolver follows), or
+// a truncated answer to the query, whose EDNS OPT record may hold an error code, needs
+// the whole message: it is then kept, up to the 2+65535 bytes its length allows.
 const maxQuestionEnd = 2 + 12 + 255 + 4
 
 // truncKey is the context key of a Fetch's *atomic.Bool, set when an answer came
@@ -84,7 +86,7 @@ type truncConn struct {
 	in     []byte // as read, up to maxQuestionEnd bytes, or its size if whole
 	read   int    // bytes read so far
 	size   int    // its length prefix and message, once read (0 before)
-	whole  bool   // its question needs more than maxQuestionEnd bytes: keep it whole
+	whole  bool   // judging it needs more than maxQuestionEnd bytes: keep it whole
 	match  bool   // a truncated answer to the query: the flag is marked once it is read whole
 	judged bool   // nothing more to keep
 }
@@ -174,13 +176,14 @@ func (c *truncConn) readStream(b []byte) {
 const (
 	answerOther     = iota // not a truncated answer to the query
 	answerTruncated        // a truncated answer to the query
-	answerUnsure           // the question goes beyond the bytes given
+	answerUnsure           // the question, or what follows it, goes beyond the bytes given
 )
 
 // answers tells whether msg, a message (whole) or its beginning, is a truncated answer
 // to the query, as Go's resolver takes it: a response with its ID, one question, the one
 // asked (the name compared without ASCII case, as Go's resolver compares it), and no
-// error code.
+// error code, neither in its header nor in an EDNS OPT record (which needs the message
+// whole: answerUnsure before).
 func (c *truncConn) answers(msg []byte, whole bool) int {
 	if !c.asked || len(msg) < 12 || msg[2]&0x02 == 0 { // the header's TC bit
 		return answerOther
@@ -200,7 +203,36 @@ func (c *truncConn) answers(msg []byte, whole bool) int {
 	if err != nil || q.Type != c.query.Type || q.Class != c.query.Class || !sameName(q.Name, c.query.Name) {
 		return answerOther
 	}
+	if !whole {
+		return answerUnsure // an EDNS error code is in its OPT record, further on
+	}
+	if p.SkipQuestion() != dnsmessage.ErrSectionDone || extendedRCode(p, h.RCode) != dnsmessage.RCodeSuccess {
+		return answerOther
+	}
 	return answerTruncated
+}
+
+// extendedRCode is the response code of the message p is at the answers of, as Go's
+// resolver reads it: the header's (rcode), extended by the upper bits of an EDNS OPT
+// record among the additional records, if the sections before let it be found (a
+// response with an extended error code, such as BADVERS, is not an answer the resolver
+// takes).
+func extendedRCode(p dnsmessage.Parser, rcode dnsmessage.RCode) dnsmessage.RCode {
+	if p.SkipAllAnswers() != nil || p.SkipAllAuthorities() != nil {
+		return rcode
+	}
+	for {
+		h, err := p.AdditionalHeader()
+		if err != nil {
+			return rcode
+		}
+		if h.Type == dnsmessage.TypeOPT {
+			return h.ExtendedRCode(rcode)
+		}
+		if p.SkipAdditional() != nil {
+			return rcode
+		}
+	}
 }
 
 // sameName compares two names without ASCII case.

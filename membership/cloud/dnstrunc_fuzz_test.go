@@ -49,6 +49,10 @@ func FuzzTruncationWatch(f *testing.F) {
 	ptr := pointerAnswer(qm, 20) // the question through a pointer beyond maxQuestionEnd
 	f.Add(binary.BigEndian.AppendUint16(nil, uint16(len(ptr))), ptr, 5)
 	f.Add(binary.BigEndian.AppendUint16(nil, uint16(len(ptr))), ptr[:len(ptr)-1], 64) // cut short
+	for _, rcode := range []dnsmessage.RCode{dnsmessage.RCodeSuccess, 16} {           // an EDNS OPT record past maxQuestionEnd
+		m := ednsAnswer(f, 7, q, 40, true, rcode)
+		f.Add(binary.BigEndian.AppendUint16(nil, uint16(len(m))), m, 9)
+	}
 	f.Fuzz(func(t *testing.T, prefix, data []byte, chunk int) {
 		if chunk <= 0 || chunk > 4096 {
 			chunk = 1
@@ -84,7 +88,8 @@ func FuzzTruncationWatch(f *testing.F) {
 // stream, reads the stream's first message whole and takes it as a truncated response
 // with no error code: the checks of dnsStreamRoundTrip (a response with its ID and
 // question, the name's ASCII case ignored) and exchange (one question), the TC flag,
-// RCODE success (below it, checkHeader rejects the others).
+// RCODE success, EDNS's extended code included (below it, checkHeader rejects the
+// others).
 func goTakesTruncated(stream []byte, id uint16, q dnsmessage.Question) bool {
 	if len(stream) < 2 {
 		return false
@@ -106,7 +111,28 @@ func goTakesTruncated(stream []byte, id uint16, q dnsmessage.Question) bool {
 	if p.SkipQuestion() != dnsmessage.ErrSectionDone {
 		return false
 	}
-	return h.Truncated && h.RCode == dnsmessage.RCodeSuccess
+	if !h.Truncated {
+		return false
+	}
+	// checkHeader's code: the header's, extended by an OPT record's upper bits when the
+	// records before it parse.
+	rcode := h.RCode
+	if p.SkipAllAnswers() == nil && p.SkipAllAuthorities() == nil {
+		for {
+			ah, err := p.AdditionalHeader()
+			if err != nil {
+				break
+			}
+			if ah.Type == dnsmessage.TypeOPT {
+				rcode = ah.ExtendedRCode(rcode)
+				break
+			}
+			if p.SkipAdditional() != nil {
+				break
+			}
+		}
+	}
+	return rcode == dnsmessage.RCodeSuccess
 }
 
 func asciiEqualFold(x, y []byte) bool {
