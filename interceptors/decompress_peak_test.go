@@ -185,3 +185,29 @@ func TestGzipMembersPastTheHint(t *testing.T) {
 		t.Fatalf("the last member cut short: %v, want ErrCorrupt", err)
 	}
 }
+
+// TestZstdOutputAllocatedOnce: a message the interceptor sent decodes into one buffer of
+// the size its headers bound, its announced size and at most one block (where a frame
+// lying about its size is caught), plus the decoder's own (under a block): never a
+// buffer grown by copying.
+func TestZstdOutputAllocatedOnce(t *testing.T) {
+	z, _ := NewZstd(ZstdConfig{})
+	for _, size := range []int{100, 1 << 10, 64 << 10, 129 << 10, 200 << 10, 1 << 20, 4<<20 + 1000} {
+		src := sessionPayload(size, 42)
+		c, err := z.codec.compress(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2*runtime.GOMAXPROCS(0) + 2 { // warm each of the decoder's block decoders
+			z.codec.decompress(c, DefaultMaxDecompressedSize)
+		}
+		var out []byte
+		got := allocated(func() { out, err = z.codec.decompress(c, DefaultMaxDecompressedSize) })
+		if err != nil || !bytes.Equal(out, src) {
+			t.Fatalf("%d bytes: %d bytes out, %v", size, len(out), err)
+		}
+		if got > uint64(size+2*zstdMaxBlock) {
+			t.Errorf("%d bytes (%d compressed): %d bytes allocated", size, len(c), got)
+		}
+	}
+}
