@@ -6,19 +6,20 @@ package dnsmasq
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/internal/freeport"
 	"github.com/gotribes/tribes/internal/testenv"
-	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // ReadyName is always in the hosts file (at 127.0.0.254): it resolves once dnsmasq
@@ -33,9 +34,27 @@ type Server struct {
 	proc  *os.Process
 }
 
+// StartLimit bounds the wait for a started dnsmasq to answer. It is long because dnsmasq
+// reads its hosts file before it answers anything, and it takes time quadratic in the
+// addresses of one name to read them (each is checked against those before it): 5000
+// addresses of one name cost it 2-4 s of CPU on an idle machine, several times that on a
+// loaded one (measured 2026-12-07: 4.1 s with the machine's load at 5).
+const StartLimit = 60 * time.Second
+
+// queryLimit bounds one readiness query: one sent before dnsmasq bound its port, or lost,
+// is sent again after it instead of waiting the resolver's own timeout (resolv.conf's,
+// 5 s by default).
+const queryLimit = 500 * time.Millisecond
+
+// startAttempts bounds the ports tried when dnsmasq finds its port taken (the port is
+// reserved against this project's other tests, see internal/freeport, but not against
+// every other program).
+const startAttempts = 4
+
 // Start starts dnsmasq answering with hosts (lines of a hosts file: "address name"),
-// waits until it answers and registers its stop. It skips t without dnsmasq (fails
-// under GOTRIBES_NO_SKIP=1, see internal/testenv).
+// waits until it answers (up to StartLimit; a port found taken is replaced by another)
+// and registers its stop. It skips t without dnsmasq (fails under GOTRIBES_NO_SKIP=1,
+// see internal/testenv).
 func Start(t *testing.T, hosts string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("dnsmasq")
@@ -45,63 +64,97 @@ func Start(t *testing.T, hosts string) *Server {
 	}
 	s := &Server{hosts: filepath.Join(t.TempDir(), "hosts")}
 	s.Write(t, hosts)
-	var log bytes.Buffer
-	for attempt := 0; ; attempt++ {
+	ctx, cancel := context.WithTimeout(context.Background(), StartLimit)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
 		ports, release, err := freeport.Pick(1, freeport.UDP|freeport.TCP) // dnsmasq serves both
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(release)
-		port := ports[0]
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cmd := exec.Command(bin, "--no-daemon", "--port", strconv.Itoa(port), "--listen-address", "127.0.0.1",
-			"--bind-interfaces", "--no-resolv", "--no-hosts", "--addn-hosts", s.hosts, "--user=root",
-			"--pid-file=", "--log-facility=-", "--local-ttl=0")
-		log.Reset()
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+		p, err := start(bin, ports[0], s.hosts)
+		if err != nil {
 			t.Fatalf("dnsmasq: %v", err)
 		}
-		s.proc = cmd.Process
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		stop := func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case err := <-exited:
-				exited <- err
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				exited <- <-exited
-			}
-		}
-		err = s.waitAnswering(exited)
+		s.proc = p.cmd.Process
+		err = s.waitAnswering(ctx, p)
 		if err == nil {
-			t.Cleanup(stop)
+			t.Cleanup(p.stop)
 			return s
 		}
-		stop() // e.g. the port was taken in between
-		if attempt == 3 {
-			t.Fatalf("dnsmasq on %s: %v\n%s", s.Addr, err, log.String())
+		p.stop()
+		if errors.Is(err, errPortTaken) && attempt < startAttempts {
+			continue
 		}
+		t.Fatalf("dnsmasq on %s (attempt %d): %v\n%s", s.Addr, attempt, err, p.log.String())
 	}
 }
 
-func (s *Server) waitAnswering(exited chan error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
-	defer cancel()
-	return testutil.Poll(ctx, func() error {
+// errPortTaken: dnsmasq exited because its port was in use.
+var errPortTaken = errors.New("port taken")
+
+type process struct {
+	cmd    *exec.Cmd
+	log    syncBuffer
+	exited chan struct{} // closed once cmd.Wait returned
+	err    error         // cmd.Wait's, once exited is closed
+}
+
+func start(bin string, port int, hosts string) (*process, error) {
+	// --conf-file=/dev/null: nothing from the machine's /etc/dnsmasq.conf (Debian's
+	// package installs one, with a conf-dir an administrator may fill).
+	cmd := exec.Command(bin, "--conf-file=/dev/null", "--no-daemon",
+		"--port", strconv.Itoa(port), "--listen-address", "127.0.0.1",
+		"--bind-interfaces", "--no-resolv", "--no-hosts", "--addn-hosts", hosts, "--user=root",
+		"--pid-file=", "--log-facility=-", "--local-ttl=0")
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &p.log, &p.log
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// stop ends the process (SIGTERM, SIGKILL after 5 s) and waits for it.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// waitAnswering waits until dnsmasq answers for ReadyName, which it does only once it has
+// read the hosts file, or until it exits or ctx ends.
+func (s *Server) waitAnswering(ctx context.Context, p *process) error {
+	r := s.Resolver()
+	var last error
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		qctx, cancel := context.WithTimeout(ctx, queryLimit)
+		_, err := r.LookupNetIP(qctx, "ip4", ReadyName)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		last = err
 		select {
-		case err := <-exited:
-			exited <- err
-			return fmt.Errorf("exited: %v", err)
-		default:
+		case <-p.exited:
+			if bytes.Contains(p.log.Bytes(), []byte("Address already in use")) {
+				return fmt.Errorf("%w: exited: %v", errPortTaken, p.err)
+			}
+			return fmt.Errorf("exited: %v", p.err)
+		case <-ctx.Done():
+			return fmt.Errorf("no answer after %v: %w", StartLimit, last)
+		case <-time.After(wait):
 		}
-		if _, err := s.Resolver().LookupNetIP(ctx, "ip4", ReadyName); err != nil {
-			return fmt.Errorf("no answer yet: %v", err)
-		}
-		return nil
-	})
+	}
 }
 
 // Write replaces the hosts file (ReadyName is added); Reload makes dnsmasq read it.
@@ -130,3 +183,25 @@ func (s *Server) Resolver() *net.Resolver {
 		return d.DialContext(ctx, network, s.Addr)
 	}}
 }
+
+// syncBuffer is a bytes.Buffer the process's output can be written to while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// Bytes returns a copy of what was written.
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }
