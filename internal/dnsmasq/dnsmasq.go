@@ -35,10 +35,11 @@ type Server struct {
 }
 
 // StartLimit bounds the wait for a started dnsmasq to answer. It is long because dnsmasq
-// reads its hosts file before it answers anything, and it takes time quadratic in the
-// addresses of one name to read them (each is checked against those before it): 5000
-// addresses of one name cost it 2-4 s of CPU on an idle machine, several times that on a
-// loaded one (measured 2026-12-07: 4.1 s with the machine's load at 5).
+// reads its whole hosts file before it answers anything, in a time that grows with the
+// square of one name's addresses: Start took 1.2 s with 2500 addresses of one name and
+// 2.4 to 4.1 s with 5000 (2026-12-07, -race, the machine's load about 5); a machine at
+// load 25 with 2 cores gives dnsmasq a tenth of a core or less, which the old 10 s limit
+// did not cover.
 const StartLimit = 60 * time.Second
 
 // queryLimit bounds one readiness query: one sent before dnsmasq bound its port, or lost,
