@@ -61,7 +61,7 @@ func TestRecoveryFindsARecreatedInterface(t *testing.T) {
 	ma, mb := member(4001, 1), member(4002, 2)
 	a := startService(t, cfg, ma, ea)
 	b := startService(t, cfg, mb, eb)
-	testutil.EventuallyTrue(t, 5*time.Second, "A and B see each other", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "A and B see each other", func() bool {
 		_, ab := a.Member(mb.Key())
 		_, ba := b.Member(ma.Key())
 		return ab && ba

@@ -121,7 +121,7 @@ func TestStrangerRequestsDoNotBlockTheReceiver(t *testing.T) {
 		}
 	}
 	// Every worker has taken one of the stranger's requests and is answering it.
-	testutil.EventuallyTrue(t, 5*time.Second, "the stranger's requests taken by the workers", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the stranger's requests taken by the workers", func() bool {
 		return a.Stats().MessagesReceived >= received+nio.DefaultWorkers
 	})
 	took, err := memberSend()

@@ -119,7 +119,7 @@ func replyHeld(t *testing.T) (a *channel.Channel, svc *Service, b *channel.Chann
 	if _, err := c.Write(frame); err != nil {
 		t.Fatal(err)
 	}
-	testutil.EventuallyTrue(t, 5*time.Second, "the reply to the stranger held", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the reply to the stranger held", func() bool {
 		return a.Stats().MessagesReceived > received && hold.held.Load() > 0
 	})
 	return a, svc, b
