@@ -71,7 +71,10 @@ func TestStopDoesNotWaitForAHeldListener(t *testing.T) {
 	ctx := context.Background()
 	p := testutil.FreePorts(t, 3)
 	all := members(t, p[0], p[1], p[2])
-	a := newNode(t, p[0], staticsvc.Config{Members: all, ExpirationTime: 500 * time.Millisecond,
+	// ExpirationTime is long: b must not expire, which it could with the 500 ms this test
+	// had on a machine loaded enough to hold a's pings that long (TestCrashExpires' b did
+	// at 600 ms); gone is heard from long ago, so the first ping expires it.
+	a := newNode(t, p[0], staticsvc.Config{Members: all, ExpirationTime: time.Hour,
 		PingInterval: 10 * time.Millisecond})
 	b := newNode(t, p[1], staticsvc.Config{Members: all, ExpirationTime: time.Hour, PingInterval: time.Hour})
 	gone := members(t, p[2])[0] // nothing listens there: a expires it
@@ -96,7 +99,7 @@ func TestStopDoesNotWaitForAHeldListener(t *testing.T) {
 	if !b.has(p[0]) || !a.has(p[1]) {
 		t.Fatalf("a and b do not list each other: a %v, b %v", a.ch.Members(), b.ch.Members())
 	}
-	staticsvc.Hear(a.svc, gone, true)
+	staticsvc.HearAgo(a.svc, gone, 2*time.Hour)
 	select {
 	case <-entered:
 	case <-time.After(testutil.WaitLimit):
