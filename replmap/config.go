@@ -120,6 +120,13 @@ type Config struct {
 	// value or member list that would grow them beyond it is refused with ErrLimit. 0
 	// means DefaultMaxStoredBytes.
 	MaxStoredBytes int64
+	// MaxForwardQueue bounds the removals a lazy map's node queues for one backup node:
+	// the MSG_REMOVEs naming itself the primary that it sends the backup nodes of a
+	// primary another member's MSG_REMOVE dropped (see the package documentation), while
+	// earlier ones to that node are still being sent. A removal past it is not sent and
+	// is counted in Stats.ForwardedRemovesDropped. 0 means DefaultMaxForwardQueue; no
+	// Java attribute (Tomcat's maps forward no removals).
+	MaxForwardQueue int
 	// Values converts the values the map receives in full into the Go values it holds
 	// and back, for instance into a Go type implementing Diffable, so that diffs
 	// received for them apply. nil holds and sends what jserial decodes and marshals.

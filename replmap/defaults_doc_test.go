@@ -35,6 +35,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"MaxMessageBytes", m.cfg.MaxMessageBytes, 64 << 20},
 		{"MaxEntries", m.cfg.MaxEntries, 262144},
 		{"MaxStoredBytes", m.cfg.MaxStoredBytes, int64(1) << 30},
+		{"MaxForwardQueue", m.cfg.MaxForwardQueue, 16384},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s = %v (%T), documented %v (%T)", f.name, f.got, f.got, f.want, f.want)

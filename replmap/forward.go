@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -20,19 +21,28 @@ import (
 //
 // The receive handler does not send it: with synchronized-ack SendOptions a handler
 // waiting for an ACK whose sender waits for this handler would be a cycle. It queues the
-// key for each backup node (one queue per node, each key once in it: a queue holds at
-// most the entries the node held), and goroutines send the queues, one per backup node
-// and at most maxForwarders together: a goroutine whose queue is empty takes over the
-// queue of a node that waits for one. A backup node whose sends block delays its own
-// queue only, not another node's (TestForwardSlowBackupDoesNotDelayAnother), as long
-// as fewer than maxForwarders nodes block at once; beyond, a node's queue waits for a
-// goroutine that is free (TestForwardersBoundedAndAWaitingQueueTakenOver). The queue
-// of a node that leaves the map is dropped (TestForwardsQueuedForALeavingMemberDropped).
-// Stop ends them and waits for them.
-// Each send holds the key's send lock (lockKey), and sends nothing when the node holds
-// the key again: a Put or Get here since then published it, and its messages are not
-// overtaken; a republish of the key (republishKey) waits for a send under way, so that
-// the removal never drops the backup a republish made after the check
+// key for each backup node (one queue per node, each key once in it, at most
+// Config.MaxForwardQueue keys: a removal past it is counted in
+// Stats.ForwardedRemovesDropped and not sent, TestForwardQueueBoundedDropsCounted), and
+// goroutines send the queues, one per backup node and at most maxForwarders together:
+// a goroutine whose queue is empty takes over the queue that waits the longest for one,
+// and after each send it hands its queue back behind the waiting ones when one waits, so
+// that a backup node whose sends block holds a goroutine for one send at a time
+// (TestForwarderBlockedOnABackupServesAWaitingQueueAfterASend). A backup node whose
+// sends block delays its own queue only, not another node's
+// (TestForwardSlowBackupDoesNotDelayAnother), as long as fewer than maxForwarders nodes
+// block at once; beyond, a node's queue waits until one of their sends returns
+// (TestForwardersBoundedAndAWaitingQueueTakenOver). The queue of a node that leaves the
+// map is dropped (TestForwardsQueuedForALeavingMemberDropped). Stop ends them and waits
+// for them.
+// A send checks with the key's send lock held (lockKey) that the node holds no entry of
+// the key (a Put or Get here published it since, and its messages are not overtaken),
+// and sends without it: a Put or Get of the key does not wait for a slow backup node
+// (TestPutDoesNotWaitForAForwardOfItsKey, TestGetDoesNotWaitForAForwardOfItsKey). One
+// that publishes the key while the send is under way may be overtaken by the removal:
+// the node publishes the entry anew once the send returned (republishOverlapped). A
+// republish of the key (republishKey) waits for a send under way, so that the removal
+// never drops the backup a republish made after the check
 // (TestForwardedRemoveDoesNotDropARepublishedBackup). A send that fails (the map not
 // stopping) is counted in Stats.ForwardedRemovesFailed and logged, rate-limited per
 // backup node (TestForwardFailuresCountedAndRateLimited).
@@ -43,27 +53,42 @@ const maxForwarders = 8
 // removeForwards are the removals the node forwards to backup nodes, by node, m.mu
 // held; workers counts the goroutines sending them.
 type removeForwards struct {
-	queues  map[channel.MemberKey]*forwardQueue
+	queues map[channel.MemberKey]*forwardQueue
+	// waiting lists the queues with keys and no goroutine, in the order they began to
+	// wait for one.
+	waiting []*forwardQueue
 	workers int
-	// sending holds the keys whose removal is being sent (one at a time: the send holds
-	// the key's send lock), each with a channel closed once the send returned;
-	// waiters counts the republishes waiting for one (republishKey).
-	sending map[string]chan struct{}
+	// sending holds the keys whose removal is being sent, each with its sends under way
+	// (forwardSend); waiters counts the republishes waiting for one (republishKey).
+	sending map[string]*forwardSend
 	waiters int
-	// failed counts the forwarded removals whose send to a backup node failed.
-	failed uint64
+	// failed counts the forwarded removals whose send to a backup node failed, dropped
+	// those not queued because the node's queue held Config.MaxForwardQueue keys.
+	failed, dropped uint64
+}
+
+// forwardSend is the removals of one key being sent (to as many backup nodes): done is
+// closed once the last send returned; published is set when a Put or Get of the key
+// began to publish it meanwhile (notePublishLocked).
+type forwardSend struct {
+	done      chan struct{}
+	n         int
+	published bool
 }
 
 // forwardQueue is the keys whose removal the node forwards to one backup node; running
-// is set while a goroutine sends them.
+// is set while a goroutine sends them, waiting while the queue is listed in waiting.
 type forwardQueue struct {
 	to      channel.Member
 	keys    map[string]struct{}
 	running bool
+	waiting bool
 }
 
 // forwardRemoveLocked queues the removal of e, the primary entry under k that from's
-// MSG_REMOVE dropped, for e's backup nodes that are map members, but from, m.mu held.
+// MSG_REMOVE dropped, for e's backup nodes that are map members, but from, m.mu held. A
+// queue holding Config.MaxForwardQueue keys takes no more: the removal is counted in
+// Stats.ForwardedRemovesDropped and not sent.
 func (m *Map) forwardRemoveLocked(k string, e *entry, from channel.Member) {
 	if m.cfg.Replicated || e == nil || e.role != rolePrimary || m.state == stateDestroyed {
 		return
@@ -80,45 +105,59 @@ func (m *Map) forwardRemoveLocked(k string, e *entry, from channel.Member) {
 			q = &forwardQueue{to: n, keys: make(map[string]struct{})}
 			m.forwards.queues[n.Key()] = q
 		}
+		if _, ok := q.keys[k]; !ok && len(q.keys) >= m.cfg.MaxForwardQueue {
+			m.forwards.dropped++
+			continue
+		}
 		q.keys[k] = struct{}{}
-		if !q.running && m.forwards.workers < maxForwarders {
+		switch {
+		case q.running || q.waiting:
+		case m.forwards.workers < maxForwarders:
 			q.running = true
 			m.forwards.workers++
 			m.forwarding.Add(1)
 			go m.forwardRemoves(m.life, q)
+		default:
+			q.waiting = true
+			m.forwards.waiting = append(m.forwards.waiting, q)
 		}
 	}
 }
 
 // forwardRemoves sends the removals queued for q's node until none is left, then those
-// of another node whose queue waits for a goroutine, until no queue does, or the map
-// stopped.
+// of the node whose queue waits the longest for a goroutine, until no queue does, or
+// the map stopped. After each send it hands q back, to the end of the waiting queues,
+// when one waits: a backup node whose sends block holds a goroutine for one send at a
+// time (TestForwarderBlockedOnABackupServesAWaitingQueueAfterASend).
 func (m *Map) forwardRemoves(ctx context.Context, q *forwardQueue) {
 	defer m.forwarding.Done()
+	sent := false
 	for {
 		m.mu.Lock()
 		if m.state == stateDestroyed {
 			clear(m.forwards.queues)
+			m.forwards.waiting = nil
 			m.forwards.workers--
 			m.mu.Unlock()
 			return
 		}
-		if len(q.keys) == 0 {
-			delete(m.forwards.queues, q.to.Key())
+		if len(q.keys) == 0 || sent && len(m.forwards.waiting) > 0 {
 			q.running = false
-			q = nil
-			for _, o := range m.forwards.queues {
-				if !o.running {
-					q = o
-					break
-				}
+			if len(q.keys) == 0 {
+				delete(m.forwards.queues, q.to.Key())
+			} else {
+				q.waiting = true
+				m.forwards.waiting = append(m.forwards.waiting, q)
 			}
-			if q == nil {
+			if len(m.forwards.waiting) == 0 {
 				m.forwards.workers--
 				m.mu.Unlock()
 				return
 			}
-			q.running = true
+			q = m.forwards.waiting[0]
+			m.forwards.waiting[0] = nil
+			m.forwards.waiting = m.forwards.waiting[1:]
+			q.waiting, q.running, sent = false, true, false
 			m.mu.Unlock()
 			continue
 		}
@@ -130,44 +169,93 @@ func (m *Map) forwardRemoves(ctx context.Context, q *forwardQueue) {
 		to := q.to
 		m.mu.Unlock()
 		m.forwardRemove(ctx, k, to)
+		sent = true
 	}
 }
 
 // forwardRemove sends the removal of the key under k to the backup node to, if it is
-// still a map member, unless the node holds the key again.
+// still a map member, unless the node holds the key again. It checks that with the
+// key's send lock held, so that a Put, Get or Replicate of the key under way ends first
+// (its entry then found), but sends without it: a Put or Get of the key does not wait
+// for a slow backup node (TestPutDoesNotWaitForAForwardOfItsKey,
+// TestGetDoesNotWaitForAForwardOfItsKey). One that publishes the key while the send is
+// under way may have its MSG_BACKUP or MSG_PROXY reach the node before the removal,
+// which drops it: the node then publishes its entry anew (republishOverlapped).
 func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member) {
+	l, err := m.lockKey(ctx, k)
+	if err != nil {
+		return // stopped
+	}
+	m.mu.Lock()
+	if m.entries[k] != nil || indexOf(m.members, to) < 0 {
+		m.mu.Unlock()
+		m.unlockKey(k, l)
+		return
+	}
+	// Checked with the entry in one critical section: a republish reading the entry
+	// after this waits until the send returned (awaitForwardLocked), and a Put or Get
+	// taking the key lock after it marks the send (notePublishLocked).
+	if m.forwards.sending == nil {
+		m.forwards.sending = make(map[string]*forwardSend)
+	}
+	f := m.forwards.sending[k]
+	if f == nil {
+		f = &forwardSend{done: make(chan struct{})}
+		m.forwards.sending[k] = f
+	}
+	f.n++
+	m.mu.Unlock()
+	m.unlockKey(k, l)
+	err = m.send(ctx, []channel.Member{to}, &message{Type: msgRemove, Key: []byte(k), Primary: m.local()})
+	m.mu.Lock()
+	if f.n--; f.n == 0 {
+		delete(m.forwards.sending, k)
+		close(f.done)
+	}
+	failed := err != nil && ctx.Err() == nil // not a send the map's stop ended
+	if failed {
+		m.forwards.failed++
+	}
+	overlapped := f.published && ctx.Err() == nil
+	m.mu.Unlock()
+	if failed {
+		m.rlog.Log(slog.LevelWarn, to.String(), "forward", "replmap: the removal of a primary not sent to its backup node",
+			"map", m.cfg.Name, "key bytes", len(k), "err", err)
+	}
+	if overlapped {
+		m.republishOverlapped(ctx, k, to)
+	}
+}
+
+// notePublishLocked marks the forwarded removals of the key under k being sent, m.mu
+// held, for a Put or Get of the key holding its send lock, which may publish it.
+func (m *Map) notePublishLocked(k string) {
+	if f := m.forwards.sending[k]; f != nil {
+		f.published = true
+	}
+}
+
+// republishOverlapped publishes anew the entry under k, once a Put or Get published it
+// while its forwarded removal to the backup node to was sent: that removal may have
+// reached the node after the publish's MSG_BACKUP or MSG_PROXY and dropped it. It does
+// so with the key's send lock held (the Put or Get under way ends first), only while
+// the node holds the key as its primary and to is a map member; failures are logged.
+func (m *Map) republishOverlapped(ctx context.Context, k string, to channel.Member) {
 	l, err := m.lockKey(ctx, k)
 	if err != nil {
 		return // stopped
 	}
 	defer m.unlockKey(k, l)
 	m.mu.Lock()
-	if m.entries[k] != nil || indexOf(m.members, to) < 0 {
-		m.mu.Unlock()
+	e := m.entries[k]
+	again := e != nil && e.role == rolePrimary && indexOf(m.members, to) >= 0 && m.state != stateDestroyed
+	m.mu.Unlock()
+	if !again {
 		return
 	}
-	// Checked with the entry in one critical section: a republish reading the entry
-	// after this waits until the send returned (awaitForwardLocked).
-	sent := make(chan struct{})
-	if m.forwards.sending == nil {
-		m.forwards.sending = make(map[string]chan struct{})
+	if _, err := m.republishEntry(ctx, k, false, true); err != nil {
+		m.log.Warn("replmap: publish again after a forwarded removal", "map", m.cfg.Name, "err", err)
 	}
-	m.forwards.sending[k] = sent
-	m.mu.Unlock()
-	err = m.send(ctx, []channel.Member{to}, &message{Type: msgRemove, Key: []byte(k), Primary: m.local()})
-	m.mu.Lock()
-	delete(m.forwards.sending, k)
-	close(sent)
-	failed := err != nil && ctx.Err() == nil // not a send the map's stop ended
-	if failed {
-		m.forwards.failed++
-	}
-	m.mu.Unlock()
-	if !failed {
-		return
-	}
-	m.rlog.Log(slog.LevelWarn, to.String(), "forward", "replmap: the removal of a primary not sent to its backup node",
-		"map", m.cfg.Name, "key bytes", len(k), "err", err)
 }
 
 // dropForwardsLocked drops the removals queued for mb, a map member that left, m.mu
@@ -180,8 +268,15 @@ func (m *Map) dropForwardsLocked(mb channel.Member) {
 		return
 	}
 	clear(q.keys)
-	if !q.running {
-		delete(m.forwards.queues, mb.Key())
+	if q.running {
+		return
+	}
+	delete(m.forwards.queues, mb.Key())
+	if q.waiting {
+		q.waiting = false
+		if i := slices.Index(m.forwards.waiting, q); i >= 0 {
+			m.forwards.waiting = slices.Delete(m.forwards.waiting, i, i+1)
+		}
 	}
 }
 
@@ -190,15 +285,15 @@ func (m *Map) dropForwardsLocked(mb channel.Member) {
 // wrapping ctx's.
 func (m *Map) awaitForwardLocked(ctx context.Context, k string) error {
 	for {
-		sent := m.forwards.sending[k]
-		if sent == nil {
+		f := m.forwards.sending[k]
+		if f == nil {
 			return nil
 		}
 		m.forwards.waiters++
 		m.mu.Unlock()
 		var err error
 		select {
-		case <-sent:
+		case <-f.done:
 		case <-ctx.Done():
 			err = fmt.Errorf("replmap: republish: waiting for the forwarded removal of the key: %w", ctx.Err())
 		}

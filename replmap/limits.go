@@ -17,6 +17,9 @@ const (
 	// DefaultMaxStoredBytes is Config.MaxStoredBytes: the key and value serialization
 	// streams and the recorded members of every entry together.
 	DefaultMaxStoredBytes = 1 << 30
+	// DefaultMaxForwardQueue is Config.MaxForwardQueue: the forwarded removals queued
+	// for one backup node.
+	DefaultMaxForwardQueue = 1 << 14
 )
 
 // ErrLimit is wrapped by the error of a received message or state-transfer entry the map
@@ -57,6 +60,11 @@ type Stats struct {
 	// the primary it held) whose send to one of them failed, one per backup node; each
 	// is also logged, rate-limited per backup node.
 	ForwardedRemovesFailed uint64
+	// ForwardedRemovesDropped counts those removals not sent because the backup node's
+	// queue held Config.MaxForwardQueue removals not sent yet, one per backup node: that
+	// node may keep the backup or proxy of the removed key (see the package
+	// documentation).
+	ForwardedRemovesDropped uint64
 }
 
 // Stats returns the map's counters.
@@ -65,7 +73,8 @@ func (m *Map) Stats() Stats {
 	defer m.mu.Unlock()
 	return Stats{Entries: len(m.entries), StoredBytes: m.stored, RefusedOverLimit: m.refused,
 		DiffsNotApplied: m.diffsNotApplied, RefusedNonMember: m.nonMember,
-		RefusedStopped: m.refusedStopped, ForwardedRemovesFailed: m.forwards.failed}
+		RefusedStopped: m.refusedStopped, ForwardedRemovesFailed: m.forwards.failed,
+		ForwardedRemovesDropped: m.forwards.dropped}
 }
 
 // admit checks, m.mu held, that a received message may make the entry under k (nil when

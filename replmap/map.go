@@ -155,7 +155,7 @@ func New(cfg Config) (*Map, error) {
 	case cfg.Name == "":
 		return nil, fmt.Errorf("%w: replmap.Config.Name is required", ErrInvalidConfig)
 	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0 || cfg.MaxEntries < 0 ||
-		cfg.MaxStoredBytes < 0:
+		cfg.MaxStoredBytes < 0 || cfg.MaxForwardQueue < 0:
 		return nil, fmt.Errorf("%w: negative replmap.Config timeout or limit", ErrInvalidConfig)
 	}
 	maxBytes, err := declimits.MaxBytes("replmap.Config", cfg.MaxMessageBytes, cfg.Limits)
@@ -191,6 +191,9 @@ func New(cfg Config) (*Map, error) {
 	}
 	if cfg.MaxStoredBytes == 0 {
 		cfg.MaxStoredBytes = DefaultMaxStoredBytes
+	}
+	if cfg.MaxForwardQueue == 0 {
+		cfg.MaxForwardQueue = DefaultMaxForwardQueue
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -69,6 +69,8 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	}
 	defer m.unlockKey(k, l)
 	m.mu.Lock()
+	// A forwarded removal of the key under way (forward.go) publishes the entry anew.
+	m.notePublishLocked(k)
 	kr := m.keyReplicatesLocked(k)
 	kr.watchers++
 	// A Remove of the key under way on the node (its MSG_REMOVE may still reach a member
@@ -192,6 +194,8 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	}
 	defer func() { m.unlockKey(k, l) }() // l is nil once released
 	m.mu.Lock()
+	// A forwarded removal of the key under way (forward.go) publishes the entry anew.
+	m.notePublishLocked(k)
 	if e = m.entries[k]; e == nil || e.role == rolePrimary { // changed while waiting
 		var v any
 		if e != nil {
