@@ -80,8 +80,9 @@ var ErrDiff = errors.New("replmap: diff not applied")
 //
 // Where Java does nothing or loses changes, Replicate departs from it so that a nil
 // error means the changes are on the backup nodes: an entry without backup nodes while
-// the map has members (its Put or Get found no member to take it) is first published in
-// full as Put does, and the error wraps ErrNoBackup when no member takes it; after a
+// the map has members (its Put or Get found no member to take it), or whose backup nodes
+// all left the map before it named them and were not replaced (the Put's or Get's ctx
+// ended first), is first published in full as Put does, and the error wraps ErrNoBackup when no member takes it; after a
 // send failed (the Diff it sent is gone from the value), or a Diff failed (it may have
 // forgotten changes it did not return: TestDiffErrorSendsInFullNext), the next
 // Replicate sends the value in full, whatever complete says, and forgets its changes
@@ -106,7 +107,10 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 		m.mu.Unlock()
 		return nil
 	}
-	orphan := len(e.nodes) == 0 && len(m.members) > 0
+	// No backup node is a map member: none, or only members that left before the entry
+	// named them, where the republish that relocates it did not finish (a Put's or Get's
+	// whose ctx ended: TestPutEndsWithItsContextWhileWaitingForAForward).
+	orphan := !m.anyMember(e.nodes) && len(m.members) > 0
 	m.mu.Unlock()
 	if orphan {
 		nodes, err := m.republishKey(ctx, k, false)

@@ -263,20 +263,38 @@
 //     the Java node made after the Remove returned and before that MSG_REMOVE reached
 //     it, its own entry then, the Go nodes still naming it the primary (a known
 //     limitation: TestForwardedRemoveDropsAJavaPutMadeAfterTheRemove, interop/maps).
-//     Each backup node has a queue of these removals, sent by at most 8 goroutines
-//     together: a backup node whose sends block delays only its own
+//     Each backup node has a queue of these removals, of at most
+//     Config.MaxForwardQueue (DefaultMaxForwardQueue, 16384) not sent yet, sent by at
+//     most 8 goroutines together: a backup node whose sends block delays only its own
 //     (TestForwardSlowBackupDoesNotDelayAnother) while fewer than 8 nodes block at
 //     once; a ninth node's queue waits until a goroutine is free
-//     (TestForwardersBoundedAndAWaitingQueueTakenOver). A failed send is counted in
+//     (TestForwardersBoundedAndAWaitingQueueTakenOver), and after each send a goroutine
+//     serves the queue waiting the longest before its own next one, so that a backup
+//     node whose sends block holds a goroutine for one send at a time
+//     (TestForwarderBlockedOnABackupServesAWaitingQueueAfterASend). A removal past the
+//     queue's bound is not sent and is counted in Stats.ForwardedRemovesDropped: the
+//     backup node may keep its backup of the removed key, for a primary that
+//     holds nothing, a Get there returning the removed value, until a Remove of the key
+//     drops it or a Put of the key replaces it (TestForwardQueueBoundedDropsCounted;
+//     Java forwards no removals, so has no such bound). A failed send is counted in
 //     Stats.ForwardedRemovesFailed and logged, rate-limited per backup node
 //     (TestForwardFailuresCountedAndRateLimited). The send goes only while the node
-//     holds no entry of the key, and a republish of the key waits for one under way: it
-//     never drops a backup that a republish made after it
-//     (TestForwardedRemoveDoesNotDropARepublishedBackup).
+//     holds no entry of the key (checked with the key's send lock, which the send does
+//     not hold: a Put or Get of the key does not wait for a slow backup node,
+//     TestPutDoesNotWaitForAForwardOfItsKey, TestGetDoesNotWaitForAForwardOfItsKey;
+//     the entry a Put or Get published while the send was under way, which the removal
+//     may have dropped on the backup node, is published anew once the send returned).
+//     A republish of the key waits for one under way: it never drops a backup that a
+//     republish made after it (TestForwardedRemoveDoesNotDropARepublishedBackup); a
+//     Put's or Replicate's republish (its backup left, or it has none) whose ctx
+//     ends meanwhile returns ctx's error, and the next Replicate publishes the entry
+//     (TestPutEndsWithItsContextWhileWaitingForAForward,
+//     TestReplicateEndsWithItsContextWhileWaitingForAForward).
 //   - Replicate makes a nil error mean that the changes reached the backup nodes, where
 //     Java's replicate does nothing for an entry without backup nodes and loses the
 //     changes of a diff it failed to send: an entry without backup nodes while the map
-//     has members (its Put, or a Get on its backup, found no member to take it) is
+//     has members (its Put, or a Get on its backup, found no member to take it), or
+//     whose backup nodes all left the map before it named them and were not replaced, is
 //     published in full first (an error wrapping ErrNoBackup when no member takes it:
 //     TestNoBackupErrors), and after a failed send, or a failed Diff
 //     (TestDiffErrorSendsInFullNext), the next Replicate sends the value in full,
