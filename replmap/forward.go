@@ -228,7 +228,8 @@ func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member) {
 }
 
 // notePublishLocked marks the forwarded removals of the key under k being sent, m.mu
-// held, for a Put or Get of the key holding its send lock, which may publish it.
+// held, for a Put of the key, or a Get taking its entry over, holding its send lock:
+// it publishes the key.
 func (m *Map) notePublishLocked(k string) {
 	if f := m.forwards.sending[k]; f != nil {
 		f.published = true

@@ -194,8 +194,6 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	}
 	defer func() { m.unlockKey(k, l) }() // l is nil once released
 	m.mu.Lock()
-	// A forwarded removal of the key under way (forward.go) publishes the entry anew.
-	m.notePublishLocked(k)
 	if e = m.entries[k]; e == nil || e.role == rolePrimary { // changed while waiting
 		var v any
 		if e != nil {
@@ -204,6 +202,8 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		m.mu.Unlock()
 		return v, e != nil, nil
 	}
+	// A forwarded removal of the key under way (forward.go) publishes the entry anew.
+	m.notePublishLocked(k)
 	cur := *e
 	m.mu.Unlock()
 	var nodes []channel.Member
