@@ -81,9 +81,11 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // Where Java does nothing or loses changes, Replicate departs from it so that a nil
 // error means the changes are on the backup nodes: an entry without backup nodes while
 // the map has members (its Put or Get found no member to take it), or whose backup nodes
-// all left the map before it named them and were not replaced (the Put's or Get's ctx
-// ended first), is first published in full as Put does, and the error wraps ErrNoBackup when no member takes it; after a
-// send failed (the Diff it sent is gone from the value), or a Diff failed (it may have
+// all left the map before it named them and were not replaced (the republish that
+// replaces them gave up after 4 departures:
+// TestReplicatePublishesAnEntryWhoseBackupNodesAllLeft), is first published in full as
+// Put does, and the error wraps ErrNoBackup when no member takes it; after a send
+// failed (the Diff it sent is gone from the value), or a Diff failed (it may have
 // forgotten changes it did not return: TestDiffErrorSendsInFullNext), the next
 // Replicate sends the value in full, whatever complete says, and forgets its changes
 // with a Diff. A change made while it marshals that value reaches the backup nodes
@@ -108,8 +110,8 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 		return nil
 	}
 	// No backup node is a map member: none, or only members that left before the entry
-	// named them, where the republish that relocates it did not finish (a Put's or Get's
-	// whose ctx ended: TestPutEndsWithItsContextWhileWaitingForAForward).
+	// named them, where the republish that relocates it gave up
+	// (TestReplicatePublishesAnEntryWhoseBackupNodesAllLeft).
 	orphan := !m.anyMember(e.nodes) && len(m.members) > 0
 	m.mu.Unlock()
 	if orphan {

@@ -278,25 +278,23 @@
 //     drops it or a Put of the key replaces it (TestForwardQueueBoundedDropsCounted;
 //     Java forwards no removals, so has no such bound). A failed send is counted in
 //     Stats.ForwardedRemovesFailed and logged, rate-limited per backup node
-//     (TestForwardFailuresCountedAndRateLimited). The send goes only while the node
-//     holds no entry of the key (checked with the key's send lock, which the send does
-//     not hold: a Put or Get of the key does not wait for a slow backup node,
-//     TestPutDoesNotWaitForAForwardOfItsKey, TestGetDoesNotWaitForAForwardOfItsKey;
-//     the entry a Put or Get published while the send was under way, which the removal
-//     may have dropped on the backup node, is published anew once the send returned).
-//     A republish of the key waits for one under way: it never drops a backup that a
-//     republish made after it (TestForwardedRemoveDoesNotDropARepublishedBackup); a
-//     Put's or Replicate's republish (its backup left, or it has none) whose ctx
-//     ends meanwhile returns ctx's error, and the next Replicate publishes the entry
-//     (TestPutEndsWithItsContextWhileWaitingForAForward,
-//     TestReplicateEndsWithItsContextWhileWaitingForAForward).
+//     (TestForwardFailuresCountedAndRateLimited). The send holds the key's send lock
+//     and goes only while the node holds no entry of the key: a Put of a key waits for
+//     a removal of the same key being forwarded to a slow backup, up to one send
+//     timeout, so that the removal cannot reach the backup after the Put's copy
+//     (TestPutOfAKeyWaitsForAForwardOfIt; a Put of another key does not wait:
+//     TestPutOfAnotherKeyDoesNotWaitForAForward; one whose ctx ends while it waits
+//     returns ctx's error: TestPutWaitingForAForwardOfItsKeyEndsWithItsContext). A
+//     republish of the key waits for one under way: it never drops a backup that a
+//     republish made after it (TestForwardedRemoveDoesNotDropARepublishedBackup).
 //   - Replicate makes a nil error mean that the changes reached the backup nodes, where
 //     Java's replicate does nothing for an entry without backup nodes and loses the
 //     changes of a diff it failed to send: an entry without backup nodes while the map
 //     has members (its Put, or a Get on its backup, found no member to take it), or
-//     whose backup nodes all left the map before it named them and were not replaced, is
-//     published in full first (an error wrapping ErrNoBackup when no member takes it:
-//     TestNoBackupErrors), and after a failed send, or a failed Diff
+//     whose backup nodes all left the map before it named them and were not replaced
+//     (TestReplicatePublishesAnEntryWhoseBackupNodesAllLeft), is published in full
+//     first (an error wrapping ErrNoBackup when no member takes it: TestNoBackupErrors),
+//     and after a failed send, or a failed Diff
 //     (TestDiffErrorSendsInFullNext), the next Replicate sends the value in full,
 //     forgetting its changes with a Diff (the full value holds them); a change
 //     made while it marshals that value reaches the backup nodes once, in the value or

@@ -35,14 +35,17 @@ import (
 // (TestForwardersBoundedAndAWaitingQueueTakenOver). The queue of a node that leaves the
 // map is dropped (TestForwardsQueuedForALeavingMemberDropped). Stop ends them and waits
 // for them.
-// A send checks with the key's send lock held (lockKey) that the node holds no entry of
-// the key (a Put or Get here published it since, and its messages are not overtaken),
-// and sends without it: a Put or Get of the key does not wait for a slow backup node
-// (TestPutDoesNotWaitForAForwardOfItsKey, TestGetDoesNotWaitForAForwardOfItsKey). One
-// that publishes the key while the send is under way may be overtaken by the removal:
-// the node publishes the entry anew once the send returned (republishOverlapped). A
-// republish of the key (republishKey) waits for a send under way, so that the removal
-// never drops the backup a republish made after the check
+// Each send holds the key's send lock (lockKey), and sends nothing when the node holds
+// the key again: a Put or Get here since then published it, and its messages are not
+// overtaken. The trade-off: a Put of a key waits for a removal of the same key being
+// forwarded to a slow backup, up to one send timeout, so that the removal cannot reach
+// the backup after the Put's copy (TestPutOfAKeyWaitsForAForwardOfIt; a Put of another
+// key does not wait, TestPutOfAnotherKeyDoesNotWaitForAForward). Sending without the
+// lock would let the removal drop, on the backup node, the copy of a Put that node
+// acknowledged, the primary then holding the only one until it published the entry
+// anew. A republish of the key (republishKey), which takes no key lock, waits for a
+// send under way, so that the removal never drops the backup a republish made after
+// the check
 // (TestForwardedRemoveDoesNotDropARepublishedBackup). A send that fails (the map not
 // stopping) is counted in Stats.ForwardedRemovesFailed and logged, rate-limited per
 // backup node (TestForwardFailuresCountedAndRateLimited).
@@ -58,22 +61,14 @@ type removeForwards struct {
 	// wait for one.
 	waiting []*forwardQueue
 	workers int
-	// sending holds the keys whose removal is being sent, each with its sends under way
-	// (forwardSend); waiters counts the republishes waiting for one (republishKey).
-	sending map[string]*forwardSend
+	// sending holds the keys whose removal is being sent (one at a time: the send holds
+	// the key's send lock), each with a channel closed once the send returned;
+	// waiters counts the republishes waiting for one (republishKey).
+	sending map[string]chan struct{}
 	waiters int
 	// failed counts the forwarded removals whose send to a backup node failed, dropped
 	// those not queued because the node's queue held Config.MaxForwardQueue keys.
 	failed, dropped uint64
-}
-
-// forwardSend is the removals of one key being sent (to as many backup nodes): done is
-// closed once the last send returned; published is set when a Put or Get of the key
-// began to publish it meanwhile (notePublishLocked).
-type forwardSend struct {
-	done      chan struct{}
-	n         int
-	published bool
 }
 
 // forwardQueue is the keys whose removal the node forwards to one backup node; running
@@ -174,89 +169,43 @@ func (m *Map) forwardRemoves(ctx context.Context, q *forwardQueue) {
 }
 
 // forwardRemove sends the removal of the key under k to the backup node to, if it is
-// still a map member, unless the node holds the key again. It checks that with the
-// key's send lock held, so that a Put, Get or Replicate of the key under way ends first
-// (its entry then found), but sends without it: a Put or Get of the key does not wait
-// for a slow backup node (TestPutDoesNotWaitForAForwardOfItsKey,
-// TestGetDoesNotWaitForAForwardOfItsKey). One that publishes the key while the send is
-// under way may have its MSG_BACKUP or MSG_PROXY reach the node before the removal,
-// which drops it: the node then publishes its entry anew (republishOverlapped).
+// still a map member, unless the node holds the key again. It holds the key's send lock
+// while it sends: a Put of a key waits for a removal of the same key being forwarded to
+// a slow backup, up to one send timeout, so that the removal cannot reach the backup
+// after the Put's copy (TestPutOfAKeyWaitsForAForwardOfIt).
 func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member) {
-	l, err := m.lockKey(ctx, k)
-	if err != nil {
-		return // stopped
-	}
-	m.mu.Lock()
-	if m.entries[k] != nil || indexOf(m.members, to) < 0 {
-		m.mu.Unlock()
-		m.unlockKey(k, l)
-		return
-	}
-	// Checked with the entry in one critical section: a republish reading the entry
-	// after this waits until the send returned (awaitForwardLocked), and a Put or Get
-	// taking the key lock after it marks the send (notePublishLocked).
-	if m.forwards.sending == nil {
-		m.forwards.sending = make(map[string]*forwardSend)
-	}
-	f := m.forwards.sending[k]
-	if f == nil {
-		f = &forwardSend{done: make(chan struct{})}
-		m.forwards.sending[k] = f
-	}
-	f.n++
-	m.mu.Unlock()
-	m.unlockKey(k, l)
-	err = m.send(ctx, []channel.Member{to}, &message{Type: msgRemove, Key: []byte(k), Primary: m.local()})
-	m.mu.Lock()
-	if f.n--; f.n == 0 {
-		delete(m.forwards.sending, k)
-		close(f.done)
-	}
-	failed := err != nil && ctx.Err() == nil // not a send the map's stop ended
-	if failed {
-		m.forwards.failed++
-	}
-	overlapped := f.published && ctx.Err() == nil
-	m.mu.Unlock()
-	if failed {
-		m.rlog.Log(slog.LevelWarn, to.String(), "forward", "replmap: the removal of a primary not sent to its backup node",
-			"map", m.cfg.Name, "key bytes", len(k), "err", err)
-	}
-	if overlapped {
-		m.republishOverlapped(ctx, k, to)
-	}
-}
-
-// notePublishLocked marks the forwarded removals of the key under k being sent, m.mu
-// held, for a Put of the key, or a Get taking its entry over, holding its send lock:
-// it publishes the key.
-func (m *Map) notePublishLocked(k string) {
-	if f := m.forwards.sending[k]; f != nil {
-		f.published = true
-	}
-}
-
-// republishOverlapped publishes anew the entry under k, once a Put or Get published it
-// while its forwarded removal to the backup node to was sent: that removal may have
-// reached the node after the publish's MSG_BACKUP or MSG_PROXY and dropped it. It does
-// so with the key's send lock held (the Put or Get under way ends first), only while
-// the node holds the key as its primary and to is a map member; failures are logged.
-func (m *Map) republishOverlapped(ctx context.Context, k string, to channel.Member) {
 	l, err := m.lockKey(ctx, k)
 	if err != nil {
 		return // stopped
 	}
 	defer m.unlockKey(k, l)
 	m.mu.Lock()
-	e := m.entries[k]
-	again := e != nil && e.role == rolePrimary && indexOf(m.members, to) >= 0 && m.state != stateDestroyed
-	m.mu.Unlock()
-	if !again {
+	if m.entries[k] != nil || indexOf(m.members, to) < 0 {
+		m.mu.Unlock()
 		return
 	}
-	if _, err := m.republishEntry(ctx, k, false, true); err != nil {
-		m.log.Warn("replmap: publish again after a forwarded removal", "map", m.cfg.Name, "err", err)
+	// Checked with the entry in one critical section: a republish reading the entry
+	// after this waits until the send returned (awaitForwardLocked).
+	sent := make(chan struct{})
+	if m.forwards.sending == nil {
+		m.forwards.sending = make(map[string]chan struct{})
 	}
+	m.forwards.sending[k] = sent
+	m.mu.Unlock()
+	err = m.send(ctx, []channel.Member{to}, &message{Type: msgRemove, Key: []byte(k), Primary: m.local()})
+	m.mu.Lock()
+	delete(m.forwards.sending, k)
+	close(sent)
+	failed := err != nil && ctx.Err() == nil // not a send the map's stop ended
+	if failed {
+		m.forwards.failed++
+	}
+	m.mu.Unlock()
+	if !failed {
+		return
+	}
+	m.rlog.Log(slog.LevelWarn, to.String(), "forward", "replmap: the removal of a primary not sent to its backup node",
+		"map", m.cfg.Name, "key bytes", len(k), "err", err)
 }
 
 // dropForwardsLocked drops the removals queued for mb, a map member that left, m.mu
@@ -286,15 +235,15 @@ func (m *Map) dropForwardsLocked(mb channel.Member) {
 // wrapping ctx's.
 func (m *Map) awaitForwardLocked(ctx context.Context, k string) error {
 	for {
-		f := m.forwards.sending[k]
-		if f == nil {
+		sent := m.forwards.sending[k]
+		if sent == nil {
 			return nil
 		}
 		m.forwards.waiters++
 		m.mu.Unlock()
 		var err error
 		select {
-		case <-f.done:
+		case <-sent:
 		case <-ctx.Done():
 			err = fmt.Errorf("replmap: republish: waiting for the forwarded removal of the key: %w", ctx.Err())
 		}

@@ -69,8 +69,6 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	}
 	defer m.unlockKey(k, l)
 	m.mu.Lock()
-	// A forwarded removal of the key under way (forward.go) publishes the entry anew.
-	m.notePublishLocked(k)
 	kr := m.keyReplicatesLocked(k)
 	kr.watchers++
 	// A Remove of the key under way on the node (its MSG_REMOVE may still reach a member
@@ -202,8 +200,6 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		m.mu.Unlock()
 		return v, e != nil, nil
 	}
-	// A forwarded removal of the key under way (forward.go) publishes the entry anew.
-	m.notePublishLocked(k)
 	cur := *e
 	m.mu.Unlock()
 	var nodes []channel.Member

@@ -97,12 +97,6 @@ const maxRepublish = 4
 // the read finds the entry, and is not sent. It takes no key lock: a pass republishing
 // on a membership event's goroutine does not wait for a Put's or Replicate's send.
 func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channel.Member, error) {
-	return m.republishEntry(ctx, k, notify, false)
-}
-
-// republishEntry is republishKey; with primaryOnly set it publishes nothing unless the
-// node holds the entry as its primary (republishOverlapped).
-func (m *Map) republishEntry(ctx context.Context, k string, notify, primaryOnly bool) ([]channel.Member, error) {
 	var nodes []channel.Member
 	for i := range maxRepublish {
 		m.mu.Lock()
@@ -115,8 +109,7 @@ func (m *Map) republishEntry(ctx context.Context, k string, notify, primaryOnly 
 			return nodes, err
 		}
 		e := m.entries[k]
-		if e == nil || e.role == roleProxy || primaryOnly && e.role != rolePrimary || m.state == stateDestroyed {
-			// removed meanwhile, holds no value, another node's, or stopped
+		if e == nil || e.role == roleProxy || m.state == stateDestroyed { // removed meanwhile, holds no value, or stopped
 			m.mu.Unlock()
 			return nil, nil
 		}
