@@ -84,7 +84,9 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // all left the map before it named them and were not replaced (the republish that
 // replaces them gave up after 4 departures:
 // TestReplicatePublishesAnEntryWhoseBackupNodesAllLeft), is first published in full as
-// Put does, and the error wraps ErrNoBackup when no member takes it; after a send
+// Put does, after a republish of the key under way such as a departure's
+// (TestReplicateAndADeparturePassRepublishOneAfterTheOther), and the error wraps
+// ErrNoBackup when no member takes it; after a send
 // failed (the Diff it sent is gone from the value), or a Diff failed (it may have
 // forgotten changes it did not return: TestDiffErrorSendsInFullNext), the next
 // Replicate sends the value in full, whatever complete says, and forgets its changes

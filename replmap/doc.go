@@ -293,7 +293,10 @@
 //     has members (its Put, or a Get on its backup, found no member to take it), or
 //     whose backup nodes all left the map before it named them and were not replaced
 //     (TestReplicatePublishesAnEntryWhoseBackupNodesAllLeft), is published in full
-//     first (an error wrapping ErrNoBackup when no member takes it: TestNoBackupErrors),
+//     first, after a republish of the key under way such as a departure's
+//     (TestReplicateAndADeparturePassRepublishOneAfterTheOther: two together could each
+//     turn the other's backup into a proxy), with an error wrapping ErrNoBackup when
+//     no member takes it (TestNoBackupErrors),
 //     and after a failed send, or a failed Diff
 //     (TestDiffErrorSendsInFullNext), the next Replicate sends the value in full,
 //     forgetting its changes with a Diff (the full value holds them); a change

@@ -373,3 +373,11 @@ func ForwardQueued(m *Map) int {
 	}
 	return n
 }
+
+// RepublishWaiters returns how many republishes of m wait for another republish of
+// their key (tests only).
+func RepublishWaiters(m *Map) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.republishWaiters
+}

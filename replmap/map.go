@@ -141,6 +141,10 @@ type Map struct {
 	// forwarding counts their goroutine, which Stop waits for.
 	forwards   removeForwards
 	forwarding sync.WaitGroup
+	// republishing holds the keys a republishKey publishes anew, each with a channel
+	// closed once it returned; republishWaiters counts the republishes waiting for one.
+	republishing     map[string]chan struct{}
+	republishWaiters int
 }
 
 // New returns a map configured by cfg. It already answers the other members' map

@@ -96,7 +96,34 @@ const maxRepublish = 4
 // backup it made (TestForwardedRemoveDoesNotDropARepublishedBackup); one checked after
 // the read finds the entry, and is not sent. It takes no key lock: a pass republishing
 // on a membership event's goroutine does not wait for a Put's or Replicate's send.
+//
+// Republishes of one key run one after the other: one waits for another under way, and
+// returns an error wrapping ctx's when ctx ends first. Two together (a departure's pass
+// and a Replicate of an entry whose backup left, or a Put's) each sent its MSG_BACKUP to
+// a member and its MSG_PROXY to the other's, which could turn both backups into proxies
+// (TestReplicateAndADeparturePassRepublishOneAfterTheOther).
 func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channel.Member, error) {
+	m.mu.Lock()
+	if err := m.awaitRepublishLocked(ctx, k); err != nil {
+		stopped := m.state == stateDestroyed
+		m.mu.Unlock()
+		if stopped {
+			return nil, nil
+		}
+		return nil, err
+	}
+	done := make(chan struct{})
+	if m.republishing == nil {
+		m.republishing = make(map[string]chan struct{})
+	}
+	m.republishing[k] = done
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.republishing, k)
+		close(done)
+		m.mu.Unlock()
+	}()
 	var nodes []channel.Member
 	for i := range maxRepublish {
 		m.mu.Lock()
@@ -185,4 +212,29 @@ func (m *Map) retract(ctx context.Context, k string) {
 // departed reports whether one of nodes is no longer a map member, m.mu held.
 func (m *Map) departed(nodes []channel.Member) bool {
 	return slices.ContainsFunc(nodes, func(n channel.Member) bool { return indexOf(m.members, n) < 0 })
+}
+
+// awaitRepublishLocked waits, m.mu held (released while it waits), until no republish
+// of the key under k is under way (republishKey), or ctx ends: then it returns an error
+// wrapping ctx's.
+func (m *Map) awaitRepublishLocked(ctx context.Context, k string) error {
+	for {
+		done := m.republishing[k]
+		if done == nil {
+			return nil
+		}
+		m.republishWaiters++
+		m.mu.Unlock()
+		var err error
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = fmt.Errorf("replmap: republish: waiting for another republish of the key: %w", ctx.Err())
+		}
+		m.mu.Lock()
+		m.republishWaiters--
+		if err != nil {
+			return err
+		}
+	}
 }
