@@ -121,7 +121,11 @@
 // # Limits
 //
 // Every stream is decoded with Limits.Java's bounds (jserial's depth, handle and
-// length limits; at most MaxEntries attributes or actions), and a session's attribute
+// length limits; at most MaxEntries attributes or actions), and a session's full copy
+// and its diffs are encoded with them: an attribute value beyond them (or a diff's
+// values that go beyond them together) is refused with an error wrapping
+// delta.ErrMessageLimit, as a node configured alike would refuse it
+// (TestEncodeWithTheConfiguredLimits). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. Decoding a session received in full is bounded by its

@@ -50,8 +50,8 @@ import (
 // Stats.TransferSessionsRefused and logged, the other sessions sent
 // (TestJavaDonorLeavesOutTheSessionPastItsLimits); the chunk's values together are not
 // checked (a joiner reads the chunk as one stream, and refuses it whole when they go
-// beyond its Limits together, MaxHandles for one). SessionData (session/backup) reads
-// the values with jserial's defaults.
+// beyond its Limits together, MaxHandles for one). SessionData and EncodeDeltaRequest
+// (session/backup) read the values with Limits too.
 type JavaCodec struct {
 	// Limits bound every decoded stream (depth, handles, lengths, size), and the
 	// attribute values its managers' JavaValueCodec reads where that codec's own Limits

@@ -33,7 +33,7 @@ func (c JavaCodec) appendMessage(dst []byte, m *Message) ([]byte, error) {
 	var err error
 	switch m.Event {
 	case EventDelta:
-		payload, err = c.encodeDeltaRequest(m.SessionID, m.Actions, true)
+		payload, err = c.encodeDeltaRequest(m.SessionID, m.Actions)
 	case EventAllSessionData:
 		payload, err = c.encodeSessions(m)
 	case EventChangeSessionID:
@@ -101,20 +101,15 @@ func marshalContents(contents []any) ([]byte, error) {
 }
 
 // inline decodes a value stream (a JavaValueCodec encoding) to write it inside another
-// stream: with c.Limits when checked (a delta's values, which a node alike reads with
-// them), a stream beyond them refused with an error wrapping ErrMessageLimit and
-// jserial.ErrLimit; else (a state transfer chunk, which the codec does not check, and
-// session/backup's session data and diffs) with jserial's defaults.
-func (c JavaCodec) inline(b []byte, what string, checked bool) (any, error) {
+// stream, with c.Limits (a node alike reads them with them: a delta's values, a state
+// transfer chunk's, session/backup's session data and diffs), a stream beyond them
+// refused with an error wrapping ErrMessageLimit and jserial.ErrLimit.
+func (c JavaCodec) inline(b []byte, what string) (any, error) {
 	if !bytes.HasPrefix(b, streamMagic) {
 		return nil, fmt.Errorf("%s is not a Java serialization stream (use JavaValueCodec)", what)
 	}
-	var limits jserial.DecoderConfig
-	if checked {
-		limits = c.Limits
-	}
-	v, err := jserial.UnmarshalConfig(b, limits)
-	if checked && errors.Is(err, jserial.ErrLimit) {
+	v, err := jserial.UnmarshalConfig(b, c.Limits)
+	if errors.Is(err, jserial.ErrLimit) {
 		return nil, fmt.Errorf("%w: %s, read with JavaCodec's Limits %+v: %w", ErrMessageLimit, what, c.Limits, err)
 	}
 	if err != nil {
@@ -124,9 +119,9 @@ func (c JavaCodec) inline(b []byte, what string, checked bool) (any, error) {
 }
 
 // encodeDeltaRequest returns the stream DeltaRequest.serialize writes for the actions of
-// session id, its attribute and note values read with c.Limits when checked (inline),
+// session id, its attribute and note values read with c.Limits (inline),
 // and then, if it holds two values or more, the whole stream.
-func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool) ([]byte, error) {
+func (c JavaCodec) encodeDeltaRequest(id string, actions []Action) ([]byte, error) {
 	var w jserial.DataWriter
 	if err := w.WriteUTF(id); err != nil {
 		return nil, err
@@ -136,7 +131,7 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool)
 	values := 0
 	for i := range actions {
 		a := &actions[i]
-		name, value, err := c.javaAction(a, checked)
+		name, value, err := c.javaAction(a)
 		if err != nil {
 			return nil, fmt.Errorf("action %s %s %q: %w", a.Type, a.Op, a.Name, err)
 		}
@@ -152,7 +147,7 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool)
 		}
 	}
 	b, err := marshalContents(w.Contents())
-	if err != nil || !checked || values < 2 || c.fewerBytesThanHandles(b) {
+	if err != nil || values < 2 || c.fewerBytesThanHandles(b) {
 		return b, err
 	}
 	// A node alike decodes the values in one stream, one handle table for them all
@@ -170,7 +165,7 @@ func (c JavaCodec) encodeDeltaRequest(id string, actions []Action, checked bool)
 // javaAction returns the name and the value object Tomcat's DeltaRequest records for a,
 // a principal's Java stream read with c.Limits (as a receiver alike reads it), attribute
 // and note values as inline reads them.
-func (c JavaCodec) javaAction(a *Action, checked bool) (string, any, error) {
+func (c JavaCodec) javaAction(a *Action) (string, any, error) {
 	if a.Op != OpSet && a.Op != OpRemove {
 		return "", nil, errors.New("unknown operation")
 	}
@@ -180,7 +175,7 @@ func (c JavaCodec) javaAction(a *Action, checked bool) (string, any, error) {
 		if !set {
 			return a.Name, nil, nil
 		}
-		v, err := c.inline(a.Value, "the value", checked)
+		v, err := c.inline(a.Value, "the value")
 		return a.Name, v, err
 	case ActionPrincipal:
 		if !set {
@@ -213,15 +208,15 @@ func (c JavaCodec) javaAction(a *Action, checked bool) (string, any, error) {
 		if !set {
 			return a.Name, nil, nil
 		}
-		v, err := c.noteObject(a.Value, checked)
+		v, err := c.noteObject(a.Value)
 		return a.Name, v, err
 	}
 	return "", nil, errors.New("unknown action type")
 }
 
-func (c JavaCodec) noteObject(v []byte, checked bool) (any, error) {
+func (c JavaCodec) noteObject(v []byte) (any, error) {
 	if bytes.HasPrefix(v, streamMagic) {
-		return c.inline(v, "the note", checked)
+		return c.inline(v, "the note")
 	}
 	return string(v), nil
 }
@@ -241,7 +236,7 @@ func (c JavaCodec) encodeSessions(m *Message) ([]byte, error) {
 	for i := range m.Sessions {
 		s := &m.Sessions[i]
 		var one jserial.DataWriter
-		if err := c.encodeSession(&one, s, true); errors.Is(err, ErrMessageLimit) {
+		if err := c.encodeSession(&one, s); errors.Is(err, ErrMessageLimit) {
 			m.leaveOut(s.ID, err.Error())
 			continue
 		} else if err != nil {
@@ -265,9 +260,9 @@ func (c JavaCodec) encodeSessions(m *Message) ([]byte, error) {
 }
 
 // encodeSession writes s in DeltaSession's layout (doWriteObject), its values read with
-// c.Limits when checked (a state transfer chunk's: a value past them is refused with an
-// error wrapping ErrMessageLimit), else with jserial's defaults (inline; SessionData's).
-func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState, checked bool) error {
+// c.Limits (inline): a value past them is refused with an error wrapping
+// ErrMessageLimit.
+func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState) error {
 	if s.Removed {
 		return fmt.Errorf("delta: JavaCodec cannot send the removal record of %s: Tomcat has none", s.ID)
 	}
@@ -292,7 +287,7 @@ func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState, checked
 		for _, n := range s.Notes {
 			if n.Name == name {
 				var err error
-				if v, err = c.noteObject(n.Value, checked); err != nil {
+				if v, err = c.noteObject(n.Value); err != nil {
 					return err
 				}
 			}
@@ -301,7 +296,7 @@ func (c JavaCodec) encodeSession(w *jserial.DataWriter, s *SessionState, checked
 	}
 	w.WriteObject(int32(len(s.Attributes)))
 	for _, a := range s.Attributes {
-		v, err := c.inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID), checked)
+		v, err := c.inline(a.Value, fmt.Sprintf("attribute %q of session %s", a.Name, s.ID))
 		if err != nil {
 			return err
 		}

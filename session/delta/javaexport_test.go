@@ -39,7 +39,7 @@ func TomcatMessage(ev Event, ctxName *string, sessionID string, payload []byte) 
 // TomcatDeltaPayload returns DeltaRequest.serialize's stream for actions of session id
 // (tests only).
 func TomcatDeltaPayload(id string, actions []Action) ([]byte, error) {
-	return JavaCodec{}.encodeDeltaRequest(id, actions, true)
+	return JavaCodec{}.encodeDeltaRequest(id, actions)
 }
 
 // SharedAttributesDelta returns DeltaRequest.serialize's stream for session id

@@ -34,10 +34,13 @@ func (c JavaCodec) DecodeSessionData(contents []any) (SessionState, error) {
 }
 
 // SessionData returns what DeltaSession.writeExternal writes for s (the External of the
-// session's *jserial.Object). Attribute values must be Java serialization streams.
+// session's *jserial.Object). Attribute values must be Java serialization streams; each
+// is read with c.Limits (jserial's defaults for a zero field), and one beyond them is
+// refused with an error wrapping ErrMessageLimit and jserial.ErrLimit, as a node
+// configured alike would refuse it (TestSessionDataReadsValuesWithItsLimits).
 func (c JavaCodec) SessionData(s *SessionState) ([]any, error) {
 	var w jserial.DataWriter
-	if err := c.encodeSession(&w, s, false); err != nil {
+	if err := c.encodeSession(&w, s); err != nil {
 		return nil, fmt.Errorf("delta: session data: %w", err)
 	}
 	return w.Contents(), nil
@@ -61,9 +64,12 @@ func (c JavaCodec) DecodeDeltaRequest(data []byte) (sessionID string, actions []
 }
 
 // EncodeDeltaRequest returns the stream DeltaRequest.serialize writes for the actions of
-// session sessionID. Attribute and note values must be in JavaValueCodec's form.
+// session sessionID. Attribute and note values must be in JavaValueCodec's form. They
+// are read with c.Limits, as DecodeDeltaRequest reads them: a value beyond them, or
+// values within them alone that together go beyond them, are refused with an error
+// wrapping ErrMessageLimit and jserial.ErrLimit (TestSessionDataReadsValuesWithItsLimits).
 func (c JavaCodec) EncodeDeltaRequest(sessionID string, actions []Action) ([]byte, error) {
-	b, err := c.encodeDeltaRequest(sessionID, actions, false)
+	b, err := c.encodeDeltaRequest(sessionID, actions)
 	if err != nil {
 		return nil, fmt.Errorf("delta: delta request: %w", err)
 	}

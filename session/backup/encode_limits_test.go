@@ -1,0 +1,62 @@
+package backup_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/jserial"
+	"github.com/gotribes/tribes/session/backup"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// TestEncodeWithTheConfiguredLimits: a session's full copy (Codec.Encode) and its diff
+// (Session.Diff) read the attribute values with Limits.Java.Limits, as the node that
+// receives them does. Before, they were read with jserial's defaults whatever the
+// limits, so a value past a configured MaxArrayLen went out, to be refused by a backup
+// node configured alike. A list of 100 strings is refused under MaxArrayLen 50 (an
+// error wrapping delta.ErrMessageLimit and jserial.ErrLimit); one of 10 passes, and so
+// does the list of 100 under the defaults.
+func TestEncodeWithTheConfiguredLimits(t *testing.T) {
+	small := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
+	list := func(n int) []any {
+		v := make([]any, n)
+		for i := range v {
+			v[i] = fmt.Sprint("s", i)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		name   string
+		limits backup.Limits
+		n      int
+		refuse bool
+	}{
+		{"100 strings, MaxArrayLen 50", small, 100, true},
+		{"10 strings, MaxArrayLen 50", small, 10, false},
+		{"100 strings, the defaults", backup.Limits{}, 100, false},
+	} {
+		s := backup.NewSession("S1.go", time.Hour, c.limits)
+		if err := s.Set("k", list(c.n)); err != nil {
+			t.Fatalf("%s: Set: %v", c.name, err)
+		}
+		_, err := backup.Codec{Limits: c.limits}.Encode(s)
+		if c.refuse != (err != nil) || err != nil && (!errors.Is(err, delta.ErrMessageLimit) || !errors.Is(err, jserial.ErrLimit)) {
+			t.Errorf("%s: Encode: %v, want refused %v (ErrMessageLimit, jserial.ErrLimit)", c.name, err, c.refuse)
+		}
+		d, err := s.Diff()
+		if c.refuse != (err != nil) || err != nil && (!errors.Is(err, delta.ErrMessageLimit) || !errors.Is(err, jserial.ErrLimit)) {
+			t.Errorf("%s: Diff: %v, want refused %v (ErrMessageLimit, jserial.ErrLimit)", c.name, err, c.refuse)
+		}
+		if err != nil {
+			continue
+		}
+		cp := backup.NewSession("S1.go", time.Hour, c.limits)
+		if err := cp.ApplyDiff(d); err != nil {
+			t.Errorf("%s: ApplyDiff of a diff within the limits: %v", c.name, err)
+		} else if v, ok, err := cp.Get("k"); !ok || err != nil || len(v.([]any)) != c.n {
+			t.Errorf("%s: the copy holds k=%v (ok %v, %v), want %d strings", c.name, v, ok, err, c.n)
+		}
+	}
+}
