@@ -70,6 +70,10 @@ type Cluster struct {
 
 	mu       sync.RWMutex
 	managers map[string]*Manager
+	// unstarted counts the managers of each name that NewManager made and that were
+	// neither started nor stopped yet: a request for the sessions of such a context is
+	// answered as by a manager still starting (idNotReady), not as by a node without one.
+	unstarted map[string]int
 	// finishing are the managers that left the cluster on their Stop and still stop in
 	// the background (their Stop's ctx ended first): Close waits for them too.
 	finishing map[*Manager]struct{}
@@ -136,7 +140,8 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	if v := reflect.ValueOf(ch); ch == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		panic("delta: NewCluster needs a channel (a *channel.Channel built and started first)")
 	}
-	c := &Cluster{ch: ch, codec: cfg.Codec, log: cfg.Logger, managers: map[string]*Manager{}, warned: map[string]bool{}}
+	c := &Cluster{ch: ch, codec: cfg.Codec, log: cfg.Logger, managers: map[string]*Manager{}, unstarted: map[string]int{},
+		warned: map[string]bool{}}
 	if c.codec == nil {
 		c.codec = BinaryCodec{}
 	}
@@ -175,7 +180,31 @@ func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
 		}
 	}
 	cfg.Codec = c.valueLimits(cfg.Codec)
-	return newManager(c, cfg), nil
+	m := newManager(c, cfg)
+	c.mu.Lock()
+	if c.unstarted == nil { // a Cluster not made by NewCluster (the package's tests)
+		c.unstarted = map[string]int{}
+	}
+	c.unstarted[cfg.Name]++
+	c.mu.Unlock()
+	return m, nil
+}
+
+// started forgets that a manager named name is not started yet (its Start registered
+// it, or it was stopped before it started).
+func (c *Cluster) started(name string) {
+	if c.unstarted[name] <= 1 {
+		delete(c.unstarted, name)
+	} else {
+		c.unstarted[name]--
+	}
+}
+
+// startingManager reports whether a manager named name was made and not started yet.
+func (c *Cluster) startingManager(name string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.unstarted[name] > 0
 }
 
 // Manager returns the running manager named name, or nil.
@@ -317,6 +346,7 @@ func (c *Cluster) register(m *Manager) error {
 		return fmt.Errorf("%w: %q", ErrDuplicateManager, m.cfg.Name)
 	}
 	c.managers[m.cfg.Name] = m
+	c.started(m.cfg.Name)
 	return nil
 }
 

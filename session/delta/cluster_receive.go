@@ -132,9 +132,16 @@ func (c *Cluster) dispatch(ctx context.Context, msg *Message, src channel.Member
 		return
 	}
 	c.unknownContext.Add(1)
+	if msg.Event == EventGetAllSessions && c.startingManager(msg.Context) {
+		// Its manager is made and about to start (two nodes starting at once): the
+		// asker hears that it is starting, not that it has none
+		// (TestSimultaneousStartIsQuiet).
+		c.replyNoContext(msg.Context, src, idNotReady, replyID(msg, uniqueNotReady))
+		return
+	}
 	c.warnUnknown(msg, src)
 	if msg.Event == EventGetAllSessions {
-		c.replyNoContext(msg.Context, src, replyID(msg, uniqueNoContext))
+		c.replyNoContext(msg.Context, src, idNoContext, replyID(msg, uniqueNoContext))
 	}
 }
 
@@ -159,14 +166,15 @@ func (c *Cluster) warnUnknown(msg *Message, from channel.Member) {
 // served (EVT_ALL_SESSION_NOCONTEXTMANAGER) on their way at once.
 const MaxNoContextReplies = 16
 
-// replyNoContext answers a GET_ALL_SESSIONS that cannot be served, with id as its
-// UniqueID (the reason, or the request's: replyID). The context name "" is a Tomcat
+// replyNoContext answers a GET_ALL_SESSIONS that cannot be served, with sid as its
+// SessionID (idNoContext, or idNotReady from a manager starting) and id as its UniqueID
+// (the reason, or the request's: replyID). The context name "" is a Tomcat
 // manager's own (Message.EmptyContext): a request naming none reaches every manager and
 // is not answered here. At most MaxNoContextReplies answers are on their way at once: a
 // request beyond is left unanswered, logged rate-limited (its asker's wait ends as for a
 // lost answer), where each had a goroutine of its own, however many were on their way
 // (TestNoContextRepliesBounded).
-func (c *Cluster) replyNoContext(ctxName string, to channel.Member, id string) {
+func (c *Cluster) replyNoContext(ctxName string, to channel.Member, sid, id string) {
 	select {
 	case c.noContextSlots <- struct{}{}:
 	default:
@@ -178,7 +186,7 @@ func (c *Cluster) replyNoContext(ctxName string, to channel.Member, id string) {
 	started := c.goTracked(func() {
 		defer func() { <-c.noContextSlots }()
 		msg := &Message{Event: EventNoContextManager, Context: ctxName, EmptyContext: ctxName == "",
-			SessionID: idNoContext, UniqueID: id, Timestamp: nowMs()}
+			SessionID: sid, UniqueID: id, Timestamp: nowMs()}
 		data, err := c.codec.AppendMessage(nil, msg)
 		if err == nil {
 			err = c.send(context.Background(), []channel.Member{to}, data, 0)

@@ -230,7 +230,11 @@
 // *StateTransferError (ErrAllDonorsFailed; errors.Is matches each attempt's error, such
 // as channel.ErrMessageTooLarge). A node still waiting for its own transfer answers a GET_ALL_SESSIONS with
 // NOCONTEXTMANAGER at once instead of queueing it (Tomcat queues and later drops it,
-// which leaves the asker waiting for its timeout). A queued id change or delta about a
+// which leaves the asker waiting for its timeout), and so does a cluster for a manager
+// NewManager made and not started yet; its answer says that the manager is starting
+// (session id NOT-READY, read by Go joiners only), which the joiner logs at Info, not
+// with the warning for a member without the manager: two nodes starting at once log no
+// warning (TestSimultaneousStartIsQuiet). A queued id change or delta about a
 // session the joiner then lacks under every id it names (a Tomcat donor renaming a session
 // removes it from its map and adds it back, and a snapshot taken meanwhile lacks it; or
 // the sender did not yet list the joiner when it renamed the session) makes the joiner,

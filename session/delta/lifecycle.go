@@ -122,6 +122,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 		m.closeReadyLocked(ErrStopped)
 		close(m.stopped)
 		m.mu.Unlock()
+		m.cl.mu.Lock()
+		m.cl.started(m.cfg.Name)
+		m.cl.mu.Unlock()
 		return nil
 	}
 	m.state = stateStopped

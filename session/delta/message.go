@@ -137,10 +137,16 @@ const (
 
 // Session ids Tomcat puts in messages that are not about one session.
 const (
-	idGetAll        = "GET-ALL"
-	idSessionState  = "SESSION-STATE"
-	idTransferred   = "SESSION-STATE-TRANSFERRED"
-	idNoContext     = "NO-CONTEXT-MANAGER"
+	idGetAll       = "GET-ALL"
+	idSessionState = "SESSION-STATE"
+	idTransferred  = "SESSION-STATE-TRANSFERRED"
+	idNoContext    = "NO-CONTEXT-MANAGER"
+	// idNotReady is the session id of an EVT_ALL_SESSION_NOCONTEXTMANAGER from a node
+	// whose manager of the context is starting (not started yet, or waiting for its own
+	// state transfer), where idNoContext would say it has none: its UniqueID may be the
+	// request's (AskEcho). Tomcat, and a Go node of an earlier version, read the event
+	// alone.
+	idNotReady      = "NOT-READY"
 	uniqueNotReady  = "NOT-READY"
 	uniqueNoContext = "NO-CONTEXT"
 )

@@ -30,7 +30,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member)
 			// time out; answering at once lets it ask someone else (and two nodes starting
 			// together do not wait for each other).
 			m.mu.Unlock()
-			m.cl.replyNoContext(m.cfg.Name, src, replyID(msg, uniqueNotReady))
+			m.cl.replyNoContext(m.cfg.Name, src, idNotReady, replyID(msg, uniqueNotReady))
 			return
 		}
 		m.queue = append(m.queue, queued{msg: msg, src: src})
@@ -131,14 +131,14 @@ func (m *Manager) attemptMessage(ctx context.Context, msg *Message, src channel.
 		return
 	}
 	m.heard.Store(time.Now().UnixNano())
-	kind := sigComplete
+	kind, starting := sigComplete, false
 	if msg.Event == EventNoContextManager {
-		kind = sigDeclined
+		kind, starting = sigDeclined, msg.SessionID == idNotReady || msg.UniqueID == uniqueNotReady
 	} else if m.state == stateTransferring && !m.merging && m.fillIn == nil {
 		m.toldRefused.Store(msg.Version) // the donor's count of refused changes (transfer_unsent.go)
 	}
 	select {
-	case m.signal <- transferSignal{kind: kind, ts: msg.Timestamp}:
+	case m.signal <- transferSignal{kind: kind, ts: msg.Timestamp, starting: starting}:
 	default:
 	}
 }

@@ -23,9 +23,10 @@ const (
 )
 
 type transferSignal struct {
-	kind sigKind
-	ts   int64
-	err  error // sigLost: why, for TransferAttempt.Err
+	kind     sigKind
+	ts       int64
+	err      error // sigLost: why, for TransferAttempt.Err
+	starting bool  // sigDeclined: the donor's manager is starting (idNotReady)
 }
 
 // transferOpts are the options of every message of a state transfer's answer: each chunk
@@ -163,6 +164,13 @@ func (m *Manager) runTransfer(ctx context.Context) {
 			m.stats.noManager.Add(1)
 			m.log.Info("delta: member runs no session manager (it answered FAIL_ACK); asking the next member if any",
 				"member", donor.Addr())
+		case errors.Is(last.Err, errDonorStarting):
+			// Two nodes starting at once: each asks the other, still starting, which has
+			// nothing to give yet. Not the warning below, meant for a member without the
+			// manager (TestSimultaneousStartIsQuiet).
+			m.stats.declined.Add(1)
+			m.log.Info("delta: member is starting its own manager for the context and has no sessions to give yet; "+
+				"asking the next member if any", "member", donor.Addr())
 		case errors.Is(last.Err, ErrDonorDeclined):
 			m.stats.declined.Add(1)
 			// A warning, as Tomcat's DeltaManager logs this outcome, naming what the name
@@ -190,6 +198,12 @@ func failed(a TransferAttempt) bool {
 	return a.Err != nil && !errors.Is(a.Err, ErrNoSessionManager) && !errors.Is(a.Err, ErrDonorDeclined) &&
 		!errors.Is(a.Err, channel.ErrConnect)
 }
+
+// errDonorStarting is wrapped with ErrDonorDeclined by a TransferAttempt.Err when the
+// donor's decline said its manager is starting (idNotReady, or uniqueNotReady from a Go
+// node of an earlier version not asked to echo): not started yet, or waiting for its own
+// state transfer.
+var errDonorStarting = errors.New("delta: the member's manager is starting itself")
 
 // errTransferLost marks a TransferAttempt.Err made by transferLost.
 var errTransferLost = errors.New("delta: a message of the state transfer was lost")
@@ -359,6 +373,9 @@ func (m *Manager) awaitTransfer(ctx context.Context, ask func() error, sig <-cha
 				last.Err, ts = nil, s.ts
 			case sigDeclined:
 				last.Err = ErrDonorDeclined
+				if s.starting {
+					last.Err = fmt.Errorf("%w: %w", ErrDonorDeclined, errDonorStarting)
+				}
 			case sigGone:
 				last.Err = ErrDonorGone
 			case sigLost:

@@ -327,7 +327,8 @@ func TestDonorWithoutContextDeclines(t *testing.T) {
 // stopped, answers a state transfer request at once (EVT_ALL_SESSION_NOCONTEXTMANAGER:
 // the manager is registered with the cluster only while it runs), so that a node
 // starting at the same moment asks another member instead of waiting for its
-// StateTransferTimeout.
+// StateTransferTimeout. Before Start the answer says the manager is starting (session id
+// and UniqueID NOT-READY: TestSimultaneousStartIsQuiet), after Stop that there is none.
 func TestGetAllBeforeStartAndAfterStop(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	replies := make(chan *delta.Message, 1)
@@ -343,27 +344,27 @@ func TestGetAllBeforeStartAndAfterStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ask := func(when string) {
+	ask := func(when, want string) {
 		t.Helper()
 		f.send(t, ch.LocalMember(), &delta.Message{Event: delta.EventGetAllSessions, Context: appName,
 			SessionID: "GET-ALL", Timestamp: time.Now().UnixMilli()})
 		select {
 		case r := <-replies:
-			if r.UniqueID != "NO-CONTEXT" || r.Context != appName {
+			if r.UniqueID != want || r.Context != appName || (r.SessionID == "NOT-READY") != (want == "NOT-READY") {
 				t.Errorf("%s: answered %+v", when, r)
 			}
 		case <-time.After(testutil.WaitLimit):
 			t.Fatalf("%s: no answer to a state transfer request", when)
 		}
 	}
-	ask("before Start")
+	ask("before Start", "NOT-READY")
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ask("after Stop")
+	ask("after Stop", "NO-CONTEXT")
 }
 
 // A fake donor drives the joiner by hand: messages queued during the transfer are
