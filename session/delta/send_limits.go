@@ -10,10 +10,16 @@ import (
 // splitPastLimits splits the actions of msg, a delta of this node's that the codec
 // refused to encode for its limits (ErrMessageLimit: a value beyond them, or values
 // within them alone that go beyond them together, JavaCodec's handles), into those that
-// go out and those left out: in order, each attribute, note or principal value is kept
-// if the delta of the actions kept so far, the changes without a value and it encodes.
-// Without a cause among the values (too many actions), nothing is left out and kept is
-// nil.
+// go out and those left out. Each attribute, note or principal value is encoded alone
+// first, and left out if that goes beyond the limits; the delta of the changes without
+// a value and the other values is then encoded, and if it still goes beyond them
+// (together), the values are kept in order as long as they fit: the longest run of them
+// that encodes with the changes without a value, found by halving, and the values after
+// it are left out. The encoder sees each value once, then the delta a number of times
+// logarithmic in its values (once when no values go beyond the limits only together):
+// it saw the delta once per value, in time quadratic in its values
+// (TestSplitPastLimitsEncodesInLinearTime). Without a cause among the values (too many
+// actions), nothing is left out and kept is nil.
 func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
 	if msg.Event != EventDelta {
 		return nil, nil
@@ -21,32 +27,63 @@ func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
 	carries := func(a *Action) bool {
 		return a.Op == OpSet && (a.Type == ActionAttribute || a.Type == ActionNote || a.Type == ActionPrincipal)
 	}
-	take := make([]bool, len(msg.Actions))
-	for i := range msg.Actions {
-		take[i] = !carries(&msg.Actions[i])
-	}
 	probe := *msg
 	var buf []byte
-	for i := range msg.Actions {
-		if take[i] {
-			continue
-		}
-		take[i] = true
-		probe.Actions = probe.Actions[:0:0]
-		for j := range msg.Actions {
-			if take[j] {
-				probe.Actions = append(probe.Actions, msg.Actions[j])
-			}
-		}
+	encodes := func(actions []Action) bool {
+		probe.Actions = actions
 		var err error
-		if buf, err = m.cl.codec.AppendMessage(buf[:0], &probe); errors.Is(err, ErrMessageLimit) {
-			take[i] = false
-			out = append(out, msg.Actions[i])
+		buf, err = m.cl.codec.AppendMessage(buf[:0], &probe)
+		return !errors.Is(err, ErrMessageLimit)
+	}
+	// rank[i] is the place of action i among the values within the limits alone, -1 for
+	// a value beyond them, len(msg.Actions) for a change without a value (always kept).
+	rank := make([]int, len(msg.Actions))
+	values := 0
+	for i := range msg.Actions {
+		a := &msg.Actions[i]
+		switch {
+		case !carries(a):
+			rank[i] = len(msg.Actions)
+		case encodes(msg.Actions[i : i+1]):
+			rank[i] = values
+			values++
+		default:
+			rank[i] = -1
 		}
 	}
-	for i := range msg.Actions {
-		if take[i] {
+	// first returns the changes without a value and the first k values within the
+	// limits alone, in order.
+	within := func(r, k int) bool { return r == len(msg.Actions) || r >= 0 && r < k }
+	var scratch []Action
+	first := func(k int) []Action {
+		scratch = scratch[:0]
+		for i, r := range rank {
+			if within(r, k) {
+				scratch = append(scratch, msg.Actions[i])
+			}
+		}
+		return scratch
+	}
+	fit := values
+	if !encodes(first(values)) {
+		// Together beyond the limits: the longest run that fits, with lo fitting (or 0)
+		// and hi not.
+		lo, hi := 0, values
+		for hi-lo > 1 {
+			mid := lo + (hi-lo)/2
+			if encodes(first(mid)) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		fit = lo
+	}
+	for i, r := range rank {
+		if within(r, fit) {
 			kept = append(kept, msg.Actions[i])
+		} else {
+			out = append(out, msg.Actions[i])
 		}
 	}
 	probe.Actions = kept
