@@ -11,7 +11,8 @@ import (
 
 // FuzzDecodeChunkLeavesOut: a joiner's BinaryCodec leaves out of a state transfer
 // chunk a session with a string, a value or a principal's Java form past its limits
-// and reads on (TestTransferRefusesOnlyTheSessionPastLimits). On any input that a
+// and reads on (TestTransferRefusesOnlyTheSessionPastLimits), and the sessions past its
+// MaxEntries (TestChunkPastMaxEntriesKeepsTheFirst). On any input that a
 // codec of the default limits decodes, one of low limits either refuses it for a limit
 // (ErrMessageLimit: a header string, a count past MaxEntries) or gives the same
 // sessions in the same order, each as the other read it, less the ones it counts as
@@ -34,34 +35,51 @@ func FuzzDecodeChunkLeavesOut(f *testing.F) {
 		f.Add(b)
 	}
 	wide := BinaryCodec{MaxEntries: 1000}
-	low := BinaryCodec{MaxEntries: 1000, MaxStringLen: 32, MaxValueSize: 32, Limits: jserial.DecoderConfig{MaxHandles: 4}}
+	lows := []BinaryCodec{
+		{MaxEntries: 1000, MaxStringLen: 32, MaxValueSize: 32, Limits: jserial.DecoderConfig{MaxHandles: 4}},
+		// A chunk of more sessions than MaxEntries: the first two read, the others left
+		// out (TestChunkPastMaxEntriesKeepsTheFirst).
+		{MaxEntries: 2},
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		all, err := wide.DecodeMessage(data)
 		if err != nil {
 			return
 		}
-		got, err := low.DecodeMessage(data)
-		if err != nil {
-			if !errors.Is(err, ErrMessageLimit) {
-				t.Fatalf("refused by the low limits, not for a limit: %v", err)
-			}
-			return
-		}
-		// The default limits leave out sessions past them too (a principal's Java form
-		// past jserial's defaults), which are past the low limits as well.
-		if n := len(got.Sessions) + got.refusedCount(); n != len(all.Sessions)+all.refusedCount() {
-			t.Fatalf("%d sessions read and %d left out, of %d and %d", len(got.Sessions), got.refusedCount(),
-				len(all.Sessions), all.refusedCount())
-		}
-		j := 0
-		for i := range all.Sessions {
-			if j < len(got.Sessions) && reflect.DeepEqual(got.Sessions[j], all.Sessions[i]) {
-				j++
-			}
-		}
-		if j != len(got.Sessions) {
-			t.Fatalf("session %d of the low limits' %d is not one the default limits read in that order:\n%+v",
-				j, len(got.Sessions), got.Sessions[j])
+		for _, low := range lows {
+			checkLeftOut(t, all, low, data)
 		}
 	})
+}
+
+// checkLeftOut checks FuzzDecodeChunkLeavesOut's property of low on data, which the
+// default limits decode as all.
+func checkLeftOut(t *testing.T, all *Message, low BinaryCodec, data []byte) {
+	t.Helper()
+	got, err := low.DecodeMessage(data)
+	if err != nil {
+		if !errors.Is(err, ErrMessageLimit) {
+			t.Fatalf("refused by the low limits, not for a limit: %v", err)
+		}
+		return
+	}
+	// The default limits leave out sessions past them too (a principal's Java form
+	// past jserial's defaults), which are past the low limits as well.
+	if n := len(got.Sessions) + got.refusedCount(); n != len(all.Sessions)+all.refusedCount() {
+		t.Fatalf("%d sessions read and %d left out, of %d and %d", len(got.Sessions), got.refusedCount(),
+			len(all.Sessions), all.refusedCount())
+	}
+	j := 0
+	for i := range all.Sessions {
+		if j < len(got.Sessions) && reflect.DeepEqual(got.Sessions[j], all.Sessions[i]) {
+			j++
+		}
+	}
+	if j != len(got.Sessions) {
+		t.Fatalf("session %d of the low limits' %d is not one the default limits read in that order:\n%+v",
+			j, len(got.Sessions), got.Sessions[j])
+	}
+	if low.MaxEntries == 2 && len(got.Sessions) > 2 {
+		t.Fatalf("%d sessions read past MaxEntries 2", len(got.Sessions))
+	}
 }

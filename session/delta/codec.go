@@ -81,8 +81,10 @@ type BinaryCodec struct {
 	// applied: TestTransferRefusesOnlyTheSessionPastLimits). 0 means DefaultMaxValueSize.
 	MaxValueSize int
 	// MaxEntries caps the number of actions or sessions in one message, and of a
-	// principal's roles (as MaxStringLen its name, on both sides). 0 means
-	// DefaultMaxEntries.
+	// principal's roles (as MaxStringLen its name, on both sides): of a state transfer
+	// chunk of more sessions, the first MaxEntries are read and the others left out,
+	// counted in Stats.TransferSessionsRefused (TestChunkPastMaxEntriesKeepsTheFirst).
+	// 0 means DefaultMaxEntries.
 	MaxEntries int
 	// Limits bound the Java serialization streams read (depth, handles, lengths, size:
 	// Java's jdk.serialFilter maxdepth, maxrefs, maxarray and maxbytes): a principal's
@@ -376,12 +378,19 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 		}
 	}
 	if flags&flagSessions != 0 {
-		n := r.count(minSession, sizeSession, c.maxEntries())
-		if n > 0 {
-			r.arrays = getChunkArrays(n)
+		// A chunk of more sessions than MaxEntries (a donor whose codec allows more): the
+		// first MaxEntries are read, the others read to their end and left out, as a
+		// session past the limits is. Each is there in full, every field
+		// length-prefixed, so no session is read from another's bytes
+		// (TestChunkPastMaxEntriesKeepsTheFirst).
+		n := r.count(minSession, 0, math.MaxInt)
+		keep := min(n, c.maxEntries())
+		r.charge(keep * sizeSession)
+		if keep > 0 && r.err == nil {
+			r.arrays = getChunkArrays(keep)
 			m.Sessions, m.chunk = r.arrays.sessions[:0], r.arrays
 		}
-		for i := 0; i < n && r.err == nil; i++ {
+		for i := 0; i < keep && r.err == nil; i++ {
 			m.Sessions = append(m.Sessions, SessionState{})
 			last := len(m.Sessions) - 1
 			r.lenient, r.skipped = true, ""
@@ -393,6 +402,20 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 				m.leaveOut(m.Sessions[last].ID, r.skipped)
 				m.Sessions[last] = SessionState{}
 				m.Sessions = m.Sessions[:last]
+			}
+		}
+		r.arrays = nil // what the sessions left out hold goes with them
+		why := ""
+		if keep < n {
+			why = fmt.Sprintf("past the chunk's first %d sessions (MaxEntries %d)", keep, c.maxEntries())
+		}
+		for i := keep; i < n && r.err == nil; i++ {
+			var s SessionState
+			r.lenient, r.skipped = true, ""
+			r.session(&s, c.maxValue(), c.maxEntries(), c.Limits)
+			r.lenient = false
+			if r.err == nil {
+				m.leaveOut(s.ID, why)
 			}
 		}
 	}

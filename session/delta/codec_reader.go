@@ -189,13 +189,24 @@ func (r *reader) count(minSize, elemSize, max int) int {
 		r.failLimit("count too large")
 		return 0
 	}
-	cost := int(n) * elemSize
-	if cost > r.budget {
-		r.fail("counts announce more than the message holds")
+	r.charge(int(n) * elemSize)
+	if r.err != nil {
 		return 0
 	}
-	r.budget -= cost
 	return int(n)
+}
+
+// charge takes cost, what the decoder allocates ahead of the elements a count announced
+// (count's elemSize times the elements kept), from r.budget.
+func (r *reader) charge(cost int) {
+	if r.err != nil {
+		return
+	}
+	if cost > r.budget {
+		r.fail("counts announce more than the message holds")
+		return
+	}
+	r.budget -= cost
 }
 
 // session decodes one session of a chunk into s (zero), its principal's Java form

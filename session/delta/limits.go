@@ -32,9 +32,10 @@ var ErrMessageLimit = errors.New("delta: session message exceeds the codec's lim
 // The sessions of a state transfer chunk are not checked: a joiner leaves out a session
 // with a string, a value or a principal's Java form past its limits, and applies the
 // rest of the chunk, counting it in Stats.TransferSessionsRefused
-// (TestTransferRefusesOnlyTheSessionPastLimits); a chunk with more sessions, or a
-// session with more attributes, than its MaxEntries it refuses whole, reports lost and
-// asks another member at once.
+// (TestTransferRefusesOnlyTheSessionPastLimits); of a chunk with more sessions than its
+// MaxEntries it applies the first MaxEntries and leaves out the others, counted likewise
+// (TestChunkPastMaxEntriesKeepsTheFirst); a chunk with a session of more attributes
+// than its MaxEntries it refuses whole, reports lost and asks another member at once.
 func (c BinaryCodec) checkLimits(m *Message) error {
 	maxS := c.maxString()
 	for _, s := range [...]string{m.Context, m.SessionID, m.UniqueID, m.NewID} {
