@@ -49,8 +49,10 @@ import (
 // holding one beyond them is left out of the chunk, counted in the donor's
 // Stats.TransferSessionsRefused and logged, the other sessions sent
 // (TestJavaDonorLeavesOutTheSessionPastItsLimits); the chunk's values together are not
-// checked (a joiner reads the chunk as one stream, and refuses it whole when they go
-// beyond its Limits together, MaxHandles for one). SessionData and EncodeDeltaRequest
+// checked. A joiner reads the chunk as one stream, and refuses it whole when a session
+// goes beyond its Limits or MaxEntries, or the values do together (MaxHandles for one):
+// one handle table for the chunk and no length of a session, the end of a session is
+// found only by decoding it (TestJavaChunkPastTheJoinersLimitsRefusedWhole). SessionData and EncodeDeltaRequest
 // (session/backup) read the values with Limits too.
 type JavaCodec struct {
 	// Limits bound every decoded stream (depth, handles, lengths, size), and the
