@@ -37,7 +37,7 @@ func (c JavaCodec) DecodeSessionData(contents []any) (SessionState, error) {
 // session's *jserial.Object). Attribute values must be Java serialization streams; each
 // is read with c.Limits (jserial's defaults for a zero field), and one beyond them is
 // refused with an error wrapping ErrMessageLimit and jserial.ErrLimit, as a node
-// configured alike would refuse it (TestSessionDataReadsValuesWithItsLimits).
+// configured alike would refuse it (TestEncodeWithTheConfiguredLimits).
 func (c JavaCodec) SessionData(s *SessionState) ([]any, error) {
 	var w jserial.DataWriter
 	if err := c.encodeSession(&w, s); err != nil {
@@ -67,7 +67,7 @@ func (c JavaCodec) DecodeDeltaRequest(data []byte) (sessionID string, actions []
 // session sessionID. Attribute and note values must be in JavaValueCodec's form. They
 // are read with c.Limits, as DecodeDeltaRequest reads them: a value beyond them, or
 // values within them alone that together go beyond them, are refused with an error
-// wrapping ErrMessageLimit and jserial.ErrLimit (TestSessionDataReadsValuesWithItsLimits).
+// wrapping ErrMessageLimit and jserial.ErrLimit (TestEncodeWithTheConfiguredLimits).
 func (c JavaCodec) EncodeDeltaRequest(sessionID string, actions []Action) ([]byte, error) {
 	b, err := c.encodeDeltaRequest(sessionID, actions)
 	if err != nil {
