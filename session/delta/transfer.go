@@ -230,6 +230,9 @@ func (m *Manager) transferLost(src channel.Member, size int, cause error) {
 		hint = "; raise JavaCodec.MaxExpansion: the Go forms of the message's values take more than it allows"
 	case errors.Is(cause, jserial.ErrLimit) && m.cl.isJava():
 		hint = fmt.Sprintf("; raise JavaCodec.Limits.MaxBytes above %d bytes", size)
+		if c, ok := m.cl.codec.(JavaCodec); ok && int64(size) <= c.maxBytes() { // another limit: depth, handles, arrays
+			hint = "; raise the JavaCodec.Limits field the error names to the donor's: a chunk is one stream"
+		}
 	}
 	err := fmt.Errorf("%w: %d bytes from %s: %w%s", errTransferLost, size, src.Addr(), cause, hint)
 	select {

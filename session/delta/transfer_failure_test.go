@@ -146,6 +146,34 @@ func TestJoinerReportsADonorThatLeft(t *testing.T) {
 	failedTransfer(t, j.m, delta.ErrDonorGone)
 }
 
+// A chunk the joiner's JavaCodec refuses for another limit than MaxBytes (here
+// MaxHandles: a list of 100 strings) was reported with the hint to raise
+// Limits.MaxBytes above its size, which the chunk was within; the hint now names the
+// limit to raise as the error does.
+func TestJoinerPastItsHandlesNotToldToRaiseMaxBytes(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	donor, _, _ := startJavaNode(t, nw, "a")
+	s, err := donor.Create(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := make([]any, 100)
+	for i := range list {
+		list[i] = fmt.Sprint("s", i)
+	}
+	if err := s.Set("list", list); err != nil {
+		t.Fatal(err)
+	}
+	_, ch := newChannel(t, nw)
+	m := startJoiner(t, ch, delta.ClusterConfig{Codec: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}},
+		delta.Config{JvmRoute: "b", MemberWait: -1, Codec: delta.JavaValueCodec{}, StateTransferTimeout: time.Minute})
+	ste := failedTransfer(t, m, jserial.ErrLimit)
+	if got := ste.Attempts[0].Err.Error(); !strings.Contains(got, "raise the JavaCodec.Limits field") ||
+		strings.Contains(got, "MaxBytes above") {
+		t.Errorf("attempt: %v", got)
+	}
+}
+
 // A donor's chunk the joiner's codec refuses (here: above JavaCodec.Limits.MaxBytes) fails
 // the transfer too, saying which limit to raise.
 func TestJoinerReportsAChunkItCannotDecode(t *testing.T) {
