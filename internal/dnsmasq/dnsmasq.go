@@ -4,7 +4,6 @@
 package dnsmasq
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,13 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/internal/freeport"
 	"github.com/gotribes/tribes/internal/testenv"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // ReadyName is always in the hosts file (at 127.0.0.254): it resolves once dnsmasq
@@ -97,7 +97,7 @@ var errPortTaken = errors.New("port taken")
 
 type process struct {
 	cmd    *exec.Cmd
-	log    syncBuffer
+	log    testutil.Buffer
 	exited chan struct{} // closed once cmd.Wait returned
 	err    error         // cmd.Wait's, once exited is closed
 }
@@ -147,7 +147,7 @@ func (s *Server) waitAnswering(ctx context.Context, p *process) error {
 		last = err
 		select {
 		case <-p.exited:
-			if bytes.Contains(p.log.Bytes(), []byte("Address already in use")) {
+			if strings.Contains(p.log.String(), "Address already in use") {
 				return fmt.Errorf("%w: exited: %v", errPortTaken, p.err)
 			}
 			return fmt.Errorf("exited: %v", p.err)
@@ -184,25 +184,3 @@ func (s *Server) Resolver() *net.Resolver {
 		return d.DialContext(ctx, network, s.Addr)
 	}}
 }
-
-// syncBuffer is a bytes.Buffer the process's output can be written to while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// Bytes returns a copy of what was written.
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.b.Bytes())
-}
-
-func (b *syncBuffer) String() string { return string(b.Bytes()) }
