@@ -163,9 +163,13 @@ type Order struct {
 	// receiver started again leaves the new run's messages held (orderheld.go).
 	rxStarts atomic.Uint64
 	// rxStopped: the receiver stopped (Stop, or a Start that failed) and has not started
-	// again; a message that would wait for an earlier one then is released at once
-	// (orderrecv.go).
+	// again; a message that would wait for an earlier one then is released at once, unless
+	// a release has still to reach its sender (relPending, orderrecv.go).
 	rxStopped atomic.Bool
+	// relPending counts the releases queued (Stop, a failed Start) that have not finished
+	// their first pass over the senders: a message that would wait on the stopped receiver
+	// is left to such a release when it has not reached its sender yet (orderIn.relRun).
+	relPending atomic.Int64
 
 	sent, delivered, reordered, expired, skipped, late, dropped, flushes, heldFlushes, upErrors, short, nonMember atomic.Uint64
 }
@@ -187,6 +191,7 @@ type orderIn struct {
 	// message starts the count instead of waiting Expire for numbers that never come.
 	adopt    bool
 	src      channel.Member // the sender (its address and id only)
+	relRun   uint64         // the run (rxStarts) whose release last reached this sender (releaseAll)
 	lastRecv time.Time      // when its last message arrived
 }
 

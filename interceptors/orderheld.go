@@ -192,6 +192,7 @@ func (o *Order) Start(ctx context.Context, svc channel.Service) error {
 		// (TestOrderFailedStartWithNothingHeldQueuesNoRelease).
 		run := o.rxStarts.Add(^uint64(0))
 		if o.anyHeld() {
+			o.relPending.Add(1)
 			o.releases.Add(func() { o.releaseAll(run) })
 			go o.releases.Run(nil)
 		}
@@ -219,7 +220,9 @@ func (o *Order) anyHeld() bool {
 // are kept, so a receiver started again is in step with senders that did not see it go.
 // A message that would wait once the receiver stopped (a delivery the transport's Stop did
 // not wait for; after a Start that failed below Order too) is released at once the same
-// way (TestOrderMessageHeldOnAStoppedReceiverIsReleased).
+// way (TestOrderMessageHeldOnAStoppedReceiverIsReleased), unless the release of that Stop
+// has still to reach its sender: it is left to that release, which keeps it held if the
+// receiver started again meanwhile (TestOrderMessageInARestartWindowKeepsItsSendersGap).
 // The delivery runs on a goroutine of its own, after any an earlier Stop left running, and
 // is bounded by ctx, as the transport's receiver bounds what it drains: if ctx ends while
 // a listener still takes one of those messages, Stop returns an error wrapping ctx's and
@@ -249,7 +252,9 @@ func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 		return err
 	}
 	// A message that would wait from now on is released by its receiving goroutine
-	// (orderrecv.go); those waiting now, by the release queued below.
+	// (orderrecv.go), unless the release queued below has still to reach its sender;
+	// those waiting now, by that release.
+	o.relPending.Add(1)
 	o.rxStopped.Store(true)
 	released := make(chan struct{})
 	run := o.rxStarts.Load()
@@ -295,9 +300,35 @@ func (o *Order) Stop(ctx context.Context, svc channel.Service) error {
 // (TestOrderRestartDuringTheReleaseKeepsOtherSendersHeld). Messages of the new run reach
 // a sender's state only after the Start that counted it, so a sender released before
 // holds only the earlier run's.
+//
+// A message that would wait on the stopped receiver while this release has still to
+// reach its sender is left to it, not released at once by its receiving goroutine
+// (orderrecv.go), so that a restart before the release reaches the sender keeps it
+// waiting for its gap too (TestOrderMessageInARestartWindowKeepsItsSendersGap). Once the
+// release went over the senders it knew of when it began, it is no longer counted
+// (relPending) and goes over those made meanwhile, which it has not reached: a message
+// of one, held before that, is released by this second pass, one after it by its
+// receiving goroutine.
 func (o *Order) releaseAll(run uint64) {
-	if o.rxStarts.Load() != run {
+	counted := true
+	defer func() {
+		if counted { // a listener panicked
+			o.relPending.Add(-1)
+		}
+	}()
+	if !o.releasePass(run, false) {
 		return
+	}
+	counted = false
+	o.relPending.Add(-1)
+	o.releasePass(run, true)
+}
+
+// releasePass is one pass of releaseAll over the senders (with onlyNew, over those it has
+// not reached yet); it reports false once the receiver started again since run.
+func (o *Order) releasePass(run uint64, onlyNew bool) bool {
+	if o.rxStarts.Load() != run {
+		return false
 	}
 	senders := o.senders()
 	now := time.Now()
@@ -305,14 +336,20 @@ func (o *Order) releaseAll(run uint64) {
 		s.mu.Lock()
 		if o.rxStarts.Load() != run {
 			s.mu.Unlock()
-			return
+			return false
 		}
+		if onlyNew && s.relRun == run {
+			s.mu.Unlock()
+			continue
+		}
+		s.relRun = run
 		o.expire(s, now)
 		if s.held.len() > 0 {
 			o.releaseUpTo(s, s.held.highest(), time.Time{})
 		}
 		_ = o.drain(s, nil)
 	}
+	return true
 }
 
 // orderHeap is a min-heap of entries by serial number (container/heap).

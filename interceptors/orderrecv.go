@@ -122,11 +122,13 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		if s.held.len() >= o.cfg.MaxQueue || s.held.bytes >= o.cfg.MaxQueueBytes {
 			o.flushes.Add(1)
 			o.releaseUpTo(s, s.held.highest(), time.Time{})
-		} else if o.rxStopped.Load() && s.held.len() > 0 {
+		} else if o.rxStopped.Load() && s.held.len() > 0 && !o.releaseToCome(s) {
 			// The receiver stopped (a delivery its transport's Stop did not wait for):
-			// the release of its Stop or failed Start may have looked already, and no
-			// receipt or heartbeat may come. Released as that release would have: in
-			// order, the gaps skipped (TestOrderMessageHeldOnAStoppedReceiverIsReleased).
+			// the release of its Stop or failed Start looked already, and no receipt or
+			// heartbeat may come. Released as that release would have: in order, the
+			// gaps skipped (TestOrderMessageHeldOnAStoppedReceiverIsReleased). One still
+			// to reach s releases it, unless the receiver started again meanwhile
+			// (TestOrderMessageInARestartWindowKeepsItsSendersGap).
 			o.releaseUpTo(s, s.held.highest(), time.Time{})
 		}
 	}
@@ -136,6 +138,12 @@ func (o *Order) MessageReceived(msg *channel.Message) error {
 		o.relieve()
 	}
 	return err
+}
+
+// releaseToCome reports whether a release queued by a Stop or a failed Start has still to
+// reach s (releaseAll). Caller holds s.mu.
+func (o *Order) releaseToCome(s *orderIn) bool {
+	return o.relPending.Load() > 0 && s.relRun != o.rxStarts.Load()
 }
 
 // releaseConsecutive moves held messages that are now next into ready. Caller holds s.mu.
