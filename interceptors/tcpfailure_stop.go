@@ -91,7 +91,12 @@ func (d *TCPFailureDetector) stopDeliver(sg *runGroup) {
 // the channel waits for this one (channel.LifecycleContended), which may be a listener of
 // one of those events stopping or restarting the channel, it returns nil without waiting,
 // sg left stopping and the levels svc said to be (channel.StillStopping)
-// (TestFailureDetectorStopFromTheListenerOfARemovalItReports).
+// (TestFailureDetectorStopFromTheListenerOfARemovalItReports,
+// TestFailureDetectorStopLeftByContentionLeavesTheLevelStopping). A failed Start's undo
+// says so too, but the channel takes no such mark from a failed Start today: its next
+// Stop does not reach the detector; the detector's next Start or Stop, when called,
+// still waits for sg, as for a run left stopping
+// (TestFailureDetectorFailedStartsUndoContendedWhileAListenerBlocks).
 func (d *TCPFailureDetector) endStop(ctx context.Context, sd *stopDel, svc channel.Service) error {
 	d.mu.Lock()
 	if i := slices.Index(d.stopDels, sd); i >= 0 {
