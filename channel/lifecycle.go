@@ -72,6 +72,9 @@ func (c *Channel) Start(ctx context.Context, svc Service) error {
 	}
 	ctx = withUndoBound(ctx) // one bound for every stop of a failed start's undo
 	if err := c.head.Start(ctx, todo); err != nil {
+		// Levels an interceptor's undo said it left stopping (StillStopping), read before
+		// the stop below resets the mark (TestStillStoppingFromAFailedStart).
+		c.unfinished |= todo & Service(h.left.Swap(0))
 		// The coordinator stopped the levels of its call that failed. An interceptor that
 		// starts the levels below it in several calls (interceptors.StaticMembership: the
 		// transport's first) may have left those of an earlier call running: they are

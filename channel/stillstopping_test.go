@@ -2,6 +2,7 @@ package channel_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 
@@ -63,5 +64,62 @@ func TestStillStopping(t *testing.T) {
 	}
 	if got := ch.Started(); got != 0 {
 		t.Fatalf("running %v", got)
+	}
+}
+
+// failedStartLeftStopping's Start says it left the receiver stopping (an undo of its own
+// still running in the background, as the TCPFailureDetector's) and fails, while fail is
+// set; its Stop of the receiver is counted.
+type failedStartLeftStopping struct {
+	channel.InterceptorBase
+	fail  atomic.Bool
+	stops atomic.Int32
+}
+
+func (f *failedStartLeftStopping) Start(ctx context.Context, svc channel.Service) error {
+	if f.fail.Load() {
+		channel.StillStopping(ctx, channel.SvcReceiver)
+		return errors.New("start failed, its undo still running")
+	}
+	return f.Next().Start(ctx, svc)
+}
+
+func (f *failedStartLeftStopping) Stop(ctx context.Context, svc channel.Service) error {
+	if svc&channel.SvcReceiver != 0 {
+		f.stops.Add(1)
+	}
+	return f.Next().Stop(ctx, svc)
+}
+
+// TestStillStoppingFromAFailedStart: a level an interceptor said it left stopping from a
+// failed Start (its undo) is left stopping as after a Stop's: the next Stop calls the
+// chain's Stop for it once, and the one after is a no-op. The mark was lost before (the
+// failed Start's own stop of the levels it started reset it, or nothing read it).
+func TestStillStoppingFromAFailedStart(t *testing.T) {
+	n := channeltest.NewNetwork().NewNode()
+	f := &failedStartLeftStopping{}
+	f.fail.Store(true)
+	ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership(),
+		Interceptors: []channel.Interceptor{f}, HeartbeatInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Start(context.Background(), channel.SvcAll); err == nil {
+		t.Fatal("Start succeeded")
+	}
+	for range 2 {
+		if err := ch.Stop(context.Background(), channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.stops.Load(); got != 1 {
+		t.Fatalf("the interceptor's Stop called %d times after the failed Start, want 1", got)
+	}
+	f.fail.Store(false)
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Stop(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -93,10 +93,10 @@ func (d *TCPFailureDetector) stopDeliver(sg *runGroup) {
 // sg left stopping and the levels svc said to be (channel.StillStopping)
 // (TestFailureDetectorStopFromTheListenerOfARemovalItReports,
 // TestFailureDetectorStopLeftByContentionLeavesTheLevelStopping). A failed Start's undo
-// says so too, but the channel takes no such mark from a failed Start today: its next
-// Stop does not reach the detector; the detector's next Start or Stop, when called,
-// still waits for sg, as for a run left stopping
-// (TestFailureDetectorFailedStartsUndoContendedWhileAListenerBlocks).
+// says so too: the channel's next Stop or Start then reaches the detector's Stop, which
+// waits for sg, as for a run left stopping
+// (TestFailureDetectorFailedStartsUndoContendedWhileAListenerBlocks; channel's
+// TestStillStoppingFromAFailedStart).
 func (d *TCPFailureDetector) endStop(ctx context.Context, sd *stopDel, svc channel.Service) error {
 	d.mu.Lock()
 	if i := slices.Index(d.stopDels, sd); i >= 0 {
