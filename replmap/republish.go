@@ -95,7 +95,9 @@ const maxRepublish = 4
 // entry of the key, would otherwise reach the backup after the publish and drop the
 // backup it made (TestForwardedRemoveDoesNotDropARepublishedBackup); one checked after
 // the read finds the entry, and is not sent. It takes no key lock: a pass republishing
-// on a membership event's goroutine does not wait for a Put's or Replicate's send.
+// on a membership event's goroutine does not wait for a Put's or Replicate's send, only
+// for another republish of the same key (below), whose sends the transport's send
+// timeout bounds.
 //
 // Republishes of one key run one after the other: one waits for another under way, and
 // returns an error wrapping ctx's when ctx ends first. Two together (a departure's pass
