@@ -1,8 +1,10 @@
 package interceptors
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -38,7 +40,8 @@ type ZstdConfig struct {
 // goroutines. What a received message expands to is bounded from its frame and block
 // headers before it is decoded, and its output is allocated once, at most
 // MaxDecompressedSize (frames without a content size count each compressed block as a
-// whole block: such a message that might pass the cap is refused).
+// whole block; where that passes the cap, they are first decoded as a stream to count
+// their size, keeping nothing).
 type Zstd struct {
 	compression
 	cfg ZstdConfig
@@ -109,13 +112,20 @@ func (z *zstdCodec) decompress(src []byte, maxLen int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	size := sz.most + sz.over
 	if sz.most > uint64(maxLen) {
 		// Only frames without a content size get here: their compressed blocks could
-		// make more than the cap, and finding out would cost that much.
-		return nil, fmt.Errorf("%w: zstd frames without a content size whose blocks may make %d bytes, limit %d",
-			ErrDecompressedTooLarge, sz.most, maxLen)
+		// make more than the cap, which a compressed block shorter than its frame's
+		// maximum (a stream flushed, the reference encoder's split blocks, a frame's
+		// last block) does not. Their size is counted by decoding them as a stream,
+		// keeping nothing, and then they are decoded into a buffer of that size.
+		n, err := zstdCount(src, maxLen)
+		if err != nil {
+			return nil, err
+		}
+		size = n
 	}
-	out, err := z.dec.DecodeAll(src, make([]byte, 0, sz.most+sz.over+zstdOverAlloc))
+	out, err := z.dec.DecodeAll(src, make([]byte, 0, size+zstdOverAlloc))
 	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
 		return nil, fmt.Errorf("%w: %w (limit %d)", ErrDecompressedTooLarge, err, maxLen)
 	}
@@ -126,6 +136,29 @@ func (z *zstdCodec) decompress(src []byte, maxLen int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrDecompressedTooLarge, len(out), maxLen)
 	}
 	return out, nil
+}
+
+// zstdCount returns what src expands to, decoding it as a stream through a small buffer
+// and keeping nothing, or ErrDecompressedTooLarge as soon as that passes maxLen. The
+// stream decoder's memory is its frames' window, which it refuses past maxLen.
+func zstdCount(src []byte, maxLen int) (uint64, error) {
+	d, err := zstd.NewReader(bytes.NewReader(src),
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(uint64(max(maxLen, 1))))
+	if err != nil {
+		return 0, fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
+	}
+	defer d.Close()
+	// The limit hides the decoder's WriteTo, which would write past it.
+	n, err := io.Copy(io.Discard, io.LimitReader(d, int64(maxLen)+1))
+	if n > int64(maxLen) || errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		return 0, fmt.Errorf("%w: zstd frames without a content size make more than %d bytes", ErrDecompressedTooLarge, maxLen)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return uint64(n), nil
 }
 
 // zstdOverAlloc is the slack the decoder's fast paths want past the end of their output
