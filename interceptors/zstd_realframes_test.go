@@ -201,3 +201,26 @@ func TestZstdStreamedFramesUpToTheCap(t *testing.T) {
 		}
 	}
 }
+
+// TestZstdCountedStreamBound: a frame without a content size counted as a stream (its
+// blocks could pass the cap) costs the stream decoder's window, at most the cap as larger
+// ones are refused, and its block buffers: a 7 KB frame of 64 MiB with a window the size
+// of the cap is refused having allocated under the cap plus 512 KiB (1.42x a 1 MiB cap,
+// 1.05x an 8 MiB one, measured), and a valid one flushed into short blocks decodes.
+func TestZstdCountedStreamBound(t *testing.T) {
+	for _, limit := range []int{1 << 20, 8 << 20} {
+		z, err := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bomb := streamedZstdWindow(t, 64<<20, limit)
+		z.codec.decompress(bomb, limit) // warm the decoder
+		got := allocated(func() { _, err = z.codec.decompress(bomb, limit) })
+		if !errors.Is(err, ErrDecompressedTooLarge) {
+			t.Fatalf("cap %d: err = %v, want ErrDecompressedTooLarge", limit, err)
+		}
+		if got > uint64(limit)+512<<10 {
+			t.Errorf("cap %d: a %d-byte frame of 64 MiB: %d bytes allocated", limit, len(bomb), got)
+		}
+	}
+}
