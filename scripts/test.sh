@@ -70,10 +70,14 @@ grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
       # when -fuzztime expires while a worker is mid-call (go.dev/issue/75804,
       # fixed in Go 1.27). That is no finding: nothing is written to testdata.
       # Only that exact case is run again, with a count budget, which has no
-      # deadline to race; any other failure fails the run.
+      # deadline to race: as many inputs as the first run tried (at least 1000), so
+      # that a target slow per input (FuzzReadAck's real connections) takes about as
+      # long again; FUZZCOUNT overrides it. Any other failure fails the run.
       if grep -q 'context deadline exceeded' "$log" && ! grep -Eq 'Failing input written|panic:|_test\.go:[0-9]+:' "$log"; then
-        echo "-- $pkg $fn: Go's fuzz deadline race (go.dev/issue/75804), again with -fuzztime ${FUZZCOUNT:=50000x}"
-        go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZCOUNT" "$pkg"
+        execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+        count=${FUZZCOUNT:-$(( ${execs:-0} > 1000 ? ${execs:-0} : 1000 ))x}
+        echo "-- $pkg $fn: Go's fuzz deadline race (go.dev/issue/75804), again with -fuzztime $count"
+        go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$count" "$pkg"
       else
         rm -f "$log"; exit 1
       fi
