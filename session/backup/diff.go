@@ -18,11 +18,20 @@ func (s *Session) Dirty() bool {
 }
 
 // Diff returns the changes since the last Diff as the stream DeltaSession.getDiff
-// writes (a serialized DeltaRequest) and forgets them.
+// writes (a serialized DeltaRequest) and forgets them. Values within Limits.Java alone
+// (Set and SetPrincipal refuse others) may go beyond them together, as a diff's values
+// share one stream's handles: Diff then leaves out those that do not fit (leaveOut) and
+// returns the others; the session keeps the values left out, and the Manager's next
+// Replicate of the session returns an error wrapping delta.ErrMessageLimit naming them,
+// counted in Stats.ChangesDroppedPastLimits (TestDiffPastLimitsTogetherLeavesOut). Kept
+// pending, they would have made every later Diff fail.
 func (s *Session) Diff() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, err := s.limits.Java.EncodeDeltaRequest(s.st.ID, s.pending)
+	if errors.Is(err, delta.ErrMessageLimit) {
+		b, err = s.leaveOut(err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -122,10 +122,14 @@
 //
 // Every stream is decoded with Limits.Java's bounds (jserial's depth, handle and
 // length limits; at most MaxEntries attributes or actions), and a session's full copy
-// and its diffs are encoded with them: an attribute value beyond them (or a diff's
-// values that go beyond them together) is refused with an error wrapping
-// delta.ErrMessageLimit, as a node configured alike would refuse it
-// (TestEncodeWithTheConfiguredLimits). A session's attribute
+// and its diffs are encoded with them, as a node configured alike reads them
+// (TestEncodeWithTheConfiguredLimits): Set refuses an attribute value beyond them with
+// an error wrapping delta.ErrMessageLimit, the session unchanged
+// (TestSetPastLimitsRefused), and a diff whose values go beyond them only together (one
+// handle table for them all) leaves out those that do not fit, which the session keeps:
+// Manager.Replicate sends the others and returns an error wrapping
+// delta.ErrMessageLimit naming them, counted in Stats.ChangesDroppedPastLimits, and the
+// later diffs go out (TestDiffPastLimitsTogetherLeavesOut). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. Decoding a session received in full is bounded by its

@@ -16,8 +16,10 @@ import (
 // receives them does. Before, they were read with jserial's defaults whatever the
 // limits, so a value past a configured MaxArrayLen went out, to be refused by a backup
 // node configured alike. A list of 100 strings is refused under MaxArrayLen 50 (an
-// error wrapping delta.ErrMessageLimit and jserial.ErrLimit); one of 10 passes, and so
-// does the list of 100 under the defaults.
+// error wrapping delta.ErrMessageLimit and jserial.ErrLimit): by Encode, of a session
+// that took it under the defaults, and by Set, which refuses what the session's diff
+// could not carry (TestSetPastLimitsRefused); one of 10 passes, and so does the list of
+// 100 under the defaults.
 func TestEncodeWithTheConfiguredLimits(t *testing.T) {
 	small := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
 	list := func(n int) []any {
@@ -37,19 +39,25 @@ func TestEncodeWithTheConfiguredLimits(t *testing.T) {
 		{"10 strings, MaxArrayLen 50", small, 10, false},
 		{"100 strings, the defaults", backup.Limits{}, 100, false},
 	} {
-		s := backup.NewSession("S1.go", time.Hour, c.limits)
-		if err := s.Set("k", list(c.n)); err != nil {
-			t.Fatalf("%s: Set: %v", c.name, err)
+		full := backup.NewSession("S1.go", time.Hour, backup.Limits{})
+		if err := full.Set("k", list(c.n)); err != nil {
+			t.Fatalf("%s: Set under the defaults: %v", c.name, err)
 		}
-		_, err := backup.Codec{Limits: c.limits}.Encode(s)
+		_, err := backup.Codec{Limits: c.limits}.Encode(full)
 		if c.refuse != (err != nil) || err != nil && (!errors.Is(err, delta.ErrMessageLimit) || !errors.Is(err, jserial.ErrLimit)) {
 			t.Errorf("%s: Encode: %v, want refused %v (ErrMessageLimit, jserial.ErrLimit)", c.name, err, c.refuse)
 		}
-		d, err := s.Diff()
+		s := backup.NewSession("S1.go", time.Hour, c.limits)
+		err = s.Set("k", list(c.n))
 		if c.refuse != (err != nil) || err != nil && (!errors.Is(err, delta.ErrMessageLimit) || !errors.Is(err, jserial.ErrLimit)) {
-			t.Errorf("%s: Diff: %v, want refused %v (ErrMessageLimit, jserial.ErrLimit)", c.name, err, c.refuse)
+			t.Errorf("%s: Set: %v, want refused %v (ErrMessageLimit, jserial.ErrLimit)", c.name, err, c.refuse)
 		}
 		if err != nil {
+			continue
+		}
+		d, err := s.Diff()
+		if err != nil {
+			t.Errorf("%s: Diff: %v", c.name, err)
 			continue
 		}
 		cp := backup.NewSession("S1.go", time.Hour, c.limits)

@@ -100,6 +100,7 @@ type Manager struct {
 	routeList []string
 
 	expiredN atomic.Uint64
+	droppedN atomic.Uint64 // Stats.ChangesDroppedPastLimits
 	// stopping is set when Stop starts: a Replicate that ends after that reports an error.
 	stopping atomic.Bool
 }
@@ -110,10 +111,18 @@ type Stats struct {
 	// member acknowledging the removal (Tomcat's expiredSessions counts those of its
 	// node too).
 	Expired uint64
+	// ChangesDroppedPastLimits counts the changes (attribute or principal values) a
+	// session's diff left out because they went beyond Limits.Java together with its
+	// other changes (Replicate returns an error wrapping delta.ErrMessageLimit naming
+	// them): kept pending, they would have made every later diff of the session fail
+	// (TestDiffPastLimitsTogetherLeavesOut).
+	ChangesDroppedPastLimits uint64
 }
 
 // Stats returns the manager's counters.
-func (m *Manager) Stats() Stats { return Stats{Expired: m.expiredN.Load()} }
+func (m *Manager) Stats() Stats {
+	return Stats{Expired: m.expiredN.Load(), ChangesDroppedPastLimits: m.droppedN.Load()}
+}
 
 // NewManager returns a manager configured by cfg, not started. Its map answers the
 // other nodes from now on (replmap.New).
@@ -436,10 +445,13 @@ func (m *Manager) invalidate(ctx context.Context, id string, held *Session) erro
 // Stop started returns an error wrapping replmap.ErrNotStarted, as one that starts after
 // it: its diff may reach the backup after the backup took the session over on this
 // node's MSG_STOP and passed its copy, without the diff, to a new backup
-// (TestStopDuringReplicate).
+// (TestStopDuringReplicate). When the session's diff left out values that went beyond
+// Limits.Java together (Session.Diff), the others were sent and the error wraps
+// delta.ErrMessageLimit and names them (TestDiffPastLimitsTogetherLeavesOut).
 func (m *Manager) Replicate(ctx context.Context, id string) error {
+	var s *Session
 	if v, _, ok := m.m.Peek(id); ok {
-		if s, ok := v.(*Session); ok {
+		if s, ok = v.(*Session); ok {
 			// One at a time per session: the diffs leave in the order they were taken, so
 			// the backup applies a later change after an earlier one of the same attribute
 			// (TestConcurrentRequestsReplicateInOrder).
@@ -455,6 +467,12 @@ func (m *Manager) Replicate(ctx context.Context, id string) error {
 	err := m.m.Replicate(ctx, id, false)
 	if err == nil && m.stopping.Load() {
 		err = fmt.Errorf("backup: session %s: the manager stopped during its replication: %w", id, replmap.ErrNotStarted)
+	}
+	if s != nil {
+		if n, left := s.takeLeftOut(); n > 0 { // its diff left changes out (Session.Diff)
+			m.droppedN.Add(uint64(n))
+			err = errors.Join(left, err)
+		}
 	}
 	return err
 }

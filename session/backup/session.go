@@ -34,6 +34,10 @@ type Session struct {
 	// replMu orders Manager.Replicate's of the session: each takes its diff and sends it
 	// holding it.
 	replMu sync.Mutex
+	// leftOut names the changes Diffs left out for Limits.Java since Manager.Replicate
+	// last took them (takeLeftOut); leftOutWhy is the encoder's refusal.
+	leftOut    []string
+	leftOutWhy error
 }
 
 // NewSession returns a new session with the id, created now, with max inactive interval
@@ -296,7 +300,12 @@ func (s *Session) Get(name string) (v any, ok bool, err error) {
 }
 
 // Set sets attribute name to v (a value with a Java form, see delta.JavaValueCodec; nil
-// removes it) and records the change for the next Diff.
+// removes it) and records the change for the next Diff. A change that a diff could not
+// carry is refused, the session unchanged: a value that Limits.Java's Limits do not let
+// a node read (an error wrapping delta.ErrMessageLimit and jserial.ErrLimit, as
+// session/delta's Set refuses it), or a name longer than a diff writes (65535 bytes of
+// modified UTF-8). Taken, it would have made every Diff of the session fail
+// (TestSetPastLimitsRefused).
 func (s *Session) Set(name string, v any) error {
 	if v == nil {
 		s.Remove(name)
@@ -305,6 +314,11 @@ func (s *Session) Set(name string, v any) error {
 	b, err := delta.JavaValueCodec{}.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("backup: attribute %q: %w", name, err)
+	}
+	// The diff of this change alone, as Diff encodes it (the id aside).
+	if _, err := s.limits.Java.EncodeDeltaRequest("", []delta.Action{
+		{Type: delta.ActionAttribute, Op: delta.OpSet, Name: name, Value: b}}); err != nil {
+		return fmt.Errorf("backup: attribute %.64q: %w", name, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
