@@ -72,8 +72,11 @@ type Cluster struct {
 	managers map[string]*Manager
 	// unstarted counts the managers of each name that NewManager made and that were
 	// neither started nor stopped yet: a request for the sessions of such a context is
-	// answered as by a manager still starting (idNotReady), not as by a node without one.
-	unstarted map[string]int
+	// answered as by a manager still starting (idNotReady), not as by a node without one,
+	// for notStartedFor after the last was made (startingManager).
+	unstarted map[string]unstartedManagers
+	// notStartedFor, if not 0, replaces defaultNotStartedFor (the tests).
+	notStartedFor time.Duration
 	// finishing are the managers that left the cluster on their Stop and still stop in
 	// the background (their Stop's ctx ended first): Close waits for them too.
 	finishing map[*Manager]struct{}
@@ -140,8 +143,9 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	if v := reflect.ValueOf(ch); ch == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		panic("delta: NewCluster needs a channel (a *channel.Channel built and started first)")
 	}
-	c := &Cluster{ch: ch, codec: cfg.Codec, log: cfg.Logger, managers: map[string]*Manager{}, unstarted: map[string]int{},
-		warned: map[string]bool{}}
+	c := &Cluster{ch: ch, codec: cfg.Codec, log: cfg.Logger, managers: map[string]*Manager{},
+		unstarted: map[string]unstartedManagers{},
+		warned:    map[string]bool{}}
 	if c.codec == nil {
 		c.codec = BinaryCodec{}
 	}
@@ -183,28 +187,52 @@ func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
 	m := newManager(c, cfg)
 	c.mu.Lock()
 	if c.unstarted == nil { // a Cluster not made by NewCluster (the package's tests)
-		c.unstarted = map[string]int{}
+		c.unstarted = map[string]unstartedManagers{}
 	}
-	c.unstarted[cfg.Name]++
+	u := c.unstarted[cfg.Name]
+	u.n++
+	u.made = time.Now()
+	c.unstarted[cfg.Name] = u
 	c.mu.Unlock()
 	return m, nil
 }
 
-// started forgets that a manager named name is not started yet (its Start registered
-// it, or it was stopped before it started).
-func (c *Cluster) started(name string) {
-	if c.unstarted[name] <= 1 {
-		delete(c.unstarted, name)
-	} else {
-		c.unstarted[name]--
-	}
+// unstartedManagers are the managers of a name NewManager made and that were neither
+// started nor stopped: how many, and when the last was made.
+type unstartedManagers struct {
+	n    int
+	made time.Time
 }
 
-// startingManager reports whether a manager named name was made and not started yet.
+// defaultNotStartedFor is how long after NewManager made a manager that is neither
+// started nor stopped the cluster answers for its context as for a manager starting. A
+// manager made and dropped, or refused by Start as another's duplicate, is never
+// started: past it, a member asking for the context's sessions hears again that there is
+// no manager, and warns (TestNeverStartedManagerStopsAnsweringStarting).
+const defaultNotStartedFor = time.Minute
+
+// started forgets that a manager named name is not started yet (its Start registered
+// it, or it was stopped before it started); c.mu is held.
+func (c *Cluster) started(name string) {
+	u := c.unstarted[name]
+	if u.n <= 1 {
+		delete(c.unstarted, name)
+		return
+	}
+	u.n--
+	c.unstarted[name] = u
+}
+
+// startingManager reports whether a manager named name was made and not started yet,
+// the last of them less than defaultNotStartedFor ago.
 func (c *Cluster) startingManager(name string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.unstarted[name] > 0
+	u, grace := c.unstarted[name], c.notStartedFor
+	if grace == 0 {
+		grace = defaultNotStartedFor
+	}
+	return u.n > 0 && time.Since(u.made) < grace
 }
 
 // Manager returns the running manager named name, or nil.

@@ -231,7 +231,9 @@
 // as channel.ErrMessageTooLarge). A node still waiting for its own transfer answers a GET_ALL_SESSIONS with
 // NOCONTEXTMANAGER at once instead of queueing it (Tomcat queues and later drops it,
 // which leaves the asker waiting for its timeout), and so does a cluster for a manager
-// NewManager made and not started yet; its answer says that the manager is starting
+// NewManager made and not started yet, for a minute after it was made (one never started
+// does not hide for ever that the node has no manager running:
+// TestNeverStartedManagerStopsAnsweringStarting); its answer says that the manager is starting
 // (session id NOT-READY, read by Go joiners only), which the joiner logs at Info, not
 // with the warning for a member without the manager: two nodes starting at once log no
 // warning (TestSimultaneousStartIsQuiet). A queued id change or delta about a

@@ -203,3 +203,11 @@ func SpareBatchArray(m *Manager) (capacity, held int) {
 	}
 	return len(all), held
 }
+
+// SetNotStartedFor sets how long after NewManager made a manager that is neither started
+// nor stopped c answers for its context as for a manager starting.
+func SetNotStartedFor(c *Cluster, d time.Duration) {
+	c.mu.Lock()
+	c.notStartedFor = d
+	c.mu.Unlock()
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/session/delta"
@@ -70,5 +71,52 @@ func TestSimultaneousStartIsQuiet(t *testing.T) {
 		if st := m.Stats(); st.TransferAttempts != 1 || st.TransferDeclined != 1 {
 			t.Errorf("manager %d: %d attempts, %d declined; want 1 and 1", i, st.TransferAttempts, st.TransferDeclined)
 		}
+	}
+}
+
+// TestNeverStartedManagerStopsAnsweringStarting: a cluster answers for a manager
+// NewManager made and that was neither started nor stopped as for a manager starting
+// (TestSimultaneousStartIsQuiet), but such a manager may never start (made and dropped,
+// or refused by Start as another's duplicate): the cluster answered so for ever, and a
+// member asking for the context's sessions logged at Info that the member is starting
+// where it should warn that the member has no manager for the context. The answer now
+// says so only for a while after NewManager (a minute; here shortened): past it, the
+// asker warns again.
+func TestNeverStartedManagerStopsAnsweringStarting(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	var mu sync.Mutex
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	_, ch := newChannel(t, nw)
+	idle := delta.NewCluster(ch, delta.ClusterConfig{Logger: logger})
+	t.Cleanup(func() { _ = idle.Close(context.Background()) })
+	if _, err := idle.NewManager(delta.Config{Name: appName, JvmRoute: "a", Logger: logger}); err != nil {
+		t.Fatal(err) // made, never started nor stopped
+	}
+	delta.SetNotStartedFor(idle, time.Nanosecond)
+
+	_, ch2 := newChannel(t, nw)
+	cl := delta.NewCluster(ch2, delta.ClusterConfig{Logger: logger})
+	t.Cleanup(func() { _ = cl.Close(context.Background()) })
+	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := logs.String()
+	mu.Unlock()
+	if strings.Contains(got, "member is starting its own manager") || !strings.Contains(got, "has no manager for the context") {
+		t.Errorf("the joiner asked a member whose manager was made long ago and never started; want the warning "+
+			"for a member without the manager, not the log of one starting:\n%s", got)
+	}
+	if st := m.Stats(); st.TransferDeclined != 1 {
+		t.Errorf("TransferDeclined %d, want 1", st.TransferDeclined)
 	}
 }
