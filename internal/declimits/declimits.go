@@ -31,3 +31,23 @@ func MaxBytes(config string, maxMessageBytes int, limits jserial.DecoderConfig) 
 	}
 	return int(limits.MaxBytes), nil
 }
+
+// LongestFit returns the largest k in [0, n] for which fits(k) holds, fits being
+// monotone (true up to some k, false beyond) and fits(0) taken as true without a call:
+// a binary search, about log2(n) calls. session/delta and session/backup use it to keep
+// the longest run of a delta's values that encodes within the codec's limits.
+func LongestFit(n int, fits func(k int) bool) int {
+	if n <= 0 || fits(n) {
+		return max(n, 0)
+	}
+	lo, hi := 0, n // fits(lo) (or lo is 0), !fits(hi)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}

@@ -44,3 +44,24 @@ func TestMaxBytes(t *testing.T) {
 		t.Errorf("negative limits: %v, want an error wrapping jserial.ErrInvalidConfig", err)
 	}
 }
+
+func TestLongestFit(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		for limit := 0; limit <= n+1; limit++ {
+			calls := 0
+			got := LongestFit(n, func(k int) bool {
+				calls++
+				if k <= 0 || k > n {
+					t.Fatalf("n %d: fits(%d) called", n, k)
+				}
+				return k <= limit
+			})
+			if want := min(limit, n); got != want {
+				t.Fatalf("n %d, limit %d: got %d, want %d", n, limit, got, want)
+			}
+			if calls > 8 {
+				t.Fatalf("n %d, limit %d: %d calls", n, limit, calls)
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gotribes/tribes/internal/declimits"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -50,19 +51,7 @@ func (s *Session) leaveOut(cause error) ([]byte, error) {
 		}
 		return as
 	}
-	fit := values
-	if !encodes(first(values)) {
-		lo, hi := 0, values // first(lo) fits (or lo is 0), first(hi) does not
-		for hi-lo > 1 {
-			mid := lo + (hi-lo)/2
-			if encodes(first(mid)) {
-				lo = mid
-			} else {
-				hi = mid
-			}
-		}
-		fit = lo
-	}
+	fit := declimits.LongestFit(values, func(k int) bool { return encodes(first(k)) })
 	var out []string
 	for i, r := range rank {
 		if !within(r, fit) {

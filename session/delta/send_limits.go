@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/gotribes/tribes/internal/declimits"
 )
 
 // splitPastLimits splits the actions of msg, a delta of this node's that the codec
@@ -64,21 +66,8 @@ func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
 		}
 		return scratch
 	}
-	fit := values
-	if !encodes(first(values)) {
-		// Together beyond the limits: the longest run that fits, with lo fitting (or 0)
-		// and hi not.
-		lo, hi := 0, values
-		for hi-lo > 1 {
-			mid := lo + (hi-lo)/2
-			if encodes(first(mid)) {
-				lo = mid
-			} else {
-				hi = mid
-			}
-		}
-		fit = lo
-	}
+	// Together beyond the limits: the longest run that fits.
+	fit := declimits.LongestFit(values, func(k int) bool { return encodes(first(k)) })
 	for i, r := range rank {
 		if within(r, fit) {
 			kept = append(kept, msg.Actions[i])
