@@ -5,7 +5,8 @@
 #   iptables, iproute2, tmux, and chromium (headless browser for cmd/tribesdemo's
 #   end-to-end sessions test; large, so only if no chromium binary is on the PATH), and the
 #   servers some tests start on loopback themselves: redis-server, haproxy, dnsmasq (their
-#   system services are disabled).
+#   system services are disabled), and the zstd CLI (real zstd frames for the Zstd
+#   interceptor's tests).
 # Idempotent and non-interactive: runs apt-get update/install only if something is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -22,7 +23,7 @@ pkg_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
 
-for p in libtomcat10-java tomcat10 iptables iproute2 tmux redis-server haproxy dnsmasq; do
+for p in libtomcat10-java tomcat10 iptables iproute2 tmux redis-server haproxy dnsmasq zstd; do
   if pkg_installed "$p"; then
     echo "install-test-deps: $p already installed"
   else

@@ -23,7 +23,7 @@ export GOTRIBES_NO_SKIP=1
 
 echo "== preflight"
 missing=()
-for tool in java javac ip iptables tmux redis-server haproxy dnsmasq; do
+for tool in java javac ip iptables tmux redis-server haproxy dnsmasq zstd; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
