@@ -56,6 +56,9 @@ type lateCatchUp struct {
 	// ended: the window is over and its members back still to ask went to the running
 	// node's (backDue); none is added to due after
 	ended bool
+	// adds counts the calls of added: next forgets a member it read out of the view only
+	// if none came between its read of due and its removal (see next)
+	adds uint64
 }
 
 // openLate starts the window of a joiner's late catch-up, which started at start and
@@ -127,6 +130,7 @@ func (l *lateCatchUp) removed(k channel.MemberKey) {
 func (l *lateCatchUp) added(k channel.MemberKey) {
 	l.mu.Lock()
 	now := time.Now() // under l.mu: not before backDue's time if after it
+	l.adds++
 	doneAt, done := l.done[k]
 	if done && !l.gone[k] || l.ended || !now.Before(l.until) {
 		l.mu.Unlock()
@@ -196,17 +200,24 @@ func (l *lateCatchUp) askBack(k channel.MemberKey) bool {
 // next returns the member to ask now, or how long until one is due (until the window's
 // end if none is). A member no longer in ch's view is forgotten once it is due: added
 // asks it again (one due later stays until then, for added's bound). The view is read
-// without l.mu, which memberAdded takes.
+// without l.mu, which memberAdded takes: a member added again between that read and the
+// removal is not forgotten. Its due time does not tell (added leaves one already due
+// as it is), so no member is forgotten if any was added since due was read (adds); the
+// next call, woken by added, finds it in the view and asks it. Forgotten so, it was
+// asked neither in the window nor after it (backDue): TestLateNextKeepsAMemberAddedAgainMeanwhile.
 func (l *lateCatchUp) next(ch Channel) (channel.Member, time.Duration, bool) {
 	now := time.Now()
 	wait := l.until.Sub(now)
-	for k, at := range l.snapshot() {
+	l.mu.Lock()
+	due, adds := maps.Clone(l.due), l.adds
+	l.mu.Unlock()
+	for k, at := range due {
 		mem, ok := ch.Member(k)
 		switch {
 		case !ok && at.After(now):
 		case !ok:
 			l.mu.Lock()
-			if cur, ok := l.due[k]; ok && cur.Equal(at) { // not added again meanwhile
+			if cur, ok := l.due[k]; ok && cur.Equal(at) && l.adds == adds { // not added again meanwhile
 				delete(l.due, k)
 			}
 			l.mu.Unlock()
