@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/sessionhttp"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -44,6 +46,22 @@ func readK(t *testing.T, n *node) http.Handler {
 		v, _ := delta.FromContext(r.Context()).Get("k")
 		fmt.Fprintf(w, "k=%v", v)
 	}))
+}
+
+// holding describes the copies n holds of the session id under each of the routes of
+// three's nodes, for a failure's message: which it serves, if any, and what k they hold.
+func holding(n *node, id string) string {
+	var out []string
+	for _, r := range []string{"a", "b", "c"} {
+		if s := n.m.Find(sessionhttp.WithRoute(id, r)); s != nil {
+			v, _ := s.Get("k")
+			out = append(out, fmt.Sprintf("%s k=%v", s.ID(), v))
+		}
+	}
+	if len(out) == 0 {
+		return "no copy under any route"
+	}
+	return strings.Join(out, ", ")
 }
 
 // A partition of one link only: a and c no longer reach each other, both reach b, so each
@@ -109,7 +127,8 @@ func TestPartialPartition(t *testing.T) {
 	nw.Heal(a.tn, c.tn)
 	testutil.Eventually(t, 15*time.Second, func() error {
 		if w := get(readHigh, "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
-			return fmt.Errorf("high after the healing: %d %q, want k=v2", w.Code, w.Body.String())
+			return fmt.Errorf("high after the healing: %d %q, want k=v2 (cookie %s; high holds %s; low %s; b %s; high's stats %+v)",
+				w.Code, w.Body.String(), s.ID(), holding(high, s.ID()), holding(low, s.ID()), holding(b, s.ID()), high.m.Stats())
 		}
 		return nil
 	})
