@@ -85,7 +85,9 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // replaces them gave up after 4 departures:
 // TestReplicatePublishesAnEntryWhoseBackupNodesAllLeft), is first published in full as
 // Put does, after a republish of the key under way such as a departure's
-// (TestReplicateAndADeparturePassRepublishOneAfterTheOther), and the error wraps
+// (TestReplicateAndADeparturePassRepublishOneAfterTheOther), unless that republish gave
+// it a backup node that is a map member (the changes then go there, the entry published
+// once in all: the same test), and the error wraps
 // ErrNoBackup when no member takes it; after a send
 // failed (the Diff it sent is gone from the value), or a Diff failed (it may have
 // forgotten changes it did not return: TestDiffErrorSendsInFullNext), the next
@@ -117,8 +119,14 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	orphan := !m.anyMember(e.nodes) && len(m.members) > 0
 	m.mu.Unlock()
 	if orphan {
-		nodes, err := m.republishKey(ctx, k, false)
-		if err == nil && len(nodes) == 0 {
+		// After a republish of the key under way (a departure's pass), which may have
+		// given the entry a backup node: then it publishes nothing more (errNotOrphan),
+		// and the changes go to that node below.
+		nodes, err := m.republishKey(ctx, k, false, true)
+		switch {
+		case errors.Is(err, errNotOrphan):
+			err = nil
+		case err == nil && len(nodes) == 0:
 			err = ErrNoBackup
 		}
 		if err != nil {

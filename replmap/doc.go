@@ -295,7 +295,9 @@
 //     (TestReplicatePublishesAnEntryWhoseBackupNodesAllLeft), is published in full
 //     first, after a republish of the key under way such as a departure's
 //     (TestReplicateAndADeparturePassRepublishOneAfterTheOther: two together could each
-//     turn the other's backup into a proxy), with an error wrapping ErrNoBackup when
+//     turn the other's backup into a proxy), and not at all when that republish gave it a
+//     backup node that is a map member (the changes then go there: one MSG_BACKUP in
+//     all, the same test), with an error wrapping ErrNoBackup when
 //     no member takes it (TestNoBackupErrors),
 //     and after a failed send, or a failed Diff
 //     (TestDiffErrorSendsInFullNext), the next Replicate sends the value in full,

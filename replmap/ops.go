@@ -138,7 +138,7 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	if left {
 		// The backup left while publish ran, before the entry named it: the
 		// memberDisappeared that dropped it could not relocate the entry.
-		_, perr = m.republishKey(ctx, k, false)
+		_, perr = m.republishKey(ctx, k, false, false)
 	}
 	if perr != nil {
 		err = perr
@@ -280,7 +280,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		// A backup left the map while Get ran, before the entry named it (as in Put): the
 		// memberDisappeared that dropped it could not relocate the entry. A failure is
 		// Replicate's to report (the entry then has no backup); the value is returned.
-		if _, err := m.republishKey(ctx, k, m.cfg.Replicated); err != nil {
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false); err != nil {
 			m.log.Warn("replmap: relocate after get", "map", m.cfg.Name, "err", err)
 		}
 	}

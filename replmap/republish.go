@@ -2,6 +2,7 @@ package replmap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -69,11 +70,15 @@ func (m *Map) republish(ctx context.Context, keys []string) {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, err := m.republishKey(ctx, k, m.cfg.Replicated); err != nil {
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false); err != nil {
 			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
 		}
 	}
 }
+
+// errNotOrphan is republishKey's answer to Replicate when the entry it was to publish
+// needs it no more.
+var errNotOrphan = errors.New("replmap: the entry has a backup node")
 
 // maxRepublish bounds how often republishKey publishes an entry again because a backup
 // node it picked left meanwhile.
@@ -104,7 +109,15 @@ const maxRepublish = 4
 // and a Replicate of an entry whose backup left, or a Put's) each sent its MSG_BACKUP to
 // a member and its MSG_PROXY to the other's, which could turn both backups into proxies
 // (TestReplicateAndADeparturePassRepublishOneAfterTheOther).
-func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channel.Member, error) {
+//
+// With orphan set (Replicate's republish of an entry none of whose backup nodes is a
+// map member) it publishes nothing and returns errNotOrphan when, once no other
+// republish of the key is under way, the entry has a backup node that is a map member
+// (the republish it waited for, a departure's pass, gave it one), is no longer the
+// local node's primary, or the map has no member: publishing it again would only move
+// its backup (TestReplicateAndADeparturePassRepublishOneAfterTheOther counts the
+// MSG_BACKUPs).
+func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) ([]channel.Member, error) {
 	m.mu.Lock()
 	if err := m.awaitRepublishLocked(ctx, k); err != nil {
 		stopped := m.state == stateDestroyed
@@ -113,6 +126,10 @@ func (m *Map) republishKey(ctx context.Context, k string, notify bool) ([]channe
 			return nil, nil
 		}
 		return nil, err
+	}
+	if e := m.entries[k]; orphan && (e == nil || e.role != rolePrimary || len(m.members) == 0 || m.anyMember(e.nodes)) {
+		m.mu.Unlock()
+		return nil, errNotOrphan
 	}
 	done := make(chan struct{})
 	if m.republishing == nil {
