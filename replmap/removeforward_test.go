@@ -80,11 +80,22 @@ func TestForwardedRemovesWithSyncAckDoNotDeadlock(t *testing.T) {
 // others; they stop at cleanup.
 func tcpCluster(t *testing.T, n int, cfg replmap.Config) []*node {
 	t.Helper()
+	return tcpClusterWith(t, n, cfg, nil)
+}
+
+// tcpClusterWith is tcpCluster with each node's configuration passed, with its index, to
+// set (if not nil) before its channel starts.
+func tcpClusterWith(t *testing.T, n int, cfg replmap.Config, set func(i int, ncfg *tribesnode.Config)) []*node {
+	t.Helper()
 	var chans []*channel.Channel
-	for range n {
+	for i := range n {
 		tcfg := nio.DefaultConfig()
 		tcfg.Address, tcfg.Port = "127.0.0.1", 0
-		chans = append(chans, nodetest.Start(t, tribesnode.Config{Transport: &tcfg}))
+		ncfg := tribesnode.Config{Transport: &tcfg}
+		if set != nil {
+			set(i, &ncfg)
+		}
+		chans = append(chans, nodetest.Start(t, ncfg))
 	}
 	for _, ch := range chans {
 		for _, other := range chans {
