@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/jserial"
@@ -380,4 +381,27 @@ func RepublishWaiters(m *Map) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.republishWaiters
+}
+
+// HoldRepublish marks a republish of key under way on m, as republishKey does while it
+// publishes the entry, until the returned function is called (tests only: another
+// republish of the key, such as a departure's pass, that a Put or Get waits for).
+func HoldRepublish(m *Map, key string) (release func()) {
+	k, _ := keyOf(key) // a string always marshals
+	done := make(chan struct{})
+	m.mu.Lock()
+	if m.republishing == nil {
+		m.republishing = make(map[string]chan struct{})
+	}
+	m.republishing[k] = done
+	m.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			delete(m.republishing, k)
+			close(done)
+			m.mu.Unlock()
+		})
+	}
 }

@@ -16,7 +16,11 @@ import (
 // are. A value the map cannot send to any backup stays local (and is published when a
 // map member joins, as in Java, or by the next Replicate); the error then wraps
 // ErrNoBackup and says which members failed. When the backup leaves the map before Put
-// recorded it, Put picks another one (TestPutWhileBackupLeaves). A Put of a Diffable
+// recorded it, Put picks another one (TestPutWhileBackupLeaves), after a republish of
+// the key under way (a departure's pass, a Replicate's); when ctx ends while it waits
+// for that, Put returns an error wrapping ctx's, the node holding the value without a
+// backup until the next Replicate publishes it
+// (TestPutWhoseBackupLeftWaitsForAnotherRepublishOfTheKey). A Put of a Diffable
 // value while a Replicate of the key sends (the same value's Diff, taken before or after
 // Put marshals it), of the entry the Put replaces or of one a Remove dropped before,
 // has the next Replicate send the value in full: that diff may reach the backup before
@@ -152,7 +156,11 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // backup, and when no member takes that backup it becomes the primary without one and
 // returns the value all the same, as Java's does (TestGetOnBackupWithPrimaryUnreachable).
 // When a backup leaves the map before Get recorded it, Get picks another one
-// (TestGetOnBackupWhileNewBackupLeaves, TestGetOnProxyWhileBackupMapStops). A proxy's
+// (TestGetOnBackupWhileNewBackupLeaves, TestGetOnProxyWhileBackupMapStops), after a
+// republish of the key under way; when ctx ends while it waits for that, Get returns
+// the value all the same, the node its primary without a backup until the next
+// Replicate publishes it
+// (TestGetWhoseNewBackupLeftWaitsForAnotherRepublishOfTheKey). A proxy's
 // Get whose MSG_PROXY to the other members fails for some of them still returns the
 // value: only the backup must learn the new primary (session/backup
 // TestFailoverToProxyWhileDeadPrimaryListed).
