@@ -127,6 +127,13 @@ type Config struct {
 	// is counted in Stats.ForwardedRemovesDropped. 0 means DefaultMaxForwardQueue; no
 	// Java attribute (Tomcat's maps forward no removals).
 	MaxForwardQueue int
+	// MaxForwarders bounds the goroutines that send those removals, one backup node's
+	// queue each at a time: while that many backup nodes' sends block at once (each up
+	// to the transport's send timeout), the queue of another backup node waits until one
+	// of the sends returns (TestForwardersBoundedAndAWaitingQueueTakenOver,
+	// TestForwardersAtTheConfiguredCap). 0 means DefaultMaxForwarders (8); no Java
+	// attribute (Tomcat's maps forward no removals).
+	MaxForwarders int
 	// Values converts the values the map receives in full into the Go values it holds
 	// and back, for instance into a Go type implementing Diffable, so that diffs
 	// received for them apply. nil holds and sends what jserial decodes and marshals.

@@ -36,6 +36,7 @@ func TestDefaultsAsDocumented(t *testing.T) {
 		{"MaxEntries", m.cfg.MaxEntries, 262144},
 		{"MaxStoredBytes", m.cfg.MaxStoredBytes, int64(1) << 30},
 		{"MaxForwardQueue", m.cfg.MaxForwardQueue, 16384},
+		{"MaxForwarders", m.cfg.MaxForwarders, 8},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s = %v (%T), documented %v (%T)", f.name, f.got, f.got, f.want, f.want)

@@ -265,10 +265,12 @@
 //     limitation: TestForwardedRemoveDropsAJavaPutMadeAfterTheRemove, interop/maps).
 //     Each backup node has a queue of these removals, of at most
 //     Config.MaxForwardQueue (DefaultMaxForwardQueue, 16384) not sent yet, sent by at
-//     most 8 goroutines together: a backup node whose sends block delays only its own
-//     (TestForwardSlowBackupDoesNotDelayAnother) while fewer than 8 nodes block at
-//     once; a ninth node's queue waits until a goroutine is free
-//     (TestForwardersBoundedAndAWaitingQueueTakenOver), and after each send a goroutine
+//     most Config.MaxForwarders goroutines together (DefaultMaxForwarders, 8; Java has
+//     no such bound): a backup node whose sends block delays only its own
+//     (TestForwardSlowBackupDoesNotDelayAnother) while fewer than that many nodes block
+//     at once; another node's queue then waits until a goroutine is free
+//     (TestForwardersBoundedAndAWaitingQueueTakenOver, TestForwardersAtTheConfiguredCap),
+//     and after each send a goroutine
 //     serves the queue waiting the longest before its own next one, so that a backup
 //     node whose sends block holds a goroutine for one send at a time
 //     (TestForwarderBlockedOnABackupServesAWaitingQueueAfterASend). A removal past the

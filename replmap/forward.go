@@ -24,13 +24,14 @@ import (
 // key for each backup node (one queue per node, each key once in it, at most
 // Config.MaxForwardQueue keys: a removal past it is counted in
 // Stats.ForwardedRemovesDropped and not sent, TestForwardQueueBoundedDropsCounted), and
-// goroutines send the queues, one per backup node and at most maxForwarders together:
+// goroutines send the queues, one per backup node and at most Config.MaxForwarders
+// together (DefaultMaxForwarders, 8):
 // a goroutine whose queue is empty takes over the queue that waits the longest for one,
 // and after each send it hands its queue back behind the waiting ones when one waits, so
 // that a backup node whose sends block holds a goroutine for one send at a time
 // (TestForwarderBlockedOnABackupServesAWaitingQueueAfterASend). A backup node whose
 // sends block delays its own queue only, not another node's
-// (TestForwardSlowBackupDoesNotDelayAnother), as long as fewer than maxForwarders nodes
+// (TestForwardSlowBackupDoesNotDelayAnother), as long as fewer than MaxForwarders nodes
 // block at once; beyond, a node's queue waits until one of their sends returns
 // (TestForwardersBoundedAndAWaitingQueueTakenOver). The queue of a node that leaves the
 // map is dropped (TestForwardsQueuedForALeavingMemberDropped). Stop ends them and waits
@@ -49,9 +50,6 @@ import (
 // (TestForwardedRemoveDoesNotDropARepublishedBackup). A send that fails (the map not
 // stopping) is counted in Stats.ForwardedRemovesFailed and logged, rate-limited per
 // backup node (TestForwardFailuresCountedAndRateLimited).
-
-// maxForwarders bounds the goroutines that send the forwarded removals.
-const maxForwarders = 8
 
 // removeForwards are the removals the node forwards to backup nodes, by node, m.mu
 // held; workers counts the goroutines sending them.
@@ -107,7 +105,7 @@ func (m *Map) forwardRemoveLocked(k string, e *entry, from channel.Member) {
 		q.keys[k] = struct{}{}
 		switch {
 		case q.running || q.waiting:
-		case m.forwards.workers < maxForwarders:
+		case m.forwards.workers < m.cfg.MaxForwarders:
 			q.running = true
 			m.forwards.workers++
 			m.forwarding.Add(1)

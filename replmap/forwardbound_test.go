@@ -2,6 +2,7 @@ package replmap_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -40,12 +41,32 @@ func (h *holdRemoves) SendMessage(ctx context.Context, to []channel.Member, msg 
 }
 
 // The forwarded removals of nine backup nodes whose sends all block: eight goroutines
-// send (maxForwarders), the ninth node's queue waits without one, and once the sends
-// are released a goroutine whose queue emptied takes it over, so that the ninth backup
-// node too drops its backup. Nothing showed the bound or the takeover before: with no
-// takeover the ninth queue would wait for ever, with no bound nine sends would be held.
+// send (DefaultMaxForwarders), the ninth node's queue waits without one, and once the
+// sends are released a goroutine whose queue emptied takes it over, so that the ninth
+// backup node too drops its backup. Nothing showed the bound or the takeover before: with
+// no takeover the ninth queue would wait for ever, with no bound nine sends would be held.
 func TestForwardersBoundedAndAWaitingQueueTakenOver(t *testing.T) {
-	const backups = 9
+	forwardersBounded(t, replmap.Config{}, 8)
+}
+
+// Config.MaxForwarders sets the bound: with 2, the forwarded removals of two backup
+// nodes whose sends block hold both goroutines, a third node's queue waits without one,
+// and it is served once the sends return; never more than two sends at once. With 1,
+// one backup node's blocked send delays the other's.
+func TestForwardersAtTheConfiguredCap(t *testing.T) {
+	for _, limit := range []int{1, 2} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			forwardersBounded(t, replmap.Config{MaxForwarders: limit}, limit)
+		})
+	}
+}
+
+// forwardersBounded has A, a map with cfg, forward the removals of one key to each of
+// limit+1 backup nodes, every send held: limit goroutines send (the bound), one node's
+// queue waits without one until the sends are released; then every backup node drops
+// its key.
+func forwardersBounded(t *testing.T, cfg replmap.Config, limit int) {
+	backups := limit + 1
 	nw := channeltest.NewNetwork()
 	hold := &holdRemoves{release: make(chan struct{})}
 	var once sync.Once
@@ -57,7 +78,8 @@ func TestForwardersBoundedAndAWaitingQueueTakenOver(t *testing.T) {
 	for _, n := range nodes {
 		waitChannelMembers(t, n, backups)
 	}
-	for _, n := range nodes {
+	newMap(t, nodes[0], cfg)
+	for _, n := range nodes[1:] {
 		newMap(t, n, replmap.Config{})
 	}
 	for _, n := range nodes {
@@ -74,9 +96,9 @@ func TestForwardersBoundedAndAWaitingQueueTakenOver(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "eight forwards held and the ninth node's queue waiting", func() bool {
+	testutil.EventuallyTrue(t, testutil.WaitLimit, fmt.Sprintf("%d forwards held and a queue waiting", limit), func() bool {
 		workers, queues := replmap.Forwarders(a.m)
-		return hold.in.Load() == 8 && workers == 8 && queues == backups
+		return hold.in.Load() == int64(limit) && workers == limit && queues == backups
 	})
 	release()
 	for i, n := range nodes[1:] {
@@ -89,8 +111,8 @@ func TestForwardersBoundedAndAWaitingQueueTakenOver(t *testing.T) {
 		workers, queues := replmap.Forwarders(a.m)
 		return workers == 0 && queues == 0
 	})
-	if most := hold.most.Load(); most != 8 {
-		t.Fatalf("%d forwarded removals sent at once, want 8 (maxForwarders)", most)
+	if most := hold.most.Load(); most != int64(limit) {
+		t.Fatalf("%d forwarded removals sent at once, want %d (the bound)", most, limit)
 	}
 }
 

@@ -20,6 +20,9 @@ const (
 	// DefaultMaxForwardQueue is Config.MaxForwardQueue: the forwarded removals queued
 	// for one backup node.
 	DefaultMaxForwardQueue = 1 << 14
+	// DefaultMaxForwarders is Config.MaxForwarders: the goroutines sending forwarded
+	// removals together.
+	DefaultMaxForwarders = 8
 )
 
 // ErrLimit is wrapped by the error of a received message or state-transfer entry the map

@@ -188,7 +188,7 @@ func TestStateTransferOverLimit(t *testing.T) {
 
 func TestLimitConfigErrors(t *testing.T) {
 	n := newChannel(t, channeltest.NewNetwork())
-	for _, cfg := range []replmap.Config{{MaxEntries: -1}, {MaxStoredBytes: -1}, {MaxForwardQueue: -1}} {
+	for _, cfg := range []replmap.Config{{MaxEntries: -1}, {MaxStoredBytes: -1}, {MaxForwardQueue: -1}, {MaxForwarders: -1}} {
 		cfg.Channel, cfg.Name = n.ch, "x"
 		if _, err := replmap.New(cfg); !errors.Is(err, replmap.ErrInvalidConfig) {
 			t.Errorf("%+v: %v", cfg, err)

@@ -159,7 +159,7 @@ func New(cfg Config) (*Map, error) {
 	case cfg.Name == "":
 		return nil, fmt.Errorf("%w: replmap.Config.Name is required", ErrInvalidConfig)
 	case cfg.RPCTimeout < 0 || cfg.AccessTimeout < 0 || cfg.MaxMessageBytes < 0 || cfg.MaxEntries < 0 ||
-		cfg.MaxStoredBytes < 0 || cfg.MaxForwardQueue < 0:
+		cfg.MaxStoredBytes < 0 || cfg.MaxForwardQueue < 0 || cfg.MaxForwarders < 0:
 		return nil, fmt.Errorf("%w: negative replmap.Config timeout or limit", ErrInvalidConfig)
 	}
 	maxBytes, err := declimits.MaxBytes("replmap.Config", cfg.MaxMessageBytes, cfg.Limits)
@@ -198,6 +198,9 @@ func New(cfg Config) (*Map, error) {
 	}
 	if cfg.MaxForwardQueue == 0 {
 		cfg.MaxForwardQueue = DefaultMaxForwardQueue
+	}
+	if cfg.MaxForwarders == 0 {
+		cfg.MaxForwarders = DefaultMaxForwarders
 	}
 	log := cfg.Logger
 	if log == nil {
