@@ -113,10 +113,9 @@ const maxRepublish = 4
 // With orphan set (Replicate's republish of an entry none of whose backup nodes is a
 // map member) it publishes nothing and returns errNotOrphan when, once no other
 // republish of the key is under way, the entry has a backup node that is a map member
-// (the republish it waited for, a departure's pass, gave it one), is no longer the
-// local node's primary, or the map has no member: publishing it again would only move
-// its backup (TestReplicateAndADeparturePassRepublishOneAfterTheOther counts the
-// MSG_BACKUPs).
+// (the republish it waited for, a departure's pass, gave it one) or is no longer the
+// local node's primary: publishing it again would only move its backup
+// (TestReplicateAndADeparturePassRepublishOneAfterTheOther counts the MSG_BACKUPs).
 func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) ([]channel.Member, error) {
 	m.mu.Lock()
 	if err := m.awaitRepublishLocked(ctx, k); err != nil {
@@ -127,7 +126,7 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) (
 		}
 		return nil, err
 	}
-	if e := m.entries[k]; orphan && (e == nil || e.role != rolePrimary || len(m.members) == 0 || m.anyMember(e.nodes)) {
+	if e := m.entries[k]; orphan && (e == nil || e.role != rolePrimary || m.anyMember(e.nodes)) {
 		m.mu.Unlock()
 		return nil, errNotOrphan
 	}
