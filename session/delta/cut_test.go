@@ -135,6 +135,25 @@ func TestPartialPartition(t *testing.T) {
 	if st := high.m.Stats(); st.QuorumRefreshes < 1 {
 		t.Errorf("high served again without a refresh: %+v", st)
 	}
+
+	// high's binder renamed the session back to high's route, at the version at which b's
+	// read renamed it away from there during the cut: the records of that rename away
+	// must not remove it from a node that refreshes, as a catch-up's answer that came
+	// after high's read did in a CI run (TestRenamedBackKeptByRefresh).
+	refreshes := high.m.Stats().QuorumRefreshes
+	nw.Isolate(high.tn, low.tn, b.tn)
+	nw.Heal(high.tn, low.tn)
+	nw.Heal(high.tn, b.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "high's next refresh", func() bool {
+		return high.m.Stats().QuorumRefreshes > refreshes && high.m.Refusing() == nil
+	})
+	testutil.Eventually(t, 15*time.Second, func() error {
+		if w := get(readHigh, "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+			return fmt.Errorf("high after its next refresh: %d %q, want k=v2 (cookie %s; high holds %s; high's stats %+v)",
+				w.Code, w.Body.String(), s.ID(), holding(high, s.ID()), high.m.Stats())
+		}
+		return nil
+	})
 }
 
 // A member that dies is reached by no one: the others' probes find it gone, and no node

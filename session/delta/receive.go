@@ -395,6 +395,7 @@ func (m *Manager) dropRenamedCopy(ctx context.Context, s *Session, old, newID st
 func (m *Manager) renameReplica(ctx context.Context, s *Session, old, newID string) (ok, taken bool) {
 	ok, taken = m.st.rename(old, newID, s)
 	if ok {
+		m.gone.renamedBack(newID)
 		s.noteTaken() // logged under its new id
 		m.noteRenamed(old, s)
 		m.noteRemoved(old, s, 0, true)

@@ -67,6 +67,19 @@ type removal struct {
 	// to is the session an old id became, when this node held it (renamed.go); weak, so
 	// that a record does not keep a session's memory once it is gone.
 	to weak.Pointer[Session]
+	// back: an old id that a session was renamed back to here since (renamedBack), so
+	// that it names that session again. A binder's renames go from route to route without
+	// a change between them, so a session can be renamed away from an id and back at one
+	// version; the record of the rename away would then cover the live copy under the id
+	// (a refresh or a catch-up took no member's copy of it and removed this node's on a
+	// member's record: TestRenamedBackKeptByRefresh). Such a record covers no copy, is not
+	// passed on, and a member's record of the id up to its version is of that same rename
+	// away (mergeRemoval); a later note (a rename away again) clears it. A node that
+	// missed the rename back still holds the record as an old id's, at the same version:
+	// its refresh takes no member's copy under the id and removes its own copy on a
+	// member's record of the id it holds; the records carry no order of two renames at
+	// one version, so that case is not covered.
+	back bool
 }
 
 type removedID struct {
@@ -146,6 +159,28 @@ func (r *removals) note(id string, version uint64, keep time.Duration, renamed b
 	}
 }
 
+// renamedBack marks the record of id as an old id, if one is kept, as renamed back: a
+// session was renamed to id here (see removal.back).
+func (r *removals) renamedBack(id string) {
+	key := removalKey(id, true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.byID[key]; ok {
+		e.back, e.to = true, weak.Pointer[Session]{}
+		r.byID[key] = e
+	}
+}
+
+// renamedBackOver reports whether a member's record of id as an old id up to version is
+// of a rename away that this node's rename back to id came after (see removal.back).
+func (r *removals) renamedBackOver(id string, version uint64) bool {
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.byID[removalKey(id, true)]
+	return ok && e.back && e.until > now && version <= e.version
+}
+
 // current reports whether e is the entry of its key's record (not one noted again since).
 func (r *removals) current(e removedID) bool {
 	cur, ok := r.byID[e.key]
@@ -165,7 +200,7 @@ func (r *removals) coversCopy(id string, version, born uint64) bool {
 	defer r.mu.Unlock()
 	for _, key := range [2]string{removalKey(id, false), removalKey(id, true)} {
 		e, ok := r.byID[key]
-		if !ok || e.until <= now || e.version < version {
+		if !ok || e.until <= now || e.version < version || e.back {
 			continue
 		}
 		if !e.renamed && born > 0 && e.version <= born {
@@ -196,7 +231,7 @@ func (r *removals) renamedTo(old string) *Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e, ok := r.byID[removalKey(old, true)]
-	if !ok || e.until <= now {
+	if !ok || e.until <= now || e.back {
 		return nil
 	}
 	return e.to.Value()
@@ -210,7 +245,7 @@ func (r *removals) list(since int64) []SessionState {
 	defer r.mu.Unlock()
 	out := make([]SessionState, 0, len(r.byID))
 	for _, e := range r.byID {
-		if e.until > now && e.noted >= since {
+		if e.until > now && e.noted >= since && !e.back {
 			out = append(out, SessionState{ID: e.id, Version: e.version, Removed: true, Renamed: e.renamed})
 		}
 	}
@@ -249,6 +284,9 @@ func (m *Manager) noteRemoved(id string, s *Session, version uint64, renamed boo
 // and a late message from making it again. refresh counts the copies it removes in
 // Stats.RefreshRemovals.
 func (m *Manager) mergeRemoval(ctx context.Context, st *SessionState, refresh bool) {
+	if st.Renamed && m.gone.renamedBackOver(st.ID, st.Version) {
+		return // a rename away from an id this node renamed the session back to since
+	}
 	ids := []string{st.ID}
 	if !st.Renamed { // the session, under every route this node knows
 		if base := sessionhttp.WithRoute(st.ID, ""); base != st.ID {

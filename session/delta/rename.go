@@ -95,6 +95,7 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 			}
 			continue // renamed concurrently: try again from its current id
 		}
+		m.gone.renamedBack(newID)
 		m.skip(oldID)
 		m.noteRenamed(oldID, s)
 		s.markSent()
