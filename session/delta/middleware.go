@@ -290,7 +290,7 @@ type Request struct {
 // bind finds the request's session: the first cookie (of the first
 // sessionhttp.MaxCookies with a valid id) naming a session this node has, or, without a
 // session cookie, the URL's id (urlID), renamed to the local route if it came from
-// another node.
+// another node. While the node lacks the quorum, a request naming a session id is stale.
 func (rq *Request) bind(r *http.Request, urlID string) {
 	m, cfg := rq.mw.m, &rq.mw.cfg
 	route := m.cfg.JvmRoute
@@ -316,6 +316,12 @@ func (rq *Request) bind(r *http.Request, urlID string) {
 	})
 	if rq.s == nil {
 		rq.requestedID = first
+		// Without the quorum, or before its refresh, this node cannot tell an id it does
+		// not hold from one it lacks: a session made or renamed on the majority's side, or
+		// a copy the refresh has not brought yet. Served without it, the handler could make
+		// a new session, whose cookie would replace the client's
+		// (TestNoQuorumRefusesAnIdNotHeld).
+		rq.stale = first != "" && m.lacksQuorum()
 		return
 	}
 	if m.lacksQuorum() {

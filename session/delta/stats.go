@@ -57,7 +57,8 @@ type Stats struct {
 	RemovalsKept    int
 	// StaleRequestsRefused counts the requests for a session the middleware refused
 	// (503) because this node lacked the quorum or had not refreshed since it got it back:
-	// its copy may miss changes, or an invalidation, the majority made.
+	// its copy may miss changes, or an invalidation, the majority made, and a session id
+	// it does not hold may name one the majority holds.
 	StaleRequestsRefused uint64
 	// RefreshQueueOverflows counts the times the messages waiting for a refresh passed
 	// their bound (1 << 16) and were dropped, the refresh asking every member again.
