@@ -74,9 +74,13 @@ func TestLateCatchUpGivesWayToARefresh(t *testing.T) {
 	testutil.EventuallyTrue(t, 10*time.Second, "j without the quorum", func() bool {
 		return len(jch.Members()) == 1 && jm.Serving() != nil
 	})
+	// Between the two healings j reaches d, which reaches e, and not e: a partial
+	// partition, which j's probes through d can find (more likely under load), standing j
+	// down until the second healing, then refreshing it once more (cut.go). So at least one
+	// refresh, not exactly one: without the late request giving way, there is none.
 	nw.Heal(jtn, d.tn)
 	nw.Heal(jtn, e.tn)
 	testutil.EventuallyTrue(t, 10*time.Second, "j's refresh once the quorum is back", func() bool {
-		return jm.Stats().QuorumRefreshes == 1 && jm.Serving() == nil
+		return jm.Stats().QuorumRefreshes >= 1 && jm.Serving() == nil
 	})
 }
