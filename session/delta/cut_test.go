@@ -138,8 +138,9 @@ func TestPartialPartition(t *testing.T) {
 
 	// high's binder renamed the session back to high's route, at the version at which b's
 	// read renamed it away from there during the cut: the records of that rename away
-	// must not remove it from a node that refreshes, as a catch-up's answer that came
-	// after high's read did in a CI run (TestRenamedBackKeptByRefresh).
+	// must not remove it from a node that refreshes, as a late catch-up's answer that came
+	// after high's read did (the failure of the step above, once in CI, traced here in runs
+	// beside CPU load: TestRenamedBackKeptByRefresh).
 	refreshes := high.m.Stats().QuorumRefreshes
 	nw.Isolate(high.tn, low.tn, b.tn)
 	nw.Heal(high.tn, low.tn)
