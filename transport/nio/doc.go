@@ -159,8 +159,11 @@
 //     that reserve, accept is retried after 5 ms, doubling up to 1 s, as net/http does.
 //     A reserve that could not be taken (descriptors ran out when the receiver started,
 //     or another goroutine took the one freed for a shed) is taken at the next accept
-//     that works (TestReceiverRetakesItsSpareDescriptor). The first accept that works
-//     again is counted in Stats.ReceiverRestarts and reported as the recovery (nil). Any
+//     that works (TestReceiverRetakesItsSpareDescriptor). The run ends once a descriptor
+//     can be opened beside the reserve: checked at each accept that works and, while no
+//     connection arrives, every 500 ms, so that the recovery is reported without waiting
+//     for the next peer to connect (TestReceiverReportsTheRecoveryWithoutANewConnection);
+//     the end is counted in Stats.ReceiverRestarts and reported as the recovery (nil). Any
 //     other accept error (ECONNABORTED, EPERM from a firewall rule, ETIMEDOUT) concerns one
 //     pending connection: it is counted in Stats.AcceptErrors, logged rate-limited and
 //     accept retried after the back-off, without shedding a connection or reporting a

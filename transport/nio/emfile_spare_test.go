@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // spareChildEnv makes the test binary run spareChild instead of the tests.
@@ -38,57 +40,7 @@ func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
 	if !canLowerDescriptorLimit {
 		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReceiverRetakesItsSpareDescriptor$")
-	cmd.Env = append(os.Environ(), spareChildEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("child: %v", err)
-		}
-	})
-	// expect returns the rest of the child's next line that starts with prefix, skipping
-	// (and logging) the others; a line starting with "error" fails the test.
-	expect := func(prefix string) string {
-		t.Helper()
-		deadline := time.After(waitTimeout)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("child exited before %q", prefix)
-				}
-				t.Logf("child: %s", l)
-				if strings.HasPrefix(l, "error") {
-					t.Fatalf("child: %s", l)
-				}
-				if strings.HasPrefix(l, prefix) {
-					return strings.TrimPrefix(l, prefix)
-				}
-			case <-deadline:
-				t.Fatalf("timed out waiting for %q from the child", prefix)
-			}
-		}
-	}
+	stdin, expect := startSpareChild(t, "TestReceiverRetakesItsSpareDescriptor")
 	port, _ := strconv.Atoi(expect("port "))
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	fmt.Fprintln(stdin, "free")
@@ -140,10 +92,73 @@ func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
 	}
 }
 
+// startSpareChild starts spareChild in a child process running test (which must call
+// spareChild when spareChildEnv is set), and returns its stdin, where the test writes
+// commands, and expect, which returns the rest of the child's next line that starts with
+// prefix, skipping (and logging) the others; a line starting with "error" fails the test.
+// The child exits when the test ends.
+func startSpareChild(t *testing.T, test string) (stdin io.WriteCloser, expect func(prefix string) string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), spareChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("child: %v", err)
+		}
+	})
+	// expect returns the rest of the child's next line that starts with prefix, skipping
+	// (and logging) the others; a line starting with "error" fails the test.
+	expect = func(prefix string) string {
+		t.Helper()
+		deadline := time.After(waitTimeout)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("child exited before %q", prefix)
+				}
+				t.Logf("child: %s", l)
+				if strings.HasPrefix(l, "error") {
+					t.Fatalf("child: %s", l)
+				}
+				if strings.HasPrefix(l, prefix) {
+					return strings.TrimPrefix(l, prefix)
+				}
+			case <-deadline:
+				t.Fatalf("timed out waiting for %q from the child", prefix)
+			}
+		}
+	}
+	return stdin, expect
+}
+
 // spareChild runs the receiver of TestReceiverRetakesItsSpareDescriptor: it takes every
 // descriptor under a lowered RLIMIT_NOFILE but one, starts EngineGoroutine's receiver on
 // it, and then frees ("free") or takes again ("exhaust") every descriptor as told on
-// stdin. It exits when stdin closes.
+// stdin, or says whether the last health report was a recovery ("health": "health
+// <healthy> <Stats.ReceiverFailures> <Stats.ReceiverRestarts>"). It exits when stdin
+// closes.
 func spareChild() {
 	say := func(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
 	fail := func(format string, args ...any) {
@@ -190,6 +205,9 @@ func spareChild() {
 	if err != nil {
 		fail("%v", err)
 	}
+	var healthy atomic.Bool // as the channel would tell it: the last report
+	healthy.Store(true)
+	tr.SetHealthFunc(func(err error) { healthy.Store(err == nil) })
 	if err := tr.Start(context.Background(), channel.SvcReceiver, func(*channel.Message) error { return nil }); err != nil {
 		fail("start: %v", err)
 	}
@@ -203,9 +221,77 @@ func spareChild() {
 		case "exhaust":
 			exhaust()
 			say("exhausted")
+		case "health":
+			st := tr.Stats()
+			say("health %t %d %d", healthy.Load(), st.ReceiverFailures, st.ReceiverRestarts)
 		}
 	}
 	free()
 	_ = tr.Stop(context.Background(), channel.SvcAll)
 	os.Exit(0)
+}
+
+// A receiver whose descriptors ran out reports the recovery once they are free again,
+// whether or not a connection arrives then. Before, only the next accept that worked
+// ended the failure: a node whose last accept failed (an attack of connections that
+// ended, members keeping their pooled connections open) stayed reported failing,
+// Channel.Healthy false and its health endpoint down, until some peer next connected.
+// The child exhausts its descriptors, a connection is shed (the failure), the
+// descriptors are freed, and no connection is made after that (the first one, served
+// before, stays open).
+func TestReceiverReportsTheRecoveryWithoutANewConnection(t *testing.T) {
+	if os.Getenv(spareChildEnv) == "1" {
+		spareChild()
+		return
+	}
+	if !canLowerDescriptorLimit {
+		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
+	}
+	stdin, expect := startSpareChild(t, "TestReceiverReportsTheRecoveryWithoutANewConnection")
+	port, _ := strconv.Atoi(expect("port "))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	fmt.Fprintln(stdin, "free")
+	expect("freed")
+	health := func() (healthy bool, failures, restarts int) {
+		fmt.Fprintln(stdin, "health")
+		if _, err := fmt.Sscan(expect("health "), &healthy, &failures, &restarts); err != nil {
+			t.Fatal(err)
+		}
+		return healthy, failures, restarts
+	}
+	// A first connection is served: the receiver takes its reserve descriptor, which the
+	// child left it no room for at start, and sheds the next one on it.
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+	srcBytes, _ := src.MarshalBinary()
+	first, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := first.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	readAcks(t, first, 1)
+
+	fmt.Fprintln(stdin, "exhaust")
+	expect("exhausted")
+	c, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, c) // shed: accept failed on the exhausted descriptors
+	if healthy, failures, restarts := health(); healthy || failures != restarts+1 {
+		t.Fatalf("after a connection was shed: healthy %t, %d failures, %d restarts; want false, a failure not ended",
+			healthy, failures, restarts)
+	}
+
+	fmt.Fprintln(stdin, "free")
+	expect("freed")
+	testutil.EventuallyTrue(t, waitTimeout, "the recovery reported with no new connection", func() bool {
+		healthy, _, _ := health()
+		return healthy
+	})
+	if _, failures, restarts := health(); failures != restarts {
+		t.Fatalf("stats: %d failures, %d restarts; want every failure ended", failures, restarts)
+	}
 }

@@ -119,11 +119,14 @@ func exhausted(err error) bool {
 // end it. If resources are exhausted (see exhausted), the first failure of a run is
 // counted (Stats.ReceiverFailures), logged and reported to the channel (an error wrapping
 // channel.ErrReceiverFailed); the pending connection is shed on the spare descriptor (or,
-// without one, accept is retried with a back-off), and the first accept that works again
-// is counted (Stats.ReceiverRestarts) and reported as the recovery (nil). A spare that
-// could not be taken is taken at the next accept that works. Any other accept error is
-// counted (Stats.AcceptErrors), logged rate-limited and retried with the back-off: it
-// neither sheds a connection nor marks the receiver failing.
+// without one, accept is retried with a back-off). The run ends once descriptors are
+// free again (recovered): checked after each accept that works while failing, and every
+// probeEvery while no connection arrives, so that a receiver whose last accept failed
+// does not stay reported failing until the next peer connects. The end is counted
+// (Stats.ReceiverRestarts) and reported as the recovery (nil). A spare that could not be
+// taken is taken at the next accept that works. Any other accept error is counted
+// (Stats.AcceptErrors), logged rate-limited and retried with the back-off: it neither
+// sheds a connection nor marks the receiver failing.
 func (np *netpoll) acceptLoop() {
 	defer func() {
 		if np.spare != nil {
@@ -133,11 +136,31 @@ func (np *netpoll) acceptLoop() {
 	r := np.r
 	wait := acceptMin
 	failing := false
+	dl, _ := np.ln.(interface{ SetDeadline(time.Time) error })
+	endRun := func() {
+		failing = false
+		if dl != nil {
+			_ = dl.SetDeadline(time.Time{})
+		}
+		r.st.receiverRestarts.Add(1)
+		r.log.Warn("tribes nio receiver accepting connections again", "addr", np.ln.Addr().String())
+		r.report(nil)
+	}
 	for {
+		if failing && dl != nil {
+			_ = dl.SetDeadline(time.Now().Add(probeEvery))
+		}
 		c, err := np.ln.Accept()
 		if err != nil {
 			if r.stopping.Load() || errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if failing && errors.Is(err, os.ErrDeadlineExceeded) {
+				// No connection arrived for probeEvery: the run may have ended unseen.
+				if np.recovered() {
+					endRun()
+				}
+				continue
 			}
 			ex := exhausted(err)
 			if !ex {
@@ -170,14 +193,34 @@ func (np *netpoll) acceptLoop() {
 			// descriptor another goroutine took): take it now that accept works again.
 			np.spare, _ = os.Open(os.DevNull)
 		}
-		if failing {
-			failing = false
-			r.st.receiverRestarts.Add(1)
-			r.log.Warn("tribes nio receiver accepting connections again", "addr", np.ln.Addr().String())
-			r.report(nil)
+		if failing && np.recovered() {
+			endRun()
 		}
 		np.open(c.(*net.TCPConn))
 	}
+}
+
+// probeEvery is how often a failing accept loop that receives no connection checks
+// whether descriptors are free again (netpoll.recovered).
+const probeEvery = 500 * time.Millisecond
+
+// recovered reports whether a run of exhausted accepts is over: the spare is held (taken
+// now if it was not) and one more descriptor can be opened beside it, as the next accept
+// needs. A descriptor taken by the accept that just worked leaves the table full: not
+// over yet, so that an attacker holding descriptors at the limit does not make the
+// receiver report a failure and a recovery for every connection it lets through.
+func (np *netpoll) recovered() bool {
+	if np.spare == nil {
+		if np.spare, _ = os.Open(os.DevNull); np.spare == nil {
+			return false
+		}
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return false
+	}
+	_ = f.Close()
+	return true
 }
 
 // shed refuses one pending connection while descriptors are exhausted: it frees the

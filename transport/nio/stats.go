@@ -28,7 +28,7 @@ type Stats struct {
 	PendingBytes        int64  // gauge: bytes of partly received frames held, all connections
 	UntrustedBytes      int64  // gauge: the part of PendingBytes held by strangers' partial frames (MaxUntrustedPendingBytes)
 	ReceiverFailures    uint64 // times the receiver's engine stopped by itself (for example on EMFILE); EngineGoroutine: runs of accepts failing on exhausted descriptors or memory (other accept errors are AcceptErrors)
-	ReceiverRestarts    uint64 // times it was restarted after such a failure; EngineGoroutine: times accept worked again after them
+	ReceiverRestarts    uint64 // times it was restarted after such a failure; EngineGoroutine: times descriptors were free again after them
 	AcceptErrors        uint64 // EngineGoroutine: accepts that failed other than on exhausted descriptors or memory (ECONNABORTED, EPERM...), retried after a back-off
 	ConnsNonMember      uint64 // connections closed because the channel refused a message from a non-member on them, or because they carried only non-members' frames and none for FirstFrameTimeout
 	FramesAbandoned     uint64 // frames asking for an ACK dropped, neither delivered nor acknowledged, because their connection closed while they waited, so that the ACK could reach no one: EngineGoroutine, on Linux, closed by its peer while they waited for MaxQueuedBytes room or a Workers slot, or, on any system, closed by the receiver itself (unread ACKs, FrameTimeout) before their turn; EngineGnet, closed by either end (its peer, or the receiver itself: FrameTimeout, unread ACKs) while they waited for a worker, queued or left in the inbound buffer at the close; never for Stop's close, a Stop whose context has not ended delivering them on both engines
