@@ -63,7 +63,10 @@
 // A transport or membership service that implements HealthReporter tells the channel when a
 // running level fails by itself (the nio receiver whose listener died on descriptor
 // exhaustion) and when it recovered. Channel.Healthy is false in between, listeners that
-// implement HealthListener are told, and Stats.HealthFailures counts the failures.
+// implement HealthListener are told, and Stats.HealthFailures counts the failures. Both
+// are logged rate-limited per reporter (the first lines a minute, then a count): a
+// stranger churning connections at the descriptor limit makes them at will
+// (TestHealthFlappingLogBounded).
 //
 // # Lost messages
 //

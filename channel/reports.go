@@ -2,6 +2,7 @@ package channel
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 )
 
@@ -10,23 +11,27 @@ import (
 // messages still arriving (ArrivalReporter).
 
 // healthEvent records a failure (err != nil) or the recovery of one HealthReporter, logs it
-// and tells the listeners implementing HealthListener (as with Heartbeater, a listener
-// registered both ways is told twice).
+// (rate-limited per reporter: a stranger can make the transport fail and recover at will,
+// by churning connections at the descriptor limit) and tells the listeners implementing
+// HealthListener (as with Heartbeater, a listener registered both ways is told twice).
 func (c *Channel) healthEvent(from HealthReporter, err error) {
 	c.emu.Lock()
 	defer c.emu.Unlock()
 	if err != nil {
 		c.health.Store(from, err)
 		c.healthFail.Add(1)
-		c.log.Error("tribes channel unhealthy", "err", err)
+		c.rlog.Log(slog.LevelError, reporterName(from), "unhealthy", "tribes channel unhealthy", "err", err)
 	} else {
 		if _, had := c.health.LoadAndDelete(from); !had {
 			return
 		}
-		c.log.Warn("tribes channel healthy again")
+		c.rlog.Log(slog.LevelWarn, reporterName(from), "healthy", "tribes channel healthy again")
 	}
 	tell(c, func(h HealthListener) { h.HealthChanged(err) })
 }
+
+// reporterName names a HealthReporter in the rate-limited log: its type.
+func reporterName(r HealthReporter) string { return fmt.Sprintf("%T", r) }
 
 // messageLost counts and logs (rate-limited per sender) a message the transport lost, and
 // tells the listeners implementing LossListener.

@@ -46,6 +46,7 @@ var attacks = []attack{
 	{name: "no-ack-reader-4", run: noAckReader(4)},
 	{name: "no-ack-reader-100", run: noAckReader(100)},
 	{name: "fd-exhaustion", opts: clusterOpts{targetNofile: 256}, run: fdExhaustion},
+	{name: "fd-churn", opts: clusterOpts{targetNofile: 256}, run: fdChurn},
 	{name: "forged-heartbeats", opts: clusterOpts{mcast: true}, run: forgedHeartbeats},
 	{name: "stranger-sessions", run: stranger},
 	{name: "replay", opts: clusterOpts{encrypt: true}, run: replay},

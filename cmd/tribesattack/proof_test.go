@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,6 +297,24 @@ func TestFdExhaustionMustExhaust(t *testing.T) {
 	if err == nil && out.breaches == 0 && st.ReceiverFailures == 0 {
 		t.Errorf("fd-exhaustion passed (no error, 0 breaches) although the target never failed an accept (ReceiverFailures %d, ConnsRefused %d): %s",
 			st.ReceiverFailures, st.ConnsRefused, out.note)
+	}
+}
+
+// TestFdChurnMustExhaust: fd-churn shows the receiver's recovery and its bounded log only
+// if the target's accepts fail; against a target whose descriptors never run out (here
+// one without the RLIMIT_NOFILE of 256) it must fail.
+func TestFdChurnMustExhaust(t *testing.T) {
+	c, tr := startTarget(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	out, err := fdChurn(ctx, c)
+	cancel()
+	st := tr.Stats()
+	if err == nil && out.breaches == 0 && st.ReceiverFailures == 0 {
+		t.Errorf("fd-churn passed (no error, 0 breaches) although the target never failed an accept (ReceiverFailures %d): %s",
+			st.ReceiverFailures, out.note)
+	}
+	if err == nil && !strings.Contains(out.note, "did NOT run out") {
+		t.Errorf("fd-churn's note does not say the descriptors did not run out: %s", out.note)
 	}
 }
 

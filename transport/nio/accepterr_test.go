@@ -2,8 +2,10 @@ package nio
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/internal/ratelog"
 	"github.com/gotribes/tribes/internal/testutil"
 )
 
@@ -119,5 +122,89 @@ func TestAcceptErrorClassified(t *testing.T) {
 				t.Fatalf("the channel was told %v after a one-off accept error; want nothing", reports)
 			}
 		})
+	}
+}
+
+// exhaustSwitchListener fails each Accept with EMFILE while exhausted is set, taking the
+// pending connection off the backlog and closing it first (as a shed would), and accepts
+// otherwise. It has no SetDeadline: recoveries come from accepts that work.
+type exhaustSwitchListener struct {
+	net.Listener
+	exhausted atomic.Bool
+}
+
+func (l *exhaustSwitchListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || !l.exhausted.Load() {
+		return c, err
+	}
+	_ = c.Close()
+	return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+}
+
+// Descriptor exhaustion that comes and goes (a stranger churning connections at the
+// receiver's RLIMIT_NOFILE makes it at will) is logged a few lines a minute, then
+// counted: the default engine's line for each failure and each recovery were written
+// every time (before: 2 lines for each of 40 runs; the target of such an attack wrote
+// 840 of them in 6 s). Every run is still counted and reported.
+func TestAcceptExhaustionRunsLogBounded(t *testing.T) {
+	var ln *exhaustSwitchListener
+	wrapListener = func(inner net.Listener) net.Listener {
+		ln = &exhaustSwitchListener{Listener: inner}
+		return ln
+	}
+	defer func() { wrapListener = nil }()
+	var logBuf testutil.Buffer
+	cfg := testConfig()
+	cfg.Engine = EngineGoroutine
+	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := make(chan error, 100)
+	tr.SetHealthFunc(func(err error) { reports <- err })
+	if err := tr.Start(context.Background(), channel.SvcTransport, func(*channel.Message) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+	wrapListener = nil
+	n := &node{t: tr, member: memberOf(tr)}
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+	srcBytes, _ := src.MarshalBinary()
+	report := func(want bool) {
+		t.Helper()
+		select {
+		case err := <-reports:
+			if (err != nil) != want {
+				t.Fatalf("health report %v, want a failure: %t", err, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("no health report (a failure: %t)", want)
+		}
+	}
+	const runs = 40
+	for range runs {
+		ln.exhausted.Store(true)
+		expectClosed(t, dialRaw(t, n))
+		report(true)
+		expectClosed(t, dialRaw(t, n)) // taken by the shed's accept, which fails too
+		ln.exhausted.Store(false)
+		c := dialRaw(t, n)
+		if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
+			t.Fatal(err)
+		}
+		readAcks(t, c, 1)
+		_ = c.Close()
+		report(false)
+	}
+	if st := tr.Stats(); st.ReceiverFailures != runs || st.ReceiverRestarts != runs {
+		t.Fatalf("stats: %d failures, %d restarts; want %d each", st.ReceiverFailures, st.ReceiverRestarts, runs)
+	}
+	out := logBuf.String()
+	failures, recoveries := strings.Count(out, "cannot accept connections"), strings.Count(out, "accepting connections again")
+	if failures == 0 || recoveries == 0 || failures > ratelog.DefaultFirst || recoveries > ratelog.DefaultFirst {
+		t.Fatalf("%d failure and %d recovery lines for %d runs, want 1 to %d each:\n%s",
+			failures, recoveries, runs, ratelog.DefaultFirst, out)
 	}
 }

@@ -152,7 +152,8 @@
 //     MaxFrameSize whose header before the message (its sender member) does not fit that
 //     buffer is rejected as invalid (Stats.FramesRejected) without a loss report.
 //   - Accept failures do not stop the listener. Exhaustion (EMFILE, ENFILE, ENOBUFS,
-//     ENOMEM): the first failure of a run is counted (Stats.ReceiverFailures), logged and
+//     ENOMEM): the first failure of a run is counted (Stats.ReceiverFailures), logged
+//     (rate-limited, as the end of the run: TestAcceptExhaustionRunsLogBounded) and
 //     reported (an error wrapping channel.ErrReceiverFailed). Each pending connection is
 //     then accepted on a descriptor the receiver holds in reserve and closed at once (Stats.ConnsRefused),
 //     so that peers learn at once instead of waiting in the kernel's backlog; without

@@ -117,7 +117,9 @@ func exhausted(err error) bool {
 
 // acceptLoop accepts connections until the listener closes. A failing accept does not
 // end it. If resources are exhausted (see exhausted), the first failure of a run is
-// counted (Stats.ReceiverFailures), logged and reported to the channel (an error wrapping
+// counted (Stats.ReceiverFailures), logged (rate-limited, as the end of the run: a
+// stranger churning connections at the descriptor limit makes runs at will) and reported
+// to the channel (an error wrapping
 // channel.ErrReceiverFailed); the pending connection is shed on the spare descriptor (or,
 // without one, accept is retried with a back-off). The run ends once descriptors are
 // free again (recovered): checked after each accept that works while failing, and every
@@ -143,7 +145,8 @@ func (np *netpoll) acceptLoop() {
 			_ = dl.SetDeadline(time.Time{})
 		}
 		r.st.receiverRestarts.Add(1)
-		r.log.Warn("tribes nio receiver accepting connections again", "addr", np.ln.Addr().String())
+		r.plog.Log(slog.LevelWarn, np.ln.Addr().String(), "accept-recovered",
+			"tribes nio receiver accepting connections again", "addr", np.ln.Addr().String())
 		r.report(nil)
 	}
 	for {
@@ -171,7 +174,8 @@ func (np *netpoll) acceptLoop() {
 				failing = true
 				r.st.receiverFailures.Add(1)
 				err = fmt.Errorf("%w: nio receiver on %s cannot accept: %w", channel.ErrReceiverFailed, np.ln.Addr(), err)
-				r.log.Error("tribes nio receiver cannot accept connections; retrying", "err", err, "retry_in", wait)
+				r.plog.Log(slog.LevelError, np.ln.Addr().String(), "accept-exhausted",
+					"tribes nio receiver cannot accept connections; retrying", "err", err, "retry_in", wait)
 				r.report(err)
 			}
 			if ex && np.shed() {
