@@ -110,13 +110,15 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	var bg sync.WaitGroup
 	defer bg.Wait()
-	var echoFailed atomic.Int64 // for the stopped line: --quiet prints no line per echo
-	var checks checkCounter     // other nodes' tcpfailure probes and pings (nodechecks.go)
+	var counts nodeCounts   // for the stopped line: --quiet prints no line per message
+	var checks checkCounter // other nodes' tcpfailure probes and pings (nodechecks.go)
 	svc, _ := ch.Membership().(*staticsvc.Service)
 	ch.AddMessageListener(channel.MessageListenerFunc(func(m *channel.Message) error {
 		if svc != nil && svc.Owns(m) {
 			return nil
 		}
+		counts.received.Add(1)
+		counts.bytes.Add(int64(len(m.Data)))
 		if kind := checkKind(m.Data); kind != "" {
 			if checks.first(m.Source, kind) && !*quiet {
 				out.check(m, kind)
@@ -135,8 +137,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			bg.Go(func() {
 				opts := m.Options &^ channel.OptAsync
 				err := ch.Send(ctx, []channel.Member{m.Source}, m.Data, opts)
+				counts.sent1(err)
 				if err != nil {
-					echoFailed.Add(1)
+					counts.echoFailed.Add(1)
 				}
 				if !*quiet {
 					out.echoed(m, err)
@@ -151,7 +154,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	early.open(func() { out.started(ch.LocalMember(), *chat) })
 	if *chat {
 		bg.Go(func() {
-			chatLoop(ctx, ch, sendOpts, out)
+			chatLoop(ctx, ch, sendOpts, out, &counts)
 			cancel() // the end of stdin ends the node
 		})
 	}
@@ -162,7 +165,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// The echoes under way end with the stop (or their ack timeout): print and count them
 	// before the stopped line. Stop delivers nothing after it returns, so no echo starts.
 	bg.Wait()
-	out.stopped(ch.Stats(), echoFailed.Load(), checks.n.Load())
+	counts.checks.Store(checks.n.Load())
+	out.stopped(&counts)
 	return err
 }
 
@@ -199,7 +203,7 @@ var stdin io.Reader = os.Stdin
 
 // chatLoop sends every line read from stdin to all members until stdin ends or ctx does.
 // The reading goroutine may outlive ctx until the next line or the end of stdin.
-func chatLoop(ctx context.Context, ch *channel.Channel, opts channel.SendOptions, out *nodePrinter) {
+func chatLoop(ctx context.Context, ch *channel.Channel, opts channel.SendOptions, out *nodePrinter, counts *nodeCounts) {
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -225,6 +229,9 @@ func chatLoop(ctx context.Context, ch *channel.Channel, opts channel.SendOptions
 			}
 			members := ch.Members()
 			err := ch.Send(ctx, members, []byte(line), opts)
+			if len(members) > 0 {
+				counts.sent1(err)
+			}
 			out.chatSent(line, len(members), err)
 		}
 	}
@@ -337,14 +344,33 @@ func (p *nodePrinter) chatSent(line string, members int, err error) {
 	}
 }
 
+// nodeCounts are the messages the stopped line counts: those of applications, not the
+// static member protocol's (START, PING, STOP and their replies, which the channel's
+// Stats count among its own: a node of two static members stopped after 20 s counted
+// some forty messages "sent" that no user sent; TestNodeStoppedLineCountsNoMemberProtocol).
+type nodeCounts struct {
+	received, bytes atomic.Int64 // delivered to the node, other nodes' checks included
+	sent            atomic.Int64 // echoes and chat lines sent without error (a chat line to n members is one)
+	echoFailed      atomic.Int64 // echoes whose send failed
+	checks          atomic.Int64 // of received, other nodes' tcpfailure probes and pings
+}
+
+// sent1 counts one send of the node's own that returned err.
+func (c *nodeCounts) sent1(err error) {
+	if err == nil {
+		c.sent.Add(1)
+	}
+}
+
 // stopped prints the node's counts; echoFailed (--echo's failed echoes) and checks (other
 // nodes' tcpfailure probes and pings, in received) only if there were any.
-func (p *nodePrinter) stopped(st channel.Stats, echoFailed, checks int64) {
+func (p *nodePrinter) stopped(c *nodeCounts) {
+	echoFailed, checks := c.echoFailed.Load(), c.checks.Load()
 	if p.json {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		ev := map[string]any{"event": "stopped", "received": st.MessagesReceived, "bytes": st.BytesReceived,
-			"sent": st.MessagesSent, "maxRssKb": maxRSSKB(), "mallocs": ms.Mallocs, "gcCycles": ms.NumGC}
+		ev := map[string]any{"event": "stopped", "received": c.received.Load(), "bytes": c.bytes.Load(),
+			"sent": c.sent.Load(), "maxRssKb": maxRSSKB(), "mallocs": ms.Mallocs, "gcCycles": ms.NumGC}
 		if echoFailed > 0 {
 			ev["echoFailed"] = echoFailed
 		}
@@ -362,7 +388,7 @@ func (p *nodePrinter) stopped(st channel.Stats, echoFailed, checks int64) {
 		checked = fmt.Sprintf(", %d of them other nodes' tcpfailure probes or pings", checks)
 	}
 	p.text("stopped: received %d messages (%d bytes%s), sent %d%s; peak memory %.1f MiB",
-		st.MessagesReceived, st.BytesReceived, checked, st.MessagesSent, failed, float64(maxRSSKB())/1024)
+		c.received.Load(), c.bytes.Load(), checked, c.sent.Load(), failed, float64(maxRSSKB())/1024)
 }
 
 // parseOptionsFlag reads the send options of flag name (--options, --chat-options):

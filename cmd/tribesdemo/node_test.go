@@ -51,7 +51,9 @@ func TestStoppedLineCountsFailedEchoes(t *testing.T) {
 	for _, asJSON := range []bool{true, false} {
 		for _, failed := range []int64{0, 3} {
 			var b strings.Builder
-			(&nodePrinter{w: newLineWriter(&b), raw: &b, json: asJSON}).stopped(channel.Stats{}, failed, 0)
+			var c nodeCounts
+			c.echoFailed.Store(failed)
+			(&nodePrinter{w: newLineWriter(&b), raw: &b, json: asJSON}).stopped(&c)
 			has := strings.Contains(b.String(), `"echoFailed":3`) || strings.Contains(b.String(), "3 echoes failed")
 			if has != (failed > 0) || strings.Contains(b.String(), "echoFailed\":0") || strings.Contains(b.String(), "0 echoes") {
 				t.Errorf("json %v, %d failed echoes: stopped line %q", asJSON, failed, b.String())

@@ -144,7 +144,10 @@ func TestCheckKindAndStoppedLine(t *testing.T) {
 	for _, asJSON := range []bool{true, false} {
 		for _, n := range []int64{0, 4} {
 			var b strings.Builder
-			(&nodePrinter{w: newLineWriter(&b), raw: &b, json: asJSON}).stopped(channel.Stats{MessagesReceived: 5}, 0, n)
+			var c nodeCounts
+			c.received.Store(5)
+			c.checks.Store(n)
+			(&nodePrinter{w: newLineWriter(&b), raw: &b, json: asJSON}).stopped(&c)
 			has := strings.Contains(b.String(), `"checks":4`) || strings.Contains(b.String(), "4 of them other nodes' tcpfailure probes or pings")
 			if has != (n > 0) || strings.Contains(b.String(), "checks\":0") || strings.Contains(b.String(), "0 of them") {
 				t.Errorf("json %v, %d checks: stopped line %q", asJSON, n, b.String())

@@ -114,3 +114,52 @@ func TestNodeStartedLineComesFirst(t *testing.T) {
 		t.Error("a node exited with an error")
 	}
 }
+
+// The stopped line counted the static member protocol's messages with the user's: a node
+// of getting-started.md's first cluster, sent 1000 messages, said "received 1039 ...
+// sent 40" though it sent none. Node a echoes 20 messages of send while its member b
+// runs the protocol with it: its stopped line counts the 20 received (20 × 10 bytes) and
+// the 20 echoes sent, b's nothing.
+func TestNodeStoppedLineCountsNoMemberProtocol(t *testing.T) {
+	ports, release, err := freeport.Pick(2, freeport.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	const idA, idB = "00000000000000000000000000000001", "00000000000000000000000000000002"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	memberA, memberB := fmt.Sprintf("127.0.0.1:%d:%s", ports[0], idA), fmt.Sprintf("127.0.0.1:%d:%s", ports[1], idB)
+	a, doneA := startCmd(t, ctx, "node", "--port", fmt.Sprint(ports[0]), "--autobind", "1", "--id", idA, "--json",
+		"--static", memberB, "--echo", "--quiet", "--seconds", "60")
+	next(t, a, "started")
+	b, doneB := startCmd(t, ctx, "node", "--port", fmt.Sprint(ports[1]), "--autobind", "1", "--id", idB, "--json",
+		"--static", memberA, "--quiet", "--seconds", "60")
+	next(t, b, "member-added")
+	next(t, a, "member-added") // the protocol ran both ways
+	res, err := runJSON[sendResult](t, runSend, "--port", "0", "--static", memberA, "--count", "20", "--size", "10",
+		"--options", "use_ack,sync", "--seconds", "30")
+	if err != nil || res.Sent != 20 || res.Echoes != 20 {
+		t.Fatalf("send: %v %+v", err, res)
+	}
+	cancel()
+	stopped := func(lines <-chan map[string]any) map[string]any {
+		var last map[string]any
+		for m := range lines {
+			if m["event"] == "stopped" {
+				last = m
+			}
+		}
+		return last
+	}
+	sa, sb := stopped(a), stopped(b)
+	if <-doneA != 0 || <-doneB != 0 {
+		t.Fatal("a node exited with an error")
+	}
+	if sa["received"] != 20.0 || sa["bytes"] != 200.0 || sa["sent"] != 20.0 {
+		t.Errorf("a's stopped line %v, want received 20, bytes 200, sent 20 (its echoes)", sa)
+	}
+	if sb["received"] != 0.0 || sb["bytes"] != 0.0 || sb["sent"] != 0.0 {
+		t.Errorf("b's stopped line %v, want nothing received or sent", sb)
+	}
+}
