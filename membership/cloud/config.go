@@ -151,7 +151,10 @@ type KubernetesConfig struct {
 	CACertFile string
 	// TokenFile holds the bearer token (OPENSHIFT_KUBE_PING_SA_TOKEN_FILE, SA_TOKEN_FILE;
 	// default the service account's token). Read by New and again whenever its
-	// modification time changes, as Tomcat does for projected tokens.
+	// modification time changes, as Tomcat does for projected tokens. A missing file
+	// fails New with ErrConfig, but for the default file over plain HTTP (Protocol
+	// "http"): requests then carry no token, as an API server reached through
+	// kubectl proxy on loopback wants them.
 	TokenFile string
 	// ClientCertFile and ClientKeyFile authenticate with a client certificate instead of
 	// a token (OPENSHIFT_KUBE_PING_CLIENT_CERT_FILE, KUBERNETES_CLIENT_CERTIFICATE_FILE;

@@ -55,7 +55,11 @@
 // (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT, KUBERNETES_NAMESPACE,
 // KUBERNETES_LABELS, KUBERNETES_CA_CERTIFICATE_FILE, SA_TOKEN_FILE,
 // DNS_MEMBERSHIP_SERVICE_NAME, …; OPENSHIFT_KUBE_PING_* first), then from defaults;
-// an explicit field wins. Config.Resolved shows the result.
+// an explicit field wins. Config.Resolved shows the result. Over plain HTTP
+// (KUBERNETES_MASTER_PROTOCOL=http) the service account's token file may be missing, as
+// outside a pod through kubectl proxy: requests then carry no token; a token file named
+// in the configuration or the environment must exist, and over HTTPS the default one too
+// (TestKubernetesPlainHTTPWithoutTokenFile).
 //
 // # Limits
 //

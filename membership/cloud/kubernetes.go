@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -119,10 +120,23 @@ func newKubernetes(c Config) (*Kubernetes, error) {
 	if k.ClientCertFile == "" {
 		p.tokenFile = k.TokenFile
 		if err := p.reloadToken(); err != nil {
-			return nil, fmt.Errorf("%w: service account token: %v", ErrConfig, err)
+			if !noTokenAllowed(k, err) {
+				return nil, fmt.Errorf("%w: service account token: %v", ErrConfig, err)
+			}
+			p.tokenFile = "" // requests go without an Authorization header
 		}
 	}
 	return p, nil
+}
+
+// noTokenAllowed reports whether the provider may go on without a token after reading
+// the token file failed with err: over plain HTTP, when the file is the service account's
+// default one and does not exist, as outside a pod where an API server on loopback
+// authenticates for its clients (kubectl proxy;
+// TestKubernetesPlainHTTPWithoutTokenFile). A token file named in the configuration or
+// the environment must exist, and over HTTPS any token file must.
+func noTokenAllowed(k KubernetesConfig, err error) bool {
+	return k.Protocol == "http" && k.TokenFile == DefaultTokenFile && errors.Is(err, fs.ErrNotExist)
 }
 
 // MaxResponseHeaderBytes bounds the status line and headers of an answer of the
