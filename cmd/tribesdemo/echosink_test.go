@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/interceptors"
 	"github.com/gotribes/tribes/internal/freeport"
 	"github.com/gotribes/tribes/internal/testutil"
 )
@@ -104,5 +107,42 @@ func TestSendListsEachFailureCauseOnce(t *testing.T) {
 	if len(res.Errors) != 1 || !strings.HasPrefix(res.Errors[0], fmt.Sprintf("127.0.0.1:%d: ", ports[0])) ||
 		!strings.Contains(res.Errors[0], "connect") || strings.Contains(res.Errors[0], "send of message") {
 		t.Errorf("errors %q, want one: the member and its cause", res.Errors)
+	}
+}
+
+// send and load counted every message they took but the member protocol's as an echo,
+// other nodes' tcpfailure probes and pings included (a member with those interceptors,
+// on multicast, probes load's node on every heartbeat): "echoes" counted them, and wait
+// took them for the last echoes. The sink now counts the echo only; the checks' ACKs
+// are still waited for.
+func TestEchoSinkCountsNoChecks(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	ctx := context.Background()
+	var chans []*channel.Channel
+	for range 2 {
+		n := nw.NewNode()
+		ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: n.Membership()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	sink := addEchoSink(chans[1])
+	for _, ch := range chans {
+		if err := ch.Start(ctx, channel.SvcAll); err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Stop(ctx, channel.SvcAll)
+	}
+	for _, data := range [][]byte{interceptors.FailureDetectorProbe(), interceptors.PingPayload(), []byte("echo")} {
+		if err := chans[0].Send(ctx, nil, data, channel.OptUseAck|channel.OptSyncAck); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, acked := sink.n.Load(), sink.acked.Load(); n != 1 || acked != 3 {
+		t.Errorf("sink counted %d echoes and %d acked messages, want 1 and 3", n, acked)
+	}
+	if got := sink.wait(ctx, 1, testutil.WaitLimit); got != 1 {
+		t.Errorf("wait returned %d, want 1", got)
 	}
 }
