@@ -477,7 +477,9 @@ func (c *NonBlockingCoordinator) View() (view []channel.Member, id [16]byte, ok 
 	return slices.Clone(c.view), c.viewID, c.hasView
 }
 
-// ViewChanged returns a channel that is closed when the next view is installed.
+// ViewChanged returns a channel that is closed when a view is installed after the call;
+// one close may stand for several views. As with SimpleCoordinator.ViewChanged, take the
+// channel before reading View, or a view installed in between is missed.
 func (c *NonBlockingCoordinator) ViewChanged() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()

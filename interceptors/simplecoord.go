@@ -135,7 +135,25 @@ func (c *SimpleCoordinator) View() []channel.Member {
 	return slices.Clone(c.view)
 }
 
-// ViewChanged returns a channel that is closed when the next view is installed.
+// ViewChanged returns a channel that is closed when a view is installed after the call:
+// it tells of no view installed before it, and one close may stand for several views
+// (View returns the last). A view installed between a read of View and a later call of
+// ViewChanged is therefore missed by who waits on that channel. To wait for a view
+// without missing one, take the channel first, then read View, and loop:
+//
+//	for {
+//		changed := c.ViewChanged()
+//		if v := c.View(); len(v) >= 3 { // the view waited for
+//			return v, nil
+//		}
+//		select {
+//		case <-changed:
+//		case <-ctx.Done():
+//			return nil, ctx.Err()
+//		}
+//	}
+//
+// (TestSimpleCoordinatorViewChangedTakenFirstMissesNoView.)
 func (c *SimpleCoordinator) ViewChanged() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
