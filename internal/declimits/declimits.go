@@ -34,8 +34,7 @@ func MaxBytes(config string, maxMessageBytes int, limits jserial.DecoderConfig) 
 
 // LongestFit returns the largest k in [0, n] for which fits(k) holds, fits being
 // monotone (true up to some k, false beyond) and fits(0) taken as true without a call:
-// a binary search, about log2(n) calls. session/delta and session/backup use it to keep
-// the longest run of a delta's values that encodes within the codec's limits.
+// a binary search, about log2(n) calls. FirstFit uses it.
 func LongestFit(n int, fits func(k int) bool) int {
 	if n <= 0 || fits(n) {
 		return max(n, 0)
@@ -50,4 +49,61 @@ func LongestFit(n int, fits func(k int) bool) int {
 		}
 	}
 	return lo
+}
+
+// MaxFirstFitSearches bounds the searches of FirstFit: the values still undecided after
+// that many are left out.
+const MaxFirstFitSearches = 16
+
+// FirstFit returns which of a delta's values to keep (keep[i] for value i) so that they
+// fit together within a codec's limits: each value, in order, is kept when it fits with
+// those kept before it, and left out otherwise, a later value being tried all the same
+// (first fit). sizes[i] is the size of value i encoded alone; fits reports whether the
+// values keep marks encode together (it must not retain keep), and is taken as true for
+// none without a call; the caller checks the result by encoding it.
+//
+// Rather than try the values one by one (an encoding of the delta per value, quadratic
+// in their number), it searches the longest run of the values not decided yet that fits
+// with those kept (LongestFit: one call when they all fit, about log2(n) otherwise),
+// keeps it and leaves out the value after it; the values not smaller alone than that one
+// are then left out without a call, as they would not fit either (kept only grows), and
+// the search goes on with the smaller ones. Values of about one size take one search,
+// each further size a further one; after MaxFirstFitSearches searches the values still
+// undecided are left out. A later value that shares a Java class descriptor or object
+// with those kept may have fitted where a value of its size alone did not: it is left out.
+func FirstFit(sizes []int, fits func(keep []bool) bool) []bool {
+	keep := make([]bool, len(sizes))
+	rest := make([]int, len(sizes)) // the values not decided yet, in order
+	for i := range rest {
+		rest[i] = i
+	}
+	mark := func(is []int, v bool) {
+		for _, i := range is {
+			keep[i] = v
+		}
+	}
+	for range MaxFirstFitSearches {
+		if len(rest) == 0 {
+			break
+		}
+		run := LongestFit(len(rest), func(k int) bool {
+			mark(rest[:k], true)
+			ok := fits(keep)
+			mark(rest[:k], false)
+			return ok
+		})
+		mark(rest[:run], true)
+		if run == len(rest) {
+			break
+		}
+		out := sizes[rest[run]]
+		smaller := rest[:0] // written behind the reads
+		for _, i := range rest[run+1:] {
+			if sizes[i] < out {
+				smaller = append(smaller, i)
+			}
+		}
+		rest = smaller
+	}
+	return keep
 }

@@ -13,55 +13,59 @@ import (
 // Limits.Java refuse it (cause, an error wrapping delta.ErrMessageLimit), and records
 // those for takeLeftOut; s.mu is held. As session/delta's Replicate does (its
 // splitPastLimits): each attribute or principal value is encoded alone and left out if
-// that goes beyond the limits; the changes without a value and the values that fit
-// alone are then kept in order as long as they fit together, the longest run of values
-// that does, found by halving, and the values after it are left out. When no value is
+// that goes beyond the limits; of the others, each is kept, in order, when it fits with
+// the changes without a value and the values kept before it (first fit,
+// declimits.FirstFit: a later smaller value is kept after a larger one left out,
+// TestDiffPastLimitsKeepsALaterValueThatFits), and left out otherwise. When no value is
 // the cause, cause is returned and the changes stay pending.
 func (s *Session) leaveOut(cause error) ([]byte, error) {
 	actions := s.pending
+	var b []byte
 	encodes := func(as []delta.Action) bool {
-		_, err := s.limits.Java.EncodeDeltaRequest(s.st.ID, as)
+		var err error
+		b, err = s.limits.Java.EncodeDeltaRequest(s.st.ID, as)
 		return !errors.Is(err, delta.ErrMessageLimit)
 	}
-	// rank[i] is the place of action i among the values within the limits alone, -1 for
-	// a value beyond them, len(actions) for a change without a value (always kept).
-	rank := make([]int, len(actions))
-	values := 0
+	// value[i] is the place of action i among the values within the limits alone, -1
+	// for a value beyond them, -2 for a change without a value (always kept); sizes are
+	// those values' sizes encoded alone.
+	const noValue = -2
+	value := make([]int, len(actions))
+	var sizes []int
 	for i := range actions {
 		a := &actions[i]
 		switch {
 		case a.Op != delta.OpSet || a.Type != delta.ActionAttribute && a.Type != delta.ActionNote &&
 			a.Type != delta.ActionPrincipal:
-			rank[i] = len(actions)
+			value[i] = noValue
 		case encodes(actions[i : i+1]):
-			rank[i] = values
-			values++
+			value[i] = len(sizes)
+			sizes = append(sizes, len(b))
 		default:
-			rank[i] = -1
+			value[i] = -1
 		}
 	}
-	within := func(r, k int) bool { return r == len(actions) || r >= 0 && r < k }
-	// first returns the changes without a value and the first k values that fit alone.
-	first := func(k int) []delta.Action {
+	kept := func(v int, keep []bool) bool { return v == noValue || v >= 0 && keep[v] }
+	with := func(keep []bool) []delta.Action {
 		var as []delta.Action
-		for i, r := range rank {
-			if within(r, k) {
+		for i, v := range value {
+			if kept(v, keep) {
 				as = append(as, actions[i])
 			}
 		}
 		return as
 	}
-	fit := declimits.LongestFit(values, func(k int) bool { return encodes(first(k)) })
+	keep := declimits.FirstFit(sizes, func(keep []bool) bool { return encodes(with(keep)) })
 	var out []string
-	for i, r := range rank {
-		if !within(r, fit) {
+	for i, v := range value {
+		if !kept(v, keep) {
 			out = append(out, fmt.Sprintf("%s %.64q", actions[i].Type, actions[i].Name))
 		}
 	}
 	if len(out) == 0 {
 		return nil, cause
 	}
-	b, err := s.limits.Java.EncodeDeltaRequest(s.st.ID, first(fit))
+	b, err := s.limits.Java.EncodeDeltaRequest(s.st.ID, with(keep))
 	if err != nil {
 		return nil, cause // the values are not the cause: the changes stay pending
 	}

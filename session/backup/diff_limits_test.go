@@ -195,3 +195,35 @@ func TestDiffLeavesOutOnlyWhatDoesNotFit(t *testing.T) {
 		t.Errorf("the session holds %q, want a,b", got)
 	}
 }
+
+// TestDiffPastLimitsKeepsALaterValueThatFits: of values within Limits.Java alone that go
+// beyond them together, Diff kept the longest leading run that fits, so a small value
+// after a large one left out was left out too. It now keeps each value that fits with
+// those kept before it: under MaxHandles 50, a (30 strings) is kept, b (30 strings, past
+// the limit with a) left out, and c (5 strings, within it with a) kept.
+func TestDiffPastLimitsKeepsALaterValueThatFits(t *testing.T) {
+	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}}
+	s := backup.NewSession("S1.go", time.Hour, limits)
+	cp := backup.NewSession("S1.go", time.Hour, limits)
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"a", 30}, {"b", 30}, {"c", 5}} {
+		if err := s.Set(v.name, stringList(v.name, v.n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := s.Diff()
+	if err != nil {
+		t.Fatalf("Diff: %v, want the changes that fit", err)
+	}
+	if err := cp.ApplyDiff(d); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cp.AttributeNames(), ","); got != "a,c" {
+		t.Errorf("the copy holds %q, want a,c (b left out)", got)
+	}
+	if got := strings.Join(s.AttributeNames(), ","); got != "a,b,c" {
+		t.Errorf("the session holds %q, want a,b,c", got)
+	}
+}

@@ -15,13 +15,15 @@ import (
 // go out and those left out. Each attribute, note or principal value is encoded alone
 // first, and left out if that goes beyond the limits; the delta of the changes without
 // a value and the other values is then encoded, and if it still goes beyond them
-// (together), the values are kept in order as long as they fit: the longest run of them
-// that encodes with the changes without a value, found by halving, and the values after
-// it are left out. The encoder sees each value once, then the delta a number of times
-// logarithmic in its values (once when no values go beyond the limits only together):
-// it saw the delta once per value, in time quadratic in its values
-// (TestSplitPastLimitsEncodesInLinearTime). Without a cause among the values (too many
-// actions), nothing is left out and kept is nil.
+// (together), the values are kept by first fit (declimits.FirstFit): each, in order,
+// when it fits with the changes without a value and the values kept before it, a later
+// smaller value being kept after a larger one left out
+// (TestSplitPastLimitsKeepsALaterValueThatFits). The encoder sees each value once, then
+// the delta a number of times logarithmic in its values per size of value left out
+// (once when no values go beyond the limits only together): it saw the delta once per
+// value, in time quadratic in its values (TestSplitPastLimitsEncodesInLinearTime).
+// Without a cause among the values (too many actions), nothing is left out and kept is
+// nil.
 func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
 	if msg.Event != EventDelta {
 		return nil, nil
@@ -37,39 +39,37 @@ func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
 		buf, err = m.cl.codec.AppendMessage(buf[:0], &probe)
 		return !errors.Is(err, ErrMessageLimit)
 	}
-	// rank[i] is the place of action i among the values within the limits alone, -1 for
-	// a value beyond them, len(msg.Actions) for a change without a value (always kept).
-	rank := make([]int, len(msg.Actions))
-	values := 0
+	// value[i] is the place of action i among the values within the limits alone, -1 for
+	// a value beyond them, -2 for a change without a value (always kept); sizes are
+	// those values' sizes encoded alone.
+	const beyond, noValue = -1, -2
+	value := make([]int, len(msg.Actions))
+	var sizes []int
 	for i := range msg.Actions {
 		a := &msg.Actions[i]
 		switch {
 		case !carries(a):
-			rank[i] = len(msg.Actions)
+			value[i] = noValue
 		case encodes(msg.Actions[i : i+1]):
-			rank[i] = values
-			values++
+			value[i] = len(sizes)
+			sizes = append(sizes, len(buf))
 		default:
-			rank[i] = -1
+			value[i] = beyond
 		}
 	}
-	// first returns the changes without a value and the first k values within the
-	// limits alone, in order.
-	within := func(r, k int) bool { return r == len(msg.Actions) || r >= 0 && r < k }
 	var scratch []Action
-	first := func(k int) []Action {
+	with := func(keep []bool) []Action {
 		scratch = scratch[:0]
-		for i, r := range rank {
-			if within(r, k) {
+		for i, v := range value {
+			if v == noValue || v >= 0 && keep[v] {
 				scratch = append(scratch, msg.Actions[i])
 			}
 		}
 		return scratch
 	}
-	// Together beyond the limits: the longest run that fits.
-	fit := declimits.LongestFit(values, func(k int) bool { return encodes(first(k)) })
-	for i, r := range rank {
-		if within(r, fit) {
+	keep := declimits.FirstFit(sizes, func(keep []bool) bool { return encodes(with(keep)) })
+	for i, v := range value {
+		if v == noValue || v >= 0 && keep[v] {
 			kept = append(kept, msg.Actions[i])
 		} else {
 			out = append(out, msg.Actions[i])

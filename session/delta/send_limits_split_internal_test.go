@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -27,7 +28,8 @@ func (c countingCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 // beyond the limits only together (JavaCodec's handles), the delta is encoded a number
 // of times logarithmic in n. What is kept and left out is checked too: the value past
 // the limits alone is left out, the others kept; of values past them together, the
-// first ones that fit are kept, in order.
+// first ones that fit are kept, in order (the values after the first left out are no
+// smaller: left out without a further search).
 func TestSplitPastLimitsEncodesInLinearTime(t *testing.T) {
 	attr := func(name string, v []byte) Action {
 		return Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: v}
@@ -103,5 +105,53 @@ func TestSplitPastLimitsEncodesInLinearTime(t *testing.T) {
 				t.Errorf("the encoder went over %d actions for a delta of %d, want at most %d", work, n, limit)
 			}
 		})
+	}
+}
+
+// TestSplitPastLimitsKeepsALaterValueThatFits: of values within the codec's limits alone
+// that go beyond them together, splitPastLimits kept the longest leading run that fits,
+// so a small value after a large one left out was left out too. It now keeps each value
+// that fits with those kept before it: under JavaCodec's MaxBytes 600, a (a string of
+// 100, a delta of 457 bytes alone) is kept, L (180: 537 alone, 654 with a) left out, and
+// c (10: 484 with a) kept; the removal between them stays.
+func TestSplitPastLimitsKeepsALaterValueThatFits(t *testing.T) {
+	value := func(n int) []byte {
+		b, err := JavaValueCodec{}.Marshal(strings.Repeat("x", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	msg := &Message{Event: EventDelta, Context: "c", SessionID: "S", Actions: []Action{
+		{Type: ActionAttribute, Op: OpSet, Name: "a", Value: value(100)},
+		{Type: ActionAttribute, Op: OpSet, Name: "L", Value: value(180)},
+		{Type: ActionAttribute, Op: OpRemove, Name: "r"},
+		{Type: ActionAttribute, Op: OpSet, Name: "c", Value: value(10)},
+	}}
+	codec := JavaCodec{Limits: jserial.DecoderConfig{MaxBytes: 600}}
+	encodes := func(as ...Action) error {
+		_, err := codec.AppendMessage(nil, &Message{Event: EventDelta, Context: "c", SessionID: "S", Actions: as})
+		return err
+	}
+	a, l, r, c := msg.Actions[0], msg.Actions[1], msg.Actions[2], msg.Actions[3]
+	if err := errors.Join(encodes(a), encodes(l), encodes(a, r, c)); err != nil {
+		t.Fatalf("a, L or a, r and c do not encode: %v", err)
+	}
+	if err := encodes(a, l); !errors.Is(err, ErrMessageLimit) {
+		t.Fatalf("a and L encode together (%v): the test needs them past the limits", err)
+	}
+	m := &Manager{cl: &Cluster{codec: codec}}
+	kept, out := m.splitPastLimits(msg)
+	names := func(as []Action) (s []string) {
+		for _, a := range as {
+			s = append(s, a.Name)
+		}
+		return s
+	}
+	if got := strings.Join(names(kept), ","); got != "a,r,c" {
+		t.Errorf("kept %s, want a,r,c", got)
+	}
+	if got := strings.Join(names(out), ","); got != "L" {
+		t.Errorf("left out %s, want L", got)
 	}
 }
