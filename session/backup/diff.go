@@ -20,11 +20,15 @@ func (s *Session) Dirty() bool {
 // Diff returns the changes since the last Diff as the stream DeltaSession.getDiff
 // writes (a serialized DeltaRequest) and forgets them. Values within Limits.Java alone
 // (Set and SetPrincipal refuse others) may go beyond them together, as a diff's values
-// share one stream's handles: Diff then leaves out those that do not fit (leaveOut) and
+// share one stream's handles, and the changes may be more than Limits.Java.MaxEntries,
+// which a backup configured alike refuses (TestDiffPastMaxEntriesLeavesOut): Diff then
+// leaves out the values that do not fit (leaveOut) and
 // returns the others; the session keeps the values left out, and the Manager's next
 // Replicate of the session returns an error wrapping delta.ErrMessageLimit naming them,
 // counted in Stats.ChangesDroppedPastLimits (TestDiffPastLimitsTogetherLeavesOut). Kept
-// pending, they would have made every later Diff fail.
+// pending, they would have made every later Diff fail. When the values are not the
+// cause (more changes without a value than MaxEntries), Diff returns the encoder's error
+// and the changes stay pending.
 func (s *Session) Diff() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,35 @@ func TestEncodeWithTheConfiguredLimits(t *testing.T) {
 		} else if v, ok, err := cp.Get("k"); !ok || err != nil || len(v.([]any)) != c.n {
 			t.Errorf("%s: the copy holds k=%v (ok %v, %v), want %d strings", c.name, v, ok, err, c.n)
 		}
+	}
+}
+
+// TestDiffPastMaxEntriesLeavesOut: Diff wrote more actions than Limits.Java.MaxEntries,
+// which a backup configured alike refuses whole (ApplyDiff failed: every change lost
+// there). Encoding the diff now refuses that many (delta.ErrMessageLimit), and Diff
+// treats it as values past the limits together: of 3 attribute values under MaxEntries
+// 2, the first 2 go, the third is left out (the session keeps it; the Manager's
+// Replicate reports it) and the diff applies on a copy with the same limits.
+func TestDiffPastMaxEntriesLeavesOut(t *testing.T) {
+	limits := backup.Limits{Java: delta.JavaCodec{MaxEntries: 2}}
+	s := backup.NewSession("S1.go", time.Hour, limits)
+	cp := backup.NewSession("S1.go", time.Hour, limits)
+	for _, name := range []string{"a", "b", "c"} {
+		if err := s.Set(name, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := s.Diff()
+	if err != nil {
+		t.Fatalf("Diff: %v, want the changes that fit", err)
+	}
+	if err := cp.ApplyDiff(d); err != nil {
+		t.Fatalf("ApplyDiff on a copy with the same limits: %v", err)
+	}
+	if got := strings.Join(cp.AttributeNames(), ","); got != "a,b" {
+		t.Errorf("the copy holds %q, want a,b (c left out)", got)
+	}
+	if got := strings.Join(s.AttributeNames(), ","); got != "a,b,c" || s.Dirty() {
+		t.Errorf("the session holds %q, dirty %v; want a,b,c, clean", got, s.Dirty())
 	}
 }

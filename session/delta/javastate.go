@@ -67,8 +67,13 @@ func (c JavaCodec) DecodeDeltaRequest(data []byte) (sessionID string, actions []
 // session sessionID. Attribute and note values must be in JavaValueCodec's form. They
 // are read with c.Limits, as DecodeDeltaRequest reads them: a value beyond them, or
 // values within them alone that together go beyond them, are refused with an error
-// wrapping ErrMessageLimit and jserial.ErrLimit (TestEncodeWithTheConfiguredLimits).
+// wrapping ErrMessageLimit and jserial.ErrLimit (TestEncodeWithTheConfiguredLimits), and
+// so are more actions than MaxEntries, which DecodeDeltaRequest refuses
+// (TestEncodeDeltaRequestPastMaxEntries).
 func (c JavaCodec) EncodeDeltaRequest(sessionID string, actions []Action) ([]byte, error) {
+	if n := orDefault(c.MaxEntries, DefaultMaxEntries); len(actions) > n {
+		return nil, fmt.Errorf("delta: delta request: %w: %d actions (MaxEntries %d)", ErrMessageLimit, len(actions), n)
+	}
 	b, err := c.encodeDeltaRequest(sessionID, actions)
 	if err != nil {
 		return nil, fmt.Errorf("delta: delta request: %w", err)
