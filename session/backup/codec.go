@@ -103,17 +103,22 @@ func (c Codec) Decode(v any) (any, error) {
 }
 
 // Encode returns the DeltaSession object of a *Session; other values are an error
-// wrapping ErrNotSession.
+// wrapping ErrNotSession. Its values are read with Limits.Java, as a node configured
+// alike reads them (TestEncodeWithTheConfiguredLimits); one past them (a session
+// received in full may hold one) is left out, and the Manager's next Replicate of the
+// session returns an error wrapping delta.ErrMessageLimit naming it, counted in
+// Stats.FullCopyValuesLeftOut (TestFullCopyLeavesOutAValuePastLimits).
 func (c Codec) Encode(v any) (any, error) {
 	s, ok := v.(*Session)
 	if !ok {
 		return nil, fmt.Errorf("%w: %T", ErrNotSession, v)
 	}
 	s.mu.Lock()
-	ext, err := c.Limits.Java.SessionData(&s.st)
+	id := s.st.ID
+	ext, err := s.fullCopy(c.Limits.Java)
 	s.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("backup: full copy of session %s: %w", id, err)
 	}
 	return &jserial.Object{Class: deltaSessionDesc, External: ext}, nil
 }

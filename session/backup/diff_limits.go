@@ -76,18 +76,23 @@ func (s *Session) leaveOut(cause error) ([]byte, error) {
 	return b, nil
 }
 
-// takeLeftOut returns how many changes Diffs left out since the last call, and an error
-// wrapping delta.ErrMessageLimit and the encoder's refusal that names them (nil for
-// none), and forgets them.
-func (s *Session) takeLeftOut() (int, error) {
+// takeLeftOut returns how many changes Diffs left out since the last call and how many
+// values the last full copy left out (fullCopy), and an error wrapping
+// delta.ErrMessageLimit and the encoder's refusal that names them (nil for none), and
+// forgets them.
+func (s *Session) takeLeftOut() (diffs, full int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, why := len(s.leftOut), s.leftOutWhy
-	if n == 0 {
-		return 0, nil
+	var errs []error
+	diffs, full = len(s.leftOut), len(s.fullOut)
+	if diffs > 0 {
+		errs = append(errs, fmt.Errorf("backup: session %s: %w: left out of its diff, not replicated and no longer pending: %s (%w)",
+			s.st.ID, delta.ErrMessageLimit, strings.Join(s.leftOut, ", "), s.leftOutWhy))
 	}
-	list := strings.Join(s.leftOut, ", ")
-	s.leftOut, s.leftOutWhy = nil, nil
-	return n, fmt.Errorf("backup: session %s: %w: left out of its diff, not replicated and no longer pending: %s (%w)",
-		s.st.ID, delta.ErrMessageLimit, list, why)
+	if full > 0 {
+		errs = append(errs, fmt.Errorf("backup: session %s: %w: left out of its full copy, not on the other nodes: %s (%w)",
+			s.st.ID, delta.ErrMessageLimit, strings.Join(s.fullOut, ", "), s.fullOutWhy))
+	}
+	s.leftOut, s.leftOutWhy, s.fullOut, s.fullOutWhy = nil, nil, nil, nil
+	return diffs, full, errors.Join(errs...)
 }

@@ -129,7 +129,11 @@
 // handle table for them all) leaves out those that do not fit, which the session keeps:
 // Manager.Replicate sends the others and returns an error wrapping
 // delta.ErrMessageLimit naming them, counted in Stats.ChangesDroppedPastLimits, and the
-// later diffs go out (TestDiffPastLimitsTogetherLeavesOut). A session's attribute
+// later diffs go out (TestDiffPastLimitsTogetherLeavesOut); a full copy carries them, and
+// then they are not reported (TestFullCopyCarriesWhatADiffLeftOut). A value past them in
+// a session received in full is left out of its full copy, the others sent, and
+// Manager.Replicate reports it likewise, counted in Stats.FullCopyValuesLeftOut
+// (TestFullCopyLeavesOutAValuePastLimits). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. Decoding a session received in full is bounded by its

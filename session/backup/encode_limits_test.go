@@ -16,11 +16,12 @@ import (
 // (Session.Diff) read the attribute values with Limits.Java.Limits, as the node that
 // receives them does. Before, they were read with jserial's defaults whatever the
 // limits, so a value past a configured MaxArrayLen went out, to be refused by a backup
-// node configured alike. A list of 100 strings is refused under MaxArrayLen 50 (an
-// error wrapping delta.ErrMessageLimit and jserial.ErrLimit): by Encode, of a session
-// that took it under the defaults, and by Set, which refuses what the session's diff
-// could not carry (TestSetPastLimitsRefused); one of 10 passes, and so does the list of
-// 100 under the defaults.
+// node configured alike. A list of 100 strings under MaxArrayLen 50 is left out of the
+// full copy of a session that took it under the defaults (Encode, which refused the
+// whole session before: TestFullCopyLeavesOutAValuePastLimits), and refused by Set (an
+// error wrapping delta.ErrMessageLimit and jserial.ErrLimit), which refuses what the
+// session's diff could not carry (TestSetPastLimitsRefused); one of 10 passes, and so
+// does the list of 100 under the defaults.
 func TestEncodeWithTheConfiguredLimits(t *testing.T) {
 	small := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
 	list := func(n int) []any {
@@ -44,9 +45,23 @@ func TestEncodeWithTheConfiguredLimits(t *testing.T) {
 		if err := full.Set("k", list(c.n)); err != nil {
 			t.Fatalf("%s: Set under the defaults: %v", c.name, err)
 		}
-		_, err := backup.Codec{Limits: c.limits}.Encode(full)
-		if c.refuse != (err != nil) || err != nil && (!errors.Is(err, delta.ErrMessageLimit) || !errors.Is(err, jserial.ErrLimit)) {
-			t.Errorf("%s: Encode: %v, want refused %v (ErrMessageLimit, jserial.ErrLimit)", c.name, err, c.refuse)
+		if err := full.Set("other", "x"); err != nil {
+			t.Fatal(err)
+		}
+		o, err := backup.Codec{Limits: c.limits}.Encode(full)
+		if err != nil {
+			t.Fatalf("%s: Encode: %v", c.name, err)
+		}
+		v, err := backup.Codec{}.Decode(o)
+		if err != nil {
+			t.Fatalf("%s: Decode of the full copy: %v", c.name, err)
+		}
+		want := "k,other"
+		if c.refuse {
+			want = "other"
+		}
+		if got := strings.Join(v.(*backup.Session).AttributeNames(), ","); got != want {
+			t.Errorf("%s: the full copy holds %s, want %s", c.name, got, want)
 		}
 		s := backup.NewSession("S1.go", time.Hour, c.limits)
 		err = s.Set("k", list(c.n))

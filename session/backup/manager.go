@@ -101,6 +101,7 @@ type Manager struct {
 
 	expiredN atomic.Uint64
 	droppedN atomic.Uint64 // Stats.ChangesDroppedPastLimits
+	fullOutN atomic.Uint64 // Stats.FullCopyValuesLeftOut
 	// stopping is set when Stop starts: a Replicate that ends after that reports an error.
 	stopping atomic.Bool
 }
@@ -117,11 +118,18 @@ type Stats struct {
 	// them): kept pending, they would have made every later diff of the session fail
 	// (TestDiffPastLimitsTogetherLeavesOut).
 	ChangesDroppedPastLimits uint64
+	// FullCopyValuesLeftOut counts the values (attributes, notes, principals) left out of
+	// sessions' full copies because they go beyond Limits.Java alone, which a session
+	// received in full may hold; the other values went. They are counted when the next
+	// Replicate of the session returns an error wrapping delta.ErrMessageLimit naming
+	// them, once for the full copies since the last (TestFullCopyLeavesOutAValuePastLimits).
+	FullCopyValuesLeftOut uint64
 }
 
 // Stats returns the manager's counters.
 func (m *Manager) Stats() Stats {
-	return Stats{Expired: m.expiredN.Load(), ChangesDroppedPastLimits: m.droppedN.Load()}
+	return Stats{Expired: m.expiredN.Load(), ChangesDroppedPastLimits: m.droppedN.Load(),
+		FullCopyValuesLeftOut: m.fullOutN.Load()}
 }
 
 // NewManager returns a manager configured by cfg, not started. Its map answers the
@@ -469,8 +477,10 @@ func (m *Manager) Replicate(ctx context.Context, id string) error {
 		err = fmt.Errorf("backup: session %s: the manager stopped during its replication: %w", id, replmap.ErrNotStarted)
 	}
 	if s != nil {
-		if n, left := s.takeLeftOut(); n > 0 { // its diff left changes out (Session.Diff)
-			m.droppedN.Add(uint64(n))
+		// Its diff left changes out (Session.Diff), or its full copy values (Codec.Encode).
+		if diffs, full, left := s.takeLeftOut(); left != nil {
+			m.droppedN.Add(uint64(diffs))
+			m.fullOutN.Add(uint64(full))
 			err = errors.Join(left, err)
 		}
 	}

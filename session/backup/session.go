@@ -38,6 +38,10 @@ type Session struct {
 	// last took them (takeLeftOut); leftOutWhy is the encoder's refusal.
 	leftOut    []string
 	leftOutWhy error
+	// fullOut names the values the last full copy left out for Limits.Java (fullCopy),
+	// until Manager.Replicate takes them; fullOutWhy is the encoder's refusal.
+	fullOut    []string
+	fullOutWhy error
 }
 
 // NewSession returns a new session with the id, created now, with max inactive interval
