@@ -59,16 +59,17 @@ const MaxFirstFitSearches = 16
 // fit together within a codec's limits: each value, in order, is kept when it fits with
 // those kept before it, and left out otherwise, a later value being tried all the same
 // (first fit). sizes[i] is the size of value i encoded alone; fits reports whether the
-// values keep marks encode together (it must not retain keep), and is taken as true for
-// none without a call; the caller checks the result by encoding it.
+// values keep marks encode together with what the caller always keeps (it must not
+// retain keep), and is taken as true, without a call, for the values kept so far (none
+// at first): the caller checks the result by encoding it.
 //
 // Rather than try the values one by one (an encoding of the delta per value, quadratic
 // in their number), it searches the longest run of the values not decided yet that fits
 // with those kept (LongestFit: one call when they all fit, about log2(n) otherwise),
 // keeps it and leaves out the value after it; the values not smaller alone than that one
 // are then left out without a call, as they would not fit either (kept only grows), and
-// the search goes on with the smaller ones. Values of about one size take one search,
-// each further size a further one; after MaxFirstFitSearches searches the values still
+// the search goes on with the smaller ones. Values of one size, or of sizes growing
+// along the delta, take one search, each smaller value left out a further one; after MaxFirstFitSearches searches the values still
 // undecided are left out. A later value that shares a Java class descriptor or object
 // with those kept may have fitted where a value of its size alone did not: it is left out.
 func FirstFit(sizes []int, fits func(keep []bool) bool) []bool {
