@@ -22,8 +22,8 @@ import (
 // the delta a number of times logarithmic in its values per size of value left out
 // (once when no values go beyond the limits only together): it saw the delta once per
 // value, in time quadratic in its values (TestSplitPastLimitsEncodesInLinearTime).
-// Without a cause among the values (too many actions), nothing is left out and kept is
-// nil.
+// When the values are not the cause (the changes without a value go beyond the limits
+// alone, as more of them than MaxEntries), nothing is left out and kept is nil.
 func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
 	if msg.Event != EventDelta {
 		return nil, nil
