@@ -68,7 +68,8 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 // ActionPrincipal's value (EncodePrincipal); a node of an earlier version refuses a
 // message holding one as malformed.
 type BinaryCodec struct {
-	// MaxMessageSize rejects larger messages before parsing. 0 means DefaultMaxMessageSize.
+	// MaxMessageSize rejects larger messages before parsing, and the encoder refuses them
+	// (ErrMessageLimit). 0 means DefaultMaxMessageSize.
 	MaxMessageSize int
 	// MaxStringLen caps ids, names and other strings, a principal's name and roles
 	// among them (in a session of a state transfer, and in a principal action's value:
@@ -184,7 +185,9 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		}
 	}
 	if n := c.maxMessage(); len(b)-len(dst) > n {
-		return dst, fmt.Errorf("delta: encoded message of %d bytes exceeds the limit of %d", len(b)-len(dst), n)
+		// As a receiver configured alike refuses it (ErrMessageLimit): Replicate leaves out
+		// the values that make it so (TestChangePastOwnMaxMessageSizeDoesNotBlockLaterDeltas).
+		return dst, fmt.Errorf("%w: an encoded message of %d bytes (MaxMessageSize %d)", ErrMessageLimit, len(b)-len(dst), n)
 	}
 	return b, nil
 }

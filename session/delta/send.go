@@ -144,8 +144,10 @@ func (m *Manager) Serving() error {
 //     attribute, note or principal values that make it so are left out, counted in
 //     Stats.ChangesDroppedPastLimits and named in the error, the other changes sent
 //     (TestChangePastLimitsDoesNotBlockLaterDeltas; with asynchronous replication
-//     likewise, TestAsyncChangePastLimitsDoesNotBlockLaterDeltas); when no value is the
-//     cause (more actions than MaxEntries) the changes stay pending.
+//     likewise, TestAsyncChangePastLimitsDoesNotBlockLaterDeltas; BinaryCodec's own
+//     MaxMessageSize too, TestChangePastOwnMaxMessageSizeDoesNotBlockLaterDeltas); when
+//     no value is the cause (the changes without a value go beyond the limits alone, as
+//     more of them than MaxEntries) the changes stay pending.
 //   - ErrNoObjectMessages: a JavaCodec cluster on a Channel without SendMessage
 //     (TestReplicateNoObjectMessages); the changes stay pending.
 //   - ctx.Err() (context.Canceled, context.DeadlineExceeded): with asynchronous
