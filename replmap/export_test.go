@@ -405,3 +405,17 @@ func HoldRepublish(m *Map, key string) (release func()) {
 		})
 	}
 }
+
+// BackupNodes returns the backup nodes m's entry of key names (nil when it holds none).
+func BackupNodes(m *Map, key any) []channel.Member {
+	k, err := keyOf(key)
+	if err != nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.entries[k]; e != nil {
+		return slices.Clone(e.nodes)
+	}
+	return nil
+}

@@ -12,11 +12,13 @@ import (
 // removes those that returned since the key was listed, watchers the Puts looking at
 // them, and removers the nodes whose MSG_REMOVE of the key was received while the Put
 // watched, and no MSG_BACKUP or MSG_PROXY of the key from them after it (a node's Put
-// replacing the key sends MSG_REMOVE, then those: it is no Remove).
+// replacing the key sends MSG_REMOVE, then those: it is no Remove); republishes counts
+// the republishes of the key begun since it was listed (republishKey), for the Puts and
+// the republishWatchers, a backup's Gets taking the entry over.
 type keyReplicates struct {
-	running, removing, watchers int
-	reads, removes              uint64
-	removers                    []channel.MemberKey
+	running, removing, watchers, republishWatchers int
+	reads, removes, republishes                    uint64
+	removers                                       []channel.MemberKey
 	// removed, made by a Put that waits for the Removes under way, is closed when the
 	// last of them returns.
 	removed chan struct{}
@@ -77,10 +79,10 @@ func (m *Map) keyReplicatesLocked(k string) *keyReplicates {
 }
 
 // releaseKeyReplicatesLocked unlists kr, the key's keyReplicates, once no Replicate or
-// Remove of the key runs and no Put watches them, and keeps it for reuse (none of them
+// Remove of the key runs and no Put or Get watches them, and keeps it for reuse (none of them
 // holds it then), m.mu held.
 func (m *Map) releaseKeyReplicatesLocked(k string, kr *keyReplicates) {
-	if kr.running == 0 && kr.removing == 0 && kr.watchers == 0 && m.keyReplicates[k] == kr {
+	if kr.running == 0 && kr.removing == 0 && kr.watchers == 0 && kr.republishWatchers == 0 && m.keyReplicates[k] == kr {
 		delete(m.keyReplicates, k)
 		if len(m.spareKeyReplicates) < maxSpareKeyLocks {
 			*kr = keyReplicates{removers: kr.removers[:0]}

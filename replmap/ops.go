@@ -20,7 +20,11 @@ import (
 // the key under way (a departure's pass, a Replicate's); when ctx ends while it waits
 // for that, Put returns an error wrapping ctx's, the node holding the value without a
 // backup until the next Replicate publishes it
-// (TestPutWhoseBackupLeftWaitsForAnotherRepublishOfTheKey). A Put of a Diffable
+// (TestPutWhoseBackupLeftWaitsForAnotherRepublishOfTheKey). So does a Put made while a
+// republish of the key runs (a departure's pass, which may have read the entry the Put
+// replaces and send its MSG_PROXY after the Put's MSG_BACKUP, turning the Put's backup
+// into a proxy): it publishes its value again once that republish ended, and returns
+// nil only then (TestPutDuringTheDeparturePassOfTheEntryItReplaces). A Put of a Diffable
 // value while a Replicate of the key sends (the same value's Diff, taken before or after
 // Put marshals it), of the entry the Put replaces or of one a Remove dropped before,
 // has the next Replicate send the value in full: that diff may reach the backup before
@@ -104,6 +108,12 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 		return nil, fmt.Errorf("replmap: put %v: the map stopped while it waited for a Remove of the key: %w", key, ErrNotStarted)
 	}
 	running, reads, removes := kr.running, kr.reads, kr.removes
+	// A republish of the key under way (a departure's pass) may have read the entry this
+	// Put replaces, and its MSG_PROXY of that entry reach the Put's backup after the
+	// Put's MSG_BACKUP, turning it into a proxy: no member would hold the value until
+	// the republish publishes the Put's entry in turn. Such a Put publishes its entry
+	// again once the republish ended (below).
+	republishing, republishes := m.republishing[k] != nil, kr.republishes
 	kr.removers = kr.removers[:0] // this Put is the key's only watcher: it holds the key lock
 	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
@@ -119,6 +129,7 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	// node after it: that was the node's Put replacing the key): its MSG_REMOVE may have
 	// reached the members before the Put's backup or proxy, or reach them after.
 	removed := kr.removing > 0 || kr.removes != removes || len(kr.removers) > 0
+	republished := republishing || kr.republishes != republishes
 	// replicatedSinceLocked after: it ends the Put's watch.
 	if m.replicatedSinceLocked(k, kr, running, reads) && diffable || dirty {
 		e.failed++ // the next Replicate sends the value in full
@@ -139,9 +150,12 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 		}
 		return old, nil
 	}
-	if left {
+	if left || republished {
 		// The backup left while publish ran, before the entry named it: the
-		// memberDisappeared that dropped it could not relocate the entry.
+		// memberDisappeared that dropped it could not relocate the entry. Or a
+		// republish of the key ran beside the publish, which may have sent the entry
+		// this Put replaced after it (above): once it ended, the value goes to a backup
+		// again (TestPutDuringTheDeparturePassOfTheEntryItReplaces).
 		_, perr = m.republishKey(ctx, k, false, false)
 	}
 	if perr != nil {
@@ -160,7 +174,11 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 // republish of the key under way; when ctx ends while it waits for that, Get returns
 // the value all the same, the node its primary without a backup until the next
 // Replicate publishes it
-// (TestGetWhoseNewBackupLeftWaitsForAnotherRepublishOfTheKey). A proxy's
+// (TestGetWhoseNewBackupLeftWaitsForAnotherRepublishOfTheKey). So does a backup's Get
+// made while a republish of the key runs (the departure's pass taking the entry over,
+// whose MSG_PROXY, sent after the Get's MSG_BACKUP, turned the Get's backup into a
+// proxy): it publishes the entry again once that republish ended
+// (TestGetOnTheBackupDuringTheDeparturePassThatTakesItOver). A proxy's
 // Get whose MSG_PROXY to the other members fails for some of them still returns the
 // value: only the backup must learn the new primary (session/backup
 // TestFailoverToProxyWhileDeadPrimaryListed).
@@ -211,9 +229,21 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 	cur := *e
 	m.mu.Unlock()
 	var nodes []channel.Member
-	dirty := false // a dirty Diffable published in full (dirtyDiffable)
+	dirty := false        // a dirty Diffable published in full (dirtyDiffable)
+	var kr *keyReplicates // watched while a backup's Get publishes
+	var republishing bool
+	var republishes uint64
 	switch cur.role {
 	case roleBackup:
+		// A republish of the key under way (the departure's pass taking the entry over)
+		// or begun while Get publishes sends its MSG_PROXY, maybe after the Get's
+		// MSG_BACKUP, turning the Get's backup into a proxy: the Get publishes the entry
+		// again once it ended (below).
+		m.mu.Lock()
+		kr = m.keyReplicatesLocked(k)
+		kr.republishWatchers++
+		republishing, republishes = m.republishing[k] != nil, kr.republishes
+		m.mu.Unlock()
 		dirty = dirtyDiffable(cur.value)
 		nodes, err = m.publish(ctx, key, cur.value)
 		dirty = dirty || dirtyDiffable(cur.value)
@@ -263,6 +293,12 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		}
 	}
 	m.mu.Lock()
+	republished := false
+	if kr != nil {
+		republished = republishing || kr.republishes != republishes
+		kr.republishWatchers--
+		m.releaseKeyReplicatesLocked(k, kr)
+	}
 	if e = m.entries[k]; e == nil { // removed meanwhile
 		published := cur.role == roleBackup && m.state != stateDestroyed
 		m.mu.Unlock()
@@ -282,11 +318,13 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		cctx := context.WithValue(ctx, callKey{}, m)
 		made = m.queueCallLocked(func() { m.cfg.MadePrimary(cctx, key, v) })
 	}
-	left := m.departed(nodes)
+	left := m.departed(nodes) || republished
 	m.mu.Unlock()
 	if left {
 		// A backup left the map while Get ran, before the entry named it (as in Put): the
-		// memberDisappeared that dropped it could not relocate the entry. A failure is
+		// memberDisappeared that dropped it could not relocate the entry. Or a republish
+		// of the key ran beside its publish (above:
+		// TestGetOnTheBackupDuringTheDeparturePassThatTakesItOver). A failure is
 		// Replicate's to report (the entry then has no backup); the value is returned.
 		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false); err != nil {
 			m.log.Warn("replmap: relocate after get", "map", m.cfg.Name, "err", err)

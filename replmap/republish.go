@@ -108,7 +108,11 @@ const maxRepublish = 4
 // returns an error wrapping ctx's when ctx ends first. Two together (a departure's pass
 // and a Replicate of an entry whose backup left, or a Put's) each sent its MSG_BACKUP to
 // a member and its MSG_PROXY to the other's, which could turn both backups into proxies
-// (TestReplicateAndADeparturePassRepublishOneAfterTheOther).
+// (TestReplicateAndADeparturePassRepublishOneAfterTheOther). A Put, or a backup's Get
+// taking the entry over, publishes without it, and so publishes again through it when
+// a republish of the key ran beside its publish (keyReplicates.republishes counts those
+// begun): TestPutDuringTheDeparturePassOfTheEntryItReplaces,
+// TestGetOnTheBackupDuringTheDeparturePassThatTakesItOver.
 //
 // With orphan set (Replicate's republish of an entry none of whose backup nodes is a
 // map member) it publishes nothing and returns errNotOrphan when, once no other
@@ -135,6 +139,9 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) (
 		m.republishing = make(map[string]chan struct{})
 	}
 	m.republishing[k] = done
+	if kr := m.keyReplicates[k]; kr != nil {
+		kr.republishes++ // for a Put of the key under way (Put)
+	}
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
