@@ -98,7 +98,9 @@ var ErrDiff = errors.New("replmap: diff not applied")
 // Replicate sends it in full again. When a Put replaced the entry before the message
 // left, Replicate sends nothing of it and replicates the new entry instead
 // (TestReplicateOfAReplacedEntrySendsNoStaleDiff); when a Remove dropped it before
-// that check, nothing (TestReplicateOfARemovedEntrySendsNothing).
+// that check, nothing, also while it waited for a republish of the key, and it returns
+// nil (TestReplicateOfARemovedEntrySendsNothing,
+// TestRemoveWhileReplicateWaitsForTheDeparturePass).
 func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 	k, err := keyOf(key)
 	if err != nil {

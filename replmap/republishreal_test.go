@@ -67,9 +67,10 @@ func departurePassHeld(t *testing.T, nw *channeltest.Network, nodes []*node, a, 
 	case <-ctx(t).Done():
 		t.Fatal("a's departure pass sent no MSG_PROXY of k")
 	}
-	if c = backupOf(nodes, a, k, x); c == nil {
-		t.Fatal("the departure pass sent its MSG_BACKUP of k to no member")
-	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "a member holding the pass's MSG_BACKUP of k", func() bool {
+		c = backupOf(nodes, a, k, x)
+		return c != nil
+	})
 	return c, killed
 }
 
@@ -173,15 +174,25 @@ func TestRemoveWhileReplicateWaitsForTheDeparturePass(t *testing.T) {
 // The backup node the departure's pass gave the entry leaves in turn after the
 // Replicate that waited for that pass read it, before the Replicate's send (its Diff
 // held): killed, or its map stopped. The change must reach a member all the same (the
-// second departure's pass publishes the value in full to the last member), once, and a
-// Replicate that returns nil leaves it there.
+// second departure's pass publishes the value in full to the last member), once. With
+// synchronized ACKs the Replicate reports its failed send; without ACKs its send to the
+// node whose map stopped succeeds, and the Replicate returns nil: the last member then
+// gets the change from that pass.
 func TestReplicateWhoseNewBackupLeavesBeforeItsSend(t *testing.T) {
-	for _, stop := range []bool{false, true} {
-		t.Run(map[bool]string{false: "killed", true: "stopped"}[stop], func(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		stop, acks bool
+	}{{"killed", false, true}, {"stopped", true, true}, {"stopped without ACKs", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			stop := tc.stop
+			opts := syncAck
+			if !tc.acks {
+				opts = 0
+			}
 			nw := channeltest.NewNetwork()
 			nodes, hold, release := departureCluster(t, nw,
-				replmap.Config{Values: heldDiffCodec{}, SendOptions: syncAck},
-				replmap.Config{Values: mapnotes.Codec{}, SendOptions: syncAck})
+				replmap.Config{Values: heldDiffCodec{}, SendOptions: opts},
+				replmap.Config{Values: mapnotes.Codec{}, SendOptions: opts})
 			a := nodes[0]
 			const k = "k"
 			v := &heldDiff{Notes: mapnotes.New("a"), entered: make(chan struct{}), release: make(chan struct{}),
@@ -235,18 +246,28 @@ func TestReplicateWhoseNewBackupLeavesBeforeItsSend(t *testing.T) {
 				}
 				return nil
 			}
-			if rerr == nil {
+			switch {
+			case tc.acks && rerr == nil:
 				// A nil error says the change is on the backup nodes: with synchronized
 				// ACKs, applied by the time the Replicate returned.
 				if err := check("after the Replicate returned nil"); err != nil {
 					t.Fatal(err)
 				}
+			case !tc.acks:
+				if rerr != nil {
+					t.Fatalf("a's Replicate without ACKs: %v, want nil (its send to the stopped map succeeds)", rerr)
+				}
+				testutil.Eventually(t, testutil.WaitLimit, func() error { return check("after the Replicate returned nil") })
 			}
 			if err := a.m.Replicate(ctx(t), k, false); err != nil {
 				t.Fatalf("a's next Replicate of k: %v", err)
 			}
-			if err := check("after the next Replicate"); err != nil {
-				t.Fatal(err)
+			if tc.acks {
+				if err := check("after the next Replicate"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				testutil.Eventually(t, testutil.WaitLimit, func() error { return check("after the next Replicate") })
 			}
 			if n := replmap.RepublishWaiters(a.m); n != 0 {
 				t.Fatalf("%d republishes still waiting", n)
