@@ -187,12 +187,14 @@ func TestGzipMembersPastTheHint(t *testing.T) {
 }
 
 // TestZstdOutputAllocatedOnce: a message the interceptor sent decodes into one buffer of
-// the size its headers bound, its announced size and at most one block (where a frame
-// lying about its size is caught), plus the decoder's own (under a block): never a
-// buffer grown by copying.
+// its announced size, plus the decoder's own (under 16 KiB): never a buffer grown by
+// copying. Where a frame lying about its size could make the decoder copy its buffer past
+// the cap (an announced size past an eighth of the cap, zstdExactIsSafe), the buffer has
+// room for one block past it, where the lie is caught. A message of 129 KiB allocated
+// 265 KiB before (that block's room whatever its size), 1 MiB 1161 KiB.
 func TestZstdOutputAllocatedOnce(t *testing.T) {
 	z, _ := NewZstd(ZstdConfig{})
-	for _, size := range []int{100, 1 << 10, 64 << 10, 129 << 10, 200 << 10, 1 << 20, 4<<20 + 1000} {
+	for _, size := range []int{100, 1 << 10, 64 << 10, 129 << 10, 200 << 10, 1 << 20, 4<<20 + 1000, 8 << 20} {
 		src := sessionPayload(size, 42)
 		c, err := z.codec.compress(src)
 		if err != nil {
@@ -206,8 +208,45 @@ func TestZstdOutputAllocatedOnce(t *testing.T) {
 		if err != nil || !bytes.Equal(out, src) {
 			t.Fatalf("%d bytes: %d bytes out, %v", size, len(out), err)
 		}
-		if got > uint64(size+2*zstdMaxBlock) {
-			t.Errorf("%d bytes (%d compressed): %d bytes allocated", size, len(c), got)
+		want := uint64(size + 16<<10)
+		if size > DefaultMaxDecompressedSize/8-2*zstdMaxBlock {
+			want += zstdMaxBlock
 		}
+		if got > want {
+			t.Errorf("%d bytes (%d compressed): %d bytes allocated, want at most %d", size, len(c), got, want)
+		}
+	}
+}
+
+// TestZstdLyingFrameAroundTheExactBuffer: frames announcing a content size smaller than
+// their blocks make (4 MiB of compressed blocks) are refused within the bound of bombs,
+// the cap and 256 KiB, under a cap of 8 MiB: announcing the most that gets a buffer of
+// exactly its size (an eighth of the cap less two blocks), where the decoder grows it by
+// copying before it notices, and one byte more, where the buffer has room for a block.
+func TestZstdLyingFrameAroundTheExactBuffer(t *testing.T) {
+	const limit = 8 << 20
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithSingleSegment(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := enc.EncodeAll(sessionPayload(4<<20, 3), nil)
+	var h zstd.Header
+	if err := h.Decode(frame); err != nil || !h.HasFCS || h.HeaderSize != 10 || h.WindowSize > limit {
+		t.Fatalf("header %+v, %v: want a 4-byte content size after the window byte", h, err)
+	}
+	z, _ := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
+	exact := uint32(limit/8 - 2*zstdMaxBlock)
+	for _, announced := range []uint32{exact, exact + 1, 1000} {
+		forged := bytes.Clone(frame)
+		binary.LittleEndian.PutUint32(forged[6:], announced)
+		z.codec.decompress(forged, limit) // warm the decoder
+		got := allocated(func() { _, err = z.codec.decompress(forged, limit) })
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrDecompressedTooLarge) {
+			t.Errorf("announcing %d: %v, want ErrCorrupt or ErrDecompressedTooLarge", announced, err)
+		}
+		if got > limit+peakSlack {
+			t.Errorf("announcing %d of 4 MiB, cap %d: %d bytes allocated", announced, limit, got)
+		}
+		t.Logf("announcing %d of 4 MiB: %d bytes allocated, %v", announced, got, err)
 	}
 }

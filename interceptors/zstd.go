@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"runtime"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -39,9 +41,11 @@ type ZstdConfig struct {
 // get smaller is sent as it is, unflagged. One encoder and one decoder serve all
 // goroutines. What a received message expands to is bounded from its frame and block
 // headers before it is decoded, and its output is allocated once, at most
-// MaxDecompressedSize (frames without a content size count each compressed block as a
-// whole block; where that passes the cap, they are first decoded as a stream to count
-// their size, keeping nothing).
+// MaxDecompressedSize and a block (frames without a content size count each compressed
+// block as a whole block; where that passes the cap, they are decoded into a buffer of
+// the cap, the decoder stopping there, or, with a small window, counted as a stream first). A frame's window costs nothing beyond its
+// output: one larger than the cap decodes when its content is within it. A frame naming
+// a dictionary is refused (an error wrapping ErrCorrupt and zstd.ErrUnknownDictionary).
 type Zstd struct {
 	compression
 	cfg ZstdConfig
@@ -69,16 +73,14 @@ func NewZstd(cfg ZstdConfig) (*Zstd, error) {
 	if err != nil {
 		return nil, configError("zstd: %v", err)
 	}
-	dec, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(0),
-		zstd.WithDecoderMaxMemory(uint64(cfg.MaxDecompressedSize)),
-		zstd.WithDecodeAllCapLimit(true))
+	dec, err := newZstdDecoder()
 	if err != nil {
 		return nil, configError("zstd: %v", err)
 	}
 	z := &Zstd{cfg: cfg}
 	z.acceptNonMembers = cfg.AcceptNonMembers
-	if err := z.init("zstd", &zstdCodec{enc: enc, dec: dec}, cfg.Flag, cfg.MinSize, cfg.MaxDecompressedSize); err != nil {
+	cd := &zstdCodec{enc: enc, dec: dec, capped: make(chan *zstd.Decoder, runtime.GOMAXPROCS(0))}
+	if err := z.init("zstd", cd, cfg.Flag, cfg.MinSize, cfg.MaxDecompressedSize); err != nil {
 		return nil, err
 	}
 	return z, nil
@@ -89,7 +91,25 @@ func (z *Zstd) Config() ZstdConfig { return z.cfg }
 
 type zstdCodec struct {
 	enc *zstd.Encoder
+	// dec decodes a message into a buffer of the size its headers bound, which bounds
+	// what it writes. Its window is not limited by the cap: DecodeAll's history is its
+	// output, so a frame's window costs nothing beyond what the frame makes.
 	dec *zstd.Decoder
+	// capped holds idle decoders for frames without a content size whose headers bound
+	// them past the cap (decodeCapped); nil keeps none.
+	capped chan *zstd.Decoder
+}
+
+// zstdMaxWindow is the largest window a frame may declare: the reference encoder's
+// largest (--long=31), where an int holds it.
+const zstdMaxWindow = min(1<<31, math.MaxInt)
+
+func newZstdDecoder() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderMaxWindow(zstdMaxWindow),
+		zstd.WithDecoderMaxMemory(zstdMaxWindow), // the decoder takes the smaller as its window limit
+		zstd.WithDecodeAllCapLimit(true))
 }
 
 func (z *zstdCodec) compress(src []byte) ([]byte, error) {
@@ -97,13 +117,6 @@ func (z *zstdCodec) compress(src []byte) ([]byte, error) {
 }
 
 func (z *zstdCodec) decompress(src []byte, maxLen int) ([]byte, error) {
-	var h zstd.Header
-	if err := h.Decode(src); err != nil {
-		return nil, fmt.Errorf("%w: zstd header: %w", ErrCorrupt, err)
-	}
-	if h.HasFCS && h.FrameContentSize > uint64(maxLen) {
-		return nil, fmt.Errorf("%w: frame announces %d bytes, limit %d", ErrDecompressedTooLarge, h.FrameContentSize, maxLen)
-	}
 	// The bound is ours, not the decoder's: the headers tell the most the frames expand
 	// to, and the output buffer is allocated once at that size (the decoder limited to
 	// it), so that neither a frame lying about its size nor frames without one make the
@@ -113,27 +126,92 @@ func (z *zstdCodec) decompress(src []byte, maxLen int) ([]byte, error) {
 		return nil, err
 	}
 	size := sz.most + sz.over
-	if sz.most > uint64(maxLen) {
+	if zstdExactIsSafe(sz.most, maxLen) {
+		size = sz.most
+	}
+	if size > uint64(maxLen)+zstdCappedSlack-zstdOverAlloc {
 		// Only frames without a content size get here: their compressed blocks could
-		// make more than the cap, which a compressed block shorter than its frame's
-		// maximum (a stream flushed, the reference encoder's split blocks, a frame's
-		// last block) does not. Their size is counted by decoding them as a stream,
-		// keeping nothing, and then they are decoded into a buffer of that size.
+		// make more than the cap (and a block), which a compressed block shorter than its
+		// frame's maximum (a stream flushed, the reference encoder's split blocks, a
+		// frame's last block) does not. Where counting them as a stream would hold
+		// about the cap anyway (its window, with what raw and RLE blocks make), they are
+		// decoded once into a buffer of the cap; otherwise they are counted first, keeping
+		// nothing, and then decoded into a buffer of their size.
+		if min(sz.window, uint64(maxLen))+sz.least+zstdMaxBlock >= uint64(maxLen) {
+			return z.decodeCapped(src, maxLen)
+		}
 		n, err := zstdCount(src, maxLen)
 		if err != nil {
 			return nil, err
 		}
 		size = n
 	}
+	// A buffer of the bound (within the cap and a block), or of the count, costs no more
+	// than decodeCapped's, and takes any window.
 	out, err := z.dec.DecodeAll(src, make([]byte, 0, size+zstdOverAlloc))
-	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
-		return nil, fmt.Errorf("%w: %w (limit %d)", ErrDecompressedTooLarge, err, maxLen)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	if len(out) > maxLen {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrDecompressedTooLarge, len(out), maxLen)
+	return zstdResult(out, err, maxLen)
+}
+
+// zstdExactIsSafe tells whether the output of frames announcing their content size may
+// be allocated at exactly that size, most. A frame that lies makes more than that; the
+// decoder grows its buffer by copying, a few times within the block that passes it
+// (append's growth, a quarter at least each time), and stops after that block: about
+// six times most and a block in all. Where eight times that is within the cap, the
+// buffer is exact; elsewhere it has room for one block past most (zstdSizes.over), so
+// that it never grows.
+func zstdExactIsSafe(most uint64, maxLen int) bool {
+	return 8*(most+2*zstdMaxBlock) <= uint64(maxLen)
+}
+
+// zstdCappedSlack is how far decodeCapped's output may run past the cap before the
+// decoder notices: a block, and the least window it gives a frame.
+const zstdCappedSlack = zstd.MinWindowSize + zstdMaxBlock + zstdOverAlloc
+
+// decodeCapped decodes src, whose headers bound it past maxLen and a block, in one pass into a buffer
+// of maxLen and zstdCappedSlack: each frame announcing its content size by z.dec (at most
+// a block past its announced size, within what is left under the cap), each without one
+// by a decoder whose limit is what is left under the cap, which it checks after each
+// block. A frame without a content size whose window is larger than what is left (than
+// the cap, for the first) is refused: that decoder takes no window past its limit.
+func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
+	out := make([]byte, 0, maxLen+zstdCappedSlack)
+	var d *zstd.Decoder
+	defer func() {
+		if d != nil {
+			z.putCapped(d)
+		}
+	}()
+	for frames := 0; len(src) > 0; frames++ {
+		left := uint64(maxLen - len(out))
+		f, err := nextZstdFrame(src, frames, left)
+		if err != nil {
+			return nil, err
+		}
+		frame := src[:f.n]
+		src = src[f.n:]
+		switch {
+		case f.h.Skippable:
+			continue
+		case f.h.HasFCS:
+			out, err = z.dec.DecodeAll(frame, out)
+		default:
+			limit := max(left, zstd.MinWindowSize)
+			if f.h.WindowSize > limit {
+				return nil, fmt.Errorf("%w: zstd frame %d has no content size and a window of %d bytes, more than the %d bytes left under the limit",
+					ErrDecompressedTooLarge, frames, f.h.WindowSize, left)
+			}
+			if d == nil {
+				if d, err = z.getCapped(); err != nil {
+					return nil, fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
+				}
+			}
+			if err = d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(limit)); err == nil {
+				out, err = d.DecodeAll(frame, out)
+			}
+		}
+		if err != nil || len(out) > maxLen {
+			return zstdResult(out, err, maxLen)
+		}
 	}
 	return out, nil
 }
@@ -159,6 +237,38 @@ func zstdCount(src []byte, maxLen int) (uint64, error) {
 		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return uint64(n), nil
+}
+
+// zstdResult returns out, or the decoder's error classified, or ErrDecompressedTooLarge
+// for output past maxLen.
+func zstdResult(out []byte, err error, maxLen int) ([]byte, error) {
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return nil, fmt.Errorf("%w: %w (limit %d)", ErrDecompressedTooLarge, err, maxLen)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if len(out) > maxLen {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrDecompressedTooLarge, len(out), maxLen)
+	}
+	return out, nil
+}
+
+func (z *zstdCodec) getCapped() (*zstd.Decoder, error) {
+	select {
+	case d := <-z.capped:
+		return d, nil
+	default:
+		return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecodeAllCapLimit(true))
+	}
+}
+
+func (z *zstdCodec) putCapped(d *zstd.Decoder) {
+	select {
+	case z.capped <- d:
+	default:
+		d.Close()
+	}
 }
 
 // zstdOverAlloc is the slack the decoder's fast paths want past the end of their output
