@@ -187,7 +187,7 @@ func TestGzipMembersPastTheHint(t *testing.T) {
 }
 
 // TestZstdOutputAllocatedOnce: a message the interceptor sent decodes into one buffer of
-// its announced size, plus the decoder's own (under 16 KiB): never a buffer grown by
+// its announced size, plus the decoder's own (under 64 KiB): never a buffer grown by
 // copying. Where a frame lying about its size could make the decoder copy its buffer past
 // the cap (an announced size past an eighth of the cap, zstdExactIsSafe), the buffer has
 // room for one block past it, where the lie is caught. A message of 129 KiB allocated
@@ -208,7 +208,7 @@ func TestZstdOutputAllocatedOnce(t *testing.T) {
 		if err != nil || !bytes.Equal(out, src) {
 			t.Fatalf("%d bytes: %d bytes out, %v", size, len(out), err)
 		}
-		want := uint64(size + 16<<10)
+		want := uint64(size + 64<<10) // the decoder's tables: under 10 KiB, 35 KiB under -race (its sync.Pools drop items)
 		if size > DefaultMaxDecompressedSize/8-2*zstdMaxBlock {
 			want += zstdMaxBlock
 		}
