@@ -16,6 +16,7 @@ var decodeBound = allocbound.Bound{K: 56, C: 128 << 10}
 // them with a length or count smashed to a large value (allocbound.Smash) allocate at
 // most decodeBound, decoded whole and through a Reader in small chunks.
 func TestDecodeAllocationBound(t *testing.T) {
+	allocbound.WithoutRace(t)
 	var inputs [][]byte
 	files, _ := filepath.Glob("testdata/*.ser")
 	for _, file := range files {

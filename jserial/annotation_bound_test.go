@@ -37,6 +37,7 @@ func annotated(kind string, values []byte) []byte {
 // objects' budget, each growth by a quarter leaving the last array to the collector: an
 // annotation of 100 000 TC_NULLs allocated 89 times its stream.
 func TestAnnotationValuesBounded(t *testing.T) {
+	allocbound.WithoutRace(t)
 	var inputs [][]byte
 	for _, n := range []int{1000, 100_000, 1<<17 + 1} {
 		nulls := bytes.Repeat([]byte{tcNull}, n)

@@ -46,6 +46,7 @@ func marshalBody(t *testing.T, v any) []byte {
 // an Object[], an ArrayList or a HashMap of TC_NULLs beside them allocated up to 56.5
 // times it, 57.0 from a Reader, over the documented 56 times plus 128 KiB.
 func TestElementArraysAndDescriptorsCharged(t *testing.T) {
+	allocbound.WithoutRace(t)
 	const objects = 1 << 20 / 258
 	shapes := map[string]func(n int) []byte{
 		"Object[]": func(n int) []byte {

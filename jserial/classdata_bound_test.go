@@ -56,6 +56,7 @@ func deepObjects(depth, objects int, writeMethod bool) []byte {
 // to 44 at its 48 times once the handles counted), or of a 4-level hierarchy with an int
 // at each level decode, from bytes and from a Reader.
 func TestClassDataBounded(t *testing.T) {
+	allocbound.WithoutRace(t)
 	for _, wm := range []bool{false, true} {
 		for _, depth := range []int{4, 10, 48, 100, 900} {
 			in := deepObjects(depth, 200_000/depth, wm)

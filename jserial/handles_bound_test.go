@@ -19,6 +19,7 @@ import (
 // (charged 64 times its bytes), followed by 131 073 empty strings (3 bytes each, a
 // handle, a value of the result and a string header: 48 times), 58.3 times; 51.0 now.
 func TestHandlesAndResultCharged(t *testing.T) {
+	allocbound.WithoutRace(t)
 	const n = 1<<17 + 1
 	nulls := append(header(), bytes.Repeat([]byte{tcNull}, n)...)
 	strs := bytes.Repeat([]byte{tcString, 0, 0}, n)

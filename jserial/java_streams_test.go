@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/allocbound"
 	"github.com/gotribes/tribes/internal/tomcat"
 )
 
@@ -25,6 +26,7 @@ import (
 // 9, 12 and 16 classes with a boolean each (15, 18 and 22 bytes an object, 33, 36 and 38
 // times) were refused at the objects' budget of 32 times, now 52, and decode.
 func TestJavaStreamsDecode(t *testing.T) {
+	allocbound.WithoutRace(t)
 	tomcat.Skip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gotribes/tribes/internal/allocbound"
 )
 
 func header(b ...byte) []byte { return append([]byte{0xAC, 0xED, 0, 5}, b...) }
@@ -300,6 +302,7 @@ func TestPrimitiveArraysBoundedByMaxBytes(t *testing.T) {
 // bytes beyond DefaultMaxHandles): a stream of more small objects than DefaultMaxHandles
 // decodes; from a reader, whose size is not known, the default stays DefaultMaxHandles.
 func TestDefaultMaxHandlesFollowsInput(t *testing.T) {
+	allocbound.WithoutRace(t)
 	longs := make([]any, DefaultMaxHandles+1000) // a Long each: 14 bytes, one handle
 	for i := range longs {
 		longs[i] = int64(i) << 8

@@ -46,6 +46,7 @@ func encodeMany(t *testing.T, n int, mk func() any) []byte {
 // of them beside objects that fill the budget allocates at most decodeBound (56 times
 // plus 128 KiB), decoded or refused with ErrLimit, whole or from a Reader.
 func TestMapSetEnumStructsCharged(t *testing.T) {
+	allocbound.WithoutRace(t)
 	for name, mk := range structStreams() {
 		if charged, allocated := objectCharge(t, encodeMany(t, 2, mk)); charged != allocated {
 			t.Errorf("an empty %s: charged %d bytes, allocated %d", name, charged, allocated)

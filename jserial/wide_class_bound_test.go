@@ -35,6 +35,7 @@ func wideObjects(fields, objects int) []byte {
 // first 1024 were appended without counting in the objects' budget, their slice growing
 // a quarter at a time: 80.6 times the stream for 65 535 boolean fields, 15.3 whole.
 func TestWideClassBoundedFromReader(t *testing.T) {
+	allocbound.WithoutRace(t)
 	for _, fields := range []int{1500, 20_000, 65_535} {
 		in := wideObjects(fields, 2_000_000/fields)
 		var whole, streamed int

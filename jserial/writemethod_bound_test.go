@@ -22,6 +22,7 @@ var writeMethodBound = allocbound.Bound{K: 40, C: 128 << 10}
 // allocated 18 Slots for 10, the objects' budget refused the stream at 32 times and
 // decoding had allocated 40.5 times it by then.
 func TestWriteMethodHierarchiesBounded(t *testing.T) {
+	allocbound.WithoutRace(t)
 	var inputs [][]byte
 	for _, depth := range []int{1, 2, 3, 4, 8, 9, 10, 12, 16, 17, 20, 33, 48, 64, 100, 129, 257, 300, 513, 900} {
 		inputs = append(inputs, deepObjects(depth, 200_000/(depth+6), true))

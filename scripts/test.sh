@@ -58,6 +58,17 @@ echo "== go test -race"
 # machine (2026-12-06, six other test runs beside it).
 go test -race -count=1 -timeout 1200s ./...
 
+echo "== go test without -race (the tests that skip under it)"
+# A test that only runs a decoder on one goroutine over large inputs calls
+# allocbound.WithoutRace: it skips under -race (which can find nothing there, runs it five
+# to ten times slower and doubles its allocation bound) and runs here, each package's such
+# tests at once, found by that call as the fuzz targets below are found by their names.
+grep -rl --include='*_test.go' 'allocbound\.WithoutRace(' . | xargs -r dirname | sort -u | while read -r dir; do
+  names=$(awk 'FNR == 1 { name = "" } /^func Test[A-Za-z0-9_]*\(/ { name = $2; sub(/\(.*/, "", name) } /allocbound\.WithoutRace\(/ && name != "" { print name }' "$dir"/*_test.go | sort -u | paste -sd'|')
+  echo "-- $dir ^($names)\$"
+  go test -count=1 -timeout 1200s -run "^($names)\$" "$dir"
+done
+
 echo "== fuzz (each target ${FUZZTIME:=8s})"
 # Every Fuzz* function in the module, run one at a time for a bounded time.
 grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do

@@ -186,3 +186,17 @@ func Corpus(t testing.TB, name string) [][]byte {
 	}
 	return out
 }
+
+// WithoutRace skips t when the race detector is on. It is for a test that only runs a
+// decoder over large inputs on one goroutine (and measures it): the race detector can find
+// nothing there, makes such a test five to ten times slower (jserial's
+// TestElementArraysAndDescriptorsCharged took 52 s under -race on a loaded machine, 10 s
+// without) and doubles its bound (Max). scripts/test.sh runs every package whose tests
+// call WithoutRace a second time without -race, where such a test runs and holds the
+// exact bound.
+func WithoutRace(t testing.TB) {
+	t.Helper()
+	if raceScale > 1 {
+		t.Skip("a single-goroutine decoder over large inputs: runs without -race (scripts/test.sh's second pass)")
+	}
+}

@@ -114,3 +114,16 @@ func TestCheckIgnoresABusyGoroutine(t *testing.T) {
 }
 
 var busySink []byte
+
+// TestWithoutRaceSkipsOnlyUnderRace: a test that calls WithoutRace skips under the race
+// detector and runs without it (scripts/test.sh's second pass).
+func TestWithoutRaceSkipsOnlyUnderRace(t *testing.T) {
+	ran := false
+	t.Run("inner", func(t *testing.T) {
+		WithoutRace(t)
+		ran = true
+	})
+	if ran == (raceScale > 1) {
+		t.Errorf("race detector on %v: the test ran %v", raceScale > 1, ran)
+	}
+}
