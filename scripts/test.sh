@@ -3,7 +3,8 @@
 # libtomcat10-java for the real Tribes peer, tomcat10 for the real Tomcat nodes, iptables/iproute2 for the multi-host bench),
 # then checks that all of it is here (a missing piece fails the run instead of skipping
 # tests), checks formatting, vets, runs every test with the race detector (interop tests
-# against Java Tribes included) and each fuzz target for a bounded time.
+# against Java Tribes included), then without it the tests that skip under it
+# (allocbound.WithoutRace), and each fuzz target for a bounded time.
 #
 #   scripts/test.sh            # everything (CI runs this through .ci/run)
 #   FUZZTIME=30s scripts/test.sh
