@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,11 +91,42 @@ func suiteBudget(t *testing.T) time.Duration {
 	return max(time.Until(end)-time.Minute, time.Minute)
 }
 
+// attacker is the command built once for the package's tests (buildAttacker): TestSuite
+// and TestStartClusterRetriesWhenAPortIsTaken each linked it anew into their own
+// directory. TestMain removes its directory.
+var attacker struct {
+	mu  sync.Mutex
+	dir string // made by the first build
+	exe string // set once a build succeeded
+}
+
+// TestMain runs the tests, then removes the directory of the command they built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if attacker.dir != "" {
+		_ = os.RemoveAll(attacker.dir)
+	}
+	os.Exit(code)
+}
+
 // buildAttacker builds this command (without the race detector) into a temporary
-// directory and returns its path.
+// directory, once for the package's tests, and returns its path; a build that failed is
+// tried again by the next test that needs it.
 func buildAttacker(ctx context.Context, t *testing.T) string {
 	t.Helper()
-	exe := filepath.Join(t.TempDir(), "tribesattack")
+	attacker.mu.Lock()
+	defer attacker.mu.Unlock()
+	if attacker.exe != "" {
+		return attacker.exe
+	}
+	if attacker.dir == "" {
+		dir, err := os.MkdirTemp("", "tribesattack-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		attacker.dir = dir
+	}
+	exe := filepath.Join(attacker.dir, "tribesattack")
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goTool); err != nil {
 		goTool = "go"
@@ -102,6 +134,7 @@ func buildAttacker(ctx context.Context, t *testing.T) string {
 	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", exe, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	attacker.exe = exe
 	return exe
 }
 
