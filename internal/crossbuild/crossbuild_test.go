@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,16 @@ var targets = []struct{ goos, goarch string }{
 	{"darwin", "arm64"},
 	{"freebsd", "amd64"},
 }
+
+// gcflags compile the module's packages (those ./... names; the standard library and the
+// other modules as usual) without optimizations or inlining, for build and vet alike so
+// that vet finds what build compiled. What the test checks is the same with them: each
+// package and its tests type-check for the system, every file its build constraints
+// select is compiled, and the commands link (-ldflags=-s -w leave out the symbol table
+// and DWARF of binaries the build throws away). They save the optimizing back end: for
+// windows/amd64 with the module's packages not cached, build and vet took 84 s of CPU
+// time instead of 108 (2026-12-07, the 2-core CI machine).
+const gcflags = "-N -l"
 
 // TestModuleBuildsForOtherSystems builds every package of the module (./..., commands and
 // interop harnesses included) for each target, then vets them there: go vet type-checks
@@ -38,8 +49,12 @@ func TestModuleBuildsForOtherSystems(t *testing.T) {
 	for _, tg := range targets {
 		t.Run(tg.goos+"/"+tg.goarch, func(t *testing.T) {
 			t.Parallel()
-			for _, verb := range []string{"build", "vet"} {
-				cmd := exec.CommandContext(t.Context(), goTool, verb, "./...")
+			for _, args := range [][]string{
+				{"build", "-gcflags=" + gcflags, "-ldflags=-s -w", "./..."},
+				{"vet", "-gcflags=" + gcflags, "./..."},
+			} {
+				verb := args[0]
+				cmd := exec.CommandContext(t.Context(), goTool, args...)
 				cmd.Dir = root
 				// The last value of a variable wins: the caller's GOOS and GOARCH, and
 				// GOFLAGS such as -race (which needs cgo), do not apply.
@@ -47,7 +62,7 @@ func TestModuleBuildsForOtherSystems(t *testing.T) {
 				start := time.Now()
 				out, err := cmd.CombinedOutput()
 				if err != nil {
-					t.Fatalf("GOOS=%s GOARCH=%s go %s ./...: %v\n%s", tg.goos, tg.goarch, verb, err, out)
+					t.Fatalf("GOOS=%s GOARCH=%s go %s: %v\n%s", tg.goos, tg.goarch, strings.Join(args, " "), err, out)
 				}
 				t.Logf("GOOS=%s GOARCH=%s go %s ./... took %v", tg.goos, tg.goarch, verb, time.Since(start).Round(time.Millisecond))
 			}
