@@ -18,6 +18,7 @@ import (
 // the values, the jserial decoding besides) for FuzzSession's seeds and corpus and every
 // seed with a length or count smashed to a large value.
 func TestSessionAllocationBound(t *testing.T) {
+	allocbound.WithoutRace(t)
 	var inputs [][]byte
 	for _, name := range []string{"session", "session_empty", "diff", "diff_principal"} {
 		inputs = append(inputs, readGolden(t, name))
@@ -44,6 +45,7 @@ func TestSessionAllocationBound(t *testing.T) {
 // length. It is held to 32 times its length plus 256 KiB; before, the actions, the names'
 // map, the attributes and their index grew by appending: 42.0 and 49.3 times.
 func TestDenseDiffAllocationBound(t *testing.T) {
+	allocbound.WithoutRace(t)
 	for _, n := range []int{5000, 20_000} {
 		diff := denseDiff(t, n)
 		r := allocbound.Check(t, allocbound.Bound{K: 32, C: 256 << 10}, [][]byte{diff}, func(b []byte) {

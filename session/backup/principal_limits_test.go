@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/internal/allocbound"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/backup"
 	"github.com/gotribes/tribes/session/delta"
@@ -20,6 +21,7 @@ import (
 // read with jserial's defaults whatever the limits, so that the raised sessions refused
 // the principal their limits let through.
 func TestApplyDiffPrincipalWithItsLimits(t *testing.T) {
+	allocbound.WithoutRace(t)
 	diffOf := func(limits backup.Limits, p *delta.Principal) []byte {
 		t.Helper()
 		s := backup.NewSession("S1.go", time.Hour, limits)
