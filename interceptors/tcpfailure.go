@@ -306,7 +306,10 @@ func (d *TCPFailureDetector) Start(ctx context.Context, svc channel.Service) err
 // TestFailureDetectorStopFromTheListenerOfARemovalItReports). A Stop made from inside a
 // call the detector made up the stack (a membership listener, a held message's) has them
 // go up on its own goroutine, as a stopped detector passes events through (once that
-// call returned, when that goroutine is the one delivering the events).
+// call returned, when that goroutine is the one delivering the events), or, while another
+// goroutine delivers the events, from that one, in order, which it does not wait for: they
+// may go up once it returned
+// (TestFailureDetectorStopInsideAHeldListenerLeavesItsRemovalsToTheDeliveringGoroutine).
 func (d *TCPFailureDetector) Stop(ctx context.Context, svc channel.Service) error {
 	sg := d.beginStop()
 	d.mu.Lock()

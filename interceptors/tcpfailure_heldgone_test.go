@@ -113,8 +113,14 @@ func (l stoppingListener) MessageReceived(*channel.Message) error {
 // TestFailureDetectorHeldMessageWhoseListenerStopsTheChannel: the removal of a member
 // waits for its held messages to go up, but a listener of one that stops the channel has
 // the stopping membership report the member gone on the listener's own goroutine: the
-// stopped detector passes that removal through at once, from inside the listener, and the
-// Stop returns.
+// stopped detector passes that removal through without waiting for the message, and the
+// Stop returns. The removal goes up from the goroutine delivering the events: the
+// listener's own, or, when the goroutine that delivered the member's announcement has
+// not left the events queue yet, that one, which may pass it up after the Stop and
+// MessageReceived returned (TestFailureDetectorStopInsideAHeldListenerLeavesItsRemovalsToTheDeliveringGoroutine
+// holds that goroutine). So the test waits for the removal (the detector settled) before
+// it reads the order: it read it as soon as MessageReceived returned, and failed under
+// load, the removal not lost but still to go up ("+B msg").
 func TestFailureDetectorHeldMessageWhoseListenerStopsTheChannel(t *testing.T) {
 	d := newTestDetector(newAliveSet()) // B never answers the check
 	nw := channeltest.NewNetwork()
@@ -139,11 +145,13 @@ func TestFailureDetectorHeldMessageWhoseListenerStopsTheChannel(t *testing.T) {
 	if err := <-res; err != nil {
 		t.Errorf("MessageReceived: %v", err)
 	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B's removal went up, the detector settled", func() bool {
+		return d.Settled() && len(a.evs()) == 2
+	})
 	p := fmt.Sprint(b.port())
 	if got, want := a.orderLog(), []string{"+" + p, "msg:" + p, "-" + p}; !slices.Equal(got, want) {
 		t.Errorf("A saw %v, want %v", got, want)
 	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "the detector settled", d.Settled)
 }
 
 // TestFailureDetectorMessageAfterItsMembersRemovalListsItAgain: a message of a member
