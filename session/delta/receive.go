@@ -360,7 +360,7 @@ func (m *Manager) handleChangeID(ctx context.Context, msg *Message) {
 		if old == msg.NewID {
 			return
 		}
-		ok, taken := m.renameReplica(ctx, s, old, msg.NewID)
+		ok, taken := m.renameReplica(ctx, s, old, msg.NewID, msg.Version)
 		if taken {
 			m.dropRenamedCopy(ctx, s, old, msg.NewID)
 			return
@@ -391,11 +391,16 @@ func (m *Manager) dropRenamedCopy(ctx context.Context, s *Session, old, newID st
 }
 
 // renameReplica renames s from old to newID as the cluster asks (a rename received, or a
-// repair's), telling the listeners; it fails as store.rename does.
-func (m *Manager) renameReplica(ctx context.Context, s *Session, old, newID string) (ok, taken bool) {
+// repair's), telling the listeners; it fails as store.rename does. version is the one a
+// rename back raised the session to (0: none), which the copy takes if it missed no
+// change before it (raisedTo).
+func (m *Manager) renameReplica(ctx context.Context, s *Session, old, newID string, version uint64) (ok, taken bool) {
 	ok, taken = m.st.rename(old, newID, s)
 	if ok {
 		m.gone.renamedBack(newID)
+		if version > 0 {
+			s.raisedTo(version)
+		}
 		s.noteTaken() // logged under its new id
 		m.noteRenamed(old, s)
 		m.noteRemoved(old, s, 0, true)

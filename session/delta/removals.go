@@ -75,10 +75,11 @@ type removal struct {
 	// member's record: TestRenamedBackKeptByRefresh). Such a record covers no copy, is not
 	// passed on, and a member's record of the id up to its version is of that same rename
 	// away (mergeRemoval); a later note (a rename away again) clears it. A node that
-	// missed the rename back still holds the record as an old id's, at the same version:
-	// its refresh takes no member's copy under the id and removes its own copy on a
-	// member's record of the id it holds; the records carry no order of two renames at
-	// one version, so that case is not covered.
+	// missed the rename back still holds the record as an old id's, at its version: so
+	// the node renaming the session back raises the session's version above the record's
+	// and its rename carries the new version (BinaryCodec; rename.go, renameReplica), and
+	// the copies renamed back are newer than every record of the rename away
+	// (TestRenameBackMissedKeptByRefresh).
 	back bool
 }
 
@@ -160,15 +161,20 @@ func (r *removals) note(id string, version uint64, keep time.Duration, renamed b
 }
 
 // renamedBack marks the record of id as an old id, if one is kept, as renamed back: a
-// session was renamed to id here (see removal.back).
-func (r *removals) renamedBack(id string) {
+// session was renamed to id here (see removal.back). It returns the record's version and
+// whether one was kept (still in force).
+func (r *removals) renamedBack(id string) (version uint64, ok bool) {
+	now := time.Now().UnixNano()
 	key := removalKey(id, true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e, ok := r.byID[key]; ok {
-		e.back, e.to = true, weak.Pointer[Session]{}
-		r.byID[key] = e
+	e, ok := r.byID[key]
+	if !ok {
+		return 0, false
 	}
+	e.back, e.to = true, weak.Pointer[Session]{}
+	r.byID[key] = e
+	return e.version, e.until > now
 }
 
 // renamedBackOver reports whether a member's record of id as an old id up to version is

@@ -95,11 +95,18 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 			}
 			continue // renamed concurrently: try again from its current id
 		}
-		m.gone.renamedBack(newID)
+		// Renamed back to an id renamed away from at the session's version (a binder's
+		// renames change none): the version goes above that rename's record, so that a
+		// copy renamed back is newer than every record of it, a node's that missed the
+		// rename back too (removal.back). The rename carries it (BinaryCodec: 0 before).
+		var raised uint64
+		if v, ok := m.gone.renamedBack(newID); ok {
+			raised = s.raiseAbove(v)
+		}
 		m.skip(oldID)
 		m.noteRenamed(oldID, s)
 		s.markSent()
-		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs()})
+		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs(), Version: raised})
 		if err != nil {
 			// Sent again before the session's next message, to the members it missed.
 			s.noteUnsentRename(oldID, err, m.cl.ch.Members())

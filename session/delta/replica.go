@@ -297,6 +297,31 @@ func (s *Session) missed(version uint64) bool {
 	return version > s.topVersion()+1
 }
 
+// raiseAbove raises the version of s, renamed back to an id whose record of the rename
+// away is at version, above it and every change s holds, unless a change since is above
+// the record already; it returns the new version, or 0 if it did not raise it.
+func (s *Session) raiseAbove(version uint64) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	top := s.topVersion()
+	if top > version {
+		return 0
+	}
+	s.version = top + 1
+	return s.version
+}
+
+// raisedTo gives the copy s the version a rename back raised the session to (raiseAbove)
+// if it holds every change below it; a copy that missed one keeps its version, so that
+// the missing change is still found (missed, a refresh or repair).
+func (s *Session) raisedTo(version uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if version <= s.topVersion()+1 {
+		s.version = max(s.version, version)
+	}
+}
+
 // olderThan reports whether the session's version is below version.
 func (s *Session) olderThan(version uint64) bool {
 	s.mu.Lock()

@@ -1,0 +1,49 @@
+package delta_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// The case TestRenamedBackKeptByRefresh leaves open: c holds the record of the rename
+// away from a's route (S.a -> S.b, at the session's version) and is cut off while a's
+// binder renames the session back to S.a at that same version. Back, c refreshes: it
+// must end with the live session's copy under S.a, with its value, and serve it.
+func TestRenameBackMissedKeptByRefresh(t *testing.T) {
+	nw, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
+	startedAlone(t, a)
+	s := create(t, a, "k", "v1")
+	id := s.ID()
+	if w := get(readK(t, b), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v1" {
+		t.Fatalf("read on b: %d %q", w.Code, w.Body.String())
+	}
+	away := s.ID()
+	testutil.EventuallyTrue(t, 10*time.Second, "c holds the renamed copy", func() bool { return c.m.Find(away) != nil })
+	refreshes := c.m.Stats().QuorumRefreshes
+	nw.Isolate(c.tn, a.tn, b.tn) // c misses the rename back
+	testutil.EventuallyTrue(t, 10*time.Second, "a and b serving after probing c", func() bool {
+		return a.m.Serving() == nil && b.m.Serving() == nil
+	})
+	if w := get(readK(t, a), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v1" {
+		t.Fatalf("read on a: %d %q", w.Code, w.Body.String())
+	}
+	if s.ID() != id {
+		t.Fatalf("the session is %s, want %s (renamed back)", s.ID(), id)
+	}
+	nw.Heal(c.tn, a.tn)
+	nw.Heal(c.tn, b.tn)
+	testutil.EventuallyTrue(t, 10*time.Second, "c's refresh", func() bool {
+		return c.m.Stats().QuorumRefreshes > refreshes && c.m.Refusing() == nil
+	})
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if w := get(readK(t, c), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v1" {
+			return fmt.Errorf("c: %d %q, want k=v1 (c holds %s)", w.Code, w.Body.String(), holding(c, id))
+		}
+		return nil
+	})
+}
