@@ -131,7 +131,8 @@ type Config struct {
 	// again, refreshes its copies from every member (the highest version of each session
 	// wins, and copies of sessions the others removed meanwhile go) before it
 	// acknowledges changes again (Stats.QuorumRefreshes); until then its middleware
-	// serves no request for a session, reads included (503, Stats.StaleRequestsRefused).
+	// serves no request for a session, reads included, nor one naming a session id it
+	// does not hold (503, Stats.StaleRequestsRefused).
 	// The quorum adds a floor: every member in the view must still acknowledge
 	// (TolerateUnreachable excepted). With BinaryCodec it also covers partitions of some
 	// links only: a node that loses a member asks the others to probe it (ErrNoQuorum
