@@ -162,9 +162,9 @@ func (r *removals) note(id string, version uint64, keep time.Duration, renamed b
 
 // renamedBack marks the record of id as an old id, if one is kept, as renamed back: a
 // session was renamed to id here (see removal.back). It returns the record's version and
-// whether one was kept (still in force).
+// whether one is held, in force or not forgotten yet: a member may keep its record of the
+// rename away longer than this node (one merged from a member's is kept an hour).
 func (r *removals) renamedBack(id string) (version uint64, ok bool) {
-	now := time.Now().UnixNano()
 	key := removalKey(id, true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -174,7 +174,7 @@ func (r *removals) renamedBack(id string) (version uint64, ok bool) {
 	}
 	e.back, e.to = true, weak.Pointer[Session]{}
 	r.byID[key] = e
-	return e.version, e.until > now
+	return e.version, true
 }
 
 // renamedBackOver reports whether a member's record of id as an old id up to version is

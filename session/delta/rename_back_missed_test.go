@@ -1,6 +1,7 @@
 package delta_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -13,7 +14,9 @@ import (
 // The case TestRenamedBackKeptByRefresh leaves open: c holds the record of the rename
 // away from a's route (S.a -> S.b, at the session's version) and is cut off while a's
 // binder renames the session back to S.a at that same version. Back, c refreshes: it
-// must end with the live session's copy under S.a, with its value, and serve it.
+// must end with the live session's copy under S.a alone, with its value, apply the next
+// acknowledged change to it, and serve it. Before the rename back raised the version, c
+// held no copy under any route and served none (200 k=<nil>).
 func TestRenameBackMissedKeptByRefresh(t *testing.T) {
 	nw, a, b, c := three(t, delta.Config{Replication: delta.ReplicateAcked, ClusterSize: 3})
 	startedAlone(t, a)
@@ -40,9 +43,22 @@ func TestRenameBackMissedKeptByRefresh(t *testing.T) {
 	testutil.EventuallyTrue(t, 10*time.Second, "c's refresh", func() bool {
 		return c.m.Stats().QuorumRefreshes > refreshes && c.m.Refusing() == nil
 	})
+	if h := holding(c, id); h != id+" k=v1" {
+		t.Errorf("c after its refresh holds %s, want %s k=v1 alone", h, id)
+	}
+	// The next change, acknowledged, is c's copy's too.
+	if err := s.Set("k", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.m.Replicate(context.Background(), s); err != nil {
+		t.Fatalf("a's change after the healing: %v", err)
+	}
+	if h := holding(c, id); h != id+" k=v2" {
+		t.Errorf("c after a's acknowledged change holds %s, want %s k=v2", h, id)
+	}
 	testutil.Eventually(t, 10*time.Second, func() error {
-		if w := get(readK(t, c), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v1" {
-			return fmt.Errorf("c: %d %q, want k=v1 (c holds %s)", w.Code, w.Body.String(), holding(c, id))
+		if w := get(readK(t, c), "/", s.ID()); w.Code != http.StatusOK || w.Body.String() != "k=v2" {
+			return fmt.Errorf("c: %d %q, want k=v2 (c holds %s)", w.Code, w.Body.String(), holding(c, id))
 		}
 		return nil
 	})

@@ -11,6 +11,14 @@ import (
 // raised version only if it missed no change below it (raisedTo), so that a missed delta
 // is still found.
 func TestRenameBackRaisesVersion(t *testing.T) {
+	r := newRemovals()
+	r.note("S.a", 3, time.Hour, true, nil) // renamed away from S.a at version 3
+	if v, ok := r.renamedBack("S.a"); !ok || v != 3 {
+		t.Errorf("renamedBack(S.a) = %d, %v, want 3, true: the version to raise the session above", v, ok)
+	}
+	if _, ok := r.renamedBack("T.a"); ok {
+		t.Error("renamedBack of an id without a record reports one")
+	}
 	s := &Session{version: 3}
 	if got := s.raiseAbove(3); got != 4 || s.version != 4 {
 		t.Errorf("raiseAbove(3) at version 3 = %d (version %d), want 4", got, s.version)
