@@ -61,6 +61,10 @@ type entry struct {
 	// counts the Replicates that read it and have not sent yet.
 	sends       uint64
 	replicating int
+	// claims counts the messages received from other members that made the entry a
+	// backup, copy or proxy (update): a republish that sees it change while it publishes
+	// leaves the entry to the member that took it over (republishKey).
+	claims uint64
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that

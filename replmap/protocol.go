@@ -201,10 +201,13 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	switch mm.Type {
 	case msgProxy:
 		e.role = roleProxy
+		e.claims++
 	case msgBackup:
 		e.role = roleBackup
+		e.claims++
 	case msgCopy:
 		e.role = roleCopy
+		e.claims++
 	case msgNotifyMember:
 		// Another node of a replicated map took the entry over (its Get): this node
 		// holds a copy from now on, so that its own Get takes the entry back before a
@@ -212,6 +215,7 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 		// then naming only this node, and a later replicate reaches no other node).
 		if m.cfg.Replicated && e.role == rolePrimary && mm.Primary != nil && !same(mm.Primary, m.cfg.Channel.LocalMember()) {
 			e.role = roleCopy
+			e.claims++
 		}
 	}
 	m.resize(e, size)

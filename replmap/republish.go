@@ -114,6 +114,21 @@ const maxRepublish = 4
 // begun): TestPutDuringTheDeparturePassOfTheEntryItReplaces,
 // TestGetOnTheBackupDuringTheDeparturePassThatTakesItOver.
 //
+// A member that takes the entry over while this node publishes it (a Get on the backup
+// the publish just made, whose MSG_BACKUP names this node its backup; a Get on a proxy,
+// whose MSG_PROXY drops the value here; another member's Put) keeps it: once the publish
+// returns, an entry a received message made a backup of a map member other than the
+// local node, or a proxy, is left as it is, where the republish made it the primary
+// again, two nodes primary of the key (TestGetOnTheBackupAPassJustGaveTheEntry). The
+// publish's MSG_PROXY, naming the local node the primary, may have reached the other
+// members after that member's: a lazy map sends them, but that member and the backup
+// nodes it names, a MSG_PROXY naming it, so that a Get there asks the backup, not a
+// primary. Not covered (reasoned, not tested): when that member named a third member its
+// backup, the publish's MSG_PROXY reaching it after the MSG_BACKUP turned it into a proxy,
+// and only the new primary holds the value until a Replicate sends it there in full.
+// Java's departure pass sets the entry's primary and backup nodes and leaves its role: a
+// Java node ends a backup there, naming itself the primary until the next replicate.
+//
 // With orphan set (Replicate's republish of an entry none of whose backup nodes is a
 // map member) it publishes nothing and returns errNotOrphan when, once no other
 // republish of the key is under way, the entry has a backup node that is a map member
@@ -165,7 +180,7 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) (
 			m.mu.Unlock()
 			return nil, nil
 		}
-		key, value, read, sends := e.key, e.value, e, e.sends
+		key, value, read, sends, claims := e.key, e.value, e, e.sends, e.claims
 		m.mu.Unlock()
 		var err error
 		// Read before the marshal as well: a Replicate that read the entry before this
@@ -178,8 +193,32 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) (
 		}
 		dirty = dirty || !notify && dirtyDiffable(value)
 		m.mu.Lock()
+		if e = m.entries[k]; e != nil && (e != read || e.claims != claims) && m.takenOverLocked(e) {
+			// Another member took the entry over while this node published it: a Get on
+			// the backup the publish just made, which named this node its backup, or
+			// a member's Put. Making it primary again would leave two primaries
+			// (TestGetOnTheBackupAPassJustGaveTheEntry); the publish's MSG_PROXY, sent
+			// after that member's, named this node the primary on the others.
+			var fix *message
+			var dest []channel.Member
+			if !notify && e.primary != nil && !same(e.primary, m.cfg.Channel.LocalMember()) && indexOf(m.members, *e.primary) >= 0 {
+				nodes := slices.Clone(e.nodes)
+				fix = &message{Type: msgProxy, Key: []byte(k), Primary: e.primary, Nodes: nodes}
+				dest = exclude(exclude(m.members, []channel.Member{*e.primary}), nodes)
+			}
+			m.mu.Unlock()
+			if len(dest) > 0 {
+				if err := m.send(ctx, dest, fix); err != nil {
+					m.log.Warn("replmap: proxy of an entry taken over while republished", "map", m.cfg.Name, "err", err)
+				}
+			}
+			if orphan {
+				return nil, errNotOrphan
+			}
+			return nil, nil
+		}
 		left, gone, overtaken := false, false, false
-		if e = m.entries[k]; e != nil {
+		if e != nil {
 			e.nodes, e.primary, e.role = nodes, m.local(), rolePrimary
 			if dirty {
 				e.failed++ // the next Replicate sends the value in full (dirtyDiffable)
@@ -207,6 +246,20 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) (
 		}
 	}
 	return nodes, fmt.Errorf("%w: the backup nodes picked left, %d times", ErrNoBackup, maxRepublish)
+}
+
+// takenOverLocked reports whether e, an entry a received message changed, is another
+// member's now: it holds no value (a MSG_PROXY), or names as its primary a map member
+// other than the local node. An entry naming a member that left (a message it sent
+// before) is not. m.mu held.
+func (m *Map) takenOverLocked(e *entry) bool {
+	if e.role == rolePrimary {
+		return false
+	}
+	if e.role == roleProxy || e.value == nil {
+		return true
+	}
+	return e.primary != nil && !same(e.primary, m.cfg.Channel.LocalMember()) && indexOf(m.members, *e.primary) >= 0
 }
 
 // firstRemaining reports whether local is the first of nodes that is local or a map

@@ -2,7 +2,6 @@ package replmap_test
 
 import (
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -11,22 +10,18 @@ import (
 )
 
 // A Get on the member that the departure's pass on the primary just gave the entry as
-// its backup (the pass's MSG_BACKUP applied there, its MSG_PROXY held): the Get takes
-// the entry over, as on any backup, and publishes it; the pass's MSG_PROXY, naming that
-// member as the backup, reaches the others after. Once both are done one node must be
-// the entry's primary with its value, and a member hold the value as the backup it names.
+// its backup (the pass's MSG_BACKUP applied, its MSG_PROXY held): the Get takes
+// the entry over, as on any backup, and publishes it, naming the pass's node its backup;
+// the pass's MSG_PROXY, naming that member as the backup, reaches the others after. Once
+// both are done one node must be the entry's primary with its value, a member hold the
+// value as the backup it names, and the others' proxies name that primary, so that a Get
+// on one of them leaves one primary too.
 //
-// A known defect, not fixed: it fails (two nodes primary of the key: the Get published
-// its backup to the pass's node, whose republishKey then made its entry the primary
-// again, as the log shows; when the Get's backup is a third member, the pass's
-// MSG_PROXY would turn it into a proxy, the Get's primary naming it: reasoned from the
-// code, not seen here). The republishes of one key run one after
-// the other on a node only; a Get taking the entry over on another node is not ordered
-// with them. Run with GOTRIBES_KNOWN_DEFECTS=1.
+// It failed before (3 of 3 runs): the pass's republishKey, seeing its publish succeed,
+// made its node's entry, a backup of the Get's node by then, the primary again: two
+// nodes primary of the key. The pass now leaves an entry another member took over while
+// it published to that member, and sends the others a MSG_PROXY naming it.
 func TestGetOnTheBackupAPassJustGaveTheEntry(t *testing.T) {
-	if os.Getenv("GOTRIBES_KNOWN_DEFECTS") == "" {
-		t.Skip("known defect (a Get on another node taking over an entry a departure's pass republishes): set GOTRIBES_KNOWN_DEFECTS=1")
-	}
 	nw := channeltest.NewNetwork()
 	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
 	a := newChannel(t, nw, hold)
@@ -71,6 +66,29 @@ func TestGetOnTheBackupAPassJustGaveTheEntry(t *testing.T) {
 	t.Logf("a %v, y's Get named as k's backup %v", a.ch.LocalMember().String(), replmap.BackupNodes(y.m, k))
 	hold.releaseAt(1)
 	<-killed
+	settled(t, nodes, x, k)
+	// A Get on a node holding a proxy asks the backup its proxy names: naming the pass's
+	// node the primary, it made the Get's node, the backup in its view, a second primary.
+	var c *node
+	for _, n := range nodes {
+		if _, _, held := n.m.Peek(k); n != x && !held && c == nil {
+			c = n
+		}
+	}
+	if c == nil {
+		t.Fatal("no node holds a proxy of k")
+	}
+	if v, ok, err := c.m.Get(ctx(t), k); err != nil || !ok || v != "v" {
+		t.Fatalf("a proxy's Get of k = %#v, %v, %v", v, ok, err)
+	}
+	settled(t, nodes, x, k)
+}
+
+// settled waits until, x aside, one node of nodes is the primary of k with its value
+// "v", none is the primary without it, one other node holds the value as the backup the
+// primary names, and every other node holds a proxy naming that primary.
+func settled(t *testing.T, nodes []*node, x *node, k string) {
+	t.Helper()
 	testutil.Eventually(t, testutil.WaitLimit, func() error {
 		var primaries []*node
 		for _, n := range nodes {
@@ -100,6 +118,14 @@ func TestGetOnTheBackupAPassJustGaveTheEntry(t *testing.T) {
 		}
 		if len(holders) != 1 || len(named) != 1 || named[0].String() != holders[0] {
 			return fmt.Errorf("members holding k as a backup: %v, the primary naming %v; want one, named", holders, named)
+		}
+		for _, n := range nodes {
+			if _, _, held := n.m.Peek(k); n == x || held {
+				continue
+			}
+			if q, ok := replmap.Primary(n.m, k); !ok || q.Key() != p.ch.LocalMember().Key() {
+				return fmt.Errorf("%v's proxy of k names %v (%v) its primary, want %v", n.ch.LocalMember(), q, ok, p.ch.LocalMember())
+			}
 		}
 		return nil
 	})
