@@ -153,19 +153,29 @@
 //     buffer is rejected as invalid (Stats.FramesRejected) without a loss report.
 //   - Accept failures do not stop the listener. Exhaustion (EMFILE, ENFILE, ENOBUFS,
 //     ENOMEM): the first failure of a run is counted (Stats.ReceiverFailures), logged
-//     (rate-limited, as the end of the run: TestAcceptExhaustionRunsLogBounded) and
-//     reported (an error wrapping channel.ErrReceiverFailed). Each pending connection is
-//     then accepted on a descriptor the receiver holds in reserve and closed at once (Stats.ConnsRefused),
-//     so that peers learn at once instead of waiting in the kernel's backlog; without
-//     that reserve, accept is retried after 5 ms, doubling up to 1 s, as net/http does.
+//     rate-limited (TestAcceptExhaustionRunsLogBounded; the end of a run whose failure
+//     was logged is logged too, so that the last line never says a receiver that
+//     recovered cannot accept: TestAcceptExhaustionLastLineIsTheState) and reported (an
+//     error wrapping channel.ErrReceiverFailed). Each pending connection is then accepted
+//     on a descriptor the receiver holds in reserve and closed at once
+//     (Stats.ConnsRefused), so that peers learn at once instead of waiting in the kernel's
+//     backlog (also while the receiver waits for the run to end:
+//     TestReceiverShedsWhileItWaitsForTheRunToEnd); Linux fails accept on a full table
+//     whether or not a connection is pending, so that accept on the reserve waits 5 ms at
+//     most for one (TestShedWaitsBriefly). Without that reserve, or when no connection
+//     came, accept is retried after 5 ms, doubling up to 1 s, as net/http does.
 //     A reserve that could not be taken (descriptors ran out when the receiver started,
 //     or another goroutine took the one freed for a shed) is taken at the next accept
 //     that works (TestReceiverRetakesItsSpareDescriptor). The run ends once a descriptor
 //     can be opened beside the reserve: checked at each accept that works and, while no
 //     connection arrives, every 500 ms, so that the recovery is reported without waiting
 //     for the next peer to connect (TestReceiverReportsTheRecoveryWithoutANewConnection);
-//     the end is counted in Stats.ReceiverRestarts and reported as the recovery (nil). Any
-//     other accept error (ECONNABORTED, EPERM from a firewall rule, ETIMEDOUT) concerns one
+//     a run in which socket memory ran out (ENOBUFS, ENOMEM), which a descriptor says
+//     nothing about, ends only at an accept that works
+//     (TestAcceptMemoryRunEndsOnlyAtAnAccept). The end is counted in
+//     Stats.ReceiverRestarts and reported as the recovery (nil). A Stop while the
+//     receiver waits for a run to end returns and leaves no goroutine
+//     (TestStopWhileTheAcceptLoopWaitsForTheRunToEnd). Any other accept error (ECONNABORTED, EPERM from a firewall rule, ETIMEDOUT) concerns one
 //     pending connection: it is counted in Stats.AcceptErrors, logged rate-limited and
 //     accept retried after the back-off, without shedding a connection or reporting a
 //     failure (TestAcceptErrorClassified).

@@ -157,7 +157,8 @@ func startSpareChild(t *testing.T, test string) (stdin io.WriteCloser, expect fu
 // descriptor under a lowered RLIMIT_NOFILE but one, starts EngineGoroutine's receiver on
 // it, and then frees ("free") or takes again ("exhaust") every descriptor as told on
 // stdin, or says whether the last health report was a recovery ("health": "health
-// <healthy> <Stats.ReceiverFailures> <Stats.ReceiverRestarts>"). It exits when stdin
+// <healthy> <Stats.ReceiverFailures> <Stats.ReceiverRestarts> <Stats.ConnsRefused>"). It
+// exits when stdin
 // closes.
 func spareChild() {
 	say := func(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
@@ -223,7 +224,7 @@ func spareChild() {
 			say("exhausted")
 		case "health":
 			st := tr.Stats()
-			say("health %t %d %d", healthy.Load(), st.ReceiverFailures, st.ReceiverRestarts)
+			say("health %t %d %d %d", healthy.Load(), st.ReceiverFailures, st.ReceiverRestarts, st.ConnsRefused)
 		}
 	}
 	free()
@@ -294,4 +295,79 @@ func TestReceiverReportsTheRecoveryWithoutANewConnection(t *testing.T) {
 	if _, failures, restarts := health(); failures != restarts {
 		t.Fatalf("stats: %d failures, %d restarts; want every failure ended", failures, restarts)
 	}
+}
+
+// While a run of exhausted descriptors goes on, the accept loop waits for connections
+// with a deadline (probeEvery) to check whether the run ended; a connection that arrives
+// then is still shed at once on the spare descriptor, as the first one of the run was,
+// and the probe that finds no descriptor free leaves the run going: one failure, no
+// restart, until the descriptors are freed.
+func TestReceiverShedsWhileItWaitsForTheRunToEnd(t *testing.T) {
+	if os.Getenv(spareChildEnv) == "1" {
+		spareChild()
+		return
+	}
+	if !canLowerDescriptorLimit {
+		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
+	}
+	stdin, expect := startSpareChild(t, "TestReceiverShedsWhileItWaitsForTheRunToEnd")
+	port, _ := strconv.Atoi(expect("port "))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	fmt.Fprintln(stdin, "free")
+	expect("freed")
+	health := func() (healthy bool, failures, restarts, refused int) {
+		fmt.Fprintln(stdin, "health")
+		if _, err := fmt.Sscan(expect("health "), &healthy, &failures, &restarts, &refused); err != nil {
+			t.Fatal(err)
+		}
+		return healthy, failures, restarts, refused
+	}
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+	srcBytes, _ := src.MarshalBinary()
+	served := func() net.Conn {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", addr, waitTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
+			t.Fatal(err)
+		}
+		readAcks(t, c, 1)
+		return c
+	}
+	first := served() // the receiver takes the reserve the child left it no room for
+	defer first.Close()
+	// Accept failed at start on the child's full table (Linux fails it whether or not a
+	// connection is pending): that run ended with the first connection.
+	healthy, f0, r0, refused0 := health()
+	if !healthy || f0 != r0 {
+		t.Fatalf("after a connection was served: healthy %t, %d failures, %d restarts; want true, every failure ended", healthy, f0, r0)
+	}
+
+	fmt.Fprintln(stdin, "exhaust")
+	expect("exhausted")
+	const sheds = 4
+	for i := range sheds {
+		c, err := net.DialTimeout("tcp", addr, waitTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectClosed(t, c)
+		healthy, failures, restarts, refused := health()
+		if healthy || failures != f0+1 || restarts != r0 || refused != refused0+i+1 {
+			t.Fatalf("after %d connections shed: healthy %t, %d failures, %d restarts, %d refused; want false, %d, %d, %d",
+				i+1, healthy, failures, restarts, refused, f0+1, r0, refused0+i+1)
+		}
+	}
+	fmt.Fprintln(stdin, "free")
+	expect("freed")
+	testutil.EventuallyTrue(t, waitTimeout, "the recovery reported with no new connection", func() bool {
+		healthy, _, _, _ := health()
+		return healthy
+	})
+	if _, failures, restarts, _ := health(); failures != f0+1 || restarts != r0+1 {
+		t.Fatalf("stats: %d failures, %d restarts; want %d each", failures, restarts, f0+1)
+	}
+	_ = served().Close()
 }

@@ -115,17 +115,26 @@ func exhausted(err error) bool {
 	return false
 }
 
+// descriptorsExhausted reports whether err is exhausted's EMFILE or ENFILE, as opposed to
+// its exhaustion of socket memory.
+func descriptorsExhausted(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
 // acceptLoop accepts connections until the listener closes. A failing accept does not
 // end it. If resources are exhausted (see exhausted), the first failure of a run is
-// counted (Stats.ReceiverFailures), logged (rate-limited, as the end of the run: a
-// stranger churning connections at the descriptor limit makes runs at will) and reported
-// to the channel (an error wrapping
-// channel.ErrReceiverFailed); the pending connection is shed on the spare descriptor (or,
-// without one, accept is retried with a back-off). The run ends once descriptors are
-// free again (recovered): checked after each accept that works while failing, and every
-// probeEvery while no connection arrives, so that a receiver whose last accept failed
-// does not stay reported failing until the next peer connects. The end is counted
-// (Stats.ReceiverRestarts) and reported as the recovery (nil). A spare that could not be
+// counted (Stats.ReceiverFailures), logged rate-limited (a stranger churning connections
+// at the descriptor limit makes runs at will) and reported to the channel (an error
+// wrapping channel.ErrReceiverFailed); the pending connection is shed on the spare
+// descriptor (or, without one, accept is retried with a back-off). The run ends once
+// descriptors are free again (recovered): checked after each accept that works while
+// failing, and, for a run of EMFILE or ENFILE only, every probeEvery while no connection
+// arrives, so that a receiver whose last accept failed does not stay reported failing
+// until the next peer connects; a run in which socket memory ran out (ENOBUFS, ENOMEM)
+// ends only at an accept that works. The end is counted (Stats.ReceiverRestarts),
+// reported as the recovery (nil) and logged if the run's failure was (not rate-limited
+// on its own: the last line logged of a run that ended never says the receiver cannot
+// accept). A spare that could not be
 // taken is taken at the next accept that works. Any other accept error is counted
 // (Stats.AcceptErrors), logged rate-limited and retried with the back-off: it neither
 // sheds a connection nor marks the receiver failing.
@@ -138,15 +147,25 @@ func (np *netpoll) acceptLoop() {
 	r := np.r
 	wait := acceptMin
 	failing := false
+	// memRun: socket memory ran out in this run (ENOBUFS, ENOMEM), which a descriptor
+	// opened beside the spare says nothing about: only an accept that works ends it.
+	memRun := false
+	// failLogged: the line of this run's failure was written (the limiter may count it
+	// instead); its end is then written too, so that the last line logged of a run that
+	// ended does not say the receiver cannot accept.
+	failLogged := false
 	dl, _ := np.ln.(interface{ SetDeadline(time.Time) error })
 	endRun := func() {
-		failing = false
+		failing, memRun = false, false
 		if dl != nil {
 			_ = dl.SetDeadline(time.Time{})
 		}
 		r.st.receiverRestarts.Add(1)
-		r.plog.Log(slog.LevelWarn, np.ln.Addr().String(), "accept-recovered",
-			"tribes nio receiver accepting connections again", "addr", np.ln.Addr().String())
+		if failLogged {
+			r.log.Warn("tribes nio receiver accepting connections again", "addr", np.ln.Addr().String(),
+				"failures", r.st.receiverFailures.Load(), "refused", r.st.connsRefused.Load())
+		}
+		failLogged = false
 		r.report(nil)
 	}
 	for {
@@ -160,7 +179,7 @@ func (np *netpoll) acceptLoop() {
 			}
 			if failing && errors.Is(err, os.ErrDeadlineExceeded) {
 				// No connection arrived for probeEvery: the run may have ended unseen.
-				if np.recovered() {
+				if !memRun && np.recovered() {
 					endRun()
 				}
 				continue
@@ -170,13 +189,16 @@ func (np *netpoll) acceptLoop() {
 				r.st.acceptErrors.Add(1)
 				r.plog.Log(slog.LevelWarn, np.ln.Addr().String(), "accept-error",
 					"tribes nio receiver: accept failed; retrying", "err", err, "retry_in", wait)
-			} else if !failing {
-				failing = true
-				r.st.receiverFailures.Add(1)
-				err = fmt.Errorf("%w: nio receiver on %s cannot accept: %w", channel.ErrReceiverFailed, np.ln.Addr(), err)
-				r.plog.Log(slog.LevelError, np.ln.Addr().String(), "accept-exhausted",
-					"tribes nio receiver cannot accept connections; retrying", "err", err, "retry_in", wait)
-				r.report(err)
+			} else {
+				memRun = memRun || !descriptorsExhausted(err)
+				if !failing {
+					failing = true
+					r.st.receiverFailures.Add(1)
+					err = fmt.Errorf("%w: nio receiver on %s cannot accept: %w", channel.ErrReceiverFailed, np.ln.Addr(), err)
+					failLogged = r.plog.Log(slog.LevelError, np.ln.Addr().String(), "accept-exhausted",
+						"tribes nio receiver cannot accept connections; retrying", "err", err, "retry_in", wait)
+					r.report(err)
+				}
 			}
 			if ex && np.shed() {
 				continue
@@ -204,6 +226,9 @@ func (np *netpoll) acceptLoop() {
 	}
 }
 
+// shedWait bounds shed's wait for a connection on the freed spare descriptor.
+const shedWait = acceptMin
+
 // probeEvery is how often a failing accept loop that receives no connection checks
 // whether descriptors are free again (netpoll.recovered).
 const probeEvery = 500 * time.Millisecond
@@ -229,11 +254,20 @@ func (np *netpoll) recovered() bool {
 
 // shed refuses one pending connection while descriptors are exhausted: it frees the
 // spare descriptor, accepts on it, closes the connection (Stats.ConnsRefused) and takes
-// the spare back. It reports whether a connection was shed; if not (no spare, or the
-// freed descriptor was taken meanwhile), the accept loop backs off instead.
+// the spare back. It reports whether a connection was shed; if not (no spare, the freed
+// descriptor was taken meanwhile, or no connection came within shedWait), the accept
+// loop backs off instead. Accept fails on a full descriptor table whether or not a
+// connection is pending (Linux allocates the descriptor first), so shed's accept may find
+// none: it waits shedWait at most (on a listener with deadlines), not until the next
+// peer connects, so that the spare is not left released for another goroutine to take,
+// and a peer connecting after the descriptors were freed is not shed
+// (TestShedWaitsBriefly).
 func (np *netpoll) shed() bool {
 	if np.spare == nil {
 		return false
+	}
+	if dl, ok := np.ln.(interface{ SetDeadline(time.Time) error }); ok {
+		_ = dl.SetDeadline(time.Now().Add(shedWait)) // the accept loop sets its own again
 	}
 	_ = np.spare.Close()
 	c, err := np.ln.Accept()

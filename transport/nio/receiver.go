@@ -78,12 +78,15 @@ type receiver struct {
 	ended chan struct{} // closed by finish once the engine, the UDP loop and the workers ended
 }
 
+// plogNow, nil (time.Now) but in tests, is the clock of the receiver's rate-limited log.
+var plogNow func() time.Time
+
 func newReceiver(cfg *Config, st *counters, rx channel.ReceiveFunc, report func(error), lost func(channel.LostMessage)) *receiver {
 	return &receiver{
 		rx:         rx,
 		lost:       lost,
 		log:        cfg.Logger,
-		plog:       ratelog.New(ratelog.Config{Logger: cfg.Logger}),
+		plog:       ratelog.New(ratelog.Config{Logger: cfg.Logger, Now: plogNow}),
 		st:         st,
 		rxBuf:      cfg.RxBufSize,
 		txBuf:      cfg.TxBufSize,
