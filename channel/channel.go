@@ -97,6 +97,9 @@ type Stats struct {
 	MessagesLost     uint64 // messages the transport received in part and dropped (see LossListener)
 }
 
+// rlogNow, nil (time.Now) but in tests, is the clock of the channel's rate-limited log.
+var rlogNow func() time.Time
+
 // Channel is a Tribes GroupChannel: the application's handle on a group. It sends byte
 // messages to members through an interceptor chain, delivers received messages and
 // membership events to listeners, and starts and stops by level.
@@ -140,8 +143,11 @@ type Channel struct {
 	added, gone, healthFail, nonMember     atomic.Uint64
 	lost                                   atomic.Uint64 // messages the transport lost
 
-	health   sync.Map        // HealthReporter → its outstanding failure (error)
-	arrivals ArrivalReporter // the transport, if it reports arriving messages
+	health sync.Map // HealthReporter → its outstanding failure (error)
+	// healthLogged: the reporters whose last failure's line was written (the limiter may
+	// count it instead), their recovery's line is then written too; under emu.
+	healthLogged map[HealthReporter]bool
+	arrivals     ArrivalReporter // the transport, if it reports arriving messages
 }
 
 type msgEntry struct{ l MessageListener }
@@ -193,7 +199,7 @@ func New(cfg Config) (*Channel, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	c.rlog = ratelog.New(ratelog.Config{Logger: c.log})
+	c.rlog = ratelog.New(ratelog.Config{Logger: c.log, Now: rlogNow})
 	if c.hbInt == 0 {
 		c.hbInt = DefaultHeartbeatInterval
 	}

@@ -63,10 +63,12 @@
 // A transport or membership service that implements HealthReporter tells the channel when a
 // running level fails by itself (the nio receiver whose listener died on descriptor
 // exhaustion) and when it recovered. Channel.Healthy is false in between, listeners that
-// implement HealthListener are told, and Stats.HealthFailures counts the failures. Both
-// are logged rate-limited per reporter (the first lines a minute, then a count): a
-// stranger churning connections at the descriptor limit makes them at will
-// (TestHealthFlappingLogBounded).
+// implement HealthListener are told, and Stats.HealthFailures counts the failures.
+// Failures are logged rate-limited per reporter (the first lines a minute, then a count):
+// a stranger churning connections at the descriptor limit makes them at will
+// (TestHealthFlappingLogBounded); a recovery is logged when its failure was, so that the
+// last line about a reporter that recovered never says the channel is unhealthy
+// (TestHealthLastLineIsTheState).
 //
 // # Lost messages
 //

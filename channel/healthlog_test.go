@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -55,5 +57,55 @@ func TestHealthFlappingLogBounded(t *testing.T) {
 	if failures == 0 || recoveries == 0 || failures > ratelog.DefaultFirst || recoveries > ratelog.DefaultFirst {
 		t.Fatalf("%d failure and %d recovery lines for %d cycles, want 1 to %d each:\n%s",
 			failures, recoveries, cycles, ratelog.DefaultFirst, out)
+	}
+}
+
+// A reporter that recovered never has "unhealthy" as the last line about it: a recovery
+// is logged when its failure was. Before, the two lines were limited each on its own
+// window: a failure logged at the start of a new window was followed by a recovery
+// counted in the old one, and the log said the channel was unhealthy while Healthy was
+// true. The clock of the limiter is the test's.
+func TestHealthLastLineIsTheState(t *testing.T) {
+	var now atomic.Int64
+	t0 := time.Now()
+	now.Store(t0.UnixNano())
+	defer channel.SetRateLogClock(func() time.Time { return time.Unix(0, now.Load()) })()
+	var logBuf testutil.Buffer
+	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nw := channeltest.NewNetwork()
+	n := nw.NewNode()
+	tr := &healthTransport{Transport: n.Transport()}
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	fail := func() { tr.report(fmt.Errorf("%w: accept failed", channel.ErrReceiverFailed)) }
+	// The failures' window opens at t0, the recoveries' 30 s later.
+	fail()
+	now.Store(t0.Add(30 * time.Second).UnixNano())
+	tr.report(nil)
+	for range 5 {
+		fail()
+		tr.report(nil)
+	}
+	// A minute after t0: the failures' window is new, the recoveries' is not.
+	now.Store(t0.Add(61 * time.Second).UnixNano())
+	fail()
+	tr.report(nil)
+	if !ch.Healthy() {
+		t.Fatal("unhealthy after the recovery")
+	}
+	out := logBuf.String()
+	fails, recs := strings.LastIndex(out, "tribes channel unhealthy"), strings.LastIndex(out, "tribes channel healthy again")
+	if fails < 0 || recs < fails {
+		t.Fatalf("the last line says the channel is unhealthy, after it recovered:\n%s", out)
+	}
+	if nf, nr := strings.Count(out, "tribes channel unhealthy"), strings.Count(out, "tribes channel healthy again"); nf != 4 || nr != nf {
+		t.Fatalf("%d failure and %d recovery lines for 7 cycles in two windows; want 3+1 failures, each with its recovery:\n%s",
+			nf, nr, out)
 	}
 }

@@ -11,21 +11,31 @@ import (
 // messages still arriving (ArrivalReporter).
 
 // healthEvent records a failure (err != nil) or the recovery of one HealthReporter, logs it
-// (rate-limited per reporter: a stranger can make the transport fail and recover at will,
-// by churning connections at the descriptor limit) and tells the listeners implementing
-// HealthListener (as with Heartbeater, a listener registered both ways is told twice).
+// and tells the listeners implementing HealthListener (as with Heartbeater, a listener
+// registered both ways is told twice). Failures are logged rate-limited per reporter (a
+// stranger can make the transport fail and recover at will, by churning connections at
+// the descriptor limit); a recovery is logged when its failure was, so that the last line
+// about a reporter that recovered never says the channel is unhealthy
+// (TestHealthLastLineIsTheState).
 func (c *Channel) healthEvent(from HealthReporter, err error) {
 	c.emu.Lock()
 	defer c.emu.Unlock()
 	if err != nil {
 		c.health.Store(from, err)
 		c.healthFail.Add(1)
-		c.rlog.Log(slog.LevelError, reporterName(from), "unhealthy", "tribes channel unhealthy", "err", err)
+		logged := c.rlog.Log(slog.LevelError, reporterName(from), "unhealthy", "tribes channel unhealthy", "err", err)
+		if c.healthLogged == nil {
+			c.healthLogged = map[HealthReporter]bool{}
+		}
+		c.healthLogged[from] = logged
 	} else {
 		if _, had := c.health.LoadAndDelete(from); !had {
 			return
 		}
-		c.rlog.Log(slog.LevelWarn, reporterName(from), "healthy", "tribes channel healthy again")
+		if c.healthLogged[from] {
+			c.log.Warn("tribes channel healthy again", "peer", reporterName(from), "failures", c.healthFail.Load())
+		}
+		delete(c.healthLogged, from)
 	}
 	tell(c, func(h HealthListener) { h.HealthChanged(err) })
 }
