@@ -64,11 +64,12 @@
 // running level fails by itself (the nio receiver whose listener died on descriptor
 // exhaustion) and when it recovered. Channel.Healthy is false in between, listeners that
 // implement HealthListener are told, and Stats.HealthFailures counts the failures.
-// Failures are logged rate-limited per reporter (the first lines a minute, then a count):
-// a stranger churning connections at the descriptor limit makes them at will
-// (TestHealthFlappingLogBounded); a recovery is logged when its failure was, so that the
-// last line about a reporter that recovered never says the channel is unhealthy
-// (TestHealthLastLineIsTheState).
+// Failures are logged rate-limited per reporter (the first lines a minute, then a count,
+// written with the next line after the minute or when the channel stops:
+// TestHealthSuppressedCountLoggedAtStop): a stranger churning connections at the
+// descriptor limit makes them at will (TestHealthFlappingLogBounded). A recovery is
+// logged when its failure was, so that the last line about a reporter that recovered
+// never says the channel is unhealthy (TestHealthLastLineIsTheState).
 //
 // # Lost messages
 //

@@ -109,3 +109,34 @@ func TestHealthLastLineIsTheState(t *testing.T) {
 			nf, nr, out)
 	}
 }
+
+// The failures the log kept back are counted in a line when the channel stops, even if no
+// failure comes after the limiter's interval to report them. Before, the channel's
+// limiter was never flushed: after a burst of failures the count was lost at Stop.
+func TestHealthSuppressedCountLoggedAtStop(t *testing.T) {
+	var logBuf testutil.Buffer
+	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nw := channeltest.NewNetwork()
+	n := nw.NewNode()
+	tr := &healthTransport{Transport: n.Transport()}
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	const cycles = 50
+	for range cycles {
+		tr.report(fmt.Errorf("%w: accept failed", channel.ErrReceiverFailed))
+		tr.report(nil)
+	}
+	if err := ch.Stop(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	out := logBuf.String()
+	want := fmt.Sprintf("kind=unhealthy suppressed=%d", cycles-ratelog.DefaultFirst)
+	if !strings.Contains(out, want) {
+		t.Fatalf("no %q line after Stop:\n%s", want, out)
+	}
+}

@@ -159,6 +159,7 @@ func (c *Channel) Stop(ctx context.Context, svc Service) error {
 	if c.started == 0 {
 		c.health.Clear()
 		c.wakeWaiters()
+		c.rlog.Flush() // the counts of the lines kept back, which no later line may report
 	}
 	if c.started == 0 && c.hbStop != nil {
 		// The heartbeat goroutine checks its context under hbMu before each beat, so no
