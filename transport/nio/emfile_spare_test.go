@@ -156,7 +156,7 @@ func startSpareChild(t *testing.T, test string) (stdin io.WriteCloser, expect fu
 // spareChild runs the receiver of TestReceiverRetakesItsSpareDescriptor: it takes every
 // descriptor under a lowered RLIMIT_NOFILE but one, starts EngineGoroutine's receiver on
 // it, and then frees ("free") or takes again ("exhaust") every descriptor as told on
-// stdin, or says whether the last health report was a recovery ("health": "health
+// stdin, raises RLIMIT_NOFILE ("raise"), or says whether the last health report was a recovery ("health": "health
 // <healthy> <Stats.ReceiverFailures> <Stats.ReceiverRestarts> <Stats.ConnsRefused>"). It
 // exits when stdin
 // closes.
@@ -222,6 +222,11 @@ func spareChild() {
 		case "exhaust":
 			exhaust()
 			say("exhausted")
+		case "raise":
+			if err := raiseDescriptorLimit(); err != nil {
+				fail("raise: %v", err)
+			}
+			say("raised")
 		case "health":
 			st := tr.Stats()
 			say("health %t %d %d %d", healthy.Load(), st.ReceiverFailures, st.ReceiverRestarts, st.ConnsRefused)
@@ -370,4 +375,65 @@ func TestReceiverShedsWhileItWaitsForTheRunToEnd(t *testing.T) {
 		t.Fatalf("stats: %d failures, %d restarts; want %d each", failures, restarts, f0+1)
 	}
 	_ = served().Close()
+}
+
+// A run of exhausted descriptors also ends when the limit is raised at run time, the
+// descriptors held staying open: the probe opens one beside the reserve under the new
+// limit, and the recovery is reported with no new connection.
+func TestReceiverRecoversWhenTheLimitIsRaised(t *testing.T) {
+	if os.Getenv(spareChildEnv) == "1" {
+		spareChild()
+		return
+	}
+	if !canLowerDescriptorLimit {
+		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Max < 512 {
+		t.Skipf("the hard descriptor limit (%d, %v) leaves no room above the child's 256", lim.Max, err)
+	}
+	stdin, expect := startSpareChild(t, "TestReceiverRecoversWhenTheLimitIsRaised")
+	port, _ := strconv.Atoi(expect("port "))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	fmt.Fprintln(stdin, "free")
+	expect("freed")
+	health := func() (healthy bool, failures, restarts int) {
+		fmt.Fprintln(stdin, "health")
+		if _, err := fmt.Sscan(expect("health "), &healthy, &failures, &restarts); err != nil {
+			t.Fatal(err)
+		}
+		return healthy, failures, restarts
+	}
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+	srcBytes, _ := src.MarshalBinary()
+	first, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := first.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	readAcks(t, first, 1)
+
+	fmt.Fprintln(stdin, "exhaust")
+	expect("exhausted")
+	c, err := net.DialTimeout("tcp", addr, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, c)
+	if healthy, failures, restarts := health(); healthy || failures != restarts+1 {
+		t.Fatalf("after a connection was shed: healthy %t, %d failures, %d restarts; want false, a failure not ended",
+			healthy, failures, restarts)
+	}
+	fmt.Fprintln(stdin, "raise")
+	expect("raised")
+	testutil.EventuallyTrue(t, waitTimeout, "the recovery reported once the limit was raised", func() bool {
+		healthy, _, _ := health()
+		return healthy
+	})
+	if _, failures, restarts := health(); failures != restarts {
+		t.Fatalf("stats: %d failures, %d restarts; want every failure ended", failures, restarts)
+	}
 }

@@ -10,3 +10,6 @@ const canLowerDescriptorLimit = false
 
 // lowerDescriptorLimit fails: there is no RLIMIT_NOFILE here.
 func lowerDescriptorLimit() error { return errors.ErrUnsupported }
+
+// raiseDescriptorLimit fails: there is no RLIMIT_NOFILE here.
+func raiseDescriptorLimit() error { return errors.ErrUnsupported }

@@ -15,3 +15,12 @@ func lowerDescriptorLimit() error {
 	lim.Cur = 256
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }
+
+// raiseDescriptorLimit raises the soft limit lowerDescriptorLimit set to 512 (at most
+// the hard limit).
+func raiseDescriptorLimit() error {
+	var lim syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	lim.Cur = min(512, lim.Max)
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
