@@ -67,13 +67,14 @@ func startProbed(t *testing.T, errno syscall.Errno, log *slog.Logger) (*Transpor
 	return tr, ln, &node{t: tr, member: memberOf(tr)}, reports
 }
 
-// failRun makes the receiver's next accept fail: the connection it took and the one the
-// shed takes next are both closed, and the failure is reported.
+// failRun makes the receiver's next two accepts fail: the connection the first took is
+// closed, and so is the next one, taken by the shed (if it came within shedWait) or by
+// the accept loop, failing again; the failure is reported once.
 func failRun(t *testing.T, ln *probeListener, n *node, reports chan error) {
 	t.Helper()
-	ln.fail.Store(1)
+	ln.fail.Store(2)
 	expectClosed(t, dialRaw(t, n)) // the accept that failed took it
-	expectClosed(t, dialRaw(t, n)) // shed on the spare descriptor
+	expectClosed(t, dialRaw(t, n)) // the next accept, failing too
 	select {
 	case err := <-reports:
 		if !errors.Is(err, channel.ErrReceiverFailed) {

@@ -13,3 +13,6 @@ func lowerDescriptorLimit() error { return errors.ErrUnsupported }
 
 // raiseDescriptorLimit fails: there is no RLIMIT_NOFILE here.
 func raiseDescriptorLimit() error { return errors.ErrUnsupported }
+
+// canRaiseDescriptorLimit is false: there is no RLIMIT_NOFILE here.
+func canRaiseDescriptorLimit() bool { return false }

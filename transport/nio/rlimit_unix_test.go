@@ -24,3 +24,10 @@ func raiseDescriptorLimit() error {
 	lim.Cur = min(512, lim.Max)
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }
+
+// canRaiseDescriptorLimit reports whether raiseDescriptorLimit raises the limit
+// lowerDescriptorLimit set: the hard limit is at least 512.
+func canRaiseDescriptorLimit() bool {
+	var lim syscall.Rlimit
+	return syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Max >= 512
+}
