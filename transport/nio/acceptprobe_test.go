@@ -33,9 +33,12 @@ func (l *probeListener) Accept() (net.Conn, error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		l.timeouts.Add(1)
 	}
-	if err != nil || l.fail.Add(-1) < 0 {
-		l.fail.Store(0)
+	if err != nil {
 		return c, err
+	}
+	if l.fail.Add(-1) < 0 {
+		l.fail.Store(0)
+		return c, nil
 	}
 	_ = c.Close()
 	return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", l.errno)}
@@ -178,6 +181,10 @@ func TestAcceptExhaustionLastLineIsTheState(t *testing.T) {
 	srcBytes, _ := src.MarshalBinary()
 	recoverRun := func() {
 		t.Helper()
+		// A shed under way (it waits shedWait for a connection) would take this
+		// connection: wait for the next accept deadline to pass, the shed's or the loop's.
+		seen := ln.timeouts.Load()
+		testutil.EventuallyTrue(t, waitTimeout, "an accept deadline passed", func() bool { return ln.timeouts.Load() > seen })
 		c := dialRaw(t, n)
 		if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
 			t.Fatal(err)
