@@ -64,15 +64,23 @@ type StaticMembershipConfig struct {
 //
 // A configured member without a unique id (zero) stands for whichever node runs at its
 // host and port: the first notice from there gives it that node's identity. Tribes needs
-// the exact id.
+// the exact id. If the placeholder went up as a member (announced when the channel
+// started), its removal, with the BABY-ALEX command, goes up as well as the real member's
+// addition (passed up in that order; a failure detector above, which checks each member on
+// its own, may pass them on in either order), so that the node is not listed twice
+// (TestStaticMembershipLearnedPlaceholderIsRemoved).
 type StaticMembership struct {
 	channel.InterceptorBase
 	log *slog.Logger
 
-	mu       sync.Mutex
-	members  []channel.Member
-	byKey    map[channel.MemberKey]channel.Member // members by key: Member is one lookup
-	down     map[channel.MemberKey]bool
+	mu      sync.Mutex
+	members []channel.Member
+	byKey   map[channel.MemberKey]channel.Member // members by key: Member is one lookup
+	down    map[channel.MemberKey]bool
+	// upState of a placeholder (a member without a unique id) this run announced:
+	// placeUp while its addition goes up, placeUpDone once it went up, placeRetire when it
+	// was learned while its addition went up (announce then passes its removal up).
+	upState  map[channel.MemberKey]placeState
 	local    *channel.Member
 	levels   channel.Service
 	life     context.Context
@@ -93,7 +101,8 @@ func NewStaticMembership(cfg StaticMembershipConfig) (*StaticMembership, error) 
 				channel.ErrInvalidConfig, i, m.String())
 		}
 	}
-	s := &StaticMembership{log: cfg.Logger, byKey: map[channel.MemberKey]channel.Member{}, down: map[channel.MemberKey]bool{}}
+	s := &StaticMembership{log: cfg.Logger, byKey: map[channel.MemberKey]channel.Member{}, down: map[channel.MemberKey]bool{},
+		upState: map[channel.MemberKey]placeState{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -134,6 +143,7 @@ func (s *StaticMembership) RemoveStaticMember(key channel.MemberKey) {
 	s.members = slices.DeleteFunc(s.members, func(x channel.Member) bool { return x.Key() == key })
 	delete(s.byKey, key)
 	delete(s.down, key)
+	delete(s.upState, key)
 }
 
 // SetLocalMember makes LocalMember return m (Tribes' setLocalMember) instead of asking the
@@ -166,23 +176,45 @@ func (s *StaticMembership) configured(k channel.MemberKey) (channel.Member, bool
 	return m, ok
 }
 
+// placeState is how far a placeholder's announcement went up (StaticMembership.upState).
+type placeState uint8
+
+const (
+	placeUp placeState = iota + 1
+	placeUpDone
+	placeRetire
+)
+
 // learn matches a notice's sender against a configured member without a unique id at the
-// same host and port, and from then on uses the sender's identity for it.
-func (s *StaticMembership) learn(src channel.Member) (channel.Member, bool) {
+// same host and port, and from then on uses the sender's identity for it. retired is the
+// placeholder, with the BABY-ALEX command, when its addition went up and its removal is
+// the caller's to pass up; when its addition is still going up, announce passes the
+// removal up once it went.
+func (s *StaticMembership) learn(src channel.Member) (learned channel.Member, retired *channel.Member, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, m := range s.members {
 		if m.UniqueID == (channel.UniqueID{}) && m.Port == src.Port && bytes.Equal(m.Host, src.Host) {
-			learned := src.Clone()
+			learned = src.Clone()
 			learned.Command = nil
 			s.members[i] = learned
-			delete(s.byKey, m.Key())
+			k := m.Key()
+			delete(s.byKey, k)
 			s.byKey[learned.Key()] = learned
-			delete(s.down, m.Key())
-			return learned, true
+			delete(s.down, k)
+			switch s.upState[k] {
+			case placeUpDone:
+				delete(s.upState, k)
+				gone := m.Clone()
+				gone.Command = wire.ShutdownCommand
+				retired = &gone
+			case placeUp:
+				s.upState[k] = placeRetire
+			}
+			return learned, retired, true
 		}
 	}
-	return channel.Member{}, false
+	return channel.Member{}, nil, false
 }
 
 // top is the uppermost layer of the stack: asking it is asking the whole stack.
@@ -220,6 +252,7 @@ func (s *StaticMembership) Start(ctx context.Context, svc channel.Service) error
 	if first {
 		s.life, s.endLife = context.WithCancel(context.Background())
 		clear(s.down)
+		clear(s.upState)
 	}
 	s.levels |= svc & channel.SvcTransport
 	members := slices.Clone(s.members)
@@ -268,8 +301,10 @@ func (s *StaticMembership) undoStart(ctx context.Context, t channel.Service) err
 // announce passes m up as added (the call marked in g, whose goroutine it runs on) and,
 // once the stack has it, sends it the start notice.
 func (s *StaticMembership) announce(ctx context.Context, g *runGroup, m channel.Member) {
-	g.callUp(func() { s.Prev().MemberAdded(m) })
 	k := m.Key()
+	if !s.announceUp(g, m) {
+		return // a placeholder learned before it went up: MessageReceived announced the node
+	}
 	t := time.NewTimer(staticAnnounceWait)
 	defer t.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -289,6 +324,42 @@ func (s *StaticMembership) announce(ctx context.Context, g *runGroup, m channel.
 	if err := s.notify(ctx, []channel.Member{m}, staticMemberStart); err != nil {
 		s.log.Warn("static membership: start notice failed", "member", m.String(), "err", err)
 	}
+}
+
+// announceUp passes m up as added, unless it is a placeholder learned already (it reports
+// false then). A placeholder learned while its addition went up is removed (BABY-ALEX)
+// once it went up.
+func (s *StaticMembership) announceUp(g *runGroup, m channel.Member) bool {
+	k := m.Key()
+	place := m.UniqueID == (channel.UniqueID{})
+	if place {
+		s.mu.Lock()
+		if _, still := s.byKey[k]; !still {
+			s.mu.Unlock()
+			return false
+		}
+		s.upState[k] = placeUp
+		s.mu.Unlock()
+	}
+	g.callUp(func() { s.Prev().MemberAdded(m) })
+	if !place {
+		return true
+	}
+	s.mu.Lock()
+	retire := s.upState[k] == placeRetire
+	if retire {
+		delete(s.upState, k)
+	} else if s.upState[k] == placeUp {
+		s.upState[k] = placeUpDone
+	}
+	s.mu.Unlock()
+	if retire {
+		gone := m.Clone()
+		gone.Command = wire.ShutdownCommand
+		g.callUp(func() { s.Prev().MemberDisappeared(gone) })
+		return false
+	}
+	return true
 }
 
 func (s *StaticMembership) notify(ctx context.Context, to []channel.Member, data []byte) error {
@@ -350,9 +421,14 @@ func (s *StaticMembership) MessageReceived(msg *channel.Message) error {
 	if !ok {
 		m, ok = s.Next().Member(k)
 	}
+	learned := false // a new identity: its addition goes up whoever lists it already
 	if !ok {
-		if m, ok = s.learn(msg.Source); !ok {
+		var retired *channel.Member
+		if m, retired, learned = s.learn(msg.Source); !learned {
 			return nil
+		}
+		if retired != nil {
+			s.Prev().MemberDisappeared(*retired)
 		}
 	}
 	if start {
@@ -360,7 +436,7 @@ func (s *StaticMembership) MessageReceived(msg *channel.Message) error {
 		wasDown := s.down[k]
 		delete(s.down, k)
 		s.mu.Unlock()
-		if _, known := s.top().Member(k); wasDown || !known {
+		if _, known := s.top().Member(k); wasDown || learned || !known {
 			s.Prev().MemberAdded(m)
 		}
 		return nil
