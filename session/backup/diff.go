@@ -14,7 +14,7 @@ import (
 func (s *Session) Dirty() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pending) > 0
+	return len(s.pending) > s.holes
 }
 
 // Diff returns the changes since the last Diff as the stream DeltaSession.getDiff
@@ -32,14 +32,14 @@ func (s *Session) Dirty() bool {
 func (s *Session) Diff() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := s.limits.Java.EncodeDeltaRequest(s.st.ID, s.pending)
+	b, err := s.limits.Java.EncodeDeltaRequest(s.st.ID, s.changes())
 	if errors.Is(err, delta.ErrMessageLimit) {
 		b, err = s.leaveOut(err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.pending = nil
+	s.forgetChanges()
 	return b, nil
 }
 
@@ -99,6 +99,7 @@ func (s *Session) ApplyDiff(diff []byte) error {
 	}
 	st.LastAccessedTime, st.IsNew = time.Now().UnixMilli(), false
 	s.st = st
+	s.stateReplaced()
 	return nil
 }
 

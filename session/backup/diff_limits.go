@@ -19,7 +19,7 @@ import (
 // TestDiffPastLimitsKeepsALaterValueThatFits), and left out otherwise. When no value is
 // the cause, cause is returned and the changes stay pending.
 func (s *Session) leaveOut(cause error) ([]byte, error) {
-	actions := s.pending
+	actions := s.changes()
 	var b []byte
 	encodes := func(as []delta.Action) bool {
 		var err error
