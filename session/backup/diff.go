@@ -27,14 +27,22 @@ func (s *Session) Dirty() bool {
 // Replicate of the session returns an error wrapping delta.ErrMessageLimit naming them,
 // counted in Stats.ChangesDroppedPastLimits (TestDiffPastLimitsTogetherLeavesOut). Kept
 // pending, they would have made every later Diff fail. When the values are not the
-// cause (more changes without a value than MaxEntries), Diff returns the encoder's error
-// and the changes stay pending.
+// cause (more changes without a value, removals for one, than MaxEntries), no diff can
+// carry them: Diff forgets them, as the session holds their outcome, and returns an
+// error wrapping ErrTooManyChanges and the encoder's refusal; the map then sends the
+// session in full at its next replication, which Manager.Replicate makes at once
+// (TestTooManyChangesWithoutAValueGoInFull).
 func (s *Session) Diff() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, err := s.limits.Java.EncodeDeltaRequest(s.st.ID, s.changes())
 	if errors.Is(err, delta.ErrMessageLimit) {
 		b, err = s.leaveOut(err)
+		if errors.Is(err, delta.ErrMessageLimit) { // no value is the cause
+			n := len(s.changes())
+			s.forgetChanges()
+			return nil, fmt.Errorf("backup: session %s: %w: %d changes (%w)", s.st.ID, ErrTooManyChanges, n, err)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -489,6 +489,10 @@ func setNamed(vs []delta.NamedValue, name string, b []byte) []delta.NamedValue {
 var (
 	// ErrLimit: a change would make a session larger than Limits.MaxSessionBytes.
 	ErrLimit = errors.New("backup: session too large")
+	// ErrTooManyChanges: a session's changes without a value are more than a diff
+	// carries (Limits.Java.MaxEntries); Session.Diff forgot them, and the session's
+	// next replication sends it in full.
+	ErrTooManyChanges = errors.New("backup: more changes than a diff carries; the session goes in full")
 	// ErrOtherID: a diff for another session than the one it was applied to.
 	ErrOtherID = errors.New("backup: diff of another session")
 	// ErrNotSession: a map value that is not a DeltaSession.
