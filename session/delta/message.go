@@ -194,7 +194,8 @@ type Message struct {
 	// Version is the session's change counter after this message (EventDelta), or after
 	// a rename back to an id the session was renamed away from at its version
 	// (EventChangeSessionID, BinaryCodec: the renaming node raised it so that the copies
-	// renamed back are newer than the record of the rename away; 0 for any other
+	// renamed back are newer than the record of the rename away; a rename sent again
+	// carries the last version a rename back raised the session to; 0 for any other
 	// rename), or the donor's counter (0 otherwise). It refines the stale-message rule
 	// of a transfer. In
 	// an EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of

@@ -271,9 +271,15 @@ func (s *Session) unsentRenameMessages() []*Message {
 	held = slices.DeleteFunc(held, func(h heldID) bool { return h.any && h.id == "" })
 	s.setHeld(tidy(dedupe(held)))
 	now := nowMs()
+	// A member that missed a rename back takes the version it raised the session to, as
+	// the first send would have given it (rename.go): else its copy stays at the version
+	// of the record of the rename away, which a node that missed the rename back still
+	// holds (removal.back; TestResentRenameBackCarriesItsVersion). The last raise is
+	// given: the copy takes it only if it holds every change below it (raisedTo).
+	raised := s.raisedVersion()
 	var msgs []*Message
 	for _, id := range s.unsentIDs() {
-		msgs = append(msgs, &Message{Event: EventChangeSessionID, SessionID: id, NewID: cur, Timestamp: now})
+		msgs = append(msgs, &Message{Event: EventChangeSessionID, SessionID: id, NewID: cur, Timestamp: now, Version: raised})
 	}
 	return msgs
 }
