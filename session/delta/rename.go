@@ -110,11 +110,13 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 		if err != nil {
 			// Sent again before the session's next message, to the members it missed.
 			s.noteUnsentRename(oldID, err, m.cl.ch.Members())
+			s.noteRaised(raised)
 			if !slices.Contains(s.unsentIDs(), oldID) {
 				m.noteRemoved(oldID, s, 0, true) // they hold an earlier id: none holds this one
 			}
 			return oldID, newID, true, fmt.Errorf("delta: replicating id change %s -> %s: %w", oldID, newID, err)
 		}
+		s.noteRaised(raised) // for members an earlier rename missed
 		m.noteRemoved(oldID, s, 0, true)
 		return oldID, newID, true, nil
 	}

@@ -82,6 +82,18 @@ type renameRetry struct {
 	// queued: the outcome of ids' resends queued by an asynchronous request
 	// (queueUnsentRename), nil when none is on its way
 	queued *queuedRenames
+	// raised: the last version a rename back raised the session to (raiseAbove)
+	// since a rename failed, 0 if none: the resends carry it (unsentRenameMessages). Kept
+	// here, not in every Session (TestSessionSizeClass).
+	raised uint64
+}
+
+// noteRaised records raised, the version a rename raised s to (0: none), for the
+// resends of the renames still unsent, if any. The caller holds s.sendMu.
+func (s *Session) noteRaised(raised uint64) {
+	if raised > 0 && s.retry != nil {
+		s.retry.raised = raised
+	}
 }
 
 // unsentIDs returns the ids members may still hold s under, each once, oldest first.
@@ -276,7 +288,10 @@ func (s *Session) unsentRenameMessages() []*Message {
 	// of the record of the rename away, which a node that missed the rename back still
 	// holds (removal.back; TestResentRenameBackCarriesItsVersion). The last raise is
 	// given: the copy takes it only if it holds every change below it (raisedTo).
-	raised := s.raisedVersion()
+	var raised uint64
+	if s.retry != nil {
+		raised = s.retry.raised
+	}
 	var msgs []*Message
 	for _, id := range s.unsentIDs() {
 		msgs = append(msgs, &Message{Event: EventChangeSessionID, SessionID: id, NewID: cur, Timestamp: now, Version: raised})

@@ -308,17 +308,7 @@ func (s *Session) raiseAbove(version uint64) uint64 {
 		return 0
 	}
 	s.version = top + 1
-	s.raised = s.version
 	return s.version
-}
-
-// raisedVersion returns the last version a rename back raised s to (raiseAbove), 0 if
-// none. A copy may take it whenever it holds every change below it (raisedTo): the
-// raise carried no change, whatever came after it.
-func (s *Session) raisedVersion() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.raised
 }
 
 // raisedTo gives the copy s the version a rename back raised the session to (raiseAbove)

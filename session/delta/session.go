@@ -34,15 +34,12 @@ type Session struct {
 	expiring    bool
 	primary     bool
 	version     uint64
-	// raised: the last version a rename back raised the session to (raiseAbove), 0 if
-	// none; a rename sent again carries it (unsentRenameMessages)
-	raised    uint64
-	lastRepl  int64 // unix ms of the last message about this session sent from here
-	principal *Principal
-	authType  string
-	attrs     []attrEntry
-	tombs     []tomb // attributes removed recently (stamp.go)
-	pending   []Action
+	lastRepl    int64 // unix ms of the last message about this session sent from here
+	principal   *Principal
+	authType    string
+	attrs       []attrEntry
+	tombs       []tomb // attributes removed recently (stamp.go)
+	pending     []Action
 	// sentAt is lastRepl kept when a send fails: a joiner's catch-up asks for the
 	// sessions this node sent a message about lately (catchup.go)
 	sentAt int64
