@@ -211,3 +211,11 @@ func SetNotStartedFor(c *Cluster, d time.Duration) {
 	c.notStartedFor = d
 	c.mu.Unlock()
 }
+
+// ForgetRenamedFrom drops m's record of id as an old id, as its expiry does (tests only):
+// the node forgot a rename away from id that a member may still keep a record of.
+func ForgetRenamedFrom(m *Manager, id string) {
+	m.gone.mu.Lock()
+	defer m.gone.mu.Unlock()
+	delete(m.gone.byID, removalKey(id, true))
+}

@@ -192,13 +192,12 @@ type Message struct {
 	// older than the transfer-complete timestamp are dropped.
 	Timestamp int64
 	// Version is the session's change counter after this message (EventDelta), or after
-	// a rename back to an id the session was renamed away from at its version
-	// (EventChangeSessionID, BinaryCodec: the renaming node raised it so that the copies
-	// renamed back are newer than the record of the rename away; a rename sent again
-	// carries the last version a rename back raised the session to; 0 for any other
-	// rename), or the donor's counter (0 otherwise). It refines the stale-message rule
-	// of a transfer. In
-	// an EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
+	// a rename back to an id the session was renamed away from (EventChangeSessionID,
+	// BinaryCodec: the renaming node raised it so that the copies renamed back are newer
+	// than the record of the rename away; a rename sent again carries the last version a
+	// rename back raised the session to; 0 for any other rename), or the donor's counter
+	// (0 otherwise). It refines the stale-message rule of a transfer. In an
+	// EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
 	// removed sessions and for attribute stamps, AskRecent for the sessions sent about
 	// lately (with their age above AskAgeShift), AskEcho the request's UniqueID in its
 	// answer; other bits are ignored. In an EventTransferComplete answering a request with

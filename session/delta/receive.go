@@ -401,6 +401,7 @@ func (m *Manager) renameReplica(ctx context.Context, s *Session, old, newID stri
 		if version > 0 {
 			s.raisedTo(version)
 		}
+		s.noteLeft(old, newID)
 		s.noteTaken() // logged under its new id
 		m.noteRenamed(old, s)
 		m.noteRemoved(old, s, 0, true)

@@ -79,7 +79,9 @@ type removal struct {
 	// the node renaming the session back raises the session's version above the record's
 	// and its rename carries the new version (BinaryCodec; rename.go, renameReplica), and
 	// the copies renamed back are newer than every record of the rename away
-	// (TestRenameBackMissedKeptByRefresh).
+	// (TestRenameBackMissedKeptByRefresh); with BinaryCodec a binder's rename back to an
+	// id the session had here raises it also when this node forgot the record (noteLeft,
+	// TestRenameBackMissedForgottenByTheRenamer).
 	back bool
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/gotribes/tribes/internal/sessionhttp"
 )
 
 // Renaming a session (ChangeSessionID): here at once, on the other nodes by
@@ -99,10 +101,19 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 		// renames change none): the version goes above that rename's record, so that a
 		// copy renamed back is newer than every record of it, a node's that missed the
 		// rename back too (removal.back). The rename carries it (BinaryCodec: 0 before).
+		// This node may have forgotten that record while a member keeps it (kept longer
+		// when merged): a binder's rename back to an id the session had here (heldBefore)
+		// raises it too, with a codec that carries it
+		// (TestRenameBackMissedForgottenByTheRenamer). A rename to a route the session
+		// never had here raises none: a member that missed it only still applies the
+		// next delta at once (TestJumpedVersionUnderAnotherRouteNeedsNoRepair).
 		var raised uint64
 		if v, ok := m.gone.renamedBack(newID); ok {
 			raised = s.raiseAbove(v)
+		} else if sendsRemovals(m.cl.codec) && s.heldBefore(newID) {
+			raised = s.raise()
 		}
+		s.noteLeft(oldID, newID)
 		m.skip(oldID)
 		m.noteRenamed(oldID, s)
 		s.markSent()
@@ -120,4 +131,38 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 		m.noteRemoved(oldID, s, 0, true)
 		return oldID, newID, true, nil
 	}
+}
+
+// routeOnly reports whether a rename from old to newID changes the route alone (a
+// binder's): such renames can go back to an id the session had.
+func routeOnly(old, newID string) bool {
+	return sessionhttp.WithRoute(old, "") == sessionhttp.WithRoute(newID, "")
+}
+
+// maxLeft bounds the ids a session keeps of those a binder renamed it away from (one
+// for each route of the cluster it went through; beyond it the oldest is forgotten).
+const maxLeft = 8
+
+// noteLeft records old, the id a binder's rename (routeOnly) to newID took s away from
+// here, for heldBefore; a rename to a new id records nothing.
+func (s *Session) noteLeft(old, newID string) {
+	if !routeOnly(old, newID) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.x()
+	x.left = slices.DeleteFunc(x.left, func(id string) bool { return id == old })
+	if len(x.left) >= maxLeft {
+		x.left = slices.Delete(x.left, 0, 1)
+	}
+	x.left = append(x.left, old)
+}
+
+// heldBefore reports whether a binder's rename took s away from id here before
+// (noteLeft).
+func (s *Session) heldBefore(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.e().left, id)
 }

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -69,5 +70,40 @@ func TestRenameBackVersionOnTheWire(t *testing.T) {
 	}
 	if got.Version != 4 || got.NewID != "S.a" || got.SessionID != "S.b" {
 		t.Errorf("BinaryCodec's rename decoded as %+v, want version 4 from S.b to S.a", got)
+	}
+}
+
+// A binder's rename changes the route alone (routeOnly); the session keeps the ids such
+// renames took it away from (noteLeft, at most maxLeft), and with a codec that carries
+// the version a binder's rename back to one of them raises the version (raise) whether
+// or not this node still keeps the record of the rename away: a member may keep one
+// longer (TestRenameBackMissedForgottenByTheRenamer). A rename to a new id is not kept.
+func TestBinderRenameBackRaisesVersion(t *testing.T) {
+	if !routeOnly("S.a", "S.b") || !routeOnly("S", "S.b") {
+		t.Error("a change of route alone is not routeOnly")
+	}
+	if routeOnly("S.a", "T.a") || routeOnly("S.a", "T.b") {
+		t.Error("a new id is routeOnly")
+	}
+	s := &Session{version: 3}
+	s.noteLeft("S.a", "T.a")
+	if s.heldBefore("S.a") {
+		t.Error("a rename to a new id kept the id renamed from")
+	}
+	s.noteLeft("S.a", "S.b")
+	if !s.heldBefore("S.a") || s.heldBefore("S.b") {
+		t.Error("a binder's rename from S.a to S.b: S.a not kept, or S.b kept")
+	}
+	for i := range maxLeft {
+		s.noteLeft(fmt.Sprintf("S.r%d", i), "S.a")
+	}
+	if s.heldBefore("S.a") || !s.heldBefore("S.r0") || len(s.e().left) != maxLeft {
+		t.Errorf("past maxLeft the oldest id is not the one forgotten: %v", s.e().left)
+	}
+	if got := s.raise(); got != 4 || s.version != 4 {
+		t.Errorf("raise at version 3 = %d (version %d), want 4", got, s.version)
+	}
+	if !sendsRemovals(BinaryCodec{}) || sendsRemovals(JavaCodec{}) {
+		t.Error("the version is raised with JavaCodec, whose rename cannot carry it, or not with BinaryCodec")
 	}
 }

@@ -82,7 +82,7 @@ type renameRetry struct {
 	// queued: the outcome of ids' resends queued by an asynchronous request
 	// (queueUnsentRename), nil when none is on its way
 	queued *queuedRenames
-	// raised: the last version a rename back raised the session to (raiseAbove)
+	// raised: the last version a rename back raised the session to (raiseAbove, raise)
 	// since a rename failed, 0 if none: the resends carry it (unsentRenameMessages). Kept
 	// here, not in every Session (TestSessionSizeClass).
 	raised uint64

@@ -311,6 +311,14 @@ func (s *Session) raiseAbove(version uint64) uint64 {
 	return s.version
 }
 
+// raise raises the version of s above every change it holds and returns it.
+func (s *Session) raise() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version = s.topVersion() + 1
+	return s.version
+}
+
 // raisedTo gives the copy s the version a rename back raised the session to (raiseAbove)
 // if it holds every change below it; a copy that missed one keeps its version, so that
 // the missing change is still found (missed, a refresh or repair).

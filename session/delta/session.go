@@ -89,6 +89,9 @@ type sessionExt struct {
 	// in every Session (TestSessionSizeClass).
 	notes []noteEntry
 	named []string
+	// left: the ids a binder's renames took the session away from here, oldest first,
+	// at most maxLeft (rename.go, noteLeft)
+	left []string
 }
 
 // noExt is what e returns for a session without ext: never written.
