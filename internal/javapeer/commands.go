@@ -34,6 +34,7 @@ type Stats struct {
 	Thrown     int64 `json:"thrown"`
 	Echoed     int64 `json:"echoed"`
 	EchoFailed int64 `json:"echoFailed"`
+	BufferPool bool  `json:"bufferPool"` // the receiver's useBufferPool (--buffer-pool, default true)
 }
 
 // command sends one stdin command and waits for its reply.

@@ -233,6 +233,36 @@ func TestEcho(t *testing.T) {
 	}
 }
 
+// --buffer-pool sets the receiver's useBufferPool (Tomcat's default true), and a value
+// other than true or false is a usage error.
+func TestBufferPoolOption(t *testing.T) {
+	Skip(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{{nil, true}, {[]string{"--buffer-pool", "false"}, false}, {[]string{"--buffer-pool", "true"}, true}} {
+		p := Start(t, c.args...)
+		st, err := p.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.BufferPool != c.want {
+			t.Fatalf("%v: bufferPool %v, want %v", c.args, st.BufferPool, c.want)
+		}
+	}
+	p, err := start(ctx, "node", "--buffer-pool", "no")
+	if err == nil {
+		p.Stop()
+		t.Fatal("--buffer-pool no started a peer")
+	}
+	if !strings.Contains(err.Error(), "--buffer-pool wants true or false") {
+		t.Fatalf("--buffer-pool no: %v", err)
+	}
+}
+
 func TestKillAndExit(t *testing.T) {
 	Skip(t)
 	t.Parallel()

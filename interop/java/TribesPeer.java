@@ -43,7 +43,7 @@ import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
  *
  * <pre>
  * node --bind 127.0.0.1 --port 4000 [--autobind 100] [--id HEX32] [--throw-prefix STR] [--refuse-prefix STR] [--udp-port N]
- *      [--echo] [--quiet] [--seconds N] [--rx-threads N] [--domain STR] [--payload HEX]
+ *      [--echo] [--quiet] [--seconds N] [--rx-threads N] [--buffer-pool true|false] [--domain STR] [--payload HEX]
  *      [--log-level WARNING] [--interceptors "TcpFailureDetector,Gzip(compressionMinSize=10),…"]
  *      [--mcast-addr 228.0.0.4 --mcast-port 45564 --mcast-bind 127.0.0.1 --frequency 500
  *       --drop-time 3000 --ttl 1] [--static-members host:port:idhex,... (with StaticMembership)]
@@ -200,6 +200,17 @@ public final class TribesPeer {
                 usage("--" + k + " wants an integer, got " + v);
                 return def;
             }
+        }
+
+        boolean getBool(String k, boolean def) {
+            String v = opts.get(k);
+            if (v == null) {
+                return def;
+            }
+            if (!v.equals("true") && !v.equals("false")) {
+                usage("--" + k + " wants true or false, got " + v);
+            }
+            return v.equals("true");
         }
 
         boolean flag(String k) {
@@ -704,6 +715,10 @@ public final class TribesPeer {
         if (a.opts.containsKey("udp-port")) {
             n.receiver.setUdpPort(a.getInt("udp-port", -1)); // messages with option 0x20 arrive here
         }
+        if (a.opts.containsKey("buffer-pool")) {
+            // The Receiver's useBufferPool (Tomcat's default true), copied into each receiver task it creates.
+            n.receiver.setUseBufferPool(a.getBool("buffer-pool", true));
+        }
         Listener l = new Listener(n, a.opts.get("throw-prefix"), a.flag("echo"), a.flag("quiet"));
         if (a.opts.containsKey("refuse-prefix")) {
             l.refusePrefix = a.opts.get("refuse-prefix").getBytes(StandardCharsets.ISO_8859_1);
@@ -783,7 +798,8 @@ public final class TribesPeer {
                     reply = Json.event("stats").put("reply", true)
                             .put("received", l.received.get()).put("bytes", l.bytes.get())
                             .put("objects", l.objects.get()).put("thrown", l.thrown.get())
-                            .put("echoed", l.echoed.get()).put("echoFailed", l.echoFailed.get());
+                            .put("echoed", l.echoed.get()).put("echoFailed", l.echoFailed.get())
+                            .put("bufferPool", n.receiver.getUseBufferPool());
                 } else if (cmd.equals("members")) {
                     java.util.List<Json> ms = new java.util.ArrayList<>();
                     for (Member m : n.channel.getMembers()) {
