@@ -93,6 +93,16 @@ func TestOrder(t *testing.T) {
 // pieces, and messages of 32 MiB. Java's FragmentationInterceptor clones the whole message
 // for every piece before sending (count × size bytes of heap: 10 GiB for 32 MiB in
 // 100 KiB pieces), so Java sends its 32 MiB message in 4 MiB pieces.
+//
+// The Java peer runs its Receiver with useBufferPool="false": with the buffer pool on (Tomcat's
+// default) Tribes can lose a reassembled message, whoever sends it. NioReplicationTask lets the
+// next read of a connection go to another receiver thread before it hands its messages up, and
+// after each one (and its synchronized ACK) returns the message's buffer to the pool and sets
+// the ChannelMessage's buffer to null; FragmentationInterceptor assembles into the first
+// piece's ChannelMessage itself. When the last piece completes the message on a second thread
+// while the first piece's thread is still finishing, that thread's late setMessage(null)
+// leaves the assembled message without a buffer (GroupChannel logs a NullPointerException and
+// delivers nothing). CI saw it once at 102401 B (two pieces) Go → Java.
 func TestFragmentation(t *testing.T) {
 	for _, c := range []struct {
 		java, goSpec     string
@@ -106,7 +116,10 @@ func TestFragmentation(t *testing.T) {
 			[]int{32 << 20}, []int{32 << 20}},
 	} {
 		t.Run(c.goSpec, func(t *testing.T) {
-			p := javapeer.Start(t, "--interceptors", c.java)
+			p := javapeer.Start(t, "--interceptors", c.java, "--buffer-pool", "false")
+			if st, err := p.Stats(ctxFor(t, 10*time.Second)); err != nil || st.BufferPool {
+				t.Fatalf("java receiver's useBufferPool still on (%+v, %v)", st, err)
+			}
 			g := startGo(t, c.goSpec, nodeOpts{}, javaMember(t, p))
 			for _, size := range c.toJava {
 				t.Run("go-to-java/"+sizeName(size), func(t *testing.T) {
