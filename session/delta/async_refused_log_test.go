@@ -46,7 +46,7 @@ func TestAsyncRefusedChangeIsLoggedWithItsReason(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	_, ach := newChannel(t, nw)
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cl := delta.NewCluster(ach, delta.ClusterConfig{Codec: codec, Logger: logger})
+	cl := newCluster(t, ach, delta.ClusterConfig{Codec: codec, Logger: logger})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	a, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "a", MemberWait: -1, Replication: delta.ReplicateAsync,
 		Logger: logger})

@@ -60,7 +60,7 @@ func TestBatchRefusedByAllThenTakenByOneCountsAsSent(t *testing.T) {
 		"b took the second half": {failAck(b, c), mixed, failAck(c)},
 	} {
 		sc := &scriptedSends{Channel: ch, errs: errs}
-		cl := NewCluster(sc, ClusterConfig{})
+		cl := newCluster(t, sc, ClusterConfig{})
 		t.Cleanup(func() { _ = cl.Close(context.Background()) })
 		m, err := cl.NewManager(Config{Name: "localhost#/other", MemberWait: -1})
 		if err != nil {

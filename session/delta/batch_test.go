@@ -84,7 +84,7 @@ func startGated(t *testing.T, nw *channeltest.Network, codec delta.MessageCodec,
 // and MemberWait set here), and waits until it is ready.
 func readyManager(t *testing.T, ch delta.Channel, codec delta.MessageCodec, cfg delta.Config) *delta.Manager {
 	t.Helper()
-	cl := delta.NewCluster(ch, delta.ClusterConfig{Codec: codec})
+	cl := newCluster(t, ch, delta.ClusterConfig{Codec: codec})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	cfg.Name, cfg.MemberWait = appName, -1
 	m, err := cl.NewManager(cfg)

@@ -235,7 +235,10 @@ func runHelper(role string) error {
 	}
 	ch, ms := startTCPChannel(helperTB{})
 	defer ch.Stop(ctx, channel.SvcAll)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch})
+	if err != nil {
+		return err
+	}
 	defer cl.Close(ctx)
 	stdin := helperproc.Commands()
 	switch role {

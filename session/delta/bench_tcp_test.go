@@ -69,7 +69,7 @@ func tcpCluster(tb testing.TB, n int, cfg delta.Config) []*tcpNode {
 		}
 	}
 	for i, nd := range nodes {
-		nd.cl = delta.NewCluster(nd.ch, delta.ClusterConfig{})
+		nd.cl = newCluster(tb, nd.ch, delta.ClusterConfig{})
 		c := cfg
 		c.Name, c.JvmRoute, c.SkipStateTransfer, c.ExpireInterval = appName, fmt.Sprintf("n%d", i), true, -1
 		m, err := nd.cl.NewManager(c)

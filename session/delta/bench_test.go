@@ -105,7 +105,7 @@ func joiner(b *testing.B, nw *channeltest.Network) (m *delta.Manager, stop func(
 	if err := ch.Start(ctx, channel.SvcAll); err != nil {
 		b.Fatal(err)
 	}
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl := newCluster(b, ch, delta.ClusterConfig{})
 	m, err = cl.NewManager(delta.Config{Name: appName, JvmRoute: "j", ExpireInterval: -1})
 	if err != nil {
 		b.Fatal(err)

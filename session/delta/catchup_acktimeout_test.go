@@ -56,7 +56,7 @@ func TestCatchUpAckTimeoutWaitsForTheAnswer(t *testing.T) {
 				ids := fill(t, a, 3)
 
 				_, jch := newChannel(t, nw)
-				jcl := delta.NewCluster(ackTimeoutTo{jch, a.ch.LocalMember().Key(), tc.deliver}, delta.ClusterConfig{})
+				jcl := newCluster(t, ackTimeoutTo{jch, a.ch.LocalMember().Key(), tc.deliver}, delta.ClusterConfig{})
 				t.Cleanup(func() { _ = jcl.Close(ctx) })
 				jm, err := jcl.NewManager(delta.Config{Name: appName, JvmRoute: "j", MemberWait: -1})
 				if err != nil {

@@ -18,7 +18,7 @@ func startLate(t *testing.T, nw *channeltest.Network, hidden *atomic.Pointer[cha
 	t.Helper()
 	ctx := context.Background()
 	atn, ach := newChannel(t, nw)
-	acl := delta.NewCluster(lateView{ach, hidden}, delta.ClusterConfig{})
+	acl := newCluster(t, lateView{ach, hidden}, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = acl.Close(ctx) })
 	am, err := acl.NewManager(delta.Config{Name: appName, JvmRoute: "a", Replication: delta.ReplicateAcked, MemberWait: -1})
 	if err != nil {

@@ -48,7 +48,7 @@ func TestLateCatchUpGivesWayToARefresh(t *testing.T) {
 	xtn := nw.NewNode()
 	var sent atomic.Int32
 	jtn, jch := newChannel(t, nw)
-	jcl := delta.NewCluster(ackTimeoutAt{jch, xtn.Port(), &sent}, delta.ClusterConfig{})
+	jcl := newCluster(t, ackTimeoutAt{jch, xtn.Port(), &sent}, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = jcl.Close(ctx) })
 	jcfg := cfg
 	jcfg.Name, jcfg.JvmRoute, jcfg.MemberWait = appName, "j", -1

@@ -51,7 +51,7 @@ func TestCatchUpAnswersLogBounded(t *testing.T) {
 		}
 	}
 	flood("its answers refused") // b runs no cluster: no listener takes them
-	bcl := delta.NewCluster(bch, delta.ClusterConfig{})
+	bcl := newCluster(t, bch, delta.ClusterConfig{})
 	defer func() { _ = bcl.Close(ctx) }()
 	flood("its answers taken") // b's cluster takes them (and ignores them: no manager)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,14 +28,25 @@ type Channel interface {
 	AddMembershipListener(l channel.MembershipListener) (remove func())
 }
 
-// ClusterConfig configures a Cluster. The zero value is usable.
+// ClusterConfig configures a Cluster. Channel is required; every other field's zero
+// value takes the default its doc names. NewCluster refuses a value a field does not
+// take with an error wrapping ErrInvalidConfig (TestNewClusterRefusesInvalidConfig).
 type ClusterConfig struct {
+	// Channel is the group channel the cluster listens on and sends through (Tomcat's
+	// SimpleTcpCluster owns its channel): a *channel.Channel (channel.New, node.New),
+	// started before the managers start; tests may pass their own Channel. Required: nil,
+	// or a nil pointer, is refused.
+	Channel Channel
 	// Codec encodes session messages. Nil means BinaryCodec{}; JavaCodec{} speaks
 	// Tomcat's format (with JavaValueCodec in each Config). Every node of the cluster must
-	// use the same codec.
+	// use the same codec. A nil pointer is refused, and so is a BinaryCodec or JavaCodec
+	// (or a pointer to one) with a negative limit, its Limits' included (one of
+	// jserial.DecoderConfig's would make every message malformed).
 	Codec MessageCodec
 	// Logger receives warnings (unknown contexts, malformed messages). Nil discards them
-	// (where Tomcat logs to catalina.out); ClusterStats counts those messages.
+	// (where Tomcat logs to catalina.out); ClusterStats counts those messages. A Logger
+	// without a handler (new(slog.Logger), which would panic on its first warning) is
+	// refused; slog.New gives one.
 	Logger *slog.Logger
 	// UnlistedRequestWait is how long, with JavaCodec, a session message from a sender
 	// that is not a member is held in case the membership lists that sender soon: a
@@ -54,7 +64,9 @@ type ClusterConfig struct {
 	// the senders sharing the hold when it is full: a message evicts the oldest of the
 	// sender holding the most, if it holds more. With BinaryCodec nothing is held: Go
 	// joiners ask again while Config.MemberWait lasts, and catch up after. 0 means
-	// DefaultUnlistedRequestWait (10 s); negative holds nothing.
+	// DefaultUnlistedRequestWait (10 s); negative holds nothing, every such message
+	// counted in ClusterStats.RefusedNonMember (TestNegativeUnlistedRequestWaitHoldsNothing).
+	// No Tomcat equivalent (Tomcat applies any sender's message). Every value is valid.
 	UnlistedRequestWait time.Duration
 }
 
@@ -137,12 +149,14 @@ type ClusterStats struct {
 
 const maxWarned = 1024
 
-// NewCluster registers a cluster's listeners on ch. Close removes them. A nil ch is a
-// programming error: NewCluster panics saying so.
-func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
-	if v := reflect.ValueOf(ch); ch == nil || v.Kind() == reflect.Pointer && v.IsNil() {
-		panic("delta: NewCluster needs a channel (a *channel.Channel built and started first)")
+// NewCluster registers a cluster's listeners on cfg.Channel. Close removes them. A
+// config a field does not take (no Channel among them) is an error wrapping
+// ErrInvalidConfig that names the field, and registers nothing.
+func NewCluster(cfg ClusterConfig) (*Cluster, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
+	ch := cfg.Channel
 	c := &Cluster{ch: ch, codec: cfg.Codec, log: cfg.Logger, managers: map[string]*Manager{},
 		unstarted: map[string]unstartedManagers{},
 		warned:    map[string]bool{}}
@@ -162,7 +176,7 @@ func NewCluster(ch Channel, cfg ClusterConfig) *Cluster {
 	c.noContextSlots = make(chan struct{}, MaxNoContextReplies)
 	c.removeMsg = ch.AddMessageListener(clusterListener{c})
 	c.removeMbr = ch.AddMembershipListener(channel.MembershipFuncs{Added: c.memberAdded, Disappeared: c.memberGone})
-	return c
+	return c, nil
 }
 
 // NewManager creates a manager for one application. It does nothing until Start. A bad cfg

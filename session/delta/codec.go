@@ -44,7 +44,8 @@ const (
 var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 
 // BinaryCodec is the default MessageCodec: a compact, self-delimiting binary format with
-// length caps. The zero value uses the defaults.
+// length caps. The zero value uses the defaults; NewCluster refuses a negative limit,
+// its Limits' included (ErrInvalidConfig).
 //
 // Layout (uvarint/varint are encoding/binary's; a string or byte field is a uvarint length
 // and the bytes):

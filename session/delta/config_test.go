@@ -27,7 +27,7 @@ func TestNewManagerRefusesNilListeners(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ch := newChannel(t, channeltest.NewNetwork())
-			cl := delta.NewCluster(ch, delta.ClusterConfig{})
+			cl := newCluster(t, ch, delta.ClusterConfig{})
 			defer func() { _ = cl.Close(context.Background()) }()
 			tc.cfg.Name = appName
 			if _, err := cl.NewManager(tc.cfg); !errors.Is(err, delta.ErrInvalidConfig) {
@@ -42,7 +42,7 @@ func TestNewManagerRefusesNilListeners(t *testing.T) {
 func TestStartAfterStopIsErrStopped(t *testing.T) {
 	ctx := context.Background()
 	_, ch := newChannel(t, channeltest.NewNetwork())
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl := newCluster(t, ch, delta.ClusterConfig{})
 	defer func() { _ = cl.Close(ctx) }()
 	cfg := delta.Config{Name: appName, MemberWait: -1}
 	ran, err := cl.NewManager(cfg)
@@ -82,7 +82,7 @@ func TestStartAfterStopIsErrStopped(t *testing.T) {
 // with an example.
 func TestNewManagerWithoutNameSaysWhatToGive(t *testing.T) {
 	_, ch := newChannel(t, channeltest.NewNetwork())
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl := newCluster(t, ch, delta.ClusterConfig{})
 	defer func() { _ = cl.Close(context.Background()) }()
 	_, err := cl.NewManager(delta.Config{JvmRoute: "node1"})
 	if !errors.Is(err, delta.ErrInvalidConfig) {

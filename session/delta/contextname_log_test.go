@@ -28,7 +28,7 @@ func TestWrongContextNameSaysWhatTheNameMustBe(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
 	_, ch := newChannel(t, nw)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{Logger: logger})
+	cl := newCluster(t, ch, delta.ClusterConfig{Logger: logger})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	m, err := cl.NewManager(delta.Config{Name: "/app", JvmRoute: "go1", MemberWait: -1, Logger: logger})
 	if err != nil {

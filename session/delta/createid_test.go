@@ -3,12 +3,10 @@ package delta_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -91,22 +89,6 @@ func TestCreateWithIDOfRemovedSession(t *testing.T) {
 		if _, err := n.m.CreateWithID(ctx, id); !errors.Is(err, delta.ErrSessionIDInUse) {
 			t.Errorf("%s: the removed id again: %v, want ErrSessionIDInUse", name, err)
 		}
-	}
-}
-
-// NewCluster without a channel is a programming error, said as such rather than a nil
-// dereference somewhere inside.
-func TestNewClusterWithoutChannel(t *testing.T) {
-	for name, ch := range map[string]delta.Channel{"nil": nil, "nil pointer": (*channel.Channel)(nil)} {
-		func() {
-			defer func() {
-				r := recover()
-				if msg, _ := r.(string); !strings.Contains(msg, "NewCluster needs a channel") {
-					t.Errorf("%s: panic %v", name, r)
-				}
-			}()
-			delta.NewCluster(ch, delta.ClusterConfig{})
-		}()
 	}
 }
 

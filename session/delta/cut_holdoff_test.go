@@ -35,7 +35,7 @@ func newPinger(t *testing.T, log *slog.Logger) *pinger {
 	acfg, bcfg := cfg, cfg
 	acfg.JvmRoute, bcfg.JvmRoute, acfg.Logger = "a", "b", log
 	tn, ch := newChannel(t, nw)
-	p.a = &node{tn: tn, ch: ch, rec: &events{}, cl: delta.NewCluster(ch, delta.ClusterConfig{Logger: log})}
+	p.a = &node{tn: tn, ch: ch, rec: &events{}, cl: newCluster(t, ch, delta.ClusterConfig{Logger: log})}
 	t.Cleanup(func() { _ = p.a.cl.Close(context.Background()) })
 	m, err := p.a.cl.NewManager(acfg)
 	if err != nil {
@@ -56,7 +56,7 @@ func newPinger(t *testing.T, log *slog.Logger) *pinger {
 	p.x = x
 	t.Cleanup(x.AddMessageListener(checkAnswerer{p}))
 	channeltest.Start(t, x)
-	xcl := delta.NewCluster(x, delta.ClusterConfig{}) // answers a's refresh: no manager here
+	xcl := newCluster(t, x, delta.ClusterConfig{}) // answers a's refresh: no manager here
 	t.Cleanup(func() { _ = xcl.Close(context.Background()) })
 	testutil.EventuallyTrue(t, 10*time.Second, "a and b list x", func() bool {
 		return len(p.a.ch.Members()) == 2 && len(p.b.ch.Members()) == 2

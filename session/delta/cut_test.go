@@ -291,7 +291,7 @@ func TestProbesForOthersBounded(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	_, chX := newChannel(t, nw)
 	_, chR := newChannel(t, nw) // the requester: a bare channel that records the answers
-	cl := delta.NewCluster(chX, delta.ClusterConfig{})
+	cl := newCluster(t, chX, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	target := channel.UniqueID{9} // no such member: a probe of it is answered at once, unreached
 	want := delta.ProbeResult(target, false)

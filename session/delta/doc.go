@@ -16,7 +16,8 @@
 // Build and start a channel.Channel (transport/nio and a membership service, or
 // channel/channeltest in tests), then:
 //
-//	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+//	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch}) // one per channel
+//	if err != nil { ... }                           // wraps delta.ErrInvalidConfig
 //	m, err := cl.NewManager(delta.Config{Name: "localhost#/app", JvmRoute: "node1"})
 //	if err != nil { ... }
 //	if err := m.Start(ctx); err != nil { ... }      // state transfer runs in the background

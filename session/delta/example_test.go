@@ -31,7 +31,10 @@ func exampleCluster(cfg delta.Config, routes ...string) ([]*delta.Manager, func(
 		if err := ch.Start(ctx, channel.SvcAll); err != nil {
 			panic(err)
 		}
-		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch})
+		if err != nil {
+			panic(err)
+		}
 		c := cfg
 		c.JvmRoute = route
 		m, err := cl.NewManager(c)

@@ -7,6 +7,17 @@ import (
 	"github.com/gotribes/tribes/channel/channeltest"
 )
 
+// newCluster is NewCluster of cfg with ch as its Channel; an error ends the test.
+func newCluster(t testing.TB, ch Channel, cfg ClusterConfig) *Cluster {
+	t.Helper()
+	cfg.Channel = ch
+	cl, err := NewCluster(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 // startLone starts, on a channel of a new network, a cluster and a manager named
 // localhost#/app that does not wait for members (MemberWait -1), with cfg's other
 // settings; the cluster closes when the test ends. The network is returned for the
@@ -16,7 +27,7 @@ func startLone(t *testing.T, cfg Config) (*channeltest.Network, *Manager) {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	_, ch := nw.StartChannel(t)
-	cl := NewCluster(ch, ClusterConfig{})
+	cl := newCluster(t, ch, ClusterConfig{})
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	cfg.Name, cfg.MemberWait = "localhost#/app", -1
 	m, err := cl.NewManager(cfg)

@@ -37,6 +37,17 @@ func newChannel(t testing.TB, nw *channeltest.Network) (*channeltest.Node, *chan
 	return nw.StartChannel(t)
 }
 
+// newCluster is delta.NewCluster of cfg with ch as its Channel; an error ends the test.
+func newCluster(t testing.TB, ch delta.Channel, cfg delta.ClusterConfig) *delta.Cluster {
+	t.Helper()
+	cfg.Channel = ch
+	cl, err := delta.NewCluster(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 // startNode starts a channel, a cluster and a manager configured by cfg (Name defaults to
 // appName, listeners record into node.rec). It does not wait for the state transfer.
 func startNode(t testing.TB, nw *channeltest.Network, cfg delta.Config) *node {
@@ -49,7 +60,7 @@ func startNode(t testing.TB, nw *channeltest.Network, cfg delta.Config) *node {
 func startManager(t testing.TB, tn *channeltest.Node, ch *channel.Channel, cfg delta.Config) *node {
 	t.Helper()
 	n := &node{tn: tn, ch: ch, rec: &events{}}
-	n.cl = delta.NewCluster(ch, delta.ClusterConfig{})
+	n.cl = newCluster(t, ch, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = n.cl.Close(context.Background()) })
 	if cfg.Name == "" {
 		cfg.Name = appName
@@ -77,7 +88,7 @@ func startManager(t testing.TB, tn *channeltest.Node, ch *channel.Channel, cfg d
 // when the test ends. For channels startManager does not take (wrapped, over TCP).
 func startJoiner(t testing.TB, ch delta.Channel, ccfg delta.ClusterConfig, cfg delta.Config) *delta.Manager {
 	t.Helper()
-	cl := delta.NewCluster(ch, ccfg)
+	cl := newCluster(t, ch, ccfg)
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	cfg.Name = appName
 	m, err := cl.NewManager(cfg)

@@ -40,7 +40,7 @@ func startJavaNode(t *testing.T, nw *channeltest.Network, route string) (*delta.
 	cnt := &objectCounter{}
 	remove := ch.AddMessageListener(cnt)
 	t.Cleanup(remove)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})
+	cl := newCluster(t, ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: route, MemberWait: -1, Codec: delta.JavaValueCodec{}})
 	if err != nil {

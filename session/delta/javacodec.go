@@ -37,7 +37,8 @@ import (
 // note whose Java value is not a
 // String is kept as that value's serialization stream in the Go note string and written
 // back as the object. Malformed streams are errors wrapping ErrMalformed; the zero value
-// applies the jserial decoder defaults and BinaryCodec's count limit. AppendMessage
+// applies the jserial decoder defaults and BinaryCodec's count limit, and NewCluster
+// refuses a negative limit, its Limits' included (ErrInvalidConfig). AppendMessage
 // refuses, with an error wrapping ErrMessageLimit, a delta or id change that a JavaCodec
 // configured alike would refuse to decode: more actions than MaxEntries, a stream longer
 // than Limits.MaxBytes, an attribute, note or principal value whose stream alone goes

@@ -90,7 +90,7 @@ func TestJavaCodecValuePastLimitsNotSent(t *testing.T) {
 	a := readyManager(t, ach, codec, delta.Config{JvmRoute: "a", Replication: delta.ReplicateAcked,
 		Codec: delta.JavaValueCodec{}, DetectMutations: true})
 	_, bch := newChannel(t, nw)
-	bcl := delta.NewCluster(bch, delta.ClusterConfig{Codec: codec})
+	bcl := newCluster(t, bch, delta.ClusterConfig{Codec: codec})
 	t.Cleanup(func() { _ = bcl.Close(context.Background()) })
 	b, err := bcl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, Codec: delta.JavaValueCodec{}})
 	if err != nil {

@@ -33,7 +33,7 @@ func TestJavaCodecNeedsJavaValues(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ch := newChannel(t, channeltest.NewNetwork())
-			cl := delta.NewCluster(ch, delta.ClusterConfig{Codec: tc.cluster})
+			cl := newCluster(t, ch, delta.ClusterConfig{Codec: tc.cluster})
 			defer func() { _ = cl.Close(context.Background()) }()
 			_, err := cl.NewManager(delta.Config{Name: appName, Codec: tc.values})
 			if tc.ok && err != nil {

@@ -108,7 +108,7 @@ func fakeCluster(t *testing.T, cfg delta.Config, members ...channel.Member) (*fa
 	f := &fakeChannel{members: members}
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	cl := delta.NewCluster(f, delta.ClusterConfig{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
+	cl := newCluster(t, f, delta.ClusterConfig{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	cfg.Name, cfg.SkipStateTransfer = appName, true
 	m, err := cl.NewManager(cfg)

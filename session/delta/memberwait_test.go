@@ -67,7 +67,7 @@ func TestMemberWaitDeclinedThenEmpty(t *testing.T) {
 		j := startNode(t, nw, delta.Config{JvmRoute: "j", MemberWait: 3 * time.Second})
 		time.Sleep(time.Second)
 		_, fch := newChannel(t, nw) // a member without this application
-		fcl := delta.NewCluster(fch, delta.ClusterConfig{})
+		fcl := newCluster(t, fch, delta.ClusterConfig{})
 		t.Cleanup(func() { _ = fcl.Close(context.Background()) })
 		if err := j.m.WaitReady(context.Background()); err != nil {
 			t.Fatal(err)
@@ -100,7 +100,7 @@ func TestJoinerAsksAgainUntilDonorListsIt(t *testing.T) {
 		nw := channeltest.NewNetwork()
 		atn, ach := newChannel(t, nw)
 		var hidden atomic.Pointer[channel.MemberKey]
-		acl := delta.NewCluster(hidingView{ach, &hidden}, delta.ClusterConfig{})
+		acl := newCluster(t, hidingView{ach, &hidden}, delta.ClusterConfig{})
 		t.Cleanup(func() { _ = acl.Close(ctx) })
 		am, _ := acl.NewManager(delta.Config{Name: appName, JvmRoute: "a", MemberWait: -1})
 		if err := am.Start(ctx); err != nil {

@@ -52,7 +52,7 @@ func TestNoContextRepliesBounded(t *testing.T) {
 		_, tch := newChannel(t, nw)
 		_, sch := newChannel(t, nw)
 		h := heldNoContext{Channel: tch, release: make(chan struct{}), inFlight: new(atomic.Int32), most: new(atomic.Int32)}
-		cl := delta.NewCluster(h, delta.ClusterConfig{})
+		cl := newCluster(t, h, delta.ClusterConfig{})
 		synctest.Wait() // the two channels list each other
 		req, err := (delta.BinaryCodec{}).AppendMessage(nil, &delta.Message{Event: delta.EventGetAllSessions,
 			Context: "nobody#/here", SessionID: "GET-ALL", Timestamp: 1})

@@ -46,7 +46,7 @@ func TestNotStartedManagerAnsweredAtOnce(t *testing.T) {
 	for _, policy := range []delta.ReadyPolicy{delta.HoldUntilReady, delta.RefuseUntilReady} {
 		synctest.Test(t, func(t *testing.T) {
 			_, ch := newChannel(t, channeltest.NewNetwork())
-			cl := delta.NewCluster(ch, delta.ClusterConfig{})
+			cl := newCluster(t, ch, delta.ClusterConfig{})
 			t.Cleanup(func() { _ = cl.Close(context.Background()) })
 			m, err := cl.NewManager(delta.Config{Name: appName})
 			if err != nil {

@@ -18,7 +18,7 @@ import (
 func TestCreateBeforeStartSaysSo(t *testing.T) {
 	ctx := context.Background()
 	_, ch := newChannel(t, channeltest.NewNetwork())
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl := newCluster(t, ch, delta.ClusterConfig{})
 	defer func() { _ = cl.Close(context.Background()) }()
 	m, err := cl.NewManager(delta.Config{Name: appName, MemberWait: -1})
 	if err != nil {

@@ -66,7 +66,7 @@ func afterBatchOfTwo(t *testing.T, interval time.Duration) (*countingChannel, *d
 	t.Helper()
 	ctx := context.Background()
 	c := &countingChannel{fakeChannel: fakeChannel{members: []channel.Member{fakeMember(4001, 1)}}}
-	cl := delta.NewCluster(c, delta.ClusterConfig{})
+	cl := newCluster(t, c, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	m, err := cl.NewManager(delta.Config{Name: appName, SkipStateTransfer: true, ExpireInterval: -1,
 		AsyncBatchInterval: interval})

@@ -183,7 +183,7 @@ func TestQuorumConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ch := newChannel(t, channeltest.NewNetwork())
-			cl := delta.NewCluster(ch, delta.ClusterConfig{})
+			cl := newCluster(t, ch, delta.ClusterConfig{})
 			defer func() { _ = cl.Close(context.Background()) }()
 			tc.cfg.Name = appName
 			if _, err := cl.NewManager(tc.cfg); !errors.Is(err, delta.ErrInvalidConfig) {

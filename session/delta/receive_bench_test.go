@@ -19,7 +19,7 @@ func BenchmarkReceiveBatch(b *testing.B) {
 	ctx := context.Background()
 	src := fakeMember(4001, 1)
 	f := &fakeChannel{members: []channel.Member{src}}
-	cl := delta.NewCluster(f, delta.ClusterConfig{})
+	cl := newCluster(b, f, delta.ClusterConfig{})
 	b.Cleanup(func() { _ = cl.Close(ctx) })
 	m, err := cl.NewManager(delta.Config{Name: appName, SkipStateTransfer: true, ExpireInterval: -1})
 	if err != nil {

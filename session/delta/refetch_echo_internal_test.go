@@ -139,7 +139,7 @@ func TestJavaCodecRequestKeepsTomcatsID(t *testing.T) {
 		ctx := context.Background()
 		nw := channeltest.NewNetwork()
 		_, ch := nw.StartChannel(t)
-		cl := NewCluster(ch, ClusterConfig{Codec: JavaCodec{}})
+		cl := newCluster(t, ch, ClusterConfig{Codec: JavaCodec{}})
 		t.Cleanup(func() { _ = cl.Close(ctx) })
 		m, err := cl.NewManager(Config{Name: "localhost#/app", Codec: JavaValueCodec{}, MemberWait: -1, StateTransferTimeout: time.Second,
 			TransferIdleTimeout: -1})

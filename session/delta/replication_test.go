@@ -565,7 +565,7 @@ func TestTolerateUnreachable(t *testing.T) {
 			deadMember := dead.Member()
 			nw.Kill(dead)
 			_, ch := newChannel(t, nw)
-			cl := delta.NewCluster(staleView{ch, deadMember}, delta.ClusterConfig{})
+			cl := newCluster(t, staleView{ch, deadMember}, delta.ClusterConfig{})
 			t.Cleanup(func() { _ = cl.Close(ctx) })
 			m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "a", Replication: delta.ReplicateAcked,
 				TolerateUnreachable: tc.tolerate, ClusterSize: tc.size, SkipStateTransfer: true})

@@ -32,7 +32,7 @@ func (f *failingChannel) Send(ctx context.Context, to []channel.Member, data []b
 func startOn(t *testing.T, ch Channel, cfg Config) *Manager {
 	t.Helper()
 	ctx := context.Background()
-	cl := NewCluster(ch, ClusterConfig{})
+	cl := newCluster(t, ch, ClusterConfig{})
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	cfg.Name, cfg.MemberWait, cfg.ExpireInterval = "localhost#/app", -1, -1
 	m, err := cl.NewManager(cfg)

@@ -24,7 +24,7 @@ func TestJavaCodecVersionsAfterADroppedChange(t *testing.T) {
 	codec := JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}
 	start := func(route string, codec JavaCodec) *Manager {
 		_, ch := nw.StartChannel(t)
-		cl := NewCluster(ch, ClusterConfig{Codec: codec})
+		cl := newCluster(t, ch, ClusterConfig{Codec: codec})
 		t.Cleanup(func() { _ = cl.Close(ctx) })
 		m, err := cl.NewManager(Config{Name: "localhost#/app", JvmRoute: route, MemberWait: -1,
 			Codec: JavaValueCodec{}, Replication: ReplicateAcked})

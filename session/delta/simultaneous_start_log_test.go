@@ -34,7 +34,7 @@ func TestSimultaneousStartIsQuiet(t *testing.T) {
 	var ms []*delta.Manager
 	for _, route := range []string{"a", "b"} {
 		_, ch := newChannel(t, nw)
-		cl := delta.NewCluster(ch, delta.ClusterConfig{Logger: logger})
+		cl := newCluster(t, ch, delta.ClusterConfig{Logger: logger})
 		t.Cleanup(func() { _ = cl.Close(context.Background()) })
 		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: route, Logger: logger})
 		if err != nil {
@@ -89,7 +89,7 @@ func TestNeverStartedManagerStopsAnsweringStarting(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
 	_, ch := newChannel(t, nw)
-	idle := delta.NewCluster(ch, delta.ClusterConfig{Logger: logger})
+	idle := newCluster(t, ch, delta.ClusterConfig{Logger: logger})
 	t.Cleanup(func() { _ = idle.Close(context.Background()) })
 	if _, err := idle.NewManager(delta.Config{Name: appName, JvmRoute: "a", Logger: logger}); err != nil {
 		t.Fatal(err) // made, never started nor stopped
@@ -97,7 +97,7 @@ func TestNeverStartedManagerStopsAnsweringStarting(t *testing.T) {
 	delta.SetNotStartedFor(idle, time.Nanosecond)
 
 	_, ch2 := newChannel(t, nw)
-	cl := delta.NewCluster(ch2, delta.ClusterConfig{Logger: logger})
+	cl := newCluster(t, ch2, delta.ClusterConfig{Logger: logger})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "b", MemberWait: -1, Logger: logger})
 	if err != nil {

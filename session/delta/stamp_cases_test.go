@@ -258,7 +258,7 @@ func startJavaQuorum(t *testing.T, nw *channeltest.Network, route string) *node 
 	t.Helper()
 	tn, ch := newChannel(t, nw)
 	n := &node{tn: tn, ch: ch}
-	n.cl = delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})
+	n.cl = newCluster(t, ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})
 	t.Cleanup(func() { _ = n.cl.Close(context.Background()) })
 	m, err := n.cl.NewManager(delta.Config{Name: appName, JvmRoute: route, MemberWait: -1, Codec: delta.JavaValueCodec{},
 		Replication: delta.ReplicateAcked, ClusterSize: 3})

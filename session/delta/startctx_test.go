@@ -34,7 +34,7 @@ func TestStartContextDoesNotBoundTheManager(t *testing.T) {
 		if name == "ended before Start" {
 			cancel()
 		}
-		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		cl := newCluster(t, ch, delta.ClusterConfig{})
 		t.Cleanup(func() { _ = cl.Close(context.Background()) })
 		m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: fmt.Sprint("j", i), MemberWait: 5 * time.Second})
 		if err != nil {

@@ -282,7 +282,7 @@ func TestDonorKilledMidTransfer(t *testing.T) {
 		}
 		return nil
 	}))
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl := newCluster(t, ch, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "d"})
 	if err != nil {
@@ -309,7 +309,7 @@ func TestDonorKilledMidTransfer(t *testing.T) {
 func TestDonorWithoutContextDeclines(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	_, fch := newChannel(t, nw) // oldest member: a cluster without this application
-	fcl := delta.NewCluster(fch, delta.ClusterConfig{})
+	fcl := newCluster(t, fch, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = fcl.Close(context.Background()) })
 	a := startReady(t, nw, delta.Config{JvmRoute: "a"})
 	if st := a.m.Stats(); st.TransferAttempts != 1 {
@@ -338,7 +338,7 @@ func TestGetAllBeforeStartAndAfterStop(t *testing.T) {
 		}
 	})
 	_, ch := newChannel(t, nw)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl := newCluster(t, ch, delta.ClusterConfig{})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	m, err := cl.NewManager(delta.Config{Name: appName, MemberWait: -1})
 	if err != nil {

@@ -38,7 +38,7 @@ func TestUnreachableDonorIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cl := delta.NewCluster(unreachableChannel{ach}, delta.ClusterConfig{Logger: logger})
+	cl := newCluster(t, unreachableChannel{ach}, delta.ClusterConfig{Logger: logger})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "a", MemberWait: 300 * time.Millisecond,
 		Logger: logger})

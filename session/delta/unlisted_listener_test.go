@@ -20,7 +20,7 @@ func startLaggingWith(t *testing.T, nw *channeltest.Network, cfg delta.Config) (
 	ctx := context.Background()
 	_, ch := newChannel(t, nw)
 	view := newLagging(ch)
-	cl := delta.NewCluster(view, delta.ClusterConfig{Codec: delta.JavaCodec{}})
+	cl := newCluster(t, view, delta.ClusterConfig{Codec: delta.JavaCodec{}})
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	cfg.Name, cfg.JvmRoute, cfg.MemberWait, cfg.Codec = appName, "go1", -1, delta.JavaValueCodec{}
 	m, err := cl.NewManager(cfg)

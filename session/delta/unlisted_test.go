@@ -126,7 +126,7 @@ func startLaggingDonorWith(t *testing.T, nw *channeltest.Network, n int, ccfg de
 	_, ch := newChannel(t, nw)
 	view := newLagging(ch)
 	ccfg.Codec = delta.JavaCodec{}
-	cl := delta.NewCluster(view, ccfg)
+	cl := newCluster(t, view, ccfg)
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	m, err := cl.NewManager(delta.Config{Name: appName, JvmRoute: "go1", MemberWait: -1, Codec: delta.JavaValueCodec{}})
 	if err != nil {
