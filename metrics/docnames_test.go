@@ -65,7 +65,7 @@ func TestOperationsMetricNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, sch := channeltest.NewNetwork().StartChannel(t)
-	cl := delta.NewCluster(sch, delta.ClusterConfig{})
+	cl := newSessionCluster(t, delta.ClusterConfig{Channel: sch})
 	t.Cleanup(func() { _ = cl.Close(t.Context()) })
 	m, err := cl.NewManager(delta.Config{Name: "localhost#/app", MemberWait: -1})
 	if err != nil {

@@ -94,7 +94,7 @@ func TestNoPerMessageLogging(t *testing.T) {
 	testutil.EventuallyTrue(t, 60*time.Second, "the nodes see each other", func() bool {
 		return a.ch.HasMembers() && b.ch.HasMembers()
 	})
-	clA, clB := delta.NewCluster(a.ch, delta.ClusterConfig{Logger: log}), delta.NewCluster(b.ch, delta.ClusterConfig{Logger: log})
+	clA, clB := newSessionCluster(t, delta.ClusterConfig{Channel: a.ch, Logger: log}), newSessionCluster(t, delta.ClusterConfig{Channel: b.ch, Logger: log})
 	defer clA.Close(context.Background())
 	defer clB.Close(context.Background())
 	var ms []*delta.Manager

@@ -162,6 +162,16 @@ func seriesName(s string) string {
 	return name
 }
 
+// newSessionCluster is delta.NewCluster(cfg); an error ends the test.
+func newSessionCluster(t testing.TB, cfg delta.ClusterConfig) *delta.Cluster {
+	t.Helper()
+	cl, err := delta.NewCluster(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 func newCollector(t *testing.T, cfg metrics.Config) *metrics.Collector {
 	t.Helper()
 	c, err := metrics.NewCollector(cfg)
@@ -448,7 +458,7 @@ func TestSessions(t *testing.T) {
 	var cs []prometheus.Collector
 	// Both clusters exist before a manager starts, so that the first one's state transfer
 	// is answered (with "no sessions here") instead of waiting for its timeout.
-	cls := []*delta.Cluster{delta.NewCluster(a, delta.ClusterConfig{}), delta.NewCluster(b, delta.ClusterConfig{})}
+	cls := []*delta.Cluster{newSessionCluster(t, delta.ClusterConfig{Channel: a}), newSessionCluster(t, delta.ClusterConfig{Channel: b})}
 	for i, cl := range cls {
 		m, err := cl.NewManager(delta.Config{Name: "localhost#/app", JvmRoute: fmt.Sprint("n", i), Replication: delta.ReplicateAcked})
 		if err != nil {
@@ -559,7 +569,7 @@ func TestPublishExpvarRacesDirectPublish(t *testing.T) {
 // list, and the same cluster twice is refused.
 func TestTwoSessionClusters(t *testing.T) {
 	a, b := startPair(t)
-	cls := []*delta.Cluster{delta.NewCluster(a, delta.ClusterConfig{}), delta.NewCluster(b, delta.ClusterConfig{})}
+	cls := []*delta.Cluster{newSessionCluster(t, delta.ClusterConfig{Channel: a}), newSessionCluster(t, delta.ClusterConfig{Channel: b})}
 	for _, cl := range cls {
 		t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	}

@@ -16,7 +16,7 @@ import (
 func TestSCSStoreSource(t *testing.T) {
 	ctx := context.Background()
 	_, ch := channeltest.NewNetwork().StartChannel(t)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl := newSessionCluster(t, delta.ClusterConfig{Channel: ch})
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	m, err := cl.NewManager(delta.Config{Name: "localhost#/app", MemberWait: -1})
 	if err != nil {

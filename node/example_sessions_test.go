@@ -47,7 +47,10 @@ func Example_sessions() {
 	var handlers []http.Handler
 	for i, ch := range chans {
 		route := fmt.Sprintf("node%d", i+1)
-		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch})
+		if err != nil {
+			panic(err)
+		}
 		defer cl.Close(ctx)
 		m, err := cl.NewManager(delta.Config{Name: "localhost#/shop", JvmRoute: route,
 			Replication: delta.ReplicateAcked})

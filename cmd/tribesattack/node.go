@@ -181,7 +181,9 @@ func newNode(f nodeFlags, log *slog.Logger) (*suiteNode, error) {
 		return nil, err
 	}
 	ch.AddMessageListener(n)
-	n.cl = delta.NewCluster(ch, delta.ClusterConfig{Logger: log})
+	if n.cl, err = delta.NewCluster(delta.ClusterConfig{Channel: ch, Logger: log}); err != nil {
+		return nil, err
+	}
 	n.m, err = n.cl.NewManager(delta.Config{Name: appName, JvmRoute: f.name, Replication: delta.ReplicateAcked,
 		TolerateUnreachable: true, ExpireInterval: -1, Logger: log})
 	return n, err

@@ -276,7 +276,10 @@ func (d *clusterDemo) session(ctx context.Context, nodes []*clusterNode) error {
 	for _, nd := range nodes {
 		// Every node runs the session cluster (Tomcat's ClusterSessionListener), so a node
 		// without the application answers a state-transfer request instead of staying silent.
-		cl := delta.NewCluster(nd.ch, delta.ClusterConfig{})
+		cl, err := delta.NewCluster(delta.ClusterConfig{Channel: nd.ch})
+		if err != nil {
+			return err
+		}
 		defer cl.Close(context.WithoutCancel(ctx))
 		clusters = append(clusters, cl)
 	}

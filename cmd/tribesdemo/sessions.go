@@ -84,7 +84,11 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *acked {
 		mode = delta.ReplicateAcked
 	}
-	cl := delta.NewCluster(ch, ccfg)
+	ccfg.Channel = ch
+	cl, err := delta.NewCluster(ccfg)
+	if err != nil {
+		return err
+	}
 	m, err := cl.NewManager(delta.Config{Name: *app, JvmRoute: *route, Replication: mode,
 		TolerateUnreachable: !*requireAll, ClusterSize: *clusterSize, Logger: log, Codec: values})
 	if err != nil {

@@ -24,7 +24,10 @@ func TestNextCountsPerSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Stop(ctx, channel.SvcAll)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer cl.Close(ctx)
 	m, err := cl.NewManager(delta.Config{Name: "localhost#/app", MemberWait: -1})
 	if err != nil {

@@ -252,7 +252,11 @@ func deltaHandler(ctx context.Context, cfg serverConfig) (http.Handler, func() e
 	if len(members) == 0 {
 		mcfg.SkipStateTransfer = true
 	}
-	cl := delta.NewCluster(ch, ccfg)
+	ccfg.Channel = ch
+	cl, err := delta.NewCluster(ccfg)
+	if err != nil {
+		return nil, nil, errors.Join(err, stopCh())
+	}
 	var m *delta.Manager
 	closeAll := func() error {
 		if m != nil && len(members) > 0 {

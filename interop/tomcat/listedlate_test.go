@@ -93,7 +93,10 @@ func TestTomcatJoinerListedLateGetsTheSessions(t *testing.T) {
 	tcMember := tomcat.Member{Port: ports[1], UniqueID: uid(1)}
 	ch := startChannel(t, goMember.Port, goMember.UniqueID, []tomcat.Member{tcMember}, nio.DefaultConfig())
 	view := &lateView{Channel: ch, hidden: tcMember.UniqueID}
-	cl := delta.NewCluster(view, delta.ClusterConfig{Codec: delta.JavaCodec{}})
+	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: view, Codec: delta.JavaCodec{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cleanupWithin(t, "closing the Go node's cluster", stopWithin, func() {
 		ctx, cancel := context.WithTimeout(ctx, stopWithin)
 		defer cancel()

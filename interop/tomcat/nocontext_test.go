@@ -18,7 +18,10 @@ import (
 func TestTomcatAnswersNoContextManager(t *testing.T) {
 	dir, app := setUp(t)
 	_, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "t1", UniqueID: uid(1)}, uid(2), staticsvc.DefaultChannelName)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{Codec: delta.JavaCodec{}})
+	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch, Codec: delta.JavaCodec{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	m, err := cl.NewManager(delta.Config{Name: "localhost#/nosuch", JvmRoute: "go1", Codec: delta.JavaValueCodec{},
 		StateTransferTimeout: time.Minute})

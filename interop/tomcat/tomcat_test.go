@@ -159,7 +159,11 @@ func startChannelNamed(t testing.TB, port int, id channel.UniqueID, members []to
 // manager's JvmRoute, MemberWait and Logger.
 func newGoNode(t testing.TB, ch *channel.Channel, codec delta.JavaCodec, cfg delta.Config) *goNode {
 	t.Helper()
-	g := &goNode{ch: ch, cl: delta.NewCluster(ch, delta.ClusterConfig{Codec: codec, Logger: cfg.Logger})}
+	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch, Codec: codec, Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &goNode{ch: ch, cl: cl}
 	cleanupWithin(t, "closing the Go node's cluster", stopWithin, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), stopWithin)
 		defer cancel()
@@ -170,7 +174,6 @@ func newGoNode(t testing.TB, ch *channel.Channel, codec delta.JavaCodec, cfg del
 	// after taking its snapshot, and Java-format messages carry no session version to tell
 	// (Tomcat stateTimestampDrop="false").
 	cfg.KeepStaleTransferMessages = true
-	var err error
 	g.m, err = g.cl.NewManager(cfg)
 	if err != nil {
 		t.Fatalf("%v", err)

@@ -33,7 +33,10 @@ func Example() {
 			log.Fatal(err)
 		}
 		defer ch.Stop(ctx, channel.SvcAll)
-		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch})
+		if err != nil {
+			log.Fatal(err)
+		}
 		defer cl.Close(ctx)
 		m, err := cl.NewManager(delta.Config{Name: "localhost#/shop", JvmRoute: route,
 			Replication: delta.ReplicateAcked, MemberWait: -1})

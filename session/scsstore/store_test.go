@@ -55,7 +55,10 @@ func startNode(t *testing.T, nw *channeltest.Network, cfg delta.Config, scfg scs
 	t.Helper()
 	n := &node{}
 	n.tn, n.ch = nw.StartChannel(t)
-	cl := delta.NewCluster(n.ch, delta.ClusterConfig{})
+	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: n.ch})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	cfg.Name = "localhost#/app"
 	if cfg.MemberWait == 0 {

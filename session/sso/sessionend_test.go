@@ -158,7 +158,10 @@ func TestSignOffAfterIDChange(t *testing.T) {
 	var ms []*delta.Manager
 	for range 2 {
 		ch := newChannel(t, nw)
-		cl := delta.NewCluster(ch, delta.ClusterConfig{})
+		cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch})
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { _ = cl.Close(ctx) })
 		var s *sso.SSO // set before the manager starts, and with it its listeners
 		m, err := cl.NewManager(delta.Config{Name: "localhost#/app", Replication: delta.ReplicateAcked, MemberWait: -1,

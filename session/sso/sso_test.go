@@ -31,7 +31,10 @@ func startSSOWith(t *testing.T, nw *channeltest.Network, names []string,
 	t.Helper()
 	ctx := context.Background()
 	ch := newChannel(t, nw)
-	cl := delta.NewCluster(ch, delta.ClusterConfig{})
+	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	var ms []*delta.Manager
 	for _, name := range names {
@@ -61,7 +64,10 @@ func startSSOWith(t *testing.T, nw *channeltest.Network, names []string,
 func startSSOApp(t *testing.T, ch *channel.Channel, s *sso.SSO, logger *slog.Logger) (*delta.Manager, *delta.Middleware) {
 	t.Helper()
 	ctx := context.Background()
-	cl := delta.NewCluster(ch, delta.ClusterConfig{Logger: logger})
+	cl, err := delta.NewCluster(delta.ClusterConfig{Channel: ch, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = cl.Close(ctx) })
 	m, err := cl.NewManager(delta.Config{Name: "localhost#/app", Replication: delta.ReplicateAcked, MemberWait: -1,
 		ExpireInterval: -1, NamedListener: s.Listeners("localhost", "/app")})
