@@ -39,7 +39,7 @@ func TestBinaryCodecAllocationBound(t *testing.T) {
 	// cluster hands it back for the next chunk, these decodes do not).
 	bound := allocbound.Bound{K: 32, C: 128 << 10}
 	allocbound.Check(t, bound, inputs, func(b []byte) { _, _ = BinaryCodec{}.DecodeMessage(b) })
-	allocbound.Check(t, bound, inputs, func(b []byte) { _, _ = BinaryCodec{}.decodeBatch(b) })
+	allocbound.Check(t, bound, inputs, func(b []byte) { _, _ = BinaryCodec{}.decodeBatch(b, nil, nil) })
 	id := channel.UniqueID{1, 2, 3}
 	cuts := [][]byte{appendCut(nil, cutProbe, id, false), appendCut(nil, cutPing, id, false), appendCut(nil, cutCheck, id, false),
 		appendCut(nil, cutResult, id, true), appendCut(nil, cutResult, id, false)}

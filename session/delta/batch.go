@@ -316,8 +316,10 @@ type batchCodec interface {
 	appendBatch(dst []byte, msgs []*Message) ([]byte, error)
 	// ownsBatch is Owns for batches.
 	ownsBatch(data []byte) bool
-	// decodeBatch parses appendBatch's output; errors wrap ErrMalformed.
-	decodeBatch(data []byte) ([]*Message, error)
+	// decodeBatch parses appendBatch's output; errors wrap ErrMalformed. names, if not
+	// nil, holds strings seen in earlier batches (batchNames); arrays, if not nil, the
+	// arrays to decode into (recvArrays).
+	decodeBatch(data []byte, names *batchNames, arrays *recvArrays) ([]*Message, error)
 }
 
 // appendBatch appends a batch of messages:
@@ -354,8 +356,10 @@ func (c BinaryCodec) appendBatch(dst []byte, msgs []*Message) ([]byte, error) {
 func (BinaryCodec) ownsBatch(data []byte) bool { return bytes.HasPrefix(data, batchMagic) }
 
 // decodeBatch parses appendBatch's output. Every message in it is checked as
-// DecodeMessage checks one; attribute values alias data.
-func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
+// DecodeMessage checks one; attribute values alias data. Its strings equal to one in
+// names (nil: none) are names' own, and names keeps the batch's last ones. With arrays
+// (not nil), the messages and their actions are decoded into arrays' (recvArrays.take).
+func (c BinaryCodec) decodeBatch(data []byte, names *batchNames, arrays *recvArrays) ([]*Message, error) {
 	if len(data) > c.maxMessage() {
 		return nil, fmt.Errorf("%w: %w: %d bytes exceed the limit of %d", ErrMalformed, ErrMessageLimit, len(data), c.maxMessage())
 	}
@@ -371,8 +375,9 @@ func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
 		return nil, r.decodeErr()
 	}
 	// One array holds the batch's messages, another their actions.
-	all, msgs := make([]Message, n), make([]*Message, n)
-	a := batchArena{budget: r.budget}
+	all, msgs, acts := arrays.take(n)
+	a := batchArena{budget: r.budget, seen: names.load(), acts: acts}
+	loaded := a.seen
 	for i := range n {
 		b := r.take(c.maxMessage(), "message")
 		if r.err != nil {
@@ -386,5 +391,7 @@ func (c BinaryCodec) decodeBatch(data []byte) ([]*Message, error) {
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: trailing bytes after the batch", ErrMalformed)
 	}
+	names.store(loaded, a.seen)
+	arrays.keep(a.acts)
 	return msgs, nil
 }

@@ -193,7 +193,7 @@ func TestCatchUpServedBesideAFullTransferToTheJoiner(t *testing.T) {
 	m.mu.Unlock()
 	age := uint64(nowMs() - since + 1000)
 	m.receive(context.Background(), &Message{Event: EventGetAllSessions, Context: m.cfg.Name, SessionID: idGetAll, Timestamp: nowMs(),
-		Version: AskStamps | AskRecent | age<<AskAgeShift}, j)
+		Version: AskStamps | AskRecent | age<<AskAgeShift}, j, 0)
 	select {
 	case id := <-got:
 		if id != s.ID() {

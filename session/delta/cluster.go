@@ -100,6 +100,8 @@ type Cluster struct {
 	removeMsg, removeMbr func()
 	refusals             *ratelog.Limiter // refused senders and requests, logged rate-limited
 
+	names batchNames // strings received batches repeat (decodeBatch)
+
 	messages, malformed, unknownContext, noContextReplies, nonMember atomic.Uint64
 	noContextSlots                                                   chan struct{} // the answers on their way (replyNoContext)
 

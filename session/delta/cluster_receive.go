@@ -80,9 +80,11 @@ func (c *Cluster) receiveListed(ctx context.Context, src channel.Member, data []
 		return nil
 	}
 	var msgs []*Message
+	var arrays *recvArrays // a batch's, recycled once its messages were applied
 	var err error
 	if bc, ok := c.codec.(batchCodec); ok && bc.ownsBatch(data) {
-		msgs, err = bc.decodeBatch(data)
+		arrays = getRecvArrays()
+		msgs, err = bc.decodeBatch(data, &c.names, arrays)
 	} else {
 		var msg *Message
 		msg, err = c.codec.DecodeMessage(data)
@@ -104,23 +106,29 @@ func (c *Cluster) receiveListed(ctx context.Context, src channel.Member, data []
 		}
 		return nil
 	}
+	now := nowMs() // the batch's messages were received at once
+	kept := false
 	for _, msg := range msgs {
-		c.dispatch(ctx, msg, src)
+		c.dispatch(ctx, msg, src, now)
+		kept = kept || msg.kept
 		if msg.Event == EventAllSessionData {
 			msg.release() // applied (or refused): nothing keeps a chunk's decoded sessions
 		}
+	}
+	if arrays != nil && !kept {
+		arrays.recycle() // none of its messages is used any more
 	}
 	return nil
 }
 
 // dispatch hands a received message to the manager of its context (every manager when
 // it names none; the name "" of a Tomcat peer, Message.EmptyContext, is a context no Go
-// manager has).
-func (c *Cluster) dispatch(ctx context.Context, msg *Message, src channel.Member) {
+// manager has). now is when it was received (Manager.receive).
+func (c *Cluster) dispatch(ctx context.Context, msg *Message, src channel.Member, now int64) {
 	c.messages.Add(1)
 	if msg.Context == "" && !msg.EmptyContext {
 		for _, m := range c.running() {
-			m.receive(ctx, msg, src)
+			m.receive(ctx, msg, src, now)
 		}
 		return
 	}
@@ -128,7 +136,7 @@ func (c *Cluster) dispatch(ctx context.Context, msg *Message, src channel.Member
 	m := c.managers[msg.Context]
 	c.mu.RUnlock()
 	if m != nil {
-		m.receive(ctx, msg, src)
+		m.receive(ctx, msg, src, now)
 		return
 	}
 	c.unknownContext.Add(1)

@@ -292,7 +292,7 @@ func TestBinaryCodecBatch(t *testing.T) {
 	if !c.ownsBatch(data) || c.Owns(data) {
 		t.Fatal("a batch must be told apart from a single message by its header")
 	}
-	got, err := c.decodeBatch(data)
+	got, err := c.decodeBatch(data, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestBinaryCodecBatch(t *testing.T) {
 	if n := len(two) - len(one) - len(big); n != 2 {
 		t.Errorf("a message of %d bytes took %d bytes besides its encoding", len(big), n)
 	}
-	if got, err := c.decodeBatch(two); err != nil || len(got) != 2 || len(got[1].Actions[0].Value) != 300 {
+	if got, err := c.decodeBatch(two, nil, nil); err != nil || len(got) != 2 || len(got[1].Actions[0].Value) != 300 {
 		t.Errorf("decoding a batch with a long message: %v", err)
 	}
 	if _, err := (BinaryCodec{MaxMessageSize: len(one)}).appendBatch(nil, msgs[:1]); err != nil {
@@ -334,7 +334,7 @@ func TestBinaryCodecRejectsMalformedBatch(t *testing.T) {
 	var c BinaryCodec
 	good, _ := c.appendBatch(nil, sampleMessages()[:3])
 	for i := range good { // every truncation fails cleanly
-		if _, err := c.decodeBatch(good[:i]); !errors.Is(err, ErrMalformed) {
+		if _, err := c.decodeBatch(good[:i], nil, nil); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("truncated to %d: %v", i, err)
 		}
 	}
@@ -355,7 +355,7 @@ func TestBinaryCodecRejectsMalformedBatch(t *testing.T) {
 		"entries cap":    {BinaryCodec{MaxEntries: 2}, good},
 	}
 	for name, tc := range cases {
-		if _, err := tc.c.decodeBatch(tc.data); !errors.Is(err, ErrMalformed) {
+		if _, err := tc.c.decodeBatch(tc.data, nil, nil); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -372,7 +372,7 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte{0xF5, 'T', 'S', 2, 1, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := BinaryCodec{MaxEntries: 1000}
-		ms, err := c.decodeBatch(data)
+		ms, err := c.decodeBatch(data, nil, nil)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v does not wrap ErrMalformed", err)
@@ -383,7 +383,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoding a decoded batch: %v", err)
 		}
-		ms2, err := c.decodeBatch(b)
+		ms2, err := c.decodeBatch(b, nil, nil)
 		if err != nil {
 			t.Fatalf("decoding a re-encoded batch: %v", err)
 		}
@@ -484,7 +484,7 @@ func TestDecodeBatchActionsDoNotOverlap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := BinaryCodec{}.decodeBatch(data)
+	out, err := BinaryCodec{}.decodeBatch(data, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +517,7 @@ func TestBatchNestedCountsBounded(t *testing.T) {
 	data = append(data, msg...)
 	c := BinaryCodec{}
 	var err error
-	alloc := testutil.Allocated(func() { _, err = c.decodeBatch(data) })
+	alloc := testutil.Allocated(func() { _, err = c.decodeBatch(data, nil, nil) })
 	if !errors.Is(err, ErrMalformed) {
 		t.Fatalf("decoded: %v", err)
 	}
@@ -541,7 +541,7 @@ func TestBatchNestedCountsBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := c.decodeBatch(b)
+		got, err := c.decodeBatch(b, nil, nil)
 		if err != nil || len(got) != len(msgs) {
 			t.Errorf("%s: %d bytes: %v", name, len(b), err)
 		}

@@ -111,7 +111,7 @@ func EncodeBatch(msgs ...*Message) ([]byte, error) {
 }
 
 // DecodeBatch is BinaryCodec's decoding of a batch (tests only).
-func DecodeBatch(data []byte) ([]*Message, error) { return BinaryCodec{}.decodeBatch(data) }
+func DecodeBatch(data []byte) ([]*Message, error) { return BinaryCodec{}.decodeBatch(data, nil, nil) }
 
 // Lookup is m.lookup with get reading the sessions (tests only).
 func Lookup(m *Manager, id string, get func(string) *Session) (s *Session, exact bool) {

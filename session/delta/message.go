@@ -226,6 +226,9 @@ type Message struct {
 	// message alone (JavaCodec's: converted from Java objects), not cut out of a received
 	// buffer: a session keeps them without a copy. Several actions may share one.
 	ownValues bool
+	// kept: a received message kept for later (keepMsg), whose batch's arrays are not
+	// reused (recvArrays).
+	kept bool
 
 	// chunk holds the arrays a received chunk was decoded into, which the cluster
 	// recycles once the message is applied (nil for messages built otherwise).

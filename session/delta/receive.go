@@ -10,7 +10,12 @@ import (
 )
 
 // receive handles a message from another node.
-func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member) {
+//
+// now is when the channel message that carried msg was received, in ms since the epoch
+// (nowMs, read once for all the messages of a batch), or 0: a delta applied at once takes
+// it as its session's last access; one kept for later (a transfer's or a refresh's queue,
+// a repair's held messages) reads the clock when it is applied.
+func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member, now int64) {
 	if msg.Event >= 0 && int(msg.Event) < len(m.stats.received) {
 		m.stats.received[msg.Event].Add(1)
 	}
@@ -33,7 +38,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member)
 			m.cl.replyNoContext(m.cfg.Name, src, idNotReady, replyID(msg, uniqueNotReady))
 			return
 		}
-		m.queue = append(m.queue, queued{msg: msg, src: src})
+		m.queue = append(m.queue, keepMsg(msg, src))
 		m.mu.Unlock()
 		m.stats.queued.Add(1)
 		return
@@ -46,7 +51,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member)
 			m.refreshQueue, m.queueOverflow = m.refreshQueue[:0], true
 			m.stats.refreshOverflows.Add(1)
 		}
-		m.refreshQueue = append(m.refreshQueue, queued{msg: msg, src: src})
+		m.refreshQueue = append(m.refreshQueue, keepMsg(msg, src))
 		m.mu.Unlock()
 		return
 	}
@@ -102,7 +107,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member)
 	if m.holdForRepair(msg, src) {
 		return
 	}
-	m.dispatch(ctx, msg, src)
+	m.dispatchAt(ctx, msg, src, now)
 	m.releaseHeld(ctx, msg)
 }
 
@@ -196,6 +201,12 @@ func (m *Manager) answersLocked(msg *Message, src channel.Member) bool {
 
 // dispatch applies a session message from src in the running state.
 func (m *Manager) dispatch(ctx context.Context, msg *Message, src channel.Member) {
+	m.dispatchAt(ctx, msg, src, 0)
+}
+
+// dispatchAt is dispatch with the time msg was received (Manager.receive), 0 if not
+// known.
+func (m *Manager) dispatchAt(ctx context.Context, msg *Message, src channel.Member, now int64) {
 	switch msg.Event {
 	case EventCreated:
 		m.handleCreated(ctx, msg)
@@ -228,7 +239,7 @@ func (m *Manager) dispatch(ctx context.Context, msg *Message, src channel.Member
 			m.stats.unknownID.Add(1)
 		}
 	case EventDelta:
-		m.handleDelta(ctx, msg, originOf(src))
+		m.handleDelta(ctx, msg, originOf(src), now)
 	case EventChangeSessionID:
 		m.handleChangeID(ctx, msg)
 	default:
@@ -292,7 +303,7 @@ func (m *Manager) handleCreated(ctx context.Context, msg *Message) {
 	}
 }
 
-func (m *Manager) handleDelta(ctx context.Context, msg *Message, origin uint32) {
+func (m *Manager) handleDelta(ctx context.Context, msg *Message, origin uint32, now int64) {
 	s := m.targetOf(msg.SessionID)
 	if s == nil {
 		// The first delta of a session carries isnew=true: a node that missed (or has not
@@ -318,7 +329,7 @@ func (m *Manager) handleDelta(ctx context.Context, msg *Message, origin uint32) 
 			}
 		}
 	}
-	m.fire(ctx, s, true, s.applyDelta(msg, origin, m.notifyReplicated())...)
+	m.fire(ctx, s, true, s.applyDelta(msg, origin, m.notifyReplicated(), now)...)
 }
 
 func hasAction(actions []Action, t ActionType) bool {

@@ -3,6 +3,7 @@ package delta_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
@@ -12,8 +13,12 @@ import (
 // BenchmarkReceiveBatch measures what a member does with one received batch of 8
 // deltas, each setting the counter attribute of a session it holds (what a peer of the
 // HTTP counter page receives per frame with acked replication under load): decoding the
-// batch and applying every delta, from the channel listener on. It reports allocations
-// per delta besides the usual figures per batch.
+// batch and applying every delta, from the channel listener on. Besides the usual figures
+// per batch it reports mallocs/delta (runtime.MemStats.Mallocs) and cpu-ns/delta, the
+// process's user and system CPU (getrusage, so the garbage collector's work is in it and
+// other processes' load is not) per delta.
+//
+//	go test -run '^$' -bench ReceiveBatch -benchmem -benchtime 200000x ./session/delta/
 func BenchmarkReceiveBatch(b *testing.B) {
 	const n = 8
 	ctx := context.Background()
@@ -65,6 +70,9 @@ func BenchmarkReceiveBatch(b *testing.B) {
 	raw := &channel.Message{Source: src, Data: data, ID: channel.NewMessageID()}
 	l := f.ml[0]
 	b.ReportAllocs()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs0, cpu0 := ms.Mallocs, processCPU(b)
 	iters := 0
 	for b.Loop() {
 		iters++
@@ -73,6 +81,10 @@ func BenchmarkReceiveBatch(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	cpu := processCPU(b) - cpu0
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.Mallocs-mallocs0)/float64(n*iters), "mallocs/delta")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*iters), "cpu-ns/delta")
 	if got, want := m.Stats().Received[delta.EventDelta], uint64(n*(iters+1)); got != want {
 		b.Fatalf("received %d deltas, want %d", got, want)
 	}

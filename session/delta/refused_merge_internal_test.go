@@ -45,7 +45,7 @@ func TestRefreshMergeDropsARefusedChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.applyDelta(&Message{Event: EventDelta, SessionID: s.ID(), Version: b.version,
-		Actions: []Action{{Type: ActionAttribute, Op: OpSet, Name: "y", Value: yv}}}, b.origin, false)
+		Actions: []Action{{Type: ActionAttribute, Op: OpSet, Name: "y", Value: yv}}}, b.origin, false, 0)
 	s.mu.Lock()
 	st := s.state(new([]NamedValue))
 	s.mu.Unlock()

@@ -276,7 +276,7 @@ func (m *Manager) holdLocked(msg *Message, src channel.Member) bool {
 		return false
 	}
 	if r != nil && slices.ContainsFunc(ids, func(id string) bool { return r.want[id] }) {
-		r.held = append(r.held, queued{msg: msg, src: src})
+		r.held = append(r.held, keepMsg(msg, src))
 		return true
 	}
 	if m.skippedAll(ids) {
@@ -299,7 +299,7 @@ func (m *Manager) holdLocked(msg *Message, src channel.Member) bool {
 		go m.runLiveRepair(m.bg, r, repairSettle)
 	}
 	r.add(ids)
-	r.held = append(r.held, queued{msg: msg, src: src})
+	r.held = append(r.held, keepMsg(msg, src))
 	return true
 }
 

@@ -251,8 +251,9 @@ func (s *Session) accessedElsewhere() {
 
 // applyDelta applies an EVT_SESSION_DELTA from the node whose origin (originOf) is
 // given and returns the listener calls to make (notify: whether listeners hear of
-// replicated changes).
-func (s *Session) applyDelta(msg *Message, origin uint32, notify bool) []notice {
+// replicated changes). now (ms since the epoch) is the session's new last access time;
+// 0 reads the clock.
+func (s *Session) applyDelta(msg *Message, origin uint32, notify bool, now int64) []notice {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || s.expiring {
@@ -281,7 +282,10 @@ func (s *Session) applyDelta(msg *Message, origin uint32, notify bool) []notice 
 	} else {
 		s.version = 0 // Tomcat's: the versions of the Go nodes count from it again
 	}
-	s.accessed = nowMs()
+	if now == 0 {
+		now = nowMs()
+	}
+	s.accessed = now
 	s.primary = false
 	s.noteTakenLocked(s.accessed)
 	return ns

@@ -539,10 +539,10 @@ func (c *Cluster) handleHeld(ctx context.Context, mem channel.Member, mine []*he
 			c.unlistedAnswered.Add(1)
 			c.log.Info("delta: answering a state transfer request that came before its sender was a member",
 				"context", msg.Context, "from", mem.Addr())
-			c.dispatch(ctx, msg, mem)
+			c.dispatch(ctx, msg, mem, 0)
 		default:
 			c.unlistedApplied.Add(1)
-			c.dispatch(ctx, msg, mem)
+			c.dispatch(ctx, msg, mem, 0)
 			if msg.Event == EventAllSessionData {
 				msg.release()
 			}
