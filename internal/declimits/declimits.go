@@ -51,34 +51,152 @@ func LongestFit(n int, fits func(k int) bool) int {
 	return lo
 }
 
-// MaxFirstFitSearches bounds the searches of FirstFit: the values still undecided after
-// that many are left out.
+// MaxFirstFitSearches bounds the searches of FirstFit's second part: the values still
+// undecided after that many are left out.
 const MaxFirstFitSearches = 16
 
+// FirstFitWork is how much FirstFit's probes after its first search may encode, in
+// encodings of the whole delta (the sum of sizes): within it, every value is decided by
+// a probe.
+const FirstFitWork = 4
+
 // FirstFit returns which of a delta's values to keep (keep[i] for value i) so that they
-// fit together within a codec's limits: each value, in order, is kept when it fits with
-// those kept before it, and left out otherwise, a later value being tried all the same
-// (first fit). sizes[i] is the size of value i encoded alone; fits reports whether the
+// fit together within a codec's limits, by first fit: each value, in order, is kept when
+// it fits with those kept before it, and left out otherwise, a later value being tried
+// all the same. sizes[i] is the size of value i encoded alone; fits reports whether the
 // values keep marks encode together with what the caller always keeps (it must not
 // retain keep), and is taken as true, without a call, for the values kept so far (none
 // at first): the caller checks the result by encoding it.
 //
 // Rather than try the values one by one (an encoding of the delta per value, quadratic
-// in their number), it searches the longest run of the values not decided yet that fits
-// with those kept (LongestFit: one call when they all fit, about log2(n) otherwise),
-// keeps it and leaves out the value after it; the values not smaller alone than that one
-// are then left out without a call, as they would not fit either (kept only grows), and
-// the search goes on with the smaller ones. Values of one size, or of sizes growing
-// along the delta, take one search, each smaller value left out a further one; after MaxFirstFitSearches searches the values still
-// undecided are left out. A later value that shares a Java class descriptor or object
-// with those kept may have fitted where a value of its size alone did not: it is left out.
+// in their number), it searches runs: the longest run of the values not decided yet that
+// fits with those kept is kept and the value after it left out. The first search
+// (LongestFit) tries all the values first: one call when they all fit, about log2(n)
+// otherwise. The later ones gallop from the next value (1, 2, 4, ... values, then a
+// binary search), so that a value left out costs a call of about the size of the values
+// kept. For a fits that is monotone (values that fit together still fit without one of
+// them, as with JavaCodec's MaxBytes, MaxHandles set and MaxEntries), what a run search
+// keeps and leaves out is exactly what trying the values one by one would: FirstFit is
+// exact first fit, a later value of any size being tried, also one as large as a value
+// left out, which may fit where that one did not (it shares Java class descriptors with
+// those kept, or takes fewer handles for its bytes: TestFirstFitTriesEqualSizes).
+//
+// That holds while the calls after the first search encode, summed, at most
+// FirstFitWork times the sum of sizes, each call counted as the sizes of the values it
+// marks plus a 64th of their sum (the caller builds each probe from every value). A call
+// that would go beyond is not made; the values still undecided are then decided as
+// follows: those not smaller alone than the smallest value left out so far are left out
+// without a call (they would not fit either were sizes added up, kept only growing), the
+// others searched again as the first search does, each search leaving out a value and,
+// unprobed, the later ones not smaller than it; after MaxFirstFitSearches such searches
+// the values still undecided are left out. So past the budget, a later value no smaller
+// alone than one left out is left out even where, sharing descriptors with those kept,
+// it would have fitted (TestFirstFitManyValues shows where the budget ends).
 func FirstFit(sizes []int, fits func(keep []bool) bool) []bool {
-	keep := make([]bool, len(sizes))
-	rest := make([]int, len(sizes)) // the values not decided yet, in order
-	for i := range rest {
-		rest[i] = i
+	return firstFit(sizes, fits, FirstFitWork)
+}
+
+// firstFit is FirstFit with its budget, work times the sum of sizes.
+func firstFit(sizes []int, fits func(keep []bool) bool, work int) []bool {
+	n := len(sizes)
+	keep := make([]bool, n)
+	if n == 0 {
+		return keep
 	}
-	mark := func(is []int, v bool) {
+	sum := make([]int, n+1) // sum[i] is the sizes of values 0..i-1
+	for i, s := range sizes {
+		sum[i+1] = sum[i] + max(s, 0)
+	}
+	total := sum[n]
+	budget, perCall := work*total, total/64+1
+	work = 0
+	keptSize := 0
+	mark := func(from, to int, v bool) {
+		for i := from; i < to; i++ {
+			keep[i] = v
+		}
+	}
+	// try reports whether values pos..pos+k-1 fit with those kept.
+	try := func(pos, k int) bool {
+		mark(pos, pos+k, true)
+		ok := fits(keep)
+		mark(pos, pos+k, false)
+		return ok
+	}
+	smallestOut := -1 // the smallest size left out by a call, -1 for none yet
+	leaveOut := func(i int) {
+		if smallestOut < 0 || sizes[i] < smallestOut {
+			smallestOut = sizes[i]
+		}
+	}
+	run := LongestFit(n, func(k int) bool { return try(0, k) })
+	mark(0, run, true)
+	keptSize += sum[run]
+	if run == n {
+		return keep
+	}
+	leaveOut(run)
+	pos := run + 1
+	// The exact part: gallop from pos while the budget allows.
+	for pos < n {
+		afford := func(k int) bool {
+			cost := keptSize + sum[pos+k] - sum[pos] + perCall
+			if work+cost > budget {
+				return false
+			}
+			work += cost
+			return true
+		}
+		m := n - pos
+		lo, hi, done := 0, -1, true // values pos..pos+lo-1 fit; pos..pos+hi-1 do not (hi -1: unknown)
+		for step := 1; hi < 0 && lo < m; step *= 2 {
+			k := min(lo+step, m)
+			if !afford(k) {
+				done = false
+				break
+			}
+			if try(pos, k) {
+				lo = k
+			} else {
+				hi = k
+			}
+		}
+		for done && hi >= 0 && hi-lo > 1 {
+			mid := lo + (hi-lo)/2
+			if !afford(mid) {
+				done = false
+				break
+			}
+			if try(pos, mid) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		// Values pos..pos+lo-1 fit together with those kept: each fits with those kept
+		// before it, fits being monotone.
+		mark(pos, pos+lo, true)
+		keptSize += sum[pos+lo] - sum[pos]
+		pos += lo
+		if !done {
+			break
+		}
+		if pos < n { // hi == lo+1: the value at pos does not fit
+			leaveOut(pos)
+			pos++
+		}
+	}
+	if pos == n {
+		return keep
+	}
+	// Past the budget: the values not smaller than one left out are left out unprobed.
+	rest := make([]int, 0, n-pos) // the values not decided yet, in order
+	for i := pos; i < n; i++ {
+		if sizes[i] < smallestOut {
+			rest = append(rest, i)
+		}
+	}
+	markIs := func(is []int, v bool) {
 		for _, i := range is {
 			keep[i] = v
 		}
@@ -88,12 +206,12 @@ func FirstFit(sizes []int, fits func(keep []bool) bool) []bool {
 			break
 		}
 		run := LongestFit(len(rest), func(k int) bool {
-			mark(rest[:k], true)
+			markIs(rest[:k], true)
 			ok := fits(keep)
-			mark(rest[:k], false)
+			markIs(rest[:k], false)
 			return ok
 		})
-		mark(rest[:run], true)
+		markIs(rest[:run], true)
 		if run == len(rest) {
 			break
 		}

@@ -15,9 +15,11 @@ import (
 // splitPastLimits): each attribute or principal value is encoded alone and left out if
 // that goes beyond the limits; of the others, each is kept, in order, when it fits with
 // the changes without a value and the values kept before it (first fit,
-// declimits.FirstFit: a later smaller value is kept after a larger one left out,
-// TestDiffPastLimitsKeepsALaterValueThatFits), and left out otherwise. When no value is
-// the cause, cause is returned and the changes stay pending.
+// declimits.FirstFit: a later value is tried after a larger one left out,
+// TestDiffPastLimitsKeepsALaterValueThatFits, also one as large, which may share class
+// descriptors with those kept, TestDiffKeepsALaterEqualSizeValueThatFits, within
+// FirstFit's budget), and left out otherwise. When no value is the cause, cause is
+// returned and the changes stay pending.
 func (s *Session) leaveOut(cause error) ([]byte, error) {
 	actions := s.changes()
 	var b []byte

@@ -227,3 +227,43 @@ func TestDiffPastLimitsKeepsALaterValueThatFits(t *testing.T) {
 		t.Errorf("the session holds %q, want a,b,c", got)
 	}
 }
+
+// TestDiffKeepsALaterEqualSizeValueThatFits: Diff left out, without trying it, every
+// value after one left out that was not smaller alone (declimits.FirstFit's sizes
+// rule). Under MaxHandles 50, a (30 strings) is kept and b (30 strings, past the limit
+// with a) left out; c, a single string at least as large as b alone, takes one handle
+// and fits beside a: it is now kept.
+func TestDiffKeepsALaterEqualSizeValueThatFits(t *testing.T) {
+	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}}
+	size := func(name string, v any) int {
+		b, err := delta.JavaValueCodec{}.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := limits.Java.EncodeDeltaRequest("S2.go", []delta.Action{
+			{Type: delta.ActionAttribute, Op: delta.OpSet, Name: name, Value: b}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(d)
+	}
+	c := "c"
+	for size("c", c) < size("b", stringList("b", 30)) {
+		c += "c"
+	}
+	s := backup.NewSession("S2.go", time.Hour, limits)
+	cp := backup.NewSession("S2.go", time.Hour, limits)
+	if err := errors.Join(s.Set("a", stringList("a", 30)), s.Set("b", stringList("b", 30)), s.Set("c", c)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Diff()
+	if err != nil {
+		t.Fatalf("Diff: %v, want the changes that fit", err)
+	}
+	if err := cp.ApplyDiff(d); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cp.AttributeNames(), ","); got != "a,c" {
+		t.Errorf("the copy holds %q, want a,c (b left out, c of b's size alone kept)", got)
+	}
+}

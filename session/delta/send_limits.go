@@ -19,9 +19,10 @@ import (
 // when it fits with the changes without a value and the values kept before it, a later
 // smaller value being kept after a larger one left out
 // (TestSplitPastLimitsKeepsALaterValueThatFits). The encoder sees each value once, then
-// the delta a number of times logarithmic in its values per size of value left out
-// (once when no values go beyond the limits only together): it saw the delta once per
-// value, in time quadratic in its values (TestSplitPastLimitsEncodesInLinearTime).
+// the delta a number of times logarithmic in its values, and beyond that at most
+// declimits.FirstFitWork deltas' worth of probes, one per value left out (FirstFit says
+// what it leaves out unprobed past that): it saw the delta once per value, in time
+// quadratic in its values (TestSplitPastLimitsEncodesInLinearTime).
 // When the values are not the cause (the changes without a value go beyond the limits
 // alone, as more of them than MaxEntries), nothing is left out and kept is nil.
 func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {

@@ -28,8 +28,8 @@ func (c countingCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 // beyond the limits only together (JavaCodec's handles), the delta is encoded a number
 // of times logarithmic in n. What is kept and left out is checked too: the value past
 // the limits alone is left out, the others kept; of values past them together, the
-// first ones that fit are kept, in order (the values after the first left out are no
-// smaller: left out without a further search).
+// first ones that fit are kept, in order (each value after the first left out is tried
+// within declimits.FirstFitWork, the others, no smaller, left out unprobed).
 func TestSplitPastLimitsEncodesInLinearTime(t *testing.T) {
 	attr := func(name string, v []byte) Action {
 		return Action{Type: ActionAttribute, Op: OpSet, Name: name, Value: v}
