@@ -2,6 +2,7 @@ package backup
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/jserial"
@@ -70,6 +71,9 @@ var (
 type Codec struct {
 	// Limits bound the sessions it decodes, and the diffs they apply later.
 	Limits Limits
+	// fullOut, when set (a Manager's map), counts the values Encode leaves out
+	// (Stats.FullCopyValuesLeftOut).
+	fullOut *atomic.Uint64
 }
 
 // Decode returns the *Session of a decoded DeltaSession object; other values are an
@@ -106,8 +110,10 @@ func (c Codec) Decode(v any) (any, error) {
 // wrapping ErrNotSession. Its values are read with Limits.Java, as a node configured
 // alike reads them (TestEncodeWithTheConfiguredLimits); one past them (a session
 // received in full may hold one) is left out, and the Manager's next Replicate of the
-// session returns an error wrapping delta.ErrMessageLimit naming it, counted in
-// Stats.FullCopyValuesLeftOut (TestFullCopyLeavesOutAValuePastLimits).
+// session returns an error wrapping delta.ErrMessageLimit naming it
+// (TestFullCopyLeavesOutAValuePastLimits). The Codec of a Manager's map counts it in
+// Stats.FullCopyValuesLeftOut as it leaves it out, whether a Replicate follows or not
+// (TestFullCopyValuesLeftOutCountedWhereTheyHappen).
 func (c Codec) Encode(v any) (any, error) {
 	s, ok := v.(*Session)
 	if !ok {
@@ -115,7 +121,7 @@ func (c Codec) Encode(v any) (any, error) {
 	}
 	s.mu.Lock()
 	id := s.st.ID
-	ext, err := s.fullCopy(c.Limits.Java)
+	ext, err := s.fullCopy(c.Limits.Java, c.fullOut)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("backup: full copy of session %s: %w", id, err)

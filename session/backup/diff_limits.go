@@ -58,10 +58,10 @@ func (s *Session) leaveOut(cause error) ([]byte, error) {
 		return as
 	}
 	keep := declimits.FirstFit(sizes, func(keep []bool) bool { return encodes(with(keep)) })
-	var out []string
+	var out []leftValue
 	for i, v := range value {
 		if !kept(v, keep) {
-			out = append(out, fmt.Sprintf("%s %.64q", actions[i].Type, actions[i].Name))
+			out = append(out, leftValue{actions[i].Type, actions[i].Name})
 		}
 	}
 	if len(out) == 0 {
@@ -78,23 +78,47 @@ func (s *Session) leaveOut(cause error) ([]byte, error) {
 	return b, nil
 }
 
-// takeLeftOut returns how many changes Diffs left out since the last call and how many
-// values the last full copy left out (fullCopy), and an error wrapping
-// delta.ErrMessageLimit and the encoder's refusal that names them (nil for none), and
-// forgets them.
-func (s *Session) takeLeftOut() (diffs, full int, err error) {
+// leftValue is a value left out of a diff or a full copy: its type (attribute, note,
+// principal) and name.
+type leftValue struct {
+	t    delta.ActionType
+	name string
+}
+
+func (v leftValue) String() string {
+	if v.t == delta.ActionPrincipal {
+		return v.t.String()
+	}
+	return fmt.Sprintf("%s %.64q", v.t, v.name)
+}
+
+// joinLeft is vs, comma-separated.
+func joinLeft(vs []leftValue) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// takeLeftOut returns how many changes Diffs left out since the last call (and no full
+// copy carried since), and an error wrapping delta.ErrMessageLimit and the encoder's
+// refusal that names them and the values the last full copy left out (nil for none),
+// and forgets them. The values left out of full copies were counted as they were made
+// (fullCopy).
+func (s *Session) takeLeftOut() (diffs int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
-	diffs, full = len(s.leftOut), len(s.fullOut)
+	diffs = len(s.leftOut)
 	if diffs > 0 {
 		errs = append(errs, fmt.Errorf("backup: session %s: %w: left out of its diff, not replicated and no longer pending: %s (%w)",
-			s.st.ID, delta.ErrMessageLimit, strings.Join(s.leftOut, ", "), s.leftOutWhy))
+			s.st.ID, delta.ErrMessageLimit, joinLeft(s.leftOut), s.leftOutWhy))
 	}
-	if full > 0 {
+	if len(s.fullOut) > 0 {
 		errs = append(errs, fmt.Errorf("backup: session %s: %w: left out of its full copy, not on the other nodes: %s (%w)",
-			s.st.ID, delta.ErrMessageLimit, strings.Join(s.fullOut, ", "), s.fullOutWhy))
+			s.st.ID, delta.ErrMessageLimit, joinLeft(s.fullOut), s.fullOutWhy))
 	}
 	s.leftOut, s.leftOutWhy, s.fullOut, s.fullOutWhy = nil, nil, nil, nil
-	return diffs, full, errors.Join(errs...)
+	return diffs, errors.Join(errs...)
 }

@@ -130,13 +130,15 @@
 // Manager.Replicate sends the others and returns an error wrapping
 // delta.ErrMessageLimit naming them, counted in Stats.ChangesDroppedPastLimits, and the
 // later diffs go out (TestDiffPastLimitsTogetherLeavesOut); a full copy carries them, and
-// then they are not reported (TestFullCopyCarriesWhatADiffLeftOut). Changes without a
+// then they are not reported (TestFullCopyCarriesWhatADiffLeftOut), but for those it
+// left out itself (TestFullCopyKeepsTheDiffReportOfWhatItLeftOut). Changes without a
 // value that alone are more than MaxEntries fit no diff: Session.Diff returns an error
 // wrapping ErrTooManyChanges and forgets them, and Manager.Replicate sends the session in
 // full instead (TestTooManyChangesWithoutAValueGoInFull). A value past them in
 // a session received in full is left out of its full copy, the others sent, and
-// Manager.Replicate reports it likewise, counted in Stats.FullCopyValuesLeftOut
-// (TestFullCopyLeavesOutAValuePastLimits). A session's attribute
+// Manager.Replicate reports it likewise, counted in Stats.FullCopyValuesLeftOut as the
+// full copy is made (TestFullCopyLeavesOutAValuePastLimits,
+// TestFullCopyValuesLeftOutCountedWhereTheyHappen). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. Decoding a session received in full is bounded by its

@@ -2,7 +2,8 @@ package backup
 
 import (
 	"errors"
-	"fmt"
+	"slices"
+	"sync/atomic"
 
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -22,11 +23,19 @@ import (
 // them (takeLeftOut); this node keeps them. When the values are not the cause, the error
 // is returned.
 //
-// A full copy carries every value of the session: the values Diffs left out since the
-// last Replicate took them (leaveOut) are in it, and no longer reported
-// (TestFullCopyCarriesWhatADiffLeftOut).
-func (s *Session) fullCopy(java delta.JavaCodec) ([]any, error) {
+// A full copy carries the session's values but those it leaves out: the values Diffs
+// left out since the last Replicate took them (leaveOut) are in it, and no longer
+// reported (TestFullCopyCarriesWhatADiffLeftOut), unless the full copy left them out
+// too (its java's limits may be tighter than the session's Limits.Java): those are
+// still reported as left out of a diff (TestFullCopyKeepsTheDiffReportOfWhatItLeftOut).
+// The values left out are counted in *counted when it is not nil (the Manager's
+// Stats.FullCopyValuesLeftOut) as the full copy is made, but for those the last full
+// copy left out too, until a Replicate took its report: the map encodes the value of a
+// Put twice (to store it and to publish it), and a full copy made again before the
+// report does not leave the value out anew.
+func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any, error) {
 	ext, err := java.SessionData(&s.st)
+	before := s.fullOut
 	s.fullOut, s.fullOutWhy = nil, nil
 	if errors.Is(err, delta.ErrMessageLimit) {
 		ext, err = s.leaveOutOfFullCopy(java, err)
@@ -34,7 +43,23 @@ func (s *Session) fullCopy(java delta.JavaCodec) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.leftOut, s.leftOutWhy = nil, nil
+	notCarried := make(map[leftValue]bool, len(s.fullOut))
+	for _, v := range s.fullOut {
+		notCarried[v] = true
+	}
+	if counted != nil {
+		n := len(s.fullOut)
+		for _, v := range before {
+			if notCarried[v] {
+				n--
+			}
+		}
+		counted.Add(uint64(n))
+	}
+	s.leftOut = slices.DeleteFunc(s.leftOut, func(v leftValue) bool { return !notCarried[v] })
+	if len(s.leftOut) == 0 {
+		s.leftOut, s.leftOutWhy = nil, nil
+	}
 	return ext, nil
 }
 
@@ -43,7 +68,7 @@ func (s *Session) fullCopy(java delta.JavaCodec) ([]any, error) {
 // s.fullOut; s.mu is held.
 func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, error) {
 	st := s.st
-	var out []string
+	var out []leftValue
 	fits := func(probe delta.SessionState) bool {
 		probe.ID = st.ID
 		_, err := java.SessionData(&probe)
@@ -55,7 +80,7 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 			if fits(alone(v)) {
 				kept = append(kept, v)
 			} else {
-				out = append(out, fmt.Sprintf("%s %.64q", t, v.Name))
+				out = append(out, leftValue{t, v.Name})
 			}
 		}
 		return kept
@@ -68,7 +93,7 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 	})
 	if st.Principal != nil && !fits(delta.SessionState{Principal: st.Principal}) {
 		st.Principal = nil
-		out = append(out, delta.ActionPrincipal.String())
+		out = append(out, leftValue{delta.ActionPrincipal, namePrincipal})
 	}
 	if len(out) == 0 {
 		return nil, cause

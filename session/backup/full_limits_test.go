@@ -110,3 +110,106 @@ func TestFullCopyCarriesWhatADiffLeftOut(t *testing.T) {
 		t.Errorf("the session is still dirty")
 	}
 }
+
+// TestFullCopyKeepsTheDiffReportOfWhatItLeftOut: a full copy cleared the report of every
+// value Diffs left out, also of one it left out itself. Here the session's own limits
+// (MaxHandles 50) make its Diff leave out b (40 strings) and d (10 lists of 3 strings)
+// beside a (10 strings); the map's Codec (MaxArrayLen 20) leaves b out of the full copy
+// of a Put (a list of 40), and carries a and d. The next Replicate now reports b as
+// left out of the diff (ChangesDroppedPastLimits 1) and of the full copy
+// (FullCopyValuesLeftOut 1), and not d, which the backup holds.
+func TestFullCopyKeepsTheDiffReportOfWhatItLeftOut(t *testing.T) {
+	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 20}}}
+	ms, _ := startManagerNodes(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: limits})
+	ctx := context.Background()
+	own := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}}
+	s := backup.NewSession("FULL3.n0", time.Hour, own)
+	d := make([]any, 10)
+	for i := range d {
+		d[i] = stringList(fmt.Sprint("d", i, "."), 3)
+	}
+	if err := errors.Join(s.Set("a", stringList("a", 10)), s.Set("b", stringList("b", 40)), s.Set("d", d)); err != nil {
+		t.Fatal(err)
+	}
+	diff, err := s.Diff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := backup.NewSession("FULL3.n0", time.Hour, own)
+	if err := cp.ApplyDiff(diff); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cp.AttributeNames(), ","); got != "a" {
+		t.Fatalf("the diff carries %q, the test needs a alone (b and d left out)", got)
+	}
+	if _, err := ms[0].Map().Put(ctx, s.ID(), s); err != nil {
+		t.Fatal(err)
+	}
+	if n := backupHolds(t, ms[1], s.ID(), "d"); n != 10 {
+		t.Fatalf("the backup's d holds %d lists, want 10 (the full copy carries it)", n)
+	}
+	if n := backupHolds(t, ms[1], s.ID(), "b"); n != -1 {
+		t.Fatalf("the backup holds b (%d strings), past its MaxArrayLen", n)
+	}
+	err = ms[0].Replicate(ctx, s.ID())
+	msg := fmt.Sprint(err)
+	diffPart, fullPart, _ := strings.Cut(msg, "left out of its full copy")
+	if !errors.Is(err, delta.ErrMessageLimit) || !strings.Contains(diffPart, `left out of its diff`) ||
+		!strings.Contains(diffPart, `attribute "b"`) || strings.Contains(msg, `"d"`) || !strings.Contains(fullPart, `"b"`) {
+		t.Errorf("Replicate: %v; want b reported left out of the diff and of the full copy, d not", err)
+	}
+	if st := ms[0].Stats(); st.ChangesDroppedPastLimits != 1 || st.FullCopyValuesLeftOut != 1 {
+		t.Errorf("ChangesDroppedPastLimits %d, FullCopyValuesLeftOut %d; want 1 and 1", st.ChangesDroppedPastLimits,
+			st.FullCopyValuesLeftOut)
+	}
+}
+
+// TestFullCopyValuesLeftOutCountedWhereTheyHappen: Stats.FullCopyValuesLeftOut counted
+// a value left out of a full copy only when a Replicate of the session reported it: a
+// session Put (or renamed) and not replicated after counted nothing. It is now counted
+// as the full copy is made: 1 after the Put (whose value the map encodes twice), still 1
+// after a second Put and the Replicate that reports it, 2 after ChangeSessionID puts the
+// session again under its new id, and its Replicate reports it again.
+func TestFullCopyValuesLeftOutCountedWhereTheyHappen(t *testing.T) {
+	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
+	ms, _ := startManagerNodes(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: limits})
+	ctx := context.Background()
+	s := backup.NewSession("FULL4.n0", time.Hour, backup.Limits{})
+	if err := errors.Join(s.Set("big", stringList("s", 100)), s.Set("small", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Diff(); err != nil {
+		t.Fatal(err)
+	}
+	counted := func(step string, want uint64) {
+		t.Helper()
+		if got := ms[0].Stats().FullCopyValuesLeftOut; got != want {
+			t.Errorf("after %s: FullCopyValuesLeftOut %d, want %d", step, got, want)
+		}
+	}
+	reported := func(id string) {
+		t.Helper()
+		if err := ms[0].Replicate(ctx, id); !errors.Is(err, delta.ErrMessageLimit) || !strings.Contains(fmt.Sprint(err), `"big"`) {
+			t.Errorf("Replicate of %s: %v, want big reported", id, err)
+		}
+	}
+	if _, err := ms[0].Map().Put(ctx, s.ID(), s); err != nil {
+		t.Fatal(err)
+	}
+	counted("the Put", 1)
+	if _, err := ms[0].Map().Put(ctx, s.ID(), s); err != nil {
+		t.Fatal(err)
+	}
+	counted("a second Put before a report", 1)
+	reported(s.ID())
+	counted("the Replicate reporting it", 1)
+	if err := ms[0].ChangeSessionID(ctx, s, "FULL4.n1"); err != nil {
+		t.Fatal(err)
+	}
+	counted("ChangeSessionID", 2)
+	reported("FULL4.n1")
+	counted("the Replicate reporting it", 2)
+	if backupHolds(t, ms[1], "FULL4.n1", "small") < 0 {
+		t.Errorf("the backup lacks small under the new id")
+	}
+}

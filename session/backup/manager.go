@@ -120,9 +120,14 @@ type Stats struct {
 	ChangesDroppedPastLimits uint64
 	// FullCopyValuesLeftOut counts the values (attributes, notes, principals) left out of
 	// sessions' full copies because they go beyond Limits.Java alone, which a session
-	// received in full may hold; the other values went. They are counted when the next
-	// Replicate of the session returns an error wrapping delta.ErrMessageLimit naming
-	// them, once for the full copies since the last (TestFullCopyLeavesOutAValuePastLimits).
+	// received in full may hold; the other values went. They are counted as the full
+	// copy is made (the map's Codec.Encode: a Put, by Create or ChangeSessionID too, a
+	// Replicate sending the session in full, the map's republish when a member leaves, a
+	// reply to a node taking the session over), whether a Replicate follows or not; the
+	// next Replicate of the session returns an error wrapping delta.ErrMessageLimit naming
+	// those of the last full copy, and a value is counted again only by a full copy after
+	// that report (TestFullCopyLeavesOutAValuePastLimits,
+	// TestFullCopyValuesLeftOutCountedWhereTheyHappen).
 	FullCopyValuesLeftOut uint64
 }
 
@@ -164,16 +169,18 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Map != nil {
 		cfg.Map(&mc)
 	}
-	mc.Channel, mc.Name, mc.Values, mc.MadePrimary = cfg.Channel, MapName(cfg.Name), Codec{Limits: cfg.Limits}, madePrimary
+	mgr := &Manager{cfg: cfg}
+	mc.Channel, mc.Name, mc.MadePrimary = cfg.Channel, MapName(cfg.Name), madePrimary
+	mc.Values = Codec{Limits: cfg.Limits, fullOut: &mgr.fullOutN}
 	m, err := replmap.New(mc)
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	mgr.m, mgr.log = m, cfg.Logger
+	if mgr.log == nil {
+		mgr.log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, m: m, log: log}, nil
+	return mgr, nil
 }
 
 // madePrimary is BackupManager.objectMadePrimary: the session was used now and is
@@ -483,9 +490,9 @@ func (m *Manager) Replicate(ctx context.Context, id string) error {
 	}
 	if s != nil {
 		// Its diff left changes out (Session.Diff), or its full copy values (Codec.Encode).
-		if diffs, full, left := s.takeLeftOut(); left != nil {
+		// The values left out of full copies were counted as they were made (Codec).
+		if diffs, left := s.takeLeftOut(); left != nil {
 			m.droppedN.Add(uint64(diffs))
-			m.fullOutN.Add(uint64(full))
 			err = errors.Join(left, err)
 		}
 	}

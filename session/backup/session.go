@@ -45,13 +45,14 @@ type Session struct {
 	// replMu orders Manager.Replicate's of the session: each takes its diff and sends it
 	// holding it.
 	replMu sync.Mutex
-	// leftOut names the changes Diffs left out for Limits.Java since Manager.Replicate
-	// last took them (takeLeftOut); leftOutWhy is the encoder's refusal.
-	leftOut    []string
+	// leftOut are the changes Diffs left out for Limits.Java since Manager.Replicate
+	// last took them (takeLeftOut), less those a full copy carried since; leftOutWhy is
+	// the encoder's refusal.
+	leftOut    []leftValue
 	leftOutWhy error
-	// fullOut names the values the last full copy left out for Limits.Java (fullCopy),
+	// fullOut are the values the last full copy left out for Limits.Java (fullCopy),
 	// until Manager.Replicate takes them; fullOutWhy is the encoder's refusal.
-	fullOut    []string
+	fullOut    []leftValue
 	fullOutWhy error
 }
 
