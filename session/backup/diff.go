@@ -63,6 +63,7 @@ func (s *Session) ApplyDiff(diff []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.compactAttrs()
 	if id != s.st.ID {
 		return fmt.Errorf("%w: diff of %q for session %q", ErrOtherID, id, s.st.ID)
 	}
@@ -223,6 +224,11 @@ func keepName(*string, string) {}
 // scanHook, when set (tests), is told the length of each list of names a name is looked
 // up in by a scan.
 var scanHook func(n int)
+
+// passHook, when set (tests), is told the length of a session's attributes each time
+// they are gone over whole to index them or close their holes (indexAttrs,
+// compactAttrs).
+var passHook func(n int)
 
 // removeNamed removes name from vs.
 func removeNamed(vs []delta.NamedValue, name string) []delta.NamedValue {

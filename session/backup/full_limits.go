@@ -34,6 +34,7 @@ import (
 // Put twice (to store it and to publish it), and a full copy made again before the
 // report does not leave the value out anew.
 func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any, error) {
+	s.compactAttrs()
 	ext, err := java.SessionData(&s.st)
 	before := s.fullOut
 	s.fullOut, s.fullOutWhy = nil, nil

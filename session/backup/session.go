@@ -26,12 +26,19 @@ type Session struct {
 	pendingAt map[pendKey]int
 	holes     int
 	// attrAt is the place of each attribute name in st.Attributes (the first, should a
-	// name be there twice), and attrN what the attribute and note values take
-	// (attrBytes), so that Set looks nothing up by a scan; nil while not built (a new
-	// session, or once a diff replaced st), built by the next Set.
+	// name be there twice: attrDup), and attrN what the attribute and note values take
+	// (attrBytes), so that Set, Get and Remove look nothing up by a scan; nil while not
+	// built (a new session, or once a diff replaced st), built by the next of them.
 	attrAt  map[string]int
 	attrN   int64
-	primary bool // isPrimarySession
+	attrDup bool
+	// attrGone marks the places of st.Attributes that Removes emptied (nil for none),
+	// holes of them: compactAttrs closes them once they are half of the places, and
+	// before st is read whole (AttributeNames, a full copy, ApplyDiff), so that a Remove
+	// costs constant amortised time.
+	attrGone  []bool
+	attrHoles int
+	primary   bool // isPrimarySession
 	// replicated is when the map last sent something about the session
 	// (lastTimeReplicated).
 	replicated time.Time
@@ -287,6 +294,7 @@ func (s *Session) Access() {
 func (s *Session) AttributeNames() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.compactAttrs()
 	names := make([]string, len(s.st.Attributes))
 	for i, a := range s.st.Attributes {
 		names[i] = a.Name
@@ -299,13 +307,17 @@ func (s *Session) AttributeNames() []string {
 // ok is false when the session has no such attribute.
 func (s *Session) Get(name string) (v any, ok bool, err error) {
 	s.mu.Lock()
-	i := s.attr(name)
+	i, ok := s.attrAt[name]
+	if s.attrAt == nil { // not built: a scan (there are no holes)
+		i = slices.IndexFunc(s.st.Attributes, func(a delta.NamedValue) bool { return a.Name == name })
+		ok = i >= 0
+	}
 	var b []byte
-	if i >= 0 {
+	if ok {
 		b = s.st.Attributes[i].Value
 	}
 	s.mu.Unlock()
-	if i < 0 {
+	if !ok {
 		return nil, false, nil
 	}
 	v, err = delta.JavaValueCodec{}.Unmarshal(b)
@@ -353,38 +365,90 @@ func (s *Session) Set(name string, v any) error {
 	} else {
 		s.attrAt[name] = len(s.st.Attributes)
 		s.st.Attributes = append(s.st.Attributes, delta.NamedValue{Name: name, Value: b})
+		if s.attrGone != nil {
+			s.attrGone = append(s.attrGone, false)
+		}
 	}
 	s.attrN = n
 	s.record(delta.Action{Type: delta.ActionAttribute, Op: delta.OpSet, Name: name, Value: b})
 	return nil
 }
 
-// indexAttrs builds attrAt and attrN if they are not built.
+// indexAttrs builds attrAt and attrN if they are not built (st has no holes then).
 func (s *Session) indexAttrs() {
 	if s.attrAt != nil {
 		return
 	}
+	if passHook != nil {
+		passHook(len(s.st.Attributes))
+	}
 	s.attrAt = make(map[string]int, len(s.st.Attributes))
+	s.attrDup = false
 	for i, a := range s.st.Attributes {
-		if _, dup := s.attrAt[a.Name]; !dup {
+		if _, dup := s.attrAt[a.Name]; dup {
+			s.attrDup = true
+		} else {
 			s.attrAt[a.Name] = i
 		}
 	}
 	s.attrN = s.attrBytes()
 }
 
-// stateReplaced forgets attrAt and attrN, st having been replaced.
-func (s *Session) stateReplaced() { s.attrAt = nil }
+// stateReplaced forgets attrAt and attrN, st having been replaced (without holes).
+func (s *Session) stateReplaced() { s.attrAt, s.attrGone, s.attrHoles = nil, nil, 0 }
 
-// Remove removes attribute name and records the change.
+// compactAttrs closes the holes Removes left in st.Attributes, keeping the order of the
+// others, and moves their places in attrAt.
+func (s *Session) compactAttrs() {
+	if s.attrHoles == 0 {
+		return
+	}
+	if passHook != nil {
+		passHook(len(s.st.Attributes))
+	}
+	out := s.st.Attributes[:0]
+	for i, a := range s.st.Attributes {
+		if !s.attrGone[i] {
+			s.attrAt[a.Name] = len(out) // no duplicates while there are holes (Remove)
+			out = append(out, a)
+		}
+	}
+	clear(s.st.Attributes[len(out):])
+	s.st.Attributes = out
+	s.attrGone, s.attrHoles = nil, 0
+}
+
+// Remove removes attribute name and records the change, in constant amortised time: the
+// attribute's place is left as a hole, closed once the holes are half of the places or
+// when the attributes are read whole (TestRemoveManyAttributesLinear).
 func (s *Session) Remove(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i := s.attr(name); i >= 0 {
-		s.st.Attributes = slices.Delete(s.st.Attributes, i, i+1)
-		s.stateReplaced() // the places after i moved
-		s.record(delta.Action{Type: delta.ActionAttribute, Op: delta.OpRemove, Name: name})
+	s.indexAttrs()
+	i, ok := s.attrAt[name]
+	if !ok {
+		return
 	}
+	s.attrN -= int64(len(name) + len(s.st.Attributes[i].Value))
+	if s.attrDup {
+		// A name there twice (a session received in full): the first goes, the places
+		// after it move, the index is built again.
+		s.compactAttrs()
+		s.st.Attributes = slices.Delete(s.st.Attributes, s.attrAt[name], s.attrAt[name]+1)
+		s.stateReplaced()
+	} else {
+		delete(s.attrAt, name)
+		if s.attrGone == nil {
+			s.attrGone = make([]bool, len(s.st.Attributes), cap(s.st.Attributes))
+		}
+		s.attrGone[i] = true
+		s.st.Attributes[i] = delta.NamedValue{}
+		s.attrHoles++
+		if s.attrHoles > len(s.st.Attributes)/2 {
+			s.compactAttrs()
+		}
+	}
+	s.record(delta.Action{Type: delta.ActionAttribute, Op: delta.OpRemove, Name: name})
 }
 
 // SetMaxInactive sets the max inactive interval and records the change. It travels in
@@ -457,10 +521,6 @@ func (s *Session) changes() []delta.Action {
 func (s *Session) forgetChanges() {
 	s.pending, s.holes = nil, 0
 	clear(s.pendingAt)
-}
-
-func (s *Session) attr(name string) int {
-	return slices.IndexFunc(s.st.Attributes, func(a delta.NamedValue) bool { return a.Name == name })
 }
 
 // attrBytes is what the session's attribute and note values take.

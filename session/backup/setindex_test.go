@@ -40,8 +40,8 @@ func TestSetManyAttributesScansNothing(t *testing.T) {
 // attributes keep the order they were first set in (a replaced value keeps its place, a
 // removed one leaves it, one set again goes last) and a diff carries each change once,
 // the latest, in the order of the latest changes, as Tomcat's DeltaRequest: checked
-// against a plain model, across the compactions of the replaced changes and the index
-// rebuilt after a Remove and an ApplyDiff.
+// against a plain model, across the compactions of the replaced changes, the holes
+// Removes leave in the attributes, and the index rebuilt after an ApplyDiff.
 func TestSetKeepsTheOrderOfNamesAndChanges(t *testing.T) {
 	s := backup.NewSession("S1", 0, backup.Limits{})
 	var names []string            // model of the attributes' order

@@ -1,0 +1,259 @@
+package backup
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/gotribes/tribes/session/delta"
+)
+
+// TestRemoveManyAttributesLinear: Remove scanned the attributes for the name, moved those
+// after it, and dropped the index, which the next Set built again: 20 000 Removes after
+// 20 000 Sets went over about n²/2 = 2×10⁸ places, and a Remove and a Set of a session of
+// 20 000 attributes built an index of them (about 1 MB). A Remove now finds the name in
+// the index and leaves a hole, closed with the others once they are half of the places:
+// the passes over the attributes go over at most 3n places in all, and a Remove and a Set
+// allocate no index.
+func TestRemoveManyAttributesLinear(t *testing.T) {
+	const n = 20000
+	s := NewSession("S1", 0, Limits{})
+	passed, scanned := 0, 0
+	defer func(p, sc func(int)) { passHook, scanHook = p, sc }(passHook, scanHook)
+	passHook = func(l int) { passed += l }
+	scanHook = func(l int) { scanned += l }
+	for i := range n {
+		if err := s.Set("a"+strconv.Itoa(i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		s.Remove("a" + strconv.Itoa(i))
+	}
+	if passed > 3*n || scanned != 0 {
+		t.Fatalf("20 000 Sets and Removes went over %d places in passes and %d in scans, want at most %d and 0",
+			passed, scanned, 3*n)
+	}
+	if names := s.AttributeNames(); len(names) != 0 {
+		t.Fatalf("%d names left", len(names))
+	}
+	if ch := s.changes(); len(ch) != n || ch[0].Op != delta.OpRemove || ch[n-1].Name != "a"+strconv.Itoa(n-1) {
+		t.Fatalf("%d changes, want the %d removals", len(ch), n)
+	}
+
+	// A Remove and a Set of one attribute of 20 000, again and again.
+	for i := range n {
+		if err := s.Set("b"+strconv.Itoa(i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rounds = 200
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range rounds {
+		nm := "b" + strconv.Itoa(i*97%n)
+		s.Remove(nm)
+		if err := s.Set(nm, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / rounds; per > 16<<10 {
+		t.Errorf("a Remove and a Set allocate %d bytes, want at most 16 KiB (no index of the 20 000 names)", per)
+	}
+	if v, ok, err := s.Get("b97"); err != nil || !ok || v != 1 {
+		t.Errorf("b97 = %v %v %v, want 1", v, ok, err)
+	}
+}
+
+// FuzzSessionSetRemove: whatever the mix of Sets, Removes, Gets, diffs taken and
+// applied, the session agrees with a plain model after each step: its attributes (names
+// in the order first set, a removed one set again going last, and values), its pending
+// changes (changes: each name's latest change once, in the order of the latest), the
+// index and the bytes it counts, and a copy that applies its diffs holds what the model
+// of the changes gives (a diff applied to both, then the changes pending before it).
+func FuzzSessionSetRemove(f *testing.F) {
+	f.Add([]byte{0, 8, 16, 2, 10, 3, 0, 4})
+	f.Add([]byte{0, 9, 17, 25, 33, 2, 10, 18, 26, 34, 3, 8, 6, 4, 1})
+	f.Add(slices.Repeat([]byte{0, 2, 8, 10, 16, 18, 5}, 20))
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 4096 {
+			return
+		}
+		s := NewSession("S1", 0, Limits{})
+		cp := NewSession("S1", 0, Limits{})
+		var names []string         // the attributes' order
+		vals := map[string]int{}   // their values
+		var pending []delta.Action // the changes since the last Diff (Value: the value set)
+		cpVals := map[string]int{} // the copy's values
+		touch := func(a delta.Action) {
+			pending = slices.DeleteFunc(pending, func(p delta.Action) bool { return p.Name == a.Name })
+			pending = append(pending, a)
+		}
+		for step, op := range ops {
+			nm := "k" + strconv.Itoa(int(op>>3))
+			switch op % 8 {
+			case 0, 1, 7: // Set
+				if err := s.Set(nm, step); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := vals[nm]; !ok {
+					names = append(names, nm)
+				}
+				vals[nm] = step
+				touch(delta.Action{Op: delta.OpSet, Name: nm, Value: []byte(strconv.Itoa(step))})
+			case 2, 3: // Remove
+				s.Remove(nm)
+				if _, ok := vals[nm]; ok {
+					names = slices.DeleteFunc(names, func(c string) bool { return c == nm })
+					delete(vals, nm)
+					touch(delta.Action{Op: delta.OpRemove, Name: nm})
+				}
+			case 4: // Get, and AttributeNames (which closes the holes)
+				v, ok, err := s.Get(nm)
+				if want, has := vals[nm]; err != nil || ok != has || ok && v != want {
+					t.Fatalf("step %d: Get %s = %v %v %v, want %v %v", step, nm, v, ok, err, want, has)
+				}
+				if got := s.AttributeNames(); !slices.Equal(got, names) {
+					t.Fatalf("step %d: AttributeNames %v, want %v", step, got, names)
+				}
+			case 5: // Diff, applied to the copy
+				b, err := s.Diff()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cp.ApplyDiff(b); err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range pending {
+					if a.Op == delta.OpSet {
+						cpVals[a.Name], _ = strconv.Atoi(string(a.Value))
+					} else {
+						delete(cpVals, a.Name)
+					}
+				}
+				pending = nil
+				got := cp.AttributeNames()
+				for _, nm := range got {
+					if v, _, err := cp.Get(nm); err != nil || v != cpVals[nm] {
+						t.Fatalf("step %d: the copy's %s = %v %v, want %d", step, nm, v, err, cpVals[nm])
+					}
+				}
+				if len(got) != len(cpVals) {
+					t.Fatalf("step %d: the copy holds %v, want %v", step, got, cpVals)
+				}
+			case 6: // another node's diff replaces the session's state
+				o := NewSession("S1", 0, Limits{})
+				if err := o.Set(nm, -step); err != nil {
+					t.Fatal(err)
+				}
+				b, err := o.Diff()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.ApplyDiff(b); err != nil {
+					t.Fatal(err)
+				}
+				if err := cp.ApplyDiff(b); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := vals[nm]; !ok {
+					names = append(names, nm)
+				}
+				vals[nm], cpVals[nm] = -step, -step
+			}
+			checkModel(t, step, s, names, vals, pending)
+		}
+	})
+}
+
+// checkModel checks s against the model: names in order, vals, and the pending changes'
+// names and operations in order; and s's index and byte count against its attributes.
+func checkModel(t *testing.T, step int, s *Session, names []string, vals map[string]int, pending []delta.Action) {
+	t.Helper()
+	s.mu.Lock()
+	var live []string
+	var n int64
+	for i, a := range s.st.Attributes {
+		if s.attrGone != nil && s.attrGone[i] {
+			continue
+		}
+		live = append(live, a.Name)
+		n += int64(len(a.Name) + len(a.Value))
+		if j, ok := s.attrAt[a.Name]; s.attrAt != nil && (!ok || j != i) {
+			t.Fatalf("step %d: attrAt[%s] = %d %v, want %d", step, a.Name, j, ok, i)
+		}
+	}
+	if s.attrAt != nil && (len(s.attrAt) != len(live) || s.attrN != n+namedBytes(s.st.Notes)) {
+		t.Fatalf("step %d: index of %d names, %d bytes; want %d and %d", step, len(s.attrAt), s.attrN, len(live), n)
+	}
+	holes := 0
+	for _, g := range s.attrGone {
+		if g {
+			holes++
+		}
+	}
+	if holes != s.attrHoles || holes > 0 && len(s.attrGone) != len(s.st.Attributes) {
+		t.Fatalf("step %d: %d holes counted %d, %d marks for %d places", step, holes, s.attrHoles, len(s.attrGone),
+			len(s.st.Attributes))
+	}
+	var got, want []string
+	for _, a := range s.changes() {
+		got = append(got, fmt.Sprint(a.Op, " ", a.Name))
+	}
+	for _, a := range pending {
+		want = append(want, fmt.Sprint(a.Op, " ", a.Name))
+	}
+	s.mu.Unlock()
+	if !slices.Equal(live, names) {
+		t.Fatalf("step %d: attributes %v, want %v", step, live, names)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("step %d: changes %v, want %v", step, got, want)
+	}
+	for _, nm := range names {
+		if v, ok, err := s.Get(nm); err != nil || !ok || v != vals[nm] {
+			t.Fatalf("step %d: %s = %v %v %v, want %d", step, nm, v, ok, err, vals[nm])
+		}
+	}
+}
+
+// TestRemoveOfANameThereTwice: a session received in full may hold a name twice (the
+// index points at the first); Remove removes the first, as it did by a scan, and Get
+// then finds the second.
+func TestRemoveOfANameThereTwice(t *testing.T) {
+	s := NewSession("S1", 0, Limits{})
+	val := func(v int) []byte {
+		b, err := delta.JavaValueCodec{}.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	s.st.Attributes = []delta.NamedValue{{Name: "x", Value: val(1)}, {Name: "y", Value: val(2)}, {Name: "x", Value: val(3)}}
+	s.stateReplaced()
+	if v, _, _ := s.Get("x"); v != 1 {
+		t.Fatalf("x = %v, want 1 (the first)", v)
+	}
+	s.Remove("x")
+	if got := s.AttributeNames(); !slices.Equal(got, []string{"y", "x"}) {
+		t.Fatalf("after a Remove: %v, want y, x", got)
+	}
+	if v, _, _ := s.Get("x"); v != 3 {
+		t.Fatalf("x = %v, want 3 (the second)", v)
+	}
+	s.Remove("x")
+	s.Remove("y")
+	if err := s.Set("z", 4); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.AttributeNames(); !slices.Equal(got, []string{"z"}) {
+		t.Fatalf("at the end: %v, want z", got)
+	}
+	if s.attrN != int64(len("z")+len(val(4))) {
+		t.Fatalf("attrN %d", s.attrN)
+	}
+}
