@@ -75,11 +75,14 @@ const FirstFitWork = 4
 // otherwise. The later ones gallop from the next value (1, 2, 4, ... values, then a
 // binary search), so that a value left out costs a call of about the size of the values
 // kept. For a fits that is monotone (values that fit together still fit without one of
-// them, as with JavaCodec's MaxBytes, MaxHandles set and MaxEntries), what a run search
-// keeps and leaves out is exactly what trying the values one by one would: FirstFit is
-// exact first fit, a later value of any size being tried, also one as large as a value
-// left out, which may fit where that one did not (it shares Java class descriptors with
-// those kept, or takes fewer handles for its bytes: TestFirstFitTriesEqualSizes).
+// them, as with BinaryCodec's sizes and JavaCodec's MaxBytes, MaxEntries and a MaxHandles
+// set; a MaxHandles left 0 grows with the stream's bytes, so there a value of many bytes
+// and few handles could in principle make values fit that did not without it), what a
+// run search keeps and leaves out is exactly what trying the values one by one would:
+// FirstFit is exact first fit, a later value of any size being tried, also one as large
+// as a value left out, which may fit where that one did not (it shares Java class
+// descriptors with those kept, or takes fewer handles for its bytes:
+// TestFirstFitTriesEqualSizes).
 //
 // That holds while the calls after the first search encode, summed, at most
 // FirstFitWork times the sum of sizes, each call counted as the sizes of the values it

@@ -29,10 +29,11 @@ import (
 // too (its java's limits may be tighter than the session's Limits.Java): those are
 // still reported as left out of a diff (TestFullCopyKeepsTheDiffReportOfWhatItLeftOut).
 // The values left out are counted in *counted when it is not nil (the Manager's
-// Stats.FullCopyValuesLeftOut) as the full copy is made, but for those the last full
-// copy left out too, until a Replicate took its report: the map encodes the value of a
-// Put twice (to store it and to publish it), and a full copy made again before the
-// report does not leave the value out anew.
+// Stats.FullCopyValuesLeftOut) as the full copy is made, but for those the previous full
+// copy left out too, not yet reported (s.fullOut, which a Replicate takes): the map
+// encodes the value of a Put twice (to store it and to publish it), and a full copy made
+// again before the report does not leave the value out anew. A full copy that fails
+// forgets the previous one's, and the next counts them again.
 func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any, error) {
 	s.compactAttrs()
 	ext, err := java.SessionData(&s.st)

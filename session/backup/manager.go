@@ -125,8 +125,9 @@ type Stats struct {
 	// Replicate sending the session in full, the map's republish when a member leaves, a
 	// reply to a node taking the session over), whether a Replicate follows or not; the
 	// next Replicate of the session returns an error wrapping delta.ErrMessageLimit naming
-	// those of the last full copy, and a value is counted again only by a full copy after
-	// that report (TestFullCopyLeavesOutAValuePastLimits,
+	// those of the last full copy. A value the session's previous full copy left out too,
+	// not reported yet, is not counted again (the map encodes a Put's value twice)
+	// (TestFullCopyLeavesOutAValuePastLimits,
 	// TestFullCopyValuesLeftOutCountedWhereTheyHappen).
 	FullCopyValuesLeftOut uint64
 }
