@@ -419,3 +419,13 @@ func BackupNodes(m *Map, key any) []channel.Member {
 	}
 	return nil
 }
+
+// SetNextBackup has m's next publish try mb first as the backup, as its round-robin
+// would once it came to mb (tests only: a publish naming a chosen member).
+func SetNextBackup(m *Map, mb channel.Member) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if i := indexOf(m.members, mb); i >= 0 {
+		m.next = i
+	}
+}

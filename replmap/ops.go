@@ -156,7 +156,7 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 		// republish of the key ran beside the publish, which may have sent the entry
 		// this Put replaced after it (above): once it ended, the value goes to a backup
 		// again (TestPutDuringTheDeparturePassOfTheEntryItReplaces).
-		_, perr = m.republishKey(ctx, k, false, false)
+		_, perr = m.republishKey(ctx, k, false, false, nil)
 	}
 	if perr != nil {
 		err = perr
@@ -326,7 +326,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		// of the key ran beside its publish (above:
 		// TestGetOnTheBackupDuringTheDeparturePassThatTakesItOver). A failure is
 		// Replicate's to report (the entry then has no backup); the value is returned.
-		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false); err != nil {
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false, nil); err != nil {
 			m.log.Warn("replmap: relocate after get", "map", m.cfg.Name, "err", err)
 		}
 	}

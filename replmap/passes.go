@@ -131,7 +131,7 @@ func (m *Map) gonePass(mb channel.Member, relocate, promoted []string) {
 		relocate, promoted := keysOf(p.relocate), keysOf(p.promoted)
 		p.relocate, p.promoted = nil, nil
 		m.mu.Unlock()
-		m.republish(ctx, relocate)
+		m.republish(ctx, relocate, &mb)
 		m.madePrimary(promoted)
 	}
 }

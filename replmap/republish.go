@@ -59,18 +59,19 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 	m.beginPassLocked()
 	m.mu.Unlock()
 	defer m.endPass()
-	m.republish(m.life, orphans)
+	m.republish(m.life, orphans, nil)
 }
 
 // republish publishes the entries under keys anew, with the local node as primary (a
 // replicated map only tells the members, which hold copies), until ctx ends; failures
-// are logged.
-func (m *Map) republish(ctx context.Context, keys []string) {
+// are logged. gone is the member whose departure the pass handles (nil for another
+// pass): see republishKey.
+func (m *Map) republish(ctx context.Context, keys []string, gone *channel.Member) {
 	for _, k := range keys {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false); err != nil {
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false, gone); err != nil {
 			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
 		}
 	}
@@ -135,7 +136,14 @@ const maxRepublish = 4
 // (the republish it waited for, a departure's pass, gave it one) or is no longer the
 // local node's primary: publishing it again would only move its backup
 // (TestReplicateAndADeparturePassRepublishOneAfterTheOther counts the MSG_BACKUPs).
-func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) ([]channel.Member, error) {
+//
+// With gone set (the pass of gone's departure) it publishes nothing when, once no other
+// republish of the key is under way, the entry is the local node's primary and has
+// backup nodes, all of them map members and none gone: a republish since the departure
+// (a Replicate's of the entry whose backup left, or a backup's Get taking it over) gave
+// it a backup, and publishing it again would only move that backup
+// (TestDeparturePassAfterAReplicatesRepublishPublishesNothingMore counts the messages).
+func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, gone *channel.Member) ([]channel.Member, error) {
 	m.mu.Lock()
 	if err := m.awaitRepublishLocked(ctx, k); err != nil {
 		stopped := m.state == stateDestroyed
@@ -148,6 +156,12 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool) (
 	if e := m.entries[k]; orphan && (e == nil || e.role != rolePrimary || m.anyMember(e.nodes)) {
 		m.mu.Unlock()
 		return nil, errNotOrphan
+	}
+	if e := m.entries[k]; gone != nil && e != nil && e.role == rolePrimary && len(e.nodes) > 0 &&
+		!m.departed(e.nodes) && indexOf(e.nodes, *gone) < 0 {
+		nodes := slices.Clone(e.nodes)
+		m.mu.Unlock()
+		return nodes, nil
 	}
 	done := make(chan struct{})
 	if m.republishing == nil {

@@ -167,11 +167,11 @@ func (m *Map) runStartPasses(ctx context.Context, mb channel.Member, p *startPas
 		stale, orphaned := keysOf(p.stale), keysOf(p.orphaned)
 		p.stale, p.orphaned = nil, nil
 		m.mu.Unlock()
-		m.republish(ctx, stale)
+		m.republish(ctx, stale, nil)
 		if len(orphaned) > 0 {
 			m.log.Info("replmap: map member restarted; taking over the entries backed up for it", "map", m.cfg.Name,
 				"member", mb.String(), "entries", len(orphaned))
-			m.republish(ctx, orphaned)
+			m.republish(ctx, orphaned, nil)
 			m.madePrimary(orphaned)
 		}
 		m.mu.Lock()
