@@ -213,6 +213,13 @@
 //     another primary) is held as a copy: a later Get takes it back, so that a
 //     Replicate reaches the other nodes. By its source, Java keeps it primary, with
 //     itself as the only backup node, so that its replicate reaches no other node.
+//   - A lazy map's departure pass that steps aside for a member that took the entry over
+//     while it published it asks that member, with a plain (not RPC) MSG_RETRIEVE_BACKUP
+//     naming it the primary, to send its value again to the backup nodes the pass's
+//     MSG_PROXY reached, which it may have turned into proxies; a Go primary of the
+//     entry then runs a Replicate in full of it on a goroutine of its own
+//     (TestGetNamingAThirdMemberDuringTheDeparturePassOverTCP). Java sends
+//     MSG_RETRIEVE_BACKUP only as an RPC and ignores a plain one.
 //   - A Go node answers an RPC for an id it has no rpc.Channel for only while some
 //     rpc.Channel is open on it (package rpc); a Go node without any makes a map's Start
 //     wait RPCTimeout for it only when no map member answers MSG_INIT (the MSG_START

@@ -149,6 +149,9 @@ type Map struct {
 	// closed once it returned; republishWaiters counts the republishes waiting for one.
 	republishing     map[string]chan struct{}
 	republishWaiters int
+	// resending holds the keys whose value a member's pass asked the node to send its
+	// backup nodes again and whose Replicate has not read the entry yet (resend.go).
+	resending map[string]struct{}
 }
 
 // New returns a map configured by cfg. It already answers the other members' map

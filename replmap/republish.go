@@ -124,11 +124,13 @@ const maxRepublish = 4
 // publish's MSG_PROXY, naming the local node the primary, may have reached the other
 // members after that member's: a lazy map sends them, but that member and the backup
 // nodes it names, a MSG_PROXY naming it, so that a Get there asks the backup, not a
-// primary. Not covered (reasoned, not tested): when that member named a third member its
-// backup, the publish's MSG_PROXY reaching it after the MSG_BACKUP turned it into a proxy,
-// and only the new primary holds the value until a Replicate sends it there in full.
-// Java's departure pass sets the entry's primary and backup nodes and leaves its role: a
-// Java node ends a backup there, naming itself the primary until the next replicate.
+// primary. When that member named a third member its backup, the publish's MSG_PROXY,
+// reaching it after that member's MSG_BACKUP, turned it into a proxy: the new primary is
+// asked to send its value there again (resend.go;
+// TestGetNamingAThirdMemberDuringTheDeparturePassOverTCP). A takeover received after the
+// publish returned is not seen. Java's departure pass sets the entry's primary and backup
+// nodes and leaves its role: a Java node ends a backup there, naming itself the primary
+// until the next replicate.
 //
 // With orphan set (Replicate's republish of an entry none of whose backup nodes is a
 // map member) it publishes nothing and returns errNotOrphan when, once no other
@@ -213,17 +215,30 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 			// a member's Put. Making it primary again would leave two primaries
 			// (TestGetOnTheBackupAPassJustGaveTheEntry); the publish's MSG_PROXY, sent
 			// after that member's, named this node the primary on the others.
-			var fix *message
+			var fix, ask *message
 			var dest []channel.Member
 			if !notify && e.primary != nil && !same(e.primary, m.cfg.Channel.LocalMember()) && indexOf(m.members, *e.primary) >= 0 {
-				nodes := slices.Clone(e.nodes)
-				fix = &message{Type: msgProxy, Key: []byte(k), Primary: e.primary, Nodes: nodes}
-				dest = exclude(exclude(m.members, []channel.Member{*e.primary}), nodes)
+				taken := slices.Clone(e.nodes)
+				fix = &message{Type: msgProxy, Key: []byte(k), Primary: e.primary, Nodes: taken}
+				dest = exclude(exclude(m.members, []channel.Member{*e.primary}), taken)
+				// The backup nodes it names that got the publish's MSG_PROXY (a map member
+				// other than the local node and the publish's backup): coming after that
+				// member's MSG_BACKUP, it dropped the value there
+				// (TestGetNamingAThirdMemberDuringTheDeparturePassOverTCP). The new primary
+				// is asked to send them its value again (resendAsked).
+				if demoted := exclude(exclude(taken, []channel.Member{m.cfg.Channel.LocalMember()}), nodes); err == nil && len(nodes) > 0 && len(demoted) > 0 {
+					ask = &message{Type: msgRetrieveBackup, Key: []byte(k), Primary: e.primary, Nodes: demoted}
+				}
 			}
 			m.mu.Unlock()
 			if len(dest) > 0 {
 				if err := m.send(ctx, dest, fix); err != nil {
 					m.log.Warn("replmap: proxy of an entry taken over while republished", "map", m.cfg.Name, "err", err)
+				}
+			}
+			if ask != nil {
+				if err := m.send(ctx, []channel.Member{*ask.Primary}, ask); err != nil {
+					m.log.Warn("replmap: ask the primary of an entry taken over while republished to send it again", "map", m.cfg.Name, "err", err)
 				}
 			}
 			if orphan {
