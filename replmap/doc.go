@@ -212,7 +212,11 @@
 //   - In a replicated map, an entry another node took over (MSG_NOTIFY_MAPMEMBER naming
 //     another primary) is held as a copy: a later Get takes it back, so that a
 //     Replicate reaches the other nodes. By its source, Java keeps it primary, with
-//     itself as the only backup node, so that its replicate reaches no other node.
+//     itself as the only backup node, so that its replicate reaches no other node. A
+//     copy naming a member its primary that a MSG_NOTIFY_MAPMEMBER from that member
+//     names the local node's is the primary again: the member's departure pass, whose
+//     own message made it a copy after this node's Get took the entry over, stepped
+//     aside (TestReplicatedGetDuringTheDeparturePassLeavesOnePrimary).
 //   - A lazy map's departure pass that steps aside for a member that took the entry over
 //     while it published it asks that member, with a plain (not RPC) MSG_RETRIEVE_BACKUP
 //     naming it the primary, to send its value again to the backup nodes the pass's

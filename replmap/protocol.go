@@ -201,6 +201,15 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	if apply {
 		e.value, e.vbytes = value, vbytes
 	}
+	// A replicated map's copy the sender named its own (its departure pass's
+	// MSG_NOTIFY_MAPMEMBER, which reached this node after this node's Get took the entry
+	// over), now named this node's by the sender: the pass stepped aside for this node
+	// (republishKey), and the entry is the primary here again
+	// (TestReplicatedGetDuringTheDeparturePassLeavesOnePrimary). Java never names the
+	// receiver the primary in a MSG_NOTIFY_MAPMEMBER, and keeps its entry primary on one
+	// naming another node.
+	back := m.cfg.Replicated && mm.Type == msgNotifyMember && e.role == roleCopy && e.value != nil &&
+		same(mm.Primary, m.cfg.Channel.LocalMember()) && same(e.primary, from)
 	e.nodes, e.primary = mm.Nodes, mm.Primary
 	switch mm.Type {
 	case msgProxy:
@@ -220,6 +229,9 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 		if m.cfg.Replicated && e.role == rolePrimary && mm.Primary != nil && !same(mm.Primary, m.cfg.Channel.LocalMember()) {
 			e.role = roleCopy
 			e.claims++
+		}
+		if back {
+			e.role = rolePrimary
 		}
 	}
 	m.resize(e, size)

@@ -127,7 +127,10 @@ const maxRepublish = 4
 // primary. When that member named a third member its backup, the publish's MSG_PROXY,
 // reaching it after that member's MSG_BACKUP, turned it into a proxy: the new primary is
 // asked to send its value there again (resend.go;
-// TestGetNamingAThirdMemberDuringTheDeparturePassOverTCP). A takeover received after the
+// TestGetNamingAThirdMemberDuringTheDeparturePassOverTCP). A replicated map's pass sends
+// every member a MSG_NOTIFY_MAPMEMBER naming the new primary, whose entry the pass's own
+// made a copy and which takes it back (update;
+// TestReplicatedGetDuringTheDeparturePassLeavesOnePrimary). A takeover received after the
 // publish returned is not seen. Java's departure pass sets the entry's primary and backup
 // nodes and leaves its role: a Java node ends a backup there, naming itself the primary
 // until the next replicate.
@@ -230,10 +233,19 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 					ask = &message{Type: msgRetrieveBackup, Key: []byte(k), Primary: e.primary, Nodes: demoted}
 				}
 			}
+			if notify && e.primary != nil && !same(e.primary, m.cfg.Channel.LocalMember()) && indexOf(m.members, *e.primary) >= 0 {
+				// A replicated map: the pass's MSG_NOTIFY_MAPMEMBER, naming this node, may
+				// have reached the members after that member's, that member included,
+				// whose entry it made a copy. They are told again that member is the
+				// primary, and it takes its entry back (update)
+				// (TestReplicatedGetDuringTheDeparturePassLeavesOnePrimary).
+				fix = &message{Type: msgNotifyMember, Key: []byte(k), Primary: e.primary, Nodes: slices.Clone(e.nodes)}
+				dest = slices.Clone(m.members)
+			}
 			m.mu.Unlock()
 			if len(dest) > 0 {
 				if err := m.send(ctx, dest, fix); err != nil {
-					m.log.Warn("replmap: proxy of an entry taken over while republished", "map", m.cfg.Name, "err", err)
+					m.log.Warn("replmap: correct the primary of an entry taken over while republished", "map", m.cfg.Name, "err", err)
 				}
 			}
 			if ask != nil {
