@@ -113,7 +113,10 @@ const (
 	// flag but sessFlagRenamed, and empty fields but the id and version. A node of an
 	// earlier version refuses it as malformed, and is never sent one (it does not ask).
 	sessFlagRemoved = 8
-	// sessFlagRenamed: with sessFlagRemoved, the record of an old id (SessionState.Renamed).
+	// sessFlagRenamed: with sessFlagRemoved, the record of an old id (SessionState.Renamed);
+	// without it, a live session's ids that binder's renames took it away from
+	// (SessionState.left: a count, then the ids) end it (AskLeft). A node of an earlier
+	// version refuses the latter as malformed, and is never sent one (it does not ask).
 	sessFlagRenamed = 16
 	// sessFlagStamps: the attributes' stamps and the session's recent removals follow its
 	// listeners (AskStamps). A node of an earlier version refuses it as malformed, and is
@@ -223,6 +226,9 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	if len(s.meta) > 0 && !s.Removed {
 		f |= sessFlagMeta
 	}
+	if len(s.left) > 0 && !s.Removed {
+		f |= sessFlagRenamed
+	}
 	var java []byte
 	if p := s.Principal; p != nil {
 		f |= sessFlagPrincipal
@@ -282,6 +288,12 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 			b = binary.BigEndian.AppendUint32(b, m.st.origin)
 		}
 	}
+	if f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
+		b = binary.AppendUvarint(b, uint64(len(s.left)))
+		for _, id := range s.left {
+			b = appendString(b, id)
+		}
+	}
 	return b, nil
 }
 
@@ -307,6 +319,9 @@ func sessionSize(s *SessionState) int {
 	}
 	for _, m := range s.meta {
 		n += len(m.name) + 16
+	}
+	for _, id := range s.left {
+		n += len(id) + 2
 	}
 	if s.stamped {
 		n += 14*len(s.Attributes) + 1

@@ -223,12 +223,12 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 	f := r.byte()
 	if f&^(sessFlagNew|sessFlagPrincipal|sessFlagPrincipalJava|sessFlagRemoved|sessFlagRenamed|sessFlagStamps|sessFlagBorn|sessFlagMeta) != 0 ||
 		f&(sessFlagPrincipal|sessFlagPrincipalJava) == sessFlagPrincipalJava ||
-		f&sessFlagRemoved != 0 && f&^sessFlagRenamed != sessFlagRemoved || f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
+		f&sessFlagRemoved != 0 && f&^sessFlagRenamed != sessFlagRemoved {
 		r.fail("unknown session flags")
 	}
 	s.IsNew = f&sessFlagNew != 0
 	s.Removed = f&sessFlagRemoved != 0
-	s.Renamed = f&sessFlagRenamed != 0
+	s.Renamed = s.Removed && f&sessFlagRenamed != 0
 	s.Version = r.uvarint()
 	if f&sessFlagPrincipal != 0 {
 		p := &Principal{Name: r.str()}
@@ -305,6 +305,18 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 			m.st.version = r.uvarint()
 			m.st.origin = r.uint32()
 			s.meta = append(s.meta, m)
+		}
+	}
+	if f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
+		// The ids binder's renames took the session away from (AskLeft): the last
+		// maxLeft kept, as the session keeps no more (noteLeft).
+		n := r.count(1, 0, maxEntries)
+		for i := 0; i < n && r.err == nil; i++ {
+			if i < n-maxLeft {
+				r.take(r.maxString, "string")
+				continue
+			}
+			s.left = append(s.left, r.str())
 		}
 	}
 	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||

@@ -137,7 +137,7 @@ func TestBinaryCodecRejectsMalformed(t *testing.T) {
 		c    BinaryCodec
 		data []byte
 	}{c, record(sessFlagRemoved, 1, 1, 'k', 1, 'v')}
-	cases["renamed, not removed"] = struct {
+	cases["renamed, not removed, its left ids missing"] = struct {
 		c    BinaryCodec
 		data []byte
 	}{c, record(sessFlagRenamed)}
@@ -165,6 +165,9 @@ func FuzzDecodeMessage(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{0xF5, 'T', 'S', 1})
+	if b, err := (BinaryCodec{}).AppendMessage(nil, leftChunk("S.a", "S.c")); err == nil { // AskLeft's ids
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := BinaryCodec{MaxEntries: 1000}
 		m, err := c.DecodeMessage(data)

@@ -133,6 +133,14 @@ const (
 	// (TestSlowAskBacksDoNotAskEachOtherForEver). A node of an earlier version ignores
 	// it, and asks the asker back as for AskBack alone.
 	AskBackReply = 128
+	// AskLeft asks the member to send, with each session, the ids a binder's renames
+	// (the route alone changes) took it away from (at most eight, rename.go's noteLeft),
+	// so that this node's binder, renaming the session back to one of them, raises its
+	// version though it holds no record of the rename away
+	// (TestRenameBackByAJoinerMissedKeptByRefresh). Only in a request without AskRecent,
+	// whose bits from AskAgeShift up an earlier node reads as the age: a joiner's catch-up
+	// does not ask for them. A node of an earlier version ignores it and sends none.
+	AskLeft = 1 << 62
 )
 
 // Session ids Tomcat puts in messages that are not about one session.
@@ -200,7 +208,8 @@ type Message struct {
 	// EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
 	// removed sessions and for attribute stamps, AskRecent for the sessions sent about
 	// lately (with their age above AskAgeShift), AskEcho the request's UniqueID in its
-	// answer; other bits are ignored. In an EventTransferComplete answering a request with
+	// answer, AskLeft (without AskRecent) the ids binder's renames took each session away
+	// from; other bits are ignored. In an EventTransferComplete answering a request with
 	// AskStamps (BinaryCodec), a Go donor puts 1 + the number of the sessions it sent that
 	// carried a change refused before any send on it (stamped with origin 0, as every
 	// change of a donor whose channel does not tell its local member is), so that the
@@ -386,6 +395,9 @@ type SessionState struct {
 	// meta: the stamps of the parts that are not attributes, sent when the joiner asked
 	// with AskMetaStamps (BinaryCodec only)
 	meta []metaStamp
+	// left: the ids a binder's renames took the session away from (sessionExt.left),
+	// oldest first, sent when the joiner asked with AskLeft (BinaryCodec only)
+	left []string
 	// owned: the values were allocated by the decoder for this message alone (JavaCodec's,
 	// which several sessions may share), not cut out of a received buffer: a session keeps
 	// them without a copy.

@@ -402,7 +402,7 @@ func TestQuorumRefreshRemovalRecords(t *testing.T) {
 
 	nw.Partition(peer.tn, j.tn)
 	nw.Heal(peer.tn, j.tn)
-	if got, want := asked(2), []uint64{delta.AskStamps | delta.AskRemovals | delta.AskBorn | delta.AskMetaStamps | delta.AskEcho, delta.AskStamps | delta.AskRemovals | delta.AskBorn | delta.AskMetaStamps | delta.AskEcho}; !slices.Equal(got, want) {
+	if got, want := asked(2), []uint64{delta.AskStamps | delta.AskRemovals | delta.AskBorn | delta.AskMetaStamps | delta.AskEcho | delta.AskLeft, delta.AskStamps | delta.AskRemovals | delta.AskBorn | delta.AskMetaStamps | delta.AskEcho | delta.AskLeft}; !slices.Equal(got, want) {
 		t.Fatalf("the requests' versions: %v, want %v (a joiner and a refresh both ask for removals and stamps, and echo their ids)",
 			got, want)
 	}

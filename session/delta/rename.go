@@ -151,12 +151,18 @@ func (s *Session) noteLeft(old, newID string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.addLeft(old)
+}
+
+// addLeft records id as the last id a binder's rename took s away from, forgetting the
+// oldest past maxLeft. The caller holds s.mu.
+func (s *Session) addLeft(id string) {
 	x := s.x()
-	x.left = slices.DeleteFunc(x.left, func(id string) bool { return id == old })
+	x.left = slices.DeleteFunc(x.left, func(l string) bool { return l == id })
 	if len(x.left) >= maxLeft {
 		x.left = slices.Delete(x.left, 0, 1)
 	}
-	x.left = append(x.left, old)
+	x.left = append(x.left, id)
 }
 
 // heldBefore reports whether a binder's rename took s away from id here before

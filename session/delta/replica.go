@@ -346,7 +346,8 @@ func (s *Session) olderThan(version uint64) bool {
 // from chunk to chunk), instead of arrays of their own. With tombs (the joiner asked for
 // stamps, AskStamps), it is stamped and its removals are appended to *tombs likewise.
 // With AskBorn in ask, it carries the version of the removal it was made again above;
-// with AskMetaStamps, the stamps of its parts that are not attributes.
+// with AskMetaStamps, the stamps of its parts that are not attributes; with AskLeft, the
+// ids binder's renames took it away from.
 func (s *Session) transferable(nv *[]NamedValue, tombs *[]tomb, ask uint64) (SessionState, bool) {
 	st, _, ok := s.transferableMarked(nv, tombs, ask)
 	return st, ok
@@ -366,6 +367,9 @@ func (s *Session) transferableMarked(nv *[]NamedValue, tombs *[]tomb, ask uint64
 	}
 	if ask&AskMetaStamps != 0 && len(s.e().meta) > 0 {
 		st.meta = slices.Clone(s.e().meta)
+	}
+	if ask&AskLeft != 0 && len(s.e().left) > 0 {
+		st.left = slices.Clone(s.e().left)
 	}
 	if tombs != nil {
 		st.stamped = true

@@ -138,6 +138,9 @@ func (s *Session) load(st *SessionState) {
 	if st.meta != nil || s.ext != nil {
 		s.x().meta = st.meta
 	} // none from a donor not asked or of an earlier version: stamped zero, older than any Go node's change (stamp_meta.go)
+	for _, id := range st.left { // the member's, beside this node's (AskLeft, rename.go)
+		s.addLeft(id)
+	}
 	s.primary = false
 	s.valid = true
 }

@@ -279,7 +279,7 @@ func (m *Manager) endAttempt() {
 // id is the attempt's (beginAttempt): when set, the request carries it and asks for it
 // to be echoed (AskEcho), else it carries Tomcat's "GET-ALL-" and the context's name.
 func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool, id string) func() error {
-	var ask uint64 = AskStamps | AskBorn | AskMetaStamps
+	var ask uint64 = AskStamps | AskBorn | AskMetaStamps | AskLeft
 	if removals && sendsRemovals(m.cl.codec) {
 		ask |= AskRemovals
 	}

@@ -1,0 +1,134 @@
+package delta
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+)
+
+// leftChunk is a chunk of one session S.b that binder's renames took away from ids, and
+// the record of a rename away from S.a.
+func leftChunk(ids ...string) *Message {
+	return &Message{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Sessions: []SessionState{
+		{ID: "S.b", Version: 3, MaxInactive: 1800, left: ids}, {ID: "S.a", Version: 3, Removed: true, Renamed: true}}}
+}
+
+// TestBinaryCodecLeftIDs: with AskLeft a transferred session carries the ids binder's
+// renames took it away from (sessFlagRenamed on a live session), and a removal record
+// keeps its meaning; a session without them is encoded as before, and JavaCodec, Tomcat's
+// format, carries none: its bytes are the same with them or without.
+func TestBinaryCodecLeftIDs(t *testing.T) {
+	var c BinaryCodec
+	data, err := c.AppendMessage(nil, leftChunk("S.a", "S.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.DecodeMessage(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Sessions[0]; !slices.Equal(s.left, []string{"S.a", "S.c"}) || s.Renamed || s.Removed {
+		t.Errorf("the session: left %q, renamed %v, removed %v; want [S.a S.c], a live session", s.left, s.Renamed, s.Removed)
+	}
+	if r := m.Sessions[1]; !r.Removed || !r.Renamed || r.left != nil {
+		t.Errorf("the record of S.a: removed %v, renamed %v, left %q; want an old id's record", r.Removed, r.Renamed, r.left)
+	}
+	none, err := c.AppendMessage(nil, leftChunk())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(none) >= len(data) || bytes.Contains(none, []byte("S.c")) {
+		t.Error("a session without left ids is encoded with some")
+	}
+	j0, err := JavaCodec{}.AppendMessage(nil, &Message{Event: EventAllSessionData, Context: "c", SessionID: idSessionState,
+		Sessions: []SessionState{{ID: "S.b", Version: 3, MaxInactive: 1800}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2, err := JavaCodec{}.AppendMessage(nil, &Message{Event: EventAllSessionData, Context: "c", SessionID: idSessionState,
+		Sessions: []SessionState{{ID: "S.b", Version: 3, MaxInactive: 1800, left: []string{"S.a"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(j0, j2) {
+		t.Error("JavaCodec's chunk differs with left ids: Tomcat's wire changed")
+	}
+}
+
+// A donor of a later version may send more ids than this node keeps: the last maxLeft
+// are read, as the session keeps no more (noteLeft); a count the bytes cannot hold is
+// malformed.
+func TestBinaryCodecLeftIDsBounded(t *testing.T) {
+	var c BinaryCodec
+	var ids []string
+	for i := range maxLeft + 3 {
+		ids = append(ids, "S.r"+string(rune('a'+i)))
+	}
+	data, err := c.AppendMessage(nil, leftChunk(ids...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.DecodeMessage(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Sessions[0].left; !slices.Equal(got, ids[3:]) {
+		t.Errorf("read %q, want the last %d: %q", got, maxLeft, ids[3:])
+	}
+	// One session written by hand: a live session marked renamed, no attributes, notes
+	// or listeners, then its ids.
+	session := func(ids ...byte) []byte {
+		b := []byte{0xF5, 'T', 'S', 1, byte(EventAllSessionData), 0, 0, 0, 0, 0, flagSessions, 1,
+			4, 'S', '3', '.', 'a', 0, 0, 0, sessFlagRenamed, 7, 0, 0, 0, 0}
+		return append(b, ids...)
+	}
+	if m, err := c.DecodeMessage(session(1, 3, 'S', '.', 'b')); err != nil || !slices.Equal(m.Sessions[0].left, []string{"S.b"}) {
+		t.Errorf("a left id written by hand: %+v, %v", m, err)
+	}
+	for name, data := range map[string][]byte{
+		"ids missing":   session(),
+		"ids truncated": session(2, 3, 'S', '.', 'b'),
+		"huge count":    session(0xff, 0xff, 0x03),
+	} {
+		if _, err := c.DecodeMessage(data); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}
+
+// The donor sends a session's left ids only to a joiner that asked (AskLeft): a joiner of
+// an earlier version, which does not ask, gets the bytes it got before. A copy loaded
+// from a member's keeps its own ids beside the member's, at most maxLeft
+// (TestRenameBackByAJoinerMissedKeptByRefresh).
+func TestTransferCarriesLeftIDsWhenAsked(t *testing.T) {
+	s := &Session{id: "S.b", valid: true, version: 3, maxInactive: 1800}
+	plain, ok := s.transferable(new([]NamedValue), nil, AskBorn|AskMetaStamps|AskLeft)
+	if !ok || plain.left != nil {
+		t.Fatalf("a session no binder renamed: %+v, %v; want no left ids", plain, ok)
+	}
+	s.noteLeft("S.a", "S.b")
+	asked, _ := s.transferable(new([]NamedValue), nil, AskBorn|AskMetaStamps|AskLeft)
+	if !slices.Equal(asked.left, []string{"S.a"}) {
+		t.Errorf("asked with AskLeft: left %q, want [S.a]", asked.left)
+	}
+	old, _ := s.transferable(new([]NamedValue), nil, AskBorn|AskMetaStamps)
+	a, err := BinaryCodec{}.AppendMessage(nil, &Message{Event: EventAllSessionData, Sessions: []SessionState{old}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := BinaryCodec{}.AppendMessage(nil, &Message{Event: EventAllSessionData, Sessions: []SessionState{plain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Error("a joiner that did not ask AskLeft gets other bytes than for a session no binder renamed")
+	}
+	j := &Session{id: "S.b", valid: true}
+	j.noteLeft("S.c", "S.b")
+	j.mu.Lock()
+	j.load(&asked)
+	j.mu.Unlock()
+	if !j.heldBefore("S.a") || !j.heldBefore("S.c") {
+		t.Errorf("the copy loaded keeps %q, want S.c (its own) and S.a (the member's)", j.e().left)
+	}
+}
