@@ -200,10 +200,11 @@ type Message struct {
 	// older than the transfer-complete timestamp are dropped.
 	Timestamp int64
 	// Version is the session's change counter after this message (EventDelta), or after
-	// a rename back to an id the session was renamed away from (EventChangeSessionID,
-	// BinaryCodec: the renaming node raised it so that the copies renamed back are newer
-	// than the record of the rename away; a rename sent again carries the last version a
-	// rename back raised the session to; 0 for any other rename), or the donor's counter
+	// a rename back to an id the session was renamed away from, or to an explicit id of
+	// another base (EventChangeSessionID, BinaryCodec: the renaming node raised it so
+	// that the copies renamed back are newer than the record of the rename away; a rename
+	// sent again carries the last version a rename raised the session to; 0 for any other
+	// rename), or the donor's counter
 	// (0 otherwise). It refines the stale-message rule of a transfer. In an
 	// EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
 	// removed sessions and for attribute stamps, AskRecent for the sessions sent about

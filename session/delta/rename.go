@@ -106,11 +106,16 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 		// raises it too, with a codec that carries it
 		// (TestRenameBackMissedForgottenByTheRenamer). A rename to a route the session
 		// never had here raises none: a member that missed it only still applies the
-		// next delta at once (TestJumpedVersionUnderAnotherRouteNeedsNoRepair).
+		// next delta at once (TestJumpedVersionUnderAnotherRouteNeedsNoRepair). An
+		// explicit id of another base (ChangeSessionID(s, id), no route change) raises
+		// it always: it may be an id the session had, which the session does not list (a
+		// login's generated id would put one in every session's list), and a member that
+		// missed such a rename finds no copy for the next delta anyway
+		// (TestExplicitRenameBackMissedForgottenByTheRenamer).
 		var raised uint64
 		if v, ok := m.gone.renamedBack(newID); ok {
 			raised = s.raiseAbove(v)
-		} else if sendsRemovals(m.cl.codec) && s.heldBefore(newID) {
+		} else if sendsRemovals(m.cl.codec) && (s.heldBefore(newID) || !generate && !routeOnly(oldID, newID)) {
 			raised = s.raise()
 		}
 		s.noteLeft(oldID, newID)
