@@ -76,7 +76,7 @@ func denseMessages() []*Message {
 }
 
 // TestDenseMessagesAllocationBound: the densest chunk and delta each codec writes decode
-// within its bound: JavaCodec 26 and 21 times their length, BinaryCodec 16 and 12.
+// within its bound: JavaCodec 26 and 21 times their length, BinaryCodec 18 and 12.
 func TestDenseMessagesAllocationBound(t *testing.T) {
 	for _, c := range []struct {
 		codec MessageCodec

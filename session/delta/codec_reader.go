@@ -52,6 +52,7 @@ const (
 	sizeNamedValue = int(unsafe.Sizeof(NamedValue{}))
 	sizeTomb       = int(unsafe.Sizeof(tomb{}))
 	sizeMetaStamp  = int(unsafe.Sizeof(metaStamp{}))
+	sizeString     = int(unsafe.Sizeof(""))
 	sizeBatched    = int(unsafe.Sizeof(Message{}) + unsafe.Sizeof((*Message)(nil)))
 )
 
@@ -311,6 +312,10 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 		// The ids binder's renames took the session away from (AskLeft): the last
 		// maxLeft kept, as the session keeps no more (noteLeft).
 		n := r.count(1, 0, maxEntries)
+		if keep := min(n, maxLeft); keep > 0 {
+			r.charge(keep * sizeString)
+			s.left = make([]string, 0, keep) // the session keeps them (addLeft)
+		}
 		for i := 0; i < n && r.err == nil; i++ {
 			if i < n-maxLeft {
 				r.take(r.maxString, "string")

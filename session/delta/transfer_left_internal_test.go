@@ -3,7 +3,10 @@ package delta
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"testing"
+
+	"github.com/gotribes/tribes/internal/allocbound"
 )
 
 // leftChunk is a chunk of one session S.b that binder's renames took away from ids, and
@@ -131,4 +134,28 @@ func TestTransferCarriesLeftIDsWhenAsked(t *testing.T) {
 	if !j.heldBefore("S.a") || !j.heldBefore("S.c") {
 		t.Errorf("the copy loaded keeps %q, want S.c (its own) and S.a (the member's)", j.e().left)
 	}
+}
+
+// TestLeftIDsAllocationBound: a chunk of the densest sessions carrying the most left ids
+// a session keeps (maxLeft ids of one byte: the decoder charges their array to the
+// message's budget) decodes within BinaryCodec's bound, as TestDenseMessagesAllocationBound's.
+func TestLeftIDsAllocationBound(t *testing.T) {
+	ss := make([]SessionState, 5000)
+	ids := make([]string, maxLeft)
+	for i := range ids {
+		ids[i] = string(rune('a' + i))
+	}
+	for i := range ss {
+		ss[i].ID, ss[i].left = strconv.Itoa(i), ids
+	}
+	b, err := BinaryCodec{}.AppendMessage(nil, &Message{Event: EventAllSessionData, Context: "c", SessionID: idSessionState, Sessions: ss})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := allocbound.Check(t, allocbound.Bound{K: 32, C: 128 << 10}, [][]byte{b}, func(b []byte) {
+		if got, err := (BinaryCodec{}).DecodeMessage(b); err != nil || len(got.Sessions) != 5000 || len(got.Sessions[0].left) != maxLeft {
+			t.Errorf("decoding the chunk: %v", err)
+		}
+	})
+	t.Logf("%d bytes, %.1f times", len(b), r.Ratio)
 }
