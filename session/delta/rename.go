@@ -170,8 +170,8 @@ func (s *Session) addLeft(id string) {
 	x.left = append(x.left, id)
 }
 
-// heldBefore reports whether a binder's rename took s away from id here before
-// (noteLeft).
+// heldBefore reports whether a binder's rename took s away from id before, here
+// (noteLeft) or on a member whose copy this one loaded (AskLeft).
 func (s *Session) heldBefore(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
