@@ -18,15 +18,9 @@
 // that are huge stay so, but the kernel's khugepaged no longer gathers pages of those
 // chunks into huge ones, so memory the runtime returns to the system later stays returned.
 //
-// With the advice, each chunk's pages are faulted in at once with MADV_POPULATE_WRITE
-// (Linux 5.14 and later; a kernel that refuses it is not asked again): one system call
-// instead of a fault per page on first touch. On the virtual machine of the benchmarks,
-// 1 GiB of new memory cost 3.6 s of CPU written a page at a time and 0.25 s populated,
-// in 4 KiB pages. Populating does not depend on the huge page mode.
-//
 // The advice changes nothing about the memory's contents. Nothing is advised unless the
 // system's mode is "madvise" (/sys/kernel/mm/transparent_hugepage/enabled): in "always"
 // mode the heap gets huge pages anyway, in "never" mode none. GODEBUG=disablethp=1, the
-// Go runtime's own switch against huge pages for the heap, turns the huge page advice
-// off, not the populating; other systems than Linux do nothing.
+// Go runtime's own switch against huge pages for the heap, turns it off; other systems
+// than Linux do nothing.
 package thp

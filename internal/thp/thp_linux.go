@@ -24,29 +24,6 @@ const chunkBytes = 4 << 20
 // modeFile holds the system's transparent huge page mode, the current one in brackets.
 const modeFile = "/sys/kernel/mm/transparent_hugepage/enabled"
 
-// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14).
-const madvPopulateWrite = 23
-
-// populating is cleared once the kernel refused MADV_POPULATE_WRITE (older than 5.14).
-var populating atomic.Bool
-
-func init() { populating.Store(true) }
-
-// populate faults the pages of [addr, addr+n) in, writable, as a write to each would:
-// one system call instead of a fault per page (or huge page) on first touch, which on
-// the virtual machine of the benchmarks cost more than ten times as much CPU.
-func populate(addr, n uintptr) {
-	if !populating.Load() {
-		return
-	}
-	// ENOMEM where part of the range is not mapped, EFAULT where it cannot be written:
-	// the rest is left to fault in on first touch. EINVAL: the kernel does not know the
-	// advice.
-	if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, addr, n, madvPopulateWrite); errno == syscall.EINVAL {
-		populating.Store(false)
-	}
-}
-
 var state struct {
 	holders atomic.Int32   // open periods of advice (Hold)
 	last    atomic.Uintptr // the chunk advised last: most calls are for it
@@ -71,7 +48,7 @@ var Enabled = sync.OnceValue(func() bool {
 // (call it once; later calls do nothing). Periods may overlap: the advice is withdrawn
 // when the last one ends.
 func Hold() (release func()) {
-	if !Enabled() && !populating.Load() {
+	if !Enabled() {
 		return func() {}
 	}
 	state.holders.Add(1)
@@ -126,15 +103,9 @@ func adviseChunk(base uintptr) {
 		state.set = map[uintptr]struct{}{}
 	}
 	if _, ok := state.set[base]; !ok {
-		if Enabled() {
-			// Errors are ignored on purpose: EINVAL where the kernel has no transparent
-			// huge pages, ENOMEM where part of the range is not mapped (the rest is
-			// advised).
-			syscall.Syscall(syscall.SYS_MADVISE, base, chunkBytes, syscall.MADV_HUGEPAGE)
-		}
-		// The chunk's pages in place at once: the heap the transfer fills grows a chunk
-		// at a time, and most of a new chunk is written soon after its first object.
-		populate(base, chunkBytes)
+		// Errors are ignored on purpose: EINVAL where the kernel has no transparent huge
+		// pages, ENOMEM where part of the range is not mapped (the rest is advised).
+		syscall.Syscall(syscall.SYS_MADVISE, base, chunkBytes, syscall.MADV_HUGEPAGE)
 		state.set[base] = struct{}{}
 	}
 	state.last.Store(base)
@@ -172,34 +143,6 @@ func Flags(addr uintptr) ([]string, error) {
 func Advised(addr uintptr) (bool, error) {
 	flags, err := Flags(addr)
 	return slices.Contains(flags, "hg"), err
-}
-
-// Populates reports whether Populate and the advice fault pages in: the kernel has not
-// refused MADV_POPULATE_WRITE (Linux 5.14 and later know it) so far.
-func Populates() bool { return populating.Load() }
-
-// pageBytes is the base page size of Linux on the architectures Go supports it on, but
-// for some arm64, ppc64 and mips configurations: with larger pages, Resident counts
-// each page several times, and its total tells.
-const pageBytes = 4 << 10
-
-// Resident returns how many of the pages that b's capacity spans are in memory, and how
-// many it spans (mincore). It is for tests and diagnostics.
-func Resident(b []byte) (resident, pages int, err error) {
-	if cap(b) == 0 {
-		return 0, 0, nil
-	}
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	lo := start &^ (pageBytes - 1)
-	hi := (start + uintptr(cap(b)) + pageBytes - 1) &^ (pageBytes - 1)
-	vec := make([]byte, (hi-lo)/pageBytes)
-	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, lo, hi-lo, uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		return 0, 0, fmt.Errorf("thp: mincore: %w", errno)
-	}
-	for _, v := range vec {
-		resident += int(v & 1)
-	}
-	return resident, len(vec), nil
 }
 
 // mappingRange parses the first line of a mapping in smaps ("lo-hi perms ...").

@@ -21,12 +21,6 @@ func Advise(p unsafe.Pointer) {}
 // AdviseBytes does nothing: transparent huge pages are Linux's.
 func AdviseBytes(b []byte) {}
 
-// Populates reports false: MADV_POPULATE_WRITE is Linux's.
-func Populates() bool { return false }
-
-// Resident reports an error: only Linux tells.
-func Resident(b []byte) (resident, pages int, err error) { return 0, 0, errNotLinux }
-
 // Flags reports an error: only Linux tells.
 func Flags(addr uintptr) ([]string, error) { return nil, errNotLinux }
 

@@ -214,9 +214,7 @@
 // sessions fill for huge pages meanwhile (madvise MADV_HUGEPAGE per 4 MiB of heap; the
 // transport then does the same for the buffers of frames of 1 MiB or more), and withdraws
 // the advice after: faulting gigabytes in 4 KiB pages took most of a joiner's time on a
-// virtual machine. GODEBUG=disablethp=1 turns that off. Each 4 MiB of heap advised is
-// also faulted in at once (MADV_POPULATE_WRITE, Linux 5.14 and later, in any huge page
-// mode), which costs less than faulting its pages in one by one on first touch. Messages that
+// virtual machine. GODEBUG=disablethp=1 turns that off. Messages that
 // arrive at the joiner meanwhile are queued and replayed afterwards; those older than that
 // time are dropped (Tomcat's stateTimestampDrop), except deltas newer than the
 // transferred copy of their session, and expiries and id changes of sessions the joiner

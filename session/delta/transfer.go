@@ -63,7 +63,7 @@ func (m *Manager) runTransfer(ctx context.Context) {
 	tried := map[channel.MemberKey]bool{}
 	var attempts []TransferAttempt
 	// Set at the first request: while sessions arrive, GOGC is raised and the heap they fill
-	// advised for huge pages and faulted in a chunk at a time (internal/thp).
+	// advised for huge pages (internal/thp).
 	var releaseHeap func()
 	defer func() {
 		if releaseHeap != nil {

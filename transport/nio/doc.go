@@ -326,11 +326,8 @@
 //     huge pages (madvise MADV_HUGEPAGE on the 4 MiB chunks of the heap it spans) before
 //     the frame is read into it: the transfer's chunks arrive at the network's rate and
 //     stay as the joiner's sessions, and faulting that memory in 4 KiB pages cost more
-//     than reading it on a virtual machine. The chunks' pages are faulted in at once
-//     (madvise MADV_POPULATE_WRITE, Linux 5.14 and later, in any huge page mode), which
-//     costs less than a fault per page on first touch. The advice is withdrawn when the
-//     transfer ends; GODEBUG=disablethp=1 (the Go runtime's switch) turns the huge page
-//     advice off.
+//     than reading it on a virtual machine. The advice is withdrawn when the transfer
+//     ends; GODEBUG=disablethp=1 (the Go runtime's switch) turns it off.
 //   - MaxFrameSize defaults to 16 MiB (DefaultMaxFrameSize). Larger messages belong in the
 //     fragmentation interceptor (interceptors.Fragmentation), which sends them in pieces;
 //     raising MaxFrameSize instead lets every connection reserve that much.
