@@ -323,7 +323,8 @@ type Config struct {
 	IgnoreFailedAck bool
 
 	// Logger receives the transport's logs (bind, connection errors, rejected frames).
-	// Nil discards them. gnet's own logs are routed here too.
+	// Nil discards them. gnet's own logs are routed here too (its warnings and errors
+	// rate-limited per message format).
 	Logger *slog.Logger
 }
 

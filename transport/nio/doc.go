@@ -382,6 +382,11 @@
 //     again. Once it listens (descriptors free again) it reports the recovery
 //     (Stats.ReceiverRestarts). Inbound connections of the stopped engine are closed; their
 //     senders reconnect (a Send in flight fails or is retried as for any lost connection).
+//     The stops are logged rate-limited as EngineGoroutine's runs are: a stop whose line was
+//     written has its failures to listen again and its restart written too, the lines not
+//     written are counted and the counts written at Stop (TestGnetRestartLogBounded); gnet's
+//     own warnings and errors, several for each stop, are rate-limited per message format
+//     (TestGnetLoggerRateLimited).
 //
 // On EOF the complete frames still buffered are processed (ACKs can no longer be sent) and
 // a trailing partial frame is dropped, as Java does; so short-lived connections carrying

@@ -166,22 +166,36 @@ func (r *receiver) supervise() {
 		}
 		err = fmt.Errorf("%w: nio receiver on %s stopped: %w", channel.ErrReceiverFailed, addr, err)
 		r.st.receiverFailures.Add(1)
-		r.log.Error("tribes nio receiver stopped by itself; restarting it", "err", err, "retry_in", wait)
+		// A stranger churning connections at RLIMIT_NOFILE stops the engine at will: the
+		// lines of each stop are rate-limited as EngineGoroutine's exhaustion runs are. A
+		// stop whose line was written has its restart written too (logged), so that the
+		// last line logged never says the receiver is down after it listens again.
+		logged := r.plog.Log(slog.LevelError, addr, "engine-stopped",
+			"tribes nio receiver stopped by itself; restarting it", "err", err, "retry_in", wait)
 		r.report(err)
 		if time.Since(up) > restartMax {
 			wait = restartMin
 		}
-		if !r.restart(addr, &wait) {
+		if !r.restart(addr, &wait, logged) {
 			return
 		}
 		r.st.receiverRestarts.Add(1)
-		r.log.Warn("tribes nio receiver listening again", "addr", addr)
+		if logged {
+			r.log.Warn("tribes nio receiver listening again", "addr", addr,
+				"failures", r.st.receiverFailures.Load(), "restarts", r.st.receiverRestarts.Load())
+		}
 		r.report(nil)
 	}
 }
 
-// restart boots the engine on addr after *wait, doubling *wait after each failure.
-func (r *receiver) restart(addr string, wait *time.Duration) bool {
+// restartBootErr, nil but in tests, fails a restart's boot with its error (non-nil) before
+// gnet is run: listening cannot be made to fail on demand.
+var restartBootErr func() error
+
+// restart boots the engine on addr after *wait, doubling *wait after each failure. Its
+// failures are logged (rate-limited) only when the stop was (logged): a failure to
+// listen again is part of that stop, whose restart line then follows.
+func (r *receiver) restart(addr string, wait *time.Duration, logged bool) bool {
 	t := time.NewTimer(*wait)
 	defer t.Stop()
 	for {
@@ -190,7 +204,13 @@ func (r *receiver) restart(addr string, wait *time.Duration) bool {
 			return false
 		case <-t.C:
 		}
-		err := r.boot(addr)
+		var err error
+		if restartBootErr != nil {
+			err = restartBootErr()
+		}
+		if err == nil {
+			err = r.boot(addr)
+		}
 		*wait = min(2**wait, restartMax)
 		if err == nil {
 			return true
@@ -198,7 +218,10 @@ func (r *receiver) restart(addr string, wait *time.Duration) bool {
 		if r.stopping.Load() {
 			return false
 		}
-		r.log.Warn("tribes nio receiver cannot listen again yet", "addr", addr, "err", err, "retry_in", *wait)
+		if logged {
+			r.plog.Log(slog.LevelWarn, addr, "engine-restart-failed",
+				"tribes nio receiver cannot listen again yet", "err", err, "retry_in", *wait)
+		}
 		t.Reset(*wait)
 	}
 }

@@ -313,7 +313,7 @@ func (t *Transport) bindTCP(ctx context.Context, r *receiver, ip netip.Addr) (in
 		nodelay = gnet.TCPDelay
 	}
 	opts := []gnet.Option{
-		gnet.WithLogger(gnetLogger{cfg.Logger}),
+		gnet.WithLogger(gnetLogger{l: cfg.Logger, rl: r.plog}),
 		gnet.WithNumEventLoop(cfg.EventLoops),
 		gnet.WithReuseAddr(true),
 		gnet.WithReusePort(false), // one listener, so that autobind and port 0 mean one port
