@@ -20,21 +20,10 @@ import (
 // cycle (before: 300 cycles, 600 lines; the target of such an attack wrote about half of
 // its 283 KB of log in 6 s this way). Every event still reaches the listeners and Healthy.
 func TestHealthFlappingLogBounded(t *testing.T) {
-	var logBuf testutil.Buffer
-	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nw := channeltest.NewNetwork()
-	n := nw.NewNode()
-	tr := &healthTransport{Transport: n.Transport()}
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, tr, logBuf := newHealthLogged(t)
 	rec := &healthRecorder{}
 	ch.AddMembershipListener(rec)
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	startForTest(t, ch)
 	const cycles = 300
 	for i := range cycles {
 		tr.report(fmt.Errorf("%w: accept failed %d", channel.ErrReceiverFailed, i))
@@ -70,19 +59,8 @@ func TestHealthLastLineIsTheState(t *testing.T) {
 	t0 := time.Now()
 	now.Store(t0.UnixNano())
 	defer channel.SetRateLogClock(func() time.Time { return time.Unix(0, now.Load()) })()
-	var logBuf testutil.Buffer
-	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nw := channeltest.NewNetwork()
-	n := nw.NewNode()
-	tr := &healthTransport{Transport: n.Transport()}
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
+	ch, tr, logBuf := newHealthLogged(t)
+	startForTest(t, ch)
 	fail := func() { tr.report(fmt.Errorf("%w: accept failed", channel.ErrReceiverFailed)) }
 	// The failures' window opens at t0, the recoveries' 30 s later.
 	fail()
@@ -114,15 +92,7 @@ func TestHealthLastLineIsTheState(t *testing.T) {
 // failure comes after the limiter's interval to report them. Before, the channel's
 // limiter was never flushed: after a burst of failures the count was lost at Stop.
 func TestHealthSuppressedCountLoggedAtStop(t *testing.T) {
-	var logBuf testutil.Buffer
-	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nw := channeltest.NewNetwork()
-	n := nw.NewNode()
-	tr := &healthTransport{Transport: n.Transport()}
-	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, tr, logBuf := newHealthLogged(t)
 	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
 		t.Fatal(err)
 	}
@@ -139,4 +109,28 @@ func TestHealthSuppressedCountLoggedAtStop(t *testing.T) {
 	if !strings.Contains(out, want) {
 		t.Fatalf("no %q line after Stop:\n%s", want, out)
 	}
+}
+
+// newHealthLogged returns a channel, not started, on a healthTransport (whose report
+// the test calls) that logs warnings and errors into logBuf.
+func newHealthLogged(t *testing.T) (ch *channel.Channel, tr *healthTransport, logBuf *testutil.Buffer) {
+	t.Helper()
+	logBuf = &testutil.Buffer{}
+	log := slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n := channeltest.NewNetwork().NewNode()
+	tr = &healthTransport{Transport: n.Transport()}
+	ch, err := channel.New(channel.Config{Transport: tr, Membership: n.Membership(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch, tr, logBuf
+}
+
+// startForTest starts ch and stops it when the test ends.
+func startForTest(t *testing.T, ch *channel.Channel) {
+	t.Helper()
+	if err := ch.Start(context.Background(), channel.SvcAll); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop(context.Background(), channel.SvcAll) })
 }
