@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -40,30 +41,14 @@ func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
 	if !canLowerDescriptorLimit {
 		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
-	stdin, expect := startSpareChild(t, "TestReceiverRetakesItsSpareDescriptor")
-	port, _ := strconv.Atoi(expect("port "))
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	fmt.Fprintln(stdin, "free")
-	expect("freed")
-
+	s := startSpareRun(t, "TestReceiverRetakesItsSpareDescriptor")
 	// Accept works: a member's acknowledged message gets its ACK.
-	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
-	srcBytes, _ := src.MarshalBinary()
-	c, err := net.DialTimeout("tcp", addr, waitTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
-		t.Fatal(err)
-	}
-	readAcks(t, c, 1)
+	c := s.served()
 
 	// Descriptors run out again: a new connection must be closed at once (shed), not
 	// left waiting in the backlog.
-	fmt.Fprintln(stdin, "exhaust")
-	expect("exhausted")
-	c2, err := net.DialTimeout("tcp", addr, waitTimeout)
+	s.do("exhaust", "exhausted")
+	c2, err := net.DialTimeout("tcp", s.addr, waitTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,26 +66,26 @@ func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
 		t.Fatalf("read on the shed connection: %v", err)
 	}
 	// The connection opened before stays open and served while descriptors are exhausted.
-	if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("still here"))); err != nil {
+	if _, err := c.Write(frame(s.srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("still here"))); err != nil {
 		t.Fatalf("write on the connection opened before the exhaustion: %v", err)
 	}
 	readAcks(t, c, 1)
-	fmt.Fprintln(stdin, "free")
 	// The shed connection is counted as refused (Stats.ConnsRefused).
-	if refused, _ := strconv.Atoi(strings.TrimSpace(expect("freed"))); refused < 1 {
+	if refused, _ := strconv.Atoi(strings.TrimSpace(s.do("free", "freed"))); refused < 1 {
 		t.Fatalf("Stats.ConnsRefused %d after a connection was shed, want at least 1", refused)
 	}
 }
 
-// startSpareChild starts spareChild in a child process running test (which must call
-// spareChild when spareChildEnv is set), and returns its stdin, where the test writes
-// commands, and expect, which returns the rest of the child's next line that starts with
-// prefix, skipping (and logging) the others; a line starting with "error" fails the test.
-// The child exits when the test ends.
-func startSpareChild(t *testing.T, test string) (stdin io.WriteCloser, expect func(prefix string) string) {
+// startChild starts the test binary running test in a child process with env added to
+// its environment (the test must then run its child), and returns its stdin, where the
+// test writes commands, and expect, which returns the rest of the child's next line that
+// starts with prefix; the lines it passes over are logged and kept for later calls (a
+// receiver's report may come before the line the test waits for), and a line starting
+// with "error" fails the test. The child exits when the test ends.
+func startChild(t *testing.T, test string, env ...string) (stdin io.WriteCloser, expect func(prefix string) string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
-	cmd.Env = append(os.Environ(), spareChildEnv+"=1")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -127,10 +112,15 @@ func startSpareChild(t *testing.T, test string) (stdin io.WriteCloser, expect fu
 			t.Errorf("child: %v", err)
 		}
 	})
-	// expect returns the rest of the child's next line that starts with prefix, skipping
-	// (and logging) the others; a line starting with "error" fails the test.
+	var passed []string
 	expect = func(prefix string) string {
 		t.Helper()
+		for i, l := range passed {
+			if strings.HasPrefix(l, prefix) {
+				passed = slices.Delete(passed, i, i+1)
+				return strings.TrimPrefix(l, prefix)
+			}
+		}
 		deadline := time.After(waitTimeout)
 		for {
 			select {
@@ -145,12 +135,107 @@ func startSpareChild(t *testing.T, test string) (stdin io.WriteCloser, expect fu
 				if strings.HasPrefix(l, prefix) {
 					return strings.TrimPrefix(l, prefix)
 				}
+				passed = append(passed, l)
 			case <-deadline:
 				t.Fatalf("timed out waiting for %q from the child", prefix)
 			}
 		}
 	}
 	return stdin, expect
+}
+
+// spareRun is a spareChild a test started (startSpareRun), its descriptors freed.
+type spareRun struct {
+	t        *testing.T
+	stdin    io.WriteCloser
+	expect   func(prefix string) string
+	addr     string // the child's receiver
+	srcBytes []byte // the sender member of the frames the test writes
+}
+
+// startSpareRun starts spareChild for test (which must call spareChild when
+// spareChildEnv is set) and frees its descriptors ("free").
+func startSpareRun(t *testing.T, test string) *spareRun {
+	t.Helper()
+	stdin, expect := startChild(t, test, spareChildEnv+"=1")
+	port, _ := strconv.Atoi(expect("port "))
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+	srcBytes, _ := src.MarshalBinary()
+	s := &spareRun{t: t, stdin: stdin, expect: expect, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), srcBytes: srcBytes}
+	s.do("free", "freed")
+	return s
+}
+
+// do writes cmd to the child and returns the rest of its reply, the line starting with
+// reply.
+func (s *spareRun) do(cmd, reply string) string {
+	s.t.Helper()
+	fmt.Fprintln(s.stdin, cmd)
+	return s.expect(reply)
+}
+
+// health returns what the child's "health" says: whether the last report was a
+// recovery, Stats.ReceiverFailures, ReceiverRestarts and ConnsRefused.
+func (s *spareRun) health() (healthy bool, failures, restarts, refused int) {
+	s.t.Helper()
+	if _, err := fmt.Sscan(s.do("health", "health "), &healthy, &failures, &restarts, &refused); err != nil {
+		s.t.Fatal(err)
+	}
+	return healthy, failures, restarts, refused
+}
+
+// served dials the child, writes a member's acknowledged message and reads its ACK; the
+// connection stays open until the test ends or the caller closes it.
+func (s *spareRun) served() net.Conn {
+	s.t.Helper()
+	c, err := net.DialTimeout("tcp", s.addr, waitTimeout)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Write(frame(s.srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
+		s.t.Fatal(err)
+	}
+	readAcks(s.t, c, 1)
+	return c
+}
+
+// shed dials the child, whose descriptors are exhausted, and expects the connection
+// closed at once (shed on its spare descriptor).
+func (s *spareRun) shed() {
+	s.t.Helper()
+	c, err := net.DialTimeout("tcp", s.addr, waitTimeout)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	expectClosed(s.t, c)
+}
+
+// failingAfterAShed serves a first connection (the receiver takes the reserve descriptor
+// the child left it no room for at start), exhausts the descriptors, expects the next
+// connection shed and the failure reported and not ended.
+func (s *spareRun) failingAfterAShed() {
+	s.t.Helper()
+	s.served()
+	s.do("exhaust", "exhausted")
+	s.shed() // accept failed on the exhausted descriptors
+	if healthy, failures, restarts, _ := s.health(); healthy || failures != restarts+1 {
+		s.t.Fatalf("after a connection was shed: healthy %t, %d failures, %d restarts; want false, a failure not ended",
+			healthy, failures, restarts)
+	}
+}
+
+// recoveredWithoutANewConnection waits for the child to report the recovery, no
+// connection being made, and expects every failure ended.
+func (s *spareRun) recoveredWithoutANewConnection(what string) {
+	s.t.Helper()
+	testutil.EventuallyTrue(s.t, waitTimeout, what, func() bool {
+		healthy, _, _, _ := s.health()
+		return healthy
+	})
+	if _, failures, restarts, _ := s.health(); failures != restarts {
+		s.t.Fatalf("stats: %d failures, %d restarts; want every failure ended", failures, restarts)
+	}
 }
 
 // spareChild runs the receiver of TestReceiverRetakesItsSpareDescriptor: it takes every
@@ -253,53 +338,10 @@ func TestReceiverReportsTheRecoveryWithoutANewConnection(t *testing.T) {
 	if !canLowerDescriptorLimit {
 		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
-	stdin, expect := startSpareChild(t, "TestReceiverReportsTheRecoveryWithoutANewConnection")
-	port, _ := strconv.Atoi(expect("port "))
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	fmt.Fprintln(stdin, "free")
-	expect("freed")
-	health := func() (healthy bool, failures, restarts int) {
-		fmt.Fprintln(stdin, "health")
-		if _, err := fmt.Sscan(expect("health "), &healthy, &failures, &restarts); err != nil {
-			t.Fatal(err)
-		}
-		return healthy, failures, restarts
-	}
-	// A first connection is served: the receiver takes its reserve descriptor, which the
-	// child left it no room for at start, and sheds the next one on it.
-	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
-	srcBytes, _ := src.MarshalBinary()
-	first, err := net.DialTimeout("tcp", addr, waitTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	if _, err := first.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
-		t.Fatal(err)
-	}
-	readAcks(t, first, 1)
-
-	fmt.Fprintln(stdin, "exhaust")
-	expect("exhausted")
-	c, err := net.DialTimeout("tcp", addr, waitTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expectClosed(t, c) // shed: accept failed on the exhausted descriptors
-	if healthy, failures, restarts := health(); healthy || failures != restarts+1 {
-		t.Fatalf("after a connection was shed: healthy %t, %d failures, %d restarts; want false, a failure not ended",
-			healthy, failures, restarts)
-	}
-
-	fmt.Fprintln(stdin, "free")
-	expect("freed")
-	testutil.EventuallyTrue(t, waitTimeout, "the recovery reported with no new connection", func() bool {
-		healthy, _, _ := health()
-		return healthy
-	})
-	if _, failures, restarts := health(); failures != restarts {
-		t.Fatalf("stats: %d failures, %d restarts; want every failure ended", failures, restarts)
-	}
+	s := startSpareRun(t, "TestReceiverReportsTheRecoveryWithoutANewConnection")
+	s.failingAfterAShed()
+	s.do("free", "freed")
+	s.recoveredWithoutANewConnection("the recovery reported with no new connection")
 }
 
 // While a run of exhausted descriptors goes on, the accept loop waits for connections
@@ -315,66 +357,34 @@ func TestReceiverShedsWhileItWaitsForTheRunToEnd(t *testing.T) {
 	if !canLowerDescriptorLimit {
 		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
-	stdin, expect := startSpareChild(t, "TestReceiverShedsWhileItWaitsForTheRunToEnd")
-	port, _ := strconv.Atoi(expect("port "))
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	fmt.Fprintln(stdin, "free")
-	expect("freed")
-	health := func() (healthy bool, failures, restarts, refused int) {
-		fmt.Fprintln(stdin, "health")
-		if _, err := fmt.Sscan(expect("health "), &healthy, &failures, &restarts, &refused); err != nil {
-			t.Fatal(err)
-		}
-		return healthy, failures, restarts, refused
-	}
-	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
-	srcBytes, _ := src.MarshalBinary()
-	served := func() net.Conn {
-		t.Helper()
-		c, err := net.DialTimeout("tcp", addr, waitTimeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
-			t.Fatal(err)
-		}
-		readAcks(t, c, 1)
-		return c
-	}
-	first := served() // the receiver takes the reserve the child left it no room for
-	defer first.Close()
+	s := startSpareRun(t, "TestReceiverShedsWhileItWaitsForTheRunToEnd")
+	s.served() // the receiver takes the reserve the child left it no room for
 	// Accept failed at start on the child's full table (Linux fails it whether or not a
 	// connection is pending): that run ended with the first connection.
-	healthy, f0, r0, refused0 := health()
+	healthy, f0, r0, refused0 := s.health()
 	if !healthy || f0 != r0 {
 		t.Fatalf("after a connection was served: healthy %t, %d failures, %d restarts; want true, every failure ended", healthy, f0, r0)
 	}
 
-	fmt.Fprintln(stdin, "exhaust")
-	expect("exhausted")
+	s.do("exhaust", "exhausted")
 	const sheds = 4
 	for i := range sheds {
-		c, err := net.DialTimeout("tcp", addr, waitTimeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		expectClosed(t, c)
-		healthy, failures, restarts, refused := health()
+		s.shed()
+		healthy, failures, restarts, refused := s.health()
 		if healthy || failures != f0+1 || restarts != r0 || refused != refused0+i+1 {
 			t.Fatalf("after %d connections shed: healthy %t, %d failures, %d restarts, %d refused; want false, %d, %d, %d",
 				i+1, healthy, failures, restarts, refused, f0+1, r0, refused0+i+1)
 		}
 	}
-	fmt.Fprintln(stdin, "free")
-	expect("freed")
+	s.do("free", "freed")
 	testutil.EventuallyTrue(t, waitTimeout, "the recovery reported with no new connection", func() bool {
-		healthy, _, _, _ := health()
+		healthy, _, _, _ := s.health()
 		return healthy
 	})
-	if _, failures, restarts, _ := health(); failures != f0+1 || restarts != r0+1 {
+	if _, failures, restarts, _ := s.health(); failures != f0+1 || restarts != r0+1 {
 		t.Fatalf("stats: %d failures, %d restarts; want %d each", failures, restarts, f0+1)
 	}
-	_ = served().Close()
+	_ = s.served().Close()
 }
 
 // A run of exhausted descriptors also ends when the limit is raised at run time, the
@@ -391,48 +401,8 @@ func TestReceiverRecoversWhenTheLimitIsRaised(t *testing.T) {
 	if !canRaiseDescriptorLimit() {
 		t.Skip("the hard descriptor limit leaves no room above the child's 256")
 	}
-	stdin, expect := startSpareChild(t, "TestReceiverRecoversWhenTheLimitIsRaised")
-	port, _ := strconv.Atoi(expect("port "))
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	fmt.Fprintln(stdin, "free")
-	expect("freed")
-	health := func() (healthy bool, failures, restarts int) {
-		fmt.Fprintln(stdin, "health")
-		if _, err := fmt.Sscan(expect("health "), &healthy, &failures, &restarts); err != nil {
-			t.Fatal(err)
-		}
-		return healthy, failures, restarts
-	}
-	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
-	srcBytes, _ := src.MarshalBinary()
-	first, err := net.DialTimeout("tcp", addr, waitTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	if _, err := first.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
-		t.Fatal(err)
-	}
-	readAcks(t, first, 1)
-
-	fmt.Fprintln(stdin, "exhaust")
-	expect("exhausted")
-	c, err := net.DialTimeout("tcp", addr, waitTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expectClosed(t, c)
-	if healthy, failures, restarts := health(); healthy || failures != restarts+1 {
-		t.Fatalf("after a connection was shed: healthy %t, %d failures, %d restarts; want false, a failure not ended",
-			healthy, failures, restarts)
-	}
-	fmt.Fprintln(stdin, "raise")
-	expect("raised")
-	testutil.EventuallyTrue(t, waitTimeout, "the recovery reported once the limit was raised", func() bool {
-		healthy, _, _ := health()
-		return healthy
-	})
-	if _, failures, restarts := health(); failures != restarts {
-		t.Fatalf("stats: %d failures, %d restarts; want every failure ended", failures, restarts)
-	}
+	s := startSpareRun(t, "TestReceiverRecoversWhenTheLimitIsRaised")
+	s.failingAfterAShed()
+	s.do("raise", "raised")
+	s.recoveredWithoutANewConnection("the recovery reported once the limit was raised")
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,63 +47,7 @@ func TestReceiverSurvivesDescriptorExhaustion(t *testing.T) {
 
 // descriptorExhaustion runs TestReceiverSurvivesDescriptorExhaustion's child with engine e.
 func descriptorExhaustion(t *testing.T, e Engine) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReceiverSurvivesDescriptorExhaustion$")
-	cmd.Env = append(os.Environ(), emfileChildEnv+"=1", emfileEngineEnv+"="+string(e))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("child: %v", err)
-		}
-	})
-	// expect returns the rest of the child's next line starting with prefix; lines it
-	// passes over are kept for later calls (the receiver's failure may be reported before
-	// the child says it exhausted its descriptors).
-	var passed []string
-	expect := func(prefix string) string {
-		t.Helper()
-		for i, l := range passed {
-			if strings.HasPrefix(l, prefix) {
-				passed = slices.Delete(passed, i, i+1)
-				return strings.TrimPrefix(l, prefix)
-			}
-		}
-		deadline := time.After(waitTimeout)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("child exited before %q", prefix)
-				}
-				t.Logf("child: %s", l)
-				if strings.HasPrefix(l, prefix) {
-					return strings.TrimPrefix(l, prefix)
-				}
-				passed = append(passed, l)
-			case <-deadline:
-				t.Fatalf("timed out waiting for %q from the child", prefix)
-			}
-		}
-	}
+	stdin, expect := startChild(t, "TestReceiverSurvivesDescriptorExhaustion", emfileChildEnv+"=1", emfileEngineEnv+"="+string(e))
 	port, _ := strconv.Atoi(expect("port "))
 	expect("exhausted")
 
