@@ -43,8 +43,12 @@ type ZstdConfig struct {
 // headers before it is decoded, and its output is allocated once, at most
 // MaxDecompressedSize and a block (frames without a content size count each compressed
 // block as a whole block; where that passes the cap, they are decoded into a buffer of
-// the cap, the decoder stopping there, or, with a small window, counted as a stream first). A frame's window costs nothing beyond its
-// output: one larger than the cap decodes when its content is within it. A frame naming
+// the cap, the decoder stopping there, or, with a small window, counted as a stream first;
+// one of those whose window passes what is left under the cap is decoded under a window
+// of what is left, its buffer at most an eighth larger where the frame header cannot name
+// that window). A frame's window
+// costs nothing beyond its output: one larger than the cap decodes when its content is
+// within it. A frame naming
 // a dictionary is refused (an error wrapping ErrCorrupt and zstd.ErrUnknownDictionary).
 type Zstd struct {
 	compression
@@ -171,10 +175,27 @@ const zstdCappedSlack = zstd.MinWindowSize + zstdMaxBlock + zstdOverAlloc
 // of maxLen and zstdCappedSlack: each frame announcing its content size by z.dec (at most
 // a block past its announced size, within what is left under the cap), each without one
 // by a decoder whose limit is what is left under the cap, which it checks after each
-// block. A frame without a content size whose window is larger than what is left (than
-// the cap, for the first) is refused: that decoder takes no window past its limit.
+// block. That decoder takes no window past its limit; a frame's window only bounds how
+// far back its matches reach, though, never past what the frame made, so one whose window
+// passes what is left is decoded under a window of its own, the smallest its header can
+// name of at least what is left (zstdNarrowWindow): its content decodes the same if it is
+// within what is left, and is refused (ErrDecompressedTooLarge) only once it may pass
+// that. The buffer then has room for that window and a block: the cap's where what is
+// left is a window the header can name (a power of two, or one and a quarter, one and a
+// half... of one), at most an eighth more elsewhere.
 func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
-	out := make([]byte, 0, maxLen+zstdCappedSlack)
+	var out []byte
+	// room makes out hold n more bytes and zstdOverAlloc, allocated once at the cap and
+	// zstdCappedSlack unless a frame's window wants more.
+	room := func(n uint64) {
+		need := uint64(len(out)) + n + zstdOverAlloc
+		if out != nil && uint64(cap(out)) >= need {
+			return
+		}
+		grown := make([]byte, len(out), max(uint64(maxLen)+zstdCappedSlack, need))
+		copy(grown, out)
+		out = grown
+	}
 	var d *zstd.Decoder
 	defer func() {
 		if d != nil {
@@ -193,27 +214,70 @@ func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
 		case f.h.Skippable:
 			continue
 		case f.h.HasFCS:
+			room(0)
 			out, err = z.dec.DecodeAll(frame, out)
 		default:
 			limit := max(left, zstd.MinWindowSize)
-			if f.h.WindowSize > limit {
-				return nil, fmt.Errorf("%w: zstd frame %d has no content size and a window of %d bytes, more than the %d bytes left under the limit",
-					ErrDecompressedTooLarge, frames, f.h.WindowSize, left)
+			narrowed := f.h.WindowSize > limit
+			if narrowed {
+				frame, limit = zstdNarrowWindow(frame, f.h.WindowSize, limit)
 			}
+			room(limit + zstdMaxBlock)
 			if d == nil {
 				if d, err = z.getCapped(); err != nil {
 					return nil, fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
 				}
 			}
+			start := len(out)
 			if err = d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(limit)); err == nil {
 				out, err = d.DecodeAll(frame, out)
 			}
+			if narrowed && err != nil && uint64(len(out)-start)+zstdMaxBlock > left {
+				// A match reaching past the narrowed window comes after the frame made
+				// more than it (zstdNarrowWindow): here, possibly, in the block that failed.
+				return nil, fmt.Errorf("%w: zstd frame %d made %d bytes and failed in a block that may make more than the %d left under the limit, past the window it was decoded under: %w",
+					ErrDecompressedTooLarge, frames, len(out)-start, left, err)
+			}
 		}
-		if err != nil || len(out) > maxLen {
+		if len(out) > maxLen {
+			return zstdResult(out, nil, maxLen)
+		}
+		if err != nil {
 			return zstdResult(out, err, maxLen)
 		}
 	}
+	if out == nil {
+		out = []byte{}
+	}
 	return out, nil
+}
+
+// zstdNarrowWindow returns frame, which has no content size and a window larger than
+// least (so a Window_Descriptor byte after its Frame_Header_Descriptor), as a copy naming
+// the smallest window its header can name of at least least, when that is smaller than
+// window, and the window it names. Matches reach back at most what the frame made, so its
+// content decodes the same under that window while it is within least; a match reaching
+// further comes after the frame made more than least, and the decoder's failure there
+// means the content passed least (in the block that failed, where the blocks before it
+// made less). The Window_Descriptor is 5 bits of exponent and 3 of mantissa:
+// 2^(10+e) × (1 + m/8), so the window chosen is at most an eighth more than least.
+func zstdNarrowWindow(frame []byte, window, least uint64) ([]byte, uint64) {
+	for e := range uint64(32) {
+		base := uint64(1) << (10 + e)
+		for m := range uint64(8) {
+			w := base + base/8*m
+			if w < least {
+				continue
+			}
+			if w >= window {
+				return frame, window
+			}
+			out := bytes.Clone(frame)
+			out[5] = byte(e<<3 | m)
+			return out, w
+		}
+	}
+	return frame, window
 }
 
 // zstdCount returns what src expands to, decoding it as a stream through a small buffer
@@ -259,7 +323,8 @@ func (z *zstdCodec) getCapped() (*zstd.Decoder, error) {
 	case d := <-z.capped:
 		return d, nil
 	default:
-		return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecodeAllCapLimit(true))
+		return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecodeAllCapLimit(true),
+			zstd.WithDecoderMaxWindow(zstdMaxWindow))
 	}
 }
 

@@ -154,28 +154,118 @@ func TestZstdLargeWindowLyingContentSize(t *testing.T) {
 	}
 }
 
-// TestZstdWindowPastWhatIsLeftWithoutContentSize: the one frame with a window larger than
-// the cap still refused (docs/interceptors-transforms.md) has no content size and blocks
-// that could make more than the cap and a block: it is decoded by a decoder limited to
-// the cap, which takes no larger window. The reference CLI's `-19 --zstd=wlog=27` of
-// 100 KiB from a pipe (a 128 MiB window, blocks it splits) under a cap of 100 KiB is
-// refused with ErrDecompressedTooLarge, and decodes under the default cap.
+// TestZstdWindowPastWhatIsLeftWithoutContentSize: a frame without a content size whose
+// window is larger than what is left under the cap, and whose blocks could make more than
+// the cap and a block, decodes whole under a cap of exactly its size and is refused with
+// ErrDecompressedTooLarge under one byte less: the reference CLI's `-19 --zstd=wlog=27` of
+// 100 KiB from a pipe (a 128 MiB window, blocks it splits), klauspost's stream encoder
+// with a 128 MiB window flushed every 10 KB, and that frame after one announcing its size (the buffer then
+// grows once for the window). Before, the decoder limited to what was left, which takes
+// no larger window, refused them all, whatever they made.
 func TestZstdWindowPastWhatIsLeftWithoutContentSize(t *testing.T) {
+	type tc struct{ frame, want, last []byte } // last: its frame without a content size
+	cases := map[string]tc{}
 	src := zstdPayload(100 << 10)
-	f := zstdCLI(t, src, "-19", "--zstd=wlog=27")
-	if f == nil {
-		return
+	if f := zstdCLI(t, src, "-19", "--zstd=wlog=27"); f != nil {
+		cases["zstd -19 --zstd=wlog=27 from a pipe"] = tc{f, src, f}
 	}
-	var h zstd.Header
-	if err := h.Decode(f); err != nil || h.HasFCS || h.WindowSize != 128<<20 {
-		t.Fatalf("header %+v, %v: want a 128 MiB window and no content size", h, err)
+	// Flushed every 10 KB: its blocks, 128 KiB each as far as their headers tell, could
+	// make far more than the cap.
+	big := zstdPayload(3<<20 + 5)
+	sw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(128<<20))
+	if err != nil {
+		t.Fatal(err)
 	}
-	z, _ := NewZstd(ZstdConfig{MaxDecompressedSize: len(src)})
-	if _, err := z.codec.decompress(f, len(src)); !errors.Is(err, ErrDecompressedTooLarge) {
-		t.Errorf("under a cap of its size: %v, want ErrDecompressedTooLarge", err)
+	var b bytes.Buffer
+	sw.Reset(&b)
+	for i := 0; i < len(big); i += 10_000 {
+		sw.Write(big[i:min(i+10_000, len(big))])
+		sw.Flush()
 	}
-	z, _ = NewZstd(ZstdConfig{})
-	if out, err := z.codec.decompress(f, DefaultMaxDecompressedSize); err != nil || !bytes.Equal(out, src) {
-		t.Errorf("under the default cap: %d bytes, %v", len(out), err)
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := b.Bytes()
+	cases["klauspost stream flushed, window 128 MiB"] = tc{f, big, f}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := enc.EncodeAll(src, nil)
+	cases["a frame announcing its size, then klauspost's stream of window 128 MiB"] = tc{append(head, f...), append(bytes.Clone(src), big...), f}
+	for name, c := range cases {
+		var h zstd.Header
+		if err := h.Decode(c.last); err != nil || h.HasFCS || h.WindowSize != 128<<20 {
+			t.Fatalf("%s: header %+v, %v: want a 128 MiB window and no content size", name, h, err)
+		}
+		for _, limit := range []int{len(c.want), DefaultMaxDecompressedSize} {
+			z, _ := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
+			if out, err := z.codec.decompress(c.frame, limit); err != nil || !bytes.Equal(out, c.want) {
+				t.Errorf("%s: %d bytes under a cap of %d: %d bytes, %v", name, len(c.want), limit, len(out), err)
+			}
+		}
+		z, _ := NewZstd(ZstdConfig{MaxDecompressedSize: len(c.want) - 1})
+		if _, err := z.codec.decompress(c.frame, len(c.want)-1); !errors.Is(err, ErrDecompressedTooLarge) {
+			t.Errorf("%s: %d bytes under a cap of one less: %v, want ErrDecompressedTooLarge", name, len(c.want), err)
+		}
+	}
+}
+
+// TestZstdWindowPastWhatIsLeftBound: a frame without a content size with a 128 MiB
+// window whose RLE blocks make 64 MiB (a bomb of 2 KB) is decoded under a window of what
+// is left (the cap, a power of two here) and refused once it passes the cap, having
+// allocated at most the cap and 256 KiB (peakSlack), as bombs with smaller windows; a
+// cap the header cannot name as a window (the cap and a third) allows an eighth more.
+func TestZstdWindowPastWhatIsLeftBound(t *testing.T) {
+	bomb := rleZstdFrame(64 << 20)
+	bomb[5] = 17 << 3 // a 128 MiB window
+	for _, limit := range []int{1 << 20, 8 << 20, 4<<20 + 4<<20/3} {
+		z, err := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		z.codec.decompress(bomb, limit) // warm the decoder
+		got := allocated(func() { _, err = z.codec.decompress(bomb, limit) })
+		if !errors.Is(err, ErrDecompressedTooLarge) {
+			t.Fatalf("cap %d: err = %v, want ErrDecompressedTooLarge", limit, err)
+		}
+		most := uint64(limit) + peakSlack
+		if limit&(limit-1) != 0 {
+			most += uint64(limit / 8)
+		}
+		if got > most {
+			t.Errorf("cap %d: a %d-byte frame of 64 MiB with a 128 MiB window: %d bytes allocated, want at most %d", limit, len(bomb), got, most)
+		}
+	}
+}
+
+// TestZstdNarrowWindow: the window named for a frame whose window passes what is left is
+// the smallest the Window_Descriptor can name of at least what is left, the frame's own
+// when that is not smaller, and the rest of the frame is unchanged.
+func TestZstdNarrowWindow(t *testing.T) {
+	frame := rleZstdFrame(1 << 20)
+	frame[5] = 17 << 3 // 128 MiB
+	for _, c := range []struct {
+		left, want uint64
+	}{
+		{1 << 10, 1 << 10},
+		{1<<10 + 1, 1<<10 + 128},   // 2^10·(1+1/8)
+		{100 << 10, 104 << 10},     // 2^16·(1+5/8)
+		{1 << 20, 1 << 20},         // a power of two: itself
+		{1<<20 + 1, 1<<20 + 1<<17}, // 2^20·(1+1/8)
+		{64 << 20, 64 << 20},
+		{127 << 20, 128 << 20}, // the frame's own: 2^27 is not smaller
+	} {
+		got, w := zstdNarrowWindow(frame, 128<<20, c.left)
+		if w != c.want {
+			t.Errorf("left %d: window %d, want %d", c.left, w, c.want)
+		}
+		var h zstd.Header
+		if err := h.Decode(got); err != nil || h.WindowSize != w || !bytes.Equal(got[6:], frame[6:]) {
+			t.Errorf("left %d: header %+v, %v, want window %d and the frame otherwise unchanged", c.left, h, err, w)
+		}
+	}
+	if frame[5] != 17<<3 {
+		t.Fatal("zstdNarrowWindow wrote into the frame it was given")
 	}
 }
