@@ -73,35 +73,17 @@ func (s *echoSink) wait(ctx context.Context, want int64, idle time.Duration) int
 			return s.n.Load()
 		}
 	}
-	// The last ACKs follow their listener calls within moments; no message comes to wake
-	// this loop, so it looks again every millisecond, within idle. Nothing offers a wait:
-	// the listener returns before its message's ACK is written (a synchronized ACK
-	// follows the delivery), so the sink cannot count the writes itself; the transport's
-	// only record of them is Stats (AcksSent, FailAcksSent: counters with no
-	// notification, no channel.Listener is told); the Send that returns after the ACK is
-	// the echoing peer's; and the transport's Stop closes the inbound connections before
-	// its workers finish, so an ACK not yet written then is lost. Waiting without
-	// polling needs a notification from transport/nio.
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for s.acksWritten() < s.acked.Load() {
-		select {
-		case <-tick.C:
-		case <-t.C:
-			return s.n.Load()
-		case <-ctx.Done():
-			return s.n.Load()
-		}
+	// The last ACKs follow their listener calls within moments (the listener returns
+	// before its message's ACK is written: a synchronized ACK follows the delivery), and
+	// the transport's Stop closes the inbound connections before its workers finish, so
+	// an ACK not yet written then would be lost: wait, at most idle more, for the
+	// transport to have written as many as the messages taken asked for (the member
+	// protocol's and the checks' included, as Stats counts them). nio.Transport.WaitAcks
+	// is woken by the code that counts them: no polling.
+	if s.tr != nil {
+		wctx, cancel := context.WithTimeout(ctx, idle)
+		defer cancel()
+		_ = s.tr.WaitAcks(wctx, uint64(s.acked.Load()))
 	}
 	return s.n.Load()
-}
-
-// acksWritten is the ACK and FAIL_ACK frames the transport wrote (the member protocol's
-// included), or the most it could need without a nio transport.
-func (s *echoSink) acksWritten() int64 {
-	if s.tr == nil {
-		return s.acked.Load()
-	}
-	st := s.tr.Stats()
-	return int64(st.AcksSent + st.FailAcksSent)
 }

@@ -421,7 +421,10 @@
 // the socket itself (through the event loop when the socket is full). One ACK per acknowledged message, in
 // frame order, on the same connection (or, for UDP, as a datagram to the source address). Several
 // frames and partial frames per read are handled. The message's source is the member in
-// the ChannelData, not the TCP peer.
+// the ChannelData, not the TCP peer. The ReceiveFunc returns before a synchronized ACK is
+// written; Transport.WaitAcks waits, without polling, until the receiver has written so
+// many ACK and FAIL_ACK frames (Stats.AcksSent plus Stats.FailAcksSent), so that a
+// receiver can know the ACKs of what it took went out before it stops (TestWaitAcks).
 //
 // Differences from Java, all on the safe side: frames are limited to MaxFrameSize (Java:
 // int32), a corrupt stream is closed rather than buffered, and the SO_TRAFFIC_CLASS,

@@ -337,6 +337,7 @@ func (gc *gconn) deliverBatch() bool {
 			}
 			if gc.write(ackRun[:k*len(wire.AckFrame)]) {
 				r.st.acksSent.Add(uint64(k))
+				r.st.ackWritten()
 			}
 		}
 		err := r.deliverAcked(it.msg, it.ack, gc.writeAck, gc.gone)

@@ -20,6 +20,7 @@ func (rc *rconn) writeEarlyAcks() {
 	}
 	rc.early = 0
 	rc.r.st.acksSent.Add(uint64(n))
+	rc.r.st.ackWritten()
 	for n > 0 {
 		k := min(n, len(ackRun)/len(wire.AckFrame))
 		if _, err := rc.c.Write(ackRun[:k*len(wire.AckFrame)]); err != nil {

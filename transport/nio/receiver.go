@@ -485,6 +485,7 @@ func (r *receiver) deliver(msg *channel.Message, gone func() bool) (err error) {
 func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(frame []byte, ctr *atomic.Uint64), gone func() bool) error {
 	if mode == ackBefore {
 		ack(wire.AckFrame, &r.st.acksSent)
+		r.st.ackWritten()
 	}
 	if mode != ackAfter {
 		gone = nil // no ACK, or written already: delivered whatever the peer does
@@ -498,6 +499,7 @@ func (r *receiver) deliverAcked(msg *channel.Message, mode ackMode, ack func(fra
 	} else {
 		ack(wire.FailAckFrame, &r.st.failAcksSent)
 	}
+	r.st.ackWritten()
 	return err
 }
 

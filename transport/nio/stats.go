@@ -82,6 +82,7 @@ type counters struct {
 	dials, dialFailures, connsExpired                                       atomic.Uint64
 	connsPooled                                                             atomic.Int64
 	rxBufs, senderBufs                                                      bufGauges
+	ackWatch                                                                ackWatchers // WaitAcks
 }
 
 func (c *counters) snapshot() Stats {
