@@ -34,12 +34,8 @@ const spareChildEnv = "TRIBES_NIO_SPARE_CHILD"
 // child process started with a single free descriptor (its listener's), so that its
 // reserve cannot be opened.
 func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
-	if os.Getenv(spareChildEnv) == "1" {
-		spareChild()
+	if inDescriptorChild(t, spareChildEnv, spareChild) {
 		return
-	}
-	if !canLowerDescriptorLimit {
-		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
 	s := startSpareRun(t, "TestReceiverRetakesItsSpareDescriptor")
 	// Accept works: a member's acknowledged message gets its ACK.
@@ -74,6 +70,21 @@ func TestReceiverRetakesItsSpareDescriptor(t *testing.T) {
 	if refused, _ := strconv.Atoi(strings.TrimSpace(s.do("free", "freed"))); refused < 1 {
 		t.Fatalf("Stats.ConnsRefused %d after a connection was shed, want at least 1", refused)
 	}
+}
+
+// inDescriptorChild runs child, which exits the process, when env is "1" (this process is
+// the child a test started) and then reports true; otherwise it skips the test where the
+// descriptor limit cannot be lowered, and reports false: the test runs.
+func inDescriptorChild(t *testing.T, env string, child func()) bool {
+	t.Helper()
+	if os.Getenv(env) == "1" {
+		child()
+		return true
+	}
+	if !canLowerDescriptorLimit {
+		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
+	}
+	return false
 }
 
 // startChild starts the test binary running test in a child process with env added to
@@ -331,12 +342,8 @@ func spareChild() {
 // descriptors are freed, and no connection is made after that (the first one, served
 // before, stays open).
 func TestReceiverReportsTheRecoveryWithoutANewConnection(t *testing.T) {
-	if os.Getenv(spareChildEnv) == "1" {
-		spareChild()
+	if inDescriptorChild(t, spareChildEnv, spareChild) {
 		return
-	}
-	if !canLowerDescriptorLimit {
-		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
 	s := startSpareRun(t, "TestReceiverReportsTheRecoveryWithoutANewConnection")
 	s.failingAfterAShed()
@@ -350,12 +357,8 @@ func TestReceiverReportsTheRecoveryWithoutANewConnection(t *testing.T) {
 // and the probe that finds no descriptor free leaves the run going: one failure, no
 // restart, until the descriptors are freed.
 func TestReceiverShedsWhileItWaitsForTheRunToEnd(t *testing.T) {
-	if os.Getenv(spareChildEnv) == "1" {
-		spareChild()
+	if inDescriptorChild(t, spareChildEnv, spareChild) {
 		return
-	}
-	if !canLowerDescriptorLimit {
-		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
 	s := startSpareRun(t, "TestReceiverShedsWhileItWaitsForTheRunToEnd")
 	s.served() // the receiver takes the reserve the child left it no room for
@@ -391,12 +394,8 @@ func TestReceiverShedsWhileItWaitsForTheRunToEnd(t *testing.T) {
 // descriptors held staying open: the probe opens one beside the reserve under the new
 // limit, and the recovery is reported with no new connection.
 func TestReceiverRecoversWhenTheLimitIsRaised(t *testing.T) {
-	if os.Getenv(spareChildEnv) == "1" {
-		spareChild()
+	if inDescriptorChild(t, spareChildEnv, spareChild) {
 		return
-	}
-	if !canLowerDescriptorLimit {
-		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
 	if !canRaiseDescriptorLimit() {
 		t.Skip("the hard descriptor limit leaves no room above the child's 256")

@@ -33,12 +33,8 @@ const emfileEngineEnv = "TRIBES_NIO_EMFILE_ENGINE"
 // and counted the same way. The
 // receiver runs in a child process with RLIMIT_NOFILE lowered and every descriptor taken.
 func TestReceiverSurvivesDescriptorExhaustion(t *testing.T) {
-	if os.Getenv(emfileChildEnv) == "1" {
-		emfileChild()
+	if inDescriptorChild(t, emfileChildEnv, emfileChild) {
 		return
-	}
-	if !canLowerDescriptorLimit {
-		t.Skip("lowers the descriptor limit (RLIMIT_NOFILE), which only Unix systems have")
 	}
 	for _, e := range Engines() {
 		t.Run(string(e), func(t *testing.T) { descriptorExhaustion(t, e) })
