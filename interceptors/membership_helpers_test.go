@@ -11,6 +11,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // Helpers of the membership interceptor tests (tcpfailure, ping, staticmember, domain).
@@ -230,4 +231,44 @@ func wantNoOwnAllocs(t *testing.T, ic interface {
 	if own := testing.AllocsPerRun(100, func() { _ = ic.Members() }); own != below {
 		t.Fatalf("Members allocates %v times per call, the layer below %v", own, below)
 	}
+}
+
+// heldAtCsAddition starts A (with the failure detector d), B and C (abcUnanswered), A's
+// membership listener blocking on C's addition until open is called (at the latest when
+// the test ends, before the nodes stop). held is closed once the listener blocks.
+func heldAtCsAddition(t *testing.T, d *TCPFailureDetector) (a, b, c *mbNode, held chan struct{}, open func()) {
+	t.Helper()
+	hold, held, open := holdOnce()
+	a, b, c = abcUnanswered(t, d, func(a, c *mbNode) {
+		a.ch.AddMembershipListener(channel.MembershipFuncs{
+			Added: func(m channel.Member) {
+				if m.Port == c.port() {
+					hold()
+				}
+			},
+			Disappeared: func(channel.Member) {},
+		})
+	}, open)
+	return a, b, c, held, open
+}
+
+// abcUnanswered starts A (with the failure detector d), B and C on a network of their
+// own, listen adding A's listeners first, and waits until d checked B and C and found
+// neither answering yet (d's probe decides). Each of open is called when the test ends,
+// before the nodes stop.
+func abcUnanswered(t *testing.T, d *TCPFailureDetector, listen func(a, c *mbNode), open ...func()) (a, b, c *mbNode) {
+	t.Helper()
+	nw := channeltest.NewNetwork()
+	a = mbNew(t, nw, mbOpt{id: 1}, d)
+	b = mbNew(t, nw, mbOpt{id: 2})
+	c = mbNew(t, nw, mbOpt{id: 3})
+	listen(a, c)
+	mbStart(t, a, b, c)
+	for _, f := range open {
+		t.Cleanup(f)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "B and C not answering", func() bool {
+		return d.Settled() && d.Stats().AddSuspects == 2
+	})
+	return a, b, c
 }

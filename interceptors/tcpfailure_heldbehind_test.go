@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 )
 
@@ -22,26 +21,9 @@ import (
 // B's announcement does not hold B's messages:
 // TestFailureDetectorHeldMessagesDoNotWaitForAnotherMembersListener.)
 func TestFailureDetectorMessageWaitsForAnEarlierBlockedEvent(t *testing.T) {
-	nw := channeltest.NewNetwork()
 	alive := newAliveSet()
 	d := newTestDetector(alive)
-	a := mbNew(t, nw, mbOpt{id: 1}, d)
-	b := mbNew(t, nw, mbOpt{id: 2})
-	c := mbNew(t, nw, mbOpt{id: 3})
-	hold, held, open := holdOnce()
-	a.ch.AddMembershipListener(channel.MembershipFuncs{
-		Added: func(m channel.Member) {
-			if m.Port == c.port() {
-				hold()
-			}
-		},
-		Disappeared: func(channel.Member) {},
-	})
-	mbStart(t, a, b, c)
-	t.Cleanup(open) // before the nodes stop
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "B and C not answering", func() bool {
-		return d.Settled() && d.Stats().AddSuspects == 2
-	})
+	a, b, c, held, open := heldAtCsAddition(t, d)
 	alive.set(c.port(), true)
 	d.MemberAdded(c.expected(3))
 	waitClosed(t, held, "C's addition did not go up")

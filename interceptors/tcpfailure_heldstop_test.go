@@ -141,19 +141,11 @@ func TestFailureDetectorRemovalRunInsideItsHeldMessagesListener(t *testing.T) {
 // events behind it (another member found answering is announced once the listener
 // returned, after the removal), while the membership's reports still return at once.
 func TestFailureDetectorBlockedHeldMessageHoldsItsMembersRemoval(t *testing.T) {
-	nw := channeltest.NewNetwork()
 	alive := newAliveSet() // neither B nor C answers the check yet
 	d := newTestDetector(alive)
-	a := mbNew(t, nw, mbOpt{id: 1}, d)
-	b := mbNew(t, nw, mbOpt{id: 2})
-	c := mbNew(t, nw, mbOpt{id: 3})
 	hold, held, open := holdOnce()
 	defer open()
-	a.ch.AddMessageListener(blockingListener{hold: hold})
-	mbStart(t, a, b, c)
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "B and C not answering", func() bool {
-		return d.Settled() && d.Stats().AddSuspects == 2
-	})
+	a, b, c := abcUnanswered(t, d, func(a, _ *mbNode) { a.ch.AddMessageListener(blockingListener{hold: hold}) })
 	pb, pc := fmt.Sprint(b.port()), fmt.Sprint(c.port())
 	res := make(chan error, 1)
 	go func() { res <- d.MessageReceived(&channel.Message{Source: b.ch.LocalMember(), Data: []byte("slow")}) }()

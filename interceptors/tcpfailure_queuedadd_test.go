@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 )
 
@@ -18,26 +17,9 @@ import (
 // queued addition, which then is not cancelled: once the listener returns, A sees B's
 // addition, B's message, then B's removal.
 func TestFailureDetectorMessageWaitsForItsMembersQueuedAddition(t *testing.T) {
-	nw := channeltest.NewNetwork()
 	alive := newAliveSet()
 	d := newTestDetector(alive)
-	a := mbNew(t, nw, mbOpt{id: 1}, d)
-	b := mbNew(t, nw, mbOpt{id: 2})
-	c := mbNew(t, nw, mbOpt{id: 3})
-	hold, held, open := holdOnce()
-	a.ch.AddMembershipListener(channel.MembershipFuncs{
-		Added: func(m channel.Member) {
-			if m.Port == c.port() {
-				hold()
-			}
-		},
-		Disappeared: func(channel.Member) {},
-	})
-	mbStart(t, a, b, c)
-	t.Cleanup(open) // before the nodes stop
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "B and C not answering", func() bool {
-		return d.Settled() && d.Stats().AddSuspects == 2
-	})
+	a, b, c, held, open := heldAtCsAddition(t, d)
 	kb := b.expected(2).Key()
 	listed := func() bool {
 		d.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 )
 
@@ -20,26 +19,9 @@ import (
 // the message is held, and once the listener returns A sees +C +B x -B +B y, nothing
 // dropped.
 func TestFailureDetectorQueuedAdditionsSetIsNotCounted(t *testing.T) {
-	nw := channeltest.NewNetwork()
 	alive := newAliveSet()
 	d := must(NewTCPFailureDetector(TCPFailureDetectorConfig{Probe: alive.probe, MaxHeldSets: 1}))
-	a := mbNew(t, nw, mbOpt{id: 1}, d)
-	b := mbNew(t, nw, mbOpt{id: 2})
-	c := mbNew(t, nw, mbOpt{id: 3})
-	hold, held, open := holdOnce()
-	a.ch.AddMembershipListener(channel.MembershipFuncs{
-		Added: func(m channel.Member) {
-			if m.Port == c.port() {
-				hold()
-			}
-		},
-		Disappeared: func(channel.Member) {},
-	})
-	mbStart(t, a, b, c)
-	t.Cleanup(open) // before the nodes stop
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "B and C not answering", func() bool {
-		return d.Settled() && d.Stats().AddSuspects == 2
-	})
+	a, b, c, held, open := heldAtCsAddition(t, d)
 	kb := b.expected(2).Key()
 	listed := func() bool {
 		d.mu.Lock()
