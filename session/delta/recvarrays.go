@@ -68,9 +68,15 @@ func (a *recvArrays) recycle() {
 }
 
 // keepMsg marks msg, received, as kept for later (queued, held), so that the arrays it
-// was decoded into are not recycled, and returns its queue entry.
+// was decoded into are not recycled, and returns its queue entry. A message kept already
+// (a refresh's queued one held by a repair when the refresh replays it) is not written
+// again: the replay runs on another goroutine than the receive that kept it, which reads
+// Message.kept once its messages were dispatched, and may not have yet
+// (TestKeepingAKeptMessageAgainIsNoRace).
 func keepMsg(msg *Message, src channel.Member) queued {
-	msg.kept = true
+	if !msg.kept {
+		msg.kept = true
+	}
 	return queued{msg: msg, src: src}
 }
 
