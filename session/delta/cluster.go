@@ -101,6 +101,9 @@ type Cluster struct {
 	refusals             *ratelog.Limiter // refused senders and requests, logged rate-limited
 
 	names batchNames // strings received batches repeat (decodeBatch)
+	// listeners: a manager made by NewManager has listeners, which may take any time
+	// between a batch's messages: each delta then reads the clock (receiveListed).
+	listeners atomic.Bool
 
 	messages, malformed, unknownContext, noContextReplies, nonMember atomic.Uint64
 	noContextSlots                                                   chan struct{} // the answers on their way (replyNoContext)
@@ -200,6 +203,10 @@ func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
 		}
 	}
 	cfg.Codec = c.valueLimits(cfg.Codec)
+	if len(cfg.SessionListeners) > 0 || len(cfg.AttributeListeners) > 0 || len(cfg.NamedListeners) > 0 ||
+		cfg.NamedListener != nil {
+		c.listeners.Store(true)
+	}
 	m := newManager(c, cfg)
 	c.mu.Lock()
 	if c.unstarted == nil { // a Cluster not made by NewCluster (the package's tests)

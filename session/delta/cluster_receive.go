@@ -106,7 +106,15 @@ func (c *Cluster) receiveListed(ctx context.Context, src channel.Member, data []
 		}
 		return nil
 	}
-	now := nowMs() // the batch's messages were received at once
+	// The batch's messages were received at once: one clock read for all, the access
+	// time of the sessions its deltas change, at most the time its earlier messages took
+	// to apply before (the cluster's own work, µs each), and never back (applyDelta).
+	// Listeners, with a manager that has any, run between them and may take any time:
+	// each delta reads the clock then (TestBatchClockAfterASlowListener).
+	var now int64
+	if !c.listeners.Load() {
+		now = nowMs()
+	}
 	kept := false
 	for _, msg := range msgs {
 		c.dispatch(ctx, msg, src, now)

@@ -13,8 +13,10 @@ import (
 //
 // now is when the channel message that carried msg was received, in ms since the epoch
 // (nowMs, read once for all the messages of a batch), or 0: a delta applied at once takes
-// it as its session's last access; one kept for later (a transfer's or a refresh's queue,
-// a repair's held messages) reads the clock when it is applied.
+// it as its session's last access (unless the session was accessed later meanwhile:
+// applyDelta); with 0 (a cluster with a manager that has listeners, Cluster.listeners), and
+// for one kept for later (a transfer's or a refresh's queue, a repair's held messages), it
+// reads the clock when it is applied.
 func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member, now int64) {
 	if msg.Event >= 0 && int(msg.Event) < len(m.stats.received) {
 		m.stats.received[msg.Event].Add(1)

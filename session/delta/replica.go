@@ -252,7 +252,7 @@ func (s *Session) accessedElsewhere() {
 // applyDelta applies an EVT_SESSION_DELTA from the node whose origin (originOf) is
 // given and returns the listener calls to make (notify: whether listeners hear of
 // replicated changes). now (ms since the epoch) is the session's new last access time;
-// 0 reads the clock.
+// 0, or a time before the session's last access, reads the clock.
 func (s *Session) applyDelta(msg *Message, origin uint32, notify bool, now int64) []notice {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -282,7 +282,10 @@ func (s *Session) applyDelta(msg *Message, origin uint32, notify bool, now int64
 	} else {
 		s.version = 0 // Tomcat's: the versions of the Go nodes count from it again
 	}
-	if now == 0 {
+	if now == 0 || now < s.accessed {
+		// A batch's now (read once for all its messages) is behind an access noted since
+		// (another connection's batch, a request here): the clock, as for a message
+		// alone, so that the access time does not go back (TestBatchClockDoesNotMoveAccessBack).
 		now = nowMs()
 	}
 	s.accessed = now
