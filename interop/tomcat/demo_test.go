@@ -27,7 +27,7 @@ func TestDemoBesideTomcat(t *testing.T) {
 	}
 	bin := netbench.Tribesdemo(t)
 	dir := t.TempDir()
-	app := tomcat.Webapp(t, dir)
+	app := tomcat.SharedWebapp(t)
 	ports := testutil.FreePorts(t, 3) // Tomcat receiver, Tomcat HTTP, demo receiver
 	tcID, demoID := uid(1), uid(2)
 	tc := tomcat.Start(t, dir, app, tomcat.Config{Route: "t1", NoJvmRoute: true, Port: ports[0], UniqueID: tcID,

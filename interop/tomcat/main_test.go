@@ -5,10 +5,12 @@ import (
 	"testing"
 
 	"github.com/gotribes/tribes/internal/netbench"
+	"github.com/gotribes/tribes/internal/tomcat"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	netbench.Cleanup() // the tribesdemo binary TestDemoBesideTomcat built
+	netbench.Cleanup()          // the tribesdemo binary TestDemoBesideTomcat built
+	tomcat.RemoveSharedWebapp() // the test web application setUp compiled
 	os.Exit(code)
 }

@@ -22,7 +22,7 @@ func TestRollingMigration(t *testing.T) {
 		workers  = 8
 	)
 	dir := t.TempDir()
-	app := tomcat.Webapp(t, dir)
+	app := tomcat.SharedWebapp(t)
 	// A Go node takes over its Tomcat's address and id.
 	slots, httpPorts, others := rolloutSlots(t, nodes)
 

@@ -233,9 +233,9 @@ func sameValue(got, want any) bool {
 	return got == want
 }
 
-// setUp skips the test without Tomcat or in -short mode, and compiles the test web
-// application into the test's temporary directory, which it returns with the
-// application's directory (tomcat.Webapp).
+// setUp skips the test without Tomcat or in -short mode, and returns the test's temporary
+// directory (for the nodes' CATALINA_BASEs) and the test web application's directory,
+// compiled once for every test of the package (tomcat.SharedWebapp).
 func setUp(t *testing.T) (dir, app string) {
 	t.Helper()
 	tomcat.Skip(t)
@@ -243,7 +243,7 @@ func setUp(t *testing.T) (dir, app string) {
 		t.Skip("starts Tomcat: not in -short mode")
 	}
 	dir = t.TempDir()
-	return dir, tomcat.Webapp(t, dir)
+	return dir, tomcat.SharedWebapp(t)
 }
 
 // hostChannel is the channel name of a cluster in Tomcat's Host "localhost" (a farm

@@ -402,7 +402,7 @@ func poll(timeout time.Duration, cond func() error) error {
 func runStateTransfers(t testing.TB, setup transferSetup) []transfer {
 	t.Helper()
 	dir := t.TempDir()
-	app := tomcat.Webapp(t, dir)
+	app := tomcat.SharedWebapp(t)
 	ports := testutil.FreePorts(t, 14)
 	member := func(i int) tomcat.Member { return tomcat.Member{Port: ports[i], UniqueID: uid(byte(10 + i))} }
 	g1, g2, g3, g4, g5, g6 := member(0), member(1), member(2), member(3), member(4), member(5)
