@@ -12,5 +12,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	netbench.Cleanup()          // the tribesdemo binary TestDemoBesideTomcat built
 	tomcat.RemoveSharedWebapp() // the test web application setUp compiled
+	javaClasses.remove()        // the classes javaTool compiled
 	os.Exit(code)
 }

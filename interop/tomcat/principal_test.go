@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,17 +21,13 @@ func sessionGolden(t *testing.T, args ...string) string {
 	return javaTool(t, "SessionGolden", args...)
 }
 
-// javaTool compiles interop/java/tomcat/<class>.java and runs it once with args.
+// javaTool runs interop/java/tomcat/<class>.java once with args, compiled the first time
+// (javaClasses).
 func javaTool(t *testing.T, class string, args ...string) string {
 	t.Helper()
-	classes := t.TempDir()
-	src := filepath.Join("..", "java", "tomcat", class+".java")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "javac", "-nowarn", "-encoding", "UTF-8", "-d", classes,
-		"-cp", tomcat.Classpath, src).CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, out)
-	}
+	classes := javaClasses.compiled(ctx, t, class)
 	cmd := exec.CommandContext(ctx, "java", append([]string{"-XX:TieredStopAtLevel=1", "-cp",
 		classes + string(os.PathListSeparator) + tomcat.Classpath, class}, args...)...)
 	var stderr strings.Builder
@@ -40,6 +37,52 @@ func javaTool(t *testing.T, class string, args ...string) string {
 		t.Fatalf("java %s %v: %v\n%s", class, args, err, stderr.String())
 	}
 	return string(out)
+}
+
+// javaClasses are the classes javaTool compiled, each once per test binary (a javac run
+// against catalina-ha takes seconds of CPU time), in a directory of their own that
+// TestMain removes.
+var javaClasses compiledClasses
+
+type compiledClasses struct {
+	mu   sync.Mutex
+	dir  string          // the classes' parent directory, made by the first compile
+	done map[string]bool // the classes compiled, each into dir/<class>
+}
+
+// compiled compiles interop/java/tomcat/<class>.java the first time (javac with the
+// options of tomcat.Webapp's) and returns the directory of its classes.
+func (c *compiledClasses) compiled(ctx context.Context, t *testing.T, class string) string {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dir == "" {
+		dir, err := os.MkdirTemp("", "gotribes-tomcat-javatool-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.dir, c.done = dir, map[string]bool{}
+	}
+	classes := filepath.Join(c.dir, class)
+	if c.done[class] {
+		return classes
+	}
+	src := filepath.Join("..", "java", "tomcat", class+".java")
+	args := append(tomcat.JavacJVMOptions(), "-nowarn", "-encoding", "UTF-8", "-d", classes, "-cp", tomcat.Classpath, src)
+	if out, err := exec.CommandContext(ctx, "javac", args...).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	c.done[class] = true
+	return classes
+}
+
+// remove removes what compiled compiled.
+func (c *compiledClasses) remove() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dir != "" {
+		_ = os.RemoveAll(c.dir)
+	}
 }
 
 // TestTomcatReadsGoPrincipal has Tomcat's DeltaRequest and DeltaManager read principals
