@@ -100,6 +100,7 @@ func emptyView(t *testing.T, n int) []byte {
 // (gzip's decoder state and scratch buffer; 4 times the cap plus 1 MiB before), whatever
 // the input.
 func TestDecompressAllocationBound(t *testing.T) {
+	allocbound.WithoutRace(t)
 	const limit = 1 << 16
 	// Configured with the cap, as an interceptor's codec is with its MaxDecompressedSize.
 	g, _ := NewGzip(GzipConfig{MaxDecompressedSize: limit})

@@ -9,6 +9,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/gotribes/tribes/internal/allocbound"
 )
 
 // peakSlack is what decoding may allocate beyond the cap while it refuses a bomb: a
@@ -113,6 +115,7 @@ func TestZstdBoundIndependentOfDecoderLimit(t *testing.T) {
 // following each other (each within the cap, together past it: the output grew to about
 // 4x), frames announcing their size with blocks making more.
 func TestDecompressionBombShapes(t *testing.T) {
+	allocbound.WithoutRace(t)
 	const limit = 1 << 20
 	g, _ := NewGzip(GzipConfig{MaxDecompressedSize: limit})
 	z, _ := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
@@ -193,6 +196,7 @@ func TestGzipMembersPastTheHint(t *testing.T) {
 // room for one block past it, where the lie is caught. A message of 129 KiB allocated
 // 265 KiB before (that block's room whatever its size), 1 MiB 1161 KiB.
 func TestZstdOutputAllocatedOnce(t *testing.T) {
+	allocbound.WithoutRace(t)
 	z, _ := NewZstd(ZstdConfig{})
 	for _, size := range []int{100, 1 << 10, 64 << 10, 129 << 10, 200 << 10, 1 << 20, 4<<20 + 1000, 8 << 20} {
 		src := sessionPayload(size, 42)
