@@ -258,7 +258,16 @@
 //     MSG_REMOVE is applied.
 //   - A primary or backup that a MSG_PROXY turns into a proxy (another node's Get or Put
 //     took the entry) drops the value it held; Java keeps it, a copy that no longer
-//     changes, returned by its put and remove (TestDemotedPrimaryDropsValue).
+//     changes, returned by its put and remove (TestDemotedPrimaryDropsValue). One
+//     exception: a primary a local Put stored while the replaced entry's primary may
+//     still run a departure pass of it (one of that entry's backup nodes had left)
+//     keeps the value that member's first MSG_PROXY drops, not as a value it holds
+//     (Peek, Get, Len and the state list see a proxy) but counted in its StoredBytes,
+//     until the next message of the key, a local call taking the entry, or a heartbeat
+//     finding it kept for longer than AccessTimeout; a plain MSG_RETRIEVE_BACKUP from
+//     that member naming the node the primary (its pass stepping aside) makes it the
+//     primary again and has its Replicate send the value in full
+//     (TestPutOnAThirdNodeDuringTheDeparturePass).
 //   - A proxy whose primary and backup node have both left the map is dropped,
 //     whichever left first: no node holds its value. Java drops it only when the backup
 //     goes after the primary (TestProxyDroppedWhenPrimaryAndBackupLeft).

@@ -65,6 +65,16 @@ type entry struct {
 	// backup, copy or proxy (update): a republish that sees it change while it publishes
 	// leaves the entry to the member that took it over (republishKey).
 	claims uint64
+	// passOf is, on a primary entry a local Put stored, the primary of the entry it
+	// replaced when one of that entry's backup nodes had left the map: that member's
+	// departure pass may still send a MSG_PROXY of the entry it read before the Put
+	// (kept.go).
+	passOf *channel.Member
+	// kept is the value, and keptNodes the backup nodes, of the primary entry such a
+	// MSG_PROXY from passOf made a proxy, until that member's pass, stepping aside,
+	// asks the node to send the value again (kept.go); vbytes still counts it.
+	kept      any
+	keptNodes []channel.Member
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
@@ -152,6 +162,9 @@ type Map struct {
 	// resending holds the keys whose value a member's pass asked the node to send its
 	// backup nodes again and whose Replicate has not read the entry yet (resend.go).
 	resending map[string]struct{}
+	// keptSince holds the keys of the entries holding a kept value, with the time it
+	// was kept: the heartbeat drops those older than AccessTimeout (kept.go).
+	keptSince map[string]time.Time
 }
 
 // New returns a map configured by cfg. It already answers the other members' map

@@ -24,7 +24,11 @@ import (
 // republish of the key runs (a departure's pass, which may have read the entry the Put
 // replaces and send its MSG_PROXY after the Put's MSG_BACKUP, turning the Put's backup
 // into a proxy): it publishes its value again once that republish ended, and returns
-// nil only then (TestPutDuringTheDeparturePassOfTheEntryItReplaces). A Put of a Diffable
+// nil only then (TestPutDuringTheDeparturePassOfTheEntryItReplaces). A departure pass
+// of the entry on its primary, another node, whose MSG_PROXY reaches the node after the
+// Put stored its entry makes it a proxy that keeps the Put's value, and, stepping aside
+// for the Put, has the node take the entry back (kept.go;
+// TestPutOnAThirdNodeDuringTheDeparturePass). A Put of a Diffable
 // value while a Replicate of the key sends (the same value's Diff, taken before or after
 // Put marshals it), of the entry the Put replaces or of one a Remove dropped before,
 // has the next Replicate send the value in full: that diff may reach the backup before
@@ -115,9 +119,11 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	// again once the republish ended (below).
 	republishing, republishes := m.republishing[k] != nil, kr.republishes
 	kr.removers = kr.removers[:0] // this Put is the key's only watcher: it holds the key lock
+	// The entry replaced may be republished by its primary's departure pass (kept.go).
+	passOf := m.passOfLocked(m.entries[k])
 	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
-	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb))}
+	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb)), passOf: passOf}
 	nodes, perr := m.publish(ctx, key, value)
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
@@ -307,6 +313,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		}
 		return nil, false, nil
 	}
+	m.forgetKeptLocked(k, e)
 	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary
 	if dirty {
 		e.failed++ // the next Replicate sends the value in full

@@ -149,9 +149,17 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 			key, value := e.key, e.value
 			call = m.queueCallLocked(func() { m.cfg.Removed(key, value) })
 		}
+		m.forgetKeptLocked(k, e)
 		m.drop(k)
 		m.removedByLocked(k, from)
 		return nil, call, nil
+	}
+	// A MSG_PROXY that may be a departure pass's, sent before the local Put it demotes
+	// reached the pass's node, keeps the Put's value (kept.go); any other message of the
+	// key drops a value kept.
+	keep := keepsLocked(e, mm, from)
+	if !keep {
+		m.forgetKeptLocked(k, e)
 	}
 	if mm.Type == msgProxy || !mm.Diff && (mm.Type == msgBackup || mm.Type == msgCopy) {
 		m.publishedByLocked(k, from)
@@ -185,14 +193,17 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	}
 	vbytes := e.valueBytes()
 	switch {
-	case mm.Type == msgProxy:
+	case mm.Type == msgProxy && !keep:
 		vbytes = 0
-	case apply:
+	case apply && !keep:
 		vbytes = int64(len(mm.Value))
 	}
 	size := entrySize(k, vbytes, mm.Primary, mm.Nodes)
 	if err := m.admit(k, e, size, mm, from); err != nil {
 		return nil, nil, err
+	}
+	if keep {
+		m.keepLocked(k, e)
 	}
 	if e == nil {
 		e = &entry{key: key}
@@ -447,6 +458,7 @@ func (m *Map) heartbeat() {
 		}
 	}
 	now := time.Now()
+	m.dropOldKept(now)
 	m.mu.Lock()
 	var silent []channel.Member
 	for _, mb := range m.members {

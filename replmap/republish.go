@@ -229,7 +229,16 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 				// member's MSG_BACKUP, it dropped the value there
 				// (TestGetNamingAThirdMemberDuringTheDeparturePassOverTCP). The new primary
 				// is asked to send them its value again (resendAsked).
-				if demoted := exclude(exclude(taken, []channel.Member{m.cfg.Channel.LocalMember()}), nodes); err == nil && len(nodes) > 0 && len(demoted) > 0 {
+				// The publish's MSG_PROXY reached the new primary too when it is not the
+				// publish's backup (a third member's Put): a Go node that kept the value
+				// it dropped then is the primary again on the request (kept.go;
+				// TestPutOnAThirdNodeDuringTheDeparturePass).
+				demoted := exclude(exclude(taken, []channel.Member{m.cfg.Channel.LocalMember()}), nodes)
+				reached := indexOf(nodes, *e.primary) < 0
+				if err == nil && len(nodes) > 0 && (len(demoted) > 0 || reached) {
+					if len(demoted) == 0 {
+						demoted = taken
+					}
 					ask = &message{Type: msgRetrieveBackup, Key: []byte(k), Primary: e.primary, Nodes: demoted}
 				}
 			}

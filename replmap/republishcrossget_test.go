@@ -89,10 +89,16 @@ func TestGetOnTheBackupAPassJustGaveTheEntry(t *testing.T) {
 // primary names, and every other node holds a proxy naming that primary.
 func settled(t *testing.T, nodes []*node, x *node, k string) {
 	t.Helper()
+	settledWith(t, nodes, x, k, "v")
+}
+
+// settledWith is settled for the value want.
+func settledWith(t *testing.T, nodes []*node, x *node, k string, want any) {
+	t.Helper()
 	testutil.Eventually(t, testutil.WaitLimit, func() error {
 		var primaries []*node
 		for _, n := range nodes {
-			if v, primary, held := n.m.Peek(k); n != x && held && primary && v == "v" {
+			if v, primary, held := n.m.Peek(k); n != x && held && primary && v == want {
 				primaries = append(primaries, n)
 			}
 		}
@@ -112,7 +118,7 @@ func settled(t *testing.T, nodes []*node, x *node, k string) {
 		named := replmap.BackupNodes(p.m, k)
 		var holders []string
 		for _, n := range nodes {
-			if v, primary, held := n.m.Peek(k); n != x && n != p && held && !primary && v == "v" {
+			if v, primary, held := n.m.Peek(k); n != x && n != p && held && !primary && v == want {
 				holders = append(holders, n.ch.LocalMember().String())
 			}
 		}

@@ -28,8 +28,14 @@ func (m *Map) resendAsked(mm *message, from channel.Member) {
 	local := m.cfg.Channel.LocalMember()
 	m.mu.Lock()
 	e := m.entries[k]
-	if e == nil || e.role != rolePrimary || mm.Primary == nil || !same(mm.Primary, local) ||
-		m.state != stateInitialized || !slices.ContainsFunc(mm.Nodes, func(n channel.Member) bool { return indexOf(e.nodes, n) >= 0 }) {
+	if e == nil || mm.Primary == nil || !same(mm.Primary, local) || m.state != stateInitialized {
+		m.mu.Unlock()
+		return
+	}
+	// A proxy that from's MSG_PROXY made of the local Put's primary, its value kept, is
+	// the primary again (kept.go).
+	if !m.restoreLocked(k, e, from) && (e.role != rolePrimary ||
+		!slices.ContainsFunc(mm.Nodes, func(n channel.Member) bool { return indexOf(e.nodes, n) >= 0 })) {
 		m.mu.Unlock()
 		return
 	}

@@ -1,0 +1,111 @@
+package replmap_test
+
+import (
+	"testing"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// A Put on a THIRD node w (neither the primary a nor the member a's departure pass gives
+// the entry) while that pass republishes the entry: a's backup x left, a's pass sent its
+// MSG_BACKUP of v1 to y and holds its MSG_PROXY (naming a the primary, y the backup);
+// w, which saw x leave, puts v2 with synchronized ACKs (its MSG_REMOVE, then its
+// MSG_BACKUP to its backup b, its MSG_PROXY to the others, a among them) and returns
+// nil. The pass's MSG_PROXY then reaches w, after w stored its entry, and b (when b is
+// not y), after w's MSG_BACKUP: a MSG_PROXY drops the value it finds. Once the pass and
+// what it starts ended, the Put's value must be held by one node as the primary and by
+// the backup it names, the other nodes proxies naming that primary (settled): w keeps
+// the value a's MSG_PROXY drops, and a's pass, stepping aside for w's Put, has w
+// take it back and send it again (kept.go). A Get on a then still takes the entry over.
+//
+// The pass runs on a's membership goroutine: a's channel is made last, so that the
+// other nodes drop x before a's pass holds the notices.
+func TestPutOnAThirdNodeDuringTheDeparturePass(t *testing.T) {
+	t.Run("naming a fourth node its backup", func(t *testing.T) { thirdNodePutDuringPass(t, false) })
+	t.Run("naming the pass's backup its backup", func(t *testing.T) { thirdNodePutDuringPass(t, true) })
+}
+
+func thirdNodePutDuringPass(t *testing.T, passBackup bool) {
+	nw := channeltest.NewNetwork()
+	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
+	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
+	a := newChannel(t, nw, hold)
+	nodes = append(nodes, a)
+	for _, n := range nodes {
+		waitChannelMembers(t, n, 4)
+	}
+	for _, n := range nodes {
+		newMap(t, n, replmap.Config{SendOptions: syncAck})
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, 4)
+	const k = "k"
+	if _, err := a.m.Put(ctx(t), k, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	x := backupOf(nodes, a, k)
+	if x == nil {
+		t.Fatal("no member holds a backup of a's k")
+	}
+	hold.arm()
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		nw.Kill(x.tn) // returns once a's departure pass republished k
+	}()
+	t.Cleanup(func() {
+		hold.releaseAll()
+		<-killed
+	})
+	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	y := backupOf(nodes, a, k, x)
+	if y == nil {
+		t.Fatal("no member holds the pass's MSG_BACKUP of k")
+	}
+	var w, z *node
+	for _, n := range nodes {
+		switch {
+		case n == a || n == x || n == y:
+		case w == nil:
+			w = n
+		case z == nil:
+			z = n
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "w dropping x", func() bool { return len(w.m.Members()) == 3 })
+	b := z
+	if passBackup {
+		b = y
+	}
+	replmap.SetNextBackup(w.m, b.ch.LocalMember())
+	if _, err := w.m.Put(ctx(t), k, "v2"); err != nil {
+		t.Fatalf("w's Put of k: %v", err)
+	}
+	if named := replmap.BackupNodes(w.m, k); len(named) != 1 || named[0].Key() != b.ch.LocalMember().Key() {
+		t.Fatalf("w's Put named %v k's backup, want %v", named, b.ch.LocalMember())
+	}
+	hold.releaseAt(1)
+	<-killed
+	settledWith(t, nodes, x, k, "v2")
+	// A later Get on a, a proxy, still takes the entry over, and the node it takes it
+	// from keeps no value.
+	if v, ok, err := a.m.Get(ctx(t), k); err != nil || !ok || v != "v2" {
+		t.Fatalf("a's Get of k = %#v, %v, %v", v, ok, err)
+	}
+	settledWith(t, nodes, x, k, "v2")
+	if _, primary, _ := a.m.Peek(k); !primary {
+		t.Fatal("a is not k's primary after its Get")
+	}
+	for _, n := range nodes {
+		if n != x && !replmap.StoredConsistent(n.m) {
+			t.Errorf("%v: stored bytes inconsistent", n.ch.LocalMember())
+		}
+	}
+	if s := w.m.Stats(); s.Entries != 1 || s.StoredBytes > 1<<10 || replmap.Held(w.m, k) != nil {
+		t.Errorf("w, a proxy after a's Get, holds %v (stats %+v)", replmap.Held(w.m, k), s)
+	}
+}
