@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/jserial"
@@ -427,5 +428,27 @@ func SetNextBackup(m *Map, mb channel.Member) {
 	defer m.mu.Unlock()
 	if i := indexOf(m.members, mb); i >= 0 {
 		m.next = i
+	}
+}
+
+// AskResend has m process a plain MSG_RETRIEVE_BACKUP of key from a peer naming the
+// local node the primary and nodes (a departure pass stepping aside; tests only).
+func AskResend(m *Map, from channel.Member, key any, nodes ...channel.Member) error {
+	kb, err := jserial.Marshal(key)
+	if err != nil {
+		return err
+	}
+	m.resendAsked(&message{MapID: m.id, Type: msgRetrieveBackup, Key: kb, Primary: m.local(), Nodes: nodes}, from)
+	return nil
+}
+
+// BackdateKept makes the value m's entry of key keeps (kept.go) look kept d earlier
+// (tests only).
+func BackdateKept(m *Map, key any, d time.Duration) {
+	k, _ := keyOf(key)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if since, ok := m.keptSince[k]; ok {
+		m.keptSince[k] = since.Add(-d)
 	}
 }

@@ -17,7 +17,9 @@ import (
 // primary and a departed backup node (entry.passOf), keeps the value a MSG_PROXY from a
 // drops (entry.kept), counted in its stored bytes, and gives it up on the next message
 // of the key, when a local call takes the entry, or when the heartbeat finds it kept
-// for longer than AccessTimeout. a's pass, which then finds its entry taken over by
+// for longer than AccessTimeout; the heartbeat also clears a mark older than that,
+// whose MSG_PROXY never came. A lazy map's only: a replicated map's pass sends
+// MSG_NOTIFY_MAPMEMBER (republish.go). a's pass, which then finds its entry taken over by
 // w's Put, steps aside and asks w to send its value again (resend.go): w's proxy still
 // naming a, with a kept value, is w's primary again, and its Replicate in full gives
 // its backup nodes the value again (TestPutOnAThirdNodeDuringTheDeparturePass). A Get's
@@ -27,12 +29,24 @@ import (
 // e, which a local Put replaces (passOf): e's primary when it is another map member and
 // one of e's backup nodes left the map; nil otherwise. m.mu held.
 func (m *Map) passOfLocked(e *entry) *channel.Member {
-	if e == nil || e.role == rolePrimary || e.primary == nil || same(e.primary, m.cfg.Channel.LocalMember()) ||
+	if m.cfg.Replicated || e == nil || e.role == rolePrimary || e.primary == nil || same(e.primary, m.cfg.Channel.LocalMember()) ||
 		indexOf(m.members, *e.primary) < 0 || !m.departed(e.nodes) {
 		return nil
 	}
 	p := *e.primary
 	return &p
+}
+
+// markedLocked notes the time e, the entry under k that a local Put just stored, got
+// its passOf (none: nothing to note), for the heartbeat (dropOldKept). m.mu held.
+func (m *Map) markedLocked(k string, e *entry) {
+	if e.passOf == nil {
+		return
+	}
+	if m.keptSince == nil {
+		m.keptSince = make(map[string]time.Time)
+	}
+	m.keptSince[k] = time.Now()
 }
 
 // keepsLocked reports whether mm, from from, is a MSG_PROXY that makes e, the local
@@ -56,15 +70,15 @@ func (m *Map) keepLocked(k string, e *entry) {
 // forgetKeptLocked drops the value e, the entry under k, kept (none: nothing to do), and
 // its passOf. m.mu held.
 func (m *Map) forgetKeptLocked(k string, e *entry) {
-	if e == nil {
+	if e == nil || e.passOf == nil && e.kept == nil {
 		return
 	}
+	delete(m.keptSince, k)
 	e.passOf = nil
 	if e.kept == nil {
 		return
 	}
 	e.kept, e.keptNodes = nil, nil
-	delete(m.keptSince, k)
 	if e.role == roleProxy {
 		e.vbytes = 0
 		m.account(k, e)
@@ -85,7 +99,8 @@ func (m *Map) restoreLocked(k string, e *entry, from channel.Member) bool {
 	return true
 }
 
-// dropOldKept drops the values kept for longer than AccessTimeout (the heartbeat's).
+// dropOldKept drops the values kept, and the marks made, longer than AccessTimeout
+// before now (the heartbeat's).
 func (m *Map) dropOldKept(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -138,12 +138,14 @@ func (m *Map) account(k string, e *entry) {
 func (m *Map) store(k string, e *entry) {
 	m.stored += e.size - m.entries[k].sizeOrZero()
 	m.entries[k] = e
+	delete(m.keptSince, k) // a new entry: nothing kept or marked yet (kept.go)
 }
 
 // drop deletes the entry under k, m.mu held, keeping the stored bytes.
 func (m *Map) drop(k string) {
 	m.stored -= m.entries[k].sizeOrZero()
 	delete(m.entries, k)
+	delete(m.keptSince, k)
 }
 
 // resize sets the size of e, an entry of the map, m.mu held.

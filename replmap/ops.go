@@ -143,6 +143,7 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	left := false
 	if !removed {
 		m.store(k, e)
+		m.markedLocked(k, e)
 		left = m.departed(e.nodes)
 	}
 	m.mu.Unlock()
