@@ -2,9 +2,12 @@ package replmap_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
+	tribesnode "github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/replmap"
 )
 
@@ -108,4 +111,58 @@ func thirdNodePutDuringPass(t *testing.T, passBackup bool) {
 	if s := w.m.Stats(); s.Entries != 1 || s.StoredBytes > 1<<10 || replmap.Held(w.m, k) != nil {
 		t.Errorf("w, a proxy after a's Get, holds %v (stats %+v)", replmap.Held(w.m, k), s)
 	}
+}
+
+// TestPutOnAThirdNodeDuringTheDeparturePass over loopback TCP (synchronized ACKs), the
+// departure being x's map Stop, whose MSG_STOP runs a's pass on a's receiving goroutine:
+// the Stop returns once the pass did.
+func TestPutOnAThirdNodeDuringTheDeparturePassOverTCP(t *testing.T) {
+	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
+	cfg := replmap.Config{SendOptions: syncAck, AccessTimeout: time.Minute}
+	nodes := tcpClusterWith(t, 5, cfg, func(i int, ncfg *tribesnode.Config) {
+		if i == 0 {
+			ncfg.Above = []channel.Interceptor{hold}
+		}
+	})
+	t.Cleanup(hold.releaseAll) // before the maps and channels stop
+	a := nodes[0]
+	const k = "k"
+	if _, err := a.m.Put(ctx(t), k, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	x := backupOf(nodes, a, k)
+	if x == nil {
+		t.Fatal("no member holds a backup of a's k")
+	}
+	hold.arm()
+	stopped := make(chan error, 1)
+	go func() { stopped <- x.m.Stop(ctx(t)) }()
+	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	y := backupOf(nodes, a, k, x)
+	if y == nil {
+		t.Fatal("no member holds the pass's MSG_BACKUP of k")
+	}
+	var w, z *node
+	for _, n := range nodes {
+		switch {
+		case n == a || n == x || n == y:
+		case w == nil:
+			w = n
+		case z == nil:
+			z = n
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "w dropping x", func() bool { return len(w.m.Members()) == 3 })
+	replmap.SetNextBackup(w.m, z.ch.LocalMember())
+	if _, err := w.m.Put(ctx(t), k, "v2"); err != nil {
+		t.Fatalf("w's Put of k: %v", err)
+	}
+	if named := replmap.BackupNodes(w.m, k); len(named) != 1 || named[0].Key() != z.ch.LocalMember().Key() {
+		t.Fatalf("w's Put named %v k's backup, want z %v", named, z.ch.LocalMember())
+	}
+	hold.releaseAt(1)
+	if err := await(t, "x's Stop", stopped); err != nil {
+		t.Fatalf("x's Stop: %v", err)
+	}
+	settledWith(t, nodes, x, k, "v2")
 }
