@@ -452,3 +452,11 @@ func BackdateKept(m *Map, key any, d time.Duration) {
 		m.keptSince[k] = since.Add(-d)
 	}
 }
+
+// KeptMarks returns how many of m's keys hold a kept value or a Put's pass mark with
+// its time (kept.go; tests only).
+func KeptMarks(m *Map) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.keptSince)
+}

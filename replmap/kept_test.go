@@ -146,3 +146,21 @@ func TestPutMarkClearedByTheHeartbeat(t *testing.T) {
 		t.Fatalf("w's stats %+v after a's MSG_PROXY: want no 64 KiB value", s)
 	}
 }
+
+// A map's Stop drops the values its entries kept and their times with the entries
+// (kept.go): none is left for a later Start.
+func TestStopDropsKeptValues(t *testing.T) {
+	w, _, _, _, _ := keptAfterPut(t)
+	if n := replmap.KeptMarks(w.m); n != 1 {
+		t.Fatalf("w holds %d kept values, want 1", n)
+	}
+	if err := w.m.Stop(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := replmap.KeptMarks(w.m); n != 0 {
+		t.Errorf("w holds %d kept values after Stop, want 0", n)
+	}
+	if s := w.m.Stats(); s.Entries != 0 || s.StoredBytes != 0 {
+		t.Errorf("w's stats after Stop: %+v", s)
+	}
+}

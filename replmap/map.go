@@ -342,6 +342,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	clear(m.entries)
+	clear(m.keptSince) // the entries' kept values and marks went with them (kept.go)
 	clear(m.stoppedMembers)
 	m.stored = 0
 	m.members, m.lastSeen = nil, map[channel.MemberKey]time.Time{}
