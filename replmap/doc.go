@@ -263,13 +263,17 @@
 //     still run a departure pass of it (one of that entry's backup nodes had left)
 //     keeps the value that member's first MSG_PROXY drops, not as a value it holds
 //     (Peek, Get, Len and the state list see a proxy) but counted in its StoredBytes,
-//     until the next message of the key, a local call taking the entry, or a heartbeat
+//     until the next message of the key, a local call taking the entry, Stop, or a heartbeat
 //     finding it kept (or the Put's mark made) longer than AccessTimeout before; a
 //     plain MSG_RETRIEVE_BACKUP from that member naming the node the primary (its pass
 //     stepping aside) makes it the primary again and has its Replicate send the value
 //     in full
 //     (TestPutOnAThirdNodeDuringTheDeparturePass,
-//     TestKeptValueOfAPutDemotedByAPassingPrimary, TestPutMarkClearedByTheHeartbeat).
+//     TestKeptValueOfAPutDemotedByAPassingPrimary, TestPutMarkClearedByTheHeartbeat,
+//     TestStopDropsKeptValues). A Get on a proxy while a republish of the key runs
+//     on the node waits until it ended, so that such a request, built before the Get,
+//     does not follow the Get's MSG_PROXY
+//     (TestGetOnTheProxyAPassSteppedAsideWaitsForItsRequest).
 //   - A proxy whose primary and backup node have both left the map is dropped,
 //     whichever left first: no node holds its value. Java drops it only when the backup
 //     goes after the primary (TestProxyDroppedWhenPrimaryAndBackupLeft).

@@ -215,6 +215,20 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		m.mu.Unlock()
 		return v, true, nil
 	}
+	if e.role == roleProxy && m.republishing[k] != nil {
+		// A republish of the key under way on this node (a departure's pass that read
+		// the entry while it was the primary here) may have stepped aside for the node
+		// that took it over and still send that node its request to send the value
+		// again (republishKey): coming after this Get's MSG_PROXY, it would make that
+		// node, which keeps the value a MSG_PROXY from this node dropped (kept.go), the
+		// primary again beside this one. The Get takes the entry over once that
+		// republish ended (TestGetOnTheProxyAPassSteppedAsideWaitsForItsRequest).
+		// Waited for before the key lock: a republish waits for forwards, which take it.
+		if err := m.awaitRepublishLocked(ctx, k); err != nil {
+			m.mu.Unlock()
+			return nil, false, fmt.Errorf("%w: key %v: %w", ErrUnavailable, key, err)
+		}
+	}
 	m.mu.Unlock()
 	// The key's send lock: a Put of the key waits until the entry is the primary
 	// (TestPutDuringAGetOnTheBackupKeepsThePutsValue). Released before the MadePrimary

@@ -1,0 +1,123 @@
+package replmap_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// A Get on the proxy that the departure pass's node a holds, the pass having stepped
+// aside for w's Put (thirdNodePutDuringPass, w naming the pass's backup y its backup),
+// while the pass still sends: its request to w to send the value again (kept.go) was
+// built before the Get and would follow the Get's MSG_PROXY to w. w, which keeps the
+// value a MSG_PROXY from a dropped, would then be the primary again beside a. The Get
+// waits until a's republish of the key ended (a's send interceptor holds the pass's
+// MSG_PROXY to z, which comes before its request): it counts among the republish's
+// waiters (without the wait it took the entry over from y at once). Once released,
+// one node is k's primary, with v2, and the Get returned v2 or, when y did not hold it
+// yet, ErrUnavailable.
+func TestGetOnTheProxyAPassSteppedAsideWaitsForItsRequest(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	hold := newSeqHold(1, 2) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY, 2 its correcting MSG_PROXY
+	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
+	a := newChannel(t, nw, hold)
+	nodes = append(nodes, a)
+	for _, n := range nodes {
+		waitChannelMembers(t, n, 4)
+	}
+	for _, n := range nodes {
+		newMap(t, n, replmap.Config{SendOptions: syncAck})
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, 4)
+	const k = "k"
+	if _, err := a.m.Put(ctx(t), k, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	x := backupOf(nodes, a, k)
+	if x == nil {
+		t.Fatal("no member holds a backup of a's k")
+	}
+	hold.arm()
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		nw.Kill(x.tn) // returns once a's departure pass republished k
+	}()
+	t.Cleanup(func() {
+		hold.releaseAll()
+		<-killed
+	})
+	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	y := backupOf(nodes, a, k, x)
+	if y == nil {
+		t.Fatal("no member holds the pass's MSG_BACKUP of k")
+	}
+	var w *node
+	for _, n := range nodes {
+		if n != a && n != x && n != y {
+			w = n
+			break
+		}
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "w dropping x", func() bool { return len(w.m.Members()) == 3 })
+	replmap.SetNextBackup(w.m, y.ch.LocalMember())
+	if _, err := w.m.Put(ctx(t), k, "v2"); err != nil {
+		t.Fatalf("w's Put of k: %v", err)
+	}
+	hold.releaseAt(1)
+	hold.awaitHeld(t, "a's pass's MSG_PROXY naming w", 2)
+	if _, primary, held := a.m.Peek(k); primary || held {
+		t.Fatalf("a's entry of k: primary %v, held %v; want a proxy (w's Put)", primary, held)
+	}
+	type got struct {
+		v   any
+		ok  bool
+		err error
+	}
+	gets := make(chan got, 1)
+	go func() {
+		v, ok, err := a.m.Get(ctx(t), k)
+		gets <- got{v, ok, err}
+	}()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "a's Get waiting for the pass", func() bool {
+		select {
+		case g := <-gets:
+			gets <- g
+			return true // reported below
+		default:
+			return replmap.RepublishWaiters(a.m) == 1
+		}
+	})
+	select {
+	case g := <-gets:
+		t.Fatalf("a's Get returned %#v, %v, %v while a's pass still sent", g.v, g.ok, g.err)
+	default:
+	}
+	hold.releaseAt(2)
+	<-killed
+	g := <-gets
+	if g.err != nil && !errors.Is(g.err, replmap.ErrUnavailable) || g.err == nil && (!g.ok || g.v != "v2") {
+		t.Fatalf("a's Get of k = %#v, %v, %v; want v2 or ErrUnavailable", g.v, g.ok, g.err)
+	}
+	testutil.Eventually(t, testutil.WaitLimit, func() error {
+		var primaries []string
+		for _, n := range nodes {
+			if v, primary, held := n.m.Peek(k); n != x && primary && held && v == "v2" {
+				primaries = append(primaries, n.ch.LocalMember().String())
+			} else if n != x && primary {
+				return errors.New(n.ch.LocalMember().String() + " primary of k without v2")
+			}
+		}
+		if len(primaries) != 1 {
+			return fmt.Errorf("%d primaries of k with v2: %v", len(primaries), primaries)
+		}
+		return nil
+	})
+}
