@@ -121,3 +121,57 @@ func TestGetOnTheProxyAPassSteppedAsideWaitsForItsRequest(t *testing.T) {
 		return nil
 	})
 }
+
+// A request of the member that demoted the Put's primary, duplicated or delayed past a
+// later takeover, makes no second primary: after the restore, a MSG_PROXY from that
+// member (its Get taking the entry over) or from another one makes the node a proxy
+// keeping nothing, and the repeated request leaves it one.
+func TestRepeatedRequestAfterTheRestoreRestoresNothing(t *testing.T) {
+	const k = "k"
+	for _, by := range []string{"the member that demoted it", "another member"} {
+		t.Run(by, func(t *testing.T) {
+			w, a, q, v, backup := keptAfterPut(t)
+			if err := replmap.AskResend(w.m, a.ch.LocalMember(), k, backup); err != nil {
+				t.Fatal(err)
+			}
+			if got, primary, held := w.m.Peek(k); !held || !primary || got != v {
+				t.Fatal("w is not k's primary with the Put's value after a's request")
+			}
+			taker, other := a, q
+			if by == "another member" {
+				taker, other = q, a
+			}
+			if err := replmap.ReceiveProxy(w.m, taker.ch.LocalMember(), k, other.ch.LocalMember()); err != nil {
+				t.Fatal(err)
+			}
+			if err := replmap.AskResend(w.m, a.ch.LocalMember(), k, backup); err != nil {
+				t.Fatal(err)
+			}
+			if _, primary, held := w.m.Peek(k); primary || held {
+				t.Fatalf("w after the takeover and a's repeated request: primary %v, holding %v", primary, held)
+			}
+			if s := w.m.Stats(); s.StoredBytes > 4<<10 || !replmap.StoredConsistent(w.m) || replmap.KeptMarks(w.m) != 0 {
+				t.Fatalf("w's stats %+v, %d kept: want no 64 KiB value kept", s, replmap.KeptMarks(w.m))
+			}
+		})
+	}
+}
+
+// A Remove of the key on another member after the Put's primary was demoted drops the
+// kept value with the entry: the demoting member's request then restores nothing.
+func TestRemoveOnAnotherMemberDropsTheKeptValue(t *testing.T) {
+	const k = "k"
+	w, a, q, _, backup := keptAfterPut(t)
+	if _, err := q.m.Remove(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	if err := replmap.AskResend(w.m, a.ch.LocalMember(), k, backup); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, held := w.m.Peek(k); held || w.m.Len() != 0 {
+		t.Fatalf("w after q's Remove and a's request: holding %v, %d entries", held, w.m.Len())
+	}
+	if s := w.m.Stats(); s.StoredBytes != 0 || replmap.KeptMarks(w.m) != 0 {
+		t.Fatalf("w's stats %+v, %d kept after q's Remove", s, replmap.KeptMarks(w.m))
+	}
+}
