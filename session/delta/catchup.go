@@ -47,6 +47,16 @@ func recentSince(ask uint64) int64 {
 	return max(nowMs()-int64(age), 1)
 }
 
+// servedAsk returns the bits of a request (an EventGetAllSessions' Version) the answer
+// follows: those of a catch-up (AskRecent) from AskAgeShift up are its age, never
+// AskLeft, however old the age a member sends (TestCatchUpAgeIsNeverAskLeft).
+func servedAsk(v uint64) uint64 {
+	if v&AskRecent != 0 {
+		return v &^ AskLeft
+	}
+	return v
+}
+
 // markSent records that a message about s is being sent from here.
 func (s *Session) markSent() {
 	s.mu.Lock()

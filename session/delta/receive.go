@@ -88,7 +88,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member,
 			if msg.Version&(AskBack|AskBackReply) == AskBack { // a member back in its view: ask it back (catchup_back.go)
 				m.askedBack(src.Key(), since)
 			}
-			m.serveAll(m.bg, src, &serve{id: replyID(msg, "")}, msg.Version, since)
+			m.serveAll(m.bg, src, &serve{id: replyID(msg, "")}, servedAsk(msg.Version), since)
 			return
 		}
 		if sv := m.serving[src.Key()]; sv != nil && !sv.completing.Load() {

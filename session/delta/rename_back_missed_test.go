@@ -59,7 +59,10 @@ func renameBackMissed(t *testing.T, forget bool) {
 	if h := holding(c, id); h != id+" k=v1" {
 		t.Errorf("c after its refresh holds %s, want %s k=v1 alone", h, id)
 	}
-	// The next change, acknowledged, is c's copy's too.
+	// The next change, acknowledged, is c's copy's too. a may have refreshed too once
+	// the links came back (a view change under load), as
+	// TestExplicitRenameBackMissedForgottenByTheRenamer waits for: wait for it to serve.
+	testutil.EventuallyTrue(t, 10*time.Second, "a serving again", func() bool { return a.m.Serving() == nil && a.m.Refusing() == nil })
 	if err := s.Set("k", "v2"); err != nil {
 		t.Fatal(err)
 	}

@@ -159,3 +159,44 @@ func TestLeftIDsAllocationBound(t *testing.T) {
 	})
 	t.Logf("%d bytes, %.1f times", len(b), r.Ratio)
 }
+
+// TestCatchUpAgeIsNeverAskLeft: AskLeft is bit 62 of a request's Version, which a
+// catch-up (AskRecent) holds its age in from AskAgeShift up: a catch-up whose age reaches
+// that bit (a member's bad clock, a hostile member) gets no left ids, and stays a
+// catch-up. A transfer's, a refresh's or a repair's request (no AskRecent) with AskLeft
+// passes the codec unchanged and reads, by the rule every earlier Go node has
+// (recentSince), as a request for every session.
+func TestCatchUpAgeIsNeverAskLeft(t *testing.T) {
+	s := &Session{id: "S.b", valid: true, version: 3, maxInactive: 1800}
+	s.noteLeft("S.a", "S.b")
+	catchUp := uint64(AskStamps|AskRecent) | uint64(1)<<54<<AskAgeShift
+	if catchUp&AskLeft == 0 {
+		t.Fatal("the test's age does not reach AskLeft")
+	}
+	if st, _ := s.transferable(new([]NamedValue), nil, servedAsk(catchUp)); st.left != nil {
+		t.Errorf("a catch-up whose age reaches bit 62 got left ids %q", st.left)
+	}
+	// The donor reads the age from the request's Version as it came (receive.go's
+	// recentSince), and serves the bits servedAsk leaves: still a catch-up.
+	if servedAsk(catchUp) != catchUp&^AskLeft || recentSince(catchUp) == 0 {
+		t.Errorf("a catch-up served with %#x (since %d)", servedAsk(catchUp), recentSince(catchUp))
+	}
+	refresh := uint64(AskStamps | AskRemovals | AskBorn | AskMetaStamps | AskEcho | AskLeft)
+	if servedAsk(refresh) != refresh {
+		t.Errorf("a refresh's request served with %#x, want %#x", servedAsk(refresh), refresh)
+	}
+	b, err := BinaryCodec{}.AppendMessage(nil, &Message{Event: EventGetAllSessions, Context: "/", SessionID: idGetAll, Version: refresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := BinaryCodec{}.DecodeMessage(b)
+	if err != nil || m.Version != refresh {
+		t.Fatalf("request decoded as %+v, %v; want Version %#x", m, err, refresh)
+	}
+	if recentSince(m.Version) != 0 {
+		t.Error("a request with AskLeft reads as a catch-up")
+	}
+	if st, _ := s.transferable(new([]NamedValue), nil, servedAsk(m.Version)); !slices.Equal(st.left, []string{"S.a"}) {
+		t.Errorf("a refresh's request got left ids %q, want [S.a]", st.left)
+	}
+}
