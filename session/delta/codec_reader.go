@@ -317,11 +317,18 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 			s.left = make([]string, 0, keep) // the session keeps them (addLeft)
 		}
 		for i := 0; i < n && r.err == nil; i++ {
-			if i < n-maxLeft {
-				r.take(r.maxString, "string")
+			// An id past this node's limits (a donor whose codec allows more) is
+			// dropped, not the session: the ids are a hint for a rename back only
+			// (TestLeftIDPastTheLimitLeavesTheSessionIn).
+			before := r.skipped
+			b := r.take(r.maxString, "string")
+			if r.skipped != before {
+				r.skipped = before
 				continue
 			}
-			s.left = append(s.left, r.str())
+			if i >= n-maxLeft && r.err == nil {
+				s.left = append(s.left, string(b))
+			}
 		}
 	}
 	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||

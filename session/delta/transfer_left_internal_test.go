@@ -200,3 +200,23 @@ func TestCatchUpAgeIsNeverAskLeft(t *testing.T) {
 		t.Errorf("a refresh's request got left ids %q, want [S.a]", st.left)
 	}
 }
+
+// TestLeftIDPastTheLimitLeavesTheSessionIn: a left id longer than this node's
+// MaxStringLen (a donor whose codec allows more) is dropped, the session and its other
+// ids kept: a field past the limits leaves a chunk's session out, but these ids are a
+// hint for a rename back only, and the session's own fields fit. Before, the session was
+// left out of the transfer.
+func TestLeftIDPastTheLimitLeavesTheSessionIn(t *testing.T) {
+	long := "S." + string(bytes.Repeat([]byte{'r'}, 30))
+	data, err := BinaryCodec{}.AppendMessage(nil, leftChunk(long, "S.a", long))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := BinaryCodec{MaxStringLen: 16}.DecodeMessage(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Sessions) != 2 || m.Sessions[0].ID != "S.b" || !slices.Equal(m.Sessions[0].left, []string{"S.a"}) {
+		t.Fatalf("decoded %+v (left out: %v); want S.b with left [S.a], and S.a's record", m.Sessions, m.refused)
+	}
+}
