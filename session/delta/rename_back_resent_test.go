@@ -10,6 +10,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/sessionhttp"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
@@ -124,4 +125,42 @@ func TestResentRenameBackCarriesItsVersion(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// renamedAway is what renameAwayByB sets up: a (sending through d), b and c, and a's
+// session s (k=v1), created as id and renamed to away by b.
+type renamedAway struct {
+	a, b, c  *node
+	d        *renameDropper
+	s        *delta.Session
+	id, away string
+}
+
+// renameAwayByB starts a, whose sends go through a renameDropper, b and c with cfg
+// (routes a, b, c), creates a session on a and renames it to b's route on b, as b's
+// binder would, waiting until a and c applied the rename.
+func renameAwayByB(t *testing.T, cfg delta.Config) renamedAway {
+	t.Helper()
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	atn, ach := newChannel(t, nw)
+	r := renamedAway{d: &renameDropper{Channel: ach}}
+	r.a = &node{tn: atn, ch: ach, rec: &events{}, m: readyManager(t, r.d, nil, withRoute(cfg, "a"))}
+	r.b = startReady(t, nw, withRoute(cfg, "b"))
+	r.c = startReady(t, nw, withRoute(cfg, "c"))
+	if err := r.a.ch.WaitForMembers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	r.s = create(t, r.a, "k", "v1")
+	r.id = r.s.ID()
+	r.away = sessionhttp.WithRoute(r.id, "b")
+	b, c := r.b, r.c
+	testutil.EventuallyTrue(t, 10*time.Second, "b holds the session", func() bool { return b.m.Find(r.id) != nil })
+	if _, err := b.m.ChangeSessionID(ctx, b.m.Find(r.id), r.away); err != nil { // b's binder, say
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, 10*time.Second, "a and c apply b's rename", func() bool {
+		return r.s.ID() == r.away && c.m.Find(r.away) != nil
+	})
+	return r
 }

@@ -3,11 +3,8 @@ package delta_test
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/sessionhttp"
-	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -24,26 +21,8 @@ import (
 // copy (two members missing it; not shown here).
 func TestResentRenameBackMissedTwiceEndsRight(t *testing.T) {
 	ctx := context.Background()
-	cfg := delta.Config{Replication: delta.ReplicateAcked}
-	nw := channeltest.NewNetwork()
-	atn, ach := newChannel(t, nw)
-	d := &renameDropper{Channel: ach}
-	a := &node{tn: atn, ch: ach, rec: &events{}, m: readyManager(t, d, nil, withRoute(cfg, "a"))}
-	b := startReady(t, nw, withRoute(cfg, "b"))
-	c := startReady(t, nw, withRoute(cfg, "c"))
-	if err := a.ch.WaitForMembers(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	s := create(t, a, "k", "v1")
-	id := s.ID()
-	away := sessionhttp.WithRoute(id, "b")
-	testutil.EventuallyTrue(t, 10*time.Second, "b holds the session", func() bool { return b.m.Find(id) != nil })
-	if _, err := b.m.ChangeSessionID(ctx, b.m.Find(id), away); err != nil { // b's binder, say
-		t.Fatal(err)
-	}
-	testutil.EventuallyTrue(t, 10*time.Second, "a and c apply b's rename", func() bool {
-		return s.ID() == away && c.m.Find(away) != nil
-	})
+	r := renameAwayByB(t, delta.Config{Replication: delta.ReplicateAcked})
+	a, b, c, d, s, id, away := r.a, r.b, r.c, r.d, r.s, r.id, r.away
 	bk := b.ch.LocalMember().Key()
 	d.drop.Store(&bk)
 	for _, to := range []string{id, sessionhttp.WithRoute(id, "c"), id} {
