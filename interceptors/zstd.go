@@ -185,14 +185,20 @@ const zstdCappedSlack = zstd.MinWindowSize + zstdMaxBlock + zstdOverAlloc
 // half... of one), at most an eighth more elsewhere.
 func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
 	var out []byte
-	// room makes out hold n more bytes and zstdOverAlloc, allocated once at the cap and
-	// zstdCappedSlack unless a frame's window wants more.
+	all := src
+	// room makes out hold n more bytes and zstdOverAlloc, allocated once at what
+	// zstdCappedRoom plans for all the frames, so that it never grows by a copy (a
+	// fallback only, should the plan fall short).
 	room := func(n uint64) {
 		need := uint64(len(out)) + n + zstdOverAlloc
 		if out != nil && uint64(cap(out)) >= need {
 			return
 		}
-		grown := make([]byte, len(out), max(uint64(maxLen)+zstdCappedSlack, need))
+		size := need
+		if out == nil {
+			size = max(zstdCappedRoom(all, maxLen), need)
+		}
+		grown := make([]byte, len(out), size)
 		copy(grown, out)
 		out = grown
 	}
@@ -232,11 +238,15 @@ func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
 			if err = d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(limit)); err == nil {
 				out, err = d.DecodeAll(frame, out)
 			}
-			if narrowed && err != nil && uint64(len(out)-start)+zstdMaxBlock > left {
+			if narrowed && err != nil && !errors.Is(err, zstd.ErrCRCMismatch) &&
+				uint64(len(out)-start)+zstdMaxBlock > limit {
 				// A match reaching past the narrowed window comes after the frame made
-				// more than it (zstdNarrowWindow): here, possibly, in the block that failed.
-				return nil, fmt.Errorf("%w: zstd frame %d made %d bytes and failed in a block that may make more than the %d left under the limit, past the window it was decoded under: %w",
-					ErrDecompressedTooLarge, frames, len(out)-start, left, err)
+				// more than it, so more than what is left (zstdNarrowWindow): here,
+				// possibly, in the block that failed, which may make a block. A failure
+				// in a block that ends within the window, or of the checksum (every
+				// block decoded as under the frame's own window), is the frame's own.
+				return nil, fmt.Errorf("%w: zstd frame %d made %d bytes and failed in a block that may make more than the window of %d it was decoded under (%d left under the limit): %w",
+					ErrDecompressedTooLarge, frames, len(out)-start, limit, left, err)
 			}
 		}
 		if len(out) > maxLen {
@@ -262,22 +272,65 @@ func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
 // made less). The Window_Descriptor is 5 bits of exponent and 3 of mantissa:
 // 2^(10+e) × (1 + m/8), so the window chosen is at most an eighth more than least.
 func zstdNarrowWindow(frame []byte, window, least uint64) ([]byte, uint64) {
+	w, desc := zstdNamedWindow(least)
+	if w >= window {
+		return frame, window
+	}
+	out := bytes.Clone(frame)
+	out[5] = desc
+	return out, w
+}
+
+// zstdNamedWindow returns the smallest window a Window_Descriptor names of at least
+// least, and that descriptor; math.MaxUint64 past the largest.
+func zstdNamedWindow(least uint64) (uint64, byte) {
 	for e := range uint64(32) {
 		base := uint64(1) << (10 + e)
 		for m := range uint64(8) {
-			w := base + base/8*m
-			if w < least {
-				continue
+			if w := base + base/8*m; w >= least {
+				return w, byte(e<<3 | m)
 			}
-			if w >= window {
-				return frame, window
-			}
-			out := bytes.Clone(frame)
-			out[5] = byte(e<<3 | m)
-			return out, w
 		}
 	}
-	return frame, window
+	return math.MaxUint64, 0
+}
+
+// zstdCappedRoom is the buffer decodeCapped allocates for src, whose frames' headers
+// nextZstdFrame takes, under maxLen: the cap and zstdCappedSlack, and room for the
+// window and a block of each frame decoded under a narrowed window (zstdNarrowWindow)
+// past what the frames before it made. Those make exactly what they announce where they
+// all announce it (the decoder checks it), so the room is exact; after a frame without a
+// content size, what is left is known only between what its headers bound, and the
+// narrowed window passes what is left by less than an eighth of itself (the
+// descriptor's step) wherever it is.
+func zstdCappedRoom(src []byte, maxLen int) uint64 {
+	limit := uint64(maxLen)
+	room := limit + zstdCappedSlack
+	var lo, hi uint64 // what the frames before make, at least and at most (within the cap)
+	for frames := 0; len(src) > 0 && lo <= limit; frames++ {
+		f, err := nextZstdFrame(src, frames, limit-lo)
+		if err != nil {
+			break // decodeCapped refuses it there
+		}
+		src = src[f.n:]
+		if f.h.Skippable {
+			continue
+		}
+		if !f.h.HasFCS {
+			leftMost, leftLeast := limit-lo, limit-min(hi, limit)
+			if f.h.WindowSize > max(leftLeast, zstd.MinWindowSize) {
+				w, _ := zstdNamedWindow(max(leftMost, zstd.MinWindowSize))
+				w = min(w, f.h.WindowSize)
+				need := hi + w // exact where lo == hi: before + its window
+				if lo != hi {
+					need = limit + w/8
+				}
+				room = max(room, need+zstdMaxBlock+zstdOverAlloc)
+			}
+		}
+		lo, hi = lo+f.least, min(hi+f.most, limit)
+	}
+	return room
 }
 
 // zstdCount returns what src expands to, decoding it as a stream through a small buffer

@@ -212,13 +212,13 @@ func TestZstdWindowPastWhatIsLeftWithoutContentSize(t *testing.T) {
 }
 
 // TestZstdWindowPastWhatIsLeftBound: a frame without a content size with a 128 MiB
-// window whose RLE blocks make 64 MiB (a bomb of 2 KB) is decoded under a window of what
+// window whose compressed blocks make 64 MiB (a bomb of 7 KB; one of RLE blocks would be
+// refused by the header walk, never decoded) is decoded under a window of what
 // is left (the cap, a power of two here) and refused once it passes the cap, having
 // allocated at most the cap and 256 KiB (peakSlack), as bombs with smaller windows; a
 // cap the header cannot name as a window (the cap and a third) allows an eighth more.
 func TestZstdWindowPastWhatIsLeftBound(t *testing.T) {
-	bomb := rleZstdFrame(64 << 20)
-	bomb[5] = 17 << 3 // a 128 MiB window
+	bomb := window128MiB(t, streamedZstdWindow(t, 64<<20, 1<<20))
 	for _, limit := range []int{1 << 20, 8 << 20, 4<<20 + 4<<20/3} {
 		z, err := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
 		if err != nil {
