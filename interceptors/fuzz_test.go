@@ -182,6 +182,9 @@ func FuzzDecompress(f *testing.F) {
 	f.Add(streamedZstd(f, 8<<20)) // no content size in its header
 	// No content size and a window past the cap: decoded under a narrower one.
 	f.Add(streamedZstdWindow(f, 1<<20, 128<<20))
+	// The same after a frame announcing its size: its buffer planned for both.
+	head, _ := z.codec.compress(bytes.Repeat([]byte("tribes "), 300))
+	f.Add(append(head, streamedZstdWindow(f, 1<<20, 128<<20)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, cd := range codecs {
 			out, err := cd.decompress(b, limit)
