@@ -98,7 +98,9 @@ func emptyView(t *testing.T, n int) []byte {
 // TestDecompressAllocationBound: a compressed payload expands by design; what the
 // codecs allocate is bounded by the cap on their output, at most the cap plus peakSlack
 // (gzip's decoder state and scratch buffer; 4 times the cap plus 1 MiB before), whatever
-// the input.
+// the input's contents for the inputs below: a zstd frame decoded under a narrowed window
+// (zstdNarrowWindow) also costs a copy of its compressed bytes, which a large input would
+// add (docs/interceptors-transforms.md).
 func TestDecompressAllocationBound(t *testing.T) {
 	allocbound.WithoutRace(t)
 	const limit = 1 << 16
