@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/replmap"
 )
@@ -22,39 +21,10 @@ import (
 // nodes primary of the key. The pass now leaves an entry another member took over while
 // it published to that member, and sends the others a MSG_PROXY naming it.
 func TestGetOnTheBackupAPassJustGaveTheEntry(t *testing.T) {
-	nw := channeltest.NewNetwork()
 	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
-	a := newChannel(t, nw, hold)
-	nodes := []*node{a, newChannel(t, nw), newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
-	for _, n := range nodes {
-		waitChannelMembers(t, n, 4)
-	}
-	for _, n := range nodes {
-		newMap(t, n, replmap.Config{SendOptions: syncAck})
-	}
-	for _, n := range nodes {
-		start(t, n)
-	}
-	waitMapMembers(t, nodes, 4)
 	const k = "k"
-	if _, err := a.m.Put(ctx(t), k, "v"); err != nil {
-		t.Fatal(err)
-	}
-	x := backupOf(nodes, a, k)
-	if x == nil {
-		t.Fatal("no member holds a backup of a's k")
-	}
-	hold.arm()
-	killed := make(chan struct{})
-	go func() {
-		defer close(killed)
-		nw.Kill(x.tn)
-	}()
-	t.Cleanup(func() {
-		hold.releaseAll()
-		<-killed
-	})
-	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	p := holdDeparturePass(t, hold, false, k, "v")
+	nodes, a, x, killed := p.nodes, p.a, p.x, p.killed
 	var y *node
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "a member holding the pass's MSG_BACKUP of k", func() bool {
 		y = backupOf(nodes, a, k, x)

@@ -117,42 +117,13 @@ func (h *seqHold) awaitHeld(t *testing.T, what string, i int) {
 // the key under way, as a republish does (republishKey), and the pass then finds the
 // Put's entry.
 func TestPutDuringTheDeparturePassOfTheEntryItReplaces(t *testing.T) {
-	nw := channeltest.NewNetwork()
 	// After the arming: 0 the pass's MSG_BACKUP of v1, 1 its MSG_PROXY (held). When the
 	// Put does not wait for the pass, the pass's next message after the Put's (its
 	// publish of the Put's entry) is held as well.
 	hold := newSeqHold(1)
-	a := newChannel(t, nw, hold)
-	nodes := []*node{a, newChannel(t, nw), newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
-	for _, n := range nodes {
-		waitChannelMembers(t, n, 4)
-	}
-	for _, n := range nodes {
-		newMap(t, n, replmap.Config{SendOptions: syncAck})
-	}
-	for _, n := range nodes {
-		start(t, n)
-	}
-	waitMapMembers(t, nodes, 4)
 	const k = "k"
-	if _, err := a.m.Put(ctx(t), k, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	x := backupOf(nodes, a, k)
-	if x == nil {
-		t.Fatal("no member holds a backup of a's k")
-	}
-	hold.arm()
-	killed := make(chan struct{})
-	go func() {
-		defer close(killed)
-		nw.Kill(x.tn) // returns once a's departure pass republished k
-	}()
-	t.Cleanup(func() {
-		hold.releaseAll()
-		<-killed
-	})
-	hold.awaitHeld(t, "the departure pass's MSG_PROXY of k", 1)
+	p := holdDeparturePass(t, hold, false, k, "v1")
+	nodes, a, x, killed := p.nodes, p.a, p.x, p.killed
 	put := make(chan error, 1)
 	go func() {
 		_, err := a.m.Put(ctx(t), k, "v2")
@@ -304,4 +275,64 @@ func TestGetOnTheBackupDuringTheDeparturePassThatTakesItOver(t *testing.T) {
 	if n := replmap.RepublishWaiters(b.m); n != 0 {
 		t.Fatalf("%d republishes still waiting", n)
 	}
+}
+
+// heldPass is what holdDeparturePass sets up: five map nodes on an in-memory network with
+// synchronized ACKs, a (sending through the hold) having put k; x, k's backup, killed,
+// and the hold holding a's departure pass's MSG_PROXY of k (message 1 after arm).
+// killed is closed once the Kill returned, that is once a's pass republished k.
+type heldPass struct {
+	nodes  []*node
+	a, x   *node
+	killed <-chan struct{}
+}
+
+// holdDeparturePass builds a heldPass of k put as v. a's channel is made first, or last
+// when aLast (the other nodes then drop x before a's pass holds the membership
+// notices). A cleanup releases what the hold holds and waits for the Kill.
+func holdDeparturePass(t *testing.T, hold *seqHold, aLast bool, k, v string) heldPass {
+	t.Helper()
+	nw := channeltest.NewNetwork()
+	var p heldPass
+	if !aLast {
+		p.a = newChannel(t, nw, hold)
+		p.nodes = append(p.nodes, p.a)
+	}
+	for range 4 {
+		p.nodes = append(p.nodes, newChannel(t, nw))
+	}
+	if aLast {
+		p.a = newChannel(t, nw, hold)
+		p.nodes = append(p.nodes, p.a)
+	}
+	for _, n := range p.nodes {
+		waitChannelMembers(t, n, 4)
+	}
+	for _, n := range p.nodes {
+		newMap(t, n, replmap.Config{SendOptions: syncAck})
+	}
+	for _, n := range p.nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, p.nodes, 4)
+	if _, err := p.a.m.Put(ctx(t), k, v); err != nil {
+		t.Fatal(err)
+	}
+	if p.x = backupOf(p.nodes, p.a, k); p.x == nil {
+		t.Fatal("no member holds a backup of a's k")
+	}
+	hold.arm()
+	killed := make(chan struct{})
+	p.killed = killed
+	x := p.x
+	go func() {
+		defer close(killed)
+		nw.Kill(x.tn) // returns once a's departure pass republished k
+	}()
+	t.Cleanup(func() {
+		hold.releaseAll()
+		<-killed
+	})
+	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	return p
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	tribesnode "github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/replmap"
@@ -31,40 +30,10 @@ func TestPutOnAThirdNodeDuringTheDeparturePass(t *testing.T) {
 }
 
 func thirdNodePutDuringPass(t *testing.T, passBackup bool) {
-	nw := channeltest.NewNetwork()
 	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
-	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
-	a := newChannel(t, nw, hold)
-	nodes = append(nodes, a)
-	for _, n := range nodes {
-		waitChannelMembers(t, n, 4)
-	}
-	for _, n := range nodes {
-		newMap(t, n, replmap.Config{SendOptions: syncAck})
-	}
-	for _, n := range nodes {
-		start(t, n)
-	}
-	waitMapMembers(t, nodes, 4)
 	const k = "k"
-	if _, err := a.m.Put(ctx(t), k, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	x := backupOf(nodes, a, k)
-	if x == nil {
-		t.Fatal("no member holds a backup of a's k")
-	}
-	hold.arm()
-	killed := make(chan struct{})
-	go func() {
-		defer close(killed)
-		nw.Kill(x.tn) // returns once a's departure pass republished k
-	}()
-	t.Cleanup(func() {
-		hold.releaseAll()
-		<-killed
-	})
-	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	p := holdDeparturePass(t, hold, true, k, "v1")
+	nodes, a, x, killed := p.nodes, p.a, p.x, p.killed
 	y := backupOf(nodes, a, k, x)
 	if y == nil {
 		t.Fatal("no member holds the pass's MSG_BACKUP of k")
