@@ -2,11 +2,8 @@ package replmap_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/testutil"
-	tribesnode "github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/replmap"
 )
 
@@ -87,26 +84,9 @@ func thirdNodePutDuringPass(t *testing.T, passBackup bool) {
 // the Stop returns once the pass did.
 func TestPutOnAThirdNodeDuringTheDeparturePassOverTCP(t *testing.T) {
 	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
-	cfg := replmap.Config{SendOptions: syncAck, AccessTimeout: time.Minute}
-	nodes := tcpClusterWith(t, 5, cfg, func(i int, ncfg *tribesnode.Config) {
-		if i == 0 {
-			ncfg.Above = []channel.Interceptor{hold}
-		}
-	})
-	t.Cleanup(hold.releaseAll) // before the maps and channels stop
-	a := nodes[0]
 	const k = "k"
-	if _, err := a.m.Put(ctx(t), k, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	x := backupOf(nodes, a, k)
-	if x == nil {
-		t.Fatal("no member holds a backup of a's k")
-	}
-	hold.arm()
-	stopped := make(chan error, 1)
-	go func() { stopped <- x.m.Stop(ctx(t)) }()
-	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	p := holdStopPass(t, hold, k, "v1")
+	nodes, a, x, stopped := p.nodes, p.a, p.x, p.stopped
 	y := backupOf(nodes, a, k, x)
 	if y == nil {
 		t.Fatal("no member holds the pass's MSG_BACKUP of k")

@@ -23,26 +23,9 @@ import (
 // goroutine, so that the Stop returns once the pass did.
 func TestGetNamingAThirdMemberDuringTheDeparturePassOverTCP(t *testing.T) {
 	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
-	cfg := replmap.Config{SendOptions: syncAck, AccessTimeout: time.Minute}
-	nodes := tcpClusterWith(t, 5, cfg, func(i int, ncfg *tribesnode.Config) {
-		if i == 0 {
-			ncfg.Above = []channel.Interceptor{hold}
-		}
-	})
-	t.Cleanup(hold.releaseAll) // before the maps and channels stop
-	a := nodes[0]
 	const k = "k"
-	if _, err := a.m.Put(ctx(t), k, "v"); err != nil {
-		t.Fatal(err)
-	}
-	x := backupOf(nodes, a, k)
-	if x == nil {
-		t.Fatal("no member holds a backup of a's k")
-	}
-	hold.arm()
-	stopped := make(chan error, 1)
-	go func() { stopped <- x.m.Stop(ctx(t)) }()
-	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	p := holdStopPass(t, hold, k, "v")
+	nodes, a, x, stopped := p.nodes, p.a, p.x, p.stopped
 	y := backupOf(nodes, a, k, x)
 	if y == nil {
 		t.Fatal("no member holds the pass's MSG_BACKUP of k")
@@ -68,4 +51,42 @@ func TestGetNamingAThirdMemberDuringTheDeparturePassOverTCP(t *testing.T) {
 	if _, primary, _ := y.m.Peek(k); !primary {
 		t.Fatal("y is not k's primary after its Get")
 	}
+}
+
+// stoppedPass is what holdStopPass sets up over loopback TCP: five map nodes with
+// synchronized ACKs, a (nodes[0], sending through the hold) having put k; x, k's backup,
+// stopping its map, and the hold holding a's departure pass's MSG_PROXY of k. stopped
+// gets x's Stop's error once a's pass (run on a's receiving goroutine by x's MSG_STOP)
+// ended.
+type stoppedPass struct {
+	nodes   []*node
+	a, x    *node
+	stopped <-chan error
+}
+
+// holdStopPass builds a stoppedPass of k put as v; a cleanup releases what the hold
+// holds before the maps and channels stop.
+func holdStopPass(t *testing.T, hold *seqHold, k, v string) stoppedPass {
+	t.Helper()
+	cfg := replmap.Config{SendOptions: syncAck, AccessTimeout: time.Minute}
+	p := stoppedPass{nodes: tcpClusterWith(t, 5, cfg, func(i int, ncfg *tribesnode.Config) {
+		if i == 0 {
+			ncfg.Above = []channel.Interceptor{hold}
+		}
+	})}
+	t.Cleanup(hold.releaseAll)
+	p.a = p.nodes[0]
+	if _, err := p.a.m.Put(ctx(t), k, v); err != nil {
+		t.Fatal(err)
+	}
+	if p.x = backupOf(p.nodes, p.a, k); p.x == nil {
+		t.Fatal("no member holds a backup of a's k")
+	}
+	hold.arm()
+	stopped := make(chan error, 1)
+	p.stopped = stopped
+	x := p.x
+	go func() { stopped <- x.m.Stop(ctx(t)) }()
+	hold.awaitHeld(t, "a's departure pass's MSG_PROXY of k", 1)
+	return p
 }
