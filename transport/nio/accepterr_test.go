@@ -174,14 +174,7 @@ func TestAcceptExhaustionRunsLogBounded(t *testing.T) {
 	srcBytes, _ := src.MarshalBinary()
 	report := func(want bool) {
 		t.Helper()
-		select {
-		case err := <-reports:
-			if (err != nil) != want {
-				t.Fatalf("health report %v, want a failure: %t", err, want)
-			}
-		case <-time.After(waitTimeout):
-			t.Fatalf("no health report (a failure: %t)", want)
-		}
+		expectHealthReport(t, reports, want)
 	}
 	const runs = 40
 	for range runs {
@@ -206,5 +199,19 @@ func TestAcceptExhaustionRunsLogBounded(t *testing.T) {
 	if failures == 0 || recoveries == 0 || failures > ratelog.DefaultFirst || recoveries > ratelog.DefaultFirst {
 		t.Fatalf("%d failure and %d recovery lines for %d runs, want 1 to %d each:\n%s",
 			failures, recoveries, runs, ratelog.DefaultFirst, out)
+	}
+}
+
+// expectHealthReport fails t unless the next health report comes within waitTimeout and
+// is a failure when want, a recovery otherwise.
+func expectHealthReport(t *testing.T, reports <-chan error, want bool) {
+	t.Helper()
+	select {
+	case err := <-reports:
+		if (err != nil) != want {
+			t.Fatalf("health report %v, want a failure: %t", err, want)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("no health report (a failure: %t)", want)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/ratelog"
@@ -64,14 +63,7 @@ func TestGnetRestartLogBounded(t *testing.T) {
 	srcBytes, _ := src.MarshalBinary()
 	report := func(want bool) {
 		t.Helper()
-		select {
-		case err := <-reports:
-			if (err != nil) != want {
-				t.Fatalf("health report %v, want a failure: %t", err, want)
-			}
-		case <-time.After(waitTimeout):
-			t.Fatalf("no health report (a failure: %t)", want)
-		}
+		expectHealthReport(t, reports, want)
 	}
 	const runs = 6
 	for range runs {
