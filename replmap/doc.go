@@ -263,13 +263,18 @@
 //     still run a departure pass of it (one of that entry's backup nodes had left)
 //     keeps the value that member's first MSG_PROXY drops, not as a value it holds
 //     (Peek, Get, Len and the state list see a proxy) but counted in its StoredBytes,
-//     until the next message of the key, a local call taking the entry, Stop, or a heartbeat
-//     finding it kept (or the Put's mark made) longer than AccessTimeout before; a
-//     plain MSG_RETRIEVE_BACKUP from that member naming the node the primary (its pass
-//     stepping aside) makes it the primary again and has its Replicate send the value
-//     in full
+//     until the next message of the key, a local call taking the entry, or Stop (not
+//     for its age; the heartbeat clears only a Put's mark made longer than
+//     AccessTimeout before); a plain MSG_RETRIEVE_BACKUP from that member naming the
+//     node the primary (its pass stepping aside), however late, makes it the primary
+//     again and has its Replicate send the value in full, and that member leaving the
+//     map first has the node publish it anew when its MSG_PROXY named a backup other
+//     than the Put's (else that backup holds the value, and the node drops its own).
+//     At most 4096 values and 64 MiB of them are kept at once; past that the MSG_PROXY
+//     drops the value
 //     (TestPutOnAThirdNodeDuringTheDeparturePass,
 //     TestKeptValueOfAPutDemotedByAPassingPrimary, TestPutMarkClearedByTheHeartbeat,
+//     TestKeptValueRestoredWhenThePassingPrimaryLeaves, TestKeptValuesBounded,
 //     TestStopDropsKeptValues). A Get on a proxy while a republish of the key runs
 //     on the node waits until it ended, so that such a request, built before the Get,
 //     does not follow the Get's MSG_PROXY

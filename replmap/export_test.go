@@ -460,3 +460,18 @@ func KeptMarks(m *Map) int {
 	defer m.mu.Unlock()
 	return len(m.keptSince)
 }
+
+// SetKeptBounds sets the bounds of the values a map keeps (kept.go) and returns a
+// function restoring them (tests only).
+func SetKeptBounds(values int, bytes int64) func() {
+	ov, ob := maxKeptValues, maxKeptBytes
+	maxKeptValues, maxKeptBytes = values, bytes
+	return func() { maxKeptValues, maxKeptBytes = ov, ob }
+}
+
+// KeptValues returns how many values m keeps and their bytes (kept.go; tests only).
+func KeptValues(m *Map) (int, int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.keptCount, m.keptBytes
+}

@@ -1,6 +1,7 @@
 package replmap
 
 import (
+	"log/slog"
 	"slices"
 	"time"
 
@@ -15,15 +16,37 @@ import (
 // Get on a's proxy sends when it takes the entry over from w, which w must obey; w
 // cannot tell them apart when it comes. So w, whose Put replaced an entry naming a its
 // primary and a departed backup node (entry.passOf), keeps the value a MSG_PROXY from a
-// drops (entry.kept), counted in its stored bytes, and gives it up on the next message
-// of the key, when a local call takes the entry, or when the heartbeat finds it kept
-// for longer than AccessTimeout; the heartbeat also clears a mark older than that,
-// whose MSG_PROXY never came. A lazy map's only: a replicated map's pass sends
-// MSG_NOTIFY_MAPMEMBER (republish.go). a's pass, which then finds its entry taken over by
-// w's Put, steps aside and asks w to send its value again (resend.go): w's proxy still
-// naming a, with a kept value, is w's primary again, and its Replicate in full gives
-// its backup nodes the value again (TestPutOnAThirdNodeDuringTheDeparturePass). A Get's
-// takeover is never followed by such a request, and its MSG_PROXY is obeyed as before.
+// drops (entry.kept), counted in its stored bytes. A replicated map's pass sends
+// MSG_NOTIFY_MAPMEMBER instead (republish.go): a lazy map's only.
+//
+// The kept value is given up (dropped) on the next message of the key (something newer
+// replaced it there), when a local call takes the entry (Get, Put, Remove), or at Stop.
+// It is not dropped for its age: a's request to send it again, however late, finds it
+// (TestKeptValueOfAPutDemotedByAPassingPrimary). a's pass, which finds its entry taken
+// over by w's Put, steps aside and asks w to send its value again (resend.go): w's proxy
+// still naming a, with a kept value, is w's primary again, and its Replicate in full
+// gives its backup nodes the value again (TestPutOnAThirdNodeDuringTheDeparturePass).
+// When a leaves the map before asking (kept past a's departure: passGoneLocked), w is
+// the primary again and publishes the value anew, when the MSG_PROXY that demoted it
+// named backup nodes other than those of w's Put: a Get on a taking the entry over names
+// those (the backup it asked), which then takes the entry over on a's departure and
+// holds the value, and w drops its own
+// (TestKeptValueRestoredWhenThePassingPrimaryLeaves). A Get's takeover is never followed
+// by a request to send again, and its MSG_PROXY is obeyed as before.
+//
+// Memory: a kept value is the value of a Put of the node, held in place of that Put's
+// entry, one per key, counted in Stats.Entries and Stats.StoredBytes. At most
+// maxKeptValues values and maxKeptBytes bytes of values are kept at once: a MSG_PROXY
+// that would keep more drops the value as before, logged rate-limited
+// (TestKeptValuesBounded). The heartbeat clears a Put's mark older than AccessTimeout
+// whose MSG_PROXY never came; the MSG_PROXY of the pass, received during the Put,
+// before its store, leaves no mark (markedLocked).
+
+// maxKeptValues and maxKeptBytes bound the values a map keeps (keepsLocked).
+var (
+	maxKeptValues       = 4096
+	maxKeptBytes  int64 = 64 << 20
+)
 
 // passOfLocked returns the member whose departure pass may still republish the entry
 // e, which a local Put replaces (passOf): e's primary when it is another map member and
@@ -51,20 +74,41 @@ func (m *Map) markedLocked(k string, e *entry) {
 
 // keepsLocked reports whether mm, from from, is a MSG_PROXY that makes e, the local
 // primary a Put stored while from's departure pass may run, a proxy: e keeps its value
-// then (update). m.mu held.
-func keepsLocked(e *entry, mm *message, from channel.Member) bool {
-	return mm.Type == msgProxy && e != nil && e.role == rolePrimary && e.value != nil &&
-		e.passOf != nil && same(e.passOf, from) && same(mm.Primary, from)
+// then (update), unless the values kept are at their bound. m.mu held.
+func (m *Map) keepsLocked(e *entry, mm *message, from channel.Member) bool {
+	if mm.Type != msgProxy || e == nil || e.role != rolePrimary || e.value == nil ||
+		e.passOf == nil || !same(e.passOf, from) || !same(mm.Primary, from) {
+		return false
+	}
+	if m.keptCount >= maxKeptValues || m.keptBytes+e.vbytes > maxKeptBytes {
+		m.rlog.Log(slog.LevelWarn, from.String(), "kept", "replmap: a value demoted by a departure pass's MSG_PROXY not kept: kept values at their bound",
+			"map", m.cfg.Name, "kept", m.keptCount, "bytes", m.keptBytes)
+		return false
+	}
+	return true
 }
 
 // keepLocked makes e, the entry under k, keep its value and backup nodes as they are
 // (keepsLocked), before a MSG_PROXY makes it a proxy. m.mu held.
 func (m *Map) keepLocked(k string, e *entry) {
 	e.kept, e.keptNodes, e.passOf = e.value, slices.Clone(e.nodes), nil
+	m.keptCount++
+	m.keptBytes += e.vbytes
 	if m.keptSince == nil {
 		m.keptSince = make(map[string]time.Time)
 	}
 	m.keptSince[k] = time.Now()
+}
+
+// unkeepLocked uncounts the value e keeps (none: nothing to do) and clears it, for an
+// entry dropped or replaced. m.mu held.
+func (m *Map) unkeepLocked(e *entry) {
+	if e == nil || e.kept == nil {
+		return
+	}
+	m.keptCount--
+	m.keptBytes -= e.vbytes
+	e.kept, e.keptNodes = nil, nil
 }
 
 // forgetKeptLocked drops the value e, the entry under k, kept (none: nothing to do), and
@@ -78,7 +122,7 @@ func (m *Map) forgetKeptLocked(k string, e *entry) {
 	if e.kept == nil {
 		return
 	}
-	e.kept, e.keptNodes = nil, nil
+	m.unkeepLocked(e)
 	if e.role == roleProxy {
 		e.vbytes = 0
 		m.account(k, e)
@@ -93,21 +137,57 @@ func (m *Map) restoreLocked(k string, e *entry, from channel.Member) bool {
 		return false
 	}
 	e.value, e.role, e.primary, e.nodes = e.kept, rolePrimary, m.local(), e.keptNodes
-	e.kept, e.keptNodes = nil, nil
+	m.unkeepLocked(e)
 	delete(m.keptSince, k)
 	m.account(k, e)
 	return true
 }
 
-// dropOldKept drops the values kept, and the marks made, longer than AccessTimeout
-// before now (the heartbeat's).
+// passGoneLocked handles e, the entry under k, when mb, a map member, left: when e is a
+// proxy keeping a value (a Put of the node) that a MSG_PROXY from mb, its primary, made
+// a proxy, and that MSG_PROXY named backup nodes other than the Put's (a departure pass
+// of mb's, whose request to send the value again will never come), the entry is the
+// local primary again with the kept value and no backup node, and passGoneLocked
+// reports true: the caller publishes it anew. When it named the Put's backup nodes (a
+// Get on mb may have taken the entry over from them, and the backup it asked takes it
+// over on mb's departure), the kept value is dropped. m.mu held.
+func (m *Map) passGoneLocked(k string, e *entry, mb channel.Member) bool {
+	if e.role != roleProxy || e.kept == nil || !same(e.primary, mb) {
+		return false
+	}
+	if sameNodes(e.nodes, e.keptNodes) {
+		m.forgetKeptLocked(k, e)
+		return false
+	}
+	e.value, e.role, e.primary, e.nodes = e.kept, rolePrimary, m.local(), []channel.Member{}
+	m.unkeepLocked(e)
+	delete(m.keptSince, k)
+	m.account(k, e)
+	return true
+}
+
+// sameNodes reports whether a and b list the same members, in any order.
+func sameNodes(a, b []channel.Member) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, n := range a {
+		if indexOf(b, n) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dropOldKept clears the Put marks made longer than AccessTimeout before now (the
+// heartbeat's): their MSG_PROXY never came. A value kept is not dropped for its age.
 func (m *Map) dropOldKept(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, since := range m.keptSince {
-		if now.Sub(since) > m.cfg.AccessTimeout {
+		if e := m.entries[k]; (e == nil || e.kept == nil) && now.Sub(since) > m.cfg.AccessTimeout {
 			delete(m.keptSince, k)
-			m.forgetKeptLocked(k, m.entries[k])
+			m.forgetKeptLocked(k, e)
 		}
 	}
 }

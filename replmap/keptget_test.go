@@ -99,7 +99,7 @@ func TestRepeatedRequestAfterTheRestoreRestoresNothing(t *testing.T) {
 	const k = "k"
 	for _, by := range []string{"the member that demoted it", "another member"} {
 		t.Run(by, func(t *testing.T) {
-			w, a, q, v, backup := keptAfterPut(t)
+			w, a, q, v, backup := keptAfterPut(t, nil, nil)
 			if err := replmap.AskResend(w.m, a.ch.LocalMember(), k, backup); err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func TestRepeatedRequestAfterTheRestoreRestoresNothing(t *testing.T) {
 // kept value with the entry: the demoting member's request then restores nothing.
 func TestRemoveOnAnotherMemberDropsTheKeptValue(t *testing.T) {
 	const k = "k"
-	w, a, q, _, backup := keptAfterPut(t)
+	w, a, q, _, backup := keptAfterPut(t, nil, nil)
 	if _, err := q.m.Remove(ctx(t), k); err != nil {
 		t.Fatal(err)
 	}

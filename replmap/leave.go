@@ -48,6 +48,11 @@ func (m *Map) memberGone(mb channel.Member) {
 			relocate = append(relocate, k)
 			continue
 		}
+		if m.passGoneLocked(k, e, mb) {
+			// A Put's value a departure pass of mb's demoted, kept here: published anew.
+			relocate = append(relocate, k)
+			continue
+		}
 		if same(e.primary, mb) {
 			e.primary = nil
 			m.account(k, e)

@@ -137,6 +137,9 @@ func (m *Map) account(k string, e *entry) {
 // store puts e under k, m.mu held, keeping the stored bytes.
 func (m *Map) store(k string, e *entry) {
 	m.stored += e.size - m.entries[k].sizeOrZero()
+	if old := m.entries[k]; old != e {
+		m.unkeepLocked(old)
+	}
 	m.entries[k] = e
 	delete(m.keptSince, k) // a new entry: nothing kept or marked yet (kept.go)
 }
@@ -144,6 +147,7 @@ func (m *Map) store(k string, e *entry) {
 // drop deletes the entry under k, m.mu held, keeping the stored bytes.
 func (m *Map) drop(k string) {
 	m.stored -= m.entries[k].sizeOrZero()
+	m.unkeepLocked(m.entries[k])
 	delete(m.entries, k)
 	delete(m.keptSince, k)
 }

@@ -162,9 +162,13 @@ type Map struct {
 	// resending holds the keys whose value a member's pass asked the node to send its
 	// backup nodes again and whose Replicate has not read the entry yet (resend.go).
 	resending map[string]struct{}
-	// keptSince holds the keys of the entries holding a kept value, with the time it
-	// was kept: the heartbeat drops those older than AccessTimeout (kept.go).
+	// keptSince holds the keys of the entries holding a kept value or a Put's pass mark,
+	// with the time it was kept or made: the heartbeat clears the marks older than
+	// AccessTimeout (kept.go). keptCount and keptBytes count the kept values and their
+	// bytes, bounded by maxKeptValues and maxKeptBytes.
 	keptSince map[string]time.Time
+	keptCount int
+	keptBytes int64
 }
 
 // New returns a map configured by cfg. It already answers the other members' map
@@ -343,6 +347,7 @@ func (m *Map) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	clear(m.entries)
 	clear(m.keptSince) // the entries' kept values and marks went with them (kept.go)
+	m.keptCount, m.keptBytes = 0, 0
 	clear(m.stoppedMembers)
 	m.stored = 0
 	m.members, m.lastSeen = nil, map[channel.MemberKey]time.Time{}

@@ -157,7 +157,7 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	// A MSG_PROXY that may be a departure pass's, sent before the local Put it demotes
 	// reached the pass's node, keeps the Put's value (kept.go); any other message of the
 	// key drops a value kept.
-	keep := keepsLocked(e, mm, from)
+	keep := m.keepsLocked(e, mm, from)
 	if !keep {
 		m.forgetKeptLocked(k, e)
 	}
