@@ -2,6 +2,7 @@ package replmap
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
 
 	"github.com/gotribes/tribes/channel"
@@ -57,7 +58,9 @@ func (m *Map) resendAsked(mm *message, from channel.Member) {
 		delete(m.resending, k)
 		m.mu.Unlock()
 		if err := m.Replicate(ctx, key, false); err != nil && !errors.Is(err, ErrNotStarted) && ctx.Err() == nil {
-			m.log.Warn("replmap: send again an entry a member's pass stepped aside for", "map", m.cfg.Name, "from", from.String(), "err", err)
+			// Rate-limited per asking member: the requests come from other members.
+			m.rlog.Log(slog.LevelWarn, from.String(), "resend", "replmap: send again an entry a member's pass stepped aside for",
+				"map", m.cfg.Name, "from", from.String(), "err", err)
 		}
 	}()
 }
