@@ -31,21 +31,7 @@ func thirdNodePutDuringPass(t *testing.T, passBackup bool) {
 	const k = "k"
 	p := holdDeparturePass(t, hold, true, k, "v1")
 	nodes, a, x, killed := p.nodes, p.a, p.x, p.killed
-	y := backupOf(nodes, a, k, x)
-	if y == nil {
-		t.Fatal("no member holds the pass's MSG_BACKUP of k")
-	}
-	var w, z *node
-	for _, n := range nodes {
-		switch {
-		case n == a || n == x || n == y:
-		case w == nil:
-			w = n
-		case z == nil:
-			z = n
-		}
-	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "w dropping x", func() bool { return len(w.m.Members()) == 3 })
+	y, w, z := passRoles(t, nodes, a, x, k)
 	b := z
 	if passBackup {
 		b = y
@@ -79,19 +65,15 @@ func thirdNodePutDuringPass(t *testing.T, passBackup bool) {
 	}
 }
 
-// TestPutOnAThirdNodeDuringTheDeparturePass over loopback TCP (synchronized ACKs), the
-// departure being x's map Stop, whose MSG_STOP runs a's pass on a's receiving goroutine:
-// the Stop returns once the pass did.
-func TestPutOnAThirdNodeDuringTheDeparturePassOverTCP(t *testing.T) {
-	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
-	const k = "k"
-	p := holdStopPass(t, hold, k, "v1")
-	nodes, a, x, stopped := p.nodes, p.a, p.x, p.stopped
-	y := backupOf(nodes, a, k, x)
+// passRoles returns, for a departure pass of a's (x having left, five nodes) that sent
+// its MSG_BACKUP of k, y, the member holding it, and w and z, the two other members
+// (w the third node to put), once w dropped x.
+func passRoles(t *testing.T, nodes []*node, a, x *node, k string) (y, w, z *node) {
+	t.Helper()
+	y = backupOf(nodes, a, k, x)
 	if y == nil {
 		t.Fatal("no member holds the pass's MSG_BACKUP of k")
 	}
-	var w, z *node
 	for _, n := range nodes {
 		switch {
 		case n == a || n == x || n == y:
@@ -102,6 +84,18 @@ func TestPutOnAThirdNodeDuringTheDeparturePassOverTCP(t *testing.T) {
 		}
 	}
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "w dropping x", func() bool { return len(w.m.Members()) == 3 })
+	return y, w, z
+}
+
+// TestPutOnAThirdNodeDuringTheDeparturePass over loopback TCP (synchronized ACKs), the
+// departure being x's map Stop, whose MSG_STOP runs a's pass on a's receiving goroutine:
+// the Stop returns once the pass did.
+func TestPutOnAThirdNodeDuringTheDeparturePassOverTCP(t *testing.T) {
+	hold := newSeqHold(1) // 0 the pass's MSG_BACKUP, 1 its MSG_PROXY (held)
+	const k = "k"
+	p := holdStopPass(t, hold, k, "v1")
+	nodes, a, x, stopped := p.nodes, p.a, p.x, p.stopped
+	_, w, z := passRoles(t, nodes, a, x, k)
 	replmap.SetNextBackup(w.m, z.ch.LocalMember())
 	if _, err := w.m.Put(ctx(t), k, "v2"); err != nil {
 		t.Fatalf("w's Put of k: %v", err)
