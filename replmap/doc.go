@@ -264,8 +264,9 @@
 //     keeps the value that member's first MSG_PROXY drops, not as a value it holds
 //     (Peek, Get, Len and the state list see a proxy) but counted in its StoredBytes,
 //     until the next message of the key, a local call taking the entry, or Stop (not
-//     for its age; the heartbeat clears only a Put's mark made longer than
-//     AccessTimeout before); a plain MSG_RETRIEVE_BACKUP from that member naming the
+//     for its age; a Put's mark goes on the pass's request, when its node leaves, or
+//     when the pass's MSG_PROXY came during the Put, else on a heartbeat after
+//     AccessTimeout: TestPutMarkClearedWhenThePassEnds); a plain MSG_RETRIEVE_BACKUP from that member naming the
 //     node the primary (its pass stepping aside), however late, makes it the primary
 //     again and has its Replicate send the value in full, and that member leaving the
 //     map first has the node publish it anew when its MSG_PROXY named a backup other

@@ -38,9 +38,11 @@ import (
 // entry, one per key, counted in Stats.Entries and Stats.StoredBytes. At most
 // maxKeptValues values and maxKeptBytes bytes of values are kept at once: a MSG_PROXY
 // that would keep more drops the value as before, logged rate-limited
-// (TestKeptValuesBounded). The heartbeat clears a Put's mark older than AccessTimeout
-// whose MSG_PROXY never came; the MSG_PROXY of the pass, received during the Put,
-// before its store, leaves no mark (markedLocked).
+// (TestKeptValuesBounded). A Put's mark is cleared when the pass ends as w sees it:
+// on the pass's request to send again (resendAsked), when its node leaves the map
+// (memberGone), and the pass's MSG_PROXY received during the Put, before its store,
+// leaves none (Put) (TestPutMarkClearedWhenThePassEnds); the heartbeat clears one older
+// than AccessTimeout whose MSG_PROXY never came.
 
 // maxKeptValues and maxKeptBytes bound the values a map keeps (keepsLocked).
 var (

@@ -252,3 +252,81 @@ func TestKeptValuesBounded(t *testing.T) {
 		})
 	}
 }
+
+// A Put's mark (the replaced entry's primary a may still run a departure pass of it) goes
+// when that pass ends as the Put's node sees it, so that a later MSG_PROXY from a (a Get
+// there taking the entry over) drops the value, as any demotion does, instead of
+// leaving it kept: on a's request to send the value again, when a leaves the map (its
+// map stops here), and, leaving no mark, when a's MSG_PROXY comes while the Put sends,
+// before its store. Before, each left the mark until a heartbeat after AccessTimeout.
+func TestPutMarkClearedWhenThePassEnds(t *testing.T) {
+	const k = "k"
+	t.Run("on the pass's request", func(t *testing.T) {
+		w, a, q, _ := putOverPassedEntry(t, nil)
+		if n := replmap.KeptMarks(w.m); n != 1 {
+			t.Fatalf("w holds %d marks after its Put, want 1", n)
+		}
+		if err := replmap.AskResend(w.m, a.ch.LocalMember(), k, replmap.BackupNodes(w.m, k)...); err != nil {
+			t.Fatal(err)
+		}
+		if n := replmap.KeptMarks(w.m); n != 0 {
+			t.Fatalf("w holds %d marks after a's request, want 0", n)
+		}
+		if err := replmap.ReceiveProxy(w.m, a.ch.LocalMember(), k, q.ch.LocalMember()); err != nil {
+			t.Fatal(err)
+		}
+		if s := w.m.Stats(); s.StoredBytes > 4<<10 || !replmap.StoredConsistent(w.m) {
+			t.Fatalf("w's stats %+v after a's later MSG_PROXY: want no 64 KiB value", s)
+		}
+	})
+	t.Run("when the pass's node leaves", func(t *testing.T) {
+		w, a, _, v := putOverPassedEntry(t, func(_, q *node) *node { return q })
+		if err := a.m.Stop(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "w's mark cleared", func() bool { return replmap.KeptMarks(w.m) == 0 })
+		if got, primary, held := w.m.Peek(k); !held || !primary || got != v {
+			t.Fatal("w is no longer k's primary with the Put's value")
+		}
+	})
+	t.Run("the pass's MSG_PROXY during the Put", func(t *testing.T) {
+		nw := channeltest.NewNetwork()
+		h := &holdSend{typ: msgBackupType, held: make(chan struct{}), release: make(chan struct{})}
+		nodes := []*node{newChannel(t, nw, h), newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
+		for _, n := range nodes {
+			waitChannelMembers(t, n, 3)
+			newMap(t, n, replmap.Config{})
+		}
+		for _, n := range nodes {
+			start(t, n)
+		}
+		waitMapMembers(t, nodes, 3)
+		w, a, q, x := nodes[0], nodes[1], nodes[2], nodes[3]
+		xm := x.ch.LocalMember()
+		nw.Kill(x.tn)
+		waitMapMembers(t, nodes[:3], 2)
+		if err := replmap.ReceiveProxy(w.m, a.ch.LocalMember(), k, xm); err != nil {
+			t.Fatal(err)
+		}
+		h.armed.Store(true)
+		done := make(chan error, 1)
+		go func() {
+			_, err := w.m.Put(ctx(t), k, "v")
+			done <- err
+		}()
+		<-h.held // the Put's MSG_BACKUP: it sends, its store to come
+		if err := replmap.ReceiveProxy(w.m, a.ch.LocalMember(), k, q.ch.LocalMember()); err != nil {
+			t.Fatal(err)
+		}
+		close(h.release)
+		if err := <-done; err != nil {
+			t.Fatalf("w's Put: %v", err)
+		}
+		if n := replmap.KeptMarks(w.m); n != 0 {
+			t.Fatalf("w holds %d marks after a Put the pass's MSG_PROXY came during, want 0", n)
+		}
+		if _, primary, held := w.m.Peek(k); !held || !primary {
+			t.Fatal("w is not k's primary after its Put")
+		}
+	})
+}

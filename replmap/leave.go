@@ -44,6 +44,9 @@ func (m *Map) memberGone(mb channel.Member) {
 	m.mu.Lock()
 	var relocate, promoted []string
 	for k, e := range m.entries {
+		if e.role == rolePrimary && same(e.passOf, mb) {
+			m.forgetKeptLocked(k, e) // mb's pass sends nothing more: the Put's mark goes (kept.go)
+		}
 		if e.role == rolePrimary && (m.cfg.Replicated || indexOf(e.nodes, mb) >= 0) {
 			relocate = append(relocate, k)
 			continue

@@ -137,6 +137,11 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	if m.replicatedSinceLocked(k, kr, running, reads) && diffable || dirty {
 		e.failed++ // the next Replicate sends the value in full
 	}
+	if cur := m.entries[k]; e.passOf != nil && cur != nil && cur.role == roleProxy && same(cur.primary, *e.passOf) {
+		// The pass's MSG_PROXY came while the Put sent, before its store: the Put's
+		// entry needs no mark (kept.go).
+		e.passOf = nil
+	}
 	left := false
 	if !removed {
 		m.store(k, e)

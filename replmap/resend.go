@@ -33,6 +33,11 @@ func (m *Map) resendAsked(mm *message, from channel.Member) {
 		m.mu.Unlock()
 		return
 	}
+	if e.role == rolePrimary && same(e.passOf, from) {
+		// from's pass stepped aside for the local Put and sends nothing more of the key:
+		// the Put's mark goes (kept.go).
+		m.forgetKeptLocked(k, e)
+	}
 	// A proxy that from's MSG_PROXY made of the local Put's primary, its value kept, is
 	// the primary again (kept.go).
 	if !m.restoreLocked(k, e, from) && (e.role != rolePrimary ||
