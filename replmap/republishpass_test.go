@@ -17,13 +17,16 @@ import (
 
 // seqHold counts, once armed, the MSG_BACKUPs and MSG_PROXYs sent, and holds the i-th
 // of them for each i in held until release[i] is closed; held[i] is closed when it
-// arrives.
+// arrives. With splitFirst set, a held message to more than one member is sent at once
+// to the first of them (recorded in first) and held for the others.
 type seqHold struct {
 	channel.InterceptorBase
 	mu            sync.Mutex
 	armed         bool
 	n             int
 	held, release map[int]chan struct{}
+	splitFirst    bool
+	first         map[int]channel.Member
 }
 
 func newSeqHold(at ...int) *seqHold {
@@ -42,8 +45,20 @@ func (h *seqHold) SendMessage(ctx context.Context, to []channel.Member, msg *cha
 			h.n++
 		}
 		held, ok := h.held[i]
-		release := h.release[i]
+		release, split := h.release[i], h.splitFirst && len(to) > 1
 		h.mu.Unlock()
+		if ok && armed && split {
+			if err := h.Next().SendMessage(ctx, to[:1], msg); err != nil {
+				return err
+			}
+			h.mu.Lock()
+			if h.first == nil {
+				h.first = map[int]channel.Member{}
+			}
+			h.first[i] = to[0]
+			h.mu.Unlock()
+			to = to[1:]
+		}
 		if ok && armed {
 			close(held)
 			<-release
@@ -87,6 +102,14 @@ func (h *seqHold) releaseAll() {
 			close(c)
 		}
 	}
+}
+
+// firstOf returns the member h's i-th message went to at once (splitFirst).
+func (h *seqHold) firstOf(i int) (channel.Member, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	mb, ok := h.first[i]
+	return mb, ok
 }
 
 // sent returns how many messages h counted.
