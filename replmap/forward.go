@@ -37,8 +37,8 @@ import (
 // map is dropped (TestForwardsQueuedForALeavingMemberDropped). Stop ends them and waits
 // for them.
 // Each send holds the key's send lock (lockKey), and sends nothing when the node holds
-// the key again: a Put or Get here since then published it, and its messages are not
-// overtaken. The trade-off: a Put of a key waits for a removal of the same key being
+// the key again as its primary: a Put or Get here since then published it, and its
+// messages are not overtaken. The trade-off: a Put of a key waits for a removal of the same key being
 // forwarded to a slow backup, up to one send timeout, so that the removal cannot reach
 // the backup after the Put's copy (TestPutOfAKeyWaitsForAForwardOfIt; a Put of another
 // key does not wait, TestPutOfAnotherKeyDoesNotWaitForAForward). Sending without the
@@ -178,7 +178,11 @@ func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member) {
 	}
 	defer m.unlockKey(k, l)
 	m.mu.Lock()
-	if m.entries[k] != nil || indexOf(m.members, to) < 0 {
+	// An entry the node holds again as another member's (a backup, copy or proxy: that
+	// member's Put or Get since) does not stop it: the removal names this node, and a Go
+	// backup node drops only a backup or proxy naming it, such as a Replicate's that
+	// crossed that Put (TestPutOnAnotherNodeRacingAResend).
+	if e := m.entries[k]; e != nil && e.role == rolePrimary || indexOf(m.members, to) < 0 {
 		m.mu.Unlock()
 		return
 	}
