@@ -108,6 +108,20 @@ func (l *Limiter) Log(level slog.Level, peer, kind, msg string, args ...any) boo
 // LogFunc is Log with arguments that args builds only when the line is written, so that a
 // counted line costs no formatting or allocation.
 func (l *Limiter) LogFunc(level slog.Level, peer, kind, msg string, args func() []any) bool {
+	return l.record(level, peer, kind, msg, args, true)
+}
+
+// Count counts one line of (peer, kind) as not written, whatever its budget: for a line
+// that belongs to an earlier one not written (the rest of an event whose first line was
+// counted), which is then summarised with the lines Log counted. A summary that is due is
+// written at level, as Log would.
+func (l *Limiter) Count(level slog.Level, peer, kind string) {
+	l.record(level, peer, kind, "", nil, false)
+}
+
+// record writes msg if may and (peer, kind) and kind have budget left, and counts it
+// otherwise; it writes the summaries due first.
+func (l *Limiter) record(level slog.Level, peer, kind, msg string, args func() []any, may bool) bool {
 	now := l.cfg.Now()
 	l.mu.Lock()
 	k := key{peer, kind}
@@ -148,12 +162,12 @@ func (l *Limiter) LogFunc(level slog.Level, peer, kind, msg string, args func() 
 			summary = 0
 		}
 	}
-	write := e.logged < l.cfg.First && w.logged < l.cfg.MaxPerKind
+	write := may && e.logged < l.cfg.First && w.logged < l.cfg.MaxPerKind
 	switch {
 	case write:
 		e.logged++
 		w.logged++
-	case e.logged < l.cfg.First:
+	case may && e.logged < l.cfg.First:
 		w.suppressed++ // kept back by the kind's budget
 		l.total++
 	default:

@@ -137,3 +137,30 @@ func TestKindBounded(t *testing.T) {
 		t.Fatalf("lines after the interval: %q", got)
 	}
 }
+
+// Count counts a line without writing it, even with budget left, and what it counted is
+// summarised as Log's lines are: when (peer, kind) recurs after the interval, and by
+// Flush. It takes none of the budget: Log still writes First lines after it.
+func TestCount(t *testing.T) {
+	l, buf, c := newTest(t, Config{First: 2})
+	for range 3 {
+		l.Count(slog.LevelWarn, "p", "k")
+	}
+	if buf.Len() != 0 || l.Suppressed() != 3 {
+		t.Fatalf("Count wrote %q, %d suppressed; want nothing written, 3 counted", buf.String(), l.Suppressed())
+	}
+	if !l.Log(slog.LevelWarn, "p", "k", "m") || !l.Log(slog.LevelWarn, "p", "k", "m") || l.Log(slog.LevelWarn, "p", "k", "m") {
+		t.Fatal("Log did not write First lines after Count, then count")
+	}
+	buf.Reset()
+	c.add(time.Minute)
+	l.Count(slog.LevelWarn, "p", "k")
+	if got := lines(buf); len(got) != 1 || !strings.Contains(got[0], "suppressed=4") {
+		t.Fatalf("the summary due when Count came after the interval: %q", got)
+	}
+	buf.Reset()
+	l.Flush()
+	if got := lines(buf); len(got) != 1 || !strings.Contains(got[0], "suppressed=1") || !strings.Contains(got[0], "kind=k") {
+		t.Fatalf("Flush wrote %q, want the count of the line Count counted in the new interval", got)
+	}
+}

@@ -194,7 +194,8 @@ var restartBootErr func() error
 
 // restart boots the engine on addr after *wait, doubling *wait after each failure. Its
 // failures are logged (rate-limited) only when the stop was (logged): a failure to
-// listen again is part of that stop, whose restart line then follows.
+// listen again is part of that stop, whose restart line then follows. Those of a stop not
+// logged are counted in the limiter, so that their count is written with the stops'.
 func (r *receiver) restart(addr string, wait *time.Duration, logged bool) bool {
 	t := time.NewTimer(*wait)
 	defer t.Stop()
@@ -221,6 +222,10 @@ func (r *receiver) restart(addr string, wait *time.Duration, logged bool) bool {
 		if logged {
 			r.plog.Log(slog.LevelWarn, addr, "engine-restart-failed",
 				"tribes nio receiver cannot listen again yet", "err", err, "retry_in", *wait)
+		} else {
+			// Its stop's line was counted, not written: this one is counted too, its
+			// count written with theirs (at Stop, or when it recurs a minute on).
+			r.plog.Count(slog.LevelWarn, addr, "engine-restart-failed")
 		}
 		t.Reset(*wait)
 	}
