@@ -154,42 +154,17 @@ func TestAcceptExhaustionRunsLogBounded(t *testing.T) {
 		return ln
 	}
 	defer func() { wrapListener = nil }()
-	var logBuf testutil.Buffer
-	cfg := testConfig()
-	cfg.Engine = EngineGoroutine
-	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reports := make(chan error, 100)
-	tr.SetHealthFunc(func(err error) { reports <- err })
-	if err := tr.Start(context.Background(), channel.SvcTransport, func(*channel.Message) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+	tr, n, logBuf, reports := startReporting(t, EngineGoroutine)
 	wrapListener = nil
-	n := &node{t: tr, member: memberOf(tr)}
-	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
-	srcBytes, _ := src.MarshalBinary()
-	report := func(want bool) {
-		t.Helper()
-		expectHealthReport(t, reports, want)
-	}
 	const runs = 40
 	for range runs {
 		ln.exhausted.Store(true)
 		expectClosed(t, dialRaw(t, n))
-		report(true)
+		expectHealthReport(t, reports, true)
 		expectClosed(t, dialRaw(t, n)) // taken by the shed's accept, which fails too
 		ln.exhausted.Store(false)
-		c := dialRaw(t, n)
-		if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
-			t.Fatal(err)
-		}
-		readAcks(t, c, 1)
-		_ = c.Close()
-		report(false)
+		ackedHello(t, n)
+		expectHealthReport(t, reports, false)
 	}
 	if st := tr.Stats(); st.ReceiverFailures != runs || st.ReceiverRestarts != runs {
 		t.Fatalf("stats: %d failures, %d restarts; want %d each", st.ReceiverFailures, st.ReceiverRestarts, runs)
@@ -200,6 +175,42 @@ func TestAcceptExhaustionRunsLogBounded(t *testing.T) {
 		t.Fatalf("%d failure and %d recovery lines for %d runs, want 1 to %d each:\n%s",
 			failures, recoveries, runs, ratelog.DefaultFirst, out)
 	}
+}
+
+// startReporting starts a transport on engine whose warnings and errors are written to
+// the buffer returned and whose health reports are sent on the channel returned (room for
+// 100); t's cleanup stops it. A wrapListener set before applies to its receiver.
+func startReporting(t *testing.T, engine Engine) (*Transport, *node, *testutil.Buffer, <-chan error) {
+	t.Helper()
+	logBuf := new(testutil.Buffer)
+	cfg := testConfig()
+	cfg.Engine = engine
+	cfg.Logger = slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := make(chan error, 100)
+	tr.SetHealthFunc(func(err error) { reports <- err })
+	if err := tr.Start(context.Background(), channel.SvcTransport, func(*channel.Message) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Stop(context.Background(), channel.SvcTransport) })
+	return tr, &node{t: tr, member: memberOf(tr)}, logBuf, reports
+}
+
+// ackedHello sends n a frame asking for a synchronized ACK on a connection of its own and
+// reads the ACK: the receiver serves new connections.
+func ackedHello(t *testing.T, n *node) {
+	t.Helper()
+	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
+	srcBytes, _ := src.MarshalBinary()
+	c := dialRaw(t, n)
+	defer c.Close()
+	if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	readAcks(t, c, 1)
 }
 
 // expectHealthReport fails t unless the next health report comes within waitTimeout and

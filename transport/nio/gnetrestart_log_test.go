@@ -13,7 +13,6 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/internal/ratelog"
-	"github.com/gotribes/tribes/internal/testutil"
 )
 
 // With EngineGnet, stops of the engine that come and go (a stranger churning connections
@@ -39,33 +38,8 @@ func TestGnetRestartLogBounded(t *testing.T) {
 		}
 		return nil
 	}
-	defer func() { restartBootErr = nil }()
-	var logBuf testutil.Buffer
-	cfg := testConfig()
-	cfg.Engine = EngineGnet
-	cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reports := make(chan error, 100)
-	tr.SetHealthFunc(func(err error) { reports <- err })
-	if err := tr.Start(context.Background(), channel.SvcTransport, func(*channel.Message) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = tr.Stop(context.Background(), channel.SvcTransport)
-		}
-	}()
-	n := &node{t: tr, member: memberOf(tr)}
-	src := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 1, SecurePort: -1, UDPPort: -1}
-	srcBytes, _ := src.MarshalBinary()
-	report := func(want bool) {
-		t.Helper()
-		expectHealthReport(t, reports, want)
-	}
+	t.Cleanup(func() { restartBootErr = nil }) // after the transport's Stop (cleanups run last first)
+	tr, n, logBuf, reports := startReporting(t, EngineGnet)
 	const runs = 6
 	for i := range runs {
 		if i == 0 || i == runs-1 {
@@ -78,14 +52,9 @@ func TestGnetRestartLogBounded(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // only triggers the stop, as shutdown does
 		_ = eng.Stop(ctx)
-		report(true)
-		report(false)
-		c := dialRaw(t, n)
-		if _, err := c.Write(frame(srcBytes, channel.OptUseAck|channel.OptSyncAck, []byte("hello"))); err != nil {
-			t.Fatal(err)
-		}
-		readAcks(t, c, 1) // served by the restarted engine
-		_ = c.Close()
+		expectHealthReport(t, reports, true)
+		expectHealthReport(t, reports, false)
+		ackedHello(t, n) // served by the restarted engine
 	}
 	if st := tr.Stats(); st.ReceiverFailures != runs || st.ReceiverRestarts != runs {
 		t.Fatalf("stats: %d failures, %d restarts; want %d each", st.ReceiverFailures, st.ReceiverRestarts, runs)
@@ -106,7 +75,6 @@ func TestGnetRestartLogBounded(t *testing.T) {
 	if err := tr.Stop(context.Background(), channel.SvcTransport); err != nil {
 		t.Fatal(err)
 	}
-	stopped = true
 	out = logBuf.String()
 	if want := fmt.Sprintf("kind=engine-stopped suppressed=%d", runs-failures); !strings.Contains(out, want) {
 		t.Fatalf("no %q written at Stop for the stops not logged:\n%s", want, out)
