@@ -92,8 +92,9 @@
 // the map carries (replmap.Config.Values, MapConfig). A Session implements
 // replmap.Diffable (its diff is DeltaSession.getDiff's DeltaRequest stream) and
 // replmap.AccessReplicated. Its Set and Remove take constant amortised time, whatever
-// the number of attributes (TestSetManyAttributesScansNothing,
-// TestRemoveManyAttributesLinear).
+// the number of attributes, also a Remove of a name a session received in full holds
+// twice (TestSetManyAttributesScansNothing, TestRemoveManyAttributesLinear,
+// TestRemoveNamesThereTwiceLinear).
 //
 // # Expiry
 //

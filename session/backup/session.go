@@ -26,12 +26,15 @@ type Session struct {
 	pendingAt map[pendKey]int
 	holes     int
 	// attrAt is the place of each attribute name in st.Attributes (the first, should a
-	// name be there twice: attrDup), and attrN what the attribute and note values take
+	// name be there more than once), and attrN what the attribute and note values take
 	// (attrBytes), so that Set, Get and Remove look nothing up by a scan; nil while not
 	// built (a new session, or once a diff replaced st), built by the next of them.
-	attrAt  map[string]int
-	attrN   int64
-	attrDup bool
+	attrAt map[string]int
+	attrN  int64
+	// attrMore holds the later places, in order, of each name there more than once (a
+	// session received in full; nil for none): Remove, which removes the first, takes
+	// the next from it (TestRemoveNamesThereTwiceLinear).
+	attrMore map[string][]int
 	// attrGone marks the places of st.Attributes that Removes emptied (nil for none),
 	// holes of them: compactAttrs closes them once they are half of the places, and
 	// before st is read whole (AttributeNames, a full copy, ApplyDiff), so that a Remove
@@ -383,22 +386,25 @@ func (s *Session) indexAttrs() {
 		passHook(len(s.st.Attributes))
 	}
 	s.attrAt = make(map[string]int, len(s.st.Attributes))
-	s.attrDup = false
+	s.attrMore = nil
 	for i, a := range s.st.Attributes {
-		if _, dup := s.attrAt[a.Name]; dup {
-			s.attrDup = true
-		} else {
+		if _, dup := s.attrAt[a.Name]; !dup {
 			s.attrAt[a.Name] = i
+			continue
 		}
+		if s.attrMore == nil {
+			s.attrMore = make(map[string][]int)
+		}
+		s.attrMore[a.Name] = append(s.attrMore[a.Name], i)
 	}
 	s.attrN = s.attrBytes()
 }
 
 // stateReplaced forgets attrAt and attrN, st having been replaced (without holes).
-func (s *Session) stateReplaced() { s.attrAt, s.attrGone, s.attrHoles = nil, nil, 0 }
+func (s *Session) stateReplaced() { s.attrAt, s.attrMore, s.attrGone, s.attrHoles = nil, nil, nil, 0 }
 
 // compactAttrs closes the holes Removes left in st.Attributes, keeping the order of the
-// others, and moves their places in attrAt.
+// others, and moves their places in attrAt and attrMore.
 func (s *Session) compactAttrs() {
 	if s.attrHoles == 0 {
 		return
@@ -407,11 +413,21 @@ func (s *Session) compactAttrs() {
 		passHook(len(s.st.Attributes))
 	}
 	out := s.st.Attributes[:0]
+	if s.attrMore != nil {
+		s.attrMore = make(map[string][]int, len(s.attrMore))
+	}
 	for i, a := range s.st.Attributes {
-		if !s.attrGone[i] {
-			s.attrAt[a.Name] = len(out) // no duplicates while there are holes (Remove)
-			out = append(out, a)
+		if s.attrGone[i] {
+			continue
 		}
+		// A name's first place left is attrAt's (Remove moves it on), the others are
+		// its later ones, in order; a first place only moves back, to below them.
+		if s.attrAt[a.Name] == i {
+			s.attrAt[a.Name] = len(out)
+		} else {
+			s.attrMore[a.Name] = append(s.attrMore[a.Name], len(out))
+		}
+		out = append(out, a)
 	}
 	clear(s.st.Attributes[len(out):])
 	s.st.Attributes = out
@@ -420,7 +436,10 @@ func (s *Session) compactAttrs() {
 
 // Remove removes attribute name and records the change, in constant amortised time: the
 // attribute's place is left as a hole, closed once the holes are half of the places or
-// when the attributes are read whole (TestRemoveManyAttributesLinear).
+// when the attributes are read whole (TestRemoveManyAttributesLinear). Of a name there
+// more than once (a session received in full), it removes the first, Get then finding
+// the next (TestRemoveOfANameThereTwice), in constant amortised time too
+// (TestRemoveNamesThereTwiceLinear).
 func (s *Session) Remove(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -430,23 +449,26 @@ func (s *Session) Remove(name string) {
 		return
 	}
 	s.attrN -= int64(len(name) + len(s.st.Attributes[i].Value))
-	if s.attrDup {
-		// A name there twice (a session received in full): the first goes, the places
-		// after it move, the index is built again.
-		s.compactAttrs()
-		s.st.Attributes = slices.Delete(s.st.Attributes, s.attrAt[name], s.attrAt[name]+1)
-		s.stateReplaced()
-	} else {
+	switch more := s.attrMore[name]; {
+	case len(more) == 0:
 		delete(s.attrAt, name)
-		if s.attrGone == nil {
-			s.attrGone = make([]bool, len(s.st.Attributes), cap(s.st.Attributes))
+	case len(more) == 1:
+		s.attrAt[name] = more[0]
+		delete(s.attrMore, name)
+		if len(s.attrMore) == 0 {
+			s.attrMore = nil
 		}
-		s.attrGone[i] = true
-		s.st.Attributes[i] = delta.NamedValue{}
-		s.attrHoles++
-		if s.attrHoles > len(s.st.Attributes)/2 {
-			s.compactAttrs()
-		}
+	default:
+		s.attrAt[name], s.attrMore[name] = more[0], more[1:]
+	}
+	if s.attrGone == nil {
+		s.attrGone = make([]bool, len(s.st.Attributes), cap(s.st.Attributes))
+	}
+	s.attrGone[i] = true
+	s.st.Attributes[i] = delta.NamedValue{}
+	s.attrHoles++
+	if s.attrHoles > len(s.st.Attributes)/2 {
+		s.compactAttrs()
 	}
 	s.record(delta.Action{Type: delta.ActionAttribute, Op: delta.OpRemove, Name: name})
 }
