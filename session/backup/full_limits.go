@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"sync/atomic"
@@ -32,31 +33,56 @@ import (
 // Stats.FullCopyValuesLeftOut) as the full copy is made, but for those the previous full
 // copy left out too, not yet reported (s.fullOut, which a Replicate takes): the map
 // encodes the value of a Put twice (to store it and to publish it), and a full copy made
-// again before the report does not leave the value out anew. A full copy that fails
-// forgets the previous one's, and the next counts them again.
+// again before the report does not leave the value out anew.
+//
+// A full copy that fails (SessionData refuses the session even without the values past
+// the limits alone, as for a value that is not a Java stream) sends nothing: the values
+// the previous one left out, not reported yet, stay to be reported (not counted again),
+// with those it found past the limits alone (counted as above), and the next Replicate
+// names them (TestFailedFullCopyKeepsTheReportOfTheLastOne); before, it forgot them. The
+// values Diffs left out stay reported as such: the failed copy carried none. A full copy
+// made but whose send fails is reported by that Replicate, and the next one sends the
+// session in full again (TestFullCopyAfterAFailedSendReportsAgain).
 func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any, error) {
 	s.compactAttrs()
 	ext, err := java.SessionData(&s.st)
-	before := s.fullOut
-	s.fullOut, s.fullOutWhy = nil, nil
+	before, beforeWhy := s.fullOut, s.fullOutWhy
+	var out []leftValue
+	var why error
 	if errors.Is(err, delta.ErrMessageLimit) {
-		ext, err = s.leaveOutOfFullCopy(java, err)
+		why = err
+		ext, out, err = s.leaveOutOfFullCopy(java, err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	notCarried := make(map[leftValue]bool, len(s.fullOut))
-	for _, v := range s.fullOut {
+	notCarried := make(map[leftValue]bool, len(out))
+	for _, v := range out {
 		notCarried[v] = true
 	}
+	n := len(out)
+	for _, v := range before {
+		if notCarried[v] {
+			n--
+		}
+	}
 	if counted != nil {
-		n := len(s.fullOut)
-		for _, v := range before {
-			if notCarried[v] {
-				n--
+		counted.Add(uint64(n))
+	}
+	if err != nil {
+		// Nothing was sent: what the previous copy left out is still to be reported,
+		// with what this one found beyond the limits alone.
+		s.fullOut, s.fullOutWhy = before, cmp.Or(beforeWhy, why)
+		for _, v := range out {
+			if !slices.Contains(before, v) {
+				s.fullOut = append(s.fullOut, v)
 			}
 		}
-		counted.Add(uint64(n))
+		if len(s.fullOut) == 0 {
+			s.fullOut, s.fullOutWhy = nil, nil
+		}
+		return nil, err
+	}
+	s.fullOut, s.fullOutWhy = out, nil
+	if len(out) > 0 {
+		s.fullOutWhy = why
 	}
 	s.leftOut = slices.DeleteFunc(s.leftOut, func(v leftValue) bool { return !notCarried[v] })
 	if len(s.leftOut) == 0 {
@@ -66,9 +92,9 @@ func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any,
 }
 
 // leaveOutOfFullCopy is fullCopy of a session java refused (cause): it returns the
-// session data without the values past java's limits alone, and records those in
-// s.fullOut; s.mu is held.
-func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, error) {
+// session data without the values past java's limits alone, and those values, also
+// when the session data fails without them (its error then returned); s.mu is held.
+func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, []leftValue, error) {
 	st := s.st
 	var out []leftValue
 	fits := func(probe delta.SessionState) bool {
@@ -98,12 +124,11 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 		out = append(out, leftValue{delta.ActionPrincipal, namePrincipal})
 	}
 	if len(out) == 0 {
-		return nil, cause
+		return nil, nil, cause
 	}
 	ext, err := java.SessionData(&st)
 	if err != nil {
-		return nil, cause // the values are not the cause
+		return nil, out, err // not these values alone
 	}
-	s.fullOut, s.fullOutWhy = out, cause
-	return ext, nil
+	return ext, out, nil
 }

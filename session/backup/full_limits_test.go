@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/backup"
 	"github.com/gotribes/tribes/session/delta"
@@ -212,4 +214,69 @@ func TestFullCopyValuesLeftOutCountedWhereTheyHappen(t *testing.T) {
 	if backupHolds(t, ms[1], "FULL4.n1", "small") < 0 {
 		t.Errorf("the backup lacks small under the new id")
 	}
+}
+
+// failSend is an interceptor whose next fail sends fail.
+type failSend struct {
+	channel.InterceptorBase
+	fail atomic.Int32
+}
+
+func (f *failSend) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
+	if f.fail.Add(-1) >= 0 {
+		return errors.New("failSend: send failed")
+	}
+	return f.InterceptorBase.SendMessage(ctx, to, msg)
+}
+
+// TestFullCopyAfterAFailedSendReportsAgain: a Replicate whose send fails reports the
+// values the Put's full copy left out (big, past MaxArrayLen 50) beside the failure,
+// and the next Replicate sends the session in full (replmap: a failed send is followed
+// by a full value), which leaves big out again and reports it again, counted again
+// (once per report), the change the failed send carried (w0) now on the backup. A
+// pinning test: it passed before.
+func TestFullCopyAfterAFailedSendReportsAgain(t *testing.T) {
+	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
+	fail := &failSend{}
+	ms, _ := startManagerNodesWith(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: limits},
+		map[int]channel.Interceptor{0: fail})
+	ctx := context.Background()
+	s := bigAndW1(t, ms[0], "FULL6.n0")
+	if err := s.Set("w0", "x"); err != nil {
+		t.Fatal(err)
+	}
+	fail.fail.Store(1)
+	err := ms[0].Replicate(ctx, s.ID())
+	if err == nil || !strings.Contains(err.Error(), "failSend") || !strings.Contains(err.Error(), `"big"`) {
+		t.Fatalf("Replicate whose send fails: %v; want the failure and big reported", err)
+	}
+	err = ms[0].Replicate(ctx, s.ID())
+	if !errors.Is(err, delta.ErrMessageLimit) || strings.Contains(err.Error(), "failSend") ||
+		!strings.Contains(err.Error(), `left out of its full copy, not on the other nodes: attribute "big"`) {
+		t.Fatalf("the next Replicate: %v; want big reported again", err)
+	}
+	if got := ms[0].Stats().FullCopyValuesLeftOut; got != 2 {
+		t.Errorf("FullCopyValuesLeftOut %d, want 2 (once per report)", got)
+	}
+	if backupHolds(t, ms[1], s.ID(), "w0") < 0 || backupHolds(t, ms[1], s.ID(), "big") != -1 {
+		t.Errorf("the backup holds w0 %v, big %v; want w0 and no big", backupHolds(t, ms[1], s.ID(), "w0") >= 0,
+			backupHolds(t, ms[1], s.ID(), "big") >= 0)
+	}
+}
+
+// bigAndW1 puts on m a session id received in full holding big (100 strings) and w1 (30
+// strings), taken under the default limits: its full copy under m's leaves big out.
+func bigAndW1(t *testing.T, m *backup.Manager, id string) *backup.Session {
+	t.Helper()
+	s := backup.NewSession(id, time.Hour, backup.Limits{})
+	if err := errors.Join(s.Set("big", stringList("s", 100)), s.Set("w1", stringList("w", 30))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Diff(); err != nil { // received in full: no changes pending
+		t.Fatal(err)
+	}
+	if _, err := m.Map().Put(context.Background(), s.ID(), s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -126,9 +126,11 @@ type Stats struct {
 	// reply to a node taking the session over), whether a Replicate follows or not; the
 	// next Replicate of the session returns an error wrapping delta.ErrMessageLimit naming
 	// those of the last full copy. A value the session's previous full copy left out too,
-	// not reported yet, is not counted again (the map encodes a Put's value twice)
+	// not reported yet, is not counted again (the map encodes a Put's value twice), and a
+	// full copy that fails keeps that report for the next Replicate
 	// (TestFullCopyLeavesOutAValuePastLimits,
-	// TestFullCopyValuesLeftOutCountedWhereTheyHappen).
+	// TestFullCopyValuesLeftOutCountedWhereTheyHappen,
+	// TestFailedFullCopyKeepsTheReportOfTheLastOne).
 	FullCopyValuesLeftOut uint64
 }
 
