@@ -94,25 +94,37 @@ const FirstFitWork = 4
 // unprobed, the later ones not smaller than it; after MaxFirstFitSearches such searches
 // the values still undecided are left out. So past the budget, a later value no smaller
 // alone than one left out is left out even where, sharing descriptors with those kept,
-// it would have fitted (TestFirstFitManyValues shows where the budget ends).
+// it would have fitted (TestFirstFitManyValues shows where the budget ends): up to the
+// first such value, what FirstFit keeps is what exact first fit keeps, and where sizes
+// add up (no sharing) it keeps exactly that, the searches allowing
+// (TestFirstFitAtTheBudgetEdge). Within the budget or past it, what FirstFit keeps is a
+// set of values fits held for (or none): never one beyond the limits. Past the budget
+// its calls are those of at most MaxFirstFitSearches binary searches, of about log2(n)
+// calls each, each call encoding at most the whole delta.
 func FirstFit(sizes []int, fits func(keep []bool) bool) []bool {
-	return firstFit(sizes, fits, FirstFitWork)
+	total := 0
+	for _, s := range sizes {
+		total += max(s, 0)
+	}
+	keep, _ := firstFit(sizes, fits, FirstFitWork*total)
+	return keep
 }
 
-// firstFit is FirstFit with its budget, work times the sum of sizes.
-func firstFit(sizes []int, fits func(keep []bool) bool, work int) []bool {
+// firstFit is FirstFit with its budget (FirstFit's is FirstFitWork times the sum of
+// sizes); spent is what its probes after the first search counted against it.
+func firstFit(sizes []int, fits func(keep []bool) bool, budget int) (keep []bool, spent int) {
 	n := len(sizes)
-	keep := make([]bool, n)
+	keep = make([]bool, n)
 	if n == 0 {
-		return keep
+		return keep, 0
 	}
 	sum := make([]int, n+1) // sum[i] is the sizes of values 0..i-1
 	for i, s := range sizes {
 		sum[i+1] = sum[i] + max(s, 0)
 	}
 	total := sum[n]
-	budget, perCall := work*total, total/64+1
-	work = 0
+	perCall := total/64 + 1
+	work := 0
 	keptSize := 0
 	mark := func(from, to int, v bool) {
 		for i := from; i < to; i++ {
@@ -136,7 +148,7 @@ func firstFit(sizes []int, fits func(keep []bool) bool, work int) []bool {
 	mark(0, run, true)
 	keptSize += sum[run]
 	if run == n {
-		return keep
+		return keep, work
 	}
 	leaveOut(run)
 	pos := run + 1
@@ -190,7 +202,7 @@ func firstFit(sizes []int, fits func(keep []bool) bool, work int) []bool {
 		}
 	}
 	if pos == n {
-		return keep
+		return keep, work
 	}
 	// Past the budget: the values not smaller than one left out are left out unprobed.
 	rest := make([]int, 0, n-pos) // the values not decided yet, in order
@@ -227,5 +239,5 @@ func firstFit(sizes []int, fits func(keep []bool) bool, work int) []bool {
 		}
 		rest = smaller
 	}
-	return keep
+	return keep, work
 }

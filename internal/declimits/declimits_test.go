@@ -203,8 +203,8 @@ func TestFirstFitTriesEqualSizes(t *testing.T) {
 		for i := range n {
 			s.body[i], s.class[i] = 1+rng.IntN(10), rng.IntN(4)
 		}
-		if got, want := firstFit(s.sizes(), s.fits, math.MaxInt/(1<<20)), s.naive(); !slices.Equal(got, want) {
-			t.Fatalf("%+v: kept %v, want %v", s, got, want)
+		if got, _ := firstFit(s.sizes(), s.fits, math.MaxInt/2); !slices.Equal(got, s.naive()) {
+			t.Fatalf("%+v: kept %v, want %v", s, got, s.naive())
 		}
 	}
 }
@@ -269,4 +269,73 @@ func sum(sizes []int, keep []bool) int {
 		}
 	}
 	return n
+}
+
+// TestFirstFitAtTheBudgetEdge: with a budget of exactly the work its probes after the
+// first search take (spent), firstFit is exact first fit; one unit less and it falls
+// back for the values still undecided, and what it keeps then is still a correct fit:
+// fits holds for it (never beyond the limits). With sizes that add up, the fallback is
+// exact too (a value no smaller than one left out would not fit either). With values
+// sharing descriptors, the first value where it differs from trying the values one by
+// one is one it left out unprobed, no smaller alone than a value left out before it:
+// the rule FirstFit documents past its budget.
+func TestFirstFitAtTheBudgetEdge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	edges, differs := 0, 0
+	for range 3000 {
+		n := 2 + rng.IntN(40)
+		s := sharing{body: make([]int, n), class: make([]int, n), desc: rng.IntN(20), limit: rng.IntN(30*n + 1)}
+		additive := rng.IntN(2) == 0
+		for i := range n {
+			s.body[i], s.class[i] = 1+rng.IntN(10), rng.IntN(4)
+			if additive { // a class of its own: sizes add up
+				s.class[i] = 4 + i
+			}
+		}
+		sizes, want := s.sizes(), s.naive()
+		got, spent := firstFit(sizes, s.fits, math.MaxInt/2)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%+v: unbounded: kept %v, want %v", s, got, want)
+		}
+		if got, again := firstFit(sizes, s.fits, spent); !slices.Equal(got, want) || again != spent {
+			t.Fatalf("%+v: budget %d, as spent: kept %v (spent %d), want %v", s, spent, got, again, want)
+		}
+		if spent == 0 {
+			continue // no probe after the first search: no edge
+		}
+		edges++
+		for _, budget := range []int{spent - 1, rng.IntN(spent)} {
+			got, used := firstFit(sizes, s.fits, budget)
+			if used > budget {
+				t.Fatalf("%+v: budget %d, spent %d", s, budget, used)
+			}
+			if !s.fits(got) {
+				t.Fatalf("%+v: budget %d: kept %v, which does not fit", s, budget, got)
+			}
+			if additive {
+				if !slices.Equal(got, want) {
+					t.Fatalf("%+v: budget %d, sizes adding up: kept %v, want %v", s, budget, got, want)
+				}
+				continue
+			}
+			smallestOut := math.MaxInt
+			for i := range got {
+				if got[i] == want[i] {
+					if !got[i] {
+						smallestOut = min(smallestOut, sizes[i])
+					}
+					continue
+				}
+				differs++
+				if got[i] || sizes[i] < smallestOut {
+					t.Fatalf("%+v: budget %d: kept %v, first differs from %v at %d (size %d, smallest left out before %d)",
+						s, budget, got, want, i, sizes[i], smallestOut)
+				}
+				break
+			}
+		}
+	}
+	if edges < 1000 || differs == 0 {
+		t.Fatalf("%d cases with an edge, %d differing past it: the test does not reach the fallback", edges, differs)
+	}
 }
