@@ -77,8 +77,10 @@ const FirstFitWork = 4
 // kept. For a fits that is monotone (values that fit together still fit without one of
 // them, as with BinaryCodec's sizes and JavaCodec's MaxBytes, MaxEntries and a MaxHandles
 // set; a MaxHandles left 0 grows with the stream's bytes, so there a value of many bytes
-// and few handles could in principle make values fit that did not without it), what a
-// run search keeps and leaves out is exactly what trying the values one by one would:
+// and few handles makes values fit that did not without it: session/backup's Diff
+// therefore fits its values with MaxHandles set to its default
+// (TestDiffFitsUnderAFixedHandleLimit), where session/delta's Replicate still fits them
+// with its codec's limits), what a run search keeps and leaves out is exactly what trying the values one by one would:
 // FirstFit is exact first fit, a later value of any size being tried, also one as large
 // as a value left out, which may fit where that one did not (it shares Java class
 // descriptors with those kept, or takes fewer handles for its bytes:

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gotribes/tribes/internal/declimits"
+	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -20,12 +21,17 @@ import (
 // descriptors with those kept, TestDiffKeepsALaterEqualSizeValueThatFits, within
 // FirstFit's budget), and left out otherwise. When no value is the cause, cause is
 // returned and the changes stay pending.
+//
+// The values are fitted with fitCodec's limits, under which values that fit together
+// still fit without one of them, as FirstFit's exactness needs
+// (TestDiffFitsUnderAFixedHandleLimit); the diff they make is within Limits.Java's.
 func (s *Session) leaveOut(cause error) ([]byte, error) {
 	actions := s.changes()
 	var b []byte
+	fit := fitCodec(s.limits.Java)
 	encodes := func(as []delta.Action) bool {
 		var err error
-		b, err = s.limits.Java.EncodeDeltaRequest(s.st.ID, as)
+		b, err = fit.EncodeDeltaRequest(s.st.ID, as)
 		return !errors.Is(err, delta.ErrMessageLimit)
 	}
 	// value[i] is the place of action i among the values within the limits alone, -1
@@ -76,6 +82,23 @@ func (s *Session) leaveOut(cause error) ([]byte, error) {
 		s.leftOutWhy = cause
 	}
 	return b, nil
+}
+
+// fitCodec returns java with a MaxHandles left 0 set to jserial.DefaultMaxHandles. Left
+// 0, the handles a stream may take grow with its bytes (one per 8 bytes beyond the
+// default, as a receiver reads it): values fitting together could then stop fitting
+// without one of them, a value of many bytes and few handles (a byte array) making room
+// for the handles of values before it, and FirstFit would keep, for a run of values that
+// fits, a value that does not fit with those kept before it. Set, the limit is the same
+// for every stream, and values that fit together still fit without one of them: it is
+// the least the grown limit can be, so that what fits under it fits under java's. So a
+// diff past Limits.Java keeps at most DefaultMaxHandles handles (1<<20) when MaxHandles
+// is 0, where a diff of more bytes would be let carry more.
+func fitCodec(java delta.JavaCodec) delta.JavaCodec {
+	if java.Limits.MaxHandles == 0 {
+		java.Limits.MaxHandles = jserial.DefaultMaxHandles
+	}
+	return java
 }
 
 // leftValue is a value left out of a diff or a full copy: its type (attribute, note,

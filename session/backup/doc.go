@@ -129,7 +129,9 @@
 // (TestEncodeWithTheConfiguredLimits): Set refuses an attribute value beyond them with
 // an error wrapping delta.ErrMessageLimit, the session unchanged
 // (TestSetPastLimitsRefused), and a diff whose values go beyond them only together (one
-// handle table for them all) leaves out those that do not fit, which the session keeps:
+// handle table for them all) leaves out those that do not fit, which the session keeps
+// (each value kept fits with those kept before it; with MaxHandles left 0 they are
+// fitted under jserial.DefaultMaxHandles handles: TestDiffFitsUnderAFixedHandleLimit):
 // Manager.Replicate sends the others and returns an error wrapping
 // delta.ErrMessageLimit naming them, counted in Stats.ChangesDroppedPastLimits, and the
 // later diffs go out (TestDiffPastLimitsTogetherLeavesOut); a full copy carries them, and
@@ -141,7 +143,8 @@
 // a session received in full is left out of its full copy, the others sent, and
 // Manager.Replicate reports it likewise, counted in Stats.FullCopyValuesLeftOut as the
 // full copy is made (TestFullCopyLeavesOutAValuePastLimits,
-// TestFullCopyValuesLeftOutCountedWhereTheyHappen). A session's attribute
+// TestFullCopyValuesLeftOutCountedWhereTheyHappen), also after a full copy that failed
+// (TestFailedFullCopyKeepsTheReportOfTheLastOne). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. Decoding a session received in full is bounded by its
