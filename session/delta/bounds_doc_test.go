@@ -1,0 +1,37 @@
+package delta
+
+import (
+	"testing"
+	"time"
+)
+
+// The defaults and bounds docs/failover.md, docs/security.md and docs/consistency.md give
+// that TestDefaultsAsDocumented does not hold, as literal values rather than the
+// constants, so that a changed constant fails here until the documents follow: a zero
+// Config's CatchUpWindow (60 s); MaxNoContextReplies (16); JavaCodec's MaxExpansion (16);
+// the probes of partial partitions a node runs for others at once (16), and the wait for
+// a check after one ended a cut by the same member (10 s); a refresh's sessions whose
+// kept changes are sent again at once (4 096) and messages waiting for it (65 536).
+func TestBoundsAsDocumented(t *testing.T) {
+	var c Config
+	c.Name = "localhost#/app"
+	if err := c.fill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name      string
+		got, want any
+	}{
+		{"CatchUpWindow", c.CatchUpWindow, 60 * time.Second},
+		{"MaxNoContextReplies", MaxNoContextReplies, 16},
+		{"DefaultMaxExpansion", DefaultMaxExpansion, 16},
+		{"maxProbing", maxProbing, 16},
+		{"cutHoldOff", cutHoldOff, 10 * time.Second},
+		{"maxKept", maxKept, 4096},
+		{"maxRefreshQueue", maxRefreshQueue, 65536},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %v, documented %v", f.name, f.got, f.want)
+		}
+	}
+}
