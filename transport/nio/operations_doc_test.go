@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -47,4 +48,14 @@ func TestNegativeMaxPooledBytesKeepsNone(t *testing.T) {
 			t.Fatalf("the receiver has a buffer pool (%d bytes held)", b.t.rcv.bufs.held)
 		}
 	})
+}
+
+// The descriptor-exhaustion timings docs/security.md and docs/operations.md give that
+// TestDefaultsAsDocumented does not hold: the default engine checks for free descriptors
+// every 500 ms while no connection arrives (so a recovery is reported within half a
+// second), and its accept on the reserve descriptor waits 5 ms at most.
+func TestDescriptorTimingsAsDocumented(t *testing.T) {
+	if probeEvery != 500*time.Millisecond || shedWait != 5*time.Millisecond {
+		t.Errorf("probeEvery %v, shedWait %v; documented 500ms and 5ms", probeEvery, shedWait)
+	}
 }
