@@ -675,7 +675,9 @@ func (r *runner) shBlock(t testing.TB, b *block, c *tally) {
 		}
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// A guard against a command that hangs, not a speed check: a go build on a loaded
+		// machine with a cold cache took over a minute (load 25-30).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		began := time.Now()
 		err = runCtx(ctx, cmd)
 		cancel()
