@@ -49,10 +49,14 @@ func recentSince(ask uint64) int64 {
 
 // servedAsk returns the bits of a request (an EventGetAllSessions' Version) the answer
 // follows: those of a catch-up (AskRecent) from AskAgeShift up are its age, never
-// AskLeft, however old the age a member sends (TestCatchUpAgeIsNeverAskLeft).
+// AskLeft, however old the age a member sends (TestCatchUpAgeIsNeverAskLeft); its
+// AskRecentLeft is AskLeft.
 func servedAsk(v uint64) uint64 {
-	if v&AskRecent != 0 {
-		return v &^ AskLeft
+	if v&AskRecent == 0 {
+		return v
+	}
+	if v &^= AskLeft; v&AskRecentLeft != 0 {
+		v = v&^AskRecentLeft | AskLeft
 	}
 	return v
 }
@@ -180,7 +184,7 @@ func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan 
 	age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
 	err := m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
 		UniqueID: id, Timestamp: nowMs(),
-		Version: extra | AskStamps | AskBorn | AskMetaStamps | AskEcho | AskRecent | age<<AskAgeShift}, askOpts)
+		Version: extra | AskStamps | AskBorn | AskMetaStamps | AskEcho | AskRecent | AskRecentLeft | age<<AskAgeShift}, askOpts)
 	var wait <-chan time.Time // for an answer still coming
 	switch {
 	case ctx.Err() != nil:

@@ -219,3 +219,7 @@ func ForgetRenamedFrom(m *Manager, id string) {
 	defer m.gone.mu.Unlock()
 	delete(m.gone.byID, removalKey(id, true))
 }
+
+// LeftIDs returns the ids a binder's renames took the session st away from, as a chunk
+// carries them (AskLeft, AskRecentLeft).
+func LeftIDs(st *SessionState) []string { return st.left }

@@ -138,9 +138,18 @@ const (
 	// so that this node's binder, renaming the session back to one of them, raises its
 	// version though it holds no record of the rename away
 	// (TestRenameBackByAJoinerMissedKeptByRefresh). Only in a request without AskRecent,
-	// whose bits from AskAgeShift up an earlier node reads as the age: a joiner's catch-up
-	// does not ask for them. A node of an earlier version ignores it and sends none.
+	// whose bits from AskAgeShift up are the age: a catch-up asks with AskRecentLeft. A
+	// node of an earlier version ignores it and sends none.
 	AskLeft = 1 << 62
+	// AskRecentLeft, in a catch-up's request (AskRecent), asks for what AskLeft asks in
+	// another request, whose bit is the age's there. It is AskRemovals' bit, which a
+	// catch-up needs not: its answer carries the records of the removals and renames
+	// since its age whatever that bit says. So a node that renames a session back after
+	// it took the session from a catch-up's answer (a joiner's, a member back's) raises
+	// its version too (TestRenameBackByANodeThatCaughtUpMissedKeptByCatchUp). A Go node
+	// of an earlier version sends no ids (one of the first versions with AskRecent sends
+	// every record it holds, as to a refresh).
+	AskRecentLeft = AskRemovals
 )
 
 // Session ids Tomcat puts in messages that are not about one session.
@@ -209,8 +218,8 @@ type Message struct {
 	// EventGetAllSessions, the bits AskRemovals and AskStamps ask for the records of
 	// removed sessions and for attribute stamps, AskRecent for the sessions sent about
 	// lately (with their age above AskAgeShift), AskEcho the request's UniqueID in its
-	// answer, AskLeft (without AskRecent) the ids binder's renames took each session away
-	// from; other bits are ignored. In an EventTransferComplete answering a request with
+	// answer, AskLeft (without AskRecent; AskRecentLeft with it) the ids binder's renames
+	// took each session away from; other bits are ignored. In an EventTransferComplete answering a request with
 	// AskStamps (BinaryCodec), a Go donor puts 1 + the number of the sessions it sent that
 	// carried a change refused before any send on it (stamped with origin 0, as every
 	// change of a donor whose channel does not tell its local member is), so that the

@@ -281,6 +281,7 @@ func (m *Manager) mergeSessions(ctx context.Context, list []SessionState, late b
 			// This node renamed the session lately (a client's failover to it), and that
 			// member did not take the rename (it refused it, not listing this node yet):
 			// the copy stays under its new id, the client's.
+			r.takeLeft(st.left)
 			m.mergeLate(ctx, r, st, false)
 			continue
 		}
@@ -289,6 +290,9 @@ func (m *Manager) mergeSessions(ctx context.Context, list []SessionState, late b
 		s, added := m.st.getOrAdd(st.ID, func() *Session { return newTransferredReplica(m, st) })
 		if s == nil {
 			return // the manager stopped meanwhile
+		}
+		if !added { // loaded over, it takes them (load); merged or renamed, it adds them
+			s.takeLeft(st.left)
 		}
 		if late {
 			m.mergeLate(ctx, s, st, added)

@@ -170,8 +170,24 @@ func (s *Session) addLeft(id string) {
 	x.left = append(x.left, id)
 }
 
+// takeLeft adds ids, those a member's copy of s left (AskLeft, AskRecentLeft), to s's
+// own: a refresh or a catch-up that merges that copy into s, or renames s for it, rather
+// than loading it over s (which takes them: load) brings them too
+// (TestMergeTakesTheMembersLeftIDs).
+func (s *Session) takeLeft(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.addLeft(id)
+	}
+}
+
 // heldBefore reports whether a binder's rename took s away from id before, here
-// (noteLeft) or on a member whose copy this one loaded (AskLeft).
+// (noteLeft) or on a member whose copy this one loaded or merged (AskLeft,
+// AskRecentLeft: takeLeft).
 func (s *Session) heldBefore(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -89,9 +89,9 @@ type sessionExt struct {
 	// in every Session (TestSessionSizeClass).
 	notes []noteEntry
 	named []string
-	// left: the ids a binder's renames took the session away from here, or on the member
-	// whose copy this one loaded (AskLeft), oldest first, at most maxLeft (rename.go,
-	// noteLeft, addLeft)
+	// left: the ids a binder's renames took the session away from here, or on a member
+	// whose copy this one loaded or merged (AskLeft, AskRecentLeft), oldest first, at
+	// most maxLeft (rename.go, noteLeft, addLeft, takeLeft)
 	left []string
 }
 
