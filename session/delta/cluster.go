@@ -101,9 +101,12 @@ type Cluster struct {
 	refusals             *ratelog.Limiter // refused senders and requests, logged rate-limited
 
 	names batchNames // strings received batches repeat (decodeBatch)
-	// listeners: a manager made by NewManager has listeners, which may take any time
-	// between a batch's messages: each delta then reads the clock (receiveListed).
-	listeners atomic.Bool
+	// listeners counts the managers NewManager made with listeners that are not
+	// stopped: theirs may take any time between a batch's messages, so each delta then
+	// reads the clock (receiveListed). Stop takes its manager's off, so the last one's
+	// turns the switch off (TestListenerClockOffOnceTheirManagersStop); a manager made
+	// and dropped, never stopped, keeps it on (a clock read per delta).
+	listeners atomic.Int32
 
 	messages, malformed, unknownContext, noContextReplies, nonMember atomic.Uint64
 	noContextSlots                                                   chan struct{} // the answers on their way (replyNoContext)
@@ -203,9 +206,8 @@ func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
 		}
 	}
 	cfg.Codec = c.valueLimits(cfg.Codec)
-	if len(cfg.SessionListeners) > 0 || len(cfg.AttributeListeners) > 0 || len(cfg.NamedListeners) > 0 ||
-		cfg.NamedListener != nil {
-		c.listeners.Store(true)
+	if cfg.hasListeners() {
+		c.listeners.Add(1)
 	}
 	m := newManager(c, cfg)
 	c.mu.Lock()
@@ -218,6 +220,12 @@ func (c *Cluster) NewManager(cfg Config) (*Manager, error) {
 	c.unstarted[cfg.Name] = u
 	c.mu.Unlock()
 	return m, nil
+}
+
+// hasListeners reports whether cfg sets listeners of the manager's sessions.
+func (cfg *Config) hasListeners() bool {
+	return len(cfg.SessionListeners) > 0 || len(cfg.AttributeListeners) > 0 || len(cfg.NamedListeners) > 0 ||
+		cfg.NamedListener != nil
 }
 
 // unstartedManagers are the managers of a name NewManager made and that were neither

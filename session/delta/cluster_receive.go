@@ -112,7 +112,7 @@ func (c *Cluster) receiveListed(ctx context.Context, src channel.Member, data []
 	// Listeners, with a manager that has any, run between them and may take any time:
 	// each delta reads the clock then (TestBatchClockAfterASlowListener).
 	var now int64
-	if !c.listeners.Load() {
+	if c.listeners.Load() == 0 {
 		now = nowMs()
 	}
 	kept := false

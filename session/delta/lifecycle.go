@@ -122,6 +122,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		m.closeReadyLocked(ErrStopped)
 		close(m.stopped)
 		m.mu.Unlock()
+		m.listenersGone()
 		m.cl.mu.Lock()
 		m.cl.started(m.cfg.Name)
 		m.cl.mu.Unlock()
@@ -134,6 +135,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Unlock()
 	finishing := m.cl.finishingStop(m)
 	m.cl.unregister(m)
+	m.listenersGone()
 	finished := make(chan error, 1)
 	go func() {
 		defer finishing()
@@ -154,6 +156,14 @@ func (m *Manager) Stop(ctx context.Context) error {
 		default:
 		}
 		return fmt.Errorf("delta: manager %q still stopping in the background: %w", m.cfg.Name, ctx.Err())
+	}
+}
+
+// listenersGone takes m's listeners off the cluster's count (Cluster.listeners): Stop
+// calls it once, as m stops taking messages.
+func (m *Manager) listenersGone() {
+	if m.cfg.hasListeners() {
+		m.cl.listeners.Add(-1)
 	}
 }
 
