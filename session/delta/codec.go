@@ -116,7 +116,8 @@ const (
 	// sessFlagRenamed: with sessFlagRemoved, the record of an old id (SessionState.Renamed);
 	// without it, a live session's ids that binder's renames took it away from
 	// (SessionState.left: a count, then the ids) end it (AskLeft); the decoder keeps the
-	// last maxLeft and drops one past its MaxStringLen, not the session. A node of an
+	// last maxLeft within maxLeftBytes and drops one past its MaxStringLen, not the
+	// session. A node of an
 	// earlier version refuses the latter as malformed, and is never sent one (it does not
 	// ask).
 	sessFlagRenamed = 16

@@ -309,30 +309,55 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 		}
 	}
 	if f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
-		// The ids binder's renames took the session away from (AskLeft): the last
-		// maxLeft kept, as the session keeps no more (noteLeft).
-		n := r.count(1, 0, maxEntries)
-		if keep := min(n, maxLeft); keep > 0 {
-			r.charge(keep * sizeString)
-			s.left = make([]string, 0, keep) // the session keeps them (addLeft)
-		}
-		for i := 0; i < n && r.err == nil; i++ {
-			// An id past this node's limits (a donor whose codec allows more) is
-			// dropped, not the session: the ids are a hint for a rename back only
-			// (TestLeftIDPastTheLimitLeavesTheSessionIn).
-			before := r.skipped
-			b := r.take(r.maxString, "string")
-			if r.skipped != before {
-				r.skipped = before
-				continue
-			}
-			if i >= n-maxLeft && r.err == nil {
-				s.left = append(s.left, string(b))
-			}
-		}
+		s.left = r.leftIDs(maxEntries)
 	}
 	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||
 		len(s.Attributes)+len(s.Notes)+len(s.Listeners) > 0) {
 		r.fail("a removal record holding session state")
 	}
+}
+
+// leftIDs reads a session's ids binder's renames took it away from (AskLeft: a count,
+// then the ids) and returns those the session keeps (addLeft): the last maxLeft, the
+// oldest of them dropped past maxLeftBytes, and none past this node's MaxStringLen (a
+// donor whose codec allows more), which is dropped, not the session: the ids are a hint
+// for a rename back only (TestLeftIDPastTheLimitLeavesTheSessionIn). Only those kept are
+// allocated (TestLeftIDsBytesBounded).
+func (r *reader) leftIDs(maxEntries int) []string {
+	n := r.count(1, 0, maxEntries)
+	var last [maxLeft][]byte // the last ids read, a ring; they alias the message
+	read := 0
+	for i := 0; i < n && r.err == nil; i++ {
+		before := r.skipped
+		b := r.take(r.maxString, "string")
+		if r.skipped != before {
+			r.skipped = before
+			continue
+		}
+		if r.err == nil && len(b) <= maxLeftBytes { // a longer one the session would not keep
+			last[read%maxLeft] = b
+			read++
+		}
+	}
+	// From the newest back, those within maxLeftBytes.
+	keep, size := 0, 0
+	for keep < min(read, maxLeft) {
+		l := len(last[(read-1-keep)%maxLeft])
+		if size+l > maxLeftBytes {
+			break
+		}
+		size += l
+		keep++
+	}
+	if keep == 0 || r.err != nil {
+		return nil
+	}
+	if r.charge(keep * sizeString); r.err != nil {
+		return nil
+	}
+	ids := make([]string, 0, keep) // the session keeps them (addLeft)
+	for i := read - keep; i < read; i++ {
+		ids = append(ids, string(last[i%maxLeft]))
+	}
+	return ids
 }

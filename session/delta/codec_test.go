@@ -168,6 +168,9 @@ func FuzzDecodeMessage(f *testing.F) {
 	if b, err := (BinaryCodec{}).AppendMessage(nil, leftChunk("S.a", "S.c")); err == nil { // AskLeft's ids
 		f.Add(b)
 	}
+	if b, err := (BinaryCodec{}).AppendMessage(nil, leftChunk(longLeftIDs()...)); err == nil { // past maxLeftBytes
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := BinaryCodec{MaxEntries: 1000}
 		m, err := c.DecodeMessage(data)
@@ -184,6 +187,11 @@ func FuzzDecodeMessage(f *testing.F) {
 		m2, err := c.DecodeMessage(b)
 		if err != nil {
 			t.Fatalf("decoding a re-encoded message: %v", err)
+		}
+		for _, st := range m.Sessions { // what a peer makes a session hold (TestLeftIDsBytesBounded)
+			if size := leftSize(st.left); len(st.left) > maxLeft || size > maxLeftBytes {
+				t.Fatalf("a session read with %d left ids of %d bytes (at most %d, %d)", len(st.left), size, maxLeft, maxLeftBytes)
+			}
 		}
 		dropChunkArrays(m, m2)
 		// The sessions left out for the limits are not encoded again

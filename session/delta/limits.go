@@ -28,6 +28,16 @@ import (
 // are sent to that node again without it (batch_refused.go).
 var ErrMessageLimit = errors.New("delta: session message exceeds the codec's limits")
 
+// maxLeftBytes bounds the bytes of the ids a session keeps of those binder's renames
+// took it away from (sessionExt.left, at most maxLeft ids), whoever sent them: a
+// member's rename (EventChangeSessionID) or a chunk's session (AskLeft, AskRecentLeft),
+// whose ids may each be as long as MaxStringLen. Past it the oldest go, as past maxLeft,
+// and an id longer alone is not kept; the decoder of a chunk drops them before it
+// allocates them. So a peer makes a node hold at most 2 KiB of them per session (eight
+// ids of 256 bytes; a session id of this package is 32 hex digits, a dot and the route)
+// where it made it hold 8 × MaxStringLen (128 KiB by default): TestLeftIDsBytesBounded.
+const maxLeftBytes = 2 << 10
+
 // checkLimits refuses m if its header strings or actions exceed what decodeInto accepts.
 // The sessions of a state transfer chunk are not checked: a joiner leaves out a session
 // with a string, a value or a principal's Java form past its limits, and applies the

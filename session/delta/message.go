@@ -134,7 +134,8 @@ const (
 	// it, and asks the asker back as for AskBack alone.
 	AskBackReply = 128
 	// AskLeft asks the member to send, with each session, the ids a binder's renames
-	// (the route alone changes) took it away from (at most eight, rename.go's noteLeft),
+	// (the route alone changes) took it away from (at most eight, of 2 KiB in all:
+	// rename.go's noteLeft, limits.go's maxLeftBytes),
 	// so that this node's binder, renaming the session back to one of them, raises its
 	// version though it holds no record of the rename away
 	// (TestRenameBackByAJoinerMissedKeptByRefresh). Only in a request without AskRecent,

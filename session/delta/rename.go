@@ -160,14 +160,26 @@ func (s *Session) noteLeft(old, newID string) {
 }
 
 // addLeft records id as the last id a binder's rename took s away from, forgetting the
-// oldest past maxLeft. The caller holds s.mu.
+// oldest past maxLeft ids or maxLeftBytes bytes; an id longer than maxLeftBytes alone is
+// not recorded. The caller holds s.mu.
 func (s *Session) addLeft(id string) {
+	if len(id) > maxLeftBytes {
+		return
+	}
 	x := s.x()
 	x.left = slices.DeleteFunc(x.left, func(l string) bool { return l == id })
 	if len(x.left) >= maxLeft {
 		x.left = slices.Delete(x.left, 0, 1)
 	}
 	x.left = append(x.left, id)
+	size := 0
+	for _, l := range x.left {
+		size += len(l)
+	}
+	for size > maxLeftBytes {
+		size -= len(x.left[0])
+		x.left = slices.Delete(x.left, 0, 1)
+	}
 }
 
 // takeLeft adds ids, those a member's copy of s left (AskLeft, AskRecentLeft), to s's

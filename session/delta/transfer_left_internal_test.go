@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gotribes/tribes/internal/allocbound"
@@ -218,5 +219,66 @@ func TestLeftIDPastTheLimitLeavesTheSessionIn(t *testing.T) {
 	}
 	if len(m.Sessions) != 2 || m.Sessions[0].ID != "S.b" || !slices.Equal(m.Sessions[0].left, []string{"S.a"}) {
 		t.Fatalf("decoded %+v (left out: %v); want S.b with left [S.a], and S.a's record", m.Sessions, m.refused)
+	}
+}
+
+// longLeftIDs returns ids as long as a peer may send (with the default MaxStringLen):
+// eleven of 1000 bytes, one of 3000 (past maxLeftBytes alone) among them, oldest first.
+func longLeftIDs() []string {
+	var ids []string
+	for i := range 11 {
+		n := 1000
+		if i == 8 {
+			n = 3000
+		}
+		ids = append(ids, "S"+strings.Repeat(string(rune('a'+i)), n-1))
+	}
+	return ids
+}
+
+// leftSize is the bytes of ids.
+func leftSize(ids []string) (n int) {
+	for _, id := range ids {
+		n += len(id)
+	}
+	return n
+}
+
+// TestLeftIDsBytesBounded: a session keeps at most maxLeftBytes of left ids, the newest
+// that fit, whether they come in a chunk (the decoder drops the others before it
+// allocates them) or one by one with a member's renames (addLeft); an id longer than
+// maxLeftBytes alone is not kept. Before, a peer sending ids of MaxStringLen made a
+// node hold 8 of them per session (128 KiB by default): the decoder kept the last
+// maxLeft of any length.
+func TestLeftIDsBytesBounded(t *testing.T) {
+	ids := longLeftIDs()
+	want := []string{ids[9], ids[10]} // the 3000-byte one dropped, two of 1000 fit
+	data, err := BinaryCodec{}.AppendMessage(nil, leftChunk(ids...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := BinaryCodec{}.DecodeMessage(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Sessions[0].left; !slices.Equal(got, want) {
+		t.Errorf("decoded %d left ids of %d bytes, want the last two (%d bytes)", len(got), leftSize(got), leftSize(want))
+	}
+	s := &Session{id: "S.b", valid: true}
+	for _, id := range ids {
+		s.mu.Lock()
+		s.addLeft(id)
+		s.mu.Unlock()
+	}
+	if got := s.e().left; !slices.Equal(got, want) {
+		t.Errorf("after the renames the session keeps %d left ids of %d bytes, want the last two", len(got), leftSize(got))
+	}
+	// Short ids: the last maxLeft, as before.
+	s = &Session{id: "S.b", valid: true}
+	for i := range maxLeft + 2 {
+		s.noteLeft("S."+strconv.Itoa(i), "S.b")
+	}
+	if got := s.e().left; len(got) != maxLeft || got[0] != "S.2" {
+		t.Errorf("short ids: kept %q, want S.2 to S.%d", got, maxLeft+1)
 	}
 }
