@@ -119,8 +119,12 @@ func (c *Cluster) receiveListed(ctx context.Context, src channel.Member, data []
 	for _, msg := range msgs {
 		c.dispatch(ctx, msg, src, now)
 		kept = kept || msg.kept
-		if msg.Event == EventAllSessionData {
-			msg.release() // applied (or refused): nothing keeps a chunk's decoded sessions
+		if msg.Event == EventAllSessionData && !msg.kept {
+			// Applied (or refused): nothing keeps a chunk's decoded sessions. One a
+			// manager kept (a refresh's queue, between its attempts) keeps its arrays, left
+			// to the collector with it: released, it was replayed with no sessions, and its
+			// arrays went to the next chunk (TestKeptChunkKeepsItsSessions).
+			msg.release()
 		}
 	}
 	if arrays != nil && !kept {
