@@ -132,6 +132,7 @@ func TestResentRenameBackCarriesItsVersion(t *testing.T) {
 type renamedAway struct {
 	a, b, c  *node
 	d        *renameDropper
+	nw       *channeltest.Network
 	s        *delta.Session
 	id, away string
 }
@@ -144,7 +145,7 @@ func renameAwayByB(t *testing.T, cfg delta.Config) renamedAway {
 	ctx := context.Background()
 	nw := channeltest.NewNetwork()
 	atn, ach := newChannel(t, nw)
-	r := renamedAway{d: &renameDropper{Channel: ach}}
+	r := renamedAway{nw: nw, d: &renameDropper{Channel: ach}}
 	r.a = &node{tn: atn, ch: ach, rec: &events{}, m: readyManager(t, r.d, nil, withRoute(cfg, "a"))}
 	r.b = startReady(t, nw, withRoute(cfg, "b"))
 	r.c = startReady(t, nw, withRoute(cfg, "c"))
