@@ -49,7 +49,9 @@ type ZstdConfig struct {
 // that window). A frame's window
 // costs nothing beyond its output: one larger than the cap decodes when its content is
 // within it. A frame naming
-// a dictionary is refused (an error wrapping ErrCorrupt and zstd.ErrUnknownDictionary).
+// a dictionary is refused (an error wrapping ErrCorrupt and zstd.ErrUnknownDictionary),
+// and so is one declaring a window past 2 GiB, the largest an encoder writes (an error
+// wrapping ErrCorrupt and zstd.ErrWindowSizeExceeded).
 type Zstd struct {
 	compression
 	cfg ZstdConfig
@@ -105,7 +107,7 @@ type zstdCodec struct {
 }
 
 // zstdMaxWindow is the largest window a frame may declare: the reference encoder's
-// largest (--long=31), where an int holds it.
+// largest (--long=31), where an int holds it; nextZstdFrame refuses more.
 const zstdMaxWindow = min(1<<31, math.MaxInt)
 
 func newZstdDecoder() (*zstd.Decoder, error) {

@@ -61,7 +61,7 @@ func scanZstd(src []byte, maxLen int) (zstdSizes, error) {
 // nextZstdFrame walks the frame at the start of src, the frames-th of its message, and
 // refuses it as soon as the bytes it surely expands to pass room. A frame that names a
 // dictionary is refused: the interceptor has none (its encoder uses none), and the
-// decoder could not decode it.
+// decoder could not decode it; so is one declaring a window past zstdMaxWindow.
 func nextZstdFrame(src []byte, frames int, room uint64) (zstdFrame, error) {
 	var f zstdFrame
 	h := &f.h
@@ -79,6 +79,13 @@ func nextZstdFrame(src []byte, frames int, room uint64) (zstdFrame, error) {
 	if h.DictionaryID != 0 {
 		return f, fmt.Errorf("%w: zstd frame %d names dictionary %d, and the interceptor has none: %w",
 			ErrCorrupt, frames, h.DictionaryID, zstd.ErrUnknownDictionary)
+	}
+	if !h.SingleSegment && h.WindowSize > zstdMaxWindow {
+		// Both decoders refuse such a window, but a frame decoded under a narrowed
+		// window (zstdNarrowWindow) would not get to them with it: refused here, on
+		// every path alike.
+		return f, fmt.Errorf("%w: zstd frame %d declares a window of %d bytes, more than the %d an encoder writes (zstd --long=31): %w",
+			ErrCorrupt, frames, h.WindowSize, uint64(zstdMaxWindow), zstd.ErrWindowSizeExceeded)
 	}
 	if h.HasFCS && h.FrameContentSize > room {
 		return f, fmt.Errorf("%w: zstd frame %d announces %d bytes, %d left under the limit", ErrDecompressedTooLarge, frames, h.FrameContentSize, room)
