@@ -182,7 +182,8 @@ const zstdCappedSlack = zstd.MinWindowSize + zstdMaxBlock + zstdOverAlloc
 // passes what is left is decoded under a window of its own, the smallest its header can
 // name of at least what is left (zstdNarrowWindow): its content decodes the same if it is
 // within what is left, and is refused (ErrDecompressedTooLarge) only once it may pass
-// that. The buffer then has room for that window and a block: the cap's where what is
+// that (a failure in a block that may end past that window is checked again under the
+// frame's own: recheckNarrowed). The buffer then has room for that window and a block: the cap's where what is
 // left is a window the header can name (a power of two, or one and a quarter, one and a
 // half... of one), at most an eighth more elsewhere.
 func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
@@ -226,10 +227,11 @@ func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
 			out, err = z.dec.DecodeAll(frame, out)
 		default:
 			limit := max(left, zstd.MinWindowSize)
-			narrowed := f.h.WindowSize > limit
-			if narrowed {
+			desc := frame[5] // the Window_Descriptor: a frame without a content size has one
+			if f.h.WindowSize > limit {
 				frame, limit = zstdNarrowWindow(frame, f.h.WindowSize, limit)
 			}
+			narrowed := limit < f.h.WindowSize
 			room(limit + zstdMaxBlock)
 			if d == nil {
 				if d, err = z.getCapped(); err != nil {
@@ -241,14 +243,16 @@ func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
 				out, err = d.DecodeAll(frame, out)
 			}
 			if narrowed && err != nil && !errors.Is(err, zstd.ErrCRCMismatch) &&
-				uint64(len(out)-start)+zstdMaxBlock > limit {
+				!errors.Is(err, zstd.ErrDecoderSizeExceeded) && uint64(len(out)-start)+zstdMaxBlock > limit {
 				// A match reaching past the narrowed window comes after the frame made
-				// more than it, so more than what is left (zstdNarrowWindow): here,
-				// possibly, in the block that failed, which may make a block. A failure
-				// in a block that ends within the window, or of the checksum (every
-				// block decoded as under the frame's own window), is the frame's own.
-				return nil, fmt.Errorf("%w: zstd frame %d made %d bytes and failed in a block that may make more than the window of %d it was decoded under (%d left under the limit): %w",
-					ErrDecompressedTooLarge, frames, len(out)-start, limit, left, err)
+				// more than it, so more than what is left (zstdNarrowWindow): possibly
+				// in the block that failed, which may make a block. A failure in a
+				// block that ends within the window, or of the checksum (every block
+				// decoded as under the frame's own window), is the frame's own.
+				out, err = recheckNarrowed(d, frame, desc, f.h.HeaderSize, out, start, left, frames, err)
+				if err != nil {
+					return nil, err
+				}
 			}
 		}
 		if len(out) > maxLen {
@@ -262,39 +266,6 @@ func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
 		out = []byte{}
 	}
 	return out, nil
-}
-
-// zstdNarrowWindow returns frame, which has no content size and a window larger than
-// least (so a Window_Descriptor byte after its Frame_Header_Descriptor), as a copy naming
-// the smallest window its header can name of at least least, when that is smaller than
-// window, and the window it names. Matches reach back at most what the frame made, so its
-// content decodes the same under that window while it is within least; a match reaching
-// further comes after the frame made more than least, and the decoder's failure there
-// means the content passed least (in the block that failed, where the blocks before it
-// made less). The Window_Descriptor is 5 bits of exponent and 3 of mantissa:
-// 2^(10+e) × (1 + m/8), so the window chosen is at most an eighth more than least.
-func zstdNarrowWindow(frame []byte, window, least uint64) ([]byte, uint64) {
-	w, desc := zstdNamedWindow(least)
-	if w >= window {
-		return frame, window
-	}
-	out := bytes.Clone(frame)
-	out[5] = desc
-	return out, w
-}
-
-// zstdNamedWindow returns the smallest window a Window_Descriptor names of at least
-// least, and that descriptor; math.MaxUint64 past the largest.
-func zstdNamedWindow(least uint64) (uint64, byte) {
-	for e := range uint64(32) {
-		base := uint64(1) << (10 + e)
-		for m := range uint64(8) {
-			if w := base + base/8*m; w >= least {
-				return w, byte(e<<3 | m)
-			}
-		}
-	}
-	return math.MaxUint64, 0
 }
 
 // zstdCappedRoom is the buffer decodeCapped allocates for src, whose frames' headers
