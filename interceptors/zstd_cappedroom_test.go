@@ -13,7 +13,8 @@ import (
 // 1 MiB cap, and shows that decodeCapped's buffer, allocated once at that plan, is never
 // grown: a message within the cap is returned in a buffer whose capacity is the plan, and
 // a bomb is refused having allocated at most the plan, the narrowed copy of its frame
-// and the decoders' own (32 KiB).
+// and the decoders' own (peakSlack: 14 to 47 KB measured, the latter under -race; a
+// buffer grown by a copy would add more than the plan).
 //
 // Where what the frames before make is known from their headers (lo == hi: a frame
 // announcing 100,000 bytes; a frame without a content size of RLE blocks making 100 KiB),
@@ -97,10 +98,10 @@ func TestZstdCappedRoomAfterFrames(t *testing.T) {
 		if !errors.Is(err, ErrDecompressedTooLarge) {
 			t.Fatalf("%s, then the bomb: %v, want ErrDecompressedTooLarge", c.name, err)
 		}
-		most := c.plan + uint64(len(bomb)) + zstdFCSField + 32<<10
+		most := c.plan + uint64(len(bomb)) + zstdFCSField + peakSlack
 		t.Logf("%s, then the bomb: %d bytes allocated, plan %d", c.name, got, c.plan)
 		if got > most {
-			t.Errorf("%s, then the bomb: %d bytes allocated, want at most %d (the plan, %d, the copy and 32 KiB)", c.name, got, most, c.plan)
+			t.Errorf("%s, then the bomb: %d bytes allocated, want at most %d (the plan, %d, the copy and peakSlack)", c.name, got, most, c.plan)
 		}
 	}
 }
