@@ -270,7 +270,12 @@
 //     node the primary (its pass stepping aside), however late, makes it the primary
 //     again and has its Replicate send the value in full, and that member leaving the
 //     map first has the node publish it anew when its MSG_PROXY named a backup other
-//     than the Put's (else that backup holds the value, and the node drops its own).
+//     than the Put's (else that backup holds the value, and the node drops its own;
+//     TestKeptValueRestoredOverThePassBackupsOlderValue). Not done: that backup, seeing
+//     the member gone first (killed), takes the entry over with the pass's older value,
+//     and its publish reaching the node before the node sees the member leave drops the
+//     kept value as any other member's message does: the acknowledged value is lost
+//     (TestKeptValueLostWhenThePassBackupSeesThePassNodeGoneFirst, pinned).
 //     At most 4096 values and 64 MiB of them are kept at once; past that the MSG_PROXY
 //     drops the value
 //     (TestPutOnAThirdNodeDuringTheDeparturePass,
