@@ -318,11 +318,15 @@
 //     Java forwards no removals, so has no such bound). A failed send is counted in
 //     Stats.ForwardedRemovesFailed and logged, rate-limited per backup node
 //     (TestForwardFailuresCountedAndRateLimited). The send holds the key's send lock
-//     and goes only while the node holds no entry of the key as its primary (a backup
-//     or proxy another member's Put gave it since does not stop it: a Replicate in
-//     full of the node's that crossed that Put on the backup is dropped there, where
-//     the backup kept the older value: TestPutOnAnotherNodeRacingAResend; that Put's
-//     backup stays lost until its primary's next Replicate in full): a Put of a key waits for
+//     and goes only while the node holds no entry of the key as its primary, nor a
+//     backup or proxy another member's Put gave it since unless a send of the key by
+//     the node was under way when the removal came (then a Replicate in full of the
+//     node's that crossed that Put on the backup is dropped there, where the backup
+//     kept the older value: TestPutOnAnotherNodeRacingAResend; that Put's backup stays
+//     lost until its primary's next Replicate in full; without such a send the
+//     removal, which a Java backup would apply to that Put's backup, is not sent:
+//     TestForwardedRemoveAfterANewPutOnAnotherNode, and interop/maps'
+//     TestForwardedRemoveKeepsAJavaBackupOfANewerGoPut): a Put of a key waits for
 //     a removal of the same key being forwarded to a slow backup, up to one send
 //     timeout, so that the removal cannot reach the backup after the Put's copy
 //     (TestPutOfAKeyWaitsForAForwardOfIt; a Put of another key does not wait:

@@ -37,8 +37,9 @@ import (
 // map is dropped (TestForwardsQueuedForALeavingMemberDropped). Stop ends them and waits
 // for them.
 // Each send holds the key's send lock (lockKey), and sends nothing when the node holds
-// the key again as its primary: a Put or Get here since then published it, and its
-// messages are not overtaken. The trade-off: a Put of a key waits for a removal of the same key being
+// the key again as its primary (a Put or Get here since then published it, and its
+// messages are not overtaken), nor, unless a send of the key by the node was under way
+// when the removal came, as another member's (forwardRemove). The trade-off: a Put of a key waits for a removal of the same key being
 // forwarded to a slow backup, up to one send timeout, so that the removal cannot reach
 // the backup after the Put's copy (TestPutOfAKeyWaitsForAForwardOfIt; a Put of another
 // key does not wait, TestPutOfAnotherKeyDoesNotWaitForAForward). Sending without the
@@ -72,8 +73,10 @@ type removeForwards struct {
 // forwardQueue is the keys whose removal the node forwards to one backup node; running
 // is set while a goroutine sends them, waiting while the queue is listed in waiting.
 type forwardQueue struct {
-	to      channel.Member
-	keys    map[string]struct{}
+	to channel.Member
+	// keys maps each key to whether a send of the key by this node (its send lock held
+	// or waited for: a Replicate or publish) was under way when the removal came.
+	keys    map[string]bool
 	running bool
 	waiting bool
 }
@@ -95,14 +98,16 @@ func (m *Map) forwardRemoveLocked(k string, e *entry, from channel.Member) {
 		}
 		q := m.forwards.queues[n.Key()]
 		if q == nil {
-			q = &forwardQueue{to: n, keys: make(map[string]struct{})}
+			q = &forwardQueue{to: n, keys: make(map[string]bool)}
 			m.forwards.queues[n.Key()] = q
 		}
 		if _, ok := q.keys[k]; !ok && len(q.keys) >= m.cfg.MaxForwardQueue {
 			m.forwards.dropped++
 			continue
 		}
-		q.keys[k] = struct{}{}
+		// A send of the key under way may cross another member's put on the backup
+		// (forwardRemove).
+		q.keys[k] = q.keys[k] || m.keyLocks[k] != nil
 		switch {
 		case q.running || q.waiting:
 		case m.forwards.workers < m.cfg.MaxForwarders:
@@ -155,13 +160,14 @@ func (m *Map) forwardRemoves(ctx context.Context, q *forwardQueue) {
 			continue
 		}
 		var k string
-		for k = range q.keys {
+		var crossing bool
+		for k, crossing = range q.keys {
 			break
 		}
 		delete(q.keys, k)
 		to := q.to
 		m.mu.Unlock()
-		m.forwardRemove(ctx, k, to)
+		m.forwardRemove(ctx, k, to, crossing)
 		sent = true
 	}
 }
@@ -171,7 +177,7 @@ func (m *Map) forwardRemoves(ctx context.Context, q *forwardQueue) {
 // while it sends: a Put of a key waits for a removal of the same key being forwarded to
 // a slow backup, up to one send timeout, so that the removal cannot reach the backup
 // after the Put's copy (TestPutOfAKeyWaitsForAForwardOfIt).
-func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member) {
+func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member, crossing bool) {
 	l, err := m.lockKey(ctx, k)
 	if err != nil {
 		return // stopped
@@ -179,10 +185,15 @@ func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member) {
 	defer m.unlockKey(k, l)
 	m.mu.Lock()
 	// An entry the node holds again as another member's (a backup, copy or proxy: that
-	// member's Put or Get since) does not stop it: the removal names this node, and a Go
-	// backup node drops only a backup or proxy naming it, such as a Replicate's that
-	// crossed that Put (TestPutOnAnotherNodeRacingAResend).
-	if e := m.entries[k]; e != nil && e.role == rolePrimary || indexOf(m.members, to) < 0 {
+	// member's Put or Get since) stops it too, unless a send of the key by this node was
+	// under way when the removal came (crossing): a Replicate's MSG_BACKUP that crossed
+	// that Put on the backup, which the removal, naming this node, drops there (a Go
+	// backup drops only a backup or proxy naming it:
+	// TestPutOnAnotherNodeRacingAResend). Without one the backup holds that Put's
+	// backup, which a Java backup would drop on any MSG_REMOVE
+	// (TestForwardedRemoveAfterANewPutOnAnotherNode,
+	// interop/maps' TestForwardedRemoveKeepsAJavaBackupOfANewerGoPut).
+	if e := m.entries[k]; e != nil && (e.role == rolePrimary || !crossing) || indexOf(m.members, to) < 0 {
 		m.mu.Unlock()
 		return
 	}

@@ -1,0 +1,105 @@
+package mapsinterop_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/internal/testutil"
+)
+
+// A Go primary (Go node 0) that another member's MSG_REMOVE dropped forwards the removal
+// to its backup nodes (replmap's forward.go), but not when it holds the key again as
+// another member's proxy and no send of the key of its own was under way when the
+// removal came: here Go node 1's Put of the key, made while Go 0's forward waited behind
+// another (held), naming Java its backup. Java drops the key on any MSG_REMOVE: such a
+// forward, coming after Go 1's Put returned, would drop Go 1's backup on Java, Go 1 then
+// holding the only copy of its acknowledged value. Failed before (ada317d sent it
+// whenever Go 0 held no primary of the key, and Java dropped the backups).
+func TestForwardedRemoveKeepsAJavaBackupOfANewerGoPut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := cluster(t, setup{})
+	j, maps := c.j, c.maps
+	// Keys Go node 0 holds as the primary, Java backing them up: the first is removed
+	// (its forward to Java held), the others put again on Go node 1 meanwhile.
+	var keys []string
+	for i := 0; len(keys) < 6; i++ {
+		if i == 48 {
+			t.Fatalf("only %d puts of Go node 0 made Java the backup", len(keys))
+		}
+		k := fmt.Sprint("k", i)
+		if _, err := maps[0].Put(ctx, k, "old"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, held := maps[1].Peek(k); !held {
+			keys = append(keys, k)
+		}
+	}
+	h := &holdSend{to: c.java.Key(), held: make(chan struct{}), release: make(chan struct{})}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(h.release)
+		}
+	}
+	defer release()
+	c.gates[0].hold.Store(h)
+	if _, err := maps[1].Remove(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.held: // Go 0's forwarded MSG_REMOVE of keys[0] to Java
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("Go node 0 forwarded no removal to Java")
+	}
+	// Go 1's Puts of the other keys: those naming Java their backup are the case.
+	var onJava []string
+	for _, k := range keys[1:] {
+		if _, err := maps[1].Put(ctx, k, "new"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, held := maps[0].Peek(k); !held {
+			onJava = append(onJava, k)
+		}
+	}
+	if len(onJava) == 0 {
+		t.Skip("no Put of Go node 1 named Java its backup")
+	}
+	info, err := j.MapKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range onJava {
+		if !slices.Contains(info.Keys, k) {
+			t.Fatalf("Java holds no backup of Go 1's put of %s before the forward", k)
+		}
+	}
+	release()
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "Java drops keys[0], the forward held", func() bool {
+		info, err := j.MapKeys(ctx)
+		return err == nil && !slices.Contains(info.Keys, keys[0])
+	})
+	// Go 0's forwards of the others, queued behind keys[0]'s, are checked after it:
+	// Go 1's put on Go 0 (its MSG_PROXY) and Go 0's MSG_REMOVE to Java come in order.
+	if _, err := maps[0].Put(ctx, keys[0], "after"); err != nil {
+		t.Fatal(err)
+	}
+	info, err = j.MapKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range onJava {
+		if !slices.Contains(info.Keys, k) {
+			t.Errorf("Java dropped Go 1's backup of %s: Go 0 forwarded the removal after Go 1's put", k)
+		}
+	}
+	for _, k := range onJava {
+		if v, primary, held := maps[1].Peek(k); !held || !primary || v != "new" {
+			t.Errorf("Go node 1 holds %v of %s (primary %v), want the primary of its put", v, k, primary)
+		}
+	}
+}
