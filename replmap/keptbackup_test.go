@@ -91,3 +91,33 @@ func TestKeptValueLostWhenThePassBackupSeesThePassNodeGoneFirst(t *testing.T) {
 		t.Errorf("w keeps %d values of %d bytes, want none, stored bytes consistent", n, b)
 	}
 }
+
+// The count and bytes of the values kept (the bound's, kept.go) go back to none when a
+// local call takes the entry that keeps one: a Put replacing it, a Remove dropping it,
+// and they stay equal to what the entries keep.
+func TestKeptValuesUncountedWhenALocalCallTakesTheEntry(t *testing.T) {
+	const k = "k"
+	for _, c := range []struct {
+		name string
+		call func(t *testing.T, w *node)
+	}{
+		{"put", func(t *testing.T, w *node) {
+			if _, err := w.m.Put(ctx(t), k, "newer"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"remove", func(t *testing.T, w *node) {
+			if _, err := w.m.Remove(ctx(t), k); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, _, _, _, _ := keptAfterPut(t, nil, nil)
+			c.call(t, w)
+			if n, b := replmap.KeptValues(w.m); n != 0 || b != 0 || !replmap.StoredConsistent(w.m) {
+				t.Fatalf("w counts %d kept values of %d bytes after its %s, want none", n, b, c.name)
+			}
+		})
+	}
+}
