@@ -83,8 +83,11 @@ func TestForwardedRemoveKeepsAJavaBackupOfANewerGoPut(t *testing.T) {
 		info, err := j.MapKeys(ctx)
 		return err == nil && !slices.Contains(info.Keys, keys[0])
 	})
-	// Go 0's forwards of the others, queued behind keys[0]'s, are checked after it:
-	// Go 1's put on Go 0 (its MSG_PROXY) and Go 0's MSG_REMOVE to Java come in order.
+	// Go 0's forwards of the others, queued behind keys[0]'s, are taken by the same
+	// goroutine right after its send returned; a put of Go 0's (a round trip) gives
+	// them time to reach Java. No signal the test sees marks them done (no Stats
+	// counter of forwards sent): a forward sent later still would pass unseen, but
+	// before the fix they had reached Java by then in each run.
 	if _, err := maps[0].Put(ctx, keys[0], "after"); err != nil {
 		t.Fatal(err)
 	}
