@@ -3,9 +3,12 @@ package backup
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 
+	"github.com/gotribes/tribes/internal/declimits"
+	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/delta"
 )
 
@@ -19,7 +22,9 @@ import (
 // failed, the session's other values and changes on no other node
 // (TestFullCopyLeavesOutAValuePastLimits). Such values are now left out of the full copy
 // (each attribute, note and the principal is encoded alone, and left out when that goes
-// beyond the limits), the others go, and the values left out are recorded for the
+// beyond the limits; then values within them alone that a receiver with the same limits
+// would refuse together are left out by first fit: TestFullCopyPastLimitsTogether), the
+// others go, and the values left out are recorded for the
 // Manager's next Replicate, which returns an error wrapping delta.ErrMessageLimit naming
 // them (takeLeftOut); this node keeps them. When the values are not the cause, the error
 // is returned.
@@ -45,7 +50,7 @@ import (
 // session in full again (TestFullCopyAfterAFailedSendReportsAgain).
 func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any, error) {
 	s.compactAttrs()
-	ext, err := java.SessionData(&s.st)
+	ext, err := sessionData(java, &s.st)
 	before, beforeWhy := s.fullOut, s.fullOutWhy
 	var out []leftValue
 	var why error
@@ -92,8 +97,11 @@ func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any,
 }
 
 // leaveOutOfFullCopy is fullCopy of a session java refused (cause): it returns the
-// session data without the values past java's limits alone, and those values, also
-// when the session data fails without them (its error then returned); s.mu is held.
+// session data without the values past java's limits alone, nor those that go past
+// them together with the values before them (declimits.FirstFit over the attributes and
+// notes, in the session's order: TestFullCopyPastLimitsTogether), and the values left
+// out, also when the session data fails without them (its error then returned); s.mu is
+// held.
 func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, []leftValue, error) {
 	st := s.st
 	var out []leftValue
@@ -123,12 +131,83 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 		st.Principal = nil
 		out = append(out, leftValue{delta.ActionPrincipal, namePrincipal})
 	}
+	ext, err := sessionData(java, &st)
+	if errors.Is(err, delta.ErrMessageLimit) {
+		// Within the limits alone, not together: first fit of the attributes and notes.
+		attrs, notes := st.Attributes, st.Notes
+		sizes := make([]int, 0, len(attrs)+len(notes))
+		for _, v := range attrs {
+			sizes = append(sizes, len(v.Name)+len(v.Value))
+		}
+		for _, v := range notes {
+			sizes = append(sizes, len(v.Name)+len(v.Value))
+		}
+		with := func(keep []bool) delta.SessionState {
+			probe := st
+			probe.Attributes, probe.Notes = nil, nil
+			for i, v := range attrs {
+				if keep[i] {
+					probe.Attributes = append(probe.Attributes, v)
+				}
+			}
+			for i, v := range notes {
+				if keep[len(attrs)+i] {
+					probe.Notes = append(probe.Notes, v)
+				}
+			}
+			return probe
+		}
+		kept := declimits.FirstFit(sizes, func(keep []bool) bool {
+			probe := with(keep)
+			_, err := sessionData(java, &probe)
+			return !errors.Is(err, delta.ErrMessageLimit)
+		})
+		for i, v := range attrs {
+			if !kept[i] {
+				out = append(out, leftValue{delta.ActionAttribute, v.Name})
+			}
+		}
+		for i, v := range notes {
+			if !kept[len(attrs)+i] {
+				out = append(out, leftValue{delta.ActionNote, v.Name})
+			}
+		}
+		st = with(kept)
+		ext, err = sessionData(java, &st)
+	}
 	if len(out) == 0 {
 		return nil, nil, cause
 	}
-	ext, err := java.SessionData(&st)
 	if err != nil {
 		return nil, out, err // not these values alone
 	}
 	return ext, out, nil
+}
+
+// sessionData is java.SessionData of st, which reads each value alone with java's
+// limits, and also reads the session data whole, as a receiver's Codec.Decode with
+// the same limits does (delta.JavaCodec.DecodeSessionData: its values' Go forms take at
+// most Limits.MaxBytes together), unless st's attribute and note values, twice over and
+// with 1 MiB more, are within that (a value's Go form is the stream the session holds;
+// a session with a principal is always read). Values within the limits alone that go
+// past them together are refused with an error wrapping delta.ErrMessageLimit: before,
+// such a full copy went, every backup refused it (FAIL_ACK), and the session was on no
+// other node (TestFullCopyPastLimitsTogether).
+func sessionData(java delta.JavaCodec, st *delta.SessionState) ([]any, error) {
+	ext, err := java.SessionData(st)
+	if err != nil {
+		return nil, err
+	}
+	limit := java.Limits.MaxBytes
+	if limit <= 0 {
+		limit = jserial.DefaultMaxBytes
+	}
+	if st.Principal == nil && 2*(namedBytes(st.Attributes)+namedBytes(st.Notes))+1<<20 <= limit {
+		return ext, nil
+	}
+	if _, err := java.DecodeSessionData(ext); errors.Is(err, jserial.ErrLimit) {
+		return nil, fmt.Errorf("delta: session data: %w: its values together, as a receiver reads them: %w",
+			delta.ErrMessageLimit, err)
+	}
+	return ext, nil
 }
