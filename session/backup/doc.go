@@ -92,9 +92,11 @@
 // the map carries (replmap.Config.Values, MapConfig). A Session implements
 // replmap.Diffable (its diff is DeltaSession.getDiff's DeltaRequest stream) and
 // replmap.AccessReplicated. Its Set and Remove take constant amortised time, whatever
-// the number of attributes, also a Remove of a name a session received in full holds
-// twice (TestSetManyAttributesScansNothing, TestRemoveManyAttributesLinear,
-// TestRemoveNamesThereTwiceLinear).
+// the number of attributes (TestSetManyAttributesScansNothing,
+// TestRemoveManyAttributesLinear). A name a session received in full holds twice: Get
+// and Set take the first place, and Remove removes both, as a backup applying its diff
+// does (TestRemoveOfANameThereTwice), in time linear in the places it removes
+// (TestRemoveNamesThereTwiceLinear).
 //
 // # Expiry
 //

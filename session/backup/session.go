@@ -32,8 +32,8 @@ type Session struct {
 	attrAt map[string]int
 	attrN  int64
 	// attrMore holds the later places, in order, of each name there more than once (a
-	// session received in full; nil for none): Remove, which removes the first, takes
-	// the next from it (TestRemoveNamesThereTwiceLinear).
+	// session received in full; nil for none): Remove removes them with the first
+	// without a scan (TestRemoveNamesThereTwiceLinear).
 	attrMore map[string][]int
 	// attrGone marks the places of st.Attributes that Removes emptied (nil for none),
 	// holes of them: compactAttrs closes them once they are half of the places, and
@@ -420,8 +420,9 @@ func (s *Session) compactAttrs() {
 		if s.attrGone[i] {
 			continue
 		}
-		// A name's first place left is attrAt's (Remove moves it on), the others are
-		// its later ones, in order; a first place only moves back, to below them.
+		// A name's first place is attrAt's (Remove removes every place of a name), the
+		// others are its later ones, in order; a first place only moves back, to below
+		// them.
 		if s.attrAt[a.Name] == i {
 			s.attrAt[a.Name] = len(out)
 		} else {
@@ -437,8 +438,10 @@ func (s *Session) compactAttrs() {
 // Remove removes attribute name and records the change, in constant amortised time: the
 // attribute's place is left as a hole, closed once the holes are half of the places or
 // when the attributes are read whole (TestRemoveManyAttributesLinear). Of a name there
-// more than once (a session received in full), it removes the first, Get then finding
-// the next (TestRemoveOfANameThereTwice), in constant amortised time too
+// more than once (a session received in full), it removes every place, as the backups
+// applying its diff do (and as Tomcat's map of attributes, holding a name once, has it):
+// before, it removed the first, the primary then holding the next where its backups
+// held none (TestRemoveOfANameThereTwice); in time linear in the places removed
 // (TestRemoveNamesThereTwiceLinear).
 func (s *Session) Remove(name string) {
 	s.mu.Lock()
@@ -448,25 +451,23 @@ func (s *Session) Remove(name string) {
 	if !ok {
 		return
 	}
-	s.attrN -= int64(len(name) + len(s.st.Attributes[i].Value))
-	switch more := s.attrMore[name]; {
-	case len(more) == 0:
-		delete(s.attrAt, name)
-	case len(more) == 1:
-		s.attrAt[name] = more[0]
+	delete(s.attrAt, name)
+	more := s.attrMore[name]
+	if more != nil {
 		delete(s.attrMore, name)
 		if len(s.attrMore) == 0 {
 			s.attrMore = nil
 		}
-	default:
-		s.attrAt[name], s.attrMore[name] = more[0], more[1:]
 	}
 	if s.attrGone == nil {
 		s.attrGone = make([]bool, len(s.st.Attributes), cap(s.st.Attributes))
 	}
-	s.attrGone[i] = true
-	s.st.Attributes[i] = delta.NamedValue{}
-	s.attrHoles++
+	for _, j := range append([]int{i}, more...) {
+		s.attrN -= int64(len(name) + len(s.st.Attributes[j].Value))
+		s.attrGone[j] = true
+		s.st.Attributes[j] = delta.NamedValue{}
+		s.attrHoles++
+	}
 	if s.attrHoles > len(s.st.Attributes)/2 {
 		s.compactAttrs()
 	}
