@@ -15,7 +15,7 @@ import (
 // left 0 or set, MaxBytes, MaxEntries) and the values (lists of strings, some shared
 // between values, byte arrays, removals): the property FirstFit's exactness needs. At
 // random, a set of actions that encodes, and random subsets of it, which must encode
-// too. (With MaxHandles left 0, Limits.Java itself is not monotone past
+// too, also under the real limits (leaveOut encodes the diff it sends with those). (With MaxHandles left 0, Limits.Java itself is not monotone past
 // jserial.DefaultMaxHandles handles: TestDiffFitsUnderAFixedHandleLimit.)
 func TestFitCodecMonotone(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -48,7 +48,8 @@ func TestFitCodecMonotone(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			l.MaxBytes = int64(200 + rng.IntN(2000))
 		}
-		fit := fitCodec(delta.JavaCodec{Limits: l, MaxEntries: rng.IntN(3) * (2 + rng.IntN(8))})
+		java := delta.JavaCodec{Limits: l, MaxEntries: rng.IntN(3) * (2 + rng.IntN(8))}
+		fit := fitCodec(java)
 		actions := make([]delta.Action, 1+rng.IntN(10))
 		for i := range actions {
 			actions[i] = delta.Action{Type: delta.ActionAttribute, Op: delta.OpSet, Name: "a" + strconv.Itoa(i), Value: value()}
@@ -73,6 +74,12 @@ func TestFitCodecMonotone(t *testing.T) {
 			}
 			if _, err := fit.EncodeDeltaRequest("S1", sub); errors.Is(err, delta.ErrMessageLimit) {
 				t.Fatalf("limits %+v: %d actions fit, %d of them do not: %v", fit.Limits, len(actions), len(sub), err)
+			}
+			// What fits under fitCodec's limits encodes under the real ones, with which
+			// leaveOut encodes the diff it sends (a failure there would leave the changes
+			// pending, the diff unsent).
+			if _, err := java.EncodeDeltaRequest("S1", sub); err != nil {
+				t.Fatalf("limits %+v: %d actions fit fitCodec's limits, not the real ones: %v", java.Limits, len(sub), err)
 			}
 			checked++
 		}
