@@ -148,9 +148,10 @@
 // TestFullCopyValuesLeftOutCountedWhereTheyHappen), also after a full copy that failed
 // (TestFailedFullCopyKeepsTheReportOfTheLastOne); so are values within the limits alone
 // that a backup with the same limits would refuse together (their Go forms past
-// Limits.Java.Limits.MaxBytes), each value, in the session's order, going when it fits
-// with those kept before it (TestFullCopyPastLimitsTogether): before, such a full copy
-// went whole, the backup refused it and held no copy of the session. A session's attribute
+// Limits.Java.Limits.MaxBytes, more attributes than MaxEntries), each value, in the
+// session's order, going when it fits with those kept before it
+// (TestFullCopyPastLimitsTogether, TestFullCopyPastMaxEntries): before, such a full
+// copy went whole, the backup refused it and held no copy of the session. A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. Decoding a session received in full is bounded by its

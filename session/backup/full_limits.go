@@ -187,12 +187,14 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 // sessionData is java.SessionData of st, which reads each value alone with java's
 // limits, and also reads the session data whole, as a receiver's Codec.Decode with
 // the same limits does (delta.JavaCodec.DecodeSessionData: its values' Go forms take at
-// most Limits.MaxBytes together), unless st's attribute and note values, twice over and
-// with 1 MiB more, are within that (a value's Go form is the stream the session holds;
-// a session with a principal is always read). Values within the limits alone that go
-// past them together are refused with an error wrapping delta.ErrMessageLimit: before,
-// such a full copy went, every backup refused it (FAIL_ACK), and the session was on no
-// other node (TestFullCopyPastLimitsTogether).
+// most Limits.MaxBytes together, its attributes are at most MaxEntries), unless st's
+// attribute and note values, twice over and with 1 MiB more, are within that (a value's
+// Go form is the stream the session holds) and its attributes, notes and listeners
+// within MaxEntries (a session with a principal is always read). Values within the
+// limits alone that go past them together are refused with an error wrapping
+// delta.ErrMessageLimit: before, such a full copy went, every backup refused it
+// (FAIL_ACK), and the session was on no other node (TestFullCopyPastLimitsTogether,
+// TestFullCopyPastMaxEntries).
 func sessionData(java delta.JavaCodec, st *delta.SessionState) ([]any, error) {
 	ext, err := java.SessionData(st)
 	if err != nil {
@@ -202,10 +204,15 @@ func sessionData(java delta.JavaCodec, st *delta.SessionState) ([]any, error) {
 	if limit <= 0 {
 		limit = jserial.DefaultMaxBytes
 	}
-	if st.Principal == nil && 2*(namedBytes(st.Attributes)+namedBytes(st.Notes))+1<<20 <= limit {
+	entries := java.MaxEntries
+	if entries <= 0 {
+		entries = delta.DefaultMaxEntries
+	}
+	if st.Principal == nil && max(len(st.Attributes), len(st.Notes), len(st.Listeners)) <= entries &&
+		2*(namedBytes(st.Attributes)+namedBytes(st.Notes))+1<<20 <= limit {
 		return ext, nil
 	}
-	if _, err := java.DecodeSessionData(ext); errors.Is(err, jserial.ErrLimit) {
+	if _, err := java.DecodeSessionData(ext); errors.Is(err, jserial.ErrLimit) || errors.Is(err, delta.ErrMessageLimit) {
 		return nil, fmt.Errorf("delta: session data: %w: its values together, as a receiver reads them: %w",
 			delta.ErrMessageLimit, err)
 	}
