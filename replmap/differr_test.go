@@ -43,15 +43,8 @@ func (c failingDiffCodec) Encode(v any) (any, error) {
 // backup never got the earlier one.
 func TestDiffErrorSendsInFullNext(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	a, b := newChannel(t, nw), newChannel(t, nw)
-	for _, n := range []*node{a, b} {
-		waitChannelMembers(t, n, 1)
-	}
-	newMap(t, a, replmap.Config{Values: failingDiffCodec{}, SendOptions: syncAck})
-	newMap(t, b, replmap.Config{Values: mapnotes.Codec{}, SendOptions: syncAck})
-	start(t, a)
-	start(t, b)
-	waitMapMembers(t, []*node{a, b}, 1)
+	a, b := twoMaps(t, nw, replmap.Config{Values: failingDiffCodec{}, SendOptions: syncAck},
+		replmap.Config{Values: mapnotes.Codec{}, SendOptions: syncAck})
 	v := &failingDiff{Notes: mapnotes.New("a")}
 	if _, err := a.m.Put(ctx(t), "k", v); err != nil {
 		t.Fatal(err)

@@ -125,16 +125,7 @@ func TestForwardsQueuedForALeavingMemberDropped(t *testing.T) {
 	block := &removesTo{held: make(chan struct{}), release: make(chan struct{})}
 	var once sync.Once
 	release := func() { once.Do(func() { close(block.release) }) }
-	a, b := newChannel(t, nw, block), newChannel(t, nw)
-	for _, n := range []*node{a, b} {
-		waitChannelMembers(t, n, 1)
-	}
-	for _, n := range []*node{a, b} {
-		newMap(t, n, replmap.Config{})
-	}
-	start(t, a)
-	start(t, b)
-	waitMapMembers(t, []*node{a, b}, 1)
+	a, b := twoMaps(t, nw, replmap.Config{}, replmap.Config{}, block)
 	t.Cleanup(release) // before the maps stop
 	keys := []string{"k0", "k1", "k2"}
 	for _, k := range keys {
@@ -184,15 +175,7 @@ func TestStopEndsAForwardBlockedInItsSend(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	block := &removesTo{held: make(chan struct{}), release: make(chan struct{})} // released only on failure
 	log := &lineLog{text: "removal of a primary not sent"}
-	a, b := newChannel(t, nw, block), newChannel(t, nw)
-	for _, n := range []*node{a, b} {
-		waitChannelMembers(t, n, 1)
-	}
-	newMap(t, a, replmap.Config{Logger: slog.New(log)})
-	newMap(t, b, replmap.Config{})
-	start(t, a)
-	start(t, b)
-	waitMapMembers(t, []*node{a, b}, 1)
+	a, b := twoMaps(t, nw, replmap.Config{Logger: slog.New(log)}, replmap.Config{}, block)
 	keys := []string{"k0", "k1"}
 	for _, k := range keys {
 		if _, err := a.m.Put(ctx(t), k, "v"); err != nil {

@@ -151,15 +151,7 @@ func TestForwardQueueBoundedDropsCounted(t *testing.T) {
 	block := &removesTo{held: make(chan struct{}), release: make(chan struct{})}
 	var once sync.Once
 	release := func() { once.Do(func() { close(block.release) }) }
-	a, b := newChannel(t, nw, block), newChannel(t, nw)
-	for _, n := range []*node{a, b} {
-		waitChannelMembers(t, n, 1)
-	}
-	newMap(t, a, replmap.Config{MaxForwardQueue: 2})
-	newMap(t, b, replmap.Config{})
-	start(t, a)
-	start(t, b)
-	waitMapMembers(t, []*node{a, b}, 1)
+	a, b := twoMaps(t, nw, replmap.Config{MaxForwardQueue: 2}, replmap.Config{}, block)
 	t.Cleanup(release) // before the maps stop
 	keys := []string{"k0", "k1", "k2", "k3", "k4"}
 	for _, k := range keys {

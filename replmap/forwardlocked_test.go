@@ -21,16 +21,7 @@ func forwardHeld(t *testing.T) (a, b *node, release func()) {
 	block := &removesTo{held: make(chan struct{}), release: make(chan struct{})}
 	var once sync.Once
 	release = func() { once.Do(func() { close(block.release) }) }
-	a, b = newChannel(t, nw, block), newChannel(t, nw)
-	for _, n := range []*node{a, b} {
-		waitChannelMembers(t, n, 1)
-	}
-	for _, n := range []*node{a, b} {
-		newMap(t, n, replmap.Config{})
-	}
-	start(t, a)
-	start(t, b)
-	waitMapMembers(t, []*node{a, b}, 1)
+	a, b = twoMaps(t, nw, replmap.Config{}, replmap.Config{}, block)
 	t.Cleanup(release) // before the maps stop
 	if _, err := a.m.Put(ctx(t), "k", "v"); err != nil {
 		t.Fatal(err)

@@ -147,15 +147,7 @@ func TestForwardFailuresCountedAndRateLimited(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	fail := &removesTo{fail: true}
 	log := &lineLog{text: "removal of a primary not sent"}
-	a, b := newChannel(t, nw, fail), newChannel(t, nw)
-	for _, n := range []*node{a, b} {
-		waitChannelMembers(t, n, 1)
-	}
-	newMap(t, a, replmap.Config{Logger: slog.New(log)})
-	newMap(t, b, replmap.Config{})
-	start(t, a)
-	start(t, b)
-	waitMapMembers(t, []*node{a, b}, 1)
+	a, b := twoMaps(t, nw, replmap.Config{Logger: slog.New(log)}, replmap.Config{}, fail)
 	var keys []string
 	for i := range failures {
 		k := fmt.Sprint("k", i)

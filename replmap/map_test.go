@@ -90,6 +90,23 @@ func clusterConfig(t testing.TB, nw *channeltest.Network, n int, cfg replmap.Con
 	return nodes
 }
 
+// twoMaps starts two channels on nw, a with the interceptors aExtra, waits until they see
+// each other, then makes and starts the map on a with aCfg and on b with bCfg, and waits
+// until each map lists the other.
+func twoMaps(t *testing.T, nw *channeltest.Network, aCfg, bCfg replmap.Config, aExtra ...channel.Interceptor) (a, b *node) {
+	t.Helper()
+	a, b = newChannel(t, nw, aExtra...), newChannel(t, nw)
+	for _, n := range []*node{a, b} {
+		waitChannelMembers(t, n, 1)
+	}
+	newMap(t, a, aCfg)
+	newMap(t, b, bCfg)
+	start(t, a)
+	start(t, b)
+	waitMapMembers(t, []*node{a, b}, 1)
+	return a, b
+}
+
 func waitMapMembers(t testing.TB, nodes []*node, want int) {
 	t.Helper()
 	for _, nd := range nodes {

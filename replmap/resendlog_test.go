@@ -38,15 +38,7 @@ func TestResendFailuresRateLimited(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	refuse := &backupsRefused{}
 	log := &lineLog{text: "send again an entry"}
-	a, b := newChannel(t, nw, refuse), newChannel(t, nw)
-	for _, n := range []*node{a, b} {
-		waitChannelMembers(t, n, 1)
-	}
-	newMap(t, a, replmap.Config{Logger: slog.New(log)})
-	newMap(t, b, replmap.Config{})
-	start(t, a)
-	start(t, b)
-	waitMapMembers(t, []*node{a, b}, 1)
+	a, b := twoMaps(t, nw, replmap.Config{Logger: slog.New(log)}, replmap.Config{}, refuse)
 	for i := range keys {
 		if _, err := a.m.Put(ctx(t), fmt.Sprint("k", i), "v"); err != nil {
 			t.Fatal(err)
