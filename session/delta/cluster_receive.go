@@ -121,9 +121,9 @@ func (c *Cluster) receiveListed(ctx context.Context, src channel.Member, data []
 		kept = kept || msg.kept
 		if msg.Event == EventAllSessionData && !msg.kept {
 			// Applied (or refused): nothing keeps a chunk's decoded sessions. One a
-			// manager kept (a refresh's queue, between its attempts) keeps its arrays, left
-			// to the collector with it: released, it was replayed with no sessions, and its
-			// arrays went to the next chunk (TestKeptChunkKeepsItsSessions).
+			// manager kept (keepMsg) would keep its arrays, left to the collector with it;
+			// none does: a refresh counts one between its attempts unexpected at once
+			// (TestChunkBetweenRefreshAttemptsIsNotKept).
 			msg.release()
 		}
 	}
