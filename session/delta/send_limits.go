@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gotribes/tribes/internal/declimits"
+	"github.com/gotribes/tribes/jserial"
 )
 
 // splitPastLimits splits the actions of msg, a delta of this node's that the codec
@@ -23,6 +24,10 @@ import (
 // declimits.FirstFitWork deltas' worth of probes, one per value left out (FirstFit says
 // what it leaves out unprobed past that): it saw the delta once per value, in time
 // quadratic in its values (TestSplitPastLimitsEncodesInLinearTime).
+// The values are fitted with fitCodec's limits, under which values that fit together
+// still fit without one of them, as FirstFit's exactness needs
+// (TestSplitPastLimitsFitsUnderAFixedHandleLimit); the delta kept is within the
+// cluster codec's.
 // When the values are not the cause (the changes without a value go beyond the limits
 // alone, as more of them than MaxEntries), nothing is left out and kept is nil.
 func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
@@ -34,10 +39,11 @@ func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
 	}
 	probe := *msg
 	var buf []byte
+	fit := fitCodec(m.cl.codec)
 	encodes := func(actions []Action) bool {
 		probe.Actions = actions
 		var err error
-		buf, err = m.cl.codec.AppendMessage(buf[:0], &probe)
+		buf, err = fit.AppendMessage(buf[:0], &probe)
 		return !errors.Is(err, ErrMessageLimit)
 	}
 	// value[i] is the place of action i among the values within the limits alone, -1 for
@@ -81,6 +87,34 @@ func (m *Manager) splitPastLimits(msg *Message) (kept, out []Action) {
 		return nil, nil // the values are not the cause: the delta stays pending whole
 	}
 	return kept, out
+}
+
+// fitCodec returns c, a JavaCodec whose MaxHandles is left 0, with it set to
+// jserial.DefaultMaxHandles; any other codec as it is. Left 0, the handles a stream may
+// take grow with its bytes (one per 8 bytes beyond the default, as a receiver reads it):
+// values fitting together could then stop fitting without one of them, a value of many
+// bytes and few handles (a byte array) making room for the handles of values before
+// it, and FirstFit would keep, for a run of values that fits, a value that does not fit
+// with those kept before it. Set, the limit is the same for every stream, and values
+// that fit together still fit without one of them: it is the least the grown limit can
+// be, so that what fits under it fits under c's. So a delta past the limits keeps at
+// most DefaultMaxHandles handles (1<<20) when MaxHandles is 0, where a delta of more
+// bytes would be let carry more (session/backup's fitCodec does the same for a diff).
+func fitCodec(c MessageCodec) MessageCodec {
+	switch j := c.(type) {
+	case JavaCodec:
+		if j.Limits.MaxHandles == 0 {
+			j.Limits.MaxHandles = jserial.DefaultMaxHandles
+		}
+		return j
+	case *JavaCodec:
+		if j != nil && j.Limits.MaxHandles == 0 {
+			k := *j
+			k.Limits.MaxHandles = jserial.DefaultMaxHandles
+			return k
+		}
+	}
+	return c
 }
 
 // droppedPastLimits counts and logs the changes of s left out of its delta for the
