@@ -2,6 +2,8 @@ package delta
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/gotribes/tribes/channel/channeltest"
@@ -53,5 +55,50 @@ func TestListenerClockOffOnceTheirManagersStop(t *testing.T) {
 	}
 	if perDelta() {
 		t.Errorf("the per-delta clock is still on (%d) once every manager with listeners stopped", c.listeners.Load())
+	}
+}
+
+// TestListenerClockCountConcurrent: managers with listeners made, started and stopped
+// (twice, or without a Start) on goroutines at once leave the cluster's count of them
+// (Cluster.listeners) at 0, never below: each Stop takes its own off once, whichever
+// Stop runs first (pinning: passes on this code).
+func TestListenerClockCountConcurrent(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	_, ch := nw.StartChannel(t)
+	c := newCluster(t, ch, ClusterConfig{})
+	t.Cleanup(func() { _ = c.Close(ctx) })
+	listened := Config{SessionListeners: []SessionListener{&notifyOnce{f: func(SessionEvent) {}}}, MemberWait: -1}
+	const n = 8
+	errs := make(chan error, 3*n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			cfg := listened
+			cfg.Name = fmt.Sprint("m", i)
+			m, err := c.NewManager(cfg)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if i%2 == 0 { // the others stop without a Start
+				errs <- m.Start(ctx)
+			}
+			var stops sync.WaitGroup
+			for range 2 { // Stop twice, at once
+				stops.Go(func() { errs <- m.Stop(ctx) })
+			}
+			stops.Wait()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.listeners.Load(); got != 0 {
+		t.Errorf("%d managers with listeners counted once all stopped, want 0", got)
 	}
 }
