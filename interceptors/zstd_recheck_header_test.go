@@ -79,3 +79,51 @@ func TestZstdRecheckHeaderEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestZstdRecheckAllocatesNoMore: a message whose frame fails near its narrowed window,
+// and is therefore decoded a second time under its own window (recheckNarrowed), alone
+// or followed by a second such frame, is ErrCorrupt having allocated no more than the
+// cap, peakSlack and the copy of the frame's compressed bytes (and an eighth of the
+// window named for the cap with the second frame, zstdCappedRoom's plan for it): the
+// second decode writes into the buffer planned for the first (it added about 400 bytes
+// to 1.48 MB when measured, recheckNarrowed cut out by hand).
+func TestZstdRecheckAllocatesNoMore(t *testing.T) {
+	content := zstdPayload(1 << 20)
+	good := window128MiB(t, flushedZstd(t, content, 100_000))
+	starts := zstdCompressedBlocks(t, good)
+	last := starts[len(starts)-1]
+	end := last + 3 + (int(good[last])|int(good[last+1])<<8|int(good[last+2])<<16)>>3
+	limit := len(content)
+	var bad []byte
+	for i := end - 1; i > last+3 && bad == nil; i-- {
+		b := bytes.Clone(good)
+		b[i] ^= 0x5a
+		if made, w, err := narrowedFirstPass(t, b, limit); failsNearTheWindow(made, w, err, limit) {
+			bad = b
+		}
+	}
+	if bad == nil {
+		t.Fatal("no byte of the last block makes the first pass fail near the window")
+	}
+	z, _ := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
+	for _, msg := range [][]byte{bad, append(bytes.Clone(bad), bad...)} {
+		var err error
+		z.codec.decompress(msg, limit) // warm the decoders
+		got := allocated(func() { _, err = z.codec.decompress(msg, limit) })
+		if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrDecompressedTooLarge) {
+			t.Fatalf("%d bytes: %v, want ErrCorrupt", len(msg), err)
+		}
+		most := uint64(limit) + peakSlack + uint64(len(bad)) + zstdFCSField
+		if len(msg) > len(bad) {
+			// What is left for the second frame is known only within what the
+			// first's headers bound: the plan has an eighth of the window more
+			// (zstdCappedRoom).
+			w, _ := zstdNamedWindow(uint64(limit))
+			most += w / 8
+		}
+		t.Logf("a %d-byte message, rechecked: %d bytes allocated, at most %d", len(msg), got, most)
+		if got > most {
+			t.Errorf("a %d-byte message, rechecked: %d bytes allocated, want at most %d", len(msg), got, most)
+		}
+	}
+}
