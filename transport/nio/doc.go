@@ -243,8 +243,13 @@
 //     reading one). If that buffer grows beyond MaxConnQueueBytes plus one read (256 KiB),
 //     the connection is closed, an error is logged rate-limited and Stats.ConnsOverflowed
 //     counts it. So a paused connection holds at most about twice MaxConnQueueBytes
-//     (its queue and its buffer), and a peer that streams more than that while its
-//     connection is paused (its application or the receiver's is too slow) is cut off.
+//     (its queue and its buffer) in bytes; in memory more, since gnet rounds the buffer's
+//     capacity up to a power of two (8 MiB for the defaults) and decoded messages take
+//     more than their frame bytes: TestPausedConnectionsBounded bounds four such
+//     connections' heap at 4 x 20.25 MiB with the defaults (ring, the half-size ring it
+//     grew out of, twice the queue, the unread ACKs). A peer that streams more than
+//     twice MaxConnQueueBytes while its connection is paused (its application or the
+//     receiver's is too slow) is cut off.
 //     Only a paused connection buffers more than one small frame: one that is not paused
 //     decodes whatever is complete, and assembles large frames (below) as they arrive.
 //   - With Config.DeliverOnEventLoop nothing queues: the event loop delivers each frame
