@@ -3,7 +3,9 @@ package tomcatinterop_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +99,63 @@ func TestTomcatReadsGoDeltaSession(t *testing.T) {
 		"attr cart BackupGolden$Cart carol/3\nattr counter java.lang.Integer 6\n"+
 		"attr list java.util.ArrayList [a, 7]\n"; got != want {
 		t.Errorf("Java applies Go's diff as\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestTomcatReadsARepeatedAttributeName: a DeltaSession stream naming an attribute three
+// times (a peer's stream may; Tomcat's own writeObject writes a map) is read by
+// catalina-ha with the last value (its readObject puts each attribute into its map in
+// order), and by Go's Codec alike: the name once, the last value
+// (session/backup TestFullCopyWithAnAttributeTwice). Before, Go's Get read the first.
+func TestTomcatReadsARepeatedAttributeName(t *testing.T) {
+	tomcat.Skip(t)
+	val := func(v any) []byte {
+		b, err := delta.JavaValueCodec{}.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	now := time.Now().UnixMilli()
+	st := delta.SessionState{ID: "D1.go", CreationTime: now, LastAccessedTime: now, MaxInactive: 3600,
+		Attributes: []delta.NamedValue{{Name: "x", Value: val(1)}, {Name: "y", Value: val("two")},
+			{Name: "x", Value: val(3)}, {Name: "x", Value: val(5)}}}
+	v, err := backup.Codec{}.Encode(backup.NewSession(st.ID, 0, backup.Limits{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := v.(*jserial.Object)
+	if o.External, err = (delta.JavaCodec{}).SessionData(&st); err != nil {
+		t.Fatal(err)
+	}
+	b, err := jserial.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "session.ser")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var javaAttrs []string
+	for _, line := range strings.Split(javaTool(t, "BackupGolden", "read", file), "\n") {
+		if strings.HasPrefix(line, "attr ") {
+			javaAttrs = append(javaAttrs, line)
+		}
+	}
+	if want := []string{"attr x java.lang.Integer 5", "attr y java.lang.String two"}; !slices.Equal(javaAttrs, want) {
+		t.Fatalf("catalina-ha reads the attributes as %q, want %q", javaAttrs, want)
+	}
+	back, err := jserial.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv, err := backup.Codec{}.Decode(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := gv.(*backup.Session)
+	x, _, err := s.Get("x")
+	if err != nil || x != 5 || !slices.Equal(s.AttributeNames(), []string{"x", "y"}) {
+		t.Fatalf("Go reads x = %v (%v), attributes %q; want 5 and [x y], as catalina-ha", x, err, s.AttributeNames())
 	}
 }

@@ -7,7 +7,8 @@ import (
 	"github.com/gotribes/tribes/session/delta"
 )
 
-// The session's attributes: read, set and removed by name.
+// The session's attributes: read, set and removed by name, each name held once (a
+// session received in full keeps the last value of a name its stream repeats: lastValues).
 
 // AttributeNames returns the names of the attributes, in the session's order.
 func (s *Session) AttributeNames() []string {
@@ -102,25 +103,17 @@ func (s *Session) indexAttrs() {
 		passHook(len(s.st.Attributes))
 	}
 	s.attrAt = make(map[string]int, len(s.st.Attributes))
-	s.attrMore = nil
 	for i, a := range s.st.Attributes {
-		if _, dup := s.attrAt[a.Name]; !dup {
-			s.attrAt[a.Name] = i
-			continue
-		}
-		if s.attrMore == nil {
-			s.attrMore = make(map[string][]int)
-		}
-		s.attrMore[a.Name] = append(s.attrMore[a.Name], i)
+		s.attrAt[a.Name] = i
 	}
 	s.attrN = s.attrBytes()
 }
 
 // stateReplaced forgets attrAt and attrN, st having been replaced (without holes).
-func (s *Session) stateReplaced() { s.attrAt, s.attrMore, s.attrGone, s.attrHoles = nil, nil, nil, 0 }
+func (s *Session) stateReplaced() { s.attrAt, s.attrGone, s.attrHoles = nil, nil, 0 }
 
 // compactAttrs closes the holes Removes left in st.Attributes, keeping the order of the
-// others, and moves their places in attrAt and attrMore.
+// others, and moves their places in attrAt.
 func (s *Session) compactAttrs() {
 	if s.attrHoles == 0 {
 		return
@@ -129,21 +122,11 @@ func (s *Session) compactAttrs() {
 		passHook(len(s.st.Attributes))
 	}
 	out := s.st.Attributes[:0]
-	if s.attrMore != nil {
-		s.attrMore = make(map[string][]int, len(s.attrMore))
-	}
 	for i, a := range s.st.Attributes {
 		if s.attrGone[i] {
 			continue
 		}
-		// A name's first place is attrAt's (Remove removes every place of a name), the
-		// others are its later ones, in order; a first place only moves back, to below
-		// them.
-		if s.attrAt[a.Name] == i {
-			s.attrAt[a.Name] = len(out)
-		} else {
-			s.attrMore[a.Name] = append(s.attrMore[a.Name], len(out))
-		}
+		s.attrAt[a.Name] = len(out)
 		out = append(out, a)
 	}
 	clear(s.st.Attributes[len(out):])
@@ -153,12 +136,7 @@ func (s *Session) compactAttrs() {
 
 // Remove removes attribute name and records the change, in constant amortised time: the
 // attribute's place is left as a hole, closed once the holes are half of the places or
-// when the attributes are read whole (TestRemoveManyAttributesLinear). Of a name there
-// more than once (a session received in full), it removes every place, as the backups
-// applying its diff do (and as Tomcat's map of attributes, holding a name once, has it):
-// before, it removed the first, the primary then holding the next where its backups
-// held none (TestRemoveOfANameThereTwice); in time linear in the places removed
-// (TestRemoveNamesThereTwiceLinear).
+// when the attributes are read whole (TestRemoveManyAttributesLinear).
 func (s *Session) Remove(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -168,22 +146,13 @@ func (s *Session) Remove(name string) {
 		return
 	}
 	delete(s.attrAt, name)
-	more := s.attrMore[name]
-	if more != nil {
-		delete(s.attrMore, name)
-		if len(s.attrMore) == 0 {
-			s.attrMore = nil
-		}
-	}
 	if s.attrGone == nil {
 		s.attrGone = make([]bool, len(s.st.Attributes), cap(s.st.Attributes))
 	}
-	for _, j := range append([]int{i}, more...) {
-		s.attrN -= int64(len(name) + len(s.st.Attributes[j].Value))
-		s.attrGone[j] = true
-		s.st.Attributes[j] = delta.NamedValue{}
-		s.attrHoles++
-	}
+	s.attrN -= int64(len(name) + len(s.st.Attributes[i].Value))
+	s.attrGone[i] = true
+	s.st.Attributes[i] = delta.NamedValue{}
+	s.attrHoles++
 	if s.attrHoles > len(s.st.Attributes)/2 {
 		s.compactAttrs()
 	}

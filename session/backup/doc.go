@@ -93,10 +93,12 @@
 // replmap.Diffable (its diff is DeltaSession.getDiff's DeltaRequest stream) and
 // replmap.AccessReplicated. Its Set and Remove take constant amortised time, whatever
 // the number of attributes (TestSetManyAttributesScansNothing,
-// TestRemoveManyAttributesLinear). A name a session received in full holds twice: Get
-// and Set take the first place, and Remove removes both, as a backup applying its diff
-// does (TestRemoveOfANameThereTwice), in time linear in the places it removes
-// (TestRemoveNamesThereTwiceLinear).
+// TestRemoveManyAttributesLinear). A session received in full whose stream names an
+// attribute more than once holds it once, with the last value, at the name's first
+// place, as Tomcat's readObject reads it (each attribute put into its map in order): Get,
+// Set, Remove, AttributeNames and its own full copy agree with catalina-ha
+// (TestFullCopyWithAnAttributeTwice; interop/tomcat
+// TestTomcatReadsARepeatedAttributeName).
 //
 // # Expiry
 //

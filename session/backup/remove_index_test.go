@@ -70,13 +70,14 @@ func TestRemoveManyAttributesLinear(t *testing.T) {
 }
 
 // FuzzSessionSetRemove: whatever the mix of Sets, Removes, Gets, diffs taken and
-// applied, names there twice (as a session received in full may hold them), the session
-// agrees with a plain model after each step: its attributes (names in the order first
-// set, a removed one set again going last, and values; of a name there more than once,
-// Get and Set take the first, Remove removes every place), its pending changes (changes: each name's latest
-// change once, in the order of the latest), the index and the bytes it counts, and a
-// copy that applies its diffs holds what the model of the changes gives (a diff applied
-// to both, then the changes pending before it).
+// applied, and states received in full that repeat a name (as a Java peer's stream may),
+// the session agrees with a plain model after each step: its attributes (names in the
+// order first set, a removed one set again going last, and values; a name repeated in
+// a state received in full is held once, with the last value, at its first place, as
+// Codec.Decode keeps it), its pending changes (changes: each name's latest change once,
+// in the order of the latest), the index and the bytes it counts, and a copy that
+// applies its diffs holds what the model of the changes gives (a diff applied to both,
+// then the changes pending before it).
 func FuzzSessionSetRemove(f *testing.F) {
 	f.Add([]byte{0, 8, 16, 2, 10, 3, 0, 4})
 	f.Add([]byte{0, 9, 17, 25, 33, 2, 10, 18, 26, 34, 3, 8, 6, 4, 1})
@@ -104,10 +105,10 @@ func FuzzSessionSetRemove(f *testing.F) {
 				}
 				attrs = setModel(attrs, nm, step)
 				touch(delta.Action{Op: delta.OpSet, Name: nm, Value: []byte(strconv.Itoa(step))})
-			case 2, 3: // Remove: every place of the name, as ApplyDiff on a backup
+			case 2, 3: // Remove
 				s.Remove(nm)
 				if i := findModel(attrs, nm); i >= 0 {
-					attrs = slices.DeleteFunc(attrs, func(a modelAttr) bool { return a.name == nm })
+					attrs = slices.Delete(attrs, i, i+1)
 					touch(delta.Action{Op: delta.OpRemove, Name: nm})
 				}
 			case 4: // Get, and AttributeNames (which closes the holes)
@@ -118,17 +119,17 @@ func FuzzSessionSetRemove(f *testing.F) {
 				if got := s.AttributeNames(); !slices.Equal(got, modelNames(attrs)) {
 					t.Fatalf("step %d: AttributeNames %v, want %v", step, got, modelNames(attrs))
 				}
-			case 7: // received in full, with nm there once more at the end
+			case 7: // received in full, its stream holding nm once more at the end (Decode)
 				b, err := delta.JavaValueCodec{}.Marshal(-step)
 				if err != nil {
 					t.Fatal(err)
 				}
 				s.mu.Lock()
 				s.compactAttrs()
-				s.st.Attributes = append(slices.Clone(s.st.Attributes), delta.NamedValue{Name: nm, Value: b})
+				s.st.Attributes = lastValues(append(slices.Clone(s.st.Attributes), delta.NamedValue{Name: nm, Value: b}))
 				s.stateReplaced()
 				s.mu.Unlock()
-				attrs = append(attrs, modelAttr{nm, -step})
+				attrs = setModel(attrs, nm, -step)
 			case 5: // Diff, applied to the copy
 				b, err := s.Diff()
 				if err != nil {
@@ -183,12 +184,12 @@ type modelAttr struct {
 	v    int
 }
 
-// findModel returns the place of the first attribute name in attrs, -1 for none.
+// findModel returns the place of attribute name in attrs, -1 for none.
 func findModel(attrs []modelAttr, name string) int {
 	return slices.IndexFunc(attrs, func(a modelAttr) bool { return a.name == name })
 }
 
-// setModel sets the first attribute name in attrs to v, or appends it.
+// setModel sets attribute name in attrs to v, or appends it.
 func setModel(attrs []modelAttr, name string, v int) []modelAttr {
 	if i := findModel(attrs, name); i >= 0 {
 		attrs[i].v = v
@@ -207,42 +208,31 @@ func modelNames(attrs []modelAttr) []string {
 }
 
 // checkModel checks s against the model: attrs (names in order, values), and the
-// pending changes' names and operations in order; and s's index (a name's first place
-// in attrAt, its later ones in attrMore) and byte count against its attributes.
+// pending changes' names and operations in order; and s's index (each name's place in
+// attrAt, each name once) and byte count against its attributes.
 func checkModel(t *testing.T, step int, s *Session, attrs []modelAttr, pending []delta.Action) {
 	t.Helper()
 	s.mu.Lock()
 	var live []string
 	var n int64
-	more := map[string][]int{}
 	for i, a := range s.st.Attributes {
 		if s.attrGone != nil && s.attrGone[i] {
 			continue
 		}
-		first := !slices.Contains(live, a.Name)
+		if slices.Contains(live, a.Name) {
+			t.Fatalf("step %d: %s held twice: %v", step, a.Name, s.st.Attributes)
+		}
 		live = append(live, a.Name)
 		n += int64(len(a.Name) + len(a.Value))
 		if s.attrAt == nil {
 			continue
 		}
-		if j, ok := s.attrAt[a.Name]; first && (!ok || j != i) {
+		if j, ok := s.attrAt[a.Name]; !ok || j != i {
 			t.Fatalf("step %d: attrAt[%s] = %d %v, want %d", step, a.Name, j, ok, i)
 		}
-		if !first {
-			more[a.Name] = append(more[a.Name], i)
-		}
 	}
-	if s.attrAt != nil && (len(s.attrAt) != len(live)-countMore(more) || s.attrN != n+namedBytes(s.st.Notes)) {
-		t.Fatalf("step %d: index of %d names, %d bytes; want %d and %d", step, len(s.attrAt), s.attrN,
-			len(live)-countMore(more), n)
-	}
-	if s.attrAt != nil && (len(s.attrMore) != len(more) || s.attrMore == nil && len(more) > 0) {
-		t.Fatalf("step %d: attrMore %v, want %v", step, s.attrMore, more)
-	}
-	for nm, is := range more {
-		if !slices.Equal(s.attrMore[nm], is) {
-			t.Fatalf("step %d: attrMore %v, want %v", step, s.attrMore, more)
-		}
+	if s.attrAt != nil && (len(s.attrAt) != len(live) || s.attrN != n+namedBytes(s.st.Notes)) {
+		t.Fatalf("step %d: index of %d names, %d bytes; want %d and %d", step, len(s.attrAt), s.attrN, len(live), n)
 	}
 	holes := 0
 	for _, g := range s.attrGone {
@@ -268,115 +258,9 @@ func checkModel(t *testing.T, step int, s *Session, attrs []modelAttr, pending [
 	if !slices.Equal(got, want) {
 		t.Fatalf("step %d: changes %v, want %v", step, got, want)
 	}
-	for i, a := range attrs {
-		if findModel(attrs, a.name) != i {
-			continue
-		}
+	for _, a := range attrs {
 		if v, ok, err := s.Get(a.name); err != nil || !ok || v != a.v {
 			t.Fatalf("step %d: %s = %v %v %v, want %d", step, a.name, v, ok, err, a.v)
 		}
-	}
-}
-
-// countMore returns how many places more lists.
-func countMore(more map[string][]int) int {
-	n := 0
-	for _, is := range more {
-		n += len(is)
-	}
-	return n
-}
-
-// TestRemoveOfANameThereTwice: a session received in full may hold a name twice (the
-// index points at the first, which Get finds); Remove removes both, as its backup,
-// holding the same copy, does applying its diff (a removal takes every place there).
-// Before, Remove removed the first: the primary's Get then found the second, x = 3,
-// where the backup held no x.
-func TestRemoveOfANameThereTwice(t *testing.T) {
-	s := NewSession("S1", 0, Limits{})
-	backup := NewSession("S1", 0, Limits{})
-	val := func(v int) []byte {
-		b, err := delta.JavaValueCodec{}.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	s.st.Attributes = []delta.NamedValue{{Name: "x", Value: val(1)}, {Name: "y", Value: val(2)}, {Name: "x", Value: val(3)}}
-	s.stateReplaced()
-	backup.st.Attributes = slices.Clone(s.st.Attributes)
-	if v, _, _ := s.Get("x"); v != 1 {
-		t.Fatalf("x = %v, want 1 (the first)", v)
-	}
-	s.Remove("x")
-	if got := s.AttributeNames(); !slices.Equal(got, []string{"y"}) {
-		t.Fatalf("after a Remove: %v, want y (x gone, as on the backup)", got)
-	}
-	if v, ok, _ := s.Get("x"); ok {
-		t.Fatalf("x = %v after its Remove, want none", v)
-	}
-	diff, err := s.Diff()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := backup.ApplyDiff(diff); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := backup.AttributeNames(), s.AttributeNames(); !slices.Equal(got, want) {
-		t.Fatalf("the backup holds %v, the primary %v", got, want)
-	}
-	s.Remove("x")
-	s.Remove("y")
-	if err := s.Set("z", 4); err != nil {
-		t.Fatal(err)
-	}
-	if got := s.AttributeNames(); !slices.Equal(got, []string{"z"}) {
-		t.Fatalf("at the end: %v, want z", got)
-	}
-	if s.attrN != int64(len("z")+len(val(4))) {
-		t.Fatalf("attrN %d", s.attrN)
-	}
-}
-
-// TestRemoveNamesThereTwiceLinear: a Remove of a name there twice (a session received in
-// full) closed the holes, deleted the first by moving the places after it, and dropped
-// the index, which the next Remove built again: removing 2 000 names there twice, of 4 000
-// attributes, went over about 2 000 × 4 000 places in passes. Remove now takes the
-// name's later places from the index (attrMore) and leaves holes, as for any name: the
-// passes go over at most 3 times the places, and no Get finds a name removed.
-func TestRemoveNamesThereTwiceLinear(t *testing.T) {
-	const n = 2000
-	s := NewSession("S1", 0, Limits{})
-	for round := range 2 {
-		for i := range n {
-			b, err := delta.JavaValueCodec{}.Marshal(round*n + i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.st.Attributes = append(s.st.Attributes, delta.NamedValue{Name: "a" + strconv.Itoa(i), Value: b})
-		}
-	}
-	s.stateReplaced()
-	passed, scanned := 0, 0
-	defer func(p, sc func(int)) { passHook, scanHook = p, sc }(passHook, scanHook)
-	passHook = func(l int) { passed += l }
-	scanHook = func(l int) { scanned += l }
-	for i := range n {
-		s.Remove("a" + strconv.Itoa(i))
-	}
-	for i := range n {
-		if v, ok, err := s.Get("a" + strconv.Itoa(i)); err != nil || ok {
-			t.Fatalf("a%d after its Remove = %v %v %v, want none (both places removed)", i, v, ok, err)
-		}
-	}
-	if passed > 3*2*n || scanned != 0 {
-		t.Fatalf("removing %d names there twice went over %d places in passes and %d in scans, want at most %d and 0",
-			n, passed, scanned, 3*2*n)
-	}
-	if names := s.AttributeNames(); len(names) != 0 {
-		t.Fatalf("%d names left", len(names))
-	}
-	if s.attrN != 0 {
-		t.Fatalf("attrN %d, want 0", s.attrN)
 	}
 }

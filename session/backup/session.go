@@ -24,16 +24,13 @@ type Session struct {
 	// holeAction), holes of them, until changes or record closes them.
 	pendingAt map[pendKey]int
 	holes     int
-	// attrAt is the place of each attribute name in st.Attributes (the first, should a
-	// name be there more than once), and attrN what the attribute and note values take
-	// (attrBytes), so that Set, Get and Remove look nothing up by a scan; nil while not
-	// built (a new session, or once a diff replaced st), built by the next of them.
+	// attrAt is the place of each attribute name in st.Attributes (a name is there once:
+	// Codec.Decode keeps one value per name, and Set and a diff replace a name's value in
+	// place), and attrN what the attribute and note values take (attrBytes), so that Set,
+	// Get and Remove look nothing up by a scan; nil while not built (a new session, or
+	// once a diff replaced st), built by the next of them.
 	attrAt map[string]int
 	attrN  int64
-	// attrMore holds the later places, in order, of each name there more than once (a
-	// session received in full; nil for none): Remove removes them with the first
-	// without a scan (TestRemoveNamesThereTwiceLinear).
-	attrMore map[string][]int
 	// attrGone marks the places of st.Attributes that Removes emptied (nil for none),
 	// holes of them: compactAttrs closes them once they are half of the places, and
 	// before st is read whole (AttributeNames, a full copy, ApplyDiff), so that a Remove
