@@ -153,7 +153,9 @@
 // Limits.Java.Limits.MaxBytes, more attributes than MaxEntries), each value, in the
 // session's order, going when it fits with those kept before it
 // (TestFullCopyPastLimitsTogether, TestFullCopyPastMaxEntries): before, such a full
-// copy went whole, the backup refused it and held no copy of the session. A session's attribute
+// copy went whole, the backup refused it and held no copy of the session. So are the
+// listeners past MaxEntries, which such a backup refuses too: the first MaxEntries go,
+// the others are reported and counted alike (TestFullCopyPastMaxEntriesOfListeners). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. Decoding a session received in full is bounded by its

@@ -23,7 +23,9 @@ import (
 // (TestFullCopyLeavesOutAValuePastLimits). Such values are now left out of the full copy
 // (each attribute, note and the principal is encoded alone, and left out when that goes
 // beyond the limits; then values within them alone that a receiver with the same limits
-// would refuse together are left out by first fit: TestFullCopyPastLimitsTogether), the
+// would refuse together are left out by first fit: TestFullCopyPastLimitsTogether;
+// listeners past java's MaxEntries, which such a receiver refuses too, are left out
+// alike: TestFullCopyPastMaxEntriesOfListeners), the
 // others go, and the values left out are recorded for the
 // Manager's next Replicate, which returns an error wrapping delta.ErrMessageLimit naming
 // them (takeLeftOut); this node keeps them. When the values are not the cause, the error
@@ -97,14 +99,24 @@ func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any,
 }
 
 // leaveOutOfFullCopy is fullCopy of a session java refused (cause): it returns the
-// session data without the values past java's limits alone, nor those that go past
-// them together with the values before them (declimits.FirstFit over the attributes and
-// notes, in the session's order: TestFullCopyPastLimitsTogether), and the values left
-// out, also when the session data fails without them (its error then returned); s.mu is
-// held.
+// session data without the listeners past java's MaxEntries, nor the values past java's
+// limits alone, nor those that go past them together with the values before them
+// (declimits.FirstFit over the attributes and notes, in the session's order:
+// TestFullCopyPastLimitsTogether), and the listeners and values left out, also when the
+// session data fails without them (its error then returned); s.mu is held.
 func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, []leftValue, error) {
 	st := s.st
 	var out []leftValue
+	// A receiver with java's limits reads at most MaxEntries listeners (their count is
+	// refused beyond): the first go, in the session's order, and the others are left out
+	// as values are (TestFullCopyPastMaxEntriesOfListeners). They are names only: nothing
+	// else of a receiver's limits bounds them together.
+	if n := maxEntries(java); len(st.Listeners) > n {
+		for _, l := range st.Listeners[n:] {
+			out = append(out, leftValue{delta.ActionListener, l})
+		}
+		st.Listeners = st.Listeners[:n:n]
+	}
 	fits := func(probe delta.SessionState) bool {
 		probe.ID = st.ID
 		_, err := java.SessionData(&probe)
@@ -204,11 +216,7 @@ func sessionData(java delta.JavaCodec, st *delta.SessionState) ([]any, error) {
 	if limit <= 0 {
 		limit = jserial.DefaultMaxBytes
 	}
-	entries := java.MaxEntries
-	if entries <= 0 {
-		entries = delta.DefaultMaxEntries
-	}
-	if st.Principal == nil && max(len(st.Attributes), len(st.Notes), len(st.Listeners)) <= entries &&
+	if st.Principal == nil && max(len(st.Attributes), len(st.Notes), len(st.Listeners)) <= maxEntries(java) &&
 		2*(namedBytes(st.Attributes)+namedBytes(st.Notes))+1<<20 <= limit {
 		return ext, nil
 	}
@@ -217,4 +225,12 @@ func sessionData(java delta.JavaCodec, st *delta.SessionState) ([]any, error) {
 			delta.ErrMessageLimit, err)
 	}
 	return ext, nil
+}
+
+// maxEntries is java's MaxEntries, or its default for 0.
+func maxEntries(java delta.JavaCodec) int {
+	if java.MaxEntries <= 0 {
+		return delta.DefaultMaxEntries
+	}
+	return java.MaxEntries
 }

@@ -122,7 +122,8 @@ type Stats struct {
 	// sessions' full copies because they go beyond Limits.Java alone, which a session
 	// received in full may hold, or together with the values before them, whose Go forms
 	// or count a backup with the same limits would refuse (TestFullCopyPastLimitsTogether,
-	// TestFullCopyPastMaxEntries); the other values went. They are counted as the full
+	// TestFullCopyPastMaxEntries), and the listeners past Limits.Java.MaxEntries
+	// (TestFullCopyPastMaxEntriesOfListeners); the other values went. They are counted as the full
 	// copy is made (the map's Codec.Encode: a Put, by Create or ChangeSessionID too, a
 	// Replicate sending the session in full, the map's republish when a member leaves, a
 	// reply to a node taking the session over), whether a Replicate follows or not; the
