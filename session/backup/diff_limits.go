@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -127,11 +128,20 @@ func joinLeft(vs []leftValue) string {
 // takeLeftOut returns how many changes Diffs left out since the last call (and no full
 // copy carried since), and an error wrapping delta.ErrMessageLimit and the encoder's
 // refusal that names them and the values the last full copy left out (nil for none),
-// and forgets them. The values left out of full copies were counted as they were made
-// (fullCopy).
-func (s *Session) takeLeftOut() (diffs int, err error) {
+// and forgets them. Unless sent (the Replicate calling it sent what it had to), the
+// values full copies carried since the last call are reported as before they did
+// (carriedDiff, carriedFull): those copies may not have left. The values left out of
+// full copies were counted as they were made (fullCopy).
+func (s *Session) takeLeftOut(sent bool) (diffs int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !sent && len(s.carriedDiff) > 0 {
+		s.leftOut, s.leftOutWhy = appendNew(s.leftOut, s.carriedDiff), cmp.Or(s.leftOutWhy, s.carriedDiffWhy)
+	}
+	if !sent && len(s.carriedFull) > 0 {
+		s.fullOut, s.fullOutWhy = appendNew(s.fullOut, s.carriedFull), cmp.Or(s.fullOutWhy, s.carriedFullWhy)
+	}
+	s.carriedDiff, s.carriedDiffWhy, s.carriedFull, s.carriedFullWhy = nil, nil, nil, nil
 	var errs []error
 	diffs = len(s.leftOut)
 	if diffs > 0 {

@@ -140,10 +140,12 @@
 // delta.ErrMessageLimit naming them, counted in Stats.ChangesDroppedPastLimits, and the
 // later diffs go out (TestDiffPastLimitsTogetherLeavesOut); a full copy carries them, and
 // then they are not reported (TestFullCopyCarriesWhatADiffLeftOut), but for those it
-// left out itself (TestFullCopyKeepsTheDiffReportOfWhatItLeftOut). Changes without a
-// value that alone are more than MaxEntries fit no diff: Session.Diff returns an error
-// wrapping ErrTooManyChanges and forgets them, and Manager.Replicate sends the session in
-// full instead (TestTooManyChangesWithoutAValueGoInFull). A value past them in
+// left out itself (TestFullCopyKeepsTheDiffReportOfWhatItLeftOut), or when the
+// Replicate fails (here its full copy's send): that Replicate reports them
+// (TestFullCopyWhoseSendFailsKeepsTheDiffReport). Changes without a value that alone
+// are more than MaxEntries fit no diff: Session.Diff returns an error wrapping
+// ErrTooManyChanges and forgets them, and Manager.Replicate sends the session in full
+// instead (TestTooManyChangesWithoutAValueGoInFull). A value past them in
 // a session received in full is left out of its full copy, the others sent, and
 // Manager.Replicate reports it likewise, counted in Stats.FullCopyValuesLeftOut as the
 // full copy is made (TestFullCopyLeavesOutAValuePastLimits,

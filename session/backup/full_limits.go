@@ -49,7 +49,12 @@ import (
 // names them (TestFailedFullCopyKeepsTheReportOfTheLastOne); before, it forgot them. The
 // values Diffs left out stay reported as such: the failed copy carried none. A full copy
 // made but whose send fails is reported by that Replicate, and the next one sends the
-// session in full again (TestFullCopyAfterAFailedSendReportsAgain).
+// session in full again (TestFullCopyAfterAFailedSendReportsAgain). The values it
+// carried that were reported left out (of a diff, or of the previous full copy) are no
+// longer reported once a Replicate sent: a Replicate that fails reports those of the
+// full copies made since the last Replicate (here its own full copy's send failed:
+// TestFullCopyWhoseSendFailsKeepsTheDiffReport), as they may not have left; before, a
+// copy dropped their report as it was made.
 func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any, error) {
 	s.compactAttrs()
 	ext, err := sessionData(java, &s.st)
@@ -76,26 +81,61 @@ func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any,
 	if err != nil {
 		// Nothing was sent: what the previous copy left out is still to be reported,
 		// with what this one found beyond the limits alone.
-		s.fullOut, s.fullOutWhy = before, cmp.Or(beforeWhy, why)
-		for _, v := range out {
-			if !slices.Contains(before, v) {
-				s.fullOut = append(s.fullOut, v)
-			}
-		}
+		s.fullOut, s.fullOutWhy = appendNew(before, out), cmp.Or(beforeWhy, why)
 		if len(s.fullOut) == 0 {
 			s.fullOut, s.fullOutWhy = nil, nil
 		}
 		return nil, err
 	}
+	// What it carries of the reports is kept until the Replicate learns the send's fate
+	// (takeLeftOut).
+	var carried []leftValue
+	for _, v := range before {
+		if !notCarried[v] {
+			carried = append(carried, v)
+		}
+	}
+	if len(carried) > 0 {
+		s.carriedFull, s.carriedFullWhy = appendNew(s.carriedFull, carried), cmp.Or(s.carriedFullWhy, beforeWhy)
+	}
 	s.fullOut, s.fullOutWhy = out, nil
 	if len(out) > 0 {
 		s.fullOutWhy = why
 	}
-	s.leftOut = slices.DeleteFunc(s.leftOut, func(v leftValue) bool { return !notCarried[v] })
+	carried = nil
+	s.leftOut = slices.DeleteFunc(s.leftOut, func(v leftValue) bool {
+		if !notCarried[v] {
+			carried = append(carried, v)
+			return true
+		}
+		return false
+	})
+	if len(carried) > 0 {
+		s.carriedDiff, s.carriedDiffWhy = appendNew(s.carriedDiff, carried), cmp.Or(s.carriedDiffWhy, s.leftOutWhy)
+	}
 	if len(s.leftOut) == 0 {
 		s.leftOut, s.leftOutWhy = nil, nil
 	}
 	return ext, nil
+}
+
+// appendNew appends to vs the values of add it does not hold, in order, in time linear
+// in their number.
+func appendNew(vs, add []leftValue) []leftValue {
+	if len(add) == 0 {
+		return vs
+	}
+	has := make(map[leftValue]bool, len(vs)+len(add))
+	for _, v := range vs {
+		has[v] = true
+	}
+	for _, v := range add {
+		if !has[v] {
+			has[v] = true
+			vs = append(vs, v)
+		}
+	}
+	return vs
 }
 
 // leaveOutOfFullCopy is fullCopy of a session java refused (cause): it returns the

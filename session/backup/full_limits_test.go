@@ -280,3 +280,52 @@ func bigAndW1(t *testing.T, m *backup.Manager, id string) *backup.Session {
 	}
 	return s
 }
+
+// TestFullCopyWhoseSendFailsKeepsTheDiffReport: after a failed send (of a's diff) the
+// next Replicate sends the session in full, taking its Diff first, which leaves out c
+// (b and c, 30 strings each, go past MaxHandles 50 together); the full copy carries c,
+// which dropped c's report as the copy was made, and its send fails too: that Replicate
+// returned the failure alone, c on no other node and not named. It now names c left out
+// of the diff beside the failure (ChangesDroppedPastLimits 1), and the Replicate after,
+// whose full copy is sent, reports nothing: the backup holds a, b and c.
+func TestFullCopyWhoseSendFailsKeepsTheDiffReport(t *testing.T) {
+	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxHandles: 50}}}
+	fail := &failSend{}
+	ms, _ := startManagerNodesWith(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: limits},
+		map[int]channel.Interceptor{0: fail})
+	ctx := context.Background()
+	s, err := ms[0].Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("a", "x"); err != nil {
+		t.Fatal(err)
+	}
+	fail.fail.Store(1)
+	if err := ms[0].Replicate(ctx, s.ID()); err == nil || !strings.Contains(err.Error(), "failSend") {
+		t.Fatalf("Replicate whose send fails: %v, want the failure", err)
+	}
+	if err := errors.Join(s.Set("b", stringList("b", 30)), s.Set("c", stringList("c", 30))); err != nil {
+		t.Fatal(err)
+	}
+	fail.fail.Store(1)
+	err = ms[0].Replicate(ctx, s.ID())
+	if err == nil || !strings.Contains(err.Error(), "failSend") || !errors.Is(err, delta.ErrMessageLimit) ||
+		!strings.Contains(err.Error(), `left out of its diff, not replicated and no longer pending: attribute "c"`) {
+		t.Fatalf("Replicate whose full copy's send fails: %v; want the failure and c reported left out of the diff", err)
+	}
+	if got := ms[0].Stats().ChangesDroppedPastLimits; got != 1 {
+		t.Errorf("ChangesDroppedPastLimits %d, want 1", got)
+	}
+	if err := ms[0].Replicate(ctx, s.ID()); err != nil {
+		t.Fatalf("the next Replicate, sent in full: %v, want nil (its copy carries c)", err)
+	}
+	for name, want := range map[string]int{"a": 0, "b": 30, "c": 30} {
+		if got := backupHolds(t, ms[1], s.ID(), name); got != want {
+			t.Errorf("the backup's %s: %d, want %d", name, got, want)
+		}
+	}
+	if got := ms[0].Stats().ChangesDroppedPastLimits; got != 1 {
+		t.Errorf("ChangesDroppedPastLimits %d after the copy sent, want still 1", got)
+	}
+}

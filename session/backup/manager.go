@@ -116,7 +116,9 @@ type Stats struct {
 	// session's diff left out because they went beyond Limits.Java together with its
 	// other changes (Replicate returns an error wrapping delta.ErrMessageLimit naming
 	// them): kept pending, they would have made every later diff of the session fail
-	// (TestDiffPastLimitsTogetherLeavesOut).
+	// (TestDiffPastLimitsTogetherLeavesOut). A full copy carrying them takes them off
+	// the report once a Replicate sent; a Replicate that failed reports and counts them
+	// (TestFullCopyWhoseSendFailsKeepsTheDiffReport).
 	ChangesDroppedPastLimits uint64
 	// FullCopyValuesLeftOut counts the values (attributes, notes, principals) left out of
 	// sessions' full copies because they go beyond Limits.Java alone, which a session
@@ -491,13 +493,16 @@ func (m *Manager) Replicate(ctx context.Context, id string) error {
 	for try := 0; try < 2 && errors.Is(err, ErrTooManyChanges); try++ {
 		err = m.m.Replicate(ctx, id, false)
 	}
+	sent := err == nil
 	if err == nil && m.stopping.Load() {
 		err = fmt.Errorf("backup: session %s: the manager stopped during its replication: %w", id, replmap.ErrNotStarted)
 	}
 	if s != nil {
 		// Its diff left changes out (Session.Diff), or its full copy values (Codec.Encode).
 		// The values left out of full copies were counted as they were made (Codec).
-		if diffs, left := s.takeLeftOut(); left != nil {
+		// A Replicate that failed gives back the reports of what the full copies since the
+		// last one carried (TestFullCopyWhoseSendFailsKeepsTheDiffReport).
+		if diffs, left := s.takeLeftOut(sent); left != nil {
 			m.droppedN.Add(uint64(diffs))
 			err = errors.Join(left, err)
 		}

@@ -60,6 +60,13 @@ type Session struct {
 	// until Manager.Replicate takes them; fullOutWhy is the encoder's refusal.
 	fullOut    []leftValue
 	fullOutWhy error
+	// carriedDiff and carriedFull are the values reported left out (of a diff: leftOut;
+	// of the previous full copy: fullOut) that full copies made since the last
+	// Manager.Replicate carried, so no longer reported: a Replicate that did not send gives
+	// their reports back (takeLeftOut), those copies perhaps not sent; the whys are the
+	// reports' refusals.
+	carriedDiff, carriedFull       []leftValue
+	carriedDiffWhy, carriedFullWhy error
 }
 
 // NewSession returns a new session with the id, created now, with max inactive interval
