@@ -62,6 +62,13 @@ var (
 	// ErrMemberLeft: destinations of a call left the channel (its membership reported
 	// them gone) before they replied; the call stopped waiting for them.
 	ErrMemberLeft = errors.New("rpc: member left before replying")
+	// ErrDeclined, returned or wrapped by a Handler, answers the request with a
+	// NoRpcChannelReply, as a node without an rpc.Channel (or Java RpcChannel) of this id
+	// answers: the caller stops counting this member, as for one that left, and gets no
+	// response from it (TestHandlerDeclines). Neither the error nor a reply goes back to
+	// the channel. Java's RpcCallback cannot answer so; a Go node uses it for an id it is
+	// giving up, such as a static membership that is stopping.
+	ErrDeclined = errors.New("rpc: request declined")
 )
 
 // Handler answers requests (Java's RpcCallback.replyRequest).
@@ -70,6 +77,8 @@ type Handler interface {
 	// marshal, nil for Java's null. With a non-nil error no reply is sent (as when a
 	// Java callback throws): the caller waits for its timeout, and the error is returned
 	// to the channel as a listener failure.
+	//
+	// An error wrapping ErrDeclined answers a NoRpcChannelReply instead.
 	//
 	// Reply runs on the receiving goroutine of sender's connection, as Java's callback
 	// runs on the receiver thread: while it runs, later messages on that connection wait.
@@ -400,10 +409,15 @@ func (c *Channel) received(m *message, from channel.Member) error {
 	// Before the handler, which may make the sender a member (a static membership's START).
 	stranger := c.cfg.AcceptNonMembers && !isMember(c.cfg.Channel, from)
 	reply, err := c.cfg.Handler.Reply(m.payload, from)
-	if err != nil {
+	var out *message
+	switch {
+	case errors.Is(err, ErrDeclined):
+		out = &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}
+	case err != nil:
 		return fmt.Errorf("rpc %q: handler: %w", c.cfg.ID, err)
+	default:
+		out = &message{reply: true, uuid: m.uuid, rpcID: m.rpcID, payload: reply}
 	}
-	out := &message{reply: true, uuid: m.uuid, rpcID: m.rpcID, payload: reply}
 	if stranger {
 		return c.strangers.reply(c, from, out)
 	}
