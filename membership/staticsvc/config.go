@@ -106,6 +106,10 @@ type Stats struct {
 	// BadRequests counts requests of the service's RPC id that are no member message
 	// (answered with null, logged rate-limited per sender address).
 	BadRequests uint64
+	// StopsRefuted counts MSG_STOPs naming a listed member that answered the PING they
+	// made this node send it with its own member (same address and unique id): the STOP
+	// was not its own, and the member stays listed (TestForgedStopDoesNotDropALiveMember).
+	StopsRefuted uint64
 }
 
 // New returns a static membership service. It checks the configuration only; nothing
@@ -171,7 +175,7 @@ func New(cfg Config) (*Service, error) {
 // Stats returns the service's counters.
 func (s *Service) Stats() Stats {
 	return Stats{MembersOverLimit: s.overLimit.Load(), OversizedMembers: s.oversized.Load(),
-		BadRequests: s.badRequests.Load()}
+		BadRequests: s.badRequests.Load(), StopsRefuted: s.stopsRefuted.Load()}
 }
 
 // latin1 returns the ISO-8859-1 bytes of s (Java's getBytes(ISO_8859_1): '?' for what

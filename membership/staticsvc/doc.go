@@ -15,7 +15,14 @@
 //   - A node receiving a START or PING takes its sender's member as alive and replies
 //     with the same message carrying its own member.
 //   - On stop, the members get a MSG_STOP (a plain send, not an RPC) carrying the local
-//     member with the BABY-ALEX command, and drop the node at once. For 10 s (twice
+//     member with the BABY-ALEX command, and drop the node once it is confirmed: a
+//     STOP naming a listed member makes the node PING that member first (at most one
+//     check per member at once, and per second while more STOPs come), and keeps it if
+//     it answers with itself (Stats.StopsRefuted): anyone can send a STOP, and Tomcat
+//     drops the member it names at once. A stopping node does not answer so: its RPC
+//     channel is closed, a Java channel answers a NoRpcChannelReply, a Go node leaves a
+//     responder answering the same for 10 s (rpc.ErrDeclined), and a stopped node's port
+//     refuses connections, which the check watches for. For 10 s (twice
 //     RPCTimeout if longer) a PING of that node, or its reply to one, arriving after its
 //     STOP (sent before it on another connection, or late) does not add it again; its
 //     START (the node restarted, with a new unique id or the same) does, and so does its

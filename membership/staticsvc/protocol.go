@@ -202,7 +202,7 @@ func (l stopListener) MessageReceived(msg *channel.Message) error {
 	}
 	switch m.typ {
 	case msgStop:
-		l.s.left(m.member)
+		l.s.stopReceived(m.member)
 	case msgStart, msgPing:
 		l.s.heard(msg.Source, m.member, m.typ == msgStart, time.Time{})
 	}

@@ -26,7 +26,7 @@ type Service struct {
 	log *slog.Logger
 	rl  *ratelog.Limiter // refusals of what peers announce
 
-	overLimit, oversized, badRequests atomic.Uint64
+	overLimit, oversized, badRequests, stopsRefuted atomic.Uint64
 
 	mu      sync.Mutex
 	ch      *channel.Channel
@@ -43,6 +43,13 @@ type Service struct {
 	// another connection, or late) does not add them again; a START (the node restarted
 	// with the same id) does. Emptied when full.
 	stopped map[channel.UniqueID]time.Time
+	// stopChecks holds the checks of STOPs naming listed members under way, by member
+	// (stopcheck.go): at most one per member in the view.
+	stopChecks map[channel.MemberKey]*stopCheck
+	// declining is the rpc.Channel a stopped run leaves in its place for a while, which
+	// answers the service's requests with a NoRpcChannelReply (stopcheck.go); the next
+	// Start closes it first.
+	declining *rpc.Channel
 
 	// members is the view as Members returns it, sorted; replaced (never modified) after
 	// every change of the view, so Members does not allocate.
@@ -74,6 +81,7 @@ type runState struct {
 	reported chan struct{} // closed once the members the stop reported gone were delivered
 	unlisten func()
 	rpc      *rpc.Channel
+	checks   sync.WaitGroup // the goroutines of stopChecks
 }
 
 // MembershipID returns the ISO-8859-1 bytes of "<ChannelName>-StaticMembership": the
@@ -138,6 +146,7 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	ch := s.ch
 	s.mu.Unlock()
 
+	s.closeDeclining(nil)
 	rc, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver,
 		AcceptNonMembers: true, Limits: s.cfg.Limits}) // START and PING come from nodes not listed yet: the protocol's purpose
 	if err != nil {
@@ -279,6 +288,7 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 	ended, cancelEnded := context.WithCancel(context.Background())
 	cancelEnded()
 	_ = r.rpc.Close(ended)
+	s.decline(ch)
 	if to := s.Members(); len(to) > 0 {
 		local := ch.LocalMember()
 		local.Command = wire.ShutdownCommand
@@ -296,6 +306,8 @@ func (s *Service) finishStop(ctx context.Context, ch *channel.Channel, r *runSta
 		s.log.Warn("tribes static membership: close the RPC channel", "err", err)
 	}
 	r.unlisten()
+	// The checks of STOPs end with the run's context and its RPC channel's close.
+	r.checks.Wait()
 	s.rl.Flush()
 	s.updateThen(r.reported, func(now time.Time) (added, gone []channel.Member) {
 		for k, e := range s.view {

@@ -1,0 +1,220 @@
+package staticsvc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/rpc"
+)
+
+// The check of a STOP. A MSG_STOP carries no proof that the member it names sent it, and
+// anyone who reaches the receiver port can send one (it must come from nodes this one
+// may no longer list); the address and unique id it needs are in every reply to a START
+// or PING, which a node sends anyone. Tomcat's provider drops the member a STOP names at
+// once, so that a stranger could cut a live member off (its messages refused as a
+// non-member's) until its next PING reply, again and again. A STOP naming a listed member
+// is therefore checked first: the member gets a PING, and stays listed if it answers
+// with its own member; it is dropped once the PING fails, is answered otherwise, the
+// member's port refuses a connection (watchRefused), or no answer came within
+// RPCTimeout. A stopping node closes its RPC channel before it
+// sends its STOP, so it does not answer with its member: a Java node's channel answers
+// a NoRpcChannelReply, and a Go node leaves a responder that answers the same for
+// stopMemory (decline), so that a STOP of a node whose transport still runs is honoured
+// after a round trip, not after RPCTimeout (TestStopOfMembershipAloneHonouredAtOnce).
+
+// stopCheckGap is how long after a check refuted a STOP further STOPs naming the same
+// member wait before it is checked again: a stranger's stream of STOPs makes at most one
+// PING of each listed member per stopCheckGap.
+const stopCheckGap = time.Second
+
+// stopCheck is the check under way of a STOP naming one listed member.
+type stopCheck struct {
+	again bool // a STOP arrived during the check or its gap; guarded by Service.mu
+}
+
+// stopReceived handles a MSG_STOP naming m. A member that is not listed is only
+// remembered as stopped (left), as before: nothing is dropped. A listed one is checked
+// on a goroutine of its own, one at a time per member.
+func (s *Service) stopReceived(m channel.Member) {
+	k := m.Key()
+	s.mu.Lock()
+	r := s.run
+	e, listed := s.view[k]
+	if r == nil || !listed {
+		s.mu.Unlock()
+		if r != nil {
+			s.left(m)
+		}
+		return
+	}
+	if c := s.stopChecks[k]; c != nil {
+		c.again = true
+		s.mu.Unlock()
+		return
+	}
+	if s.stopChecks == nil {
+		s.stopChecks = map[channel.MemberKey]*stopCheck{}
+	}
+	c := &stopCheck{}
+	s.stopChecks[k] = c
+	target := e.m
+	r.checks.Add(1)
+	s.mu.Unlock()
+	go s.checkStop(r, c, target, m)
+}
+
+// checkStop checks the STOP naming target (stop, the member the STOP carries): dropped
+// unless it answers the PING with its member; checked again after stopCheckGap if more
+// STOPs naming it arrived meanwhile.
+func (s *Service) checkStop(r *runState, c *stopCheck, target, stop channel.Member) {
+	defer r.checks.Done()
+	k := target.Key()
+	end := func() {
+		s.mu.Lock()
+		delete(s.stopChecks, k)
+		s.mu.Unlock()
+	}
+	for {
+		if !s.answers(r, target) {
+			end()
+			if r.ctx.Err() == nil {
+				s.left(stop)
+			}
+			return
+		}
+		s.stopsRefuted.Add(1)
+		s.rl.LogFunc(slog.LevelWarn, target.Addr(), "stop refuted",
+			"tribes static membership: ignoring a MSG_STOP: the member it names answers", func() []any {
+				return []any{"member", target.String()}
+			})
+		t := time.NewTimer(stopCheckGap)
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+		}
+		s.mu.Lock()
+		if !c.again || r.ctx.Err() != nil {
+			delete(s.stopChecks, k)
+			s.mu.Unlock()
+			return
+		}
+		c.again = false
+		s.mu.Unlock()
+	}
+}
+
+// answers sends target a PING and reports whether it answered with its own member (the
+// same address and unique id), within RPCTimeout. A reply is a sign of life, as any
+// reply to a PING.
+func (s *Service) answers(r *runState, target channel.Member) bool {
+	s.mu.Lock()
+	ch := s.ch
+	s.mu.Unlock()
+	msg, err := s.cls.object(memberMessage{typ: msgPing, member: ch.LocalMember(), id: s.id})
+	if err != nil {
+		s.log.Error("tribes static membership: encode MSG_PING", "err", err)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, s.cfg.RPCTimeout)
+	defer cancel()
+	// A stopping node may take the PING and stop before it answers: the call then ends
+	// when the node's port refuses connections, not after RPCTimeout.
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.watchRefused(ctx, target, cancel)
+	}()
+	defer func() { <-watched }()
+	defer cancel()
+	sent := time.Now()
+	// Acknowledged: a PING the node's closing receiver never took fails at once.
+	resps, _ := r.rpc.Call(ctx, []channel.Member{target}, msg, rpc.AllReply, s.cfg.SendOptions|channel.OptUseAck)
+	for _, resp := range resps {
+		m, err := decode(resp.Message)
+		if err != nil || !m.is(s.id) || m.member.Key() != target.Key() {
+			continue
+		}
+		s.heard(resp.Member, m.member, false, sent)
+		return true
+	}
+	return false
+}
+
+// stopDialInterval is how often a check of a STOP tries to connect to the member it
+// waits for (watchRefused).
+const stopDialInterval = 100 * time.Millisecond
+
+// watchRefused calls cancel once target's address refuses a TCP connection, trying every
+// stopDialInterval until ctx ends.
+func (s *Service) watchRefused(ctx context.Context, target channel.Member, cancel context.CancelFunc) {
+	t := time.NewTicker(stopDialInterval)
+	defer t.Stop()
+	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c, err := d.DialContext(ctx, "tcp", target.Addr())
+		if err == nil {
+			_ = c.Close()
+			continue
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			cancel()
+			return
+		}
+	}
+}
+
+// decline registers, in place of a stopped run's RPC channel, one that answers the
+// service's requests with a NoRpcChannelReply, as Java's channel answers them once its
+// provider stopped: a member checking this node's STOP learns at once that it stopped.
+// It is closed after stopMemory, or by the next Start.
+func (s *Service) decline(ch *channel.Channel) {
+	d, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, AcceptNonMembers: true, Limits: s.cfg.Limits,
+		Handler: rpc.HandlerFunc(func(any, channel.Member) (any, error) { return nil, rpc.ErrDeclined })})
+	if err != nil {
+		if !errors.Is(err, rpc.ErrDuplicateID) {
+			s.log.Warn("tribes static membership: stopped: cannot answer requests", "err", err)
+		}
+		return
+	}
+	s.mu.Lock()
+	old := s.declining
+	s.declining = d
+	s.mu.Unlock()
+	closeNow(old)
+	time.AfterFunc(s.stopMemory(), func() { s.closeDeclining(d) })
+}
+
+// closeDeclining closes the declining RPC channel, if it is d (any, with nil).
+func (s *Service) closeDeclining(d *rpc.Channel) {
+	s.mu.Lock()
+	cur := s.declining
+	if cur == nil || (d != nil && cur != d) {
+		s.mu.Unlock()
+		return
+	}
+	s.declining = nil
+	s.mu.Unlock()
+	closeNow(cur)
+}
+
+// closeNow unregisters c without waiting for its replies to non-members, which end by
+// themselves.
+func closeNow(c *rpc.Channel) {
+	if c == nil {
+		return
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = c.Close(ended)
+}
