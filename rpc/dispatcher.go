@@ -160,6 +160,14 @@ func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 	if m.noChannel {
 		return nil
 	}
+	if d.ch.Membership() != nil && !isMember(d.ch, msg.Source) {
+		// A channel taking every sender's messages (channel.Config.AcceptNonMembers) lets
+		// a non-member's request for any id through. Its answer would go, from the
+		// receiving goroutine, to an address the request writes (one that does not answer
+		// holds the receiver for the transport's timeout): it is refused as the channel's
+		// sender check refuses it (TestOpenChannelStrangerRepliesOffTheReceiver).
+		return fmt.Errorf("rpc: no rpc.Channel takes a request of a non-member: %w: %s", channel.ErrNotMember, msg.Source.Addr())
+	}
 	// As GroupChannel.sendNoRpcChannelReply: asynchronous, no ACK.
 	return d.send(context.Background(), msg.Source, &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}, channel.OptAsync)
 }

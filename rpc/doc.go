@@ -25,7 +25,11 @@
 //
 //   - The NoRpcChannelReply is sent by this package, not by the channel: a Go node
 //     answers it only while at least one rpc.Channel is open on its channel.Channel.
-//     A Go node without any never answers an RpcMessage.
+//     A Go node without any never answers an RpcMessage, and none answers a node that
+//     is not a member of a channel with a membership service (a channel with
+//     channel.Config.AcceptNonMembers lets its requests through): such a request is
+//     refused with an error wrapping channel.ErrNotMember, as the channel's sender check
+//     refuses it (TestOpenChannelStrangerRepliesOffTheReceiver).
 //   - Two rpc.Channels with the same id on one channel are refused (ErrDuplicateID);
 //     Java would deliver to both.
 //   - A request to no member means every current member (as channel.Channel.Send);
@@ -50,7 +54,9 @@
 //     replies from it are not seen. Whether the rpc.Channel takes such a message is
 //     decided on its rpc id alone, the payload not decoded
 //     (TestNonMemberPayloadNotDecoded).
-//   - The reply to a non-member's request is sent off the receiving goroutine, at most
+//   - The reply to a non-member's request (taken with Config.AcceptNonMembers, or by any
+//     rpc.Channel on a channel with channel.Config.AcceptNonMembers and a membership
+//     service) is sent off the receiving goroutine, at most
 //     MaxNonMemberReplies at once, one more cancelling the oldest (Stats); Java replies
 //     from the receiver thread, where a send to an address that does not answer holds it
 //     for the sender's timeout (TestNonMemberRepliesOffTheReceiver). A stranger keeping

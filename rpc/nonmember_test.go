@@ -21,13 +21,15 @@ type gate struct {
 	release, open chan struct{}
 	hold          func(to []channel.Member) bool
 	ended         atomic.Int32
-	stubborn      bool // ignore the send's context, as a transport blocked in a connect may
+	entered       atomic.Int32 // sends held
+	stubborn      bool         // ignore the send's context, as a transport blocked in a connect may
 }
 
 func (g *gate) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	if g.hold != nil && !g.hold(to) {
 		return g.Next().SendMessage(ctx, to, msg)
 	}
+	g.entered.Add(1)
 	done := ctx.Done()
 	if g.stubborn {
 		done = nil

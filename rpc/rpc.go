@@ -149,7 +149,10 @@ type Config struct {
 	// from the receiver thread), and a stranger keeping MaxNonMemberReplies such sends in
 	// flight would otherwise have every other non-member's reply dropped. Whether
 	// the sender is a member is decided before the Handler runs. Replies to members are
-	// sent on the receiving goroutine, as in Java.
+	// sent on the receiving goroutine, as in Java. Without AcceptNonMembers, an
+	// rpc.Channel still takes non-members' requests on a channel that takes every
+	// sender's messages (channel.Config.AcceptNonMembers): its replies to them go the
+	// same bounded way when the channel has a membership service.
 	AcceptNonMembers bool
 }
 
@@ -407,7 +410,13 @@ func (c *Channel) received(m *message, from channel.Member) error {
 		return nil
 	}
 	// Before the handler, which may make the sender a member (a static membership's START).
-	stranger := c.cfg.AcceptNonMembers && !isMember(c.cfg.Channel, from)
+	// A non-member's request reaches an rpc.Channel without AcceptNonMembers too when the
+	// channel takes every sender's messages (channel.Config.AcceptNonMembers): its reply,
+	// to an address the request writes, is sent off the receiving goroutine as well
+	// (TestOpenChannelStrangerRepliesOffTheReceiver). A channel without a membership
+	// service has no members: its replies go as before.
+	stranger := !isMember(c.cfg.Channel, from) &&
+		(c.cfg.AcceptNonMembers || c.cfg.Channel.Membership() != nil)
 	reply, err := c.cfg.Handler.Reply(m.payload, from)
 	var out *message
 	switch {

@@ -1,0 +1,88 @@
+package rpc_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gotribes/tribes/channel"
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/membership/static"
+	"github.com/gotribes/tribes/rpc"
+)
+
+// TestOpenChannelStrangerRepliesOffTheReceiver: on a channel that takes every sender's
+// messages (channel.Config.AcceptNonMembers, as the Go side of a Tomcat cluster and
+// tribesdemo run it), a non-member's RpcMessage reaches the dispatcher whatever its rpc
+// id. A request for an rpc.Channel without rpc.Config.AcceptNonMembers was answered from
+// the receiving goroutine, and one for an id no rpc.Channel has with a NoRpcChannelReply
+// from there too: to the request's source, an address the stranger writes, so that a
+// send to one that does not answer held the receiver for the transport's timeout (15
+// frames held every worker of transport/nio). Here every send of the callee hangs (as to
+// a blackhole): a synchronized request must still be acknowledged. The rpc.Channel's
+// reply goes off the receiving goroutine, bounded as for AcceptNonMembers
+// (Stats.NonMemberReplies); the NoRpcChannelReply is not sent: the request is refused
+// as the channel's own check refuses it (an error wrapping channel.ErrNotMember, a
+// FAIL_ACK to a synchronized sender), sending nothing.
+func TestOpenChannelStrangerRepliesOffTheReceiver(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	caller := newNode(t, nw)
+	tn := nw.NewNode()
+	g := &gate{release: make(chan struct{}), open: make(chan struct{})}
+	// The callee lists nobody: the caller is a non-member, let through by the channel.
+	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1,
+		Interceptors: []channel.Interceptor{g}, AcceptNonMembers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	channeltest.Start(t, callee)
+	t.Cleanup(func() { close(g.open) }) // before the channel stops, should a reply hold its receiver
+	known := []byte("members-only")
+	srv, err := rpc.New(rpc.Config{Channel: callee, ID: known, Handler: answer("callee")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	to := []channel.Member{callee.LocalMember()}
+
+	// call sends a synchronized request for id and returns its error once acknowledged,
+	// failing the test if the acknowledgement does not come.
+	call := func(id []byte) error {
+		t.Helper()
+		c, err := rpc.New(rpc.Config{Channel: caller.ch, ID: id, Handler: answer("caller")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.Call(context.Background(), to, "q", rpc.NoReply, channel.OptUseAck|channel.OptSyncAck)
+			errc <- err
+		}()
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(testutil.WaitLimit):
+			t.Fatalf("a stranger's request for %q still unacknowledged: its answer holds the callee's receiving goroutine", id)
+			return nil
+		}
+	}
+
+	if err := call(known); err != nil {
+		t.Fatalf("request for an rpc.Channel: %v", err)
+	}
+	if s := srv.Stats(); s.NonMemberReplies != 1 {
+		t.Fatalf("stats %+v, want the reply to the non-member sent off the receiving goroutine", s)
+	}
+	failures := callee.Stats().ListenerFailures
+	if err := call([]byte("no-such-id")); err != nil {
+		t.Fatalf("request for an id nobody has: %v", err)
+	}
+	if n := callee.Stats().ListenerFailures - failures; n != 1 {
+		t.Fatalf("the request for an id nobody has made %d listener failures, want 1 (refused as a non-member's)", n)
+	}
+	if n := g.entered.Load(); n != 1 {
+		t.Fatalf("the callee sent %d messages, want 1: the reply of its rpc.Channel, and no NoRpcChannelReply", n)
+	}
+}
