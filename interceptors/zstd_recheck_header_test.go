@@ -27,9 +27,10 @@ func withDictionaryIDField(t *testing.T, frame []byte, size int) []byte {
 // size after the Window_Descriptor and any Dictionary_ID field, the frame's own
 // Window_Descriptor back) is a valid one for every Dictionary_ID field size (0, 1, 2, 4
 // bytes, of 0) with and without a checksum: a narrowed copy of such a frame, rechecked
-// with what it makes as made, decodes to its exact content (a wrong field or offset fails
-// the decoder or the checksum, or changes the bytes); one byte less of made is too large
-// (the decoder stopped by the content size, not failing on the header).
+// with what it makes as made and as what is left (the content size written), decodes to
+// its exact content (a wrong field or offset fails the decoder or the checksum, or changes
+// the bytes); one byte less of both is too large (the decoder stopped by the content
+// size, not failing on the header).
 func TestZstdRecheckHeaderEveryField(t *testing.T) {
 	content := zstdPayload(300 << 10)
 	for _, crc := range []bool{true, false} {

@@ -48,20 +48,21 @@ func zstdNamedWindow(least uint64) (uint64, byte) {
 }
 
 // recheckNarrowed answers for frame, a copy zstdNarrowWindow made of a frame whose own
-// Window_Descriptor is desc and whose header (without a content size) is hs bytes, which d, decoding it into out after out[:start], failed
-// (failed) in a block that may end past the narrowed window, left bytes being left under
-// the cap. It answers as the frame's own window would, the cap checked after each block:
-// blocks that made more than left are too large; a block that fails under the frame's
-// own window is corrupt. The blocks before the one that failed made made = len(out)-start
-// bytes: past left, the frame is too large. Otherwise it is decoded again from its start,
-// under its own window, with a content size of made written in its header (in the room
-// zstdNarrowWindow left past the copy), so that the decoder stops after the first block
-// that makes anything past made: the one that failed, or a later one after blocks that
-// make nothing. That output is within what decodeCapped made room for (the narrowed
-// window and a block, as made is within left). It returns out with the frame's content
-// where the frame ends within made (a compressed block larger than a narrowed window
-// under a block, whose content is not: no encoder writes those; such a block past made
-// is refused as too large).
+// Window_Descriptor is desc and whose header (without a content size) is hs bytes, which
+// d, decoding it into out after out[:start], failed (failed) in a block that may end past
+// the narrowed window, left bytes being left under the cap. It answers as the frame's own
+// window would, the cap checked after each block: a frame making more than left is too
+// large; one failing under its own window is corrupt; one within left is returned whole
+// (out with its content), whatever failed under the narrowed window (a match past it, or
+// a compressed block larger than a narrowed window under a block, whose content is not:
+// legal, if no encoder known writes it). The blocks before the one that failed made
+// made = len(out)-start bytes: past left, the frame is too large. Otherwise it is decoded
+// again from its start, under its own window, with a content size of left written in its
+// header (in the room zstdNarrowWindow left past the copy), so that the decoder stops
+// after the first block that makes anything past left; that output is within what
+// decodeCapped made room for (the narrowed window, at least left, and a block). A frame
+// ending short of left fails that decode only for its size (its checksum unchecked): it
+// is decoded a third time with its own size written, which checks the checksum.
 func recheckNarrowed(d *zstd.Decoder, frame []byte, desc byte, hs int, out []byte, start int, left uint64, frames int, failed error) ([]byte, error) {
 	made := uint64(len(out) - start)
 	if made > left {
@@ -69,38 +70,34 @@ func recheckNarrowed(d *zstd.Decoder, frame []byte, desc byte, hs int, out []byt
 			ErrDecompressedTooLarge, frames, made, left, failed)
 	}
 	n := len(frame)
-	if cap(frame)-n < zstdFCSField {
+	if cap(frame)-n < zstdFCSField { // zstdNarrowWindow's copies have it: a guard for other callers
 		return nil, fmt.Errorf("%w: zstd frame %d: no room to recheck it: %w", ErrCorrupt, frames, failed)
 	}
 	// Frame_Content_Size_Flag 3: 8 bytes at the end of the header, after the
 	// Window_Descriptor and any Dictionary_ID field (of 0: nextZstdFrame refuses others).
-	e, m := uint64(frame[5]>>3), uint64(frame[5]&7)
-	narrowed := 1<<(10+e) + 1<<(10+e)/8*m // the window of the copy's descriptor
 	frame = frame[:n+zstdFCSField]
 	copy(frame[hs+zstdFCSField:], frame[hs:n])
 	frame[4] |= 3 << 6
 	frame[5] = desc
-	binary.LittleEndian.PutUint64(frame[hs:], made)
 	// The largest window a frame may have (zstdMaxWindow, the capped decoder's) takes a
 	// limit of at least itself; the content size stops the decoder.
-	err := d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(1<<63))
-	if err == nil {
-		out, err = d.DecodeAll(frame, out[:start])
+	if err := d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(1<<63)); err != nil {
+		return nil, fmt.Errorf("%w: zstd frame %d: %w", ErrCorrupt, frames, err)
 	}
-	switch {
-	case err == nil:
-		return out, nil
-	case !errors.Is(err, zstd.ErrFrameSizeExceeded):
-		return nil, fmt.Errorf("%w: zstd frame %d, decoded under its own window: %w", ErrCorrupt, frames, err)
-	case uint64(len(out)-start) > left:
-		return nil, fmt.Errorf("%w: zstd frame %d made %d bytes, %d left under the limit", ErrDecompressedTooLarge, frames, len(out)-start, left)
+	size := left
+	for {
+		binary.LittleEndian.PutUint64(frame[hs:], size)
+		got, err := d.DecodeAll(frame, out[:start])
+		switch {
+		case err == nil:
+			return got, nil
+		case errors.Is(err, zstd.ErrFrameSizeExceeded):
+			return nil, fmt.Errorf("%w: zstd frame %d made %d bytes, %d left under the limit", ErrDecompressedTooLarge, frames, len(got)-start, left)
+		case errors.Is(err, zstd.ErrFrameSizeMismatch) && size == left && uint64(len(got)-start) < left:
+			// The frame ended within left: its size is known, its checksum is not checked.
+			size = uint64(len(got) - start)
+		default:
+			return nil, fmt.Errorf("%w: zstd frame %d, decoded under its own window: %w", ErrCorrupt, frames, err)
+		}
 	}
-	if narrowed < zstdMaxBlock {
-		return nil, fmt.Errorf("%w: zstd frame %d has a compressed block larger than the window of what is left under the limit (%d), whose content is not: %w",
-			ErrDecompressedTooLarge, frames, left, failed)
-	}
-	// A block failing under a narrowed window of a block or more, and not under the
-	// frame's own, has a match past that window: it cannot end within left.
-	return nil, fmt.Errorf("%w: zstd frame %d failed under a window of %d and not under its own, within %d bytes: %w",
-		ErrCorrupt, frames, narrowed, left, failed)
 }
