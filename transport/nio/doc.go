@@ -389,8 +389,8 @@
 //     senders reconnect (a Send in flight fails or is retried as for any lost connection).
 //     The stops are logged rate-limited as EngineGoroutine's runs are: a stop whose line was
 //     written has its failures to listen again and its restart written too, the lines not
-//     written (a stop's and its failures to listen again) are counted and the counts
-//     written at Stop (TestGnetRestartLogBounded); gnet's
+//     written (a stop's, its failures to listen again and its restart) are counted and the
+//     counts written at Stop (TestGnetRestartLogBounded); gnet's
 //     own warnings and errors, several for each stop, are rate-limited per message format
 //     (TestGnetLoggerRateLimited).
 //

@@ -24,7 +24,8 @@ import (
 // counted and reported. Before, each stop wrote its failure and restart lines (2 for each
 // of the 6 stops here) and every failure to listen again its own; then the failures to
 // listen again of a stop not logged were neither written nor counted (no
-// engine-restart-failed count at Stop). The test stops gnet's engine itself, as gnet does
+// engine-restart-failed count at Stop), and then neither were the restarts of those stops
+// (no engine-restarted count at Stop). The test stops gnet's engine itself, as gnet does
 // when accept fails with EMFILE; the first and the last stops' restarts fail to listen
 // twice each (restartBootErr).
 func TestGnetRestartLogBounded(t *testing.T) {
@@ -81,6 +82,9 @@ func TestGnetRestartLogBounded(t *testing.T) {
 	}
 	if want := "kind=engine-restart-failed suppressed=2"; !strings.Contains(out, want) {
 		t.Fatalf("no %q written at Stop for the last stop's failures to listen again, not logged:\n%s", want, out)
+	}
+	if want := fmt.Sprintf("kind=engine-restarted suppressed=%d", runs-failures); !strings.Contains(out, want) {
+		t.Fatalf("no %q written at Stop for the restarts of the stops not logged:\n%s", want, out)
 	}
 }
 

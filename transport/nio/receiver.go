@@ -183,6 +183,10 @@ func (r *receiver) supervise() {
 		if logged {
 			r.log.Warn("tribes nio receiver listening again", "addr", addr,
 				"failures", r.st.receiverFailures.Load(), "restarts", r.st.receiverRestarts.Load())
+		} else {
+			// Its stop's line was counted, not written: so is this one, as its failures
+			// to listen again are (restart).
+			r.plog.Count(slog.LevelWarn, addr, "engine-restarted")
 		}
 		r.report(nil)
 	}
