@@ -3,6 +3,7 @@ package interceptors
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -97,5 +98,43 @@ func TestZstdBlockLargerThanNarrowedWindow(t *testing.T) {
 		case c.want != nil && (!errors.Is(err, c.want) || errors.Is(err, ErrCorrupt) == errors.Is(err, ErrDecompressedTooLarge)):
 			t.Errorf("parts %v, bad checksum %v: %v, want %v", c.parts, c.bad, err, c.want)
 		}
+	}
+}
+
+// TestZstdRecheckMadePastWhatIsLeft: a frame whose first pass under a narrowed window
+// fails (not for its size nor its checksum) in a block that starts past what is left
+// under the cap, yet within that window, is ErrDecompressedTooLarge without a second
+// decode (recheckNarrowed's first check): klauspost's stream of 1 MiB with a 128 MiB
+// window flushed every 100 KB, a byte of its last compressed block changed, under a cap
+// of a byte less than the blocks before it make (the narrowed window 1 MiB).
+func TestZstdRecheckMadePastWhatIsLeft(t *testing.T) {
+	content := zstdPayload(1 << 20)
+	good := window128MiB(t, flushedZstd(t, content, 100_000))
+	starts := zstdCompressedBlocks(t, good)
+	last := starts[len(starts)-1]
+	end := last + 3 + (int(good[last])|int(good[last+1])<<8|int(good[last+2])<<16)>>3
+	var bad []byte
+	before := 0
+	for i := end - 1; i > last+3 && bad == nil; i-- {
+		b := bytes.Clone(good)
+		b[i] ^= 0x5a
+		if made, w, err := narrowedFirstPass(t, b, len(content)); failsNearTheWindow(made, w, err, len(content)) {
+			bad, before = b, made
+		}
+	}
+	if bad == nil {
+		t.Fatal("no byte of the last block makes the first pass fail near the window")
+	}
+	limit := before - 1
+	made, w, err := narrowedFirstPass(t, bad, limit)
+	if made != before || uint64(made) > w || err == nil || errors.Is(err, zstd.ErrCRCMismatch) ||
+		errors.Is(err, zstd.ErrDecoderSizeExceeded) || uint64(made)+zstdMaxBlock <= w {
+		t.Fatalf("cap %d: the first pass: %d bytes, window %d, %v: want %d bytes, within the window, then a failure near it",
+			limit, made, w, err, before)
+	}
+	z, _ := NewZstd(ZstdConfig{MaxDecompressedSize: limit})
+	if _, err := z.codec.decompress(bad, limit); !errors.Is(err, ErrDecompressedTooLarge) || errors.Is(err, ErrCorrupt) ||
+		!strings.Contains(err.Error(), "and then failed") {
+		t.Errorf("cap %d: %v, want ErrDecompressedTooLarge for the %d bytes made before the failure", limit, err, made)
 	}
 }
