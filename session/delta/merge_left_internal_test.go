@@ -2,7 +2,9 @@ package delta
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -35,4 +37,83 @@ func TestMergeTakesTheMembersLeftIDs(t *testing.T) {
 			t.Errorf("late %v: the copy renamed keeps left ids %q, want [R.a R.b]", late, renamed.e().left)
 		}
 	}
+}
+
+// TestMergeLeftKeepsTheNewestOfBoth: a member's left ids merged into a copy's (takeLeft,
+// or load) keep the newest of both sides. Before, they were added after this node's, so
+// a member that missed this node's last two renames (its list S.r0-S.r7, this node's
+// S.r2-S.r9) pushed S.r8 and S.r9 out, the ids a rename back most likely goes to: the
+// copy kept S.r0-S.r7.
+func TestMergeLeftKeepsTheNewestOfBoth(t *testing.T) {
+	r := func(from, to int) (ids []string) {
+		for i := from; i <= to; i++ {
+			ids = append(ids, fmt.Sprintf("S.r%d", i))
+		}
+		return ids
+	}
+	tagged := func(tag string, n int) (ids []string) {
+		for i := range n {
+			ids = append(ids, fmt.Sprintf("S.%s%d", tag, i))
+		}
+		return ids
+	}
+	for _, c := range []struct {
+		name              string
+		own, theirs, want []string
+	}{
+		{"the member missed this node's last renames", r(2, 9), r(0, 7), r(2, 9)},
+		{"this node missed the member's last renames", r(0, 5), r(0, 9), r(2, 9)},
+		{"the same", r(0, 7), r(0, 7), r(0, 7)},
+		{"the member's between this node's", r(0, 9)[:0:0], r(3, 4), r(3, 4)},
+		// Nothing orders the two sides: their newest alternate, this node's first.
+		{"apart", tagged("a", 8), tagged("b", 8),
+			[]string{"S.b4", "S.a4", "S.b5", "S.a5", "S.b6", "S.a6", "S.b7", "S.a7"}},
+		// S.r5 orders what follows it on either side; after it S.x, S.y here and
+		// S.r6-S.r9 there alternate.
+		{"anchored", append(r(0, 5), "S.x", "S.y"), r(0, 9), append(r(4, 9), "S.x", "S.y")},
+	} {
+		for _, how := range []string{"takeLeft", "load"} {
+			s := &Session{id: "S.z", valid: true}
+			for _, id := range c.own {
+				s.noteLeft(id, "S.z")
+			}
+			if how == "takeLeft" {
+				s.takeLeft(c.theirs)
+			} else {
+				s.mu.Lock()
+				s.load(&SessionState{ID: "S.z", Version: 2, MaxInactive: 60, left: c.theirs})
+				s.mu.Unlock()
+			}
+			got := s.e().left
+			// Order is the merge's guess where nothing orders the ids: what is kept matters.
+			if !sameSet(got, c.want) {
+				t.Errorf("%s, %s: kept %q, want %q", c.name, how, got, c.want)
+			}
+		}
+	}
+}
+
+// TestMergeLeftKeepsTheIDRenamedFromPastTheBytes: with routes of about 700 bytes only
+// two ids fit maxLeftBytes; merged with a member's two, the id this node's binder last
+// renamed the session away from stays, beside the member's newest: a rename back to it
+// still raises the version. Before, the member's ids, added after it, pushed it out.
+func TestMergeLeftKeepsTheIDRenamedFromPastTheBytes(t *testing.T) {
+	long := func(route string) string { return "S." + strings.Repeat(route, 700) }
+	s := &Session{id: long("z"), valid: true}
+	s.noteLeft(long("a"), long("z"))
+	s.takeLeft([]string{long("c"), long("d")})
+	if !s.heldBefore(long("a")) || !s.heldBefore(long("d")) || s.heldBefore(long("c")) {
+		t.Errorf("kept %d ids (%d bytes), want this node's S.a... and the member's newest S.d...",
+			len(s.e().left), leftSize(s.e().left))
+	}
+	if leftSize(s.e().left) > maxLeftBytes {
+		t.Errorf("kept %d bytes, past %d", leftSize(s.e().left), maxLeftBytes)
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

@@ -182,9 +182,9 @@ func (s *Session) addLeft(id string) {
 	}
 }
 
-// takeLeft adds ids, those a member's copy of s left (AskLeft, AskRecentLeft), to s's
-// own: a refresh or a catch-up that merges that copy into s, or renames s for it, rather
-// than loading it over s (which takes them: load) brings them too
+// takeLeft merges ids, those a member's copy of s left (AskLeft, AskRecentLeft), into
+// s's own (mergeLeft): a refresh or a catch-up that merges that copy into s, or renames s
+// for it, rather than loading it over s (which merges them too: load) brings them
 // (TestMergeTakesTheMembersLeftIDs).
 func (s *Session) takeLeft(ids []string) {
 	if len(ids) == 0 {
@@ -192,9 +192,62 @@ func (s *Session) takeLeft(ids []string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
-		s.addLeft(id)
+	s.x().left = mergeLeft(s.e().left, ids)
+}
+
+// mergeLeft returns own and theirs, each oldest first, merged, oldest first: the newest
+// of both, within maxLeft ids and maxLeftBytes bytes (an id longer alone is not kept).
+// Ids carry no time, so the lists order them: an id both hold orders the others (one
+// that one list has after it is newer than one the other has before it), and ids
+// nothing orders alternate from the newest, this node's first. So each side keeps its
+// newest ids, first of all the one a binder's last rename there took the session away
+// from, the id a rename back most likely goes to; appended after this node's, a
+// member's older ids pushed its newer ones out (TestMergeLeftKeepsTheNewestOfBoth,
+// TestMergeLeftKeepsTheIDRenamedFromPastTheBytes).
+func mergeLeft(own, theirs []string) []string {
+	kept := make([]string, 0, maxLeft) // newest first
+	size := 0
+	i, j := len(own)-1, len(theirs)-1
+	ownTurn := true
+	for len(kept) < maxLeft && (i >= 0 || j >= 0) {
+		if i >= 0 && (len(own[i]) > maxLeftBytes || slices.Contains(kept, own[i])) {
+			i--
+			continue
+		}
+		if j >= 0 && (len(theirs[j]) > maxLeftBytes || slices.Contains(kept, theirs[j])) {
+			j--
+			continue
+		}
+		var id string
+		switch {
+		case j < 0:
+			id, i = own[i], i-1
+		case i < 0:
+			id, j = theirs[j], j-1
+		case own[i] == theirs[j]:
+			id, i, j = own[i], i-1, j-1
+		default:
+			// own[i] before theirs[j] on their side: theirs[j] is the newer.
+			ownOlder, theirsOlder := slices.Contains(theirs[:j], own[i]), slices.Contains(own[:i], theirs[j])
+			takeOwn := ownTurn
+			if ownOlder != theirsOlder {
+				takeOwn = theirsOlder
+			}
+			if takeOwn {
+				id, i = own[i], i-1
+			} else {
+				id, j = theirs[j], j-1
+			}
+			ownTurn = !takeOwn
+		}
+		if size+len(id) > maxLeftBytes {
+			break // the newest that fit, as addLeft and the decoder keep
+		}
+		size += len(id)
+		kept = append(kept, id)
 	}
+	slices.Reverse(kept)
+	return kept
 }
 
 // heldBefore reports whether a binder's rename took s away from id before, here

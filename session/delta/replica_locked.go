@@ -138,8 +138,8 @@ func (s *Session) load(st *SessionState) {
 	if st.meta != nil || s.ext != nil {
 		s.x().meta = st.meta
 	} // none from a donor not asked or of an earlier version: stamped zero, older than any Go node's change (stamp_meta.go)
-	for _, id := range st.left { // the member's, beside this node's (AskLeft, rename.go)
-		s.addLeft(id)
+	if len(st.left) > 0 { // the member's, beside this node's (AskLeft, rename.go)
+		s.x().left = mergeLeft(s.e().left, st.left)
 	}
 	s.primary = false
 	s.valid = true
