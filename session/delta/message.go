@@ -148,8 +148,9 @@ const (
 	// since its age whatever that bit says. So a node that renames a session back after
 	// it took the session from a catch-up's answer (a joiner's, a member back's) raises
 	// its version too (TestRenameBackByANodeThatCaughtUpMissedKeptByCatchUp). A Go node
-	// of an earlier version sends no ids (one of the first versions with AskRecent sends
-	// every record it holds, as to a refresh).
+	// of an earlier version sends no ids, and its answer is taken as any other
+	// (TestCatchUpFromAnOlderMemberWithoutLeftIDs; one of the first versions with
+	// AskRecent sends every record it holds, as to a refresh).
 	AskRecentLeft = AskRemovals
 )
 

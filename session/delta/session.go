@@ -91,7 +91,7 @@ type sessionExt struct {
 	named []string
 	// left: the ids a binder's renames took the session away from here, or on a member
 	// whose copy this one loaded or merged (AskLeft, AskRecentLeft), oldest first, at
-	// most maxLeft (rename.go, noteLeft, addLeft, takeLeft)
+	// most maxLeft (rename.go, noteLeft, addLeft, takeLeft, mergeLeft)
 	left []string
 }
 
