@@ -117,3 +117,47 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// FuzzMergeLeft: whatever two lists a member and this node hold (a member's come from
+// the wire, each within MaxStringLen), the merge keeps at most maxLeft ids of at most
+// maxLeftBytes, none twice, none that neither list holds, and, with one list empty, the
+// other's newest that fit, in its order.
+func FuzzMergeLeft(f *testing.F) {
+	f.Add("S.r2 S.r3 S.r4 S.r5 S.r6 S.r7 S.r8 S.r9", "S.r0 S.r1 S.r2 S.r3 S.r4 S.r5 S.r6 S.r7", 0)
+	f.Add("S.a0 S.a1", "S.b0 S.a1 S.b1 S.a0", 700)
+	f.Add("", "S.x S.x S.y", 2000)
+	f.Fuzz(func(t *testing.T, own, theirs string, pad int) {
+		pad = min(max(pad, 0), 3*maxLeftBytes)
+		split := func(s string) (ids []string) {
+			for _, id := range strings.Fields(s) {
+				ids = append(ids, id+strings.Repeat("p", pad*len(id)%(maxLeftBytes+256))) // sizes around the bound
+			}
+			return ids
+		}
+		o, th := split(own), split(theirs)
+		got := mergeLeft(o, th)
+		if len(got) > maxLeft || leftSize(got) > maxLeftBytes {
+			t.Fatalf("kept %d ids of %d bytes", len(got), leftSize(got))
+		}
+		seen := map[string]bool{}
+		for _, id := range got {
+			if seen[id] || (!slices.Contains(o, id) && !slices.Contains(th, id)) {
+				t.Fatalf("kept %q twice or from neither list", id)
+			}
+			seen[id] = true
+		}
+		if len(th) == 0 {
+			var want []string // o's newest that fit, as addLeft keeps them one by one
+			s := &Session{}
+			s.mu.Lock()
+			for _, id := range o {
+				s.addLeft(id)
+			}
+			s.mu.Unlock()
+			want = s.e().left
+			if !slices.Equal(got, want) {
+				t.Fatalf("merged with nothing: %q, want %q", got, want)
+			}
+		}
+	})
+}
