@@ -201,7 +201,8 @@ func (s *Session) takeLeft(ids []string) {
 // that one list has after it is newer than one the other has before it), and ids
 // nothing orders alternate from the newest, this node's first. So each side keeps its
 // newest ids, first of all the one a binder's last rename there took the session away
-// from, the id a rename back most likely goes to; appended after this node's, a
+// from, the id a rename back most likely goes to (this node's, where nothing orders the
+// two and they do not fit maxLeftBytes together); appended after this node's, a
 // member's older ids pushed its newer ones out (TestMergeLeftKeepsTheNewestOfBoth,
 // TestMergeLeftKeepsTheIDRenamedFromPastTheBytes).
 func mergeLeft(own, theirs []string) []string {
