@@ -223,6 +223,12 @@ func (m *Map) replicateOnce(ctx context.Context, k string, key any, complete, lo
 	}
 	m.mu.Lock()
 	replaced = m.entries[k] != e
+	if !replaced && msg.Type != msgAccess {
+		// The value sent may have changed: a write of its own (stamp.go), whose stamp a
+		// message in full carries (a diff's receivers no longer know theirs).
+		e.stamp = newStamp()
+		msg.Stamp = e.stamp
+	}
 	m.mu.Unlock()
 	if replaced {
 		m.unlockKey(k, l)

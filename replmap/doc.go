@@ -271,11 +271,19 @@
 //     again and has its Replicate send the value in full, and that member leaving the
 //     map first has the node publish it anew when its MSG_PROXY named a backup other
 //     than the Put's (else that backup holds the value, and the node drops its own;
-//     TestKeptValueRestoredOverThePassBackupsOlderValue). Not done: that backup, seeing
-//     the member gone first (killed), takes the entry over with the pass's older value,
-//     and its publish reaching the node before the node sees the member leave drops the
-//     kept value as any other member's message does: the acknowledged value is lost
-//     (TestKeptValueLostWhenThePassBackupSeesThePassNodeGoneFirst, pinned).
+//     TestKeptValueRestoredOverThePassBackupsOlderValue). When that backup sees the
+//     member gone first (killed) and takes the entry over with the pass's older value,
+//     its publish reaches the node while the node still counts the member: Go nodes
+//     carry a stamp naming each write of a value (a Put's, a Replicate's) in the
+//     MapMessage's diffvalue of a message that is not a diff, which Java writes null
+//     and never reads there; the pass's MSG_PROXY told the node the stamp of the pass's
+//     value, and a publish with that stamp by another member (a takeover or a Get of
+//     that older value) makes the node the primary of the kept value again, published
+//     anew (TestKeptValueRestoredWhenThePassBackupSeesThePassNodeGoneFirst,
+//     TestStampNamesTheWriteNotThePublish, TestStampOnTheWire). Not done when the pass
+//     is a Java node's (its messages carry no stamp): that publish drops the kept value
+//     as any other member's message does, and the acknowledged value is lost
+//     (TestKeptValueLostWhenAJavaPassBackupSeesThePassNodeGoneFirst, pinned).
 //     At most 4096 values and 64 MiB of them are kept at once; past that the MSG_PROXY
 //     drops the value
 //     (TestPutOnAThirdNodeDuringTheDeparturePass,

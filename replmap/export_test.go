@@ -37,6 +37,12 @@ func Primary(m *Map, key any) (channel.Member, bool) {
 // ReceiveBackup has m process a MSG_BACKUP of key and value from a peer, with the local
 // member and extra as backup nodes (tests only).
 func ReceiveBackup(m *Map, from channel.Member, key, value any, extra ...channel.Member) error {
+	return ReceiveBackupStamped(m, from, key, value, 0, extra...)
+}
+
+// ReceiveBackupStamped is ReceiveBackup of a message carrying stamp, the stamp of the
+// write of value a Go node sends (0: none, as from a Java node; tests only).
+func ReceiveBackupStamped(m *Map, from channel.Member, key, value any, stamp uint64, extra ...channel.Member) error {
 	kb, err := jserial.Marshal(key)
 	if err != nil {
 		return err
@@ -46,7 +52,7 @@ func ReceiveBackup(m *Map, from channel.Member, key, value any, extra ...channel
 		return err
 	}
 	return m.received(context.Background(), &message{MapID: m.id, Type: msgBackup, Key: kb, Value: vb,
-		Primary: &from, Nodes: append([]channel.Member{m.cfg.Channel.LocalMember()}, extra...)}, from)
+		Primary: &from, Nodes: append([]channel.Member{m.cfg.Channel.LocalMember()}, extra...), Stamp: stamp}, from)
 }
 
 // StoredConsistent reports whether m's stored bytes are the sum of its entries' sizes,
@@ -102,12 +108,18 @@ func StateStream(m *Map, copies bool) ([]byte, error) {
 // ReceiveProxy has m process a MSG_PROXY of key from a peer: from is the entry's
 // primary and backup its backup node (tests only).
 func ReceiveProxy(m *Map, from channel.Member, key any, backup channel.Member) error {
+	return ReceiveProxyStamped(m, from, key, backup, 0)
+}
+
+// ReceiveProxyStamped is ReceiveProxy of a message carrying stamp, the stamp of the
+// write of the value from holds (0: none, as from a Java node; tests only).
+func ReceiveProxyStamped(m *Map, from channel.Member, key any, backup channel.Member, stamp uint64) error {
 	kb, err := jserial.Marshal(key)
 	if err != nil {
 		return err
 	}
 	return m.received(context.Background(), &message{MapID: m.id, Type: msgProxy, Key: kb,
-		Primary: &from, Nodes: []channel.Member{backup}}, from)
+		Primary: &from, Nodes: []channel.Member{backup}, Stamp: stamp}, from)
 }
 
 // MessageType returns the MapMessage type (Java's MSG_* value) of a plain message's
@@ -474,4 +486,19 @@ func KeptValues(m *Map) (int, int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.keptCount, m.keptBytes
+}
+
+// Stamp returns the stamp of the entry m holds under key (stamp.go), 0 for none or no
+// entry (tests only).
+func Stamp(m *Map, key any) uint64 {
+	k, err := keyOf(key)
+	if err != nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.entries[k]; e != nil {
+		return e.stamp
+	}
+	return 0
 }

@@ -102,7 +102,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		republishing, republishes = m.republishing[k] != nil, kr.republishes
 		m.mu.Unlock()
 		dirty = dirtyDiffable(cur.value)
-		nodes, err = m.publish(ctx, key, cur.value)
+		nodes, err = m.publish(ctx, key, cur.value, cur.stamp)
 		dirty = dirty || dirtyDiffable(cur.value)
 		if err != nil {
 			// No member took the new backup: the local node becomes the primary without
@@ -133,7 +133,8 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 			// is not this node's): taking the entry over would make it valueless.
 			return nil, false, fmt.Errorf("%w: key %v: no value from %v", ErrUnavailable, key, cur.nodes)
 		}
-		cur.value, cur.vbytes = v, int64(len(msg.Value))
+		// The reply names no write (stamp.go): the value's is unknown here.
+		cur.value, cur.vbytes, cur.stamp = v, int64(len(msg.Value)), 0
 		nodes = cur.nodes
 		local := m.local()
 		if len(nodes) > 0 {
@@ -165,7 +166,7 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 		return nil, false, nil
 	}
 	m.forgetKeptLocked(k, e)
-	e.value, e.vbytes, e.primary, e.nodes, e.role = cur.value, cur.vbytes, m.local(), nodes, rolePrimary
+	e.value, e.vbytes, e.primary, e.nodes, e.role, e.stamp = cur.value, cur.vbytes, m.local(), nodes, rolePrimary, cur.stamp
 	if dirty {
 		e.failed++ // the next Replicate sends the value in full
 	}

@@ -93,7 +93,7 @@ func (m *Map) keepsLocked(e *entry, mm *message, from channel.Member) bool {
 // keepLocked makes e, the entry under k, keep its value and backup nodes as they are
 // (keepsLocked), before a MSG_PROXY makes it a proxy. m.mu held.
 func (m *Map) keepLocked(k string, e *entry) {
-	e.kept, e.keptNodes, e.passOf = e.value, slices.Clone(e.nodes), nil
+	e.kept, e.keptNodes, e.keptStamp, e.passOf = e.value, slices.Clone(e.nodes), e.stamp, nil
 	m.keptCount++
 	m.keptBytes += e.vbytes
 	if m.keptSince == nil {
@@ -110,7 +110,7 @@ func (m *Map) unkeepLocked(e *entry) {
 	}
 	m.keptCount--
 	m.keptBytes -= e.vbytes
-	e.kept, e.keptNodes = nil, nil
+	e.kept, e.keptNodes, e.keptStamp = nil, nil, 0
 }
 
 // forgetKeptLocked drops the value e, the entry under k, kept (none: nothing to do), and
@@ -138,7 +138,7 @@ func (m *Map) restoreLocked(k string, e *entry, from channel.Member) bool {
 	if e.role != roleProxy || e.kept == nil || !same(e.primary, from) {
 		return false
 	}
-	e.value, e.role, e.primary, e.nodes = e.kept, rolePrimary, m.local(), e.keptNodes
+	e.value, e.role, e.primary, e.nodes, e.stamp = e.kept, rolePrimary, m.local(), e.keptNodes, e.keptStamp
 	m.unkeepLocked(e)
 	delete(m.keptSince, k)
 	m.account(k, e)
@@ -161,10 +161,46 @@ func (m *Map) passGoneLocked(k string, e *entry, mb channel.Member) bool {
 		m.forgetKeptLocked(k, e)
 		return false
 	}
-	e.value, e.role, e.primary, e.nodes = e.kept, rolePrimary, m.local(), []channel.Member{}
+	e.value, e.role, e.primary, e.nodes, e.stamp = e.kept, rolePrimary, m.local(), []channel.Member{}, e.keptStamp
 	m.unkeepLocked(e)
 	delete(m.keptSince, k)
 	m.account(k, e)
+	return true
+}
+
+// supersededLocked handles mm, from from, a message of e, the entry under k. When e is a
+// proxy keeping the value of a local Put that a departure pass's MSG_PROXY demoted, and
+// mm is a MSG_BACKUP in full or a MSG_PROXY naming another primary than the pass's node,
+// with the stamp of the pass's value (e.stamp, which that MSG_PROXY carried: stamp.go),
+// mm republishes the pass's value, older than the Put's: the pass's backup taking the
+// entry over, having seen the pass's node leave before this node did (a killed node),
+// or a Get there. Its message would drop the kept value, as any other member's message
+// of the key does. Instead the entry is the local primary again with the kept value and
+// no backup node, published anew on a goroutine of its own (a pass, which Stop waits
+// for), whose messages make mm's sender a backup or a proxy of the Put's value
+// (TestKeptValueRestoredWhenThePassBackupSeesThePassNodeGoneFirst); supersededLocked
+// reports true and the caller applies nothing of mm. A newer write on another node
+// carries a stamp of its own, and a Java node's message none: they drop the kept value
+// as before. m.mu held.
+func (m *Map) supersededLocked(k string, e *entry, mm *message) bool {
+	if e == nil || e.role != roleProxy || e.kept == nil || e.stamp == 0 || mm.Stamp != e.stamp ||
+		mm.Type != msgBackup && mm.Type != msgProxy || mm.Diff || mm.Primary == nil ||
+		same(mm.Primary, *e.primary) || m.state != stateInitialized {
+		return false
+	}
+	e.value, e.role, e.primary, e.nodes, e.stamp = e.kept, rolePrimary, m.local(), []channel.Member{}, e.keptStamp
+	m.unkeepLocked(e)
+	delete(m.keptSince, k)
+	m.account(k, e)
+	ctx, from := m.life, *mm.Primary
+	m.beginPassLocked()
+	go func() {
+		defer m.endPass()
+		if _, err := m.republishKey(ctx, k, false, false, nil); err != nil && ctx.Err() == nil {
+			m.rlog.Log(slog.LevelWarn, from.String(), "superseded", "replmap: publish anew a kept value an older one's takeover would drop",
+				"map", m.cfg.Name, "from", from.String(), "err", err)
+		}
+	}()
 	return true
 }
 

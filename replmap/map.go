@@ -75,6 +75,9 @@ type entry struct {
 	// asks the node to send the value again (kept.go); vbytes still counts it.
 	kept      any
 	keptNodes []channel.Member
+	// stamp names the write of value (stamp.go), of the primary's value for a proxy; 0
+	// when unknown. keptStamp is kept's.
+	stamp, keptStamp uint64
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that

@@ -84,6 +84,9 @@ type message struct {
 	// Nodes are the backup members: nil for Java's null, an empty non-nil slice for an
 	// empty array.
 	Nodes []channel.Member
+	// Stamp names the write of the value (stamp.go): sent in diffvalue, and read from
+	// it, by Go nodes only; 0 for none.
+	Stamp uint64
 	// refused, set by stateList, is why received must not apply this entry of a state
 	// list (never sent).
 	refused error
@@ -198,7 +201,7 @@ func (c *codec) objectWith(m *message, mo *memberObjects) (*jserial.Object, erro
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{"diff", m.Diff}, {"msgtype", int32(m.Type)}, {"diffvalue", bytesOrNil(m.DiffValue)},
+	}{{"diff", m.Diff}, {"msgtype", int32(m.Type)}, {"diffvalue", bytesOrNil(stampBytes(m))},
 		{"keydata", bytesOrNil(m.Key)}, {"mapId", bytesOrNil(m.MapID)}, {"nodes", nodes},
 		{"primary", primary}, {"valuedata", bytesOrNil(m.Value)}} {
 		if err := o.SetField(f.name, f.v); err != nil {
@@ -315,6 +318,7 @@ func decodeMessageWith(v any, members map[*jserial.Object]wire.Member) (*message
 	default:
 		return nil, fmt.Errorf("%w: nodes is %T", ErrBadMessage, a)
 	}
+	m.Stamp = stampOf(m)
 	return m, nil
 }
 

@@ -155,8 +155,12 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 		return nil, call, nil
 	}
 	// A MSG_PROXY that may be a departure pass's, sent before the local Put it demotes
-	// reached the pass's node, keeps the Put's value (kept.go); any other message of the
-	// key drops a value kept.
+	// reached the pass's node, keeps the Put's value (kept.go); a takeover of that pass's
+	// older value gives it back (supersededLocked); any other message of the key drops a
+	// value kept.
+	if m.supersededLocked(k, e, mm) {
+		return nil, nil, nil
+	}
 	keep := m.keepsLocked(e, mm, from)
 	if !keep {
 		m.forgetKeptLocked(k, e)
@@ -211,6 +215,12 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	}
 	if apply {
 		e.value, e.vbytes = value, vbytes
+	}
+	switch {
+	case mm.Type == msgProxy || apply:
+		e.stamp = mm.Stamp // the write of the value it names (stamp.go)
+	case mm.Diff:
+		e.stamp = 0 // a change whose stamp diffs do not carry
 	}
 	// A replicated map's copy the sender named its own (its departure pass's
 	// MSG_NOTIFY_MAPMEMBER, which reached this node after this node's Get took the entry

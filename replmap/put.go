@@ -120,8 +120,8 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	passOf := m.passOfLocked(m.entries[k])
 	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
-	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb)), passOf: passOf}
-	nodes, perr := m.publish(ctx, key, value)
+	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb)), passOf: passOf, stamp: newStamp()}
+	nodes, perr := m.publish(ctx, key, value, e.stamp)
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	_, diffable := value.(Diffable)

@@ -199,7 +199,7 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 			m.mu.Unlock()
 			return nil, nil
 		}
-		key, value, read, sends, claims := e.key, e.value, e, e.sends, e.claims
+		key, value, stamp, read, sends, claims := e.key, e.value, e.stamp, e, e.sends, e.claims
 		m.mu.Unlock()
 		var err error
 		// Read before the marshal as well: a Replicate that read the entry before this
@@ -208,7 +208,7 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 		if notify {
 			nodes, err = m.notifyPrimary(ctx, k)
 		} else {
-			nodes, err = m.publish(ctx, key, value)
+			nodes, err = m.publish(ctx, key, value, stamp)
 		}
 		dirty = dirty || !notify && dirtyDiffable(value)
 		m.mu.Lock()
