@@ -328,7 +328,10 @@
 //     (TestForwardFailuresCountedAndRateLimited). The send holds the key's send lock
 //     and goes only while the node holds no entry of the key as its primary, nor a
 //     backup or proxy another member's Put gave it since unless a send of the key by
-//     the node was under way when the removal came (then a Replicate in full of the
+//     the node was under way when the removal came (with OptAsync through the message
+//     dispatch interceptor, one the dispatch queued and has not completed counts, and
+//     the removal waits for it: TestForwardedRemoveCoversAnAsyncReplicateStillOnItsWay;
+//     then a Replicate in full of the
 //     node's that crossed that Put on the backup is dropped there, where the backup
 //     kept the older value: TestPutOnAnotherNodeRacingAResend; that Put's backup stays
 //     lost until its primary's next Replicate in full; without such a send the

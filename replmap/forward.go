@@ -39,7 +39,8 @@ import (
 // Each send holds the key's send lock (lockKey), and sends nothing when the node holds
 // the key again as its primary (a Put or Get here since then published it, and its
 // messages are not overtaken), nor, unless a send of the key by the node was under way
-// when the removal came, as another member's (forwardRemove). The trade-off: a Put of a key waits for a removal of the same key being
+// when the removal came (one a dispatch still holds included, which the removal then
+// waits for: asyncsend.go), as another member's (forwardRemove). The trade-off: a Put of a key waits for a removal of the same key being
 // forwarded to a slow backup, up to one send timeout, so that the removal cannot reach
 // the backup after the Put's copy (TestPutOfAKeyWaitsForAForwardOfIt; a Put of another
 // key does not wait, TestPutOfAnotherKeyDoesNotWaitForAForward). Sending without the
@@ -106,8 +107,8 @@ func (m *Map) forwardRemoveLocked(k string, e *entry, from channel.Member) {
 			continue
 		}
 		// A send of the key under way may cross another member's put on the backup
-		// (forwardRemove).
-		q.keys[k] = q.keys[k] || m.keyLocks[k] != nil
+		// (forwardRemove), also one a dispatch still holds (asyncsend.go).
+		q.keys[k] = q.keys[k] || m.keyLocks[k] != nil || m.asyncUnderwayLocked(k)
 		switch {
 		case q.running || q.waiting:
 		case m.forwards.workers < m.cfg.MaxForwarders:
@@ -194,6 +195,16 @@ func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member, cr
 	// (TestForwardedRemoveAfterANewPutOnAnotherNode,
 	// interop/maps' TestForwardedRemoveKeepsAJavaBackupOfANewerGoPut).
 	if e := m.entries[k]; e != nil && (e.role == rolePrimary || !crossing) || indexOf(m.members, to) < 0 {
+		m.mu.Unlock()
+		return
+	}
+	// A send of the key a dispatch still holds: the removal follows it (asyncsend.go;
+	// TestForwardedRemoveCoversAnAsyncReplicateStillOnItsWay).
+	if err := m.awaitAsyncLocked(ctx, k); err != nil {
+		m.mu.Unlock()
+		return // stopped
+	}
+	if e := m.entries[k]; e != nil && e.role == rolePrimary || indexOf(m.members, to) < 0 {
 		m.mu.Unlock()
 		return
 	}

@@ -158,6 +158,10 @@ type Map struct {
 	// forwarding counts their goroutine, which Stop waits for.
 	forwards   removeForwards
 	forwarding sync.WaitGroup
+	// async is set when the map's sends are queued by a dispatch (tracksAsync), and
+	// asyncSends counts, per key, those not completed (asyncsend.go).
+	async      bool
+	asyncSends asyncSends
 	// republishing holds the keys a republishKey publishes anew, each with a channel
 	// closed once it returned; republishWaiters counts the republishes waiting for one.
 	republishing     map[string]chan struct{}
@@ -236,7 +240,7 @@ func New(cfg Config) (*Map, error) {
 	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes).withLimits(cfg.Limits), log: log,
 		rlog:    ratelog.New(ratelog.Config{Logger: log}),
 		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{}),
-		stoppedMembers: map[channel.MemberKey]struct{}{}}
+		stoppedMembers: map[channel.MemberKey]struct{}{}, async: tracksAsync(cfg)}
 	m.life, m.endLife = context.WithCancel(context.Background())
 	m.passCtx = context.WithValue(context.Background(), passKey{}, m)
 	// A reply carries a MapMessage (a state transfer's, the whole state) in an RpcMessage:

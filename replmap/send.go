@@ -103,7 +103,13 @@ func (m *Map) send(ctx context.Context, to []channel.Member, msg *message) error
 	if err != nil {
 		return err
 	}
-	return m.cfg.Channel.SendMessage(ctx, to, &channel.Message{Options: m.cfg.SendOptions &^ channel.OptByteMessage, Data: b})
+	cm := &channel.Message{Options: m.cfg.SendOptions &^ channel.OptByteMessage, Data: b}
+	sent := m.trackAsync(msg, cm, to) // a queued send of the key (asyncsend.go)
+	err = m.cfg.Channel.SendMessage(ctx, to, cm)
+	if sent != nil {
+		sent(err)
+	}
+	return err
 }
 
 // Members returns the map members: the other nodes that run this map.
