@@ -2,6 +2,7 @@ package replmap_test
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -67,6 +68,10 @@ func TestForwardedRemoveCoversAnAsyncReplicateStillOnItsWay(t *testing.T) {
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "b the backup of p's "+key, func() bool {
 			v, primary, held := b.m.Peek(key)
 			return held && !primary && v == "v1"
+		})
+		// And r its proxy: p's MSG_PROXY, queued too, must not reach r after r's Put.
+		testutil.EventuallyTrue(t, testutil.WaitLimit, "r a proxy of p's "+key, func() bool {
+			return slices.Contains(r.m.Keys(), any(key))
 		})
 	}
 	holdBackup.armed.Store(true)
