@@ -182,16 +182,25 @@ func (m *Map) passGoneLocked(k string, e *entry, mb channel.Member) bool {
 // reports true and the caller applies nothing of mm. A newer write on another node
 // carries a stamp of its own, and a Java node's message none: they drop the kept value
 // as before. m.mu held.
+//
+// The entry remembers the older value's stamp (older): a later publish of it, from the
+// same takeover publishing again, is ignored as well, and the entry published anew.
 func (m *Map) supersededLocked(k string, e *entry, mm *message) bool {
-	if e == nil || e.role != roleProxy || e.kept == nil || e.stamp == 0 || mm.Stamp != e.stamp ||
-		mm.Type != msgBackup && mm.Type != msgProxy || mm.Diff || mm.Primary == nil ||
-		same(mm.Primary, *e.primary) || m.state != stateInitialized {
+	if e == nil || mm.Stamp == 0 || mm.Type != msgBackup && mm.Type != msgProxy || mm.Diff || mm.Primary == nil ||
+		same(mm.Primary, m.cfg.Channel.LocalMember()) || m.state != stateInitialized {
 		return false
 	}
-	e.value, e.role, e.primary, e.nodes, e.stamp = e.kept, rolePrimary, m.local(), []channel.Member{}, e.keptStamp
-	m.unkeepLocked(e)
-	delete(m.keptSince, k)
-	m.account(k, e)
+	switch {
+	case e.role == rolePrimary && e.older == mm.Stamp:
+	case e.role == roleProxy && e.kept != nil && e.stamp == mm.Stamp && e.primary != nil && !same(mm.Primary, *e.primary):
+		e.value, e.role, e.primary, e.nodes = e.kept, rolePrimary, m.local(), []channel.Member{}
+		e.older, e.stamp = e.stamp, e.keptStamp
+		m.unkeepLocked(e)
+		delete(m.keptSince, k)
+		m.account(k, e)
+	default:
+		return false
+	}
 	ctx, from := m.life, *mm.Primary
 	m.beginPassLocked()
 	go func() {

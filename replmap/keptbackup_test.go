@@ -113,14 +113,25 @@ func passBackupSeesThePassNodeGoneFirst(t *testing.T, stamp uint64) (w, q *node,
 // A kept value whose demoting member a is killed, its pass's backup q seeing it gone
 // first and taking a's older value over (passBackupSeesThePassNodeGoneFirst): the Put's
 // value wins on both nodes, one primary, as in
-// TestKeptValueRestoredOverThePassBackupsOlderValue.
+// TestKeptValueRestoredOverThePassBackupsOlderValue. A later publish of the older value
+// (its stamp) on w, q's takeover publishing again, is ignored too, w publishing anew.
 func TestKeptValueRestoredWhenThePassBackupSeesThePassNodeGoneFirst(t *testing.T) {
-	const k = "k"
-	w, q, v := passBackupSeesThePassNodeGoneFirst(t, 0x5eed)
+	const k, stamp = "k", 0x5eed
+	w, q, v := passBackupSeesThePassNodeGoneFirst(t, stamp)
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "one primary of the Put's value, the other node its backup", func() bool {
 		wv, wp, wh := w.m.Peek(k)
 		qv, qp, qh := q.m.Peek(k)
 		return wh && qh && wv == v && qv == v && wp && !qp
+	})
+	if err := replmap.ReceiveBackupStamped(w.m, q.ch.LocalMember(), k, "older", stamp); err != nil {
+		t.Fatal(err)
+	}
+	if wv, wp, _ := w.m.Peek(k); wv != v || !wp {
+		t.Fatalf("w holds the older value %v (primary %v) after a publish of it again, want the primary of the Put's", wv == "older", wp)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "q the backup of the Put's value again", func() bool {
+		qv, qp, qh := q.m.Peek(k)
+		return qh && qv == v && !qp
 	})
 	for _, n := range []*node{w, q} {
 		got, ok, err := n.m.Get(ctx(t), k)

@@ -76,8 +76,9 @@ type entry struct {
 	kept      any
 	keptNodes []channel.Member
 	// stamp names the write of value (stamp.go), of the primary's value for a proxy; 0
-	// when unknown. keptStamp is kept's.
-	stamp, keptStamp uint64
+	// when unknown. keptStamp is kept's. older, on a primary that took its kept value
+	// back over a publish of an older one (supersededLocked), is that older value's.
+	stamp, keptStamp, older uint64
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
