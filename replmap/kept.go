@@ -168,7 +168,7 @@ func (m *Map) passGoneLocked(k string, e *entry, mb channel.Member) bool {
 	return true
 }
 
-// supersededLocked handles mm, from from, a message of e, the entry under k. When e is a
+// supersededLocked handles mm, a message of e, the entry under k. When e is a
 // proxy keeping the value of a local Put that a departure pass's MSG_PROXY demoted, and
 // mm is a MSG_BACKUP in full or a MSG_PROXY naming another primary than the pass's node,
 // with the stamp of the pass's value (e.stamp, which that MSG_PROXY carried: stamp.go),
