@@ -8,7 +8,8 @@ import (
 )
 
 // The session's attributes: read, set and removed by name, each name held once (a
-// session received in full keeps the last value of a name its stream repeats: lastValues).
+// session received in full keeps the last value of a name its stream repeats:
+// delta.JavaCodec.DecodeSessionData).
 
 // AttributeNames returns the names of the attributes, in the session's order.
 func (s *Session) AttributeNames() []string {

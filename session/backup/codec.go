@@ -99,10 +99,9 @@ func (c Codec) Decode(v any) (any, error) {
 	// list its single sign-on listener twice, which would be told of each event twice
 	// (TestFullCopyWithListenerTwice).
 	st.Listeners = uniqueNames(st.Listeners)
-	// One value per attribute name, the last: Tomcat's readObject puts the attributes
-	// into its map in the stream's order, a later value of a name replacing the earlier
-	// (TestFullCopyWithAnAttributeTwice).
-	st.Attributes = lastValues(st.Attributes)
+	// DecodeSessionData holds each attribute name once, with the last value: Tomcat's
+	// readObject puts the attributes into its map in the stream's order, a later value of
+	// a name replacing the earlier (TestFullCopyWithAnAttributeTwice).
 	s := &Session{st: st, replicated: time.Now(), limits: l}
 	if n := s.attrBytes(); n > l.MaxSessionBytes {
 		return nil, fmt.Errorf("%w: session %s holds %d bytes, more than %d", ErrLimit, st.ID, n, l.MaxSessionBytes)
@@ -179,39 +178,6 @@ func uniqueNames(names []string) []string {
 	}
 	if len(out) == len(names) {
 		return names
-	}
-	return out
-}
-
-// lastValues returns vs with one value per name: of a name there more than once, the
-// last value, at the name's first place (as a Java map's put of a key it holds keeps
-// its place); vs itself when no name repeats. In time linear in their number.
-func lastValues(vs []delta.NamedValue) []delta.NamedValue {
-	if len(vs) < 2 {
-		return vs
-	}
-	first := make(map[string]int, len(vs))
-	repeats := false
-	for i, v := range vs {
-		if _, ok := first[v.Name]; ok {
-			repeats = true
-		} else {
-			first[v.Name] = i
-		}
-	}
-	if !repeats {
-		return vs
-	}
-	out := make([]delta.NamedValue, 0, len(first))
-	for i, v := range vs {
-		// first[v.Name] becomes the name's place in out, never above its first place in
-		// vs: a later place of the name is never equal to it.
-		if j := first[v.Name]; j != i {
-			out[j].Value = v.Value
-			continue
-		}
-		first[v.Name] = len(out)
-		out = append(out, v)
 	}
 	return out
 }

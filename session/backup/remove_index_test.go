@@ -126,7 +126,16 @@ func FuzzSessionSetRemove(f *testing.F) {
 				}
 				s.mu.Lock()
 				s.compactAttrs()
-				s.st.Attributes = lastValues(append(slices.Clone(s.st.Attributes), delta.NamedValue{Name: nm, Value: b}))
+				st := s.st
+				st.Attributes = append(slices.Clone(st.Attributes), delta.NamedValue{Name: nm, Value: b})
+				ext, err := delta.JavaCodec{}.SessionData(&st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st, err = (delta.JavaCodec{}).DecodeSessionData(ext); err != nil {
+					t.Fatal(err)
+				}
+				s.st.Attributes = st.Attributes
 				s.stateReplaced()
 				s.mu.Unlock()
 				attrs = setModel(attrs, nm, -step)

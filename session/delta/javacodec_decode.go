@@ -453,6 +453,9 @@ func (c JavaCodec) decodeSession(r *jserial.DataReader, size int, refs *javaRefs
 		}
 		s.Attributes = append(s.Attributes, NamedValue{Name: refs.intern(name), Value: b})
 	}
+	// A name the stream repeats is held once, with the last value, as Tomcat's
+	// DeltaSession.readObject reads it (TestDecodeSessionDataKeepsTheLastValueOfAName).
+	s.Attributes = lastValues(s.Attributes)
 	nl, err := readAs[int32](r, "listener count")
 	if err != nil {
 		return s, err
