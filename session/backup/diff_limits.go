@@ -135,13 +135,7 @@ func joinLeft(vs []leftValue) string {
 func (s *Session) takeLeftOut(sent bool) (diffs int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !sent && len(s.carriedDiff) > 0 {
-		s.leftOut, s.leftOutWhy = appendNew(s.leftOut, s.carriedDiff), cmp.Or(s.leftOutWhy, s.carriedDiffWhy)
-	}
-	if !sent && len(s.carriedFull) > 0 {
-		s.fullOut, s.fullOutWhy = appendNew(s.fullOut, s.carriedFull), cmp.Or(s.fullOutWhy, s.carriedFullWhy)
-	}
-	s.carriedDiff, s.carriedDiffWhy, s.carriedFull, s.carriedFullWhy = nil, nil, nil, nil
+	s.settleCarriedLocked(sent)
 	var errs []error
 	diffs = len(s.leftOut)
 	if diffs > 0 {
@@ -154,4 +148,27 @@ func (s *Session) takeLeftOut(sent bool) (diffs int, err error) {
 	}
 	s.leftOut, s.leftOutWhy, s.fullOut, s.fullOutWhy = nil, nil, nil, nil
 	return diffs, errors.Join(errs...)
+}
+
+// settleCarried settles the reports of the values full copies carried since it last
+// ran (carriedDiff, carriedFull) once the send of those copies is known: sent, they are
+// on the backup and their reports are dropped; not sent, the reports come back, for the
+// next Manager.Replicate to give. A Put of the Manager's (ChangeSessionID) settles its
+// own copy's (TestRenamePutThatSentSettlesTheCarriedReport); a Replicate settles the
+// others, by its own outcome (takeLeftOut).
+func (s *Session) settleCarried(sent bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleCarriedLocked(sent)
+}
+
+// settleCarriedLocked is settleCarried with s.mu held.
+func (s *Session) settleCarriedLocked(sent bool) {
+	if !sent && len(s.carriedDiff) > 0 {
+		s.leftOut, s.leftOutWhy = appendNew(s.leftOut, s.carriedDiff), cmp.Or(s.leftOutWhy, s.carriedDiffWhy)
+	}
+	if !sent && len(s.carriedFull) > 0 {
+		s.fullOut, s.fullOutWhy = appendNew(s.fullOut, s.carriedFull), cmp.Or(s.fullOutWhy, s.carriedFullWhy)
+	}
+	s.carriedDiff, s.carriedDiffWhy, s.carriedFull, s.carriedFullWhy = nil, nil, nil, nil
 }

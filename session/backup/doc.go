@@ -142,7 +142,9 @@
 // then they are not reported (TestFullCopyCarriesWhatADiffLeftOut), but for those it
 // left out itself (TestFullCopyKeepsTheDiffReportOfWhatItLeftOut), or when the
 // Replicate fails (here its full copy's send): that Replicate reports them
-// (TestFullCopyWhoseSendFailsKeepsTheDiffReport). Changes without a value that alone
+// (TestFullCopyWhoseSendFailsKeepsTheDiffReport); ChangeSessionID's full copy is
+// settled by its own Put's send (TestRenamePutThatSentSettlesTheCarriedReport). Changes
+// without a value that alone
 // are more than MaxEntries fit no diff: Session.Diff returns an error wrapping
 // ErrTooManyChanges and forgets them, and Manager.Replicate sends the session in full
 // instead (TestTooManyChangesWithoutAValueGoInFull). A value past them in

@@ -54,7 +54,11 @@ import (
 // longer reported once a Replicate sent: a Replicate that fails reports those of the
 // full copies made since the last Replicate (here its own full copy's send failed:
 // TestFullCopyWhoseSendFailsKeepsTheDiffReport), as they may not have left; before, a
-// copy dropped their report as it was made.
+// copy dropped their report as it was made. A ChangeSessionID's Put settles what its own
+// copy carried by its own outcome, not the next Replicate's
+// (TestRenamePutThatSentSettlesTheCarriedReport: a later failed send no longer reports
+// a value the backup holds). The map's other full copies (a republish when a member
+// leaves, a reply to a node taking the session over) are settled by the next Replicate.
 func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any, error) {
 	s.compactAttrs()
 	ext, err := sessionData(java, &s.st)

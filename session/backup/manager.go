@@ -433,7 +433,11 @@ func (m *Manager) rename(ctx context.Context, s *Session, newID string) (oldID s
 	// dead node still listed, the usual reason for a failover) does not undo the rename.
 	s.setID(newID)
 	var perr error
-	if _, err := m.m.Put(ctx, newID, s); err != nil {
+	_, err = m.m.Put(ctx, newID, s)
+	// What its full copy carried of the reports is on the backup, or not: settled now,
+	// not by the next Replicate's outcome (TestRenamePutThatSentSettlesTheCarriedReport).
+	s.settleCarried(err == nil)
+	if err != nil {
 		perr = fmt.Errorf("backup: session %s renamed %s without a backup: %w", oldID, newID, err)
 	}
 	if _, err := m.m.Remove(ctx, oldID); err != nil {
