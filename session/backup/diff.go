@@ -55,7 +55,7 @@ func (s *Session) Diff() ([]byte, error) {
 // all of it or, on an error, nothing, and marks the session used now and no longer new,
 // as DeltaRequest.execute does. A diff for another session id is refused (ErrOtherID),
 // and so is one that would make the session's attribute and note values larger than
-// Limits.MaxSessionBytes (ErrLimit).
+// Limits.MaxSessionBytes, or its listeners more than Limits.Java.MaxEntries (ErrLimit).
 func (s *Session) ApplyDiff(diff []byte) error {
 	id, actions, err := s.limits.Java.DecodeDeltaRequest(diff)
 	if err != nil {
@@ -105,6 +105,13 @@ func (s *Session) ApplyDiff(diff []byte) error {
 	if n := namedBytes(st.Attributes) + namedBytes(st.Notes); n > s.limits.MaxSessionBytes {
 		return fmt.Errorf("%w: a diff would make session %s %d bytes, more than %d", ErrLimit, st.ID, n,
 			s.limits.MaxSessionBytes)
+	}
+	// The listeners diffs attach add up, and MaxSessionBytes counts none: beyond
+	// MaxEntries, which a full copy of the session may not list (Codec.Decode), a diff is
+	// refused (TestApplyDiffListenersBoundedByMaxEntries).
+	if n := maxEntries(s.limits.Java); len(st.Listeners) > n {
+		return fmt.Errorf("%w: a diff would attach %d listeners to session %s, more than MaxEntries %d", ErrLimit,
+			len(st.Listeners), st.ID, n)
 	}
 	st.LastAccessedTime, st.IsNew = time.Now().UnixMilli(), false
 	s.st = st

@@ -162,7 +162,8 @@
 // the others are reported and counted alike (TestFullCopyPastMaxEntriesOfListeners). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
-// the session stays as it was. Decoding a session received in full is bounded by its
+// the session stays as it was; so is a diff that would attach more listeners than
+// Limits.Java.MaxEntries (TestApplyDiffListenersBoundedByMaxEntries). Decoding a session received in full is bounded by its
 // size: its values' Go forms (each attribute its own stream) may take at most
 // Limits.Java.MaxExpansion (delta.DefaultMaxExpansion, 16) times the session's stream
 // plus 128 KiB, beyond which the error wraps delta.ErrDecodeBudget. Of a diff's principal actions only the last is decoded
