@@ -71,13 +71,30 @@ grep -rl --include='*_test.go' 'allocbound\.WithoutRace(' . | xargs -r dirname |
 done
 
 echo "== fuzz (each target ${FUZZTIME:=8s})"
-# Every Fuzz* function in the module, run one at a time for a bounded time.
-grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
-  pkg="./$(dirname "${f#./}")"
-  for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | cut -d' ' -f2); do
+# Every Fuzz* function in the module, run one at a time for a bounded time. Each package's
+# test binary is built once, instrumented as `go test -fuzz` builds it (`go test -c -fuzz`
+# instruments the same packages whatever the pattern), and run for each of its targets as
+# `go test -fuzz` runs it: in the package's directory (its testdata/fuzz seeds) with the
+# go command's fuzz cache for the package (the corpus found is kept for later runs).
+# `go test -fuzz` per target checked and linked it anew each time: the 23 targets of wire,
+# interceptors and transport/nio at FUZZTIME=1s took 122 s that way, 55 s this way (load 15-19).
+fuzzdir=$(mktemp -d)
+trap 'rm -rf "$fuzzdir"' EXIT
+fuzzcache="$(go env GOCACHE)/fuzz"
+grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u | while read -r dir; do
+  pkg="./${dir#./}"
+  importpath=$(go list -f '{{.ImportPath}}' "$pkg")
+  bin="$fuzzdir/$(echo "$importpath" | tr / _).test"
+  echo "-- $pkg: building its fuzz binary"
+  go test -c -fuzz . -o "$bin" "$pkg"
+  fuzz() { # target, -test.fuzztime
+    (cd "$pkg" && "$bin" -test.paniconexit0 -test.fuzzcachedir="$fuzzcache/$importpath" -test.timeout=10m0s \
+      -test.run='^$' -test.fuzz="^$1\$" -test.fuzztime="$2")
+  }
+  for fn in $(cat "$pkg"/*_test.go | grep -o '^func Fuzz[A-Za-z0-9_]*' | cut -d' ' -f2); do
     echo "-- $pkg $fn"
-    log=$(mktemp)
-    if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tee "$log"; then
+    log="$fuzzdir/log"
+    if ! fuzz "$fn" "$FUZZTIME" 2>&1 | tee "$log"; then
       # Go 1.26's fuzz coordinator can report a bare "context deadline exceeded"
       # when -fuzztime expires while a worker is mid-call (go.dev/issue/75804,
       # fixed in Go 1.27). That is no finding: nothing is written to testdata.
@@ -89,12 +106,12 @@ grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
         execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
         count=${FUZZCOUNT:-$(( ${execs:-0} > 1000 ? ${execs:-0} : 1000 ))x}
         echo "-- $pkg $fn: Go's fuzz deadline race (go.dev/issue/75804), again with -fuzztime $count"
-        go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$count" "$pkg"
+        fuzz "$fn" "$count"
       else
-        rm -f "$log"; exit 1
+        echo "FAIL $pkg $fn"
+        exit 1
       fi
     fi
-    rm -f "$log"
   done
 done
 echo "== all tests passed"
