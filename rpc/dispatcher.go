@@ -22,6 +22,13 @@ type dispatcher struct {
 	mu     sync.RWMutex
 	byID   map[string]*Channel
 	limits atomic.Pointer[decodeLimits] // the largest Limits of byID (set under mu)
+
+	// strangers sends the NoRpcChannelReplies to non-members (see MessageReceived),
+	// bounded as an rpc.Channel's replies to them; their sends end with life, cancelled
+	// when the dispatcher is removed.
+	strangers strangerReplies
+	life      context.Context
+	end       context.CancelFunc
 }
 
 var (
@@ -37,6 +44,7 @@ func register(c *Channel) error {
 	if d == nil {
 		d = &dispatcher{ch: c.cfg.Channel, byID: map[string]*Channel{}}
 		d.limits.Store(&decodeLimits{})
+		d.life, d.end = context.WithCancel(context.Background())
 		removeMsg := d.ch.AddMessageListener(d)
 		removeMbr := d.ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: d.memberLeft})
 		d.remove = func() { removeMbr(); removeMsg() }
@@ -118,6 +126,9 @@ func unregister(c *Channel) {
 	if empty {
 		d.remove()
 		delete(registry, d.ch)
+		// The NoRpcChannelReplies in flight end with their sends' context, not waited for.
+		d.strangers.close()
+		d.end()
 	}
 }
 
@@ -160,16 +171,20 @@ func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 	if m.noChannel {
 		return nil
 	}
+	noChannel := &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}
 	if d.ch.Membership() != nil && !isMember(d.ch, msg.Source) {
 		// A channel taking every sender's messages (channel.Config.AcceptNonMembers) lets
-		// a non-member's request for any id through. Its answer would go, from the
-		// receiving goroutine, to an address the request writes (one that does not answer
-		// holds the receiver for the transport's timeout): it is refused as the channel's
-		// sender check refuses it (TestOpenChannelStrangerRepliesOffTheReceiver).
-		return fmt.Errorf("rpc: no rpc.Channel takes a request of a non-member: %w: %s", channel.ErrNotMember, msg.Source.Addr())
+		// a non-member's request for any id through. It is answered, as Java answers it:
+		// a Tomcat node that lists this one before this one lists it (its replicated
+		// maps' MSG_INIT and MSG_START go to every member it lists) otherwise waits its
+		// rpcTimeout for a reply that never comes. The answer goes to an address the
+		// request writes (one that does not answer would hold the receiver for the
+		// transport's timeout): off the receiving goroutine, bounded as an rpc.Channel's
+		// replies to non-members (TestOpenChannelStrangerRepliesOffTheReceiver).
+		return d.strangers.reply(d.life, d, msg.Source, noChannel, channel.OptAsync)
 	}
 	// As GroupChannel.sendNoRpcChannelReply: asynchronous, no ACK.
-	return d.send(context.Background(), msg.Source, &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}, channel.OptAsync)
+	return d.send(context.Background(), msg.Source, noChannel, channel.OptAsync)
 }
 
 // unmarshal decodes an RpcMessage within the largest Limits (MaxMessageBytes among

@@ -25,11 +25,13 @@
 //
 //   - The NoRpcChannelReply is sent by this package, not by the channel: a Go node
 //     answers it only while at least one rpc.Channel is open on its channel.Channel.
-//     A Go node without any never answers an RpcMessage, and none answers a node that
-//     is not a member of a channel with a membership service (a channel with
-//     channel.Config.AcceptNonMembers lets its requests through): such a request is
-//     refused with an error wrapping channel.ErrNotMember, as the channel's sender check
-//     refuses it (TestOpenChannelStrangerRepliesOffTheReceiver).
+//     A Go node without any never answers an RpcMessage. A node that is not a member
+//     of a channel with a membership service (a channel with
+//     channel.Config.AcceptNonMembers lets its requests through) is answered off the
+//     receiving goroutine, bounded as the replies to non-members below
+//     (TestOpenChannelStrangerRepliesOffTheReceiver): a Tomcat node that lists this one
+//     before this one lists it then does not wait its rpcTimeout for a map that this
+//     node lacks (TestOpenChannelAnswersAStrangerForAnUnknownID).
 //   - Two rpc.Channels with the same id on one channel are refused (ErrDuplicateID);
 //     Java would deliver to both.
 //   - A request to no member means every current member (as channel.Channel.Send);

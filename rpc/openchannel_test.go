@@ -22,9 +22,8 @@ import (
 // frames held every worker of transport/nio). Here every send of the callee hangs (as to
 // a blackhole): a synchronized request must still be acknowledged. The rpc.Channel's
 // reply goes off the receiving goroutine, bounded as for AcceptNonMembers
-// (Stats.NonMemberReplies); the NoRpcChannelReply is not sent: the request is refused
-// as the channel's own check refuses it (an error wrapping channel.ErrNotMember, a
-// FAIL_ACK to a synchronized sender), sending nothing.
+// (Stats.NonMemberReplies); so does the NoRpcChannelReply for the id nobody has, which
+// a Java caller needs (TestOpenChannelAnswersAStrangerForAnUnknownID).
 func TestOpenChannelStrangerRepliesOffTheReceiver(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	caller := newNode(t, nw)
@@ -75,14 +74,54 @@ func TestOpenChannelStrangerRepliesOffTheReceiver(t *testing.T) {
 	if s := srv.Stats(); s.NonMemberReplies != 1 {
 		t.Fatalf("stats %+v, want the reply to the non-member sent off the receiving goroutine", s)
 	}
-	failures := callee.Stats().ListenerFailures
 	if err := call([]byte("no-such-id")); err != nil {
 		t.Fatalf("request for an id nobody has: %v", err)
 	}
-	if n := callee.Stats().ListenerFailures - failures; n != 1 {
-		t.Fatalf("the request for an id nobody has made %d listener failures, want 1 (refused as a non-member's)", n)
+	// Both answers were sent, each held by the gate, neither on the receiving goroutine.
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "the callee sends the rpc.Channel's reply and the NoRpcChannelReply",
+		func() bool { return g.entered.Load() == 2 })
+}
+
+// TestOpenChannelAnswersAStrangerForAnUnknownID: a node that lists this one before this
+// one lists it (a Tomcat node that saw this node's heartbeat first, whose replicated
+// maps send MSG_INIT and MSG_START, FIRST_REPLY, to every member it lists) and calls an
+// rpc id this node has no rpc.Channel for gets a NoRpcChannelReply, as from a Java
+// node: its call ends at once with no response, instead of waiting for its timeout
+// (Tomcat's rpcTimeout, 15 s for a BackupManager's map) for a reply that never comes.
+func TestOpenChannelAnswersAStrangerForAnUnknownID(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	tn := nw.NewNode()
+	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1,
+		AcceptNonMembers: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := g.entered.Load(); n != 1 {
-		t.Fatalf("the callee sent %d messages, want 1: the reply of its rpc.Channel, and no NoRpcChannelReply", n)
+	channeltest.Start(t, callee)
+	// Another id, so that the callee's dispatcher is registered.
+	srv, err := rpc.New(rpc.Config{Channel: callee, ID: []byte("other"), Handler: answer("callee")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	// The caller lists the callee, which lists nobody.
+	caller, err := channel.New(channel.Config{Transport: nw.NewNode().Transport(),
+		Membership: static.New(callee.LocalMember()), HeartbeatInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	channeltest.Start(t, caller)
+	c, err := rpc.New(rpc.Config{Channel: caller, ID: []byte("map-the-callee-lacks"), Handler: answer("caller")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	for _, mode := range []rpc.Mode{rpc.FirstReply, rpc.AllReply} {
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+		resps, err := c.Call(ctx, []channel.Member{callee.LocalMember()}, "MSG_START", mode, channel.OptUseAck)
+		cancel()
+		if err != nil || len(resps) != 0 {
+			t.Fatalf("mode %v: call of an id the callee lacks: %d responses, %v; want none and no error (a NoRpcChannelReply)",
+				mode, len(resps), err)
+		}
 	}
 }

@@ -428,7 +428,7 @@ func (c *Channel) received(m *message, from channel.Member) error {
 		out = &message{reply: true, uuid: m.uuid, rpcID: m.rpcID, payload: reply}
 	}
 	if stranger {
-		return c.strangers.reply(c, from, out)
+		return c.strangers.reply(c.life, c.disp, from, out, c.cfg.ReplyOptions)
 	}
 	return c.disp.send(context.Background(), from, out, c.cfg.ReplyOptions)
 }

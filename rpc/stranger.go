@@ -9,7 +9,8 @@ import (
 )
 
 // strangerReplies sends the replies to non-members' requests, each from a goroutine of
-// its own (Config.AcceptNonMembers). At most MaxNonMemberReplies are in flight; one more
+// its own (Config.AcceptNonMembers), and a dispatcher's NoRpcChannelReplies to
+// non-members. At most MaxNonMemberReplies are in flight; one more
 // cancels the oldest, so that sends to addresses that do not answer (a stranger's
 // requests name any address) cannot keep the replies to joining nodes from being sent:
 // a reply to a reachable node is done long before MaxNonMemberReplies newer requests
@@ -31,8 +32,9 @@ type strangerSend struct {
 	cancelled bool // by a newer reply; guarded by strangerReplies.mu
 }
 
-// reply sends m to the non-member to from a goroutine of its own.
-func (s *strangerReplies) reply(c *Channel, to channel.Member, m *message) error {
+// reply sends m to the non-member to through d, with opts, from a goroutine of its own
+// whose send ends with life.
+func (s *strangerReplies) reply(life context.Context, d *dispatcher, to channel.Member, m *message, opts channel.SendOptions) error {
 	data, err := m.marshal()
 	if err != nil {
 		return err
@@ -51,7 +53,7 @@ func (s *strangerReplies) reply(c *Channel, to channel.Member, m *message) error
 		s.ending++
 		s.cancelled.Add(1)
 	}
-	ctx, cancel := context.WithCancel(c.life)
+	ctx, cancel := context.WithCancel(life)
 	send := &strangerSend{cancel: cancel}
 	s.inFlight = append(s.inFlight, send)
 	s.wg.Add(1)
@@ -59,7 +61,7 @@ func (s *strangerReplies) reply(c *Channel, to channel.Member, m *message) error
 	s.sent.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := c.disp.sendData(ctx, to, data, c.cfg.ReplyOptions)
+		err := d.sendData(ctx, to, data, opts)
 		cancel()
 		s.mu.Lock()
 		cancelled := send.cancelled
