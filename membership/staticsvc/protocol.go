@@ -146,8 +146,9 @@ func isLocal(m, local channel.Member) bool {
 }
 
 // replyRequest answers a START or PING (StaticMembershipProvider.replyRequest): the sender
-// is alive, and the reply is the same message carrying the local member. Other messages
-// get a null reply; one that is no member message is counted (Stats.BadRequests) and
+// is alive, and the reply is the same message carrying the local member; while the
+// service is not running it is declined (a NoRpcChannelReply). Other messages get a null
+// reply, as from Tomcat; one that is no member message is counted (Stats.BadRequests) and
 // logged rate-limited per sender address.
 func (s *Service) replyRequest(v any, from channel.Member) (any, error) {
 	m, err := decode(v)
@@ -157,8 +158,15 @@ func (s *Service) replyRequest(v any, from channel.Member) (any, error) {
 			func() []any { return []any{"from", from.String(), "err", err} })
 		return nil, nil
 	}
-	if !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) || !s.active() {
+	if !m.is(s.id) || (m.typ != msgStart && m.typ != msgPing) {
 		return nil, nil
+	}
+	if !s.active() {
+		// The RPC channel is registered before Start marks the run active and until the
+		// stop closes it. A null reply to a START or PING makes Tomcat's provider throw
+		// (it reads the member of every Response): declined, the caller counts this node
+		// out, as a Java node whose provider is not running (TestRequestWhileNotRunningDeclined).
+		return nil, rpc.ErrDeclined
 	}
 	s.heard(from, m.member, m.typ == msgStart, time.Time{})
 	s.mu.Lock()
