@@ -80,6 +80,13 @@ func TestOpenChannelStrangerRepliesOffTheReceiver(t *testing.T) {
 	// Both answers were sent, each held by the gate, neither on the receiving goroutine.
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the callee sends the rpc.Channel's reply and the NoRpcChannelReply",
 		func() bool { return g.entered.Load() == 2 })
+	// Closing the last rpc.Channel cancels both sends still held: its own reply (waited
+	// for) and the dispatcher's NoRpcChannelReply (not waited for).
+	if err := srv.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "both held sends cancelled by the close",
+		func() bool { return g.ended.Load() == 2 })
 }
 
 // TestOpenChannelAnswersAStrangerForAnUnknownID: a node that lists this one before this
