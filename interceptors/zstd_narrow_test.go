@@ -135,7 +135,7 @@ func TestZstdNarrowedAfterAnnouncedFrameBound(t *testing.T) {
 
 // zstdCompressedBlocks returns the offsets of the headers of the compressed blocks of
 // frame, a single frame without a dictionary.
-func zstdCompressedBlocks(t *testing.T, frame []byte) []int {
+func zstdCompressedBlocks(t testing.TB, frame []byte) []int {
 	t.Helper()
 	var h zstd.Header
 	if err := h.Decode(frame); err != nil {
@@ -174,7 +174,7 @@ func withZeroDictionaryID(t *testing.T, frame []byte) []byte {
 // under a cap of limit with nothing before it: under the smallest window its header names
 // of at least limit, the decoder limited to that window. It returns what the blocks before
 // the one that failed made, the window, and the error.
-func narrowedFirstPass(t *testing.T, frame []byte, limit int) (int, uint64, error) {
+func narrowedFirstPass(t testing.TB, frame []byte, limit int) (int, uint64, error) {
 	t.Helper()
 	var h zstd.Header
 	if err := h.Decode(frame); err != nil || h.HasFCS {

@@ -14,7 +14,7 @@ import (
 // its part of content as raw literals and no sequences: a legal block 4 bytes larger than
 // what it makes (a 3-byte Literals_Section_Header, the literals, a Number_of_Sequences of
 // 0), so one making a narrowed window less 3 bytes is larger than that window.
-func rawLiteralsZstdFrame(t *testing.T, content []byte, parts []int, badSum bool) []byte {
+func rawLiteralsZstdFrame(t testing.TB, content []byte, parts []int, badSum bool) []byte {
 	t.Helper()
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
 	if err != nil {

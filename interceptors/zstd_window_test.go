@@ -33,7 +33,7 @@ func zstdCLI(t *testing.T, stdin []byte, args ...string) []byte {
 // window128MiB returns frame, which is not single segment, with a window of 128 MiB
 // (Window_Descriptor exponent 17: 2^(10+17)), larger than its own: a window larger than an
 // encoder used is valid, its offsets within either.
-func window128MiB(t *testing.T, frame []byte) []byte {
+func window128MiB(t testing.TB, frame []byte) []byte {
 	t.Helper()
 	var h zstd.Header
 	if err := h.Decode(frame); err != nil || h.SingleSegment || h.WindowSize > 128<<20 {
