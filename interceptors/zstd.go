@@ -217,7 +217,7 @@ func (z *zstdCodec) decodeCapped(src []byte, maxLen int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		frame := src[:f.n]
+		frame := src[:f.n:f.n] // no room past it: the next frames are not a recheck's to write
 		src = src[f.n:]
 		switch {
 		case f.h.Skippable:
