@@ -119,6 +119,11 @@ type cutMark struct {
 	held     bool // waits for its check before this node stands down (cutHoldOff)
 }
 
+// firstRoundLimit bounds the first round of probes of a member that just left the view
+// (pendingProbe): a probe's ping and its result each wait up to probeTimeout, and the
+// round leaves a quarter of probeEvery for the messages around them.
+func firstRoundLimit() time.Duration { return 2*probeTimeout + probeEvery/4 }
+
 // pendingProbe is the first round of probes of a member that just left the view: until
 // every member answered, or the round's time ran out, this node serves nothing (pausing).
 // So the node that notices a cut first learns, before it acknowledges changes the other
@@ -226,7 +231,7 @@ func (c *Cluster) cutMemberGone(mem channel.Member) {
 		for _, m := range view {
 			p.asked[m.Key()] = false
 		}
-		p.timer = time.AfterFunc(2*probeTimeout+probeEvery/4, func() { c.endPending(id, p) })
+		p.timer = time.AfterFunc(firstRoundLimit(), func() { c.endPending(id, p) })
 		c.cuts.pending[id] = p
 		c.cuts.pausing.Store(true)
 	}

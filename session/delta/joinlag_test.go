@@ -126,6 +126,11 @@ func TestJoinerCatchesUpWithAMemberThatListsItLate(t *testing.T) {
 			t.Errorf("attempts %d, transferred %d, caught up with %d: want the donor's 4 sessions in 1 attempt, then a",
 				st.TransferAttempts, st.SessionsTransferred, st.CatchUps)
 		}
+		// docs/failover.md: the copies a catch-up's answers added or replaced count in
+		// SessionsRefreshed: the changed session and the renamed one.
+		if n := j.m.Stats().SessionsRefreshed; n != 2 {
+			t.Errorf("SessionsRefreshed %d after the catch-up, want 2 (the changed session, the renamed one)", n)
+		}
 		if served := a.m.Stats().SessionsServed; served != 4 {
 			t.Errorf("a sent %d entries to catch j up, want 4 (the changed and the renamed session, the records of "+
 				"the logout and of the old id)", served)
