@@ -153,8 +153,9 @@
 // inactive interval, notes, listeners, isnew) are skipped when a later delta of the same
 // sender was applied (TestOvertakenDeltaKeepsLaterMeta); and every member keeps one record
 // of the sessions removed and renamed lately (EVT_SESSION_EXPIRED, whose version is above
-// every change of the session its sender held; for twice the session's max inactive
-// interval, at most 131 072 records; a state transfer carries it to a joiner, and a
+// every change of the session its sender held; a removal's for an hour or twice the
+// session's max inactive interval if longer, an old id's for twice the interval, at most
+// 131 072 records; a state transfer carries it to a joiner, and a
 // refresh consults it), so that a creation, a first delta or an id change that the
 // removal overtook does not make the copy again (TestExpiryOvertakingFirstDelta,
 // TestExpiryOvertakingRename, TestRemovalRememberedPastCount, TestJoinerKnowsWhatWasRemoved);

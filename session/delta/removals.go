@@ -37,7 +37,9 @@ import (
 // copy this node times out on its own leaves no record: the others time theirs out too.
 //
 // A record is kept for twice the removed session's max inactive interval (an hour for
-// one that never expires or that this node does not hold, a minute at least): a copy
+// one that never expires or that this node does not hold, a minute at least); a removed
+// session's is noted for an hour first (noteExpired), so it is kept an hour at least, an
+// old id's twice the interval (TestRemovalRecordKeptAsDocumented): a copy
 // that nobody uses times out by then anyway, and a message overtaken for longer is not
 // waited for. At most maxRemovals are kept, the oldest forgotten first (a cluster that
 // removes more sessions than that within the time forgets the oldest early). A record
