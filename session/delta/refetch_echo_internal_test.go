@@ -125,9 +125,12 @@ func TestRefetchIgnoresALateAnswerToAnEarlierRequest(t *testing.T) {
 		if m.st.get(id) == nil {
 			t.Errorf("session %s of the second request's answer was not loaded", id)
 		}
-		if r2.Version&AskEcho == 0 || r1.UniqueID == r2.UniqueID || !strings.HasPrefix(r2.UniqueID, idGetAll) {
-			t.Errorf("requests %q and %q (AskEcho %v): want ids of their own, echoed", r1.UniqueID, r2.UniqueID,
-				r2.Version&AskEcho != 0)
+		// docs/failover.md: "GET-ALL-", the context's name, "#" and a random number.
+		prefix := "GET-ALL-" + m.cfg.Name + "#"
+		if r2.Version&AskEcho == 0 || r1.UniqueID == r2.UniqueID || !strings.HasPrefix(r1.UniqueID, prefix) ||
+			!strings.HasPrefix(r2.UniqueID, prefix) || len(r2.UniqueID) == len(prefix) {
+			t.Errorf("requests %q and %q (AskEcho %v): want ids of their own (%s and a number), echoed", r1.UniqueID, r2.UniqueID,
+				r2.Version&AskEcho != 0, prefix)
 		}
 	})
 }

@@ -14,8 +14,9 @@ import (
 // for twice the interval of the copy removed); an old id of a session renamed here twice
 // the session's interval; one merged from a member's records (a refresh, a transfer, a
 // catch-up) an hour, whatever the session's interval, since the member's record says
-// nothing of it. (The page said twice the interval for a removed session too: with the
-// default 30 minutes the same hour, with 10 minutes 20 where an hour is kept.)
+// nothing of it; and a copy timed out here without telling the cluster none. (The page
+// said twice the interval for a removed session too: with the default 30 minutes the
+// same hour, with 10 minutes 20 where an hour is kept.)
 func TestRemovalRecordKeptAsDocumented(t *testing.T) {
 	ctx := context.Background()
 	_, ch := channeltest.NewNetwork().StartChannel(t)
@@ -75,6 +76,24 @@ func TestRemovalRecordKeptAsDocumented(t *testing.T) {
 	}
 	if got := kept(old, true); got != 20*time.Minute {
 		t.Errorf("the old id of a rename here is kept %v, want 20m (twice the 10-minute interval)", got)
+	}
+	// A copy timed out here without telling the cluster (the others time theirs out
+	// too) leaves no record.
+	quiet, err := m.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.expire(ctx, quiet, false, causeTimedOut, false); err != nil {
+		t.Fatal(err)
+	}
+	if m.Find(quiet.ID()) != nil {
+		t.Fatal("the copy timed out is still held")
+	}
+	m.gone.mu.Lock()
+	_, recorded := m.gone.byID[removalKey(quiet.ID(), false)]
+	m.gone.mu.Unlock()
+	if recorded {
+		t.Error("a copy timed out without telling the cluster left a record")
 	}
 	m.mergeRemoval(ctx, &SessionState{ID: "M.x", Version: 3, Removed: true}, true)
 	m.mergeRemoval(ctx, &SessionState{ID: "N.x", Version: 3, Renamed: true}, true)
