@@ -128,8 +128,9 @@
 // requests that end meanwhile wait and then go out together in the next one, each request
 // returning once every member acknowledged the message that carried its delta. When a
 // send ends, the next one waits up to Config.AckedBatchWait (2 ms) for the requests of the
-// batch that ended to come back (while they keep coming: 0.5 ms without one ends the
-// wait), so that a steady pool of clients travels in one channel message per round trip
+// batch that ended to come back (while they keep coming: the first 0.5 ms quarter of it
+// in which none came ends the wait; TestGroupCommitCohortWaitEndsAtAQuarterWithoutANewMessage),
+// so that a steady pool of clients travels in one channel message per round trip
 // instead of several; a lone request on an idle node does not wait, and two waits that
 // run out close together turn waiting off for a while (Stats.BatchWaits and
 // BatchWaitsRanOut count them). In async
