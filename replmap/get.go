@@ -33,6 +33,12 @@ import (
 // while a Get takes the entry over waits until the Get made the entry the node's
 // primary, so that the Put's value is kept (TestPutDuringAGetOnTheBackupKeepsThePutsValue).
 func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
+	return m.get(ctx, key, false)
+}
+
+// get is Get; crossed is set when it runs again after another member's publish crossed
+// a backup's takeover (below), which it then does not do again.
+func (m *Map) get(ctx context.Context, key any, crossed bool) (value any, ok bool, err error) {
 	k, err := keyOf(key)
 	if err != nil {
 		return nil, false, err
@@ -164,6 +170,23 @@ func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) 
 			m.retract(ctx, k)
 		}
 		return nil, false, nil
+	}
+	if local := m.cfg.Channel.LocalMember(); !crossed && cur.role == roleBackup && e.role != rolePrimary && cur.primary != nil &&
+		e.primary != nil && !same(e.primary, *cur.primary) && !same(e.primary, local) {
+		// Another member's publish of the key reached the node while the Get published
+		// (its MSG_BACKUP or MSG_PROXY names that member the primary, neither the entry's
+		// former one, whose departure pass the Get takes over from as before, nor this
+		// node): a put's there, or a primary taking back its kept value over the older
+		// one this Get publishes (supersededLocked), which this Get's MSG_BACKUP made it
+		// do. Taking the entry over here would leave two primaries, the other's value,
+		// maybe newer and acknowledged, on that member alone
+		// (TestKeptValueRestoredCrossesTheGetThatPublishedTheOlderValue). The Get runs
+		// again on what that publish made of the entry (a backup takes it over with the
+		// value it holds now, a proxy fetches it), once.
+		m.mu.Unlock()
+		m.unlockKey(k, l)
+		l = nil
+		return m.get(ctx, key, true)
 	}
 	m.forgetKeptLocked(k, e)
 	e.value, e.vbytes, e.primary, e.nodes, e.role, e.stamp = cur.value, cur.vbytes, m.local(), nodes, rolePrimary, cur.stamp
