@@ -32,6 +32,9 @@ import (
 // After Stop (or before Start) it returns ErrNotStarted. A Put of the key on the node
 // while a Get takes the entry over waits until the Get made the entry the node's
 // primary, so that the Put's value is kept (TestPutDuringAGetOnTheBackupKeepsThePutsValue).
+// A backup's Get whose entry names another member the primary once it published (that
+// member's publish crossed it) runs once again on that entry instead of taking it over
+// (TestKeptValueRestoredCrossesTheGetThatPublishedTheOlderValue).
 func (m *Map) Get(ctx context.Context, key any) (value any, ok bool, err error) {
 	return m.get(ctx, key, false)
 }
