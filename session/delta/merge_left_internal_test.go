@@ -86,7 +86,7 @@ func TestMergeLeftKeepsTheNewestOfBoth(t *testing.T) {
 			}
 			got := s.e().left
 			// Order is the merge's guess where nothing orders the ids: what is kept matters.
-			if !sameSet(got, c.want) {
+			if !sameIDs(got, c.want) {
 				t.Errorf("%s, %s: kept %q, want %q", c.name, how, got, c.want)
 			}
 		}
@@ -109,13 +109,6 @@ func TestMergeLeftKeepsTheIDRenamedFromPastTheBytes(t *testing.T) {
 	if leftSize(s.e().left) > maxLeftBytes {
 		t.Errorf("kept %d bytes, past %d", leftSize(s.e().left), maxLeftBytes)
 	}
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
 
 // FuzzMergeLeft: whatever two lists a member and this node hold (a member's come from
