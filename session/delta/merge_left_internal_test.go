@@ -114,7 +114,9 @@ func TestMergeLeftKeepsTheIDRenamedFromPastTheBytes(t *testing.T) {
 // FuzzMergeLeft: whatever two lists a member and this node hold (a member's come from
 // the wire, each within MaxStringLen), the merge keeps at most maxLeft ids of at most
 // maxLeftBytes, none twice, none that neither list holds, and, with one list empty, the
-// other's newest that fit, in its order.
+// other's newest that fit, in its order; a session's list merged with itself or with
+// nothing is that list; with both as sessions hold them, none is lost where all fit
+// together, and each side's newest stays (as mergeLeft's doc says).
 func FuzzMergeLeft(f *testing.F) {
 	f.Add("S.r2 S.r3 S.r4 S.r5 S.r6 S.r7 S.r8 S.r9", "S.r0 S.r1 S.r2 S.r3 S.r4 S.r5 S.r6 S.r7", 0)
 	f.Add("S.a0 S.a1", "S.b0 S.a1 S.b1 S.a0", 700)
@@ -140,17 +142,55 @@ func FuzzMergeLeft(f *testing.F) {
 			seen[id] = true
 		}
 		if len(th) == 0 {
-			var want []string // o's newest that fit, as addLeft keeps them one by one
-			s := &Session{}
-			s.mu.Lock()
-			for _, id := range o {
-				s.addLeft(id)
-			}
-			s.mu.Unlock()
-			want = s.e().left
-			if !slices.Equal(got, want) {
+			if want := keptOneByOne(o); !slices.Equal(got, want) {
 				t.Fatalf("merged with nothing: %q, want %q", got, want)
 			}
 		}
+		// A list as a session holds it (addLeft's) merged with nothing, by nothing, or
+		// with itself is that list.
+		for _, x := range [][]string{keptOneByOne(o), keptOneByOne(th)} {
+			if m := mergeLeft(nil, x); !slices.Equal(m, x) {
+				t.Fatalf("nothing merged with %q: %q", x, m)
+			}
+			if m := mergeLeft(x, x); !slices.Equal(m, x) {
+				t.Fatalf("%q merged with itself: %q", x, m)
+			}
+		}
+		// Where every id of both lists fits the bounds together, none is lost.
+		ko, kt := keptOneByOne(o), keptOneByOne(th)
+		got = mergeLeft(ko, kt)
+		union := slices.Clone(ko)
+		for _, id := range kt {
+			if !slices.Contains(union, id) {
+				union = append(union, id)
+			}
+		}
+		if len(union) <= maxLeft && leftSize(union) <= maxLeftBytes && !sameIDs(got, union) {
+			t.Fatalf("%q merged with %q: %q, want all of them", ko, kt, got)
+		}
+		// Each side's newest stays: this node's, unless the member holds it too (it
+		// orders it), and the member's, unless this node holds it or the two do not fit
+		// maxLeftBytes together.
+		if len(ko) > 0 && len(kt) > 0 {
+			on, tn := ko[len(ko)-1], kt[len(kt)-1]
+			if !slices.Contains(kt, on) && !slices.Contains(got, on) {
+				t.Fatalf("%q merged with %q: %q, without this node's newest", ko, kt, got)
+			}
+			if !slices.Contains(ko, tn) && len(on)+len(tn) <= maxLeftBytes && !slices.Contains(got, tn) {
+				t.Fatalf("%q merged with %q: %q, without the member's newest", ko, kt, got)
+			}
+		}
 	})
+}
+
+// keptOneByOne is what a session keeps of ids recorded one by one (addLeft): the newest
+// that fit, each once.
+func keptOneByOne(ids []string) []string {
+	s := &Session{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.addLeft(id)
+	}
+	return slices.Clone(s.e().left)
 }
