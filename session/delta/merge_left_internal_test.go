@@ -194,3 +194,38 @@ func keptOneByOne(ids []string) []string {
 	}
 	return slices.Clone(s.e().left)
 }
+
+// TestMergeLeftUnorderedKeepsThisNodesFirst pins what the merge does where the lists do
+// not order two ids, or order them both ways (a rename back moves an id to the newest
+// on the nodes that see it, so two nodes that each missed some renames can hold two ids
+// in opposite orders): it ends, keeps each id once, and keeps this node's order and this
+// node's ids first. So two nodes merging each other's lists past the bounds need not keep
+// the same ids: with seven ids of 290 bytes fitting maxLeftBytes, this node keeps its
+// S.a4 where the member, merging the other way, keeps its S.b4.
+func TestMergeLeftUnorderedKeepsThisNodesFirst(t *testing.T) {
+	sized := func(n int, ids ...string) (out []string) {
+		for _, id := range ids {
+			out = append(out, id+strings.Repeat("p", n-len(id)))
+		}
+		return out
+	}
+	a, b := sized(290, "S.a0", "S.a1", "S.a2", "S.a3", "S.a4", "S.a5", "S.a6", "S.a7"),
+		sized(290, "S.b0", "S.b1", "S.b2", "S.b3", "S.b4", "S.b5", "S.b6", "S.b7")
+	for _, c := range []struct {
+		name              string
+		own, theirs, want []string
+	}{
+		{"opposite orders", []string{"S.a", "S.b"}, []string{"S.b", "S.a"}, []string{"S.a", "S.b"}},
+		{"opposite orders, the other way", []string{"S.b", "S.a"}, []string{"S.a", "S.b"}, []string{"S.b", "S.a"}},
+		{"opposite orders beside an id each", []string{"S.a", "S.b", "S.x"}, []string{"S.b", "S.a", "S.y"},
+			[]string{"S.a", "S.b", "S.y", "S.x"}},
+		{"apart past the bytes", keptOneByOne(a), keptOneByOne(b),
+			sized(290, "S.a4", "S.b5", "S.a5", "S.b6", "S.a6", "S.b7", "S.a7")},
+		{"apart past the bytes, the other way", keptOneByOne(b), keptOneByOne(a),
+			sized(290, "S.b4", "S.a5", "S.b5", "S.a6", "S.b6", "S.a7", "S.b7")},
+	} {
+		if got := mergeLeft(c.own, c.theirs); !slices.Equal(got, c.want) {
+			t.Errorf("%s: kept %d ids %.40q, want %.40q", c.name, len(got), got, c.want)
+		}
+	}
+}
