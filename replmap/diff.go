@@ -124,7 +124,7 @@ func (m *Map) Replicate(ctx context.Context, key any, complete bool) error {
 		// After a republish of the key under way (a departure's pass), which may have
 		// given the entry a backup node: then it publishes nothing more (errNotOrphan),
 		// and the changes go to that node below.
-		nodes, err := m.republishKey(ctx, k, false, true, nil)
+		nodes, err := m.republishKey(ctx, k, false, true, nil, 0)
 		switch {
 		case errors.Is(err, errNotOrphan):
 			err = nil

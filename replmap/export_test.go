@@ -502,3 +502,10 @@ func Stamp(m *Map, key any) uint64 {
 	}
 	return 0
 }
+
+// PassesRunning returns how many passes of m run (beginPassLocked; tests only).
+func PassesRunning(m *Map) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.passes.n
+}

@@ -211,7 +211,7 @@ func (m *Map) get(ctx context.Context, key any, crossed bool) (value any, ok boo
 		// of the key ran beside its publish (above:
 		// TestGetOnTheBackupDuringTheDeparturePassThatTakesItOver). A failure is
 		// Replicate's to report (the entry then has no backup); the value is returned.
-		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false, nil); err != nil {
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false, nil, 0); err != nil {
 			m.log.Warn("replmap: relocate after get", "map", m.cfg.Name, "err", err)
 		}
 	}

@@ -185,6 +185,14 @@ func (m *Map) passGoneLocked(k string, e *entry, mb channel.Member) bool {
 //
 // The entry remembers the older value's stamp (older): a later publish of it, from the
 // same takeover publishing again, is ignored as well, and the entry published anew.
+//
+// The publish anew is abandoned when, reading the entry, it no longer finds the local
+// primary of the value taken back (its stamp: republishKey's restored): another
+// member's publish of the key with a stamp of its own, a newer write such as a third
+// node's Put, reached the node first, and publishing the older value would override it
+// (TestKeptValueRestoredThenAThirdNodesPutBeforeThePublishReadsTheEntry). A newer write
+// that reaches the node's peers while the publish anew is under way is not seen: its
+// value is lost (TestKeptValueRestoredCrossedInFlightByAThirdNodesPutLosesIt, pinned).
 func (m *Map) supersededLocked(k string, e *entry, mm *message) bool {
 	if e == nil || mm.Stamp == 0 || mm.Type != msgBackup && mm.Type != msgProxy || mm.Diff || mm.Primary == nil ||
 		same(mm.Primary, m.cfg.Channel.LocalMember()) || m.state != stateInitialized {
@@ -201,11 +209,11 @@ func (m *Map) supersededLocked(k string, e *entry, mm *message) bool {
 	default:
 		return false
 	}
-	ctx, from := m.life, *mm.Primary
+	ctx, from, restored := m.life, *mm.Primary, e.stamp
 	m.beginPassLocked()
 	go func() {
 		defer m.endPass()
-		if _, err := m.republishKey(ctx, k, false, false, nil); err != nil && ctx.Err() == nil {
+		if _, err := m.republishKey(ctx, k, false, false, nil, restored); err != nil && ctx.Err() == nil {
 			m.rlog.Log(slog.LevelWarn, from.String(), "superseded", "replmap: publish anew a kept value an older one's takeover would drop",
 				"map", m.cfg.Name, "from", from.String(), "err", err)
 		}

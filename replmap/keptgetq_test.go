@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/replmap"
@@ -24,44 +25,14 @@ import (
 // q's Get sees another member's publish crossed it and runs again: one primary of the
 // Put's value, a second node holding it, which survives the primary's death.
 func TestKeptValueRestoredCrossesTheGetThatPublishedTheOlderValue(t *testing.T) {
-	const k, stamp = "k", 0x5eed
-	nw := channeltest.NewNetwork()
+	const k = "k"
 	hold := &holdSend{typ: msgProxyType, held: make(chan struct{}), release: make(chan struct{})}
 	var once sync.Once
 	release := func() { once.Do(func() { close(hold.release) }) }
-	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw, hold), newChannel(t, nw)}
 	t.Cleanup(release)
-	for _, n := range nodes {
-		waitChannelMembers(t, n, 3)
-	}
-	for _, n := range nodes {
-		newMap(t, n, replmap.Config{})
-	}
-	for _, n := range nodes {
-		start(t, n)
-	}
-	waitMapMembers(t, nodes, 3)
-	w, a, q, x := nodes[0], nodes[1], nodes[2], nodes[3]
-	wm, am, qm, xm := w.ch.LocalMember(), a.ch.LocalMember(), q.ch.LocalMember(), x.ch.LocalMember()
-	nw.Kill(x.tn)
-	waitMapMembers(t, nodes[:3], 2)
-	if err := replmap.ReceiveProxyStamped(w.m, am, k, xm, stamp); err != nil {
-		t.Fatal(err)
-	}
-	replmap.SetNextBackup(w.m, am)
-	v := strings.Repeat("v", 64<<10)
-	if _, err := w.m.Put(ctx(t), k, v); err != nil {
-		t.Fatal(err)
-	}
-	if err := replmap.ReceiveBackupStamped(q.m, am, k, "older", stamp); err != nil {
-		t.Fatal(err)
-	}
-	if err := replmap.ReceiveProxyStamped(w.m, am, k, qm, stamp); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := replmap.KeptValues(w.m); n != 1 {
-		t.Fatalf("w keeps %d values, want 1", n)
-	}
+	nw, nodes, v := keptBesidePassBackup(t, 2, hold, replmap.Config{})
+	w, a, q := nodes[0], nodes[1], nodes[2]
+	wm := w.ch.LocalMember()
 	// q's Get: its MSG_BACKUP to w, its MSG_PROXY to a held.
 	replmap.SetNextBackup(q.m, wm)
 	hold.armed.Store(true)
@@ -124,3 +95,56 @@ func TestKeptValueRestoredCrossesTheGetThatPublishedTheOlderValue(t *testing.T) 
 		}
 	}
 }
+
+// keptBesidePassBackup builds passBackupSeesThePassNodeGoneFirst's sequence to its
+// step 3 with stamped messages (stamp keptStamp), on four maps of cfg, extra's sends
+// passing the node at index at: it returns the network, the nodes w, a, q and x
+// (killed) and the Put's value w keeps, q holding a's older value as its backup.
+func keptBesidePassBackup(t *testing.T, at int, extra channel.Interceptor, cfg replmap.Config) (*channeltest.Network, []*node, string) {
+	t.Helper()
+	const k = "k"
+	nw := channeltest.NewNetwork()
+	nodes := make([]*node, 4)
+	for i := range nodes {
+		if i == at && extra != nil {
+			nodes[i] = newChannel(t, nw, extra)
+		} else {
+			nodes[i] = newChannel(t, nw)
+		}
+	}
+	for _, n := range nodes {
+		waitChannelMembers(t, n, 3)
+	}
+	for _, n := range nodes {
+		newMap(t, n, cfg)
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, 3)
+	w, a, q, x := nodes[0], nodes[1], nodes[2], nodes[3]
+	am, qm, xm := a.ch.LocalMember(), q.ch.LocalMember(), x.ch.LocalMember()
+	nw.Kill(x.tn)
+	waitMapMembers(t, nodes[:3], 2)
+	if err := replmap.ReceiveProxyStamped(w.m, am, k, xm, keptStamp); err != nil {
+		t.Fatal(err)
+	}
+	replmap.SetNextBackup(w.m, am)
+	v := strings.Repeat("v", 64<<10)
+	if _, err := w.m.Put(ctx(t), k, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := replmap.ReceiveBackupStamped(q.m, am, k, "older", keptStamp); err != nil {
+		t.Fatal(err)
+	}
+	if err := replmap.ReceiveProxyStamped(w.m, am, k, qm, keptStamp); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := replmap.KeptValues(w.m); n != 1 {
+		t.Fatalf("w keeps %d values, want 1", n)
+	}
+	return nw, nodes, v
+}
+
+// keptStamp is the stamp of a's older value in keptBesidePassBackup.
+const keptStamp = 0x5eed

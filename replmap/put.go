@@ -165,7 +165,7 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 		// republish of the key ran beside the publish, which may have sent the entry
 		// this Put replaced after it (above): once it ended, the value goes to a backup
 		// again (TestPutDuringTheDeparturePassOfTheEntryItReplaces).
-		_, perr = m.republishKey(ctx, k, false, false, nil)
+		_, perr = m.republishKey(ctx, k, false, false, nil, 0)
 	}
 	if perr != nil {
 		err = perr

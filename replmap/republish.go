@@ -71,7 +71,7 @@ func (m *Map) republish(ctx context.Context, keys []string, gone *channel.Member
 		if ctx.Err() != nil {
 			return
 		}
-		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false, gone); err != nil {
+		if _, err := m.republishKey(ctx, k, m.cfg.Replicated, false, gone, 0); err != nil {
 			m.log.Error("replmap: relocate", "map", m.cfg.Name, "err", err)
 		}
 	}
@@ -142,13 +142,19 @@ const maxRepublish = 4
 // local node's primary: publishing it again would only move its backup
 // (TestReplicateAndADeparturePassRepublishOneAfterTheOther counts the MSG_BACKUPs).
 //
+// With restored set (a kept value taken back and published anew, supersededLocked: its
+// stamp) it publishes nothing when, each time it reads the entry, the entry is no
+// longer the local primary of that value: another member's publish of the key with a
+// stamp of its own reached the node since, a newer write, which the publish anew must
+// not override (TestKeptValueRestoredThenAThirdNodesPutBeforeThePublishReadsTheEntry).
+//
 // With gone set (the pass of gone's departure) it publishes nothing when, once no other
 // republish of the key is under way, the entry is the local node's primary and has
 // backup nodes, all of them map members and none gone: a republish since the departure
 // (a Replicate's of the entry whose backup left, or a backup's Get taking it over) gave
 // it a backup, and publishing it again would only move that backup
 // (TestDeparturePassAfterAReplicatesRepublishPublishesNothingMore counts the messages).
-func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, gone *channel.Member) ([]channel.Member, error) {
+func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, gone *channel.Member, restored uint64) ([]channel.Member, error) {
 	m.mu.Lock()
 	if err := m.awaitRepublishLocked(ctx, k); err != nil {
 		stopped := m.state == stateDestroyed
@@ -196,6 +202,10 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 		}
 		e := m.entries[k]
 		if e == nil || e.role == roleProxy || m.state == stateDestroyed { // removed meanwhile, holds no value, or stopped
+			m.mu.Unlock()
+			return nil, nil
+		}
+		if restored != 0 && (e.role != rolePrimary || e.stamp != restored) { // a newer write reached the node (kept.go)
 			m.mu.Unlock()
 			return nil, nil
 		}
