@@ -15,9 +15,9 @@ import (
 // Put's value, is made the primary of it again by q's Get (which takes a's older value
 // over and publishes it with its stamp, naming w its backup) and publishes it anew on a
 // goroutine (supersededLocked), on maps with synchronized ACKs. hold decides where
-// w's publish anew waits: holdAt, w's first MSG_BACKUP (hold non-nil; the publish read
-// its entry), or before it reads its entry (hold nil: a republish of the key marked
-// under way, HoldRepublish). Then r (a, alive) puts "newer", naming rBackup its backup,
+// w's publish anew waits: at w's first MSG_BACKUP (hold non-nil, armed here: the
+// publish read its entry), or before it reads its entry (hold nil: a republish of the
+// key marked under way, HoldRepublish). Then r (a, alive) puts "newer", naming rBackup its backup,
 // and its Put returns: acknowledged, newer than w's value. It returns w, r and q, w's
 // value, and the function that lets w's publish anew go on.
 func restoredBesideAThirdPut(t *testing.T, hold *holdSend, rBackup func(w, q *node) *node) (w, r, q *node, v string, release func()) {
@@ -76,7 +76,10 @@ func republishEnded(t *testing.T, w *node, nodes []*node, v string) string {
 // reaches w first, and w's publish anew, when it runs, finds an entry no longer the
 // local primary of the value it took back (a newer write named another primary) and
 // publishes nothing. r's newer value is what a Get returns on every node, two nodes
-// holding it, one its primary.
+// holding it, r its primary. Before that rule, r naming w its backup, w published r's
+// value as its own primary (republishKey publishes a backup's entry), making r a
+// proxy: the value held, the primary moved off the Put's node unasked; r naming q,
+// w's entry a proxy, the publish anew already published nothing.
 func TestKeptValueRestoredThenAThirdNodesPutBeforeThePublishReadsTheEntry(t *testing.T) {
 	const k = "k"
 	for _, c := range []struct {
