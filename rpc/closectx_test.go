@@ -9,7 +9,6 @@ import (
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/channel/channeltest"
 	"github.com/gotribes/tribes/internal/testutil"
-	"github.com/gotribes/tribes/membership/static"
 	"github.com/gotribes/tribes/rpc"
 )
 
@@ -21,14 +20,8 @@ import (
 func TestCloseHonoursItsContext(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	caller := newNode(t, nw)
-	tn := nw.NewNode()
 	g := &gate{release: make(chan struct{}), open: make(chan struct{}), stubborn: true}
-	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1,
-		Interceptors: []channel.Interceptor{g}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	channeltest.Start(t, callee)
+	callee := calleeOn(t, nw, false, g)
 	opened := false
 	t.Cleanup(func() {
 		if !opened {

@@ -25,6 +25,20 @@ type gate struct {
 	stubborn      bool         // ignore the send's context, as a transport blocked in a connect may
 }
 
+// calleeOn starts, on a new node of nw, a channel with a static membership listing
+// nobody, no heartbeat and the interceptors is, taking every sender's messages when open
+// (channel.Config.AcceptNonMembers).
+func calleeOn(t *testing.T, nw *channeltest.Network, open bool, is ...channel.Interceptor) *channel.Channel {
+	t.Helper()
+	ch, err := channel.New(channel.Config{Transport: nw.NewNode().Transport(), Membership: static.New(),
+		HeartbeatInterval: -1, Interceptors: is, AcceptNonMembers: open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	channeltest.Start(t, ch)
+	return ch
+}
+
 func (g *gate) SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error {
 	if g.hold != nil && !g.hold(to) {
 		return g.Next().SendMessage(ctx, to, msg)
@@ -52,14 +66,8 @@ func (g *gate) SendMessage(ctx context.Context, to []channel.Member, msg *channe
 func TestNonMemberRepliesOffTheReceiver(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	caller := newNode(t, nw)
-	tn := nw.NewNode()
 	g := &gate{release: make(chan struct{}), open: make(chan struct{})}
-	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1,
-		Interceptors: []channel.Interceptor{g}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	channeltest.Start(t, callee)
+	callee := calleeOn(t, nw, false, g)
 	t.Cleanup(func() { close(g.open) }) // before the channel stops, should a reply hold its receiver
 	id := []byte("open")
 	srv, err := rpc.New(rpc.Config{Channel: callee, ID: id, Handler: answer("callee"), AcceptNonMembers: true})
@@ -126,17 +134,11 @@ func TestNonMemberRepliesOffTheReceiver(t *testing.T) {
 func TestStrangerCannotCrowdOutRepliesToJoiners(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	stranger, joiner := newNode(t, nw), newNode(t, nw)
-	tn := nw.NewNode()
 	// Replies to the stranger hang, as sends to an address that does not answer do.
 	g := &gate{release: make(chan struct{}), open: make(chan struct{}), hold: func(to []channel.Member) bool {
 		return len(to) == 1 && to[0].Equal(stranger.ch.LocalMember())
 	}}
-	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1,
-		Interceptors: []channel.Interceptor{g}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	channeltest.Start(t, callee)
+	callee := calleeOn(t, nw, false, g)
 	t.Cleanup(func() { close(g.open) })
 	id := []byte("join")
 	srv, err := rpc.New(rpc.Config{Channel: callee, ID: id, Handler: answer("callee"), AcceptNonMembers: true})
@@ -168,14 +170,8 @@ func TestStrangerCannotCrowdOutRepliesToJoiners(t *testing.T) {
 func TestStrangerRepliesGoroutinesBounded(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	caller := newNode(t, nw)
-	tn := nw.NewNode()
 	g := &gate{release: make(chan struct{}), open: make(chan struct{}), stubborn: true}
-	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1,
-		Interceptors: []channel.Interceptor{g}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	channeltest.Start(t, callee)
+	callee := calleeOn(t, nw, false, g)
 	opened := false
 	t.Cleanup(func() {
 		if !opened {

@@ -27,15 +27,9 @@ import (
 func TestOpenChannelStrangerRepliesOffTheReceiver(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	caller := newNode(t, nw)
-	tn := nw.NewNode()
 	g := &gate{release: make(chan struct{}), open: make(chan struct{})}
 	// The callee lists nobody: the caller is a non-member, let through by the channel.
-	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1,
-		Interceptors: []channel.Interceptor{g}, AcceptNonMembers: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	channeltest.Start(t, callee)
+	callee := calleeOn(t, nw, true, g)
 	t.Cleanup(func() { close(g.open) }) // before the channel stops, should a reply hold its receiver
 	known := []byte("members-only")
 	srv, err := rpc.New(rpc.Config{Channel: callee, ID: known, Handler: answer("callee")})
@@ -97,13 +91,7 @@ func TestOpenChannelStrangerRepliesOffTheReceiver(t *testing.T) {
 // (Tomcat's rpcTimeout, 15 s for a BackupManager's map) for a reply that never comes.
 func TestOpenChannelAnswersAStrangerForAnUnknownID(t *testing.T) {
 	nw := channeltest.NewNetwork()
-	tn := nw.NewNode()
-	callee, err := channel.New(channel.Config{Transport: tn.Transport(), Membership: static.New(), HeartbeatInterval: -1,
-		AcceptNonMembers: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	channeltest.Start(t, callee)
+	callee := calleeOn(t, nw, true)
 	// Another id, so that the callee's dispatcher is registered.
 	srv, err := rpc.New(rpc.Config{Channel: callee, ID: []byte("other"), Handler: answer("callee")})
 	if err != nil {

@@ -2,7 +2,6 @@ package mapsinterop_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -25,19 +24,7 @@ func TestForwardedRemoveKeepsAJavaBackupOfANewerGoPut(t *testing.T) {
 	j, maps := c.j, c.maps
 	// Keys Go node 0 holds as the primary, Java backing them up: the first is removed
 	// (its forward to Java held), the others put again on Go node 1 meanwhile.
-	var keys []string
-	for i := 0; len(keys) < 6; i++ {
-		if i == 48 {
-			t.Fatalf("only %d puts of Go node 0 made Java the backup", len(keys))
-		}
-		k := fmt.Sprint("k", i)
-		if _, err := maps[0].Put(ctx, k, "old"); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, held := maps[1].Peek(k); !held {
-			keys = append(keys, k)
-		}
-	}
+	keys := javaBackedKeys(ctx, t, c, 6, 48, "old")
 	h := &holdSend{to: c.java.Key(), held: make(chan struct{}), release: make(chan struct{})}
 	released := false
 	release := func() {

@@ -25,19 +25,7 @@ func TestForwardedRemoveDropsAJavaPutMadeAfterTheRemove(t *testing.T) {
 	c := cluster(t, setup{})
 	j, maps := c.j, c.maps
 	// A key Go node 0 holds as the primary, Java backing it up.
-	var k string
-	for i := 0; ; i++ {
-		if i == 4 {
-			t.Fatal("no put of Go node 0 made Java the backup")
-		}
-		k = fmt.Sprint("k", i)
-		if _, err := maps[0].Put(ctx, k, "go"); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, held := maps[1].Peek(k); !held {
-			break
-		}
-	}
+	k := javaBackedKeys(ctx, t, c, 1, 4, "go")[0]
 	h := &holdSend{to: c.java.Key(), held: make(chan struct{}), release: make(chan struct{})}
 	released := false
 	release := func() {
@@ -75,4 +63,25 @@ func TestForwardedRemoveDropsAJavaPutMadeAfterTheRemove(t *testing.T) {
 			t.Errorf("Go node %d holds nothing of Java's put", i)
 		}
 	}
+}
+
+// javaBackedKeys puts value under keys k0, k1, ... on Go node 0 until n of them have Java
+// as their backup (Go node 1 holds nothing of them: node 0 picks backups round-robin
+// among Go node 1 and Java), failing the test after tries puts.
+func javaBackedKeys(ctx context.Context, t *testing.T, c *testCluster, n, tries int, value string) []string {
+	t.Helper()
+	var keys []string
+	for i := 0; len(keys) < n; i++ {
+		if i == tries {
+			t.Fatalf("only %d of %d puts of Go node 0 made Java the backup, want %d", len(keys), tries, n)
+		}
+		k := fmt.Sprint("k", i)
+		if _, err := c.maps[0].Put(ctx, k, value); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, held := c.maps[1].Peek(k); !held {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }

@@ -2,15 +2,11 @@ package backup_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gotribes/tribes/channel"
-	"github.com/gotribes/tribes/jserial"
 	"github.com/gotribes/tribes/session/backup"
-	"github.com/gotribes/tribes/session/delta"
 )
 
 // TestRenamePutThatSentSettlesTheCarriedReport: a Put's full copy leaves big (100
@@ -21,18 +17,11 @@ import (
 // Replicate, not per send: it told the operator a value was missing that the backup
 // held. The Put's own outcome now settles what its copy carried.
 func TestRenamePutThatSentSettlesTheCarriedReport(t *testing.T) {
-	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
 	fail := &failSend{}
-	ms, _ := startManagerNodesWith(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: limits},
+	ms, _ := startManagerNodesWith(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: arrayLimits},
 		map[int]channel.Interceptor{0: fail})
 	ctx := context.Background()
-	s := backup.NewSession("CARRY1.n0", time.Hour, backup.Limits{})
-	if err := errors.Join(s.Set("big", stringList("s", 100)), s.Set("small", "x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Diff(); err != nil { // received in full: no changes pending
-		t.Fatal(err)
-	}
+	s := sessionPastArrayLimit(t, "CARRY1.n0")
 	if _, err := ms[0].Map().Put(ctx, s.ID(), s); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,23 @@ import (
 	"github.com/gotribes/tribes/session/delta"
 )
 
+// arrayLimits is Limits.Java with MaxArrayLen 50, which a list of 100 strings passes.
+var arrayLimits = backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
+
+// sessionPastArrayLimit is a session id as received in full (no changes pending) holding
+// big, a list of 100 strings (past arrayLimits), and small.
+func sessionPastArrayLimit(t *testing.T, id string) *backup.Session {
+	t.Helper()
+	s := backup.NewSession(id, time.Hour, backup.Limits{})
+	if err := errors.Join(s.Set("big", stringList("s", 100)), s.Set("small", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Diff(); err != nil { // received in full: no changes pending
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestFullCopyLeavesOutAValuePastLimits: a session received in full may hold a value
 // past Limits.Java (the map's decoder, with its own limits, read it), here a list of 100
 // strings under MaxArrayLen 50, put on node 0 (Put sends it in full, as the publish of a
@@ -25,17 +42,10 @@ import (
 // error wrapping delta.ErrMessageLimit naming it, once, Stats.FullCopyValuesLeftOut
 // counts it, and this node keeps it.
 func TestFullCopyLeavesOutAValuePastLimits(t *testing.T) {
-	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
-	ms, _ := startManagerNodes(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: limits})
+	ms, _ := startManagerNodes(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: arrayLimits})
 	ctx := context.Background()
 	// A session the defaults took, as the map's decoder did.
-	s := backup.NewSession("FULL1.n0", time.Hour, backup.Limits{})
-	if err := errors.Join(s.Set("big", stringList("s", 100)), s.Set("small", "x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Diff(); err != nil { // received in full: no changes pending
-		t.Fatal(err)
-	}
+	s := sessionPastArrayLimit(t, "FULL1.n0")
 	if _, err := ms[0].Map().Put(ctx, s.ID(), s); err != nil {
 		t.Fatalf("Put of a session holding a value past Limits.Java: %v, want its other values sent", err)
 	}
@@ -173,16 +183,9 @@ func TestFullCopyKeepsTheDiffReportOfWhatItLeftOut(t *testing.T) {
 // after a second Put and the Replicate that reports it, 2 after ChangeSessionID puts the
 // session again under its new id, and its Replicate reports it again.
 func TestFullCopyValuesLeftOutCountedWhereTheyHappen(t *testing.T) {
-	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
-	ms, _ := startManagerNodes(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: limits})
+	ms, _ := startManagerNodes(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: arrayLimits})
 	ctx := context.Background()
-	s := backup.NewSession("FULL4.n0", time.Hour, backup.Limits{})
-	if err := errors.Join(s.Set("big", stringList("s", 100)), s.Set("small", "x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Diff(); err != nil {
-		t.Fatal(err)
-	}
+	s := sessionPastArrayLimit(t, "FULL4.n0")
 	counted := func(step string, want uint64) {
 		t.Helper()
 		if got := ms[0].Stats().FullCopyValuesLeftOut; got != want {
@@ -236,9 +239,8 @@ func (f *failSend) SendMessage(ctx context.Context, to []channel.Member, msg *ch
 // (once per report), the change the failed send carried (w0) now on the backup. A
 // pinning test: it passed before.
 func TestFullCopyAfterAFailedSendReportsAgain(t *testing.T) {
-	limits := backup.Limits{Java: delta.JavaCodec{Limits: jserial.DecoderConfig{MaxArrayLen: 50}}}
 	fail := &failSend{}
-	ms, _ := startManagerNodesWith(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: limits},
+	ms, _ := startManagerNodesWith(t, 2, backup.Config{DisableJvmRouteBinder: true, Limits: arrayLimits},
 		map[int]channel.Interceptor{0: fail})
 	ctx := context.Background()
 	s := bigAndW1(t, ms[0], "FULL6.n0")

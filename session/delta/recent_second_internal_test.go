@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"testing"
-
-	"github.com/gotribes/tribes/channel/channeltest"
 )
 
 // The log a catch-up's answer reads (docs/failover.md) holds a session once per second
@@ -13,16 +11,7 @@ import (
 // session changed on every request of a busy client costs one entry a second.
 func TestRecentSentLogsASessionOnceASecond(t *testing.T) {
 	ctx := context.Background()
-	_, ch := channeltest.NewNetwork().StartChannel(t)
-	cl := newCluster(t, ch, ClusterConfig{Codec: BinaryCodec{}})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, m := startLone(t, Config{})
 	if err := m.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/gotribes/tribes/channel/channeltest"
 )
 
 // How long a removal's record is kept (docs/consistency.md): a removed session's an hour,
@@ -19,16 +17,7 @@ import (
 // same hour, with 10 minutes 20 where an hour is kept.)
 func TestRemovalRecordKeptAsDocumented(t *testing.T) {
 	ctx := context.Background()
-	_, ch := channeltest.NewNetwork().StartChannel(t)
-	cl := newCluster(t, ch, ClusterConfig{Codec: BinaryCodec{}})
-	t.Cleanup(func() { _ = cl.Close(context.Background()) })
-	m, err := cl.NewManager(Config{Name: "localhost#/app", MemberWait: -1, MaxInactiveInterval: 10 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, m := startLone(t, Config{MaxInactiveInterval: 10 * time.Minute})
 	if err := m.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
