@@ -63,6 +63,9 @@ var (
 type Channel interface {
 	SendMessage(ctx context.Context, to []channel.Member, msg *channel.Message) error
 	Members() []channel.Member
+	// Member returns the membership's record of a member, and false for a sender
+	// that is not one: the deployer refuses such a sender's messages.
+	Member(key channel.MemberKey) (channel.Member, bool)
 	LocalMember() channel.Member
 	AddMessageListener(l channel.MessageListener) (remove func())
 }

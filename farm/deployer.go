@@ -217,7 +217,11 @@ func (l listener) Accept(msg *channel.Message) bool {
 }
 
 // MessageReceived handles one message; its error goes back to a synchronized-ack
-// sender as FAIL_ACK.
+// sender as FAIL_ACK. A message from a sender that is not a member of the channel
+// (which delivers it when configured with AcceptNonMembers, as beside Tomcat) is
+// refused before it is decoded, with an error wrapping channel.ErrNotMember: a
+// stranger's file would be a web application the host runs. Tomcat's FarmWarDeployer
+// installs anyone's.
 func (l listener) MessageReceived(msg *channel.Message) error {
 	d := l.d
 	d.mu.Lock()
@@ -228,21 +232,28 @@ func (l listener) MessageReceived(msg *channel.Message) error {
 	d.deliveries.Add(1)
 	d.mu.Unlock()
 	defer d.deliveries.Done()
+	from, ok := d.cfg.Channel.Member(msg.Source.Key())
+	if !ok {
+		d.stats.refused.Add(1)
+		d.refusals.Log(slog.LevelWarn, msg.Source.Addr(), "non-member", "farm: message from a sender that is not a member refused",
+			"from", msg.Source.String())
+		return fmt.Errorf("%w: farm: message from %s", channel.ErrNotMember, msg.Source.Addr())
+	}
 	m, err := DecodeMessage(msg.Data, d.cfg.limits())
 	if errors.Is(err, jserial.ErrLimit) {
 		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
 	if err != nil {
 		d.stats.refused.Add(1)
-		d.refusals.Log(slog.LevelWarn, msg.Source.Addr(), "undecodable", "farm: undecodable message",
-			"from", msg.Source.Addr(), "err", err)
+		d.refusals.Log(slog.LevelWarn, from.Addr(), "undecodable", "farm: undecodable message",
+			"from", from.Addr(), "err", err)
 		return err
 	}
 	switch m := m.(type) {
 	case *FileMessage:
-		err = d.receiveChunk(m, msg.Source, inOrder(msg.Options))
+		err = d.receiveChunk(m, from, inOrder(msg.Options))
 	case *UndeployMessage:
-		err = d.undeploy(m.ContextName, msg.Source)
+		err = d.undeploy(m.ContextName, from)
 	}
 	return err
 }

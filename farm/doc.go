@@ -39,6 +39,13 @@
 //
 // # Received files
 //
+// Only a member of the channel may send files or undeploy: on a channel that delivers
+// every sender's messages (channel.Config.AcceptNonMembers, as the Go side of a Tomcat
+// cluster runs), a message from a sender the membership does not list is refused before
+// it is decoded, with an error wrapping channel.ErrNotMember (FAIL_ACK to a
+// synchronized-ack sender), counted in Stats.Refused and logged rate-limited; Tomcat's
+// FarmWarDeployer installs anyone's file, a web application its host then runs.
+//
 // A member can send any file, so what it sends is checked: a file name must be a plain
 // name (no path separator, NUL, leading dot, "." or ".."), a context name "" or a
 // path of clean segments ("/a/b"), either optionally followed by "##" and a version
