@@ -102,6 +102,12 @@
 //     are not answered; the error wraps channel.ErrNotMember, Stats.RefusedNonMember
 //     counts it and a warning is logged, rate-limited per peer. MSG_INIT, MSG_START and
 //     MSG_PING are answered to anyone (a joiner may ask before the membership lists it).
+//   - A member speaks for itself only (Java's map takes the member a message names): a
+//     plain MSG_START or MSG_STOP naming another member than its sender is refused with
+//     an error wrapping ErrBadMessage (logged rate-limited), and a late reply to
+//     MSG_START, MSG_INIT or MSG_PING (which the RPC channel hands over from any sender)
+//     counts only when it names its sender, so that nobody makes the map drop a live
+//     member or take as a member, and a backup, a node that runs no such map.
 //   - A state transfer's reply is one message holding every entry the donor has (a lazy
 //     map's as proxies, about 60 bytes each with short keys, each member written once; a
 //     replicated map's with their values). A joiner receives it only within its

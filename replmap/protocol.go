@@ -81,6 +81,9 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 	if mm.refused != nil {
 		return mm.refused
 	}
+	if err := m.namesItself(mm, from); err != nil {
+		return err
+	}
 	switch mm.Type {
 	case msgStart:
 		m.setStopped(from, false)
@@ -119,6 +122,20 @@ func (m *Map) received(ctx context.Context, mm *message, from channel.Member) er
 		return m.applyDiff(d, mm, from)
 	}
 	return nil
+}
+
+// namesItself refuses a MSG_START or MSG_STOP whose primary, the map member it says
+// started or stopped, is not its sender, with an error wrapping ErrBadMessage, logged
+// rate-limited: Java writes its own member there, and a member naming another one made
+// this node drop a live map member (TestStopNamingAnotherMemberRefused). Java's map
+// takes the member the message names.
+func (m *Map) namesItself(mm *message, from channel.Member) error {
+	if mm.Type != msgStart && mm.Type != msgStop || mm.Primary == nil || same(mm.Primary, from) {
+		return nil
+	}
+	m.rlog.Log(slog.LevelWarn, from.Addr(), "names-other", "replmap: ignoring a map message naming another member than its sender",
+		"map", m.cfg.Name, "type", mm.Type.String(), "from", from.String(), "names", mm.Primary.String())
+	return fmt.Errorf("%w: replmap %q: %s from %s names %s", ErrBadMessage, m.cfg.Name, mm.Type, from.Addr(), mm.Primary.Addr())
 }
 
 // noValue is what update returns for a diff (MSG_BACKUP, MSG_COPY) for a key the node
@@ -388,10 +405,15 @@ func (m *Map) stateList(copies bool) ([]any, error) {
 }
 
 // leftOver takes replies that came after their call returned (RpcCallback.leftOver):
-// the other members' answers to MSG_INIT, MSG_START and MSG_PING.
-func (m *Map) leftOver(v any, _ channel.Member) {
+// the other members' answers to MSG_INIT, MSG_START and MSG_PING. Only a reply that
+// names its sender counts (a member answers with its own member, as Java does): the
+// RPC channel hands it any sender's reply to a call it does not know, a stranger's
+// too on a channel with AcceptNonMembers, and one naming another channel member made
+// that member a map member, whether or not it runs the map
+// (TestLeftOverReplyNamingAnotherMemberIgnored). Java's map takes the member named.
+func (m *Map) leftOver(v any, from channel.Member) {
 	mm, err := decodeMessage(v)
-	if err != nil || mm.Primary == nil {
+	if err != nil || mm.Primary == nil || !same(mm.Primary, from) {
 		return
 	}
 	switch mm.Type {
