@@ -188,6 +188,13 @@ type DNSConfig struct {
 	// It is read at each fetch, as a resolver used directly: a change of its fields
 	// between two fetches applies to the next (TestDNSFollowsTheResolverAfterNew).
 	Resolver *net.Resolver
+	// ListedOnly keeps the members to the addresses ServiceName resolves to: a message
+	// from another sender does not make it a member, and a channel's sender check
+	// (channel.Config.AcceptNonMembers false) refuses it. False, the default, is
+	// Tomcat's: any sender becomes a member at its first message (for DNS caches lagging
+	// behind new nodes), so that anyone who reaches the receiver port passes every member
+	// check (docs/security.md). With it, a new node is a member once the name lists it.
+	ListedOnly bool
 }
 
 // NoEnv is a Config.LookupEnv that finds no variable.

@@ -32,7 +32,9 @@
 //     node its own lookup has not listed yet still has a zero id; for an IPv6 sender
 //     the derived id is the digest of its bytes in decimal, not LocalUniqueID) keeps
 //     being dropped while the name leaves it out. Set AcceptNonMembers to deliver its
-//     messages at once, as Java does.
+//     messages at once, as Java does. Anyone who reaches the receiver port so passes
+//     every member check; DNSConfig.ListedOnly keeps the members to the addresses the
+//     name resolves to.
 //
 // Every member has the local receiver's port: all nodes of the cluster listen on the
 // same port, each at its own address. The entry at LocalIP is this node.

@@ -30,7 +30,7 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 		r = &run{}
 		r.ctx, r.cancel = context.WithCancel(context.Background())
 		s.run = r
-		if s.dnsMode && s.ch != nil {
+		if s.dnsMode && s.ch != nil && !s.cfg.DNS.ListedOnly {
 			s.unlisten = s.ch.AddMessageListener(senderWatcher{s})
 		}
 	}
