@@ -1,6 +1,7 @@
 package replmap
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -18,7 +19,11 @@ import (
 // waits until each map lists the others.
 func namedMemberNodes(t *testing.T, n, mapped int) ([]*channel.Channel, []*Map) {
 	t.Helper()
-	nw := channeltest.NewNetwork()
+	return namedMemberNodesOn(t, channeltest.NewNetwork(), n, mapped)
+}
+
+func namedMemberNodesOn(t *testing.T, nw *channeltest.Network, n, mapped int) ([]*channel.Channel, []*Map) {
+	t.Helper()
 	chs := make([]*channel.Channel, n)
 	for i := range chs {
 		tn := nw.NewNode()
@@ -115,5 +120,54 @@ func TestStopNamingAnotherMemberRefused(t *testing.T) {
 	}
 	if got := m.Members(); len(got) != 1 || got[0].Key() != named.Key() {
 		t.Errorf("after the sender's own MSG_STOP the map lists %v, want %s alone", got, named.Addr())
+	}
+}
+
+// Pinned, not defended: a member vouches for the nodes its messages name as an entry's
+// primary and backup (as in Java, and as a coordinator's view does: docs/security.md).
+// A member's MSG_PROXY naming a node that is no member as the backup makes a Get of the
+// key on this node ask that node for the value, its key (a session id, for
+// session/backup) in the request. Only a member can do it; members hold every
+// session already.
+func TestProxyNamingANonMemberMakesGetAskIt(t *testing.T) {
+	nw := channeltest.NewNetwork()
+	chs, maps := namedMemberNodesOn(t, nw, 2, 2)
+	m, member := maps[0], chs[1].LocalMember()
+	st := nw.NewNode() // no membership: no node lists it
+	stranger, err := channel.New(channel.Config{Transport: st.Transport(), HeartbeatInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stranger.Start(context.Background(), channel.SvcTransport); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stranger.Stop(context.Background(), channel.SvcTransport) })
+	asked := make(chan []byte, 4)
+	stranger.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		asked <- msg.Data
+		return nil
+	}))
+	sm := stranger.LocalMember()
+	if _, ok := chs[0].Member(sm.Key()); ok {
+		t.Fatal("the stranger is a member")
+	}
+	key, err := jserial.Marshal("SESSION-ID-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.received(context.Background(), &message{MapID: m.id, Type: msgProxy, Key: key, Primary: &sm,
+		Nodes: []channel.Member{sm}}, member); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Get(context.Background(), "SESSION-ID-1"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Get of a key whose backup the stranger is: %v, want ErrUnavailable (it does not answer)", err)
+	}
+	select {
+	case data := <-asked:
+		if !bytes.Contains(data, []byte("SESSION-ID-1")) {
+			t.Errorf("the stranger got a message without the key: %q", data)
+		}
+	default:
+		t.Error("the stranger was not asked: the member's MSG_PROXY is no longer followed (update this pinned test and docs/security.md)")
 	}
 }
