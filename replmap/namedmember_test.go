@@ -62,9 +62,10 @@ func namedMemberNodesOn(t *testing.T, nw *channeltest.Network, n, mapped int) ([
 // RpcCallback.leftOver), from anyone the channel delivers, a stranger's with
 // AcceptNonMembers. The map took the member its MSG_START, MSG_INIT or MSG_PING reply
 // names, not its sender: anyone could make any channel member a map member, one that
-// runs no such map (another application's Tomcat node) included, and the map then chose
-// it as the backup of its Puts, which it drops: the value lived on its primary alone.
-// Now a left-over reply counts only for a sender that names itself.
+// runs no such map (another application's Tomcat node) included, and the map then
+// picked its Puts' backups among them (a Java node without the map acknowledges such a
+// backup and drops it: the value lived on its primary alone). Now a left-over reply
+// counts only for a sender that names itself.
 func TestLeftOverReplyNamingAnotherMemberIgnored(t *testing.T) {
 	chs, maps := namedMemberNodes(t, 3, 1)
 	m, other, sender := maps[0], chs[1].LocalMember(), chs[2].LocalMember()

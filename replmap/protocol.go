@@ -409,8 +409,9 @@ func (m *Map) stateList(copies bool) ([]any, error) {
 // names its sender counts (a member answers with its own member, as Java does): the
 // RPC channel hands it any sender's reply to a call it does not know, a stranger's
 // too on a channel with AcceptNonMembers, and one naming another channel member made
-// that member a map member, whether or not it runs the map
-// (TestLeftOverReplyNamingAnotherMemberIgnored). Java's map takes the member named.
+// that member a map member, whether or not it runs the map, among those Puts pick a
+// backup from (TestLeftOverReplyNamingAnotherMemberIgnored). Java's map takes the
+// member named.
 func (m *Map) leftOver(v any, from channel.Member) {
 	mm, err := decodeMessage(v)
 	if err != nil || mm.Primary == nil || !same(mm.Primary, from) {
