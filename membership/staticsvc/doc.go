@@ -21,7 +21,8 @@
 //     it answers with itself (Stats.StopsRefuted): anyone can send a STOP, and Tomcat
 //     drops the member it names at once. A stopping node does not answer so: its RPC
 //     channel is closed, a Java channel answers a NoRpcChannelReply, a Go node leaves a
-//     responder answering the same for 10 s (rpc.ErrDeclined), and a stopped node's port
+//     responder answering the same for 10 s (rpc.ErrDeclined; a Service started on the
+//     same channel meanwhile takes its rpc id over), and a stopped node's port
 //     refuses connections, which the check watches for. For 10 s (twice
 //     RPCTimeout if longer) a PING of that node, or its reply to one, arriving after its
 //     STOP (sent before it on another connection, or late) does not add it again; its

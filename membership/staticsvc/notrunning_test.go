@@ -67,3 +67,40 @@ func TestRequestWhileNotRunningDeclined(t *testing.T) {
 		t.Fatalf("a service not running listed %v", svc.Members())
 	}
 }
+
+// TestRequestAfterStopDeclined: once the service stopped, the responder it leaves for
+// stopMemory declines a START and a PING (a NoRpcChannelReply, rpc.ErrDeclined), as a Java
+// node whose provider stopped: a stranger's call ends at once with no response and no
+// error, and the stopped service lists nobody.
+func TestRequestAfterStopDeclined(t *testing.T) {
+	p := testutil.FreePorts(t, 3)
+	a, _, svcA := staticPair(t, p, Config{ExpirationTime: time.Hour, PingInterval: time.Hour})
+	if err := a.Stop(context.Background(), channel.SvcMembership); err != nil {
+		t.Fatal(err)
+	}
+	x := startChannel(t, p[2], static.New(a.LocalMember()))
+	xc, err := rpc.New(rpc.Config{Channel: x, ID: svcA.MembershipID(), AcceptNonMembers: true,
+		Handler: rpc.HandlerFunc(func(any, channel.Member) (any, error) { return nil, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xc.Close(context.Background())
+	for _, typ := range []int32{msgStart, msgPing} {
+		req, err := svcA.cls.object(memberMessage{typ: typ, member: x.LocalMember(), id: svcA.MembershipID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitLimit)
+		resps, err := xc.Call(ctx, []channel.Member{a.LocalMember()}, req, rpc.AllReply, 0)
+		cancel()
+		if err != nil {
+			t.Fatalf("type %d: %v (want the request declined at once)", typ, err)
+		}
+		for _, r := range resps {
+			t.Errorf("type %d: a stopped service answered %#v", typ, r.Message)
+		}
+	}
+	if ms := svcA.Members(); len(ms) != 0 {
+		t.Fatalf("a stopped service lists %v", ms)
+	}
+}

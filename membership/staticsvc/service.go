@@ -146,7 +146,10 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	ch := s.ch
 	s.mu.Unlock()
 
+	// The responder a stopped run left answering for the id (this Service's, or another's
+	// stopped on this channel) steps aside.
 	s.closeDeclining(nil)
+	takeOver(ch, s.id)
 	rc, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver,
 		AcceptNonMembers: true, Limits: s.cfg.Limits}) // START and PING come from nodes not listed yet: the protocol's purpose
 	if err != nil {
