@@ -50,6 +50,8 @@ type Service struct {
 	// answers the service's requests with a NoRpcChannelReply (stopcheck.go); the next
 	// Start closes it first.
 	declining *rpc.Channel
+	// checkPing, if set, replaces the PING of a STOP's check (answers; tests only).
+	checkPing func(r *runState, target channel.Member) bool
 
 	// members is the view as Members returns it, sorted; replaced (never modified) after
 	// every change of the view, so Members does not allocate.

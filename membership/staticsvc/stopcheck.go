@@ -79,8 +79,12 @@ func (s *Service) checkStop(r *runState, c *stopCheck, target, stop channel.Memb
 		delete(s.stopChecks, k)
 		s.mu.Unlock()
 	}
+	answers := s.answers
+	if s.checkPing != nil {
+		answers = s.checkPing
+	}
 	for {
-		if !s.answers(r, target) {
+		if !answers(r, target) {
 			end()
 			if r.ctx.Err() == nil {
 				s.left(stop)
@@ -153,21 +157,29 @@ const stopDialInterval = 100 * time.Millisecond
 // watchRefused calls cancel once target's address refuses a TCP connection, trying every
 // stopDialInterval until ctx ends.
 func (s *Service) watchRefused(ctx context.Context, target channel.Member, cancel context.CancelFunc) {
+	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
+	watchRefused(ctx, target.Addr(), func(ctx context.Context, addr string) error {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err
+	}, cancel)
+}
+
+// watchRefused calls cancel once dial reports that addr refused the connection
+// (syscall.ECONNREFUSED), dialling every stopDialInterval until ctx ends; a connection
+// made, or another error (a timeout), is tried again (TestWatchRefusedDialsEveryInterval).
+func watchRefused(ctx context.Context, addr string, dial func(context.Context, string) error, cancel context.CancelFunc) {
 	t := time.NewTicker(stopDialInterval)
 	defer t.Stop()
-	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		c, err := d.DialContext(ctx, "tcp", target.Addr())
-		if err == nil {
-			_ = c.Close()
-			continue
-		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		if err := dial(ctx, addr); errors.Is(err, syscall.ECONNREFUSED) {
 			cancel()
 			return
 		}
