@@ -49,6 +49,7 @@ var attacks = []attack{
 	{name: "fd-churn", opts: clusterOpts{targetNofile: 256}, run: fdChurn},
 	{name: "forged-heartbeats", opts: clusterOpts{mcast: true}, run: forgedHeartbeats},
 	{name: "stranger-sessions", run: stranger},
+	{name: "forged-stop", opts: clusterOpts{staticProtocol: true}, run: forgedStop},
 	{name: "replay", opts: clusterOpts{encrypt: true}, run: replay},
 }
 

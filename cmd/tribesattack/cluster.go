@@ -28,6 +28,9 @@ type clusterOpts struct {
 	mcast        bool // multicast membership on 127.0.0.1 instead of a static list
 	encrypt      bool // the encrypt interceptor on every node
 	targetNofile int  // RLIMIT_NOFILE of the target (0: unchanged)
+	// staticProtocol runs Tribes' StaticMembershipService protocol (membership/staticsvc)
+	// over the static list, instead of the silent list.
+	staticProtocol bool
 }
 
 // suiteConfig is the shape of one run of the suite.
@@ -125,6 +128,9 @@ func startClusterOnce(ctx context.Context, cfg suiteConfig, opts clusterOpts) (*
 			args = append(args, "--mcast-addr", host, "--mcast-port", port)
 		} else {
 			args = append(args, "--static", strings.Join(static, ","))
+			if opts.staticProtocol {
+				args = append(args, "--static-protocol")
+			}
 		}
 		if i > 0 {
 			args = append(args, "--peers", strings.Join(static, ","), "--load", strconv.Itoa(cfg.load))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gotribes/tribes/channel"
 	"github.com/gotribes/tribes/membership/mcast"
+	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/node"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/transport/nio"
@@ -60,6 +61,12 @@ type nodeStats struct {
 	// OversizedMembers counts the members the node believes whose payload is over
 	// mcast.DefaultMaxPayloadSize, the cap of the suite's multicast membership.
 	OversizedMembers int `json:"oversizedMembers"`
+	// StopsRefuted is the static membership protocol's Stats.StopsRefuted (0 without it).
+	StopsRefuted uint64 `json:"stopsRefuted"`
+	// MembersGone counts the members the channel reported gone since the node started.
+	MembersGone uint64 `json:"membersGone"`
+	// MemberIDs are the unique ids of the members the node lists.
+	MemberIDs []string `json:"memberIDs"`
 	// Nofile is the node process's RLIMIT_NOFILE (soft limit).
 	Nofile uint64 `json:"nofile"`
 }
@@ -79,12 +86,14 @@ type suiteNode struct {
 	lastSeq   map[string]uint64
 	received  atomic.Uint64
 	stale     atomic.Uint64
+	gone      atomic.Uint64 // members reported gone
 }
 
 // nodeFlags are the flags of a node process (see runNode).
 type nodeFlags struct {
 	name, id, static, mcastAddr, interceptors, ctrl, peers string
 	port, mcastPort, nofile, load                          int
+	staticProtocol                                         bool
 	firstFrameTimeout, frameTimeout, lifetime              time.Duration
 }
 
@@ -96,6 +105,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.id, "id", "", "unique id, 32 hex digits")
 	fs.IntVar(&f.port, "port", 0, "TCP receiver port")
 	fs.StringVar(&f.static, "static", "", "static members host:port:id, comma separated (else --mcast-addr)")
+	fs.BoolVar(&f.staticProtocol, "static-protocol", false, "run Tribes' StaticMembershipService protocol over --static (membership/staticsvc)")
 	fs.StringVar(&f.mcastAddr, "mcast-addr", "", "multicast group for membership, on 127.0.0.1")
 	fs.IntVar(&f.mcastPort, "mcast-port", mcast.DefaultPort, "multicast port")
 	fs.StringVar(&f.peers, "peers", "", "members the steady load goes to, host:port:id, comma separated")
@@ -167,6 +177,9 @@ func newNode(f nodeFlags, log *slog.Logger) (*suiteNode, error) {
 			return nil, err
 		}
 		cfg.StaticMembers = members
+		if f.staticProtocol {
+			cfg.StaticProtocol = &staticsvc.Config{}
+		}
 	}
 	var err error
 	if cfg.UniqueID, err = wire.ParseUniqueID(f.id); err != nil {
@@ -181,6 +194,7 @@ func newNode(f nodeFlags, log *slog.Logger) (*suiteNode, error) {
 		return nil, err
 	}
 	ch.AddMessageListener(n)
+	ch.AddMembershipListener(channel.MembershipFuncs{Disappeared: func(channel.Member) { n.gone.Add(1) }})
 	if n.cl, err = delta.NewCluster(delta.ClusterConfig{Channel: ch, Logger: log}); err != nil {
 		return nil, err
 	}
@@ -264,7 +278,12 @@ func (n *suiteNode) stats() nodeStats {
 	if mc, ok := n.ch.Membership().(*mcast.Service); ok {
 		st.Multicast = mc.Stats()
 	}
+	if ss, ok := n.ch.Membership().(*staticsvc.Service); ok {
+		st.StopsRefuted = ss.Stats().StopsRefuted
+	}
+	st.MembersGone = n.gone.Load()
 	for _, m := range n.ch.Members() {
+		st.MemberIDs = append(st.MemberIDs, m.UniqueID.String())
 		if len(m.Payload) > mcast.DefaultMaxPayloadSize {
 			st.OversizedMembers++
 		}

@@ -11,7 +11,8 @@ import (
 // C send 100 acknowledged messages a second to each other member, and the nodes run with
 // FirstFrameTimeout 500 ms and FrameTimeout 1 s; the attacks, in the table's order, with
 // RLIMIT_NOFILE 256 on the target for the descriptor attacks, multicast membership for
-// forged heartbeats and the encrypt interceptor for the replay attack only.
+// forged heartbeats, the static membership protocol for the forged STOP and the encrypt
+// interceptor for the replay attack only.
 func TestSuiteSettingsAsDocumented(t *testing.T) {
 	for _, short := range []bool{false, true} {
 		c := defaultSuite("", short)
@@ -34,6 +35,8 @@ func TestSuiteSettingsAsDocumented(t *testing.T) {
 			want.targetNofile = 256
 		case "forged-heartbeats":
 			want.mcast = true
+		case "forged-stop":
+			want.staticProtocol = true
 		case "replay":
 			want.encrypt = true
 		}
@@ -43,7 +46,7 @@ func TestSuiteSettingsAsDocumented(t *testing.T) {
 	}
 	documented := []string{"garbage", "lying-length", "slowloris", "idle-2000", "oversize", "partial-100",
 		"no-ack-reader-4", "no-ack-reader-100", "fd-exhaustion", "fd-churn", "forged-heartbeats",
-		"stranger-sessions", "replay"}
+		"stranger-sessions", "forged-stop", "replay"}
 	if !slices.Equal(names, documented) {
 		t.Errorf("attacks %v, documented %v", names, documented)
 	}
