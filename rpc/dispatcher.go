@@ -181,7 +181,7 @@ func (d *dispatcher) MessageReceived(msg *channel.Message) error {
 		// request writes (one that does not answer would hold the receiver for the
 		// transport's timeout): off the receiving goroutine, bounded as an rpc.Channel's
 		// replies to non-members (TestOpenChannelStrangerRepliesOffTheReceiver).
-		return d.strangers.reply(d.life, d, msg.Source, noChannel, channel.OptAsync)
+		return d.strangers.reply(d.life, d, msg.Source, noChannel, nil, channel.OptAsync)
 	}
 	// As GroupChannel.sendNoRpcChannelReply: asynchronous, no ACK.
 	return d.send(context.Background(), msg.Source, noChannel, channel.OptAsync)

@@ -65,7 +65,9 @@
 //     MaxNonMemberReplies replies hanging so cannot have the replies to joining nodes
 //     dropped (TestStrangerCannotCrowdOutRepliesToJoiners); while as many cancelled
 //     sends have not ended yet, further replies are dropped
-//     (TestStrangerRepliesGoroutinesBounded).
+//     (TestStrangerRepliesGoroutinesBounded). A reply that the rpc.Channel's Close
+//     cancelled before it left is replaced by a NoRpcChannelReply, so that its caller
+//     does not wait for its timeout (TestCloseDeclinesAReplyItCancelled).
 //   - A received RpcMessage is bounded by Config.MaxMessageBytes (64 MiB by default;
 //     Java has none), on top of the transport's frame limit. A reply lost to either
 //     limit leaves its call waiting for its context, as a reply lost in Java would; the

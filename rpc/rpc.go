@@ -224,7 +224,9 @@ func (c *Channel) ID() []byte { return append([]byte(nil), c.cfg.ID...) }
 // Close unregisters the rpc.Channel (Java's breakdown): requests for its id get a
 // NoRpcChannelReply afterwards, and calls in progress return ErrClosed, also one whose
 // request is still waiting for a member's ACK. Replies to non-members in flight are
-// cancelled, and Close waits for their goroutines until ctx ends: a send that ignores
+// cancelled, a NoRpcChannelReply sent within a second in place of each one not sent yet
+// (its caller then stops waiting: TestCloseDeclinesAReplyItCancelled), and Close waits
+// for their goroutines until ctx ends: a send that ignores
 // its cancellation (a transport blocked in a connect) then makes Close return an error
 // wrapping ctx.Err(), the reply left to end in the background. A later Close waits for
 // such replies again, within its own ctx, and returns nil once they ended
@@ -419,16 +421,18 @@ func (c *Channel) received(m *message, from channel.Member) error {
 		(c.cfg.AcceptNonMembers || c.cfg.Channel.Membership() != nil)
 	reply, err := c.cfg.Handler.Reply(m.payload, from)
 	var out *message
+	declined := &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}
 	switch {
 	case errors.Is(err, ErrDeclined):
-		out = &message{noChannel: true, reply: true, uuid: m.uuid, rpcID: m.rpcID}
+		out = declined
 	case err != nil:
 		return fmt.Errorf("rpc %q: handler: %w", c.cfg.ID, err)
 	default:
 		out = &message{reply: true, uuid: m.uuid, rpcID: m.rpcID, payload: reply}
 	}
 	if stranger {
-		return c.strangers.reply(c.life, c.disp, from, out, c.cfg.ReplyOptions)
+		// A reply the rpc.Channel's Close cancels before it left is declined instead.
+		return c.strangers.reply(c.life, c.disp, from, out, declined, c.cfg.ReplyOptions)
 	}
 	return c.disp.send(context.Background(), from, out, c.cfg.ReplyOptions)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gotribes/tribes/channel"
 )
@@ -32,12 +33,26 @@ type strangerSend struct {
 	cancelled bool // by a newer reply; guarded by strangerReplies.mu
 }
 
+// lateDeclineTimeout bounds the send of a NoRpcChannelReply in place of a reply the
+// closing of its rpc.Channel cancelled (strangerReplies.reply's late).
+const lateDeclineTimeout = time.Second
+
 // reply sends m to the non-member to through d, with opts, from a goroutine of its own
-// whose send ends with life.
-func (s *strangerReplies) reply(life context.Context, d *dispatcher, to channel.Member, m *message, opts channel.SendOptions) error {
+// whose send ends with life. When late is set and life ends (the rpc.Channel closed)
+// before m was sent, late, a NoRpcChannelReply, is sent in its place within
+// lateDeclineTimeout: the request was taken, and its caller learns at once that the
+// rpc.Channel is gone instead of waiting for its timeout
+// (TestCloseDeclinesAReplyItCancelled).
+func (s *strangerReplies) reply(life context.Context, d *dispatcher, to channel.Member, m, late *message, opts channel.SendOptions) error {
 	data, err := m.marshal()
 	if err != nil {
 		return err
+	}
+	var lateData []byte
+	if late != nil {
+		if lateData, err = late.marshal(); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	if s.closed || len(s.inFlight) == MaxNonMemberReplies && s.ending >= MaxNonMemberReplies {
@@ -78,6 +93,11 @@ func (s *strangerReplies) reply(life context.Context, d *dispatcher, to channel.
 		s.mu.Unlock()
 		if err != nil && !cancelled {
 			s.failed.Add(1)
+			if lateData != nil && life.Err() != nil {
+				lctx, lcancel := context.WithTimeout(context.Background(), lateDeclineTimeout)
+				_ = d.sendData(lctx, to, lateData, opts)
+				lcancel()
+			}
 		}
 	}()
 	return nil

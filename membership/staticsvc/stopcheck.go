@@ -127,8 +127,10 @@ func (s *Service) answers(r *runState, target channel.Member) bool {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, s.cfg.RPCTimeout)
 	defer cancel()
-	// A stopping node may take the PING and stop before it answers: the call then ends
-	// when the node's port refuses connections, not after RPCTimeout.
+	// A stopping node may take the PING and stop before it answers: a Go node's RPC channel
+	// then declines it in place of the answer its close cancelled (package rpc,
+	// TestStoppingNodeDeclinesThePingItTook); failing that (its sender stopped), the call
+	// ends when the node's port refuses connections, not after RPCTimeout.
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
