@@ -75,12 +75,14 @@ func TestOpenChannelStrangerRepliesOffTheReceiver(t *testing.T) {
 	testutil.EventuallyTrue(t, testutil.WaitLimit, "the callee sends the rpc.Channel's reply and the NoRpcChannelReply",
 		func() bool { return g.entered.Load() == 2 })
 	// Closing the last rpc.Channel cancels both sends still held: its own reply (waited
-	// for) and the dispatcher's NoRpcChannelReply (not waited for).
+	// for) and the dispatcher's NoRpcChannelReply (not waited for). The reply, cancelled
+	// before it left, is replaced by a NoRpcChannelReply, held in turn until its own
+	// bound (a second) ends it, which Close waits for too.
 	if err := srv.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "both held sends cancelled by the close",
-		func() bool { return g.ended.Load() == 2 })
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "both held sends cancelled by the close, and the reply's replacement ended",
+		func() bool { return g.ended.Load() == 3 && g.entered.Load() == 3 })
 }
 
 // TestOpenChannelAnswersAStrangerForAnUnknownID: a node that lists this one before this
