@@ -15,7 +15,7 @@ import (
 
 // decliners holds the declining rpc.Channel of each stopped Service, by channel and rpc
 // id: a Service that starts on that channel with that id closes the one it finds
-// (takeOver), whichever Service left it, instead of failing with rpc.ErrDuplicateID.
+// (newRPC), whichever Service left it, instead of failing with rpc.ErrDuplicateID.
 var (
 	declMu    sync.Mutex
 	decliners = map[declKey]declEntry{}
@@ -35,10 +35,15 @@ type declEntry struct {
 // service's requests with a NoRpcChannelReply, as Java's channel answers them once its
 // provider stopped: a member checking this node's STOP learns at once that it stopped.
 // It is closed after stopMemory, by the next Start, or by the Start of another Service
-// on the same channel with the same rpc id (takeOver).
+// on the same channel with the same rpc id (newRPC).
 func (s *Service) decline(ch *channel.Channel) {
+	declMu.Lock() // registered and listed at once, for newRPC
 	d, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, AcceptNonMembers: true, Limits: s.cfg.Limits,
 		Handler: rpc.HandlerFunc(func(any, channel.Member) (any, error) { return nil, rpc.ErrDeclined })})
+	if err == nil {
+		decliners[declKey{ch, string(s.id)}] = declEntry{s, d}
+	}
+	declMu.Unlock()
 	if err != nil {
 		if !errors.Is(err, rpc.ErrDuplicateID) {
 			s.log.Warn("tribes static membership: stopped: cannot answer requests", "err", err)
@@ -49,9 +54,6 @@ func (s *Service) decline(ch *channel.Channel) {
 	old := s.declining
 	s.declining = d
 	s.mu.Unlock()
-	declMu.Lock()
-	decliners[declKey{ch, string(s.id)}] = declEntry{s, d}
-	declMu.Unlock()
 	closeNow(old)
 	time.AfterFunc(s.stopMemory(), func() { s.closeDeclining(d) })
 }
@@ -76,16 +78,24 @@ func (s *Service) closeDeclining(d *rpc.Channel) {
 	closeNow(cur)
 }
 
-// takeOver closes the declining RPC channel a stopped Service left on ch with rpc id id,
-// if there is one: the Service starting there takes the id, and the stopped one steps
-// aside (TestNewServiceTakesOverAStoppedOnesDeclineResponder).
-func takeOver(ch *channel.Channel, id []byte) {
+// newRPC registers the RPC channel of a run, cfg, in place of the declining one a stopped
+// Service left on its channel with its id, if there is one: that one is closed, and the
+// stopped Service steps aside (TestNewServiceTakesOverAStoppedOnesDeclineResponder). Done
+// under declMu, so that no stopping Service registers its responder in between.
+func newRPC(cfg rpc.Config) (*rpc.Channel, error) {
 	declMu.Lock()
-	e, ok := decliners[declKey{ch, string(id)}]
-	declMu.Unlock()
-	if ok {
-		e.s.closeDeclining(e.d)
+	defer declMu.Unlock()
+	k := declKey{cfg.Channel, string(cfg.ID)}
+	if e, ok := decliners[k]; ok {
+		delete(decliners, k)
+		e.s.mu.Lock()
+		if e.s.declining == e.d {
+			e.s.declining = nil
+		}
+		e.s.mu.Unlock()
+		closeNow(e.d)
 	}
+	return rpc.New(cfg)
 }
 
 // closeNow unregisters c without waiting for its replies to non-members, which end by

@@ -48,7 +48,8 @@ type Service struct {
 	stopChecks map[channel.MemberKey]*stopCheck
 	// declining is the rpc.Channel a stopped run leaves in its place for a while, which
 	// answers the service's requests with a NoRpcChannelReply (stopcheck.go); the next
-	// Start closes it first.
+	// Start closes it first, and so does the Start of another Service on the channel with
+	// the same id (decline.go).
 	declining *rpc.Channel
 	// checkPing, if set, replaces the PING of a STOP's check (answers; tests only).
 	checkPing func(r *runState, target channel.Member) bool
@@ -151,8 +152,7 @@ func (s *Service) Start(ctx context.Context, svc channel.Service, local channel.
 	// The responder a stopped run left answering for the id (this Service's, or another's
 	// stopped on this channel) steps aside.
 	s.closeDeclining(nil)
-	takeOver(ch, s.id)
-	rc, err := rpc.New(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver,
+	rc, err := newRPC(rpc.Config{Channel: ch, ID: s.id, Handler: rpc.HandlerFunc(s.replyRequest), LeftOver: s.leftOver,
 		AcceptNonMembers: true, Limits: s.cfg.Limits}) // START and PING come from nodes not listed yet: the protocol's purpose
 	if err != nil {
 		s.mu.Lock()

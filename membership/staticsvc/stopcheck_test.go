@@ -140,8 +140,8 @@ func (b *syncBuffer) lines() []string {
 // end, every 100 ms for ten minutes of a fake clock (synctest), costs that member one
 // PING a second (stopCheckGap), each refuting the STOP (Stats.StopsRefuted), and the
 // log of the refutations is rate-limited per member (internal/ratelog's defaults: 3
-// lines a minute, then a summary of those counted): at most 4 lines a minute, not one
-// a second.
+// lines a minute, then a summary of those counted): about 4 lines a minute, not one a
+// second.
 func TestRefutedStopLogRateLimited(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out syncBuffer
@@ -198,11 +198,13 @@ func TestRefutedStopLogRateLimited(t *testing.T) {
 			}
 		}
 		t.Logf("%d refutations: %d lines, %d summaries", n, refutations, summaries)
-		if refutations < 3 || refutations > 3*minutes {
-			t.Errorf("%d lines of refuted STOPs in %d minutes, want 3 to %d (3 a minute)", refutations, minutes, 3*minutes)
+		// A refutation at the last instant may open an eleventh minute (the checks and
+		// this loop wake at the same instants, in either order).
+		if refutations < 3 || refutations > 3*(minutes+1) {
+			t.Errorf("%d lines of refuted STOPs in %d minutes, want 3 to %d (3 a minute)", refutations, minutes, 3*(minutes+1))
 		}
-		if summaries == 0 || summaries > minutes {
-			t.Errorf("%d summaries of refuted STOPs in %d minutes, want 1 to %d", summaries, minutes, minutes)
+		if summaries == 0 || summaries > minutes+1 {
+			t.Errorf("%d summaries of refuted STOPs in %d minutes, want 1 to %d", summaries, minutes, minutes+1)
 		}
 	})
 }
