@@ -71,6 +71,12 @@ var (
 type Codec struct {
 	// Limits bound the sessions it decodes, and the diffs they apply later.
 	Limits Limits
+	// MapLimits are the limits a receiving map decodes a session's stream with (its
+	// replmap.Config.Limits; MaxBytes is not used). Encode fits a full copy under them
+	// too: the stream's handles are one table for all its attribute names and values,
+	// notes and listeners (TestFullCopyPastTheMapsMaxHandles). A Manager sets them to
+	// its own map's. Zero fields are jserial's defaults.
+	MapLimits jserial.DecoderConfig
 	// fullOut, when set (a Manager's map), counts the values Encode leaves out
 	// (Stats.FullCopyValuesLeftOut).
 	fullOut *atomic.Uint64
@@ -124,7 +130,7 @@ func (c Codec) Encode(v any) (any, error) {
 	}
 	s.mu.Lock()
 	id := s.st.ID
-	ext, err := s.fullCopy(c.Limits.Java, c.fullOut)
+	ext, err := s.fullCopy(copyLimits{java: c.Limits.Java, wire: c.MapLimits}, c.fullOut)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("backup: full copy of session %s: %w", id, err)

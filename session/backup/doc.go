@@ -159,7 +159,13 @@
 // (TestFullCopyPastLimitsTogether, TestFullCopyPastMaxEntries): before, such a full
 // copy went whole, the backup refused it and held no copy of the session. So are the
 // listeners past MaxEntries, which such a backup refuses too: the first MaxEntries go,
-// the others are reported and counted alike (TestFullCopyPastMaxEntriesOfListeners). A session's attribute
+// the others are reported and counted alike (TestFullCopyPastMaxEntriesOfListeners). A
+// full copy is fitted too under the limits its backup's map reads the session's stream
+// with (Codec.MapLimits: a Manager's map's replmap.Config.Limits), one handle table for
+// all its attribute names and values, notes and listeners (two handles each): the
+// attributes, notes and listeners past them together are left out by first fit, in that
+// order, and reported and counted alike (TestFullCopyPastTheMapsMaxHandles: 40 listeners
+// under the map's MaxHandles 50 went whole, and the backup refused the session). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was; so is a diff that would attach more listeners than

@@ -12,8 +12,27 @@ import (
 	"github.com/gotribes/tribes/session/delta"
 )
 
+// copyLimits are what a receiver configured alike reads a full copy with: its
+// Limits.Java (each value alone, the values' Go forms and count: sessionData) and the
+// limits its map decodes the session's stream with (wire: Codec.MapLimits, its
+// replmap.Config.Limits).
+type copyLimits struct {
+	java delta.JavaCodec
+	wire jserial.DecoderConfig
+}
+
+// fitted returns l with a wire MaxHandles left 0 set to jserial.DefaultMaxHandles, the
+// least the receiver's grows to (as fitCodec does for a diff): values that fit together
+// then still fit without one of them, as declimits.FirstFit needs.
+func (l copyLimits) fitted() copyLimits {
+	if l.wire.MaxHandles == 0 {
+		l.wire.MaxHandles = jserial.DefaultMaxHandles
+	}
+	return l
+}
+
 // fullCopy returns what DeltaSession.writeExternal writes for s, its full copy
-// (Codec.Encode), with java; s.mu is held.
+// (Codec.Encode), with lim; s.mu is held.
 //
 // A session received in full may hold a value past java's limits: the map's decoder
 // (replmap.Config.Limits) read it, and Codec.Decode keeps the values as they came. Its
@@ -25,7 +44,10 @@ import (
 // beyond the limits; then values within them alone that a receiver with the same limits
 // would refuse together are left out by first fit: TestFullCopyPastLimitsTogether;
 // listeners past java's MaxEntries, which such a receiver refuses too, are left out
-// alike: TestFullCopyPastMaxEntriesOfListeners), the
+// alike: TestFullCopyPastMaxEntriesOfListeners; so are the attributes, notes and
+// listeners past the handles the receiving map reads the session's stream with, each
+// attribute taking a handle for its name and each listener two:
+// TestFullCopyPastTheMapsMaxHandles), the
 // others go, and the values left out are recorded for the
 // Manager's next Replicate, which returns an error wrapping delta.ErrMessageLimit naming
 // them (takeLeftOut); this node keeps them. When the values are not the cause, the error
@@ -59,15 +81,15 @@ import (
 // (TestRenamePutThatSentSettlesTheCarriedReport: a later failed send no longer reports
 // a value the backup holds). The map's other full copies (a republish when a member
 // leaves, a reply to a node taking the session over) are settled by the next Replicate.
-func (s *Session) fullCopy(java delta.JavaCodec, counted *atomic.Uint64) ([]any, error) {
+func (s *Session) fullCopy(lim copyLimits, counted *atomic.Uint64) ([]any, error) {
 	s.compactAttrs()
-	ext, err := sessionData(java, &s.st)
+	ext, err := sessionData(lim, &s.st)
 	before, beforeWhy := s.fullOut, s.fullOutWhy
 	var out []leftValue
 	var why error
 	if errors.Is(err, delta.ErrMessageLimit) {
 		why = err
-		ext, out, err = s.leaveOutOfFullCopy(java, err)
+		ext, out, err = s.leaveOutOfFullCopy(lim, err)
 	}
 	notCarried := make(map[leftValue]bool, len(out))
 	for _, v := range out {
@@ -142,20 +164,21 @@ func appendNew(vs, add []leftValue) []leftValue {
 	return vs
 }
 
-// leaveOutOfFullCopy is fullCopy of a session java refused (cause): it returns the
-// session data without the listeners past java's MaxEntries, nor the values past java's
-// limits alone, nor those that go past them together with the values before them
-// (declimits.FirstFit over the attributes and notes, in the session's order:
-// TestFullCopyPastLimitsTogether), and the listeners and values left out, also when the
-// session data fails without them (its error then returned); s.mu is held.
-func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, []leftValue, error) {
+// leaveOutOfFullCopy is fullCopy of a session lim refused (cause): it returns the
+// session data without the listeners past java's MaxEntries, nor the values past lim
+// alone, nor the attributes, notes and listeners that go past lim together with those
+// before them (declimits.FirstFit over the attributes, the notes and the listeners, in
+// the session's order, under lim.fitted(): TestFullCopyPastLimitsTogether,
+// TestFullCopyPastTheMapsMaxHandles), and the listeners and values left out, also when
+// the session data fails without them (its error then returned); s.mu is held.
+func (s *Session) leaveOutOfFullCopy(lim copyLimits, cause error) ([]any, []leftValue, error) {
+	lim = lim.fitted()
 	st := s.st
 	var out []leftValue
 	// A receiver with java's limits reads at most MaxEntries listeners (their count is
 	// refused beyond): the first go, in the session's order, and the others are left out
-	// as values are (TestFullCopyPastMaxEntriesOfListeners). They are names only: nothing
-	// else of a receiver's limits bounds them together.
-	if n := maxEntries(java); len(st.Listeners) > n {
+	// as values are (TestFullCopyPastMaxEntriesOfListeners).
+	if n := maxEntries(lim.java); len(st.Listeners) > n {
 		for _, l := range st.Listeners[n:] {
 			out = append(out, leftValue{delta.ActionListener, l})
 		}
@@ -163,7 +186,7 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 	}
 	fits := func(probe delta.SessionState) bool {
 		probe.ID = st.ID
-		_, err := java.SessionData(&probe)
+		_, err := sessionData(lim, &probe)
 		return !errors.Is(err, delta.ErrMessageLimit)
 	}
 	keep := func(t delta.ActionType, vs []delta.NamedValue, alone func(delta.NamedValue) delta.SessionState) []delta.NamedValue {
@@ -187,20 +210,24 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 		st.Principal = nil
 		out = append(out, leftValue{delta.ActionPrincipal, namePrincipal})
 	}
-	ext, err := sessionData(java, &st)
+	ext, err := sessionData(lim, &st)
 	if errors.Is(err, delta.ErrMessageLimit) {
-		// Within the limits alone, not together: first fit of the attributes and notes.
-		attrs, notes := st.Attributes, st.Notes
-		sizes := make([]int, 0, len(attrs)+len(notes))
+		// Within the limits alone, not together: first fit of the attributes, notes and
+		// listeners, each listener as a name of the stream (its object and ssoId string).
+		attrs, notes, listeners := st.Attributes, st.Notes, st.Listeners
+		sizes := make([]int, 0, len(attrs)+len(notes)+len(listeners))
 		for _, v := range attrs {
 			sizes = append(sizes, len(v.Name)+len(v.Value))
 		}
 		for _, v := range notes {
 			sizes = append(sizes, len(v.Name)+len(v.Value))
 		}
+		for _, l := range listeners {
+			sizes = append(sizes, len(l)+listenerBytes)
+		}
 		with := func(keep []bool) delta.SessionState {
 			probe := st
-			probe.Attributes, probe.Notes = nil, nil
+			probe.Attributes, probe.Notes, probe.Listeners = nil, nil, nil
 			for i, v := range attrs {
 				if keep[i] {
 					probe.Attributes = append(probe.Attributes, v)
@@ -211,11 +238,16 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 					probe.Notes = append(probe.Notes, v)
 				}
 			}
+			for i, l := range listeners {
+				if keep[len(attrs)+len(notes)+i] {
+					probe.Listeners = append(probe.Listeners, l)
+				}
+			}
 			return probe
 		}
 		kept := declimits.FirstFit(sizes, func(keep []bool) bool {
 			probe := with(keep)
-			_, err := sessionData(java, &probe)
+			_, err := sessionData(lim, &probe)
 			return !errors.Is(err, delta.ErrMessageLimit)
 		})
 		for i, v := range attrs {
@@ -228,8 +260,13 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 				out = append(out, leftValue{delta.ActionNote, v.Name})
 			}
 		}
+		for i, l := range listeners {
+			if !kept[len(attrs)+len(notes)+i] {
+				out = append(out, leftValue{delta.ActionListener, l})
+			}
+		}
 		st = with(kept)
-		ext, err = sessionData(java, &st)
+		ext, err = sessionData(lim, &st)
 	}
 	if len(out) == 0 {
 		return nil, nil, cause
@@ -240,7 +277,11 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 	return ext, out, nil
 }
 
-// sessionData is java.SessionData of st, which reads each value alone with java's
+// listenerBytes is about what a listener takes in a session's stream besides its name
+// (a ClusterSingleSignOnListener object and its ssoId string), its size for FirstFit.
+const listenerBytes = 8
+
+// sessionData is lim.java.SessionData of st, which reads each value alone with java's
 // limits, and also reads the session data whole, as a receiver's Codec.Decode with
 // the same limits does (delta.JavaCodec.DecodeSessionData: its values' Go forms take at
 // most Limits.MaxBytes together, its attributes are at most MaxEntries), unless st's
@@ -250,8 +291,10 @@ func (s *Session) leaveOutOfFullCopy(java delta.JavaCodec, cause error) ([]any, 
 // limits alone that go past them together are refused with an error wrapping
 // delta.ErrMessageLimit: before, such a full copy went, every backup refused it
 // (FAIL_ACK), and the session was on no other node (TestFullCopyPastLimitsTogether,
-// TestFullCopyPastMaxEntries).
-func sessionData(java delta.JavaCodec, st *delta.SessionState) ([]any, error) {
+// TestFullCopyPastMaxEntries). So is a session whose stream the receiving map's decoder
+// refuses (mapReads).
+func sessionData(lim copyLimits, st *delta.SessionState) ([]any, error) {
+	java := lim.java
 	ext, err := java.SessionData(st)
 	if err != nil {
 		return nil, err
@@ -260,16 +303,70 @@ func sessionData(java delta.JavaCodec, st *delta.SessionState) ([]any, error) {
 	if limit <= 0 {
 		limit = jserial.DefaultMaxBytes
 	}
-	if st.Principal == nil && max(len(st.Attributes), len(st.Notes), len(st.Listeners)) <= maxEntries(java) &&
-		2*(namedBytes(st.Attributes)+namedBytes(st.Notes))+1<<20 <= limit {
-		return ext, nil
+	if st.Principal != nil || max(len(st.Attributes), len(st.Notes), len(st.Listeners)) > maxEntries(java) ||
+		2*(namedBytes(st.Attributes)+namedBytes(st.Notes))+1<<20 > limit {
+		if _, err := java.DecodeSessionData(ext); errors.Is(err, jserial.ErrLimit) || errors.Is(err, delta.ErrMessageLimit) {
+			return nil, fmt.Errorf("delta: session data: %w: its values together, as a receiver reads them: %w",
+				delta.ErrMessageLimit, err)
+		}
 	}
-	if _, err := java.DecodeSessionData(ext); errors.Is(err, jserial.ErrLimit) || errors.Is(err, delta.ErrMessageLimit) {
-		return nil, fmt.Errorf("delta: session data: %w: its values together, as a receiver reads them: %w",
-			delta.ErrMessageLimit, err)
+	if err := mapReads(lim.wire, st, ext); err != nil {
+		return nil, err
 	}
 	return ext, nil
 }
+
+// mapReads returns an error wrapping delta.ErrMessageLimit and jserial.ErrLimit when the
+// stream of the session st whose data is ext (the DeltaSession object Codec.Encode
+// returns) is beyond wire, the limits the receiving map decodes it with (but MaxBytes:
+// that is the message's). A map's limits bound the whole stream, one handle table for
+// every attribute name and value, note and listener, where java read each value alone:
+// a session of 40 listeners went under the map's MaxHandles 50 and its backup refused it
+// (FAIL_ACK), holding no copy (TestFullCopyPastTheMapsMaxHandles). The stream is written
+// and read only when its handles may be more than wire's MaxHandles (jserial's default,
+// at least, for 0): each element taking a handle takes a byte of a value's stream at
+// least (handleBound), and a session with a principal is always read.
+func mapReads(wire jserial.DecoderConfig, st *delta.SessionState, ext []any) error {
+	handles := wire.MaxHandles
+	if handles == 0 {
+		handles = jserial.DefaultMaxHandles
+	}
+	if st.Principal == nil && handleBound(st) <= handles {
+		return nil
+	}
+	b, err := jserial.Marshal(&jserial.Object{Class: deltaSessionDesc, External: ext})
+	if err != nil {
+		return err
+	}
+	wire.MaxBytes = int64(len(b))
+	if _, err := jserial.UnmarshalConfig(b, wire); errors.Is(err, jserial.ErrLimit) {
+		return fmt.Errorf("backup: the stream of session %s: %w: as its map reads it (replmap.Config.Limits): %w",
+			st.ID, delta.ErrMessageLimit, err)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// handleBound is at least the handles the stream of session st (no principal) takes:
+// one per byte of its attribute and note values' streams at most (each element taking
+// a handle takes a byte, and written into the session's stream a value shares class
+// descriptors with the others, taking no more), one for each name and note, two for
+// each listener, and sessionHandles.
+func handleBound(st *delta.SessionState) int {
+	n := sessionHandles + len(st.Attributes) + len(st.Notes) + 2*len(st.Listeners)
+	for _, vs := range [][]delta.NamedValue{st.Attributes, st.Notes} {
+		for _, v := range vs {
+			n += len(v.Value)
+		}
+	}
+	return n
+}
+
+// sessionHandles is more than the handles the stream of a session without attributes,
+// notes, listeners and principal takes (its class descriptors, id, times and flags; the
+// listeners' descriptors): TestHandleBound.
+const sessionHandles = 64
 
 // maxEntries is java's MaxEntries, or its default for 0.
 func maxEntries(java delta.JavaCodec) int {

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,11 +31,11 @@ func TestFailedFullCopyKeepsTheReportOfTheLastOne(t *testing.T) {
 	var counted atomic.Uint64
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.fullCopy(java, &counted); err != nil {
+	if _, err := s.fullCopy(copyLimits{java: java}, &counted); err != nil {
 		t.Fatal(err)
 	}
 	s.st.Attributes = append(s.st.Attributes, delta.NamedValue{Name: "bad", Value: []byte("not a stream")})
-	if _, err := s.fullCopy(java, &counted); err == nil || !strings.Contains(err.Error(), "not a Java serialization stream") {
+	if _, err := s.fullCopy(copyLimits{java: java}, &counted); err == nil || !strings.Contains(err.Error(), "not a Java serialization stream") {
 		t.Errorf("full copy of a value that is not a Java stream: %v, want SessionData's error", err)
 	}
 	s.st.Attributes = s.st.Attributes[:len(s.st.Attributes)-1]
@@ -44,7 +45,7 @@ func TestFailedFullCopyKeepsTheReportOfTheLastOne(t *testing.T) {
 	if !errors.Is(err, delta.ErrMessageLimit) || !strings.Contains(err.Error(), `left out of its full copy, not on the other nodes: attribute "big"`) {
 		t.Errorf("after a failed full copy: %v, want big reported left out of the one before", err)
 	}
-	if _, err := s.fullCopy(java, &counted); err != nil {
+	if _, err := s.fullCopy(copyLimits{java: java}, &counted); err != nil {
 		t.Fatal(err)
 	}
 	if got := counted.Load(); got != 2 {
@@ -69,8 +70,8 @@ func TestCarriedReportGivenBackUnlessSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.mu.Lock()
-		_, err1 := s.fullCopy(tight, nil)
-		_, err2 := s.fullCopy(delta.JavaCodec{}, nil)
+		_, err1 := s.fullCopy(copyLimits{java: tight}, nil)
+		_, err2 := s.fullCopy(copyLimits{}, nil)
 		s.mu.Unlock()
 		if err := errors.Join(err1, err2); err != nil {
 			t.Fatal(err)
@@ -83,4 +84,59 @@ func TestCarriedReportGivenBackUnlessSent(t *testing.T) {
 			t.Errorf("sent %v: the next takeLeftOut: %v, want nil", sent, err)
 		}
 	}
+}
+
+// TestHandleBound: handleBound, which spares a full copy writing and reading its stream
+// again (mapReads), is at least the handles the stream takes: a session of 40
+// listeners, of 30 attributes, of notes and of a list of 100 strings reads within it,
+// and those of listeners, attributes and the list take more than 20 (the check counts).
+func TestHandleBound(t *testing.T) {
+	val := func(v any) []byte {
+		b, err := delta.JavaValueCodec{}.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var listeners, attrs, notes, list delta.SessionState
+	for i := range 40 {
+		listeners.Listeners = append(listeners.Listeners, fmt.Sprint("SSO", i))
+	}
+	for i := range 30 {
+		attrs.Attributes = append(attrs.Attributes, delta.NamedValue{Name: fmt.Sprint("a", i), Value: val(i)})
+	}
+	notes.Notes = []delta.NamedValue{{Name: delta.NoteSessionID, Value: []byte("x")},
+		{Name: delta.NoteRequest, Value: val([]any{"a", "b"})}}
+	list.Attributes = []delta.NamedValue{{Name: "list", Value: val(stringsOf(100))}}
+	for i, tc := range []struct {
+		st   delta.SessionState
+		many bool
+	}{{delta.SessionState{}, false}, {listeners, true}, {attrs, true}, {notes, false}, {list, true}} {
+		st := tc.st
+		st.ID = "S1"
+		ext, err := delta.JavaCodec{}.SessionData(&st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := jserial.Marshal(&jserial.Object{Class: deltaSessionDesc, External: ext})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxHandles: handleBound(&st)}); err != nil {
+			t.Errorf("session %d: read within handleBound %d: %v", i, handleBound(&st), err)
+		}
+		_, err = jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxHandles: 20})
+		if tc.many && !errors.Is(err, jserial.ErrLimit) {
+			t.Errorf("session %d: read within 20 handles: %v, want jserial.ErrLimit", i, err)
+		}
+	}
+}
+
+// stringsOf returns n distinct strings.
+func stringsOf(n int) []any {
+	v := make([]any, n)
+	for i := range v {
+		v[i] = fmt.Sprint("s", i)
+	}
+	return v
 }

@@ -125,7 +125,9 @@ type Stats struct {
 	// received in full may hold, or together with the values before them, whose Go forms
 	// or count a backup with the same limits would refuse (TestFullCopyPastLimitsTogether,
 	// TestFullCopyPastMaxEntries), and the listeners past Limits.Java.MaxEntries
-	// (TestFullCopyPastMaxEntriesOfListeners); the other values went. They are counted as the full
+	// (TestFullCopyPastMaxEntriesOfListeners), and the attributes, notes and listeners
+	// past the limits the backup's map reads the session's stream with together
+	// (TestFullCopyPastTheMapsMaxHandles); the other values went. They are counted as the full
 	// copy is made (the map's Codec.Encode: a Put, by Create or ChangeSessionID too, a
 	// Replicate sending the session in full, the map's republish when a member leaves, a
 	// reply to a node taking the session over), whether a Replicate follows or not; the
@@ -179,7 +181,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	mgr := &Manager{cfg: cfg}
 	mc.Channel, mc.Name, mc.MadePrimary = cfg.Channel, MapName(cfg.Name), madePrimary
-	mc.Values = Codec{Limits: cfg.Limits, fullOut: &mgr.fullOutN}
+	mc.Values = Codec{Limits: cfg.Limits, MapLimits: mc.Limits, fullOut: &mgr.fullOutN}
 	m, err := replmap.New(mc)
 	if err != nil {
 		return nil, err
