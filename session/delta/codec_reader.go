@@ -289,6 +289,11 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 			s.tombs = append(s.tombs, t)
 		}
 	}
+	// A name the session repeats is held once, with the last value (and its stamp: the
+	// stamps follow the attributes by index, read above), at the name's first place, as
+	// JavaCodec reads a Tomcat session (lastValues): a Go peer naming an attribute twice
+	// made Get return the first (TestBinaryCodecKeepsTheLastValueOfAName).
+	s.Attributes = lastValues(s.Attributes)
 	if f&sessFlagBorn != 0 {
 		s.born = r.uvarint()
 	}

@@ -352,6 +352,10 @@
 //     other only. Its batches of several messages in one channel message (group commit)
 //     have a header of their own, format version 2; a node of a version before batches
 //     ignores them, so every node of a cluster must run a version that reads them.
+//     A session of a state transfer chunk naming an attribute more than once holds the
+//     name once, with the last value and its stamp, at the name's first place, as
+//     JavaCodec reads a Tomcat session (TestBinaryCodecKeepsTheLastValueOfAName,
+//     TestDecodeSessionDataKeepsTheLastValueOfAName).
 //   - JavaCodec writes and reads Tomcat 10.1's own messages: SessionMessageImpl objects
 //     sent as Tribes object messages, the DeltaRequest data of a delta, DeltaSession's
 //     layout in a state transfer, the new id of an id change. With JavaValueCodec as

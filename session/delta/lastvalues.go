@@ -4,9 +4,9 @@ package delta
 // last value (with its stamp), at the name's first place, as Tomcat's
 // DeltaSession.readObject puts each attribute into its map in the stream's order (a
 // later value of a name replaces the earlier, keeping its place in neither a map nor
-// here an order that matters). It returns vs itself when no name repeats, without
-// allocating when vs holds at most smallNames values (TestLastValuesAllocatesNothing),
-// in time linear in their number otherwise.
+// here an order that matters); BinaryCodec reads a session so too. It returns vs itself
+// when no name repeats, without allocating when vs holds at most smallNames values
+// (TestLastValuesAllocatesNothing), in time linear in their number otherwise.
 func lastValues(vs []NamedValue) []NamedValue {
 	if !repeatsName(vs) {
 		return vs

@@ -145,3 +145,46 @@ func BenchmarkDecodeSessionData(b *testing.B) {
 		}
 	}
 }
+
+// TestBinaryCodecKeepsTheLastValueOfAName: BinaryCodec, Go's own format, read a session
+// naming an attribute more than once with every copy, and a node loading it found the
+// first (a Go peer sending a name twice made Get return its first value, where a Tomcat
+// stream's repetition gives the last: TestDecodeSessionDataKeepsTheLastValueOfAName). It
+// now holds the name once, with the last value and that value's stamp (the stamps
+// follow the attributes by index), at the name's first place, in a state transfer chunk
+// with and without stamps.
+func TestBinaryCodecKeepsTheLastValueOfAName(t *testing.T) {
+	for _, stamped := range []bool{false, true} {
+		st := SessionState{ID: "S", CreationTime: 1, LastAccessedTime: 2, MaxInactive: 3, stamped: stamped,
+			Attributes: []NamedValue{{Name: "x", Value: []byte("1"), version: 1, origin: 7},
+				{Name: "y", Value: []byte("2"), version: 2, origin: 7}, {Name: "x", Value: []byte("3"), version: 3, origin: 8},
+				{Name: "z", Value: []byte("4"), version: 4, origin: 7}, {Name: "x", Value: []byte("5"), version: 5, origin: 9}}}
+		var c BinaryCodec
+		b, err := c.AppendMessage(nil, &Message{Event: EventAllSessionData, Context: "c", SessionID: idSessionState,
+			Sessions: []SessionState{st}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.DecodeMessage(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Sessions) != 1 {
+			t.Fatalf("%d sessions", len(m.Sessions))
+		}
+		var got []string
+		for _, a := range m.Sessions[0].Attributes {
+			got = append(got, fmt.Sprintf("%s=%s", a.Name, a.Value))
+			if stamped {
+				got[len(got)-1] += fmt.Sprintf("@%d/%d", a.version, a.origin)
+			}
+		}
+		want := []string{"x=5", "y=2", "z=4"}
+		if stamped {
+			want = []string{"x=5@5/9", "y=2@2/7", "z=4@4/7"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("stamped %v: attributes %q, want %q (x once, its last value and stamp)", stamped, got, want)
+		}
+	}
+}
