@@ -80,6 +80,8 @@ type Codec struct {
 	// fullOut, when set (a Manager's map), counts the values Encode leaves out
 	// (Stats.FullCopyValuesLeftOut).
 	fullOut *atomic.Uint64
+	// report, when set (a Manager's map), is given to the sessions Decode returns.
+	report *diffReport
 }
 
 // Decode returns the *Session of a decoded DeltaSession object; other values are an
@@ -108,7 +110,7 @@ func (c Codec) Decode(v any) (any, error) {
 	// DecodeSessionData holds each attribute name once, with the last value: Tomcat's
 	// readObject puts the attributes into its map in the stream's order, a later value of
 	// a name replacing the earlier (TestFullCopyWithAnAttributeTwice).
-	s := &Session{st: st, replicated: time.Now(), limits: l}
+	s := &Session{st: st, replicated: time.Now(), limits: l, report: c.report}
 	if n := s.attrBytes(); n > l.MaxSessionBytes {
 		return nil, fmt.Errorf("%w: session %s holds %d bytes, more than %d", ErrLimit, st.ID, n, l.MaxSessionBytes)
 	}

@@ -22,11 +22,13 @@ func (s *Session) Dirty() bool {
 // (Set and SetPrincipal refuse others) may go beyond them together, as a diff's values
 // share one stream's handles, and the changes may be more than Limits.Java.MaxEntries,
 // which a backup configured alike refuses (TestDiffPastMaxEntriesLeavesOut): Diff then
-// leaves out the values that do not fit (leaveOut) and
-// returns the others; the session keeps the values left out, and the Manager's next
-// Replicate of the session returns an error wrapping delta.ErrMessageLimit naming them,
-// counted in Stats.ChangesDroppedPastLimits (TestDiffPastLimitsTogetherLeavesOut). Kept
-// pending, they would have made every later Diff fail. When the values are not the
+// leaves out the values that do not fit (leaveOut) and returns the others; the session
+// keeps the values left out, and the Manager's next Replicate of the session returns an
+// error wrapping delta.ErrMessageLimit naming them, counted in
+// Stats.ChangesDroppedPastLimits (TestDiffPastLimitsTogetherLeavesOut). Kept pending,
+// they would have made every later Diff fail. The listeners attached past MaxEntries,
+// which such a backup does not carry (ApplyDiff), are left out first and reported alike
+// (leaveOutListeners: TestDiffLeavesOutListenersPastMaxEntries). When the values are not the
 // cause (more changes without a value, removals for one, than MaxEntries), no diff can
 // carry them: Diff forgets them, as the session holds their outcome, and returns an
 // error wrapping ErrTooManyChanges and the encoder's refusal; the map then sends the
@@ -35,6 +37,7 @@ func (s *Session) Dirty() bool {
 func (s *Session) Diff() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.leaveOutListeners()
 	b, err := s.limits.Java.EncodeDeltaRequest(s.st.ID, s.changes())
 	if errors.Is(err, delta.ErrMessageLimit) {
 		b, err = s.leaveOut(err)
@@ -55,7 +58,13 @@ func (s *Session) Diff() ([]byte, error) {
 // all of it or, on an error, nothing, and marks the session used now and no longer new,
 // as DeltaRequest.execute does. A diff for another session id is refused (ErrOtherID),
 // and so is one that would make the session's attribute and note values larger than
-// Limits.MaxSessionBytes, or its listeners more than Limits.Java.MaxEntries (ErrLimit).
+// Limits.MaxSessionBytes (ErrLimit). One that would make its listeners more than
+// Limits.Java.MaxEntries is applied with the first MaxEntries of them, in the
+// session's order (those it held first), the others left out, counted in the
+// Manager's Stats.DiffListenersLeftOut and logged, once per session, as a warning
+// (TestApplyDiffListenersBoundedByMaxEntries): refused whole, it left the diff's
+// attributes out too, and a Tomcat primary whose session held more listeners went on
+// sending diffs the backup refused.
 func (s *Session) ApplyDiff(diff []byte) error {
 	id, actions, err := s.limits.Java.DecodeDeltaRequest(diff)
 	if err != nil {
@@ -107,16 +116,70 @@ func (s *Session) ApplyDiff(diff []byte) error {
 			s.limits.MaxSessionBytes)
 	}
 	// The listeners diffs attach add up, and MaxSessionBytes counts none: beyond
-	// MaxEntries, which a full copy of the session may not list (Codec.Decode), a diff is
-	// refused (TestApplyDiffListenersBoundedByMaxEntries).
+	// MaxEntries, which a full copy of the session may not list (Codec.Decode), they are
+	// left out (TestApplyDiffListenersBoundedByMaxEntries).
+	var out []string
 	if n := maxEntries(s.limits.Java); len(st.Listeners) > n {
-		return fmt.Errorf("%w: a diff would attach %d listeners to session %s, more than MaxEntries %d", ErrLimit,
-			len(st.Listeners), st.ID, n)
+		out = st.Listeners[n:]
+		st.Listeners = st.Listeners[:n:n]
 	}
 	st.LastAccessedTime, st.IsNew = time.Now().UnixMilli(), false
 	s.st = st
 	s.stateReplaced()
+	if len(out) > 0 {
+		s.listenersLeftOut(out)
+	}
 	return nil
+}
+
+// listenersLeftOut counts the listeners a diff attached that ApplyDiff left out (out),
+// in the Manager's Stats.DiffListenersLeftOut, and logs them, the first time for the
+// session; s.mu is held.
+func (s *Session) listenersLeftOut(out []string) {
+	if s.report == nil {
+		return
+	}
+	s.report.listenersOut.Add(uint64(len(out)))
+	if !s.listenersLogged {
+		s.listenersLogged = true
+		s.report.log.Warn("backup: listeners a diff attached left out, past Limits.Java.MaxEntries", "manager",
+			s.report.manager, "id", s.st.ID, "listeners", len(out), "first", out[0], "maxEntries",
+			maxEntries(s.limits.Java))
+	}
+}
+
+// leaveOutListeners leaves out of the pending changes the listeners attached past
+// Limits.Java.MaxEntries, which a backup with the same limits does not carry (ApplyDiff:
+// the first MaxEntries it holds), and records them for takeLeftOut, as a value left out
+// of a diff: the next Manager.Replicate reports them, counted in
+// Stats.ChangesDroppedPastLimits (TestDiffLeavesOutListenersPastMaxEntries); s.mu is
+// held. A full copy leaves them out too (leaveOutOfFullCopy).
+func (s *Session) leaveOutListeners() {
+	n := maxEntries(s.limits.Java)
+	if len(s.st.Listeners) <= n {
+		return
+	}
+	past := make(map[string]bool, len(s.st.Listeners)-n)
+	for _, l := range s.st.Listeners[n:] {
+		past[l] = true
+	}
+	var out []leftValue
+	for i, a := range s.pending {
+		if a.Type == delta.ActionListener && a.Op == delta.OpSet && past[a.Name] {
+			s.pending[i] = delta.Action{Type: holeAction}
+			s.holes++
+			delete(s.pendingAt, pendKey{a.Type, a.Name})
+			out = append(out, leftValue{delta.ActionListener, a.Name})
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	s.leftOut = append(s.leftOut, out...)
+	if s.leftOutWhy == nil {
+		s.leftOutWhy = fmt.Errorf("%w: %d listeners, more than MaxEntries %d", delta.ErrMessageLimit,
+			len(s.st.Listeners), n)
+	}
 }
 
 // cloneGrow returns a copy of vs with room for extra more elements.

@@ -168,8 +168,15 @@
 // under the map's MaxHandles 50 went whole, and the backup refused the session). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
-// the session stays as it was; so is a diff that would attach more listeners than
-// Limits.Java.MaxEntries (TestApplyDiffListenersBoundedByMaxEntries). Decoding a session received in full is bounded by its
+// the session stays as it was. A received diff that would attach more listeners than
+// Limits.Java.MaxEntries is applied with the first MaxEntries (those the session held
+// first), the others left out: counted in Stats.DiffListenersLeftOut and logged, once per
+// session, as a warning; a failover to this node leaves them without the session's end
+// (TestApplyDiffListenersBoundedByMaxEntries: refused whole before, its attributes too,
+// a Tomcat primary holding more listeners went on sending diffs the backup refused). A
+// Go primary's Diff leaves such listeners out itself, and Manager.Replicate reports
+// them as the values a diff left out (TestDiffLeavesOutListenersPastMaxEntries).
+// Decoding a session received in full is bounded by its
 // size: its values' Go forms (each attribute its own stream) may take at most
 // Limits.Java.MaxExpansion (delta.DefaultMaxExpansion, 16) times the session's stream
 // plus 128 KiB, beyond which the error wraps delta.ErrDecodeBudget. Of a diff's principal actions only the last is decoded

@@ -102,6 +102,7 @@ type Manager struct {
 	expiredN atomic.Uint64
 	droppedN atomic.Uint64 // Stats.ChangesDroppedPastLimits
 	fullOutN atomic.Uint64 // Stats.FullCopyValuesLeftOut
+	report   diffReport    // Stats.DiffListenersLeftOut
 	// stopping is set when Stop starts: a Replicate that ends after that reports an error.
 	stopping atomic.Bool
 }
@@ -139,12 +140,19 @@ type Stats struct {
 	// TestFullCopyValuesLeftOutCountedWhereTheyHappen,
 	// TestFailedFullCopyKeepsTheReportOfTheLastOne).
 	FullCopyValuesLeftOut uint64
+	// DiffListenersLeftOut counts the listeners that diffs received for the sessions this
+	// node holds attached past Limits.Java.MaxEntries, which ApplyDiff leaves out, the rest
+	// of each diff applied (logged as a warning the first time for a session): a Tomcat
+	// primary's session may hold more (TestApplyDiffListenersBoundedByMaxEntries). A Go
+	// primary leaves them out of its diff instead, and its Replicate reports them
+	// (TestDiffLeavesOutListenersPastMaxEntries).
+	DiffListenersLeftOut uint64
 }
 
 // Stats returns the manager's counters.
 func (m *Manager) Stats() Stats {
 	return Stats{Expired: m.expiredN.Load(), ChangesDroppedPastLimits: m.droppedN.Load(),
-		FullCopyValuesLeftOut: m.fullOutN.Load()}
+		FullCopyValuesLeftOut: m.fullOutN.Load(), DiffListenersLeftOut: m.report.listenersOut.Load()}
 }
 
 // NewManager returns a manager configured by cfg, not started. Its map answers the
@@ -181,7 +189,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	mgr := &Manager{cfg: cfg}
 	mc.Channel, mc.Name, mc.MadePrimary = cfg.Channel, MapName(cfg.Name), madePrimary
-	mc.Values = Codec{Limits: cfg.Limits, MapLimits: mc.Limits, fullOut: &mgr.fullOutN}
+	mc.Values = Codec{Limits: cfg.Limits, MapLimits: mc.Limits, fullOut: &mgr.fullOutN, report: &mgr.report}
 	m, err := replmap.New(mc)
 	if err != nil {
 		return nil, err
@@ -190,6 +198,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if mgr.log == nil {
 		mgr.log = slog.New(slog.DiscardHandler)
 	}
+	mgr.report.log, mgr.report.manager = mgr.log, cfg.Name
 	return mgr, nil
 }
 
@@ -271,6 +280,7 @@ func (m *Manager) Create(ctx context.Context) (*Session, error) {
 		id += "." + m.cfg.JvmRoute
 	}
 	s := NewSession(id, m.cfg.MaxInactive, m.cfg.Limits)
+	s.report = &m.report
 	if _, err := m.m.Put(ctx, id, s); err != nil {
 		return s, fmt.Errorf("backup: session %s stored without a backup: %w", id, err)
 	}

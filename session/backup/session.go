@@ -3,8 +3,10 @@ package backup
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotribes/tribes/session/delta"
@@ -67,6 +69,19 @@ type Session struct {
 	// reports' refusals.
 	carriedDiff, carriedFull       []leftValue
 	carriedDiffWhy, carriedFullWhy error
+	// report, when set (a session of a Manager's: it created it, or its map received
+	// it), counts and logs the listeners ApplyDiff leaves out; listenersLogged is set
+	// once it logged them for this session.
+	report          *diffReport
+	listenersLogged bool
+}
+
+// diffReport is where a Manager's sessions report the listeners ApplyDiff leaves out
+// (Stats.DiffListenersLeftOut).
+type diffReport struct {
+	listenersOut atomic.Uint64
+	log          *slog.Logger
+	manager      string
 }
 
 // NewSession returns a new session with the id, created now, with max inactive interval
