@@ -25,7 +25,9 @@ func MapName(manager string) string { return manager + "-map" }
 // MapConfig returns the replmap.Config of the map of manager on ch as Tomcat's
 // BackupManager configures it (MapName, RPCTimeout, AccessTimeout, SendOptions), with
 // Codec{Limits: limits} as its Values. Set the other fields (Logger, the map's limits)
-// on the result.
+// on the result; with the map's Limits set, set the Codec's MapLimits to them too, so that
+// its full copies fit what a map configured alike reads (a Manager does:
+// TestFullCopyPastTheMapsMaxHandles).
 func MapConfig(ch *channel.Channel, manager string, limits Limits) replmap.Config {
 	return replmap.Config{Channel: ch, Name: MapName(manager), RPCTimeout: RPCTimeout, AccessTimeout: AccessTimeout,
 		SendOptions: SendOptions, Values: Codec{Limits: limits}}
