@@ -50,6 +50,9 @@ func (h *harness) goServers(cfgs ...serverConfig) []server {
 		if h.opts.CPUProfile != "" {
 			cfg.CPUProfile = filepath.Join(h.opts.CPUProfile, s.name()+".cpu.pprof")
 		}
+		if h.opts.Trace != "" {
+			cfg.Trace, cfg.TraceAt = filepath.Join(h.opts.Trace, s.name()+".trace"), h.opts.TraceAt
+		}
 		cmd, stdout, err := h.child("server", cfg, s.log)
 		if err != nil {
 			h.t.Fatalf("starting %s: %v", s.name(), err)
@@ -121,7 +124,7 @@ func (h *harness) child(role string, cfg any, logPath string) (*exec.Cmd, io.Rea
 	}
 	defer logFile.Close()
 	cmd := exec.Command(h.exe)
-	cmd.Env = append(os.Environ(), envRole+"="+role, envConfig+"="+string(b))
+	cmd.Env = h.childEnv(role, b)
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = childAttr()
 	stdout, err := cmd.StdoutPipe()
@@ -132,6 +135,16 @@ func (h *harness) child(role string, cfg any, logPath string) (*exec.Cmd, io.Rea
 		return nil, nil, err
 	}
 	return cmd, stdout, nil
+}
+
+// childEnv is the environment of a child in role with the configuration cfg (JSON): this
+// process's, and for a server the GODEBUG of --server-godebug, if set.
+func (h *harness) childEnv(role string, cfg []byte) []string {
+	env := append(os.Environ(), envRole+"="+role, envConfig+"="+string(cfg))
+	if role == "server" && h.opts.ServerGODEBUG != "" {
+		env = append(env, "GODEBUG="+h.opts.ServerGODEBUG) // exec.Cmd keeps the last of a name
+	}
+	return env
 }
 
 // stopChild sends SIGTERM and waits up to 15 s before SIGKILL.

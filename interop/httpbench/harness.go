@@ -55,6 +55,10 @@ type options struct {
 	JVMOptions string        // Tomcat's JVM options (tomcat.Config.JVMOptions)
 	NoTomcat   bool          // Go sides only: no Tomcat node starts (and no mixed cluster)
 	CPUProfile string        // if set, each Go server writes its CPU profile to CPUProfile/<name>.cpu.pprof
+	Trace      string        // if set, each Go server writes a runtime trace to Trace/<name>.trace
+	TraceAt    time.Duration // when the trace starts, from the server's start
+	// ServerGODEBUG, if set, is the Go servers' GODEBUG (not the load client's).
+	ServerGODEBUG string
 	// DeliverOnLoop makes the Go cluster nodes deliver on their event loops
 	// (nio.Config.DeliverOnEventLoop).
 	DeliverOnLoop bool

@@ -92,6 +92,9 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 	onLoop := fs.Bool("deliver-on-loop", false, "Go cluster nodes deliver received messages on their transport's event loops, not its workers (nio.Config.DeliverOnEventLoop)")
 	engine := fs.String("engine", "", "receiver engine of the Go cluster nodes (nio.Config.Engine: gnet or goroutine; empty: the default)")
 	profile := fs.String("cpuprofile", "", "directory where each Go server writes its CPU profile (NAME.cpu.pprof, the process's whole life)")
+	traceDir := fs.String("trace", "", "directory where each Go server writes a runtime trace of one second (NAME.trace, for go tool trace), from --trace-at after its start")
+	traceAt := fs.Duration("trace-at", 10*time.Second, "when the Go servers' runtime traces start, from their start (--trace)")
+	godebug := fs.String("server-godebug", "", "GODEBUG of the Go servers, not of the load client")
 	dir := fs.String("dir", "", "directory for Tomcat's CATALINA_BASEs and the logs (default: a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,7 +108,7 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		defer os.RemoveAll(*dir)
 	}
-	for _, d := range []string{*dir, *profile} {
+	for _, d := range []string{*dir, *profile, *traceDir} {
 		if d != "" {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return err
@@ -134,7 +137,8 @@ func runMain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 	opts := options{Configs: strings.Split(*configs, ","), Runs: *runs, Conns: *conns, Warmup: *warmup, Prewarm: *prewarm,
-		Measure: *measure, Dir: *dir, JVMOptions: *jvm, NoTomcat: *noTomcat, DeliverOnLoop: *onLoop, Engine: *engine, AckedBatchWait: *batchWait, CPUProfile: *profile, Log: stderr}
+		Measure: *measure, Dir: *dir, JVMOptions: *jvm, NoTomcat: *noTomcat, DeliverOnLoop: *onLoop, Engine: *engine, AckedBatchWait: *batchWait, CPUProfile: *profile,
+		Trace: *traceDir, TraceAt: *traceAt, ServerGODEBUG: *godebug, Log: stderr}
 	ms := run(tb, opts)
 	report(stdout, ms)
 	return nil

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"syscall"
@@ -62,6 +63,48 @@ type serverConfig struct {
 	// CPUProfile, if set, is where the process writes its CPU profile, from its start to
 	// its stop.
 	CPUProfile string
+	// Trace, if set, is where the process writes a runtime trace (go tool trace) of
+	// TraceFor from TraceAt after its start.
+	Trace   string
+	TraceAt time.Duration
+}
+
+// traceFor is how long a server's runtime trace lasts: about 2.5 MB a second under load.
+const traceFor = time.Second
+
+// startTrace writes a runtime trace of traceFor to path, at from the call on, unless ctx
+// ends first; the function it returns ends the trace early and waits for the file's
+// close.
+func startTrace(ctx context.Context, path string, at time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(at):
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			slog.Error("runtime trace", "err", err)
+			return
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			slog.Error("runtime trace", "err", err)
+			return
+		}
+		defer trace.Stop()
+		select {
+		case <-ctx.Done():
+		case <-time.After(traceFor):
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // appName is Tomcat's cluster name of the /app context on host localhost.
@@ -84,6 +127,10 @@ func serve(cfg serverConfig) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.Trace != "" {
+		stopTrace := startTrace(ctx, cfg.Trace, cfg.TraceAt)
+		defer stopTrace()
 	}
 	var h http.Handler
 	var closeFn func() error
