@@ -226,8 +226,14 @@ func (m *Map) replicateOnce(ctx context.Context, k string, key any, complete, lo
 	if !replaced && msg.Type != msgAccess {
 		// The value sent may have changed: a write of its own (stamp.go), whose stamp a
 		// message in full carries (a diff's receivers no longer know theirs).
+		// Its clock is one more than any the map heard of (tickLocked), when the clock
+		// of the value it changes is known (stamp.go): else another node may hold a
+		// larger one for the key, and the write's is unknown too.
 		e.stamp = newStamp()
-		msg.Stamp = e.stamp
+		if e.clock != 0 {
+			e.clock = m.tickLocked()
+		}
+		msg.Stamp, msg.Clock = e.stamp, e.clock
 	}
 	m.mu.Unlock()
 	if replaced {

@@ -194,7 +194,27 @@
 //     Replicate) while the backup's takeover reaches it, its MSG_BACKUP reaching the
 //     backup after the takeover. Replicate then sends nothing from either node; a Get on
 //     either takes the entry over again, the other its backup
-//     (TestFetchTakeoverThenReplicateLeavesNoPrimary).
+//     (TestFetchTakeoverThenReplicateLeavesNoPrimary: the fetched value's clock is
+//     unknown, so the order of writes below does not apply).
+//   - Go nodes order the writes of a key, where Java applies every publish as it comes:
+//     a Put, and a Replicate that sends a change, get a Lamport clock, one more than the
+//     largest the map made or heard of, carried with the write's stamp (below) in the
+//     diffvalue of a MSG_BACKUP or MSG_COPY in full and of a MSG_PROXY (a field Java
+//     writes null there and reads only for a diff). A takeover, a Get on the backup and
+//     a republish pass publish the value with its clock. A Go node does not apply a
+//     MSG_BACKUP, MSG_COPY or MSG_PROXY whose write came before that of the value its
+//     entry names (a smaller clock, or the smaller stamp of an equal one), counted in
+//     Stats.OlderIgnored and acknowledged: a departure pass's or a takeover's publish
+//     reaching the backup of a newer Put after that Put's
+//     (TestDeparturePassBackupReachingThePutsBackupLateIgnored), a publish anew crossed
+//     by a third node's Put (TestKeptValueRestoredCrossedInFlightByAThirdNodesPutKeepsIt).
+//     A clock is unknown (0), and orders nothing, for a Java node's message, a Go node's
+//     of the previous version (its stamp without a clock, still read), a state
+//     transfer's entry, a value a proxy's Get or a restarted map's fetch took from
+//     another node's reply, and a Replicate of such an entry; a diff carries no clock,
+//     and its receiver counts its entry's clock one more. Concurrent writes of one clock
+//     are ordered by their random stamps, and a Remove's MSG_REMOVE carries none
+//     (TestPutOnAnotherNodeRacingAResend shows both outcomes of such a tie).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it
@@ -286,7 +306,9 @@
 //     value, and a publish with that stamp by another member (a takeover or a Get of
 //     that older value) makes the node the primary of the kept value again, published
 //     anew (TestKeptValueRestoredWhenThePassBackupSeesThePassNodeGoneFirst,
-//     TestStampNamesTheWriteNotThePublish, TestStampOnTheWire). Not done when the pass
+//     TestStampNamesTheWriteNotThePublish, TestStampOnTheWire; with clocks known, the
+//     pass's messages, older than the Put, are not applied at all: see the order of
+//     writes above). Not done when the pass
 //     is a Java node's (its messages carry no stamp): that publish drops the kept value
 //     as any other member's message does, and the acknowledged value is lost
 //     (TestKeptValueLostWhenAJavaPassBackupSeesThePassNodeGoneFirst, pinned).

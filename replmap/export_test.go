@@ -43,6 +43,13 @@ func ReceiveBackup(m *Map, from channel.Member, key, value any, extra ...channel
 // ReceiveBackupStamped is ReceiveBackup of a message carrying stamp, the stamp of the
 // write of value a Go node sends (0: none, as from a Java node; tests only).
 func ReceiveBackupStamped(m *Map, from channel.Member, key, value any, stamp uint64, extra ...channel.Member) error {
+	return ReceiveBackupClocked(m, from, key, value, stamp, 0, extra...)
+}
+
+// ReceiveBackupClocked is ReceiveBackupStamped of a message carrying clock too, the
+// Lamport clock of that write (0: unknown, as from a Go node of the previous version;
+// tests only).
+func ReceiveBackupClocked(m *Map, from channel.Member, key, value any, stamp, clock uint64, extra ...channel.Member) error {
 	kb, err := jserial.Marshal(key)
 	if err != nil {
 		return err
@@ -52,7 +59,7 @@ func ReceiveBackupStamped(m *Map, from channel.Member, key, value any, stamp uin
 		return err
 	}
 	return m.received(context.Background(), &message{MapID: m.id, Type: msgBackup, Key: kb, Value: vb,
-		Primary: &from, Nodes: append([]channel.Member{m.cfg.Channel.LocalMember()}, extra...), Stamp: stamp}, from)
+		Primary: &from, Nodes: append([]channel.Member{m.cfg.Channel.LocalMember()}, extra...), Stamp: stamp, Clock: clock}, from)
 }
 
 // StoredConsistent reports whether m's stored bytes are the sum of its entries' sizes,
@@ -114,12 +121,18 @@ func ReceiveProxy(m *Map, from channel.Member, key any, backup channel.Member) e
 // ReceiveProxyStamped is ReceiveProxy of a message carrying stamp, the stamp of the
 // write of the value from holds (0: none, as from a Java node; tests only).
 func ReceiveProxyStamped(m *Map, from channel.Member, key any, backup channel.Member, stamp uint64) error {
+	return ReceiveProxyClocked(m, from, key, backup, stamp, 0)
+}
+
+// ReceiveProxyClocked is ReceiveProxyStamped of a message carrying clock too, the
+// Lamport clock of the write (0: unknown; tests only).
+func ReceiveProxyClocked(m *Map, from channel.Member, key any, backup channel.Member, stamp, clock uint64) error {
 	kb, err := jserial.Marshal(key)
 	if err != nil {
 		return err
 	}
 	return m.received(context.Background(), &message{MapID: m.id, Type: msgProxy, Key: kb,
-		Primary: &from, Nodes: []channel.Member{backup}, Stamp: stamp}, from)
+		Primary: &from, Nodes: []channel.Member{backup}, Stamp: stamp, Clock: clock}, from)
 }
 
 // MessageType returns the MapMessage type (Java's MSG_* value) of a plain message's
@@ -499,6 +512,21 @@ func Stamp(m *Map, key any) uint64 {
 	defer m.mu.Unlock()
 	if e := m.entries[k]; e != nil {
 		return e.stamp
+	}
+	return 0
+}
+
+// Clock returns the Lamport clock of the write of the value the entry m holds under key
+// names (stamp.go), 0 for unknown or no entry (tests only).
+func Clock(m *Map, key any) uint64 {
+	k, err := keyOf(key)
+	if err != nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.entries[k]; e != nil {
+		return e.clock
 	}
 	return 0
 }

@@ -249,7 +249,8 @@ func (m *Map) fetchOnce(ctx context.Context, it fetchItem, before int) (replied,
 		m.mu.Unlock()
 		return true, false
 	}
-	e.value, e.vbytes, e.role = v, vbytes, roleBackup
+	// The reply names no write: the value's clock is unknown here (stamp.go).
+	e.value, e.vbytes, e.role, e.clock = v, vbytes, roleBackup, 0
 	if it.own {
 		e.role = rolePrimary
 	}

@@ -111,7 +111,7 @@ func (m *Map) get(ctx context.Context, key any, crossed bool) (value any, ok boo
 		republishing, republishes = m.republishing[k] != nil, kr.republishes
 		m.mu.Unlock()
 		dirty = dirtyDiffable(cur.value)
-		nodes, err = m.publish(ctx, key, cur.value, cur.stamp)
+		nodes, err = m.publish(ctx, key, cur.value, cur.stamp, cur.clock)
 		dirty = dirty || dirtyDiffable(cur.value)
 		if err != nil {
 			// No member took the new backup: the local node becomes the primary without
@@ -142,8 +142,9 @@ func (m *Map) get(ctx context.Context, key any, crossed bool) (value any, ok boo
 			// is not this node's): taking the entry over would make it valueless.
 			return nil, false, fmt.Errorf("%w: key %v: no value from %v", ErrUnavailable, key, cur.nodes)
 		}
-		// The reply names no write (stamp.go): the value's is unknown here.
-		cur.value, cur.vbytes, cur.stamp = v, int64(len(msg.Value)), 0
+		// The reply names no write (stamp.go): the value's is unknown here, and so is
+		// its clock (the backup may hold changes of diffs since).
+		cur.value, cur.vbytes, cur.stamp, cur.clock = v, int64(len(msg.Value)), 0, 0
 		nodes = cur.nodes
 		local := m.local()
 		if len(nodes) > 0 {
@@ -193,6 +194,7 @@ func (m *Map) get(ctx context.Context, key any, crossed bool) (value any, ok boo
 	}
 	m.forgetKeptLocked(k, e)
 	e.value, e.vbytes, e.primary, e.nodes, e.role, e.stamp = cur.value, cur.vbytes, m.local(), nodes, rolePrimary, cur.stamp
+	e.clock = cur.clock
 	if dirty {
 		e.failed++ // the next Replicate sends the value in full
 	}

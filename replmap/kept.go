@@ -94,6 +94,7 @@ func (m *Map) keepsLocked(e *entry, mm *message, from channel.Member) bool {
 // (keepsLocked), before a MSG_PROXY makes it a proxy. m.mu held.
 func (m *Map) keepLocked(k string, e *entry) {
 	e.kept, e.keptNodes, e.keptStamp, e.passOf = e.value, slices.Clone(e.nodes), e.stamp, nil
+	e.keptClock = e.clock
 	m.keptCount++
 	m.keptBytes += e.vbytes
 	if m.keptSince == nil {
@@ -110,7 +111,7 @@ func (m *Map) unkeepLocked(e *entry) {
 	}
 	m.keptCount--
 	m.keptBytes -= e.vbytes
-	e.kept, e.keptNodes, e.keptStamp = nil, nil, 0
+	e.kept, e.keptNodes, e.keptStamp, e.keptClock = nil, nil, 0, 0
 }
 
 // forgetKeptLocked drops the value e, the entry under k, kept (none: nothing to do), and
@@ -138,7 +139,7 @@ func (m *Map) restoreLocked(k string, e *entry, from channel.Member) bool {
 	if e.role != roleProxy || e.kept == nil || !same(e.primary, from) {
 		return false
 	}
-	e.value, e.role, e.primary, e.nodes, e.stamp = e.kept, rolePrimary, m.local(), e.keptNodes, e.keptStamp
+	e.value, e.role, e.primary, e.nodes, e.stamp, e.clock = e.kept, rolePrimary, m.local(), e.keptNodes, e.keptStamp, e.keptClock
 	m.unkeepLocked(e)
 	delete(m.keptSince, k)
 	m.account(k, e)
@@ -161,7 +162,7 @@ func (m *Map) passGoneLocked(k string, e *entry, mb channel.Member) bool {
 		m.forgetKeptLocked(k, e)
 		return false
 	}
-	e.value, e.role, e.primary, e.nodes, e.stamp = e.kept, rolePrimary, m.local(), []channel.Member{}, e.keptStamp
+	e.value, e.role, e.primary, e.nodes, e.stamp, e.clock = e.kept, rolePrimary, m.local(), []channel.Member{}, e.keptStamp, e.keptClock
 	m.unkeepLocked(e)
 	delete(m.keptSince, k)
 	m.account(k, e)
@@ -191,8 +192,10 @@ func (m *Map) passGoneLocked(k string, e *entry, mb channel.Member) bool {
 // member's publish of the key with a stamp of its own, a newer write such as a third
 // node's Put, reached the node first, and publishing the older value would override it
 // (TestKeptValueRestoredThenAThirdNodesPutBeforeThePublishReadsTheEntry). A newer write
-// that reaches the node's peers while the publish anew is under way is not seen: its
-// value is lost (TestKeptValueRestoredCrossedInFlightByAThirdNodesPutLosesIt, pinned).
+// that reaches the node's peers while the publish anew is under way is not seen here:
+// its clock (stamp.go) is larger than the Put's the publish carries, and the peers do
+// not apply the publish (TestKeptValueRestoredCrossedInFlightByAThirdNodesPutKeepsIt);
+// with clocks unknown (the newer write a Java node's) its value is lost.
 func (m *Map) supersededLocked(k string, e *entry, mm *message) bool {
 	if e == nil || mm.Stamp == 0 || mm.Type != msgBackup && mm.Type != msgProxy || mm.Diff || mm.Primary == nil ||
 		same(mm.Primary, m.cfg.Channel.LocalMember()) || m.state != stateInitialized {
@@ -202,7 +205,7 @@ func (m *Map) supersededLocked(k string, e *entry, mm *message) bool {
 	case e.role == rolePrimary && e.older == mm.Stamp:
 	case e.role == roleProxy && e.kept != nil && e.stamp == mm.Stamp && e.primary != nil && !same(mm.Primary, *e.primary):
 		e.value, e.role, e.primary, e.nodes = e.kept, rolePrimary, m.local(), []channel.Member{}
-		e.older, e.stamp = e.stamp, e.keptStamp
+		e.older, e.stamp, e.clock = e.stamp, e.keptStamp, e.keptClock
 		m.unkeepLocked(e)
 		delete(m.keptSince, k)
 		m.account(k, e)

@@ -68,6 +68,11 @@ type Stats struct {
 	// node may keep the backup or proxy of the removed key (see the package
 	// documentation).
 	ForwardedRemovesDropped uint64
+	// OlderIgnored counts the received MSG_BACKUP, MSG_COPY and MSG_PROXY not applied
+	// because they publish a value older than the one the entry names: their write's
+	// clock and stamp, which Go nodes carry, come before its (see the package
+	// documentation).
+	OlderIgnored uint64
 }
 
 // Stats returns the map's counters.
@@ -77,7 +82,7 @@ func (m *Map) Stats() Stats {
 	return Stats{Entries: len(m.entries), StoredBytes: m.stored, RefusedOverLimit: m.refused,
 		DiffsNotApplied: m.diffsNotApplied, RefusedNonMember: m.nonMember,
 		RefusedStopped: m.refusedStopped, ForwardedRemovesFailed: m.forwards.failed,
-		ForwardedRemovesDropped: m.forwards.dropped}
+		ForwardedRemovesDropped: m.forwards.dropped, OlderIgnored: m.olderIgnored}
 }
 
 // admit checks, m.mu held, that a received message may make the entry under k (nil when

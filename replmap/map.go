@@ -79,6 +79,9 @@ type entry struct {
 	// when unknown. keptStamp is kept's. older, on a primary that took its kept value
 	// back over a publish of an older one (supersededLocked), is that older value's.
 	stamp, keptStamp, older uint64
+	// clock is the Lamport clock of value's write (stamp.go), of the primary's value
+	// for a proxy; 0 when unknown. keptClock is kept's.
+	clock, keptClock uint64
 }
 
 // Map is Tribes' LazyReplicatedMap: every entry lives on its primary node (the node that
@@ -106,6 +109,11 @@ type Map struct {
 	// diffsNotApplied counts received diffs for a value that is not a Diffable, or
 	// that its ApplyDiff rejected.
 	diffsNotApplied uint64
+	// olderIgnored counts received publishes older than the entry's value (olderLocked).
+	olderIgnored uint64
+	// clock is the largest write clock the map made or heard of (stamp.go): a new
+	// write's is one more (tickLocked).
+	clock uint64
 	// stoppedMembers holds the channel members whose MSG_STOP came last (no MSG_INIT or
 	// MSG_START since); refusedStopped counts the messages refused for that.
 	stoppedMembers map[channel.MemberKey]struct{}

@@ -87,6 +87,9 @@ type message struct {
 	// Stamp names the write of the value (stamp.go): sent in diffvalue, and read from
 	// it, by Go nodes only; 0 for none.
 	Stamp uint64
+	// Clock is the write's per-key Lamport clock (stamp.go), carried beside Stamp; 0 for
+	// unknown.
+	Clock uint64
 	// refused, set by stateList, is why received must not apply this entry of a state
 	// list (never sent).
 	refused error
@@ -318,7 +321,7 @@ func decodeMessageWith(v any, members map[*jserial.Object]wire.Member) (*message
 	default:
 		return nil, fmt.Errorf("%w: nodes is %T", ErrBadMessage, a)
 	}
-	m.Stamp = stampOf(m)
+	m.Stamp, m.Clock = stampOf(m)
 	return m, nil
 }
 

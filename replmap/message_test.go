@@ -67,6 +67,12 @@ func FuzzMessage(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(stamped)
+	// And one with its clock (stamp.go).
+	clocked, err := c.marshal(&message{MapID: []byte("m"), Type: msgProxy, Key: []byte("k"), Stamp: 42, Clock: 7})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(clocked)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := c.unmarshal(b)
 		if err != nil {

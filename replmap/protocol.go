@@ -171,6 +171,11 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 		m.removedByLocked(k, from)
 		return nil, call, nil
 	}
+	// A publish of a value older than the one the entry names (their clocks: stamp.go)
+	// is not applied: a departure pass's or a takeover's that a newer write crossed.
+	if m.olderLocked(e, mm) {
+		return nil, nil, nil
+	}
 	// A MSG_PROXY that may be a departure pass's, sent before the local Put it demotes
 	// reached the pass's node, keeps the Put's value (kept.go); a takeover of that pass's
 	// older value gives it back (supersededLocked); any other message of the key drops a
@@ -235,10 +240,18 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	}
 	switch {
 	case mm.Type == msgProxy || apply:
-		e.stamp = mm.Stamp // the write of the value it names (stamp.go)
+		e.stamp, e.clock = mm.Stamp, mm.Clock // the write of the value it names (stamp.go)
 	case mm.Diff:
-		e.stamp = 0 // a change whose stamp diffs do not carry
+		// A change whose stamp and clock diffs do not carry: its clock is at least one
+		// more than the value's it changed. Counted before the diff applies (received):
+		// one that fails leaves the clock one more, and its sender's next Replicate
+		// sends the value in full with a larger clock.
+		e.stamp = 0
+		if e.clock != 0 {
+			e.clock++
+		}
 	}
+	m.clock = max(m.clock, mm.Clock, e.clock)
 	// A replicated map's copy the sender named its own (its departure pass's
 	// MSG_NOTIFY_MAPMEMBER, which reached this node after this node's Get took the entry
 	// over), now named this node's by the sender: the pass stepped aside for this node

@@ -118,10 +118,15 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	kr.removers = kr.removers[:0] // this Put is the key's only watcher: it holds the key lock
 	// The entry replaced may be republished by its primary's departure pass (kept.go).
 	passOf := m.passOfLocked(m.entries[k])
+	// The Put's write is newer than any the map heard of (stamp.go): the clock of the
+	// entry it replaces included. Its MSG_REMOVE drops the entries of the other Go
+	// nodes first, whatever their clock.
+	clock := m.tickLocked()
 	m.mu.Unlock()
 	old, err = m.remove(ctx, k, key, false)
-	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb)), passOf: passOf, stamp: newStamp()}
-	nodes, perr := m.publish(ctx, key, value, e.stamp)
+	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb)), passOf: passOf, stamp: newStamp(),
+		clock: clock}
+	nodes, perr := m.publish(ctx, key, value, e.stamp, e.clock)
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	_, diffable := value.(Diffable)

@@ -209,7 +209,7 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 			m.mu.Unlock()
 			return nil, nil
 		}
-		key, value, stamp, read, sends, claims := e.key, e.value, e.stamp, e, e.sends, e.claims
+		key, value, stamp, clock, read, sends, claims := e.key, e.value, e.stamp, e.clock, e, e.sends, e.claims
 		m.mu.Unlock()
 		var err error
 		// Read before the marshal as well: a Replicate that read the entry before this
@@ -218,7 +218,7 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 		if notify {
 			nodes, err = m.notifyPrimary(ctx, k)
 		} else {
-			nodes, err = m.publish(ctx, key, value, stamp)
+			nodes, err = m.publish(ctx, key, value, stamp, clock)
 		}
 		dirty = dirty || !notify && dirtyDiffable(value)
 		m.mu.Lock()

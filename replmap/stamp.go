@@ -3,6 +3,7 @@ package replmap
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 )
 
@@ -14,18 +15,41 @@ import (
 // (AbstractReplicatedMap.messageReceived), so a Java map decodes the message as before
 // and ignores the stamp, and what a Java map sends carries none (stamp 0: unknown).
 //
-// Its one use (kept.go, superseded): a node keeping the value of its own Put, which a
-// departure pass's MSG_PROXY demoted, learns from that MSG_PROXY the stamp of the pass's
-// value, older than the Put's; a MSG_BACKUP or MSG_PROXY of another primary with that
-// same stamp republishes the pass's older value (the pass's backup taking it over when
-// the pass's node died, or a Get there), not a newer write, which has a stamp of its own
-// (TestKeptValueRestoredWhenThePassBackupSeesThePassNodeGoneFirst).
+// Beside the stamp goes the write's clock, a Lamport clock: each map keeps the largest
+// clock it made or heard of, of any key (Map.clock, which a Remove does not forget), and
+// a write's clock is one more. Clock and stamp order two writes (clockBefore: the
+// smaller clock first, the smaller stamp first between equal clocks: concurrent writes),
+// so that a publish of a value older than the one a Go node's entry names is known as
+// such and not applied (olderLocked). Clock 0 is unknown: a Java map's message, a Go
+// node's of the previous version (its diffvalue holds the stamp alone), a value a
+// proxy's Get or a restarted map's fetch took from another node's reply, a state
+// transfer's entry (its list carries none); a message of unknown clock is applied as
+// before and makes the entry's clock unknown, and a Replicate of an entry whose clock
+// is unknown sends its value with clock 0 too (another node may hold a larger one for
+// the key). A Put's clock is always known: its MSG_REMOVE drops the other nodes'
+// entries first. A diff carries neither: its receiver raises the clock it holds by
+// one (the write's is at least that) and forgets the stamp.
+//
+// The stamp's first use (kept.go, superseded): a node keeping the value of its own Put,
+// which a departure pass's MSG_PROXY demoted, learns from that MSG_PROXY the stamp of
+// the pass's value, older than the Put's; a MSG_BACKUP or MSG_PROXY of another primary
+// with that same stamp republishes the pass's older value (the pass's backup taking it
+// over when the pass's node died, or a Get there), not a newer write, which has a stamp
+// of its own (TestKeptValueRestoredWhenThePassBackupSeesThePassNodeGoneFirst). With
+// clocks known that pass's MSG_PROXY, and its MSG_BACKUP reaching the Put's backup, are
+// older than the Put and are not applied at all
+// (TestDeparturePassBackupReachingThePutsBackupLateIgnored).
 
-// stampMagic starts a stamp's diffvalue; 8 bytes of the stamp, big-endian, follow.
+// stampMagic starts a stamp's diffvalue; 8 bytes of the stamp, big-endian, follow, and
+// 8 bytes of the clock when it is known.
 const stampMagic = "\x00grs"
 
-// stampLen is the length of a stamp's diffvalue.
-const stampLen = len(stampMagic) + 8
+// stampLen is the length of a stamp's diffvalue without the clock (the previous
+// version's, and this one's for clock 0); clockLen with it.
+const (
+	stampLen = len(stampMagic) + 8
+	clockLen = stampLen + 8
+)
 
 // newStamp returns a stamp for a new write: random, never 0.
 func newStamp() uint64 {
@@ -43,21 +67,73 @@ func stamped(t msgType, diff bool) bool {
 }
 
 // stampBytes returns the diffvalue of m: its DiffValue, or, for a message carrying a
-// stamp and no DiffValue, the stamp's bytes.
+// stamp or a clock and no DiffValue, their bytes (the stamp's alone for clock 0, as the
+// previous version wrote them).
 func stampBytes(m *message) []byte {
-	if m.DiffValue != nil || m.Stamp == 0 || !stamped(m.Type, m.Diff) {
+	if m.DiffValue != nil || m.Stamp == 0 && m.Clock == 0 || !stamped(m.Type, m.Diff) {
 		return m.DiffValue
 	}
-	b := make([]byte, 0, stampLen)
+	n := stampLen
+	if m.Clock != 0 {
+		n = clockLen
+	}
+	b := make([]byte, 0, n)
 	b = append(b, stampMagic...)
-	return binary.BigEndian.AppendUint64(b, m.Stamp)
+	b = binary.BigEndian.AppendUint64(b, m.Stamp)
+	if m.Clock != 0 {
+		b = binary.BigEndian.AppendUint64(b, m.Clock)
+	}
+	return b
 }
 
-// stampOf returns the stamp a decoded message carries in its diffvalue, 0 for none (a
-// Java map's message, a diff, another type, other bytes).
-func stampOf(m *message) uint64 {
-	if !stamped(m.Type, m.Diff) || len(m.DiffValue) != stampLen || !bytes.HasPrefix(m.DiffValue, []byte(stampMagic)) {
-		return 0
+// stampOf returns the stamp and the clock a decoded message carries in its diffvalue,
+// 0 for none (a Java map's message, a diff, another type, other bytes; the clock of a
+// previous version's stamp). The clock's form with clock 0 is none: stampBytes never
+// writes it.
+func stampOf(m *message) (stamp, clock uint64) {
+	if !stamped(m.Type, m.Diff) || !bytes.HasPrefix(m.DiffValue, []byte(stampMagic)) {
+		return 0, 0
 	}
-	return binary.BigEndian.Uint64(m.DiffValue[len(stampMagic):])
+	switch len(m.DiffValue) {
+	case stampLen:
+		return binary.BigEndian.Uint64(m.DiffValue[len(stampMagic):]), 0
+	case clockLen:
+		if clock := binary.BigEndian.Uint64(m.DiffValue[stampLen:]); clock != 0 {
+			return binary.BigEndian.Uint64(m.DiffValue[len(stampMagic):]), clock
+		}
+	}
+	return 0, 0
+}
+
+// clockBefore reports whether the write of clock a and stamp as came before that of
+// clock b and stamp bs: a smaller clock, or the smaller stamp of an equal clock. A
+// clock 0 (unknown) orders nothing, nor does a stamp 0 between equal clocks (a
+// diff's receiver knows only that its value's write is at least its clock).
+func clockBefore(a, as, b, bs uint64) bool {
+	if a == 0 || b == 0 {
+		return false
+	}
+	return a < b || a == b && as != 0 && bs != 0 && as < bs
+}
+
+// tickLocked returns the clock of a new write: one more than any the map made or heard
+// of (Map.clock), which it records; it stays at the largest uint64 once there. m.mu
+// held.
+func (m *Map) tickLocked() uint64 {
+	if m.clock < math.MaxUint64 {
+		m.clock++
+	}
+	return m.clock
+}
+
+// olderLocked reports whether mm, a received message of e, publishes a value whose
+// write came before that of the value e names (clockBefore): it is not applied, and
+// Stats.OlderIgnored counts it. Its sender is not told: the newer write's messages
+// reach it as well. m.mu held.
+func (m *Map) olderLocked(e *entry, mm *message) bool {
+	if e == nil || !stamped(mm.Type, mm.Diff) || !clockBefore(mm.Clock, mm.Stamp, e.clock, e.stamp) {
+		return false
+	}
+	m.olderIgnored++
+	return true
 }

@@ -20,17 +20,27 @@ func TestStampOnTheWire(t *testing.T) {
 		name      string
 		m         message
 		want      uint64
+		clock     uint64
 		diffvalue []byte // nil: null on the wire
 	}{
-		{"backup", message{Type: msgBackup, Key: []byte("k"), Value: []byte("v"), Primary: &p, Stamp: 0x0102030405060708}, 0x0102030405060708,
+		{"backup", message{Type: msgBackup, Key: []byte("k"), Value: []byte("v"), Primary: &p, Stamp: 0x0102030405060708}, 0x0102030405060708, 0,
 			append([]byte(stampMagic), 1, 2, 3, 4, 5, 6, 7, 8)},
-		{"copy", message{Type: msgCopy, Key: []byte("k"), Value: []byte("v"), Primary: &p, Stamp: 7}, 7,
+		{"copy", message{Type: msgCopy, Key: []byte("k"), Value: []byte("v"), Primary: &p, Stamp: 7}, 7, 0,
 			append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 7)},
-		{"proxy", message{Type: msgProxy, Key: []byte("k"), Primary: &p, Stamp: 9}, 9,
+		{"proxy", message{Type: msgProxy, Key: []byte("k"), Primary: &p, Stamp: 9}, 9, 0,
 			append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 9)},
-		{"diff", message{Type: msgBackup, Diff: true, Key: []byte("k"), DiffValue: []byte("d"), Primary: &p, Stamp: 9}, 0, []byte("d")},
-		{"remove", message{Type: msgRemove, Key: []byte("k"), Stamp: 9}, 0, nil},
-		{"unstamped backup", message{Type: msgBackup, Key: []byte("k"), Value: []byte("v"), Primary: &p}, 0, nil},
+		{"diff", message{Type: msgBackup, Diff: true, Key: []byte("k"), DiffValue: []byte("d"), Primary: &p, Stamp: 9}, 0, 0, []byte("d")},
+		{"remove", message{Type: msgRemove, Key: []byte("k"), Stamp: 9, Clock: 2}, 0, 0, nil},
+		{"unstamped backup", message{Type: msgBackup, Key: []byte("k"), Value: []byte("v"), Primary: &p}, 0, 0, nil},
+		{"clocked backup", message{Type: msgBackup, Key: []byte("k"), Value: []byte("v"), Primary: &p, Stamp: 5, Clock: 0x0a0b}, 5, 0x0a0b,
+			append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b)},
+		{"clocked copy", message{Type: msgCopy, Key: []byte("k"), Value: []byte("v"), Primary: &p, Stamp: 5, Clock: 3}, 5, 3,
+			append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 3)},
+		// A diff's receiver knows the clock, not the stamp (stamp.go): a Get there
+		// publishes both so.
+		{"clock without stamp", message{Type: msgProxy, Key: []byte("k"), Primary: &p, Clock: 9}, 0, 9,
+			append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9)},
+		{"clocked diff", message{Type: msgBackup, Diff: true, Key: []byte("k"), DiffValue: []byte("d"), Primary: &p, Stamp: 9, Clock: 4}, 0, 0, []byte("d")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.m.MapID = []byte("map")
@@ -54,8 +64,8 @@ func TestStampOnTheWire(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Stamp != tc.want {
-				t.Fatalf("stamp %#x, want %#x", got.Stamp, tc.want)
+			if got.Stamp != tc.want || got.Clock != tc.clock {
+				t.Fatalf("stamp %#x, clock %d, want %#x, %d", got.Stamp, got.Clock, tc.want, tc.clock)
 			}
 			again, err := c.marshal(got)
 			if err != nil || !bytes.Equal(again, b) {
@@ -63,15 +73,84 @@ func TestStampOnTheWire(t *testing.T) {
 			}
 		})
 	}
-	// Other bytes in a diffvalue with diff false (none a Java map writes) are no stamp.
-	for _, dv := range [][]byte{[]byte("x"), append([]byte("\x00grt"), 0, 0, 0, 0, 0, 0, 0, 1), append([]byte(stampMagic), 1)} {
+	// Other bytes in a diffvalue with diff false (none a Java map writes) are no stamp:
+	// the clock's form with clock 0 included, which stampBytes never writes.
+	for _, dv := range [][]byte{[]byte("x"), append([]byte("\x00grt"), 0, 0, 0, 0, 0, 0, 0, 1), append([]byte(stampMagic), 1),
+		append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+		append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1)} {
 		m := &message{MapID: []byte("map"), Type: msgBackup, Key: []byte("k"), DiffValue: dv}
 		b, err := c.marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := c.unmarshal(b); err != nil || got.Stamp != 0 {
-			t.Fatalf("diffvalue %q: stamp %#x, %v, want 0", dv, got.Stamp, err)
+		if got, err := c.unmarshal(b); err != nil || got.Stamp != 0 || got.Clock != 0 {
+			t.Fatalf("diffvalue %q: stamp %#x, clock %d, %v, want 0", dv, got.Stamp, got.Clock, err)
 		}
 	}
+}
+
+// A Go node of the previous version writes the stamp alone (12 bytes, stampLen): it
+// decodes to its stamp and clock 0 (unknown, stamp.go), and a message of this version
+// without a clock is written so, for that version to read.
+func TestStampOfThePreviousVersionUnderstood(t *testing.T) {
+	c := testCodec()
+	p := channel.Member{Host: []byte{127, 0, 0, 1}, Port: 4000, UniqueID: [16]byte{1}}
+	old := append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0x5e, 0xed)
+	b, err := c.marshal(&message{MapID: []byte("map"), Type: msgBackup, Key: []byte("k"), Value: []byte("v"), Primary: &p, DiffValue: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.unmarshal(b)
+	if err != nil || got.Stamp != 0x5eed || got.Clock != 0 {
+		t.Fatalf("previous version's stamp: %#x, clock %d, %v, want 0x5eed, 0", got.Stamp, got.Clock, err)
+	}
+	if dv := stampBytes(&message{Type: msgBackup, Stamp: 0x5eed}); !bytes.Equal(dv, old) {
+		t.Fatalf("a stamp without a clock written %x, want the previous version's %x", dv, old)
+	}
+}
+
+// The order of two writes (clockBefore): by clock, then by stamp; an unknown clock, or
+// an unknown stamp between equal clocks, orders nothing.
+func TestClockBefore(t *testing.T) {
+	for _, tc := range []struct {
+		a, as, b, bs uint64
+		want         bool
+	}{
+		{1, 9, 2, 1, true},
+		{2, 1, 1, 9, false},
+		{2, 1, 2, 3, true},
+		{2, 3, 2, 1, false},
+		{2, 3, 2, 3, false}, // the same write
+		{0, 1, 2, 3, false},
+		{2, 3, 0, 1, false},
+		{2, 0, 2, 3, false},
+		{2, 3, 2, 0, false},
+		{1, 0, 2, 0, true},
+	} {
+		if got := clockBefore(tc.a, tc.as, tc.b, tc.bs); got != tc.want {
+			t.Errorf("clockBefore(%d, %d, %d, %d) = %v, want %v", tc.a, tc.as, tc.b, tc.bs, got, tc.want)
+		}
+	}
+}
+
+// FuzzStamp: reading a diffvalue's stamp and clock never panics, and what reads as one
+// is written back to the same bytes; a diff or another type reads as none.
+func FuzzStamp(f *testing.F) {
+	f.Add(int32(msgBackup), false, []byte(nil))
+	f.Add(int32(msgProxy), false, append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 1))
+	f.Add(int32(msgCopy), false, append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2))
+	f.Add(int32(msgBackup), true, append([]byte(stampMagic), 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2))
+	f.Fuzz(func(t *testing.T, typ int32, diff bool, dv []byte) {
+		m := &message{Type: msgType(typ), Diff: diff, DiffValue: dv}
+		stamp, clock := stampOf(m)
+		if stamp == 0 && clock == 0 {
+			return
+		}
+		if !stamped(m.Type, diff) {
+			t.Fatalf("type %d, diff %v: stamp %#x, clock %d, want none", typ, diff, stamp, clock)
+		}
+		if out := stampBytes(&message{Type: m.Type, Stamp: stamp, Clock: clock}); !bytes.Equal(out, dv) {
+			t.Fatalf("stamp %#x, clock %d written %x, read from %x", stamp, clock, out, dv)
+		}
+	})
 }

@@ -1,0 +1,107 @@
+package replmap_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/internal/testutil"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// A departure pass of a's entry (a read it before w's Put of the key reached a) whose
+// MSG_BACKUP of a's older value reaches b, the backup of w's Put, after the Put's own,
+// and whose MSG_PROXY reaches w after the Put returned: the pass's messages are
+// delivered here as a Go node sends them, with the stamp and clock of a's value, read
+// from a's entry before w's Put (w heard of that clock: its Put's is larger). b and w
+// do not apply them (stamp.go, olderLocked; Stats.OlderIgnored): b stays the backup of
+// w's value, w its primary keeping nothing, and once w died b takes the entry over and
+// a Get on a returns w's acknowledged value. Before the clocks, b took a's older value
+// as a's backup (the stamps name writes, they do not order them), w became a proxy,
+// and the Put's value was lost: what a message with clock 0 (unknown: a Go node of
+// the previous version, a Java node) still does, shown by the second case.
+func TestDeparturePassBackupReachingThePutsBackupLateIgnored(t *testing.T) {
+	const k = "k"
+	for _, clocked := range []bool{true, false} {
+		name := "clocked"
+		if !clocked {
+			name = "unknown clock applied as before"
+		}
+		t.Run(name, func(t *testing.T) {
+			nw := channeltest.NewNetwork()
+			nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
+			for _, n := range nodes {
+				waitChannelMembers(t, n, 2)
+				newMap(t, n, replmap.Config{SendOptions: syncAck})
+			}
+			for _, n := range nodes {
+				start(t, n)
+			}
+			waitMapMembers(t, nodes, 2)
+			w, a, b := nodes[0], nodes[1], nodes[2]
+			am, bm, wm := a.ch.LocalMember(), b.ch.LocalMember(), w.ch.LocalMember()
+			replmap.SetNextBackup(a.m, bm)
+			if _, err := a.m.Put(ctx(t), k, "older"); err != nil {
+				t.Fatal(err)
+			}
+			stamp, clock := replmap.Stamp(a.m, k), replmap.Clock(a.m, k)
+			if stamp == 0 || clock == 0 {
+				t.Fatalf("a's Put: stamp %#x, clock %d, want both known", stamp, clock)
+			}
+			replmap.SetNextBackup(w.m, bm)
+			if _, err := w.m.Put(ctx(t), k, "put"); err != nil {
+				t.Fatal(err)
+			}
+			if c := replmap.Clock(w.m, k); c <= clock {
+				t.Fatalf("w's Put's clock %d, want more than a's %d, which w heard of", c, clock)
+			}
+			if !clocked {
+				clock = 0
+			}
+			// The pass's messages, late: its MSG_BACKUP to b, its MSG_PROXY to w.
+			if err := replmap.ReceiveBackupClocked(b.m, am, k, "older", stamp, clock); err != nil {
+				t.Fatal(err)
+			}
+			if err := replmap.ReceiveProxyClocked(w.m, am, k, bm, stamp, clock); err != nil {
+				t.Fatal(err)
+			}
+			bv, bp, bh := b.m.Peek(k)
+			bPrimary, _ := replmap.Primary(b.m, k)
+			if !clocked {
+				if !bh || bp || bv != "older" || bPrimary.Key() != am.Key() {
+					t.Fatalf("b holds %v (held %v, primary %v), want (as before the clocks) a's older value as a's backup", bv, bh, bp)
+				}
+				if b.m.Stats().OlderIgnored != 0 || w.m.Stats().OlderIgnored != 0 {
+					t.Fatal("a message of unknown clock counted as older")
+				}
+				return
+			}
+			if !bh || bp || bv != "put" || bPrimary.Key() != wm.Key() {
+				t.Fatalf("b holds %v (held %v, primary %v), want w's backup of the Put's value", bv, bh, bp)
+			}
+			if wv, wp, _ := w.m.Peek(k); !wp || wv != "put" {
+				t.Fatalf("w holds %v (primary %v), want the primary of its Put's value", wv, wp)
+			}
+			if n, _ := replmap.KeptValues(w.m); n != 0 {
+				t.Fatalf("w keeps %d values, want none: it stayed the primary", n)
+			}
+			for _, n := range []*node{b, w} {
+				if got := n.m.Stats().OlderIgnored; got != 1 {
+					t.Fatalf("%v: OlderIgnored %d, want 1", n.ch.LocalMember(), got)
+				}
+			}
+			// w dies: b takes the entry over with the Put's value, which a Get on a returns.
+			nw.Kill(w.tn)
+			waitMapMembers(t, []*node{a, b}, 1)
+			testutil.Eventually(t, testutil.WaitLimit, func() error {
+				if _, bp, _ := b.m.Peek(k); !bp {
+					return fmt.Errorf("b is not the primary yet")
+				}
+				return nil
+			})
+			if g, ok, err := a.m.Get(ctx(t), k); err != nil || !ok || g != "put" {
+				t.Fatalf("Get on a after w died: %v, %v, %v, want the Put's value", g, ok, err)
+			}
+		})
+	}
+}
