@@ -203,18 +203,20 @@
 //     writes null there and reads only for a diff). A takeover, a Get on the backup and
 //     a republish pass publish the value with its clock. A Go node does not apply a
 //     MSG_BACKUP, MSG_COPY or MSG_PROXY whose write came before that of the value its
-//     entry names (a smaller clock, or the smaller stamp of an equal one), counted in
-//     Stats.OlderIgnored and acknowledged: a departure pass's or a takeover's publish
-//     reaching the backup of a newer Put after that Put's
+//     entry names (a smaller clock), counted in Stats.OlderIgnored and acknowledged: a
+//     departure pass's publish reaching the backup of a newer Put after that Put's
 //     (TestDeparturePassBackupReachingThePutsBackupLateIgnored), a publish anew crossed
 //     by a third node's Put (TestKeptValueRestoredCrossedInFlightByAThirdNodesPutKeepsIt).
+//     One from a backup node the entry names is applied as before: its takeover (a Get
+//     there) publishes the value it holds, which may lag a Replicate whose send failed
+//     or is under way (TestOlderPublishOfTheEntrysBackupNodeApplied).
 //     A clock is unknown (0), and orders nothing, for a Java node's message, a Go node's
 //     of the previous version (its stamp without a clock, still read), a state
 //     transfer's entry, a value a proxy's Get or a restarted map's fetch took from
 //     another node's reply, and a Replicate of such an entry; a diff carries no clock,
 //     and its receiver counts its entry's clock one more. Concurrent writes of one clock
-//     are ordered by their random stamps, and a Remove's MSG_REMOVE carries none
-//     (TestPutOnAnotherNodeRacingAResend shows both outcomes of such a tie).
+//     are not ordered, applied as they come (TestPutOnAnotherNodeRacingAResend, pinned),
+//     and a Remove's MSG_REMOVE carries no clock.
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

@@ -195,7 +195,8 @@ func (m *Map) passGoneLocked(k string, e *entry, mb channel.Member) bool {
 // that reaches the node's peers while the publish anew is under way is not seen here:
 // its clock (stamp.go) is larger than the Put's the publish carries, and the peers do
 // not apply the publish (TestKeptValueRestoredCrossedInFlightByAThirdNodesPutKeepsIt);
-// with clocks unknown (the newer write a Java node's) its value is lost.
+// with clocks unknown (the newer write a Java node's), or that Put naming this node its
+// backup (whose publishes olderLocked applies as a takeover's), its value is lost.
 func (m *Map) supersededLocked(k string, e *entry, mm *message) bool {
 	if e == nil || mm.Stamp == 0 || mm.Type != msgBackup && mm.Type != msgProxy || mm.Diff || mm.Primary == nil ||
 		same(mm.Primary, m.cfg.Channel.LocalMember()) || m.state != stateInitialized {

@@ -105,3 +105,49 @@ func TestDeparturePassBackupReachingThePutsBackupLateIgnored(t *testing.T) {
 		})
 	}
 }
+
+// A publish older than the entry's value is applied when it comes from a backup node
+// the entry names: that node's takeover (a Get there) publishes the value it holds,
+// which may lag a Replicate of the primary's whose send failed or is under way, and it
+// takes the entry over as before (stamp.go). The same older publish from a member the
+// entry does not name is not applied.
+func TestOlderPublishOfTheEntrysBackupNodeApplied(t *testing.T) {
+	const k = "k"
+	nw := channeltest.NewNetwork()
+	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
+	for _, n := range nodes {
+		waitChannelMembers(t, n, 2)
+		newMap(t, n, replmap.Config{SendOptions: syncAck})
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, 2)
+	a, b, x := nodes[0], nodes[1], nodes[2]
+	bm, xm := b.ch.LocalMember(), x.ch.LocalMember()
+	replmap.SetNextBackup(a.m, bm)
+	if _, err := a.m.Put(ctx(t), k, "v"); err != nil {
+		t.Fatal(err)
+	}
+	older := replmap.Clock(a.m, k)
+	if err := a.m.Replicate(ctx(t), k, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := replmap.Clock(a.m, k); c <= older || replmap.Clock(b.m, k) != c {
+		t.Fatalf("after the Replicate: a's clock %d, b's %d, want both more than the Put's %d", c, replmap.Clock(b.m, k), older)
+	}
+	if err := replmap.ReceiveBackupClocked(a.m, xm, k, "older", 1, older); err != nil {
+		t.Fatal(err)
+	}
+	if v, p, _ := a.m.Peek(k); !p || v != "v" || a.m.Stats().OlderIgnored != 1 {
+		t.Fatalf("after x's older publish a holds %v (primary %v), OlderIgnored %d: want the primary of v, 1", v, p, a.m.Stats().OlderIgnored)
+	}
+	if err := replmap.ReceiveBackupClocked(a.m, bm, k, "older", 1, older); err != nil {
+		t.Fatal(err)
+	}
+	pa, _ := replmap.Primary(a.m, k)
+	if v, p, held := a.m.Peek(k); p || !held || v != "older" || pa.Key() != bm.Key() || a.m.Stats().OlderIgnored != 1 {
+		t.Fatalf("after b's older publish a holds %v (held %v, primary %v), OlderIgnored %d: want b's backup of it, 1",
+			v, held, p, a.m.Stats().OlderIgnored)
+	}
+}

@@ -173,7 +173,7 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	}
 	// A publish of a value older than the one the entry names (their clocks: stamp.go)
 	// is not applied: a departure pass's or a takeover's that a newer write crossed.
-	if m.olderLocked(e, mm) {
+	if m.olderLocked(e, mm, from) {
 		return nil, nil, nil
 	}
 	// A MSG_PROXY that may be a departure pass's, sent before the local Put it demotes

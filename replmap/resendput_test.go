@@ -18,11 +18,12 @@ import (
 // drops it: b ends holding no value, r the primary of v3 alone. Before, the forward was
 // not sent because w held the key again (r's proxy), and b kept v2 naming w for good:
 // the value went backwards on the backup of an acknowledged Put, and r's departure
-// would have made v2 the value. w's Replicate and r's Put are concurrent writes of the
-// same clock (each one more than w's Put's, stamp.go), ordered by their random stamps:
-// when r's is the later, b does not apply w's MSG_BACKUP (olderLocked) and keeps r's
-// backup of v3; when w's is, r's backup of v3 on b is lost as before (pinned), r
-// holding the only copy until its next Replicate in full (shown). b never ends with v2.
+// would have made v2 the value. Not fixed (pinned): r's backup of v3 on b is lost, r
+// holding the only copy until its next Replicate in full (shown). w's Replicate and
+// r's Put are concurrent writes of the same clock (each one more than w's Put's, which
+// both nodes made or heard of: stamp.go), which the clocks do not order: b applies
+// w's MSG_BACKUP as it comes (TestDeparturePassBackupReachingThePutsBackupLateIgnored
+// shows an older one that b does not apply).
 func TestPutOnAnotherNodeRacingAResend(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	h := &holdSend{typ: msgBackupType, held: make(chan struct{}), release: make(chan struct{})}
@@ -59,16 +60,12 @@ func TestPutOnAnotherNodeRacingAResend(t *testing.T) {
 		t.Fatalf("r's Put: %v", err)
 	}
 	release()
-	testutil.EventuallyTrue(t, testutil.WaitLimit, "w's resend ended", func() bool { return replmap.PassesRunning(w.m) == 0 })
 	testutil.Eventually(t, testutil.WaitLimit, func() error {
 		if rv, rprimary, _ := r.m.Peek(k); rv != "v3" || !rprimary {
 			return fmt.Errorf("r holds %v (primary %v), want the primary of v3", rv, rprimary)
 		}
-		if bv, _, bheld := b.m.Peek(k); bheld && bv != "v3" {
-			return fmt.Errorf("b holds %v, want r's backup of v3 or no value (v2 gone, r's backup of v3 lost: pinned)", bv)
-		}
-		if bp, ok := replmap.Primary(b.m, k); ok && replmap.Held(b.m, k) == "v3" && bp.Key() != r.ch.LocalMember().Key() {
-			return fmt.Errorf("b holds v3 naming %v its primary, want r", bp)
+		if bv, _, bheld := b.m.Peek(k); bheld {
+			return fmt.Errorf("b holds %v, want no value (v2 gone, r's backup of v3 lost: pinned)", bv)
 		}
 		return nil
 	})

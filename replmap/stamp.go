@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+
+	"github.com/gotribes/tribes/channel"
 )
 
 // A stamp names one write of a key's value: a Put on its primary, or a Replicate that
@@ -17,18 +19,21 @@ import (
 //
 // Beside the stamp goes the write's clock, a Lamport clock: each map keeps the largest
 // clock it made or heard of, of any key (Map.clock, which a Remove does not forget), and
-// a write's clock is one more. Clock and stamp order two writes (clockBefore: the
-// smaller clock first, the smaller stamp first between equal clocks: concurrent writes),
-// so that a publish of a value older than the one a Go node's entry names is known as
-// such and not applied (olderLocked). Clock 0 is unknown: a Java map's message, a Go
+// a write's clock is one more. The clocks order two writes (clockBefore: the smaller
+// clock first; equal clocks, concurrent writes, are not ordered and apply as they come,
+// as before), so that a publish of a value older than the one a Go node's entry names is
+// known as such and not applied (olderLocked), unless it comes from a backup node the
+// entry names: that node's takeover (a Get there) publishes the value it holds, which
+// may lag a write of the primary's whose send failed or is under way, and takes the
+// entry over as before (as Java's does). Clock 0 is unknown: a Java map's message, a Go
 // node's of the previous version (its diffvalue holds the stamp alone), a value a
 // proxy's Get or a restarted map's fetch took from another node's reply, a state
 // transfer's entry (its list carries none); a message of unknown clock is applied as
-// before and makes the entry's clock unknown, and a Replicate of an entry whose clock
-// is unknown sends its value with clock 0 too (another node may hold a larger one for
-// the key). A Put's clock is always known: its MSG_REMOVE drops the other nodes'
-// entries first. A diff carries neither: its receiver raises the clock it holds by
-// one (the write's is at least that) and forgets the stamp.
+// before and makes the entry's clock unknown, and a Replicate of an entry whose clock is
+// unknown sends its value with clock 0 too (another node may hold a larger one for the
+// key). A Put's clock is always known: its MSG_REMOVE drops the other nodes' entries
+// first. A diff carries neither: its receiver raises the clock it holds by one (the
+// write's is at least that) and forgets the stamp.
 //
 // The stamp's first use (kept.go, superseded): a node keeping the value of its own Put,
 // which a departure pass's MSG_PROXY demoted, learns from that MSG_PROXY the stamp of
@@ -105,15 +110,11 @@ func stampOf(m *message) (stamp, clock uint64) {
 	return 0, 0
 }
 
-// clockBefore reports whether the write of clock a and stamp as came before that of
-// clock b and stamp bs: a smaller clock, or the smaller stamp of an equal clock. A
-// clock 0 (unknown) orders nothing, nor does a stamp 0 between equal clocks (a
-// diff's receiver knows only that its value's write is at least its clock).
-func clockBefore(a, as, b, bs uint64) bool {
-	if a == 0 || b == 0 {
-		return false
-	}
-	return a < b || a == b && as != 0 && bs != 0 && as < bs
+// clockBefore reports whether the write of clock a came before that of clock b: a
+// smaller clock. A clock 0 (unknown) orders nothing, and neither do equal clocks:
+// concurrent writes, neither of whose nodes heard of the other, or the same write.
+func clockBefore(a, b uint64) bool {
+	return a != 0 && b != 0 && a < b
 }
 
 // tickLocked returns the clock of a new write: one more than any the map made or heard
@@ -126,12 +127,13 @@ func (m *Map) tickLocked() uint64 {
 	return m.clock
 }
 
-// olderLocked reports whether mm, a received message of e, publishes a value whose
-// write came before that of the value e names (clockBefore): it is not applied, and
-// Stats.OlderIgnored counts it. Its sender is not told: the newer write's messages
-// reach it as well. m.mu held.
-func (m *Map) olderLocked(e *entry, mm *message) bool {
-	if e == nil || !stamped(mm.Type, mm.Diff) || !clockBefore(mm.Clock, mm.Stamp, e.clock, e.stamp) {
+// olderLocked reports whether mm, a received message of e from from, publishes a value
+// whose write came before that of the value e names (clockBefore), from a member e does
+// not name as a backup node (whose takeover is applied as before: stamp.go): it is not
+// applied, and Stats.OlderIgnored counts it. Its sender is not told: the newer write's
+// messages reach it as well. m.mu held.
+func (m *Map) olderLocked(e *entry, mm *message, from channel.Member) bool {
+	if e == nil || !stamped(mm.Type, mm.Diff) || !clockBefore(mm.Clock, e.clock) || indexOf(e.nodes, from) >= 0 {
 		return false
 	}
 	m.olderIgnored++
