@@ -220,8 +220,8 @@ func (l listener) Accept(msg *channel.Message) bool {
 // sender as FAIL_ACK. A message from a sender that is not a member of the channel
 // (which delivers it when configured with AcceptNonMembers, as beside Tomcat) is
 // refused before it is decoded, with an error wrapping channel.ErrNotMember: a
-// stranger's file would be a web application the host runs. Tomcat's FarmWarDeployer
-// installs anyone's.
+// stranger's file would be a web application the host runs. Members are those the
+// channel's own check takes (sender). Tomcat's FarmWarDeployer installs anyone's.
 func (l listener) MessageReceived(msg *channel.Message) error {
 	d := l.d
 	d.mu.Lock()
@@ -232,7 +232,7 @@ func (l listener) MessageReceived(msg *channel.Message) error {
 	d.deliveries.Add(1)
 	d.mu.Unlock()
 	defer d.deliveries.Done()
-	from, ok := d.cfg.Channel.Member(msg.Source.Key())
+	from, ok := d.sender(msg.Source)
 	if !ok {
 		d.stats.refused.Add(1)
 		d.refusals.Log(slog.LevelWarn, msg.Source.Addr(), "non-member", "farm: message from a sender that is not a member refused",

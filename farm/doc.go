@@ -44,7 +44,9 @@
 // cluster runs), a message from a sender the membership does not list is refused before
 // it is decoded, with an error wrapping channel.ErrNotMember (FAIL_ACK to a
 // synchronized-ack sender), counted in Stats.Refused and logged rate-limited; Tomcat's
-// FarmWarDeployer installs anyone's file, a web application its host then runs.
+// FarmWarDeployer installs anyone's file, a web application its host then runs. The
+// check is the channel's own: a member listed without a unique id (host:port) stands for
+// the node at its address.
 //
 // A member can send any file, so what it sends is checked: a file name must be a plain
 // name (no path separator, NUL, leading dot, "." or ".."), a context name "" or a
