@@ -61,6 +61,16 @@ func servedAsk(v uint64) uint64 {
 	return v
 }
 
+// askOf returns the bits of the request msg the answer follows (servedAsk), with
+// askLeftAt when it asks for the left ids' times (leftAtAsk) besides the ids.
+func askOf(msg *Message) uint64 {
+	v := servedAsk(msg.Version) &^ askLeftAt
+	if msg.NewID == leftAtAsk && v&AskLeft != 0 {
+		v |= askLeftAt
+	}
+	return v
+}
+
 // markSent records that a message about s is being sent from here.
 func (s *Session) markSent() {
 	s.mu.Lock()
@@ -183,7 +193,7 @@ func (m *Manager) askRecent(ctx context.Context, mem channel.Member, sig <-chan 
 	start time.Time, deadline <-chan time.Time, extra uint64) (askOutcome, error) {
 	age := uint64((time.Since(start) + catchUpSlack).Milliseconds())
 	err := m.sendTo(ctx, []channel.Member{mem}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-		UniqueID: id, Timestamp: nowMs(),
+		UniqueID: id, Timestamp: nowMs(), NewID: leftAtAsk,
 		Version: extra | AskStamps | AskBorn | AskMetaStamps | AskEcho | AskRecent | AskRecentLeft | age<<AskAgeShift}, askOpts)
 	var wait <-chan time.Time // for an answer still coming
 	switch {

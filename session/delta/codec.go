@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gotribes/tribes/jserial"
 )
@@ -51,7 +52,8 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 // and the bytes):
 //
 //	F5 'T' 'S' 01 | uvarint event | context | sessionID | uniqueID | varint timestamp |
-//	uvarint version (Total for EVT_ALL_SESSION_DATA) | flags byte (1 newID, 2 actions, 4 sessions) |
+//	uvarint version (Total for EVT_ALL_SESSION_DATA) | flags byte (1 newID, 2 actions, 4 sessions,
+//	8 left ids' times) |
 //	[newID] | [uvarint n, n × (type byte, op byte, name, [value if op is set])] |
 //	[uvarint n, n × session]
 //
@@ -63,7 +65,9 @@ var binaryMagic = []byte{0xF5, 'T', 'S', 1}
 // | [with stamps: per attribute (uvarint version, 4-byte origin), then uvarint n (at most
 // 8), n × (name, uvarint version, 4-byte origin) removals] | [with born: uvarint the
 // version of the removal the session was made again above] | [with meta stamps: uvarint
-// n, n × (type byte, name, uvarint version, 4-byte origin)]. The Java form of a
+// n, n × (type byte, name, uvarint version, 4-byte origin)] | [with renamed, not removed:
+// uvarint n, n × (id, [varint time (unix ms) with the message's flag 8])], the ids
+// binder's renames took it away from, oldest first. The Java form of a
 // principal with attributes, a user principal or Tomcat's bytes to keep is a byte field
 // holding its GenericPrincipal$SerializablePrincipal stream, also at the end of an
 // ActionPrincipal's value (EncodePrincipal); a node of an earlier version refuses a
@@ -103,6 +107,11 @@ const (
 	flagNewID    = 1
 	flagActions  = 2
 	flagSessions = 4
+	// flagLeftAt: each id of a session's left ids (sessFlagRenamed) is followed by its
+	// time, a varint (SessionState.leftAt), in every session of the message: the asker
+	// asked for them (leftAtAsk). A node of an earlier version refuses it as malformed,
+	// and is never sent one (it does not ask).
+	flagLeftAt = 8
 
 	sessFlagNew       = 1
 	sessFlagPrincipal = 2
@@ -166,6 +175,9 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	}
 	if len(m.Sessions) > 0 {
 		flags |= flagSessions
+		if slices.ContainsFunc(m.Sessions, func(s SessionState) bool { return s.leftAt != nil }) {
+			flags |= flagLeftAt
+		}
 	}
 	b = append(b, flags)
 	if flags&flagNewID != 0 {
@@ -186,7 +198,7 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(m.Sessions)))
 		for i := range m.Sessions {
 			var err error
-			if b, err = appendSession(b, &m.Sessions[i]); err != nil {
+			if b, err = appendSession(b, &m.Sessions[i], flags&flagLeftAt != 0); err != nil {
 				return dst, err
 			}
 		}
@@ -199,7 +211,7 @@ func (c BinaryCodec) AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	return b, nil
 }
 
-func appendSession(b []byte, s *SessionState) ([]byte, error) {
+func appendSession(b []byte, s *SessionState, leftAt bool) ([]byte, error) {
 	b = appendString(b, s.ID)
 	b = binary.AppendVarint(b, s.CreationTime)
 	b = binary.AppendVarint(b, s.LastAccessedTime)
@@ -293,8 +305,15 @@ func appendSession(b []byte, s *SessionState) ([]byte, error) {
 	}
 	if f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
 		b = binary.AppendUvarint(b, uint64(len(s.left)))
-		for _, id := range s.left {
+		var at []leftID
+		if leftAt {
+			at = leftOf(s.left, s.leftAt) // a session without times: by their place
+		}
+		for i, id := range s.left {
 			b = appendString(b, id)
+			if leftAt {
+				b = binary.AppendVarint(b, at[i].at)
+			}
 		}
 	}
 	return b, nil
@@ -324,7 +343,7 @@ func sessionSize(s *SessionState) int {
 		n += len(m.name) + 16
 	}
 	for _, id := range s.left {
-		n += len(id) + 2
+		n += len(id) + 2 + 10 // and its time
 	}
 	if s.stamped {
 		n += 14*len(s.Attributes) + 1
@@ -373,9 +392,10 @@ func (c BinaryCodec) decodeInto(m *Message, data []byte, a *batchArena) error {
 		m.Version = v
 	}
 	flags := r.byte()
-	if flags&^(flagNewID|flagActions|flagSessions) != 0 {
+	if flags&^(flagNewID|flagActions|flagSessions|flagLeftAt) != 0 || flags&(flagLeftAt|flagSessions) == flagLeftAt {
 		r.fail("unknown flags")
 	}
+	r.leftAt = flags&flagLeftAt != 0
 	if flags&flagNewID != 0 {
 		m.NewID = r.str()
 	}

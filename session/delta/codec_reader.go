@@ -26,6 +26,8 @@ type reader struct {
 	// whole message; the session is then left out of the chunk (decodeInto).
 	lenient bool
 	skipped string
+	// leftAt: each of a session's left ids is followed by its time (flagLeftAt).
+	leftAt bool
 }
 
 // allocFactor bounds what the counts of a message (or of a batch, its messages
@@ -314,7 +316,7 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 		}
 	}
 	if f&(sessFlagRemoved|sessFlagRenamed) == sessFlagRenamed {
-		s.left = r.leftIDs(maxEntries)
+		s.left, s.leftAt = r.leftIDs(maxEntries)
 	}
 	if s.Removed && (s.CreationTime != 0 || s.LastAccessedTime != 0 || s.MaxInactive != 0 || s.AuthType != "" ||
 		len(s.Attributes)+len(s.Notes)+len(s.Listeners) > 0) {
@@ -323,24 +325,34 @@ func (r *reader) session(s *SessionState, maxValue, maxEntries int, limits jseri
 }
 
 // leftIDs reads a session's ids binder's renames took it away from (AskLeft: a count,
-// then the ids) and returns those the session keeps (addLeft): the last maxLeft, the
-// oldest of them dropped past maxLeftBytes, and none past this node's MaxStringLen (a
-// donor whose codec allows more), which is dropped, not the session: the ids are a hint
-// for a rename back only (TestLeftIDPastTheLimitLeavesTheSessionIn). Only those kept are
-// allocated (TestLeftIDsBytesBounded).
-func (r *reader) leftIDs(maxEntries int) []string {
-	n := r.count(1, 0, maxEntries)
+// then the ids, each with its time with flagLeftAt) and returns those the session keeps
+// (addLeft), with their times (nil without flagLeftAt): the last maxLeft, the oldest of
+// them dropped past maxLeftBytes, and none past this node's MaxStringLen (a donor whose
+// codec allows more), which is dropped, not the session: the ids are a hint for a rename
+// back only (TestLeftIDPastTheLimitLeavesTheSessionIn). Only those kept are allocated
+// (TestLeftIDsBytesBounded).
+func (r *reader) leftIDs(maxEntries int) (ids []string, at []int64) {
+	minSize := 1
+	if r.leftAt {
+		minSize = 2
+	}
+	n := r.count(minSize, 0, maxEntries)
 	var last [maxLeft][]byte // the last ids read, a ring; they alias the message
+	var lastAt [maxLeft]int64
 	read := 0
 	for i := 0; i < n && r.err == nil; i++ {
 		before := r.skipped
 		b := r.take(r.maxString, "string")
+		var t int64
+		if r.leftAt {
+			t = r.varint()
+		}
 		if r.skipped != before {
 			r.skipped = before
 			continue
 		}
 		if r.err == nil && len(b) <= maxLeftBytes { // a longer one the session would not keep
-			last[read%maxLeft] = b
+			last[read%maxLeft], lastAt[read%maxLeft] = b, t
 			read++
 		}
 	}
@@ -355,14 +367,20 @@ func (r *reader) leftIDs(maxEntries int) []string {
 		keep++
 	}
 	if keep == 0 || r.err != nil {
-		return nil
+		return nil, nil
 	}
-	if r.charge(keep * sizeString); r.err != nil {
-		return nil
+	if r.charge(keep * (sizeString + 8)); r.err != nil {
+		return nil, nil
 	}
-	ids := make([]string, 0, keep) // the session keeps them (addLeft)
+	ids = make([]string, 0, keep) // the session keeps them (addLeft)
+	if r.leftAt {
+		at = make([]int64, 0, keep)
+	}
 	for i := read - keep; i < read; i++ {
 		ids = append(ids, string(last[i%maxLeft]))
+		if r.leftAt {
+			at = append(at, lastAt[i%maxLeft])
+		}
 	}
-	return ids
+	return ids, at
 }

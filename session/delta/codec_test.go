@@ -168,6 +168,11 @@ func FuzzDecodeMessage(f *testing.F) {
 	if b, err := (BinaryCodec{}).AppendMessage(nil, leftChunk("S.a", "S.c")); err == nil { // AskLeft's ids
 		f.Add(b)
 	}
+	timed := leftChunk("S.a", "S.c")
+	timed.Sessions[0].leftAt = []int64{1700000000000, 1700000000001}
+	if b, err := (BinaryCodec{}).AppendMessage(nil, timed); err == nil { // with their times (flagLeftAt)
+		f.Add(b)
+	}
 	if b, err := (BinaryCodec{}).AppendMessage(nil, leftChunk(longLeftIDs()...)); err == nil { // past maxLeftBytes
 		f.Add(b)
 	}

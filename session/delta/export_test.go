@@ -223,3 +223,15 @@ func ForgetRenamedFrom(m *Manager, id string) {
 // LeftIDs returns the ids a binder's renames took the session st away from, as a chunk
 // carries them (AskLeft, AskRecentLeft).
 func LeftIDs(st *SessionState) []string { return st.left }
+
+// LeftOf returns the ids a binder's renames took the session m holds under id away
+// from, with their times, oldest first.
+func LeftOf(m *Manager, id string) (ids []string, at []int64) {
+	s := m.st.get(id)
+	if s == nil {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return leftIDs(s.e().left), leftTimes(s.e().left)
+}

@@ -31,11 +31,14 @@ var ErrMessageLimit = errors.New("delta: session message exceeds the codec's lim
 // maxLeftBytes bounds the bytes of the ids a session keeps of those binder's renames
 // took it away from (sessionExt.left, at most maxLeft ids), whoever sent them: a
 // member's rename (EventChangeSessionID) or a chunk's session (AskLeft, AskRecentLeft),
-// whose ids may each be as long as MaxStringLen. Past it the oldest go, as past maxLeft,
-// and an id longer alone is not kept; the decoder of a chunk drops them before it
-// allocates them. So a peer makes a node hold at most 2 KiB of them per session (eight
-// ids of 256 bytes; a session id of this package is 32 hex digits, a dot and the route)
-// where it made it hold 8 × MaxStringLen (128 KiB by default): TestLeftIDsBytesBounded.
+// whose ids may each be as long as MaxStringLen. Past it the oldest go, as past maxLeft
+// (from the newest down, each that fits beside the newer ones is kept: mergeLeft), and
+// an id longer alone is not kept; the decoder of a chunk drops them before it allocates
+// them. So a peer makes a node hold at most 2 KiB of them per session (eight ids of 256
+// bytes; a session id of this package is 32 hex digits, a dot and the route) where it
+// made it hold 8 × MaxStringLen (128 KiB by default): TestLeftIDsBytesBounded. It bounds
+// what a session keeps, not a message: eight ids fit with routes up to 223 bytes, fewer
+// with longer ones (TestMergeLeftKeepsTheIDRenamedFromPastTheBytes).
 const maxLeftBytes = 2 << 10
 
 // checkLimits refuses m if its header strings or actions exceed what decodeInto accepts.

@@ -3,7 +3,9 @@ package delta
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,204 +30,307 @@ func TestMergeTakesTheMembersLeftIDs(t *testing.T) {
 		m.mergeSessions(ctx, []SessionState{{ID: "S.b", Version: 2, MaxInactive: 60, stamped: true, left: []string{"S.a"}},
 			{ID: "R.c", Version: 2, MaxInactive: 60, stamped: true, left: []string{"R.a", "R.b"}}}, late)
 		if !held.heldBefore("S.a") {
-			t.Errorf("late %v: the copy merged keeps left ids %q, want the member's S.a", late, held.e().left)
+			t.Errorf("late %v: the copy merged keeps left ids %q, want the member's S.a", late, leftIDs(held.e().left))
 		}
 		if m.st.get("R.c") != renamed {
 			t.Fatalf("late %v: R.a was not renamed to R.c", late)
 		}
-		if !slices.Equal(renamed.e().left, []string{"R.a", "R.b"}) {
-			t.Errorf("late %v: the copy renamed keeps left ids %q, want [R.a R.b]", late, renamed.e().left)
+		// R.a, which this node's rename for the repair left now, is its newest.
+		if got := leftIDs(renamed.e().left); !slices.Equal(got, []string{"R.b", "R.a"}) {
+			t.Errorf("late %v: the copy renamed keeps left ids %q, want [R.b R.a]", late, got)
 		}
 	}
 }
 
+// timedLeft returns ids ("id@time"; an id without one is timed by its place, from 1),
+// oldest first as the caller lists them.
+func timedLeft(ids ...string) []leftID {
+	left := make([]leftID, 0, len(ids))
+	for i, tok := range ids {
+		id, at, ok := strings.Cut(tok, "@")
+		n, err := strconv.ParseInt(at, 10, 64)
+		if !ok || err != nil {
+			n = int64(i + 1)
+		}
+		left = append(left, leftID{id, n})
+	}
+	return left
+}
+
+// seq returns S.<tag><i>@<base+i> for i from..to.
+func seq(tag string, from, to int, base int64) (ids []string) {
+	for i := from; i <= to; i++ {
+		ids = append(ids, fmt.Sprintf("S.%s%d@%d", tag, i, base+int64(i)))
+	}
+	return ids
+}
+
 // TestMergeLeftKeepsTheNewestOfBoth: a member's left ids merged into a copy's (takeLeft,
-// or load) keep the newest of both sides. Before, they were added after this node's, so
-// a member that missed this node's last two renames (its list S.r0-S.r7, this node's
-// S.r2-S.r9) pushed S.r8 and S.r9 out, the ids a rename back most likely goes to: the
-// copy kept S.r0-S.r7.
+// or load) keep the newest of both sides by the times the renames carried: a member
+// that missed this node's last two renames (its list S.r0-S.r7, this node's S.r2-S.r9)
+// does not push S.r8 and S.r9 out, the ids a rename back most likely goes to (before the
+// lists were merged by their order alone, and before that the copy kept S.r0-S.r7).
+// Where the times tie, the id bytes order them, the same on every node.
 func TestMergeLeftKeepsTheNewestOfBoth(t *testing.T) {
-	r := func(from, to int) (ids []string) {
-		for i := from; i <= to; i++ {
-			ids = append(ids, fmt.Sprintf("S.r%d", i))
-		}
-		return ids
-	}
-	tagged := func(tag string, n int) (ids []string) {
-		for i := range n {
-			ids = append(ids, fmt.Sprintf("S.%s%d", tag, i))
-		}
-		return ids
-	}
 	for _, c := range []struct {
 		name              string
 		own, theirs, want []string
 	}{
-		{"the member missed this node's last renames", r(2, 9), r(0, 7), r(2, 9)},
-		{"this node missed the member's last renames", r(0, 5), r(0, 9), r(2, 9)},
-		{"the same", r(0, 7), r(0, 7), r(0, 7)},
-		{"the member's between this node's", r(0, 9)[:0:0], r(3, 4), r(3, 4)},
-		// Nothing orders the two sides: their newest alternate, this node's first.
-		{"apart", tagged("a", 8), tagged("b", 8),
-			[]string{"S.b4", "S.a4", "S.b5", "S.a5", "S.b6", "S.a6", "S.b7", "S.a7"}},
-		// S.r5 orders what follows it on either side; after it S.x, S.y here and
-		// S.r6-S.r9 there alternate.
-		{"anchored", append(r(0, 5), "S.x", "S.y"), r(0, 9), append(r(4, 9), "S.x", "S.y")},
+		{"the member missed this node's last renames", seq("r", 2, 9, 1000), seq("r", 0, 7, 1000), seq("r", 2, 9, 1000)},
+		{"this node missed the member's last renames", seq("r", 0, 5, 1000), seq("r", 0, 9, 1000), seq("r", 2, 9, 1000)},
+		{"the same", seq("r", 0, 7, 1000), seq("r", 0, 7, 1000), seq("r", 0, 7, 1000)},
+		{"the member's only", nil, seq("r", 3, 4, 1000), seq("r", 3, 4, 1000)},
+		// Renames on both sides at the same times: the later id bytes first.
+		{"apart, times tied", seq("a", 0, 7, 1000), seq("b", 0, 7, 1000),
+			[]string{"S.a4@1004", "S.b4@1004", "S.a5@1005", "S.b5@1005", "S.a6@1006", "S.b6@1006", "S.a7@1007", "S.b7@1007"}},
+		// This node's S.x and S.y came after all the member's.
+		{"this node's last after the member's", append(seq("r", 0, 5, 1000), "S.x@1010", "S.y@1011"), seq("r", 0, 9, 1000),
+			append(seq("r", 4, 9, 1000), "S.x@1010", "S.y@1011")},
+		// An id renamed away from again (after a rename back) is kept at its later time.
+		{"left again", []string{"S.a@1001", "S.b@1002"}, []string{"S.b@1002", "S.a@1003"}, []string{"S.b@1002", "S.a@1003"}},
 	} {
+		own, theirs, want := timedLeft(c.own...), timedLeft(c.theirs...), timedLeft(c.want...)
 		for _, how := range []string{"takeLeft", "load"} {
 			s := &Session{id: "S.z", valid: true}
-			for _, id := range c.own {
-				s.noteLeft(id, "S.z")
-			}
+			s.mu.Lock()
+			s.x().left = slices.Clone(own)
+			s.mu.Unlock()
 			if how == "takeLeft" {
-				s.takeLeft(c.theirs)
+				s.takeLeft(leftIDs(theirs), leftTimes(theirs))
 			} else {
 				s.mu.Lock()
-				s.load(&SessionState{ID: "S.z", Version: 2, MaxInactive: 60, left: c.theirs})
+				s.load(&SessionState{ID: "S.z", Version: 2, MaxInactive: 60, left: leftIDs(theirs), leftAt: leftTimes(theirs)})
 				s.mu.Unlock()
 			}
-			got := s.e().left
-			// Order is the merge's guess where nothing orders the ids: what is kept matters.
-			if !sameIDs(got, c.want) {
-				t.Errorf("%s, %s: kept %q, want %q", c.name, how, got, c.want)
+			if got := s.e().left; !slices.Equal(got, want) {
+				t.Errorf("%s, %s: kept %v, want %v", c.name, how, got, want)
 			}
 		}
+	}
+}
+
+// TestMergeLeftUntimedCountsOlder: the ids of a member that sends no times (a Go node of
+// an earlier version) are timed by their place, below every wall clock: where both fit
+// they are all kept, in the member's order after this node's; past the bounds this
+// node's timed ids go first.
+func TestMergeLeftUntimedCountsOlder(t *testing.T) {
+	s := &Session{id: "S.z", valid: true}
+	s.noteLeft("S.a", "S.z", 1000)
+	s.noteLeft("S.b", "S.z", 1001)
+	s.takeLeft([]string{"S.m0", "S.m1"}, nil)
+	if got, want := leftIDs(s.e().left), []string{"S.m0", "S.m1", "S.a", "S.b"}; !slices.Equal(got, want) {
+		t.Errorf("kept %q, want %q", got, want)
+	}
+	if got := leftOf([]string{"S.m0", "S.m1"}, nil); !slices.Equal(got, []leftID{{"S.m0", untimedLeft - 1}, {"S.m1", untimedLeft}}) {
+		t.Errorf("untimed ids timed %v, want by their place up to %d", got, untimedLeft)
+	}
+	for i := range maxLeft {
+		s.noteLeft("S.r"+strconv.Itoa(i), "S.z", 0) // a clock at 0: each still the newest
+	}
+	if got := leftIDs(s.e().left); got[0] != "S.r0" || got[maxLeft-1] != "S.r7" {
+		t.Errorf("eight renames after: kept %q, want S.r0-S.r7, the last the newest", got)
 	}
 }
 
 // TestMergeLeftKeepsTheIDRenamedFromPastTheBytes: with routes of about 700 bytes only
-// two ids fit maxLeftBytes; merged with a member's two, the id this node's binder last
-// renamed the session away from stays, beside the member's newest: a rename back to it
-// still raises the version. Before, the member's ids, added after it, pushed it out.
+// two ids fit maxLeftBytes; merged with a member's two older ones, the id this node's
+// binder last renamed the session away from stays, beside the member's newest: a rename
+// back to it still raises the version. Before the merge was by the lists' order, the
+// member's ids, added after it, pushed it out. maxLeftBytes bounds what a session keeps:
+// eight ids fit with routes up to 223 bytes.
 func TestMergeLeftKeepsTheIDRenamedFromPastTheBytes(t *testing.T) {
 	long := func(route string) string { return "S." + strings.Repeat(route, 700) }
 	s := &Session{id: long("z"), valid: true}
-	s.noteLeft(long("a"), long("z"))
-	s.takeLeft([]string{long("c"), long("d")})
+	s.noteLeft(long("a"), long("z"), 1003)
+	s.takeLeft([]string{long("c"), long("d")}, []int64{1001, 1002})
 	if !s.heldBefore(long("a")) || !s.heldBefore(long("d")) || s.heldBefore(long("c")) {
 		t.Errorf("kept %d ids (%d bytes), want this node's S.a... and the member's newest S.d...",
-			len(s.e().left), leftSize(s.e().left))
+			len(s.e().left), leftSize(leftIDs(s.e().left)))
 	}
-	if leftSize(s.e().left) > maxLeftBytes {
-		t.Errorf("kept %d bytes, past %d", leftSize(s.e().left), maxLeftBytes)
+	if leftSize(leftIDs(s.e().left)) > maxLeftBytes {
+		t.Errorf("kept %d bytes, past %d", leftSize(leftIDs(s.e().left)), maxLeftBytes)
+	}
+	// Eight ids of this package (32 hex digits, a dot, the route) fit with routes of 223
+	// bytes, seven with routes of 224.
+	for route, want := range map[int]int{223: 8, 224: 7} {
+		s := &Session{}
+		s.mu.Lock()
+		for i := range maxLeft {
+			s.addLeft("0123456789ABCDEF0123456789ABCDEF."+strings.Repeat("r", route-1)+strconv.Itoa(i), 0)
+		}
+		s.mu.Unlock()
+		if got := len(s.e().left); got != want {
+			t.Errorf("routes of %d bytes: %d ids kept, want %d", route, got, want)
+		}
+	}
+}
+
+// TestMergeLeftConverges pins what the merge does where the lists order ids differently
+// or not at all: the times, then the id bytes, decide, whichever side merges, so two
+// nodes that merged each other's lists hold the same one, and merging either list again
+// changes nothing. Before, the merge followed the lists' order, this node's first where
+// they did not order two ids: with seven ids of 290 bytes fitting maxLeftBytes, this node
+// kept its S.a4 where the member, merging the other way, kept its S.b4, and about one pair
+// of random lists in twenty changed when merged with the same member's list twice.
+func TestMergeLeftConverges(t *testing.T) {
+	sized := func(n int, ids ...string) (out []string) {
+		for _, tok := range ids {
+			id, at, _ := strings.Cut(tok, "@")
+			out = append(out, id+strings.Repeat("p", n-len(id))+"@"+at)
+		}
+		return out
+	}
+	a, b := sized(290, seq("a", 0, 7, 1000)...), sized(290, seq("b", 0, 7, 1000)...)
+	for _, c := range []struct {
+		name              string
+		own, theirs, want []string
+	}{
+		// A rename back on one side moved S.a after S.b there: the later time wins.
+		{"opposite orders", []string{"S.a@1", "S.b@2"}, []string{"S.b@2", "S.a@3"}, []string{"S.b@2", "S.a@3"}},
+		{"opposite orders, times tied", []string{"S.a@5", "S.b@5"}, []string{"S.b@5", "S.a@5"}, []string{"S.a@5", "S.b@5"}},
+		{"apart past the bytes", a, b, sized(290, "S.b4@1004", "S.a5@1005", "S.b5@1005", "S.a6@1006", "S.b6@1006", "S.a7@1007", "S.b7@1007")},
+	} {
+		own, theirs, want := timedLeft(c.own...), timedLeft(c.theirs...), timedLeft(c.want...)
+		here, there := mergeLeft(own, theirs), mergeLeft(theirs, own)
+		if !slices.Equal(here, want) || !slices.Equal(there, want) {
+			t.Errorf("%s: kept %.60v here and %.60v on the member, want %.60v", c.name, here, there, want)
+		}
+		if again := mergeLeft(here, theirs); !slices.Equal(again, here) {
+			t.Errorf("%s: merging the member's list again changed %.60v to %.60v", c.name, here, again)
+		}
+	}
+}
+
+// TestMergeLeftRandomPairsConverge: of lists as sessions hold them, with renames on two
+// nodes at clocks that tie often and ids of sizes around the bounds, every pair merges
+// the same both ways, and merging either list again, or the result with itself, changes
+// nothing. Before, one pair in about twenty changed on the second merge.
+func TestMergeLeftRandomPairsConverge(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	list := func() []leftID {
+		s := &Session{}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for range r.IntN(12) {
+			id := fmt.Sprintf("S.%d", r.IntN(14)) + strings.Repeat("p", r.IntN(3)*r.IntN(700))
+			s.addLeft(id, int64(r.IntN(10)))
+		}
+		return slices.Clone(s.e().left)
+	}
+	for i := range 5000 {
+		a, b := list(), list()
+		checkConverges(t, fmt.Sprintf("pair %d", i), a, b)
+	}
+}
+
+// checkConverges fails t unless own and theirs merge the same both ways, the result is
+// within the bounds, ordered oldest first, and is what merging either list, or itself,
+// into it gives again.
+func checkConverges(t *testing.T, name string, own, theirs []leftID) {
+	t.Helper()
+	m := mergeLeft(own, theirs)
+	if o := mergeLeft(theirs, own); !slices.Equal(m, o) {
+		t.Fatalf("%s: %v merged with %v: %v here, %v on the member", name, own, theirs, m, o)
+	}
+	if len(m) > maxLeft || leftSize(leftIDs(m)) > maxLeftBytes {
+		t.Fatalf("%s: kept %d ids of %d bytes", name, len(m), leftSize(leftIDs(m)))
+	}
+	for i := 1; i < len(m); i++ {
+		if !newerLeft(m[i], m[i-1]) {
+			t.Fatalf("%s: kept %v, not oldest first", name, m)
+		}
+	}
+	for _, x := range [][]leftID{own, theirs, m, nil} {
+		if again := mergeLeft(m, x); !slices.Equal(again, m) {
+			t.Fatalf("%s: %v merged again with %v: %v", name, m, x, again)
+		}
 	}
 }
 
 // FuzzMergeLeft: whatever two lists a member and this node hold (a member's come from
-// the wire, each within MaxStringLen), the merge keeps at most maxLeft ids of at most
-// maxLeftBytes, none twice, none that neither list holds, and, with one list empty, the
-// other's newest that fit, in its order; a session's list merged with itself or with
-// nothing is that list; with both as sessions hold them, none is lost where all fit
-// together, and each side's newest stays (as mergeLeft's doc says).
+// the wire, each within MaxStringLen, its times any), the merge keeps at most maxLeft
+// ids of at most maxLeftBytes, none twice, none that neither list holds, each at the
+// later of its times, oldest first; the same list whichever side merges (commutative);
+// merging either list, the result or nothing into the result again changes nothing
+// (idempotent), so two nodes that exchanged lists hold the same one and a further
+// exchange changes neither (convergent); and it drops no id that fits beside the newer
+// ones kept (so each side's newest stays unless the other holds maxLeft newer ids or
+// the newer ones leave it no room, and where all fit together none is lost). A list as a
+// session holds it (addLeft's) merged with nothing, by nothing, or with itself is that
+// list. An id is "id@time"; one without a time is timed by its place.
 func FuzzMergeLeft(f *testing.F) {
 	f.Add("S.r2 S.r3 S.r4 S.r5 S.r6 S.r7 S.r8 S.r9", "S.r0 S.r1 S.r2 S.r3 S.r4 S.r5 S.r6 S.r7", 0)
 	f.Add("S.a0 S.a1", "S.b0 S.a1 S.b1 S.a0", 700)
 	f.Add("", "S.x S.x S.y", 2000)
+	f.Add("S.a@5 S.b@5 S.c@-3", "S.b@9 S.a@5 S.d@9223372036854775807", 290)
 	f.Fuzz(func(t *testing.T, own, theirs string, pad int) {
 		pad = min(max(pad, 0), 3*maxLeftBytes)
 		split := func(s string) (ids []string) {
-			for _, id := range strings.Fields(s) {
-				ids = append(ids, id+strings.Repeat("p", pad*len(id)%(maxLeftBytes+256))) // sizes around the bound
+			for tok := range strings.FieldsSeq(s) {
+				id, at, timed := strings.Cut(tok, "@")
+				id += strings.Repeat("p", pad*len(id)%(maxLeftBytes+256)) // sizes around the bound
+				if timed {
+					id += "@" + at
+				}
+				ids = append(ids, id)
 			}
 			return ids
 		}
-		o, th := split(own), split(theirs)
+		o, th := timedLeft(split(own)...), timedLeft(split(theirs)...)
 		got := mergeLeft(o, th)
-		if len(got) > maxLeft || leftSize(got) > maxLeftBytes {
-			t.Fatalf("kept %d ids of %d bytes", len(got), leftSize(got))
+		checkConverges(t, "merged", o, th)
+		latest := map[string]int64{}
+		for _, l := range slices.Concat(o, th) {
+			if at, ok := latest[l.id]; !ok || l.at > at {
+				latest[l.id] = l.at
+			}
 		}
 		seen := map[string]bool{}
-		for _, id := range got {
-			if seen[id] || (!slices.Contains(o, id) && !slices.Contains(th, id)) {
-				t.Fatalf("kept %q twice or from neither list", id)
+		for _, l := range got {
+			if seen[l.id] || latest[l.id] != l.at {
+				t.Fatalf("kept %q twice, or not at its latest time (%d, want %d)", l.id, l.at, latest[l.id])
 			}
-			seen[id] = true
+			seen[l.id] = true
 		}
-		if len(th) == 0 {
-			if want := keptOneByOne(o); !slices.Equal(got, want) {
-				t.Fatalf("merged with nothing: %q, want %q", got, want)
+		// None dropped that fits beside the newer ids kept.
+		for id, at := range latest {
+			if seen[id] || len(id) > maxLeftBytes {
+				continue
+			}
+			x := leftID{id, at}
+			n, size := 0, len(id)
+			for _, k := range got {
+				if newerLeft(k, x) {
+					n++
+					size += len(k.id)
+				}
+			}
+			if n < maxLeft && size <= maxLeftBytes {
+				t.Fatalf("%v merged with %v: %v, without %v, which fits beside the %d newer", o, th, got, x, n)
 			}
 		}
-		// A list as a session holds it (addLeft's) merged with nothing, by nothing, or
-		// with itself is that list.
-		for _, x := range [][]string{keptOneByOne(o), keptOneByOne(th)} {
+		// Two nodes holding lists as sessions hold them converge on one exchange.
+		ko, kt := keptOneByOne(o), keptOneByOne(th)
+		checkConverges(t, "as held", ko, kt)
+		for _, x := range [][]leftID{ko, kt} {
 			if m := mergeLeft(nil, x); !slices.Equal(m, x) {
-				t.Fatalf("nothing merged with %q: %q", x, m)
+				t.Fatalf("nothing merged with %v: %v", x, m)
 			}
 			if m := mergeLeft(x, x); !slices.Equal(m, x) {
-				t.Fatalf("%q merged with itself: %q", x, m)
-			}
-		}
-		// Where every id of both lists fits the bounds together, none is lost.
-		ko, kt := keptOneByOne(o), keptOneByOne(th)
-		got = mergeLeft(ko, kt)
-		union := slices.Clone(ko)
-		for _, id := range kt {
-			if !slices.Contains(union, id) {
-				union = append(union, id)
-			}
-		}
-		if len(union) <= maxLeft && leftSize(union) <= maxLeftBytes && !sameIDs(got, union) {
-			t.Fatalf("%q merged with %q: %q, want all of them", ko, kt, got)
-		}
-		// Each side's newest stays: this node's, unless the member holds it too (it
-		// orders it), and the member's, unless this node holds it or the two do not fit
-		// maxLeftBytes together.
-		if len(ko) > 0 && len(kt) > 0 {
-			on, tn := ko[len(ko)-1], kt[len(kt)-1]
-			if !slices.Contains(kt, on) && !slices.Contains(got, on) {
-				t.Fatalf("%q merged with %q: %q, without this node's newest", ko, kt, got)
-			}
-			if !slices.Contains(ko, tn) && len(on)+len(tn) <= maxLeftBytes && !slices.Contains(got, tn) {
-				t.Fatalf("%q merged with %q: %q, without the member's newest", ko, kt, got)
+				t.Fatalf("%v merged with itself: %v", x, m)
 			}
 		}
 	})
 }
 
-// keptOneByOne is what a session keeps of ids recorded one by one (addLeft): the newest
-// that fit, each once.
-func keptOneByOne(ids []string) []string {
+// keptOneByOne is what a session keeps of ids recorded one by one (addLeft), each at its
+// time or just after the newest held.
+func keptOneByOne(ids []leftID) []leftID {
 	s := &Session{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
-		s.addLeft(id)
+	for _, l := range ids {
+		s.addLeft(l.id, l.at)
 	}
 	return slices.Clone(s.e().left)
-}
-
-// TestMergeLeftUnorderedKeepsThisNodesFirst pins what the merge does where the lists do
-// not order two ids, or order them both ways (a rename back moves an id to the newest
-// on the nodes that see it, so two nodes that each missed some renames can hold two ids
-// in opposite orders): it ends, keeps each id once, and keeps this node's order and this
-// node's ids first. So two nodes merging each other's lists past the bounds need not keep
-// the same ids: with seven ids of 290 bytes fitting maxLeftBytes, this node keeps its
-// S.a4 where the member, merging the other way, keeps its S.b4.
-func TestMergeLeftUnorderedKeepsThisNodesFirst(t *testing.T) {
-	sized := func(n int, ids ...string) (out []string) {
-		for _, id := range ids {
-			out = append(out, id+strings.Repeat("p", n-len(id)))
-		}
-		return out
-	}
-	a, b := sized(290, "S.a0", "S.a1", "S.a2", "S.a3", "S.a4", "S.a5", "S.a6", "S.a7"),
-		sized(290, "S.b0", "S.b1", "S.b2", "S.b3", "S.b4", "S.b5", "S.b6", "S.b7")
-	for _, c := range []struct {
-		name              string
-		own, theirs, want []string
-	}{
-		{"opposite orders", []string{"S.a", "S.b"}, []string{"S.b", "S.a"}, []string{"S.a", "S.b"}},
-		{"opposite orders, the other way", []string{"S.b", "S.a"}, []string{"S.a", "S.b"}, []string{"S.b", "S.a"}},
-		{"opposite orders beside an id each", []string{"S.a", "S.b", "S.x"}, []string{"S.b", "S.a", "S.y"},
-			[]string{"S.a", "S.b", "S.y", "S.x"}},
-		{"apart past the bytes", keptOneByOne(a), keptOneByOne(b),
-			sized(290, "S.a4", "S.b5", "S.a5", "S.b6", "S.a6", "S.b7", "S.a7")},
-		{"apart past the bytes, the other way", keptOneByOne(b), keptOneByOne(a),
-			sized(290, "S.b4", "S.a5", "S.b5", "S.a6", "S.b6", "S.a7", "S.b7")},
-	} {
-		if got := mergeLeft(c.own, c.theirs); !slices.Equal(got, c.want) {
-			t.Errorf("%s: kept %d ids %.40q, want %.40q", c.name, len(got), got, c.want)
-		}
-	}
 }

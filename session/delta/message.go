@@ -140,7 +140,8 @@ const (
 	// version though it holds no record of the rename away
 	// (TestRenameBackByAJoinerMissedKeptByRefresh). Only in a request without AskRecent,
 	// whose bits from AskAgeShift up are the age: a catch-up asks with AskRecentLeft. A
-	// node of an earlier version ignores it and sends none.
+	// node of an earlier version ignores it and sends none. The request's NewID asks for
+	// the renames' times too (leftAtAsk).
 	AskLeft = 1 << 62
 	// AskRecentLeft, in a catch-up's request (AskRecent), asks for what AskLeft asks in
 	// another request, whose bit is the age's there. It is AskRemovals' bit, which a
@@ -153,6 +154,17 @@ const (
 	// AskRecent sends every record it holds, as to a refresh).
 	AskRecentLeft = AskRemovals
 )
+
+// leftAtAsk, as the NewID of an EventGetAllSessions that asks for the left ids (AskLeft,
+// AskRecentLeft), asks for their times too (SessionState.leftAt, BinaryCodec's
+// flagLeftAt), so that two nodes merging each other's lists keep the same ids
+// (mergeLeft): a catch-up's request has no Version bit free. A node of an earlier version
+// ignores it and sends no times; Tomcat's format carries no NewID in a request.
+const leftAtAsk = "LEFT-AT"
+
+// askLeftAt is the bit of the ask an answer follows (askOf) that says the request asked
+// for the left ids' times (leftAtAsk); a request's own Version bit there means nothing.
+const askLeftAt = 1 << 61
 
 // Session ids Tomcat puts in messages that are not about one session.
 const (
@@ -230,7 +242,10 @@ type Message struct {
 	// whose joiner finds them by their stamps.
 	Version uint64
 
-	// NewID is the new session id (EventChangeSessionID).
+	// NewID is the new session id (EventChangeSessionID). In an EventGetAllSessions
+	// asking for the ids binder's renames took each session away from (AskLeft,
+	// AskRecentLeft), "LEFT-AT" asks for the times of those renames too (BinaryCodec
+	// only; a node of an earlier version ignores it).
 	NewID string
 	// Actions are the changes of one request (EventDelta).
 	Actions []Action
@@ -408,8 +423,11 @@ type SessionState struct {
 	// with AskMetaStamps (BinaryCodec only)
 	meta []metaStamp
 	// left: the ids a binder's renames took the session away from (sessionExt.left),
-	// oldest first, sent when the joiner asked with AskLeft (BinaryCodec only)
-	left []string
+	// oldest first, sent when the joiner asked with AskLeft (BinaryCodec only); leftAt:
+	// their times (leftID.at), one for each, sent when it asked for them too (leftAtAsk);
+	// nil from a member that sends none (leftOf times them by their place)
+	left   []string
+	leftAt []int64
 	// owned: the values were allocated by the decoder for this message alone (JavaCodec's,
 	// which several sessions may share), not cut out of a received buffer: a session keeps
 	// them without a copy.

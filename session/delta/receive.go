@@ -97,7 +97,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member,
 			if msg.Version&(AskBack|AskBackReply) == AskBack { // a member back in its view: ask it back (catchup_back.go)
 				m.askedBack(src.Key(), since)
 			}
-			m.serveAll(m.bg, src, &serve{id: replyID(msg, "")}, servedAsk(msg.Version), since)
+			m.serveAll(m.bg, src, &serve{id: replyID(msg, "")}, askOf(msg), since)
 			return
 		}
 		if sv := m.serving[src.Key()]; sv != nil && !sv.completing.Load() {
@@ -111,7 +111,7 @@ func (m *Manager) receive(ctx context.Context, msg *Message, src channel.Member,
 		m.serving[src.Key()] = sv
 		m.wg.Add(1) // under m.mu while running, so never concurrent with Stop's Wait
 		m.mu.Unlock()
-		go m.serveAll(m.bg, src, sv, msg.Version, 0)
+		go m.serveAll(m.bg, src, sv, askOf(msg), 0)
 		return
 	}
 	m.mu.Unlock()
@@ -382,7 +382,7 @@ func (m *Manager) handleChangeID(ctx context.Context, msg *Message) {
 		if old == msg.NewID {
 			return
 		}
-		ok, taken := m.renameReplica(ctx, s, old, msg.NewID, msg.Version)
+		ok, taken := m.renameReplica(ctx, s, old, msg.NewID, msg.Version, msg.Timestamp)
 		if taken {
 			m.dropRenamedCopy(ctx, s, old, msg.NewID)
 			return
@@ -415,15 +415,19 @@ func (m *Manager) dropRenamedCopy(ctx context.Context, s *Session, old, newID st
 // renameReplica renames s from old to newID as the cluster asks (a rename received, or a
 // repair's), telling the listeners; it fails as store.rename does. version is the one a
 // rename back raised the session to (0: none), which the copy takes if it missed no
-// change before it (raisedTo).
-func (m *Manager) renameReplica(ctx context.Context, s *Session, old, newID string, version uint64) (ok, taken bool) {
+// change before it (raisedTo); at is the rename's time (Message.Timestamp; 0: now), that
+// of the id it left (noteLeft).
+func (m *Manager) renameReplica(ctx context.Context, s *Session, old, newID string, version uint64, at int64) (ok, taken bool) {
 	ok, taken = m.st.rename(old, newID, s)
 	if ok {
 		m.gone.renamedBack(newID)
 		if version > 0 {
 			s.raisedTo(version)
 		}
-		s.noteLeft(old, newID)
+		if at <= 0 {
+			at = nowMs()
+		}
+		s.noteLeft(old, newID, at)
 		s.noteTaken() // logged under its new id
 		m.noteRenamed(old, s)
 		m.noteRemoved(old, s, 0, true)

@@ -281,7 +281,7 @@ func (m *Manager) mergeSessions(ctx context.Context, list []SessionState, late b
 			// This node renamed the session lately (a client's failover to it), and that
 			// member did not take the rename (it refused it, not listing this node yet):
 			// the copy stays under its new id, the client's.
-			r.takeLeft(st.left)
+			r.takeLeft(st.left, st.leftAt)
 			m.mergeLate(ctx, r, st, false)
 			continue
 		}
@@ -292,7 +292,7 @@ func (m *Manager) mergeSessions(ctx context.Context, list []SessionState, late b
 			return // the manager stopped meanwhile
 		}
 		if !added { // loaded over, it takes them (load); merged or renamed, it adds them
-			s.takeLeft(st.left)
+			s.takeLeft(st.left, st.leftAt)
 		}
 		if late {
 			m.mergeLate(ctx, s, st, added)

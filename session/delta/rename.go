@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/gotribes/tribes/internal/sessionhttp"
@@ -118,11 +119,12 @@ func (m *Manager) changeIDLocked(ctx context.Context, s *Session, newID string, 
 		} else if sendsRemovals(m.cl.codec) && (s.heldBefore(newID) || !generate && !routeOnly(oldID, newID)) {
 			raised = s.raise()
 		}
-		s.noteLeft(oldID, newID)
+		now := nowMs()
+		s.noteLeft(oldID, newID, now) // at the rename's time, which its members record too
 		m.skip(oldID)
 		m.noteRenamed(oldID, s)
 		s.markSent()
-		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: nowMs(), Version: raised})
+		err := m.broadcast(ctx, &Message{Event: EventChangeSessionID, SessionID: oldID, NewID: newID, Timestamp: now, Version: raised})
 		if err != nil {
 			// Sent again before the session's next message, to the members it missed.
 			s.noteUnsentRename(oldID, err, m.cl.ch.Members())
@@ -148,104 +150,161 @@ func routeOnly(old, newID string) bool {
 // for each route of the cluster it went through; beyond it the oldest is forgotten).
 const maxLeft = 8
 
+// leftID is an id a binder's rename (routeOnly) took a session away from, and when: at
+// is the wall clock (unix ms) of the rename's message (Message.Timestamp: the renaming
+// node's), or later on a node whose list held a later time already (noteLeft), so that
+// the id a node last saw the session leave is its newest. Ids of a member that sends no
+// times (a Go node of an earlier version, or one not asked with leftAtAsk) are timed 1 to
+// maxLeft by their place in its list, the newest maxLeft (untimedLeft): older than any
+// timed one, and in its order.
+type leftID struct {
+	id string
+	at int64
+}
+
+// newerLeft reports whether a sorts before b newest first: by time, then by id bytes.
+// It orders every two distinct ids the same way on every node: the merge's order.
+func newerLeft(a, b leftID) bool {
+	if a.at != b.at {
+		return a.at > b.at
+	}
+	return a.id > b.id
+}
+
+// leftIDs returns the ids of left, in its order.
+func leftIDs(left []leftID) []string {
+	if len(left) == 0 {
+		return nil
+	}
+	ids := make([]string, len(left))
+	for i, l := range left {
+		ids[i] = l.id
+	}
+	return ids
+}
+
+// leftTimes returns the times of left, in its order.
+func leftTimes(left []leftID) []int64 {
+	if len(left) == 0 {
+		return nil
+	}
+	at := make([]int64, len(left))
+	for i, l := range left {
+		at[i] = l.at
+	}
+	return at
+}
+
+// leftOf returns a member's ids, oldest first, with their times at (SessionState.left,
+// leftAt); without times (at not one for each id: a member that sent none), each is
+// timed by its place: the newest maxLeft, the one before it maxLeft-1 and so on
+// (untimedLeft).
+func leftOf(ids []string, at []int64) []leftID {
+	if len(ids) == 0 {
+		return nil
+	}
+	left := make([]leftID, len(ids))
+	for i, id := range ids {
+		if len(at) == len(ids) {
+			left[i] = leftID{id, at[i]}
+		} else {
+			left[i] = leftID{id, untimedLeft - int64(len(ids)-1-i)}
+		}
+	}
+	return left
+}
+
+// untimedLeft is the time of the newest id of a list that came without times (leftOf):
+// below any wall clock, so such ids count as older than every timed one.
+const untimedLeft = maxLeft
+
 // noteLeft records old, the id a binder's rename (routeOnly) to newID took s away from
-// here, for heldBefore; a rename to a new id records nothing.
-func (s *Session) noteLeft(old, newID string) {
+// here at (the rename's Message.Timestamp), for heldBefore; a rename to a new id records
+// nothing.
+func (s *Session) noteLeft(old, newID string, at int64) {
 	if !routeOnly(old, newID) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.addLeft(old)
+	s.addLeft(old, at)
 }
 
-// addLeft records id as the last id a binder's rename took s away from, forgetting the
-// oldest past maxLeft ids or maxLeftBytes bytes; an id longer than maxLeftBytes alone is
-// not recorded. The caller holds s.mu.
-func (s *Session) addLeft(id string) {
+// addLeft records id as the last id a binder's rename took s away from, at at or, if the
+// list holds a later time (another node's clock ahead of this one's), just after it: the
+// id is the newest here whatever the clocks. Past maxLeft ids or maxLeftBytes bytes the
+// oldest are forgotten (mergeLeft's bounds); an id longer than maxLeftBytes alone is not
+// recorded. The caller holds s.mu.
+func (s *Session) addLeft(id string, at int64) {
 	if len(id) > maxLeftBytes {
 		return
 	}
 	x := s.x()
-	x.left = slices.DeleteFunc(x.left, func(l string) bool { return l == id })
-	if len(x.left) >= maxLeft {
-		x.left = slices.Delete(x.left, 0, 1)
+	if n := len(x.left); n > 0 && x.left[n-1].at >= at {
+		at = x.left[n-1].at
+		if at < math.MaxInt64 {
+			at++
+		}
 	}
-	x.left = append(x.left, id)
-	size := 0
-	for _, l := range x.left {
-		size += len(l)
-	}
-	for size > maxLeftBytes {
-		size -= len(x.left[0])
-		x.left = slices.Delete(x.left, 0, 1)
-	}
+	x.left = mergeLeft(x.left, []leftID{{id, at}})
 }
 
-// takeLeft merges ids, those a member's copy of s left (AskLeft, AskRecentLeft), into
-// s's own (mergeLeft): a refresh or a catch-up that merges that copy into s, or renames s
-// for it, rather than loading it over s (which merges them too: load) brings them
-// (TestMergeTakesTheMembersLeftIDs).
-func (s *Session) takeLeft(ids []string) {
+// takeLeft merges ids, those a member's copy of s left (AskLeft, AskRecentLeft), with
+// their times at (nil: none sent), into s's own (mergeLeft): a refresh or a catch-up that
+// merges that copy into s, or renames s for it, rather than loading it over s (which
+// merges them too: load) brings them (TestMergeTakesTheMembersLeftIDs).
+func (s *Session) takeLeft(ids []string, at []int64) {
 	if len(ids) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.x().left = mergeLeft(s.e().left, ids)
+	s.x().left = mergeLeft(s.e().left, leftOf(ids, at))
 }
 
-// mergeLeft returns own and theirs, each oldest first, merged, oldest first: the newest
-// of both, within maxLeft ids and maxLeftBytes bytes (an id longer alone is not kept).
-// Ids carry no time, so the lists order them: an id both hold orders the others (one
-// that one list has after it is newer than one the other has before it), and ids
-// nothing orders alternate from the newest, this node's first. So each side keeps its
-// newest ids, first of all the one a binder's last rename there took the session away
-// from, the id a rename back most likely goes to (this node's, where nothing orders the
-// two and they do not fit maxLeftBytes together); appended after this node's, a
-// member's older ids pushed its newer ones out (TestMergeLeftKeepsTheNewestOfBoth,
+// mergeLeft returns own and theirs merged, oldest first: each id once, at the later of
+// its times, the newest of them by time then id bytes (newerLeft) within maxLeft ids and
+// maxLeftBytes bytes, taken from the newest down and one that does not fit beside those
+// before it skipped (an id longer than maxLeftBytes alone is never kept). The result
+// depends only on the ids and their times, not on which side is this node's: two nodes
+// that merged each other's lists hold the same list, ids and order
+// (TestMergeLeftConverges), and merging either list again changes nothing (what the
+// merge dropped was below every id it kept that it could have replaced): FuzzMergeLeft.
+// Each side's newest stays unless the other holds maxLeft newer ids, or the two do not
+// fit maxLeftBytes together beside the newer ones (TestMergeLeftKeepsTheNewestOfBoth,
 // TestMergeLeftKeepsTheIDRenamedFromPastTheBytes).
-func mergeLeft(own, theirs []string) []string {
-	kept := make([]string, 0, maxLeft) // newest first
-	size := 0
-	i, j := len(own)-1, len(theirs)-1
-	ownTurn := true
-	for len(kept) < maxLeft && (i >= 0 || j >= 0) {
-		if i >= 0 && (len(own[i]) > maxLeftBytes || slices.Contains(kept, own[i])) {
-			i--
-			continue
+func mergeLeft(own, theirs []leftID) []leftID {
+	all := make([]leftID, 0, len(own)+len(theirs))
+	for _, list := range [2][]leftID{own, theirs} {
+		for _, l := range list {
+			if len(l.id) <= maxLeftBytes {
+				all = append(all, l)
+			}
 		}
-		if j >= 0 && (len(theirs[j]) > maxLeftBytes || slices.Contains(kept, theirs[j])) {
-			j--
-			continue
-		}
-		var id string
+	}
+	slices.SortFunc(all, func(a, b leftID) int {
 		switch {
-		case j < 0:
-			id, i = own[i], i-1
-		case i < 0:
-			id, j = theirs[j], j-1
-		case own[i] == theirs[j]:
-			id, i, j = own[i], i-1, j-1
-		default:
-			// own[i] before theirs[j] on their side: theirs[j] is the newer.
-			ownOlder, theirsOlder := slices.Contains(theirs[:j], own[i]), slices.Contains(own[:i], theirs[j])
-			takeOwn := ownTurn
-			if ownOlder != theirsOlder {
-				takeOwn = theirsOlder
-			}
-			if takeOwn {
-				id, i = own[i], i-1
-			} else {
-				id, j = theirs[j], j-1
-			}
-			ownTurn = !takeOwn
+		case newerLeft(a, b):
+			return -1
+		case newerLeft(b, a):
+			return 1
 		}
-		if size+len(id) > maxLeftBytes {
-			break // the newest that fit, as addLeft and the decoder keep
+		return 0
+	})
+	kept := make([]leftID, 0, min(len(all), maxLeft)) // newest first
+	size := 0
+	for _, l := range all {
+		if len(kept) == maxLeft {
+			break
 		}
-		size += len(id)
-		kept = append(kept, id)
+		if slices.ContainsFunc(kept, func(k leftID) bool { return k.id == l.id }) {
+			continue // held at a later time, kept there
+		}
+		if size+len(l.id) > maxLeftBytes {
+			continue // a smaller older one may still fit
+		}
+		size += len(l.id)
+		kept = append(kept, l)
 	}
 	slices.Reverse(kept)
 	return kept
@@ -257,5 +316,5 @@ func mergeLeft(own, theirs []string) []string {
 func (s *Session) heldBefore(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Contains(s.e().left, id)
+	return slices.ContainsFunc(s.e().left, func(l leftID) bool { return l.id == id })
 }

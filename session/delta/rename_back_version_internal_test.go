@@ -86,19 +86,19 @@ func TestBinderRenameBackRaisesVersion(t *testing.T) {
 		t.Error("a new id is routeOnly")
 	}
 	s := &Session{version: 3}
-	s.noteLeft("S.a", "T.a")
+	s.noteLeft("S.a", "T.a", 0)
 	if s.heldBefore("S.a") {
 		t.Error("a rename to a new id kept the id renamed from")
 	}
-	s.noteLeft("S.a", "S.b")
+	s.noteLeft("S.a", "S.b", 0)
 	if !s.heldBefore("S.a") || s.heldBefore("S.b") {
 		t.Error("a binder's rename from S.a to S.b: S.a not kept, or S.b kept")
 	}
 	for i := range maxLeft {
-		s.noteLeft(fmt.Sprintf("S.r%d", i), "S.a")
+		s.noteLeft(fmt.Sprintf("S.r%d", i), "S.a", 0)
 	}
 	if s.heldBefore("S.a") || !s.heldBefore("S.r0") || len(s.e().left) != maxLeft {
-		t.Errorf("past maxLeft the oldest id is not the one forgotten: %v", s.e().left)
+		t.Errorf("past maxLeft the oldest id is not the one forgotten: %v", leftIDs(s.e().left))
 	}
 	if got := s.raise(); got != 4 || s.version != 4 {
 		t.Errorf("raise at version 3 = %d (version %d), want 4", got, s.version)

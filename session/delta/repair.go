@@ -436,7 +436,7 @@ func (m *Manager) renameForRepair(id string) bool {
 	if s == nil {
 		return false
 	}
-	ok, _ := m.renameReplica(context.Background(), s, s.ID(), id, 0)
+	ok, _ := m.renameReplica(context.Background(), s, s.ID(), id, 0, 0)
 	return ok
 }
 

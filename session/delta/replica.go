@@ -372,7 +372,10 @@ func (s *Session) transferableMarked(nv *[]NamedValue, tombs *[]tomb, ask uint64
 		st.meta = slices.Clone(s.e().meta)
 	}
 	if ask&AskLeft != 0 && len(s.e().left) > 0 {
-		st.left = slices.Clone(s.e().left)
+		st.left = leftIDs(s.e().left)
+		if ask&askLeftAt != 0 {
+			st.leftAt = leftTimes(s.e().left)
+		}
 	}
 	if tombs != nil {
 		st.stamped = true

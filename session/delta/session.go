@@ -90,9 +90,10 @@ type sessionExt struct {
 	notes []noteEntry
 	named []string
 	// left: the ids a binder's renames took the session away from here, or on a member
-	// whose copy this one loaded or merged (AskLeft, AskRecentLeft), oldest first, at
-	// most maxLeft (rename.go, noteLeft, addLeft, takeLeft, mergeLeft)
-	left []string
+	// whose copy this one loaded or merged (AskLeft, AskRecentLeft), with their times,
+	// oldest first (newerLeft), at most maxLeft (rename.go, noteLeft, addLeft, takeLeft,
+	// mergeLeft)
+	left []leftID
 }
 
 // noExt is what e returns for a session without ext: never written.

@@ -290,7 +290,7 @@ func (m *Manager) asker(ctx context.Context, donor channel.Member, removals bool
 	}
 	return func() error {
 		return m.sendTo(ctx, []channel.Member{donor}, &Message{Event: EventGetAllSessions, SessionID: idGetAll,
-			UniqueID: id, Timestamp: nowMs(), Version: ask}, askOpts)
+			UniqueID: id, Timestamp: nowMs(), Version: ask, NewID: leftAtAsk}, askOpts)
 	}
 }
 

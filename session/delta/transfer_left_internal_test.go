@@ -110,7 +110,7 @@ func TestTransferCarriesLeftIDsWhenAsked(t *testing.T) {
 	if !ok || plain.left != nil {
 		t.Fatalf("a session no binder renamed: %+v, %v; want no left ids", plain, ok)
 	}
-	s.noteLeft("S.a", "S.b")
+	s.noteLeft("S.a", "S.b", 0)
 	asked, _ := s.transferable(new([]NamedValue), nil, AskBorn|AskMetaStamps|AskLeft)
 	if !slices.Equal(asked.left, []string{"S.a"}) {
 		t.Errorf("asked with AskLeft: left %q, want [S.a]", asked.left)
@@ -128,12 +128,12 @@ func TestTransferCarriesLeftIDsWhenAsked(t *testing.T) {
 		t.Error("a joiner that did not ask AskLeft gets other bytes than for a session no binder renamed")
 	}
 	j := &Session{id: "S.b", valid: true}
-	j.noteLeft("S.c", "S.b")
+	j.noteLeft("S.c", "S.b", 0)
 	j.mu.Lock()
 	j.load(&asked)
 	j.mu.Unlock()
 	if !j.heldBefore("S.a") || !j.heldBefore("S.c") {
-		t.Errorf("the copy loaded keeps %q, want S.c (its own) and S.a (the member's)", j.e().left)
+		t.Errorf("the copy loaded keeps %q, want S.c (its own) and S.a (the member's)", leftIDs(j.e().left))
 	}
 }
 
@@ -169,7 +169,7 @@ func TestLeftIDsAllocationBound(t *testing.T) {
 // (recentSince), as a request for every session.
 func TestCatchUpAgeIsNeverAskLeft(t *testing.T) {
 	s := &Session{id: "S.b", valid: true, version: 3, maxInactive: 1800}
-	s.noteLeft("S.a", "S.b")
+	s.noteLeft("S.a", "S.b", 0)
 	catchUp := uint64(AskStamps|AskRecent) | uint64(1)<<54<<AskAgeShift
 	if catchUp&AskLeft == 0 {
 		t.Fatal("the test's age does not reach AskLeft")
@@ -267,18 +267,18 @@ func TestLeftIDsBytesBounded(t *testing.T) {
 	s := &Session{id: "S.b", valid: true}
 	for _, id := range ids {
 		s.mu.Lock()
-		s.addLeft(id)
+		s.addLeft(id, 0)
 		s.mu.Unlock()
 	}
-	if got := s.e().left; !slices.Equal(got, want) {
+	if got := leftIDs(s.e().left); !slices.Equal(got, want) {
 		t.Errorf("after the renames the session keeps %d left ids of %d bytes, want the last two", len(got), leftSize(got))
 	}
 	// Short ids: the last maxLeft, as before.
 	s = &Session{id: "S.b", valid: true}
 	for i := range maxLeft + 2 {
-		s.noteLeft("S."+strconv.Itoa(i), "S.b")
+		s.noteLeft("S."+strconv.Itoa(i), "S.b", 0)
 	}
-	if got := s.e().left; len(got) != maxLeft || got[0] != "S.2" {
+	if got := leftIDs(s.e().left); len(got) != maxLeft || got[0] != "S.2" {
 		t.Errorf("short ids: kept %q, want S.2 to S.%d", got, maxLeft+1)
 	}
 }
