@@ -170,8 +170,7 @@ func TestMergeLeftKeepsTheIDRenamedFromPastTheBytes(t *testing.T) {
 // nodes that merged each other's lists hold the same one, and merging either list again
 // changes nothing. Before, the merge followed the lists' order, this node's first where
 // they did not order two ids: with seven ids of 290 bytes fitting maxLeftBytes, this node
-// kept its S.a4 where the member, merging the other way, kept its S.b4, and about one pair
-// of random lists in twenty changed when merged with the same member's list twice.
+// kept its S.a4 where the member, merging the other way, kept its S.b4.
 func TestMergeLeftConverges(t *testing.T) {
 	sized := func(n int, ids ...string) (out []string) {
 		for _, tok := range ids {
@@ -204,7 +203,9 @@ func TestMergeLeftConverges(t *testing.T) {
 // TestMergeLeftRandomPairsConverge: of lists as sessions hold them, with renames on two
 // nodes at clocks that tie often and ids of sizes around the bounds, every pair merges
 // the same both ways, and merging either list again, or the result with itself, changes
-// nothing. Before, one pair in about twenty changed on the second merge.
+// nothing. With the merge before (by the lists' order, this node's first), 1407 of these
+// 5000 pairs kept different ids on the two sides and 2225 changed the ids kept when
+// merged again with one of the lists.
 func TestMergeLeftRandomPairsConverge(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	list := func() []leftID {
