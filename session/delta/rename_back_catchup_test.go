@@ -3,6 +3,7 @@ package delta_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -81,8 +82,8 @@ type renamedBack struct {
 
 // renameBackAfterAbsences runs the opening of the tests above with cfg: while c is away,
 // a makes the session under S.a and renames it to S.c and back (b acknowledging); c,
-// back, takes it (a catch-up, or with ClusterSize a refresh) and forgets its record of
-// the rename away from S.c; a is away while c renames the session back to S.c. Catch-up
+// back, takes it (a catch-up, or with ClusterSize a refresh), with a's left ids at a's
+// times unless both members are older, and forgets its record of the rename away from S.c; a is away while c renames the session back to S.c. Catch-up
 // requests c sends to the members of the routes older go without AskRecentLeft, as a
 // member of an earlier version serves them (olderMembers).
 func renameBackAfterAbsences(t *testing.T, cfg delta.Config, older ...string) *renamedBack {
@@ -137,6 +138,13 @@ func renameBackAfterAbsences(t *testing.T, cfg delta.Config, older ...string) *r
 	r.back(c)
 	if h := holding(c, r.onA); h != r.onA+" k=v1" {
 		t.Fatalf("c holds %s after it came back, want %s k=v1", h, r.onA)
+	}
+	// The answers carry the renames' times (leftAtAsk): c holds a's list as a holds it.
+	// From b alone, of an earlier version, c would take the ids timed by their place.
+	if ids, at := delta.LeftOf(a.m, r.onA); len(older) < 2 {
+		if ci, ca := delta.LeftOf(c.m, r.onA); !slices.Equal(ci, ids) || !slices.Equal(ca, at) {
+			t.Errorf("c came back with left ids %q at %v, want a's %q at %v", ci, ca, ids, at)
+		}
 	}
 	delta.ForgetRenamedFrom(c.m, r.onC) // c has forgotten the record of the rename away; a keeps its own
 
