@@ -10,6 +10,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	stopShared()                // the Tomcat nodes tests shared, before the webapp they read goes
 	netbench.Cleanup()          // the tribesdemo binary TestDemoBesideTomcat built
 	tomcat.RemoveSharedWebapp() // the test web application setUp compiled
 	javaClasses.remove()        // the classes javaTool compiled

@@ -15,7 +15,6 @@ import (
 	"github.com/gotribes/tribes/internal/counter"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
-	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/session/sso"
 	"github.com/gotribes/tribes/transport/nio"
@@ -60,10 +59,8 @@ func startGoSSO(t *testing.T, ch *channel.Channel, cfg delta.Config) (*goNode, *
 // otherwise the session keeps the principal Tomcat's authenticator cached in it and the
 // user is still logged in on /app after logging out.
 func TestSSOSignOffAfterIDChange(t *testing.T) {
-	dir, app := setUp(t)
 	ctx := context.Background()
-	ta, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "A", UniqueID: uid(51), SendOption: 6, SSO: true},
-		uid(53), staticsvc.DefaultChannelName)
+	ta, ch := ssoTomcatAndGo(t, uid(53))
 	g, s := startGoSSO(t, ch, delta.Config{JvmRoute: "G"})
 
 	id, session := tomcatLogin(t, ta)
@@ -122,23 +119,20 @@ func TestSSOSignOffAfterIDChange(t *testing.T) {
 }
 
 // TestSSOSignOffAfterBinderRenames is the same through the jvmRoute binders of a
-// migration: a user logs in on Tomcat t1 (ClusterSingleSignOn), a request reaches the Go
-// node's /app (wired as docs/tomcat.md shows: sso.Wrap, the delta middleware,
-// AssociateDelta), whose binder renames the session to .G, then Tomcat t2, whose
-// JvmRouteBinderValve renames it to .t2. The user then signs off on Go: the session must
-// end on every node (Tomcat's copies of the entry follow both renames, see above).
+// migration: a user logs in on Tomcat t1 (ClusterSingleSignOn; ssoNode, which Tomcat t2
+// joins), a request reaches the Go node's /app (wired as docs/tomcat.md shows: sso.Wrap,
+// the delta middleware, AssociateDelta), whose binder renames the session to .G, then
+// Tomcat t2, whose JvmRouteBinderValve renames it to .t2. The user then signs off on Go:
+// the session must end on every node (Tomcat's copies of the entry follow both renames,
+// see above).
 func TestSSOSignOffAfterBinderRenames(t *testing.T) {
 	dir, app := setUp(t)
 	ctx := context.Background()
-	ports := testutil.FreePorts(t, 5)
-	goMember := tomcat.Member{Port: ports[4], UniqueID: uid(58)}
-	c1 := tomcat.Config{Route: "t1", Port: ports[0], HTTPPort: ports[1], UniqueID: uid(56), SendOption: 6, SSO: true}
-	c2 := tomcat.Config{Route: "t2", Port: ports[2], HTTPPort: ports[3], UniqueID: uid(57), SendOption: 6, SSO: true}
-	m1, m2 := tomcat.Member{Port: c1.Port, UniqueID: c1.UniqueID}, tomcat.Member{Port: c2.Port, UniqueID: c2.UniqueID}
-	c1.Members, c2.Members = []tomcat.Member{m2, goMember}, []tomcat.Member{m1, goMember}
-	t1, t2 := tomcat.Launch(t, dir, app, c1), tomcat.Launch(t, dir, app, c2)
-	t1.Wait(t)
-	t2.Wait(t)
+	t1 := ssoNode.get(t)
+	goMember, m2 := ssoNode.member(t, uid(58)), ssoNode.member(t, uid(57))
+	m1 := tomcat.Member{Port: t1.Port, UniqueID: t1.UniqueID}
+	t2 := tomcat.Start(t, dir, app, tomcat.Config{Route: "t2", Port: m2.Port, HTTPPort: testutil.FreePorts(t, 1)[0],
+		UniqueID: m2.UniqueID, SendOption: 6, SSO: true, Members: []tomcat.Member{m1, goMember}})
 	ch := startChannel(t, goMember.Port, goMember.UniqueID, []tomcat.Member{m1, m2}, nio.DefaultConfig())
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()

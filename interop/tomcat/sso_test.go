@@ -17,7 +17,6 @@ import (
 	"github.com/gotribes/tribes/internal/counter"
 	"github.com/gotribes/tribes/internal/testutil"
 	"github.com/gotribes/tribes/internal/tomcat"
-	"github.com/gotribes/tribes/membership/staticsvc"
 	"github.com/gotribes/tribes/session/delta"
 	"github.com/gotribes/tribes/session/sso"
 )
@@ -48,17 +47,15 @@ func tomcatLogin(t *testing.T, ta *tomcat.Node) (id, session string) {
 	return id, session
 }
 
-// TestClusterSingleSignOn runs a Tomcat 10.1 node with ClusterSingleSignOn and a Go node
-// in its single sign-on map: a user who logs in on Tomcat is signed on on Go (the Go
+// TestClusterSingleSignOn runs a Tomcat 10.1 node with ClusterSingleSignOn (ssoNode) and
+// a Go node in its single sign-on map: a user who logs in on Tomcat is signed on on Go (the Go
 // page behind sso.Wrap sees the principal with its roles), an entry Go changes goes back
 // to Tomcat with the sessions Tomcat recorded in it, Tomcat's logout signs the user off on
 // Go, a user Go signs on is the logged-in user of Tomcat's pages, and Go's sign-off logs
 // the user out on Tomcat.
 func TestClusterSingleSignOn(t *testing.T) {
-	dir, app := setUp(t)
 	ctx := context.Background()
-	ta, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "A", UniqueID: uid(41), SendOption: 6, SSO: true},
-		uid(43), staticsvc.DefaultChannelName)
+	ta, ch := ssoTomcatAndGo(t, uid(43))
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	s, err := sso.New(sso.Config{Channel: ch})
@@ -209,23 +206,24 @@ func TestClusterSingleSignOnHostCluster(t *testing.T) {
 	})
 }
 
-// TestClusterSingleSignOnSessions: single logout across Tomcat and Go. The Go node shares
-// the sessions of Tomcat's /app (a delta manager with the Java codec) and has a context
+// TestClusterSingleSignOnSessions: single logout across Tomcat (ssoNode) and Go. The Go
+// node shares the sessions of Tomcat's /app (a delta manager with the Java codec) and has a context
 // of its own, /goapp; its SSO ends the sessions of an entry signed off
 // (sso.ExpireSessions). A sign-off on Go ends the Tomcat session that Tomcat associated
 // with the user's entry (Go invalidates its copy, which Tomcat's DeltaManager applies); a
 // Go session associated with an entry (SSO.Associate, read by Tomcat in the entry it
 // replicates) ends when the user logs out on Tomcat.
 func TestClusterSingleSignOnSessions(t *testing.T) {
-	dir, app := setUp(t)
 	ctx := context.Background()
-	ta, ch := tomcatAndGo(t, dir, app, tomcat.Config{Route: "A", UniqueID: uid(71), SendOption: 6, SSO: true},
-		uid(73), staticsvc.DefaultChannelName)
+	ta, ch := ssoTomcatAndGo(t, uid(73))
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	g := newGoNode(t, ch, delta.JavaCodec{}, delta.Config{JvmRoute: "G"})
+	// Only Go serves /goapp: Tomcat answers its state request that it has no such
+	// context, after which the manager would wait DefaultMemberWait (3 s) for another
+	// member to ask; with MemberWait negative it is ready at once.
 	goApp, err := g.cl.NewManager(delta.Config{Name: "localhost#/goapp", JvmRoute: "G", Codec: delta.JavaValueCodec{},
-		Replication: delta.ReplicateAcked})
+		Replication: delta.ReplicateAcked, MemberWait: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

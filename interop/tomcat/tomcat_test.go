@@ -260,14 +260,7 @@ func tomcatAndGo(t *testing.T, dir, app string, cfg tomcat.Config, goID channel.
 	goMember := tomcat.Member{Port: ports[2], UniqueID: goID}
 	cfg.Port, cfg.HTTPPort, cfg.Members = ports[0], ports[1], []tomcat.Member{goMember}
 	ta := tomcat.Start(t, dir, app, cfg)
-	ch := startChannelNamed(t, goMember.Port, goID, []tomcat.Member{{Port: cfg.Port, UniqueID: cfg.UniqueID}},
-		nio.DefaultConfig(), channelName)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	if err := ch.WaitForMembers(ctx, 1); err != nil {
-		t.Fatalf("%v\n%s", err, ta.Log())
-	}
-	return ta, ch
+	return ta, goBeside(t, ta, goMember, channelName)
 }
 
 // createSessions has Tomcat node tc's counter page create n sessions, eight requests at
