@@ -67,7 +67,10 @@
 //     sends have not ended yet, further replies are dropped
 //     (TestStrangerRepliesGoroutinesBounded). A reply that the rpc.Channel's Close
 //     cancelled before it left is replaced by a NoRpcChannelReply, so that its caller
-//     does not wait for its timeout (TestCloseDeclinesAReplyItCancelled).
+//     does not wait for its timeout (TestCloseDeclinesAReplyItCancelled), unless
+//     ReplyOptions wait for an ACK: such a reply may have arrived, its ACK not yet read,
+//     and Java's RpcCollector would count the NoRpcChannelReply after it as one
+//     destination less (TestCloseDoesNotDeclineAReplyWaitingForItsACK).
 //   - A received RpcMessage is bounded by Config.MaxMessageBytes (64 MiB by default;
 //     Java has none), on top of the transport's frame limit. A reply lost to either
 //     limit leaves its call waiting for its context, as a reply lost in Java would; the

@@ -225,7 +225,9 @@ func (c *Channel) ID() []byte { return append([]byte(nil), c.cfg.ID...) }
 // NoRpcChannelReply afterwards, and calls in progress return ErrClosed, also one whose
 // request is still waiting for a member's ACK. Replies to non-members in flight are
 // cancelled, a NoRpcChannelReply sent within a second in place of each one not sent yet
-// (its caller then stops waiting: TestCloseDeclinesAReplyItCancelled), and Close waits
+// (its caller then stops waiting: TestCloseDeclinesAReplyItCancelled; not when
+// ReplyOptions wait for an ACK, as the reply may have arrived:
+// TestCloseDoesNotDeclineAReplyWaitingForItsACK), and Close waits
 // for their goroutines until ctx ends: a send that ignores
 // its cancellation (a transport blocked in a connect) then makes Close return an error
 // wrapping ctx.Err(), the reply left to end in the background. A later Close waits for
@@ -431,8 +433,16 @@ func (c *Channel) received(m *message, from channel.Member) error {
 		out = &message{reply: true, uuid: m.uuid, rpcID: m.rpcID, payload: reply}
 	}
 	if stranger {
-		// A reply the rpc.Channel's Close cancels before it left is declined instead.
-		return c.strangers.reply(c.life, c.disp, from, out, declined, c.cfg.ReplyOptions)
+		// A reply the rpc.Channel's Close cancels before it left is declined instead,
+		// unless it waits for an ACK: then it may have arrived whole, its ACK not yet
+		// read, and a NoRpcChannelReply after it would be a second answer, which Java's
+		// RpcCollector counts as one destination less on top of the response
+		// (TestCloseDoesNotDeclineAReplyWaitingForItsACK).
+		late := declined
+		if c.cfg.ReplyOptions.WaitsForAck() {
+			late = nil
+		}
+		return c.strangers.reply(c.life, c.disp, from, out, late, c.cfg.ReplyOptions)
 	}
 	return c.disp.send(context.Background(), from, out, c.cfg.ReplyOptions)
 }
