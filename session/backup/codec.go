@@ -74,8 +74,10 @@ type Codec struct {
 	// MapLimits are the limits a receiving map decodes a session's stream with (its
 	// replmap.Config.Limits; MaxBytes is not used). Encode fits a full copy under them
 	// too: the stream's handles are one table for all its attribute names and values,
-	// notes and listeners (TestFullCopyPastTheMapsMaxHandles). A Manager sets them to
-	// its own map's. Zero fields are jserial's defaults.
+	// notes and listeners (TestFullCopyPastTheMapsMaxHandles), and each value is read
+	// with their MaxArrayLen and MaxDepth less one where tighter than Limits.Java's
+	// (TestFullCopyWithinTheMapsArrayLenAndDepth). A Manager sets them to its own map's.
+	// Zero fields are jserial's defaults.
 	MapLimits jserial.DecoderConfig
 	// fullOut, when set (a Manager's map), counts the values Encode leaves out
 	// (Stats.FullCopyValuesLeftOut).

@@ -165,7 +165,10 @@
 // all its attribute names and values, notes and listeners (two handles each): the
 // attributes, notes and listeners past them together are left out by first fit, in that
 // order, and reported and counted alike (TestFullCopyPastTheMapsMaxHandles: 40 listeners
-// under the map's MaxHandles 50 went whole, and the backup refused the session). A session's attribute
+// under the map's MaxHandles 50 went whole, and the backup refused the session); each
+// value is read alone with the map's MaxArrayLen and its MaxDepth less one (the stream
+// nests it one deeper) where they are tighter than Limits.Java's, a value past them left
+// out and reported alike (TestFullCopyWithinTheMapsArrayLenAndDepth). A session's attribute
 // and note values together are bounded by Limits.MaxSessionBytes (16 MiB), which
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. A received diff that would attach more listeners than

@@ -31,6 +31,28 @@ func (l copyLimits) fitted() copyLimits {
 	return l
 }
 
+// valuesRead returns l with java's MaxArrayLen no more than wire's, and its MaxDepth no
+// more than wire's less valueDepth (zero fields are jserial's defaults): java reads each
+// value alone (sessionData), and a value within java's limits but past wire's, which
+// the receiving map reads every value with inside the session's stream, was sent and
+// the map refused the whole stream (FAIL_ACK; mapReads reads the stream only for its
+// handles): TestFullCopyWithinTheMapsArrayLenAndDepth. Such a value is now past the
+// limits alone, left out as any other.
+func (l copyLimits) valuesRead() copyLimits {
+	jl := &l.java.Limits
+	if n := cmp.Or(l.wire.MaxArrayLen, jserial.DefaultMaxArrayLen); cmp.Or(jl.MaxArrayLen, jserial.DefaultMaxArrayLen) > n {
+		jl.MaxArrayLen = n
+	}
+	if n := max(cmp.Or(l.wire.MaxDepth, jserial.DefaultMaxDepth)-valueDepth, 1); cmp.Or(jl.MaxDepth, jserial.DefaultMaxDepth) > n {
+		jl.MaxDepth = n
+	}
+	return l
+}
+
+// valueDepth is how much deeper a value is nested in a session's stream (inside the
+// DeltaSession object) than in its own.
+const valueDepth = 1
+
 // fullCopy returns what DeltaSession.writeExternal writes for s, its full copy
 // (Codec.Encode), with lim; s.mu is held.
 //
@@ -294,6 +316,7 @@ const listenerBytes = 8
 // TestFullCopyPastMaxEntries). So is a session whose stream the receiving map's decoder
 // refuses (mapReads).
 func sessionData(lim copyLimits, st *delta.SessionState) ([]any, error) {
+	lim = lim.valuesRead()
 	java := lim.java
 	ext, err := java.SessionData(st)
 	if err != nil {
@@ -325,7 +348,8 @@ func sessionData(lim copyLimits, st *delta.SessionState) ([]any, error) {
 // (FAIL_ACK), holding no copy (TestFullCopyPastTheMapsMaxHandles). The stream is written
 // and read only when its handles may be more than wire's MaxHandles (jserial's default,
 // at least, for 0): each element taking a handle takes a byte of a value's stream at
-// least (handleBound), and a session with a principal is always read.
+// least (handleBound), its values' array lengths and depth were read alone within
+// wire's (valuesRead), and a session with a principal is always read.
 func mapReads(wire jserial.DecoderConfig, st *delta.SessionState, ext []any) error {
 	handles := wire.MaxHandles
 	if handles == 0 {
