@@ -3,6 +3,8 @@ package backup
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,8 +90,10 @@ func TestCarriedReportGivenBackUnlessSent(t *testing.T) {
 
 // TestHandleBound: handleBound, which spares a full copy writing and reading its stream
 // again (mapReads), is at least the handles the stream takes: a session of 40
-// listeners, of 30 attributes, of notes and of a list of 100 strings reads within it,
-// and those of listeners, attributes and the list take more than 20 (the check counts).
+// listeners, of 30 attributes, of notes, of a list of 100 strings, of a principal of 2
+// and of 100 roles reads within it (principalBound's added, and the principal's within
+// principalDepth), and those of listeners, attributes, the list and 100 roles take more
+// than 20 (the check counts).
 func TestHandleBound(t *testing.T) {
 	val := func(v any) []byte {
 		b, err := delta.JavaValueCodec{}.Marshal(v)
@@ -98,7 +102,7 @@ func TestHandleBound(t *testing.T) {
 		}
 		return b
 	}
-	var listeners, attrs, notes, list delta.SessionState
+	var listeners, attrs, notes, list, principal, principalMany delta.SessionState
 	for i := range 40 {
 		listeners.Listeners = append(listeners.Listeners, fmt.Sprint("SSO", i))
 	}
@@ -108,12 +112,23 @@ func TestHandleBound(t *testing.T) {
 	notes.Notes = []delta.NamedValue{{Name: delta.NoteSessionID, Value: []byte("x")},
 		{Name: delta.NoteRequest, Value: val([]any{"a", "b"})}}
 	list.Attributes = []delta.NamedValue{{Name: "list", Value: val(stringsOf(100))}}
+	principal.Principal = &delta.Principal{Name: "alice", Roles: []string{"user", "admin"}}
+	principalMany.Principal = &delta.Principal{Name: "bob"}
+	for i := range 100 {
+		principalMany.Principal.Roles = append(principalMany.Principal.Roles, fmt.Sprint("r", i))
+	}
 	for i, tc := range []struct {
 		st   delta.SessionState
 		many bool
-	}{{delta.SessionState{}, false}, {listeners, true}, {attrs, true}, {notes, false}, {list, true}} {
+	}{{delta.SessionState{}, false}, {listeners, true}, {attrs, true}, {notes, false}, {list, true},
+		{principal, false}, {principalMany, true}} {
 		st := tc.st
 		st.ID = "S1"
+		n, ok := principalBound(jserial.DecoderConfig{}, st.Principal)
+		if !ok {
+			t.Fatalf("session %d: principal of a name and roles not bounded", i)
+		}
+		bound := handleBound(&st) + n
 		ext, err := delta.JavaCodec{}.SessionData(&st)
 		if err != nil {
 			t.Fatal(err)
@@ -122,8 +137,13 @@ func TestHandleBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxHandles: handleBound(&st)}); err != nil {
-			t.Errorf("session %d: read within handleBound %d: %v", i, handleBound(&st), err)
+		if _, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxHandles: bound}); err != nil {
+			t.Errorf("session %d: read within the bound %d: %v", i, bound, err)
+		}
+		if st.Principal != nil {
+			if _, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxDepth: principalDepth}); err != nil {
+				t.Errorf("session %d: read within principalDepth %d: %v", i, principalDepth, err)
+			}
 		}
 		_, err = jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxHandles: 20})
 		if tc.many && !errors.Is(err, jserial.ErrLimit) {
@@ -139,4 +159,107 @@ func stringsOf(n int) []any {
 		v[i] = fmt.Sprint("s", i)
 	}
 	return v
+}
+
+// TestPrincipalBoundReadsTheOthers: principalBound bounds a principal of a name and
+// roles only; one with attributes, a user principal, more roles than the map's
+// MaxArrayLen or under a MaxDepth below principalDepth is not bounded, its session's
+// stream read (mapReads): a principal of 20 roles under MaxArrayLen 10 is refused.
+func TestPrincipalBoundReadsTheOthers(t *testing.T) {
+	roles := func(n int) []string {
+		r := make([]string, n)
+		for i := range r {
+			r[i] = fmt.Sprint("r", i)
+		}
+		return r
+	}
+	for i, tc := range []struct {
+		p    *delta.Principal
+		wire jserial.DecoderConfig
+	}{
+		{&delta.Principal{Name: "a", Attributes: map[string]any{"k": "v"}}, jserial.DecoderConfig{}},
+		{&delta.Principal{Name: "a", User: &delta.Principal{Name: "u"}}, jserial.DecoderConfig{}},
+		{&delta.Principal{Name: "a", Roles: roles(20)}, jserial.DecoderConfig{MaxArrayLen: 10}},
+		{&delta.Principal{Name: "a"}, jserial.DecoderConfig{MaxDepth: principalDepth - 1}},
+	} {
+		if _, ok := principalBound(tc.wire, tc.p); ok {
+			t.Errorf("principal %d bounded, want its stream read", i)
+		}
+	}
+	st := delta.SessionState{ID: "S1", Principal: &delta.Principal{Name: "a", Roles: roles(20)}}
+	ext, err := delta.JavaCodec{}.SessionData(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mapReads(jserial.DecoderConfig{MaxArrayLen: 10}, &st, ext); !errors.Is(err, delta.ErrMessageLimit) {
+		t.Errorf("20 roles under MaxArrayLen 10: %v, want ErrMessageLimit", err)
+	}
+}
+
+// TestFullCopyOfAPrincipalReadsNoStream: a full copy of a session with a principal
+// wrote and read its whole stream again (mapReads) however few its handles: a principal
+// of a name and roles is now bounded (principalBound), and mapReads allocates less than
+// writing the stream alone would.
+func TestFullCopyOfAPrincipalReadsNoStream(t *testing.T) {
+	st := delta.SessionState{ID: "S1", Principal: &delta.Principal{Name: "alice", Roles: []string{"user", "admin"}}}
+	for i := range 10 {
+		v, err := delta.JavaValueCodec{}.Marshal(fmt.Sprint("value ", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Attributes = append(st.Attributes, delta.NamedValue{Name: fmt.Sprint("a", i), Value: v})
+	}
+	ext, err := delta.JavaCodec{}.SessionData(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := testing.AllocsPerRun(20, func() {
+		if err := mapReads(jserial.DecoderConfig{}, &st, ext); err != nil {
+			t.Fatal(err)
+		}
+	})
+	writes := testing.AllocsPerRun(20, func() {
+		if _, err := jserial.Marshal(&jserial.Object{Class: deltaSessionDesc, External: ext}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if reads >= writes {
+		t.Errorf("mapReads allocated %v times, writing the stream alone %v: want fewer (not written)", reads, writes)
+	}
+}
+
+// FuzzHandleBound: handleBound is at least the handles of a session's stream whatever
+// its values: a session holding the fuzzed value (any Java stream JavaCodec reads) under
+// two names, a note and a listener reads within it. Seeds: jserial's test streams.
+func FuzzHandleBound(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("..", "..", "jserial", "testdata", "*.ser"))
+	for _, p := range seeds {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, v := range []any{"x", stringsOf(10), []any{[]any{"a"}, map[string]any{"k": int64(1) << 40}}} {
+		b, err := delta.JavaValueCodec{}.Marshal(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, value []byte) {
+		st := delta.SessionState{ID: "S1", Attributes: []delta.NamedValue{{Name: "a", Value: value}, {Name: "b", Value: value}},
+			Notes: []delta.NamedValue{{Name: delta.NoteSessionID, Value: []byte("id")}}, Listeners: []string{"SSO1"}}
+		ext, err := delta.JavaCodec{}.SessionData(&st)
+		if err != nil {
+			return // not a value a session holds
+		}
+		b, err := jserial.Marshal(&jserial.Object{Class: deltaSessionDesc, External: ext})
+		if err != nil {
+			return
+		}
+		if _, err := jserial.UnmarshalConfig(b, jserial.DecoderConfig{MaxHandles: handleBound(&st)}); errors.Is(err, jserial.ErrLimit) {
+			t.Errorf("a session of a %d-byte value: read within handleBound %d: %v", len(value), handleBound(&st), err)
+		}
+	})
 }
