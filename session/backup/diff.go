@@ -60,7 +60,9 @@ func (s *Session) Diff() ([]byte, error) {
 // and so is one that would make the session's attribute and note values larger than
 // Limits.MaxSessionBytes (ErrLimit). One that would make its listeners more than
 // Limits.Java.MaxEntries is applied with the first MaxEntries of them, in the
-// session's order (those it held first), the others left out, counted in the
+// session's order (those it held first, not always the primary's first once it
+// detached some: a listener left out is not taken back,
+// TestApplyDiffListenerLeftOutNotTakenBack), the others left out, counted in the
 // Manager's Stats.DiffListenersLeftOut and logged, once per session, as a warning
 // (TestApplyDiffListenersBoundedByMaxEntries): refused whole, it left the diff's
 // attributes out too, and a Tomcat primary whose session held more listeners went on

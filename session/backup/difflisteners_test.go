@@ -136,3 +136,45 @@ func TestDiffLeavesOutListenersPastMaxEntries(t *testing.T) {
 		t.Errorf("the primary holds %d listeners, want 6", got)
 	}
 }
+
+// TestApplyDiffListenerLeftOutNotTakenBack: the listeners a backup carries past a
+// Tomcat primary's MaxEntries are the first its own copy held, not the primary's first:
+// with MaxEntries 2, sso0 and sso1 held and sso2 left out, a diff detaching sso0 and
+// attaching sso3 leaves the backup sso1 and sso3, where the primary holds sso1, sso2,
+// sso3. The backup does not know sso2 (counted and logged when left out) and cannot
+// take it back.
+func TestApplyDiffListenerLeftOutNotTakenBack(t *testing.T) {
+	limits := backup.Limits{Java: delta.JavaCodec{MaxEntries: 2}}
+	s := backup.NewSession("S1", 0, limits)
+	if err := errors.Join(s.AttachListener("sso0"), s.AttachListener("sso1")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Diff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := backup.NewSession("S1", 0, limits)
+	if err := cp.ApplyDiff(b); err != nil {
+		t.Fatal(err)
+	}
+	diff := func(as ...delta.Action) []byte {
+		t.Helper()
+		d, err := delta.JavaCodec{}.EncodeDeltaRequest("S1", as)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	listener := func(op delta.Op, name string) delta.Action {
+		return delta.Action{Type: delta.ActionListener, Op: op, Name: name, Value: []byte{}}
+	}
+	if err := cp.ApplyDiff(diff(listener(delta.OpSet, "sso2"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.ApplyDiff(diff(listener(delta.OpRemove, "sso0"), listener(delta.OpSet, "sso3"))); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cp.Listeners(), []string{"sso1", "sso3"}; !slices.Equal(got, want) {
+		t.Errorf("the backup's listeners %q, want %q (its own first two; sso2 not taken back)", got, want)
+	}
+}

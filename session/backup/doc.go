@@ -173,7 +173,9 @@
 // neither a diff nor a Set can exceed: a diff that would is refused with ErrLimit and
 // the session stays as it was. A received diff that would attach more listeners than
 // Limits.Java.MaxEntries is applied with the first MaxEntries (those the session held
-// first), the others left out: counted in Stats.DiffListenersLeftOut and logged, once per
+// first: once a Tomcat primary detached some, not always the primary's first, as a
+// listener left out is not taken back: TestApplyDiffListenerLeftOutNotTakenBack), the
+// others left out: counted in Stats.DiffListenersLeftOut and logged, once per
 // session, as a warning; a failover to this node leaves them without the session's end
 // (TestApplyDiffListenersBoundedByMaxEntries: refused whole before, its attributes too,
 // a Tomcat primary holding more listeners went on sending diffs the backup refused). A
