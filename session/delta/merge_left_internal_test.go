@@ -3,6 +3,7 @@ package delta
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -132,6 +133,45 @@ func TestMergeLeftUntimedCountsOlder(t *testing.T) {
 	}
 }
 
+// TestNoteLeftNewestWhateverAMembersTimes: a member's rename (its Timestamp) or list
+// (flagLeftAt) may time an id anywhere in int64. Past one at the end of int64, the id
+// each later rename here takes the session away from is still recorded as the newest,
+// and kept: before, its time stopped at math.MaxInt64, the id bytes ordered it below the
+// member's, and with eight such ids held it was dropped at once, a rename back to it
+// raising nothing. A member's id timed below 1 still counts newer than the ids of a
+// member that sends no times (untimedLeft); before, it went below them.
+func TestNoteLeftNewestWhateverAMembersTimes(t *testing.T) {
+	pinned := make([]int64, maxLeft)
+	for i := range pinned {
+		pinned[i] = math.MaxInt64
+	}
+	for _, c := range []struct {
+		name string
+		pin  func(s *Session)
+	}{
+		{"a member's rename", func(s *Session) { s.noteLeft("S.z", "S.y", math.MaxInt64) }},
+		{"a member's list", func(s *Session) {
+			s.takeLeft([]string{"S.z0", "S.z1", "S.z2", "S.z3", "S.z4", "S.z5", "S.z6", "S.z7"}, pinned)
+		}},
+	} {
+		s := &Session{id: "S.y", valid: true}
+		c.pin(s)
+		for i := 9; i >= 1; i-- { // ids below the member's in bytes
+			id := "S.r" + strconv.Itoa(i)
+			s.noteLeft(id, "S.y", 1700000000000)
+			if l := s.e().left; len(l) == 0 || l[len(l)-1].id != id {
+				t.Fatalf("%s: after the rename away from %s, held %v, that id not the newest", c.name, id, l)
+			}
+		}
+	}
+	s := &Session{id: "S.y", valid: true}
+	s.takeLeft([]string{"S.n"}, []int64{-5})
+	s.takeLeft([]string{"S.m0", "S.m1"}, nil)
+	if got, want := leftIDs(s.e().left), []string{"S.m0", "S.m1", "S.n"}; !slices.Equal(got, want) {
+		t.Errorf("a member's id timed -5 beside untimed ids: held %q, want %q", got, want)
+	}
+}
+
 // TestMergeLeftKeepsTheIDRenamedFromPastTheBytes: with routes of about 700 bytes only
 // two ids fit maxLeftBytes; merged with a member's two older ones, the id this node's
 // binder last renamed the session away from stays, beside the member's newest: a rename
@@ -258,12 +298,14 @@ func checkConverges(t *testing.T, name string, own, theirs []leftID) {
 // ones kept (so each side's newest stays unless the other holds maxLeft newer ids or
 // the newer ones leave it no room, and where all fit together none is lost). A list as a
 // session holds it (addLeft's) merged with nothing, by nothing, or with itself is that
-// list. An id is "id@time"; one without a time is timed by its place.
+// list, and each id it recorded was its newest right after, whatever the times before
+// (clampLeftAt). An id is "id@time"; one without a time is timed by its place.
 func FuzzMergeLeft(f *testing.F) {
 	f.Add("S.r2 S.r3 S.r4 S.r5 S.r6 S.r7 S.r8 S.r9", "S.r0 S.r1 S.r2 S.r3 S.r4 S.r5 S.r6 S.r7", 0)
 	f.Add("S.a0 S.a1", "S.b0 S.a1 S.b1 S.a0", 700)
 	f.Add("", "S.x S.x S.y", 2000)
 	f.Add("S.a@5 S.b@5 S.c@-3", "S.b@9 S.a@5 S.d@9223372036854775807", 290)
+	f.Add("S.z@9223372036854775807 S.a", "", 0)
 	f.Fuzz(func(t *testing.T, own, theirs string, pad int) {
 		pad = min(max(pad, 0), 3*maxLeftBytes)
 		split := func(s string) (ids []string) {
@@ -311,7 +353,7 @@ func FuzzMergeLeft(f *testing.F) {
 			}
 		}
 		// Two nodes holding lists as sessions hold them converge on one exchange.
-		ko, kt := keptOneByOne(o), keptOneByOne(th)
+		ko, kt := keptOneByOne(t, o), keptOneByOne(t, th)
 		checkConverges(t, "as held", ko, kt)
 		for _, x := range [][]leftID{ko, kt} {
 			if m := mergeLeft(nil, x); !slices.Equal(m, x) {
@@ -325,13 +367,18 @@ func FuzzMergeLeft(f *testing.F) {
 }
 
 // keptOneByOne is what a session keeps of ids recorded one by one (addLeft), each at its
-// time or just after the newest held.
-func keptOneByOne(ids []leftID) []leftID {
+// time or just after the newest held; it fails t unless each id recorded (not longer
+// than maxLeftBytes) is the newest held right after, whatever the times held before.
+func keptOneByOne(t *testing.T, ids []leftID) []leftID {
+	t.Helper()
 	s := &Session{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range ids {
 		s.addLeft(l.id, l.at)
+		if held := s.e().left; len(l.id) <= maxLeftBytes && held[len(held)-1].id != l.id {
+			t.Fatalf("recorded %q at %d: held %v, that id not the newest", l.id, l.at, held)
+		}
 	}
 	return slices.Clone(s.e().left)
 }

@@ -214,9 +214,35 @@ func leftOf(ids []string, at []int64) []leftID {
 	return left
 }
 
+// membersLeft is leftOf for the ids a member's copy of a session left (a chunk's: load,
+// takeLeft), each of their times within clampLeftAt's bounds.
+func membersLeft(ids []string, at []int64) []leftID {
+	left := leftOf(ids, at)
+	for i := range left {
+		left[i].at = clampLeftAt(left[i].at)
+	}
+	return left
+}
+
 // untimedLeft is the time of the newest id of a list that came without times (leftOf):
 // below any wall clock, so such ids count as older than every timed one.
 const untimedLeft = maxLeft
+
+// maxLeftAt is the latest time a member's rename or list gives an id (clampLeftAt): far
+// past any wall clock, and far enough below math.MaxInt64 that each later rename here
+// is timed after it (addLeft) for more renames than a session sees.
+const maxLeftAt = math.MaxInt64 / 2
+
+// clampLeftAt returns at, a time a member's rename or list gives an id (whatever the
+// wire's varint holds), within untimedLeft+1 and maxLeftAt: an id a member timed is
+// newer than every untimed one, and none pins the newest place, so that the id each
+// rename here takes a session away from is still its newest and kept
+// (TestNoteLeftNewestWhateverAMembersTimes; before, past an id at math.MaxInt64 the
+// times stopped there and the id bytes ordered it below the member's). A time this
+// node gave past maxLeftAt (addLeft, after such an id) reaches a member as maxLeftAt.
+func clampLeftAt(at int64) int64 {
+	return min(max(at, untimedLeft+1), maxLeftAt)
+}
 
 // noteLeft records old, the id a binder's rename (routeOnly) to newID took s away from
 // here at (the rename's Message.Timestamp), for heldBefore; a rename to a new id records
@@ -240,6 +266,7 @@ func (s *Session) addLeft(id string, at int64) {
 		return
 	}
 	x := s.x()
+	at = clampLeftAt(at)
 	if n := len(x.left); n > 0 && x.left[n-1].at >= at {
 		at = x.left[n-1].at
 		if at < math.MaxInt64 {
@@ -259,7 +286,7 @@ func (s *Session) takeLeft(ids []string, at []int64) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.x().left = mergeLeft(s.e().left, leftOf(ids, at))
+	s.x().left = mergeLeft(s.e().left, membersLeft(ids, at))
 }
 
 // mergeLeft returns own and theirs merged, oldest first: each id once, at the later of

@@ -139,7 +139,7 @@ func (s *Session) load(st *SessionState) {
 		s.x().meta = st.meta
 	} // none from a donor not asked or of an earlier version: stamped zero, older than any Go node's change (stamp_meta.go)
 	if len(st.left) > 0 { // the member's, beside this node's (AskLeft, rename.go)
-		s.x().left = mergeLeft(s.e().left, leftOf(st.left, st.leftAt))
+		s.x().left = mergeLeft(s.e().left, membersLeft(st.left, st.leftAt))
 	}
 	s.primary = false
 	s.valid = true
