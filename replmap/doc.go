@@ -102,6 +102,11 @@
 //     are not answered; the error wraps channel.ErrNotMember, Stats.RefusedNonMember
 //     counts it and a warning is logged, rate-limited per peer. MSG_INIT, MSG_START and
 //     MSG_PING are answered to anyone (a joiner may ask before the membership lists it).
+//     A member listed without a unique id (host:port: node.Config.StaticMembers,
+//     membership/static) stands for whichever node runs at its address, as in the
+//     channel's sender check: the map lists that node with the id its messages name,
+//     and the channel dropping the record drops the node
+//     (TestMembersListedByAddressShareAMap, TestMemberListedByAddressLeaves).
 //   - A member speaks for itself only (Java's map takes the member a message names): a
 //     plain MSG_START or MSG_STOP naming another member than its sender is refused with
 //     an error wrapping ErrBadMessage (logged rate-limited), and a late reply to

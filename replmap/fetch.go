@@ -84,7 +84,7 @@ func (m *Map) startFetch() {
 	// (its reply to MSG_INIT still on its way, handled as a left-over).
 	listed := items[:0]
 	for _, it := range items {
-		if cm, ok := m.cfg.Channel.Member(it.from.Key()); ok {
+		if cm, ok := m.channelMember(it.from); ok {
 			it.from = cm
 			listed = append(listed, it)
 		}

@@ -51,7 +51,7 @@ func (m *Map) announce(ctx context.Context) error {
 	if len(members) == 0 {
 		return nil
 	}
-	others := exclude(members, m.Members())
+	others := excludeListed(members, m.Members())
 	known := exclude(members, others) // the channel members that are map members
 	rctx, cancel := m.rpcContext(ctx)
 	defer cancel()

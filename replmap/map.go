@@ -114,9 +114,10 @@ type Map struct {
 	// clock is the largest write clock the map made or heard of (stamp.go): a new
 	// write's is one more (tickLocked).
 	clock uint64
-	// stoppedMembers holds the channel members whose MSG_STOP came last (no MSG_INIT or
-	// MSG_START since); refusedStopped counts the messages refused for that.
-	stoppedMembers map[channel.MemberKey]struct{}
+	// stoppedMembers holds, by key, the members whose MSG_STOP came last (no MSG_INIT or
+	// MSG_START since), as fromMember returned them; refusedStopped counts the messages
+	// refused for that.
+	stoppedMembers map[channel.MemberKey]channel.Member
 	refusedStopped uint64
 	rlog           *ratelog.Limiter // what peers can repeat (refusals, diffs), logged rate-limited
 	// keyReplicates tracks, by key, the Replicates and Removes under way and those a Put
@@ -249,7 +250,7 @@ func New(cfg Config) (*Map, error) {
 	m := &Map{cfg: cfg, id: id, codec: newCodec(cfg.MemberSUID, cfg.MaxMessageBytes).withLimits(cfg.Limits), log: log,
 		rlog:    ratelog.New(ratelog.Config{Logger: log}),
 		entries: map[string]*entry{}, lastSeen: map[channel.MemberKey]time.Time{}, stopped: make(chan struct{}),
-		stoppedMembers: map[channel.MemberKey]struct{}{}, async: tracksAsync(cfg)}
+		stoppedMembers: map[channel.MemberKey]channel.Member{}, async: tracksAsync(cfg)}
 	m.life, m.endLife = context.WithCancel(context.Background())
 	m.passCtx = context.WithValue(context.Background(), passKey{}, m)
 	// A reply carries a MapMessage (a state transfer's, the whole state) in an RpcMessage:
@@ -384,7 +385,7 @@ func (m *Map) stopFailures(err error) error {
 	m.mu.Lock()
 	kept := slices.DeleteFunc(slices.Clone(faulty), func(f channel.FaultyMember) bool {
 		return errors.Is(f.Err, channel.ErrUnaccepted) ||
-			errors.Is(f.Err, channel.ErrAckFailed) && indexOf(m.members, f.Member) < 0
+			errors.Is(f.Err, channel.ErrAckFailed) && len(m.mapMembersOfLocked(f.Member)) == 0
 	})
 	m.mu.Unlock()
 	if len(kept) == len(faulty) {

@@ -57,11 +57,12 @@ func (l *listener) MessageReceived(msg *channel.Message) error {
 	return l.m.received(context.Background(), mm, src)
 }
 
-// fromMember returns the channel's record of src, a message's sender, or, when src is
-// not a member of the channel, counts and logs that and returns an error wrapping
-// channel.ErrNotMember. Java's map applies anyone's message.
+// fromMember returns the channel's record of src, a message's sender (src itself for a
+// member listed by address alone: channelMember), or, when src is not a member of the
+// channel, counts and logs that and returns an error wrapping channel.ErrNotMember.
+// Java's map applies anyone's message.
 func (m *Map) fromMember(src channel.Member, what string) (channel.Member, error) {
-	if cm, ok := m.cfg.Channel.Member(src.Key()); ok {
+	if cm, ok := m.channelMember(src); ok {
 		return cm, nil
 	}
 	m.mu.Lock()
@@ -500,7 +501,9 @@ func (m *Map) heartbeat() {
 			}
 		}
 		for _, f := range channel.FaultyMembers(err) {
-			m.memberDisappeared(f.Member)
+			for _, mb := range m.mapMembersOf(f.Member) { // for a record listed by address alone, the nodes there
+				m.memberDisappeared(mb)
+			}
 		}
 	}
 	now := time.Now()

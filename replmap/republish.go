@@ -18,7 +18,7 @@ func (m *Map) mapMemberAdded(mb channel.Member) {
 	if mb.Key() == m.cfg.Channel.LocalMember().Key() {
 		return
 	}
-	cm, ok := m.cfg.Channel.Member(mb.Key())
+	cm, ok := m.channelMember(mb)
 	if !ok {
 		m.log.Warn("replmap: map member is not a channel member", "map", m.cfg.Name, "member", mb.String())
 		return

@@ -64,7 +64,7 @@ type startPass struct {
 // the channel does not list changes nothing: a stranger makes this node neither
 // republish nor take over (TestStrangerStartTakesNothingOver).
 func (m *Map) memberStarted(mb channel.Member) {
-	cm, ok := m.cfg.Channel.Member(mb.Key())
+	cm, ok := m.channelMember(mb)
 	if !ok { // a joiner not listed yet is answered, and added once listed (leftOver)
 		m.log.Debug("replmap: MSG_START from a node that is not a channel member", "map", m.cfg.Name, "member", mb.String())
 		return

@@ -23,7 +23,7 @@ func (m *Map) setStopped(mb channel.Member, stopped bool) {
 		return
 	}
 	if stopped {
-		m.stoppedMembers[mb.Key()] = struct{}{}
+		m.stoppedMembers[mb.Key()] = mb
 	} else {
 		delete(m.stoppedMembers, mb.Key())
 	}
@@ -52,8 +52,17 @@ func (m *Map) refuseStopped(mm *message, src channel.Member) error {
 }
 
 // channelMemberLeft handles a member the channel no longer lists: a map member that
-// disappeared, whose MSG_STOP, if any, is forgotten.
-func (m *Map) channelMemberLeft(mb channel.Member) {
-	m.setStopped(mb, false)
-	m.memberDisappeared(mb)
+// disappeared, whose MSG_STOP, if any, is forgotten; for a member listed by address
+// alone, the nodes at its address (addrmember.go).
+func (m *Map) channelMemberLeft(rec channel.Member) {
+	m.mu.Lock()
+	for k, mb := range m.stoppedMembers {
+		if standsFor(rec, mb) {
+			delete(m.stoppedMembers, k)
+		}
+	}
+	m.mu.Unlock()
+	for _, mb := range m.mapMembersOf(rec) {
+		m.memberDisappeared(mb)
+	}
 }
