@@ -49,7 +49,7 @@ func (l clusterListener) MessageReceived(msg *channel.Message) error {
 // error is channel.ErrNotMember for a sender that is not a member, one wrapping
 // ErrMessageLimit for a message past the codec's limits, nil otherwise.
 func (c *Cluster) receive(raw *channel.Message) error {
-	src, ok := c.ch.Member(raw.Source.Key())
+	src, ok := c.sender(raw.Source)
 	if !ok {
 		refused := fmt.Errorf("%w: %s", channel.ErrNotMember, raw.Source.Addr())
 		if h, held := c.holdUnlisted(raw); held {
@@ -71,6 +71,23 @@ func (c *Cluster) receive(raw *channel.Message) error {
 		return err
 	}
 	return c.receiveListed(context.Background(), src, raw.Data)
+}
+
+// sender returns the membership's record of src, a message's sender, and false when src
+// is not a member: the record under src's key or, for a member listed by address alone
+// (host:port without a unique id: node.Config.StaticMembers, membership/static), the
+// record at src's address, which stands for whichever node runs there, as in the
+// channel's own sender check (channel.Config.AcceptNonMembers). The record, not src:
+// replies go to it, and donors, requests and departures are matched with the
+// membership's records (TestMembersListedByAddressReplicate).
+func (c *Cluster) sender(src channel.Member) (channel.Member, bool) {
+	if rec, ok := c.ch.Member(src.Key()); ok {
+		return rec, true
+	}
+	if src.UniqueID == (channel.UniqueID{}) {
+		return channel.Member{}, false
+	}
+	return c.ch.Member(channel.Member{Host: src.Host, Port: src.Port}.Key())
 }
 
 // receiveListed handles data, a session message of src, a member.

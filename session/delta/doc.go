@@ -305,7 +305,12 @@
 //
 // Only current members of the channel are heard: a session message whose sender is not
 // in the member list is ignored and counted (ClusterStats.RefusedNonMember), and a state
-// transfer goes to the membership's record of the member that asked. With JavaCodec such
+// transfer goes to the membership's record of the member that asked. A member listed
+// without a unique id (host:port: node.Config.StaticMembers, membership/static) stands
+// for whichever node runs at its address, as in the channel's sender check: its
+// messages are heard as from that record (TestMembersListedByAddressReplicate), and
+// messages held before it was listed are handled once it is
+// (TestTomcatJoinerListedByAddressLaterGetsTheSessions). With JavaCodec such
 // a message is held instead, undecoded (ClusterStats.UnlistedHeld, not RefusedNonMember:
 // TestHeldMessageNotCountedAsRefused), for ClusterConfig.UnlistedRequestWait (10 s): a
 // Tomcat node may list this node before this node lists it, and sends each message once

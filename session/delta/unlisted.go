@@ -80,7 +80,10 @@ type unlisted struct {
 }
 
 type heldMessage struct {
-	key   channel.MemberKey
+	key channel.MemberKey
+	// at is the key of a member listed by address alone at the sender's address
+	// (Cluster.sender): such a record, once listed, drains the message too.
+	at    channel.MemberKey
 	from  string // the sender's address, as the message names it
 	data  []byte
 	timer *time.Timer
@@ -113,7 +116,8 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) (*heldMessage, bool) {
 		return nil, false
 	}
 	key := raw.Source.Key()
-	h := &heldMessage{key: key, from: raw.Source.Addr(), data: bytes.Clone(raw.Data), until: time.Now().Add(c.unlistedWait)}
+	h := &heldMessage{key: key, at: channel.Member{Host: raw.Source.Host, Port: raw.Source.Port}.Key(),
+		from: raw.Source.Addr(), data: bytes.Clone(raw.Data), until: time.Now().Add(c.unlistedWait)}
 	wait := raw.Options.IsSyncAck()
 	if wait {
 		h.done = make(chan error, 1)
@@ -138,7 +142,7 @@ func (c *Cluster) holdUnlisted(raw *channel.Message) (*heldMessage, bool) {
 		c.unlistedDropped.Add(1)
 		u.finish(e, errUnlistedDropped)
 	}
-	if mem, ok := c.ch.Member(key); ok {
+	if mem, ok := c.sender(raw.Source); ok {
 		c.answerHeld(mem)
 	}
 	if !wait {
@@ -331,10 +335,11 @@ func (c *Cluster) drainHeld(mem channel.Member, live *channel.Message) (took boo
 		return false, nil
 	}
 	key := mem.Key()
+	byAddress := mem.UniqueID == (channel.UniqueID{}) // it stands for the node at its address
 	u.mu.Lock()
 	var mine []*heldMessage
 	u.held = slices.DeleteFunc(u.held, func(h *heldMessage) bool {
-		if h.key != key {
+		if h.key != key && (!byAddress || h.at != key) {
 			return false
 		}
 		u.forget(h)
