@@ -221,7 +221,11 @@
 //     another node's reply, and a Replicate of such an entry; a diff carries no clock,
 //     and its receiver counts its entry's clock one more. Concurrent writes of one clock
 //     are not ordered, applied as they come (TestPutOnAnotherNodeRacingAResend, pinned),
-//     and a Remove's MSG_REMOVE carries no clock.
+//     and a Remove's MSG_REMOVE carries no clock. A Put on a node holding no entry of
+//     the key sends no MSG_REMOVE (as Java's), and other nodes may hold entries of
+//     larger clocks it never heard of (their publish refused over its limits): its
+//     publish is unordered, applied whatever their clock, its receivers' clock
+//     unknown (TestPutOfANodeHoldingNoEntryAppliedOverEntriesItNeverHeardOf).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it

@@ -111,7 +111,7 @@ func (m *Map) get(ctx context.Context, key any, crossed bool) (value any, ok boo
 		republishing, republishes = m.republishing[k] != nil, kr.republishes
 		m.mu.Unlock()
 		dirty = dirtyDiffable(cur.value)
-		nodes, err = m.publish(ctx, key, cur.value, cur.stamp, cur.clock)
+		nodes, err = m.publish(ctx, key, cur.value, cur.stamp, cur.clock, false)
 		dirty = dirty || dirtyDiffable(cur.value)
 		if err != nil {
 			// No member took the new backup: the local node becomes the primary without

@@ -90,6 +90,10 @@ type message struct {
 	// Clock is the write's per-key Lamport clock (stamp.go), carried beside Stamp; 0 for
 	// unknown.
 	Clock uint64
+	// Unordered, with Clock, is a write whose clock orders nothing at its receivers (a
+	// Put that sent no MSG_REMOVE: stamp.go); they hear of the clock and hold the
+	// entry's as unknown.
+	Unordered bool
 	// refused, set by stateList, is why received must not apply this entry of a state
 	// list (never sent).
 	refused error
@@ -321,7 +325,7 @@ func decodeMessageWith(v any, members map[*jserial.Object]wire.Member) (*message
 	default:
 		return nil, fmt.Errorf("%w: nodes is %T", ErrBadMessage, a)
 	}
-	m.Stamp, m.Clock = stampOf(m)
+	m.Stamp, m.Clock, m.Unordered = stampOf(m)
 	return m, nil
 }
 

@@ -64,8 +64,8 @@ func (m *Map) Keys() []any {
 // members (LazyReplicatedMap.publishEntryInfo), or a copy to every map member for a
 // replicated map. A backup that cannot be reached is skipped for the next one; the
 // backup nodes chosen are returned (empty when there is none). The messages carry stamp
-// and clock, the value's write's (stamp.go).
-func (m *Map) publish(ctx context.Context, key, value any, stamp, clock uint64) ([]channel.Member, error) {
+// and clock, the value's write's, unordered for a Put that sent no MSG_REMOVE (stamp.go).
+func (m *Map) publish(ctx context.Context, key, value any, stamp, clock uint64, unordered bool) ([]channel.Member, error) {
 	kb, err := jserial.Marshal(key)
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func (m *Map) publish(ctx context.Context, key, value any, stamp, clock uint64) 
 		return nil, err
 	}
 	if m.cfg.Replicated {
-		return m.publishCopies(ctx, kb, vb, stamp, clock)
+		return m.publishCopies(ctx, kb, vb, stamp, clock, unordered)
 	}
 	m.mu.Lock()
 	members := append([]channel.Member(nil), m.members...)
@@ -89,13 +89,15 @@ func (m *Map) publish(ctx context.Context, key, value any, stamp, clock uint64) 
 	var errs []error
 	for i := range members {
 		backup := []channel.Member{members[(first+i)%len(members)]}
-		err := m.send(ctx, backup, &message{Type: msgBackup, Key: kb, Value: vb, Primary: local, Nodes: backup, Stamp: stamp, Clock: clock})
+		err := m.send(ctx, backup, &message{Type: msgBackup, Key: kb, Value: vb, Primary: local, Nodes: backup, Stamp: stamp, Clock: clock,
+			Unordered: unordered})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if proxies := exclude(m.Members(), backup); len(proxies) > 0 {
-			if err := m.send(ctx, proxies, &message{Type: msgProxy, Key: kb, Primary: local, Nodes: backup, Stamp: stamp, Clock: clock}); err != nil {
+			if err := m.send(ctx, proxies, &message{Type: msgProxy, Key: kb, Primary: local, Nodes: backup, Stamp: stamp, Clock: clock,
+				Unordered: unordered}); err != nil {
 				m.log.Warn("replmap: proxy", "map", m.cfg.Name, "err", err)
 			}
 		}

@@ -242,6 +242,9 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 	switch {
 	case mm.Type == msgProxy || apply:
 		e.stamp, e.clock = mm.Stamp, mm.Clock // the write of the value it names (stamp.go)
+		if mm.Unordered {
+			e.clock = 0 // heard of (below), ordering nothing
+		}
 	case mm.Diff:
 		// A change whose stamp and clock diffs do not carry: its clock is at least one
 		// more than the value's it changed. Counted before the diff applies (received):

@@ -120,13 +120,16 @@ func (m *Map) Put(ctx context.Context, key, value any) (old any, err error) {
 	passOf := m.passOfLocked(m.entries[k])
 	// The Put's write is newer than any the map heard of (stamp.go): the clock of the
 	// entry it replaces included. Its MSG_REMOVE drops the entries of the other Go
-	// nodes first, whatever their clock.
+	// nodes first, whatever their clock. Without one (the node held no entry of the key)
+	// other nodes may hold entries of writes the node never heard of, of larger clocks:
+	// the publish is unordered, applied whatever their clock
+	// (TestPutOfANodeHoldingNoEntryAppliedOverEntriesItNeverHeardOf).
 	clock := m.tickLocked()
 	m.mu.Unlock()
-	old, err = m.remove(ctx, k, key, false)
+	old, removeSent, err := m.remove(ctx, k, key, false)
 	e := &entry{key: key, value: value, primary: m.local(), vbytes: int64(len(vb)), passOf: passOf, stamp: newStamp(),
 		clock: clock}
-	nodes, perr := m.publish(ctx, key, value, e.stamp, e.clock)
+	nodes, perr := m.publish(ctx, key, value, e.stamp, e.clock, !removeSent)
 	e.nodes = nodes
 	e.size = entrySize(k, e.vbytes, e.primary, e.nodes)
 	_, diffable := value.(Diffable)

@@ -62,7 +62,7 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 		m.releaseKeyReplicatesLocked(k, kr)
 		m.mu.Unlock()
 	}()
-	old, err = m.remove(ctx, k, key, true)
+	old, _, err = m.remove(ctx, k, key, true)
 	// A member published the key (its Put, a Get taking the entry over, a Replicate in
 	// full) while the MSG_REMOVE was sent: the MSG_REMOVE may have reached it after it
 	// stored its entry, its backup and proxies (this node among them) holding the key
@@ -93,8 +93,9 @@ func (m *Map) Remove(ctx context.Context, key any) (old any, err error) {
 }
 
 // remove drops the entry under k and sends MSG_REMOVE to the map members: always with
-// always set (Remove), otherwise only when there was an entry (Put).
-func (m *Map) remove(ctx context.Context, k string, key any, always bool) (any, error) {
+// always set (Remove), otherwise only when there was an entry (Put). sent reports
+// whether it sent one and every member took it.
+func (m *Map) remove(ctx context.Context, k string, key any, always bool) (_ any, sent bool, _ error) {
 	m.mu.Lock()
 	e := m.entries[k]
 	m.drop(k)
@@ -104,12 +105,12 @@ func (m *Map) remove(ctx context.Context, k string, key any, always bool) (any, 
 	if e != nil {
 		old = e.value
 	} else if !always {
-		return nil, nil
+		return nil, false, nil
 	}
 	if len(members) > 0 {
 		if err := m.send(ctx, members, &message{Type: msgRemove, Key: []byte(k)}); err != nil {
-			return old, fmt.Errorf("replmap: remove %v: %w", key, err)
+			return old, false, fmt.Errorf("replmap: remove %v: %w", key, err)
 		}
 	}
-	return old, nil
+	return old, len(members) > 0, nil
 }

@@ -12,12 +12,13 @@ import (
 // The members that could not take the copy are left out of the backup nodes returned;
 // one whose listener failed (FAIL_ACK, Java's RemoteProcessException) has it all the
 // same and stays.
-func (m *Map) publishCopies(ctx context.Context, kb, vb []byte, stamp, clock uint64) ([]channel.Member, error) {
+func (m *Map) publishCopies(ctx context.Context, kb, vb []byte, stamp, clock uint64, unordered bool) ([]channel.Member, error) {
 	backup := m.Members()
 	if len(backup) == 0 {
 		return []channel.Member{}, nil
 	}
-	err := m.send(ctx, backup, &message{Type: msgCopy, Key: kb, Value: vb, Primary: m.local(), Nodes: backup, Stamp: stamp, Clock: clock})
+	err := m.send(ctx, backup, &message{Type: msgCopy, Key: kb, Value: vb, Primary: m.local(), Nodes: backup, Stamp: stamp, Clock: clock,
+		Unordered: unordered})
 	faulty := channel.FaultyMembers(err)
 	if err != nil && len(faulty) == 0 {
 		return nil, err

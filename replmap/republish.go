@@ -218,7 +218,7 @@ func (m *Map) republishKey(ctx context.Context, k string, notify, orphan bool, g
 		if notify {
 			nodes, err = m.notifyPrimary(ctx, k)
 		} else {
-			nodes, err = m.publish(ctx, key, value, stamp, clock)
+			nodes, err = m.publish(ctx, key, value, stamp, clock, false)
 		}
 		dirty = dirty || !notify && dirtyDiffable(value)
 		m.mu.Lock()

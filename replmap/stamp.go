@@ -31,8 +31,13 @@ import (
 // transfer's entry (its list carries none); a message of unknown clock is applied as
 // before and makes the entry's clock unknown, and a Replicate of an entry whose clock is
 // unknown sends its value with clock 0 too (another node may hold a larger one for the
-// key). A Put's clock is always known: its MSG_REMOVE drops the other nodes' entries
-// first. A diff carries neither: its receiver raises the clock it holds by one (the
+// key). A Put's clock is always known, and orders its publish when its MSG_REMOVE
+// dropped the other nodes' entries first; a Put on a node that held no entry of the key
+// sends none (as Java's), and other nodes may hold entries of writes it never heard of,
+// whose clocks are larger (their publish refused over the node's limits, for one): its
+// publish is unordered (message.Unordered, a byte more on the wire), applied whatever
+// their clocks, their maps' clocks raised to its and the entry's unknown
+// (TestPutOfANodeHoldingNoEntryAppliedOverEntriesItNeverHeardOf). A diff carries neither: its receiver raises the clock it holds by one (the
 // write's is at least that) and forgets the stamp.
 //
 // The stamp's first use (kept.go, superseded): a node keeping the value of its own Put,
@@ -50,11 +55,17 @@ import (
 const stampMagic = "\x00grs"
 
 // stampLen is the length of a stamp's diffvalue without the clock (the previous
-// version's, and this one's for clock 0); clockLen with it.
+// version's, and this one's for clock 0); clockLen with it; unorderedLen with it and
+// the byte unorderedMark after it, for a write whose clock orders nothing (a Put that
+// sent no MSG_REMOVE: message.Unordered).
 const (
-	stampLen = len(stampMagic) + 8
-	clockLen = stampLen + 8
+	stampLen     = len(stampMagic) + 8
+	clockLen     = stampLen + 8
+	unorderedLen = clockLen + 1
 )
+
+// unorderedMark ends the diffvalue of an unordered write's stamp and clock.
+const unorderedMark = 1
 
 // newStamp returns a stamp for a new write: random, never 0.
 func newStamp() uint64 {
@@ -78,36 +89,39 @@ func stampBytes(m *message) []byte {
 	if m.DiffValue != nil || m.Stamp == 0 && m.Clock == 0 || !stamped(m.Type, m.Diff) {
 		return m.DiffValue
 	}
-	n := stampLen
-	if m.Clock != 0 {
-		n = clockLen
-	}
-	b := make([]byte, 0, n)
+	b := make([]byte, 0, unorderedLen)
 	b = append(b, stampMagic...)
 	b = binary.BigEndian.AppendUint64(b, m.Stamp)
 	if m.Clock != 0 {
 		b = binary.BigEndian.AppendUint64(b, m.Clock)
+		if m.Unordered {
+			b = append(b, unorderedMark)
+		}
 	}
 	return b
 }
 
 // stampOf returns the stamp and the clock a decoded message carries in its diffvalue,
 // 0 for none (a Java map's message, a diff, another type, other bytes; the clock of a
-// previous version's stamp). The clock's form with clock 0 is none: stampBytes never
-// writes it.
-func stampOf(m *message) (stamp, clock uint64) {
+// previous version's stamp), and whether its write is unordered (message.Unordered).
+// The clock's forms with clock 0 are none: stampBytes never writes them.
+func stampOf(m *message) (stamp, clock uint64, unordered bool) {
 	if !stamped(m.Type, m.Diff) || !bytes.HasPrefix(m.DiffValue, []byte(stampMagic)) {
-		return 0, 0
+		return 0, 0, false
 	}
 	switch len(m.DiffValue) {
 	case stampLen:
-		return binary.BigEndian.Uint64(m.DiffValue[len(stampMagic):]), 0
-	case clockLen:
-		if clock := binary.BigEndian.Uint64(m.DiffValue[stampLen:]); clock != 0 {
-			return binary.BigEndian.Uint64(m.DiffValue[len(stampMagic):]), clock
+		return binary.BigEndian.Uint64(m.DiffValue[len(stampMagic):]), 0, false
+	case clockLen, unorderedLen:
+		unordered = len(m.DiffValue) == unorderedLen
+		if unordered && m.DiffValue[clockLen] != unorderedMark {
+			return 0, 0, false
+		}
+		if clock := binary.BigEndian.Uint64(m.DiffValue[stampLen:clockLen]); clock != 0 {
+			return binary.BigEndian.Uint64(m.DiffValue[len(stampMagic):]), clock, unordered
 		}
 	}
-	return 0, 0
+	return 0, 0, false
 }
 
 // clockBefore reports whether the write of clock a came before that of clock b: a
@@ -133,7 +147,7 @@ func (m *Map) tickLocked() uint64 {
 // applied, and Stats.OlderIgnored counts it. Its sender is not told: the newer write's
 // messages reach it as well. m.mu held.
 func (m *Map) olderLocked(e *entry, mm *message, from channel.Member) bool {
-	if e == nil || !stamped(mm.Type, mm.Diff) || !clockBefore(mm.Clock, e.clock) || indexOf(e.nodes, from) >= 0 {
+	if e == nil || !stamped(mm.Type, mm.Diff) || mm.Unordered || !clockBefore(mm.Clock, e.clock) || indexOf(e.nodes, from) >= 0 {
 		return false
 	}
 	m.olderIgnored++
