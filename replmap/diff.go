@@ -225,14 +225,11 @@ func (m *Map) replicateOnce(ctx context.Context, k string, key any, complete, lo
 	replaced = m.entries[k] != e
 	if !replaced && msg.Type != msgAccess {
 		// The value sent may have changed: a write of its own (stamp.go), whose stamp a
-		// message in full carries (a diff's receivers no longer know theirs).
-		// Its clock is one more than any the map heard of (tickLocked), when the clock
-		// of the value it changes is known (stamp.go): else another node may hold a
-		// larger one for the key, and the write's is unknown too.
+		// message in full carries (a diff's receivers no longer know theirs). Its clock
+		// is the entry's, the publish's that made the node the primary: only the
+		// backup nodes hear of a Replicate, and a larger clock would order it after
+		// the writes of nodes that never heard of it (stamp.go).
 		e.stamp = newStamp()
-		if e.clock != 0 {
-			e.clock = m.tickLocked()
-		}
 		msg.Stamp, msg.Clock = e.stamp, e.clock
 	}
 	m.mu.Unlock()

@@ -202,11 +202,14 @@
 //     (TestFetchTakeoverThenReplicateLeavesNoPrimary: the fetched value's clock is
 //     unknown, so the order of writes below does not apply).
 //   - Go nodes order the writes of a key, where Java applies every publish as it comes:
-//     a Put, and a Replicate that sends a change, get a Lamport clock, one more than the
-//     largest the map made or heard of, carried with the write's stamp (below) in the
-//     diffvalue of a MSG_BACKUP or MSG_COPY in full and of a MSG_PROXY (a field Java
-//     writes null there and reads only for a diff). A takeover, a Get on the backup and
-//     a republish pass publish the value with its clock. A Go node does not apply a
+//     a Put gets a Lamport clock, one more than the largest the map made or heard of,
+//     carried with the write's stamp (below) in the diffvalue of a MSG_BACKUP or
+//     MSG_COPY in full and of a MSG_PROXY (a field Java writes null there and reads only
+//     for a diff). A Replicate, a takeover, a Get on the backup and a republish pass
+//     send the value with the entry's clock: a Replicate reaches the backup nodes only,
+//     and a larger clock would order it after the writes of nodes that never heard of
+//     it (TestPutsBackupCrossedByTheOldPrimarysReplicateKeepsThePut,
+//     TestDeparturePassOfAReplicatedValueReachingThePutsBackupLateIgnored). A Go node does not apply a
 //     MSG_BACKUP, MSG_COPY or MSG_PROXY whose write came before that of the value its
 //     entry names (a smaller clock), counted in Stats.OlderIgnored and acknowledged: a
 //     departure pass's publish reaching the backup of a newer Put after that Put's
@@ -219,13 +222,14 @@
 //     of the previous version (its stamp without a clock, still read), a state
 //     transfer's entry, a value a proxy's Get or a restarted map's fetch took from
 //     another node's reply, and a Replicate of such an entry; a diff carries no clock,
-//     and its receiver counts its entry's clock one more. Concurrent writes of one clock
-//     are not ordered, applied as they come (TestPutOnAnotherNodeRacingAResend, pinned),
-//     and a Remove's MSG_REMOVE carries no clock. A Put on a node holding no entry of
-//     the key sends no MSG_REMOVE (as Java's), and other nodes may hold entries of
-//     larger clocks it never heard of (their publish refused over its limits): its
-//     publish is unordered, applied whatever their clock, its receivers' clock
-//     unknown (TestPutOfANodeHoldingNoEntryAppliedOverEntriesItNeverHeardOf).
+//     and its receiver keeps its entry's. Writes of one clock are not ordered, applied
+//     as they come, and a Remove's MSG_REMOVE carries no clock. A resend of the
+//     primary's value crossing another node's Put that heard of its clock is not
+//     applied on that Put's backup (TestPutOnAnotherNodeRacingAResend). A Put on a node
+//     holding no entry of the key sends no MSG_REMOVE (as Java's), and other nodes may
+//     hold entries of larger clocks it never heard of (their publish refused over its
+//     limits): its publish is unordered, applied whatever their clock, its receivers'
+//     clock unknown (TestPutOfANodeHoldingNoEntryAppliedOverEntriesItNeverHeardOf).
 //   - Local operations are never refused: Put, and a Get that fetches a value from its
 //     backup, store their entry past the limits, and it counts towards them. The bound
 //     is on what peers impose; what the application stores is its own choice, which it
@@ -370,10 +374,11 @@
 //     the node was under way when the removal came (with OptAsync through the message
 //     dispatch interceptor, one the dispatch queued and has not completed counts, and
 //     the removal waits for it: TestForwardedRemoveCoversAnAsyncReplicateStillOnItsWay;
-//     then a Replicate in full of the
-//     node's that crossed that Put on the backup is dropped there, where the backup
-//     kept the older value: TestPutOnAnotherNodeRacingAResend; that Put's backup stays
-//     lost until its primary's next Replicate in full; without such a send the
+//     then a Replicate in full of the node's, of unknown clock, that crossed that Put
+//     on the backup is dropped there, where the backup kept the older value, and that
+//     Put's backup stays lost until its primary's next Replicate in full; with the
+//     clocks known the backup did not apply it and keeps the Put's backup:
+//     TestPutOnAnotherNodeRacingAResend; without such a send the
 //     removal, which a Java backup would apply to that Put's backup, is not sent:
 //     TestForwardedRemoveAfterANewPutOnAnotherNode, and interop/maps'
 //     TestForwardedRemoveKeepsAJavaBackupOfANewerGoPut): a Put of a key waits for

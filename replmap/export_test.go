@@ -537,3 +537,10 @@ func PassesRunning(m *Map) int {
 	defer m.mu.Unlock()
 	return m.passes.n
 }
+
+// MapClock returns the largest clock m made or heard of (Map.clock; tests only).
+func MapClock(m *Map) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.clock
+}

@@ -189,9 +189,11 @@ func (m *Map) forwardRemove(ctx context.Context, k string, to channel.Member, cr
 	// member's Put or Get since) stops it too, unless a send of the key by this node was
 	// under way when the removal came (crossing): a Replicate's MSG_BACKUP that crossed
 	// that Put on the backup, which the removal, naming this node, drops there (a Go
-	// backup drops only a backup or proxy naming it:
-	// TestPutOnAnotherNodeRacingAResend). Without one the backup holds that Put's
-	// backup, which a Java backup would drop on any MSG_REMOVE
+	// backup drops only a backup or proxy naming it;
+	// TestForwardedRemoveCoversAnAsyncReplicateStillOnItsWay, its clock unknown: with
+	// the clocks known the backup did not apply it, TestPutOnAnotherNodeRacingAResend).
+	// Without one the backup holds that Put's backup, which a Java backup would drop on
+	// any MSG_REMOVE
 	// (TestForwardedRemoveAfterANewPutOnAnotherNode,
 	// interop/maps' TestForwardedRemoveKeepsAJavaBackupOfANewerGoPut).
 	if e := m.entries[k]; e != nil && (e.role == rolePrimary || !crossing) || indexOf(m.members, to) < 0 {

@@ -26,8 +26,10 @@ import (
 // on a proxy fetching it, r's departure leaving it the value). Now a send of the key
 // queued by the dispatch and not completed counts as under way, and the forward waits
 // for it to complete before it is sent: b drops the value naming p, r holding the
-// primary of its value (its backup on b lost until its next Replicate in full, as with
-// synchronized ACKs in TestPutOnAnotherNodeRacingAResend).
+// primary of its value (its backup on b lost until its next Replicate in full). p took
+// k over by a Get as a proxy, so that its value's clock is unknown (stamp.go), as a Java
+// node's is: with it known, r's Put's is larger and b does not apply p's late
+// MSG_BACKUP at all (TestPutsBackupCrossedByTheOldPrimarysReplicateKeepsThePut).
 func TestForwardedRemoveCoversAnAsyncReplicateStillOnItsWay(t *testing.T) {
 	nw := channeltest.NewNetwork()
 	holdBackup := &holdSend{typ: msgBackupType, held: make(chan struct{}), release: make(chan struct{})}
@@ -60,18 +62,35 @@ func TestForwardedRemoveCoversAnAsyncReplicateStillOnItsWay(t *testing.T) {
 	}
 	waitMapMembers(t, nodes, 2)
 	const k0, k = "k0", "k"
+	replmap.SetNextBackup(r.m, b.ch.LocalMember())
+	if _, err := r.m.Put(ctx(t), k, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EventuallyTrue(t, testutil.WaitLimit, "p a proxy of r's k", func() bool {
+		return slices.Contains(p.m.Keys(), any(k))
+	})
 	for _, key := range []string{k0, k} {
-		replmap.SetNextBackup(p.m, b.ch.LocalMember())
-		if _, err := p.m.Put(ctx(t), key, "v1"); err != nil {
-			t.Fatal(err)
+		if key == k0 {
+			replmap.SetNextBackup(p.m, b.ch.LocalMember())
+			if _, err := p.m.Put(ctx(t), key, "v1"); err != nil {
+				t.Fatal(err)
+			}
+		} else if v, ok, err := p.m.Get(ctx(t), key); err != nil || !ok || v != "v1" {
+			t.Fatalf("p's Get of %s: %v, %v, %v", key, v, ok, err)
+		}
+		if c := replmap.Clock(p.m, key); key == k && c != 0 {
+			t.Fatalf("p's clock of k %d, want unknown (0) after its Get as a proxy", c)
 		}
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "b the backup of p's "+key, func() bool {
+			bp, _ := replmap.Primary(b.m, key)
 			v, primary, held := b.m.Peek(key)
-			return held && !primary && v == "v1"
+			return held && !primary && v == "v1" && bp.Key() == p.ch.LocalMember().Key()
 		})
 		// And r its proxy: p's MSG_PROXY, queued too, must not reach r after r's Put.
 		testutil.EventuallyTrue(t, testutil.WaitLimit, "r a proxy of p's "+key, func() bool {
-			return slices.Contains(r.m.Keys(), any(key))
+			rp, _ := replmap.Primary(r.m, key)
+			_, _, held := r.m.Peek(key)
+			return slices.Contains(r.m.Keys(), any(key)) && !held && rp.Key() == p.ch.LocalMember().Key()
 		})
 	}
 	holdBackup.armed.Store(true)

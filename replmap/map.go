@@ -111,8 +111,8 @@ type Map struct {
 	diffsNotApplied uint64
 	// olderIgnored counts received publishes older than the entry's value (olderLocked).
 	olderIgnored uint64
-	// clock is the largest write clock the map made or heard of (stamp.go): a new
-	// write's is one more (tickLocked).
+	// clock is the largest write clock the map made or heard of (stamp.go): a Put's is
+	// one more (tickLocked).
 	clock uint64
 	// stoppedMembers holds, by key, the members whose MSG_STOP came last (no MSG_INIT or
 	// MSG_START since), as fromMember returned them; refusedStopped counts the messages

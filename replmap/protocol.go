@@ -246,14 +246,9 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 			e.clock = 0 // heard of (below), ordering nothing
 		}
 	case mm.Diff:
-		// A change whose stamp and clock diffs do not carry: its clock is at least one
-		// more than the value's it changed. Counted before the diff applies (received):
-		// one that fails leaves the clock one more, and its sender's next Replicate
-		// sends the value in full with a larger clock.
+		// A change whose stamp diffs do not carry; its clock is the entry's, as a
+		// Replicate's in full (stamp.go).
 		e.stamp = 0
-		if e.clock != 0 {
-			e.clock++
-		}
 	}
 	m.clock = max(m.clock, mm.Clock, e.clock)
 	// A replicated map's copy the sender named its own (its departure pass's

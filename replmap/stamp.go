@@ -19,26 +19,32 @@ import (
 //
 // Beside the stamp goes the write's clock, a Lamport clock: each map keeps the largest
 // clock it made or heard of, of any key (Map.clock, which a Remove does not forget), and
-// a write's clock is one more. The clocks order two writes (clockBefore: the smaller
-// clock first; equal clocks, concurrent writes, are not ordered and apply as they come,
-// as before), so that a publish of a value older than the one a Go node's entry names is
-// known as such and not applied (olderLocked), unless it comes from a backup node the
-// entry names: that node's takeover (a Get there) publishes the value it holds, which
-// may lag a write of the primary's whose send failed or is under way, and takes the
-// entry over as before (as Java's does). Clock 0 is unknown: a Java map's message, a Go
-// node's of the previous version (its diffvalue holds the stamp alone), a value a
-// proxy's Get or a restarted map's fetch took from another node's reply, a state
-// transfer's entry (its list carries none); a message of unknown clock is applied as
-// before and makes the entry's clock unknown, and a Replicate of an entry whose clock is
-// unknown sends its value with clock 0 too (another node may hold a larger one for the
-// key). A Put's clock is always known, and orders its publish when its MSG_REMOVE
-// dropped the other nodes' entries first; a Put on a node that held no entry of the key
-// sends none (as Java's), and other nodes may hold entries of writes it never heard of,
-// whose clocks are larger (their publish refused over the node's limits, for one): its
-// publish is unordered (message.Unordered, a byte more on the wire), applied whatever
-// their clocks, their maps' clocks raised to its and the entry's unknown
-// (TestPutOfANodeHoldingNoEntryAppliedOverEntriesItNeverHeardOf). A diff carries neither: its receiver raises the clock it holds by one (the
-// write's is at least that) and forgets the stamp.
+// a Put's clock is one more. A Replicate's (in full or a diff) is the entry's: only the
+// backup nodes hear of it, and a larger clock would order it after the writes of nodes
+// that never heard of it: a Put whose MSG_REMOVE the old primary's Replicate crossed at
+// the backup (TestPutsBackupCrossedByTheOldPrimarysReplicateKeepsThePut), a Put after
+// which a departure pass of the replicated value comes late
+// (TestDeparturePassOfAReplicatedValueReachingThePutsBackupLateIgnored). The clocks
+// order two writes (clockBefore: the smaller clock first; equal clocks, concurrent
+// writes or one primary's, are not ordered and apply as they come, as before), so that
+// a publish of a value older than the one a Go node's entry names is known as such and
+// not applied (olderLocked), unless it comes from a backup node the entry names: that
+// node's takeover (a Get there) publishes the value it holds, which may lag a write of
+// the primary's whose send failed or is under way, and takes the entry over as before
+// (as Java's does). Clock 0 is unknown: a Java map's message, a Go node's of the
+// previous version (its diffvalue holds the stamp alone), a value a proxy's Get or a
+// restarted map's fetch took from another node's reply, a state transfer's entry (its
+// list carries none); a message of unknown clock is applied as before and makes the
+// entry's clock unknown, and a Replicate of an entry whose clock is unknown sends its
+// value with clock 0 too. A Put's clock is always known, and orders its publish when
+// its MSG_REMOVE dropped the other nodes' entries first; a Put on a node that held no
+// entry of the key sends none (as Java's), and other nodes may hold entries of writes it
+// never heard of, whose clocks are larger (their publish refused over the node's
+// limits, for one): its publish is unordered (message.Unordered, a byte more on the
+// wire), applied whatever their clocks, their maps' clocks raised to its and the
+// entry's unknown (TestPutOfANodeHoldingNoEntryAppliedOverEntriesItNeverHeardOf). A
+// diff carries neither stamp nor clock: its receiver keeps the entry's clock and
+// forgets the stamp.
 //
 // The stamp's first use (kept.go, superseded): a node keeping the value of its own Put,
 // which a departure pass's MSG_PROXY demoted, learns from that MSG_PROXY the stamp of

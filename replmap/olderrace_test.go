@@ -1,0 +1,105 @@
+package replmap_test
+
+import (
+	"testing"
+
+	"github.com/gotribes/tribes/channel/channeltest"
+	"github.com/gotribes/tribes/replmap"
+)
+
+// c's Put of k, a the primary and b its backup, whose MSG_REMOVE reaches b before a
+// full MSG_BACKUP of a's Replicate (read and sent before a took c's MSG_REMOVE), and
+// whose own MSG_BACKUP comes after it: b ends the backup of c's value, as it did before
+// the clocks (the last publish applied). c heard of a's Put's clock (as a proxy), which
+// a's Replicates carry (stamp.go). When a Replicate's clock was one more than a's map's,
+// which only b heard of, b ignored c's MSG_BACKUP as older and kept a's value as the
+// backup of a, which had dropped its entry, while c, the primary, believed b its
+// backup. The messages are delivered to b here as Go nodes send them.
+func TestPutsBackupCrossedByTheOldPrimarysReplicateKeepsThePut(t *testing.T) {
+	const k = "k"
+	nw := channeltest.NewNetwork()
+	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
+	for _, n := range nodes {
+		waitChannelMembers(t, n, 2)
+		newMap(t, n, replmap.Config{SendOptions: syncAck})
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, 2)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	am, bm, cm := a.ch.LocalMember(), b.ch.LocalMember(), c.ch.LocalMember()
+	replmap.SetNextBackup(a.m, bm)
+	if _, err := a.m.Put(ctx(t), k, "a's"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := a.m.Replicate(ctx(t), k, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := replmap.Clock(a.m, k)
+	put := replmap.MapClock(c.m) + 1 // c's Put's: one more than the clock c heard of
+	if put <= late {
+		t.Fatalf("c's Put's clock %d, a's Replicate's %d: want it larger", put, late)
+	}
+	if err := replmap.ReceiveRemove(b.m, cm, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := replmap.ReceiveBackupClocked(b.m, am, k, "a's replicated", 7, late); err != nil {
+		t.Fatal(err)
+	}
+	if err := replmap.ReceiveBackupClocked(b.m, cm, k, "c's", 8, put); err != nil {
+		t.Fatal(err)
+	}
+	bv, bp, bh := b.m.Peek(k)
+	bPrimary, _ := replmap.Primary(b.m, k)
+	if !bh || bp || bv != "c's" || bPrimary.Key() != cm.Key() {
+		t.Fatalf("b holds %v (held %v, primary %v, named primary %v), want c's backup of c's value", bv, bh, bp, bPrimary)
+	}
+}
+
+// A departure pass of a's entry, read after a replicated its value and before w's Put of
+// the key reached a, whose MSG_BACKUP reaches b, the Put's backup, after the Put's: b
+// does not apply it (it names a's value, older than w's Put), as when a did not
+// replicate (TestDeparturePassBackupReachingThePutsBackupLateIgnored). When a's
+// Replicates raised its clock, which only b heard of, above w's Put's, b applied it:
+// w's acknowledged value lost there.
+func TestDeparturePassOfAReplicatedValueReachingThePutsBackupLateIgnored(t *testing.T) {
+	const k = "k"
+	nw := channeltest.NewNetwork()
+	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
+	for _, n := range nodes {
+		waitChannelMembers(t, n, 2)
+		newMap(t, n, replmap.Config{SendOptions: syncAck})
+	}
+	for _, n := range nodes {
+		start(t, n)
+	}
+	waitMapMembers(t, nodes, 2)
+	w, a, b := nodes[0], nodes[1], nodes[2]
+	am, bm, wm := a.ch.LocalMember(), b.ch.LocalMember(), w.ch.LocalMember()
+	replmap.SetNextBackup(a.m, bm)
+	if _, err := a.m.Put(ctx(t), k, "older"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := a.m.Replicate(ctx(t), k, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stamp, clock := replmap.Stamp(a.m, k), replmap.Clock(a.m, k)
+	replmap.SetNextBackup(w.m, bm)
+	if _, err := w.m.Put(ctx(t), k, "put"); err != nil {
+		t.Fatal(err)
+	}
+	if err := replmap.ReceiveBackupClocked(b.m, am, k, "older", stamp, clock); err != nil {
+		t.Fatal(err)
+	}
+	bv, bp, bh := b.m.Peek(k)
+	bPrimary, _ := replmap.Primary(b.m, k)
+	if !bh || bp || bv != "put" || bPrimary.Key() != wm.Key() {
+		t.Fatalf("b holds %v (held %v, primary %v, named %v), want w's backup of the Put's value (pass clock %d, w's Put's %d)",
+			bv, bh, bp, bPrimary, clock, replmap.Clock(w.m, k))
+	}
+}
