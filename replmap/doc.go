@@ -220,7 +220,9 @@
 //     or is under way (TestOlderPublishOfTheEntrysBackupNodeApplied).
 //     A clock is unknown (0), and orders nothing, for a Java node's message, a Go node's
 //     of the previous version (its stamp without a clock, still read), a state
-//     transfer's entry, a value a proxy's Get or a restarted map's fetch took from
+//     transfer's entry (a Go donor's first one carries the donor's map clock,
+//     unordered, which the joiner hears of:
+//     TestJoinersPutCrossedByTheOldPrimarysReplicateKeepsThePut), a value a proxy's Get or a restarted map's fetch took from
 //     another node's reply, and a Replicate of such an entry; a diff carries no clock,
 //     and its receiver keeps its entry's. Writes of one clock are not ordered, applied
 //     as they come, and a Remove's MSG_REMOVE carries no clock. A resend of the

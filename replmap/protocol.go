@@ -389,11 +389,18 @@ func (m *Map) stateList(copies bool) ([]any, error) {
 	for k, e := range m.entries {
 		items = append(items, item{k, e.value, e.primary, e.nodes, e})
 	}
+	// The first entry carries the largest clock the map made or heard of, unordered
+	// (stamp.go): a Go joiner hears of it, holding its entries' clocks as unknown, so
+	// that its Puts of the keys are ordered after the writes the donor heard of
+	// (TestJoinersPutCrossedByTheOldPrimarysReplicateKeepsThePut).
+	clock := m.clock
 	m.mu.Unlock()
 	list := make([]any, 0, len(items))
 	var mo memberObjects // the entries share their members' objects
 	for _, it := range items {
-		msg := &message{MapID: m.id, Type: msgProxy, Key: []byte(it.k), Primary: it.primary, Nodes: it.nodes}
+		msg := &message{MapID: m.id, Type: msgProxy, Key: []byte(it.k), Primary: it.primary, Nodes: it.nodes,
+			Clock: clock, Unordered: true}
+		clock = 0
 		if copies {
 			msg.Type = msgCopy
 			if it.value != nil {

@@ -33,8 +33,9 @@ import (
 // the primary's whose send failed or is under way, and takes the entry over as before
 // (as Java's does). Clock 0 is unknown: a Java map's message, a Go node's of the
 // previous version (its diffvalue holds the stamp alone), a value a proxy's Get or a
-// restarted map's fetch took from another node's reply, a state transfer's entry (its
-// list carries none); a message of unknown clock is applied as before and makes the
+// restarted map's fetch took from another node's reply, a state transfer's entry (a Go
+// donor's first entry carries its map's clock, unordered, which the joiner hears of:
+// TestJoinersPutCrossedByTheOldPrimarysReplicateKeepsThePut); a message of unknown clock is applied as before and makes the
 // entry's clock unknown, and a Replicate of an entry whose clock is unknown sends its
 // value with clock 0 too. A Put's clock is always known, and orders its publish when
 // its MSG_REMOVE dropped the other nodes' entries first; a Put on a node that held no
