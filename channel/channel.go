@@ -419,18 +419,10 @@ func (c *Channel) nonMemberArgs(src *Member) []any {
 // fromMember reports whether src is the local member or a member of the chain's view,
 // matching a member listed without a unique id by its address alone.
 func (c *Channel) fromMember(src *Member) bool {
-	k := src.Key()
-	if k == c.coord.local.Load().m.Key() {
+	if src.Key() == c.coord.local.Load().m.Key() {
 		return true
 	}
-	if _, ok := c.head.Member(k); ok {
-		return true
-	}
-	if src.UniqueID == (UniqueID{}) {
-		return false
-	}
-	anon := Member{Host: src.Host, Port: src.Port}
-	_, ok := c.head.Member(anon.Key())
+	_, ok := ListedAs(c.head.Member, *src)
 	return ok
 }
 

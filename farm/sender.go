@@ -9,18 +9,12 @@ import "github.com/gotribes/tribes/channel"
 // node runs at its address, which is then src itself, with its id
 // (TestMemberListedByAddressMaySend); the local member is src too.
 func (d *Deployer) sender(src channel.Member) (channel.Member, bool) {
-	k := src.Key()
-	if m, ok := d.cfg.Channel.Member(k); ok {
-		return m, true
-	}
-	if k == d.cfg.Channel.LocalMember().Key() {
+	if src.Key() == d.cfg.Channel.LocalMember().Key() {
 		return src, true
 	}
-	if src.UniqueID == (channel.UniqueID{}) {
-		return channel.Member{}, false
+	rec, ok := channel.ListedAs(d.cfg.Channel.Member, src)
+	if ok && rec.UniqueID == (channel.UniqueID{}) && src.UniqueID != (channel.UniqueID{}) {
+		return src, true // listed by address: src is the node there, with its id
 	}
-	if _, ok := d.cfg.Channel.Member(channel.Member{Host: src.Host, Port: src.Port}.Key()); ok {
-		return src, true
-	}
-	return channel.Member{}, false
+	return rec, ok
 }

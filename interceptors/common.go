@@ -159,17 +159,10 @@ func fromChannelMember(ic interface {
 // memberBy reports whether src is local or found by lookup, by its key or, for a member
 // listed without a unique id, by its address alone.
 func memberBy(local channel.Member, lookup func(channel.MemberKey) (channel.Member, bool), src channel.Member) bool {
-	k := src.Key()
-	if k == local.Key() {
+	if src.Key() == local.Key() {
 		return true
 	}
-	if _, ok := lookup(k); ok {
-		return true
-	}
-	if src.UniqueID == (channel.UniqueID{}) {
-		return false
-	}
-	_, ok := lookup(channel.Member{Host: src.Host, Port: src.Port}.Key())
+	_, ok := channel.ListedAs(lookup, src)
 	return ok
 }
 

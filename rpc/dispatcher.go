@@ -242,16 +242,9 @@ func (d *dispatcher) sendData(ctx context.Context, to channel.Member, data []byt
 // listed without a unique id by its address alone: the channel's own sender check
 // (channel.Config.AcceptNonMembers).
 func isMember(ch *channel.Channel, src channel.Member) bool {
-	k := src.Key()
-	if _, ok := ch.Member(k); ok {
+	if src.Key() == ch.LocalMember().Key() {
 		return true
 	}
-	if k == ch.LocalMember().Key() {
-		return true
-	}
-	if src.UniqueID == (channel.UniqueID{}) {
-		return false
-	}
-	_, ok := ch.Member(channel.Member{Host: src.Host, Port: src.Port}.Key())
+	_, ok := channel.ListedAs(ch.Member, src)
 	return ok
 }
