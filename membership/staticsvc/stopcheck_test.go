@@ -1,13 +1,11 @@
 package staticsvc
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -118,24 +116,6 @@ func TestWatchRefusedSeesARealRefusal(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (a log handler's output).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.b.String()), "\n")
-}
-
 // TestRefutedStopLogRateLimited: a stranger sending STOPs naming a live member without
 // end, every 100 ms for ten minutes of a fake clock (synctest), costs that member one
 // PING a second (stopCheckGap), each refuting the STOP (Stats.StopsRefuted), and the
@@ -144,7 +124,7 @@ func (b *syncBuffer) lines() []string {
 // second.
 func TestRefutedStopLogRateLimited(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out syncBuffer
+		var out testutil.Buffer
 		s, err := New(Config{Logger: slog.New(slog.NewTextHandler(&out, nil))})
 		if err != nil {
 			t.Fatal(err)
@@ -189,7 +169,7 @@ func TestRefutedStopLogRateLimited(t *testing.T) {
 			t.Error("the member was dropped")
 		}
 		var refutations, summaries int
-		for _, l := range out.lines() {
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 			switch {
 			case strings.Contains(l, "ignoring a MSG_STOP"):
 				refutations++
