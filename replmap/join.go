@@ -95,6 +95,7 @@ func (m *Map) enqueue(mm *message, from channel.Member, size int) (bool, error) 
 		return false, nil
 	}
 	if len(m.queue) >= m.cfg.MaxEntries || m.queuedBytes+size > m.maxQueuedBytes() {
+		m.clock = max(m.clock, mm.Clock) // heard of all the same (update)
 		m.refused++
 		m.rlog.Log(slog.LevelWarn, from.String(), "join-queue", "replmap: message refused while joining, queue full",
 			"map", m.cfg.Name, "from", from.String(), "queued", len(m.queue))

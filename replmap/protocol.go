@@ -172,6 +172,10 @@ func (m *Map) update(key, value any, mm *message, from channel.Member) (_ any, c
 		m.removedByLocked(k, from)
 		return nil, call, nil
 	}
+	// The map hears of the message's clock whatever becomes of it: refused over the
+	// limits below, its write is still one a Put here must come after (stamp.go:
+	// TestJoinersPutAfterRefusedWritesCrossedByTheOldPrimarysReplicateKeepsThePut).
+	m.clock = max(m.clock, mm.Clock)
 	// A publish of a value older than the one the entry names (their clocks: stamp.go)
 	// is not applied: a departure pass's or a takeover's that a newer write crossed.
 	if m.olderLocked(e, mm, from) {

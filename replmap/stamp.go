@@ -18,8 +18,10 @@ import (
 // and ignores the stamp, and what a Java map sends carries none (stamp 0: unknown).
 //
 // Beside the stamp goes the write's clock, a Lamport clock: each map keeps the largest
-// clock it made or heard of, of any key (Map.clock, which a Remove does not forget), and
-// a Put's clock is one more. A Replicate's (in full or a diff) is the entry's: only the
+// clock it made or heard of, of any key (Map.clock, which a Remove does not forget; a
+// message refused over the limits is heard of all the same:
+// TestJoinersPutAfterRefusedWritesCrossedByTheOldPrimarysReplicateKeepsThePut), and a
+// Put's clock is one more. A Replicate's (in full or a diff) is the entry's: only the
 // backup nodes hear of it, and a larger clock would order it after the writes of nodes
 // that never heard of it: a Put whose MSG_REMOVE the old primary's Replicate crossed at
 // the backup (TestPutsBackupCrossedByTheOldPrimarysReplicateKeepsThePut), a Put after
