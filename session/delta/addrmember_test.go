@@ -1,6 +1,7 @@
 package delta_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -123,4 +124,51 @@ func TestTomcatJoinerListedByAddressLaterGetsTheSessions(t *testing.T) {
 				st.UnlistedAnswered, st.UnlistedHeld, st.UnlistedDropped, m.Stats().SessionsServed)
 		}
 	})
+}
+
+// TestProbeForMemberListedByAddressNamesItsNode: a node whose membership lists a member
+// by address alone relays that member's probe with the ping naming the member's own
+// unique id, as its messages carry it. The record has none: a ping naming the zero id
+// (before: the record's) made the member pinged record a cut by an id lower than any,
+// stand down, and check no member for it, since none it lists has that id.
+func TestProbeForMemberListedByAddressNamesItsNode(t *testing.T) {
+	ctx := context.Background()
+	nw := channeltest.NewNetwork()
+	np, nb, nx := nw.NewNode(), nw.NewNode(), nw.NewNode()
+	byAddress := func(n *channeltest.Node) channel.Member {
+		return wire.Member{Host: []byte{127, 0, 0, 1}, Port: n.Port(), SecurePort: -1, UDPPort: -1}
+	}
+	newChannel := func(n *channeltest.Node, peers ...channel.Member) *channel.Channel {
+		ch, err := channel.New(channel.Config{Transport: n.Transport(), Membership: static.New(peers...),
+			HeartbeatInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		channeltest.Start(t, ch)
+		return ch
+	}
+	chx := newChannel(nx, byAddress(np))
+	pings := make(chan []byte, 4)
+	chx.AddMessageListener(channel.MessageListenerFunc(func(msg *channel.Message) error {
+		select {
+		case pings <- bytes.Clone(msg.Data):
+		default:
+		}
+		return nil
+	}))
+	chp := newChannel(np, byAddress(nb), chx.LocalMember())
+	cl := newCluster(t, chp, delta.ClusterConfig{Codec: delta.BinaryCodec{}})
+	t.Cleanup(func() { _ = cl.Close(ctx) })
+	chb := newChannel(nb, byAddress(np))
+	if err := chb.Send(ctx, chb.Members(), delta.ProbeRequest(chx.LocalMember().UniqueID), channel.OptUseAck|channel.OptSyncAck); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-pings:
+		if want := delta.ProbePing(chb.LocalMember().UniqueID); !bytes.Equal(got, want) {
+			t.Errorf("the ping relayed to x: %x; want %x, naming the prober's unique id %v", got, want, chb.LocalMember().UniqueID)
+		}
+	case <-time.After(testutil.WaitLimit):
+		t.Fatal("x got no ping on the prober's behalf")
+	}
 }

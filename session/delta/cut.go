@@ -369,8 +369,9 @@ func parseCut(data []byte) (kind byte, id channel.UniqueID, reached bool, err er
 	return 0, id, false, errBadCut
 }
 
-// receiveCut handles a probe message from the member src.
-func (c *Cluster) receiveCut(src channel.Member, data []byte) {
+// receiveCut handles a probe message from the member src, whose messages name it by the
+// unique id by (src's own, unless the membership lists it by address alone).
+func (c *Cluster) receiveCut(src channel.Member, by channel.UniqueID, data []byte) {
 	kind, id, reached, err := parseCut(data)
 	if err != nil {
 		c.malformed.Add(1)
@@ -391,7 +392,7 @@ func (c *Cluster) receiveCut(src channel.Member, data []byte) {
 		case c.cuts.probing <- struct{}{}:
 			c.goTracked(func() {
 				defer func() { <-c.cuts.probing }()
-				c.probe(src, id)
+				c.probe(src, by, id)
 			})
 		default: // busy: the requester asks again at its next round
 		}
@@ -415,15 +416,16 @@ func (c *Cluster) receiveCut(src channel.Member, data []byte) {
 	}
 }
 
-// probe pings the member with unique id target for requester, which cannot see it, and
-// tells requester whether the ping was acknowledged.
-func (c *Cluster) probe(requester channel.Member, target channel.UniqueID) {
+// probe pings the member with unique id target for requester, which cannot see it and
+// whose messages name it by the unique id by, and tells requester whether the ping was
+// acknowledged.
+func (c *Cluster) probe(requester channel.Member, by, target channel.UniqueID) {
 	reached := false
-	if target != requester.UniqueID {
+	if target != by {
 		for _, m := range c.ch.Members() {
 			if m.UniqueID == target {
 				ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-				reached = c.ch.Send(ctx, []channel.Member{m}, appendCut(nil, cutPing, requester.UniqueID, false),
+				reached = c.ch.Send(ctx, []channel.Member{m}, appendCut(nil, cutPing, by, false),
 					channel.OptUseAck|channel.OptSyncAck) == nil // acknowledged once the member took it in
 				cancel()
 				break
@@ -447,8 +449,11 @@ func (c *Cluster) inView(id channel.UniqueID) bool {
 }
 
 // confirmCut records that the node with unique id is alive but cut off from this one.
+// The zero id names no node (a member listed by address alone has no id in its record):
+// a cut by it is ignored, as it would outrank every node and no member could end it
+// (TestCutByNoIDStandsNothingDown).
 func (c *Cluster) confirmCut(id channel.UniqueID) {
-	if !c.cuts.on.Load() {
+	if !c.cuts.on.Load() || id == (channel.UniqueID{}) {
 		return
 	}
 	now := time.Now()
