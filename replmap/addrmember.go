@@ -16,16 +16,11 @@ import "github.com/gotribes/tribes/channel"
 // not list it: the channel's record when it lists mb's key, mb itself when it lists mb's
 // address without a unique id.
 func (m *Map) channelMember(mb channel.Member) (channel.Member, bool) {
-	if cm, ok := m.cfg.Channel.Member(mb.Key()); ok {
-		return cm, true
+	rec, ok := channel.ListedAs(m.cfg.Channel.Member, mb)
+	if ok && rec.UniqueID == (channel.UniqueID{}) && mb.UniqueID != (channel.UniqueID{}) {
+		return mb, true // listed by address: mb is the node there, with its id
 	}
-	if mb.UniqueID == (channel.UniqueID{}) {
-		return channel.Member{}, false
-	}
-	if _, ok := m.cfg.Channel.Member(channel.Member{Host: mb.Host, Port: mb.Port}.Key()); ok {
-		return mb, true
-	}
-	return channel.Member{}, false
+	return rec, ok
 }
 
 // standsFor reports whether rec, a record of the channel, is node: the same key, or

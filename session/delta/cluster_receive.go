@@ -88,13 +88,7 @@ func (c *Cluster) receive(raw *channel.Message) error {
 // replies go to it, and donors, requests and departures are matched with the
 // membership's records (TestMembersListedByAddressReplicate).
 func (c *Cluster) sender(src channel.Member) (channel.Member, bool) {
-	if rec, ok := c.ch.Member(src.Key()); ok {
-		return rec, true
-	}
-	if src.UniqueID == (channel.UniqueID{}) {
-		return channel.Member{}, false
-	}
-	return c.ch.Member(channel.Member{Host: src.Host, Port: src.Port}.Key())
+	return channel.ListedAs(c.ch.Member, src)
 }
 
 // receiveListed handles data, a session message of src, a member.
