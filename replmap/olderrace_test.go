@@ -18,16 +18,7 @@ import (
 // backup. The messages are delivered to b here as Go nodes send them.
 func TestPutsBackupCrossedByTheOldPrimarysReplicateKeepsThePut(t *testing.T) {
 	const k = "k"
-	nw := channeltest.NewNetwork()
-	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
-	for _, n := range nodes {
-		waitChannelMembers(t, n, 2)
-		newMap(t, n, replmap.Config{SendOptions: syncAck})
-	}
-	for _, n := range nodes {
-		start(t, n)
-	}
-	waitMapMembers(t, nodes, 2)
+	nodes := clusterConfig(t, channeltest.NewNetwork(), 3, replmap.Config{SendOptions: syncAck})
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	am, bm, cm := a.ch.LocalMember(), b.ch.LocalMember(), c.ch.LocalMember()
 	replmap.SetNextBackup(a.m, bm)
@@ -68,16 +59,7 @@ func TestPutsBackupCrossedByTheOldPrimarysReplicateKeepsThePut(t *testing.T) {
 // w's acknowledged value lost there.
 func TestDeparturePassOfAReplicatedValueReachingThePutsBackupLateIgnored(t *testing.T) {
 	const k = "k"
-	nw := channeltest.NewNetwork()
-	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
-	for _, n := range nodes {
-		waitChannelMembers(t, n, 2)
-		newMap(t, n, replmap.Config{SendOptions: syncAck})
-	}
-	for _, n := range nodes {
-		start(t, n)
-	}
-	waitMapMembers(t, nodes, 2)
+	nodes := clusterConfig(t, channeltest.NewNetwork(), 3, replmap.Config{SendOptions: syncAck})
 	w, a, b := nodes[0], nodes[1], nodes[2]
 	am, bm, wm := a.ch.LocalMember(), b.ch.LocalMember(), w.ch.LocalMember()
 	replmap.SetNextBackup(a.m, bm)

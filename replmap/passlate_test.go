@@ -29,15 +29,7 @@ func TestDeparturePassBackupReachingThePutsBackupLateIgnored(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			nw := channeltest.NewNetwork()
-			nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
-			for _, n := range nodes {
-				waitChannelMembers(t, n, 2)
-				newMap(t, n, replmap.Config{SendOptions: syncAck})
-			}
-			for _, n := range nodes {
-				start(t, n)
-			}
-			waitMapMembers(t, nodes, 2)
+			nodes := clusterConfig(t, nw, 3, replmap.Config{SendOptions: syncAck})
 			w, a, b := nodes[0], nodes[1], nodes[2]
 			am, bm, wm := a.ch.LocalMember(), b.ch.LocalMember(), w.ch.LocalMember()
 			replmap.SetNextBackup(a.m, bm)
@@ -113,16 +105,7 @@ func TestDeparturePassBackupReachingThePutsBackupLateIgnored(t *testing.T) {
 // entry does not name is not applied.
 func TestOlderPublishOfTheEntrysBackupNodeApplied(t *testing.T) {
 	const k = "k"
-	nw := channeltest.NewNetwork()
-	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
-	for _, n := range nodes {
-		waitChannelMembers(t, n, 2)
-		newMap(t, n, replmap.Config{SendOptions: syncAck})
-	}
-	for _, n := range nodes {
-		start(t, n)
-	}
-	waitMapMembers(t, nodes, 2)
+	nodes := clusterConfig(t, channeltest.NewNetwork(), 3, replmap.Config{SendOptions: syncAck})
 	a, b, x := nodes[0], nodes[1], nodes[2]
 	bm, xm := b.ch.LocalMember(), x.ch.LocalMember()
 	if _, err := a.m.Put(ctx(t), "other", "v"); err != nil {

@@ -19,16 +19,7 @@ import (
 // member is trusted with values (its MSG_COPY overwrites any key: docs/security.md). A
 // Put of the key ends the pin: its MSG_REMOVE drops the entry first.
 func TestMaxClockFromAMemberPinsTheKeyUntilAPut(t *testing.T) {
-	nw := channeltest.NewNetwork()
-	nodes := []*node{newChannel(t, nw), newChannel(t, nw), newChannel(t, nw)}
-	for _, n := range nodes {
-		waitChannelMembers(t, n, 2)
-		newMap(t, n, replmap.Config{SendOptions: syncAck})
-	}
-	for _, n := range nodes {
-		start(t, n)
-	}
-	waitMapMembers(t, nodes, 2)
+	nodes := clusterConfig(t, channeltest.NewNetwork(), 3, replmap.Config{SendOptions: syncAck})
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	am, bm, cm := a.ch.LocalMember(), b.ch.LocalMember(), c.ch.LocalMember()
 	replmap.SetNextBackup(a.m, bm)
